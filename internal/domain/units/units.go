@@ -1,0 +1,206 @@
+// Package units holds the administrative units of Hanoi, versioned by
+// validity, loaded from embedded reference data.
+//
+// Hanoi's units changed twice in the period the service covers: communes
+// were rearranged on 2025-01-01, and on 2025-07-01 the district level was
+// abolished and the communes merged into 126 new ones. New units often reuse
+// the code of a unit they absorbed, so a code alone does not identify a unit:
+// a unit is identified by a [Key], its code together with the first day of
+// its validity. A case keeps the unit that was in force on its intake date.
+//
+// The package does no I/O beyond reading its embedded files. The files and
+// their sources and licences are described in data/SOURCES.md.
+package units
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// A Level is the level of an administrative unit.
+type Level int
+
+// The levels of administrative units. The zero Level means "unspecified".
+const (
+	LevelCity     Level = 1 // a centrally-run city (thành phố trực thuộc trung ương)
+	LevelDistrict Level = 2 // quận, huyện, thị xã; abolished on 2025-07-01
+	LevelCommune  Level = 3 // phường, xã, thị trấn
+)
+
+// String returns "city", "district" or "commune", or "Level(n)" for other
+// values.
+func (l Level) String() string {
+	switch l {
+	case LevelCity:
+		return "city"
+	case LevelDistrict:
+		return "district"
+	case LevelCommune:
+		return "commune"
+	}
+	return fmt.Sprintf("Level(%d)", int(l))
+}
+
+// A Key identifies one version of a unit: its code and the first day of its
+// validity. The code alone is not enough, because codes are reused across
+// versions; for example 00004 was Phường Trúc Bạch until 2025-06-30 and is
+// Phường Ba Đình from 2025-07-01.
+type Key struct {
+	Code      string      // GSO code, e.g. "01", "001", "00004"
+	ValidFrom vntime.Date // first day in force
+}
+
+// IsZero reports whether k is the zero Key, meaning "no unit".
+func (k Key) IsZero() bool { return k == Key{} }
+
+// String returns the key in the form CODE@YYYY-MM-DD, as in
+// "00004@2025-07-01". [ParseKey] is its inverse.
+func (k Key) String() string {
+	return k.Code + "@" + k.ValidFrom.String()
+}
+
+// ParseKey parses a key in the form written by [Key.String]:
+// a code of ASCII digits, "@", and a date YYYY-MM-DD.
+func ParseKey(s string) (Key, error) {
+	code, date, ok := strings.Cut(s, "@")
+	if !ok {
+		return Key{}, fmt.Errorf("units: invalid key %q: want CODE@YYYY-MM-DD", s)
+	}
+	if !isDigits(code) {
+		return Key{}, fmt.Errorf("units: invalid key %q: code %q is not a string of digits", s, code)
+	}
+	from, err := vntime.ParseDate(date)
+	if err != nil {
+		return Key{}, fmt.Errorf("units: invalid key %q: %w", s, err)
+	}
+	return Key{Code: code, ValidFrom: from}, nil
+}
+
+// isDigits reports whether s is a non-empty string of ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// A Unit is one version of an administrative unit.
+//
+// Because Key is embedded, a Unit prints as its key with %v.
+type Unit struct {
+	Key               // identity: code and first day in force
+	Name  string      // name without the type prefix, e.g. "Ba Đình"
+	Type  string      // "thanh_pho", "quan", "huyen", "thi_xa", "phuong", "xa" or "thi_tran"
+	Level Level       // level implied by Type
+	Parent Key        // the unit this one belongs to; zero for the city
+	ValidTo vntime.Date // last day in force; zero while still in force
+}
+
+// InForce reports whether u is in force on the given date.
+func (u Unit) InForce(on vntime.Date) bool {
+	return !on.Before(u.ValidFrom) && (u.ValidTo.IsZero() || !on.After(u.ValidTo))
+}
+
+// FullName returns the name with its Vietnamese type prefix, as written in
+// official documents, e.g. "Phường Ba Đình", "Quận Ba Đình",
+// "Thành phố Hà Nội" or "Thị xã Sơn Tây". If the type is unknown it returns
+// the bare name.
+func (u Unit) FullName() string {
+	t, ok := unitTypes[u.Type]
+	if !ok {
+		return u.Name
+	}
+	return t.prefix + " " + u.Name
+}
+
+// unitTypes describes the types of unit that may appear in the data.
+var unitTypes = map[string]struct {
+	level  Level
+	prefix string
+}{
+	"thanh_pho": {LevelCity, "Thành phố"},
+	"quan":      {LevelDistrict, "Quận"},
+	"huyen":     {LevelDistrict, "Huyện"},
+	"thi_xa":    {LevelDistrict, "Thị xã"},
+	"phuong":    {LevelCommune, "Phường"},
+	"xa":        {LevelCommune, "Xã"},
+	"thi_tran":  {LevelCommune, "Thị trấn"},
+}
+
+// A Link is one link of the 2025 mapping from an old commune (of the
+// 2025-01-01 set) to a new one (of the 2025-07-01 set).
+type Link struct {
+	From Key  // the old commune
+	Full bool // the whole old commune went into the new one, not just part
+}
+
+// A Filter selects units for [Registry.List]. Zero fields match any unit.
+type Filter struct {
+	Parent Key         // units directly under this unit; zero = any
+	Level  Level       // units of this level; 0 = any
+	AsOf   vntime.Date // units in force on this date; zero = any
+}
+
+// A Registry holds all versions of Hanoi's administrative units and the 2025
+// mapping between them. It is immutable once returned by [Load] and safe for
+// concurrent use.
+type Registry struct {
+	units  map[Key]Unit
+	byCode map[string][]Unit // versions of each code, sorted by ValidFrom
+	all    []Unit            // every unit, sorted by Code then ValidFrom
+	preds  map[Key][]Link    // new 2025-07 commune -> links, sorted by From.Code
+}
+
+// Get returns the unit with key k, and whether there is one.
+func (r *Registry) Get(k Key) (Unit, bool) {
+	u, ok := r.units[k]
+	return u, ok
+}
+
+// InForce returns the version of the unit with the given code that is in
+// force on the given date, and whether there is one.
+func (r *Registry) InForce(code string, on vntime.Date) (Unit, bool) {
+	versions := r.byCode[code]
+	// Versions of a code do not overlap, so the only candidate is the last
+	// one that starts on or before the date.
+	i := sort.Search(len(versions), func(i int) bool {
+		return versions[i].ValidFrom.After(on)
+	})
+	if i == 0 || !versions[i-1].InForce(on) {
+		return Unit{}, false
+	}
+	return versions[i-1], true
+}
+
+// List returns the units that match f, sorted by Code then ValidFrom.
+func (r *Registry) List(f Filter) []Unit {
+	var out []Unit
+	for _, u := range r.all {
+		if (f.Parent.IsZero() || u.Parent == f.Parent) &&
+			(f.Level == 0 || u.Level == f.Level) &&
+			(f.AsOf.IsZero() || u.InForce(f.AsOf)) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Predecessors returns, for a commune of the 2025-07-01 set, the communes of
+// the 2025-01-01 set that it was formed from, sorted by code. It returns nil
+// for any other key.
+//
+// The mapping is reference only: a partial link does not say which part of
+// the old commune went where, so a case must never be moved along a partial
+// link automatically. See data/SOURCES.md for how the mapping was checked.
+func (r *Registry) Predecessors(k Key) []Link {
+	return slices.Clone(r.preds[k])
+}
