@@ -94,20 +94,25 @@ func isDigits(s string) bool {
 }
 
 // A Unit is one version of an administrative unit.
-//
-// Because Key is embedded, a Unit prints as its key with %v.
 type Unit struct {
-	Key               // identity: code and first day in force
-	Name  string      // name without the type prefix, e.g. "Ba Đình"
-	Type  string      // "thanh_pho", "quan", "huyen", "thi_xa", "phuong", "xa" or "thi_tran"
-	Level Level       // level implied by Type
-	Parent Key        // the unit this one belongs to; zero for the city
+	Key                 // identity: code and first day in force
+	Name    string      // name without the type prefix, e.g. "Ba Đình"
+	Type    string      // "thanh_pho", "quan", "huyen", "thi_xa", "phuong", "xa" or "thi_tran"
+	Level   Level       // level implied by Type
+	Parent  Key         // the unit this one belongs to; zero for the city
 	ValidTo vntime.Date // last day in force; zero while still in force
 }
 
 // InForce reports whether u is in force on the given date.
 func (u Unit) InForce(on vntime.Date) bool {
 	return !on.Before(u.ValidFrom) && (u.ValidTo.IsZero() || !on.After(u.ValidTo))
+}
+
+// String returns the full name and the key, as in
+// "Phường Ba Đình (00004@2025-07-01)". Without it, a Unit would print as
+// just its key, through the String method of the embedded Key.
+func (u Unit) String() string {
+	return u.FullName() + " (" + u.Key.String() + ")"
 }
 
 // FullName returns the name with its Vietnamese type prefix, as written in

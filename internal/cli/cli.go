@@ -1,0 +1,122 @@
+// Package cli is the childcase command line: it parses subcommands, flags and
+// their CHILDCASE_* environment twins, and calls package app. It must not
+// hold service logic.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/childcase/childcase/internal/app"
+)
+
+// EnvPrefix prefixes the environment twin of every flag: --grpc-addr is
+// CHILDCASE_GRPC_ADDR.
+const EnvPrefix = "CHILDCASE_"
+
+const usage = `childcase: case management for child-protection reports in Hanoi.
+
+Usage:
+  childcase serve [flags]   run the gRPC and HTTP servers
+
+Run "childcase serve -h" for the flags of serve.
+`
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "childcase: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "childcase: %v\n", err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := app.DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
+	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
+	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the REST gateway, /openapi.json and /healthz")
+	durationFlag(fs, &cfg.ShutdownTimeout, "shutdown-timeout", "how long in-flight requests may run after SIGINT/SIGTERM")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log.Info("effective configuration",
+		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr,
+		"shutdown_timeout", cfg.ShutdownTimeout.String())
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return app.Run(ctx, cfg, app.Options{Logger: log})
+}
+
+// parse applies environment twins first, so that flags given on the command
+// line win over the environment, which wins over the defaults.
+func parse(fs *flag.FlagSet, args []string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return errUsage
+	}
+	return nil
+}
+
+func envName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func stringFlag(fs *flag.FlagSet, p *string, name, help string) {
+	fs.StringVar(p, name, *p, help+" (env "+envName(name)+")")
+}
+
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name, help string) {
+	fs.DurationVar(p, name, *p, help+" (env "+envName(name)+")")
+}

@@ -1,0 +1,50 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+)
+
+// FieldError says that a request field breaks a rule. The transport maps it
+// to INVALID_ARGUMENT naming the field.
+type FieldError struct {
+	Field       string // path in the request, e.g. "report.incident_commune_code"
+	Rule        string // a stable id of the rule, e.g. "unit.in_force"
+	Description string // for people
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %s", e.Field, e.Description)
+}
+
+// InvalidField returns a FieldError.
+func InvalidField(field, rule, format string, args ...any) error {
+	return &FieldError{Field: field, Rule: rule, Description: fmt.Sprintf(format, args...)}
+}
+
+// PreconditionError says that the request is valid but the resource is not
+// in a state that allows it. The transport maps it to FAILED_PRECONDITION.
+type PreconditionError struct {
+	Reason      string // a stable reason a client can switch on, e.g. "REPORT_ALREADY_LINKED"
+	Description string // what must happen first
+}
+
+func (e *PreconditionError) Error() string { return e.Description }
+
+// Precondition returns a PreconditionError.
+func Precondition(reason, format string, args ...any) error {
+	return &PreconditionError{Reason: reason, Description: fmt.Sprintf(format, args...)}
+}
+
+// Errors shared by the domain and storage layers. Storage returns them
+// wrapped; callers test with errors.Is.
+var (
+	// ErrNotFound: the record does not exist (or the caller may not see it).
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists: a record with that key exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: the record changed since the caller read it (stale etag).
+	ErrConflict = errors.New("conflict")
+	// ErrIdempotencyMismatch: a request_id was reused with a different request.
+	ErrIdempotencyMismatch = errors.New("request_id reused with a different request")
+)

@@ -1,0 +1,163 @@
+// Package boltstore implements storage.Store on a single bbolt file. It owns
+// the on-disk layout: buckets, key encodings, indexes and the schema version.
+// It must not decide anything about the case process.
+//
+// Layout (all integers big-endian, fixed width so keys sort as numbers):
+//
+//	meta                  "schema_version" -> uint32
+//	reports               uuid(16) -> record
+//	reports_by_call_type  call_type(4) uuid(16) -> empty
+//	cases                 id(8) -> record
+//	case_numbers          number -> id(8)
+//	cases_by_unit         unit key, 0x00, id(8) -> empty
+//	cases_by_status       status(4) id(8) -> empty
+//	case_sequences        year(2) -> uint64
+//	idempotency           key -> record
+//
+// Index entries are written in the same transaction as their record.
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// SchemaVersion is the layout version this code reads and writes. Bump it
+// (and add a migration) whenever the layout above changes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta              = []byte("meta")
+	bucketReports           = []byte("reports")
+	bucketReportsByCallType = []byte("reports_by_call_type")
+	bucketCases             = []byte("cases")
+	bucketCaseNumbers       = []byte("case_numbers")
+	bucketCasesByUnit       = []byte("cases_by_unit")
+	bucketCasesByStatus     = []byte("cases_by_status")
+	bucketCaseSequences     = []byte("case_sequences")
+	bucketIdempotency       = []byte("idempotency")
+
+	keySchemaVersion = []byte("schema_version")
+
+	allBuckets = [][]byte{
+		bucketMeta, bucketReports, bucketReportsByCallType, bucketCases, bucketCaseNumbers,
+		bucketCasesByUnit, bucketCasesByStatus, bucketCaseSequences, bucketIdempotency,
+	}
+)
+
+// Options tune Open. The zero value is what production uses.
+type Options struct {
+	// NoSync skips fsync on commit. Only tests may set it: with it an
+	// acknowledged write can be lost.
+	NoSync bool
+	// Timeout bounds the wait for the file lock held by another process.
+	// Zero means one second.
+	Timeout time.Duration
+}
+
+// Store is a storage.Store backed by bbolt.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open opens or creates the database at path. A new file gets the current
+// schema version; an existing file must have a version this code knows.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.Update(initSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// initSchema writes the schema version into a new file, or checks the
+// version of an existing one before anything else reads it.
+func initSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if hasAnyBucket(tx) {
+			return errors.New("the file is a bbolt database but not a childcase one (no schema version)")
+		}
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+	}
+	raw := meta.Get(keySchemaVersion)
+	if len(raw) != 4 {
+		return errors.New("the schema version record is damaged")
+	}
+	version := be.Uint32(raw)
+	if version > SchemaVersion {
+		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
+			storage.ErrSchemaTooNew, version, SchemaVersion)
+	}
+	// Older versions would be migrated here; version 1 is the first.
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s is missing", name)
+		}
+	}
+	return nil
+}
+
+func hasAnyBucket(tx *bolt.Tx) bool {
+	found := false
+	_ = tx.ForEach(func([]byte, *bolt.Bucket) error {
+		found = true
+		return errStop
+	})
+	return found
+}
+
+var errStop = errors.New("stop")
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.db.Path() }
+
+// View implements storage.Store.
+func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+}
+
+// Update implements storage.Store.
+func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+}
+
+// Exists reports whether a database file exists at path.
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -1,0 +1,107 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// ErrorDomain is the ErrorInfo domain of every error this service returns.
+const ErrorDomain = "childcase"
+
+// Reasons a client can switch on, sent in ErrorInfo.
+const (
+	ReasonInvalidField      = "INVALID_FIELD"
+	ReasonNotFound          = "NOT_FOUND"
+	ReasonAlreadyExists     = "ALREADY_EXISTS"
+	ReasonRequestIDReused   = "REQUEST_ID_REUSED"
+	ReasonEtagMismatch      = "ETAG_MISMATCH"
+	ReasonSchemaTooNew      = "SCHEMA_TOO_NEW"
+	ReasonInternal          = "INTERNAL"
+	ReasonDeadlineExceeded  = "DEADLINE_EXCEEDED"
+	ReasonRequestCancelled  = "CANCELLED"
+	ReasonValidationFailure = "VALIDATION_FAILED"
+)
+
+// toStatus is the one place that turns an error into a gRPC status. Unknown
+// errors are logged whole and returned as Internal with a generic message, so
+// no internal detail (or confidential data) reaches a client.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var field *model.FieldError
+	var pre *model.PreconditionError
+	switch {
+	case errors.As(err, &field):
+		return invalidArgument([]*errdetails.BadRequest_FieldViolation{{
+			Field: field.Field, Description: field.Description, Reason: field.Rule,
+		}})
+	case errors.As(err, &pre):
+		return withInfo(codes.FailedPrecondition, pre.Description, pre.Reason, nil)
+	case errors.Is(err, storage.ErrBadCursor):
+		return invalidArgument([]*errdetails.BadRequest_FieldViolation{{
+			Field: "page_token", Description: "page_token is not one this service issued", Reason: "page_token.valid",
+		}})
+	case errors.Is(err, model.ErrNotFound):
+		// Say nothing about what was looked for: a name out of the caller's
+		// reach must look exactly like one that does not exist.
+		return withInfo(codes.NotFound, "not found", ReasonNotFound, nil)
+	case errors.Is(err, model.ErrIdempotencyMismatch):
+		return withInfo(codes.AlreadyExists, "request_id was already used for a different request; use a new request_id", ReasonRequestIDReused, nil)
+	case errors.Is(err, model.ErrAlreadyExists):
+		return withInfo(codes.AlreadyExists, "already exists", ReasonAlreadyExists, nil)
+	case errors.Is(err, model.ErrConflict):
+		return withInfo(codes.Aborted, "the resource changed since it was read; read it again and retry with the new etag", ReasonEtagMismatch, nil)
+	case errors.Is(err, context.DeadlineExceeded):
+		return withInfo(codes.DeadlineExceeded, "the request took too long", ReasonDeadlineExceeded, nil)
+	case errors.Is(err, context.Canceled):
+		return withInfo(codes.Canceled, "the request was cancelled", ReasonRequestCancelled, nil)
+	}
+	log.ErrorContext(ctx, "internal error", "err", err)
+	return withInfo(codes.Internal, "internal error", ReasonInternal, nil)
+}
+
+func withInfo(code codes.Code, msg, reason string, metadata map[string]string) error {
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: metadata}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// invalidArgument returns INVALID_ARGUMENT naming each field and rule in the
+// message (for people and curl) and in BadRequest details (for programs).
+func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
+	msg := "invalid request:"
+	for i, v := range violations {
+		if i > 0 {
+			msg += ";"
+		}
+		msg += " " + v.Field + ": " + v.Description
+		if v.Reason != "" {
+			msg += " [" + v.Reason + "]"
+		}
+	}
+	st := status.New(codes.InvalidArgument, msg)
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain},
+		&errdetails.BadRequest{FieldViolations: violations},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }

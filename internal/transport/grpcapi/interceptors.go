@@ -1,0 +1,175 @@
+package grpcapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+
+	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// RequestIDHeader carries a request's id in and out, over gRPC metadata and
+// HTTP headers alike.
+const RequestIDHeader = "x-request-id"
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request being served, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+var wellFormedRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID takes the caller's request id when it is well formed, or
+// makes one, and echoes it in the response header so logs can be matched.
+func withRequestID(ctx context.Context) context.Context {
+	var id string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(RequestIDHeader); len(v) > 0 && wellFormedRequestID.MatchString(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	return next(withRequestID(ctx), req)
+}
+
+func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return next(srv, &wrappedStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
+}
+
+type wrappedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (w *wrappedStream) Context() context.Context { return w.ctx }
+
+// slogLogger adapts slog to the middleware's logging interface.
+func slogLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+func loggingOptions() []logging.Option {
+	return []logging.Option{
+		// Payloads are never logged: they hold children's data.
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			if id := RequestID(ctx); id != "" {
+				return logging.Fields{"request_id", id}
+			}
+			return nil
+		}),
+	}
+}
+
+// recoveryHandler turns a panic into Internal and logs its stack; the server
+// keeps running.
+func recoveryHandler(log *slog.Logger) recovery.Option {
+	return recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
+		return withInfo(codes.Internal, "internal error", ReasonInternal, nil)
+	})
+}
+
+// validator checks every request against the protovalidate rules in the
+// schema before a handler sees it.
+type validator struct {
+	v protovalidate.Validator
+}
+
+func newValidator() (*validator, error) {
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	return &validator{v: v}, nil
+}
+
+func (v *validator) check(msg any) error {
+	m, ok := msg.(proto.Message)
+	if !ok {
+		return nil
+	}
+	err := v.v.Validate(m)
+	if err == nil {
+		return nil
+	}
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		// A rule that cannot be compiled is our bug, not the caller's.
+		return status.Error(codes.Internal, "internal error")
+	}
+	var violations []*errdetails.BadRequest_FieldViolation
+	for _, viol := range verr.Violations {
+		field := protovalidate.FieldPathString(viol.Proto.GetField())
+		if field == "" {
+			field = messageRuleField(viol.Proto.GetRuleId())
+		}
+		violations = append(violations, &errdetails.BadRequest_FieldViolation{
+			Field:       field,
+			Description: viol.Proto.GetMessage(),
+			Reason:      viol.Proto.GetRuleId(),
+		})
+	}
+	return invalidArgument(violations)
+}
+
+// messageRuleField names the field a message-level rule is about; those rules
+// carry it as the start of their message id (see the schema).
+func messageRuleField(ruleID string) string {
+	switch ruleID {
+	case "report.children_required":
+		return "report.children"
+	case "identified_reporter.name_or_phone":
+		return "report.reporter.identified"
+	}
+	return "request"
+}
+
+func (v *validator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if err := v.check(req); err != nil {
+		return nil, err
+	}
+	return next(ctx, req)
+}
+
+func (v *validator) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	return next(srv, &validatingStream{ServerStream: ss, v: v})
+}
+
+type validatingStream struct {
+	grpc.ServerStream
+	v *validator
+}
+
+func (s *validatingStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.v.check(m)
+}

@@ -1,0 +1,74 @@
+// Package grpcapi is the gRPC transport: it registers the childcase services,
+// health and reflection on a grpc.Server, validates requests against the
+// schema's rules, converts between protobuf and domain records and maps
+// domain errors to status codes in one place. Handlers stay thin: validate,
+// call the domain, map the error. It must not hold process logic.
+package grpcapi
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/units"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Intake *intake.Service
+	Units  *units.Registry
+	Clock  clock.Clock
+	Log    *slog.Logger
+}
+
+// Server is the gRPC server with its health service.
+type Server struct {
+	*grpc.Server
+	Health *health.Server
+}
+
+// NewServer builds the gRPC server: interceptors (recovery first, then request
+// id, logging, validation; the unary and stream chains match), the childcase
+// services, health and reflection.
+func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
+	v, err := newValidator()
+	if err != nil {
+		return nil, fmt.Errorf("grpcapi: protovalidate: %w", err)
+	}
+	logger := slogLogger(d.Log)
+	opts = append(opts,
+		grpc.ChainUnaryInterceptor(
+			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
+			requestIDUnary,
+			logging.UnaryServerInterceptor(logger, loggingOptions()...),
+			v.unary,
+		),
+		grpc.ChainStreamInterceptor(
+			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
+			requestIDStream,
+			logging.StreamServerInterceptor(logger, loggingOptions()...),
+			v.stream,
+		),
+	)
+	s := grpc.NewServer(opts...)
+	pb.RegisterReportServiceServer(s, &reportServer{intake: d.Intake, log: d.Log})
+	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, log: d.Log})
+	pb.RegisterUnitServiceServer(s, &unitServer{units: d.Units, clock: d.Clock, log: d.Log})
+
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	for name := range s.GetServiceInfo() {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	reflection.Register(s)
+	return &Server{Server: s, Health: hs}, nil
+}

@@ -1,0 +1,108 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+type unitServer struct {
+	pb.UnimplementedUnitServiceServer
+	units *units.Registry
+	clock clock.Clock
+	log   *slog.Logger
+}
+
+// parseUnitName accepts "units/{code}@{valid_from}".
+func parseUnitName(name string) (units.Key, error) {
+	rest, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return units.Key{}, fmt.Errorf("%q is not a unit name like units/00004@2025-07-01", name)
+	}
+	k, err := units.ParseKey(rest)
+	if err != nil {
+		return units.Key{}, fmt.Errorf("%q is not a unit name like units/00004@2025-07-01", name)
+	}
+	return k, nil
+}
+
+func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*pb.ListUnitsResponse, error) {
+	var f units.Filter
+	if req.GetParent() != "" {
+		k, err := parseUnitName(req.GetParent())
+		if err != nil {
+			return nil, toStatus(ctx, s.log, model.InvalidField("parent", "unit.name", "%v", err))
+		}
+		f.Parent = k
+	}
+	f.Level = units.Level(req.GetLevel())
+	if req.GetAsOfDate() != "" {
+		d, err := vntime.ParseDate(req.GetAsOfDate())
+		if err != nil {
+			return nil, toStatus(ctx, s.log, model.InvalidField("as_of_date", "date.valid", "%v", err))
+		}
+		f.AsOf = d
+	}
+	filters := []string{f.Parent.String(), strconv.Itoa(int(f.Level)), req.GetAsOfDate()}
+	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	if err != nil {
+		return nil, err
+	}
+	// The reference list is small and in memory; the cursor is an offset.
+	offset := 0
+	if cursor != "" {
+		if offset, err = strconv.Atoi(cursor); err != nil || offset < 0 {
+			return nil, badPageToken()
+		}
+	}
+	all := s.units.List(f)
+	if offset > len(all) {
+		return nil, badPageToken()
+	}
+	end := min(offset+pageSize(req.GetPageSize(), 200, 1000), len(all))
+	resp := &pb.ListUnitsResponse{}
+	for _, u := range all[offset:end] {
+		resp.Units = append(resp.Units, unitToProto(u, s.units.Predecessors(u.Key)))
+	}
+	if end < len(all) {
+		resp.NextPageToken = encodePageToken(strconv.Itoa(end), filters...)
+	}
+	return resp, nil
+}
+
+func (s *unitServer) GetUnit(ctx context.Context, req *pb.GetUnitRequest) (*pb.Unit, error) {
+	name := req.GetName()
+	var (
+		u  units.Unit
+		ok bool
+	)
+	if code, bare := strings.CutPrefix(name, "units/"); bare && !strings.Contains(code, "@") {
+		on := vntime.DateOf(s.clock.Now())
+		if req.GetAsOfDate() != "" {
+			d, err := vntime.ParseDate(req.GetAsOfDate())
+			if err != nil {
+				return nil, toStatus(ctx, s.log, model.InvalidField("as_of_date", "date.valid", "%v", err))
+			}
+			on = d
+		}
+		u, ok = s.units.InForce(code, on)
+	} else {
+		k, err := parseUnitName(name)
+		if err != nil {
+			return nil, toStatus(ctx, s.log, model.InvalidField("name", "unit.name", "%v", err))
+		}
+		u, ok = s.units.Get(k)
+	}
+	if !ok {
+		return nil, toStatus(ctx, s.log, model.ErrNotFound)
+	}
+	return unitToProto(u, s.units.Predecessors(u.Key)), nil
+}
