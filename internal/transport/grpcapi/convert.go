@@ -154,7 +154,7 @@ func unitToProto(u units.Unit, predecessors []units.Link) *pb.Unit {
 	return p
 }
 
-func reportName(id string) string { return "reports/" + id }
+func reportName(id string) string   { return "reports/" + id }
 func caseName(number string) string { return "cases/" + number }
 
 func unitName(k units.Key) string {

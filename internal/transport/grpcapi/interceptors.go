@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"runtime/debug"
+	"strings"
 
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -127,8 +128,11 @@ func (v *validator) check(msg any) error {
 	var violations []*errdetails.BadRequest_FieldViolation
 	for _, viol := range verr.Violations {
 		field := protovalidate.FieldPathString(viol.Proto.GetField())
+		if sub := messageRuleField[viol.Proto.GetRuleId()]; sub != "" {
+			field = strings.TrimPrefix(field+"."+sub, ".")
+		}
 		if field == "" {
-			field = messageRuleField(viol.Proto.GetRuleId())
+			field = "request"
 		}
 		violations = append(violations, &errdetails.BadRequest_FieldViolation{
 			Field:       field,
@@ -139,16 +143,10 @@ func (v *validator) check(msg any) error {
 	return invalidArgument(violations)
 }
 
-// messageRuleField names the field a message-level rule is about; those rules
-// carry it as the start of their message id (see the schema).
-func messageRuleField(ruleID string) string {
-	switch ruleID {
-	case "report.children_required":
-		return "report.children"
-	case "identified_reporter.name_or_phone":
-		return "report.reporter.identified"
-	}
-	return "request"
+// messageRuleField names, by rule id, the field a message-level rule of the
+// schema is about, relative to the message it is declared on.
+var messageRuleField = map[string]string{
+	"report.children_required": "children",
 }
 
 func (v *validator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

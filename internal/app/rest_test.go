@@ -1,0 +1,200 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// restCall sends a JSON request and decodes the JSON answer.
+func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: %d, body not JSON: %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+const restReport = `{
+  "channel": "CHANNEL_HOTLINE_111",
+  "receive_time": "2026-11-28T02:00:00Z",
+  "incident_commune_code": "00004",
+  "call_type": "CALL_TYPE_INTERVENTION",
+  "children": [{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}],
+  "suspected_abuse": ["ABUSE_FORM_NEGLECT"],
+  "reporter": {"anonymous": true}
+}`
+
+func TestRESTIntakeToCase(t *testing.T) {
+	ts := startServer(t, "")
+
+	code, rep := restCall(t, ts, "POST", "/v1/reports?request_id=rest-1", restReport)
+	if code != http.StatusOK {
+		t.Fatalf("create: %d %v", code, rep)
+	}
+	caseName, _ := rep["case"].(string)
+	if caseName != "cases/HN-2026-00001" {
+		t.Fatalf("case = %q", caseName)
+	}
+	// Retry: same report, no second case.
+	if code, again := restCall(t, ts, "POST", "/v1/reports?request_id=rest-1", restReport); code != 200 || again["name"] != rep["name"] {
+		t.Fatalf("retry: %d %v", code, again)
+	}
+
+	code, c := restCall(t, ts, "GET", "/v1/"+caseName, "")
+	if code != 200 || c["case_number"] != "HN-2026-00001" || c["status"] != "CASE_STATUS_AWAITING_ACKNOWLEDGEMENT" {
+		t.Fatalf("get case: %d %v", code, c)
+	}
+	code, r := restCall(t, ts, "GET", "/v1/"+rep["name"].(string), "")
+	if code != 200 || r["case"] != caseName {
+		t.Fatalf("get report: %d %v", code, r)
+	}
+
+	// Link a counselling call through REST.
+	counselling := strings.Replace(restReport, "CALL_TYPE_INTERVENTION", "CALL_TYPE_COUNSELLING", 1)
+	code, call := restCall(t, ts, "POST", "/v1/reports", counselling)
+	if code != 200 || call["case"] != nil {
+		t.Fatalf("counselling: %d %v", code, call)
+	}
+	code, linked := restCall(t, ts, "POST", "/v1/"+call["name"].(string)+":link", `{"case": "`+caseName+`"}`)
+	if code != 200 || linked["case"] != caseName {
+		t.Fatalf("link: %d %v", code, linked)
+	}
+
+	code, list := restCall(t, ts, "GET", "/v1/cases?responsible_unit=units/00004@2025-07-01&status=CASE_STATUS_AWAITING_ACKNOWLEDGEMENT&page_size=10", "")
+	if cases, _ := list["cases"].([]any); code != 200 || len(cases) != 1 {
+		t.Fatalf("list cases: %d %v", code, list)
+	}
+	code, reports := restCall(t, ts, "GET", "/v1/reports", "")
+	if rs, _ := reports["reports"].([]any); code != 200 || len(rs) != 2 {
+		t.Fatalf("list reports: %d %v", code, reports)
+	}
+
+	code, missing := restCall(t, ts, "GET", "/v1/cases/HN-2026-00077", "")
+	if code != http.StatusNotFound {
+		t.Errorf("missing case: %d %v", code, missing)
+	}
+}
+
+func TestRESTInvalidBodyNamesField(t *testing.T) {
+	ts := startServer(t, "")
+	tests := []struct {
+		name, body, wantInMessage string
+	}{
+		{"bad commune code", strings.Replace(restReport, `"00004"`, `"4"`, 1), "report.incident_commune_code"},
+		{"unknown commune", strings.Replace(restReport, `"00004"`, `"99999"`, 1), "report.incident_commune_code"},
+		{"unknown enum name", strings.Replace(restReport, "CHANNEL_HOTLINE_111", "CHANNEL_CARRIER_PIGEON", 1), "CHANNEL_CARRIER_PIGEON"},
+		{"wrong type", strings.Replace(restReport, `"estimated_age_years": 7`, `"estimated_age_years": "seven"`, 1), "estimatedAgeYears"},
+		{"not JSON", `{"channel":`, "unexpected"},
+		{"no reporter", strings.Replace(restReport, `"reporter": {"anonymous": true}`, `"narrative": ""`, 1), "report.reporter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := restCall(t, ts, "POST", "/v1/reports", tt.body)
+			msg, _ := body["message"].(string)
+			if code != http.StatusBadRequest || !strings.Contains(msg, tt.wantInMessage) {
+				t.Errorf("got %d %q, want 400 naming %q", code, msg, tt.wantInMessage)
+			}
+		})
+	}
+	// Nothing was written by any refused request.
+	_, list := restCall(t, ts, "GET", "/v1/reports", "")
+	if rs, _ := list["reports"].([]any); len(rs) != 0 {
+		t.Errorf("refused requests left %d reports", len(rs))
+	}
+}
+
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	ts := startServer(t, "")
+	resp, err := http.Get("http://" + ts.HTTPAddr() + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	// Every HTTP rule in the schema must be in the document.
+	want := map[string]string{}
+	for _, s := range []string{"ReportService", "CaseService", "UnitService"} {
+		sd := pb.File_childcase_v1_service_proto.Services().ByName(protoName(s))
+		for i := 0; i < sd.Methods().Len(); i++ {
+			method, path := httpRule(t, sd.Methods().Get(i))
+			want[method+" "+path] = string(sd.Methods().Get(i).Name())
+		}
+	}
+	for route, rpc := range want {
+		method, path, _ := strings.Cut(route, " ")
+		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+			t.Errorf("openapi.json lacks %s (%s)", route, rpc)
+		}
+	}
+	if len(want) != 8 {
+		t.Errorf("found %d HTTP rules, want 8", len(want))
+	}
+
+	health, err := http.Get("http://" + ts.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(health.Body)
+	health.Body.Close()
+	if health.StatusCode != 200 || !bytes.HasPrefix(b, []byte("ok")) {
+		t.Errorf("healthz: %d %q", health.StatusCode, b)
+	}
+}
+
+func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
+
+// httpRule returns the method and the OpenAPI path of an RPC's HTTP rule,
+// with "{name=reports/*}" written as "reports/{report}" as in the document.
+func httpRule(t *testing.T, m protoreflect.MethodDescriptor) (string, string) {
+	t.Helper()
+	rule, ok := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if !ok || rule == nil {
+		t.Fatalf("%s has no HTTP rule", m.FullName())
+	}
+	var method, path string
+	switch p := rule.GetPattern().(type) {
+	case *annotations.HttpRule_Get:
+		method, path = "GET", p.Get
+	case *annotations.HttpRule_Post:
+		method, path = "POST", p.Post
+	case *annotations.HttpRule_Patch:
+		method, path = "PATCH", p.Patch
+	case *annotations.HttpRule_Delete:
+		method, path = "DELETE", p.Delete
+	default:
+		t.Fatalf("%s: unexpected rule %v", m.FullName(), rule)
+	}
+	expand := regexp.MustCompile(`\{[a-z_]+=([a-z]+)s/\*\}`)
+	return method, expand.ReplaceAllString(path, "${1}s/{${1}}")
+}
