@@ -63,14 +63,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 var errUsage = errors.New("usage")
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg := app.DefaultConfig()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
-	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
-	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the REST gateway, /openapi.json and /healthz")
-	durationFlag(fs, &cfg.ShutdownTimeout, "shutdown-timeout", "how long in-flight requests may run after SIGINT/SIGTERM")
-	if err := parse(fs, args); err != nil {
+	cfg, err := serveConfig(args, stderr)
+	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -82,12 +76,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	return app.Run(ctx, cfg, app.Options{Logger: log})
 }
 
+// serveConfig builds the configuration of serve from the defaults, the
+// environment and the flags, in that order of precedence (last wins).
+func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
+	cfg := app.DefaultConfig()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
+	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
+	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the REST gateway, /openapi.json and /healthz")
+	durationFlag(fs, &cfg.ShutdownTimeout, "shutdown-timeout", "how long in-flight requests may run after SIGINT/SIGTERM")
+	if err := parse(fs, args); err != nil {
+		return app.Config{}, err
+	}
+	return cfg, nil
+}
+
 // parse applies environment twins first, so that flags given on the command
 // line win over the environment, which wins over the defaults.
 func parse(fs *flag.FlagSet, args []string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok && envErr == nil {
+		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
 			}

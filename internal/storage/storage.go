@@ -44,11 +44,13 @@ type ReadTx interface {
 	// CaseByNumber returns the case with that case number, or model.ErrNotFound.
 	CaseByNumber(number string) (model.Case, error)
 	// ListReports returns up to q.Limit reports, newest first, and a cursor
-	// for the next page ("" when there is none).
+	// for the next page ("" when there is none; a cursor never leads to an
+	// empty page). A cursor it did not issue for the same filters gives
+	// ErrBadCursor.
 	ListReports(q ReportQuery) ([]model.Report, string, error)
 	// ListCases returns up to q.Limit cases, newest first, and a cursor for
-	// the next page ("" when there is none). With a unit it reads only that
-	// unit's cases through an index.
+	// the next page, as ListReports. With a unit it reads only that unit's
+	// cases through an index.
 	ListCases(q CaseQuery) ([]model.Case, string, error)
 	// Idempotency returns the record stored under key, or model.ErrNotFound.
 	Idempotency(key string) (model.IdempotencyRecord, error)
@@ -82,7 +84,7 @@ type Tx interface {
 type ReportQuery struct {
 	CallType model.CallType // 0 for any
 	After    string         // cursor from a previous page
-	Limit    int
+	Limit    int            // must be positive
 }
 
 // CaseQuery selects cases.
@@ -90,5 +92,5 @@ type CaseQuery struct {
 	ResponsibleUnit units.Key        // zero for any
 	Status          model.CaseStatus // 0 for any
 	After           string           // cursor from a previous page
-	Limit           int
+	Limit           int              // must be positive
 }

@@ -121,7 +121,10 @@ func (t *tx) putReport(key []byte, r model.Report) error {
 
 func (t *tx) ListReports(q storage.ReportQuery) ([]model.Report, string, error) {
 	var out []model.Report
-	load := func(id []byte) error {
+	load := func(id []byte, take bool) error {
+		if !take {
+			return nil // every indexed report matches: there is a next page
+		}
 		raw := t.bucket(bucketReports).Get(id)
 		if raw == nil {
 			return fmt.Errorf("index points at missing report %x", id)
@@ -133,16 +136,13 @@ func (t *tx) ListReports(q storage.ReportQuery) ([]model.Report, string, error) 
 		out = append(out, r)
 		return nil
 	}
-	var next string
-	var err error
+	b, prefix := t.bucket(bucketReports), []byte(nil)
 	if q.CallType != 0 {
-		prefix := u32(uint32(q.CallType))
-		next, err = scanDesc(t.bucket(bucketReportsByCallType), prefix, q.After, q.Limit, func(k []byte) error {
-			return load(k[len(prefix):])
-		})
-	} else {
-		next, err = scanDesc(t.bucket(bucketReports), nil, q.After, q.Limit, load)
+		b, prefix = t.bucket(bucketReportsByCallType), u32(uint32(q.CallType))
 	}
+	next, err := scanDesc(b, prefix, reportKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
+		return load(k[len(prefix):], take)
+	})
 	return out, next, err
 }
 
@@ -201,7 +201,7 @@ func (t *tx) UpdateCase(c model.Case) error {
 		return err
 	}
 	if prev.Revision+1 != c.Revision {
-		return fmt.Errorf("case %s: stored revision %d, update from %d: %w", c.Number, prev.Revision, c.Revision-1, model.ErrConflict)
+		return fmt.Errorf("case %s: stored revision %d, update carries %d: %w", c.Number, prev.Revision, c.Revision, model.ErrConflict)
 	}
 	if prev.Number != c.Number {
 		return fmt.Errorf("case %s: the case number cannot change", prev.Number)
@@ -235,36 +235,31 @@ func (t *tx) putCase(key []byte, c model.Case) error {
 
 func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 	var out []model.Case
-	load := func(id []byte) error {
+	load := func(id []byte, take bool) error {
 		c, err := t.caseByKey(id)
 		if err != nil {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
-		// With both filters the unit index is read and status checked here;
-		// scanDesc counts only what fn accepted.
+		// With both filters the unit index is read and status checked here.
 		if q.Status != 0 && c.Status != q.Status {
 			return errSkip
 		}
-		out = append(out, c)
+		if take {
+			out = append(out, c)
+		}
 		return nil
 	}
+	b, prefix := t.bucket(bucketCases), []byte(nil)
 	switch {
 	case !q.ResponsibleUnit.IsZero():
-		prefix := unitPrefix(q.ResponsibleUnit)
-		next, err := scanDesc(t.bucket(bucketCasesByUnit), prefix, q.After, q.Limit, func(k []byte) error {
-			return load(k[len(prefix):])
-		})
-		return out, next, err
+		b, prefix = t.bucket(bucketCasesByUnit), unitPrefix(q.ResponsibleUnit)
 	case q.Status != 0:
-		prefix := u32(uint32(q.Status))
-		next, err := scanDesc(t.bucket(bucketCasesByStatus), prefix, q.After, q.Limit, func(k []byte) error {
-			return load(k[len(prefix):])
-		})
-		return out, next, err
-	default:
-		next, err := scanDesc(t.bucket(bucketCases), nil, q.After, q.Limit, load)
-		return out, next, err
+		b, prefix = t.bucket(bucketCasesByStatus), u32(uint32(q.Status))
 	}
+	next, err := scanDesc(b, prefix, caseKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
+		return load(k[len(prefix):], take)
+	})
+	return out, next, err
 }
 
 func (t *tx) Idempotency(key string) (model.IdempotencyRecord, error) {
@@ -291,16 +286,28 @@ func (t *tx) PutIdempotency(r model.IdempotencyRecord) error {
 // errSkip, returned by a scanDesc callback, leaves the entry out of the page.
 var errSkip = errors.New("skip")
 
+// Lengths of the record keys that end every listed key.
+const (
+	reportKeyLen = 16 // uuid
+	caseKeyLen   = 8  // id
+)
+
 // scanDesc walks the keys of b that start with prefix from the newest (the
 // largest key) down, starting after the cursor, and calls fn with each until
-// limit entries were accepted. It returns a cursor for the next page, or ""
-// when the walk reached the end.
-func scanDesc(b *bolt.Bucket, prefix []byte, cursor string, limit int, fn func(k []byte) error) (string, error) {
+// limit entries were accepted, then once more with take=false to learn
+// whether a next page exists (fn must then only say errSkip or nil, without
+// taking the entry). Every key is prefix followed by idLen bytes;
+// a cursor of another shape is refused. It returns a cursor for the next
+// page, or "" when the walk reached the end.
+func scanDesc(b *bolt.Bucket, prefix []byte, idLen int, cursor string, limit int, fn func(k []byte, take bool) error) (string, error) {
+	if limit <= 0 {
+		return "", fmt.Errorf("list limit %d: must be positive", limit)
+	}
 	c := b.Cursor()
 	var k []byte
 	if cursor != "" {
 		after, err := hex.DecodeString(cursor)
-		if err != nil || !bytes.HasPrefix(after, prefix) || len(after) == len(prefix) {
+		if err != nil || !bytes.HasPrefix(after, prefix) || len(after) != len(prefix)+idLen {
 			return "", storage.ErrBadCursor
 		}
 		if k, _ = c.Seek(after); k == nil {
@@ -318,14 +325,16 @@ func scanDesc(b *bolt.Bucket, prefix []byte, cursor string, limit int, fn func(k
 	accepted := 0
 	var last []byte
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		if accepted == limit {
-			return hex.EncodeToString(last), nil
-		}
-		switch err := fn(k); {
+		switch err := fn(k, accepted < limit); {
 		case errors.Is(err, errSkip):
 			continue
 		case err != nil:
 			return "", err
+		}
+		if accepted == limit {
+			// One more entry matches, so there is a next page: a cursor
+			// never leads to an empty page.
+			return hex.EncodeToString(last), nil
 		}
 		accepted++
 		last = append(last[:0], k...)

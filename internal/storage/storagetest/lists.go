@@ -1,0 +1,495 @@
+package storagetest
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// pageSizes are the limits every paging test walks with.
+var pageSizes = []int{1, 2, 3, 7, 100}
+
+var listReportTests = []namedTest{
+	{"Empty", testListReportsEmpty},
+	{"NewestFirstAndFilters", testListReportsFilters},
+	{"Paging", testListReportsPaging},
+	{"BadCursor", testListReportsBadCursor},
+}
+
+var listCaseTests = []namedTest{
+	{"Empty", testListCasesEmpty},
+	{"NewestFirstAndFilters", testListCasesFilters},
+	{"Paging", testListCasesPaging},
+	{"NoEmptyLastPage", testListCasesNoEmptyLastPage},
+	{"CursorSurvivesMove", testListCasesCursorSurvivesMove},
+	{"BadCursor", testListCasesBadCursor},
+}
+
+// reportSet stores 10 reports with mixed call types, oldest first, some in
+// one transaction and some in their own, and returns them oldest first.
+func reportSet(t *testing.T, s storage.Store) []model.Report {
+	t.Helper()
+	types := []model.CallType{
+		model.CallIntervention, callOther, model.CallIntervention, callInfo, model.CallIntervention,
+		model.CallIntervention, callOther, model.CallIntervention, callInfo, model.CallIntervention,
+	}
+	ids := newIDs(t, len(types))
+	rs := make([]model.Report, len(types))
+	for i, ct := range types {
+		rs[i] = minimalReport(ids[i], ct)
+		rs[i].Narrative = fmt.Sprintf("report %d", i)
+	}
+	createReports(t, s, rs[:4]...)
+	for _, r := range rs[4:] {
+		createReports(t, s, r)
+	}
+	return rs
+}
+
+// caseSet stores 11 cases spread over units and statuses, oldest first, and
+// returns them oldest first with their ids.
+func caseSet(t *testing.T, s storage.Store) []model.Case {
+	t.Helper()
+	specs := []struct {
+		unit   units.Key
+		status model.CaseStatus
+	}{
+		{unitA, model.StatusAwaitingAcknowledgement},
+		{unitB, model.StatusAwaitingAcknowledgement},
+		{unitA, model.StatusClosed},
+		{unitAOld, model.StatusAwaitingAcknowledgement},
+		{unitA, model.StatusAwaitingAcknowledgement},
+		{unitB, statusInProgress},
+		{unitA, statusInProgress},
+		{unitA, model.StatusAwaitingAcknowledgement},
+		{unitB, model.StatusAwaitingAcknowledgement},
+		{unitA, model.StatusClosed},
+		{unitA, model.StatusAwaitingAcknowledgement},
+	}
+	cs := make([]model.Case, len(specs))
+	for i, sp := range specs {
+		cs[i] = sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), sp.unit, sp.status)
+	}
+	// The first three in one transaction, the rest one by one.
+	update(t, s, func(tx storage.Tx) error {
+		for i := range cs[:3] {
+			if err := tx.CreateCase(&cs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	copy(cs[3:], createCases(t, s, cs[3:]...))
+	return cs
+}
+
+var reportFilters = []model.CallType{0, model.CallIntervention, callOther, callInfo, 99}
+
+var caseFilters = []caseFilter{
+	{units.Key{}, 0},
+	{unitA, 0},
+	{unitB, 0},
+	{unitAOld, 0},
+	{unitC, 0},
+	{units.Key{}, model.StatusAwaitingAcknowledgement},
+	{units.Key{}, statusInProgress},
+	{units.Key{}, model.StatusClosed},
+	{units.Key{}, 99},
+	{unitA, model.StatusAwaitingAcknowledgement},
+	{unitA, model.StatusClosed},
+	{unitB, statusInProgress},
+	{unitB, model.StatusClosed},
+	{unitAOld, model.StatusAwaitingAcknowledgement},
+}
+
+func testListReportsEmpty(t *testing.T, s storage.Store) {
+	for _, ct := range reportFilters {
+		view(t, s, func(tx storage.ReadTx) error {
+			rs, next, err := tx.ListReports(storage.ReportQuery{CallType: ct, Limit: 10})
+			if err != nil || len(rs) != 0 || next != "" {
+				t.Errorf("ListReports(call type %d) on an empty store = %v, %q, %v; want none, \"\", nil", ct, rs, next, err)
+			}
+			return nil
+		})
+	}
+}
+
+func testListCasesEmpty(t *testing.T, s storage.Store) {
+	for _, f := range caseFilters {
+		view(t, s, func(tx storage.ReadTx) error {
+			cs, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Limit: 10})
+			if err != nil || len(cs) != 0 || next != "" {
+				t.Errorf("ListCases(unit %s, status %d) on an empty store = %v, %q, %v; want none, \"\", nil", unitName(f.unit), f.status, cs, next, err)
+			}
+			return nil
+		})
+	}
+}
+
+func testListReportsFilters(t *testing.T, s storage.Store) {
+	rs := reportSet(t, s)
+	for _, ct := range reportFilters {
+		want := reversed(filterReports(rs, ct))
+		if got := listReportIDs(t, s, ct); !slices.Equal(got, want) {
+			t.Errorf("ListReports(call type %d) = %v, want newest first %v", ct, got, want)
+		}
+	}
+	// The listed records are whole, not just ids.
+	view(t, s, func(tx storage.ReadTx) error {
+		got, _, err := tx.ListReports(storage.ReportQuery{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 {
+			return fmt.Errorf("ListReports(limit 1) returned %d reports", len(got))
+		}
+		if d := sameReport(got[0], rs[len(rs)-1]); d != "" {
+			t.Errorf("listed report differs from the stored one: %s", d)
+		}
+		return nil
+	})
+}
+
+func testListCasesFilters(t *testing.T, s storage.Store) {
+	cs := caseSet(t, s)
+	for _, f := range caseFilters {
+		want := reversed(filterCases(cs, f.unit, f.status))
+		if got := listCaseNumbers(t, s, f.unit, f.status); !slices.Equal(got, want) {
+			t.Errorf("ListCases(unit %s, status %d) = %v, want newest first %v", unitName(f.unit), f.status, got, want)
+		}
+	}
+	view(t, s, func(tx storage.ReadTx) error {
+		got, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitB, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 {
+			return fmt.Errorf("ListCases(unit B, limit 1) returned %d cases", len(got))
+		}
+		if d := sameCase(got[0], cs[8]); d != "" {
+			t.Errorf("listed case differs from the stored one: %s", d)
+		}
+		return nil
+	})
+}
+
+// walk pages through a list, one read transaction per page as a client
+// would, and checks the shape of every page. list returns the keys of one
+// page and the next cursor. It returns the keys of all pages in order.
+func walk(t *testing.T, s storage.Store, limit, total int, list func(tx storage.ReadTx, after string) ([]string, string, error)) []string {
+	t.Helper()
+	var all []string
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > total+1 {
+			t.Fatalf("limit %d: still paging after %d pages for %d records; cursor %q", limit, page, total, cursor)
+		}
+		var keys []string
+		var next string
+		view(t, s, func(tx storage.ReadTx) error {
+			var err error
+			keys, next, err = list(tx, cursor)
+			if err != nil {
+				return fmt.Errorf("page %d after cursor %q: %w", page, cursor, err)
+			}
+			return nil
+		})
+		if len(keys) > limit {
+			t.Errorf("limit %d: page %d has %d records", limit, page, len(keys))
+		}
+		if len(keys) == 0 && page > 0 {
+			t.Errorf("limit %d: page %d is empty: the cursor %q of the previous page should have been \"\"", limit, page, cursor)
+		}
+		all = append(all, keys...)
+		if next == "" {
+			return all
+		}
+		if next == cursor {
+			t.Fatalf("limit %d: page %d returned the cursor it was given, %q", limit, page, cursor)
+		}
+		cursor = next
+	}
+}
+
+func checkWalk(t *testing.T, got, want []string) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, k := range got {
+		seen[k]++
+		if seen[k] == 2 {
+			t.Errorf("%s listed more than once", k)
+		}
+	}
+	for _, k := range want {
+		if seen[k] == 0 {
+			t.Errorf("%s never listed", k)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages together = %v, want newest first %v", got, want)
+	}
+}
+
+func testListReportsPaging(t *testing.T, s storage.Store) {
+	rs := reportSet(t, s)
+	for _, ct := range reportFilters {
+		want := reversed(filterReports(rs, ct))
+		for _, limit := range pageSizes {
+			t.Run(fmt.Sprintf("call type %d limit %d", ct, limit), func(t *testing.T) {
+				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+					page, next, err := tx.ListReports(storage.ReportQuery{CallType: ct, After: after, Limit: limit})
+					return reportIDs(page), next, err
+				})
+				checkWalk(t, got, want)
+			})
+		}
+	}
+}
+
+func testListCasesPaging(t *testing.T, s storage.Store) {
+	cs := caseSet(t, s)
+	for _, f := range caseFilters {
+		want := reversed(filterCases(cs, f.unit, f.status))
+		for _, limit := range pageSizes {
+			t.Run(fmt.Sprintf("unit %s status %d limit %d", unitName(f.unit), f.status, limit), func(t *testing.T) {
+				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+					page, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, After: after, Limit: limit})
+					return caseNumbers(page), next, err
+				})
+				checkWalk(t, got, want)
+			})
+		}
+	}
+}
+
+// testListCasesNoEmptyLastPage pins that a page ends with cursor "" when
+// nothing more matches, also when the unit has older cases of another status:
+// a cursor must not promise a next page that turns out empty.
+func testListCasesNoEmptyLastPage(t *testing.T, s storage.Store) {
+	cs := createCases(t, s,
+		sampleCase("HN-2026-00001", unitA, model.StatusClosed),
+		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00003", unitA, model.StatusClosed),
+		sampleCase("HN-2026-00004", unitA, model.StatusAwaitingAcknowledgement),
+	)
+	for _, tt := range []struct {
+		status model.CaseStatus
+		limit  int
+		want   []string
+	}{
+		{model.StatusAwaitingAcknowledgement, 2, []string{cs[3].Number, cs[1].Number}},
+		{model.StatusAwaitingAcknowledgement, 1, []string{cs[3].Number}},
+		{model.StatusClosed, 2, []string{cs[2].Number, cs[0].Number}},
+	} {
+		view(t, s, func(tx storage.ReadTx) error {
+			got, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitA, Status: tt.status, Limit: tt.limit})
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(caseNumbers(got), tt.want) {
+				t.Errorf("ListCases(unit A, status %d, limit %d) = %v, want %v", tt.status, tt.limit, caseNumbers(got), tt.want)
+			}
+			more := len(filterCases(cs, unitA, tt.status)) > tt.limit
+			switch {
+			case more && next == "":
+				t.Errorf("ListCases(unit A, status %d, limit %d) cursor = \"\", want one: more cases match", tt.status, tt.limit)
+			case !more && next != "":
+				t.Errorf("ListCases(unit A, status %d, limit %d) cursor = %q, want \"\": no more cases match", tt.status, tt.limit, next)
+			}
+			return nil
+		})
+	}
+}
+
+// testListCasesCursorSurvivesMove pins that a cursor stays usable after the
+// case it ends on leaves the filter: the next page continues with the older
+// cases.
+func testListCasesCursorSurvivesMove(t *testing.T, s storage.Store) {
+	cs := createCases(t, s,
+		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00003", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00004", unitA, model.StatusAwaitingAcknowledgement),
+	)
+	for _, f := range []caseFilter{{unitA, 0}, {units.Key{}, model.StatusAwaitingAcknowledgement}, {unitA, model.StatusAwaitingAcknowledgement}} {
+		t.Run(fmt.Sprintf("unit %s status %d", unitName(f.unit), f.status), func(t *testing.T) {
+			q := storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Limit: 1}
+			var first []model.Case
+			var cursor string
+			view(t, s, func(tx storage.ReadTx) error {
+				var err error
+				first, cursor, err = tx.ListCases(q)
+				return err
+			})
+			if len(first) != 1 || cursor == "" {
+				t.Fatalf("first page = %v, %q; want one case and a cursor", caseNumbers(first), cursor)
+			}
+			// The case the cursor ends on moves away.
+			moved := first[0]
+			moved.Revision++
+			moved.ResponsibleUnit = unitC
+			moved.Status = statusInProgress
+			update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(moved) })
+
+			q.After = cursor
+			q.Limit = 100
+			view(t, s, func(tx storage.ReadTx) error {
+				rest, next, err := tx.ListCases(q)
+				if err != nil {
+					return fmt.Errorf("ListCases after a cursor whose case moved: %w", err)
+				}
+				var want []string
+				for _, c := range reversed(cs) {
+					if c.ID < moved.ID {
+						want = append(want, c.Number)
+					}
+				}
+				if !slices.Equal(caseNumbers(rest), want) || next != "" {
+					t.Errorf("next page = %v, %q; want %v, \"\"", caseNumbers(rest), next, want)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func reportCursor(t *testing.T, s storage.Store, q storage.ReportQuery) string {
+	t.Helper()
+	q.Limit = 1
+	var next string
+	view(t, s, func(tx storage.ReadTx) error {
+		var err error
+		_, next, err = tx.ListReports(q)
+		return err
+	})
+	if next == "" {
+		t.Fatalf("ListReports(%+v) returned no cursor", q)
+	}
+	return next
+}
+
+func caseCursor(t *testing.T, s storage.Store, q storage.CaseQuery) string {
+	t.Helper()
+	q.Limit = 1
+	var next string
+	view(t, s, func(tx storage.ReadTx) error {
+		var err error
+		_, next, err = tx.ListCases(q)
+		return err
+	})
+	if next == "" {
+		t.Fatalf("ListCases(%+v) returned no cursor", q)
+	}
+	return next
+}
+
+// cursors collects cursors of every kind of list over the report and case
+// sets, to be used where they do not belong.
+type cursors struct {
+	reports, reportsCT1, reportsCT2                          string
+	cases, casesUnitA, casesUnitB, casesUnitAOld, casesStat1 string
+	casesStat7, casesUnitAStat1                              string
+}
+
+func makeCursors(t *testing.T, s storage.Store) cursors {
+	t.Helper()
+	reportSet(t, s)
+	caseSet(t, s)
+	// A second case in the old unit version, so it has a cursor.
+	createCases(t, s, sampleCase("HN-2026-09999", unitAOld, model.StatusClosed))
+	return cursors{
+		reports:         reportCursor(t, s, storage.ReportQuery{}),
+		reportsCT1:      reportCursor(t, s, storage.ReportQuery{CallType: model.CallIntervention}),
+		reportsCT2:      reportCursor(t, s, storage.ReportQuery{CallType: callOther}),
+		cases:           caseCursor(t, s, storage.CaseQuery{}),
+		casesUnitA:      caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitA}),
+		casesUnitB:      caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitB}),
+		casesUnitAOld:   caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitAOld}),
+		casesStat1:      caseCursor(t, s, storage.CaseQuery{Status: model.StatusAwaitingAcknowledgement}),
+		casesStat7:      caseCursor(t, s, storage.CaseQuery{Status: model.StatusClosed}),
+		casesUnitAStat1: caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitA, Status: model.StatusAwaitingAcknowledgement}),
+	}
+}
+
+// forgedCursors are not cursors of any list.
+var forgedCursors = []string{"zz", "0", "not a cursor", "00", "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"}
+
+func testListReportsBadCursor(t *testing.T, s storage.Store) {
+	c := makeCursors(t, s)
+	for _, tt := range []struct {
+		name  string
+		ct    model.CallType
+		wrong []string // cursors from other lists
+	}{
+		{"all", 0, []string{c.reportsCT1, c.cases, c.casesStat1, c.casesUnitA}},
+		{"call type 1", model.CallIntervention, []string{c.reportsCT2, c.reports, c.casesStat1, c.cases, "00000001"}},
+		{"call type 2", callOther, []string{c.reportsCT1, c.reports, c.casesStat7}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, cur := range append(slices.Clone(forgedCursors), tt.wrong...) {
+				view(t, s, func(tx storage.ReadTx) error {
+					rs, next, err := tx.ListReports(storage.ReportQuery{CallType: tt.ct, After: cur, Limit: 5})
+					if !errors.Is(err, storage.ErrBadCursor) {
+						t.Errorf("ListReports(call type %d, after %q) = %d reports, %q, %v; want ErrBadCursor", tt.ct, cur, len(rs), next, err)
+					}
+					return nil
+				})
+			}
+			// "" is the first page, not a bad cursor.
+			view(t, s, func(tx storage.ReadTx) error {
+				rs, _, err := tx.ListReports(storage.ReportQuery{CallType: tt.ct, After: "", Limit: 5})
+				if err != nil || len(rs) == 0 {
+					t.Errorf("ListReports(call type %d, after \"\") = %d reports, %v; want the first page", tt.ct, len(rs), err)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+func testListCasesBadCursor(t *testing.T, s storage.Store) {
+	c := makeCursors(t, s)
+	for _, tt := range []struct {
+		name   string
+		unit   units.Key
+		status model.CaseStatus
+		wrong  []string // cursors from other lists
+	}{
+		{"all", units.Key{}, 0, []string{c.casesStat1, c.casesUnitA, c.reports, c.reportsCT1}},
+		{"unit A", unitA, 0, []string{c.casesUnitB, c.casesUnitAOld, c.cases, c.casesStat1, c.reports}},
+		{"unit A old", unitAOld, 0, []string{c.casesUnitA, c.casesUnitB, c.cases}},
+		{"status 1", units.Key{}, model.StatusAwaitingAcknowledgement, []string{c.casesStat7, c.cases, c.casesUnitA, c.reportsCT1, "00000001"}},
+		{"unit A status 1", unitA, model.StatusAwaitingAcknowledgement, []string{c.casesUnitB, c.casesStat1, c.cases}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, cur := range append(slices.Clone(forgedCursors), tt.wrong...) {
+				view(t, s, func(tx storage.ReadTx) error {
+					cs, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: tt.unit, Status: tt.status, After: cur, Limit: 5})
+					if !errors.Is(err, storage.ErrBadCursor) {
+						t.Errorf("ListCases(unit %s, status %d, after %q) = %d cases, %q, %v; want ErrBadCursor", unitName(tt.unit), tt.status, cur, len(cs), next, err)
+					}
+					return nil
+				})
+			}
+			view(t, s, func(tx storage.ReadTx) error {
+				cs, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: tt.unit, Status: tt.status, After: "", Limit: 5})
+				if err != nil || len(cs) == 0 {
+					t.Errorf("ListCases(unit %s, status %d, after \"\") = %d cases, %v; want the first page", unitName(tt.unit), tt.status, len(cs), err)
+				}
+				return nil
+			})
+		})
+	}
+	// A cursor of the same list still works, as a control for the above.
+	view(t, s, func(tx storage.ReadTx) error {
+		if _, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitA, After: c.casesUnitA, Limit: 5}); err != nil {
+			t.Errorf("ListCases(unit A) with its own cursor: %v", err)
+		}
+		return nil
+	})
+}

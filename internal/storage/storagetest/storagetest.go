@@ -1,0 +1,433 @@
+// Package storagetest is the conformance suite for storage.Store: every
+// implementation runs RunAll to prove it keeps the contract.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// RunAll runs the whole suite. newStore must return a new, empty store each
+// time it is called; it should arrange (with t.Cleanup) for the store to be
+// closed. Every subtest gets its own store.
+func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
+	t.Helper()
+	groups := []struct {
+		name  string
+		tests []namedTest
+	}{
+		{"Report", reportTests},
+		{"CaseSequence", sequenceTests},
+		{"Case", caseTests},
+		{"ListReports", listReportTests},
+		{"ListCases", listCaseTests},
+		{"Idempotency", idempotencyTests},
+		{"Transactions", transactionTests},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, tt := range g.tests {
+				t.Run(tt.name, func(t *testing.T) {
+					tt.fn(t, newStore(t))
+				})
+			}
+		})
+	}
+}
+
+type namedTest struct {
+	name string
+	fn   func(t *testing.T, s storage.Store)
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures
+
+var (
+	// unitA and unitAOld share a code but are different versions of a unit,
+	// so the store must tell them apart by the whole key.
+	unitA    = units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	unitAOld = units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.January, Day: 1}}
+	unitB    = units.Key{Code: "00007", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	unitC    = units.Key{Code: "00008", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+)
+
+const (
+	callOther model.CallType = 2
+	callInfo  model.CallType = 3
+
+	statusInProgress model.CaseStatus = 3
+)
+
+// baseTime is a UTC instant with nanoseconds, so that a store that loses
+// precision or the zone is caught.
+var baseTime = time.Date(2026, time.March, 14, 2, 26, 53, 589793238, time.UTC)
+
+// newIDs returns n report ids (UUIDv7) in strictly increasing order, so the
+// later an id comes the newer its report is.
+func newIDs(t *testing.T, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		u, err := uuid.NewV7()
+		if err != nil {
+			t.Fatalf("uuid.NewV7: %v", err)
+		}
+		ids[i] = u.String()
+		if i > 0 && ids[i] <= ids[i-1] {
+			t.Fatalf("uuid.NewV7 returned %s after %s: not increasing", ids[i], ids[i-1])
+		}
+	}
+	return ids
+}
+
+func newID(t *testing.T) string { return newIDs(t, 1)[0] }
+
+// fullReport returns a report with every field set.
+func fullReport(id string) model.Report {
+	age := int32(9)
+	return model.Report{
+		ID:           id,
+		Channel:      2,
+		ReceiveTime:  baseTime,
+		IncidentUnit: unitA,
+		CallType:     model.CallIntervention,
+		Children: []model.Child{
+			{
+				FullName:     "Nguyễn Văn An",
+				BirthDate:    vntime.Date{Year: 2015, Month: time.June, Day: 1},
+				Sex:          1,
+				Location:     "Số 12 ngõ 34, Phường Ba Đình",
+				Condition:    "bầm tím ở tay",
+				ExpectedHarm: "bị đánh tiếp",
+			},
+			{
+				FullName:     "Nguyễn Thị Bình",
+				EstimatedAge: &age,
+				Sex:          2,
+				Location:     "ở nhà bà ngoại",
+				Condition:    "sợ hãi",
+				ExpectedHarm: "bỏ học",
+			},
+		},
+		Caregivers: []model.Caregiver{
+			{FullName: "Nguyễn Văn Cường", Relation: "bố", Phone: "+84 912 345 678", Address: "Số 12 ngõ 34", SuspectedAbuser: true},
+			{FullName: "Trần Thị Dung", Relation: "mẹ", Phone: "0987654321", Address: "Hải Phòng"},
+		},
+		FamilySituation:      "bố mẹ ly thân",
+		ActionsTaken:         "đã báo công an phường",
+		Narrative:            "Line one\nline \"two\"\t\x00 with a NUL, <html> & emoji 🙂",
+		SuspectedAbuse:       []model.AbuseForm{1, 4},
+		SpecialCircumstances: []model.SpecialCircumstance{3},
+		ImmediateDanger:      true,
+		Reporter: model.Reporter{
+			FullName:        "Lê Văn Em",
+			Phone:           "0240000000",
+			RelationToChild: "hàng xóm",
+		},
+		CaseNumber: "HN-2026-00001",
+		CreateTime: baseTime.Add(1500 * time.Millisecond),
+	}
+}
+
+// minimalReport returns a report with only an id, a unit, a call type and
+// times.
+func minimalReport(id string, ct model.CallType) model.Report {
+	return model.Report{
+		ID:           id,
+		ReceiveTime:  baseTime,
+		IncidentUnit: unitB,
+		CallType:     ct,
+		Reporter:     model.Reporter{Anonymous: true},
+		CreateTime:   baseTime,
+	}
+}
+
+func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Case {
+	return model.Case{
+		Number:          number,
+		Status:          status,
+		ResponsibleUnit: unit,
+		IncidentUnit:    unitC,
+		ReportIDs:       []string{"0190c4a2-7d3e-7c4b-8a5e-0123456789ab", "0190c4a2-7d3e-7c4b-8a5e-0123456789ac"},
+		ReceiveTime:     baseTime,
+		ImmediateDanger: true,
+		CreateTime:      baseTime.Add(time.Second),
+		UpdateTime:      baseTime.Add(2 * time.Second),
+		Revision:        1,
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+func update(t *testing.T, s storage.Store, fn func(storage.Tx) error) {
+	t.Helper()
+	if err := s.Update(context.Background(), fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func view(t *testing.T, s storage.Store, fn func(storage.ReadTx) error) {
+	t.Helper()
+	if err := s.View(context.Background(), fn); err != nil {
+		t.Fatalf("View: %v", err)
+	}
+}
+
+func createReports(t *testing.T, s storage.Store, rs ...model.Report) {
+	t.Helper()
+	update(t, s, func(tx storage.Tx) error {
+		for _, r := range rs {
+			if err := tx.CreateReport(r); err != nil {
+				return fmt.Errorf("CreateReport(%s): %w", r.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// createCases stores the cases one transaction each and returns them with
+// their assigned ids.
+func createCases(t *testing.T, s storage.Store, cs ...model.Case) []model.Case {
+	t.Helper()
+	out := make([]model.Case, len(cs))
+	for i, c := range cs {
+		update(t, s, func(tx storage.Tx) error {
+			if err := tx.CreateCase(&c); err != nil {
+				return fmt.Errorf("CreateCase(%s): %w", c.Number, err)
+			}
+			return nil
+		})
+		out[i] = c
+	}
+	return out
+}
+
+func getReport(t *testing.T, s storage.Store, id string) (model.Report, error) {
+	t.Helper()
+	var r model.Report
+	var rerr error
+	view(t, s, func(tx storage.ReadTx) error {
+		r, rerr = tx.Report(id)
+		return nil
+	})
+	return r, rerr
+}
+
+func getCase(t *testing.T, s storage.Store, number string) (model.Case, error) {
+	t.Helper()
+	var c model.Case
+	var cerr error
+	view(t, s, func(tx storage.ReadTx) error {
+		c, cerr = tx.CaseByNumber(number)
+		return nil
+	})
+	return c, cerr
+}
+
+func mustReport(t *testing.T, s storage.Store, id string) model.Report {
+	t.Helper()
+	r, err := getReport(t, s, id)
+	if err != nil {
+		t.Fatalf("Report(%s): %v", id, err)
+	}
+	return r
+}
+
+func mustCase(t *testing.T, s storage.Store, number string) model.Case {
+	t.Helper()
+	c, err := getCase(t, s, number)
+	if err != nil {
+		t.Fatalf("CaseByNumber(%s): %v", number, err)
+	}
+	return c
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Errorf("%s: error = %v, want errors.Is(err, %v)", what, err, want)
+	}
+}
+
+// listReportIDs lists the ids of every report of call type ct (0 for any) in
+// one call.
+func listReportIDs(t *testing.T, s storage.Store, ct model.CallType) []string {
+	t.Helper()
+	var ids []string
+	view(t, s, func(tx storage.ReadTx) error {
+		rs, next, err := tx.ListReports(storage.ReportQuery{CallType: ct, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("ListReports(call type %d): %w", ct, err)
+		}
+		if next != "" {
+			return fmt.Errorf("ListReports(call type %d) with a limit above the count returned cursor %q", ct, next)
+		}
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		return nil
+	})
+	return ids
+}
+
+// listCaseNumbers lists every case matching the filter in one call.
+func listCaseNumbers(t *testing.T, s storage.Store, unit units.Key, status model.CaseStatus) []string {
+	t.Helper()
+	var nums []string
+	view(t, s, func(tx storage.ReadTx) error {
+		cs, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unit, Status: status, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("ListCases(unit %s, status %d): %w", unitName(unit), status, err)
+		}
+		if next != "" {
+			return fmt.Errorf("ListCases(unit %s, status %d) with a limit above the count returned cursor %q", unitName(unit), status, next)
+		}
+		for _, c := range cs {
+			nums = append(nums, c.Number)
+		}
+		return nil
+	})
+	return nums
+}
+
+// sameReport reports how got differs from want, or "" if they are equal:
+// times must be the same instant, nil and empty slices count as equal.
+func sameReport(got, want model.Report) string {
+	var diffs []string
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"ReceiveTime", got.ReceiveTime, want.ReceiveTime},
+		{"CreateTime", got.CreateTime, want.CreateTime},
+	} {
+		if !f.got.Equal(f.want) {
+			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", f.name, f.got, f.want))
+		}
+	}
+	got.ReceiveTime, got.CreateTime = want.ReceiveTime, want.CreateTime
+	if !reflect.DeepEqual(normReport(got), normReport(want)) {
+		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func normReport(r model.Report) model.Report {
+	r.Children = nilIfEmpty(r.Children)
+	r.Caregivers = nilIfEmpty(r.Caregivers)
+	r.SuspectedAbuse = nilIfEmpty(r.SuspectedAbuse)
+	r.SpecialCircumstances = nilIfEmpty(r.SpecialCircumstances)
+	return r
+}
+
+func sameCase(got, want model.Case) string {
+	var diffs []string
+	for _, f := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"ReceiveTime", got.ReceiveTime, want.ReceiveTime},
+		{"CreateTime", got.CreateTime, want.CreateTime},
+		{"UpdateTime", got.UpdateTime, want.UpdateTime},
+	} {
+		if !f.got.Equal(f.want) {
+			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", f.name, f.got, f.want))
+		}
+	}
+	got.ReceiveTime, got.CreateTime, got.UpdateTime = want.ReceiveTime, want.CreateTime, want.UpdateTime
+	got.ReportIDs, want.ReportIDs = nilIfEmpty(got.ReportIDs), nilIfEmpty(want.ReportIDs)
+	if !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func sameIdempotency(got, want model.IdempotencyRecord) string {
+	var diffs []string
+	if !got.CreateTime.Equal(want.CreateTime) {
+		diffs = append(diffs, fmt.Sprintf("CreateTime = %v, want %v", got.CreateTime, want.CreateTime))
+	}
+	got.CreateTime = want.CreateTime
+	got.Fingerprint, want.Fingerprint = nilIfEmpty(got.Fingerprint), nilIfEmpty(want.Fingerprint)
+	if !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func nilIfEmpty[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func reportIDs(rs []model.Report) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+func caseNumbers(cs []model.Case) []string {
+	nums := make([]string, len(cs))
+	for i, c := range cs {
+		nums[i] = c.Number
+	}
+	return nums
+}
+
+// reversed returns a reversed copy of s: fixtures are built oldest first and
+// lists return newest first.
+func reversed[S ~[]E, E any](s S) S {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+// filterReports returns the ids of the reports (oldest first) with call type
+// ct, or all of them for 0.
+func filterReports(rs []model.Report, ct model.CallType) []string {
+	var ids []string
+	for _, r := range rs {
+		if ct == 0 || r.CallType == ct {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids
+}
+
+// filterCases returns the numbers of the cases (oldest first) that match.
+func filterCases(cs []model.Case, unit units.Key, status model.CaseStatus) []string {
+	var nums []string
+	for _, c := range cs {
+		if (unit.IsZero() || c.ResponsibleUnit == unit) && (status == 0 || c.Status == status) {
+			nums = append(nums, c.Number)
+		}
+	}
+	return nums
+}
+
+// unitName names a unit filter in messages.
+func unitName(k units.Key) string {
+	if k.IsZero() {
+		return "any"
+	}
+	return k.String()
+}
