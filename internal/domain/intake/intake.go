@@ -87,18 +87,13 @@ func (s *Service) CreateReport(ctx context.Context, in CreateReportInput) (model
 
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		if in.RequestID != "" {
-			prior, found, err := replay(tx, "CreateReport", in.RequestID, in.Fingerprint)
-			if err != nil {
-				return err
-			}
-			if found {
-				out, err = tx.Report(prior)
-				return err
-			}
-			if err := remember(tx, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now); err != nil {
-				return err
-			}
+		prior, replayed, err := claimRequest(tx, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
+		if err != nil {
+			return err
+		}
+		if replayed {
+			out, err = tx.Report(prior)
+			return err
 		}
 		switch {
 		case caseNumber != "":
@@ -185,18 +180,13 @@ func (s *Service) LinkReport(ctx context.Context, reportName, caseName, requestI
 	now := s.clock.Now()
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		if requestID != "" {
-			_, found, err := replay(tx, "LinkReport", requestID, fingerprint)
-			if err != nil {
-				return err
-			}
-			if found {
-				out, err = tx.Report(reportID)
-				return err
-			}
-			if err := remember(tx, "LinkReport", requestID, fingerprint, reportID, now); err != nil {
-				return err
-			}
+		_, replayed, err := claimRequest(tx, "LinkReport", requestID, fingerprint, reportID, now)
+		if err != nil {
+			return err
+		}
+		if replayed {
+			out, err = tx.Report(reportID)
+			return err
 		}
 		r, err := tx.Report(reportID)
 		if err != nil {
@@ -272,26 +262,28 @@ func (s *Service) ListCases(ctx context.Context, q storage.CaseQuery) (cases []m
 	return cases, next, err
 }
 
-// replay looks up an earlier request with the same id. It returns the id of
-// the resource that request produced, or found=false for a new request.
-func replay(tx storage.Tx, method, requestID string, fingerprint []byte) (resource string, found bool, err error) {
-	rec, err := tx.Idempotency(method + ":" + requestID)
-	if errors.Is(err, model.ErrNotFound) {
+// claimRequest makes a request with a request_id idempotent. If an earlier
+// request used the id, it returns the id of the resource that request
+// produced and replayed=true (or ErrIdempotencyMismatch if the request
+// differs); otherwise it records, in the caller's transaction, that this
+// request produces resource. Without a request_id it does nothing.
+func claimRequest(tx storage.Tx, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
+	if requestID == "" {
 		return "", false, nil
 	}
-	if err != nil {
+	key := method + ":" + requestID
+	rec, err := tx.Idempotency(key)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		return "", false, tx.PutIdempotency(model.IdempotencyRecord{
+			Key: key, Fingerprint: fingerprint, Resource: resource, CreateTime: now,
+		})
+	case err != nil:
 		return "", false, err
-	}
-	if !bytes.Equal(rec.Fingerprint, fingerprint) {
+	case !bytes.Equal(rec.Fingerprint, fingerprint):
 		return "", false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
 	}
 	return rec.Resource, true, nil
-}
-
-func remember(tx storage.Tx, method, requestID string, fingerprint []byte, resource string, now time.Time) error {
-	return tx.PutIdempotency(model.IdempotencyRecord{
-		Key: method + ":" + requestID, Fingerprint: fingerprint, Resource: resource, CreateTime: now,
-	})
 }
 
 // notFoundField turns a missing referenced record into a field error: the
@@ -326,10 +318,12 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 		}
 		field := "report.children[" + strconv.Itoa(i) + "].birth_date"
 		if c.BirthDate.After(day) {
-			return model.InvalidField(field, "date.not_future", "birth_date %s is after the report's date %s", c.BirthDate, day)
+			// The date itself is the child's private data (Decree 56 Art. 33):
+			// messages are logged, so they never repeat it.
+			return model.InvalidField(field, "date.not_future", "birth_date lies after the day of the report")
 		}
 		if !c.BirthDate.After(vntime.Date{Year: day.Year - 18, Month: day.Month, Day: day.Day}) {
-			return model.InvalidField(field, "child.under_18", "birth_date %s makes the child 18 or older on %s", c.BirthDate, day)
+			return model.InvalidField(field, "child.under_18", "birth_date makes the child 18 or older on the day of the report")
 		}
 	}
 	return nil

@@ -1,0 +1,52 @@
+package intake
+
+import "testing"
+
+func TestCaseNames(t *testing.T) {
+	if got := FormatCaseNumber(2026, 123); got != "HN-2026-00123" {
+		t.Errorf("FormatCaseNumber = %s", got)
+	}
+	if got := FormatCaseNumber(2026, 123456); got != "HN-2026-123456" {
+		t.Errorf("FormatCaseNumber past five digits = %s", got)
+	}
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"cases/HN-2026-00123", "HN-2026-00123", true},
+		{"HN-2026-00123", "HN-2026-00123", true},
+		{" hn-2026-00123 ", "HN-2026-00123", true},
+		{"cases/ hn-2026-00123", "HN-2026-00123", true},
+		{"HN-2026-123456", "HN-2026-123456", true},
+		{"HN-2026-0123", "", false},
+		{"HN-26-00123", "", false},
+		{"HCM-2026-00123", "", false},
+		{"cases/", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		got, err := ParseCaseName(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseCaseName(%q) = %q, %v; want %q, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestReportNames(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"reports/0192f7a0-0000-7000-8000-000000000000", true},
+		{"reports/0192F7A0-0000-7000-8000-000000000000", false}, // one spelling per report
+		{"reports/{0192f7a0-0000-7000-8000-000000000000}", false},
+		{"0192f7a0-0000-7000-8000-000000000000", false},
+		{"reports/42", false},
+		{"cases/HN-2026-00001", false},
+	}
+	for _, tt := range tests {
+		if _, err := ParseReportName(tt.in); (err == nil) != tt.ok {
+			t.Errorf("ParseReportName(%q): err %v, want ok=%v", tt.in, err, tt.ok)
+		}
+	}
+}
