@@ -19,16 +19,14 @@ const ErrorDomain = "childcase"
 
 // Reasons a client can switch on, sent in ErrorInfo.
 const (
-	ReasonInvalidField      = "INVALID_FIELD"
-	ReasonNotFound          = "NOT_FOUND"
-	ReasonAlreadyExists     = "ALREADY_EXISTS"
-	ReasonRequestIDReused   = "REQUEST_ID_REUSED"
-	ReasonEtagMismatch      = "ETAG_MISMATCH"
-	ReasonSchemaTooNew      = "SCHEMA_TOO_NEW"
-	ReasonInternal          = "INTERNAL"
-	ReasonDeadlineExceeded  = "DEADLINE_EXCEEDED"
-	ReasonRequestCancelled  = "CANCELLED"
-	ReasonValidationFailure = "VALIDATION_FAILED"
+	ReasonInvalidField     = "INVALID_FIELD"
+	ReasonNotFound         = "NOT_FOUND"
+	ReasonAlreadyExists    = "ALREADY_EXISTS"
+	ReasonRequestIDReused  = "REQUEST_ID_REUSED"
+	ReasonEtagMismatch     = "ETAG_MISMATCH"
+	ReasonInternal         = "INTERNAL"
+	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
+	ReasonRequestCancelled = "CANCELLED"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown

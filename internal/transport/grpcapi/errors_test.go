@@ -1,0 +1,76 @@
+package grpcapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+func TestToStatus(t *testing.T) {
+	secret := "Nguyễn Thị Lan, 0912345678"
+	tests := []struct {
+		name       string
+		err        error
+		wantCode   codes.Code
+		wantReason string
+		wantLogged bool
+	}{
+		{"field", fmt.Errorf("wrapped: %w", model.InvalidField("report.x", "rule.x", "bad")), codes.InvalidArgument, ReasonInvalidField, false},
+		{"precondition", model.Precondition("REPORT_ALREADY_LINKED", "already linked"), codes.FailedPrecondition, "REPORT_ALREADY_LINKED", false},
+		{"bad cursor", fmt.Errorf("list: %w", storage.ErrBadCursor), codes.InvalidArgument, ReasonInvalidField, false},
+		{"not found hides the name", fmt.Errorf("case %s: %w", secret, model.ErrNotFound), codes.NotFound, ReasonNotFound, false},
+		{"request id reused", fmt.Errorf("x: %w", model.ErrIdempotencyMismatch), codes.AlreadyExists, ReasonRequestIDReused, false},
+		{"already exists", model.ErrAlreadyExists, codes.AlreadyExists, ReasonAlreadyExists, false},
+		{"conflict", fmt.Errorf("x: %w", model.ErrConflict), codes.Aborted, ReasonEtagMismatch, false},
+		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded, ReasonDeadlineExceeded, false},
+		{"cancelled", context.Canceled, codes.Canceled, ReasonRequestCancelled, false},
+		{"unknown is internal and logged", errors.New("disk on fire near " + secret), codes.Internal, ReasonInternal, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			err := toStatus(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), tt.err)
+			st, ok := status.FromError(err)
+			if !ok || st.Code() != tt.wantCode {
+				t.Fatalf("code = %v, want %v", st.Code(), tt.wantCode)
+			}
+			var reason string
+			for _, d := range st.Details() {
+				if info, ok := d.(*errdetails.ErrorInfo); ok {
+					reason = info.GetReason()
+					if info.GetDomain() != ErrorDomain {
+						t.Errorf("domain = %q", info.GetDomain())
+					}
+				}
+			}
+			if reason != tt.wantReason {
+				t.Errorf("reason = %q, want %q", reason, tt.wantReason)
+			}
+			if strings.Contains(st.Message(), secret) {
+				t.Errorf("message %q leaks what the error wrapped", st.Message())
+			}
+			if logged := logs.Len() > 0; logged != tt.wantLogged {
+				t.Errorf("logged = %v, want %v (%s)", logged, tt.wantLogged, logs.String())
+			}
+		})
+	}
+	if toStatus(context.Background(), slog.Default(), nil) != nil {
+		t.Error("nil error mapped to a status")
+	}
+	// A status passes through unchanged.
+	in := status.Error(codes.Unauthenticated, "who are you")
+	if got := toStatus(context.Background(), slog.Default(), in); got != in {
+		t.Errorf("status rewritten: %v", got)
+	}
+}
