@@ -308,23 +308,36 @@ func listCaseNumbers(t *testing.T, s storage.Store, unit units.Key, status model
 // sameReport reports how got differs from want, or "" if they are equal:
 // times must be the same instant, nil and empty slices count as equal.
 func sameReport(got, want model.Report) string {
-	var diffs []string
-	for _, f := range []struct {
-		name      string
-		got, want time.Time
-	}{
-		{"ReceiveTime", got.ReceiveTime, want.ReceiveTime},
-		{"CreateTime", got.CreateTime, want.CreateTime},
-	} {
-		if !f.got.Equal(f.want) {
-			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", f.name, f.got, f.want))
-		}
-	}
-	got.ReceiveTime, got.CreateTime = want.ReceiveTime, want.CreateTime
+	diffs := timeDiffs(
+		timePair{"ReceiveTime", &got.ReceiveTime, want.ReceiveTime},
+		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
+	)
 	if !reflect.DeepEqual(normReport(got), normReport(want)) {
 		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// timePair is a time field of a record read back (got, which timeDiffs
+// overwrites with want once compared) and the value written (want).
+type timePair struct {
+	name string
+	got  *time.Time
+	want time.Time
+}
+
+// timeDiffs compares times as instants (a store may change their location)
+// and then makes got's fields equal to want's, so the rest of the record can
+// be compared with reflect.DeepEqual.
+func timeDiffs(pairs ...timePair) []string {
+	var diffs []string
+	for _, p := range pairs {
+		if !p.got.Equal(p.want) {
+			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", p.name, *p.got, p.want))
+		}
+		*p.got = p.want
+	}
+	return diffs
 }
 
 func normReport(r model.Report) model.Report {
@@ -336,20 +349,11 @@ func normReport(r model.Report) model.Report {
 }
 
 func sameCase(got, want model.Case) string {
-	var diffs []string
-	for _, f := range []struct {
-		name      string
-		got, want time.Time
-	}{
-		{"ReceiveTime", got.ReceiveTime, want.ReceiveTime},
-		{"CreateTime", got.CreateTime, want.CreateTime},
-		{"UpdateTime", got.UpdateTime, want.UpdateTime},
-	} {
-		if !f.got.Equal(f.want) {
-			diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", f.name, f.got, f.want))
-		}
-	}
-	got.ReceiveTime, got.CreateTime, got.UpdateTime = want.ReceiveTime, want.CreateTime, want.UpdateTime
+	diffs := timeDiffs(
+		timePair{"ReceiveTime", &got.ReceiveTime, want.ReceiveTime},
+		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
+		timePair{"UpdateTime", &got.UpdateTime, want.UpdateTime},
+	)
 	got.ReportIDs, want.ReportIDs = nilIfEmpty(got.ReportIDs), nilIfEmpty(want.ReportIDs)
 	if !reflect.DeepEqual(got, want) {
 		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
