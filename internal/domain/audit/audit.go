@@ -1,0 +1,381 @@
+// Package audit defines the tamper-evident audit trail: events (who, role,
+// unit, action, resource, time, request id, reason, outcome) linked in a
+// SHA-256 hash chain, and the verification that finds the first broken link.
+// It does no I/O; storage appends and reads events.
+//
+// Why a hash chain: the audit log of a child-protection service records who
+// looked at a child's case and who learned a reporter's identity. Anyone with
+// write access to the database (an operator, an intruder, a bug) could edit
+// or delete those rows. Chaining each event to the hash of the one before
+// makes such an edit detectable: changing, removing, inserting or reordering
+// an event breaks a link that [Verify] reports.
+//
+// What the chain does not do: it is tamper-evident, not tamper-proof. There
+// is no secret key, so someone who rewrites an event and then recomputes the
+// hashes of every later event, and the stored head, produces a chain that
+// verifies. Removing events from the end (truncation) also leaves a whole
+// chain. Storage therefore keeps the head (last seq and hash) separately and
+// checks it with [VerifyHead]; detecting a full rewrite needs the head to be
+// copied somewhere the attacker cannot reach (for example a periodic export
+// or a printed report), and then compared with [VerifyHead].
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// HashSize is the length in bytes of Event.Hash and Event.PrevHash.
+const HashSize = sha256.Size
+
+// Outcomes recorded in Event.Outcome. They are plain strings so that the
+// stored log stays readable without this package.
+const (
+	OutcomeOK       = "ok"
+	OutcomeDenied   = "denied"
+	OutcomeNotFound = "not_found"
+	OutcomeError    = "error"
+)
+
+// Event is one audited action. Storage must keep every field exactly as
+// sealed: the hash covers all of them except Hash itself, so even a change
+// that looks harmless (a trimmed space, a time rounded to microseconds) is
+// reported as tampering.
+type Event struct {
+	Seq       uint64    // 1-based position in the chain, assigned on append
+	Time      time.Time // UTC; only the instant (UnixNano) is hashed
+	Actor     string    // user id, or "" for anonymous (e.g. a failed authentication)
+	Role      string    // the actor's role when acting, since roles change later
+	Unit      string    // the actor's unit name, for the same reason
+	Action    string    // e.g. "report.create", "case.read", "reporter.disclose", "auth.fail", "user.create"
+	Resource  string    // e.g. "cases/HN-2026-00001"
+	RequestID string    // joins the event to transport logs
+	Reason    string    // given by the actor for disclosures
+	Outcome   string    // "ok", "denied", "not_found", "error"
+	PrevHash  []byte    // Hash of event Seq-1 (32 zero bytes for Seq 1)
+	Hash      []byte    // SHA-256 over PrevHash and the canonical encoding of every other field
+}
+
+// hashTag starts every canonical encoding. It separates audit hashes from
+// any other SHA-256 use in the system and names the encoding version, so a
+// later change of encoding cannot produce a hash equal to a v1 hash by
+// accident.
+const hashTag = "childcase.audit.event.v1\x00"
+
+// ComputeHash returns the SHA-256 of the canonical encoding of e. It reads
+// every field except e.Hash, so it can both seal an event and check one.
+//
+// The canonical encoding is the concatenation, in this order, of:
+//
+//  1. the 25 bytes "childcase.audit.event.v1" followed by one zero byte;
+//  2. PrevHash: its length as an 8-byte big-endian unsigned integer, then
+//     its bytes (normally 32; a nil PrevHash is length 0, which differs from
+//     32 zero bytes);
+//  3. Seq as an 8-byte big-endian unsigned integer;
+//  4. Time as Time.UnixNano(), an int64 written as 8-byte big-endian two's
+//     complement (location and monotonic reading are not part of the
+//     instant and are ignored; the instant must lie between the years 1678
+//     and 2262, where UnixNano is defined);
+//  5. the strings Actor, Role, Unit, Action, Resource, RequestID, Reason,
+//     Outcome, in that order, each as its length in bytes as an 8-byte
+//     big-endian unsigned integer followed by its bytes as stored (no
+//     Unicode normalisation, so storage must not normalise either).
+//
+// Why this form: every variable-length field carries its length and every
+// field has a fixed place, so the encoding can be parsed back into exactly
+// one event. Two different events therefore never have the same encoding:
+// bytes cannot move from one field to its neighbour ({Actor:"ab", Role:"c"}
+// and {Actor:"a", Role:"bc"} encode differently), and a field cannot be
+// dropped or duplicated without changing the length. Equal hashes then mean
+// equal events, up to a SHA-256 collision.
+func (e Event) ComputeHash() []byte {
+	h := sha256.New()
+	// hash.Hash.Write never returns an error, so the writes below are not
+	// checked.
+	var buf [8]byte
+	writeUint := func(v uint64) {
+		binary.BigEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	writeBytes := func(b []byte) {
+		writeUint(uint64(len(b)))
+		h.Write(b)
+	}
+	writeString := func(s string) {
+		writeUint(uint64(len(s)))
+		h.Write([]byte(s))
+	}
+
+	h.Write([]byte(hashTag))
+	writeBytes(e.PrevHash)
+	writeUint(e.Seq)
+	writeUint(uint64(e.Time.UnixNano()))
+	for _, f := range e.stringFields() {
+		writeString(*f.value)
+	}
+	return h.Sum(nil)
+}
+
+// namedString is one string field of an Event, for code that treats them
+// all alike.
+type namedString struct {
+	name  string
+	value *string
+}
+
+// stringFields lists the string fields of e in canonical-encoding order.
+// Keeping the order in one place means hashing, sealing and encoding cannot
+// disagree about which fields exist.
+func (e *Event) stringFields() [8]namedString {
+	return [8]namedString{
+		{"Actor", &e.Actor},
+		{"Role", &e.Role},
+		{"Unit", &e.Unit},
+		{"Action", &e.Action},
+		{"Resource", &e.Resource},
+		{"RequestID", &e.RequestID},
+		{"Reason", &e.Reason},
+		{"Outcome", &e.Outcome},
+	}
+}
+
+// zeroHash is the PrevHash of the first event: there is no previous event,
+// and a fixed value makes the first link checkable like all the others.
+var zeroHash = make([]byte, HashSize)
+
+// Chain seals events in order: it remembers the head (the last seq and hash)
+// so that each new event points at the one before.
+//
+// A Chain is not safe for concurrent use. Storage must call Next inside the
+// same write transaction that appends the event and records the new head,
+// with one Chain per transaction built from the stored head by [NewChain].
+// That way two writers cannot both claim the same seq, and a rolled-back
+// transaction leaves no advanced head behind.
+type Chain struct {
+	seq  uint64
+	hash []byte
+}
+
+// NewChain returns a chain that continues after the stored head: lastSeq and
+// lastHash are the Seq and Hash of the last stored event, or (0, nil) for an
+// empty log. When lastSeq is 0, lastHash is ignored and the next event links
+// to 32 zero bytes. lastHash is copied, so the caller may reuse its slice.
+//
+// NewChain does not check lastHash: a damaged head is carried into the next
+// event's PrevHash, where [Verify] reports it as a broken link rather than
+// this constructor failing an append.
+func NewChain(lastSeq uint64, lastHash []byte) *Chain {
+	if lastSeq == 0 {
+		return &Chain{hash: bytes.Clone(zeroHash)}
+	}
+	return &Chain{seq: lastSeq, hash: bytes.Clone(lastHash)}
+}
+
+// Next seals e as the event after the head and advances the head to it. It
+// sets Seq, PrevHash and Hash (overwriting any values the caller set, so a
+// caller cannot forge a link) and converts Time to UTC, which drops the
+// monotonic clock reading and does not change the instant hashed.
+//
+// String fields are kept as given, except that each run of bytes that is
+// not valid UTF-8 is replaced by U+FFFD. Audit fields can carry attacker
+// input (a user name from a failed login, a request id from a header), and
+// the stored JSON form holds only valid UTF-8: sealing the replaced text
+// makes the event read back exactly as it was hashed, so a hostile byte
+// cannot make an honest log look tampered with.
+//
+// The returned event shares no memory with the chain. Next is not safe for
+// concurrent use; see [Chain].
+func (c *Chain) Next(e Event) Event {
+	e.Seq = c.seq + 1
+	e.Time = e.Time.UTC()
+	for _, f := range e.stringFields() {
+		if !utf8.ValidString(*f.value) {
+			*f.value = strings.ToValidUTF8(*f.value, "\uFFFD")
+		}
+	}
+	e.PrevHash = bytes.Clone(c.hash)
+	e.Hash = e.ComputeHash()
+	c.seq = e.Seq
+	c.hash = bytes.Clone(e.Hash)
+	return e
+}
+
+// Head returns the Seq and Hash of the last event sealed (or given to
+// NewChain); storage stores them with the event so that [VerifyHead] can
+// later detect truncation. For an empty chain it returns 0 and 32 zero
+// bytes. The hash is a copy.
+func (c *Chain) Head() (seq uint64, hash []byte) {
+	return c.seq, bytes.Clone(c.hash)
+}
+
+// Problem is the first broken link found by [Verify] or [VerifyHead]:
+// which event and why. Verification stops at the first problem because
+// everything after a broken link is unanchored and cannot be trusted either.
+type Problem struct {
+	Seq    uint64 // the event at which the chain breaks (see Verify for which seq is reported)
+	Reason string // human-readable, for the operator who investigates
+}
+
+// String returns "seq N: reason", for logs and command-line output.
+func (p *Problem) String() string {
+	return fmt.Sprintf("seq %d: %s", p.Seq, p.Reason)
+}
+
+// Reasons given in Problem.Reason.
+const (
+	reasonHash       = "hash does not match contents"
+	reasonPrev       = "prev_hash does not match the previous event"
+	reasonOutOfOrder = "sequence out of order"
+)
+
+// Verify walks events in stored order and returns the number of events
+// checked and the first broken link, or a nil problem when the chain is
+// whole. err is set only when the iterator yields a read error; verification
+// then stops, and checked and a nil problem describe the events before it.
+//
+// Each event is checked in this order, and the first failed check is the
+// reason reported, with Problem.Seq set to the Seq stored in that event:
+//
+//  1. its Hash equals ComputeHash of its contents, otherwise "hash does not
+//     match contents" (the event was edited; an edited Seq is also reported
+//     here, because Seq is hashed);
+//  2. its Seq is the one expected (1 for the first event, then one more than
+//     the previous): a larger Seq gives "sequence gap: expected N, found M"
+//     (events were deleted), a smaller one "sequence out of order" (events
+//     were moved or replayed);
+//  3. its PrevHash equals the Hash of the previous event (32 zero bytes for
+//     the first), otherwise "prev_hash does not match the previous event"
+//     (the event was re-sealed by someone who did not link it correctly, or
+//     an earlier event was re-sealed after editing).
+//
+// Consequences worth knowing: deleting event 3 of 5 is reported at seq 4
+// (a gap). Swapping events 2 and 3 is reported at seq 3, as "sequence gap:
+// expected 2, found 3", because the walk meets event 3 where 2 belongs and,
+// looking at one event at a time, cannot tell a swap from a deletion of
+// event 2. Editing event 3 and recomputing its Hash passes event 3 and is
+// reported at seq 4, whose PrevHash no longer matches.
+//
+// checked counts the events that passed every check, so on a problem it is
+// the number of good events before the broken one. Verify cannot see events
+// removed from the end of the log; use [VerifyHead] with the stored head.
+func Verify(events iter.Seq2[Event, error]) (checked uint64, problem *Problem, err error) {
+	r := verify(events)
+	return r.checked, r.problem, r.err
+}
+
+// VerifyHead is [Verify] followed by a comparison of the last event with
+// the head storage recorded separately (wantSeq and wantHash, as returned by
+// [Chain.Head] when the last event was appended). This catches what the
+// chain alone cannot: events removed from the end, and events appended
+// without updating the head. Use (0, nil) for a log that should be empty.
+//
+// Problems found by Verify are returned first. Then, if the log ends before
+// wantSeq, the problem is at the first missing seq ("log ends at seq N, but
+// the recorded head is seq M"); if it goes past wantSeq, at the first event
+// beyond the head; and if the last seq matches but its hash does not, at
+// wantSeq ("last event hash does not match the recorded head").
+func VerifyHead(events iter.Seq2[Event, error], wantSeq uint64, wantHash []byte) (checked uint64, problem *Problem, err error) {
+	r := verify(events)
+	if r.err != nil || r.problem != nil {
+		return r.checked, r.problem, r.err
+	}
+	switch {
+	case r.lastSeq < wantSeq:
+		return r.checked, &Problem{
+			Seq:    r.lastSeq + 1,
+			Reason: fmt.Sprintf("log ends at seq %d, but the recorded head is seq %d", r.lastSeq, wantSeq),
+		}, nil
+	case r.lastSeq > wantSeq:
+		return r.checked, &Problem{
+			Seq:    wantSeq + 1,
+			Reason: fmt.Sprintf("log continues past the recorded head seq %d, to seq %d", wantSeq, r.lastSeq),
+		}, nil
+	case wantSeq > 0 && !bytes.Equal(r.lastHash, wantHash):
+		return r.checked, &Problem{
+			Seq:    wantSeq,
+			Reason: "last event hash does not match the recorded head",
+		}, nil
+	}
+	return r.checked, nil, nil
+}
+
+// verifyResult carries what both Verify and VerifyHead need; the head is
+// only meaningful when there is neither a problem nor an error.
+type verifyResult struct {
+	checked  uint64
+	problem  *Problem
+	err      error
+	lastSeq  uint64
+	lastHash []byte
+}
+
+func verify(events iter.Seq2[Event, error]) verifyResult {
+	r := verifyResult{lastHash: zeroHash}
+	for e, err := range events {
+		if err != nil {
+			r.err = err
+			return r
+		}
+		if !bytes.Equal(e.Hash, e.ComputeHash()) {
+			r.problem = &Problem{Seq: e.Seq, Reason: reasonHash}
+			return r
+		}
+		want := r.lastSeq + 1
+		if e.Seq > want {
+			r.problem = &Problem{Seq: e.Seq, Reason: fmt.Sprintf("sequence gap: expected %d, found %d", want, e.Seq)}
+			return r
+		}
+		if e.Seq < want {
+			r.problem = &Problem{Seq: e.Seq, Reason: reasonOutOfOrder}
+			return r
+		}
+		if !bytes.Equal(e.PrevHash, r.lastHash) {
+			r.problem = &Problem{Seq: e.Seq, Reason: reasonPrev}
+			return r
+		}
+		r.checked++
+		r.lastSeq = e.Seq
+		r.lastHash = e.Hash
+	}
+	return r
+}
+
+// Filter selects events for an audit query (for example "who touched this
+// case last month"). A zero field matches any value.
+type Filter struct {
+	// CaseResource matches events on that resource and on resources below
+	// it: "cases/HN-2026-00001" matches "cases/HN-2026-00001" and
+	// "cases/HN-2026-00001/reporter", because disclosing a case's reporter
+	// is part of that case's history, but not "cases/HN-2026-000012".
+	CaseResource string
+	// Actor matches Event.Actor exactly. Because "" means any, a Filter
+	// cannot select only anonymous events.
+	Actor string
+	// From is inclusive and To exclusive, so consecutive periods (one
+	// month, then the next) neither overlap nor leave a gap.
+	From, To time.Time
+}
+
+// Match reports whether e passes every non-zero condition of f.
+func (f Filter) Match(e Event) bool {
+	if f.CaseResource != "" && e.Resource != f.CaseResource &&
+		!strings.HasPrefix(e.Resource, f.CaseResource+"/") {
+		return false
+	}
+	if f.Actor != "" && e.Actor != f.Actor {
+		return false
+	}
+	if !f.From.IsZero() && e.Time.Before(f.From) {
+		return false
+	}
+	if !f.To.IsZero() && !e.Time.Before(f.To) {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,686 @@
+package audit_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"iter"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+)
+
+var t0 = time.Date(2026, 3, 14, 8, 30, 0, 123456789, time.UTC)
+
+// sealed returns a chain of n events with distinct contents, sealed from an
+// empty log.
+func sealed(t testing.TB, n int) []audit.Event {
+	t.Helper()
+	c := audit.NewChain(0, nil)
+	out := make([]audit.Event, 0, n)
+	for i := range n {
+		out = append(out, c.Next(audit.Event{
+			Time:      t0.Add(time.Duration(i) * time.Minute),
+			Actor:     "u-" + string(rune('a'+i)),
+			Role:      "caseworker",
+			Unit:      "Phường Hoàn Kiếm",
+			Action:    "case.read",
+			Resource:  "cases/HN-2026-0000" + string(rune('1'+i)),
+			RequestID: "req-" + string(rune('1'+i)),
+			Reason:    "",
+			Outcome:   audit.OutcomeOK,
+		}))
+	}
+	return out
+}
+
+// all yields events in slice order with no read errors, as storage would.
+func all(events []audit.Event) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		for _, e := range events {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+func TestChainOfFiveVerifies(t *testing.T) {
+	events := sealed(t, 5)
+	checked, problem, err := audit.Verify(all(events))
+	if err != nil || problem != nil || checked != 5 {
+		t.Fatalf("Verify = (%d, %v, %v), want (5, nil, nil)", checked, problem, err)
+	}
+	// The links are what Verify relies on; check them directly too.
+	if !bytes.Equal(events[0].PrevHash, make([]byte, 32)) {
+		t.Errorf("event 1 PrevHash = %x, want 32 zero bytes", events[0].PrevHash)
+	}
+	for i, e := range events {
+		if e.Seq != uint64(i+1) {
+			t.Errorf("event %d Seq = %d", i+1, e.Seq)
+		}
+		if len(e.Hash) != audit.HashSize {
+			t.Errorf("event %d Hash length = %d", i+1, len(e.Hash))
+		}
+		if i > 0 && !bytes.Equal(e.PrevHash, events[i-1].Hash) {
+			t.Errorf("event %d PrevHash does not equal event %d Hash", i+1, i)
+		}
+	}
+}
+
+func TestVerifyEmpty(t *testing.T) {
+	checked, problem, err := audit.Verify(all(nil))
+	if checked != 0 || problem != nil || err != nil {
+		t.Fatalf("Verify(empty) = (%d, %v, %v), want (0, nil, nil)", checked, problem, err)
+	}
+}
+
+func TestVerifyTamperedField(t *testing.T) {
+	tests := []struct {
+		field  string
+		tamper func(*audit.Event)
+	}{
+		{"Actor", func(e *audit.Event) { e.Actor = "someone-else" }},
+		{"Actor emptied", func(e *audit.Event) { e.Actor = "" }},
+		{"Role", func(e *audit.Event) { e.Role = "admin" }},
+		{"Unit", func(e *audit.Event) { e.Unit = "Phường Ba Đình" }},
+		{"Action", func(e *audit.Event) { e.Action = "case.update" }},
+		{"Resource", func(e *audit.Event) { e.Resource = "cases/HN-2026-00099" }},
+		{"Time", func(e *audit.Event) { e.Time = e.Time.Add(time.Nanosecond) }},
+		{"Reason", func(e *audit.Event) { e.Reason = "court order" }},
+		{"Outcome", func(e *audit.Event) { e.Outcome = audit.OutcomeDenied }},
+		{"RequestID", func(e *audit.Event) { e.RequestID = "req-x" }},
+		{"Seq", func(e *audit.Event) { e.Seq = 30 }},
+		{"Hash", func(e *audit.Event) { e.Hash = bytes.Repeat([]byte{1}, 32) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			events := sealed(t, 5)
+			tt.tamper(&events[2])
+			checked, problem, err := audit.Verify(all(events))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := audit.Problem{Seq: 3, Reason: "hash does not match contents"}
+			if tt.field == "Seq" {
+				want.Seq = 30 // Problem.Seq is the seq stored in the bad event
+			}
+			if problem == nil || *problem != want {
+				t.Fatalf("problem = %v, want %v", problem, &want)
+			}
+			if checked != 2 {
+				t.Errorf("checked = %d, want 2 (the events before the broken one)", checked)
+			}
+		})
+	}
+}
+
+func TestVerifyStructuralDamage(t *testing.T) {
+	tests := []struct {
+		name    string
+		damage  func([]audit.Event) []audit.Event
+		want    audit.Problem
+		checked uint64
+	}{
+		{
+			name:    "delete event 3",
+			damage:  func(es []audit.Event) []audit.Event { return slices.Delete(es, 2, 3) },
+			want:    audit.Problem{Seq: 4, Reason: "sequence gap: expected 3, found 4"},
+			checked: 2,
+		},
+		{
+			name:    "delete event 1",
+			damage:  func(es []audit.Event) []audit.Event { return es[1:] },
+			want:    audit.Problem{Seq: 2, Reason: "sequence gap: expected 1, found 2"},
+			checked: 0,
+		},
+		{
+			// The walk meets event 3 where event 2 belongs. Looking at one
+			// event at a time it cannot tell a swap from a deleted event 2,
+			// so the first broken link is reported at seq 3, as a gap.
+			name: "swap events 2 and 3",
+			damage: func(es []audit.Event) []audit.Event {
+				es[1], es[2] = es[2], es[1]
+				return es
+			},
+			want:    audit.Problem{Seq: 3, Reason: "sequence gap: expected 2, found 3"},
+			checked: 1,
+		},
+		{
+			name:    "replay event 3 after event 4",
+			damage:  func(es []audit.Event) []audit.Event { return slices.Insert(es, 4, es[2]) },
+			want:    audit.Problem{Seq: 3, Reason: "sequence out of order"},
+			checked: 4,
+		},
+		{
+			// A forger who cannot know the previous hash links event 3 to a
+			// made-up one and re-seals it: event 3 is self-consistent, but
+			// its link is wrong.
+			name: "event 3 PrevHash changed and Hash recomputed",
+			damage: func(es []audit.Event) []audit.Event {
+				es[2].PrevHash = bytes.Repeat([]byte{0xab}, 32)
+				es[2].Hash = es[2].ComputeHash()
+				return es
+			},
+			want:    audit.Problem{Seq: 3, Reason: "prev_hash does not match the previous event"},
+			checked: 2,
+		},
+		{
+			// Re-sealing an edited event passes that event; the break shows
+			// at the next one, whose PrevHash still names the original.
+			name: "event 3 edited and Hash recomputed",
+			damage: func(es []audit.Event) []audit.Event {
+				es[2].Actor = "someone-else"
+				es[2].Hash = es[2].ComputeHash()
+				return es
+			},
+			want:    audit.Problem{Seq: 4, Reason: "prev_hash does not match the previous event"},
+			checked: 3,
+		},
+		{
+			name: "event 1 PrevHash nil instead of zeros",
+			damage: func(es []audit.Event) []audit.Event {
+				es[0].PrevHash = nil
+				es[0].Hash = es[0].ComputeHash()
+				return es
+			},
+			want:    audit.Problem{Seq: 1, Reason: "prev_hash does not match the previous event"},
+			checked: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events := tt.damage(sealed(t, 5))
+			checked, problem, err := audit.Verify(all(events))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if problem == nil || *problem != tt.want {
+				t.Fatalf("problem = %v, want %v", problem, &tt.want)
+			}
+			if checked != tt.checked {
+				t.Errorf("checked = %d, want %d", checked, tt.checked)
+			}
+		})
+	}
+}
+
+// Truncation leaves a whole chain: only the separately stored head shows
+// that events are missing.
+func TestTruncationNeedsHead(t *testing.T) {
+	events := sealed(t, 5)
+	headSeq, headHash := uint64(5), events[4].Hash // as storage recorded it
+	truncated := events[:4]
+
+	checked, problem, err := audit.Verify(all(truncated))
+	if checked != 4 || problem != nil || err != nil {
+		t.Fatalf("Verify(truncated) = (%d, %v, %v); the chain alone is expected not to detect truncation", checked, problem, err)
+	}
+
+	tests := []struct {
+		name     string
+		events   []audit.Event
+		wantSeq  uint64
+		wantHash []byte
+		want     *audit.Problem
+		checked  uint64
+	}{
+		{"intact", events, headSeq, headHash, nil, 5},
+		{"empty log, empty head", nil, 0, nil, nil, 0},
+		{"empty log, empty head as zeros", nil, 0, make([]byte, 32), nil, 0},
+		{"last event removed", truncated, headSeq, headHash,
+			&audit.Problem{Seq: 5, Reason: "log ends at seq 4, but the recorded head is seq 5"}, 4},
+		{"all events removed", nil, headSeq, headHash,
+			&audit.Problem{Seq: 1, Reason: "log ends at seq 0, but the recorded head is seq 5"}, 0},
+		{"event beyond head", events, 4, events[3].Hash,
+			&audit.Problem{Seq: 5, Reason: "log continues past the recorded head seq 4, to seq 5"}, 5},
+		{"head hash differs", events, headSeq, bytes.Repeat([]byte{7}, 32),
+			&audit.Problem{Seq: 5, Reason: "last event hash does not match the recorded head"}, 5},
+		{"chain problem reported first", slices.Delete(slices.Clone(events), 2, 3), headSeq, headHash,
+			&audit.Problem{Seq: 4, Reason: "sequence gap: expected 3, found 4"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checked, problem, err := audit.VerifyHead(all(tt.events), tt.wantSeq, tt.wantHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.want == nil && problem != nil:
+				t.Fatalf("problem = %v, want nil", problem)
+			case tt.want != nil && (problem == nil || *problem != *tt.want):
+				t.Fatalf("problem = %v, want %v", problem, tt.want)
+			}
+			if checked != tt.checked {
+				t.Errorf("checked = %d, want %d", checked, tt.checked)
+			}
+		})
+	}
+}
+
+func TestVerifyReadError(t *testing.T) {
+	events := sealed(t, 5)
+	readErr := errors.New("disk on fire")
+	seq := func(yield func(audit.Event, error) bool) {
+		for _, e := range events[:2] {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		if !yield(audit.Event{}, readErr) {
+			return
+		}
+		t.Error("iteration continued after a read error")
+	}
+	for name, verify := range map[string]func(iter.Seq2[audit.Event, error]) (uint64, *audit.Problem, error){
+		"Verify": audit.Verify,
+		"VerifyHead": func(s iter.Seq2[audit.Event, error]) (uint64, *audit.Problem, error) {
+			return audit.VerifyHead(s, 5, events[4].Hash)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			checked, problem, err := verify(seq)
+			if !errors.Is(err, readErr) {
+				t.Fatalf("err = %v, want %v", err, readErr)
+			}
+			if problem != nil || checked != 2 {
+				t.Errorf("checked, problem = %d, %v; want 2, nil", checked, problem)
+			}
+		})
+	}
+}
+
+func TestVerifyStopsAtFirstProblem(t *testing.T) {
+	events := sealed(t, 5)
+	events[1].Actor = "x"
+	yielded := 0
+	seq := func(yield func(audit.Event, error) bool) {
+		for _, e := range events {
+			yielded++
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	if _, problem, _ := audit.Verify(seq); problem == nil || problem.Seq != 2 {
+		t.Fatalf("problem = %v, want seq 2", problem)
+	}
+	if yielded != 2 {
+		t.Errorf("iterator yielded %d events, want 2: Verify should stop reading at the first problem", yielded)
+	}
+}
+
+// Bytes must not be able to move between neighbouring fields without
+// changing the hash.
+func TestFieldBoundaries(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b audit.Event
+	}{
+		{"Actor/Role", audit.Event{Actor: "ab", Role: "c"}, audit.Event{Actor: "a", Role: "bc"}},
+		{"Role/Unit", audit.Event{Role: "a", Unit: "bc"}, audit.Event{Role: "ab", Unit: "c"}},
+		{"Resource/RequestID", audit.Event{Resource: "cases/1", RequestID: "2"}, audit.Event{Resource: "cases/", RequestID: "12"}},
+		{"Reason/Outcome", audit.Event{Reason: "x", Outcome: "ok"}, audit.Event{Reason: "xok"}},
+		{"field moved to the next", audit.Event{Actor: "a"}, audit.Event{Role: "a"}},
+		{"PrevHash one zero byte vs nil", audit.Event{PrevHash: []byte{0}}, audit.Event{PrevHash: nil}},
+		{"PrevHash/Seq", audit.Event{PrevHash: []byte{0, 0, 0, 0, 0, 0, 0, 1}, Seq: 2}, audit.Event{PrevHash: nil, Seq: 1}},
+		{"same wall clock, other zone", audit.Event{Time: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)},
+			audit.Event{Time: time.Date(2026, 1, 1, 8, 0, 0, 0, time.FixedZone("ICT", 7*3600))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if bytes.Equal(tt.a.ComputeHash(), tt.b.ComputeHash()) {
+				t.Fatalf("%+v and %+v hash alike", tt.a, tt.b)
+			}
+		})
+	}
+}
+
+// canonical builds the encoding exactly as ComputeHash documents it,
+// independently of the package, so the documentation and the code cannot
+// drift apart.
+func canonical(e audit.Event) []byte {
+	var b []byte
+	b = append(b, "childcase.audit.event.v1\x00"...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(e.PrevHash)))
+	b = append(b, e.PrevHash...)
+	b = binary.BigEndian.AppendUint64(b, e.Seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
+	for _, s := range []string{e.Actor, e.Role, e.Unit, e.Action, e.Resource, e.RequestID, e.Reason, e.Outcome} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func TestComputeHashMatchesDocumentedEncoding(t *testing.T) {
+	e := audit.Event{
+		Seq:       42,
+		Time:      t0,
+		Actor:     "u-7",
+		Role:      "supervisor",
+		Unit:      "Xã Sóc Sơn",
+		Action:    "reporter.disclose",
+		Resource:  "cases/HN-2026-00001/reporter",
+		RequestID: "req-1",
+		Reason:    "police request 12/CV",
+		Outcome:   "ok",
+		PrevHash:  bytes.Repeat([]byte{0x5a}, 32),
+		Hash:      []byte("ignored"),
+	}
+	sum := sha256.Sum256(canonical(e))
+	if got := e.ComputeHash(); !bytes.Equal(got, sum[:]) {
+		t.Fatalf("ComputeHash = %x, documented encoding gives %x", got, sum)
+	}
+	// Frozen value: stored chains depend on it, so any change to the
+	// encoding must be a new version, not an edit.
+	const golden = "b0c69337f13546d93d675189e9e6124f40d508224f1e1d68483fd6936bc4c2e7"
+	if got := hex.EncodeToString(e.ComputeHash()); got != golden {
+		t.Errorf("ComputeHash = %s, want frozen %s", got, golden)
+	}
+	// Hash itself is not hashed, and the zone is not part of the instant.
+	e2 := e
+	e2.Hash = nil
+	e2.Time = e.Time.In(time.FixedZone("ICT", 7*3600))
+	if !bytes.Equal(e.ComputeHash(), e2.ComputeHash()) {
+		t.Error("hash depends on Hash or on the time zone")
+	}
+}
+
+func TestChainResume(t *testing.T) {
+	events := sealed(t, 5)
+	first := audit.NewChain(0, nil)
+	var got []audit.Event
+	for _, e := range events[:3] {
+		got = append(got, first.Next(e))
+	}
+	seq, hash := first.Head()
+	if seq != 3 || !bytes.Equal(hash, got[2].Hash) {
+		t.Fatalf("Head = (%d, %x), want (3, %x)", seq, hash, got[2].Hash)
+	}
+	// Storage reads the head back in a later transaction.
+	second := audit.NewChain(seq, hash)
+	hash[0] ^= 0xff // NewChain and Head must have copied
+	for _, e := range events[3:] {
+		got = append(got, second.Next(e))
+	}
+	checked, problem, err := audit.VerifyHead(all(got), 5, got[4].Hash)
+	if checked != 5 || problem != nil || err != nil {
+		t.Fatalf("VerifyHead(resumed) = (%d, %v, %v), want (5, nil, nil)", checked, problem, err)
+	}
+	// Same contents sealed in one go give the same hashes.
+	for i := range events {
+		if !bytes.Equal(events[i].Hash, got[i].Hash) {
+			t.Errorf("event %d: resumed hash differs from one-go hash", i+1)
+		}
+	}
+}
+
+func TestNewChainEmpty(t *testing.T) {
+	for _, lastHash := range [][]byte{nil, {1, 2, 3}} {
+		c := audit.NewChain(0, lastHash)
+		seq, hash := c.Head()
+		if seq != 0 || !bytes.Equal(hash, make([]byte, 32)) {
+			t.Errorf("NewChain(0, %x).Head() = (%d, %x), want (0, zeros)", lastHash, seq, hash)
+		}
+		e := c.Next(audit.Event{Time: t0})
+		if e.Seq != 1 || !bytes.Equal(e.PrevHash, make([]byte, 32)) {
+			t.Errorf("first event Seq=%d PrevHash=%x", e.Seq, e.PrevHash)
+		}
+	}
+}
+
+func TestNextOverridesAndIsolates(t *testing.T) {
+	c := audit.NewChain(0, nil)
+	ict := time.FixedZone("ICT", 7*3600)
+	e1 := c.Next(audit.Event{
+		Seq: 99, PrevHash: []byte("forged"), Hash: []byte("forged"),
+		Time: time.Date(2026, 1, 1, 15, 0, 0, 0, ict), Actor: "u-1",
+	})
+	if e1.Seq != 1 || !bytes.Equal(e1.PrevHash, make([]byte, 32)) || !bytes.Equal(e1.Hash, e1.ComputeHash()) {
+		t.Fatalf("Next kept caller-set link fields: %+v", e1)
+	}
+	if e1.Time.Location() != time.UTC || !e1.Time.Equal(time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)) {
+		t.Errorf("Time = %v, want 2026-01-01 08:00 UTC", e1.Time)
+	}
+	// Scribbling on a returned event must not change the chain.
+	e1.Hash[0] ^= 0xff
+	e2 := c.Next(audit.Event{Time: t0})
+	if _, h := c.Head(); !bytes.Equal(e2.Hash, h) {
+		t.Error("Head differs from the last event's hash")
+	}
+	e1.Hash[0] ^= 0xff
+	if !bytes.Equal(e2.PrevHash, e1.Hash) {
+		t.Error("caller's change to a returned Hash leaked into the chain")
+	}
+}
+
+func TestNextReplacesInvalidUTF8(t *testing.T) {
+	c := audit.NewChain(0, nil)
+	e := c.Next(audit.Event{Time: t0, Actor: "bad\xff\xfeuser", RequestID: "ok"})
+	if e.Actor != "bad\uFFFDuser" || e.RequestID != "ok" {
+		t.Fatalf("Actor, RequestID = %q, %q", e.Actor, e.RequestID)
+	}
+	b, err := audit.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := audit.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked, problem, err := audit.Verify(all([]audit.Event{d})); checked != 1 || problem != nil || err != nil {
+		t.Fatalf("Verify(decoded) = (%d, %v, %v)", checked, problem, err)
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	events := sealed(t, 3)
+	c := audit.NewChain(3, events[2].Hash)
+	events = append(events,
+		c.Next(audit.Event{
+			Time:      time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+			Actor:     "u-9",
+			Role:      "chủ tịch UBND",
+			Unit:      "Phường Cửa Nam",
+			Action:    "reporter.disclose",
+			Resource:  "cases/HN-2026-00001/reporter",
+			RequestID: "7f3c<&>\"\\",
+			Reason:    "Công văn số 12/CV-CA\nline two",
+			Outcome:   audit.OutcomeOK,
+		}),
+		c.Next(audit.Event{Time: t0, Action: "auth.fail", Outcome: audit.OutcomeDenied}), // anonymous
+	)
+	var decoded []audit.Event
+	for _, e := range events {
+		b, err := audit.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[0] != 0x01 {
+			t.Fatalf("version byte = %#x, want 0x01", b[0])
+		}
+		d, err := audit.Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", b, err)
+		}
+		if !sameEvent(e, d) {
+			t.Errorf("round trip changed the event:\n got %+v\nwant %+v", d, e)
+		}
+		if d.Time.Location() != time.UTC {
+			t.Errorf("decoded Time location = %v, want UTC", d.Time.Location())
+		}
+		decoded = append(decoded, d)
+	}
+	checked, problem, err := audit.Verify(all(decoded))
+	if checked != 5 || problem != nil || err != nil {
+		t.Fatalf("Verify(decoded) = (%d, %v, %v), want (5, nil, nil)", checked, problem, err)
+	}
+}
+
+func sameEvent(a, b audit.Event) bool {
+	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.Actor == b.Actor && a.Role == b.Role &&
+		a.Unit == b.Unit && a.Action == b.Action && a.Resource == b.Resource &&
+		a.RequestID == b.RequestID && a.Reason == b.Reason && a.Outcome == b.Outcome &&
+		bytes.Equal(a.PrevHash, b.PrevHash) && bytes.Equal(a.Hash, b.Hash)
+}
+
+func TestEncodeRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		e    audit.Event
+	}{
+		{"invalid UTF-8 in Reason", audit.Event{Time: t0, Reason: "\xff"}},
+		{"invalid UTF-8 in Outcome", audit.Event{Time: t0, Outcome: "o\xc3"}},
+		{"year beyond 9999", audit.Event{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if b, err := audit.Encode(tt.e); err == nil {
+				t.Fatalf("Encode = %q, want error", b)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good, err := audit.Encode(sealed(t, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		in          []byte
+		wantVersion bool // whether the error must be ErrUnknownVersion
+	}{
+		{"empty", nil, false},
+		{"version 0", append([]byte{0x00}, good[1:]...), true},
+		{"version 2", append([]byte{0x02}, good[1:]...), true},
+		{"JSON without version byte", good[1:], true},
+		{"not JSON", []byte("\x01not json"), false},
+		{"JSON null", []byte("\x01null"), false},
+		{"JSON array", []byte("\x01[]"), false},
+		{"unknown field", []byte(`` + "\x01" + `{"seq":1,"extra":"x"}`), false},
+		{"trailing data", append(slices.Clone(good), []byte(`{"seq":2}`)...), false},
+		{"truncated", good[:len(good)-5], false},
+		{"bad base64 hash", []byte("\x01" + `{"hash":"!!!"}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := audit.Decode(tt.in)
+			if err == nil {
+				t.Fatalf("Decode = %+v, want error", e)
+			}
+			if got := errors.Is(err, audit.ErrUnknownVersion); got != tt.wantVersion {
+				t.Errorf("errors.Is(%v, ErrUnknownVersion) = %v, want %v", err, got, tt.wantVersion)
+			}
+		})
+	}
+	// Sanity: the good input does decode, so the rejections above are about
+	// the damage.
+	if _, err := audit.Decode(good); err != nil {
+		t.Fatalf("Decode(good) = %v", err)
+	}
+}
+
+// Decode must not check hashes: tampered but well-formed events go to
+// Verify, which can say where the chain breaks.
+func TestDecodeLeavesTamperingToVerify(t *testing.T) {
+	events := sealed(t, 3)
+	events[1].Reason = "edited"
+	var decoded []audit.Event
+	for _, e := range events {
+		b, err := audit.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := audit.Decode(b)
+		if err != nil {
+			t.Fatalf("Decode of a tampered event failed: %v", err)
+		}
+		decoded = append(decoded, d)
+	}
+	_, problem, err := audit.Verify(all(decoded))
+	if err != nil || problem == nil || problem.Seq != 2 || !strings.Contains(problem.Reason, "hash does not match") {
+		t.Fatalf("Verify = (%v, %v), want hash problem at seq 2", problem, err)
+	}
+}
+
+func TestFilterMatch(t *testing.T) {
+	ev := audit.Event{
+		Time:     time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+		Actor:    "u-1",
+		Resource: "cases/HN-2026-00001",
+	}
+	with := func(f func(*audit.Event)) audit.Event { e := ev; f(&e); return e }
+	march := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	april := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		filter audit.Filter
+		event  audit.Event
+		want   bool
+	}{
+		{"zero filter matches all", audit.Filter{}, ev, true},
+		{"zero filter matches anonymous", audit.Filter{}, with(func(e *audit.Event) { e.Actor = "" }), true},
+		{"same case", audit.Filter{CaseResource: "cases/HN-2026-00001"}, ev, true},
+		{"below the case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
+			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-00001/reporter" }), true},
+		{"other case", audit.Filter{CaseResource: "cases/HN-2026-00002"}, ev, false},
+		{"case id that extends the wanted one", audit.Filter{CaseResource: "cases/HN-2026-00001"},
+			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-000012" }), false},
+		{"no resource", audit.Filter{CaseResource: "cases/HN-2026-00001"},
+			with(func(e *audit.Event) { e.Resource = "" }), false},
+		{"same actor", audit.Filter{Actor: "u-1"}, ev, true},
+		{"other actor", audit.Filter{Actor: "u-2"}, ev, false},
+		{"actor prefix is not a match", audit.Filter{Actor: "u-"}, ev, false},
+		{"From inclusive", audit.Filter{From: march}, ev, true},
+		{"before From", audit.Filter{From: march.Add(time.Nanosecond)}, ev, false},
+		{"To exclusive", audit.Filter{To: march}, ev, false},
+		{"before To", audit.Filter{To: march.Add(time.Nanosecond)}, ev, true},
+		{"within month", audit.Filter{From: march, To: april},
+			with(func(e *audit.Event) { e.Time = april.Add(-time.Nanosecond) }), true},
+		{"next month start", audit.Filter{From: march, To: april},
+			with(func(e *audit.Event) { e.Time = april }), false},
+		{"From in another zone, same instant", audit.Filter{From: march.In(time.FixedZone("ICT", 7*3600))}, ev, true},
+		{"all conditions hold", audit.Filter{CaseResource: "cases/HN-2026-00001", Actor: "u-1", From: march, To: april}, ev, true},
+		{"one condition fails", audit.Filter{CaseResource: "cases/HN-2026-00001", Actor: "u-2", From: march, To: april}, ev, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.filter.Match(tt.event); got != tt.want {
+				t.Errorf("%+v.Match(%+v) = %v, want %v", tt.filter, tt.event, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProblemString(t *testing.T) {
+	p := &audit.Problem{Seq: 4, Reason: "sequence gap: expected 3, found 4"}
+	if got, want := p.String(), "seq 4: sequence gap: expected 3, found 4"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func BenchmarkChainNext(b *testing.B) {
+	c := audit.NewChain(0, nil)
+	e := audit.Event{
+		Time:      t0,
+		Actor:     "u-123",
+		Role:      "caseworker",
+		Unit:      "Phường Hoàn Kiếm",
+		Action:    "case.read",
+		Resource:  "cases/HN-2026-00001",
+		RequestID: "0f8e7c2a-5b1d-4c3e-9a7f-2d6b8e1f4a90",
+		Outcome:   audit.OutcomeOK,
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Next(e)
+	}
+}
