@@ -269,21 +269,9 @@ func TestLoadMasterMode(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("%04o", tc.mode), func(t *testing.T) {
 			path := writeKeyFile(t, content, tc.mode)
-			m, err := LoadMaster(path)
+			err := loadMasterExpect(t, path, tc.ok, errInsecureMode)
 			if tc.ok {
-				if err != nil {
-					t.Fatalf("LoadMaster: %v", err)
-				}
-				if m != fixedMaster() {
-					t.Fatalf("loaded %v, want %v", m, fixedMaster())
-				}
 				return
-			}
-			if !errors.Is(err, errInsecureMode) {
-				t.Fatalf("LoadMaster error = %v, want errInsecureMode", err)
-			}
-			if m != (MasterKey{}) {
-				t.Errorf("LoadMaster returned %v with an error", m)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, path) {
@@ -333,21 +321,9 @@ func TestLoadMasterMalformed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeKeyFile(t, tc.content, 0o600)
-			m, err := LoadMaster(path)
+			err := loadMasterExpect(t, path, tc.ok, errMalformed)
 			if tc.ok {
-				if err != nil {
-					t.Fatalf("LoadMaster: %v", err)
-				}
-				if m != fixedMaster() {
-					t.Fatalf("loaded %v, want %v", m, fixedMaster())
-				}
 				return
-			}
-			if !errors.Is(err, errMalformed) {
-				t.Fatalf("LoadMaster error = %v, want errMalformed", err)
-			}
-			if m != (MasterKey{}) {
-				t.Errorf("LoadMaster returned %v with an error", m)
 			}
 			if !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("error %q does not say %q", err, tc.reason)
@@ -491,4 +467,28 @@ func TestLoadOrCreateMasterRace(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
 		t.Errorf("directory holds %d entries, want 1", len(entries))
 	}
+}
+
+// loadMasterExpect loads the key file at path. When ok, it must load the
+// fixed master key; otherwise it must fail with wantErr and return no key.
+// It returns LoadMaster's error for further checks.
+func loadMasterExpect(t *testing.T, path string, ok bool, wantErr error) error {
+	t.Helper()
+	m, err := LoadMaster(path)
+	if ok {
+		if err != nil {
+			t.Fatalf("LoadMaster: %v", err)
+		}
+		if m != fixedMaster() {
+			t.Fatalf("loaded %v, want %v", m, fixedMaster())
+		}
+		return nil
+	}
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("LoadMaster error = %v, want %v", err, wantErr)
+	}
+	if m != (MasterKey{}) {
+		t.Errorf("LoadMaster returned %v with an error", m)
+	}
+	return err
 }

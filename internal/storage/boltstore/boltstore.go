@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -137,9 +136,6 @@ var errStop = errors.New("stop")
 // Close closes the database file.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Path returns the database file's path.
-func (s *Store) Path() string { return s.db.Path() }
-
 // View implements storage.Store.
 func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -154,10 +150,4 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 		return err
 	}
 	return s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
-}
-
-// Exists reports whether a database file exists at path.
-func Exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
