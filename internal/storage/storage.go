@@ -11,9 +11,13 @@ package storage
 import (
 	"context"
 	"errors"
+	"iter"
+	"time"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/keys"
 )
 
 // ErrSchemaTooNew is returned by Open when the database was written by a
@@ -33,6 +37,12 @@ type Store interface {
 	// returns nil; if fn returns an error nothing fn wrote is kept. Update
 	// returns only after the commit is on disk.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Batch is Update for small writes from many goroutines at once (audit
+	// events of reads, failed sign-ins): concurrent calls may share one
+	// transaction and one fsync. fn may be called more than once, so it must
+	// not have side effects outside the transaction. Batch returns only
+	// after the commit is on disk.
+	Batch(ctx context.Context, fn func(Tx) error) error
 	// Close releases the database.
 	Close() error
 }
@@ -40,20 +50,56 @@ type Store interface {
 // ReadTx reads within one consistent snapshot.
 type ReadTx interface {
 	// Report returns the report with that id, or model.ErrNotFound.
-	Report(id string) (model.Report, error)
+	Report(id string) (model.StoredReport, error)
 	// CaseByNumber returns the case with that case number, or model.ErrNotFound.
 	CaseByNumber(number string) (model.Case, error)
 	// ListReports returns up to q.Limit reports, newest first, and a cursor
 	// for the next page ("" when there is none; a cursor never leads to an
 	// empty page). A cursor it did not issue for the same filters gives
 	// ErrBadCursor.
-	ListReports(q ReportQuery) ([]model.Report, string, error)
+	ListReports(q ReportQuery) ([]model.StoredReport, string, error)
 	// ListCases returns up to q.Limit cases, newest first, and a cursor for
 	// the next page, as ListReports. With a unit it reads only that unit's
 	// cases through an index.
 	ListCases(q CaseQuery) ([]model.Case, string, error)
 	// Idempotency returns the record stored under key, or model.ErrNotFound.
 	Idempotency(key string) (model.IdempotencyRecord, error)
+
+	// User returns the user with that id, or model.ErrNotFound.
+	User(id string) (model.User, error)
+	// ListUsers returns up to limit users in order of id, after the cursor,
+	// and a cursor for the next page as ListReports.
+	ListUsers(after string, limit int) ([]model.User, string, error)
+	// CountUsers returns how many users exist, disabled ones included.
+	CountUsers() (int, error)
+	// Token returns the token with that id, or model.ErrNotFound.
+	Token(id string) (model.Token, error)
+	// TokensOfUser returns the user's tokens in order of id.
+	TokensOfUser(userID string) ([]model.Token, error)
+	// PoliceUnit returns the police unit with that id, or model.ErrNotFound.
+	PoliceUnit(id string) (model.PoliceUnit, error)
+	// ListPoliceUnits returns every police unit in order of id.
+	ListPoliceUnits() ([]model.PoliceUnit, error)
+
+	// DataKey returns the wrapped data key with that id, or
+	// model.ErrNotFound.
+	DataKey(id string) (keys.WrappedKey, error)
+	// ListDataKeys returns up to limit data keys in order of id, after the
+	// cursor ("" for the start), and a cursor for the next page ("" at the
+	// end). Key rotation walks them in pages.
+	ListDataKeys(after string, limit int) ([]DataKey, string, error)
+
+	// AuditHead returns the seq and hash of the last audit event, or 0 and
+	// nil when the log is empty.
+	AuditHead() (seq uint64, hash []byte, err error)
+	// AuditEvents yields the stored audit events in order of seq from seq
+	// from (1 for all), as they are stored, for verification; a record that
+	// cannot be decoded is yielded as an error and ends the sequence.
+	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
+	// ListAuditEvents returns up to q.Limit events matching q.Filter, newest
+	// first, and a cursor for the next page. With a case or an actor in the
+	// filter it reads an index instead of the whole log.
+	ListAuditEvents(q AuditQuery) ([]audit.Event, string, error)
 }
 
 // Tx reads and writes within one transaction.
@@ -61,10 +107,10 @@ type Tx interface {
 	ReadTx
 	// CreateReport stores a new report. It returns model.ErrAlreadyExists if
 	// a report with that id exists.
-	CreateReport(r model.Report) error
+	CreateReport(r model.StoredReport) error
 	// UpdateReport replaces a stored report. It returns model.ErrNotFound if
-	// there is none with that id.
-	UpdateReport(r model.Report) error
+	// there is none with that id. The taker cannot change.
+	UpdateReport(r model.StoredReport) error
 	// NextCaseSequence returns the next case sequence number of a year,
 	// starting at 1.
 	NextCaseSequence(year int) (uint64, error)
@@ -78,19 +124,66 @@ type Tx interface {
 	// PutIdempotency stores an idempotency record. It returns
 	// model.ErrAlreadyExists if the key is taken.
 	PutIdempotency(r model.IdempotencyRecord) error
+
+	// CreateUser stores a new user; model.ErrAlreadyExists if the id is taken.
+	CreateUser(u model.User) error
+	// UpdateUser replaces a stored user; model.ErrNotFound if there is none.
+	UpdateUser(u model.User) error
+	// CreateToken stores a new token; model.ErrAlreadyExists if the id is
+	// taken, model.ErrNotFound if its user does not exist.
+	CreateToken(t model.Token) error
+	// UpdateToken replaces a stored token; model.ErrNotFound if there is
+	// none. The user cannot change.
+	UpdateToken(t model.Token) error
+	// CreatePoliceUnit stores a new police unit; model.ErrAlreadyExists if
+	// the id is taken.
+	CreatePoliceUnit(p model.PoliceUnit) error
+
+	// PutDataKey stores or replaces a wrapped data key.
+	PutDataKey(id string, w keys.WrappedKey) error
+
+	// AppendAudit seals events onto the end of the audit chain (from the
+	// stored head, inside this transaction), stores them with their index
+	// entries and the new head, and returns them as sealed.
+	AppendAudit(events ...audit.Event) ([]audit.Event, error)
+}
+
+// DataKey is a wrapped data key and its id.
+type DataKey struct {
+	ID      string
+	Wrapped keys.WrappedKey
+}
+
+// AuditQuery selects audit events.
+type AuditQuery struct {
+	Case  string    // "cases/{number}": events whose Case is this one
+	Actor string    // user id
+	From  time.Time // inclusive
+	To    time.Time // exclusive
+	After string    // cursor from a previous page
+	Limit int       // must be positive
 }
 
 // ReportQuery selects reports.
 type ReportQuery struct {
 	CallType model.CallType // 0 for any
-	After    string         // cursor from a previous page
-	Limit    int            // must be positive
+	// TakenBy, if set, reads only the reports that user recorded, through
+	// an index.
+	TakenBy string
+	// Match, if set, keeps only the reports for which it returns true (the
+	// caller's scope); the others are skipped as if absent.
+	Match func(model.StoredReport) bool
+	After string // cursor from a previous page
+	Limit int    // must be positive
 }
 
 // CaseQuery selects cases.
 type CaseQuery struct {
 	ResponsibleUnit units.Key        // zero for any
 	Status          model.CaseStatus // 0 for any
-	After           string           // cursor from a previous page
-	Limit           int              // must be positive
+	// Match, if set, keeps only the cases for which it returns true (the
+	// caller's scope); the others are skipped as if absent.
+	Match func(model.Case) bool
+	After string // cursor from a previous page
+	Limit int    // must be positive
 }

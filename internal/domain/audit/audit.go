@@ -54,7 +54,8 @@ type Event struct {
 	Role      string    // the actor's role when acting, since roles change later
 	Unit      string    // the actor's unit name, for the same reason
 	Action    string    // e.g. "report.create", "case.read", "reporter.disclose", "auth.fail", "user.create"
-	Resource  string    // e.g. "cases/HN-2026-00001"
+	Resource  string    // e.g. "cases/HN-2026-00001", "reports/{uuid}"
+	Case      string    // the case the resource belongs to, "cases/{number}", or ""
 	RequestID string    // joins the event to transport logs
 	Reason    string    // given by the actor for disclosures
 	Outcome   string    // "ok", "denied", "not_found", "error"
@@ -82,8 +83,8 @@ const hashTag = "childcase.audit.event.v1\x00"
 //     complement (location and monotonic reading are not part of the
 //     instant and are ignored; the instant must lie between the years 1678
 //     and 2262, where UnixNano is defined);
-//  5. the strings Actor, Role, Unit, Action, Resource, RequestID, Reason,
-//     Outcome, in that order, each as its length in bytes as an 8-byte
+//  5. the strings Actor, Role, Unit, Action, Resource, Case, RequestID,
+//     Reason, Outcome, in that order, each as its length in bytes as an 8-byte
 //     big-endian unsigned integer followed by its bytes as stored (no
 //     Unicode normalisation, so storage must not normalise either).
 //
@@ -132,13 +133,14 @@ type namedString struct {
 // stringFields lists the string fields of e in canonical-encoding order.
 // Keeping the order in one place means hashing, sealing and encoding cannot
 // disagree about which fields exist.
-func (e *Event) stringFields() [8]namedString {
-	return [8]namedString{
+func (e *Event) stringFields() [9]namedString {
+	return [9]namedString{
 		{"Actor", &e.Actor},
 		{"Role", &e.Role},
 		{"Unit", &e.Unit},
 		{"Action", &e.Action},
 		{"Resource", &e.Resource},
+		{"Case", &e.Case},
 		{"RequestID", &e.RequestID},
 		{"Reason", &e.Reason},
 		{"Outcome", &e.Outcome},
@@ -349,10 +351,10 @@ func verify(events iter.Seq2[Event, error]) verifyResult {
 // Filter selects events for an audit query (for example "who touched this
 // case last month"). A zero field matches any value.
 type Filter struct {
-	// CaseResource matches events on that resource and on resources below
-	// it: "cases/HN-2026-00001" matches "cases/HN-2026-00001" and
-	// "cases/HN-2026-00001/reporter", because disclosing a case's reporter
-	// is part of that case's history, but not "cases/HN-2026-000012".
+	// CaseResource matches events whose Case is that case, and events on
+	// that resource and on resources below it: "cases/HN-2026-00001"
+	// matches "cases/HN-2026-00001", "cases/HN-2026-00001/reporter" and a
+	// read of one of its reports, but not "cases/HN-2026-000012".
 	CaseResource string
 	// Actor matches Event.Actor exactly. Because "" means any, a Filter
 	// cannot select only anonymous events.
@@ -364,7 +366,7 @@ type Filter struct {
 
 // Match reports whether e passes every non-zero condition of f.
 func (f Filter) Match(e Event) bool {
-	if f.CaseResource != "" && e.Resource != f.CaseResource &&
+	if f.CaseResource != "" && e.Case != f.CaseResource && e.Resource != f.CaseResource &&
 		!strings.HasPrefix(e.Resource, f.CaseResource+"/") {
 		return false
 	}

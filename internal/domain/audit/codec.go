@@ -30,6 +30,7 @@ type wireEvent struct {
 	Unit      string    `json:"unit"`
 	Action    string    `json:"action"`
 	Resource  string    `json:"resource"`
+	Case      string    `json:"case,omitempty"`
 	RequestID string    `json:"request_id"`
 	Reason    string    `json:"reason"`
 	Outcome   string    `json:"outcome"`
@@ -62,6 +63,7 @@ func Encode(e Event) ([]byte, error) {
 		Unit:      e.Unit,
 		Action:    e.Action,
 		Resource:  e.Resource,
+		Case:      e.Case,
 		RequestID: e.RequestID,
 		Reason:    e.Reason,
 		Outcome:   e.Outcome,
@@ -114,6 +116,7 @@ func Decode(b []byte) (Event, error) {
 		Unit:      w.Unit,
 		Action:    w.Action,
 		Resource:  w.Resource,
+		Case:      w.Case,
 		RequestID: w.RequestID,
 		Reason:    w.Reason,
 		Outcome:   w.Outcome,

@@ -60,6 +60,8 @@ type Report struct {
 	Reporter             Reporter
 	CaseNumber           string // empty while the report belongs to no case
 	CreateTime           time.Time
+	TakenBy              string // id of the user who recorded it
+	TakerUnit            string // that user's unit when recording it
 }
 
 // Child is a child named in a report. Exactly one of BirthDate and
@@ -105,10 +107,87 @@ type Case struct {
 	CreateTime      time.Time
 	UpdateTime      time.Time
 	Revision        uint64 // incremented by every change
+
+	// What the police view shows of the children and the suspected harm,
+	// gathered from the linked reports without private details.
+	Children       []ChildSummary
+	SuspectedAbuse []AbuseForm
+
+	// Who may see the case besides the city (see package access).
+	// Handlers are the administrative units that were ever responsible for
+	// the case or were handed or escalated it, oldest first; the current
+	// ResponsibleUnit is always among them.
+	Handlers []units.Key
+	// IntakeUsers and IntakeUnits are the users who recorded the case's
+	// reports and their units, so hotline staff can follow up.
+	IntakeUsers []string
+	IntakeUnits []string
+	// ResponsibleOfficer is the id of the user handling the case, "" until
+	// one is assigned.
+	ResponsibleOfficer string
+	// PoliceReferrals is the police track, oldest first.
+	PoliceReferrals []PoliceReferral
+}
+
+// ChildSummary is what may be shown of a child outside the social case:
+// age and sex, no name, date of birth or address.
+type ChildSummary struct {
+	AgeYears     int32 // on the day of the report
+	AgeEstimated bool  // the age was estimated, not computed from a birth date
+	Sex          Sex
+}
+
+// PoliceReferral is one referral of a case to a police unit.
+type PoliceReferral struct {
+	PoliceUnit       string // "policeUnits/{id}"
+	SuspectedOffence string
+	ReferTime        time.Time
+	ReferredBy       string // user id
+}
+
+// ReferredTo reports whether the case was referred to the police unit.
+func (c Case) ReferredTo(policeUnit string) bool {
+	for _, r := range c.PoliceReferrals {
+		if r.PoliceUnit == policeUnit {
+			return true
+		}
+	}
+	return false
 }
 
 // Etag is the case's entity tag, derived from its revision.
 func (c Case) Etag() string { return strconv.FormatUint(c.Revision, 10) }
+
+// StoredReport is a report as storage keeps it: the fields that scoping,
+// indexes and the police view need in the clear, the rest sealed. Private
+// holds the children's private information (Decree 56 Art. 33), the
+// caregivers and the free text under the data key of the report's case (or
+// of the report itself while it belongs to no case); Reporter holds the
+// reporter's identity under a key of its own. Package vault converts
+// between Report and StoredReport.
+type StoredReport struct {
+	ID                   string
+	Channel              Channel
+	ReceiveTime          time.Time
+	IncidentUnit         units.Key
+	CallType             CallType
+	Children             []ChildSummary
+	SuspectedAbuse       []AbuseForm
+	SpecialCircumstances []SpecialCircumstance
+	ImmediateDanger      bool
+	CaseNumber           string
+	CreateTime           time.Time
+	TakenBy              string
+	TakerUnit            string
+	Private              Sealed
+	Reporter             Sealed
+}
+
+// Sealed is data encrypted under a data key, named by KeyID.
+type Sealed struct {
+	KeyID string
+	Data  []byte
+}
 
 // IdempotencyRecord remembers the result of a request that carried a
 // request_id, so a retry returns the first result.

@@ -28,6 +28,10 @@ type Deps struct {
 	Units  *units.Registry
 	Clock  clock.Clock
 	Log    *slog.Logger
+	// Gateway marks the server that only the in-process REST gateway
+	// reaches (over an in-memory connection). It trusts the client address
+	// the gateway forwards in x-forwarded-for; the public server does not.
+	Gateway bool
 }
 
 // Server is the gRPC server with its health service.

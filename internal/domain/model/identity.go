@@ -1,0 +1,112 @@
+package model
+
+import (
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/units"
+)
+
+// Role is what a user may do. Every user has exactly one.
+type Role int32
+
+// Roles, numbered as the API's Role enum.
+const (
+	RoleHotlineOperator   Role = 1
+	RoleHotlineSupervisor Role = 2
+	RoleCommuneWorker     Role = 3
+	RoleCommuneChair      Role = 4
+	RoleDistrictOfficer   Role = 5
+	RoleCityOfficer       Role = 6
+	RolePoliceLiaison     Role = 7
+	RoleAuditor           Role = 8
+	RoleAdmin             Role = 9
+)
+
+// Roles lists every role, in enum order.
+var Roles = []Role{
+	RoleHotlineOperator, RoleHotlineSupervisor, RoleCommuneWorker, RoleCommuneChair,
+	RoleDistrictOfficer, RoleCityOfficer, RolePoliceLiaison, RoleAuditor, RoleAdmin,
+}
+
+var roleNames = map[Role]string{
+	RoleHotlineOperator:   "HOTLINE_OPERATOR",
+	RoleHotlineSupervisor: "HOTLINE_SUPERVISOR",
+	RoleCommuneWorker:     "COMMUNE_WORKER",
+	RoleCommuneChair:      "COMMUNE_CHAIR",
+	RoleDistrictOfficer:   "DISTRICT_OFFICER",
+	RoleCityOfficer:       "CITY_OFFICER",
+	RolePoliceLiaison:     "POLICE_LIAISON",
+	RoleAuditor:           "AUDITOR",
+	RoleAdmin:             "ADMIN",
+}
+
+// String returns the role's API name, e.g. "COMMUNE_WORKER".
+func (r Role) String() string {
+	if n, ok := roleNames[r]; ok {
+		return n
+	}
+	return "ROLE_UNKNOWN"
+}
+
+// ParseRole parses an API role name, with or without the "ROLE_" prefix.
+func ParseRole(s string) (Role, bool) {
+	for r, n := range roleNames {
+		if s == n || s == "ROLE_"+n {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// Organisations that are not administrative units. Users of the hotline
+// roles belong to one of the two intake organisations; the system actor
+// (bootstrap, demo seeding, key rotation) to OrgSystem.
+const (
+	OrgHotline111       = "orgs/hotline-111"
+	OrgSocialWorkCentre = "orgs/social-work-centre"
+	OrgSystem           = "orgs/system"
+)
+
+// User is a person (or a system integration) who calls the API.
+type User struct {
+	ID          string // e.g. "lan.nguyen"; the resource name is "users/{id}"
+	DisplayName string
+	Role        Role
+	// Unit is the resource name of the user's unit: "units/{code}@{from}"
+	// for commune, district and city staff, "policeUnits/{id}" for police
+	// liaisons, an Org* constant for hotline staff, auditors and admins.
+	Unit        string
+	Phone       string // work contact, shown to police as the responsible officer's
+	CreateTime  time.Time
+	DisableTime time.Time // zero while the user may sign in
+}
+
+// Disabled reports whether the user was disabled.
+func (u User) Disabled() bool { return !u.DisableTime.IsZero() }
+
+// Token is a bearer credential of a user. Only a hash of its secret is kept.
+type Token struct {
+	ID         string // public part, e.g. "7f3a9c01d2e4b5a6"
+	UserID     string
+	SecretHash []byte // SHA-256 of the secret part
+	CreateTime time.Time
+	ExpireTime time.Time
+	RevokeTime time.Time // zero while valid
+}
+
+// PoliceUnit is a police unit cases can be referred to: a commune or ward
+// police, a district or area unit, or the city police.
+type PoliceUnit struct {
+	ID          string // e.g. "ca-phuong-ba-dinh"; the resource name is "policeUnits/{id}"
+	DisplayName string
+	// Covers lists the administrative units the police unit serves; empty
+	// for the city police, which covers all of Hanoi.
+	Covers     []units.Key
+	CreateTime time.Time
+}
+
+// PoliceUnitName returns the resource name of a police unit.
+func PoliceUnitName(id string) string { return "policeUnits/" + id }
+
+// UserName returns the resource name of a user.
+func UserName(id string) string { return "users/" + id }
