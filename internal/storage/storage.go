@@ -96,9 +96,10 @@ type ReadTx interface {
 	// from (1 for all), as they are stored, for verification; a record that
 	// cannot be decoded is yielded as an error and ends the sequence.
 	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
-	// ListAuditEvents returns up to q.Limit events matching q.Filter, newest
-	// first, and a cursor for the next page. With a case or an actor in the
-	// filter it reads an index instead of the whole log.
+	// ListAuditEvents returns up to q.Limit events matching every set
+	// field of q, newest first, and a cursor for the next page. With a case
+	// or an actor it reads an index instead of the whole log. The sequence
+	// AuditEvents returns is valid only inside its transaction.
 	ListAuditEvents(q AuditQuery) ([]audit.Event, string, error)
 }
 

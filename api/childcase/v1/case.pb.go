@@ -118,9 +118,19 @@ type Case struct {
 	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes with every update; send it back on updates to detect conflicts.
-	Etag          string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The children of the linked reports: age and sex only.
+	Children []*ChildSummary `protobuf:"bytes,12,rep,name=children,proto3" json:"children,omitempty"`
+	// Suspected forms of abuse named in the linked reports.
+	SuspectedAbuse []AbuseForm `protobuf:"varint,13,rep,packed,name=suspected_abuse,json=suspectedAbuse,proto3,enum=childcase.v1.AbuseForm" json:"suspected_abuse,omitempty"`
+	// The officer handling the case and how to reach them; unset until one
+	// is assigned.
+	ResponsibleOfficer *Officer `protobuf:"bytes,14,opt,name=responsible_officer,json=responsibleOfficer,proto3" json:"responsible_officer,omitempty"`
+	// The police track: referrals of the case to police units, oldest first.
+	// A police liaison sees only their own unit's.
+	PoliceReferrals []*PoliceReferral `protobuf:"bytes,15,rep,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -230,11 +240,235 @@ func (x *Case) GetEtag() string {
 	return ""
 }
 
+func (x *Case) GetChildren() []*ChildSummary {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+func (x *Case) GetSuspectedAbuse() []AbuseForm {
+	if x != nil {
+		return x.SuspectedAbuse
+	}
+	return nil
+}
+
+func (x *Case) GetResponsibleOfficer() *Officer {
+	if x != nil {
+		return x.ResponsibleOfficer
+	}
+	return nil
+}
+
+func (x *Case) GetPoliceReferrals() []*PoliceReferral {
+	if x != nil {
+		return x.PoliceReferrals
+	}
+	return nil
+}
+
+// What may be shown of a child outside the social case.
+type ChildSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Age in whole years on the day of the report.
+	AgeYears int32 `protobuf:"varint,1,opt,name=age_years,json=ageYears,proto3" json:"age_years,omitempty"`
+	// Whether the age was estimated rather than computed from a birth date.
+	AgeEstimated  bool `protobuf:"varint,2,opt,name=age_estimated,json=ageEstimated,proto3" json:"age_estimated,omitempty"`
+	Sex           Sex  `protobuf:"varint,3,opt,name=sex,proto3,enum=childcase.v1.Sex" json:"sex,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildSummary) Reset() {
+	*x = ChildSummary{}
+	mi := &file_childcase_v1_case_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildSummary) ProtoMessage() {}
+
+func (x *ChildSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_case_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildSummary.ProtoReflect.Descriptor instead.
+func (*ChildSummary) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_case_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ChildSummary) GetAgeYears() int32 {
+	if x != nil {
+		return x.AgeYears
+	}
+	return 0
+}
+
+func (x *ChildSummary) GetAgeEstimated() bool {
+	if x != nil {
+		return x.AgeEstimated
+	}
+	return false
+}
+
+func (x *ChildSummary) GetSex() Sex {
+	if x != nil {
+		return x.Sex
+	}
+	return Sex_SEX_UNSPECIFIED
+}
+
+// A contact for the officer responsible for a case.
+type Officer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "users/{user}".
+	User          string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	DisplayName   string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Phone         string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Officer) Reset() {
+	*x = Officer{}
+	mi := &file_childcase_v1_case_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Officer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Officer) ProtoMessage() {}
+
+func (x *Officer) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_case_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Officer.ProtoReflect.Descriptor instead.
+func (*Officer) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_case_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Officer) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Officer) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Officer) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+// A referral of a case to a police unit.
+type PoliceReferral struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "policeUnits/{police_unit}".
+	PoliceUnit       string                 `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
+	SuspectedOffence string                 `protobuf:"bytes,2,opt,name=suspected_offence,json=suspectedOffence,proto3" json:"suspected_offence,omitempty"`
+	ReferTime        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=refer_time,json=referTime,proto3" json:"refer_time,omitempty"`
+	// "users/{user}" who referred it.
+	ReferredBy    string `protobuf:"bytes,4,opt,name=referred_by,json=referredBy,proto3" json:"referred_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoliceReferral) Reset() {
+	*x = PoliceReferral{}
+	mi := &file_childcase_v1_case_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoliceReferral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoliceReferral) ProtoMessage() {}
+
+func (x *PoliceReferral) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_case_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoliceReferral.ProtoReflect.Descriptor instead.
+func (*PoliceReferral) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_case_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PoliceReferral) GetPoliceUnit() string {
+	if x != nil {
+		return x.PoliceUnit
+	}
+	return ""
+}
+
+func (x *PoliceReferral) GetSuspectedOffence() string {
+	if x != nil {
+		return x.SuspectedOffence
+	}
+	return ""
+}
+
+func (x *PoliceReferral) GetReferTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReferTime
+	}
+	return nil
+}
+
+func (x *PoliceReferral) GetReferredBy() string {
+	if x != nil {
+		return x.ReferredBy
+	}
+	return ""
+}
+
 var File_childcase_v1_case_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_case_proto_rawDesc = "" +
 	"\n" +
-	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x04\n" +
+	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x06\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -250,7 +484,27 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\vupdate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12\x17\n" +
-	"\x04etag\x18\v \x01(\tB\x03\xe0A\x03R\x04etag*\x86\x02\n" +
+	"\x04etag\x18\v \x01(\tB\x03\xe0A\x03R\x04etag\x12;\n" +
+	"\bchildren\x18\f \x03(\v2\x1a.childcase.v1.ChildSummaryB\x03\xe0A\x03R\bchildren\x12E\n" +
+	"\x0fsuspected_abuse\x18\r \x03(\x0e2\x17.childcase.v1.AbuseFormB\x03\xe0A\x03R\x0esuspectedAbuse\x12K\n" +
+	"\x13responsible_officer\x18\x0e \x01(\v2\x15.childcase.v1.OfficerB\x03\xe0A\x03R\x12responsibleOfficer\x12L\n" +
+	"\x10police_referrals\x18\x0f \x03(\v2\x1c.childcase.v1.PoliceReferralB\x03\xe0A\x03R\x0fpoliceReferrals\"u\n" +
+	"\fChildSummary\x12\x1b\n" +
+	"\tage_years\x18\x01 \x01(\x05R\bageYears\x12#\n" +
+	"\rage_estimated\x18\x02 \x01(\bR\fageEstimated\x12#\n" +
+	"\x03sex\x18\x03 \x01(\x0e2\x11.childcase.v1.SexR\x03sex\"V\n" +
+	"\aOfficer\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xba\x01\n" +
+	"\x0ePoliceReferral\x12\x1f\n" +
+	"\vpolice_unit\x18\x01 \x01(\tR\n" +
+	"policeUnit\x12+\n" +
+	"\x11suspected_offence\x18\x02 \x01(\tR\x10suspectedOffence\x129\n" +
+	"\n" +
+	"refer_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\treferTime\x12\x1f\n" +
+	"\vreferred_by\x18\x04 \x01(\tR\n" +
+	"referredBy*\x86\x02\n" +
 	"\n" +
 	"CaseStatus\x12\x1b\n" +
 	"\x17CASE_STATUS_UNSPECIFIED\x10\x00\x12(\n" +
@@ -275,22 +529,33 @@ func file_childcase_v1_case_proto_rawDescGZIP() []byte {
 }
 
 var file_childcase_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_childcase_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_childcase_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_childcase_v1_case_proto_goTypes = []any{
 	(CaseStatus)(0),               // 0: childcase.v1.CaseStatus
 	(*Case)(nil),                  // 1: childcase.v1.Case
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*ChildSummary)(nil),          // 2: childcase.v1.ChildSummary
+	(*Officer)(nil),               // 3: childcase.v1.Officer
+	(*PoliceReferral)(nil),        // 4: childcase.v1.PoliceReferral
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(AbuseForm)(0),                // 6: childcase.v1.AbuseForm
+	(Sex)(0),                      // 7: childcase.v1.Sex
 }
 var file_childcase_v1_case_proto_depIdxs = []int32{
-	0, // 0: childcase.v1.Case.status:type_name -> childcase.v1.CaseStatus
-	2, // 1: childcase.v1.Case.receive_time:type_name -> google.protobuf.Timestamp
-	2, // 2: childcase.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	2, // 3: childcase.v1.Case.update_time:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: childcase.v1.Case.status:type_name -> childcase.v1.CaseStatus
+	5,  // 1: childcase.v1.Case.receive_time:type_name -> google.protobuf.Timestamp
+	5,  // 2: childcase.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	5,  // 3: childcase.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 4: childcase.v1.Case.children:type_name -> childcase.v1.ChildSummary
+	6,  // 5: childcase.v1.Case.suspected_abuse:type_name -> childcase.v1.AbuseForm
+	3,  // 6: childcase.v1.Case.responsible_officer:type_name -> childcase.v1.Officer
+	4,  // 7: childcase.v1.Case.police_referrals:type_name -> childcase.v1.PoliceReferral
+	7,  // 8: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
+	5,  // 9: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_case_proto_init() }
@@ -298,13 +563,14 @@ func file_childcase_v1_case_proto_init() {
 	if File_childcase_v1_case_proto != nil {
 		return
 	}
+	file_childcase_v1_report_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_case_proto_rawDesc), len(file_childcase_v1_case_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   1,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -794,6 +794,7 @@ type Reporter struct {
 	//
 	//	*Reporter_Anonymous
 	//	*Reporter_Identified
+	//	*Reporter_Withheld
 	Identity      isReporter_Identity `protobuf_oneof:"identity"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -854,6 +855,15 @@ func (x *Reporter) GetIdentified() *IdentifiedReporter {
 	return nil
 }
 
+func (x *Reporter) GetWithheld() bool {
+	if x != nil {
+		if x, ok := x.Identity.(*Reporter_Withheld); ok {
+			return x.Withheld
+		}
+	}
+	return false
+}
+
 type isReporter_Identity interface {
 	isReporter_Identity()
 }
@@ -868,9 +878,18 @@ type Reporter_Identified struct {
 	Identified *IdentifiedReporter `protobuf:"bytes,2,opt,name=identified,proto3,oneof"`
 }
 
+type Reporter_Withheld struct {
+	// Output only: the identity is sealed and was not disclosed to this
+	// caller (see ReportService.DiscloseReporter). Never set it in a
+	// request.
+	Withheld bool `protobuf:"varint,3,opt,name=withheld,proto3,oneof"`
+}
+
 func (*Reporter_Anonymous) isReporter_Identity() {}
 
 func (*Reporter_Identified) isReporter_Identity() {}
+
+func (*Reporter_Withheld) isReporter_Identity() {}
 
 // A reporter who agreed to be identified (Decree 56 Art. 24).
 type IdentifiedReporter struct {
@@ -988,12 +1007,14 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\brelation\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\brelation\x12:\n" +
 	"\x05phone\x18\x03 \x01(\tB$\xbaH!r\x1f\x18\x142\x1b^$|^\\+?[0-9][0-9 .-]{2,19}$R\x05phone\x12\"\n" +
 	"\aaddress\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress\x12)\n" +
-	"\x10suspected_abuser\x18\x05 \x01(\bR\x0fsuspectedAbuser\"\x8a\x01\n" +
+	"\x10suspected_abuser\x18\x05 \x01(\bR\x0fsuspectedAbuser\"\xb4\x01\n" +
 	"\bReporter\x12'\n" +
 	"\tanonymous\x18\x01 \x01(\bB\a\xbaH\x04j\x02\b\x01H\x00R\tanonymous\x12B\n" +
 	"\n" +
 	"identified\x18\x02 \x01(\v2 .childcase.v1.IdentifiedReporterH\x00R\n" +
-	"identifiedB\x11\n" +
+	"identified\x12(\n" +
+	"\bwithheld\x18\x03 \x01(\bB\n" +
+	"\xe0A\x03\xbaH\x04j\x02\b\x00H\x00R\bwithheldB\x11\n" +
 	"\bidentity\x12\x05\xbaH\x02\b\x01\"\xf1\x02\n" +
 	"\x12IdentifiedReporter\x12!\n" +
 	"\aconsent\x18\x01 \x01(\bB\a\xbaH\x04j\x02\b\x01R\aconsent\x12%\n" +
@@ -1112,6 +1133,7 @@ func file_childcase_v1_report_proto_init() {
 	file_childcase_v1_report_proto_msgTypes[3].OneofWrappers = []any{
 		(*Reporter_Anonymous)(nil),
 		(*Reporter_Identified)(nil),
+		(*Reporter_Withheld)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

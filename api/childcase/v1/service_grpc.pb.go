@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ReportService_CreateReport_FullMethodName = "/childcase.v1.ReportService/CreateReport"
-	ReportService_GetReport_FullMethodName    = "/childcase.v1.ReportService/GetReport"
-	ReportService_ListReports_FullMethodName  = "/childcase.v1.ReportService/ListReports"
-	ReportService_LinkReport_FullMethodName   = "/childcase.v1.ReportService/LinkReport"
+	ReportService_CreateReport_FullMethodName     = "/childcase.v1.ReportService/CreateReport"
+	ReportService_GetReport_FullMethodName        = "/childcase.v1.ReportService/GetReport"
+	ReportService_ListReports_FullMethodName      = "/childcase.v1.ReportService/ListReports"
+	ReportService_LinkReport_FullMethodName       = "/childcase.v1.ReportService/LinkReport"
+	ReportService_DiscloseReporter_FullMethodName = "/childcase.v1.ReportService/DiscloseReporter"
 )
 
 // ReportServiceClient is the client API for ReportService service.
@@ -42,6 +43,10 @@ type ReportServiceClient interface {
 	// Attaches a report that belongs to no case yet to an existing case, e.g. a
 	// repeat call about the same child.
 	LinkReport(ctx context.Context, in *LinkReportRequest, opts ...grpc.CallOption) (*Report, error)
+	// Reveals the identity of a report's reporter, which is otherwise
+	// withheld. Only hotline supervisors and city officers may ask, with a
+	// reason; every disclosure is audited with it.
+	DiscloseReporter(ctx context.Context, in *DiscloseReporterRequest, opts ...grpc.CallOption) (*Reporter, error)
 }
 
 type reportServiceClient struct {
@@ -92,6 +97,16 @@ func (c *reportServiceClient) LinkReport(ctx context.Context, in *LinkReportRequ
 	return out, nil
 }
 
+func (c *reportServiceClient) DiscloseReporter(ctx context.Context, in *DiscloseReporterRequest, opts ...grpc.CallOption) (*Reporter, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Reporter)
+	err := c.cc.Invoke(ctx, ReportService_DiscloseReporter_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ReportServiceServer is the server API for ReportService service.
 // All implementations must embed UnimplementedReportServiceServer
 // for forward compatibility.
@@ -109,6 +124,10 @@ type ReportServiceServer interface {
 	// Attaches a report that belongs to no case yet to an existing case, e.g. a
 	// repeat call about the same child.
 	LinkReport(context.Context, *LinkReportRequest) (*Report, error)
+	// Reveals the identity of a report's reporter, which is otherwise
+	// withheld. Only hotline supervisors and city officers may ask, with a
+	// reason; every disclosure is audited with it.
+	DiscloseReporter(context.Context, *DiscloseReporterRequest) (*Reporter, error)
 	mustEmbedUnimplementedReportServiceServer()
 }
 
@@ -130,6 +149,9 @@ func (UnimplementedReportServiceServer) ListReports(context.Context, *ListReport
 }
 func (UnimplementedReportServiceServer) LinkReport(context.Context, *LinkReportRequest) (*Report, error) {
 	return nil, status.Error(codes.Unimplemented, "method LinkReport not implemented")
+}
+func (UnimplementedReportServiceServer) DiscloseReporter(context.Context, *DiscloseReporterRequest) (*Reporter, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscloseReporter not implemented")
 }
 func (UnimplementedReportServiceServer) mustEmbedUnimplementedReportServiceServer() {}
 func (UnimplementedReportServiceServer) testEmbeddedByValue()                       {}
@@ -224,6 +246,24 @@ func _ReportService_LinkReport_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ReportService_DiscloseReporter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscloseReporterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ReportServiceServer).DiscloseReporter(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ReportService_DiscloseReporter_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ReportServiceServer).DiscloseReporter(ctx, req.(*DiscloseReporterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ReportService_ServiceDesc is the grpc.ServiceDesc for ReportService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -247,14 +287,19 @@ var ReportService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "LinkReport",
 			Handler:    _ReportService_LinkReport_Handler,
 		},
+		{
+			MethodName: "DiscloseReporter",
+			Handler:    _ReportService_DiscloseReporter_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "childcase/v1/service.proto",
 }
 
 const (
-	CaseService_GetCase_FullMethodName   = "/childcase.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName = "/childcase.v1.CaseService/ListCases"
+	CaseService_GetCase_FullMethodName           = "/childcase.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName         = "/childcase.v1.CaseService/ListCases"
+	CaseService_ReferCaseToPolice_FullMethodName = "/childcase.v1.CaseService/ReferCaseToPolice"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -267,6 +312,9 @@ type CaseServiceClient interface {
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// Lists cases, newest first, filtered by responsible unit and status.
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
+	// Refers a case to a police unit, which from then on sees the police
+	// view of it. The social case goes on beside the police track.
+	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
 }
 
 type caseServiceClient struct {
@@ -297,6 +345,16 @@ func (c *caseServiceClient) ListCases(ctx context.Context, in *ListCasesRequest,
 	return out, nil
 }
 
+func (c *caseServiceClient) ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseService_ReferCaseToPolice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -307,6 +365,9 @@ type CaseServiceServer interface {
 	GetCase(context.Context, *GetCaseRequest) (*Case, error)
 	// Lists cases, newest first, filtered by responsible unit and status.
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
+	// Refers a case to a police unit, which from then on sees the police
+	// view of it. The social case goes on beside the police track.
+	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -322,6 +383,9 @@ func (UnimplementedCaseServiceServer) GetCase(context.Context, *GetCaseRequest) 
 }
 func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedCaseServiceServer) ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReferCaseToPolice not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -380,6 +444,24 @@ func _CaseService_ListCases_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_ReferCaseToPolice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReferCaseToPoliceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).ReferCaseToPolice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_ReferCaseToPolice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).ReferCaseToPolice(ctx, req.(*ReferCaseToPoliceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -394,6 +476,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCases",
 			Handler:    _CaseService_ListCases_Handler,
+		},
+		{
+			MethodName: "ReferCaseToPolice",
+			Handler:    _CaseService_ReferCaseToPolice_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,8 +1,10 @@
 // Package intake takes reports (form Mẫu 01) and opens or joins the cases
 // they belong to: the first step of the Decree 56 process. It checks what
 // the schema cannot (units in force on the report's date, dates against the
-// clock), normalises text, numbers cases and makes creates idempotent. It
-// must not know about protobuf, gRPC or bbolt.
+// clock), normalises text, numbers cases, makes creates idempotent, seals
+// private data through the vault, applies the access rules to every read
+// and list, and audits every read and write. It must not know about
+// protobuf, gRPC or bbolt.
 package intake
 
 import (
@@ -11,7 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +21,13 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage"
 )
@@ -36,15 +42,30 @@ const clockSkew = 5 * time.Minute
 
 // Service runs intake.
 type Service struct {
-	store storage.Store
-	units *units.Registry
-	clock clock.Clock
-	log   *slog.Logger
+	store  storage.Store
+	units  *units.Registry
+	policy *access.Policy
+	vault  *vault.Vault
+	audit  *auditlog.Log
+	clock  clock.Clock
+	log    *slog.Logger
+}
+
+// Deps are what the service needs.
+type Deps struct {
+	Store storage.Store
+	Units *units.Registry
+	Vault *vault.Vault
+	Clock clock.Clock
+	Log   *slog.Logger
 }
 
 // New returns an intake service.
-func New(store storage.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
-	return &Service{store: store, units: reg, clock: clk, log: log}
+func New(d Deps) *Service {
+	return &Service{
+		store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault,
+		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log,
+	}
 }
 
 // CreateReportInput is a report to record.
@@ -61,9 +82,13 @@ type CreateReportInput struct {
 	Fingerprint []byte
 }
 
-// CreateReport stores a report. A report that needs intervention opens a
-// case, or joins the one named in the input.
-func (s *Service) CreateReport(ctx context.Context, in CreateReportInput) (model.Report, error) {
+// CreateReport stores a report taken by p. A report that needs
+// intervention opens a case, or joins the one named in the input, which p
+// must be able to see.
+func (s *Service) CreateReport(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, error) {
+	if !p.Has(access.Intakers) {
+		return model.Report{}, model.ErrPermissionDenied
+	}
 	now := s.clock.Now()
 	r := in.Report
 	normalizeReport(&r)
@@ -84,20 +109,30 @@ func (s *Service) CreateReport(ctx context.Context, in CreateReportInput) (model
 	}
 	r.ID = id.String()
 	r.CreateTime = now
+	r.TakenBy, r.TakerUnit = p.UserID, p.Unit
+	r.Reporter.Withheld = false
 
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		prior, replayed, err := claimRequest(tx, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
+		prior, replayed, err := claimRequest(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
 		}
 		if replayed {
-			out, err = tx.Report(prior)
+			stored, err := tx.Report(prior)
+			if err != nil {
+				return err
+			}
+			out, err = s.vault.OpenReport(tx, stored)
 			return err
 		}
+		var events []audit.Event
 		switch {
 		case caseNumber != "":
 			c, err := tx.CaseByNumber(caseNumber)
+			if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
+				err = model.ErrNotFound // out of scope looks like absent
+			}
 			if err != nil {
 				return notFoundField(err, "report.case", "case %s does not exist", caseNumber)
 			}
@@ -105,23 +140,34 @@ func (s *Service) CreateReport(ctx context.Context, in CreateReportInput) (model
 			if err := addReportToCase(tx, &c, r, now); err != nil {
 				return err
 			}
+			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		case r.CallType == model.CallIntervention:
 			c, err := openCase(tx, r, now)
 			if err != nil {
 				return err
 			}
 			r.CaseNumber = c.Number
+			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		}
-		if err := tx.CreateReport(r); err != nil {
+		stored, err := s.vault.SealReport(tx, r)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateReport(stored); err != nil {
+			return err
+		}
+		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
+		if _, err := tx.AppendAudit(events...); err != nil {
 			return err
 		}
 		out = r
+		out.Reporter = model.Reporter{Withheld: true}
 		return nil
 	})
 	if err != nil {
 		return model.Report{}, err
 	}
-	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType))
+	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID)
 	return out, nil
 }
 
@@ -144,6 +190,11 @@ func openCase(tx storage.Tx, r model.Report, now time.Time) (model.Case, error) 
 		CreateTime:      now,
 		UpdateTime:      now,
 		Revision:        1,
+		Children:        vault.Summaries(r),
+		SuspectedAbuse:  slices.Clone(r.SuspectedAbuse),
+		Handlers:        []units.Key{r.IncidentUnit},
+		IntakeUsers:     []string{r.TakenBy},
+		IntakeUnits:     []string{r.TakerUnit},
 	}
 	if err := tx.CreateCase(&c); err != nil {
 		return model.Case{}, err
@@ -152,7 +203,8 @@ func openCase(tx storage.Tx, r model.Report, now time.Time) (model.Case, error) 
 }
 
 // addReportToCase adds a report to a case: the case keeps the earliest
-// receive time, since the legal clocks start when information first came in.
+// receive time, since the legal clocks start when information first came in,
+// and its taker may follow the case up.
 func addReportToCase(tx storage.Tx, c *model.Case, r model.Report, now time.Time) error {
 	if c.Status == model.StatusClosed {
 		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it before adding reports", c.Number)
@@ -162,13 +214,29 @@ func addReportToCase(tx storage.Tx, c *model.Case, r model.Report, now time.Time
 		c.ReceiveTime = r.ReceiveTime
 	}
 	c.ImmediateDanger = c.ImmediateDanger || r.ImmediateDanger
+	c.Children = append(c.Children, vault.Summaries(r)...)
+	for _, a := range r.SuspectedAbuse {
+		if !slices.Contains(c.SuspectedAbuse, a) {
+			c.SuspectedAbuse = append(c.SuspectedAbuse, a)
+		}
+	}
+	if !slices.Contains(c.IntakeUsers, r.TakenBy) {
+		c.IntakeUsers = append(c.IntakeUsers, r.TakenBy)
+	}
+	if !slices.Contains(c.IntakeUnits, r.TakerUnit) {
+		c.IntakeUnits = append(c.IntakeUnits, r.TakerUnit)
+	}
 	c.UpdateTime = now
 	c.Revision++
 	return tx.UpdateCase(*c)
 }
 
 // LinkReport attaches a report that belongs to no case to an existing case.
-func (s *Service) LinkReport(ctx context.Context, reportName, caseName, requestID string, fingerprint []byte) (model.Report, error) {
+// p must see both.
+func (s *Service) LinkReport(ctx context.Context, p access.Principal, reportName, caseName, requestID string, fingerprint []byte) (model.Report, error) {
+	if !p.Has(access.Intakers) {
+		return model.Report{}, model.ErrPermissionDenied
+	}
 	reportID, err := ParseReportName(reportName)
 	if err != nil {
 		return model.Report{}, model.InvalidField("name", "report.name", "%v", err)
@@ -180,98 +248,100 @@ func (s *Service) LinkReport(ctx context.Context, reportName, caseName, requestI
 	now := s.clock.Now()
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		_, replayed, err := claimRequest(tx, "LinkReport", requestID, fingerprint, reportID, now)
+		_, replayed, err := claimRequest(tx, p, "LinkReport", requestID, fingerprint, reportID, now)
+		if err != nil {
+			return err
+		}
+		stored, err := s.visibleReport(tx, p, reportID)
 		if err != nil {
 			return err
 		}
 		if replayed {
-			out, err = tx.Report(reportID)
+			out, err = s.vault.OpenReport(tx, stored)
 			return err
 		}
-		r, err := tx.Report(reportID)
-		if err != nil {
-			return err
-		}
-		if r.CaseNumber != "" {
-			if r.CaseNumber == caseNumber {
-				out = r // already done: linking is idempotent by nature
-				return nil
+		if stored.CaseNumber != "" {
+			if stored.CaseNumber == caseNumber {
+				out, err = s.vault.OpenReport(tx, stored) // already done: linking is idempotent by nature
+				return err
 			}
-			return model.Precondition("REPORT_ALREADY_LINKED", "report %s already belongs to case %s", reportID, r.CaseNumber)
+			return model.Precondition("REPORT_ALREADY_LINKED", "report %s already belongs to case %s", reportID, stored.CaseNumber)
 		}
 		c, err := tx.CaseByNumber(caseNumber)
+		if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
+			err = model.ErrNotFound
+		}
 		if err != nil {
 			return notFoundField(err, "case", "case %s does not exist", caseNumber)
+		}
+		r, err := s.vault.OpenReport(tx, stored)
+		if err != nil {
+			return err
 		}
 		if err := addReportToCase(tx, &c, r, now); err != nil {
 			return err
 		}
-		r.CaseNumber = c.Number
-		if err := tx.UpdateReport(r); err != nil {
+		stored.CaseNumber = c.Number
+		if stored, err = s.vault.MoveToCase(tx, stored); err != nil {
 			return err
 		}
+		if err := tx.UpdateReport(stored); err != nil {
+			return err
+		}
+		caseRes := access.CaseResource(c.Number)
+		if _, err := tx.AppendAudit(
+			p.Event(now, "report.link", access.ReportResource(r.ID), caseRes, audit.OutcomeOK),
+			p.Event(now, "case.add_report", caseRes, caseRes, audit.OutcomeOK),
+		); err != nil {
+			return err
+		}
+		r.CaseNumber = c.Number
 		out = r
 		return nil
 	})
 	return out, err
 }
 
-// GetReport returns one report by its resource name.
-func (s *Service) GetReport(ctx context.Context, name string) (model.Report, error) {
-	id, err := ParseReportName(name)
+// visibleReport loads a report p may see, or ErrNotFound.
+func (s *Service) visibleReport(tx storage.ReadTx, p access.Principal, id string) (model.StoredReport, error) {
+	r, err := tx.Report(id)
 	if err != nil {
-		return model.Report{}, model.InvalidField("name", "report.name", "%v", err)
+		return model.StoredReport{}, err
 	}
-	var r model.Report
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		r, err = tx.Report(id)
-		return err
-	})
-	return r, err
-}
-
-// GetCase returns one case by its resource name.
-func (s *Service) GetCase(ctx context.Context, name string) (model.Case, error) {
-	number, err := ParseCaseName(name)
+	c, err := s.caseOf(tx, r)
 	if err != nil {
-		return model.Case{}, model.InvalidField("name", "case.name", "%v", err)
+		return model.StoredReport{}, err
 	}
-	var c model.Case
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		c, err = tx.CaseByNumber(number)
-		return err
-	})
-	return c, err
+	if !s.policy.CanSeeReport(p, r, c) {
+		return model.StoredReport{}, fmt.Errorf("report %s: %w", id, model.ErrNotFound)
+	}
+	return r, nil
 }
 
-// ListReports lists reports, newest first.
-func (s *Service) ListReports(ctx context.Context, q storage.ReportQuery) (reports []model.Report, next string, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		reports, next, err = tx.ListReports(q)
-		return err
-	})
-	return reports, next, err
+// caseOf returns the case a report belongs to, or nil.
+func (s *Service) caseOf(tx storage.ReadTx, r model.StoredReport) (*model.Case, error) {
+	if r.CaseNumber == "" {
+		return nil, nil
+	}
+	c, err := tx.CaseByNumber(r.CaseNumber)
+	if err != nil {
+		return nil, fmt.Errorf("report %s names case %s: %w", r.ID, r.CaseNumber, err)
+	}
+	return &c, nil
 }
 
-// ListCases lists cases, newest first.
-func (s *Service) ListCases(ctx context.Context, q storage.CaseQuery) (cases []model.Case, next string, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		cases, next, err = tx.ListCases(q)
-		return err
-	})
-	return cases, next, err
-}
-
-// claimRequest makes a request with a request_id idempotent. If an earlier
-// request used the id, it returns the id of the resource that request
-// produced and replayed=true (or ErrIdempotencyMismatch if the request
-// differs); otherwise it records, in the caller's transaction, that this
-// request produces resource. Without a request_id it does nothing.
-func claimRequest(tx storage.Tx, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
+// claimRequest makes a request with a request_id idempotent. Request ids
+// are scoped to the user, so one user's id can neither collide with nor
+// reveal another's. If an earlier request of p used the id, it returns the
+// id of the resource that request produced and replayed=true (or
+// ErrIdempotencyMismatch if the request differs); otherwise it records, in
+// the caller's transaction, that this request produces resource. Without a
+// request_id it does nothing.
+func claimRequest(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
 	if requestID == "" {
 		return "", false, nil
 	}
-	key := method + ":" + requestID
+	key := p.UserID + ":" + method + ":" + requestID
 	rec, err := tx.Idempotency(key)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
@@ -352,35 +422,3 @@ func normalizeReport(r *model.Report) {
 
 func nfc(s string) string { return strings.TrimSpace(norm.NFC.String(s)) }
 
-var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]{5,})$`)
-
-// FormatCaseNumber makes the number of the seq-th case of a year, e.g.
-// HN-2026-00123: short to read aloud, digits only after the prefix so it
-// cannot be misheard as letters, and distinct from internal keys.
-func FormatCaseNumber(year int, seq uint64) string {
-	return fmt.Sprintf("HN-%04d-%05d", year, seq)
-}
-
-// ParseCaseName accepts "cases/HN-2026-00123" or a bare case number, in any
-// case and with surrounding spaces (police type them by hand), and returns
-// the canonical case number.
-func ParseCaseName(name string) (string, error) {
-	n := strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), "cases/")))
-	if !caseNumberPattern.MatchString(n) {
-		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123", name)
-	}
-	return n, nil
-}
-
-// ParseReportName accepts "reports/{uuid}" and returns the id.
-func ParseReportName(name string) (string, error) {
-	id, ok := strings.CutPrefix(name, "reports/")
-	if !ok {
-		return "", fmt.Errorf("%q is not a report name like reports/{id}", name)
-	}
-	u, err := uuid.Parse(id)
-	if err != nil || u.String() != id {
-		return "", fmt.Errorf("%q is not a report name like reports/{id}", name)
-	}
-	return id, nil
-}

@@ -47,4 +47,7 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrIdempotencyMismatch: a request_id was reused with a different request.
 	ErrIdempotencyMismatch = errors.New("request_id reused with a different request")
+	// ErrPermissionDenied: the caller's role may not call the method at
+	// all. (A record outside the caller's scope is ErrNotFound instead.)
+	ErrPermissionDenied = errors.New("permission denied")
 )

@@ -86,8 +86,10 @@ type Caregiver struct {
 }
 
 // Reporter is the person who made a report. When Anonymous is false the
-// reporter consented to having the other fields recorded.
+// reporter consented to having the other fields recorded. Withheld says the
+// identity was not opened for this reader: only a disclosure reveals it.
 type Reporter struct {
+	Withheld        bool `json:"-"`
 	Anonymous       bool
 	FullName        string
 	Phone           string

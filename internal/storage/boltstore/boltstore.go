@@ -5,14 +5,33 @@
 // Layout (all integers big-endian, fixed width so keys sort as numbers):
 //
 //	meta                  "schema_version" -> uint32
+//	                      "audit_head" -> seq(8) hash(32) of the last audit event
 //	reports               uuid(16) -> record
 //	reports_by_call_type  call_type(4) uuid(16) -> empty
+//	reports_by_taker      taker user id, 0x00, uuid(16) -> empty
 //	cases                 id(8) -> record
 //	case_numbers          number -> id(8)
 //	cases_by_unit         unit key, 0x00, id(8) -> empty
 //	cases_by_status       status(4) id(8) -> empty
 //	case_sequences        year(2) -> uint64
 //	idempotency           key -> record
+//	users                 user id -> record
+//	tokens                token id -> record
+//	tokens_by_user        user id, 0x00, token id -> empty
+//	police_units          police unit id -> record
+//	data_keys             data key id -> record (a keys.WrappedKey)
+//	audit                 seq(8) -> audit.Encode(event)
+//	audit_by_case         case resource name, 0x00, seq(8) -> empty
+//	audit_by_actor        actor user id, 0x00, seq(8) -> empty
+//
+// A record is the byte recordVersion followed by JSON. Audit events are
+// stored in the audit package's own encoding instead, because their hash
+// covers exactly what that encoding round-trips. Stored ids (users, tokens,
+// police units, data keys, report takers) may not contain 0x00, the
+// separator of the index keys they start; index scans also pass over keys
+// of the wrong length, so a case or actor string cannot reach into another's
+// entries either. Reports without a taker, events without a case and
+// anonymous events have no entry in the taker, case and actor indexes.
 //
 // Index entries are written in the same transaction as their record.
 package boltstore
@@ -42,12 +61,25 @@ var (
 	bucketCasesByStatus     = []byte("cases_by_status")
 	bucketCaseSequences     = []byte("case_sequences")
 	bucketIdempotency       = []byte("idempotency")
+	bucketReportsByTaker    = []byte("reports_by_taker")
+	bucketUsers             = []byte("users")
+	bucketTokens            = []byte("tokens")
+	bucketTokensByUser      = []byte("tokens_by_user")
+	bucketPoliceUnits       = []byte("police_units")
+	bucketDataKeys          = []byte("data_keys")
+	bucketAudit             = []byte("audit")
+	bucketAuditByCase       = []byte("audit_by_case")
+	bucketAuditByActor      = []byte("audit_by_actor")
 
 	keySchemaVersion = []byte("schema_version")
+	keyAuditHead     = []byte("audit_head")
 
 	allBuckets = [][]byte{
-		bucketMeta, bucketReports, bucketReportsByCallType, bucketCases, bucketCaseNumbers,
-		bucketCasesByUnit, bucketCasesByStatus, bucketCaseSequences, bucketIdempotency,
+		bucketMeta, bucketReports, bucketReportsByCallType, bucketReportsByTaker,
+		bucketCases, bucketCaseNumbers, bucketCasesByUnit, bucketCasesByStatus,
+		bucketCaseSequences, bucketIdempotency,
+		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits, bucketDataKeys,
+		bucketAudit, bucketAuditByCase, bucketAuditByActor,
 	}
 )
 
@@ -150,4 +182,16 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 		return err
 	}
 	return s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+}
+
+// Batch implements storage.Store with bolt's Batch: calls that arrive
+// within a few milliseconds of each other share one transaction and one
+// fsync. If one fn fails, bolt rolls the shared transaction back, reruns the
+// others without it and then reruns the failing fn alone, so its error
+// discards only its own writes.
+func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,10 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	unit := units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
 	when := time.Date(2026, time.March, 14, 2, 26, 53, 123456789, time.UTC)
-	r := model.Report{ID: id.String(), CallType: model.CallIntervention, IncidentUnit: unit, Narrative: "kept", ReceiveTime: when}
+	r := model.StoredReport{
+		ID: id.String(), CallType: model.CallIntervention, IncidentUnit: unit, ReceiveTime: when, TakenBy: "lan.nguyen",
+		Private: model.Sealed{KeyID: "dk-1", Data: []byte{0, 1, 0xff}},
+	}
 	c := model.Case{Number: "HN-2026-00001", Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: unit, ReportIDs: []string{r.ID}, CreateTime: when, Revision: 1}
 	idem := model.IdempotencyRecord{Key: "CreateReport/abc", Fingerprint: []byte{1, 2, 3}, Resource: r.ID, CreateTime: when}
 	err = s.Update(ctx, func(tx storage.Tx) error {
@@ -93,7 +97,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if got.Narrative != "kept" || got.IncidentUnit != unit || !got.ReceiveTime.Equal(when) {
+		if !bytes.Equal(got.Private.Data, r.Private.Data) || got.IncidentUnit != unit || !got.ReceiveTime.Equal(when) {
 			t.Errorf("reopened report = %+v, want %+v", got, r)
 		}
 		gc, err := tx.CaseByNumber(c.Number)
@@ -255,28 +259,80 @@ func TestOpenRefusesDamagedSchemaVersion(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesMissingBucket(t *testing.T) {
+// layoutBuckets are the buckets of schema version 1, as documented at the
+// top of boltstore.go.
+var layoutBuckets = []string{
+	"audit", "audit_by_actor", "audit_by_case", "case_numbers", "case_sequences", "cases",
+	"cases_by_status", "cases_by_unit", "data_keys", "idempotency", "meta", "police_units",
+	"reports", "reports_by_call_type", "reports_by_taker", "tokens", "tokens_by_user", "users",
+}
+
+func TestOpenCreatesEveryBucket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	s := open(t, path)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	var names []string
+	rawView(t, path, func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, string(name))
+			return nil
+		})
+	})
+	if !slices.Equal(names, layoutBuckets) {
+		t.Errorf("buckets of a new file = %v, want %v", names, layoutBuckets)
+	}
+}
+
+func TestOpenRefusesMissingBucket(t *testing.T) {
+	for _, name := range layoutBuckets {
+		if name == "meta" {
+			continue // without meta the file is not a childcase one
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "childcase.db")
+			s := open(t, path)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte(name)) })
+			s, err := boltstore.Open(path, boltstore.Options{})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open of a file missing a bucket succeeded")
+			}
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("Open error %q does not name the missing bucket", err)
+			}
+		})
+	}
+}
+
+// rawUpdate changes a closed database file directly, as an intruder or a
+// broken tool would.
+func rawUpdate(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("cases_by_unit")) })
-	db.Close()
+	defer db.Close()
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawView reads a closed database file directly.
+func rawView(t *testing.T, path string, fn func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = boltstore.Open(path, boltstore.Options{})
-	if err == nil {
-		s.Close()
-		t.Fatal("Open of a file missing a bucket succeeded")
-	}
-	if !strings.Contains(err.Error(), "cases_by_unit") {
-		t.Errorf("Open error %q does not name the missing bucket", err)
+	defer db.Close()
+	if err := db.View(fn); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -45,6 +46,15 @@ func decode(raw []byte, v any) error {
 	return nil
 }
 
+// decodeAs decodes a record as a T. It also spares callers the form
+// "return v, decode(raw, &v)", whose result Go leaves unspecified: v may be
+// read before or after the call.
+func decodeAs[T any](raw []byte) (T, error) {
+	var v T
+	err := decode(raw, &v)
+	return v, err
+}
+
 func reportKey(id string) ([]byte, error) {
 	u, err := uuid.Parse(id)
 	if err != nil {
@@ -58,22 +68,28 @@ func u64(v uint64) []byte { return be.AppendUint64(nil, v) }
 
 func unitPrefix(k units.Key) []byte { return append([]byte(k.String()), 0) }
 
-func (t *tx) Report(id string) (model.Report, error) {
+func (t *tx) Report(id string) (model.StoredReport, error) {
 	key, err := reportKey(id)
 	if err != nil {
-		return model.Report{}, err
+		return model.StoredReport{}, err
 	}
-	raw := t.bucket(bucketReports).Get(key)
-	if raw == nil {
-		return model.Report{}, fmt.Errorf("report %s: %w", id, model.ErrNotFound)
-	}
-	var r model.Report
-	return r, decode(raw, &r)
+	return t.reportByKey(key)
 }
 
-func (t *tx) CreateReport(r model.Report) error {
+func (t *tx) reportByKey(key []byte) (model.StoredReport, error) {
+	raw := t.bucket(bucketReports).Get(key)
+	if raw == nil {
+		return model.StoredReport{}, fmt.Errorf("report %s: %w", uuid.UUID(key), model.ErrNotFound)
+	}
+	return decodeAs[model.StoredReport](raw)
+}
+
+func (t *tx) CreateReport(r model.StoredReport) error {
 	key, err := reportKey(r.ID)
 	if err != nil {
+		return err
+	}
+	if err := checkID("report taker", r.TakenBy, true); err != nil {
 		return err
 	}
 	b := t.bucket(bucketReports)
@@ -83,22 +99,24 @@ func (t *tx) CreateReport(r model.Report) error {
 	return t.putReport(key, r)
 }
 
-func (t *tx) UpdateReport(r model.Report) error {
+// UpdateReport refuses a new taker rather than moving the report in the
+// taker index: who recorded a report is a fact of the past, and the
+// hotline's follow-up scope is derived from it.
+func (t *tx) UpdateReport(r model.StoredReport) error {
 	key, err := reportKey(r.ID)
 	if err != nil {
 		return err
 	}
-	old := t.bucket(bucketReports).Get(key)
-	if old == nil {
-		return fmt.Errorf("report %s: %w", r.ID, model.ErrNotFound)
+	prev, err := t.reportByKey(key)
+	if err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
-	var prev model.Report
-	if err := decode(old, &prev); err != nil {
-		return err
+	if prev.TakenBy != r.TakenBy {
+		return fmt.Errorf("update report %s: the taker cannot change (stored %q, update carries %q)", r.ID, prev.TakenBy, r.TakenBy)
 	}
 	if prev.CallType != r.CallType {
 		if err := t.bucket(bucketReportsByCallType).Delete(callTypeIndexKey(prev.CallType, key)); err != nil {
-			return err
+			return fmt.Errorf("update report %s: %w", r.ID, err)
 		}
 	}
 	return t.putReport(key, r)
@@ -108,7 +126,13 @@ func callTypeIndexKey(ct model.CallType, key []byte) []byte {
 	return append(u32(uint32(ct)), key...)
 }
 
-func (t *tx) putReport(key []byte, r model.Report) error {
+// stringPrefix is the index prefix of a string id: the id and a 0x00
+// separator, so that "ab" does not match the entries of "abc".
+func stringPrefix(id string) []byte { return append([]byte(id), 0) }
+
+// putReport writes the record and its index entries; the entries are
+// written even when they exist, so an update cannot leave one out.
+func (t *tx) putReport(key []byte, r model.StoredReport) error {
 	raw, err := encode(r)
 	if err != nil {
 		return err
@@ -116,28 +140,41 @@ func (t *tx) putReport(key []byte, r model.Report) error {
 	if err := t.bucket(bucketReports).Put(key, raw); err != nil {
 		return fmt.Errorf("put report: %w", err)
 	}
-	return t.bucket(bucketReportsByCallType).Put(callTypeIndexKey(r.CallType, key), nil)
+	if err := t.bucket(bucketReportsByCallType).Put(callTypeIndexKey(r.CallType, key), nil); err != nil {
+		return fmt.Errorf("put report call type index: %w", err)
+	}
+	if r.TakenBy == "" {
+		return nil // nothing to find it by
+	}
+	if err := t.bucket(bucketReportsByTaker).Put(append(stringPrefix(r.TakenBy), key...), nil); err != nil {
+		return fmt.Errorf("put report taker index: %w", err)
+	}
+	return nil
 }
 
-func (t *tx) ListReports(q storage.ReportQuery) ([]model.Report, string, error) {
-	var out []model.Report
+// ListReports reads the taker index when q names a taker (a hotline
+// operator's own reports are few among many), else the call type index,
+// else every report; the other conditions are checked on each record.
+func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
+	var out []model.StoredReport
 	load := func(id []byte, take bool) error {
-		if !take {
-			return nil // every indexed report matches: there is a next page
+		r, err := t.reportByKey(id)
+		if err != nil {
+			return fmt.Errorf("index points at a missing report: %w", err)
 		}
-		raw := t.bucket(bucketReports).Get(id)
-		if raw == nil {
-			return fmt.Errorf("index points at missing report %x", id)
+		if (q.CallType != 0 && r.CallType != q.CallType) || (q.Match != nil && !q.Match(r)) {
+			return errSkip
 		}
-		var r model.Report
-		if err := decode(raw, &r); err != nil {
-			return err
+		if take {
+			out = append(out, r)
 		}
-		out = append(out, r)
 		return nil
 	}
 	b, prefix := t.bucket(bucketReports), []byte(nil)
-	if q.CallType != 0 {
+	switch {
+	case q.TakenBy != "":
+		b, prefix = t.bucket(bucketReportsByTaker), stringPrefix(q.TakenBy)
+	case q.CallType != 0:
 		b, prefix = t.bucket(bucketReportsByCallType), u32(uint32(q.CallType))
 	}
 	next, err := scanDesc(b, prefix, reportKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
@@ -159,8 +196,7 @@ func (t *tx) caseByKey(id []byte) (model.Case, error) {
 	if raw == nil {
 		return model.Case{}, fmt.Errorf("case id %x: %w", id, model.ErrNotFound)
 	}
-	var c model.Case
-	return c, decode(raw, &c)
+	return decodeAs[model.Case](raw)
 }
 
 func (t *tx) NextCaseSequence(year int) (uint64, error) {
@@ -241,7 +277,7 @@ func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
 		// With both filters the unit index is read and status checked here.
-		if q.Status != 0 && c.Status != q.Status {
+		if (q.Status != 0 && c.Status != q.Status) || (q.Match != nil && !q.Match(c)) {
 			return errSkip
 		}
 		if take {
@@ -267,8 +303,7 @@ func (t *tx) Idempotency(key string) (model.IdempotencyRecord, error) {
 	if raw == nil {
 		return model.IdempotencyRecord{}, fmt.Errorf("request %s: %w", key, model.ErrNotFound)
 	}
-	var r model.IdempotencyRecord
-	return r, decode(raw, &r)
+	return decodeAs[model.IdempotencyRecord](raw)
 }
 
 func (t *tx) PutIdempotency(r model.IdempotencyRecord) error {
@@ -290,6 +325,7 @@ var errSkip = errors.New("skip")
 const (
 	reportKeyLen = 16 // uuid
 	caseKeyLen   = 8  // id
+	seqKeyLen    = 8  // audit seq
 )
 
 // scanDesc walks the keys of b that start with prefix from the newest (the
@@ -298,7 +334,8 @@ const (
 // whether a next page exists (fn must then only say errSkip or nil, without
 // taking the entry). Every key is prefix followed by idLen bytes;
 // a cursor of another shape is refused. It returns a cursor for the next
-// page, or "" when the walk reached the end.
+// page, or "" when the walk reached the end. Keys of another length are
+// passed over: they belong to a longer id that shares the prefix.
 func scanDesc(b *bolt.Bucket, prefix []byte, idLen int, cursor string, limit int, fn func(k []byte, take bool) error) (string, error) {
 	if limit <= 0 {
 		return "", fmt.Errorf("list limit %d: must be positive", limit)
@@ -325,6 +362,9 @@ func scanDesc(b *bolt.Bucket, prefix []byte, idLen int, cursor string, limit int
 	accepted := 0
 	var last []byte
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if len(k) != len(prefix)+idLen {
+			continue
+		}
 		switch err := fn(k, accepted < limit); {
 		case errors.Is(err, errSkip):
 			continue
@@ -351,6 +391,57 @@ func prefixEnd(p []byte) []byte {
 		if end[i] != 0 {
 			return end[:i+1]
 		}
+	}
+	return nil
+}
+
+// scanAsc walks the keys of b in ascending order, starting after the
+// cursor (the hex of the last key of the previous page, "" for the start),
+// and calls fn with each until limit entries were seen. It returns a cursor
+// for the next page only if another key follows, so a cursor never leads to
+// an empty page.
+func scanAsc(b *bolt.Bucket, cursor string, limit int, fn func(k, v []byte) error) (string, error) {
+	if limit <= 0 {
+		return "", fmt.Errorf("list limit %d: must be positive", limit)
+	}
+	c := b.Cursor()
+	var k, v []byte
+	if cursor == "" {
+		k, v = c.First()
+	} else {
+		after, err := hex.DecodeString(cursor)
+		if err != nil || len(after) == 0 {
+			return "", storage.ErrBadCursor
+		}
+		if k, v = c.Seek(after); bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	}
+	var last []byte
+	for n := 0; k != nil; k, v = c.Next() {
+		if n == limit {
+			return hex.EncodeToString(last), nil
+		}
+		if err := fn(k, v); err != nil {
+			return "", err
+		}
+		n++
+		last = k
+	}
+	return "", nil
+}
+
+// checkID refuses an id the layout cannot hold: an empty one (bolt keys
+// cannot be empty; allowed where the id is optional) and one containing
+// 0x00, which separates a user id from the rest of an index key, so that
+// "lan" cannot match the entries of "lan\x00x". The rule is the same for
+// every kind of id so that none needs a special case later.
+func checkID(what, id string, optional bool) error {
+	if id == "" && !optional {
+		return fmt.Errorf("%s: the id is empty", what)
+	}
+	if strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("%s %q: the id contains a NUL byte", what, id)
 	}
 	return nil
 }

@@ -19,6 +19,9 @@ var listReportTests = []namedTest{
 	{"NewestFirstAndFilters", testListReportsFilters},
 	{"Paging", testListReportsPaging},
 	{"BadCursor", testListReportsBadCursor},
+	{"TakenBy", testListReportsTakenBy},
+	{"TakenByPaging", testListReportsTakenByPaging},
+	{"Match", testListReportsMatch},
 }
 
 var listCaseTests = []namedTest{
@@ -28,21 +31,25 @@ var listCaseTests = []namedTest{
 	{"NoEmptyLastPage", testListCasesNoEmptyLastPage},
 	{"CursorSurvivesMove", testListCasesCursorSurvivesMove},
 	{"BadCursor", testListCasesBadCursor},
+	{"Match", testListCasesMatch},
+	{"MatchSkipsMany", testListCasesMatchSkipsMany},
 }
 
-// reportSet stores 10 reports with mixed call types, oldest first, some in
-// one transaction and some in their own, and returns them oldest first.
-func reportSet(t *testing.T, s storage.Store) []model.Report {
+// reportSet stores 10 reports with mixed call types and takers, oldest
+// first, some in one transaction and some in their own, and returns them
+// oldest first.
+func reportSet(t *testing.T, s storage.Store) []model.StoredReport {
 	t.Helper()
 	types := []model.CallType{
 		model.CallIntervention, callOther, model.CallIntervention, callInfo, model.CallIntervention,
 		model.CallIntervention, callOther, model.CallIntervention, callInfo, model.CallIntervention,
 	}
 	ids := newIDs(t, len(types))
-	rs := make([]model.Report, len(types))
+	rs := make([]model.StoredReport, len(types))
 	for i, ct := range types {
 		rs[i] = minimalReport(ids[i], ct)
-		rs[i].Narrative = fmt.Sprintf("report %d", i)
+		rs[i].TakenBy = reportTakers[i%len(reportTakers)]
+		rs[i].Private = model.Sealed{KeyID: fmt.Sprintf("dk-%d", i), Data: []byte{byte(i), 0}}
 	}
 	createReports(t, s, rs[:4]...)
 	for _, r := range rs[4:] {
@@ -89,6 +96,14 @@ func caseSet(t *testing.T, s storage.Store) []model.Case {
 }
 
 var reportFilters = []model.CallType{0, model.CallIntervention, callOther, callInfo, 99}
+
+// reportTakers are the takers of reportSet, in turn: "" is a report with no
+// taker, and "lan" is a prefix of "lan.nguyen" that must not match its
+// reports.
+var reportTakers = []string{"lan.nguyen", "minh.tran", "", "lan"}
+
+// takerFilters are the TakenBy values the lists are checked with.
+var takerFilters = []string{"lan.nguyen", "minh.tran", "lan", "lan.nguye", "nobody"}
 
 var caseFilters = []caseFilter{
 	{units.Key{}, 0},
@@ -231,7 +246,7 @@ func checkWalk(t *testing.T, got, want []string) {
 		}
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("pages together = %v, want newest first %v", got, want)
+		t.Errorf("pages together = %v, want in list order %v", got, want)
 	}
 }
 
@@ -489,6 +504,242 @@ func testListCasesBadCursor(t *testing.T, s storage.Store) {
 	view(t, s, func(tx storage.ReadTx) error {
 		if _, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitA, After: c.casesUnitA, Limit: 5}); err != nil {
 			t.Errorf("ListCases(unit A) with its own cursor: %v", err)
+		}
+		return nil
+	})
+}
+
+func testListReportsTakenBy(t *testing.T, s storage.Store) {
+	rs := reportSet(t, s)
+	for _, taker := range takerFilters {
+		for _, ct := range reportFilters {
+			want := reversed(filterReportsBy(rs, func(r model.StoredReport) bool {
+				return r.TakenBy == taker && (ct == 0 || r.CallType == ct)
+			}))
+			view(t, s, func(tx storage.ReadTx) error {
+				got, next, err := tx.ListReports(storage.ReportQuery{TakenBy: taker, CallType: ct, Limit: 100})
+				if err != nil {
+					return fmt.Errorf("ListReports(taken by %q, call type %d): %w", taker, ct, err)
+				}
+				if !slices.Equal(reportIDs(got), want) || next != "" {
+					t.Errorf("ListReports(taken by %q, call type %d) = %v, %q; want newest first %v, \"\"", taker, ct, reportIDs(got), next, want)
+				}
+				return nil
+			})
+		}
+	}
+	// Sanity check of the fixture: the filters above are not all empty.
+	if got := listTakerReportIDs(t, s, "lan.nguyen"); len(got) != 3 {
+		t.Errorf("ListReports(taken by lan.nguyen) = %v, want 3 reports", got)
+	}
+	// The listed records are whole.
+	view(t, s, func(tx storage.ReadTx) error {
+		got, _, err := tx.ListReports(storage.ReportQuery{TakenBy: "minh.tran", Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 {
+			return fmt.Errorf("ListReports(taken by minh.tran, limit 1) returned %d reports", len(got))
+		}
+		if d := sameReport(got[0], rs[9]); d != "" {
+			t.Errorf("listed report differs from the stored one: %s", d)
+		}
+		return nil
+	})
+}
+
+func testListReportsTakenByPaging(t *testing.T, s storage.Store) {
+	rs := reportSet(t, s)
+	for _, taker := range takerFilters[:3] {
+		for _, ct := range []model.CallType{0, model.CallIntervention} {
+			want := reversed(filterReportsBy(rs, func(r model.StoredReport) bool {
+				return r.TakenBy == taker && (ct == 0 || r.CallType == ct)
+			}))
+			for _, limit := range pageSizes {
+				t.Run(fmt.Sprintf("taken by %s call type %d limit %d", taker, ct, limit), func(t *testing.T) {
+					got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+						page, next, err := tx.ListReports(storage.ReportQuery{TakenBy: taker, CallType: ct, After: after, Limit: limit})
+						return reportIDs(page), next, err
+					})
+					checkWalk(t, got, want)
+				})
+			}
+		}
+	}
+	// A cursor of one taker's list is refused by another's and by the
+	// unfiltered list, and the other way round.
+	lan := reportCursor(t, s, storage.ReportQuery{TakenBy: "lan.nguyen"})
+	all := reportCursor(t, s, storage.ReportQuery{})
+	for _, tt := range []struct {
+		q      storage.ReportQuery
+		cursor string
+	}{
+		{storage.ReportQuery{TakenBy: "minh.tran"}, lan},
+		{storage.ReportQuery{TakenBy: "lan"}, lan},
+		{storage.ReportQuery{}, lan},
+		{storage.ReportQuery{CallType: model.CallIntervention}, lan},
+		{storage.ReportQuery{TakenBy: "lan.nguyen"}, all},
+	} {
+		tt.q.After, tt.q.Limit = tt.cursor, 5
+		view(t, s, func(tx storage.ReadTx) error {
+			if _, _, err := tx.ListReports(tt.q); !errors.Is(err, storage.ErrBadCursor) {
+				t.Errorf("ListReports(taken by %q, call type %d) with a cursor of another list: error = %v, want ErrBadCursor", tt.q.TakenBy, tt.q.CallType, err)
+			}
+			return nil
+		})
+	}
+}
+
+// reportMatches are Match functions over reportSet (indexes oldest first),
+// chosen so that long runs of reports are skipped: before the first match,
+// after the last and between matches.
+func reportMatches(rs []model.StoredReport) map[string]func(model.StoredReport) bool {
+	ids := func(idx ...int) func(model.StoredReport) bool {
+		keep := map[string]bool{}
+		for _, i := range idx {
+			keep[rs[i].ID] = true
+		}
+		return func(r model.StoredReport) bool { return keep[r.ID] }
+	}
+	return map[string]func(model.StoredReport) bool{
+		"none":            ids(),
+		"oldest":          ids(0),
+		"newest":          ids(9),
+		"oldest, newest":  ids(0, 9),
+		"middle":          ids(4, 5),
+		"every third":     ids(0, 3, 6, 9),
+		"all but newest":  ids(0, 1, 2, 3, 4, 5, 6, 7, 8),
+		"by sealed field": func(r model.StoredReport) bool { return len(r.Private.Data) == 2 && r.Private.Data[0]%4 == 1 },
+	}
+}
+
+// testListReportsMatch pins that reports for which Match returns false are
+// skipped as if absent: never listed, never counted against the limit, and
+// never the reason for a cursor, so no page after the first is empty.
+func testListReportsMatch(t *testing.T, s storage.Store) {
+	rs := reportSet(t, s)
+	for name, match := range reportMatches(rs) {
+		for _, f := range []struct {
+			taker string
+			ct    model.CallType
+		}{{"", 0}, {"", model.CallIntervention}, {"lan.nguyen", 0}, {"minh.tran", callOther}} {
+			want := reversed(filterReportsBy(rs, func(r model.StoredReport) bool {
+				return match(r) && (f.taker == "" || r.TakenBy == f.taker) && (f.ct == 0 || r.CallType == f.ct)
+			}))
+			for _, limit := range pageSizes {
+				t.Run(fmt.Sprintf("%s taken by %q call type %d limit %d", name, f.taker, f.ct, limit), func(t *testing.T) {
+					got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+						q := storage.ReportQuery{TakenBy: f.taker, CallType: f.ct, Match: match, After: after, Limit: limit}
+						page, next, err := tx.ListReports(q)
+						return reportIDs(page), next, err
+					})
+					checkWalk(t, got, want)
+				})
+			}
+		}
+	}
+	// Match sees whole records.
+	view(t, s, func(tx storage.ReadTx) error {
+		var seen []string
+		_, _, err := tx.ListReports(storage.ReportQuery{Limit: 100, Match: func(r model.StoredReport) bool {
+			if r.Private.KeyID == "" || len(r.Private.Data) != 2 || r.IncidentUnit != unitB {
+				t.Errorf("Match was given a partial record: %+v", r)
+			}
+			seen = append(seen, r.ID)
+			return true
+		}})
+		if err != nil {
+			return err
+		}
+		slices.Sort(seen)
+		if want := slices.Sorted(slices.Values(reportIDs(rs))); !slices.Equal(slices.Compact(seen), want) {
+			t.Errorf("Match was called with %v, want every report %v", seen, want)
+		}
+		return nil
+	})
+}
+
+// caseMatches are Match functions over caseSet (indexes oldest first).
+func caseMatches(cs []model.Case) map[string]func(model.Case) bool {
+	nums := func(idx ...int) func(model.Case) bool {
+		keep := map[string]bool{}
+		for _, i := range idx {
+			keep[cs[i].Number] = true
+		}
+		return func(c model.Case) bool { return keep[c.Number] }
+	}
+	return map[string]func(model.Case) bool{
+		"none":           nums(),
+		"oldest":         nums(0),
+		"newest":         nums(10),
+		"oldest, newest": nums(0, 10),
+		"every third":    nums(0, 3, 6, 9),
+		"all but newest": nums(0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+		"by handler":     func(c model.Case) bool { return slices.Contains(c.Handlers, unitB) },
+	}
+}
+
+func testListCasesMatch(t *testing.T, s storage.Store) {
+	cs := caseSet(t, s)
+	for name, match := range caseMatches(cs) {
+		for _, f := range caseFilters {
+			want := reversed(filterCasesBy(cs, func(c model.Case) bool {
+				return match(c) && (f.unit.IsZero() || c.ResponsibleUnit == f.unit) && (f.status == 0 || c.Status == f.status)
+			}))
+			for _, limit := range []int{1, 2, 100} {
+				t.Run(fmt.Sprintf("%s unit %s status %d limit %d", name, unitName(f.unit), f.status, limit), func(t *testing.T) {
+					got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+						q := storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Match: match, After: after, Limit: limit}
+						page, next, err := tx.ListCases(q)
+						return caseNumbers(page), next, err
+					})
+					checkWalk(t, got, want)
+				})
+			}
+		}
+	}
+}
+
+// testListCasesMatchSkipsMany lists 40 cases of which Match keeps a few,
+// far apart: every page is full except the last, and the last page's
+// cursor is "" although many older cases exist.
+func testListCasesMatchSkipsMany(t *testing.T, s storage.Store) {
+	var cs []model.Case
+	update(t, s, func(tx storage.Tx) error {
+		for i := range 40 {
+			c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, model.StatusAwaitingAcknowledgement)
+			if err := tx.CreateCase(&c); err != nil {
+				return err
+			}
+			cs = append(cs, c)
+		}
+		return nil
+	})
+	keep := map[string]bool{cs[38].Number: true, cs[25].Number: true, cs[24].Number: true, cs[20].Number: true}
+	match := func(c model.Case) bool { return keep[c.Number] }
+	want := []string{cs[38].Number, cs[25].Number, cs[24].Number, cs[20].Number}
+	for _, limit := range []int{1, 2, 3, 4, 5} {
+		for _, f := range []caseFilter{{units.Key{}, 0}, {unitA, 0}, {units.Key{}, model.StatusAwaitingAcknowledgement}, {unitA, model.StatusAwaitingAcknowledgement}} {
+			t.Run(fmt.Sprintf("unit %s status %d limit %d", unitName(f.unit), f.status, limit), func(t *testing.T) {
+				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+					page, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Match: match, After: after, Limit: limit})
+					if len(page) < limit && next != "" {
+						t.Errorf("limit %d: a short page (%d cases) came with a cursor", limit, len(page))
+					}
+					return caseNumbers(page), next, err
+				})
+				checkWalk(t, got, want)
+			})
+		}
+	}
+	// Exactly the matching number of cases: one page, no cursor.
+	view(t, s, func(tx storage.ReadTx) error {
+		got, next, err := tx.ListCases(storage.CaseQuery{Match: match, Limit: len(want)})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(caseNumbers(got), want) || next != "" {
+			t.Errorf("ListCases(limit %d) = %v, %q; want %v, \"\"", len(want), caseNumbers(got), next, want)
 		}
 		return nil
 	})

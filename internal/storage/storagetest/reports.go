@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -17,6 +18,7 @@ var reportTests = []namedTest{
 	{"Update", testReportUpdate},
 	{"UpdateMissing", testReportUpdateMissing},
 	{"UpdateMovesCallType", testReportUpdateMovesCallType},
+	{"UpdateKeepsTaker", testReportUpdateKeepsTaker},
 }
 
 func testReportRoundTrip(t *testing.T, s storage.Store) {
@@ -39,20 +41,31 @@ func testReportRoundTrip(t *testing.T, s storage.Store) {
 		t.Errorf("Report after commit differs: %s", d)
 	}
 	// Spot checks, so a broken comparison cannot hide a lost field.
-	if len(got.Children) != 2 || got.Children[0].BirthDate != want.Children[0].BirthDate ||
-		got.Children[1].EstimatedAge == nil || *got.Children[1].EstimatedAge != 9 ||
-		got.Children[0].EstimatedAge != nil || !got.Children[1].BirthDate.IsZero() {
+	if len(got.Children) != 2 || got.Children[1] != (model.ChildSummary{AgeYears: 9, AgeEstimated: true, Sex: 2}) {
 		t.Errorf("children did not round-trip: %+v", got.Children)
+	}
+	if got.TakenBy != "lan.nguyen" || got.TakerUnit != model.OrgHotline111 {
+		t.Errorf("taker did not round-trip: %q, %q", got.TakenBy, got.TakerUnit)
+	}
+	if !bytes.Equal(got.Private.Data, want.Private.Data) || got.Private.KeyID != want.Private.KeyID ||
+		!bytes.Equal(got.Reporter.Data, want.Reporter.Data) || got.Reporter.KeyID != want.Reporter.KeyID {
+		t.Errorf("sealed blobs did not round-trip: Private %+v, Reporter %+v", got.Private, got.Reporter)
 	}
 	if got.ReceiveTime.Nanosecond() != baseTime.Nanosecond() {
 		t.Errorf("ReceiveTime lost precision: %v, want %v", got.ReceiveTime, baseTime)
 	}
 	// The caller's value is not aliased by the store.
-	*want.Children[1].EstimatedAge = 10
-	want.Caregivers[0].FullName = "changed"
+	want.Children[1].AgeYears = 11
+	want.Private.Data[0] ^= 0xff
+	want.Reporter.Data[0] ^= 0xff
 	again := mustReport(t, s, want.ID)
-	if *again.Children[1].EstimatedAge != 9 || again.Caregivers[0].FullName == "changed" {
+	if again.Children[1].AgeYears != 9 || again.Private.Data[0] != 0x01 || again.Reporter.Data[0] != 0x01 {
 		t.Errorf("stored report changed with the caller's value: %+v", again)
+	}
+	// Nor is a value read back aliased by the store.
+	got.Private.Data[1] = 0x42
+	if again := mustReport(t, s, want.ID); again.Private.Data[1] != 0x00 {
+		t.Errorf("stored report changed with a value read back: Private.Data = %x", again.Private.Data)
 	}
 }
 
@@ -108,10 +121,13 @@ func testReportUpdate(t *testing.T, s storage.Store) {
 	createReports(t, s, r, other)
 
 	r.CaseNumber = "HN-2026-00042"
-	r.Narrative = "updated"
 	r.Children = r.Children[:1]
-	r.Caregivers = nil
+	r.SpecialCircumstances = nil
 	r.ImmediateDanger = false
+	r.TakerUnit = "units/00004@2025-07-01"
+	// Sealing the report under its case's key replaces both blobs.
+	r.Private = model.Sealed{KeyID: "dk-case-HN-2026-00042", Data: []byte{0x02, 0x00, 0x99}}
+	r.Reporter = model.Sealed{KeyID: "dk-reporter-2", Data: []byte{0xff}}
 	r.ReceiveTime = r.ReceiveTime.Add(-48 * 3600e9)
 	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(r) })
 
@@ -210,4 +226,54 @@ func testReportUpdateMovesCallType(t *testing.T, s storage.Store) {
 		model.CallIntervention: {c.ID, b.ID},
 		callOther:              nil,
 	})
+}
+
+// testReportUpdateKeepsTaker pins that the taker of a report cannot change
+// (to another user, to none, or from none) and that a refused update leaves
+// the record and the taker index as they were.
+func testReportUpdateKeepsTaker(t *testing.T, s storage.Store) {
+	r := fullReport(newID(t))
+	anon := minimalReport(newID(t), callOther)
+	createReports(t, s, r, anon)
+
+	for _, tt := range []struct {
+		name    string
+		stored  model.StoredReport
+		takenBy string
+	}{
+		{"another user", r, "minh.tran"},
+		{"none", r, ""},
+		{"from none", anon, "lan.nguyen"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			changed := tt.stored
+			changed.TakenBy = tt.takenBy
+			changed.CaseNumber = "HN-2026-00099"
+			update(t, s, func(tx storage.Tx) error {
+				if err := tx.UpdateReport(changed); err == nil {
+					t.Errorf("UpdateReport changing the taker from %q to %q succeeded", tt.stored.TakenBy, tt.takenBy)
+				}
+				return nil // commit whatever the failed call may have written
+			})
+			if d := sameReport(mustReport(t, s, tt.stored.ID), tt.stored); d != "" {
+				t.Errorf("a refused UpdateReport changed the report: %s", d)
+			}
+			if got := listTakerReportIDs(t, s, "lan.nguyen"); !slices.Equal(got, []string{r.ID}) {
+				t.Errorf("ListReports(taken by lan.nguyen) = %v, want [%s]", got, r.ID)
+			}
+			if got := listTakerReportIDs(t, s, "minh.tran"); len(got) != 0 {
+				t.Errorf("ListReports(taken by minh.tran) = %v, want none", got)
+			}
+		})
+	}
+	// Changing everything else keeps the report listed under its taker.
+	r.CallType = callInfo
+	r.CaseNumber = "HN-2026-00007"
+	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(r) })
+	if got := listTakerReportIDs(t, s, "lan.nguyen"); !slices.Equal(got, []string{r.ID}) {
+		t.Errorf("after an update, ListReports(taken by lan.nguyen) = %v, want [%s]", got, r.ID)
+	}
+	if d := sameReport(mustReport(t, s, r.ID), r); d != "" {
+		t.Errorf("report after UpdateReport differs: %s", d)
+	}
 }

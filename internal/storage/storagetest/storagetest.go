@@ -36,6 +36,12 @@ func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ListCases", listCaseTests},
 		{"Idempotency", idempotencyTests},
 		{"Transactions", transactionTests},
+		{"User", userTests},
+		{"Token", tokenTests},
+		{"PoliceUnit", policeUnitTests},
+		{"DataKey", dataKeyTests},
+		{"Audit", auditTests},
+		{"Batch", batchTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -96,62 +102,46 @@ func newIDs(t *testing.T, n int) []string {
 
 func newID(t *testing.T) string { return newIDs(t, 1)[0] }
 
-// fullReport returns a report with every field set.
-func fullReport(id string) model.Report {
-	age := int32(9)
-	return model.Report{
+// fullReport returns a report with every field set. The sealed blobs hold
+// bytes that are not valid UTF-8 and contain NULs, so a store that keeps
+// them as text is caught.
+func fullReport(id string) model.StoredReport {
+	return model.StoredReport{
 		ID:           id,
 		Channel:      2,
 		ReceiveTime:  baseTime,
 		IncidentUnit: unitA,
 		CallType:     model.CallIntervention,
-		Children: []model.Child{
-			{
-				FullName:     "Nguyễn Văn An",
-				BirthDate:    vntime.Date{Year: 2015, Month: time.June, Day: 1},
-				Sex:          1,
-				Location:     "Số 12 ngõ 34, Phường Ba Đình",
-				Condition:    "bầm tím ở tay",
-				ExpectedHarm: "bị đánh tiếp",
-			},
-			{
-				FullName:     "Nguyễn Thị Bình",
-				EstimatedAge: &age,
-				Sex:          2,
-				Location:     "ở nhà bà ngoại",
-				Condition:    "sợ hãi",
-				ExpectedHarm: "bỏ học",
-			},
+		Children: []model.ChildSummary{
+			{AgeYears: 10, Sex: 1},
+			{AgeYears: 9, AgeEstimated: true, Sex: 2},
 		},
-		Caregivers: []model.Caregiver{
-			{FullName: "Nguyễn Văn Cường", Relation: "bố", Phone: "+84 912 345 678", Address: "Số 12 ngõ 34", SuspectedAbuser: true},
-			{FullName: "Trần Thị Dung", Relation: "mẹ", Phone: "0987654321", Address: "Hải Phòng"},
-		},
-		FamilySituation:      "bố mẹ ly thân",
-		ActionsTaken:         "đã báo công an phường",
-		Narrative:            "Line one\nline \"two\"\t\x00 with a NUL, <html> & emoji 🙂",
 		SuspectedAbuse:       []model.AbuseForm{1, 4},
 		SpecialCircumstances: []model.SpecialCircumstance{3},
 		ImmediateDanger:      true,
-		Reporter: model.Reporter{
-			FullName:        "Lê Văn Em",
-			Phone:           "0240000000",
-			RelationToChild: "hàng xóm",
+		CaseNumber:           "HN-2026-00001",
+		CreateTime:           baseTime.Add(1500 * time.Millisecond),
+		TakenBy:              "lan.nguyen",
+		TakerUnit:            model.OrgHotline111,
+		Private: model.Sealed{
+			KeyID: "dk-case-HN-2026-00001",
+			Data:  []byte{0x01, 0x00, 0xff, 0xfe, 'p', 'r', 'i', 0x00, 0x80, 0xc3, 0x28},
 		},
-		CaseNumber: "HN-2026-00001",
-		CreateTime: baseTime.Add(1500 * time.Millisecond),
+		Reporter: model.Sealed{
+			KeyID: "dk-reporter-" + id,
+			Data:  []byte{0x01, 0xde, 0xad, 0x00, 0xbe, 0xef, 0xff, 0x7f},
+		},
 	}
 }
 
 // minimalReport returns a report with only an id, a unit, a call type and
-// times.
-func minimalReport(id string, ct model.CallType) model.Report {
-	return model.Report{
+// times: no taker and nothing sealed.
+func minimalReport(id string, ct model.CallType) model.StoredReport {
+	return model.StoredReport{
 		ID:           id,
 		ReceiveTime:  baseTime,
 		IncidentUnit: unitB,
 		CallType:     ct,
-		Reporter:     model.Reporter{Anonymous: true},
 		CreateTime:   baseTime,
 	}
 }
@@ -168,6 +158,19 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		CreateTime:      baseTime.Add(time.Second),
 		UpdateTime:      baseTime.Add(2 * time.Second),
 		Revision:        1,
+		Children: []model.ChildSummary{
+			{AgeYears: 10, Sex: 1},
+			{AgeYears: 9, AgeEstimated: true, Sex: 2},
+		},
+		SuspectedAbuse:     []model.AbuseForm{1, 4},
+		Handlers:           []units.Key{unitAOld, unit},
+		IntakeUsers:        []string{"lan.nguyen", "minh.tran"},
+		IntakeUnits:        []string{model.OrgHotline111, model.OrgSocialWorkCentre},
+		ResponsibleOfficer: "hoa.le",
+		PoliceReferrals: []model.PoliceReferral{
+			{PoliceUnit: model.PoliceUnitName("ca-phuong-ba-dinh"), SuspectedOffence: "Điều 140", ReferTime: baseTime.Add(time.Hour), ReferredBy: "hoa.le"},
+			{PoliceUnit: model.PoliceUnitName("ca-ha-noi"), SuspectedOffence: "Điều 146", ReferTime: baseTime.Add(2 * time.Hour), ReferredBy: "chair.pham"},
+		},
 	}
 }
 
@@ -188,7 +191,7 @@ func view(t *testing.T, s storage.Store, fn func(storage.ReadTx) error) {
 	}
 }
 
-func createReports(t *testing.T, s storage.Store, rs ...model.Report) {
+func createReports(t *testing.T, s storage.Store, rs ...model.StoredReport) {
 	t.Helper()
 	update(t, s, func(tx storage.Tx) error {
 		for _, r := range rs {
@@ -217,9 +220,9 @@ func createCases(t *testing.T, s storage.Store, cs ...model.Case) []model.Case {
 	return out
 }
 
-func getReport(t *testing.T, s storage.Store, id string) (model.Report, error) {
+func getReport(t *testing.T, s storage.Store, id string) (model.StoredReport, error) {
 	t.Helper()
-	var r model.Report
+	var r model.StoredReport
 	var rerr error
 	view(t, s, func(tx storage.ReadTx) error {
 		r, rerr = tx.Report(id)
@@ -239,7 +242,7 @@ func getCase(t *testing.T, s storage.Store, number string) (model.Case, error) {
 	return c, cerr
 }
 
-func mustReport(t *testing.T, s storage.Store, id string) model.Report {
+func mustReport(t *testing.T, s storage.Store, id string) model.StoredReport {
 	t.Helper()
 	r, err := getReport(t, s, id)
 	if err != nil {
@@ -285,6 +288,25 @@ func listReportIDs(t *testing.T, s storage.Store, ct model.CallType) []string {
 	return ids
 }
 
+// listTakerReportIDs lists the ids of every report the user took, in one
+// call.
+func listTakerReportIDs(t *testing.T, s storage.Store, takenBy string) []string {
+	t.Helper()
+	var ids []string
+	view(t, s, func(tx storage.ReadTx) error {
+		rs, next, err := tx.ListReports(storage.ReportQuery{TakenBy: takenBy, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("ListReports(taken by %q): %w", takenBy, err)
+		}
+		if next != "" {
+			return fmt.Errorf("ListReports(taken by %q) with a limit above the count returned cursor %q", takenBy, next)
+		}
+		ids = reportIDs(rs)
+		return nil
+	})
+	return ids
+}
+
 // listCaseNumbers lists every case matching the filter in one call.
 func listCaseNumbers(t *testing.T, s storage.Store, unit units.Key, status model.CaseStatus) []string {
 	t.Helper()
@@ -306,8 +328,9 @@ func listCaseNumbers(t *testing.T, s storage.Store, unit units.Key, status model
 }
 
 // sameReport reports how got differs from want, or "" if they are equal:
-// times must be the same instant, nil and empty slices count as equal.
-func sameReport(got, want model.Report) string {
+// times must be the same instant, nil and empty slices count as equal, and
+// every other field must be equal.
+func sameReport(got, want model.StoredReport) string {
 	diffs := timeDiffs(
 		timePair{"ReceiveTime", &got.ReceiveTime, want.ReceiveTime},
 		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
@@ -340,11 +363,12 @@ func timeDiffs(pairs ...timePair) []string {
 	return diffs
 }
 
-func normReport(r model.Report) model.Report {
+func normReport(r model.StoredReport) model.StoredReport {
 	r.Children = nilIfEmpty(r.Children)
-	r.Caregivers = nilIfEmpty(r.Caregivers)
 	r.SuspectedAbuse = nilIfEmpty(r.SuspectedAbuse)
 	r.SpecialCircumstances = nilIfEmpty(r.SpecialCircumstances)
+	r.Private.Data = nilIfEmpty(r.Private.Data)
+	r.Reporter.Data = nilIfEmpty(r.Reporter.Data)
 	return r
 }
 
@@ -354,11 +378,28 @@ func sameCase(got, want model.Case) string {
 		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
 		timePair{"UpdateTime", &got.UpdateTime, want.UpdateTime},
 	)
-	got.ReportIDs, want.ReportIDs = nilIfEmpty(got.ReportIDs), nilIfEmpty(want.ReportIDs)
+	if len(got.PoliceReferrals) == len(want.PoliceReferrals) {
+		got.PoliceReferrals = slices.Clone(got.PoliceReferrals)
+		for i := range got.PoliceReferrals {
+			diffs = append(diffs, timeDiffs(timePair{fmt.Sprintf("PoliceReferrals[%d].ReferTime", i), &got.PoliceReferrals[i].ReferTime, want.PoliceReferrals[i].ReferTime})...)
+		}
+	}
+	got, want = normCase(got), normCase(want)
 	if !reflect.DeepEqual(got, want) {
 		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
 	}
 	return strings.Join(diffs, "; ")
+}
+
+func normCase(c model.Case) model.Case {
+	c.ReportIDs = nilIfEmpty(c.ReportIDs)
+	c.Children = nilIfEmpty(c.Children)
+	c.SuspectedAbuse = nilIfEmpty(c.SuspectedAbuse)
+	c.Handlers = nilIfEmpty(c.Handlers)
+	c.IntakeUsers = nilIfEmpty(c.IntakeUsers)
+	c.IntakeUnits = nilIfEmpty(c.IntakeUnits)
+	c.PoliceReferrals = nilIfEmpty(c.PoliceReferrals)
+	return c
 }
 
 func sameIdempotency(got, want model.IdempotencyRecord) string {
@@ -381,7 +422,7 @@ func nilIfEmpty[S ~[]E, E any](s S) S {
 	return s
 }
 
-func reportIDs(rs []model.Report) []string {
+func reportIDs(rs []model.StoredReport) []string {
 	ids := make([]string, len(rs))
 	for i, r := range rs {
 		ids[i] = r.ID
@@ -407,10 +448,16 @@ func reversed[S ~[]E, E any](s S) S {
 
 // filterReports returns the ids of the reports (oldest first) with call type
 // ct, or all of them for 0.
-func filterReports(rs []model.Report, ct model.CallType) []string {
+func filterReports(rs []model.StoredReport, ct model.CallType) []string {
+	return filterReportsBy(rs, func(r model.StoredReport) bool { return ct == 0 || r.CallType == ct })
+}
+
+// filterReportsBy returns the ids of the reports (oldest first) for which
+// keep returns true.
+func filterReportsBy(rs []model.StoredReport, keep func(model.StoredReport) bool) []string {
 	var ids []string
 	for _, r := range rs {
-		if ct == 0 || r.CallType == ct {
+		if keep(r) {
 			ids = append(ids, r.ID)
 		}
 	}
@@ -419,9 +466,17 @@ func filterReports(rs []model.Report, ct model.CallType) []string {
 
 // filterCases returns the numbers of the cases (oldest first) that match.
 func filterCases(cs []model.Case, unit units.Key, status model.CaseStatus) []string {
+	return filterCasesBy(cs, func(c model.Case) bool {
+		return (unit.IsZero() || c.ResponsibleUnit == unit) && (status == 0 || c.Status == status)
+	})
+}
+
+// filterCasesBy returns the numbers of the cases (oldest first) for which
+// keep returns true.
+func filterCasesBy(cs []model.Case, keep func(model.Case) bool) []string {
 	var nums []string
 	for _, c := range cs {
-		if (unit.IsZero() || c.ResponsibleUnit == unit) && (status == 0 || c.Status == status) {
+		if keep(c) {
 			nums = append(nums, c.Number)
 		}
 	}

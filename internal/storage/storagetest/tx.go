@@ -1,11 +1,11 @@
 package storagetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +103,7 @@ func testIdempotencyNotFound(t *testing.T, s storage.Store) {
 var transactionTests = []namedTest{
 	{"RollbackLeavesNothing", testRollbackLeavesNothing},
 	{"RollbackKeepsUpdatedRecords", testRollbackKeepsUpdatedRecords},
+	{"RollbackIdentitiesAndKeys", testRollbackIdentitiesAndKeys},
 	{"ViewSeesOnlyCommitted", testViewSeesOnlyCommitted},
 	{"ViewIsASnapshot", testViewIsASnapshot},
 	{"CancelledContext", testCancelledContext},
@@ -205,7 +206,7 @@ func testRollbackKeepsUpdatedRecords(t *testing.T, s storage.Store) {
 	err := s.Update(context.Background(), func(tx storage.Tx) error {
 		r2 := r
 		r2.CallType = callOther
-		r2.Narrative = "rolled back"
+		r2.Private = model.Sealed{KeyID: "rolled back", Data: []byte("rolled back")}
 		if err := tx.UpdateReport(r2); err != nil {
 			return err
 		}
@@ -239,6 +240,82 @@ func testRollbackKeepsUpdatedRecords(t *testing.T, s storage.Store) {
 		{units.Key{}, c.Status}:           {c.Number},
 		{units.Key{}, model.StatusClosed}: nil,
 	})
+}
+
+// testRollbackIdentitiesAndKeys rolls back the creation of users, tokens,
+// police units and data keys, and the update of existing ones: nothing of
+// it is kept, in the records or in the token index.
+func testRollbackIdentitiesAndKeys(t *testing.T, s storage.Store) {
+	user := sampleUser("lan.nguyen")
+	tok := sampleToken("tok1", user.ID)
+	key := sampleWrapped("master-old", 1)
+	createUsers(t, s, user)
+	createTokens(t, s, tok)
+	putDataKeys(t, s, storage.DataKey{ID: "k1", Wrapped: key})
+
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		if err := tx.CreateUser(sampleUser("minh.tran")); err != nil {
+			return err
+		}
+		if err := tx.CreateToken(sampleToken("tok2", "minh.tran")); err != nil {
+			return err
+		}
+		if err := tx.CreateToken(sampleToken("tok0", user.ID)); err != nil {
+			return err
+		}
+		if err := tx.CreatePoliceUnit(samplePoliceUnit("ca-ha-noi")); err != nil {
+			return err
+		}
+		if err := tx.PutDataKey("k2", sampleWrapped("master-old", 2)); err != nil {
+			return err
+		}
+		if err := tx.PutDataKey("k1", sampleWrapped("master-new", 3)); err != nil {
+			return err
+		}
+		u := user
+		u.DisableTime = baseTime
+		if err := tx.UpdateUser(u); err != nil {
+			return err
+		}
+		revoked := tok
+		revoked.RevokeTime = baseTime
+		if err := tx.UpdateToken(revoked); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update error = %v, want the error fn returned", err)
+	}
+
+	if got, err := getUser(t, s, user.ID); err != nil || sameUser(got, user) != "" {
+		t.Errorf("after rollback, User(%s) = %+v, %v; want it unchanged", user.ID, got, err)
+	}
+	_, err = getUser(t, s, "minh.tran")
+	wantErr(t, "after rollback, User(minh.tran)", err, model.ErrNotFound)
+	if n := countUsers(t, s); n != 1 {
+		t.Errorf("after rollback, CountUsers = %d, want 1", n)
+	}
+	if d := sameToken(mustToken(t, s, tok.ID), tok); d != "" {
+		t.Errorf("after rollback, token differs: %s", d)
+	}
+	for _, id := range []string{"tok0", "tok2"} {
+		_, err := getToken(t, s, id)
+		wantErr(t, "after rollback, Token("+id+")", err, model.ErrNotFound)
+	}
+	if got := tokensOfUser(t, s, user.ID); !slices.Equal(got, []string{tok.ID}) {
+		t.Errorf("after rollback, TokensOfUser(%s) = %v, want [%s]", user.ID, got, tok.ID)
+	}
+	if got := tokensOfUser(t, s, "minh.tran"); len(got) != 0 {
+		t.Errorf("after rollback, TokensOfUser(minh.tran) = %v, want none", got)
+	}
+	_, err = getPoliceUnit(t, s, "ca-ha-noi")
+	wantErr(t, "after rollback, PoliceUnit", err, model.ErrNotFound)
+	if got, err := getDataKey(t, s, "k1"); err != nil || !sameWrapped(got, key) {
+		t.Errorf("after rollback, DataKey(k1) = %+v, %v; want %+v", got, err, key)
+	}
+	_, err = getDataKey(t, s, "k2")
+	wantErr(t, "after rollback, DataKey(k2)", err, model.ErrNotFound)
 }
 
 // waitBriefly waits for ch to close, for at most a second, and reports
@@ -330,9 +407,9 @@ func testViewIsASnapshot(t *testing.T, s storage.Store) {
 	// file (bbolt) must remap, and so wait for open readers, only when a
 	// commit grows the file; the space freed here spares the commit below.
 	old := minimalReport(newID(t), callOther)
-	old.Narrative = strings.Repeat("x", 512<<10)
+	old.Private.Data = bytes.Repeat([]byte("x"), 512<<10)
 	createReports(t, s, old)
-	old.Narrative = "short"
+	old.Private.Data = []byte("short")
 	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(old) })
 	r := fullReport(newID(t))
 
@@ -432,10 +509,10 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 		return tx.PutIdempotency(idem)
 	})
 
-	var gotR model.Report
+	var gotR model.StoredReport
 	var gotC model.Case
 	var gotI model.IdempotencyRecord
-	var listed []model.Report
+	var listed []model.StoredReport
 	view(t, s, func(tx storage.ReadTx) error {
 		var err error
 		if gotR, err = tx.Report(r.ID); err != nil {
@@ -452,13 +529,13 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 	})
 
 	// Overwrite and grow: about 2 MB in several transactions.
-	big := strings.Repeat("x", 32<<10)
+	big := bytes.Repeat([]byte("x"), 32<<10)
 	ids := newIDs(t, 64)
 	for i := 0; i < len(ids); i += 8 {
 		update(t, s, func(tx storage.Tx) error {
 			for _, id := range ids[i : i+8] {
 				b := minimalReport(id, callOther)
-				b.Narrative = big
+				b.Private.Data = big
 				if err := tx.CreateReport(b); err != nil {
 					return err
 				}
@@ -467,7 +544,7 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 		})
 	}
 	r2 := r
-	r2.Narrative = strings.Repeat("y", len(r.Narrative))
+	r2.Private.Data = bytes.Repeat([]byte("y"), len(r.Private.Data))
 	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(r2) })
 
 	if d := sameReport(gotR, r); d != "" {

@@ -1,11 +1,13 @@
 package grpcapi
 
 import (
+	"encoding/hex"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -56,10 +58,13 @@ func reportFromProto(p *pb.Report) (model.Report, error) {
 			SuspectedAbuser: g.GetSuspectedAbuser(),
 		})
 	}
-	if id := p.GetReporter().GetIdentified(); id != nil {
-		r.Reporter = model.Reporter{FullName: id.GetFullName(), Phone: id.GetPhone(), RelationToChild: id.GetRelationToChild()}
-	} else {
+	switch id := p.GetReporter().GetIdentity().(type) {
+	case *pb.Reporter_Identified:
+		r.Reporter = model.Reporter{FullName: id.Identified.GetFullName(), Phone: id.Identified.GetPhone(), RelationToChild: id.Identified.GetRelationToChild()}
+	case *pb.Reporter_Anonymous:
 		r.Reporter = model.Reporter{Anonymous: true}
+	default:
+		return model.Report{}, model.InvalidField("report.reporter", "reporter.identity", "reporter: give anonymous or identified; withheld is output only")
 	}
 	return r, nil
 }
@@ -103,14 +108,21 @@ func reportToProto(r model.Report) *pb.Report {
 			FullName: g.FullName, Relation: g.Relation, Phone: g.Phone, Address: g.Address, SuspectedAbuser: g.SuspectedAbuser,
 		})
 	}
-	if r.Reporter.Anonymous {
-		p.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
-	} else {
-		p.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
-			Consent: true, FullName: r.Reporter.FullName, Phone: r.Reporter.Phone, RelationToChild: r.Reporter.RelationToChild,
-		}}}
-	}
+	p.Reporter = reporterToProto(r.Reporter)
 	return p
+}
+
+// reporterToProto shows a reporter, or only that the identity is withheld.
+func reporterToProto(r model.Reporter) *pb.Reporter {
+	switch {
+	case r.Withheld:
+		return &pb.Reporter{Identity: &pb.Reporter_Withheld{Withheld: true}}
+	case r.Anonymous:
+		return &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+	}
+	return &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+		Consent: true, FullName: r.FullName, Phone: r.Phone, RelationToChild: r.RelationToChild,
+	}}}
 }
 
 func caseToProto(c model.Case) *pb.Case {
@@ -129,7 +141,54 @@ func caseToProto(c model.Case) *pb.Case {
 	for _, id := range c.ReportIDs {
 		p.Reports = append(p.Reports, reportName(id))
 	}
+	for _, ch := range c.Children {
+		p.Children = append(p.Children, &pb.ChildSummary{AgeYears: ch.AgeYears, AgeEstimated: ch.AgeEstimated, Sex: pb.Sex(ch.Sex)})
+	}
+	p.SuspectedAbuse = convertEnums[pb.AbuseForm](c.SuspectedAbuse)
+	for _, r := range c.PoliceReferrals {
+		p.PoliceReferrals = append(p.PoliceReferrals, &pb.PoliceReferral{
+			PoliceUnit: r.PoliceUnit, SuspectedOffence: r.SuspectedOffence,
+			ReferTime: timestamp(r.ReferTime), ReferredBy: model.UserName(r.ReferredBy),
+		})
+	}
 	return p
+}
+
+func userToProto(u model.User) *pb.User {
+	return &pb.User{
+		Name: model.UserName(u.ID), DisplayName: u.DisplayName, Role: pb.Role(u.Role), Unit: u.Unit,
+		Phone: u.Phone, CreateTime: timestamp(u.CreateTime), DisableTime: timestamp(u.DisableTime),
+	}
+}
+
+// tokenToProto shows a token; secret is "" except in the response that
+// created it.
+func tokenToProto(t model.Token, secret string) *pb.Token {
+	return &pb.Token{
+		Name: model.UserName(t.UserID) + "/tokens/" + t.ID, Secret: secret,
+		CreateTime: timestamp(t.CreateTime), ExpireTime: timestamp(t.ExpireTime), RevokeTime: timestamp(t.RevokeTime),
+	}
+}
+
+func policeUnitToProto(p model.PoliceUnit) *pb.PoliceUnit {
+	out := &pb.PoliceUnit{Name: model.PoliceUnitName(p.ID), DisplayName: p.DisplayName, CreateTime: timestamp(p.CreateTime)}
+	for _, k := range p.Covers {
+		out.Covers = append(out.Covers, unitName(k))
+	}
+	return out
+}
+
+func auditEventToProto(e audit.Event) *pb.AuditEvent {
+	actor := ""
+	if e.Actor != "" {
+		actor = model.UserName(e.Actor)
+	}
+	return &pb.AuditEvent{
+		Seq: e.Seq, Time: timestamp(e.Time), Actor: actor, Role: e.Role, Unit: e.Unit,
+		Action: e.Action, Resource: e.Resource, Case: e.Case, RequestId: e.RequestID,
+		Reason: e.Reason, Outcome: e.Outcome,
+		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
+	}
 }
 
 func unitToProto(u units.Unit, predecessors []units.Link) *pb.Unit {

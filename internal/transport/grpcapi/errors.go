@@ -27,6 +27,11 @@ const (
 	ReasonInternal         = "INTERNAL"
 	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
 	ReasonRequestCancelled = "CANCELLED"
+	ReasonUnauthenticated  = "UNAUTHENTICATED"
+	ReasonPermissionDenied = "PERMISSION_DENIED"
+	ReasonThrottled        = "TOO_MANY_FAILED_AUTHENTICATIONS"
+	ReasonUnavailable      = "UNAVAILABLE"
+	ReasonWrongMasterKey   = "WRONG_MASTER_KEY"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -60,6 +65,8 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.AlreadyExists, "request_id was already used for a different request; use a new request_id", ReasonRequestIDReused, nil)
 	case errors.Is(err, model.ErrAlreadyExists):
 		return withInfo(codes.AlreadyExists, "already exists", ReasonAlreadyExists, nil)
+	case errors.Is(err, model.ErrPermissionDenied):
+		return withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	case errors.Is(err, model.ErrConflict):
 		return withInfo(codes.Aborted, "the resource changed since it was read; read it again and retry with the new etag", ReasonEtagMismatch, nil)
 	case errors.Is(err, context.DeadlineExceeded):

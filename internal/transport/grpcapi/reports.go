@@ -25,7 +25,7 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	out, err := s.intake.CreateReport(ctx, intake.CreateReportInput{
+	out, err := s.intake.CreateReport(ctx, principalFrom(ctx), intake.CreateReportInput{
 		Report:              r,
 		IncidentCommuneCode: req.GetReport().GetIncidentCommuneCode(),
 		CaseName:            req.GetReport().GetCase(),
@@ -39,7 +39,7 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 }
 
 func (s *reportServer) GetReport(ctx context.Context, req *pb.GetReportRequest) (*pb.Report, error) {
-	r, err := s.intake.GetReport(ctx, req.GetName())
+	r, err := s.intake.GetReport(ctx, principalFrom(ctx), req.GetName())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -47,12 +47,13 @@ func (s *reportServer) GetReport(ctx context.Context, req *pb.GetReportRequest) 
 }
 
 func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsRequest) (*pb.ListReportsResponse, error) {
-	filter := strconv.Itoa(int(req.GetCallType()))
-	cursor, err := decodePageToken(req.GetPageToken(), filter)
+	p := principalFrom(ctx)
+	filters := []string{p.UserID, strconv.Itoa(int(req.GetCallType()))}
+	cursor, err := decodePageToken(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
-	reports, next, err := s.intake.ListReports(ctx, storage.ReportQuery{
+	reports, next, err := s.intake.ListReports(ctx, p, storage.ReportQuery{
 		CallType: model.CallType(req.GetCallType()),
 		After:    cursor,
 		Limit:    pageSize(req.GetPageSize(), 50, 500),
@@ -60,7 +61,7 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListReportsResponse{NextPageToken: encodePageToken(next, filter)}
+	resp := &pb.ListReportsResponse{NextPageToken: encodePageToken(next, filters...)}
 	for _, r := range reports {
 		resp.Reports = append(resp.Reports, reportToProto(r))
 	}
@@ -69,11 +70,19 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 
 func (s *reportServer) LinkReport(ctx context.Context, req *pb.LinkReportRequest) (*pb.Report, error) {
 	fp := fingerprint(&pb.LinkReportRequest{Name: req.GetName(), Case: req.GetCase()})
-	r, err := s.intake.LinkReport(ctx, req.GetName(), req.GetCase(), req.GetRequestId(), fp)
+	r, err := s.intake.LinkReport(ctx, principalFrom(ctx), req.GetName(), req.GetCase(), req.GetRequestId(), fp)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	return reportToProto(r), nil
+}
+
+func (s *reportServer) DiscloseReporter(ctx context.Context, req *pb.DiscloseReporterRequest) (*pb.Reporter, error) {
+	rep, err := s.intake.DiscloseReporter(ctx, principalFrom(ctx), req.GetName(), req.GetReason())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return reporterToProto(rep), nil
 }
 
 // fingerprint hashes the request without its request_id (withoutID is the

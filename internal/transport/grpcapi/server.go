@@ -17,17 +17,22 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // Deps are what the handlers need.
 type Deps struct {
-	Intake *intake.Service
-	Units  *units.Registry
-	Clock  clock.Clock
-	Log    *slog.Logger
+	Intake   *intake.Service
+	Identity *identity.Service
+	Audit    *auditlog.Log
+	Keys     KeyRotator // nil: RotateMasterKey is unavailable
+	Units    *units.Registry
+	Clock    clock.Clock
+	Log      *slog.Logger
 	// Gateway marks the server that only the in-process REST gateway
 	// reaches (over an in-memory connection). It trusts the client address
 	// the gateway forwards in x-forwarded-for; the public server does not.
@@ -41,32 +46,40 @@ type Server struct {
 }
 
 // NewServer builds the gRPC server: interceptors (recovery first, then request
-// id, logging, validation; the unary and stream chains match), the childcase
-// services, health and reflection.
+// id, logging, authentication and method rules, validation; the unary and
+// stream chains match), the childcase services, health and reflection.
+// Authentication comes before validation so that nobody learns anything
+// about the schema's rules without a token.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	v, err := newValidator()
 	if err != nil {
 		return nil, fmt.Errorf("grpcapi: protovalidate: %w", err)
 	}
 	logger := slogLogger(d.Log)
+	auth := newAuthenticator(d.Identity, d.Audit, d.Clock, d.Gateway)
 	opts = append(opts,
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions()...),
+			auth.unary,
 			v.unary,
 		),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions()...),
+			auth.stream,
 			v.stream,
 		),
 	)
 	s := grpc.NewServer(opts...)
 	pb.RegisterReportServiceServer(s, &reportServer{intake: d.Intake, log: d.Log})
-	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, log: d.Log})
+	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, identity: d.Identity, log: d.Log})
 	pb.RegisterUnitServiceServer(s, &unitServer{units: d.Units, clock: d.Clock, log: d.Log})
+	pb.RegisterAdminServiceServer(s, &adminServer{identity: d.Identity, keys: d.Keys, log: d.Log})
+	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
+	pb.RegisterAuditServiceServer(s, &auditServer{log: d.Audit, logger: d.Log})
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)

@@ -1,0 +1,276 @@
+// Package access decides who may see what: the rules of deny-by-default,
+// unit-scoped access to reports and cases, and the checks on a user's unit
+// for their role. It does no I/O. Callers turn "may not see" into NotFound,
+// so that a record outside the caller's scope looks exactly like one that
+// does not exist.
+package access
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+)
+
+// Principal is the authenticated user a request acts for.
+type Principal struct {
+	UserID string
+	Role   model.Role
+	Unit   string // the user's unit, a resource name (see model.User)
+	// RequestID joins the audit events of the request to its logs.
+	RequestID string
+}
+
+// System is the principal of work the service does on its own behalf:
+// bootstrap, demo seeding, key rotation.
+func System(action string) Principal {
+	return Principal{UserID: "system", Role: model.RoleAdmin, Unit: model.OrgSystem, RequestID: action}
+}
+
+// Event returns an audit event of p doing action on resource, which belongs
+// to caseName ("" when it belongs to no case).
+func (p Principal) Event(now time.Time, action, resource, caseName, outcome string) audit.Event {
+	return audit.Event{
+		Time:      now,
+		Actor:     p.UserID,
+		Role:      p.Role.String(),
+		Unit:      p.Unit,
+		Action:    action,
+		Resource:  resource,
+		Case:      caseName,
+		RequestID: p.RequestID,
+		Outcome:   outcome,
+	}
+}
+
+// adminUnit returns the administrative unit of p, if p belongs to one.
+func (p Principal) adminUnit() (units.Key, bool) {
+	name, ok := strings.CutPrefix(p.Unit, "units/")
+	if !ok {
+		return units.Key{}, false
+	}
+	k, err := units.ParseKey(name)
+	return k, err == nil
+}
+
+// CaseView is how much of a case a principal may see.
+type CaseView int
+
+const (
+	// ViewNone: the case is outside the principal's scope; it must look as
+	// if it did not exist.
+	ViewNone CaseView = iota
+	// ViewPolice: the police view: number, status, dates, categories, the
+	// children's age and sex, the commune, the responsible officer's
+	// contact and the principal's own police track; never the reports, the
+	// narrative or the reporter.
+	ViewPolice
+	// ViewFull: everything but the reporter's identity, which only a
+	// disclosure reveals.
+	ViewFull
+)
+
+// Policy applies the access rules. Its zero value is not usable; build it
+// with New.
+type Policy struct {
+	units *units.Registry
+}
+
+// New returns the policy, which needs the unit registry to find the
+// district of a commune.
+func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
+
+// CaseView returns how much of c p may see:
+//   - hotline operators: the cases their own reports opened or joined;
+//   - hotline supervisors: the cases of their organisation's reports;
+//   - commune staff: cases their commune is or was responsible for, or was
+//     handed;
+//   - district officers: cases of the communes of their district, and those
+//     escalated or handed to the district;
+//   - city officers: every case;
+//   - police liaisons: the police view of cases referred to their unit;
+//   - auditors and admins: none (they do not read case content).
+func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
+	var ok bool
+	switch p.Role {
+	case model.RoleHotlineOperator:
+		ok = slices.Contains(c.IntakeUsers, p.UserID)
+	case model.RoleHotlineSupervisor:
+		ok = slices.Contains(c.IntakeUnits, p.Unit)
+	case model.RoleCommuneWorker, model.RoleCommuneChair:
+		unit, isUnit := p.adminUnit()
+		ok = isUnit && slices.Contains(c.Handlers, unit)
+	case model.RoleDistrictOfficer:
+		unit, isUnit := p.adminUnit()
+		ok = isUnit && pol.inDistrict(unit, c)
+	case model.RoleCityOfficer:
+		_, ok = p.adminUnit()
+	case model.RolePoliceLiaison:
+		if c.ReferredTo(p.Unit) {
+			return ViewPolice
+		}
+	}
+	if ok {
+		return ViewFull
+	}
+	return ViewNone
+}
+
+// inDistrict reports whether a case belongs to a district: the district
+// handled it, or one of its communes did, or it happened there.
+func (pol *Policy) inDistrict(district units.Key, c model.Case) bool {
+	if slices.Contains(c.Handlers, district) {
+		return true
+	}
+	for _, k := range append([]units.Key{c.IncidentUnit}, c.Handlers...) {
+		if u, ok := pol.units.Get(k); ok && u.Parent == district {
+			return true
+		}
+	}
+	return false
+}
+
+// CanSeeReport reports whether p may read r; c is r's case, or nil when r
+// belongs to no case. Whoever recorded a report may read it; hotline
+// supervisors read every report of their organisation; commune, district
+// and city staff read the reports of cases they fully see. Police,
+// auditors and admins read no report.
+func (pol *Policy) CanSeeReport(p Principal, r model.StoredReport, c *model.Case) bool {
+	switch p.Role {
+	case model.RolePoliceLiaison, model.RoleAuditor, model.RoleAdmin:
+		return false
+	}
+	if r.TakenBy == p.UserID {
+		return true
+	}
+	if p.Role == model.RoleHotlineSupervisor && r.TakerUnit == p.Unit {
+		return true
+	}
+	switch p.Role {
+	case model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer:
+		return c != nil && pol.CaseView(p, *c) == ViewFull
+	}
+	return false
+}
+
+// PoliceView returns the police view of c for the police unit: the
+// reports and other units' referrals are removed.
+func PoliceView(c model.Case, policeUnit string) model.Case {
+	c.ReportIDs = nil
+	c.IntakeUsers = nil
+	c.IntakeUnits = nil
+	c.Handlers = nil
+	var own []model.PoliceReferral
+	for _, r := range c.PoliceReferrals {
+		if r.PoliceUnit == policeUnit {
+			own = append(own, r)
+		}
+	}
+	c.PoliceReferrals = own
+	return c
+}
+
+// CheckUserUnit checks that a unit fits a role: hotline staff belong to the
+// hotline 111 or the social work centre, commune staff to a commune,
+// district officers to a district, city officers to the city, police
+// liaisons to a police unit, auditors and admins to the system
+// organisation or the city. It does not check that the unit exists; field
+// names the request field for the error.
+func CheckUserUnit(reg *units.Registry, role model.Role, unit, field string) error {
+	bad := func(want string) error {
+		return model.InvalidField(field, "user.unit_for_role", "a %s belongs to %s, not %q", role, want, unit)
+	}
+	switch role {
+	case model.RoleHotlineOperator, model.RoleHotlineSupervisor:
+		if unit != model.OrgHotline111 && unit != model.OrgSocialWorkCentre {
+			return bad(model.OrgHotline111 + " or " + model.OrgSocialWorkCentre)
+		}
+		return nil
+	case model.RolePoliceLiaison:
+		if !strings.HasPrefix(unit, "policeUnits/") {
+			return bad("a police unit, policeUnits/{id}")
+		}
+		return nil
+	case model.RoleAuditor, model.RoleAdmin:
+		if unit == model.OrgSystem || isLevel(reg, unit, units.LevelCity) {
+			return nil
+		}
+		return bad(model.OrgSystem + " or the city")
+	case model.RoleCommuneWorker, model.RoleCommuneChair:
+		if !isLevel(reg, unit, units.LevelCommune) {
+			return bad("a commune, units/{code}@{valid_from}")
+		}
+		return nil
+	case model.RoleDistrictOfficer:
+		if !isLevel(reg, unit, units.LevelDistrict) {
+			return bad("a district, units/{code}@{valid_from}")
+		}
+		return nil
+	case model.RoleCityOfficer:
+		if !isLevel(reg, unit, units.LevelCity) {
+			return bad("the city, units/01@2020-01-01")
+		}
+		return nil
+	}
+	return model.InvalidField(field, "user.role", "unknown role %d", role)
+}
+
+func isLevel(reg *units.Registry, name string, level units.Level) bool {
+	s, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return false
+	}
+	k, err := units.ParseKey(s)
+	if err != nil {
+		return false
+	}
+	u, ok := reg.Get(k)
+	return ok && u.Level == level
+}
+
+// UnitName returns the resource name of an administrative unit.
+func UnitName(k units.Key) string { return "units/" + k.String() }
+
+// ReportResource and CaseResource name records in audit events.
+func ReportResource(id string) string { return "reports/" + id }
+
+// CaseResource names a case in audit events.
+func CaseResource(number string) string {
+	if number == "" {
+		return ""
+	}
+	return "cases/" + number
+}
+
+// Role sets: which roles may call which kind of method. The transport's
+// method table and the domain's checks both use these, so a rule lives in
+// one place.
+var (
+	// Intakers record reports and link them to cases.
+	Intakers = []model.Role{
+		model.RoleHotlineOperator, model.RoleHotlineSupervisor, model.RoleCommuneWorker,
+		model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer,
+	}
+	// ReportReaders read reports (within their scope).
+	ReportReaders = Intakers
+	// CaseReaders read cases (within their scope; police see the police
+	// view).
+	CaseReaders = append(slices.Clone(Intakers), model.RolePoliceLiaison)
+	// Referrers refer cases to the police.
+	Referrers = Intakers
+	// Disclosers may ask for a reporter's identity, with a reason.
+	Disclosers = []model.Role{model.RoleHotlineSupervisor, model.RoleCityOfficer}
+	// Admins manage users, tokens, police units and keys.
+	Admins = []model.Role{model.RoleAdmin}
+	// Auditors read and verify the audit log.
+	Auditors = []model.Role{model.RoleAuditor}
+	// Everyone is every role: reference data (units, police units) is
+	// readable by any signed-in user.
+	Everyone = model.Roles
+)
+
+// Has reports whether p's role is in roles.
+func (p Principal) Has(roles []model.Role) bool { return slices.Contains(roles, p.Role) }

@@ -1,0 +1,70 @@
+// Package auditlog records and reads the audit trail kept in storage:
+// events of reads (appended before the data is returned, so no read goes
+// unrecorded), failed authentications, and the queries and verification
+// auditors run. Writes of case data append their events themselves, in the
+// transaction that makes the change.
+package auditlog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Log appends to and reads the audit trail.
+type Log struct {
+	store storage.Store
+}
+
+// New returns the log kept in store.
+func New(store storage.Store) *Log { return &Log{store: store} }
+
+// Record appends events durably. Concurrent calls share a commit. A caller
+// that fails to record a read must not return the data.
+func (l *Log) Record(ctx context.Context, events ...audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	err := l.store.Batch(ctx, func(tx storage.Tx) error {
+		_, err := tx.AppendAudit(events...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record audit events: %w", err)
+	}
+	return nil
+}
+
+// List returns events matching q, newest first.
+func (l *Log) List(ctx context.Context, q storage.AuditQuery) (events []audit.Event, next string, err error) {
+	err = l.store.View(ctx, func(tx storage.ReadTx) error {
+		events, next, err = tx.ListAuditEvents(q)
+		return err
+	})
+	return events, next, err
+}
+
+// Result is the outcome of a verification.
+type Result struct {
+	Checked uint64         // events whose links held
+	HeadSeq uint64         // the stored head
+	Problem *audit.Problem // the first broken link, or nil when the chain is whole
+}
+
+// Verify checks the whole chain against the stored head, in one snapshot,
+// and reports the first broken link.
+func (l *Log) Verify(ctx context.Context) (Result, error) {
+	var res Result
+	err := l.store.View(ctx, func(tx storage.ReadTx) error {
+		seq, hash, err := tx.AuditHead()
+		if err != nil {
+			return err
+		}
+		res.HeadSeq = seq
+		res.Checked, res.Problem, err = audit.VerifyHead(tx.AuditEvents(1), seq, hash)
+		return err
+	})
+	return res, err
+}

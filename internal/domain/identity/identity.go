@@ -1,0 +1,444 @@
+// Package identity manages who may call the service: users with one role and
+// one unit, the bearer tokens they authenticate with, and the police units
+// cases are referred to. Tokens are random, shown once, stored only as a
+// SHA-256 hash, compared in constant time, and expire or are revoked. Every
+// change is audited in the transaction that makes it.
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Token lifetimes.
+const (
+	DefaultTokenTTL = 90 * 24 * time.Hour
+	MaxTokenTTL     = 400 * 24 * time.Hour
+	// BootstrapTokenTTL bounds the first admin token printed by a new
+	// database: long enough to set up, short enough not to linger.
+	BootstrapTokenTTL = 7 * 24 * time.Hour
+)
+
+// BootstrapUserID is the id of the admin a new database creates.
+const BootstrapUserID = "admin"
+
+// tokenPrefix starts every token so that secret scanners and people can
+// recognise one.
+const tokenPrefix = "cc_"
+
+// ErrUnauthenticated is returned (wrapped with the why, which is for the
+// audit log, never for the caller) when a bearer token is not valid.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Service manages users, tokens and police units.
+type Service struct {
+	store storage.Store
+	units *units.Registry
+	clock clock.Clock
+	log   *slog.Logger
+}
+
+// New returns the identity service.
+func New(store storage.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
+	return &Service{store: store, units: reg, clock: clk, log: log}
+}
+
+// IssuedToken is a token as created: the secret is shown this once.
+type IssuedToken struct {
+	Token  model.Token
+	Secret string // the whole bearer token, "cc_<id>_<secret>"
+}
+
+var userIDPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,62}$`)
+var policeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+
+// Authenticate checks a bearer token and returns its user and principal.
+// Every failure wraps ErrUnauthenticated; the wrapped text says why (for
+// the audit log).
+func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, error) {
+	id, secret, ok := parseToken(bearer)
+	if !ok {
+		return model.User{}, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
+	}
+	now := s.clock.Now()
+	var u model.User
+	err := s.store.View(ctx, func(tx storage.ReadTx) error {
+		t, err := tx.Token(id)
+		if errors.Is(err, model.ErrNotFound) {
+			// Hash anyway so an unknown id costs what a known one does.
+			_ = subtle.ConstantTimeCompare(hashSecret(secret), make([]byte, sha256.Size))
+			return fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+		}
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(hashSecret(secret), t.SecretHash) != 1 {
+			return fmt.Errorf("%w: wrong secret for token %s", ErrUnauthenticated, t.ID)
+		}
+		switch {
+		case !t.RevokeTime.IsZero():
+			return fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, t.ID)
+		case !now.Before(t.ExpireTime):
+			return fmt.Errorf("%w: token %s expired", ErrUnauthenticated, t.ID)
+		}
+		u, err = tx.User(t.UserID)
+		if err != nil {
+			return err
+		}
+		if u.Disabled() {
+			return fmt.Errorf("%w: user %s is disabled", ErrUnauthenticated, u.ID)
+		}
+		return nil
+	})
+	return u, err
+}
+
+// Principal returns the principal of a user acting in a request.
+func Principal(u model.User, requestID string) access.Principal {
+	return access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit, RequestID: requestID}
+}
+
+// parseToken splits "cc_<16 hex>_<43 base64url>" into id and secret.
+func parseToken(s string) (id, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(s, tokenPrefix)
+	if !ok {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(rest, "_")
+	if !ok || len(id) != 16 || len(secret) != 43 {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// newToken makes a token for a user: an 8-byte public id and a 256-bit
+// secret.
+func newToken(userID string, now time.Time, ttl time.Duration) (IssuedToken, error) {
+	var id [8]byte
+	var secret [32]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return IssuedToken{}, fmt.Errorf("new token: %w", err)
+	}
+	if _, err := rand.Read(secret[:]); err != nil {
+		return IssuedToken{}, fmt.Errorf("new token: %w", err)
+	}
+	idHex := hex.EncodeToString(id[:])
+	sec := base64.RawURLEncoding.EncodeToString(secret[:])
+	return IssuedToken{
+		Token: model.Token{
+			ID: idHex, UserID: userID, SecretHash: hashSecret(sec),
+			CreateTime: now, ExpireTime: now.Add(ttl),
+		},
+		Secret: tokenPrefix + idHex + "_" + sec,
+	}, nil
+}
+
+func checkTTL(ttl time.Duration, field string) (time.Duration, error) {
+	switch {
+	case ttl == 0:
+		return DefaultTokenTTL, nil
+	case ttl < time.Minute || ttl > MaxTokenTTL:
+		return 0, model.InvalidField(field, "token.ttl", "a token lives between 1 minute and %d days", int(MaxTokenTTL.Hours()/24))
+	}
+	return ttl, nil
+}
+
+// CreateUser creates a user and a first token for them.
+func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration) (model.User, IssuedToken, error) {
+	u.DisplayName = strings.TrimSpace(norm.NFC.String(u.DisplayName))
+	u.Phone = strings.TrimSpace(u.Phone)
+	if !userIDPattern.MatchString(u.ID) {
+		return model.User{}, IssuedToken{}, model.InvalidField("user_id", "user.id", "a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter")
+	}
+	if u.DisplayName == "" {
+		return model.User{}, IssuedToken{}, model.InvalidField("user.display_name", "required", "display_name is required")
+	}
+	if _, ok := model.ParseRole(u.Role.String()); !ok {
+		return model.User{}, IssuedToken{}, model.InvalidField("user.role", "user.role", "role is required")
+	}
+	if err := access.CheckUserUnit(s.units, u.Role, u.Unit, "user.unit"); err != nil {
+		return model.User{}, IssuedToken{}, err
+	}
+	ttl, err := checkTTL(ttl, "token_ttl")
+	if err != nil {
+		return model.User{}, IssuedToken{}, err
+	}
+	now := s.clock.Now()
+	u.CreateTime, u.DisableTime = now, time.Time{}
+	tok, err := newToken(u.ID, now, ttl)
+	if err != nil {
+		return model.User{}, IssuedToken{}, err
+	}
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		if police, ok := strings.CutPrefix(u.Unit, "policeUnits/"); ok {
+			if _, err := tx.PoliceUnit(police); err != nil {
+				return notFoundField(err, "user.unit", "police unit %s does not exist", u.Unit)
+			}
+		}
+		if err := tx.CreateUser(u); err != nil {
+			if errors.Is(err, model.ErrAlreadyExists) {
+				return fmt.Errorf("user %s: %w", u.ID, model.ErrAlreadyExists)
+			}
+			return err
+		}
+		if err := tx.CreateToken(tok.Token); err != nil {
+			return err
+		}
+		_, err := tx.AppendAudit(
+			p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
+			p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK),
+		)
+		return err
+	})
+	if err != nil {
+		return model.User{}, IssuedToken{}, err
+	}
+	s.log.InfoContext(ctx, "user created", "user", u.ID, "role", u.Role.String(), "unit", u.Unit, "by", p.UserID)
+	return u, tok, nil
+}
+
+func tokenName(t model.Token) string { return model.UserName(t.UserID) + "/tokens/" + t.ID }
+
+func notFoundField(err error, field, format string, args ...any) error {
+	if errors.Is(err, model.ErrNotFound) {
+		return model.InvalidField(field, "reference.exists", format, args...)
+	}
+	return err
+}
+
+// GetUser returns a user.
+func (s *Service) GetUser(ctx context.Context, id string) (model.User, error) {
+	var u model.User
+	err := s.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		u, err = tx.User(id)
+		return err
+	})
+	return u, err
+}
+
+// ListUsers lists users by id.
+func (s *Service) ListUsers(ctx context.Context, after string, limit int) (us []model.User, next string, err error) {
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		us, next, err = tx.ListUsers(after, limit)
+		return err
+	})
+	return us, next, err
+}
+
+// ListTokens returns a user's tokens (without secrets).
+func (s *Service) ListTokens(ctx context.Context, userID string) (ts []model.Token, err error) {
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		if _, err := tx.User(userID); err != nil {
+			return err
+		}
+		ts, err = tx.TokensOfUser(userID)
+		return err
+	})
+	return ts, err
+}
+
+// DisableUser disables a user and revokes all their tokens, at once: a
+// person who leaves must lose access with one command.
+func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string) (model.User, error) {
+	now := s.clock.Now()
+	var u model.User
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if u, err = tx.User(id); err != nil {
+			return err
+		}
+		if id == p.UserID {
+			return model.Precondition("SELF_DISABLE", "an admin cannot disable their own user; ask another admin")
+		}
+		events := []audit.Event{}
+		if !u.Disabled() {
+			u.DisableTime = now
+			if err := tx.UpdateUser(u); err != nil {
+				return err
+			}
+			events = append(events, p.Event(now, "user.disable", model.UserName(id), "", audit.OutcomeOK))
+		}
+		ts, err := tx.TokensOfUser(id)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if t.RevokeTime.IsZero() {
+				t.RevokeTime = now
+				if err := tx.UpdateToken(t); err != nil {
+					return err
+				}
+				events = append(events, p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
+			}
+		}
+		_, err = tx.AppendAudit(events...)
+		return err
+	})
+	return u, err
+}
+
+// CreateToken issues another token for an active user.
+func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID string, ttl time.Duration) (IssuedToken, error) {
+	ttl, err := checkTTL(ttl, "ttl")
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	now := s.clock.Now()
+	tok, err := newToken(userID, now, ttl)
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		u, err := tx.User(userID)
+		if err != nil {
+			return err
+		}
+		if u.Disabled() {
+			return model.Precondition("USER_DISABLED", "user %s is disabled", userID)
+		}
+		if err := tx.CreateToken(tok.Token); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK))
+		return err
+	})
+	if err != nil {
+		return IssuedToken{}, err
+	}
+	return tok, nil
+}
+
+// RevokeToken revokes one token of a user.
+func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, tokenID string) (model.Token, error) {
+	now := s.clock.Now()
+	var t model.Token
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if t, err = tx.Token(tokenID); err != nil {
+			return err
+		}
+		if t.UserID != userID {
+			return fmt.Errorf("token %s of %s: %w", tokenID, userID, model.ErrNotFound)
+		}
+		if !t.RevokeTime.IsZero() {
+			return nil // revoking twice changes nothing
+		}
+		t.RevokeTime = now
+		if err := tx.UpdateToken(t); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
+		return err
+	})
+	return t, err
+}
+
+// Bootstrap creates the first admin and returns their token when the
+// database has no user yet; otherwise it returns created = false. The
+// token is printed once at first start.
+func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool, err error) {
+	now := s.clock.Now()
+	tok, err = newToken(BootstrapUserID, now, BootstrapTokenTTL)
+	if err != nil {
+		return IssuedToken{}, false, err
+	}
+	p := access.System("bootstrap")
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		n, err := tx.CountUsers()
+		if err != nil || n > 0 {
+			return err
+		}
+		u := model.User{ID: BootstrapUserID, DisplayName: "First administrator", Role: model.RoleAdmin,
+			Unit: model.OrgSystem, CreateTime: now}
+		if err := tx.CreateUser(u); err != nil {
+			return err
+		}
+		if err := tx.CreateToken(tok.Token); err != nil {
+			return err
+		}
+		if _, err := tx.AppendAudit(
+			p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
+			p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK),
+		); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil || !created {
+		return IssuedToken{}, false, err
+	}
+	return tok, true, nil
+}
+
+// CreatePoliceUnit registers a police unit that cases can be referred to.
+func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu model.PoliceUnit) (model.PoliceUnit, error) {
+	pu.DisplayName = strings.TrimSpace(norm.NFC.String(pu.DisplayName))
+	if !policeIDPattern.MatchString(pu.ID) {
+		return model.PoliceUnit{}, model.InvalidField("police_unit_id", "police_unit.id", "a police unit id is 2-63 characters of a-z, 0-9 and '-', starting with a letter")
+	}
+	if pu.DisplayName == "" {
+		return model.PoliceUnit{}, model.InvalidField("police_unit.display_name", "required", "display_name is required")
+	}
+	for i, k := range pu.Covers {
+		if _, ok := s.units.Get(k); !ok {
+			return model.PoliceUnit{}, model.InvalidField(fmt.Sprintf("police_unit.covers[%d]", i), "reference.exists", "unit %s does not exist", k)
+		}
+	}
+	now := s.clock.Now()
+	pu.CreateTime = now
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		if err := tx.CreatePoliceUnit(pu); err != nil {
+			return err
+		}
+		_, err := tx.AppendAudit(p.Event(now, "police_unit.create", model.PoliceUnitName(pu.ID), "", audit.OutcomeOK))
+		return err
+	})
+	return pu, err
+}
+
+// ListPoliceUnits lists police units by id.
+func (s *Service) ListPoliceUnits(ctx context.Context) (ps []model.PoliceUnit, err error) {
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		ps, err = tx.ListPoliceUnits()
+		return err
+	})
+	return ps, err
+}
+
+// GetPoliceUnit returns a police unit.
+func (s *Service) GetPoliceUnit(ctx context.Context, id string) (pu model.PoliceUnit, err error) {
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		pu, err = tx.PoliceUnit(id)
+		return err
+	})
+	return pu, err
+}

@@ -1,0 +1,42 @@
+package intake
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]{5,})$`)
+
+// FormatCaseNumber makes the number of the seq-th case of a year, e.g.
+// HN-2026-00123: short to read aloud, digits only after the prefix so it
+// cannot be misheard as letters, and distinct from internal keys.
+func FormatCaseNumber(year int, seq uint64) string {
+	return fmt.Sprintf("HN-%04d-%05d", year, seq)
+}
+
+// ParseCaseName accepts "cases/HN-2026-00123" or a bare case number, in any
+// case and with surrounding spaces (police type them by hand), and returns
+// the canonical case number.
+func ParseCaseName(name string) (string, error) {
+	n := strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), "cases/")))
+	if !caseNumberPattern.MatchString(n) {
+		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123", name)
+	}
+	return n, nil
+}
+
+// ParseReportName accepts "reports/{uuid}" and returns the id.
+func ParseReportName(name string) (string, error) {
+	id, ok := strings.CutPrefix(name, "reports/")
+	if !ok {
+		return "", fmt.Errorf("%q is not a report name like reports/{id}", name)
+	}
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return "", fmt.Errorf("%q is not a report name like reports/{id}", name)
+	}
+	return id, nil
+}

@@ -1,0 +1,281 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Reads are audited before their data is returned: if the event cannot be
+// recorded, the read fails. A read of a record outside the caller's scope
+// is recorded too (outcome not_found), because probing is worth knowing
+// about.
+
+// GetReport returns one report p may see, its reporter withheld.
+func (s *Service) GetReport(ctx context.Context, p access.Principal, name string) (model.Report, error) {
+	if !p.Has(access.ReportReaders) {
+		return model.Report{}, model.ErrPermissionDenied
+	}
+	id, err := ParseReportName(name)
+	if err != nil {
+		return model.Report{}, model.InvalidField("name", "report.name", "%v", err)
+	}
+	var r model.Report
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		stored, err := s.visibleReport(tx, p, id)
+		if err != nil {
+			return err
+		}
+		r, err = s.vault.OpenReport(tx, stored)
+		return err
+	})
+	if err := s.recordRead(ctx, p, "report.read", access.ReportResource(id), access.CaseResource(r.CaseNumber), err); err != nil {
+		return model.Report{}, err
+	}
+	return r, err
+}
+
+// recordRead audits a read of one record with the outcome of readErr, and
+// returns an error if the event could not be recorded.
+func (s *Service) recordRead(ctx context.Context, p access.Principal, action, resource, caseName string, readErr error) error {
+	outcome := audit.OutcomeOK
+	switch {
+	case errors.Is(readErr, model.ErrNotFound):
+		outcome = audit.OutcomeNotFound
+	case readErr != nil:
+		outcome = audit.OutcomeError
+	}
+	return s.audit.Record(ctx, p.Event(s.clock.Now(), action, resource, caseName, outcome))
+}
+
+// ListReports lists the reports p may see, newest first. A hotline
+// operator's list reads only their own reports, through an index.
+func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage.ReportQuery) (reports []model.Report, next string, err error) {
+	if !p.Has(access.ReportReaders) {
+		return nil, "", model.ErrPermissionDenied
+	}
+	if p.Role == model.RoleHotlineOperator {
+		q.TakenBy = p.UserID
+	}
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		var matchErr error
+		q.Match = func(r model.StoredReport) bool {
+			c, err := s.caseOf(tx, r)
+			if err != nil {
+				matchErr = err
+				return false
+			}
+			return s.policy.CanSeeReport(p, r, c)
+		}
+		stored, cursor, err := tx.ListReports(q)
+		if err = errors.Join(err, matchErr); err != nil {
+			return err
+		}
+		next = cursor
+		for _, st := range stored {
+			r, err := s.vault.OpenReport(tx, st)
+			if err != nil {
+				return err
+			}
+			reports = append(reports, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.clock.Now()
+	events := make([]audit.Event, 0, len(reports))
+	for _, r := range reports {
+		events = append(events, p.Event(now, "report.list", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK))
+	}
+	if err := s.audit.Record(ctx, events...); err != nil {
+		return nil, "", err
+	}
+	return reports, next, nil
+}
+
+// GetCase returns one case p may see: the police view for police liaisons.
+func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) (model.Case, error) {
+	if !p.Has(access.CaseReaders) {
+		return model.Case{}, model.ErrPermissionDenied
+	}
+	number, err := ParseCaseName(name)
+	if err != nil {
+		return model.Case{}, model.InvalidField("name", "case.name", "%v", err)
+	}
+	var c model.Case
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		c, err = s.visibleCase(tx, p, number)
+		return err
+	})
+	caseRes := access.CaseResource(number)
+	if err := s.recordRead(ctx, p, "case.read", caseRes, caseRes, err); err != nil {
+		return model.Case{}, err
+	}
+	return c, err
+}
+
+// visibleCase loads a case as p may see it, or ErrNotFound.
+func (s *Service) visibleCase(tx storage.ReadTx, p access.Principal, number string) (model.Case, error) {
+	c, err := tx.CaseByNumber(number)
+	if err != nil {
+		return model.Case{}, err
+	}
+	return s.shape(p, c)
+}
+
+// shape returns c as p may see it, or ErrNotFound.
+func (s *Service) shape(p access.Principal, c model.Case) (model.Case, error) {
+	switch s.policy.CaseView(p, c) {
+	case access.ViewFull:
+		return c, nil
+	case access.ViewPolice:
+		return access.PoliceView(c, p.Unit), nil
+	}
+	return model.Case{}, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
+}
+
+// ListCases lists the cases p may see, newest first.
+func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.CaseQuery) (cases []model.Case, next string, err error) {
+	if !p.Has(access.CaseReaders) {
+		return nil, "", model.ErrPermissionDenied
+	}
+	q.Match = func(c model.Case) bool { return s.policy.CaseView(p, c) != access.ViewNone }
+	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+		found, cursor, err := tx.ListCases(q)
+		if err != nil {
+			return err
+		}
+		next = cursor
+		for _, c := range found {
+			shaped, err := s.shape(p, c)
+			if err != nil {
+				return err
+			}
+			cases = append(cases, shaped)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.clock.Now()
+	events := make([]audit.Event, 0, len(cases))
+	for _, c := range cases {
+		res := access.CaseResource(c.Number)
+		events = append(events, p.Event(now, "case.list", res, res, audit.OutcomeOK))
+	}
+	if err := s.audit.Record(ctx, events...); err != nil {
+		return nil, "", err
+	}
+	return cases, next, nil
+}
+
+// Reasons for a disclosure must say something.
+const (
+	minReasonLen = 10
+	maxReasonLen = 500
+)
+
+// DiscloseReporter reveals the identity of a report's reporter to a hotline
+// supervisor or a city officer who gives a reason. The disclosure and its
+// reason are audited durably before the identity is returned.
+func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name, reason string) (model.Reporter, error) {
+	if !p.Has(access.Disclosers) {
+		return model.Reporter{}, model.ErrPermissionDenied
+	}
+	id, err := ParseReportName(name)
+	if err != nil {
+		return model.Reporter{}, model.InvalidField("name", "report.name", "%v", err)
+	}
+	reason = nfc(reason)
+	if n := utf8.RuneCountInString(reason); n < minReasonLen || n > maxReasonLen {
+		return model.Reporter{}, model.InvalidField("reason", "disclosure.reason", "a disclosure needs a reason of %d to %d characters", minReasonLen, maxReasonLen)
+	}
+	now := s.clock.Now()
+	var rep model.Reporter
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		stored, err := s.visibleReport(tx, p, id)
+		if err != nil {
+			return err
+		}
+		if rep, err = s.vault.OpenReporter(tx, stored); err != nil {
+			return err
+		}
+		e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", access.CaseResource(stored.CaseNumber), audit.OutcomeOK)
+		e.Reason = reason
+		_, err = tx.AppendAudit(e)
+		return err
+	})
+	if errors.Is(err, model.ErrNotFound) {
+		e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", "", audit.OutcomeNotFound)
+		e.Reason = reason
+		if rerr := s.audit.Record(ctx, e); rerr != nil {
+			return model.Reporter{}, rerr
+		}
+	}
+	if err != nil {
+		return model.Reporter{}, err
+	}
+	s.log.InfoContext(ctx, "reporter disclosed", "report", id, "by", p.UserID)
+	return rep, nil
+}
+
+// ReferToPolice refers a case p may see to a police unit, which from then
+// on sees the police view of it. The etag must be the case's current one.
+func (s *Service) ReferToPolice(ctx context.Context, p access.Principal, name, policeUnit, offence, etag string) (model.Case, error) {
+	if !p.Has(access.Referrers) {
+		return model.Case{}, model.ErrPermissionDenied
+	}
+	number, err := ParseCaseName(name)
+	if err != nil {
+		return model.Case{}, model.InvalidField("name", "case.name", "%v", err)
+	}
+	policeID, ok := strings.CutPrefix(policeUnit, "policeUnits/")
+	if !ok || policeID == "" {
+		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", policeUnit)
+	}
+	offence = nfc(offence)
+	now := s.clock.Now()
+	var out model.Case
+	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		c, err := s.visibleCase(tx, p, number)
+		if err != nil {
+			return err
+		}
+		if c.Etag() != etag {
+			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), etag, model.ErrConflict)
+		}
+		if _, err := tx.PoliceUnit(policeID); err != nil {
+			return notFoundField(err, "police_unit", "police unit %s does not exist", policeUnit)
+		}
+		if c.ReferredTo(policeUnit) {
+			return model.Precondition("ALREADY_REFERRED", "case %s is already referred to %s", number, policeUnit)
+		}
+		c.PoliceReferrals = append(c.PoliceReferrals, model.PoliceReferral{
+			PoliceUnit: policeUnit, SuspectedOffence: offence, ReferTime: now, ReferredBy: p.UserID,
+		})
+		c.UpdateTime = now
+		c.Revision++
+		if err := tx.UpdateCase(c); err != nil {
+			return err
+		}
+		res := access.CaseResource(number)
+		e := p.Event(now, "case.refer_police", res, res, audit.OutcomeOK)
+		e.Reason = policeUnit
+		if _, err := tx.AppendAudit(e); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,365 @@
+// Package vault seals what storage must never hold in the clear: the
+// children's private information (Decree 56 Art. 33), the caregivers and
+// the free text of a report, under the data key of the report's case, and
+// the reporter's identity (Art. 24) under a key of its own. Data keys are
+// wrapped by the master key and kept in storage; the master key lives only
+// in the key file. Rotate re-wraps every data key under a new master while
+// reads go on.
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Vault seals and opens reports with data keys kept in storage. It is safe
+// for concurrent use; the keyring can be replaced during a rotation.
+type Vault struct {
+	ring atomic.Pointer[keys.Keyring]
+}
+
+// New returns a vault using ring.
+func New(ring *keys.Keyring) *Vault {
+	v := &Vault{}
+	v.ring.Store(ring)
+	return v
+}
+
+// Keyring returns the keyring in use.
+func (v *Vault) Keyring() *keys.Keyring { return v.ring.Load() }
+
+// SetKeyring replaces the keyring, for a rotation.
+func (v *Vault) SetKeyring(ring *keys.Keyring) { v.ring.Store(ring) }
+
+// Data key ids. A case's key seals the private part of all its reports; a
+// report that belongs to no case has a key of its own until it joins one;
+// each reporter has a key of their own, so disclosing a case never needs
+// the reporter's key.
+func caseKeyID(number string) string     { return "cases/" + number }
+func reportKeyID(id string) string       { return "reports/" + id }
+func reporterKeyID(id string) string     { return "reports/" + id + "/reporter" }
+func privateAAD(reportID string) []byte  { return []byte("reports/" + reportID + "/private") }
+func reporterAAD(reportID string) []byte { return []byte("reports/" + reportID + "/reporter") }
+
+// privatePart is the sealed part of a report, stored as JSON.
+type privatePart struct {
+	Children        []childPrivate    `json:"children,omitempty"`
+	Caregivers      []model.Caregiver `json:"caregivers,omitempty"`
+	FamilySituation string            `json:"family_situation,omitempty"`
+	ActionsTaken    string            `json:"actions_taken,omitempty"`
+	Narrative       string            `json:"narrative,omitempty"`
+}
+
+// childPrivate is what a report says about a child beyond age and sex.
+type childPrivate struct {
+	FullName     string      `json:"full_name,omitempty"`
+	BirthDate    vntime.Date `json:"birth_date,omitzero"`
+	Location     string      `json:"location,omitempty"`
+	Condition    string      `json:"condition,omitempty"`
+	ExpectedHarm string      `json:"expected_harm,omitempty"`
+}
+
+// SealReport returns the stored form of r. Its private part is sealed
+// under the data key of r's case, or of r itself when r belongs to no case
+// (created when missing); its reporter under a new key of its own.
+func (v *Vault) SealReport(tx storage.Tx, r model.Report) (model.StoredReport, error) {
+	s := model.StoredReport{
+		ID:                   r.ID,
+		Channel:              r.Channel,
+		ReceiveTime:          r.ReceiveTime,
+		IncidentUnit:         r.IncidentUnit,
+		CallType:             r.CallType,
+		SuspectedAbuse:       r.SuspectedAbuse,
+		SpecialCircumstances: r.SpecialCircumstances,
+		ImmediateDanger:      r.ImmediateDanger,
+		CaseNumber:           r.CaseNumber,
+		CreateTime:           r.CreateTime,
+		TakenBy:              r.TakenBy,
+		TakerUnit:            r.TakerUnit,
+		Children:             Summaries(r),
+	}
+	var err error
+	if s.Private, err = v.sealPrivate(tx, r, privateKeyID(r.ID, r.CaseNumber)); err != nil {
+		return model.StoredReport{}, err
+	}
+	reporter, err := json.Marshal(r.Reporter)
+	if err != nil {
+		return model.StoredReport{}, fmt.Errorf("seal reporter: %w", err)
+	}
+	if s.Reporter, err = v.seal(tx, reporterKeyID(r.ID), reporter, reporterAAD(r.ID)); err != nil {
+		return model.StoredReport{}, err
+	}
+	return s, nil
+}
+
+func privateKeyID(reportID, caseNumber string) string {
+	if caseNumber != "" {
+		return caseKeyID(caseNumber)
+	}
+	return reportKeyID(reportID)
+}
+
+func (v *Vault) sealPrivate(tx storage.Tx, r model.Report, keyID string) (model.Sealed, error) {
+	p := privatePart{
+		Caregivers:      r.Caregivers,
+		FamilySituation: r.FamilySituation,
+		ActionsTaken:    r.ActionsTaken,
+		Narrative:       r.Narrative,
+	}
+	for _, c := range r.Children {
+		p.Children = append(p.Children, childPrivate{
+			FullName: c.FullName, BirthDate: c.BirthDate, Location: c.Location,
+			Condition: c.Condition, ExpectedHarm: c.ExpectedHarm,
+		})
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return model.Sealed{}, fmt.Errorf("seal report: %w", err)
+	}
+	return v.seal(tx, keyID, b, privateAAD(r.ID))
+}
+
+// Summaries returns what may be shown of r's children outside the social
+// case: age on the day of the report, and sex.
+func Summaries(r model.Report) []model.ChildSummary {
+	day := vntime.DateOf(r.ReceiveTime)
+	var out []model.ChildSummary
+	for _, c := range r.Children {
+		s := model.ChildSummary{Sex: c.Sex}
+		if c.EstimatedAge != nil {
+			s.AgeYears, s.AgeEstimated = *c.EstimatedAge, true
+		} else if !c.BirthDate.IsZero() {
+			s.AgeYears = ageOn(c.BirthDate, day)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func ageOn(birth, day vntime.Date) int32 {
+	age := day.Year - birth.Year
+	if day.Month < birth.Month || (day.Month == birth.Month && day.Day < birth.Day) {
+		age--
+	}
+	return int32(max(age, 0))
+}
+
+// OpenReport returns the report s stores, with the reporter's identity
+// withheld (Reporter.Withheld); only OpenReporter reveals it.
+func (v *Vault) OpenReport(tx storage.ReadTx, s model.StoredReport) (model.Report, error) {
+	r := model.Report{
+		ID:                   s.ID,
+		Channel:              s.Channel,
+		ReceiveTime:          s.ReceiveTime,
+		IncidentUnit:         s.IncidentUnit,
+		CallType:             s.CallType,
+		SuspectedAbuse:       s.SuspectedAbuse,
+		SpecialCircumstances: s.SpecialCircumstances,
+		ImmediateDanger:      s.ImmediateDanger,
+		CaseNumber:           s.CaseNumber,
+		CreateTime:           s.CreateTime,
+		TakenBy:              s.TakenBy,
+		TakerUnit:            s.TakerUnit,
+		Reporter:             model.Reporter{Withheld: true},
+	}
+	b, err := v.open(tx, s.Private, privateAAD(s.ID))
+	if err != nil {
+		return model.Report{}, err
+	}
+	var p privatePart
+	if err := json.Unmarshal(b, &p); err != nil {
+		return model.Report{}, fmt.Errorf("open report %s: %w", s.ID, err)
+	}
+	if len(p.Children) != len(s.Children) {
+		return model.Report{}, fmt.Errorf("open report %s: %d sealed children, %d summaries", s.ID, len(p.Children), len(s.Children))
+	}
+	for i, c := range p.Children {
+		child := model.Child{
+			FullName: c.FullName, BirthDate: c.BirthDate, Sex: s.Children[i].Sex,
+			Location: c.Location, Condition: c.Condition, ExpectedHarm: c.ExpectedHarm,
+		}
+		if s.Children[i].AgeEstimated {
+			age := s.Children[i].AgeYears
+			child.EstimatedAge = &age
+		}
+		r.Children = append(r.Children, child)
+	}
+	r.Caregivers = p.Caregivers
+	r.FamilySituation, r.ActionsTaken, r.Narrative = p.FamilySituation, p.ActionsTaken, p.Narrative
+	return r, nil
+}
+
+// OpenReporter reveals the reporter of s. Callers audit it.
+func (v *Vault) OpenReporter(tx storage.ReadTx, s model.StoredReport) (model.Reporter, error) {
+	b, err := v.open(tx, s.Reporter, reporterAAD(s.ID))
+	if err != nil {
+		return model.Reporter{}, err
+	}
+	var r model.Reporter
+	if err := json.Unmarshal(b, &r); err != nil {
+		return model.Reporter{}, fmt.Errorf("open reporter of %s: %w", s.ID, err)
+	}
+	return r, nil
+}
+
+// MoveToCase re-seals the private part of s under the data key of the case
+// it now belongs to (s.CaseNumber), when a report joins a case after it was
+// recorded.
+func (v *Vault) MoveToCase(tx storage.Tx, s model.StoredReport) (model.StoredReport, error) {
+	want := privateKeyID(s.ID, s.CaseNumber)
+	if s.Private.KeyID == want {
+		return s, nil
+	}
+	b, err := v.open(tx, s.Private, privateAAD(s.ID))
+	if err != nil {
+		return model.StoredReport{}, err
+	}
+	if s.Private, err = v.seal(tx, want, b, privateAAD(s.ID)); err != nil {
+		return model.StoredReport{}, err
+	}
+	return s, nil
+}
+
+// seal encrypts plaintext under the data key keyID, creating the key if it
+// does not exist yet.
+func (v *Vault) seal(tx storage.Tx, keyID string, plaintext, aad []byte) (model.Sealed, error) {
+	dk, err := v.dataKey(tx, keyID)
+	if errors.Is(err, model.ErrNotFound) {
+		dk, err = v.newDataKey(tx, keyID)
+	}
+	if err != nil {
+		return model.Sealed{}, err
+	}
+	data, err := keys.Seal(dk, plaintext, aad)
+	if err != nil {
+		return model.Sealed{}, fmt.Errorf("seal under %s: %w", keyID, err)
+	}
+	return model.Sealed{KeyID: keyID, Data: data}, nil
+}
+
+func (v *Vault) open(tx storage.ReadTx, s model.Sealed, aad []byte) ([]byte, error) {
+	dk, err := v.dataKey(tx, s.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	b, err := keys.Open(dk, s.Data, aad)
+	if err != nil {
+		return nil, fmt.Errorf("open data sealed under %s: %w", s.KeyID, err)
+	}
+	return b, nil
+}
+
+func (v *Vault) dataKey(tx storage.ReadTx, id string) ([]byte, error) {
+	w, err := tx.DataKey(id)
+	if err != nil {
+		return nil, err
+	}
+	dk, err := v.Keyring().Unwrap(w, []byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", id, err)
+	}
+	return dk, nil
+}
+
+func (v *Vault) newDataKey(tx storage.Tx, id string) ([]byte, error) {
+	dk, err := keys.NewDataKey()
+	if err != nil {
+		return nil, err
+	}
+	w, err := v.Keyring().Current().Wrap(dk, []byte(id))
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutDataKey(id, w); err != nil {
+		return nil, fmt.Errorf("store data key %s: %w", id, err)
+	}
+	return dk, nil
+}
+
+// Check proves at start that the keyring opens the stored data: it unwraps
+// the first and the last data key. A wrong key file fails here, loudly,
+// instead of serving errors later. An empty database passes.
+func (v *Vault) Check(ctx context.Context, store storage.Store) error {
+	return store.View(ctx, func(tx storage.ReadTx) error {
+		first, _, err := tx.ListDataKeys("", 1)
+		if err != nil || len(first) == 0 {
+			return err
+		}
+		for _, k := range first {
+			if _, err := v.Keyring().Unwrap(k.Wrapped, []byte(k.ID)); err != nil {
+				return fmt.Errorf("the master key does not open the data in this database (is it the right key file?): %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// HasData reports whether the database holds any data key, i.e. encrypted
+// data a lost key file would make unreadable.
+func HasData(ctx context.Context, store storage.Store) (bool, error) {
+	var found bool
+	err := store.View(ctx, func(tx storage.ReadTx) error {
+		ks, _, err := tx.ListDataKeys("", 1)
+		found = len(ks) > 0
+		return err
+	})
+	return found, err
+}
+
+// rotateBatch is how many data keys one transaction of Rotate re-wraps:
+// small enough that writers are never held up for long.
+const rotateBatch = 200
+
+// Rotate re-wraps every data key that is not under the keyring's current
+// master with the current master, in small transactions, and returns how
+// many it re-wrapped. The keyring must still hold the old master, so reads
+// keep working throughout; running it again after an interruption finishes
+// the job.
+func (v *Vault) Rotate(ctx context.Context, store storage.Store) (int, error) {
+	ring := v.Keyring()
+	current := ring.Current()
+	total, after := 0, ""
+	for {
+		var next string
+		err := store.Update(ctx, func(tx storage.Tx) error {
+			ks, cursor, err := tx.ListDataKeys(after, rotateBatch)
+			if err != nil {
+				return err
+			}
+			next = cursor
+			for _, k := range ks {
+				if k.Wrapped.MasterID == current.ID() {
+					continue
+				}
+				dk, err := ring.Unwrap(k.Wrapped, []byte(k.ID))
+				if err != nil {
+					return fmt.Errorf("rotate data key %s: %w", k.ID, err)
+				}
+				w, err := current.Wrap(dk, []byte(k.ID))
+				if err != nil {
+					return err
+				}
+				if err := tx.PutDataKey(k.ID, w); err != nil {
+					return err
+				}
+				total++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		if next == "" {
+			return total, nil
+		}
+		after = next
+	}
+}

@@ -1,0 +1,165 @@
+package boltstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// auditHeadLen is the length of the stored head: seq(8) then hash.
+const auditHeadLen = 8 + audit.HashSize
+
+func (t *tx) AuditHead() (uint64, []byte, error) {
+	raw := t.bucket(bucketMeta).Get(keyAuditHead)
+	if raw == nil {
+		return 0, nil, nil
+	}
+	if len(raw) != auditHeadLen {
+		return 0, nil, fmt.Errorf("audit head: the record is damaged (%d bytes, want %d)", len(raw), auditHeadLen)
+	}
+	return be.Uint64(raw[:8]), bytes.Clone(raw[8:]), nil
+}
+
+// AppendAudit seals the events with a chain built from the head stored in
+// this transaction, so concurrent writers (serialised by bolt) and events
+// appended earlier in the same transaction are linked in order, and a
+// rollback leaves neither events nor head behind.
+func (t *tx) AppendAudit(events ...audit.Event) ([]audit.Event, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	seq, hash, err := t.AuditHead()
+	if err != nil {
+		return nil, fmt.Errorf("append audit: %w", err)
+	}
+	chain := audit.NewChain(seq, hash)
+	out := make([]audit.Event, 0, len(events))
+	for _, e := range events {
+		sealed := chain.Next(e)
+		if err := t.putAuditEvent(sealed); err != nil {
+			return nil, fmt.Errorf("append audit: %w", err)
+		}
+		out = append(out, sealed)
+	}
+	seq, hash = chain.Head()
+	if err := t.bucket(bucketMeta).Put(keyAuditHead, append(u64(seq), hash...)); err != nil {
+		return nil, fmt.Errorf("append audit: put head: %w", err)
+	}
+	return out, nil
+}
+
+// putAuditEvent stores a sealed event and its index entries. It refuses to
+// overwrite an event: a head behind the log means the log was tampered
+// with, and writing over the evidence would hide it.
+func (t *tx) putAuditEvent(e audit.Event) error {
+	raw, err := audit.Encode(e)
+	if err != nil {
+		return err
+	}
+	key := u64(e.Seq)
+	b := t.bucket(bucketAudit)
+	if b.Get(key) != nil {
+		return fmt.Errorf("event seq %d is already stored: the recorded head is behind the log", e.Seq)
+	}
+	if err := b.Put(key, raw); err != nil {
+		return fmt.Errorf("put event %d: %w", e.Seq, err)
+	}
+	if e.Case != "" {
+		if err := t.bucket(bucketAuditByCase).Put(append(stringPrefix(e.Case), key...), nil); err != nil {
+			return fmt.Errorf("put event %d case index: %w", e.Seq, err)
+		}
+	}
+	if e.Actor != "" {
+		if err := t.bucket(bucketAuditByActor).Put(append(stringPrefix(e.Actor), key...), nil); err != nil {
+			return fmt.Errorf("put event %d actor index: %w", e.Seq, err)
+		}
+	}
+	return nil
+}
+
+var errTxClosed = errors.New("audit events: the transaction has ended; consume the sequence inside View or Update")
+
+// AuditEvents yields events in key order and as decoded, without checking
+// that a key matches the seq inside its value: a moved or edited event must
+// reach audit.Verify, which names the seq where the chain breaks. The
+// sequence reads the transaction, so it must be consumed before the
+// transaction ends.
+func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		if t.btx.DB() == nil {
+			yield(audit.Event{}, errTxClosed)
+			return
+		}
+		c := t.bucket(bucketAudit).Cursor()
+		for k, v := c.Seek(u64(from)); k != nil; k, v = c.Next() {
+			if len(k) != seqKeyLen {
+				yield(audit.Event{}, fmt.Errorf("audit events: malformed key %x after seq %d", k, from))
+				return
+			}
+			e, err := audit.Decode(v)
+			if err != nil {
+				yield(audit.Event{}, fmt.Errorf("audit event at key seq %d: %w", be.Uint64(k), err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// ListAuditEvents reads the case index when q names a case, else the actor
+// index when it names an actor, else the whole log, and checks every other
+// condition on the decoded event.
+func (t *tx) ListAuditEvents(q storage.AuditQuery) ([]audit.Event, string, error) {
+	var out []audit.Event
+	log := t.bucket(bucketAudit)
+	load := func(key []byte, take bool) error {
+		raw := log.Get(key)
+		if raw == nil {
+			return fmt.Errorf("audit index points at missing event seq %d", be.Uint64(key))
+		}
+		e, err := audit.Decode(raw)
+		if err != nil {
+			return fmt.Errorf("audit event at key seq %d: %w", be.Uint64(key), err)
+		}
+		if !auditMatches(q, e) {
+			return errSkip
+		}
+		if take {
+			out = append(out, e)
+		}
+		return nil
+	}
+	b, prefix := log, []byte(nil)
+	switch {
+	case q.Case != "":
+		b, prefix = t.bucket(bucketAuditByCase), stringPrefix(q.Case)
+	case q.Actor != "":
+		b, prefix = t.bucket(bucketAuditByActor), stringPrefix(q.Actor)
+	}
+	next, err := scanDesc(b, prefix, seqKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
+		return load(k[len(prefix):], take)
+	})
+	return out, next, err
+}
+
+// auditMatches checks every condition of q on e, the indexed one included,
+// so an index entry that disagrees with its event cannot widen the result.
+func auditMatches(q storage.AuditQuery, e audit.Event) bool {
+	switch {
+	case q.Case != "" && e.Case != q.Case:
+		return false
+	case q.Actor != "" && e.Actor != q.Actor:
+		return false
+	case !q.From.IsZero() && e.Time.Before(q.From):
+		return false
+	case !q.To.IsZero() && !e.Time.Before(q.To):
+		return false
+	}
+	return true
+}

@@ -1,0 +1,207 @@
+package boltstore
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// getAs returns the record stored under id in bucket as a T, or
+// model.ErrNotFound naming what was looked up.
+func getAs[T any](t *tx, bucket []byte, what, id string) (T, error) {
+	var v T
+	err := t.getRecord(bucket, what, id, &v)
+	return v, err
+}
+
+// getRecord decodes the record stored under id in bucket into v, or
+// returns model.ErrNotFound naming what was looked up.
+func (t *tx) getRecord(bucket []byte, what, id string, v any) error {
+	raw := t.bucket(bucket).Get([]byte(id))
+	if raw == nil {
+		return fmt.Errorf("%s %q: %w", what, id, model.ErrNotFound)
+	}
+	if err := decode(raw, v); err != nil {
+		return fmt.Errorf("%s %q: %w", what, id, err)
+	}
+	return nil
+}
+
+// createRecord stores v under id in bucket, or returns
+// model.ErrAlreadyExists if the id is taken.
+func (t *tx) createRecord(bucket []byte, what, id string, v any) error {
+	if t.bucket(bucket).Get([]byte(id)) != nil {
+		return fmt.Errorf("%s %q: %w", what, id, model.ErrAlreadyExists)
+	}
+	return t.writeRecord(bucket, what, id, v)
+}
+
+// replaceRecord stores v under id in bucket, or returns model.ErrNotFound
+// if there is no record to replace, so an update cannot create.
+func (t *tx) replaceRecord(bucket []byte, what, id string, v any) error {
+	if t.bucket(bucket).Get([]byte(id)) == nil {
+		return fmt.Errorf("%s %q: %w", what, id, model.ErrNotFound)
+	}
+	return t.writeRecord(bucket, what, id, v)
+}
+
+func (t *tx) writeRecord(bucket []byte, what, id string, v any) error {
+	raw, err := encode(v)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", what, id, err)
+	}
+	if err := t.bucket(bucket).Put([]byte(id), raw); err != nil {
+		return fmt.Errorf("put %s %q: %w", what, id, err)
+	}
+	return nil
+}
+
+func (t *tx) User(id string) (model.User, error) {
+	return getAs[model.User](t, bucketUsers, "user", id)
+}
+
+// CreateUser refuses an empty id and one with a NUL byte (see checkID):
+// user ids start the keys of the token and report taker indexes.
+func (t *tx) CreateUser(u model.User) error {
+	if err := checkID("user", u.ID, false); err != nil {
+		return err
+	}
+	return t.createRecord(bucketUsers, "user", u.ID, u)
+}
+
+func (t *tx) UpdateUser(u model.User) error {
+	return t.replaceRecord(bucketUsers, "user", u.ID, u)
+}
+
+func (t *tx) ListUsers(after string, limit int) ([]model.User, string, error) {
+	var out []model.User
+	next, err := scanAsc(t.bucket(bucketUsers), after, limit, func(k, v []byte) error {
+		var u model.User
+		if err := decode(v, &u); err != nil {
+			return fmt.Errorf("user %q: %w", k, err)
+		}
+		out = append(out, u)
+		return nil
+	})
+	return out, next, err
+}
+
+// CountUsers walks the bucket: bolt's bucket statistics read only
+// committed pages, so they would miss users created in this transaction.
+// There are hundreds of users, not millions.
+func (t *tx) CountUsers() (int, error) {
+	n := 0
+	c := t.bucket(bucketUsers).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
+
+func (t *tx) Token(id string) (model.Token, error) {
+	return getAs[model.Token](t, bucketTokens, "token", id)
+}
+
+// CreateToken checks that the user exists so that no token can sign in as
+// nobody, and indexes the token under its user for listing and revocation.
+func (t *tx) CreateToken(tok model.Token) error {
+	if err := checkID("token", tok.ID, false); err != nil {
+		return err
+	}
+	if t.bucket(bucketUsers).Get([]byte(tok.UserID)) == nil {
+		return fmt.Errorf("token %q: user %q: %w", tok.ID, tok.UserID, model.ErrNotFound)
+	}
+	if err := t.createRecord(bucketTokens, "token", tok.ID, tok); err != nil {
+		return err
+	}
+	if err := t.bucket(bucketTokensByUser).Put(tokenIndexKey(tok.UserID, tok.ID), nil); err != nil {
+		return fmt.Errorf("put token %q user index: %w", tok.ID, err)
+	}
+	return nil
+}
+
+// UpdateToken refuses a new user: a credential handed to one person must
+// never start to act as another.
+func (t *tx) UpdateToken(tok model.Token) error {
+	prev, err := getAs[model.Token](t, bucketTokens, "update token", tok.ID)
+	if err != nil {
+		return err
+	}
+	if prev.UserID != tok.UserID {
+		return fmt.Errorf("update token %q: the user cannot change (stored %q, update carries %q)", tok.ID, prev.UserID, tok.UserID)
+	}
+	return t.writeRecord(bucketTokens, "token", tok.ID, tok)
+}
+
+func tokenIndexKey(userID, tokenID string) []byte {
+	return append(stringPrefix(userID), tokenID...)
+}
+
+func (t *tx) TokensOfUser(userID string) ([]model.Token, error) {
+	var out []model.Token
+	prefix := stringPrefix(userID)
+	c := t.bucket(bucketTokensByUser).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		tok, err := t.Token(string(k[len(prefix):]))
+		if err != nil {
+			return nil, fmt.Errorf("tokens of user %q: index points at a missing token: %w", userID, err)
+		}
+		if tok.UserID != userID {
+			return nil, fmt.Errorf("tokens of user %q: index lists token %q of user %q", userID, tok.ID, tok.UserID)
+		}
+		out = append(out, tok)
+	}
+	return out, nil
+}
+
+func (t *tx) PoliceUnit(id string) (model.PoliceUnit, error) {
+	return getAs[model.PoliceUnit](t, bucketPoliceUnits, "police unit", id)
+}
+
+func (t *tx) CreatePoliceUnit(p model.PoliceUnit) error {
+	if err := checkID("police unit", p.ID, false); err != nil {
+		return err
+	}
+	return t.createRecord(bucketPoliceUnits, "police unit", p.ID, p)
+}
+
+func (t *tx) ListPoliceUnits() ([]model.PoliceUnit, error) {
+	var out []model.PoliceUnit
+	err := t.bucket(bucketPoliceUnits).ForEach(func(k, v []byte) error {
+		var p model.PoliceUnit
+		if err := decode(v, &p); err != nil {
+			return fmt.Errorf("police unit %q: %w", k, err)
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+func (t *tx) DataKey(id string) (keys.WrappedKey, error) {
+	return getAs[keys.WrappedKey](t, bucketDataKeys, "data key", id)
+}
+
+// PutDataKey overwrites: a key rotation re-wraps a data key in place.
+func (t *tx) PutDataKey(id string, w keys.WrappedKey) error {
+	if err := checkID("data key", id, false); err != nil {
+		return err
+	}
+	return t.writeRecord(bucketDataKeys, "data key", id, w)
+}
+
+func (t *tx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {
+	var out []storage.DataKey
+	next, err := scanAsc(t.bucket(bucketDataKeys), after, limit, func(k, v []byte) error {
+		d := storage.DataKey{ID: string(k)}
+		if err := decode(v, &d.Wrapped); err != nil {
+			return fmt.Errorf("data key %q: %w", k, err)
+		}
+		out = append(out, d)
+		return nil
+	})
+	return out, next, err
+}

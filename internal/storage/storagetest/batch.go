@@ -1,0 +1,199 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+var batchTests = []namedTest{
+	{"Commits", testBatchCommits},
+	{"ErrorRollsBack", testBatchErrorRollsBack},
+	{"ConcurrentCallsAllCommit", testBatchConcurrent},
+	{"ErrorRollsBackOnlyItsCall", testBatchErrorRollsBackOnlyItsCall},
+	{"CancelledContext", testBatchCancelledContext},
+}
+
+// batchWrite is what one Batch call of these tests writes: a user and an
+// audit event by that user, as a failed sign-in would.
+func batchWrite(tx storage.Tx, id string, i int) error {
+	if err := tx.CreateUser(sampleUser(id)); err != nil {
+		return err
+	}
+	_, err := tx.AppendAudit(sampleEvent(i, id, "", baseTime.Add(time.Duration(i)*time.Second)))
+	return err
+}
+
+func testBatchCommits(t *testing.T, s storage.Store) {
+	err := s.Batch(context.Background(), func(tx storage.Tx) error {
+		if err := batchWrite(tx, "lan.nguyen", 1); err != nil {
+			return err
+		}
+		// A batch reads its own writes.
+		if _, err := tx.User("lan.nguyen"); err != nil {
+			t.Errorf("User in the batch that created it: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Batch: %v", err)
+	}
+	if _, err := getUser(t, s, "lan.nguyen"); err != nil {
+		t.Errorf("User after Batch: %v", err)
+	}
+	if got := listAuditSeqs(t, s, storage.AuditQuery{Actor: "lan.nguyen"}); !slices.Equal(got, []uint64{1}) {
+		t.Errorf("audit events by the batch's user = %v, want [1]", got)
+	}
+}
+
+func testBatchErrorRollsBack(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("kept"))
+	err := s.Batch(context.Background(), func(tx storage.Tx) error {
+		if err := batchWrite(tx, "lost", 1); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Batch = %v, want the error fn returned", err)
+	}
+	_, err = getUser(t, s, "lost")
+	wantErr(t, "User after a failed Batch", err, model.ErrNotFound)
+	if n := countUsers(t, s); n != 1 {
+		t.Errorf("CountUsers after a failed Batch = %d, want 1", n)
+	}
+	checkStoredLog(t, s, nil)
+}
+
+// runBatches calls Batch from one goroutine per id at once and returns
+// each call's error.
+func runBatches(s storage.Store, ids []string, fn func(tx storage.Tx, id string, i int) error) []error {
+	errs := make([]error, len(ids))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.Batch(context.Background(), func(tx storage.Tx) error { return fn(tx, id, i) })
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+func testBatchConcurrent(t *testing.T, s storage.Store) {
+	const n = 40
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("user-%02d", i)
+	}
+	var calls atomic.Int64
+	errs := runBatches(s, ids, func(tx storage.Tx, id string, i int) error {
+		calls.Add(1)
+		return batchWrite(tx, id, i)
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Batch %d: %v", i, err)
+		}
+	}
+	t.Logf("%d Batch calls ran fn %d times", n, calls.Load())
+	if got := countUsers(t, s); got != n {
+		t.Errorf("CountUsers = %d, want %d", got, n)
+	}
+	for _, id := range ids {
+		if _, err := getUser(t, s, id); err != nil {
+			t.Errorf("User(%s) after its Batch: %v", id, err)
+		}
+		if got := listAuditSeqs(t, s, storage.AuditQuery{Actor: id}); len(got) != 1 {
+			t.Errorf("audit events of %s = %v, want one", id, got)
+		}
+	}
+	// The events of all calls form one chain, whatever the order they ran.
+	events := storedEvents(t, s, 1)
+	if len(events) != n {
+		t.Fatalf("the log holds %d events, want %d", len(events), n)
+	}
+	checkStoredLog(t, s, events)
+}
+
+func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store) {
+	var ids []string
+	bad := map[string]bool{}
+	for i := range 24 {
+		id := fmt.Sprintf("user-%02d", i)
+		if i%6 == 2 {
+			id = fmt.Sprintf("bad-%02d", i)
+			bad[id] = true
+		}
+		ids = append(ids, id)
+	}
+	errs := runBatches(s, ids, func(tx storage.Tx, id string, i int) error {
+		if err := batchWrite(tx, id, i); err != nil {
+			return err
+		}
+		if bad[id] {
+			return fmt.Errorf("%s: %w", id, errBoom)
+		}
+		return nil
+	})
+	good := 0
+	for i, id := range ids {
+		switch {
+		case bad[id] && !errors.Is(errs[i], errBoom):
+			t.Errorf("Batch of %s = %v, want the error its fn returned", id, errs[i])
+		case !bad[id] && errs[i] != nil:
+			t.Errorf("Batch of %s = %v, want nil: another call's error must not fail it", id, errs[i])
+		}
+		_, err := getUser(t, s, id)
+		events := listAuditSeqs(t, s, storage.AuditQuery{Actor: id})
+		if bad[id] {
+			if !errors.Is(err, model.ErrNotFound) || len(events) != 0 {
+				t.Errorf("the failed Batch of %s kept its writes: User error %v, audit events %v", id, err, events)
+			}
+			continue
+		}
+		good++
+		if err != nil || len(events) != 1 {
+			t.Errorf("the Batch of %s lost its writes: User error %v, audit events %v", id, err, events)
+		}
+	}
+	if n := countUsers(t, s); n != good {
+		t.Errorf("CountUsers = %d, want %d", n, good)
+	}
+	events := storedEvents(t, s, 1)
+	if len(events) != good {
+		t.Fatalf("the log holds %d events, want %d", len(events), good)
+	}
+	checkStoredLog(t, s, events)
+	for _, e := range events {
+		if bad[e.Actor] {
+			t.Errorf("event seq %d of the failed call of %s was kept", e.Seq, e.Actor)
+		}
+	}
+}
+
+func testBatchCancelledContext(t *testing.T, s storage.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := s.Batch(ctx, func(tx storage.Tx) error {
+		ran = true
+		return batchWrite(tx, "lan.nguyen", 1)
+	})
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("Batch with a cancelled context = %v, fn ran: %v; want context.Canceled and fn not run", err, ran)
+	}
+	if n := countUsers(t, s); n != 0 {
+		t.Errorf("CountUsers after a cancelled Batch = %d, want 0", n)
+	}
+}

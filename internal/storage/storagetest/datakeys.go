@@ -1,0 +1,189 @@
+package storagetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+var dataKeyTests = []namedTest{
+	{"RoundTrip", testDataKeyRoundTrip},
+	{"Replace", testDataKeyReplace},
+	{"NotFound", testDataKeyNotFound},
+	{"ListPaging", testDataKeyListPaging},
+	{"ListBadCursor", testDataKeyListBadCursor},
+}
+
+// sampleWrapped returns a wrapped key whose bytes depend on n and include
+// a NUL and bytes that are not UTF-8.
+func sampleWrapped(master string, n byte) keys.WrappedKey {
+	return keys.WrappedKey{MasterID: master, Sealed: []byte{0x01, n, 0x00, 0xff, 0xfe, n ^ 0x5a, 0x80}}
+}
+
+func sameWrapped(got, want keys.WrappedKey) bool {
+	return got.MasterID == want.MasterID && bytes.Equal(got.Sealed, want.Sealed)
+}
+
+func putDataKeys(t *testing.T, s storage.Store, ks ...storage.DataKey) {
+	t.Helper()
+	update(t, s, func(tx storage.Tx) error {
+		for _, k := range ks {
+			if err := tx.PutDataKey(k.ID, k.Wrapped); err != nil {
+				return fmt.Errorf("PutDataKey(%s): %w", k.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func getDataKey(t *testing.T, s storage.Store, id string) (keys.WrappedKey, error) {
+	t.Helper()
+	var w keys.WrappedKey
+	var werr error
+	view(t, s, func(tx storage.ReadTx) error {
+		w, werr = tx.DataKey(id)
+		return nil
+	})
+	return w, werr
+}
+
+func dataKeyIDs(ks []storage.DataKey) []string {
+	ids := make([]string, len(ks))
+	for i, k := range ks {
+		ids[i] = k.ID
+	}
+	return ids
+}
+
+func testDataKeyRoundTrip(t *testing.T, s storage.Store) {
+	want := sampleWrapped("master-2026", 7)
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.PutDataKey("cases/HN-2026-00001", want); err != nil {
+			return err
+		}
+		got, err := tx.DataKey("cases/HN-2026-00001")
+		if err != nil {
+			t.Errorf("DataKey in the writing transaction: %v", err)
+		} else if !sameWrapped(got, want) {
+			t.Errorf("DataKey in the writing transaction = %+v, want %+v", got, want)
+		}
+		return nil
+	})
+	got, err := getDataKey(t, s, "cases/HN-2026-00001")
+	if err != nil {
+		t.Fatalf("DataKey: %v", err)
+	}
+	if !sameWrapped(got, want) {
+		t.Errorf("DataKey = %+v, want %+v", got, want)
+	}
+	want.Sealed[1] = 0xee
+	if again, _ := getDataKey(t, s, "cases/HN-2026-00001"); again.Sealed[1] != 7 {
+		t.Errorf("stored data key changed with the caller's value: %x", again.Sealed)
+	}
+}
+
+func testDataKeyReplace(t *testing.T, s storage.Store) {
+	putDataKeys(t, s,
+		storage.DataKey{ID: "k1", Wrapped: sampleWrapped("master-old", 1)},
+		storage.DataKey{ID: "k2", Wrapped: sampleWrapped("master-old", 2)},
+	)
+	// A rotation re-wraps k1 in place.
+	rewrapped := sampleWrapped("master-new", 11)
+	putDataKeys(t, s, storage.DataKey{ID: "k1", Wrapped: rewrapped})
+	for id, want := range map[string]keys.WrappedKey{"k1": rewrapped, "k2": sampleWrapped("master-old", 2)} {
+		got, err := getDataKey(t, s, id)
+		if err != nil {
+			t.Fatalf("DataKey(%s): %v", id, err)
+		}
+		if !sameWrapped(got, want) {
+			t.Errorf("DataKey(%s) = %+v, want %+v", id, got, want)
+		}
+	}
+	view(t, s, func(tx storage.ReadTx) error {
+		ks, next, err := tx.ListDataKeys("", 10)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(dataKeyIDs(ks), []string{"k1", "k2"}) || next != "" {
+			t.Errorf("ListDataKeys after a replace = %v, %q; want [k1 k2], \"\"", dataKeyIDs(ks), next)
+		}
+		return nil
+	})
+}
+
+func testDataKeyNotFound(t *testing.T, s storage.Store) {
+	putDataKeys(t, s, storage.DataKey{ID: "reports/abc", Wrapped: sampleWrapped("m", 1)})
+	for _, id := range []string{"reports/ab", "reports/abcd", "REPORTS/abc", ""} {
+		_, err := getDataKey(t, s, id)
+		wantErr(t, fmt.Sprintf("DataKey(%q)", id), err, model.ErrNotFound)
+	}
+}
+
+func testDataKeyListPaging(t *testing.T, s storage.Store) {
+	view(t, s, func(tx storage.ReadTx) error {
+		ks, next, err := tx.ListDataKeys("", 10)
+		if err != nil || len(ks) != 0 || next != "" {
+			t.Errorf("ListDataKeys on an empty store = %v, %q, %v; want none, \"\", nil", ks, next, err)
+		}
+		return nil
+	})
+	ids := []string{"reports/b", "cases/HN-2026-00002", "reports/a", "cases/HN-2026-00001", "reporters/x", "cases/HN-2026-000010", "r", "cases/HN-2026-0001"}
+	var ks []storage.DataKey
+	for i, id := range ids {
+		ks = append(ks, storage.DataKey{ID: id, Wrapped: sampleWrapped("master-2026", byte(i))})
+	}
+	putDataKeys(t, s, ks[:3]...)
+	for _, k := range ks[3:] {
+		putDataKeys(t, s, k)
+	}
+	want := slices.Sorted(slices.Values(ids))
+	for _, limit := range pageSizes {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+				page, next, err := tx.ListDataKeys(after, limit)
+				for _, k := range page {
+					i := slices.Index(ids, k.ID)
+					if i >= 0 && !sameWrapped(k.Wrapped, ks[i].Wrapped) {
+						t.Errorf("listed data key %s = %+v, want %+v", k.ID, k.Wrapped, ks[i].Wrapped)
+					}
+				}
+				return dataKeyIDs(page), next, err
+			})
+			checkWalk(t, got, want)
+		})
+	}
+}
+
+func testDataKeyListBadCursor(t *testing.T, s storage.Store) {
+	putDataKeys(t, s, storage.DataKey{ID: "a", Wrapped: sampleWrapped("m", 1)}, storage.DataKey{ID: "b", Wrapped: sampleWrapped("m", 2)})
+	for _, cur := range []string{"zz", "not a cursor", "0", "a"} {
+		view(t, s, func(tx storage.ReadTx) error {
+			ks, next, err := tx.ListDataKeys(cur, 5)
+			if !errors.Is(err, storage.ErrBadCursor) {
+				t.Errorf("ListDataKeys(after %q) = %v, %q, %v; want ErrBadCursor", cur, dataKeyIDs(ks), next, err)
+			}
+			return nil
+		})
+	}
+	view(t, s, func(tx storage.ReadTx) error {
+		if _, _, err := tx.ListDataKeys("", 0); err == nil {
+			t.Error("ListDataKeys(limit 0) succeeded")
+		}
+		// Its own cursor works, as a control.
+		_, next, err := tx.ListDataKeys("", 1)
+		if err != nil || next == "" {
+			return fmt.Errorf("ListDataKeys(limit 1) = %q, %v; want a cursor", next, err)
+		}
+		ks, next2, err := tx.ListDataKeys(next, 1)
+		if err != nil || !slices.Equal(dataKeyIDs(ks), []string{"b"}) || next2 != "" {
+			t.Errorf("ListDataKeys(after its own cursor) = %v, %q, %v; want [b], \"\"", dataKeyIDs(ks), next2, err)
+		}
+		return nil
+	})
+}

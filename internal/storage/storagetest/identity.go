@@ -1,0 +1,726 @@
+package storagetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+var userTests = []namedTest{
+	{"RoundTrip", testUserRoundTrip},
+	{"DuplicateID", testUserDuplicateID},
+	{"NotFound", testUserNotFound},
+	{"Update", testUserUpdate},
+	{"UpdateMissing", testUserUpdateMissing},
+	{"Count", testUserCount},
+	{"ListPaging", testUserListPaging},
+	{"ListBadCursor", testUserListBadCursor},
+}
+
+var tokenTests = []namedTest{
+	{"RoundTrip", testTokenRoundTrip},
+	{"DuplicateID", testTokenDuplicateID},
+	{"MissingUser", testTokenMissingUser},
+	{"NotFound", testTokenNotFound},
+	{"Update", testTokenUpdate},
+	{"UpdateMissing", testTokenUpdateMissing},
+	{"UserCannotChange", testTokenUserCannotChange},
+	{"TokensOfUser", testTokensOfUser},
+}
+
+var policeUnitTests = []namedTest{
+	{"RoundTrip", testPoliceUnitRoundTrip},
+	{"DuplicateID", testPoliceUnitDuplicateID},
+	{"NotFound", testPoliceUnitNotFound},
+	{"List", testPoliceUnitList},
+}
+
+// ---------------------------------------------------------------------------
+// Users
+
+func sampleUser(id string) model.User {
+	return model.User{
+		ID:          id,
+		DisplayName: "Nguyễn Thị Lan " + id,
+		Role:        model.RoleCommuneWorker,
+		Unit:        "units/" + unitA.String(),
+		Phone:       "+84 24 3825 0000",
+		CreateTime:  baseTime,
+	}
+}
+
+func sameUser(got, want model.User) string {
+	diffs := timeDiffs(
+		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
+		timePair{"DisableTime", &got.DisableTime, want.DisableTime},
+	)
+	if !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func createUsers(t *testing.T, s storage.Store, us ...model.User) {
+	t.Helper()
+	update(t, s, func(tx storage.Tx) error {
+		for _, u := range us {
+			if err := tx.CreateUser(u); err != nil {
+				return fmt.Errorf("CreateUser(%s): %w", u.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func getUser(t *testing.T, s storage.Store, id string) (model.User, error) {
+	t.Helper()
+	var u model.User
+	var uerr error
+	view(t, s, func(tx storage.ReadTx) error {
+		u, uerr = tx.User(id)
+		return nil
+	})
+	return u, uerr
+}
+
+func countUsers(t *testing.T, s storage.Store) int {
+	t.Helper()
+	var n int
+	view(t, s, func(tx storage.ReadTx) error {
+		var err error
+		n, err = tx.CountUsers()
+		return err
+	})
+	return n
+}
+
+func userIDs(us []model.User) []string {
+	ids := make([]string, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+func testUserRoundTrip(t *testing.T, s storage.Store) {
+	active := sampleUser("lan.nguyen")
+	disabled := model.User{
+		ID:          "system.rotation",
+		DisplayName: "Key rotation <job> & \"quotes\"",
+		Role:        model.RoleAdmin,
+		Unit:        model.OrgSystem,
+		CreateTime:  baseTime.Add(time.Minute),
+		DisableTime: baseTime.Add(time.Hour + 7),
+	}
+	update(t, s, func(tx storage.Tx) error {
+		for _, u := range []model.User{active, disabled} {
+			if err := tx.CreateUser(u); err != nil {
+				return err
+			}
+		}
+		got, err := tx.User(active.ID)
+		if err != nil {
+			t.Errorf("User in the creating transaction: %v", err)
+		} else if d := sameUser(got, active); d != "" {
+			t.Errorf("User in the creating transaction differs: %s", d)
+		}
+		return nil
+	})
+	for _, want := range []model.User{active, disabled} {
+		got, err := getUser(t, s, want.ID)
+		if err != nil {
+			t.Fatalf("User(%s): %v", want.ID, err)
+		}
+		if d := sameUser(got, want); d != "" {
+			t.Errorf("User(%s) differs: %s", want.ID, d)
+		}
+		if got.Disabled() != want.Disabled() || got.Role != want.Role {
+			t.Errorf("User(%s): Disabled %v, role %v; want %v, %v", want.ID, got.Disabled(), got.Role, want.Disabled(), want.Role)
+		}
+	}
+}
+
+func testUserDuplicateID(t *testing.T, s storage.Store) {
+	first := sampleUser("lan.nguyen")
+	createUsers(t, s, first)
+	second := sampleUser(first.ID)
+	second.Role = model.RoleAdmin
+	second.DisplayName = "impostor"
+	update(t, s, func(tx storage.Tx) error {
+		wantErr(t, "CreateUser with a taken id", tx.CreateUser(second), model.ErrAlreadyExists)
+		return nil // commit whatever the failed call may have written
+	})
+	got, err := getUser(t, s, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := sameUser(got, first); d != "" {
+		t.Errorf("a refused CreateUser changed the user: %s", d)
+	}
+	if n := countUsers(t, s); n != 1 {
+		t.Errorf("CountUsers = %d, want 1", n)
+	}
+}
+
+func testUserNotFound(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	for _, id := range []string{"lan", "lan.nguyen ", "Lan.Nguyen", "lan.nguyen.2", ""} {
+		_, err := getUser(t, s, id)
+		wantErr(t, fmt.Sprintf("User(%q)", id), err, model.ErrNotFound)
+	}
+}
+
+func testUserUpdate(t *testing.T, s storage.Store) {
+	u, other := sampleUser("lan.nguyen"), sampleUser("minh.tran")
+	createUsers(t, s, u, other)
+	u.Role = model.RoleDistrictOfficer
+	u.Unit = "units/" + unitB.String()
+	u.Phone = ""
+	u.DisableTime = baseTime.Add(24 * time.Hour)
+	update(t, s, func(tx storage.Tx) error { return tx.UpdateUser(u) })
+	for _, want := range []model.User{u, other} {
+		got, err := getUser(t, s, want.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := sameUser(got, want); d != "" {
+			t.Errorf("User(%s) after UpdateUser differs: %s", want.ID, d)
+		}
+	}
+	if n := countUsers(t, s); n != 2 {
+		t.Errorf("CountUsers after UpdateUser = %d, want 2", n)
+	}
+}
+
+func testUserUpdateMissing(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	ghost := sampleUser("ghost")
+	update(t, s, func(tx storage.Tx) error {
+		wantErr(t, "UpdateUser of a missing user", tx.UpdateUser(ghost), model.ErrNotFound)
+		return nil
+	})
+	_, err := getUser(t, s, ghost.ID)
+	wantErr(t, "User after a refused UpdateUser", err, model.ErrNotFound)
+	if n := countUsers(t, s); n != 1 {
+		t.Errorf("CountUsers = %d, want 1", n)
+	}
+}
+
+func testUserCount(t *testing.T, s storage.Store) {
+	if n := countUsers(t, s); n != 0 {
+		t.Errorf("CountUsers on an empty store = %d, want 0", n)
+	}
+	disabled := sampleUser("b.disabled")
+	disabled.DisableTime = baseTime
+	createUsers(t, s, sampleUser("a"), disabled)
+	if n := countUsers(t, s); n != 2 {
+		t.Errorf("CountUsers = %d, want 2 (disabled users count)", n)
+	}
+	// A transaction counts its own writes; a rollback forgets them.
+	err := s.Update(t.Context(), func(tx storage.Tx) error {
+		if err := tx.CreateUser(sampleUser("c")); err != nil {
+			return err
+		}
+		if n, err := tx.CountUsers(); err != nil || n != 3 {
+			t.Errorf("CountUsers in the creating transaction = %d, %v; want 3", n, err)
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update = %v, want errBoom", err)
+	}
+	if n := countUsers(t, s); n != 2 {
+		t.Errorf("CountUsers after a rollback = %d, want 2", n)
+	}
+}
+
+// userIDsUnsorted are ids stored out of order, with prefixes of one another
+// and bytes above ASCII, so the list order must be byte order of the id.
+var userIDsUnsorted = []string{
+	"minh.tran", "lan.nguyen", "a", "lan", "lan.nguyen2", "Zed", "đức.phạm", "b", "lan.", "0", "ab",
+}
+
+func testUserListPaging(t *testing.T, s storage.Store) {
+	view(t, s, func(tx storage.ReadTx) error {
+		us, next, err := tx.ListUsers("", 10)
+		if err != nil || len(us) != 0 || next != "" {
+			t.Errorf("ListUsers on an empty store = %v, %q, %v; want none, \"\", nil", us, next, err)
+		}
+		return nil
+	})
+	// Some in one transaction, the rest one by one.
+	for i, id := range userIDsUnsorted {
+		if i < 4 {
+			continue
+		}
+		createUsers(t, s, sampleUser(id))
+	}
+	var first []model.User
+	for _, id := range userIDsUnsorted[:4] {
+		first = append(first, sampleUser(id))
+	}
+	createUsers(t, s, first...)
+
+	want := slices.Sorted(slices.Values(userIDsUnsorted))
+	for _, limit := range append(pageSizes, len(want)) {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+				page, next, err := tx.ListUsers(after, limit)
+				return userIDs(page), next, err
+			})
+			checkWalk(t, got, want)
+		})
+	}
+	// Listed users are whole.
+	view(t, s, func(tx storage.ReadTx) error {
+		us, _, err := tx.ListUsers("", 1)
+		if err != nil {
+			return err
+		}
+		if len(us) != 1 {
+			return fmt.Errorf("ListUsers(limit 1) returned %d users", len(us))
+		}
+		if d := sameUser(us[0], sampleUser(want[0])); d != "" {
+			t.Errorf("listed user differs: %s", d)
+		}
+		return nil
+	})
+	// A user created behind the cursor is not listed; one ahead is.
+	var cursor string
+	view(t, s, func(tx storage.ReadTx) error {
+		var err error
+		_, cursor, err = tx.ListUsers("", 3) // 0, Zed, a
+		return err
+	})
+	createUsers(t, s, sampleUser("1"), sampleUser("zz"))
+	view(t, s, func(tx storage.ReadTx) error {
+		us, next, err := tx.ListUsers(cursor, 100)
+		if err != nil {
+			return err
+		}
+		wantRest := slices.Sorted(slices.Values(append(slices.Clone(want[3:]), "zz")))
+		if !slices.Equal(userIDs(us), wantRest) || next != "" {
+			t.Errorf("ListUsers after a cursor = %v, %q; want %v, \"\"", userIDs(us), next, wantRest)
+		}
+		return nil
+	})
+}
+
+func testUserListBadCursor(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("a"), sampleUser("b"))
+	for _, cur := range []string{"zz", "not a cursor", "0", "a"} {
+		view(t, s, func(tx storage.ReadTx) error {
+			us, next, err := tx.ListUsers(cur, 5)
+			if !errors.Is(err, storage.ErrBadCursor) {
+				t.Errorf("ListUsers(after %q) = %v, %q, %v; want ErrBadCursor", cur, userIDs(us), next, err)
+			}
+			return nil
+		})
+	}
+	view(t, s, func(tx storage.ReadTx) error {
+		for _, limit := range []int{0, -1} {
+			if _, _, err := tx.ListUsers("", limit); err == nil {
+				t.Errorf("ListUsers(limit %d) succeeded", limit)
+			}
+		}
+		return nil
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Tokens
+
+func sampleToken(id, userID string) model.Token {
+	return model.Token{
+		ID:         id,
+		UserID:     userID,
+		SecretHash: []byte{0x00, 0x9f, 0x86, 0xd0, 0x81, 0x88, 0x4c, 0x7d, 0xff, 0x00},
+		CreateTime: baseTime,
+		ExpireTime: baseTime.Add(90 * 24 * time.Hour),
+	}
+}
+
+func sameToken(got, want model.Token) string {
+	diffs := timeDiffs(
+		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
+		timePair{"ExpireTime", &got.ExpireTime, want.ExpireTime},
+		timePair{"RevokeTime", &got.RevokeTime, want.RevokeTime},
+	)
+	got.SecretHash, want.SecretHash = nilIfEmpty(got.SecretHash), nilIfEmpty(want.SecretHash)
+	if !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func createTokens(t *testing.T, s storage.Store, ts ...model.Token) {
+	t.Helper()
+	update(t, s, func(tx storage.Tx) error {
+		for _, tok := range ts {
+			if err := tx.CreateToken(tok); err != nil {
+				return fmt.Errorf("CreateToken(%s): %w", tok.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func getToken(t *testing.T, s storage.Store, id string) (model.Token, error) {
+	t.Helper()
+	var tok model.Token
+	var terr error
+	view(t, s, func(tx storage.ReadTx) error {
+		tok, terr = tx.Token(id)
+		return nil
+	})
+	return tok, terr
+}
+
+func mustToken(t *testing.T, s storage.Store, id string) model.Token {
+	t.Helper()
+	tok, err := getToken(t, s, id)
+	if err != nil {
+		t.Fatalf("Token(%s): %v", id, err)
+	}
+	return tok
+}
+
+func tokensOfUser(t *testing.T, s storage.Store, userID string) []string {
+	t.Helper()
+	var ids []string
+	view(t, s, func(tx storage.ReadTx) error {
+		ts, err := tx.TokensOfUser(userID)
+		if err != nil {
+			return fmt.Errorf("TokensOfUser(%q): %w", userID, err)
+		}
+		for _, tok := range ts {
+			ids = append(ids, tok.ID)
+		}
+		return nil
+	})
+	return ids
+}
+
+func testTokenRoundTrip(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	want := sampleToken("7f3a9c01d2e4b5a6", "lan.nguyen")
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.CreateToken(want); err != nil {
+			return err
+		}
+		got, err := tx.Token(want.ID)
+		if err != nil {
+			t.Errorf("Token in the creating transaction: %v", err)
+		} else if d := sameToken(got, want); d != "" {
+			t.Errorf("Token in the creating transaction differs: %s", d)
+		}
+		return nil
+	})
+	got := mustToken(t, s, want.ID)
+	if d := sameToken(got, want); d != "" {
+		t.Errorf("Token after commit differs: %s", d)
+	}
+	if !bytes.Equal(got.SecretHash, want.SecretHash) || !got.RevokeTime.IsZero() {
+		t.Errorf("token did not round-trip: %+v", got)
+	}
+	want.SecretHash[0] = 0xaa
+	if again := mustToken(t, s, want.ID); again.SecretHash[0] != 0x00 {
+		t.Errorf("stored token changed with the caller's value: %x", again.SecretHash)
+	}
+}
+
+func testTokenDuplicateID(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"), sampleUser("minh.tran"))
+	first := sampleToken("tok1", "lan.nguyen")
+	createTokens(t, s, first)
+	second := sampleToken("tok1", "minh.tran")
+	second.SecretHash = []byte("other")
+	update(t, s, func(tx storage.Tx) error {
+		wantErr(t, "CreateToken with a taken id", tx.CreateToken(second), model.ErrAlreadyExists)
+		return nil // commit whatever the failed call may have written
+	})
+	if d := sameToken(mustToken(t, s, first.ID), first); d != "" {
+		t.Errorf("a refused CreateToken changed the token: %s", d)
+	}
+	if got := tokensOfUser(t, s, "minh.tran"); len(got) != 0 {
+		t.Errorf("a refused CreateToken indexed the token under its user: TokensOfUser(minh.tran) = %v", got)
+	}
+	if got := tokensOfUser(t, s, "lan.nguyen"); !slices.Equal(got, []string{"tok1"}) {
+		t.Errorf("TokensOfUser(lan.nguyen) = %v, want [tok1]", got)
+	}
+}
+
+func testTokenMissingUser(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	for _, userID := range []string{"ghost", "lan", ""} {
+		tok := sampleToken("tok-"+userID, userID)
+		update(t, s, func(tx storage.Tx) error {
+			wantErr(t, fmt.Sprintf("CreateToken for missing user %q", userID), tx.CreateToken(tok), model.ErrNotFound)
+			return nil
+		})
+		_, err := getToken(t, s, tok.ID)
+		wantErr(t, "Token after a refused CreateToken", err, model.ErrNotFound)
+		if got := tokensOfUser(t, s, userID); len(got) != 0 {
+			t.Errorf("TokensOfUser(%q) after a refused CreateToken = %v, want none", userID, got)
+		}
+	}
+	// The user created in the same transaction counts.
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.CreateUser(sampleUser("new.user")); err != nil {
+			return err
+		}
+		return tx.CreateToken(sampleToken("tok-new", "new.user"))
+	})
+	if got := tokensOfUser(t, s, "new.user"); !slices.Equal(got, []string{"tok-new"}) {
+		t.Errorf("TokensOfUser(new.user) = %v, want [tok-new]", got)
+	}
+}
+
+func testTokenNotFound(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	createTokens(t, s, sampleToken("7f3a9c01", "lan.nguyen"))
+	for _, id := range []string{"7f3a9c0", "7f3a9c011", "7F3A9C01", ""} {
+		_, err := getToken(t, s, id)
+		wantErr(t, fmt.Sprintf("Token(%q)", id), err, model.ErrNotFound)
+	}
+}
+
+func testTokenUpdate(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	tok, other := sampleToken("tok1", "lan.nguyen"), sampleToken("tok2", "lan.nguyen")
+	createTokens(t, s, tok, other)
+	tok.RevokeTime = baseTime.Add(time.Hour)
+	tok.ExpireTime = baseTime.Add(2 * time.Hour)
+	update(t, s, func(tx storage.Tx) error { return tx.UpdateToken(tok) })
+	if d := sameToken(mustToken(t, s, tok.ID), tok); d != "" {
+		t.Errorf("Token after UpdateToken differs: %s", d)
+	}
+	if d := sameToken(mustToken(t, s, other.ID), other); d != "" {
+		t.Errorf("UpdateToken changed another token: %s", d)
+	}
+	if got := tokensOfUser(t, s, "lan.nguyen"); !slices.Equal(got, []string{"tok1", "tok2"}) {
+		t.Errorf("TokensOfUser after UpdateToken = %v, want [tok1 tok2]", got)
+	}
+}
+
+func testTokenUpdateMissing(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	tok := sampleToken("ghost", "lan.nguyen")
+	update(t, s, func(tx storage.Tx) error {
+		wantErr(t, "UpdateToken of a missing token", tx.UpdateToken(tok), model.ErrNotFound)
+		return nil
+	})
+	_, err := getToken(t, s, tok.ID)
+	wantErr(t, "Token after a refused UpdateToken", err, model.ErrNotFound)
+	if got := tokensOfUser(t, s, "lan.nguyen"); len(got) != 0 {
+		t.Errorf("TokensOfUser after a refused UpdateToken = %v, want none", got)
+	}
+}
+
+func testTokenUserCannotChange(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"), sampleUser("minh.tran"))
+	tok := sampleToken("tok1", "lan.nguyen")
+	createTokens(t, s, tok)
+	for _, userID := range []string{"minh.tran", "ghost", ""} {
+		moved := tok
+		moved.UserID = userID
+		moved.RevokeTime = baseTime.Add(time.Minute)
+		update(t, s, func(tx storage.Tx) error {
+			if err := tx.UpdateToken(moved); err == nil {
+				t.Errorf("UpdateToken moving the token to user %q succeeded", userID)
+			}
+			return nil // commit whatever the failed call may have written
+		})
+		if d := sameToken(mustToken(t, s, tok.ID), tok); d != "" {
+			t.Errorf("a refused UpdateToken changed the token: %s", d)
+		}
+		if got := tokensOfUser(t, s, userID); len(got) != 0 {
+			t.Errorf("TokensOfUser(%q) after a refused move = %v, want none", userID, got)
+		}
+		if got := tokensOfUser(t, s, "lan.nguyen"); !slices.Equal(got, []string{"tok1"}) {
+			t.Errorf("TokensOfUser(lan.nguyen) after a refused move = %v, want [tok1]", got)
+		}
+	}
+}
+
+// testTokensOfUser stores tokens of users whose ids are prefixes of each
+// other, out of order: each user gets exactly theirs, in order of id.
+func testTokensOfUser(t *testing.T, s storage.Store) {
+	createUsers(t, s, sampleUser("lan"), sampleUser("lan.nguyen"), sampleUser("lan.n"), sampleUser("idle"))
+	createTokens(t, s,
+		sampleToken("c3", "lan.nguyen"),
+		sampleToken("a1", "lan"),
+		sampleToken("b2", "lan.nguyen"),
+	)
+	createTokens(t, s, sampleToken("nguyen", "lan"))
+	createTokens(t, s, sampleToken("a0", "lan.nguyen"), sampleToken("z9", "lan.n"), sampleToken("0", "lan"))
+	for user, want := range map[string][]string{
+		"lan":        {"0", "a1", "nguyen"},
+		"lan.nguyen": {"a0", "b2", "c3"},
+		"lan.n":      {"z9"},
+		"idle":       nil,
+		"ghost":      nil,
+		"la":         nil,
+	} {
+		if got := tokensOfUser(t, s, user); !slices.Equal(got, want) {
+			t.Errorf("TokensOfUser(%q) = %v, want %v", user, got, want)
+		}
+	}
+	// Listed tokens are whole.
+	view(t, s, func(tx storage.ReadTx) error {
+		ts, err := tx.TokensOfUser("lan.n")
+		if err != nil {
+			return err
+		}
+		if len(ts) != 1 {
+			return fmt.Errorf("TokensOfUser(lan.n) returned %d tokens", len(ts))
+		}
+		if d := sameToken(ts[0], sampleToken("z9", "lan.n")); d != "" {
+			t.Errorf("listed token differs: %s", d)
+		}
+		return nil
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Police units
+
+func samplePoliceUnit(id string, covers ...units.Key) model.PoliceUnit {
+	return model.PoliceUnit{
+		ID:          id,
+		DisplayName: "Công an " + id,
+		Covers:      covers,
+		CreateTime:  baseTime,
+	}
+}
+
+func samePoliceUnit(got, want model.PoliceUnit) string {
+	diffs := timeDiffs(timePair{"CreateTime", &got.CreateTime, want.CreateTime})
+	got.Covers, want.Covers = nilIfEmpty(got.Covers), nilIfEmpty(want.Covers)
+	if !reflect.DeepEqual(got, want) {
+		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func getPoliceUnit(t *testing.T, s storage.Store, id string) (model.PoliceUnit, error) {
+	t.Helper()
+	var p model.PoliceUnit
+	var perr error
+	view(t, s, func(tx storage.ReadTx) error {
+		p, perr = tx.PoliceUnit(id)
+		return nil
+	})
+	return p, perr
+}
+
+func createPoliceUnits(t *testing.T, s storage.Store, ps ...model.PoliceUnit) {
+	t.Helper()
+	update(t, s, func(tx storage.Tx) error {
+		for _, p := range ps {
+			if err := tx.CreatePoliceUnit(p); err != nil {
+				return fmt.Errorf("CreatePoliceUnit(%s): %w", p.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func testPoliceUnitRoundTrip(t *testing.T, s storage.Store) {
+	ward := samplePoliceUnit("ca-phuong-ba-dinh", unitA, unitAOld, unitB)
+	city := samplePoliceUnit("ca-ha-noi") // covers all of Hanoi
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.CreatePoliceUnit(ward); err != nil {
+			return err
+		}
+		got, err := tx.PoliceUnit(ward.ID)
+		if err != nil {
+			t.Errorf("PoliceUnit in the creating transaction: %v", err)
+		} else if d := samePoliceUnit(got, ward); d != "" {
+			t.Errorf("PoliceUnit in the creating transaction differs: %s", d)
+		}
+		return tx.CreatePoliceUnit(city)
+	})
+	for _, want := range []model.PoliceUnit{ward, city} {
+		got, err := getPoliceUnit(t, s, want.ID)
+		if err != nil {
+			t.Fatalf("PoliceUnit(%s): %v", want.ID, err)
+		}
+		if d := samePoliceUnit(got, want); d != "" {
+			t.Errorf("PoliceUnit(%s) differs: %s", want.ID, d)
+		}
+		if len(got.Covers) != len(want.Covers) {
+			t.Errorf("PoliceUnit(%s).Covers = %v, want %v", want.ID, got.Covers, want.Covers)
+		}
+	}
+}
+
+func testPoliceUnitDuplicateID(t *testing.T, s storage.Store) {
+	first := samplePoliceUnit("ca-phuong-ba-dinh", unitA)
+	createPoliceUnits(t, s, first)
+	dup := samplePoliceUnit(first.ID, unitB, unitC)
+	update(t, s, func(tx storage.Tx) error {
+		wantErr(t, "CreatePoliceUnit with a taken id", tx.CreatePoliceUnit(dup), model.ErrAlreadyExists)
+		return nil
+	})
+	got, err := getPoliceUnit(t, s, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := samePoliceUnit(got, first); d != "" {
+		t.Errorf("a refused CreatePoliceUnit changed the unit: %s", d)
+	}
+}
+
+func testPoliceUnitNotFound(t *testing.T, s storage.Store) {
+	createPoliceUnits(t, s, samplePoliceUnit("ca-phuong-ba-dinh"))
+	for _, id := range []string{"ca-phuong-ba", "ca-phuong-ba-dinh-2", "policeUnits/ca-phuong-ba-dinh", ""} {
+		_, err := getPoliceUnit(t, s, id)
+		wantErr(t, fmt.Sprintf("PoliceUnit(%q)", id), err, model.ErrNotFound)
+	}
+}
+
+func testPoliceUnitList(t *testing.T, s storage.Store) {
+	view(t, s, func(tx storage.ReadTx) error {
+		ps, err := tx.ListPoliceUnits()
+		if err != nil || len(ps) != 0 {
+			t.Errorf("ListPoliceUnits on an empty store = %v, %v; want none", ps, err)
+		}
+		return nil
+	})
+	ids := []string{"ca-tay-ho", "ca-ha-noi", "ca-phuong-ba-dinh", "ca-ba-dinh", "ca-phuong-ba-dinh-2"}
+	for i, id := range ids {
+		createPoliceUnits(t, s, samplePoliceUnit(id, units.Key{Code: fmt.Sprintf("%05d", i), ValidFrom: unitA.ValidFrom}))
+	}
+	want := slices.Sorted(slices.Values(ids))
+	view(t, s, func(tx storage.ReadTx) error {
+		ps, err := tx.ListPoliceUnits()
+		if err != nil {
+			return err
+		}
+		var got []string
+		for _, p := range ps {
+			got = append(got, p.ID)
+			i := slices.Index(ids, p.ID)
+			if i < 0 {
+				continue
+			}
+			if d := samePoliceUnit(p, samplePoliceUnit(p.ID, units.Key{Code: fmt.Sprintf("%05d", i), ValidFrom: unitA.ValidFrom})); d != "" {
+				t.Errorf("listed police unit %s differs: %s", p.ID, d)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ListPoliceUnits = %v, want in order of id %v", got, want)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,187 @@
+package grpcapi
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// KeyRotator rotates the master key; package app implements it, since it
+// owns the key file.
+type KeyRotator interface {
+	RotateMasterKey(ctx context.Context, by access.Principal) (newMasterID string, rewrapped int, err error)
+}
+
+type adminServer struct {
+	pb.UnimplementedAdminServiceServer
+	identity *identity.Service
+	keys     KeyRotator
+	log      *slog.Logger
+}
+
+func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest) (*pb.CreateUserResponse, error) {
+	u := req.GetUser()
+	user, tok, err := s.identity.CreateUser(ctx, principalFrom(ctx), model.User{
+		ID: req.GetUserId(), DisplayName: u.GetDisplayName(), Role: model.Role(u.GetRole()),
+		Unit: u.GetUnit(), Phone: u.GetPhone(),
+	}, req.GetTokenTtl().AsDuration())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &pb.CreateUserResponse{User: userToProto(user), Token: tokenToProto(tok.Token, tok.Secret)}, nil
+}
+
+func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.User, error) {
+	id, err := parseUserName(req.GetName(), "name")
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	u, err := s.identity.GetUser(ctx, id)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return userToProto(u), nil
+}
+
+func (s *adminServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (*pb.ListUsersResponse, error) {
+	cursor, err := decodePageToken(req.GetPageToken(), "users")
+	if err != nil {
+		return nil, err
+	}
+	us, next, err := s.identity.ListUsers(ctx, cursor, pageSize(req.GetPageSize(), 100, 500))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.ListUsersResponse{NextPageToken: encodePageToken(next, "users")}
+	for _, u := range us {
+		resp.Users = append(resp.Users, userToProto(u))
+	}
+	return resp, nil
+}
+
+func (s *adminServer) DisableUser(ctx context.Context, req *pb.DisableUserRequest) (*pb.User, error) {
+	id, err := parseUserName(req.GetName(), "name")
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	u, err := s.identity.DisableUser(ctx, principalFrom(ctx), id)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return userToProto(u), nil
+}
+
+func (s *adminServer) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.Token, error) {
+	id, err := parseUserName(req.GetParent(), "parent")
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	tok, err := s.identity.CreateToken(ctx, principalFrom(ctx), id, req.GetTtl().AsDuration())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return tokenToProto(tok.Token, tok.Secret), nil
+}
+
+func (s *adminServer) ListTokens(ctx context.Context, req *pb.ListTokensRequest) (*pb.ListTokensResponse, error) {
+	id, err := parseUserName(req.GetParent(), "parent")
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	ts, err := s.identity.ListTokens(ctx, id)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.ListTokensResponse{}
+	for _, t := range ts {
+		resp.Tokens = append(resp.Tokens, tokenToProto(t, ""))
+	}
+	return resp, nil
+}
+
+func (s *adminServer) RevokeToken(ctx context.Context, req *pb.RevokeTokenRequest) (*pb.Token, error) {
+	userPart, tokenID, ok := strings.Cut(req.GetName(), "/tokens/")
+	userID, err := parseUserName(userPart, "name")
+	if !ok || err != nil || tokenID == "" || strings.Contains(tokenID, "/") {
+		return nil, toStatus(ctx, s.log, model.InvalidField("name", "token.name", "%q is not a token name like users/{user}/tokens/{token}", req.GetName()))
+	}
+	t, err := s.identity.RevokeToken(ctx, principalFrom(ctx), userID, tokenID)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return tokenToProto(t, ""), nil
+}
+
+func (s *adminServer) CreatePoliceUnit(ctx context.Context, req *pb.CreatePoliceUnitRequest) (*pb.PoliceUnit, error) {
+	in := req.GetPoliceUnit()
+	pu := model.PoliceUnit{ID: req.GetPoliceUnitId(), DisplayName: in.GetDisplayName()}
+	for i, name := range in.GetCovers() {
+		k, err := parseUnitName(name)
+		if err != nil {
+			return nil, toStatus(ctx, s.log, model.InvalidField(indexed("police_unit.covers", i), "unit.name", "%v", err))
+		}
+		pu.Covers = append(pu.Covers, k)
+	}
+	out, err := s.identity.CreatePoliceUnit(ctx, principalFrom(ctx), pu)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return policeUnitToProto(out), nil
+}
+
+func (s *adminServer) RotateMasterKey(ctx context.Context, _ *pb.RotateMasterKeyRequest) (*pb.RotateMasterKeyResponse, error) {
+	if s.keys == nil {
+		return nil, withInfo(codes.Unimplemented, "key rotation is not configured", ReasonUnavailable, nil)
+	}
+	id, n, err := s.keys.RotateMasterKey(ctx, principalFrom(ctx))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &pb.RotateMasterKeyResponse{MasterKeyId: id, RewrappedKeys: int64(n)}, nil
+}
+
+type policeUnitServer struct {
+	pb.UnimplementedPoliceUnitServiceServer
+	identity *identity.Service
+	log      *slog.Logger
+}
+
+func (s *policeUnitServer) ListPoliceUnits(ctx context.Context, _ *pb.ListPoliceUnitsRequest) (*pb.ListPoliceUnitsResponse, error) {
+	ps, err := s.identity.ListPoliceUnits(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.ListPoliceUnitsResponse{}
+	for _, p := range ps {
+		resp.PoliceUnits = append(resp.PoliceUnits, policeUnitToProto(p))
+	}
+	return resp, nil
+}
+
+func (s *policeUnitServer) GetPoliceUnit(ctx context.Context, req *pb.GetPoliceUnitRequest) (*pb.PoliceUnit, error) {
+	id, ok := strings.CutPrefix(req.GetName(), "policeUnits/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return nil, toStatus(ctx, s.log, model.InvalidField("name", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", req.GetName()))
+	}
+	p, err := s.identity.GetPoliceUnit(ctx, id)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return policeUnitToProto(p), nil
+}
+
+// parseUserName accepts "users/{id}".
+func parseUserName(name, field string) (string, error) {
+	id, ok := strings.CutPrefix(name, "users/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", model.InvalidField(field, "user.name", "%q is not a user name like users/{user}", name)
+	}
+	return id, nil
+}

@@ -1,0 +1,71 @@
+package grpcapi
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+type auditServer struct {
+	pb.UnimplementedAuditServiceServer
+	log    *auditlog.Log
+	logger *slog.Logger
+}
+
+func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEventsRequest) (*pb.ListAuditEventsResponse, error) {
+	q := storage.AuditQuery{Limit: pageSize(req.GetPageSize(), 100, 1000)}
+	if c := req.GetCase(); c != "" {
+		number, err := intake.ParseCaseName(c)
+		if err != nil {
+			return nil, toStatus(ctx, s.logger, model.InvalidField("case", "case.name", "%v", err))
+		}
+		q.Case = "cases/" + number
+	}
+	if a := req.GetActor(); a != "" {
+		id, err := parseUserName(a, "actor")
+		if err != nil {
+			return nil, toStatus(ctx, s.logger, err)
+		}
+		q.Actor = id
+	}
+	if t := req.GetStartTime(); t != nil {
+		q.From = t.AsTime()
+	}
+	if t := req.GetEndTime(); t != nil {
+		q.To = t.AsTime()
+	}
+	filters := []string{q.Case, q.Actor, q.From.String(), q.To.String()}
+	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	if err != nil {
+		return nil, err
+	}
+	q.After = cursor
+	events, next, err := s.log.List(ctx, q)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp := &pb.ListAuditEventsResponse{NextPageToken: encodePageToken(next, filters...)}
+	for _, e := range events {
+		resp.Events = append(resp.Events, auditEventToProto(e))
+	}
+	return resp, nil
+}
+
+func (s *auditServer) VerifyAuditLog(ctx context.Context, _ *pb.VerifyAuditLogRequest) (*pb.VerifyAuditLogResponse, error) {
+	res, err := s.log.Verify(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp := &pb.VerifyAuditLogResponse{Intact: res.Problem == nil, CheckedEvents: res.Checked, HeadSeq: res.HeadSeq}
+	if res.Problem != nil {
+		resp.BrokenSeq = res.Problem.Seq
+		resp.Problem = strings.TrimSpace(res.Problem.Reason)
+	}
+	return resp, nil
+}

@@ -1,0 +1,294 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// publicMethods need no token: probes and tooling.
+var publicMethods = map[string]bool{
+	"/grpc.health.v1.Health/Check":                                   true,
+	"/grpc.health.v1.Health/Watch":                                   true,
+	"/grpc.health.v1.Health/List":                                    true,
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      true,
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
+}
+
+// methodRoles says which roles may call each childcase method. A method
+// missing here is refused to everyone: deny by default. Which records a
+// caller sees is decided further in, by package access.
+var methodRoles = map[string][]model.Role{
+	pb.ReportService_CreateReport_FullMethodName:        access.Intakers,
+	pb.ReportService_GetReport_FullMethodName:           access.ReportReaders,
+	pb.ReportService_ListReports_FullMethodName:         access.ReportReaders,
+	pb.ReportService_LinkReport_FullMethodName:          access.Intakers,
+	pb.ReportService_DiscloseReporter_FullMethodName:    access.Disclosers,
+	pb.CaseService_GetCase_FullMethodName:               access.CaseReaders,
+	pb.CaseService_ListCases_FullMethodName:             access.CaseReaders,
+	pb.CaseService_ReferCaseToPolice_FullMethodName:     access.Referrers,
+	pb.UnitService_ListUnits_FullMethodName:             access.Everyone,
+	pb.UnitService_GetUnit_FullMethodName:               access.Everyone,
+	pb.PoliceUnitService_ListPoliceUnits_FullMethodName: access.Everyone,
+	pb.PoliceUnitService_GetPoliceUnit_FullMethodName:   access.Everyone,
+	pb.AdminService_CreateUser_FullMethodName:           access.Admins,
+	pb.AdminService_GetUser_FullMethodName:              access.Admins,
+	pb.AdminService_ListUsers_FullMethodName:            access.Admins,
+	pb.AdminService_DisableUser_FullMethodName:          access.Admins,
+	pb.AdminService_CreateToken_FullMethodName:          access.Admins,
+	pb.AdminService_ListTokens_FullMethodName:           access.Admins,
+	pb.AdminService_RevokeToken_FullMethodName:          access.Admins,
+	pb.AdminService_CreatePoliceUnit_FullMethodName:     access.Admins,
+	pb.AdminService_RotateMasterKey_FullMethodName:      access.Admins,
+	pb.AuditService_ListAuditEvents_FullMethodName:      access.Auditors,
+	pb.AuditService_VerifyAuditLog_FullMethodName:       access.Auditors,
+}
+
+// MethodRoles returns the roles allowed to call a method, and whether the
+// method needs no token at all. Tests use it to check that every method
+// has a rule.
+func MethodRoles(fullMethod string) (roles []model.Role, public bool) {
+	return methodRoles[fullMethod], publicMethods[fullMethod]
+}
+
+type principalKey struct{}
+
+// principalFrom returns the authenticated principal of the request.
+func principalFrom(ctx context.Context) access.Principal {
+	p, _ := ctx.Value(principalKey{}).(access.Principal)
+	return p
+}
+
+// authenticator checks bearer tokens and method rules, slows down clients
+// that keep failing, and audits every failure.
+type authenticator struct {
+	identity *identity.Service
+	audit    *auditlog.Log
+	limiter  *failureLimiter
+	clock    clock.Clock
+	gateway  bool // trust the client address the in-process gateway forwards
+}
+
+// Failed authentications a client may make in a burst, and how fast that
+// allowance comes back.
+const (
+	failureBurst  = 10
+	failureRefill = 30 * time.Second
+)
+
+func newAuthenticator(id *identity.Service, log *auditlog.Log, clk clock.Clock, gateway bool) *authenticator {
+	return &authenticator{identity: id, audit: log, limiter: newFailureLimiter(clk, failureBurst, failureRefill), clock: clk, gateway: gateway}
+}
+
+// authenticate returns ctx with the caller's principal, or the status to
+// refuse the call with.
+func (a *authenticator) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if publicMethods[method] {
+		return ctx, nil
+	}
+	roles, ok := methodRoles[method]
+	if !ok {
+		return nil, withInfo(codes.PermissionDenied, "permission denied", ReasonPermissionDenied, nil)
+	}
+	client := a.clientAddr(ctx)
+	if wait := a.limiter.wait(client); wait > 0 {
+		a.recordFailure(ctx, method, "auth.throttled", "too many failed authentications from "+client)
+		return nil, throttled(wait)
+	}
+	token, why := bearerToken(ctx)
+	if why != "" {
+		a.limiter.fail(client)
+		a.recordFailure(ctx, method, "auth.fail", why+" (from "+client+")")
+		return nil, unauthenticated()
+	}
+	u, err := a.identity.Authenticate(ctx, token)
+	if errors.Is(err, identity.ErrUnauthenticated) {
+		a.limiter.fail(client)
+		a.recordFailure(ctx, method, "auth.fail", err.Error()+" (from "+client+")")
+		return nil, unauthenticated()
+	}
+	if err != nil {
+		return nil, withInfo(codes.Unavailable, "authentication is unavailable; retry", ReasonUnavailable, nil)
+	}
+	p := identity.Principal(u, RequestID(ctx))
+	if !p.Has(roles) {
+		_ = a.audit.Record(ctx, p.Event(a.clock.Now(), "auth.denied", method, "", audit.OutcomeDenied))
+		return nil, withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
+	}
+	return context.WithValue(ctx, principalKey{}, p), nil
+}
+
+func (a *authenticator) recordFailure(ctx context.Context, method, action, reason string) {
+	e := audit.Event{Time: a.clock.Now(), Action: action, Resource: method, RequestID: RequestID(ctx),
+		Reason: reason, Outcome: audit.OutcomeDenied}
+	// The refusal stands even if the event cannot be written; the error is
+	// logged by the store's caller chain.
+	_ = a.audit.Record(ctx, e)
+}
+
+// bearerToken returns the token of the authorization metadata, or why
+// there is none.
+func bearerToken(ctx context.Context) (token, why string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	switch {
+	case len(vals) == 0:
+		return "", "no authorization"
+	case len(vals) > 1:
+		return "", "more than one authorization"
+	}
+	scheme, token, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", "authorization is not a bearer token"
+	}
+	return strings.TrimSpace(token), ""
+}
+
+// clientAddr names the client for throttling: its IP address. Behind the
+// in-process gateway that is the last x-forwarded-for entry, which the
+// gateway itself appends from the HTTP connection.
+func (a *authenticator) clientAddr(ctx context.Context) string {
+	if a.gateway {
+		md, _ := metadata.FromIncomingContext(ctx)
+		if v := md.Get("x-forwarded-for"); len(v) > 0 {
+			parts := strings.Split(v[len(v)-1], ",")
+			return strings.TrimSpace(parts[len(parts)-1])
+		}
+		return "gateway"
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return "unknown"
+	}
+	host, _, err := net.SplitHostPort(p.Addr.String())
+	if err != nil {
+		return p.Addr.String()
+	}
+	return host
+}
+
+func unauthenticated() error {
+	return withInfo(codes.Unauthenticated, "a valid bearer token is required", ReasonUnauthenticated, nil)
+}
+
+func throttled(wait time.Duration) error {
+	st := status.New(codes.ResourceExhausted, "too many failed authentications from this client; wait and retry")
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: ReasonThrottled, Domain: ErrorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	ctx, err := a.authenticate(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return next(ctx, req)
+}
+
+func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	ctx, err := a.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+}
+
+// failureLimiter is a token bucket of failed authentications per client:
+// each failure takes a token, tokens come back one per refill period, and
+// a client with none left is refused until one comes back, valid token or
+// not. Memory is bounded: when the table is full, clients whose bucket
+// has refilled are forgotten first.
+type failureLimiter struct {
+	clock  clock.Clock
+	burst  float64
+	refill time.Duration
+
+	mu      sync.Mutex
+	clients map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+const maxTrackedClients = 10000
+
+func newFailureLimiter(clk clock.Clock, burst int, refill time.Duration) *failureLimiter {
+	return &failureLimiter{clock: clk, burst: float64(burst), refill: refill, clients: map[string]*bucket{}}
+}
+
+// level returns the client's bucket brought up to now; callers hold mu.
+func (l *failureLimiter) level(client string, now time.Time) *bucket {
+	b, ok := l.clients[client]
+	if !ok {
+		return &bucket{tokens: l.burst, at: now}
+	}
+	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.refill))
+	b.at = now
+	return b
+}
+
+// wait returns how long the client must wait before trying again; 0 if
+// it may try now.
+func (l *failureLimiter) wait(client string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.level(client, l.clock.Now())
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) * float64(l.refill))
+}
+
+// fail takes a token from the client's bucket.
+func (l *failureLimiter) fail(client string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	b := l.level(client, now)
+	b.tokens = max(0, b.tokens-1)
+	if _, ok := l.clients[client]; !ok {
+		if len(l.clients) >= maxTrackedClients {
+			l.forgetRefilled(now)
+		}
+		l.clients[client] = b
+	}
+}
+
+// forgetRefilled drops clients whose bucket is full again; callers hold mu.
+func (l *failureLimiter) forgetRefilled(now time.Time) {
+	for c, b := range l.clients {
+		if b.tokens+float64(now.Sub(b.at))/float64(l.refill) >= l.burst {
+			delete(l.clients, c)
+		}
+	}
+	if len(l.clients) >= maxTrackedClients {
+		// Everyone is failing: start over rather than grow without bound.
+		clear(l.clients)
+	}
+}
