@@ -1,24 +1,31 @@
 // Package app wires childcase together: it opens the database, loads the
-// reference data, starts the gRPC and HTTP servers and shuts them down in
-// reverse order. Tests start the real service through Start on random ports.
-// It must not hold business logic.
+// reference data, starts the gRPC and HTTP servers (with TLS, and mutual TLS,
+// when configured) and shuts them down in reverse order. Tests start the real
+// service through Start on random ports. It must not hold business logic.
 package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
@@ -33,6 +40,22 @@ type Config struct {
 	GRPCAddr        string        // host:port for gRPC
 	HTTPAddr        string        // host:port for REST, /openapi.json and /healthz
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish
+
+	// Transport security. With TLSCert and TLSKey, gRPC and HTTP are served
+	// over TLS (1.2 at least; 1.3 is negotiated whenever the client can).
+	// With ClientCA as well, both require a client certificate signed by
+	// that CA (mutual TLS, for the police systems). All empty: plain text.
+	TLSCert  string // PEM certificate chain file, leaf first
+	TLSKey   string // PEM private key file of TLSCert
+	ClientCA string // PEM file of the CA certificates client certificates must chain to
+
+	// KeyFile holds the master key that wraps the data keys of the
+	// children's and reporters' data. Created (mode 0600) when missing on
+	// a database that holds no encrypted data yet.
+	KeyFile string
+	// Demo seeds demo users for every role, police units and a handful of
+	// cases, and prints the demo users' tokens.
+	Demo bool
 }
 
 // DefaultConfig returns the embedded default: a local file and localhost
@@ -43,23 +66,80 @@ func DefaultConfig() Config {
 		GRPCAddr:        "localhost:9111",
 		HTTPAddr:        "localhost:8111",
 		ShutdownTimeout: 15 * time.Second,
+		KeyFile:         "childcase.key",
 	}
 }
 
-// Validate reports the first problem with c, naming the setting.
+// Validate reports the first problem with c, naming the setting. It reads
+// the TLS files, so a certificate, key or CA that does not load is reported
+// here rather than at the first connection.
 func (c Config) Validate() error {
+	_, err := c.validate()
+	return err
+}
+
+// validate is Validate that also returns the server TLS configuration built
+// from the files, nil when TLS is off.
+func (c Config) validate() (*tls.Config, error) {
 	if c.DBPath == "" {
-		return errors.New("config: db: a database path is required")
+		return nil, errors.New("config: db: a database path is required")
 	}
-	for name, addr := range map[string]string{"grpc-addr": c.GRPCAddr, "http-addr": c.HTTPAddr} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("config: %s: %q is not host:port: %w", name, addr, err)
+	for _, a := range []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return nil, fmt.Errorf("config: %s: %q is not host:port: %w", a.name, a.addr, err)
 		}
 	}
 	if c.ShutdownTimeout <= 0 {
-		return errors.New("config: shutdown-timeout: must be positive")
+		return nil, errors.New("config: shutdown-timeout: must be positive")
 	}
-	return nil
+	return c.serverTLS()
+}
+
+// serverTLS loads the certificate, key and client CA into the TLS
+// configuration both servers use; nil when TLS is off.
+func (c Config) serverTLS() (*tls.Config, error) {
+	switch {
+	case c.TLSCert == "" && c.TLSKey == "" && c.ClientCA == "":
+		return nil, nil
+	case c.TLSCert == "" && c.TLSKey == "":
+		return nil, errors.New("config: client-ca: needs tls-cert and tls-key (client certificates are only asked for over TLS)")
+	case c.TLSKey == "":
+		return nil, errors.New("config: tls-key: required with tls-cert")
+	case c.TLSCert == "":
+		return nil, errors.New("config: tls-cert: required with tls-key")
+	}
+	certPEM, err := os.ReadFile(c.TLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("config: tls-cert: %w", err)
+	}
+	keyPEM, err := os.ReadFile(c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("config: tls-key: %w", err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("config: tls-cert, tls-key: %s and %s: %w", c.TLSCert, c.TLSKey, err)
+	}
+	tc := &tls.Config{
+		// 1.3 is preferred: Go negotiates the highest version both ends
+		// support. 1.2 stays for older clients, with Go's default cipher
+		// suites (forward-secret AEAD only).
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{pair},
+	}
+	if c.ClientCA != "" {
+		caPEM, err := os.ReadFile(c.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("config: client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("config: client-ca: no PEM certificate in %s", c.ClientCA)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }
 
 // Options are what tests inject; production uses the zero value.
@@ -68,6 +148,9 @@ type Options struct {
 	Logger *slog.Logger // default: slog.Default()
 	// NoSync skips fsync; only for tests and benchmarks.
 	NoSync bool
+	// Console receives what an operator must read once: the bootstrap
+	// admin token, demo tokens, a new key file. Default: os.Stderr.
+	Console io.Writer
 }
 
 // Server is a running childcase.
@@ -76,6 +159,7 @@ type Server struct {
 	log      *slog.Logger
 	grpcAddr net.Addr
 	httpAddr net.Addr
+	tls      bool
 
 	closers []func(context.Context) error // unwound in reverse by Stop
 	done    chan struct{}
@@ -89,10 +173,18 @@ func (s *Server) GRPCAddr() string { return s.grpcAddr.String() }
 // HTTPAddr is the address HTTP listens on.
 func (s *Server) HTTPAddr() string { return s.httpAddr.String() }
 
+// TLS reports whether gRPC and HTTP are served over TLS.
+func (s *Server) TLS() bool { return s.tls }
+
+// gatewayBufSize is the buffer of the in-memory link between the REST
+// gateway and its gRPC server, in each direction.
+const gatewayBufSize = 1 << 20
+
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
-	if err := cfg.Validate(); err != nil {
+	tlsCfg, err := cfg.validate()
+	if err != nil {
 		return nil, err
 	}
 	if opts.Clock == nil {
@@ -101,7 +193,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, done: make(chan struct{})}
+	if opts.Console == nil {
+		opts.Console = os.Stderr
+	}
+	s := &Server{cfg: cfg, log: opts.Logger, tls: tlsCfg != nil, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			s.unwind(context.Background())
@@ -119,8 +214,32 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	s.push(func(context.Context) error { return store.Close() })
 
-	svc := intake.New(store, reg, opts.Clock, opts.Logger)
-	gs, err := grpcapi.NewServer(grpcapi.Deps{Intake: svc, Units: reg, Clock: opts.Clock, Log: opts.Logger})
+	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
+	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opts.Clock, opts.Logger, console)
+	if err != nil {
+		return nil, err
+	}
+	ids := identity.New(store, reg, opts.Clock, opts.Logger)
+	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
+	if err := bootstrap(ctx, ids, opts.Console); err != nil {
+		return nil, err
+	}
+	if cfg.Demo {
+		if err := seedDemo(ctx, ids, svc, opts.Clock.Now(), opts.Console); err != nil {
+			return nil, err
+		}
+	}
+	deps := grpcapi.Deps{
+		Intake: svc, Identity: ids, Audit: auditlog.New(store), Keys: mk,
+		Units: reg, Clock: opts.Clock, Log: opts.Logger,
+	}
+
+	// The public gRPC server: TLS, and client certificates, when configured.
+	var gopts []grpc.ServerOption
+	if tlsCfg != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	gs, err := grpcapi.NewServer(deps, gopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,25 +253,41 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			s.fail(fmt.Errorf("grpc server: %w", err))
 		}
 	}()
-	s.push(func(ctx context.Context) error {
-		stopped := make(chan struct{})
-		go func() { gs.GracefulStop(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-ctx.Done():
-			gs.Stop() // in-flight requests had their time
-		}
-		return nil
-	})
+	s.push(stopGRPC(gs))
 
-	// The gateway dials our own gRPC server so every interceptor runs for
-	// REST too.
-	conn, err := grpc.NewClient(s.grpcAddr.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// The gateway's own gRPC server, the same services and interceptors,
+	// reached only over an in-memory listener: REST runs every interceptor
+	// without its traffic leaving the process, and without needing a client
+	// certificate when the public port asks for one.
+	gdeps := deps
+	gdeps.Gateway = true
+	igs, err := grpcapi.NewServer(gdeps)
 	if err != nil {
-		return nil, fmt.Errorf("dial own grpc server: %w", err)
+		return nil, err
+	}
+	ilis := bufconn.Listen(gatewayBufSize)
+	go func() {
+		if err := igs.Serve(ilis); err != nil {
+			s.fail(fmt.Errorf("gateway grpc server: %w", err))
+		}
+	}()
+	s.push(stopGRPC(igs))
+
+	conn, err := grpc.NewClient("passthrough:///childcase-gateway",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return ilis.DialContext(ctx)
+		}),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), // in memory
+	)
+	if err != nil {
+		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
 	}
 	s.push(func(context.Context) error { return conn.Close() })
-	handler, err := httpapi.NewHandler(ctx, conn)
+	var hopts []httpapi.Option
+	if tlsCfg != nil {
+		hopts = append(hopts, httpapi.WithHSTS())
+	}
+	handler, err := httpapi.NewHandler(ctx, conn, hopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +298,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	s.httpAddr = hlis.Addr()
 	hs := &http.Server{
 		Handler:           handler,
+		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -171,22 +307,46 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		if err := hs.Serve(hlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if tlsCfg != nil {
+			err = hs.ServeTLS(hlis, "", "") // the certificate is in TLSConfig
+		} else {
+			err = hs.Serve(hlis)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
 	s.push(func(ctx context.Context) error { return hs.Shutdown(ctx) })
-	// Health goes NOT_SERVING first on shutdown, so load balancers stop
-	// sending before anything closes.
+	// Health goes NOT_SERVING first on shutdown, on both servers (the
+	// gateway's answers /healthz), so load balancers stop sending before
+	// anything closes.
 	s.push(func(context.Context) error {
-		gs.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+		gs.Health.Shutdown()
+		igs.Health.Shutdown()
 		return nil
 	})
 
 	opts.Logger.Info("childcase serving",
 		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "db", cfg.DBPath,
+		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
 		"shutdown_timeout", cfg.ShutdownTimeout.String())
 	return s, nil
+}
+
+// stopGRPC returns the closer of a gRPC server: a graceful stop, cut short
+// when the shutdown timeout runs out.
+func stopGRPC(gs *grpcapi.Server) func(context.Context) error {
+	return func(ctx context.Context) error {
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			gs.Stop() // in-flight requests had their time
+		}
+		return nil
+	}
 }
 
 func (s *Server) push(f func(context.Context) error) { s.closers = append(s.closers, f) }
@@ -223,9 +383,10 @@ func (s *Server) Err() error {
 	}
 }
 
-// Stop shuts down in reverse order of start: health NOT_SERVING, HTTP
-// shutdown, gRPC graceful stop, then the database, giving in-flight requests
-// up to the configured timeout.
+// Stop shuts down in reverse order of start: health NOT_SERVING on both gRPC
+// servers, HTTP shutdown, the gateway's connection and in-memory gRPC server,
+// the public gRPC server's graceful stop, then the database, giving in-flight
+// requests up to the configured timeout.
 func (s *Server) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -246,4 +407,16 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	case <-s.Done():
 	}
 	return errors.Join(s.Err(), s.Stop())
+}
+
+// bootstrap creates the first admin of a new database and prints their
+// token, once: there is no other way in.
+func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) error {
+	tok, created, err := ids.Bootstrap(ctx)
+	if err != nil || !created {
+		return err
+	}
+	fmt.Fprintf(console, "New database: created the admin user %q. Its token is shown only this once (expires %s):\n%s\n",
+		identity.BootstrapUserID, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
+	return nil
 }

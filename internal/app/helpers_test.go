@@ -1,10 +1,15 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -25,37 +31,153 @@ var testNow = time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC) // 10:00 in Hanoi
 
 type testServer struct {
 	*app.Server
-	cfg   app.Config
-	clock *clock.Fake
-	conn  *grpc.ClientConn
+	cfg    app.Config
+	clock  *clock.Fake
+	conn   *grpc.ClientConn // calls carry the operator's token unless the context has one
+	tokens *tokenBook
 }
 
+// The users every test server has, besides the bootstrap admin.
+const (
+	operatorID = "operator" // HOTLINE_OPERATOR of the 111 hotline: the default caller
+)
+
 // startServer starts the real service on random localhost ports with a
-// database in dbPath (a new one when dbPath is "").
+// database in dbPath (a new one when dbPath is ""). On a new database it
+// takes the bootstrap admin token from the console and creates the
+// operator; tokens are kept beside the database so a restarted server's
+// test can use them again.
 func startServer(t testing.TB, dbPath string) *testServer {
+	t.Helper()
+	cfg := testConfig(t, dbPath)
+	clk := clock.NewFake(testNow)
+	var console bytes.Buffer
+	srv, err := app.Start(context.Background(), cfg, app.Options{
+		Clock:   clk,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Console: &console,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	book := loadTokenBook(t, cfg.DBPath+".tokens.json")
+	if tok := tokenPattern.FindString(console.String()); tok != "" {
+		book.put(t, "admin", tok)
+	}
+	conn, err := grpc.NewClient(srv.GRPCAddr(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(book.defaultCtx(ctx), method, req, reply, cc, opts...)
+		}),
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(book.defaultCtx(ctx), desc, cc, method, opts...)
+		}),
+	)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	ts := &testServer{Server: srv, cfg: cfg, clock: clk, conn: conn, tokens: book}
+	t.Cleanup(ts.stop)
+	if book.get(operatorID) == "" {
+		ts.addUser(t, operatorID, pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	}
+	return ts
+}
+
+var tokenPattern = regexp.MustCompile(`cc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}`)
+
+// tokenBook holds the test users' tokens, in a file beside the database.
+type tokenBook struct {
+	path   string
+	tokens map[string]string
+}
+
+func loadTokenBook(t testing.TB, path string) *tokenBook {
+	t.Helper()
+	b := &tokenBook{path: path, tokens: map[string]string{}}
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(raw, &b.tokens); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+func (b *tokenBook) get(user string) string { return b.tokens[user] }
+
+func (b *tokenBook) put(t testing.TB, user, token string) {
+	t.Helper()
+	b.tokens[user] = token
+	raw, _ := json.Marshal(b.tokens)
+	if err := os.WriteFile(b.path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// defaultCtx adds the operator's token unless ctx carries an authorization.
+func (b *tokenBook) defaultCtx(ctx context.Context) context.Context {
+	if md, ok := metadata.FromOutgoingContext(ctx); ok && len(md.Get("authorization")) > 0 {
+		return ctx
+	}
+	if tok := b.get(operatorID); tok != "" {
+		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	return ctx
+}
+
+// as returns a context whose calls act as the user.
+func (ts *testServer) as(t testing.TB, user string) context.Context {
+	t.Helper()
+	tok := ts.tokens.get(user)
+	if tok == "" {
+		t.Fatalf("no token for user %q", user)
+	}
+	return withToken(context.Background(), tok)
+}
+
+func withToken(ctx context.Context, token string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// addUser creates a user through the AdminService and keeps their token.
+func (ts *testServer) addUser(t testing.TB, id string, role pb.Role, unit string) string {
+	t.Helper()
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: id,
+		User:   &pb.User{DisplayName: "Test " + id, Role: role, Unit: unit, Phone: "024 0000 " + fmt.Sprint(len(id))},
+	})
+	if err != nil {
+		t.Fatalf("create user %s: %v", id, err)
+	}
+	ts.tokens.put(t, id, resp.GetToken().GetSecret())
+	return resp.GetToken().GetSecret()
+}
+
+// addPoliceUnit registers a police unit through the AdminService.
+func (ts *testServer) addPoliceUnit(t testing.TB, id string, covers ...string) {
+	t.Helper()
+	_, err := ts.admin().CreatePoliceUnit(ts.as(t, "admin"), &pb.CreatePoliceUnitRequest{
+		PoliceUnitId: id, PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an " + id, Covers: covers},
+	})
+	if err != nil {
+		t.Fatalf("create police unit %s: %v", id, err)
+	}
+}
+
+// testConfig is the configuration of a test server: random localhost ports
+// and a database in dbPath (a new one when dbPath is "").
+func testConfig(t testing.TB, dbPath string) app.Config {
 	t.Helper()
 	if dbPath == "" {
 		dbPath = filepath.Join(t.TempDir(), "childcase.db")
 	}
 	cfg := app.DefaultConfig()
 	cfg.DBPath = dbPath
+	cfg.KeyFile = dbPath + ".key"
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
-	clk := clock.NewFake(testNow)
-	srv, err := app.Start(context.Background(), cfg, app.Options{
-		Clock:  clk,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	ts := &testServer{Server: srv, cfg: cfg, clock: clk, conn: conn}
-	t.Cleanup(ts.stop)
-	return ts
+	return cfg
 }
 
 func (ts *testServer) stop() {
@@ -71,6 +193,11 @@ func (ts *testServer) stop() {
 func (ts *testServer) reports() pb.ReportServiceClient { return pb.NewReportServiceClient(ts.conn) }
 func (ts *testServer) cases() pb.CaseServiceClient     { return pb.NewCaseServiceClient(ts.conn) }
 func (ts *testServer) units() pb.UnitServiceClient     { return pb.NewUnitServiceClient(ts.conn) }
+func (ts *testServer) admin() pb.AdminServiceClient    { return pb.NewAdminServiceClient(ts.conn) }
+func (ts *testServer) audit() pb.AuditServiceClient    { return pb.NewAuditServiceClient(ts.conn) }
+func (ts *testServer) police() pb.PoliceUnitServiceClient {
+	return pb.NewPoliceUnitServiceClient(ts.conn)
+}
 
 // validReport is an intervention report about one child in Phường Ba Đình.
 func validReport() *pb.Report {

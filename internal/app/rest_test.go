@@ -24,6 +24,7 @@ func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,13 +143,18 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	// Every HTTP rule in the schema must be in the document.
+	// Every HTTP rule in the schema must be in the document, and every
+	// childcase method must have one.
 	want := map[string]string{}
-	for _, s := range []string{"ReportService", "CaseService", "UnitService"} {
-		sd := pb.File_childcase_v1_service_proto.Services().ByName(protoName(s))
-		for i := 0; i < sd.Methods().Len(); i++ {
-			method, path := httpRule(t, sd.Methods().Get(i))
-			want[method+" "+path] = string(sd.Methods().Get(i).Name())
+	methods := 0
+	for _, file := range []protoreflect.FileDescriptor{pb.File_childcase_v1_service_proto, pb.File_childcase_v1_admin_proto} {
+		for i := 0; i < file.Services().Len(); i++ {
+			sd := file.Services().Get(i)
+			for j := 0; j < sd.Methods().Len(); j++ {
+				method, path := httpRule(t, sd.Methods().Get(j))
+				want[method+" "+path] = string(sd.Methods().Get(j).Name())
+				methods++
+			}
 		}
 	}
 	for route, rpc := range want {
@@ -157,8 +163,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			t.Errorf("openapi.json lacks %s (%s)", route, rpc)
 		}
 	}
-	if len(want) != 8 {
-		t.Errorf("found %d HTTP rules, want 8", len(want))
+	if len(want) != methods || methods < 20 {
+		t.Errorf("found %d distinct HTTP rules for %d methods", len(want), methods)
 	}
 
 	health, err := http.Get("http://" + ts.HTTPAddr() + "/healthz")
@@ -195,6 +201,11 @@ func httpRule(t *testing.T, m protoreflect.MethodDescriptor) (string, string) {
 	default:
 		t.Fatalf("%s: unexpected rule %v", m.FullName(), rule)
 	}
-	expand := regexp.MustCompile(`\{[a-z_]+=([a-z]+)s/\*\}`)
-	return method, expand.ReplaceAllString(path, "${1}s/{${1}}")
+	// "{name=users/*/tokens/*}" becomes "users/{user}/tokens/{token}".
+	variable := regexp.MustCompile(`\{[a-z_]+=([^}]+)\}`)
+	segment := regexp.MustCompile(`([A-Za-z]+)s/\*`)
+	return method, variable.ReplaceAllStringFunc(path, func(v string) string {
+		pattern := variable.FindStringSubmatch(v)[1]
+		return segment.ReplaceAllString(pattern, "${1}s/{${1}}")
+	})
 }

@@ -26,7 +26,10 @@ const EnvPrefix = "CHILDCASE_"
 const usage = `childcase: case management for child-protection reports in Hanoi.
 
 Usage:
-  childcase serve [flags]   run the gRPC and HTTP servers
+  childcase serve [flags]             run the gRPC and HTTP servers
+  childcase users add|list|revoke     manage users (server stopped)
+  childcase keys rotate               re-wrap every data key under a new master key
+  childcase audit verify              verify the audit log's hash chain
 
 Run "childcase serve -h" for the flags of serve.
 `
@@ -41,6 +44,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = serve(ctx, args[1:], stderr)
+	case "users":
+		err = users(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -70,7 +79,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	log.Info("effective configuration",
 		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr,
-		"shutdown_timeout", cfg.ShutdownTimeout.String())
+		"shutdown_timeout", cfg.ShutdownTimeout.String(),
+		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log})
@@ -86,6 +96,11 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
 	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the REST gateway, /openapi.json and /healthz")
 	durationFlag(fs, &cfg.ShutdownTimeout, "shutdown-timeout", "how long in-flight requests may run after SIGINT/SIGTERM")
+	stringFlag(fs, &cfg.TLSCert, "tls-cert", "PEM certificate chain file: serve gRPC and HTTP over TLS (with --tls-key)")
+	stringFlag(fs, &cfg.TLSKey, "tls-key", "PEM private key file of --tls-cert")
+	stringFlag(fs, &cfg.KeyFile, "key-file", "master key file (created with mode 0600 when missing on a new database)")
+	boolFlag(fs, &cfg.Demo, "demo", "seed demo users for every role and demo cases, and print their tokens")
+	stringFlag(fs, &cfg.ClientCA, "client-ca", "PEM CA file: require client certificates it signed on gRPC and HTTPS (needs --tls-cert)")
 	if err := parse(fs, args); err != nil {
 		return app.Config{}, err
 	}
@@ -125,6 +140,10 @@ func envName(flagName string) string {
 
 func stringFlag(fs *flag.FlagSet, p *string, name, help string) {
 	fs.StringVar(p, name, *p, help+" (env "+envName(name)+")")
+}
+
+func boolFlag(fs *flag.FlagSet, p *bool, name, help string) {
+	fs.BoolVar(p, name, *p, help+" (env "+envName(name)+")")
 }
 
 func durationFlag(fs *flag.FlagSet, p *time.Duration, name, help string) {

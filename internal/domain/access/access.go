@@ -107,7 +107,7 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		unit, isUnit := p.adminUnit()
 		ok = isUnit && pol.inDistrict(unit, c)
 	case model.RoleCityOfficer:
-		_, ok = p.adminUnit()
+		ok = isLevel(pol.units, p.Unit, units.LevelCity)
 	case model.RolePoliceLiaison:
 		if c.ReferredTo(p.Unit) {
 			return ViewPolice

@@ -635,9 +635,15 @@ func TestFilterMatch(t *testing.T) {
 			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-00001/reporter" }), true},
 		{"other case", audit.Filter{CaseResource: "cases/HN-2026-00002"}, ev, false},
 		{"a report of the case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) { e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"; e.Case = "cases/HN-2026-00001" }), true},
+			with(func(e *audit.Event) {
+				e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"
+				e.Case = "cases/HN-2026-00001"
+			}), true},
 		{"a report of another case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) { e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"; e.Case = "cases/HN-2026-00002" }), false},
+			with(func(e *audit.Event) {
+				e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"
+				e.Case = "cases/HN-2026-00002"
+			}), false},
 		{"case id that extends the wanted one", audit.Filter{CaseResource: "cases/HN-2026-00001"},
 			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-000012" }), false},
 		{"no resource", audit.Filter{CaseResource: "cases/HN-2026-00001"},

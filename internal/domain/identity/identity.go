@@ -109,7 +109,10 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, 
 		}
 		return nil
 	})
-	return u, err
+	if err != nil {
+		return model.User{}, err
+	}
+	return u, nil
 }
 
 // Principal returns the principal of a user acting in a request.

@@ -421,4 +421,3 @@ func normalizeReport(r *model.Report) {
 }
 
 func nfc(s string) string { return strings.TrimSpace(norm.NFC.String(s)) }
-

@@ -284,21 +284,33 @@ func (v *Vault) newDataKey(tx storage.Tx, id string) ([]byte, error) {
 	return dk, nil
 }
 
-// Check proves at start that the keyring opens the stored data: it unwraps
-// the first and the last data key. A wrong key file fails here, loudly,
-// instead of serving errors later. An empty database passes.
+// Check proves at start that the keyring opens the stored data: it
+// unwraps one data key of every master key the database uses. A wrong or
+// missing key file fails here, loudly, instead of serving errors later. An
+// empty database passes.
 func (v *Vault) Check(ctx context.Context, store storage.Store) error {
 	return store.View(ctx, func(tx storage.ReadTx) error {
-		first, _, err := tx.ListDataKeys("", 1)
-		if err != nil || len(first) == 0 {
-			return err
-		}
-		for _, k := range first {
-			if _, err := v.Keyring().Unwrap(k.Wrapped, []byte(k.ID)); err != nil {
-				return fmt.Errorf("the master key does not open the data in this database (is it the right key file?): %w", err)
+		checked := map[string]bool{}
+		after := ""
+		for {
+			ks, next, err := tx.ListDataKeys(after, 1000)
+			if err != nil {
+				return err
 			}
+			for _, k := range ks {
+				if checked[k.Wrapped.MasterID] {
+					continue
+				}
+				if _, err := v.Keyring().Unwrap(k.Wrapped, []byte(k.ID)); err != nil {
+					return fmt.Errorf("the master key does not open the data in this database (is it the right key file?): %w", err)
+				}
+				checked[k.Wrapped.MasterID] = true
+			}
+			if next == "" {
+				return nil
+			}
+			after = next
 		}
-		return nil
 	})
 }
 

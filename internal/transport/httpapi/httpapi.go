@@ -1,8 +1,8 @@
 // Package httpapi is the HTTP transport: the REST gateway (grpc-gateway v2),
 // the OpenAPI document and /healthz. The gateway talks to our own gRPC server
-// over a client connection, so every gRPC interceptor (validation, logging,
-// and later authentication and audit) also runs for REST. It must not call
-// the domain directly.
+// over a client connection (in memory, see package app), so every gRPC
+// interceptor (validation, logging, and later authentication and audit) also
+// runs for REST. It must not call the domain directly.
 package httpapi
 
 import (
@@ -23,9 +23,29 @@ import (
 // MaxBodyBytes bounds a request body; the largest valid report is far below.
 const MaxBodyBytes = 1 << 20
 
+// HSTS is the Strict-Transport-Security value sent when serving over TLS:
+// two years, subdomains included.
+const HSTS = "max-age=63072000; includeSubDomains"
+
+// Option configures NewHandler.
+type Option func(*options)
+
+type options struct {
+	hsts bool
+}
+
+// WithHSTS makes every response carry Strict-Transport-Security. Give it
+// only when the handler is served over TLS: browsers ignore the header over
+// plain HTTP, and it must not promise HTTPS that is not there.
+func WithHSTS() Option { return func(o *options) { o.hsts = true } }
+
 // NewHandler returns the HTTP handler for REST over conn, a client connection
 // to our own gRPC server.
-func NewHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (http.Handler, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			// Field names as in the schema and the OpenAPI document
@@ -50,6 +70,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 		pb.RegisterReportServiceHandler,
 		pb.RegisterCaseServiceHandler,
 		pb.RegisterUnitServiceHandler,
+		pb.RegisterAdminServiceHandler,
+		pb.RegisterPoliceUnitServiceHandler,
+		pb.RegisterAuditServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("httpapi: register gateway: %w", err)
@@ -73,7 +96,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return securityHeaders(mux), nil
+	return securityHeaders(mux, o.hsts), nil
 }
 
 func limitBody(next http.Handler) http.Handler {
@@ -83,9 +106,12 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+func securityHeaders(next http.Handler, hsts bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if hsts {
+			h.Set("Strict-Transport-Security", HSTS)
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")

@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Demo data: real Hanoi units, invented people. Phường Ba Đình and Phường
+// Hoàn Kiếm are communes in force since 2025-07-01; Phường Trúc Bạch and
+// Quận Ba Đình were a commune and its district until 2025-06-30, so the
+// district officer has a case to see.
+var (
+	demoBaDinh   = units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	demoHoanKiem = units.Key{Code: "00070", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	demoDistrict = units.Key{Code: "001", ValidFrom: vntime.Date{Year: 2020, Month: time.January, Day: 1}}
+	demoCity     = units.Key{Code: "01", ValidFrom: vntime.Date{Year: 2020, Month: time.January, Day: 1}}
+)
+
+// demoUser is a demo account.
+type demoUser struct {
+	id, name, unit, phone string
+	role                  model.Role
+}
+
+var demoUsers = []demoUser{
+	{"demo.admin", "Quản trị viên (demo)", model.OrgSystem, "", model.RoleAdmin},
+	{"hotline.operator", "Nguyễn Thị Lan (tổng đài 111)", model.OrgHotline111, "", model.RoleHotlineOperator},
+	{"hotline.supervisor", "Trần Văn Minh (giám sát 111)", model.OrgHotline111, "", model.RoleHotlineSupervisor},
+	{"badinh.worker", "Lê Thị Hoa (cán bộ BVTE phường Ba Đình)", access.UnitName(demoBaDinh), "0241 000 0001", model.RoleCommuneWorker},
+	{"badinh.chair", "Phạm Quốc Hùng (Chủ tịch UBND phường Ba Đình)", access.UnitName(demoBaDinh), "0241 000 0002", model.RoleCommuneChair},
+	{"hoankiem.worker", "Vũ Thị Mai (cán bộ BVTE phường Hoàn Kiếm)", access.UnitName(demoHoanKiem), "0241 000 0003", model.RoleCommuneWorker},
+	{"badinh.district", "Đỗ Văn Nam (Phòng LĐTBXH quận Ba Đình)", access.UnitName(demoDistrict), "0241 000 0004", model.RoleDistrictOfficer},
+	{"city.officer", "Hoàng Thị Thu (Sở Y tế Hà Nội)", access.UnitName(demoCity), "0241 000 0005", model.RoleCityOfficer},
+	{"police.badinh", "Bùi Văn Tuấn (Công an phường Ba Đình)", model.PoliceUnitName("ca-phuong-ba-dinh"), "", model.RolePoliceLiaison},
+	{"auditor", "Kiểm toán viên (demo)", model.OrgSystem, "", model.RoleAuditor},
+}
+
+// seedDemo makes sure the demo users, police units and cases exist, issues
+// a fresh token for every demo user (secrets cannot be shown twice) and
+// prints them.
+func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, now time.Time, out io.Writer) error {
+	sys := access.System("demo")
+	for _, pu := range []model.PoliceUnit{
+		{ID: "ca-phuong-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{demoBaDinh}},
+		{ID: "ca-tp-ha-noi", DisplayName: "Công an thành phố Hà Nội"},
+	} {
+		if _, err := id.CreatePoliceUnit(ctx, sys, pu); err != nil && !errors.Is(err, model.ErrAlreadyExists) {
+			return fmt.Errorf("demo: police unit %s: %w", pu.ID, err)
+		}
+	}
+	seeded := false
+	tokens := make(map[string]string, len(demoUsers))
+	users := make(map[string]access.Principal, len(demoUsers))
+	for _, du := range demoUsers {
+		u, tok, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour)
+		switch {
+		case errors.Is(err, model.ErrAlreadyExists):
+			seeded = true
+			if u, err = id.GetUser(ctx, du.id); err != nil {
+				return fmt.Errorf("demo: user %s: %w", du.id, err)
+			}
+			if tok, err = id.CreateToken(ctx, sys, du.id, 30*24*time.Hour); err != nil {
+				return fmt.Errorf("demo: token for %s: %w", du.id, err)
+			}
+		case err != nil:
+			return fmt.Errorf("demo: user %s: %w", du.id, err)
+		}
+		tokens[du.id] = tok.Secret
+		users[du.id] = identity.Principal(u, "demo")
+	}
+	if !seeded {
+		if err := seedDemoCases(ctx, in, users, now); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "Demo users (tokens valid 30 days; each start with --demo issues new ones):")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  USER\tROLE\tUNIT\tTOKEN")
+	for _, du := range demoUsers {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", du.id, du.role, du.unit, tokens[du.id])
+	}
+	return tw.Flush()
+}
+
+// seedDemoCases records a handful of reports, as the demo users would.
+func seedDemoCases(ctx context.Context, in *intake.Service, users map[string]access.Principal, now time.Time) error {
+	age := func(n int32) *int32 { return &n }
+	report := func(by, commune string, at time.Time, callType model.CallType, abuse []model.AbuseForm, child model.Child, narrative string) error {
+		_, err := in.CreateReport(ctx, users[by], intake.CreateReportInput{
+			IncidentCommuneCode: commune,
+			Report: model.Report{
+				Channel: model.Channel(1), ReceiveTime: at, CallType: callType,
+				Children: []model.Child{child}, SuspectedAbuse: abuse, Narrative: narrative,
+				Reporter: model.Reporter{FullName: "Người báo tin (demo)", Phone: "0912 000 111", RelationToChild: "hàng xóm"},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("demo: report by %s: %w", by, err)
+		}
+		return nil
+	}
+	steps := []func() error{
+		func() error {
+			return report("hotline.operator", demoBaDinh.Code, now.Add(-3*time.Hour), model.CallIntervention,
+				[]model.AbuseForm{1}, model.Child{FullName: "Trẻ A (demo)", EstimatedAge: age(9), Sex: 2},
+				"Hàng xóm nghe thấy tiếng trẻ khóc và tiếng đánh nhiều đêm liền (dữ liệu demo).")
+		},
+		func() error {
+			return report("hotline.operator", demoHoanKiem.Code, now.Add(-26*time.Hour), model.CallIntervention,
+				[]model.AbuseForm{5}, model.Child{FullName: "Trẻ B (demo)", EstimatedAge: age(4), Sex: 1},
+				"Trẻ nhỏ thường bị để một mình ở nhà cả ngày (dữ liệu demo).")
+		},
+		func() error {
+			return report("badinh.worker", demoBaDinh.Code, now.Add(-50*time.Hour), model.CallIntervention,
+				[]model.AbuseForm{2}, model.Child{FullName: "Trẻ C (demo)", EstimatedAge: age(13), Sex: 1},
+				"Giáo viên báo trẻ có dấu hiệu bị xâm hại (dữ liệu demo).")
+		},
+		func() error {
+			return report("city.officer", demoBaDinh.Code, time.Date(2025, time.March, 10, 2, 0, 0, 0, time.UTC), model.CallIntervention,
+				[]model.AbuseForm{3}, model.Child{FullName: "Trẻ D (demo)", EstimatedAge: age(15), Sex: 2},
+				"Trẻ bị ép bán hàng rong đến khuya (dữ liệu demo, năm 2025, quận Ba Đình).")
+		},
+		func() error {
+			return report("hotline.operator", demoBaDinh.Code, now.Add(-1*time.Hour), model.CallType(2),
+				nil, model.Child{EstimatedAge: age(16), Sex: 3}, "Tư vấn tâm lý cho học sinh (dữ liệu demo).")
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	// The worker refers the sexual-abuse case, and the first case, to the
+	// ward police so the police liaison has something to see.
+	worker := users["badinh.worker"]
+	cases, _, err := in.ListCases(ctx, worker, storageCaseQuery(50))
+	if err != nil {
+		return fmt.Errorf("demo: list cases: %w", err)
+	}
+	for _, c := range cases {
+		if _, err := in.ReferToPolice(ctx, worker, "cases/"+c.Number, model.PoliceUnitName("ca-phuong-ba-dinh"), "Nghi vấn xâm hại trẻ em (demo)", c.Etag()); err != nil {
+			return fmt.Errorf("demo: refer %s: %w", c.Number, err)
+		}
+	}
+	return nil
+}
+
+func storageCaseQuery(limit int) storage.CaseQuery { return storage.CaseQuery{Limit: limit} }

@@ -1,0 +1,133 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// masterKeys owns the key file and its rotation. A rotation writes the new
+// master next to the key file as "<key file>.next", re-wraps every data key
+// while both masters are in the keyring (so reads never stop), keeps the old
+// master as "<key file>.retired-<id>" for restoring older backups, and then
+// moves the new one into place. A rotation cut short by a crash is finished
+// at the next start.
+type masterKeys struct {
+	path  string
+	store storage.Store
+	vault *vault.Vault
+	clock clock.Clock
+	log   *slog.Logger
+
+	mu sync.Mutex // one rotation at a time
+}
+
+func nextKeyPath(path string) string { return path + ".next" }
+
+func retiredKeyPath(path, id string) string { return path + ".retired-" + id }
+
+// openMasterKeys loads the master key (creating the key file when the
+// database holds no encrypted data yet), finishes a rotation left half
+// done, and proves the key opens the stored data: a wrong key file fails
+// here, at start, not as garbage later.
+func openMasterKeys(ctx context.Context, path string, store storage.Store, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
+	hasData, err := vault.HasData(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	var master keys.MasterKey
+	if hasData {
+		if master, err = keys.LoadMaster(path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("key file %s is missing, but the database holds data encrypted under a master key; restore the key file (--key-file)", path)
+			}
+			return nil, err
+		}
+	} else {
+		var created bool
+		if master, created, err = keys.LoadOrCreateMaster(path); err != nil {
+			return nil, err
+		}
+		if created {
+			console(fmt.Sprintf("Created a new master key file %s (mode 0600). Back it up apart from the database: without it the data cannot be read.", path))
+			log.Info("master key file created", "path", path, "master_key_id", master.ID())
+		}
+	}
+	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log}
+	next, err := keys.LoadMaster(nextKeyPath(path))
+	switch {
+	case err == nil:
+		log.Warn("finishing a master key rotation that was interrupted", "master_key_id", next.ID())
+		if _, err := mk.finish(ctx, master, next); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	if err := mk.vault.Check(ctx, store); err != nil {
+		return nil, err
+	}
+	return mk, nil
+}
+
+// RotateMasterKey generates a new master key and re-wraps every data key
+// under it, while reads and writes go on.
+func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal) (string, int, error) {
+	mk.mu.Lock()
+	defer mk.mu.Unlock()
+	old := mk.vault.Keyring().Current()
+	next, err := keys.GenerateMaster()
+	if err != nil {
+		return "", 0, err
+	}
+	if err := keys.WriteMaster(nextKeyPath(mk.path), next); err != nil {
+		return "", 0, fmt.Errorf("rotate master key: %w", err)
+	}
+	n, err := mk.finish(ctx, old, next)
+	if err != nil {
+		return "", n, err
+	}
+	err = mk.store.Update(ctx, func(tx storage.Tx) error {
+		e := by.Event(mk.clock.Now(), "keys.rotate", "masterKey", "", audit.OutcomeOK)
+		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped", old.ID(), next.ID(), n)
+		_, err := tx.AppendAudit(e)
+		return err
+	})
+	return next.ID(), n, err
+}
+
+// finish re-wraps every data key from old to next and puts next's file in
+// place of the key file, keeping old's as a retired file.
+func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey) (int, error) {
+	mk.vault.SetKeyring(keys.NewKeyring(next, old))
+	n, err := mk.vault.Rotate(ctx, mk.store)
+	if err != nil {
+		return n, fmt.Errorf("rotate master key: re-wrap data keys: %w", err)
+	}
+	retired := retiredKeyPath(mk.path, old.ID())
+	if err := os.Link(mk.path, retired); err != nil && !errors.Is(err, fs.ErrExist) {
+		return n, fmt.Errorf("rotate master key: keep the old key as %s: %w", retired, err)
+	}
+	if err := os.Rename(nextKeyPath(mk.path), mk.path); err != nil {
+		return n, fmt.Errorf("rotate master key: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(mk.path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	mk.vault.SetKeyring(keys.NewKeyring(next))
+	mk.log.Info("master key rotated", "master_key_id", next.ID(), "rewrapped", n, "retired_key_file", retired)
+	return n, nil
+}

@@ -1,0 +1,408 @@
+package app_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
+)
+
+// The access matrix drives every RPC of the childcase services, found from
+// the service descriptors, as every role, in and out of scope. For each it
+// checks the status code and that no data the caller may not see appears
+// anywhere in the response. A new RPC without an entry in matrixCalls, or
+// without an access rule, fails the test.
+
+// Secrets of the matrix fixtures: what must not leak.
+const (
+	mxChildName    = "Phạm Thị Bí Mật"
+	mxNarrative    = "Lời kể riêng tư số 4711"
+	mxCaregiver    = "Đặng Văn Giấu"
+	mxReporterName = "Người Báo Kín"
+	mxReporterTel  = "0987 654 321"
+)
+
+// mxRole is one role's pair of users: one whose unit has the fixture in
+// scope, one whose unit does not (empty when the role sees everything or
+// has no scope).
+type mxRole struct {
+	role    pb.Role
+	in, out string
+	// target is the fixture the in-scope user sees: "A" (Ba Đình, 2026) or
+	// "B" (Trúc Bạch in Quận Ba Đình, 2025).
+	target string
+}
+
+var mxRoles = []mxRole{
+	{pb.Role_ROLE_HOTLINE_OPERATOR, operatorID, "operator.two", "A"},
+	{pb.Role_ROLE_HOTLINE_SUPERVISOR, "sup.111", "sup.swc", "A"},
+	{pb.Role_ROLE_COMMUNE_WORKER, "worker.badinh", "worker.hoankiem", "A"},
+	{pb.Role_ROLE_COMMUNE_CHAIR, "chair.badinh", "chair.hoankiem", "A"},
+	{pb.Role_ROLE_DISTRICT_OFFICER, "district.badinh", "district.hoankiem", "B"},
+	{pb.Role_ROLE_CITY_OFFICER, "city", "", "A"},
+	{pb.Role_ROLE_POLICE_LIAISON, "police.badinh", "police.hoankiem", "A"},
+	{pb.Role_ROLE_AUDITOR, "auditor", "", "A"},
+	{pb.Role_ROLE_ADMIN, "admin", "", "A"},
+}
+
+type mxFixture struct {
+	ts      *testServer
+	cases   map[string]string // "A", "B" -> case name
+	reports map[string]string // "A", "B" -> report name
+	seq     int
+}
+
+func (f *mxFixture) next() int { f.seq++; return f.seq }
+
+func setupMatrix(t *testing.T) *mxFixture {
+	ts := startServer(t, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", "units/00004@2025-07-01")
+	ts.addPoliceUnit(t, "ca-hoan-kiem", "units/00070@2025-07-01")
+	users := []struct {
+		id   string
+		role pb.Role
+		unit string
+	}{
+		{"operator.two", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111"},
+		{"sup.111", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111"},
+		{"sup.swc", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/social-work-centre"},
+		{"worker.badinh", pb.Role_ROLE_COMMUNE_WORKER, "units/00004@2025-07-01"},
+		{"worker.hoankiem", pb.Role_ROLE_COMMUNE_WORKER, "units/00070@2025-07-01"},
+		{"chair.badinh", pb.Role_ROLE_COMMUNE_CHAIR, "units/00004@2025-07-01"},
+		{"chair.hoankiem", pb.Role_ROLE_COMMUNE_CHAIR, "units/00070@2025-07-01"},
+		{"district.badinh", pb.Role_ROLE_DISTRICT_OFFICER, "units/001@2020-01-01"},
+		{"district.hoankiem", pb.Role_ROLE_DISTRICT_OFFICER, "units/002@2020-01-01"},
+		{"city", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01"},
+		{"police.badinh", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh"},
+		{"police.hoankiem", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-hoan-kiem"},
+		{"auditor", pb.Role_ROLE_AUDITOR, "orgs/system"},
+	}
+	for _, u := range users {
+		ts.addUser(t, u.id, u.role, u.unit)
+	}
+	f := &mxFixture{ts: ts, cases: map[string]string{}, reports: map[string]string{}}
+	for _, fx := range []struct {
+		key     string
+		receive time.Time
+	}{
+		{"A", testNow.Add(-2 * time.Hour)},
+		{"B", time.Date(2025, 3, 10, 2, 0, 0, 0, time.UTC)}, // Trúc Bạch, Quận Ba Đình
+	} {
+		r := secretReport(fx.receive)
+		created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+		if err != nil {
+			t.Fatalf("fixture %s: %v", fx.key, err)
+		}
+		f.cases[fx.key], f.reports[fx.key] = created.GetCase(), created.GetName()
+	}
+	// Case A is referred to the Ba Đình police by the commune worker.
+	c, err := ts.cases().GetCase(ts.as(t, "worker.badinh"), &pb.GetCaseRequest{Name: f.cases["A"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.cases().ReferCaseToPolice(ts.as(t, "worker.badinh"), &pb.ReferCaseToPoliceRequest{
+		Name: f.cases["A"], PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "hành hạ trẻ em", Etag: c.GetEtag(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func secretReport(receive time.Time) *pb.Report {
+	r := validReport()
+	r.ReceiveTime = timestamppb.New(receive)
+	r.Children[0].FullName = mxChildName
+	r.Narrative = mxNarrative
+	r.Caregivers[0].FullName = mxCaregiver
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+		Consent: true, FullName: mxReporterName, Phone: mxReporterTel,
+	}}}
+	return r
+}
+
+// mxCall builds the request of one RPC for a caller: user is the caller,
+// target the fixture ("A" or "B") it aims at. It may prepare state first
+// (a report to link, a user to disable).
+type mxCall func(t *testing.T, f *mxFixture, user, target string) proto.Message
+
+var matrixCalls = map[string]mxCall{
+	pb.ReportService_CreateReport_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		r := validReport()
+		r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+		return &pb.CreateReportRequest{Report: r}
+	},
+	pb.ReportService_GetReport_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.GetReportRequest{Name: f.reports[target]}
+	},
+	pb.ReportService_ListReports_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.ListReportsRequest{PageSize: 500}
+	},
+	pb.ReportService_LinkReport_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		// A fresh report of the caller's own, if their role may record one.
+		name := f.reports[target]
+		r := validReport()
+		r.CallType = pb.CallType_CALL_TYPE_INFORMATION
+		if created, err := f.ts.reports().CreateReport(f.ts.as(t, user), &pb.CreateReportRequest{Report: r}); err == nil {
+			name = created.GetName()
+		}
+		return &pb.LinkReportRequest{Name: name, Case: f.cases[target]}
+	},
+	pb.ReportService_DiscloseReporter_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.DiscloseReporterRequest{Name: f.reports[target], Reason: "police request 12/CV-CAQ"}
+	},
+	pb.CaseService_GetCase_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.GetCaseRequest{Name: f.cases[target]}
+	},
+	pb.CaseService_ListCases_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.ListCasesRequest{PageSize: 500}
+	},
+	pb.CaseService_ReferCaseToPolice_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		c, err := f.ts.cases().GetCase(f.ts.as(t, "city"), &pb.GetCaseRequest{Name: f.cases[target]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("ca-matrix-%d", f.next())
+		f.ts.addPoliceUnit(t, id)
+		return &pb.ReferCaseToPoliceRequest{Name: f.cases[target], PoliceUnit: "policeUnits/" + id, SuspectedOffence: "x", Etag: c.GetEtag()}
+	},
+	pb.UnitService_ListUnits_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ListUnitsRequest{PageSize: 5}
+	},
+	pb.UnitService_GetUnit_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.GetUnitRequest{Name: "units/00004"}
+	},
+	pb.PoliceUnitService_ListPoliceUnits_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ListPoliceUnitsRequest{}
+	},
+	pb.PoliceUnitService_GetPoliceUnit_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.GetPoliceUnitRequest{Name: "policeUnits/ca-ba-dinh"}
+	},
+	pb.AdminService_CreateUser_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.CreateUserRequest{UserId: fmt.Sprintf("new.user%d", f.next()), User: &pb.User{
+			DisplayName: "Mới", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: "units/00004@2025-07-01"}}
+	},
+	pb.AdminService_GetUser_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.GetUserRequest{Name: "users/worker.badinh"}
+	},
+	pb.AdminService_ListUsers_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ListUsersRequest{}
+	},
+	pb.AdminService_DisableUser_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		id := fmt.Sprintf("leaver%d", f.next())
+		f.ts.addUser(t, id, pb.Role_ROLE_COMMUNE_WORKER, "units/00070@2025-07-01")
+		return &pb.DisableUserRequest{Name: "users/" + id}
+	},
+	pb.AdminService_CreateToken_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.CreateTokenRequest{Parent: "users/worker.hoankiem", Ttl: durationpb.New(time.Hour)}
+	},
+	pb.AdminService_ListTokens_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ListTokensRequest{Parent: "users/worker.hoankiem"}
+	},
+	pb.AdminService_RevokeToken_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		tok, err := f.ts.admin().CreateToken(f.ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/worker.hoankiem"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pb.RevokeTokenRequest{Name: tok.GetName()}
+	},
+	pb.AdminService_CreatePoliceUnit_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.CreatePoliceUnitRequest{PoliceUnitId: fmt.Sprintf("ca-new-%d", f.next()), PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an mới"}}
+	},
+	pb.AdminService_RotateMasterKey_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.RotateMasterKeyRequest{}
+	},
+	pb.AuditService_ListAuditEvents_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ListAuditEventsRequest{PageSize: 1000}
+	},
+	pb.AuditService_VerifyAuditLog_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.VerifyAuditLogRequest{}
+	},
+}
+
+// scopedMethods act on one report or case: out of scope they must answer
+// exactly as for a record that does not exist.
+var scopedMethods = map[string]bool{
+	pb.ReportService_GetReport_FullMethodName:        true,
+	pb.ReportService_LinkReport_FullMethodName:       true,
+	pb.ReportService_DiscloseReporter_FullMethodName: true,
+	pb.CaseService_GetCase_FullMethodName:            true,
+	pb.CaseService_ReferCaseToPolice_FullMethodName:  true,
+}
+
+// childcaseMethods lists every method of every childcase service.
+func childcaseMethods(t *testing.T) []protoreflect.MethodDescriptor {
+	var out []protoreflect.MethodDescriptor
+	protoregistry.GlobalFiles.RangeFilesByPackage("childcase.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			for j := 0; j < sd.Methods().Len(); j++ {
+				out = append(out, sd.Methods().Get(j))
+			}
+		}
+		return true
+	})
+	if len(out) < 20 {
+		t.Fatalf("found only %d childcase methods", len(out))
+	}
+	return out
+}
+
+func fullMethod(m protoreflect.MethodDescriptor) string {
+	return "/" + string(m.Parent().FullName()) + "/" + string(m.Name())
+}
+
+// invoke calls any method as user and returns the response as JSON text.
+func (f *mxFixture) invoke(t *testing.T, m protoreflect.MethodDescriptor, user string, req proto.Message) (string, error) {
+	t.Helper()
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(m.Output().FullName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := mt.New().Interface()
+	err = f.ts.conn.Invoke(f.ts.as(t, user), fullMethod(m), req, resp)
+	if err != nil {
+		return "", err
+	}
+	return protojson.Format(resp), nil
+}
+
+func TestAccessMatrix(t *testing.T) {
+	f := setupMatrix(t)
+	// The answer to a name that does not exist, to compare out-of-scope
+	// answers with.
+	ghost := map[string]proto.Message{
+		pb.ReportService_GetReport_FullMethodName:        &pb.GetReportRequest{Name: "reports/01900000-0000-7000-8000-000000000000"},
+		pb.ReportService_DiscloseReporter_FullMethodName: &pb.DiscloseReporterRequest{Name: "reports/01900000-0000-7000-8000-000000000000", Reason: "police request 12/CV-CAQ"},
+		pb.CaseService_GetCase_FullMethodName:            &pb.GetCaseRequest{Name: "cases/HN-2099-99999"},
+	}
+
+	for _, m := range childcaseMethods(t) {
+		method := fullMethod(m)
+		build, ok := matrixCalls[method]
+		if !ok {
+			t.Errorf("%s has no entry in the access matrix", method)
+			continue
+		}
+		allowed, public := grpcapi.MethodRoles(method)
+		if public || len(allowed) == 0 {
+			t.Errorf("%s has no access rule (public=%v)", method, public)
+			continue
+		}
+		for _, r := range mxRoles {
+			t.Run(string(m.Name())+"/"+r.role.String(), func(t *testing.T) {
+				mayCall := false
+				for _, a := range allowed {
+					if int32(a) == int32(r.role) {
+						mayCall = true
+					}
+				}
+				target := r.target
+				out, err := f.invoke(t, m, r.in, build(t, f, r.in, target))
+				if !mayCall {
+					if status.Code(err) != codes.PermissionDenied {
+						t.Fatalf("role may not call it: got %v, want PermissionDenied", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("in scope: %v", err)
+				}
+				checkNoLeak(t, r.role, method, out, "")
+				if r.out == "" {
+					return // the role sees everything, or has no scope
+				}
+				// Out of scope: the other unit's user.
+				outResp, outErr := f.invoke(t, m, r.out, build(t, f, r.out, target))
+				if scopedMethods[method] {
+					checkLikeAbsent(t, f, m, r.out, outErr, ghost[method])
+					return
+				}
+				if outErr != nil {
+					t.Fatalf("out of scope: %v", outErr)
+				}
+				checkNoLeak(t, r.role, method, outResp, target)
+				if strings.Contains(outResp, f.cases[target]) || strings.Contains(outResp, f.reports[target]) {
+					t.Errorf("out-of-scope response names %s or %s:\n%s", f.cases[target], f.reports[target], outResp)
+				}
+			})
+		}
+	}
+}
+
+// checkLikeAbsent checks that an out-of-scope answer is NotFound (or the
+// same answer a name that does not exist gets), revealing nothing.
+func checkLikeAbsent(t *testing.T, f *mxFixture, m protoreflect.MethodDescriptor, user string, err error, ghost proto.Message) {
+	t.Helper()
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.NotFound:
+		if st.Message() != "not found" {
+			t.Errorf("NotFound message %q says more than \"not found\"", st.Message())
+		}
+	case codes.InvalidArgument:
+		// A referenced record (the case of a link) answers as a missing
+		// reference does; the message names only what the caller sent.
+		if !strings.Contains(st.Message(), "does not exist") {
+			t.Errorf("out of scope: %v", err)
+		}
+	default:
+		t.Fatalf("out of scope: got %v, want NotFound", err)
+	}
+	if ghost != nil {
+		_, gerr := f.invoke(t, m, user, ghost)
+		if gs := status.Convert(gerr); gs.Code() != st.Code() || gs.Message() != st.Message() {
+			t.Errorf("out of scope answers %v, a missing record %v", err, gerr)
+		}
+	}
+}
+
+// checkNoLeak fails if a response holds data the role must not see.
+func checkNoLeak(t *testing.T, role pb.Role, method, resp, outTarget string) {
+	t.Helper()
+	forbidden := []string{mxReporterTel, mxReporterName}
+	if method == pb.ReportService_DiscloseReporter_FullMethodName {
+		forbidden = nil // the one place the identity is shown, to who may ask
+	}
+	switch role {
+	case pb.Role_ROLE_POLICE_LIAISON, pb.Role_ROLE_ADMIN:
+		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver, `"reports/`)
+	case pb.Role_ROLE_AUDITOR:
+		// Auditors see which records were touched, never their content.
+		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver)
+	}
+	if outTarget != "" {
+		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver)
+	}
+	for _, s := range forbidden {
+		if strings.Contains(resp, s) {
+			t.Errorf("%s as %s: response holds %q:\n%s", method, role, s, resp)
+		}
+	}
+}
+
+// TestAccessMatrixCoversEveryRole keeps the matrix honest: every role of
+// the schema has users in it.
+func TestAccessMatrixCoversEveryRole(t *testing.T) {
+	seen := map[pb.Role]bool{}
+	for _, r := range mxRoles {
+		seen[r.role] = true
+	}
+	for _, r := range model.Roles {
+		if !seen[pb.Role(r)] {
+			t.Errorf("role %s is not in the matrix", r)
+		}
+	}
+}

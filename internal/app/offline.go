@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// Offline is the database opened by a management command (users, keys,
+// audit) while no server runs: bbolt allows one process at a time, so a
+// running server is managed through its AdminService instead.
+type Offline struct {
+	Identity *identity.Service
+	Audit    *auditlog.Log
+
+	store   *boltstore.Store
+	dbPath  string
+	clock   clock.Clock
+	log     *slog.Logger
+	console io.Writer
+}
+
+// OpenOffline opens the database at dbPath for a management command.
+func OpenOffline(dbPath string, log *slog.Logger, console io.Writer) (*Offline, error) {
+	reg, err := units.Load()
+	if err != nil {
+		return nil, err
+	}
+	store, err := boltstore.Open(dbPath, boltstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%w (if a server is running, use its AdminService API instead)", err)
+	}
+	clk := clock.System{}
+	return &Offline{
+		Identity: identity.New(store, reg, clk, log),
+		Audit:    auditlog.New(store),
+		store:    store, dbPath: dbPath, clock: clk, log: log, console: console,
+	}, nil
+}
+
+// Principal is the actor recorded in the audit log for a management
+// command run on the server's machine.
+func (o *Offline) Principal(command string) access.Principal { return access.System(command) }
+
+// RotateMasterKey rotates the master key of the key file at keyFile.
+func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (string, int, error) {
+	mk, err := openMasterKeys(ctx, keyFile, o.store, o.clock, o.log, func(s string) { fmt.Fprintln(o.console, s) })
+	if err != nil {
+		return "", 0, err
+	}
+	return mk.RotateMasterKey(ctx, o.Principal("keys rotate"))
+}
+
+// Close closes the database.
+func (o *Offline) Close() error { return o.store.Close() }

@@ -1,0 +1,397 @@
+package auditlog_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+var ctx = context.Background()
+
+var t0 = time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
+
+func openStore(t *testing.T, path string) *boltstore.Store {
+	t.Helper()
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func newLog(t *testing.T) (*auditlog.Log, *boltstore.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := openStore(t, path)
+	return auditlog.New(s), s, path
+}
+
+func event(minute int, actor, action, resource, caseName string) audit.Event {
+	return audit.Event{
+		Time: t0.Add(time.Duration(minute) * time.Minute), Actor: actor, Role: "COMMUNE_WORKER",
+		Unit: "units/00004@2020-01-01", Action: action, Resource: resource, Case: caseName,
+		RequestID: fmt.Sprintf("req-%d", minute), Outcome: audit.OutcomeOK,
+	}
+}
+
+// fixture is a log of seven events: two cases, three actors, one anonymous
+// failed sign-in.
+var fixture = []audit.Event{
+	event(0, "cw.an", "case.read", "cases/HN-2026-00001", "cases/HN-2026-00001"),           // 1
+	event(1, "op.lan", "report.read", "reports/r1", "cases/HN-2026-00001"),                 // 2
+	event(2, "cw.an", "case.read", "cases/HN-2026-00002", "cases/HN-2026-00002"),           // 3
+	event(3, "", "auth.fail", "", ""),                                                      // 4
+	event(4, "sup.hoa", "reporter.disclose", "reports/r1/reporter", "cases/HN-2026-00001"), // 5
+	event(5, "cw.an", "user.read", "users/op.lan", ""),                                     // 6
+	event(6, "op.lan", "case.read", "cases/HN-2026-000012", "cases/HN-2026-000012"),        // 7
+}
+
+func TestRecordAndVerify(t *testing.T) {
+	l, s, _ := newLog(t)
+
+	res, err := l.Verify(ctx)
+	if err != nil || res.Checked != 0 || res.HeadSeq != 0 || res.Problem != nil {
+		t.Fatalf("Verify(empty) = %+v, %v; want 0 checked, head 0, no problem", res, err)
+	}
+	if err := l.Record(ctx); err != nil {
+		t.Fatalf("Record(): %v", err)
+	}
+	if res, _ := l.Verify(ctx); res.HeadSeq != 0 || res.Checked != 0 {
+		t.Fatalf("Record() appended: %+v", res)
+	}
+
+	// One call with several events, then one event per call.
+	if err := l.Record(ctx, fixture[:3]...); err != nil {
+		t.Fatalf("Record(3 events): %v", err)
+	}
+	for _, e := range fixture[3:] {
+		if err := l.Record(ctx, e); err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+
+	res, err = l.Verify(ctx)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if res.Checked != 7 || res.HeadSeq != 7 || res.Problem != nil {
+		t.Fatalf("Verify = %+v (problem %v), want 7 checked, head 7, no problem", res, res.Problem)
+	}
+
+	// The events are stored as given, in order, sealed and linked.
+	var stored []audit.Event
+	var headHash []byte
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			stored = append(stored, e)
+		}
+		_, headHash, err = tx.AuditHead()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(fixture) {
+		t.Fatalf("%d events stored, want %d", len(stored), len(fixture))
+	}
+	prev := make([]byte, audit.HashSize)
+	for i, e := range stored {
+		w := fixture[i]
+		if e.Seq != uint64(i+1) || !e.Time.Equal(w.Time) || e.Actor != w.Actor || e.Role != w.Role || e.Unit != w.Unit ||
+			e.Action != w.Action || e.Resource != w.Resource || e.Case != w.Case || e.RequestID != w.RequestID || e.Outcome != w.Outcome {
+			t.Errorf("event %d = %+v, want %+v", i+1, e, w)
+		}
+		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, e.ComputeHash()) {
+			t.Errorf("event %d is not linked: prev %x want %x", i+1, e.PrevHash, prev)
+		}
+		prev = e.Hash
+	}
+	if !bytes.Equal(headHash, stored[len(stored)-1].Hash) {
+		t.Errorf("head hash %x, want the last event's %x", headHash, stored[len(stored)-1].Hash)
+	}
+}
+
+func TestRecordConcurrently(t *testing.T) {
+	l, _, _ := newLog(t)
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- l.Record(ctx, event(i, fmt.Sprintf("user%02d", i), "case.read", "cases/HN-2026-00001", "cases/HN-2026-00001"))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Record: %v", err)
+		}
+	}
+	res, err := l.Verify(ctx)
+	if err != nil || res.Checked != n || res.HeadSeq != n || res.Problem != nil {
+		t.Fatalf("Verify = %+v, %v; want %d checked and no problem", res, err, n)
+	}
+	evs, _, err := l.List(ctx, storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100})
+	if err != nil || len(evs) != n {
+		t.Fatalf("List = %d events, %v; want %d", len(evs), err, n)
+	}
+	actors := map[string]bool{}
+	for _, e := range evs {
+		actors[e.Actor] = true
+	}
+	if len(actors) != n {
+		t.Errorf("%d distinct actors, want %d: an event was lost or duplicated", len(actors), n)
+	}
+}
+
+func TestRecordCanceled(t *testing.T) {
+	l, _, _ := newLog(t)
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.Record(canceled, fixture[0]); !errors.Is(err, context.Canceled) {
+		t.Errorf("Record(canceled) = %v, want context.Canceled", err)
+	}
+	if res, _ := l.Verify(ctx); res.HeadSeq != 0 {
+		t.Errorf("a canceled Record appended: head %d", res.HeadSeq)
+	}
+	if _, err := l.Verify(canceled); !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify(canceled) = %v, want context.Canceled", err)
+	}
+}
+
+func seqs(evs []audit.Event) string {
+	var s []string
+	for _, e := range evs {
+		s = append(s, fmt.Sprint(e.Seq))
+	}
+	return strings.Join(s, ",")
+}
+
+func TestList(t *testing.T) {
+	l, _, _ := newLog(t)
+	if err := l.Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		q    storage.AuditQuery
+		want string // seqs, newest first
+	}{
+		{"everything", storage.AuditQuery{Limit: 100}, "7,6,5,4,3,2,1"},
+		{"case 1", storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100}, "5,2,1"},
+		{"case 2", storage.AuditQuery{Case: "cases/HN-2026-00002", Limit: 100}, "3"},
+		{"case whose number extends another's", storage.AuditQuery{Case: "cases/HN-2026-000012", Limit: 100}, "7"},
+		{"case prefix matches nothing", storage.AuditQuery{Case: "cases/HN-2026-0000", Limit: 100}, ""},
+		{"unknown case", storage.AuditQuery{Case: "cases/HN-2026-99999", Limit: 100}, ""},
+		{"actor cw.an", storage.AuditQuery{Actor: "cw.an", Limit: 100}, "6,3,1"},
+		{"actor op.lan", storage.AuditQuery{Actor: "op.lan", Limit: 100}, "7,2"},
+		{"actor prefix matches nothing", storage.AuditQuery{Actor: "cw", Limit: 100}, ""},
+		{"case and actor", storage.AuditQuery{Case: "cases/HN-2026-00001", Actor: "cw.an", Limit: 100}, "1"},
+		{"case and another actor", storage.AuditQuery{Case: "cases/HN-2026-00001", Actor: "sup.hoa", Limit: 100}, "5"},
+		{"case and an actor who never touched it", storage.AuditQuery{Case: "cases/HN-2026-00002", Actor: "op.lan", Limit: 100}, ""},
+		{"from, inclusive", storage.AuditQuery{From: t0.Add(4 * time.Minute), Limit: 100}, "7,6,5"},
+		{"to, exclusive", storage.AuditQuery{To: t0.Add(2 * time.Minute), Limit: 100}, "2,1"},
+		{"one minute", storage.AuditQuery{From: t0.Add(3 * time.Minute), To: t0.Add(4 * time.Minute), Limit: 100}, "4"},
+		{"actor in a period", storage.AuditQuery{Actor: "cw.an", From: t0.Add(time.Minute), To: t0.Add(6 * time.Minute), Limit: 100}, "6,3"},
+		{"limit", storage.AuditQuery{Limit: 2}, "7,6"},
+		{"case with limit", storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 1}, "5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, _, err := l.List(ctx, tt.q)
+			if err != nil {
+				t.Fatalf("List: %v", err)
+			}
+			if got := seqs(evs); got != tt.want {
+				t.Errorf("List(%+v) = seqs [%s], want [%s]", tt.q, got, tt.want)
+			}
+			for _, e := range evs {
+				if tt.q.Case != "" && e.Case != tt.q.Case {
+					t.Errorf("event %d of case %q listed for %q", e.Seq, e.Case, tt.q.Case)
+				}
+				if tt.q.Actor != "" && e.Actor != tt.q.Actor {
+					t.Errorf("event %d of actor %q listed for %q", e.Seq, e.Actor, tt.q.Actor)
+				}
+			}
+		})
+	}
+
+	t.Run("limit must be positive", func(t *testing.T) {
+		if _, _, err := l.List(ctx, storage.AuditQuery{}); err == nil {
+			t.Error("List with limit 0 succeeded")
+		}
+	})
+	t.Run("bad cursor", func(t *testing.T) {
+		if _, _, err := l.List(ctx, storage.AuditQuery{After: "zz", Limit: 1}); !errors.Is(err, storage.ErrBadCursor) {
+			t.Errorf("List with a bad cursor = %v, want ErrBadCursor", err)
+		}
+	})
+}
+
+func TestListPages(t *testing.T) {
+	l, _, _ := newLog(t)
+	if err := l.Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		q     storage.AuditQuery
+		pages []string
+	}{
+		{"everything by threes", storage.AuditQuery{Limit: 3}, []string{"7,6,5", "4,3,2", "1"}},
+		{"everything by sevens", storage.AuditQuery{Limit: 7}, []string{"7,6,5,4,3,2,1"}},
+		{"case 1 by twos", storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 2}, []string{"5,2", "1"}},
+		{"cw.an by ones", storage.AuditQuery{Actor: "cw.an", Limit: 1}, []string{"6", "3", "1"}},
+		{"cw.an by threes: no empty page", storage.AuditQuery{Actor: "cw.an", Limit: 3}, []string{"6,3,1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := tt.q
+			var got []string
+			for range 10 {
+				evs, next, err := l.List(ctx, q)
+				if err != nil {
+					t.Fatalf("List: %v", err)
+				}
+				got = append(got, seqs(evs))
+				if next == "" {
+					break
+				}
+				q.After = next
+			}
+			if strings.Join(got, " | ") != strings.Join(tt.pages, " | ") {
+				t.Errorf("pages = %q, want %q", got, tt.pages)
+			}
+		})
+	}
+}
+
+// TestVerifyFindsTampering edits the database file behind the store's back
+// and checks that Verify names the first broken link.
+func TestVerifyFindsTampering(t *testing.T) {
+	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	tests := []struct {
+		name        string
+		tamper      func(t *testing.T, b *bolt.Bucket)
+		wantSeq     uint64
+		wantChecked uint64
+		wantReason  string
+	}{
+		{"actor of event 3 changed", func(t *testing.T, b *bolt.Bucket) {
+			e := decode(t, b.Get(seqKey(3)))
+			e.Actor = "someone.else"
+			put(t, b, 3, e)
+		}, 3, 2, "hash does not match"},
+		{"event 3 changed and re-hashed", func(t *testing.T, b *bolt.Bucket) {
+			e := decode(t, b.Get(seqKey(3)))
+			e.Action = "case.list"
+			e.Hash = e.ComputeHash()
+			put(t, b, 3, e)
+		}, 4, 3, "prev_hash"},
+		{"event 4 deleted", func(t *testing.T, b *bolt.Bucket) {
+			if err := b.Delete(seqKey(4)); err != nil {
+				t.Fatal(err)
+			}
+		}, 5, 3, "sequence gap"},
+		{"last event deleted", func(t *testing.T, b *bolt.Bucket) {
+			if err := b.Delete(seqKey(7)); err != nil {
+				t.Fatal(err)
+			}
+		}, 7, 6, "recorded head"},
+		{"time of the first event moved", func(t *testing.T, b *bolt.Bucket) {
+			e := decode(t, b.Get(seqKey(1)))
+			e.Time = e.Time.Add(time.Second)
+			put(t, b, 1, e)
+		}, 1, 0, "hash does not match"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "childcase.db")
+			s := openStore(t, path)
+			if err := auditlog.New(s).Record(ctx, fixture...); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Update(func(tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("audit"))
+				if b == nil {
+					return errors.New("no audit bucket")
+				}
+				tt.tamper(t, b)
+				return nil
+			})
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			l := auditlog.New(openStore(t, path))
+			res, err := l.Verify(ctx)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if res.Problem == nil {
+				t.Fatalf("Verify found no problem: %+v", res)
+			}
+			if res.Problem.Seq != tt.wantSeq || res.Checked != tt.wantChecked || res.HeadSeq != 7 ||
+				!strings.Contains(res.Problem.Reason, tt.wantReason) {
+				t.Errorf("Verify = checked %d head %d problem %q; want checked %d head 7 problem at seq %d containing %q",
+					res.Checked, res.HeadSeq, res.Problem, tt.wantChecked, tt.wantSeq, tt.wantReason)
+			}
+		})
+	}
+}
+
+func decode(t *testing.T, raw []byte) audit.Event {
+	t.Helper()
+	e, err := audit.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func put(t *testing.T, b *bolt.Bucket, seq uint64, e audit.Event) {
+	t.Helper()
+	raw, err := audit.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), raw); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,924 @@
+package vault_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+var ctx = context.Background()
+
+func openStore(t *testing.T) (*boltstore.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s, path
+}
+
+func master(t *testing.T) keys.MasterKey {
+	t.Helper()
+	m, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatalf("GenerateMaster: %v", err)
+	}
+	return m
+}
+
+func date(s string) vntime.Date {
+	d, err := vntime.ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var commune = units.Key{Code: "00004", ValidFrom: date("2020-01-01")}
+
+// Distinct strings that must never reach storage in the clear. Each is
+// unusual enough not to occur in a database by chance.
+var secrets = []string{
+	"Nguyễn Thị Hoàng Yến", "ngo-47-hang-bong-LOCATION", "bam-tim-tren-tay-CONDITION", "bo-hoc-HARM",
+	"Trần Văn Quýnh Nam", "nha-ba-ngoai-LOCATION2", "suy-dinh-duong-CONDITION2", "bi-bo-roi-HARM2",
+	"Nguyễn Văn Cường Thịnh", "cha-duong-RELATION", "0912345678", "so-9-pho-hue-ADDRESS",
+	"Phạm Thị Lụa Đào", "me-ruot-RELATION", "0977001122", "thon-dong-ADDRESS",
+	"FAMILY-SITUATION-cha-me-ly-hon", "ACTIONS-TAKEN-goi-cong-an-phuong", "NARRATIVE-chau-ke-rang-bi-danh",
+	"Lê Thị Mai Phương", "0987654321", "hang-xom-REPORTER-RELATION",
+}
+
+// sampleReport is a report with every field set: a child with a birth date,
+// one with an estimated age, two caregivers and a consenting reporter.
+func sampleReport(caseNumber string) model.Report {
+	receive := time.Date(2026, 3, 10, 3, 0, 0, 0, time.UTC)
+	return model.Report{
+		ID:           uuid.NewString(),
+		Channel:      2,
+		ReceiveTime:  receive,
+		IncidentUnit: commune,
+		CallType:     model.CallIntervention,
+		Children: []model.Child{
+			{FullName: secrets[0], BirthDate: date("2015-06-01"), Sex: 2, Location: secrets[1], Condition: secrets[2], ExpectedHarm: secrets[3]},
+			{FullName: secrets[4], EstimatedAge: ptr[int32](7), Sex: 1, Location: secrets[5], Condition: secrets[6], ExpectedHarm: secrets[7]},
+		},
+		Caregivers: []model.Caregiver{
+			{FullName: secrets[8], Relation: secrets[9], Phone: secrets[10], Address: secrets[11], SuspectedAbuser: true},
+			{FullName: secrets[12], Relation: secrets[13], Phone: secrets[14], Address: secrets[15]},
+		},
+		FamilySituation:      secrets[16],
+		ActionsTaken:         secrets[17],
+		Narrative:            secrets[18],
+		SuspectedAbuse:       []model.AbuseForm{1, 3},
+		SpecialCircumstances: []model.SpecialCircumstance{2},
+		ImmediateDanger:      true,
+		Reporter:             model.Reporter{FullName: secrets[19], Phone: secrets[20], RelationToChild: secrets[21]},
+		CaseNumber:           caseNumber,
+		CreateTime:           receive.Add(90 * time.Second),
+		TakenBy:              "op.lan",
+		TakerUnit:            model.OrgHotline111,
+	}
+}
+
+// withheld is r as OpenReport returns it: without the reporter.
+func withheld(r model.Report) model.Report {
+	r.Reporter = model.Reporter{Withheld: true}
+	return r
+}
+
+// seal seals r and stores it in one transaction.
+func seal(t *testing.T, s storage.Store, v *vault.Vault, r model.Report) model.StoredReport {
+	t.Helper()
+	var out model.StoredReport
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if out, err = v.SealReport(tx, r); err != nil {
+			return err
+		}
+		return tx.CreateReport(out)
+	})
+	if err != nil {
+		t.Fatalf("seal report %s: %v", r.ID, err)
+	}
+	return out
+}
+
+func openReport(s storage.Store, v *vault.Vault, id string) (model.Report, error) {
+	var out model.Report
+	err := s.View(ctx, func(tx storage.ReadTx) error {
+		st, err := tx.Report(id)
+		if err != nil {
+			return err
+		}
+		out, err = v.OpenReport(tx, st)
+		return err
+	})
+	return out, err
+}
+
+func openReporter(s storage.Store, v *vault.Vault, id string) (model.Reporter, error) {
+	var out model.Reporter
+	err := s.View(ctx, func(tx storage.ReadTx) error {
+		st, err := tx.Report(id)
+		if err != nil {
+			return err
+		}
+		out, err = v.OpenReporter(tx, st)
+		return err
+	})
+	return out, err
+}
+
+func dataKeys(t *testing.T, s storage.Store) []storage.DataKey {
+	t.Helper()
+	var all []storage.DataKey
+	err := s.View(ctx, func(tx storage.ReadTx) error {
+		after := ""
+		for {
+			ks, next, err := tx.ListDataKeys(after, 1000)
+			if err != nil {
+				return err
+			}
+			all = append(all, ks...)
+			if next == "" {
+				return nil
+			}
+			after = next
+		}
+	})
+	if err != nil {
+		t.Fatalf("ListDataKeys: %v", err)
+	}
+	return all
+}
+
+func keyIDs(ks []storage.DataKey) []string {
+	var ids []string
+	for _, k := range ks {
+		ids = append(ids, k.ID)
+	}
+	return ids
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	tests := []struct {
+		name   string
+		report func() model.Report
+	}{
+		{"report of a case", func() model.Report { return sampleReport("HN-2026-00001") }},
+		{"report of no case", func() model.Report { return sampleReport("") }},
+		{"anonymous reporter", func() model.Report {
+			r := sampleReport("HN-2026-00002")
+			r.Reporter = model.Reporter{Anonymous: true}
+			return r
+		}},
+		{"no children, no caregivers, no text", func() model.Report {
+			r := sampleReport("")
+			r.Children, r.Caregivers = nil, nil
+			r.FamilySituation, r.ActionsTaken, r.Narrative = "", "", ""
+			return r
+		}},
+		{"child of estimated age 0 and child with no age", func() model.Report {
+			r := sampleReport("HN-2026-00003")
+			r.Children = []model.Child{
+				{FullName: "Bé Na", EstimatedAge: ptr[int32](0), Sex: 2},
+				{FullName: "Bé Tí", Sex: 1, Location: "chợ"},
+			}
+			return r
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := openStore(t)
+			v := vault.New(keys.NewKeyring(master(t)))
+			r := tt.report()
+			stored := seal(t, s, v, r)
+
+			// The stored form keeps the public fields in the clear.
+			if stored.ID != r.ID || stored.CaseNumber != r.CaseNumber || stored.TakenBy != r.TakenBy ||
+				stored.TakerUnit != r.TakerUnit || stored.IncidentUnit != r.IncidentUnit || stored.CallType != r.CallType ||
+				stored.Channel != r.Channel || !stored.ReceiveTime.Equal(r.ReceiveTime) || !stored.CreateTime.Equal(r.CreateTime) ||
+				stored.ImmediateDanger != r.ImmediateDanger ||
+				!slices.Equal(stored.SuspectedAbuse, r.SuspectedAbuse) ||
+				!slices.Equal(stored.SpecialCircumstances, r.SpecialCircumstances) {
+				t.Errorf("stored public fields = %+v, report %+v", stored, r)
+			}
+			if want := vault.Summaries(r); !reflect.DeepEqual(stored.Children, want) {
+				t.Errorf("stored children = %+v, want %+v", stored.Children, want)
+			}
+
+			// Opened inside the sealing transaction's result...
+			err := s.View(ctx, func(tx storage.ReadTx) error {
+				got, err := v.OpenReport(tx, stored)
+				if err != nil {
+					return err
+				}
+				if !reflect.DeepEqual(got, withheld(r)) {
+					t.Errorf("OpenReport(sealed) =\n%+v\nwant\n%+v", got, withheld(r))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("OpenReport(sealed): %v", err)
+			}
+
+			// ... and read back from storage.
+			got, err := openReport(s, v, r.ID)
+			if err != nil {
+				t.Fatalf("OpenReport: %v", err)
+			}
+			if !reflect.DeepEqual(got, withheld(r)) {
+				t.Errorf("OpenReport =\n%+v\nwant\n%+v", got, withheld(r))
+			}
+			if !got.Reporter.Withheld || got.Reporter.FullName != "" || got.Reporter.Phone != "" || got.Reporter.RelationToChild != "" {
+				t.Errorf("OpenReport reveals the reporter: %+v", got.Reporter)
+			}
+
+			rep, err := openReporter(s, v, r.ID)
+			if err != nil {
+				t.Fatalf("OpenReporter: %v", err)
+			}
+			if rep != r.Reporter {
+				t.Errorf("OpenReporter = %+v, want %+v", rep, r.Reporter)
+			}
+		})
+	}
+}
+
+// TestStoredFormHoldsNoSecret checks the StoredReport itself and the whole
+// database file for every private string of a report.
+func TestStoredFormHoldsNoSecret(t *testing.T) {
+	s, path := openStore(t)
+	v := vault.New(keys.NewKeyring(master(t)))
+	inCase := sampleReport("HN-2026-00007")
+	alone := sampleReport("")
+	var stored []model.StoredReport
+	for _, r := range []model.Report{inCase, alone} {
+		stored = append(stored, seal(t, s, v, r))
+	}
+	// Move the standalone report into a case, so the file has seen a
+	// re-seal too.
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		st := stored[1]
+		st.CaseNumber = "HN-2026-00007"
+		st, err := v.MoveToCase(tx, st)
+		if err != nil {
+			return err
+		}
+		return tx.UpdateReport(st)
+	})
+	if err != nil {
+		t.Fatalf("MoveToCase: %v", err)
+	}
+
+	for i, st := range stored {
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatalf("json.Marshal: %v", err)
+		}
+		for _, secret := range secrets {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("stored report %d holds %q in the clear: %s", i, secret, b)
+			}
+		}
+		if !bytes.Contains(b, []byte(st.ID)) || !bytes.Contains(b, []byte("op.lan")) {
+			t.Errorf("stored report %d lacks its public fields: %s", i, b)
+		}
+	}
+
+	// The reports are readable, then the file is closed and searched.
+	for _, r := range []model.Report{inCase, alone} {
+		if _, err := openReport(s, v, r.ID); err != nil {
+			t.Fatalf("OpenReport(%s): %v", r.ID, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("op.lan")) || !bytes.Contains(raw, []byte("HN-2026-00007")) {
+		t.Fatal("the database file does not hold the public fields; the search below proves nothing")
+	}
+	for _, secret := range secrets {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the database file holds %q in the clear", secret)
+		}
+	}
+}
+
+func TestKeyIDs(t *testing.T) {
+	s, _ := openStore(t)
+	v := vault.New(keys.NewKeyring(master(t)))
+	a := seal(t, s, v, sampleReport("HN-2026-00010"))
+	b := seal(t, s, v, sampleReport("HN-2026-00010"))
+	c := seal(t, s, v, sampleReport("HN-2026-00011"))
+	alone := seal(t, s, v, sampleReport(""))
+
+	tests := []struct {
+		name            string
+		st              model.StoredReport
+		private, report string
+	}{
+		{"first report of a case", a, "cases/HN-2026-00010", "reports/" + a.ID + "/reporter"},
+		{"second report of the same case", b, "cases/HN-2026-00010", "reports/" + b.ID + "/reporter"},
+		{"report of another case", c, "cases/HN-2026-00011", "reports/" + c.ID + "/reporter"},
+		{"report of no case", alone, "reports/" + alone.ID, "reports/" + alone.ID + "/reporter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.st.Private.KeyID != tt.private {
+				t.Errorf("private key id = %q, want %q", tt.st.Private.KeyID, tt.private)
+			}
+			if tt.st.Reporter.KeyID != tt.report {
+				t.Errorf("reporter key id = %q, want %q", tt.st.Reporter.KeyID, tt.report)
+			}
+			if len(tt.st.Private.Data) == 0 || len(tt.st.Reporter.Data) == 0 {
+				t.Errorf("sealed data is empty: %+v", tt.st)
+			}
+		})
+	}
+
+	// One key per case, one per standalone report, one per reporter; no
+	// more, each wrapped under the current master.
+	want := []string{
+		"cases/HN-2026-00010", "cases/HN-2026-00011",
+		"reports/" + a.ID + "/reporter", "reports/" + b.ID + "/reporter", "reports/" + c.ID + "/reporter",
+		"reports/" + alone.ID, "reports/" + alone.ID + "/reporter",
+	}
+	slices.Sort(want)
+	ks := dataKeys(t, s)
+	if got := keyIDs(ks); !slices.Equal(got, want) {
+		t.Errorf("data keys = %v, want %v", got, want)
+	}
+	for _, k := range ks {
+		if k.Wrapped.MasterID != v.Keyring().Current().ID() {
+			t.Errorf("data key %s wrapped under %s, want %s", k.ID, k.Wrapped.MasterID, v.Keyring().Current().ID())
+		}
+	}
+	// The data keys are distinct: the same plaintext wrapped twice
+	// differs, but two different keys must not share wrapped bytes.
+	for i := range ks {
+		for j := i + 1; j < len(ks); j++ {
+			if bytes.Equal(ks[i].Wrapped.Sealed, ks[j].Wrapped.Sealed) {
+				t.Errorf("data keys %s and %s have the same wrapped bytes", ks[i].ID, ks[j].ID)
+			}
+		}
+	}
+}
+
+func TestMoveToCase(t *testing.T) {
+	s, _ := openStore(t)
+	v := vault.New(keys.NewKeyring(master(t)))
+	other := sampleReport("HN-2026-00020")
+	seal(t, s, v, other)
+	r := sampleReport("")
+	before := seal(t, s, v, r)
+	if before.Private.KeyID != "reports/"+r.ID {
+		t.Fatalf("private key id before = %q", before.Private.KeyID)
+	}
+
+	var moved model.StoredReport
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		st, err := tx.Report(r.ID)
+		if err != nil {
+			return err
+		}
+		st.CaseNumber = "HN-2026-00020"
+		if moved, err = v.MoveToCase(tx, st); err != nil {
+			return err
+		}
+		return tx.UpdateReport(moved)
+	})
+	if err != nil {
+		t.Fatalf("MoveToCase: %v", err)
+	}
+	if moved.Private.KeyID != "cases/HN-2026-00020" {
+		t.Errorf("private key id after = %q, want cases/HN-2026-00020", moved.Private.KeyID)
+	}
+	if bytes.Equal(moved.Private.Data, before.Private.Data) {
+		t.Error("the private part was not re-sealed")
+	}
+	if !reflect.DeepEqual(moved.Reporter, before.Reporter) {
+		t.Errorf("the reporter changed: %+v, was %+v", moved.Reporter, before.Reporter)
+	}
+	if moved.CaseNumber != "HN-2026-00020" || !reflect.DeepEqual(moved.Children, before.Children) || moved.TakenBy != before.TakenBy {
+		t.Errorf("public fields changed: %+v", moved)
+	}
+
+	want := r
+	want.CaseNumber = "HN-2026-00020"
+	got, err := openReport(s, v, r.ID)
+	if err != nil {
+		t.Fatalf("OpenReport after move: %v", err)
+	}
+	if !reflect.DeepEqual(got, withheld(want)) {
+		t.Errorf("OpenReport after move =\n%+v\nwant\n%+v", got, withheld(want))
+	}
+	if rep, err := openReporter(s, v, r.ID); err != nil || rep != r.Reporter {
+		t.Errorf("OpenReporter after move = %+v, %v; want %+v", rep, err, r.Reporter)
+	}
+	if _, err := openReport(s, v, other.ID); err != nil {
+		t.Errorf("the case's first report no longer opens: %v", err)
+	}
+
+	// The blob sealed under the case key opens only under it: with the old
+	// key id it fails.
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		st := moved
+		st.Private.KeyID = "reports/" + r.ID
+		_, err := v.OpenReport(tx, st)
+		return err
+	})
+	if !errors.Is(err, keys.ErrDecrypt) {
+		t.Errorf("OpenReport with the moved blob under the old key = %v, want ErrDecrypt", err)
+	}
+
+	// Moving again to the same case changes nothing.
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		again, err := v.MoveToCase(tx, moved)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(again, moved) {
+			t.Errorf("second MoveToCase changed the report:\n%+v\nwas\n%+v", again, moved)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("second MoveToCase: %v", err)
+	}
+}
+
+func TestSealedDataIsBoundToItsReport(t *testing.T) {
+	s, _ := openStore(t)
+	v := vault.New(keys.NewKeyring(master(t)))
+	a := seal(t, s, v, sampleReport("HN-2026-00030"))
+	b := seal(t, s, v, sampleReport("HN-2026-00030"))
+	if a.Private.KeyID != b.Private.KeyID {
+		t.Fatalf("reports of one case use keys %s and %s", a.Private.KeyID, b.Private.KeyID)
+	}
+	flip := func(d []byte) []byte {
+		d = bytes.Clone(d)
+		d[len(d)-1] ^= 1
+		return d
+	}
+
+	tests := []struct {
+		name     string
+		modify   func(st model.StoredReport) model.StoredReport
+		reporter bool // open the reporter instead of the report
+		want     error
+	}{
+		{"private part of another report of the same case", func(st model.StoredReport) model.StoredReport {
+			st.Private = a.Private
+			return st
+		}, false, keys.ErrDecrypt},
+		{"reporter of another report, with its key", func(st model.StoredReport) model.StoredReport {
+			st.Reporter = a.Reporter
+			return st
+		}, true, keys.ErrDecrypt},
+		{"reporter of another report, under own key id", func(st model.StoredReport) model.StoredReport {
+			st.Reporter.Data = a.Reporter.Data
+			return st
+		}, true, keys.ErrDecrypt},
+		{"private part flipped", func(st model.StoredReport) model.StoredReport {
+			st.Private.Data = flip(st.Private.Data)
+			return st
+		}, false, keys.ErrDecrypt},
+		{"reporter flipped", func(st model.StoredReport) model.StoredReport {
+			st.Reporter.Data = flip(st.Reporter.Data)
+			return st
+		}, true, keys.ErrDecrypt},
+		{"private part truncated", func(st model.StoredReport) model.StoredReport {
+			st.Private.Data = st.Private.Data[:10]
+			return st
+		}, false, keys.ErrDecrypt},
+		{"report id changed", func(st model.StoredReport) model.StoredReport {
+			st.ID = a.ID
+			return st
+		}, false, keys.ErrDecrypt},
+		{"private part named under the reporter key", func(st model.StoredReport) model.StoredReport {
+			st.Private.KeyID = st.Reporter.KeyID
+			return st
+		}, false, keys.ErrDecrypt},
+		{"unknown data key", func(st model.StoredReport) model.StoredReport {
+			st.Private.KeyID = "cases/HN-2026-99999"
+			return st
+		}, false, model.ErrNotFound},
+		{"unknown reporter key", func(st model.StoredReport) model.StoredReport {
+			st.Reporter.KeyID = "reports/nobody/reporter"
+			return st
+		}, true, model.ErrNotFound},
+		{"child summary dropped", func(st model.StoredReport) model.StoredReport {
+			st.Children = st.Children[:1]
+			return st
+		}, false, nil}, // any error: the sealed part has two children
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := tt.modify(b)
+			err := s.View(ctx, func(tx storage.ReadTx) error {
+				var err error
+				if tt.reporter {
+					_, err = v.OpenReporter(tx, st)
+				} else {
+					_, err = v.OpenReport(tx, st)
+				}
+				return err
+			})
+			if err == nil {
+				t.Fatal("opened, want an error")
+			}
+			if tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+
+	// A wrapped data key copied under another id does not unwrap there.
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		w, err := tx.DataKey(a.Private.KeyID)
+		if err != nil {
+			return err
+		}
+		return tx.PutDataKey("cases/HN-2026-00031", w)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx storage.ReadTx) error {
+		st := b
+		st.Private.KeyID = "cases/HN-2026-00031"
+		_, err := v.OpenReport(tx, st)
+		return err
+	})
+	if !errors.Is(err, keys.ErrWrongKey) {
+		t.Errorf("OpenReport under a copied data key = %v, want ErrWrongKey", err)
+	}
+
+	// b itself still opens.
+	if _, err := openReport(s, v, b.ID); err != nil {
+		t.Errorf("OpenReport(b): %v", err)
+	}
+}
+
+func TestSummaries(t *testing.T) {
+	// ICT is UTC+7: 17:00 UTC is midnight of the next day in Vietnam.
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		return tm.UTC()
+	}
+	born := func(d string, sex model.Sex) model.Child {
+		return model.Child{FullName: "x", BirthDate: date(d), Sex: sex}
+	}
+	estimated := func(age int32, sex model.Sex) model.Child {
+		return model.Child{FullName: "x", EstimatedAge: ptr(age), Sex: sex}
+	}
+	tests := []struct {
+		name     string
+		received time.Time
+		children []model.Child
+		want     []model.ChildSummary
+	}{
+		{"birthday not yet reached that year", at("2026-03-10T03:00:00Z"), []model.Child{born("2015-06-01", 2)}, []model.ChildSummary{{AgeYears: 10, Sex: 2}}},
+		{"birthday later that month", at("2026-03-10T03:00:00Z"), []model.Child{born("2015-03-11", 1)}, []model.ChildSummary{{AgeYears: 10, Sex: 1}}},
+		{"birthday exactly that day", at("2026-03-10T03:00:00Z"), []model.Child{born("2015-03-10", 1)}, []model.ChildSummary{{AgeYears: 11, Sex: 1}}},
+		{"birthday the day before", at("2026-03-10T03:00:00Z"), []model.Child{born("2015-03-09", 1)}, []model.ChildSummary{{AgeYears: 11, Sex: 1}}},
+		{"birthday earlier in the year", at("2026-03-10T03:00:00Z"), []model.Child{born("2015-01-31", 2)}, []model.ChildSummary{{AgeYears: 11, Sex: 2}}},
+		{"birthday reached on the Vietnamese day, not yet on the UTC day", at("2026-03-09T17:00:00Z"), []model.Child{born("2015-03-10", 1)}, []model.ChildSummary{{AgeYears: 11, Sex: 1}}},
+		{"last second before the Vietnamese birthday", at("2026-03-09T16:59:59Z"), []model.Child{born("2015-03-10", 1)}, []model.ChildSummary{{AgeYears: 10, Sex: 1}}},
+		{"born 29 February, on 28 February", at("2025-02-28T05:00:00Z"), []model.Child{born("2016-02-29", 2)}, []model.ChildSummary{{AgeYears: 8, Sex: 2}}},
+		{"born 29 February, on 1 March", at("2025-03-01T05:00:00Z"), []model.Child{born("2016-02-29", 2)}, []model.ChildSummary{{AgeYears: 9, Sex: 2}}},
+		{"born that day", at("2026-03-10T03:00:00Z"), []model.Child{born("2026-03-10", 1)}, []model.ChildSummary{{AgeYears: 0, Sex: 1}}},
+		{"one day short of a year", at("2026-03-10T03:00:00Z"), []model.Child{born("2025-03-11", 1)}, []model.ChildSummary{{AgeYears: 0, Sex: 1}}},
+		{"birth date after the report", at("2026-03-10T03:00:00Z"), []model.Child{born("2027-01-01", 1)}, []model.ChildSummary{{AgeYears: 0, Sex: 1}}},
+		{"estimated age", at("2026-03-10T03:00:00Z"), []model.Child{estimated(7, 1)}, []model.ChildSummary{{AgeYears: 7, AgeEstimated: true, Sex: 1}}},
+		{"estimated age 0", at("2026-03-10T03:00:00Z"), []model.Child{estimated(0, 2)}, []model.ChildSummary{{AgeYears: 0, AgeEstimated: true, Sex: 2}}},
+		{"no age at all", at("2026-03-10T03:00:00Z"), []model.Child{{FullName: "x", Sex: 1}}, []model.ChildSummary{{AgeYears: 0, Sex: 1}}},
+		{"several children in order", at("2026-03-10T03:00:00Z"),
+			[]model.Child{born("2015-06-01", 2), estimated(4, 1), born("2010-03-10", 1)},
+			[]model.ChildSummary{{AgeYears: 10, Sex: 2}, {AgeYears: 4, AgeEstimated: true, Sex: 1}, {AgeYears: 16, Sex: 1}}},
+		{"no children", at("2026-03-10T03:00:00Z"), nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := vault.Summaries(model.Report{ReceiveTime: tt.received, Children: tt.children})
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Summaries = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	a, b := master(t), master(t)
+
+	t.Run("empty database passes any keyring", func(t *testing.T) {
+		s, _ := openStore(t)
+		for _, ring := range []*keys.Keyring{keys.NewKeyring(a), keys.NewKeyring(b)} {
+			if err := vault.New(ring).Check(ctx, s); err != nil {
+				t.Errorf("Check on an empty database: %v", err)
+			}
+		}
+	})
+
+	s, _ := openStore(t)
+	v := vault.New(keys.NewKeyring(a))
+	for range 3 {
+		seal(t, s, v, sampleReport(""))
+	}
+	tests := []struct {
+		name    string
+		ring    *keys.Keyring
+		wantErr bool
+	}{
+		{"the right master", keys.NewKeyring(a), false},
+		{"the right master as previous", keys.NewKeyring(b, a), false},
+		{"another master", keys.NewKeyring(b), true},
+		{"another master with an unrelated previous", keys.NewKeyring(b, master(t)), true},
+		{"the zero master", keys.NewKeyring(keys.MasterKey{}), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := vault.New(tt.ring).Check(ctx, s)
+			if !tt.wantErr {
+				if err != nil {
+					t.Errorf("Check = %v, want nil", err)
+				}
+				return
+			}
+			if !errors.Is(err, keys.ErrWrongKey) {
+				t.Errorf("Check = %v, want an error wrapping keys.ErrWrongKey", err)
+			}
+		})
+	}
+}
+
+// TestCheckUnwrapsFirstAndLastKey: Check's documentation promises that it
+// unwraps the first and the last data key. A database whose first key is
+// under the keyring's master but whose last key is under another master
+// (a rotation left half done, a key file from before a restore) must fail
+// the check, not serve errors later.
+func TestCheckUnwrapsFirstAndLastKey(t *testing.T) {
+	s, _ := openStore(t)
+	a, b := master(t), master(t)
+	// Keys "cases/..." sort before "reports/...": the first key is the
+	// case key, wrapped under a; the reporter and report keys of the later
+	// report are wrapped under b.
+	first := sampleReport("HN-2026-00001")
+	first.ID = "00000000-0000-4000-8000-000000000001"
+	seal(t, s, vault.New(keys.NewKeyring(a)), first)
+	last := sampleReport("")
+	last.ID = "ffffffff-ffff-4fff-bfff-ffffffffffff"
+	seal(t, s, vault.New(keys.NewKeyring(b, a)), last)
+
+	ks := dataKeys(t, s)
+	if ks[0].Wrapped.MasterID != a.ID() || ks[len(ks)-1].Wrapped.MasterID != b.ID() {
+		t.Fatalf("fixture: first key %s under %s, last key %s under %s", ks[0].ID, ks[0].Wrapped.MasterID, ks[len(ks)-1].ID, ks[len(ks)-1].Wrapped.MasterID)
+	}
+	if _, err := openReport(s, vault.New(keys.NewKeyring(a)), last.ID); !errors.Is(err, keys.ErrWrongKey) {
+		t.Fatalf("fixture: the last report opens with master a alone (%v)", err)
+	}
+	if err := vault.New(keys.NewKeyring(a)).Check(ctx, s); !errors.Is(err, keys.ErrWrongKey) {
+		t.Errorf("Check with a keyring that cannot open the last data key = %v, want an error wrapping keys.ErrWrongKey", err)
+	}
+	if err := vault.New(keys.NewKeyring(b, a)).Check(ctx, s); err != nil {
+		t.Errorf("Check with both masters = %v, want nil", err)
+	}
+}
+
+func TestRotate(t *testing.T) {
+	s, _ := openStore(t)
+	old, next := master(t), master(t)
+	v := vault.New(keys.NewKeyring(old))
+
+	// 110 reports of no case have 220 data keys: more than one batch.
+	var reports []model.Report
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		for range 110 {
+			r := sampleReport("")
+			st, err := v.SealReport(tx, r)
+			if err != nil {
+				return err
+			}
+			if err := tx.CreateReport(st); err != nil {
+				return err
+			}
+			reports = append(reports, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(dataKeys(t, s)); n != 220 {
+		t.Fatalf("%d data keys, want 220", n)
+	}
+
+	v.SetKeyring(keys.NewKeyring(next, old))
+	if v.Keyring().Current().ID() != next.ID() {
+		t.Fatalf("SetKeyring did not take")
+	}
+	n, err := v.Rotate(ctx, s)
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if n != 220 {
+		t.Errorf("Rotate re-wrapped %d keys, want 220", n)
+	}
+	for _, k := range dataKeys(t, s) {
+		if k.Wrapped.MasterID != next.ID() {
+			t.Errorf("data key %s still under %s", k.ID, k.Wrapped.MasterID)
+		}
+	}
+
+	// The new master alone opens everything; the old one alone nothing.
+	onlyNext := vault.New(keys.NewKeyring(next))
+	onlyOld := vault.New(keys.NewKeyring(old))
+	for _, r := range reports {
+		got, err := openReport(s, onlyNext, r.ID)
+		if err != nil {
+			t.Fatalf("OpenReport(%s) with the new master: %v", r.ID, err)
+		}
+		if !reflect.DeepEqual(got, withheld(r)) {
+			t.Fatalf("OpenReport(%s) after rotation =\n%+v\nwant\n%+v", r.ID, got, withheld(r))
+		}
+		if rep, err := openReporter(s, onlyNext, r.ID); err != nil || rep != r.Reporter {
+			t.Fatalf("OpenReporter(%s) with the new master = %+v, %v", r.ID, rep, err)
+		}
+		if _, err := openReport(s, onlyOld, r.ID); !errors.Is(err, keys.ErrWrongKey) {
+			t.Fatalf("OpenReport(%s) with the old master = %v, want ErrWrongKey", r.ID, err)
+		}
+	}
+	if err := onlyNext.Check(ctx, s); err != nil {
+		t.Errorf("Check with the new master: %v", err)
+	}
+	if err := onlyOld.Check(ctx, s); !errors.Is(err, keys.ErrWrongKey) {
+		t.Errorf("Check with the old master = %v, want ErrWrongKey", err)
+	}
+
+	// Again: nothing left to do, with either keyring.
+	for _, ring := range []*keys.Keyring{keys.NewKeyring(next, old), keys.NewKeyring(next)} {
+		v.SetKeyring(ring)
+		if n, err := v.Rotate(ctx, s); err != nil || n != 0 {
+			t.Errorf("second Rotate = %d, %v; want 0, nil", n, err)
+		}
+	}
+
+	// A new report after the rotation is wrapped under the new master and
+	// a further rotation counts only keys not yet under the current one.
+	third := master(t)
+	r := sampleReport("HN-2026-00100")
+	seal(t, s, onlyNext, r)
+	v.SetKeyring(keys.NewKeyring(third, next))
+	n, err = v.Rotate(ctx, s)
+	if err != nil || n != 222 {
+		t.Errorf("third-master Rotate = %d, %v; want 222, nil", n, err)
+	}
+	if _, err := openReport(s, vault.New(keys.NewKeyring(third)), r.ID); err != nil {
+		t.Errorf("OpenReport after the second rotation: %v", err)
+	}
+}
+
+func TestRotateWithoutTheOldMaster(t *testing.T) {
+	s, _ := openStore(t)
+	old := master(t)
+	seal(t, s, vault.New(keys.NewKeyring(old)), sampleReport(""))
+	v := vault.New(keys.NewKeyring(master(t))) // old master missing
+	n, err := v.Rotate(ctx, s)
+	if !errors.Is(err, keys.ErrWrongKey) || n != 0 {
+		t.Errorf("Rotate without the old master = %d, %v; want 0 and ErrWrongKey", n, err)
+	}
+	for _, k := range dataKeys(t, s) {
+		if k.Wrapped.MasterID != old.ID() {
+			t.Errorf("data key %s changed master to %s after a failed rotation", k.ID, k.Wrapped.MasterID)
+		}
+	}
+	if _, err := openReport(s, vault.New(keys.NewKeyring(old)), dataKeysReportID(t, s)); err != nil {
+		t.Errorf("the report no longer opens with the old master: %v", err)
+	}
+}
+
+func dataKeysReportID(t *testing.T, s storage.Store) string {
+	t.Helper()
+	var id string
+	err := s.View(ctx, func(tx storage.ReadTx) error {
+		rs, _, err := tx.ListReports(storage.ReportQuery{Limit: 1})
+		if err != nil || len(rs) == 0 {
+			return fmt.Errorf("no report: %v", err)
+		}
+		id = rs[0].ID
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func TestHasData(t *testing.T) {
+	s, _ := openStore(t)
+	has, err := vault.HasData(ctx, s)
+	if err != nil || has {
+		t.Fatalf("HasData(empty) = %v, %v; want false, nil", has, err)
+	}
+	// Data that is not sealed (a user) is not "data" in this sense.
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		return tx.CreateUser(model.User{ID: "admin", DisplayName: "A", Role: model.RoleAdmin, Unit: model.OrgSystem})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if has, err := vault.HasData(ctx, s); err != nil || has {
+		t.Fatalf("HasData(users only) = %v, %v; want false, nil", has, err)
+	}
+	seal(t, s, vault.New(keys.NewKeyring(master(t))), sampleReport(""))
+	if has, err := vault.HasData(ctx, s); err != nil || !has {
+		t.Fatalf("HasData(one report) = %v, %v; want true, nil", has, err)
+	}
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := vault.HasData(canceled, s); !errors.Is(err, context.Canceled) {
+		t.Errorf("HasData(canceled) = %v, want context.Canceled", err)
+	}
+}
+
+// TestConcurrentUse seals and opens from many goroutines while the keyring
+// is replaced, for the race detector.
+func TestConcurrentUse(t *testing.T) {
+	s, _ := openStore(t)
+	a, b := master(t), master(t)
+	v := vault.New(keys.NewKeyring(a))
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := sampleReport(fmt.Sprintf("HN-2026-%05d", i%3+1))
+			err := s.Update(ctx, func(tx storage.Tx) error {
+				st, err := v.SealReport(tx, r)
+				if err != nil {
+					return err
+				}
+				return tx.CreateReport(st)
+			})
+			if err == nil {
+				_, err = openReport(s, v, r.ID)
+			}
+			errs <- err
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		v.SetKeyring(keys.NewKeyring(b, a))
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := v.Rotate(ctx, s); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if err := vault.New(keys.NewKeyring(b)).Check(ctx, s); err != nil {
+		t.Errorf("Check after rotation: %v", err)
+	}
+}
