@@ -860,10 +860,23 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice2\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xc7\x02\x92A\x86\x02\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xf3\x05\x92A\xb2\x05\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
-	"Apache-2.02\x02v12\x10application/json:\x10application/jsonZ;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x1f\n" +
+	"\x03401\x12\x18\n" +
+	"\x16No valid bearer token.R4\n" +
+	"\x03403\x12-\n" +
+	"+The caller's role may not call this method.RR\n" +
+	"\x03404\x12K\n" +
+	"INot found, or outside the caller's scope (the two are indistinguishable).RI\n" +
+	"\x03429\x12B\n" +
+	"@Too many failed authentications from this client; see RetryInfo.Z\xa5\x01\n" +
+	"\xa2\x01\n" +
+	"\x06bearer\x12\x97\x01\b\x02\x12\x81\x01A bearer token: \"Bearer cc_...\". Admins create users and tokens (AdminService); a new database prints the first admin token once.\x1a\rAuthorization \x02b\f\n" +
+	"\n" +
+	"\n" +
+	"\x06bearer\x12\x00Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_service_proto_rawDescOnce sync.Once
