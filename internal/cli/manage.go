@@ -10,6 +10,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -22,7 +28,8 @@ const manageUsage = `Usage:
   childcase users add    --db FILE --id ID --name NAME --role ROLE --unit UNIT [--phone P] [--ttl 2160h]
   childcase users list   --db FILE
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
-  childcase keys rotate  --db FILE --key-file FILE
+  childcase keys rotate  --db FILE --key-file FILE          (server stopped)
+  childcase keys rotate  --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE]   (running server)
   childcase audit verify --db FILE
 `
 
@@ -118,22 +125,63 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := app.DefaultConfig()
-	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file")
-	stringFlag(fs, &cfg.KeyFile, "key-file", "path of the master key file")
+	var addr, token, caFile string
+	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (server stopped)")
+	stringFlag(fs, &cfg.KeyFile, "key-file", "path of the master key file (server stopped)")
+	stringFlag(fs, &addr, "addr", "gRPC address of a running server: rotate there, without stopping it")
+	stringFlag(fs, &token, "token", "an admin's bearer token, with --addr")
+	stringFlag(fs, &caFile, "ca-cert", "PEM CA of the server's certificate, with --addr when it serves TLS")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
+	var id string
+	var n int
+	var err error
+	if addr != "" {
+		id, n, err = rotateRemote(ctx, addr, token, caFile)
+	} else {
+		id, n, err = rotateOffline(ctx, cfg, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The old key file is kept as <key file>.retired-<old id> for older backups.\n", id, n)
+	return nil
+}
+
+func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (string, int, error) {
 	off, err := app.OpenOffline(cfg.DBPath, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	defer off.Close()
-	id, n, err := off.RotateMasterKey(ctx, cfg.KeyFile)
-	if err != nil {
-		return err
+	return off.RotateMasterKey(ctx, cfg.KeyFile)
+}
+
+// rotateRemote asks a running server to rotate its master key, so reads
+// never stop.
+func rotateRemote(ctx context.Context, addr, token, caFile string) (string, int, error) {
+	if token == "" {
+		return "", 0, errors.New("--token: an admin token is required with --addr")
 	}
-	fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The old key file was kept as %s.retired-<old id> for older backups.\n", id, n, cfg.KeyFile)
-	return nil
+	creds := insecure.NewCredentials()
+	if caFile != "" {
+		var err error
+		if creds, err = credentials.NewClientTLSFromFile(caFile, ""); err != nil {
+			return "", 0, fmt.Errorf("--ca-cert: %w", err)
+		}
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return "", 0, err
+	}
+	defer conn.Close()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	resp, err := pb.NewAdminServiceClient(conn).RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{})
+	if err != nil {
+		return "", 0, fmt.Errorf("rotate on %s: %w", addr, err)
+	}
+	return resp.GetMasterKeyId(), int(resp.GetRewrappedKeys()), nil
 }
 
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
