@@ -83,7 +83,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return app.Run(ctx, cfg, app.Options{Logger: log})
+	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
 }
 
 // serveConfig builds the configuration of serve from the defaults, the
@@ -112,6 +112,12 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 func parse(fs *flag.FlagSet, args []string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		// Only flags declared with an environment twin (stringFlag and
+		// friends name it in their usage) read the environment: a stray
+		// CHILDCASE_ID must not fill in "users add --id".
+		if !strings.HasSuffix(f.Usage, "(env "+envName(f.Name)+")") {
+			return
+		}
 		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)

@@ -3,9 +3,19 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
 	"flag"
+	"io/fs"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,13 +36,32 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 		{"defaults", nil, nil, app.DefaultConfig()},
 		{"environment", map[string]string{
 			"CHILDCASE_DB": "/data/cc.db", "CHILDCASE_GRPC_ADDR": "0.0.0.0:1", "CHILDCASE_HTTP_ADDR": "0.0.0.0:2", "CHILDCASE_SHUTDOWN_TIMEOUT": "3s",
-		}, nil, app.Config{DBPath: "/data/cc.db", GRPCAddr: "0.0.0.0:1", HTTPAddr: "0.0.0.0:2", ShutdownTimeout: 3 * time.Second}},
+			"CHILDCASE_KEY_FILE": "/keys/cc.key", "CHILDCASE_DEMO": "true",
+		}, nil, app.Config{DBPath: "/data/cc.db", GRPCAddr: "0.0.0.0:1", HTTPAddr: "0.0.0.0:2", ShutdownTimeout: 3 * time.Second,
+			KeyFile: "/keys/cc.key", Demo: true}},
 		{"flag wins over environment", map[string]string{"CHILDCASE_DB": "/env.db"}, []string{"--db", "/flag.db"},
 			func() app.Config { c := app.DefaultConfig(); c.DBPath = "/flag.db"; return c }()},
+		{"TLS from the environment", map[string]string{
+			"CHILDCASE_TLS_CERT": "/etc/cc/cert.pem", "CHILDCASE_TLS_KEY": "/etc/cc/key.pem", "CHILDCASE_CLIENT_CA": "/etc/cc/police-ca.pem",
+		}, nil, func() app.Config {
+			c := app.DefaultConfig()
+			c.TLSCert, c.TLSKey, c.ClientCA = "/etc/cc/cert.pem", "/etc/cc/key.pem", "/etc/cc/police-ca.pem"
+			return c
+		}()},
+		{"TLS flags win over the environment", map[string]string{
+			"CHILDCASE_TLS_CERT": "/env/cert.pem", "CHILDCASE_TLS_KEY": "/env/key.pem", "CHILDCASE_CLIENT_CA": "/env/ca.pem",
+		}, []string{"--tls-cert", "/flag/cert.pem", "--tls-key", "/flag/key.pem", "--client-ca", "/flag/ca.pem"}, func() app.Config {
+			c := app.DefaultConfig()
+			c.TLSCert, c.TLSKey, c.ClientCA = "/flag/cert.pem", "/flag/key.pem", "/flag/ca.pem"
+			return c
+		}()},
+		{"empty environment is unset", map[string]string{"CHILDCASE_TLS_CERT": "", "CHILDCASE_TLS_KEY": "", "CHILDCASE_CLIENT_CA": ""},
+			nil, app.DefaultConfig()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, name := range []string{"CHILDCASE_DB", "CHILDCASE_GRPC_ADDR", "CHILDCASE_HTTP_ADDR", "CHILDCASE_SHUTDOWN_TIMEOUT"} {
+			for _, name := range []string{"CHILDCASE_DB", "CHILDCASE_GRPC_ADDR", "CHILDCASE_HTTP_ADDR", "CHILDCASE_SHUTDOWN_TIMEOUT",
+				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO"} {
 				t.Setenv(name, "")
 			}
 			for k, v := range tt.env {
@@ -71,13 +100,95 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	}
 }
 
+// TestTLSSettingsAreChecked runs serve with incomplete or unreadable TLS
+// settings: it exits 1 before opening the database, naming the setting.
+func TestTLSSettingsAreChecked(t *testing.T) {
+	for _, name := range []string{"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA"} {
+		t.Setenv(name, "")
+	}
+	dir := t.TempDir()
+	cert, key := writeSelfSigned(t, dir)
+	missing := filepath.Join(dir, "missing.pem")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"cert without key", nil, []string{"--tls-cert", cert}, "tls-key"},
+		{"key without cert", nil, []string{"--tls-key", key}, "tls-cert"},
+		{"client-ca without cert and key", nil, []string{"--client-ca", cert}, "client-ca"},
+		{"client-ca from the environment without cert", map[string]string{"CHILDCASE_CLIENT_CA": cert}, nil, "client-ca"},
+		{"unreadable cert", nil, []string{"--tls-cert", missing, "--tls-key", key}, "tls-cert"},
+		{"unreadable key", nil, []string{"--tls-cert", cert, "--tls-key", missing}, "tls-key"},
+		{"unreadable client-ca", nil, []string{"--tls-cert", cert, "--tls-key", key, "--client-ca", missing}, "client-ca"},
+		{"client-ca not a certificate", nil, []string{"--tls-cert", cert, "--tls-key", key, "--client-ca", key}, "client-ca"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			db := filepath.Join(t.TempDir(), "cc.db")
+			args := append([]string{"serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, tt.args...)
+			var stderr bytes.Buffer
+			code := Main(context.Background(), args, &stderr, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), "childcase: config: ") || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, want 1 with an error naming %s:\n%s", code, tt.want, stderr.String())
+			}
+			if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("database file after refused start: %v", err)
+			}
+		})
+	}
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// into dir as PEM files.
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "childcase"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for file, block := range map[string]*pem.Block{
+		certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return certFile, keyFile
+}
+
 // TestServeStopsOnSIGTERM runs serve in this process, sends the process a
 // real SIGTERM once the service answers, and checks that serve returns 0 and
 // released the database.
 func TestServeStopsOnSIGTERM(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cc.db")
 	httpAddr := freeAddr(t)
-	t.Setenv("CHILDCASE_SHUTDOWN_TIMEOUT", "")
+	for _, name := range []string{"CHILDCASE_SHUTDOWN_TIMEOUT", "CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA"} {
+		t.Setenv(name, "")
+	}
 	var stderr bytes.Buffer
 	exit := make(chan int, 1)
 	go func() {

@@ -67,6 +67,14 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if sub == "add" {
+		// Checked before the database is opened (and perhaps created).
+		r, ok := model.ParseRole(role)
+		if !ok {
+			return fmt.Errorf("--role: %q is not a role", role)
+		}
+		u.Role = r
+	}
 	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
 		return err
@@ -75,11 +83,6 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p := off.Principal("users " + sub)
 	switch sub {
 	case "add":
-		r, ok := model.ParseRole(role)
-		if !ok {
-			return fmt.Errorf("--role: %q is not a role", role)
-		}
-		u.Role = r
 		created, tok, err := off.Identity.CreateUser(ctx, p, u, ttl)
 		if err != nil {
 			return err
