@@ -127,7 +127,9 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey) (int
 		_ = d.Sync()
 		d.Close()
 	}
-	mk.vault.SetKeyring(keys.NewKeyring(next))
+	// The old master stays in memory (never again on disk under the key
+	// file's name) until the process ends: a read whose snapshot began
+	// before the last re-wrap committed still holds keys wrapped under it.
 	mk.log.Info("master key rotated", "master_key_id", next.ID(), "rewrapped", n, "retired_key_file", retired)
 	return n, nil
 }
