@@ -32,6 +32,9 @@ type masterKeys struct {
 	log   *slog.Logger
 
 	mu sync.Mutex // one rotation at a time
+	// retired are the masters rotated away in this process, kept in memory
+	// so that reads whose snapshot predates a rotation still open.
+	retired []keys.MasterKey
 }
 
 func nextKeyPath(path string) string { return path + ".next" }
@@ -111,7 +114,8 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal) 
 // finish re-wraps every data key from old to next and puts next's file in
 // place of the key file, keeping old's as a retired file.
 func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey) (int, error) {
-	mk.vault.SetKeyring(keys.NewKeyring(next, old))
+	mk.retired = append(mk.retired, old)
+	mk.vault.SetKeyring(keys.NewKeyring(next, mk.retired...))
 	n, err := mk.vault.Rotate(ctx, mk.store)
 	if err != nil {
 		return n, fmt.Errorf("rotate master key: re-wrap data keys: %w", err)

@@ -59,6 +59,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			}
 			return runtime.DefaultHeaderMatcher(h)
 		}),
+		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, err)
+		}),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
 			if h == "x-request-id" {
 				return "X-Request-Id", true
@@ -119,4 +122,15 @@ func securityHeaders(next http.Handler, hsts bool) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerChallenge makes a 401 carry a valid RFC 6750 challenge; the
+// gateway's default copies the status message into WWW-Authenticate.
+type bearerChallenge struct{ http.ResponseWriter }
+
+func (b bearerChallenge) WriteHeader(code int) {
+	if code == http.StatusUnauthorized {
+		b.Header().Set("WWW-Authenticate", `Bearer realm="childcase"`)
+	}
+	b.ResponseWriter.WriteHeader(code)
 }
