@@ -1054,23 +1054,7 @@ func confREST(t *testing.T, ts *testServer, method, path, authorization string) 
 // status and the raw body.
 func confRESTHeaders(t *testing.T, ts *testServer, method, path string, headers map[string]string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, raw
+	return restRaw(t, ts, method, path, "", headers)
 }
 
 func TestConfidentialityREST(t *testing.T) {

@@ -16,15 +16,31 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
-// restCall sends a JSON request and decodes the JSON answer.
+// restCall sends a JSON request as the operator and decodes the JSON answer.
 func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	code, raw := restRaw(t, ts, method, path, body, map[string]string{
+		"Content-Type":  "application/json",
+		"Authorization": "Bearer " + ts.tokens.get(operatorID),
+	})
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("%s %s: %d, body not JSON: %s", method, path, code, raw)
+	}
+	return code, out
+}
+
+// restRaw sends a request with the given headers and returns the status
+// and the raw body.
+func restRaw(t *testing.T, ts *testServer, method, path, body string, headers map[string]string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -34,11 +50,7 @@ func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("%s %s: %d, body not JSON: %s", method, path, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, out
+	return resp.StatusCode, raw
 }
 
 const restReport = `{

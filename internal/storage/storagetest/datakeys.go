@@ -44,13 +44,7 @@ func putDataKeys(t *testing.T, s storage.Store, ks ...storage.DataKey) {
 
 func getDataKey(t *testing.T, s storage.Store, id string) (keys.WrappedKey, error) {
 	t.Helper()
-	var w keys.WrappedKey
-	var werr error
-	view(t, s, func(tx storage.ReadTx) error {
-		w, werr = tx.DataKey(id)
-		return nil
-	})
-	return w, werr
+	return readOne(t, s, func(tx storage.ReadTx) (keys.WrappedKey, error) { return tx.DataKey(id) })
 }
 
 func dataKeyIDs(ks []storage.DataKey) []string {

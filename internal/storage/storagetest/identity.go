@@ -83,13 +83,7 @@ func createUsers(t *testing.T, s storage.Store, us ...model.User) {
 
 func getUser(t *testing.T, s storage.Store, id string) (model.User, error) {
 	t.Helper()
-	var u model.User
-	var uerr error
-	view(t, s, func(tx storage.ReadTx) error {
-		u, uerr = tx.User(id)
-		return nil
-	})
-	return u, uerr
+	return readOne(t, s, func(tx storage.ReadTx) (model.User, error) { return tx.User(id) })
 }
 
 func countUsers(t *testing.T, s storage.Store) int {
@@ -376,13 +370,7 @@ func createTokens(t *testing.T, s storage.Store, ts ...model.Token) {
 
 func getToken(t *testing.T, s storage.Store, id string) (model.Token, error) {
 	t.Helper()
-	var tok model.Token
-	var terr error
-	view(t, s, func(tx storage.ReadTx) error {
-		tok, terr = tx.Token(id)
-		return nil
-	})
-	return tok, terr
+	return readOne(t, s, func(tx storage.ReadTx) (model.Token, error) { return tx.Token(id) })
 }
 
 func mustToken(t *testing.T, s storage.Store, id string) model.Token {
@@ -614,13 +602,7 @@ func samePoliceUnit(got, want model.PoliceUnit) string {
 
 func getPoliceUnit(t *testing.T, s storage.Store, id string) (model.PoliceUnit, error) {
 	t.Helper()
-	var p model.PoliceUnit
-	var perr error
-	view(t, s, func(tx storage.ReadTx) error {
-		p, perr = tx.PoliceUnit(id)
-		return nil
-	})
-	return p, perr
+	return readOne(t, s, func(tx storage.ReadTx) (model.PoliceUnit, error) { return tx.PoliceUnit(id) })
 }
 
 func createPoliceUnits(t *testing.T, s storage.Store, ps ...model.PoliceUnit) {

@@ -220,26 +220,26 @@ func createCases(t *testing.T, s storage.Store, cs ...model.Case) []model.Case {
 	return out
 }
 
-func getReport(t *testing.T, s storage.Store, id string) (model.StoredReport, error) {
+// readOne runs read in a read transaction and returns its result and error.
+func readOne[T any](t *testing.T, s storage.Store, read func(storage.ReadTx) (T, error)) (T, error) {
 	t.Helper()
-	var r model.StoredReport
+	var v T
 	var rerr error
 	view(t, s, func(tx storage.ReadTx) error {
-		r, rerr = tx.Report(id)
+		v, rerr = read(tx)
 		return nil
 	})
-	return r, rerr
+	return v, rerr
+}
+
+func getReport(t *testing.T, s storage.Store, id string) (model.StoredReport, error) {
+	t.Helper()
+	return readOne(t, s, func(tx storage.ReadTx) (model.StoredReport, error) { return tx.Report(id) })
 }
 
 func getCase(t *testing.T, s storage.Store, number string) (model.Case, error) {
 	t.Helper()
-	var c model.Case
-	var cerr error
-	view(t, s, func(tx storage.ReadTx) error {
-		c, cerr = tx.CaseByNumber(number)
-		return nil
-	})
-	return c, cerr
+	return readOne(t, s, func(tx storage.ReadTx) (model.Case, error) { return tx.CaseByNumber(number) })
 }
 
 func mustReport(t *testing.T, s storage.Store, id string) model.StoredReport {

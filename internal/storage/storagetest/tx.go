@@ -31,13 +31,7 @@ func sampleIdempotency(key string) model.IdempotencyRecord {
 
 func getIdempotency(t *testing.T, s storage.Store, key string) (model.IdempotencyRecord, error) {
 	t.Helper()
-	var r model.IdempotencyRecord
-	var rerr error
-	view(t, s, func(tx storage.ReadTx) error {
-		r, rerr = tx.Idempotency(key)
-		return nil
-	})
-	return r, rerr
+	return readOne(t, s, func(tx storage.ReadTx) (model.IdempotencyRecord, error) { return tx.Idempotency(key) })
 }
 
 func testIdempotencyRoundTrip(t *testing.T, s storage.Store) {
