@@ -40,6 +40,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -95,7 +96,8 @@ type Options struct {
 
 // Store is a storage.Store backed by bbolt.
 type Store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	group group
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -184,14 +186,84 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	return s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
 
-// Batch implements storage.Store with bolt's Batch: calls that arrive
-// within a few milliseconds of each other share one transaction and one
-// fsync. If one fn fails, bolt rolls the shared transaction back, reruns the
-// others without it and then reruns the failing fn alone, so its error
-// discards only its own writes.
+// Batch implements storage.Store with a group commit: the calls that
+// arrive while a commit is on its way to disk wait and then share the next
+// transaction and fsync, and a call that finds no commit under way starts
+// one at once. (bbolt's own Batch waits for a timer first, which costs a
+// lone caller a millisecond or more; reads pay it, since a read is answered
+// only after its audit event is committed.) If one fn fails, the shared
+// transaction is rolled back, the others run again without it, and the
+// failing fn runs again alone, so its error discards only its own writes.
 func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return s.group.do(s.db, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+}
+
+// group runs queued writes in shared transactions, one commit at a time.
+type group struct {
+	mu      sync.Mutex
+	pending []groupCall
+	running bool
+}
+
+type groupCall struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+func (g *group) do(db *bolt.DB, fn func(*bolt.Tx) error) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	g.pending = append(g.pending, groupCall{fn: fn, done: done})
+	if !g.running {
+		g.running = true
+		go g.commitLoop(db)
+	}
+	g.mu.Unlock()
+	return <-done
+}
+
+// commitLoop commits what is queued, round after round, until the queue is
+// empty.
+func (g *group) commitLoop(db *bolt.DB) {
+	for {
+		g.mu.Lock()
+		calls := g.pending
+		g.pending = nil
+		if len(calls) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		commitTogether(db, calls)
+	}
+}
+
+// commitTogether runs calls in one transaction; a failing call is taken
+// out and run alone, and the rest are tried together again.
+func commitTogether(db *bolt.DB, calls []groupCall) {
+	for len(calls) > 0 {
+		failed := -1
+		err := db.Update(func(btx *bolt.Tx) error {
+			for i, c := range calls {
+				if err := c.fn(btx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range calls {
+				c.done <- err
+			}
+			return
+		}
+		c := calls[failed]
+		calls = append(calls[:failed:failed], calls[failed+1:]...)
+		c.done <- db.Update(c.fn)
+	}
 }
