@@ -33,6 +33,7 @@ const (
 	mxCaregiver    = "Đặng Văn Giấu"
 	mxReporterName = "Người Báo Kín"
 	mxReporterTel  = "0987 654 321"
+	mxReporterAddr = "Ngõ Kín 17, phố Đội Cấn"
 )
 
 // mxRole is one role's pair of users: one whose unit has the fixture in
@@ -128,7 +129,7 @@ func secretReport(receive time.Time) *pb.Report {
 	r.Narrative = mxNarrative
 	r.Caregivers[0].FullName = mxCaregiver
 	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
-		Consent: true, FullName: mxReporterName, Phone: mxReporterTel,
+		Consent: true, FullName: mxReporterName, Phone: mxReporterTel, Address: mxReporterAddr,
 	}}}
 	return r
 }
@@ -372,7 +373,7 @@ func checkLikeAbsent(t *testing.T, f *mxFixture, m protoreflect.MethodDescriptor
 // checkNoLeak fails if a response holds data the role must not see.
 func checkNoLeak(t *testing.T, role pb.Role, method, resp, outTarget string) {
 	t.Helper()
-	forbidden := []string{mxReporterTel, mxReporterName}
+	forbidden := []string{mxReporterTel, mxReporterName, mxReporterAddr}
 	if method == pb.ReportService_DiscloseReporter_FullMethodName {
 		forbidden = nil // the one place the identity is shown, to who may ask
 	}

@@ -900,8 +900,10 @@ type IdentifiedReporter struct {
 	Phone    string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Relation to the child, e.g. "hàng xóm", "giáo viên".
 	RelationToChild string `protobuf:"bytes,4,opt,name=relation_to_child,json=relationToChild,proto3" json:"relation_to_child,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Where the reporter can be reached.
+	Address       string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *IdentifiedReporter) Reset() {
@@ -962,6 +964,13 @@ func (x *IdentifiedReporter) GetRelationToChild() string {
 	return ""
 }
 
+func (x *IdentifiedReporter) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
 var File_childcase_v1_report_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_report_proto_rawDesc = "" +
@@ -1015,12 +1024,13 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"identified\x12(\n" +
 	"\bwithheld\x18\x03 \x01(\bB\n" +
 	"\xe0A\x03\xbaH\x04j\x02\b\x00H\x00R\bwithheldB\x11\n" +
-	"\bidentity\x12\x05\xbaH\x02\b\x01\"\xf1\x02\n" +
+	"\bidentity\x12\x05\xbaH\x02\b\x01\"\x95\x03\n" +
 	"\x12IdentifiedReporter\x12!\n" +
 	"\aconsent\x18\x01 \x01(\bB\a\xbaH\x04j\x02\b\x01R\aconsent\x12%\n" +
 	"\tfull_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12:\n" +
 	"\x05phone\x18\x03 \x01(\tB$\xbaH!r\x1f\x18\x142\x1b^$|^\\+?[0-9][0-9 .-]{2,19}$R\x05phone\x123\n" +
-	"\x11relation_to_child\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x0frelationToChild:\x9f\x01\xbaH\x9b\x01\x1a\x98\x01\n" +
+	"\x11relation_to_child\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x0frelationToChild\x12\"\n" +
+	"\aaddress\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress:\x9f\x01\xbaH\x9b\x01\x1a\x98\x01\n" +
 	"!identified_reporter.name_or_phone\x12Ifull_name or phone: an identified reporter needs a name or a phone number\x1a(this.full_name != '' || this.phone != ''*\xac\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x17\n" +

@@ -403,7 +403,7 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 // that the same name typed on two keyboards compares equal.
 func normalizeReport(r *model.Report) {
 	for _, p := range []*string{&r.FamilySituation, &r.ActionsTaken, &r.Narrative,
-		&r.Reporter.FullName, &r.Reporter.Phone, &r.Reporter.RelationToChild} {
+		&r.Reporter.FullName, &r.Reporter.Phone, &r.Reporter.RelationToChild, &r.Reporter.Address} {
 		*p = nfc(*p)
 	}
 	for i := range r.Children {

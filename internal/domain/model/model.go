@@ -94,6 +94,7 @@ type Reporter struct {
 	FullName        string
 	Phone           string
 	RelationToChild string
+	Address         string
 }
 
 // Case is the social case opened for a child.

@@ -60,7 +60,10 @@ func reportFromProto(p *pb.Report) (model.Report, error) {
 	}
 	switch id := p.GetReporter().GetIdentity().(type) {
 	case *pb.Reporter_Identified:
-		r.Reporter = model.Reporter{FullName: id.Identified.GetFullName(), Phone: id.Identified.GetPhone(), RelationToChild: id.Identified.GetRelationToChild()}
+		r.Reporter = model.Reporter{
+			FullName: id.Identified.GetFullName(), Phone: id.Identified.GetPhone(),
+			RelationToChild: id.Identified.GetRelationToChild(), Address: id.Identified.GetAddress(),
+		}
 	case *pb.Reporter_Anonymous:
 		r.Reporter = model.Reporter{Anonymous: true}
 	default:
@@ -121,7 +124,7 @@ func reporterToProto(r model.Reporter) *pb.Reporter {
 		return &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
 	}
 	return &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
-		Consent: true, FullName: r.FullName, Phone: r.Phone, RelationToChild: r.RelationToChild,
+		Consent: true, FullName: r.FullName, Phone: r.Phone, RelationToChild: r.RelationToChild, Address: r.Address,
 	}}}
 }
 
