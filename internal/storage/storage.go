@@ -96,6 +96,25 @@ type ReadTx interface {
 	// from (1 for all), as they are stored, for verification; a record that
 	// cannot be decoded is yielded as an error and ends the sequence.
 	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
+	// CaseByID returns the case with that internal id, or model.ErrNotFound.
+	CaseByID(id uint64) (model.Case, error)
+	// CaseEvents returns up to limit timeline events of a case with a seq
+	// greater than after, oldest first.
+	CaseEvents(caseID uint64, after uint64, limit int) ([]model.CaseEvent, error)
+	// DueTimers returns up to limit timers with At at or before until,
+	// earliest first.
+	DueTimers(until time.Time, limit int) ([]model.Timer, error)
+	// NextTimer returns the earliest timer, and false when there is none.
+	NextTimer() (model.Timer, bool, error)
+	// Notifications returns up to limit outbox entries with a seq greater
+	// than after, oldest first.
+	Notifications(after uint64, limit int) ([]model.Notification, error)
+	// OutboxHead returns the seq of the last outbox entry, 0 when empty.
+	OutboxHead() (uint64, error)
+	// Cursor returns a named delivery cursor (a webhook's last delivered
+	// outbox seq), 0 when never set.
+	Cursor(name string) (uint64, error)
+
 	// ListAuditEvents returns up to q.Limit events matching every set
 	// field of q, newest first, and a cursor for the next page. With a case
 	// or an actor it reads an index instead of the whole log. The sequence
@@ -142,6 +161,21 @@ type Tx interface {
 
 	// PutDataKey stores or replaces a wrapped data key.
 	PutDataKey(id string, w keys.WrappedKey) error
+
+	// AppendCaseEvents appends timeline events to a case, assigning each
+	// the next seq of that case (from 1), and returns them.
+	AppendCaseEvents(caseID uint64, events ...model.CaseEvent) ([]model.CaseEvent, error)
+	// PutTimer stores a scheduler timer. Storing the same timer twice is
+	// harmless.
+	PutTimer(t model.Timer) error
+	// DeleteTimer removes a timer; removing one that does not exist is not
+	// an error.
+	DeleteTimer(t model.Timer) error
+	// AppendNotifications appends entries to the outbox, assigning each
+	// the next seq (from 1), and returns them.
+	AppendNotifications(ns ...model.Notification) ([]model.Notification, error)
+	// PutCursor stores a named delivery cursor.
+	PutCursor(name string, seq uint64) error
 
 	// AppendAudit seals events onto the end of the audit chain (from the
 	// stored head, inside this transaction), stores them with their index

@@ -130,6 +130,139 @@ type Case struct {
 	ResponsibleOfficer string
 	// PoliceReferrals is the police track, oldest first.
 	PoliceReferrals []PoliceReferral
+
+	// The process (Decree 56 Arts. 25-32): what the deadlines and the
+	// state machine need in the clear. The content of each step is sealed
+	// in Dossier under the case's data key.
+	Emergency         bool
+	EmergencyReason   EmergencyReason
+	EmergencyMeasured time.Time // when emergency measures were applied; zero if not yet
+	SeparationStart   time.Time // zero unless the child was separated
+	SeparationEnd     time.Time
+	PlanState         string // "", "DRAFT", "SUBMITTED", "APPROVED"
+	PlanCycle         int    // 1 for the first plan, +1 for each new cycle after a review
+	Services          []PlanService
+	ClosureProposed   bool
+	CloseTime         time.Time
+	Deadlines         []Deadline
+	Transfers         []Transfer
+	Dossier           Sealed
+}
+
+// Plan states.
+const (
+	PlanDraft     = "DRAFT"
+	PlanSubmitted = "SUBMITTED"
+	PlanApproved  = "APPROVED"
+)
+
+// Deadline returns a pointer to the case's deadline with that id, or nil.
+func (c *Case) Deadline(id int) *Deadline {
+	for i := range c.Deadlines {
+		if c.Deadlines[i].ID == id {
+			return &c.Deadlines[i]
+		}
+	}
+	return nil
+}
+
+// OpenDeadline returns the open deadline of a kind and ref, or nil.
+func (c *Case) OpenDeadline(kind DeadlineKind, ref string) *Deadline {
+	for i := range c.Deadlines {
+		d := &c.Deadlines[i]
+		if d.Kind == kind && d.Ref == ref && d.Open() {
+			return d
+		}
+	}
+	return nil
+}
+
+// PendingTransfer returns the transfer awaiting a decision, or nil.
+func (c *Case) PendingTransfer() *Transfer {
+	for i := range c.Transfers {
+		if c.Transfers[i].State == TransferProposed {
+			return &c.Transfers[i]
+		}
+	}
+	return nil
+}
+
+// Dossier is the confidential content of a case's steps (Decree 56 Art. 33
+// counts the services provided to a child as private information too). It
+// is stored sealed under the case's data key.
+type Dossier struct {
+	InitialAssessment  *InitialAssessment  `json:"initial_assessment,omitempty"`
+	EmergencyMeasures  []EmergencyMeasures `json:"emergency_measures,omitempty"`
+	Separation         *Separation         `json:"separation,omitempty"`
+	SpecificAssessment *SpecificAssessment `json:"specific_assessment,omitempty"`
+	Services           []ServiceDetail     `json:"services,omitempty"`
+	Reviews            []Review            `json:"reviews,omitempty"`
+	Notes              []Note              `json:"notes,omitempty"`
+}
+
+// InitialAssessment is Mẫu 02.
+type InitialAssessment struct {
+	Emergency       bool            `json:"emergency"`
+	EmergencyReason EmergencyReason `json:"emergency_reason,omitempty"`
+	HarmSeverity    Level           `json:"harm_severity"`
+	AbuserAccess    Level           `json:"abuser_access"`
+	SafetyObstacles Level           `json:"safety_obstacles"`
+	Notes           string          `json:"notes,omitempty"`
+	By              string          `json:"by"`
+	Time            time.Time       `json:"time"`
+}
+
+// EmergencyMeasures records the measures applied in an emergency.
+type EmergencyMeasures struct {
+	Measures    string    `json:"measures"`
+	AppliedBy   string    `json:"applied_by"`
+	AppliedTime time.Time `json:"applied_time"`
+	RecordedBy  string    `json:"recorded_by"`
+}
+
+// Separation is a temporary separation (Art. 32, Mẫu 07).
+type Separation struct {
+	Place   string `json:"place"`
+	Outcome string `json:"outcome,omitempty"` // RETURNED_HOME or COURT_PETITION
+	Notes   string `json:"notes,omitempty"`
+}
+
+// SpecificAssessment is Mẫu 03 with the meeting record.
+type SpecificAssessment struct {
+	Needs         string    `json:"needs"`
+	ChildViews    string    `json:"child_views"`
+	ParentViews   string    `json:"parent_views,omitempty"`
+	MeetingRecord string    `json:"meeting_record"`
+	MeetingTime   time.Time `json:"meeting_time"`
+	By            string    `json:"by"`
+}
+
+// ServiceDetail is what a plan service is and who provides it.
+type ServiceDetail struct {
+	ID       int      `json:"id"`
+	Name     string   `json:"name"`
+	Owner    string   `json:"owner"`
+	Progress []string `json:"progress,omitempty"`
+}
+
+// Review is Mẫu 06.
+type Review struct {
+	HarmSeverity    Level     `json:"harm_severity"`
+	AbuserAccess    Level     `json:"abuser_access"`
+	SafetyObstacles Level     `json:"safety_obstacles"`
+	Notes           string    `json:"notes,omitempty"`
+	Outcome         string    `json:"outcome"` // NEW_PLAN_CYCLE or PROPOSE_CLOSURE
+	By              string    `json:"by"`
+	Time            time.Time `json:"time"`
+}
+
+// Note is a free-text note on a case, or the reason given for a step
+// (return of a plan, closure, reopening, no police referral).
+type Note struct {
+	Kind   string    `json:"kind"`
+	Text   string    `json:"text"`
+	Author string    `json:"author"`
+	Time   time.Time `json:"time"`
 }
 
 // ChildSummary is what may be shown of a child outside the social case:
@@ -140,13 +273,29 @@ type ChildSummary struct {
 	Sex          Sex
 }
 
-// PoliceReferral is one referral of a case to a police unit.
+// PoliceReferral is one referral of a case to a police unit: the police
+// track, beside the social case.
 type PoliceReferral struct {
 	PoliceUnit       string // "policeUnits/{id}"
 	SuspectedOffence string
 	ReferTime        time.Time
 	ReferredBy       string // user id
+	State            string // REFERRED, ACKNOWLEDGED, FORWARDED, DECIDED
+	ReferenceNumber  string // the police's own number
+	AcknowledgeTime  time.Time
+	ForwardTime      time.Time // forwarded to the investigation agency
+	Investigators    string    // which investigation agency
+	Outcome          string    // PROSECUTED, NOT_PROSECUTED, SUSPENDED
+	OutcomeTime      time.Time
 }
+
+// Police referral states.
+const (
+	PoliceReferred     = "REFERRED"
+	PoliceAcknowledged = "ACKNOWLEDGED"
+	PoliceForwarded    = "FORWARDED"
+	PoliceDecided      = "DECIDED"
+)
 
 // ReferredTo reports whether the case was referred to the police unit.
 func (c Case) ReferredTo(policeUnit string) bool {

@@ -1,0 +1,212 @@
+// Package policy holds the deadlines the law leaves to the deployment: how
+// long a commune has to acknowledge a forwarded case, a unit to accept a
+// transfer, a police unit to acknowledge a referral, the next level to act
+// on an escalated step; when warnings go out; which communes are remote;
+// and where webhooks deliver. It reads and checks the policy file; the
+// shipped defaults are embedded.
+package policy
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+//go:embed default.json
+var defaultJSON []byte
+
+// Limit is a length of time on one clock: exactly one field is set.
+type Limit struct {
+	Seconds     int `json:"seconds,omitempty"` // wall clock; for tests and drills
+	Hours       int `json:"hours,omitempty"`   // wall clock
+	Days        int `json:"days,omitempty"`    // calendar days
+	WorkingDays int `json:"working_days,omitempty"`
+}
+
+// Clock returns the clock and the length of the limit.
+func (l Limit) Clock() (clock model.ClockKind, length time.Duration, days int) {
+	switch {
+	case l.Seconds > 0:
+		return model.ClockHours, time.Duration(l.Seconds) * time.Second, 0
+	case l.Hours > 0:
+		return model.ClockHours, time.Duration(l.Hours) * time.Hour, 0
+	case l.Days > 0:
+		return model.ClockCalendarDays, 0, l.Days
+	}
+	return model.ClockWorkingDays, 0, l.WorkingDays
+}
+
+func (l Limit) check(field string) error {
+	set := 0
+	for _, v := range []int{l.Seconds, l.Hours, l.Days, l.WorkingDays} {
+		if v < 0 {
+			return fmt.Errorf("%s: a limit cannot be negative", field)
+		}
+		if v > 0 {
+			set++
+		}
+	}
+	if set != 1 {
+		return fmt.Errorf("%s: give exactly one of seconds, hours, days, working_days", field)
+	}
+	if l.Hours > 24*90 || l.Days > 365 || l.WorkingDays > 250 || l.Seconds > 90*24*3600 {
+		return fmt.Errorf("%s: a limit of more than a quarter (or a year of days) is not a deadline", field)
+	}
+	return nil
+}
+
+// Webhook is an endpoint that receives notifications, signed with
+// HMAC-SHA256 under a secret read from an environment variable (secrets
+// stay out of files that get copied around).
+type Webhook struct {
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	SecretEnv string `json:"secret_env"`
+	// Secret is read from SecretEnv when the policy is loaded.
+	Secret []byte `json:"-"`
+}
+
+// Policy is the deployment's deadline policy.
+type Policy struct {
+	Acknowledge       Limit     `json:"acknowledge"`
+	TransferAccept    Limit     `json:"transfer_accept"`
+	PoliceAcknowledge Limit     `json:"police_acknowledge"`
+	EscalationStep    Limit     `json:"escalation_step"`
+	Warnings          []float64 `json:"warnings"`
+	// RemoteCommunes are GSO codes of communes where the police have 48
+	// hours, not 24, to forward a crime report (Circular 43/2021/TT-BCA).
+	RemoteCommunes []string  `json:"remote_communes"`
+	Webhooks       []Webhook `json:"webhooks"`
+}
+
+// Default returns the shipped policy.
+func Default() (Policy, error) { return Parse(defaultJSON, os.Getenv) }
+
+// Load reads the policy file at path; "" means the shipped default. Fields
+// the file leaves out keep their default.
+func Load(path string) (Policy, error) {
+	if path == "" {
+		return Default()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Policy{}, fmt.Errorf("policy: %w", err)
+	}
+	return Parse(data, os.Getenv)
+}
+
+var (
+	communeCode = regexp.MustCompile(`^[0-9]{5}$`)
+	hookName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+)
+
+// Parse reads a policy over the defaults and checks it; getenv looks up
+// webhook secrets. Every error names the field.
+func Parse(data []byte, getenv func(string) string) (Policy, error) {
+	var p Policy
+	if err := strictDecode(defaultJSON, &p); err != nil {
+		return Policy{}, fmt.Errorf("policy: the shipped default is broken: %w", err)
+	}
+	if !bytes.Equal(data, defaultJSON) {
+		over := p
+		// Limits given in the file replace the default whole.
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return Policy{}, fmt.Errorf("policy: not a JSON object: %w", err)
+		}
+		for name := range raw {
+			switch name {
+			case "acknowledge":
+				over.Acknowledge = Limit{}
+			case "transfer_accept":
+				over.TransferAccept = Limit{}
+			case "police_acknowledge":
+				over.PoliceAcknowledge = Limit{}
+			case "escalation_step":
+				over.EscalationStep = Limit{}
+			}
+		}
+		if err := strictDecode(data, &over); err != nil {
+			return Policy{}, fmt.Errorf("policy: %w", err)
+		}
+		p = over
+	}
+	return p, p.check(getenv)
+}
+
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func (p *Policy) check(getenv func(string) string) error {
+	for _, l := range []struct {
+		name  string
+		limit Limit
+	}{
+		{"acknowledge", p.Acknowledge}, {"transfer_accept", p.TransferAccept},
+		{"police_acknowledge", p.PoliceAcknowledge}, {"escalation_step", p.EscalationStep},
+	} {
+		if err := l.limit.check(l.name); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+	}
+	for i, w := range p.Warnings {
+		if w <= 0 || w >= 1 {
+			return fmt.Errorf("policy: warnings[%d]: %v is not a fraction between 0 and 1", i, w)
+		}
+		if i > 0 && w <= p.Warnings[i-1] {
+			return fmt.Errorf("policy: warnings[%d]: fractions must increase", i)
+		}
+	}
+	for i, c := range p.RemoteCommunes {
+		if !communeCode.MatchString(c) {
+			return fmt.Errorf("policy: remote_communes[%d]: %q is not a 5-digit commune code", i, c)
+		}
+	}
+	names := map[string]bool{}
+	for i := range p.Webhooks {
+		h := &p.Webhooks[i]
+		field := fmt.Sprintf("policy: webhooks[%d]", i)
+		if !hookName.MatchString(h.Name) || names[h.Name] {
+			return fmt.Errorf("%s.name: %q must be unique, lower case letters, digits and '-'", field, h.Name)
+		}
+		names[h.Name] = true
+		u, err := url.Parse(h.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%s.url: %q is not an http(s) URL", field, h.URL)
+		}
+		if h.SecretEnv == "" {
+			return fmt.Errorf("%s.secret_env: name the environment variable that holds the signing secret", field)
+		}
+		secret := getenv(h.SecretEnv)
+		if len(secret) < 16 {
+			return fmt.Errorf("%s.secret_env: %s must hold a secret of at least 16 characters", field, h.SecretEnv)
+		}
+		h.Secret = []byte(secret)
+	}
+	return nil
+}
+
+// Remote reports whether a commune (by GSO code) is remote.
+func (p Policy) Remote(code string) bool { return slices.Contains(p.RemoteCommunes, code) }
+
+// String summarises the policy for the start-up log, without secrets.
+func (p Policy) String() string {
+	var hooks []string
+	for _, h := range p.Webhooks {
+		hooks = append(hooks, h.Name)
+	}
+	return fmt.Sprintf("acknowledge=%v transfer_accept=%v police_acknowledge=%v escalation_step=%v warnings=%v remote_communes=%d webhooks=[%s]",
+		p.Acknowledge, p.TransferAccept, p.PoliceAcknowledge, p.EscalationStep, p.Warnings, len(p.RemoteCommunes), strings.Join(hooks, " "))
+}
