@@ -24,9 +24,12 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/calendar"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/policy"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -56,6 +59,9 @@ type Config struct {
 	// Demo seeds demo users for every role, police units and a handful of
 	// cases, and prints the demo users' tokens.
 	Demo bool
+	// PolicyFile holds the deployment's deadline policy (JSON); empty: the
+	// shipped defaults.
+	PolicyFile string
 }
 
 // DefaultConfig returns the embedded default: a local file and localhost
@@ -151,6 +157,9 @@ type Options struct {
 	// Console receives what an operator must read once: the bootstrap
 	// admin token, demo tokens, a new key file. Default: os.Stderr.
 	Console io.Writer
+	// SchedulerPoll is how often the deadline scheduler looks at the clock
+	// at least (default one second); tests with a fake clock shorten it.
+	SchedulerPoll time.Duration
 }
 
 // Server is a running childcase.
@@ -207,6 +216,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	cal, err := calendar.Load()
+	if err != nil {
+		return nil, err
+	}
+	pol, err := policy.Load(cfg.PolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: policy: %w", err)
+	}
+	if opts.SchedulerPoll <= 0 {
+		opts.SchedulerPoll = time.Second
+	}
 
 	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync})
 	if err != nil {
@@ -220,17 +240,30 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	ids := identity.New(store, reg, opts.Clock, opts.Logger)
-	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
+	engine := process.New(process.Deps{
+		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
+	})
+	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine})
 	if err := bootstrap(ctx, ids, opts.Console); err != nil {
 		return nil, err
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, ids, svc, opts.Clock.Now(), opts.Console); err != nil {
+		if err := seedDemo(ctx, ids, svc, engine, opts.Clock.Now(), opts.Console); err != nil {
 			return nil, err
 		}
 	}
+	// The deadline scheduler: catches up on what fell due while stopped,
+	// then fires each deadline event when it falls due.
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		_ = engine.Run(schedCtx, opts.SchedulerPoll)
+	}()
+	s.push(func(context.Context) error { stopSched(); <-schedDone; return nil })
+
 	deps := grpcapi.Deps{
-		Intake: svc, Identity: ids, Audit: auditlog.New(store), Keys: mk,
+		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger,
 	}
 

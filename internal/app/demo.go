@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage"
@@ -50,7 +51,7 @@ var demoUsers = []demoUser{
 // seedDemo makes sure the demo users, police units and cases exist, issues
 // a fresh token for every demo user (secrets cannot be shown twice) and
 // prints them.
-func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, now time.Time, out io.Writer) error {
+func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng *process.Engine, now time.Time, out io.Writer) error {
 	sys := access.System("demo")
 	for _, pu := range []model.PoliceUnit{
 		{ID: "ca-phuong-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{demoBaDinh}},
@@ -81,7 +82,7 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, now
 		users[du.id] = identity.Principal(u, "demo")
 	}
 	if !seeded {
-		if err := seedDemoCases(ctx, in, users, now); err != nil {
+		if err := seedDemoCases(ctx, in, eng, users, now); err != nil {
 			return err
 		}
 	}
@@ -95,7 +96,7 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, now
 }
 
 // seedDemoCases records a handful of reports, as the demo users would.
-func seedDemoCases(ctx context.Context, in *intake.Service, users map[string]access.Principal, now time.Time) error {
+func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine, users map[string]access.Principal, now time.Time) error {
 	age := func(n int32) *int32 { return &n }
 	report := func(by, commune string, at time.Time, callType model.CallType, abuse []model.AbuseForm, child model.Child, narrative string) error {
 		_, err := in.CreateReport(ctx, users[by], intake.CreateReportInput{
@@ -150,7 +151,8 @@ func seedDemoCases(ctx context.Context, in *intake.Service, users map[string]acc
 		return fmt.Errorf("demo: list cases: %w", err)
 	}
 	for _, c := range cases {
-		if _, err := in.ReferToPolice(ctx, worker, "cases/"+c.Number, model.PoliceUnitName("ca-phuong-ba-dinh"), "Nghi vấn xâm hại trẻ em (demo)", c.Etag()); err != nil {
+		req := process.Request{Case: "cases/" + c.Number, Etag: c.Etag()}
+		if _, err := eng.ReferToPolice(ctx, worker, req, model.PoliceUnitName("ca-phuong-ba-dinh"), "Nghi vấn xâm hại trẻ em (demo)"); err != nil {
 			return fmt.Errorf("demo: refer %s: %w", c.Number, err)
 		}
 	}

@@ -195,6 +195,9 @@ func (ts *testServer) cases() pb.CaseServiceClient     { return pb.NewCaseServic
 func (ts *testServer) units() pb.UnitServiceClient     { return pb.NewUnitServiceClient(ts.conn) }
 func (ts *testServer) admin() pb.AdminServiceClient    { return pb.NewAdminServiceClient(ts.conn) }
 func (ts *testServer) audit() pb.AuditServiceClient    { return pb.NewAuditServiceClient(ts.conn) }
+func (ts *testServer) process() pb.CaseProcessServiceClient {
+	return pb.NewCaseProcessServiceClient(ts.conn)
+}
 func (ts *testServer) police() pb.PoliceUnitServiceClient {
 	return pb.NewPoliceUnitServiceClient(ts.conn)
 }

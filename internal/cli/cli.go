@@ -99,6 +99,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	stringFlag(fs, &cfg.TLSCert, "tls-cert", "PEM certificate chain file: serve gRPC and HTTP over TLS (with --tls-key)")
 	stringFlag(fs, &cfg.TLSKey, "tls-key", "PEM private key file of --tls-cert")
 	stringFlag(fs, &cfg.KeyFile, "key-file", "master key file (created with mode 0600 when missing on a new database)")
+	stringFlag(fs, &cfg.PolicyFile, "policy", "deadline policy file (JSON); the shipped defaults when empty")
 	boolFlag(fs, &cfg.Demo, "demo", "seed demo users for every role and demo cases, and print their tokens")
 	stringFlag(fs, &cfg.ClientCA, "client-ca", "PEM CA file: require client certificates it signed on gRPC and HTTPS (needs --tls-cert)")
 	if err := parse(fs, args); err != nil {

@@ -129,8 +129,25 @@ type Case struct {
 	// The police track: referrals of the case to police units, oldest first.
 	// A police liaison sees only their own unit's.
 	PoliceReferrals []*PoliceReferral `protobuf:"bytes,15,rep,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Whether the initial assessment found an emergency, and why.
+	Emergency             bool                   `protobuf:"varint,16,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	EmergencyReason       EmergencyReason        `protobuf:"varint,17,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
+	EmergencyMeasuresTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=emergency_measures_time,json=emergencyMeasuresTime,proto3" json:"emergency_measures_time,omitempty"`
+	SeparationStartTime   *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=separation_start_time,json=separationStartTime,proto3" json:"separation_start_time,omitempty"`
+	SeparationEndTime     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=separation_end_time,json=separationEndTime,proto3" json:"separation_end_time,omitempty"`
+	// DRAFT, SUBMITTED or APPROVED; empty before the specific assessment.
+	PlanState       string                 `protobuf:"bytes,21,opt,name=plan_state,json=planState,proto3" json:"plan_state,omitempty"`
+	PlanCycle       int32                  `protobuf:"varint,22,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
+	Services        []*PlanService         `protobuf:"bytes,23,rep,name=services,proto3" json:"services,omitempty"`
+	ClosureProposed bool                   `protobuf:"varint,24,opt,name=closure_proposed,json=closureProposed,proto3" json:"closure_proposed,omitempty"`
+	CloseTime       *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	// The clocks of the case; the police view has only its own unit's.
+	Deadlines []*Deadline `protobuf:"bytes,26,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	Transfers []*Transfer `protobuf:"bytes,27,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	// The content of the steps; only in the full view, and only from GetCase.
+	Dossier       *CaseDossier `protobuf:"bytes,28,opt,name=dossier,proto3" json:"dossier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -268,6 +285,97 @@ func (x *Case) GetPoliceReferrals() []*PoliceReferral {
 	return nil
 }
 
+func (x *Case) GetEmergency() bool {
+	if x != nil {
+		return x.Emergency
+	}
+	return false
+}
+
+func (x *Case) GetEmergencyReason() EmergencyReason {
+	if x != nil {
+		return x.EmergencyReason
+	}
+	return EmergencyReason_EMERGENCY_REASON_UNSPECIFIED
+}
+
+func (x *Case) GetEmergencyMeasuresTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EmergencyMeasuresTime
+	}
+	return nil
+}
+
+func (x *Case) GetSeparationStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SeparationStartTime
+	}
+	return nil
+}
+
+func (x *Case) GetSeparationEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SeparationEndTime
+	}
+	return nil
+}
+
+func (x *Case) GetPlanState() string {
+	if x != nil {
+		return x.PlanState
+	}
+	return ""
+}
+
+func (x *Case) GetPlanCycle() int32 {
+	if x != nil {
+		return x.PlanCycle
+	}
+	return 0
+}
+
+func (x *Case) GetServices() []*PlanService {
+	if x != nil {
+		return x.Services
+	}
+	return nil
+}
+
+func (x *Case) GetClosureProposed() bool {
+	if x != nil {
+		return x.ClosureProposed
+	}
+	return false
+}
+
+func (x *Case) GetCloseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CloseTime
+	}
+	return nil
+}
+
+func (x *Case) GetDeadlines() []*Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+func (x *Case) GetTransfers() []*Transfer {
+	if x != nil {
+		return x.Transfers
+	}
+	return nil
+}
+
+func (x *Case) GetDossier() *CaseDossier {
+	if x != nil {
+		return x.Dossier
+	}
+	return nil
+}
+
 // What may be shown of a child outside the social case.
 type ChildSummary struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -401,7 +509,18 @@ type PoliceReferral struct {
 	SuspectedOffence string                 `protobuf:"bytes,2,opt,name=suspected_offence,json=suspectedOffence,proto3" json:"suspected_offence,omitempty"`
 	ReferTime        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=refer_time,json=referTime,proto3" json:"refer_time,omitempty"`
 	// "users/{user}" who referred it.
-	ReferredBy    string `protobuf:"bytes,4,opt,name=referred_by,json=referredBy,proto3" json:"referred_by,omitempty"`
+	ReferredBy string `protobuf:"bytes,4,opt,name=referred_by,json=referredBy,proto3" json:"referred_by,omitempty"`
+	// REFERRED, ACKNOWLEDGED, FORWARDED or DECIDED.
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// The police's own reference number.
+	ReferenceNumber string                 `protobuf:"bytes,6,opt,name=reference_number,json=referenceNumber,proto3" json:"reference_number,omitempty"`
+	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
+	// When the crime report went to the investigation agency, and which.
+	ForwardTime         *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=forward_time,json=forwardTime,proto3" json:"forward_time,omitempty"`
+	InvestigationAgency string                 `protobuf:"bytes,9,opt,name=investigation_agency,json=investigationAgency,proto3" json:"investigation_agency,omitempty"`
+	// PROSECUTED, NOT_PROSECUTED or SUSPENDED.
+	Outcome       string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	OutcomeTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,11 +583,60 @@ func (x *PoliceReferral) GetReferredBy() string {
 	return ""
 }
 
+func (x *PoliceReferral) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PoliceReferral) GetReferenceNumber() string {
+	if x != nil {
+		return x.ReferenceNumber
+	}
+	return ""
+}
+
+func (x *PoliceReferral) GetAcknowledgeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcknowledgeTime
+	}
+	return nil
+}
+
+func (x *PoliceReferral) GetForwardTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForwardTime
+	}
+	return nil
+}
+
+func (x *PoliceReferral) GetInvestigationAgency() string {
+	if x != nil {
+		return x.InvestigationAgency
+	}
+	return ""
+}
+
+func (x *PoliceReferral) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *PoliceReferral) GetOutcomeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OutcomeTime
+	}
+	return nil
+}
+
 var File_childcase_v1_case_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_case_proto_rawDesc = "" +
 	"\n" +
-	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x06\n" +
+	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\f\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -488,7 +656,23 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\bchildren\x18\f \x03(\v2\x1a.childcase.v1.ChildSummaryB\x03\xe0A\x03R\bchildren\x12E\n" +
 	"\x0fsuspected_abuse\x18\r \x03(\x0e2\x17.childcase.v1.AbuseFormB\x03\xe0A\x03R\x0esuspectedAbuse\x12K\n" +
 	"\x13responsible_officer\x18\x0e \x01(\v2\x15.childcase.v1.OfficerB\x03\xe0A\x03R\x12responsibleOfficer\x12L\n" +
-	"\x10police_referrals\x18\x0f \x03(\v2\x1c.childcase.v1.PoliceReferralB\x03\xe0A\x03R\x0fpoliceReferrals\"u\n" +
+	"\x10police_referrals\x18\x0f \x03(\v2\x1c.childcase.v1.PoliceReferralB\x03\xe0A\x03R\x0fpoliceReferrals\x12!\n" +
+	"\temergency\x18\x10 \x01(\bB\x03\xe0A\x03R\temergency\x12M\n" +
+	"\x10emergency_reason\x18\x11 \x01(\x0e2\x1d.childcase.v1.EmergencyReasonB\x03\xe0A\x03R\x0femergencyReason\x12W\n" +
+	"\x17emergency_measures_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x15emergencyMeasuresTime\x12S\n" +
+	"\x15separation_start_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x13separationStartTime\x12O\n" +
+	"\x13separation_end_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x11separationEndTime\x12\"\n" +
+	"\n" +
+	"plan_state\x18\x15 \x01(\tB\x03\xe0A\x03R\tplanState\x12\"\n" +
+	"\n" +
+	"plan_cycle\x18\x16 \x01(\x05B\x03\xe0A\x03R\tplanCycle\x12:\n" +
+	"\bservices\x18\x17 \x03(\v2\x19.childcase.v1.PlanServiceB\x03\xe0A\x03R\bservices\x12.\n" +
+	"\x10closure_proposed\x18\x18 \x01(\bB\x03\xe0A\x03R\x0fclosureProposed\x12>\n" +
+	"\n" +
+	"close_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcloseTime\x129\n" +
+	"\tdeadlines\x18\x1a \x03(\v2\x16.childcase.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x129\n" +
+	"\ttransfers\x18\x1b \x03(\v2\x16.childcase.v1.TransferB\x03\xe0A\x03R\ttransfers\x128\n" +
+	"\adossier\x18\x1c \x01(\v2\x19.childcase.v1.CaseDossierB\x03\xe0A\x03R\adossier\"u\n" +
 	"\fChildSummary\x12\x1b\n" +
 	"\tage_years\x18\x01 \x01(\x05R\bageYears\x12#\n" +
 	"\rage_estimated\x18\x02 \x01(\bR\fageEstimated\x12#\n" +
@@ -496,7 +680,7 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\aOfficer\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xba\x01\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\x8d\x04\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -504,7 +688,15 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\n" +
 	"refer_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\treferTime\x12\x1f\n" +
 	"\vreferred_by\x18\x04 \x01(\tR\n" +
-	"referredBy*\x86\x02\n" +
+	"referredBy\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12)\n" +
+	"\x10reference_number\x18\x06 \x01(\tR\x0freferenceNumber\x12E\n" +
+	"\x10acknowledge_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0facknowledgeTime\x12=\n" +
+	"\fforward_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vforwardTime\x121\n" +
+	"\x14investigation_agency\x18\t \x01(\tR\x13investigationAgency\x12\x18\n" +
+	"\aoutcome\x18\n" +
+	" \x01(\tR\aoutcome\x12=\n" +
+	"\foutcome_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\voutcomeTime*\x86\x02\n" +
 	"\n" +
 	"CaseStatus\x12\x1b\n" +
 	"\x17CASE_STATUS_UNSPECIFIED\x10\x00\x12(\n" +
@@ -538,7 +730,12 @@ var file_childcase_v1_case_proto_goTypes = []any{
 	(*PoliceReferral)(nil),        // 4: childcase.v1.PoliceReferral
 	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 	(AbuseForm)(0),                // 6: childcase.v1.AbuseForm
-	(Sex)(0),                      // 7: childcase.v1.Sex
+	(EmergencyReason)(0),          // 7: childcase.v1.EmergencyReason
+	(*PlanService)(nil),           // 8: childcase.v1.PlanService
+	(*Deadline)(nil),              // 9: childcase.v1.Deadline
+	(*Transfer)(nil),              // 10: childcase.v1.Transfer
+	(*CaseDossier)(nil),           // 11: childcase.v1.CaseDossier
+	(Sex)(0),                      // 12: childcase.v1.Sex
 }
 var file_childcase_v1_case_proto_depIdxs = []int32{
 	0,  // 0: childcase.v1.Case.status:type_name -> childcase.v1.CaseStatus
@@ -549,13 +746,25 @@ var file_childcase_v1_case_proto_depIdxs = []int32{
 	6,  // 5: childcase.v1.Case.suspected_abuse:type_name -> childcase.v1.AbuseForm
 	3,  // 6: childcase.v1.Case.responsible_officer:type_name -> childcase.v1.Officer
 	4,  // 7: childcase.v1.Case.police_referrals:type_name -> childcase.v1.PoliceReferral
-	7,  // 8: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
-	5,  // 9: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 8: childcase.v1.Case.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	5,  // 9: childcase.v1.Case.emergency_measures_time:type_name -> google.protobuf.Timestamp
+	5,  // 10: childcase.v1.Case.separation_start_time:type_name -> google.protobuf.Timestamp
+	5,  // 11: childcase.v1.Case.separation_end_time:type_name -> google.protobuf.Timestamp
+	8,  // 12: childcase.v1.Case.services:type_name -> childcase.v1.PlanService
+	5,  // 13: childcase.v1.Case.close_time:type_name -> google.protobuf.Timestamp
+	9,  // 14: childcase.v1.Case.deadlines:type_name -> childcase.v1.Deadline
+	10, // 15: childcase.v1.Case.transfers:type_name -> childcase.v1.Transfer
+	11, // 16: childcase.v1.Case.dossier:type_name -> childcase.v1.CaseDossier
+	12, // 17: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
+	5,  // 18: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
+	5,  // 19: childcase.v1.PoliceReferral.acknowledge_time:type_name -> google.protobuf.Timestamp
+	5,  // 20: childcase.v1.PoliceReferral.forward_time:type_name -> google.protobuf.Timestamp
+	5,  // 21: childcase.v1.PoliceReferral.outcome_time:type_name -> google.protobuf.Timestamp
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_case_proto_init() }
@@ -563,6 +772,7 @@ func file_childcase_v1_case_proto_init() {
 	if File_childcase_v1_case_proto != nil {
 		return
 	}
+	file_childcase_v1_process_proto_init()
 	file_childcase_v1_report_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

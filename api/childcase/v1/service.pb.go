@@ -12,6 +12,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -356,7 +357,12 @@ type ListCasesRequest struct {
 	// Only cases for which this unit is responsible, "units/{code}@{valid_from}".
 	ResponsibleUnit string `protobuf:"bytes,3,opt,name=responsible_unit,json=responsibleUnit,proto3" json:"responsible_unit,omitempty"`
 	// Only cases in this status.
-	Status        CaseStatus `protobuf:"varint,4,opt,name=status,proto3,enum=childcase.v1.CaseStatus" json:"status,omitempty"`
+	Status CaseStatus `protobuf:"varint,4,opt,name=status,proto3,enum=childcase.v1.CaseStatus" json:"status,omitempty"`
+	// A work queue of the caller's unit; sorted by the nearest open deadline.
+	Queue CaseQueue `protobuf:"varint,5,opt,name=queue,proto3,enum=childcase.v1.CaseQueue" json:"queue,omitempty"`
+	// Only cases with an open deadline due before this time; sorted by the
+	// nearest open deadline.
+	DueBefore     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=due_before,json=dueBefore,proto3" json:"due_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -417,6 +423,20 @@ func (x *ListCasesRequest) GetStatus() CaseStatus {
 		return x.Status
 	}
 	return CaseStatus_CASE_STATUS_UNSPECIFIED
+}
+
+func (x *ListCasesRequest) GetQueue() CaseQueue {
+	if x != nil {
+		return x.Queue
+	}
+	return CaseQueue_CASE_QUEUE_UNSPECIFIED
+}
+
+func (x *ListCasesRequest) GetDueBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DueBefore
+	}
+	return nil
 }
 
 type ListCasesResponse struct {
@@ -712,83 +732,11 @@ func (x *DiscloseReporterRequest) GetReason() string {
 	return ""
 }
 
-type ReferCaseToPoliceRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// "cases/{case_number}".
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// "policeUnits/{police_unit}".
-	PoliceUnit string `protobuf:"bytes,2,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
-	// The suspected offence, in words.
-	SuspectedOffence string `protobuf:"bytes,3,opt,name=suspected_offence,json=suspectedOffence,proto3" json:"suspected_offence,omitempty"`
-	// The case's current etag.
-	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ReferCaseToPoliceRequest) Reset() {
-	*x = ReferCaseToPoliceRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ReferCaseToPoliceRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ReferCaseToPoliceRequest) ProtoMessage() {}
-
-func (x *ReferCaseToPoliceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ReferCaseToPoliceRequest.ProtoReflect.Descriptor instead.
-func (*ReferCaseToPoliceRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *ReferCaseToPoliceRequest) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *ReferCaseToPoliceRequest) GetPoliceUnit() string {
-	if x != nil {
-		return x.PoliceUnit
-	}
-	return ""
-}
-
-func (x *ReferCaseToPoliceRequest) GetSuspectedOffence() string {
-	if x != nil {
-		return x.SuspectedOffence
-	}
-	return ""
-}
-
-func (x *ReferCaseToPoliceRequest) GetEtag() string {
-	if x != nil {
-		return x.Etag
-	}
-	return ""
-}
-
 var File_childcase_v1_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1achildcase/v1/service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x19childcase/v1/report.proto\x1a\x17childcase/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x97\x01\n" +
+	"\x1achildcase/v1/service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x17childcase/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x97\x01\n" +
 	"\x13CreateReportRequest\x127\n" +
 	"\x06report\x18\x01 \x01(\v2\x14.childcase.v1.ReportB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06report\x12G\n" +
 	"\n" +
@@ -810,14 +758,17 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"2\n" +
 	"\x0eGetCaseRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xd4\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xc8\x02\n" +
 	"\x10ListCasesRequest\x12'\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x122\n" +
 	"\x10responsible_unit\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fresponsibleUnit\x12:\n" +
-	"\x06status\x18\x04 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"e\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x127\n" +
+	"\x05queue\x18\x05 \x01(\x0e2\x17.childcase.v1.CaseQueueB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05queue\x129\n" +
+	"\n" +
+	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"e\n" +
 	"\x11ListCasesResponse\x12(\n" +
 	"\x05cases\x18\x01 \x03(\v2\x12.childcase.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x02\n" +
@@ -840,24 +791,17 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x17DiscloseReporterRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12%\n" +
 	"\x06reason\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\n" +
-	"\x18\xf4\x03R\x06reason\"\xc9\x01\n" +
-	"\x18ReferCaseToPoliceRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12-\n" +
-	"\vpolice_unit\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\n" +
-	"policeUnit\x12:\n" +
-	"\x11suspected_offence\x18\x03 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x10suspectedOffence\x12 \n" +
-	"\x04etag\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag2\xb0\x04\n" +
+	"\x18\xf4\x03R\x06reason2\xb0\x04\n" +
 	"\rReportService\x12d\n" +
 	"\fCreateReport\x12!.childcase.v1.CreateReportRequest\x1a\x14.childcase.v1.Report\"\x1b\x82\xd3\xe4\x93\x02\x15:\x06report\"\v/v1/reports\x12_\n" +
 	"\tGetReport\x12\x1e.childcase.v1.GetReportRequest\x1a\x14.childcase.v1.Report\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=reports/*}\x12g\n" +
 	"\vListReports\x12 .childcase.v1.ListReportsRequest\x1a!.childcase.v1.ListReportsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/reports\x12i\n" +
 	"\n" +
 	"LinkReport\x12\x1f.childcase.v1.LinkReportRequest\x1a\x14.childcase.v1.Report\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=reports/*}:link\x12\x83\x01\n" +
-	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\xc5\x02\n" +
+	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\xc7\x01\n" +
 	"\vCaseService\x12W\n" +
 	"\aGetCase\x12\x1c.childcase.v1.GetCaseRequest\x1a\x12.childcase.v1.Case\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=cases/*}\x12_\n" +
-	"\tListCases\x12\x1e.childcase.v1.ListCasesRequest\x1a\x1f.childcase.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12|\n" +
-	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice2\xc7\x01\n" +
+	"\tListCases\x12\x1e.childcase.v1.ListCasesRequest\x1a\x1f.childcase.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases2\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
 	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xf3\x05\x92A\xb2\x05\x12\xdf\x01\n" +
@@ -890,62 +834,63 @@ func file_childcase_v1_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_service_proto_rawDescData
 }
 
-var file_childcase_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_childcase_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_childcase_v1_service_proto_goTypes = []any{
-	(*CreateReportRequest)(nil),      // 0: childcase.v1.CreateReportRequest
-	(*GetReportRequest)(nil),         // 1: childcase.v1.GetReportRequest
-	(*ListReportsRequest)(nil),       // 2: childcase.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),      // 3: childcase.v1.ListReportsResponse
-	(*LinkReportRequest)(nil),        // 4: childcase.v1.LinkReportRequest
-	(*GetCaseRequest)(nil),           // 5: childcase.v1.GetCaseRequest
-	(*ListCasesRequest)(nil),         // 6: childcase.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),        // 7: childcase.v1.ListCasesResponse
-	(*ListUnitsRequest)(nil),         // 8: childcase.v1.ListUnitsRequest
-	(*ListUnitsResponse)(nil),        // 9: childcase.v1.ListUnitsResponse
-	(*GetUnitRequest)(nil),           // 10: childcase.v1.GetUnitRequest
-	(*DiscloseReporterRequest)(nil),  // 11: childcase.v1.DiscloseReporterRequest
-	(*ReferCaseToPoliceRequest)(nil), // 12: childcase.v1.ReferCaseToPoliceRequest
-	(*Report)(nil),                   // 13: childcase.v1.Report
-	(CallType)(0),                    // 14: childcase.v1.CallType
-	(CaseStatus)(0),                  // 15: childcase.v1.CaseStatus
-	(*Case)(nil),                     // 16: childcase.v1.Case
-	(UnitLevel)(0),                   // 17: childcase.v1.UnitLevel
-	(*Unit)(nil),                     // 18: childcase.v1.Unit
-	(*Reporter)(nil),                 // 19: childcase.v1.Reporter
+	(*CreateReportRequest)(nil),     // 0: childcase.v1.CreateReportRequest
+	(*GetReportRequest)(nil),        // 1: childcase.v1.GetReportRequest
+	(*ListReportsRequest)(nil),      // 2: childcase.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),     // 3: childcase.v1.ListReportsResponse
+	(*LinkReportRequest)(nil),       // 4: childcase.v1.LinkReportRequest
+	(*GetCaseRequest)(nil),          // 5: childcase.v1.GetCaseRequest
+	(*ListCasesRequest)(nil),        // 6: childcase.v1.ListCasesRequest
+	(*ListCasesResponse)(nil),       // 7: childcase.v1.ListCasesResponse
+	(*ListUnitsRequest)(nil),        // 8: childcase.v1.ListUnitsRequest
+	(*ListUnitsResponse)(nil),       // 9: childcase.v1.ListUnitsResponse
+	(*GetUnitRequest)(nil),          // 10: childcase.v1.GetUnitRequest
+	(*DiscloseReporterRequest)(nil), // 11: childcase.v1.DiscloseReporterRequest
+	(*Report)(nil),                  // 12: childcase.v1.Report
+	(CallType)(0),                   // 13: childcase.v1.CallType
+	(CaseStatus)(0),                 // 14: childcase.v1.CaseStatus
+	(CaseQueue)(0),                  // 15: childcase.v1.CaseQueue
+	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
+	(*Case)(nil),                    // 17: childcase.v1.Case
+	(UnitLevel)(0),                  // 18: childcase.v1.UnitLevel
+	(*Unit)(nil),                    // 19: childcase.v1.Unit
+	(*Reporter)(nil),                // 20: childcase.v1.Reporter
 }
 var file_childcase_v1_service_proto_depIdxs = []int32{
-	13, // 0: childcase.v1.CreateReportRequest.report:type_name -> childcase.v1.Report
-	14, // 1: childcase.v1.ListReportsRequest.call_type:type_name -> childcase.v1.CallType
-	13, // 2: childcase.v1.ListReportsResponse.reports:type_name -> childcase.v1.Report
-	15, // 3: childcase.v1.ListCasesRequest.status:type_name -> childcase.v1.CaseStatus
-	16, // 4: childcase.v1.ListCasesResponse.cases:type_name -> childcase.v1.Case
-	17, // 5: childcase.v1.ListUnitsRequest.level:type_name -> childcase.v1.UnitLevel
-	18, // 6: childcase.v1.ListUnitsResponse.units:type_name -> childcase.v1.Unit
-	0,  // 7: childcase.v1.ReportService.CreateReport:input_type -> childcase.v1.CreateReportRequest
-	1,  // 8: childcase.v1.ReportService.GetReport:input_type -> childcase.v1.GetReportRequest
-	2,  // 9: childcase.v1.ReportService.ListReports:input_type -> childcase.v1.ListReportsRequest
-	4,  // 10: childcase.v1.ReportService.LinkReport:input_type -> childcase.v1.LinkReportRequest
-	11, // 11: childcase.v1.ReportService.DiscloseReporter:input_type -> childcase.v1.DiscloseReporterRequest
-	5,  // 12: childcase.v1.CaseService.GetCase:input_type -> childcase.v1.GetCaseRequest
-	6,  // 13: childcase.v1.CaseService.ListCases:input_type -> childcase.v1.ListCasesRequest
-	12, // 14: childcase.v1.CaseService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	8,  // 15: childcase.v1.UnitService.ListUnits:input_type -> childcase.v1.ListUnitsRequest
-	10, // 16: childcase.v1.UnitService.GetUnit:input_type -> childcase.v1.GetUnitRequest
-	13, // 17: childcase.v1.ReportService.CreateReport:output_type -> childcase.v1.Report
-	13, // 18: childcase.v1.ReportService.GetReport:output_type -> childcase.v1.Report
-	3,  // 19: childcase.v1.ReportService.ListReports:output_type -> childcase.v1.ListReportsResponse
-	13, // 20: childcase.v1.ReportService.LinkReport:output_type -> childcase.v1.Report
-	19, // 21: childcase.v1.ReportService.DiscloseReporter:output_type -> childcase.v1.Reporter
-	16, // 22: childcase.v1.CaseService.GetCase:output_type -> childcase.v1.Case
-	7,  // 23: childcase.v1.CaseService.ListCases:output_type -> childcase.v1.ListCasesResponse
-	16, // 24: childcase.v1.CaseService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	12, // 0: childcase.v1.CreateReportRequest.report:type_name -> childcase.v1.Report
+	13, // 1: childcase.v1.ListReportsRequest.call_type:type_name -> childcase.v1.CallType
+	12, // 2: childcase.v1.ListReportsResponse.reports:type_name -> childcase.v1.Report
+	14, // 3: childcase.v1.ListCasesRequest.status:type_name -> childcase.v1.CaseStatus
+	15, // 4: childcase.v1.ListCasesRequest.queue:type_name -> childcase.v1.CaseQueue
+	16, // 5: childcase.v1.ListCasesRequest.due_before:type_name -> google.protobuf.Timestamp
+	17, // 6: childcase.v1.ListCasesResponse.cases:type_name -> childcase.v1.Case
+	18, // 7: childcase.v1.ListUnitsRequest.level:type_name -> childcase.v1.UnitLevel
+	19, // 8: childcase.v1.ListUnitsResponse.units:type_name -> childcase.v1.Unit
+	0,  // 9: childcase.v1.ReportService.CreateReport:input_type -> childcase.v1.CreateReportRequest
+	1,  // 10: childcase.v1.ReportService.GetReport:input_type -> childcase.v1.GetReportRequest
+	2,  // 11: childcase.v1.ReportService.ListReports:input_type -> childcase.v1.ListReportsRequest
+	4,  // 12: childcase.v1.ReportService.LinkReport:input_type -> childcase.v1.LinkReportRequest
+	11, // 13: childcase.v1.ReportService.DiscloseReporter:input_type -> childcase.v1.DiscloseReporterRequest
+	5,  // 14: childcase.v1.CaseService.GetCase:input_type -> childcase.v1.GetCaseRequest
+	6,  // 15: childcase.v1.CaseService.ListCases:input_type -> childcase.v1.ListCasesRequest
+	8,  // 16: childcase.v1.UnitService.ListUnits:input_type -> childcase.v1.ListUnitsRequest
+	10, // 17: childcase.v1.UnitService.GetUnit:input_type -> childcase.v1.GetUnitRequest
+	12, // 18: childcase.v1.ReportService.CreateReport:output_type -> childcase.v1.Report
+	12, // 19: childcase.v1.ReportService.GetReport:output_type -> childcase.v1.Report
+	3,  // 20: childcase.v1.ReportService.ListReports:output_type -> childcase.v1.ListReportsResponse
+	12, // 21: childcase.v1.ReportService.LinkReport:output_type -> childcase.v1.Report
+	20, // 22: childcase.v1.ReportService.DiscloseReporter:output_type -> childcase.v1.Reporter
+	17, // 23: childcase.v1.CaseService.GetCase:output_type -> childcase.v1.Case
+	7,  // 24: childcase.v1.CaseService.ListCases:output_type -> childcase.v1.ListCasesResponse
 	9,  // 25: childcase.v1.UnitService.ListUnits:output_type -> childcase.v1.ListUnitsResponse
-	18, // 26: childcase.v1.UnitService.GetUnit:output_type -> childcase.v1.Unit
-	17, // [17:27] is the sub-list for method output_type
-	7,  // [7:17] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	19, // 26: childcase.v1.UnitService.GetUnit:output_type -> childcase.v1.Unit
+	18, // [18:27] is the sub-list for method output_type
+	9,  // [9:18] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_service_proto_init() }
@@ -954,6 +899,7 @@ func file_childcase_v1_service_proto_init() {
 		return
 	}
 	file_childcase_v1_case_proto_init()
+	file_childcase_v1_process_proto_init()
 	file_childcase_v1_report_proto_init()
 	file_childcase_v1_unit_proto_init()
 	type x struct{}
@@ -962,7 +908,7 @@ func file_childcase_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_service_proto_rawDesc), len(file_childcase_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

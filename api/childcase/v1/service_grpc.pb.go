@@ -297,9 +297,8 @@ var ReportService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	CaseService_GetCase_FullMethodName           = "/childcase.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName         = "/childcase.v1.CaseService/ListCases"
-	CaseService_ReferCaseToPolice_FullMethodName = "/childcase.v1.CaseService/ReferCaseToPolice"
+	CaseService_GetCase_FullMethodName   = "/childcase.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName = "/childcase.v1.CaseService/ListCases"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -310,11 +309,9 @@ const (
 type CaseServiceClient interface {
 	// Returns one case by its case number.
 	GetCase(ctx context.Context, in *GetCaseRequest, opts ...grpc.CallOption) (*Case, error)
-	// Lists cases, newest first, filtered by responsible unit and status.
+	// Lists cases, newest first, filtered by responsible unit and status; or
+	// a work queue (queue, due_before), sorted by the nearest open deadline.
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
-	// Refers a case to a police unit, which from then on sees the police
-	// view of it. The social case goes on beside the police track.
-	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
 }
 
 type caseServiceClient struct {
@@ -345,16 +342,6 @@ func (c *caseServiceClient) ListCases(ctx context.Context, in *ListCasesRequest,
 	return out, nil
 }
 
-func (c *caseServiceClient) ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Case)
-	err := c.cc.Invoke(ctx, CaseService_ReferCaseToPolice_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -363,11 +350,9 @@ func (c *caseServiceClient) ReferCaseToPolice(ctx context.Context, in *ReferCase
 type CaseServiceServer interface {
 	// Returns one case by its case number.
 	GetCase(context.Context, *GetCaseRequest) (*Case, error)
-	// Lists cases, newest first, filtered by responsible unit and status.
+	// Lists cases, newest first, filtered by responsible unit and status; or
+	// a work queue (queue, due_before), sorted by the nearest open deadline.
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
-	// Refers a case to a police unit, which from then on sees the police
-	// view of it. The social case goes on beside the police track.
-	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -383,9 +368,6 @@ func (UnimplementedCaseServiceServer) GetCase(context.Context, *GetCaseRequest) 
 }
 func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
-}
-func (UnimplementedCaseServiceServer) ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error) {
-	return nil, status.Error(codes.Unimplemented, "method ReferCaseToPolice not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -444,24 +426,6 @@ func _CaseService_ListCases_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
-func _CaseService_ReferCaseToPolice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ReferCaseToPoliceRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(CaseServiceServer).ReferCaseToPolice(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: CaseService_ReferCaseToPolice_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(CaseServiceServer).ReferCaseToPolice(ctx, req.(*ReferCaseToPoliceRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -476,10 +440,6 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCases",
 			Handler:    _CaseService_ListCases_Handler,
-		},
-		{
-			MethodName: "ReferCaseToPolice",
-			Handler:    _CaseService_ReferCaseToPolice_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -87,7 +87,7 @@ func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
 //   - hotline operators: the cases their own reports opened or joined;
 //   - hotline supervisors: the cases of their organisation's reports;
 //   - commune staff: cases their commune is or was responsible for, or was
-//     handed;
+//     handed, or is asked to accept;
 //   - district officers: cases of the communes of their district, and those
 //     escalated or handed to the district;
 //   - city officers: every case;
@@ -102,10 +102,10 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		ok = slices.Contains(c.IntakeUnits, p.Unit)
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
 		unit, isUnit := p.adminUnit()
-		ok = isUnit && slices.Contains(c.Handlers, unit)
+		ok = isUnit && (slices.Contains(c.Handlers, unit) || offeredTo(c, p.Unit))
 	case model.RoleDistrictOfficer:
 		unit, isUnit := p.adminUnit()
-		ok = isUnit && pol.inDistrict(unit, c)
+		ok = isUnit && (pol.inDistrict(unit, c) || offeredTo(c, p.Unit))
 	case model.RoleCityOfficer:
 		ok = isLevel(pol.units, p.Unit, units.LevelCity)
 	case model.RolePoliceLiaison:
@@ -117,6 +117,13 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		return ViewFull
 	}
 	return ViewNone
+}
+
+// offeredTo reports whether a transfer of c to unit awaits its decision:
+// the receiving unit must see what it is asked to accept.
+func offeredTo(c model.Case, unit string) bool {
+	t := c.PendingTransfer()
+	return t != nil && t.To == unit
 }
 
 // inDistrict reports whether a case belongs to a district: the district
@@ -163,6 +170,16 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.IntakeUsers = nil
 	c.IntakeUnits = nil
 	c.Handlers = nil
+	c.Dossier = model.Sealed{}
+	c.Transfers = nil
+	c.Services = nil
+	var deadlines []model.Deadline
+	for _, d := range c.Deadlines {
+		if d.Unit == policeUnit {
+			deadlines = append(deadlines, d)
+		}
+	}
+	c.Deadlines = deadlines
 	var own []model.PoliceReferral
 	for _, r := range c.PoliceReferrals {
 		if r.PoliceUnit == policeUnit {

@@ -49,6 +49,7 @@ type Service struct {
 	audit  *auditlog.Log
 	clock  clock.Clock
 	log    *slog.Logger
+	cases  CaseStarter
 }
 
 // Deps are what the service needs.
@@ -58,13 +59,24 @@ type Deps struct {
 	Vault *vault.Vault
 	Clock clock.Clock
 	Log   *slog.Logger
+	// Cases starts the process on a new case (the deadline for the
+	// commune to acknowledge it); nil starts none.
+	Cases CaseStarter
+}
+
+// CaseStarter starts the process on a case that intake opens, inside the
+// transaction that opens it: Prepare before the case is stored, Activate
+// after (when it has its id).
+type CaseStarter interface {
+	PrepareNewCase(tx storage.ReadTx, c *model.Case, now time.Time)
+	ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) error
 }
 
 // New returns an intake service.
 func New(d Deps) *Service {
 	return &Service{
 		store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault,
-		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log,
+		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log, cases: d.Cases,
 	}
 }
 
@@ -142,7 +154,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 			}
 			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		case r.CallType == model.CallIntervention:
-			c, err := openCase(tx, r, now)
+			c, err := s.openCase(tx, r, now)
 			if err != nil {
 				return err
 			}
@@ -173,7 +185,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 
 // openCase opens a new case for a report, numbered in the year it is opened
 // (Vietnam time), responsible: the commune where it happened.
-func openCase(tx storage.Tx, r model.Report, now time.Time) (model.Case, error) {
+func (s *Service) openCase(tx storage.Tx, r model.Report, now time.Time) (model.Case, error) {
 	year := vntime.DateOf(now).Year
 	seq, err := tx.NextCaseSequence(year)
 	if err != nil {
@@ -196,8 +208,16 @@ func openCase(tx storage.Tx, r model.Report, now time.Time) (model.Case, error) 
 		IntakeUsers:     []string{r.TakenBy},
 		IntakeUnits:     []string{r.TakerUnit},
 	}
+	if s.cases != nil {
+		s.cases.PrepareNewCase(tx, &c, now)
+	}
 	if err := tx.CreateCase(&c); err != nil {
 		return model.Case{}, err
+	}
+	if s.cases != nil {
+		if err := s.cases.ActivateNewCase(tx, c, now); err != nil {
+			return model.Case{}, err
+		}
 	}
 	return c, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -102,25 +101,33 @@ func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage
 	return reports, next, nil
 }
 
-// GetCase returns one case p may see: the police view for police liaisons.
-func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) (model.Case, error) {
+// GetCase returns one case p may see: the police view for police
+// liaisons. For a full view it also returns the case's dossier (the sealed
+// content of its steps); for the police view the dossier is nil.
+func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) (model.Case, *model.Dossier, error) {
 	if !p.Has(access.CaseReaders) {
-		return model.Case{}, model.ErrPermissionDenied
+		return model.Case{}, nil, model.ErrPermissionDenied
 	}
 	number, err := ParseCaseName(name)
 	if err != nil {
-		return model.Case{}, model.InvalidField("name", "case.name", "%v", err)
+		return model.Case{}, nil, model.InvalidField("name", "case.name", "%v", err)
 	}
 	var c model.Case
+	var dossier *model.Dossier
 	err = s.store.View(ctx, func(tx storage.ReadTx) error {
 		c, err = s.visibleCase(tx, p, number)
+		if err != nil || s.policy.CaseView(p, c) != access.ViewFull {
+			return err
+		}
+		d, err := s.vault.OpenDossier(tx, c.Number, c.Dossier)
+		dossier = &d
 		return err
 	})
 	caseRes := access.CaseResource(number)
 	if err := s.recordRead(ctx, p, "case.read", caseRes, caseRes, err); err != nil {
-		return model.Case{}, err
+		return model.Case{}, nil, err
 	}
-	return c, err
+	return c, dossier, err
 }
 
 // visibleCase loads a case as p may see it, or ErrNotFound.
@@ -227,55 +234,4 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	}
 	s.log.InfoContext(ctx, "reporter disclosed", "report", id, "by", p.UserID)
 	return rep, nil
-}
-
-// ReferToPolice refers a case p may see to a police unit, which from then
-// on sees the police view of it. The etag must be the case's current one.
-func (s *Service) ReferToPolice(ctx context.Context, p access.Principal, name, policeUnit, offence, etag string) (model.Case, error) {
-	if !p.Has(access.Referrers) {
-		return model.Case{}, model.ErrPermissionDenied
-	}
-	number, err := ParseCaseName(name)
-	if err != nil {
-		return model.Case{}, model.InvalidField("name", "case.name", "%v", err)
-	}
-	policeID, ok := strings.CutPrefix(policeUnit, "policeUnits/")
-	if !ok || policeID == "" {
-		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", policeUnit)
-	}
-	offence = nfc(offence)
-	now := s.clock.Now()
-	var out model.Case
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		c, err := s.visibleCase(tx, p, number)
-		if err != nil {
-			return err
-		}
-		if c.Etag() != etag {
-			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), etag, model.ErrConflict)
-		}
-		if _, err := tx.PoliceUnit(policeID); err != nil {
-			return notFoundField(err, "police_unit", "police unit %s does not exist", policeUnit)
-		}
-		if c.ReferredTo(policeUnit) {
-			return model.Precondition("ALREADY_REFERRED", "case %s is already referred to %s", number, policeUnit)
-		}
-		c.PoliceReferrals = append(c.PoliceReferrals, model.PoliceReferral{
-			PoliceUnit: policeUnit, SuspectedOffence: offence, ReferTime: now, ReferredBy: p.UserID,
-		})
-		c.UpdateTime = now
-		c.Revision++
-		if err := tx.UpdateCase(c); err != nil {
-			return err
-		}
-		res := access.CaseResource(number)
-		e := p.Event(now, "case.refer_police", res, res, audit.OutcomeOK)
-		e.Reason = policeUnit
-		if _, err := tx.AppendAudit(e); err != nil {
-			return err
-		}
-		out = c
-		return nil
-	})
-	return out, err
 }

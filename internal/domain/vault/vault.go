@@ -375,3 +375,32 @@ func (v *Vault) Rotate(ctx context.Context, store storage.Store) (int, error) {
 		after = next
 	}
 }
+
+func dossierAAD(number string) []byte { return []byte("cases/" + number + "/dossier") }
+
+// SealDossier seals the content of a case's steps under the case's data
+// key (created if missing).
+func (v *Vault) SealDossier(tx storage.Tx, caseNumber string, d model.Dossier) (model.Sealed, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return model.Sealed{}, fmt.Errorf("seal dossier of %s: %w", caseNumber, err)
+	}
+	return v.seal(tx, caseKeyID(caseNumber), b, dossierAAD(caseNumber))
+}
+
+// OpenDossier opens a case's dossier; an empty one (never sealed) opens as
+// an empty dossier.
+func (v *Vault) OpenDossier(tx storage.ReadTx, caseNumber string, s model.Sealed) (model.Dossier, error) {
+	var d model.Dossier
+	if s.KeyID == "" && len(s.Data) == 0 {
+		return d, nil
+	}
+	b, err := v.open(tx, s, dossierAAD(caseNumber))
+	if err != nil {
+		return model.Dossier{}, err
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return model.Dossier{}, fmt.Errorf("open dossier of %s: %w", caseNumber, err)
+	}
+	return d, nil
+}

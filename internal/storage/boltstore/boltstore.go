@@ -23,6 +23,11 @@
 //	audit                 seq(8) -> audit.Encode(event)
 //	audit_by_case         case resource name, 0x00, seq(8) -> empty
 //	audit_by_actor        actor user id, 0x00, seq(8) -> empty
+//	case_events           case id(8) seq(8) -> record; seq counts from 1 per case
+//	timers                at(8) case id(8) deadline id(4) -> empty; at is Unix
+//	                      nanoseconds, so a timer is due from 1970 to 2262
+//	outbox                seq(8) -> record; seq is the bucket's sequence
+//	cursors               cursor name -> uint64
 //
 // A record is the byte recordVersion followed by JSON. Audit events are
 // stored in the audit package's own encoding instead, because their hash
@@ -71,6 +76,10 @@ var (
 	bucketAudit             = []byte("audit")
 	bucketAuditByCase       = []byte("audit_by_case")
 	bucketAuditByActor      = []byte("audit_by_actor")
+	bucketCaseEvents        = []byte("case_events")
+	bucketTimers            = []byte("timers")
+	bucketOutbox            = []byte("outbox")
+	bucketCursors           = []byte("cursors")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -81,6 +90,7 @@ var (
 		bucketCaseSequences, bucketIdempotency,
 		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits, bucketDataKeys,
 		bucketAudit, bucketAuditByCase, bucketAuditByActor,
+		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
 	}
 )
 

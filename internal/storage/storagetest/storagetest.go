@@ -42,6 +42,12 @@ func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"DataKey", dataKeyTests},
 		{"Audit", auditTests},
 		{"Batch", batchTests},
+		{"CaseByID", caseByIDTests},
+		{"CaseEvents", caseEventTests},
+		{"Timers", timerTests},
+		{"Outbox", outboxTests},
+		{"Cursors", cursorTests},
+		{"ProcessTransactions", processTxTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -168,8 +174,70 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		IntakeUnits:        []string{model.OrgHotline111, model.OrgSocialWorkCentre},
 		ResponsibleOfficer: "hoa.le",
 		PoliceReferrals: []model.PoliceReferral{
-			{PoliceUnit: model.PoliceUnitName("ca-phuong-ba-dinh"), SuspectedOffence: "Điều 140", ReferTime: baseTime.Add(time.Hour), ReferredBy: "hoa.le"},
-			{PoliceUnit: model.PoliceUnitName("ca-ha-noi"), SuspectedOffence: "Điều 146", ReferTime: baseTime.Add(2 * time.Hour), ReferredBy: "chair.pham"},
+			{
+				PoliceUnit: model.PoliceUnitName("ca-phuong-ba-dinh"), SuspectedOffence: "Điều 140", ReferTime: baseTime.Add(time.Hour), ReferredBy: "hoa.le",
+				State: model.PoliceDecided, ReferenceNumber: "CA-BD/2026/117", AcknowledgeTime: baseTime.Add(90 * time.Minute),
+				ForwardTime: baseTime.Add(20 * time.Hour), Investigators: "CQĐT Công an quận Ba Đình",
+				Outcome: "PROSECUTED", OutcomeTime: baseTime.Add(19 * 24 * time.Hour),
+			},
+			{PoliceUnit: model.PoliceUnitName("ca-ha-noi"), SuspectedOffence: "Điều 146", ReferTime: baseTime.Add(2 * time.Hour), ReferredBy: "chair.pham", State: model.PoliceReferred},
+		},
+
+		Emergency:         true,
+		EmergencyReason:   model.EmergencyCaregiverIsAbuser,
+		EmergencyMeasured: baseTime.Add(11*time.Hour + 59*time.Minute + 7),
+		SeparationStart:   baseTime.Add(12 * time.Hour),
+		SeparationEnd:     baseTime.Add(14*24*time.Hour + 3),
+		PlanState:         model.PlanSubmitted,
+		PlanCycle:         2,
+		Services: []model.PlanService{
+			{ID: 1, StartDate: "2026-03-20", ExpectedEndDate: "2026-06-30", CostEstimateVND: 12_500_000, State: "IN_PROGRESS"},
+			// 2^53+1: a store that passes numbers through a float64 loses it.
+			{ID: 2, StartDate: "2026-04-01", ExpectedEndDate: "2026-09-30", CostEstimateVND: 1<<53 + 1, State: "PLANNED"},
+		},
+		ClosureProposed: true,
+		CloseTime:       baseTime.Add(200*24*time.Hour + 11),
+		Deadlines: []model.Deadline{
+			{
+				ID: 1, Kind: model.DeadlineEmergencyMeasures, Clock: model.ClockHours, Length: 12 * time.Hour,
+				Unit: "units/00004", Start: baseTime, Due: baseTime.Add(12 * time.Hour),
+				WarnAt: []float64{0.5}, WarningsSent: 1,
+				State: model.DeadlineMet, DoneTime: baseTime.Add(11*time.Hour + 59*time.Minute + 7),
+			},
+			{
+				ID: 7, Kind: model.DeadlinePlanDraft, Ref: "services/2", Clock: model.ClockWorkingDays, Days: 5,
+				Unit: "units/00007", Start: baseTime.Add(3 * 24 * time.Hour),
+				// Another zone: the instant must survive, whatever zone comes back.
+				Due:             baseTime.Add(10*24*time.Hour + 13).In(time.FixedZone("ICT", 7*3600)),
+				CalendarVersion: "vn-2026.2",
+				Pausable:        true,
+				PausedAt:        baseTime.Add(4*24*time.Hour + 17),
+				PauseReason:     "child in hospital",
+				Paused:          36*time.Hour + 19,
+				WarnAt:          []float64{0.5, 1.0 / 3, 0.9},
+				WarningsSent:    2,
+				State:           model.DeadlineMissed,
+				Breached:        true,
+				DoneTime:        baseTime.Add(12*24*time.Hour + 23),
+				MinutesLate:     2*24*60 + 1,
+				Escalations: []model.Escalation{
+					{Time: baseTime.Add(10*24*time.Hour + 29), To: "units/00001", MinutesLate: 1},
+					{Time: baseTime.Add(11*24*time.Hour + 31), To: "units/01", MinutesLate: 24 * 60},
+				},
+				NextFire: baseTime.Add(13*24*time.Hour + 37),
+			},
+		},
+		Transfers: []model.Transfer{
+			{
+				ID: 1, From: "units/00004", To: "units/00007", Reason: "the family moved", ProposedBy: "hoa.le",
+				ProposeTime: baseTime.Add(40 * time.Hour), State: model.TransferDeclined, DecidedBy: "chair.vu",
+				DecideTime: baseTime.Add(41*time.Hour + 41), DeclineNote: "the address is not in our commune",
+			},
+			{ID: 2, From: "units/00004", To: "units/00008", Reason: "second try", ProposedBy: "hoa.le", ProposeTime: baseTime.Add(50 * time.Hour), State: model.TransferProposed},
+		},
+		Dossier: model.Sealed{
+			KeyID: "dk-case-" + number,
+			Data:  []byte{0x02, 0x00, 0xff, 0xc3, 0x28, 'd', 'o', 's', 0x00, 0x80},
 		},
 	}
 }
@@ -372,34 +440,130 @@ func normReport(r model.StoredReport) model.StoredReport {
 	return r
 }
 
+// sameCase reports how got differs from want, or "" if they are equal:
+// every field, nested ones included, must be equal, times as instants, nil
+// and empty slices counting as equal.
 func sameCase(got, want model.Case) string {
-	diffs := timeDiffs(
-		timePair{"ReceiveTime", &got.ReceiveTime, want.ReceiveTime},
-		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
-		timePair{"UpdateTime", &got.UpdateTime, want.UpdateTime},
-	)
-	if len(got.PoliceReferrals) == len(want.PoliceReferrals) {
-		got.PoliceReferrals = slices.Clone(got.PoliceReferrals)
-		for i := range got.PoliceReferrals {
-			diffs = append(diffs, timeDiffs(timePair{fmt.Sprintf("PoliceReferrals[%d].ReferTime", i), &got.PoliceReferrals[i].ReferTime, want.PoliceReferrals[i].ReferTime})...)
+	return fieldDiffs(canonical(got), canonical(want))
+}
+
+// fieldDiffs names the top-level fields in which two structs of one type
+// differ, with both values, or returns "" if they are deeply equal.
+func fieldDiffs[T any](got, want T) string {
+	if reflect.DeepEqual(got, want) {
+		return ""
+	}
+	g, w := reflect.ValueOf(got), reflect.ValueOf(want)
+	if g.Kind() != reflect.Struct {
+		return fmt.Sprintf("got %+v, want %+v", got, want)
+	}
+	var diffs []string
+	for i := range g.NumField() {
+		if !g.Type().Field(i).IsExported() {
+			continue
+		}
+		if gf, wf := g.Field(i).Interface(), w.Field(i).Interface(); !reflect.DeepEqual(gf, wf) {
+			diffs = append(diffs, fmt.Sprintf("%s = %+v, want %+v", g.Type().Field(i).Name, gf, wf))
 		}
 	}
-	got, want = normCase(got), normCase(want)
-	if !reflect.DeepEqual(got, want) {
-		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
+	if len(diffs) == 0 {
+		return fmt.Sprintf("\n got  %+v\n want %+v", got, want)
 	}
 	return strings.Join(diffs, "; ")
 }
 
-func normCase(c model.Case) model.Case {
-	c.ReportIDs = nilIfEmpty(c.ReportIDs)
-	c.Children = nilIfEmpty(c.Children)
-	c.SuspectedAbuse = nilIfEmpty(c.SuspectedAbuse)
-	c.Handlers = nilIfEmpty(c.Handlers)
-	c.IntakeUsers = nilIfEmpty(c.IntakeUsers)
-	c.IntakeUnits = nilIfEmpty(c.IntakeUnits)
-	c.PoliceReferrals = nilIfEmpty(c.PoliceReferrals)
-	return c
+var timeType = reflect.TypeFor[time.Time]()
+
+// canonical returns a deep copy of v in which every time (nested ones
+// included) is in UTC without a monotonic reading and every empty slice or
+// map is nil, so that reflect.DeepEqual compares instants and contents: a
+// store may change a time's location or an empty slice into nil.
+func canonical[T any](v T) T {
+	return canonicalValue(reflect.ValueOf(&v).Elem()).Interface().(T)
+}
+
+func canonicalValue(v reflect.Value) reflect.Value {
+	if v.Type() == timeType {
+		return reflect.ValueOf(v.Interface().(time.Time).Round(0).UTC())
+	}
+	out := reflect.New(v.Type()).Elem()
+	switch v.Kind() {
+	case reflect.Struct:
+		out.Set(v) // unexported fields as they are
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				out.Field(i).Set(canonicalValue(v.Field(i)))
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return out
+		}
+		out.Set(reflect.MakeSlice(v.Type(), v.Len(), v.Len()))
+		for i := range v.Len() {
+			out.Index(i).Set(canonicalValue(v.Index(i)))
+		}
+	case reflect.Map:
+		if v.Len() == 0 {
+			return out
+		}
+		out.Set(reflect.MakeMapWithSize(v.Type(), v.Len()))
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(it.Key(), canonicalValue(it.Value()))
+		}
+	case reflect.Pointer:
+		if v.IsNil() {
+			return out
+		}
+		out.Set(reflect.New(v.Type().Elem()))
+		out.Elem().Set(canonicalValue(v.Elem()))
+	default:
+		out.Set(v)
+	}
+	return out
+}
+
+// unsetFields returns the paths of the exported fields that are zero in
+// every one of vals (values of one struct type), looking into struct
+// fields, pointers and the elements of slices: a fixture that leaves a
+// field unset cannot show that a store keeps it.
+func unsetFields(path string, vals []reflect.Value) []string {
+	typ := vals[0].Type()
+	var out []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		p := path + "." + f.Name
+		var inner []reflect.Value
+		set := false
+		for _, v := range vals {
+			fv := v.Field(i)
+			if fv.IsZero() {
+				continue
+			}
+			set = true
+			switch fv.Kind() {
+			case reflect.Struct:
+				inner = append(inner, fv)
+			case reflect.Pointer:
+				inner = append(inner, fv.Elem())
+			case reflect.Slice:
+				for j := range fv.Len() {
+					inner = append(inner, fv.Index(j))
+				}
+			}
+		}
+		if !set {
+			out = append(out, p)
+			continue
+		}
+		if len(inner) > 0 && inner[0].Kind() == reflect.Struct && inner[0].Type() != timeType {
+			out = append(out, unsetFields(p, inner)...)
+		}
+	}
+	return out
 }
 
 func sameIdempotency(got, want model.IdempotencyRecord) string {

@@ -23,6 +23,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 )
 
 // publicMethods need no token: probes and tooling.
@@ -45,7 +46,6 @@ var methodRoles = map[string][]model.Role{
 	pb.ReportService_DiscloseReporter_FullMethodName:    access.Disclosers,
 	pb.CaseService_GetCase_FullMethodName:               access.CaseReaders,
 	pb.CaseService_ListCases_FullMethodName:             access.CaseReaders,
-	pb.CaseService_ReferCaseToPolice_FullMethodName:     access.Referrers,
 	pb.UnitService_ListUnits_FullMethodName:             access.Everyone,
 	pb.UnitService_GetUnit_FullMethodName:               access.Everyone,
 	pb.PoliceUnitService_ListPoliceUnits_FullMethodName: access.Everyone,
@@ -61,6 +61,33 @@ var methodRoles = map[string][]model.Role{
 	pb.AdminService_RotateMasterKey_FullMethodName:      access.Admins,
 	pb.AuditService_ListAuditEvents_FullMethodName:      access.Auditors,
 	pb.AuditService_VerifyAuditLog_FullMethodName:       access.Auditors,
+
+	pb.CaseProcessService_AcknowledgeCase_FullMethodName:           process.CommuneStaff,
+	pb.CaseProcessService_RecordInitialAssessment_FullMethodName:   process.CommuneWorkers,
+	pb.CaseProcessService_RecordEmergencyMeasures_FullMethodName:   process.CommuneChairs,
+	pb.CaseProcessService_StartSeparation_FullMethodName:           process.CommuneChairs,
+	pb.CaseProcessService_EndSeparation_FullMethodName:             process.CommuneChairs,
+	pb.CaseProcessService_RecordSpecificAssessment_FullMethodName:  process.CommuneWorkers,
+	pb.CaseProcessService_SubmitPlan_FullMethodName:                process.CommuneWorkers,
+	pb.CaseProcessService_ApprovePlan_FullMethodName:               process.CommuneChairs,
+	pb.CaseProcessService_ReturnPlan_FullMethodName:                process.CommuneChairs,
+	pb.CaseProcessService_RecordServiceProgress_FullMethodName:     process.CommuneWorkers,
+	pb.CaseProcessService_StartReview_FullMethodName:               process.CommuneWorkers,
+	pb.CaseProcessService_RecordReview_FullMethodName:              process.CommuneWorkers,
+	pb.CaseProcessService_ApproveClosure_FullMethodName:            process.CommuneChairs,
+	pb.CaseProcessService_ReopenCase_FullMethodName:                process.CommuneChairs,
+	pb.CaseProcessService_AddCaseNote_FullMethodName:               process.Handlers,
+	pb.CaseProcessService_ProposeTransfer_FullMethodName:           process.Handlers,
+	pb.CaseProcessService_AcceptTransfer_FullMethodName:            process.Handlers,
+	pb.CaseProcessService_DeclineTransfer_FullMethodName:           process.Handlers,
+	pb.CaseProcessService_ReferCaseToPolice_FullMethodName:         access.Referrers,
+	pb.CaseProcessService_AcknowledgePoliceReferral_FullMethodName: process.PoliceLiaisons,
+	pb.CaseProcessService_RecordPoliceForwarding_FullMethodName:    process.PoliceLiaisons,
+	pb.CaseProcessService_RecordPoliceOutcome_FullMethodName:       process.PoliceLiaisons,
+	pb.CaseProcessService_PauseDeadline_FullMethodName:             process.Handlers,
+	pb.CaseProcessService_ResumeDeadline_FullMethodName:            process.Handlers,
+	pb.CaseProcessService_ListCaseEvents_FullMethodName:            access.ReportReaders,
+	pb.CaseProcessService_WatchEvents_FullMethodName:               access.CaseReaders,
 }
 
 // MethodRoles returns the roles allowed to call a method, and whether the

@@ -21,11 +21,16 @@ type caseServer struct {
 }
 
 func (s *caseServer) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.Case, error) {
-	c, err := s.intake.GetCase(ctx, principalFrom(ctx), req.GetName())
+	c, dossier, err := s.intake.GetCase(ctx, principalFrom(ctx), req.GetName())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	return s.caseToProto(ctx, c), nil
+	out := s.caseToProto(ctx, c)
+	if dossier != nil {
+		out.Dossier = dossierToProto(*dossier)
+		mergeServiceDetails(out, *dossier)
+	}
+	return out, nil
 }
 
 func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*pb.ListCasesResponse, error) {
@@ -37,6 +42,9 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 			return nil, toStatus(ctx, s.log, model.InvalidField("responsible_unit", "unit.name", "%v", err))
 		}
 		unit = k
+	}
+	if req.GetQueue() != pb.CaseQueue_CASE_QUEUE_UNSPECIFIED || req.GetDueBefore() != nil {
+		return s.listQueue(ctx, req)
 	}
 	filters := []string{p.UserID, unit.String(), strconv.Itoa(int(req.GetStatus()))}
 	cursor, err := decodePageToken(req.GetPageToken(), filters...)
@@ -59,14 +67,6 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	return resp, nil
 }
 
-func (s *caseServer) ReferCaseToPolice(ctx context.Context, req *pb.ReferCaseToPoliceRequest) (*pb.Case, error) {
-	c, err := s.intake.ReferToPolice(ctx, principalFrom(ctx), req.GetName(), req.GetPoliceUnit(), req.GetSuspectedOffence(), req.GetEtag())
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	return s.caseToProto(ctx, c), nil
-}
-
 // caseToProto converts a case, with its responsible officer's contact.
 func (s *caseServer) caseToProto(ctx context.Context, c model.Case) *pb.Case {
 	p := caseToProto(c)
@@ -76,4 +76,41 @@ func (s *caseServer) caseToProto(ctx context.Context, c model.Case) *pb.Case {
 		}
 	}
 	return p
+}
+
+// listQueue serves ListCases for a work queue: sorted by the nearest open
+// deadline, paged by position.
+func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*pb.ListCasesResponse, error) {
+	p := principalFrom(ctx)
+	if req.GetResponsibleUnit() != "" || req.GetStatus() != 0 {
+		return nil, toStatus(ctx, s.log, model.InvalidField("queue", "queue.alone", "a queue or due_before cannot be combined with responsible_unit or status"))
+	}
+	q := intake.QueueQuery{Queue: intake.Queue(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
+	if t := req.GetDueBefore(); t != nil {
+		q.DueBefore = t.AsTime()
+	}
+	filters := []string{p.UserID, "queue", strconv.Itoa(int(q.Queue)), q.DueBefore.String()}
+	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	if err != nil {
+		return nil, err
+	}
+	if cursor != "" {
+		n, ok := intake.ParseOffset(cursor)
+		if !ok {
+			return nil, badPageToken()
+		}
+		q.Offset = n
+	}
+	cases, next, err := s.intake.ListQueue(ctx, p, q)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.ListCasesResponse{}
+	if next > 0 {
+		resp.NextPageToken = encodePageToken(intake.FormatOffset(next), filters...)
+	}
+	for _, c := range cases {
+		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
+	}
+	return resp, nil
 }

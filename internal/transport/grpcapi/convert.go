@@ -152,9 +152,116 @@ func caseToProto(c model.Case) *pb.Case {
 		p.PoliceReferrals = append(p.PoliceReferrals, &pb.PoliceReferral{
 			PoliceUnit: r.PoliceUnit, SuspectedOffence: r.SuspectedOffence,
 			ReferTime: timestamp(r.ReferTime), ReferredBy: model.UserName(r.ReferredBy),
+			State: r.State, ReferenceNumber: r.ReferenceNumber, AcknowledgeTime: timestamp(r.AcknowledgeTime),
+			ForwardTime: timestamp(r.ForwardTime), InvestigationAgency: r.Investigators,
+			Outcome: r.Outcome, OutcomeTime: timestamp(r.OutcomeTime),
+		})
+	}
+	p.Emergency = c.Emergency
+	p.EmergencyReason = pb.EmergencyReason(c.EmergencyReason)
+	p.EmergencyMeasuresTime = timestamp(c.EmergencyMeasured)
+	p.SeparationStartTime = timestamp(c.SeparationStart)
+	p.SeparationEndTime = timestamp(c.SeparationEnd)
+	p.PlanState, p.PlanCycle = c.PlanState, int32(c.PlanCycle)
+	p.ClosureProposed, p.CloseTime = c.ClosureProposed, timestamp(c.CloseTime)
+	for _, sv := range c.Services {
+		p.Services = append(p.Services, &pb.PlanService{
+			Id: int32(sv.ID), StartDate: sv.StartDate, ExpectedEndDate: sv.ExpectedEndDate,
+			CostEstimateVnd: sv.CostEstimateVND, State: sv.State,
+		})
+	}
+	for _, d := range c.Deadlines {
+		p.Deadlines = append(p.Deadlines, deadlineToProto(d))
+	}
+	for _, t := range c.Transfers {
+		p.Transfers = append(p.Transfers, &pb.Transfer{
+			Id: int32(t.ID), FromUnit: t.From, ToUnit: t.To, Reason: t.Reason, ProposedBy: model.UserName(t.ProposedBy),
+			ProposeTime: timestamp(t.ProposeTime), State: t.State, DecidedBy: userNameOrEmpty(t.DecidedBy),
+			DecideTime: timestamp(t.DecideTime), DeclineReason: t.DeclineNote,
 		})
 	}
 	return p
+}
+
+func userNameOrEmpty(id string) string {
+	if id == "" {
+		return ""
+	}
+	return model.UserName(id)
+}
+
+func deadlineToProto(d model.Deadline) *pb.Deadline {
+	out := &pb.Deadline{
+		Id: int32(d.ID), Kind: string(d.Kind), Ref: d.Ref, Clock: string(d.Clock), Unit: d.Unit,
+		StartTime: timestamp(d.Start), DueTime: timestamp(d.Due), CalendarVersion: d.CalendarVersion,
+		State: string(d.State), Overdue: d.Open() && d.Breached, Paused: !d.PausedAt.IsZero(),
+		PauseReason: d.PauseReason, DoneTime: timestamp(d.DoneTime), MinutesLate: d.MinutesLate, Pausable: d.Pausable,
+	}
+	for _, e := range d.Escalations {
+		out.Escalations = append(out.Escalations, &pb.Escalation{Time: timestamp(e.Time), ToUnit: e.To, MinutesLate: e.MinutesLate})
+	}
+	return out
+}
+
+// dossierToProto shows the confidential content of a case's steps.
+func dossierToProto(d model.Dossier) *pb.CaseDossier {
+	out := &pb.CaseDossier{}
+	if a := d.InitialAssessment; a != nil {
+		out.InitialAssessment = &pb.InitialAssessment{
+			Emergency: a.Emergency, EmergencyReason: pb.EmergencyReason(a.EmergencyReason),
+			HarmSeverity: pb.RiskLevel(a.HarmSeverity), AbuserAccess: pb.RiskLevel(a.AbuserAccess),
+			SafetyObstacles: pb.RiskLevel(a.SafetyObstacles), Notes: a.Notes, By: model.UserName(a.By), Time: timestamp(a.Time),
+		}
+	}
+	for _, m := range d.EmergencyMeasures {
+		out.EmergencyMeasures = append(out.EmergencyMeasures, &pb.EmergencyMeasuresRecord{
+			Measures: m.Measures, AppliedBy: m.AppliedBy, AppliedTime: timestamp(m.AppliedTime), RecordedBy: model.UserName(m.RecordedBy),
+		})
+	}
+	if sep := d.Separation; sep != nil {
+		out.Separation = &pb.SeparationRecord{Place: sep.Place, Outcome: sep.Outcome, Notes: sep.Notes}
+	}
+	if a := d.SpecificAssessment; a != nil {
+		out.SpecificAssessment = &pb.SpecificAssessment{
+			Needs: a.Needs, ChildViews: a.ChildViews, ParentViews: a.ParentViews, MeetingRecord: a.MeetingRecord,
+			MeetingTime: timestamp(a.MeetingTime), By: model.UserName(a.By),
+		}
+	}
+	for _, r := range d.Reviews {
+		out.Reviews = append(out.Reviews, &pb.ReviewRecord{
+			HarmSeverity: pb.RiskLevel(r.HarmSeverity), AbuserAccess: pb.RiskLevel(r.AbuserAccess),
+			SafetyObstacles: pb.RiskLevel(r.SafetyObstacles), Notes: r.Notes, Outcome: r.Outcome,
+			By: model.UserName(r.By), Time: timestamp(r.Time),
+		})
+	}
+	for _, n := range d.Notes {
+		out.Notes = append(out.Notes, &pb.CaseNote{Kind: n.Kind, Text: n.Text, Author: model.UserName(n.Author), Time: timestamp(n.Time)})
+	}
+	return out
+}
+
+// mergeServiceDetails adds the sealed name, owner and progress of each
+// service to the case's public service list.
+func mergeServiceDetails(c *pb.Case, d model.Dossier) {
+	for _, sv := range c.Services {
+		for _, det := range d.Services {
+			if int32(det.ID) == sv.Id {
+				sv.Name, sv.Owner, sv.Progress = det.Name, det.Owner, det.Progress
+			}
+		}
+	}
+}
+
+func caseEventToProto(e model.CaseEvent) *pb.CaseEvent {
+	actor := e.Actor
+	if actor != "system" && actor != "" {
+		actor = model.UserName(actor)
+	}
+	return &pb.CaseEvent{Seq: e.Seq, Time: timestamp(e.Time), Actor: actor, Kind: e.Kind, Detail: e.Detail, DeadlineId: int32(e.DeadlineID)}
+}
+
+func notificationToProto(n model.Notification) *pb.Notification {
+	return &pb.Notification{Seq: n.Seq, Time: timestamp(n.Time), Kind: n.Kind, Case: n.Case, Units: n.Units, DeadlineId: int32(n.DeadlineID), Detail: n.Detail}
 }
 
 func userToProto(u model.User) *pb.User {

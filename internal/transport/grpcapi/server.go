@@ -21,12 +21,14 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // Deps are what the handlers need.
 type Deps struct {
 	Intake   *intake.Service
+	Process  *process.Engine
 	Identity *identity.Service
 	Audit    *auditlog.Log
 	Keys     KeyRotator // nil: RotateMasterKey is unavailable
@@ -77,6 +79,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pb.RegisterReportServiceServer(s, &reportServer{intake: d.Intake, log: d.Log})
 	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, identity: d.Identity, log: d.Log})
 	pb.RegisterUnitServiceServer(s, &unitServer{units: d.Units, clock: d.Clock, log: d.Log})
+	pb.RegisterCaseProcessServiceServer(s, &processServer{engine: d.Process, identity: d.Identity, log: d.Log})
 	pb.RegisterAdminServiceServer(s, &adminServer{identity: d.Identity, keys: d.Keys, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
 	pb.RegisterAuditServiceServer(s, &auditServer{log: d.Audit, logger: d.Log})

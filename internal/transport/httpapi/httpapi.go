@@ -73,6 +73,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		pb.RegisterReportServiceHandler,
 		pb.RegisterCaseServiceHandler,
 		pb.RegisterUnitServiceHandler,
+		pb.RegisterCaseProcessServiceHandler,
 		pb.RegisterAdminServiceHandler,
 		pb.RegisterPoliceUnitServiceHandler,
 		pb.RegisterAuditServiceHandler,

@@ -1,0 +1,73 @@
+package calendar
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// AddHours returns the deadline h hours after start, by the wall clock:
+// nights, weekends and holidays all count, because an hour limit starts at
+// the moment itself (Civil Code Art. 147(1)). Use it for limits such as the
+// 12 hours to apply emergency measures (D3) or the 24 hours for the police
+// to forward a crime report (D13). Vietnam has no daylight saving time, so h
+// hours of elapsed time and h hours of the clock are the same.
+//
+// AddHours panics if h is negative: a negative limit is a programming or
+// configuration error.
+func (c *Calendar) AddHours(start time.Time, h int) time.Time {
+	if h < 0 {
+		panic(fmt.Sprintf("calendar: AddHours: negative limit %d", h))
+	}
+	return start.Add(time.Duration(h) * time.Hour).In(vntime.Location())
+}
+
+// AddCalendarDays returns the deadline of a limit of n calendar days from
+// the event at start (Civil Code Arts. 147(2) and 148): the count starts on
+// the day after the event, in Vietnam, and the limit ends at 24:00 of the
+// nth day, returned as 00:00 of the following day in [vntime.Location].
+// Events at 00:05 and at 23:30 of the same day have the same deadline.
+//
+// Civil Code Art. 148 would move a limit that ends on a day off to the
+// end of the next working day. That rule is not applied here, on purpose:
+// the calendar-day limits of this service are maximums that protect a child
+// (a separation lasts at most 15 days, D4; a crime report is decided within
+// 20 days, D16), and extending them over a holiday would prolong the very
+// situation the limit bounds. A deadline from AddCalendarDays may therefore
+// end on a day off.
+//
+// AddCalendarDays panics if n is less than 1.
+func (c *Calendar) AddCalendarDays(start time.Time, n int) time.Time {
+	if n < 1 {
+		panic(fmt.Sprintf("calendar: AddCalendarDays: limit %d is not positive", n))
+	}
+	return vntime.DateOf(start).AddDays(n + 1).Start()
+}
+
+// AddWorkingDays returns the deadline of a limit of n working days from the
+// event at start: the count starts on the day after the event, in Vietnam;
+// only working days (see [Calendar.IsWorkingDay]) count; and the limit ends
+// at 24:00 of the nth working day, returned as 00:00 of the following day in
+// [vntime.Location]. Because the last counted day is a working day, the
+// deadline never falls at the end of a day off, which is what Civil Code
+// Art. 148 requires of a limit whose last day would be a day off. An event
+// on a day off counts from the next working day all the same.
+//
+// The result may be 00:00 of a day off, for example of the Saturday after a
+// Friday that ends the limit: that instant is the end of the Friday.
+//
+// AddWorkingDays panics if n is less than 1.
+func (c *Calendar) AddWorkingDays(start time.Time, n int) time.Time {
+	if n < 1 {
+		panic(fmt.Sprintf("calendar: AddWorkingDays: limit %d is not positive", n))
+	}
+	d := vntime.DateOf(start)
+	for counted := 0; counted < n; {
+		d = d.AddDays(1)
+		if c.IsWorkingDay(d) {
+			counted++
+		}
+	}
+	return d.AddDays(1).Start()
+}

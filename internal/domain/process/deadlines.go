@@ -1,0 +1,196 @@
+package process
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/policy"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Statutory limits (domain reference, section 4). Policy limits come from
+// the policy file.
+const (
+	emergencyHours     = 12 // D3, Decree 56 Art. 26(3)
+	separationDays     = 15 // D4, Art. 32
+	planDraftDays      = 5  // D6, Art. 28 (working days)
+	planApprovalDays   = 2  // D7, Art. 28 (working days)
+	policeForwardHours = 24 // D13, Circular 43/2021/TT-BCA Art. 5
+	remoteForwardHours = 48 // D13 in a remote commune
+	prosecutionDays    = 20 // D16, Criminal Procedure Code (calendar days)
+)
+
+// clockSpec is a limit on one clock.
+type clockSpec struct {
+	clock  model.ClockKind
+	length time.Duration
+	days   int
+}
+
+func hours(h int) clockSpec {
+	return clockSpec{clock: model.ClockHours, length: time.Duration(h) * time.Hour}
+}
+func calendarDays(n int) clockSpec { return clockSpec{clock: model.ClockCalendarDays, days: n} }
+func workingDays(n int) clockSpec  { return clockSpec{clock: model.ClockWorkingDays, days: n} }
+func fromPolicy(l policy.Limit) clockSpec {
+	c, length, days := l.Clock()
+	return clockSpec{clock: c, length: length, days: days}
+}
+
+// due computes the end of a limit that starts at start.
+func (e *Engine) due(start time.Time, spec clockSpec) time.Time {
+	switch spec.clock {
+	case model.ClockCalendarDays:
+		return e.calendar.AddCalendarDays(start, spec.days)
+	case model.ClockWorkingDays:
+		return e.calendar.AddWorkingDays(start, spec.days)
+	}
+	return start.Add(spec.length)
+}
+
+// startDeadline opens a deadline on the case for unit, from start.
+func (s *stepCtx) startDeadline(kind model.DeadlineKind, ref, unit string, start time.Time, spec clockSpec, pausable bool) *model.Deadline {
+	return s.openDeadline(kind, ref, unit, start, s.e.due(start, spec), spec, pausable)
+}
+
+// openDeadline opens a deadline with a due time computed by the caller.
+func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start, due time.Time, spec clockSpec, pausable bool) *model.Deadline {
+	c := s.c
+	id := 1
+	for _, d := range c.Deadlines {
+		id = max(id, d.ID+1)
+	}
+	d := model.Deadline{
+		ID: id, Kind: kind, Ref: ref, Clock: spec.clock, Length: spec.length, Days: spec.days,
+		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.e.calendar.Version(),
+		Pausable: pausable, WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
+	}
+	c.Deadlines = append(c.Deadlines, d)
+	s.event("DEADLINE_STARTED", fmt.Sprintf("%s due %s", kind, d.Due.In(vntime.Location()).Format(time.RFC3339)), id)
+	return &c.Deadlines[len(c.Deadlines)-1]
+}
+
+// meet closes the open deadline of kind and ref, if any: met if on time,
+// missed (with how late) otherwise.
+func (s *stepCtx) meet(kind model.DeadlineKind, ref string) {
+	d := s.c.OpenDeadline(kind, ref)
+	if d == nil {
+		return
+	}
+	d.DoneTime = s.now
+	if d.PausedAt.IsZero() && s.now.After(d.Due) {
+		d.State = model.DeadlineMissed
+		d.MinutesLate = int64(s.now.Sub(d.Due) / time.Minute)
+		s.event("DEADLINE_MISSED", fmt.Sprintf("%s done %d minutes late", kind, d.MinutesLate), d.ID)
+		return
+	}
+	d.State = model.DeadlineMet
+	s.event("DEADLINE_MET", string(kind), d.ID)
+}
+
+// cancel closes an open deadline that no longer applies.
+func (s *stepCtx) cancel(kind model.DeadlineKind, ref, why string) {
+	if d := s.c.OpenDeadline(kind, ref); d != nil {
+		d.State, d.DoneTime = model.DeadlineCancelled, s.now
+		s.event("DEADLINE_CANCELLED", string(kind)+": "+why, d.ID)
+	}
+}
+
+// nextFire returns when the scheduler must next look at d, or zero.
+func (e *Engine) nextFire(tx storage.ReadTx, d *model.Deadline) time.Time {
+	if !d.Open() || !d.PausedAt.IsZero() {
+		return time.Time{}
+	}
+	if d.WarningsSent < len(d.WarnAt) && !d.Breached {
+		return warnTime(d, d.WarningsSent)
+	}
+	if !d.Breached {
+		return d.Due
+	}
+	// Overdue: the level escalated to has one escalation step to act
+	// before the step goes up once more, while there is a level above.
+	last := d.Escalations[len(d.Escalations)-1]
+	if e.nextLevel(tx, last.To, last.Time) == "" {
+		return time.Time{}
+	}
+	return e.due(last.Time, fromPolicy(e.policy.EscalationStep))
+}
+
+// warnTime is when the i-th warning of d falls.
+func warnTime(d *model.Deadline, i int) time.Time {
+	span := d.Due.Sub(d.Start)
+	return d.Start.Add(time.Duration(float64(span) * d.WarnAt[i]))
+}
+
+// syncTimers sets the scheduler's timers to the deadlines' next fire times.
+func (s *stepCtx) syncTimers() error {
+	for i := range s.c.Deadlines {
+		d := &s.c.Deadlines[i]
+		next := s.e.nextFire(s.tx, d)
+		if old := s.oldFires[d.ID]; !old.IsZero() && !old.Equal(next) {
+			if err := s.tx.DeleteTimer(model.Timer{At: old, CaseID: s.c.ID, DeadlineID: d.ID}); err != nil {
+				return err
+			}
+		}
+		d.NextFire = next
+		if !next.IsZero() {
+			if err := s.tx.PutTimer(model.Timer{At: next, CaseID: s.c.ID, DeadlineID: d.ID}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nextLevel returns the unit a deadline of unit escalates to on a date:
+// commune -> district -> city while districts exist, commune -> city from
+// 2025-07-01; a police unit -> the city police. "" at the top.
+func (e *Engine) nextLevel(tx storage.ReadTx, unit string, at time.Time) string {
+	day := vntime.DateOf(at)
+	if strings.HasPrefix(unit, "policeUnits/") {
+		return cityPolice(tx, unit)
+	}
+	name, ok := strings.CutPrefix(unit, "units/")
+	if !ok {
+		return ""
+	}
+	k, err := units.ParseKey(name)
+	if err != nil {
+		return ""
+	}
+	u, ok := e.units.Get(k)
+	for ok && !u.Parent.IsZero() {
+		parent, found := e.units.Get(u.Parent)
+		if !found {
+			return ""
+		}
+		// A parent no longer in force (a district after 2025-06-30) is
+		// skipped for its own parent.
+		if parent.InForce(day) || parent.Level == units.LevelCity {
+			return access.UnitName(parent.Key)
+		}
+		u = parent
+	}
+	return ""
+}
+
+// cityPolice is the police unit at the top of the police chain: the one
+// that covers all of Hanoi (no Covers). "" when from is that unit or none
+// is registered.
+func cityPolice(tx storage.ReadTx, from string) string {
+	ps, err := tx.ListPoliceUnits()
+	if err != nil {
+		return ""
+	}
+	for _, p := range ps {
+		if len(p.Covers) == 0 && model.PoliceUnitName(p.ID) != from {
+			return model.PoliceUnitName(p.ID)
+		}
+	}
+	return ""
+}

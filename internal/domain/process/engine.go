@@ -1,0 +1,381 @@
+// Package process runs the case process of Decree 56 (Arts. 25-32) after
+// intake: the steps as an explicit state machine, each transition with its
+// own role rule; hand-overs between units with acceptance; the police track
+// beside the social case; and the deadlines, statutory and policy, with
+// their warnings and escalation to the next level. Every transition checks
+// the case's etag, is idempotent by request_id, appends to the case's
+// timeline and the audit log, and writes its notifications to the outbox in
+// the same transaction.
+package process
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/policy"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// Calendar is the working-day calendar deadlines are computed with.
+type Calendar interface {
+	Version() string
+	AddCalendarDays(start time.Time, n int) time.Time
+	AddWorkingDays(start time.Time, n int) time.Time
+}
+
+// Engine runs transitions and the deadline scheduler.
+type Engine struct {
+	store    storage.Store
+	units    *units.Registry
+	access   *access.Policy
+	policy   policy.Policy
+	calendar Calendar
+	vault    *vault.Vault
+	clock    clock.Clock
+	log      *slog.Logger
+	hub      *Hub
+}
+
+// Deps are what the engine needs.
+type Deps struct {
+	Store    storage.Store
+	Units    *units.Registry
+	Policy   policy.Policy
+	Calendar Calendar
+	Vault    *vault.Vault
+	Clock    clock.Clock
+	Log      *slog.Logger
+}
+
+// New returns an engine.
+func New(d Deps) *Engine {
+	return &Engine{
+		store: d.Store, units: d.Units, access: access.New(d.Units), policy: d.Policy,
+		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(),
+	}
+}
+
+// Hub returns the notifier watchers wait on.
+func (e *Engine) Hub() *Hub { return e.hub }
+
+// Request is what every transition carries.
+type Request struct {
+	Case        string // "cases/{number}"
+	Etag        string // the case's current etag; required
+	RequestID   string // makes a retry harmless
+	Fingerprint []byte // the request without its request_id
+}
+
+// step is one transition: its name (the audit action is "case."+name),
+// the roles that may take it, the view of the case it needs, and what it
+// does.
+type step struct {
+	name  string
+	roles []model.Role
+	// police steps are taken by police liaisons on their police view.
+	police bool
+	apply  func(s *stepCtx) error
+}
+
+// stepCtx is a transition in progress: the case, its dossier (opened when
+// first needed) and what the transition produces.
+type stepCtx struct {
+	e   *Engine
+	tx  storage.Tx
+	p   access.Principal
+	now time.Time
+	c   *model.Case
+
+	dossier       *model.Dossier
+	dossierChange bool
+	events        []model.CaseEvent
+	notes         []model.Notification
+	audits        []audit.Event
+	oldFires      map[int]time.Time
+}
+
+// do runs a transition on a case in one transaction.
+func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st step) (model.Case, error) {
+	if !p.Has(st.roles) {
+		return model.Case{}, model.ErrPermissionDenied
+	}
+	number, err := intake.ParseCaseName(req.Case)
+	if err != nil {
+		return model.Case{}, model.InvalidField("name", "case.name", "%v", err)
+	}
+	if req.Etag == "" {
+		return model.Case{}, model.InvalidField("etag", "required", "etag is required: read the case and send its etag")
+	}
+	now := e.clock.Now()
+	var out model.Case
+	err = e.store.Update(ctx, func(tx storage.Tx) error {
+		c, err := tx.CaseByNumber(number)
+		if err != nil {
+			return err
+		}
+		// Police steps are taken on the police view, the others on the full
+		// view; anything else is out of scope and looks absent.
+		want := access.ViewFull
+		if st.police {
+			want = access.ViewPolice
+		}
+		if e.access.CaseView(p, c) != want {
+			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
+		}
+		_, replayed, err := claim(tx, p, "case."+st.name, req.RequestID, req.Fingerprint, number, now)
+		if err != nil {
+			return err
+		}
+		if replayed {
+			out = c
+			return nil
+		}
+		if c.Etag() != req.Etag {
+			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)
+		}
+		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
+		for _, d := range c.Deadlines {
+			s.oldFires[d.ID] = d.NextFire
+		}
+		if err := st.apply(s); err != nil {
+			return err
+		}
+		if err := s.commit("case." + st.name); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return model.Case{}, err
+	}
+	e.hub.notify()
+	return out, nil
+}
+
+// commit writes what a transition or a timer produced: the dossier, the
+// case, its timers, timeline, outbox entries and audit events.
+func (s *stepCtx) commit(action string) error {
+	c := s.c
+	if s.dossierChange {
+		sealed, err := s.e.vault.SealDossier(s.tx, c.Number, *s.dossier)
+		if err != nil {
+			return err
+		}
+		c.Dossier = sealed
+	}
+	if err := s.syncTimers(); err != nil {
+		return err
+	}
+	c.UpdateTime = s.now
+	c.Revision++
+	if err := s.tx.UpdateCase(*c); err != nil {
+		return err
+	}
+	if len(s.events) > 0 {
+		if _, err := s.tx.AppendCaseEvents(c.ID, s.events...); err != nil {
+			return err
+		}
+	}
+	if len(s.notes) > 0 {
+		if _, err := s.tx.AppendNotifications(s.notes...); err != nil {
+			return err
+		}
+	}
+	res := access.CaseResource(c.Number)
+	audits := append([]audit.Event{s.p.Event(s.now, action, res, res, audit.OutcomeOK)}, s.audits...)
+	_, err := s.tx.AppendAudit(audits...)
+	return err
+}
+
+// open returns the case's dossier, opening it on first use.
+func (s *stepCtx) open() (*model.Dossier, error) {
+	if s.dossier != nil {
+		return s.dossier, nil
+	}
+	d, err := s.e.vault.OpenDossier(s.tx, s.c.Number, s.c.Dossier)
+	if err != nil {
+		return nil, err
+	}
+	s.dossier = &d
+	return s.dossier, nil
+}
+
+// edit changes the dossier.
+func (s *stepCtx) edit(fn func(d *model.Dossier)) error {
+	d, err := s.open()
+	if err != nil {
+		return err
+	}
+	fn(d)
+	s.dossierChange = true
+	return nil
+}
+
+// event adds a timeline event and, when units is non-empty, a notification.
+func (s *stepCtx) event(kind, detail string, deadlineID int, units ...string) {
+	s.events = append(s.events, model.CaseEvent{Time: s.now, Actor: s.p.UserID, Kind: kind, Detail: detail, DeadlineID: deadlineID})
+	if len(units) > 0 {
+		s.notes = append(s.notes, model.Notification{
+			Time: s.now, Kind: kind, Case: access.CaseResource(s.c.Number), Units: dedupe(units), DeadlineID: deadlineID, Detail: detail,
+		})
+	}
+}
+
+func dedupe(xs []string) []string {
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		if x != "" && !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// actorIn reports whether the principal belongs to unit.
+func (s *stepCtx) actorIn(unit string) bool { return s.p.Unit == unit }
+
+// requireResponsible refuses a step by someone outside the responsible unit.
+func (s *stepCtx) requireResponsible() error {
+	if !s.actorIn(access.UnitName(s.c.ResponsibleUnit)) {
+		return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may take this step", access.UnitName(s.c.ResponsibleUnit))
+	}
+	return nil
+}
+
+// requireStatus refuses a step in the wrong status, saying what must
+// happen first.
+func (s *stepCtx) requireStatus(want model.CaseStatus, first string) error {
+	if s.c.Status == model.StatusClosed {
+		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it first", s.c.Number)
+	}
+	if s.c.Status != want {
+		return model.Precondition("WRONG_STEP", "case %s is at %s: %s", s.c.Number, StatusName(s.c.Status), first)
+	}
+	return nil
+}
+
+// requireOpen refuses a step on a closed case.
+func (s *stepCtx) requireOpen() error {
+	if s.c.Status == model.StatusClosed {
+		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it first", s.c.Number)
+	}
+	return nil
+}
+
+// StatusName names a status for messages.
+func StatusName(st model.CaseStatus) string {
+	switch st {
+	case model.StatusAwaitingAcknowledgement:
+		return "awaiting acknowledgement"
+	case model.StatusInitialAssessment:
+		return "initial assessment"
+	case model.StatusSpecificAssessment:
+		return "specific assessment"
+	case model.StatusPlanning:
+		return "planning"
+	case model.StatusImplementation:
+		return "implementation"
+	case model.StatusReview:
+		return "review"
+	case model.StatusClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// text normalises free text: NFC, trimmed.
+func text(s string) string { return strings.TrimSpace(norm.NFC.String(s)) }
+
+// required checks that a free-text field says something.
+func required(field, value string, max int) (string, error) {
+	v := text(value)
+	if v == "" {
+		return "", model.InvalidField(field, "required", "%s is required", field)
+	}
+	if len([]rune(v)) > max {
+		return "", model.InvalidField(field, "string.max_len", "%s is longer than %d characters", field, max)
+	}
+	return v, nil
+}
+
+// claim makes a transition idempotent per user and request_id.
+func claim(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (string, bool, error) {
+	if requestID == "" {
+		return "", false, nil
+	}
+	key := p.UserID + ":" + method + ":" + requestID
+	rec, err := tx.Idempotency(key)
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		return "", false, tx.PutIdempotency(model.IdempotencyRecord{Key: key, Fingerprint: fingerprint, Resource: resource, CreateTime: now})
+	case err != nil:
+		return "", false, err
+	case !bytes.Equal(rec.Fingerprint, fingerprint):
+		return "", false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
+	}
+	return rec.Resource, true, nil
+}
+
+// notFoundField turns a missing referenced record into a field error.
+func notFoundField(err error, field, format string, args ...any) error {
+	if errors.Is(err, model.ErrNotFound) {
+		return model.InvalidField(field, "reference.exists", format, args...)
+	}
+	return err
+}
+
+// PrepareNewCase starts the process on a case intake is opening: it was
+// forwarded to the commune where it happened, which has the policy's time
+// to acknowledge it.
+func (e *Engine) PrepareNewCase(tx storage.ReadTx, c *model.Case, now time.Time) {
+	s := &stepCtx{e: e, p: system, now: now, c: c}
+	unit := access.UnitName(c.ResponsibleUnit)
+	d := s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(e.policy.Acknowledge), true)
+	d.NextFire = e.nextFire(tx, d)
+	c.Deadlines[len(c.Deadlines)-1] = *d
+}
+
+// ActivateNewCase sets the timers, timeline and notification of a case
+// intake has just stored.
+func (e *Engine) ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) error {
+	for _, d := range c.Deadlines {
+		if !d.NextFire.IsZero() {
+			if err := tx.PutTimer(model.Timer{At: d.NextFire, CaseID: c.ID, DeadlineID: d.ID}); err != nil {
+				return err
+			}
+		}
+	}
+	unit := access.UnitName(c.ResponsibleUnit)
+	events := []model.CaseEvent{
+		{Time: now, Actor: "system", Kind: "FORWARDED", Detail: "forwarded to " + unit},
+	}
+	for _, d := range c.Deadlines {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "DEADLINE_STARTED",
+			Detail: fmt.Sprintf("%s due %s", d.Kind, d.Due.In(vntime.Location()).Format(time.RFC3339)), DeadlineID: d.ID})
+	}
+	if _, err := tx.AppendCaseEvents(c.ID, events...); err != nil {
+		return err
+	}
+	_, err := tx.AppendNotifications(model.Notification{
+		Time: now, Kind: "CASE_FORWARDED", Case: access.CaseResource(c.Number), Units: []string{unit}, Detail: "a new case awaits acknowledgement",
+	})
+	e.hub.notify()
+	return err
+}

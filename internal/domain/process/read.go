@@ -1,0 +1,119 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// ListCaseEvents returns the timeline of a case the caller fully sees,
+// oldest first, after the seq after.
+func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name string, after uint64, limit int) ([]model.CaseEvent, error) {
+	if !p.Has(access.ReportReaders) {
+		return nil, model.ErrPermissionDenied
+	}
+	number, err := intake.ParseCaseName(name)
+	if err != nil {
+		return nil, model.InvalidField("parent", "case.name", "%v", err)
+	}
+	var events []model.CaseEvent
+	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+		c, err := tx.CaseByNumber(number)
+		if err != nil {
+			return err
+		}
+		if e.access.CaseView(p, c) != access.ViewFull {
+			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
+		}
+		events, err = tx.CaseEvents(c.ID, after, limit)
+		return err
+	})
+	outcome := audit.OutcomeOK
+	if errors.Is(err, model.ErrNotFound) {
+		outcome = audit.OutcomeNotFound
+	}
+	res := access.CaseResource(number)
+	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, outcome)); rerr != nil {
+		return nil, rerr
+	}
+	return events, err
+}
+
+// Watch yields the outbox entries after seq after that p may see (the case
+// in p's scope; police only their referrals), waiting for new ones until
+// ctx ends. send returns an error to stop.
+func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, send func(model.Notification) error) error {
+	if !p.Has(access.CaseReaders) {
+		return model.ErrPermissionDenied
+	}
+	if after == 0 {
+		// Without a cursor, start from now: the stream is live updates.
+		if err := e.store.View(ctx, func(tx storage.ReadTx) error {
+			var err error
+			after, err = tx.OutboxHead()
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	for {
+		wake := e.hub.Wait()
+		var batch []model.Notification
+		err := e.store.View(ctx, func(tx storage.ReadTx) error {
+			ns, err := tx.Notifications(after, 200)
+			if err != nil {
+				return err
+			}
+			for _, n := range ns {
+				after = n.Seq
+				if caseFilter != "" && n.Case != caseFilter {
+					continue
+				}
+				number, _ := intake.ParseCaseName(n.Case)
+				c, err := tx.CaseByNumber(number)
+				if err != nil {
+					continue
+				}
+				view := e.access.CaseView(p, c)
+				if view == access.ViewNone || (view == access.ViewPolice && !mentions(n, p.Unit)) {
+					continue
+				}
+				batch = append(batch, n)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, n := range batch {
+			if err := send(n); err != nil {
+				return err
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-watchPoll(ctx):
+		}
+	}
+}
+
+func mentions(n model.Notification, unit string) bool {
+	for _, u := range n.Units {
+		if u == unit {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,177 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// The scheduler fires each due deadline event exactly once. Timers are
+// durable (a bbolt index by fire time), so deadlines that fell due while
+// the server was down fire right after start; each timer is handled in the
+// transaction that deletes it and records what it did, so a crash either
+// keeps the timer (and it fires again after restart) or keeps its effects
+// (and the timer is gone). The cost of a run is proportional to what is
+// due, not to the number of open cases.
+
+// system is the actor of what the scheduler does.
+var system = access.Principal{UserID: "system", Role: model.RoleAdmin, Unit: model.OrgSystem, RequestID: "scheduler"}
+
+// firePage bounds how many timers one pass reads.
+const firePage = 100
+
+// FireDue handles every timer due now and returns how many it handled.
+func (e *Engine) FireDue(ctx context.Context) (int, error) {
+	fired := 0
+	for {
+		now := e.clock.Now()
+		var due []model.Timer
+		err := e.store.View(ctx, func(tx storage.ReadTx) error {
+			var err error
+			due, err = tx.DueTimers(now, firePage)
+			return err
+		})
+		if err != nil {
+			return fired, err
+		}
+		if len(due) == 0 {
+			return fired, nil
+		}
+		for _, t := range due {
+			if err := e.fire(ctx, t, now); err != nil {
+				return fired, err
+			}
+			fired++
+		}
+		e.hub.notify()
+	}
+}
+
+// fire handles one timer in its own transaction.
+func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
+	return e.store.Update(ctx, func(tx storage.Tx) error {
+		// The timer is deleted whatever happens next: a timer that no
+		// longer matches its deadline (moved or closed by a transition
+		// that raced with this pass) must not fire.
+		if err := tx.DeleteTimer(t); err != nil {
+			return err
+		}
+		c, err := tx.CaseByID(t.CaseID)
+		if errors.Is(err, model.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		d := c.Deadline(t.DeadlineID)
+		if d == nil || !d.Open() || !d.NextFire.Equal(t.At) {
+			return nil
+		}
+		s := &stepCtx{e: e, tx: tx, p: system, now: now, c: &c, oldFires: map[int]time.Time{}}
+		for _, dl := range c.Deadlines {
+			if dl.ID != d.ID {
+				s.oldFires[dl.ID] = dl.NextFire
+			}
+		}
+		s.tick(d)
+		return s.commit("deadline.fire")
+	})
+}
+
+// tick does what is due on an open deadline at s.now: warnings, the
+// breach and its escalation, and the escalation of a breach left unanswered
+// at the next level. Each is recorded on the deadline, so doing it twice is
+// impossible.
+func (s *stepCtx) tick(d *model.Deadline) {
+	for d.WarningsSent < len(d.WarnAt) && !d.Breached && !s.now.Before(warnTime(d, d.WarningsSent)) {
+		pct := int(d.WarnAt[d.WarningsSent] * 100)
+		d.WarningsSent++
+		if s.now.Before(d.Due) {
+			s.event("DEADLINE_WARNING", fmt.Sprintf("%s: %d%% of the time used, due %s", d.Kind, pct, d.Due.Format(time.RFC3339)), d.ID, d.Unit)
+		}
+	}
+	if !d.Breached && !s.now.Before(d.Due) {
+		d.Breached = true
+		s.event("DEADLINE_BREACHED", fmt.Sprintf("%s was due %s", d.Kind, d.Due.Format(time.RFC3339)), d.ID, d.Unit)
+		s.escalate(d, d.Unit)
+		return
+	}
+	if d.Breached && len(d.Escalations) > 0 {
+		last := d.Escalations[len(d.Escalations)-1]
+		if next := s.e.due(last.Time, fromPolicy(s.e.policy.EscalationStep)); !s.now.Before(next) {
+			// The level escalated to did not get the step done in time: a
+			// breach at that level, escalated once more.
+			s.event("DEADLINE_BREACHED", fmt.Sprintf("%s still overdue at %s", d.Kind, last.To), d.ID, last.To)
+			s.escalate(d, last.To)
+		}
+	}
+}
+
+// escalate moves an overdue deadline of from up one level, recorded with
+// how late the step is. The level escalated to can see the case from then
+// on.
+func (s *stepCtx) escalate(d *model.Deadline, from string) {
+	to := s.e.nextLevel(s.tx, from, s.now)
+	if to == "" {
+		return
+	}
+	late := int64(s.now.Sub(d.Due) / time.Minute)
+	d.Escalations = append(d.Escalations, model.Escalation{Time: s.now, To: to, MinutesLate: late})
+	if k, ok := unitKey(to); ok && !slices.Contains(s.c.Handlers, k) {
+		s.c.Handlers = append(s.c.Handlers, k)
+	}
+	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
+}
+
+// unitKey parses "units/{code}@{valid_from}".
+func unitKey(name string) (units.Key, bool) {
+	s, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return units.Key{}, false
+	}
+	k, err := units.ParseKey(s)
+	return k, err == nil
+}
+
+// Run fires due deadlines until ctx ends: first what fell due while the
+// server was stopped, then each time the next timer comes, looking again at
+// least every poll (a transition may have set a nearer timer, and the clock
+// may be a test's).
+func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
+	for {
+		if _, err := e.FireDue(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.log.ErrorContext(ctx, "deadline scheduler", "err", err)
+		}
+		wait := poll
+		var next model.Timer
+		var found bool
+		err := e.store.View(ctx, func(tx storage.ReadTx) error {
+			var err error
+			next, found, err = tx.NextTimer()
+			return err
+		})
+		if err == nil && found {
+			wait = min(wait, max(0, next.At.Sub(e.clock.Now())))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-e.hub.Wait():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package grpcapi
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
+)
+
+// processServer serves the transitions of the case process. Each handler
+// turns its request into the engine's input; the engine checks the state,
+// roles, scope and etag.
+type processServer struct {
+	pb.UnimplementedCaseProcessServiceServer
+	engine   *process.Engine
+	identity *identity.Service
+	log      *slog.Logger
+}
+
+// transitionRequest is what every transition request has.
+type transitionRequest interface {
+	proto.Message
+	GetName() string
+	GetEtag() string
+	GetRequestId() string
+}
+
+// request builds the engine's request; the fingerprint is the request
+// without its request_id.
+func request(req transitionRequest) process.Request {
+	withoutID := proto.Clone(req)
+	withoutID.ProtoReflect().Clear(withoutID.ProtoReflect().Descriptor().Fields().ByName("request_id"))
+	return process.Request{Case: req.GetName(), Etag: req.GetEtag(), RequestID: req.GetRequestId(), Fingerprint: fingerprint(withoutID)}
+}
+
+// answer converts the engine's result.
+func (s *processServer) answer(ctx context.Context, c model.Case, err error) (*pb.Case, error) {
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	cs := caseServer{identity: s.identity, log: s.log}
+	return cs.caseToProto(ctx, c), nil
+}
+
+func (s *processServer) AcknowledgeCase(ctx context.Context, req *pb.AcknowledgeCaseRequest) (*pb.Case, error) {
+	c, err := s.engine.Acknowledge(ctx, principalFrom(ctx), request(req))
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordInitialAssessment(ctx context.Context, req *pb.RecordInitialAssessmentRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordInitialAssessment(ctx, principalFrom(ctx), request(req), process.InitialAssessment{
+		Emergency: req.GetEmergency(), EmergencyReason: model.EmergencyReason(req.GetEmergencyReason()),
+		HarmSeverity: model.Level(req.GetHarmSeverity()), AbuserAccess: model.Level(req.GetAbuserAccess()),
+		SafetyObstacles: model.Level(req.GetSafetyObstacles()), Notes: req.GetNotes(),
+	})
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordEmergencyMeasures(ctx context.Context, req *pb.RecordEmergencyMeasuresRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordEmergencyMeasures(ctx, principalFrom(ctx), request(req), process.EmergencyMeasures{
+		Measures: req.GetMeasures(), AppliedBy: req.GetAppliedBy(), AppliedTime: req.GetAppliedTime().AsTime(),
+	})
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) StartSeparation(ctx context.Context, req *pb.StartSeparationRequest) (*pb.Case, error) {
+	c, err := s.engine.StartSeparation(ctx, principalFrom(ctx), request(req), req.GetStartTime().AsTime(), req.GetPlace())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) EndSeparation(ctx context.Context, req *pb.EndSeparationRequest) (*pb.Case, error) {
+	c, err := s.engine.EndSeparation(ctx, principalFrom(ctx), request(req), req.GetOutcome(), req.GetNotes())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordSpecificAssessment(ctx context.Context, req *pb.RecordSpecificAssessmentRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordSpecificAssessment(ctx, principalFrom(ctx), request(req), process.SpecificAssessment{
+		Needs: req.GetNeeds(), ChildViews: req.GetChildViews(), ParentViews: req.GetParentViews(),
+		MeetingRecord: req.GetMeetingRecord(), MeetingTime: req.GetMeetingTime().AsTime(),
+	})
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) SubmitPlan(ctx context.Context, req *pb.SubmitPlanRequest) (*pb.Case, error) {
+	var services []process.Service
+	for _, sv := range req.GetServices() {
+		services = append(services, process.Service{
+			Name: sv.GetName(), Owner: sv.GetOwner(), StartDate: sv.GetStartDate(),
+			ExpectedEndDate: sv.GetExpectedEndDate(), CostEstimateVND: sv.GetCostEstimateVnd(),
+		})
+	}
+	c, err := s.engine.SubmitPlan(ctx, principalFrom(ctx), request(req), services)
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ApprovePlan(ctx context.Context, req *pb.ApprovePlanRequest) (*pb.Case, error) {
+	c, err := s.engine.ApprovePlan(ctx, principalFrom(ctx), request(req))
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ReturnPlan(ctx context.Context, req *pb.ReturnPlanRequest) (*pb.Case, error) {
+	c, err := s.engine.ReturnPlan(ctx, principalFrom(ctx), request(req), req.GetReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordServiceProgress(ctx context.Context, req *pb.RecordServiceProgressRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordServiceProgress(ctx, principalFrom(ctx), request(req), int(req.GetServiceId()), req.GetState(), req.GetNote())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) StartReview(ctx context.Context, req *pb.StartReviewRequest) (*pb.Case, error) {
+	c, err := s.engine.StartReview(ctx, principalFrom(ctx), request(req))
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordReview(ctx context.Context, req *pb.RecordReviewRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordReview(ctx, principalFrom(ctx), request(req), process.Review{
+		HarmSeverity: model.Level(req.GetHarmSeverity()), AbuserAccess: model.Level(req.GetAbuserAccess()),
+		SafetyObstacles: model.Level(req.GetSafetyObstacles()), Notes: req.GetNotes(), Outcome: req.GetOutcome(),
+	})
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ApproveClosure(ctx context.Context, req *pb.ApproveClosureRequest) (*pb.Case, error) {
+	c, err := s.engine.ApproveClosure(ctx, principalFrom(ctx), request(req), req.GetReason(), req.GetNoPoliceReferralReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ReopenCase(ctx context.Context, req *pb.ReopenCaseRequest) (*pb.Case, error) {
+	c, err := s.engine.Reopen(ctx, principalFrom(ctx), request(req), req.GetReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) AddCaseNote(ctx context.Context, req *pb.AddCaseNoteRequest) (*pb.Case, error) {
+	c, err := s.engine.AddNote(ctx, principalFrom(ctx), request(req), req.GetText())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ProposeTransfer(ctx context.Context, req *pb.ProposeTransferRequest) (*pb.Case, error) {
+	c, err := s.engine.ProposeTransfer(ctx, principalFrom(ctx), request(req), req.GetToUnit(), req.GetReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) AcceptTransfer(ctx context.Context, req *pb.AcceptTransferRequest) (*pb.Case, error) {
+	c, err := s.engine.AcceptTransfer(ctx, principalFrom(ctx), request(req))
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) DeclineTransfer(ctx context.Context, req *pb.DeclineTransferRequest) (*pb.Case, error) {
+	c, err := s.engine.DeclineTransfer(ctx, principalFrom(ctx), request(req), req.GetReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ReferCaseToPolice(ctx context.Context, req *pb.ReferCaseToPoliceRequest) (*pb.Case, error) {
+	c, err := s.engine.ReferToPolice(ctx, principalFrom(ctx), request(req), req.GetPoliceUnit(), req.GetSuspectedOffence())
+	return s.policeAnswer(ctx, c, err)
+}
+
+func (s *processServer) AcknowledgePoliceReferral(ctx context.Context, req *pb.AcknowledgePoliceReferralRequest) (*pb.Case, error) {
+	c, err := s.engine.AcknowledgePoliceReferral(ctx, principalFrom(ctx), request(req), req.GetReferenceNumber())
+	return s.policeAnswer(ctx, c, err)
+}
+
+func (s *processServer) RecordPoliceForwarding(ctx context.Context, req *pb.RecordPoliceForwardingRequest) (*pb.Case, error) {
+	var at time.Time // zero: now
+	if req.GetForwardTime() != nil {
+		at = req.GetForwardTime().AsTime()
+	}
+	c, err := s.engine.RecordPoliceForwarding(ctx, principalFrom(ctx), request(req), req.GetInvestigationAgency(), at)
+	return s.policeAnswer(ctx, c, err)
+}
+
+func (s *processServer) RecordPoliceOutcome(ctx context.Context, req *pb.RecordPoliceOutcomeRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordPoliceOutcome(ctx, principalFrom(ctx), request(req), req.GetOutcome())
+	return s.policeAnswer(ctx, c, err)
+}
+
+// policeAnswer answers a police liaison with the police view.
+func (s *processServer) policeAnswer(ctx context.Context, c model.Case, err error) (*pb.Case, error) {
+	if err == nil {
+		if p := principalFrom(ctx); p.Role == model.RolePoliceLiaison {
+			c = access.PoliceView(c, p.Unit)
+		}
+	}
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) PauseDeadline(ctx context.Context, req *pb.PauseDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.PauseDeadline(ctx, principalFrom(ctx), request(req), int(req.GetDeadlineId()), req.GetReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ResumeDeadline(ctx context.Context, req *pb.ResumeDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.ResumeDeadline(ctx, principalFrom(ctx), request(req), int(req.GetDeadlineId()))
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEventsRequest) (*pb.ListCaseEventsResponse, error) {
+	p := principalFrom(ctx)
+	filters := []string{p.UserID, req.GetParent()}
+	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	if err != nil {
+		return nil, err
+	}
+	var after uint64
+	if cursor != "" {
+		if after, err = strconv.ParseUint(cursor, 10, 64); err != nil {
+			return nil, badPageToken()
+		}
+	}
+	limit := pageSize(req.GetPageSize(), 100, 1000)
+	events, err := s.engine.ListCaseEvents(ctx, p, req.GetParent(), after, limit+1)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.ListCaseEventsResponse{}
+	if len(events) > limit {
+		events = events[:limit]
+		resp.NextPageToken = encodePageToken(strconv.FormatUint(events[limit-1].Seq, 10), filters...)
+	}
+	for _, e := range events {
+		resp.Events = append(resp.Events, caseEventToProto(e))
+	}
+	return resp, nil
+}
+
+func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.ServerStreamingServer[pb.Notification]) error {
+	ctx := stream.Context()
+	caseFilter := ""
+	if c := req.GetCase(); c != "" {
+		number, err := intake.ParseCaseName(c)
+		if err != nil {
+			return toStatus(ctx, s.log, model.InvalidField("case", "case.name", "%v", err))
+		}
+		caseFilter = "cases/" + number
+	}
+	err := s.engine.Watch(ctx, principalFrom(ctx), req.GetAfterSeq(), caseFilter, func(n model.Notification) error {
+		return stream.Send(notificationToProto(n))
+	})
+	return toStatus(ctx, s.log, err)
+}
