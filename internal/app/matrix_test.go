@@ -316,10 +316,10 @@ var matrixCalls = map[string]mxCall{
 // scopedMethods act on one report or case: out of scope they must answer
 // exactly as for a record that does not exist.
 var scopedMethods = map[string]bool{
-	pb.ReportService_GetReport_FullMethodName:        true,
-	pb.ReportService_LinkReport_FullMethodName:       true,
-	pb.ReportService_DiscloseReporter_FullMethodName: true,
-	pb.CaseService_GetCase_FullMethodName:            true,
+	pb.ReportService_GetReport_FullMethodName:           true,
+	pb.ReportService_LinkReport_FullMethodName:          true,
+	pb.ReportService_DiscloseReporter_FullMethodName:    true,
+	pb.CaseService_GetCase_FullMethodName:               true,
 	pb.CaseProcessService_ListCaseEvents_FullMethodName: true,
 }
 
