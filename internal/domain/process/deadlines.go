@@ -112,6 +112,9 @@ func (e *Engine) nextFire(tx storage.ReadTx, d *model.Deadline) time.Time {
 	if !d.Breached {
 		return d.Due
 	}
+	if len(d.Escalations) == 0 {
+		return time.Time{} // breached at the top of the chain: nowhere to go
+	}
 	// Overdue: the level escalated to has one escalation step to act
 	// before the step goes up once more, while there is a level above.
 	last := d.Escalations[len(d.Escalations)-1]

@@ -336,9 +336,14 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
 		s.c.PlanState, s.c.Status = model.PlanApproved, model.StatusImplementation
+		// A changed plan replaces every service of the one before.
+		for _, d := range s.c.Deadlines {
+			if d.Kind == model.DeadlineServiceEnd && d.Open() {
+				s.cancel(model.DeadlineServiceEnd, d.Ref, "the plan was replaced")
+			}
+		}
 		for _, sv := range s.c.Services {
 			ref := fmt.Sprintf("service-%d", sv.ID)
-			s.cancel(model.DeadlineServiceEnd, ref, "the plan was replaced")
 			end, _ := vntime.ParseDate(sv.ExpectedEndDate)
 			// Expected to end by 24:00 of its expected end date (D8).
 			days := int(end.Start().Sub(vntime.DateOf(s.now).Start()) / (24 * time.Hour))
