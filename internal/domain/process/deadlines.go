@@ -71,7 +71,7 @@ func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start,
 		Pausable: pausable, WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
 	}
 	c.Deadlines = append(c.Deadlines, d)
-	s.event("DEADLINE_STARTED", fmt.Sprintf("%s due %s", kind, d.Due.In(vntime.Location()).Format(time.RFC3339)), id)
+	s.event("DEADLINE_STARTED", fmt.Sprintf("%s due %s", kind, hanoi(d.Due)), id)
 	return &c.Deadlines[len(c.Deadlines)-1]
 }
 
@@ -197,3 +197,6 @@ func cityPolice(tx storage.ReadTx, from string) string {
 	}
 	return ""
 }
+
+// hanoi shows an instant as the users read it: Vietnam time.
+func hanoi(t time.Time) string { return t.In(vntime.Location()).Format(time.RFC3339) }

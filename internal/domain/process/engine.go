@@ -28,7 +28,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
-	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage"
 )
 
@@ -368,7 +367,7 @@ func (e *Engine) ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) err
 	}
 	for _, d := range c.Deadlines {
 		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "DEADLINE_STARTED",
-			Detail: fmt.Sprintf("%s due %s", d.Kind, d.Due.In(vntime.Location()).Format(time.RFC3339)), DeadlineID: d.ID})
+			Detail: fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), DeadlineID: d.ID})
 	}
 	if _, err := tx.AppendCaseEvents(c.ID, events...); err != nil {
 		return err

@@ -303,7 +303,7 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 		d.Due = d.Due.Add(paused)
 		d.Start = d.Start.Add(paused) // warnings keep their fractions of the limit
 		d.PausedAt, d.PauseReason = time.Time{}, ""
-		s.event("DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, d.Due.In(vntime.Location()).Format(time.RFC3339)), d.ID)
+		s.event("DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID)
 		return nil
 	}})
 }

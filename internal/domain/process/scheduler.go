@@ -95,12 +95,12 @@ func (s *stepCtx) tick(d *model.Deadline) {
 		pct := int(d.WarnAt[d.WarningsSent] * 100)
 		d.WarningsSent++
 		if s.now.Before(d.Due) {
-			s.event("DEADLINE_WARNING", fmt.Sprintf("%s: %d%% of the time used, due %s", d.Kind, pct, d.Due.Format(time.RFC3339)), d.ID, d.Unit)
+			s.event("DEADLINE_WARNING", fmt.Sprintf("%s: %d%% of the time used, due %s", d.Kind, pct, hanoi(d.Due)), d.ID, d.Unit)
 		}
 	}
 	if !d.Breached && !s.now.Before(d.Due) {
 		d.Breached = true
-		s.event("DEADLINE_BREACHED", fmt.Sprintf("%s was due %s", d.Kind, d.Due.Format(time.RFC3339)), d.ID, d.Unit)
+		s.event("DEADLINE_BREACHED", fmt.Sprintf("%s was due %s", d.Kind, hanoi(d.Due)), d.ID, d.Unit)
 		s.escalate(d, d.Unit)
 		return
 	}

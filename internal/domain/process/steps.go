@@ -428,7 +428,7 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 		return s.edit(func(d *model.Dossier) {
 			for j := range d.Services {
 				if d.Services[j].ID == serviceID && note != "" {
-					d.Services[j].Progress = append(d.Services[j].Progress, s.now.Format(time.RFC3339)+" "+note)
+					d.Services[j].Progress = append(d.Services[j].Progress, hanoi(s.now)+" "+note)
 				}
 			}
 		})
