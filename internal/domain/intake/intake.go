@@ -126,7 +126,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		prior, replayed, err := claimRequest(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
+		prior, replayed, err := Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
 		}
@@ -268,7 +268,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, reportName
 	now := s.clock.Now()
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		_, replayed, err := claimRequest(tx, p, "LinkReport", requestID, fingerprint, reportID, now)
+		_, replayed, err := Claim(tx, p, "LinkReport", requestID, fingerprint, reportID, now)
 		if err != nil {
 			return err
 		}
@@ -350,14 +350,15 @@ func (s *Service) caseOf(tx storage.ReadTx, r model.StoredReport) (*model.Case, 
 	return &c, nil
 }
 
-// claimRequest makes a request with a request_id idempotent. Request ids
+// Claim makes a request with a request_id idempotent (every creating or
+// state-changing method uses it, in the transaction of the change). Request ids
 // are scoped to the user, so one user's id can neither collide with nor
 // reveal another's. If an earlier request of p used the id, it returns the
 // id of the resource that request produced and replayed=true (or
 // ErrIdempotencyMismatch if the request differs); otherwise it records, in
 // the caller's transaction, that this request produces resource. Without a
 // request_id it does nothing.
-func claimRequest(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
+func Claim(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
 	if requestID == "" {
 		return "", false, nil
 	}

@@ -9,7 +9,6 @@
 package process
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -137,7 +136,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		_, replayed, err := claim(tx, p, "case."+st.name, req.RequestID, req.Fingerprint, number, now)
+		_, replayed, err := intake.Claim(tx, p, "case."+st.name, req.RequestID, req.Fingerprint, number, now)
 		if err != nil {
 			return err
 		}
@@ -314,23 +313,6 @@ func required(field, value string, max int) (string, error) {
 	return v, nil
 }
 
-// claim makes a transition idempotent per user and request_id.
-func claim(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (string, bool, error) {
-	if requestID == "" {
-		return "", false, nil
-	}
-	key := p.UserID + ":" + method + ":" + requestID
-	rec, err := tx.Idempotency(key)
-	switch {
-	case errors.Is(err, model.ErrNotFound):
-		return "", false, tx.PutIdempotency(model.IdempotencyRecord{Key: key, Fingerprint: fingerprint, Resource: resource, CreateTime: now})
-	case err != nil:
-		return "", false, err
-	case !bytes.Equal(rec.Fingerprint, fingerprint):
-		return "", false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
-	}
-	return rec.Resource, true, nil
-}
 
 // notFoundField turns a missing referenced record into a field error.
 func notFoundField(err error, field, format string, args ...any) error {
