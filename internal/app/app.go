@@ -34,6 +34,7 @@ import (
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
+	"github.com/childcase/childcase/internal/transport/webhook"
 )
 
 // Config is the service's configuration. Every field has a flag and an
@@ -261,6 +262,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		_ = engine.Run(schedCtx, opts.SchedulerPoll)
 	}()
 	s.push(func(context.Context) error { stopSched(); <-schedDone; return nil })
+
+	// Webhooks named in the policy get every notification, in order.
+	if len(pol.Webhooks) > 0 {
+		hooks := webhook.New(store, pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
+		hookCtx, stopHooks := context.WithCancel(context.Background())
+		hooksDone := make(chan struct{})
+		go func() {
+			defer close(hooksDone)
+			hooks.Run(hookCtx)
+		}()
+		s.push(func(context.Context) error { stopHooks(); <-hooksDone; return nil })
+	}
 
 	deps := grpcapi.Deps{
 		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk,

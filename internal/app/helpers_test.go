@@ -49,7 +49,16 @@ const (
 // test can use them again.
 func startServer(t testing.TB, dbPath string) *testServer {
 	t.Helper()
+	return startServerWith(t, dbPath, nil)
+}
+
+// startServerWith is startServer with a change to the configuration.
+func startServerWith(t testing.TB, dbPath string, configure func(*app.Config)) *testServer {
+	t.Helper()
 	cfg := testConfig(t, dbPath)
+	if configure != nil {
+		configure(&cfg)
+	}
 	clk := clock.NewFake(testNow)
 	var console bytes.Buffer
 	srv, err := app.Start(context.Background(), cfg, app.Options{

@@ -118,20 +118,21 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 	}
 	if !bytes.Equal(data, defaultJSON) {
 		over := p
-		// Limits given in the file replace the default whole.
+		// Limits given in the file replace the default whole. The decoder
+		// matches keys regardless of case, so this must too.
 		var raw map[string]json.RawMessage
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return Policy{}, fmt.Errorf("policy: not a JSON object: %w", err)
 		}
 		for name := range raw {
-			switch name {
-			case "acknowledge":
+			switch {
+			case strings.EqualFold(name, "acknowledge"):
 				over.Acknowledge = Limit{}
-			case "transfer_accept":
+			case strings.EqualFold(name, "transfer_accept"):
 				over.TransferAccept = Limit{}
-			case "police_acknowledge":
+			case strings.EqualFold(name, "police_acknowledge"):
 				over.PoliceAcknowledge = Limit{}
-			case "escalation_step":
+			case strings.EqualFold(name, "escalation_step"):
 				over.EscalationStep = Limit{}
 			}
 		}

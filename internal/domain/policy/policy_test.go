@@ -1,0 +1,309 @@
+package policy_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/policy"
+)
+
+// env is a getenv over a map that records what was looked up.
+type env struct {
+	vars   map[string]string
+	lookup []string
+}
+
+func (e *env) get(name string) string {
+	e.lookup = append(e.lookup, name)
+	return e.vars[name]
+}
+
+func noEnv(string) string { return "" }
+
+var defaults = policy.Policy{
+	Acknowledge:       policy.Limit{Hours: 24},
+	TransferAccept:    policy.Limit{WorkingDays: 2},
+	PoliceAcknowledge: policy.Limit{Hours: 24},
+	EscalationStep:    policy.Limit{WorkingDays: 1},
+	Warnings:          []float64{0.5, 0.75},
+}
+
+// same compares policies treating nil and empty slices alike.
+func same(a, b policy.Policy) bool {
+	norm := func(p policy.Policy) policy.Policy {
+		if len(p.Warnings) == 0 {
+			p.Warnings = nil
+		}
+		if len(p.RemoteCommunes) == 0 {
+			p.RemoteCommunes = nil
+		}
+		if len(p.Webhooks) == 0 {
+			p.Webhooks = nil
+		}
+		return p
+	}
+	return reflect.DeepEqual(norm(a), norm(b))
+}
+
+func TestDefault(t *testing.T) {
+	p, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same(p, defaults) {
+		t.Errorf("Default() = %+v, want %+v", p, defaults)
+	}
+	if p.Remote("00004") {
+		t.Error("the default has a remote commune")
+	}
+}
+
+func TestLoadEmptyPathIsDefault(t *testing.T) {
+	p, err := policy.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same(p, defaults) {
+		t.Errorf(`Load("") = %+v, want the default %+v`, p, defaults)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(path, []byte(`{"escalation_step": {"hours": 8}, "remote_communes": ["01234"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaults
+	want.EscalationStep = policy.Limit{Hours: 8}
+	want.RemoteCommunes = []string{"01234"}
+	if !same(p, want) {
+		t.Errorf("Load = %+v, want %+v", p, want)
+	}
+	if !p.Remote("01234") || p.Remote("01235") {
+		t.Error("Remote does not follow remote_communes")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.json")
+	_, err := policy.Load(path)
+	if err == nil {
+		t.Fatal("Load of a missing file succeeded")
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Load error %q: want fs.ErrNotExist naming the path", err)
+	}
+}
+
+func TestParseOverrides(t *testing.T) {
+	for _, tt := range []struct {
+		name, data string
+		edit       func(p *policy.Policy)
+	}{
+		{"empty object", `{}`, func(*policy.Policy) {}},
+		{"one limit, same clock", `{"acknowledge": {"hours": 48}}`,
+			func(p *policy.Policy) { p.Acknowledge = policy.Limit{Hours: 48} }},
+		// A limit given replaces the default whole: the default's hours do
+		// not linger beside the file's working days.
+		{"one limit, other clock", `{"acknowledge": {"working_days": 3}}`,
+			func(p *policy.Policy) { p.Acknowledge = policy.Limit{WorkingDays: 3} }},
+		{"seconds for drills", `{"police_acknowledge": {"seconds": 90}}`,
+			func(p *policy.Policy) { p.PoliceAcknowledge = policy.Limit{Seconds: 90} }},
+		{"transfer in calendar days", `{"transfer_accept": {"days": 3}}`,
+			func(p *policy.Policy) { p.TransferAccept = policy.Limit{Days: 3} }},
+		{"warnings only", `{"warnings": [0.9]}`,
+			func(p *policy.Policy) { p.Warnings = []float64{0.9} }},
+		{"no warnings", `{"warnings": []}`,
+			func(p *policy.Policy) { p.Warnings = nil }},
+		{"upper bounds", `{"acknowledge": {"hours": 2160}, "transfer_accept": {"working_days": 250}, "police_acknowledge": {"seconds": 7776000}, "escalation_step": {"days": 365}}`,
+			func(p *policy.Policy) {
+				p.Acknowledge = policy.Limit{Hours: 2160}
+				p.TransferAccept = policy.Limit{WorkingDays: 250}
+				p.PoliceAcknowledge = policy.Limit{Seconds: 7776000}
+				p.EscalationStep = policy.Limit{Days: 365}
+			}},
+		// encoding/json matches keys regardless of case; such a key must
+		// replace the default whole as well.
+		{"key in other case", `{"Acknowledge": {"days": 2}}`,
+			func(p *policy.Policy) { p.Acknowledge = policy.Limit{Days: 2} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := policy.Parse([]byte(tt.data), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := defaults
+			want.Warnings = []float64{0.5, 0.75}
+			tt.edit(&want)
+			if !same(p, want) {
+				t.Errorf("Parse(%s) = %+v, want %+v", tt.data, p, want)
+			}
+		})
+	}
+}
+
+// Parse must not change the defaults later calls see.
+func TestParseLeavesDefaultsAlone(t *testing.T) {
+	if _, err := policy.Parse([]byte(`{"warnings": [0.1], "acknowledge": {"hours": 1}}`), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same(p, defaults) {
+		t.Errorf("Default() after a Parse = %+v", p)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	vars := map[string]string{
+		"HOOK_SECRET":  "0123456789abcdef", // 16: enough
+		"SHORT_SECRET": "0123456789abcde",  // 15
+	}
+	hookWith := func(fields string) string { return `{"webhooks": [{` + fields + `}]}` }
+	for _, tt := range []struct {
+		name, data string
+		want       []string // every one must be in the error
+	}{
+		{"two units", `{"acknowledge": {"hours": 24, "days": 1}}`, []string{"acknowledge", "exactly one"}},
+		{"two units, working days", `{"transfer_accept": {"days": 1, "working_days": 1}}`, []string{"transfer_accept", "exactly one"}},
+		{"negative", `{"transfer_accept": {"working_days": -1}}`, []string{"transfer_accept", "negative"}},
+		{"negative beside a valid unit", `{"escalation_step": {"hours": 1, "seconds": -5}}`, []string{"escalation_step", "negative"}},
+		{"zero", `{"police_acknowledge": {"hours": 0}}`, []string{"police_acknowledge", "exactly one"}},
+		{"empty limit", `{"escalation_step": {}}`, []string{"escalation_step", "exactly one"}},
+		{"null limit", `{"acknowledge": null}`, []string{"acknowledge", "exactly one"}},
+		{"too many hours", `{"acknowledge": {"hours": 2161}}`, []string{"acknowledge", "not a deadline"}},
+		{"too many days", `{"escalation_step": {"days": 366}}`, []string{"escalation_step", "not a deadline"}},
+		{"too many working days", `{"transfer_accept": {"working_days": 251}}`, []string{"transfer_accept", "not a deadline"}},
+		{"too many seconds", `{"police_acknowledge": {"seconds": 7776001}}`, []string{"police_acknowledge", "not a deadline"}},
+		{"warning zero", `{"warnings": [0, 0.5]}`, []string{"warnings[0]"}},
+		{"warning one", `{"warnings": [0.5, 1]}`, []string{"warnings[1]"}},
+		{"warning negative", `{"warnings": [-0.5]}`, []string{"warnings[0]"}},
+		{"warning above one", `{"warnings": [1.5]}`, []string{"warnings[0]"}},
+		{"warnings decreasing", `{"warnings": [0.75, 0.5]}`, []string{"warnings[1]", "increase"}},
+		{"warnings repeated", `{"warnings": [0.5, 0.5]}`, []string{"warnings[1]", "increase"}},
+		{"commune too short", `{"remote_communes": ["00004", "1234"]}`, []string{"remote_communes[1]", `"1234"`}},
+		{"commune too long", `{"remote_communes": ["123456"]}`, []string{"remote_communes[0]"}},
+		{"commune not digits", `{"remote_communes": ["abcde"]}`, []string{"remote_communes[0]"}},
+		{"unknown field", `{"acknowledgement": {"hours": 1}}`, []string{`"acknowledgement"`, "unknown field"}},
+		{"unknown unit", `{"acknowledge": {"minutes": 30}}`, []string{`"minutes"`, "unknown field"}},
+		{"secret in the file", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET", "secret": "0123456789abcdef"`), []string{`"secret"`, "unknown field"}},
+		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
+		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
+		{"empty file", ``, []string{"not a JSON object"}},
+		{"wrong type", `{"acknowledge": {"hours": "24"}}`, []string{"hours"}},
+		{"hook name upper case", hookWith(`"name": "Ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name", `"Ops"`}},
+		{"hook name empty", hookWith(`"url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
+		{"hook name starts with a digit", hookWith(`"name": "1ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
+		{"hook name with a slash", hookWith(`"name": "ops/a", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
+		{"hook name too long", hookWith(`"name": "` + "a" + strings.Repeat("b", 63) + `", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
+		{"hook name duplicate", `{"webhooks": [
+			{"name": "ops", "url": "https://hooks.example/a", "secret_env": "HOOK_SECRET"},
+			{"name": "ops", "url": "https://hooks.example/b", "secret_env": "HOOK_SECRET"}]}`, []string{"webhooks[1].name", "unique"}},
+		{"hook URL scheme", hookWith(`"name": "ops", "url": "ftp://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url"}},
+		{"hook URL no host", hookWith(`"name": "ops", "url": "https:///x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url"}},
+		{"hook URL relative", hookWith(`"name": "ops", "url": "/hooks/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url"}},
+		{"hook URL missing", hookWith(`"name": "ops", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url"}},
+		{"hook URL unparsable", hookWith(`"name": "ops", "url": "https://hooks example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url"}},
+		{"hook secret_env missing", hookWith(`"name": "ops", "url": "https://hooks.example/x"`), []string{"webhooks[0].secret_env"}},
+		{"hook secret unset", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "UNSET_SECRET"`), []string{"webhooks[0].secret_env", "UNSET_SECRET", "16"}},
+		{"hook secret too short", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "SHORT_SECRET"`), []string{"webhooks[0].secret_env", "SHORT_SECRET", "16"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &env{vars: vars}
+			_, err := policy.Parse([]byte(tt.data), e.get)
+			if err == nil {
+				t.Fatalf("Parse(%s) succeeded", tt.data)
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "policy: ") {
+				t.Errorf("error %q does not start with \"policy: \"", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+			for _, s := range vars {
+				if strings.Contains(msg, s) {
+					t.Errorf("error %q holds a secret", msg)
+				}
+			}
+		})
+	}
+}
+
+func TestWebhookSecretFromGetenv(t *testing.T) {
+	e := &env{vars: map[string]string{
+		"OPS_SECRET":   "ops-secret-0123456789",
+		"AUDIT_SECRET": "0123456789abcdef",
+	}}
+	p, err := policy.Parse([]byte(`{"webhooks": [
+		{"name": "ops", "url": "https://hooks.example/ops?k=1", "secret_env": "OPS_SECRET"},
+		{"name": "audit-2", "url": "http://10.0.0.5:8080/in", "secret_env": "AUDIT_SECRET"}]}`), e.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []policy.Webhook{
+		{Name: "ops", URL: "https://hooks.example/ops?k=1", SecretEnv: "OPS_SECRET", Secret: []byte("ops-secret-0123456789")},
+		{Name: "audit-2", URL: "http://10.0.0.5:8080/in", SecretEnv: "AUDIT_SECRET", Secret: []byte("0123456789abcdef")},
+	}
+	if !reflect.DeepEqual(p.Webhooks, want) {
+		t.Errorf("webhooks = %+v, want %+v", p.Webhooks, want)
+	}
+	if !reflect.DeepEqual(e.lookup, []string{"OPS_SECRET", "AUDIT_SECRET"}) {
+		t.Errorf("getenv looked up %v", e.lookup)
+	}
+	// The other fields keep their defaults.
+	p.Webhooks = nil
+	if !same(p, defaults) {
+		t.Errorf("policy = %+v, want the defaults", p)
+	}
+}
+
+func TestStringHasNoSecret(t *testing.T) {
+	e := &env{vars: map[string]string{"OPS_SECRET": "ops-secret-0123456789"}}
+	p, err := policy.Parse([]byte(`{"webhooks": [{"name": "ops", "url": "https://hooks.example/ops", "secret_env": "OPS_SECRET"}]}`), e.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.String()
+	if strings.Contains(s, "ops-secret-0123456789") {
+		t.Errorf("String() holds the secret: %s", s)
+	}
+	if !strings.Contains(s, "webhooks=[ops]") {
+		t.Errorf("String() = %s, want the webhook's name", s)
+	}
+}
+
+func TestLimitClock(t *testing.T) {
+	for _, tt := range []struct {
+		limit  policy.Limit
+		clock  model.ClockKind
+		length time.Duration
+		days   int
+	}{
+		{policy.Limit{Seconds: 90}, model.ClockHours, 90 * time.Second, 0},
+		{policy.Limit{Hours: 24}, model.ClockHours, 24 * time.Hour, 0},
+		{policy.Limit{Hours: 48}, model.ClockHours, 48 * time.Hour, 0},
+		{policy.Limit{Days: 15}, model.ClockCalendarDays, 0, 15},
+		{policy.Limit{WorkingDays: 2}, model.ClockWorkingDays, 0, 2},
+	} {
+		clock, length, days := tt.limit.Clock()
+		if clock != tt.clock || length != tt.length || days != tt.days {
+			t.Errorf("%+v.Clock() = %s, %v, %d; want %s, %v, %d", tt.limit, clock, length, days, tt.clock, tt.length, tt.days)
+		}
+	}
+}
