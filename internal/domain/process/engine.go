@@ -313,7 +313,6 @@ func required(field, value string, max int) (string, error) {
 	return v, nil
 }
 
-
 // notFoundField turns a missing referenced record into a field error.
 func notFoundField(err error, field, format string, args ...any) error {
 	if errors.Is(err, model.ErrNotFound) {
