@@ -161,6 +161,9 @@ type Options struct {
 	// SchedulerPoll is how often the deadline scheduler looks at the clock
 	// at least (default one second); tests with a fake clock shorten it.
 	SchedulerPoll time.Duration
+	// WatchPoll bounds how long a WatchEvents stream waits without a
+	// wake-up (default one second); tests lengthen it to prove wake-ups.
+	WatchPoll time.Duration
 }
 
 // Server is a running childcase.
@@ -243,6 +246,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	ids := identity.New(store, reg, opts.Clock, opts.Logger)
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
+		WatchPoll: opts.WatchPoll,
 	})
 	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine})
 	if err := bootstrap(ctx, ids, opts.Console); err != nil {

@@ -59,13 +59,18 @@ func startServerWith(t testing.TB, dbPath string, configure func(*app.Config)) *
 	if configure != nil {
 		configure(&cfg)
 	}
-	clk := clock.NewFake(testNow)
+	return launch(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
+}
+
+// launch starts the service with cfg and opts (whose Clock must be a
+// *clock.Fake, shared by a restarted server's test) and a client for it.
+func launch(t testing.TB, cfg app.Config, opts app.Options) *testServer {
+	t.Helper()
+	clk := opts.Clock.(*clock.Fake)
 	var console bytes.Buffer
-	srv, err := app.Start(context.Background(), cfg, app.Options{
-		Clock:   clk,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Console: &console,
-	})
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Console = &console
+	srv, err := app.Start(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

@@ -70,6 +70,9 @@ type Deps struct {
 type CaseStarter interface {
 	PrepareNewCase(tx storage.ReadTx, c *model.Case, now time.Time)
 	ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) error
+	// Notify is called after the commit, to wake what waits for new
+	// notifications and timers.
+	Notify()
 }
 
 // New returns an intake service.
@@ -178,6 +181,9 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 	})
 	if err != nil {
 		return model.Report{}, err
+	}
+	if s.cases != nil && out.CaseNumber != "" {
+		s.cases.Notify()
 	}
 	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID)
 	return out, nil
@@ -351,30 +357,54 @@ func (s *Service) caseOf(tx storage.ReadTx, r model.StoredReport) (*model.Case, 
 }
 
 // Claim makes a request with a request_id idempotent (every creating or
-// state-changing method uses it, in the transaction of the change). Request ids
-// are scoped to the user, so one user's id can neither collide with nor
+// state-changing method uses it, in the transaction of the change). Request
+// ids are scoped to the user, so one user's id can neither collide with nor
 // reveal another's. If an earlier request of p used the id, it returns the
 // id of the resource that request produced and replayed=true (or
 // ErrIdempotencyMismatch if the request differs); otherwise it records, in
 // the caller's transaction, that this request produces resource. Without a
 // request_id it does nothing.
 func Claim(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
-	if requestID == "" {
-		return "", false, nil
+	rec, found, err := Replay(tx, p, method, requestID, fingerprint)
+	if err != nil || found {
+		return rec.Resource, found, err
 	}
-	key := p.UserID + ":" + method + ":" + requestID
-	rec, err := tx.Idempotency(key)
+	return "", false, Remember(tx, p, method, requestID, fingerprint, resource, nil, now)
+}
+
+func idempotencyKey(p access.Principal, method, requestID string) string {
+	return p.UserID + ":" + method + ":" + requestID
+}
+
+// Replay looks up an earlier request of p with the same request_id: found
+// is true if there was one, and the error is ErrIdempotencyMismatch if it
+// was a different request. Without a request_id it finds nothing.
+func Replay(tx storage.ReadTx, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
+	if requestID == "" {
+		return model.IdempotencyRecord{}, false, nil
+	}
+	rec, err = tx.Idempotency(idempotencyKey(p, method, requestID))
 	switch {
 	case errors.Is(err, model.ErrNotFound):
-		return "", false, tx.PutIdempotency(model.IdempotencyRecord{
-			Key: key, Fingerprint: fingerprint, Resource: resource, CreateTime: now,
-		})
+		return model.IdempotencyRecord{}, false, nil
 	case err != nil:
-		return "", false, err
+		return model.IdempotencyRecord{}, false, err
 	case !bytes.Equal(rec.Fingerprint, fingerprint):
-		return "", false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
+		return model.IdempotencyRecord{}, false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
 	}
-	return rec.Resource, true, nil
+	return rec, true, nil
+}
+
+// Remember records, in the transaction of the change, that p's request
+// with this request_id produced resource, and the result to answer a retry
+// with. Without a request_id it does nothing.
+func Remember(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, result []byte, now time.Time) error {
+	if requestID == "" {
+		return nil
+	}
+	return tx.PutIdempotency(model.IdempotencyRecord{
+		Key: idempotencyKey(p, method, requestID), Fingerprint: fingerprint, Resource: resource, Result: result, CreateTime: now,
+	})
 }
 
 // notFoundField turns a missing referenced record into a field error: the

@@ -347,5 +347,6 @@ type IdempotencyRecord struct {
 	Key         string    // method and request_id
 	Fingerprint []byte    // hash of the request without its request_id
 	Resource    string    // the id of the resource the request produced
+	Result      []byte    // the first answer, when a retry must get it back as it was
 	CreateTime  time.Time // for expiry
 }

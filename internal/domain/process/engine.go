@@ -9,7 +9,9 @@
 package process
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +50,9 @@ type Engine struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	hub      *Hub
+	// watchPoll bounds how long a watcher sleeps without a wake-up, in
+	// case one is missed.
+	watchPoll time.Duration
 }
 
 // Deps are what the engine needs.
@@ -59,6 +64,9 @@ type Deps struct {
 	Vault    *vault.Vault
 	Clock    clock.Clock
 	Log      *slog.Logger
+	// WatchPoll bounds how long a watcher waits without a wake-up (default
+	// one second).
+	WatchPoll time.Duration
 }
 
 // New returns an engine.
@@ -66,6 +74,7 @@ func New(d Deps) *Engine {
 	return &Engine{
 		store: d.Store, units: d.Units, access: access.New(d.Units), policy: d.Policy,
 		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(),
+		watchPoll: cmp.Or(d.WatchPoll, time.Second),
 	}
 }
 
@@ -136,13 +145,14 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		_, replayed, err := intake.Claim(tx, p, "case."+st.name, req.RequestID, req.Fingerprint, number, now)
+		method := "case." + st.name
+		prior, replayed, err := intake.Replay(tx, p, method, req.RequestID, req.Fingerprint)
 		if err != nil {
 			return err
 		}
 		if replayed {
-			out = c
-			return nil
+			// The first answer, as it was, even if the case moved on since.
+			return json.Unmarshal(prior.Result, &out)
 		}
 		if c.Etag() != req.Etag {
 			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)
@@ -154,11 +164,18 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err := st.apply(s); err != nil {
 			return err
 		}
-		if err := s.commit("case." + st.name); err != nil {
+		if err := s.commit(method); err != nil {
 			return err
 		}
 		out = c
-		return nil
+		if req.RequestID == "" {
+			return nil
+		}
+		result, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		return intake.Remember(tx, p, method, req.RequestID, req.Fingerprint, number, result, now)
 	})
 	if err != nil {
 		return model.Case{}, err
@@ -356,6 +373,9 @@ func (e *Engine) ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) err
 	_, err := tx.AppendNotifications(model.Notification{
 		Time: now, Kind: "CASE_FORWARDED", Case: access.CaseResource(c.Number), Units: []string{unit}, Detail: "a new case awaits acknowledgement",
 	})
-	e.hub.notify()
 	return err
 }
+
+// Notify wakes watchers, webhooks and the scheduler after a commit that
+// wrote notifications or timers outside the engine (intake opening a case).
+func (e *Engine) Notify() { e.hub.notify() }

@@ -1,10 +1,6 @@
 package process
 
-import (
-	"context"
-	"sync"
-	"time"
-)
+import "sync"
 
 // Hub wakes watchers when the outbox grows. A watcher takes the channel of
 // Wait, reads the outbox from its cursor, and waits on the channel, which is
@@ -28,10 +24,4 @@ func (h *Hub) notify() {
 	defer h.mu.Unlock()
 	close(h.ch)
 	h.ch = make(chan struct{})
-}
-
-// watchPoll bounds how long a watcher sleeps without a wake-up, in case a
-// commit's wake-up came before the watcher started waiting.
-func watchPoll(ctx context.Context) <-chan time.Time {
-	return time.After(time.Second)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -104,7 +105,7 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		case <-ctx.Done():
 			return nil
 		case <-wake:
-		case <-watchPoll(ctx):
+		case <-time.After(e.watchPoll):
 		}
 	}
 }
