@@ -280,7 +280,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 
 	deps := grpcapi.Deps{
-		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk,
+		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger,
 	}
 

@@ -1,14 +1,18 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,6 +25,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
@@ -305,6 +310,9 @@ var matrixCalls = map[string]mxCall{
 	pb.AdminService_RotateMasterKey_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
 		return &pb.RotateMasterKeyRequest{}
 	},
+	pb.AdminService_BackupDatabase_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.BackupDatabaseRequest{}
+	},
 	pb.AuditService_ListAuditEvents_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
 		return &pb.ListAuditEventsRequest{PageSize: 1000}
 	},
@@ -363,6 +371,9 @@ func (f *mxFixture) invoke(t *testing.T, m protoreflect.MethodDescriptor, user s
 		t.Fatal(err)
 	}
 	if m.IsStreamingServer() {
+		if fullMethod(m) == pb.AdminService_BackupDatabase_FullMethodName {
+			return f.backup(t, m, user, req)
+		}
 		return f.watch(t, m, user, req)
 	}
 	resp := mt.New().Interface()
@@ -405,6 +416,59 @@ func (f *mxFixture) watch(t *testing.T, m protoreflect.MethodDescriptor, user st
 		}
 		out.WriteString(protojson.Format(n) + "\n")
 	}
+}
+
+// backup reads a BackupDatabase stream to its end, checks that the bytes
+// are a database that passes boltstore.Check and hold none of the
+// fixtures' secrets in the clear, and returns a summary of it rather than
+// the bytes: the file names records (its audit events), as the database
+// on disk does, which is what a backup is for.
+func (f *mxFixture) backup(t *testing.T, m protoreflect.MethodDescriptor, user string, req proto.Message) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(f.ts.as(t, user), 30*time.Second)
+	defer cancel()
+	stream, err := f.ts.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, fullMethod(m))
+	if err != nil {
+		return "", err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return "", err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return "", err
+	}
+	var data []byte
+	for {
+		chunk := &httpbody.HttpBody{}
+		err := stream.RecvMsg(chunk)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		if chunk.GetContentType() != "application/octet-stream" {
+			t.Errorf("backup chunk of type %q", chunk.GetContentType())
+		}
+		data = append(data, chunk.GetData()...)
+	}
+	for _, secret := range []string{mxChildName, mxNarrative, mxCaregiver, mxReporterName, mxReporterTel, mxReporterAddr} {
+		if bytes.Contains(data, []byte(secret)) {
+			t.Errorf("the backup holds %q in the clear", secret)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := boltstore.Check(context.Background(), path)
+	if err != nil {
+		t.Fatalf("check the backup: %v", err)
+	}
+	for _, p := range res.Problems {
+		t.Errorf("the backup: %s", p)
+	}
+	return fmt.Sprintf("backup of %d bytes: %d reports, %d cases, %d audit events\n", len(data), res.Reports, res.Cases, res.AuditEvents), nil
 }
 
 func TestAccessMatrix(t *testing.T) {

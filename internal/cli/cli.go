@@ -30,8 +30,12 @@ Usage:
   childcase users add|list|revoke     manage users (server stopped)
   childcase keys rotate               re-wrap every data key under a new master key
   childcase audit verify              verify the audit log's hash chain
+  childcase backup --to FILE          copy the database: hot through a running server (--addr), or its file
+  childcase restore --from FILE       put a checked backup in place (server stopped)
+  childcase check                     check a database or backup file: structure, indexes, audit chain
 
-Run "childcase serve -h" for the flags of serve.
+Run "childcase serve -h" for the flags of serve, "childcase backup -h" (and
+restore, check) for theirs.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -50,6 +54,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = keysCmd(ctx, args[1:], stdout, stderr)
 	case "audit":
 		err = auditCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, args[1:], stdout, stderr)
+	case "check":
+		err = checkCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

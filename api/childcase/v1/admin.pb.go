@@ -9,6 +9,7 @@ package childcasev1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -666,6 +667,42 @@ func (x *RotateMasterKeyResponse) GetRewrappedKeys() int64 {
 	return 0
 }
 
+type BackupDatabaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupDatabaseRequest) Reset() {
+	*x = BackupDatabaseRequest{}
+	mi := &file_childcase_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupDatabaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupDatabaseRequest) ProtoMessage() {}
+
+func (x *BackupDatabaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupDatabaseRequest.ProtoReflect.Descriptor instead.
+func (*BackupDatabaseRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
 type ListPoliceUnitsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -674,7 +711,7 @@ type ListPoliceUnitsRequest struct {
 
 func (x *ListPoliceUnitsRequest) Reset() {
 	*x = ListPoliceUnitsRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[13]
+	mi := &file_childcase_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +723,7 @@ func (x *ListPoliceUnitsRequest) String() string {
 func (*ListPoliceUnitsRequest) ProtoMessage() {}
 
 func (x *ListPoliceUnitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[13]
+	mi := &file_childcase_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +736,7 @@ func (x *ListPoliceUnitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliceUnitsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliceUnitsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 type ListPoliceUnitsResponse struct {
@@ -711,7 +748,7 @@ type ListPoliceUnitsResponse struct {
 
 func (x *ListPoliceUnitsResponse) Reset() {
 	*x = ListPoliceUnitsResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[14]
+	mi := &file_childcase_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +760,7 @@ func (x *ListPoliceUnitsResponse) String() string {
 func (*ListPoliceUnitsResponse) ProtoMessage() {}
 
 func (x *ListPoliceUnitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[14]
+	mi := &file_childcase_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +773,7 @@ func (x *ListPoliceUnitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliceUnitsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliceUnitsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListPoliceUnitsResponse) GetPoliceUnits() []*PoliceUnit {
@@ -756,7 +793,7 @@ type GetPoliceUnitRequest struct {
 
 func (x *GetPoliceUnitRequest) Reset() {
 	*x = GetPoliceUnitRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[15]
+	mi := &file_childcase_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +805,7 @@ func (x *GetPoliceUnitRequest) String() string {
 func (*GetPoliceUnitRequest) ProtoMessage() {}
 
 func (x *GetPoliceUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[15]
+	mi := &file_childcase_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +818,7 @@ func (x *GetPoliceUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPoliceUnitRequest.ProtoReflect.Descriptor instead.
 func (*GetPoliceUnitRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetPoliceUnitRequest) GetName() string {
@@ -811,7 +848,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[16]
+	mi := &file_childcase_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +860,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[16]
+	mi := &file_childcase_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +873,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListAuditEventsRequest) GetPageSize() int32 {
@@ -891,7 +928,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[17]
+	mi := &file_childcase_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +940,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[17]
+	mi := &file_childcase_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +953,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -941,7 +978,7 @@ type VerifyAuditLogRequest struct {
 
 func (x *VerifyAuditLogRequest) Reset() {
 	*x = VerifyAuditLogRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[18]
+	mi := &file_childcase_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +990,7 @@ func (x *VerifyAuditLogRequest) String() string {
 func (*VerifyAuditLogRequest) ProtoMessage() {}
 
 func (x *VerifyAuditLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[18]
+	mi := &file_childcase_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1003,7 @@ func (x *VerifyAuditLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditLogRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditLogRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 type VerifyAuditLogResponse struct {
@@ -988,7 +1025,7 @@ type VerifyAuditLogResponse struct {
 
 func (x *VerifyAuditLogResponse) Reset() {
 	*x = VerifyAuditLogResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[19]
+	mi := &file_childcase_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1037,7 @@ func (x *VerifyAuditLogResponse) String() string {
 func (*VerifyAuditLogResponse) ProtoMessage() {}
 
 func (x *VerifyAuditLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[19]
+	mi := &file_childcase_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1050,7 @@ func (x *VerifyAuditLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditLogResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditLogResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VerifyAuditLogResponse) GetIntact() bool {
@@ -1055,7 +1092,7 @@ var File_childcase_v1_admin_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18childcase/v1/admin.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bchildcase/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n" +
+	"\x18childcase/v1/admin.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bchildcase/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n" +
 	"\x11CreateUserRequest\x121\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.childcase.v1.UserB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04user\x12;\n" +
 	"\auser_id\x18\x02 \x01(\tB\"\xe0A\x02\xbaH\x1cr\x1a2\x18^[a-z][a-z0-9._-]{1,62}$R\x06userId\x126\n" +
@@ -1091,7 +1128,8 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x16RotateMasterKeyRequest\"d\n" +
 	"\x17RotateMasterKeyResponse\x12\"\n" +
 	"\rmaster_key_id\x18\x01 \x01(\tR\vmasterKeyId\x12%\n" +
-	"\x0erewrapped_keys\x18\x02 \x01(\x03R\rrewrappedKeys\"\x18\n" +
+	"\x0erewrapped_keys\x18\x02 \x01(\x03R\rrewrappedKeys\"\x17\n" +
+	"\x15BackupDatabaseRequest\"\x18\n" +
 	"\x16ListPoliceUnitsRequest\"V\n" +
 	"\x17ListPoliceUnitsResponse\x12;\n" +
 	"\fpolice_units\x18\x01 \x03(\v2\x18.childcase.v1.PoliceUnitR\vpoliceUnits\"8\n" +
@@ -1117,7 +1155,7 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1d\n" +
 	"\n" +
 	"broken_seq\x18\x04 \x01(\x04R\tbrokenSeq\x12\x18\n" +
-	"\aproblem\x18\x05 \x01(\tR\aproblem2\xf3\a\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem2\xdf\b\n" +
 	"\fAdminService\x12h\n" +
 	"\n" +
 	"CreateUser\x12\x1f.childcase.v1.CreateUserRequest\x1a .childcase.v1.CreateUserResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x04user\"\t/v1/users\x12W\n" +
@@ -1129,7 +1167,8 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"ListTokens\x12\x1f.childcase.v1.ListTokensRequest\x1a .childcase.v1.ListTokensResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{parent=users/*}/tokens\x12s\n" +
 	"\vRevokeToken\x12 .childcase.v1.RevokeTokenRequest\x1a\x13.childcase.v1.Token\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=users/*/tokens/*}:revoke\x12y\n" +
 	"\x10CreatePoliceUnit\x12%.childcase.v1.CreatePoliceUnitRequest\x1a\x18.childcase.v1.PoliceUnit\"$\x82\xd3\xe4\x93\x02\x1e:\vpolice_unit\"\x0f/v1/policeUnits\x12\x7f\n" +
-	"\x0fRotateMasterKey\x12$.childcase.v1.RotateMasterKeyRequest\x1a%.childcase.v1.RotateMasterKeyResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/masterKey:rotate2\xfd\x01\n" +
+	"\x0fRotateMasterKey\x12$.childcase.v1.RotateMasterKeyRequest\x1a%.childcase.v1.RotateMasterKeyResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/masterKey:rotate\x12j\n" +
+	"\x0eBackupDatabase\x12#.childcase.v1.BackupDatabaseRequest\x1a\x14.google.api.HttpBody\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/database:backup0\x012\xfd\x01\n" +
 	"\x11PoliceUnitService\x12w\n" +
 	"\x0fListPoliceUnits\x12$.childcase.v1.ListPoliceUnitsRequest\x1a%.childcase.v1.ListPoliceUnitsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/policeUnits\x12o\n" +
 	"\rGetPoliceUnit\x12\".childcase.v1.GetPoliceUnitRequest\x1a\x18.childcase.v1.PoliceUnit\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=policeUnits/*}2\x87\x02\n" +
@@ -1149,7 +1188,7 @@ func file_childcase_v1_admin_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_admin_proto_rawDescData
 }
 
-var file_childcase_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_childcase_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_childcase_v1_admin_proto_goTypes = []any{
 	(*CreateUserRequest)(nil),       // 0: childcase.v1.CreateUserRequest
 	(*CreateUserResponse)(nil),      // 1: childcase.v1.CreateUserResponse
@@ -1164,33 +1203,35 @@ var file_childcase_v1_admin_proto_goTypes = []any{
 	(*CreatePoliceUnitRequest)(nil), // 10: childcase.v1.CreatePoliceUnitRequest
 	(*RotateMasterKeyRequest)(nil),  // 11: childcase.v1.RotateMasterKeyRequest
 	(*RotateMasterKeyResponse)(nil), // 12: childcase.v1.RotateMasterKeyResponse
-	(*ListPoliceUnitsRequest)(nil),  // 13: childcase.v1.ListPoliceUnitsRequest
-	(*ListPoliceUnitsResponse)(nil), // 14: childcase.v1.ListPoliceUnitsResponse
-	(*GetPoliceUnitRequest)(nil),    // 15: childcase.v1.GetPoliceUnitRequest
-	(*ListAuditEventsRequest)(nil),  // 16: childcase.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil), // 17: childcase.v1.ListAuditEventsResponse
-	(*VerifyAuditLogRequest)(nil),   // 18: childcase.v1.VerifyAuditLogRequest
-	(*VerifyAuditLogResponse)(nil),  // 19: childcase.v1.VerifyAuditLogResponse
-	(*User)(nil),                    // 20: childcase.v1.User
-	(*durationpb.Duration)(nil),     // 21: google.protobuf.Duration
-	(*Token)(nil),                   // 22: childcase.v1.Token
-	(*PoliceUnit)(nil),              // 23: childcase.v1.PoliceUnit
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
-	(*AuditEvent)(nil),              // 25: childcase.v1.AuditEvent
+	(*BackupDatabaseRequest)(nil),   // 13: childcase.v1.BackupDatabaseRequest
+	(*ListPoliceUnitsRequest)(nil),  // 14: childcase.v1.ListPoliceUnitsRequest
+	(*ListPoliceUnitsResponse)(nil), // 15: childcase.v1.ListPoliceUnitsResponse
+	(*GetPoliceUnitRequest)(nil),    // 16: childcase.v1.GetPoliceUnitRequest
+	(*ListAuditEventsRequest)(nil),  // 17: childcase.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil), // 18: childcase.v1.ListAuditEventsResponse
+	(*VerifyAuditLogRequest)(nil),   // 19: childcase.v1.VerifyAuditLogRequest
+	(*VerifyAuditLogResponse)(nil),  // 20: childcase.v1.VerifyAuditLogResponse
+	(*User)(nil),                    // 21: childcase.v1.User
+	(*durationpb.Duration)(nil),     // 22: google.protobuf.Duration
+	(*Token)(nil),                   // 23: childcase.v1.Token
+	(*PoliceUnit)(nil),              // 24: childcase.v1.PoliceUnit
+	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
+	(*AuditEvent)(nil),              // 26: childcase.v1.AuditEvent
+	(*httpbody.HttpBody)(nil),       // 27: google.api.HttpBody
 }
 var file_childcase_v1_admin_proto_depIdxs = []int32{
-	20, // 0: childcase.v1.CreateUserRequest.user:type_name -> childcase.v1.User
-	21, // 1: childcase.v1.CreateUserRequest.token_ttl:type_name -> google.protobuf.Duration
-	20, // 2: childcase.v1.CreateUserResponse.user:type_name -> childcase.v1.User
-	22, // 3: childcase.v1.CreateUserResponse.token:type_name -> childcase.v1.Token
-	20, // 4: childcase.v1.ListUsersResponse.users:type_name -> childcase.v1.User
-	21, // 5: childcase.v1.CreateTokenRequest.ttl:type_name -> google.protobuf.Duration
-	22, // 6: childcase.v1.ListTokensResponse.tokens:type_name -> childcase.v1.Token
-	23, // 7: childcase.v1.CreatePoliceUnitRequest.police_unit:type_name -> childcase.v1.PoliceUnit
-	23, // 8: childcase.v1.ListPoliceUnitsResponse.police_units:type_name -> childcase.v1.PoliceUnit
-	24, // 9: childcase.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	24, // 10: childcase.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	25, // 11: childcase.v1.ListAuditEventsResponse.events:type_name -> childcase.v1.AuditEvent
+	21, // 0: childcase.v1.CreateUserRequest.user:type_name -> childcase.v1.User
+	22, // 1: childcase.v1.CreateUserRequest.token_ttl:type_name -> google.protobuf.Duration
+	21, // 2: childcase.v1.CreateUserResponse.user:type_name -> childcase.v1.User
+	23, // 3: childcase.v1.CreateUserResponse.token:type_name -> childcase.v1.Token
+	21, // 4: childcase.v1.ListUsersResponse.users:type_name -> childcase.v1.User
+	22, // 5: childcase.v1.CreateTokenRequest.ttl:type_name -> google.protobuf.Duration
+	23, // 6: childcase.v1.ListTokensResponse.tokens:type_name -> childcase.v1.Token
+	24, // 7: childcase.v1.CreatePoliceUnitRequest.police_unit:type_name -> childcase.v1.PoliceUnit
+	24, // 8: childcase.v1.ListPoliceUnitsResponse.police_units:type_name -> childcase.v1.PoliceUnit
+	25, // 9: childcase.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	25, // 10: childcase.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	26, // 11: childcase.v1.ListAuditEventsResponse.events:type_name -> childcase.v1.AuditEvent
 	0,  // 12: childcase.v1.AdminService.CreateUser:input_type -> childcase.v1.CreateUserRequest
 	2,  // 13: childcase.v1.AdminService.GetUser:input_type -> childcase.v1.GetUserRequest
 	3,  // 14: childcase.v1.AdminService.ListUsers:input_type -> childcase.v1.ListUsersRequest
@@ -1200,25 +1241,27 @@ var file_childcase_v1_admin_proto_depIdxs = []int32{
 	9,  // 18: childcase.v1.AdminService.RevokeToken:input_type -> childcase.v1.RevokeTokenRequest
 	10, // 19: childcase.v1.AdminService.CreatePoliceUnit:input_type -> childcase.v1.CreatePoliceUnitRequest
 	11, // 20: childcase.v1.AdminService.RotateMasterKey:input_type -> childcase.v1.RotateMasterKeyRequest
-	13, // 21: childcase.v1.PoliceUnitService.ListPoliceUnits:input_type -> childcase.v1.ListPoliceUnitsRequest
-	15, // 22: childcase.v1.PoliceUnitService.GetPoliceUnit:input_type -> childcase.v1.GetPoliceUnitRequest
-	16, // 23: childcase.v1.AuditService.ListAuditEvents:input_type -> childcase.v1.ListAuditEventsRequest
-	18, // 24: childcase.v1.AuditService.VerifyAuditLog:input_type -> childcase.v1.VerifyAuditLogRequest
-	1,  // 25: childcase.v1.AdminService.CreateUser:output_type -> childcase.v1.CreateUserResponse
-	20, // 26: childcase.v1.AdminService.GetUser:output_type -> childcase.v1.User
-	4,  // 27: childcase.v1.AdminService.ListUsers:output_type -> childcase.v1.ListUsersResponse
-	20, // 28: childcase.v1.AdminService.DisableUser:output_type -> childcase.v1.User
-	22, // 29: childcase.v1.AdminService.CreateToken:output_type -> childcase.v1.Token
-	8,  // 30: childcase.v1.AdminService.ListTokens:output_type -> childcase.v1.ListTokensResponse
-	22, // 31: childcase.v1.AdminService.RevokeToken:output_type -> childcase.v1.Token
-	23, // 32: childcase.v1.AdminService.CreatePoliceUnit:output_type -> childcase.v1.PoliceUnit
-	12, // 33: childcase.v1.AdminService.RotateMasterKey:output_type -> childcase.v1.RotateMasterKeyResponse
-	14, // 34: childcase.v1.PoliceUnitService.ListPoliceUnits:output_type -> childcase.v1.ListPoliceUnitsResponse
-	23, // 35: childcase.v1.PoliceUnitService.GetPoliceUnit:output_type -> childcase.v1.PoliceUnit
-	17, // 36: childcase.v1.AuditService.ListAuditEvents:output_type -> childcase.v1.ListAuditEventsResponse
-	19, // 37: childcase.v1.AuditService.VerifyAuditLog:output_type -> childcase.v1.VerifyAuditLogResponse
-	25, // [25:38] is the sub-list for method output_type
-	12, // [12:25] is the sub-list for method input_type
+	13, // 21: childcase.v1.AdminService.BackupDatabase:input_type -> childcase.v1.BackupDatabaseRequest
+	14, // 22: childcase.v1.PoliceUnitService.ListPoliceUnits:input_type -> childcase.v1.ListPoliceUnitsRequest
+	16, // 23: childcase.v1.PoliceUnitService.GetPoliceUnit:input_type -> childcase.v1.GetPoliceUnitRequest
+	17, // 24: childcase.v1.AuditService.ListAuditEvents:input_type -> childcase.v1.ListAuditEventsRequest
+	19, // 25: childcase.v1.AuditService.VerifyAuditLog:input_type -> childcase.v1.VerifyAuditLogRequest
+	1,  // 26: childcase.v1.AdminService.CreateUser:output_type -> childcase.v1.CreateUserResponse
+	21, // 27: childcase.v1.AdminService.GetUser:output_type -> childcase.v1.User
+	4,  // 28: childcase.v1.AdminService.ListUsers:output_type -> childcase.v1.ListUsersResponse
+	21, // 29: childcase.v1.AdminService.DisableUser:output_type -> childcase.v1.User
+	23, // 30: childcase.v1.AdminService.CreateToken:output_type -> childcase.v1.Token
+	8,  // 31: childcase.v1.AdminService.ListTokens:output_type -> childcase.v1.ListTokensResponse
+	23, // 32: childcase.v1.AdminService.RevokeToken:output_type -> childcase.v1.Token
+	24, // 33: childcase.v1.AdminService.CreatePoliceUnit:output_type -> childcase.v1.PoliceUnit
+	12, // 34: childcase.v1.AdminService.RotateMasterKey:output_type -> childcase.v1.RotateMasterKeyResponse
+	27, // 35: childcase.v1.AdminService.BackupDatabase:output_type -> google.api.HttpBody
+	15, // 36: childcase.v1.PoliceUnitService.ListPoliceUnits:output_type -> childcase.v1.ListPoliceUnitsResponse
+	24, // 37: childcase.v1.PoliceUnitService.GetPoliceUnit:output_type -> childcase.v1.PoliceUnit
+	18, // 38: childcase.v1.AuditService.ListAuditEvents:output_type -> childcase.v1.ListAuditEventsResponse
+	20, // 39: childcase.v1.AuditService.VerifyAuditLog:output_type -> childcase.v1.VerifyAuditLogResponse
+	26, // [26:40] is the sub-list for method output_type
+	12, // [12:26] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -1236,7 +1279,7 @@ func file_childcase_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_admin_proto_rawDesc), len(file_childcase_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

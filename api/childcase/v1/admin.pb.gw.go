@@ -392,6 +392,26 @@ func local_request_AdminService_RotateMasterKey_0(ctx context.Context, marshaler
 	return msg, metadata, err
 }
 
+func request_AdminService_BackupDatabase_0(ctx context.Context, marshaler runtime.Marshaler, client AdminServiceClient, req *http.Request, pathParams map[string]string) (AdminService_BackupDatabaseClient, runtime.ServerMetadata, error) {
+	var (
+		protoReq BackupDatabaseRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	stream, err := client.BackupDatabase(ctx, &protoReq)
+	if err != nil {
+		return nil, metadata, err
+	}
+	header, err := stream.Header()
+	if err != nil {
+		return nil, metadata, err
+	}
+	metadata.HeaderMD = header
+	return stream, metadata, nil
+}
+
 func request_PoliceUnitService_ListPoliceUnits_0(ctx context.Context, marshaler runtime.Marshaler, client PoliceUnitServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq ListPoliceUnitsRequest
@@ -701,6 +721,13 @@ func RegisterAdminServiceHandlerServer(ctx context.Context, mux *runtime.ServeMu
 		forward_AdminService_RotateMasterKey_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
+	mux.Handle(http.MethodGet, pattern_AdminService_BackupDatabase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		err := status.Error(codes.Unimplemented, "streaming calls are not yet supported in the in-process transport")
+		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+		return
+	})
+
 	return nil
 }
 
@@ -993,6 +1020,23 @@ func RegisterAdminServiceHandlerClient(ctx context.Context, mux *runtime.ServeMu
 		}
 		forward_AdminService_RotateMasterKey_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_AdminService_BackupDatabase_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/childcase.v1.AdminService/BackupDatabase", runtime.WithHTTPPathPattern("/v1/database:backup"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AdminService_BackupDatabase_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AdminService_BackupDatabase_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1006,6 +1050,7 @@ var (
 	pattern_AdminService_RevokeToken_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "users", "tokens", "name"}, "revoke"))
 	pattern_AdminService_CreatePoliceUnit_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "policeUnits"}, ""))
 	pattern_AdminService_RotateMasterKey_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "masterKey"}, "rotate"))
+	pattern_AdminService_BackupDatabase_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "database"}, "backup"))
 )
 
 var (
@@ -1018,6 +1063,7 @@ var (
 	forward_AdminService_RevokeToken_0      = runtime.ForwardResponseMessage
 	forward_AdminService_CreatePoliceUnit_0 = runtime.ForwardResponseMessage
 	forward_AdminService_RotateMasterKey_0  = runtime.ForwardResponseMessage
+	forward_AdminService_BackupDatabase_0   = runtime.ForwardResponseStream
 )
 
 // RegisterPoliceUnitServiceHandlerFromEndpoint is same as RegisterPoliceUnitServiceHandler but

@@ -8,6 +8,7 @@ package childcasev1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -28,6 +29,7 @@ const (
 	AdminService_RevokeToken_FullMethodName      = "/childcase.v1.AdminService/RevokeToken"
 	AdminService_CreatePoliceUnit_FullMethodName = "/childcase.v1.AdminService/CreatePoliceUnit"
 	AdminService_RotateMasterKey_FullMethodName  = "/childcase.v1.AdminService/RotateMasterKey"
+	AdminService_BackupDatabase_FullMethodName   = "/childcase.v1.AdminService/BackupDatabase"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -35,7 +37,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AdminService manages users, their tokens, police units and the master
-// key. Only admins may call it; admins do not read case content.
+// key, and takes backups of the database. Only admins may call it; admins
+// do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceClient interface {
 	// Creates a user and a first token, whose secret is returned this once.
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
@@ -55,6 +58,13 @@ type AdminServiceClient interface {
 	// Generates a new master key, re-wraps every data key under it while
 	// reads go on, and replaces the key file.
 	RotateMasterKey(ctx context.Context, in *RotateMasterKeyRequest, opts ...grpc.CallOption) (*RotateMasterKeyResponse, error)
+	// Streams a consistent copy of the whole database file (a bbolt file,
+	// application/octet-stream) while the service keeps serving: every write
+	// acknowledged before the call is in it. The data stays sealed as on
+	// disk; the master key file is not part of it. The backup is audited
+	// ("database.backup") before the first byte is sent. Over REST the body
+	// is the raw file: GET /v1/database:backup.
+	BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
 type adminServiceClient struct {
@@ -155,12 +165,32 @@ func (c *adminServiceClient) RotateMasterKey(ctx context.Context, in *RotateMast
 	return out, nil
 }
 
+func (c *adminServiceClient) BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AdminService_ServiceDesc.Streams[0], AdminService_BackupDatabase_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupDatabaseRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupDatabaseClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
 //
 // AdminService manages users, their tokens, police units and the master
-// key. Only admins may call it; admins do not read case content.
+// key, and takes backups of the database. Only admins may call it; admins
+// do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceServer interface {
 	// Creates a user and a first token, whose secret is returned this once.
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
@@ -180,6 +210,13 @@ type AdminServiceServer interface {
 	// Generates a new master key, re-wraps every data key under it while
 	// reads go on, and replaces the key file.
 	RotateMasterKey(context.Context, *RotateMasterKeyRequest) (*RotateMasterKeyResponse, error)
+	// Streams a consistent copy of the whole database file (a bbolt file,
+	// application/octet-stream) while the service keeps serving: every write
+	// acknowledged before the call is in it. The data stays sealed as on
+	// disk; the master key file is not part of it. The backup is audited
+	// ("database.backup") before the first byte is sent. Over REST the body
+	// is the raw file: GET /v1/database:backup.
+	BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -216,6 +253,9 @@ func (UnimplementedAdminServiceServer) CreatePoliceUnit(context.Context, *Create
 }
 func (UnimplementedAdminServiceServer) RotateMasterKey(context.Context, *RotateMasterKeyRequest) (*RotateMasterKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateMasterKey not implemented")
+}
+func (UnimplementedAdminServiceServer) BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method BackupDatabase not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -400,6 +440,17 @@ func _AdminService_RotateMasterKey_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_BackupDatabase_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupDatabaseRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AdminServiceServer).BackupDatabase(m, &grpc.GenericServerStream[BackupDatabaseRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AdminService_BackupDatabaseServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,7 +495,13 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AdminService_RotateMasterKey_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "BackupDatabase",
+			Handler:       _AdminService_BackupDatabase_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "childcase/v1/admin.proto",
 }
 

@@ -59,6 +59,7 @@ var methodRoles = map[string][]model.Role{
 	pb.AdminService_RevokeToken_FullMethodName:          access.Admins,
 	pb.AdminService_CreatePoliceUnit_FullMethodName:     access.Admins,
 	pb.AdminService_RotateMasterKey_FullMethodName:      access.Admins,
+	pb.AdminService_BackupDatabase_FullMethodName:       access.Admins,
 	pb.AuditService_ListAuditEvents_FullMethodName:      access.Auditors,
 	pb.AuditService_VerifyAuditLog_FullMethodName:       access.Auditors,
 

@@ -31,7 +31,8 @@ type Deps struct {
 	Process  *process.Engine
 	Identity *identity.Service
 	Audit    *auditlog.Log
-	Keys     KeyRotator // nil: RotateMasterKey is unavailable
+	Keys     KeyRotator     // nil: RotateMasterKey is unavailable
+	Backup   DatabaseBackup // nil: BackupDatabase is unavailable
 	Units    *units.Registry
 	Clock    clock.Clock
 	Log      *slog.Logger
@@ -80,7 +81,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, identity: d.Identity, log: d.Log})
 	pb.RegisterUnitServiceServer(s, &unitServer{units: d.Units, clock: d.Clock, log: d.Log})
 	pb.RegisterCaseProcessServiceServer(s, &processServer{engine: d.Process, identity: d.Identity, log: d.Log})
-	pb.RegisterAdminServiceServer(s, &adminServer{identity: d.Identity, keys: d.Keys, log: d.Log})
+	pb.RegisterAdminServiceServer(s, &adminServer{identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
 	pb.RegisterAuditServiceServer(s, &auditServer{log: d.Audit, logger: d.Log})
 

@@ -1,0 +1,327 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// The operations commands: backup (hot, through a running server's
+// AdminService, or from a stopped server's file), restore and check. They
+// read and write database files through boltstore; they never open a file
+// a server holds.
+
+const opsUsage = `Usage:
+  childcase backup  --to FILE --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE]   (running server)
+  childcase backup  --to FILE --db FILE                                               (server stopped)
+  childcase restore --from FILE --db FILE [--force]                                   (server stopped)
+  childcase check   --db FILE                  check a database or a backup; exits 1 on any problem
+`
+
+// errCheckFailed makes check (and a backup or restore whose check found
+// problems) exit non-zero.
+var errCheckFailed = errors.New("the database failed its check")
+
+// inUseWait is how long restore waits for the lock of the file it would
+// replace: a server holds it for as long as it runs, so there is no point
+// in waiting long.
+const inUseWait = 200 * time.Millisecond
+
+func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := app.DefaultConfig().DBPath
+	var to, addr, token, caFile string
+	fs.StringVar(&to, "to", "", "the backup file to write; it must not exist")
+	stringFlag(fs, &db, "db", "path of the bbolt database file, when no server runs on it")
+	stringFlag(fs, &addr, "addr", "gRPC address of a running server: back up through it, while it serves")
+	stringFlag(fs, &token, "token", "an admin's bearer token, with --addr")
+	stringFlag(fs, &caFile, "ca-cert", "PEM CA of the server's certificate, with --addr when it serves TLS")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if to == "" {
+		fmt.Fprintf(stderr, "backup: --to is required\n\n%s", opsUsage)
+		return errUsage
+	}
+	if addr != "" && token == "" {
+		return errors.New("--token: an admin token is required with --addr")
+	}
+	if _, err := os.Lstat(to); err == nil {
+		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
+	}
+	// FILE.tmp, created only if absent: two backups to one name cannot mix.
+	tmp := to + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s exists: another backup to %s is running, or one was cut short (then remove it)", tmp, to)
+		}
+		return err
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	var source string
+	if addr != "" {
+		source = addr
+		err = backupRemote(ctx, addr, token, caFile, f)
+	} else {
+		source = db
+		err = backupOffline(ctx, db, f)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// The copy must at least open and read as a database before it takes
+	// the name; what it holds is reported below.
+	res, err := boltstore.Check(ctx, tmp)
+	if err != nil {
+		return fmt.Errorf("the copy of %s cannot be read back: %w", source, err)
+	}
+	if _, err := os.Lstat(to); err == nil {
+		return fmt.Errorf("%s appeared while the backup ran: not replaced", to)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		return err
+	}
+	kept = true
+	if err := syncDir(filepath.Dir(to)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Backed up %s to %s: %s\n", source, to, summary(res))
+	if !res.OK() {
+		printProblems(stdout, res)
+		fmt.Fprintf(stdout, "The backup is kept, but the database it copies has these problems.\n")
+		return errCheckFailed
+	}
+	return nil
+}
+
+// backupOffline copies a database no server is running on.
+func backupOffline(ctx context.Context, db string, w io.Writer) error {
+	store, err := boltstore.OpenReadOnly(db, boltstore.Options{Timeout: inUseWait})
+	if errors.Is(err, boltstore.ErrInUse) {
+		return fmt.Errorf("%w: a server is running on it; back up through it with --addr and --token", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, err = store.WriteBackup(ctx, w)
+	return err
+}
+
+// backupRemote streams a hot backup from a running server's AdminService.
+func backupRemote(ctx context.Context, addr, token, caFile string, w io.Writer) error {
+	creds := insecure.NewCredentials()
+	if caFile != "" {
+		var err error
+		if creds, err = credentials.NewClientTLSFromFile(caFile, ""); err != nil {
+			return fmt.Errorf("--ca-cert: %w", err)
+		}
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token))
+	defer cancel()
+	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
+	if err != nil {
+		return fmt.Errorf("backup from %s: %w", addr, err)
+	}
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil // the server sent the whole file
+		}
+		if err != nil {
+			return fmt.Errorf("backup from %s: %w", addr, err)
+		}
+		if _, err := w.Write(chunk.GetData()); err != nil {
+			return err
+		}
+	}
+}
+
+func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := app.DefaultConfig().DBPath
+	var from string
+	var force bool
+	fs.StringVar(&from, "from", "", "the backup file to restore")
+	stringFlag(fs, &db, "db", "path of the database file to put it at (no server may run on it)")
+	fs.BoolVar(&force, "force", false, "replace an existing database file at --db")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if from == "" {
+		fmt.Fprintf(stderr, "restore: --from is required\n\n%s", opsUsage)
+		return errUsage
+	}
+	src, err := os.Stat(from)
+	if err != nil {
+		return err
+	}
+	if !src.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a file", from)
+	}
+	if dst, err := os.Stat(db); err == nil {
+		if os.SameFile(src, dst) {
+			return fmt.Errorf("%s and %s are the same file", from, db)
+		}
+		// Hold the file (a shared lock, which a server's exclusive one
+		// refuses) until it is replaced, so no server starts on it meanwhile.
+		held, err := boltstore.OpenReadOnly(db, boltstore.Options{Timeout: inUseWait})
+		if errors.Is(err, boltstore.ErrInUse) {
+			return fmt.Errorf("%w: stop the server before restoring over %s", err, db)
+		}
+		if err == nil {
+			defer held.Close()
+		}
+		if !force {
+			return fmt.Errorf("%s exists: add --force to replace it with %s (everything written to it since that backup would be lost)", db, from)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	res, err := boltstore.Check(ctx, from)
+	if err != nil {
+		return fmt.Errorf("%s cannot be read as a database: %w", from, err)
+	}
+	if !res.OK() {
+		printProblems(stdout, res)
+		return fmt.Errorf("%s has problems: not restored", from)
+	}
+	if err := copyAtomic(from, db); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
+	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
+	return nil
+}
+
+// copyAtomic copies src to dst through a temporary file beside dst: dst
+// is either what it was or the whole copy, on disk, even after a crash.
+func copyAtomic(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".restore-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	if err := out.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(out.Name(), dst); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := app.DefaultConfig().DBPath
+	stringFlag(fs, &db, "db", "path of the database or backup file to check (no server may run on it)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	res, err := boltstore.Check(ctx, db)
+	if errors.Is(err, boltstore.ErrInUse) {
+		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
+	}
+	if err != nil {
+		return err
+	}
+	if !res.OK() {
+		printProblems(stdout, res)
+		fmt.Fprintf(stdout, "BROKEN: %s\n", summary(res))
+		return errCheckFailed
+	}
+	fmt.Fprintf(stdout, "OK: %s\n", summary(res))
+	return nil
+}
+
+func printProblems(w io.Writer, res boltstore.CheckResult) {
+	for _, p := range res.Problems {
+		fmt.Fprintf(w, "PROBLEM %s\n", p)
+	}
+	if res.Omitted > 0 {
+		fmt.Fprintf(w, "PROBLEM ... and %d more not listed\n", res.Omitted)
+	}
+}
+
+// summary is one line of counts.
+func summary(res boltstore.CheckResult) string {
+	s := res.CheckSummary
+	parts := []string{
+		fmt.Sprintf("schema version %d, %d bytes", s.SchemaVersion, s.Bytes),
+		fmt.Sprintf("%d reports, %d cases, %d case events, %d timers, %d notifications", s.Reports, s.Cases, s.CaseEvents, s.Timers, s.Notifications),
+		fmt.Sprintf("%d users, %d tokens, %d police units, %d data keys", s.Users, s.Tokens, s.PoliceUnits, s.DataKeys),
+		fmt.Sprintf("%d audit events (head seq %d)", s.AuditEvents, s.AuditHeadSeq),
+	}
+	if !res.OK() {
+		parts = append(parts, fmt.Sprintf("%d problems", len(res.Problems)+res.Omitted))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The tests in this file drive backup, restore and check through Main,
+// against real database files in t.TempDir().
+
+// opsClearEnv is mgClearEnv plus the twins of the operations flags.
+func opsClearEnv(t *testing.T) {
+	t.Helper()
+	mgClearEnv(t)
+	for _, name := range []string{"ADDR", "TOKEN", "CA_CERT"} {
+		t.Setenv(EnvPrefix+name, "")
+	}
+}
+
+// opsDatabase makes a stopped server's database with two users (and so
+// their tokens and audit events).
+func opsDatabase(t *testing.T, dir string) string {
+	t.Helper()
+	db := filepath.Join(dir, "cc.db")
+	for _, id := range []string{"first.user", "second.user"} {
+		mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	return db
+}
+
+// opsFiles lists the names in dir.
+func opsFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestOpsBackupOffline(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	out := filepath.Join(dir, "backups", "cc-1.db")
+	if err := os.Mkdir(filepath.Dir(out), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout := mgMustRun(t, "backup", "--to", out, "--db", db)
+	if !strings.Contains(stdout, "Backed up") || !strings.Contains(stdout, "2 users") || !strings.Contains(stdout, "4 audit events") {
+		t.Errorf("backup said %q", stdout)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("the backup has mode %v, want 0600", st.Mode().Perm())
+	}
+	if names := opsFiles(t, filepath.Dir(out)); len(names) != 1 {
+		t.Errorf("left beside the backup: %v", names)
+	}
+	if stdout := mgMustRun(t, "check", "--db", out); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "4 audit events (head seq 4)") {
+		t.Errorf("check of the backup: %q", stdout)
+	}
+
+	// An existing file is never replaced.
+	before, _ := os.ReadFile(out)
+	mgMustRun(t, "users", "add", "--db", db, "--id", "third.user", "--name", "x", "--role", "AUDITOR", "--unit", "orgs/system")
+	code, stdout, stderr := mgRun(t, "backup", "--to", out, "--db", db)
+	if code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("backup over an existing file: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if after, _ := os.ReadFile(out); !bytes.Equal(before, after) {
+		t.Errorf("the existing backup changed")
+	}
+	if code, _, stderr := mgRun(t, "backup", "--db", db); code != 2 || !strings.Contains(stderr, "--to") {
+		t.Errorf("backup without --to: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "x.db"), "--db", filepath.Join(dir, "missing.db")); code != 1 {
+		t.Errorf("backup of a missing database: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
+		t.Errorf("backup created the database it was to copy")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db.tmp")); err == nil {
+		t.Errorf("a failed backup left its temporary file")
+	}
+}
+
+// TestOpsHotBackupAndRestore backs up a running server through its API,
+// and checks that restore (and check, and an offline backup) refuse the
+// live database; with the server stopped, restore replaces it only with
+// --force.
+func TestOpsHotBackupAndRestore(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	grpcAddr := mgAddr(t)
+	s := mgServe(t, db, filepath.Join(dir, "cc.key"), "--grpc-addr", grpcAddr)
+	admin := mgTokenRE.FindString(s.console())
+	if admin == "" {
+		t.Fatalf("no admin token in the console:\n%s", s.console())
+	}
+
+	hot := filepath.Join(dir, "hot.db")
+	stdout := mgMustRun(t, "backup", "--to", hot, "--addr", grpcAddr, "--token", admin)
+	if !strings.Contains(stdout, "Backed up "+grpcAddr) {
+		t.Errorf("backup said %q", stdout)
+	}
+	if stdout := mgMustRun(t, "check", "--db", hot); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "1 users") {
+		t.Errorf("check of the hot backup: %q", stdout)
+	}
+	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "bad.db"), "--addr", grpcAddr, "--token", "cc_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != 1 || !strings.Contains(stderr, "Unauthenticated") {
+		t.Errorf("backup with a bad token: exit %d, stderr %q", code, stderr)
+	}
+
+	live, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"restore", "--from", hot, "--db", db},
+		{"restore", "--from", hot, "--db", db, "--force"},
+		{"check", "--db", db},
+		{"backup", "--to", filepath.Join(dir, "offline.db"), "--db", db},
+	} {
+		start := time.Now()
+		code, stdout, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "in use") {
+			t.Errorf("%s while the server runs: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("%s took %v to give up", args[0], took)
+		}
+	}
+	if now, err := os.Stat(db); err != nil || !os.SameFile(live, now) {
+		t.Errorf("the live database was replaced (%v)", err)
+	}
+	s.stop()
+
+	code, stdout, stderr := mgRun(t, "restore", "--from", hot, "--db", db)
+	if code != 1 || !strings.Contains(stderr, "--force") {
+		t.Errorf("restore over an existing file without --force: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	stdout = mgMustRun(t, "restore", "--from", hot, "--db", db, "--force")
+	if !strings.Contains(stdout, "Restored") {
+		t.Errorf("restore said %q", stdout)
+	}
+	want, _ := os.ReadFile(hot)
+	if got, _ := os.ReadFile(db); !bytes.Equal(got, want) {
+		t.Errorf("the restored database differs from the backup")
+	}
+	fresh := filepath.Join(dir, "fresh", "cc.db")
+	if err := os.Mkdir(filepath.Dir(fresh), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mgMustRun(t, "restore", "--from", hot, "--db", fresh)
+	if names := opsFiles(t, filepath.Dir(fresh)); len(names) != 1 {
+		t.Errorf("restore left beside the database: %v", names)
+	}
+	// The restored database serves again.
+	s = mgServe(t, fresh, filepath.Join(dir, "cc.key"))
+	if code, body := s.get("/v1/users", admin); code != 200 || !bytes.Contains(body, []byte("users/admin")) {
+		t.Errorf("GET /v1/users on the restored database: %d %s", code, body)
+	}
+	s.stop()
+}
+
+// TestOpsCheckTamperedCopy edits an audit event of a backup: check exits 1
+// naming it, and restore refuses the copy.
+func TestOpsCheckTamperedCopy(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	copyPath := filepath.Join(dir, "copy.db")
+	mgMustRun(t, "backup", "--to", copyPath, "--db", db)
+
+	bdb, err := bolt.Open(copyPath, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		key := binary.BigEndian.AppendUint64(nil, 2)
+		edited := bytes.Replace(b.Get(key), []byte(`"outcome":"ok"`), []byte(`"outcome":"no"`), 1)
+		return b.Put(key, edited)
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := mgRun(t, "check", "--db", copyPath)
+	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2: the hash chain is broken") || !strings.Contains(stdout, "BROKEN") {
+		t.Errorf("check of a tampered copy: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if stdout := mgMustRun(t, "check", "--db", db); !strings.HasPrefix(stdout, "OK: ") {
+		t.Errorf("check of the original: %q", stdout)
+	}
+
+	target := filepath.Join(dir, "restored.db")
+	code, stdout, stderr = mgRun(t, "restore", "--from", copyPath, "--db", target)
+	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2") || !strings.Contains(stderr, "not restored") {
+		t.Errorf("restore of a tampered copy: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(target); err == nil {
+		t.Errorf("restore of a tampered copy created %s", target)
+	}
+
+	// A file that is not a database at all.
+	junk := filepath.Join(dir, "junk.db")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := mgRun(t, "check", "--db", junk); code != 1 {
+		t.Errorf("check of junk: exit %d", code)
+	}
+	if code, _, _ := mgRun(t, "restore", "--from", junk, "--db", target); code != 1 {
+		t.Errorf("restore of junk: exit %d", code)
+	}
+}

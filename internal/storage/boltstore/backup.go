@@ -1,0 +1,161 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/storage"
+)
+
+// ErrInUse is returned (wrapped) by OpenReadOnly and Check when another
+// process, normally a running server, holds the database file.
+var ErrInUse = errors.New("the database is in use by another process")
+
+// WriteBackup writes a consistent copy of the whole database file to w and
+// returns how many bytes it wrote. The copy is the state of one read
+// transaction (bbolt's Tx.WriteTo): every write committed before the call
+// is in it and none that commits later, while writers go on. The result
+// is an ordinary database file that Open, OpenReadOnly and Check accept.
+//
+// The read transaction stays open until w has taken the last byte, and
+// bbolt cannot grow its memory map while a read transaction is open: a
+// writer that needs a larger file waits for the copy. Give WriteBackup a
+// fast writer (a local file); for a slow reader, such as a network client,
+// take a Snapshot and send that.
+func (s *Store) WriteBackup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(btx *bolt.Tx) error {
+		var err error
+		n, err = btx.WriteTo(ctxWriter{ctx: ctx, w: w})
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// ctxWriter stops a copy whose context has ended.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// Snapshot writes a backup (see WriteBackup) into a temporary file beside
+// the database, at disk speed, so the read transaction ends as soon as the
+// copy is on disk, and returns that file open at its start, with its size.
+// Closing it removes the file; where the system allows, it has no name
+// from the start, so a crash leaves nothing behind. It needs as much free
+// space beside the database as the database takes.
+func (s *Store) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
+	path := s.db.Path()
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".snapshot-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	snap := &snapshotFile{File: f}
+	// Unix lets an open file lose its name; elsewhere Close removes it.
+	if os.Remove(f.Name()) == nil {
+		snap.removed = true
+	}
+	n, err := s.WriteBackup(ctx, f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		snap.Close()
+		return nil, 0, err
+	}
+	return snap, n, nil
+}
+
+type snapshotFile struct {
+	*os.File
+	removed bool
+}
+
+func (s *snapshotFile) Close() error {
+	err := s.File.Close()
+	if !s.removed {
+		if rerr := os.Remove(s.Name()); err == nil {
+			err = rerr
+		}
+		s.removed = true
+	}
+	return err
+}
+
+// OpenReadOnly opens an existing database for reading only: a backup or a
+// check of a database no server is running on. It never creates or
+// changes the file, and refuses one in use by a server (ErrInUse) or with
+// a schema version this code does not know. Update and Batch fail on it.
+func OpenReadOnly(path string, opts Options) (*Store, error) {
+	db, err := openBoltReadOnly(path, opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.View(checkSchemaReadOnly); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// openBoltReadOnly opens an existing file with a shared lock, which a
+// running server (holding the exclusive one) refuses.
+func openBoltReadOnly(path string, timeout time.Duration) (*bolt.DB, error) {
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// checkSchemaReadOnly is what Open checks of an existing file, without
+// writing anything.
+func checkSchemaReadOnly(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("the file is not a childcase database (no schema version)")
+	}
+	raw := meta.Get(keySchemaVersion)
+	if len(raw) != 4 {
+		return errors.New("the schema version record is damaged")
+	}
+	if version := be.Uint32(raw); version > SchemaVersion {
+		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
+			storage.ErrSchemaTooNew, version, SchemaVersion)
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s is missing", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,800 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
+)
+
+// Problem is one thing Check found wrong: where, and what.
+type Problem struct {
+	Bucket string // the bucket it was found in; "" for the file as a whole
+	Key    string // the key, in readable form; "" for the bucket as a whole
+	What   string
+}
+
+// String returns "bucket key: what".
+func (p Problem) String() string {
+	where := p.Bucket
+	if where == "" {
+		where = "file"
+	}
+	if p.Key != "" {
+		where += " " + p.Key
+	}
+	return where + ": " + p.What
+}
+
+// CheckSummary counts what Check read.
+type CheckSummary struct {
+	SchemaVersion uint32
+	Bytes         int64 // the size of the database the check read
+	Reports       int
+	Cases         int
+	Users         int
+	Tokens        int
+	PoliceUnits   int
+	DataKeys      int
+	Idempotency   int
+	AuditEvents   int
+	AuditHeadSeq  uint64
+	CaseEvents    int
+	Timers        int
+	Notifications int
+}
+
+// CheckResult is what Check found: the counts, and every problem.
+type CheckResult struct {
+	CheckSummary
+	// Problems lists what is wrong, at most MaxProblems of them.
+	Problems []Problem
+	// Omitted counts the problems found beyond MaxProblems.
+	Omitted int
+}
+
+// OK reports whether the check found nothing wrong.
+func (r CheckResult) OK() bool { return len(r.Problems) == 0 && r.Omitted == 0 }
+
+// MaxProblems bounds the problems a CheckResult lists; a file damaged
+// throughout would otherwise list every key.
+const MaxProblems = 1000
+
+// Check reads the whole database at path, which no server may be running
+// on (ErrInUse), and reports every problem it finds; it changes nothing.
+// It checks, in one read transaction:
+//
+//   - bbolt's own structure (pages reachable or free, once each);
+//   - the schema version and that every bucket of the layout is there, and
+//     no other;
+//   - that every record decodes and holds the id of its key;
+//   - every index against its records, both ways: each record has its
+//     entries (reports_by_call_type, reports_by_taker, case_numbers,
+//     cases_by_unit, cases_by_status, tokens_by_user, audit_by_case,
+//     audit_by_actor), and each entry points at a record that exists and
+//     agrees with it;
+//   - the links between records: a report's case lists it and the case's
+//     reports name it; tokens have users; timeline events have cases; data
+//     sealed under a data key that exists; the case and outbox sequences
+//     are ahead of their records;
+//   - that every open deadline with a next fire time has its timer, and
+//     every timer points at an open deadline of an existing case firing
+//     at that time;
+//   - the audit log's hash chain against the stored head (audit.VerifyHead).
+//
+// An error means the check could not run (the file cannot be opened, or
+// ctx ended); what it found wrong is in the result.
+func Check(ctx context.Context, path string) (CheckResult, error) {
+	db, err := openBoltReadOnly(path, time.Second)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	defer db.Close()
+	var res CheckResult
+	err = db.View(func(btx *bolt.Tx) error {
+		// A damaged file can send bbolt to an address outside its memory
+		// map; that must be a panic run recovers from, not a crash.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		c := &checker{ctx: ctx, btx: btx, t: &tx{btx: btx}, res: &res}
+		return c.run()
+	})
+	if err != nil {
+		return res, fmt.Errorf("check %s: %w", path, err)
+	}
+	return res, nil
+}
+
+type checker struct {
+	ctx context.Context
+	btx *bolt.Tx
+	t   *tx
+	res *CheckResult
+	err error // ctx's error, which stops the walk
+
+	caseSeqs map[uint16]uint64 // the highest sequence of each year's case numbers
+}
+
+func (c *checker) problem(bucket []byte, key, format string, args ...any) {
+	if len(c.res.Problems) >= MaxProblems {
+		c.res.Omitted++
+		return
+	}
+	c.res.Problems = append(c.res.Problems, Problem{Bucket: string(bucket), Key: key, What: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) run() error {
+	// A damaged page makes bbolt panic when it is read; that is a finding
+	// too, not a crash of the command.
+	defer func() {
+		if r := recover(); r != nil {
+			c.problem(nil, "", "reading stopped at a damaged page: %v", r)
+		}
+	}()
+	c.res.Bytes = c.btx.Size()
+	for err := range c.btx.Check() {
+		c.problem(nil, "", "bbolt structure: %v", err)
+	}
+	if !c.checkLayout() {
+		return nil // without every bucket the records cannot be cross-checked
+	}
+	c.caseSeqs = map[uint16]uint64{}
+	for _, step := range []func(){
+		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
+		c.checkCases, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		c.checkIdempotency,
+		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys,
+		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
+		c.checkCaseEvents, c.checkTimers, c.checkOutbox, c.checkCursors,
+	} {
+		if c.err != nil {
+			break
+		}
+		step()
+	}
+	return c.err
+}
+
+// checkLayout checks the schema version and the set of buckets, and
+// reports whether every bucket of the layout is there.
+func (c *checker) checkLayout() bool {
+	complete := true
+	for _, name := range allBuckets {
+		if c.btx.Bucket(name) == nil {
+			c.problem(name, "", "the bucket is missing")
+			complete = false
+		}
+	}
+	_ = c.btx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		if !slices.ContainsFunc(allBuckets, func(b []byte) bool { return bytes.Equal(b, name) }) {
+			c.problem(name, "", "a bucket the layout does not have")
+		}
+		return nil
+	})
+	meta := c.btx.Bucket(bucketMeta)
+	if meta == nil {
+		return false
+	}
+	c.each(bucketMeta, func(k, v []byte) {
+		switch {
+		case bytes.Equal(k, keySchemaVersion):
+			if len(v) != 4 {
+				c.problem(bucketMeta, string(k), "damaged: %d bytes, want 4", len(v))
+				return
+			}
+			version := be.Uint32(v)
+			c.res.SchemaVersion = version
+			switch {
+			case version > SchemaVersion:
+				c.problem(bucketMeta, string(k), "version %d is newer than this binary knows (%d)", version, SchemaVersion)
+			case version < SchemaVersion:
+				c.problem(bucketMeta, string(k), "version %d is older than this binary's (%d) and was not migrated", version, SchemaVersion)
+			}
+		case bytes.Equal(k, keyAuditHead):
+			if len(v) != auditHeadLen {
+				c.problem(bucketMeta, string(k), "damaged: %d bytes, want %d", len(v), auditHeadLen)
+			}
+		default:
+			c.problem(bucketMeta, readable(k), "a key the layout does not have")
+		}
+	})
+	if meta.Get(keySchemaVersion) == nil {
+		c.problem(bucketMeta, string(keySchemaVersion), "missing: the file has no schema version")
+	}
+	return complete
+}
+
+// each calls fn with every key and value of a bucket, and reports nested
+// buckets, which the layout does not have.
+func (c *checker) each(name []byte, fn func(k, v []byte)) {
+	b := c.btx.Bucket(name)
+	cur := b.Cursor()
+	n := 0
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		if n++; n%1024 == 0 {
+			c.err = c.ctx.Err()
+		}
+		if v == nil && b.Bucket(k) != nil {
+			c.problem(name, readable(k), "a nested bucket the layout does not have")
+			continue
+		}
+		fn(k, v)
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+}
+
+func (c *checker) get(bucket, key []byte) []byte { return c.btx.Bucket(bucket).Get(key) }
+func (c *checker) has(bucket, key []byte) bool   { return c.get(bucket, key) != nil }
+
+// checkSealed reports sealed data whose data key is missing: it could
+// never be opened again.
+func (c *checker) checkSealed(bucket []byte, key, what string, s model.Sealed) {
+	if s.KeyID == "" && len(s.Data) == 0 {
+		return
+	}
+	if s.KeyID == "" || !c.has(bucketDataKeys, []byte(s.KeyID)) {
+		c.problem(bucket, key, "%s is sealed under data key %q, which is missing: it cannot be opened", what, s.KeyID)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Reports
+
+func reportString(k []byte) string {
+	if len(k) == reportKeyLen {
+		return uuid.UUID(k).String()
+	}
+	return "0x" + hex.EncodeToString(k)
+}
+
+func (c *checker) report(k []byte) (model.StoredReport, bool) {
+	raw := c.get(bucketReports, k)
+	if raw == nil {
+		return model.StoredReport{}, false
+	}
+	r, err := decodeAs[model.StoredReport](raw)
+	return r, err == nil // a record that does not decode is reported with the records
+}
+
+func (c *checker) checkReports() {
+	c.each(bucketReports, func(k, v []byte) {
+		c.res.Reports++
+		id := reportString(k)
+		if len(k) != reportKeyLen {
+			c.problem(bucketReports, id, "malformed key: %d bytes, want %d", len(k), reportKeyLen)
+			return
+		}
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil {
+			c.problem(bucketReports, id, "the record does not decode: %v", err)
+			return
+		}
+		if r.ID != id {
+			c.problem(bucketReports, id, "the record holds report id %q", r.ID)
+		}
+		if !c.has(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
+			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
+		}
+		if r.TakenBy != "" && !c.has(bucketReportsByTaker, append(stringPrefix(r.TakenBy), k...)) {
+			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
+		}
+		if r.CaseNumber != "" {
+			ck := c.get(bucketCaseNumbers, []byte(r.CaseNumber))
+			if ck == nil {
+				c.problem(bucketReports, id, "names case %s, which does not exist", r.CaseNumber)
+			} else if cs, ok := c.caseRecord(ck); ok && !slices.Contains(cs.ReportIDs, id) {
+				c.problem(bucketReports, id, "names case %s, which does not list it", r.CaseNumber)
+			}
+		}
+		c.checkSealed(bucketReports, id, "its private part", r.Private)
+		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
+	})
+}
+
+func (c *checker) checkCallTypeIndex() {
+	c.each(bucketReportsByCallType, func(k, _ []byte) {
+		if len(k) != 4+reportKeyLen {
+			c.problem(bucketReportsByCallType, readable(k), "malformed key: %d bytes, want %d", len(k), 4+reportKeyLen)
+			return
+		}
+		ct, rk := be.Uint32(k[:4]), k[4:]
+		key := fmt.Sprintf("call type %d, report %s", ct, reportString(rk))
+		if !c.has(bucketReports, rk) {
+			c.problem(bucketReportsByCallType, key, "dangling: report %s does not exist", reportString(rk))
+			return
+		}
+		if r, ok := c.report(rk); ok && uint32(r.CallType) != ct {
+			c.problem(bucketReportsByCallType, key, "report %s has call type %d", r.ID, r.CallType)
+		}
+	})
+}
+
+// splitIndexKey splits "id, 0x00, fixed-length suffix" from the end: the
+// suffix is idLen bytes and the id holds no 0x00.
+func splitIndexKey(k []byte, idLen int) (id string, rest []byte, ok bool) {
+	if len(k) < idLen+2 || k[len(k)-idLen-1] != 0 {
+		return "", nil, false
+	}
+	head := k[:len(k)-idLen-1]
+	if bytes.IndexByte(head, 0) >= 0 {
+		return "", nil, false
+	}
+	return string(head), k[len(k)-idLen:], true
+}
+
+func (c *checker) checkTakerIndex() {
+	c.each(bucketReportsByTaker, func(k, _ []byte) {
+		taker, rk, ok := splitIndexKey(k, reportKeyLen)
+		if !ok {
+			c.problem(bucketReportsByTaker, readable(k), "malformed key: want taker id, 0x00, report uuid")
+			return
+		}
+		key := fmt.Sprintf("taker %q, report %s", taker, reportString(rk))
+		if !c.has(bucketReports, rk) {
+			c.problem(bucketReportsByTaker, key, "dangling: report %s does not exist", reportString(rk))
+			return
+		}
+		if r, ok := c.report(rk); ok && r.TakenBy != taker {
+			c.problem(bucketReportsByTaker, key, "report %s was taken by %q", r.ID, r.TakenBy)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Cases
+
+func (c *checker) caseRecord(k []byte) (model.Case, bool) {
+	raw := c.get(bucketCases, k)
+	if raw == nil {
+		return model.Case{}, false
+	}
+	cs, err := decodeAs[model.Case](raw)
+	return cs, err == nil
+}
+
+func caseString(k []byte) string {
+	if len(k) == caseKeyLen {
+		return "id " + strconv.FormatUint(be.Uint64(k), 10)
+	}
+	return "0x" + hex.EncodeToString(k)
+}
+
+// caseNumberPattern is the form intake gives case numbers; the sequence
+// check below applies to those only.
+var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]+)$`)
+
+func (c *checker) checkCases() {
+	var maxID uint64
+	c.each(bucketCases, func(k, v []byte) {
+		c.res.Cases++
+		if len(k) != caseKeyLen {
+			c.problem(bucketCases, caseString(k), "malformed key: %d bytes, want %d", len(k), caseKeyLen)
+			return
+		}
+		id := be.Uint64(k)
+		maxID = max(maxID, id)
+		cs, err := decodeAs[model.Case](v)
+		if err != nil {
+			c.problem(bucketCases, caseString(k), "the record does not decode: %v", err)
+			return
+		}
+		key := fmt.Sprintf("id %d (%s)", id, cs.Number)
+		if cs.ID != id {
+			c.problem(bucketCases, key, "the record holds case id %d", cs.ID)
+		}
+		switch got := c.get(bucketCaseNumbers, []byte(cs.Number)); {
+		case got == nil:
+			c.problem(bucketCaseNumbers, readable([]byte(cs.Number)), "missing: case id %d has no entry", id)
+		case !bytes.Equal(got, k):
+			c.problem(bucketCaseNumbers, readable([]byte(cs.Number)), "points at case %s, but case id %d has this number", caseString(got), id)
+		}
+		if !c.has(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
+			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
+		}
+		if !c.has(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
+			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
+		}
+		for _, rid := range cs.ReportIDs {
+			rk, err := reportKey(rid)
+			if err != nil || !c.has(bucketReports, rk) {
+				c.problem(bucketCases, key, "lists report %s, which does not exist", rid)
+				continue
+			}
+			if r, ok := c.report(rk); ok && r.CaseNumber != cs.Number {
+				c.problem(bucketCases, key, "lists report %s, which names case %q", rid, r.CaseNumber)
+			}
+		}
+		c.checkSealed(bucketCases, key, "its dossier", cs.Dossier)
+		for _, d := range cs.Deadlines {
+			if !d.Open() || d.NextFire.IsZero() {
+				continue
+			}
+			tk, err := timerKey(model.Timer{At: d.NextFire, CaseID: id, DeadlineID: d.ID})
+			if err != nil {
+				c.problem(bucketCases, key, "deadline %d: %v", d.ID, err)
+				continue
+			}
+			if !c.has(bucketTimers, tk) {
+				c.problem(bucketTimers, timerString(tk), "missing: open deadline %d of case %s fires then but has no timer, so it would never fire", d.ID, cs.Number)
+			}
+		}
+		if m := caseNumberPattern.FindStringSubmatch(cs.Number); m != nil {
+			year, _ := strconv.ParseUint(m[1], 10, 16)
+			if seq, err := strconv.ParseUint(m[2], 10, 64); err == nil {
+				c.caseSeqs[uint16(year)] = max(c.caseSeqs[uint16(year)], seq)
+			}
+		}
+	})
+	if seq := c.btx.Bucket(bucketCases).Sequence(); seq < maxID {
+		c.problem(bucketCases, "", "the bucket's sequence %d is behind the largest case id %d: a new case would take an id in use", seq, maxID)
+	}
+}
+
+func (c *checker) checkCaseNumbers() {
+	c.each(bucketCaseNumbers, func(k, v []byte) {
+		number := readable(k)
+		if len(v) != caseKeyLen {
+			c.problem(bucketCaseNumbers, number, "malformed value: %d bytes, want a case id of %d", len(v), caseKeyLen)
+			return
+		}
+		if !c.has(bucketCases, v) {
+			c.problem(bucketCaseNumbers, number, "dangling: case %s does not exist", caseString(v))
+			return
+		}
+		if cs, ok := c.caseRecord(v); ok && cs.Number != string(k) {
+			c.problem(bucketCaseNumbers, number, "points at case %s, whose number is %s", caseString(v), cs.Number)
+		}
+	})
+}
+
+func (c *checker) checkUnitIndex() {
+	c.each(bucketCasesByUnit, func(k, _ []byte) {
+		unit, ck, ok := splitIndexKey(k, caseKeyLen)
+		if !ok {
+			c.problem(bucketCasesByUnit, readable(k), "malformed key: want unit, 0x00, case id")
+			return
+		}
+		key := fmt.Sprintf("unit %s, case %s", unit, caseString(ck))
+		if !c.has(bucketCases, ck) {
+			c.problem(bucketCasesByUnit, key, "dangling: case %s does not exist", caseString(ck))
+			return
+		}
+		if cs, ok := c.caseRecord(ck); ok && cs.ResponsibleUnit.String() != unit {
+			c.problem(bucketCasesByUnit, key, "case %s is the responsibility of %s", cs.Number, cs.ResponsibleUnit)
+		}
+	})
+}
+
+func (c *checker) checkStatusIndex() {
+	c.each(bucketCasesByStatus, func(k, _ []byte) {
+		if len(k) != 4+caseKeyLen {
+			c.problem(bucketCasesByStatus, readable(k), "malformed key: %d bytes, want %d", len(k), 4+caseKeyLen)
+			return
+		}
+		status, ck := be.Uint32(k[:4]), k[4:]
+		key := fmt.Sprintf("status %d, case %s", status, caseString(ck))
+		if !c.has(bucketCases, ck) {
+			c.problem(bucketCasesByStatus, key, "dangling: case %s does not exist", caseString(ck))
+			return
+		}
+		if cs, ok := c.caseRecord(ck); ok && uint32(cs.Status) != status {
+			c.problem(bucketCasesByStatus, key, "case %s has status %d", cs.Number, cs.Status)
+		}
+	})
+}
+
+func (c *checker) checkCaseSequences() {
+	stored := map[uint16]uint64{}
+	c.each(bucketCaseSequences, func(k, v []byte) {
+		if len(k) != 2 || len(v) != 8 {
+			c.problem(bucketCaseSequences, readable(k), "malformed: key of %d bytes (want 2), value of %d (want 8)", len(k), len(v))
+			return
+		}
+		stored[be.Uint16(k)] = be.Uint64(v)
+	})
+	years := make([]uint16, 0, len(c.caseSeqs))
+	for y := range c.caseSeqs {
+		years = append(years, y)
+	}
+	slices.Sort(years)
+	for _, y := range years {
+		if used := c.caseSeqs[y]; stored[y] < used {
+			c.problem(bucketCaseSequences, fmt.Sprintf("year %d", y), "is %d, behind case number sequence %d already in use: the next case of that year would be refused", stored[y], used)
+		}
+	}
+}
+
+func (c *checker) checkIdempotency() {
+	c.each(bucketIdempotency, func(k, v []byte) {
+		c.res.Idempotency++
+		if _, err := decodeAs[model.IdempotencyRecord](v); err != nil {
+			c.problem(bucketIdempotency, readable(k), "the record does not decode: %v", err)
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Identity
+
+func (c *checker) checkUsers() {
+	c.each(bucketUsers, func(k, v []byte) {
+		c.res.Users++
+		u, err := decodeAs[model.User](v)
+		if err != nil {
+			c.problem(bucketUsers, readable(k), "the record does not decode: %v", err)
+			return
+		}
+		if u.ID != string(k) {
+			c.problem(bucketUsers, readable(k), "the record holds user id %q", u.ID)
+		}
+	})
+}
+
+func (c *checker) checkTokens() {
+	c.each(bucketTokens, func(k, v []byte) {
+		c.res.Tokens++
+		tok, err := decodeAs[model.Token](v)
+		if err != nil {
+			c.problem(bucketTokens, readable(k), "the record does not decode: %v", err)
+			return
+		}
+		if tok.ID != string(k) {
+			c.problem(bucketTokens, readable(k), "the record holds token id %q", tok.ID)
+		}
+		if !c.has(bucketUsers, []byte(tok.UserID)) {
+			c.problem(bucketTokens, readable(k), "belongs to user %q, who does not exist", tok.UserID)
+		}
+		if !c.has(bucketTokensByUser, tokenIndexKey(tok.UserID, tok.ID)) {
+			c.problem(bucketTokensByUser, fmt.Sprintf("user %q, token %q", tok.UserID, tok.ID), "missing: token %q has no entry", tok.ID)
+		}
+	})
+}
+
+func (c *checker) checkTokenIndex() {
+	c.each(bucketTokensByUser, func(k, _ []byte) {
+		user, tokenID, ok := bytes.Cut(k, []byte{0})
+		if !ok || len(user) == 0 || len(tokenID) == 0 {
+			c.problem(bucketTokensByUser, readable(k), "malformed key: want user id, 0x00, token id")
+			return
+		}
+		key := fmt.Sprintf("user %q, token %q", user, tokenID)
+		raw := c.get(bucketTokens, tokenID)
+		if raw == nil {
+			c.problem(bucketTokensByUser, key, "dangling: token %q does not exist", tokenID)
+			return
+		}
+		if tok, err := decodeAs[model.Token](raw); err == nil && tok.UserID != string(user) {
+			c.problem(bucketTokensByUser, key, "token %q belongs to user %q", tokenID, tok.UserID)
+		}
+	})
+}
+
+func (c *checker) checkPoliceUnits() {
+	c.each(bucketPoliceUnits, func(k, v []byte) {
+		c.res.PoliceUnits++
+		p, err := decodeAs[model.PoliceUnit](v)
+		if err != nil {
+			c.problem(bucketPoliceUnits, readable(k), "the record does not decode: %v", err)
+			return
+		}
+		if p.ID != string(k) {
+			c.problem(bucketPoliceUnits, readable(k), "the record holds police unit id %q", p.ID)
+		}
+	})
+}
+
+func (c *checker) checkDataKeys() {
+	c.each(bucketDataKeys, func(k, v []byte) {
+		c.res.DataKeys++
+		w, err := decodeAs[keys.WrappedKey](v)
+		if err != nil {
+			c.problem(bucketDataKeys, readable(k), "the record does not decode: %v", err)
+			return
+		}
+		if w.MasterID == "" || len(w.Sealed) == 0 {
+			c.problem(bucketDataKeys, readable(k), "the wrapped key is empty")
+		}
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Audit
+
+func seqString(k []byte) string {
+	if len(k) == seqKeyLen {
+		return "seq " + strconv.FormatUint(be.Uint64(k), 10)
+	}
+	return "0x" + hex.EncodeToString(k)
+}
+
+func (c *checker) checkAudit() {
+	c.each(bucketAudit, func(k, v []byte) {
+		c.res.AuditEvents++
+		key := seqString(k)
+		if len(k) != seqKeyLen {
+			c.problem(bucketAudit, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+			return
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			c.problem(bucketAudit, key, "the event does not decode: %v", err)
+			return
+		}
+		if e.Seq != be.Uint64(k) {
+			c.problem(bucketAudit, key, "the event holds seq %d", e.Seq)
+		}
+		if e.Case != "" && !c.has(bucketAuditByCase, append(stringPrefix(e.Case), k...)) {
+			c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key), "missing: event %d has no entry", be.Uint64(k))
+		}
+		if e.Actor != "" && !c.has(bucketAuditByActor, append(stringPrefix(e.Actor), k...)) {
+			c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key), "missing: event %d has no entry", be.Uint64(k))
+		}
+	})
+}
+
+// checkAuditIndex checks audit_by_case or audit_by_actor.
+func (c *checker) checkAuditIndex(bucket []byte) func() {
+	what := "case"
+	if bytes.Equal(bucket, bucketAuditByActor) {
+		what = "actor"
+	}
+	return func() {
+		c.each(bucket, func(k, _ []byte) {
+			name, sk, ok := splitIndexKey(k, seqKeyLen)
+			if !ok {
+				c.problem(bucket, readable(k), "malformed key: want %s, 0x00, seq", what)
+				return
+			}
+			key := fmt.Sprintf("%s %q, %s", what, name, seqString(sk))
+			raw := c.get(bucketAudit, sk)
+			if raw == nil {
+				c.problem(bucket, key, "dangling: event %d does not exist", be.Uint64(sk))
+				return
+			}
+			e, err := audit.Decode(raw)
+			if err != nil {
+				return // reported with the events
+			}
+			got := e.Case
+			if what == "actor" {
+				got = e.Actor
+			}
+			if got != name {
+				c.problem(bucket, key, "event %d has %s %q", be.Uint64(sk), what, got)
+			}
+		})
+	}
+}
+
+// checkAuditChain runs audit.VerifyHead over the log with the stored head.
+func (c *checker) checkAuditChain() {
+	seq, hash, err := c.t.AuditHead()
+	if err != nil {
+		c.problem(bucketMeta, string(keyAuditHead), "%v", err)
+		return
+	}
+	c.res.AuditHeadSeq = seq
+	_, p, err := audit.VerifyHead(c.t.AuditEvents(1), seq, hash)
+	switch {
+	case err != nil:
+		c.problem(bucketAudit, "", "the hash chain could not be verified to the end: %v", err)
+	case p != nil:
+		c.problem(bucketAudit, fmt.Sprintf("seq %d", p.Seq), "the hash chain is broken: %s", p.Reason)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Process
+
+func timerString(k []byte) string {
+	tm, err := parseTimerKey(k)
+	if err != nil {
+		return "0x" + hex.EncodeToString(k)
+	}
+	return fmt.Sprintf("at %s, case id %d, deadline %d", tm.At.Format(time.RFC3339Nano), tm.CaseID, tm.DeadlineID)
+}
+
+func (c *checker) checkCaseEvents() {
+	var prevCase, prevSeq uint64
+	c.each(bucketCaseEvents, func(k, v []byte) {
+		c.res.CaseEvents++
+		if len(k) != caseEventKeyLen {
+			c.problem(bucketCaseEvents, readable(k), "malformed key: %d bytes, want %d", len(k), caseEventKeyLen)
+			return
+		}
+		caseID, seq := be.Uint64(k[:8]), be.Uint64(k[8:])
+		key := fmt.Sprintf("case id %d, seq %d", caseID, seq)
+		if !c.has(bucketCases, k[:8]) {
+			c.problem(bucketCaseEvents, key, "belongs to case id %d, which does not exist", caseID)
+		}
+		if _, err := decodeAs[model.CaseEvent](v); err != nil {
+			c.problem(bucketCaseEvents, key, "the event does not decode: %v", err)
+		}
+		want := uint64(1)
+		if caseID == prevCase && prevSeq > 0 {
+			want = prevSeq + 1
+		}
+		if seq != want {
+			c.problem(bucketCaseEvents, key, "the case's timeline should go on with seq %d here: events are missing", want)
+		}
+		prevCase, prevSeq = caseID, seq
+	})
+}
+
+func (c *checker) checkTimers() {
+	c.each(bucketTimers, func(k, _ []byte) {
+		c.res.Timers++
+		tm, err := parseTimerKey(k)
+		if err != nil {
+			c.problem(bucketTimers, readable(k), "%v", err)
+			return
+		}
+		key := timerString(k)
+		raw := c.get(bucketCases, u64(tm.CaseID))
+		if raw == nil {
+			c.problem(bucketTimers, key, "dangling: case id %d does not exist", tm.CaseID)
+			return
+		}
+		cs, err := decodeAs[model.Case](raw)
+		if err != nil {
+			return // reported with the cases
+		}
+		switch d := cs.Deadline(tm.DeadlineID); {
+		case d == nil:
+			c.problem(bucketTimers, key, "dangling: case %s has no deadline %d", cs.Number, tm.DeadlineID)
+		case !d.Open():
+			c.problem(bucketTimers, key, "stale: deadline %d of case %s is no longer open", d.ID, cs.Number)
+		case !d.NextFire.Equal(tm.At):
+			c.problem(bucketTimers, key, "stale: deadline %d of case %s next fires at %s", d.ID, cs.Number, d.NextFire.UTC().Format(time.RFC3339Nano))
+		}
+	})
+}
+
+func (c *checker) checkOutbox() {
+	var last uint64
+	c.each(bucketOutbox, func(k, v []byte) {
+		c.res.Notifications++
+		key := seqString(k)
+		if len(k) != seqKeyLen {
+			c.problem(bucketOutbox, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+			return
+		}
+		last = be.Uint64(k)
+		if _, err := decodeAs[model.Notification](v); err != nil {
+			c.problem(bucketOutbox, key, "the entry does not decode: %v", err)
+		}
+	})
+	if seq := c.btx.Bucket(bucketOutbox).Sequence(); seq < last {
+		c.problem(bucketOutbox, "", "the bucket's sequence %d is behind the last entry %d: a new entry would be refused", seq, last)
+	}
+}
+
+func (c *checker) checkCursors() {
+	c.each(bucketCursors, func(k, v []byte) {
+		if len(v) != 8 {
+			c.problem(bucketCursors, readable(k), "damaged: %d bytes, want 8", len(v))
+		}
+	})
+}
+
+// readable returns a key as text when it is printable, else as hex.
+func readable(k []byte) string {
+	if utf8.Valid(k) && bytes.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return strconv.Quote(string(k))
+	}
+	return "0x" + hex.EncodeToString(k)
+}

@@ -1,0 +1,566 @@
+package boltstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// ckFixture names what writeHealthy stored.
+type ckFixture struct {
+	report    uuid.UUID // intervention report taken by ckUser, in case ckCase
+	loose     uuid.UUID // counselling report with no case and no taker
+	caseID    uint64
+	timerAt   time.Time
+	tokenID   string
+	auditSeqs int
+}
+
+const (
+	ckUser = "lan.nguyen"
+	ckCase = "HN-2026-00001"
+)
+
+var ckT0 = time.Date(2026, time.March, 14, 2, 26, 53, 0, time.UTC)
+
+// writeHealthy fills a new database at path with a little of everything
+// the layout holds, through the store's own methods, and closes it.
+func writeHealthy(t *testing.T, path string) ckFixture {
+	t.Helper()
+	s := open(t, path)
+	f := ckFixture{report: uuid.Must(uuid.NewV7()), loose: uuid.Must(uuid.NewV7()), tokenID: "tok1", timerAt: ckT0.Add(24 * time.Hour)}
+	unit := units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	wrapped := keys.WrappedKey{MasterID: "mk1", Sealed: []byte{1, 2, 3}}
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		for _, id := range []string{"cases/" + ckCase, "reports/" + f.report.String() + "/reporter", "reports/" + f.loose.String()} {
+			if err := tx.PutDataKey(id, wrapped); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateUser(model.User{ID: ckUser, Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}); err != nil {
+			return err
+		}
+		if err := tx.CreateToken(model.Token{ID: f.tokenID, UserID: ckUser, SecretHash: []byte{9}}); err != nil {
+			return err
+		}
+		if err := tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-ba-dinh", Covers: []units.Key{unit}}); err != nil {
+			return err
+		}
+		if err := tx.CreateReport(model.StoredReport{
+			ID: f.report.String(), CallType: model.CallIntervention, IncidentUnit: unit, TakenBy: ckUser, CaseNumber: ckCase,
+			Private:  model.Sealed{KeyID: "cases/" + ckCase, Data: []byte{1}},
+			Reporter: model.Sealed{KeyID: "reports/" + f.report.String() + "/reporter", Data: []byte{2}},
+		}); err != nil {
+			return err
+		}
+		if err := tx.CreateReport(model.StoredReport{
+			ID: f.loose.String(), CallType: 2, Private: model.Sealed{KeyID: "reports/" + f.loose.String(), Data: []byte{3}},
+		}); err != nil {
+			return err
+		}
+		if _, err := tx.NextCaseSequence(2026); err != nil {
+			return err
+		}
+		c := model.Case{
+			Number: ckCase, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: unit, IncidentUnit: unit,
+			ReportIDs: []string{f.report.String()}, Revision: 1,
+			Deadlines: []model.Deadline{
+				{ID: 1, State: model.DeadlineOpen, Start: ckT0, Due: f.timerAt, NextFire: f.timerAt},
+				{ID: 2, State: model.DeadlineMet, Start: ckT0, Due: f.timerAt},
+			},
+		}
+		if err := tx.CreateCase(&c); err != nil {
+			return err
+		}
+		f.caseID = c.ID
+		if err := tx.PutTimer(model.Timer{At: f.timerAt, CaseID: c.ID, DeadlineID: 1}); err != nil {
+			return err
+		}
+		if _, err := tx.AppendCaseEvents(c.ID,
+			model.CaseEvent{Time: ckT0, Actor: "system", Kind: "FORWARDED"},
+			model.CaseEvent{Time: ckT0, Actor: "system", Kind: "DEADLINE_STARTED", DeadlineID: 1},
+			model.CaseEvent{Time: ckT0, Actor: ckUser, Kind: "NOTE"},
+		); err != nil {
+			return err
+		}
+		if _, err := tx.AppendNotifications(model.Notification{Time: ckT0, Kind: "FORWARDED", Case: "cases/" + ckCase}); err != nil {
+			return err
+		}
+		if err := tx.PutCursor("hook", 1); err != nil {
+			return err
+		}
+		if err := tx.PutIdempotency(model.IdempotencyRecord{Key: "CreateReport/r1", Resource: f.report.String(), CreateTime: ckT0}); err != nil {
+			return err
+		}
+		var events []audit.Event
+		for i, action := range []string{"report.create", "case.create", "case.read"} {
+			events = append(events, audit.Event{Time: ckT0.Add(time.Duration(i) * time.Second), Actor: ckUser, Role: "HOTLINE_OPERATOR",
+				Action: action, Resource: "cases/" + ckCase, Case: "cases/" + ckCase, Outcome: audit.OutcomeOK})
+		}
+		sealed, err := tx.AppendAudit(events...)
+		f.auditSeqs = len(sealed)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("fill: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func mustCheck(t *testing.T, path string) boltstore.CheckResult {
+	t.Helper()
+	res, err := boltstore.Check(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	return res
+}
+
+func TestCheckHealthy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	res := mustCheck(t, path)
+	if !res.OK() {
+		t.Fatalf("a healthy database has problems:\n%s", problemList(res))
+	}
+	want := boltstore.CheckSummary{
+		SchemaVersion: boltstore.SchemaVersion, Bytes: res.Bytes,
+		Reports: 2, Cases: 1, Users: 1, Tokens: 1, PoliceUnits: 1, DataKeys: 3, Idempotency: 1,
+		AuditEvents: f.auditSeqs, AuditHeadSeq: uint64(f.auditSeqs), CaseEvents: 3, Timers: 1, Notifications: 1,
+	}
+	if res.CheckSummary != want {
+		t.Errorf("summary %+v, want %+v", res.CheckSummary, want)
+	}
+	if res.Bytes <= 0 {
+		t.Errorf("Bytes %d", res.Bytes)
+	}
+	// A new, empty database is healthy too.
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	if err := open(t, empty).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, empty); !res.OK() {
+		t.Errorf("an empty database has problems:\n%s", problemList(res))
+	}
+}
+
+func problemList(res boltstore.CheckResult) string {
+	var b strings.Builder
+	for _, p := range res.Problems {
+		b.WriteString("  " + p.String() + "\n")
+	}
+	return b.String()
+}
+
+func u64(v uint64) []byte { return seqKey(v) }
+
+// TestCheckFindsDamage damages a healthy database in one way each and
+// expects a problem naming the bucket and the key.
+func TestCheckFindsDamage(t *testing.T) {
+	type damage struct {
+		name           string
+		change         func(f ckFixture, tx *bolt.Tx) error
+		bucket, key    string // the problem must name this bucket, and its key contain this ({report}: the report's id)
+		what           string // and say this
+		alsoAllowOther bool   // other problems may follow from the same damage
+	}
+	del := func(bucket string, key []byte) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Delete(key) }
+	}
+	put := func(bucket string, key, value []byte) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Put(key, value) }
+	}
+	ghost := uuid.Must(uuid.NewV7())
+	cases := []damage{
+		{
+			name: "index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("reports_by_call_type", append(u32(1), f.report[:]...))(tx)
+			},
+			bucket: "reports_by_call_type", key: "call type 1, report {report}", what: "missing",
+		},
+		{
+			name: "taker index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("reports_by_taker", append([]byte(ckUser+"\x00"), f.report[:]...))(tx)
+			},
+			bucket: "reports_by_taker", key: `taker "lan.nguyen", report {report}`, what: "missing",
+		},
+		{
+			name: "dangling taker index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("reports_by_taker", append([]byte("ghost\x00"), ghost[:]...), nil)(tx)
+			},
+			bucket: "reports_by_taker", key: ghost.String(), what: "dangling",
+		},
+		{
+			name: "index entry disagrees with its record",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("reports_by_call_type", append(u32(3), f.report[:]...), nil)(tx)
+			},
+			bucket: "reports_by_call_type", key: "call type 3, report {report}", what: "has call type 1",
+		},
+		{
+			name:   "record corrupted",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("reports", f.report[:], []byte{1, '{', 'x'})(tx) },
+			bucket: "reports", key: "{report}", what: "does not decode", alsoAllowOther: true,
+		},
+		{
+			name:   "case number entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error { return del("case_numbers", []byte(ckCase))(tx) },
+			bucket: "case_numbers", key: ckCase, what: "missing", alsoAllowOther: true,
+		},
+		{
+			name: "case unit index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("cases_by_unit", append([]byte("00004@2025-07-01\x00"), u64(f.caseID)...))(tx)
+			},
+			bucket: "cases_by_unit", key: "00004@2025-07-01", what: "missing",
+		},
+		{
+			name: "dangling status index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("cases_by_status", append(u32(1), u64(99)...), nil)(tx)
+			},
+			bucket: "cases_by_status", key: "id 99", what: "dangling",
+		},
+		{
+			name: "token index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("tokens_by_user", []byte(ckUser+"\x00"+f.tokenID))(tx)
+			},
+			bucket: "tokens_by_user", key: `user "lan.nguyen", token "tok1"`, what: "missing",
+		},
+		{
+			name: "audit actor index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("audit_by_actor", append([]byte(ckUser+"\x00"), u64(2)...))(tx)
+			},
+			bucket: "audit_by_actor", key: "seq 2", what: "missing",
+		},
+		{
+			name: "dangling audit case index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("audit_by_case", append([]byte("cases/"+ckCase+"\x00"), u64(77)...), nil)(tx)
+			},
+			bucket: "audit_by_case", key: "seq 77", what: "dangling",
+		},
+		{
+			name: "audit event tampered with",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("audit"))
+				v := bytes.Replace(b.Get(u64(2)), []byte(`"case.create"`), []byte(`"case.crea7e"`), 1)
+				return b.Put(u64(2), v)
+			},
+			bucket: "audit", key: "seq 2", what: "hash chain is broken",
+		},
+		{
+			name: "audit log truncated",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				if err := del("audit_by_case", append([]byte("cases/"+ckCase+"\x00"), u64(3)...))(tx); err != nil {
+					return err
+				}
+				if err := del("audit_by_actor", append([]byte(ckUser+"\x00"), u64(3)...))(tx); err != nil {
+					return err
+				}
+				return del("audit", u64(3))(tx)
+			},
+			bucket: "audit", key: "seq 3", what: "recorded head",
+		},
+		{
+			name:   "timer deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error { return del("timers", timerKey(f.timerAt, f.caseID, 1))(tx) },
+			bucket: "timers", key: fmt.Sprintf("case id %d, deadline 1", 1), what: "never fire",
+		},
+		{
+			name:   "timer of a case that does not exist",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("timers", timerKey(f.timerAt, 42, 1), nil)(tx) },
+			bucket: "timers", key: "case id 42", what: "dangling",
+		},
+		{
+			name:   "timer of a closed deadline",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("timers", timerKey(f.timerAt, f.caseID, 2), nil)(tx) },
+			bucket: "timers", key: "deadline 2", what: "no longer open",
+		},
+		{
+			name:   "case event deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error { return del("case_events", append(u64(f.caseID), u64(2)...))(tx) },
+			bucket: "case_events", key: "seq 3", what: "missing",
+		},
+		{
+			name:   "data key deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error { return del("data_keys", []byte("cases/"+ckCase))(tx) },
+			bucket: "reports", key: "{report}", what: "cannot be opened",
+		},
+		{
+			name:   "case sequence behind",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("case_sequences", []byte{0x07, 0xea}, u64(0))(tx) },
+			bucket: "case_sequences", key: "year 2026", what: "behind",
+		},
+		{
+			name:   "newer schema version",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("meta", []byte("schema_version"), u32(99))(tx) },
+			bucket: "meta", key: "schema_version", what: "newer",
+		},
+		{
+			name:   "bucket missing",
+			change: func(f ckFixture, tx *bolt.Tx) error { return tx.DeleteBucket([]byte("cases_by_status")) },
+			bucket: "cases_by_status", what: "missing",
+		},
+	}
+	for _, d := range cases {
+		t.Run(d.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			f := writeHealthy(t, path)
+			key := strings.ReplaceAll(d.key, "{report}", f.report.String())
+			rawUpdate(t, path, func(tx *bolt.Tx) error { return d.change(f, tx) })
+			res := mustCheck(t, path)
+			found := false
+			for _, p := range res.Problems {
+				if p.Bucket == d.bucket && strings.Contains(p.Key, key) && strings.Contains(p.What, d.what) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no problem in %s naming %q and saying %q; found:\n%s", d.bucket, key, d.what, problemList(res))
+			}
+			if !d.alsoAllowOther && len(res.Problems) != 1 {
+				t.Errorf("want exactly one problem, found:\n%s", problemList(res))
+			}
+		})
+	}
+}
+
+func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+
+func timerKey(at time.Time, caseID uint64, deadline uint32) []byte {
+	k := u64(uint64(at.UnixNano()))
+	k = append(k, u64(caseID)...)
+	return append(k, u32(deadline)...)
+}
+
+// TestCheckSurvivesDamagedPages damages the file below bbolt (a byte
+// inserted, pages overwritten): Check reports problems or fails, and does
+// not crash.
+func TestCheckSurvivesDamagedPages(t *testing.T) {
+	dir := t.TempDir()
+	healthy := filepath.Join(dir, "cc.db")
+	writeHealthy(t, healthy)
+	data, err := os.ReadFile(healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	if len(data) < 8*page {
+		t.Fatalf("the fixture is only %d bytes", len(data))
+	}
+	shifted := slices.Concat(data[:4*page], []byte("\n"), data[4*page:])
+	overwritten := bytes.Clone(data)
+	for i := 2 * page; i < len(overwritten); i++ {
+		overwritten[i] = byte(i * 7)
+	}
+	zeroed := bytes.Clone(data)
+	clear(zeroed[3*page : 6*page])
+	for name, damaged := range map[string][]byte{"shifted": shifted, "overwritten": overwritten, "zeroed": zeroed} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name+".db")
+			if err := os.WriteFile(path, damaged, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			res, err := boltstore.Check(context.Background(), path)
+			if err == nil && res.OK() {
+				t.Fatalf("a damaged file passes the check")
+			}
+			t.Logf("err %v; problems:\n%s", err, problemList(res))
+		})
+	}
+}
+
+func TestCheckRefusesADatabaseInUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	open(t, path)
+	start := time.Now()
+	_, err := boltstore.Check(context.Background(), path)
+	if !errors.Is(err, boltstore.ErrInUse) {
+		t.Fatalf("Check of an open database: %v, want ErrInUse", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Check took %v to give up", took)
+	}
+	if _, err := boltstore.Check(context.Background(), filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Check of a missing file: %v, want ErrNotExist", err)
+	}
+}
+
+// TestWriteBackupWhileWriting copies a store while writers go on: the
+// copy is a database that passes Check and holds every report committed
+// before the copy began.
+func TestWriteBackupWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, filepath.Join(dir, "cc.db"))
+	ctx := context.Background()
+	create := func() string {
+		id := uuid.Must(uuid.NewV7()).String()
+		if err := s.Update(ctx, func(tx storage.Tx) error {
+			if err := tx.CreateReport(model.StoredReport{ID: id, CallType: 2, TakenBy: ckUser}); err != nil {
+				return err
+			}
+			_, err := tx.AppendAudit(audit.Event{Time: ckT0, Actor: ckUser, Action: "report.create", Resource: "reports/" + id, Outcome: audit.OutcomeOK})
+			return err
+		}); err != nil {
+			t.Error(err)
+		}
+		return id
+	}
+	var before []string
+	for range 50 {
+		before = append(before, create())
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					create()
+				}
+			}
+		}()
+	}
+	var copies []string
+	for i := range 3 {
+		path := filepath.Join(dir, fmt.Sprintf("backup-%d.db", i))
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.WriteBackup(ctx, f)
+		if err != nil {
+			t.Fatalf("WriteBackup: %v", err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := os.Stat(path); st.Size() != n {
+			t.Errorf("WriteBackup said %d bytes, wrote %d", n, st.Size())
+		}
+		copies = append(copies, path)
+	}
+	close(stop)
+	wg.Wait()
+
+	for _, path := range copies {
+		res := mustCheck(t, path)
+		if !res.OK() {
+			t.Fatalf("%s has problems:\n%s", path, problemList(res))
+		}
+		b, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.View(ctx, func(tx storage.ReadTx) error {
+			for _, id := range before {
+				if _, err := tx.Report(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		if err := b.Update(ctx, func(storage.Tx) error { return nil }); err == nil {
+			t.Errorf("Update on a read-only store succeeded")
+		}
+		b.Close()
+	}
+}
+
+func TestWriteBackupStopsWithItsContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	writeHealthy(t, path)
+	s := open(t, path)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.WriteBackup(ctx, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Errorf("WriteBackup with a cancelled context: %v", err)
+	}
+}
+
+func TestSnapshotLeavesNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cc.db")
+	writeHealthy(t, path)
+	s := open(t, path)
+	snap, n, err := s.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(data)) != n {
+		t.Errorf("read %d bytes of a %d-byte snapshot", len(data), n)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("left in the directory: %v", entries)
+	}
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(copyPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, copyPath); !res.OK() || res.Reports != 2 {
+		t.Errorf("the snapshot: %+v\n%s", res.CheckSummary, problemList(res))
+	}
+}
+
+func TestOpenReadOnlyRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := boltstore.OpenReadOnly(filepath.Join(dir, "none.db"), boltstore.Options{}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "none.db")); err == nil {
+		t.Errorf("OpenReadOnly created the file")
+	}
+	path := filepath.Join(dir, "cc.db")
+	open(t, path)
+	if _, err := boltstore.OpenReadOnly(path, boltstore.Options{Timeout: 50 * time.Millisecond}); !errors.Is(err, boltstore.ErrInUse) {
+		t.Errorf("file in use: %v, want ErrInUse", err)
+	}
+}
