@@ -120,6 +120,9 @@ func (e *Engine) DeclineTransfer(ctx context.Context, p access.Principal, req Re
 }
 
 func (s *stepCtx) pendingTransferToMe() (*model.Transfer, error) {
+	if err := s.requireOpen(); err != nil {
+		return nil, err
+	}
 	t := s.c.PendingTransfer()
 	if t == nil {
 		return nil, model.Precondition("NO_PENDING_TRANSFER", "case %s has no transfer awaiting a decision", s.c.Number)
@@ -228,6 +231,9 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 		if at.After(s.now.Add(5 * time.Minute)) {
 			return model.InvalidField("forward_time", "time.not_future", "forward_time lies in the future")
 		}
+		if at.Before(r.AcknowledgeTime) {
+			return model.InvalidField("forward_time", "time.after_acknowledgement", "forward_time lies before the police acknowledged the referral (%s)", hanoi(r.AcknowledgeTime))
+		}
 		r.State, r.ForwardTime, r.Investigators = model.PoliceForwarded, at.UTC(), investigators
 		saved := s.now
 		s.now = at.UTC()
@@ -280,6 +286,10 @@ func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Requ
 		}
 		if !d.PausedAt.IsZero() {
 			return model.Precondition("ALREADY_PAUSED", "deadline %d is already paused", d.ID)
+		}
+		if d.Breached || !s.now.Before(d.Due) {
+			// A pause stops a clock that runs; it cannot undo a miss.
+			return model.Precondition("DEADLINE_OVERDUE", "deadline %d is already overdue; it cannot be paused", d.ID)
 		}
 		d.PausedAt, d.PauseReason = s.now, reason
 		s.event("DEADLINE_PAUSED", string(d.Kind), d.ID)

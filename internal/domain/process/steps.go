@@ -295,6 +295,9 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		if err1 != nil || err2 != nil || end.Before(start) {
 			return model.Case{}, model.InvalidField(field+".expected_end_date", "plan.dates", "start_date and expected_end_date must be dates, the end not before the start")
 		}
+		if end.Before(vntime.DateOf(e.clock.Now())) {
+			return model.Case{}, model.InvalidField(field+".expected_end_date", "plan.dates_ahead", "expected_end_date lies before today")
+		}
 		if sv.CostEstimateVND < 0 {
 			return model.Case{}, model.InvalidField(field+".cost_estimate_vnd", "plan.cost", "a cost estimate cannot be negative")
 		}
@@ -333,6 +336,12 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 	return e.do(ctx, p, req, step{name: "approvePlan", roles: CommuneChairs, apply: func(s *stepCtx) error {
 		if err := s.requirePlanSubmitted(); err != nil {
 			return err
+		}
+		today := vntime.DateOf(s.now)
+		for _, sv := range s.c.Services {
+			if end, _ := vntime.ParseDate(sv.ExpectedEndDate); end.Before(today) {
+				return model.Precondition("SERVICE_DATES_PASSED", "service %d was expected to end on %s, before today; return the plan to update it", sv.ID, sv.ExpectedEndDate)
+			}
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
 		s.c.PlanState, s.c.Status = model.PlanApproved, model.StatusImplementation
@@ -522,6 +531,12 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		}
 		if !s.c.ClosureProposed {
 			return model.Precondition("NO_CLOSURE_PROPOSAL", "the worker proposes closure in a review first")
+		}
+		if !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero() {
+			return model.Precondition("CHILD_SEPARATED", "the child of case %s is still separated; end the separation first", s.c.Number)
+		}
+		if s.c.PendingTransfer() != nil {
+			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision; it must be accepted or declined first", s.c.Number)
 		}
 		crime := slices.ContainsFunc(s.c.SuspectedAbuse, func(a model.AbuseForm) bool { return slices.Contains(policeMatters, a) })
 		if crime && len(s.c.PoliceReferrals) == 0 && noReferralReason == "" {
