@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
 // restCall sends a JSON request as the operator and decodes the JSON answer.
@@ -159,15 +158,10 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	// childcase method must have one.
 	want := map[string]string{}
 	methods := 0
-	for _, file := range []protoreflect.FileDescriptor{pb.File_childcase_v1_service_proto, pb.File_childcase_v1_admin_proto} {
-		for i := 0; i < file.Services().Len(); i++ {
-			sd := file.Services().Get(i)
-			for j := 0; j < sd.Methods().Len(); j++ {
-				method, path := httpRule(t, sd.Methods().Get(j))
-				want[method+" "+path] = string(sd.Methods().Get(j).Name())
-				methods++
-			}
-		}
+	for _, m := range childcaseMethods(t) {
+		method, path := httpRule(t, m)
+		want[method+" "+path] = string(m.Name())
+		methods++
 	}
 	for route, rpc := range want {
 		method, path, _ := strings.Cut(route, " ")
