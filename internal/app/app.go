@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/childcase/childcase/internal/domain/auditlog"
@@ -63,6 +65,63 @@ type Config struct {
 	// PolicyFile holds the deployment's deadline policy (JSON); empty: the
 	// shipped defaults.
 	PolicyFile string
+
+	// Limits. Zero takes the default named on each field (the Default*
+	// constants); a negative value is refused. WithDefaults fills them in.
+	MaxRecvMsgSize       int           // largest gRPC request message, in bytes
+	MaxSendMsgSize       int           // largest gRPC response message, in bytes
+	MaxConcurrentStreams int           // calls at once on one gRPC connection
+	MaxStreamsPerUser    int           // server streams (WatchEvents, BackupDatabase) one user holds open at once
+	RequestTimeout       time.Duration // the server's deadline for every unary call; streams have none
+	// Keepalive: clients may ping at most every KeepaliveMinTime, and only
+	// while a call is open unless KeepalivePermitWithoutStream (otherwise
+	// the connection is closed with too_many_pings); a connection idle for
+	// KeepaliveMaxConnectionIdle is closed; the server pings a connection
+	// quiet for KeepaliveTime and closes it without an answer within
+	// KeepaliveTimeout.
+	KeepaliveMinTime             time.Duration
+	KeepalivePermitWithoutStream bool
+	KeepaliveMaxConnectionIdle   time.Duration
+	KeepaliveTime                time.Duration
+	KeepaliveTimeout             time.Duration
+	// MaxDBSize caps the database file, in bytes: a write that would grow
+	// it further is refused (RESOURCE_EXHAUSTED, DATABASE_FULL) and reads go
+	// on. Zero: no cap but the disk's.
+	MaxDBSize int64
+}
+
+// The defaults of the limits in Config.
+const (
+	DefaultMaxRecvMsgSize             = 4 << 20
+	DefaultMaxSendMsgSize             = 16 << 20
+	DefaultMaxConcurrentStreams       = 100
+	DefaultMaxStreamsPerUser          = 4
+	DefaultRequestTimeout             = 30 * time.Second
+	DefaultKeepaliveMinTime           = 10 * time.Second
+	DefaultKeepaliveMaxConnectionIdle = 15 * time.Minute
+	DefaultKeepaliveTime              = 2 * time.Hour
+	DefaultKeepaliveTimeout           = 20 * time.Second
+)
+
+// WithDefaults returns c with every limit left at zero set to its default
+// (MaxDBSize stays zero: no cap).
+func (c Config) WithDefaults() Config {
+	setDefault(&c.MaxRecvMsgSize, DefaultMaxRecvMsgSize)
+	setDefault(&c.MaxSendMsgSize, DefaultMaxSendMsgSize)
+	setDefault(&c.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	setDefault(&c.MaxStreamsPerUser, DefaultMaxStreamsPerUser)
+	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&c.KeepaliveMinTime, DefaultKeepaliveMinTime)
+	setDefault(&c.KeepaliveMaxConnectionIdle, DefaultKeepaliveMaxConnectionIdle)
+	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
+	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	return c
+}
+
+func setDefault[T int | time.Duration](p *T, def T) {
+	if *p == 0 {
+		*p = def
+	}
 }
 
 // DefaultConfig returns the embedded default: a local file and localhost
@@ -99,7 +158,47 @@ func (c Config) validate() (*tls.Config, error) {
 	if c.ShutdownTimeout <= 0 {
 		return nil, errors.New("config: shutdown-timeout: must be positive")
 	}
+	if err := c.validateLimits(); err != nil {
+		return nil, err
+	}
 	return c.serverTLS()
+}
+
+// validateLimits refuses negative limits and those gRPC cannot take,
+// naming the flag.
+func (c Config) validateLimits() error {
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{
+		{"max-recv-msg-size", int64(c.MaxRecvMsgSize)},
+		{"max-send-msg-size", int64(c.MaxSendMsgSize)},
+		{"max-concurrent-streams", int64(c.MaxConcurrentStreams)},
+		{"max-streams-per-user", int64(c.MaxStreamsPerUser)},
+		{"request-timeout", int64(c.RequestTimeout)},
+		{"keepalive-min-time", int64(c.KeepaliveMinTime)},
+		{"keepalive-max-connection-idle", int64(c.KeepaliveMaxConnectionIdle)},
+		{"keepalive-time", int64(c.KeepaliveTime)},
+		{"keepalive-timeout", int64(c.KeepaliveTimeout)},
+		{"max-db-size", c.MaxDBSize},
+	} {
+		if l.v < 0 {
+			return fmt.Errorf("config: %s: must not be negative (0 means the default)", l.name)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{
+		{"max-recv-msg-size", c.MaxRecvMsgSize},
+		{"max-send-msg-size", c.MaxSendMsgSize},
+		{"max-concurrent-streams", c.MaxConcurrentStreams},
+	} {
+		if int64(l.v) > math.MaxInt32 {
+			return fmt.Errorf("config: %s: %d is more than gRPC allows (%d)", l.name, l.v, math.MaxInt32)
+		}
+	}
+	return nil
 }
 
 // serverTLS loads the certificate, key and client CA into the TLS
@@ -200,6 +299,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	cfg = cfg.WithDefaults()
 	if opts.Clock == nil {
 		opts.Clock = clock.System{}
 	}
@@ -232,7 +332,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		opts.SchedulerPoll = time.Second
 	}
 
-	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync})
+	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize})
 	if err != nil {
 		return nil, err
 	}
@@ -282,10 +382,32 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	deps := grpcapi.Deps{
 		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger,
+		// One stream limiter for both servers: a user's streams count
+		// once, over gRPC or REST.
+		UnaryTimeout: cfg.RequestTimeout,
+		Streams:      grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
+	}
+	// Message sizes bind both servers; the per-connection and keepalive
+	// limits only the public one (the gateway's single in-memory
+	// connection carries every REST request).
+	sizes := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(cfg.MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(cfg.MaxSendMsgSize),
 	}
 
 	// The public gRPC server: TLS, and client certificates, when configured.
-	var gopts []grpc.ServerOption
+	gopts := append(sizes[:len(sizes):len(sizes)],
+		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             cfg.KeepaliveMinTime,
+			PermitWithoutStream: cfg.KeepalivePermitWithoutStream,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: cfg.KeepaliveMaxConnectionIdle,
+			Time:              cfg.KeepaliveTime,
+			Timeout:           cfg.KeepaliveTimeout,
+		}),
+	)
 	if tlsCfg != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(tlsCfg)))
 	}
@@ -311,7 +433,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// certificate when the public port asks for one.
 	gdeps := deps
 	gdeps.Gateway = true
-	igs, err := grpcapi.NewServer(gdeps)
+	igs, err := grpcapi.NewServer(gdeps, sizes...)
 	if err != nil {
 		return nil, err
 	}
@@ -328,6 +450,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			return ilis.DialContext(ctx)
 		}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()), // in memory
+		// REST answers may be as large as gRPC ones.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxSendMsgSize)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
@@ -380,7 +504,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	opts.Logger.Info("childcase serving",
 		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "db", cfg.DBPath,
 		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
-		"shutdown_timeout", cfg.ShutdownTimeout.String())
+		"shutdown_timeout", cfg.ShutdownTimeout.String(),
+		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
+		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
+		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize)
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -57,7 +58,7 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 		{ID: "ca-phuong-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{demoBaDinh}},
 		{ID: "ca-tp-ha-noi", DisplayName: "Công an thành phố Hà Nội"},
 	} {
-		if _, err := id.CreatePoliceUnit(ctx, sys, pu); err != nil && !errors.Is(err, model.ErrAlreadyExists) {
+		if _, err := id.CreatePoliceUnit(ctx, sys, pu, idempotency.Request{}); err != nil && !errors.Is(err, model.ErrAlreadyExists) {
 			return fmt.Errorf("demo: police unit %s: %w", pu.ID, err)
 		}
 	}
@@ -65,14 +66,14 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	tokens := make(map[string]string, len(demoUsers))
 	users := make(map[string]access.Principal, len(demoUsers))
 	for _, du := range demoUsers {
-		u, tok, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour)
+		u, tok, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour, idempotency.Request{})
 		switch {
 		case errors.Is(err, model.ErrAlreadyExists):
 			seeded = true
 			if u, err = id.GetUser(ctx, du.id); err != nil {
 				return fmt.Errorf("demo: user %s: %w", du.id, err)
 			}
-			if tok, err = id.CreateToken(ctx, sys, du.id, 30*24*time.Hour); err != nil {
+			if tok, err = id.CreateToken(ctx, sys, du.id, 30*24*time.Hour, idempotency.Request{}); err != nil {
 				return fmt.Errorf("demo: token for %s: %w", du.id, err)
 			}
 		case err != nil:

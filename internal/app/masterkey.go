@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage"
@@ -85,11 +87,35 @@ func openMasterKeys(ctx context.Context, path string, store storage.Store, clk c
 	return mk, nil
 }
 
+// rotation is the answer to a rotation, as remembered for a retry.
+type rotation struct {
+	MasterKeyID string
+	Rewrapped   int
+}
+
 // RotateMasterKey generates a new master key and re-wraps every data key
-// under it, while reads and writes go on.
-func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal) (string, int, error) {
-	mk.mu.Lock()
+// under it, while reads and writes go on. A retry with the same request_id
+// returns the first answer instead of rotating again; the request is
+// remembered in the transaction that records the rotation in the audit log.
+func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, req idempotency.Request) (string, int, error) {
+	mk.mu.Lock() // also orders retries: the first is recorded before a retry looks
 	defer mk.mu.Unlock()
+	var first rotation
+	replayed := false
+	err := mk.store.View(ctx, func(tx storage.ReadTx) error {
+		rec, found, err := idempotency.Replay(tx, by, "RotateMasterKey", req.ID, req.Fingerprint)
+		if err != nil || !found {
+			return err
+		}
+		replayed = true
+		return json.Unmarshal(rec.Result, &first)
+	})
+	if err != nil {
+		return "", 0, err
+	}
+	if replayed {
+		return first.MasterKeyID, first.Rewrapped, nil
+	}
 	old := mk.vault.Keyring().Current()
 	next, err := keys.GenerateMaster()
 	if err != nil {
@@ -103,10 +129,20 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal) 
 		return "", n, err
 	}
 	err = mk.store.Update(ctx, func(tx storage.Tx) error {
-		e := by.Event(mk.clock.Now(), "keys.rotate", "masterKey", "", audit.OutcomeOK)
+		now := mk.clock.Now()
+		e := by.Event(now, "keys.rotate", "masterKey", "", audit.OutcomeOK)
 		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped", old.ID(), next.ID(), n)
-		_, err := tx.AppendAudit(e)
-		return err
+		if _, err := tx.AppendAudit(e); err != nil {
+			return err
+		}
+		if req.ID == "" {
+			return nil
+		}
+		result, err := json.Marshal(rotation{MasterKeyID: next.ID(), Rewrapped: n})
+		if err != nil {
+			return err
+		}
+		return idempotency.Remember(tx, by, "RotateMasterKey", req.ID, req.Fingerprint, "masterKey", result, now)
 	})
 	return next.ID(), n, err
 }

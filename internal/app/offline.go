@@ -9,6 +9,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
@@ -56,7 +57,7 @@ func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (string, 
 	if err != nil {
 		return "", 0, err
 	}
-	return mk.RotateMasterKey(ctx, o.Principal("keys rotate"))
+	return mk.RotateMasterKey(ctx, o.Principal("keys rotate"), idempotency.Request{})
 }
 
 // Close closes the database.

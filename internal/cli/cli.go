@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -87,10 +89,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	eff := cfg.WithDefaults()
 	log.Info("effective configuration",
 		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr,
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
-		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA)
+		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA,
+		"max_recv_msg_size", eff.MaxRecvMsgSize, "max_send_msg_size", eff.MaxSendMsgSize,
+		"max_concurrent_streams", eff.MaxConcurrentStreams, "max_streams_per_user", eff.MaxStreamsPerUser,
+		"request_timeout", eff.RequestTimeout.String(),
+		"keepalive_min_time", eff.KeepaliveMinTime.String(), "keepalive_permit_without_stream", eff.KeepalivePermitWithoutStream,
+		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
+		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
+		"max_db_size", eff.MaxDBSize)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
@@ -112,6 +122,18 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	stringFlag(fs, &cfg.PolicyFile, "policy", "deadline policy file (JSON); the shipped defaults when empty")
 	boolFlag(fs, &cfg.Demo, "demo", "seed demo users for every role and demo cases, and print their tokens")
 	stringFlag(fs, &cfg.ClientCA, "client-ca", "PEM CA file: require client certificates it signed on gRPC and HTTPS (needs --tls-cert)")
+	// Limits: 0 takes the default named in the help.
+	sizeFlag(fs, &cfg.MaxRecvMsgSize, "max-recv-msg-size", "largest gRPC request message: a `size` in bytes, or with KiB, MiB or GiB (0: "+formatSize(app.DefaultMaxRecvMsgSize)+")")
+	sizeFlag(fs, &cfg.MaxSendMsgSize, "max-send-msg-size", "largest gRPC response message, a `size` (0: "+formatSize(app.DefaultMaxSendMsgSize)+")")
+	intFlag(fs, &cfg.MaxConcurrentStreams, "max-concurrent-streams", fmt.Sprintf("calls at once on one gRPC connection (0: %d)", app.DefaultMaxConcurrentStreams))
+	intFlag(fs, &cfg.MaxStreamsPerUser, "max-streams-per-user", fmt.Sprintf("server streams (watch, backup) one user may hold open at once (0: %d)", app.DefaultMaxStreamsPerUser))
+	durationFlag(fs, &cfg.RequestTimeout, "request-timeout", "the server's deadline for every unary call (0: "+app.DefaultRequestTimeout.String()+")")
+	durationFlag(fs, &cfg.KeepaliveMinTime, "keepalive-min-time", "clients may ping at most this often, or are disconnected (0: "+app.DefaultKeepaliveMinTime.String()+")")
+	boolFlag(fs, &cfg.KeepalivePermitWithoutStream, "keepalive-permit-without-stream", "allow client pings while no call is open")
+	durationFlag(fs, &cfg.KeepaliveMaxConnectionIdle, "keepalive-max-connection-idle", "close a gRPC connection idle this long (0: "+app.DefaultKeepaliveMaxConnectionIdle.String()+")")
+	durationFlag(fs, &cfg.KeepaliveTime, "keepalive-time", "ping a client whose connection was quiet this long (0: "+app.DefaultKeepaliveTime.String()+")")
+	durationFlag(fs, &cfg.KeepaliveTimeout, "keepalive-timeout", "close the connection when a ping is not answered within this (0: "+app.DefaultKeepaliveTimeout.String()+")")
+	sizeFlag(fs, &cfg.MaxDBSize, "max-db-size", "cap on the database file, a `size`; writes that would grow it further are refused (0: no cap)")
 	if err := parse(fs, args); err != nil {
 		return app.Config{}, err
 	}
@@ -165,4 +187,68 @@ func boolFlag(fs *flag.FlagSet, p *bool, name, help string) {
 
 func durationFlag(fs *flag.FlagSet, p *time.Duration, name, help string) {
 	fs.DurationVar(p, name, *p, help+" (env "+envName(name)+")")
+}
+
+func intFlag(fs *flag.FlagSet, p *int, name, help string) {
+	fs.IntVar(p, name, *p, help+" (env "+envName(name)+")")
+}
+
+// sizeFlag declares a byte size: a plain number of bytes, or one with a
+// KiB, MiB or GiB suffix (1024-based; KB, MB and GB are read the same).
+func sizeFlag[T int | int64](fs *flag.FlagSet, p *T, name, help string) {
+	fs.Var(sizeValue[T]{p}, name, help+" (env "+envName(name)+")")
+}
+
+type sizeValue[T int | int64] struct{ p *T }
+
+func (v sizeValue[T]) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return formatSize(int64(*v.p))
+}
+
+func (v sizeValue[T]) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	if int64(T(n)) != n {
+		return fmt.Errorf("%q is too large", s)
+	}
+	*v.p = T(n)
+	return nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	shift  uint
+}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"GB", 30}, {"MB", 20}, {"KB", 10}, {"G", 30}, {"M", 20}, {"K", 10}, {"B", 0}}
+
+func parseSize(s string) (int64, error) {
+	num, shift := strings.TrimSpace(s), uint(0)
+	for _, u := range sizeUnits {
+		if len(num) > len(u.suffix) && strings.EqualFold(num[len(num)-len(u.suffix):], u.suffix) {
+			num, shift = strings.TrimSpace(num[:len(num)-len(u.suffix)]), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (bytes, or a number with KiB, MiB or GiB)", s)
+	}
+	if n > math.MaxInt64>>shift {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n << shift, nil
+}
+
+// formatSize writes n in the largest unit that divides it exactly.
+func formatSize(n int64) string {
+	for _, u := range sizeUnits[:3] {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -17,6 +17,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
@@ -83,14 +84,14 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p := off.Principal("users " + sub)
 	switch sub {
 	case "add":
-		created, tok, err := off.Identity.CreateUser(ctx, p, u, ttl)
+		created, tok, err := off.Identity.CreateUser(ctx, p, u, ttl, idempotency.Request{})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "Created %s (%s, %s).\nToken (shown once, expires %s):\n%s\n",
 			model.UserName(created.ID), created.Role, created.Unit, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
 	case "revoke":
-		if _, err := off.Identity.DisableUser(ctx, p, u.ID); err != nil {
+		if _, err := off.Identity.DisableUser(ctx, p, u.ID, idempotency.Request{}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "Disabled %s and revoked all their tokens.\n", model.UserName(u.ID))

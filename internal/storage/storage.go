@@ -28,6 +28,13 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this binary supp
 // produce.
 var ErrBadCursor = errors.New("malformed list cursor")
 
+// ErrFull is returned (wrapped) by Update and Batch when a write cannot be
+// committed for lack of space: the database reached its configured maximum
+// size, or the disk (or the user's quota) is full. Nothing of the write is
+// kept; what was committed before stays readable, and writes work again
+// once there is room.
+var ErrFull = errors.New("the database is full")
+
 // Store is a transactional store.
 type Store interface {
 	// View runs fn in a read-only transaction. Values returned by the
@@ -144,6 +151,13 @@ type Tx interface {
 	// PutIdempotency stores an idempotency record. It returns
 	// model.ErrAlreadyExists if the key is taken.
 	PutIdempotency(r model.IdempotencyRecord) error
+	// DeleteIdempotencyBefore deletes up to limit (which must be positive)
+	// idempotency records whose CreateTime is strictly before before,
+	// oldest first, and returns how many it deleted; fewer than limit
+	// means none older is left. It reads an index by CreateTime, so its
+	// cost is proportional to what it deletes. A CreateTime before 1970
+	// counts as 1970.
+	DeleteIdempotencyBefore(before time.Time, limit int) (int, error)
 
 	// CreateUser stores a new user; model.ErrAlreadyExists if the id is taken.
 	CreateUser(u model.User) error

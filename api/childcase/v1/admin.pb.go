@@ -32,7 +32,16 @@ type CreateUserRequest struct {
 	// The user's id, which becomes the last part of the name, e.g. "lan.nguyen".
 	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// How long the first token lives (default 90 days, at most 400 days).
-	TokenTtl      *durationpb.Duration `protobuf:"bytes,3,opt,name=token_ttl,json=tokenTtl,proto3" json:"token_ttl,omitempty"`
+	TokenTtl *durationpb.Duration `protobuf:"bytes,3,opt,name=token_ttl,json=tokenTtl,proto3" json:"token_ttl,omitempty"`
+	// A client-chosen id that makes a retry harmless (a UUID is a good
+	// choice). A retry with the same request_id returns the first result:
+	// the same user and the same token, but with an empty secret, because a
+	// secret is shown once and never stored (only its hash is). A client
+	// whose first answer was lost revokes that token (its name is in the
+	// answer) and creates another with CreateToken. The same request_id with
+	// a different request is ALREADY_EXISTS (REQUEST_ID_REUSED). A
+	// request_id is remembered for 30 days.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -88,10 +97,18 @@ func (x *CreateUserRequest) GetTokenTtl() *durationpb.Duration {
 	return nil
 }
 
+func (x *CreateUserRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type CreateUserResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	// The first token, with its secret.
+	// The first token, with its secret; without it (secret empty) in the
+	// answer to a retry with the same request_id.
 	Token         *Token `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -294,7 +311,10 @@ func (x *ListUsersResponse) GetNextPageToken() string {
 type DisableUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result;
+	// with a different request it is ALREADY_EXISTS (REQUEST_ID_REUSED).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -336,12 +356,26 @@ func (x *DisableUserRequest) GetName() string {
 	return ""
 }
 
+func (x *DisableUserRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// How long the token lives (default 90 days, at most 400 days).
-	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result,
+	// the same token, but with an empty secret, because a secret is shown
+	// once and never stored. A client whose first answer was lost revokes
+	// that token (its name is in the answer) and creates another. The same
+	// request_id with a different request is ALREADY_EXISTS
+	// (REQUEST_ID_REUSED).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -388,6 +422,13 @@ func (x *CreateTokenRequest) GetTtl() *durationpb.Duration {
 		return x.Ttl
 	}
 	return nil
+}
+
+func (x *CreateTokenRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type ListTokensRequest struct {
@@ -482,7 +523,10 @@ func (x *ListTokensResponse) GetTokens() []*Token {
 type RevokeTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}/tokens/{token}".
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result;
+	// with a different request it is ALREADY_EXISTS (REQUEST_ID_REUSED).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -524,11 +568,22 @@ func (x *RevokeTokenRequest) GetName() string {
 	return ""
 }
 
+func (x *RevokeTokenRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type CreatePoliceUnitRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	PoliceUnit *PoliceUnit            `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
 	// The police unit's id, e.g. "ca-phuong-ba-dinh".
-	PoliceUnitId  string `protobuf:"bytes,2,opt,name=police_unit_id,json=policeUnitId,proto3" json:"police_unit_id,omitempty"`
+	PoliceUnitId string `protobuf:"bytes,2,opt,name=police_unit_id,json=policeUnitId,proto3" json:"police_unit_id,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result
+	// instead of ALREADY_EXISTS for the unit it created; with a different
+	// request it is ALREADY_EXISTS (REQUEST_ID_REUSED).
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -577,8 +632,20 @@ func (x *CreatePoliceUnitRequest) GetPoliceUnitId() string {
 	return ""
 }
 
+func (x *CreatePoliceUnitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type RotateMasterKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Makes a retry harmless: the same request_id returns the first result
+	// (the key rotated to then) instead of rotating once more. A rotation cut
+	// short by a crash before it was recorded is finished at the next start,
+	// and a retry then rotates again, which is harmless.
+	RequestId     string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -611,6 +678,13 @@ func (x *RotateMasterKeyRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use RotateMasterKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateMasterKeyRequest) Descriptor() ([]byte, []int) {
 	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RotateMasterKeyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type RotateMasterKeyResponse struct {
@@ -1092,11 +1166,13 @@ var File_childcase_v1_admin_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18childcase/v1/admin.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bchildcase/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n" +
+	"\x18childcase/v1/admin.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bchildcase/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x02\n" +
 	"\x11CreateUserRequest\x121\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.childcase.v1.UserB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04user\x12;\n" +
 	"\auser_id\x18\x02 \x01(\tB\"\xe0A\x02\xbaH\x1cr\x1a2\x18^[a-z][a-z0-9._-]{1,62}$R\x06userId\x126\n" +
-	"\ttoken_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\btokenTtl\"g\n" +
+	"\ttoken_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\btokenTtl\x12G\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"g\n" +
 	"\x12CreateUserResponse\x12&\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.childcase.v1.UserR\x04user\x12)\n" +
 	"\x05token\x18\x02 \x01(\v2\x13.childcase.v1.TokenR\x05token\"2\n" +
@@ -1109,23 +1185,33 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"e\n" +
 	"\x11ListUsersResponse\x12(\n" +
 	"\x05users\x18\x01 \x03(\v2\x12.childcase.v1.UserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"6\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x7f\n" +
 	"\x12DisableUserRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"g\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12G\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xb0\x01\n" +
 	"\x12CreateTokenRequest\x12$\n" +
 	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12+\n" +
-	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"9\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"9\n" +
 	"\x11ListTokensRequest\x12$\n" +
 	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\"A\n" +
 	"\x12ListTokensResponse\x12+\n" +
-	"\x06tokens\x18\x01 \x03(\v2\x13.childcase.v1.TokenR\x06tokens\"7\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x13.childcase.v1.TokenR\x06tokens\"\x80\x01\n" +
 	"\x12RevokeTokenRequest\x12!\n" +
-	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\"\xa7\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12G\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xf0\x01\n" +
 	"\x17CreatePoliceUnitRequest\x12D\n" +
 	"\vpolice_unit\x18\x01 \x01(\v2\x18.childcase.v1.PoliceUnitB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
 	"policeUnit\x12F\n" +
-	"\x0epolice_unit_id\x18\x02 \x01(\tB \xe0A\x02\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,62}$R\fpoliceUnitId\"\x18\n" +
-	"\x16RotateMasterKeyRequest\"d\n" +
+	"\x0epolice_unit_id\x18\x02 \x01(\tB \xe0A\x02\xbaH\x1ar\x182\x16^[a-z][a-z0-9-]{1,62}$R\fpoliceUnitId\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"a\n" +
+	"\x16RotateMasterKeyRequest\x12G\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"d\n" +
 	"\x17RotateMasterKeyResponse\x12\"\n" +
 	"\rmaster_key_id\x18\x01 \x01(\tR\vmasterKeyId\x12%\n" +
 	"\x0erewrapped_keys\x18\x02 \x01(\x03R\rrewrappedKeys\"\x17\n" +

@@ -41,6 +41,10 @@ const (
 // do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceClient interface {
 	// Creates a user and a first token, whose secret is returned this once.
+	// Every creating or state-changing method of this service takes a
+	// request_id: a retry with the same one returns the first result (a
+	// token's secret excepted, which is never stored), and the same one with
+	// a different request is ALREADY_EXISTS (REQUEST_ID_REUSED).
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*User, error)
 	// Lists users by id.
@@ -193,6 +197,10 @@ type AdminService_BackupDatabaseClient = grpc.ServerStreamingClient[httpbody.Htt
 // do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceServer interface {
 	// Creates a user and a first token, whose secret is returned this once.
+	// Every creating or state-changing method of this service takes a
+	// request_id: a retry with the same one returns the first result (a
+	// token's secret excepted, which is never stored), and the same one with
+	// a different request is ALREADY_EXISTS (REQUEST_ID_REUSED).
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
 	GetUser(context.Context, *GetUserRequest) (*User, error)
 	// Lists users by id.

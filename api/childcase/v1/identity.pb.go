@@ -210,7 +210,8 @@ type Token struct {
 	// Resource name, "users/{user}/tokens/{token}".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The bearer token, "cc_...": present only in the response that created
-	// it. Send it as "Authorization: Bearer <secret>".
+	// it (not in the answer to a retry with the same request_id: only its
+	// hash is stored). Send it as "Authorization: Bearer <secret>".
 	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`

@@ -246,8 +246,16 @@ type LinkReportRequest struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The case to attach it to, "cases/{case_number}".
 	Case string `protobuf:"bytes,2,opt,name=case,proto3" json:"case,omitempty"`
-	// Makes a retried link harmless.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Makes a retried link harmless: the same request_id returns the first
+	// result; with a different request it is ALREADY_EXISTS
+	// (REQUEST_ID_REUSED).
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The case's etag as the caller read it; optional. When set, linking to
+	// a case that changed since is ABORTED (ETAG_MISMATCH) and changes
+	// nothing: read the case again and decide anew. A report already in
+	// this case is returned as it is, whatever the etag, since nothing
+	// changes. Linking adds to the case, so its etag moves on.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -299,6 +307,13 @@ func (x *LinkReportRequest) GetCase() string {
 func (x *LinkReportRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *LinkReportRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -751,12 +766,13 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\tcall_type\x18\x03 \x01(\x0e2\x16.childcase.v1.CallTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcallType\"m\n" +
 	"\x13ListReportsResponse\x12.\n" +
 	"\areports\x18\x01 \x03(\v2\x14.childcase.v1.ReportR\areports\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa0\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbd\x01\n" +
 	"\x11LinkReportRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12 \n" +
 	"\x04case\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04case\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"2\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12\x1b\n" +
+	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"2\n" +
 	"\x0eGetCaseRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xc8\x02\n" +
 	"\x10ListCasesRequest\x12'\n" +

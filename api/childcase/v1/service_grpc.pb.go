@@ -41,7 +41,8 @@ type ReportServiceClient interface {
 	// Lists reports, newest first.
 	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error)
 	// Attaches a report that belongs to no case yet to an existing case, e.g. a
-	// repeat call about the same child.
+	// repeat call about the same child. With the case's etag, a case that
+	// changed since it was read is ABORTED and left alone.
 	LinkReport(ctx context.Context, in *LinkReportRequest, opts ...grpc.CallOption) (*Report, error)
 	// Reveals the identity of a report's reporter, which is otherwise
 	// withheld. Only hotline supervisors and city officers may ask, with a
@@ -122,7 +123,8 @@ type ReportServiceServer interface {
 	// Lists reports, newest first.
 	ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error)
 	// Attaches a report that belongs to no case yet to an existing case, e.g. a
-	// repeat call about the same child.
+	// repeat call about the same child. With the case's etag, a case that
+	// changed since it was read is ABORTED and left alone.
 	LinkReport(context.Context, *LinkReportRequest) (*Report, error)
 	// Reveals the identity of a report's reporter, which is otherwise
 	// withheld. Only hotline supervisors and city officers may ask, with a

@@ -108,6 +108,12 @@ func Decode(b []byte) (Event, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return Event{}, errors.New("audit: decode event: trailing data after JSON object")
 	}
+	// Encode writes times in UTC, years 0 to 9999. A time with an offset
+	// can be in range as written and out of it in UTC; Encode could not
+	// write such an event back, so it was not written by Encode.
+	if y := w.Time.UTC().Year(); y < 0 || y > 9999 {
+		return Event{}, errors.New("audit: decode event: time is outside the years 0 to 9999 in UTC")
+	}
 	return Event{
 		Seq:       w.Seq,
 		Time:      w.Time.UTC(),

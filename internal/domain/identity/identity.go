@@ -2,7 +2,10 @@
 // one unit, the bearer tokens they authenticate with, and the police units
 // cases are referred to. Tokens are random, shown once, stored only as a
 // SHA-256 hash, compared in constant time, and expire or are revoked. Every
-// change is audited in the transaction that makes it.
+// change is audited in the transaction that makes it, and is idempotent by
+// request_id in that transaction too: a retry returns the first answer, a
+// token's secret excepted (it is never stored, so a retry cannot show it
+// again).
 package identity
 
 import (
@@ -12,6 +15,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +28,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage"
@@ -173,8 +178,9 @@ func checkTTL(ttl time.Duration, field string) (time.Duration, error) {
 	return ttl, nil
 }
 
-// CreateUser creates a user and a first token for them.
-func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration) (model.User, IssuedToken, error) {
+// CreateUser creates a user and a first token for them. A retry with the
+// same request_id returns the first user and token, with an empty Secret.
+func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request) (model.User, IssuedToken, error) {
 	u.DisplayName = strings.TrimSpace(norm.NFC.String(u.DisplayName))
 	u.Phone = strings.TrimSpace(u.Phone)
 	if !userIDPattern.MatchString(u.ID) {
@@ -199,7 +205,13 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	if err != nil {
 		return model.User{}, IssuedToken{}, err
 	}
+	var first createdUser
+	replayed := false
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if replayed, err = replay(tx, p, "CreateUser", req, &first); err != nil || replayed {
+			return err
+		}
 		if police, ok := strings.CutPrefix(u.Unit, "policeUnits/"); ok {
 			if _, err := tx.PoliceUnit(police); err != nil {
 				return notFoundField(err, "user.unit", "police unit %s does not exist", u.Unit)
@@ -214,20 +226,66 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(
+		if _, err := tx.AppendAudit(
 			p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
 			p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK),
-		)
-		return err
+		); err != nil {
+			return err
+		}
+		return remember(tx, p, "CreateUser", req, model.UserName(u.ID), createdUser{User: u, Token: withoutHash(tok.Token)}, now)
 	})
 	if err != nil {
 		return model.User{}, IssuedToken{}, err
+	}
+	if replayed {
+		return first.User, IssuedToken{Token: first.Token}, nil
 	}
 	s.log.InfoContext(ctx, "user created", "user", u.ID, "role", u.Role.String(), "unit", u.Unit, "by", p.UserID)
 	return u, tok, nil
 }
 
 func tokenName(t model.Token) string { return model.UserName(t.UserID) + "/tokens/" + t.ID }
+
+// createdUser is the answer to CreateUser as remembered for a retry: the
+// token without its hash, and of course without its secret.
+type createdUser struct {
+	User  model.User
+	Token model.Token
+}
+
+// withoutHash returns a token as it may be remembered for a retry.
+func withoutHash(t model.Token) model.Token {
+	t.SecretHash = nil
+	return t
+}
+
+// replay looks up an earlier request of p with the same request_id and,
+// when there was one, decodes its answer into first and returns true. A
+// different request under that id is model.ErrIdempotencyMismatch.
+func replay[T any](tx storage.ReadTx, p access.Principal, method string, req idempotency.Request, first *T) (bool, error) {
+	rec, found, err := idempotency.Replay(tx, p, method, req.ID, req.Fingerprint)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := json.Unmarshal(rec.Result, first); err != nil {
+		return false, fmt.Errorf("%s: the answer remembered for request_id %q: %w", method, req.ID, err)
+	}
+	return true, nil
+}
+
+// remember records the answer to p's request, in the transaction of the
+// change, so that a retry with the same request_id gets it back. Without a
+// request_id it does nothing.
+func remember[T any](tx storage.Tx, p access.Principal, method string, req idempotency.Request, resource string, answer T, now time.Time) error {
+	if req.ID == "" {
+		return nil
+	}
+	result, err := json.Marshal(answer)
+	if err != nil {
+		return fmt.Errorf("%s: remember the answer: %w", method, err)
+	}
+	return idempotency.Remember(tx, p, method, req.ID, req.Fingerprint, resource, result, now)
+}
 
 func notFoundField(err error, field, format string, args ...any) error {
 	if errors.Is(err, model.ErrNotFound) {
@@ -269,11 +327,15 @@ func (s *Service) ListTokens(ctx context.Context, userID string) (ts []model.Tok
 }
 
 // DisableUser disables a user and revokes all their tokens, at once: a
-// person who leaves must lose access with one command.
-func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string) (model.User, error) {
+// person who leaves must lose access with one command. A retry with the
+// same request_id returns the first answer.
+func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string, req idempotency.Request) (model.User, error) {
 	now := s.clock.Now()
 	var u model.User
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		if replayed, err := replay(tx, p, "DisableUser", req, &u); err != nil || replayed {
+			return err
+		}
 		var err error
 		if u, err = tx.User(id); err != nil {
 			return err
@@ -302,14 +364,17 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 				events = append(events, p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
 			}
 		}
-		_, err = tx.AppendAudit(events...)
-		return err
+		if _, err = tx.AppendAudit(events...); err != nil {
+			return err
+		}
+		return remember(tx, p, "DisableUser", req, model.UserName(id), u, now)
 	})
 	return u, err
 }
 
-// CreateToken issues another token for an active user.
-func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID string, ttl time.Duration) (IssuedToken, error) {
+// CreateToken issues another token for an active user. A retry with the
+// same request_id returns the first token, with an empty Secret.
+func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID string, ttl time.Duration, req idempotency.Request) (IssuedToken, error) {
 	ttl, err := checkTTL(ttl, "ttl")
 	if err != nil {
 		return IssuedToken{}, err
@@ -319,7 +384,13 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 	if err != nil {
 		return IssuedToken{}, err
 	}
+	var first model.Token
+	replayed := false
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		if replayed, err = replay(tx, p, "CreateToken", req, &first); err != nil || replayed {
+			return err
+		}
 		u, err := tx.User(userID)
 		if err != nil {
 			return err
@@ -330,20 +401,29 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK))
-		return err
+		if _, err = tx.AppendAudit(p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK)); err != nil {
+			return err
+		}
+		return remember(tx, p, "CreateToken", req, tokenName(tok.Token), withoutHash(tok.Token), now)
 	})
 	if err != nil {
 		return IssuedToken{}, err
 	}
+	if replayed {
+		return IssuedToken{Token: first}, nil
+	}
 	return tok, nil
 }
 
-// RevokeToken revokes one token of a user.
-func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, tokenID string) (model.Token, error) {
+// RevokeToken revokes one token of a user. Revoking twice changes
+// nothing; a retry with the same request_id returns the first answer.
+func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, tokenID string, req idempotency.Request) (model.Token, error) {
 	now := s.clock.Now()
 	var t model.Token
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		if replayed, err := replay(tx, p, "RevokeToken", req, &t); err != nil || replayed {
+			return err
+		}
 		var err error
 		if t, err = tx.Token(tokenID); err != nil {
 			return err
@@ -351,16 +431,18 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 		if t.UserID != userID {
 			return fmt.Errorf("token %s of %s: %w", tokenID, userID, model.ErrNotFound)
 		}
-		if !t.RevokeTime.IsZero() {
-			return nil // revoking twice changes nothing
+		if t.RevokeTime.IsZero() {
+			t.RevokeTime = now
+			if err := tx.UpdateToken(t); err != nil {
+				return err
+			}
+			if _, err = tx.AppendAudit(p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK)); err != nil {
+				return err
+			}
 		}
-		t.RevokeTime = now
-		if err := tx.UpdateToken(t); err != nil {
-			return err
-		}
-		_, err = tx.AppendAudit(p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
-		return err
+		return remember(tx, p, "RevokeToken", req, tokenName(t), withoutHash(t), now)
 	})
+	t.SecretHash = nil
 	return t, err
 }
 
@@ -403,7 +485,9 @@ func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool,
 }
 
 // CreatePoliceUnit registers a police unit that cases can be referred to.
-func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu model.PoliceUnit) (model.PoliceUnit, error) {
+// A retry with the same request_id returns the first answer instead of
+// model.ErrAlreadyExists.
+func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu model.PoliceUnit, req idempotency.Request) (model.PoliceUnit, error) {
 	pu.DisplayName = strings.TrimSpace(norm.NFC.String(pu.DisplayName))
 	if !policeIDPattern.MatchString(pu.ID) {
 		return model.PoliceUnit{}, model.InvalidField("police_unit_id", "police_unit.id", "a police unit id is 2-63 characters of a-z, 0-9 and '-', starting with a letter")
@@ -419,11 +503,16 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	now := s.clock.Now()
 	pu.CreateTime = now
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		if replayed, err := replay(tx, p, "CreatePoliceUnit", req, &pu); err != nil || replayed {
+			return err
+		}
 		if err := tx.CreatePoliceUnit(pu); err != nil {
 			return err
 		}
-		_, err := tx.AppendAudit(p.Event(now, "police_unit.create", model.PoliceUnitName(pu.ID), "", audit.OutcomeOK))
-		return err
+		if _, err := tx.AppendAudit(p.Event(now, "police_unit.create", model.PoliceUnitName(pu.ID), "", audit.OutcomeOK)); err != nil {
+			return err
+		}
+		return remember(tx, p, "CreatePoliceUnit", req, model.PoliceUnitName(pu.ID), pu, now)
 	})
 	return pu, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -26,6 +27,9 @@ import (
 )
 
 var ctx = context.Background()
+
+// noRetry is the idempotency of a request without a request_id.
+var noRetry = idempotency.Request{}
 
 var start = time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
 
@@ -79,7 +83,7 @@ func (e *env) createPoliceUnit(t *testing.T) {
 	_, err := e.svc.CreatePoliceUnit(ctx, e.admin, model.PoliceUnit{
 		ID: policeID, DisplayName: "Công an phường Trúc Bạch",
 		Covers: []units.Key{{Code: "00004", ValidFrom: mustDate("2020-01-01")}},
-	})
+	}, noRetry)
 	if err != nil {
 		t.Fatalf("CreatePoliceUnit: %v", err)
 	}
@@ -87,7 +91,7 @@ func (e *env) createPoliceUnit(t *testing.T) {
 
 func (e *env) createUser(t *testing.T, id string, role model.Role, unit string) (model.User, identity.IssuedToken) {
 	t.Helper()
-	u, tok, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: id, DisplayName: "User " + id, Role: role, Unit: unit}, 0)
+	u, tok, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: id, DisplayName: "User " + id, Role: role, Unit: unit}, 0, noRetry)
 	if err != nil {
 		t.Fatalf("CreateUser(%s): %v", id, err)
 	}
@@ -178,7 +182,7 @@ func TestCreateUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.events(t))
-			u, tok, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl)
+			u, tok, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl, noRetry)
 			if err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
@@ -262,7 +266,7 @@ func TestCreateUserInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.events(t))
-			_, tok, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl)
+			_, tok, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl, noRetry)
 			var fe *model.FieldError
 			if !errors.As(err, &fe) {
 				t.Fatalf("CreateUser = %v, want a *model.FieldError", err)
@@ -297,7 +301,7 @@ func TestCreateUserDuplicate(t *testing.T) {
 	e := newEnv(t)
 	_, first := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
 	before := len(e.events(t))
-	_, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "op.lan", DisplayName: "Other", Role: model.RoleCityOfficer, Unit: cityUnit}, 0)
+	_, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "op.lan", DisplayName: "Other", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, noRetry)
 	if !errors.Is(err, model.ErrAlreadyExists) {
 		t.Fatalf("second CreateUser = %v, want ErrAlreadyExists", err)
 	}
@@ -370,7 +374,7 @@ func TestAuthenticate(t *testing.T) {
 			return string(b)
 		}, false, "wrong secret"},
 		{"secret of another token", func(t *testing.T, e *env, tok identity.IssuedToken) string {
-			other, err := e.svc.CreateToken(ctx, e.admin, tok.Token.UserID, 0)
+			other, err := e.svc.CreateToken(ctx, e.admin, tok.Token.UserID, 0, noRetry)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -385,13 +389,13 @@ func TestAuthenticate(t *testing.T) {
 			return tok.Secret
 		}, false, "expired"},
 		{"revoked", func(t *testing.T, e *env, tok identity.IssuedToken) string {
-			if _, err := e.svc.RevokeToken(ctx, e.admin, tok.Token.UserID, tok.Token.ID); err != nil {
+			if _, err := e.svc.RevokeToken(ctx, e.admin, tok.Token.UserID, tok.Token.ID, noRetry); err != nil {
 				t.Fatal(err)
 			}
 			return tok.Secret
 		}, false, "revoked"},
 		{"user disabled with DisableUser", func(t *testing.T, e *env, tok identity.IssuedToken) string {
-			if _, err := e.svc.DisableUser(ctx, e.admin, tok.Token.UserID); err != nil {
+			if _, err := e.svc.DisableUser(ctx, e.admin, tok.Token.UserID, noRetry); err != nil {
 				t.Fatal(err)
 			}
 			return tok.Secret
@@ -451,18 +455,18 @@ func TestDisableUser(t *testing.T) {
 	e := newEnv(t)
 	u, first := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
 	e.clock.Advance(time.Hour)
-	second, err := e.svc.CreateToken(ctx, e.admin, u.ID, 0)
+	second, err := e.svc.CreateToken(ctx, e.admin, u.ID, 0, noRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
-	third, err := e.svc.CreateToken(ctx, e.admin, u.ID, 0)
+	third, err := e.svc.CreateToken(ctx, e.admin, u.ID, 0, noRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Hour)
 	revokedAt := e.clock.Now()
-	if _, err := e.svc.RevokeToken(ctx, e.admin, u.ID, third.Token.ID); err != nil {
+	if _, err := e.svc.RevokeToken(ctx, e.admin, u.ID, third.Token.ID, noRetry); err != nil {
 		t.Fatal(err)
 	}
 	_, bystanderTok := e.createUser(t, "op.minh", model.RoleHotlineOperator, model.OrgHotline111)
@@ -470,7 +474,7 @@ func TestDisableUser(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	disabledAt := e.clock.Now()
 	before := len(e.events(t))
-	got, err := e.svc.DisableUser(ctx, e.admin, u.ID)
+	got, err := e.svc.DisableUser(ctx, e.admin, u.ID, noRetry)
 	if err != nil {
 		t.Fatalf("DisableUser: %v", err)
 	}
@@ -516,7 +520,7 @@ func TestDisableUser(t *testing.T) {
 	// A second disable changes nothing and records nothing.
 	e.clock.Advance(time.Hour)
 	before = len(e.events(t))
-	again, err := e.svc.DisableUser(ctx, e.admin, u.ID)
+	again, err := e.svc.DisableUser(ctx, e.admin, u.ID, noRetry)
 	if err != nil {
 		t.Fatalf("second DisableUser: %v", err)
 	}
@@ -528,7 +532,7 @@ func TestDisableUser(t *testing.T) {
 	}
 
 	// A disabled user gets no new token.
-	_, err = e.svc.CreateToken(ctx, e.admin, u.ID, 0)
+	_, err = e.svc.CreateToken(ctx, e.admin, u.ID, 0, noRetry)
 	var pe *model.PreconditionError
 	if !errors.As(err, &pe) || pe.Reason != "USER_DISABLED" {
 		t.Errorf("CreateToken for a disabled user = %v, want precondition USER_DISABLED", err)
@@ -541,7 +545,7 @@ func TestDisableUserRefusals(t *testing.T) {
 	self := identity.Principal(admin, "req-self")
 	before := len(e.events(t))
 
-	_, err := e.svc.DisableUser(ctx, self, admin.ID)
+	_, err := e.svc.DisableUser(ctx, self, admin.ID, noRetry)
 	var pe *model.PreconditionError
 	if !errors.As(err, &pe) || pe.Reason != "SELF_DISABLE" {
 		t.Fatalf("DisableUser(self) = %v, want precondition SELF_DISABLE", err)
@@ -553,7 +557,7 @@ func TestDisableUserRefusals(t *testing.T) {
 		t.Errorf("the admin's token stopped working: %v", err)
 	}
 
-	if _, err := e.svc.DisableUser(ctx, self, "nobody"); !errors.Is(err, model.ErrNotFound) {
+	if _, err := e.svc.DisableUser(ctx, self, "nobody", noRetry); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("DisableUser(unknown) = %v, want ErrNotFound", err)
 	}
 	if n := len(e.events(t)) - before; n != 0 {
@@ -568,7 +572,7 @@ func TestCreateToken(t *testing.T) {
 	now := e.clock.Now()
 	before := len(e.events(t))
 
-	tok, err := e.svc.CreateToken(ctx, e.admin, u.ID, 48*time.Hour)
+	tok, err := e.svc.CreateToken(ctx, e.admin, u.ID, 48*time.Hour, noRetry)
 	if err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
@@ -596,7 +600,7 @@ func TestCreateToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.events(t))
-			_, err := e.svc.CreateToken(ctx, e.admin, tt.user, tt.ttl)
+			_, err := e.svc.CreateToken(ctx, e.admin, tt.user, tt.ttl, noRetry)
 			if tt.wantField != "" {
 				var fe *model.FieldError
 				if !errors.As(err, &fe) || fe.Field != tt.wantField || fe.Rule != "token.ttl" {
@@ -623,7 +627,7 @@ func TestRevokeToken(t *testing.T) {
 
 	t.Run("another user's token is not found", func(t *testing.T) {
 		before := len(e.events(t))
-		_, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, minhTok.Token.ID)
+		_, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, minhTok.Token.ID, noRetry)
 		if !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("RevokeToken(lan, minh's token) = %v, want ErrNotFound", err)
 		}
@@ -635,14 +639,14 @@ func TestRevokeToken(t *testing.T) {
 		}
 	})
 	t.Run("unknown token is not found", func(t *testing.T) {
-		if _, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, "0000000000000000"); !errors.Is(err, model.ErrNotFound) {
+		if _, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, "0000000000000000", noRetry); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("RevokeToken(unknown) = %v, want ErrNotFound", err)
 		}
 	})
 	t.Run("own token is revoked once", func(t *testing.T) {
 		now := e.clock.Now()
 		before := len(e.events(t))
-		got, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, lanTok.Token.ID)
+		got, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, lanTok.Token.ID, noRetry)
 		if err != nil {
 			t.Fatalf("RevokeToken: %v", err)
 		}
@@ -658,7 +662,7 @@ func TestRevokeToken(t *testing.T) {
 
 		e.clock.Advance(time.Hour)
 		before = len(e.events(t))
-		again, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, lanTok.Token.ID)
+		again, err := e.svc.RevokeToken(ctx, e.admin, lan.ID, lanTok.Token.ID, noRetry)
 		if err != nil {
 			t.Fatalf("second RevokeToken: %v", err)
 		}
@@ -748,7 +752,7 @@ func TestTokensStoredAsHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, tok := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
-	extra, err := e.svc.CreateToken(ctx, e.admin, "op.lan", time.Hour)
+	extra, err := e.svc.CreateToken(ctx, e.admin, "op.lan", time.Hour, noRetry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -806,7 +810,7 @@ func TestPoliceUnits(t *testing.T) {
 
 	pu, err := e.svc.CreatePoliceUnit(ctx, e.admin, model.PoliceUnit{
 		ID: policeID, DisplayName: "  Công an phu\u031bo\u031b\u0300ng Trúc Bạch ", Covers: []units.Key{commune, district},
-	})
+	}, noRetry)
 	if err != nil {
 		t.Fatalf("CreatePoliceUnit: %v", err)
 	}
@@ -819,7 +823,7 @@ func TestPoliceUnits(t *testing.T) {
 	}
 	checkEvents(t, e.events(t), []wantEvent{{"ad.root", "ADMIN", "police_unit.create", policeUnit}}, "req-admin", start)
 
-	city, err := e.svc.CreatePoliceUnit(ctx, e.admin, model.PoliceUnit{ID: "ca-ha-noi", DisplayName: "Công an thành phố"})
+	city, err := e.svc.CreatePoliceUnit(ctx, e.admin, model.PoliceUnit{ID: "ca-ha-noi", DisplayName: "Công an thành phố"}, noRetry)
 	if err != nil || len(city.Covers) != 0 {
 		t.Fatalf("CreatePoliceUnit(city police) = %+v, %v", city, err)
 	}
@@ -845,7 +849,7 @@ func TestPoliceUnits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.svc.CreatePoliceUnit(ctx, e.admin, tt.pu)
+			_, err := e.svc.CreatePoliceUnit(ctx, e.admin, tt.pu, noRetry)
 			if tt.wantField != "" {
 				var fe *model.FieldError
 				if !errors.As(err, &fe) || fe.Field != tt.wantField {
@@ -891,7 +895,7 @@ func TestAuditedByActorIndex(t *testing.T) {
 	e := newEnv(t)
 	e.createPoliceUnit(t)
 	_, tok := e.createUser(t, "pl.khanh", model.RolePoliceLiaison, policeUnit)
-	if _, err := e.svc.RevokeToken(ctx, e.admin, "pl.khanh", tok.Token.ID); err != nil {
+	if _, err := e.svc.RevokeToken(ctx, e.admin, "pl.khanh", tok.Token.ID, noRetry); err != nil {
 		t.Fatal(err)
 	}
 	var evs []audit.Event

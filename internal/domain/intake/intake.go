@@ -8,7 +8,6 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
@@ -129,7 +129,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		prior, replayed, err := Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
+		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
 		}
@@ -257,24 +257,39 @@ func addReportToCase(tx storage.Tx, c *model.Case, r model.Report, now time.Time
 	return tx.UpdateCase(*c)
 }
 
+// LinkReportInput is a report to attach to a case.
+type LinkReportInput struct {
+	Report string // "reports/{report}"
+	Case   string // "cases/{case_number}"
+	// Etag, if set, is the case's etag as the caller read it: the link
+	// is refused with model.ErrConflict if the case has changed since.
+	Etag string
+	// RequestID makes the link idempotent; Fingerprint identifies the
+	// request's content so a reused id with another request is refused.
+	RequestID   string
+	Fingerprint []byte
+}
+
 // LinkReport attaches a report that belongs to no case to an existing case.
-// p must see both.
-func (s *Service) LinkReport(ctx context.Context, p access.Principal, reportName, caseName, requestID string, fingerprint []byte) (model.Report, error) {
+// p must see both. With an etag, a case that changed since the caller read
+// it is not touched (model.ErrConflict); a report already in that case is
+// returned as it is, whatever the etag, since nothing changes.
+func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkReportInput) (model.Report, error) {
 	if !p.Has(access.Intakers) {
 		return model.Report{}, model.ErrPermissionDenied
 	}
-	reportID, err := ParseReportName(reportName)
+	reportID, err := ParseReportName(in.Report)
 	if err != nil {
 		return model.Report{}, model.InvalidField("name", "report.name", "%v", err)
 	}
-	caseNumber, err := ParseCaseName(caseName)
+	caseNumber, err := ParseCaseName(in.Case)
 	if err != nil {
 		return model.Report{}, model.InvalidField("case", "case.name", "%v", err)
 	}
 	now := s.clock.Now()
 	var out model.Report
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		_, replayed, err := Claim(tx, p, "LinkReport", requestID, fingerprint, reportID, now)
+		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
 		if err != nil {
 			return err
 		}
@@ -299,6 +314,9 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, reportName
 		}
 		if err != nil {
 			return notFoundField(err, "case", "case %s does not exist", caseNumber)
+		}
+		if in.Etag != "" && in.Etag != c.Etag() {
+			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", c.Number, c.Etag(), in.Etag, model.ErrConflict)
 		}
 		r, err := s.vault.OpenReport(tx, stored)
 		if err != nil {
@@ -354,57 +372,6 @@ func (s *Service) caseOf(tx storage.ReadTx, r model.StoredReport) (*model.Case, 
 		return nil, fmt.Errorf("report %s names case %s: %w", r.ID, r.CaseNumber, err)
 	}
 	return &c, nil
-}
-
-// Claim makes a request with a request_id idempotent (every creating or
-// state-changing method uses it, in the transaction of the change). Request
-// ids are scoped to the user, so one user's id can neither collide with nor
-// reveal another's. If an earlier request of p used the id, it returns the
-// id of the resource that request produced and replayed=true (or
-// ErrIdempotencyMismatch if the request differs); otherwise it records, in
-// the caller's transaction, that this request produces resource. Without a
-// request_id it does nothing.
-func Claim(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
-	rec, found, err := Replay(tx, p, method, requestID, fingerprint)
-	if err != nil || found {
-		return rec.Resource, found, err
-	}
-	return "", false, Remember(tx, p, method, requestID, fingerprint, resource, nil, now)
-}
-
-func idempotencyKey(p access.Principal, method, requestID string) string {
-	return p.UserID + ":" + method + ":" + requestID
-}
-
-// Replay looks up an earlier request of p with the same request_id: found
-// is true if there was one, and the error is ErrIdempotencyMismatch if it
-// was a different request. Without a request_id it finds nothing.
-func Replay(tx storage.ReadTx, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
-	if requestID == "" {
-		return model.IdempotencyRecord{}, false, nil
-	}
-	rec, err = tx.Idempotency(idempotencyKey(p, method, requestID))
-	switch {
-	case errors.Is(err, model.ErrNotFound):
-		return model.IdempotencyRecord{}, false, nil
-	case err != nil:
-		return model.IdempotencyRecord{}, false, err
-	case !bytes.Equal(rec.Fingerprint, fingerprint):
-		return model.IdempotencyRecord{}, false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
-	}
-	return rec, true, nil
-}
-
-// Remember records, in the transaction of the change, that p's request
-// with this request_id produced resource, and the result to answer a retry
-// with. Without a request_id it does nothing.
-func Remember(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, result []byte, now time.Time) error {
-	if requestID == "" {
-		return nil
-	}
-	return tx.PutIdempotency(model.IdempotencyRecord{
-		Key: idempotencyKey(p, method, requestID), Fingerprint: fingerprint, Resource: resource, Result: result, CreateTime: now,
-	})
 }
 
 // notFoundField turns a missing referenced record into a field error: the

@@ -24,6 +24,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
@@ -53,6 +54,10 @@ type Engine struct {
 	// watchPoll bounds how long a watcher sleeps without a wake-up, in
 	// case one is missed.
 	watchPoll time.Duration
+	// idemRetention is how long idempotency records are kept; the
+	// scheduler's loop sweeps older ones (lastSweep: when it last did).
+	idemRetention time.Duration
+	lastSweep     time.Time
 }
 
 // Deps are what the engine needs.
@@ -67,6 +72,10 @@ type Deps struct {
 	// WatchPoll bounds how long a watcher waits without a wake-up (default
 	// one second).
 	WatchPoll time.Duration
+	// IdempotencyRetention is how long a request_id is remembered, for
+	// every service (default idempotency.DefaultRetention, never less than
+	// idempotency.MinRetention). The scheduler sweeps older records.
+	IdempotencyRetention time.Duration
 }
 
 // New returns an engine.
@@ -74,7 +83,8 @@ func New(d Deps) *Engine {
 	return &Engine{
 		store: d.Store, units: d.Units, access: access.New(d.Units), policy: d.Policy,
 		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(),
-		watchPoll: cmp.Or(d.WatchPoll, time.Second),
+		watchPoll:     cmp.Or(d.WatchPoll, time.Second),
+		idemRetention: idempotency.EffectiveRetention(d.IdempotencyRetention),
 	}
 }
 
@@ -146,7 +156,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
 		method := "case." + st.name
-		prior, replayed, err := intake.Replay(tx, p, method, req.RequestID, req.Fingerprint)
+		prior, replayed, err := idempotency.Replay(tx, p, method, req.RequestID, req.Fingerprint)
 		if err != nil {
 			return err
 		}
@@ -175,7 +185,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
-		return intake.Remember(tx, p, method, req.RequestID, req.Fingerprint, number, result, now)
+		return idempotency.Remember(tx, p, method, req.RequestID, req.Fingerprint, number, result, now)
 	})
 	if err != nil {
 		return model.Case{}, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage"
@@ -131,6 +132,17 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
 }
 
+// SweepIdempotency deletes the idempotency records older than the
+// retention, in small transactions, and returns how many it deleted. Run
+// calls it.
+func (e *Engine) SweepIdempotency(ctx context.Context) (int, error) {
+	n, err := idempotency.Sweep(ctx, e.store, e.clock.Now(), e.idemRetention)
+	if n > 0 {
+		e.log.InfoContext(ctx, "idempotency records expired", "deleted", n, "retention", e.idemRetention.String())
+	}
+	return n, err
+}
+
 // unitKey parses "units/{code}@{valid_from}".
 func unitKey(name string) (units.Key, bool) {
 	s, ok := strings.CutPrefix(name, "units/")
@@ -144,7 +156,8 @@ func unitKey(name string) (units.Key, bool) {
 // Run fires due deadlines until ctx ends: first what fell due while the
 // server was stopped, then each time the next timer comes, looking again at
 // least every poll (a transition may have set a nearer timer, and the clock
-// may be a test's).
+// may be a test's). It also sweeps the idempotency records past their
+// retention, at start and then every idempotency.SweepInterval.
 func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 	for {
 		if _, err := e.FireDue(ctx); err != nil {
@@ -152,6 +165,12 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 				return nil
 			}
 			e.log.ErrorContext(ctx, "deadline scheduler", "err", err)
+		}
+		if now := e.clock.Now(); e.lastSweep.IsZero() || now.Sub(e.lastSweep) >= idempotency.SweepInterval {
+			if _, err := e.SweepIdempotency(ctx); err != nil && ctx.Err() == nil {
+				e.log.ErrorContext(ctx, "idempotency sweep", "err", err)
+			}
+			e.lastSweep = now
 		}
 		wait := poll
 		var next model.Timer

@@ -148,12 +148,15 @@ func checkSchemaReadOnly(tx *bolt.Tx) error {
 	if len(raw) != 4 {
 		return errors.New("the schema version record is damaged")
 	}
-	if version := be.Uint32(raw); version > SchemaVersion {
+	version := be.Uint32(raw)
+	if version > SchemaVersion {
 		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
 			storage.ErrSchemaTooNew, version, SchemaVersion)
 	}
 	for _, name := range allBuckets {
-		if tx.Bucket(name) == nil {
+		// An older file lacks what later versions added until Open
+		// migrates it; reading does not need those buckets.
+		if tx.Bucket(name) == nil && version >= bucketVersion(name) {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}

@@ -15,6 +15,8 @@
 //	cases_by_status       status(4) id(8) -> empty
 //	case_sequences        year(2) -> uint64
 //	idempotency           key -> record
+//	idempotency_by_time   create time(8) key -> empty; the time is Unix
+//	                      nanoseconds held to 1970..2262 (since version 2)
 //	users                 user id -> record
 //	tokens                token id -> record
 //	tokens_by_user        user id, 0x00, token id -> empty
@@ -45,17 +47,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/storage"
 )
 
 // SchemaVersion is the layout version this code reads and writes. Bump it
 // (and add a migration) whenever the layout above changes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bucketMeta              = []byte("meta")
@@ -67,6 +72,7 @@ var (
 	bucketCasesByStatus     = []byte("cases_by_status")
 	bucketCaseSequences     = []byte("case_sequences")
 	bucketIdempotency       = []byte("idempotency")
+	bucketIdempotencyByTime = []byte("idempotency_by_time")
 	bucketReportsByTaker    = []byte("reports_by_taker")
 	bucketUsers             = []byte("users")
 	bucketTokens            = []byte("tokens")
@@ -87,7 +93,7 @@ var (
 	allBuckets = [][]byte{
 		bucketMeta, bucketReports, bucketReportsByCallType, bucketReportsByTaker,
 		bucketCases, bucketCaseNumbers, bucketCasesByUnit, bucketCasesByStatus,
-		bucketCaseSequences, bucketIdempotency,
+		bucketCaseSequences, bucketIdempotency, bucketIdempotencyByTime,
 		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits, bucketDataKeys,
 		bucketAudit, bucketAuditByCase, bucketAuditByActor,
 		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
@@ -102,6 +108,30 @@ type Options struct {
 	// Timeout bounds the wait for the file lock held by another process.
 	// Zero means one second.
 	Timeout time.Duration
+	// MaxSize caps the size of the file in bytes (bbolt's MaxSize): a write
+	// that would grow the file past it fails with storage.ErrFull, and
+	// nothing of it is kept. Zero means no limit (the disk is the limit).
+	MaxSize int64
+}
+
+// wrapFull marks the errors that mean "no room to commit" (the file at
+// MaxSize, the disk or the quota full) with storage.ErrFull, so callers
+// need not know bbolt or the operating system. bbolt formats some
+// system errors with %s (growing the file, mmap), so the text is matched
+// too.
+func wrapFull(err error) error {
+	if err == nil || errors.Is(err, storage.ErrFull) {
+		return err
+	}
+	if errors.Is(err, berrors.ErrMaxSizeReached) {
+		return fmt.Errorf("%w (the configured maximum size): %w", storage.ErrFull, err)
+	}
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
+		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+			return fmt.Errorf("%w (%s): %w", storage.ErrFull, errno.Error(), err)
+		}
+	}
+	return err
 }
 
 // Store is a storage.Store backed by bbolt.
@@ -119,16 +149,19 @@ func Open(path string, opts Options) (*Store, error) {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync})
+	if opts.MaxSize < 0 || int64(int(opts.MaxSize)) != opts.MaxSize {
+		return nil, fmt.Errorf("open %s: maximum size %d is out of range", path, opts.MaxSize)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, MaxSize: int(opts.MaxSize)})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
 	if err := db.Update(initSchema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
 	return &Store{db: db}, nil
 }
@@ -157,7 +190,9 @@ func initSchema(tx *bolt.Tx) error {
 		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
 			storage.ErrSchemaTooNew, version, SchemaVersion)
 	}
-	// Older versions would be migrated here; version 1 is the first.
+	if err := migrate(tx, version); err != nil {
+		return err
+	}
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s is missing", name)
@@ -193,7 +228,7 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return wrapFull(s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) }))
 }
 
 // Batch implements storage.Store with a group commit: the calls that
@@ -208,7 +243,7 @@ func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.group.do(s.db, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return wrapFull(s.group.do(s.db, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) }))
 }
 
 // group runs queued writes in shared transactions, one commit at a time.

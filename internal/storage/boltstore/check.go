@@ -83,9 +83,9 @@ const MaxProblems = 1000
 //   - that every record decodes and holds the id of its key;
 //   - every index against its records, both ways: each record has its
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
-//     cases_by_unit, cases_by_status, tokens_by_user, audit_by_case,
-//     audit_by_actor), and each entry points at a record that exists and
-//     agrees with it;
+//     cases_by_unit, cases_by_status, idempotency_by_time, tokens_by_user,
+//     audit_by_case, audit_by_actor), and each entry points at a record
+//     that exists and agrees with it;
 //   - the links between records: a report's case lists it and the case's
 //     reports name it; tokens have users; timeline events have cases; data
 //     sealed under a data key that exists; the case and outbox sequences
@@ -154,7 +154,7 @@ func (c *checker) run() error {
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		c.checkCases, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
-		c.checkIdempotency,
+		c.checkIdempotency, c.checkIdempotencyIndex,
 		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys,
 		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
 		c.checkCaseEvents, c.checkTimers, c.checkOutbox, c.checkCursors,
@@ -521,8 +521,35 @@ func (c *checker) checkCaseSequences() {
 func (c *checker) checkIdempotency() {
 	c.each(bucketIdempotency, func(k, v []byte) {
 		c.res.Idempotency++
-		if _, err := decodeAs[model.IdempotencyRecord](v); err != nil {
+		r, err := decodeAs[model.IdempotencyRecord](v)
+		if err != nil {
 			c.problem(bucketIdempotency, readable(k), "the record does not decode: %v", err)
+			return
+		}
+		if r.Key != string(k) {
+			c.problem(bucketIdempotency, readable(k), "the record holds key %q", r.Key)
+		}
+		if !c.has(bucketIdempotencyByTime, idempotencyTimeKey(r.CreateTime, string(k))) {
+			c.problem(bucketIdempotencyByTime, readable(k), "missing: the record (created %s) has no entry, so it would never expire",
+				r.CreateTime.UTC().Format(time.RFC3339Nano))
+		}
+	})
+}
+
+func (c *checker) checkIdempotencyIndex() {
+	c.each(bucketIdempotencyByTime, func(k, _ []byte) {
+		if len(k) <= 8 {
+			c.problem(bucketIdempotencyByTime, readable(k), "malformed key: want create time(8), request key")
+			return
+		}
+		key := fmt.Sprintf("created %s, request %s", time.Unix(0, int64(be.Uint64(k[:8]))).UTC().Format(time.RFC3339Nano), readable(k[8:]))
+		raw := c.get(bucketIdempotency, k[8:])
+		if raw == nil {
+			c.problem(bucketIdempotencyByTime, key, "dangling: the record does not exist")
+			return
+		}
+		if r, err := decodeAs[model.IdempotencyRecord](raw); err == nil && idempotencyNanos(r.CreateTime) != be.Uint64(k[:8]) {
+			c.problem(bucketIdempotencyByTime, key, "the record was created at another time (%s)", r.CreateTime.UTC().Format(time.RFC3339Nano))
 		}
 	})
 }

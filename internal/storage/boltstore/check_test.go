@@ -321,6 +321,27 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "case_sequences", key: "year 2026", what: "behind",
 		},
 		{
+			name: "idempotency index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("idempotency_by_time", append(u64(uint64(ckT0.UnixNano())), "CreateReport/r1"...))(tx)
+			},
+			bucket: "idempotency_by_time", key: `"CreateReport/r1"`, what: "never expire",
+		},
+		{
+			name: "dangling idempotency index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("idempotency_by_time", append(u64(uint64(ckT0.UnixNano())), "CreateReport/ghost"...), nil)(tx)
+			},
+			bucket: "idempotency_by_time", key: `request "CreateReport/ghost"`, what: "dangling",
+		},
+		{
+			name: "idempotency index entry at another time",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("idempotency_by_time", append(u64(uint64(ckT0.Add(time.Hour).UnixNano())), "CreateReport/r1"...), nil)(tx)
+			},
+			bucket: "idempotency_by_time", key: `request "CreateReport/r1"`, what: "another time",
+		},
+		{
 			name:   "newer schema version",
 			change: func(f ckFixture, tx *bolt.Tx) error { return put("meta", []byte("schema_version"), u32(99))(tx) },
 			bucket: "meta", key: "schema_version", what: "newer",

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
@@ -315,7 +317,64 @@ func (t *tx) PutIdempotency(r model.IdempotencyRecord) error {
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(r.Key), raw)
+	if err := b.Put([]byte(r.Key), raw); err != nil {
+		return fmt.Errorf("put idempotency record: %w", err)
+	}
+	if err := t.bucket(bucketIdempotencyByTime).Put(idempotencyTimeKey(r.CreateTime, r.Key), nil); err != nil {
+		return fmt.Errorf("put idempotency index: %w", err)
+	}
+	return nil
+}
+
+// idempotencyTimeKey is the index entry of an idempotency record: its
+// CreateTime as Unix nanoseconds (held to 1970..2262, so that the keys
+// sort as time), then its key.
+func idempotencyTimeKey(at time.Time, key string) []byte {
+	k := make([]byte, 0, 8+len(key))
+	k = be.AppendUint64(k, idempotencyNanos(at))
+	return append(k, key...)
+}
+
+func idempotencyNanos(at time.Time) uint64 {
+	switch {
+	case at.Before(minTimerAt):
+		return 0
+	case at.After(maxTimerAt):
+		return math.MaxInt64
+	}
+	return uint64(at.UnixNano())
+}
+
+// DeleteIdempotencyBefore walks the index by CreateTime from the oldest
+// entry. The keys are gathered first and deleted after, since deleting
+// under a bbolt cursor can make it skip entries.
+func (t *tx) DeleteIdempotencyBefore(before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("delete idempotency records: limit %d must be positive", limit)
+	}
+	end := idempotencyNanos(before)
+	idx := t.bucket(bucketIdempotencyByTime)
+	var doomed [][]byte
+	c := idx.Cursor()
+	for k, _ := c.First(); k != nil && len(doomed) < limit; k, _ = c.Next() {
+		if len(k) < 8 {
+			continue // malformed; Check reports it
+		}
+		if be.Uint64(k[:8]) >= end {
+			break
+		}
+		doomed = append(doomed, bytes.Clone(k))
+	}
+	recs := t.bucket(bucketIdempotency)
+	for _, k := range doomed {
+		if err := recs.Delete(k[8:]); err != nil {
+			return 0, fmt.Errorf("delete idempotency record: %w", err)
+		}
+		if err := idx.Delete(k); err != nil {
+			return 0, fmt.Errorf("delete idempotency index: %w", err)
+		}
+	}
+	return len(doomed), nil
 }
 
 // errSkip, returned by a scanDesc callback, leaves the entry out of the page.

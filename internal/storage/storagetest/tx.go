@@ -18,6 +18,12 @@ var idempotencyTests = []namedTest{
 	{"RoundTrip", testIdempotencyRoundTrip},
 	{"DuplicateKey", testIdempotencyDuplicateKey},
 	{"NotFound", testIdempotencyNotFound},
+	{"DeleteBefore", testIdempotencyDeleteBefore},
+	{"DeleteBeforeLimit", testIdempotencyDeleteBeforeLimit},
+	{"DeleteBeforeSameInstant", testIdempotencyDeleteBeforeSameInstant},
+	{"DeleteBeforeRollback", testIdempotencyDeleteBeforeRollback},
+	{"DeleteBeforeThenReuse", testIdempotencyDeleteBeforeThenReuse},
+	{"DeleteBeforeOutOfRangeTimes", testIdempotencyDeleteBeforeOutOfRange},
 }
 
 func sampleIdempotency(key string) model.IdempotencyRecord {

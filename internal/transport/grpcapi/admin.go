@@ -9,12 +9,14 @@ import (
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -22,7 +24,8 @@ import (
 // KeyRotator rotates the master key; package app implements it, since it
 // owns the key file.
 type KeyRotator interface {
-	RotateMasterKey(ctx context.Context, by access.Principal) (newMasterID string, rewrapped int, err error)
+	// A retry with the same request_id returns the first answer.
+	RotateMasterKey(ctx context.Context, by access.Principal, req idempotency.Request) (newMasterID string, rewrapped int, err error)
 }
 
 // DatabaseBackup takes consistent copies of the database while it serves;
@@ -48,7 +51,7 @@ func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest)
 	user, tok, err := s.identity.CreateUser(ctx, principalFrom(ctx), model.User{
 		ID: req.GetUserId(), DisplayName: u.GetDisplayName(), Role: model.Role(u.GetRole()),
 		Unit: u.GetUnit(), Phone: u.GetPhone(),
-	}, req.GetTokenTtl().AsDuration())
+	}, req.GetTokenTtl().AsDuration(), retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -88,7 +91,7 @@ func (s *adminServer) DisableUser(ctx context.Context, req *pb.DisableUserReques
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	u, err := s.identity.DisableUser(ctx, principalFrom(ctx), id)
+	u, err := s.identity.DisableUser(ctx, principalFrom(ctx), id, retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -100,7 +103,7 @@ func (s *adminServer) CreateToken(ctx context.Context, req *pb.CreateTokenReques
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	tok, err := s.identity.CreateToken(ctx, principalFrom(ctx), id, req.GetTtl().AsDuration())
+	tok, err := s.identity.CreateToken(ctx, principalFrom(ctx), id, req.GetTtl().AsDuration(), retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -129,7 +132,7 @@ func (s *adminServer) RevokeToken(ctx context.Context, req *pb.RevokeTokenReques
 	if !ok || err != nil || tokenID == "" || strings.Contains(tokenID, "/") {
 		return nil, toStatus(ctx, s.log, model.InvalidField("name", "token.name", "%q is not a token name like users/{user}/tokens/{token}", req.GetName()))
 	}
-	t, err := s.identity.RevokeToken(ctx, principalFrom(ctx), userID, tokenID)
+	t, err := s.identity.RevokeToken(ctx, principalFrom(ctx), userID, tokenID, retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -146,18 +149,18 @@ func (s *adminServer) CreatePoliceUnit(ctx context.Context, req *pb.CreatePolice
 		}
 		pu.Covers = append(pu.Covers, k)
 	}
-	out, err := s.identity.CreatePoliceUnit(ctx, principalFrom(ctx), pu)
+	out, err := s.identity.CreatePoliceUnit(ctx, principalFrom(ctx), pu, retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	return policeUnitToProto(out), nil
 }
 
-func (s *adminServer) RotateMasterKey(ctx context.Context, _ *pb.RotateMasterKeyRequest) (*pb.RotateMasterKeyResponse, error) {
+func (s *adminServer) RotateMasterKey(ctx context.Context, req *pb.RotateMasterKeyRequest) (*pb.RotateMasterKeyResponse, error) {
 	if s.keys == nil {
 		return nil, withInfo(codes.Unimplemented, "key rotation is not configured", ReasonUnavailable, nil)
 	}
-	id, n, err := s.keys.RotateMasterKey(ctx, principalFrom(ctx))
+	id, n, err := s.keys.RotateMasterKey(ctx, principalFrom(ctx), retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -247,6 +250,19 @@ func (s *policeUnitServer) GetPoliceUnit(ctx context.Context, req *pb.GetPoliceU
 		return nil, toStatus(ctx, s.log, err)
 	}
 	return policeUnitToProto(p), nil
+}
+
+// requestWithID is a creating or state-changing request: it carries a
+// request_id.
+type requestWithID interface {
+	proto.Message
+	GetRequestId() string
+}
+
+// retryOf is what makes a request idempotent: its request_id and the
+// fingerprint of the request without it.
+func retryOf(req requestWithID) idempotency.Request {
+	return idempotency.Request{ID: req.GetRequestId(), Fingerprint: fingerprintWithoutID(req)}
 }
 
 // parseUserName accepts "users/{id}".

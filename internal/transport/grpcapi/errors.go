@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"syscall"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -32,6 +33,8 @@ const (
 	ReasonThrottled        = "TOO_MANY_FAILED_AUTHENTICATIONS"
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonWrongMasterKey   = "WRONG_MASTER_KEY"
+	ReasonDatabaseFull     = "DATABASE_FULL"
+	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -69,6 +72,13 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	case errors.Is(err, model.ErrConflict):
 		return withInfo(codes.Aborted, "the resource changed since it was read; read it again and retry with the new etag", ReasonEtagMismatch, nil)
+	case errors.Is(err, storage.ErrFull), errors.Is(err, syscall.ENOSPC):
+		// The operator must act (free disk space, raise --max-db-size); the
+		// client can only retry later. Reads that need no write go on.
+		log.ErrorContext(ctx, "database full: a write was refused", "err", err)
+		return withInfo(codes.ResourceExhausted,
+			"the database is full: nothing was written; writes are refused until an operator frees space, retry later",
+			ReasonDatabaseFull, nil)
 	case errors.Is(err, context.DeadlineExceeded):
 		return withInfo(codes.DeadlineExceeded, "the request took too long", ReasonDeadlineExceeded, nil)
 	case errors.Is(err, context.Canceled):

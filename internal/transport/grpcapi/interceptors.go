@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -170,4 +174,85 @@ func (s *validatingStream) RecvMsg(m any) error {
 		return err
 	}
 	return s.v.check(m)
+}
+
+// unaryDeadline gives every unary call the server's own deadline, d after
+// it starts (a client's earlier deadline still wins). A handler that runs
+// out of time returns DeadlineExceeded through toStatus. Zero: no deadline.
+func unaryDeadline(d time.Duration) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if d <= 0 {
+			return next(ctx, req)
+		}
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return next(ctx, req)
+	}
+}
+
+// StreamLimiter caps the server streams (WatchEvents, BackupDatabase) one
+// authenticated user holds open at once, so that one client cannot pin an
+// unbounded number of goroutines and database readers. A stream counts
+// from the moment it is accepted until its handler returns, which happens
+// when it ends or the client goes away.
+type StreamLimiter struct {
+	perUser int
+
+	mu   sync.Mutex
+	open map[string]int // user id -> open streams; absent when none
+}
+
+// NewStreamLimiter returns a limiter allowing perUser open streams per
+// user; perUser <= 0 means no cap.
+func NewStreamLimiter(perUser int) *StreamLimiter {
+	return &StreamLimiter{perUser: perUser, open: map[string]int{}}
+}
+
+// Open returns how many streams user holds open now.
+func (l *StreamLimiter) Open(user string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open[user]
+}
+
+func (l *StreamLimiter) acquire(user string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.perUser > 0 && l.open[user] >= l.perUser {
+		return false
+	}
+	l.open[user]++
+	return true
+}
+
+func (l *StreamLimiter) release(user string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open[user]--; l.open[user] <= 0 {
+		delete(l.open, user)
+	}
+}
+
+// stream is the interceptor; it runs after authentication, so the
+// principal is in the context. Public streams (health, reflection) have
+// no user and are not counted.
+func (l *StreamLimiter) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if l == nil {
+		return next(srv, ss)
+	}
+	user := principalFrom(ss.Context()).UserID
+	if user == "" {
+		return next(srv, ss)
+	}
+	if !l.acquire(user) {
+		return withInfo(codes.ResourceExhausted,
+			fmt.Sprintf("too many open streams: each user may hold %d at once; close one and retry", l.perUser),
+			ReasonTooManyStreams, map[string]string{"limit": strconv.Itoa(l.perUser)})
+	}
+	defer l.release(user)
+	// Send the headers now: a client that waits for them (stream.Header)
+	// knows its stream was accepted and counts, before any message flows.
+	// Only the request id is set earlier; nothing sets headers later.
+	_ = ss.SendHeader(nil)
+	return next(srv, ss)
 }

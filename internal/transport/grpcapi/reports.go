@@ -69,8 +69,10 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 }
 
 func (s *reportServer) LinkReport(ctx context.Context, req *pb.LinkReportRequest) (*pb.Report, error) {
-	fp := fingerprint(&pb.LinkReportRequest{Name: req.GetName(), Case: req.GetCase()})
-	r, err := s.intake.LinkReport(ctx, principalFrom(ctx), req.GetName(), req.GetCase(), req.GetRequestId(), fp)
+	r, err := s.intake.LinkReport(ctx, principalFrom(ctx), intake.LinkReportInput{
+		Report: req.GetName(), Case: req.GetCase(), Etag: req.GetEtag(),
+		RequestID: req.GetRequestId(), Fingerprint: fingerprintWithoutID(req),
+	})
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -83,6 +85,15 @@ func (s *reportServer) DiscloseReporter(ctx context.Context, req *pb.DiscloseRep
 		return nil, toStatus(ctx, s.log, err)
 	}
 	return reporterToProto(rep), nil
+}
+
+// fingerprintWithoutID is the fingerprint of a request that has a
+// request_id field, with that field cleared.
+func fingerprintWithoutID(req proto.Message) []byte {
+	withoutID := proto.Clone(req)
+	m := withoutID.ProtoReflect()
+	m.Clear(m.Descriptor().Fields().ByName("request_id"))
+	return fingerprint(withoutID)
 }
 
 // fingerprint hashes the request without its request_id (withoutID is the

@@ -8,6 +8,7 @@ package grpcapi
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -40,6 +41,14 @@ type Deps struct {
 	// reaches (over an in-memory connection). It trusts the client address
 	// the gateway forwards in x-forwarded-for; the public server does not.
 	Gateway bool
+	// UnaryTimeout is the server's own deadline for every unary call (the
+	// client's, when earlier, still wins); zero: none. Streams are not
+	// bounded by it: they end when the client goes away.
+	UnaryTimeout time.Duration
+	// Streams caps the server streams each user holds open at once; share
+	// one between the public and the gateway server so that a user's
+	// streams count once whichever way they came. Nil: no cap.
+	Streams *StreamLimiter
 }
 
 // Server is the gRPC server with its health service.
@@ -49,10 +58,13 @@ type Server struct {
 }
 
 // NewServer builds the gRPC server: interceptors (recovery first, then request
-// id, logging, authentication and method rules, validation; the unary and
-// stream chains match), the childcase services, health and reflection.
-// Authentication comes before validation so that nobody learns anything
-// about the schema's rules without a token.
+// id, logging, authentication and method rules, the limits, validation; the
+// unary and stream chains match), the childcase services, health and
+// reflection. Authentication comes before validation so that nobody learns
+// anything about the schema's rules without a token. The limits come after
+// authentication: the per-user stream cap needs the user, and the unary
+// deadline bounds the handler's work (an expired context during sign-in
+// would read as "authentication is unavailable").
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	v, err := newValidator()
 	if err != nil {
@@ -66,6 +78,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions()...),
 			auth.unary,
+			unaryDeadline(d.UnaryTimeout),
 			v.unary,
 		),
 		grpc.ChainStreamInterceptor(
@@ -73,6 +86,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions()...),
 			auth.stream,
+			d.Streams.stream,
 			v.stream,
 		),
 	)

@@ -7,7 +7,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -53,7 +56,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, oneValueJSON{jsonpb}),
 		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb}}),
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			if strings.EqualFold(h, "X-Request-Id") {
@@ -127,6 +130,31 @@ func rawAnswer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Accept", rawStreamAccept)
 		next.ServeHTTP(w, r)
+	})
+}
+
+// oneValueJSON is the gateway's JSON marshaler with a stricter decoder: a
+// request body is exactly one JSON value. The gateway's own decoder reads
+// the first value and ignores whatever follows, so `{...}}}` or two
+// reports in one body would be taken as the first one.
+type oneValueJSON struct{ *runtime.JSONPb }
+
+// NewDecoder implements runtime.Marshaler.
+func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	d := json.NewDecoder(r)
+	first := runtime.DecoderWrapper{Decoder: d, UnmarshalOptions: m.UnmarshalOptions}
+	return runtime.DecoderFunc(func(v any) error {
+		if err := first.Decode(v); err != nil {
+			return err // io.EOF for an empty body, as before
+		}
+		if _, err := d.Token(); err != io.EOF {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return err
+			}
+			return errors.New("the body must be a single JSON value; more follows it")
+		}
+		return nil
 	})
 }
 

@@ -1,0 +1,233 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// "Nothing lost" when the database is full. Two ways to be full:
+//
+//   - --max-db-size: bbolt refuses to grow the file past the cap. The cap
+//     cannot be raised without a restart, and there is no API that deletes
+//     data, so "works again" is shown by a restart with a higher cap.
+//   - the disk itself (ENOSPC), on a small tmpfs when this process may
+//     mount one (root in CI): a ballast file fills the disk, writes are
+//     refused, and deleting the ballast lets writes through again on the
+//     same running server.
+//
+// Either way: the refused write answers RESOURCE_EXHAUSTED with reason
+// DATABASE_FULL and keeps nothing, reads that were possible go on, and the
+// file passes boltstore.Check.
+func TestDatabaseFull(t *testing.T) {
+	t.Run("max-db-size", testMaxDBSize)
+	t.Run("disk full", testDiskFull)
+}
+
+func testMaxDBSize(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "childcase.db")
+	const maxSize = 256 << 10
+	ts := startServerWith(t, dbPath, func(c *app.Config) { c.MaxDBSize = maxSize })
+
+	created, refused := fillUntilFull(t, ts)
+	if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize {
+		t.Errorf("database file: %v, size %d, cap %d", err, fi.Size(), maxSize)
+	}
+	readsStillWork(t, ts, created)
+
+	ts.stop()
+	checkFile(t, dbPath)
+
+	// The cap can only be raised by a restart; then writes work again and
+	// nothing acknowledged before was lost.
+	ts = startServerWith(t, dbPath, func(c *app.Config) { c.MaxDBSize = 4 * maxSize })
+	retryRefused(t, ts, refused)
+	if n := countReports(t, ts); n != len(created)+1 {
+		t.Errorf("%d reports after the restart, want %d", n, len(created)+1)
+	}
+	ts.stop()
+	checkFile(t, dbPath)
+}
+
+func testDiskFull(t *testing.T) {
+	dir, err := mountSmallDisk(t, 4<<20)
+	if err != nil {
+		// Only the "works again without a restart" part depends on this;
+		// the max-db-size subtest covers the rest.
+		t.Logf("cannot mount a small tmpfs here (%v): the ENOSPC path, and that writes work again without a restart once space is freed, are not tested", err)
+		t.Skip("mounting a tmpfs is not permitted")
+	}
+	dbPath := filepath.Join(dir, "childcase.db")
+	ts := startServerWith(t, dbPath, nil)
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Fill the disk, leaving a little room for the database to grow into.
+	ballast := filepath.Join(dir, "ballast")
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	if err := writeBallast(ballast, free-128<<10); err != nil {
+		t.Fatal(err)
+	}
+
+	created, refused := fillUntilFull(t, ts)
+	readsStillWork(t, ts, created)
+
+	// Free the space: the same server takes writes again.
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	retryRefused(t, ts, refused)
+	for i := range 2 {
+		if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+			t.Fatalf("write %d after freeing space, without a restart: %v", i, err)
+		}
+	}
+	if n := countReports(t, ts); n != len(created)+3 {
+		t.Errorf("%d reports, want %d", n, len(created)+3)
+	}
+	ts.stop()
+	checkFile(t, dbPath)
+}
+
+// fillUntilFull creates reports until a write is refused, checks the
+// refusal and returns the names of the reports created (those made before
+// filling included) and the request id of the refused one.
+func fillUntilFull(t *testing.T, ts *testServer) (created []string, refused string) {
+	t.Helper()
+	ctx := context.Background()
+	if n := countReports(t, ts); n > 0 {
+		resp, err := ts.reports().ListReports(ctx, &pb.ListReportsRequest{PageSize: 500})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.GetReports() {
+			created = append(created, r.GetName())
+		}
+	}
+	for i := 0; ; i++ {
+		if i == 5000 {
+			t.Fatalf("%d reports and the database is still not full", i)
+		}
+		r, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: fmt.Sprintf("fill-%d", i)})
+		if err == nil {
+			created = append(created, r.GetName())
+			continue
+		}
+		st := wantCode(t, err, codes.ResourceExhausted)
+		if errorReason(st) != "DATABASE_FULL" {
+			t.Fatalf("refusal: reason %q, message %q", errorReason(st), st.Message())
+		}
+		t.Logf("full after %d reports: %s", len(created), st.Message())
+		refused = fmt.Sprintf("fill-%d", i)
+		break
+	}
+	if n := countReports(t, ts); n != len(created) {
+		t.Errorf("%d reports listed, %d acknowledged", n, len(created))
+	}
+	return created, refused
+}
+
+// retryRefused retries the refused request once there is room: the first
+// try kept nothing (not even its idempotency claim), so the retry creates
+// the report, and a second retry returns that same report.
+func retryRefused(t *testing.T, ts *testServer, requestID string) {
+	t.Helper()
+	ctx := context.Background()
+	first, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: requestID})
+	if err != nil {
+		t.Fatalf("retry of the refused request %s: %v", requestID, err)
+	}
+	again, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: requestID})
+	if err != nil || again.GetName() != first.GetName() {
+		t.Fatalf("second retry: %v, %s, want %s", err, again.GetName(), first.GetName())
+	}
+}
+
+// readsStillWork reads back reports written before the database was full.
+// A read is audited, and answered only once its event is committed, so a
+// read goes on while its small event still fits in the file's free pages.
+func readsStillWork(t *testing.T, ts *testServer, created []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, name := range []string{created[0], created[len(created)-1]} {
+		if _, err := ts.reports().GetReport(ctx, &pb.GetReportRequest{Name: name}); err != nil {
+			t.Errorf("read %s of a full database: %v", name, err)
+		}
+	}
+	resp, err := ts.reports().ListReports(ctx, &pb.ListReportsRequest{PageSize: 500})
+	if err != nil {
+		t.Fatalf("list of a full database: %v", err)
+	}
+	if len(resp.GetReports()) != len(created) {
+		t.Errorf("listed %d reports, want %d", len(resp.GetReports()), len(created))
+	}
+}
+
+// checkFile runs the database check on a stopped server's file.
+func checkFile(t *testing.T, path string) {
+	t.Helper()
+	res, err := boltstore.Check(context.Background(), path)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	if !res.OK() {
+		t.Errorf("check found %d problems (%d more omitted): %v", len(res.Problems), res.Omitted, res.Problems)
+	}
+}
+
+// mountSmallDisk mounts a tmpfs of size bytes on a new directory, and
+// unmounts it when the test ends (after the servers it holds stopped).
+func mountSmallDisk(t *testing.T, size int64) (string, error) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "small-disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", err
+	}
+	if os.Geteuid() != 0 {
+		return "", errors.New("not running as root")
+	}
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("mount: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir, nil
+}
+
+// writeBallast writes a file of n bytes (really written, not sparse).
+func writeBallast(path string, n int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for n > 0 {
+		k := min(n, int64(len(buf)))
+		if _, err := f.Write(buf[:k]); err != nil {
+			f.Close()
+			return err
+		}
+		n -= k
+	}
+	return errors.Join(f.Sync(), f.Close())
+}

@@ -1,0 +1,254 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+)
+
+// A request message over --max-recv-msg-size (4 MiB by default) is refused
+// with RESOURCE_EXHAUSTED before it is decoded, and nothing is written.
+func TestLimitOversizeRequest(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	r.Narrative = strings.Repeat("x", app.DefaultMaxRecvMsgSize+1)
+	_, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r})
+	st := wantCode(t, err, codes.ResourceExhausted)
+	if !strings.Contains(st.Message(), "larger than max") {
+		t.Errorf("message = %q", st.Message())
+	}
+	if n := countReports(t, ts); n != 0 {
+		t.Errorf("%d reports after the oversize request", n)
+	}
+	// Just under the limit the message is read, and the schema's own
+	// limit on the narrative answers instead.
+	r.Narrative = strings.Repeat("x", app.DefaultMaxRecvMsgSize/2)
+	_, err = ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r})
+	wantCode(t, err, codes.InvalidArgument)
+}
+
+// An answer over --max-send-msg-size is not sent: the caller gets
+// RESOURCE_EXHAUSTED instead of a truncated answer.
+func TestLimitOversizeResponse(t *testing.T) {
+	ts := startServer(t, "")
+	for range 5 {
+		if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	five, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := (proto.Size(one) + proto.Size(five)) / 2
+	dbPath := ts.cfg.DBPath
+	ts.stop()
+	ts = startServerWith(t, dbPath, func(c *app.Config) { c.MaxSendMsgSize = limit })
+	if _, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1}); err != nil {
+		t.Fatalf("an answer under the limit: %v", err)
+	}
+	_, err = ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 5})
+	wantCode(t, err, codes.ResourceExhausted)
+}
+
+// Each user may hold --max-streams-per-user server streams open at once
+// (4 by default), over gRPC and REST together; the next is refused with
+// RESOURCE_EXHAUSTED, and closing one makes room again.
+func TestLimitStreamsPerUser(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "operator2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+
+	cancels := make([]context.CancelFunc, app.DefaultMaxStreamsPerUser)
+	for i := range cancels {
+		cancels[i] = openWatch(t, ts, operatorID)
+	}
+	defer func() {
+		for _, c := range cancels {
+			c()
+		}
+	}()
+
+	// The next one is refused, with a message saying why.
+	st := wantCode(t, watchErr(t, ts, operatorID), codes.ResourceExhausted)
+	if errorReason(st) != "TOO_MANY_STREAMS" || !strings.Contains(st.Message(), "4 at once") {
+		t.Errorf("refusal: reason %q, message %q", errorReason(st), st.Message())
+	}
+	// Over REST too: the cap is the user's, not the connection's.
+	code, raw := restRaw(t, ts, "GET", "/v1/notifications:watch", "", map[string]string{
+		"Authorization": "Bearer " + ts.tokens.get(operatorID),
+	})
+	if code != http.StatusTooManyRequests || !strings.Contains(string(raw), "too many open streams") {
+		t.Errorf("REST watch over the cap: %d %s", code, raw)
+	}
+	// Another user is not affected.
+	cancelOther := openWatch(t, ts, "operator2")
+	defer cancelOther()
+
+	// Closing one stream makes room for one more (the server notices the
+	// client went away and releases the slot).
+	cancels[0]()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithCancel(ts.as(t, operatorID))
+		stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
+		if err == nil {
+			_, err = stream.Header()
+		}
+		if err == nil && streamStaysOpen(stream) {
+			cancels[0] = cancel
+			break
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("no room after closing a stream: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// And the cap holds again.
+	wantCode(t, watchErr(t, ts, operatorID), codes.ResourceExhausted)
+}
+
+// A connection carries at most --max-concurrent-streams calls at once; a
+// further call waits for one to end (here: until its deadline), while other
+// connections are not held back.
+func TestLimitConcurrentStreamsPerConnection(t *testing.T) {
+	ts := startServer(t, "")
+	dbPath := ts.cfg.DBPath
+	ts.stop()
+	ts = startServerWith(t, dbPath, func(c *app.Config) { c.MaxConcurrentStreams = 1 })
+
+	cancel := openWatch(t, ts, operatorID) // takes the connection's one slot
+	ctx, cancelCall := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelCall()
+	_, err := ts.reports().ListReports(ctx, &pb.ListReportsRequest{})
+	wantCode(t, err, codes.DeadlineExceeded)
+
+	other, err := grpc.NewClient(ts.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := pb.NewReportServiceClient(other).ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{}); err != nil {
+		t.Errorf("another connection: %v", err)
+	}
+	cancel()
+	if _, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{}); err != nil {
+		t.Errorf("after the stream ended: %v", err)
+	}
+}
+
+// Every unary call gets the server's deadline (--request-timeout); with a
+// deadline of 1ns a normal call ends with DEADLINE_EXCEEDED. Streams are
+// not bound by it.
+func TestLimitUnaryDeadline(t *testing.T) {
+	ts := startServer(t, "")
+	rep, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPath := ts.cfg.DBPath
+	ts.stop()
+
+	ts = startServerWith(t, dbPath, func(c *app.Config) { c.RequestTimeout = time.Nanosecond })
+	_, err = ts.reports().GetReport(context.Background(), &pb.GetReportRequest{Name: rep.GetName()})
+	if st := wantCode(t, err, codes.DeadlineExceeded); errorReason(st) != "DEADLINE_EXCEEDED" {
+		t.Errorf("reason = %q", errorReason(st))
+	}
+	_, err = ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()})
+	wantCode(t, err, codes.DeadlineExceeded)
+	code, body := restCall(t, ts, "GET", "/v1/reports", "")
+	if code != http.StatusGatewayTimeout {
+		t.Errorf("REST list: %d %v", code, body)
+	}
+	// A stream is not cut by the unary deadline.
+	cancel := openWatch(t, ts, operatorID)
+	cancel()
+
+	// With the default deadline the same calls work, and nothing was
+	// written by the calls that ran out of time.
+	ts.stop()
+	ts = startServer(t, dbPath)
+	if _, err := ts.reports().GetReport(context.Background(), &pb.GetReportRequest{Name: rep.GetName()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countReports(t, ts); n != 1 {
+		t.Errorf("%d reports, want 1", n)
+	}
+}
+
+// openWatch opens a WatchEvents stream as user and waits until the server
+// has accepted it (sent its headers) and it stays open; the returned
+// function closes it.
+func openWatch(t *testing.T, ts *testServer, user string) context.CancelFunc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ts.as(t, user))
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
+	if err == nil {
+		_, err = stream.Header()
+	}
+	if err != nil || !streamStaysOpen(stream) {
+		cancel()
+		t.Fatalf("watch as %s: not accepted: %v", user, err)
+	}
+	return cancel
+}
+
+// streamStaysOpen reports whether a stream is still open a moment after it
+// was accepted (a refused one ends at once with its status).
+func streamStaysOpen(stream grpc.ServerStreamingClient[pb.Notification]) bool {
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_, _ = stream.Recv() // returns when the stream ends or is cancelled
+	}()
+	select {
+	case <-ended:
+		return false
+	case <-time.After(100 * time.Millisecond):
+		return true
+	}
+}
+
+// watchErr opens a WatchEvents stream as user and returns the error it
+// ends with, which a refused stream does at once.
+func watchErr(t *testing.T, ts *testServer, user string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ts.as(t, user), 5*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
+	if err != nil {
+		return err
+	}
+	_, err = stream.Recv()
+	return err
+}
+
+// countReports counts the reports the operator sees, through gRPC.
+func countReports(t *testing.T, ts *testServer) int {
+	t.Helper()
+	n, token := 0, ""
+	for {
+		resp, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 500, PageToken: token})
+		if err != nil {
+			t.Fatalf("list reports: %v", err)
+		}
+		n += len(resp.GetReports())
+		if token = resp.GetNextPageToken(); token == "" {
+			return n
+		}
+	}
+}

@@ -1,0 +1,331 @@
+package app_test
+
+// "Nothing lost": every creating or state-changing method is idempotent by
+// request_id, LinkReport honours the case's etag, and idempotency records
+// expire only after their retention.
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/keys"
+)
+
+// wantReused fails unless err is ALREADY_EXISTS with reason
+// REQUEST_ID_REUSED.
+func wantReused(t *testing.T, err error) {
+	t.Helper()
+	if st := wantCode(t, err, codes.AlreadyExists); errorReason(st) != "REQUEST_ID_REUSED" {
+		t.Errorf("reason = %q, want REQUEST_ID_REUSED", errorReason(st))
+	}
+}
+
+// Every creating or state-changing admin method: a retry with the same
+// request_id returns the first result and changes nothing more; the same
+// request_id with another request is ALREADY_EXISTS (REQUEST_ID_REUSED). A
+// token's secret is shown once: the retry returns the token without it.
+func TestAdminRetriesReturnTheFirstResult(t *testing.T) {
+	ts := startServer(t, "")
+	adm := ts.admin()
+	ctx := ts.as(t, "admin")
+
+	// CreateUser.
+	createLan := &pb.CreateUserRequest{
+		UserId:    "lan.nguyen",
+		User:      &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
+		RequestId: "add-lan-1",
+	}
+	first, err := adm.CreateUser(ctx, createLan)
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	secret := first.GetToken().GetSecret()
+	if secret == "" {
+		t.Fatal("the first CreateUser answer has no secret")
+	}
+	ts.clock.Advance(time.Minute)
+	retry, err := adm.CreateUser(ctx, createLan)
+	if err != nil {
+		t.Fatalf("retried CreateUser: %v", err)
+	}
+	wantFirst := proto.Clone(first).(*pb.CreateUserResponse)
+	wantFirst.Token.Secret = ""
+	if !proto.Equal(retry, wantFirst) {
+		t.Errorf("retried CreateUser = %v, want the first answer without the secret %v", retry, wantFirst)
+	}
+	toks, err := adm.ListTokens(ctx, &pb.ListTokensRequest{Parent: "users/lan.nguyen"})
+	if err != nil || len(toks.GetTokens()) != 1 {
+		t.Errorf("tokens after the retry: %v, %v; want the one first token", toks, err)
+	}
+	if _, err := ts.reports().ListReports(withToken(t.Context(), secret), &pb.ListReportsRequest{}); err != nil {
+		t.Errorf("the first token: %v", err)
+	}
+	other := proto.Clone(createLan).(*pb.CreateUserRequest)
+	other.UserId = "minh.tran"
+	_, err = adm.CreateUser(ctx, other)
+	wantReused(t, err)
+	if _, err := adm.GetUser(ctx, &pb.GetUserRequest{Name: "users/minh.tran"}); grpcstatus.Code(err) != codes.NotFound {
+		t.Errorf("the refused CreateUser created its user: %v", err)
+	}
+
+	// CreateToken.
+	createTok := &pb.CreateTokenRequest{Parent: "users/lan.nguyen", Ttl: durationpb.New(time.Hour), RequestId: "tok-lan-2"}
+	tok, err := adm.CreateToken(ctx, createTok)
+	if err != nil || tok.GetSecret() == "" {
+		t.Fatalf("CreateToken = %v, %v", tok, err)
+	}
+	tokRetry, err := adm.CreateToken(ctx, createTok)
+	wantTok := proto.Clone(tok).(*pb.Token)
+	wantTok.Secret = ""
+	if err != nil || !proto.Equal(tokRetry, wantTok) {
+		t.Errorf("retried CreateToken = %v, %v; want %v", tokRetry, err, wantTok)
+	}
+	_, err = adm.CreateToken(ctx, &pb.CreateTokenRequest{Parent: "users/lan.nguyen", Ttl: durationpb.New(2 * time.Hour), RequestId: "tok-lan-2"})
+	wantReused(t, err)
+	if toks, _ := adm.ListTokens(ctx, &pb.ListTokensRequest{Parent: "users/lan.nguyen"}); len(toks.GetTokens()) != 2 {
+		t.Errorf("%d tokens, want 2", len(toks.GetTokens()))
+	}
+
+	// RevokeToken.
+	revoke := &pb.RevokeTokenRequest{Name: tok.GetName(), RequestId: "rv-1"}
+	revoked, err := adm.RevokeToken(ctx, revoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.clock.Advance(time.Minute)
+	if again, err := adm.RevokeToken(ctx, revoke); err != nil || !proto.Equal(again, revoked) {
+		t.Errorf("retried RevokeToken = %v, %v; want %v", again, err, revoked)
+	}
+	_, err = adm.RevokeToken(ctx, &pb.RevokeTokenRequest{Name: first.GetToken().GetName(), RequestId: "rv-1"})
+	wantReused(t, err)
+	if _, err := ts.reports().ListReports(withToken(t.Context(), secret), &pb.ListReportsRequest{}); err != nil {
+		t.Errorf("the refused RevokeToken revoked the first token: %v", err)
+	}
+
+	// CreatePoliceUnit: a retry is the first answer, not ALREADY_EXISTS.
+	createPU := &pb.CreatePoliceUnitRequest{PoliceUnitId: "ca-phuong-ba-dinh", PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an phường Ba Đình", Covers: []string{pBaDinh}}, RequestId: "pu-1"}
+	pu, err := adm.CreatePoliceUnit(ctx, createPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.clock.Advance(time.Minute)
+	if again, err := adm.CreatePoliceUnit(ctx, createPU); err != nil || !proto.Equal(again, pu) {
+		t.Errorf("retried CreatePoliceUnit = %v, %v; want %v", again, err, pu)
+	}
+	createPU.RequestId = ""
+	_, err = adm.CreatePoliceUnit(ctx, createPU)
+	wantCode(t, err, codes.AlreadyExists)
+
+	// DisableUser.
+	disable := &pb.DisableUserRequest{Name: "users/lan.nguyen", RequestId: "off-lan"}
+	disabled, err := adm.DisableUser(ctx, disable)
+	if err != nil || disabled.GetDisableTime() == nil {
+		t.Fatalf("DisableUser = %v, %v", disabled, err)
+	}
+	ts.clock.Advance(time.Minute)
+	if again, err := adm.DisableUser(ctx, disable); err != nil || !proto.Equal(again, disabled) {
+		t.Errorf("retried DisableUser = %v, %v; want %v", again, err, disabled)
+	}
+	_, err = adm.DisableUser(ctx, &pb.DisableUserRequest{Name: "users/" + operatorID, RequestId: "off-lan"})
+	wantReused(t, err)
+	if _, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{}); err != nil {
+		t.Errorf("the refused DisableUser disabled its user: %v", err)
+	}
+
+	// RotateMasterKey: the retry does not rotate again.
+	rot, err := adm.RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{RequestId: "rotate-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := adm.RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{RequestId: "rotate-1"}); err != nil || !proto.Equal(again, rot) {
+		t.Errorf("retried RotateMasterKey = %v, %v; want %v", again, err, rot)
+	}
+	if m, err := keys.LoadMaster(ts.cfg.KeyFile); err != nil || m.ID() != rot.GetMasterKeyId() {
+		t.Errorf("after the retry the key file holds %v (%v), want the first rotation's %s", m, err, rot.GetMasterKeyId())
+	}
+	next, err := adm.RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{RequestId: "rotate-2"})
+	if err != nil || next.GetMasterKeyId() == rot.GetMasterKeyId() {
+		t.Errorf("a new request_id: %v, %v; want a new rotation", next, err)
+	}
+
+	// Request ids are checked like everywhere else.
+	_, err = adm.DisableUser(ctx, &pb.DisableUserRequest{Name: "users/" + operatorID, RequestId: "-bad"})
+	wantCode(t, err, codes.InvalidArgument)
+}
+
+// LinkReport with the case's etag: a stale one is ABORTED and changes
+// nothing (the case's revision, reports and timeline, the report); the
+// current one links. Without an etag it links as before.
+func TestLinkReportStaleEtagIsAborted(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	op := ts.as(t, operatorID)
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	counselling := func() *pb.Report {
+		r := validReport()
+		r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+		created, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: r})
+		if err != nil || created.GetCase() != "" {
+			t.Fatalf("counselling report: %v, %v", created, err)
+		}
+		return created
+	}
+	a, b := counselling(), counselling()
+
+	read := getCase(t, ts, operatorID, name)
+	if _, err := ts.reports().LinkReport(op, &pb.LinkReportRequest{Name: a.GetName(), Case: name, Etag: read.GetEtag(), RequestId: "link-a"}); err != nil {
+		t.Fatalf("LinkReport with the current etag: %v", err)
+	}
+	before := getCase(t, ts, operatorID, name)
+	if before.GetEtag() == read.GetEtag() {
+		t.Fatal("linking did not move the case's etag")
+	}
+	timeline := caseEvents(t, ts, "bd.worker", name)
+
+	// b, with the etag read before a was linked: stale.
+	_, err := ts.reports().LinkReport(op, &pb.LinkReportRequest{Name: b.GetName(), Case: name, Etag: read.GetEtag(), RequestId: "link-b"})
+	if st := wantCode(t, err, codes.Aborted); errorReason(st) != "ETAG_MISMATCH" {
+		t.Errorf("reason = %q, want ETAG_MISMATCH", errorReason(st))
+	}
+	after := getCase(t, ts, operatorID, name)
+	if after.GetEtag() != before.GetEtag() || !slices.Equal(after.GetReports(), before.GetReports()) || !proto.Equal(after, before) {
+		t.Errorf("the aborted link changed the case: etag %s -> %s, reports %v -> %v", before.GetEtag(), after.GetEtag(), before.GetReports(), after.GetReports())
+	}
+	if got := caseEvents(t, ts, "bd.worker", name); len(got) != len(timeline) {
+		t.Errorf("the aborted link changed the timeline: %v -> %v", kinds(timeline), kinds(got))
+	}
+	if r, err := ts.reports().GetReport(op, &pb.GetReportRequest{Name: b.GetName()}); err != nil || r.GetCase() != "" {
+		t.Errorf("the aborted link linked the report: %v, %v", r, err)
+	}
+	// The aborted request was not remembered: the same request_id with the
+	// current etag is a new request, and links.
+	linked, err := ts.reports().LinkReport(op, &pb.LinkReportRequest{Name: b.GetName(), Case: name, Etag: before.GetEtag(), RequestId: "link-b"})
+	if err != nil || linked.GetCase() != name {
+		t.Fatalf("LinkReport with the current etag: %v, %v", linked, err)
+	}
+	final := getCase(t, ts, operatorID, name)
+	if !slices.Equal(final.GetReports(), append(before.GetReports(), b.GetName())) {
+		t.Errorf("reports = %v", final.GetReports())
+	}
+	// A retry of a's link (same request_id, now stale etag) is the first
+	// answer; a's link again without a request_id is already done.
+	if r, err := ts.reports().LinkReport(op, &pb.LinkReportRequest{Name: a.GetName(), Case: name, Etag: read.GetEtag(), RequestId: "link-a"}); err != nil || r.GetCase() != name {
+		t.Errorf("retried link = %v, %v", r, err)
+	}
+	if r, err := ts.reports().LinkReport(op, &pb.LinkReportRequest{Name: a.GetName(), Case: name, Etag: read.GetEtag()}); err != nil || r.GetCase() != name {
+		t.Errorf("link of a report already in the case = %v, %v; want it as it is", r, err)
+	}
+	// The same request_id with another etag is another request.
+	_, err = ts.reports().LinkReport(op, &pb.LinkReportRequest{Name: a.GetName(), Case: name, Etag: final.GetEtag(), RequestId: "link-a"})
+	wantReused(t, err)
+	if got := getCase(t, ts, operatorID, name); got.GetEtag() != final.GetEtag() {
+		t.Errorf("retries moved the etag from %s to %s", final.GetEtag(), got.GetEtag())
+	}
+}
+
+// Idempotency records are kept for the retention (30 days) and then swept
+// by the scheduler: a retry within it returns the first result, after it
+// the request_id is free again. A probe tells whether a request_id is still
+// remembered without changing anything: the same request_id with a report
+// that joins a case that does not exist is REQUEST_ID_REUSED while it is,
+// and INVALID_ARGUMENT (rolled back) once it is not.
+func TestIdempotencyRecordsExpireAfterRetention(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	op := ts.as(t, operatorID)
+	create := func(id string) *pb.Report {
+		t.Helper()
+		r, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: validReport(), RequestId: id})
+		if err != nil {
+			t.Fatalf("CreateReport %s: %v", id, err)
+		}
+		return r
+	}
+	remembered := func(id string) bool {
+		t.Helper()
+		probe := validReport()
+		probe.Case = "cases/HN-2099-99999"
+		_, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: probe, RequestId: id})
+		switch grpcstatus.Code(err) {
+		case codes.AlreadyExists:
+			return true
+		case codes.InvalidArgument:
+			return false
+		}
+		t.Fatalf("probe of %s: %v", id, err)
+		return false
+	}
+
+	old := create("call-old")
+	ts.clock.Advance(24 * 24 * time.Hour)
+	young := create("call-young")
+	if !remembered("call-old") {
+		t.Fatal("a 24-day-old request_id was forgotten")
+	}
+	// 30 days and a minute after the first: the scheduler's next sweep
+	// forgets it, and keeps the 6-day-old one.
+	ts.clock.Advance(6*24*time.Hour + time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for remembered("call-old") {
+		if time.Now().After(deadline) {
+			t.Fatal("the 30-day-old request_id was not swept")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !remembered("call-young") {
+		t.Error("a 6-day-old request_id was swept")
+	}
+	if again := create("call-young"); again.GetName() != young.GetName() {
+		t.Errorf("retry within the retention created %s, want the first %s", again.GetName(), young.GetName())
+	}
+	if again := create("call-old"); again.GetName() == old.GetName() {
+		t.Error("a request_id past its retention still answered with the first result")
+	}
+}
+
+// Every creating or state-changing method (every POST but those that only
+// read) takes a request_id, validated like everywhere else.
+func TestEveryChangeTakesARequestID(t *testing.T) {
+	reads := map[string]bool{
+		"childcase.v1.ReportService.DiscloseReporter": true, // a read, audited
+		"childcase.v1.AuditService.VerifyAuditLog":    true,
+	}
+	checked := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage("childcase.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			svc := fd.Services().Get(i)
+			for j := range svc.Methods().Len() {
+				m := svc.Methods().Get(j)
+				rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+				if rule.GetPost() == "" || reads[string(m.FullName())] {
+					continue
+				}
+				checked++
+				f := m.Input().Fields().ByName("request_id")
+				if f == nil || f.Kind() != protoreflect.StringKind {
+					t.Errorf("%s changes state but %s has no request_id", m.FullName(), m.Input().FullName())
+					continue
+				}
+				rules, _ := proto.GetExtension(f.Options(), validate.E_Field).(*validate.FieldRules)
+				if s := rules.GetString(); s.GetMaxLen() != 64 || s.GetPattern() != "^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$" {
+					t.Errorf("%s.request_id is not validated like the others: %v", m.Input().FullName(), rules)
+				}
+			}
+		}
+		return true
+	})
+	t.Logf("%d state-changing methods take a request_id", checked)
+	if checked < 30 {
+		t.Errorf("only %d state-changing methods found; the registry walk is broken", checked)
+	}
+}

@@ -1,0 +1,117 @@
+package app_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// Bad input over REST: every request below answers 4xx with a JSON
+// message, never 5xx, and writes nothing.
+func TestRESTBadInput(t *testing.T) {
+	ts := startServer(t, "")
+	// One report, so that list calls have something to page over.
+	if code, body := restCall(t, ts, "POST", "/v1/reports", restReport); code != http.StatusOK {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	code, first := restCall(t, ts, "GET", "/v1/reports?page_size=1", "")
+	if code != http.StatusOK {
+		t.Fatalf("list: %d %v", code, first)
+	}
+
+	// A page token this service issued, for other filters, and damaged.
+	if code, body := restCall(t, ts, "POST", "/v1/reports", restReport); code != http.StatusOK {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	code, page := restCall(t, ts, "GET", "/v1/reports?page_size=1", "")
+	token, _ := page["next_page_token"].(string)
+	if code != http.StatusOK || token == "" {
+		t.Fatalf("no page token: %d %v", code, page)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		t.Fatalf("page token %q: %v", token, err)
+	}
+	mangled := []byte(token)
+	mangled[len(mangled)/2] ^= 1
+	forged := base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(raw), ".", ".x", 1)))
+	before := restReportCount(t, ts)
+
+	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
+	big := `{"narrative": "` + strings.Repeat("x", 10<<20) + `"}`
+	tests := []struct {
+		name, method, path, body string
+	}{
+		{"malformed JSON", "POST", "/v1/reports", `{"channel": "CHANNEL_HOTLINE_111",`},
+		{"not an object", "POST", "/v1/reports", `"a report"`},
+		{"trailing garbage", "POST", "/v1/reports", restReport + `}}`},
+		{"two objects", "POST", "/v1/reports", restReport + restReport},
+		{"wrong type: string for number", "POST", "/v1/reports", strings.Replace(restReport, `"estimated_age_years": 7`, `"estimated_age_years": "seven"`, 1)},
+		{"wrong type: object for string", "POST", "/v1/reports", strings.Replace(restReport, `"00004"`, `{"code": "00004"}`, 1)},
+		{"wrong type: number for repeated", "POST", "/v1/reports", strings.Replace(restReport, `["ABUSE_FORM_NEGLECT"]`, `7`, 1)},
+		{"number out of range", "POST", "/v1/reports", strings.Replace(restReport, `"estimated_age_years": 7`, `"estimated_age_years": 1e99`, 1)},
+		{"bad timestamp", "POST", "/v1/reports", strings.Replace(restReport, `"2026-11-28T02:00:00Z"`, `"28/11/2026"`, 1)},
+		{"unknown enum name", "POST", "/v1/reports", strings.Replace(restReport, "CHANNEL_HOTLINE_111", "CHANNEL_CARRIER_PIGEON", 1)},
+		{"unknown enum number", "POST", "/v1/reports", strings.Replace(restReport, `"CHANNEL_HOTLINE_111"`, `4242`, 1)},
+		{"invalid UTF-8 in a string", "POST", "/v1/reports", strings.Replace(restReport, "bỏ đói", "b\xff\xfe đói", 1)},
+		{"lone surrogate escape", "POST", "/v1/reports", strings.Replace(restReport, "bỏ đói", `b\ud800`, 1)},
+		{"10 MB body", "POST", "/v1/reports", big},
+		{"deeply nested JSON", "POST", "/v1/reports", deep},
+		{"deeply nested in a field", "POST", "/v1/reports", `{"narrative": ` + deep + `}`},
+		{"unknown field", "POST", "/v1/reports", strings.Replace(restReport, `"channel"`, `"colour": "red", "channel"`, 1)},
+		{"unknown nested field", "POST", "/v1/reports", strings.Replace(restReport, `"sex": "SEX_MALE"`, `"sex": "SEX_MALE", "shoe_size": 30`, 1)},
+		{"output-only reporter", "POST", "/v1/reports", strings.Replace(restReport, `{"anonymous": true}`, `{"withheld": true}`, 1)},
+		{"empty body", "POST", "/v1/reports", ``},
+		{"page_size 1000000", "GET", "/v1/reports?page_size=1000000", ""},
+		{"page_size negative", "GET", "/v1/reports?page_size=-1", ""},
+		{"page_size not a number", "GET", "/v1/reports?page_size=lots", ""},
+		{"page_size over int32", "GET", "/v1/reports?page_size=99999999999", ""},
+		{"page token not base64", "GET", "/v1/reports?page_token=%21%21%21", ""},
+		{"page token mangled", "GET", "/v1/reports?page_token=" + url.QueryEscape(string(mangled)), ""},
+		{"page token forged", "GET", "/v1/reports?page_token=" + forged, ""},
+		{"page token of other filters", "GET", "/v1/reports?call_type=CALL_TYPE_COUNSELLING&page_token=" + token, ""},
+		{"page token of another list", "GET", "/v1/cases?page_token=" + token, ""},
+		{"huge page token", "GET", "/v1/reports?page_token=" + strings.Repeat("A", 40_000), ""},
+		{"bad report name", "GET", "/v1/reports/not-a-uuid", ""},
+		{"bad case name", "GET", "/v1/cases/HN-2026-" + strings.Repeat("9", 300), ""},
+		{"link with malformed JSON", "POST", "/v1/reports/01a222d5-bea0-7bea-bf64-debef56d112a:link", `{"case":`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, raw := restRaw(t, ts, tt.method, tt.path, tt.body, map[string]string{
+				"Content-Type":  "application/json",
+				"Authorization": "Bearer " + ts.tokens.get(operatorID),
+			})
+			var answer struct {
+				Code    *int   `json:"code"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal(raw, &answer); err != nil || answer.Message == "" {
+				t.Errorf("%d, answer is not a JSON message (%v): %.300q", code, err, raw)
+			}
+			if code < 400 || code >= 500 {
+				t.Errorf("%d %.300s, want 4xx", code, raw)
+			}
+		})
+	}
+	if after := restReportCount(t, ts); after != before {
+		t.Errorf("refused requests changed the reports from %d to %d", before, after)
+	}
+}
+
+// restReportCount counts the operator's reports over REST.
+func restReportCount(t *testing.T, ts *testServer) int {
+	t.Helper()
+	code, list := restCall(t, ts, "GET", "/v1/reports?page_size=500", "")
+	if code != http.StatusOK {
+		t.Fatalf("list: %d %v", code, list)
+	}
+	if list["next_page_token"] != nil {
+		t.Fatal("more than one page of reports")
+	}
+	reports, _ := list["reports"].([]any)
+	return len(reports)
+}

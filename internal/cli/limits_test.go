@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/app"
+)
+
+var limitEnv = []string{
+	"CHILDCASE_MAX_RECV_MSG_SIZE", "CHILDCASE_MAX_SEND_MSG_SIZE", "CHILDCASE_MAX_CONCURRENT_STREAMS",
+	"CHILDCASE_MAX_STREAMS_PER_USER", "CHILDCASE_REQUEST_TIMEOUT", "CHILDCASE_KEEPALIVE_MIN_TIME",
+	"CHILDCASE_KEEPALIVE_PERMIT_WITHOUT_STREAM", "CHILDCASE_KEEPALIVE_MAX_CONNECTION_IDLE",
+	"CHILDCASE_KEEPALIVE_TIME", "CHILDCASE_KEEPALIVE_TIMEOUT", "CHILDCASE_MAX_DB_SIZE",
+}
+
+func TestLimitFlagsAndEnvironmentTwins(t *testing.T) {
+	for _, name := range limitEnv {
+		t.Setenv(name, "")
+	}
+	// Unset, every limit is zero: the defaults, filled in by WithDefaults.
+	cfg, err := serveConfig(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff := cfg.WithDefaults()
+	if eff.MaxRecvMsgSize != 4<<20 || eff.MaxSendMsgSize != 16<<20 || eff.MaxConcurrentStreams != 100 ||
+		eff.MaxStreamsPerUser != 4 || eff.RequestTimeout != 30*time.Second || eff.KeepaliveMinTime != 10*time.Second ||
+		eff.KeepalivePermitWithoutStream || eff.KeepaliveMaxConnectionIdle != 15*time.Minute ||
+		eff.KeepaliveTime != 2*time.Hour || eff.KeepaliveTimeout != 20*time.Second || eff.MaxDBSize != 0 {
+		t.Errorf("defaults: %+v", eff)
+	}
+
+	env := map[string]string{
+		"CHILDCASE_MAX_RECV_MSG_SIZE": "1MiB", "CHILDCASE_MAX_SEND_MSG_SIZE": "8388608",
+		"CHILDCASE_MAX_CONCURRENT_STREAMS": "50", "CHILDCASE_MAX_STREAMS_PER_USER": "2",
+		"CHILDCASE_REQUEST_TIMEOUT": "5s", "CHILDCASE_KEEPALIVE_MIN_TIME": "1m",
+		"CHILDCASE_KEEPALIVE_PERMIT_WITHOUT_STREAM": "true", "CHILDCASE_KEEPALIVE_MAX_CONNECTION_IDLE": "1h",
+		"CHILDCASE_KEEPALIVE_TIME": "30m", "CHILDCASE_KEEPALIVE_TIMEOUT": "5s", "CHILDCASE_MAX_DB_SIZE": "2GiB",
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	cfg, err = serveConfig([]string{"--max-db-size", "512MiB", "--request-timeout", "10s"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := app.DefaultConfig()
+	want.MaxRecvMsgSize, want.MaxSendMsgSize = 1<<20, 8<<20
+	want.MaxConcurrentStreams, want.MaxStreamsPerUser = 50, 2
+	want.RequestTimeout = 10 * time.Second // the flag wins
+	want.KeepaliveMinTime, want.KeepalivePermitWithoutStream = time.Minute, true
+	want.KeepaliveMaxConnectionIdle, want.KeepaliveTime, want.KeepaliveTimeout = time.Hour, 30*time.Minute, 5*time.Second
+	want.MaxDBSize = 512 << 20 // the flag wins
+	if cfg != want {
+		t.Errorf("config = %+v\nwant     %+v", cfg, want)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "4096": 4096, "4KiB": 4 << 10, "4 MiB": 4 << 20, "16mib": 16 << 20, "2GiB": 2 << 30,
+		"3MB": 3 << 20, "1G": 1 << 30, "10B": 10,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "lots", "-1", "1.5MiB", "MiB", "9999999999GiB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	for n, want := range map[int64]string{0: "0", 4 << 20: "4MiB", 1536: "1536", 2 << 30: "2GiB", 3 << 10: "3KiB"} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// Bad limits are refused, naming the setting, before anything opens.
+func TestBadLimitsAreNamed(t *testing.T) {
+	for _, name := range limitEnv {
+		t.Setenv(name, "")
+	}
+	t.Setenv("CHILDCASE_MAX_DB_SIZE", "huge")
+	if _, err := serveConfig(nil, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "CHILDCASE_MAX_DB_SIZE") {
+		t.Errorf("err = %v, want it to name CHILDCASE_MAX_DB_SIZE", err)
+	}
+	t.Setenv("CHILDCASE_MAX_DB_SIZE", "")
+	for _, tt := range []struct{ args []string }{
+		{[]string{"--request-timeout", "-1s"}},
+		{[]string{"--max-streams-per-user", "-1"}},
+		{[]string{"--max-recv-msg-size", "4GiB"}},
+		{[]string{"--max-concurrent-streams", "-5"}},
+	} {
+		db := filepath.Join(t.TempDir(), "cc.db")
+		args := append([]string{"serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, tt.args...)
+		var stderr bytes.Buffer
+		code := Main(context.Background(), args, &stderr, &stderr)
+		flagName := strings.TrimPrefix(tt.args[0], "--")
+		if code != 1 || !strings.Contains(stderr.String(), "config: "+flagName) {
+			t.Errorf("%v: exit %d, want 1 naming %s:\n%s", tt.args, code, flagName, stderr.String())
+		}
+	}
+}

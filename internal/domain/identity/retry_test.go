@@ -1,0 +1,201 @@
+package identity_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/idempotency"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+func retry(id, fingerprint string) idempotency.Request {
+	return idempotency.Request{ID: id, Fingerprint: []byte(fingerprint)}
+}
+
+// idempotencyResult returns the answer remembered for the admin's request.
+func (e *env) idempotencyResult(t *testing.T, method, id string) []byte {
+	t.Helper()
+	var rec model.IdempotencyRecord
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		rec, err = tx.Idempotency(idempotency.Key(e.admin, method, id))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("idempotency record of %s %s: %v", method, id, err)
+	}
+	return rec.Result
+}
+
+// A retried CreateUser returns the first user and token without creating
+// either again. The secret is shown once: it is neither stored (not even
+// in the remembered answer, nor its hash) nor repeated.
+func TestCreateUserRetry(t *testing.T) {
+	e := newEnv(t)
+	u := model.User{ID: "op.lan", DisplayName: "Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}
+	first, tok, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-lan", "fp-lan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Secret == "" {
+		t.Fatal("the first answer has no secret")
+	}
+	events := len(e.events(t))
+	e.clock.Advance(time.Minute)
+
+	again, tok2, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-lan", "fp-lan"))
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if again.ID != first.ID || !again.CreateTime.Equal(first.CreateTime) || again.Role != first.Role {
+		t.Errorf("retry user = %+v, want the first %+v", again, first)
+	}
+	if tok2.Token.ID != tok.Token.ID || !tok2.Token.ExpireTime.Equal(tok.Token.ExpireTime) {
+		t.Errorf("retry token = %+v, want the first %+v", tok2.Token, tok.Token)
+	}
+	if tok2.Secret != "" || len(tok2.Token.SecretHash) != 0 {
+		t.Errorf("retry repeated the secret or its hash: %q, %x", tok2.Secret, tok2.Token.SecretHash)
+	}
+	if ts, err := e.svc.ListTokens(ctx, u.ID); err != nil || len(ts) != 1 {
+		t.Errorf("tokens after the retry: %d, %v; want 1", len(ts), err)
+	}
+	if n := len(e.events(t)); n != events {
+		t.Errorf("the retry added %d audit events", n-events)
+	}
+	// The first token still works; the answer remembered holds no secret.
+	if _, err := e.svc.Authenticate(ctx, tok.Secret); err != nil {
+		t.Errorf("the first token: %v", err)
+	}
+	result := e.idempotencyResult(t, "CreateUser", "add-lan")
+	_, secret, _ := bytes.Cut([]byte(tok.Secret[3:]), []byte("_"))
+	stored := storedToken(t, e, tok.Token.ID)
+	for _, leak := range [][]byte{[]byte(tok.Secret), secret, stored.SecretHash, []byte(encodeB64(stored.SecretHash))} {
+		if bytes.Contains(result, leak) {
+			t.Errorf("the remembered answer holds the secret or its hash: %s", result)
+		}
+	}
+
+	// The same request_id with another request is refused, and changes
+	// nothing.
+	other := u
+	other.ID = "op.minh"
+	if _, _, err := e.svc.CreateUser(ctx, e.admin, other, 0, retry("add-lan", "fp-minh")); !errors.Is(err, model.ErrIdempotencyMismatch) {
+		t.Errorf("reused request_id: %v, want ErrIdempotencyMismatch", err)
+	}
+	if _, err := e.svc.GetUser(ctx, "op.minh"); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("the refused request created its user: %v", err)
+	}
+	// Without a request_id, a second create is ALREADY_EXISTS as before.
+	if _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, noRetry); !errors.Is(err, model.ErrAlreadyExists) {
+		t.Errorf("CreateUser again without request_id: %v, want ErrAlreadyExists", err)
+	}
+}
+
+func storedToken(t *testing.T, e *env, id string) model.Token {
+	t.Helper()
+	var tok model.Token
+	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		var err error
+		tok, err = tx.Token(id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// A retried CreateToken returns the first token, without its secret, even
+// after the user was disabled in between.
+func TestCreateTokenRetry(t *testing.T) {
+	e := newEnv(t)
+	u, _ := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
+	first, err := e.svc.CreateToken(ctx, e.admin, u.ID, time.Hour, retry("tok-1", "fp"))
+	if err != nil || first.Secret == "" {
+		t.Fatalf("CreateToken = %+v, %v", first, err)
+	}
+	if _, err := e.svc.DisableUser(ctx, e.admin, u.ID, noRetry); err != nil {
+		t.Fatal(err)
+	}
+	events := len(e.events(t))
+	again, err := e.svc.CreateToken(ctx, e.admin, u.ID, time.Hour, retry("tok-1", "fp"))
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if again.Token.ID != first.Token.ID || again.Secret != "" || len(again.Token.SecretHash) != 0 {
+		t.Errorf("retry = %+v, want token %s without secret", again, first.Token.ID)
+	}
+	if ts, _ := e.svc.ListTokens(ctx, u.ID); len(ts) != 2 {
+		t.Errorf("%d tokens after the retry, want 2", len(ts))
+	}
+	if n := len(e.events(t)); n != events {
+		t.Errorf("the retry added %d audit events", n-events)
+	}
+	if _, err := e.svc.CreateToken(ctx, e.admin, u.ID, 2*time.Hour, retry("tok-1", "fp-2h")); !errors.Is(err, model.ErrIdempotencyMismatch) {
+		t.Errorf("reused request_id: %v, want ErrIdempotencyMismatch", err)
+	}
+}
+
+// DisableUser, RevokeToken and CreatePoliceUnit: a retry returns the first
+// answer and records nothing more; another request under the same id is
+// refused.
+func TestStateChangesRetry(t *testing.T) {
+	e := newEnv(t)
+	lan, _ := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
+	minh, minhTok := e.createUser(t, "op.minh", model.RoleHotlineOperator, model.OrgHotline111)
+
+	disabled, err := e.svc.DisableUser(ctx, e.admin, lan.ID, retry("off-lan", "lan"))
+	if err != nil || !disabled.Disabled() {
+		t.Fatalf("DisableUser = %+v, %v", disabled, err)
+	}
+	events := len(e.events(t))
+	e.clock.Advance(time.Hour)
+	again, err := e.svc.DisableUser(ctx, e.admin, lan.ID, retry("off-lan", "lan"))
+	if err != nil || !again.DisableTime.Equal(disabled.DisableTime) {
+		t.Errorf("retried DisableUser = %+v, %v; want the first answer", again, err)
+	}
+	if _, err := e.svc.DisableUser(ctx, e.admin, minh.ID, retry("off-lan", "minh")); !errors.Is(err, model.ErrIdempotencyMismatch) {
+		t.Errorf("reused request_id: %v, want ErrIdempotencyMismatch", err)
+	}
+	if u, _ := e.svc.GetUser(ctx, minh.ID); u.Disabled() {
+		t.Error("the refused DisableUser disabled its user")
+	}
+
+	revoked, err := e.svc.RevokeToken(ctx, e.admin, minh.ID, minhTok.Token.ID, retry("rv-1", "minh"))
+	if err != nil || revoked.RevokeTime.IsZero() {
+		t.Fatalf("RevokeToken = %+v, %v", revoked, err)
+	}
+	e.clock.Advance(time.Hour)
+	rAgain, err := e.svc.RevokeToken(ctx, e.admin, minh.ID, minhTok.Token.ID, retry("rv-1", "minh"))
+	if err != nil || !rAgain.RevokeTime.Equal(revoked.RevokeTime) || rAgain.ID != revoked.ID {
+		t.Errorf("retried RevokeToken = %+v, %v; want the first answer", rAgain, err)
+	}
+
+	pu := model.PoliceUnit{ID: "ca-ha-noi", DisplayName: "Công an thành phố"}
+	created, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("pu-1", "hn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	pAgain, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("pu-1", "hn"))
+	if err != nil || !pAgain.CreateTime.Equal(created.CreateTime) || pAgain.ID != created.ID {
+		t.Errorf("retried CreatePoliceUnit = %+v, %v; want the first answer, not ALREADY_EXISTS", pAgain, err)
+	}
+	if _, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, noRetry); !errors.Is(err, model.ErrAlreadyExists) {
+		t.Errorf("CreatePoliceUnit again without request_id: %v, want ErrAlreadyExists", err)
+	}
+
+	// Only the first of each was audited: disable (user and its token),
+	// revoke, police unit.
+	want := events + 2
+	if n := len(e.events(t)); n != want {
+		t.Errorf("%d audit events after the retries, want %d", n, want)
+	}
+}
+
+// encodeB64 is how JSON writes bytes.
+func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

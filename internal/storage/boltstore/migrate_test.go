@@ -1,0 +1,99 @@
+package boltstore_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// A file of schema version 1 (no index of idempotency records by time) is
+// migrated when opened: every record it holds gets its entry, so the
+// retention sweep finds the records written before the upgrade too.
+func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	old := ckT0.Add(-40 * 24 * time.Hour)
+	recent := ckT0.Add(-time.Hour)
+	s := open(t, path)
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		for _, r := range []model.IdempotencyRecord{
+			{Key: "u:CreateReport:old", Resource: "r1", CreateTime: old},
+			{Key: "u:CreateReport:recent", Resource: "r2", CreateTime: recent},
+		} {
+			if err := tx.PutIdempotency(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Turn it into what version 1 wrote.
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte("idempotency_by_time")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 1))
+	})
+
+	// A version 1 file can still be read as it is (backups, check).
+	ro, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatalf("OpenReadOnly of a version 1 file: %v", err)
+	}
+	err = ro.View(context.Background(), func(tx storage.ReadTx) error {
+		_, err := tx.Idempotency("u:CreateReport:old")
+		return err
+	})
+	if err != nil {
+		t.Errorf("reading a version 1 file: %v", err)
+	}
+	ro.Close()
+
+	s = open(t, path)
+	var n int
+	err = s.Update(context.Background(), func(tx storage.Tx) error {
+		var err error
+		n, err = tx.DeleteIdempotencyBefore(ckT0.Add(-30*24*time.Hour), 100)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("DeleteIdempotencyBefore after the migration = %d, want 1 (the migrated index lacks the old record)", n)
+	}
+	err = s.View(context.Background(), func(tx storage.ReadTx) error {
+		if _, err := tx.Idempotency("u:CreateReport:old"); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("the old record: error = %v, want ErrNotFound", err)
+		}
+		_, err := tx.Idempotency("u:CreateReport:recent")
+		return err
+	})
+	if err != nil {
+		t.Errorf("the recent record: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion)
+	if got := readSchemaVersion(t, path); !bytes.Equal(got, want) {
+		t.Errorf("schema_version after the migration = %x, want %x", got, want)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("the migrated file does not check:\n%s", problemList(res))
+	}
+}
