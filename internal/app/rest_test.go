@@ -12,7 +12,6 @@ import (
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-
 )
 
 // restCall sends a JSON request as the operator and decodes the JSON answer.
