@@ -217,19 +217,7 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 				return notFoundField(err, "user.unit", "police unit %s does not exist", u.Unit)
 			}
 		}
-		if err := tx.CreateUser(u); err != nil {
-			if errors.Is(err, model.ErrAlreadyExists) {
-				return fmt.Errorf("user %s: %w", u.ID, model.ErrAlreadyExists)
-			}
-			return err
-		}
-		if err := tx.CreateToken(tok.Token); err != nil {
-			return err
-		}
-		if _, err := tx.AppendAudit(
-			p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
-			p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK),
-		); err != nil {
+		if err := createWithToken(tx, p, u, tok.Token, now); err != nil {
 			return err
 		}
 		return remember(tx, p, "CreateUser", req, model.UserName(u.ID), createdUser{User: u, Token: withoutHash(tok.Token)}, now)
@@ -463,16 +451,7 @@ func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool,
 		}
 		u := model.User{ID: BootstrapUserID, DisplayName: "First administrator", Role: model.RoleAdmin,
 			Unit: model.OrgSystem, CreateTime: now}
-		if err := tx.CreateUser(u); err != nil {
-			return err
-		}
-		if err := tx.CreateToken(tok.Token); err != nil {
-			return err
-		}
-		if _, err := tx.AppendAudit(
-			p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
-			p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK),
-		); err != nil {
+		if err := createWithToken(tx, p, u, tok.Token, now); err != nil {
 			return err
 		}
 		created = true
@@ -533,4 +512,20 @@ func (s *Service) GetPoliceUnit(ctx context.Context, id string) (pu model.Police
 		return err
 	})
 	return pu, err
+}
+
+// createWithToken stores a new user and their first token, with the audit
+// events of both, in the caller's transaction.
+func createWithToken(tx storage.Tx, p access.Principal, u model.User, t model.Token, now time.Time) error {
+	if err := tx.CreateUser(u); err != nil {
+		return fmt.Errorf("user %s: %w", u.ID, err)
+	}
+	if err := tx.CreateToken(t); err != nil {
+		return err
+	}
+	_, err := tx.AppendAudit(
+		p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
+		p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK),
+	)
+	return err
 }

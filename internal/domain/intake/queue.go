@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage"
 )
@@ -87,13 +86,7 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 			next = end
 		}
 	}
-	now := s.clock.Now()
-	events := make([]audit.Event, 0, len(cases))
-	for _, c := range cases {
-		res := access.CaseResource(c.Number)
-		events = append(events, p.Event(now, "case.list", res, res, audit.OutcomeOK))
-	}
-	if err := s.audit.Record(ctx, events...); err != nil {
+	if err := s.recordCaseList(ctx, p, cases); err != nil {
 		return nil, 0, err
 	}
 	return cases, next, nil

@@ -174,13 +174,7 @@ func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.C
 	if err != nil {
 		return nil, "", err
 	}
-	now := s.clock.Now()
-	events := make([]audit.Event, 0, len(cases))
-	for _, c := range cases {
-		res := access.CaseResource(c.Number)
-		events = append(events, p.Event(now, "case.list", res, res, audit.OutcomeOK))
-	}
-	if err := s.audit.Record(ctx, events...); err != nil {
+	if err := s.recordCaseList(ctx, p, cases); err != nil {
 		return nil, "", err
 	}
 	return cases, next, nil
@@ -234,4 +228,16 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	}
 	s.log.InfoContext(ctx, "reporter disclosed", "report", id, "by", p.UserID)
 	return rep, nil
+}
+
+// recordCaseList audits a page of listed cases, one event each, so that a
+// case's history shows who saw it in a list.
+func (s *Service) recordCaseList(ctx context.Context, p access.Principal, cases []model.Case) error {
+	now := s.clock.Now()
+	events := make([]audit.Event, 0, len(cases))
+	for _, c := range cases {
+		res := access.CaseResource(c.Number)
+		events = append(events, p.Event(now, "case.list", res, res, audit.OutcomeOK))
+	}
+	return s.audit.Record(ctx, events...)
 }
