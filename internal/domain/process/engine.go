@@ -142,6 +142,19 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	now := e.clock.Now()
 	var out model.Case
 	err = e.store.Update(ctx, func(tx storage.Tx) error {
+		// A retry gets the first answer, as it was, even if the case moved
+		// on since or the step took it out of the caller's scope (a unit
+		// that declined a transfer no longer sees the case). Request ids
+		// are the caller's own, so this shows nothing the caller was not
+		// shown before.
+		method := "case." + st.name
+		prior, replayed, err := idempotency.Replay(tx, p, method, req.RequestID, req.Fingerprint)
+		if err != nil {
+			return err
+		}
+		if replayed && prior.Resource == number {
+			return json.Unmarshal(prior.Result, &out)
+		}
 		c, err := tx.CaseByNumber(number)
 		if err != nil {
 			return err
@@ -155,14 +168,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		method := "case." + st.name
-		prior, replayed, err := idempotency.Replay(tx, p, method, req.RequestID, req.Fingerprint)
-		if err != nil {
-			return err
-		}
 		if replayed {
-			// The first answer, as it was, even if the case moved on since.
-			return json.Unmarshal(prior.Result, &out)
+			// The same request_id for this step on another case: a
+			// different request. The fingerprint includes the case name,
+			// so Replay already refused it; this cannot be reached.
+			return fmt.Errorf("request_id %q was first used for case %s: %w", req.RequestID, prior.Resource, model.ErrIdempotencyMismatch)
 		}
 		if c.Etag() != req.Etag {
 			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)

@@ -1,0 +1,434 @@
+package crashtest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The binary under test, built once by TestMain.
+var (
+	childBin string
+	buildOut []byte
+	buildErr error
+)
+
+var cyclesFlag = flag.Int("crash.cycles", 0, "kill-and-restart cycles of TestCrash (default 20; CHILDCASE_CRASH_CYCLES wins)")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "childcase-crashtest-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crashtest:", err)
+		os.Exit(1)
+	}
+	childBin = filepath.Join(dir, "childcase")
+	if runtime.GOOS == "windows" {
+		childBin += ".exe"
+	}
+	buildOut, buildErr = buildChild(childBin)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// goTool is the go command of the toolchain running the test: $GOROOT/bin/go
+// when GOROOT is set, else the go on PATH.
+func goTool() string {
+	if root := os.Getenv("GOROOT"); root != "" {
+		name := "go"
+		if runtime.GOOS == "windows" {
+			name += ".exe"
+		}
+		p := filepath.Join(root, "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "go"
+}
+
+// buildChild builds ./cmd/childcase, without -race whatever the test runs
+// with: the child is the production binary.
+func buildChild(out string) ([]byte, error) {
+	cmd := exec.Command(goTool(), "build", "-o", out, "github.com/childcase/childcase/cmd/childcase")
+	return cmd.CombinedOutput()
+}
+
+// inCI reports whether CI=true (or 1): there the test never skips.
+func inCI() bool {
+	ok, _ := strconv.ParseBool(os.Getenv("CI"))
+	return ok
+}
+
+// Tuning of a cycle.
+const (
+	clients = 8                      // concurrent clients of the workload
+	minRun  = 100 * time.Millisecond // the workload runs this long at least before the kill...
+	maxRun  = 700 * time.Millisecond // ...and at most
+	// The clients stop thinking between calls this long before the kill.
+	burstBeforeKill = 60 * time.Millisecond
+	minDowntime     = 500 * time.Millisecond  // the server stays down this long at least...
+	maxDowntime     = 2500 * time.Millisecond // ...and at most: the 2 s ACKNOWLEDGE clocks fall due meanwhile
+	callTimeout     = 15 * time.Second        // one call of the workload or the checks
+	startTimeout    = 60 * time.Second        // from exec to gRPC health SERVING
+	fireTimeout     = 20 * time.Second        // for the scheduler to catch up after a restart
+)
+
+// policyJSON makes the policy clocks run in seconds, so that they fall due
+// while the server is down. Escalation goes commune -> city and police
+// unit -> city police, one step each, so every breach escalates once.
+const policyJSON = `{
+  "acknowledge": {"seconds": 2},
+  "transfer_accept": {"seconds": 3},
+  "police_acknowledge": {"seconds": 3},
+  "escalation_step": {"seconds": 3},
+  "warnings": [0.5, 0.75]
+}`
+
+func TestCrash(t *testing.T) {
+	ci := inCI()
+	if runtime.GOOS == "windows" && !ci {
+		t.Skip("Windows has no SIGKILL")
+	}
+	if buildErr != nil {
+		if ci {
+			t.Fatalf("go build ./cmd/childcase: %v\n%s", buildErr, buildOut)
+		}
+		t.Skipf("cannot build ./cmd/childcase (%v): %s", buildErr, buildOut)
+	}
+	cycles := 20
+	if testing.Short() && !ci {
+		cycles = 5
+	}
+	if *cyclesFlag > 0 {
+		cycles = *cyclesFlag
+	}
+	if s := os.Getenv("CHILDCASE_CRASH_CYCLES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("CHILDCASE_CRASH_CYCLES=%q: want a positive number", s)
+		}
+		cycles = n
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CHILDCASE_CRASH_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CHILDCASE_CRASH_SEED=%q: %v", s, err)
+		}
+		seed = n
+	}
+	t.Logf("crash test: %d cycles, seed %d (CHILDCASE_CRASH_SEED=%d repeats the choices)", cycles, seed, seed)
+
+	h := newHarness(t, seed, cycles)
+	began := time.Now()
+	done := 0
+	defer func() {
+		// Also when a check failed: how far the run got.
+		s := &h.stats
+		t.Logf("crash test summary: %d of %d cycles, %d SIGKILLs, %d writes acknowledged (%d reports, %d transitions), "+
+			"%d retries of acknowledged requests answered alike, %d writes in doubt at a kill resolved by retry "+
+			"(%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND), "+
+			"%d deadlines fell due while down and fired once after the restart, %d problems; "+
+			"database at the last check: %d reports, %d cases, %d case events, %d audit events, %d bytes; wall time %s",
+			done, cycles, s.kills, s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps,
+			s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden,
+			s.downtimeFired, s.problems,
+			s.final.Reports, s.final.Cases, s.final.CaseEvents, s.final.AuditEvents, s.final.Bytes,
+			time.Since(began).Round(time.Second))
+	}()
+	h.setup()
+	for n := 1; n <= cycles; n++ {
+		h.cycle(n)
+		done = n
+	}
+	h.finish()
+}
+
+// stats are the run's figures for the summary line.
+type stats struct {
+	kills               int
+	ackedReports        int // reports acknowledged while the workload ran
+	ackedSteps          int // transitions acknowledged while the workload ran
+	sameAnswers         int // retries of acknowledged requests that answered the same
+	inDoubt             int // writes whose outcome a kill left unknown
+	inDoubtReports      int // in-doubt reports resolved by a retry after the restart
+	inDoubtStepsApplied int // in-doubt transitions a retry showed applied (before the kill or by the retry)
+	inDoubtStepsRefused int // in-doubt transitions a retry showed not applied, and refused since
+	hidden              int // in-doubt transitions whose retry answered NOT_FOUND
+	downtimeFired       int // deadlines due while down, fired once after the restart
+	problems            int
+	final               checkCounts
+}
+
+// checkCounts are the counts of boltstore.Check after the last stop.
+type checkCounts struct {
+	Reports, Cases, CaseEvents, AuditEvents int
+	Bytes                                   int64
+}
+
+// The users and units of the workload.
+const (
+	unitBD   = "units/00004@2025-07-01" // Phường Ba Đình
+	unitHK   = "units/00070@2025-07-01" // Phường Hoàn Kiếm
+	unitCity = "units/01@2020-01-01"    // Thành phố Hà Nội
+
+	policeBD   = "policeUnits/ca-ba-dinh" // covers Ba Đình
+	policeCity = "policeUnits/ca-ha-noi"  // the city police, top of the police chain
+
+	userOp      = "op"
+	userBDW     = "bd.worker"
+	userBDC     = "bd.chair"
+	userHKW     = "hk.worker"
+	userCity    = "city"
+	userPolice  = "police.bd"
+	userAuditor = "auditor"
+)
+
+// workerOf is the commune worker who acts for a unit; otherUnit the unit a
+// case of the unit is handed to.
+var (
+	workerOf  = map[string]string{unitBD: userBDW, unitHK: userHKW}
+	otherUnit = map[string]string{unitBD: unitHK, unitHK: unitBD}
+)
+
+// harness runs the cycles of one test.
+type harness struct {
+	t      *testing.T
+	seed   uint64
+	cycles int
+	rng    *rand.Rand // the harness's own choices (not the workers')
+
+	dir, db, keyFile, policyFile string
+	srv                          *child
+	starts                       int
+	tokens                       map[string]string // user -> bearer token, kept across restarts
+
+	led   *ledger
+	stats stats
+	// watch holds the cases whose deadlines may still fire: looked at again
+	// after the next restart.
+	watch map[string]bool
+
+	killing  atomic.Bool // the server is being killed: errors from now on leave writes in doubt
+	killTime time.Time   // when the SIGKILL went out
+	upTime   time.Time   // when the restarted server was exec'd
+
+	mu       sync.Mutex
+	problems []string // found in this cycle
+}
+
+func newHarness(t *testing.T, seed uint64, cycles int) *harness {
+	dir, err := os.MkdirTemp("", "childcase-crashtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{
+		t: t, seed: seed, cycles: cycles, rng: rand.New(rand.NewPCG(seed, 0)),
+		dir: dir, db: filepath.Join(dir, "childcase.db"), keyFile: filepath.Join(dir, "childcase.key"),
+		policyFile: filepath.Join(dir, "policy.json"),
+		tokens:     map[string]string{}, led: newLedger(), watch: map[string]bool{},
+	}
+	if err := os.WriteFile(h.policyFile, []byte(policyJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if h.srv != nil {
+			h.srv.kill()
+		}
+		if t.Failed() || os.Getenv("CHILDCASE_CRASH_KEEP") != "" {
+			t.Logf("the database, key, policy and server logs are kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return h
+}
+
+// problem records something the service got wrong (or the test could not
+// check); the cycle fails at its end. Safe for concurrent use.
+func (h *harness) problem(format string, args ...any) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.problems = append(h.problems, fmt.Sprintf(format, args...))
+}
+
+// endOfStage fails the test with every problem found so far.
+func (h *harness) endOfStage(stage string) {
+	h.mu.Lock()
+	ps := h.problems
+	h.problems = nil
+	h.mu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	h.stats.problems += len(ps)
+	const show = 50
+	for i, p := range ps {
+		if i == show {
+			h.t.Errorf("... and %d more", len(ps)-show)
+			break
+		}
+		h.t.Errorf("%s: %s", stage, p)
+	}
+	if h.srv != nil {
+		h.t.Logf("server log: %s", h.srv.logPath)
+	}
+	h.t.FailNow()
+}
+
+// setup starts the server on a new database, takes the bootstrap admin
+// token from its standard error and creates the users and police units.
+func (h *harness) setup() {
+	t := h.t
+	h.srv = h.start()
+	admin, err := bootstrapToken(h.srv.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.tokens["admin"] = admin
+	cl := h.dial()
+	defer cl.close()
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	actx := h.as(ctx, "admin")
+	for _, p := range []struct {
+		id     string
+		covers []string
+	}{{policeBD, []string{unitBD}}, {policeCity, nil}} {
+		id := strings.TrimPrefix(p.id, "policeUnits/")
+		if _, err := cl.admin.CreatePoliceUnit(actx, &pb.CreatePoliceUnitRequest{
+			PoliceUnitId: id, PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an " + id, Covers: p.covers},
+		}); err != nil {
+			t.Fatalf("create police unit %s: %v", p.id, err)
+		}
+	}
+	for _, u := range []struct {
+		id   string
+		role pb.Role
+		unit string
+	}{
+		{userOp, pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111"},
+		{userBDW, pb.Role_ROLE_COMMUNE_WORKER, unitBD},
+		{userBDC, pb.Role_ROLE_COMMUNE_CHAIR, unitBD},
+		{userHKW, pb.Role_ROLE_COMMUNE_WORKER, unitHK},
+		{userCity, pb.Role_ROLE_CITY_OFFICER, unitCity},
+		{userPolice, pb.Role_ROLE_POLICE_LIAISON, policeBD},
+		{userAuditor, pb.Role_ROLE_AUDITOR, "orgs/system"},
+	} {
+		resp, err := cl.admin.CreateUser(actx, &pb.CreateUserRequest{
+			UserId: u.id,
+			User:   &pb.User{DisplayName: "Crash test " + u.id, Role: u.role, Unit: u.unit, Phone: "024 3825 0000"},
+		})
+		if err != nil {
+			t.Fatalf("create user %s: %v", u.id, err)
+		}
+		h.tokens[u.id] = resp.GetToken().GetSecret()
+	}
+}
+
+// cycle runs the workload against the running server, kills it, checks
+// the file, restarts it and checks the service.
+func (h *harness) cycle(n int) {
+	h.led.beginCycle(n)
+	t0, before := time.Now(), h.stats
+	var marks []string
+	mark := func(what string) {
+		marks = append(marks, fmt.Sprintf("%s %s", what, time.Since(t0).Round(time.Millisecond)))
+		t0 = time.Now()
+	}
+	defer func() {
+		s := h.stats
+		h.t.Logf("cycle %d: %d writes acknowledged, %d in doubt at the kill, %d deadlines due while down fired; %s",
+			n, s.ackedReports+s.ackedSteps-before.ackedReports-before.ackedSteps, s.inDoubt-before.inDoubt,
+			s.downtimeFired-before.downtimeFired, strings.Join(marks, ", "))
+	}()
+
+	// Load, then SIGKILL at a random moment.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	conns := make([]*client, clients)
+	run := minRun + time.Duration(h.rng.Int64N(int64(maxRun-minRun)))
+	burst := time.Now().Add(run - burstBeforeKill)
+	for w := range conns {
+		conns[w] = h.dial()
+		rng := rand.New(rand.NewPCG(h.seed, uint64(n)<<8|uint64(w+1)))
+		wg.Go(func() { h.worker(ctx, n, w, conns[w], rng, burst) })
+	}
+	time.Sleep(run)
+	h.killing.Store(true)
+	h.killTime = time.Now()
+	if exitedEarly := h.srv.kill(); exitedEarly {
+		h.problem("the server exited on its own before the kill (log %s):\n%s", h.srv.logPath, tail(h.srv.logPath, 40))
+	}
+	h.stats.kills++
+	cancel()
+	wg.Wait()
+	for _, c := range conns {
+		c.close()
+	}
+	h.killing.Store(false)
+	h.endOfStage(fmt.Sprintf("cycle %d, load", n))
+	mark("load")
+
+	// With the server down: the file; and down a while longer, so that
+	// deadlines fall due, then up again.
+	downtime := minDowntime + time.Duration(h.rng.Int64N(int64(maxDowntime-minDowntime)))
+	h.checkOffline(n)
+	h.endOfStage(fmt.Sprintf("cycle %d, database after SIGKILL", n))
+	mark("file check")
+	time.Sleep(time.Until(h.killTime.Add(downtime)))
+	h.upTime = time.Now()
+	mark("then down")
+	h.srv = h.start()
+	mark("start")
+	cl := h.dial()
+	defer cl.close()
+	h.resolve(cl)
+	h.endOfStage(fmt.Sprintf("cycle %d, retries of the writes in doubt", n))
+	mark("resolve")
+	h.checkOnline(cl, n)
+	h.endOfStage(fmt.Sprintf("cycle %d, service after restart", n))
+	mark("service check")
+}
+
+// finish stops the server gracefully and checks the file a last time, now
+// that nothing is in doubt: every count must be exact.
+func (h *harness) finish() {
+	if err := h.srv.stop(); err != nil {
+		h.problem("graceful stop: %v (log %s):\n%s", err, h.srv.logPath, tail(h.srv.logPath, 40))
+	}
+	h.srv = nil
+	h.checkOffline(h.cycles + 1)
+	h.endOfStage("final check of the database")
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
