@@ -214,7 +214,7 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 		}
 		if police, ok := strings.CutPrefix(u.Unit, "policeUnits/"); ok {
 			if _, err := tx.PoliceUnit(police); err != nil {
-				return notFoundField(err, "user.unit", "police unit %s does not exist", u.Unit)
+				return model.MissingReference(err, "user.unit", "police unit %s does not exist", u.Unit)
 			}
 		}
 		if err := createWithToken(tx, p, u, tok.Token, now); err != nil {
@@ -273,13 +273,6 @@ func remember[T any](tx storage.Tx, p access.Principal, method string, req idemp
 		return fmt.Errorf("%s: remember the answer: %w", method, err)
 	}
 	return idempotency.Remember(tx, p, method, req.ID, req.Fingerprint, resource, result, now)
-}
-
-func notFoundField(err error, field, format string, args ...any) error {
-	if errors.Is(err, model.ErrNotFound) {
-		return model.InvalidField(field, "reference.exists", format, args...)
-	}
-	return err
 }
 
 // GetUser returns a user.

@@ -9,7 +9,6 @@ package intake
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -149,7 +148,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 				err = model.ErrNotFound // out of scope looks like absent
 			}
 			if err != nil {
-				return notFoundField(err, "report.case", "case %s does not exist", caseNumber)
+				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
 			}
 			r.CaseNumber = c.Number
 			if err := addReportToCase(tx, &c, r, now); err != nil {
@@ -313,7 +312,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			err = model.ErrNotFound
 		}
 		if err != nil {
-			return notFoundField(err, "case", "case %s does not exist", caseNumber)
+			return model.MissingReference(err, "case", "case %s does not exist", caseNumber)
 		}
 		if in.Etag != "" && in.Etag != c.Etag() {
 			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", c.Number, c.Etag(), in.Etag, model.ErrConflict)
@@ -374,15 +373,6 @@ func (s *Service) caseOf(tx storage.ReadTx, r model.StoredReport) (*model.Case, 
 	return &c, nil
 }
 
-// notFoundField turns a missing referenced record into a field error: the
-// request named something that does not exist.
-func notFoundField(err error, field, format string, args ...any) error {
-	if errors.Is(err, model.ErrNotFound) {
-		return model.InvalidField(field, "reference.exists", format, args...)
-	}
-	return err
-}
-
 // checkReport checks what the schema cannot and resolves the commune.
 func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time) error {
 	if r.ReceiveTime.After(now.Add(clockSkew)) {
@@ -422,20 +412,22 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 func normalizeReport(r *model.Report) {
 	for _, p := range []*string{&r.FamilySituation, &r.ActionsTaken, &r.Narrative,
 		&r.Reporter.FullName, &r.Reporter.Phone, &r.Reporter.RelationToChild, &r.Reporter.Address} {
-		*p = nfc(*p)
+		*p = NormalizeText(*p)
 	}
 	for i := range r.Children {
 		c := &r.Children[i]
 		for _, p := range []*string{&c.FullName, &c.Location, &c.Condition, &c.ExpectedHarm} {
-			*p = nfc(*p)
+			*p = NormalizeText(*p)
 		}
 	}
 	for i := range r.Caregivers {
 		g := &r.Caregivers[i]
 		for _, p := range []*string{&g.FullName, &g.Relation, &g.Phone, &g.Address} {
-			*p = nfc(*p)
+			*p = NormalizeText(*p)
 		}
 	}
 }
 
-func nfc(s string) string { return strings.TrimSpace(norm.NFC.String(s)) }
+// NormalizeText puts free text into NFC and trims surrounding space, so that
+// the same words typed on two keyboards compare equal.
+func NormalizeText(s string) string { return strings.TrimSpace(norm.NFC.String(s)) }

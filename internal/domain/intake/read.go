@@ -197,7 +197,7 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	if err != nil {
 		return model.Reporter{}, model.InvalidField("name", "report.name", "%v", err)
 	}
-	reason = nfc(reason)
+	reason = NormalizeText(reason)
 	if n := utf8.RuneCountInString(reason); n < minReasonLen || n > maxReasonLen {
 		return model.Reporter{}, model.InvalidField("reason", "disclosure.reason", "a disclosure needs a reason of %d to %d characters", minReasonLen, maxReasonLen)
 	}

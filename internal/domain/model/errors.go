@@ -51,3 +51,13 @@ var (
 	// all. (A record outside the caller's scope is ErrNotFound instead.)
 	ErrPermissionDenied = errors.New("permission denied")
 )
+
+// MissingReference turns a referenced record that does not exist (err
+// wraps ErrNotFound) into a field error: the request named something that
+// is not there. Other errors pass through.
+func MissingReference(err error, field, format string, args ...any) error {
+	if errors.Is(err, ErrNotFound) {
+		return InvalidField(field, "reference.exists", format, args...)
+	}
+	return err
+}

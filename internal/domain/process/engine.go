@@ -12,14 +12,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -335,8 +331,8 @@ func StatusName(st model.CaseStatus) string {
 	return "unknown"
 }
 
-// text normalises free text: NFC, trimmed.
-func text(s string) string { return strings.TrimSpace(norm.NFC.String(s)) }
+// text normalises free text as intake does.
+func text(s string) string { return intake.NormalizeText(s) }
 
 // required checks that a free-text field says something.
 func required(field, value string, max int) (string, error) {
@@ -348,14 +344,6 @@ func required(field, value string, max int) (string, error) {
 		return "", model.InvalidField(field, "string.max_len", "%s is longer than %d characters", field, max)
 	}
 	return v, nil
-}
-
-// notFoundField turns a missing referenced record into a field error.
-func notFoundField(err error, field, format string, args ...any) error {
-	if errors.Is(err, model.ErrNotFound) {
-		return model.InvalidField(field, "reference.exists", format, args...)
-	}
-	return err
 }
 
 // PrepareNewCase starts the process on a case intake is opening: it was

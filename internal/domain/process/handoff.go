@@ -159,7 +159,7 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 			return err
 		}
 		if _, err := s.tx.PoliceUnit(policeID); err != nil {
-			return notFoundField(err, "police_unit", "police unit %s does not exist", policeUnit)
+			return model.MissingReference(err, "police_unit", "police unit %s does not exist", policeUnit)
 		}
 		if s.c.ReferredTo(policeUnit) {
 			return model.Precondition("ALREADY_REFERRED", "case %s is already referred to %s", s.c.Number, policeUnit)

@@ -24,7 +24,7 @@ import (
 // due, not to the number of open cases.
 
 // system is the actor of what the scheduler does.
-var system = access.Principal{UserID: "system", Role: model.RoleAdmin, Unit: model.OrgSystem, RequestID: "scheduler"}
+var system = access.System("scheduler")
 
 // firePage bounds how many timers one pass reads.
 const firePage = 100
