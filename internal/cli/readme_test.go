@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The README is a walk-through a newcomer types in order. TestREADME runs
+// its sh blocks in order, in one bash session with set -euo pipefail,
+// against a demo server started with the README's own serve --demo line, so
+// a command that no longer works (a renamed field, a stale etag, an
+// undefined variable, a flag that is gone) fails the test. console blocks
+// are shown to the reader and not run.
+
+// readmeMainEnv makes the test binary behave as the childcase command, so
+// the README's "go run ./cmd/childcase" lines run this build without a
+// second compilation.
+const readmeMainEnv = "CHILDCASE_README_MAIN"
+
+// readmeGoRun is how the README runs the command; the test replaces it with
+// a shell function calling the test binary.
+const readmeGoRun = "GOTOOLCHAIN=go1.27.3 go run ./cmd/childcase"
+
+// The README's literal addresses, rewritten to the test server's.
+const (
+	readmeHTTPAddr = "localhost:8111"
+	readmeGRPCAddr = "localhost:9111"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(readmeMainEnv) == "1" {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// readmeBlock is one fenced code block of the README.
+type readmeBlock struct {
+	lang string
+	line int // 1-based line of the opening fence
+	text string
+}
+
+// readmeBlocks returns the fenced code blocks of a Markdown text in order,
+// with the indentation of a block inside a list item taken off.
+func readmeBlocks(t *testing.T, md string) []readmeBlock {
+	t.Helper()
+	var (
+		blocks []readmeBlock
+		cur    *readmeBlock
+		indent string
+		body   strings.Builder
+	)
+	sc := bufio.NewScanner(strings.NewReader(md))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		trimmed := strings.TrimLeft(line, " ")
+		if cur == nil {
+			if strings.HasPrefix(trimmed, "```") {
+				indent = line[:len(line)-len(trimmed)]
+				cur = &readmeBlock{lang: strings.TrimSpace(strings.TrimPrefix(trimmed, "```")), line: n}
+				body.Reset()
+			}
+			continue
+		}
+		if trimmed == "```" {
+			cur.text = body.String()
+			blocks = append(blocks, *cur)
+			cur = nil
+			continue
+		}
+		body.WriteString(strings.TrimPrefix(line, indent))
+		body.WriteByte('\n')
+	}
+	if cur != nil {
+		t.Fatalf("README.md:%d: code block never closed", cur.line)
+	}
+	return blocks
+}
+
+// readmeServeArgs returns the arguments of the README's serve --demo line
+// (a console block: the test starts the server itself).
+func readmeServeArgs(t *testing.T, blocks []readmeBlock) []string {
+	t.Helper()
+	for _, b := range blocks {
+		for _, line := range strings.Split(b.text, "\n") {
+			if rest, ok := strings.CutPrefix(line, readmeGoRun+" serve --demo"); ok {
+				return append([]string{"--demo"}, strings.Fields(rest)...)
+			}
+		}
+	}
+	t.Fatalf("README.md: no %q line to start the demo server", readmeGoRun+" serve --demo")
+	return nil
+}
+
+// readmeNeed finds the tools the walk-through uses; on a developer's
+// machine without them the test skips, in CI it fails.
+func readmeNeed(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is needed to run the README (.ci/run installs it): %v", tool, err)
+			}
+			t.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
+}
+
+func TestREADME(t *testing.T) {
+	readmeNeed(t, "bash", "curl", "jq")
+	mgClearEnv(t)
+	t.Setenv(EnvPrefix+"DEMO_TOKENS", "")
+	md, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := readmeBlocks(t, string(md))
+
+	// The walk-through's files (demo-tokens.env, report.json, backups/)
+	// go to the directory the shell runs in, as they would for the reader.
+	dir := t.TempDir()
+	args := readmeServeArgs(t, blocks)
+	for i := range args {
+		if i > 0 && args[i-1] == "--demo-tokens" {
+			args[i] = filepath.Join(dir, args[i])
+		}
+	}
+	grpcAddr := mgAddr(t)
+	s := mgServe(t, filepath.Join(dir, "server", "childcase.db"), filepath.Join(dir, "server", "childcase.key"),
+		append(args, "--grpc-addr", grpcAddr)...)
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrite := strings.NewReplacer(readmeGoRun, "childcase", readmeHTTPAddr, s.http, readmeGRPCAddr, grpcAddr)
+	var script strings.Builder
+	fmt.Fprintf(&script, "set -euo pipefail\ncd %q\nchildcase() { %s=1 %q \"$@\"; }\n", dir, readmeMainEnv, exe)
+	ran := 0
+	for _, b := range blocks {
+		if b.lang != "sh" {
+			continue
+		}
+		if !strings.Contains(b.text, readmeHTTPAddr) && !strings.Contains(b.text, "demo-tokens") {
+			// Every runnable block talks to the server; one that does
+			// not was probably meant to be a console block.
+			t.Errorf("README.md:%d: an sh block that neither calls the server nor reads the demo tokens: "+
+				"mark it ```console if the README test must not run it", b.line)
+		}
+		fmt.Fprintf(&script, "echo '==> README.md:%d'\n%s\n", b.line, rewrite.Replace(b.text))
+		ran++
+	}
+	script.WriteString("echo '==> README.md: end'\n")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's sh blocks failed (%v); the last block started is the last '==> README.md:N' line:\n%s\nserver:\n%s",
+			err, out, s.console())
+	}
+	t.Logf("ran %d sh blocks of README.md", ran)
+
+	// The failing commands above fail the test; these check that the
+	// walk-through shows what the README says it shows.
+	got := string(out)
+	for _, want := range []struct{ text, why string }{
+		{`"reporter":{"withheld":true}`, "the report's answer withholds the reporter"},
+		{`"kind":"CASE_FORWARDED"`, "the watch shows the new case's notification"},
+		{`"status":"CASE_STATUS_ACKNOWLEDGED"`, "the worker acknowledged the case"},
+		{`"intact":true`, "the auditor's verify"},
+		{"report.receive_time", "the bad request names the field"},
+		{"} 400\n", "the bad request is a 400"},
+		{"OK: schema version", "check passes on the backups"},
+	} {
+		if !strings.Contains(got, want.text) {
+			t.Errorf("the walk-through's output lacks %q (%s):\n%s", want.text, want.why, got)
+		}
+	}
+	info, err := os.Stat(filepath.Join(dir, "demo-tokens.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("demo-tokens.env has mode %v, want 0600: it holds live tokens", mode)
+	}
+}
