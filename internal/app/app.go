@@ -62,6 +62,11 @@ type Config struct {
 	// Demo seeds demo users for every role, police units and a handful of
 	// cases, and prints the demo users' tokens.
 	Demo bool
+	// DemoTokensFile, with Demo, also receives the demo tokens as shell
+	// assignments (HOTLINE_OPERATOR='cc_...'), mode 0600, replaced at every
+	// start, so a walk-through can read them with ". ./FILE" instead of
+	// copying them from the console.
+	DemoTokensFile string
 	// PolicyFile holds the deployment's deadline policy (JSON); empty: the
 	// shipped defaults.
 	PolicyFile string
@@ -157,6 +162,9 @@ func (c Config) validate() (*tls.Config, error) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return nil, errors.New("config: shutdown-timeout: must be positive")
+	}
+	if c.DemoTokensFile != "" && !c.Demo {
+		return nil, errors.New("config: demo-tokens: needs --demo (only demo users' tokens are written)")
 	}
 	if err := c.validateLimits(); err != nil {
 		return nil, err
@@ -353,7 +361,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, ids, svc, engine, opts.Clock.Now(), opts.Console); err != nil {
+		if err := seedDemo(ctx, ids, svc, engine, opts.Clock.Now(), opts.Console, cfg.DemoTokensFile); err != nil {
 			return nil, err
 		}
 	}

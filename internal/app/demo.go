@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -51,8 +54,8 @@ var demoUsers = []demoUser{
 
 // seedDemo makes sure the demo users, police units and cases exist, issues
 // a fresh token for every demo user (secrets cannot be shown twice) and
-// prints them.
-func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng *process.Engine, now time.Time, out io.Writer) error {
+// prints them, and writes them to tokensFile when it is not empty.
+func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng *process.Engine, now time.Time, out io.Writer, tokensFile string) error {
 	sys := access.System("demo")
 	for _, pu := range []model.PoliceUnit{
 		{ID: "ca-phuong-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{demoBaDinh}},
@@ -93,7 +96,66 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	for _, du := range demoUsers {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", du.id, du.role, du.unit, tokens[du.id])
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if tokensFile == "" {
+		return nil
+	}
+	if err := writeDemoTokens(tokensFile, tokens); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Demo tokens written to %s: read them into a shell with \". %s\".\n", tokensFile, shellPath(tokensFile))
+	return nil
+}
+
+// writeDemoTokens writes one shell assignment per demo user to path, named
+// after the user (badinh.worker: BADINH_WORKER='cc_...'). The file holds
+// live tokens, so it is written with mode 0600 under a temporary name and
+// renamed into place: a reader never sees it half written, and a file left
+// by an earlier start, whatever its mode, is replaced rather than reused.
+func writeDemoTokens(path string, tokens map[string]string) error {
+	var b strings.Builder
+	b.WriteString("# childcase demo tokens (live credentials: keep this file private)\n")
+	for _, du := range demoUsers {
+		// Token secrets are cc_, hex and base64url: nothing a shell
+		// interprets inside single quotes.
+		fmt.Fprintf(&b, "%s='%s'\n", demoTokenVar(du.id), tokens[du.id])
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("demo tokens %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("demo tokens %s: %w", path, err)
+	}
+	if _, err := tmp.WriteString(b.String()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("demo tokens %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("demo tokens %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("demo tokens %s: %w", path, err)
+	}
+	return nil
+}
+
+// demoTokenVar is the shell variable of a demo user's token.
+func demoTokenVar(userID string) string {
+	return strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(userID))
+}
+
+// shellPath is path as "." needs it: a bare file name is looked up in
+// $PATH, so it gets a "./".
+func shellPath(path string) string {
+	if strings.ContainsRune(path, filepath.Separator) {
+		return path
+	}
+	return "." + string(filepath.Separator) + path
 }
 
 // seedDemoCases records a handful of reports, as the demo users would.

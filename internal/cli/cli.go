@@ -94,6 +94,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr,
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA,
+		"demo", cfg.Demo, "demo_tokens", cfg.DemoTokensFile,
 		"max_recv_msg_size", eff.MaxRecvMsgSize, "max_send_msg_size", eff.MaxSendMsgSize,
 		"max_concurrent_streams", eff.MaxConcurrentStreams, "max_streams_per_user", eff.MaxStreamsPerUser,
 		"request_timeout", eff.RequestTimeout.String(),
@@ -121,6 +122,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	stringFlag(fs, &cfg.KeyFile, "key-file", "master key file (created with mode 0600 when missing on a new database)")
 	stringFlag(fs, &cfg.PolicyFile, "policy", "deadline policy file (JSON); the shipped defaults when empty")
 	boolFlag(fs, &cfg.Demo, "demo", "seed demo users for every role and demo cases, and print their tokens")
+	stringFlag(fs, &cfg.DemoTokensFile, "demo-tokens", "with --demo, also write the demo tokens to this `file` (mode 0600) as shell assignments, for \". ./file\"")
 	stringFlag(fs, &cfg.ClientCA, "client-ca", "PEM CA file: require client certificates it signed on gRPC and HTTPS (needs --tls-cert)")
 	// Limits: 0 takes the default named in the help.
 	sizeFlag(fs, &cfg.MaxRecvMsgSize, "max-recv-msg-size", "largest gRPC request message: a `size` in bytes, or with KiB, MiB or GiB (0: "+formatSize(app.DefaultMaxRecvMsgSize)+")")

@@ -36,9 +36,9 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 		{"defaults", nil, nil, app.DefaultConfig()},
 		{"environment", map[string]string{
 			"CHILDCASE_DB": "/data/cc.db", "CHILDCASE_GRPC_ADDR": "0.0.0.0:1", "CHILDCASE_HTTP_ADDR": "0.0.0.0:2", "CHILDCASE_SHUTDOWN_TIMEOUT": "3s",
-			"CHILDCASE_KEY_FILE": "/keys/cc.key", "CHILDCASE_DEMO": "true",
+			"CHILDCASE_KEY_FILE": "/keys/cc.key", "CHILDCASE_DEMO": "true", "CHILDCASE_DEMO_TOKENS": "/tmp/demo-tokens.env",
 		}, nil, app.Config{DBPath: "/data/cc.db", GRPCAddr: "0.0.0.0:1", HTTPAddr: "0.0.0.0:2", ShutdownTimeout: 3 * time.Second,
-			KeyFile: "/keys/cc.key", Demo: true}},
+			KeyFile: "/keys/cc.key", Demo: true, DemoTokensFile: "/tmp/demo-tokens.env"}},
 		{"flag wins over environment", map[string]string{"CHILDCASE_DB": "/env.db"}, []string{"--db", "/flag.db"},
 			func() app.Config { c := app.DefaultConfig(); c.DBPath = "/flag.db"; return c }()},
 		{"TLS from the environment", map[string]string{
@@ -61,7 +61,7 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, name := range []string{"CHILDCASE_DB", "CHILDCASE_GRPC_ADDR", "CHILDCASE_HTTP_ADDR", "CHILDCASE_SHUTDOWN_TIMEOUT",
-				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO"} {
+				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO", "CHILDCASE_DEMO_TOKENS"} {
 				t.Setenv(name, "")
 			}
 			for k, v := range tt.env {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -117,7 +118,6 @@ func readmeNeed(t *testing.T, tools ...string) {
 func TestREADME(t *testing.T) {
 	readmeNeed(t, "bash", "curl", "jq")
 	mgClearEnv(t)
-	t.Setenv(EnvPrefix+"DEMO_TOKENS", "")
 	md, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +133,10 @@ func TestREADME(t *testing.T) {
 			args[i] = filepath.Join(dir, args[i])
 		}
 	}
+	// The server's own files stay apart from the walk-through's.
+	serverDir := t.TempDir()
 	grpcAddr := mgAddr(t)
-	s := mgServe(t, filepath.Join(dir, "server", "childcase.db"), filepath.Join(dir, "server", "childcase.key"),
+	s := mgServe(t, filepath.Join(serverDir, "childcase.db"), filepath.Join(serverDir, "childcase.key"),
 		append(args, "--grpc-addr", grpcAddr)...)
 
 	exe, err := os.Executable()
@@ -155,10 +157,10 @@ func TestREADME(t *testing.T) {
 			t.Errorf("README.md:%d: an sh block that neither calls the server nor reads the demo tokens: "+
 				"mark it ```console if the README test must not run it", b.line)
 		}
-		fmt.Fprintf(&script, "echo '==> README.md:%d'\n%s\n", b.line, rewrite.Replace(b.text))
+		fmt.Fprintf(&script, "echo; echo '==> README.md:%d'\n%s\n", b.line, rewrite.Replace(b.text))
 		ran++
 	}
-	script.WriteString("echo '==> README.md: end'\n")
+	script.WriteString("echo; echo '==> README.md: end'\n")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -177,7 +179,6 @@ func TestREADME(t *testing.T) {
 	for _, want := range []struct{ text, why string }{
 		{`"reporter":{"withheld":true}`, "the report's answer withholds the reporter"},
 		{`"kind":"CASE_FORWARDED"`, "the watch shows the new case's notification"},
-		{`"status":"CASE_STATUS_ACKNOWLEDGED"`, "the worker acknowledged the case"},
 		{`"intact":true`, "the auditor's verify"},
 		{"report.receive_time", "the bad request names the field"},
 		{"} 400\n", "the bad request is a 400"},
@@ -187,11 +188,101 @@ func TestREADME(t *testing.T) {
 			t.Errorf("the walk-through's output lacks %q (%s):\n%s", want.text, want.why, got)
 		}
 	}
+	// The emergency assessment's 12-hour clock (D3) runs from the report's
+	// receive time: the walk-through must receive the report now, or the
+	// deadline is missed the moment it starts.
+	caseJSON, err := os.ReadFile(filepath.Join(dir, "case.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var assessed struct {
+		Deadlines []struct {
+			Kind    string    `json:"kind"`
+			DueTime time.Time `json:"due_time"`
+		} `json:"deadlines"`
+	}
+	if err := json.Unmarshal(caseJSON, &assessed); err != nil {
+		t.Fatalf("case.json: %v\n%s", err, caseJSON)
+	}
+	d3 := false
+	for _, d := range assessed.Deadlines {
+		if d.Kind == "D3_EMERGENCY" {
+			d3 = true
+			if !d.DueTime.After(time.Now()) {
+				t.Errorf("the walk-through's emergency deadline D3 was due %s, before it was shown: the report's receive time is stale", d.DueTime)
+			}
+		}
+	}
+	if !d3 {
+		t.Errorf("the case after the emergency assessment has no D3_EMERGENCY deadline:\n%s", caseJSON)
+	}
+
 	info, err := os.Stat(filepath.Join(dir, "demo-tokens.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if mode := info.Mode().Perm(); mode != 0o600 {
 		t.Errorf("demo-tokens.env has mode %v, want 0600: it holds live tokens", mode)
+	}
+}
+
+// TestDemoTokensFile checks the file the walk-through reads its tokens
+// from: one shell assignment per demo user, holding the token printed on
+// the console, mode 0600 even over an older file that was readable by
+// others; and --demo-tokens without --demo is refused.
+func TestDemoTokensFile(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "demo-tokens.env")
+	if err := os.WriteFile(file, []byte("OLD='stale'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil { // past the umask
+		t.Fatal(err)
+	}
+
+	code, _, stderr := mgRun(t, "serve", "--db", filepath.Join(dir, "x.db"), "--key-file", filepath.Join(dir, "x.key"), "--demo-tokens", file)
+	if code != 1 || !strings.Contains(stderr, "demo-tokens") {
+		t.Errorf("serve --demo-tokens without --demo: exit %d, stderr %q; want 1 and a message naming demo-tokens", code, stderr)
+	}
+
+	s := mgServe(t, filepath.Join(dir, "childcase.db"), filepath.Join(dir, "childcase.key"), "--demo", "--demo-tokens", file)
+	byUser, _ := mgDemoTokens(t, s, true)
+	content, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", file, mode)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(content)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, quoted, ok := strings.Cut(line, "=")
+		value, unquoted := strings.CutPrefix(quoted, "'")
+		value, closed := strings.CutSuffix(value, "'")
+		if !ok || !unquoted || !closed || !mgTokenRE.MatchString(value) {
+			t.Errorf("%s: line %q is not NAME='token'", file, line)
+			continue
+		}
+		got[name] = value
+	}
+	want := map[string]string{}
+	for user, token := range byUser {
+		want[strings.ToUpper(strings.NewReplacer(".", "_").Replace(user))] = token
+	}
+	for name, token := range want {
+		if got[name] != token {
+			t.Errorf("%s: %s = %q, want the token printed on the console, %q", file, name, got[name], token)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s holds %d tokens, want %d (one per demo user, nothing left of the old file):\n%s", file, len(got), len(want), content)
 	}
 }
