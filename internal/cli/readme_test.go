@@ -165,7 +165,9 @@ func TestREADME(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
-	cmd.Env = append(os.Environ(), "TZ=UTC")
+	// Hanoi's local time, as the README's readers have: a receive time
+	// taken from date without -u would be seven hours off.
+	cmd.Env = append(os.Environ(), "TZ=Asia/Ho_Chi_Minh")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's sh blocks failed (%v); the last block started is the last '==> README.md:N' line:\n%s\nserver:\n%s",
