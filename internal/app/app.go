@@ -228,9 +228,11 @@ func (c Config) serverTLS() (*tls.Config, error) {
 	}
 	tc := &tls.Config{
 		// 1.3 is preferred: Go negotiates the highest version both ends
-		// support. 1.2 stays for older clients, with Go's default cipher
-		// suites (forward-secret AEAD only).
+		// support (its suites are all AEAD and not configurable). 1.2 stays
+		// for older clients, with forward-secret AEAD suites only: Go's
+		// default list still has the ECDHE CBC suites.
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites(),
 		Certificates: []tls.Certificate{pair},
 	}
 	if c.ClientCA != "" {
@@ -246,6 +248,20 @@ func (c Config) serverTLS() (*tls.Config, error) {
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return tc, nil
+}
+
+// tls12Suites are the cipher suites offered over TLS 1.2: ECDHE key
+// exchange (forward secrecy) with AES-GCM or ChaCha20-Poly1305 (AEAD), for
+// ECDSA and RSA certificates alike.
+func tls12Suites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
 }
 
 // Options are what tests inject; production uses the zero value.
