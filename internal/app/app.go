@@ -322,6 +322,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// One line per request: what is logged while serving a request joins
+	// its line (see grpcapi.NewRequestLineHandler).
+	opts.Logger = slog.New(grpcapi.NewRequestLineHandler(opts.Logger.Handler()))
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}
