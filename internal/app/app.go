@@ -398,9 +398,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		s.push(func(context.Context) error { stopHooks(); <-hooksDone; return nil })
 	}
 
+	// Page tokens are authenticated under a key made now and kept only in
+	// memory: it never leaves the process, and a restart makes earlier
+	// tokens invalid (clients start their listing again).
+	pageKey, err := grpcapi.NewPageTokenKey()
+	if err != nil {
+		return nil, err
+	}
 	deps := grpcapi.Deps{
 		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk, Backup: store,
-		Units: reg, Clock: opts.Clock, Log: opts.Logger,
+		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
 		UnaryTimeout: cfg.RequestTimeout,

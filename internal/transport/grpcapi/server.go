@@ -45,6 +45,10 @@ type Deps struct {
 	// client's, when earlier, still wins); zero: none. Streams are not
 	// bounded by it: they end when the client goes away.
 	UnaryTimeout time.Duration
+	// PageTokenKey authenticates page tokens (see NewPageTokenKey); give
+	// both servers the same key, so a token from a REST page works over
+	// gRPC and back. Empty: a key of this server's own.
+	PageTokenKey []byte
 	// Streams caps the server streams each user holds open at once; share
 	// one between the public and the gateway server so that a user's
 	// streams count once whichever way they came. Nil: no cap.
@@ -70,6 +74,10 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grpcapi: protovalidate: %w", err)
 	}
+	pages, err := newPageTokens(d.PageTokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("grpcapi: %w", err)
+	}
 	logger := slogLogger(d.Log)
 	auth := newAuthenticator(d.Identity, d.Audit, d.Clock, d.Gateway)
 	opts = append(opts,
@@ -93,13 +101,13 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		),
 	)
 	s := grpc.NewServer(opts...)
-	pb.RegisterReportServiceServer(s, &reportServer{intake: d.Intake, log: d.Log})
-	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, identity: d.Identity, log: d.Log})
-	pb.RegisterUnitServiceServer(s, &unitServer{units: d.Units, clock: d.Clock, log: d.Log})
-	pb.RegisterCaseProcessServiceServer(s, &processServer{engine: d.Process, identity: d.Identity, log: d.Log})
-	pb.RegisterAdminServiceServer(s, &adminServer{identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
+	pb.RegisterReportServiceServer(s, &reportServer{pages: pages, intake: d.Intake, log: d.Log})
+	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, identity: d.Identity, log: d.Log})
+	pb.RegisterUnitServiceServer(s, &unitServer{pages: pages, units: d.Units, clock: d.Clock, log: d.Log})
+	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, log: d.Log})
+	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
-	pb.RegisterAuditServiceServer(s, &auditServer{log: d.Audit, logger: d.Log})
+	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, logger: d.Log})
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
