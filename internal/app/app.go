@@ -356,6 +356,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	s.push(func(context.Context) error { return store.Close() })
+	auditLog := auditlog.New(store)
+	verifyAuditTail(ctx, auditLog, opts.Logger)
 
 	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
 	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opts.Clock, opts.Logger, console)
@@ -406,7 +408,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	deps := grpcapi.Deps{
-		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk, Backup: store,
+		Intake: svc, Process: engine, Identity: ids, Audit: auditLog, Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
@@ -535,6 +537,30 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
 		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize)
 	return s, nil
+}
+
+// auditTailAtStart is how many of the newest audit events are verified at
+// every start: enough to cover the last moments before a stop, bounded so
+// that a long log does not slow the start (the whole chain is checked by
+// `childcase audit verify`, `check` and VerifyAuditLog).
+const auditTailAtStart = 1000
+
+// verifyAuditTail checks the newest audit events against the stored head
+// and warns the operator when they do not verify. The service still starts:
+// the log is evidence to investigate, and refusing to serve would not
+// repair it.
+func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) {
+	res, err := l.VerifyTail(ctx, auditTailAtStart)
+	switch {
+	case err != nil:
+		log.Warn("audit log: cannot verify the newest events at start", "err", err)
+	case res.Problem != nil:
+		log.Warn("audit log: the newest events do NOT verify against the recorded head; the log may have been tampered with. "+
+			"Keep a copy of the database and verify the whole chain (POST /v1/auditEvents:verify, or `childcase audit verify` with the service stopped)",
+			"problem", res.Problem.String(), "broken_seq", res.Problem.Seq, "head_seq", res.HeadSeq, "checked", res.Checked)
+	default:
+		log.Info("audit log: the newest events verify", "checked", res.Checked, "head_seq", res.HeadSeq)
+	}
 }
 
 // stopGRPC returns the closer of a gRPC server: a graceful stop, cut short

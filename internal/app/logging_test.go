@@ -3,12 +3,15 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/metadata"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -96,4 +99,57 @@ func TestOneLogLinePerRequest(t *testing.T) {
 		t.Fatalf("REST create: %d %s", code, raw)
 	}
 	check("REST", "log-rest-1")
+}
+
+// At start the service verifies the newest audit events against the
+// stored head and logs a clear warning when they do not verify; an intact
+// log gets no warning.
+func TestStartVerifiesAuditTail(t *testing.T) {
+	ts := startServer(t, "")
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := ts.cfg.DBPath
+	ts.stop()
+
+	warnings := func() []map[string]any {
+		t.Helper()
+		var lines logLines
+		ts := launch(t, testConfig(t, dbPath), app.Options{
+			Clock:  clock.NewFake(testNow),
+			Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
+		})
+		ts.stop()
+		var out []map[string]any
+		for _, l := range lines.take(t) {
+			if l["level"] == "WARN" && strings.Contains(l["msg"].(string), "audit") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if w := warnings(); len(w) != 0 {
+		t.Fatalf("an intact audit log warned at start: %v", w)
+	}
+
+	// Change one byte of the newest event, behind the service's back.
+	var head uint64
+	confTamper(t, dbPath, func(b *bolt.Bucket) error {
+		k, v := b.Cursor().Last()
+		if len(k) != 8 || v == nil {
+			return errors.New("no audit event")
+		}
+		head = binary.BigEndian.Uint64(k)
+		raw := bytes.Clone(v)
+		i := bytes.Index(raw, []byte(`"action":"`)) + len(`"action":"`)
+		raw[i] ^= 1
+		return b.Put(k, raw)
+	})
+	w := warnings()
+	if len(w) != 1 {
+		t.Fatalf("%d audit warnings at start after tampering, want 1: %v", len(w), w)
+	}
+	if w[0]["broken_seq"] != float64(head) || !strings.Contains(w[0]["problem"].(string), "hash does not match") {
+		t.Errorf("warning %v, want the broken link at seq %d", w[0], head)
+	}
 }
