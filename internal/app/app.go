@@ -279,6 +279,10 @@ type Options struct {
 	// WatchPoll bounds how long a WatchEvents stream waits without a
 	// wake-up (default one second); tests lengthen it to prove wake-ups.
 	WatchPoll time.Duration
+	// StreamRecheck is how often an open server stream checks that its
+	// caller's token is still valid (default grpcapi.DefaultStreamRecheck);
+	// tests shorten it.
+	StreamRecheck time.Duration
 }
 
 // Server is a running childcase.
@@ -412,8 +416,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
-		UnaryTimeout: cfg.RequestTimeout,
-		Streams:      grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
+		UnaryTimeout:  cfg.RequestTimeout,
+		StreamRecheck: opts.StreamRecheck,
+		Streams:       grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
 	}
 	// Message sizes bind both servers; the per-connection and keepalive
 	// limits only the public one (the gateway's single in-memory

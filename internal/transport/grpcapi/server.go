@@ -45,6 +45,9 @@ type Deps struct {
 	// client's, when earlier, still wins); zero: none. Streams are not
 	// bounded by it: they end when the client goes away.
 	UnaryTimeout time.Duration
+	// StreamRecheck is how often an open server stream checks that its
+	// caller's token is still valid; zero: DefaultStreamRecheck.
+	StreamRecheck time.Duration
 	// PageTokenKey authenticates page tokens (see NewPageTokenKey); give
 	// both servers the same key, so a token from a REST page works over
 	// gRPC and back. Empty: a key of this server's own.
@@ -68,7 +71,8 @@ type Server struct {
 // anything about the schema's rules without a token. The limits come after
 // authentication: the per-user stream cap needs the user, and the unary
 // deadline bounds the handler's work (an expired context during sign-in
-// would read as "authentication is unavailable").
+// would read as "authentication is unavailable"); the stream re-check
+// (streamauth.go) needs the caller's token checked first.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	v, err := newValidator()
 	if err != nil {
@@ -77,6 +81,10 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pages, err := newPageTokens(d.PageTokenKey)
 	if err != nil {
 		return nil, fmt.Errorf("grpcapi: %w", err)
+	}
+	reauth := streamReauth{identity: d.Identity, every: d.StreamRecheck, log: d.Log}
+	if reauth.every <= 0 {
+		reauth.every = DefaultStreamRecheck
 	}
 	logger := slogLogger(d.Log)
 	auth := newAuthenticator(d.Identity, d.Audit, d.Clock, d.Gateway)
@@ -97,6 +105,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			auth.stream,
 			noteActorStream,
 			d.Streams.stream,
+			reauth.stream,
 			v.stream,
 		),
 	)
