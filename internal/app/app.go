@@ -103,6 +103,11 @@ const (
 	DefaultKeepaliveTimeout           = 20 * time.Second
 )
 
+// DefaultHTTPWriteTimeout bounds writing an ordinary REST answer, from the
+// end of the request's headers; streaming answers have their own bound
+// per write (httpapi.DefaultStreamWriteTimeout).
+const DefaultHTTPWriteTimeout = 60 * time.Second
+
 // WithDefaults returns c with every limit left at zero set to its default
 // (MaxDBSize stays zero: no cap).
 func (c Config) WithDefaults() Config {
@@ -283,6 +288,12 @@ type Options struct {
 	// caller's token is still valid (default grpcapi.DefaultStreamRecheck);
 	// tests shorten it.
 	StreamRecheck time.Duration
+	// HTTPWriteTimeout bounds writing an ordinary REST answer (default
+	// DefaultHTTPWriteTimeout); StreamWriteTimeout bounds each write of a
+	// streaming one (default httpapi.DefaultStreamWriteTimeout), which
+	// otherwise runs as long as it makes progress. Tests shorten them.
+	HTTPWriteTimeout   time.Duration
+	StreamWriteTimeout time.Duration
 }
 
 // Server is a running childcase.
@@ -353,6 +364,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	if opts.SchedulerPoll <= 0 {
 		opts.SchedulerPoll = time.Second
+	}
+	if opts.HTTPWriteTimeout <= 0 {
+		opts.HTTPWriteTimeout = DefaultHTTPWriteTimeout
+	}
+	if opts.StreamWriteTimeout <= 0 {
+		opts.StreamWriteTimeout = httpapi.DefaultStreamWriteTimeout
 	}
 
 	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize})
@@ -490,7 +507,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
 	}
 	s.push(func(context.Context) error { return conn.Close() })
-	var hopts []httpapi.Option
+	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout)}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}
@@ -508,7 +525,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
