@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -136,4 +138,46 @@ func watchREST(t *testing.T, ts *testServer, secret string) func() codes.Code {
 		}
 		return codes.Unauthenticated
 	}
+}
+
+// A backup being downloaded by an admin who is then disabled ends with
+// UNAUTHENTICATED instead of running to the end. The client's flow-control
+// window is fixed at 64 KiB, so the server cannot have sent the whole
+// database ahead of the reader.
+func TestBackupStreamEndsWhenUserDisabled(t *testing.T) {
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), StreamRecheck: 20 * time.Millisecond})
+	secret := ts.addUser(t, "admin2", pb.Role_ROLE_ADMIN, "orgs/system")
+	fillDatabase(t, ts)
+
+	conn, err := grpc.NewClient(ts.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(withToken(context.Background(), secret), streamEndWait)
+	defer cancel()
+	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("first chunk: %v", err)
+	}
+	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/admin2"}); err != nil {
+		t.Fatal(err)
+	}
+	// Give the re-check (every 20 ms) ample time before reading on.
+	time.Sleep(500 * time.Millisecond)
+	got := len(first.GetData())
+	for {
+		chunk, err := stream.Recv()
+		if err != nil {
+			wantCode(t, err, codes.Unauthenticated)
+			break
+		}
+		got += len(chunk.GetData())
+	}
+	t.Logf("the backup ended after %d bytes", got)
 }
