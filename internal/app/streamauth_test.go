@@ -110,19 +110,10 @@ func watchREST(t *testing.T, ts *testServer, secret string) func() codes.Code {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamEndWait)
 	t.Cleanup(cancel)
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+ts.HTTPAddr()+"/v1/notifications:watch?after_seq=1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+secret)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
+	resp := restStream(t, ctx, http.DefaultClient, ts, "/v1/notifications:watch?after_seq=1", secret)
 	lines := bufio.NewScanner(resp.Body)
-	if resp.StatusCode != http.StatusOK || !lines.Scan() || !strings.Contains(lines.Text(), `"result"`) {
-		t.Fatalf("first notification: %d %q %v", resp.StatusCode, lines.Text(), lines.Err())
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"result"`) {
+		t.Fatalf("first notification: %q %v", lines.Text(), lines.Err())
 	}
 	return func() codes.Code {
 		last := ""

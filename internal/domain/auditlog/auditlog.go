@@ -8,6 +8,7 @@ package auditlog
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/storage"
@@ -56,17 +57,7 @@ type Result struct {
 // Verify checks the whole chain against the stored head, in one snapshot,
 // and reports the first broken link.
 func (l *Log) Verify(ctx context.Context) (Result, error) {
-	var res Result
-	err := l.store.View(ctx, func(tx storage.ReadTx) error {
-		seq, hash, err := tx.AuditHead()
-		if err != nil {
-			return err
-		}
-		res.HeadSeq = seq
-		res.Checked, res.Problem, err = audit.VerifyHead(tx.AuditEvents(1), seq, hash)
-		return err
-	})
-	return res, err
+	return l.VerifyTail(ctx, math.MaxUint64) // a tail as long as any log
 }
 
 // VerifyTail checks the newest n events (all of them when there are no
