@@ -160,7 +160,7 @@ func TestBackupStreamEndsWhenUserDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Give the re-check (every 20 ms) ample time before reading on.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(time.Second)
 	got := len(first.GetData())
 	for {
 		chunk, err := stream.Recv()
