@@ -108,6 +108,11 @@ const (
 	DefaultKeepaliveTimeout           = 20 * time.Second
 )
 
+// DefaultHTTPWriteTimeout bounds writing an ordinary REST answer, from the
+// end of the request's headers; streaming answers have their own bound
+// per write (httpapi.DefaultStreamWriteTimeout).
+const DefaultHTTPWriteTimeout = 60 * time.Second
+
 // WithDefaults returns c with every limit left at zero set to its default
 // (MaxDBSize stays zero: no cap).
 func (c Config) WithDefaults() Config {
@@ -236,9 +241,11 @@ func (c Config) serverTLS() (*tls.Config, error) {
 	}
 	tc := &tls.Config{
 		// 1.3 is preferred: Go negotiates the highest version both ends
-		// support. 1.2 stays for older clients, with Go's default cipher
-		// suites (forward-secret AEAD only).
+		// support (its suites are all AEAD and not configurable). 1.2 stays
+		// for older clients, with forward-secret AEAD suites only: Go's
+		// default list still has the ECDHE CBC suites.
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites(),
 		Certificates: []tls.Certificate{pair},
 	}
 	if c.ClientCA != "" {
@@ -256,6 +263,20 @@ func (c Config) serverTLS() (*tls.Config, error) {
 	return tc, nil
 }
 
+// tls12Suites are the cipher suites offered over TLS 1.2: ECDHE key
+// exchange (forward secrecy) with AES-GCM or ChaCha20-Poly1305 (AEAD), for
+// ECDSA and RSA certificates alike.
+func tls12Suites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+}
+
 // Options are what tests inject; production uses the zero value.
 type Options struct {
 	Clock  clock.Clock  // default: the system clock
@@ -271,6 +292,16 @@ type Options struct {
 	// WatchPoll bounds how long a WatchEvents stream waits without a
 	// wake-up (default one second); tests lengthen it to prove wake-ups.
 	WatchPoll time.Duration
+	// StreamRecheck is how often an open server stream checks that its
+	// caller's token is still valid (default grpcapi.DefaultStreamRecheck);
+	// tests shorten it.
+	StreamRecheck time.Duration
+	// HTTPWriteTimeout bounds writing an ordinary REST answer (default
+	// DefaultHTTPWriteTimeout); StreamWriteTimeout bounds each write of a
+	// streaming one (default httpapi.DefaultStreamWriteTimeout), which
+	// otherwise runs as long as it makes progress. Tests shorten them.
+	HTTPWriteTimeout   time.Duration
+	StreamWriteTimeout time.Duration
 }
 
 // Server is a running childcase.
@@ -314,6 +345,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// One line per request: what is logged while serving a request joins
+	// its line (see grpcapi.NewRequestLineHandler).
+	opts.Logger = slog.New(grpcapi.NewRequestLineHandler(opts.Logger.Handler()))
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}
@@ -339,12 +373,20 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.SchedulerPoll <= 0 {
 		opts.SchedulerPoll = time.Second
 	}
+	if opts.HTTPWriteTimeout <= 0 {
+		opts.HTTPWriteTimeout = DefaultHTTPWriteTimeout
+	}
+	if opts.StreamWriteTimeout <= 0 {
+		opts.StreamWriteTimeout = httpapi.DefaultStreamWriteTimeout
+	}
 
 	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize})
 	if err != nil {
 		return nil, err
 	}
 	s.push(func(context.Context) error { return store.Close() })
+	auditLog := auditlog.New(store)
+	verifyAuditTail(ctx, auditLog, opts.Logger)
 
 	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
 	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opts.Clock, opts.Logger, console)
@@ -387,13 +429,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		s.push(func(context.Context) error { stopHooks(); <-hooksDone; return nil })
 	}
 
+	// Page tokens are authenticated under a key made now and kept only in
+	// memory: it never leaves the process, and a restart makes earlier
+	// tokens invalid (clients start their listing again).
+	pageKey, err := grpcapi.NewPageTokenKey()
+	if err != nil {
+		return nil, err
+	}
 	deps := grpcapi.Deps{
-		Intake: svc, Process: engine, Identity: ids, Audit: auditlog.New(store), Keys: mk, Backup: store,
-		Units: reg, Clock: opts.Clock, Log: opts.Logger,
+		Intake: svc, Process: engine, Identity: ids, Audit: auditLog, Keys: mk, Backup: store,
+		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
-		UnaryTimeout: cfg.RequestTimeout,
-		Streams:      grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
+		UnaryTimeout:  cfg.RequestTimeout,
+		StreamRecheck: opts.StreamRecheck,
+		Streams:       grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
 	}
 	// Message sizes bind both servers; the per-connection and keepalive
 	// limits only the public one (the gateway's single in-memory
@@ -465,7 +515,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
 	}
 	s.push(func(context.Context) error { return conn.Close() })
-	var hopts []httpapi.Option
+	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout)}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}
@@ -483,7 +533,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
@@ -517,6 +567,30 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
 		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize)
 	return s, nil
+}
+
+// auditTailAtStart is how many of the newest audit events are verified at
+// every start: enough to cover the last moments before a stop, bounded so
+// that a long log does not slow the start (the whole chain is checked by
+// `childcase audit verify`, `check` and VerifyAuditLog).
+const auditTailAtStart = 1000
+
+// verifyAuditTail checks the newest audit events against the stored head
+// and warns the operator when they do not verify. The service still starts:
+// the log is evidence to investigate, and refusing to serve would not
+// repair it.
+func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) {
+	res, err := l.VerifyTail(ctx, auditTailAtStart)
+	switch {
+	case err != nil:
+		log.Warn("audit log: cannot verify the newest events at start", "err", err)
+	case res.Problem != nil:
+		log.Warn("audit log: the newest events do NOT verify against the recorded head; the log may have been tampered with. "+
+			"Keep a copy of the database and verify the whole chain (POST /v1/auditEvents:verify, or `childcase audit verify` with the service stopped)",
+			"problem", res.Problem.String(), "broken_seq", res.Problem.Seq, "head_seq", res.HeadSeq, "checked", res.Checked)
+	default:
+		log.Info("audit log: the newest events verify", "checked", res.Checked, "head_seq", res.HeadSeq)
+	}
 }
 
 // stopGRPC returns the closer of a gRPC server: a graceful stop, cut short

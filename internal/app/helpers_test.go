@@ -64,11 +64,14 @@ func startServerWith(t testing.TB, dbPath string, configure func(*app.Config)) *
 
 // launch starts the service with cfg and opts (whose Clock must be a
 // *clock.Fake, shared by a restarted server's test) and a client for it.
+// Logs are discarded unless opts has a Logger.
 func launch(t testing.TB, cfg app.Config, opts app.Options) *testServer {
 	t.Helper()
 	clk := opts.Clock.(*clock.Fake)
 	var console bytes.Buffer
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	opts.Console = &console
 	srv, err := app.Start(context.Background(), cfg, opts)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -547,4 +548,64 @@ func TestShutdownReportsNotServingFirst(t *testing.T) {
 	}
 	// The database was released: the service starts again on it.
 	startConfigured(t, cfg)
+}
+
+// TLS 1.2 offers only forward-secret AEAD suites (ECDHE with AES-GCM or
+// ChaCha20-Poly1305), on both ports: a client that offers only a CBC
+// suite, or only RSA key exchange, is refused at the handshake, and every
+// AEAD suite the certificate's key can use is accepted.
+func TestTLS12OffersOnlyAEADSuites(t *testing.T) {
+	p := newTestPKI(t)
+	srv, _ := startConfigured(t, tlsConfig(testConfig(t, ""), p))
+	handshake := func(addr string, suite uint16) (tls.ConnectionState, error) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{
+			RootCAs: p.roots, ServerName: "localhost",
+			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite},
+			NextProtos: []string{"h2"},
+		})
+		if err != nil {
+			return tls.ConnectionState{}, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState(), nil
+	}
+	// The server's key is ECDSA, so the ECDHE_ECDSA suites are the ones
+	// it can negotiate; the RSA ones are offered too, for RSA keys.
+	refused := append(tls.InsecureCipherSuites(), suitesByName(t,
+		"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+		"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+	)...)
+	accepted := suitesByName(t,
+		"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+		"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+	)
+	for _, addr := range []string{srv.GRPCAddr(), srv.HTTPAddr()} {
+		for _, s := range refused {
+			if st, err := handshake(addr, s.ID); err == nil {
+				t.Errorf("%s: TLS 1.2 handshake with %s succeeded (negotiated %s), want it refused",
+					addr, s.Name, tls.CipherSuiteName(st.CipherSuite))
+			}
+		}
+		for _, s := range accepted {
+			if st, err := handshake(addr, s.ID); err != nil || st.CipherSuite != s.ID {
+				t.Errorf("%s: TLS 1.2 handshake with %s: %v (negotiated %s)", addr, s.Name, err, tls.CipherSuiteName(st.CipherSuite))
+			}
+		}
+	}
+}
+
+// suitesByName returns the cipher suites of the names, secure or not.
+func suitesByName(t *testing.T, names ...string) []*tls.CipherSuite {
+	t.Helper()
+	all := append(tls.CipherSuites(), tls.InsecureCipherSuites()...)
+	var out []*tls.CipherSuite
+	for _, n := range names {
+		i := slices.IndexFunc(all, func(s *tls.CipherSuite) bool { return s.Name == n })
+		if i < 0 {
+			t.Fatalf("unknown cipher suite %s", n)
+		}
+		out = append(out, all[i])
+	}
+	return out
 }

@@ -267,7 +267,7 @@ const (
 // the number of good events before the broken one. Verify cannot see events
 // removed from the end of the log; use [VerifyHead] with the stored head.
 func Verify(events iter.Seq2[Event, error]) (checked uint64, problem *Problem, err error) {
-	r := verify(events)
+	r := verify(events, 1, zeroHash)
 	return r.checked, r.problem, r.err
 }
 
@@ -283,7 +283,24 @@ func Verify(events iter.Seq2[Event, error]) (checked uint64, problem *Problem, e
 // beyond the head; and if the last seq matches but its hash does not, at
 // wantSeq ("last event hash does not match the recorded head").
 func VerifyHead(events iter.Seq2[Event, error], wantSeq uint64, wantHash []byte) (checked uint64, problem *Problem, err error) {
-	r := verify(events)
+	return verify(events, 1, zeroHash).againstHead(wantSeq, wantHash)
+}
+
+// VerifyTail is [VerifyHead] for the newest events only: events yields the
+// stored events from seq from on, and the first of them is taken as the
+// anchor (its own hash is checked, its PrevHash cannot be, since the events
+// before it are not read). It is cheap enough to run at every start, and
+// finds what was done to the newest events; only [VerifyHead] sees a
+// change further back. from <= 1 is VerifyHead.
+func VerifyTail(events iter.Seq2[Event, error], from, wantSeq uint64, wantHash []byte) (checked uint64, problem *Problem, err error) {
+	if from <= 1 {
+		return VerifyHead(events, wantSeq, wantHash)
+	}
+	return verify(events, from, nil).againstHead(wantSeq, wantHash)
+}
+
+// againstHead compares the end of a walk with the head storage recorded.
+func (r verifyResult) againstHead(wantSeq uint64, wantHash []byte) (checked uint64, problem *Problem, err error) {
 	if r.err != nil || r.problem != nil {
 		return r.checked, r.problem, r.err
 	}
@@ -317,8 +334,10 @@ type verifyResult struct {
 	lastHash []byte
 }
 
-func verify(events iter.Seq2[Event, error]) verifyResult {
-	r := verifyResult{lastHash: zeroHash}
+// verify walks events that should start at seq from, the first linking to
+// prev; a nil prev takes the first event's PrevHash as it is.
+func verify(events iter.Seq2[Event, error], from uint64, prev []byte) verifyResult {
+	r := verifyResult{lastSeq: from - 1, lastHash: prev}
 	for e, err := range events {
 		if err != nil {
 			r.err = err
@@ -337,7 +356,7 @@ func verify(events iter.Seq2[Event, error]) verifyResult {
 			r.problem = &Problem{Seq: e.Seq, Reason: reasonOutOfOrder}
 			return r
 		}
-		if !bytes.Equal(e.PrevHash, r.lastHash) {
+		if r.lastHash != nil && !bytes.Equal(e.PrevHash, r.lastHash) {
 			r.problem = &Problem{Seq: e.Seq, Reason: reasonPrev}
 			return r
 		}

@@ -8,6 +8,7 @@ package auditlog
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/storage"
@@ -56,6 +57,13 @@ type Result struct {
 // Verify checks the whole chain against the stored head, in one snapshot,
 // and reports the first broken link.
 func (l *Log) Verify(ctx context.Context) (Result, error) {
+	return l.VerifyTail(ctx, math.MaxUint64) // a tail as long as any log
+}
+
+// VerifyTail checks the newest n events (all of them when there are no
+// more) against the stored head, in one snapshot: a bounded check for the
+// service's start. Result.Checked counts the events of the tail that held.
+func (l *Log) VerifyTail(ctx context.Context, n uint64) (Result, error) {
 	var res Result
 	err := l.store.View(ctx, func(tx storage.ReadTx) error {
 		seq, hash, err := tx.AuditHead()
@@ -63,7 +71,11 @@ func (l *Log) Verify(ctx context.Context) (Result, error) {
 			return err
 		}
 		res.HeadSeq = seq
-		res.Checked, res.Problem, err = audit.VerifyHead(tx.AuditEvents(1), seq, hash)
+		from := uint64(1)
+		if seq > n {
+			from = seq - n + 1
+		}
+		res.Checked, res.Problem, err = audit.VerifyTail(tx.AuditEvents(from), from, seq, hash)
 		return err
 	})
 	return res, err

@@ -331,35 +331,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "childcase.db")
-			s := openStore(t, path)
-			if err := auditlog.New(s).Record(ctx, fixture...); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = db.Update(func(tx *bolt.Tx) error {
-				b := tx.Bucket([]byte("audit"))
-				if b == nil {
-					return errors.New("no audit bucket")
-				}
-				tt.tamper(t, b)
-				return nil
-			})
-			if cerr := db.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-
-			l := auditlog.New(openStore(t, path))
+			l := auditlog.New(tamperedStore(t, tt.tamper))
 			res, err := l.Verify(ctx)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
@@ -371,6 +343,99 @@ func TestVerifyFindsTampering(t *testing.T) {
 				!strings.Contains(res.Problem.Reason, tt.wantReason) {
 				t.Errorf("Verify = checked %d head %d problem %q; want checked %d head 7 problem at seq %d containing %q",
 					res.Checked, res.HeadSeq, res.Problem, tt.wantChecked, tt.wantSeq, tt.wantReason)
+			}
+		})
+	}
+}
+
+// tamperedStore records the fixture in a new store, changes its audit
+// bucket behind the store's back with tamper, and opens it again.
+func tamperedStore(t *testing.T, tamper func(t *testing.T, b *bolt.Bucket)) *boltstore.Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := openStore(t, path)
+	if err := auditlog.New(s).Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		if b == nil {
+			return errors.New("no audit bucket")
+		}
+		tamper(t, b)
+		return nil
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return openStore(t, path)
+}
+
+// VerifyTail checks only the newest events (here the last 3 of 7): a
+// broken link among them or at the head is found, one further back is
+// not looked at, and a tail longer than the log checks it all.
+func TestVerifyTail(t *testing.T) {
+	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	editActor := func(seq uint64) func(t *testing.T, b *bolt.Bucket) {
+		return func(t *testing.T, b *bolt.Bucket) {
+			e := decode(t, b.Get(seqKey(seq)))
+			e.Actor = "someone.else"
+			put(t, b, seq, e)
+		}
+	}
+	deleteEvent := func(seq uint64) func(t *testing.T, b *bolt.Bucket) {
+		return func(t *testing.T, b *bolt.Bucket) {
+			if err := b.Delete(seqKey(seq)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name        string
+		tail        uint64
+		tamper      func(t *testing.T, b *bolt.Bucket)
+		wantSeq     uint64 // 0: no problem
+		wantChecked uint64
+		wantReason  string
+	}{
+		{"untouched", 3, func(*testing.T, *bolt.Bucket) {}, 0, 3, ""},
+		{"event 2 changed, before the tail", 3, editActor(2), 0, 3, ""},
+		{"event 6 changed", 3, editActor(6), 6, 1, "hash does not match"},
+		{"the tail's first event changed", 3, editActor(5), 5, 0, "hash does not match"},
+		{"the tail's first event changed and re-hashed", 3, func(t *testing.T, b *bolt.Bucket) {
+			e := decode(t, b.Get(seqKey(5)))
+			e.Action = "case.list"
+			e.Hash = e.ComputeHash()
+			put(t, b, 5, e)
+		}, 6, 1, "prev_hash"},
+		{"the tail's first event deleted", 3, deleteEvent(5), 6, 0, "sequence gap: expected 5, found 6"},
+		{"last event deleted", 3, deleteEvent(7), 7, 2, "recorded head"},
+		{"a tail longer than the log", 100, editActor(2), 2, 1, "hash does not match"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := auditlog.New(tamperedStore(t, tt.tamper)).VerifyTail(ctx, tt.tail)
+			if err != nil {
+				t.Fatalf("VerifyTail: %v", err)
+			}
+			if res.HeadSeq != 7 || res.Checked != tt.wantChecked {
+				t.Errorf("VerifyTail = head %d checked %d, want head 7 checked %d", res.HeadSeq, res.Checked, tt.wantChecked)
+			}
+			switch {
+			case tt.wantSeq == 0 && res.Problem != nil:
+				t.Errorf("VerifyTail found %q, want none", res.Problem)
+			case tt.wantSeq != 0 && (res.Problem == nil || res.Problem.Seq != tt.wantSeq || !strings.Contains(res.Problem.Reason, tt.wantReason)):
+				t.Errorf("VerifyTail problem %v, want seq %d %q", res.Problem, tt.wantSeq, tt.wantReason)
 			}
 		})
 	}

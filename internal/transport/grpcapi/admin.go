@@ -38,6 +38,7 @@ type DatabaseBackup interface {
 
 type adminServer struct {
 	pb.UnimplementedAdminServiceServer
+	pages    *pageTokens
 	identity *identity.Service
 	keys     KeyRotator
 	backup   DatabaseBackup
@@ -71,7 +72,7 @@ func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.
 }
 
 func (s *adminServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (*pb.ListUsersResponse, error) {
-	cursor, err := decodePageToken(req.GetPageToken(), "users")
+	cursor, err := s.pages.decode(req.GetPageToken(), "users")
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +80,7 @@ func (s *adminServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListUsersResponse{NextPageToken: encodePageToken(next, "users")}
+	resp := &pb.ListUsersResponse{NextPageToken: s.pages.encode(next, "users")}
 	for _, u := range us {
 		resp.Users = append(resp.Users, userToProto(u))
 	}

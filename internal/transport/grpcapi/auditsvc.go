@@ -14,6 +14,7 @@ import (
 
 type auditServer struct {
 	pb.UnimplementedAuditServiceServer
+	pages  *pageTokens
 	log    *auditlog.Log
 	logger *slog.Logger
 }
@@ -41,7 +42,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		q.To = t.AsTime()
 	}
 	filters := []string{q.Case, q.Actor, q.From.String(), q.To.String()}
-	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &pb.ListAuditEventsResponse{NextPageToken: encodePageToken(next, filters...)}
+	resp := &pb.ListAuditEventsResponse{NextPageToken: s.pages.encode(next, filters...)}
 	for _, e := range events {
 		resp.Events = append(resp.Events, auditEventToProto(e))
 	}

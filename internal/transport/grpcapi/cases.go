@@ -15,6 +15,7 @@ import (
 
 type caseServer struct {
 	pb.UnimplementedCaseServiceServer
+	pages    *pageTokens
 	intake   *intake.Service
 	identity *identity.Service
 	log      *slog.Logger
@@ -47,7 +48,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 		return s.listQueue(ctx, req)
 	}
 	filters := []string{p.UserID, unit.String(), strconv.Itoa(int(req.GetStatus()))}
-	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListCasesResponse{NextPageToken: encodePageToken(next, filters...)}
+	resp := &pb.ListCasesResponse{NextPageToken: s.pages.encode(next, filters...)}
 	for _, c := range cases {
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
 	}
@@ -90,7 +91,7 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 		q.DueBefore = t.AsTime()
 	}
 	filters := []string{p.UserID, "queue", strconv.Itoa(int(q.Queue)), q.DueBefore.String()}
-	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	}
 	resp := &pb.ListCasesResponse{}
 	if next > 0 {
-		resp.NextPageToken = encodePageToken(intake.FormatOffset(next), filters...)
+		resp.NextPageToken = s.pages.encode(intake.FormatOffset(next), filters...)
 	}
 	for _, c := range cases {
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))

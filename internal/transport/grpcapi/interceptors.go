@@ -57,12 +57,14 @@ func withRequestID(ctx context.Context) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
+// requestIDUnary and requestIDStream give the request its id and the
+// line it is logged on (see requestlog.go); they run before logging.
 func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	return next(withRequestID(ctx), req)
+	return next(withRequestLine(withRequestID(ctx)), req)
 }
 
 func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	return next(srv, &wrappedStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
+	return next(srv, &wrappedStream{ServerStream: ss, ctx: withRequestLine(withRequestID(ss.Context()))})
 }
 
 type wrappedStream struct {
@@ -72,10 +74,21 @@ type wrappedStream struct {
 
 func (w *wrappedStream) Context() context.Context { return w.ctx }
 
-// slogLogger adapts slog to the middleware's logging interface.
+// slogLogger adapts slog to the middleware's logging interface. The
+// middleware logs only when a call finishes (see loggingOptions); that
+// line takes in what was logged while serving the call, at the highest
+// level among them.
 func slogLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
+		level := slog.Level(lvl)
+		if line := requestLineFrom(ctx); line != nil {
+			folded, foldedLevel, ok := line.close()
+			fields = append(fields, folded...)
+			if ok {
+				level = max(level, foldedLevel)
+			}
+		}
+		l.Log(ctx, level, msg, fields...)
 	})
 }
 

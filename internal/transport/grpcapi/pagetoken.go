@@ -1,32 +1,86 @@
 package grpcapi
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 )
 
-// Page tokens bind a storage cursor to the filters of the query that made it,
-// so a token cannot be replayed against another query (AIP-158). A token is
-// opaque to clients: base64url("v1." + filter hash + "." + cursor).
+// Page tokens bind a storage cursor to the filters of the query that made
+// it, so a token cannot be replayed against another query (AIP-158), and
+// carry a MAC, so a client cannot make up a cursor: a token is opaque to
+// clients and only the server can issue one. A token is
+// base64url("v2." + filter hash + "." + cursor + "." + MAC), the MAC being
+// HMAC-SHA-256, cut to 128 bits, of everything before it under the
+// server's page token key. The filter hash is not secret; it only tells a
+// token of other filters apart from a forged one in the error.
+
+// PageTokenKeySize is the size of the page token key, in bytes.
+const PageTokenKeySize = 32
+
+const pageTokenVersion = "v2"
+
+// macSize is the length of a token's MAC, in bytes (128 bits).
+const macSize = 16
+
+// pageTokens issues and checks page tokens under one key.
+type pageTokens struct {
+	key []byte
+}
+
+// NewPageTokenKey returns a new random page token key. The service makes
+// one at each start and keeps it only in memory, so it never leaves the
+// process; tokens issued before a restart are then refused, and a client
+// starts its listing again.
+func NewPageTokenKey() ([]byte, error) {
+	key := make([]byte, PageTokenKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("page token key: %w", err)
+	}
+	return key, nil
+}
+
+func newPageTokens(key []byte) (*pageTokens, error) {
+	if len(key) == 0 {
+		var err error
+		if key, err = NewPageTokenKey(); err != nil {
+			return nil, err
+		}
+	}
+	if len(key) < PageTokenKeySize {
+		return nil, fmt.Errorf("page token key: %d bytes, want at least %d", len(key), PageTokenKeySize)
+	}
+	return &pageTokens{key: key}, nil
+}
 
 func filterHash(filters ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(filters, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }
 
-func encodePageToken(cursor string, filters ...string) string {
+func (p *pageTokens) mac(signed string) string {
+	m := hmac.New(sha256.New, p.key)
+	m.Write([]byte(signed))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:macSize])
+}
+
+func (p *pageTokens) encode(cursor string, filters ...string) string {
 	if cursor == "" {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte("v1." + filterHash(filters...) + "." + cursor))
+	signed := pageTokenVersion + "." + filterHash(filters...) + "." + cursor
+	return base64.RawURLEncoding.EncodeToString([]byte(signed + "." + p.mac(signed)))
 }
 
-// decodePageToken returns the cursor in token, or an INVALID_ARGUMENT error
-// when the token is forged, damaged or from another query.
-func decodePageToken(token string, filters ...string) (string, error) {
+// decode returns the cursor in token, or an INVALID_ARGUMENT error when
+// the token is forged, damaged, from another query or from before the
+// service's last start.
+func (p *pageTokens) decode(token string, filters ...string) (string, error) {
 	if token == "" {
 		return "", nil
 	}
@@ -34,9 +88,18 @@ func decodePageToken(token string, filters ...string) (string, error) {
 	if err != nil {
 		return "", badPageToken()
 	}
-	version, rest, ok1 := strings.Cut(string(raw), ".")
+	// The cursor may hold dots; the MAC (base64url) has none.
+	i := strings.LastIndexByte(string(raw), '.')
+	if i < 0 {
+		return "", badPageToken()
+	}
+	signed, mac := string(raw[:i]), string(raw[i+1:])
+	if !hmac.Equal([]byte(mac), []byte(p.mac(signed))) {
+		return "", badPageToken()
+	}
+	version, rest, ok1 := strings.Cut(signed, ".")
 	hash, cursor, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || version != "v1" || cursor == "" {
+	if !ok1 || !ok2 || version != pageTokenVersion || cursor == "" {
 		return "", badPageToken()
 	}
 	if hash != filterHash(filters...) {
@@ -49,7 +112,7 @@ func decodePageToken(token string, filters ...string) (string, error) {
 
 func badPageToken() error {
 	return invalidArgument([]*errdetails.BadRequest_FieldViolation{{
-		Field: "page_token", Description: "page_token is not one this service issued", Reason: "page_token.valid",
+		Field: "page_token", Description: "page_token is not one this service issued, or it was issued before the service restarted; start again without a token", Reason: "page_token.valid",
 	}})
 }
 

@@ -22,6 +22,7 @@ import (
 // roles, scope and etag.
 type processServer struct {
 	pb.UnimplementedCaseProcessServiceServer
+	pages    *pageTokens
 	engine   *process.Engine
 	identity *identity.Service
 	log      *slog.Logger
@@ -208,7 +209,7 @@ func (s *processServer) ResumeDeadline(ctx context.Context, req *pb.ResumeDeadli
 func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEventsRequest) (*pb.ListCaseEventsResponse, error) {
 	p := principalFrom(ctx)
 	filters := []string{p.UserID, req.GetParent()}
-	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +227,7 @@ func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEven
 	resp := &pb.ListCaseEventsResponse{}
 	if len(events) > limit {
 		events = events[:limit]
-		resp.NextPageToken = encodePageToken(strconv.FormatUint(events[limit-1].Seq, 10), filters...)
+		resp.NextPageToken = s.pages.encode(strconv.FormatUint(events[limit-1].Seq, 10), filters...)
 	}
 	for _, e := range events {
 		resp.Events = append(resp.Events, caseEventToProto(e))

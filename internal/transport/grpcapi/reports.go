@@ -16,6 +16,7 @@ import (
 
 type reportServer struct {
 	pb.UnimplementedReportServiceServer
+	pages  *pageTokens
 	intake *intake.Service
 	log    *slog.Logger
 }
@@ -49,7 +50,7 @@ func (s *reportServer) GetReport(ctx context.Context, req *pb.GetReportRequest) 
 func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsRequest) (*pb.ListReportsResponse, error) {
 	p := principalFrom(ctx)
 	filters := []string{p.UserID, strconv.Itoa(int(req.GetCallType()))}
-	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListReportsResponse{NextPageToken: encodePageToken(next, filters...)}
+	resp := &pb.ListReportsResponse{NextPageToken: s.pages.encode(next, filters...)}
 	for _, r := range reports {
 		resp.Reports = append(resp.Reports, reportToProto(r))
 	}

@@ -45,6 +45,13 @@ type Deps struct {
 	// client's, when earlier, still wins); zero: none. Streams are not
 	// bounded by it: they end when the client goes away.
 	UnaryTimeout time.Duration
+	// StreamRecheck is how often an open server stream checks that its
+	// caller's token is still valid; zero: DefaultStreamRecheck.
+	StreamRecheck time.Duration
+	// PageTokenKey authenticates page tokens (see NewPageTokenKey); give
+	// both servers the same key, so a token from a REST page works over
+	// gRPC and back. Empty: a key of this server's own.
+	PageTokenKey []byte
 	// Streams caps the server streams each user holds open at once; share
 	// one between the public and the gateway server so that a user's
 	// streams count once whichever way they came. Nil: no cap.
@@ -64,11 +71,20 @@ type Server struct {
 // anything about the schema's rules without a token. The limits come after
 // authentication: the per-user stream cap needs the user, and the unary
 // deadline bounds the handler's work (an expired context during sign-in
-// would read as "authentication is unavailable").
+// would read as "authentication is unavailable"); the stream re-check
+// (streamauth.go) needs the caller's token checked first.
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	v, err := newValidator()
 	if err != nil {
 		return nil, fmt.Errorf("grpcapi: protovalidate: %w", err)
+	}
+	pages, err := newPageTokens(d.PageTokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("grpcapi: %w", err)
+	}
+	reauth := streamReauth{identity: d.Identity, every: d.StreamRecheck, log: d.Log}
+	if reauth.every <= 0 {
+		reauth.every = DefaultStreamRecheck
 	}
 	logger := slogLogger(d.Log)
 	auth := newAuthenticator(d.Identity, d.Audit, d.Clock, d.Gateway)
@@ -78,6 +94,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions()...),
 			auth.unary,
+			noteActorUnary,
 			unaryDeadline(d.UnaryTimeout),
 			v.unary,
 		),
@@ -86,18 +103,20 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions()...),
 			auth.stream,
+			noteActorStream,
 			d.Streams.stream,
+			reauth.stream,
 			v.stream,
 		),
 	)
 	s := grpc.NewServer(opts...)
-	pb.RegisterReportServiceServer(s, &reportServer{intake: d.Intake, log: d.Log})
-	pb.RegisterCaseServiceServer(s, &caseServer{intake: d.Intake, identity: d.Identity, log: d.Log})
-	pb.RegisterUnitServiceServer(s, &unitServer{units: d.Units, clock: d.Clock, log: d.Log})
-	pb.RegisterCaseProcessServiceServer(s, &processServer{engine: d.Process, identity: d.Identity, log: d.Log})
-	pb.RegisterAdminServiceServer(s, &adminServer{identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
+	pb.RegisterReportServiceServer(s, &reportServer{pages: pages, intake: d.Intake, log: d.Log})
+	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, identity: d.Identity, log: d.Log})
+	pb.RegisterUnitServiceServer(s, &unitServer{pages: pages, units: d.Units, clock: d.Clock, log: d.Log})
+	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, log: d.Log})
+	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
-	pb.RegisterAuditServiceServer(s, &auditServer{log: d.Audit, logger: d.Log})
+	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, logger: d.Log})
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)

@@ -16,6 +16,7 @@ import (
 
 type unitServer struct {
 	pb.UnimplementedUnitServiceServer
+	pages *pageTokens
 	units *units.Registry
 	clock clock.Clock
 	log   *slog.Logger
@@ -52,7 +53,7 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 		f.AsOf = d
 	}
 	filters := []string{f.Parent.String(), strconv.Itoa(int(f.Level)), req.GetAsOfDate()}
-	cursor, err := decodePageToken(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 		resp.Units = append(resp.Units, unitToProto(u, s.units.Predecessors(u.Key)))
 	}
 	if end < len(all) {
-		resp.NextPageToken = encodePageToken(strconv.Itoa(end), filters...)
+		resp.NextPageToken = s.pages.encode(strconv.Itoa(end), filters...)
 	}
 	return resp, nil
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -34,7 +35,21 @@ const HSTS = "max-age=63072000; includeSubDomains"
 type Option func(*options)
 
 type options struct {
-	hsts bool
+	hsts          bool
+	streamTimeout time.Duration
+}
+
+// DefaultStreamWriteTimeout bounds each write of a streaming answer unless
+// WithStreamWriteTimeout says otherwise.
+const DefaultStreamWriteTimeout = 60 * time.Second
+
+// WithStreamWriteTimeout sets how long one write of a streaming answer
+// (a watch, a backup download) may take before the answer is ended. Such
+// answers are not bound by the server's WriteTimeout, which would cut a
+// slow download or a long watch in the middle; as long as the client
+// keeps reading they run on, and a client that stops reading is dropped.
+func WithStreamWriteTimeout(d time.Duration) Option {
+	return func(o *options) { o.streamTimeout = d }
 }
 
 // WithHSTS makes every response carry Strict-Transport-Security. Give it
@@ -45,7 +60,7 @@ func WithHSTS() Option { return func(o *options) { o.hsts = true } }
 // NewHandler returns the HTTP handler for REST over conn, a client connection
 // to our own gRPC server.
 func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (http.Handler, error) {
-	var o options
+	o := options{streamTimeout: DefaultStreamWriteTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -91,7 +106,8 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", limitBody(gw))
-	mux.Handle("GET /v1/database:backup", rawAnswer(gw))
+	mux.Handle(watchRoute, streaming(o.streamTimeout, limitBody(gw)))
+	mux.Handle(backupRoute, streaming(o.streamTimeout, rawAnswer(gw)))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -108,6 +124,58 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	})
 	return securityHeaders(mux, o.hsts), nil
 }
+
+// The routes of the server-streaming methods (their google.api.http
+// rules): they get streaming's write bound instead of the server's.
+const (
+	watchRoute  = "GET /v1/notifications:watch"
+	backupRoute = "GET /v1/database:backup"
+)
+
+// streaming lifts the server's WriteTimeout for a streaming answer, which
+// may rightly run for hours, and bounds each write by d instead: before a
+// write or flush the write deadline moves to d from now, and after a flush
+// it is lifted again, so that a watch with nothing to say for a while is
+// not cut either. A client that stops reading makes a write wait; after d
+// it fails, and the gateway ends the answer (and cancels the gRPC stream).
+func streaming(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		// Set before the server's own deadline has passed: once passed, an
+		// HTTP/2 stream cannot be given more time.
+		_ = rc.SetWriteDeadline(time.Time{})
+		next.ServeHTTP(&progressWriter{ResponseWriter: w, rc: rc, d: d}, r)
+	})
+}
+
+// progressWriter is the ResponseWriter of a streaming answer; see
+// streaming. It keeps the writer's other interfaces through Unwrap.
+type progressWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	return w.ResponseWriter.Write(p)
+}
+
+// FlushError is what http.ResponseController.Flush (used by the gateway)
+// calls.
+func (w *progressWriter) FlushError() error {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	if err := w.rc.Flush(); err != nil {
+		return err
+	}
+	return w.rc.SetWriteDeadline(time.Time{})
+}
+
+// Flush implements http.Flusher for code that asks for one.
+func (w *progressWriter) Flush() { _ = w.FlushError() }
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rawStreamAccept selects the rawStream marshaler for the paths that
 // stream a file in google.api.HttpBody chunks (the database backup). It is

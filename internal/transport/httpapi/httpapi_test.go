@@ -5,11 +5,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	_ "github.com/childcase/childcase/api/childcase/v1" // the schema's descriptors
 )
 
 // newTestHandler builds the handler over a connection to nowhere: the routes
@@ -88,5 +95,36 @@ func TestBodyLimit(t *testing.T) {
 	rec := serve(h, "POST", "/v1/reports", strings.NewReader(body))
 	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "request body too large") {
 		t.Errorf("POST of %d bytes: %d %s", len(body), rec.Code, rec.Body.String())
+	}
+}
+
+// Every server-streaming method's REST route gets the streaming write
+// bound, and nothing else does: a streaming method added to the schema
+// without its route here would be cut by the server's WriteTimeout.
+func TestStreamingRoutesAreTheStreamingMethods(t *testing.T) {
+	var got []string
+	protoregistry.GlobalFiles.RangeFilesByPackage("childcase.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			methods := fd.Services().Get(i).Methods()
+			for j := range methods.Len() {
+				m := methods.Get(j)
+				if !m.IsStreamingServer() {
+					continue
+				}
+				rule, _ := proto.GetExtension(m.Options(), annotations.E_Http).(*annotations.HttpRule)
+				if rule.GetGet() == "" {
+					t.Errorf("%s streams but has no GET route", m.FullName())
+					continue
+				}
+				got = append(got, "GET "+rule.GetGet())
+			}
+		}
+		return true
+	})
+	slices.Sort(got)
+	want := []string{backupRoute, watchRoute}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the server-streaming methods' routes are %q; the streaming routes are %q", got, want)
 	}
 }

@@ -1,0 +1,155 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/metadata"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// logLines collects the JSON log lines of a server, safely across its
+// goroutines.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// take returns the lines logged since the last take, decoded.
+func (l *logLines) take(t *testing.T) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		out = append(out, m)
+	}
+	l.buf.Reset()
+	return out
+}
+
+// A request is one log line, over gRPC and over REST: what the handler
+// and the domain note about it (here the report and case created) joins
+// the "finished call" line with the request id, the method, the code and
+// the caller, instead of a line of its own.
+func TestOneLogLinePerRequest(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{
+		Clock:  clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
+	})
+	lines.take(t) // start-up and the test users
+
+	check := func(via, requestID string) {
+		t.Helper()
+		got := lines.take(t)
+		if len(got) != 1 {
+			t.Fatalf("%s: %d log lines for one request, want 1: %v", via, len(got), got)
+		}
+		line := got[0]
+		want := map[string]any{
+			"msg": "finished call", "request_id": requestID, "grpc.method": "CreateReport",
+			"grpc.code": "OK", "actor": operatorID, "event": "report created", "by": operatorID,
+		}
+		for k, v := range want {
+			if line[k] != v {
+				t.Errorf("%s: %s = %v, want %v (line %v)", via, k, line[k], v, line)
+			}
+		}
+		if c, _ := line["case"].(string); !strings.HasPrefix(c, "HN-2026-") {
+			t.Errorf("%s: the line lacks the case the report opened: %v", via, line)
+		}
+	}
+
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "log-grpc-1")
+	if _, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Fatal(err)
+	}
+	check("gRPC", "log-grpc-1")
+
+	code, raw := restRaw(t, ts, "POST", "/v1/reports", restReport, map[string]string{
+		"Authorization": "Bearer " + ts.tokens.get(operatorID),
+		"X-Request-Id":  "log-rest-1",
+	})
+	if code != 200 {
+		t.Fatalf("REST create: %d %s", code, raw)
+	}
+	check("REST", "log-rest-1")
+}
+
+// At start the service verifies the newest audit events against the
+// stored head and logs a clear warning when they do not verify; an intact
+// log gets no warning.
+func TestStartVerifiesAuditTail(t *testing.T) {
+	ts := startServer(t, "")
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := ts.cfg.DBPath
+	ts.stop()
+
+	warnings := func() []map[string]any {
+		t.Helper()
+		var lines logLines
+		ts := launch(t, testConfig(t, dbPath), app.Options{
+			Clock:  clock.NewFake(testNow),
+			Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
+		})
+		ts.stop()
+		var out []map[string]any
+		for _, l := range lines.take(t) {
+			if l["level"] == "WARN" && strings.Contains(l["msg"].(string), "audit") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if w := warnings(); len(w) != 0 {
+		t.Fatalf("an intact audit log warned at start: %v", w)
+	}
+
+	// Change one byte of the newest event, behind the service's back.
+	var head uint64
+	confTamper(t, dbPath, func(b *bolt.Bucket) error {
+		k, v := b.Cursor().Last()
+		if len(k) != 8 || v == nil {
+			return errors.New("no audit event")
+		}
+		head = binary.BigEndian.Uint64(k)
+		raw := bytes.Clone(v)
+		i := bytes.Index(raw, []byte(`"action":"`)) + len(`"action":"`)
+		raw[i] ^= 1
+		return b.Put(k, raw)
+	})
+	w := warnings()
+	if len(w) != 1 {
+		t.Fatalf("%d audit warnings at start after tampering, want 1: %v", len(w), w)
+	}
+	if w[0]["broken_seq"] != float64(head) || !strings.Contains(w[0]["problem"].(string), "hash does not match") {
+		t.Errorf("warning %v, want the broken link at seq %d", w[0], head)
+	}
+}

@@ -1,0 +1,174 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// An open notification stream ends soon after its caller's token stops
+// being valid, whichever way that happens (the user disabled, the token
+// revoked, the token expired on the service's clock), over gRPC and over
+// REST: a stream checks its token again every StreamRecheck (here 20 ms,
+// by default a few seconds) and ends with UNAUTHENTICATED.
+func TestStreamEndsWhenTokenNoLongerValid(t *testing.T) {
+	const watcher = "bd.watcher"
+	invalidations := []struct {
+		name string
+		// do makes the watcher's token invalid; token is its name.
+		do func(t *testing.T, ts *testServer, token string)
+	}{
+		{"user disabled", func(t *testing.T, ts *testServer, _ string) {
+			if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/" + watcher}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"token revoked", func(t *testing.T, ts *testServer, token string) {
+			if _, err := ts.admin().RevokeToken(ts.as(t, "admin"), &pb.RevokeTokenRequest{Name: token}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"token expired", func(t *testing.T, ts *testServer, _ string) {
+			ts.clock.Advance(2 * time.Hour) // the token lives one hour
+		}},
+	}
+	transports := []struct {
+		name string
+		// watch opens a stream as the user after the outbox's first entry,
+		// waits for one notification and returns a function that waits
+		// for the stream's end and returns the gRPC code it ended with.
+		watch func(t *testing.T, ts *testServer, secret string) (ended func() codes.Code)
+	}{
+		{"gRPC", watchGRPC},
+		{"REST", watchREST},
+	}
+	for _, inv := range invalidations {
+		for _, tr := range transports {
+			t.Run(inv.name+" over "+tr.name, func(t *testing.T) {
+				ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), StreamRecheck: 20 * time.Millisecond})
+				ts.addUser(t, watcher, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+				tok, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{
+					Parent: "users/" + watcher, Ttl: durationpb.New(time.Hour),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Two cases forwarded to Ba Đình: the stream resumes after
+				// the first and so has the second to deliver at once, which
+				// shows it is open and serving.
+				openCase(t, ts, testNow.Add(-time.Hour), "00004")
+				openCase(t, ts, testNow.Add(-time.Hour), "00004")
+				ended := tr.watch(t, ts, tok.GetSecret())
+
+				inv.do(t, ts, tok.GetName())
+				if code := ended(); code != codes.Unauthenticated {
+					t.Errorf("the stream ended with %v, want Unauthenticated", code)
+				}
+			})
+		}
+	}
+}
+
+// streamEndWait bounds how long a test waits for a stream to end; a
+// stream that the server does not end fails the test after it.
+const streamEndWait = 10 * time.Second
+
+func watchGRPC(t *testing.T, ts *testServer, secret string) func() codes.Code {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(withToken(context.Background(), secret), streamEndWait)
+	t.Cleanup(cancel)
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("first notification: %v", err)
+	}
+	return func() codes.Code {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				st := wantCode(t, err, codes.Unauthenticated)
+				return st.Code()
+			}
+		}
+	}
+}
+
+func watchREST(t *testing.T, ts *testServer, secret string) func() codes.Code {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), streamEndWait)
+	t.Cleanup(cancel)
+	resp := restStream(t, ctx, http.DefaultClient, ts, "/v1/notifications:watch?after_seq=1", secret)
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"result"`) {
+		t.Fatalf("first notification: %q %v", lines.Text(), lines.Err())
+	}
+	return func() codes.Code {
+		last := ""
+		for lines.Scan() {
+			last = lines.Text()
+		}
+		if err := lines.Err(); err != nil {
+			t.Fatalf("the stream did not end: %v (last line %q)", err, last)
+		}
+		// The gateway ends a stream that fails with an error chunk.
+		if !strings.Contains(last, `"error"`) || !strings.Contains(last, `"code":16`) {
+			t.Fatalf("the stream ended with %q, want an UNAUTHENTICATED error chunk", last)
+		}
+		return codes.Unauthenticated
+	}
+}
+
+// A backup being downloaded by an admin who is then disabled ends with
+// UNAUTHENTICATED instead of running to the end. The client's flow-control
+// window is fixed at 64 KiB, so the server cannot have sent the whole
+// database ahead of the reader.
+func TestBackupStreamEndsWhenUserDisabled(t *testing.T) {
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), StreamRecheck: 20 * time.Millisecond})
+	secret := ts.addUser(t, "admin2", pb.Role_ROLE_ADMIN, "orgs/system")
+	fillDatabase(t, ts)
+
+	conn, err := grpc.NewClient(ts.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(withToken(context.Background(), secret), streamEndWait)
+	defer cancel()
+	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("first chunk: %v", err)
+	}
+	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/admin2"}); err != nil {
+		t.Fatal(err)
+	}
+	// Give the re-check (every 20 ms) ample time before reading on.
+	time.Sleep(time.Second)
+	got := len(first.GetData())
+	for {
+		chunk, err := stream.Recv()
+		if err != nil {
+			wantCode(t, err, codes.Unauthenticated)
+			break
+		}
+		got += len(chunk.GetData())
+	}
+	t.Logf("the backup ended after %d bytes", got)
+}

@@ -1,0 +1,97 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/childcase/childcase/internal/domain/identity"
+)
+
+// DefaultStreamRecheck is how often an open server stream checks that its
+// caller's token is still valid, unless Deps says otherwise.
+const DefaultStreamRecheck = 5 * time.Second
+
+// errTokenInvalidated is the cause a stream's context is cancelled with
+// when its caller's token stopped being valid.
+var errTokenInvalidated = errors.New("the caller's token is no longer valid")
+
+// streamReauth ends a server stream (WatchEvents, BackupDatabase) soon
+// after its caller's token stops being valid: revoked, expired on the
+// service's clock, or its user disabled. A token is checked once when a
+// call starts; a stream can outlive that check by hours, and must not go
+// on delivering case numbers to someone who was just locked out. It
+// checks the token again every few seconds and, once it fails, cancels
+// the handler's context and ends the stream with UNAUTHENTICATED. It runs
+// after authentication, which put the principal in the context.
+type streamReauth struct {
+	identity *identity.Service
+	every    time.Duration
+	log      *slog.Logger
+}
+
+func (r streamReauth) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	ctx := ss.Context()
+	if principalFrom(ctx).UserID == "" {
+		return next(srv, ss) // a public stream (health): no token to check
+	}
+	token, why := bearerToken(ctx)
+	if why != "" {
+		return next(srv, ss) // cannot happen after authentication
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { r.recheck(ctx, token, cancel) })
+	err := next(srv, &reauthStream{ServerStream: ss, ctx: ctx})
+	cancel(nil)
+	wg.Wait()
+	if errors.Is(context.Cause(ctx), errTokenInvalidated) {
+		r.log.InfoContext(ctx, "stream ended: the token is no longer valid")
+		return withInfo(codes.Unauthenticated, "the token is no longer valid (revoked, expired or its user disabled); the stream has ended", ReasonUnauthenticated, nil)
+	}
+	return err
+}
+
+// recheck checks token every r.every until ctx ends, and cancels it with
+// errTokenInvalidated once the token is refused. Any other failure (the
+// database busy or full) keeps the stream: the token is checked again at
+// the next tick.
+func (r streamReauth) recheck(ctx context.Context, token string, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(r.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := r.identity.Authenticate(ctx, token); errors.Is(err, identity.ErrUnauthenticated) {
+			cancel(errTokenInvalidated)
+			return
+		}
+	}
+}
+
+// reauthStream gives the handler the context that recheck cancels, and
+// refuses to send once it is cancelled: a handler that sends in a loop
+// (the backup) stops at its next message even if it does not watch the
+// context.
+type reauthStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *reauthStream) Context() context.Context { return s.ctx }
+
+func (s *reauthStream) SendMsg(m any) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	return s.ServerStream.SendMsg(m)
+}
