@@ -415,8 +415,8 @@ func (v *Vault) OpenDossier(tx storage.ReadTx, caseNumber string, s model.Sealed
 // key like the dossier; the rest of the case stays in the clear for
 // scoping, deadlines and the police view.
 type caseTexts struct {
-	Referrals []referralTexts     `json:"referrals,omitempty"` // by index in Case.PoliceReferrals
-	Pauses    map[int]string      `json:"pauses,omitempty"`    // PauseReason by deadline id
+	Referrals []referralTexts      `json:"referrals,omitempty"` // by index in Case.PoliceReferrals
+	Pauses    map[int]string       `json:"pauses,omitempty"`    // PauseReason by deadline id
 	Transfers map[int]transferText `json:"transfers,omitempty"` // by transfer id
 }
 
