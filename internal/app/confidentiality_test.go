@@ -1290,3 +1290,153 @@ func TestConfidentialityFreeTextNeverOnDisk(t *testing.T) {
 	ts = startWithClock(t, ts.cfg, ts.clock)
 	showsText("after the restart")
 }
+
+// confRawUpdate changes the database at path directly, as an older
+// release would have written it.
+func confRawUpdate(t *testing.T, path string, change func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(change); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// confRecords returns every record of the cases and idempotency buckets,
+// the ones that held case free text in the clear before version 3.
+func confRecords(t *testing.T, path string) []byte {
+	t.Helper()
+	var all []byte
+	confRawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, name := range []string{"cases", "idempotency"} {
+			if err := tx.Bucket([]byte(name)).ForEach(func(_, v []byte) error {
+				all = append(all, v...)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return all
+}
+
+// A database of schema version 2 kept the free text of its cases, and the
+// answers remembered for case steps, in the clear. Opened by this release
+// it keeps every text, but sealed: the cases at start, and the remembered
+// answers dropped (storage cannot seal them).
+func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	p := ts.process()
+	bd := ts.as(t, "bd.worker")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	c, err := p.AcknowledgeCase(bd, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "placeholder"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = p.DeclineTransfer(ts.as(t, "hk.worker"), &pb.DeclineTransferRequest{Name: name, Etag: c.GetEtag(), Reason: "placeholder"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = p.ReferCaseToPolice(bd, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "refer-1",
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "placeholder"}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+
+	// Write the case, and the answer remembered for the referral, as
+	// version 2 did: the text in the clear in the record, no Texts.
+	const (
+		transfer = "OLDTRANSFER-1201"
+		decline  = "OLDDECLINE-1302"
+		offence  = "OLDOFFENCE-1403"
+		pause    = "OLDPAUSE-1504"
+	)
+	version2 := func(raw []byte) []byte {
+		var c map[string]any
+		if err := json.Unmarshal(raw[1:], &c); err != nil {
+			t.Fatal(err)
+		}
+		delete(c, "Texts")
+		tr := c["Transfers"].([]any)[0].(map[string]any)
+		tr["Reason"], tr["DeclineNote"] = transfer, decline
+		c["PoliceReferrals"].([]any)[0].(map[string]any)["SuspectedOffence"] = offence
+		c["Deadlines"].([]any)[0].(map[string]any)["PauseReason"] = pause
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte{raw[0]}, out...)
+	}
+	confRawUpdate(t, ts.cfg.DBPath, func(tx *bolt.Tx) error {
+		cases := tx.Bucket([]byte("cases"))
+		k, v := cases.Cursor().First()
+		if err := cases.Put(bytes.Clone(k), version2(v)); err != nil {
+			return err
+		}
+		recs := tx.Bucket([]byte("idempotency"))
+		key := []byte("bd.worker:case.referToPolice:refer-1")
+		raw := recs.Get(key)
+		if raw == nil {
+			return errors.New("no idempotency record for the referral")
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(raw[1:], &rec); err != nil {
+			return err
+		}
+		rec["Result"] = version2(append([]byte{1}, mustBase64(t, rec["Result"].(string))...))[1:]
+		out, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := recs.Put(key, append([]byte{raw[0]}, out...)); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 2))
+	})
+	markers := []string{transfer, decline, offence, pause}
+	if leaks := confLeaks(confRecords(t, ts.cfg.DBPath), markers); len(leaks) != len(markers) {
+		t.Fatalf("the version 2 file holds only %v of %v in the clear", leaks, markers)
+	}
+
+	ts = startWithClock(t, ts.cfg, ts.clock)
+	got := getCase(t, ts, "bd.worker", name)
+	if tr := got.GetTransfers(); len(tr) != 1 || tr[0].GetReason() != transfer || tr[0].GetDeclineReason() != decline {
+		t.Errorf("transfers after the upgrade: %v", tr)
+	}
+	if pr := got.GetPoliceReferrals(); len(pr) != 1 || pr[0].GetSuspectedOffence() != offence {
+		t.Errorf("police referrals after the upgrade: %v", pr)
+	}
+	if d := got.GetDeadlines()[0]; d.GetPauseReason() != pause {
+		t.Errorf("deadline %d after the upgrade: pause reason %q", d.GetId(), d.GetPauseReason())
+	}
+	ts.stop()
+	if leaks := confLeaks(confRecords(t, ts.cfg.DBPath), markers); len(leaks) > 0 {
+		t.Errorf("free text still in the clear after the upgrade:\n%s", strings.Join(leaks, "\n"))
+	}
+	var version []byte
+	confRawUpdate(t, ts.cfg.DBPath, func(tx *bolt.Tx) error {
+		version = bytes.Clone(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
+		return nil
+	})
+	if !bytes.Equal(version, binary.BigEndian.AppendUint32(nil, 3)) {
+		t.Errorf("schema version after the upgrade: %x", version)
+	}
+}
+
+func mustBase64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
