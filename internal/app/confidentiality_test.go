@@ -614,20 +614,13 @@ func confSeqKey(seq uint64) []byte {
 // confTamper changes the audit bucket of the database at path directly.
 func confTamper(t *testing.T, path string, change func(b *bolt.Bucket) error) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error {
+	confRawUpdate(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("audit"))
 		if b == nil {
 			return errors.New("no audit bucket")
 		}
 		return change(b)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func TestConfidentialityAuditTrail(t *testing.T) {

@@ -342,37 +342,52 @@ const rotateBatch = 200
 func (v *Vault) Rotate(ctx context.Context, store storage.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
+	return inBatches(ctx, store, func(tx storage.Tx, after string) (string, int, error) {
+		ks, next, err := tx.ListDataKeys(after, rotateBatch)
+		if err != nil {
+			return "", 0, err
+		}
+		n := 0
+		for _, k := range ks {
+			if k.Wrapped.MasterID == current.ID() {
+				continue
+			}
+			dk, err := ring.Unwrap(k.Wrapped, []byte(k.ID))
+			if err != nil {
+				return "", 0, fmt.Errorf("rotate data key %s: %w", k.ID, err)
+			}
+			w, err := current.Wrap(dk, []byte(k.ID))
+			if err != nil {
+				return "", 0, err
+			}
+			if err := tx.PutDataKey(k.ID, w); err != nil {
+				return "", 0, err
+			}
+			n++
+		}
+		return next, n, nil
+	})
+}
+
+// inBatches runs step in one transaction after another, each given the
+// cursor the one before returned, until a step returns no cursor; it adds
+// up the counts of the committed steps. A long job (a rotation, sealing
+// the text of an older database) so never holds the write lock for long,
+// and running it again after an interruption finishes it.
+func inBatches(ctx context.Context, store storage.Store, step func(tx storage.Tx, after string) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
+		var n int
 		err := store.Update(ctx, func(tx storage.Tx) error {
-			ks, cursor, err := tx.ListDataKeys(after, rotateBatch)
-			if err != nil {
-				return err
-			}
-			next = cursor
-			for _, k := range ks {
-				if k.Wrapped.MasterID == current.ID() {
-					continue
-				}
-				dk, err := ring.Unwrap(k.Wrapped, []byte(k.ID))
-				if err != nil {
-					return fmt.Errorf("rotate data key %s: %w", k.ID, err)
-				}
-				w, err := current.Wrap(dk, []byte(k.ID))
-				if err != nil {
-					return err
-				}
-				if err := tx.PutDataKey(k.ID, w); err != nil {
-					return err
-				}
-				total++
-			}
-			return nil
+			var err error
+			next, n, err = step(tx, after)
+			return err
 		})
 		if err != nil {
 			return total, err
 		}
+		total += n
 		if next == "" {
 			return total, nil
 		}
@@ -571,39 +586,28 @@ const sealClearBatch = 200
 // service serves; on a database without such text it only reads. Sealing
 // is a change of the stored case, so its etag changes once.
 func (v *Vault) SealClearText(ctx context.Context, store storage.Store) (int, error) {
-	total, after := 0, ""
-	for {
-		var next string
-		err := store.Update(ctx, func(tx storage.Tx) error {
-			cs, cursor, err := tx.ListCases(storage.CaseQuery{After: after, Limit: sealClearBatch})
-			if err != nil {
-				return err
-			}
-			next = cursor
-			for _, c := range cs {
-				if len(c.Texts.Data) > 0 || !HasClearText(c) {
-					continue
-				}
-				c.Revision++
-				stored, err := v.SealCase(tx, c)
-				if err != nil {
-					return err
-				}
-				if err := tx.UpdateCase(stored); err != nil {
-					return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
-				}
-				total++
-			}
-			return nil
-		})
+	return inBatches(ctx, store, func(tx storage.Tx, after string) (string, int, error) {
+		cs, next, err := tx.ListCases(storage.CaseQuery{After: after, Limit: sealClearBatch})
 		if err != nil {
-			return total, err
+			return "", 0, err
 		}
-		if next == "" {
-			return total, nil
+		n := 0
+		for _, c := range cs {
+			if len(c.Texts.Data) > 0 || !HasClearText(c) {
+				continue
+			}
+			c.Revision++
+			stored, err := v.SealCase(tx, c)
+			if err != nil {
+				return "", 0, err
+			}
+			if err := tx.UpdateCase(stored); err != nil {
+				return "", 0, fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
+			}
+			n++
 		}
-		after = next
-	}
+		return next, n, nil
+	})
 }
 
 // sealedReasonPrefix starts the stored form of an audit event's reason.
