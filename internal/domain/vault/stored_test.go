@@ -275,3 +275,59 @@ func TestFillReachesEveryString(t *testing.T) {
 		t.Errorf("fill set a field that is not stored: %+v", r)
 	}
 }
+
+// A case's free text survives SealCase and OpenCase exactly, leaves the
+// caller's case untouched, cannot be opened as another case's, and a case
+// changed without being opened is refused rather than stored without its
+// text.
+func TestCaseTexts(t *testing.T) {
+	s, _ := openStore(t)
+	v := vault.New(keys.NewKeyring(master(t)))
+	c := model.Case{
+		Number: "HN-2026-00007",
+		PoliceReferrals: []model.PoliceReferral{
+			{PoliceUnit: "policeUnits/a", SuspectedOffence: "Điều 146", ReferenceNumber: "CA/117", Investigators: "CQĐT"},
+			{PoliceUnit: "policeUnits/b"},
+		},
+		Deadlines: []model.Deadline{{ID: 1}, {ID: 4, PauseReason: "chờ giám định"}},
+		Transfers: []model.Transfer{{ID: 2, Reason: "chuyển nhà", DeclineNote: "không thuộc phường"}, {ID: 3}},
+	}
+	want := c
+	want.PoliceReferrals = slices.Clone(c.PoliceReferrals)
+	var stored model.Case
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		var err error
+		stored, err = v.SealCase(tx, c)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("SealCase changed its argument: %+v", c)
+	}
+	if vault.HasClearText(stored) || stored.Texts.KeyID != "cases/HN-2026-00007" {
+		t.Errorf("stored form: clear text %v, sealed under %q", vault.HasClearText(stored), stored.Texts.KeyID)
+	}
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		opened, err := v.OpenCase(tx, stored)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(opened, want) {
+			t.Errorf("OpenCase = %+v, want %+v", opened, want)
+		}
+		other := stored
+		other.Number = "HN-2026-00008"
+		if _, err := v.OpenCase(tx, other); err == nil {
+			t.Error("the free text of one case opened as another's")
+		}
+		if _, err := v.SealCase(tx, stored); err == nil {
+			t.Error("SealCase took a case whose text was not opened")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
