@@ -1,8 +1,10 @@
 package vault_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -329,5 +331,44 @@ func TestCaseTexts(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// SealClearText runs at every start. With nothing to seal it only reads:
+// a write there would fail on a full disk and keep the service from
+// starting, where reads should go on.
+func TestSealClearTextWithNothingToSealWritesNothing(t *testing.T) {
+	s, path := openStore(t)
+	v := vault.New(keys.NewKeyring(master(t)))
+	err := s.Update(ctx, func(tx storage.Tx) error {
+		for _, number := range []string{"HN-2026-00001", "HN-2026-00002"} {
+			c := model.Case{Number: number, ResponsibleUnit: commune, IncidentUnit: commune, Revision: 1,
+				Transfers: []model.Transfer{{ID: 1, Reason: "chuyển nhà"}}}
+			stored, err := v.SealCase(tx, c)
+			if err != nil {
+				return err
+			}
+			if err := tx.CreateCase(&stored); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := v.SealClearText(ctx, s); err != nil || n != 0 {
+		t.Fatalf("SealClearText = %d, %v; want 0, nil", n, err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("SealClearText wrote to a database with nothing to seal")
 	}
 }

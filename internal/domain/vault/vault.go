@@ -577,37 +577,69 @@ func (v *Vault) OpenCases(tx storage.ReadTx, cs []model.Case) error {
 	return nil
 }
 
-// sealClearBatch is how many cases one transaction of SealClearText reads.
+// sealClearBatch is how many cases one transaction of SealClearText reads
+// or seals.
 const sealClearBatch = 200
 
 // SealClearText seals the free text that a database of schema version 2
 // or older kept in the clear in its cases, in small transactions, and
 // returns how many cases it sealed. It runs at every start before the
-// service serves; on a database without such text it only reads. Sealing
-// is a change of the stored case, so its etag changes once.
+// service serves. It finds such cases with reads only, so a database with
+// none (every database after its first start) is not written to, and a
+// full one still starts. Sealing is a change of the stored case, so its
+// etag changes once.
 func (v *Vault) SealClearText(ctx context.Context, store storage.Store) (int, error) {
-	return inBatches(ctx, store, func(tx storage.Tx, after string) (string, int, error) {
-		cs, next, err := tx.ListCases(storage.CaseQuery{After: after, Limit: sealClearBatch})
+	clear := func(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
+	var todo []string
+	for after := ""; ; {
+		var next string
+		err := store.View(ctx, func(tx storage.ReadTx) error {
+			cs, cursor, err := tx.ListCases(storage.CaseQuery{Match: clear, After: after, Limit: sealClearBatch})
+			for _, c := range cs {
+				todo = append(todo, c.Number)
+			}
+			next = cursor
+			return err
+		})
 		if err != nil {
-			return "", 0, err
+			return 0, err
 		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	sealed := 0
+	for batch := range slices.Chunk(todo, sealClearBatch) {
 		n := 0
-		for _, c := range cs {
-			if len(c.Texts.Data) > 0 || !HasClearText(c) {
-				continue
+		err := store.Update(ctx, func(tx storage.Tx) error {
+			n = 0
+			for _, number := range batch {
+				c, err := tx.CaseByNumber(number)
+				if err != nil {
+					return err
+				}
+				if !clear(c) {
+					continue // sealed since it was found
+				}
+				c.Revision++
+				stored, err := v.SealCase(tx, c)
+				if err != nil {
+					return err
+				}
+				if err := tx.UpdateCase(stored); err != nil {
+					return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
+				}
+				n++
 			}
-			c.Revision++
-			stored, err := v.SealCase(tx, c)
-			if err != nil {
-				return "", 0, err
-			}
-			if err := tx.UpdateCase(stored); err != nil {
-				return "", 0, fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
-			}
-			n++
+			return nil
+		})
+		if err != nil {
+			return sealed, err
 		}
-		return next, n, nil
-	})
+		sealed += n
+	}
+	return sealed, nil
 }
 
 // sealedReasonPrefix starts the stored form of an audit event's reason.
