@@ -393,6 +393,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	// A database written before case free text was sealed gets it sealed
+	// before anything is served.
+	if n, err := mk.vault.SealClearText(ctx, store); err != nil {
+		return nil, fmt.Errorf("seal the free text of older cases: %w", err)
+	} else if n > 0 {
+		opts.Logger.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
+	}
 	ids := identity.New(store, reg, opts.Clock, opts.Logger)
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
@@ -437,7 +444,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	deps := grpcapi.Deps{
-		Intake: svc, Process: engine, Identity: ids, Audit: auditLog, Keys: mk, Backup: store,
+		Intake: svc, Process: engine, Identity: ids, Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
@@ -248,12 +249,13 @@ func TestConfidentialityPlaintextNeverOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The check reads the right file: public fields are there in the clear.
-	for _, public := range []string{"HN-2026-00001", "HN-2026-00002", strings.TrimPrefix(reports[1].GetName(), "reports/"), "reporter.disclose", confGoodReason} {
+	for _, public := range []string{"HN-2026-00001", "HN-2026-00002", strings.TrimPrefix(reports[1].GetName(), "reports/"), "reporter.disclose"} {
 		if !bytes.Contains(db, []byte(public)) {
 			t.Errorf("the database file does not hold the public value %q: is it the right file?", public)
 		}
 	}
-	if leaks := confLeaks(db, append(slices.Clone(sec.strings), confMarkers...)); len(leaks) > 0 {
+	// The reason given for the disclosure is personal data too.
+	if leaks := confLeaks(db, append(slices.Concat(sec.strings, confMarkers), confGoodReason)); len(leaks) > 0 {
 		t.Errorf("private data in the clear in the database file:\n%s", strings.Join(leaks, "\n"))
 	}
 	// Token secrets are kept as hashes only.
@@ -612,20 +614,13 @@ func confSeqKey(seq uint64) []byte {
 // confTamper changes the audit bucket of the database at path directly.
 func confTamper(t *testing.T, path string, change func(b *bolt.Bucket) error) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error {
+	confRawUpdate(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("audit"))
 		if b == nil {
 			return errors.New("no audit bucket")
 		}
 		return change(b)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func TestConfidentialityAuditTrail(t *testing.T) {
@@ -887,12 +882,14 @@ func TestConfidentialityLiveKeyRotation(t *testing.T) {
 	}
 
 	// Each report has a case's key and a reporter's key: all are
-	// re-wrapped each time.
+	// re-wrapped each time. The first rotation's audit event seals its
+	// reason under the audit log's key, which the second re-wraps too.
 	ids := []string{oldMaster.ID()}
 	for i, resp := range resps {
 		id := resp.GetMasterKeyId()
-		if len(id) != 16 || slices.Contains(ids, id) || resp.GetRewrappedKeys() != 2*confRotationReports {
-			t.Errorf("RotateMasterKey %d = %v (earlier masters %v), want a new id and %d re-wrapped keys", i+1, resp, ids, 2*confRotationReports)
+		want := int64(2*confRotationReports + i)
+		if len(id) != 16 || slices.Contains(ids, id) || resp.GetRewrappedKeys() != want {
+			t.Errorf("RotateMasterKey %d = %v (earlier masters %v), want a new id and %d re-wrapped keys", i+1, resp, ids, want)
 		}
 		ids = append(ids, id)
 	}
@@ -1153,4 +1150,286 @@ func TestConfidentialityREST(t *testing.T) {
 	if code, body := confREST(t, ts, "GET", casePath, "Bearer "+ts.tokens.get(operatorID)); code != http.StatusOK {
 		t.Errorf("a minute later: %d %s", code, body)
 	}
+}
+
+// The free text a case collects after intake (pause reasons, transfer
+// reasons and decline notes, the police track's offence, reference number
+// and agency, notes) and the reason given for a disclosure: each carries a
+// marker, goes through the API with a request_id (so idempotency records
+// remember the answers that hold it), is shown back to those who may see
+// it, and never reaches the database file in the clear.
+func TestConfidentialityFreeTextNeverOnDisk(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	ts.addUser(t, "sup", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	p := ts.process()
+	bd, hk, police := ts.as(t, "bd.worker"), ts.as(t, "hk.worker"), ts.as(t, "police.bd")
+	const (
+		pauseText    = "chờ giám định PAUSEMARK-4711"
+		transferText = "trẻ chuyển về ở với bà TRANSFERMARK-5821"
+		declineText  = "địa chỉ không thuộc phường DECLINEMARK-6932"
+		offenceText  = "Điều 146 BLHS, nghi phạm là cậu ruột OFFENCEMARK-7043"
+		refNumText   = "CA-BD/REFNUMMARK-8154"
+		agencyText   = "Cơ quan CSĐT AGENCYMARK-9265"
+		noteText     = "mẹ cháu gọi lại NOTEMARK-1376"
+		discloseText = "công an phường đề nghị DISCLOSEMARK-2487"
+		missingText  = "kiểm tra người báo tin NOTFOUNDMARK-3598"
+	)
+	markers := []string{"PAUSEMARK-4711", "TRANSFERMARK-5821", "DECLINEMARK-6932", "OFFENCEMARK-7043",
+		"REFNUMMARK-8154", "AGENCYMARK-9265", "NOTEMARK-1376", "DISCLOSEMARK-2487", "NOTFOUNDMARK-3598"}
+	must := func(what string) func(*pb.Case, error) *pb.Case {
+		return func(c *pb.Case, err error) *pb.Case {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return c
+		}
+	}
+
+	r := validReport()
+	r.ReceiveTime = timestamppb.New(testNow.Add(-time.Hour))
+	r.SuspectedAbuse = []pb.AbuseForm{pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE}
+	report, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := report.GetCase()
+	c := getCase(t, ts, "bd.worker", name)
+	ack := findDeadline(t, c, "ACKNOWLEDGE", "")
+	pause := &pb.PauseDeadlineRequest{Name: name, Etag: c.GetEtag(), RequestId: "pause-1", DeadlineId: ack.GetId(), Reason: pauseText}
+	c = must("pause")(p.PauseDeadline(bd, pause))
+	// A retry gets the first answer, reason and all, from the sealed
+	// idempotency record.
+	again := must("pause again")(p.PauseDeadline(bd, pause))
+	if got := findDeadline(t, again, "ACKNOWLEDGE", "").GetPauseReason(); got != pauseText {
+		t.Errorf("the retried pause answers with the reason %q, want %q", got, pauseText)
+	}
+	c = must("resume")(p.ResumeDeadline(bd, &pb.ResumeDeadlineRequest{Name: name, Etag: c.GetEtag(), RequestId: "resume-1", DeadlineId: ack.GetId()}))
+	c = must("acknowledge")(p.AcknowledgeCase(bd, &pb.AcknowledgeCaseRequest{Name: name, Etag: c.GetEtag(), RequestId: "ack-1"}))
+	c = must("propose")(p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), RequestId: "transfer-1", ToUnit: pHoanKiem, Reason: transferText}))
+	must("decline")(p.DeclineTransfer(hk, &pb.DeclineTransferRequest{Name: name, Etag: c.GetEtag(), RequestId: "decline-1", Reason: declineText}))
+	c = must("refer")(p.ReferCaseToPolice(bd, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "refer-1",
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: offenceText}))
+	must("police acknowledge")(p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		RequestId: "police-ack-1", ReferenceNumber: refNumText}))
+	must("police forwarding")(p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		RequestId: "police-fwd-1", InvestigationAgency: agencyText}))
+	must("note")(p.AddCaseNote(bd, &pb.AddCaseNoteRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "note-1", Text: noteText}))
+	if _, err := ts.reports().DiscloseReporter(ts.as(t, "sup"), &pb.DiscloseReporterRequest{Name: report.GetName(), Reason: discloseText}); err != nil {
+		t.Fatalf("disclose: %v", err)
+	}
+	_, err = ts.reports().DiscloseReporter(ts.as(t, "sup"), &pb.DiscloseReporterRequest{Name: "reports/0b9d6c52-3f1e-4a57-9d2a-6c1f0e8b7a11", Reason: missingText})
+	wantCode(t, err, codes.NotFound)
+
+	// Those who may see the text see it: the case's unit in the case and
+	// in its lists, the police in their view, the auditors in the log.
+	showsText := func(when string) {
+		t.Helper()
+		full := getCase(t, ts, "bd.worker", name)
+		tr := full.GetTransfers()
+		if len(tr) != 1 || tr[0].GetReason() != transferText || tr[0].GetDeclineReason() != declineText {
+			t.Errorf("%s: transfers %v", when, tr)
+		}
+		pr := full.GetPoliceReferrals()
+		if len(pr) != 1 || pr[0].GetSuspectedOffence() != offenceText || pr[0].GetReferenceNumber() != refNumText || pr[0].GetInvestigationAgency() != agencyText {
+			t.Errorf("%s: police referrals %v", when, pr)
+		}
+		list, err := ts.cases().ListCases(bd, &pb.ListCasesRequest{})
+		if err != nil || len(list.GetCases()) != 1 || list.GetCases()[0].GetTransfers()[0].GetReason() != transferText {
+			t.Errorf("%s: ListCases = %v, %v", when, list, err)
+		}
+		pv := getCase(t, ts, "police.bd", name).GetPoliceReferrals()
+		if len(pv) != 1 || pv[0].GetSuspectedOffence() != offenceText {
+			t.Errorf("%s: the police view's referrals %v", when, pv)
+		}
+		events, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reasons []string
+		for _, e := range events.GetEvents() {
+			if e.GetAction() == "reporter.disclose" {
+				reasons = append(reasons, e.GetReason())
+			}
+		}
+		slices.Sort(reasons)
+		if want := []string{discloseText, missingText}; !slices.Equal(reasons, want) {
+			t.Errorf("%s: the auditor sees the disclosure reasons %q, want %q", when, reasons, want)
+		}
+		v, err := ts.audit().VerifyAuditLog(ts.as(t, "auditor"), &pb.VerifyAuditLogRequest{})
+		if err != nil || !v.GetIntact() {
+			t.Errorf("%s: VerifyAuditLog = %v, %v", when, v, err)
+		}
+	}
+	showsText("before the restart")
+	ts.stop()
+
+	db, err := os.ReadFile(ts.cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(db, []byte(name[len("cases/"):])) || !bytes.Contains(db, []byte("reporter.disclose")) {
+		t.Fatal("the database file does not hold the case: is it the right file?")
+	}
+	if leaks := confLeaks(db, markers); len(leaks) > 0 {
+		t.Errorf("free text in the clear in the database file:\n%s", strings.Join(leaks, "\n"))
+	}
+
+	ts = startWithClock(t, ts.cfg, ts.clock)
+	showsText("after the restart")
+}
+
+// confRawUpdate changes the database at path directly, as an older
+// release would have written it.
+func confRawUpdate(t *testing.T, path string, change func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(change); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// confRecords returns every record of the cases and idempotency buckets,
+// the ones that held case free text in the clear before version 3.
+func confRecords(t *testing.T, path string) []byte {
+	t.Helper()
+	var all []byte
+	confRawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, name := range []string{"cases", "idempotency"} {
+			if err := tx.Bucket([]byte(name)).ForEach(func(_, v []byte) error {
+				all = append(all, v...)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return all
+}
+
+// A database of schema version 2 kept the free text of its cases, and the
+// answers remembered for case steps, in the clear. Opened by this release
+// it keeps every text, but sealed: the cases at start, and the remembered
+// answers dropped (storage cannot seal them).
+func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	p := ts.process()
+	bd := ts.as(t, "bd.worker")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	c, err := p.AcknowledgeCase(bd, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "placeholder"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = p.DeclineTransfer(ts.as(t, "hk.worker"), &pb.DeclineTransferRequest{Name: name, Etag: c.GetEtag(), Reason: "placeholder"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = p.ReferCaseToPolice(bd, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "refer-1",
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "placeholder"}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+
+	// Write the case, and the answer remembered for the referral, as
+	// version 2 did: the text in the clear in the record, no Texts.
+	const (
+		transfer = "OLDTRANSFER-1201"
+		decline  = "OLDDECLINE-1302"
+		offence  = "OLDOFFENCE-1403"
+		pause    = "OLDPAUSE-1504"
+	)
+	version2 := func(raw []byte) []byte {
+		var c map[string]any
+		if err := json.Unmarshal(raw[1:], &c); err != nil {
+			t.Fatal(err)
+		}
+		delete(c, "Texts")
+		tr := c["Transfers"].([]any)[0].(map[string]any)
+		tr["Reason"], tr["DeclineNote"] = transfer, decline
+		c["PoliceReferrals"].([]any)[0].(map[string]any)["SuspectedOffence"] = offence
+		c["Deadlines"].([]any)[0].(map[string]any)["PauseReason"] = pause
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte{raw[0]}, out...)
+	}
+	confRawUpdate(t, ts.cfg.DBPath, func(tx *bolt.Tx) error {
+		cases := tx.Bucket([]byte("cases"))
+		k, v := cases.Cursor().First()
+		if err := cases.Put(bytes.Clone(k), version2(v)); err != nil {
+			return err
+		}
+		recs := tx.Bucket([]byte("idempotency"))
+		key := []byte("bd.worker:case.referToPolice:refer-1")
+		raw := recs.Get(key)
+		if raw == nil {
+			return errors.New("no idempotency record for the referral")
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(raw[1:], &rec); err != nil {
+			return err
+		}
+		rec["Result"] = version2(append([]byte{1}, mustBase64(t, rec["Result"].(string))...))[1:]
+		out, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := recs.Put(key, append([]byte{raw[0]}, out...)); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 2))
+	})
+	markers := []string{transfer, decline, offence, pause}
+	if leaks := confLeaks(confRecords(t, ts.cfg.DBPath), markers); len(leaks) != len(markers) {
+		t.Fatalf("the version 2 file holds only %v of %v in the clear", leaks, markers)
+	}
+
+	ts = startWithClock(t, ts.cfg, ts.clock)
+	got := getCase(t, ts, "bd.worker", name)
+	if tr := got.GetTransfers(); len(tr) != 1 || tr[0].GetReason() != transfer || tr[0].GetDeclineReason() != decline {
+		t.Errorf("transfers after the upgrade: %v", tr)
+	}
+	if pr := got.GetPoliceReferrals(); len(pr) != 1 || pr[0].GetSuspectedOffence() != offence {
+		t.Errorf("police referrals after the upgrade: %v", pr)
+	}
+	if d := got.GetDeadlines()[0]; d.GetPauseReason() != pause {
+		t.Errorf("deadline %d after the upgrade: pause reason %q", d.GetId(), d.GetPauseReason())
+	}
+	ts.stop()
+	if leaks := confLeaks(confRecords(t, ts.cfg.DBPath), markers); len(leaks) > 0 {
+		t.Errorf("free text still in the clear after the upgrade:\n%s", strings.Join(leaks, "\n"))
+	}
+	var version []byte
+	confRawUpdate(t, ts.cfg.DBPath, func(tx *bolt.Tx) error {
+		version = bytes.Clone(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
+		return nil
+	})
+	if !bytes.Equal(version, binary.BigEndian.AppendUint32(nil, 3)) {
+		t.Errorf("schema version after the upgrade: %x", version)
+	}
+}
+
+func mustBase64(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

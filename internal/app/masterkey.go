@@ -132,6 +132,12 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 		now := mk.clock.Now()
 		e := by.Event(now, "keys.rotate", "masterKey", "", audit.OutcomeOK)
 		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped", old.ID(), next.ID(), n)
+		// Sealed like a disclosure's reason, so that the reasons given
+		// for actions are all read the same way; this one holds no
+		// personal data.
+		if err := mk.vault.SealReason(tx, &e); err != nil {
+			return err
+		}
 		if _, err := tx.AppendAudit(e); err != nil {
 			return err
 		}

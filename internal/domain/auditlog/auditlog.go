@@ -11,16 +11,22 @@ import (
 	"math"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/storage"
 )
 
 // Log appends to and reads the audit trail.
 type Log struct {
 	store storage.Store
+	vault *vault.Vault // opens the reasons for auditors; nil leaves them sealed
 }
 
 // New returns the log kept in store.
 func New(store storage.Store) *Log { return &Log{store: store} }
+
+// WithVault returns the log with List opening the sealed reasons of the
+// events it returns. Only auditors list events.
+func (l *Log) WithVault(v *vault.Vault) *Log { return &Log{store: l.store, vault: v} }
 
 // Record appends events durably. Concurrent calls share a commit. A caller
 // that fails to record a read must not return the data.
@@ -38,11 +44,21 @@ func (l *Log) Record(ctx context.Context, events ...audit.Event) error {
 	return nil
 }
 
-// List returns events matching q, newest first.
+// List returns events matching q, newest first, with their reasons opened
+// when the log has the vault. An opened event no longer matches its hash:
+// it is for reading, Verify checks the stored form.
 func (l *Log) List(ctx context.Context, q storage.AuditQuery) (events []audit.Event, next string, err error) {
 	err = l.store.View(ctx, func(tx storage.ReadTx) error {
 		events, next, err = tx.ListAuditEvents(q)
-		return err
+		if err != nil || l.vault == nil {
+			return err
+		}
+		for i := range events {
+			if events[i].Reason, err = l.vault.OpenReason(tx, events[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return events, next, err
 }

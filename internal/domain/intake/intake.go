@@ -229,7 +229,8 @@ func (s *Service) openCase(tx storage.Tx, r model.Report, now time.Time) (model.
 
 // addReportToCase adds a report to a case: the case keeps the earliest
 // receive time, since the legal clocks start when information first came in,
-// and its taker may follow the case up.
+// and its taker may follow the case up. c is the case as stored: the change
+// leaves its sealed free text as it is.
 func addReportToCase(tx storage.Tx, c *model.Case, r model.Report, now time.Time) error {
 	if c.Status == model.StatusClosed {
 		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it before adding reports", c.Number)

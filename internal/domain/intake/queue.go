@@ -52,7 +52,7 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 				return err
 			}
 			for _, c := range page {
-				shaped, err := s.shape(p, c)
+				shaped, err := s.shape(tx, p, c)
 				if err != nil {
 					return err
 				}

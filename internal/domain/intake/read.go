@@ -136,12 +136,20 @@ func (s *Service) visibleCase(tx storage.ReadTx, p access.Principal, number stri
 	if err != nil {
 		return model.Case{}, err
 	}
-	return s.shape(p, c)
+	return s.shape(tx, p, c)
 }
 
-// shape returns c as p may see it, or ErrNotFound.
-func (s *Service) shape(p access.Principal, c model.Case) (model.Case, error) {
-	switch s.policy.CaseView(p, c) {
+// shape returns c as p may see it, its free text opened, or ErrNotFound.
+func (s *Service) shape(tx storage.ReadTx, p access.Principal, c model.Case) (model.Case, error) {
+	view := s.policy.CaseView(p, c)
+	if view == access.ViewNone {
+		return model.Case{}, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
+	}
+	c, err := s.vault.OpenCase(tx, c)
+	if err != nil {
+		return model.Case{}, err
+	}
+	switch view {
 	case access.ViewFull:
 		return c, nil
 	case access.ViewPolice:
@@ -163,7 +171,7 @@ func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.C
 		}
 		next = cursor
 		for _, c := range found {
-			shaped, err := s.shape(p, c)
+			shaped, err := s.shape(tx, p, c)
 			if err != nil {
 				return err
 			}
@@ -213,14 +221,25 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 		}
 		e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", access.CaseResource(stored.CaseNumber), audit.OutcomeOK)
 		e.Reason = reason
+		if err := s.vault.SealReason(tx, &e); err != nil {
+			return err
+		}
 		_, err = tx.AppendAudit(e)
 		return err
 	})
 	if errors.Is(err, model.ErrNotFound) {
-		e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", "", audit.OutcomeNotFound)
-		e.Reason = reason
-		if rerr := s.audit.Record(ctx, e); rerr != nil {
-			return model.Reporter{}, rerr
+		// The attempt is recorded with its reason, sealed like any other.
+		rerr := s.store.Update(ctx, func(tx storage.Tx) error {
+			e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", "", audit.OutcomeNotFound)
+			e.Reason = reason
+			if err := s.vault.SealReason(tx, &e); err != nil {
+				return err
+			}
+			_, err := tx.AppendAudit(e)
+			return err
+		})
+		if rerr != nil {
+			return model.Reporter{}, fmt.Errorf("record audit events: %w", rerr)
 		}
 	}
 	if err != nil {

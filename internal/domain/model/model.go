@@ -147,6 +147,13 @@ type Case struct {
 	Deadlines         []Deadline
 	Transfers         []Transfer
 	Dossier           Sealed
+
+	// Texts is the free text of the referrals, transfers and paused
+	// deadlines (SuspectedOffence, ReferenceNumber, Investigators,
+	// Reason, DeclineNote, PauseReason) sealed under the case's data key.
+	// Storage keeps those fields empty and the text here; package vault
+	// moves it between the two (SealCase, OpenCase).
+	Texts Sealed
 }
 
 // Plan states.

@@ -149,9 +149,16 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			return err
 		}
 		if replayed && prior.Resource == number {
-			return json.Unmarshal(prior.Result, &out)
+			// The answer is remembered as storage keeps the case: its
+			// free text sealed.
+			var first model.Case
+			if err := json.Unmarshal(prior.Result, &first); err != nil {
+				return err
+			}
+			out, err = e.vault.OpenCase(tx, first)
+			return err
 		}
-		c, err := tx.CaseByNumber(number)
+		c, err := e.loadCase(tx, number)
 		if err != nil {
 			return err
 		}
@@ -180,14 +187,15 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err := st.apply(s); err != nil {
 			return err
 		}
-		if err := s.commit(method); err != nil {
+		stored, err := s.commit(method)
+		if err != nil {
 			return err
 		}
 		out = c
 		if req.RequestID == "" {
 			return nil
 		}
-		result, err := json.Marshal(out)
+		result, err := json.Marshal(stored)
 		if err != nil {
 			return err
 		}
@@ -201,38 +209,54 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 }
 
 // commit writes what a transition or a timer produced: the dossier, the
-// case, its timers, timeline, outbox entries and audit events.
-func (s *stepCtx) commit(action string) error {
+// case, its timers, timeline, outbox entries and audit events. It returns
+// the case as stored, with its free text sealed.
+func (s *stepCtx) commit(action string) (model.Case, error) {
 	c := s.c
 	if s.dossierChange {
 		sealed, err := s.e.vault.SealDossier(s.tx, c.Number, *s.dossier)
 		if err != nil {
-			return err
+			return model.Case{}, err
 		}
 		c.Dossier = sealed
 	}
 	if err := s.syncTimers(); err != nil {
-		return err
+		return model.Case{}, err
 	}
 	c.UpdateTime = s.now
 	c.Revision++
-	if err := s.tx.UpdateCase(*c); err != nil {
-		return err
+	stored, err := s.e.vault.SealCase(s.tx, *c)
+	if err != nil {
+		return model.Case{}, err
+	}
+	if err := s.tx.UpdateCase(stored); err != nil {
+		return model.Case{}, err
 	}
 	if len(s.events) > 0 {
 		if _, err := s.tx.AppendCaseEvents(c.ID, s.events...); err != nil {
-			return err
+			return model.Case{}, err
 		}
 	}
 	if len(s.notes) > 0 {
 		if _, err := s.tx.AppendNotifications(s.notes...); err != nil {
-			return err
+			return model.Case{}, err
 		}
 	}
 	res := access.CaseResource(c.Number)
 	audits := append([]audit.Event{s.p.Event(s.now, action, res, res, audit.OutcomeOK)}, s.audits...)
-	_, err := s.tx.AppendAudit(audits...)
-	return err
+	if _, err := s.tx.AppendAudit(audits...); err != nil {
+		return model.Case{}, err
+	}
+	return stored, nil
+}
+
+// loadCase reads a case to change it, its free text opened.
+func (e *Engine) loadCase(tx storage.ReadTx, number string) (model.Case, error) {
+	c, err := tx.CaseByNumber(number)
+	if err != nil {
+		return model.Case{}, err
+	}
+	return e.vault.OpenCase(tx, c)
 }
 
 // open returns the case's dossier, opening it on first use.

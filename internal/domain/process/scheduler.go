@@ -76,6 +76,10 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 		if d == nil || !d.Open() || !d.NextFire.Equal(t.At) {
 			return nil
 		}
+		if c, err = e.vault.OpenCase(tx, c); err != nil {
+			return err
+		}
+		d = c.Deadline(t.DeadlineID)
 		s := &stepCtx{e: e, tx: tx, p: system, now: now, c: &c, oldFires: map[int]time.Time{}}
 		for _, dl := range c.Deadlines {
 			if dl.ID != d.ID {
@@ -83,7 +87,8 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 			}
 		}
 		s.tick(d)
-		return s.commit("deadline.fire")
+		_, err = s.commit("deadline.fire")
+		return err
 	})
 }
 

@@ -9,11 +9,15 @@ package vault
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
@@ -338,37 +342,52 @@ const rotateBatch = 200
 func (v *Vault) Rotate(ctx context.Context, store storage.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
+	return inBatches(ctx, store, func(tx storage.Tx, after string) (string, int, error) {
+		ks, next, err := tx.ListDataKeys(after, rotateBatch)
+		if err != nil {
+			return "", 0, err
+		}
+		n := 0
+		for _, k := range ks {
+			if k.Wrapped.MasterID == current.ID() {
+				continue
+			}
+			dk, err := ring.Unwrap(k.Wrapped, []byte(k.ID))
+			if err != nil {
+				return "", 0, fmt.Errorf("rotate data key %s: %w", k.ID, err)
+			}
+			w, err := current.Wrap(dk, []byte(k.ID))
+			if err != nil {
+				return "", 0, err
+			}
+			if err := tx.PutDataKey(k.ID, w); err != nil {
+				return "", 0, err
+			}
+			n++
+		}
+		return next, n, nil
+	})
+}
+
+// inBatches runs step in one transaction after another, each given the
+// cursor the one before returned, until a step returns no cursor; it adds
+// up the counts of the committed steps. A long job (a rotation, sealing
+// the text of an older database) so never holds the write lock for long,
+// and running it again after an interruption finishes it.
+func inBatches(ctx context.Context, store storage.Store, step func(tx storage.Tx, after string) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
+		var n int
 		err := store.Update(ctx, func(tx storage.Tx) error {
-			ks, cursor, err := tx.ListDataKeys(after, rotateBatch)
-			if err != nil {
-				return err
-			}
-			next = cursor
-			for _, k := range ks {
-				if k.Wrapped.MasterID == current.ID() {
-					continue
-				}
-				dk, err := ring.Unwrap(k.Wrapped, []byte(k.ID))
-				if err != nil {
-					return fmt.Errorf("rotate data key %s: %w", k.ID, err)
-				}
-				w, err := current.Wrap(dk, []byte(k.ID))
-				if err != nil {
-					return err
-				}
-				if err := tx.PutDataKey(k.ID, w); err != nil {
-					return err
-				}
-				total++
-			}
-			return nil
+			var err error
+			next, n, err = step(tx, after)
+			return err
 		})
 		if err != nil {
 			return total, err
 		}
+		total += n
 		if next == "" {
 			return total, nil
 		}
@@ -403,4 +422,268 @@ func (v *Vault) OpenDossier(tx storage.ReadTx, caseNumber string, s model.Sealed
 		return model.Dossier{}, fmt.Errorf("open dossier of %s: %w", caseNumber, err)
 	}
 	return d, nil
+}
+
+// caseTexts is the free text a case carries outside its dossier: what a
+// worker wrote about a transfer, a paused deadline and a police referral.
+// It names suspects and families, so it is sealed under the case's data
+// key like the dossier; the rest of the case stays in the clear for
+// scoping, deadlines and the police view.
+type caseTexts struct {
+	Referrals []referralTexts      `json:"referrals,omitempty"` // by index in Case.PoliceReferrals
+	Pauses    map[int]string       `json:"pauses,omitempty"`    // PauseReason by deadline id
+	Transfers map[int]transferText `json:"transfers,omitempty"` // by transfer id
+}
+
+type referralTexts struct {
+	SuspectedOffence string `json:"suspected_offence,omitempty"`
+	ReferenceNumber  string `json:"reference_number,omitempty"`
+	Investigators    string `json:"investigators,omitempty"`
+}
+
+type transferText struct {
+	Reason      string `json:"reason,omitempty"`
+	DeclineNote string `json:"decline_note,omitempty"`
+}
+
+func caseTextsAAD(number string) []byte { return []byte("cases/" + number + "/texts") }
+
+// textsOf gathers the free text of c, and reports whether there is any.
+func textsOf(c model.Case) (caseTexts, bool) {
+	var t caseTexts
+	some := false
+	for _, r := range c.PoliceReferrals {
+		rt := referralTexts{SuspectedOffence: r.SuspectedOffence, ReferenceNumber: r.ReferenceNumber, Investigators: r.Investigators}
+		some = some || rt != referralTexts{}
+		t.Referrals = append(t.Referrals, rt)
+	}
+	for _, d := range c.Deadlines {
+		if d.PauseReason != "" {
+			if t.Pauses == nil {
+				t.Pauses = map[int]string{}
+			}
+			t.Pauses[d.ID], some = d.PauseReason, true
+		}
+	}
+	for _, tr := range c.Transfers {
+		if tr.Reason != "" || tr.DeclineNote != "" {
+			if t.Transfers == nil {
+				t.Transfers = map[int]transferText{}
+			}
+			t.Transfers[tr.ID], some = transferText{Reason: tr.Reason, DeclineNote: tr.DeclineNote}, true
+		}
+	}
+	return t, some
+}
+
+// HasClearText reports whether c carries free text in the clear: a case
+// opened by OpenCase, or one a schema version 2 database stored that way.
+func HasClearText(c model.Case) bool {
+	_, some := textsOf(c)
+	return some
+}
+
+// withoutTexts returns c with its free text removed. The slices are copied:
+// c is the caller's, and stays as it was.
+func withoutTexts(c model.Case) model.Case {
+	c.PoliceReferrals = slices.Clone(c.PoliceReferrals)
+	for i := range c.PoliceReferrals {
+		r := &c.PoliceReferrals[i]
+		r.SuspectedOffence, r.ReferenceNumber, r.Investigators = "", "", ""
+	}
+	c.Deadlines = slices.Clone(c.Deadlines)
+	for i := range c.Deadlines {
+		c.Deadlines[i].PauseReason = ""
+	}
+	c.Transfers = slices.Clone(c.Transfers)
+	for i := range c.Transfers {
+		c.Transfers[i].Reason, c.Transfers[i].DeclineNote = "", ""
+	}
+	return c
+}
+
+// errCaseNotOpened guards against a write that would lose the sealed text:
+// a case read from storage must go through OpenCase before it is changed
+// and sealed again.
+var errCaseNotOpened = errors.New("the case's free text was not opened before the case was changed")
+
+// SealCase returns the form of c that storage keeps (and that an
+// idempotency record remembers): its free text sealed in Texts under the
+// case's data key, the clear fields empty. c must have been opened by
+// OpenCase (or be new); c itself is not changed.
+func (v *Vault) SealCase(tx storage.Tx, c model.Case) (model.Case, error) {
+	if len(c.Texts.Data) > 0 {
+		return model.Case{}, fmt.Errorf("seal case %s: %w", c.Number, errCaseNotOpened)
+	}
+	t, some := textsOf(c)
+	if !some {
+		return c, nil
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return model.Case{}, fmt.Errorf("seal free text of %s: %w", c.Number, err)
+	}
+	stored := withoutTexts(c)
+	if stored.Texts, err = v.seal(tx, caseKeyID(c.Number), b, caseTextsAAD(c.Number)); err != nil {
+		return model.Case{}, err
+	}
+	return stored, nil
+}
+
+// OpenCase returns c as storage keeps it with its free text opened into
+// the clear fields and Texts emptied (which marks it open for SealCase).
+// A case without sealed text is returned as it is: it has none, or it was
+// stored in the clear by an older version.
+func (v *Vault) OpenCase(tx storage.ReadTx, c model.Case) (model.Case, error) {
+	if c.Texts.KeyID == "" && len(c.Texts.Data) == 0 {
+		return c, nil
+	}
+	b, err := v.open(tx, c.Texts, caseTextsAAD(c.Number))
+	if err != nil {
+		return model.Case{}, err
+	}
+	var t caseTexts
+	if err := json.Unmarshal(b, &t); err != nil {
+		return model.Case{}, fmt.Errorf("open free text of %s: %w", c.Number, err)
+	}
+	if len(t.Referrals) > len(c.PoliceReferrals) {
+		return model.Case{}, fmt.Errorf("open free text of %s: %d sealed referrals, %d stored", c.Number, len(t.Referrals), len(c.PoliceReferrals))
+	}
+	c = withoutTexts(c) // copies the slices before they are filled in
+	for i, r := range t.Referrals {
+		p := &c.PoliceReferrals[i]
+		p.SuspectedOffence, p.ReferenceNumber, p.Investigators = r.SuspectedOffence, r.ReferenceNumber, r.Investigators
+	}
+	for i := range c.Deadlines {
+		c.Deadlines[i].PauseReason = t.Pauses[c.Deadlines[i].ID]
+	}
+	for i := range c.Transfers {
+		tt := t.Transfers[c.Transfers[i].ID]
+		c.Transfers[i].Reason, c.Transfers[i].DeclineNote = tt.Reason, tt.DeclineNote
+	}
+	c.Texts = model.Sealed{}
+	return c, nil
+}
+
+// OpenCases opens each of cs in place, for a page of a list.
+func (v *Vault) OpenCases(tx storage.ReadTx, cs []model.Case) error {
+	for i := range cs {
+		c, err := v.OpenCase(tx, cs[i])
+		if err != nil {
+			return err
+		}
+		cs[i] = c
+	}
+	return nil
+}
+
+// sealClearBatch is how many cases one transaction of SealClearText reads
+// or seals.
+const sealClearBatch = 200
+
+// SealClearText seals the free text that a database of schema version 2
+// or older kept in the clear in its cases, in small transactions, and
+// returns how many cases it sealed. It runs at every start before the
+// service serves. It finds such cases with reads only, so a database with
+// none (every database after its first start) is not written to, and a
+// full one still starts. Sealing is a change of the stored case, so its
+// etag changes once.
+func (v *Vault) SealClearText(ctx context.Context, store storage.Store) (int, error) {
+	clear := func(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
+	var todo []string
+	for after := ""; ; {
+		var next string
+		err := store.View(ctx, func(tx storage.ReadTx) error {
+			cs, cursor, err := tx.ListCases(storage.CaseQuery{Match: clear, After: after, Limit: sealClearBatch})
+			for _, c := range cs {
+				todo = append(todo, c.Number)
+			}
+			next = cursor
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	sealed := 0
+	for batch := range slices.Chunk(todo, sealClearBatch) {
+		n := 0
+		err := store.Update(ctx, func(tx storage.Tx) error {
+			n = 0
+			for _, number := range batch {
+				c, err := tx.CaseByNumber(number)
+				if err != nil {
+					return err
+				}
+				if !clear(c) {
+					continue // sealed since it was found
+				}
+				c.Revision++
+				stored, err := v.SealCase(tx, c)
+				if err != nil {
+					return err
+				}
+				if err := tx.UpdateCase(stored); err != nil {
+					return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return sealed, err
+		}
+		sealed += n
+	}
+	return sealed, nil
+}
+
+// sealedReasonPrefix starts the stored form of an audit event's reason.
+const sealedReasonPrefix = "sealed:"
+
+// auditKeyID is the data key of the reasons in the audit log: one key of
+// the log's own, since a reason may concern a report that belongs to no
+// case, or a resource the caller could not see.
+const auditKeyID = "audit/reasons"
+
+func reasonAAD(e audit.Event) []byte { return []byte("audit/reason " + e.Action + " " + e.Resource) }
+
+// SealReason seals e.Reason in place, before the event is appended: the
+// reason a person gives for a disclosure is personal data, and the audit
+// log must not keep it in the clear. The hash chain covers the sealed
+// form, so the log verifies without the key. An empty reason stays empty.
+func (v *Vault) SealReason(tx storage.Tx, e *audit.Event) error {
+	if e.Reason == "" {
+		return nil
+	}
+	s, err := v.seal(tx, auditKeyID, []byte(e.Reason), reasonAAD(*e))
+	if err != nil {
+		return fmt.Errorf("seal the reason of %s: %w", e.Action, err)
+	}
+	e.Reason = sealedReasonPrefix + base64.RawStdEncoding.EncodeToString(s.Data)
+	return nil
+}
+
+// OpenReason returns the reason of e as it was given, for auditors. An
+// event appended before reasons were sealed holds its reason in the clear
+// and is returned as it is; a sealed reason that does not open is an
+// error.
+func (v *Vault) OpenReason(tx storage.ReadTx, e audit.Event) (string, error) {
+	enc, sealed := strings.CutPrefix(e.Reason, sealedReasonPrefix)
+	if !sealed {
+		return e.Reason, nil
+	}
+	data, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return "", fmt.Errorf("audit event %d: the sealed reason is damaged: %w", e.Seq, err)
+	}
+	b, err := v.open(tx, model.Sealed{KeyID: auditKeyID, Data: data}, reasonAAD(e))
+	if err != nil {
+		return "", fmt.Errorf("audit event %d: %w", e.Seq, err)
+	}
+	return string(b), nil
 }

@@ -59,8 +59,11 @@ import (
 )
 
 // SchemaVersion is the layout version this code reads and writes. Bump it
-// (and add a migration) whenever the layout above changes.
-const SchemaVersion = 2
+// (and add a migration) whenever the layout above changes. Version 3 keeps
+// a case's free text sealed in the case record's Texts: a release that
+// knows only version 2 would show cases without it and drop it on the next
+// change, so it must refuse the file.
+const SchemaVersion = 3
 
 var (
 	bucketMeta              = []byte("meta")

@@ -419,6 +419,7 @@ func (c *checker) checkCases() {
 			}
 		}
 		c.checkSealed(bucketCases, key, "its dossier", cs.Dossier)
+		c.checkSealed(bucketCases, key, "its free text", cs.Texts)
 		for _, d := range cs.Deadlines {
 			if !d.Open() || d.NextFire.IsZero() {
 				continue

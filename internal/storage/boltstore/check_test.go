@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -314,6 +315,23 @@ func TestCheckFindsDamage(t *testing.T) {
 			name:   "data key deleted",
 			change: func(f ckFixture, tx *bolt.Tx) error { return del("data_keys", []byte("cases/"+ckCase))(tx) },
 			bucket: "reports", key: "{report}", what: "cannot be opened",
+		},
+		{
+			name: "case's free text sealed under a missing data key",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				raw := tx.Bucket([]byte("cases")).Get(u64(f.caseID))
+				var c map[string]any
+				if err := json.Unmarshal(raw[1:], &c); err != nil {
+					return err
+				}
+				c["Texts"] = model.Sealed{KeyID: "cases/HN-2026-00099", Data: []byte{4}}
+				b, err := json.Marshal(c)
+				if err != nil {
+					return err
+				}
+				return put("cases", u64(f.caseID), append([]byte{raw[0]}, b...))(tx)
+			},
+			bucket: "cases", key: ckCase, what: "its free text is sealed under data key",
 		},
 		{
 			name:   "case sequence behind",

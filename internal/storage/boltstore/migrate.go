@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -21,7 +22,55 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 2: %w", err)
 		}
 	}
+	if version < 3 {
+		if err := dropClearCaseAnswers(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 3: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// dropClearCaseAnswers (version 2 to 3) deletes the idempotency records of
+// case steps that remember an answer: version 2 remembered the whole case,
+// its free text in the clear, and storage holds no key to seal it. The
+// cases themselves keep their text in the clear until the service seals it
+// at start (vault.SealClearText). A retry of such a step after the upgrade
+// is refused by its stale etag instead of replayed.
+func dropClearCaseAnswers(tx *bolt.Tx) error {
+	recs, idx := tx.Bucket(bucketIdempotency), tx.Bucket(bucketIdempotencyByTime)
+	if recs == nil || idx == nil {
+		return fmt.Errorf("bucket %s or %s is missing", bucketIdempotency, bucketIdempotencyByTime)
+	}
+	var doomed []model.IdempotencyRecord
+	err := recs.ForEach(func(k, v []byte) error {
+		// The key is user id, method and request_id joined by ':'; user
+		// ids hold no ':'.
+		_, rest, _ := strings.Cut(string(k), ":")
+		if !strings.HasPrefix(rest, "case.") {
+			return nil
+		}
+		r, err := decodeAs[model.IdempotencyRecord](v)
+		if err != nil {
+			return fmt.Errorf("idempotency record %q: %w", k, err)
+		}
+		if len(r.Result) > 0 {
+			r.Key = string(k)
+			doomed = append(doomed, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range doomed { // not under the cursor: deleting there skips entries
+		if err := recs.Delete([]byte(r.Key)); err != nil {
+			return err
+		}
+		if err := idx.Delete(idempotencyTimeKey(r.CreateTime, r.Key)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // migrateIdempotencyIndex (version 1 to 2) adds the index of idempotency

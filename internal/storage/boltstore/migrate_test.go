@@ -23,24 +23,10 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	old := ckT0.Add(-40 * 24 * time.Hour)
 	recent := ckT0.Add(-time.Hour)
-	s := open(t, path)
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
-		for _, r := range []model.IdempotencyRecord{
-			{Key: "u:CreateReport:old", Resource: "r1", CreateTime: old},
-			{Key: "u:CreateReport:recent", Resource: "r2", CreateTime: recent},
-		} {
-			if err := tx.PutIdempotency(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	putIdempotency(t, path,
+		model.IdempotencyRecord{Key: "u:CreateReport:old", Resource: "r1", CreateTime: old},
+		model.IdempotencyRecord{Key: "u:CreateReport:recent", Resource: "r2", CreateTime: recent},
+	)
 	// Turn it into what version 1 wrote.
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket([]byte("idempotency_by_time")); err != nil {
@@ -63,7 +49,7 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 	}
 	ro.Close()
 
-	s = open(t, path)
+	s := open(t, path)
 	var n int
 	err = s.Update(context.Background(), func(tx storage.Tx) error {
 		var err error
@@ -95,5 +81,66 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 	}
 	if res := mustCheck(t, path); !res.OK() {
 		t.Errorf("the migrated file does not check:\n%s", problemList(res))
+	}
+}
+
+// A file of schema version 2 remembered whole cases, their free text in the
+// clear, as the answers of case steps. The migration to version 3 drops
+// those records (storage holds no key to seal them) and keeps every other.
+func TestOpenMigratesVersion2DropsClearCaseAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	recs := []model.IdempotencyRecord{
+		{Key: "hoa.le:case.proposeTransfer:t-1", Resource: "HN-2026-00001", Result: []byte(`{"Transfers":[{"Reason":"clear"}]}`), CreateTime: ckT0},
+		{Key: "hoa.le:case.addNote:n-1", Resource: "HN-2026-00001", CreateTime: ckT0},
+		{Key: "admin:CreateUser:u-1", Resource: "users/lan", Result: []byte(`{"User":{}}`), CreateTime: ckT0},
+		{Key: "hoa.le:CreateReport:r-1", Resource: "r1", CreateTime: ckT0},
+	}
+	putIdempotency(t, path, recs...)
+	writeSchemaVersion(t, path, 2)
+
+	s := open(t, path)
+	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+		for i, r := range recs {
+			_, err := tx.Idempotency(r.Key)
+			if i == 0 && !errors.Is(err, model.ErrNotFound) {
+				t.Errorf("%s after the migration: error %v, want ErrNotFound", r.Key, err)
+			}
+			if i > 0 && err != nil {
+				t.Errorf("%s after the migration: %v", r.Key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, 3); !bytes.Equal(got, want) {
+		t.Errorf("schema_version after the migration = %x, want %x", got, want)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("the migrated file does not check (the index must lose the entry too):\n%s", problemList(res))
+	}
+}
+
+// putIdempotency stores recs in a new database at path and closes it.
+func putIdempotency(t *testing.T, path string, recs ...model.IdempotencyRecord) {
+	t.Helper()
+	s := open(t, path)
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		for _, r := range recs {
+			if err := tx.PutIdempotency(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

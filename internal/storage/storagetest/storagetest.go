@@ -239,6 +239,10 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 			KeyID: "dk-case-" + number,
 			Data:  []byte{0x02, 0x00, 0xff, 0xc3, 0x28, 'd', 'o', 's', 0x00, 0x80},
 		},
+		Texts: model.Sealed{
+			KeyID: "dk-case-" + number,
+			Data:  []byte{0x02, 0x01, 0xfe, 't', 'x', 't', 0x00, 0x81},
+		},
 	}
 }
 
