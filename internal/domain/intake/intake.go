@@ -356,7 +356,9 @@ func (s *Service) visibleReport(tx storage.ReadTx, p access.Principal, id string
 		return model.StoredReport{}, err
 	}
 	if !s.policy.CanSeeReport(p, r, c) {
-		return model.StoredReport{}, fmt.Errorf("report %s: %w", id, model.ErrNotFound)
+		// The report comes back with the error only so that the refusal
+		// is audited under its case; callers return nothing of it.
+		return r, fmt.Errorf("report %s: %w", id, model.ErrNotFound)
 	}
 	return r, nil
 }
