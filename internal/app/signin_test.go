@@ -328,6 +328,7 @@ func TestRefusedCallsAreAuditedWithTheirRecord(t *testing.T) {
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, confBaDinh)
 	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, confHoanKiem)
+	ts.addUser(t, "op2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
 	created, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()})
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +356,24 @@ func TestRefusedCallsAreAuditedWithTheirRecord(t *testing.T) {
 		t.Errorf("out of scope %v, missing %v: the answers differ", scope.Proto(), missing.Proto())
 	}
 
+	// Another operator's report may not join or be linked to the case,
+	// and may not take the first operator's report.
+	op2 := ts.as(t, "op2")
+	joining := validReport()
+	joining.Case = caseName
+	_, err = ts.reports().CreateReport(op2, &pb.CreateReportRequest{Report: joining})
+	wantCode(t, err, codes.InvalidArgument)
+	counselling := validReport()
+	counselling.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	own, err := ts.reports().CreateReport(op2, &pb.CreateReportRequest{Report: counselling})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.reports().LinkReport(op2, &pb.LinkReportRequest{Name: own.GetName(), Case: caseName})
+	wantCode(t, err, codes.InvalidArgument)
+	_, err = ts.reports().LinkReport(op2, &pb.LinkReportRequest{Name: report, Case: caseName})
+	wantCode(t, err, codes.NotFound)
+
 	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: caseName, PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -364,6 +383,8 @@ func TestRefusedCallsAreAuditedWithTheirRecord(t *testing.T) {
 		{"users/hk.worker", caseName, "not_found", "case.read"},
 		{"users/hk.worker", report, "not_found", "report.read"},
 		{"users/hk.worker", caseName, "not_found", "case.acknowledge"},
+		{"users/op2", caseName, "not_found", "case.add_report"},
+		{"users/op2", report, "not_found", "report.link"},
 	} {
 		if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
 			return e.GetActor() == want.actor && e.GetResource() == want.resource && e.GetOutcome() == want.outcome &&
