@@ -214,7 +214,7 @@ func unauthenticated() error {
 }
 
 func throttled(wait time.Duration) error {
-	st := status.New(codes.ResourceExhausted, "too many failed authentications from this client; wait and retry")
+	st := status.New(codes.ResourceExhausted, "too many failed authentications from this client or with this token; wait and retry")
 	if d, err := st.WithDetails(
 		&errdetails.ErrorInfo{Reason: ReasonThrottled, Domain: ErrorDomain},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
@@ -240,11 +240,12 @@ func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }
 
-// failureLimiter is a token bucket of failed authentications per client:
-// each failure takes a token, tokens come back one per refill period, and
-// a client with none left is refused until one comes back, valid token or
-// not. Memory is bounded: when the table is full, clients whose bucket
-// has refilled are forgotten first.
+// failureLimiter is a token bucket of failed authentications per key (a
+// client address, or a token id): each failure takes a token, tokens come
+// back one per refill period, and a key with none left is throttled until
+// one comes back (what that means is the authenticator's rule). Memory is
+// bounded: when the table is full, keys whose bucket has refilled are
+// forgotten first.
 type failureLimiter struct {
 	clock  clock.Clock
 	burst  float64
