@@ -79,6 +79,11 @@ type refusalLog struct {
 	clock  clock.Clock
 	logger *slog.Logger
 
+	// writing is held from taking a window's counts until their events
+	// are written, so that a call that finds its window ended waits for
+	// the events: nothing done after the window ended is written before
+	// them, and an auditor's read sees them.
+	writing sync.Mutex
 	mu      sync.Mutex
 	start   time.Time            // of the current window; zero: nothing counted
 	clients map[string]*refusals // at most RefusalClients
@@ -97,12 +102,13 @@ type refusals struct {
 	otherReasons int // refusals whose reason is beyond maxRefusalReasons
 }
 
-// add counts one refusal; when the window it falls in is a new one, the
-// old window's events are written first.
+// add counts one refusal; when the window has ended, its events are
+// written first.
 func (l *refusalLog) add(ctx context.Context, client, method, reason, requestID string) {
+	l.flush(ctx, false)
 	now := l.clock.Now()
 	l.mu.Lock()
-	ended := l.takeEnded(now, false)
+	defer l.mu.Unlock()
 	if l.start.IsZero() {
 		l.start = now
 	}
@@ -117,8 +123,6 @@ func (l *refusalLog) add(ctx context.Context, client, method, reason, requestID 
 		}
 	}
 	r.add(now, method, reason, requestID)
-	l.mu.Unlock()
-	l.write(ctx, ended)
 }
 
 func (r *refusals) add(now time.Time, method, reason, requestID string) {
@@ -139,6 +143,8 @@ func (r *refusals) add(now time.Time, method, reason, requestID string) {
 // flush writes the counted refusals if their window has ended, or in any
 // case when all is set.
 func (l *refusalLog) flush(ctx context.Context, all bool) {
+	l.writing.Lock()
+	defer l.writing.Unlock()
 	now := l.clock.Now()
 	l.mu.Lock()
 	ended := l.takeEnded(now, all)
@@ -146,8 +152,8 @@ func (l *refusalLog) flush(ctx context.Context, all bool) {
 	l.write(ctx, ended)
 }
 
-// takeEnded returns the events of the current window and starts a new one
-// if the window has ended (or all is set); callers hold mu.
+// takeEnded returns the events of the current window and empties it if
+// the window has ended (or all is set); callers hold writing and mu.
 func (l *refusalLog) takeEnded(now time.Time, all bool) []audit.Event {
 	if l.start.IsZero() || (!all && now.Sub(l.start) < RefusalWindow) {
 		return nil
