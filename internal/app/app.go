@@ -93,6 +93,10 @@ type Config struct {
 	// it further is refused (RESOURCE_EXHAUSTED, DATABASE_FULL) and reads go
 	// on. Zero: no cap but the disk's.
 	MaxDBSize int64
+	// TrustedProxies are the comma-separated CIDRs of the reverse proxies
+	// whose X-Forwarded-For names the client (for the sign-in throttle and
+	// its audit); empty: the client is the connection's peer.
+	TrustedProxies string
 }
 
 // The defaults of the limits in Config.
@@ -173,6 +177,9 @@ func (c Config) validate() (*tls.Config, error) {
 	}
 	if err := c.validateLimits(); err != nil {
 		return nil, err
+	}
+	if _, err := grpcapi.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("config: trusted-proxies: %w", err)
 	}
 	return c.serverTLS()
 }
@@ -443,9 +450,23 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	// One sign-in guard for both gRPC servers: a client's failures count
+	// once, over gRPC or REST. Its closer runs after both servers have
+	// stopped, and writes the refusals still counted.
+	signIns := grpcapi.NewSignInGuard(auditLog, opts.Clock, opts.Logger)
+	guardCtx, stopGuard := context.WithCancel(context.Background())
+	guardDone := make(chan struct{})
+	go func() {
+		defer close(guardDone)
+		signIns.Run(guardCtx, opts.SchedulerPoll)
+	}()
+	s.push(func(context.Context) error { stopGuard(); <-guardDone; return nil })
+	trusted, _ := grpcapi.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
+
 	deps := grpcapi.Deps{
 		Intake: svc, Process: engine, Identity: ids, Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
+		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
 		UnaryTimeout:  cfg.RequestTimeout,
@@ -572,7 +593,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
-		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize)
+		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize,
+		"trusted_proxies", cfg.TrustedProxies)
 	return s, nil
 }
 

@@ -125,6 +125,15 @@ func Principal(u model.User, requestID string) access.Principal {
 	return access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit, RequestID: requestID}
 }
 
+// TokenID returns the public id of a bearer token of the right form,
+// without looking it up: the sign-in throttle counts failures per token id
+// so that guesses at one user's token slow down that token, not everyone
+// who shares the guesser's address.
+func TokenID(bearer string) (id string, ok bool) {
+	id, _, ok = parseToken(bearer)
+	return id, ok
+}
+
 // parseToken splits "cc_<16 hex>_<43 base64url>" into id and secret.
 func parseToken(s string) (id, secret string, ok bool) {
 	rest, ok := strings.CutPrefix(s, tokenPrefix)

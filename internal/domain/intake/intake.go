@@ -9,6 +9,7 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -127,6 +128,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 	r.Reporter.Withheld = false
 
 	var out model.Report
+	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
 		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
@@ -148,6 +150,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 				err = model.ErrNotFound // out of scope looks like absent
 			}
 			if err != nil {
+				refused = s.refusedCase(p, now, err, caseNumber)
 				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
 			}
 			r.CaseNumber = c.Number
@@ -179,6 +182,11 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		return nil
 	})
 	if err != nil {
+		// A refusal that cannot be audited fails as the audit's write
+		// does, whether out of scope or absent: the two still look alike.
+		if rerr := s.audit.Record(ctx, refused...); rerr != nil {
+			return model.Report{}, rerr
+		}
 		return model.Report{}, err
 	}
 	if s.cases != nil && out.CaseNumber != "" {
@@ -288,12 +296,16 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	}
 	now := s.clock.Now()
 	var out model.Report
+	var refused []audit.Event // of a record out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
 		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
 		if err != nil {
 			return err
 		}
 		stored, err := s.visibleReport(tx, p, reportID)
+		if errors.Is(err, model.ErrNotFound) {
+			refused = []audit.Event{p.Event(now, "report.link", access.ReportResource(reportID), access.CaseResource(caseNumber), audit.OutcomeNotFound)}
+		}
 		if err != nil {
 			return err
 		}
@@ -313,6 +325,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			err = model.ErrNotFound
 		}
 		if err != nil {
+			refused = s.refusedCase(p, now, err, caseNumber)
 			return model.MissingReference(err, "case", "case %s does not exist", caseNumber)
 		}
 		if in.Etag != "" && in.Etag != c.Etag() {
@@ -343,7 +356,26 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		out = r
 		return nil
 	})
-	return out, err
+	if err != nil {
+		// A refusal that cannot be audited fails as the audit's write
+		// does, whether out of scope or absent: the two still look alike.
+		if rerr := s.audit.Record(ctx, refused...); rerr != nil {
+			return model.Report{}, rerr
+		}
+		return model.Report{}, err
+	}
+	return out, nil
+}
+
+// refusedCase returns the audit event of a report refused a case that is
+// out of p's scope or absent (lookupErr wraps ErrNotFound), so that the
+// case's trail shows the attempt; none for other errors.
+func (s *Service) refusedCase(p access.Principal, now time.Time, lookupErr error, caseNumber string) []audit.Event {
+	if !errors.Is(lookupErr, model.ErrNotFound) {
+		return nil
+	}
+	res := access.CaseResource(caseNumber)
+	return []audit.Event{p.Event(now, "case.add_report", res, res, audit.OutcomeNotFound)}
 }
 
 // visibleReport loads a report p may see, or ErrNotFound.
@@ -357,7 +389,9 @@ func (s *Service) visibleReport(tx storage.ReadTx, p access.Principal, id string
 		return model.StoredReport{}, err
 	}
 	if !s.policy.CanSeeReport(p, r, c) {
-		return model.StoredReport{}, fmt.Errorf("report %s: %w", id, model.ErrNotFound)
+		// The report comes back with the error only so that the refusal
+		// is audited under its case; callers return nothing of it.
+		return r, fmt.Errorf("report %s: %w", id, model.ErrNotFound)
 	}
 	return r, nil
 }

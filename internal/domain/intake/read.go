@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -27,15 +28,17 @@ func (s *Service) GetReport(ctx context.Context, p access.Principal, name string
 		return model.Report{}, model.InvalidField("name", "report.name", "%v", err)
 	}
 	var r model.Report
+	var caseNumber string
 	err = s.store.View(ctx, func(tx storage.ReadTx) error {
 		stored, err := s.visibleReport(tx, p, id)
+		caseNumber = stored.CaseNumber
 		if err != nil {
 			return err
 		}
 		r, err = s.vault.OpenReport(tx, stored)
 		return err
 	})
-	if err := s.recordRead(ctx, p, "report.read", access.ReportResource(id), access.CaseResource(r.CaseNumber), err); err != nil {
+	if err := s.recordRead(ctx, p, "report.read", access.ReportResource(id), access.CaseResource(caseNumber), err); err != nil {
 		return model.Report{}, err
 	}
 	return r, err
@@ -211,8 +214,10 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	}
 	now := s.clock.Now()
 	var rep model.Reporter
+	var caseNumber string
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
 		stored, err := s.visibleReport(tx, p, id)
+		caseNumber = stored.CaseNumber
 		if err != nil {
 			return err
 		}
@@ -230,7 +235,7 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	if errors.Is(err, model.ErrNotFound) {
 		// The attempt is recorded with its reason, sealed like any other.
 		rerr := s.store.Update(ctx, func(tx storage.Tx) error {
-			e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", "", audit.OutcomeNotFound)
+			e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", access.CaseResource(caseNumber), audit.OutcomeNotFound)
 			e.Reason = reason
 			if err := s.vault.SealReason(tx, &e); err != nil {
 				return err
@@ -247,6 +252,39 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	}
 	s.log.InfoContext(ctx, "reporter disclosed", "report", id, "by", p.UserID)
 	return rep, nil
+}
+
+// CaseOf names the case ("cases/{number}") of the record a call named
+// ("cases/{number}...", "reports/{id}..."), or "" when it names no case or
+// a report that belongs to none or does not exist. It looks past every
+// caller's scope: it serves the audit trail of calls refused on a record,
+// which only auditors read.
+func (s *Service) CaseOf(ctx context.Context, resource string) (string, error) {
+	kind, rest, _ := strings.Cut(resource, "/")
+	id, _, _ := strings.Cut(rest, "/")
+	switch kind {
+	case "cases":
+		number, err := ParseCaseName(id)
+		if err != nil {
+			return "", nil
+		}
+		return access.CaseResource(number), nil
+	case "reports":
+		if _, err := ParseReportName("reports/" + id); err != nil {
+			return "", nil
+		}
+		var number string
+		err := s.store.View(ctx, func(tx storage.ReadTx) error {
+			r, err := tx.Report(id)
+			number = r.CaseNumber
+			return err
+		})
+		if errors.Is(err, model.ErrNotFound) {
+			return "", nil
+		}
+		return access.CaseResource(number), err
+	}
+	return "", nil
 }
 
 // recordCaseList audits a page of listed cases, one event each, so that a

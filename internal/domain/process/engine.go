@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/intake"
@@ -201,6 +203,14 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		}
 		return idempotency.Remember(tx, p, method, req.RequestID, req.Fingerprint, number, result, now)
 	})
+	if errors.Is(err, model.ErrNotFound) {
+		// Out of scope or absent (the two look alike to the caller): the
+		// attempt goes on the case's audit trail, as a refused read does.
+		res := access.CaseResource(number)
+		if rerr := auditlog.New(e.store).Record(ctx, p.Event(now, "case."+st.name, res, res, audit.OutcomeNotFound)); rerr != nil {
+			return model.Case{}, rerr
+		}
+	}
 	if err != nil {
 		return model.Case{}, err
 	}

@@ -3,7 +3,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -12,13 +12,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
@@ -111,25 +109,32 @@ func principalFrom(ctx context.Context) access.Principal {
 type authenticator struct {
 	identity *identity.Service
 	audit    *auditlog.Log
-	limiter  *failureLimiter
+	guard    *SignInGuard
+	cases    CaseResolver // nil: refused calls are audited without their case
 	clock    clock.Clock
-	gateway  bool // trust the client address the in-process gateway forwards
+	gateway  bool           // the client address is the one the in-process gateway forwards
+	trusted  []netip.Prefix // proxies whose x-forwarded-for names the client
 }
 
-// Failed authentications a client may make in a burst, and how fast that
-// allowance comes back.
+// Failed authentications a client (an address, or a token id) may make in
+// a burst, and how fast that allowance comes back.
 const (
 	failureBurst  = 10
 	failureRefill = 30 * time.Second
 )
 
-func newAuthenticator(id *identity.Service, log *auditlog.Log, clk clock.Clock, gateway bool) *authenticator {
-	return &authenticator{identity: id, audit: log, limiter: newFailureLimiter(clk, failureBurst, failureRefill), clock: clk, gateway: gateway}
-}
-
 // authenticate returns ctx with the caller's principal, or the status to
-// refuse the call with.
-func (a *authenticator) authenticate(ctx context.Context, method string) (context.Context, error) {
+// refuse the call with. req is the request of a unary call (nil for a
+// stream): a refused call names the record it targeted in the audit.
+//
+// The throttle counts failures per client address and per token id
+// presented. A token id that keeps failing is refused, valid secret or
+// not: someone is guessing at it. An address that keeps failing is
+// refused when it presents no token id to judge by, but a token of the
+// right form is still checked, so that one bad client does not lock out
+// everyone behind the same address (a NAT, a reverse proxy); if it fails
+// too, the answer is the throttle's.
+func (a *authenticator) authenticate(ctx context.Context, method string, req any) (context.Context, error) {
 	if publicMethods[method] {
 		return ctx, nil
 	}
@@ -137,40 +142,53 @@ func (a *authenticator) authenticate(ctx context.Context, method string) (contex
 	if !ok {
 		return nil, withInfo(codes.PermissionDenied, "permission denied", ReasonPermissionDenied, nil)
 	}
+	// Refusals of a window that has ended are written now, before this
+	// call does anything: they happened first.
+	a.guard.refusals.flush(ctx, false)
 	client := a.clientAddr(ctx)
-	if wait := a.limiter.wait(client); wait > 0 {
-		a.recordFailure(ctx, method, "auth.throttled", "too many failed authentications from "+client)
-		return nil, throttled(wait)
-	}
 	token, why := bearerToken(ctx)
+	tokenID, _ := identity.TokenID(token)
+	addrWait := a.guard.clients.wait(client)
+	var idWait time.Duration
+	if tokenID != "" {
+		idWait = a.guard.tokens.wait(tokenID)
+	}
+	if idWait > 0 || (addrWait > 0 && tokenID == "") {
+		reason := "throttled: too many failures from this address"
+		if idWait > 0 {
+			reason = "throttled: too many failures with token " + tokenID
+		}
+		a.guard.refusals.add(ctx, client, method, reason, RequestID(ctx))
+		return nil, throttled(max(idWait, addrWait))
+	}
+	var u model.User
+	if why == "" {
+		var err error
+		u, err = a.identity.Authenticate(ctx, token)
+		switch {
+		case errors.Is(err, identity.ErrUnauthenticated):
+			why = strings.TrimPrefix(err.Error(), identity.ErrUnauthenticated.Error()+": ")
+		case err != nil:
+			return nil, withInfo(codes.Unavailable, "authentication is unavailable; retry", ReasonUnavailable, nil)
+		}
+	}
 	if why != "" {
-		a.limiter.fail(client)
-		a.recordFailure(ctx, method, "auth.fail", why+" (from "+client+")")
+		a.guard.clients.fail(client)
+		if tokenID != "" {
+			a.guard.tokens.fail(tokenID)
+		}
+		a.guard.refusals.add(ctx, client, method, why, RequestID(ctx))
+		if addrWait > 0 {
+			return nil, throttled(addrWait)
+		}
 		return nil, unauthenticated()
-	}
-	u, err := a.identity.Authenticate(ctx, token)
-	if errors.Is(err, identity.ErrUnauthenticated) {
-		a.limiter.fail(client)
-		a.recordFailure(ctx, method, "auth.fail", err.Error()+" (from "+client+")")
-		return nil, unauthenticated()
-	}
-	if err != nil {
-		return nil, withInfo(codes.Unavailable, "authentication is unavailable; retry", ReasonUnavailable, nil)
 	}
 	p := identity.Principal(u, RequestID(ctx))
 	if !p.Has(roles) {
-		_ = a.audit.Record(ctx, p.Event(a.clock.Now(), "auth.denied", method, "", audit.OutcomeDenied))
+		a.recordDenied(ctx, p, method, req)
 		return nil, withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
-}
-
-func (a *authenticator) recordFailure(ctx context.Context, method, action, reason string) {
-	e := audit.Event{Time: a.clock.Now(), Action: action, Resource: method, RequestID: RequestID(ctx),
-		Reason: reason, Outcome: audit.OutcomeDenied}
-	// The refusal stands even if the event cannot be written; the error is
-	// logged by the store's caller chain.
-	_ = a.audit.Record(ctx, e)
 }
 
 // bearerToken returns the token of the authorization metadata, or why
@@ -191,35 +209,12 @@ func bearerToken(ctx context.Context) (token, why string) {
 	return strings.TrimSpace(token), ""
 }
 
-// clientAddr names the client for throttling: its IP address. Behind the
-// in-process gateway that is the last x-forwarded-for entry, which the
-// gateway itself appends from the HTTP connection.
-func (a *authenticator) clientAddr(ctx context.Context) string {
-	if a.gateway {
-		md, _ := metadata.FromIncomingContext(ctx)
-		if v := md.Get("x-forwarded-for"); len(v) > 0 {
-			parts := strings.Split(v[len(v)-1], ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
-		return "gateway"
-	}
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.Addr == nil {
-		return "unknown"
-	}
-	host, _, err := net.SplitHostPort(p.Addr.String())
-	if err != nil {
-		return p.Addr.String()
-	}
-	return host
-}
-
 func unauthenticated() error {
 	return withInfo(codes.Unauthenticated, "a valid bearer token is required", ReasonUnauthenticated, nil)
 }
 
 func throttled(wait time.Duration) error {
-	st := status.New(codes.ResourceExhausted, "too many failed authentications from this client; wait and retry")
+	st := status.New(codes.ResourceExhausted, "too many failed authentications from this client or with this token; wait and retry")
 	if d, err := st.WithDetails(
 		&errdetails.ErrorInfo{Reason: ReasonThrottled, Domain: ErrorDomain},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)},
@@ -230,7 +225,7 @@ func throttled(wait time.Duration) error {
 }
 
 func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	ctx, err := a.authenticate(ctx, info.FullMethod)
+	ctx, err := a.authenticate(ctx, info.FullMethod, req)
 	if err != nil {
 		return nil, err
 	}
@@ -238,18 +233,19 @@ func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	ctx, err := a.authenticate(ss.Context(), info.FullMethod)
+	ctx, err := a.authenticate(ss.Context(), info.FullMethod, nil)
 	if err != nil {
 		return err
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }
 
-// failureLimiter is a token bucket of failed authentications per client:
-// each failure takes a token, tokens come back one per refill period, and
-// a client with none left is refused until one comes back, valid token or
-// not. Memory is bounded: when the table is full, clients whose bucket
-// has refilled are forgotten first.
+// failureLimiter is a token bucket of failed authentications per key (a
+// client address, or a token id): each failure takes a token, tokens come
+// back one per refill period, and a key with none left is throttled until
+// one comes back (what that means is the authenticator's rule). Memory is
+// bounded: when the table is full, keys whose bucket has refilled are
+// forgotten first.
 type failureLimiter struct {
 	clock  clock.Clock
 	burst  float64

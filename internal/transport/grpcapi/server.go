@@ -8,6 +8,7 @@ package grpcapi
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -52,6 +53,17 @@ type Deps struct {
 	// both servers the same key, so a token from a REST page works over
 	// gRPC and back. Empty: a key of this server's own.
 	PageTokenKey []byte
+	// SignIns throttles and audits failed sign-ins; share one between the
+	// public and the gateway server so that a client's failures count
+	// once. Nil: one of this server's own, whose last refusals are
+	// written only when a later one ends their window.
+	SignIns *SignInGuard
+	// TrustedProxies are the reverse proxies whose x-forwarded-for names
+	// the client, for the sign-in throttle and its audit.
+	TrustedProxies []netip.Prefix
+	// Cases names the case of a record a refused call named, for its
+	// audit; nil: refused calls are audited without their case.
+	Cases CaseResolver
 	// Streams caps the server streams each user holds open at once; share
 	// one between the public and the gateway server so that a user's
 	// streams count once whichever way they came. Nil: no cap.
@@ -87,7 +99,11 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		reauth.every = DefaultStreamRecheck
 	}
 	logger := slogLogger(d.Log)
-	auth := newAuthenticator(d.Identity, d.Audit, d.Clock, d.Gateway)
+	if d.SignIns == nil {
+		d.SignIns = NewSignInGuard(d.Audit, d.Clock, d.Log)
+	}
+	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
+		gateway: d.Gateway, trusted: d.TrustedProxies}
 	opts = append(opts,
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),

@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -80,6 +83,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return runtime.DefaultHeaderMatcher(h)
 		}),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			if wait, ok := retryDelay(err); ok {
+				w.Header().Set("Retry-After", retryAfterSeconds(wait))
+			}
 			runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, err)
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
@@ -122,7 +128,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return securityHeaders(mux, o.hsts), nil
+	return securityHeaders(retryAfter(mux), o.hsts), nil
 }
 
 // The routes of the server-streaming methods (their google.api.http
@@ -176,6 +182,57 @@ func (w *progressWriter) Flush() { _ = w.FlushError() }
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// DefaultRetryAfter is the Retry-After of a 429 whose error says no delay
+// of its own (a full database, too many open streams): a client should
+// not come back sooner.
+const DefaultRetryAfter = time.Minute
+
+// retryDelay returns the delay the RetryInfo of a gRPC error asks for.
+func retryDelay(err error) (time.Duration, bool) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri.GetRetryDelay().AsDuration(), true
+		}
+	}
+	return 0, false
+}
+
+// retryAfterSeconds writes a delay as Retry-After seconds, rounded up and
+// at least one: a client told 0 would retry at once.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
+}
+
+// retryAfter makes every 429 say when to retry: the error handler sets
+// the delay of the error's RetryInfo; a 429 without one (or written by
+// the gateway's stream path, which bypasses the error handler) gets
+// DefaultRetryAfter.
+func retryAfter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(retryAfterWriter{w}, r)
+	})
+}
+
+type retryAfterWriter struct{ http.ResponseWriter }
+
+func (w retryAfterWriter) WriteHeader(code int) {
+	if code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterSeconds(DefaultRetryAfter))
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming answers (watch, backup) flowing through the
+// wrapper; the gateway needs an http.Flusher.
+func (w retryAfterWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rawStreamAccept selects the rawStream marshaler for the paths that
 // stream a file in google.api.HttpBody chunks (the database backup). It is

@@ -1,0 +1,63 @@
+package grpcapi
+
+import (
+	"context"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+)
+
+// CaseResolver names the case ("cases/{number}") of a record a call named,
+// or "" when there is none, whoever the caller: a call refused on a record
+// goes on its case's audit trail.
+type CaseResolver interface {
+	CaseOf(ctx context.Context, resource string) (string, error)
+}
+
+// maxAuditedName bounds the record name a refused call is audited with.
+// The refusal comes before validation, so the name may be anything; a
+// longer one is not a record's name and the method stands in for it.
+const maxAuditedName = 200
+
+// recordDenied audits a call the caller's role may not make: on the record
+// the request names, with its case, so that the case's audit trail shows
+// the attempt; on the method when the request names none (or is a
+// stream's, not read yet).
+func (a *authenticator) recordDenied(ctx context.Context, p access.Principal, method string, req any) {
+	e := p.Event(a.clock.Now(), "auth.denied", method, "", audit.OutcomeDenied)
+	if name := targetName(req); name != "" {
+		e.Resource, e.Reason = name, "the role may not call "+method
+		if a.cases != nil {
+			// Best effort: the refusal stands, and is audited, without
+			// its case when the case cannot be read.
+			e.Case, _ = a.cases.CaseOf(ctx, name)
+		}
+	}
+	// The refusal stands even if the event cannot be written.
+	_ = a.audit.Record(ctx, e)
+}
+
+// targetName returns the record a request names in its "name" field, or
+// else its "parent" field; "" when it names none that could be a record's.
+func targetName(req any) string {
+	m, ok := req.(proto.Message)
+	if !ok || m == nil {
+		return ""
+	}
+	r := m.ProtoReflect()
+	for _, field := range []protoreflect.Name{"name", "parent"} {
+		fd := r.Descriptor().Fields().ByName(field)
+		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated {
+			continue
+		}
+		v := r.Get(fd).String()
+		if v != "" && len(v) <= maxAuditedName && utf8.ValidString(v) {
+			return v
+		}
+	}
+	return ""
+}
