@@ -306,6 +306,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// Before anything is opened, so that a start failing there names its build.
+	opts.Logger.Info("childcase build", ReadBuildInfo().logAttrs()...)
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}
