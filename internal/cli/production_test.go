@@ -101,6 +101,34 @@ func TestProductionUnitSandbox(t *testing.T) {
 	}
 }
 
+// TestProductionBackupUnit checks that the nightly backup runs childcase
+// backup and that every variable its unit and the README's backup.env set
+// is an environment twin of a backup flag: a misspelt one would be ignored
+// and the backup would fail every night.
+func TestProductionBackupUnit(t *testing.T) {
+	d := directives(readmeUnits(t)["childcase-backup.service"])
+	if len(d["ExecStart"]) != 1 || !strings.Contains(d["ExecStart"][0], "exec "+installedBinary+" backup --to /var/backups/childcase/") {
+		t.Errorf("childcase-backup.service: ExecStart %q, want %s backup --to /var/backups/childcase/...", d["ExecStart"], installedBinary)
+	}
+	if !slices.Contains(d["ReadWritePaths"], "/var/backups/childcase") || !slices.Contains(d["User"], "childcase") {
+		t.Errorf("childcase-backup.service: ReadWritePaths %v, User %v; want /var/backups/childcase and childcase", d["ReadWritePaths"], d["User"])
+	}
+	var help bytes.Buffer
+	if code := Main(t.Context(), []string{"backup", "-h"}, io.Discard, &help); code != 0 {
+		t.Fatalf("backup -h exited %d: %s", code, help.String())
+	}
+	names := []string{"CHILDCASE_TOKEN"} // in backup.env
+	for _, env := range d["Environment"] {
+		name, _, _ := strings.Cut(env, "=")
+		names = append(names, name)
+	}
+	for _, name := range names {
+		if !strings.Contains(help.String(), "(env "+name+")") {
+			t.Errorf("childcase-backup.service sets %s, which no flag of backup reads:\n%s", name, help.String())
+		}
+	}
+}
+
 // TestProductionUnitsVerify runs systemd-analyze verify on the README's
 // units. It needs no running systemd; CI installs the tool (package
 // systemd), so there it must not skip.
