@@ -164,4 +164,16 @@ func TestProductionUnitsVerify(t *testing.T) {
 	if err := cmd.Run(); err != nil || out.Len() > 0 {
 		t.Errorf("systemd-analyze verify %v: %v\n%s", paths, err, out.String())
 	}
+	// Both services hold secrets (the key file, an admin token): their
+	// sandbox must keep systemd's exposure score at 2.0 of 10 or below
+	// ("OK"; the threshold counts in tenths).
+	for _, p := range paths {
+		if filepath.Ext(p) != ".service" {
+			continue
+		}
+		out, err := exec.Command(analyze, "security", "--offline=yes", "--threshold=20", p).CombinedOutput()
+		if err != nil {
+			t.Errorf("systemd-analyze security %s: %v; its sandbox got weaker:\n%s", filepath.Base(p), err, out)
+		}
+	}
 }
