@@ -355,6 +355,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// One line per request: what is logged while serving a request joins
 	// its line (see grpcapi.NewRequestLineHandler).
 	opts.Logger = slog.New(grpcapi.NewRequestLineHandler(opts.Logger.Handler()))
+	// Before anything is opened, so that a start failing there names its build.
+	opts.Logger.Info("childcase build", ReadBuildInfo().logAttrs()...)
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}

@@ -215,9 +215,6 @@ func (ts *testServer) audit() pb.AuditServiceClient    { return pb.NewAuditServi
 func (ts *testServer) process() pb.CaseProcessServiceClient {
 	return pb.NewCaseProcessServiceClient(ts.conn)
 }
-func (ts *testServer) police() pb.PoliceUnitServiceClient {
-	return pb.NewPoliceUnitServiceClient(ts.conn)
-}
 
 // validReport is an intervention report about one child in Phường Ba Đình.
 func validReport() *pb.Report {

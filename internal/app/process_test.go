@@ -814,7 +814,7 @@ func TestProcessTransferDeclinedThenAccepted(t *testing.T) {
 	}
 
 	// A new proposal, accepted.
-	c, err = p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), ToUnit: pHoanKiem, Reason: "đã xác minh địa chỉ"})
+	_, err = p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), ToUnit: pHoanKiem, Reason: "đã xác minh địa chỉ"})
 	if err != nil {
 		t.Fatalf("second proposal: %v", err)
 	}
@@ -860,7 +860,7 @@ func TestProcessTransferDeclinedThenAccepted(t *testing.T) {
 		t.Errorf("Hoàn Kiếm's open queue: %v", q)
 	}
 	// Hoàn Kiếm carries on.
-	c, err = p.RecordInitialAssessment(hk, &pb.RecordInitialAssessmentRequest{Name: name, Etag: bv.GetEtag(),
+	_, err = p.RecordInitialAssessment(hk, &pb.RecordInitialAssessmentRequest{Name: name, Etag: bv.GetEtag(),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()})
 	if err != nil {
 		t.Fatalf("Hoàn Kiếm's initial assessment: %v", err)
@@ -928,7 +928,7 @@ func TestProcessEscalation2024DistrictThenCity(t *testing.T) {
 	}
 	// On Thu 6 June it goes to the city.
 	ts.clock.Set(hn(2024, 6, 6, 0, 1))
-	events = waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 2)
+	waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 2)
 	c = getCase(t, ts, "tb.worker", name)
 	ack = findDeadline(t, c, "ACKNOWLEDGE", "")
 	if e := ack.GetEscalations(); len(e) != 2 || e[1].GetToUnit() != pCity {

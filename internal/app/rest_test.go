@@ -183,8 +183,6 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 }
 
-func protoName(s string) protoreflect.Name { return protoreflect.Name(s) }
-
 // httpRule returns the method and the OpenAPI path of an RPC's HTTP rule,
 // with "{name=reports/*}" written as "reports/{report}" as in the document.
 func httpRule(t *testing.T, m protoreflect.MethodDescriptor) (string, string) {

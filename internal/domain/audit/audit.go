@@ -366,37 +366,3 @@ func verify(events iter.Seq2[Event, error], from uint64, prev []byte) verifyResu
 	}
 	return r
 }
-
-// Filter selects events for an audit query (for example "who touched this
-// case last month"). A zero field matches any value.
-type Filter struct {
-	// CaseResource matches events whose Case is that case, and events on
-	// that resource and on resources below it: "cases/HN-2026-00001"
-	// matches "cases/HN-2026-00001", "cases/HN-2026-00001/reporter" and a
-	// read of one of its reports, but not "cases/HN-2026-000012".
-	CaseResource string
-	// Actor matches Event.Actor exactly. Because "" means any, a Filter
-	// cannot select only anonymous events.
-	Actor string
-	// From is inclusive and To exclusive, so consecutive periods (one
-	// month, then the next) neither overlap nor leave a gap.
-	From, To time.Time
-}
-
-// Match reports whether e passes every non-zero condition of f.
-func (f Filter) Match(e Event) bool {
-	if f.CaseResource != "" && e.Case != f.CaseResource && e.Resource != f.CaseResource &&
-		!strings.HasPrefix(e.Resource, f.CaseResource+"/") {
-		return false
-	}
-	if f.Actor != "" && e.Actor != f.Actor {
-		return false
-	}
-	if !f.From.IsZero() && e.Time.Before(f.From) {
-		return false
-	}
-	if !f.To.IsZero() && !e.Time.Before(f.To) {
-		return false
-	}
-	return true
-}

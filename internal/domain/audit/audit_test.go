@@ -613,65 +613,6 @@ func TestDecodeLeavesTamperingToVerify(t *testing.T) {
 	}
 }
 
-func TestFilterMatch(t *testing.T) {
-	ev := audit.Event{
-		Time:     time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
-		Actor:    "u-1",
-		Resource: "cases/HN-2026-00001",
-	}
-	with := func(f func(*audit.Event)) audit.Event { e := ev; f(&e); return e }
-	march := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	april := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name   string
-		filter audit.Filter
-		event  audit.Event
-		want   bool
-	}{
-		{"zero filter matches all", audit.Filter{}, ev, true},
-		{"zero filter matches anonymous", audit.Filter{}, with(func(e *audit.Event) { e.Actor = "" }), true},
-		{"same case", audit.Filter{CaseResource: "cases/HN-2026-00001"}, ev, true},
-		{"below the case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-00001/reporter" }), true},
-		{"other case", audit.Filter{CaseResource: "cases/HN-2026-00002"}, ev, false},
-		{"a report of the case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) {
-				e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"
-				e.Case = "cases/HN-2026-00001"
-			}), true},
-		{"a report of another case", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) {
-				e.Resource = "reports/0190c2f5-0000-7000-8000-000000000001"
-				e.Case = "cases/HN-2026-00002"
-			}), false},
-		{"case id that extends the wanted one", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) { e.Resource = "cases/HN-2026-000012" }), false},
-		{"no resource", audit.Filter{CaseResource: "cases/HN-2026-00001"},
-			with(func(e *audit.Event) { e.Resource = "" }), false},
-		{"same actor", audit.Filter{Actor: "u-1"}, ev, true},
-		{"other actor", audit.Filter{Actor: "u-2"}, ev, false},
-		{"actor prefix is not a match", audit.Filter{Actor: "u-"}, ev, false},
-		{"From inclusive", audit.Filter{From: march}, ev, true},
-		{"before From", audit.Filter{From: march.Add(time.Nanosecond)}, ev, false},
-		{"To exclusive", audit.Filter{To: march}, ev, false},
-		{"before To", audit.Filter{To: march.Add(time.Nanosecond)}, ev, true},
-		{"within month", audit.Filter{From: march, To: april},
-			with(func(e *audit.Event) { e.Time = april.Add(-time.Nanosecond) }), true},
-		{"next month start", audit.Filter{From: march, To: april},
-			with(func(e *audit.Event) { e.Time = april }), false},
-		{"From in another zone, same instant", audit.Filter{From: march.In(time.FixedZone("ICT", 7*3600))}, ev, true},
-		{"all conditions hold", audit.Filter{CaseResource: "cases/HN-2026-00001", Actor: "u-1", From: march, To: april}, ev, true},
-		{"one condition fails", audit.Filter{CaseResource: "cases/HN-2026-00001", Actor: "u-2", From: march, To: april}, ev, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.filter.Match(tt.event); got != tt.want {
-				t.Errorf("%+v.Match(%+v) = %v, want %v", tt.filter, tt.event, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestProblemString(t *testing.T) {
 	p := &audit.Problem{Seq: 4, Reason: "sequence gap: expected 3, found 4"}
 	if got, want := p.String(), "seq 4: sequence gap: expected 3, found 4"; got != want {

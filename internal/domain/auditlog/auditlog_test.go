@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
@@ -31,7 +32,7 @@ func openStore(t *testing.T, path string) *boltstore.Store {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := s.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		if err := s.Close(); err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			t.Errorf("Close: %v", err)
 		}
 	})

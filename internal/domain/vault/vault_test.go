@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -36,7 +36,7 @@ func openStore(t *testing.T) (*boltstore.Store, string) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := s.Close(); err != nil && !errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		if err := s.Close(); err != nil && !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			t.Errorf("Close: %v", err)
 		}
 	})

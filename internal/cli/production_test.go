@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The README's section "Running it in production" holds the systemd units
+// an operator copies; they are tested from there, so there is one copy.
+const readmePath = "../../README.md"
+
+// installedBinary is where the README installs childcase; the test points
+// it at an executable of its own, because systemd-analyze verify refuses a
+// unit whose ExecStart is not there.
+const installedBinary = "/usr/local/bin/childcase"
+
+// unitBlock matches a fenced ini block whose first line names the unit
+// file it is: "# /etc/systemd/system/NAME".
+var unitBlock = regexp.MustCompile("(?s)```ini\n# /etc/systemd/system/([a-z.-]+)\n(.*?)```")
+
+func readmeUnits(t *testing.T) map[string]string {
+	t.Helper()
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]string{}
+	for _, m := range unitBlock.FindAllStringSubmatch(string(readme), -1) {
+		units[m[1]] = m[2]
+	}
+	for _, name := range []string{"childcase.service", "childcase-backup.service", "childcase-backup.timer"} {
+		if units[name] == "" {
+			t.Fatalf("README has no ```ini block starting \"# /etc/systemd/system/%s\"", name)
+		}
+	}
+	return units
+}
+
+// directives returns a unit's Key=Value lines (continuations joined),
+// every value of a key in order.
+func directives(unit string) map[string][]string {
+	out := map[string][]string{}
+	unit = strings.ReplaceAll(unit, "\\\n", " ")
+	for line := range strings.Lines(unit) {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' || line[0] == '[' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok {
+			out[k] = append(out[k], strings.TrimSpace(v))
+		}
+	}
+	return out
+}
+
+// TestProductionUnitSandbox checks what the README promises of the
+// service's unit: its own user, the sandbox, the database in the state
+// directory and the key file outside it, and a command line serve accepts.
+func TestProductionUnitSandbox(t *testing.T) {
+	d := directives(readmeUnits(t)["childcase.service"])
+	for key, want := range map[string]string{
+		"User": "childcase", "Group": "childcase", "ProtectSystem": "strict", "NoNewPrivileges": "yes",
+		"StateDirectory": "childcase", "StateDirectoryMode": "0700", "PrivateTmp": "yes", "ProtectHome": "yes",
+	} {
+		if !slices.Contains(d[key], want) {
+			t.Errorf("childcase.service: %s=%v, want %s", key, d[key], want)
+		}
+	}
+	if len(d["ExecStart"]) != 1 {
+		t.Fatalf("childcase.service: ExecStart %q, want one", d["ExecStart"])
+	}
+	args := strings.Fields(d["ExecStart"][0])
+	if len(args) < 2 || args[0] != installedBinary || args[1] != "serve" {
+		t.Fatalf("childcase.service: ExecStart %q, want %s serve ...", d["ExecStart"][0], installedBinary)
+	}
+	for _, name := range []string{"DB", "KEY_FILE", "TLS_CERT", "TLS_KEY", "GRPC_ADDR", "HTTP_ADDR"} {
+		t.Setenv(EnvPrefix+name, "") // only the unit's flags count
+	}
+	cfg, err := serveConfig(args[2:], io.Discard)
+	if err != nil {
+		t.Fatalf("serve refuses the unit's flags %q: %v", args[2:], err)
+	}
+	if filepath.Dir(cfg.DBPath) != "/var/lib/childcase" {
+		t.Errorf("--db %s: want it in the StateDirectory /var/lib/childcase", cfg.DBPath)
+	}
+	// The key is what makes a backup readable: it must not sit with the
+	// database, where a copy of one carries the other.
+	if strings.HasPrefix(cfg.KeyFile, "/var/lib/childcase/") || !slices.Contains(d["ReadWritePaths"], filepath.Dir(cfg.KeyFile)) {
+		t.Errorf("--key-file %s: want it outside /var/lib/childcase, in a directory of ReadWritePaths %v (a rotation writes there)", cfg.KeyFile, d["ReadWritePaths"])
+	}
+	if cfg.TLSCert == "" || cfg.TLSKey == "" {
+		t.Errorf("childcase.service serves without TLS: %q", args)
+	}
+}
+
+// TestProductionBackupUnit checks that the nightly backup runs childcase
+// backup and that every variable its unit and the README's backup.env set
+// is an environment twin of a backup flag: a misspelt one would be ignored
+// and the backup would fail every night.
+func TestProductionBackupUnit(t *testing.T) {
+	d := directives(readmeUnits(t)["childcase-backup.service"])
+	if len(d["ExecStart"]) != 1 || !strings.Contains(d["ExecStart"][0], "exec "+installedBinary+" backup --to /var/backups/childcase/") {
+		t.Errorf("childcase-backup.service: ExecStart %q, want %s backup --to /var/backups/childcase/...", d["ExecStart"], installedBinary)
+	}
+	if !slices.Contains(d["ReadWritePaths"], "/var/backups/childcase") || !slices.Contains(d["User"], "childcase") {
+		t.Errorf("childcase-backup.service: ReadWritePaths %v, User %v; want /var/backups/childcase and childcase", d["ReadWritePaths"], d["User"])
+	}
+	var help bytes.Buffer
+	if code := Main(t.Context(), []string{"backup", "-h"}, io.Discard, &help); code != 0 {
+		t.Fatalf("backup -h exited %d: %s", code, help.String())
+	}
+	names := []string{"CHILDCASE_TOKEN"} // in backup.env
+	for _, env := range d["Environment"] {
+		name, _, _ := strings.Cut(env, "=")
+		names = append(names, name)
+	}
+	for _, name := range names {
+		if !strings.Contains(help.String(), "(env "+name+")") {
+			t.Errorf("childcase-backup.service sets %s, which no flag of backup reads:\n%s", name, help.String())
+		}
+	}
+}
+
+// TestProductionUnitsVerify runs systemd-analyze verify on the README's
+// units. It needs no running systemd; CI installs the tool (package
+// systemd), so there it must not skip.
+func TestProductionUnitsVerify(t *testing.T) {
+	units := readmeUnits(t)
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("systemd-analyze is missing; .ci/run installs it (apt-get install systemd)")
+		}
+		t.Skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "childcase")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for name, text := range units {
+		p := filepath.Join(dir, name)
+		text = strings.ReplaceAll(text, installedBinary, bin)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	var out bytes.Buffer
+	cmd := exec.Command(analyze, append([]string{"verify"}, paths...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Any output is a finding: verify exits 0 on unknown keys and bad
+	// values, which systemd ignores with a warning.
+	if err := cmd.Run(); err != nil || out.Len() > 0 {
+		t.Errorf("systemd-analyze verify %v: %v\n%s", paths, err, out.String())
+	}
+	// Both services hold secrets (the key file, an admin token): their
+	// sandbox must keep systemd's exposure score at 2.0 of 10 or below
+	// ("OK"; the threshold counts in tenths).
+	for _, p := range paths {
+		if filepath.Ext(p) != ".service" {
+			continue
+		}
+		out, err := exec.Command(analyze, "security", "--offline=yes", "--threshold=20", p).CombinedOutput()
+		if err != nil {
+			t.Errorf("systemd-analyze security %s: %v; its sandbox got weaker:\n%s", filepath.Base(p), err, out)
+		}
+	}
+}
