@@ -1233,7 +1233,7 @@ func TestConfidentialityFreeTextNeverOnDisk(t *testing.T) {
 	c = must("acknowledge")(p.AcknowledgeCase(bd, &pb.AcknowledgeCaseRequest{Name: name, Etag: c.GetEtag(), RequestId: "ack-1"}))
 	c = must("propose")(p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), RequestId: "transfer-1", ToUnit: pHoanKiem, Reason: transferText}))
 	must("decline")(p.DeclineTransfer(hk, &pb.DeclineTransferRequest{Name: name, Etag: c.GetEtag(), RequestId: "decline-1", Reason: declineText}))
-	c = must("refer")(p.ReferCaseToPolice(bd, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "refer-1",
+	must("refer")(p.ReferCaseToPolice(bd, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "refer-1",
 		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: offenceText}))
 	must("police acknowledge")(p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
 		RequestId: "police-ack-1", ReferenceNumber: refNumText}))
