@@ -47,6 +47,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -143,7 +144,8 @@ type Store struct {
 var _ storage.Store = (*Store)(nil)
 
 // Open opens or creates the database at path. A new file gets the current
-// schema version; an existing file must have a version this code knows.
+// schema version; an existing file must have a version this code knows,
+// and meta pages that agree with its size (see inspectFile).
 func Open(path string, opts Options) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
@@ -151,6 +153,21 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxSize < 0 || int64(int(opts.MaxSize)) != opts.MaxSize {
 		return nil, fmt.Errorf("open %s: maximum size %d is out of range", path, opts.MaxSize)
+	}
+	// bbolt maps a file and reads its freelist as it opens it for writing,
+	// so an existing file is inspected first (under a shared lock, which a
+	// server holding the file refuses): a file cut short is refused with a
+	// diagnosis instead of crashing the process. An empty file is left to
+	// bbolt, which makes it a new database, as after a crash that came
+	// between creating the file and writing its first pages.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		ro, err := openBoltReadOnly(path, timeout, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := ro.Close(); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, MaxSize: int(opts.MaxSize)})
 	if err != nil {
