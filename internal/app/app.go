@@ -88,6 +88,11 @@ type Config struct {
 	// it further is refused (RESOURCE_EXHAUSTED, DATABASE_FULL) and reads go
 	// on. Zero: no cap but the disk's.
 	MaxDBSize int64
+	// DBReserve is room, in bytes, kept back from ordinary writes for the
+	// audit events of reads, so that a full database still answers reads:
+	// below MaxDBSize (at most a quarter of it), and on the disk as a file
+	// beside the database. Zero: DefaultDBReserve.
+	DBReserve int64
 }
 
 // The defaults of the limits in Config.
@@ -101,6 +106,7 @@ const (
 	DefaultKeepaliveMaxConnectionIdle = 15 * time.Minute
 	DefaultKeepaliveTime              = 2 * time.Hour
 	DefaultKeepaliveTimeout           = 20 * time.Second
+	DefaultDBReserve                  = 16 << 20
 )
 
 // WithDefaults returns c with every limit left at zero set to its default
@@ -115,10 +121,11 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveMaxConnectionIdle, DefaultKeepaliveMaxConnectionIdle)
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	setDefault(&c.DBReserve, DefaultDBReserve)
 	return c
 }
 
-func setDefault[T int | time.Duration](p *T, def T) {
+func setDefault[T int | int64 | time.Duration](p *T, def T) {
 	if *p == 0 {
 		*p = def
 	}
@@ -181,6 +188,7 @@ func (c Config) validateLimits() error {
 		{"keepalive-time", int64(c.KeepaliveTime)},
 		{"keepalive-timeout", int64(c.KeepaliveTimeout)},
 		{"max-db-size", c.MaxDBSize},
+		{"db-reserve", c.DBReserve},
 	} {
 		if l.v < 0 {
 			return fmt.Errorf("config: %s: must not be negative (0 means the default)", l.name)
@@ -332,7 +340,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		opts.SchedulerPoll = time.Second
 	}
 
-	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize})
+	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve})
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +515,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
-		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize)
+		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize, "db_reserve", cfg.DBReserve)
 	return s, nil
 }
 

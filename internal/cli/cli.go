@@ -100,7 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_min_time", eff.KeepaliveMinTime.String(), "keepalive_permit_without_stream", eff.KeepalivePermitWithoutStream,
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
-		"max_db_size", eff.MaxDBSize)
+		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
@@ -134,6 +134,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	durationFlag(fs, &cfg.KeepaliveTime, "keepalive-time", "ping a client whose connection was quiet this long (0: "+app.DefaultKeepaliveTime.String()+")")
 	durationFlag(fs, &cfg.KeepaliveTimeout, "keepalive-timeout", "close the connection when a ping is not answered within this (0: "+app.DefaultKeepaliveTimeout.String()+")")
 	sizeFlag(fs, &cfg.MaxDBSize, "max-db-size", "cap on the database file, a `size`; writes that would grow it further are refused (0: no cap)")
+	sizeFlag(fs, &cfg.DBReserve, "db-reserve", "room kept back from ordinary writes for the audit events of reads, a `size`; at most a quarter of --max-db-size (0: "+formatSize(app.DefaultDBReserve)+")")
 	if err := parse(fs, args); err != nil {
 		return app.Config{}, err
 	}
