@@ -36,6 +36,18 @@ func opsDatabase(t *testing.T, dir string) string {
 	return db
 }
 
+// opsBackedUp makes a stopped server's database (opsDatabase) in a new
+// directory and an offline backup of it named name beside it.
+func opsBackedUp(t *testing.T, name string) (dir, db, backup string) {
+	t.Helper()
+	opsClearEnv(t)
+	dir = t.TempDir()
+	db = opsDatabase(t, dir)
+	backup = filepath.Join(dir, name)
+	mgMustRun(t, "backup", "--to", backup, "--db", db)
+	return dir, db, backup
+}
+
 // opsFiles lists the names in dir.
 func opsFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -183,11 +195,7 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 // TestOpsCheckTamperedCopy edits an audit event of a backup: check exits 1
 // naming it, and restore refuses the copy.
 func TestOpsCheckTamperedCopy(t *testing.T) {
-	opsClearEnv(t)
-	dir := t.TempDir()
-	db := opsDatabase(t, dir)
-	copyPath := filepath.Join(dir, "copy.db")
-	mgMustRun(t, "backup", "--to", copyPath, "--db", db)
+	dir, db, copyPath := opsBackedUp(t, "copy.db")
 
 	bdb, err := bolt.Open(copyPath, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
@@ -241,11 +249,7 @@ func TestOpsCheckTamperedCopy(t *testing.T) {
 // file used to end in SIGBUS inside bbolt's freelist read), and restore
 // leaves nothing behind.
 func TestOpsDamagedFiles(t *testing.T) {
-	opsClearEnv(t)
-	dir := t.TempDir()
-	db := opsDatabase(t, dir)
-	healthy := filepath.Join(dir, "healthy.db")
-	mgMustRun(t, "backup", "--to", healthy, "--db", db)
+	_, _, healthy := opsBackedUp(t, "healthy.db")
 	data, err := os.ReadFile(healthy)
 	if err != nil {
 		t.Fatal(err)
