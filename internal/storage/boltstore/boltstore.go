@@ -138,11 +138,16 @@ func wrapFull(err error) error {
 		return fmt.Errorf("%w (the configured maximum size): %w", storage.ErrFull, err)
 	}
 	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
-		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+		if hasErrno(err, errno) {
 			return fmt.Errorf("%w (%s): %w", storage.ErrFull, errno.Error(), err)
 		}
 	}
 	return err
+}
+
+// hasErrno reports whether err is, or (formatted by bbolt) names, errno.
+func hasErrno(err error, errno syscall.Errno) bool {
+	return errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error())
 }
 
 // Store is a storage.Store backed by bbolt.
@@ -208,7 +213,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(opts.MaxSize - size)}
+	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0))}
 	if opts.MaxSize > 0 && size > 0 {
 		// bbolt refuses a page when the high-water mark plus AllocSize
 		// passes MaxSize (below AllocSize, the next power of two of the
@@ -301,7 +306,9 @@ func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 		if err := s.reserve.refill(); err != nil {
 			return err
 		}
-		s.db.MaxSize = s.ordinary
+		if s.maxSize > 0 {
+			s.db.MaxSize = s.ordinary
+		}
 		err := s.db.Update(func(btx *bolt.Tx) error {
 			// Once reads have grown the file into the reserve, the pages
 			// their commits free are the reserve's too: an ordinary write
@@ -319,9 +326,12 @@ func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 		return wrapFull(err)
 	}
 	for {
-		err := wrapFull(s.db.Update(fn))
-		if !errors.Is(err, storage.ErrFull) || isMaxSize(err) || !s.reserve.release() {
-			return err
+		err := s.db.Update(fn)
+		// Only a full disk or quota can be helped by what the reserve file
+		// gives back; a commit refused at the cap or for the file's own
+		// size limit fails as it is.
+		if err == nil || !(hasErrno(err, syscall.ENOSPC) || hasErrno(err, syscall.EDQUOT)) || !s.reserve.release() {
+			return wrapFull(err)
 		}
 	}
 }
@@ -355,7 +365,7 @@ type groupCall struct {
 	done chan error
 }
 
-// commit runs one write transaction.
+// committer runs one write transaction.
 type committer func(func(*bolt.Tx) error) error
 
 func (g *group) do(c committer, fn func(*bolt.Tx) error) error {

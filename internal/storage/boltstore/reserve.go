@@ -160,5 +160,5 @@ func isNoFallocate(err error) bool {
 }
 
 // isMaxSize reports whether err is bbolt's refusal to grow the file past
-// its MaxSize, which freeing disk space cannot help.
+// its MaxSize.
 func isMaxSize(err error) bool { return errors.Is(err, berrors.ErrMaxSizeReached) }
