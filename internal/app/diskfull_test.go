@@ -29,8 +29,9 @@ import (
 //     same running server.
 //
 // Either way: the refused write answers RESOURCE_EXHAUSTED with reason
-// DATABASE_FULL and keeps nothing, reads that were possible go on, and the
-// file passes boltstore.Check.
+// DATABASE_FULL and keeps nothing, reads go on for thousands of calls (their
+// audit events use the reserve that writes may not), writes stay refused
+// meanwhile, and the file passes boltstore.Check.
 func TestDatabaseFull(t *testing.T) {
 	t.Run("max-db-size", testMaxDBSize)
 	t.Run("disk full", testDiskFull)
@@ -71,8 +72,8 @@ func testMaxDBSize(t *testing.T) {
 func testDiskFull(t *testing.T) {
 	dir, err := mountSmallDisk(t, 8<<20)
 	if err != nil {
-		// Only the "works again without a restart" part depends on this;
-		// the max-db-size subtest covers the rest.
+		// The reserve file and "works again without a restart" depend on
+		// this; the max-db-size subtest covers the rest.
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI runs as root and must test the full disk: %v", err)
 		}
