@@ -97,6 +97,11 @@ type Config struct {
 	// whose X-Forwarded-For names the client (for the sign-in throttle and
 	// its audit); empty: the client is the connection's peer.
 	TrustedProxies string
+	// DBReserve is room, in bytes, kept back from ordinary writes for the
+	// audit events of reads, so that a full database still answers reads:
+	// below MaxDBSize (at most a quarter of it), and on the disk as a file
+	// beside the database. Zero: DefaultDBReserve.
+	DBReserve int64
 }
 
 // The defaults of the limits in Config.
@@ -110,6 +115,7 @@ const (
 	DefaultKeepaliveMaxConnectionIdle = 15 * time.Minute
 	DefaultKeepaliveTime              = 2 * time.Hour
 	DefaultKeepaliveTimeout           = 20 * time.Second
+	DefaultDBReserve                  = 16 << 20
 )
 
 // DefaultHTTPWriteTimeout bounds writing an ordinary REST answer, from the
@@ -129,10 +135,11 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveMaxConnectionIdle, DefaultKeepaliveMaxConnectionIdle)
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	setDefault(&c.DBReserve, DefaultDBReserve)
 	return c
 }
 
-func setDefault[T int | time.Duration](p *T, def T) {
+func setDefault[T int | int64 | time.Duration](p *T, def T) {
 	if *p == 0 {
 		*p = def
 	}
@@ -201,6 +208,7 @@ func (c Config) validateLimits() error {
 		{"keepalive-time", int64(c.KeepaliveTime)},
 		{"keepalive-timeout", int64(c.KeepaliveTimeout)},
 		{"max-db-size", c.MaxDBSize},
+		{"db-reserve", c.DBReserve},
 	} {
 		if l.v < 0 {
 			return fmt.Errorf("config: %s: must not be negative (0 means the default)", l.name)
@@ -389,7 +397,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		opts.StreamWriteTimeout = httpapi.DefaultStreamWriteTimeout
 	}
 
-	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize})
+	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve})
 	if err != nil {
 		return nil, err
 	}
@@ -595,7 +603,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
-		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize,
+		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize, "db_reserve", cfg.DBReserve,
 		"trusted_proxies", cfg.TrustedProxies)
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -28,8 +29,9 @@ import (
 //     same running server.
 //
 // Either way: the refused write answers RESOURCE_EXHAUSTED with reason
-// DATABASE_FULL and keeps nothing, reads that were possible go on, and the
-// file passes boltstore.Check.
+// DATABASE_FULL and keeps nothing, reads go on for thousands of calls (their
+// audit events use the reserve that writes may not), writes stay refused
+// meanwhile, and the file passes boltstore.Check.
 func TestDatabaseFull(t *testing.T) {
 	t.Run("max-db-size", testMaxDBSize)
 	t.Run("disk full", testDiskFull)
@@ -37,21 +39,28 @@ func TestDatabaseFull(t *testing.T) {
 
 func testMaxDBSize(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "childcase.db")
-	const maxSize = 256 << 10
-	ts := startServerWith(t, dbPath, func(c *app.Config) { c.MaxDBSize = maxSize })
+	const maxSize = 8 << 20
+	cfg := testConfig(t, dbPath)
+	cfg.MaxDBSize = maxSize
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
 
 	created, refused := fillUntilFull(t, ts)
 	if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize {
 		t.Errorf("database file: %v, size %d, cap %d", err, fi.Size(), maxSize)
 	}
 	readsStillWork(t, ts, created)
+	// Read on until the reserve is used up: reads are then refused the way
+	// writes are, and nothing breaks.
+	more := readUntilFull(t, ts, created)
+	t.Logf("the reserve held %d reads, %d after the %d above", readsOfFull+more, more, readsOfFull)
 
 	ts.stop()
 	checkFile(t, dbPath)
 
 	// The cap can only be raised by a restart; then writes work again and
 	// nothing acknowledged before was lost.
-	ts = startServerWith(t, dbPath, func(c *app.Config) { c.MaxDBSize = 4 * maxSize })
+	cfg.MaxDBSize = 2 * maxSize
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
 	retryRefused(t, ts, refused)
 	if n := countReports(t, ts); n != len(created)+1 {
 		t.Errorf("%d reports after the restart, want %d", n, len(created)+1)
@@ -61,15 +70,18 @@ func testMaxDBSize(t *testing.T) {
 }
 
 func testDiskFull(t *testing.T) {
-	dir, err := mountSmallDisk(t, 4<<20)
+	dir, err := mountSmallDisk(t, 8<<20)
 	if err != nil {
-		// Only the "works again without a restart" part depends on this;
-		// the max-db-size subtest covers the rest.
-		t.Logf("cannot mount a small tmpfs here (%v): the ENOSPC path, and that writes work again without a restart once space is freed, are not tested", err)
+		// The reserve file and "works again without a restart" depend on
+		// this; the max-db-size subtest covers the rest.
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root and must test the full disk: %v", err)
+		}
+		t.Logf("cannot mount a small tmpfs here (%v): the ENOSPC path, the reserve file, and that writes work again without a restart once space is freed, are not tested", err)
 		t.Skip("mounting a tmpfs is not permitted")
 	}
 	dbPath := filepath.Join(dir, "childcase.db")
-	ts := startServerWith(t, dbPath, nil)
+	ts := startServerWith(t, dbPath, func(c *app.Config) { c.DBReserve = 2 << 20 })
 	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +99,9 @@ func testDiskFull(t *testing.T) {
 
 	created, refused := fillUntilFull(t, ts)
 	readsStillWork(t, ts, created)
+	if fi, err := os.Stat(dbPath + ".reserve"); err != nil || fi.Size() == 2<<20 {
+		t.Errorf("the reads did not draw on the reserve file: %v", err)
+	}
 
 	// Free the space: the same server takes writes again.
 	if err := os.Remove(ballast); err != nil {
@@ -159,24 +174,53 @@ func retryRefused(t *testing.T, ts *testServer, requestID string) {
 	}
 }
 
-// readsStillWork reads back reports written before the database was full.
-// A read is audited, and answered only once its event is committed, so a
-// read goes on while its small event still fits in the file's free pages.
+// readsOfFull is how many reads a full database must still answer: each
+// is answered only once its audit event is committed, so they all come out
+// of the room kept back from ordinary writes.
+const readsOfFull = 2000
+
+// readsStillWork reads back reports written before the database was full,
+// readsOfFull times, then checks that ordinary writes are still refused.
 func readsStillWork(t *testing.T, ts *testServer, created []string) {
 	t.Helper()
 	ctx := context.Background()
-	for _, name := range []string{created[0], created[len(created)-1]} {
+	for i := range readsOfFull {
+		name := created[i%len(created)]
 		if _, err := ts.reports().GetReport(ctx, &pb.GetReportRequest{Name: name}); err != nil {
-			t.Errorf("read %s of a full database: %v", name, err)
+			t.Fatalf("read %d (%s) of a full database: %v", i+1, name, err)
 		}
 	}
 	resp, err := ts.reports().ListReports(ctx, &pb.ListReportsRequest{PageSize: 500})
 	if err != nil {
 		t.Fatalf("list of a full database: %v", err)
 	}
-	if len(resp.GetReports()) != len(created) {
-		t.Errorf("listed %d reports, want %d", len(resp.GetReports()), len(created))
+	if len(resp.GetReports()) != min(len(created), 500) {
+		t.Errorf("listed %d reports, want %d", len(resp.GetReports()), min(len(created), 500))
 	}
+	_, err = ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: "after-the-reads"})
+	if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "DATABASE_FULL" {
+		t.Errorf("a write after the reads: reason %q, message %q", errorReason(st), st.Message())
+	}
+}
+
+// readUntilFull reads until a read is refused for lack of room, which must
+// be RESOURCE_EXHAUSTED with reason DATABASE_FULL, and returns how many
+// reads were answered.
+func readUntilFull(t *testing.T, ts *testServer, created []string) int {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < 100_000; i++ {
+		_, err := ts.reports().GetReport(ctx, &pb.GetReportRequest{Name: created[i%len(created)]})
+		if err == nil {
+			continue
+		}
+		if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "DATABASE_FULL" {
+			t.Fatalf("read %d refused: reason %q, message %q", i+1, errorReason(st), st.Message())
+		}
+		return i
+	}
+	t.Fatalf("100,000 reads of a full database, and the reserve is not used up")
+	return 0
 }
 
 // checkFile runs the database check on a stopped server's file.

@@ -104,7 +104,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_min_time", eff.KeepaliveMinTime.String(), "keepalive_permit_without_stream", eff.KeepalivePermitWithoutStream,
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
-		"max_db_size", eff.MaxDBSize, "trusted_proxies", cfg.TrustedProxies)
+		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "trusted_proxies", cfg.TrustedProxies)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
@@ -140,6 +140,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	durationFlag(fs, &cfg.KeepaliveTimeout, "keepalive-timeout", "close the connection when a ping is not answered within this (0: "+app.DefaultKeepaliveTimeout.String()+")")
 	sizeFlag(fs, &cfg.MaxDBSize, "max-db-size", "cap on the database file, a `size`; writes that would grow it further are refused (0: no cap)")
 	stringFlag(fs, &cfg.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client (none: the connection's peer is the client)")
+	sizeFlag(fs, &cfg.DBReserve, "db-reserve", "room kept back from ordinary writes for the audit events of reads, a `size`; at most a quarter of --max-db-size (0: "+formatSize(app.DefaultDBReserve)+")")
 	if err := parse(fs, args); err != nil {
 		return app.Config{}, err
 	}

@@ -16,6 +16,7 @@ var limitEnv = []string{
 	"CHILDCASE_MAX_STREAMS_PER_USER", "CHILDCASE_REQUEST_TIMEOUT", "CHILDCASE_KEEPALIVE_MIN_TIME",
 	"CHILDCASE_KEEPALIVE_PERMIT_WITHOUT_STREAM", "CHILDCASE_KEEPALIVE_MAX_CONNECTION_IDLE",
 	"CHILDCASE_KEEPALIVE_TIME", "CHILDCASE_KEEPALIVE_TIMEOUT", "CHILDCASE_MAX_DB_SIZE",
+	"CHILDCASE_DB_RESERVE",
 }
 
 func TestLimitFlagsAndEnvironmentTwins(t *testing.T) {
@@ -31,7 +32,8 @@ func TestLimitFlagsAndEnvironmentTwins(t *testing.T) {
 	if eff.MaxRecvMsgSize != 4<<20 || eff.MaxSendMsgSize != 16<<20 || eff.MaxConcurrentStreams != 100 ||
 		eff.MaxStreamsPerUser != 4 || eff.RequestTimeout != 30*time.Second || eff.KeepaliveMinTime != 10*time.Second ||
 		eff.KeepalivePermitWithoutStream || eff.KeepaliveMaxConnectionIdle != 15*time.Minute ||
-		eff.KeepaliveTime != 2*time.Hour || eff.KeepaliveTimeout != 20*time.Second || eff.MaxDBSize != 0 {
+		eff.KeepaliveTime != 2*time.Hour || eff.KeepaliveTimeout != 20*time.Second || eff.MaxDBSize != 0 ||
+		eff.DBReserve != 16<<20 {
 		t.Errorf("defaults: %+v", eff)
 	}
 
@@ -41,6 +43,7 @@ func TestLimitFlagsAndEnvironmentTwins(t *testing.T) {
 		"CHILDCASE_REQUEST_TIMEOUT": "5s", "CHILDCASE_KEEPALIVE_MIN_TIME": "1m",
 		"CHILDCASE_KEEPALIVE_PERMIT_WITHOUT_STREAM": "true", "CHILDCASE_KEEPALIVE_MAX_CONNECTION_IDLE": "1h",
 		"CHILDCASE_KEEPALIVE_TIME": "30m", "CHILDCASE_KEEPALIVE_TIMEOUT": "5s", "CHILDCASE_MAX_DB_SIZE": "2GiB",
+		"CHILDCASE_DB_RESERVE": "64MiB",
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
@@ -56,6 +59,7 @@ func TestLimitFlagsAndEnvironmentTwins(t *testing.T) {
 	want.KeepaliveMinTime, want.KeepalivePermitWithoutStream = time.Minute, true
 	want.KeepaliveMaxConnectionIdle, want.KeepaliveTime, want.KeepaliveTimeout = time.Hour, 30*time.Minute, 5*time.Second
 	want.MaxDBSize = 512 << 20 // the flag wins
+	want.DBReserve = 64 << 20
 	if cfg != want {
 		t.Errorf("config = %+v\nwant     %+v", cfg, want)
 	}

@@ -32,7 +32,8 @@ var ErrBadCursor = errors.New("malformed list cursor")
 // committed for lack of space: the database reached its configured maximum
 // size, or the disk (or the user's quota) is full. Nothing of the write is
 // kept; what was committed before stays readable, and writes work again
-// once there is room.
+// once there is room. A store may keep a reserve that Batch may use and
+// Update may not, so that Update fails with ErrFull first.
 var ErrFull = errors.New("the database is full")
 
 // Store is a transactional store.
@@ -48,7 +49,9 @@ type Store interface {
 	// events of reads, failed sign-ins): concurrent calls may share one
 	// transaction and one fsync. fn may be called more than once, so it must
 	// not have side effects outside the transaction. Batch returns only
-	// after the commit is on disk.
+	// after the commit is on disk. Batch may use the room a store keeps back
+	// from Update, so that a full database still records reads and answers
+	// them: use it only for such audit events, never for case data.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	// Close releases the database.
 	Close() error

@@ -105,10 +105,12 @@ func (s *snapshotFile) Close() error {
 
 // OpenReadOnly opens an existing database for reading only: a backup or a
 // check of a database no server is running on. It never creates or
-// changes the file, and refuses one in use by a server (ErrInUse) or with
-// a schema version this code does not know. Update and Batch fail on it.
+// changes the file, and refuses one in use by a server (ErrInUse), one
+// that is damaged so that bbolt could not map it safely (a file cut short,
+// damaged meta pages), or one with a schema version this code does not
+// know. Update and Batch fail on it.
 func OpenReadOnly(path string, opts Options) (*Store, error) {
-	db, err := openBoltReadOnly(path, opts.Timeout)
+	db, err := openBoltReadOnly(path, opts.Timeout, false)
 	if err != nil {
 		return nil, err
 	}
@@ -120,19 +122,41 @@ func OpenReadOnly(path string, opts Options) (*Store, error) {
 }
 
 // openBoltReadOnly opens an existing file with a shared lock, which a
-// running server (holding the exclusive one) refuses.
-func openBoltReadOnly(path string, timeout time.Duration) (*bolt.DB, error) {
+// running server (holding the exclusive one) refuses. Under that lock, and
+// before bbolt reads anything beyond the meta pages, it inspects the file
+// (inspectFile; deep walks every page tree too), so a damaged file is
+// refused with an error wrapping a *damage rather than crashing the
+// process. A read-only bbolt open maps the file and reads only its meta
+// pages (the freelist is read on first use), and refuses a file shorter
+// than two pages, so it is safe to let it take the lock first.
+func openBoltReadOnly(path string, timeout time.Duration, deep bool) (*bolt.DB, error) {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	if _, err := os.Stat(path); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open %s: not a regular file", path)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
+	}
+	// A file bbolt refuses gets the diagnosis too, when there is one.
+	if ierr := inspectFile(f, fi.Size(), deep); ierr != nil {
+		if err == nil {
+			db.Close()
 		}
+		return nil, fmt.Errorf("open %s: %w", path, ierr)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil

@@ -41,12 +41,17 @@
 // anonymous events have no entry in the taker, case and actor indexes.
 //
 // Index entries are written in the same transaction as their record.
+//
+// Beside the database, the file DB.reserve holds disk space for the audit
+// events of reads once ordinary writes find the database full (see
+// reserve).
 package boltstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -115,6 +120,12 @@ type Options struct {
 	// that would grow the file past it fails with storage.ErrFull, and
 	// nothing of it is kept. Zero means no limit (the disk is the limit).
 	MaxSize int64
+	// Reserve is room, in bytes, that Update may not take and Batch may:
+	// the audit events of reads go on when ordinary writes no longer fit.
+	// With MaxSize it is kept below the cap, and at most a quarter of it;
+	// on the disk it is a file beside the database (see reserve). Zero
+	// means none (the offline commands).
+	Reserve int64
 }
 
 // wrapFull marks the errors that mean "no room to commit" (the file at
@@ -130,23 +141,36 @@ func wrapFull(err error) error {
 		return fmt.Errorf("%w (the configured maximum size): %w", storage.ErrFull, err)
 	}
 	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
-		if errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error()) {
+		if hasErrno(err, errno) {
 			return fmt.Errorf("%w (%s): %w", storage.ErrFull, errno.Error(), err)
 		}
 	}
 	return err
 }
 
+// hasErrno reports whether err is, or (formatted by bbolt) names, errno.
+func hasErrno(err error, errno syscall.Errno) bool {
+	return errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error())
+}
+
 // Store is a storage.Store backed by bbolt.
 type Store struct {
 	db    *bolt.DB
 	group group
+
+	// writeMu serialises the write transactions (bbolt does too), so that
+	// each runs with the MaxSize of its kind and may use the reserve.
+	writeMu  sync.Mutex
+	reserve  *reserve
+	maxSize  int // the cap of Batch (Options.MaxSize), 0 for none
+	ordinary int // the cap of Update: maxSize less the reserve
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // Open opens or creates the database at path. A new file gets the current
-// schema version; an existing file must have a version this code knows.
+// schema version; an existing file must have a version this code knows,
+// and meta pages that agree with its size (see inspectFile).
 func Open(path string, opts Options) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
@@ -155,6 +179,21 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxSize < 0 || int64(int(opts.MaxSize)) != opts.MaxSize {
 		return nil, fmt.Errorf("open %s: maximum size %d is out of range", path, opts.MaxSize)
 	}
+	// bbolt maps a file and reads its freelist as it opens it for writing,
+	// so an existing file is inspected first (under a shared lock, which a
+	// server holding the file refuses): a file cut short is refused with a
+	// diagnosis instead of crashing the process. An empty file is left to
+	// bbolt, which makes it a new database, as after a crash that came
+	// between creating the file and writing its first pages.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		ro, err := openBoltReadOnly(path, timeout, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := ro.Close(); err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, MaxSize: int(opts.MaxSize)})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -162,11 +201,29 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
+	// The schema is written under the full cap: a server must start on a
+	// full database, to answer reads.
 	if err := db.Update(initSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
-	return &Store{db: db}, nil
+	size := opts.Reserve
+	if opts.MaxSize > 0 {
+		size = min(size, opts.MaxSize/4)
+	}
+	res, err := openReserve(path, size)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0))}
+	if opts.MaxSize > 0 && size > 0 {
+		// bbolt refuses a page when the high-water mark plus AllocSize
+		// passes MaxSize (below AllocSize, the next power of two of the
+		// map): a quarter of the reserve keeps both caps a reserve apart.
+		db.AllocSize = max(min(db.AllocSize, int(size/4)), 32<<10)
+	}
+	return s, nil
 }
 
 // initSchema writes the schema version into a new file, or checks the
@@ -216,7 +273,13 @@ func hasAnyBucket(tx *bolt.Tx) bool {
 var errStop = errors.New("stop")
 
 // Close closes the database file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.reserve != nil {
+		err = errors.Join(err, s.reserve.close())
+	}
+	return err
+}
 
 // View implements storage.Store.
 func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
@@ -231,7 +294,49 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return wrapFull(s.db.Update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) }))
+	return s.write(false, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+}
+
+// write runs fn in a write transaction: an ordinary one (Update) leaves
+// the reserve alone, one that may use the reserve (Batch) draws on it.
+func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if s.reserve == nil || s.reserve.size == 0 {
+		return wrapFull(s.db.Update(fn))
+	}
+	if !useReserve {
+		if err := s.reserve.refill(); err != nil {
+			return err
+		}
+		if s.maxSize > 0 {
+			s.db.MaxSize = s.ordinary
+		}
+		err := s.db.Update(func(btx *bolt.Tx) error {
+			// Once reads have grown the file into the reserve, the pages
+			// their commits free are the reserve's too: an ordinary write
+			// that fitted in them would leave the reads less room.
+			if s.maxSize > 0 && btx.Size()+int64(s.db.AllocSize) > int64(s.ordinary) {
+				return berrors.ErrMaxSizeReached
+			}
+			return fn(btx)
+		})
+		s.db.MaxSize = s.maxSize
+		if isMaxSize(err) {
+			return fmt.Errorf("%w (the configured maximum size, less %d bytes kept for the audit events of reads): %w",
+				storage.ErrFull, s.reserve.size, err)
+		}
+		return wrapFull(err)
+	}
+	for {
+		err := s.db.Update(fn)
+		// Only a full disk or quota can be helped by what the reserve file
+		// gives back; a commit refused at the cap or for the file's own
+		// size limit fails as it is.
+		if err == nil || !(hasErrno(err, syscall.ENOSPC) || hasErrno(err, syscall.EDQUOT)) || !s.reserve.release() {
+			return wrapFull(err)
+		}
+	}
 }
 
 // Batch implements storage.Store with a group commit: the calls that
@@ -246,8 +351,10 @@ func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return wrapFull(s.group.do(s.db, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) }))
+	return s.group.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
+
+func (s *Store) commitBatch(fn func(*bolt.Tx) error) error { return s.write(true, fn) }
 
 // group runs queued writes in shared transactions, one commit at a time.
 type group struct {
@@ -261,13 +368,16 @@ type groupCall struct {
 	done chan error
 }
 
-func (g *group) do(db *bolt.DB, fn func(*bolt.Tx) error) error {
+// committer runs one write transaction.
+type committer func(func(*bolt.Tx) error) error
+
+func (g *group) do(c committer, fn func(*bolt.Tx) error) error {
 	done := make(chan error, 1)
 	g.mu.Lock()
 	g.pending = append(g.pending, groupCall{fn: fn, done: done})
 	if !g.running {
 		g.running = true
-		go g.commitLoop(db)
+		go g.commitLoop(c)
 	}
 	g.mu.Unlock()
 	return <-done
@@ -275,7 +385,7 @@ func (g *group) do(db *bolt.DB, fn func(*bolt.Tx) error) error {
 
 // commitLoop commits what is queued, round after round, until the queue is
 // empty.
-func (g *group) commitLoop(db *bolt.DB) {
+func (g *group) commitLoop(c committer) {
 	for {
 		g.mu.Lock()
 		calls := g.pending
@@ -286,16 +396,17 @@ func (g *group) commitLoop(db *bolt.DB) {
 			return
 		}
 		g.mu.Unlock()
-		commitTogether(db, calls)
+		commitTogether(c, calls)
 	}
 }
 
 // commitTogether runs calls in one transaction; a failing call is taken
 // out and run alone, and the rest are tried together again.
-func commitTogether(db *bolt.DB, calls []groupCall) {
+func commitTogether(commit committer, calls []groupCall) {
 	for len(calls) > 0 {
 		failed := -1
-		err := db.Update(func(btx *bolt.Tx) error {
+		err := commit(func(btx *bolt.Tx) error {
+			failed = -1
 			for i, c := range calls {
 				if err := c.fn(btx); err != nil {
 					failed = i
@@ -312,6 +423,6 @@ func commitTogether(db *bolt.DB, calls []groupCall) {
 		}
 		c := calls[failed]
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		c.done <- db.Update(c.fn)
+		c.done <- commit(c.fn)
 	}
 }

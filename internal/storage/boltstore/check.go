@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"runtime/debug"
 	"slices"
@@ -95,15 +97,28 @@ const MaxProblems = 1000
 //     at that time;
 //   - the audit log's hash chain against the stored head (audit.VerifyHead).
 //
+// Before any of that, the file is inspected without bbolt (inspectFile):
+// a file that is cut short or whose meta pages or page pointers are
+// damaged is reported as one problem of the file as a whole, and bbolt
+// never maps it.
+//
 // An error means the check could not run (the file cannot be opened, or
 // ctx ended); what it found wrong is in the result.
 func Check(ctx context.Context, path string) (CheckResult, error) {
-	db, err := openBoltReadOnly(path, time.Second)
+	var res CheckResult
+	db, err := openBoltReadOnly(path, time.Second, true)
+	if d := (*damage)(nil); errors.As(err, &d) {
+		// The check ran: what it found is that bbolt cannot read the file.
+		if fi, serr := os.Stat(path); serr == nil {
+			res.Bytes = fi.Size()
+		}
+		res.Problems = []Problem{{What: d.what}}
+		return res, nil
+	}
 	if err != nil {
 		return CheckResult{}, err
 	}
 	defer db.Close()
-	var res CheckResult
 	err = db.View(func(btx *bolt.Tx) error {
 		// A damaged file can send bbolt to an address outside its memory
 		// map; that must be a panic run recovers from, not a crash.

@@ -603,3 +603,50 @@ func TestOpenReadOnlyRefuses(t *testing.T) {
 		t.Errorf("file in use: %v, want ErrInUse", err)
 	}
 }
+
+// TestOpenRefusesACutFile opens a backup cut short, as the server does at
+// start (Open) and the offline commands do (OpenReadOnly): both refuse it
+// naming the truncation, where bbolt alone would map the file and crash
+// with SIGBUS reading the freelist beyond its end. Check's table of
+// truncations and corruptions is in internal/cli (TestOpsDamagedFiles).
+func TestOpenRefusesACutFile(t *testing.T) {
+	dir := t.TempDir()
+	healthy := filepath.Join(dir, "cc.db")
+	writeHealthy(t, healthy)
+	s, err := boltstore.OpenReadOnly(healthy, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backup bytes.Buffer
+	_, err = s.WriteBackup(context.Background(), &backup)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := backup.Bytes()
+	for _, size := range []int{len(data) * 9 / 10, len(data) / 2, 2 * 4096, 100} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cut.db")
+			if err := os.WriteFile(path, data[:size], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if s, err := boltstore.Open(path, boltstore.Options{NoSync: true}); err == nil || !strings.Contains(err.Error(), "truncated") {
+				if err == nil {
+					s.Close()
+				}
+				t.Errorf("Open: %v, want a truncation named", err)
+			}
+			if s, err := boltstore.OpenReadOnly(path, boltstore.Options{}); err == nil || !strings.Contains(err.Error(), "truncated") {
+				if err == nil {
+					s.Close()
+				}
+				t.Errorf("OpenReadOnly: %v, want a truncation named", err)
+			}
+			if fi, err := os.Stat(path); err != nil || fi.Size() != int64(size) {
+				t.Errorf("the refused file changed: %v, %d bytes, want %d", err, fi.Size(), size)
+			}
+		})
+	}
+}

@@ -2,6 +2,10 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -9,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
 )
 
 // FuzzDecodeRecord decodes arbitrary bytes as every kind of stored record,
@@ -87,4 +92,48 @@ func fuzzRecordSeeds(f *testing.F) [][]byte {
 		[]byte("\x01{\"IncidentUnit\":{\"Code\":\"00004\",\"ValidFrom\":\"2025-02-30\"}}"),
 		[]byte("\x01{\"ID\":\"\xff\xfe\",\"Children\":[{\"AgeYears\":-1}]}"),
 	)
+}
+
+// FuzzInspectFile damages a small database at random. inspectFile must
+// never panic, and a file it lets through must go through Check (bbolt
+// mapping it and walking every page) without crashing the process: that
+// is what stands between a damaged file and SIGBUS.
+func FuzzInspectFile(f *testing.F) {
+	path := filepath.Join(f.TempDir(), "seed.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	err = s.Update(context.Background(), func(tx storage.Tx) error {
+		for i := range 40 {
+			if err := tx.PutDataKey(fmt.Sprintf("cases/HN-2026-%05d", i), keys.WrappedKey{MasterID: "mk1", Sealed: make([]byte, 200)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		f.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add(data[:len(data)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := inspectFile(bytes.NewReader(data), int64(len(data)), true); err != nil {
+			return
+		}
+		path := filepath.Join(t.TempDir(), "f.db")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Check(context.Background(), path); err != nil {
+			t.Logf("check: %v", err)
+		}
+	})
 }

@@ -1,0 +1,103 @@
+package boltstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// TestReserveBelowMaxSize fills a capped store with ordinary writes
+// (Update) until they are refused, then appends audit events in Batch,
+// from several goroutines at once as reads do: they go on for about the
+// reserve's worth of room, ordinary writes stay refused meanwhile, and
+// when the reserve is used up Batch is refused too, with nothing broken.
+func TestReserveBelowMaxSize(t *testing.T) {
+	const maxSize, reserve = 2 << 20, 512 << 10
+	path := filepath.Join(t.TempDir(), "cc.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true, MaxSize: maxSize, Reserve: reserve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	value := keys.WrappedKey{MasterID: "mk1", Sealed: make([]byte, 2000)}
+	update := func(i int) error {
+		return s.Update(ctx, func(tx storage.Tx) error { return tx.PutDataKey(fmt.Sprintf("cases/HN-2026-%05d", i), value) })
+	}
+	written := 0
+	for ; ; written++ {
+		err := update(written)
+		if errors.Is(err, storage.ErrFull) {
+			t.Logf("ordinary writes refused after %d: %v", written, err)
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	event := audit.Event{Actor: "lan.nguyen", Role: "ROLE_AUDITOR", Action: "report.read", Resource: "reports/0192a5b0-0000-7000-8000-000000000000", Outcome: audit.OutcomeOK, Time: ckT0}
+	batch := func() error {
+		return s.Batch(ctx, func(tx storage.Tx) error { _, err := tx.AppendAudit(event); return err })
+	}
+	var mu sync.Mutex
+	recorded, refused := 0, 0
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				err := batch()
+				mu.Lock()
+				switch {
+				case err == nil:
+					recorded++
+				case errors.Is(err, storage.ErrFull):
+					refused++
+				default:
+					t.Errorf("batch: %v", err)
+				}
+				done, probe := refused > 0 || err != nil, recorded%200 == 0
+				mu.Unlock()
+				if done {
+					return
+				}
+				if probe {
+					if err := update(written); !errors.Is(err, storage.ErrFull) {
+						t.Errorf("an ordinary write while the reserve is drawn on: %v, want ErrFull", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d audit events recorded in the reserve of %d bytes", recorded, reserve)
+	if recorded < 500 {
+		t.Errorf("the reserve of %d bytes held only %d events", reserve, recorded)
+	}
+	if err := update(written); !errors.Is(err, storage.ErrFull) {
+		t.Errorf("an ordinary write after the reserve is used up: %v, want ErrFull", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() > maxSize {
+		t.Errorf("the file: %v, %d bytes, cap %d", err, fi.Size(), maxSize)
+	}
+	res, err := boltstore.Check(ctx, path)
+	if err != nil || res.AuditEvents != recorded {
+		t.Errorf("check: %v, %d audit events, want %d", err, res.AuditEvents, recorded)
+	}
+	for _, p := range res.Problems {
+		if p.Bucket != "data_keys" { // keys of no record: this test stores them alone
+			t.Errorf("check: %s", p)
+		}
+	}
+}
