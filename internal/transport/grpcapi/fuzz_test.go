@@ -30,7 +30,7 @@ func FuzzValidateCreateReport(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	v, err := newValidator()
+	v, err := newValidator(slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func FuzzValidateCreateReport(f *testing.F) {
 		if err := proto.Unmarshal(data, &req); err != nil {
 			return // gRPC answers that itself, before any interceptor
 		}
-		if err := v.check(&req); err != nil {
+		if err := v.check(context.Background(), &req); err != nil {
 			wantInvalidArgument(t, err)
 			return
 		}

@@ -66,7 +66,7 @@ type Server struct {
 // deadline bounds the handler's work (an expired context during sign-in
 // would read as "authentication is unavailable").
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
-	v, err := newValidator()
+	v, err := newValidator(d.Log)
 	if err != nil {
 		return nil, fmt.Errorf("grpcapi: protovalidate: %w", err)
 	}
