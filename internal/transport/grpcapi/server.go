@@ -64,7 +64,9 @@ type Server struct {
 // anything about the schema's rules without a token. The limits come after
 // authentication: the per-user stream cap needs the user, and the unary
 // deadline bounds the handler's work (an expired context during sign-in
-// would read as "authentication is unavailable").
+// would read as "authentication is unavailable"). Requests are decoded by
+// the screening codec, which cuts lists over their max_items and notes
+// strings that are not UTF-8 for the validator to refuse (see screen.go).
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	v, err := newValidator(d.Log)
 	if err != nil {
@@ -73,6 +75,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	logger := slogLogger(d.Log)
 	auth := newAuthenticator(d.Identity, d.Audit, d.Clock, d.Gateway)
 	opts = append(opts,
+		grpc.ForceServerCodecV2(newScreeningCodec()),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,

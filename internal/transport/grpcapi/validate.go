@@ -65,6 +65,11 @@ func (v *validator) check(ctx context.Context, msg any) error {
 	if err := ctx.Err(); err != nil {
 		return toStatus(ctx, v.log, err)
 	}
+	// Strings that were not UTF-8, as the codec found them: the rest of
+	// the request was decoded with them replaced, so only they are named.
+	if viols := notUTF8Violations(m.ProtoReflect()); len(viols) > 0 {
+		return invalidArgument(viols)
+	}
 	if viols := v.checkListLimits(ctx, m.ProtoReflect(), ""); len(viols) > 0 {
 		return invalidArgument(viols)
 	}
@@ -122,7 +127,7 @@ func (v *validator) checkListLimits(ctx context.Context, m protoreflect.Message,
 			list := m.Get(f.fd).List()
 			if f.maxItems > 0 && uint64(list.Len()) > f.maxItems {
 				out = append(out, fieldViolation(name,
-					fmt.Sprintf("must contain no more than %d item(s); it has %d", f.maxItems, list.Len()),
+					fmt.Sprintf("must contain no more than %d item(s)", f.maxItems),
 					"repeated.max_items"))
 				continue
 			}

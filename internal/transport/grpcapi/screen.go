@@ -1,0 +1,231 @@
+package grpcapi
+
+import (
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/encoding"
+	protocodec "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// screeningCodec is the server's codec: the standard protobuf codec, with
+// each request's wire bytes screened before they are decoded, for two
+// things the decoder handles badly.
+//
+//   - A list longer than its max_items is cut to max_items+1 elements:
+//     decoding two million empty children (4 MiB) costs more than a second
+//     and hundreds of megabytes before any interceptor runs. The validator
+//     then refuses the list, which is still over its limit.
+//   - A string that is not UTF-8 makes the decoder fail, which gRPC
+//     answers as Internal before any interceptor runs, naming no field.
+//     It is made valid (U+FFFD) and its field path noted in the message,
+//     in an unknown field (utf8NoteField), so that the validator, after
+//     authentication, refuses the request with INVALID_ARGUMENT naming
+//     the field. No handler sees such a message.
+//
+// Screening is one linear walk over the bytes; it changes nothing in a
+// request that has neither problem.
+type screeningCodec struct {
+	base  encoding.CodecV2
+	lists sync.Map // protoreflect.FullName of a list field -> max_items (0: none)
+}
+
+func newScreeningCodec() *screeningCodec {
+	return &screeningCodec{base: encoding.GetCodecV2(protocodec.Name)}
+}
+
+// Name implements encoding.CodecV2.
+func (c *screeningCodec) Name() string { return protocodec.Name }
+
+// Marshal implements encoding.CodecV2: answers are not screened.
+func (c *screeningCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Marshal(v) }
+
+// Unmarshal implements encoding.CodecV2.
+func (c *screeningCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return c.base.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	s := screening{codec: c}
+	b, changed := s.message(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), "", 0)
+	if !changed {
+		return proto.Unmarshal(buf.ReadOnlyData(), m)
+	}
+	for _, path := range s.notUTF8 {
+		b = protowire.AppendTag(b, utf8NoteField, protowire.BytesType)
+		b = protowire.AppendString(b, path)
+	}
+	return proto.Unmarshal(b, m)
+}
+
+// utf8NoteField is the field number, unknown to every message of the
+// schema (it is the largest a field can have), under which the codec notes
+// the paths of strings that were not UTF-8. A client that sends it itself
+// only has its own request refused.
+const utf8NoteField protowire.Number = protowire.MaxValidNumber
+
+// maxScreenDepth bounds the nesting the screen follows; deeper messages
+// are passed to the decoder as they are (it has its own limit).
+const maxScreenDepth = 32
+
+type screening struct {
+	codec   *screeningCodec
+	notUTF8 []string // field paths, at most maxViolations+1
+}
+
+// message screens the encoding b of a message of type md at path. It
+// returns b itself when nothing needs changing, or a new encoding.
+func (s *screening) message(b []byte, md protoreflect.MessageDescriptor, path string, depth int) ([]byte, bool) {
+	if depth > maxScreenDepth {
+		return b, false
+	}
+	var out []byte // nil until something changes
+	counts := map[protowire.Number]int{}
+	for rest := b; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return b, false // malformed: the decoder will say so
+		}
+		vn := protowire.ConsumeFieldValue(num, typ, rest[n:])
+		if vn < 0 {
+			return b, false
+		}
+		field, value := rest[:n+vn], rest[n:n+vn]
+		rest = rest[n+vn:]
+
+		fd := md.Fields().ByNumber(num)
+		var keep []byte // the field's new encoding, when changed
+		changed := false
+		switch {
+		case fd == nil || fd.IsMap():
+		case typ == protowire.BytesType:
+			keep, changed = s.field(fd, value, field[:n:n], path, counts, depth)
+		case fd.IsList():
+			// An element of a list sent unpacked.
+			counts[num]++
+			changed = uint64(counts[num]) > s.codec.maxItems(fd)+1 && s.codec.maxItems(fd) > 0
+		}
+		if changed && out == nil {
+			out = append(make([]byte, 0, len(b)), b[:len(b)-len(rest)-len(field)]...)
+		}
+		switch {
+		case changed:
+			out = append(out, keep...)
+		case out != nil:
+			out = append(out, field...)
+		}
+	}
+	if out == nil {
+		return b, false
+	}
+	return out, true
+}
+
+// field screens one length-delimited field of a message: tag is its tag,
+// value its length and payload. It returns the field's new encoding (nil:
+// drop it) and true, or false when it stays as it is.
+func (s *screening) field(fd protoreflect.FieldDescriptor, value, tag []byte, path string, counts map[protowire.Number]int, depth int) ([]byte, bool) {
+	payload, _ := protowire.ConsumeBytes(value)
+	name := string(fd.Name())
+	if path != "" {
+		name = path + "." + name
+	}
+	if fd.IsList() {
+		limit := s.codec.maxItems(fd)
+		if fd.Kind() != protoreflect.StringKind && fd.Kind() != protoreflect.BytesKind && fd.Message() == nil {
+			return s.packed(fd.Number(), payload, tag, counts, limit)
+		}
+		i := counts[fd.Number()]
+		counts[fd.Number()]++
+		if limit > 0 && uint64(i) > limit {
+			return nil, true // the list is over its limit already
+		}
+		name = indexed(name, i)
+	}
+	switch {
+	case fd.Kind() == protoreflect.StringKind:
+		if utf8.Valid(payload) {
+			return nil, false
+		}
+		if len(s.notUTF8) <= maxViolations {
+			s.notUTF8 = append(s.notUTF8, name)
+		}
+		return protowire.AppendString(tag, strings.ToValidUTF8(string(payload), "\uFFFD")), true
+	case fd.Message() != nil:
+		sub, changed := s.message(payload, fd.Message(), name, depth+1)
+		if !changed {
+			return nil, false
+		}
+		return protowire.AppendBytes(tag, sub), true
+	}
+	return nil, false
+}
+
+// packed cuts a packed list of varints (enums, integers) to limit+1
+// elements, counting those of earlier chunks.
+func (s *screening) packed(num protowire.Number, payload, tag []byte, counts map[protowire.Number]int, limit uint64) ([]byte, bool) {
+	if limit == 0 {
+		return nil, false
+	}
+	var kept int
+	for rest := payload; len(rest) > 0; {
+		_, n := protowire.ConsumeVarint(rest)
+		if n < 0 {
+			return nil, false // not varints, or malformed: left to the decoder
+		}
+		if uint64(counts[num]) > limit {
+			return protowire.AppendBytes(tag, payload[:kept]), true
+		}
+		counts[num]++
+		kept += n
+		rest = rest[n:]
+	}
+	return nil, false
+}
+
+// maxItems is the max_items rule of a list field, cached.
+func (c *screeningCodec) maxItems(fd protoreflect.FieldDescriptor) uint64 {
+	if !fd.IsList() {
+		return 0
+	}
+	if n, ok := c.lists.Load(fd.FullName()); ok {
+		return n.(uint64)
+	}
+	n := maxItems(fd)
+	c.lists.Store(fd.FullName(), n)
+	return n
+}
+
+// notUTF8Violations returns the violations the codec noted in m: the
+// strings that were not UTF-8.
+func notUTF8Violations(m protoreflect.Message) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	for rest := []byte(m.GetUnknown()); len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
+		if n < 0 {
+			return out
+		}
+		vn := protowire.ConsumeFieldValue(num, typ, rest[n:])
+		if vn < 0 {
+			return out
+		}
+		if num == utf8NoteField && typ == protowire.BytesType {
+			path, _ := protowire.ConsumeBytes(rest[n:])
+			if len(out) == maxViolations {
+				out = append(out, truncatedViolations(1))
+				return out
+			}
+			out = append(out, fieldViolation(strings.ToValidUTF8(string(path), "\uFFFD"), "is not valid UTF-8", "string.utf8"))
+		}
+		rest = rest[n+vn:]
+	}
+	return out
+}
