@@ -223,9 +223,25 @@ func notUTF8Violations(m protoreflect.Message) []*errdetails.BadRequest_FieldVio
 				out = append(out, truncatedViolations(1))
 				return out
 			}
-			out = append(out, fieldViolation(strings.ToValidUTF8(string(path), "\uFFFD"), "is not valid UTF-8", "string.utf8"))
+			out = append(out, notUTF8Violation(strings.ToValidUTF8(string(path), "\uFFFD")))
 		}
 		rest = rest[n+vn:]
 	}
 	return out
+}
+
+func notUTF8Violation(field string) *errdetails.BadRequest_FieldViolation {
+	return fieldViolation(field, "is not valid UTF-8", "string.utf8")
+}
+
+// NotUTF8 is INVALID_ARGUMENT naming fields (or REST parameters) whose
+// value is not UTF-8, as the server names such strings in a request. The
+// REST gateway refuses a path or query value with it, before it would
+// fail to encode the request for gRPC.
+func NotUTF8(fields ...string) error {
+	violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(fields))
+	for _, f := range fields {
+		violations = append(violations, notUTF8Violation(f))
+	}
+	return invalidArgument(violations)
 }

@@ -21,6 +21,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // MaxBodyBytes bounds a request body; the largest valid report is far below.
@@ -88,10 +89,21 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		}
 	}
 	health := healthpb.NewHealthClient(conn)
+	routes, err := routesOf(openapi.JSON)
+	if err != nil {
+		return nil, err
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bad := notUTF8Params(routes, r); len(bad) > 0 {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
+			return
+		}
+		gw.ServeHTTP(w, r)
+	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", limitBody(gw))
-	mux.Handle("GET /v1/database:backup", rawAnswer(gw))
+	mux.Handle("/v1/", limitBody(api))
+	mux.Handle("GET /v1/database:backup", rawAnswer(api))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
