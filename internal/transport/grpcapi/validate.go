@@ -14,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // The bounds of an INVALID_ARGUMENT answer. A request within the size
@@ -220,4 +221,49 @@ func truncateUTF8(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + ellipsis
+}
+
+// eachRequestField calls fn for every field reachable from the request
+// message of a childcase method, with its path from that message
+// ("CreateReportRequest.report.children"); a message type that contains
+// itself is followed once.
+func eachRequestField(fn func(path string, fd protoreflect.FieldDescriptor)) {
+	var walk func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool)
+	walk = func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool) {
+		if seen[md.FullName()] {
+			return
+		}
+		seen[md.FullName()] = true
+		defer delete(seen, md.FullName())
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			name := path + "." + string(fd.Name())
+			fn(name, fd)
+			if fd.Message() != nil && !fd.IsMap() {
+				walk(fd.Message(), name, seen)
+			}
+		}
+	}
+	protoregistry.GlobalFiles.RangeFilesByPackage("childcase.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			methods := fd.Services().Get(i).Methods()
+			for j := range methods.Len() {
+				in := methods.Get(j).Input()
+				walk(in, string(in.Name()), map[protoreflect.FullName]bool{})
+			}
+		}
+		return true
+	})
+}
+
+// LargestListLimit is the largest max_items of any list a request can
+// carry. The REST gateway reads no more than one item over it from a JSON
+// array, so that a list too long is refused by its rule without the rest
+// being decoded.
+func LargestListLimit() uint64 {
+	var largest uint64
+	eachRequestField(func(_ string, fd protoreflect.FieldDescriptor) {
+		largest = max(largest, maxItems(fd))
+	})
+	return largest
 }

@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,15 +51,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	jsonpb := &runtime.JSONPb{
-		// Field names as in the schema and the OpenAPI document
-		// (page_size, receive_time, ...), and enums by name.
-		MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false},
-		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}
+	jsonpb := newJSONMarshaler()
 	gw := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, oneValueJSON{jsonpb}),
-		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb}}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),
+		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb.JSONPb}}),
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			if strings.EqualFold(h, "X-Request-Id") {
 				return "x-request-id", true
@@ -148,16 +144,37 @@ func rawAnswer(next http.Handler) http.Handler {
 // oneValueJSON is the gateway's JSON marshaler with a stricter decoder: a
 // request body is exactly one JSON value. The gateway's own decoder reads
 // the first value and ignores whatever follows, so `{...}}}` or two
-// reports in one body would be taken as the first one.
-type oneValueJSON struct{ *runtime.JSONPb }
+// reports in one body would be taken as the first one. Its arrays are
+// read up to keepItems items (see cutLongArrays).
+type oneValueJSON struct {
+	*runtime.JSONPb
+	keepItems uint64
+}
+
+func newJSONMarshaler() oneValueJSON {
+	return oneValueJSON{
+		JSONPb: &runtime.JSONPb{
+			// Field names as in the schema and the OpenAPI document
+			// (page_size, receive_time, ...), and enums by name.
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		},
+		keepItems: grpcapi.LargestListLimit() + 1,
+	}
+}
 
 // NewDecoder implements runtime.Marshaler.
 func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	d := json.NewDecoder(r)
-	first := runtime.DecoderWrapper{Decoder: d, UnmarshalOptions: m.UnmarshalOptions}
 	return runtime.DecoderFunc(func(v any) error {
-		if err := first.Decode(v); err != nil {
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
 			return err // io.EOF for an empty body, as before
+		}
+		raw = cutLongArrays(raw, int(m.keepItems))
+		value := runtime.DecoderWrapper{Decoder: json.NewDecoder(bytes.NewReader(raw)), UnmarshalOptions: m.UnmarshalOptions}
+		if err := value.Decode(v); err != nil {
+			return err
 		}
 		if _, err := d.Token(); err != io.EOF {
 			var tooLarge *http.MaxBytesError
