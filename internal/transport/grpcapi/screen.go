@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"bytes"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -24,7 +25,7 @@ import (
 //     then refuses the list, which is still over its limit.
 //   - A string that is not UTF-8 makes the decoder fail, which gRPC
 //     answers as Internal before any interceptor runs, naming no field.
-//     It is made valid (U+FFFD) and its field path noted in the message,
+//     It is emptied and its field path noted in the message,
 //     in an unknown field (utf8NoteField), so that the validator, after
 //     authentication, refuses the request with INVALID_ARGUMENT naming
 //     the field. No handler sees such a message.
@@ -54,15 +55,25 @@ func (c *screeningCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
+	// The decoder checks UTF-8 itself: the screen looks for bad strings
+	// only when it has refused them, so good text is read twice, not
+	// three times.
 	s := screening{codec: c}
-	b, changed := s.message(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), "", 0)
-	if !changed {
-		return proto.Unmarshal(buf.ReadOnlyData(), m)
+	b, _ := s.message(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), "", 0)
+	err := proto.Unmarshal(b, m)
+	if err == nil {
+		return nil
+	}
+	s = screening{codec: c, checkUTF8: true}
+	b, _ = s.message(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), "", 0)
+	if len(s.notUTF8) == 0 {
+		return err
 	}
 	for _, path := range s.notUTF8 {
 		b = protowire.AppendTag(b, utf8NoteField, protowire.BytesType)
 		b = protowire.AppendString(b, path)
 	}
+	proto.Reset(m)
 	return proto.Unmarshal(b, m)
 }
 
@@ -77,8 +88,9 @@ const utf8NoteField protowire.Number = protowire.MaxValidNumber
 const maxScreenDepth = 32
 
 type screening struct {
-	codec   *screeningCodec
-	notUTF8 []string // field paths, at most maxViolations+1
+	codec     *screeningCodec
+	checkUTF8 bool     // look for strings that are not UTF-8
+	notUTF8   []string // their field paths, at most maxViolations+1
 }
 
 // message screens the encoding b of a message of type md at path. It
@@ -87,8 +99,9 @@ func (s *screening) message(b []byte, md protoreflect.MessageDescriptor, path st
 	if depth > maxScreenDepth {
 		return b, false
 	}
-	var out []byte // nil until something changes
-	counts := map[protowire.Number]int{}
+	var out []byte                      // nil until something changes
+	var counts map[protowire.Number]int // items of each list so far
+	var dropping protowire.Number       // a list over its limit: its further items go
 	for rest := b; len(rest) > 0; {
 		num, typ, n := protowire.ConsumeTag(rest)
 		if n < 0 {
@@ -100,21 +113,42 @@ func (s *screening) message(b []byte, md protoreflect.MessageDescriptor, path st
 		}
 		field, value := rest[:n+vn], rest[n:n+vn]
 		rest = rest[n+vn:]
+		if num == dropping {
+			// out is not nil. Items of a list millions long come one after
+			// the other: skip them without decoding each tag.
+			if typ == protowire.BytesType {
+				rest = skipRun(rest, field[:n])
+			}
+			continue
+		}
 
 		fd := md.Fields().ByNumber(num)
 		var keep []byte // the field's new encoding, when changed
 		changed := false
-		switch {
-		case fd == nil || fd.IsMap():
-		case typ == protowire.BytesType:
-			keep, changed = s.field(fd, value, field[:n:n], path, counts, depth)
-		case fd.IsList():
-			// An element of a list sent unpacked.
-			counts[num]++
-			changed = uint64(counts[num]) > s.codec.maxItems(fd)+1 && s.codec.maxItems(fd) > 0
+		if fd != nil && fd.IsList() {
+			if counts == nil {
+				counts = map[protowire.Number]int{}
+			}
+			if typ != protowire.BytesType || isScalar(fd) {
+				// Unpacked scalars are counted here; packed ones by packed.
+				if typ == protowire.BytesType {
+					keep, changed = s.packed(num, value, field[:n:n], counts, s.codec.maxItems(fd))
+				} else if limit := s.codec.maxItems(fd); limit > 0 && uint64(counts[num]) > limit {
+					changed, dropping = true, num
+				} else {
+					counts[num]++
+				}
+			} else if limit := s.codec.maxItems(fd); limit > 0 && uint64(counts[num]) > limit {
+				changed, dropping = true, num
+			} else {
+				keep, changed = s.field(fd, value, field[:n:n], indexed(join(path, fd), counts[num]), depth)
+				counts[num]++
+			}
+		} else if fd != nil && typ == protowire.BytesType && !fd.IsMap() {
+			keep, changed = s.field(fd, value, field[:n:n], join(path, fd), depth)
 		}
 		if changed && out == nil {
-			out = append(make([]byte, 0, len(b)), b[:len(b)-len(rest)-len(field)]...)
+			out = append(make([]byte, 0, len(b)-len(rest)+len(keep)), b[:len(b)-len(rest)-len(field)]...)
 		}
 		switch {
 		case changed:
@@ -129,36 +163,54 @@ func (s *screening) message(b []byte, md protoreflect.MessageDescriptor, path st
 	return out, true
 }
 
-// field screens one length-delimited field of a message: tag is its tag,
-// value its length and payload. It returns the field's new encoding (nil:
-// drop it) and true, or false when it stays as it is.
-func (s *screening) field(fd protoreflect.FieldDescriptor, value, tag []byte, path string, counts map[protowire.Number]int, depth int) ([]byte, bool) {
+// skipRun skips the length-delimited fields at the start of b that carry
+// exactly the tag bytes tag.
+func skipRun(b, tag []byte) []byte {
+	if len(tag) == 1 {
+		// The common case, a one-byte tag and items shorter than 128
+		// bytes, at a few nanoseconds an item.
+		for t := tag[0]; len(b) >= 2 && b[0] == t && b[1] < 0x80 && len(b) >= 2+int(b[1]); {
+			b = b[2+int(b[1]):]
+		}
+	}
+	for bytes.HasPrefix(b, tag) {
+		size, n := protowire.ConsumeVarint(b[len(tag):])
+		if n < 0 || uint64(len(b)-len(tag)-n) < size {
+			return b // malformed: left to the decoder
+		}
+		b = b[len(tag)+n+int(size):]
+	}
+	return b
+}
+
+func join(path string, fd protoreflect.FieldDescriptor) string {
+	if path == "" {
+		return string(fd.Name())
+	}
+	return path + "." + string(fd.Name())
+}
+
+func isScalar(fd protoreflect.FieldDescriptor) bool {
+	return fd.Message() == nil && fd.Kind() != protoreflect.StringKind && fd.Kind() != protoreflect.BytesKind
+}
+
+// field screens one length-delimited value (a string, a message, or one
+// item of a list of them) named name: tag is its tag, value its length
+// and payload. It returns the field's new encoding and true, or false
+// when it stays as it is.
+func (s *screening) field(fd protoreflect.FieldDescriptor, value, tag []byte, name string, depth int) ([]byte, bool) {
 	payload, _ := protowire.ConsumeBytes(value)
-	name := string(fd.Name())
-	if path != "" {
-		name = path + "." + name
-	}
-	if fd.IsList() {
-		limit := s.codec.maxItems(fd)
-		if fd.Kind() != protoreflect.StringKind && fd.Kind() != protoreflect.BytesKind && fd.Message() == nil {
-			return s.packed(fd.Number(), payload, tag, counts, limit)
-		}
-		i := counts[fd.Number()]
-		counts[fd.Number()]++
-		if limit > 0 && uint64(i) > limit {
-			return nil, true // the list is over its limit already
-		}
-		name = indexed(name, i)
-	}
 	switch {
 	case fd.Kind() == protoreflect.StringKind:
-		if utf8.Valid(payload) {
+		if !s.checkUTF8 || utf8.Valid(payload) {
 			return nil, false
 		}
 		if len(s.notUTF8) <= maxViolations {
 			s.notUTF8 = append(s.notUTF8, name)
 		}
-		return protowire.AppendString(tag, strings.ToValidUTF8(string(payload), "\uFFFD")), true
+		// Emptied: the request is refused for it, so its content matters
+		// to nobody, and repairing megabytes would cost more than reading.
+		return protowire.AppendString(tag, ""), true
 	case fd.Message() != nil:
 		sub, changed := s.message(payload, fd.Message(), name, depth+1)
 		if !changed {
@@ -171,10 +223,11 @@ func (s *screening) field(fd protoreflect.FieldDescriptor, value, tag []byte, pa
 
 // packed cuts a packed list of varints (enums, integers) to limit+1
 // elements, counting those of earlier chunks.
-func (s *screening) packed(num protowire.Number, payload, tag []byte, counts map[protowire.Number]int, limit uint64) ([]byte, bool) {
+func (s *screening) packed(num protowire.Number, value, tag []byte, counts map[protowire.Number]int, limit uint64) ([]byte, bool) {
 	if limit == 0 {
 		return nil, false
 	}
+	payload, _ := protowire.ConsumeBytes(value)
 	var kept int
 	for rest := payload; len(rest) > 0; {
 		_, n := protowire.ConsumeVarint(rest)

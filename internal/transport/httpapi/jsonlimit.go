@@ -5,8 +5,8 @@ package httpapi
 // every item of a list before the validator can refuse the list: a
 // megabyte of empty children (350,000) took half a second. With keep
 // above every max_items of the schema, a list too long still breaks its
-// rule, and the validator names it. One pass over the bytes; b must be a
-// single valid JSON value, as json.Decoder returns it.
+// rule, and the validator names it. One pass over the bytes; what is not
+// JSON is returned as it is, for the decoder to refuse.
 func cutLongArrays(b []byte, keep int) []byte {
 	var out []byte // nil until the first cut
 	copied := 0    // b[:copied] is accounted for in out
@@ -35,11 +35,17 @@ func cutLongArrays(b []byte, keep int) []byte {
 		case '[', '{':
 			stack = append(stack, level{array: c == '['})
 		case ']', '}':
+			if len(stack) == 0 {
+				return b // not JSON: left to the decoder to refuse
+			}
 			if len(stack) == skipDepth {
 				copied, skipDepth = i, -1 // resume with the closing bracket
 			}
 			stack = stack[:len(stack)-1]
 		case ',':
+			if len(stack) == 0 {
+				return b
+			}
 			top := &stack[len(stack)-1]
 			if !top.array || skipDepth >= 0 {
 				continue
