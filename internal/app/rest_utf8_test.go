@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -21,24 +20,10 @@ import (
 // of the gateway. The caller is one the route's method admits, so that
 // nothing but the value can be refused.
 func TestRESTParametersNotUTF8(t *testing.T) {
-	ts := startServer(t, "")
-	ts.addPoliceUnit(t, "ca-ba-dinh", "units/00004@2025-07-01")
-	users := map[model.Role]string{model.RoleHotlineOperator: operatorID, model.RoleAdmin: "admin"}
-	for _, u := range []struct {
-		id   string
-		role pb.Role
-		unit string
-	}{
-		{"sup.111", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111"},
-		{"worker.badinh", pb.Role_ROLE_COMMUNE_WORKER, "units/00004@2025-07-01"},
-		{"chair.badinh", pb.Role_ROLE_COMMUNE_CHAIR, "units/00004@2025-07-01"},
-		{"district.badinh", pb.Role_ROLE_DISTRICT_OFFICER, "units/001@2020-01-01"},
-		{"city", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01"},
-		{"police.badinh", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh"},
-		{"auditor", pb.Role_ROLE_AUDITOR, "orgs/system"},
-	} {
-		ts.addUser(t, u.id, u.role, u.unit)
-		users[model.Role(u.role)] = u.id // numbered alike
+	ts := setupMatrix(t).ts // a user of every role
+	users := map[model.Role]string{}
+	for _, r := range mxRoles {
+		users[model.Role(r.role)] = r.in // numbered alike
 	}
 
 	var doc struct {

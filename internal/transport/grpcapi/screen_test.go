@@ -132,3 +132,43 @@ func TestScreeningLeavesGoodRequestsAlone(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScreeningCodec feeds arbitrary bytes to the server's codec as a
+// CreateReportRequest. Nothing may panic; bytes the standard decoder
+// accepts decode alike, unless a list was over its limit; and the
+// validator refuses whatever the codec had to repair.
+func FuzzScreeningCodec(f *testing.F) {
+	for _, req := range fuzzSeedRequests() {
+		b, err := proto.Marshal(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(notUTF8(f, &pb.CreateReportRequest{RequestId: "QQ"}, "QQ"))
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	codec := newScreeningCodec()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got pb.CreateReportRequest
+		err := codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(data)}, &got)
+		var want pb.CreateReportRequest
+		standard := proto.Unmarshal(data, &want)
+		if standard == nil && err != nil {
+			t.Fatalf("the codec refuses what the standard decoder accepts: %v", err)
+		}
+		if err != nil {
+			return
+		}
+		if standard == nil && len(want.GetReport().GetChildren()) <= 20 && len(want.GetReport().GetCaregivers()) <= 10 &&
+			len(want.GetReport().GetSuspectedAbuse()) <= 16 && len(want.GetReport().GetSpecialCircumstances()) <= 16 &&
+			!proto.Equal(&got, &want) {
+			t.Fatalf("decoded %v, the standard decoder %v", &got, &want)
+		}
+		if standard != nil {
+			wantInvalidArgument(t, v.check(context.Background(), &got))
+		}
+	})
+}

@@ -18,9 +18,9 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
-// validCreateReport is a report the schema's rules accept.
-func validCreateReport() *pb.CreateReportRequest {
-	return &pb.CreateReportRequest{Report: &pb.Report{
+// validReport is a report the schema's rules accept.
+func validReport() *pb.Report {
+	return &pb.Report{
 		Channel:             pb.Channel_CHANNEL_HOTLINE_111,
 		ReceiveTime:         timestamppb.New(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)),
 		IncidentCommuneCode: "00004",
@@ -30,10 +30,16 @@ func validCreateReport() *pb.CreateReportRequest {
 			Sex: pb.Sex_SEX_FEMALE, Condition: "bầm tím ở tay",
 		}},
 		Caregivers:     []*pb.Caregiver{{FullName: "Nguyễn Văn Hùng", Relation: "bố dượng", SuspectedAbuser: true}},
-		Narrative:      "Hàng xóm nghe tiếng trẻ khóc và tiếng đánh nhiều đêm.",
+		Narrative:      "Hàng xóm nghe tiếng trẻ khóc.",
 		SuspectedAbuse: []pb.AbuseForm{pb.AbuseForm_ABUSE_FORM_VIOLENCE},
-		Reporter:       &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}},
-	}}
+		Reporter: &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+			Consent: true, FullName: "Trần Thị Mai", Phone: "0912 345 678",
+		}}},
+	}
+}
+
+func validCreateReport() *pb.CreateReportRequest {
+	return &pb.CreateReportRequest{Report: validReport()}
 }
 
 // withEmptyChildren is a valid report plus n children with nothing filled
