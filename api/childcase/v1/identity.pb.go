@@ -7,6 +7,7 @@
 package childcasev1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -293,7 +294,7 @@ type PoliceUnit struct {
 	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The administrative units it serves, "units/{code}@{valid_from}"; empty
-	// for the city police.
+	// for the city police. Hanoi never had more than 600 communes at once.
 	Covers        []string               `protobuf:"bytes,3,rep,name=covers,proto3" json:"covers,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -511,7 +512,7 @@ var File_childcase_v1_identity_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"\x1bchildcase/v1/identity.proto\x12\fchildcase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n" +
+	"\x1bchildcase/v1/identity.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x02\n" +
 	"\x04User\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12+\n" +
@@ -529,12 +530,12 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"expireTime\x12@\n" +
 	"\vrevoke_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"revokeTime\"\xa7\x01\n" +
+	"revokeTime\"\xb2\x01\n" +
 	"\n" +
 	"PoliceUnit\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12\x16\n" +
-	"\x06covers\x18\x03 \x03(\tR\x06covers\x12@\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12!\n" +
+	"\x06covers\x18\x03 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\xd8\x04R\x06covers\x12@\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\"\xd6\x02\n" +
 	"\n" +

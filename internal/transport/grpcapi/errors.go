@@ -3,8 +3,10 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -98,18 +100,25 @@ func withInfo(code codes.Code, msg, reason string, metadata map[string]string) e
 
 // invalidArgument returns INVALID_ARGUMENT naming each field and rule in the
 // message (for people and curl) and in BadRequest details (for programs).
+// The message stops at maxViolationMessage bytes; the details hold them all.
 func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
-	msg := "invalid request:"
+	var msg strings.Builder
+	msg.WriteString("invalid request:")
 	for i, v := range violations {
-		if i > 0 {
-			msg += ";"
-		}
-		msg += " " + v.Field + ": " + v.Description
+		entry := " " + v.Field + ": " + v.Description
 		if v.Reason != "" {
-			msg += " [" + v.Reason + "]"
+			entry += " [" + v.Reason + "]"
 		}
+		if i > 0 {
+			entry = ";" + entry
+		}
+		if msg.Len()+len(entry) > maxViolationMessage {
+			msg.WriteString(fmt.Sprintf("; (%d more in the details)", len(violations)-i))
+			break
+		}
+		msg.WriteString(entry)
 	}
-	st := status.New(codes.InvalidArgument, msg)
+	st := status.New(codes.InvalidArgument, msg.String())
 	if d, err := st.WithDetails(
 		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain},
 		&errdetails.BadRequest{FieldViolations: violations},

@@ -5,13 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"testing"
-	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -30,7 +28,7 @@ func FuzzValidateCreateReport(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	v, err := newValidator()
+	v, err := newValidator(slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -40,7 +38,7 @@ func FuzzValidateCreateReport(f *testing.F) {
 		if err := proto.Unmarshal(data, &req); err != nil {
 			return // gRPC answers that itself, before any interceptor
 		}
-		if err := v.check(&req); err != nil {
+		if err := v.check(context.Background(), &req); err != nil {
 			wantInvalidArgument(t, err)
 			return
 		}
@@ -74,24 +72,7 @@ func wantInvalidArgument(t *testing.T, err error) {
 
 // fuzzSeedRequests are a valid request and near misses.
 func fuzzSeedRequests() []*pb.CreateReportRequest {
-	valid := func() *pb.Report {
-		return &pb.Report{
-			Channel:             pb.Channel_CHANNEL_HOTLINE_111,
-			ReceiveTime:         timestamppb.New(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)),
-			IncidentCommuneCode: "00004",
-			CallType:            pb.CallType_CALL_TYPE_INTERVENTION,
-			Children: []*pb.Child{{
-				FullName: "Nguyễn Thị Lan", Age: &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 9},
-				Sex: pb.Sex_SEX_FEMALE, Condition: "bầm tím ở tay",
-			}},
-			Caregivers:     []*pb.Caregiver{{FullName: "Nguyễn Văn Hùng", Relation: "bố dượng", SuspectedAbuser: true}},
-			Narrative:      "Hàng xóm nghe tiếng trẻ khóc.",
-			SuspectedAbuse: []pb.AbuseForm{pb.AbuseForm_ABUSE_FORM_VIOLENCE},
-			Reporter: &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
-				Consent: true, FullName: "Trần Thị Mai", Phone: "0912 345 678",
-			}}},
-		}
-	}
+	valid := validReport
 	birth := valid()
 	birth.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2017-02-30"} // matches the pattern, not a date
 	anonymous := valid()

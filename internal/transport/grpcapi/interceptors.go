@@ -4,25 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 )
 
 // RequestIDHeader carries a request's id in and out, over gRPC metadata and
@@ -114,60 +108,8 @@ func recoveryHandler(log *slog.Logger) recovery.Option {
 	})
 }
 
-// validator checks every request against the protovalidate rules in the
-// schema before a handler sees it.
-type validator struct {
-	v protovalidate.Validator
-}
-
-func newValidator() (*validator, error) {
-	v, err := protovalidate.New()
-	if err != nil {
-		return nil, err
-	}
-	return &validator{v: v}, nil
-}
-
-func (v *validator) check(msg any) error {
-	m, ok := msg.(proto.Message)
-	if !ok {
-		return nil
-	}
-	err := v.v.Validate(m)
-	if err == nil {
-		return nil
-	}
-	var verr *protovalidate.ValidationError
-	if !errors.As(err, &verr) {
-		// A rule that cannot be compiled is our bug, not the caller's.
-		return status.Error(codes.Internal, "internal error")
-	}
-	var violations []*errdetails.BadRequest_FieldViolation
-	for _, viol := range verr.Violations {
-		field := protovalidate.FieldPathString(viol.Proto.GetField())
-		if sub := messageRuleField[viol.Proto.GetRuleId()]; sub != "" {
-			field = strings.TrimPrefix(field+"."+sub, ".")
-		}
-		if field == "" {
-			field = "request"
-		}
-		violations = append(violations, &errdetails.BadRequest_FieldViolation{
-			Field:       field,
-			Description: viol.Proto.GetMessage(),
-			Reason:      viol.Proto.GetRuleId(),
-		})
-	}
-	return invalidArgument(violations)
-}
-
-// messageRuleField names, by rule id, the field a message-level rule of the
-// schema is about, relative to the message it is declared on.
-var messageRuleField = map[string]string{
-	"report.children_required": "children",
-}
-
 func (v *validator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	if err := v.check(req); err != nil {
+	if err := v.check(ctx, req); err != nil {
 		return nil, err
 	}
 	return next(ctx, req)
@@ -186,7 +128,7 @@ func (s *validatingStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return s.v.check(m)
+	return s.v.check(s.Context(), m)
 }
 
 // unaryDeadline gives every unary call the server's own deadline, d after

@@ -84,9 +84,12 @@ type Server struct {
 // authentication: the per-user stream cap needs the user, and the unary
 // deadline bounds the handler's work (an expired context during sign-in
 // would read as "authentication is unavailable"); the stream re-check
-// (streamauth.go) needs the caller's token checked first.
+// (streamauth.go) needs the caller's token checked first. Requests are
+// decoded by the screening codec, which cuts lists over their max_items and
+// notes strings that are not UTF-8 for the validator to refuse (see
+// screen.go).
 func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
-	v, err := newValidator()
+	v, err := newValidator(d.Log)
 	if err != nil {
 		return nil, fmt.Errorf("grpcapi: protovalidate: %w", err)
 	}
@@ -105,6 +108,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
 		gateway: d.Gateway, trusted: d.TrustedProxies}
 	opts = append(opts,
+		grpc.ForceServerCodecV2(newScreeningCodec()),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,

@@ -1,0 +1,269 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// The bounds of an INVALID_ARGUMENT answer. A request within the size
+// limits can break thousands of rules; naming the first few is enough to
+// fix it, and the answer must not cost more than the request did.
+const (
+	// maxViolations is how many violations an answer names; one more
+	// entry says how many were left out.
+	maxViolations = 20
+	// maxViolationMessage caps the status message, in bytes.
+	maxViolationMessage = 4096
+	// maxFieldBytes and maxDescriptionBytes cap each violation's field
+	// path and description, in bytes.
+	maxFieldBytes       = 200
+	maxDescriptionBytes = 300
+)
+
+// validator checks every request against the protovalidate rules in the
+// schema before a handler sees it. Its work is bounded by the schema, not
+// by the request: lists are held to their max_items before any of their
+// items is looked at, and the answer names at most maxViolations.
+type validator struct {
+	v   protovalidate.Validator
+	log *slog.Logger
+
+	// listLimits caches, per message type, its list fields with their
+	// max_items (0: none) and the message fields to look into.
+	listLimits sync.Map // protoreflect.FullName -> []fieldLimit
+}
+
+type fieldLimit struct {
+	fd       protoreflect.FieldDescriptor
+	maxItems uint64 // lists only; 0: no limit
+}
+
+func newValidator(log *slog.Logger) (*validator, error) {
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, err
+	}
+	return &validator{v: v, log: log}, nil
+}
+
+func (v *validator) check(ctx context.Context, msg any) error {
+	m, ok := msg.(proto.Message)
+	if !ok {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return toStatus(ctx, v.log, err)
+	}
+	// Strings that were not UTF-8, as the codec found them: the rest of
+	// the request was decoded with them replaced, so only they are named.
+	if viols := notUTF8Violations(m.ProtoReflect()); len(viols) > 0 {
+		return invalidArgument(viols)
+	}
+	if viols := v.checkListLimits(ctx, m.ProtoReflect(), ""); len(viols) > 0 {
+		return invalidArgument(viols)
+	}
+	if err := ctx.Err(); err != nil {
+		return toStatus(ctx, v.log, err)
+	}
+	// The filter skips what is left once the call has ended: nobody
+	// will read the answer.
+	err := v.v.Validate(m, protovalidate.WithFilter(protovalidate.FilterFunc(
+		func(protoreflect.Message, protoreflect.Descriptor) bool { return ctx.Err() == nil })))
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return toStatus(ctx, v.log, ctxErr)
+	}
+	if err == nil {
+		return nil
+	}
+	var verr *protovalidate.ValidationError
+	if !errors.As(err, &verr) {
+		// A rule that cannot be compiled is our bug, not the caller's.
+		return toStatus(ctx, v.log, fmt.Errorf("protovalidate: %w", err))
+	}
+	violations := make([]*errdetails.BadRequest_FieldViolation, 0, min(len(verr.Violations), maxViolations+1))
+	for _, viol := range verr.Violations {
+		if len(violations) == maxViolations {
+			violations = append(violations, truncatedViolations(len(verr.Violations)-maxViolations))
+			break
+		}
+		field := protovalidate.FieldPathString(viol.Proto.GetField())
+		if sub := messageRuleField[viol.Proto.GetRuleId()]; sub != "" {
+			field = strings.TrimPrefix(field+"."+sub, ".")
+		}
+		violations = append(violations, fieldViolation(field, viol.Proto.GetMessage(), viol.Proto.GetRuleId()))
+	}
+	return invalidArgument(violations)
+}
+
+// checkListLimits holds every list of m, and of the messages in it, to its
+// max_items rule, before protovalidate looks at a single item: protovalidate
+// validates every item of a list that is too long as well, so two million
+// empty children (4 MiB) would each be checked and named. A list over its
+// limit is not looked into. Only the lists' lengths are read, and items of
+// lists within their limits: the work is bounded by the schema.
+func (v *validator) checkListLimits(ctx context.Context, m protoreflect.Message, path string) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	for _, f := range v.limitsOf(m.Descriptor()) {
+		if !m.Has(f.fd) {
+			continue
+		}
+		name := string(f.fd.Name())
+		if path != "" {
+			name = path + "." + name
+		}
+		switch {
+		case f.fd.IsList():
+			list := m.Get(f.fd).List()
+			if f.maxItems > 0 && uint64(list.Len()) > f.maxItems {
+				out = append(out, fieldViolation(name,
+					fmt.Sprintf("must contain no more than %d item(s)", f.maxItems),
+					"repeated.max_items"))
+				continue
+			}
+			if f.fd.Message() == nil {
+				continue
+			}
+			for i := range list.Len() {
+				if ctx.Err() != nil {
+					return out
+				}
+				out = append(out, v.checkListLimits(ctx, list.Get(i).Message(), indexed(name, i))...)
+			}
+		case f.fd.IsMap():
+			// No request carries a map (TestRequestListsHaveLimits); were
+			// one added, protovalidate's max_pairs still applies.
+		default:
+			out = append(out, v.checkListLimits(ctx, m.Get(f.fd).Message(), name)...)
+		}
+		if len(out) > maxViolations {
+			return out[:maxViolations]
+		}
+	}
+	return out
+}
+
+// limitsOf returns the fields of md that checkListLimits looks at: its
+// lists and maps, and its message fields.
+func (v *validator) limitsOf(md protoreflect.MessageDescriptor) []fieldLimit {
+	if cached, ok := v.listLimits.Load(md.FullName()); ok {
+		return cached.([]fieldLimit)
+	}
+	var limits []fieldLimit
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsList() || fd.IsMap() || fd.Message() != nil {
+			limits = append(limits, fieldLimit{fd: fd, maxItems: maxItems(fd)})
+		}
+	}
+	v.listLimits.Store(md.FullName(), limits)
+	return limits
+}
+
+// maxItems is the max_items rule of a list field in the schema, 0 when it
+// has none.
+func maxItems(fd protoreflect.FieldDescriptor) uint64 {
+	if !fd.IsList() {
+		return 0
+	}
+	rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+	return rules.GetRepeated().GetMaxItems()
+}
+
+// messageRuleField names, by rule id, the field a message-level rule of the
+// schema is about, relative to the message it is declared on.
+var messageRuleField = map[string]string{
+	"report.children_required": "children",
+}
+
+// fieldViolation is one BadRequest entry, its field and description cut to
+// their bounds.
+func fieldViolation(field, description, rule string) *errdetails.BadRequest_FieldViolation {
+	if field == "" {
+		field = "request"
+	}
+	return &errdetails.BadRequest_FieldViolation{
+		Field:       truncateUTF8(field, maxFieldBytes),
+		Description: truncateUTF8(description, maxDescriptionBytes),
+		Reason:      rule,
+	}
+}
+
+// truncatedViolations is the entry that stands for the violations an
+// answer leaves out.
+func truncatedViolations(n int) *errdetails.BadRequest_FieldViolation {
+	return fieldViolation("request",
+		fmt.Sprintf("and %d more violation(s) not listed; correct these and send the request again", n),
+		"violations.truncated")
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a character,
+// marking the cut with "…".
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+// eachRequestField calls fn for every field reachable from the request
+// message of a childcase method, with its path from that message
+// ("CreateReportRequest.report.children"); a message type that contains
+// itself is followed once.
+func eachRequestField(fn func(path string, fd protoreflect.FieldDescriptor)) {
+	var walk func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool)
+	walk = func(md protoreflect.MessageDescriptor, path string, seen map[protoreflect.FullName]bool) {
+		if seen[md.FullName()] {
+			return
+		}
+		seen[md.FullName()] = true
+		defer delete(seen, md.FullName())
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			name := path + "." + string(fd.Name())
+			fn(name, fd)
+			if fd.Message() != nil && !fd.IsMap() {
+				walk(fd.Message(), name, seen)
+			}
+		}
+	}
+	protoregistry.GlobalFiles.RangeFilesByPackage("childcase.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := range fd.Services().Len() {
+			methods := fd.Services().Get(i).Methods()
+			for j := range methods.Len() {
+				in := methods.Get(j).Input()
+				walk(in, string(in.Name()), map[protoreflect.FullName]bool{})
+			}
+		}
+		return true
+	})
+}
+
+// LargestListLimit is the largest max_items of any list a request can
+// carry. The REST gateway reads no more than one item over it from a JSON
+// array, so that a list too long is refused by its rule without the rest
+// being decoded.
+func LargestListLimit() uint64 {
+	var largest uint64
+	eachRequestField(func(_ string, fd protoreflect.FieldDescriptor) {
+		largest = max(largest, maxItems(fd))
+	})
+	return largest
+}

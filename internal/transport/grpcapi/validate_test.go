@@ -1,0 +1,182 @@
+package grpcapi
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// validReport is a report the schema's rules accept.
+func validReport() *pb.Report {
+	return &pb.Report{
+		Channel:             pb.Channel_CHANNEL_HOTLINE_111,
+		ReceiveTime:         timestamppb.New(time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)),
+		IncidentCommuneCode: "00004",
+		CallType:            pb.CallType_CALL_TYPE_INTERVENTION,
+		Children: []*pb.Child{{
+			FullName: "Nguyễn Thị Lan", Age: &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 9},
+			Sex: pb.Sex_SEX_FEMALE, Condition: "bầm tím ở tay",
+		}},
+		Caregivers:     []*pb.Caregiver{{FullName: "Nguyễn Văn Hùng", Relation: "bố dượng", SuspectedAbuser: true}},
+		Narrative:      "Hàng xóm nghe tiếng trẻ khóc.",
+		SuspectedAbuse: []pb.AbuseForm{pb.AbuseForm_ABUSE_FORM_VIOLENCE},
+		Reporter: &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+			Consent: true, FullName: "Trần Thị Mai", Phone: "0912 345 678",
+		}}},
+	}
+}
+
+func validCreateReport() *pb.CreateReportRequest {
+	return &pb.CreateReportRequest{Report: validReport()}
+}
+
+// withEmptyChildren is a valid report plus n children with nothing filled
+// in, each of which breaks several rules.
+func withEmptyChildren(n int) *pb.CreateReportRequest {
+	req := validCreateReport()
+	for range n {
+		req.Report.Children = append(req.Report.Children, &pb.Child{})
+	}
+	return req
+}
+
+func violationsOf(t *testing.T, err error) (*status.Status, []*errdetails.BadRequest_FieldViolation) {
+	t.Helper()
+	st, _ := status.FromError(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("got %v, want INVALID_ARGUMENT", err)
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			return st, br.GetFieldViolations()
+		}
+	}
+	t.Fatalf("no BadRequest details in %v", err)
+	return nil, nil
+}
+
+// A repeated field over its max_items is refused by that rule alone: its
+// items are not validated one by one, so the answer stays small however
+// many items came (gRPC's 4 MiB fit about two million empty children).
+func TestValidatorRefusesOversizedListBeforeItsItems(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{20, 4_000, 100_000} {
+		err := v.check(context.Background(), withEmptyChildren(n))
+		st, viols := violationsOf(t, err)
+		if len(viols) != 1 || viols[0].GetField() != "report.children" || viols[0].GetReason() != "repeated.max_items" {
+			t.Errorf("%d children: violations %v, want report.children [repeated.max_items] alone", n+1, viols)
+		}
+		if !strings.Contains(st.Message(), "report.children") || !strings.Contains(st.Message(), "20") {
+			t.Errorf("%d children: message %q does not name the field and its limit", n+1, st.Message())
+		}
+	}
+	// Nested and top-level lists, and lists of scalars, alike.
+	req := validCreateReport()
+	for range 17 {
+		req.Report.SuspectedAbuse = append(req.Report.SuspectedAbuse, pb.AbuseForm_ABUSE_FORM_VIOLENCE)
+	}
+	if _, viols := violationsOf(t, v.check(context.Background(), req)); len(viols) != 1 || viols[0].GetField() != "report.suspected_abuse" {
+		t.Errorf("17 abuse forms: %v", viols)
+	}
+	plan := &pb.SubmitPlanRequest{}
+	for range 5_000 {
+		plan.Services = append(plan.Services, &pb.PlanServiceInput{})
+	}
+	if _, viols := violationsOf(t, v.check(context.Background(), plan)); len(viols) != 1 || viols[0].GetField() != "services" {
+		t.Errorf("5000 plan services: %v", viols)
+	}
+}
+
+// However many rules a request breaks within its limits, the answer names
+// at most maxViolations of them, says how many more there were, and its
+// message stays under maxViolationMessage bytes.
+func TestValidatorBoundsTheAnswer(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := withEmptyChildren(19) // 20 children, the most allowed
+	req.Report.Caregivers = nil
+	for range 10 {
+		req.Report.Caregivers = append(req.Report.Caregivers, &pb.Caregiver{FullName: strings.Repeat("x", 1000)})
+	}
+	st, viols := violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != maxViolations+1 {
+		t.Fatalf("%d violations, want %d and one saying how many more", len(viols), maxViolations+1)
+	}
+	last := viols[len(viols)-1]
+	if last.GetField() != "request" || last.GetReason() != "violations.truncated" || !strings.Contains(last.GetDescription(), "more") {
+		t.Errorf("last violation %v does not say that more were cut", last)
+	}
+	if !strings.Contains(st.Message(), "more") {
+		t.Errorf("message %q does not say that more were cut", st.Message())
+	}
+	if len(st.Message()) > maxViolationMessage {
+		t.Errorf("message is %d bytes, over %d", len(st.Message()), maxViolationMessage)
+	}
+	if size := proto.Size(st.Proto()); size > 2*maxViolationMessage+maxViolations*(maxFieldBytes+maxDescriptionBytes+64) {
+		t.Errorf("status is %d bytes", size)
+	}
+	if !slices.ContainsFunc(viols, func(v *errdetails.BadRequest_FieldViolation) bool {
+		return v.GetField() == "report.children[1].age"
+	}) {
+		t.Errorf("the first violations are not reported: %v", viols)
+	}
+}
+
+// A call whose context has ended is not validated: its client has gone or
+// its deadline passed, and nobody will read the answer.
+func TestValidatorStopsWhenTheCallEnds(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if st, _ := status.FromError(v.check(ctx, withEmptyChildren(19))); st.Code() != codes.Canceled {
+		t.Errorf("cancelled call: %v, want CANCELED", st)
+	}
+	ctx, cancel = context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	if st, _ := status.FromError(v.check(ctx, validCreateReport())); st.Code() != codes.DeadlineExceeded {
+		t.Errorf("expired call: %v, want DEADLINE_EXCEEDED", st)
+	}
+}
+
+// Every list a request can carry has a max_items rule, so that the
+// validator's work and answer are bounded by the schema (maps have no
+// such pre-check, so requests carry none). A new list without a limit
+// fails here.
+func TestRequestListsHaveLimits(t *testing.T) {
+	n := 0
+	eachRequestField(func(path string, fd protoreflect.FieldDescriptor) {
+		n++
+		switch {
+		case fd.IsMap():
+			t.Errorf("%s: a request carries a map", path)
+		case fd.IsList() && maxItems(fd) == 0:
+			t.Errorf("%s: a list without (buf.validate.field).repeated.max_items", path)
+		}
+	})
+	if n < 100 {
+		t.Fatalf("found only %d request fields", n)
+	}
+	if got := LargestListLimit(); got != 600 {
+		t.Errorf("largest list limit %d, want 600 (police unit covers)", got)
+	}
+}

@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// The gateway copies path and query values into the request's string
+// fields as they come, and a value that is not UTF-8 (%ff) then fails to
+// encode for gRPC: a 500 naming nothing. Every resource name, page token
+// and filter is UTF-8, so such a value is refused before the gateway,
+// with 400 naming the parameter as the OpenAPI document names it (a case
+// name is the path parameter "case", though its field is "name").
+
+// paramRoute is one REST route of the OpenAPI document.
+type paramRoute struct {
+	method  string
+	pattern *regexp.Regexp // the escaped path; one group per parameter
+	params  []string       // path parameter names, in group order
+}
+
+// routesOf reads the routes of an OpenAPI v2 document.
+func routesOf(doc []byte) ([]paramRoute, error) {
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("httpapi: read the OpenAPI document: %w", err)
+	}
+	var routes []paramRoute
+	for template, methods := range d.Paths {
+		var pattern strings.Builder
+		var params []string
+		pattern.WriteString("^")
+		for rest := template; rest != ""; {
+			open := strings.IndexByte(rest, '{')
+			end := strings.IndexByte(rest, '}')
+			if open < 0 || end < open {
+				pattern.WriteString(regexp.QuoteMeta(rest))
+				break
+			}
+			pattern.WriteString(regexp.QuoteMeta(rest[:open]) + "([^/]+)")
+			params = append(params, rest[open+1:end])
+			rest = rest[end+1:]
+		}
+		pattern.WriteString("$")
+		re, err := regexp.Compile(pattern.String())
+		if err != nil {
+			return nil, fmt.Errorf("httpapi: route %s: %w", template, err)
+		}
+		for method := range methods {
+			routes = append(routes, paramRoute{method: strings.ToUpper(method), pattern: re, params: params})
+		}
+	}
+	return routes, nil
+}
+
+// notUTF8Params returns the parameters of r whose value is not UTF-8 once
+// unescaped: path parameters by their name in the route r matches ("path"
+// when it matches none), query parameters by their key, known or not.
+func notUTF8Params(routes []paramRoute, r *http.Request) []string {
+	var bad []string
+	if !utf8.ValidString(r.URL.Path) {
+		bad = append(bad, notUTF8PathParams(routes, r.Method, r.URL.EscapedPath())...)
+	}
+	if strings.IndexByte(r.URL.RawQuery, '%') >= 0 {
+		query, _ := url.ParseQuery(r.URL.RawQuery) // bad escapes are the gateway's to refuse
+		keys := make([]string, 0, len(query))
+		for k, values := range query {
+			for _, v := range values {
+				if !utf8.ValidString(k) || !utf8.ValidString(v) {
+					keys = append(keys, strings.ToValidUTF8(k, "\uFFFD"))
+					break
+				}
+			}
+		}
+		sort.Strings(keys)
+		bad = append(bad, keys...)
+	}
+	return bad
+}
+
+func notUTF8PathParams(routes []paramRoute, method, escapedPath string) []string {
+	for _, route := range routes {
+		if route.method != method {
+			continue
+		}
+		values := route.pattern.FindStringSubmatch(escapedPath)
+		if values == nil {
+			continue
+		}
+		var bad []string
+		for i, raw := range values[1:] {
+			if v, err := url.PathUnescape(raw); err == nil && !utf8.ValidString(v) {
+				bad = append(bad, route.params[i])
+			}
+		}
+		if len(bad) > 0 {
+			return bad
+		}
+	}
+	return []string{"path"}
+}
