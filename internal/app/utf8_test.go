@@ -83,6 +83,22 @@ func TestGRPCStringsNotUTF8(t *testing.T) {
 			}
 		})
 	}
+	// Bytes that are no protobuf encoding at all (a field whose length runs
+	// past the end, a truncated varint, a reserved wire type) are refused
+	// as a whole: INVALID_ARGUMENT naming the request, never Internal.
+	for name, body := range map[string][]byte{
+		"length past the end": {0x0a, 0x7f, 'c'},
+		"truncated varint":    {0x08, 0xff},
+		"wire type 7":         {0x0f},
+	} {
+		t.Run("malformed "+name, func(t *testing.T) {
+			err := ts.conn.Invoke(ctx, pb.CaseService_GetCase_FullMethodName, body, &pb.Case{}, grpc.ForceCodec(rawCodec{}))
+			st := wantCode(t, err, codes.InvalidArgument)
+			if fields := badFields(st); !slices.Contains(fields, "request") {
+				t.Errorf("fields %v, want request (message %q)", fields, st.Message())
+			}
+		})
+	}
 	// Authentication still comes first.
 	err := ts.conn.Invoke(withToken(context.Background(), "cc_not-a-token"), pb.CaseService_GetCase_FullMethodName,
 		tests[0].body, &pb.Case{}, grpc.ForceCodec(rawCodec{}))

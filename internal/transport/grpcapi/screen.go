@@ -67,15 +67,29 @@ func (c *screeningCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	s = screening{codec: c, checkUTF8: true}
 	b, _ = s.message(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), "", 0)
 	if len(s.notUTF8) == 0 {
-		return err
+		// Not a protobuf encoding of the request at all: gRPC would answer
+		// Internal. The request is refused as a whole instead, by the
+		// validator, after authentication, and no handler sees it.
+		proto.Reset(m)
+		return proto.Unmarshal(appendNote(nil, malformedNote), m)
 	}
 	for _, path := range s.notUTF8 {
-		b = protowire.AppendTag(b, utf8NoteField, protowire.BytesType)
-		b = protowire.AppendString(b, path)
+		b = appendNote(b, path)
 	}
 	proto.Reset(m)
 	return proto.Unmarshal(b, m)
 }
+
+// appendNote appends a note of the codec's (see utf8NoteField) to the
+// encoding b.
+func appendNote(b []byte, note string) []byte {
+	b = protowire.AppendTag(b, utf8NoteField, protowire.BytesType)
+	return protowire.AppendString(b, note)
+}
+
+// malformedNote is the note of a request that is not a protobuf encoding
+// of its message; it cannot be a field path.
+const malformedNote = "\x00malformed"
 
 // utf8NoteField is the field number, unknown to every message of the
 // schema (it is the largest a field can have), under which the codec notes
@@ -258,7 +272,7 @@ func (c *screeningCodec) maxItems(fd protoreflect.FieldDescriptor) uint64 {
 }
 
 // notUTF8Violations returns the violations the codec noted in m: the
-// strings that were not UTF-8.
+// strings that were not UTF-8, or a request that was not protobuf at all.
 func notUTF8Violations(m protoreflect.Message) []*errdetails.BadRequest_FieldViolation {
 	var out []*errdetails.BadRequest_FieldViolation
 	for rest := []byte(m.GetUnknown()); len(rest) > 0; {
@@ -276,7 +290,11 @@ func notUTF8Violations(m protoreflect.Message) []*errdetails.BadRequest_FieldVio
 				out = append(out, truncatedViolations(1))
 				return out
 			}
-			out = append(out, notUTF8Violation(strings.ToValidUTF8(string(path), "\uFFFD")))
+			if string(path) == malformedNote {
+				out = append(out, fieldViolation("request", "is not a protobuf encoding of "+string(m.Descriptor().FullName()), "request.malformed"))
+			} else {
+				out = append(out, notUTF8Violation(strings.ToValidUTF8(string(path), "\uFFFD")))
+			}
 		}
 		rest = rest[n+vn:]
 	}
