@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
