@@ -273,7 +273,7 @@ func (w *walker) walk(root uint64) error {
 			return err
 		}
 		for _, c := range children {
-			stack = append(stack, todo{c.id, c.what})
+			stack = append(stack, todo(c))
 		}
 	}
 	return nil
