@@ -122,6 +122,7 @@ func (s *Store) write(fn func(storage.Tx) error) error {
 	}
 	t := &tx{st: st.fork()}
 	err = fn(t)
+	written := t.st
 	t.end()
 	if err != nil {
 		return err
@@ -131,7 +132,7 @@ func (s *Store) write(fn func(storage.Tx) error) error {
 	if s.closed {
 		return ErrClosed
 	}
-	s.committed = t.st
+	s.committed = written
 	return nil
 }
 

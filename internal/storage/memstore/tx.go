@@ -22,11 +22,15 @@ import (
 
 // tx is a transaction over its own fork of the state.
 type tx struct {
-	st    *state
+	st    *state // nil once the transaction ended
 	ended bool
 }
 
-func (t *tx) end() { t.ended = true }
+// end closes the transaction. A committed state's tables are owned by the
+// transaction that wrote them, so a caller that kept its tx and wrote
+// after the commit would change what others read: dropping the state makes
+// such a use fail at once instead.
+func (t *tx) end() { t.ended, t.st = true, nil }
 
 var (
 	_ storage.Tx = (*tx)(nil)
