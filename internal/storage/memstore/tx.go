@@ -119,41 +119,53 @@ func (t *tx) putReport(key []byte, r model.StoredReport) error {
 	return nil
 }
 
-// ListReports builds the index boltstore would read for q (taker, else
-// call type, else none) from the records, and pages through it with the
-// same walk and cursors.
+// ListReports reads what boltstore's index for q would hold (the taker's
+// reports, else those of the call type, else all) and checks the other
+// conditions on each record.
 func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
 	var prefix []byte
+	indexed := func(reportEntry) bool { return true }
 	switch {
 	case q.TakenBy != "":
 		prefix = storekey.StringPrefix(q.TakenBy)
+		indexed = func(e reportEntry) bool { return e.takenBy == q.TakenBy }
 	case q.CallType != 0:
 		prefix = storekey.U32(uint32(q.CallType))
+		indexed = func(e reportEntry) bool { return e.callType == q.CallType }
 	}
+	return pageDesc(t.st.reports.m, prefix, storekey.ReportKeyLen, q.After, q.Limit, indexed,
+		func(key string) []byte { return []byte(key) },
+		t.reportByKey,
+		func(r model.StoredReport) bool {
+			return (q.CallType == 0 || r.CallType == q.CallType) && (q.Match == nil || q.Match(r))
+		})
+}
+
+// pageDesc pages, newest first, through an index built from the entries
+// of m that indexed keeps: prefix followed by the record key (idKey of the
+// entry's key), walked with storekey.ScanDesc so the cursors and pages are
+// boltstore's. load reads the record of an index entry; keep checks the
+// conditions the index does not.
+func pageDesc[K comparable, E, V any](m map[K]E, prefix []byte, idLen int, after string, limit int,
+	indexed func(E) bool, idKey func(K) []byte, load func(id []byte) (V, error), keep func(V) bool,
+) ([]V, string, error) {
 	var index [][]byte
-	for key, e := range t.st.reports.m {
-		indexed := true
-		switch {
-		case q.TakenBy != "":
-			indexed = e.takenBy == q.TakenBy
-		case q.CallType != 0:
-			indexed = e.callType == q.CallType
-		}
-		if indexed {
-			index = append(index, append(slices.Clip(prefix), key...))
+	for k, e := range m {
+		if indexed(e) {
+			index = append(index, append(slices.Clip(prefix), idKey(k)...))
 		}
 	}
-	var out []model.StoredReport
-	next, err := storekey.ScanDesc(newCursor(index, nil), prefix, storekey.ReportKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
-		r, err := t.reportByKey(k[len(prefix):])
+	var out []V
+	next, err := storekey.ScanDesc(newCursor(index, nil), prefix, idLen, after, limit, func(k []byte, take bool) error {
+		v, err := load(k[len(prefix):])
 		if err != nil {
 			return err
 		}
-		if (q.CallType != 0 && r.CallType != q.CallType) || (q.Match != nil && !q.Match(r)) {
+		if !keep(v) {
 			return storekey.ErrSkip
 		}
 		if take {
-			out = append(out, r)
+			out = append(out, v)
 		}
 		return nil
 	})
@@ -235,44 +247,26 @@ func (t *tx) putCase(id uint64, c model.Case) error {
 	return nil
 }
 
-// ListCases builds the index boltstore would read for q (unit, else
-// status, else none) and pages through it as ListReports does.
+// ListCases reads what boltstore's index for q would hold (the unit's
+// cases, else those of the status, else all) and checks the other
+// conditions on each record.
 func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 	var prefix []byte
+	indexed := func(caseEntry) bool { return true }
 	switch {
 	case !q.ResponsibleUnit.IsZero():
 		prefix = storekey.UnitPrefix(q.ResponsibleUnit)
+		indexed = func(e caseEntry) bool { return e.unit == q.ResponsibleUnit }
 	case q.Status != 0:
 		prefix = storekey.U32(uint32(q.Status))
+		indexed = func(e caseEntry) bool { return e.status == q.Status }
 	}
-	var index [][]byte
-	for id, e := range t.st.cases.m {
-		indexed := true
-		switch {
-		case !q.ResponsibleUnit.IsZero():
-			indexed = e.unit == q.ResponsibleUnit
-		case q.Status != 0:
-			indexed = e.status == q.Status
-		}
-		if indexed {
-			index = append(index, append(slices.Clip(prefix), storekey.U64(id)...))
-		}
-	}
-	var out []model.Case
-	next, err := storekey.ScanDesc(newCursor(index, nil), prefix, storekey.CaseKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
-		c, err := t.CaseByID(binary.BigEndian.Uint64(k[len(prefix):]))
-		if err != nil {
-			return err
-		}
-		if (q.Status != 0 && c.Status != q.Status) || (q.Match != nil && !q.Match(c)) {
-			return storekey.ErrSkip
-		}
-		if take {
-			out = append(out, c)
-		}
-		return nil
-	})
-	return out, next, err
+	return pageDesc(t.st.cases.m, prefix, storekey.CaseKeyLen, q.After, q.Limit, indexed,
+		storekey.U64,
+		func(id []byte) (model.Case, error) { return t.CaseByID(binary.BigEndian.Uint64(id)) },
+		func(c model.Case) bool {
+			return (q.Status == 0 || c.Status == q.Status) && (q.Match == nil || q.Match(c))
+		})
 }
 
 // ---------------------------------------------------------------------------
@@ -744,43 +738,29 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 	}
 }
 
-// ListAuditEvents builds the index boltstore would read for q (case, else
-// actor, else none) and checks every condition on the decoded event.
+// ListAuditEvents reads what boltstore's index for q would hold (the
+// case's events, else the actor's, else all) and checks every condition on
+// the decoded event.
 func (t *tx) ListAuditEvents(q storage.AuditQuery) ([]audit.Event, string, error) {
 	var prefix []byte
+	indexed := func(auditEntry) bool { return true }
 	switch {
 	case q.Case != "":
 		prefix = storekey.StringPrefix(q.Case)
+		indexed = func(e auditEntry) bool { return e.caseName == q.Case }
 	case q.Actor != "":
 		prefix = storekey.StringPrefix(q.Actor)
+		indexed = func(e auditEntry) bool { return e.actor == q.Actor }
 	}
-	var index [][]byte
-	for seq, e := range t.st.audit.m {
-		indexed := true
-		switch {
-		case q.Case != "":
-			indexed = e.caseName == q.Case
-		case q.Actor != "":
-			indexed = e.actor == q.Actor
-		}
-		if indexed {
-			index = append(index, append(slices.Clip(prefix), storekey.U64(seq)...))
-		}
-	}
-	var out []audit.Event
-	next, err := storekey.ScanDesc(newCursor(index, nil), prefix, storekey.SeqKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
-		seq := binary.BigEndian.Uint64(k[len(prefix):])
-		e, err := audit.Decode(t.st.audit.m[seq].raw)
-		if err != nil {
-			return fmt.Errorf("audit event at key seq %d: %w", seq, err)
-		}
-		if !storekey.AuditMatches(q, e) {
-			return storekey.ErrSkip
-		}
-		if take {
-			out = append(out, e)
-		}
-		return nil
-	})
-	return out, next, err
+	return pageDesc(t.st.audit.m, prefix, storekey.SeqKeyLen, q.After, q.Limit, indexed,
+		storekey.U64,
+		func(id []byte) (audit.Event, error) {
+			seq := binary.BigEndian.Uint64(id)
+			e, err := audit.Decode(t.st.audit.m[seq].raw)
+			if err != nil {
+				return e, fmt.Errorf("audit event at key seq %d: %w", seq, err)
+			}
+			return e, nil
+		},
+		func(e audit.Event) bool { return storekey.AuditMatches(q, e) })
 }
