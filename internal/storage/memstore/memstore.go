@@ -2,8 +2,9 @@
 // a store but not a database file: domain tests run against it instead of
 // bbolt. It keeps the contract storagetest pins, with boltstore's
 // transactional semantics: a View reads one snapshot, an Update is all or
-// nothing, Batch may run its function more than once. It is not for
-// production: nothing is durable, and lists sort their candidates on every
+// nothing, Batch may run its function more than once. It never returns
+// storage.ErrFull: memory is its only limit. It is not for production:
+// nothing is durable, and lists sort their candidates on every
 // call, so their cost grows with the store rather than with the page.
 //
 // Design: the committed state is a set of maps that are never written
