@@ -1,7 +1,16 @@
 // Package storage defines what the domain needs from a database: reading and
 // writing reports, cases and idempotency records inside transactions. It is
-// an interface only; boltstore implements it and storagetest pins its
-// contract. It must not hold process logic.
+// an interface only; boltstore implements it on a file, memstore in memory
+// (for tests), storekey holds what they share, and storagetest pins the
+// contract both keep. It must not hold process logic.
+//
+// Transaction bodies: View and Update run fn exactly once per call; Batch
+// may run it more than once (a store that shares one transaction among
+// callers re-runs the others when one fails, and memstore always runs it
+// twice). Each run starts from the committed state and sees nothing of an
+// earlier run. So a Batch body must do nothing but read and write through
+// its transaction, and must compute what it writes afresh each run; only
+// the result of the run that committed is returned.
 //
 // Errors: methods return model.ErrNotFound, model.ErrAlreadyExists or
 // model.ErrConflict (wrapped) as documented on each method; anything else is
@@ -41,9 +50,9 @@ type Store interface {
 	// View runs fn in a read-only transaction. Values returned by the
 	// transaction stay valid after it ends.
 	View(ctx context.Context, fn func(ReadTx) error) error
-	// Update runs fn in a read-write transaction and commits it durably if fn
-	// returns nil; if fn returns an error nothing fn wrote is kept. Update
-	// returns only after the commit is on disk.
+	// Update runs fn once in a read-write transaction and commits it
+	// durably if fn returns nil; if fn returns an error nothing fn wrote is
+	// kept. Update returns only after the commit is on disk.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Batch is Update for small writes from many goroutines at once (audit
 	// events of reads, failed sign-ins): concurrent calls may share one

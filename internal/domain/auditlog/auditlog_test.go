@@ -19,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 var ctx = context.Background()
@@ -39,11 +40,14 @@ func openStore(t *testing.T, path string) *boltstore.Store {
 	return s
 }
 
-func newLog(t *testing.T) (*auditlog.Log, *boltstore.Store, string) {
+// newLog returns a log over an empty store in memory. Only the tests that
+// tamper with the file behind the store's back need bbolt (see
+// tamperedStore).
+func newLog(t *testing.T) (*auditlog.Log, *memstore.Store) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	s := openStore(t, path)
-	return auditlog.New(s), s, path
+	s := memstore.New()
+	t.Cleanup(func() { s.Close() })
+	return auditlog.New(s), s
 }
 
 func event(minute int, actor, action, resource, caseName string) audit.Event {
@@ -67,7 +71,7 @@ var fixture = []audit.Event{
 }
 
 func TestRecordAndVerify(t *testing.T) {
-	l, s, _ := newLog(t)
+	l, s := newLog(t)
 
 	res, err := l.Verify(ctx)
 	if err != nil || res.Checked != 0 || res.HeadSeq != 0 || res.Problem != nil {
@@ -135,7 +139,7 @@ func TestRecordAndVerify(t *testing.T) {
 }
 
 func TestRecordConcurrently(t *testing.T) {
-	l, _, _ := newLog(t)
+	l, _ := newLog(t)
 	const n = 40
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -171,7 +175,7 @@ func TestRecordConcurrently(t *testing.T) {
 }
 
 func TestRecordCanceled(t *testing.T) {
-	l, _, _ := newLog(t)
+	l, _ := newLog(t)
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := l.Record(canceled, fixture[0]); !errors.Is(err, context.Canceled) {
@@ -194,7 +198,7 @@ func seqs(evs []audit.Event) string {
 }
 
 func TestList(t *testing.T) {
-	l, _, _ := newLog(t)
+	l, _ := newLog(t)
 	if err := l.Record(ctx, fixture...); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +259,7 @@ func TestList(t *testing.T) {
 }
 
 func TestListPages(t *testing.T) {
-	l, _, _ := newLog(t)
+	l, _ := newLog(t)
 	if err := l.Record(ctx, fixture...); err != nil {
 		t.Fatal(err)
 	}

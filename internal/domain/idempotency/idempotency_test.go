@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage"
-	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 var now = time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
@@ -21,10 +20,7 @@ var lan = access.Principal{UserID: "lan", Role: model.RoleHotlineOperator, Unit:
 
 func newStore(t *testing.T) storage.Store {
 	t.Helper()
-	s, err := boltstore.Open(filepath.Join(t.TempDir(), "cc.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := memstore.New()
 	t.Cleanup(func() { s.Close() })
 	return s
 }

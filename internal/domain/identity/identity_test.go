@@ -24,6 +24,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 var ctx = context.Background()
@@ -50,14 +51,25 @@ var reg = func() *units.Registry {
 }()
 
 type env struct {
-	store *boltstore.Store
-	path  string
+	store storage.Store
+	path  string // the database file; "" for a store in memory
 	clock *clock.Fake
 	svc   *identity.Service
 	admin access.Principal
 }
 
+// newEnv returns a service over a store in memory: the rules of identity do
+// not depend on the database.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	s := memstore.New()
+	t.Cleanup(func() { s.Close() })
+	return newEnvOn(s, "")
+}
+
+// newFileEnv returns a service over a bbolt file, for the tests that read
+// what reaches the disk.
+func newFileEnv(t *testing.T) *env {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
@@ -69,6 +81,10 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("Close: %v", err)
 		}
 	})
+	return newEnvOn(s, path)
+}
+
+func newEnvOn(s storage.Store, path string) *env {
 	clk := clock.NewFake(start)
 	return &env{
 		store: s, path: path, clock: clk,
@@ -746,7 +762,7 @@ func TestBootstrapWithExistingUsers(t *testing.T) {
 // TestTokensStoredAsHash looks for the secrets in the stored tokens and in
 // the database file.
 func TestTokensStoredAsHash(t *testing.T) {
-	e := newEnv(t)
+	e := newFileEnv(t)
 	boot, _, err := e.svc.Bootstrap(ctx)
 	if err != nil {
 		t.Fatal(err)

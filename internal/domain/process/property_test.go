@@ -8,8 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,11 +29,11 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage"
-	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
-// TestPropertyProcess drives a real engine and intake on a bbolt file with
-// random sequences of transitions, by random principals on random cases,
+// TestPropertyProcess drives a real engine and intake on a store in memory
+// with random sequences of transitions, by random principals on random cases,
 // interleaved with clock advances and scheduler runs, and checks after every
 // action that the cases, their deadlines, timers and timelines are
 // consistent (see checkInvariants).
@@ -50,11 +48,8 @@ func TestPropertyProcess(t *testing.T) {
 		"rapid.nofailfile": "true", // write no testdata/ into the package
 		"rapid.steps":      "40",   // actions per run, on average
 	})
-	dir := t.TempDir()
-	var runs int
 	rapid.Check(t, func(rt *rapid.T) {
-		runs++
-		w := newWorld(rt, env, filepath.Join(dir, strconv.Itoa(runs)))
+		w := newWorld(rt, env)
 		defer w.close()
 		w.run(rt)
 	})
@@ -183,8 +178,7 @@ func principal(id string) access.Principal {
 type world struct {
 	env
 	ctx    context.Context
-	dir    string
-	store  *boltstore.Store
+	store  *memstore.Store
 	clk    *clock.Fake
 	eng    *process.Engine
 	intake *intake.Service
@@ -206,19 +200,13 @@ type sentRequest struct {
 
 var start = time.Date(2026, 3, 2, 9, 0, 0, 0, vntime.Location()) // a Monday
 
-func newWorld(t *rapid.T, e env, dir string) *world {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	store, err := boltstore.Open(filepath.Join(dir, "test.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &world{env: e, ctx: context.Background(), dir: dir, store: store, clk: clock.NewFake(start)}
+func newWorld(t *rapid.T, e env) *world {
+	store := memstore.New()
+	w := &world{env: e, ctx: context.Background(), store: store, clk: clock.NewFake(start)}
 	w.eng = process.New(process.Deps{Store: store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
 	w.intake = intake.New(intake.Deps{Store: store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
 	baDinh, _ := units.ParseKey("00004@2025-07-01")
-	err = store.Update(w.ctx, func(tx storage.Tx) error {
+	err := store.Update(w.ctx, func(tx storage.Tx) error {
 		if err := tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{baDinh}, CreateTime: start}); err != nil {
 			return err
 		}
@@ -230,10 +218,7 @@ func newWorld(t *rapid.T, e env, dir string) *world {
 	return w
 }
 
-func (w *world) close() {
-	_ = w.store.Close()
-	_ = os.RemoveAll(w.dir)
-}
+func (w *world) close() { _ = w.store.Close() }
 
 // run creates a few cases, then runs random actions (see maxSteps),
 // checking the invariants after each.

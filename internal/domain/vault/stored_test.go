@@ -153,7 +153,7 @@ var clearStrings = map[string]string{
 // the clear must belong to a field of the reviewed allow-list; an entry of
 // the allow-list whose marker did not appear is stale and fails too.
 func TestEveryStoredStringIsSealedOrReviewed(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	seen := map[string]bool{}
 	for _, st := range storedTypes {
@@ -283,7 +283,7 @@ func TestFillReachesEveryString(t *testing.T) {
 // changed without being opened is refused rather than stored without its
 // text.
 func TestCaseTexts(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	c := model.Case{
 		Number: "HN-2026-00007",
@@ -338,7 +338,7 @@ func TestCaseTexts(t *testing.T) {
 // a write there would fail on a full disk and keep the service from
 // starting, where reads should go on.
 func TestSealClearTextWithNothingToSealWritesNothing(t *testing.T) {
-	s, path := openStore(t)
+	s, path := openFileStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	err := s.Update(ctx, func(tx storage.Tx) error {
 		for _, number := range []string{"HN-2026-00001", "HN-2026-00002"} {

@@ -24,11 +24,23 @@ import (
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 var ctx = context.Background()
 
-func openStore(t *testing.T) (*boltstore.Store, string) {
+// newStore returns an empty store in memory: sealing does not depend on
+// the database.
+func newStore(t *testing.T) *memstore.Store {
+	t.Helper()
+	s := memstore.New()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// openFileStore returns an empty bbolt store and its file, for the tests
+// that read what reaches the disk.
+func openFileStore(t *testing.T) (*boltstore.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
@@ -216,7 +228,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _ := openStore(t)
+			s := newStore(t)
 			v := vault.New(keys.NewKeyring(master(t)))
 			r := tt.report()
 			stored := seal(t, s, v, r)
@@ -275,7 +287,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 // TestStoredFormHoldsNoSecret checks the StoredReport itself and the whole
 // database file for every private string of a report.
 func TestStoredFormHoldsNoSecret(t *testing.T) {
-	s, path := openStore(t)
+	s, path := openFileStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	inCase := sampleReport("HN-2026-00007")
 	alone := sampleReport("")
@@ -337,7 +349,7 @@ func TestStoredFormHoldsNoSecret(t *testing.T) {
 }
 
 func TestKeyIDs(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	a := seal(t, s, v, sampleReport("HN-2026-00010"))
 	b := seal(t, s, v, sampleReport("HN-2026-00010"))
@@ -397,7 +409,7 @@ func TestKeyIDs(t *testing.T) {
 }
 
 func TestMoveToCase(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	other := sampleReport("HN-2026-00020")
 	seal(t, s, v, other)
@@ -480,7 +492,7 @@ func TestMoveToCase(t *testing.T) {
 }
 
 func TestSealedDataIsBoundToItsReport(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
 	a := seal(t, s, v, sampleReport("HN-2026-00030"))
 	b := seal(t, s, v, sampleReport("HN-2026-00030"))
@@ -647,7 +659,7 @@ func TestCheck(t *testing.T) {
 	a, b := master(t), master(t)
 
 	t.Run("empty database passes any keyring", func(t *testing.T) {
-		s, _ := openStore(t)
+		s := newStore(t)
 		for _, ring := range []*keys.Keyring{keys.NewKeyring(a), keys.NewKeyring(b)} {
 			if err := vault.New(ring).Check(ctx, s); err != nil {
 				t.Errorf("Check on an empty database: %v", err)
@@ -655,7 +667,7 @@ func TestCheck(t *testing.T) {
 		}
 	})
 
-	s, _ := openStore(t)
+	s := newStore(t)
 	v := vault.New(keys.NewKeyring(a))
 	for range 3 {
 		seal(t, s, v, sampleReport(""))
@@ -693,7 +705,7 @@ func TestCheck(t *testing.T) {
 // (a rotation left half done, a key file from before a restore) must fail
 // the check, not serve errors later.
 func TestCheckUnwrapsFirstAndLastKey(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	a, b := master(t), master(t)
 	// Keys "cases/..." sort before "reports/...": the first key is the
 	// case key, wrapped under a; the reporter and report keys of the later
@@ -721,7 +733,7 @@ func TestCheckUnwrapsFirstAndLastKey(t *testing.T) {
 }
 
 func TestRotate(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	old, next := master(t), master(t)
 	v := vault.New(keys.NewKeyring(old))
 
@@ -814,7 +826,7 @@ func TestRotate(t *testing.T) {
 }
 
 func TestRotateWithoutTheOldMaster(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	old := master(t)
 	seal(t, s, vault.New(keys.NewKeyring(old)), sampleReport(""))
 	v := vault.New(keys.NewKeyring(master(t))) // old master missing
@@ -850,7 +862,7 @@ func dataKeysReportID(t *testing.T, s storage.Store) string {
 }
 
 func TestHasData(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	has, err := vault.HasData(ctx, s)
 	if err != nil || has {
 		t.Fatalf("HasData(empty) = %v, %v; want false, nil", has, err)
@@ -880,7 +892,7 @@ func TestHasData(t *testing.T) {
 // TestConcurrentUse seals and opens from many goroutines while the keyring
 // is replaced, for the race detector.
 func TestConcurrentUse(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	a, b := master(t), master(t)
 	v := vault.New(keys.NewKeyring(a))
 	var wg sync.WaitGroup

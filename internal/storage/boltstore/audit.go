@@ -8,6 +8,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // auditHeadLen is the length of the stored head: seq(8) then hash.
@@ -36,16 +37,10 @@ func (t *tx) AppendAudit(events ...audit.Event) ([]audit.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("append audit: %w", err)
 	}
-	chain := audit.NewChain(seq, hash)
-	out := make([]audit.Event, 0, len(events))
-	for _, e := range events {
-		sealed := chain.Next(e)
-		if err := t.putAuditEvent(sealed); err != nil {
-			return nil, fmt.Errorf("append audit: %w", err)
-		}
-		out = append(out, sealed)
+	out, seq, hash, err := storekey.AppendAudit(seq, hash, events, t.putAuditEvent)
+	if err != nil {
+		return nil, fmt.Errorf("append audit: %w", err)
 	}
-	seq, hash = chain.Head()
 	if err := t.bucket(bucketMeta).Put(keyAuditHead, append(u64(seq), hash...)); err != nil {
 		return nil, fmt.Errorf("append audit: put head: %w", err)
 	}
@@ -152,18 +147,4 @@ func (t *tx) ListAuditEvents(q storage.AuditQuery) ([]audit.Event, string, error
 	return out, next, err
 }
 
-// auditMatches checks every condition of q on e, the indexed one included,
-// so an index entry that disagrees with its event cannot widen the result.
-func auditMatches(q storage.AuditQuery, e audit.Event) bool {
-	switch {
-	case q.Case != "" && e.Case != q.Case:
-		return false
-	case q.Actor != "" && e.Actor != q.Actor:
-		return false
-	case !q.From.IsZero() && e.Time.Before(q.From):
-		return false
-	case !q.To.IsZero() && !e.Time.Before(q.To):
-		return false
-	}
-	return true
-}
+func auditMatches(q storage.AuditQuery, e audit.Event) bool { return storekey.AuditMatches(q, e) }

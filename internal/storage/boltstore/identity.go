@@ -7,6 +7,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // getAs returns the record stored under id in bucket as a T, or
@@ -136,9 +137,7 @@ func (t *tx) UpdateToken(tok model.Token) error {
 	return t.writeRecord(bucketTokens, "token", tok.ID, tok)
 }
 
-func tokenIndexKey(userID, tokenID string) []byte {
-	return append(stringPrefix(userID), tokenID...)
-}
+func tokenIndexKey(userID, tokenID string) []byte { return storekey.TokenIndexKey(userID, tokenID) }
 
 func (t *tx) TokensOfUser(userID string) ([]model.Token, error) {
 	var out []model.Token

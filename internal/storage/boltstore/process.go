@@ -7,20 +7,13 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // Key lengths of the process buckets.
 const (
-	caseEventKeyLen = 8 + 8     // case id, seq
-	timerKeyLen     = 8 + 8 + 4 // at, case id, deadline id
-)
-
-// The instants a timer key can hold: Unix nanoseconds as an unsigned
-// big-endian number sort as time only from the epoch on, and UnixNano is
-// defined only up to 2262.
-var (
-	minTimerAt = time.Unix(0, 0)
-	maxTimerAt = time.Unix(0, math.MaxInt64)
+	caseEventKeyLen = storekey.CaseEventKeyLen
+	timerKeyLen     = storekey.TimerKeyLen
 )
 
 func (t *tx) CaseByID(id uint64) (model.Case, error) {
@@ -38,7 +31,7 @@ func (t *tx) CaseByID(id uint64) (model.Case, error) {
 // ---------------------------------------------------------------------------
 // Case timelines
 
-func caseEventKey(caseID, seq uint64) []byte { return be.AppendUint64(u64(caseID), seq) }
+func caseEventKey(caseID, seq uint64) []byte { return storekey.CaseEventKey(caseID, seq) }
 
 // AppendCaseEvents numbers the events after the last one stored for the
 // case in this transaction, so a rollback takes the seqs back with the
@@ -123,33 +116,9 @@ func (t *tx) CaseEvents(caseID, after uint64, limit int) ([]model.CaseEvent, err
 // ---------------------------------------------------------------------------
 // Scheduler timers
 
-// timerKey encodes a timer, or refuses one the layout cannot hold: an
-// instant before 1970 or after 2262 (a zero time included) or a deadline
-// id outside 0..MaxInt32.
-func timerKey(tm model.Timer) ([]byte, error) {
-	if tm.At.Before(minTimerAt) || tm.At.After(maxTimerAt) {
-		return nil, fmt.Errorf("timer at %s: the time is outside 1970 to 2262", tm.At.Format(time.RFC3339Nano))
-	}
-	if tm.DeadlineID < 0 || tm.DeadlineID > math.MaxInt32 {
-		return nil, fmt.Errorf("timer of case id %d: deadline id %d out of range", tm.CaseID, tm.DeadlineID)
-	}
-	k := make([]byte, 0, timerKeyLen)
-	k = be.AppendUint64(k, uint64(tm.At.UnixNano()))
-	k = be.AppendUint64(k, tm.CaseID)
-	return be.AppendUint32(k, uint32(tm.DeadlineID)), nil
-}
+func timerKey(tm model.Timer) ([]byte, error) { return storekey.TimerKey(tm) }
 
-// parseTimerKey decodes a timer key; the time comes back in UTC.
-func parseTimerKey(k []byte) (model.Timer, error) {
-	if len(k) != timerKeyLen {
-		return model.Timer{}, fmt.Errorf("timers: malformed key %x", k)
-	}
-	at, dl := be.Uint64(k[:8]), be.Uint32(k[16:])
-	if at > math.MaxInt64 || dl > math.MaxInt32 {
-		return model.Timer{}, fmt.Errorf("timers: malformed key %x", k)
-	}
-	return model.Timer{At: time.Unix(0, int64(at)).UTC(), CaseID: be.Uint64(k[8:16]), DeadlineID: int(dl)}, nil
-}
+func parseTimerKey(k []byte) (model.Timer, error) { return storekey.ParseTimerKey(k) }
 
 func (t *tx) PutTimer(tm model.Timer) error {
 	k, err := timerKey(tm)
@@ -181,12 +150,9 @@ func (t *tx) DueTimers(until time.Time, limit int) ([]model.Timer, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("due timers: limit %d must be positive", limit)
 	}
-	if until.Before(minTimerAt) {
+	end, ok := storekey.DueUntil(until)
+	if !ok {
 		return nil, nil // no timer is stored before 1970
-	}
-	end := uint64(math.MaxInt64)
-	if !until.After(maxTimerAt) {
-		end = uint64(until.UnixNano())
 	}
 	var out []model.Timer
 	c := t.bucket(bucketTimers).Cursor()

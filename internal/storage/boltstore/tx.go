@@ -3,12 +3,8 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 var be = binary.BigEndian
@@ -57,18 +54,12 @@ func decodeAs[T any](raw []byte) (T, error) {
 	return v, err
 }
 
-func reportKey(id string) ([]byte, error) {
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return nil, fmt.Errorf("report id %q: %w", id, model.ErrNotFound)
-	}
-	return u[:], nil
-}
+func reportKey(id string) ([]byte, error) { return storekey.ReportKey(id) }
 
-func u32(v uint32) []byte { return be.AppendUint32(nil, v) }
-func u64(v uint64) []byte { return be.AppendUint64(nil, v) }
+func u32(v uint32) []byte { return storekey.U32(v) }
+func u64(v uint64) []byte { return storekey.U64(v) }
 
-func unitPrefix(k units.Key) []byte { return append([]byte(k.String()), 0) }
+func unitPrefix(k units.Key) []byte { return storekey.UnitPrefix(k) }
 
 func (t *tx) Report(id string) (model.StoredReport, error) {
 	key, err := reportKey(id)
@@ -125,12 +116,10 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 }
 
 func callTypeIndexKey(ct model.CallType, key []byte) []byte {
-	return append(u32(uint32(ct)), key...)
+	return storekey.CallTypeIndexKey(ct, key)
 }
 
-// stringPrefix is the index prefix of a string id: the id and a 0x00
-// separator, so that "ab" does not match the entries of "abc".
-func stringPrefix(id string) []byte { return append([]byte(id), 0) }
+func stringPrefix(id string) []byte { return storekey.StringPrefix(id) }
 
 // putReport writes the record and its index entries; the entries are
 // written even when they exist, so an update cannot leave one out.
@@ -326,24 +315,11 @@ func (t *tx) PutIdempotency(r model.IdempotencyRecord) error {
 	return nil
 }
 
-// idempotencyTimeKey is the index entry of an idempotency record: its
-// CreateTime as Unix nanoseconds (held to 1970..2262, so that the keys
-// sort as time), then its key.
 func idempotencyTimeKey(at time.Time, key string) []byte {
-	k := make([]byte, 0, 8+len(key))
-	k = be.AppendUint64(k, idempotencyNanos(at))
-	return append(k, key...)
+	return storekey.IdempotencyTimeKey(at, key)
 }
 
-func idempotencyNanos(at time.Time) uint64 {
-	switch {
-	case at.Before(minTimerAt):
-		return 0
-	case at.After(maxTimerAt):
-		return math.MaxInt64
-	}
-	return uint64(at.UnixNano())
-}
+func idempotencyNanos(at time.Time) uint64 { return storekey.IdempotencyNanos(at) }
 
 // DeleteIdempotencyBefore walks the index by CreateTime from the oldest
 // entry. The keys are gathered first and deleted after, since deleting
@@ -378,129 +354,26 @@ func (t *tx) DeleteIdempotencyBefore(before time.Time, limit int) (int, error) {
 }
 
 // errSkip, returned by a scanDesc callback, leaves the entry out of the page.
-var errSkip = errors.New("skip")
+var errSkip = storekey.ErrSkip
 
 // Lengths of the record keys that end every listed key.
 const (
-	reportKeyLen = 16 // uuid
-	caseKeyLen   = 8  // id
-	seqKeyLen    = 8  // audit seq
+	reportKeyLen = storekey.ReportKeyLen
+	caseKeyLen   = storekey.CaseKeyLen
+	seqKeyLen    = storekey.SeqKeyLen
 )
 
-// scanDesc walks the keys of b that start with prefix from the newest (the
-// largest key) down, starting after the cursor, and calls fn with each until
-// limit entries were accepted, then once more with take=false to learn
-// whether a next page exists (fn must then only say errSkip or nil, without
-// taking the entry). Every key is prefix followed by idLen bytes;
-// a cursor of another shape is refused. It returns a cursor for the next
-// page, or "" when the walk reached the end. Keys of another length are
-// passed over: they belong to a longer id that shares the prefix.
+// scanDesc is storekey.ScanDesc over a bucket.
 func scanDesc(b *bolt.Bucket, prefix []byte, idLen int, cursor string, limit int, fn func(k []byte, take bool) error) (string, error) {
-	if limit <= 0 {
-		return "", fmt.Errorf("list limit %d: must be positive", limit)
-	}
-	c := b.Cursor()
-	var k []byte
-	if cursor != "" {
-		after, err := hex.DecodeString(cursor)
-		if err != nil || !bytes.HasPrefix(after, prefix) || len(after) != len(prefix)+idLen {
-			return "", storage.ErrBadCursor
-		}
-		if k, _ = c.Seek(after); k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-	} else if len(prefix) == 0 {
-		k, _ = c.Last()
-	} else if k, _ = c.Seek(prefixEnd(prefix)); k == nil {
-		k, _ = c.Last()
-	} else {
-		k, _ = c.Prev()
-	}
-	accepted := 0
-	var last []byte
-	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-		if len(k) != len(prefix)+idLen {
-			continue
-		}
-		switch err := fn(k, accepted < limit); {
-		case errors.Is(err, errSkip):
-			continue
-		case err != nil:
-			return "", err
-		}
-		if accepted == limit {
-			// One more entry matches, so there is a next page: a cursor
-			// never leads to an empty page.
-			return hex.EncodeToString(last), nil
-		}
-		accepted++
-		last = append(last[:0], k...)
-	}
-	return "", nil
+	return storekey.ScanDesc(b.Cursor(), prefix, idLen, cursor, limit, fn)
 }
 
-// prefixEnd returns the smallest key greater than every key with prefix p.
-// Prefixes here never consist only of 0xff bytes.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
-}
+func prefixEnd(p []byte) []byte { return storekey.PrefixEnd(p) }
 
-// scanAsc walks the keys of b in ascending order, starting after the
-// cursor (the hex of the last key of the previous page, "" for the start),
-// and calls fn with each until limit entries were seen. It returns a cursor
-// for the next page only if another key follows, so a cursor never leads to
-// an empty page.
+// scanAsc is storekey.ScanAsc over a bucket.
 func scanAsc(b *bolt.Bucket, cursor string, limit int, fn func(k, v []byte) error) (string, error) {
-	if limit <= 0 {
-		return "", fmt.Errorf("list limit %d: must be positive", limit)
-	}
-	c := b.Cursor()
-	var k, v []byte
-	if cursor == "" {
-		k, v = c.First()
-	} else {
-		after, err := hex.DecodeString(cursor)
-		if err != nil || len(after) == 0 {
-			return "", storage.ErrBadCursor
-		}
-		if k, v = c.Seek(after); bytes.Equal(k, after) {
-			k, v = c.Next()
-		}
-	}
-	var last []byte
-	for n := 0; k != nil; k, v = c.Next() {
-		if n == limit {
-			return hex.EncodeToString(last), nil
-		}
-		if err := fn(k, v); err != nil {
-			return "", err
-		}
-		n++
-		last = k
-	}
-	return "", nil
+	return storekey.ScanAsc(b.Cursor(), cursor, limit, fn)
 }
 
-// checkID refuses an id the layout cannot hold: an empty one (bolt keys
-// cannot be empty; allowed where the id is optional) and one containing
-// 0x00, which separates a user id from the rest of an index key, so that
-// "lan" cannot match the entries of "lan\x00x". The rule is the same for
-// every kind of id so that none needs a special case later.
-func checkID(what, id string, optional bool) error {
-	if id == "" && !optional {
-		return fmt.Errorf("%s: the id is empty", what)
-	}
-	if strings.IndexByte(id, 0) >= 0 {
-		return fmt.Errorf("%s %q: the id contains a NUL byte", what, id)
-	}
-	return nil
-}
+// checkID is storekey.CheckID: the stores refuse the same ids.
+func checkID(what, id string, optional bool) error { return storekey.CheckID(what, id, optional) }

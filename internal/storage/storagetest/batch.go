@@ -20,6 +20,7 @@ var batchTests = []namedTest{
 	{"ConcurrentCallsAllCommit", testBatchConcurrent},
 	{"ErrorRollsBackOnlyItsCall", testBatchErrorRollsBackOnlyItsCall},
 	{"CancelledContext", testBatchCancelledContext},
+	{"RunsStartFromCommitted", testBatchRunsStartFromCommitted},
 }
 
 // batchWrite is what one Batch call of these tests writes: a user and an
@@ -195,5 +196,32 @@ func testBatchCancelledContext(t *testing.T, s storage.Store) {
 	}
 	if n := countUsers(t, s); n != 0 {
 		t.Errorf("CountUsers after a cancelled Batch = %d, want 0", n)
+	}
+}
+
+// testBatchRunsStartFromCommitted pins that however often Batch runs its
+// function, every run starts from the committed state and only one run's
+// writes are kept: a body that reads a value and writes it back plus one
+// moves it by exactly one per call.
+func testBatchRunsStartFromCommitted(t *testing.T, s storage.Store) {
+	const calls = 8
+	ids := make([]string, calls)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("call-%d", i)
+	}
+	errs := runBatches(s, ids, func(tx storage.Tx, _ string, _ int) error {
+		n, err := tx.Cursor("counter")
+		if err != nil {
+			return err
+		}
+		return tx.PutCursor("counter", n+1)
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Batch %d: %v", i, err)
+		}
+	}
+	if got := cursor(t, s, "counter"); got != calls {
+		t.Errorf("counter after %d Batch calls = %d, want %d", calls, got, calls)
 	}
 }

@@ -1,0 +1,312 @@
+// Package storekey holds what every storage.Store implementation shares
+// that is not tied to one database: the encodings of index keys and list
+// cursors, the walk that turns ordered keys into pages, the rules on which
+// ids and times a store can hold, and the filter of audit queries. Sharing
+// them keeps the stores' answers identical (a cursor of one list is refused
+// by another in every store, a timer before 1970 is refused by all). It
+// must not import a database package: a store hands it a Cursor over its
+// own ordered keys.
+package storekey
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage"
+)
+
+var be = binary.BigEndian
+
+// Lengths of the record keys that end every listed key.
+const (
+	ReportKeyLen    = 16        // uuid
+	CaseKeyLen      = 8         // id
+	SeqKeyLen       = 8         // audit or outbox seq
+	CaseEventKeyLen = 8 + 8     // case id, seq
+	TimerKeyLen     = 8 + 8 + 4 // at, case id, deadline id
+)
+
+// The instants a time key can hold: Unix nanoseconds as an unsigned
+// big-endian number sort as time only from the epoch on, and UnixNano is
+// defined only up to 2262.
+var (
+	MinTimeKey = time.Unix(0, 0)
+	MaxTimeKey = time.Unix(0, math.MaxInt64)
+)
+
+// U32 and U64 encode fixed-width big-endian integers, which sort as numbers.
+func U32(v uint32) []byte { return be.AppendUint32(nil, v) }
+func U64(v uint64) []byte { return be.AppendUint64(nil, v) }
+
+// ReportKey is the key of a report: its uuid's 16 bytes. An id that is not
+// a uuid names no report, so it is model.ErrNotFound.
+func ReportKey(id string) ([]byte, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return nil, fmt.Errorf("report id %q: %w", id, model.ErrNotFound)
+	}
+	return u[:], nil
+}
+
+// StringPrefix is the index prefix of a string id: the id and a 0x00
+// separator, so that "ab" does not match the entries of "abc".
+func StringPrefix(id string) []byte { return append([]byte(id), 0) }
+
+// UnitPrefix is the index prefix of a unit version.
+func UnitPrefix(k units.Key) []byte { return StringPrefix(k.String()) }
+
+// CallTypeIndexKey is a report's entry in the call type index.
+func CallTypeIndexKey(ct model.CallType, reportKey []byte) []byte {
+	return append(U32(uint32(ct)), reportKey...)
+}
+
+// StatusIndexKey is a case's entry in the status index.
+func StatusIndexKey(s model.CaseStatus, caseKey []byte) []byte {
+	return append(U32(uint32(s)), caseKey...)
+}
+
+// TokenIndexKey is a token's entry under its user.
+func TokenIndexKey(userID, tokenID string) []byte {
+	return append(StringPrefix(userID), tokenID...)
+}
+
+// CaseEventKey is the key of a case's timeline event.
+func CaseEventKey(caseID, seq uint64) []byte { return be.AppendUint64(U64(caseID), seq) }
+
+// CheckID refuses an id a store cannot hold: an empty one (allowed where
+// the id is optional) and one containing 0x00, which separates an id from
+// the rest of an index key, so that "lan" cannot match the entries of
+// "lan\x00x". The rule is the same for every kind of id so that none needs
+// a special case later.
+func CheckID(what, id string, optional bool) error {
+	if id == "" && !optional {
+		return fmt.Errorf("%s: the id is empty", what)
+	}
+	if strings.IndexByte(id, 0) >= 0 {
+		return fmt.Errorf("%s %q: the id contains a NUL byte", what, id)
+	}
+	return nil
+}
+
+// TimerKey encodes a timer, or refuses one a store cannot hold: an instant
+// before 1970 or after 2262 (a zero time included) or a deadline id
+// outside 0..MaxInt32. Timers sort by instant, then case id, then deadline
+// id.
+func TimerKey(tm model.Timer) ([]byte, error) {
+	if tm.At.Before(MinTimeKey) || tm.At.After(MaxTimeKey) {
+		return nil, fmt.Errorf("timer at %s: the time is outside 1970 to 2262", tm.At.Format(time.RFC3339Nano))
+	}
+	if tm.DeadlineID < 0 || tm.DeadlineID > math.MaxInt32 {
+		return nil, fmt.Errorf("timer of case id %d: deadline id %d out of range", tm.CaseID, tm.DeadlineID)
+	}
+	k := make([]byte, 0, TimerKeyLen)
+	k = be.AppendUint64(k, uint64(tm.At.UnixNano()))
+	k = be.AppendUint64(k, tm.CaseID)
+	return be.AppendUint32(k, uint32(tm.DeadlineID)), nil
+}
+
+// ParseTimerKey decodes a timer key; the time comes back in UTC.
+func ParseTimerKey(k []byte) (model.Timer, error) {
+	if len(k) != TimerKeyLen {
+		return model.Timer{}, fmt.Errorf("timers: malformed key %x", k)
+	}
+	at, dl := be.Uint64(k[:8]), be.Uint32(k[16:])
+	if at > math.MaxInt64 || dl > math.MaxInt32 {
+		return model.Timer{}, fmt.Errorf("timers: malformed key %x", k)
+	}
+	return model.Timer{At: time.Unix(0, int64(at)).UTC(), CaseID: be.Uint64(k[8:16]), DeadlineID: int(dl)}, nil
+}
+
+// DueUntil is the largest timer-key instant (Unix nanoseconds) at or
+// before until, and false when no timer can be due by then.
+func DueUntil(until time.Time) (uint64, bool) {
+	if until.Before(MinTimeKey) {
+		return 0, false // no timer is stored before 1970
+	}
+	if until.After(MaxTimeKey) {
+		return math.MaxInt64, true
+	}
+	return uint64(until.UnixNano()), true
+}
+
+// IdempotencyNanos is a CreateTime as Unix nanoseconds held to
+// 1970..2262, so that index keys sort as time.
+func IdempotencyNanos(at time.Time) uint64 {
+	switch {
+	case at.Before(MinTimeKey):
+		return 0
+	case at.After(MaxTimeKey):
+		return math.MaxInt64
+	}
+	return uint64(at.UnixNano())
+}
+
+// IdempotencyTimeKey is the index entry of an idempotency record: its
+// CreateTime (see IdempotencyNanos), then its key.
+func IdempotencyTimeKey(at time.Time, key string) []byte {
+	k := make([]byte, 0, 8+len(key))
+	k = be.AppendUint64(k, IdempotencyNanos(at))
+	return append(k, key...)
+}
+
+// AuditMatches checks every condition of q on e, the indexed one included,
+// so an index entry that disagrees with its event cannot widen the result.
+func AuditMatches(q storage.AuditQuery, e audit.Event) bool {
+	switch {
+	case q.Case != "" && e.Case != q.Case:
+		return false
+	case q.Actor != "" && e.Actor != q.Actor:
+		return false
+	case !q.From.IsZero() && e.Time.Before(q.From):
+		return false
+	case !q.To.IsZero() && !e.Time.Before(q.To):
+		return false
+	}
+	return true
+}
+
+// Cursor walks ordered keys, as a bbolt cursor does: each method returns
+// the key and value it lands on, or a nil key past either end; Seek lands
+// on the first key at or after its argument.
+type Cursor interface {
+	First() (key, value []byte)
+	Last() (key, value []byte)
+	Seek(seek []byte) (key, value []byte)
+	Next() (key, value []byte)
+	Prev() (key, value []byte)
+}
+
+// ErrSkip, returned by a ScanDesc callback, leaves the entry out of the
+// page.
+var ErrSkip = errors.New("skip")
+
+// ScanDesc walks the keys that start with prefix from the newest (the
+// largest key) down, starting after the cursor, and calls fn with each
+// until limit entries were accepted, then once more with take=false to
+// learn whether a next page exists (fn must then only say ErrSkip or nil,
+// without taking the entry). Every key is prefix followed by idLen bytes;
+// a cursor of another shape is refused. It returns a cursor for the next
+// page, or "" when the walk reached the end. Keys of another length are
+// passed over: they belong to a longer id that shares the prefix.
+func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn func(k []byte, take bool) error) (string, error) {
+	if limit <= 0 {
+		return "", fmt.Errorf("list limit %d: must be positive", limit)
+	}
+	var k []byte
+	if cursor != "" {
+		after, err := hex.DecodeString(cursor)
+		if err != nil || !bytes.HasPrefix(after, prefix) || len(after) != len(prefix)+idLen {
+			return "", storage.ErrBadCursor
+		}
+		if k, _ = c.Seek(after); k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+	} else if len(prefix) == 0 {
+		k, _ = c.Last()
+	} else if k, _ = c.Seek(PrefixEnd(prefix)); k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	accepted := 0
+	var last []byte
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if len(k) != len(prefix)+idLen {
+			continue
+		}
+		switch err := fn(k, accepted < limit); {
+		case errors.Is(err, ErrSkip):
+			continue
+		case err != nil:
+			return "", err
+		}
+		if accepted == limit {
+			// One more entry matches, so there is a next page: a cursor
+			// never leads to an empty page.
+			return hex.EncodeToString(last), nil
+		}
+		accepted++
+		last = append(last[:0], k...)
+	}
+	return "", nil
+}
+
+// PrefixEnd returns the smallest key greater than every key with prefix p.
+// Prefixes here never consist only of 0xff bytes.
+func PrefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// ScanAsc walks the keys in ascending order, starting after the cursor
+// (the hex of the last key of the previous page, "" for the start), and
+// calls fn with each until limit entries were seen. It returns a cursor
+// for the next page only if another key follows, so a cursor never leads
+// to an empty page.
+func ScanAsc(c Cursor, cursor string, limit int, fn func(k, v []byte) error) (string, error) {
+	if limit <= 0 {
+		return "", fmt.Errorf("list limit %d: must be positive", limit)
+	}
+	var k, v []byte
+	if cursor == "" {
+		k, v = c.First()
+	} else {
+		after, err := hex.DecodeString(cursor)
+		if err != nil || len(after) == 0 {
+			return "", storage.ErrBadCursor
+		}
+		if k, v = c.Seek(after); bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	}
+	var last []byte
+	for n := 0; k != nil; k, v = c.Next() {
+		if n == limit {
+			return hex.EncodeToString(last), nil
+		}
+		if err := fn(k, v); err != nil {
+			return "", err
+		}
+		n++
+		last = k
+	}
+	return "", nil
+}
+
+// AppendAudit seals events onto the chain whose head is (seq, hash) and
+// hands each sealed event to put, in order, so a store links events
+// appended earlier in the same transaction too. It returns the sealed
+// events and the new head, which the store must keep in the same
+// transaction as the events.
+func AppendAudit(seq uint64, hash []byte, events []audit.Event, put func(audit.Event) error) (sealed []audit.Event, headSeq uint64, headHash []byte, err error) {
+	chain := audit.NewChain(seq, hash)
+	sealed = make([]audit.Event, 0, len(events))
+	for _, e := range events {
+		s := chain.Next(e)
+		if err := put(s); err != nil {
+			return nil, 0, nil, err
+		}
+		sealed = append(sealed, s)
+	}
+	headSeq, headHash = chain.Head()
+	return sealed, headSeq, headHash, nil
+}
