@@ -8,6 +8,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -83,7 +85,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
-			runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, err)
+			runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(err))
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
 			if h == "x-request-id" {
@@ -190,6 +192,27 @@ func (w *progressWriter) Flush() { _ = w.FlushError() }
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// validUTF8 returns err with its message made valid UTF-8: an error can
+// quote the bytes of a bad request (a decoder's message does), and a
+// status whose message is not UTF-8 cannot be marshalled, which the
+// gateway would answer with a 500.
+func validUTF8(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		msg := err.Error()
+		if utf8.ValidString(msg) {
+			return err
+		}
+		return errors.New(strings.ToValidUTF8(msg, "\uFFFD"))
+	}
+	if utf8.ValidString(st.Message()) {
+		return err
+	}
+	p := st.Proto()
+	p.Message = strings.ToValidUTF8(p.GetMessage(), "\uFFFD")
+	return status.FromProto(p).Err()
+}
 
 // DefaultRetryAfter is the Retry-After of a 429 whose error says no delay
 // of its own (a full database, too many open streams): a client should
