@@ -433,35 +433,54 @@ func (g *group) commitLoop(c committer) {
 	}
 }
 
-// commitTogether runs calls in one transaction; a failing call is taken
-// out and run alone, and the rest are tried together again. A call that
-// panicked is not run again: it fails with the panic.
+// commitTogether runs calls in one transaction. When some fail, the
+// transaction is rolled back, each failing call runs again alone (so its
+// error discards only its own writes), and the rest run together again.
+// A pass goes on past a failure to find every failing call at once, so a
+// shared transaction with many failures (writers racing on one case) costs
+// one more pass, not one per failure; a call that fails only because of
+// what a failed call before it wrote runs alone, which is still correct. A
+// call that panicked is not run again: it fails with the panic, and the
+// pass stops there, since the panic may have left its writes half done.
 func commitTogether(commit committer, calls []groupCall) {
 	for len(calls) > 0 {
-		failed := -1
-		var failure error
+		var failed []int
+		var failures []error
 		err := commit(func(btx *bolt.Tx) error {
-			failed, failure = -1, nil
+			failed, failures = failed[:0], failures[:0]
 			for i, c := range calls {
-				if err := runCall(c.fn, btx); err != nil {
-					failed, failure = i, err
-					return err
+				err := runCall(c.fn, btx)
+				if err == nil {
+					continue
 				}
+				failed, failures = append(failed, i), append(failures, err)
+				if p := (*panicked)(nil); errors.As(err, &p) {
+					break
+				}
+			}
+			if len(failures) > 0 {
+				return failures[0]
 			}
 			return nil
 		})
-		if failed < 0 {
+		if len(failed) == 0 {
 			for _, c := range calls {
 				c.done <- err
 			}
 			return
 		}
-		c := calls[failed]
-		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		if p := (*panicked)(nil); errors.As(failure, &p) {
-			c.done <- failure
-			continue
+		rest := make([]groupCall, 0, len(calls)-len(failed))
+		next := 0
+		for k, i := range failed {
+			rest = append(rest, calls[next:i]...)
+			next = i + 1
+			c := calls[i]
+			if p := (*panicked)(nil); errors.As(failures[k], &p) {
+				c.done <- failures[k]
+				continue
+			}
+			c.done <- commit(func(btx *bolt.Tx) error { return runCall(c.fn, btx) })
 		}
-		c.done <- commit(func(btx *bolt.Tx) error { return runCall(c.fn, btx) })
+		calls = append(rest, calls[next:]...)
 	}
 }

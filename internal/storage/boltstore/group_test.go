@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -144,3 +145,73 @@ func TestAppendOnlyBucketsFillPages(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestGroupCommitFailuresCostOnePass: when several calls of a shared
+// transaction fail, the others run again once, not once for each failure:
+// under many writers that conflict (stale etags on one case), retrying the
+// batch after each failure would run every body as many times as there
+// are failures before it.
+func TestGroupCommitFailuresCostOnePass(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "childcase.db"))
+	const n = 32
+	bad := func(i int) bool { return i%4 == 1 }
+	inFirst, release := make(chan struct{}), make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.Update(ctx, func(tx storage.Tx) error {
+			close(inFirst)
+			<-release
+			return nil
+		})
+	}()
+	<-inFirst
+
+	var started, done sync.WaitGroup
+	var mu sync.Mutex
+	runs := make([]int, n)
+	errs := make([]error, n)
+	for i := range n {
+		started.Add(1)
+		done.Go(func() {
+			started.Done()
+			errs[i] = s.Update(ctx, func(tx storage.Tx) error {
+				mu.Lock()
+				runs[i]++
+				mu.Unlock()
+				if err := tx.CreateUser(groupUser(fmt.Sprintf("user-%02d", i))); err != nil {
+					return err
+				}
+				if bad(i) {
+					return errConflict
+				}
+				return nil
+			})
+		})
+	}
+	started.Wait()
+	for range 1000 {
+		runtime.Gosched() // let the callers reach Update while the first commit is held
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	done.Wait()
+	for i := range n {
+		switch {
+		case bad(i) && !errors.Is(errs[i], errConflict):
+			t.Errorf("call %d = %v, want its own error", i, errs[i])
+		case !bad(i) && errs[i] != nil:
+			t.Errorf("call %d = %v, want nil", i, errs[i])
+		}
+		// A good call runs in its shared transaction, and again once
+		// the failures of that transaction are out; a failing one runs
+		// again alone.
+		if runs[i] > 2 {
+			t.Errorf("call %d ran %d times, want at most 2", i, runs[i])
+		}
+	}
+}
+
+var errConflict = errors.New("conflict")
