@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -18,11 +22,25 @@ import (
 // record the size of a report. The floor is the first sub-benchmark, so
 // `benchstat -col /path` shows the service as a ratio of it (see the README).
 
-// BenchmarkWrite compares CreateReport through gRPC with a raw bbolt Update.
+// BenchmarkWrite compares CreateReport through gRPC with a raw bbolt Update,
+// one call at a time: each also reports its median latency (p50-ns).
 func BenchmarkWrite(b *testing.B) {
 	b.Run("path=floor", benchFloorBoltUpdate)
 	b.Run("path=grpc-health", benchHealthGRPC)
 	b.Run("path=grpc", benchCreateReportGRPC)
+}
+
+// concurrentClients is how many callers the concurrent write benchmark runs.
+const concurrentClients = 64
+
+// BenchmarkWriteConcurrent compares CreateReport from 64 concurrent clients
+// (one gRPC connection, one operator) with raw bbolt Batch puts of a record
+// the size of a report from as many goroutines: bbolt's own group commit,
+// with its default delay and size. ns/op is the time per write, the
+// inverse of throughput (also reported as writes/s).
+func BenchmarkWriteConcurrent(b *testing.B) {
+	b.Run("path=floor", benchFloorBoltBatch)
+	b.Run("path=grpc", benchCreateReportGRPCConcurrent)
 }
 
 // BenchmarkRead compares GetCase through gRPC with a raw bbolt View followed
@@ -41,11 +59,10 @@ func benchHealthGRPC(b *testing.B) {
 	ts := startServer(b, "")
 	client := healthpb.NewHealthClient(ts.conn)
 	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := client.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	timeEach(b, func() error {
+		_, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	})
 }
 
 func benchCreateReportGRPC(b *testing.B) {
@@ -53,11 +70,53 @@ func benchCreateReportGRPC(b *testing.B) {
 	ts := startServer(b, "")
 	req := &pb.CreateReportRequest{Report: validReport()}
 	b.ReportAllocs()
+	timeEach(b, func() error {
+		_, err := ts.reports().CreateReport(ctx, req)
+		return err
+	})
+}
+
+func benchCreateReportGRPCConcurrent(b *testing.B) {
+	ctx := context.Background()
+	ts := startServer(b, "")
+	client := ts.reports()
+	req := &pb.CreateReportRequest{Report: validReport()}
+	b.ReportAllocs()
+	inParallel(b, func() error {
+		_, err := client.CreateReport(ctx, req)
+		return err
+	})
+}
+
+// timeEach runs op b.N times, one after the other, and reports the median
+// time of one call beside the mean (ns/op): the goals are set on the
+// median.
+func timeEach(b *testing.B, op func() error) {
+	took := make([]time.Duration, 0, b.N)
 	for b.Loop() {
-		if _, err := ts.reports().CreateReport(ctx, req); err != nil {
+		start := time.Now()
+		if err := op(); err != nil {
 			b.Fatal(err)
 		}
+		took = append(took, time.Since(start))
 	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Nanoseconds()), "p50-ns")
+}
+
+// inParallel runs op b.N times in all from concurrentClients goroutines and
+// reports the throughput.
+func inParallel(b *testing.B, op func() error) {
+	b.SetParallelism((concurrentClients + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
 }
 
 func benchGetCaseGRPC(b *testing.B) {
@@ -106,14 +165,25 @@ func benchFloorBoltUpdate(b *testing.B) {
 	val := floorRecord(b)
 	var n uint64
 	b.ReportAllocs()
-	for b.Loop() {
+	timeEach(b, func() error {
 		n++
-		if err := db.Update(func(tx *bbolt.Tx) error {
+		return db.Update(func(tx *bbolt.Tx) error {
 			return tx.Bucket([]byte("r")).Put(binary.BigEndian.AppendUint64(nil, n), val)
-		}); err != nil {
-			b.Fatal(err)
-		}
-	}
+		})
+	})
+}
+
+// benchFloorBoltBatch puts records through bbolt's Batch, with its default
+// delay and size, from concurrentClients goroutines.
+func benchFloorBoltBatch(b *testing.B) {
+	db := openFloorDB(b)
+	val := floorRecord(b)
+	var n atomic.Uint64
+	b.ReportAllocs()
+	inParallel(b, func() error {
+		key := binary.BigEndian.AppendUint64(nil, n.Add(1))
+		return db.Batch(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("r")).Put(key, val) })
+	})
 }
 
 func benchFloorBoltViewAudited(b *testing.B) {

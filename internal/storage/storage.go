@@ -46,21 +46,43 @@ var ErrBadCursor = errors.New("malformed list cursor")
 var ErrFull = errors.New("the database is full")
 
 // Store is a transactional store.
+//
+// Writes are group-committed: concurrent Update calls (and, apart from
+// them, concurrent Batch calls) may share one transaction and one fsync,
+// each fn seeing the writes of those that ran before it in the shared
+// transaction. So a write body (the fn given to Update or Batch) may run
+// more than once: when a shared transaction fails, it is rolled back, the
+// fn that failed runs again alone and the others run again together. Every
+// body must therefore be safe to re-run:
+//
+//   - no side effects outside the transaction (no sends, no caches, no
+//     changes to shared state); do them after Update returns nil;
+//   - every variable the body sets for its caller is set afresh at its
+//     start, since the run that counts is the last one;
+//   - an error it returns concerns its own request only: it fails only its
+//     own call, never the others that shared its transaction;
+//   - it returns: it must not block on other writers or end its goroutine
+//     (runtime.Goexit, t.FailNow), since it runs on the store's.
+//
+// A panic in a body is raised again in its caller's goroutine, and the
+// others are committed without it. Neither Update nor Batch returns before
+// the commit that holds its fn's writes is on disk.
 type Store interface {
 	// View runs fn in a read-only transaction. Values returned by the
 	// transaction stay valid after it ends.
 	View(ctx context.Context, fn func(ReadTx) error) error
-	// Update runs fn once in a read-write transaction and commits it
-	// durably if fn returns nil; if fn returns an error nothing fn wrote is
-	// kept. Update returns only after the commit is on disk.
+	// Update runs fn in a read-write transaction, which it may share with
+	// concurrent Updates (see Store), and commits it durably if fn returns
+	// nil; if fn returns an error nothing fn wrote is kept. Update returns
+	// only after the commit is on disk.
 	Update(ctx context.Context, fn func(Tx) error) error
-	// Batch is Update for small writes from many goroutines at once (audit
-	// events of reads, failed sign-ins): concurrent calls may share one
-	// transaction and one fsync. fn may be called more than once, so it must
-	// not have side effects outside the transaction. Batch returns only
-	// after the commit is on disk. Batch may use the room a store keeps back
-	// from Update, so that a full database still records reads and answers
-	// them: use it only for such audit events, never for case data.
+	// Batch is Update for the small writes that must succeed when ordinary
+	// writes no longer can (audit events of reads, failed sign-ins):
+	// concurrent calls may share one transaction and one fsync, never with
+	// an Update. Batch returns only after the commit is on disk. Batch may
+	// use the room a store keeps back from Update, so that a full database
+	// still records reads and answers them: use it only for such audit
+	// events, never for case data.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	// Close releases the database.
 	Close() error

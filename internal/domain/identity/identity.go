@@ -447,6 +447,7 @@ func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool,
 	}
 	p := access.System("bootstrap")
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		created = false // the body may run again (storage.Store): the last run decides
 		n, err := tx.CountUsers()
 		if err != nil || n > 0 {
 			return err
@@ -483,7 +484,9 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	}
 	now := s.clock.Now()
 	pu.CreateTime = now
+	in := pu
 	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		pu = in // a replay below overwrites pu, and the body may run again (storage.Store)
 		if replayed, err := replay(tx, p, "CreatePoliceUnit", req, &pu); err != nil || replayed {
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/memstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 var ctx = context.Background()
@@ -930,5 +931,32 @@ func TestAuditedByActorIndex(t *testing.T) {
 	want := []string{"token.revoke", "token.create", "user.create", "police_unit.create"} // newest first
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Errorf("admin's events = %v, want %v", actions, want)
+	}
+}
+
+// TestBootstrapBodyReruns: Bootstrap's write body runs twice, as a group
+// commit runs it when its shared transaction fails: the first run finds no
+// user and creates the admin, the transaction is rolled back, another
+// writer creates a user meanwhile, and the second run finds one. Bootstrap
+// must then report nothing created, not a token it never stored.
+func TestBootstrapBodyReruns(t *testing.T) {
+	e := newEnv(t)
+	other := storagetest.Rerunning(e.store, func() {
+		if err := e.store.Update(ctx, func(tx storage.Tx) error {
+			return tx.CreateUser(model.User{ID: "op.lan", DisplayName: "Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111, CreateTime: start})
+		}); err != nil {
+			t.Errorf("the other writer: %v", err)
+		}
+	})
+	svc := identity.New(other, reg, e.clock, slog.New(slog.DiscardHandler))
+	tok, created, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatalf("Bootstrap: %v", err)
+	}
+	if created || tok.Secret != "" {
+		t.Errorf("Bootstrap = created %v, token %q; want nothing created, since its committed run found a user", created, tok.Token.ID)
+	}
+	if _, err := e.svc.GetUser(ctx, identity.BootstrapUserID); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("GetUser(admin) = %v, want ErrNotFound", err)
 	}
 }

@@ -130,6 +130,10 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 	var out model.Report
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		// The body may run again (storage.Store): each run starts from
+		// the request as it came, and only the last run's refusal counts.
+		r := r
+		refused = nil
 		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
@@ -298,6 +302,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	var out model.Report
 	var refused []audit.Event // of a record out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
+		refused = nil // the body may run again (storage.Store): only the last run's refusal counts
 		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
 		if err != nil {
 			return err

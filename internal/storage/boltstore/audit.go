@@ -56,11 +56,9 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 		return err
 	}
 	key := u64(e.Seq)
+	// Filled pages (appendOnly) halve the room the log takes, which is
+	// what a full database's reserve is spent on.
 	b := t.bucket(bucketAudit)
-	// Events are only ever appended, with rising keys: full pages, rather
-	// than bbolt's half-full split for random inserts, halve the room the
-	// log takes, which is what a full database's reserve is spent on.
-	b.FillPercent = 1
 	if b.Get(key) != nil {
 		return fmt.Errorf("event seq %d is already stored: the recorded head is behind the log", e.Seq)
 	}

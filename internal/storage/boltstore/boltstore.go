@@ -155,8 +155,12 @@ func hasErrno(err error, errno syscall.Errno) bool {
 
 // Store is a storage.Store backed by bbolt.
 type Store struct {
-	db    *bolt.DB
-	group group
+	db *bolt.DB
+	// Two group commits: ordinary writes (Update) and the audit events of
+	// reads (Batch), which may draw on the reserve. Each shares its own
+	// kind of transaction only, so that an ordinary write never commits
+	// under the larger cap of a Batch.
+	writes, reads group
 
 	// writeMu serialises the write transactions (bbolt does too), so that
 	// each runs with the MaxSize of its kind and may use the reserve.
@@ -289,13 +293,18 @@ func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
 
-// Update implements storage.Store.
+// Update implements storage.Store with a group commit, as Batch, but each
+// shared transaction is an ordinary one: it leaves the reserve alone.
+// Under many concurrent writers, one fsync then commits many requests
+// rather than each request waiting for its own.
 func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.write(false, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
+
+func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(false, fn) }
 
 // write runs fn in a write transaction: an ordinary one (Update) leaves
 // the reserve alone, one that may use the reserve (Batch) draws on it.
@@ -351,7 +360,7 @@ func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.group.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
 
 func (s *Store) commitBatch(fn func(*bolt.Tx) error) error { return s.write(true, fn) }
@@ -371,6 +380,11 @@ type groupCall struct {
 // committer runs one write transaction.
 type committer func(func(*bolt.Tx) error) error
 
+// do queues fn and returns once the transaction that ran it last has
+// committed, or failed. fn runs on the group's goroutine: a panic in it is
+// taken back to the caller's goroutine and raised there, as if fn had run
+// in the caller's own transaction, so that the server's recovery answers
+// that one request and the others are committed without it.
 func (g *group) do(c committer, fn func(*bolt.Tx) error) error {
 	done := make(chan error, 1)
 	g.mu.Lock()
@@ -380,7 +394,26 @@ func (g *group) do(c committer, fn func(*bolt.Tx) error) error {
 		go g.commitLoop(c)
 	}
 	g.mu.Unlock()
-	return <-done
+	err := <-done
+	if p := (*panicked)(nil); errors.As(err, &p) {
+		panic(p.value)
+	}
+	return err
+}
+
+// panicked carries the value of a panic in a queued fn back to its caller.
+type panicked struct{ value any }
+
+func (p *panicked) Error() string { return fmt.Sprintf("panic in a write transaction: %v", p.value) }
+
+// runCall runs one queued fn, turning a panic into a *panicked error.
+func runCall(fn func(*bolt.Tx) error, btx *bolt.Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicked{value: v}
+		}
+	}()
+	return fn(btx)
 }
 
 // commitLoop commits what is queued, round after round, until the queue is
@@ -400,29 +433,54 @@ func (g *group) commitLoop(c committer) {
 	}
 }
 
-// commitTogether runs calls in one transaction; a failing call is taken
-// out and run alone, and the rest are tried together again.
+// commitTogether runs calls in one transaction. When some fail, the
+// transaction is rolled back, each failing call runs again alone (so its
+// error discards only its own writes), and the rest run together again.
+// A pass goes on past a failure to find every failing call at once, so a
+// shared transaction with many failures (writers racing on one case) costs
+// one more pass, not one per failure; a call that fails only because of
+// what a failed call before it wrote runs alone, which is still correct. A
+// call that panicked is not run again: it fails with the panic, and the
+// pass stops there, since the panic may have left its writes half done.
 func commitTogether(commit committer, calls []groupCall) {
 	for len(calls) > 0 {
-		failed := -1
+		var failed []int
+		var failures []error
 		err := commit(func(btx *bolt.Tx) error {
-			failed = -1
+			failed, failures = failed[:0], failures[:0]
 			for i, c := range calls {
-				if err := c.fn(btx); err != nil {
-					failed = i
-					return err
+				err := runCall(c.fn, btx)
+				if err == nil {
+					continue
 				}
+				failed, failures = append(failed, i), append(failures, err)
+				if p := (*panicked)(nil); errors.As(err, &p) {
+					break
+				}
+			}
+			if len(failures) > 0 {
+				return failures[0]
 			}
 			return nil
 		})
-		if failed < 0 {
+		if len(failed) == 0 {
 			for _, c := range calls {
 				c.done <- err
 			}
 			return
 		}
-		c := calls[failed]
-		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		c.done <- commit(c.fn)
+		rest := make([]groupCall, 0, len(calls)-len(failed))
+		next := 0
+		for k, i := range failed {
+			rest = append(rest, calls[next:i]...)
+			next = i + 1
+			c := calls[i]
+			if p := (*panicked)(nil); errors.As(failures[k], &p) {
+				c.done <- failures[k]
+				continue
+			}
+			c.done <- commit(func(btx *bolt.Tx) error { return runCall(c.fn, btx) })
+		}
+		calls = append(rest, calls[next:]...)
 	}
 }

@@ -25,7 +25,28 @@ type tx struct {
 	btx *bolt.Tx
 }
 
-func (t *tx) bucket(name []byte) *bolt.Bucket { return t.btx.Bucket(name) }
+func (t *tx) bucket(name []byte) *bolt.Bucket {
+	b := t.btx.Bucket(name)
+	if b != nil && appendOnly[string(name)] {
+		b.FillPercent = 1
+	}
+	return b
+}
+
+// appendOnly names the buckets whose new keys come after every key already
+// stored (sequence numbers, case numbers, UUIDv7 report ids, times), or
+// after every key of one of a handful of prefixes (a call type, a kind of
+// data key). bbolt splits a full page in half, for random inserts; a
+// bucket written at its end would keep every page half empty for good,
+// since nothing is inserted below them again. Filled pages halve the room
+// such a bucket takes (records and the audit log are most of a database)
+// and the pages a commit writes.
+var appendOnly = map[string]bool{
+	string(bucketReports): true, string(bucketReportsByCallType): true,
+	string(bucketCases): true, string(bucketCaseNumbers): true,
+	string(bucketIdempotencyByTime): true, string(bucketDataKeys): true,
+	string(bucketAudit): true, string(bucketOutbox): true,
+}
 
 func encode(v any) ([]byte, error) {
 	b, err := json.Marshal(v)

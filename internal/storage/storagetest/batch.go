@@ -14,16 +14,37 @@ import (
 	"github.com/childcase/childcase/internal/storage"
 )
 
-var batchTests = []namedTest{
-	{"Commits", testBatchCommits},
-	{"ErrorRollsBack", testBatchErrorRollsBack},
-	{"ConcurrentCallsAllCommit", testBatchConcurrent},
-	{"ErrorRollsBackOnlyItsCall", testBatchErrorRollsBackOnlyItsCall},
-	{"CancelledContext", testBatchCancelledContext},
-	{"RunsStartFromCommitted", testBatchRunsStartFromCommitted},
+// Both write methods group-commit (see storage.Store), so they run the same
+// tests: Batch for audit events of reads, Update for every other write.
+var (
+	batchTests       = groupCommitTests(func(s storage.Store) writeMethod { return s.Batch })
+	updateGroupTests = groupCommitTests(func(s storage.Store) writeMethod { return s.Update })
+)
+
+// writeMethod is Store.Update or Store.Batch.
+type writeMethod func(ctx context.Context, fn func(storage.Tx) error) error
+
+func groupCommitTests(method func(storage.Store) writeMethod) []namedTest {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s storage.Store, write writeMethod)
+	}{
+		{"Commits", testBatchCommits},
+		{"ErrorRollsBack", testBatchErrorRollsBack},
+		{"ConcurrentCallsAllCommit", testBatchConcurrent},
+		{"ErrorRollsBackOnlyItsCall", testBatchErrorRollsBackOnlyItsCall},
+		{"PanicFailsOnlyItsCall", testBatchPanicFailsOnlyItsCall},
+		{"CancelledContext", testBatchCancelledContext},
+		{"RunsStartFromCommitted", testBatchRunsStartFromCommitted},
+	}
+	out := make([]namedTest, 0, len(tests))
+	for _, tt := range tests {
+		out = append(out, namedTest{tt.name, func(t *testing.T, s storage.Store) { tt.fn(t, s, method(s)) }})
+	}
+	return out
 }
 
-// batchWrite is what one Batch call of these tests writes: a user and an
+// batchWrite is what one call of these tests writes: a user and an
 // audit event by that user, as a failed sign-in would.
 func batchWrite(tx storage.Tx, id string, i int) error {
 	if err := tx.CreateUser(sampleUser(id)); err != nil {
@@ -33,57 +54,57 @@ func batchWrite(tx storage.Tx, id string, i int) error {
 	return err
 }
 
-func testBatchCommits(t *testing.T, s storage.Store) {
-	err := s.Batch(context.Background(), func(tx storage.Tx) error {
+func testBatchCommits(t *testing.T, s storage.Store, write writeMethod) {
+	err := write(context.Background(), func(tx storage.Tx) error {
 		if err := batchWrite(tx, "lan.nguyen", 1); err != nil {
 			return err
 		}
 		// A batch reads its own writes.
 		if _, err := tx.User("lan.nguyen"); err != nil {
-			t.Errorf("User in the batch that created it: %v", err)
+			t.Errorf("User in the call that created it: %v", err)
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("Batch: %v", err)
+		t.Fatalf("call: %v", err)
 	}
 	if _, err := getUser(t, s, "lan.nguyen"); err != nil {
-		t.Errorf("User after Batch: %v", err)
+		t.Errorf("User after the call: %v", err)
 	}
 	if got := listAuditSeqs(t, s, storage.AuditQuery{Actor: "lan.nguyen"}); !slices.Equal(got, []uint64{1}) {
 		t.Errorf("audit events by the batch's user = %v, want [1]", got)
 	}
 }
 
-func testBatchErrorRollsBack(t *testing.T, s storage.Store) {
+func testBatchErrorRollsBack(t *testing.T, s storage.Store, write writeMethod) {
 	createUsers(t, s, sampleUser("kept"))
-	err := s.Batch(context.Background(), func(tx storage.Tx) error {
+	err := write(context.Background(), func(tx storage.Tx) error {
 		if err := batchWrite(tx, "lost", 1); err != nil {
 			return err
 		}
 		return errBoom
 	})
 	if !errors.Is(err, errBoom) {
-		t.Fatalf("Batch = %v, want the error fn returned", err)
+		t.Fatalf("call = %v, want the error fn returned", err)
 	}
 	_, err = getUser(t, s, "lost")
-	wantErr(t, "User after a failed Batch", err, model.ErrNotFound)
+	wantErr(t, "User after a failed call", err, model.ErrNotFound)
 	if n := countUsers(t, s); n != 1 {
-		t.Errorf("CountUsers after a failed Batch = %d, want 1", n)
+		t.Errorf("CountUsers after a failed call = %d, want 1", n)
 	}
 	checkStoredLog(t, s, nil)
 }
 
-// runBatches calls Batch from one goroutine per id at once and returns
+// runBatches calls write from one goroutine per id at once and returns
 // each call's error.
-func runBatches(s storage.Store, ids []string, fn func(tx storage.Tx, id string, i int) error) []error {
+func runBatches(write writeMethod, ids []string, fn func(tx storage.Tx, id string, i int) error) []error {
 	errs := make([]error, len(ids))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
 			<-start
-			errs[i] = s.Batch(context.Background(), func(tx storage.Tx) error { return fn(tx, id, i) })
+			errs[i] = write(context.Background(), func(tx storage.Tx) error { return fn(tx, id, i) })
 		})
 	}
 	close(start)
@@ -91,29 +112,29 @@ func runBatches(s storage.Store, ids []string, fn func(tx storage.Tx, id string,
 	return errs
 }
 
-func testBatchConcurrent(t *testing.T, s storage.Store) {
+func testBatchConcurrent(t *testing.T, s storage.Store, write writeMethod) {
 	const n = 40
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("user-%02d", i)
 	}
 	var calls atomic.Int64
-	errs := runBatches(s, ids, func(tx storage.Tx, id string, i int) error {
+	errs := runBatches(write, ids, func(tx storage.Tx, id string, i int) error {
 		calls.Add(1)
 		return batchWrite(tx, id, i)
 	})
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("Batch %d: %v", i, err)
+			t.Errorf("call %d: %v", i, err)
 		}
 	}
-	t.Logf("%d Batch calls ran fn %d times", n, calls.Load())
+	t.Logf("%d calls ran fn %d times", n, calls.Load())
 	if got := countUsers(t, s); got != n {
 		t.Errorf("CountUsers = %d, want %d", got, n)
 	}
 	for _, id := range ids {
 		if _, err := getUser(t, s, id); err != nil {
-			t.Errorf("User(%s) after its Batch: %v", id, err)
+			t.Errorf("User(%s) after its call: %v", id, err)
 		}
 		if got := listAuditSeqs(t, s, storage.AuditQuery{Actor: id}); len(got) != 1 {
 			t.Errorf("audit events of %s = %v, want one", id, got)
@@ -127,7 +148,7 @@ func testBatchConcurrent(t *testing.T, s storage.Store) {
 	checkStoredLog(t, s, events)
 }
 
-func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store) {
+func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store, write writeMethod) {
 	var ids []string
 	bad := map[string]bool{}
 	for i := range 24 {
@@ -138,7 +159,7 @@ func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store) {
 		}
 		ids = append(ids, id)
 	}
-	errs := runBatches(s, ids, func(tx storage.Tx, id string, i int) error {
+	errs := runBatches(write, ids, func(tx storage.Tx, id string, i int) error {
 		if err := batchWrite(tx, id, i); err != nil {
 			return err
 		}
@@ -151,21 +172,21 @@ func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store) {
 	for i, id := range ids {
 		switch {
 		case bad[id] && !errors.Is(errs[i], errBoom):
-			t.Errorf("Batch of %s = %v, want the error its fn returned", id, errs[i])
+			t.Errorf("call of %s = %v, want the error its fn returned", id, errs[i])
 		case !bad[id] && errs[i] != nil:
-			t.Errorf("Batch of %s = %v, want nil: another call's error must not fail it", id, errs[i])
+			t.Errorf("call of %s = %v, want nil: another call's error must not fail it", id, errs[i])
 		}
 		_, err := getUser(t, s, id)
 		events := listAuditSeqs(t, s, storage.AuditQuery{Actor: id})
 		if bad[id] {
 			if !errors.Is(err, model.ErrNotFound) || len(events) != 0 {
-				t.Errorf("the failed Batch of %s kept its writes: User error %v, audit events %v", id, err, events)
+				t.Errorf("the failed call of %s kept its writes: User error %v, audit events %v", id, err, events)
 			}
 			continue
 		}
 		good++
 		if err != nil || len(events) != 1 {
-			t.Errorf("the Batch of %s lost its writes: User error %v, audit events %v", id, err, events)
+			t.Errorf("the call of %s lost its writes: User error %v, audit events %v", id, err, events)
 		}
 	}
 	if n := countUsers(t, s); n != good {
@@ -183,33 +204,76 @@ func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store) {
 	}
 }
 
-func testBatchCancelledContext(t *testing.T, s storage.Store) {
+// testBatchPanicFailsOnlyItsCall: a fn that panics fails its own call with
+// that panic, in the caller's goroutine (where the server's recovery
+// answers it), and keeps nothing; the calls that shared its transaction
+// are committed.
+func testBatchPanicFailsOnlyItsCall(t *testing.T, s storage.Store, write writeMethod) {
+	const n, bad = 12, 5
+	panics := make([]any, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			<-start
+			errs[i] = write(context.Background(), func(tx storage.Tx) error {
+				if err := batchWrite(tx, fmt.Sprintf("user-%02d", i), i); err != nil {
+					return err
+				}
+				if i == bad {
+					panic("boom")
+				}
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		_, err := getUser(t, s, fmt.Sprintf("user-%02d", i))
+		switch {
+		case i == bad && panics[i] != "boom":
+			t.Errorf("call %d panicked with %v, want its fn's panic", i, panics[i])
+		case i == bad && !errors.Is(err, model.ErrNotFound):
+			t.Errorf("the call that panicked kept its user: %v", err)
+		case i != bad && (panics[i] != nil || errs[i] != nil):
+			t.Errorf("call %d = %v, panic %v: another call's panic must not fail it", i, errs[i], panics[i])
+		case i != bad && err != nil:
+			t.Errorf("call %d lost its user: %v", i, err)
+		}
+	}
+	checkStoredLog(t, s, storedEvents(t, s, 1))
+}
+
+func testBatchCancelledContext(t *testing.T, s storage.Store, write writeMethod) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	err := s.Batch(ctx, func(tx storage.Tx) error {
+	err := write(ctx, func(tx storage.Tx) error {
 		ran = true
 		return batchWrite(tx, "lan.nguyen", 1)
 	})
 	if !errors.Is(err, context.Canceled) || ran {
-		t.Errorf("Batch with a cancelled context = %v, fn ran: %v; want context.Canceled and fn not run", err, ran)
+		t.Errorf("call with a cancelled context = %v, fn ran: %v; want context.Canceled and fn not run", err, ran)
 	}
 	if n := countUsers(t, s); n != 0 {
-		t.Errorf("CountUsers after a cancelled Batch = %d, want 0", n)
+		t.Errorf("CountUsers after a cancelled call = %d, want 0", n)
 	}
 }
 
-// testBatchRunsStartFromCommitted pins that however often Batch runs its
+// testBatchRunsStartFromCommitted pins that however often a write runs its
 // function, every run starts from the committed state and only one run's
 // writes are kept: a body that reads a value and writes it back plus one
 // moves it by exactly one per call.
-func testBatchRunsStartFromCommitted(t *testing.T, s storage.Store) {
+func testBatchRunsStartFromCommitted(t *testing.T, s storage.Store, write writeMethod) {
 	const calls = 8
 	ids := make([]string, calls)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("call-%d", i)
 	}
-	errs := runBatches(s, ids, func(tx storage.Tx, _ string, _ int) error {
+	errs := runBatches(write, ids, func(tx storage.Tx, _ string, _ int) error {
 		n, err := tx.Cursor("counter")
 		if err != nil {
 			return err
@@ -218,10 +282,10 @@ func testBatchRunsStartFromCommitted(t *testing.T, s storage.Store) {
 	})
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("Batch %d: %v", i, err)
+			t.Errorf("call %d: %v", i, err)
 		}
 	}
 	if got := cursor(t, s, "counter"); got != calls {
-		t.Errorf("counter after %d Batch calls = %d, want %d", calls, got, calls)
+		t.Errorf("counter after %d calls = %d, want %d", calls, got, calls)
 	}
 }

@@ -1118,8 +1118,9 @@ func testProcessRollbackFromEmpty(t *testing.T, s storage.Store) {
 	}
 }
 
-// testProcessBatchNoGaps appends from many concurrent Batch calls, some of
-// which fail after appending: a failure rolls back a shared transaction
+// testProcessBatchNoGaps appends from many concurrent Update calls (the
+// write path of process steps, group-committed), some of which fail after
+// appending: a failure rolls back a shared transaction
 // and the others run again, and readers must still see seqs 1..n, each
 // entry of a call that succeeded exactly once.
 func testProcessBatchNoGaps(t *testing.T, s storage.Store) {
@@ -1132,7 +1133,7 @@ func testProcessBatchNoGaps(t *testing.T, s storage.Store) {
 	fails := func(i int) bool { return i%4 == 1 }
 	var mu sync.Mutex
 	runs := map[string]int{}
-	errs := runBatches(s, ids, func(tx storage.Tx, id string, i int) error {
+	errs := runBatches(s.Update, ids, func(tx storage.Tx, id string, i int) error {
 		mu.Lock()
 		runs[id]++
 		mu.Unlock()

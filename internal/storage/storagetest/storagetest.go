@@ -42,6 +42,7 @@ func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"DataKey", dataKeyTests},
 		{"Audit", auditTests},
 		{"Batch", batchTests},
+		{"UpdateGroupCommit", updateGroupTests},
 		{"CaseByID", caseByIDTests},
 		{"CaseEvents", caseEventTests},
 		{"Timers", timerTests},

@@ -108,7 +108,6 @@ var transactionTests = []namedTest{
 	{"ViewIsASnapshot", testViewIsASnapshot},
 	{"CancelledContext", testCancelledContext},
 	{"ValuesOutliveTransaction", testValuesOutliveTransaction},
-	{"UpdateRunsOnce", testUpdateRunsOnce},
 }
 
 var errBoom = errors.New("boom")
@@ -562,27 +561,5 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 	}
 	if d := sameReport(listed[0], r); d != "" {
 		t.Errorf("listed report read earlier changed: %s", d)
-	}
-}
-
-// testUpdateRunsOnce pins what storage.Store promises of Update: its
-// function runs exactly once, so a caller may count on its side effects
-// (a request id remembered, a value returned) happening once.
-func testUpdateRunsOnce(t *testing.T, s storage.Store) {
-	for _, fail := range []bool{false, true} {
-		runs := 0
-		err := s.Update(context.Background(), func(tx storage.Tx) error {
-			runs++
-			if fail {
-				return errBoom
-			}
-			return nil
-		})
-		if fail != errors.Is(err, errBoom) || (!fail && err != nil) {
-			t.Errorf("Update(fail %v) = %v", fail, err)
-		}
-		if runs != 1 {
-			t.Errorf("Update(fail %v) ran its function %d times, want 1", fail, runs)
-		}
 	}
 }
