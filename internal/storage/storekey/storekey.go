@@ -71,11 +71,6 @@ func CallTypeIndexKey(ct model.CallType, reportKey []byte) []byte {
 	return append(U32(uint32(ct)), reportKey...)
 }
 
-// StatusIndexKey is a case's entry in the status index.
-func StatusIndexKey(s model.CaseStatus, caseKey []byte) []byte {
-	return append(U32(uint32(s)), caseKey...)
-}
-
 // TokenIndexKey is a token's entry under its user.
 func TokenIndexKey(userID, tokenID string) []byte {
 	return append(StringPrefix(userID), tokenID...)
