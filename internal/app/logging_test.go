@@ -101,6 +101,55 @@ func TestOneLogLinePerRequest(t *testing.T) {
 	check("REST", "log-rest-1")
 }
 
+// A REST request the gateway refuses before it reaches the gRPC server
+// (a parameter that is not UTF-8, a body that is no JSON or is too large)
+// is a request too: it gets one "finished call" line, with its request
+// id, which the answer carries, and its status, like any other.
+func TestOneLogLinePerRefusedRESTRequest(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{
+		Clock:  clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
+	})
+	lines.take(t) // start-up and the test users
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"path not UTF-8", "GET", "/v1/cases/%ff", "", 400},
+		{"query not UTF-8", "GET", "/v1/cases?page_token=%ff", "", 400},
+		{"body not JSON", "POST", "/v1/reports", `{"channel":`, 400},
+		{"body too large", "POST", "/v1/reports", `{"narrative": "` + strings.Repeat("x", 2<<20) + `"}`, 400},
+		// Refused by the gRPC server, which logs it: still one line.
+		{"not found", "GET", "/v1/cases/HN-2026-99999", "", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "log-refused-" + strings.ReplaceAll(tc.name, " ", "-")
+			code, raw := restRaw(t, ts, tc.method, tc.path, tc.body, map[string]string{
+				"Authorization": "Bearer " + ts.tokens.get(operatorID),
+				"X-Request-Id":  id,
+			})
+			if code != tc.status {
+				t.Fatalf("%s %s: %d %s, want %d", tc.method, tc.path, code, raw, tc.status)
+			}
+			got := lines.take(t)
+			if len(got) != 1 {
+				t.Fatalf("%d log lines for one request, want 1: %v", len(got), got)
+			}
+			want := map[string]any{"msg": "finished call", "request_id": id, "protocol": "http", "http.status": float64(tc.status)}
+			if tc.status == 404 {
+				want = map[string]any{"msg": "finished call", "request_id": id, "protocol": "grpc", "grpc.code": "NotFound"}
+			}
+			for k, v := range want {
+				if got[0][k] != v {
+					t.Errorf("%s = %v, want %v (line %v)", k, got[0][k], v, got[0])
+				}
+			}
+		})
+	}
+}
+
 // At start the service verifies the newest audit events against the
 // stored head and logs a clear warning when they do not verify; an intact
 // log gets no warning.
