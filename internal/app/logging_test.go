@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -126,12 +128,23 @@ func TestOneLogLinePerRefusedRESTRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := "log-refused-" + strings.ReplaceAll(tc.name, " ", "-")
-			code, raw := restRaw(t, ts, tc.method, tc.path, tc.body, map[string]string{
-				"Authorization": "Bearer " + ts.tokens.get(operatorID),
-				"X-Request-Id":  id,
-			})
-			if code != tc.status {
-				t.Fatalf("%s %s: %d %s, want %d", tc.method, tc.path, code, raw, tc.status)
+			req, err := http.NewRequest(tc.method, "http://"+ts.HTTPAddr()+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
+			req.Header.Set("X-Request-Id", id)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %s: %d %s, want %d", tc.method, tc.path, resp.StatusCode, raw, tc.status)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != id {
+				t.Errorf("the answer's X-Request-Id is %q, want %q", got, id)
 			}
 			got := lines.take(t)
 			if len(got) != 1 {
