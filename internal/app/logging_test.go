@@ -54,17 +54,25 @@ func (l *logLines) take(t *testing.T) []map[string]any {
 	return out
 }
 
-// A request is one log line, over gRPC and over REST: what the handler
-// and the domain note about it (here the report and case created) joins
-// the "finished call" line with the request id, the method, the code and
-// the caller, instead of a line of its own.
-func TestOneLogLinePerRequest(t *testing.T) {
+// launchLogged starts a server whose log lines the test reads, past
+// those of its start-up and the test users.
+func launchLogged(t *testing.T) (*testServer, *logLines) {
+	t.Helper()
 	var lines logLines
 	ts := launch(t, testConfig(t, ""), app.Options{
 		Clock:  clock.NewFake(testNow),
 		Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
 	})
-	lines.take(t) // start-up and the test users
+	lines.take(t)
+	return ts, &lines
+}
+
+// A request is one log line, over gRPC and over REST: what the handler
+// and the domain note about it (here the report and case created) joins
+// the "finished call" line with the request id, the method, the code and
+// the caller, instead of a line of its own.
+func TestOneLogLinePerRequest(t *testing.T) {
+	ts, lines := launchLogged(t)
 
 	check := func(via, requestID string) {
 		t.Helper()
@@ -108,12 +116,7 @@ func TestOneLogLinePerRequest(t *testing.T) {
 // is a request too: it gets one "finished call" line, with its request
 // id, which the answer carries, and its status, like any other.
 func TestOneLogLinePerRefusedRESTRequest(t *testing.T) {
-	var lines logLines
-	ts := launch(t, testConfig(t, ""), app.Options{
-		Clock:  clock.NewFake(testNow),
-		Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
-	})
-	lines.take(t) // start-up and the test users
+	ts, lines := launchLogged(t)
 
 	for _, tc := range []struct {
 		name, method, path, body string
