@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -52,17 +54,25 @@ func (l *logLines) take(t *testing.T) []map[string]any {
 	return out
 }
 
-// A request is one log line, over gRPC and over REST: what the handler
-// and the domain note about it (here the report and case created) joins
-// the "finished call" line with the request id, the method, the code and
-// the caller, instead of a line of its own.
-func TestOneLogLinePerRequest(t *testing.T) {
+// launchLogged starts a server whose log lines the test reads, past
+// those of its start-up and the test users.
+func launchLogged(t *testing.T) (*testServer, *logLines) {
+	t.Helper()
 	var lines logLines
 	ts := launch(t, testConfig(t, ""), app.Options{
 		Clock:  clock.NewFake(testNow),
 		Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
 	})
-	lines.take(t) // start-up and the test users
+	lines.take(t)
+	return ts, &lines
+}
+
+// A request is one log line, over gRPC and over REST: what the handler
+// and the domain note about it (here the report and case created) joins
+// the "finished call" line with the request id, the method, the code and
+// the caller, instead of a line of its own.
+func TestOneLogLinePerRequest(t *testing.T) {
+	ts, lines := launchLogged(t)
 
 	check := func(via, requestID string) {
 		t.Helper()
@@ -99,6 +109,61 @@ func TestOneLogLinePerRequest(t *testing.T) {
 		t.Fatalf("REST create: %d %s", code, raw)
 	}
 	check("REST", "log-rest-1")
+}
+
+// A REST request the gateway refuses before it reaches the gRPC server
+// (a parameter that is not UTF-8, a body that is no JSON or is too large)
+// is a request too: it gets one "finished call" line, with its request
+// id, which the answer carries, and its status, like any other.
+func TestOneLogLinePerRefusedRESTRequest(t *testing.T) {
+	ts, lines := launchLogged(t)
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"path not UTF-8", "GET", "/v1/cases/%ff", "", 400},
+		{"query not UTF-8", "GET", "/v1/cases?page_token=%ff", "", 400},
+		{"body not JSON", "POST", "/v1/reports", `{"channel":`, 400},
+		{"body too large", "POST", "/v1/reports", `{"narrative": "` + strings.Repeat("x", 2<<20) + `"}`, 400},
+		// Refused by the gRPC server, which logs it: still one line.
+		{"not found", "GET", "/v1/cases/HN-2026-99999", "", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "log-refused-" + strings.ReplaceAll(tc.name, " ", "-")
+			req, err := http.NewRequest(tc.method, "http://"+ts.HTTPAddr()+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
+			req.Header.Set("X-Request-Id", id)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %s: %d %s, want %d", tc.method, tc.path, resp.StatusCode, raw, tc.status)
+			}
+			if got := resp.Header.Get("X-Request-Id"); got != id {
+				t.Errorf("the answer's X-Request-Id is %q, want %q", got, id)
+			}
+			got := lines.take(t)
+			if len(got) != 1 {
+				t.Fatalf("%d log lines for one request, want 1: %v", len(got), got)
+			}
+			want := map[string]any{"msg": "finished call", "request_id": id, "protocol": "http", "http.status": float64(tc.status)}
+			if tc.status == 404 {
+				want = map[string]any{"msg": "finished call", "request_id": id, "protocol": "grpc", "grpc.code": "NotFound"}
+			}
+			for k, v := range want {
+				if got[0][k] != v {
+					t.Errorf("%s = %v, want %v (line %v)", k, got[0][k], v, got[0])
+				}
+			}
+		})
+	}
 }
 
 // At start the service verifies the newest audit events against the

@@ -33,20 +33,27 @@ func RequestID(ctx context.Context) string {
 
 var wellFormedRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// NewRequestID returns the id a request is logged under: the caller's
+// own, given, when it is well formed, or a new random one.
+func NewRequestID(given string) string {
+	if wellFormedRequestID.MatchString(given) {
+		return given
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // withRequestID takes the caller's request id when it is well formed, or
 // makes one, and echoes it in the response header so logs can be matched.
 func withRequestID(ctx context.Context) context.Context {
-	var id string
+	var given string
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDHeader); len(v) > 0 && wellFormedRequestID.MatchString(v[0]) {
-			id = v[0]
+		if v := md.Get(RequestIDHeader); len(v) > 0 {
+			given = v[0]
 		}
 	}
-	if id == "" {
-		var b [12]byte
-		_, _ = rand.Read(b[:])
-		id = hex.EncodeToString(b[:])
-	}
+	id := NewRequestID(given)
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))
 	return context.WithValue(ctx, requestIDKey{}, id)
 }

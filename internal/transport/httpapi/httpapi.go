@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -44,6 +45,7 @@ type Option func(*options)
 type options struct {
 	hsts          bool
 	streamTimeout time.Duration
+	logger        *slog.Logger
 }
 
 // DefaultStreamWriteTimeout bounds each write of a streaming answer unless
@@ -85,7 +87,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
-			runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(err))
+			write := func(w http.ResponseWriter) { runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(err)) }
+			if o.logger == nil || reachedServer(ctx) {
+				write(w) // logged by the gRPC server, once
+				return
+			}
+			logRefused(o.logger, write, w, r, err)
 		}),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
 			if h == "x-request-id" {
@@ -121,9 +128,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", limitBody(api))
-	mux.Handle(watchRoute, streaming(o.streamTimeout, limitBody(api)))
-	mux.Handle(backupRoute, streaming(o.streamTimeout, rawAnswer(api)))
+	mux.Handle("/v1/", timed(limitBody(api)))
+	mux.Handle(watchRoute, timed(streaming(o.streamTimeout, limitBody(api))))
+	mux.Handle(backupRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
