@@ -49,8 +49,13 @@ type options struct {
 }
 
 // DefaultStreamWriteTimeout bounds each write of a streaming answer unless
-// WithStreamWriteTimeout says otherwise.
-const DefaultStreamWriteTimeout = 60 * time.Second
+// WithStreamWriteTimeout says otherwise. It is long because a client that
+// limits its own rate reads in bursts: curl --limit-rate takes in what the
+// connection holds (megabytes) at once, then reads nothing until its
+// average rate has caught up, which at 60 KB/s is about 100 s. A backup is
+// streamed from a snapshot file, so a slow reader holds back no writer;
+// what a stalled client holds for this long is one of its user's streams.
+const DefaultStreamWriteTimeout = 10 * time.Minute
 
 // WithStreamWriteTimeout sets how long one write of a streaming answer
 // (a watch, a backup download) may take before the answer is ended. Such
