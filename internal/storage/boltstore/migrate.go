@@ -27,7 +27,34 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 3: %w", err)
 		}
 	}
+	if version < 4 {
+		if err := buildCaseIndexes(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 4: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// buildCaseIndexes (version 3 to 4) adds the case scope and queue indexes
+// and fills them from every case.
+func buildCaseIndexes(btx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketCaseScope, bucketCaseQueue} {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	cases := btx.Bucket(bucketCases)
+	if cases == nil {
+		return fmt.Errorf("bucket %s is missing", bucketCases)
+	}
+	t := &tx{btx: btx}
+	return cases.ForEach(func(k, v []byte) error {
+		c, err := decodeAs[model.Case](v)
+		if err != nil {
+			return fmt.Errorf("case %s: %w", caseString(k), err)
+		}
+		return t.putCaseIndexes(nil, c)
+	})
 }
 
 // dropClearCaseAnswers (version 2 to 3) deletes the idempotency records of
@@ -95,8 +122,11 @@ func migrateIdempotencyIndex(tx *bolt.Tx) error {
 
 // bucketVersion is the schema version that added a bucket.
 func bucketVersion(name []byte) uint32 {
-	if bytes.Equal(name, bucketIdempotencyByTime) {
+	switch {
+	case bytes.Equal(name, bucketIdempotencyByTime):
 		return 2
+	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue):
+		return 4
 	}
 	return 1
 }

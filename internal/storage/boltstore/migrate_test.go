@@ -117,7 +117,7 @@ func TestOpenMigratesVersion2DropsClearCaseAnswers(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, 3); !bytes.Equal(got, want) {
+	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion); !bytes.Equal(got, want) {
 		t.Errorf("schema_version after the migration = %x, want %x", got, want)
 	}
 	if res := mustCheck(t, path); !res.OK() {

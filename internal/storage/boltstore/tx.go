@@ -229,6 +229,9 @@ func (t *tx) CreateCase(c *model.Case) error {
 	if err := numbers.Put([]byte(c.Number), key); err != nil {
 		return err
 	}
+	if err := t.putCaseIndexes(nil, *c); err != nil {
+		return err
+	}
 	return t.putCase(key, *c)
 }
 
@@ -253,6 +256,9 @@ func (t *tx) UpdateCase(c model.Case) error {
 		if err := t.bucket(bucketCasesByStatus).Delete(append(u32(uint32(prev.Status)), key...)); err != nil {
 			return err
 		}
+	}
+	if err := t.putCaseIndexes(&prev, c); err != nil {
+		return err
 	}
 	return t.putCase(key, c)
 }
@@ -279,13 +285,17 @@ func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
 		// With both filters the unit index is read and status checked here.
-		if (q.Status != 0 && c.Status != q.Status) || (q.Match != nil && !q.Match(c)) {
+		if (q.Status != 0 && c.Status != q.Status) || (q.Scopes != nil && !inScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
 			return errSkip
 		}
 		if take {
 			out = append(out, c)
 		}
 		return nil
+	}
+	if q.ResponsibleUnit.IsZero() && q.Scopes != nil {
+		next, err := t.listCasesInScope(q, load)
+		return out, next, err
 	}
 	b, prefix := t.bucket(bucketCases), []byte(nil)
 	switch {
