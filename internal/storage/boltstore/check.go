@@ -85,9 +85,9 @@ const MaxProblems = 1000
 //   - that every record decodes and holds the id of its key;
 //   - every index against its records, both ways: each record has its
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
-//     cases_by_unit, cases_by_status, idempotency_by_time, tokens_by_user,
-//     audit_by_case, audit_by_actor), and each entry points at a record
-//     that exists and agrees with it;
+//     cases_by_unit, cases_by_status, case_scope, case_queue,
+//     idempotency_by_time, tokens_by_user, audit_by_case, audit_by_actor),
+//     and each entry points at a record that exists and agrees with it;
 //   - the links between records: a report's case lists it and the case's
 //     reports name it; tokens have users; timeline events have cases; data
 //     sealed under a data key that exists; the case and outbox sequences
@@ -140,6 +140,10 @@ type checker struct {
 	err error // ctx's error, which stops the walk
 
 	caseSeqs map[uint16]uint64 // the highest sequence of each year's case numbers
+	// caseEntries counts, per case index bucket, the entries the cases
+	// expect that were found; an index holding more has entries no case
+	// expects.
+	caseEntries map[string]int
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -166,9 +170,11 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
+	c.caseEntries = map[string]int{}
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		c.checkCases, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		c.checkCaseIndex(bucketCaseScope), c.checkCaseIndex(bucketCaseQueue),
 		c.checkIdempotency, c.checkIdempotencyIndex,
 		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys,
 		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
@@ -423,6 +429,7 @@ func (c *checker) checkCases() {
 		if !c.has(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
+		c.checkCaseEntries(cs)
 		for _, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
 			if err != nil || !c.has(bucketReports, rk) {
@@ -840,4 +847,97 @@ func readable(k []byte) string {
 		return strconv.Quote(string(k))
 	}
 	return "0x" + hex.EncodeToString(k)
+}
+
+// ---------------------------------------------------------------------------
+// Case scope and queue indexes
+
+// checkCaseEntries checks that the case's scope and queue entries are
+// there, and counts them.
+func (c *checker) checkCaseEntries(cs model.Case) {
+	scope, queue, err := caseIndexKeys(cs)
+	if err != nil {
+		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
+		return
+	}
+	for _, ix := range []struct {
+		bucket []byte
+		keys   [][]byte
+	}{{bucketCaseScope, scope}, {bucketCaseQueue, queue}} {
+		for _, k := range ix.keys {
+			if c.has(ix.bucket, k) {
+				c.caseEntries[string(ix.bucket)]++
+				continue
+			}
+			c.problem(ix.bucket, caseEntryString(ix.bucket, k), "missing: case %s has no entry", cs.Number)
+		}
+	}
+}
+
+// caseEntryCase splits an entry of case_scope or case_queue into its key
+// (scope key, or queue key and queue) and the case id it points at.
+func caseEntryCase(bucket, k []byte) (key string, caseKey []byte, ok bool) {
+	if bytes.Equal(bucket, bucketCaseScope) {
+		key, ck, ok := splitIndexKey(k, scopeSuffixLen)
+		return key, ck, ok
+	}
+	key, rest, ok := splitIndexKey(k, 1+queueSuffixLen)
+	if !ok {
+		return "", nil, false
+	}
+	return fmt.Sprintf("%s queue %d", key, rest[0]), u64(^be.Uint64(rest[9:])), true
+}
+
+func caseEntryString(bucket, k []byte) string {
+	key, ck, ok := caseEntryCase(bucket, k)
+	if !ok {
+		return readable(k)
+	}
+	return fmt.Sprintf("%q, case %s", key, caseString(ck))
+}
+
+// checkCaseIndex checks every entry of a case index the other way: well
+// formed, and pointing at a case that exists. Each case's expected
+// entries were found by checkCases; if the index holds more entries than
+// those, a second walk names the ones no case expects (it decodes a case
+// per entry, so it runs only then).
+func (c *checker) checkCaseIndex(bucket []byte) func() {
+	return func() {
+		n := 0
+		c.each(bucket, func(k, _ []byte) {
+			_, ck, ok := caseEntryCase(bucket, k)
+			switch {
+			case !ok:
+				c.problem(bucket, readable(k), "malformed key")
+			case !c.has(bucketCases, ck):
+				c.problem(bucket, caseEntryString(bucket, k), "dangling: case %s does not exist", caseString(ck))
+			default:
+				n++
+			}
+		})
+		if n <= c.caseEntries[string(bucket)] || c.err != nil {
+			return
+		}
+		c.each(bucket, func(k, _ []byte) {
+			_, ck, ok := caseEntryCase(bucket, k)
+			if !ok {
+				return
+			}
+			cs, found := c.caseRecord(ck)
+			if !found {
+				return // dangling or undecodable: reported already
+			}
+			scope, queue, err := caseIndexKeys(cs)
+			if err != nil {
+				return
+			}
+			want := scope
+			if bytes.Equal(bucket, bucketCaseQueue) {
+				want = queue
+			}
+			if !slices.ContainsFunc(want, func(w []byte) bool { return bytes.Equal(w, k) }) {
+				c.problem(bucket, caseEntryString(bucket, k), "stale: case %s has no such entry", cs.Number)
+			}
+		})
+	}
 }
