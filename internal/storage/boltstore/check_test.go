@@ -397,8 +397,10 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "case_queue", key: `"units/00004@2025-07-01 queue 1"`, what: "stale",
 		},
 		{
-			name:   "malformed case queue entry",
-			change: func(f ckFixture, tx *bolt.Tx) error { return put("case_queue", []byte("units/00004@2025-07-01"), nil)(tx) },
+			name: "malformed case queue entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_queue", []byte("units/00004@2025-07-01"), nil)(tx)
+			},
 			bucket: "case_queue", key: "units/00004@2025-07-01", what: "malformed",
 		},
 		{
