@@ -80,35 +80,50 @@ func indexT0Date(year int) vntime.Date {
 }
 
 // fill stores n random cases, then changes a third of them, so that the
-// indexes must also drop entries a case no longer has.
+// indexes must also drop entries a case no longer has. It writes 500
+// cases a transaction: bbolt splits nodes only at commit, so one huge
+// transaction of random index entries would be quadratic.
 func (w *indexWorld) fill(t testing.TB, n int, seed uint64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	err := w.store.Update(context.Background(), func(tx storage.Tx) error {
-		for i := range n {
-			c := w.randomCase(rng, fmt.Sprintf("HN-2026-%05d", i+1))
-			if err := tx.CreateCase(&c); err != nil {
-				return err
+	const batch = 500
+	for from := 0; from < n; from += batch {
+		to := min(n, from+batch)
+		err := w.store.Update(context.Background(), func(tx storage.Tx) error {
+			for i := from; i < to; i++ {
+				c := w.randomCase(rng, fmt.Sprintf("HN-2026-%05d", i+1))
+				if err := tx.CreateCase(&c); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("fill: %v", err)
 		}
-		for id := uint64(1); id <= uint64(n); id++ {
-			if rng.IntN(3) != 0 {
-				continue
+	}
+	for from := 0; from < n; from += batch {
+		to := min(n, from+batch)
+		err := w.store.Update(context.Background(), func(tx storage.Tx) error {
+			for id := uint64(from + 1); id <= uint64(to); id++ {
+				if rng.IntN(3) != 0 {
+					continue
+				}
+				old, err := tx.CaseByID(id)
+				if err != nil {
+					return err
+				}
+				c := w.randomCase(rng, old.Number)
+				c.ID, c.Revision = old.ID, old.Revision+1
+				if err := tx.UpdateCase(c); err != nil {
+					return err
+				}
 			}
-			old, err := tx.CaseByID(id)
-			if err != nil {
-				return err
-			}
-			c := w.randomCase(rng, old.Number)
-			c.ID, c.Revision = old.ID, old.Revision+1
-			if err := tx.UpdateCase(c); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("fill: %v", err)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("fill: %v", err)
 	}
 }
 
@@ -434,36 +449,7 @@ func countMatch(match func(model.Case) bool, n *int) func(model.Case) bool {
 func TestQuietCommuneListsLookAtItsOwnCases(t *testing.T) {
 	ctx := context.Background()
 	w := newIndexWorld(t, 1000, 7)
-	reg, err := units.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A commune none of the random cases names, with three cases of its own.
-	var quiet units.Key
-	for _, u := range reg.List(units.Filter{Level: units.LevelCommune, AsOf: indexT0Date(2026)}) {
-		if !slices.Contains(w.communes, u.Key) {
-			quiet = u.Key
-			break
-		}
-	}
-	var own []string
-	err = w.store.Update(ctx, func(tx storage.Tx) error {
-		for i := range 3 {
-			c := model.Case{
-				Number: fmt.Sprintf("HN-2026-9%04d", i), Status: model.StatusInitialAssessment, Revision: 1,
-				ResponsibleUnit: quiet, IncidentUnit: quiet, Handlers: []units.Key{quiet},
-				Deadlines: []model.Deadline{{ID: 1, Unit: access.UnitName(quiet), Due: indexT0.Add(time.Duration(i) * time.Hour), State: model.DeadlineOpen, Breached: true}},
-			}
-			if err := tx.CreateCase(&c); err != nil {
-				return err
-			}
-			own = append([]string{c.Number}, own...)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	quiet, own := w.addQuietCommune(t, 3)
 	var looked int
 	w.svc.store = countingStore{w.store, &looked}
 	p := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(quiet)}
@@ -499,5 +485,94 @@ func TestQuietCommuneListsLookAtItsOwnCases(t *testing.T) {
 		if looked > len(own) {
 			t.Errorf("%s looked at %d cases to list the commune's %d (the store holds %d)", list.name, looked, len(own), 1000+len(own))
 		}
+	}
+}
+
+// addQuietCommune stores n cases of a commune no other case of w names,
+// each with an overdue deadline of the commune an hour after the one
+// before, and returns the commune and the case numbers, newest first.
+func (w *indexWorld) addQuietCommune(t testing.TB, n int) (units.Key, []string) {
+	t.Helper()
+	reg, err := units.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quiet units.Key
+	for _, u := range reg.List(units.Filter{Level: units.LevelCommune, AsOf: indexT0Date(2026)}) {
+		if !slices.Contains(w.communes, u.Key) {
+			quiet = u.Key
+			break
+		}
+	}
+	var own []string
+	err = w.store.Update(context.Background(), func(tx storage.Tx) error {
+		for i := range n {
+			c := model.Case{
+				Number: fmt.Sprintf("HN-2026-9%04d", i), Status: model.StatusInitialAssessment, Revision: 1,
+				ResponsibleUnit: quiet, IncidentUnit: quiet, Handlers: []units.Key{quiet},
+				Deadlines: []model.Deadline{{ID: 1, Unit: access.UnitName(quiet), Due: indexT0.Add(time.Duration(i) * time.Hour), State: model.DeadlineOpen, Breached: true}},
+			}
+			if err := tx.CreateCase(&c); err != nil {
+				return err
+			}
+			own = append([]string{c.Number}, own...)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return quiet, own
+}
+
+// BenchmarkQuietCommunePage lists a page (50) of a quiet commune's cases
+// and of its open-cases queue in a store of 1,000 cases and in one of
+// 20,000 (the commune has the same 100 cases in both), alternately in the
+// same loop, and reports the ratio of the two: with the indexes a page
+// costs the same however large the city, so the ratio stays near 1.
+func BenchmarkQuietCommunePage(b *testing.B) {
+	const quietCases, page = 100, 50
+	for _, list := range []struct {
+		name string
+		run  func(w *indexWorld, p access.Principal) (int, error)
+	}{
+		{"cases", func(w *indexWorld, p access.Principal) (int, error) {
+			cs, _, err := w.svc.ListCases(context.Background(), p, storage.CaseQuery{Limit: page})
+			return len(cs), err
+		}},
+		{"queue=my-unit-open", func(w *indexWorld, p access.Principal) (int, error) {
+			cs, _, err := w.svc.ListQueue(context.Background(), p, QueueQuery{Queue: QueueMyUnitOpen, Limit: page})
+			return len(cs), err
+		}},
+	} {
+		b.Run("list="+list.name, func(b *testing.B) {
+			type sized struct {
+				w       *indexWorld
+				p       access.Principal
+				elapsed time.Duration
+			}
+			var stores []*sized
+			for _, n := range []int{1000, 20000} {
+				w := newIndexWorld(b, n-quietCases, 11)
+				quiet, _ := w.addQuietCommune(b, quietCases)
+				stores = append(stores, &sized{w: w, p: access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(quiet)}})
+			}
+			loops := 0
+			for b.Loop() {
+				for _, s := range stores {
+					start := time.Now()
+					got, err := list.run(s.w, s.p)
+					s.elapsed += time.Since(start)
+					if err != nil || got != page {
+						b.Fatalf("%s: %d cases, %v; want a page of %d", list.name, got, err, page)
+					}
+				}
+				loops++
+			}
+			small, big := stores[0].elapsed, stores[1].elapsed
+			b.ReportMetric(float64(small.Nanoseconds())/float64(loops), "ns/page@1k")
+			b.ReportMetric(float64(big.Nanoseconds())/float64(loops), "ns/page@20k")
+			b.ReportMetric(float64(big)/float64(small), "ratio")
+		})
 	}
 }

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,25 +37,48 @@ func migrate(tx *bolt.Tx, version uint32) error {
 }
 
 // buildCaseIndexes (version 3 to 4) adds the case scope and queue indexes
-// and fills them from every case.
+// and fills them from every case. The entries are gathered and put in
+// key order: bbolt splits nodes only at commit, so entries put in random
+// order into a new bucket would each shift all those before them (a
+// quadratic build), while entries in order are appended. Gathering holds
+// every entry's key in memory, about as much as the dirty pages of the
+// new buckets that bbolt holds until the commit anyway.
 func buildCaseIndexes(btx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketCaseScope, bucketCaseQueue} {
-		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("create bucket %s: %w", name, err)
-		}
-	}
 	cases := btx.Bucket(bucketCases)
 	if cases == nil {
 		return fmt.Errorf("bucket %s is missing", bucketCases)
 	}
-	t := &tx{btx: btx}
-	return cases.ForEach(func(k, v []byte) error {
+	var scope, queue [][]byte
+	err := cases.ForEach(func(k, v []byte) error {
 		c, err := decodeAs[model.Case](v)
 		if err != nil {
 			return fmt.Errorf("case %s: %w", caseString(k), err)
 		}
-		return t.putCaseIndexes(nil, c)
+		s, q, err := caseIndexKeys(c)
+		scope, queue = append(scope, s...), append(queue, q...)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	for _, ix := range []struct {
+		name []byte
+		keys [][]byte
+	}{{bucketCaseScope, scope}, {bucketCaseQueue, queue}} {
+		b, err := btx.CreateBucketIfNotExists(ix.name)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", ix.name, err)
+		}
+		// Pages filled in order are not split again by these puts.
+		b.FillPercent = 0.9
+		slices.SortFunc(ix.keys, bytes.Compare)
+		for _, k := range ix.keys {
+			if err := b.Put(k, nil); err != nil {
+				return fmt.Errorf("put %s entry: %w", ix.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // dropClearCaseAnswers (version 2 to 3) deletes the idempotency records of
