@@ -69,10 +69,12 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 	case model.RoleHotlineSupervisor:
 		return []string{scopeIntakeOrg + p.Unit}, false
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
-		if _, ok := p.adminUnit(); !ok {
+		// CaseView compares handlers by unit key and offers by name.
+		unit, ok := p.adminUnit()
+		if !ok {
 			return nil, false
 		}
-		return []string{scopeHandler + p.Unit, scopeOffered + p.Unit}, false
+		return []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}, false
 	case model.RoleDistrictOfficer:
 		district, ok := p.adminUnit()
 		if !ok {
@@ -80,7 +82,7 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 		}
 		// inDistrict: the district handled it, or one of its units handled
 		// it or saw it happen.
-		keys = []string{scopeHandler + p.Unit, scopeOffered + p.Unit}
+		keys = []string{scopeHandler + UnitName(district), scopeOffered + p.Unit}
 		for _, u := range pol.units.List(units.Filter{Parent: district}) {
 			name := UnitName(u.Key)
 			keys = append(keys, scopeHandler+name, scopeIncident+name)

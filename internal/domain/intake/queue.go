@@ -34,7 +34,7 @@ type QueueQuery struct {
 // among equals), and returns a cursor for the next page ("" at the end).
 // It reads the queue index: the unit's entries of that queue, or for
 // QueueNone the entries of p's scope keys.
-func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuery) (cases []model.Case, next string, err error) {
+func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuery) ([]model.Case, string, error) {
 	if !p.Has(access.CaseReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
@@ -61,28 +61,7 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 		// deadline, which is what DueBefore compares: the list ends there.
 		sq.Keys, sq.Until = keys, q.DueBefore
 	}
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		found, cursor, err := tx.ListQueue(sq)
-		if err != nil {
-			return err
-		}
-		next = cursor
-		for _, c := range found {
-			shaped, err := s.shape(tx, p, c)
-			if err != nil {
-				return err
-			}
-			cases = append(cases, shaped)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	if err := s.recordCaseList(ctx, p, cases); err != nil {
-		return nil, "", err
-	}
-	return cases, next, nil
+	return s.listCases(ctx, p, func(tx storage.ReadTx) ([]model.Case, string, error) { return tx.ListQueue(sq) })
 }
 
 // inQueue reports whether c is in p's queue and due before q.DueBefore

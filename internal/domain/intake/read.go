@@ -163,7 +163,7 @@ func (s *Service) shape(tx storage.ReadTx, p access.Principal, c model.Case) (mo
 
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
-func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.CaseQuery) (cases []model.Case, next string, err error) {
+func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.CaseQuery) ([]model.Case, string, error) {
 	if !p.Has(access.CaseReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
@@ -171,8 +171,14 @@ func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.C
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
 	}
 	q.Match = func(c model.Case) bool { return s.policy.CaseView(p, c) != access.ViewNone }
+	return s.listCases(ctx, p, func(tx storage.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
+}
+
+// listCases runs a list of cases in a read transaction, shapes each case
+// for p, and audits the page.
+func (s *Service) listCases(ctx context.Context, p access.Principal, list func(storage.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
 	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		found, cursor, err := tx.ListCases(q)
+		found, cursor, err := list(tx)
 		if err != nil {
 			return err
 		}

@@ -64,13 +64,7 @@ func listScoped(t *testing.T, s storage.Store, q storage.CaseQuery) []string {
 
 func testScopesNewestFirst(t *testing.T, s storage.Store) {
 	cs := scopedCases(t, s)
-	num := func(i ...int) []string {
-		var out []string
-		for _, j := range i {
-			out = append(out, cs[j].Number)
-		}
-		return out
-	}
+	num := func(i ...int) []string { return numbersAt(cs, i...) }
 	for _, tt := range []struct {
 		scopes []string
 		status model.CaseStatus
@@ -176,13 +170,7 @@ func listQueue(t *testing.T, s storage.Store, q storage.QueueQuery) ([]string, s
 
 func testQueueOrder(t *testing.T, s storage.Store) {
 	cs := queuedCases(t, s)
-	n := func(i ...int) []string {
-		var out []string
-		for _, j := range i {
-			out = append(out, cs[j].Number)
-		}
-		return out
-	}
+	n := func(i ...int) []string { return numbersAt(cs, i...) }
 	for _, tt := range []struct {
 		q    storage.QueueQuery
 		want []string
@@ -274,4 +262,13 @@ func testQueueBadCursor(t *testing.T, s storage.Store) {
 			t.Errorf("ListQueue(after %q): error = %v, want ErrBadCursor", cur, err)
 		}
 	}
+}
+
+// numbersAt returns the numbers of the cases at those positions.
+func numbersAt(cs []model.Case, at ...int) []string {
+	out := make([]string, 0, len(at))
+	for _, i := range at {
+		out = append(out, cs[i].Number)
+	}
+	return out
 }
