@@ -148,7 +148,10 @@ type Tx interface {
 	// a report with that id exists.
 	CreateReport(r model.StoredReport) error
 	// UpdateReport replaces a stored report. It returns model.ErrNotFound if
-	// there is none with that id. The taker cannot change.
+	// there is none with that id. The taker cannot change. CreateReport and
+	// UpdateReport keep the report's scope keys (access.ReportScopeKeys,
+	// with the case its CaseNumber names) indexed, and UpdateCase moves
+	// those of the reports linked to the case when its scope keys change.
 	UpdateReport(r model.StoredReport) error
 	// NextCaseSequence returns the next case sequence number of a year,
 	// starting at 1.
@@ -235,6 +238,12 @@ type ReportQuery struct {
 	// TakenBy, if set, reads only the reports that user recorded, through
 	// an index.
 	TakenBy string
+	// Scopes, if not nil and without TakenBy, reads only the reports that
+	// carry one of these scope keys (access.ReportScopeKeys), through an
+	// index; empty reads none. A cursor is the last report's id, valid
+	// whether or not Scopes is set. The keys are not checked again on each
+	// report: callers pass Match too.
+	Scopes []string
 	// Match, if set, keeps only the reports for which it returns true (the
 	// caller's scope); the others are skipped as if absent.
 	Match func(model.StoredReport) bool

@@ -26,6 +26,55 @@ const (
 	scopePolice     = "police:"   // a police unit it was referred to
 )
 
+// Tags of a report's own scope keys, apart from its case's so that a
+// case's keys can change without touching them.
+const (
+	scopeTaker    = "taker:"    // the user who recorded it
+	scopeTakerOrg = "takerorg:" // that user's unit
+)
+
+// ReportScopeKeys returns the scope keys of r, whose case is c (nil when
+// it belongs to none): its taker's, its taker's unit's, and its case's
+// ScopeKeys. A principal whose ReportScope holds one of them may see r
+// (subject to CanSeeReport).
+func ReportScopeKeys(r model.StoredReport, c *model.Case) []string {
+	var keys []string
+	if r.TakenBy != "" {
+		keys = append(keys, scopeTaker+r.TakenBy)
+	}
+	if r.TakerUnit != "" {
+		keys = append(keys, scopeTakerOrg+r.TakerUnit)
+	}
+	if c != nil {
+		keys = append(keys, ScopeKeys(*c)...)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// ReportScope returns the scope keys of the reports p may see, as Scope
+// does for cases: whoever recorded a report, hotline supervisors by their
+// organisation, commune and district staff by the scope of the report's
+// case; the city sees every report of a case (all).
+func (pol *Policy) ReportScope(p Principal) (keys []string, all bool) {
+	own := scopeTaker + p.UserID
+	switch p.Role {
+	case model.RoleHotlineOperator:
+		return []string{own}, false
+	case model.RoleHotlineSupervisor:
+		return []string{own, scopeTakerOrg + p.Unit}, false
+	case model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer:
+		keys, _ := pol.Scope(p)
+		return append([]string{own}, keys...), false
+	case model.RoleCityOfficer:
+		if isLevel(pol.units, p.Unit, units.LevelCity) {
+			return nil, true
+		}
+		return []string{own}, false
+	}
+	return nil, false
+}
+
 // ScopeAll is the queue key of every case: QueueNone's entries for the
 // principals who see every case (Scope's all).
 const ScopeAll = "all"

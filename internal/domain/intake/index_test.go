@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/clock"
@@ -120,6 +123,14 @@ func (w *indexWorld) fill(t testing.TB, n, quiet int, seed uint64) {
 			t.Fatalf("fill: %v", err)
 		}
 	}
+	w.changeSome(t, rng, n)
+}
+
+// changeSome replaces a third of the n random cases by other random ones
+// (keeping their reports), 500 a transaction.
+func (w *indexWorld) changeSome(t testing.TB, rng *rand.Rand, n int) {
+	t.Helper()
+	const batch = 500
 	for from := 0; from < n; from += batch {
 		to := min(n, from+batch)
 		err := w.store.Update(context.Background(), func(tx storage.Tx) error {
@@ -135,7 +146,7 @@ func (w *indexWorld) fill(t testing.TB, n, quiet int, seed uint64) {
 					continue
 				}
 				c := w.randomCase(rng, old.Number)
-				c.ID, c.Revision = old.ID, old.Revision+1
+				c.ID, c.Revision, c.ReportIDs = old.ID, old.Revision+1, old.ReportIDs
 				if err := tx.UpdateCase(c); err != nil {
 					return err
 				}
@@ -146,6 +157,78 @@ func (w *indexWorld) fill(t testing.TB, n, quiet int, seed uint64) {
 			t.Fatalf("fill: %v", err)
 		}
 	}
+}
+
+// addReports records one or two reports for each of the n cases and n/4
+// loose ones, then links half the loose ones to random cases, as
+// LinkReport does (the case first, then the report), and changes some
+// cases again, so that their reports' entries must follow.
+func (w *indexWorld) addReports(t testing.TB, n int, seed uint64) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	orgs := []string{model.OrgHotline111, model.OrgSocialWorkCentre, access.UnitName(w.communes[0])}
+	var loose []string
+	err := w.store.Update(context.Background(), func(tx storage.Tx) error {
+		seal := func(caseNumber string) (model.StoredReport, error) {
+			r := model.Report{
+				ID: uuid.Must(uuid.NewV7()).String(), CallType: model.CallType(1 + rng.IntN(2)),
+				TakenBy: pick(rng, w.users), TakerUnit: pick(rng, orgs), CaseNumber: caseNumber,
+			}
+			stored, err := w.svc.vault.SealReport(tx, r)
+			if err != nil {
+				return stored, err
+			}
+			return stored, tx.CreateReport(stored)
+		}
+		for id := uint64(1); id <= uint64(n); id++ {
+			c, err := tx.CaseByID(id)
+			if err != nil {
+				return err
+			}
+			for range 1 + rng.IntN(2) {
+				r, err := seal(c.Number)
+				if err != nil {
+					return err
+				}
+				c.ReportIDs = append(c.ReportIDs, r.ID)
+			}
+			c.Revision++
+			if err := tx.UpdateCase(c); err != nil {
+				return err
+			}
+		}
+		for range n / 4 {
+			r, err := seal("")
+			if err != nil {
+				return err
+			}
+			loose = append(loose, r.ID)
+		}
+		for _, id := range loose[:len(loose)/2] {
+			c, err := tx.CaseByID(1 + rng.Uint64N(uint64(n)))
+			if err != nil {
+				return err
+			}
+			c.ReportIDs = append(c.ReportIDs, id)
+			c.Revision++
+			if err := tx.UpdateCase(c); err != nil {
+				return err
+			}
+			r, err := tx.Report(id)
+			if err != nil {
+				return err
+			}
+			r.CaseNumber = c.Number
+			if err := tx.UpdateReport(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("add reports: %v", err)
+	}
+	w.changeSome(t, rng, n)
 }
 
 func pick[T any](rng *rand.Rand, from []T) T { return from[rng.IntN(len(from))] }
@@ -252,6 +335,37 @@ func (w *indexWorld) fullScanCases(t *testing.T, p access.Principal, q storage.C
 		t.Fatal(err)
 	}
 	return numbers(got)
+}
+
+// fullScanReports is how ListReports found a principal's reports before
+// the report scope index: a hotline operator's through the taker index,
+// everyone else's by walking every report, kept by CanSeeReport.
+func (w *indexWorld) fullScanReports(t *testing.T, p access.Principal, ct model.CallType) []string {
+	t.Helper()
+	var ids []string
+	err := w.store.View(context.Background(), func(tx storage.ReadTx) error {
+		q := storage.ReportQuery{CallType: ct, Limit: 1 << 20}
+		if p.Role == model.RoleHotlineOperator {
+			q.TakenBy = p.UserID
+		}
+		var matchErr error
+		q.Match = func(r model.StoredReport) bool {
+			c, err := w.svc.caseOf(tx, r)
+			if err != nil {
+				matchErr = err
+			}
+			return err == nil && w.svc.policy.CanSeeReport(p, r, c)
+		}
+		rs, _, err := tx.ListReports(q)
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		return errors.Join(err, matchErr)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 // fullScanQueue is ListQueue as it was before the queue index: every case
@@ -381,6 +495,7 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 	found := map[string]int{} // cases each kind of list found, so the test cannot pass on empty lists
 	for seed := range uint64(2) {
 		w := newIndexWorld(t, 150, 0, seed)
+		w.addReports(t, 150, seed)
 		for _, p := range w.principals() {
 			name := fmt.Sprintf("seed %d, %s of %s", seed, p.Role, p.Unit)
 			if p.Role == model.RoleHotlineOperator {
@@ -399,6 +514,35 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 					})
 					if !slices.Equal(got, want) {
 						t.Errorf("%s: ListCases(unit %v, status %d, pages of %d) =\n%v\nwant (full scan)\n%v", name, q.ResponsibleUnit, q.Status, limit, got, want)
+					}
+				}
+			}
+			for _, ct := range []model.CallType{0, 2} {
+				if !p.Has(access.ReportReaders) {
+					break
+				}
+				want := w.fullScanReports(t, p, ct)
+				found[fmt.Sprintf("%s, ListReports(call type %d)", p.Role, ct)] += len(want)
+				for _, limit := range []int{3, 500} {
+					var got []string
+					after := ""
+					for range 1000 {
+						page, next, err := w.svc.ListReports(ctx, p, storage.ReportQuery{CallType: ct, After: after, Limit: limit})
+						if err != nil {
+							t.Fatalf("%s: ListReports: %v", name, err)
+						}
+						if after != "" && len(page) == 0 {
+							t.Fatalf("%s: ListReports cursor %q led to an empty page", name, after)
+						}
+						for _, r := range page {
+							got = append(got, r.ID)
+						}
+						if after = next; next == "" {
+							break
+						}
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("%s: ListReports(call type %d, pages of %d) =\n%v\nwant (full scan)\n%v", name, ct, limit, got, want)
 					}
 				}
 			}

@@ -65,6 +65,8 @@ func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage
 	}
 	if p.Role == model.RoleHotlineOperator {
 		q.TakenBy = p.UserID
+	} else if keys, all := s.policy.ReportScope(p); !all {
+		q.Scopes = append([]string{}, keys...) // not nil: no keys, no reports
 	}
 	err = s.store.View(ctx, func(tx storage.ReadTx) error {
 		var matchErr error

@@ -68,8 +68,8 @@ import (
 // a case's free text sealed in the case record's Texts: a release that
 // knows only version 2 would show cases without it and drop it on the next
 // change, so it must refuse the file. Version 4 adds the case scope and
-// queue indexes (index.go): a release that knows only version 3 would
-// write cases without keeping them in step.
+// queue indexes and the report scope index (index.go): a release that
+// knows only version 3 would write without keeping them in step.
 const SchemaVersion = 4
 
 var (
@@ -98,6 +98,7 @@ var (
 	bucketCursors           = []byte("cursors")
 	bucketCaseScope         = []byte("case_scope")
 	bucketCaseQueue         = []byte("case_queue")
+	bucketReportScope       = []byte("report_scope")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -109,7 +110,7 @@ var (
 		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits, bucketDataKeys,
 		bucketAudit, bucketAuditByCase, bucketAuditByActor,
 		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
-		bucketCaseScope, bucketCaseQueue,
+		bucketCaseScope, bucketCaseQueue, bucketReportScope,
 	}
 )
 

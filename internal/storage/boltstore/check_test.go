@@ -381,6 +381,27 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "case_scope", key: `"handler:units/00070@2025-07-01"`, what: "stale",
 		},
 		{
+			name: "report scope entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("report_scope", append([]byte("incident:units/00004@2025-07-01\x00"), f.report[:]...))(tx)
+			},
+			bucket: "report_scope", key: `"incident:units/00004@2025-07-01", report {report}`, what: "missing",
+		},
+		{
+			name: "report scope entry of another taker",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("report_scope", append([]byte("taker:minh.tran\x00"), f.report[:]...), nil)(tx)
+			},
+			bucket: "report_scope", key: `"taker:minh.tran", report {report}`, what: "stale",
+		},
+		{
+			name: "dangling report scope entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("report_scope", append([]byte("taker:ghost\x00"), ghost[:]...), nil)(tx)
+			},
+			bucket: "report_scope", key: ghost.String(), what: "dangling",
+		},
+		{
 			name: "case queue entry deleted",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				k := append([]byte("units/00004@2025-07-01\x00\x01"), u64(^uint64(0))...)

@@ -88,25 +88,19 @@ func (t *tx) putCaseIndexes(prev *model.Case, c model.Case) error {
 			oldScope, oldQueue = nil, nil
 		}
 	}
-	for _, ix := range []struct {
-		bucket   []byte
-		old, new [][]byte
-	}{{bucketCaseScope, oldScope, scope}, {bucketCaseQueue, oldQueue, queue}} {
-		b := t.bucket(ix.bucket)
-		for _, k := range ix.old {
-			if !slices.ContainsFunc(ix.new, func(n []byte) bool { return bytes.Equal(n, k) }) {
-				if err := b.Delete(k); err != nil {
-					return fmt.Errorf("delete %s entry: %w", ix.bucket, err)
-				}
-			}
-		}
-		for _, k := range ix.new {
-			if err := b.Put(k, nil); err != nil {
-				return fmt.Errorf("put %s entry: %w", ix.bucket, err)
-			}
-		}
+	if err := syncEntries(t.bucket(bucketCaseScope), oldScope, scope); err != nil {
+		return fmt.Errorf("%s: %w", bucketCaseScope, err)
 	}
-	return nil
+	if err := syncEntries(t.bucket(bucketCaseQueue), oldQueue, queue); err != nil {
+		return fmt.Errorf("%s: %w", bucketCaseQueue, err)
+	}
+	// A new case's reports are stored after it (and skipped), unless a
+	// report named it first.
+	var before model.Case
+	if prev != nil {
+		before = *prev
+	}
+	return t.moveReportEntries(before, c)
 }
 
 // errNoIndex is returned by a list that needs an index a file opened
@@ -286,4 +280,120 @@ func inScope(c model.Case, scopes []string) bool {
 		}
 	}
 	return false
+}
+
+// The report scope index (schema version 4) lists reports by
+// access.ReportScopeKeys, newest first:
+//
+//	report_scope: scope key, 0x00, report uuid (16) -> empty
+//
+// A report's entries hold its case's scope keys while its CaseNumber
+// names the case: CreateReport and UpdateReport read the case, and
+// UpdateCase moves the entries of the reports linked to it when its keys
+// change.
+
+func reportScopeKey(scope string, rk []byte) []byte {
+	return append(stringPrefix(scope), rk...)
+}
+
+// reportCase returns the case r belongs to, or nil.
+func (t *tx) reportCase(r model.StoredReport) (*model.Case, error) {
+	if r.CaseNumber == "" {
+		return nil, nil
+	}
+	c, err := t.CaseByNumber(r.CaseNumber)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil // the case is stored after its first report
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// reportIndexKeys returns the keys of r's entries in report_scope.
+func reportIndexKeys(rk []byte, r model.StoredReport, c *model.Case) ([][]byte, error) {
+	var out [][]byte
+	for _, k := range access.ReportScopeKeys(r, c) {
+		if err := checkID("report scope key", k, false); err != nil {
+			return nil, fmt.Errorf("report %s: %w", r.ID, err)
+		}
+		out = append(out, reportScopeKey(k, rk))
+	}
+	return out, nil
+}
+
+// putReportIndex writes r's scope entries and deletes those of prev (nil
+// for a new report) that r no longer has.
+func (t *tx) putReportIndex(rk []byte, prev *model.StoredReport, r model.StoredReport) error {
+	c, err := t.reportCase(r)
+	if err != nil {
+		return err
+	}
+	keys, err := reportIndexKeys(rk, r, c)
+	if err != nil {
+		return err
+	}
+	var old [][]byte
+	if prev != nil {
+		pc, err := t.reportCase(*prev)
+		if err != nil {
+			return err
+		}
+		if old, err = reportIndexKeys(rk, *prev, pc); err != nil {
+			old = nil // entries it could not have had are not there
+		}
+	}
+	return syncEntries(t.bucket(bucketReportScope), old, keys)
+}
+
+// moveReportEntries follows a change of a case's scope keys in the
+// entries of the reports linked to it.
+func (t *tx) moveReportEntries(prev, c model.Case) error {
+	before, after := access.ScopeKeys(prev), access.ScopeKeys(c)
+	if slices.Equal(before, after) && slices.Equal(prev.ReportIDs, c.ReportIDs) {
+		return nil
+	}
+	b := t.bucket(bucketReportScope)
+	for _, id := range c.ReportIDs {
+		rk, err := reportKey(id)
+		if err != nil {
+			continue // Check reports a case listing a report that cannot exist
+		}
+		r, err := t.reportByKey(rk)
+		if errors.Is(err, model.ErrNotFound) || (err == nil && r.CaseNumber != c.Number) {
+			continue // linked later in this transaction, by UpdateReport
+		}
+		if err != nil {
+			return err
+		}
+		var old, keys [][]byte
+		for _, k := range before {
+			old = append(old, reportScopeKey(k, rk))
+		}
+		for _, k := range after {
+			keys = append(keys, reportScopeKey(k, rk))
+		}
+		if err := syncEntries(b, old, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncEntries deletes the keys of old that are not in keys, and puts keys.
+func syncEntries(b *bolt.Bucket, old, keys [][]byte) error {
+	for _, k := range old {
+		if !slices.ContainsFunc(keys, func(n []byte) bool { return bytes.Equal(n, k) }) {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("delete index entry: %w", err)
+			}
+		}
+	}
+	for _, k := range keys {
+		if err := b.Put(k, nil); err != nil {
+			return fmt.Errorf("put index entry: %w", err)
+		}
+	}
+	return nil
 }

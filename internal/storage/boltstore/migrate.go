@@ -37,7 +37,7 @@ func migrate(tx *bolt.Tx, version uint32) error {
 }
 
 // buildCaseIndexes (version 3 to 4) adds the case scope and queue indexes
-// and fills them from every case. The entries are gathered and put in
+// and the report scope index, and fills them from every case and report. The entries are gathered and put in
 // key order: bbolt splits nodes only at commit, so entries put in random
 // order into a new bucket would each shift all those before them (a
 // quadratic build), while entries in order are appended. Gathering holds
@@ -61,10 +61,32 @@ func buildCaseIndexes(btx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	reports := btx.Bucket(bucketReports)
+	if reports == nil {
+		return fmt.Errorf("bucket %s is missing", bucketReports)
+	}
+	var reportScope [][]byte
+	t := &tx{btx: btx}
+	err = reports.ForEach(func(k, v []byte) error {
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil {
+			return fmt.Errorf("report %s: %w", reportString(k), err)
+		}
+		c, err := t.reportCase(r)
+		if err != nil {
+			return err
+		}
+		keys, err := reportIndexKeys(k, r, c)
+		reportScope = append(reportScope, keys...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	for _, ix := range []struct {
 		name []byte
 		keys [][]byte
-	}{{bucketCaseScope, scope}, {bucketCaseQueue, queue}} {
+	}{{bucketCaseScope, scope}, {bucketCaseQueue, queue}, {bucketReportScope, reportScope}} {
 		b, err := btx.CreateBucketIfNotExists(ix.name)
 		if err != nil {
 			return fmt.Errorf("create bucket %s: %w", ix.name, err)
@@ -149,7 +171,7 @@ func bucketVersion(name []byte) uint32 {
 	switch {
 	case bytes.Equal(name, bucketIdempotencyByTime):
 		return 2
-	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue):
+	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue), bytes.Equal(name, bucketReportScope):
 		return 4
 	}
 	return 1

@@ -148,7 +148,7 @@ func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
 	f := writeHealthy(t, path)
 	unit := "units/00004@2025-07-01"
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
-		for _, name := range []string{"case_scope", "case_queue"} {
+		for _, name := range []string{"case_scope", "case_queue", "report_scope"} {
 			if err := tx.DeleteBucket([]byte(name)); err != nil {
 				return err
 			}
@@ -174,6 +174,15 @@ func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
 		}
 		if len(queued) != 1 || queued[0].ID != f.caseID {
 			t.Errorf("ListQueue(my unit open) of its commune = %v, want case id %d", queued, f.caseID)
+		}
+		// The report of the case, through its case's scope; the loose
+		// report (no case, no taker) is in no scope.
+		reports, _, err := tx.ListReports(storage.ReportQuery{Scopes: []string{"incident:" + unit, "taker:nobody"}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListReports in scope: %w", err)
+		}
+		if len(reports) != 1 || reports[0].ID != f.report.String() {
+			t.Errorf("ListReports in the scope of its case's commune = %v, want report %s", reports, f.report)
 		}
 		return nil
 	})

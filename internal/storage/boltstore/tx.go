@@ -98,6 +98,9 @@ func (t *tx) CreateReport(r model.StoredReport) error {
 	if b.Get(key) != nil {
 		return fmt.Errorf("report %s: %w", r.ID, model.ErrAlreadyExists)
 	}
+	if err := t.putReportIndex(key, nil, r); err != nil {
+		return err
+	}
 	return t.putReport(key, r)
 }
 
@@ -120,6 +123,9 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 		if err := t.bucket(bucketReportsByCallType).Delete(callTypeIndexKey(prev.CallType, key)); err != nil {
 			return fmt.Errorf("update report %s: %w", r.ID, err)
 		}
+	}
+	if err := t.putReportIndex(key, &prev, r); err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
 	return t.putReport(key, r)
 }
@@ -171,6 +177,18 @@ func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, e
 			out = append(out, r)
 		}
 		return nil
+	}
+	if q.TakenBy == "" && q.Scopes != nil {
+		b := t.bucket(bucketReportScope)
+		if b == nil {
+			return nil, "", errNoIndex
+		}
+		prefixes := make([][]byte, 0, len(q.Scopes))
+		for _, s := range q.Scopes {
+			prefixes = append(prefixes, stringPrefix(s))
+		}
+		next, err := scanMerged(b, prefixes, reportKeyLen, true, q.After, q.Limit, func(k []byte, take bool) error { return load(k, take) })
+		return out, next, err
 	}
 	b, prefix := t.bucket(bucketReports), []byte(nil)
 	switch {
