@@ -576,8 +576,8 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 	}
 }
 
-// countingStore counts the cases a list looks at: every case its Match
-// is asked about.
+// countingStore counts the records a list looks at: every case or report
+// its Match is asked about.
 type countingStore struct {
 	storage.Store
 	looked *int
@@ -595,6 +595,15 @@ type countingTx struct {
 func (tx countingTx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 	q.Match = countMatch(q.Match, tx.looked)
 	return tx.ReadTx.ListCases(q)
+}
+
+func (tx countingTx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
+	match := q.Match
+	q.Match = func(r model.StoredReport) bool {
+		*tx.looked++
+		return match == nil || match(r)
+	}
+	return tx.ReadTx.ListReports(q)
 }
 
 func (tx countingTx) ListQueue(q storage.QueueQuery) ([]model.Case, string, error) {
@@ -615,41 +624,47 @@ func countMatch(match func(model.Case) bool, n *int) func(model.Case) bool {
 func TestQuietCommuneListsLookAtItsOwnCases(t *testing.T) {
 	ctx := context.Background()
 	w := newIndexWorld(t, 1003, 3, 7)
-	quiet, own := w.quiet, w.quietCases
+	w.addReports(t, 1003, 7)
+	p := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(w.quiet)}
+	ownReports := len(w.fullScanReports(t, p, 0))
 	var looked int
 	w.svc.store = countingStore{w.store, &looked}
-	p := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(quiet)}
 	for _, list := range []struct {
 		name string
-		run  func() ([]model.Case, error)
+		want int // records listed
+		run  func() (int, error)
 	}{
-		{"ListCases", func() ([]model.Case, error) {
+		{"ListCases", len(w.quietCases), func() (int, error) {
 			cs, _, err := w.svc.ListCases(ctx, p, storage.CaseQuery{Limit: 50})
-			return cs, err
+			return len(cs), err
 		}},
-		{"ListQueue(my unit open)", func() ([]model.Case, error) {
+		{"ListQueue(my unit open)", len(w.quietCases), func() (int, error) {
 			cs, _, err := w.svc.ListQueue(ctx, p, QueueQuery{Queue: QueueMyUnitOpen, Limit: 50})
-			return cs, err
+			return len(cs), err
 		}},
-		{"ListQueue(overdue)", func() ([]model.Case, error) {
+		{"ListQueue(overdue)", len(w.quietCases), func() (int, error) {
 			cs, _, err := w.svc.ListQueue(ctx, p, QueueQuery{Queue: QueueOverdue, Limit: 50})
-			return cs, err
+			return len(cs), err
 		}},
-		{"ListQueue(due before)", func() ([]model.Case, error) {
+		{"ListQueue(due before)", len(w.quietCases), func() (int, error) {
 			cs, _, err := w.svc.ListQueue(ctx, p, QueueQuery{DueBefore: indexT0.Add(24 * time.Hour), Limit: 50})
-			return cs, err
+			return len(cs), err
+		}},
+		{"ListReports", ownReports, func() (int, error) {
+			rs, _, err := w.svc.ListReports(ctx, p, storage.ReportQuery{Limit: 50})
+			return len(rs), err
 		}},
 	} {
 		looked = 0
-		cs, err := list.run()
+		got, err := list.run()
 		if err != nil {
 			t.Fatalf("%s: %v", list.name, err)
 		}
-		if got := numbers(cs); len(got) != len(own) {
-			t.Errorf("%s = %v, want the commune's %d cases", list.name, got, len(own))
+		if got != list.want || got == 0 {
+			t.Errorf("%s listed %d, want the commune's %d", list.name, got, list.want)
 		}
-		if looked > len(own) {
-			t.Errorf("%s looked at %d cases to list the commune's %d (the store holds %d)", list.name, looked, len(own), 1003)
+		if looked > list.want {
+			t.Errorf("%s looked at %d records to list the commune's %d (the store holds 1003 cases and their reports)", list.name, looked, list.want)
 		}
 	}
 }
