@@ -58,7 +58,9 @@ func (s *Service) recordRead(ctx context.Context, p access.Principal, action, re
 }
 
 // ListReports lists the reports p may see, newest first. A hotline
-// operator's list reads only their own reports, through an index.
+// operator's list reads only their own reports, through an index; anyone
+// else's but the city's reads the reports of their scope keys
+// (access.ReportScope), through another.
 func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage.ReportQuery) (reports []model.Report, next string, err error) {
 	if !p.Has(access.ReportReaders) {
 		return nil, "", model.ErrPermissionDenied

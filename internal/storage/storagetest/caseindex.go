@@ -14,7 +14,8 @@ import (
 )
 
 // The scope and queue lists: ListCases with Scopes and ListQueue read the
-// cases whose access.ScopeKeys and access.QueueEntries match, and must
+// cases whose access.ScopeKeys and access.QueueEntries match, ListReports
+// with Scopes the reports whose access.ReportScopeKeys do, and they must
 // follow a case through its updates.
 var caseIndexTests = []namedTest{
 	{"ScopesNewestFirstEachOnce", testScopesNewestFirst},
@@ -24,6 +25,7 @@ var caseIndexTests = []namedTest{
 	{"QueuePagingAndUntil", testQueuePaging},
 	{"QueueFollowsUpdates", testQueueFollowsUpdates},
 	{"QueueBadCursor", testQueueBadCursor},
+	{"ReportScopes", testReportScopes},
 }
 
 var (
@@ -271,4 +273,76 @@ func numbersAt(cs []model.Case, at ...int) []string {
 		out = append(out, cs[i].Number)
 	}
 	return out
+}
+
+// testReportScopes pins the report scope list: a report is listed under
+// its taker's and its taker's organisation's keys, and under its case's
+// scope keys while it names the case, following the case's changes.
+func testReportScopes(t *testing.T, s storage.Store) {
+	ids := newIDs(t, 3)
+	c := sampleCase("HN-2026-00001", unitA, statusInProgress)
+	c.Handlers = []units.Key{unitA}
+	c.ReportIDs = ids[:2]
+	c = createCases(t, s, c)[0]
+	rs := make([]model.StoredReport, 3)
+	for i := range rs {
+		rs[i] = minimalReport(ids[i], model.CallIntervention)
+		rs[i].TakenBy, rs[i].TakerUnit = "lan.nguyen", model.OrgHotline111
+	}
+	rs[0].CaseNumber, rs[1].CaseNumber = c.Number, c.Number
+	rs[2].TakenBy, rs[2].TakerUnit = "minh.tran", model.OrgSocialWorkCentre
+	createReports(t, s, rs...)
+	list := func(scopes ...string) []string {
+		t.Helper()
+		var got []string
+		view(t, s, func(tx storage.ReadTx) error {
+			found, _, err := tx.ListReports(storage.ReportQuery{Scopes: scopes, Limit: 100})
+			for _, r := range found {
+				got = append(got, r.ID)
+			}
+			return err
+		})
+		return got
+	}
+	for _, tt := range []struct {
+		scopes []string
+		want   []string
+	}{
+		{[]string{"taker:lan.nguyen"}, []string{ids[1], ids[0]}},
+		{[]string{"takerorg:" + model.OrgSocialWorkCentre}, []string{ids[2]}},
+		{[]string{"handler:" + unitAName}, []string{ids[1], ids[0]}},
+		{[]string{"handler:" + unitAName, "taker:minh.tran"}, []string{ids[2], ids[1], ids[0]}},
+		{[]string{"handler:" + unitBName}, nil},
+		{[]string{}, nil},
+	} {
+		if got := list(tt.scopes...); !slices.Equal(got, tt.want) {
+			t.Errorf("ListReports(scopes %q) = %v, want %v", tt.scopes, got, tt.want)
+		}
+	}
+	// The case is handed to unit B; its reports follow.
+	c.Revision++
+	c.Handlers = []units.Key{unitB}
+	c.ResponsibleUnit = unitB
+	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	if got := list("handler:" + unitAName); len(got) != 0 {
+		t.Errorf("after the case left unit A, ListReports(handler A) = %v, want none", got)
+	}
+	if got, want := list("handler:"+unitBName), []string{ids[1], ids[0]}; !slices.Equal(got, want) {
+		t.Errorf("after the case went to unit B, ListReports(handler B) = %v, want %v", got, want)
+	}
+	// The loose report joins the case as LinkReport does it: the case,
+	// then the report.
+	c.Revision++
+	c.ReportIDs = append(c.ReportIDs, ids[2])
+	update(t, s, func(tx storage.Tx) error {
+		if err := tx.UpdateCase(c); err != nil {
+			return err
+		}
+		r := rs[2]
+		r.CaseNumber = c.Number
+		return tx.UpdateReport(r)
+	})
+	if got, want := list("handler:"+unitBName), []string{ids[2], ids[1], ids[0]}; !slices.Equal(got, want) {
+		t.Errorf("after a report joined the case, ListReports(handler B) = %v, want %v", got, want)
+	}
 }
