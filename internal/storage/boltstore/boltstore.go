@@ -67,8 +67,10 @@ import (
 // (and add a migration) whenever the layout above changes. Version 3 keeps
 // a case's free text sealed in the case record's Texts: a release that
 // knows only version 2 would show cases without it and drop it on the next
-// change, so it must refuse the file.
-const SchemaVersion = 3
+// change, so it must refuse the file. Version 4 adds the case scope and
+// queue indexes and the report scope index (index.go): a release that
+// knows only version 3 would write without keeping them in step.
+const SchemaVersion = 4
 
 var (
 	bucketMeta              = []byte("meta")
@@ -94,6 +96,9 @@ var (
 	bucketTimers            = []byte("timers")
 	bucketOutbox            = []byte("outbox")
 	bucketCursors           = []byte("cursors")
+	bucketCaseScope         = []byte("case_scope")
+	bucketCaseQueue         = []byte("case_queue")
+	bucketReportScope       = []byte("report_scope")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -105,6 +110,7 @@ var (
 		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits, bucketDataKeys,
 		bucketAudit, bucketAuditByCase, bucketAuditByActor,
 		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
+		bucketCaseScope, bucketCaseQueue, bucketReportScope,
 	}
 )
 

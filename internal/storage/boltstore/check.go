@@ -85,9 +85,9 @@ const MaxProblems = 1000
 //   - that every record decodes and holds the id of its key;
 //   - every index against its records, both ways: each record has its
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
-//     cases_by_unit, cases_by_status, idempotency_by_time, tokens_by_user,
-//     audit_by_case, audit_by_actor), and each entry points at a record
-//     that exists and agrees with it;
+//     cases_by_unit, cases_by_status, case_scope, case_queue, report_scope,
+//     idempotency_by_time, tokens_by_user, audit_by_case, audit_by_actor),
+//     and each entry points at a record that exists and agrees with it;
 //   - the links between records: a report's case lists it and the case's
 //     reports name it; tokens have users; timeline events have cases; data
 //     sealed under a data key that exists; the case and outbox sequences
@@ -140,6 +140,10 @@ type checker struct {
 	err error // ctx's error, which stops the walk
 
 	caseSeqs map[uint16]uint64 // the highest sequence of each year's case numbers
+	// caseEntries counts, per scope or queue index bucket, the entries
+	// the records expect that were found; an index holding more has
+	// entries no record expects.
+	caseEntries map[string]int
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -166,9 +170,11 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
+	c.caseEntries = map[string]int{}
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		c.checkCases, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		c.checkIdempotency, c.checkIdempotencyIndex,
 		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys,
 		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
@@ -315,6 +321,7 @@ func (c *checker) checkReports() {
 				c.problem(bucketReports, id, "names case %s, which does not list it", r.CaseNumber)
 			}
 		}
+		c.checkReportEntries(k, r)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
@@ -423,6 +430,7 @@ func (c *checker) checkCases() {
 		if !c.has(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
+		c.checkCaseEntries(cs)
 		for _, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
 			if err != nil || !c.has(bucketReports, rk) {
@@ -840,4 +848,136 @@ func readable(k []byte) string {
 		return strconv.Quote(string(k))
 	}
 	return "0x" + hex.EncodeToString(k)
+}
+
+// ---------------------------------------------------------------------------
+// Case scope and queue indexes
+
+// checkCaseEntries checks that the case's scope and queue entries are
+// there, and counts them.
+func (c *checker) checkCaseEntries(cs model.Case) {
+	scope, queue, err := caseIndexKeys(cs)
+	if err != nil {
+		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
+		return
+	}
+	c.findEntries(bucketCaseScope, scope, "case "+cs.Number)
+	c.findEntries(bucketCaseQueue, queue, "case "+cs.Number)
+}
+
+// indexEntry splits an entry of case_scope, case_queue or report_scope
+// into its key (scope key, or queue key and queue), the key of the record
+// it points at, and that record's bucket.
+func indexEntry(bucket, k []byte) (key string, recordKey, records []byte, ok bool) {
+	switch {
+	case bytes.Equal(bucket, bucketReportScope):
+		key, rk, ok := splitIndexKey(k, reportKeyLen)
+		return key, rk, bucketReports, ok
+	case bytes.Equal(bucket, bucketCaseScope):
+		key, ck, ok := splitIndexKey(k, scopeSuffixLen)
+		return key, ck, bucketCases, ok
+	}
+	key, rest, ok := splitIndexKey(k, 1+queueSuffixLen)
+	if !ok {
+		return "", nil, nil, false
+	}
+	return fmt.Sprintf("%s queue %d", key, rest[0]), u64(^be.Uint64(rest[9:])), bucketCases, true
+}
+
+func indexEntryString(bucket, k []byte) string {
+	key, rk, records, ok := indexEntry(bucket, k)
+	switch {
+	case !ok:
+		return readable(k)
+	case bytes.Equal(records, bucketReports):
+		return fmt.Sprintf("%q, report %s", key, reportString(rk))
+	}
+	return fmt.Sprintf("%q, case %s", key, caseString(rk))
+}
+
+// expectedEntries returns the entries in bucket that the record at rk
+// must have, and false when it cannot be read (reported with the records).
+func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
+	if bytes.Equal(bucket, bucketReportScope) {
+		r, ok := c.report(rk)
+		if !ok {
+			return nil, false
+		}
+		rc, err := c.t.reportCase(r)
+		if err != nil {
+			return nil, false
+		}
+		keys, err := reportIndexKeys(rk, r, rc)
+		return keys, err == nil
+	}
+	cs, ok := c.caseRecord(rk)
+	if !ok {
+		return nil, false
+	}
+	scope, queue, err := caseIndexKeys(cs)
+	if bytes.Equal(bucket, bucketCaseQueue) {
+		return queue, err == nil
+	}
+	return scope, err == nil
+}
+
+// checkReportEntries checks that the report's scope entries are there,
+// and counts them.
+func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
+	rc, err := c.t.reportCase(r)
+	if err != nil {
+		return // its case does not decode: reported with the cases
+	}
+	keys, err := reportIndexKeys(rk, r, rc)
+	if err != nil {
+		c.problem(bucketReports, r.ID, "its index entries cannot be written: %v", err)
+		return
+	}
+	c.findEntries(bucketReportScope, keys, "report "+r.ID)
+}
+
+// findEntries reports the keys missing from bucket, and counts the others.
+func (c *checker) findEntries(bucket []byte, keys [][]byte, of string) {
+	for _, k := range keys {
+		if c.has(bucket, k) {
+			c.caseEntries[string(bucket)]++
+			continue
+		}
+		c.problem(bucket, indexEntryString(bucket, k), "missing: %s has no entry", of)
+	}
+}
+
+// checkScopeIndex checks every entry of a scope or queue index the other
+// way: well formed, and pointing at a record that exists. Each record's
+// expected entries were found by checkCases or checkReports; if the index
+// holds more entries than those, a second walk names the ones no record
+// expects (it decodes a record per entry, so it runs only then).
+func (c *checker) checkScopeIndex(bucket []byte) func() {
+	return func() {
+		n := 0
+		c.each(bucket, func(k, _ []byte) {
+			_, rk, records, ok := indexEntry(bucket, k)
+			switch {
+			case !ok:
+				c.problem(bucket, readable(k), "malformed key")
+			case !c.has(records, rk):
+				c.problem(bucket, indexEntryString(bucket, k), "dangling: the record it points at does not exist")
+			default:
+				n++
+			}
+		})
+		if n <= c.caseEntries[string(bucket)] || c.err != nil {
+			return
+		}
+		c.each(bucket, func(k, _ []byte) {
+			_, rk, _, ok := indexEntry(bucket, k)
+			if !ok {
+				return
+			}
+			want, ok := c.expectedEntries(bucket, rk)
+			if ok && !slices.ContainsFunc(want, func(w []byte) bool { return bytes.Equal(w, k) }) {
+				c.problem(bucket, indexEntryString(bucket, k), "stale: its record has no such entry")
+			}
+		})
+	}
 }

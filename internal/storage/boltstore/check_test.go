@@ -360,6 +360,71 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "idempotency_by_time", key: `request "CreateReport/r1"`, what: "another time",
 		},
 		{
+			name: "case scope entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("case_scope", append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...))(tx)
+			},
+			bucket: "case_scope", key: `"incident:units/00004@2025-07-01", case id`, what: "missing",
+		},
+		{
+			name: "dangling case scope entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_scope", append([]byte("handler:units/00070@2025-07-01\x00"), u64(99)...), nil)(tx)
+			},
+			bucket: "case_scope", key: "case id 99", what: "dangling",
+		},
+		{
+			name: "case scope entry the case does not have",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_scope", append([]byte("handler:units/00070@2025-07-01\x00"), u64(f.caseID)...), nil)(tx)
+			},
+			bucket: "case_scope", key: `"handler:units/00070@2025-07-01"`, what: "stale",
+		},
+		{
+			name: "report scope entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("report_scope", append([]byte("incident:units/00004@2025-07-01\x00"), f.report[:]...))(tx)
+			},
+			bucket: "report_scope", key: `"incident:units/00004@2025-07-01", report {report}`, what: "missing",
+		},
+		{
+			name: "report scope entry of another taker",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("report_scope", append([]byte("taker:minh.tran\x00"), f.report[:]...), nil)(tx)
+			},
+			bucket: "report_scope", key: `"taker:minh.tran", report {report}`, what: "stale",
+		},
+		{
+			name: "dangling report scope entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("report_scope", append([]byte("taker:ghost\x00"), ghost[:]...), nil)(tx)
+			},
+			bucket: "report_scope", key: ghost.String(), what: "dangling",
+		},
+		{
+			name: "case queue entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("units/00004@2025-07-01\x00\x01"), u64(^uint64(0))...)
+				return del("case_queue", append(k, u64(^f.caseID)...))(tx)
+			},
+			bucket: "case_queue", key: `"units/00004@2025-07-01 queue 1"`, what: "missing",
+		},
+		{
+			name: "case queue entry at another due time",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("units/00004@2025-07-01\x00\x01"), u64(uint64(ckT0.UnixNano()))...)
+				return put("case_queue", append(k, u64(^f.caseID)...), nil)(tx)
+			},
+			bucket: "case_queue", key: `"units/00004@2025-07-01 queue 1"`, what: "stale",
+		},
+		{
+			name: "malformed case queue entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_queue", []byte("units/00004@2025-07-01"), nil)(tx)
+			},
+			bucket: "case_queue", key: "units/00004@2025-07-01", what: "malformed",
+		},
+		{
 			name:   "newer schema version",
 			change: func(f ckFixture, tx *bolt.Tx) error { return put("meta", []byte("schema_version"), u32(99))(tx) },
 			bucket: "meta", key: "schema_version", what: "newer",

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,7 +28,79 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 3: %w", err)
 		}
 	}
+	if version < 4 {
+		if err := buildCaseIndexes(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 4: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// buildCaseIndexes (version 3 to 4) adds the case scope and queue indexes
+// and the report scope index, and fills them from every case and report. The entries are gathered and put in
+// key order: bbolt splits nodes only at commit, so entries put in random
+// order into a new bucket would each shift all those before them (a
+// quadratic build), while entries in order are appended. Gathering holds
+// every entry's key in memory, about as much as the dirty pages of the
+// new buckets that bbolt holds until the commit anyway.
+func buildCaseIndexes(btx *bolt.Tx) error {
+	cases := btx.Bucket(bucketCases)
+	if cases == nil {
+		return fmt.Errorf("bucket %s is missing", bucketCases)
+	}
+	var scope, queue [][]byte
+	err := cases.ForEach(func(k, v []byte) error {
+		c, err := decodeAs[model.Case](v)
+		if err != nil {
+			return fmt.Errorf("case %s: %w", caseString(k), err)
+		}
+		s, q, err := caseIndexKeys(c)
+		scope, queue = append(scope, s...), append(queue, q...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	reports := btx.Bucket(bucketReports)
+	if reports == nil {
+		return fmt.Errorf("bucket %s is missing", bucketReports)
+	}
+	var reportScope [][]byte
+	t := &tx{btx: btx}
+	err = reports.ForEach(func(k, v []byte) error {
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil {
+			return fmt.Errorf("report %s: %w", reportString(k), err)
+		}
+		c, err := t.reportCase(r)
+		if err != nil {
+			return err
+		}
+		keys, err := reportIndexKeys(k, r, c)
+		reportScope = append(reportScope, keys...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, ix := range []struct {
+		name []byte
+		keys [][]byte
+	}{{bucketCaseScope, scope}, {bucketCaseQueue, queue}, {bucketReportScope, reportScope}} {
+		b, err := btx.CreateBucketIfNotExists(ix.name)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", ix.name, err)
+		}
+		// Pages filled in order are not split again by these puts.
+		b.FillPercent = 0.9
+		slices.SortFunc(ix.keys, bytes.Compare)
+		for _, k := range ix.keys {
+			if err := b.Put(k, nil); err != nil {
+				return fmt.Errorf("put %s entry: %w", ix.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // dropClearCaseAnswers (version 2 to 3) deletes the idempotency records of
@@ -95,8 +168,11 @@ func migrateIdempotencyIndex(tx *bolt.Tx) error {
 
 // bucketVersion is the schema version that added a bucket.
 func bucketVersion(name []byte) uint32 {
-	if bytes.Equal(name, bucketIdempotencyByTime) {
+	switch {
+	case bytes.Equal(name, bucketIdempotencyByTime):
 		return 2
+	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue), bytes.Equal(name, bucketReportScope):
+		return 4
 	}
 	return 1
 }

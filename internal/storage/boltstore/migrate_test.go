@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
@@ -114,15 +116,7 @@ func TestOpenMigratesVersion2DropsClearCaseAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, 3); !bytes.Equal(got, want) {
-		t.Errorf("schema_version after the migration = %x, want %x", got, want)
-	}
-	if res := mustCheck(t, path); !res.OK() {
-		t.Errorf("the migrated file does not check (the index must lose the entry too):\n%s", problemList(res))
-	}
+	wantMigrated(t, s, path, "the index must lose the entry too")
 }
 
 // putIdempotency stores recs in a new database at path and closes it.
@@ -142,5 +136,73 @@ func putIdempotency(t *testing.T, path string, recs ...model.IdempotencyRecord) 
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A file of schema version 3 has no case scope or queue index. Opening it
+// builds both from every case in the opening transaction: the lists that
+// read them find the cases written before the upgrade, and the file
+// checks clean.
+func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	f := writeHealthy(t, path)
+	unit := "units/00004@2025-07-01"
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, name := range []string{"case_scope", "case_queue", "report_scope"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 3))
+	})
+	if res := mustCheck(t, path); res.OK() {
+		t.Fatal("the version 3 file checks clean before the migration: the test would prove nothing")
+	}
+
+	s := open(t, path)
+	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+		inScope, _, err := tx.ListCases(storage.CaseQuery{Scopes: []string{"incident:" + unit}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListCases in scope: %w", err)
+		}
+		if len(inScope) != 1 || inScope[0].ID != f.caseID {
+			t.Errorf("ListCases in the scope of its commune = %v, want case id %d", inScope, f.caseID)
+		}
+		queued, _, err := tx.ListQueue(storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unit}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListQueue: %w", err)
+		}
+		if len(queued) != 1 || queued[0].ID != f.caseID {
+			t.Errorf("ListQueue(my unit open) of its commune = %v, want case id %d", queued, f.caseID)
+		}
+		// The report of the case, through its case's scope; the loose
+		// report (no case, no taker) is in no scope.
+		reports, _, err := tx.ListReports(storage.ReportQuery{Scopes: []string{"incident:" + unit, "taker:nobody"}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListReports in scope: %w", err)
+		}
+		if len(reports) != 1 || reports[0].ID != f.report.String() {
+			t.Errorf("ListReports in the scope of its case's commune = %v, want report %s", reports, f.report)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMigrated(t, s, path, "every case must have its entries")
+}
+
+// wantMigrated closes s and checks that the file at path has the current
+// schema version and checks clean; why says what a problem would mean.
+func wantMigrated(t *testing.T, s *boltstore.Store, path, why string) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion); !bytes.Equal(got, want) {
+		t.Errorf("schema_version after the migration = %x, want %x", got, want)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("the migrated file does not check (%s):\n%s", why, problemList(res))
 	}
 }

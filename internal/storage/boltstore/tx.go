@@ -110,6 +110,9 @@ func (t *tx) CreateReport(r model.StoredReport) error {
 	if b.Get(key) != nil {
 		return fmt.Errorf("report %s: %w", r.ID, model.ErrAlreadyExists)
 	}
+	if err := t.putReportIndex(key, nil, r); err != nil {
+		return err
+	}
 	return t.putReport(key, r)
 }
 
@@ -132,6 +135,9 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 		if err := t.bucket(bucketReportsByCallType).Delete(callTypeIndexKey(prev.CallType, key)); err != nil {
 			return fmt.Errorf("update report %s: %w", r.ID, err)
 		}
+	}
+	if err := t.putReportIndex(key, &prev, r); err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
 	return t.putReport(key, r)
 }
@@ -181,6 +187,18 @@ func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, e
 			out = append(out, r)
 		}
 		return nil
+	}
+	if q.TakenBy == "" && q.Scopes != nil {
+		b := t.bucket(bucketReportScope)
+		if b == nil {
+			return nil, "", errNoIndex
+		}
+		prefixes := make([][]byte, 0, len(q.Scopes))
+		for _, s := range q.Scopes {
+			prefixes = append(prefixes, stringPrefix(s))
+		}
+		next, err := scanMerged(b, prefixes, reportKeyLen, true, q.After, q.Limit, func(k []byte, take bool) error { return load(k, take) })
+		return out, next, err
 	}
 	b, prefix := t.bucket(bucketReports), []byte(nil)
 	switch {
@@ -239,6 +257,9 @@ func (t *tx) CreateCase(c *model.Case) error {
 	if err := numbers.Put([]byte(c.Number), key); err != nil {
 		return err
 	}
+	if err := t.putCaseIndexes(nil, *c); err != nil {
+		return err
+	}
 	return t.putCase(key, *c)
 }
 
@@ -263,6 +284,9 @@ func (t *tx) UpdateCase(c model.Case) error {
 		if err := t.bucket(bucketCasesByStatus).Delete(append(u32(uint32(prev.Status)), key...)); err != nil {
 			return err
 		}
+	}
+	if err := t.putCaseIndexes(&prev, c); err != nil {
+		return err
 	}
 	return t.putCase(key, c)
 }
@@ -289,13 +313,17 @@ func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
 		// With both filters the unit index is read and status checked here.
-		if (q.Status != 0 && c.Status != q.Status) || (q.Match != nil && !q.Match(c)) {
+		if (q.Status != 0 && c.Status != q.Status) || (q.Scopes != nil && !inScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
 			return errSkip
 		}
 		if take {
 			out = append(out, c)
 		}
 		return nil
+	}
+	if q.ResponsibleUnit.IsZero() && q.Scopes != nil {
+		next, err := t.listCasesInScope(q, load)
+		return out, next, err
 	}
 	b, prefix := t.bucket(bucketCases), []byte(nil)
 	switch {
