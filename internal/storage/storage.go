@@ -138,6 +138,11 @@ type ReadTx interface {
 	// cursor ("" for the start), and a cursor for the next page ("" at the
 	// end). Key rotation walks them in pages.
 	ListDataKeys(after string, limit int) ([]DataKey, string, error)
+	// DataKeyPerMaster returns one data key (the first by id) of every
+	// master key that wraps a data key, in order of master id. It reads
+	// one key per master, however many data keys there are: the check of
+	// the master key at start must not grow with the database.
+	DataKeyPerMaster() ([]DataKey, error)
 
 	// AuditHead returns the seq and hash of the last audit event, or 0 and
 	// nil when the log is empty.

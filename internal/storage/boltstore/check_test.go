@@ -315,6 +315,29 @@ func TestCheckFindsDamage(t *testing.T) {
 			name:   "data key deleted",
 			change: func(f ckFixture, tx *bolt.Tx) error { return del("data_keys", []byte("cases/"+ckCase))(tx) },
 			bucket: "reports", key: "{report}", what: "cannot be opened",
+			// and its entry in data_keys_by_master dangles
+			alsoAllowOther: true,
+		},
+		{
+			name: "data key's master index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("data_keys_by_master", []byte("mk1\x00cases/"+ckCase))(tx)
+			},
+			bucket: "data_keys_by_master", key: `master "mk1", data key "cases/` + ckCase + `"`, what: "missing",
+		},
+		{
+			name: "dangling data key master index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("data_keys_by_master", []byte("mk1\x00cases/HN-2026-00099"), nil)(tx)
+			},
+			bucket: "data_keys_by_master", key: `data key "cases/HN-2026-00099"`, what: "dangling",
+		},
+		{
+			name: "data key master index entry names another master",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("data_keys_by_master", []byte("mk0\x00cases/"+ckCase), nil)(tx)
+			},
+			bucket: "data_keys_by_master", key: `master "mk0"`, what: "wrapped by master \"mk1\"",
 		},
 		{
 			name: "case's free text sealed under a missing data key",
@@ -332,6 +355,28 @@ func TestCheckFindsDamage(t *testing.T) {
 				return put("cases", u64(f.caseID), append([]byte{raw[0]}, b...))(tx)
 			},
 			bucket: "cases", key: ckCase, what: "its free text is sealed under data key",
+		},
+		{
+			name: "nested bucket in an index",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				_, err := tx.Bucket([]byte("cases_by_unit")).CreateBucket([]byte("nested"))
+				return err
+			},
+			bucket: "cases_by_unit", key: `"nested"`, what: "a nested bucket the layout does not have",
+		},
+		{
+			name: "case no longer lists its report",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return editCase(tx, f.caseID, func(c map[string]any) { c["ReportIDs"] = []string{} })
+			},
+			bucket: "reports", key: "{report}", what: "names case " + ckCase + ", which does not list it",
+		},
+		{
+			name: "case lists a report that names no case",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return editCase(tx, f.caseID, func(c map[string]any) { c["ReportIDs"] = []string{f.report.String(), f.loose.String()} })
+			},
+			bucket: "cases", key: ckCase, what: "which names case \"\"",
 		},
 		{
 			name:   "case sequence behind",
@@ -714,4 +759,20 @@ func TestOpenRefusesACutFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editCase rewrites the JSON of a stored case record.
+func editCase(tx *bolt.Tx, id uint64, edit func(map[string]any)) error {
+	b := tx.Bucket([]byte("cases"))
+	raw := b.Get(u64(id))
+	var c map[string]any
+	if err := json.Unmarshal(raw[1:], &c); err != nil {
+		return err
+	}
+	edit(c)
+	out, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(id), append([]byte{raw[0]}, out...))
 }

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
 )
 
 // migrate brings a file of an older schema version up to SchemaVersion, in
@@ -149,22 +150,58 @@ func dropClearCaseAnswers(tx *bolt.Tx) error {
 // migrateIdempotencyIndex (version 1 to 2) adds the index of idempotency
 // records by CreateTime, which the retention sweep reads.
 func migrateIdempotencyIndex(tx *bolt.Tx) error {
-	idx, err := tx.CreateBucketIfNotExists(bucketIdempotencyByTime)
-	if err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucketIdempotencyByTime, err)
-	}
-	recs := tx.Bucket(bucketIdempotency)
-	if recs == nil {
-		return fmt.Errorf("bucket %s is missing", bucketIdempotency)
-	}
-	return recs.ForEach(func(k, v []byte) error {
+	return buildIndex(tx, bucketIdempotencyByTime, bucketIdempotency, func(k, v []byte) ([]byte, error) {
 		r, err := decodeAs[model.IdempotencyRecord](v)
 		if err != nil {
-			return fmt.Errorf("idempotency record %q: %w", k, err)
+			return nil, fmt.Errorf("idempotency record %q: %w", k, err)
 		}
-		return idx.Put(idempotencyTimeKey(r.CreateTime, string(k)), nil)
+		return idempotencyTimeKey(r.CreateTime, string(k)), nil
 	})
 }
+
+// buildDataKeyIndex adds data_keys_by_master to a file written before it
+// existed, in the transaction that opens the file. It is not a schema
+// version of its own: the index is derived from data_keys alone, the
+// build runs whenever the bucket is missing (so it is idempotent, and
+// a file of any version gets it), and a binary that does not know the
+// bucket reads data_keys as before. A read-only open does without it
+// (DataKeyPerMaster scans data_keys instead).
+func buildDataKeyIndex(tx *bolt.Tx) error {
+	if tx.Bucket(bucketDataKeysByMaster) != nil {
+		return nil
+	}
+	return buildIndex(tx, bucketDataKeysByMaster, bucketDataKeys, func(k, v []byte) ([]byte, error) {
+		w, err := decodeAs[keys.WrappedKey](v)
+		if err != nil {
+			return nil, fmt.Errorf("data key %q: %w", k, err)
+		}
+		return dataKeyMasterKey(w.MasterID, string(k)), nil
+	})
+}
+
+// buildIndex creates the bucket index if it is missing and puts in it the
+// entry entryKey gives for every record of the bucket records.
+func buildIndex(tx *bolt.Tx, index, records []byte, entryKey func(k, v []byte) ([]byte, error)) error {
+	idx, err := tx.CreateBucketIfNotExists(index)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", index, err)
+	}
+	recs := tx.Bucket(records)
+	if recs == nil {
+		return fmt.Errorf("bucket %s is missing", records)
+	}
+	return recs.ForEach(func(k, v []byte) error {
+		entry, err := entryKey(k, v)
+		if err != nil {
+			return err
+		}
+		return idx.Put(entry, nil)
+	})
+}
+
+// optionalBucket reports whether a bucket may be missing from a file this
+// code reads: one that Open builds whenever it is missing.
+func optionalBucket(name []byte) bool { return bytes.Equal(name, bucketDataKeysByMaster) }
 
 // bucketVersion is the schema version that added a bucket.
 func bucketVersion(name []byte) uint32 {

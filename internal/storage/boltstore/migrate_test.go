@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -204,5 +206,72 @@ func wantMigrated(t *testing.T, s *boltstore.Store, path, why string) {
 	}
 	if res := mustCheck(t, path); !res.OK() {
 		t.Errorf("the migrated file does not check (%s):\n%s", why, problemList(res))
+	}
+}
+
+// A file written before data_keys_by_master existed gets it at open, with
+// an entry for every data key, and the check of the master key at start
+// (DataKeyPerMaster) sees every master; a read-only open answers the same
+// without it.
+func TestOpenBuildsMissingDataKeyIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	writeHealthy(t, path)
+	s := open(t, path)
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		return tx.PutDataKey("reports/rotated", keys.WrappedKey{MasterID: "mk2", Sealed: []byte{4}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	perMaster := func(s *boltstore.Store) []string {
+		t.Helper()
+		var got []string
+		err := s.View(context.Background(), func(tx storage.ReadTx) error {
+			ks, err := tx.DataKeyPerMaster()
+			for _, k := range ks {
+				got = append(got, k.Wrapped.MasterID+":"+k.ID)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("DataKeyPerMaster: %v", err)
+		}
+		return got
+	}
+	want := []string{"mk1:cases/" + ckCase, "mk2:reports/rotated"}
+	rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("data_keys_by_master")) })
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("Check of a file without the index (not yet opened by this version):\n%s", problemList(res))
+	}
+
+	ro, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatalf("OpenReadOnly of a file without the index: %v", err)
+	}
+	if got := perMaster(ro); !slices.Equal(got, want) {
+		t.Errorf("DataKeyPerMaster without the index = %v, want %v", got, want)
+	}
+	ro.Close()
+
+	s = open(t, path)
+	if got := perMaster(s); !slices.Equal(got, want) {
+		t.Errorf("DataKeyPerMaster after the open built the index = %v, want %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var entries int
+	rawView(t, path, func(tx *bolt.Tx) error {
+		entries = tx.Bucket([]byte("data_keys_by_master")).Stats().KeyN
+		return nil
+	})
+	if entries != 4 {
+		t.Errorf("data_keys_by_master has %d entries after the open, want 4 (one per data key)", entries)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("Check after the open built the index:\n%s", problemList(res))
 	}
 }

@@ -54,7 +54,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	}
 	cases, next, err := s.intake.ListCases(ctx, p, storage.CaseQuery{
 		ResponsibleUnit: unit,
-		Status:          model.CaseStatus(req.GetStatus()),
+		Status:          caseStatuses.toModel(req.GetStatus()),
 		After:           cursor,
 		Limit:           pageSize(req.GetPageSize(), 50, 500),
 	})
@@ -86,7 +86,7 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	if req.GetResponsibleUnit() != "" || req.GetStatus() != 0 {
 		return nil, toStatus(ctx, s.log, model.InvalidField("queue", "queue.alone", "a queue or due_before cannot be combined with responsible_unit or status"))
 	}
-	q := intake.QueueQuery{Queue: intake.Queue(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
+	q := intake.QueueQuery{Queue: caseQueues.toModel(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
 	if t := req.GetDueBefore(); t != nil {
 		q.DueBefore = t.AsTime()
 	}
