@@ -21,6 +21,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // Problem is one thing Check found wrong: where, and what.
@@ -1133,7 +1134,7 @@ func readable(k []byte) string {
 // checkCaseEntries checks that the case's scope and queue entries are
 // there, and counts them.
 func (c *checker) checkCaseEntries(cs model.Case) {
-	scope, queue, err := caseIndexKeys(cs)
+	scope, queue, err := storekey.CaseIndexKeys(cs)
 	if err != nil {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
 		return
@@ -1151,10 +1152,10 @@ func indexEntry(bucket, k []byte) (key string, recordKey, records []byte, ok boo
 		key, rk, ok := splitIndexKey(k, reportKeyLen)
 		return key, rk, bucketReports, ok
 	case bytes.Equal(bucket, bucketCaseScope):
-		key, ck, ok := splitIndexKey(k, scopeSuffixLen)
+		key, ck, ok := splitIndexKey(k, storekey.ScopeSuffixLen)
 		return key, ck, bucketCases, ok
 	}
-	key, rest, ok := splitIndexKey(k, 1+queueSuffixLen)
+	key, rest, ok := splitIndexKey(k, 1+storekey.QueueSuffixLen)
 	if !ok {
 		return "", nil, nil, false
 	}
@@ -1184,14 +1185,14 @@ func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
 		if err != nil {
 			return nil, false
 		}
-		keys, err := reportIndexKeys(rk, r, rc)
+		keys, err := storekey.ReportIndexKeys(rk, r, rc)
 		return keys, err == nil
 	}
 	cs, ok := c.caseRecord(rk)
 	if !ok {
 		return nil, false
 	}
-	scope, queue, err := caseIndexKeys(cs)
+	scope, queue, err := storekey.CaseIndexKeys(cs)
 	if bytes.Equal(bucket, bucketCaseQueue) {
 		return queue, err == nil
 	}
@@ -1205,7 +1206,7 @@ func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
 	if err != nil {
 		return // its case does not decode: reported with the cases
 	}
-	keys, err := reportIndexKeys(rk, r, rc)
+	keys, err := storekey.ReportIndexKeys(rk, r, rc)
 	if err != nil {
 		c.problem(bucketReports, r.ID, "its index entries cannot be written: %v", err)
 		return

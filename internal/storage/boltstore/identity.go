@@ -3,8 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
@@ -247,25 +245,7 @@ func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
 }
 
 func (t *tx) dataKeyPerMasterByScan() ([]storage.DataKey, error) {
-	first := map[string]storage.DataKey{}
-	err := t.bucket(bucketDataKeys).ForEach(func(k, v []byte) error {
-		w, err := decodeAs[keys.WrappedKey](v)
-		if err != nil {
-			return fmt.Errorf("data key %q: %w", k, err)
-		}
-		if _, seen := first[w.MasterID]; !seen {
-			first[w.MasterID] = storage.DataKey{ID: string(k), Wrapped: w}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]storage.DataKey, 0, len(first))
-	for _, m := range slices.Sorted(maps.Keys(first)) {
-		out = append(out, first[m])
-	}
-	return out, nil
+	return storekey.FirstDataKeyPerMaster(t.bucket(bucketDataKeys).Cursor(), decodeAs[keys.WrappedKey])
 }
 
 func (t *tx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {

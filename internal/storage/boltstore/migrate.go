@@ -10,6 +10,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // migrate brings a file of an older schema version up to SchemaVersion, in
@@ -55,7 +56,7 @@ func buildCaseIndexes(btx *bolt.Tx) error {
 		if err != nil {
 			return fmt.Errorf("case %s: %w", caseString(k), err)
 		}
-		s, q, err := caseIndexKeys(c)
+		s, q, err := storekey.CaseIndexKeys(c)
 		scope, queue = append(scope, s...), append(queue, q...)
 		return err
 	})
@@ -77,7 +78,7 @@ func buildCaseIndexes(btx *bolt.Tx) error {
 		if err != nil {
 			return err
 		}
-		keys, err := reportIndexKeys(k, r, c)
+		keys, err := storekey.ReportIndexKeys(k, r, c)
 		reportScope = append(reportScope, keys...)
 		return err
 	})

@@ -210,11 +210,7 @@ func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, e
 		if b == nil {
 			return nil, "", errNoIndex
 		}
-		prefixes := make([][]byte, 0, len(q.Scopes))
-		for _, s := range q.Scopes {
-			prefixes = append(prefixes, stringPrefix(s))
-		}
-		next, err := scanMerged(b, prefixes, reportKeyLen, true, q.After, q.Limit, func(k []byte, take bool) error { return load(k, take) })
+		next, err := storekey.ScanMerged(cursorOf(b), storekey.ScopePrefixes(q.Scopes), reportKeyLen, true, q.After, q.Limit, load)
 		return out, next, err
 	}
 	b, prefix := t.bucket(bucketReports), []byte(nil)
@@ -330,7 +326,7 @@ func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
 		// With both filters the unit index is read and status checked here.
-		if (q.Status != 0 && c.Status != q.Status) || (q.Scopes != nil && !inScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
+		if (q.Status != 0 && c.Status != q.Status) || (q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
 			return errSkip
 		}
 		if take {
