@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,6 +27,7 @@ var caseIndexTests = []namedTest{
 	{"QueueFollowsUpdates", testQueueFollowsUpdates},
 	{"QueueBadCursor", testQueueBadCursor},
 	{"ReportScopes", testReportScopes},
+	{"IndexKeysWithNULRefused", testIndexKeysWithNUL},
 }
 
 var (
@@ -344,5 +346,40 @@ func testReportScopes(t *testing.T, s storage.Store) {
 	})
 	if got, want := list("handler:"+unitBName), []string{ids[2], ids[1], ids[0]}; !slices.Equal(got, want) {
 		t.Errorf("after a report joined the case, ListReports(handler B) = %v, want %v", got, want)
+	}
+}
+
+// testIndexKeysWithNUL pins that every store refuses a case or report whose
+// scope or queue keys contain 0x00, which ends a key's prefix in the
+// indexes: such a key could match the entries of another.
+func testIndexKeysWithNUL(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	bad := sampleCase("HN-2026-00001", unitA, statusInProgress)
+	bad.IntakeUsers = []string{"lan\x00x"}
+	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.CreateCase(&bad) }); err == nil {
+		t.Error("CreateCase with intake user \"lan\\x00x\" succeeded, want an error")
+	}
+	if _, err := getCase(t, s, bad.Number); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("the refused case: CaseByNumber error = %v, want ErrNotFound", err)
+	}
+
+	c := createCases(t, s, sampleCase("HN-2026-00002", unitA, statusInProgress))[0]
+	referred := c
+	referred.Revision++
+	referred.PoliceReferrals = []model.PoliceReferral{{PoliceUnit: "policeUnits/ca\x00x", State: "REFERRED"}}
+	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.UpdateCase(referred) }); err == nil {
+		t.Error("UpdateCase referring to police unit \"policeUnits/ca\\x00x\" succeeded, want an error")
+	}
+	if diff := sameCase(mustCase(t, s, c.Number), c); diff != "" {
+		t.Errorf("after the refused update the stored case changed: %s", diff)
+	}
+
+	r := minimalReport(newID(t), model.CallIntervention)
+	r.TakenBy, r.TakerUnit = "lan.nguyen", "orgs/hotline\x00x"
+	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.CreateReport(r) }); err == nil {
+		t.Error("CreateReport with taker unit \"orgs/hotline\\x00x\" succeeded, want an error")
+	}
+	if _, err := getReport(t, s, r.ID); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("the refused report: Report error = %v, want ErrNotFound", err)
 	}
 }
