@@ -973,7 +973,7 @@ func (tx *countingReadTx) DataKeyPerMaster() ([]storage.DataKey, error) {
 // with the database; and it still finds a master the keyring lacks however
 // few data keys that master wraps.
 func TestCheckReadsOneKeyPerMaster(t *testing.T) {
-	s, _ := openStore(t)
+	s := newStore(t)
 	a, b, c := master(t), master(t), master(t)
 	const many = 2000
 	// Most keys under a, a run under b in the middle, and the very last
