@@ -53,9 +53,10 @@ var goldenFiles = []struct {
 // demoCounts are the entries per bucket of a golden file: what the demo,
 // one acknowledgement and one audit query wrote, but for the audit events
 // (and their entries by case), the idempotency records of the
-// acknowledgement, and the index of data keys by master, which this code
-// adds at open.
-func demoCounts(auditEvents, auditByCase, idempotency int, dataKeyIndex bool) goldenCounts {
+// acknowledgement, and the indexes this code adds at open (opened): data
+// keys by master, and the scope and queue indexes of schema version 4,
+// whose entries Check then finds in agreement with the records.
+func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCounts {
 	c := goldenCounts{
 		"audit": auditEvents, "audit_by_actor": auditEvents, "audit_by_case": auditByCase,
 		"case_events": 14, "case_numbers": 4, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
@@ -64,8 +65,9 @@ func demoCounts(auditEvents, auditByCase, idempotency int, dataKeyIndex bool) go
 		"police_units": 2, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5, "timers": 5,
 		"tokens": 11, "tokens_by_user": 11, "users": 11,
 	}
-	if dataKeyIndex {
+	if opened {
 		c["data_keys_by_master"] = 10
+		c["case_scope"], c["case_queue"], c["report_scope"] = 18, 28, 28
 	}
 	return c
 }
