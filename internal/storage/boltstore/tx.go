@@ -50,12 +50,12 @@ func (t *tx) bucket(name []byte) *bolt.Bucket {
 // leave every page but the last half empty for ever. A little room is left
 // where a key can arrive slightly out of order (the times of concurrent
 // writers, the ids of reports and cases side by side). Buckets whose keys
-// grow per case, unit or call type (case_events, the indexes) are left at
+// grow per case, unit or call type (case_events, the indexes, the call
+// type index among them: the calls of a day mix their types) are left at
 // the default: their inserts land between older keys, where full pages
 // would split at every insert (TestFillPercentShrinksTheFile measures it).
 var appendFill = map[string]float64{
 	string(bucketReports):           0.95,
-	string(bucketReportsByCallType): 0.95,
 	string(bucketCases):             0.95,
 	string(bucketAudit):             1,
 	string(bucketOutbox):            1,
