@@ -41,6 +41,7 @@ import (
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
@@ -1440,7 +1441,7 @@ func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
 		version = bytes.Clone(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
 		return nil
 	})
-	if !bytes.Equal(version, binary.BigEndian.AppendUint32(nil, 3)) {
+	if !bytes.Equal(version, binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion)) {
 		t.Errorf("schema version after the upgrade: %x", version)
 	}
 }

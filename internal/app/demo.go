@@ -165,7 +165,7 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 		_, err := in.CreateReport(ctx, users[by], intake.CreateReportInput{
 			IncidentCommuneCode: commune,
 			Report: model.Report{
-				Channel: model.Channel(1), ReceiveTime: at, CallType: callType,
+				Channel: model.ChannelHotline111, ReceiveTime: at, CallType: callType,
 				Children: []model.Child{child}, SuspectedAbuse: abuse, Narrative: narrative,
 				Reporter: model.Reporter{FullName: "Người báo tin (demo)", Phone: "0912 000 111", RelationToChild: "hàng xóm"},
 			},
@@ -178,27 +178,27 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 	steps := []func() error{
 		func() error {
 			return report("hotline.operator", demoBaDinh.Code, now.Add(-3*time.Hour), model.CallIntervention,
-				[]model.AbuseForm{1}, model.Child{FullName: "Trẻ A (demo)", EstimatedAge: age(9), Sex: 2},
+				[]model.AbuseForm{model.AbuseViolence}, model.Child{FullName: "Trẻ A (demo)", EstimatedAge: age(9), Sex: model.SexMale},
 				"Hàng xóm nghe thấy tiếng trẻ khóc và tiếng đánh nhiều đêm liền (dữ liệu demo).")
 		},
 		func() error {
 			return report("hotline.operator", demoHoanKiem.Code, now.Add(-26*time.Hour), model.CallIntervention,
-				[]model.AbuseForm{5}, model.Child{FullName: "Trẻ B (demo)", EstimatedAge: age(4), Sex: 1},
+				[]model.AbuseForm{model.AbuseNeglect}, model.Child{FullName: "Trẻ B (demo)", EstimatedAge: age(4), Sex: model.SexFemale},
 				"Trẻ nhỏ thường bị để một mình ở nhà cả ngày (dữ liệu demo).")
 		},
 		func() error {
 			return report("badinh.worker", demoBaDinh.Code, now.Add(-50*time.Hour), model.CallIntervention,
-				[]model.AbuseForm{2}, model.Child{FullName: "Trẻ C (demo)", EstimatedAge: age(13), Sex: 1},
+				[]model.AbuseForm{model.AbuseSexual}, model.Child{FullName: "Trẻ C (demo)", EstimatedAge: age(13), Sex: model.SexFemale},
 				"Giáo viên báo trẻ có dấu hiệu bị xâm hại (dữ liệu demo).")
 		},
 		func() error {
 			return report("city.officer", demoBaDinh.Code, time.Date(2025, time.March, 10, 2, 0, 0, 0, time.UTC), model.CallIntervention,
-				[]model.AbuseForm{3}, model.Child{FullName: "Trẻ D (demo)", EstimatedAge: age(15), Sex: 2},
+				[]model.AbuseForm{model.AbuseExploitation}, model.Child{FullName: "Trẻ D (demo)", EstimatedAge: age(15), Sex: model.SexMale},
 				"Trẻ bị ép bán hàng rong đến khuya (dữ liệu demo, năm 2025, quận Ba Đình).")
 		},
 		func() error {
-			return report("hotline.operator", demoBaDinh.Code, now.Add(-1*time.Hour), model.CallType(2),
-				nil, model.Child{EstimatedAge: age(16), Sex: 3}, "Tư vấn tâm lý cho học sinh (dữ liệu demo).")
+			return report("hotline.operator", demoBaDinh.Code, now.Add(-1*time.Hour), model.CallCounselling,
+				nil, model.Child{EstimatedAge: age(16), Sex: model.SexUnknown}, "Tư vấn tâm lý cho học sinh (dữ liệu demo).")
 		},
 	}
 	for _, step := range steps {

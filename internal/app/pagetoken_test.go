@@ -5,10 +5,13 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -67,4 +70,42 @@ func TestPageTokenIsAuthenticated(t *testing.T) {
 	ts.stop()
 	ts = startServer(t, dbPath)
 	refused("a token from before the restart", token)
+}
+
+// A work queue's page token is a cursor, not a position: when a case on
+// an earlier page leaves the list before the next page is read, the next
+// page still starts right after the last case seen. (With an offset, the
+// next page skipped a case the worker had not seen.)
+func TestQueuePageTokenIsACursor(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	var names []string
+	for range 3 {
+		// Each case's acknowledgement is due a day after it was opened,
+		// an hour after the one before.
+		names = append(names, openCase(t, ts, testNow, "00004"))
+		ts.clock.Advance(time.Hour)
+	}
+	bd := ts.as(t, "bd.worker")
+	req := &pb.ListCasesRequest{DueBefore: timestamppb.New(testNow.Add(30 * 24 * time.Hour)), PageSize: 1}
+	first, err := ts.cases().ListCases(bd, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := caseNames(first.GetCases()); !slices.Equal(got, names[:1]) || first.GetNextPageToken() == "" {
+		t.Fatalf("first page = %v, token %q; want [%s] and a token", got, first.GetNextPageToken(), names[0])
+	}
+	// Acknowledging the first case meets its only deadline: it leaves the
+	// list of cases with an open deadline.
+	if _, err := ts.process().AcknowledgeCase(bd, &pb.AcknowledgeCaseRequest{Name: names[0], Etag: etagOf(t, ts, "bd.worker", names[0])}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	req.PageToken = first.GetNextPageToken()
+	second, err := ts.cases().ListCases(bd, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := caseNames(second.GetCases()); !slices.Equal(got, names[1:2]) {
+		t.Errorf("second page = %v, want [%s]: the case after the last one seen", got, names[1])
+	}
 }

@@ -286,7 +286,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	res, err := boltstore.Check(ctx, db)
+	res, err := boltstore.CheckWith(ctx, db, boltstore.CheckOptions{Progress: checkProgress(stderr, db)})
 	if errors.Is(err, boltstore.ErrInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
 	}
@@ -300,6 +300,21 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "OK: %s\n", summary(res))
 	return nil
+}
+
+// checkProgress prints how far a check of db has come to w (stderr, so
+// that stdout stays the result): a check of a large database takes
+// minutes.
+func checkProgress(w io.Writer, db string) func(boltstore.Progress) {
+	return func(p boltstore.Progress) {
+		if p.Bucket == "" {
+			fmt.Fprintf(w, "check: reading the page structure of %s\n", db)
+			return
+		}
+		rate := float64(p.Records) / max(p.Elapsed.Seconds(), 1e-3)
+		fmt.Fprintf(w, "check: %s, %d records read in %s (%.0f records/s)\n",
+			p.Bucket, p.Records, p.Elapsed.Round(time.Second), rate)
+	}
 }
 
 func printProblems(w io.Writer, res boltstore.CheckResult) {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // The tests in this file drive backup, restore and check through Main,
@@ -353,4 +355,26 @@ func opsDamageBucketRoot(t *testing.T, data []byte, page int) []byte {
 	}
 	t.Fatalf("no bucket of the backup has a page of its own")
 	return nil
+}
+
+// TestCheckPrintsProgress: check tells the operator on stderr that it has
+// begun (and, on a large database, how far it has come), and keeps stdout
+// for the result.
+func TestCheckPrintsProgress(t *testing.T) {
+	opsClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	s, err := boltstore.Open(db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mgRun(t, "check", "--db", db)
+	if code != 0 || !strings.HasPrefix(stdout, "OK: ") || strings.Contains(stdout, "check: ") {
+		t.Errorf("check: exit %d, stdout %q", code, stdout)
+	}
+	if want := "check: reading the page structure of " + db + "\n"; !strings.HasPrefix(stderr, want) {
+		t.Errorf("check's stderr = %q, want it to begin with %q", stderr, want)
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -101,8 +102,16 @@ type ReadTx interface {
 	ListReports(q ReportQuery) ([]model.StoredReport, string, error)
 	// ListCases returns up to q.Limit cases, newest first, and a cursor for
 	// the next page, as ListReports. With a unit it reads only that unit's
-	// cases through an index.
+	// cases through an index; without one but with scope keys it reads only
+	// the cases of those keys through another, so that a page costs about
+	// q.Limit cases however many the store holds.
 	ListCases(q CaseQuery) ([]model.Case, string, error)
+	// ListQueue returns up to q.Limit cases of the work queues q names, in
+	// order of their due time in that queue (access.QueueEntry; cases
+	// without one last), newest first among equals, and a cursor for the
+	// next page, as ListReports. It reads the queue index, so that a page
+	// costs about q.Limit cases however many the store holds.
+	ListQueue(q QueueQuery) ([]model.Case, string, error)
 	// Idempotency returns the record stored under key, or model.ErrNotFound.
 	Idempotency(key string) (model.IdempotencyRecord, error)
 
@@ -129,6 +138,11 @@ type ReadTx interface {
 	// cursor ("" for the start), and a cursor for the next page ("" at the
 	// end). Key rotation walks them in pages.
 	ListDataKeys(after string, limit int) ([]DataKey, string, error)
+	// DataKeyPerMaster returns one data key (the first by id) of every
+	// master key that wraps a data key, in order of master id. It reads
+	// one key per master, however many data keys there are: the check of
+	// the master key at start must not grow with the database.
+	DataKeyPerMaster() ([]DataKey, error)
 
 	// AuditHead returns the seq and hash of the last audit event, or 0 and
 	// nil when the log is empty.
@@ -170,7 +184,10 @@ type Tx interface {
 	// a report with that id exists.
 	CreateReport(r model.StoredReport) error
 	// UpdateReport replaces a stored report. It returns model.ErrNotFound if
-	// there is none with that id. The taker cannot change.
+	// there is none with that id. The taker cannot change. CreateReport and
+	// UpdateReport keep the report's scope keys (access.ReportScopeKeys,
+	// with the case its CaseNumber names) indexed, and UpdateCase moves
+	// those of the reports linked to the case when its scope keys change.
 	UpdateReport(r model.StoredReport) error
 	// NextCaseSequence returns the next case sequence number of a year,
 	// starting at 1.
@@ -178,6 +195,10 @@ type Tx interface {
 	// CreateCase stores a new case, assigning c.ID. It returns
 	// model.ErrAlreadyExists if the case number is taken.
 	CreateCase(c *model.Case) error
+	// CreateCase and UpdateCase keep the case's scope keys
+	// (access.ScopeKeys) and queue entries (access.QueueEntries) indexed
+	// in the same transaction.
+	//
 	// UpdateCase replaces a stored case and its index entries. It returns
 	// model.ErrNotFound if the case does not exist and model.ErrConflict if
 	// the stored revision is not c.Revision-1.
@@ -253,6 +274,12 @@ type ReportQuery struct {
 	// TakenBy, if set, reads only the reports that user recorded, through
 	// an index.
 	TakenBy string
+	// Scopes, if not nil and without TakenBy, reads only the reports that
+	// carry one of these scope keys (access.ReportScopeKeys), through an
+	// index; empty reads none. A cursor is the last report's id, valid
+	// whether or not Scopes is set. The keys are not checked again on each
+	// report: callers pass Match too.
+	Scopes []string
 	// Match, if set, keeps only the reports for which it returns true (the
 	// caller's scope); the others are skipped as if absent.
 	Match func(model.StoredReport) bool
@@ -264,8 +291,31 @@ type ReportQuery struct {
 type CaseQuery struct {
 	ResponsibleUnit units.Key        // zero for any
 	Status          model.CaseStatus // 0 for any
+	// Scopes, if not nil, keeps only the cases that carry at least one of
+	// these scope keys (access.ScopeKeys); empty keeps none. Without a
+	// unit, the list reads them through the scope index. A cursor is the
+	// last case's id, so it stays valid whether or not Scopes is set.
+	Scopes []string
 	// Match, if set, keeps only the cases for which it returns true (the
 	// caller's scope); the others are skipped as if absent.
+	Match func(model.Case) bool
+	After string // cursor from a previous page
+	Limit int    // must be positive
+}
+
+// QueueQuery selects the cases of work queues: the entries
+// (access.QueueEntry) of that queue kind under any of Keys, merged in
+// order of due time, each case once.
+type QueueQuery struct {
+	Queue access.Queue
+	// Keys are the entries' keys: the unit's name, or for QueueNone the
+	// principal's scope keys. Empty selects nothing.
+	Keys []string
+	// Until, if set, ends the list before the first case due at or after
+	// it.
+	Until time.Time
+	// Match, if set, keeps only the cases for which it returns true; the
+	// others are skipped as if absent.
 	Match func(model.Case) bool
 	After string // cursor from a previous page
 	Limit int    // must be positive

@@ -58,13 +58,17 @@ func (s *Service) recordRead(ctx context.Context, p access.Principal, action, re
 }
 
 // ListReports lists the reports p may see, newest first. A hotline
-// operator's list reads only their own reports, through an index.
+// operator's list reads only their own reports, through an index; anyone
+// else's but the city's reads the reports of their scope keys
+// (access.ReportScope), through another.
 func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage.ReportQuery) (reports []model.Report, next string, err error) {
 	if !p.Has(access.ReportReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
 	if p.Role == model.RoleHotlineOperator {
 		q.TakenBy = p.UserID
+	} else if keys, all := s.policy.ReportScope(p); !all {
+		q.Scopes = append([]string{}, keys...) // not nil: no keys, no reports
 	}
 	err = s.store.View(ctx, func(tx storage.ReadTx) error {
 		var matchErr error
@@ -161,14 +165,24 @@ func (s *Service) shape(tx storage.ReadTx, p access.Principal, c model.Case) (mo
 	return model.Case{}, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
 }
 
-// ListCases lists the cases p may see, newest first.
-func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.CaseQuery) (cases []model.Case, next string, err error) {
+// ListCases lists the cases p may see, newest first. Unless p sees every
+// case, it reads only the cases of p's scope keys, through an index.
+func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.CaseQuery) ([]model.Case, string, error) {
 	if !p.Has(access.CaseReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
+	if keys, all := s.policy.Scope(p); !all {
+		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
+	}
 	q.Match = func(c model.Case) bool { return s.policy.CaseView(p, c) != access.ViewNone }
+	return s.listCases(ctx, p, func(tx storage.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
+}
+
+// listCases runs a list of cases in a read transaction, shapes each case
+// for p, and audits the page.
+func (s *Service) listCases(ctx context.Context, p access.Principal, list func(storage.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
 	err = s.store.View(ctx, func(tx storage.ReadTx) error {
-		found, cursor, err := tx.ListCases(q)
+		found, cursor, err := list(tx)
 		if err != nil {
 			return err
 		}

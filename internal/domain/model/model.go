@@ -2,9 +2,10 @@
 // and the errors domain code returns about them. It is plain data: no I/O,
 // no protobuf, no storage.
 //
-// Enumerations use the same numbers as the API's enums, so the transport
-// converts them with a type conversion and stored records stay readable by
-// later versions that add values.
+// Enumerations are stored by number, so a value's number never changes
+// and a new value takes a new number (enums_test.go pins them). The API's
+// enums happen to use the same numbers, but the transport maps each value
+// explicitly (grpcapi's enums.go), so neither can renumber the other.
 package model
 
 import (
@@ -18,20 +19,76 @@ import (
 // Channel is how a report reached the service.
 type Channel int32
 
+// Channels, by their stored number.
+const (
+	ChannelHotline111       Channel = 1
+	ChannelSocialWorkCentre Channel = 2
+	ChannelPolice           Channel = 3
+	ChannelCommune          Channel = 4
+	ChannelWalkIn           Channel = 5
+	ChannelOther            Channel = 6
+)
+
 // CallType is the kind of call; only CallIntervention opens a case.
 type CallType int32
 
-// CallIntervention is a report that needs intervention.
-const CallIntervention CallType = 1
+// Call types, by their stored number (also in reports_by_call_type keys).
+const (
+	CallIntervention CallType = 1 // a report that needs intervention
+	CallCounselling  CallType = 2
+	CallInformation  CallType = 3
+	CallSilent       CallType = 4
+	CallPrank        CallType = 5
+	CallWrongNumber  CallType = 6
+)
 
 // Sex of a child as known at intake.
 type Sex int32
 
+// Sexes, by their stored number.
+const (
+	SexFemale  Sex = 1
+	SexMale    Sex = 2
+	SexUnknown Sex = 3 // not known to the reporter
+)
+
 // AbuseForm is a suspected form of abuse (Child Law Art. 4) or hotline category.
 type AbuseForm int32
 
+// Abuse forms, by their stored number.
+const (
+	AbuseViolence                AbuseForm = 1
+	AbuseSexual                  AbuseForm = 2
+	AbuseExploitation            AbuseForm = 3
+	AbuseTrafficking             AbuseForm = 4
+	AbuseNeglect                 AbuseForm = 5
+	AbuseOther                   AbuseForm = 6
+	AbuseViolenceWithInjury      AbuseForm = 7 // injury or torture: a police matter
+	AbuseChildRightsViolation    AbuseForm = 8
+	AbuseCustodyDispute          AbuseForm = 9
+	AbuseFinancialSupportRequest AbuseForm = 10
+)
+
 // SpecialCircumstance is a group of Child Law Art. 10.
 type SpecialCircumstance int32
+
+// Special circumstances, by the letter of Art. 10 and their stored number.
+const (
+	CircumstanceOrphaned           SpecialCircumstance = 1  // a)
+	CircumstanceAbandoned          SpecialCircumstance = 2  // b)
+	CircumstanceWithoutSupport     SpecialCircumstance = 3  // c)
+	CircumstanceDisabled           SpecialCircumstance = 4  // d)
+	CircumstanceHIVAIDS            SpecialCircumstance = 5  // đ)
+	CircumstanceInConflictWithLaw  SpecialCircumstance = 6  // e)
+	CircumstanceDrugAddicted       SpecialCircumstance = 7  // g)
+	CircumstanceOutOfSchoolWorking SpecialCircumstance = 8  // h)
+	CircumstanceHarmedByViolence   SpecialCircumstance = 9  // i)
+	CircumstanceExploited          SpecialCircumstance = 10 // k)
+	CircumstanceSexuallyAbused     SpecialCircumstance = 11 // l)
+	CircumstanceTrafficked         SpecialCircumstance = 12 // m)
+	CircumstanceSeriouslyIllPoor   SpecialCircumstance = 13 // n)
+	CircumstanceMigrantDisplaced   SpecialCircumstance = 14 // o)
+)
 
 // CaseStatus is where a case stands in the process of Decree 56.
 type CaseStatus int32

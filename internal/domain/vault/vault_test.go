@@ -934,3 +934,164 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("Check after rotation: %v", err)
 	}
 }
+
+// countingStore hands out read transactions that count the data keys they
+// return, by whatever method.
+type countingStore struct {
+	storage.Store
+	read int
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(storage.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx storage.ReadTx) error { return fn(&countingReadTx{ReadTx: tx, read: &s.read}) })
+}
+
+type countingReadTx struct {
+	storage.ReadTx
+	read *int
+}
+
+func (tx *countingReadTx) DataKey(id string) (keys.WrappedKey, error) {
+	*tx.read++
+	return tx.ReadTx.DataKey(id)
+}
+
+func (tx *countingReadTx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {
+	ks, next, err := tx.ReadTx.ListDataKeys(after, limit)
+	*tx.read += len(ks)
+	return ks, next, err
+}
+
+func (tx *countingReadTx) DataKeyPerMaster() ([]storage.DataKey, error) {
+	ks, err := tx.ReadTx.DataKeyPerMaster()
+	*tx.read += len(ks)
+	return ks, err
+}
+
+// TestCheckReadsOneKeyPerMaster: the check at start reads one data key
+// per master id in use, not every data key, so that a start does not grow
+// with the database; and it still finds a master the keyring lacks however
+// few data keys that master wraps.
+func TestCheckReadsOneKeyPerMaster(t *testing.T) {
+	s := newStore(t)
+	a, b, c := master(t), master(t), master(t)
+	const many = 2000
+	// Most keys under a, a run under b in the middle, and the very last
+	// one under c.
+	putWrappedKeys(t, s, many, func(i int) (string, keys.MasterKey) {
+		switch {
+		case i == many-1:
+			return fmt.Sprintf("cases/HN-2026-%05d", i), c
+		case i >= many/2 && i < many/2+10:
+			return fmt.Sprintf("cases/HN-2026-%05d", i), b
+		}
+		return fmt.Sprintf("cases/HN-2026-%05d", i), a
+	})
+	counted := &countingStore{Store: s}
+	if err := vault.New(keys.NewKeyring(a, b, c)).Check(ctx, counted); err != nil {
+		t.Fatalf("Check with every master: %v", err)
+	}
+	if counted.read != 3 {
+		t.Errorf("Check read %d data keys of %d under 3 masters, want 3 (one per master)", counted.read, many)
+	}
+	for lacking, ring := range map[string]*keys.Keyring{
+		"c": keys.NewKeyring(a, b), "b": keys.NewKeyring(a, c), "a": keys.NewKeyring(c, b),
+	} {
+		if err := vault.New(ring).Check(ctx, counted); !errors.Is(err, keys.ErrWrongKey) {
+			t.Errorf("Check with a keyring lacking master %s = %v, want an error wrapping keys.ErrWrongKey", lacking, err)
+		}
+	}
+}
+
+// BenchmarkCheckAtStart compares the check at start (one data key per
+// master) with what it did before, a walk over every data key, on 90 000
+// data keys (three per case of 30 000 cases) under two masters.
+func BenchmarkCheckAtStart(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	m1, err := keys.GenerateMaster()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m2, err := keys.GenerateMaster()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 90_000
+	putWrappedKeys(b, s, n, func(i int) (string, keys.MasterKey) {
+		if i%3 == 0 {
+			return fmt.Sprintf("reports/%08d", i), m2
+		}
+		return fmt.Sprintf("reports/%08d", i), m1
+	})
+	v := vault.New(keys.NewKeyring(m1, m2))
+	b.Run("per-master", func(b *testing.B) {
+		for b.Loop() {
+			if err := v.Check(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The walk Check made before: every data key listed and decoded, one
+	// unwrapped per master.
+	b.Run("every-key", func(b *testing.B) {
+		for b.Loop() {
+			err := s.View(ctx, func(tx storage.ReadTx) error {
+				seen := map[string]bool{}
+				for after := ""; ; {
+					ks, next, err := tx.ListDataKeys(after, 1000)
+					if err != nil {
+						return err
+					}
+					for _, k := range ks {
+						if !seen[k.Wrapped.MasterID] {
+							if _, err := v.Keyring().Unwrap(k.Wrapped, []byte(k.ID)); err != nil {
+								return err
+							}
+							seen[k.Wrapped.MasterID] = true
+						}
+					}
+					if next == "" {
+						return nil
+					}
+					after = next
+				}
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// putWrappedKeys stores n data keys, the i-th with the id and under the
+// master key that key(i) gives, in transactions of up to 10 000.
+func putWrappedKeys(tb testing.TB, s storage.Store, n int, key func(i int) (string, keys.MasterKey)) {
+	tb.Helper()
+	dk, err := keys.NewDataKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < n; start += 10_000 {
+		err := s.Update(ctx, func(tx storage.Tx) error {
+			for i := start; i < min(start+10_000, n); i++ {
+				id, m := key(i)
+				w, err := m.Wrap(dk, []byte(id))
+				if err != nil {
+					return err
+				}
+				if err := tx.PutDataKey(id, w); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("store data keys: %v", err)
+		}
+	}
+}

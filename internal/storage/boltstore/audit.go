@@ -56,8 +56,10 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 		return err
 	}
 	key := u64(e.Seq)
-	// Filled pages (appendOnly) halve the room the log takes, which is
-	// what a full database's reserve is spent on.
+	// Events are only ever appended, with rising keys: full pages
+	// (appendFill), rather than bbolt's half-full split for random inserts,
+	// halve the room the log takes, which is what a full database's
+	// reserve is spent on.
 	b := t.bucket(bucketAudit)
 	if b.Get(key) != nil {
 		return fmt.Errorf("event seq %d is already stored: the recorded head is behind the log", e.Seq)

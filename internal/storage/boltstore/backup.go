@@ -181,7 +181,7 @@ func checkSchemaReadOnly(tx *bolt.Tx) error {
 	for _, name := range allBuckets {
 		// An older file lacks what later versions added until Open
 		// migrates it; reading does not need those buckets.
-		if tx.Bucket(name) == nil && version >= bucketVersion(name) {
+		if tx.Bucket(name) == nil && version >= bucketVersion(name) && !optionalBucket(name) {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}

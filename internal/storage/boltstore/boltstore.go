@@ -22,6 +22,8 @@
 //	tokens_by_user        user id, 0x00, token id -> empty
 //	police_units          police unit id -> record
 //	data_keys             data key id -> record (a keys.WrappedKey)
+//	data_keys_by_master   master key id, 0x00, data key id -> empty; built
+//	                      at open when missing (see buildDataKeyIndex)
 //	audit                 seq(8) -> audit.Encode(event)
 //	audit_by_case         case resource name, 0x00, seq(8) -> empty
 //	audit_by_actor        actor user id, 0x00, seq(8) -> empty
@@ -67,8 +69,10 @@ import (
 // (and add a migration) whenever the layout above changes. Version 3 keeps
 // a case's free text sealed in the case record's Texts: a release that
 // knows only version 2 would show cases without it and drop it on the next
-// change, so it must refuse the file.
-const SchemaVersion = 3
+// change, so it must refuse the file. Version 4 adds the case scope and
+// queue indexes and the report scope index (index.go): a release that
+// knows only version 3 would write without keeping them in step.
+const SchemaVersion = 4
 
 var (
 	bucketMeta              = []byte("meta")
@@ -87,6 +91,7 @@ var (
 	bucketTokensByUser      = []byte("tokens_by_user")
 	bucketPoliceUnits       = []byte("police_units")
 	bucketDataKeys          = []byte("data_keys")
+	bucketDataKeysByMaster  = []byte("data_keys_by_master")
 	bucketAudit             = []byte("audit")
 	bucketAuditByCase       = []byte("audit_by_case")
 	bucketAuditByActor      = []byte("audit_by_actor")
@@ -94,6 +99,9 @@ var (
 	bucketTimers            = []byte("timers")
 	bucketOutbox            = []byte("outbox")
 	bucketCursors           = []byte("cursors")
+	bucketCaseScope         = []byte("case_scope")
+	bucketCaseQueue         = []byte("case_queue")
+	bucketReportScope       = []byte("report_scope")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -102,9 +110,11 @@ var (
 		bucketMeta, bucketReports, bucketReportsByCallType, bucketReportsByTaker,
 		bucketCases, bucketCaseNumbers, bucketCasesByUnit, bucketCasesByStatus,
 		bucketCaseSequences, bucketIdempotency, bucketIdempotencyByTime,
-		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits, bucketDataKeys,
+		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits,
+		bucketDataKeys, bucketDataKeysByMaster,
 		bucketAudit, bucketAuditByCase, bucketAuditByActor,
 		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
+		bucketCaseScope, bucketCaseQueue, bucketReportScope,
 	}
 )
 
@@ -168,6 +178,10 @@ type Store struct {
 	reserve  *reserve
 	maxSize  int // the cap of Batch (Options.MaxSize), 0 for none
 	ordinary int // the cap of Update: maxSize less the reserve
+
+	// fill replaces appendFill when set, so that a test can measure what
+	// appendFill saves in one run.
+	fill map[string]float64
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -257,6 +271,9 @@ func initSchema(tx *bolt.Tx) error {
 	if err := migrate(tx, version); err != nil {
 		return err
 	}
+	if err := buildDataKeyIndex(tx); err != nil {
+		return err
+	}
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s is missing", name)
@@ -301,7 +318,7 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(&tx{btx: btx, fill: s.fill}) })
 }
 
 func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(false, fn) }
@@ -360,7 +377,7 @@ func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{btx: btx, fill: s.fill}) })
 }
 
 func (s *Store) commitBatch(fn func(*bolt.Tx) error) error { return s.write(true, fn) }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"os"
 	"regexp"
 	"runtime/debug"
@@ -20,6 +21,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // Problem is one thing Check found wrong: where, and what.
@@ -85,7 +87,8 @@ const MaxProblems = 1000
 //   - that every record decodes and holds the id of its key;
 //   - every index against its records, both ways: each record has its
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
-//     cases_by_unit, cases_by_status, idempotency_by_time, tokens_by_user,
+//     cases_by_unit, cases_by_status, case_scope, case_queue, report_scope,
+//     idempotency_by_time, tokens_by_user, data_keys_by_master,
 //     audit_by_case, audit_by_actor), and each entry points at a record
 //     that exists and agrees with it;
 //   - the links between records: a report's case lists it and the case's
@@ -105,6 +108,51 @@ const MaxProblems = 1000
 // An error means the check could not run (the file cannot be opened, or
 // ctx ended); what it found wrong is in the result.
 func Check(ctx context.Context, path string) (CheckResult, error) {
+	return CheckWith(ctx, path, CheckOptions{})
+}
+
+// Progress is how far a check has come.
+type Progress struct {
+	// Bucket is the bucket being read, or "" while bbolt walks the pages.
+	Bucket string
+	// Records counts the keys read so far, over every bucket and pass.
+	Records int
+	// Elapsed is the time since the check began.
+	Elapsed time.Duration
+}
+
+// CheckOptions tune CheckWith.
+type CheckOptions struct {
+	// Progress, when set, is called as the check goes: once as it begins,
+	// then at most once per Every. A check of a large database takes
+	// minutes, and an operator must see that it moves.
+	Progress func(Progress)
+	// Every is the least time between two calls of Progress; zero means
+	// two seconds.
+	Every time.Duration
+}
+
+// progressReporter calls CheckOptions.Progress, no more often than every.
+type progressReporter struct {
+	fn          func(Progress)
+	every       time.Duration
+	start, last time.Time
+}
+
+func (p *progressReporter) report(bucket []byte, records int, force bool) {
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	if !force && now.Sub(p.last) < p.every {
+		return
+	}
+	p.last = now
+	p.fn(Progress{Bucket: string(bucket), Records: records, Elapsed: now.Sub(p.start)})
+}
+
+// CheckWith is Check, reporting its progress as opts asks.
+func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult, error) {
 	var res CheckResult
 	db, err := openBoltReadOnly(path, time.Second, true)
 	if d := (*damage)(nil); errors.As(err, &d) {
@@ -124,6 +172,14 @@ func Check(ctx context.Context, path string) (CheckResult, error) {
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{ctx: ctx, btx: btx, t: &tx{btx: btx}, res: &res}
+		if opts.Progress != nil {
+			every := opts.Every
+			if every <= 0 {
+				every = 2 * time.Second
+			}
+			now := time.Now()
+			c.progress = &progressReporter{fn: opts.Progress, every: every, start: now, last: now}
+		}
 		return c.run()
 	})
 	if err != nil {
@@ -139,7 +195,30 @@ type checker struct {
 	res *CheckResult
 	err error // ctx's error, which stops the walk
 
+	records int // keys read so far, for progress
+
+	// What audit.VerifyHead found (checkAudit); chainHead marks an error
+	// reading the stored head rather than the log.
+	chainProblem *audit.Problem
+	chainErr     error
+	chainHead    bool
+
 	caseSeqs map[uint16]uint64 // the highest sequence of each year's case numbers
+	// caseEntries counts, per scope or queue index bucket, the entries
+	// the records expect that were found; an index holding more has
+	// entries no record expects.
+	caseEntries map[string]int
+
+	// found counts, per index, the entries the records' pass looked up
+	// and found (see indexMatches).
+	found map[string]int
+	// reportLinks and caseLinks sum a hash of every (report, case) pair
+	// as the reports name them and as the cases list them (see
+	// linkHash); reportLinkN and caseLinkN count the pairs.
+	reportLinks, caseLinks uint64
+	reportLinkN, caseLinkN int
+	linkSeed               maphash.Seed
+	progress               *progressReporter
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -159,6 +238,7 @@ func (c *checker) run() error {
 		}
 	}()
 	c.res.Bytes = c.btx.Size()
+	c.progress.report(nil, 0, true)
 	for err := range c.btx.Check() {
 		c.problem(nil, "", "bbolt structure: %v", err)
 	}
@@ -166,11 +246,15 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
+	c.caseEntries = map[string]int{}
+	c.found = map[string]int{}
+	c.linkSeed = maphash.MakeSeed()
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
-		c.checkCases, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		c.checkCases, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		c.checkIdempotency, c.checkIdempotencyIndex,
-		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys,
+		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys, c.checkDataKeyIndex,
 		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
 		c.checkCaseEvents, c.checkTimers, c.checkOutbox, c.checkCursors,
 	} {
@@ -187,7 +271,7 @@ func (c *checker) run() error {
 func (c *checker) checkLayout() bool {
 	complete := true
 	for _, name := range allBuckets {
-		if c.btx.Bucket(name) == nil {
+		if c.btx.Bucket(name) == nil && !optionalBucket(name) {
 			c.problem(name, "", "the bucket is missing")
 			complete = false
 		}
@@ -236,11 +320,8 @@ func (c *checker) checkLayout() bool {
 func (c *checker) each(name []byte, fn func(k, v []byte)) {
 	b := c.btx.Bucket(name)
 	cur := b.Cursor()
-	n := 0
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
-		if n++; n%1024 == 0 {
-			c.err = c.ctx.Err()
-		}
+		c.tick(name)
 		if v == nil && b.Bucket(k) != nil {
 			c.problem(name, readable(k), "a nested bucket the layout does not have")
 			continue
@@ -252,8 +333,64 @@ func (c *checker) each(name []byte, fn func(k, v []byte)) {
 	}
 }
 
+// tick counts a key read from bucket name; every 1024 keys it looks at
+// ctx, and reports progress when it is time to.
+func (c *checker) tick(name []byte) {
+	if c.records++; c.records%1024 == 0 {
+		c.err = c.ctx.Err()
+		c.progress.report(name, c.records, false)
+	}
+}
+
 func (c *checker) get(bucket, key []byte) []byte { return c.btx.Bucket(bucket).Get(key) }
 func (c *checker) has(bucket, key []byte) bool   { return c.get(bucket, key) != nil }
+
+// hasEntry looks up the entry a record must have in an index, and counts
+// it when it is there, for indexMatches.
+func (c *checker) hasEntry(index, key []byte) bool {
+	if !c.has(index, key) {
+		return false
+	}
+	c.found[string(index)]++
+	return true
+}
+
+// indexMatches walks the keys of an index, without reading its records,
+// and reports whether it holds exactly the entries the records' pass
+// found (hasEntry): each of those is there, so as many entries as that
+// means nothing else is, and no entry is dangling, malformed or stale.
+// Only when the counts differ does the index's own check read every entry
+// and its record to name what is wrong. It also returns the count.
+func (c *checker) indexMatches(name []byte) (bool, int) {
+	b := c.btx.Bucket(name)
+	cur := b.Cursor()
+	n, nested := 0, false
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(name)
+		if v == nil && b.Bucket(k) != nil {
+			nested = true // for the index's own check to report
+			continue
+		}
+		n++
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+	return c.err == nil && !nested && n == c.found[string(name)], n
+}
+
+// linkHash hashes a (report, case number) pair. The sums over the pairs
+// the reports name and the cases list are equal, with as many pairs, when
+// the two sides agree; only when they differ are the records read again
+// to say which (checkReportCaseLinks).
+func (c *checker) linkHash(report []byte, caseNumber string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.linkSeed)
+	h.Write(report)
+	h.WriteByte(0)
+	h.WriteString(caseNumber)
+	return h.Sum64()
+}
 
 // checkSealed reports sealed data whose data key is missing: it could
 // never be opened again.
@@ -301,26 +438,32 @@ func (c *checker) checkReports() {
 		if r.ID != id {
 			c.problem(bucketReports, id, "the record holds report id %q", r.ID)
 		}
-		if !c.has(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
+		if !c.hasEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
 			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
 		}
-		if r.TakenBy != "" && !c.has(bucketReportsByTaker, append(stringPrefix(r.TakenBy), k...)) {
+		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, append(stringPrefix(r.TakenBy), k...)) {
 			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
 		}
 		if r.CaseNumber != "" {
-			ck := c.get(bucketCaseNumbers, []byte(r.CaseNumber))
-			if ck == nil {
+			if c.get(bucketCaseNumbers, []byte(r.CaseNumber)) == nil {
 				c.problem(bucketReports, id, "names case %s, which does not exist", r.CaseNumber)
-			} else if cs, ok := c.caseRecord(ck); ok && !slices.Contains(cs.ReportIDs, id) {
-				c.problem(bucketReports, id, "names case %s, which does not list it", r.CaseNumber)
+			} else {
+				// Whether the case lists it is settled with the cases
+				// (checkReportCaseLinks).
+				c.reportLinks += c.linkHash(k, r.CaseNumber)
+				c.reportLinkN++
 			}
 		}
+		c.checkReportEntries(k, r)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
 }
 
 func (c *checker) checkCallTypeIndex() {
+	if ok, _ := c.indexMatches(bucketReportsByCallType); ok || c.err != nil {
+		return
+	}
 	c.each(bucketReportsByCallType, func(k, _ []byte) {
 		if len(k) != 4+reportKeyLen {
 			c.problem(bucketReportsByCallType, readable(k), "malformed key: %d bytes, want %d", len(k), 4+reportKeyLen)
@@ -352,6 +495,9 @@ func splitIndexKey(k []byte, idLen int) (id string, rest []byte, ok bool) {
 }
 
 func (c *checker) checkTakerIndex() {
+	if ok, _ := c.indexMatches(bucketReportsByTaker); ok || c.err != nil {
+		return
+	}
 	c.each(bucketReportsByTaker, func(k, _ []byte) {
 		taker, rk, ok := splitIndexKey(k, reportKeyLen)
 		if !ok {
@@ -416,21 +562,27 @@ func (c *checker) checkCases() {
 			c.problem(bucketCaseNumbers, readable([]byte(cs.Number)), "missing: case id %d has no entry", id)
 		case !bytes.Equal(got, k):
 			c.problem(bucketCaseNumbers, readable([]byte(cs.Number)), "points at case %s, but case id %d has this number", caseString(got), id)
+		default:
+			c.found[string(bucketCaseNumbers)]++
 		}
-		if !c.has(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
+		if !c.hasEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
 			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
 		}
-		if !c.has(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
+		if !c.hasEntry(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
-		for _, rid := range cs.ReportIDs {
+		c.checkCaseEntries(cs)
+		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
 			if err != nil || !c.has(bucketReports, rk) {
 				c.problem(bucketCases, key, "lists report %s, which does not exist", rid)
 				continue
 			}
-			if r, ok := c.report(rk); ok && r.CaseNumber != cs.Number {
-				c.problem(bucketCases, key, "lists report %s, which names case %q", rid, r.CaseNumber)
+			if !slices.Contains(cs.ReportIDs[:i], rid) {
+				// Whether the report names this case is settled with
+				// the reports' side (checkReportCaseLinks).
+				c.caseLinks += c.linkHash(rk, cs.Number)
+				c.caseLinkN++
 			}
 		}
 		c.checkSealed(bucketCases, key, "its dossier", cs.Dossier)
@@ -444,7 +596,7 @@ func (c *checker) checkCases() {
 				c.problem(bucketCases, key, "deadline %d: %v", d.ID, err)
 				continue
 			}
-			if !c.has(bucketTimers, tk) {
+			if !c.hasEntry(bucketTimers, tk) {
 				c.problem(bucketTimers, timerString(tk), "missing: open deadline %d of case %s fires then but has no timer, so it would never fire", d.ID, cs.Number)
 			}
 		}
@@ -460,7 +612,49 @@ func (c *checker) checkCases() {
 	}
 }
 
+// checkReportCaseLinks checks that every report that names a case is
+// listed by it, and every case lists only reports that name it: both
+// sides were hashed as their records were read, so the records are read
+// again only when the sums differ.
+func (c *checker) checkReportCaseLinks() {
+	if c.reportLinks == c.caseLinks && c.reportLinkN == c.caseLinkN {
+		return
+	}
+	c.each(bucketReports, func(k, v []byte) {
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil || r.CaseNumber == "" {
+			return // reported with the reports
+		}
+		ck := c.get(bucketCaseNumbers, []byte(r.CaseNumber))
+		if ck == nil {
+			return // reported with the reports
+		}
+		if cs, ok := c.caseRecord(ck); ok && !slices.Contains(cs.ReportIDs, r.ID) {
+			c.problem(bucketReports, reportString(k), "names case %s, which does not list it", r.CaseNumber)
+		}
+	})
+	c.each(bucketCases, func(k, v []byte) {
+		cs, err := decodeAs[model.Case](v)
+		if err != nil || len(k) != caseKeyLen {
+			return // reported with the cases
+		}
+		key := fmt.Sprintf("id %d (%s)", be.Uint64(k), cs.Number)
+		for _, rid := range cs.ReportIDs {
+			rk, err := reportKey(rid)
+			if err != nil {
+				continue // reported with the cases
+			}
+			if r, ok := c.report(rk); ok && r.CaseNumber != cs.Number {
+				c.problem(bucketCases, key, "lists report %s, which names case %q", rid, r.CaseNumber)
+			}
+		}
+	})
+}
+
 func (c *checker) checkCaseNumbers() {
+	if ok, _ := c.indexMatches(bucketCaseNumbers); ok || c.err != nil {
+		return
+	}
 	c.each(bucketCaseNumbers, func(k, v []byte) {
 		number := readable(k)
 		if len(v) != caseKeyLen {
@@ -478,6 +672,9 @@ func (c *checker) checkCaseNumbers() {
 }
 
 func (c *checker) checkUnitIndex() {
+	if ok, _ := c.indexMatches(bucketCasesByUnit); ok || c.err != nil {
+		return
+	}
 	c.each(bucketCasesByUnit, func(k, _ []byte) {
 		unit, ck, ok := splitIndexKey(k, caseKeyLen)
 		if !ok {
@@ -496,6 +693,9 @@ func (c *checker) checkUnitIndex() {
 }
 
 func (c *checker) checkStatusIndex() {
+	if ok, _ := c.indexMatches(bucketCasesByStatus); ok || c.err != nil {
+		return
+	}
 	c.each(bucketCasesByStatus, func(k, _ []byte) {
 		if len(k) != 4+caseKeyLen {
 			c.problem(bucketCasesByStatus, readable(k), "malformed key: %d bytes, want %d", len(k), 4+caseKeyLen)
@@ -545,7 +745,7 @@ func (c *checker) checkIdempotency() {
 		if r.Key != string(k) {
 			c.problem(bucketIdempotency, readable(k), "the record holds key %q", r.Key)
 		}
-		if !c.has(bucketIdempotencyByTime, idempotencyTimeKey(r.CreateTime, string(k))) {
+		if !c.hasEntry(bucketIdempotencyByTime, idempotencyTimeKey(r.CreateTime, string(k))) {
 			c.problem(bucketIdempotencyByTime, readable(k), "missing: the record (created %s) has no entry, so it would never expire",
 				r.CreateTime.UTC().Format(time.RFC3339Nano))
 		}
@@ -553,6 +753,9 @@ func (c *checker) checkIdempotency() {
 }
 
 func (c *checker) checkIdempotencyIndex() {
+	if ok, _ := c.indexMatches(bucketIdempotencyByTime); ok || c.err != nil {
+		return
+	}
 	c.each(bucketIdempotencyByTime, func(k, _ []byte) {
 		if len(k) <= 8 {
 			c.problem(bucketIdempotencyByTime, readable(k), "malformed key: want create time(8), request key")
@@ -601,27 +804,53 @@ func (c *checker) checkTokens() {
 		if !c.has(bucketUsers, []byte(tok.UserID)) {
 			c.problem(bucketTokens, readable(k), "belongs to user %q, who does not exist", tok.UserID)
 		}
-		if !c.has(bucketTokensByUser, tokenIndexKey(tok.UserID, tok.ID)) {
+		if !c.hasEntry(bucketTokensByUser, tokenIndexKey(tok.UserID, tok.ID)) {
 			c.problem(bucketTokensByUser, fmt.Sprintf("user %q, token %q", tok.UserID, tok.ID), "missing: token %q has no entry", tok.ID)
 		}
 	})
 }
 
 func (c *checker) checkTokenIndex() {
-	c.each(bucketTokensByUser, func(k, _ []byte) {
-		user, tokenID, ok := bytes.Cut(k, []byte{0})
-		if !ok || len(user) == 0 || len(tokenID) == 0 {
-			c.problem(bucketTokensByUser, readable(k), "malformed key: want user id, 0x00, token id")
+	c.checkOwnerIndex(ownerIndex{
+		index: bucketTokensByUser, records: bucketTokens, owner: "user", record: "token", owns: "belongs to user",
+		ownerOf: func(raw []byte) (string, error) {
+			tok, err := decodeAs[model.Token](raw)
+			return tok.UserID, err
+		},
+	})
+}
+
+// ownerIndex describes an index whose keys are an owner's id, 0x00, and
+// the key of a record that names that owner (tokens by user, data keys by
+// master key).
+type ownerIndex struct {
+	index, records []byte
+	owner, record  string // what the two ids are, for the problems
+	owns           string // the relation, as in "token %q belongs to user %q"
+	ownerOf        func(raw []byte) (string, error)
+}
+
+// checkOwnerIndex checks such an index against its records: each entry is
+// well formed, its record exists and names its owner. The records' pass
+// has checked the other way.
+func (c *checker) checkOwnerIndex(ix ownerIndex) {
+	if ok, _ := c.indexMatches(ix.index); ok || c.err != nil {
+		return
+	}
+	c.each(ix.index, func(k, _ []byte) {
+		owner, id, ok := bytes.Cut(k, []byte{0})
+		if !ok || len(owner) == 0 || len(id) == 0 {
+			c.problem(ix.index, readable(k), "malformed key: want %s id, 0x00, %s id", ix.owner, ix.record)
 			return
 		}
-		key := fmt.Sprintf("user %q, token %q", user, tokenID)
-		raw := c.get(bucketTokens, tokenID)
+		key := fmt.Sprintf("%s %q, %s %q", ix.owner, owner, ix.record, id)
+		raw := c.get(ix.records, id)
 		if raw == nil {
-			c.problem(bucketTokensByUser, key, "dangling: token %q does not exist", tokenID)
+			c.problem(ix.index, key, "dangling: %s %q does not exist", ix.record, id)
 			return
 		}
-		if tok, err := decodeAs[model.Token](raw); err == nil && tok.UserID != string(user) {
-			c.problem(bucketTokensByUser, key, "token %q belongs to user %q", tokenID, tok.UserID)
+		if got, err := ix.ownerOf(raw); err == nil && got != string(owner) {
+			c.problem(ix.index, key, "%s %q %s %q", ix.record, id, ix.owns, got)
 		}
 	})
 }
@@ -651,6 +880,25 @@ func (c *checker) checkDataKeys() {
 		if w.MasterID == "" || len(w.Sealed) == 0 {
 			c.problem(bucketDataKeys, readable(k), "the wrapped key is empty")
 		}
+		if c.btx.Bucket(bucketDataKeysByMaster) != nil && !c.hasEntry(bucketDataKeysByMaster, dataKeyMasterKey(w.MasterID, string(k))) {
+			c.problem(bucketDataKeysByMaster, fmt.Sprintf("master %q, data key %q", w.MasterID, k),
+				"missing: data key %q has no entry, so the check of the master key at start would pass over it", k)
+		}
+	})
+}
+
+// checkDataKeyIndex checks data_keys_by_master, when the file has it (Open
+// builds it when it is missing).
+func (c *checker) checkDataKeyIndex() {
+	if c.btx.Bucket(bucketDataKeysByMaster) == nil {
+		return
+	}
+	c.checkOwnerIndex(ownerIndex{
+		index: bucketDataKeysByMaster, records: bucketDataKeys, owner: "master", record: "data key", owns: "is wrapped by master",
+		ownerOf: func(raw []byte) (string, error) {
+			w, err := decodeAs[keys.WrappedKey](raw)
+			return w.MasterID, err
+		},
 	})
 }
 
@@ -664,29 +912,64 @@ func seqString(k []byte) string {
 	return "0x" + hex.EncodeToString(k)
 }
 
+// checkAudit checks every event and, as it reads them, runs
+// audit.VerifyHead over them against the stored head, so that each event
+// is decoded once; checkAuditChain reports what the chain came to.
 func (c *checker) checkAudit() {
-	c.each(bucketAudit, func(k, v []byte) {
-		c.res.AuditEvents++
-		key := seqString(k)
-		if len(k) != seqKeyLen {
-			c.problem(bucketAudit, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
-			return
-		}
-		e, err := audit.Decode(v)
-		if err != nil {
-			c.problem(bucketAudit, key, "the event does not decode: %v", err)
-			return
-		}
-		if e.Seq != be.Uint64(k) {
-			c.problem(bucketAudit, key, "the event holds seq %d", e.Seq)
-		}
-		if e.Case != "" && !c.has(bucketAuditByCase, append(stringPrefix(e.Case), k...)) {
-			c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key), "missing: event %d has no entry", be.Uint64(k))
-		}
-		if e.Actor != "" && !c.has(bucketAuditByActor, append(stringPrefix(e.Actor), k...)) {
-			c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key), "missing: event %d has no entry", be.Uint64(k))
-		}
-	})
+	headSeq, headHash, headErr := c.t.AuditHead()
+	c.res.AuditHeadSeq = headSeq
+	// chain is whether VerifyHead still takes events: it stops at the
+	// first break, and the events' own checks go on without it.
+	chain, walked := headErr == nil, false
+	events := func(yield func(audit.Event, error) bool) {
+		walked = true
+		c.each(bucketAudit, func(k, v []byte) {
+			c.res.AuditEvents++
+			key := seqString(k)
+			if len(k) != seqKeyLen {
+				c.problem(bucketAudit, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+				if chain { // what AuditEvents yields
+					yield(audit.Event{}, fmt.Errorf("audit events: malformed key %x after seq 1", k))
+					chain = false
+				}
+				return
+			}
+			e, err := audit.Decode(v)
+			if err != nil {
+				c.problem(bucketAudit, key, "the event does not decode: %v", err)
+				if chain {
+					yield(audit.Event{}, fmt.Errorf("audit event at key seq %d: %w", be.Uint64(k), err))
+					chain = false
+				}
+				return
+			}
+			if e.Seq != be.Uint64(k) {
+				c.problem(bucketAudit, key, "the event holds seq %d", e.Seq)
+			}
+			if e.Case != "" && !c.hasEntry(bucketAuditByCase, append(stringPrefix(e.Case), k...)) {
+				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key), "missing: event %d has no entry", be.Uint64(k))
+			}
+			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, append(stringPrefix(e.Actor), k...)) {
+				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key), "missing: event %d has no entry", be.Uint64(k))
+			}
+			if chain {
+				chain = yield(e, nil)
+			}
+		})
+	}
+	if headErr != nil {
+		c.chainErr, c.chainHead = headErr, true
+		events(func(audit.Event, error) bool { return true })
+		return
+	}
+	_, c.chainProblem, c.chainErr = audit.VerifyHead(events, headSeq, headHash)
+	if !walked { // VerifyHead read nothing: the events still need their checks
+		chain = false
+		events(func(audit.Event, error) bool { return true })
+	}
+	if c.chainErr != nil {
+		c.chainErr = fmt.Errorf("the hash chain could not be verified to the end: %w", c.chainErr)
+	}
 }
 
 // checkAuditIndex checks audit_by_case or audit_by_actor.
@@ -696,6 +979,9 @@ func (c *checker) checkAuditIndex(bucket []byte) func() {
 		what = "actor"
 	}
 	return func() {
+		if ok, _ := c.indexMatches(bucket); ok || c.err != nil {
+			return
+		}
 		c.each(bucket, func(k, _ []byte) {
 			name, sk, ok := splitIndexKey(k, seqKeyLen)
 			if !ok {
@@ -723,20 +1009,15 @@ func (c *checker) checkAuditIndex(bucket []byte) func() {
 	}
 }
 
-// checkAuditChain runs audit.VerifyHead over the log with the stored head.
+// checkAuditChain reports what audit.VerifyHead found in checkAudit.
 func (c *checker) checkAuditChain() {
-	seq, hash, err := c.t.AuditHead()
-	if err != nil {
-		c.problem(bucketMeta, string(keyAuditHead), "%v", err)
-		return
-	}
-	c.res.AuditHeadSeq = seq
-	_, p, err := audit.VerifyHead(c.t.AuditEvents(1), seq, hash)
 	switch {
-	case err != nil:
-		c.problem(bucketAudit, "", "the hash chain could not be verified to the end: %v", err)
-	case p != nil:
-		c.problem(bucketAudit, fmt.Sprintf("seq %d", p.Seq), "the hash chain is broken: %s", p.Reason)
+	case c.chainErr != nil && c.chainHead:
+		c.problem(bucketMeta, string(keyAuditHead), "%v", c.chainErr)
+	case c.chainErr != nil:
+		c.problem(bucketAudit, "", "%v", c.chainErr)
+	case c.chainProblem != nil:
+		c.problem(bucketAudit, fmt.Sprintf("seq %d", c.chainProblem.Seq), "the hash chain is broken: %s", c.chainProblem.Reason)
 	}
 }
 
@@ -779,6 +1060,11 @@ func (c *checker) checkCaseEvents() {
 }
 
 func (c *checker) checkTimers() {
+	ok, n := c.indexMatches(bucketTimers)
+	if ok || c.err != nil {
+		c.res.Timers = n
+		return
+	}
 	c.each(bucketTimers, func(k, _ []byte) {
 		c.res.Timers++
 		tm, err := parseTimerKey(k)
@@ -840,4 +1126,136 @@ func readable(k []byte) string {
 		return strconv.Quote(string(k))
 	}
 	return "0x" + hex.EncodeToString(k)
+}
+
+// ---------------------------------------------------------------------------
+// Case scope and queue indexes
+
+// checkCaseEntries checks that the case's scope and queue entries are
+// there, and counts them.
+func (c *checker) checkCaseEntries(cs model.Case) {
+	scope, queue, err := storekey.CaseIndexKeys(cs)
+	if err != nil {
+		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
+		return
+	}
+	c.findEntries(bucketCaseScope, scope, "case "+cs.Number)
+	c.findEntries(bucketCaseQueue, queue, "case "+cs.Number)
+}
+
+// indexEntry splits an entry of case_scope, case_queue or report_scope
+// into its key (scope key, or queue key and queue), the key of the record
+// it points at, and that record's bucket.
+func indexEntry(bucket, k []byte) (key string, recordKey, records []byte, ok bool) {
+	switch {
+	case bytes.Equal(bucket, bucketReportScope):
+		key, rk, ok := splitIndexKey(k, reportKeyLen)
+		return key, rk, bucketReports, ok
+	case bytes.Equal(bucket, bucketCaseScope):
+		key, ck, ok := splitIndexKey(k, storekey.ScopeSuffixLen)
+		return key, ck, bucketCases, ok
+	}
+	key, rest, ok := splitIndexKey(k, 1+storekey.QueueSuffixLen)
+	if !ok {
+		return "", nil, nil, false
+	}
+	return fmt.Sprintf("%s queue %d", key, rest[0]), u64(^be.Uint64(rest[9:])), bucketCases, true
+}
+
+func indexEntryString(bucket, k []byte) string {
+	key, rk, records, ok := indexEntry(bucket, k)
+	switch {
+	case !ok:
+		return readable(k)
+	case bytes.Equal(records, bucketReports):
+		return fmt.Sprintf("%q, report %s", key, reportString(rk))
+	}
+	return fmt.Sprintf("%q, case %s", key, caseString(rk))
+}
+
+// expectedEntries returns the entries in bucket that the record at rk
+// must have, and false when it cannot be read (reported with the records).
+func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
+	if bytes.Equal(bucket, bucketReportScope) {
+		r, ok := c.report(rk)
+		if !ok {
+			return nil, false
+		}
+		rc, err := c.t.reportCase(r)
+		if err != nil {
+			return nil, false
+		}
+		keys, err := storekey.ReportIndexKeys(rk, r, rc)
+		return keys, err == nil
+	}
+	cs, ok := c.caseRecord(rk)
+	if !ok {
+		return nil, false
+	}
+	scope, queue, err := storekey.CaseIndexKeys(cs)
+	if bytes.Equal(bucket, bucketCaseQueue) {
+		return queue, err == nil
+	}
+	return scope, err == nil
+}
+
+// checkReportEntries checks that the report's scope entries are there,
+// and counts them.
+func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
+	rc, err := c.t.reportCase(r)
+	if err != nil {
+		return // its case does not decode: reported with the cases
+	}
+	keys, err := storekey.ReportIndexKeys(rk, r, rc)
+	if err != nil {
+		c.problem(bucketReports, r.ID, "its index entries cannot be written: %v", err)
+		return
+	}
+	c.findEntries(bucketReportScope, keys, "report "+r.ID)
+}
+
+// findEntries reports the keys missing from bucket, and counts the others.
+func (c *checker) findEntries(bucket []byte, keys [][]byte, of string) {
+	for _, k := range keys {
+		if c.has(bucket, k) {
+			c.caseEntries[string(bucket)]++
+			continue
+		}
+		c.problem(bucket, indexEntryString(bucket, k), "missing: %s has no entry", of)
+	}
+}
+
+// checkScopeIndex checks every entry of a scope or queue index the other
+// way: well formed, and pointing at a record that exists. Each record's
+// expected entries were found by checkCases or checkReports; if the index
+// holds more entries than those, a second walk names the ones no record
+// expects (it decodes a record per entry, so it runs only then).
+func (c *checker) checkScopeIndex(bucket []byte) func() {
+	return func() {
+		n := 0
+		c.each(bucket, func(k, _ []byte) {
+			_, rk, records, ok := indexEntry(bucket, k)
+			switch {
+			case !ok:
+				c.problem(bucket, readable(k), "malformed key")
+			case !c.has(records, rk):
+				c.problem(bucket, indexEntryString(bucket, k), "dangling: the record it points at does not exist")
+			default:
+				n++
+			}
+		})
+		if n <= c.caseEntries[string(bucket)] || c.err != nil {
+			return
+		}
+		c.each(bucket, func(k, _ []byte) {
+			_, rk, _, ok := indexEntry(bucket, k)
+			if !ok {
+				return
+			}
+			want, ok := c.expectedEntries(bucket, rk)
+			if ok && !slices.ContainsFunc(want, func(w []byte) bool { return bytes.Equal(w, k) }) {
+				c.problem(bucket, indexEntryString(bucket, k), "stale: its record has no such entry")
+			}
+		})
+	}
 }

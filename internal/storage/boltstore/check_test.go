@@ -315,6 +315,29 @@ func TestCheckFindsDamage(t *testing.T) {
 			name:   "data key deleted",
 			change: func(f ckFixture, tx *bolt.Tx) error { return del("data_keys", []byte("cases/"+ckCase))(tx) },
 			bucket: "reports", key: "{report}", what: "cannot be opened",
+			// and its entry in data_keys_by_master dangles
+			alsoAllowOther: true,
+		},
+		{
+			name: "data key's master index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("data_keys_by_master", []byte("mk1\x00cases/"+ckCase))(tx)
+			},
+			bucket: "data_keys_by_master", key: `master "mk1", data key "cases/` + ckCase + `"`, what: "missing",
+		},
+		{
+			name: "dangling data key master index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("data_keys_by_master", []byte("mk1\x00cases/HN-2026-00099"), nil)(tx)
+			},
+			bucket: "data_keys_by_master", key: `data key "cases/HN-2026-00099"`, what: "dangling",
+		},
+		{
+			name: "data key master index entry names another master",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("data_keys_by_master", []byte("mk0\x00cases/"+ckCase), nil)(tx)
+			},
+			bucket: "data_keys_by_master", key: `master "mk0"`, what: "wrapped by master \"mk1\"",
 		},
 		{
 			name: "case's free text sealed under a missing data key",
@@ -332,6 +355,28 @@ func TestCheckFindsDamage(t *testing.T) {
 				return put("cases", u64(f.caseID), append([]byte{raw[0]}, b...))(tx)
 			},
 			bucket: "cases", key: ckCase, what: "its free text is sealed under data key",
+		},
+		{
+			name: "nested bucket in an index",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				_, err := tx.Bucket([]byte("cases_by_unit")).CreateBucket([]byte("nested"))
+				return err
+			},
+			bucket: "cases_by_unit", key: `"nested"`, what: "a nested bucket the layout does not have",
+		},
+		{
+			name: "case no longer lists its report",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return editCase(tx, f.caseID, func(c map[string]any) { c["ReportIDs"] = []string{} })
+			},
+			bucket: "reports", key: "{report}", what: "names case " + ckCase + ", which does not list it",
+		},
+		{
+			name: "case lists a report that names no case",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return editCase(tx, f.caseID, func(c map[string]any) { c["ReportIDs"] = []string{f.report.String(), f.loose.String()} })
+			},
+			bucket: "cases", key: ckCase, what: "which names case \"\"",
 		},
 		{
 			name:   "case sequence behind",
@@ -358,6 +403,71 @@ func TestCheckFindsDamage(t *testing.T) {
 				return put("idempotency_by_time", append(u64(uint64(ckT0.Add(time.Hour).UnixNano())), "CreateReport/r1"...), nil)(tx)
 			},
 			bucket: "idempotency_by_time", key: `request "CreateReport/r1"`, what: "another time",
+		},
+		{
+			name: "case scope entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("case_scope", append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...))(tx)
+			},
+			bucket: "case_scope", key: `"incident:units/00004@2025-07-01", case id`, what: "missing",
+		},
+		{
+			name: "dangling case scope entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_scope", append([]byte("handler:units/00070@2025-07-01\x00"), u64(99)...), nil)(tx)
+			},
+			bucket: "case_scope", key: "case id 99", what: "dangling",
+		},
+		{
+			name: "case scope entry the case does not have",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_scope", append([]byte("handler:units/00070@2025-07-01\x00"), u64(f.caseID)...), nil)(tx)
+			},
+			bucket: "case_scope", key: `"handler:units/00070@2025-07-01"`, what: "stale",
+		},
+		{
+			name: "report scope entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("report_scope", append([]byte("incident:units/00004@2025-07-01\x00"), f.report[:]...))(tx)
+			},
+			bucket: "report_scope", key: `"incident:units/00004@2025-07-01", report {report}`, what: "missing",
+		},
+		{
+			name: "report scope entry of another taker",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("report_scope", append([]byte("taker:minh.tran\x00"), f.report[:]...), nil)(tx)
+			},
+			bucket: "report_scope", key: `"taker:minh.tran", report {report}`, what: "stale",
+		},
+		{
+			name: "dangling report scope entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("report_scope", append([]byte("taker:ghost\x00"), ghost[:]...), nil)(tx)
+			},
+			bucket: "report_scope", key: ghost.String(), what: "dangling",
+		},
+		{
+			name: "case queue entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("units/00004@2025-07-01\x00\x01"), u64(^uint64(0))...)
+				return del("case_queue", append(k, u64(^f.caseID)...))(tx)
+			},
+			bucket: "case_queue", key: `"units/00004@2025-07-01 queue 1"`, what: "missing",
+		},
+		{
+			name: "case queue entry at another due time",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("units/00004@2025-07-01\x00\x01"), u64(uint64(ckT0.UnixNano()))...)
+				return put("case_queue", append(k, u64(^f.caseID)...), nil)(tx)
+			},
+			bucket: "case_queue", key: `"units/00004@2025-07-01 queue 1"`, what: "stale",
+		},
+		{
+			name: "malformed case queue entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("case_queue", []byte("units/00004@2025-07-01"), nil)(tx)
+			},
+			bucket: "case_queue", key: "units/00004@2025-07-01", what: "malformed",
 		},
 		{
 			name:   "newer schema version",
@@ -649,4 +759,20 @@ func TestOpenRefusesACutFile(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editCase rewrites the JSON of a stored case record.
+func editCase(tx *bolt.Tx, id uint64, edit func(map[string]any)) error {
+	b := tx.Bucket([]byte("cases"))
+	raw := b.Get(u64(id))
+	var c map[string]any
+	if err := json.Unmarshal(raw[1:], &c); err != nil {
+		return err
+	}
+	edit(c)
+	out, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(id), append([]byte{raw[0]}, out...))
 }

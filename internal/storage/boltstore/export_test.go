@@ -12,3 +12,17 @@ func LeafFill(t storage.ReadTx, bucket string) (inuse, alloc int) {
 	st := t.(*tx).btx.Bucket([]byte(bucket)).Stats()
 	return st.LeafInuse, st.LeafAlloc
 }
+
+// FillAsBefore makes s fill pages as the store did before appendFill (the
+// audit log full, every other bucket split at half a page), for
+// TestFillPercentShrinksTheFile's comparison.
+func FillAsBefore(s *Store) { s.fill = map[string]float64{string(bucketAudit): 1} }
+
+// AppendFill lists the buckets appendFill fills beyond half a page.
+func AppendFill() []string {
+	var names []string
+	for name := range appendFill {
+		names = append(names, name)
+	}
+	return names
+}

@@ -132,8 +132,11 @@ func TestAppendOnlyBucketsFillPages(t *testing.T) {
 	err := s.View(ctx, func(tx storage.ReadTx) error {
 		// Not cases: bbolt leaves at least two records on the page a split
 		// starts, so records of a quarter page or more (a case is about
-		// 900 bytes here) fill no better.
-		for _, b := range []string{"reports", "reports_by_call_type", "case_numbers", "outbox"} {
+		// 900 bytes here) fill no better. Not the call type index either:
+		// written at its end here, with one call type, but between older
+		// keys when calls of several types arrive, so it keeps bbolt's
+		// default split (TestFillPercentShrinksTheFile).
+		for _, b := range []string{"reports", "case_numbers", "outbox"} {
 			inuse, alloc := boltstore.LeafFill(tx, b)
 			t.Logf("%s: %d of %d bytes of leaf pages in use", b, inuse, alloc)
 			// bbolt's split leaves the two last records of a full page on

@@ -184,12 +184,68 @@ func (t *tx) DataKey(id string) (keys.WrappedKey, error) {
 	return getAs[keys.WrappedKey](t, bucketDataKeys, "data key", id)
 }
 
-// PutDataKey overwrites: a key rotation re-wraps a data key in place.
+// PutDataKey overwrites: a key rotation re-wraps a data key in place, and
+// moves its entry in data_keys_by_master to the new master.
 func (t *tx) PutDataKey(id string, w keys.WrappedKey) error {
 	if err := checkID("data key", id, false); err != nil {
 		return err
 	}
+	idx := t.bucket(bucketDataKeysByMaster)
+	if raw := t.bucket(bucketDataKeys).Get([]byte(id)); raw != nil {
+		old, err := decodeAs[keys.WrappedKey](raw)
+		if err != nil {
+			return fmt.Errorf("data key %q: %w", id, err)
+		}
+		if old.MasterID != w.MasterID {
+			if err := idx.Delete(dataKeyMasterKey(old.MasterID, id)); err != nil {
+				return fmt.Errorf("put data key %q: %w", id, err)
+			}
+		}
+	}
+	if err := idx.Put(dataKeyMasterKey(w.MasterID, id), nil); err != nil {
+		return fmt.Errorf("put data key %q: %w", id, err)
+	}
 	return t.writeRecord(bucketDataKeys, "data key", id, w)
+}
+
+// dataKeyMasterKey is the key of a data key's entry in data_keys_by_master.
+// Master ids are hex and data key ids hold no 0x00, so the entries of one
+// master form one prefix.
+func dataKeyMasterKey(masterID, id string) []byte {
+	return append(stringPrefix(masterID), id...)
+}
+
+// DataKeyPerMaster takes the first entry of each master's run in
+// data_keys_by_master and seeks past the run, so it reads one entry and
+// one record per master.
+func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
+	idx := t.bucket(bucketDataKeysByMaster)
+	if idx == nil {
+		// A file opened read-only before Open built the index: the same
+		// answer, the slow way.
+		return t.dataKeyPerMasterByScan()
+	}
+	var out []storage.DataKey
+	cur := idx.Cursor()
+	for k, _ := cur.First(); k != nil; {
+		master, id, ok := bytes.Cut(k, []byte{0})
+		if !ok {
+			return nil, fmt.Errorf("data key index entry %q: malformed", k)
+		}
+		w, err := t.DataKey(string(id))
+		if err != nil {
+			return nil, fmt.Errorf("data key index entry %q: %w", k, err)
+		}
+		out = append(out, storage.DataKey{ID: string(id), Wrapped: w})
+		// 0x01 sorts after every "master 0x00 ..." entry and before the
+		// next master's.
+		k, _ = cur.Seek(append(bytes.Clone(master), 1))
+	}
+	return out, nil
+}
+
+func (t *tx) dataKeyPerMasterByScan() ([]storage.DataKey, error) {
+	return storekey.FirstDataKeyPerMaster(t.bucket(bucketDataKeys).Cursor(), decodeAs[keys.WrappedKey])
 }
 
 func (t *tx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {

@@ -3,11 +3,14 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // migrate brings a file of an older schema version up to SchemaVersion, in
@@ -27,7 +30,79 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 3: %w", err)
 		}
 	}
+	if version < 4 {
+		if err := buildCaseIndexes(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 4: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// buildCaseIndexes (version 3 to 4) adds the case scope and queue indexes
+// and the report scope index, and fills them from every case and report. The entries are gathered and put in
+// key order: bbolt splits nodes only at commit, so entries put in random
+// order into a new bucket would each shift all those before them (a
+// quadratic build), while entries in order are appended. Gathering holds
+// every entry's key in memory, about as much as the dirty pages of the
+// new buckets that bbolt holds until the commit anyway.
+func buildCaseIndexes(btx *bolt.Tx) error {
+	cases := btx.Bucket(bucketCases)
+	if cases == nil {
+		return fmt.Errorf("bucket %s is missing", bucketCases)
+	}
+	var scope, queue [][]byte
+	err := cases.ForEach(func(k, v []byte) error {
+		c, err := decodeAs[model.Case](v)
+		if err != nil {
+			return fmt.Errorf("case %s: %w", caseString(k), err)
+		}
+		s, q, err := storekey.CaseIndexKeys(c)
+		scope, queue = append(scope, s...), append(queue, q...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	reports := btx.Bucket(bucketReports)
+	if reports == nil {
+		return fmt.Errorf("bucket %s is missing", bucketReports)
+	}
+	var reportScope [][]byte
+	t := &tx{btx: btx}
+	err = reports.ForEach(func(k, v []byte) error {
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil {
+			return fmt.Errorf("report %s: %w", reportString(k), err)
+		}
+		c, err := t.reportCase(r)
+		if err != nil {
+			return err
+		}
+		keys, err := storekey.ReportIndexKeys(k, r, c)
+		reportScope = append(reportScope, keys...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, ix := range []struct {
+		name []byte
+		keys [][]byte
+	}{{bucketCaseScope, scope}, {bucketCaseQueue, queue}, {bucketReportScope, reportScope}} {
+		b, err := btx.CreateBucketIfNotExists(ix.name)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", ix.name, err)
+		}
+		// Pages filled in order are not split again by these puts.
+		b.FillPercent = 0.9
+		slices.SortFunc(ix.keys, bytes.Compare)
+		for _, k := range ix.keys {
+			if err := b.Put(k, nil); err != nil {
+				return fmt.Errorf("put %s entry: %w", ix.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // dropClearCaseAnswers (version 2 to 3) deletes the idempotency records of
@@ -76,27 +151,66 @@ func dropClearCaseAnswers(tx *bolt.Tx) error {
 // migrateIdempotencyIndex (version 1 to 2) adds the index of idempotency
 // records by CreateTime, which the retention sweep reads.
 func migrateIdempotencyIndex(tx *bolt.Tx) error {
-	idx, err := tx.CreateBucketIfNotExists(bucketIdempotencyByTime)
-	if err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucketIdempotencyByTime, err)
-	}
-	recs := tx.Bucket(bucketIdempotency)
-	if recs == nil {
-		return fmt.Errorf("bucket %s is missing", bucketIdempotency)
-	}
-	return recs.ForEach(func(k, v []byte) error {
+	return buildIndex(tx, bucketIdempotencyByTime, bucketIdempotency, func(k, v []byte) ([]byte, error) {
 		r, err := decodeAs[model.IdempotencyRecord](v)
 		if err != nil {
-			return fmt.Errorf("idempotency record %q: %w", k, err)
+			return nil, fmt.Errorf("idempotency record %q: %w", k, err)
 		}
-		return idx.Put(idempotencyTimeKey(r.CreateTime, string(k)), nil)
+		return idempotencyTimeKey(r.CreateTime, string(k)), nil
 	})
 }
 
+// buildDataKeyIndex adds data_keys_by_master to a file written before it
+// existed, in the transaction that opens the file. It is not a schema
+// version of its own: the index is derived from data_keys alone, the
+// build runs whenever the bucket is missing (so it is idempotent, and
+// a file of any version gets it), and a binary that does not know the
+// bucket reads data_keys as before. A read-only open does without it
+// (DataKeyPerMaster scans data_keys instead).
+func buildDataKeyIndex(tx *bolt.Tx) error {
+	if tx.Bucket(bucketDataKeysByMaster) != nil {
+		return nil
+	}
+	return buildIndex(tx, bucketDataKeysByMaster, bucketDataKeys, func(k, v []byte) ([]byte, error) {
+		w, err := decodeAs[keys.WrappedKey](v)
+		if err != nil {
+			return nil, fmt.Errorf("data key %q: %w", k, err)
+		}
+		return dataKeyMasterKey(w.MasterID, string(k)), nil
+	})
+}
+
+// buildIndex creates the bucket index if it is missing and puts in it the
+// entry entryKey gives for every record of the bucket records.
+func buildIndex(tx *bolt.Tx, index, records []byte, entryKey func(k, v []byte) ([]byte, error)) error {
+	idx, err := tx.CreateBucketIfNotExists(index)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", index, err)
+	}
+	recs := tx.Bucket(records)
+	if recs == nil {
+		return fmt.Errorf("bucket %s is missing", records)
+	}
+	return recs.ForEach(func(k, v []byte) error {
+		entry, err := entryKey(k, v)
+		if err != nil {
+			return err
+		}
+		return idx.Put(entry, nil)
+	})
+}
+
+// optionalBucket reports whether a bucket may be missing from a file this
+// code reads: one that Open builds whenever it is missing.
+func optionalBucket(name []byte) bool { return bytes.Equal(name, bucketDataKeysByMaster) }
+
 // bucketVersion is the schema version that added a bucket.
 func bucketVersion(name []byte) uint32 {
-	if bytes.Equal(name, bucketIdempotencyByTime) {
+	switch {
+	case bytes.Equal(name, bucketIdempotencyByTime):
 		return 2
+	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue), bytes.Equal(name, bucketReportScope):
+		return 4
 	}
 	return 1
 }

@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -114,15 +118,7 @@ func TestOpenMigratesVersion2DropsClearCaseAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, 3); !bytes.Equal(got, want) {
-		t.Errorf("schema_version after the migration = %x, want %x", got, want)
-	}
-	if res := mustCheck(t, path); !res.OK() {
-		t.Errorf("the migrated file does not check (the index must lose the entry too):\n%s", problemList(res))
-	}
+	wantMigrated(t, s, path, "the index must lose the entry too")
 }
 
 // putIdempotency stores recs in a new database at path and closes it.
@@ -142,5 +138,140 @@ func putIdempotency(t *testing.T, path string, recs ...model.IdempotencyRecord) 
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A file of schema version 3 has no case scope or queue index. Opening it
+// builds both from every case in the opening transaction: the lists that
+// read them find the cases written before the upgrade, and the file
+// checks clean.
+func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	f := writeHealthy(t, path)
+	unit := "units/00004@2025-07-01"
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, name := range []string{"case_scope", "case_queue", "report_scope"} {
+			if err := tx.DeleteBucket([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 3))
+	})
+	if res := mustCheck(t, path); res.OK() {
+		t.Fatal("the version 3 file checks clean before the migration: the test would prove nothing")
+	}
+
+	s := open(t, path)
+	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+		inScope, _, err := tx.ListCases(storage.CaseQuery{Scopes: []string{"incident:" + unit}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListCases in scope: %w", err)
+		}
+		if len(inScope) != 1 || inScope[0].ID != f.caseID {
+			t.Errorf("ListCases in the scope of its commune = %v, want case id %d", inScope, f.caseID)
+		}
+		queued, _, err := tx.ListQueue(storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unit}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListQueue: %w", err)
+		}
+		if len(queued) != 1 || queued[0].ID != f.caseID {
+			t.Errorf("ListQueue(my unit open) of its commune = %v, want case id %d", queued, f.caseID)
+		}
+		// The report of the case, through its case's scope; the loose
+		// report (no case, no taker) is in no scope.
+		reports, _, err := tx.ListReports(storage.ReportQuery{Scopes: []string{"incident:" + unit, "taker:nobody"}, Limit: 10})
+		if err != nil {
+			return fmt.Errorf("ListReports in scope: %w", err)
+		}
+		if len(reports) != 1 || reports[0].ID != f.report.String() {
+			t.Errorf("ListReports in the scope of its case's commune = %v, want report %s", reports, f.report)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMigrated(t, s, path, "every case must have its entries")
+}
+
+// wantMigrated closes s and checks that the file at path has the current
+// schema version and checks clean; why says what a problem would mean.
+func wantMigrated(t *testing.T, s *boltstore.Store, path, why string) {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readSchemaVersion(t, path), binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion); !bytes.Equal(got, want) {
+		t.Errorf("schema_version after the migration = %x, want %x", got, want)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("the migrated file does not check (%s):\n%s", why, problemList(res))
+	}
+}
+
+// A file written before data_keys_by_master existed gets it at open, with
+// an entry for every data key, and the check of the master key at start
+// (DataKeyPerMaster) sees every master; a read-only open answers the same
+// without it.
+func TestOpenBuildsMissingDataKeyIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	writeHealthy(t, path)
+	s := open(t, path)
+	err := s.Update(context.Background(), func(tx storage.Tx) error {
+		return tx.PutDataKey("reports/rotated", keys.WrappedKey{MasterID: "mk2", Sealed: []byte{4}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	perMaster := func(s *boltstore.Store) []string {
+		t.Helper()
+		var got []string
+		err := s.View(context.Background(), func(tx storage.ReadTx) error {
+			ks, err := tx.DataKeyPerMaster()
+			for _, k := range ks {
+				got = append(got, k.Wrapped.MasterID+":"+k.ID)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("DataKeyPerMaster: %v", err)
+		}
+		return got
+	}
+	want := []string{"mk1:cases/" + ckCase, "mk2:reports/rotated"}
+	rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("data_keys_by_master")) })
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("Check of a file without the index (not yet opened by this version):\n%s", problemList(res))
+	}
+
+	ro, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatalf("OpenReadOnly of a file without the index: %v", err)
+	}
+	if got := perMaster(ro); !slices.Equal(got, want) {
+		t.Errorf("DataKeyPerMaster without the index = %v, want %v", got, want)
+	}
+	ro.Close()
+
+	s = open(t, path)
+	if got := perMaster(s); !slices.Equal(got, want) {
+		t.Errorf("DataKeyPerMaster after the open built the index = %v, want %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var entries int
+	rawView(t, path, func(tx *bolt.Tx) error {
+		entries = tx.Bucket([]byte("data_keys_by_master")).Stats().KeyN
+		return nil
+	})
+	if entries != 4 {
+		t.Errorf("data_keys_by_master has %d entries after the open, want 4 (one per data key)", entries)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("Check after the open built the index:\n%s", problemList(res))
 	}
 }

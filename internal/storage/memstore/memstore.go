@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // ErrClosed is returned by every call on a closed store.
@@ -290,6 +291,14 @@ func newCursor(keys, values [][]byte) *sortedCursor {
 		}
 	}
 	return c
+}
+
+// openSorted sorts keys and returns a function that opens a new cursor
+// over them each time it is called, as storekey.ScanMerged needs one per
+// prefix.
+func openSorted(keys [][]byte) func() storekey.Cursor {
+	slices.SortFunc(keys, bytes.Compare)
+	return func() storekey.Cursor { return &sortedCursor{keys: keys} }
 }
 
 func (c *sortedCursor) at() ([]byte, []byte) {

@@ -46,12 +46,16 @@ type reportEntry struct {
 }
 
 // caseEntry is a stored case and the fields its lists and updates check.
+// scope and queue are its entries in boltstore's scope and queue indexes
+// (storekey.CaseIndexKeys), pure functions of the case, so computed when
+// it is stored.
 type caseEntry struct {
-	raw      []byte
-	number   string
-	unit     units.Key
-	status   model.CaseStatus
-	revision uint64
+	raw          []byte
+	number       string
+	unit         units.Key
+	status       model.CaseStatus
+	revision     uint64
+	scope, queue [][]byte
 }
 
 // tokenEntry is a stored token and its user.
@@ -90,6 +94,9 @@ func (t *tx) CreateReport(r model.StoredReport) error {
 	if t.st.reports.has(string(key)) {
 		return fmt.Errorf("report %s: %w", r.ID, model.ErrAlreadyExists)
 	}
+	if _, err := t.reportIndexKeys(key, r); err != nil {
+		return err
+	}
 	return t.putReport(key, r)
 }
 
@@ -107,6 +114,9 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 	if prev.takenBy != r.TakenBy {
 		return fmt.Errorf("update report %s: the taker cannot change (stored %q, update carries %q)", r.ID, prev.takenBy, r.TakenBy)
 	}
+	if _, err := t.reportIndexKeys(key, r); err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
+	}
 	return t.putReport(key, r)
 }
 
@@ -119,10 +129,44 @@ func (t *tx) putReport(key []byte, r model.StoredReport) error {
 	return nil
 }
 
+// reportIndexKeys returns r's entries in boltstore's report scope index:
+// those of its case while its CaseNumber names a stored one. They are
+// computed when read, so they follow the case through its updates.
+func (t *tx) reportIndexKeys(key []byte, r model.StoredReport) ([][]byte, error) {
+	var c *model.Case
+	if r.CaseNumber != "" {
+		switch found, err := t.CaseByNumber(r.CaseNumber); {
+		case err == nil:
+			c = &found
+		case !errors.Is(err, model.ErrNotFound):
+			return nil, err
+		}
+	}
+	return storekey.ReportIndexKeys(key, r, c)
+}
+
 // ListReports reads what boltstore's index for q would hold (the taker's
-// reports, else those of the call type, else all) and checks the other
-// conditions on each record.
+// reports, else those of the scope keys, else those of the call type,
+// else all) and checks the other conditions on each record.
 func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
+	keep := func(r model.StoredReport) bool {
+		return (q.CallType == 0 || r.CallType == q.CallType) && (q.Match == nil || q.Match(r))
+	}
+	if q.TakenBy == "" && q.Scopes != nil {
+		var index [][]byte
+		for key := range t.st.reports.m {
+			r, err := t.reportByKey([]byte(key))
+			if err != nil {
+				return nil, "", err
+			}
+			ks, err := t.reportIndexKeys([]byte(key), r)
+			if err != nil {
+				return nil, "", err
+			}
+			index = append(index, ks...)
+		}
+		return pageMerged(index, q.Scopes, storekey.ReportKeyLen, q.After, q.Limit, t.reportByKey, keep)
+	}
 	var prefix []byte
 	indexed := func(reportEntry) bool { return true }
 	switch {
@@ -135,10 +179,7 @@ func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, e
 	}
 	return pageDesc(t.st.reports.m, prefix, storekey.ReportKeyLen, q.After, q.Limit, indexed,
 		func(key string) []byte { return []byte(key) },
-		t.reportByKey,
-		func(r model.StoredReport) bool {
-			return (q.CallType == 0 || r.CallType == q.CallType) && (q.Match == nil || q.Match(r))
-		})
+		t.reportByKey, keep)
 }
 
 // pageDesc pages, newest first, through an index built from the entries
@@ -156,8 +197,31 @@ func pageDesc[K comparable, E, V any](m map[K]E, prefix []byte, idLen int, after
 		}
 	}
 	var out []V
+	collect := collector(&out, load, keep)
 	next, err := storekey.ScanDesc(newCursor(index, nil), prefix, idLen, after, limit, func(k []byte, take bool) error {
-		v, err := load(k[len(prefix):])
+		return collect(k[len(prefix):], take)
+	})
+	return out, next, err
+}
+
+// pageMerged pages, newest first, through the entries of index (keys of a
+// scope index: a scope key's prefix, then a record key of idLen bytes)
+// under any of scopes, with storekey.ScanMerged as boltstore does. load
+// and keep are pageDesc's.
+func pageMerged[V any](index [][]byte, scopes []string, idLen int, after string, limit int,
+	load func(id []byte) (V, error), keep func(V) bool,
+) ([]V, string, error) {
+	var out []V
+	next, err := storekey.ScanMerged(openSorted(index), storekey.ScopePrefixes(scopes), idLen, true, after, limit, collector(&out, load, keep))
+	return out, next, err
+}
+
+// collector is the callback of a list walk: it loads the record of an
+// index entry's id, leaves it out unless keep, and appends it to out when
+// the walk takes it.
+func collector[V any](out *[]V, load func(id []byte) (V, error), keep func(V) bool) func(id []byte, take bool) error {
+	return func(id []byte, take bool) error {
+		v, err := load(id)
 		if err != nil {
 			return err
 		}
@@ -165,11 +229,10 @@ func pageDesc[K comparable, E, V any](m map[K]E, prefix []byte, idLen int, after
 			return storekey.ErrSkip
 		}
 		if take {
-			out = append(out, v)
+			*out = append(*out, v)
 		}
 		return nil
-	})
-	return out, next, err
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -237,20 +300,39 @@ func (t *tx) UpdateCase(c model.Case) error {
 	return t.putCase(c.ID, c)
 }
 
+// putCase refuses a case whose index keys no store can hold before it
+// writes anything, as boltstore refuses it.
 func (t *tx) putCase(id uint64, c model.Case) error {
 	c.ID = id
+	scope, queue, err := storekey.CaseIndexKeys(c)
+	if err != nil {
+		return err
+	}
 	raw, err := encode(c)
 	if err != nil {
 		return err
 	}
-	t.st.cases.put(id, caseEntry{raw: raw, number: c.Number, unit: c.ResponsibleUnit, status: c.Status, revision: c.Revision})
+	t.st.cases.put(id, caseEntry{raw: raw, number: c.Number, unit: c.ResponsibleUnit, status: c.Status, revision: c.Revision, scope: scope, queue: queue})
 	return nil
 }
 
 // ListCases reads what boltstore's index for q would hold (the unit's
-// cases, else those of the status, else all) and checks the other
-// conditions on each record.
+// cases, else those of the scope keys, else those of the status, else
+// all) and checks the other conditions on each record.
 func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
+	load := func(id []byte) (model.Case, error) { return t.CaseByID(binary.BigEndian.Uint64(id)) }
+	keep := func(c model.Case) bool {
+		return (q.Status == 0 || c.Status == q.Status) &&
+			(q.Scopes == nil || storekey.InScope(c, q.Scopes)) &&
+			(q.Match == nil || q.Match(c))
+	}
+	if q.ResponsibleUnit.IsZero() && q.Scopes != nil {
+		var index [][]byte
+		for _, e := range t.st.cases.m {
+			index = append(index, e.scope...)
+		}
+		return pageMerged(index, q.Scopes, storekey.ScopeSuffixLen, q.After, q.Limit, load, keep)
+	}
 	var prefix []byte
 	indexed := func(caseEntry) bool { return true }
 	switch {
@@ -261,12 +343,17 @@ func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 		prefix = storekey.U32(uint32(q.Status))
 		indexed = func(e caseEntry) bool { return e.status == q.Status }
 	}
-	return pageDesc(t.st.cases.m, prefix, storekey.CaseKeyLen, q.After, q.Limit, indexed,
-		storekey.U64,
-		func(id []byte) (model.Case, error) { return t.CaseByID(binary.BigEndian.Uint64(id)) },
-		func(c model.Case) bool {
-			return (q.Status == 0 || c.Status == q.Status) && (q.Match == nil || q.Match(c))
-		})
+	return pageDesc(t.st.cases.m, prefix, storekey.CaseKeyLen, q.After, q.Limit, indexed, storekey.U64, load, keep)
+}
+
+// ListQueue walks boltstore's queue index, built from the entries of
+// every case.
+func (t *tx) ListQueue(q storage.QueueQuery) ([]model.Case, string, error) {
+	var index [][]byte
+	for _, e := range t.st.cases.m {
+		index = append(index, e.queue...)
+	}
+	return storekey.ListQueue(openSorted(index), q, t.CaseByID)
 }
 
 // ---------------------------------------------------------------------------
@@ -381,12 +468,17 @@ func (t *tx) ListUsers(after string, limit int) ([]model.User, string, error) {
 
 // scanAscTable pages through tb in order of id with storekey.ScanAsc.
 func scanAscTable(tb *table[string, []byte], after string, limit int, fn func(k, v []byte) error) (string, error) {
+	return storekey.ScanAsc(sortedTable(tb), after, limit, fn)
+}
+
+// sortedTable is a cursor over tb's entries in order of id.
+func sortedTable(tb *table[string, []byte]) *sortedCursor {
 	ks := make([][]byte, 0, len(tb.m))
 	vs := make([][]byte, 0, len(tb.m))
 	for k, v := range tb.m {
 		ks, vs = append(ks, []byte(k)), append(vs, v)
 	}
-	return storekey.ScanAsc(newCursor(ks, vs), after, limit, fn)
+	return newCursor(ks, vs)
 }
 
 func (t *tx) CountUsers() (int, error) { return len(t.st.users.m), nil }
@@ -491,6 +583,12 @@ func (t *tx) PutDataKey(id string, w keys.WrappedKey) error {
 	}
 	t.st.dataKeys.put(id, raw)
 	return nil
+}
+
+// DataKeyPerMaster scans every data key: memstore keeps no index by
+// master.
+func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
+	return storekey.FirstDataKeyPerMaster(sortedTable(&t.st.dataKeys), decodeAs[keys.WrappedKey])
 }
 
 func (t *tx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {

@@ -18,6 +18,7 @@ var dataKeyTests = []namedTest{
 	{"NotFound", testDataKeyNotFound},
 	{"ListPaging", testDataKeyListPaging},
 	{"ListBadCursor", testDataKeyListBadCursor},
+	{"PerMaster", testDataKeyPerMaster},
 }
 
 // sampleWrapped returns a wrapped key whose bytes depend on n and include
@@ -180,4 +181,49 @@ func testDataKeyListBadCursor(t *testing.T, s storage.Store) {
 		}
 		return nil
 	})
+}
+
+// testDataKeyPerMaster: one key per master in use, the first by id, and a
+// re-wrap moves a key to its new master (a master whose last key moved
+// away is no longer in use).
+func testDataKeyPerMaster(t *testing.T, s storage.Store) {
+	perMaster := func() []string {
+		t.Helper()
+		ks, err := readOne(t, s, func(tx storage.ReadTx) ([]storage.DataKey, error) { return tx.DataKeyPerMaster() })
+		if err != nil {
+			t.Fatalf("DataKeyPerMaster: %v", err)
+		}
+		out := make([]string, len(ks))
+		for i, k := range ks {
+			out[i] = k.Wrapped.MasterID + ":" + k.ID
+			if got, err := getDataKey(t, s, k.ID); err != nil || !sameWrapped(got, k.Wrapped) {
+				t.Errorf("DataKeyPerMaster gave %s as %+v, but DataKey(%s) = %+v, %v", k.ID, k.Wrapped, k.ID, got, err)
+			}
+		}
+		return out
+	}
+	if got := perMaster(); len(got) != 0 {
+		t.Errorf("DataKeyPerMaster on an empty store = %v, want none", got)
+	}
+	// Masters whose ids are prefixes of one another must not be taken
+	// for one.
+	putDataKeys(t, s,
+		storage.DataKey{ID: "k3", Wrapped: sampleWrapped("aa", 1)},
+		storage.DataKey{ID: "k1", Wrapped: sampleWrapped("aa", 2)},
+		storage.DataKey{ID: "k2", Wrapped: sampleWrapped("aab", 3)},
+		storage.DataKey{ID: "k0", Wrapped: sampleWrapped("b", 4)},
+		storage.DataKey{ID: "k4", Wrapped: sampleWrapped("b", 5)},
+	)
+	if got, want := perMaster(), []string{"aa:k1", "aab:k2", "b:k0"}; !slices.Equal(got, want) {
+		t.Errorf("DataKeyPerMaster = %v, want %v", got, want)
+	}
+	// Rotation re-wraps in place: k1 and k3 leave aa, k2 leaves aab.
+	putDataKeys(t, s,
+		storage.DataKey{ID: "k1", Wrapped: sampleWrapped("c", 6)},
+		storage.DataKey{ID: "k3", Wrapped: sampleWrapped("b", 7)},
+		storage.DataKey{ID: "k2", Wrapped: sampleWrapped("c", 8)},
+	)
+	if got, want := perMaster(), []string{"b:k0", "c:k1"}; !slices.Equal(got, want) {
+		t.Errorf("DataKeyPerMaster after re-wrapping = %v, want %v", got, want)
+	}
 }

@@ -34,6 +34,7 @@ func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Case", caseTests},
 		{"ListReports", listReportTests},
 		{"ListCases", listCaseTests},
+		{"CaseIndexes", caseIndexTests},
 		{"Idempotency", idempotencyTests},
 		{"Transactions", transactionTests},
 		{"User", userTests},

@@ -50,7 +50,7 @@ type adminServer struct {
 func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest) (*pb.CreateUserResponse, error) {
 	u := req.GetUser()
 	user, tok, err := s.identity.CreateUser(ctx, principalFrom(ctx), model.User{
-		ID: req.GetUserId(), DisplayName: u.GetDisplayName(), Role: model.Role(u.GetRole()),
+		ID: req.GetUserId(), DisplayName: u.GetDisplayName(), Role: roles.toModel(u.GetRole()),
 		Unit: u.GetUnit(), Phone: u.GetPhone(),
 	}, req.GetTokenTtl().AsDuration(), retryOf(req))
 	if err != nil {

@@ -54,7 +54,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	}
 	cases, next, err := s.intake.ListCases(ctx, p, storage.CaseQuery{
 		ResponsibleUnit: unit,
-		Status:          model.CaseStatus(req.GetStatus()),
+		Status:          caseStatuses.toModel(req.GetStatus()),
 		After:           cursor,
 		Limit:           pageSize(req.GetPageSize(), 50, 500),
 	})
@@ -80,13 +80,13 @@ func (s *caseServer) caseToProto(ctx context.Context, c model.Case) *pb.Case {
 }
 
 // listQueue serves ListCases for a work queue: sorted by the nearest open
-// deadline, paged by position.
+// deadline, paged by a cursor.
 func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*pb.ListCasesResponse, error) {
 	p := principalFrom(ctx)
 	if req.GetResponsibleUnit() != "" || req.GetStatus() != 0 {
 		return nil, toStatus(ctx, s.log, model.InvalidField("queue", "queue.alone", "a queue or due_before cannot be combined with responsible_unit or status"))
 	}
-	q := intake.QueueQuery{Queue: intake.Queue(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
+	q := intake.QueueQuery{Queue: caseQueues.toModel(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
 	if t := req.GetDueBefore(); t != nil {
 		q.DueBefore = t.AsTime()
 	}
@@ -95,21 +95,12 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	if cursor != "" {
-		n, ok := intake.ParseOffset(cursor)
-		if !ok {
-			return nil, badPageToken()
-		}
-		q.Offset = n
-	}
+	q.After = cursor
 	cases, next, err := s.intake.ListQueue(ctx, p, q)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListCasesResponse{}
-	if next > 0 {
-		resp.NextPageToken = s.pages.encode(intake.FormatOffset(next), filters...)
-	}
+	resp := &pb.ListCasesResponse{NextPageToken: s.pages.encode(next, filters...)}
 	for _, c := range cases {
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
 	}

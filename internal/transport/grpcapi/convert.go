@@ -18,20 +18,20 @@ import (
 // as patterns are parsed here.
 func reportFromProto(p *pb.Report) (model.Report, error) {
 	r := model.Report{
-		Channel:              model.Channel(p.GetChannel()),
+		Channel:              channels.toModel(p.GetChannel()),
 		ReceiveTime:          p.GetReceiveTime().AsTime(),
-		CallType:             model.CallType(p.GetCallType()),
+		CallType:             callTypes.toModel(p.GetCallType()),
 		FamilySituation:      p.GetFamilySituation(),
 		ActionsTaken:         p.GetActionsTaken(),
 		Narrative:            p.GetNarrative(),
 		ImmediateDanger:      p.GetImmediateDanger(),
-		SuspectedAbuse:       convertEnums[model.AbuseForm](p.GetSuspectedAbuse()),
-		SpecialCircumstances: convertEnums[model.SpecialCircumstance](p.GetSpecialCircumstances()),
+		SuspectedAbuse:       abuseForms.toModels(p.GetSuspectedAbuse()),
+		SpecialCircumstances: circumstances.toModels(p.GetSpecialCircumstances()),
 	}
 	for i, c := range p.GetChildren() {
 		child := model.Child{
 			FullName:     c.GetFullName(),
-			Sex:          model.Sex(c.GetSex()),
+			Sex:          sexes.toModel(c.GetSex()),
 			Location:     c.GetLocation(),
 			Condition:    c.GetCondition(),
 			ExpectedHarm: c.GetExpectedHarm(),
@@ -75,16 +75,16 @@ func reportFromProto(p *pb.Report) (model.Report, error) {
 func reportToProto(r model.Report) *pb.Report {
 	p := &pb.Report{
 		Name:                 reportName(r.ID),
-		Channel:              pb.Channel(r.Channel),
+		Channel:              channels.toAPI(r.Channel),
 		ReceiveTime:          timestamp(r.ReceiveTime),
 		IncidentCommuneCode:  r.IncidentUnit.Code,
 		IncidentUnit:         unitName(r.IncidentUnit),
-		CallType:             pb.CallType(r.CallType),
+		CallType:             callTypes.toAPI(r.CallType),
 		FamilySituation:      r.FamilySituation,
 		ActionsTaken:         r.ActionsTaken,
 		Narrative:            r.Narrative,
-		SuspectedAbuse:       convertEnums[pb.AbuseForm](r.SuspectedAbuse),
-		SpecialCircumstances: convertEnums[pb.SpecialCircumstance](r.SpecialCircumstances),
+		SuspectedAbuse:       abuseForms.toAPIs(r.SuspectedAbuse),
+		SpecialCircumstances: circumstances.toAPIs(r.SpecialCircumstances),
 		ImmediateDanger:      r.ImmediateDanger,
 		CreateTime:           timestamp(r.CreateTime),
 	}
@@ -94,7 +94,7 @@ func reportToProto(r model.Report) *pb.Report {
 	for _, c := range r.Children {
 		child := &pb.Child{
 			FullName:     c.FullName,
-			Sex:          pb.Sex(c.Sex),
+			Sex:          sexes.toAPI(c.Sex),
 			Location:     c.Location,
 			Condition:    c.Condition,
 			ExpectedHarm: c.ExpectedHarm,
@@ -132,7 +132,7 @@ func caseToProto(c model.Case) *pb.Case {
 	p := &pb.Case{
 		Name:            caseName(c.Number),
 		CaseNumber:      c.Number,
-		Status:          pb.CaseStatus(c.Status),
+		Status:          caseStatuses.toAPI(c.Status),
 		ResponsibleUnit: unitName(c.ResponsibleUnit),
 		IncidentUnit:    unitName(c.IncidentUnit),
 		ReceiveTime:     timestamp(c.ReceiveTime),
@@ -145,9 +145,9 @@ func caseToProto(c model.Case) *pb.Case {
 		p.Reports = append(p.Reports, reportName(id))
 	}
 	for _, ch := range c.Children {
-		p.Children = append(p.Children, &pb.ChildSummary{AgeYears: ch.AgeYears, AgeEstimated: ch.AgeEstimated, Sex: pb.Sex(ch.Sex)})
+		p.Children = append(p.Children, &pb.ChildSummary{AgeYears: ch.AgeYears, AgeEstimated: ch.AgeEstimated, Sex: sexes.toAPI(ch.Sex)})
 	}
-	p.SuspectedAbuse = convertEnums[pb.AbuseForm](c.SuspectedAbuse)
+	p.SuspectedAbuse = abuseForms.toAPIs(c.SuspectedAbuse)
 	for _, r := range c.PoliceReferrals {
 		p.PoliceReferrals = append(p.PoliceReferrals, &pb.PoliceReferral{
 			PoliceUnit: r.PoliceUnit, SuspectedOffence: r.SuspectedOffence,
@@ -158,7 +158,7 @@ func caseToProto(c model.Case) *pb.Case {
 		})
 	}
 	p.Emergency = c.Emergency
-	p.EmergencyReason = pb.EmergencyReason(c.EmergencyReason)
+	p.EmergencyReason = emergencyReasons.toAPI(c.EmergencyReason)
 	p.EmergencyMeasuresTime = timestamp(c.EmergencyMeasured)
 	p.SeparationStartTime = timestamp(c.SeparationStart)
 	p.SeparationEndTime = timestamp(c.SeparationEnd)
@@ -208,9 +208,9 @@ func dossierToProto(d model.Dossier) *pb.CaseDossier {
 	out := &pb.CaseDossier{}
 	if a := d.InitialAssessment; a != nil {
 		out.InitialAssessment = &pb.InitialAssessment{
-			Emergency: a.Emergency, EmergencyReason: pb.EmergencyReason(a.EmergencyReason),
-			HarmSeverity: pb.RiskLevel(a.HarmSeverity), AbuserAccess: pb.RiskLevel(a.AbuserAccess),
-			SafetyObstacles: pb.RiskLevel(a.SafetyObstacles), Notes: a.Notes, By: model.UserName(a.By), Time: timestamp(a.Time),
+			Emergency: a.Emergency, EmergencyReason: emergencyReasons.toAPI(a.EmergencyReason),
+			HarmSeverity: riskLevels.toAPI(a.HarmSeverity), AbuserAccess: riskLevels.toAPI(a.AbuserAccess),
+			SafetyObstacles: riskLevels.toAPI(a.SafetyObstacles), Notes: a.Notes, By: model.UserName(a.By), Time: timestamp(a.Time),
 		}
 	}
 	for _, m := range d.EmergencyMeasures {
@@ -229,8 +229,8 @@ func dossierToProto(d model.Dossier) *pb.CaseDossier {
 	}
 	for _, r := range d.Reviews {
 		out.Reviews = append(out.Reviews, &pb.ReviewRecord{
-			HarmSeverity: pb.RiskLevel(r.HarmSeverity), AbuserAccess: pb.RiskLevel(r.AbuserAccess),
-			SafetyObstacles: pb.RiskLevel(r.SafetyObstacles), Notes: r.Notes, Outcome: r.Outcome,
+			HarmSeverity: riskLevels.toAPI(r.HarmSeverity), AbuserAccess: riskLevels.toAPI(r.AbuserAccess),
+			SafetyObstacles: riskLevels.toAPI(r.SafetyObstacles), Notes: r.Notes, Outcome: r.Outcome,
 			By: model.UserName(r.By), Time: timestamp(r.Time),
 		})
 	}
@@ -266,7 +266,7 @@ func notificationToProto(n model.Notification) *pb.Notification {
 
 func userToProto(u model.User) *pb.User {
 	return &pb.User{
-		Name: model.UserName(u.ID), DisplayName: u.DisplayName, Role: pb.Role(u.Role), Unit: u.Unit,
+		Name: model.UserName(u.ID), DisplayName: u.DisplayName, Role: roles.toAPI(u.Role), Unit: u.Unit,
 		Phone: u.Phone, CreateTime: timestamp(u.CreateTime), DisableTime: timestamp(u.DisableTime),
 	}
 }
@@ -308,7 +308,7 @@ func unitToProto(u units.Unit, predecessors []units.Link) *pb.Unit {
 		DisplayName: u.Name,
 		FullName:    u.FullName(),
 		Type:        u.Type,
-		Level:       pb.UnitLevel(u.Level),
+		Level:       unitLevels.toAPI(u.Level),
 		ValidFrom:   u.ValidFrom.String(),
 	}
 	if !u.Parent.IsZero() {
@@ -338,15 +338,4 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
-}
-
-func convertEnums[To, From ~int32](in []From) []To {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make([]To, len(in))
-	for i, v := range in {
-		out[i] = To(v)
-	}
-	return out
 }

@@ -60,9 +60,9 @@ func (s *processServer) AcknowledgeCase(ctx context.Context, req *pb.Acknowledge
 
 func (s *processServer) RecordInitialAssessment(ctx context.Context, req *pb.RecordInitialAssessmentRequest) (*pb.Case, error) {
 	c, err := s.engine.RecordInitialAssessment(ctx, principalFrom(ctx), request(req), process.InitialAssessment{
-		Emergency: req.GetEmergency(), EmergencyReason: model.EmergencyReason(req.GetEmergencyReason()),
-		HarmSeverity: model.Level(req.GetHarmSeverity()), AbuserAccess: model.Level(req.GetAbuserAccess()),
-		SafetyObstacles: model.Level(req.GetSafetyObstacles()), Notes: req.GetNotes(),
+		Emergency: req.GetEmergency(), EmergencyReason: emergencyReasons.toModel(req.GetEmergencyReason()),
+		HarmSeverity: riskLevels.toModel(req.GetHarmSeverity()), AbuserAccess: riskLevels.toModel(req.GetAbuserAccess()),
+		SafetyObstacles: riskLevels.toModel(req.GetSafetyObstacles()), Notes: req.GetNotes(),
 	})
 	return s.answer(ctx, c, err)
 }
@@ -126,8 +126,8 @@ func (s *processServer) StartReview(ctx context.Context, req *pb.StartReviewRequ
 
 func (s *processServer) RecordReview(ctx context.Context, req *pb.RecordReviewRequest) (*pb.Case, error) {
 	c, err := s.engine.RecordReview(ctx, principalFrom(ctx), request(req), process.Review{
-		HarmSeverity: model.Level(req.GetHarmSeverity()), AbuserAccess: model.Level(req.GetAbuserAccess()),
-		SafetyObstacles: model.Level(req.GetSafetyObstacles()), Notes: req.GetNotes(), Outcome: req.GetOutcome(),
+		HarmSeverity: riskLevels.toModel(req.GetHarmSeverity()), AbuserAccess: riskLevels.toModel(req.GetAbuserAccess()),
+		SafetyObstacles: riskLevels.toModel(req.GetSafetyObstacles()), Notes: req.GetNotes(), Outcome: req.GetOutcome(),
 	})
 	return s.answer(ctx, c, err)
 }

@@ -10,7 +10,6 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/intake"
-	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage"
 )
 
@@ -55,7 +54,7 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 		return nil, err
 	}
 	reports, next, err := s.intake.ListReports(ctx, p, storage.ReportQuery{
-		CallType: model.CallType(req.GetCallType()),
+		CallType: callTypes.toModel(req.GetCallType()),
 		After:    cursor,
 		Limit:    pageSize(req.GetPageSize(), 50, 500),
 	})

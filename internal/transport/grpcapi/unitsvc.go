@@ -44,7 +44,7 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 		}
 		f.Parent = k
 	}
-	f.Level = units.Level(req.GetLevel())
+	f.Level = unitLevels.toModel(req.GetLevel())
 	if req.GetAsOfDate() != "" {
 		d, err := vntime.ParseDate(req.GetAsOfDate())
 		if err != nil {

@@ -1,0 +1,269 @@
+package access
+
+import (
+	"slices"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+)
+
+// Storage keeps two indexes of cases so that a list costs a page, not the
+// city: every case under each of its scope keys, and under each of its
+// work-queue entries. Both are pure functions of the case, defined here
+// beside the rules they serve; storage computes them on every write of a
+// case. They only narrow a list to candidates: callers still apply
+// CaseView and the queue rules to each case, so the index can never widen
+// what a principal sees.
+
+// Tags of scope keys: each says which field of the case the key comes from.
+const (
+	scopeIntakeUser = "user:"     // a user who recorded one of its reports
+	scopeIntakeOrg  = "org:"      // the unit of such a user (hotline organisation)
+	scopeHandler    = "handler:"  // a unit that handled it (Handlers)
+	scopeOffered    = "offered:"  // the unit a pending transfer is offered to
+	scopeIncident   = "incident:" // the unit where it happened
+	scopePolice     = "police:"   // a police unit it was referred to
+)
+
+// Tags of a report's own scope keys, apart from its case's so that a
+// case's keys can change without touching them.
+const (
+	scopeTaker    = "taker:"    // the user who recorded it
+	scopeTakerOrg = "takerorg:" // that user's unit
+)
+
+// ReportScopeKeys returns the scope keys of r, whose case is c (nil when
+// it belongs to none): its taker's, its taker's unit's, and its case's
+// ScopeKeys. A principal whose ReportScope holds one of them may see r
+// (subject to CanSeeReport).
+func ReportScopeKeys(r model.StoredReport, c *model.Case) []string {
+	var keys []string
+	if r.TakenBy != "" {
+		keys = append(keys, scopeTaker+r.TakenBy)
+	}
+	if r.TakerUnit != "" {
+		keys = append(keys, scopeTakerOrg+r.TakerUnit)
+	}
+	if c != nil {
+		keys = append(keys, ScopeKeys(*c)...)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// ReportScope returns the scope keys of the reports p may see, as Scope
+// does for cases: whoever recorded a report, hotline supervisors by their
+// organisation, commune and district staff by the scope of the report's
+// case; the city sees every report of a case (all).
+func (pol *Policy) ReportScope(p Principal) (keys []string, all bool) {
+	own := scopeTaker + p.UserID
+	switch p.Role {
+	case model.RoleHotlineOperator:
+		return []string{own}, false
+	case model.RoleHotlineSupervisor:
+		return []string{own, scopeTakerOrg + p.Unit}, false
+	case model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer:
+		keys, _ := pol.Scope(p)
+		return append([]string{own}, keys...), false
+	case model.RoleCityOfficer:
+		if isLevel(pol.units, p.Unit, units.LevelCity) {
+			return nil, true
+		}
+		return []string{own}, false
+	}
+	return nil, false
+}
+
+// ScopeAll is the queue key of every case: QueueNone's entries for the
+// principals who see every case (Scope's all).
+const ScopeAll = "all"
+
+// ScopeKeys returns the scope keys of c, sorted and without duplicates:
+// a principal whose Scope holds one of them may see c (subject to
+// CaseView). They depend on the case alone, never on the unit registry,
+// so that a new registry cannot leave the index stale.
+func ScopeKeys(c model.Case) []string {
+	var keys []string
+	for _, u := range c.IntakeUsers {
+		keys = append(keys, scopeIntakeUser+u)
+	}
+	for _, u := range c.IntakeUnits {
+		keys = append(keys, scopeIntakeOrg+u)
+	}
+	for _, k := range c.Handlers {
+		keys = append(keys, scopeHandler+UnitName(k))
+	}
+	if t := c.PendingTransfer(); t != nil {
+		keys = append(keys, scopeOffered+t.To)
+	}
+	if !c.IncidentUnit.IsZero() {
+		keys = append(keys, scopeIncident+UnitName(c.IncidentUnit))
+	}
+	for _, r := range c.PoliceReferrals {
+		keys = append(keys, scopePolice+r.PoliceUnit)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// Scope returns the scope keys of the cases p may see: every case CaseView
+// shows p carries at least one of them. all is true when p may see every
+// case (the city), and then keys is nil; no keys and not all means p sees
+// no case.
+func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
+	switch p.Role {
+	case model.RoleHotlineOperator:
+		return []string{scopeIntakeUser + p.UserID}, false
+	case model.RoleHotlineSupervisor:
+		return []string{scopeIntakeOrg + p.Unit}, false
+	case model.RoleCommuneWorker, model.RoleCommuneChair:
+		// CaseView compares handlers by unit key and offers by name.
+		unit, ok := p.adminUnit()
+		if !ok {
+			return nil, false
+		}
+		return []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}, false
+	case model.RoleDistrictOfficer:
+		district, ok := p.adminUnit()
+		if !ok {
+			return nil, false
+		}
+		// inDistrict: the district handled it, or one of its units handled
+		// it or saw it happen.
+		keys = []string{scopeHandler + UnitName(district), scopeOffered + p.Unit}
+		for _, u := range pol.units.List(units.Filter{Parent: district}) {
+			name := UnitName(u.Key)
+			keys = append(keys, scopeHandler+name, scopeIncident+name)
+		}
+		slices.Sort(keys)
+		return slices.Compact(keys), false
+	case model.RoleCityOfficer:
+		return nil, isLevel(pol.units, p.Unit, units.LevelCity)
+	case model.RolePoliceLiaison:
+		return []string{scopePolice + p.Unit}, false
+	}
+	return nil, false
+}
+
+// Queue names a work queue of a unit.
+type Queue int
+
+// Queues, numbered as the API's CaseQueue.
+const (
+	// QueueNone is no queue: with a due time, every case in scope with an
+	// open deadline, nearest first.
+	QueueNone             Queue = 0
+	QueueMyUnitOpen       Queue = 1 // open cases the unit is responsible for (police: its open referrals)
+	QueueOverdue          Queue = 2 // cases with an overdue deadline of the unit, or escalated to it
+	QueueAwaitingMyAccept Queue = 3 // transfers to the unit awaiting its decision
+)
+
+// QueueEntry places a case in a work queue: the queue of that kind of the
+// unit named Key (for QueueNone, of the principals holding the scope key
+// Key), in order of Due (zero, for a case without an open deadline that
+// counts, comes last), then newest first.
+type QueueEntry struct {
+	Key   string
+	Queue Queue
+	Due   time.Time
+}
+
+// QueueEntries returns every queue entry of c. A unit's queue holds the
+// cases InQueue puts there, each due at NearestDue for that unit.
+func QueueEntries(c model.Case) []QueueEntry {
+	var out []QueueEntry
+	add := func(unit string, q Queue) {
+		for _, e := range out {
+			if e.Key == unit && e.Queue == q {
+				return
+			}
+		}
+		out = append(out, QueueEntry{Key: unit, Queue: q, Due: NearestDue(c, unit, q)})
+	}
+	if c.Status != model.StatusClosed && !c.ResponsibleUnit.IsZero() {
+		add(UnitName(c.ResponsibleUnit), QueueMyUnitOpen)
+	}
+	for _, r := range c.PoliceReferrals {
+		if r.State != model.PoliceDecided {
+			add(r.PoliceUnit, QueueMyUnitOpen)
+		}
+	}
+	for _, d := range c.Deadlines {
+		if !d.Open() || !d.Breached {
+			continue
+		}
+		add(d.Unit, QueueOverdue)
+		for _, e := range d.Escalations {
+			add(e.To, QueueOverdue)
+		}
+	}
+	if t := c.PendingTransfer(); t != nil {
+		add(t.To, QueueAwaitingMyAccept)
+	}
+	if due := NearestDue(c, "", QueueNone); !due.IsZero() {
+		for _, k := range append(ScopeKeys(c), ScopeAll) {
+			out = append(out, QueueEntry{Key: k, Queue: QueueNone, Due: due})
+		}
+	}
+	return out
+}
+
+// InQueue reports whether c is in queue q of p's unit (QueueNone holds
+// every case).
+func InQueue(p Principal, c model.Case, q Queue) bool {
+	switch q {
+	case QueueMyUnitOpen:
+		if p.Role == model.RolePoliceLiaison {
+			for _, r := range c.PoliceReferrals {
+				if r.PoliceUnit == p.Unit && r.State != model.PoliceDecided {
+					return true
+				}
+			}
+			return false
+		}
+		return c.Status != model.StatusClosed && UnitName(c.ResponsibleUnit) == p.Unit
+	case QueueOverdue:
+		for _, d := range c.Deadlines {
+			if d.Open() && d.Breached && concerns(d, p.Unit) {
+				return true
+			}
+		}
+		return false
+	case QueueAwaitingMyAccept:
+		t := c.PendingTransfer()
+		return t != nil && t.To == p.Unit
+	}
+	return true
+}
+
+// concerns reports whether a deadline is the unit's: it must meet it, or
+// it was escalated to it.
+func concerns(d model.Deadline, unit string) bool {
+	if d.Unit == unit {
+		return true
+	}
+	for _, e := range d.Escalations {
+		if e.To == unit {
+			return true
+		}
+	}
+	return false
+}
+
+// NearestDue is the earliest due time among c's open deadlines that order
+// it in queue q of unit: the unit's own (or escalated to it) in the open
+// and overdue queues, all of them otherwise. It is zero when there is
+// none.
+func NearestDue(c model.Case, unit string, q Queue) time.Time {
+	var best time.Time
+	for _, d := range c.Deadlines {
+		if !d.Open() || ((q == QueueMyUnitOpen || q == QueueOverdue) && !concerns(d, unit)) {
+			continue
+		}
+		if best.IsZero() || d.Due.Before(best) {
+			best = d.Due
+		}
+	}
+	return best
+}

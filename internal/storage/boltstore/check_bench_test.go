@@ -1,0 +1,67 @@
+package boltstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// BenchmarkCheck measures Check per case, on a database of 2000 cases
+// written as the service writes them (fillWorkload).
+func BenchmarkCheck(b *testing.B) {
+	const n = 2000
+	path := filepath.Join(b.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fillWorkload(b, s, n)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := boltstore.Check(context.Background(), path)
+		if err != nil || !res.OK() {
+			b.Fatalf("Check = %v, %d problems: %v", err, len(res.Problems), res.Problems[:min(3, len(res.Problems))])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/case")
+}
+
+// TestCheckReportsProgress: a check reports as it begins, then as it reads,
+// with the bucket it is in and a count that only grows.
+func TestCheckReportsProgress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := open(t, path)
+	fillWorkload(t, s, 200)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []boltstore.Progress
+	res, err := boltstore.CheckWith(context.Background(), path, boltstore.CheckOptions{
+		Progress: func(p boltstore.Progress) { got = append(got, p) },
+		Every:    time.Nanosecond, // every 1024 keys
+	})
+	if err != nil || !res.OK() {
+		t.Fatalf("CheckWith = %v, %s", err, problemList(res))
+	}
+	if len(got) < 3 {
+		t.Fatalf("%d progress reports, want one as the check begins and more as it reads: %+v", len(got), got)
+	}
+	if got[0].Bucket != "" || got[0].Records != 0 {
+		t.Errorf("first report = %+v, want the page walk with no records read", got[0])
+	}
+	for i, p := range got[1:] {
+		if !slices.Contains(layoutBuckets, p.Bucket) {
+			t.Errorf("report %d names bucket %q, not one of the layout", i+1, p.Bucket)
+		}
+		if p.Records <= got[i].Records || p.Elapsed < got[i].Elapsed {
+			t.Errorf("report %d = %+v after %+v: the count and time must grow", i+1, p, got[i])
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package boltstore_test
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// The golden files under testdata are databases written by released code:
+// `serve --demo` (users of every role, five reports, four cases with
+// their deadlines, timers and notifications), then one acknowledgement of
+// case HN-2026-00001 by badinh.worker with request_id golden-ack-1, then
+// one audit query, then a clean stop. schema2 was written by commit
+// 40acad7 (schema version 2, free text of cases in the clear), schema3 by
+// commit 2bd9036 (schema version 3). Each has its master key file beside
+// it. They are what every later layout must still open: never regenerate
+// them, add the next version's instead.
+
+// goldenCounts are the entries of every bucket of a golden file once this
+// code has opened it.
+type goldenCounts map[string]int
+
+var goldenFiles = []struct {
+	name          string
+	before, after goldenCounts
+	sealedAtStart int // cases whose free text the first start seals
+}{
+	{
+		name: "schema2",
+		// The acknowledgement's idempotency record remembers the whole
+		// case, free text in the clear: the migration to version 3 drops it.
+		before:        demoCounts(39, 14, 1, false),
+		after:         demoCounts(39, 14, 0, true),
+		sealedAtStart: 2,
+	},
+	{
+		name:   "schema3",
+		before: demoCounts(38, 13, 1, false),
+		after:  demoCounts(38, 13, 1, true),
+	},
+}
+
+// demoCounts are the entries per bucket of a golden file: what the demo,
+// one acknowledgement and one audit query wrote, but for the audit events
+// (and their entries by case), the idempotency records of the
+// acknowledgement, and the indexes this code adds at open (opened): data
+// keys by master, and the scope and queue indexes of schema version 4,
+// whose entries Check then finds in agreement with the records.
+func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCounts {
+	c := goldenCounts{
+		"audit": auditEvents, "audit_by_actor": auditEvents, "audit_by_case": auditByCase,
+		"case_events": 14, "case_numbers": 4, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
+		"cases_by_unit": 4, "cursors": 0, "data_keys": 10,
+		"idempotency": idempotency, "idempotency_by_time": idempotency, "meta": 2, "outbox": 6,
+		"police_units": 2, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5, "timers": 5,
+		"tokens": 11, "tokens_by_user": 11, "users": 11,
+	}
+	if opened {
+		c["data_keys_by_master"] = 10
+		c["case_scope"], c["case_queue"], c["report_scope"] = 18, 28, 28
+	}
+	return c
+}
+
+// copyGolden copies a golden database and its key file into a temporary
+// directory, so that the test may migrate them.
+func copyGolden(t *testing.T, name string) (db, key string) {
+	t.Helper()
+	dir := t.TempDir()
+	db, key = filepath.Join(dir, "childcase.db"), filepath.Join(dir, "childcase.key")
+	for src, dst := range map[string]string{name + ".bolt.golden": db, name + ".masterkey.golden": key} {
+		raw, err := os.ReadFile(filepath.Join("testdata", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, key
+}
+
+func bucketCounts(t *testing.T, path string) goldenCounts {
+	t.Helper()
+	got := goldenCounts{}
+	rawView(t, path, func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			got[string(name)] = b.Stats().KeyN
+			return nil
+		})
+	})
+	return got
+}
+
+// TestGoldenFilesOpen opens each golden database as a server does at
+// start (Open migrates it, the master key is checked, free text an older
+// version kept in the clear is sealed), then checks every record: the
+// count in every bucket, Check clean, and every case and report readable
+// through the vault with its free text opened.
+func TestGoldenFilesOpen(t *testing.T) {
+	ctx := context.Background()
+	for _, g := range goldenFiles {
+		t.Run(g.name, func(t *testing.T) {
+			db, keyFile := copyGolden(t, g.name)
+			if got := bucketCounts(t, db); !maps.Equal(got, g.before) {
+				t.Errorf("entries per bucket as written:\n got %v\nwant %v", got, g.before)
+			}
+			master, err := keys.LoadMaster(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, db)
+			v := vault.New(keys.NewKeyring(master))
+			if err := v.Check(ctx, s); err != nil {
+				t.Fatalf("the golden master key does not pass the check at start: %v", err)
+			}
+			if n, err := v.SealClearText(ctx, s); err != nil || n != g.sealedAtStart {
+				t.Fatalf("SealClearText = %d, %v; want %d cases sealed", n, err, g.sealedAtStart)
+			}
+			if err := v.Check(ctx, s); err != nil {
+				t.Errorf("the check at start after the first start: %v", err)
+			}
+			if err := vault.New(keys.NewKeyring(mustGenerate(t))).Check(ctx, s); err == nil {
+				t.Errorf("the check at start passes another master key")
+			}
+			readEverything(t, s, v)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			if got := bucketCounts(t, db); !maps.Equal(got, g.after) {
+				t.Errorf("entries per bucket after opening:\n got %v\nwant %v", got, g.after)
+			}
+			res := mustCheck(t, db)
+			if !res.OK() {
+				t.Errorf("Check after opening:\n%s", problemList(res))
+			}
+			if res.SchemaVersion != boltstore.SchemaVersion {
+				t.Errorf("schema version after opening = %d, want %d", res.SchemaVersion, boltstore.SchemaVersion)
+			}
+		})
+	}
+}
+
+func mustGenerate(t *testing.T) keys.MasterKey {
+	t.Helper()
+	m, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// readEverything opens every case and report of the demo through the
+// vault: each case's police referrals carry their free text (the demo
+// names a suspected offence), which storage keeps sealed, never in the
+// clear; each report's private part and reporter open.
+func readEverything(t *testing.T, s storage.Store, v *vault.Vault) {
+	t.Helper()
+	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+		cs, next, err := tx.ListCases(storage.CaseQuery{Limit: 100})
+		if err != nil || next != "" {
+			t.Fatalf("ListCases = %d cases, next %q, %v", len(cs), next, err)
+		}
+		var referrals []string
+		for _, c := range cs {
+			if vault.HasClearText(c) {
+				t.Errorf("case %s is stored with free text in the clear", c.Number)
+			}
+			opened, err := v.OpenCase(tx, c)
+			if err != nil {
+				t.Errorf("OpenCase(%s): %v", c.Number, err)
+				continue
+			}
+			for _, r := range opened.PoliceReferrals {
+				if r.SuspectedOffence == "" {
+					t.Errorf("case %s: a police referral without its suspected offence after opening", c.Number)
+				}
+				referrals = append(referrals, c.Number+": "+r.SuspectedOffence)
+			}
+		}
+		slices.Sort(referrals)
+		if want := []string{"HN-2026-00001: Nghi vấn xâm hại trẻ em (demo)", "HN-2026-00003: Nghi vấn xâm hại trẻ em (demo)"}; !slices.Equal(referrals, want) {
+			t.Errorf("opened referrals = %q, want %q", referrals, want)
+		}
+		rs, next, err := tx.ListReports(storage.ReportQuery{Limit: 100})
+		if err != nil || next != "" {
+			t.Fatalf("ListReports = %d reports, next %q, %v", len(rs), next, err)
+		}
+		for _, r := range rs {
+			if _, err := v.OpenReport(tx, r); err != nil {
+				t.Errorf("OpenReport(%s): %v", r.ID, err)
+			}
+			if _, err := v.OpenReporter(tx, r); err != nil {
+				t.Errorf("OpenReporter(%s): %v", r.ID, err)
+			}
+		}
+		if len(cs) != 4 || len(rs) != 5 {
+			t.Errorf("%d cases and %d reports, want the demo's 4 and 5", len(cs), len(rs))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,173 @@
+package boltstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/storage/storekey"
+)
+
+// The scope and queue indexes (schema version 4) turn every list of cases
+// into prefix scans: case_scope and case_queue hold the entries
+// storekey.CaseIndexKeys gives, report_scope those of
+// storekey.ReportIndexKeys.
+
+// putCaseIndexes writes c's scope and queue entries and deletes those of
+// prev (nil for a new case) that c no longer has.
+func (t *tx) putCaseIndexes(prev *model.Case, c model.Case) error {
+	scope, queue, err := storekey.CaseIndexKeys(c)
+	if err != nil {
+		return err
+	}
+	var oldScope, oldQueue [][]byte
+	if prev != nil {
+		if oldScope, oldQueue, err = storekey.CaseIndexKeys(*prev); err != nil {
+			// An entry the old case could not have had is not there to delete.
+			oldScope, oldQueue = nil, nil
+		}
+	}
+	if err := syncEntries(t.bucket(bucketCaseScope), oldScope, scope); err != nil {
+		return fmt.Errorf("%s: %w", bucketCaseScope, err)
+	}
+	if err := syncEntries(t.bucket(bucketCaseQueue), oldQueue, queue); err != nil {
+		return fmt.Errorf("%s: %w", bucketCaseQueue, err)
+	}
+	// A new case's reports are stored after it (and skipped), unless a
+	// report named it first.
+	var before model.Case
+	if prev != nil {
+		before = *prev
+	}
+	return t.moveReportEntries(before, c)
+}
+
+// errNoIndex is returned by a list that needs an index a file opened
+// read-only has not been migrated to.
+var errNoIndex = errors.New("the database predates the case indexes (schema version 4): open it read-write once to migrate it")
+
+// listCasesInScope serves ListCases without a unit but with scope keys:
+// the merge of those keys' entries, newest first.
+func (t *tx) listCasesInScope(q storage.CaseQuery, take func(id []byte, take bool) error) (string, error) {
+	b := t.bucket(bucketCaseScope)
+	if b == nil {
+		return "", errNoIndex
+	}
+	return storekey.ScanMerged(cursorOf(b), storekey.ScopePrefixes(q.Scopes), storekey.ScopeSuffixLen, true, q.After, q.Limit, take)
+}
+
+// ListQueue merges the entries of q.Keys in q.Queue by due time.
+func (t *tx) ListQueue(q storage.QueueQuery) ([]model.Case, string, error) {
+	b := t.bucket(bucketCaseQueue)
+	if b == nil {
+		return nil, "", errNoIndex
+	}
+	return storekey.ListQueue(cursorOf(b), q, func(id uint64) (model.Case, error) { return t.caseByKey(u64(id)) })
+}
+
+// cursorOf opens cursors over b, one for each prefix storekey.ScanMerged
+// walks.
+func cursorOf(b *bolt.Bucket) func() storekey.Cursor {
+	return func() storekey.Cursor { return b.Cursor() }
+}
+
+// A report's entries in report_scope hold its case's scope keys while its
+// CaseNumber names the case: CreateReport and UpdateReport read the case,
+// and UpdateCase moves the entries of the reports linked to it when its
+// keys change.
+
+// reportCase returns the case r belongs to, or nil.
+func (t *tx) reportCase(r model.StoredReport) (*model.Case, error) {
+	if r.CaseNumber == "" {
+		return nil, nil
+	}
+	c, err := t.CaseByNumber(r.CaseNumber)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil // the case is stored after its first report
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// putReportIndex writes r's scope entries and deletes those of prev (nil
+// for a new report) that r no longer has.
+func (t *tx) putReportIndex(rk []byte, prev *model.StoredReport, r model.StoredReport) error {
+	c, err := t.reportCase(r)
+	if err != nil {
+		return err
+	}
+	keys, err := storekey.ReportIndexKeys(rk, r, c)
+	if err != nil {
+		return err
+	}
+	var old [][]byte
+	if prev != nil {
+		pc, err := t.reportCase(*prev)
+		if err != nil {
+			return err
+		}
+		if old, err = storekey.ReportIndexKeys(rk, *prev, pc); err != nil {
+			old = nil // entries it could not have had are not there
+		}
+	}
+	return syncEntries(t.bucket(bucketReportScope), old, keys)
+}
+
+// moveReportEntries follows a change of a case's scope keys in the
+// entries of the reports linked to it.
+func (t *tx) moveReportEntries(prev, c model.Case) error {
+	before, after := access.ScopeKeys(prev), access.ScopeKeys(c)
+	if slices.Equal(before, after) && slices.Equal(prev.ReportIDs, c.ReportIDs) {
+		return nil
+	}
+	b := t.bucket(bucketReportScope)
+	for _, id := range c.ReportIDs {
+		rk, err := reportKey(id)
+		if err != nil {
+			continue // Check reports a case listing a report that cannot exist
+		}
+		r, err := t.reportByKey(rk)
+		if errors.Is(err, model.ErrNotFound) || (err == nil && r.CaseNumber != c.Number) {
+			continue // linked later in this transaction, by UpdateReport
+		}
+		if err != nil {
+			return err
+		}
+		var old, keys [][]byte
+		for _, k := range before {
+			old = append(old, storekey.ReportScopeKey(k, rk))
+		}
+		for _, k := range after {
+			keys = append(keys, storekey.ReportScopeKey(k, rk))
+		}
+		if err := syncEntries(b, old, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncEntries deletes the keys of old that are not in keys, and puts keys.
+func syncEntries(b *bolt.Bucket, old, keys [][]byte) error {
+	for _, k := range old {
+		if !slices.ContainsFunc(keys, func(n []byte) bool { return bytes.Equal(n, k) }) {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("delete index entry: %w", err)
+			}
+		}
+	}
+	for _, k := range keys {
+		if err := b.Put(k, nil); err != nil {
+			return fmt.Errorf("put index entry: %w", err)
+		}
+	}
+	return nil
+}
