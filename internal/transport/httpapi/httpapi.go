@@ -92,7 +92,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
-			write := func(w http.ResponseWriter) { runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(err)) }
+			write := func(w http.ResponseWriter) {
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(err))
+			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
 				return
