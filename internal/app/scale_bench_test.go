@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,6 +175,19 @@ func (s samples) total() time.Duration {
 	return t
 }
 
+// floorLog is a floor database (openFloorDB) appended to under keys in
+// sequence, by any number of goroutines.
+type floorLog struct {
+	*bbolt.DB
+	seq atomic.Uint64
+}
+
+// append puts val under the next key; it may run twice in a Batch, and
+// then takes a key more.
+func (f *floorLog) append(tx *bbolt.Tx, val []byte) error {
+	return tx.Bucket([]byte("r")).Put(binary.BigEndian.AppendUint64(nil, f.seq.Add(1)), val)
+}
+
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // BenchmarkScale measures, for each size, every row of the table
@@ -287,12 +301,11 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 	if err != nil || len(page.GetCases()) == 0 {
 		b.Fatalf("list the busy commune's cases: %v", err)
 	}
-	floor := openFloorDB(b)
+	floor := &floorLog{DB: openFloorDB(b)}
 	health := healthpb.NewHealthClient(ts.conn)
 	event := make([]byte, 300)
 	var mu sync.Mutex
 	var gets, floors samples
-	var seq uint64
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range clients {
@@ -317,13 +330,7 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 					if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 						b.Error(err)
 					}
-					if err := floor.Update(func(tx *bbolt.Tx) error {
-						mu.Lock()
-						seq++
-						key := binary.BigEndian.AppendUint64(nil, seq)
-						mu.Unlock()
-						return tx.Bucket([]byte("r")).Put(key, event)
-					}); err != nil {
+					if err := floor.Update(func(tx *bbolt.Tx) error { return floor.append(tx, event) }); err != nil {
 						b.Error(err)
 					}
 				})
@@ -348,30 +355,31 @@ func scaleReport(m app.LoadManifest) *pb.CreateReportRequest {
 	return &pb.CreateReportRequest{Report: r}
 }
 
-// benchScaleCreateP50: CreateReport by one client against a raw bbolt
-// Update (fsync'd) of the same bytes plus a gRPC health check.
-func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
-	ctx := ts.as(b, "operator")
+// createBench prepares a CreateReport measurement: the operator's
+// context, the request, its bytes (the floor's record) and a floor log.
+func createBench(b *testing.B, ts *testServer, m app.LoadManifest) (context.Context, *pb.CreateReportRequest, []byte, *floorLog) {
 	req := scaleReport(m)
 	val, err := proto.Marshal(req)
 	if err != nil {
 		b.Fatal(err)
 	}
-	floor := openFloorDB(b)
+	return ts.as(b, "operator"), req, val, &floorLog{DB: openFloorDB(b)}
+}
+
+// benchScaleCreateP50: CreateReport by one client against a raw bbolt
+// Update (fsync'd) of the same bytes plus a gRPC health check.
+func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
+	ctx, req, val, floor := createBench(b, ts, m)
 	health := healthpb.NewHealthClient(ts.conn)
 	var creates, updates, checks samples
-	var n uint64
 	for b.Loop() {
 		creates.time(func() {
 			if _, err := ts.reports().CreateReport(ctx, req); err != nil {
 				b.Fatal(err)
 			}
 		})
-		n++
 		updates.time(func() {
-			if err := floor.Update(func(tx *bbolt.Tx) error {
-				return tx.Bucket([]byte("r")).Put(binary.BigEndian.AppendUint64(nil, n), val)
-			}); err != nil {
+			if err := floor.Update(func(tx *bbolt.Tx) error { return floor.append(tx, val) }); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -391,16 +399,8 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 // many goroutines. Each iteration is one report per client, then one put
 // per goroutine.
 func benchScaleCreateThroughput(b *testing.B, ts *testServer, m app.LoadManifest, clients int) {
-	ctx := ts.as(b, "operator")
-	req := scaleReport(m)
-	val, err := proto.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	floor := openFloorDB(b)
+	ctx, req, val, floor := createBench(b, ts, m)
 	var creates, puts samples
-	var seq uint64
-	var mu sync.Mutex
 	for b.Loop() {
 		var wg sync.WaitGroup
 		creates.time(func() {
@@ -416,13 +416,7 @@ func benchScaleCreateThroughput(b *testing.B, ts *testServer, m app.LoadManifest
 		puts.time(func() {
 			for range clients {
 				wg.Go(func() {
-					if err := floor.Batch(func(tx *bbolt.Tx) error {
-						mu.Lock()
-						seq++
-						key := binary.BigEndian.AppendUint64(nil, seq)
-						mu.Unlock()
-						return tx.Bucket([]byte("r")).Put(key, val)
-					}); err != nil {
+					if err := floor.Batch(func(tx *bbolt.Tx) error { return floor.append(tx, val) }); err != nil {
 						b.Error(err)
 					}
 				})
