@@ -34,8 +34,8 @@ import (
 // a ratio against its floor measured in the same run, interleaved sample
 // by sample so that a busy machine slows both alike:
 //
-//	CHILDCASE_SCALE_CASES=10000,100000 CHILDCASE_SCALE_DIR=$HOME/.cache/childcase-scale \
-//	  GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench Scale -benchtime 20x -timeout 0 ./internal/app/
+//	CHILDCASE_SCALE_CASES=10000,30000 CHILDCASE_SCALE_DIR=$HOME/.cache/childcase-scale \
+//	  GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench '^BenchmarkScale$' -benchtime 10x -timeout 0 ./internal/app/
 //
 // CHILDCASE_SCALE_CASES lists the sizes (default 200,400: the small run
 // CI makes); the first is the base the list and queue pages are compared
