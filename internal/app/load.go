@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -41,8 +42,9 @@ import (
 // service runs without fsync while loading (the file is synced once at the
 // end), which makes loading faster but changes nothing that is written.
 //
-// Load uses the public API only, so that it keeps working while the
-// storage and domain change underneath.
+// Load uses the public API only (and the unit reference data, to choose
+// communes), so that it keeps working while the storage and domain change
+// underneath.
 
 // LoadConfig says what Load makes.
 type LoadConfig struct {
@@ -210,7 +212,9 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
 	return l.m, nil
 }
 
-var loadTokenPattern = regexpMustToken()
+// loadTokenPattern finds the bootstrap admin's token in what a new
+// database prints once.
+var loadTokenPattern = regexp.MustCompile(`cc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}`)
 
 func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -237,7 +241,7 @@ type loadCase struct {
 	serious    bool   // sexual abuse, trafficking or injury: referred to the police
 	depth      int    // how far the social process goes (see socialSteps)
 	done       int    // social steps taken
-	police     string // the police unit referred to; "" before
+	liaison    string // the liaison of the police unit it was referred to; "" before
 }
 
 // A loadStep is work due at a time on a case.
@@ -591,7 +595,7 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 	}
 	actor := worker
 	var call func(ctx context.Context, etag string) (*pb.Case, error)
-	next := ""
+	next, liaison := "", ""
 	var wait time.Duration
 	switch s.kind {
 	case "acknowledge":
@@ -663,8 +667,8 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 		}
 		next, wait = "decideTransfer:"+toUnit, l.between(2*time.Hour, 60*time.Hour)
 	case "referToPolice":
-		police, _, err := l.policeFor(ctx, c.unit)
-		if err != nil {
+		var police string
+		if police, liaison, err = l.policeFor(ctx, c.unit); err != nil {
 			return err
 		}
 		call = func(ctx context.Context, e string) (*pb.Case, error) {
@@ -683,7 +687,7 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 		return err
 	}
 	if s.kind == "referToPolice" {
-		c.police = l.police[c.unit]
+		c.liaison = liaison
 		if l.rng.IntN(10) < 9 {
 			l.schedule(c, "policeAcknowledge", l.between(2*time.Hour, 30*time.Hour))
 		}
@@ -755,7 +759,7 @@ func (l *loader) decideTransfer(ctx context.Context, c *loadCase, toUnit string)
 func (l *loader) policeStep(ctx context.Context, c *loadCase, kind string) error {
 	// The liaison of the police unit the case was referred to, even if
 	// the case has moved to another commune since.
-	liaison := "police." + strings.ReplaceAll(strings.TrimPrefix(c.police, "policeUnits/ca-"), "-", ".")
+	liaison := c.liaison
 	// Drawn before the call: a retry must not draw again, or the seed
 	// would not make the same work.
 	reference := fmt.Sprintf("CA-%06d", l.rng.IntN(1_000_000))

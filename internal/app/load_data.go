@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -15,10 +14,6 @@ import (
 // lengths intake forms and case notes have (a narrative of a few hundred
 // to about two thousand characters), names and phone numbers that belong
 // to nobody.
-
-func regexpMustToken() *regexp.Regexp {
-	return regexp.MustCompile(`cc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}`)
-}
 
 var (
 	loadFamilyNames = []string{"Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"}
