@@ -1,0 +1,77 @@
+package app_test
+
+import (
+	"context"
+	"maps"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+)
+
+// loadSmall loads n cases with seed into a new directory and returns the
+// database's path and manifest.
+func loadSmall(t *testing.T, n int, seed uint64) (string, app.LoadManifest) {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "childcase.db")
+	m, err := app.Load(context.Background(), app.LoadConfig{DBPath: db, Cases: n, Seed: seed})
+	if err != nil {
+		t.Fatalf("load %d cases, seed %d: %v", n, seed, err)
+	}
+	return db, m
+}
+
+// sameWork is what a load must repeat with its seed: all of the manifest
+// but the tokens, which are secrets drawn anew.
+func sameWork(m app.LoadManifest) app.LoadManifest {
+	m.Users = maps.Clone(m.Users)
+	for k, u := range m.Users {
+		u.Token = ""
+		m.Users[k] = u
+	}
+	return m
+}
+
+// A load does the work its seed makes, through the service: the same seed
+// the same cases, steps and communes; another seed other work. The
+// database it leaves opens with the manifest's users, who see their
+// communes' cases.
+func TestLoadRepeatsWithItsSeed(t *testing.T) {
+	const n = 40
+	db, first := loadSmall(t, n, 7)
+	_, again := loadSmall(t, n, 7)
+	_, other := loadSmall(t, n, 8)
+	if !reflect.DeepEqual(sameWork(first), sameWork(again)) {
+		t.Errorf("the same seed made other work:\nfirst %+v\nagain %+v", sameWork(first), sameWork(again))
+	}
+	if reflect.DeepEqual(sameWork(first).Steps, sameWork(other).Steps) && first.BusyUnit == other.BusyUnit {
+		t.Errorf("seeds 7 and 8 made the same work: %+v", sameWork(first))
+	}
+	if first.Cases != n || first.Reports <= n || first.Steps["acknowledge"] == 0 || first.Steps["approveClosure"] == 0 {
+		t.Errorf("manifest: %+v, want %d cases, counselling reports on top, acknowledged and closed cases", first, n)
+	}
+
+	m, err := app.ReadLoadManifest(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, first) {
+		t.Errorf("the manifest beside the database differs from Load's answer:\n%+v\n%+v", m, first)
+	}
+	ts := scaleServer(t, workingCopy(t, db, m), m)
+	for _, label := range []string{"busy.worker", "quiet.worker"} {
+		u := m.Users[label]
+		page, err := ts.cases().ListCases(ts.as(t, label), &pb.ListCasesRequest{})
+		if err != nil {
+			t.Fatalf("list as %s: %v", label, err)
+		}
+		if len(page.GetCases()) == 0 {
+			t.Errorf("%s (%s) sees no case", label, u.Unit)
+		}
+	}
+	if _, err := ts.reports().CreateReport(ts.as(t, "operator"), scaleReport(m)); err != nil {
+		t.Errorf("the manifest's operator cannot record a report: %v", err)
+	}
+}

@@ -1,0 +1,432 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/cli"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// The scale benchmarks measure each row of the table of issue 10 ("Storage
+// v2") on databases of N realistic cases made by `childcase load`, each as
+// a ratio against its floor measured in the same run, interleaved sample
+// by sample so that a busy machine slows both alike:
+//
+//	CHILDCASE_SCALE_CASES=10000,30000 CHILDCASE_SCALE_DIR=$HOME/.cache/childcase-scale \
+//	  GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench '^BenchmarkScale$' -benchtime 10x -timeout 0 ./internal/app/
+//
+// CHILDCASE_SCALE_CASES lists the sizes (default 200,400: the small run
+// CI makes); the first is the base the list and queue pages are compared
+// with. CHILDCASE_SCALE_DIR keeps the loaded databases between runs (they
+// are built when missing; default: a temporary directory). Each run works
+// on a copy: the cached databases stay as loaded.
+
+// scaleSeed is the seed of every scale database: runs repeat.
+const scaleSeed = 1
+
+func scaleSizes(b *testing.B) []int {
+	spec := os.Getenv("CHILDCASE_SCALE_CASES")
+	if spec == "" {
+		spec = "200,400"
+	}
+	var sizes []int
+	for _, f := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("CHILDCASE_SCALE_CASES: %q is not a list of case counts", spec)
+		}
+		sizes = append(sizes, n)
+	}
+	return sizes
+}
+
+// scaleDB returns the database of n cases loaded with scaleSeed, building
+// it when the cache has none, and its manifest.
+func scaleDB(b *testing.B, n int) (string, app.LoadManifest) {
+	b.Helper()
+	dir := os.Getenv("CHILDCASE_SCALE_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	final := filepath.Join(dir, fmt.Sprintf("n%d-seed%d", n, scaleSeed))
+	db := filepath.Join(final, "childcase.db")
+	if _, err := os.Stat(db); os.IsNotExist(err) {
+		// Built under another name and renamed when complete: an
+		// interrupted build is never taken for a database.
+		tmp := final + ".tmp"
+		if err := os.RemoveAll(tmp); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(tmp, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		var progress io.Writer = io.Discard
+		if testing.Verbose() {
+			progress = os.Stderr
+		}
+		if _, err := app.Load(context.Background(), app.LoadConfig{
+			DBPath: filepath.Join(tmp, "childcase.db"), Cases: n, Seed: scaleSeed, Progress: progress,
+		}); err != nil {
+			b.Fatalf("load %d cases: %v", n, err)
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m, err := app.ReadLoadManifest(db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, m
+}
+
+// workingCopy copies a scale database (and its key) into a temporary
+// directory, with a token book of the manifest's users, so that the
+// test helpers start a server on it.
+func workingCopy(b testing.TB, db string, m app.LoadManifest) app.Config {
+	b.Helper()
+	dst := filepath.Join(b.TempDir(), "childcase.db")
+	for _, suffix := range []string{"", ".key"} {
+		copyFile(b, db+suffix, dst+suffix)
+	}
+	tokens := map[string]string{}
+	for label, u := range m.Users {
+		tokens[label] = u.Token
+	}
+	raw, _ := json.Marshal(tokens)
+	if err := os.WriteFile(dst+".tokens.json", raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return testConfig(b, dst)
+}
+
+func copyFile(b testing.TB, from, to string) {
+	b.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		b.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// scaleServer starts the service on a working copy, with the clock where
+// the load left it (the real clock would fire every deadline due since),
+// committing with fsync as in production.
+func scaleServer(b testing.TB, cfg app.Config, m app.LoadManifest) *testServer {
+	b.Helper()
+	return launch(b, cfg, app.Options{Clock: clock.NewFake(m.EndTime)})
+}
+
+// samples collects durations and gives their median.
+type samples []time.Duration
+
+func (s *samples) time(f func()) {
+	start := time.Now()
+	f()
+	*s = append(*s, time.Since(start))
+}
+
+func (s samples) p50() time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c[len(c)/2]
+}
+
+func (s samples) total() time.Duration {
+	var t time.Duration
+	for _, d := range s {
+		t += d
+	}
+	return t
+}
+
+// floorLog is a floor database (openFloorDB) appended to under keys in
+// sequence, by any number of goroutines.
+type floorLog struct {
+	*bbolt.DB
+	seq atomic.Uint64
+}
+
+// append puts val under the next key; it may run twice in a Batch, and
+// then takes a key more.
+func (f *floorLog) append(tx *bbolt.Tx, val []byte) error {
+	return tx.Bucket([]byte("r")).Put(binary.BigEndian.AppendUint64(nil, f.seq.Add(1)), val)
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// BenchmarkScale measures, for each size, every row of the issue's table
+// (see the comment at the top of this file and the README's "Scale").
+func BenchmarkScale(b *testing.B) {
+	sizes := scaleSizes(b)
+	baseDB, baseM := scaleDB(b, sizes[0])
+	base := scaleServer(b, workingCopy(b, baseDB, baseM), baseM)
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
+			db, m := scaleDB(b, n)
+			at := base
+			if n != sizes[0] {
+				at = scaleServer(b, workingCopy(b, db, m), m)
+			}
+			runScaleRows(b, db, m, at, base, baseM)
+		})
+	}
+}
+
+// runScaleRows runs each measurement as a sub-benchmark on the server at
+// of the database db (base is the server of the smallest size).
+func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testServer, baseM app.LoadManifest) {
+	b.Run("row=bytes-per-case", func(b *testing.B) {
+		fi, err := os.Stat(db)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+		}
+		b.ReportMetric(float64(fi.Size())/float64(m.Cases), "B/case")
+	})
+	b.Run("row=check", func(b *testing.B) {
+		var s samples
+		for b.Loop() {
+			var out, errOut bytes.Buffer
+			s.time(func() {
+				if code := cli.Main(context.Background(), []string{"check", "--db", db}, &out, &errOut); code != 0 {
+					b.Fatalf("check exited %d: %s%s", code, out.String(), errOut.String())
+				}
+			})
+		}
+		b.ReportMetric(s.p50().Seconds(), "check-s")
+	})
+	b.Run("row=cold-start", func(b *testing.B) {
+		cfg := workingCopy(b, db, m)
+		var s samples
+		for b.Loop() {
+			var srv *app.Server
+			s.time(func() {
+				var err error
+				srv, err = app.Start(context.Background(), cfg, app.Options{
+					Clock: clock.NewFake(m.EndTime), Logger: slog.New(slog.DiscardHandler), Console: io.Discard,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			})
+			if err := srv.Stop(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(s.p50().Seconds(), "start-s")
+	})
+	// A commune worker's open queue and a quiet commune's list, first
+	// page, at this size and at the base size, alternately.
+	pages := []struct {
+		name, user string
+		req        *pb.ListCasesRequest
+	}{
+		{"row=queue-page", "busy.worker", &pb.ListCasesRequest{Queue: pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN}},
+		{"row=quiet-list-page", "quiet.worker", &pb.ListCasesRequest{}},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			var here, there samples
+			for b.Loop() {
+				here.time(func() { listPage(b, at, p.user, p.req) })
+				there.time(func() { listPage(b, base, p.user, p.req) })
+			}
+			b.ReportMetric(micros(here.p50()), "page-µs")
+			b.ReportMetric(micros(there.p50()), "base-page-µs")
+			b.ReportMetric(float64(here.p50())/float64(there.p50()), "ratio-to-base")
+		})
+	}
+	for _, clients := range []int{1, 16} {
+		b.Run(fmt.Sprintf("row=get-case/clients=%d", clients), func(b *testing.B) {
+			benchScaleGetCase(b, at, clients)
+		})
+	}
+	b.Run("row=create-report-p50", func(b *testing.B) { benchScaleCreateP50(b, at, m) })
+	b.Run("row=create-report-64-clients", func(b *testing.B) { benchScaleCreateThroughput(b, at, m, 64) })
+}
+
+func listPage(b *testing.B, ts *testServer, user string, req *pb.ListCasesRequest) {
+	resp, err := ts.cases().ListCases(ts.as(b, user), req)
+	if err != nil {
+		b.Fatalf("list as %s: %v", user, err)
+	}
+	if len(resp.GetCases()) == 0 {
+		b.Fatalf("list as %s: an empty page", user)
+	}
+}
+
+// benchScaleGetCase: GetCase by a commune worker, clients at once, against
+// a gRPC health check plus one fdatasync'd append of an audit event's size
+// on the same disk, the same clients at once.
+func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
+	ctx := ts.as(b, "busy.worker")
+	page, err := ts.cases().ListCases(ctx, &pb.ListCasesRequest{PageSize: int32(clients)})
+	if err != nil || len(page.GetCases()) == 0 {
+		b.Fatalf("list the busy commune's cases: %v", err)
+	}
+	floor := &floorLog{DB: openFloorDB(b)}
+	health := healthpb.NewHealthClient(ts.conn)
+	event := make([]byte, 300)
+	var mu sync.Mutex
+	var gets, floors samples
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for i := range clients {
+			name := page.GetCases()[i%len(page.GetCases())].GetName()
+			wg.Go(func() {
+				var g samples
+				g.time(func() {
+					if _, err := ts.cases().GetCase(ctx, &pb.GetCaseRequest{Name: name}); err != nil {
+						b.Error(err)
+					}
+				})
+				mu.Lock()
+				gets = append(gets, g...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for range clients {
+			wg.Go(func() {
+				var f samples
+				f.time(func() {
+					if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+						b.Error(err)
+					}
+					if err := floor.Update(func(tx *bbolt.Tx) error { return floor.append(tx, event) }); err != nil {
+						b.Error(err)
+					}
+				})
+				mu.Lock()
+				floors = append(floors, f...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	}
+	b.ReportMetric(micros(gets.p50()), "get-p50-µs")
+	b.ReportMetric(micros(floors.p50()), "floor-p50-µs")
+	b.ReportMetric(float64(gets.p50())/float64(floors.p50()), "ratio-to-floor")
+}
+
+// scaleReport is an intervention report in the busy commune, received an
+// hour before the clock the load ended at.
+func scaleReport(m app.LoadManifest) *pb.CreateReportRequest {
+	r := validReport()
+	r.ReceiveTime = timestamppb.New(m.EndTime.Add(-time.Hour))
+	r.IncidentCommuneCode = strings.TrimPrefix(strings.Split(m.BusyUnit, "@")[0], "units/")
+	return &pb.CreateReportRequest{Report: r}
+}
+
+// createBench prepares a CreateReport measurement: the operator's
+// context, the request, its bytes (the floor's record) and a floor log.
+func createBench(b *testing.B, ts *testServer, m app.LoadManifest) (context.Context, *pb.CreateReportRequest, []byte, *floorLog) {
+	req := scaleReport(m)
+	val, err := proto.Marshal(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ts.as(b, "operator"), req, val, &floorLog{DB: openFloorDB(b)}
+}
+
+// benchScaleCreateP50: CreateReport by one client against a raw bbolt
+// Update (fsync'd) of the same bytes plus a gRPC health check.
+func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
+	ctx, req, val, floor := createBench(b, ts, m)
+	health := healthpb.NewHealthClient(ts.conn)
+	var creates, updates, checks samples
+	for b.Loop() {
+		creates.time(func() {
+			if _, err := ts.reports().CreateReport(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		})
+		updates.time(func() {
+			if err := floor.Update(func(tx *bbolt.Tx) error { return floor.append(tx, val) }); err != nil {
+				b.Fatal(err)
+			}
+		})
+		checks.time(func() {
+			if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	b.ReportMetric(micros(creates.p50()), "create-p50-µs")
+	b.ReportMetric(micros(updates.p50()+checks.p50()), "floor-p50-µs")
+	b.ReportMetric(float64(creates.p50())/float64(updates.p50()+checks.p50()), "ratio-to-floor")
+}
+
+// benchScaleCreateThroughput: reports per second with clients creating at
+// once, against raw bbolt Batch puts of the same bytes per second with as
+// many goroutines. Each iteration is one report per client, then one put
+// per goroutine.
+func benchScaleCreateThroughput(b *testing.B, ts *testServer, m app.LoadManifest, clients int) {
+	ctx, req, val, floor := createBench(b, ts, m)
+	var creates, puts samples
+	for b.Loop() {
+		var wg sync.WaitGroup
+		creates.time(func() {
+			for range clients {
+				wg.Go(func() {
+					if _, err := ts.reports().CreateReport(ctx, req); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		})
+		puts.time(func() {
+			for range clients {
+				wg.Go(func() {
+					if err := floor.Batch(func(tx *bbolt.Tx) error { return floor.append(tx, val) }); err != nil {
+						b.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+	reportsPerSec := float64(clients*len(creates)) / creates.total().Seconds()
+	putsPerSec := float64(clients*len(puts)) / puts.total().Seconds()
+	b.ReportMetric(reportsPerSec, "reports/s")
+	b.ReportMetric(putsPerSec, "floor-puts/s")
+	b.ReportMetric(reportsPerSec/putsPerSec, "ratio-to-floor")
+}

@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// load makes a database that check passes, holding the cases asked for,
+// and never touches an existing file.
+func TestLoadMakesACheckedDatabase(t *testing.T) {
+	mgClearEnv(t)
+	db := filepath.Join(t.TempDir(), "scale.db")
+	out := mgMustRun(t, "load", "--db", db, "--cases", "30", "--seed", "3")
+	if !strings.Contains(out, "30 cases") || !strings.Contains(out, db+".load.json") {
+		t.Errorf("load said:\n%s", out)
+	}
+	check := mgMustRun(t, "check", "--db", db)
+	if !strings.HasPrefix(check, "OK:") || !strings.Contains(check, " 30 cases") {
+		t.Errorf("check of the loaded database:\n%s", check)
+	}
+
+	code, stdout, stderr := mgRun(t, "load", "--db", db, "--cases", "30")
+	if code != 1 || !strings.Contains(stderr, "exists") {
+		t.Errorf("load over an existing database: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if again := mgMustRun(t, "check", "--db", db); again != check {
+		t.Errorf("a refused load changed the database:\nbefore %s\nafter  %s", check, again)
+	}
+	for _, args := range [][]string{{"load", "--db", db}, {"load", "--cases", "5"}, {"load", "--db", db, "--cases", "0"}} {
+		if code, _, stderr := mgRun(t, args...); code != 2 || !strings.Contains(stderr, "--db and --cases") {
+			t.Errorf("%s: exit %d, want 2 and the usage\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+}
