@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
@@ -19,7 +20,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Demo data: real Hanoi units, invented people. Phường Ba Đình and Phường
@@ -222,4 +222,4 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 	return nil
 }
 
-func storageCaseQuery(limit int) storage.CaseQuery { return storage.CaseQuery{Limit: limit} }
+func storageCaseQuery(limit int) datastore.CaseQuery { return datastore.CaseQuery{Limit: limit} }

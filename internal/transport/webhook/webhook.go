@@ -65,9 +65,9 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Header names of a delivery.
@@ -101,7 +101,7 @@ type Deliverer struct {
 	// Batch is how many notifications are read from the store at once.
 	Batch int
 
-	store  storage.Store
+	store  datastore.Store
 	hooks  []policy.Webhook
 	wake   func() <-chan struct{}
 	clk    clock.Clock
@@ -114,7 +114,7 @@ type Deliverer struct {
 // only. A nil client means a default one; either way redirects are not
 // followed, since they would carry the signed request elsewhere. clk gives
 // the timestamps that are signed; waits use real time.
-func New(store storage.Store, hooks []policy.Webhook, wake func() <-chan struct{}, clk clock.Clock, log *slog.Logger, client *http.Client) *Deliverer {
+func New(store datastore.Store, hooks []policy.Webhook, wake func() <-chan struct{}, clk clock.Clock, log *slog.Logger, client *http.Client) *Deliverer {
 	c := &http.Client{}
 	if client != nil {
 		cp := *client
@@ -188,7 +188,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 			wake = d.wake()
 		}
 		var batch []model.Notification
-		err := d.store.View(ctx, func(tx storage.ReadTx) error {
+		err := d.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
 			batch, err = tx.Notifications(cur, max(d.Batch, 1))
 			return err
@@ -229,7 +229,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 // not seen at the current end of the outbox.
 func (d *Deliverer) start(ctx context.Context, name string) (uint64, error) {
 	var cur uint64
-	err := d.store.Update(ctx, func(tx storage.Tx) error {
+	err := d.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		if cur, err = tx.Cursor(cursorName(name)); err != nil {
 			return err
@@ -270,7 +270,7 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 		if err == nil && status/100 == 2 {
 			// Record the acknowledgement even if ctx ends now: the
 			// receiver has it, and sending it again is only harmless.
-			err = d.store.Update(context.WithoutCancel(ctx), func(tx storage.Tx) error {
+			err = d.store.Update(context.WithoutCancel(ctx), func(tx datastore.Tx) error {
 				return tx.PutCursor(cursorName(h.Name), n.Seq)
 			})
 			if err == nil {

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -60,7 +60,7 @@ func (h *hub) notify() {
 }
 
 // appendN commits n notifications in one transaction and wakes h.
-func appendN(t *testing.T, s storage.Store, h *hub, n int) []model.Notification {
+func appendN(t *testing.T, s datastore.Store, h *hub, n int) []model.Notification {
 	t.Helper()
 	ns := make([]model.Notification, n)
 	for i := range ns {
@@ -74,7 +74,7 @@ func appendN(t *testing.T, s storage.Store, h *hub, n int) []model.Notification 
 		}
 	}
 	var out []model.Notification
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		var err error
 		out, err = tx.AppendNotifications(ns...)
 		return err
@@ -88,10 +88,10 @@ func appendN(t *testing.T, s storage.Store, h *hub, n int) []model.Notification 
 	return out
 }
 
-func cursor(t *testing.T, s storage.Store, name string) uint64 {
+func cursor(t *testing.T, s datastore.Store, name string) uint64 {
 	t.Helper()
 	var c uint64
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		var err error
 		c, err = tx.Cursor(name)
 		return err
@@ -102,9 +102,9 @@ func cursor(t *testing.T, s storage.Store, name string) uint64 {
 	return c
 }
 
-func putCursor(t *testing.T, s storage.Store, name string, seq uint64) {
+func putCursor(t *testing.T, s datastore.Store, name string, seq uint64) {
 	t.Helper()
-	if err := s.Update(context.Background(), func(tx storage.Tx) error { return tx.PutCursor(name, seq) }); err != nil {
+	if err := s.Update(context.Background(), func(tx datastore.Tx) error { return tx.PutCursor(name, seq) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -174,7 +174,7 @@ func hook(name, url string) policy.Webhook {
 }
 
 // newTestDeliverer returns a Deliverer with millisecond backoffs.
-func newTestDeliverer(s storage.Store, hooks []policy.Webhook, h *hub, log *slog.Logger) *Deliverer {
+func newTestDeliverer(s datastore.Store, hooks []policy.Webhook, h *hub, log *slog.Logger) *Deliverer {
 	var wake func() <-chan struct{}
 	if h != nil {
 		wake = h.Wait
@@ -261,7 +261,7 @@ func TestRequestFormatAndSignature(t *testing.T) {
 	d.clk = fake
 	start(t, d)
 	waitFor(t, "registration", func() bool { return cursor(t, s, "webhook/ops-1/registered") == 1 })
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		_, err := tx.AppendNotifications(model.Notification{Time: t0, Kind: "WARNING", Case: "cases/HN-2026-00007", DeadlineID: 4, Detail: "half the time has passed"})
 		return err
 	})
