@@ -19,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -179,7 +180,7 @@ func newTestDeliverer(s datastore.Store, hooks []policy.Webhook, h *hub, log *sl
 	if h != nil {
 		wake = h.Wait
 	}
-	d := New(s, hooks, wake, clock.NewFake(t0), log, nil)
+	d := New(outbox.New(s), hooks, wake, clock.NewFake(t0), log, nil)
 	d.Backoff = time.Millisecond
 	d.MaxBackoff = 4 * time.Millisecond
 	d.Poll = 10 * time.Millisecond
@@ -550,7 +551,7 @@ func TestBackoff(t *testing.T) {
 func TestNoWebhooksReturnsAtOnce(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
-		New(openStore(t), nil, nil, nil, nil, nil).Run(context.Background())
+		New(outbox.New(openStore(t)), nil, nil, nil, nil, nil).Run(context.Background())
 		close(done)
 	}()
 	select {
