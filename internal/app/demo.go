@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
@@ -209,7 +208,7 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 	// The worker refers the sexual-abuse case, and the first case, to the
 	// ward police so the police liaison has something to see.
 	worker := users["badinh.worker"]
-	cases, _, err := in.ListCases(ctx, worker, storageCaseQuery(50))
+	cases, _, err := in.ListCases(ctx, worker, intake.CaseQuery{Limit: 50})
 	if err != nil {
 		return fmt.Errorf("demo: list cases: %w", err)
 	}
@@ -221,5 +220,3 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 	}
 	return nil
 }
-
-func storageCaseQuery(limit int) datastore.CaseQuery { return datastore.CaseQuery{Limit: limit} }

@@ -44,10 +44,14 @@ func (l *Log) Record(ctx context.Context, events ...audit.Event) error {
 	return nil
 }
 
+// Query selects the audit events List returns. It is the store's query,
+// named here so that transport need not import the store contract.
+type Query = datastore.AuditQuery
+
 // List returns events matching q, newest first, with their reasons opened
 // when the log has the vault. An opened event no longer matches its hash:
 // it is for reading, Verify checks the stored form.
-func (l *Log) List(ctx context.Context, q datastore.AuditQuery) (events []audit.Event, next string, err error) {
+func (l *Log) List(ctx context.Context, q Query) (events []audit.Event, next string, err error) {
 	err = l.store.View(ctx, func(tx datastore.ReadTx) error {
 		events, next, err = tx.ListAuditEvents(q)
 		if err != nil || l.vault == nil {

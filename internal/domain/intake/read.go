@@ -57,11 +57,21 @@ func (s *Service) recordRead(ctx context.Context, p access.Principal, action, re
 	return s.audit.Record(ctx, p.Event(s.clock.Now(), action, resource, caseName, outcome))
 }
 
+// ReportQuery and CaseQuery select the reports and cases a list returns.
+// Callers set the filters, cursor and limit; ListReports and ListCases set
+// the scope (TakenBy, Scopes, Match) from the principal, overriding what
+// the caller set. They are the store's queries, named here so that
+// transport need not import the store contract.
+type (
+	ReportQuery = datastore.ReportQuery
+	CaseQuery   = datastore.CaseQuery
+)
+
 // ListReports lists the reports p may see, newest first. A hotline
 // operator's list reads only their own reports, through an index; anyone
 // else's but the city's reads the reports of their scope keys
 // (access.ReportScope), through another.
-func (s *Service) ListReports(ctx context.Context, p access.Principal, q datastore.ReportQuery) (reports []model.Report, next string, err error) {
+func (s *Service) ListReports(ctx context.Context, p access.Principal, q ReportQuery) (reports []model.Report, next string, err error) {
 	if !p.Has(access.ReportReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
@@ -167,7 +177,7 @@ func (s *Service) shape(tx datastore.ReadTx, p access.Principal, c model.Case) (
 
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
-func (s *Service) ListCases(ctx context.Context, p access.Principal, q datastore.CaseQuery) ([]model.Case, string, error) {
+func (s *Service) ListCases(ctx context.Context, p access.Principal, q CaseQuery) ([]model.Case, string, error) {
 	if !p.Has(access.CaseReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}

@@ -7,7 +7,6 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/auditlog"
-	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -20,7 +19,7 @@ type auditServer struct {
 }
 
 func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEventsRequest) (*pb.ListAuditEventsResponse, error) {
-	q := datastore.AuditQuery{Limit: pageSize(req.GetPageSize(), 100, 1000)}
+	q := auditlog.Query{Limit: pageSize(req.GetPageSize(), 100, 1000)}
 	if c := req.GetCase(); c != "" {
 		number, err := intake.ParseCaseName(c)
 		if err != nil {

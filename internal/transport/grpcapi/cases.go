@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -52,7 +51,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	cases, next, err := s.intake.ListCases(ctx, p, datastore.CaseQuery{
+	cases, next, err := s.intake.ListCases(ctx, p, intake.CaseQuery{
 		ResponsibleUnit: unit,
 		Status:          caseStatuses.toModel(req.GetStatus()),
 		After:           cursor,
