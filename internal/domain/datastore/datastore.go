@@ -111,6 +111,20 @@ type Tx interface {
 	KeyWriter
 }
 
+// IdempotencyTx reads and writes idempotency records within a
+// transaction: all that the idempotency helpers need.
+type IdempotencyTx interface {
+	IdempotencyReader
+	IdempotencyWriter
+}
+
+// KeyTx reads and writes data keys within a transaction: all that the
+// vault needs.
+type KeyTx interface {
+	KeyReader
+	KeyWriter
+}
+
 // ReportReader reads the reports hotline takers record.
 type ReportReader interface {
 	// Report returns the report with that id, or model.ErrNotFound.

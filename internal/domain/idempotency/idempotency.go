@@ -57,7 +57,7 @@ func Key(p access.Principal, method, requestID string) string {
 // ErrIdempotencyMismatch if the request differs); otherwise it records, in
 // the caller's transaction, that this request produces resource. Without a
 // request_id it does nothing.
-func Claim(tx datastore.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
+func Claim(tx datastore.IdempotencyTx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
 	rec, found, err := Replay(tx, p, method, requestID, fingerprint)
 	if err != nil || found {
 		return rec.Resource, found, err
@@ -68,7 +68,7 @@ func Claim(tx datastore.Tx, p access.Principal, method, requestID string, finger
 // Replay looks up an earlier request of p with the same request_id: found
 // is true if there was one, and the error is ErrIdempotencyMismatch if it
 // was a different request. Without a request_id it finds nothing.
-func Replay(tx datastore.ReadTx, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
+func Replay(tx datastore.IdempotencyReader, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
 	if requestID == "" {
 		return model.IdempotencyRecord{}, false, nil
 	}
@@ -87,7 +87,7 @@ func Replay(tx datastore.ReadTx, p access.Principal, method, requestID string, f
 // Remember records, in the transaction of the change, that p's request
 // with this request_id produced resource, and the result to answer a retry
 // with. Without a request_id it does nothing.
-func Remember(tx datastore.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, result []byte, now time.Time) error {
+func Remember(tx datastore.IdempotencyTx, p access.Principal, method, requestID string, fingerprint []byte, resource string, result []byte, now time.Time) error {
 	if requestID == "" {
 		return nil
 	}

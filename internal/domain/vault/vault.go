@@ -74,7 +74,7 @@ type childPrivate struct {
 // SealReport returns the stored form of r. Its private part is sealed
 // under the data key of r's case, or of r itself when r belongs to no case
 // (created when missing); its reporter under a new key of its own.
-func (v *Vault) SealReport(tx datastore.Tx, r model.Report) (model.StoredReport, error) {
+func (v *Vault) SealReport(tx datastore.KeyTx, r model.Report) (model.StoredReport, error) {
 	s := model.StoredReport{
 		ID:                   r.ID,
 		Channel:              r.Channel,
@@ -111,7 +111,7 @@ func privateKeyID(reportID, caseNumber string) string {
 	return reportKeyID(reportID)
 }
 
-func (v *Vault) sealPrivate(tx datastore.Tx, r model.Report, keyID string) (model.Sealed, error) {
+func (v *Vault) sealPrivate(tx datastore.KeyTx, r model.Report, keyID string) (model.Sealed, error) {
 	p := privatePart{
 		Caregivers:      r.Caregivers,
 		FamilySituation: r.FamilySituation,
@@ -158,7 +158,7 @@ func ageOn(birth, day vntime.Date) int32 {
 
 // OpenReport returns the report s stores, with the reporter's identity
 // withheld (Reporter.Withheld); only OpenReporter reveals it.
-func (v *Vault) OpenReport(tx datastore.ReadTx, s model.StoredReport) (model.Report, error) {
+func (v *Vault) OpenReport(tx datastore.KeyReader, s model.StoredReport) (model.Report, error) {
 	r := model.Report{
 		ID:                   s.ID,
 		Channel:              s.Channel,
@@ -202,7 +202,7 @@ func (v *Vault) OpenReport(tx datastore.ReadTx, s model.StoredReport) (model.Rep
 }
 
 // OpenReporter reveals the reporter of s. Callers audit it.
-func (v *Vault) OpenReporter(tx datastore.ReadTx, s model.StoredReport) (model.Reporter, error) {
+func (v *Vault) OpenReporter(tx datastore.KeyReader, s model.StoredReport) (model.Reporter, error) {
 	b, err := v.open(tx, s.Reporter, reporterAAD(s.ID))
 	if err != nil {
 		return model.Reporter{}, err
@@ -217,7 +217,7 @@ func (v *Vault) OpenReporter(tx datastore.ReadTx, s model.StoredReport) (model.R
 // MoveToCase re-seals the private part of s under the data key of the case
 // it now belongs to (s.CaseNumber), when a report joins a case after it was
 // recorded.
-func (v *Vault) MoveToCase(tx datastore.Tx, s model.StoredReport) (model.StoredReport, error) {
+func (v *Vault) MoveToCase(tx datastore.KeyTx, s model.StoredReport) (model.StoredReport, error) {
 	want := privateKeyID(s.ID, s.CaseNumber)
 	if s.Private.KeyID == want {
 		return s, nil
@@ -234,7 +234,7 @@ func (v *Vault) MoveToCase(tx datastore.Tx, s model.StoredReport) (model.StoredR
 
 // seal encrypts plaintext under the data key keyID, creating the key if it
 // does not exist yet.
-func (v *Vault) seal(tx datastore.Tx, keyID string, plaintext, aad []byte) (model.Sealed, error) {
+func (v *Vault) seal(tx datastore.KeyTx, keyID string, plaintext, aad []byte) (model.Sealed, error) {
 	dk, err := v.dataKey(tx, keyID)
 	if errors.Is(err, model.ErrNotFound) {
 		dk, err = v.newDataKey(tx, keyID)
@@ -249,7 +249,7 @@ func (v *Vault) seal(tx datastore.Tx, keyID string, plaintext, aad []byte) (mode
 	return model.Sealed{KeyID: keyID, Data: data}, nil
 }
 
-func (v *Vault) open(tx datastore.ReadTx, s model.Sealed, aad []byte) ([]byte, error) {
+func (v *Vault) open(tx datastore.KeyReader, s model.Sealed, aad []byte) ([]byte, error) {
 	dk, err := v.dataKey(tx, s.KeyID)
 	if err != nil {
 		return nil, err
@@ -261,7 +261,7 @@ func (v *Vault) open(tx datastore.ReadTx, s model.Sealed, aad []byte) ([]byte, e
 	return b, nil
 }
 
-func (v *Vault) dataKey(tx datastore.ReadTx, id string) ([]byte, error) {
+func (v *Vault) dataKey(tx datastore.KeyReader, id string) ([]byte, error) {
 	w, err := tx.DataKey(id)
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (v *Vault) dataKey(tx datastore.ReadTx, id string) ([]byte, error) {
 	return dk, nil
 }
 
-func (v *Vault) newDataKey(tx datastore.Tx, id string) ([]byte, error) {
+func (v *Vault) newDataKey(tx datastore.KeyTx, id string) ([]byte, error) {
 	dk, err := keys.NewDataKey()
 	if err != nil {
 		return nil, err
@@ -332,7 +332,7 @@ const rotateBatch = 200
 func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
-	return inBatches(ctx, store, func(tx datastore.Tx, after string) (string, int, error) {
+	return inBatches(ctx, store, func(tx datastore.KeyTx, after string) (string, int, error) {
 		ks, next, err := tx.ListDataKeys(after, rotateBatch)
 		if err != nil {
 			return "", 0, err
@@ -364,7 +364,7 @@ func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) 
 // up the counts of the committed steps. A long job (a rotation, sealing
 // the text of an older database) so never holds the write lock for long,
 // and running it again after an interruption finishes it.
-func inBatches(ctx context.Context, store datastore.Store, step func(tx datastore.Tx, after string) (next string, n int, err error)) (int, error) {
+func inBatches(ctx context.Context, store datastore.Store, step func(tx datastore.KeyTx, after string) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
@@ -389,7 +389,7 @@ func dossierAAD(number string) []byte { return []byte("cases/" + number + "/doss
 
 // SealDossier seals the content of a case's steps under the case's data
 // key (created if missing).
-func (v *Vault) SealDossier(tx datastore.Tx, caseNumber string, d model.Dossier) (model.Sealed, error) {
+func (v *Vault) SealDossier(tx datastore.KeyTx, caseNumber string, d model.Dossier) (model.Sealed, error) {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return model.Sealed{}, fmt.Errorf("seal dossier of %s: %w", caseNumber, err)
@@ -399,7 +399,7 @@ func (v *Vault) SealDossier(tx datastore.Tx, caseNumber string, d model.Dossier)
 
 // OpenDossier opens a case's dossier; an empty one (never sealed) opens as
 // an empty dossier.
-func (v *Vault) OpenDossier(tx datastore.ReadTx, caseNumber string, s model.Sealed) (model.Dossier, error) {
+func (v *Vault) OpenDossier(tx datastore.KeyReader, caseNumber string, s model.Sealed) (model.Dossier, error) {
 	var d model.Dossier
 	if s.KeyID == "" && len(s.Data) == 0 {
 		return d, nil
@@ -501,7 +501,7 @@ var errCaseNotOpened = errors.New("the case's free text was not opened before th
 // idempotency record remembers): its free text sealed in Texts under the
 // case's data key, the clear fields empty. c must have been opened by
 // OpenCase (or be new); c itself is not changed.
-func (v *Vault) SealCase(tx datastore.Tx, c model.Case) (model.Case, error) {
+func (v *Vault) SealCase(tx datastore.KeyTx, c model.Case) (model.Case, error) {
 	if len(c.Texts.Data) > 0 {
 		return model.Case{}, fmt.Errorf("seal case %s: %w", c.Number, errCaseNotOpened)
 	}
@@ -524,7 +524,7 @@ func (v *Vault) SealCase(tx datastore.Tx, c model.Case) (model.Case, error) {
 // the clear fields and Texts emptied (which marks it open for SealCase).
 // A case without sealed text is returned as it is: it has none, or it was
 // stored in the clear by an older version.
-func (v *Vault) OpenCase(tx datastore.ReadTx, c model.Case) (model.Case, error) {
+func (v *Vault) OpenCase(tx datastore.KeyReader, c model.Case) (model.Case, error) {
 	if c.Texts.KeyID == "" && len(c.Texts.Data) == 0 {
 		return c, nil
 	}
@@ -556,7 +556,7 @@ func (v *Vault) OpenCase(tx datastore.ReadTx, c model.Case) (model.Case, error) 
 }
 
 // OpenCases opens each of cs in place, for a page of a list.
-func (v *Vault) OpenCases(tx datastore.ReadTx, cs []model.Case) error {
+func (v *Vault) OpenCases(tx datastore.KeyReader, cs []model.Case) error {
 	for i := range cs {
 		c, err := v.OpenCase(tx, cs[i])
 		if err != nil {
@@ -646,7 +646,7 @@ func reasonAAD(e audit.Event) []byte { return []byte("audit/reason " + e.Action 
 // reason a person gives for a disclosure is personal data, and the audit
 // log must not keep it in the clear. The hash chain covers the sealed
 // form, so the log verifies without the key. An empty reason stays empty.
-func (v *Vault) SealReason(tx datastore.Tx, e *audit.Event) error {
+func (v *Vault) SealReason(tx datastore.KeyTx, e *audit.Event) error {
 	if e.Reason == "" {
 		return nil
 	}
@@ -662,7 +662,7 @@ func (v *Vault) SealReason(tx datastore.Tx, e *audit.Event) error {
 // event appended before reasons were sealed holds its reason in the clear
 // and is returned as it is; a sealed reason that does not open is an
 // error.
-func (v *Vault) OpenReason(tx datastore.ReadTx, e audit.Event) (string, error) {
+func (v *Vault) OpenReason(tx datastore.KeyReader, e audit.Event) (string, error) {
 	enc, sealed := strings.CutPrefix(e.Reason, sealedReasonPrefix)
 	if !sealed {
 		return e.Reason, nil
