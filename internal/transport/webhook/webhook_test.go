@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,7 +20,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
-	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 var (
@@ -29,15 +28,9 @@ var (
 	t0         = time.Date(2026, time.March, 14, 9, 26, 53, 123456789, time.FixedZone("ICT", 7*3600))
 )
 
-func openStore(t *testing.T) *boltstore.Store {
-	t.Helper()
-	s, err := boltstore.Open(filepath.Join(t.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
+// openStore returns an empty store: the deliverer reads it only through
+// the domain's outbox service, so the in-memory one stands for any.
+func openStore(*testing.T) *memstore.Store { return memstore.New() }
 
 // hub is process.Hub's contract: Wait's channel is closed at the next notify.
 type hub struct {
