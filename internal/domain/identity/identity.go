@@ -259,7 +259,7 @@ func withoutHash(t model.Token) model.Token {
 // replay looks up an earlier request of p with the same request_id and,
 // when there was one, decodes its answer into first and returns true. A
 // different request under that id is model.ErrIdempotencyMismatch.
-func replay[T any](tx datastore.ReadTx, p access.Principal, method string, req idempotency.Request, first *T) (bool, error) {
+func replay[T any](tx datastore.IdempotencyReader, p access.Principal, method string, req idempotency.Request, first *T) (bool, error) {
 	rec, found, err := idempotency.Replay(tx, p, method, req.ID, req.Fingerprint)
 	if err != nil || !found {
 		return false, err
@@ -273,7 +273,7 @@ func replay[T any](tx datastore.ReadTx, p access.Principal, method string, req i
 // remember records the answer to p's request, in the transaction of the
 // change, so that a retry with the same request_id gets it back. Without a
 // request_id it does nothing.
-func remember[T any](tx datastore.Tx, p access.Principal, method string, req idempotency.Request, resource string, answer T, now time.Time) error {
+func remember[T any](tx datastore.IdempotencyTx, p access.Principal, method string, req idempotency.Request, resource string, answer T, now time.Time) error {
 	if req.ID == "" {
 		return nil
 	}

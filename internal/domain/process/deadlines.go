@@ -185,7 +185,7 @@ func (e *Engine) nextLevel(tx datastore.ReadTx, unit string, at time.Time) strin
 // cityPolice is the police unit at the top of the police chain: the one
 // that covers all of Hanoi (no Covers). "" when from is that unit or none
 // is registered.
-func cityPolice(tx datastore.ReadTx, from string) string {
+func cityPolice(tx datastore.IdentityReader, from string) string {
 	ps, err := tx.ListPoliceUnits()
 	if err != nil {
 		return ""
