@@ -30,6 +30,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -443,7 +444,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 
 	// Webhooks named in the policy get every notification, in order.
 	if len(pol.Webhooks) > 0 {
-		hooks := webhook.New(store, pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
+		hooks := webhook.New(outbox.New(store), pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
 		hookCtx, stopHooks := context.WithCancel(context.Background())
 		hooksDone := make(chan struct{})
 		go func() {

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -142,13 +142,13 @@ func TestBackupWhileWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = store.View(ctx, func(tx storage.ReadTx) error {
+	err = store.View(ctx, func(tx datastore.ReadTx) error {
 		for _, name := range before {
 			if _, err := tx.Report(name[len("reports/"):]); err != nil {
 				t.Errorf("the backup lacks %s, acknowledged before it began: %v", name, err)
 			}
 		}
-		events, _, err := tx.ListAuditEvents(storage.AuditQuery{Actor: "admin", Limit: 1})
+		events, _, err := tx.ListAuditEvents(datastore.AuditQuery{Actor: "admin", Limit: 1})
 		if err != nil {
 			return err
 		}

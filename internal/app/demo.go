@@ -19,7 +19,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Demo data: real Hanoi units, invented people. Phường Ba Đình and Phường
@@ -209,7 +208,7 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 	// The worker refers the sexual-abuse case, and the first case, to the
 	// ward police so the police liaison has something to see.
 	worker := users["badinh.worker"]
-	cases, _, err := in.ListCases(ctx, worker, storageCaseQuery(50))
+	cases, _, err := in.ListCases(ctx, worker, intake.CaseQuery{Limit: 50})
 	if err != nil {
 		return fmt.Errorf("demo: list cases: %w", err)
 	}
@@ -221,5 +220,3 @@ func seedDemoCases(ctx context.Context, in *intake.Service, eng *process.Engine,
 	}
 	return nil
 }
-
-func storageCaseQuery(limit int) storage.CaseQuery { return storage.CaseQuery{Limit: limit} }

@@ -14,10 +14,10 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // masterKeys owns the key file and its rotation. A rotation writes the new
@@ -28,7 +28,7 @@ import (
 // at the next start.
 type masterKeys struct {
 	path  string
-	store storage.Store
+	store datastore.Store
 	vault *vault.Vault
 	clock clock.Clock
 	log   *slog.Logger
@@ -47,7 +47,7 @@ func retiredKeyPath(path, id string) string { return path + ".retired-" + id }
 // database holds no encrypted data yet), finishes a rotation left half
 // done, and proves the key opens the stored data: a wrong key file fails
 // here, at start, not as garbage later.
-func openMasterKeys(ctx context.Context, path string, store storage.Store, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
+func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
 	hasData, err := vault.HasData(ctx, store)
 	if err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	defer mk.mu.Unlock()
 	var first rotation
 	replayed := false
-	err := mk.store.View(ctx, func(tx storage.ReadTx) error {
+	err := mk.store.View(ctx, func(tx datastore.ReadTx) error {
 		rec, found, err := idempotency.Replay(tx, by, "RotateMasterKey", req.ID, req.Fingerprint)
 		if err != nil || !found {
 			return err
@@ -128,7 +128,7 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	if err != nil {
 		return "", n, err
 	}
-	err = mk.store.Update(ctx, func(tx storage.Tx) error {
+	err = mk.store.Update(ctx, func(tx datastore.Tx) error {
 		now := mk.clock.Now()
 		e := by.Event(now, "keys.rotate", "masterKey", "", audit.OutcomeOK)
 		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped", old.ID(), next.ID(), n)

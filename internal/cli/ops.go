@@ -18,12 +18,11 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // The operations commands: backup (hot, through a running server's
 // AdminService, or from a stopped server's file), restore and check. They
-// read and write database files through boltstore; they never open a file
+// read and write database files through internal/app; they never open a file
 // a server holds.
 
 const opsUsage = `Usage:
@@ -100,7 +99,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// The copy must at least open and read as a database before it takes
 	// the name; what it holds is reported below.
-	res, err := boltstore.Check(ctx, tmp)
+	res, err := app.CheckDatabase(ctx, tmp, nil)
 	if err != nil {
 		return fmt.Errorf("the copy of %s cannot be read back: %w", source, err)
 	}
@@ -125,15 +124,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // backupOffline copies a database no server is running on.
 func backupOffline(ctx context.Context, db string, w io.Writer) error {
-	store, err := boltstore.OpenReadOnly(db, boltstore.Options{Timeout: inUseWait})
-	if errors.Is(err, boltstore.ErrInUse) {
+	err := app.BackupStopped(ctx, db, inUseWait, w)
+	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: a server is running on it; back up through it with --addr and --token", err)
 	}
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	_, err = store.WriteBackup(ctx, w)
 	return err
 }
 
@@ -200,8 +194,8 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		// Hold the file (a shared lock, which a server's exclusive one
 		// refuses) until it is replaced, so no server starts on it meanwhile.
-		held, err := boltstore.OpenReadOnly(db, boltstore.Options{Timeout: inUseWait})
-		if errors.Is(err, boltstore.ErrInUse) {
+		held, err := app.HoldDatabase(db, inUseWait)
+		if errors.Is(err, app.ErrDatabaseInUse) {
 			return fmt.Errorf("%w: stop the server before restoring over %s", err, db)
 		}
 		if err == nil {
@@ -213,7 +207,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	res, err := boltstore.Check(ctx, from)
+	res, err := app.CheckDatabase(ctx, from, nil)
 	if err != nil {
 		return fmt.Errorf("%s cannot be read as a database: %w", from, err)
 	}
@@ -286,8 +280,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	res, err := boltstore.CheckWith(ctx, db, boltstore.CheckOptions{Progress: checkProgress(stderr, db)})
-	if errors.Is(err, boltstore.ErrInUse) {
+	res, err := app.CheckDatabase(ctx, db, checkProgress(stderr, db))
+	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
 	}
 	if err != nil {
@@ -305,8 +299,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // checkProgress prints how far a check of db has come to w (stderr, so
 // that stdout stays the result): a check of a large database takes
 // minutes.
-func checkProgress(w io.Writer, db string) func(boltstore.Progress) {
-	return func(p boltstore.Progress) {
+func checkProgress(w io.Writer, db string) func(app.CheckProgress) {
+	return func(p app.CheckProgress) {
 		if p.Bucket == "" {
 			fmt.Fprintf(w, "check: reading the page structure of %s\n", db)
 			return
@@ -317,7 +311,7 @@ func checkProgress(w io.Writer, db string) func(boltstore.Progress) {
 	}
 }
 
-func printProblems(w io.Writer, res boltstore.CheckResult) {
+func printProblems(w io.Writer, res app.CheckResult) {
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "PROBLEM %s\n", p)
 	}
@@ -327,7 +321,7 @@ func printProblems(w io.Writer, res boltstore.CheckResult) {
 }
 
 // summary is one line of counts.
-func summary(res boltstore.CheckResult) string {
+func summary(res app.CheckResult) string {
 	s := res.CheckSummary
 	parts := []string{
 		fmt.Sprintf("schema version %d, %d bytes", s.SchemaVersion, s.Bytes),

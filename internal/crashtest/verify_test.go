@@ -10,8 +10,8 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -97,7 +97,7 @@ func (h *harness) checkOffline(n int) {
 	}
 	defer st.Close()
 	ack, doubt, hid := h.led.stepCounts()
-	err = st.View(ctx, func(tx storage.ReadTx) error {
+	err = st.View(ctx, func(tx datastore.ReadTx) error {
 		for _, e := range h.led.reports {
 			if e.state != acked {
 				continue
@@ -149,7 +149,7 @@ func (h *harness) checkOffline(n int) {
 }
 
 // allEventsTx reads a case's whole timeline from the file.
-func allEventsTx(tx storage.ReadTx, caseID uint64) ([]evView, error) {
+func allEventsTx(tx datastore.ReadTx, caseID uint64) ([]evView, error) {
 	var out []evView
 	var after uint64
 	for {

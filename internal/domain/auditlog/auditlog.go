@@ -11,18 +11,18 @@ import (
 	"math"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/vault"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Log appends to and reads the audit trail.
 type Log struct {
-	store storage.Store
+	store datastore.Store
 	vault *vault.Vault // opens the reasons for auditors; nil leaves them sealed
 }
 
 // New returns the log kept in store.
-func New(store storage.Store) *Log { return &Log{store: store} }
+func New(store datastore.Store) *Log { return &Log{store: store} }
 
 // WithVault returns the log with List opening the sealed reasons of the
 // events it returns. Only auditors list events.
@@ -34,7 +34,7 @@ func (l *Log) Record(ctx context.Context, events ...audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	err := l.store.Batch(ctx, func(tx storage.Tx) error {
+	err := l.store.Batch(ctx, func(tx datastore.Tx) error {
 		_, err := tx.AppendAudit(events...)
 		return err
 	})
@@ -44,11 +44,15 @@ func (l *Log) Record(ctx context.Context, events ...audit.Event) error {
 	return nil
 }
 
+// Query selects the audit events List returns. It is the store's query,
+// named here so that transport need not import the store contract.
+type Query = datastore.AuditQuery
+
 // List returns events matching q, newest first, with their reasons opened
 // when the log has the vault. An opened event no longer matches its hash:
 // it is for reading, Verify checks the stored form.
-func (l *Log) List(ctx context.Context, q storage.AuditQuery) (events []audit.Event, next string, err error) {
-	err = l.store.View(ctx, func(tx storage.ReadTx) error {
+func (l *Log) List(ctx context.Context, q Query) (events []audit.Event, next string, err error) {
+	err = l.store.View(ctx, func(tx datastore.ReadTx) error {
 		events, next, err = tx.ListAuditEvents(q)
 		if err != nil || l.vault == nil {
 			return err
@@ -81,7 +85,7 @@ func (l *Log) Verify(ctx context.Context) (Result, error) {
 // service's start. Result.Checked counts the events of the tail that held.
 func (l *Log) VerifyTail(ctx context.Context, n uint64) (Result, error) {
 	var res Result
-	err := l.store.View(ctx, func(tx storage.ReadTx) error {
+	err := l.store.View(ctx, func(tx datastore.ReadTx) error {
 		seq, hash, err := tx.AuditHead()
 		if err != nil {
 			return err

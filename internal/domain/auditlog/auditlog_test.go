@@ -17,7 +17,8 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/memstore"
 )
@@ -105,7 +106,7 @@ func TestRecordAndVerify(t *testing.T) {
 	// The events are stored as given, in order, sealed and linked.
 	var stored []audit.Event
 	var headHash []byte
-	err = s.View(ctx, func(tx storage.ReadTx) error {
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
 		for e, err := range tx.AuditEvents(1) {
 			if err != nil {
 				return err
@@ -161,7 +162,7 @@ func TestRecordConcurrently(t *testing.T) {
 	if err != nil || res.Checked != n || res.HeadSeq != n || res.Problem != nil {
 		t.Fatalf("Verify = %+v, %v; want %d checked and no problem", res, err, n)
 	}
-	evs, _, err := l.List(ctx, storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100})
+	evs, _, err := l.List(ctx, datastore.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100})
 	if err != nil || len(evs) != n {
 		t.Fatalf("List = %d events, %v; want %d", len(evs), err, n)
 	}
@@ -204,27 +205,27 @@ func TestList(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		q    storage.AuditQuery
+		q    datastore.AuditQuery
 		want string // seqs, newest first
 	}{
-		{"everything", storage.AuditQuery{Limit: 100}, "7,6,5,4,3,2,1"},
-		{"case 1", storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100}, "5,2,1"},
-		{"case 2", storage.AuditQuery{Case: "cases/HN-2026-00002", Limit: 100}, "3"},
-		{"case whose number extends another's", storage.AuditQuery{Case: "cases/HN-2026-000012", Limit: 100}, "7"},
-		{"case prefix matches nothing", storage.AuditQuery{Case: "cases/HN-2026-0000", Limit: 100}, ""},
-		{"unknown case", storage.AuditQuery{Case: "cases/HN-2026-99999", Limit: 100}, ""},
-		{"actor cw.an", storage.AuditQuery{Actor: "cw.an", Limit: 100}, "6,3,1"},
-		{"actor op.lan", storage.AuditQuery{Actor: "op.lan", Limit: 100}, "7,2"},
-		{"actor prefix matches nothing", storage.AuditQuery{Actor: "cw", Limit: 100}, ""},
-		{"case and actor", storage.AuditQuery{Case: "cases/HN-2026-00001", Actor: "cw.an", Limit: 100}, "1"},
-		{"case and another actor", storage.AuditQuery{Case: "cases/HN-2026-00001", Actor: "sup.hoa", Limit: 100}, "5"},
-		{"case and an actor who never touched it", storage.AuditQuery{Case: "cases/HN-2026-00002", Actor: "op.lan", Limit: 100}, ""},
-		{"from, inclusive", storage.AuditQuery{From: t0.Add(4 * time.Minute), Limit: 100}, "7,6,5"},
-		{"to, exclusive", storage.AuditQuery{To: t0.Add(2 * time.Minute), Limit: 100}, "2,1"},
-		{"one minute", storage.AuditQuery{From: t0.Add(3 * time.Minute), To: t0.Add(4 * time.Minute), Limit: 100}, "4"},
-		{"actor in a period", storage.AuditQuery{Actor: "cw.an", From: t0.Add(time.Minute), To: t0.Add(6 * time.Minute), Limit: 100}, "6,3"},
-		{"limit", storage.AuditQuery{Limit: 2}, "7,6"},
-		{"case with limit", storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 1}, "5"},
+		{"everything", datastore.AuditQuery{Limit: 100}, "7,6,5,4,3,2,1"},
+		{"case 1", datastore.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100}, "5,2,1"},
+		{"case 2", datastore.AuditQuery{Case: "cases/HN-2026-00002", Limit: 100}, "3"},
+		{"case whose number extends another's", datastore.AuditQuery{Case: "cases/HN-2026-000012", Limit: 100}, "7"},
+		{"case prefix matches nothing", datastore.AuditQuery{Case: "cases/HN-2026-0000", Limit: 100}, ""},
+		{"unknown case", datastore.AuditQuery{Case: "cases/HN-2026-99999", Limit: 100}, ""},
+		{"actor cw.an", datastore.AuditQuery{Actor: "cw.an", Limit: 100}, "6,3,1"},
+		{"actor op.lan", datastore.AuditQuery{Actor: "op.lan", Limit: 100}, "7,2"},
+		{"actor prefix matches nothing", datastore.AuditQuery{Actor: "cw", Limit: 100}, ""},
+		{"case and actor", datastore.AuditQuery{Case: "cases/HN-2026-00001", Actor: "cw.an", Limit: 100}, "1"},
+		{"case and another actor", datastore.AuditQuery{Case: "cases/HN-2026-00001", Actor: "sup.hoa", Limit: 100}, "5"},
+		{"case and an actor who never touched it", datastore.AuditQuery{Case: "cases/HN-2026-00002", Actor: "op.lan", Limit: 100}, ""},
+		{"from, inclusive", datastore.AuditQuery{From: t0.Add(4 * time.Minute), Limit: 100}, "7,6,5"},
+		{"to, exclusive", datastore.AuditQuery{To: t0.Add(2 * time.Minute), Limit: 100}, "2,1"},
+		{"one minute", datastore.AuditQuery{From: t0.Add(3 * time.Minute), To: t0.Add(4 * time.Minute), Limit: 100}, "4"},
+		{"actor in a period", datastore.AuditQuery{Actor: "cw.an", From: t0.Add(time.Minute), To: t0.Add(6 * time.Minute), Limit: 100}, "6,3"},
+		{"limit", datastore.AuditQuery{Limit: 2}, "7,6"},
+		{"case with limit", datastore.AuditQuery{Case: "cases/HN-2026-00001", Limit: 1}, "5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,12 +248,12 @@ func TestList(t *testing.T) {
 	}
 
 	t.Run("limit must be positive", func(t *testing.T) {
-		if _, _, err := l.List(ctx, storage.AuditQuery{}); err == nil {
+		if _, _, err := l.List(ctx, datastore.AuditQuery{}); err == nil {
 			t.Error("List with limit 0 succeeded")
 		}
 	})
 	t.Run("bad cursor", func(t *testing.T) {
-		if _, _, err := l.List(ctx, storage.AuditQuery{After: "zz", Limit: 1}); !errors.Is(err, storage.ErrBadCursor) {
+		if _, _, err := l.List(ctx, datastore.AuditQuery{After: "zz", Limit: 1}); !errors.Is(err, model.ErrBadCursor) {
 			t.Errorf("List with a bad cursor = %v, want ErrBadCursor", err)
 		}
 	})
@@ -265,14 +266,14 @@ func TestListPages(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		q     storage.AuditQuery
+		q     datastore.AuditQuery
 		pages []string
 	}{
-		{"everything by threes", storage.AuditQuery{Limit: 3}, []string{"7,6,5", "4,3,2", "1"}},
-		{"everything by sevens", storage.AuditQuery{Limit: 7}, []string{"7,6,5,4,3,2,1"}},
-		{"case 1 by twos", storage.AuditQuery{Case: "cases/HN-2026-00001", Limit: 2}, []string{"5,2", "1"}},
-		{"cw.an by ones", storage.AuditQuery{Actor: "cw.an", Limit: 1}, []string{"6", "3", "1"}},
-		{"cw.an by threes: no empty page", storage.AuditQuery{Actor: "cw.an", Limit: 3}, []string{"6,3,1"}},
+		{"everything by threes", datastore.AuditQuery{Limit: 3}, []string{"7,6,5", "4,3,2", "1"}},
+		{"everything by sevens", datastore.AuditQuery{Limit: 7}, []string{"7,6,5,4,3,2,1"}},
+		{"case 1 by twos", datastore.AuditQuery{Case: "cases/HN-2026-00001", Limit: 2}, []string{"5,2", "1"}},
+		{"cw.an by ones", datastore.AuditQuery{Actor: "cw.an", Limit: 1}, []string{"6", "3", "1"}},
+		{"cw.an by threes: no empty page", datastore.AuditQuery{Actor: "cw.an", Limit: 3}, []string{"6,3,1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Retention of idempotency records: a retry within it returns the first
@@ -57,7 +57,7 @@ func Key(p access.Principal, method, requestID string) string {
 // ErrIdempotencyMismatch if the request differs); otherwise it records, in
 // the caller's transaction, that this request produces resource. Without a
 // request_id it does nothing.
-func Claim(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
+func Claim(tx datastore.IdempotencyTx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
 	rec, found, err := Replay(tx, p, method, requestID, fingerprint)
 	if err != nil || found {
 		return rec.Resource, found, err
@@ -68,7 +68,7 @@ func Claim(tx storage.Tx, p access.Principal, method, requestID string, fingerpr
 // Replay looks up an earlier request of p with the same request_id: found
 // is true if there was one, and the error is ErrIdempotencyMismatch if it
 // was a different request. Without a request_id it finds nothing.
-func Replay(tx storage.ReadTx, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
+func Replay(tx datastore.IdempotencyReader, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
 	if requestID == "" {
 		return model.IdempotencyRecord{}, false, nil
 	}
@@ -87,7 +87,7 @@ func Replay(tx storage.ReadTx, p access.Principal, method, requestID string, fin
 // Remember records, in the transaction of the change, that p's request
 // with this request_id produced resource, and the result to answer a retry
 // with. Without a request_id it does nothing.
-func Remember(tx storage.Tx, p access.Principal, method, requestID string, fingerprint []byte, resource string, result []byte, now time.Time) error {
+func Remember(tx datastore.IdempotencyTx, p access.Principal, method, requestID string, fingerprint []byte, resource string, result []byte, now time.Time) error {
 	if requestID == "" {
 		return nil
 	}
@@ -109,12 +109,12 @@ func EffectiveRetention(configured time.Duration) time.Duration {
 // EffectiveRetention) before now, oldest first, in transactions of a few
 // hundred records each, and returns how many it deleted. Writers wait at
 // most for one small transaction.
-func Sweep(ctx context.Context, store storage.Store, now time.Time, retention time.Duration) (int, error) {
+func Sweep(ctx context.Context, store datastore.Store, now time.Time, retention time.Duration) (int, error) {
 	before := now.Add(-EffectiveRetention(retention))
 	total := 0
 	for {
 		var n int
-		err := store.Update(ctx, func(tx storage.Tx) error {
+		err := store.Update(ctx, func(tx datastore.Tx) error {
 			var err error
 			n, err = tx.DeleteIdempotencyBefore(before, sweepBatch)
 			return err

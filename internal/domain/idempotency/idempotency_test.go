@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
@@ -18,7 +18,7 @@ var now = time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
 
 var lan = access.Principal{UserID: "lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}
 
-func newStore(t *testing.T) storage.Store {
+func newStore(t *testing.T) datastore.Store {
 	t.Helper()
 	s := memstore.New()
 	t.Cleanup(func() { s.Close() })
@@ -26,9 +26,9 @@ func newStore(t *testing.T) storage.Store {
 }
 
 // remember stores lan's request id, made at the given time.
-func remember(t *testing.T, s storage.Store, id string, at time.Time) {
+func remember(t *testing.T, s datastore.Store, id string, at time.Time) {
 	t.Helper()
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		return idempotency.Remember(tx, lan, "CreateReport", id, []byte("fp"), "r-"+id, nil, at)
 	})
 	if err != nil {
@@ -37,10 +37,10 @@ func remember(t *testing.T, s storage.Store, id string, at time.Time) {
 }
 
 // remembered reports whether lan's request id is still known.
-func remembered(t *testing.T, s storage.Store, id string) bool {
+func remembered(t *testing.T, s datastore.Store, id string) bool {
 	t.Helper()
 	var found bool
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		var err error
 		_, found, err = idempotency.Replay(tx, lan, "CreateReport", id, []byte("fp"))
 		return err
@@ -106,7 +106,7 @@ func TestSweepRetention(t *testing.T) {
 func TestSweepInBatches(t *testing.T) {
 	s := newStore(t)
 	const old = 700
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		for i := range old {
 			at := now.Add(-40*24*time.Hour + time.Duration(i)*time.Second)
 			if err := idempotency.Remember(tx, lan, "CreateReport", fmt.Sprintf("old-%03d", i), []byte("fp"), "r", nil, at); err != nil {
@@ -135,7 +135,7 @@ func TestClaim(t *testing.T) {
 	claim := func(p access.Principal, method, id, fp, resource string) (string, bool, error) {
 		var prior string
 		var replayed bool
-		err := s.Update(context.Background(), func(tx storage.Tx) error {
+		err := s.Update(context.Background(), func(tx datastore.Tx) error {
 			var err error
 			prior, replayed, err = idempotency.Claim(tx, p, method, id, []byte(fp), resource, now)
 			return err

@@ -28,10 +28,10 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Token lifetimes.
@@ -56,14 +56,14 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 
 // Service manages users, tokens and police units.
 type Service struct {
-	store storage.Store
+	store datastore.Store
 	units *units.Registry
 	clock clock.Clock
 	log   *slog.Logger
 }
 
 // New returns the identity service.
-func New(store storage.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
+func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, units: reg, clock: clk, log: log}
 }
 
@@ -86,7 +86,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, 
 	}
 	now := s.clock.Now()
 	var u model.User
-	err := s.store.View(ctx, func(tx storage.ReadTx) error {
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		t, err := tx.Token(id)
 		if errors.Is(err, model.ErrNotFound) {
 			// Hash anyway so an unknown id costs what a known one does.
@@ -216,7 +216,7 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	}
 	var first createdUser
 	replayed := false
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		if replayed, err = replay(tx, p, "CreateUser", req, &first); err != nil || replayed {
 			return err
@@ -259,7 +259,7 @@ func withoutHash(t model.Token) model.Token {
 // replay looks up an earlier request of p with the same request_id and,
 // when there was one, decodes its answer into first and returns true. A
 // different request under that id is model.ErrIdempotencyMismatch.
-func replay[T any](tx storage.ReadTx, p access.Principal, method string, req idempotency.Request, first *T) (bool, error) {
+func replay[T any](tx datastore.IdempotencyReader, p access.Principal, method string, req idempotency.Request, first *T) (bool, error) {
 	rec, found, err := idempotency.Replay(tx, p, method, req.ID, req.Fingerprint)
 	if err != nil || !found {
 		return false, err
@@ -273,7 +273,7 @@ func replay[T any](tx storage.ReadTx, p access.Principal, method string, req ide
 // remember records the answer to p's request, in the transaction of the
 // change, so that a retry with the same request_id gets it back. Without a
 // request_id it does nothing.
-func remember[T any](tx storage.Tx, p access.Principal, method string, req idempotency.Request, resource string, answer T, now time.Time) error {
+func remember[T any](tx datastore.IdempotencyTx, p access.Principal, method string, req idempotency.Request, resource string, answer T, now time.Time) error {
 	if req.ID == "" {
 		return nil
 	}
@@ -287,7 +287,7 @@ func remember[T any](tx storage.Tx, p access.Principal, method string, req idemp
 // GetUser returns a user.
 func (s *Service) GetUser(ctx context.Context, id string) (model.User, error) {
 	var u model.User
-	err := s.store.View(ctx, func(tx storage.ReadTx) error {
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
 		u, err = tx.User(id)
 		return err
@@ -297,7 +297,7 @@ func (s *Service) GetUser(ctx context.Context, id string) (model.User, error) {
 
 // ListUsers lists users by id.
 func (s *Service) ListUsers(ctx context.Context, after string, limit int) (us []model.User, next string, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		us, next, err = tx.ListUsers(after, limit)
 		return err
 	})
@@ -306,7 +306,7 @@ func (s *Service) ListUsers(ctx context.Context, after string, limit int) (us []
 
 // ListTokens returns a user's tokens (without secrets).
 func (s *Service) ListTokens(ctx context.Context, userID string) (ts []model.Token, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		if _, err := tx.User(userID); err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (s *Service) ListTokens(ctx context.Context, userID string) (ts []model.Tok
 func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string, req idempotency.Request) (model.User, error) {
 	now := s.clock.Now()
 	var u model.User
-	err := s.store.Update(ctx, func(tx storage.Tx) error {
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
 		if replayed, err := replay(tx, p, "DisableUser", req, &u); err != nil || replayed {
 			return err
 		}
@@ -376,7 +376,7 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 	}
 	var first model.Token
 	replayed := false
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		if replayed, err = replay(tx, p, "CreateToken", req, &first); err != nil || replayed {
 			return err
@@ -410,7 +410,7 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, tokenID string, req idempotency.Request) (model.Token, error) {
 	now := s.clock.Now()
 	var t model.Token
-	err := s.store.Update(ctx, func(tx storage.Tx) error {
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
 		if replayed, err := replay(tx, p, "RevokeToken", req, &t); err != nil || replayed {
 			return err
 		}
@@ -446,8 +446,8 @@ func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool,
 		return IssuedToken{}, false, err
 	}
 	p := access.System("bootstrap")
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		created = false // the body may run again (storage.Store): the last run decides
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
+		created = false // the body may run again (datastore.Store): the last run decides
 		n, err := tx.CountUsers()
 		if err != nil || n > 0 {
 			return err
@@ -485,8 +485,8 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	now := s.clock.Now()
 	pu.CreateTime = now
 	in := pu
-	err := s.store.Update(ctx, func(tx storage.Tx) error {
-		pu = in // a replay below overwrites pu, and the body may run again (storage.Store)
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		pu = in // a replay below overwrites pu, and the body may run again (datastore.Store)
 		if replayed, err := replay(tx, p, "CreatePoliceUnit", req, &pu); err != nil || replayed {
 			return err
 		}
@@ -503,7 +503,7 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 
 // ListPoliceUnits lists police units by id.
 func (s *Service) ListPoliceUnits(ctx context.Context) (ps []model.PoliceUnit, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		ps, err = tx.ListPoliceUnits()
 		return err
 	})
@@ -512,7 +512,7 @@ func (s *Service) ListPoliceUnits(ctx context.Context) (ps []model.PoliceUnit, e
 
 // GetPoliceUnit returns a police unit.
 func (s *Service) GetPoliceUnit(ctx context.Context, id string) (pu model.PoliceUnit, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		pu, err = tx.PoliceUnit(id)
 		return err
 	})
@@ -521,7 +521,7 @@ func (s *Service) GetPoliceUnit(ctx context.Context, id string) (pu model.Police
 
 // createWithToken stores a new user and their first token, with the audit
 // events of both, in the caller's transaction.
-func createWithToken(tx storage.Tx, p access.Principal, u model.User, t model.Token, now time.Time) error {
+func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.Token, now time.Time) error {
 	if err := tx.CreateUser(u); err != nil {
 		return fmt.Errorf("user %s: %w", u.ID, err)
 	}

@@ -17,12 +17,12 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/memstore"
 	"github.com/childcase/childcase/internal/storage/storagetest"
@@ -52,7 +52,7 @@ var reg = func() *units.Registry {
 }()
 
 type env struct {
-	store storage.Store
+	store datastore.Store
 	path  string // the database file; "" for a store in memory
 	clock *clock.Fake
 	svc   *identity.Service
@@ -85,7 +85,7 @@ func newFileEnv(t *testing.T) *env {
 	return newEnvOn(s, path)
 }
 
-func newEnvOn(s storage.Store, path string) *env {
+func newEnvOn(s datastore.Store, path string) *env {
 	clk := clock.NewFake(start)
 	return &env{
 		store: s, path: path, clock: clk,
@@ -119,7 +119,7 @@ func (e *env) createUser(t *testing.T, id string, role model.Role, unit string) 
 func (e *env) events(t *testing.T) []audit.Event {
 	t.Helper()
 	var out []audit.Event
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		for ev, err := range tx.AuditEvents(1) {
 			if err != nil {
 				return err
@@ -306,7 +306,7 @@ func TestCreateUserInvalid(t *testing.T) {
 
 func countUsers(e *env) (int, error) {
 	var n int
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
 		n, err = tx.CountUsers()
 		return err
@@ -418,7 +418,7 @@ func TestAuthenticate(t *testing.T) {
 			return tok.Secret
 		}, false, "revoked"},
 		{"user disabled, token left valid", func(t *testing.T, e *env, tok identity.IssuedToken) string {
-			err := e.store.Update(ctx, func(tx storage.Tx) error {
+			err := e.store.Update(ctx, func(tx datastore.Tx) error {
 				u, err := tx.User(tok.Token.UserID)
 				if err != nil {
 					return err
@@ -916,9 +916,9 @@ func TestAuditedByActorIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	var evs []audit.Event
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
-		evs, _, err = tx.ListAuditEvents(storage.AuditQuery{Actor: "ad.root", Limit: 100})
+		evs, _, err = tx.ListAuditEvents(datastore.AuditQuery{Actor: "ad.root", Limit: 100})
 		return err
 	})
 	if err != nil {
@@ -942,7 +942,7 @@ func TestAuditedByActorIndex(t *testing.T) {
 func TestBootstrapBodyReruns(t *testing.T) {
 	e := newEnv(t)
 	other := storagetest.Rerunning(e.store, func() {
-		if err := e.store.Update(ctx, func(tx storage.Tx) error {
+		if err := e.store.Update(ctx, func(tx datastore.Tx) error {
 			return tx.CreateUser(model.User{ID: "op.lan", DisplayName: "Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111, CreateTime: start})
 		}); err != nil {
 			t.Errorf("the other writer: %v", err)

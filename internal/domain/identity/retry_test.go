@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 func retry(id, fingerprint string) idempotency.Request {
@@ -20,7 +20,7 @@ func retry(id, fingerprint string) idempotency.Request {
 func (e *env) idempotencyResult(t *testing.T, method, id string) []byte {
 	t.Helper()
 	var rec model.IdempotencyRecord
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
 		rec, err = tx.Idempotency(idempotency.Key(e.admin, method, id))
 		return err
@@ -98,7 +98,7 @@ func TestCreateUserRetry(t *testing.T) {
 func storedToken(t *testing.T, e *env, id string) model.Token {
 	t.Helper()
 	var tok model.Token
-	err := e.store.View(ctx, func(tx storage.ReadTx) error {
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
 		tok, err = tx.Token(id)
 		return err

@@ -17,12 +17,12 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -32,7 +32,7 @@ var indexT0 = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
 // units they name.
 type indexWorld struct {
 	svc       *Service
-	store     storage.Store
+	store     datastore.Store
 	communes  []units.Key // of two districts, and after 2025-07-01
 	districts []units.Key
 	city      units.Key
@@ -105,7 +105,7 @@ func (w *indexWorld) fill(t testing.TB, n, quiet int, seed uint64) {
 	const batch = 500
 	for from := 0; from < n; from += batch {
 		to := min(n, from+batch)
-		err := w.store.Update(context.Background(), func(tx storage.Tx) error {
+		err := w.store.Update(context.Background(), func(tx datastore.Tx) error {
 			for i := from; i < to; i++ {
 				number := fmt.Sprintf("HN-2026-%05d", i+1)
 				c := w.randomCase(rng, number)
@@ -133,7 +133,7 @@ func (w *indexWorld) changeSome(t testing.TB, rng *rand.Rand, n int) {
 	const batch = 500
 	for from := 0; from < n; from += batch {
 		to := min(n, from+batch)
-		err := w.store.Update(context.Background(), func(tx storage.Tx) error {
+		err := w.store.Update(context.Background(), func(tx datastore.Tx) error {
 			for id := uint64(from + 1); id <= uint64(to); id++ {
 				if rng.IntN(3) != 0 {
 					continue
@@ -168,7 +168,7 @@ func (w *indexWorld) addReports(t testing.TB, n int, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	orgs := []string{model.OrgHotline111, model.OrgSocialWorkCentre, access.UnitName(w.communes[0])}
 	var loose []string
-	err := w.store.Update(context.Background(), func(tx storage.Tx) error {
+	err := w.store.Update(context.Background(), func(tx datastore.Tx) error {
 		seal := func(caseNumber string) (model.StoredReport, error) {
 			r := model.Report{
 				ID: uuid.Must(uuid.NewV7()).String(), CallType: model.CallType(1 + rng.IntN(2)),
@@ -321,12 +321,12 @@ func numbers(cs []model.Case) []string {
 
 // fullScanCases is how ListCases found a principal's cases before the
 // scope index: every case, in the store's order, kept by CaseView.
-func (w *indexWorld) fullScanCases(t *testing.T, p access.Principal, q storage.CaseQuery) []string {
+func (w *indexWorld) fullScanCases(t *testing.T, p access.Principal, q datastore.CaseQuery) []string {
 	t.Helper()
 	q.Match = func(c model.Case) bool { return w.svc.policy.CaseView(p, c) != access.ViewNone }
 	q.Limit = 1 << 20
 	var got []model.Case
-	err := w.store.View(context.Background(), func(tx storage.ReadTx) error {
+	err := w.store.View(context.Background(), func(tx datastore.ReadTx) error {
 		var err error
 		got, _, err = tx.ListCases(q)
 		return err
@@ -343,8 +343,8 @@ func (w *indexWorld) fullScanCases(t *testing.T, p access.Principal, q storage.C
 func (w *indexWorld) fullScanReports(t *testing.T, p access.Principal, ct model.CallType) []string {
 	t.Helper()
 	var ids []string
-	err := w.store.View(context.Background(), func(tx storage.ReadTx) error {
-		q := storage.ReportQuery{CallType: ct, Limit: 1 << 20}
+	err := w.store.View(context.Background(), func(tx datastore.ReadTx) error {
+		q := datastore.ReportQuery{CallType: ct, Limit: 1 << 20}
 		if p.Role == model.RoleHotlineOperator {
 			q.TakenBy = p.UserID
 		}
@@ -374,9 +374,9 @@ func (w *indexWorld) fullScanReports(t *testing.T, p access.Principal, ct model.
 func (w *indexWorld) fullScanQueue(t *testing.T, p access.Principal, q QueueQuery) []string {
 	t.Helper()
 	var all []model.Case
-	err := w.store.View(context.Background(), func(tx storage.ReadTx) error {
+	err := w.store.View(context.Background(), func(tx datastore.ReadTx) error {
 		var err error
-		all, _, err = tx.ListCases(storage.CaseQuery{
+		all, _, err = tx.ListCases(datastore.CaseQuery{
 			Match: func(c model.Case) bool {
 				return w.svc.policy.CaseView(p, c) != access.ViewNone && oldInQueue(p, c, q)
 			},
@@ -501,7 +501,7 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 			if p.Role == model.RoleHotlineOperator {
 				name = fmt.Sprintf("seed %d, %s %s", seed, p.Role, p.UserID)
 			}
-			for _, q := range []storage.CaseQuery{
+			for _, q := range []datastore.CaseQuery{
 				{}, {Status: model.StatusClosed}, {Status: model.StatusPlanning},
 				{ResponsibleUnit: w.communes[0]}, {ResponsibleUnit: w.communes[1], Status: model.StatusReview},
 			} {
@@ -527,7 +527,7 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 					var got []string
 					after := ""
 					for range 1000 {
-						page, next, err := w.svc.ListReports(ctx, p, storage.ReportQuery{CallType: ct, After: after, Limit: limit})
+						page, next, err := w.svc.ListReports(ctx, p, datastore.ReportQuery{CallType: ct, After: after, Limit: limit})
 						if err != nil {
 							t.Fatalf("%s: ListReports: %v", name, err)
 						}
@@ -579,25 +579,25 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 // countingStore counts the records a list looks at: every case or report
 // its Match is asked about.
 type countingStore struct {
-	storage.Store
+	datastore.Store
 	looked *int
 }
 
-func (s countingStore) View(ctx context.Context, fn func(storage.ReadTx) error) error {
-	return s.Store.View(ctx, func(tx storage.ReadTx) error { return fn(countingTx{tx, s.looked}) })
+func (s countingStore) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx datastore.ReadTx) error { return fn(countingTx{tx, s.looked}) })
 }
 
 type countingTx struct {
-	storage.ReadTx
+	datastore.ReadTx
 	looked *int
 }
 
-func (tx countingTx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
+func (tx countingTx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	q.Match = countMatch(q.Match, tx.looked)
 	return tx.ReadTx.ListCases(q)
 }
 
-func (tx countingTx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
+func (tx countingTx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string, error) {
 	match := q.Match
 	q.Match = func(r model.StoredReport) bool {
 		*tx.looked++
@@ -606,7 +606,7 @@ func (tx countingTx) ListReports(q storage.ReportQuery) ([]model.StoredReport, s
 	return tx.ReadTx.ListReports(q)
 }
 
-func (tx countingTx) ListQueue(q storage.QueueQuery) ([]model.Case, string, error) {
+func (tx countingTx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
 	q.Match = countMatch(q.Match, tx.looked)
 	return tx.ReadTx.ListQueue(q)
 }
@@ -635,7 +635,7 @@ func TestQuietCommuneListsLookAtItsOwnCases(t *testing.T) {
 		run  func() (int, error)
 	}{
 		{"ListCases", len(w.quietCases), func() (int, error) {
-			cs, _, err := w.svc.ListCases(ctx, p, storage.CaseQuery{Limit: 50})
+			cs, _, err := w.svc.ListCases(ctx, p, datastore.CaseQuery{Limit: 50})
 			return len(cs), err
 		}},
 		{"ListQueue(my unit open)", len(w.quietCases), func() (int, error) {
@@ -651,7 +651,7 @@ func TestQuietCommuneListsLookAtItsOwnCases(t *testing.T) {
 			return len(cs), err
 		}},
 		{"ListReports", ownReports, func() (int, error) {
-			rs, _, err := w.svc.ListReports(ctx, p, storage.ReportQuery{Limit: 50})
+			rs, _, err := w.svc.ListReports(ctx, p, datastore.ReportQuery{Limit: 50})
 			return len(rs), err
 		}},
 	} {
@@ -692,7 +692,7 @@ func BenchmarkQuietCommunePage(b *testing.B) {
 		run  func(w *indexWorld, p access.Principal) (int, error)
 	}{
 		{"cases", func(w *indexWorld, p access.Principal) (int, error) {
-			cs, _, err := w.svc.ListCases(context.Background(), p, storage.CaseQuery{Limit: page})
+			cs, _, err := w.svc.ListCases(context.Background(), p, datastore.CaseQuery{Limit: page})
 			return len(cs), err
 		}},
 		{"queue=my-unit-open", func(w *indexWorld, p access.Principal) (int, error) {

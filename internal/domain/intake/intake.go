@@ -24,12 +24,12 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // The earliest date the unit reference data covers; reports before it cannot
@@ -42,7 +42,7 @@ const clockSkew = 5 * time.Minute
 
 // Service runs intake.
 type Service struct {
-	store  storage.Store
+	store  datastore.Store
 	units  *units.Registry
 	policy *access.Policy
 	vault  *vault.Vault
@@ -54,7 +54,7 @@ type Service struct {
 
 // Deps are what the service needs.
 type Deps struct {
-	Store storage.Store
+	Store datastore.Store
 	Units *units.Registry
 	Vault *vault.Vault
 	Clock clock.Clock
@@ -68,8 +68,8 @@ type Deps struct {
 // transaction that opens it: Prepare before the case is stored, Activate
 // after (when it has its id).
 type CaseStarter interface {
-	PrepareNewCase(tx storage.ReadTx, c *model.Case, now time.Time)
-	ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) error
+	PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time)
+	ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) error
 	// Notify is called after the commit, to wake what waits for new
 	// notifications and timers.
 	Notify()
@@ -129,8 +129,8 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 
 	var out model.Report
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		// The body may run again (storage.Store): each run starts from
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
+		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
 		refused = nil
@@ -202,7 +202,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 
 // openCase opens a new case for a report, numbered in the year it is opened
 // (Vietnam time), responsible: the commune where it happened.
-func (s *Service) openCase(tx storage.Tx, r model.Report, now time.Time) (model.Case, error) {
+func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (model.Case, error) {
 	year := vntime.DateOf(now).Year
 	seq, err := tx.NextCaseSequence(year)
 	if err != nil {
@@ -243,7 +243,7 @@ func (s *Service) openCase(tx storage.Tx, r model.Report, now time.Time) (model.
 // receive time, since the legal clocks start when information first came in,
 // and its taker may follow the case up. c is the case as stored: the change
 // leaves its sealed free text as it is.
-func addReportToCase(tx storage.Tx, c *model.Case, r model.Report, now time.Time) error {
+func addReportToCase(tx datastore.Tx, c *model.Case, r model.Report, now time.Time) error {
 	if c.Status == model.StatusClosed {
 		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it before adding reports", c.Number)
 	}
@@ -301,8 +301,8 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	now := s.clock.Now()
 	var out model.Report
 	var refused []audit.Event // of a record out of scope or absent, audited once the write is undone
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
-		refused = nil // the body may run again (storage.Store): only the last run's refusal counts
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
+		refused = nil // the body may run again (datastore.Store): only the last run's refusal counts
 		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
 		if err != nil {
 			return err
@@ -384,7 +384,7 @@ func (s *Service) refusedCase(p access.Principal, now time.Time, lookupErr error
 }
 
 // visibleReport loads a report p may see, or ErrNotFound.
-func (s *Service) visibleReport(tx storage.ReadTx, p access.Principal, id string) (model.StoredReport, error) {
+func (s *Service) visibleReport(tx datastore.ReadTx, p access.Principal, id string) (model.StoredReport, error) {
 	r, err := tx.Report(id)
 	if err != nil {
 		return model.StoredReport{}, err
@@ -402,7 +402,7 @@ func (s *Service) visibleReport(tx storage.ReadTx, p access.Principal, id string
 }
 
 // caseOf returns the case a report belongs to, or nil.
-func (s *Service) caseOf(tx storage.ReadTx, r model.StoredReport) (*model.Case, error) {
+func (s *Service) caseOf(tx datastore.ReadTx, r model.StoredReport) (*model.Case, error) {
 	if r.CaseNumber == "" {
 		return nil, nil
 	}

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Queue names a work queue of the caller's unit (see access.Queue).
@@ -38,7 +38,7 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 	if !p.Has(access.CaseReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
-	sq := storage.QueueQuery{
+	sq := datastore.QueueQuery{
 		Queue: q.Queue,
 		Keys:  []string{p.Unit},
 		Match: func(c model.Case) bool {
@@ -61,7 +61,7 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 		// deadline, which is what DueBefore compares: the list ends there.
 		sq.Keys, sq.Until = keys, q.DueBefore
 	}
-	return s.listCases(ctx, p, func(tx storage.ReadTx) ([]model.Case, string, error) { return tx.ListQueue(sq) })
+	return s.listCases(ctx, p, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListQueue(sq) })
 }
 
 // inQueue reports whether c is in p's queue and due before q.DueBefore

@@ -9,8 +9,8 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Reads are audited before their data is returned: if the event cannot be
@@ -29,7 +29,7 @@ func (s *Service) GetReport(ctx context.Context, p access.Principal, name string
 	}
 	var r model.Report
 	var caseNumber string
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		stored, err := s.visibleReport(tx, p, id)
 		caseNumber = stored.CaseNumber
 		if err != nil {
@@ -57,11 +57,21 @@ func (s *Service) recordRead(ctx context.Context, p access.Principal, action, re
 	return s.audit.Record(ctx, p.Event(s.clock.Now(), action, resource, caseName, outcome))
 }
 
+// ReportQuery and CaseQuery select the reports and cases a list returns.
+// Callers set the filters, cursor and limit; ListReports and ListCases set
+// the scope (TakenBy, Scopes, Match) from the principal, overriding what
+// the caller set. They are the store's queries, named here so that
+// transport need not import the store contract.
+type (
+	ReportQuery = datastore.ReportQuery
+	CaseQuery   = datastore.CaseQuery
+)
+
 // ListReports lists the reports p may see, newest first. A hotline
 // operator's list reads only their own reports, through an index; anyone
 // else's but the city's reads the reports of their scope keys
 // (access.ReportScope), through another.
-func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage.ReportQuery) (reports []model.Report, next string, err error) {
+func (s *Service) ListReports(ctx context.Context, p access.Principal, q ReportQuery) (reports []model.Report, next string, err error) {
 	if !p.Has(access.ReportReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
@@ -70,7 +80,7 @@ func (s *Service) ListReports(ctx context.Context, p access.Principal, q storage
 	} else if keys, all := s.policy.ReportScope(p); !all {
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no reports
 	}
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		var matchErr error
 		q.Match = func(r model.StoredReport) bool {
 			c, err := s.caseOf(tx, r)
@@ -121,7 +131,7 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 	}
 	var c model.Case
 	var dossier *model.Dossier
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		c, err = s.visibleCase(tx, p, number)
 		if err != nil || s.policy.CaseView(p, c) != access.ViewFull {
 			return err
@@ -138,7 +148,7 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 }
 
 // visibleCase loads a case as p may see it, or ErrNotFound.
-func (s *Service) visibleCase(tx storage.ReadTx, p access.Principal, number string) (model.Case, error) {
+func (s *Service) visibleCase(tx datastore.ReadTx, p access.Principal, number string) (model.Case, error) {
 	c, err := tx.CaseByNumber(number)
 	if err != nil {
 		return model.Case{}, err
@@ -147,7 +157,7 @@ func (s *Service) visibleCase(tx storage.ReadTx, p access.Principal, number stri
 }
 
 // shape returns c as p may see it, its free text opened, or ErrNotFound.
-func (s *Service) shape(tx storage.ReadTx, p access.Principal, c model.Case) (model.Case, error) {
+func (s *Service) shape(tx datastore.ReadTx, p access.Principal, c model.Case) (model.Case, error) {
 	view := s.policy.CaseView(p, c)
 	if view == access.ViewNone {
 		return model.Case{}, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
@@ -167,7 +177,7 @@ func (s *Service) shape(tx storage.ReadTx, p access.Principal, c model.Case) (mo
 
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
-func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.CaseQuery) ([]model.Case, string, error) {
+func (s *Service) ListCases(ctx context.Context, p access.Principal, q CaseQuery) ([]model.Case, string, error) {
 	if !p.Has(access.CaseReaders) {
 		return nil, "", model.ErrPermissionDenied
 	}
@@ -175,13 +185,13 @@ func (s *Service) ListCases(ctx context.Context, p access.Principal, q storage.C
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
 	}
 	q.Match = func(c model.Case) bool { return s.policy.CaseView(p, c) != access.ViewNone }
-	return s.listCases(ctx, p, func(tx storage.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
+	return s.listCases(ctx, p, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
 }
 
 // listCases runs a list of cases in a read transaction, shapes each case
 // for p, and audits the page.
-func (s *Service) listCases(ctx context.Context, p access.Principal, list func(storage.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
-	err = s.store.View(ctx, func(tx storage.ReadTx) error {
+func (s *Service) listCases(ctx context.Context, p access.Principal, list func(datastore.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		found, cursor, err := list(tx)
 		if err != nil {
 			return err
@@ -229,7 +239,7 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	now := s.clock.Now()
 	var rep model.Reporter
 	var caseNumber string
-	err = s.store.Update(ctx, func(tx storage.Tx) error {
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		stored, err := s.visibleReport(tx, p, id)
 		caseNumber = stored.CaseNumber
 		if err != nil {
@@ -248,7 +258,7 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 	})
 	if errors.Is(err, model.ErrNotFound) {
 		// The attempt is recorded with its reason, sealed like any other.
-		rerr := s.store.Update(ctx, func(tx storage.Tx) error {
+		rerr := s.store.Update(ctx, func(tx datastore.Tx) error {
 			e := p.Event(now, "reporter.disclose", access.ReportResource(id)+"/reporter", access.CaseResource(caseNumber), audit.OutcomeNotFound)
 			e.Reason = reason
 			if err := s.vault.SealReason(tx, &e); err != nil {
@@ -288,7 +298,7 @@ func (s *Service) CaseOf(ctx context.Context, resource string) (string, error) {
 			return "", nil
 		}
 		var number string
-		err := s.store.View(ctx, func(tx storage.ReadTx) error {
+		err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 			r, err := tx.Report(id)
 			number = r.CaseNumber
 			return err

@@ -50,6 +50,15 @@ var (
 	// ErrPermissionDenied: the caller's role may not call the method at
 	// all. (A record outside the caller's scope is ErrNotFound instead.)
 	ErrPermissionDenied = errors.New("permission denied")
+	// ErrBadCursor: a list was given a page token (cursor) the store did
+	// not issue for the same filters.
+	ErrBadCursor = errors.New("malformed list cursor")
+	// ErrFull: a write cannot be committed for lack of space (the
+	// database reached its maximum size, or the disk or quota is full).
+	// Nothing of the write is kept, what was committed stays readable,
+	// and writes work again once there is room. It lives here rather than
+	// with the store so that transport can map it without naming storage.
+	ErrFull = errors.New("the database is full")
 )
 
 // MissingReference turns a referenced record that does not exist (err

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Statutory limits (domain reference, section 4). Policy limits come from
@@ -102,7 +102,7 @@ func (s *stepCtx) cancel(kind model.DeadlineKind, ref, why string) {
 }
 
 // nextFire returns when the scheduler must next look at d, or zero.
-func (e *Engine) nextFire(tx storage.ReadTx, d *model.Deadline) time.Time {
+func (e *Engine) nextFire(tx datastore.ReadTx, d *model.Deadline) time.Time {
 	if !d.Open() || !d.PausedAt.IsZero() {
 		return time.Time{}
 	}
@@ -153,7 +153,7 @@ func (s *stepCtx) syncTimers() error {
 // nextLevel returns the unit a deadline of unit escalates to on a date:
 // commune -> district -> city while districts exist, commune -> city from
 // 2025-07-01; a police unit -> the city police. "" at the top.
-func (e *Engine) nextLevel(tx storage.ReadTx, unit string, at time.Time) string {
+func (e *Engine) nextLevel(tx datastore.ReadTx, unit string, at time.Time) string {
 	day := vntime.DateOf(at)
 	if strings.HasPrefix(unit, "policeUnits/") {
 		return cityPolice(tx, unit)
@@ -185,7 +185,7 @@ func (e *Engine) nextLevel(tx storage.ReadTx, unit string, at time.Time) string 
 // cityPolice is the police unit at the top of the police chain: the one
 // that covers all of Hanoi (no Covers). "" when from is that unit or none
 // is registered.
-func cityPolice(tx storage.ReadTx, from string) string {
+func cityPolice(tx datastore.IdentityReader, from string) string {
 	ps, err := tx.ListPoliceUnits()
 	if err != nil {
 		return ""

@@ -22,13 +22,13 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Calendar is the working-day calendar deadlines are computed with.
@@ -40,7 +40,7 @@ type Calendar interface {
 
 // Engine runs transitions and the deadline scheduler.
 type Engine struct {
-	store    storage.Store
+	store    datastore.Store
 	units    *units.Registry
 	access   *access.Policy
 	policy   policy.Policy
@@ -60,7 +60,7 @@ type Engine struct {
 
 // Deps are what the engine needs.
 type Deps struct {
-	Store    storage.Store
+	Store    datastore.Store
 	Units    *units.Registry
 	Policy   policy.Policy
 	Calendar Calendar
@@ -112,7 +112,7 @@ type step struct {
 // first needed) and what the transition produces.
 type stepCtx struct {
 	e   *Engine
-	tx  storage.Tx
+	tx  datastore.Tx
 	p   access.Principal
 	now time.Time
 	c   *model.Case
@@ -139,7 +139,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	}
 	now := e.clock.Now()
 	var out model.Case
-	err = e.store.Update(ctx, func(tx storage.Tx) error {
+	err = e.store.Update(ctx, func(tx datastore.Tx) error {
 		// A retry gets the first answer, as it was, even if the case moved
 		// on since or the step took it out of the caller's scope (a unit
 		// that declined a transfer no longer sees the case). Request ids
@@ -261,7 +261,7 @@ func (s *stepCtx) commit(action string) (model.Case, error) {
 }
 
 // loadCase reads a case to change it, its free text opened.
-func (e *Engine) loadCase(tx storage.ReadTx, number string) (model.Case, error) {
+func (e *Engine) loadCase(tx datastore.ReadTx, number string) (model.Case, error) {
 	c, err := tx.CaseByNumber(number)
 	if err != nil {
 		return model.Case{}, err
@@ -383,7 +383,7 @@ func required(field, value string, max int) (string, error) {
 // PrepareNewCase starts the process on a case intake is opening: it was
 // forwarded to the commune where it happened, which has the policy's time
 // to acknowledge it.
-func (e *Engine) PrepareNewCase(tx storage.ReadTx, c *model.Case, now time.Time) {
+func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) {
 	s := &stepCtx{e: e, p: system, now: now, c: c}
 	unit := access.UnitName(c.ResponsibleUnit)
 	d := s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(e.policy.Acknowledge), true)
@@ -393,7 +393,7 @@ func (e *Engine) PrepareNewCase(tx storage.ReadTx, c *model.Case, now time.Time)
 
 // ActivateNewCase sets the timers, timeline and notification of a case
 // intake has just stored.
-func (e *Engine) ActivateNewCase(tx storage.Tx, c model.Case, now time.Time) error {
+func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) error {
 	for _, d := range c.Deadlines {
 		if !d.NextFire.IsZero() {
 			if err := tx.PutTimer(model.Timer{At: d.NextFire, CaseID: c.ID, DeadlineID: d.ID}); err != nil {

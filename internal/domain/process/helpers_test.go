@@ -10,10 +10,10 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // snapshot is everything the process writes that the invariants look at.
@@ -30,7 +30,7 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // events are read.
 func (w *world) refresh(t *rapid.T) snapshot {
 	s := snapshot{cases: map[string]model.Case{}, events: map[string][]model.CaseEvent{}}
-	err := w.store.View(w.ctx, func(tx storage.ReadTx) error {
+	err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
 		for _, n := range w.cases {
 			c, err := tx.CaseByNumber(n)
 			if err != nil {
@@ -60,7 +60,7 @@ func (w *world) refresh(t *rapid.T) snapshot {
 
 func (w *world) readCase(t *rapid.T, number string) model.Case {
 	var c model.Case
-	err := w.store.View(w.ctx, func(tx storage.ReadTx) error {
+	err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
 		var err error
 		c, err = tx.CaseByNumber(number)
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/calendar"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
@@ -28,7 +29,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
@@ -206,7 +206,7 @@ func newWorld(t *rapid.T, e env) *world {
 	w.eng = process.New(process.Deps{Store: store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
 	w.intake = intake.New(intake.Deps{Store: store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
 	baDinh, _ := units.ParseKey("00004@2025-07-01")
-	err := store.Update(w.ctx, func(tx storage.Tx) error {
+	err := store.Update(w.ctx, func(tx datastore.Tx) error {
 		if err := tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{baDinh}, CreateTime: start}); err != nil {
 			return err
 		}

@@ -9,9 +9,9 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // ListCaseEvents returns the timeline of a case the caller fully sees,
@@ -25,7 +25,7 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 		return nil, model.InvalidField("parent", "case.name", "%v", err)
 	}
 	var events []model.CaseEvent
-	err = e.store.View(ctx, func(tx storage.ReadTx) error {
+	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
 		c, err := tx.CaseByNumber(number)
 		if err != nil {
 			return err
@@ -56,7 +56,7 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	}
 	if after == 0 {
 		// Without a cursor, start from now: the stream is live updates.
-		if err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		if err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
 			after, err = tx.OutboxHead()
 			return err
@@ -67,7 +67,7 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	for {
 		wake := e.hub.Wait()
 		var batch []model.Notification
-		err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			ns, err := tx.Notifications(after, 200)
 			if err != nil {
 				return err

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // The scheduler fires each due deadline event exactly once. Timers are
@@ -35,7 +35,7 @@ func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	for {
 		now := e.clock.Now()
 		var due []model.Timer
-		err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
 			due, err = tx.DueTimers(now, firePage)
 			return err
@@ -58,7 +58,7 @@ func (e *Engine) FireDue(ctx context.Context) (int, error) {
 
 // fire handles one timer in its own transaction.
 func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
-	return e.store.Update(ctx, func(tx storage.Tx) error {
+	return e.store.Update(ctx, func(tx datastore.Tx) error {
 		// The timer is deleted whatever happens next: a timer that no
 		// longer matches its deadline (moved or closed by a transition
 		// that raced with this pass) must not fire.
@@ -180,7 +180,7 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 		wait := poll
 		var next model.Timer
 		var found bool
-		err := e.store.View(ctx, func(tx storage.ReadTx) error {
+		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
 			next, found, err = tx.NextTimer()
 			return err

@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // storedType is a record type storage keeps, with the step the domain
@@ -23,40 +23,40 @@ import (
 // own protobuf records), change toStored and encode; the walk stays.
 type storedType struct {
 	sample    any // a pointer to a zero value of the type the domain holds
-	toStored  func(t *testing.T, tx storage.Tx, v *vault.Vault, rec any) any
+	toStored  func(t *testing.T, tx datastore.Tx, v *vault.Vault, rec any) any
 	encode    func(stored any) ([]byte, error)
 	sealedAll bool // the whole record is sealed (the dossier)
 }
 
-func asStored(_ *testing.T, _ storage.Tx, _ *vault.Vault, rec any) any { return rec }
+func asStored(_ *testing.T, _ datastore.Tx, _ *vault.Vault, rec any) any { return rec }
 
 // storedTypes lists every record type storage keeps, and the types kept
 // inside idempotency records (IdempotencyRecord.Result holds the first
 // answer: a case as SealCase stores it, a created user and its token
 // without hash, or a key rotation's new master id and count).
 var storedTypes = []storedType{
-	{sample: &model.Report{}, toStored: func(t *testing.T, tx storage.Tx, v *vault.Vault, rec any) any {
+	{sample: &model.Report{}, toStored: func(t *testing.T, tx datastore.Tx, v *vault.Vault, rec any) any {
 		s, err := v.SealReport(tx, *rec.(*model.Report))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
-	{sample: &model.Case{}, toStored: func(t *testing.T, tx storage.Tx, v *vault.Vault, rec any) any {
+	{sample: &model.Case{}, toStored: func(t *testing.T, tx datastore.Tx, v *vault.Vault, rec any) any {
 		s, err := v.SealCase(tx, *rec.(*model.Case))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
-	{sample: &model.Dossier{}, sealedAll: true, toStored: func(t *testing.T, tx storage.Tx, v *vault.Vault, rec any) any {
+	{sample: &model.Dossier{}, sealedAll: true, toStored: func(t *testing.T, tx datastore.Tx, v *vault.Vault, rec any) any {
 		s, err := v.SealDossier(tx, "HN-2026-00001", *rec.(*model.Dossier))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}},
-	{sample: &audit.Event{}, toStored: func(t *testing.T, tx storage.Tx, v *vault.Vault, rec any) any {
+	{sample: &audit.Event{}, toStored: func(t *testing.T, tx datastore.Tx, v *vault.Vault, rec any) any {
 		e := *rec.(*audit.Event)
 		if err := v.SealReason(tx, &e); err != nil {
 			t.Fatal(err)
@@ -165,7 +165,7 @@ func TestEveryStoredStringIsSealedOrReviewed(t *testing.T) {
 				t.Fatalf("no string field found in %s", typeName)
 			}
 			var raw []byte
-			err := s.Update(ctx, func(tx storage.Tx) error {
+			err := s.Update(ctx, func(tx datastore.Tx) error {
 				stored := st.toStored(t, tx, v, st.sample)
 				var err error
 				if st.encode != nil {
@@ -297,7 +297,7 @@ func TestCaseTexts(t *testing.T) {
 	want := c
 	want.PoliceReferrals = slices.Clone(c.PoliceReferrals)
 	var stored model.Case
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		stored, err = v.SealCase(tx, c)
 		return err
@@ -311,7 +311,7 @@ func TestCaseTexts(t *testing.T) {
 	if vault.HasClearText(stored) || stored.Texts.KeyID != "cases/HN-2026-00007" {
 		t.Errorf("stored form: clear text %v, sealed under %q", vault.HasClearText(stored), stored.Texts.KeyID)
 	}
-	err = s.Update(ctx, func(tx storage.Tx) error {
+	err = s.Update(ctx, func(tx datastore.Tx) error {
 		opened, err := v.OpenCase(tx, stored)
 		if err != nil {
 			return err
@@ -340,7 +340,7 @@ func TestCaseTexts(t *testing.T) {
 func TestSealClearTextWithNothingToSealWritesNothing(t *testing.T) {
 	s, path := openFileStore(t)
 	v := vault.New(keys.NewKeyring(master(t)))
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		for _, number := range []string{"HN-2026-00001", "HN-2026-00002"} {
 			c := model.Case{Number: number, ResponsibleUnit: commune, IncidentUnit: commune, Revision: 1,
 				Transfers: []model.Transfer{{ID: 1, Reason: "chuyển nhà"}}}

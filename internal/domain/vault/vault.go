@@ -18,10 +18,10 @@ import (
 	"sync/atomic"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Vault seals and opens reports with data keys kept in storage. It is safe
@@ -74,7 +74,7 @@ type childPrivate struct {
 // SealReport returns the stored form of r. Its private part is sealed
 // under the data key of r's case, or of r itself when r belongs to no case
 // (created when missing); its reporter under a new key of its own.
-func (v *Vault) SealReport(tx storage.Tx, r model.Report) (model.StoredReport, error) {
+func (v *Vault) SealReport(tx datastore.KeyTx, r model.Report) (model.StoredReport, error) {
 	s := model.StoredReport{
 		ID:                   r.ID,
 		Channel:              r.Channel,
@@ -111,7 +111,7 @@ func privateKeyID(reportID, caseNumber string) string {
 	return reportKeyID(reportID)
 }
 
-func (v *Vault) sealPrivate(tx storage.Tx, r model.Report, keyID string) (model.Sealed, error) {
+func (v *Vault) sealPrivate(tx datastore.KeyTx, r model.Report, keyID string) (model.Sealed, error) {
 	p := privatePart{
 		Caregivers:      r.Caregivers,
 		FamilySituation: r.FamilySituation,
@@ -158,7 +158,7 @@ func ageOn(birth, day vntime.Date) int32 {
 
 // OpenReport returns the report s stores, with the reporter's identity
 // withheld (Reporter.Withheld); only OpenReporter reveals it.
-func (v *Vault) OpenReport(tx storage.ReadTx, s model.StoredReport) (model.Report, error) {
+func (v *Vault) OpenReport(tx datastore.KeyReader, s model.StoredReport) (model.Report, error) {
 	r := model.Report{
 		ID:                   s.ID,
 		Channel:              s.Channel,
@@ -202,7 +202,7 @@ func (v *Vault) OpenReport(tx storage.ReadTx, s model.StoredReport) (model.Repor
 }
 
 // OpenReporter reveals the reporter of s. Callers audit it.
-func (v *Vault) OpenReporter(tx storage.ReadTx, s model.StoredReport) (model.Reporter, error) {
+func (v *Vault) OpenReporter(tx datastore.KeyReader, s model.StoredReport) (model.Reporter, error) {
 	b, err := v.open(tx, s.Reporter, reporterAAD(s.ID))
 	if err != nil {
 		return model.Reporter{}, err
@@ -217,7 +217,7 @@ func (v *Vault) OpenReporter(tx storage.ReadTx, s model.StoredReport) (model.Rep
 // MoveToCase re-seals the private part of s under the data key of the case
 // it now belongs to (s.CaseNumber), when a report joins a case after it was
 // recorded.
-func (v *Vault) MoveToCase(tx storage.Tx, s model.StoredReport) (model.StoredReport, error) {
+func (v *Vault) MoveToCase(tx datastore.KeyTx, s model.StoredReport) (model.StoredReport, error) {
 	want := privateKeyID(s.ID, s.CaseNumber)
 	if s.Private.KeyID == want {
 		return s, nil
@@ -234,7 +234,7 @@ func (v *Vault) MoveToCase(tx storage.Tx, s model.StoredReport) (model.StoredRep
 
 // seal encrypts plaintext under the data key keyID, creating the key if it
 // does not exist yet.
-func (v *Vault) seal(tx storage.Tx, keyID string, plaintext, aad []byte) (model.Sealed, error) {
+func (v *Vault) seal(tx datastore.KeyTx, keyID string, plaintext, aad []byte) (model.Sealed, error) {
 	dk, err := v.dataKey(tx, keyID)
 	if errors.Is(err, model.ErrNotFound) {
 		dk, err = v.newDataKey(tx, keyID)
@@ -249,7 +249,7 @@ func (v *Vault) seal(tx storage.Tx, keyID string, plaintext, aad []byte) (model.
 	return model.Sealed{KeyID: keyID, Data: data}, nil
 }
 
-func (v *Vault) open(tx storage.ReadTx, s model.Sealed, aad []byte) ([]byte, error) {
+func (v *Vault) open(tx datastore.KeyReader, s model.Sealed, aad []byte) ([]byte, error) {
 	dk, err := v.dataKey(tx, s.KeyID)
 	if err != nil {
 		return nil, err
@@ -261,7 +261,7 @@ func (v *Vault) open(tx storage.ReadTx, s model.Sealed, aad []byte) ([]byte, err
 	return b, nil
 }
 
-func (v *Vault) dataKey(tx storage.ReadTx, id string) ([]byte, error) {
+func (v *Vault) dataKey(tx datastore.KeyReader, id string) ([]byte, error) {
 	w, err := tx.DataKey(id)
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (v *Vault) dataKey(tx storage.ReadTx, id string) ([]byte, error) {
 	return dk, nil
 }
 
-func (v *Vault) newDataKey(tx storage.Tx, id string) ([]byte, error) {
+func (v *Vault) newDataKey(tx datastore.KeyTx, id string) ([]byte, error) {
 	dk, err := keys.NewDataKey()
 	if err != nil {
 		return nil, err
@@ -293,8 +293,8 @@ func (v *Vault) newDataKey(tx storage.Tx, id string) ([]byte, error) {
 // missing key file fails here, loudly, instead of serving errors later. An
 // empty database passes. It reads one data key per master id, so a start
 // takes as long with a million cases as with none.
-func (v *Vault) Check(ctx context.Context, store storage.Store) error {
-	return store.View(ctx, func(tx storage.ReadTx) error {
+func (v *Vault) Check(ctx context.Context, store datastore.Store) error {
+	return store.View(ctx, func(tx datastore.ReadTx) error {
 		ks, err := tx.DataKeyPerMaster()
 		if err != nil {
 			return err
@@ -310,9 +310,9 @@ func (v *Vault) Check(ctx context.Context, store storage.Store) error {
 
 // HasData reports whether the database holds any data key, i.e. encrypted
 // data a lost key file would make unreadable.
-func HasData(ctx context.Context, store storage.Store) (bool, error) {
+func HasData(ctx context.Context, store datastore.Store) (bool, error) {
 	var found bool
-	err := store.View(ctx, func(tx storage.ReadTx) error {
+	err := store.View(ctx, func(tx datastore.ReadTx) error {
 		ks, _, err := tx.ListDataKeys("", 1)
 		found = len(ks) > 0
 		return err
@@ -329,10 +329,10 @@ const rotateBatch = 200
 // many it re-wrapped. The keyring must still hold the old master, so reads
 // keep working throughout; running it again after an interruption finishes
 // the job.
-func (v *Vault) Rotate(ctx context.Context, store storage.Store) (int, error) {
+func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
-	return inBatches(ctx, store, func(tx storage.Tx, after string) (string, int, error) {
+	return inBatches(ctx, store, func(tx datastore.KeyTx, after string) (string, int, error) {
 		ks, next, err := tx.ListDataKeys(after, rotateBatch)
 		if err != nil {
 			return "", 0, err
@@ -364,12 +364,12 @@ func (v *Vault) Rotate(ctx context.Context, store storage.Store) (int, error) {
 // up the counts of the committed steps. A long job (a rotation, sealing
 // the text of an older database) so never holds the write lock for long,
 // and running it again after an interruption finishes it.
-func inBatches(ctx context.Context, store storage.Store, step func(tx storage.Tx, after string) (next string, n int, err error)) (int, error) {
+func inBatches(ctx context.Context, store datastore.Store, step func(tx datastore.KeyTx, after string) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
 		var n int
-		err := store.Update(ctx, func(tx storage.Tx) error {
+		err := store.Update(ctx, func(tx datastore.Tx) error {
 			var err error
 			next, n, err = step(tx, after)
 			return err
@@ -389,7 +389,7 @@ func dossierAAD(number string) []byte { return []byte("cases/" + number + "/doss
 
 // SealDossier seals the content of a case's steps under the case's data
 // key (created if missing).
-func (v *Vault) SealDossier(tx storage.Tx, caseNumber string, d model.Dossier) (model.Sealed, error) {
+func (v *Vault) SealDossier(tx datastore.KeyTx, caseNumber string, d model.Dossier) (model.Sealed, error) {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return model.Sealed{}, fmt.Errorf("seal dossier of %s: %w", caseNumber, err)
@@ -399,7 +399,7 @@ func (v *Vault) SealDossier(tx storage.Tx, caseNumber string, d model.Dossier) (
 
 // OpenDossier opens a case's dossier; an empty one (never sealed) opens as
 // an empty dossier.
-func (v *Vault) OpenDossier(tx storage.ReadTx, caseNumber string, s model.Sealed) (model.Dossier, error) {
+func (v *Vault) OpenDossier(tx datastore.KeyReader, caseNumber string, s model.Sealed) (model.Dossier, error) {
 	var d model.Dossier
 	if s.KeyID == "" && len(s.Data) == 0 {
 		return d, nil
@@ -501,7 +501,7 @@ var errCaseNotOpened = errors.New("the case's free text was not opened before th
 // idempotency record remembers): its free text sealed in Texts under the
 // case's data key, the clear fields empty. c must have been opened by
 // OpenCase (or be new); c itself is not changed.
-func (v *Vault) SealCase(tx storage.Tx, c model.Case) (model.Case, error) {
+func (v *Vault) SealCase(tx datastore.KeyTx, c model.Case) (model.Case, error) {
 	if len(c.Texts.Data) > 0 {
 		return model.Case{}, fmt.Errorf("seal case %s: %w", c.Number, errCaseNotOpened)
 	}
@@ -524,7 +524,7 @@ func (v *Vault) SealCase(tx storage.Tx, c model.Case) (model.Case, error) {
 // the clear fields and Texts emptied (which marks it open for SealCase).
 // A case without sealed text is returned as it is: it has none, or it was
 // stored in the clear by an older version.
-func (v *Vault) OpenCase(tx storage.ReadTx, c model.Case) (model.Case, error) {
+func (v *Vault) OpenCase(tx datastore.KeyReader, c model.Case) (model.Case, error) {
 	if c.Texts.KeyID == "" && len(c.Texts.Data) == 0 {
 		return c, nil
 	}
@@ -556,7 +556,7 @@ func (v *Vault) OpenCase(tx storage.ReadTx, c model.Case) (model.Case, error) {
 }
 
 // OpenCases opens each of cs in place, for a page of a list.
-func (v *Vault) OpenCases(tx storage.ReadTx, cs []model.Case) error {
+func (v *Vault) OpenCases(tx datastore.KeyReader, cs []model.Case) error {
 	for i := range cs {
 		c, err := v.OpenCase(tx, cs[i])
 		if err != nil {
@@ -578,13 +578,13 @@ const sealClearBatch = 200
 // none (every database after its first start) is not written to, and a
 // full one still starts. Sealing is a change of the stored case, so its
 // etag changes once.
-func (v *Vault) SealClearText(ctx context.Context, store storage.Store) (int, error) {
+func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, error) {
 	clear := func(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
 	var todo []string
 	for after := ""; ; {
 		var next string
-		err := store.View(ctx, func(tx storage.ReadTx) error {
-			cs, cursor, err := tx.ListCases(storage.CaseQuery{Match: clear, After: after, Limit: sealClearBatch})
+		err := store.View(ctx, func(tx datastore.ReadTx) error {
+			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: clear, After: after, Limit: sealClearBatch})
 			for _, c := range cs {
 				todo = append(todo, c.Number)
 			}
@@ -602,7 +602,7 @@ func (v *Vault) SealClearText(ctx context.Context, store storage.Store) (int, er
 	sealed := 0
 	for batch := range slices.Chunk(todo, sealClearBatch) {
 		n := 0
-		err := store.Update(ctx, func(tx storage.Tx) error {
+		err := store.Update(ctx, func(tx datastore.Tx) error {
 			n = 0
 			for _, number := range batch {
 				c, err := tx.CaseByNumber(number)
@@ -646,7 +646,7 @@ func reasonAAD(e audit.Event) []byte { return []byte("audit/reason " + e.Action 
 // reason a person gives for a disclosure is personal data, and the audit
 // log must not keep it in the clear. The hash chain covers the sealed
 // form, so the log verifies without the key. An empty reason stays empty.
-func (v *Vault) SealReason(tx storage.Tx, e *audit.Event) error {
+func (v *Vault) SealReason(tx datastore.KeyTx, e *audit.Event) error {
 	if e.Reason == "" {
 		return nil
 	}
@@ -662,7 +662,7 @@ func (v *Vault) SealReason(tx storage.Tx, e *audit.Event) error {
 // event appended before reasons were sealed holds its reason in the clear
 // and is returned as it is; a sealed reason that does not open is an
 // error.
-func (v *Vault) OpenReason(tx storage.ReadTx, e audit.Event) (string, error) {
+func (v *Vault) OpenReason(tx datastore.KeyReader, e audit.Event) (string, error) {
 	enc, sealed := strings.CutPrefix(e.Reason, sealedReasonPrefix)
 	if !sealed {
 		return e.Reason, nil

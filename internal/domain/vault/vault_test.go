@@ -17,12 +17,12 @@ import (
 	"github.com/google/uuid"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/memstore"
 )
@@ -126,10 +126,10 @@ func withheld(r model.Report) model.Report {
 }
 
 // seal seals r and stores it in one transaction.
-func seal(t *testing.T, s storage.Store, v *vault.Vault, r model.Report) model.StoredReport {
+func seal(t *testing.T, s datastore.Store, v *vault.Vault, r model.Report) model.StoredReport {
 	t.Helper()
 	var out model.StoredReport
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		if out, err = v.SealReport(tx, r); err != nil {
 			return err
@@ -142,9 +142,9 @@ func seal(t *testing.T, s storage.Store, v *vault.Vault, r model.Report) model.S
 	return out
 }
 
-func openReport(s storage.Store, v *vault.Vault, id string) (model.Report, error) {
+func openReport(s datastore.Store, v *vault.Vault, id string) (model.Report, error) {
 	var out model.Report
-	err := s.View(ctx, func(tx storage.ReadTx) error {
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
 		st, err := tx.Report(id)
 		if err != nil {
 			return err
@@ -155,9 +155,9 @@ func openReport(s storage.Store, v *vault.Vault, id string) (model.Report, error
 	return out, err
 }
 
-func openReporter(s storage.Store, v *vault.Vault, id string) (model.Reporter, error) {
+func openReporter(s datastore.Store, v *vault.Vault, id string) (model.Reporter, error) {
 	var out model.Reporter
-	err := s.View(ctx, func(tx storage.ReadTx) error {
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
 		st, err := tx.Report(id)
 		if err != nil {
 			return err
@@ -168,10 +168,10 @@ func openReporter(s storage.Store, v *vault.Vault, id string) (model.Reporter, e
 	return out, err
 }
 
-func dataKeys(t *testing.T, s storage.Store) []storage.DataKey {
+func dataKeys(t *testing.T, s datastore.Store) []datastore.DataKey {
 	t.Helper()
-	var all []storage.DataKey
-	err := s.View(ctx, func(tx storage.ReadTx) error {
+	var all []datastore.DataKey
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
 		after := ""
 		for {
 			ks, next, err := tx.ListDataKeys(after, 1000)
@@ -191,7 +191,7 @@ func dataKeys(t *testing.T, s storage.Store) []storage.DataKey {
 	return all
 }
 
-func keyIDs(ks []storage.DataKey) []string {
+func keyIDs(ks []datastore.DataKey) []string {
 	var ids []string
 	for _, k := range ks {
 		ids = append(ids, k.ID)
@@ -247,7 +247,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			}
 
 			// Opened inside the sealing transaction's result...
-			err := s.View(ctx, func(tx storage.ReadTx) error {
+			err := s.View(ctx, func(tx datastore.ReadTx) error {
 				got, err := v.OpenReport(tx, stored)
 				if err != nil {
 					return err
@@ -297,7 +297,7 @@ func TestStoredFormHoldsNoSecret(t *testing.T) {
 	}
 	// Move the standalone report into a case, so the file has seen a
 	// re-seal too.
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		st := stored[1]
 		st.CaseNumber = "HN-2026-00007"
 		st, err := v.MoveToCase(tx, st)
@@ -420,7 +420,7 @@ func TestMoveToCase(t *testing.T) {
 	}
 
 	var moved model.StoredReport
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		st, err := tx.Report(r.ID)
 		if err != nil {
 			return err
@@ -465,7 +465,7 @@ func TestMoveToCase(t *testing.T) {
 
 	// The blob sealed under the case key opens only under it: with the old
 	// key id it fails.
-	err = s.View(ctx, func(tx storage.ReadTx) error {
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
 		st := moved
 		st.Private.KeyID = "reports/" + r.ID
 		_, err := v.OpenReport(tx, st)
@@ -476,7 +476,7 @@ func TestMoveToCase(t *testing.T) {
 	}
 
 	// Moving again to the same case changes nothing.
-	err = s.Update(ctx, func(tx storage.Tx) error {
+	err = s.Update(ctx, func(tx datastore.Tx) error {
 		again, err := v.MoveToCase(tx, moved)
 		if err != nil {
 			return err
@@ -559,7 +559,7 @@ func TestSealedDataIsBoundToItsReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := tt.modify(b)
-			err := s.View(ctx, func(tx storage.ReadTx) error {
+			err := s.View(ctx, func(tx datastore.ReadTx) error {
 				var err error
 				if tt.reporter {
 					_, err = v.OpenReporter(tx, st)
@@ -578,7 +578,7 @@ func TestSealedDataIsBoundToItsReport(t *testing.T) {
 	}
 
 	// A wrapped data key copied under another id does not unwrap there.
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		w, err := tx.DataKey(a.Private.KeyID)
 		if err != nil {
 			return err
@@ -588,7 +588,7 @@ func TestSealedDataIsBoundToItsReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.View(ctx, func(tx storage.ReadTx) error {
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
 		st := b
 		st.Private.KeyID = "cases/HN-2026-00031"
 		_, err := v.OpenReport(tx, st)
@@ -739,7 +739,7 @@ func TestRotate(t *testing.T) {
 
 	// 110 reports of no case have 220 data keys: more than one batch.
 	var reports []model.Report
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		for range 110 {
 			r := sampleReport("")
 			st, err := v.SealReport(tx, r)
@@ -844,11 +844,11 @@ func TestRotateWithoutTheOldMaster(t *testing.T) {
 	}
 }
 
-func dataKeysReportID(t *testing.T, s storage.Store) string {
+func dataKeysReportID(t *testing.T, s datastore.Store) string {
 	t.Helper()
 	var id string
-	err := s.View(ctx, func(tx storage.ReadTx) error {
-		rs, _, err := tx.ListReports(storage.ReportQuery{Limit: 1})
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
+		rs, _, err := tx.ListReports(datastore.ReportQuery{Limit: 1})
 		if err != nil || len(rs) == 0 {
 			return fmt.Errorf("no report: %v", err)
 		}
@@ -868,7 +868,7 @@ func TestHasData(t *testing.T) {
 		t.Fatalf("HasData(empty) = %v, %v; want false, nil", has, err)
 	}
 	// Data that is not sealed (a user) is not "data" in this sense.
-	err = s.Update(ctx, func(tx storage.Tx) error {
+	err = s.Update(ctx, func(tx datastore.Tx) error {
 		return tx.CreateUser(model.User{ID: "admin", DisplayName: "A", Role: model.RoleAdmin, Unit: model.OrgSystem})
 	})
 	if err != nil {
@@ -902,7 +902,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := sampleReport(fmt.Sprintf("HN-2026-%05d", i%3+1))
-			err := s.Update(ctx, func(tx storage.Tx) error {
+			err := s.Update(ctx, func(tx datastore.Tx) error {
 				st, err := v.SealReport(tx, r)
 				if err != nil {
 					return err
@@ -938,16 +938,16 @@ func TestConcurrentUse(t *testing.T) {
 // countingStore hands out read transactions that count the data keys they
 // return, by whatever method.
 type countingStore struct {
-	storage.Store
+	datastore.Store
 	read int
 }
 
-func (s *countingStore) View(ctx context.Context, fn func(storage.ReadTx) error) error {
-	return s.Store.View(ctx, func(tx storage.ReadTx) error { return fn(&countingReadTx{ReadTx: tx, read: &s.read}) })
+func (s *countingStore) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx datastore.ReadTx) error { return fn(&countingReadTx{ReadTx: tx, read: &s.read}) })
 }
 
 type countingReadTx struct {
-	storage.ReadTx
+	datastore.ReadTx
 	read *int
 }
 
@@ -956,13 +956,13 @@ func (tx *countingReadTx) DataKey(id string) (keys.WrappedKey, error) {
 	return tx.ReadTx.DataKey(id)
 }
 
-func (tx *countingReadTx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {
+func (tx *countingReadTx) ListDataKeys(after string, limit int) ([]datastore.DataKey, string, error) {
 	ks, next, err := tx.ReadTx.ListDataKeys(after, limit)
 	*tx.read += len(ks)
 	return ks, next, err
 }
 
-func (tx *countingReadTx) DataKeyPerMaster() ([]storage.DataKey, error) {
+func (tx *countingReadTx) DataKeyPerMaster() ([]datastore.DataKey, error) {
 	ks, err := tx.ReadTx.DataKeyPerMaster()
 	*tx.read += len(ks)
 	return ks, err
@@ -1040,7 +1040,7 @@ func BenchmarkCheckAtStart(b *testing.B) {
 	// unwrapped per master.
 	b.Run("every-key", func(b *testing.B) {
 		for b.Loop() {
-			err := s.View(ctx, func(tx storage.ReadTx) error {
+			err := s.View(ctx, func(tx datastore.ReadTx) error {
 				seen := map[string]bool{}
 				for after := ""; ; {
 					ks, next, err := tx.ListDataKeys(after, 1000)
@@ -1070,14 +1070,14 @@ func BenchmarkCheckAtStart(b *testing.B) {
 
 // putWrappedKeys stores n data keys, the i-th with the id and under the
 // master key that key(i) gives, in transactions of up to 10 000.
-func putWrappedKeys(tb testing.TB, s storage.Store, n int, key func(i int) (string, keys.MasterKey)) {
+func putWrappedKeys(tb testing.TB, s datastore.Store, n int, key func(i int) (string, keys.MasterKey)) {
 	tb.Helper()
 	dk, err := keys.NewDataKey()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for start := 0; start < n; start += 10_000 {
-		err := s.Update(ctx, func(tx storage.Tx) error {
+		err := s.Update(ctx, func(tx datastore.Tx) error {
 			for i := start; i < min(start+10_000, n); i++ {
 				id, m := key(i)
 				w, err := m.Wrap(dk, []byte(id))

@@ -7,7 +7,7 @@ import (
 	"iter"
 
 	"github.com/childcase/childcase/internal/domain/audit"
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -114,7 +114,7 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 // ListAuditEvents reads the case index when q names a case, else the actor
 // index when it names an actor, else the whole log, and checks every other
 // condition on the decoded event.
-func (t *tx) ListAuditEvents(q storage.AuditQuery) ([]audit.Event, string, error) {
+func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, error) {
 	var out []audit.Event
 	log := t.bucket(bucketAudit)
 	load := func(key []byte, take bool) error {
@@ -147,4 +147,4 @@ func (t *tx) ListAuditEvents(q storage.AuditQuery) ([]audit.Event, string, error
 	return out, next, err
 }
 
-func auditMatches(q storage.AuditQuery, e audit.Event) bool { return storekey.AuditMatches(q, e) }
+func auditMatches(q datastore.AuditQuery, e audit.Event) bool { return storekey.AuditMatches(q, e) }

@@ -17,9 +17,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
@@ -34,7 +34,7 @@ func writeAuditLog(t *testing.T, path string, n int) []audit.Event {
 	s := open(t, path)
 	var sealed []audit.Event
 	for i := 1; i <= n; i++ {
-		err := s.Update(context.Background(), func(tx storage.Tx) error {
+		err := s.Update(context.Background(), func(tx datastore.Tx) error {
 			es, err := tx.AppendAudit(audit.Event{
 				Time:     auditT0.Add(time.Duration(i) * time.Minute),
 				Actor:    fmt.Sprintf("user-%d", i),
@@ -71,7 +71,7 @@ func verifyStored(t *testing.T, path string) verification {
 	t.Helper()
 	s := open(t, path)
 	var v verification
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		v.checked, v.problem, v.readErr = audit.Verify(tx.AuditEvents(1))
 		seq, hash, err := tx.AuditHead()
 		if err != nil {
@@ -193,7 +193,7 @@ func TestAuditUndecodableEventEndsTheSequence(t *testing.T) {
 		return tx.Bucket([]byte("audit")).Put(seqKey(4), []byte("\x01{not json"))
 	})
 	s := open(t, path)
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		var got []uint64
 		var errs []error
 		for e, err := range tx.AuditEvents(1) {
@@ -228,7 +228,7 @@ func TestAuditAppendRefusesToOverwrite(t *testing.T) {
 		return tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(seqKey(3), sealed[2].Hash...))
 	})
 	s := open(t, path)
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		_, err := tx.AppendAudit(audit.Event{Time: auditT0, Actor: "intruder", Action: "case.read", Outcome: audit.OutcomeOK})
 		return err
 	})
@@ -254,7 +254,7 @@ func TestLayoutOfIdentityAndAuditRecords(t *testing.T) {
 	s := open(t, path)
 	rid := uuid.MustParse("0190c4a2-7d3e-7c4b-8a5e-0123456789ab")
 	var sealed []audit.Event
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		if err := tx.CreateUser(model.User{ID: "lan.nguyen", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}); err != nil {
 			return err
 		}
@@ -355,7 +355,7 @@ func TestAuditEventsAfterTheTransaction(t *testing.T) {
 	writeAuditLog(t, path, 2)
 	s := open(t, path)
 	var events iter.Seq2[audit.Event, error]
-	if err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	if err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		events = tx.AuditEvents(1)
 		return nil
 	}); err != nil {
@@ -377,7 +377,7 @@ func TestAuditEventsAfterTheTransaction(t *testing.T) {
 // the index keys unambiguous.
 func TestIDsWithNULAreRefused(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "childcase.db"))
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		if err := tx.CreateUser(model.User{ID: "lan"}); err != nil {
 			return err
 		}

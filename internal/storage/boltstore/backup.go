@@ -12,7 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
 )
 
 // ErrInUse is returned (wrapped) by OpenReadOnly and Check when another
@@ -176,7 +176,7 @@ func checkSchemaReadOnly(tx *bolt.Tx) error {
 	version := be.Uint32(raw)
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
-			storage.ErrSchemaTooNew, version, SchemaVersion)
+			datastore.ErrSchemaTooNew, version, SchemaVersion)
 	}
 	for _, name := range allBuckets {
 		// An older file lacks what later versions added until Open

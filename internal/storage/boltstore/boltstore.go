@@ -1,4 +1,4 @@
-// Package boltstore implements storage.Store on a single bbolt file. It owns
+// Package boltstore implements datastore.Store on a single bbolt file. It owns
 // the on-disk layout: buckets, key encodings, indexes and the schema version.
 // It must not decide anything about the case process.
 //
@@ -62,7 +62,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // SchemaVersion is the layout version this code reads and writes. Bump it
@@ -127,7 +128,7 @@ type Options struct {
 	// Zero means one second.
 	Timeout time.Duration
 	// MaxSize caps the size of the file in bytes (bbolt's MaxSize): a write
-	// that would grow the file past it fails with storage.ErrFull, and
+	// that would grow the file past it fails with model.ErrFull, and
 	// nothing of it is kept. Zero means no limit (the disk is the limit).
 	MaxSize int64
 	// Reserve is room, in bytes, that Update may not take and Batch may:
@@ -139,20 +140,20 @@ type Options struct {
 }
 
 // wrapFull marks the errors that mean "no room to commit" (the file at
-// MaxSize, the disk or the quota full) with storage.ErrFull, so callers
+// MaxSize, the disk or the quota full) with model.ErrFull, so callers
 // need not know bbolt or the operating system. bbolt formats some
 // system errors with %s (growing the file, mmap), so the text is matched
 // too.
 func wrapFull(err error) error {
-	if err == nil || errors.Is(err, storage.ErrFull) {
+	if err == nil || errors.Is(err, model.ErrFull) {
 		return err
 	}
 	if errors.Is(err, berrors.ErrMaxSizeReached) {
-		return fmt.Errorf("%w (the configured maximum size): %w", storage.ErrFull, err)
+		return fmt.Errorf("%w (the configured maximum size): %w", model.ErrFull, err)
 	}
 	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
 		if hasErrno(err, errno) {
-			return fmt.Errorf("%w (%s): %w", storage.ErrFull, errno.Error(), err)
+			return fmt.Errorf("%w (%s): %w", model.ErrFull, errno.Error(), err)
 		}
 	}
 	return err
@@ -163,7 +164,7 @@ func hasErrno(err error, errno syscall.Errno) bool {
 	return errors.Is(err, errno) || strings.Contains(err.Error(), errno.Error())
 }
 
-// Store is a storage.Store backed by bbolt.
+// Store is a datastore.Store backed by bbolt.
 type Store struct {
 	db *bolt.DB
 	// Two group commits: ordinary writes (Update) and the audit events of
@@ -184,7 +185,7 @@ type Store struct {
 	fill map[string]float64
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ datastore.Store = (*Store)(nil)
 
 // Open opens or creates the database at path. A new file gets the current
 // schema version; an existing file must have a version this code knows,
@@ -266,7 +267,7 @@ func initSchema(tx *bolt.Tx) error {
 	version := be.Uint32(raw)
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
-			storage.ErrSchemaTooNew, version, SchemaVersion)
+			datastore.ErrSchemaTooNew, version, SchemaVersion)
 	}
 	if err := migrate(tx, version); err != nil {
 		return err
@@ -302,19 +303,19 @@ func (s *Store) Close() error {
 	return err
 }
 
-// View implements storage.Store.
-func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
+// View implements datastore.Store.
+func (s *Store) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
 }
 
-// Update implements storage.Store with a group commit, as Batch, but each
+// Update implements datastore.Store with a group commit, as Batch, but each
 // shared transaction is an ordinary one: it leaves the reserve alone.
 // Under many concurrent writers, one fsync then commits many requests
 // rather than each request waiting for its own.
-func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -350,7 +351,7 @@ func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 		s.db.MaxSize = s.maxSize
 		if isMaxSize(err) {
 			return fmt.Errorf("%w (the configured maximum size, less %d bytes kept for the audit events of reads): %w",
-				storage.ErrFull, s.reserve.size, err)
+				model.ErrFull, s.reserve.size, err)
 		}
 		return wrapFull(err)
 	}
@@ -365,7 +366,7 @@ func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 	}
 }
 
-// Batch implements storage.Store with a group commit: the calls that
+// Batch implements datastore.Store with a group commit: the calls that
 // arrive while a commit is on its way to disk wait and then share the next
 // transaction and fsync, and a call that finds no commit under way starts
 // one at once. (bbolt's own Batch waits for a timer first, which costs a
@@ -373,7 +374,7 @@ func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 // only after its audit event is committed.) If one fn fails, the shared
 // transaction is rolled back, the others run again without it, and the
 // failing fn runs again alone, so its error discards only its own writes.
-func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
+func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

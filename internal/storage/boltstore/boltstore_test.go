@@ -18,16 +18,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 func TestConformance(t *testing.T) {
-	storagetest.RunAll(t, func(t *testing.T) storage.Store {
+	storagetest.RunAll(t, func(t *testing.T) datastore.Store {
 		return open(t, filepath.Join(t.TempDir(), "childcase.db"))
 	})
 }
@@ -73,7 +73,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	c := model.Case{Number: "HN-2026-00001", Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: unit, ReportIDs: []string{r.ID}, CreateTime: when, Revision: 1}
 	idem := model.IdempotencyRecord{Key: "CreateReport/abc", Fingerprint: []byte{1, 2, 3}, Resource: r.ID, CreateTime: when}
-	err = s.Update(ctx, func(tx storage.Tx) error {
+	err = s.Update(ctx, func(tx datastore.Tx) error {
 		if err := tx.CreateReport(r); err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 
 	s = open(t, path)
-	err = s.View(ctx, func(tx storage.ReadTx) error {
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
 		got, err := tx.Report(r.ID)
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if gc.ID != c.ID || gc.ResponsibleUnit != unit || gc.Revision != 1 || len(gc.ReportIDs) != 1 {
 			t.Errorf("reopened case = %+v, want %+v", gc, c)
 		}
-		byUnit, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unit, Limit: 10})
+		byUnit, _, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unit, Limit: 10})
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("View after reopen: %v", err)
 	}
 	// Sequences and case ids carry on where they were.
-	err = s.Update(ctx, func(tx storage.Tx) error {
+	err = s.Update(ctx, func(tx datastore.Tx) error {
 		n, err := tx.NextCaseSequence(2026)
 		if err != nil {
 			return err
@@ -220,8 +220,8 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a file with a newer schema succeeded")
 	}
-	if !errors.Is(err, storage.ErrSchemaTooNew) {
-		t.Errorf("Open error = %v, want errors.Is(err, storage.ErrSchemaTooNew)", err)
+	if !errors.Is(err, datastore.ErrSchemaTooNew) {
+		t.Errorf("Open error = %v, want errors.Is(err, datastore.ErrSchemaTooNew)", err)
 	}
 	// The message names both versions (the path is removed first so its
 	// digits cannot match).
@@ -413,7 +413,7 @@ func TestOpenWhileOpenTimesOut(t *testing.T) {
 	}
 
 	// The first store is unharmed, and once it is closed the file opens.
-	if err := first.View(context.Background(), func(storage.ReadTx) error { return nil }); err != nil {
+	if err := first.View(context.Background(), func(datastore.ReadTx) error { return nil }); err != nil {
 		t.Errorf("View on the first store: %v", err)
 	}
 	if err := first.Close(); err != nil {

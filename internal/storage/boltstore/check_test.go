@@ -19,11 +19,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -52,7 +52,7 @@ func writeHealthy(t *testing.T, path string) ckFixture {
 	f := ckFixture{report: uuid.Must(uuid.NewV7()), loose: uuid.Must(uuid.NewV7()), tokenID: "tok1", timerAt: ckT0.Add(24 * time.Hour)}
 	unit := units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
 	wrapped := keys.WrappedKey{MasterID: "mk1", Sealed: []byte{1, 2, 3}}
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		for _, id := range []string{"cases/" + ckCase, "reports/" + f.report.String() + "/reporter", "reports/" + f.loose.String()} {
 			if err := tx.PutDataKey(id, wrapped); err != nil {
 				return err
@@ -573,7 +573,7 @@ func TestWriteBackupWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	create := func() string {
 		id := uuid.Must(uuid.NewV7()).String()
-		if err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := s.Update(ctx, func(tx datastore.Tx) error {
 			if err := tx.CreateReport(model.StoredReport{ID: id, CallType: 2, TakenBy: ckUser}); err != nil {
 				return err
 			}
@@ -635,7 +635,7 @@ func TestWriteBackupWhileWriting(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = b.View(ctx, func(tx storage.ReadTx) error {
+		err = b.View(ctx, func(tx datastore.ReadTx) error {
 			for _, id := range before {
 				if _, err := tx.Report(id); err != nil {
 					return err
@@ -646,7 +646,7 @@ func TestWriteBackupWhileWriting(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %v", path, err)
 		}
-		if err := b.Update(ctx, func(storage.Tx) error { return nil }); err == nil {
+		if err := b.Update(ctx, func(datastore.Tx) error { return nil }); err == nil {
 			t.Errorf("Update on a read-only store succeeded")
 		}
 		b.Close()

@@ -14,11 +14,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -27,7 +27,7 @@ import (
 // notification, idempotency record), and for each a step on an older case
 // (timeline event, update, audit event, notification), so that keys of
 // older cases keep arriving between newer ones.
-func fillWorkload(t testing.TB, s storage.Store, n int) {
+func fillWorkload(t testing.TB, s datastore.Store, n int) {
 	t.Helper()
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -38,7 +38,7 @@ func fillWorkload(t testing.TB, s storage.Store, n int) {
 		number := fmt.Sprintf("HN-2026-%05d", i+1)
 		taker := fmt.Sprintf("operator%02d", i%7)
 		rid := uuid.Must(uuid.NewV7()).String()
-		err := s.Update(ctx, func(tx storage.Tx) error {
+		err := s.Update(ctx, func(tx datastore.Tx) error {
 			for _, id := range []string{"cases/" + number, "reports/" + rid, "reports/" + rid + "/reporter"} {
 				if err := tx.PutDataKey(id, keys.WrappedKey{MasterID: "3d5afddbb342c889", Sealed: make([]byte, 60)}); err != nil {
 					return err
@@ -86,7 +86,7 @@ func fillWorkload(t testing.TB, s storage.Store, n int) {
 			t.Fatalf("intake %d: %v", i, err)
 		}
 		older := ids[i/2]
-		err = s.Update(ctx, func(tx storage.Tx) error {
+		err = s.Update(ctx, func(tx datastore.Tx) error {
 			c, err := tx.CaseByID(older)
 			if err != nil {
 				return err

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // FuzzDecodeRecord decodes arbitrary bytes as every kind of stored record,
@@ -104,7 +104,7 @@ func FuzzInspectFile(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	err = s.Update(context.Background(), func(tx storage.Tx) error {
+	err = s.Update(context.Background(), func(tx datastore.Tx) error {
 		for i := range 40 {
 			if err := tx.PutDataKey(fmt.Sprintf("cases/HN-2026-%05d", i), keys.WrappedKey{MasterID: "mk1", Sealed: make([]byte, 200)}); err != nil {
 				return err

@@ -10,9 +10,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -165,10 +165,10 @@ func mustGenerate(t *testing.T) keys.MasterKey {
 // vault: each case's police referrals carry their free text (the demo
 // names a suspected offence), which storage keeps sealed, never in the
 // clear; each report's private part and reporter open.
-func readEverything(t *testing.T, s storage.Store, v *vault.Vault) {
+func readEverything(t *testing.T, s datastore.Store, v *vault.Vault) {
 	t.Helper()
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
-		cs, next, err := tx.ListCases(storage.CaseQuery{Limit: 100})
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		cs, next, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
 		if err != nil || next != "" {
 			t.Fatalf("ListCases = %d cases, next %q, %v", len(cs), next, err)
 		}
@@ -193,7 +193,7 @@ func readEverything(t *testing.T, s storage.Store, v *vault.Vault) {
 		if want := []string{"HN-2026-00001: Nghi vấn xâm hại trẻ em (demo)", "HN-2026-00003: Nghi vấn xâm hại trẻ em (demo)"}; !slices.Equal(referrals, want) {
 			t.Errorf("opened referrals = %q, want %q", referrals, want)
 		}
-		rs, next, err := tx.ListReports(storage.ReportQuery{Limit: 100})
+		rs, next, err := tx.ListReports(datastore.ReportQuery{Limit: 100})
 		if err != nil || next != "" {
 			t.Fatalf("ListReports = %d reports, next %q, %v", len(rs), next, err)
 		}

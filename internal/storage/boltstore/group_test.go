@@ -12,10 +12,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -26,13 +26,13 @@ func groupUser(id string) model.User {
 // updatesBehindACommit holds a commit open while n goroutines call Update
 // with body, so that they queue for the shared transactions that follow,
 // then lets the commit go and returns each call's error once all are done.
-func updatesBehindACommit(t *testing.T, s storage.Store, n int, body func(tx storage.Tx, i int) error) []error {
+func updatesBehindACommit(t *testing.T, s datastore.Store, n int, body func(tx datastore.Tx, i int) error) []error {
 	t.Helper()
 	ctx := context.Background()
 	inFirst, release := make(chan struct{}), make(chan struct{})
 	firstDone := make(chan error, 1)
 	go func() {
-		firstDone <- s.Update(ctx, func(storage.Tx) error {
+		firstDone <- s.Update(ctx, func(datastore.Tx) error {
 			close(inFirst)
 			<-release
 			return nil
@@ -45,7 +45,7 @@ func updatesBehindACommit(t *testing.T, s storage.Store, n int, body func(tx sto
 		started.Add(1)
 		done.Go(func() {
 			started.Done()
-			errs[i] = s.Update(ctx, func(tx storage.Tx) error { return body(tx, i) })
+			errs[i] = s.Update(ctx, func(tx datastore.Tx) error { return body(tx, i) })
 		})
 	}
 	started.Wait()
@@ -68,7 +68,7 @@ func TestUpdateGroupCommit(t *testing.T) {
 	const n = 32
 	var mu sync.Mutex
 	txOf := make([]int, n) // the transaction each call committed in: its last run
-	errs := updatesBehindACommit(t, s, n, func(tx storage.Tx, i int) error {
+	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
 		mu.Lock()
 		txOf[i] = boltstore.TxID(tx)
 		mu.Unlock()
@@ -85,7 +85,7 @@ func TestUpdateGroupCommit(t *testing.T) {
 	if len(txs) >= n {
 		t.Errorf("%d concurrent Updates took %d transactions: none shared a commit", n, len(txs))
 	}
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		got, err := tx.CountUsers()
 		if err == nil && got != n {
 			t.Errorf("CountUsers = %d, want %d: a shared commit lost a write", got, n)
@@ -111,7 +111,7 @@ func TestAppendOnlyBucketsFillPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.Update(ctx, func(tx storage.Tx) error {
+		err = s.Update(ctx, func(tx datastore.Tx) error {
 			c := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement,
 				ResponsibleUnit: unit, ReportIDs: []string{id.String()}, CreateTime: when, Revision: 1}
 			if err := tx.CreateCase(&c); err != nil {
@@ -129,7 +129,7 @@ func TestAppendOnlyBucketsFillPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := s.View(ctx, func(tx storage.ReadTx) error {
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
 		// Not cases: bbolt leaves at least two records on the page a split
 		// starts, so records of a quarter page or more (a case is about
 		// 900 bytes here) fill no better. Not the call type index either:
@@ -164,7 +164,7 @@ func TestGroupCommitFailuresCostOnePass(t *testing.T) {
 	bad := func(i int) bool { return i%4 == 1 }
 	var mu sync.Mutex
 	runs := make([]int, n)
-	errs := updatesBehindACommit(t, s, n, func(tx storage.Tx, i int) error {
+	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
 		mu.Lock()
 		runs[i]++
 		mu.Unlock()

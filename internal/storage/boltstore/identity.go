@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -218,14 +218,14 @@ func dataKeyMasterKey(masterID, id string) []byte {
 // DataKeyPerMaster takes the first entry of each master's run in
 // data_keys_by_master and seeks past the run, so it reads one entry and
 // one record per master.
-func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
+func (t *tx) DataKeyPerMaster() ([]datastore.DataKey, error) {
 	idx := t.bucket(bucketDataKeysByMaster)
 	if idx == nil {
 		// A file opened read-only before Open built the index: the same
 		// answer, the slow way.
 		return t.dataKeyPerMasterByScan()
 	}
-	var out []storage.DataKey
+	var out []datastore.DataKey
 	cur := idx.Cursor()
 	for k, _ := cur.First(); k != nil; {
 		master, id, ok := bytes.Cut(k, []byte{0})
@@ -236,7 +236,7 @@ func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("data key index entry %q: %w", k, err)
 		}
-		out = append(out, storage.DataKey{ID: string(id), Wrapped: w})
+		out = append(out, datastore.DataKey{ID: string(id), Wrapped: w})
 		// 0x01 sorts after every "master 0x00 ..." entry and before the
 		// next master's.
 		k, _ = cur.Seek(append(bytes.Clone(master), 1))
@@ -244,14 +244,14 @@ func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
 	return out, nil
 }
 
-func (t *tx) dataKeyPerMasterByScan() ([]storage.DataKey, error) {
+func (t *tx) dataKeyPerMasterByScan() ([]datastore.DataKey, error) {
 	return storekey.FirstDataKeyPerMaster(t.bucket(bucketDataKeys).Cursor(), decodeAs[keys.WrappedKey])
 }
 
-func (t *tx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {
-	var out []storage.DataKey
+func (t *tx) ListDataKeys(after string, limit int) ([]datastore.DataKey, string, error) {
+	var out []datastore.DataKey
 	next, err := scanAsc(t.bucket(bucketDataKeys), after, limit, func(k, v []byte) error {
-		d := storage.DataKey{ID: string(k)}
+		d := datastore.DataKey{ID: string(k)}
 		if err := decode(v, &d.Wrapped); err != nil {
 			return fmt.Errorf("data key %q: %w", k, err)
 		}

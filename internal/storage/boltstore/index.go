@@ -9,8 +9,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -54,7 +54,7 @@ var errNoIndex = errors.New("the database predates the case indexes (schema vers
 
 // listCasesInScope serves ListCases without a unit but with scope keys:
 // the merge of those keys' entries, newest first.
-func (t *tx) listCasesInScope(q storage.CaseQuery, take func(id []byte, take bool) error) (string, error) {
+func (t *tx) listCasesInScope(q datastore.CaseQuery, take func(id []byte, take bool) error) (string, error) {
 	b := t.bucket(bucketCaseScope)
 	if b == nil {
 		return "", errNoIndex
@@ -63,7 +63,7 @@ func (t *tx) listCasesInScope(q storage.CaseQuery, take func(id []byte, take boo
 }
 
 // ListQueue merges the entries of q.Keys in q.Queue by due time.
-func (t *tx) ListQueue(q storage.QueueQuery) ([]model.Case, string, error) {
+func (t *tx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
 	b := t.bucket(bucketCaseQueue)
 	if b == nil {
 		return nil, "", errNoIndex

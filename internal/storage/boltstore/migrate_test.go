@@ -14,9 +14,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -44,7 +44,7 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 	if err != nil {
 		t.Fatalf("OpenReadOnly of a version 1 file: %v", err)
 	}
-	err = ro.View(context.Background(), func(tx storage.ReadTx) error {
+	err = ro.View(context.Background(), func(tx datastore.ReadTx) error {
 		_, err := tx.Idempotency("u:CreateReport:old")
 		return err
 	})
@@ -55,7 +55,7 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 
 	s := open(t, path)
 	var n int
-	err = s.Update(context.Background(), func(tx storage.Tx) error {
+	err = s.Update(context.Background(), func(tx datastore.Tx) error {
 		var err error
 		n, err = tx.DeleteIdempotencyBefore(ckT0.Add(-30*24*time.Hour), 100)
 		return err
@@ -66,7 +66,7 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 	if n != 1 {
 		t.Errorf("DeleteIdempotencyBefore after the migration = %d, want 1 (the migrated index lacks the old record)", n)
 	}
-	err = s.View(context.Background(), func(tx storage.ReadTx) error {
+	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
 		if _, err := tx.Idempotency("u:CreateReport:old"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("the old record: error = %v, want ErrNotFound", err)
 		}
@@ -103,7 +103,7 @@ func TestOpenMigratesVersion2DropsClearCaseAnswers(t *testing.T) {
 	writeSchemaVersion(t, path, 2)
 
 	s := open(t, path)
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		for i, r := range recs {
 			_, err := tx.Idempotency(r.Key)
 			if i == 0 && !errors.Is(err, model.ErrNotFound) {
@@ -125,7 +125,7 @@ func TestOpenMigratesVersion2DropsClearCaseAnswers(t *testing.T) {
 func putIdempotency(t *testing.T, path string, recs ...model.IdempotencyRecord) {
 	t.Helper()
 	s := open(t, path)
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		for _, r := range recs {
 			if err := tx.PutIdempotency(r); err != nil {
 				return err
@@ -162,15 +162,15 @@ func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
 	}
 
 	s := open(t, path)
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
-		inScope, _, err := tx.ListCases(storage.CaseQuery{Scopes: []string{"incident:" + unit}, Limit: 10})
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		inScope, _, err := tx.ListCases(datastore.CaseQuery{Scopes: []string{"incident:" + unit}, Limit: 10})
 		if err != nil {
 			return fmt.Errorf("ListCases in scope: %w", err)
 		}
 		if len(inScope) != 1 || inScope[0].ID != f.caseID {
 			t.Errorf("ListCases in the scope of its commune = %v, want case id %d", inScope, f.caseID)
 		}
-		queued, _, err := tx.ListQueue(storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unit}, Limit: 10})
+		queued, _, err := tx.ListQueue(datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unit}, Limit: 10})
 		if err != nil {
 			return fmt.Errorf("ListQueue: %w", err)
 		}
@@ -179,7 +179,7 @@ func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
 		}
 		// The report of the case, through its case's scope; the loose
 		// report (no case, no taker) is in no scope.
-		reports, _, err := tx.ListReports(storage.ReportQuery{Scopes: []string{"incident:" + unit, "taker:nobody"}, Limit: 10})
+		reports, _, err := tx.ListReports(datastore.ReportQuery{Scopes: []string{"incident:" + unit, "taker:nobody"}, Limit: 10})
 		if err != nil {
 			return fmt.Errorf("ListReports in scope: %w", err)
 		}
@@ -217,7 +217,7 @@ func TestOpenBuildsMissingDataKeyIndex(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	writeHealthy(t, path)
 	s := open(t, path)
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		return tx.PutDataKey("reports/rotated", keys.WrappedKey{MasterID: "mk2", Sealed: []byte{4}})
 	})
 	if err != nil {
@@ -229,7 +229,7 @@ func TestOpenBuildsMissingDataKeyIndex(t *testing.T) {
 	perMaster := func(s *boltstore.Store) []string {
 		t.Helper()
 		var got []string
-		err := s.View(context.Background(), func(tx storage.ReadTx) error {
+		err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 			ks, err := tx.DataKeyPerMaster()
 			for _, k := range ks {
 				got = append(got, k.Wrapped.MasterID+":"+k.ID)

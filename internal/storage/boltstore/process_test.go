@@ -12,17 +12,17 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var procT0 = time.Date(2026, time.March, 14, 2, 26, 53, 123456789, time.UTC)
 
 // createProcessCase stores a case and returns its id.
-func createProcessCase(t *testing.T, s storage.Store, number string) uint64 {
+func createProcessCase(t *testing.T, s datastore.Store, number string) uint64 {
 	t.Helper()
 	c := model.Case{Number: number, Revision: 1}
-	if err := s.Update(context.Background(), func(tx storage.Tx) error { return tx.CreateCase(&c) }); err != nil {
+	if err := s.Update(context.Background(), func(tx datastore.Tx) error { return tx.CreateCase(&c) }); err != nil {
 		t.Fatalf("CreateCase: %v", err)
 	}
 	return c.ID
@@ -35,7 +35,7 @@ func TestProcessLayout(t *testing.T) {
 	s := open(t, path)
 	id := createProcessCase(t, s, "HN-2026-00001")
 	tm := model.Timer{At: procT0, CaseID: id, DeadlineID: 0x01020304}
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		if _, err := tx.AppendCaseEvents(id, model.CaseEvent{Kind: "A"}, model.CaseEvent{Kind: "B"}); err != nil {
 			return err
 		}
@@ -105,14 +105,14 @@ func TestOutboxSequenceRollback(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	s := open(t, path)
 	ctx := context.Background()
-	if err := s.Update(ctx, func(tx storage.Tx) error {
+	if err := s.Update(ctx, func(tx datastore.Tx) error {
 		_, err := tx.AppendNotifications(model.Notification{Kind: "kept"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	errBoom := errors.New("boom")
-	if err := s.Update(ctx, func(tx storage.Tx) error {
+	if err := s.Update(ctx, func(tx datastore.Tx) error {
 		if _, err := tx.AppendNotifications(model.Notification{}, model.Notification{}, model.Notification{}); err != nil {
 			return err
 		}
@@ -139,10 +139,10 @@ func TestOutboxSeqNeverReused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	s := open(t, path)
 	ctx := context.Background()
-	appendOne := func(s storage.Store) uint64 {
+	appendOne := func(s datastore.Store) uint64 {
 		t.Helper()
 		var seq uint64
-		if err := s.Update(ctx, func(tx storage.Tx) error {
+		if err := s.Update(ctx, func(tx datastore.Tx) error {
 			ns, err := tx.AppendNotifications(model.Notification{Kind: "X"})
 			if err == nil {
 				seq = ns[0].Seq
@@ -185,13 +185,13 @@ func TestTimerLimits(t *testing.T) {
 		{At: time.Date(3000, time.January, 1, 0, 0, 0, 0, time.UTC), CaseID: 1},
 		{At: procT0, CaseID: 1, DeadlineID: math.MaxInt32 + 1},
 	} {
-		err := s.Update(context.Background(), func(tx storage.Tx) error { return tx.PutTimer(tm) })
+		err := s.Update(context.Background(), func(tx datastore.Tx) error { return tx.PutTimer(tm) })
 		if err == nil {
 			t.Errorf("PutTimer(%+v) succeeded, want an error", tm)
 		}
 	}
 	var got []model.Timer
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		if err := tx.PutTimer(model.Timer{At: last, CaseID: 1, DeadlineID: math.MaxInt32}); err != nil {
 			return err
 		}
@@ -214,37 +214,37 @@ func TestDamagedProcessKeys(t *testing.T) {
 		name   string
 		bucket string
 		key    []byte
-		read   func(tx storage.ReadTx, caseID uint64) error
+		read   func(tx datastore.ReadTx, caseID uint64) error
 	}{
-		{"short timer key", "timers", []byte{0, 1, 2}, func(tx storage.ReadTx, _ uint64) error {
+		{"short timer key", "timers", []byte{0, 1, 2}, func(tx datastore.ReadTx, _ uint64) error {
 			_, err := tx.DueTimers(time.Unix(0, math.MaxInt64), 10)
 			return err
 		}},
-		{"short timer key, next", "timers", []byte{0, 1, 2}, func(tx storage.ReadTx, _ uint64) error {
+		{"short timer key, next", "timers", []byte{0, 1, 2}, func(tx datastore.ReadTx, _ uint64) error {
 			_, _, err := tx.NextTimer()
 			return err
 		}},
-		{"timer before 1970", "timers", append(seqKey(1<<63), make([]byte, 12)...), func(tx storage.ReadTx, _ uint64) error {
+		{"timer before 1970", "timers", append(seqKey(1<<63), make([]byte, 12)...), func(tx datastore.ReadTx, _ uint64) error {
 			_, _, err := tx.NextTimer()
 			return err
 		}},
-		{"long case event key", "case_events", nil, func(tx storage.ReadTx, caseID uint64) error {
+		{"long case event key", "case_events", nil, func(tx datastore.ReadTx, caseID uint64) error {
 			_, err := tx.CaseEvents(caseID, 0, 10)
 			return err
 		}},
-		{"long case event key, append", "case_events", nil, func(tx storage.ReadTx, caseID uint64) error {
-			_, err := tx.(storage.Tx).AppendCaseEvents(caseID, model.CaseEvent{})
+		{"long case event key, append", "case_events", nil, func(tx datastore.ReadTx, caseID uint64) error {
+			_, err := tx.(datastore.Tx).AppendCaseEvents(caseID, model.CaseEvent{})
 			return err
 		}},
-		{"long outbox key", "outbox", append(seqKey(1), 0), func(tx storage.ReadTx, _ uint64) error {
+		{"long outbox key", "outbox", append(seqKey(1), 0), func(tx datastore.ReadTx, _ uint64) error {
 			_, err := tx.Notifications(0, 10)
 			return err
 		}},
-		{"long outbox key, head", "outbox", append(seqKey(1), 0), func(tx storage.ReadTx, _ uint64) error {
+		{"long outbox key, head", "outbox", append(seqKey(1), 0), func(tx datastore.ReadTx, _ uint64) error {
 			_, err := tx.OutboxHead()
 			return err
 		}},
-		{"short cursor value", "cursors", []byte("webhook/a"), func(tx storage.ReadTx, _ uint64) error {
+		{"short cursor value", "cursors", []byte("webhook/a"), func(tx datastore.ReadTx, _ uint64) error {
 			_, err := tx.Cursor("webhook/a")
 			return err
 		}},
@@ -265,7 +265,7 @@ func TestDamagedProcessKeys(t *testing.T) {
 			}
 			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte(tt.bucket)).Put(key, value) })
 			s = open(t, path)
-			err := s.Update(context.Background(), func(tx storage.Tx) error { return tt.read(tx, id) })
+			err := s.Update(context.Background(), func(tx datastore.Tx) error { return tt.read(tx, id) })
 			if err == nil {
 				t.Errorf("the read succeeded over a damaged %s entry %x", tt.bucket, key)
 			}

@@ -8,7 +8,7 @@ import (
 
 	berrors "go.etcd.io/bbolt/errors"
 
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // The reserve: room that ordinary writes (Update) may not take, so that a
@@ -32,7 +32,7 @@ import (
 //     where the file system cannot allocate). A Batch that fails for lack
 //     of space shrinks that file by a slice and tries again, until the
 //     file is empty. An ordinary write first grows the file back to its
-//     full size, and is refused (storage.ErrFull) when the disk cannot
+//     full size, and is refused (model.ErrFull) when the disk cannot
 //     hold it: the reserve is whole before any ordinary write may use the
 //     disk, so once space is freed writes resume, and reads are covered
 //     again.
@@ -79,7 +79,7 @@ func openReserve(path string, size int64) (*reserve, error) {
 			return nil, fmt.Errorf("reserve: %w", err)
 		}
 	}
-	if err := r.refill(); err != nil && !errors.Is(err, storage.ErrFull) {
+	if err := r.refill(); err != nil && !errors.Is(err, model.ErrFull) {
 		f.Close()
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func openReserve(path string, size int64) (*reserve, error) {
 }
 
 // refill grows the reserve file back to its full size. It returns an error
-// wrapping storage.ErrFull when the disk has no room for it.
+// wrapping model.ErrFull when the disk has no room for it.
 func (r *reserve) refill() error {
 	if r.file == nil || r.held == r.size {
 		return nil
@@ -102,9 +102,9 @@ func (r *reserve) refill() error {
 	if terr := r.file.Truncate(r.held); terr != nil {
 		return fmt.Errorf("reserve: %w", errors.Join(err, terr))
 	}
-	if full := wrapFull(err); errors.Is(full, storage.ErrFull) {
+	if full := wrapFull(err); errors.Is(full, model.ErrFull) {
 		return fmt.Errorf("%w: the disk has no room left beside the %d bytes kept for the audit events of reads (%d of them in use)",
-			storage.ErrFull, r.size, r.size-r.held)
+			model.ErrFull, r.size, r.size-r.held)
 	}
 	return fmt.Errorf("reserve: %w", err)
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -30,12 +31,12 @@ func TestReserveBelowMaxSize(t *testing.T) {
 	ctx := context.Background()
 	value := keys.WrappedKey{MasterID: "mk1", Sealed: make([]byte, 2000)}
 	update := func(i int) error {
-		return s.Update(ctx, func(tx storage.Tx) error { return tx.PutDataKey(fmt.Sprintf("cases/HN-2026-%05d", i), value) })
+		return s.Update(ctx, func(tx datastore.Tx) error { return tx.PutDataKey(fmt.Sprintf("cases/HN-2026-%05d", i), value) })
 	}
 	written := 0
 	for ; ; written++ {
 		err := update(written)
-		if errors.Is(err, storage.ErrFull) {
+		if errors.Is(err, model.ErrFull) {
 			t.Logf("ordinary writes refused after %d: %v", written, err)
 			break
 		}
@@ -46,7 +47,7 @@ func TestReserveBelowMaxSize(t *testing.T) {
 
 	event := audit.Event{Actor: "lan.nguyen", Role: "ROLE_AUDITOR", Action: "report.read", Resource: "reports/0192a5b0-0000-7000-8000-000000000000", Outcome: audit.OutcomeOK, Time: ckT0}
 	batch := func() error {
-		return s.Batch(ctx, func(tx storage.Tx) error { _, err := tx.AppendAudit(event); return err })
+		return s.Batch(ctx, func(tx datastore.Tx) error { _, err := tx.AppendAudit(event); return err })
 	}
 	var mu sync.Mutex
 	recorded, refused := 0, 0
@@ -59,7 +60,7 @@ func TestReserveBelowMaxSize(t *testing.T) {
 				switch {
 				case err == nil:
 					recorded++
-				case errors.Is(err, storage.ErrFull):
+				case errors.Is(err, model.ErrFull):
 					refused++
 				default:
 					t.Errorf("batch: %v", err)
@@ -70,7 +71,7 @@ func TestReserveBelowMaxSize(t *testing.T) {
 					return
 				}
 				if probe {
-					if err := update(written); !errors.Is(err, storage.ErrFull) {
+					if err := update(written); !errors.Is(err, model.ErrFull) {
 						t.Errorf("an ordinary write while the reserve is drawn on: %v, want ErrFull", err)
 					}
 				}
@@ -82,7 +83,7 @@ func TestReserveBelowMaxSize(t *testing.T) {
 	if recorded < 500 {
 		t.Errorf("the reserve of %d bytes held only %d events", reserve, recorded)
 	}
-	if err := update(written); !errors.Is(err, storage.ErrFull) {
+	if err := update(written); !errors.Is(err, model.ErrFull) {
 		t.Errorf("an ordinary write after the reserve is used up: %v, want ErrFull", err)
 	}
 	if err := s.Close(); err != nil {

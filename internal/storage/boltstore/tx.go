@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -190,7 +190,7 @@ func (t *tx) putReport(key []byte, r model.StoredReport) error {
 // ListReports reads the taker index when q names a taker (a hotline
 // operator's own reports are few among many), else the call type index,
 // else every report; the other conditions are checked on each record.
-func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
+func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string, error) {
 	var out []model.StoredReport
 	load := func(id []byte, take bool) error {
 		r, err := t.reportByKey(id)
@@ -318,7 +318,7 @@ func (t *tx) putCase(key []byte, c model.Case) error {
 	return t.bucket(bucketCasesByStatus).Put(append(u32(uint32(c.Status)), key...), nil)
 }
 
-func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
+func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	var out []model.Case
 	load := func(id []byte, take bool) error {
 		c, err := t.caseByKey(id)

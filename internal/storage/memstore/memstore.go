@@ -1,9 +1,9 @@
-// Package memstore implements storage.Store in memory, for tests that need
+// Package memstore implements datastore.Store in memory, for tests that need
 // a store but not a database file: domain tests run against it instead of
 // bbolt. It keeps the contract storagetest pins, with boltstore's
 // transactional semantics: a View reads one snapshot, an Update is all or
 // nothing, Batch may run its function more than once. It never returns
-// storage.ErrFull: memory is its only limit. It is not for production:
+// model.ErrFull: memory is its only limit. It is not for production:
 // nothing is durable, and lists sort their candidates on every
 // call, so their cost grows with the store rather than with the page.
 //
@@ -32,14 +32,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // ErrClosed is returned by every call on a closed store.
 var ErrClosed = errors.New("memstore: the store is closed")
 
-// Store is a storage.Store held in memory. The zero value is not usable;
+// Store is a datastore.Store held in memory. The zero value is not usable;
 // call New.
 type Store struct {
 	// writeMu serialises write transactions: each one starts from the
@@ -51,7 +51,7 @@ type Store struct {
 	closed    bool
 }
 
-var _ storage.Store = (*Store)(nil)
+var _ datastore.Store = (*Store)(nil)
 
 // New returns an empty store.
 func New() *Store { return &Store{committed: &state{}} }
@@ -66,10 +66,10 @@ func (s *Store) snapshot() (*state, error) {
 	return s.committed, nil
 }
 
-// View implements storage.Store. Its transaction works on a copy, as a
+// View implements datastore.Store. Its transaction works on a copy, as a
 // write transaction does, so that a caller writing through it (by a type
 // assertion) cannot reach the committed state.
-func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
+func (s *Store) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -82,9 +82,9 @@ func (s *Store) View(ctx context.Context, fn func(storage.ReadTx) error) error {
 	return fn(t)
 }
 
-// Update implements storage.Store: fn runs once, and its writes are kept
+// Update implements datastore.Store: fn runs once, and its writes are kept
 // only if it returns nil.
-func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
+func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -93,13 +93,13 @@ func (s *Store) Update(ctx context.Context, fn func(storage.Tx) error) error {
 	return s.write(fn)
 }
 
-// Batch implements storage.Store. It runs fn twice: first in a
+// Batch implements datastore.Store. It runs fn twice: first in a
 // transaction that is thrown away, then in the one that commits. The
 // contract lets a store run fn more than once (boltstore does when a
 // shared transaction fails), and the tests that use this store should
 // show whether a Batch body is safe to re-run rather than leave it to a
 // rare failure in production.
-func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
+func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (s *Store) Batch(ctx context.Context, fn func(storage.Tx) error) error {
 
 // write runs fn in a write transaction and commits its state if fn
 // returns nil. The caller holds writeMu.
-func (s *Store) write(fn func(storage.Tx) error) error {
+func (s *Store) write(fn func(datastore.Tx) error) error {
 	st, err := s.snapshot()
 	if err != nil {
 		return err
@@ -138,7 +138,7 @@ func (s *Store) write(fn func(storage.Tx) error) error {
 	return nil
 }
 
-// Close implements storage.Store. Closing twice is not an error.
+// Close implements datastore.Store. Closing twice is not an error.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -5,15 +5,15 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/memstore"
 	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 func TestConformance(t *testing.T) {
-	storagetest.RunAll(t, func(t *testing.T) storage.Store { return newStore(t) })
+	storagetest.RunAll(t, func(t *testing.T) datastore.Store { return newStore(t) })
 }
 
 func newStore(t *testing.T) *memstore.Store {
@@ -36,10 +36,10 @@ func sampleCase() model.Case {
 	}
 }
 
-func readCase(t *testing.T, s storage.Store, number string) model.Case {
+func readCase(t *testing.T, s datastore.Store, number string) model.Case {
 	t.Helper()
 	var c model.Case
-	err := s.View(ctx, func(tx storage.ReadTx) error {
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
 		c, err = tx.CaseByNumber(number)
 		return err
@@ -57,7 +57,7 @@ func readCase(t *testing.T, s storage.Store, number string) model.Case {
 func TestValuesAreNotShared(t *testing.T) {
 	s := newStore(t)
 	c := sampleCase()
-	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.CreateCase(&c) }); err != nil {
+	if err := s.Update(ctx, func(tx datastore.Tx) error { return tx.CreateCase(&c) }); err != nil {
 		t.Fatalf("CreateCase: %v", err)
 	}
 	c.Children[0].AgeYears = 99
@@ -78,8 +78,8 @@ func TestValuesAreNotShared(t *testing.T) {
 // change the store, even when its caller asserts it to a Tx and writes.
 func TestWritesThroughViewAreDropped(t *testing.T) {
 	s := newStore(t)
-	err := s.View(ctx, func(rtx storage.ReadTx) error {
-		tx, ok := rtx.(storage.Tx)
+	err := s.View(ctx, func(rtx datastore.ReadTx) error {
+		tx, ok := rtx.(datastore.Tx)
 		if !ok {
 			t.Skip("the read transaction cannot write at all")
 		}
@@ -89,7 +89,7 @@ func TestWritesThroughViewAreDropped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("View: %v", err)
 	}
-	err = s.View(ctx, func(tx storage.ReadTx) error {
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
 		_, err := tx.CaseByNumber("HN-2026-00001")
 		return err
 	})
@@ -105,7 +105,7 @@ func TestWritesThroughViewAreDropped(t *testing.T) {
 func TestBatchRunsTheBodyAgain(t *testing.T) {
 	s := newStore(t)
 	runs := 0
-	err := s.Batch(ctx, func(tx storage.Tx) error {
+	err := s.Batch(ctx, func(tx datastore.Tx) error {
 		runs++
 		_, err := tx.AppendNotifications(model.Notification{Kind: "BREACH"})
 		return err
@@ -117,7 +117,7 @@ func TestBatchRunsTheBodyAgain(t *testing.T) {
 		t.Errorf("Batch ran its function %d times, want at least 2", runs)
 	}
 	var head uint64
-	if err := s.View(ctx, func(tx storage.ReadTx) error {
+	if err := s.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
 		head, err = tx.OutboxHead()
 		return err
@@ -134,13 +134,13 @@ func TestClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := s.View(ctx, func(storage.ReadTx) error { return nil }); !errors.Is(err, memstore.ErrClosed) {
+	if err := s.View(ctx, func(datastore.ReadTx) error { return nil }); !errors.Is(err, memstore.ErrClosed) {
 		t.Errorf("View after Close = %v, want ErrClosed", err)
 	}
-	if err := s.Update(ctx, func(storage.Tx) error { return nil }); !errors.Is(err, memstore.ErrClosed) {
+	if err := s.Update(ctx, func(datastore.Tx) error { return nil }); !errors.Is(err, memstore.ErrClosed) {
 		t.Errorf("Update after Close = %v, want ErrClosed", err)
 	}
-	if err := s.Batch(ctx, func(storage.Tx) error { return nil }); !errors.Is(err, memstore.ErrClosed) {
+	if err := s.Batch(ctx, func(datastore.Tx) error { return nil }); !errors.Is(err, memstore.ErrClosed) {
 		t.Errorf("Batch after Close = %v, want ErrClosed", err)
 	}
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -33,7 +33,7 @@ type tx struct {
 func (t *tx) end() { t.ended, t.st = true, nil }
 
 var (
-	_ storage.Tx = (*tx)(nil)
+	_ datastore.Tx = (*tx)(nil)
 
 	errTxEnded = errors.New("audit events: the transaction has ended; consume the sequence inside View or Update")
 )
@@ -148,7 +148,7 @@ func (t *tx) reportIndexKeys(key []byte, r model.StoredReport) ([][]byte, error)
 // ListReports reads what boltstore's index for q would hold (the taker's
 // reports, else those of the scope keys, else those of the call type,
 // else all) and checks the other conditions on each record.
-func (t *tx) ListReports(q storage.ReportQuery) ([]model.StoredReport, string, error) {
+func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string, error) {
 	keep := func(r model.StoredReport) bool {
 		return (q.CallType == 0 || r.CallType == q.CallType) && (q.Match == nil || q.Match(r))
 	}
@@ -319,7 +319,7 @@ func (t *tx) putCase(id uint64, c model.Case) error {
 // ListCases reads what boltstore's index for q would hold (the unit's
 // cases, else those of the scope keys, else those of the status, else
 // all) and checks the other conditions on each record.
-func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
+func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	load := func(id []byte) (model.Case, error) { return t.CaseByID(binary.BigEndian.Uint64(id)) }
 	keep := func(c model.Case) bool {
 		return (q.Status == 0 || c.Status == q.Status) &&
@@ -348,7 +348,7 @@ func (t *tx) ListCases(q storage.CaseQuery) ([]model.Case, string, error) {
 
 // ListQueue walks boltstore's queue index, built from the entries of
 // every case.
-func (t *tx) ListQueue(q storage.QueueQuery) ([]model.Case, string, error) {
+func (t *tx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
 	var index [][]byte
 	for _, e := range t.st.cases.m {
 		index = append(index, e.queue...)
@@ -587,18 +587,18 @@ func (t *tx) PutDataKey(id string, w keys.WrappedKey) error {
 
 // DataKeyPerMaster scans every data key: memstore keeps no index by
 // master.
-func (t *tx) DataKeyPerMaster() ([]storage.DataKey, error) {
+func (t *tx) DataKeyPerMaster() ([]datastore.DataKey, error) {
 	return storekey.FirstDataKeyPerMaster(sortedTable(&t.st.dataKeys), decodeAs[keys.WrappedKey])
 }
 
-func (t *tx) ListDataKeys(after string, limit int) ([]storage.DataKey, string, error) {
-	var out []storage.DataKey
+func (t *tx) ListDataKeys(after string, limit int) ([]datastore.DataKey, string, error) {
+	var out []datastore.DataKey
 	next, err := scanAscTable(&t.st.dataKeys, after, limit, func(k, v []byte) error {
 		w, err := decodeAs[keys.WrappedKey](v)
 		if err != nil {
 			return fmt.Errorf("data key %q: %w", k, err)
 		}
-		out = append(out, storage.DataKey{ID: string(k), Wrapped: w})
+		out = append(out, datastore.DataKey{ID: string(k), Wrapped: w})
 		return nil
 	})
 	return out, next, err
@@ -839,7 +839,7 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 // ListAuditEvents reads what boltstore's index for q would hold (the
 // case's events, else the actor's, else all) and checks every condition on
 // the decoded event.
-func (t *tx) ListAuditEvents(q storage.AuditQuery) ([]audit.Event, string, error) {
+func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, error) {
 	var prefix []byte
 	indexed := func(auditEntry) bool { return true }
 	switch {

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/audit"
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 var auditTests = []namedTest{
@@ -65,10 +66,10 @@ func sameEvent(got, want audit.Event) string {
 	return strings.Join(diffs, "; ")
 }
 
-func appendAudit(t *testing.T, s storage.Store, events ...audit.Event) []audit.Event {
+func appendAudit(t *testing.T, s datastore.Store, events ...audit.Event) []audit.Event {
 	t.Helper()
 	var sealed []audit.Event
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		var err error
 		sealed, err = tx.AppendAudit(events...)
 		return err
@@ -76,11 +77,11 @@ func appendAudit(t *testing.T, s storage.Store, events ...audit.Event) []audit.E
 	return sealed
 }
 
-func auditHead(t *testing.T, s storage.Store) (uint64, []byte) {
+func auditHead(t *testing.T, s datastore.Store) (uint64, []byte) {
 	t.Helper()
 	var seq uint64
 	var hash []byte
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		seq, hash, err = tx.AuditHead()
 		return err
@@ -89,10 +90,10 @@ func auditHead(t *testing.T, s storage.Store) (uint64, []byte) {
 }
 
 // storedEvents reads every event through AuditEvents(from).
-func storedEvents(t *testing.T, s storage.Store, from uint64) []audit.Event {
+func storedEvents(t *testing.T, s datastore.Store, from uint64) []audit.Event {
 	t.Helper()
 	var out []audit.Event
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		for e, err := range tx.AuditEvents(from) {
 			if err != nil {
 				return fmt.Errorf("AuditEvents(%d): %w", from, err)
@@ -134,7 +135,7 @@ func checkChain(t *testing.T, es []audit.Event) {
 // checkStoredLog checks that the stored log is exactly want (as sealed),
 // that audit.Verify and audit.VerifyHead pass over it, and that the head
 // is its last event.
-func checkStoredLog(t *testing.T, s storage.Store, want []audit.Event) {
+func checkStoredLog(t *testing.T, s datastore.Store, want []audit.Event) {
 	t.Helper()
 	checkChain(t, want)
 	got := storedEvents(t, s, 1)
@@ -155,7 +156,7 @@ func checkStoredLog(t *testing.T, s storage.Store, want []audit.Event) {
 	if seq != wantSeq || !bytes.Equal(hash, wantHash) {
 		t.Errorf("AuditHead = %d, %x; want %d, %x", seq, hash, wantSeq, wantHash)
 	}
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		checked, problem, err := audit.Verify(tx.AuditEvents(1))
 		if err != nil || problem != nil || checked != uint64(len(want)) {
 			t.Errorf("audit.Verify(AuditEvents(1)) = %d, %v, %v; want %d, nil, nil", checked, problem, err, len(want))
@@ -168,7 +169,7 @@ func checkStoredLog(t *testing.T, s storage.Store, want []audit.Event) {
 	})
 }
 
-func testAuditEmpty(t *testing.T, s storage.Store) {
+func testAuditEmpty(t *testing.T, s datastore.Store) {
 	seq, hash := auditHead(t, s)
 	if seq != 0 || hash != nil {
 		t.Errorf("AuditHead of an empty log = %d, %x; want 0, nil", seq, hash)
@@ -176,8 +177,8 @@ func testAuditEmpty(t *testing.T, s storage.Store) {
 	if es := storedEvents(t, s, 1); len(es) != 0 {
 		t.Errorf("AuditEvents(1) of an empty log yielded %v", seqs(es))
 	}
-	view(t, s, func(tx storage.ReadTx) error {
-		es, next, err := tx.ListAuditEvents(storage.AuditQuery{Limit: 10})
+	view(t, s, func(tx datastore.ReadTx) error {
+		es, next, err := tx.ListAuditEvents(datastore.AuditQuery{Limit: 10})
 		if err != nil || len(es) != 0 || next != "" {
 			t.Errorf("ListAuditEvents on an empty log = %v, %q, %v; want none, \"\", nil", seqs(es), next, err)
 		}
@@ -193,7 +194,7 @@ func testAuditEmpty(t *testing.T, s storage.Store) {
 	checkStoredLog(t, s, nil)
 }
 
-func testAuditAppendInOneTransaction(t *testing.T, s storage.Store) {
+func testAuditAppendInOneTransaction(t *testing.T, s datastore.Store) {
 	ict := time.FixedZone("ICT", 7*3600)
 	in := []audit.Event{
 		sampleEvent(1, "lan.nguyen", auditCase1, baseTime),
@@ -202,7 +203,7 @@ func testAuditAppendInOneTransaction(t *testing.T, s storage.Store) {
 		sampleEvent(4, "lan.nguyen", auditCase12, baseTime.Add(3*time.Second)),
 	}
 	var sealed []audit.Event
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		first, err := tx.AppendAudit(in[:3]...)
 		if err != nil {
 			return err
@@ -246,7 +247,7 @@ func testAuditAppendInOneTransaction(t *testing.T, s storage.Store) {
 	checkStoredLog(t, s, sealed)
 }
 
-func testAuditAppendAcrossTransactions(t *testing.T, s storage.Store) {
+func testAuditAppendAcrossTransactions(t *testing.T, s datastore.Store) {
 	var all []audit.Event
 	for i, n := range []int{2, 1, 3, 1} {
 		var batch []audit.Event
@@ -269,7 +270,7 @@ func testAuditAppendAcrossTransactions(t *testing.T, s storage.Store) {
 // testAuditSealingIsTheStore's pins that the store seals with the stored
 // head whatever the caller put in Seq, PrevHash and Hash, and that an event
 // with invalid UTF-8 is stored as sealed (repaired), so it verifies.
-func testAuditSealingIsTheStores(t *testing.T, s storage.Store) {
+func testAuditSealingIsTheStores(t *testing.T, s datastore.Store) {
 	first := appendAudit(t, s, sampleEvent(1, "lan.nguyen", auditCase1, baseTime))
 	forged := sampleEvent(2, "minh.tran", auditCase1, baseTime.Add(time.Minute))
 	forged.Seq = 99
@@ -288,9 +289,9 @@ func testAuditSealingIsTheStores(t *testing.T, s storage.Store) {
 	checkStoredLog(t, s, append(first, rest...))
 }
 
-func testAuditRollback(t *testing.T, s storage.Store) {
+func testAuditRollback(t *testing.T, s datastore.Store) {
 	// On an empty log.
-	err := s.Update(t.Context(), func(tx storage.Tx) error {
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
 		if _, err := tx.AppendAudit(sampleEvent(1, "lan.nguyen", auditCase1, baseTime)); err != nil {
 			return err
 		}
@@ -305,7 +306,7 @@ func testAuditRollback(t *testing.T, s storage.Store) {
 		sampleEvent(1, "lan.nguyen", auditCase1, baseTime),
 		sampleEvent(2, "minh.tran", auditCase1, baseTime.Add(time.Minute)),
 	)
-	err = s.Update(t.Context(), func(tx storage.Tx) error {
+	err = s.Update(t.Context(), func(tx datastore.Tx) error {
 		if _, err := tx.AppendAudit(
 			sampleEvent(3, "hoa.le", auditCase12, baseTime.Add(2*time.Minute)),
 			sampleEvent(4, "hoa.le", auditCase12, baseTime.Add(3*time.Minute)),
@@ -318,8 +319,8 @@ func testAuditRollback(t *testing.T, s storage.Store) {
 		t.Fatalf("Update = %v, want errBoom", err)
 	}
 	checkStoredLog(t, s, kept)
-	view(t, s, func(tx storage.ReadTx) error {
-		for _, q := range []storage.AuditQuery{{Case: auditCase12}, {Actor: "hoa.le"}, {From: baseTime.Add(2 * time.Minute)}} {
+	view(t, s, func(tx datastore.ReadTx) error {
+		for _, q := range []datastore.AuditQuery{{Case: auditCase12}, {Actor: "hoa.le"}, {From: baseTime.Add(2 * time.Minute)}} {
 			q.Limit = 10
 			es, next, err := tx.ListAuditEvents(q)
 			if err != nil || len(es) != 0 || next != "" {
@@ -333,7 +334,7 @@ func testAuditRollback(t *testing.T, s storage.Store) {
 	checkStoredLog(t, s, append(kept, more...))
 }
 
-func testAuditEventsFrom(t *testing.T, s storage.Store) {
+func testAuditEventsFrom(t *testing.T, s datastore.Store) {
 	var all []audit.Event
 	for i := range 6 {
 		all = append(all, appendAudit(t, s, sampleEvent(i, "lan.nguyen", "", baseTime.Add(time.Duration(i)*time.Second)))...)
@@ -360,7 +361,7 @@ func testAuditEventsFrom(t *testing.T, s storage.Store) {
 		}
 	}
 	// Stopping early is allowed.
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var got []uint64
 		for e, err := range tx.AuditEvents(2) {
 			if err != nil {
@@ -378,7 +379,7 @@ func testAuditEventsFrom(t *testing.T, s storage.Store) {
 	})
 	// Verification from the middle: the first event links to one not
 	// yielded, so Verify (which starts at seq 1) reports a gap there.
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		_, problem, err := audit.Verify(tx.AuditEvents(3))
 		if err != nil || problem == nil || problem.Seq != 3 {
 			t.Errorf("audit.Verify(AuditEvents(3)) = %v, %v; want a problem at seq 3", problem, err)
@@ -410,7 +411,7 @@ var auditSpecs = []struct {
 
 // auditSet appends auditSpecs, some in one transaction and some in their
 // own, and returns them as sealed.
-func auditSet(t *testing.T, s storage.Store) []audit.Event {
+func auditSet(t *testing.T, s datastore.Store) []audit.Event {
 	t.Helper()
 	in := make([]audit.Event, len(auditSpecs))
 	for i, sp := range auditSpecs {
@@ -427,29 +428,29 @@ func auditSet(t *testing.T, s storage.Store) []audit.Event {
 // select newest first where the result is pinned by hand (nil: computed
 // only).
 var auditQueries = []struct {
-	q    storage.AuditQuery
+	q    datastore.AuditQuery
 	want []uint64
 }{
-	{storage.AuditQuery{}, []uint64{12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
-	{storage.AuditQuery{Case: auditCase1}, []uint64{11, 10, 8, 7, 2, 1}},
-	{storage.AuditQuery{Case: auditCase12}, []uint64{12, 5, 3}},
-	{storage.AuditQuery{Case: "cases/HN-2026-0000"}, []uint64{}},
-	{storage.AuditQuery{Actor: "lan.nguyen"}, []uint64{10, 8, 6, 5, 1}},
-	{storage.AuditQuery{Actor: "lan"}, []uint64{9, 3}},
-	{storage.AuditQuery{Actor: "minh.tran"}, []uint64{12, 7, 2}},
-	{storage.AuditQuery{Actor: "nobody"}, []uint64{}},
-	{storage.AuditQuery{Case: auditCase1, Actor: "lan.nguyen"}, []uint64{10, 8, 1}},
-	{storage.AuditQuery{Case: auditCase12, Actor: "lan"}, []uint64{3}},
-	{storage.AuditQuery{From: baseTime.Add(3 * time.Hour), To: baseTime.Add(6 * time.Hour)}, []uint64{7, 6, 5, 4}},
-	{storage.AuditQuery{From: baseTime.Add(3 * time.Hour)}, []uint64{12, 11, 10, 9, 8, 7, 6, 5, 4}},
-	{storage.AuditQuery{To: baseTime.Add(3 * time.Hour)}, []uint64{3, 2, 1}},
-	{storage.AuditQuery{From: baseTime.Add(time.Nanosecond), To: baseTime.Add(time.Hour)}, []uint64{}},
-	{storage.AuditQuery{Case: auditCase1, From: baseTime.Add(time.Hour), To: baseTime.Add(8 * time.Hour)}, []uint64{8, 7, 2}},
-	{storage.AuditQuery{Actor: "lan.nguyen", From: baseTime.Add(3 * time.Hour), To: baseTime.Add(4*time.Hour + 1)}, []uint64{6, 5}},
-	{storage.AuditQuery{Case: auditCase1, Actor: "minh.tran", From: baseTime.Add(2 * time.Hour)}, []uint64{7}},
+	{datastore.AuditQuery{}, []uint64{12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
+	{datastore.AuditQuery{Case: auditCase1}, []uint64{11, 10, 8, 7, 2, 1}},
+	{datastore.AuditQuery{Case: auditCase12}, []uint64{12, 5, 3}},
+	{datastore.AuditQuery{Case: "cases/HN-2026-0000"}, []uint64{}},
+	{datastore.AuditQuery{Actor: "lan.nguyen"}, []uint64{10, 8, 6, 5, 1}},
+	{datastore.AuditQuery{Actor: "lan"}, []uint64{9, 3}},
+	{datastore.AuditQuery{Actor: "minh.tran"}, []uint64{12, 7, 2}},
+	{datastore.AuditQuery{Actor: "nobody"}, []uint64{}},
+	{datastore.AuditQuery{Case: auditCase1, Actor: "lan.nguyen"}, []uint64{10, 8, 1}},
+	{datastore.AuditQuery{Case: auditCase12, Actor: "lan"}, []uint64{3}},
+	{datastore.AuditQuery{From: baseTime.Add(3 * time.Hour), To: baseTime.Add(6 * time.Hour)}, []uint64{7, 6, 5, 4}},
+	{datastore.AuditQuery{From: baseTime.Add(3 * time.Hour)}, []uint64{12, 11, 10, 9, 8, 7, 6, 5, 4}},
+	{datastore.AuditQuery{To: baseTime.Add(3 * time.Hour)}, []uint64{3, 2, 1}},
+	{datastore.AuditQuery{From: baseTime.Add(time.Nanosecond), To: baseTime.Add(time.Hour)}, []uint64{}},
+	{datastore.AuditQuery{Case: auditCase1, From: baseTime.Add(time.Hour), To: baseTime.Add(8 * time.Hour)}, []uint64{8, 7, 2}},
+	{datastore.AuditQuery{Actor: "lan.nguyen", From: baseTime.Add(3 * time.Hour), To: baseTime.Add(4*time.Hour + 1)}, []uint64{6, 5}},
+	{datastore.AuditQuery{Case: auditCase1, Actor: "minh.tran", From: baseTime.Add(2 * time.Hour)}, []uint64{7}},
 }
 
-func auditQueryName(q storage.AuditQuery) string {
+func auditQueryName(q datastore.AuditQuery) string {
 	var parts []string
 	if q.Case != "" {
 		parts = append(parts, "case "+q.Case)
@@ -469,11 +470,11 @@ func auditQueryName(q storage.AuditQuery) string {
 	return strings.Join(parts, " ")
 }
 
-func listAuditSeqs(t *testing.T, s storage.Store, q storage.AuditQuery) []uint64 {
+func listAuditSeqs(t *testing.T, s datastore.Store, q datastore.AuditQuery) []uint64 {
 	t.Helper()
 	q.Limit = 1000
 	var got []audit.Event
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var next string
 		var err error
 		got, next, err = tx.ListAuditEvents(q)
@@ -488,7 +489,7 @@ func listAuditSeqs(t *testing.T, s storage.Store, q storage.AuditQuery) []uint64
 	return seqs(got)
 }
 
-func testAuditListFilters(t *testing.T, s storage.Store) {
+func testAuditListFilters(t *testing.T, s datastore.Store) {
 	events := auditSet(t, s)
 	for _, tt := range auditQueries {
 		if got := listAuditSeqs(t, s, tt.q); !slices.Equal(got, tt.want) {
@@ -496,8 +497,8 @@ func testAuditListFilters(t *testing.T, s storage.Store) {
 		}
 	}
 	// Listed events are whole and exactly as sealed.
-	view(t, s, func(tx storage.ReadTx) error {
-		got, _, err := tx.ListAuditEvents(storage.AuditQuery{Case: auditCase1, Limit: 100})
+	view(t, s, func(tx datastore.ReadTx) error {
+		got, _, err := tx.ListAuditEvents(datastore.AuditQuery{Case: auditCase1, Limit: 100})
 		if err != nil {
 			return err
 		}
@@ -510,7 +511,7 @@ func testAuditListFilters(t *testing.T, s storage.Store) {
 	})
 }
 
-func testAuditListPaging(t *testing.T, s storage.Store) {
+func testAuditListPaging(t *testing.T, s datastore.Store) {
 	auditSet(t, s)
 	for _, tt := range auditQueries {
 		want := make([]string, len(tt.want))
@@ -519,7 +520,7 @@ func testAuditListPaging(t *testing.T, s storage.Store) {
 		}
 		for _, limit := range pageSizes {
 			t.Run(fmt.Sprintf("%s limit %d", auditQueryName(tt.q), limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
 					q := tt.q
 					q.After, q.Limit = after, limit
 					page, next, err := tx.ListAuditEvents(q)
@@ -536,14 +537,14 @@ func testAuditListPaging(t *testing.T, s storage.Store) {
 	// Events appended after a page was read appear on no later page: the
 	// walk goes back in time.
 	var cursor string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
-		_, cursor, err = tx.ListAuditEvents(storage.AuditQuery{Case: auditCase1, Limit: 2})
+		_, cursor, err = tx.ListAuditEvents(datastore.AuditQuery{Case: auditCase1, Limit: 2})
 		return err
 	})
 	appendAudit(t, s, sampleEvent(13, "lan.nguyen", auditCase1, baseTime.Add(11*time.Hour)))
-	view(t, s, func(tx storage.ReadTx) error {
-		es, next, err := tx.ListAuditEvents(storage.AuditQuery{Case: auditCase1, After: cursor, Limit: 100})
+	view(t, s, func(tx datastore.ReadTx) error {
+		es, next, err := tx.ListAuditEvents(datastore.AuditQuery{Case: auditCase1, After: cursor, Limit: 100})
 		if err != nil {
 			return err
 		}
@@ -554,11 +555,11 @@ func testAuditListPaging(t *testing.T, s storage.Store) {
 	})
 }
 
-func auditCursor(t *testing.T, s storage.Store, q storage.AuditQuery) string {
+func auditCursor(t *testing.T, s datastore.Store, q datastore.AuditQuery) string {
 	t.Helper()
 	q.Limit = 1
 	var next string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		_, next, err = tx.ListAuditEvents(q)
 		return err
@@ -569,29 +570,29 @@ func auditCursor(t *testing.T, s storage.Store, q storage.AuditQuery) string {
 	return next
 }
 
-func testAuditListBadCursor(t *testing.T, s storage.Store) {
+func testAuditListBadCursor(t *testing.T, s datastore.Store) {
 	auditSet(t, s)
-	all := auditCursor(t, s, storage.AuditQuery{})
-	case1 := auditCursor(t, s, storage.AuditQuery{Case: auditCase1})
-	case12 := auditCursor(t, s, storage.AuditQuery{Case: auditCase12})
-	lan := auditCursor(t, s, storage.AuditQuery{Actor: "lan"})
-	lanNguyen := auditCursor(t, s, storage.AuditQuery{Actor: "lan.nguyen"})
+	all := auditCursor(t, s, datastore.AuditQuery{})
+	case1 := auditCursor(t, s, datastore.AuditQuery{Case: auditCase1})
+	case12 := auditCursor(t, s, datastore.AuditQuery{Case: auditCase12})
+	lan := auditCursor(t, s, datastore.AuditQuery{Actor: "lan"})
+	lanNguyen := auditCursor(t, s, datastore.AuditQuery{Actor: "lan.nguyen"})
 	for _, tt := range []struct {
-		q     storage.AuditQuery
+		q     datastore.AuditQuery
 		wrong []string
 	}{
-		{storage.AuditQuery{}, []string{case1, lan}},
-		{storage.AuditQuery{Case: auditCase1}, []string{all, case12, lan, lanNguyen}},
-		{storage.AuditQuery{Case: auditCase12}, []string{case1, all}},
-		{storage.AuditQuery{Actor: "lan"}, []string{lanNguyen, all, case1}},
-		{storage.AuditQuery{Actor: "lan.nguyen"}, []string{lan, all}},
+		{datastore.AuditQuery{}, []string{case1, lan}},
+		{datastore.AuditQuery{Case: auditCase1}, []string{all, case12, lan, lanNguyen}},
+		{datastore.AuditQuery{Case: auditCase12}, []string{case1, all}},
+		{datastore.AuditQuery{Actor: "lan"}, []string{lanNguyen, all, case1}},
+		{datastore.AuditQuery{Actor: "lan.nguyen"}, []string{lan, all}},
 	} {
 		for _, cur := range append(slices.Clone(forgedCursors), tt.wrong...) {
 			q := tt.q
 			q.After, q.Limit = cur, 5
-			view(t, s, func(tx storage.ReadTx) error {
+			view(t, s, func(tx datastore.ReadTx) error {
 				es, next, err := tx.ListAuditEvents(q)
-				if !errors.Is(err, storage.ErrBadCursor) {
+				if !errors.Is(err, model.ErrBadCursor) {
 					t.Errorf("ListAuditEvents(%s, after %q) = %v, %q, %v; want ErrBadCursor", auditQueryName(q), cur, seqs(es), next, err)
 				}
 				return nil
@@ -599,15 +600,15 @@ func testAuditListBadCursor(t *testing.T, s storage.Store) {
 		}
 	}
 	// Own cursors work, as a control; and a limit must be positive.
-	view(t, s, func(tx storage.ReadTx) error {
-		for q, cur := range map[storage.AuditQuery]string{{}: all, {Case: auditCase1}: case1, {Actor: "lan"}: lan} {
+	view(t, s, func(tx datastore.ReadTx) error {
+		for q, cur := range map[datastore.AuditQuery]string{{}: all, {Case: auditCase1}: case1, {Actor: "lan"}: lan} {
 			q.After, q.Limit = cur, 100
 			es, _, err := tx.ListAuditEvents(q)
 			if err != nil || len(es) == 0 {
 				t.Errorf("ListAuditEvents(%s) with its own cursor = %v, %v; want the next page", auditQueryName(q), seqs(es), err)
 			}
 		}
-		if _, _, err := tx.ListAuditEvents(storage.AuditQuery{Limit: 0}); err == nil {
+		if _, _, err := tx.ListAuditEvents(datastore.AuditQuery{Limit: 0}); err == nil {
 			t.Error("ListAuditEvents(limit 0) succeeded")
 		}
 		return nil

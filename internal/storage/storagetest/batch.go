@@ -10,24 +10,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
-// Both write methods group-commit (see storage.Store), so they run the same
+// Both write methods group-commit (see datastore.Store), so they run the same
 // tests: Batch for audit events of reads, Update for every other write.
 var (
-	batchTests       = groupCommitTests(func(s storage.Store) writeMethod { return s.Batch })
-	updateGroupTests = groupCommitTests(func(s storage.Store) writeMethod { return s.Update })
+	batchTests       = groupCommitTests(func(s datastore.Store) writeMethod { return s.Batch })
+	updateGroupTests = groupCommitTests(func(s datastore.Store) writeMethod { return s.Update })
 )
 
 // writeMethod is Store.Update or Store.Batch.
-type writeMethod func(ctx context.Context, fn func(storage.Tx) error) error
+type writeMethod func(ctx context.Context, fn func(datastore.Tx) error) error
 
-func groupCommitTests(method func(storage.Store) writeMethod) []namedTest {
+func groupCommitTests(method func(datastore.Store) writeMethod) []namedTest {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s storage.Store, write writeMethod)
+		fn   func(t *testing.T, s datastore.Store, write writeMethod)
 	}{
 		{"Commits", testBatchCommits},
 		{"ErrorRollsBack", testBatchErrorRollsBack},
@@ -39,14 +39,14 @@ func groupCommitTests(method func(storage.Store) writeMethod) []namedTest {
 	}
 	out := make([]namedTest, 0, len(tests))
 	for _, tt := range tests {
-		out = append(out, namedTest{tt.name, func(t *testing.T, s storage.Store) { tt.fn(t, s, method(s)) }})
+		out = append(out, namedTest{tt.name, func(t *testing.T, s datastore.Store) { tt.fn(t, s, method(s)) }})
 	}
 	return out
 }
 
 // batchWrite is what one call of these tests writes: a user and an
 // audit event by that user, as a failed sign-in would.
-func batchWrite(tx storage.Tx, id string, i int) error {
+func batchWrite(tx datastore.Tx, id string, i int) error {
 	if err := tx.CreateUser(sampleUser(id)); err != nil {
 		return err
 	}
@@ -54,8 +54,8 @@ func batchWrite(tx storage.Tx, id string, i int) error {
 	return err
 }
 
-func testBatchCommits(t *testing.T, s storage.Store, write writeMethod) {
-	err := write(context.Background(), func(tx storage.Tx) error {
+func testBatchCommits(t *testing.T, s datastore.Store, write writeMethod) {
+	err := write(context.Background(), func(tx datastore.Tx) error {
 		if err := batchWrite(tx, "lan.nguyen", 1); err != nil {
 			return err
 		}
@@ -71,14 +71,14 @@ func testBatchCommits(t *testing.T, s storage.Store, write writeMethod) {
 	if _, err := getUser(t, s, "lan.nguyen"); err != nil {
 		t.Errorf("User after the call: %v", err)
 	}
-	if got := listAuditSeqs(t, s, storage.AuditQuery{Actor: "lan.nguyen"}); !slices.Equal(got, []uint64{1}) {
+	if got := listAuditSeqs(t, s, datastore.AuditQuery{Actor: "lan.nguyen"}); !slices.Equal(got, []uint64{1}) {
 		t.Errorf("audit events by the batch's user = %v, want [1]", got)
 	}
 }
 
-func testBatchErrorRollsBack(t *testing.T, s storage.Store, write writeMethod) {
+func testBatchErrorRollsBack(t *testing.T, s datastore.Store, write writeMethod) {
 	createUsers(t, s, sampleUser("kept"))
-	err := write(context.Background(), func(tx storage.Tx) error {
+	err := write(context.Background(), func(tx datastore.Tx) error {
 		if err := batchWrite(tx, "lost", 1); err != nil {
 			return err
 		}
@@ -97,14 +97,14 @@ func testBatchErrorRollsBack(t *testing.T, s storage.Store, write writeMethod) {
 
 // runBatches calls write from one goroutine per id at once and returns
 // each call's error.
-func runBatches(write writeMethod, ids []string, fn func(tx storage.Tx, id string, i int) error) []error {
+func runBatches(write writeMethod, ids []string, fn func(tx datastore.Tx, id string, i int) error) []error {
 	errs := make([]error, len(ids))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Go(func() {
 			<-start
-			errs[i] = write(context.Background(), func(tx storage.Tx) error { return fn(tx, id, i) })
+			errs[i] = write(context.Background(), func(tx datastore.Tx) error { return fn(tx, id, i) })
 		})
 	}
 	close(start)
@@ -112,14 +112,14 @@ func runBatches(write writeMethod, ids []string, fn func(tx storage.Tx, id strin
 	return errs
 }
 
-func testBatchConcurrent(t *testing.T, s storage.Store, write writeMethod) {
+func testBatchConcurrent(t *testing.T, s datastore.Store, write writeMethod) {
 	const n = 40
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("user-%02d", i)
 	}
 	var calls atomic.Int64
-	errs := runBatches(write, ids, func(tx storage.Tx, id string, i int) error {
+	errs := runBatches(write, ids, func(tx datastore.Tx, id string, i int) error {
 		calls.Add(1)
 		return batchWrite(tx, id, i)
 	})
@@ -136,7 +136,7 @@ func testBatchConcurrent(t *testing.T, s storage.Store, write writeMethod) {
 		if _, err := getUser(t, s, id); err != nil {
 			t.Errorf("User(%s) after its call: %v", id, err)
 		}
-		if got := listAuditSeqs(t, s, storage.AuditQuery{Actor: id}); len(got) != 1 {
+		if got := listAuditSeqs(t, s, datastore.AuditQuery{Actor: id}); len(got) != 1 {
 			t.Errorf("audit events of %s = %v, want one", id, got)
 		}
 	}
@@ -148,7 +148,7 @@ func testBatchConcurrent(t *testing.T, s storage.Store, write writeMethod) {
 	checkStoredLog(t, s, events)
 }
 
-func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store, write writeMethod) {
+func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s datastore.Store, write writeMethod) {
 	var ids []string
 	bad := map[string]bool{}
 	for i := range 24 {
@@ -159,7 +159,7 @@ func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store, write wri
 		}
 		ids = append(ids, id)
 	}
-	errs := runBatches(write, ids, func(tx storage.Tx, id string, i int) error {
+	errs := runBatches(write, ids, func(tx datastore.Tx, id string, i int) error {
 		if err := batchWrite(tx, id, i); err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store, write wri
 			t.Errorf("call of %s = %v, want nil: another call's error must not fail it", id, errs[i])
 		}
 		_, err := getUser(t, s, id)
-		events := listAuditSeqs(t, s, storage.AuditQuery{Actor: id})
+		events := listAuditSeqs(t, s, datastore.AuditQuery{Actor: id})
 		if bad[id] {
 			if !errors.Is(err, model.ErrNotFound) || len(events) != 0 {
 				t.Errorf("the failed call of %s kept its writes: User error %v, audit events %v", id, err, events)
@@ -208,7 +208,7 @@ func testBatchErrorRollsBackOnlyItsCall(t *testing.T, s storage.Store, write wri
 // that panic, in the caller's goroutine (where the server's recovery
 // answers it), and keeps nothing; the calls that shared its transaction
 // are committed.
-func testBatchPanicFailsOnlyItsCall(t *testing.T, s storage.Store, write writeMethod) {
+func testBatchPanicFailsOnlyItsCall(t *testing.T, s datastore.Store, write writeMethod) {
 	const n, bad = 12, 5
 	panics := make([]any, n)
 	errs := make([]error, n)
@@ -218,7 +218,7 @@ func testBatchPanicFailsOnlyItsCall(t *testing.T, s storage.Store, write writeMe
 		wg.Go(func() {
 			defer func() { panics[i] = recover() }()
 			<-start
-			errs[i] = write(context.Background(), func(tx storage.Tx) error {
+			errs[i] = write(context.Background(), func(tx datastore.Tx) error {
 				if err := batchWrite(tx, fmt.Sprintf("user-%02d", i), i); err != nil {
 					return err
 				}
@@ -247,11 +247,11 @@ func testBatchPanicFailsOnlyItsCall(t *testing.T, s storage.Store, write writeMe
 	checkStoredLog(t, s, storedEvents(t, s, 1))
 }
 
-func testBatchCancelledContext(t *testing.T, s storage.Store, write writeMethod) {
+func testBatchCancelledContext(t *testing.T, s datastore.Store, write writeMethod) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	err := write(ctx, func(tx storage.Tx) error {
+	err := write(ctx, func(tx datastore.Tx) error {
 		ran = true
 		return batchWrite(tx, "lan.nguyen", 1)
 	})
@@ -267,13 +267,13 @@ func testBatchCancelledContext(t *testing.T, s storage.Store, write writeMethod)
 // function, every run starts from the committed state and only one run's
 // writes are kept: a body that reads a value and writes it back plus one
 // moves it by exactly one per call.
-func testBatchRunsStartFromCommitted(t *testing.T, s storage.Store, write writeMethod) {
+func testBatchRunsStartFromCommitted(t *testing.T, s datastore.Store, write writeMethod) {
 	const calls = 8
 	ids := make([]string, calls)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("call-%d", i)
 	}
-	errs := runBatches(write, ids, func(tx storage.Tx, _ string, _ int) error {
+	errs := runBatches(write, ids, func(tx datastore.Tx, _ string, _ int) error {
 		n, err := tx.Cursor("counter")
 		if err != nil {
 			return err

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // The scope and queue lists: ListCases with Scopes and ListQueue read the
@@ -37,7 +37,7 @@ var (
 
 // scopedCases stores six cases: the odd ones handled by unit A, those
 // divisible by three recorded by lan.nguyen, and returns them oldest first.
-func scopedCases(t *testing.T, s storage.Store) []model.Case {
+func scopedCases(t *testing.T, s datastore.Store) []model.Case {
 	t.Helper()
 	cs := make([]model.Case, 6)
 	for i := range cs {
@@ -55,10 +55,10 @@ func scopedCases(t *testing.T, s storage.Store) []model.Case {
 	return createCases(t, s, cs...)
 }
 
-func listScoped(t *testing.T, s storage.Store, q storage.CaseQuery) []string {
+func listScoped(t *testing.T, s datastore.Store, q datastore.CaseQuery) []string {
 	t.Helper()
 	var got []model.Case
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		got, _, err = tx.ListCases(q)
 		return err
@@ -66,7 +66,7 @@ func listScoped(t *testing.T, s storage.Store, q storage.CaseQuery) []string {
 	return caseNumbers(got)
 }
 
-func testScopesNewestFirst(t *testing.T, s storage.Store) {
+func testScopesNewestFirst(t *testing.T, s datastore.Store) {
 	cs := scopedCases(t, s)
 	num := func(i ...int) []string { return numbersAt(cs, i...) }
 	for _, tt := range []struct {
@@ -83,19 +83,19 @@ func testScopesNewestFirst(t *testing.T, s storage.Store) {
 		{[]string{"handler:" + unitAName}, model.StatusClosed, nil},
 		{[]string{"handler:" + unitAName}, statusInProgress, num(5, 3, 1)},
 	} {
-		if got := listScoped(t, s, storage.CaseQuery{Scopes: tt.scopes, Status: tt.status, Limit: 100}); !slices.Equal(got, tt.want) {
+		if got := listScoped(t, s, datastore.CaseQuery{Scopes: tt.scopes, Status: tt.status, Limit: 100}); !slices.Equal(got, tt.want) {
 			t.Errorf("ListCases(scopes %q, status %d) = %v, want %v", tt.scopes, tt.status, got, tt.want)
 		}
 	}
 	// With a unit, the scope still applies.
-	if got := listScoped(t, s, storage.CaseQuery{ResponsibleUnit: unitB, Scopes: []string{"user:lan.nguyen"}, Limit: 100}); !slices.Equal(got, num(3, 0)) {
+	if got := listScoped(t, s, datastore.CaseQuery{ResponsibleUnit: unitB, Scopes: []string{"user:lan.nguyen"}, Limit: 100}); !slices.Equal(got, num(3, 0)) {
 		t.Errorf("ListCases(unit B, scope lan.nguyen) = %v, want %v", got, num(3, 0))
 	}
 }
 
-func testScopesPaging(t *testing.T, s storage.Store) {
+func testScopesPaging(t *testing.T, s datastore.Store) {
 	cs := scopedCases(t, s)
-	q := storage.CaseQuery{Scopes: []string{"handler:" + unitAName, "user:lan.nguyen"}}
+	q := datastore.CaseQuery{Scopes: []string{"handler:" + unitAName, "user:lan.nguyen"}}
 	want := []string{cs[5].Number, cs[3].Number, cs[1].Number, cs[0].Number}
 	for _, limit := range []int{1, 2, 3, 4} {
 		var got []string
@@ -103,7 +103,7 @@ func testScopesPaging(t *testing.T, s storage.Store) {
 		for range 10 {
 			var page []model.Case
 			var next string
-			view(t, s, func(tx storage.ReadTx) error {
+			view(t, s, func(tx datastore.ReadTx) error {
 				var err error
 				q.Limit = limit
 				page, next, err = tx.ListCases(q)
@@ -124,24 +124,24 @@ func testScopesPaging(t *testing.T, s storage.Store) {
 	}
 }
 
-func testScopesFollowUpdates(t *testing.T, s storage.Store) {
+func testScopesFollowUpdates(t *testing.T, s datastore.Store) {
 	cs := scopedCases(t, s)
 	c := cs[1]
 	c.Revision++
 	c.Handlers = []units.Key{unitB} // unit A no longer handled it (a repair)
 	c.Transfers = []model.Transfer{{ID: 1, From: unitBName, To: "units/00099@2025-07-01", State: model.TransferProposed}}
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
-	if got, want := listScoped(t, s, storage.CaseQuery{Scopes: []string{"handler:" + unitAName}, Limit: 100}), []string{cs[5].Number, cs[3].Number}; !slices.Equal(got, want) {
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
+	if got, want := listScoped(t, s, datastore.CaseQuery{Scopes: []string{"handler:" + unitAName}, Limit: 100}), []string{cs[5].Number, cs[3].Number}; !slices.Equal(got, want) {
 		t.Errorf("after the update, ListCases(handler A) = %v, want %v", got, want)
 	}
-	if got, want := listScoped(t, s, storage.CaseQuery{Scopes: []string{"offered:units/00099@2025-07-01"}, Limit: 100}), []string{c.Number}; !slices.Equal(got, want) {
+	if got, want := listScoped(t, s, datastore.CaseQuery{Scopes: []string{"offered:units/00099@2025-07-01"}, Limit: 100}), []string{c.Number}; !slices.Equal(got, want) {
 		t.Errorf("after the update, ListCases(offered to 00099) = %v, want %v", got, want)
 	}
 }
 
 // queuedCases stores five open cases of unit A: due at +2h, none, +1h,
 // +2h, +1h (cases 0..4), and a closed one due at +0h.
-func queuedCases(t *testing.T, s storage.Store) []model.Case {
+func queuedCases(t *testing.T, s datastore.Store) []model.Case {
 	t.Helper()
 	dues := []time.Duration{2, -1, 1, 2, 1, 0}
 	cs := make([]model.Case, len(dues))
@@ -160,11 +160,11 @@ func queuedCases(t *testing.T, s storage.Store) []model.Case {
 	return createCases(t, s, cs...)
 }
 
-func listQueue(t *testing.T, s storage.Store, q storage.QueueQuery) ([]string, string) {
+func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]string, string) {
 	t.Helper()
 	var got []model.Case
 	var next string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		got, next, err = tx.ListQueue(q)
 		return err
@@ -172,23 +172,23 @@ func listQueue(t *testing.T, s storage.Store, q storage.QueueQuery) ([]string, s
 	return caseNumbers(got), next
 }
 
-func testQueueOrder(t *testing.T, s storage.Store) {
+func testQueueOrder(t *testing.T, s datastore.Store) {
 	cs := queuedCases(t, s)
 	n := func(i ...int) []string { return numbersAt(cs, i...) }
 	for _, tt := range []struct {
-		q    storage.QueueQuery
+		q    datastore.QueueQuery
 		want []string
 	}{
 		// Nearest due first, newest first among equals, none last; the
 		// closed case is in no unit's open queue.
-		{storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: 100}, n(4, 2, 3, 0, 1)},
-		{storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitBName}, Limit: 100}, nil},
-		{storage.QueueQuery{Queue: access.QueueOverdue, Keys: []string{unitAName}, Limit: 100}, nil},
-		{storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: nil, Limit: 100}, nil},
+		{datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: 100}, n(4, 2, 3, 0, 1)},
+		{datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitBName}, Limit: 100}, nil},
+		{datastore.QueueQuery{Queue: access.QueueOverdue, Keys: []string{unitAName}, Limit: 100}, nil},
+		{datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: nil, Limit: 100}, nil},
 		// QueueNone holds the cases with an open deadline under each scope
 		// key, the closed one too; a case under two keys comes once.
-		{storage.QueueQuery{Queue: access.QueueNone, Keys: []string{"handler:" + unitAName, access.ScopeAll}, Limit: 100}, n(5, 4, 2, 3, 0)},
-		{storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: 100,
+		{datastore.QueueQuery{Queue: access.QueueNone, Keys: []string{"handler:" + unitAName, access.ScopeAll}, Limit: 100}, n(5, 4, 2, 3, 0)},
+		{datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: 100,
 			Match: func(c model.Case) bool { return c.Number != cs[2].Number }}, n(4, 3, 0, 1)},
 	} {
 		if got, _ := listQueue(t, s, tt.q); !slices.Equal(got, tt.want) {
@@ -197,11 +197,11 @@ func testQueueOrder(t *testing.T, s storage.Store) {
 	}
 }
 
-func testQueuePaging(t *testing.T, s storage.Store) {
+func testQueuePaging(t *testing.T, s datastore.Store) {
 	cs := queuedCases(t, s)
 	want := []string{cs[4].Number, cs[2].Number, cs[3].Number, cs[0].Number, cs[1].Number}
 	for _, limit := range []int{1, 2, 4, 5} {
-		q := storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: limit}
+		q := datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: limit}
 		var got []string
 		for range 10 {
 			page, next := listQueue(t, s, q)
@@ -220,20 +220,20 @@ func testQueuePaging(t *testing.T, s storage.Store) {
 	}
 	// Until ends the list before the first case due at or after it, and
 	// then there is no next page.
-	q := storage.QueueQuery{Queue: access.QueueNone, Keys: []string{"handler:" + unitAName}, Until: baseTime.Add(2 * time.Hour), Limit: 3}
+	q := datastore.QueueQuery{Queue: access.QueueNone, Keys: []string{"handler:" + unitAName}, Until: baseTime.Add(2 * time.Hour), Limit: 3}
 	if got, next := listQueue(t, s, q); !slices.Equal(got, []string{cs[5].Number, cs[4].Number, cs[2].Number}) || next != "" {
 		t.Errorf("ListQueue(until +2h, limit 3) = %v, %q; want [%s %s %s], \"\"", got, next, cs[5].Number, cs[4].Number, cs[2].Number)
 	}
 }
 
-func testQueueFollowsUpdates(t *testing.T, s storage.Store) {
+func testQueueFollowsUpdates(t *testing.T, s datastore.Store) {
 	cs := queuedCases(t, s)
 	c := cs[0]
 	c.Revision++
 	c.Deadlines[0].Due = baseTime.Add(-time.Hour) // now the nearest
 	c.Deadlines[0].Breached = true
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
-	q := storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: 100}
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
+	q := datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Limit: 100}
 	if got, want := func() []string { g, _ := listQueue(t, s, q); return g }(), []string{cs[0].Number, cs[4].Number, cs[2].Number, cs[3].Number, cs[1].Number}; !slices.Equal(got, want) {
 		t.Errorf("after a due time moved, ListQueue = %v, want %v", got, want)
 	}
@@ -244,7 +244,7 @@ func testQueueFollowsUpdates(t *testing.T, s storage.Store) {
 	c.Revision++
 	c.Status = model.StatusClosed
 	c.Deadlines[0].State = model.DeadlineMet
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	q.Queue = access.QueueMyUnitOpen
 	if got, _ := listQueue(t, s, q); slices.Contains(got, c.Number) {
 		t.Errorf("after closing, ListQueue(my unit open) = %v still holds %s", got, c.Number)
@@ -255,14 +255,14 @@ func testQueueFollowsUpdates(t *testing.T, s storage.Store) {
 	}
 }
 
-func testQueueBadCursor(t *testing.T, s storage.Store) {
+func testQueueBadCursor(t *testing.T, s datastore.Store) {
 	queuedCases(t, s)
 	for _, cur := range []string{"zz", "00", "0102"} {
-		err := s.View(t.Context(), func(tx storage.ReadTx) error {
-			_, _, err := tx.ListQueue(storage.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, After: cur, Limit: 5})
+		err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+			_, _, err := tx.ListQueue(datastore.QueueQuery{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, After: cur, Limit: 5})
 			return err
 		})
-		if !errors.Is(err, storage.ErrBadCursor) {
+		if !errors.Is(err, model.ErrBadCursor) {
 			t.Errorf("ListQueue(after %q): error = %v, want ErrBadCursor", cur, err)
 		}
 	}
@@ -280,7 +280,7 @@ func numbersAt(cs []model.Case, at ...int) []string {
 // testReportScopes pins the report scope list: a report is listed under
 // its taker's and its taker's organisation's keys, and under its case's
 // scope keys while it names the case, following the case's changes.
-func testReportScopes(t *testing.T, s storage.Store) {
+func testReportScopes(t *testing.T, s datastore.Store) {
 	ids := newIDs(t, 3)
 	c := sampleCase("HN-2026-00001", unitA, statusInProgress)
 	c.Handlers = []units.Key{unitA}
@@ -297,8 +297,8 @@ func testReportScopes(t *testing.T, s storage.Store) {
 	list := func(scopes ...string) []string {
 		t.Helper()
 		var got []string
-		view(t, s, func(tx storage.ReadTx) error {
-			found, _, err := tx.ListReports(storage.ReportQuery{Scopes: scopes, Limit: 100})
+		view(t, s, func(tx datastore.ReadTx) error {
+			found, _, err := tx.ListReports(datastore.ReportQuery{Scopes: scopes, Limit: 100})
 			for _, r := range found {
 				got = append(got, r.ID)
 			}
@@ -325,7 +325,7 @@ func testReportScopes(t *testing.T, s storage.Store) {
 	c.Revision++
 	c.Handlers = []units.Key{unitB}
 	c.ResponsibleUnit = unitB
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	if got := list("handler:" + unitAName); len(got) != 0 {
 		t.Errorf("after the case left unit A, ListReports(handler A) = %v, want none", got)
 	}
@@ -336,7 +336,7 @@ func testReportScopes(t *testing.T, s storage.Store) {
 	// then the report.
 	c.Revision++
 	c.ReportIDs = append(c.ReportIDs, ids[2])
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.UpdateCase(c); err != nil {
 			return err
 		}
@@ -352,11 +352,11 @@ func testReportScopes(t *testing.T, s storage.Store) {
 // testIndexKeysWithNUL pins that every store refuses a case or report whose
 // scope or queue keys contain 0x00, which ends a key's prefix in the
 // indexes: such a key could match the entries of another.
-func testIndexKeysWithNUL(t *testing.T, s storage.Store) {
+func testIndexKeysWithNUL(t *testing.T, s datastore.Store) {
 	ctx := context.Background()
 	bad := sampleCase("HN-2026-00001", unitA, statusInProgress)
 	bad.IntakeUsers = []string{"lan\x00x"}
-	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.CreateCase(&bad) }); err == nil {
+	if err := s.Update(ctx, func(tx datastore.Tx) error { return tx.CreateCase(&bad) }); err == nil {
 		t.Error("CreateCase with intake user \"lan\\x00x\" succeeded, want an error")
 	}
 	if _, err := getCase(t, s, bad.Number); !errors.Is(err, model.ErrNotFound) {
@@ -367,7 +367,7 @@ func testIndexKeysWithNUL(t *testing.T, s storage.Store) {
 	referred := c
 	referred.Revision++
 	referred.PoliceReferrals = []model.PoliceReferral{{PoliceUnit: "policeUnits/ca\x00x", State: "REFERRED"}}
-	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.UpdateCase(referred) }); err == nil {
+	if err := s.Update(ctx, func(tx datastore.Tx) error { return tx.UpdateCase(referred) }); err == nil {
 		t.Error("UpdateCase referring to police unit \"policeUnits/ca\\x00x\" succeeded, want an error")
 	}
 	if diff := sameCase(mustCase(t, s, c.Number), c); diff != "" {
@@ -376,7 +376,7 @@ func testIndexKeysWithNUL(t *testing.T, s storage.Store) {
 
 	r := minimalReport(newID(t), model.CallIntervention)
 	r.TakenBy, r.TakerUnit = "lan.nguyen", "orgs/hotline\x00x"
-	if err := s.Update(ctx, func(tx storage.Tx) error { return tx.CreateReport(r) }); err == nil {
+	if err := s.Update(ctx, func(tx datastore.Tx) error { return tx.CreateReport(r) }); err == nil {
 		t.Error("CreateReport with taker unit \"orgs/hotline\\x00x\" succeeded, want an error")
 	}
 	if _, err := getReport(t, s, r.ID); !errors.Is(err, model.ErrNotFound) {

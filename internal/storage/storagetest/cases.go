@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var sequenceTests = []namedTest{
@@ -17,10 +17,10 @@ var sequenceTests = []namedTest{
 	{"PerYear", testSequencePerYear},
 }
 
-func nextSeq(t *testing.T, s storage.Store, year int) uint64 {
+func nextSeq(t *testing.T, s datastore.Store, year int) uint64 {
 	t.Helper()
 	var n uint64
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		var err error
 		n, err = tx.NextCaseSequence(year)
 		return err
@@ -28,14 +28,14 @@ func nextSeq(t *testing.T, s storage.Store, year int) uint64 {
 	return n
 }
 
-func testSequenceIncrements(t *testing.T, s storage.Store) {
+func testSequenceIncrements(t *testing.T, s datastore.Store) {
 	for want := uint64(1); want <= 3; want++ {
 		if got := nextSeq(t, s, 2026); got != want {
 			t.Fatalf("NextCaseSequence(2026) call %d = %d, want %d", want, got, want)
 		}
 	}
 	// Several calls in one transaction.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for want := uint64(4); want <= 6; want++ {
 			got, err := tx.NextCaseSequence(2026)
 			if err != nil {
@@ -52,7 +52,7 @@ func testSequenceIncrements(t *testing.T, s storage.Store) {
 	}
 }
 
-func testSequencePerYear(t *testing.T, s storage.Store) {
+func testSequencePerYear(t *testing.T, s datastore.Store) {
 	steps := []struct {
 		year int
 		want uint64
@@ -84,14 +84,14 @@ var caseTests = []namedTest{
 	{"UpdateMovesIndexes", testCaseUpdateMovesIndexes},
 }
 
-func testCaseCreateAssignsIDs(t *testing.T, s storage.Store) {
+func testCaseCreateAssignsIDs(t *testing.T, s datastore.Store) {
 	var cs []model.Case
 	// Some cases in their own transactions, some sharing one.
 	cs = append(cs, createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitB, model.StatusAwaitingAcknowledgement),
 	)...)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, n := range []string{"HN-2026-00003", "HN-2026-00004", "HN-2026-00005"} {
 			c := sampleCase(n, unitA, model.StatusClosed)
 			if err := tx.CreateCase(&c); err != nil {
@@ -116,9 +116,9 @@ func testCaseCreateAssignsIDs(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseRoundTrip(t *testing.T, s storage.Store) {
+func testCaseRoundTrip(t *testing.T, s datastore.Store) {
 	want := sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreateCase(&want); err != nil {
 			return err
 		}
@@ -139,11 +139,11 @@ func testCaseRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseDuplicateNumber(t *testing.T, s storage.Store) {
+func testCaseDuplicateNumber(t *testing.T, s datastore.Store) {
 	first := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 
 	dup := sampleCase(first.Number, unitB, model.StatusClosed)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "CreateCase with a taken number", tx.CreateCase(&dup), model.ErrAlreadyExists)
 		return nil // commit whatever the failed call may have written
 	})
@@ -172,7 +172,7 @@ func testCaseDuplicateNumber(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseNotFound(t *testing.T, s storage.Store) {
+func testCaseNotFound(t *testing.T, s datastore.Store) {
 	createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))
 	for _, n := range []string{"HN-2026-00002", "", "HN-2026-0000", "hn-2026-00001", "HN-2026-00001 "} {
 		_, err := getCase(t, s, n)
@@ -180,7 +180,7 @@ func testCaseNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseUpdate(t *testing.T, s storage.Store) {
+func testCaseUpdate(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
@@ -190,7 +190,7 @@ func testCaseUpdate(t *testing.T, s storage.Store) {
 	c.ReportIDs = append(slices.Clone(c.ReportIDs), "0190c4a2-7d3e-7c4b-8a5e-0123456789ad")
 	c.ImmediateDanger = false
 	c.UpdateTime = c.UpdateTime.Add(time.Hour)
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	if d := sameCase(mustCase(t, s, c.Number), c); d != "" {
 		t.Errorf("case after UpdateCase differs: %s", d)
 	}
@@ -214,12 +214,12 @@ func testCaseUpdate(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseUpdateRevision(t *testing.T, s storage.Store) {
+func testCaseUpdateRevision(t *testing.T, s datastore.Store) {
 	stored := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	// Bring the stored revision to 3.
 	for range 2 {
 		stored.Revision++
-		update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(stored) })
+		update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(stored) })
 	}
 	if got := mustCase(t, s, stored.Number).Revision; got != 3 {
 		t.Fatalf("stored revision = %d, want 3", got)
@@ -232,7 +232,7 @@ func testCaseUpdateRevision(t *testing.T, s storage.Store) {
 			c.ResponsibleUnit = unitB
 			c.Status = model.StatusClosed
 			c.ImmediateDanger = false
-			update(t, s, func(tx storage.Tx) error {
+			update(t, s, func(tx datastore.Tx) error {
 				wantErr(t, fmt.Sprintf("UpdateCase from revision %d over stored 3", rev), tx.UpdateCase(c), model.ErrConflict)
 				return nil // commit whatever the failed call may have written
 			})
@@ -251,17 +251,17 @@ func testCaseUpdateRevision(t *testing.T, s storage.Store) {
 
 	c := stored
 	c.Revision = 4
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	if got := mustCase(t, s, c.Number).Revision; got != 4 {
 		t.Errorf("after UpdateCase to revision 4, stored revision = %d", got)
 	}
 	// The same update again is now stale.
-	if err := s.Update(t.Context(), func(tx storage.Tx) error { return tx.UpdateCase(c) }); !errors.Is(err, model.ErrConflict) {
+	if err := s.Update(t.Context(), func(tx datastore.Tx) error { return tx.UpdateCase(c) }); !errors.Is(err, model.ErrConflict) {
 		t.Errorf("repeating UpdateCase to revision 4: error = %v, want ErrConflict", err)
 	}
 }
 
-func testCaseUpdateUnknown(t *testing.T, s storage.Store) {
+func testCaseUpdateUnknown(t *testing.T, s datastore.Store) {
 	stored := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	for _, tt := range []struct {
 		name string
@@ -275,7 +275,7 @@ func testCaseUpdateUnknown(t *testing.T, s storage.Store) {
 			c := sampleCase("HN-2026-00009", unitB, model.StatusClosed)
 			c.ID = tt.id
 			c.Revision = 2
-			update(t, s, func(tx storage.Tx) error {
+			update(t, s, func(tx datastore.Tx) error {
 				wantErr(t, "UpdateCase of an unknown case", tx.UpdateCase(c), model.ErrNotFound)
 				return nil
 			})
@@ -291,7 +291,7 @@ func testCaseUpdateUnknown(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseUpdateMovesIndexes(t *testing.T, s storage.Store) {
+func testCaseUpdateMovesIndexes(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
@@ -313,7 +313,7 @@ func testCaseUpdateMovesIndexes(t *testing.T, s storage.Store) {
 	c.Revision++
 	c.ResponsibleUnit = unitB
 	c.Status = statusInProgress
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	cs[0] = c
 	checkCaseLists(t, s, map[caseFilter][]string{
 		{units.Key{}, 0}: {n3, n2, n1},
@@ -330,7 +330,7 @@ func testCaseUpdateMovesIndexes(t *testing.T, s storage.Store) {
 	// Only the status changes.
 	c.Revision++
 	c.Status = model.StatusClosed
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	cs[0] = c
 	checkCaseLists(t, s, map[caseFilter][]string{
 		{unitB, 0}:                        {n3, n1},
@@ -344,7 +344,7 @@ func testCaseUpdateMovesIndexes(t *testing.T, s storage.Store) {
 	// version.
 	c.Revision++
 	c.ResponsibleUnit = unitAOld
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(c) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
 	cs[0] = c
 	checkCaseLists(t, s, map[caseFilter][]string{
 		{unitB, 0}:                        {n3},
@@ -357,7 +357,7 @@ func testCaseUpdateMovesIndexes(t *testing.T, s storage.Store) {
 	})
 
 	// Two changes in one transaction, ending back in unit A.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		c.Revision++
 		c.ResponsibleUnit = unitC
 		if err := tx.UpdateCase(c); err != nil {
@@ -385,7 +385,7 @@ type caseFilter struct {
 	status model.CaseStatus
 }
 
-func checkCaseLists(t *testing.T, s storage.Store, want map[caseFilter][]string) {
+func checkCaseLists(t *testing.T, s datastore.Store, want map[caseFilter][]string) {
 	t.Helper()
 	for f, nums := range want {
 		if got := listCaseNumbers(t, s, f.unit, f.status); !slices.Equal(got, nums) {

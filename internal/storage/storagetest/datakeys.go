@@ -7,9 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var dataKeyTests = []namedTest{
@@ -31,9 +31,9 @@ func sameWrapped(got, want keys.WrappedKey) bool {
 	return got.MasterID == want.MasterID && bytes.Equal(got.Sealed, want.Sealed)
 }
 
-func putDataKeys(t *testing.T, s storage.Store, ks ...storage.DataKey) {
+func putDataKeys(t *testing.T, s datastore.Store, ks ...datastore.DataKey) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, k := range ks {
 			if err := tx.PutDataKey(k.ID, k.Wrapped); err != nil {
 				return fmt.Errorf("PutDataKey(%s): %w", k.ID, err)
@@ -43,12 +43,12 @@ func putDataKeys(t *testing.T, s storage.Store, ks ...storage.DataKey) {
 	})
 }
 
-func getDataKey(t *testing.T, s storage.Store, id string) (keys.WrappedKey, error) {
+func getDataKey(t *testing.T, s datastore.Store, id string) (keys.WrappedKey, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (keys.WrappedKey, error) { return tx.DataKey(id) })
+	return readOne(t, s, func(tx datastore.ReadTx) (keys.WrappedKey, error) { return tx.DataKey(id) })
 }
 
-func dataKeyIDs(ks []storage.DataKey) []string {
+func dataKeyIDs(ks []datastore.DataKey) []string {
 	ids := make([]string, len(ks))
 	for i, k := range ks {
 		ids[i] = k.ID
@@ -56,9 +56,9 @@ func dataKeyIDs(ks []storage.DataKey) []string {
 	return ids
 }
 
-func testDataKeyRoundTrip(t *testing.T, s storage.Store) {
+func testDataKeyRoundTrip(t *testing.T, s datastore.Store) {
 	want := sampleWrapped("master-2026", 7)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.PutDataKey("cases/HN-2026-00001", want); err != nil {
 			return err
 		}
@@ -83,14 +83,14 @@ func testDataKeyRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testDataKeyReplace(t *testing.T, s storage.Store) {
+func testDataKeyReplace(t *testing.T, s datastore.Store) {
 	putDataKeys(t, s,
-		storage.DataKey{ID: "k1", Wrapped: sampleWrapped("master-old", 1)},
-		storage.DataKey{ID: "k2", Wrapped: sampleWrapped("master-old", 2)},
+		datastore.DataKey{ID: "k1", Wrapped: sampleWrapped("master-old", 1)},
+		datastore.DataKey{ID: "k2", Wrapped: sampleWrapped("master-old", 2)},
 	)
 	// A rotation re-wraps k1 in place.
 	rewrapped := sampleWrapped("master-new", 11)
-	putDataKeys(t, s, storage.DataKey{ID: "k1", Wrapped: rewrapped})
+	putDataKeys(t, s, datastore.DataKey{ID: "k1", Wrapped: rewrapped})
 	for id, want := range map[string]keys.WrappedKey{"k1": rewrapped, "k2": sampleWrapped("master-old", 2)} {
 		got, err := getDataKey(t, s, id)
 		if err != nil {
@@ -100,7 +100,7 @@ func testDataKeyReplace(t *testing.T, s storage.Store) {
 			t.Errorf("DataKey(%s) = %+v, want %+v", id, got, want)
 		}
 	}
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		ks, next, err := tx.ListDataKeys("", 10)
 		if err != nil {
 			return err
@@ -112,16 +112,16 @@ func testDataKeyReplace(t *testing.T, s storage.Store) {
 	})
 }
 
-func testDataKeyNotFound(t *testing.T, s storage.Store) {
-	putDataKeys(t, s, storage.DataKey{ID: "reports/abc", Wrapped: sampleWrapped("m", 1)})
+func testDataKeyNotFound(t *testing.T, s datastore.Store) {
+	putDataKeys(t, s, datastore.DataKey{ID: "reports/abc", Wrapped: sampleWrapped("m", 1)})
 	for _, id := range []string{"reports/ab", "reports/abcd", "REPORTS/abc", ""} {
 		_, err := getDataKey(t, s, id)
 		wantErr(t, fmt.Sprintf("DataKey(%q)", id), err, model.ErrNotFound)
 	}
 }
 
-func testDataKeyListPaging(t *testing.T, s storage.Store) {
-	view(t, s, func(tx storage.ReadTx) error {
+func testDataKeyListPaging(t *testing.T, s datastore.Store) {
+	view(t, s, func(tx datastore.ReadTx) error {
 		ks, next, err := tx.ListDataKeys("", 10)
 		if err != nil || len(ks) != 0 || next != "" {
 			t.Errorf("ListDataKeys on an empty store = %v, %q, %v; want none, \"\", nil", ks, next, err)
@@ -129,9 +129,9 @@ func testDataKeyListPaging(t *testing.T, s storage.Store) {
 		return nil
 	})
 	ids := []string{"reports/b", "cases/HN-2026-00002", "reports/a", "cases/HN-2026-00001", "reporters/x", "cases/HN-2026-000010", "r", "cases/HN-2026-0001"}
-	var ks []storage.DataKey
+	var ks []datastore.DataKey
 	for i, id := range ids {
-		ks = append(ks, storage.DataKey{ID: id, Wrapped: sampleWrapped("master-2026", byte(i))})
+		ks = append(ks, datastore.DataKey{ID: id, Wrapped: sampleWrapped("master-2026", byte(i))})
 	}
 	putDataKeys(t, s, ks[:3]...)
 	for _, k := range ks[3:] {
@@ -140,7 +140,7 @@ func testDataKeyListPaging(t *testing.T, s storage.Store) {
 	want := slices.Sorted(slices.Values(ids))
 	for _, limit := range pageSizes {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
-			got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+			got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
 				page, next, err := tx.ListDataKeys(after, limit)
 				for _, k := range page {
 					i := slices.Index(ids, k.ID)
@@ -155,18 +155,18 @@ func testDataKeyListPaging(t *testing.T, s storage.Store) {
 	}
 }
 
-func testDataKeyListBadCursor(t *testing.T, s storage.Store) {
-	putDataKeys(t, s, storage.DataKey{ID: "a", Wrapped: sampleWrapped("m", 1)}, storage.DataKey{ID: "b", Wrapped: sampleWrapped("m", 2)})
+func testDataKeyListBadCursor(t *testing.T, s datastore.Store) {
+	putDataKeys(t, s, datastore.DataKey{ID: "a", Wrapped: sampleWrapped("m", 1)}, datastore.DataKey{ID: "b", Wrapped: sampleWrapped("m", 2)})
 	for _, cur := range []string{"zz", "not a cursor", "0", "a"} {
-		view(t, s, func(tx storage.ReadTx) error {
+		view(t, s, func(tx datastore.ReadTx) error {
 			ks, next, err := tx.ListDataKeys(cur, 5)
-			if !errors.Is(err, storage.ErrBadCursor) {
+			if !errors.Is(err, model.ErrBadCursor) {
 				t.Errorf("ListDataKeys(after %q) = %v, %q, %v; want ErrBadCursor", cur, dataKeyIDs(ks), next, err)
 			}
 			return nil
 		})
 	}
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		if _, _, err := tx.ListDataKeys("", 0); err == nil {
 			t.Error("ListDataKeys(limit 0) succeeded")
 		}
@@ -186,10 +186,10 @@ func testDataKeyListBadCursor(t *testing.T, s storage.Store) {
 // testDataKeyPerMaster: one key per master in use, the first by id, and a
 // re-wrap moves a key to its new master (a master whose last key moved
 // away is no longer in use).
-func testDataKeyPerMaster(t *testing.T, s storage.Store) {
+func testDataKeyPerMaster(t *testing.T, s datastore.Store) {
 	perMaster := func() []string {
 		t.Helper()
-		ks, err := readOne(t, s, func(tx storage.ReadTx) ([]storage.DataKey, error) { return tx.DataKeyPerMaster() })
+		ks, err := readOne(t, s, func(tx datastore.ReadTx) ([]datastore.DataKey, error) { return tx.DataKeyPerMaster() })
 		if err != nil {
 			t.Fatalf("DataKeyPerMaster: %v", err)
 		}
@@ -208,20 +208,20 @@ func testDataKeyPerMaster(t *testing.T, s storage.Store) {
 	// Masters whose ids are prefixes of one another must not be taken
 	// for one.
 	putDataKeys(t, s,
-		storage.DataKey{ID: "k3", Wrapped: sampleWrapped("aa", 1)},
-		storage.DataKey{ID: "k1", Wrapped: sampleWrapped("aa", 2)},
-		storage.DataKey{ID: "k2", Wrapped: sampleWrapped("aab", 3)},
-		storage.DataKey{ID: "k0", Wrapped: sampleWrapped("b", 4)},
-		storage.DataKey{ID: "k4", Wrapped: sampleWrapped("b", 5)},
+		datastore.DataKey{ID: "k3", Wrapped: sampleWrapped("aa", 1)},
+		datastore.DataKey{ID: "k1", Wrapped: sampleWrapped("aa", 2)},
+		datastore.DataKey{ID: "k2", Wrapped: sampleWrapped("aab", 3)},
+		datastore.DataKey{ID: "k0", Wrapped: sampleWrapped("b", 4)},
+		datastore.DataKey{ID: "k4", Wrapped: sampleWrapped("b", 5)},
 	)
 	if got, want := perMaster(), []string{"aa:k1", "aab:k2", "b:k0"}; !slices.Equal(got, want) {
 		t.Errorf("DataKeyPerMaster = %v, want %v", got, want)
 	}
 	// Rotation re-wraps in place: k1 and k3 leave aa, k2 leaves aab.
 	putDataKeys(t, s,
-		storage.DataKey{ID: "k1", Wrapped: sampleWrapped("c", 6)},
-		storage.DataKey{ID: "k3", Wrapped: sampleWrapped("b", 7)},
-		storage.DataKey{ID: "k2", Wrapped: sampleWrapped("c", 8)},
+		datastore.DataKey{ID: "k1", Wrapped: sampleWrapped("c", 6)},
+		datastore.DataKey{ID: "k3", Wrapped: sampleWrapped("b", 7)},
+		datastore.DataKey{ID: "k2", Wrapped: sampleWrapped("c", 8)},
 	)
 	if got, want := perMaster(), []string{"b:k0", "c:k1"}; !slices.Equal(got, want) {
 		t.Errorf("DataKeyPerMaster after re-wrapping = %v, want %v", got, want)

@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Retention of idempotency records: DeleteIdempotencyBefore.
 
 // putIdempotencyAt stores records with the given keys, each created at the
 // time at the same index.
-func putIdempotencyAt(t *testing.T, s storage.Store, keys []string, times []time.Time) {
+func putIdempotencyAt(t *testing.T, s datastore.Store, keys []string, times []time.Time) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for i, k := range keys {
 			r := sampleIdempotency(k)
 			r.CreateTime = times[i]
@@ -32,10 +32,10 @@ func putIdempotencyAt(t *testing.T, s storage.Store, keys []string, times []time
 
 // deleteIdempotencyBefore runs one DeleteIdempotencyBefore in its own
 // committed transaction.
-func deleteIdempotencyBefore(t *testing.T, s storage.Store, before time.Time, limit int) int {
+func deleteIdempotencyBefore(t *testing.T, s datastore.Store, before time.Time, limit int) int {
 	t.Helper()
 	var n int
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		var err error
 		n, err = tx.DeleteIdempotencyBefore(before, limit)
 		return err
@@ -44,10 +44,10 @@ func deleteIdempotencyBefore(t *testing.T, s storage.Store, before time.Time, li
 }
 
 // presentIdempotency returns which of keys have a record.
-func presentIdempotency(t *testing.T, s storage.Store, keys ...string) []string {
+func presentIdempotency(t *testing.T, s datastore.Store, keys ...string) []string {
 	t.Helper()
 	var out []string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		for _, k := range keys {
 			_, err := tx.Idempotency(k)
 			switch {
@@ -64,7 +64,7 @@ func presentIdempotency(t *testing.T, s storage.Store, keys ...string) []string 
 
 func isNotFound(err error) bool { return errors.Is(err, model.ErrNotFound) }
 
-func testIdempotencyDeleteBefore(t *testing.T, s storage.Store) {
+func testIdempotencyDeleteBefore(t *testing.T, s datastore.Store) {
 	// Stored out of time order, so a store that deletes in key or insertion
 	// order is caught.
 	keys := []string{"u:m:c", "u:m:a", "u:m:e", "u:m:b", "u:m:d"}
@@ -95,7 +95,7 @@ func testIdempotencyDeleteBefore(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyDeleteBeforeLimit(t *testing.T, s storage.Store) {
+func testIdempotencyDeleteBeforeLimit(t *testing.T, s datastore.Store) {
 	keys := []string{"k4", "k2", "k5", "k1", "k3"}
 	times := []time.Time{
 		baseTime.Add(4 * time.Minute), baseTime.Add(2 * time.Minute), baseTime.Add(5 * time.Minute),
@@ -103,7 +103,7 @@ func testIdempotencyDeleteBeforeLimit(t *testing.T, s storage.Store) {
 	}
 	putIdempotencyAt(t, s, keys, times)
 	for _, limit := range []int{0, -1} {
-		err := s.Update(context.Background(), func(tx storage.Tx) error {
+		err := s.Update(context.Background(), func(tx datastore.Tx) error {
 			_, err := tx.DeleteIdempotencyBefore(baseTime.Add(time.Hour), limit)
 			return err
 		})
@@ -133,7 +133,7 @@ func testIdempotencyDeleteBeforeLimit(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyDeleteBeforeSameInstant(t *testing.T, s storage.Store) {
+func testIdempotencyDeleteBeforeSameInstant(t *testing.T, s datastore.Store) {
 	// Keys that are prefixes of each other, all at one instant: each is its
 	// own record and each goes.
 	keys := []string{"u:m:a", "u:m:ab", "u:m:a:", "u:m:"}
@@ -148,9 +148,9 @@ func testIdempotencyDeleteBeforeSameInstant(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyDeleteBeforeRollback(t *testing.T, s storage.Store) {
+func testIdempotencyDeleteBeforeRollback(t *testing.T, s datastore.Store) {
 	putIdempotencyAt(t, s, []string{"old"}, []time.Time{baseTime.Add(-30 * 24 * time.Hour)})
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		n, err := tx.DeleteIdempotencyBefore(baseTime, 10)
 		if err != nil {
 			return err
@@ -173,7 +173,7 @@ func testIdempotencyDeleteBeforeRollback(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyDeleteBeforeThenReuse(t *testing.T, s storage.Store) {
+func testIdempotencyDeleteBeforeThenReuse(t *testing.T, s datastore.Store) {
 	old := baseTime.Add(-8 * 24 * time.Hour)
 	putIdempotencyAt(t, s, []string{"u:m:r"}, []time.Time{old})
 	if n := deleteIdempotencyBefore(t, s, baseTime.Add(-7*24*time.Hour), 10); n != 1 {
@@ -197,7 +197,7 @@ func testIdempotencyDeleteBeforeThenReuse(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyDeleteBeforeOutOfRange(t *testing.T, s storage.Store) {
+func testIdempotencyDeleteBeforeOutOfRange(t *testing.T, s datastore.Store) {
 	// A zero CreateTime counts as 1970: any delete after 1970 takes it, and
 	// one "before" the zero time takes nothing.
 	putIdempotencyAt(t, s, []string{"zero", "1969"}, []time.Time{{}, time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)})

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var userTests = []namedTest{
@@ -69,9 +69,9 @@ func sameUser(got, want model.User) string {
 	return strings.Join(diffs, "; ")
 }
 
-func createUsers(t *testing.T, s storage.Store, us ...model.User) {
+func createUsers(t *testing.T, s datastore.Store, us ...model.User) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, u := range us {
 			if err := tx.CreateUser(u); err != nil {
 				return fmt.Errorf("CreateUser(%s): %w", u.ID, err)
@@ -81,15 +81,15 @@ func createUsers(t *testing.T, s storage.Store, us ...model.User) {
 	})
 }
 
-func getUser(t *testing.T, s storage.Store, id string) (model.User, error) {
+func getUser(t *testing.T, s datastore.Store, id string) (model.User, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (model.User, error) { return tx.User(id) })
+	return readOne(t, s, func(tx datastore.ReadTx) (model.User, error) { return tx.User(id) })
 }
 
-func countUsers(t *testing.T, s storage.Store) int {
+func countUsers(t *testing.T, s datastore.Store) int {
 	t.Helper()
 	var n int
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		n, err = tx.CountUsers()
 		return err
@@ -105,7 +105,7 @@ func userIDs(us []model.User) []string {
 	return ids
 }
 
-func testUserRoundTrip(t *testing.T, s storage.Store) {
+func testUserRoundTrip(t *testing.T, s datastore.Store) {
 	active := sampleUser("lan.nguyen")
 	disabled := model.User{
 		ID:          "system.rotation",
@@ -115,7 +115,7 @@ func testUserRoundTrip(t *testing.T, s storage.Store) {
 		CreateTime:  baseTime.Add(time.Minute),
 		DisableTime: baseTime.Add(time.Hour + 7),
 	}
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, u := range []model.User{active, disabled} {
 			if err := tx.CreateUser(u); err != nil {
 				return err
@@ -143,13 +143,13 @@ func testUserRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testUserDuplicateID(t *testing.T, s storage.Store) {
+func testUserDuplicateID(t *testing.T, s datastore.Store) {
 	first := sampleUser("lan.nguyen")
 	createUsers(t, s, first)
 	second := sampleUser(first.ID)
 	second.Role = model.RoleAdmin
 	second.DisplayName = "impostor"
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "CreateUser with a taken id", tx.CreateUser(second), model.ErrAlreadyExists)
 		return nil // commit whatever the failed call may have written
 	})
@@ -165,7 +165,7 @@ func testUserDuplicateID(t *testing.T, s storage.Store) {
 	}
 }
 
-func testUserNotFound(t *testing.T, s storage.Store) {
+func testUserNotFound(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	for _, id := range []string{"lan", "lan.nguyen ", "Lan.Nguyen", "lan.nguyen.2", ""} {
 		_, err := getUser(t, s, id)
@@ -173,14 +173,14 @@ func testUserNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testUserUpdate(t *testing.T, s storage.Store) {
+func testUserUpdate(t *testing.T, s datastore.Store) {
 	u, other := sampleUser("lan.nguyen"), sampleUser("minh.tran")
 	createUsers(t, s, u, other)
 	u.Role = model.RoleDistrictOfficer
 	u.Unit = "units/" + unitB.String()
 	u.Phone = ""
 	u.DisableTime = baseTime.Add(24 * time.Hour)
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateUser(u) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateUser(u) })
 	for _, want := range []model.User{u, other} {
 		got, err := getUser(t, s, want.ID)
 		if err != nil {
@@ -195,10 +195,10 @@ func testUserUpdate(t *testing.T, s storage.Store) {
 	}
 }
 
-func testUserUpdateMissing(t *testing.T, s storage.Store) {
+func testUserUpdateMissing(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	ghost := sampleUser("ghost")
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "UpdateUser of a missing user", tx.UpdateUser(ghost), model.ErrNotFound)
 		return nil
 	})
@@ -209,7 +209,7 @@ func testUserUpdateMissing(t *testing.T, s storage.Store) {
 	}
 }
 
-func testUserCount(t *testing.T, s storage.Store) {
+func testUserCount(t *testing.T, s datastore.Store) {
 	if n := countUsers(t, s); n != 0 {
 		t.Errorf("CountUsers on an empty store = %d, want 0", n)
 	}
@@ -220,7 +220,7 @@ func testUserCount(t *testing.T, s storage.Store) {
 		t.Errorf("CountUsers = %d, want 2 (disabled users count)", n)
 	}
 	// A transaction counts its own writes; a rollback forgets them.
-	err := s.Update(t.Context(), func(tx storage.Tx) error {
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
 		if err := tx.CreateUser(sampleUser("c")); err != nil {
 			return err
 		}
@@ -243,8 +243,8 @@ var userIDsUnsorted = []string{
 	"minh.tran", "lan.nguyen", "a", "lan", "lan.nguyen2", "Zed", "đức.phạm", "b", "lan.", "0", "ab",
 }
 
-func testUserListPaging(t *testing.T, s storage.Store) {
-	view(t, s, func(tx storage.ReadTx) error {
+func testUserListPaging(t *testing.T, s datastore.Store) {
+	view(t, s, func(tx datastore.ReadTx) error {
 		us, next, err := tx.ListUsers("", 10)
 		if err != nil || len(us) != 0 || next != "" {
 			t.Errorf("ListUsers on an empty store = %v, %q, %v; want none, \"\", nil", us, next, err)
@@ -267,7 +267,7 @@ func testUserListPaging(t *testing.T, s storage.Store) {
 	want := slices.Sorted(slices.Values(userIDsUnsorted))
 	for _, limit := range append(pageSizes, len(want)) {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
-			got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
+			got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
 				page, next, err := tx.ListUsers(after, limit)
 				return userIDs(page), next, err
 			})
@@ -275,7 +275,7 @@ func testUserListPaging(t *testing.T, s storage.Store) {
 		})
 	}
 	// Listed users are whole.
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		us, _, err := tx.ListUsers("", 1)
 		if err != nil {
 			return err
@@ -290,13 +290,13 @@ func testUserListPaging(t *testing.T, s storage.Store) {
 	})
 	// A user created behind the cursor is not listed; one ahead is.
 	var cursor string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		_, cursor, err = tx.ListUsers("", 3) // 0, Zed, a
 		return err
 	})
 	createUsers(t, s, sampleUser("1"), sampleUser("zz"))
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		us, next, err := tx.ListUsers(cursor, 100)
 		if err != nil {
 			return err
@@ -309,18 +309,18 @@ func testUserListPaging(t *testing.T, s storage.Store) {
 	})
 }
 
-func testUserListBadCursor(t *testing.T, s storage.Store) {
+func testUserListBadCursor(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("a"), sampleUser("b"))
 	for _, cur := range []string{"zz", "not a cursor", "0", "a"} {
-		view(t, s, func(tx storage.ReadTx) error {
+		view(t, s, func(tx datastore.ReadTx) error {
 			us, next, err := tx.ListUsers(cur, 5)
-			if !errors.Is(err, storage.ErrBadCursor) {
+			if !errors.Is(err, model.ErrBadCursor) {
 				t.Errorf("ListUsers(after %q) = %v, %q, %v; want ErrBadCursor", cur, userIDs(us), next, err)
 			}
 			return nil
 		})
 	}
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		for _, limit := range []int{0, -1} {
 			if _, _, err := tx.ListUsers("", limit); err == nil {
 				t.Errorf("ListUsers(limit %d) succeeded", limit)
@@ -356,9 +356,9 @@ func sameToken(got, want model.Token) string {
 	return strings.Join(diffs, "; ")
 }
 
-func createTokens(t *testing.T, s storage.Store, ts ...model.Token) {
+func createTokens(t *testing.T, s datastore.Store, ts ...model.Token) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, tok := range ts {
 			if err := tx.CreateToken(tok); err != nil {
 				return fmt.Errorf("CreateToken(%s): %w", tok.ID, err)
@@ -368,12 +368,12 @@ func createTokens(t *testing.T, s storage.Store, ts ...model.Token) {
 	})
 }
 
-func getToken(t *testing.T, s storage.Store, id string) (model.Token, error) {
+func getToken(t *testing.T, s datastore.Store, id string) (model.Token, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (model.Token, error) { return tx.Token(id) })
+	return readOne(t, s, func(tx datastore.ReadTx) (model.Token, error) { return tx.Token(id) })
 }
 
-func mustToken(t *testing.T, s storage.Store, id string) model.Token {
+func mustToken(t *testing.T, s datastore.Store, id string) model.Token {
 	t.Helper()
 	tok, err := getToken(t, s, id)
 	if err != nil {
@@ -382,10 +382,10 @@ func mustToken(t *testing.T, s storage.Store, id string) model.Token {
 	return tok
 }
 
-func tokensOfUser(t *testing.T, s storage.Store, userID string) []string {
+func tokensOfUser(t *testing.T, s datastore.Store, userID string) []string {
 	t.Helper()
 	var ids []string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		ts, err := tx.TokensOfUser(userID)
 		if err != nil {
 			return fmt.Errorf("TokensOfUser(%q): %w", userID, err)
@@ -398,10 +398,10 @@ func tokensOfUser(t *testing.T, s storage.Store, userID string) []string {
 	return ids
 }
 
-func testTokenRoundTrip(t *testing.T, s storage.Store) {
+func testTokenRoundTrip(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	want := sampleToken("7f3a9c01d2e4b5a6", "lan.nguyen")
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreateToken(want); err != nil {
 			return err
 		}
@@ -426,13 +426,13 @@ func testTokenRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTokenDuplicateID(t *testing.T, s storage.Store) {
+func testTokenDuplicateID(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"), sampleUser("minh.tran"))
 	first := sampleToken("tok1", "lan.nguyen")
 	createTokens(t, s, first)
 	second := sampleToken("tok1", "minh.tran")
 	second.SecretHash = []byte("other")
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "CreateToken with a taken id", tx.CreateToken(second), model.ErrAlreadyExists)
 		return nil // commit whatever the failed call may have written
 	})
@@ -447,11 +447,11 @@ func testTokenDuplicateID(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTokenMissingUser(t *testing.T, s storage.Store) {
+func testTokenMissingUser(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	for _, userID := range []string{"ghost", "lan", ""} {
 		tok := sampleToken("tok-"+userID, userID)
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			wantErr(t, fmt.Sprintf("CreateToken for missing user %q", userID), tx.CreateToken(tok), model.ErrNotFound)
 			return nil
 		})
@@ -462,7 +462,7 @@ func testTokenMissingUser(t *testing.T, s storage.Store) {
 		}
 	}
 	// The user created in the same transaction counts.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreateUser(sampleUser("new.user")); err != nil {
 			return err
 		}
@@ -473,7 +473,7 @@ func testTokenMissingUser(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTokenNotFound(t *testing.T, s storage.Store) {
+func testTokenNotFound(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	createTokens(t, s, sampleToken("7f3a9c01", "lan.nguyen"))
 	for _, id := range []string{"7f3a9c0", "7f3a9c011", "7F3A9C01", ""} {
@@ -482,13 +482,13 @@ func testTokenNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTokenUpdate(t *testing.T, s storage.Store) {
+func testTokenUpdate(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	tok, other := sampleToken("tok1", "lan.nguyen"), sampleToken("tok2", "lan.nguyen")
 	createTokens(t, s, tok, other)
 	tok.RevokeTime = baseTime.Add(time.Hour)
 	tok.ExpireTime = baseTime.Add(2 * time.Hour)
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateToken(tok) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateToken(tok) })
 	if d := sameToken(mustToken(t, s, tok.ID), tok); d != "" {
 		t.Errorf("Token after UpdateToken differs: %s", d)
 	}
@@ -500,10 +500,10 @@ func testTokenUpdate(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTokenUpdateMissing(t *testing.T, s storage.Store) {
+func testTokenUpdateMissing(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"))
 	tok := sampleToken("ghost", "lan.nguyen")
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "UpdateToken of a missing token", tx.UpdateToken(tok), model.ErrNotFound)
 		return nil
 	})
@@ -514,7 +514,7 @@ func testTokenUpdateMissing(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTokenUserCannotChange(t *testing.T, s storage.Store) {
+func testTokenUserCannotChange(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan.nguyen"), sampleUser("minh.tran"))
 	tok := sampleToken("tok1", "lan.nguyen")
 	createTokens(t, s, tok)
@@ -522,7 +522,7 @@ func testTokenUserCannotChange(t *testing.T, s storage.Store) {
 		moved := tok
 		moved.UserID = userID
 		moved.RevokeTime = baseTime.Add(time.Minute)
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			if err := tx.UpdateToken(moved); err == nil {
 				t.Errorf("UpdateToken moving the token to user %q succeeded", userID)
 			}
@@ -542,7 +542,7 @@ func testTokenUserCannotChange(t *testing.T, s storage.Store) {
 
 // testTokensOfUser stores tokens of users whose ids are prefixes of each
 // other, out of order: each user gets exactly theirs, in order of id.
-func testTokensOfUser(t *testing.T, s storage.Store) {
+func testTokensOfUser(t *testing.T, s datastore.Store) {
 	createUsers(t, s, sampleUser("lan"), sampleUser("lan.nguyen"), sampleUser("lan.n"), sampleUser("idle"))
 	createTokens(t, s,
 		sampleToken("c3", "lan.nguyen"),
@@ -564,7 +564,7 @@ func testTokensOfUser(t *testing.T, s storage.Store) {
 		}
 	}
 	// Listed tokens are whole.
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		ts, err := tx.TokensOfUser("lan.n")
 		if err != nil {
 			return err
@@ -600,14 +600,14 @@ func samePoliceUnit(got, want model.PoliceUnit) string {
 	return strings.Join(diffs, "; ")
 }
 
-func getPoliceUnit(t *testing.T, s storage.Store, id string) (model.PoliceUnit, error) {
+func getPoliceUnit(t *testing.T, s datastore.Store, id string) (model.PoliceUnit, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (model.PoliceUnit, error) { return tx.PoliceUnit(id) })
+	return readOne(t, s, func(tx datastore.ReadTx) (model.PoliceUnit, error) { return tx.PoliceUnit(id) })
 }
 
-func createPoliceUnits(t *testing.T, s storage.Store, ps ...model.PoliceUnit) {
+func createPoliceUnits(t *testing.T, s datastore.Store, ps ...model.PoliceUnit) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, p := range ps {
 			if err := tx.CreatePoliceUnit(p); err != nil {
 				return fmt.Errorf("CreatePoliceUnit(%s): %w", p.ID, err)
@@ -617,10 +617,10 @@ func createPoliceUnits(t *testing.T, s storage.Store, ps ...model.PoliceUnit) {
 	})
 }
 
-func testPoliceUnitRoundTrip(t *testing.T, s storage.Store) {
+func testPoliceUnitRoundTrip(t *testing.T, s datastore.Store) {
 	ward := samplePoliceUnit("ca-phuong-ba-dinh", unitA, unitAOld, unitB)
 	city := samplePoliceUnit("ca-ha-noi") // covers all of Hanoi
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreatePoliceUnit(ward); err != nil {
 			return err
 		}
@@ -646,11 +646,11 @@ func testPoliceUnitRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testPoliceUnitDuplicateID(t *testing.T, s storage.Store) {
+func testPoliceUnitDuplicateID(t *testing.T, s datastore.Store) {
 	first := samplePoliceUnit("ca-phuong-ba-dinh", unitA)
 	createPoliceUnits(t, s, first)
 	dup := samplePoliceUnit(first.ID, unitB, unitC)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "CreatePoliceUnit with a taken id", tx.CreatePoliceUnit(dup), model.ErrAlreadyExists)
 		return nil
 	})
@@ -663,7 +663,7 @@ func testPoliceUnitDuplicateID(t *testing.T, s storage.Store) {
 	}
 }
 
-func testPoliceUnitNotFound(t *testing.T, s storage.Store) {
+func testPoliceUnitNotFound(t *testing.T, s datastore.Store) {
 	createPoliceUnits(t, s, samplePoliceUnit("ca-phuong-ba-dinh"))
 	for _, id := range []string{"ca-phuong-ba", "ca-phuong-ba-dinh-2", "policeUnits/ca-phuong-ba-dinh", ""} {
 		_, err := getPoliceUnit(t, s, id)
@@ -671,8 +671,8 @@ func testPoliceUnitNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testPoliceUnitList(t *testing.T, s storage.Store) {
-	view(t, s, func(tx storage.ReadTx) error {
+func testPoliceUnitList(t *testing.T, s datastore.Store) {
+	view(t, s, func(tx datastore.ReadTx) error {
 		ps, err := tx.ListPoliceUnits()
 		if err != nil || len(ps) != 0 {
 			t.Errorf("ListPoliceUnits on an empty store = %v, %v; want none", ps, err)
@@ -684,7 +684,7 @@ func testPoliceUnitList(t *testing.T, s storage.Store) {
 		createPoliceUnits(t, s, samplePoliceUnit(id, units.Key{Code: fmt.Sprintf("%05d", i), ValidFrom: unitA.ValidFrom}))
 	}
 	want := slices.Sorted(slices.Values(ids))
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		ps, err := tx.ListPoliceUnits()
 		if err != nil {
 			return err

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // pageSizes are the limits every paging test walks with.
@@ -38,7 +38,7 @@ var listCaseTests = []namedTest{
 // reportSet stores 10 reports with mixed call types and takers, oldest
 // first, some in one transaction and some in their own, and returns them
 // oldest first.
-func reportSet(t *testing.T, s storage.Store) []model.StoredReport {
+func reportSet(t *testing.T, s datastore.Store) []model.StoredReport {
 	t.Helper()
 	types := []model.CallType{
 		model.CallIntervention, callOther, model.CallIntervention, callInfo, model.CallIntervention,
@@ -60,7 +60,7 @@ func reportSet(t *testing.T, s storage.Store) []model.StoredReport {
 
 // caseSet stores 11 cases spread over units and statuses, oldest first, and
 // returns them oldest first with their ids.
-func caseSet(t *testing.T, s storage.Store) []model.Case {
+func caseSet(t *testing.T, s datastore.Store) []model.Case {
 	t.Helper()
 	specs := []struct {
 		unit   units.Key
@@ -83,7 +83,7 @@ func caseSet(t *testing.T, s storage.Store) []model.Case {
 		cs[i] = sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), sp.unit, sp.status)
 	}
 	// The first three in one transaction, the rest one by one.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for i := range cs[:3] {
 			if err := tx.CreateCase(&cs[i]); err != nil {
 				return err
@@ -122,10 +122,10 @@ var caseFilters = []caseFilter{
 	{unitAOld, model.StatusAwaitingAcknowledgement},
 }
 
-func testListReportsEmpty(t *testing.T, s storage.Store) {
+func testListReportsEmpty(t *testing.T, s datastore.Store) {
 	for _, ct := range reportFilters {
-		view(t, s, func(tx storage.ReadTx) error {
-			rs, next, err := tx.ListReports(storage.ReportQuery{CallType: ct, Limit: 10})
+		view(t, s, func(tx datastore.ReadTx) error {
+			rs, next, err := tx.ListReports(datastore.ReportQuery{CallType: ct, Limit: 10})
 			if err != nil || len(rs) != 0 || next != "" {
 				t.Errorf("ListReports(call type %d) on an empty store = %v, %q, %v; want none, \"\", nil", ct, rs, next, err)
 			}
@@ -134,10 +134,10 @@ func testListReportsEmpty(t *testing.T, s storage.Store) {
 	}
 }
 
-func testListCasesEmpty(t *testing.T, s storage.Store) {
+func testListCasesEmpty(t *testing.T, s datastore.Store) {
 	for _, f := range caseFilters {
-		view(t, s, func(tx storage.ReadTx) error {
-			cs, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Limit: 10})
+		view(t, s, func(tx datastore.ReadTx) error {
+			cs, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Limit: 10})
 			if err != nil || len(cs) != 0 || next != "" {
 				t.Errorf("ListCases(unit %s, status %d) on an empty store = %v, %q, %v; want none, \"\", nil", unitName(f.unit), f.status, cs, next, err)
 			}
@@ -146,7 +146,7 @@ func testListCasesEmpty(t *testing.T, s storage.Store) {
 	}
 }
 
-func testListReportsFilters(t *testing.T, s storage.Store) {
+func testListReportsFilters(t *testing.T, s datastore.Store) {
 	rs := reportSet(t, s)
 	for _, ct := range reportFilters {
 		want := reversed(filterReports(rs, ct))
@@ -155,8 +155,8 @@ func testListReportsFilters(t *testing.T, s storage.Store) {
 		}
 	}
 	// The listed records are whole, not just ids.
-	view(t, s, func(tx storage.ReadTx) error {
-		got, _, err := tx.ListReports(storage.ReportQuery{Limit: 1})
+	view(t, s, func(tx datastore.ReadTx) error {
+		got, _, err := tx.ListReports(datastore.ReportQuery{Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func testListReportsFilters(t *testing.T, s storage.Store) {
 	})
 }
 
-func testListCasesFilters(t *testing.T, s storage.Store) {
+func testListCasesFilters(t *testing.T, s datastore.Store) {
 	cs := caseSet(t, s)
 	for _, f := range caseFilters {
 		want := reversed(filterCases(cs, f.unit, f.status))
@@ -178,8 +178,8 @@ func testListCasesFilters(t *testing.T, s storage.Store) {
 			t.Errorf("ListCases(unit %s, status %d) = %v, want newest first %v", unitName(f.unit), f.status, got, want)
 		}
 	}
-	view(t, s, func(tx storage.ReadTx) error {
-		got, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitB, Limit: 1})
+	view(t, s, func(tx datastore.ReadTx) error {
+		got, _, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unitB, Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func testListCasesFilters(t *testing.T, s storage.Store) {
 // walk pages through a list, one read transaction per page as a client
 // would, and checks the shape of every page. list returns the keys of one
 // page and the next cursor. It returns the keys of all pages in order.
-func walk(t *testing.T, s storage.Store, limit, total int, list func(tx storage.ReadTx, after string) ([]string, string, error)) []string {
+func walk(t *testing.T, s datastore.Store, limit, total int, list func(tx datastore.ReadTx, after string) ([]string, string, error)) []string {
 	t.Helper()
 	var all []string
 	cursor := ""
@@ -206,7 +206,7 @@ func walk(t *testing.T, s storage.Store, limit, total int, list func(tx storage.
 		}
 		var keys []string
 		var next string
-		view(t, s, func(tx storage.ReadTx) error {
+		view(t, s, func(tx datastore.ReadTx) error {
 			var err error
 			keys, next, err = list(tx, cursor)
 			if err != nil {
@@ -250,14 +250,14 @@ func checkWalk(t *testing.T, got, want []string) {
 	}
 }
 
-func testListReportsPaging(t *testing.T, s storage.Store) {
+func testListReportsPaging(t *testing.T, s datastore.Store) {
 	rs := reportSet(t, s)
 	for _, ct := range reportFilters {
 		want := reversed(filterReports(rs, ct))
 		for _, limit := range pageSizes {
 			t.Run(fmt.Sprintf("call type %d limit %d", ct, limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
-					page, next, err := tx.ListReports(storage.ReportQuery{CallType: ct, After: after, Limit: limit})
+				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+					page, next, err := tx.ListReports(datastore.ReportQuery{CallType: ct, After: after, Limit: limit})
 					return reportIDs(page), next, err
 				})
 				checkWalk(t, got, want)
@@ -266,14 +266,14 @@ func testListReportsPaging(t *testing.T, s storage.Store) {
 	}
 }
 
-func testListCasesPaging(t *testing.T, s storage.Store) {
+func testListCasesPaging(t *testing.T, s datastore.Store) {
 	cs := caseSet(t, s)
 	for _, f := range caseFilters {
 		want := reversed(filterCases(cs, f.unit, f.status))
 		for _, limit := range pageSizes {
 			t.Run(fmt.Sprintf("unit %s status %d limit %d", unitName(f.unit), f.status, limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
-					page, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, After: after, Limit: limit})
+				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+					page, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, After: after, Limit: limit})
 					return caseNumbers(page), next, err
 				})
 				checkWalk(t, got, want)
@@ -285,7 +285,7 @@ func testListCasesPaging(t *testing.T, s storage.Store) {
 // testListCasesNoEmptyLastPage pins that a page ends with cursor "" when
 // nothing more matches, also when the unit has older cases of another status:
 // a cursor must not promise a next page that turns out empty.
-func testListCasesNoEmptyLastPage(t *testing.T, s storage.Store) {
+func testListCasesNoEmptyLastPage(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusClosed),
 		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
@@ -301,8 +301,8 @@ func testListCasesNoEmptyLastPage(t *testing.T, s storage.Store) {
 		{model.StatusAwaitingAcknowledgement, 1, []string{cs[3].Number}},
 		{model.StatusClosed, 2, []string{cs[2].Number, cs[0].Number}},
 	} {
-		view(t, s, func(tx storage.ReadTx) error {
-			got, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitA, Status: tt.status, Limit: tt.limit})
+		view(t, s, func(tx datastore.ReadTx) error {
+			got, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unitA, Status: tt.status, Limit: tt.limit})
 			if err != nil {
 				return err
 			}
@@ -324,7 +324,7 @@ func testListCasesNoEmptyLastPage(t *testing.T, s storage.Store) {
 // testListCasesCursorSurvivesMove pins that a cursor stays usable after the
 // case it ends on leaves the filter: the next page continues with the older
 // cases.
-func testListCasesCursorSurvivesMove(t *testing.T, s storage.Store) {
+func testListCasesCursorSurvivesMove(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
@@ -333,10 +333,10 @@ func testListCasesCursorSurvivesMove(t *testing.T, s storage.Store) {
 	)
 	for _, f := range []caseFilter{{unitA, 0}, {units.Key{}, model.StatusAwaitingAcknowledgement}, {unitA, model.StatusAwaitingAcknowledgement}} {
 		t.Run(fmt.Sprintf("unit %s status %d", unitName(f.unit), f.status), func(t *testing.T) {
-			q := storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Limit: 1}
+			q := datastore.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Limit: 1}
 			var first []model.Case
 			var cursor string
-			view(t, s, func(tx storage.ReadTx) error {
+			view(t, s, func(tx datastore.ReadTx) error {
 				var err error
 				first, cursor, err = tx.ListCases(q)
 				return err
@@ -349,11 +349,11 @@ func testListCasesCursorSurvivesMove(t *testing.T, s storage.Store) {
 			moved.Revision++
 			moved.ResponsibleUnit = unitC
 			moved.Status = statusInProgress
-			update(t, s, func(tx storage.Tx) error { return tx.UpdateCase(moved) })
+			update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(moved) })
 
 			q.After = cursor
 			q.Limit = 100
-			view(t, s, func(tx storage.ReadTx) error {
+			view(t, s, func(tx datastore.ReadTx) error {
 				rest, next, err := tx.ListCases(q)
 				if err != nil {
 					return fmt.Errorf("ListCases after a cursor whose case moved: %w", err)
@@ -373,11 +373,11 @@ func testListCasesCursorSurvivesMove(t *testing.T, s storage.Store) {
 	}
 }
 
-func reportCursor(t *testing.T, s storage.Store, q storage.ReportQuery) string {
+func reportCursor(t *testing.T, s datastore.Store, q datastore.ReportQuery) string {
 	t.Helper()
 	q.Limit = 1
 	var next string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		_, next, err = tx.ListReports(q)
 		return err
@@ -388,11 +388,11 @@ func reportCursor(t *testing.T, s storage.Store, q storage.ReportQuery) string {
 	return next
 }
 
-func caseCursor(t *testing.T, s storage.Store, q storage.CaseQuery) string {
+func caseCursor(t *testing.T, s datastore.Store, q datastore.CaseQuery) string {
 	t.Helper()
 	q.Limit = 1
 	var next string
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		_, next, err = tx.ListCases(q)
 		return err
@@ -411,30 +411,30 @@ type cursors struct {
 	casesStat7, casesUnitAStat1                              string
 }
 
-func makeCursors(t *testing.T, s storage.Store) cursors {
+func makeCursors(t *testing.T, s datastore.Store) cursors {
 	t.Helper()
 	reportSet(t, s)
 	caseSet(t, s)
 	// A second case in the old unit version, so it has a cursor.
 	createCases(t, s, sampleCase("HN-2026-09999", unitAOld, model.StatusClosed))
 	return cursors{
-		reports:         reportCursor(t, s, storage.ReportQuery{}),
-		reportsCT1:      reportCursor(t, s, storage.ReportQuery{CallType: model.CallIntervention}),
-		reportsCT2:      reportCursor(t, s, storage.ReportQuery{CallType: callOther}),
-		cases:           caseCursor(t, s, storage.CaseQuery{}),
-		casesUnitA:      caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitA}),
-		casesUnitB:      caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitB}),
-		casesUnitAOld:   caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitAOld}),
-		casesStat1:      caseCursor(t, s, storage.CaseQuery{Status: model.StatusAwaitingAcknowledgement}),
-		casesStat7:      caseCursor(t, s, storage.CaseQuery{Status: model.StatusClosed}),
-		casesUnitAStat1: caseCursor(t, s, storage.CaseQuery{ResponsibleUnit: unitA, Status: model.StatusAwaitingAcknowledgement}),
+		reports:         reportCursor(t, s, datastore.ReportQuery{}),
+		reportsCT1:      reportCursor(t, s, datastore.ReportQuery{CallType: model.CallIntervention}),
+		reportsCT2:      reportCursor(t, s, datastore.ReportQuery{CallType: callOther}),
+		cases:           caseCursor(t, s, datastore.CaseQuery{}),
+		casesUnitA:      caseCursor(t, s, datastore.CaseQuery{ResponsibleUnit: unitA}),
+		casesUnitB:      caseCursor(t, s, datastore.CaseQuery{ResponsibleUnit: unitB}),
+		casesUnitAOld:   caseCursor(t, s, datastore.CaseQuery{ResponsibleUnit: unitAOld}),
+		casesStat1:      caseCursor(t, s, datastore.CaseQuery{Status: model.StatusAwaitingAcknowledgement}),
+		casesStat7:      caseCursor(t, s, datastore.CaseQuery{Status: model.StatusClosed}),
+		casesUnitAStat1: caseCursor(t, s, datastore.CaseQuery{ResponsibleUnit: unitA, Status: model.StatusAwaitingAcknowledgement}),
 	}
 }
 
 // forgedCursors are not cursors of any list.
 var forgedCursors = []string{"zz", "0", "not a cursor", "00", "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"}
 
-func testListReportsBadCursor(t *testing.T, s storage.Store) {
+func testListReportsBadCursor(t *testing.T, s datastore.Store) {
 	c := makeCursors(t, s)
 	for _, tt := range []struct {
 		name  string
@@ -447,17 +447,17 @@ func testListReportsBadCursor(t *testing.T, s storage.Store) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, cur := range append(slices.Clone(forgedCursors), tt.wrong...) {
-				view(t, s, func(tx storage.ReadTx) error {
-					rs, next, err := tx.ListReports(storage.ReportQuery{CallType: tt.ct, After: cur, Limit: 5})
-					if !errors.Is(err, storage.ErrBadCursor) {
+				view(t, s, func(tx datastore.ReadTx) error {
+					rs, next, err := tx.ListReports(datastore.ReportQuery{CallType: tt.ct, After: cur, Limit: 5})
+					if !errors.Is(err, model.ErrBadCursor) {
 						t.Errorf("ListReports(call type %d, after %q) = %d reports, %q, %v; want ErrBadCursor", tt.ct, cur, len(rs), next, err)
 					}
 					return nil
 				})
 			}
 			// "" is the first page, not a bad cursor.
-			view(t, s, func(tx storage.ReadTx) error {
-				rs, _, err := tx.ListReports(storage.ReportQuery{CallType: tt.ct, After: "", Limit: 5})
+			view(t, s, func(tx datastore.ReadTx) error {
+				rs, _, err := tx.ListReports(datastore.ReportQuery{CallType: tt.ct, After: "", Limit: 5})
 				if err != nil || len(rs) == 0 {
 					t.Errorf("ListReports(call type %d, after \"\") = %d reports, %v; want the first page", tt.ct, len(rs), err)
 				}
@@ -467,7 +467,7 @@ func testListReportsBadCursor(t *testing.T, s storage.Store) {
 	}
 }
 
-func testListCasesBadCursor(t *testing.T, s storage.Store) {
+func testListCasesBadCursor(t *testing.T, s datastore.Store) {
 	c := makeCursors(t, s)
 	for _, tt := range []struct {
 		name   string
@@ -483,16 +483,16 @@ func testListCasesBadCursor(t *testing.T, s storage.Store) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, cur := range append(slices.Clone(forgedCursors), tt.wrong...) {
-				view(t, s, func(tx storage.ReadTx) error {
-					cs, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: tt.unit, Status: tt.status, After: cur, Limit: 5})
-					if !errors.Is(err, storage.ErrBadCursor) {
+				view(t, s, func(tx datastore.ReadTx) error {
+					cs, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: tt.unit, Status: tt.status, After: cur, Limit: 5})
+					if !errors.Is(err, model.ErrBadCursor) {
 						t.Errorf("ListCases(unit %s, status %d, after %q) = %d cases, %q, %v; want ErrBadCursor", unitName(tt.unit), tt.status, cur, len(cs), next, err)
 					}
 					return nil
 				})
 			}
-			view(t, s, func(tx storage.ReadTx) error {
-				cs, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: tt.unit, Status: tt.status, After: "", Limit: 5})
+			view(t, s, func(tx datastore.ReadTx) error {
+				cs, _, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: tt.unit, Status: tt.status, After: "", Limit: 5})
 				if err != nil || len(cs) == 0 {
 					t.Errorf("ListCases(unit %s, status %d, after \"\") = %d cases, %v; want the first page", unitName(tt.unit), tt.status, len(cs), err)
 				}
@@ -501,23 +501,23 @@ func testListCasesBadCursor(t *testing.T, s storage.Store) {
 		})
 	}
 	// A cursor of the same list still works, as a control for the above.
-	view(t, s, func(tx storage.ReadTx) error {
-		if _, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unitA, After: c.casesUnitA, Limit: 5}); err != nil {
+	view(t, s, func(tx datastore.ReadTx) error {
+		if _, _, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unitA, After: c.casesUnitA, Limit: 5}); err != nil {
 			t.Errorf("ListCases(unit A) with its own cursor: %v", err)
 		}
 		return nil
 	})
 }
 
-func testListReportsTakenBy(t *testing.T, s storage.Store) {
+func testListReportsTakenBy(t *testing.T, s datastore.Store) {
 	rs := reportSet(t, s)
 	for _, taker := range takerFilters {
 		for _, ct := range reportFilters {
 			want := reversed(filterReportsBy(rs, func(r model.StoredReport) bool {
 				return r.TakenBy == taker && (ct == 0 || r.CallType == ct)
 			}))
-			view(t, s, func(tx storage.ReadTx) error {
-				got, next, err := tx.ListReports(storage.ReportQuery{TakenBy: taker, CallType: ct, Limit: 100})
+			view(t, s, func(tx datastore.ReadTx) error {
+				got, next, err := tx.ListReports(datastore.ReportQuery{TakenBy: taker, CallType: ct, Limit: 100})
 				if err != nil {
 					return fmt.Errorf("ListReports(taken by %q, call type %d): %w", taker, ct, err)
 				}
@@ -533,8 +533,8 @@ func testListReportsTakenBy(t *testing.T, s storage.Store) {
 		t.Errorf("ListReports(taken by lan.nguyen) = %v, want 3 reports", got)
 	}
 	// The listed records are whole.
-	view(t, s, func(tx storage.ReadTx) error {
-		got, _, err := tx.ListReports(storage.ReportQuery{TakenBy: "minh.tran", Limit: 1})
+	view(t, s, func(tx datastore.ReadTx) error {
+		got, _, err := tx.ListReports(datastore.ReportQuery{TakenBy: "minh.tran", Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -548,7 +548,7 @@ func testListReportsTakenBy(t *testing.T, s storage.Store) {
 	})
 }
 
-func testListReportsTakenByPaging(t *testing.T, s storage.Store) {
+func testListReportsTakenByPaging(t *testing.T, s datastore.Store) {
 	rs := reportSet(t, s)
 	for _, taker := range takerFilters[:3] {
 		for _, ct := range []model.CallType{0, model.CallIntervention} {
@@ -557,8 +557,8 @@ func testListReportsTakenByPaging(t *testing.T, s storage.Store) {
 			}))
 			for _, limit := range pageSizes {
 				t.Run(fmt.Sprintf("taken by %s call type %d limit %d", taker, ct, limit), func(t *testing.T) {
-					got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
-						page, next, err := tx.ListReports(storage.ReportQuery{TakenBy: taker, CallType: ct, After: after, Limit: limit})
+					got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+						page, next, err := tx.ListReports(datastore.ReportQuery{TakenBy: taker, CallType: ct, After: after, Limit: limit})
 						return reportIDs(page), next, err
 					})
 					checkWalk(t, got, want)
@@ -568,21 +568,21 @@ func testListReportsTakenByPaging(t *testing.T, s storage.Store) {
 	}
 	// A cursor of one taker's list is refused by another's and by the
 	// unfiltered list, and the other way round.
-	lan := reportCursor(t, s, storage.ReportQuery{TakenBy: "lan.nguyen"})
-	all := reportCursor(t, s, storage.ReportQuery{})
+	lan := reportCursor(t, s, datastore.ReportQuery{TakenBy: "lan.nguyen"})
+	all := reportCursor(t, s, datastore.ReportQuery{})
 	for _, tt := range []struct {
-		q      storage.ReportQuery
+		q      datastore.ReportQuery
 		cursor string
 	}{
-		{storage.ReportQuery{TakenBy: "minh.tran"}, lan},
-		{storage.ReportQuery{TakenBy: "lan"}, lan},
-		{storage.ReportQuery{}, lan},
-		{storage.ReportQuery{CallType: model.CallIntervention}, lan},
-		{storage.ReportQuery{TakenBy: "lan.nguyen"}, all},
+		{datastore.ReportQuery{TakenBy: "minh.tran"}, lan},
+		{datastore.ReportQuery{TakenBy: "lan"}, lan},
+		{datastore.ReportQuery{}, lan},
+		{datastore.ReportQuery{CallType: model.CallIntervention}, lan},
+		{datastore.ReportQuery{TakenBy: "lan.nguyen"}, all},
 	} {
 		tt.q.After, tt.q.Limit = tt.cursor, 5
-		view(t, s, func(tx storage.ReadTx) error {
-			if _, _, err := tx.ListReports(tt.q); !errors.Is(err, storage.ErrBadCursor) {
+		view(t, s, func(tx datastore.ReadTx) error {
+			if _, _, err := tx.ListReports(tt.q); !errors.Is(err, model.ErrBadCursor) {
 				t.Errorf("ListReports(taken by %q, call type %d) with a cursor of another list: error = %v, want ErrBadCursor", tt.q.TakenBy, tt.q.CallType, err)
 			}
 			return nil
@@ -616,7 +616,7 @@ func reportMatches(rs []model.StoredReport) map[string]func(model.StoredReport) 
 // testListReportsMatch pins that reports for which Match returns false are
 // skipped as if absent: never listed, never counted against the limit, and
 // never the reason for a cursor, so no page after the first is empty.
-func testListReportsMatch(t *testing.T, s storage.Store) {
+func testListReportsMatch(t *testing.T, s datastore.Store) {
 	rs := reportSet(t, s)
 	for name, match := range reportMatches(rs) {
 		for _, f := range []struct {
@@ -628,8 +628,8 @@ func testListReportsMatch(t *testing.T, s storage.Store) {
 			}))
 			for _, limit := range pageSizes {
 				t.Run(fmt.Sprintf("%s taken by %q call type %d limit %d", name, f.taker, f.ct, limit), func(t *testing.T) {
-					got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
-						q := storage.ReportQuery{TakenBy: f.taker, CallType: f.ct, Match: match, After: after, Limit: limit}
+					got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+						q := datastore.ReportQuery{TakenBy: f.taker, CallType: f.ct, Match: match, After: after, Limit: limit}
 						page, next, err := tx.ListReports(q)
 						return reportIDs(page), next, err
 					})
@@ -639,9 +639,9 @@ func testListReportsMatch(t *testing.T, s storage.Store) {
 		}
 	}
 	// Match sees whole records.
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var seen []string
-		_, _, err := tx.ListReports(storage.ReportQuery{Limit: 100, Match: func(r model.StoredReport) bool {
+		_, _, err := tx.ListReports(datastore.ReportQuery{Limit: 100, Match: func(r model.StoredReport) bool {
 			if r.Private.KeyID == "" || len(r.Private.Data) != 2 || r.IncidentUnit != unitB {
 				t.Errorf("Match was given a partial record: %+v", r)
 			}
@@ -679,7 +679,7 @@ func caseMatches(cs []model.Case) map[string]func(model.Case) bool {
 	}
 }
 
-func testListCasesMatch(t *testing.T, s storage.Store) {
+func testListCasesMatch(t *testing.T, s datastore.Store) {
 	cs := caseSet(t, s)
 	for name, match := range caseMatches(cs) {
 		for _, f := range caseFilters {
@@ -688,8 +688,8 @@ func testListCasesMatch(t *testing.T, s storage.Store) {
 			}))
 			for _, limit := range []int{1, 2, 100} {
 				t.Run(fmt.Sprintf("%s unit %s status %d limit %d", name, unitName(f.unit), f.status, limit), func(t *testing.T) {
-					got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
-						q := storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Match: match, After: after, Limit: limit}
+					got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+						q := datastore.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Match: match, After: after, Limit: limit}
 						page, next, err := tx.ListCases(q)
 						return caseNumbers(page), next, err
 					})
@@ -703,9 +703,9 @@ func testListCasesMatch(t *testing.T, s storage.Store) {
 // testListCasesMatchSkipsMany lists 40 cases of which Match keeps a few,
 // far apart: every page is full except the last, and the last page's
 // cursor is "" although many older cases exist.
-func testListCasesMatchSkipsMany(t *testing.T, s storage.Store) {
+func testListCasesMatchSkipsMany(t *testing.T, s datastore.Store) {
 	var cs []model.Case
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for i := range 40 {
 			c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, model.StatusAwaitingAcknowledgement)
 			if err := tx.CreateCase(&c); err != nil {
@@ -721,8 +721,8 @@ func testListCasesMatchSkipsMany(t *testing.T, s storage.Store) {
 	for _, limit := range []int{1, 2, 3, 4, 5} {
 		for _, f := range []caseFilter{{units.Key{}, 0}, {unitA, 0}, {units.Key{}, model.StatusAwaitingAcknowledgement}, {unitA, model.StatusAwaitingAcknowledgement}} {
 			t.Run(fmt.Sprintf("unit %s status %d limit %d", unitName(f.unit), f.status, limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx storage.ReadTx, after string) ([]string, string, error) {
-					page, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Match: match, After: after, Limit: limit})
+				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+					page, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: f.unit, Status: f.status, Match: match, After: after, Limit: limit})
 					if len(page) < limit && next != "" {
 						t.Errorf("limit %d: a short page (%d cases) came with a cursor", limit, len(page))
 					}
@@ -733,8 +733,8 @@ func testListCasesMatchSkipsMany(t *testing.T, s storage.Store) {
 		}
 	}
 	// Exactly the matching number of cases: one page, no cursor.
-	view(t, s, func(tx storage.ReadTx) error {
-		got, next, err := tx.ListCases(storage.CaseQuery{Match: match, Limit: len(want)})
+	view(t, s, func(tx datastore.ReadTx) error {
+		got, next, err := tx.ListCases(datastore.CaseQuery{Match: match, Limit: len(want)})
 		if err != nil {
 			return err
 		}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // The process records: case timelines, scheduler timers, the outbox and
@@ -130,10 +130,10 @@ func sameList[T any](got, want []T) string {
 	return ""
 }
 
-func appendEvents(t *testing.T, s storage.Store, caseID uint64, es ...model.CaseEvent) []model.CaseEvent {
+func appendEvents(t *testing.T, s datastore.Store, caseID uint64, es ...model.CaseEvent) []model.CaseEvent {
 	t.Helper()
 	var out []model.CaseEvent
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		var err error
 		out, err = tx.AppendCaseEvents(caseID, es...)
 		return err
@@ -141,9 +141,9 @@ func appendEvents(t *testing.T, s storage.Store, caseID uint64, es ...model.Case
 	return out
 }
 
-func readEvents(t *testing.T, s storage.Store, caseID, after uint64, limit int) []model.CaseEvent {
+func readEvents(t *testing.T, s datastore.Store, caseID, after uint64, limit int) []model.CaseEvent {
 	t.Helper()
-	es, err := readOne(t, s, func(tx storage.ReadTx) ([]model.CaseEvent, error) { return tx.CaseEvents(caseID, after, limit) })
+	es, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.CaseEvent, error) { return tx.CaseEvents(caseID, after, limit) })
 	if err != nil {
 		t.Fatalf("CaseEvents(%d, %d, %d): %v", caseID, after, limit, err)
 	}
@@ -158,10 +158,10 @@ func eventSeqs(es []model.CaseEvent) []uint64 {
 	return out
 }
 
-func appendNotifications(t *testing.T, s storage.Store, ns ...model.Notification) []model.Notification {
+func appendNotifications(t *testing.T, s datastore.Store, ns ...model.Notification) []model.Notification {
 	t.Helper()
 	var out []model.Notification
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		var err error
 		out, err = tx.AppendNotifications(ns...)
 		return err
@@ -169,9 +169,9 @@ func appendNotifications(t *testing.T, s storage.Store, ns ...model.Notification
 	return out
 }
 
-func readNotifications(t *testing.T, s storage.Store, after uint64, limit int) []model.Notification {
+func readNotifications(t *testing.T, s datastore.Store, after uint64, limit int) []model.Notification {
 	t.Helper()
-	ns, err := readOne(t, s, func(tx storage.ReadTx) ([]model.Notification, error) { return tx.Notifications(after, limit) })
+	ns, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.Notification, error) { return tx.Notifications(after, limit) })
 	if err != nil {
 		t.Fatalf("Notifications(%d, %d): %v", after, limit, err)
 	}
@@ -186,9 +186,9 @@ func notificationSeqs(ns []model.Notification) []uint64 {
 	return out
 }
 
-func outboxHead(t *testing.T, s storage.Store) uint64 {
+func outboxHead(t *testing.T, s datastore.Store) uint64 {
 	t.Helper()
-	h, err := readOne(t, s, func(tx storage.ReadTx) (uint64, error) { return tx.OutboxHead() })
+	h, err := readOne(t, s, func(tx datastore.ReadTx) (uint64, error) { return tx.OutboxHead() })
 	if err != nil {
 		t.Fatalf("OutboxHead: %v", err)
 	}
@@ -203,9 +203,9 @@ func seqRange(first, last uint64) []uint64 {
 	return out
 }
 
-func putTimers(t *testing.T, s storage.Store, ts ...model.Timer) {
+func putTimers(t *testing.T, s datastore.Store, ts ...model.Timer) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, tm := range ts {
 			if err := tx.PutTimer(tm); err != nil {
 				return fmt.Errorf("PutTimer(%+v): %w", tm, err)
@@ -215,9 +215,9 @@ func putTimers(t *testing.T, s storage.Store, ts ...model.Timer) {
 	})
 }
 
-func dueTimers(t *testing.T, s storage.Store, until time.Time, limit int) []model.Timer {
+func dueTimers(t *testing.T, s datastore.Store, until time.Time, limit int) []model.Timer {
 	t.Helper()
-	ts, err := readOne(t, s, func(tx storage.ReadTx) ([]model.Timer, error) { return tx.DueTimers(until, limit) })
+	ts, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.Timer, error) { return tx.DueTimers(until, limit) })
 	if err != nil {
 		t.Fatalf("DueTimers(%v, %d): %v", until, limit, err)
 	}
@@ -225,16 +225,16 @@ func dueTimers(t *testing.T, s storage.Store, until time.Time, limit int) []mode
 }
 
 // allTimers returns every stored timer, earliest first.
-func allTimers(t *testing.T, s storage.Store) []model.Timer {
+func allTimers(t *testing.T, s datastore.Store) []model.Timer {
 	t.Helper()
 	return dueTimers(t, s, time.Unix(0, math.MaxInt64), 10000)
 }
 
-func nextTimer(t *testing.T, s storage.Store) (model.Timer, bool) {
+func nextTimer(t *testing.T, s datastore.Store) (model.Timer, bool) {
 	t.Helper()
 	var tm model.Timer
 	var ok bool
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		tm, ok, err = tx.NextTimer()
 		return err
@@ -268,9 +268,9 @@ func sameTimer(got, want model.Timer) string {
 	return ""
 }
 
-func cursor(t *testing.T, s storage.Store, name string) uint64 {
+func cursor(t *testing.T, s datastore.Store, name string) uint64 {
 	t.Helper()
-	v, err := readOne(t, s, func(tx storage.ReadTx) (uint64, error) { return tx.Cursor(name) })
+	v, err := readOne(t, s, func(tx datastore.ReadTx) (uint64, error) { return tx.Cursor(name) })
 	if err != nil {
 		t.Fatalf("Cursor(%q): %v", name, err)
 	}
@@ -280,7 +280,7 @@ func cursor(t *testing.T, s storage.Store, name string) uint64 {
 // ---------------------------------------------------------------------------
 // CaseByID
 
-func testCaseFixtureIsFull(t *testing.T, _ storage.Store) {
+func testCaseFixtureIsFull(t *testing.T, _ datastore.Store) {
 	c := sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement)
 	unset := unsetFields("Case", []reflect.Value{reflect.ValueOf(c)})
 	unset = slices.DeleteFunc(unset, func(p string) bool { return p == "Case.ID" }) // assigned by the store
@@ -295,13 +295,13 @@ func testCaseFixtureIsFull(t *testing.T, _ storage.Store) {
 	}
 }
 
-func testCaseByIDRoundTrip(t *testing.T, s storage.Store) {
+func testCaseByIDRoundTrip(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitB, model.StatusClosed),
 	)
 	for _, c := range cs {
-		got, err := readOne(t, s, func(tx storage.ReadTx) (model.Case, error) { return tx.CaseByID(c.ID) })
+		got, err := readOne(t, s, func(tx datastore.ReadTx) (model.Case, error) { return tx.CaseByID(c.ID) })
 		if err != nil {
 			t.Fatalf("CaseByID(%d): %v", c.ID, err)
 		}
@@ -317,7 +317,7 @@ func testCaseByIDRoundTrip(t *testing.T, s storage.Store) {
 	c.Deadlines[1].State = model.DeadlineOpen
 	c.Deadlines[1].Escalations = nil
 	c.Dossier.Data = []byte{0x03, 0x00}
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.UpdateCase(c); err != nil {
 			return err
 		}
@@ -330,7 +330,7 @@ func testCaseByIDRoundTrip(t *testing.T, s storage.Store) {
 		}
 		return nil
 	})
-	got, err := readOne(t, s, func(tx storage.ReadTx) (model.Case, error) { return tx.CaseByID(c.ID) })
+	got, err := readOne(t, s, func(tx datastore.ReadTx) (model.Case, error) { return tx.CaseByID(c.ID) })
 	if err != nil {
 		t.Fatalf("CaseByID(%d) after the update: %v", c.ID, err)
 	}
@@ -339,10 +339,10 @@ func testCaseByIDRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseByIDNotFound(t *testing.T, s storage.Store) {
+func testCaseByIDNotFound(t *testing.T, s datastore.Store) {
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	for _, id := range []uint64{0, c.ID + 1, c.ID << 8, 1<<63 + c.ID, math.MaxUint64} {
-		_, err := readOne(t, s, func(tx storage.ReadTx) (model.Case, error) { return tx.CaseByID(id) })
+		_, err := readOne(t, s, func(tx datastore.ReadTx) (model.Case, error) { return tx.CaseByID(id) })
 		wantErr(t, fmt.Sprintf("CaseByID(%d)", id), err, model.ErrNotFound)
 	}
 }
@@ -350,7 +350,7 @@ func testCaseByIDNotFound(t *testing.T, s storage.Store) {
 // ---------------------------------------------------------------------------
 // Case timelines
 
-func testCaseEventsAppend(t *testing.T, s storage.Store) {
+func testCaseEventsAppend(t *testing.T, s datastore.Store) {
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	if got := readEvents(t, s, c.ID, 0, 10); len(got) != 0 {
 		t.Errorf("CaseEvents of a new case = %v, want none", got)
@@ -365,7 +365,7 @@ func testCaseEventsAppend(t *testing.T, s storage.Store) {
 	}
 
 	// Two calls in one transaction, reading its own writes.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		got, err := tx.AppendCaseEvents(c.ID, sampleCaseEvent(4))
 		if err != nil {
 			return err
@@ -394,7 +394,7 @@ func testCaseEventsAppend(t *testing.T, s storage.Store) {
 	}
 
 	// Appending nothing changes nothing.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		got, err := tx.AppendCaseEvents(c.ID)
 		if err != nil || len(got) != 0 {
 			t.Errorf("AppendCaseEvents with no events = %v, %v; want none, nil", got, err)
@@ -406,7 +406,7 @@ func testCaseEventsAppend(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseEventsRoundTrip(t *testing.T, s storage.Store) {
+func testCaseEventsRoundTrip(t *testing.T, s datastore.Store) {
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	vn := time.FixedZone("ICT", 7*3600)
 	es := []model.CaseEvent{
@@ -423,7 +423,7 @@ func testCaseEventsRoundTrip(t *testing.T, s storage.Store) {
 // testCaseEventsPerCase numbers each case's events on its own, the later
 // case first, so a store that looks at the last event of another case is
 // caught.
-func testCaseEventsPerCase(t *testing.T, s storage.Store) {
+func testCaseEventsPerCase(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
@@ -448,7 +448,7 @@ func testCaseEventsPerCase(t *testing.T, s storage.Store) {
 		}
 	}
 	// Two cases in one transaction.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, st := range []struct {
 			caseID uint64
 			want   uint64
@@ -485,7 +485,7 @@ func testCaseEventsPerCase(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCaseEventsPaging(t *testing.T, s storage.Store) {
+func testCaseEventsPaging(t *testing.T, s datastore.Store) {
 	cs := createCases(t, s,
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
@@ -519,18 +519,18 @@ func testCaseEventsPaging(t *testing.T, s storage.Store) {
 		}
 	}
 	for _, limit := range []int{0, -1} {
-		_, err := readOne(t, s, func(tx storage.ReadTx) ([]model.CaseEvent, error) { return tx.CaseEvents(id, 0, limit) })
+		_, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.CaseEvent, error) { return tx.CaseEvents(id, 0, limit) })
 		if err == nil {
 			t.Errorf("CaseEvents with limit %d succeeded, want an error", limit)
 		}
 	}
 }
 
-func testCaseEventsUnknownCase(t *testing.T, s storage.Store) {
+func testCaseEventsUnknownCase(t *testing.T, s datastore.Store) {
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	next := c.ID + 1 // the id the next case will get, if ids are sequential
 	for _, id := range []uint64{0, next, math.MaxUint64} {
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			_, err := tx.AppendCaseEvents(id, sampleCaseEvent(1))
 			wantErr(t, fmt.Sprintf("AppendCaseEvents(unknown case %d)", id), err, model.ErrNotFound)
 			return nil // commit whatever the failed call may have written
@@ -551,7 +551,7 @@ func testCaseEventsUnknownCase(t *testing.T, s storage.Store) {
 // ---------------------------------------------------------------------------
 // Scheduler timers
 
-func testTimerPutAndNext(t *testing.T, s storage.Store) {
+func testTimerPutAndNext(t *testing.T, s datastore.Store) {
 	if tm, ok := nextTimer(t, s); ok {
 		t.Errorf("NextTimer of an empty store = %+v, true; want false", tm)
 	}
@@ -587,14 +587,14 @@ func testTimerPutAndNext(t *testing.T, s storage.Store) {
 		t.Errorf("DueTimers(limit 3): %s", d)
 	}
 	for _, limit := range []int{0, -1} {
-		_, err := readOne(t, s, func(tx storage.ReadTx) ([]model.Timer, error) { return tx.DueTimers(ts[5].At, limit) })
+		_, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.Timer, error) { return tx.DueTimers(ts[5].At, limit) })
 		if err == nil {
 			t.Errorf("DueTimers with limit %d succeeded, want an error", limit)
 		}
 	}
 }
 
-func testTimerRoundTrip(t *testing.T, s storage.Store) {
+func testTimerRoundTrip(t *testing.T, s datastore.Store) {
 	vn := time.FixedZone("ICT", 7*3600)
 	local := time.Date(2026, time.March, 14, 9, 26, 53, 589793238, vn)
 	ts := []model.Timer{
@@ -616,7 +616,7 @@ func testTimerRoundTrip(t *testing.T, s storage.Store) {
 		}
 	}
 	// The returned timer deletes the stored one.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, tm := range got {
 			if err := tx.DeleteTimer(tm); err != nil {
 				return err
@@ -629,7 +629,7 @@ func testTimerRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTimerDueBoundaries(t *testing.T, s storage.Store) {
+func testTimerDueBoundaries(t *testing.T, s datastore.Store) {
 	at := baseTime
 	ts := []model.Timer{
 		{At: at.Add(-time.Nanosecond), CaseID: 1, DeadlineID: 1},
@@ -667,7 +667,7 @@ func testTimerDueBoundaries(t *testing.T, s storage.Store) {
 // testTimerSameInstant stores many timers at one instant, for different
 // cases and deadlines: none may hide another, and they come in order of
 // case, then deadline.
-func testTimerSameInstant(t *testing.T, s storage.Store) {
+func testTimerSameInstant(t *testing.T, s datastore.Store) {
 	at := baseTime.Add(24 * time.Hour)
 	caseIDs := []uint64{1, 2, 255, 256, 1 << 32, math.MaxUint64}
 	deadlineIDs := []int{0, 1, 255, 256, 70000}
@@ -701,7 +701,7 @@ func testTimerSameInstant(t *testing.T, s storage.Store) {
 
 	// Deleting one leaves its neighbours.
 	gone := model.Timer{At: at, CaseID: 256, DeadlineID: 255}
-	update(t, s, func(tx storage.Tx) error { return tx.DeleteTimer(gone) })
+	update(t, s, func(tx datastore.Tx) error { return tx.DeleteTimer(gone) })
 	rest := slices.DeleteFunc(slices.Clone(want), func(tm model.Timer) bool { return tm == gone })
 	if len(rest) != len(want)-1 {
 		t.Fatalf("fixture: %+v is not among the timers", gone)
@@ -711,7 +711,7 @@ func testTimerSameInstant(t *testing.T, s storage.Store) {
 	}
 }
 
-func testTimerPutIdempotent(t *testing.T, s storage.Store) {
+func testTimerPutIdempotent(t *testing.T, s datastore.Store) {
 	tm := model.Timer{At: baseTime, CaseID: 5, DeadlineID: 2}
 	other := model.Timer{At: baseTime.Add(time.Second), CaseID: 5, DeadlineID: 2}
 	putTimers(t, s, tm, tm, other)
@@ -722,13 +722,13 @@ func testTimerPutIdempotent(t *testing.T, s storage.Store) {
 		t.Errorf("after storing a timer several times: %s", d)
 	}
 	// One delete removes it.
-	update(t, s, func(tx storage.Tx) error { return tx.DeleteTimer(tm) })
+	update(t, s, func(tx datastore.Tx) error { return tx.DeleteTimer(tm) })
 	if d := sameTimers(allTimers(t, s), []model.Timer{other}); d != "" {
 		t.Errorf("after one DeleteTimer of a timer stored several times: %s", d)
 	}
 }
 
-func testTimerDelete(t *testing.T, s storage.Store) {
+func testTimerDelete(t *testing.T, s datastore.Store) {
 	ts := []model.Timer{
 		{At: baseTime, CaseID: 1, DeadlineID: 1},
 		{At: baseTime, CaseID: 1, DeadlineID: 2},
@@ -744,7 +744,7 @@ func testTimerDelete(t *testing.T, s storage.Store) {
 		{CaseID: 1, DeadlineID: 1}, // a zero time, as a deadline with no timer set has
 		{},
 	}
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, tm := range absent {
 			if err := tx.DeleteTimer(tm); err != nil {
 				t.Errorf("DeleteTimer of an absent timer %+v: %v", tm, err)
@@ -756,7 +756,7 @@ func testTimerDelete(t *testing.T, s storage.Store) {
 		t.Errorf("after deleting absent timers: %s", d)
 	}
 
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.DeleteTimer(ts[1]); err != nil {
 			return err
 		}
@@ -769,8 +769,8 @@ func testTimerDelete(t *testing.T, s storage.Store) {
 	if d := sameTimers(allTimers(t, s), []model.Timer{ts[0], ts[2], ts[3]}); d != "" {
 		t.Errorf("after DeleteTimer: %s", d)
 	}
-	update(t, s, func(tx storage.Tx) error { return tx.DeleteTimer(ts[1]) })
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error { return tx.DeleteTimer(ts[1]) })
+	update(t, s, func(tx datastore.Tx) error {
 		for _, tm := range []model.Timer{ts[0], ts[2], ts[3]} {
 			if err := tx.DeleteTimer(tm); err != nil {
 				return err
@@ -786,7 +786,7 @@ func testTimerDelete(t *testing.T, s storage.Store) {
 	}
 }
 
-func mustDue(tx storage.ReadTx, until time.Time) []model.Timer {
+func mustDue(tx datastore.ReadTx, until time.Time) []model.Timer {
 	ts, err := tx.DueTimers(until, 1000)
 	if err != nil {
 		return []model.Timer{{DeadlineID: -1}}
@@ -797,7 +797,7 @@ func mustDue(tx storage.ReadTx, until time.Time) []model.Timer {
 // testTimerRefusesOutOfRange refuses timers a store keyed by Unix
 // nanoseconds cannot order: before 1970 (the zero time included), and
 // negative deadline ids. Nothing of a refused timer is kept.
-func testTimerRefusesOutOfRange(t *testing.T, s storage.Store) {
+func testTimerRefusesOutOfRange(t *testing.T, s datastore.Store) {
 	for _, tm := range []model.Timer{
 		{At: time.Unix(0, -1), CaseID: 1, DeadlineID: 1},
 		{At: time.Date(1969, time.July, 20, 20, 17, 0, 0, time.UTC), CaseID: 1, DeadlineID: 1},
@@ -805,7 +805,7 @@ func testTimerRefusesOutOfRange(t *testing.T, s storage.Store) {
 		{At: baseTime, CaseID: 1, DeadlineID: -1},
 		{At: baseTime, CaseID: 1, DeadlineID: math.MinInt32},
 	} {
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			if err := tx.PutTimer(tm); err == nil {
 				t.Errorf("PutTimer(%+v) succeeded, want an error", tm)
 			}
@@ -829,7 +829,7 @@ func testTimerRefusesOutOfRange(t *testing.T, s storage.Store) {
 // ---------------------------------------------------------------------------
 // Outbox
 
-func testOutboxAppend(t *testing.T, s storage.Store) {
+func testOutboxAppend(t *testing.T, s datastore.Store) {
 	if h := outboxHead(t, s); h != 0 {
 		t.Errorf("OutboxHead of an empty store = %d, want 0", h)
 	}
@@ -846,7 +846,7 @@ func testOutboxAppend(t *testing.T, s storage.Store) {
 		t.Errorf("OutboxHead = %d, want 2", h)
 	}
 
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		got, err := tx.AppendNotifications(sampleNotifications(3, 3)...)
 		if err != nil {
 			return err
@@ -880,7 +880,7 @@ func testOutboxAppend(t *testing.T, s storage.Store) {
 	}
 }
 
-func testOutboxRoundTrip(t *testing.T, s storage.Store) {
+func testOutboxRoundTrip(t *testing.T, s datastore.Store) {
 	vn := time.FixedZone("ICT", 7*3600)
 	ns := []model.Notification{
 		{Time: baseTime.In(vn), Kind: "BREACH", Case: "cases/HN-2026-00001", Units: []string{"units/00004", "policeUnits/ca-ha-noi", "units/00004"}, DeadlineID: 7, Detail: "quá hạn \x00"},
@@ -893,7 +893,7 @@ func testOutboxRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testOutboxPaging(t *testing.T, s storage.Store) {
+func testOutboxPaging(t *testing.T, s datastore.Store) {
 	appendNotifications(t, s, sampleNotifications(1, 4)...)
 	appendNotifications(t, s, sampleNotifications(5, 3)...)
 	for _, tt := range []struct {
@@ -921,7 +921,7 @@ func testOutboxPaging(t *testing.T, s storage.Store) {
 		}
 	}
 	for _, limit := range []int{0, -1} {
-		_, err := readOne(t, s, func(tx storage.ReadTx) ([]model.Notification, error) { return tx.Notifications(0, limit) })
+		_, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.Notification, error) { return tx.Notifications(0, limit) })
 		if err == nil {
 			t.Errorf("Notifications with limit %d succeeded, want an error", limit)
 		}
@@ -931,14 +931,14 @@ func testOutboxPaging(t *testing.T, s storage.Store) {
 // ---------------------------------------------------------------------------
 // Delivery cursors
 
-func testCursorRoundTrip(t *testing.T, s storage.Store) {
+func testCursorRoundTrip(t *testing.T, s datastore.Store) {
 	names := []string{"webhook/a", "webhook/ab", "webhook/", "w", "Webhook/a"}
 	for _, n := range names {
 		if v := cursor(t, s, n); v != 0 {
 			t.Errorf("Cursor(%q) never set = %d, want 0", n, v)
 		}
 	}
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.PutCursor("webhook/a", 5); err != nil {
 			return err
 		}
@@ -955,7 +955,7 @@ func testCursorRoundTrip(t *testing.T, s storage.Store) {
 	}
 	// A cursor may move either way, to 0 and to the largest seq.
 	for _, v := range []uint64{3, 0, math.MaxUint64, 4} {
-		update(t, s, func(tx storage.Tx) error { return tx.PutCursor("webhook/a", v) })
+		update(t, s, func(tx datastore.Tx) error { return tx.PutCursor("webhook/a", v) })
 		if got := cursor(t, s, "webhook/a"); got != v {
 			t.Errorf("Cursor after PutCursor(%d) = %d", v, got)
 		}
@@ -965,9 +965,9 @@ func testCursorRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCursorBadNames(t *testing.T, s storage.Store) {
+func testCursorBadNames(t *testing.T, s datastore.Store) {
 	for _, n := range []string{"", "a\x00b", "\x00"} {
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			if err := tx.PutCursor(n, 9); err == nil {
 				t.Errorf("PutCursor(%q) succeeded, want an error", n)
 			}
@@ -987,19 +987,19 @@ func testCursorBadNames(t *testing.T, s storage.Store) {
 // testProcessRollback rolls back appends, timers and a cursor over
 // committed ones: nothing of it is kept, and the seqs that follow continue
 // from the last committed ones, with no gap left by the rollback.
-func testProcessRollback(t *testing.T, s storage.Store) {
+func testProcessRollback(t *testing.T, s datastore.Store) {
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	kept := model.Timer{At: baseTime, CaseID: c.ID, DeadlineID: 1}
 	appendEvents(t, s, c.ID, sampleCaseEvents(1, 2)...)
 	appendNotifications(t, s, sampleNotifications(1, 2)...)
 	putTimers(t, s, kept)
-	update(t, s, func(tx storage.Tx) error { return tx.PutCursor("webhook/a", 1) })
+	update(t, s, func(tx datastore.Tx) error { return tx.PutCursor("webhook/a", 1) })
 
 	added := []model.Timer{
 		{At: baseTime.Add(-time.Hour), CaseID: c.ID, DeadlineID: 2},
 		{At: baseTime, CaseID: c.ID, DeadlineID: 3},
 	}
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		if _, err := tx.AppendCaseEvents(c.ID, sampleCaseEvents(3, 3)...); err != nil {
 			return err
 		}
@@ -1074,9 +1074,9 @@ func testProcessRollback(t *testing.T, s storage.Store) {
 
 // testProcessRollbackFromEmpty rolls back the first event of a case and
 // the first outbox entry: the next ones still start at 1.
-func testProcessRollbackFromEmpty(t *testing.T, s storage.Store) {
+func testProcessRollbackFromEmpty(t *testing.T, s datastore.Store) {
 	var id uint64
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		c := sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement)
 		if err := tx.CreateCase(&c); err != nil {
 			return err
@@ -1123,7 +1123,7 @@ func testProcessRollbackFromEmpty(t *testing.T, s storage.Store) {
 // appending: a failure rolls back a shared transaction
 // and the others run again, and readers must still see seqs 1..n, each
 // entry of a call that succeeded exactly once.
-func testProcessBatchNoGaps(t *testing.T, s storage.Store) {
+func testProcessBatchNoGaps(t *testing.T, s datastore.Store) {
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 	const n = 30
 	ids := make([]string, n)
@@ -1133,7 +1133,7 @@ func testProcessBatchNoGaps(t *testing.T, s storage.Store) {
 	fails := func(i int) bool { return i%4 == 1 }
 	var mu sync.Mutex
 	runs := map[string]int{}
-	errs := runBatches(s.Update, ids, func(tx storage.Tx, id string, i int) error {
+	errs := runBatches(s.Update, ids, func(tx datastore.Tx, id string, i int) error {
 		mu.Lock()
 		runs[id]++
 		mu.Unlock()

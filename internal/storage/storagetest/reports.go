@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var reportTests = []namedTest{
@@ -21,9 +21,9 @@ var reportTests = []namedTest{
 	{"UpdateKeepsTaker", testReportUpdateKeepsTaker},
 }
 
-func testReportRoundTrip(t *testing.T, s storage.Store) {
+func testReportRoundTrip(t *testing.T, s datastore.Store) {
 	want := fullReport(newID(t))
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreateReport(want); err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func testReportRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReportRoundTripMinimal(t *testing.T, s storage.Store) {
+func testReportRoundTripMinimal(t *testing.T, s datastore.Store) {
 	want := minimalReport(newID(t), callOther)
 	createReports(t, s, want)
 	if d := sameReport(mustReport(t, s, want.ID), want); d != "" {
@@ -77,12 +77,12 @@ func testReportRoundTripMinimal(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReportDuplicateID(t *testing.T, s storage.Store) {
+func testReportDuplicateID(t *testing.T, s datastore.Store) {
 	first := fullReport(newID(t))
 	createReports(t, s, first)
 
 	second := minimalReport(first.ID, callOther)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "CreateReport with a taken id", tx.CreateReport(second), model.ErrAlreadyExists)
 		return nil // commit whatever the failed call may have written
 	})
@@ -97,7 +97,7 @@ func testReportDuplicateID(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReportNotFound(t *testing.T, s storage.Store) {
+func testReportNotFound(t *testing.T, s datastore.Store) {
 	stored := fullReport(newID(t))
 	createReports(t, s, stored)
 	for _, tt := range []struct{ name, id string }{
@@ -115,7 +115,7 @@ func testReportNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReportUpdate(t *testing.T, s storage.Store) {
+func testReportUpdate(t *testing.T, s datastore.Store) {
 	r := fullReport(newID(t))
 	other := minimalReport(newID(t), callOther)
 	createReports(t, s, r, other)
@@ -129,7 +129,7 @@ func testReportUpdate(t *testing.T, s storage.Store) {
 	r.Private = model.Sealed{KeyID: "dk-case-HN-2026-00042", Data: []byte{0x02, 0x00, 0x99}}
 	r.Reporter = model.Sealed{KeyID: "dk-reporter-2", Data: []byte{0xff}}
 	r.ReceiveTime = r.ReceiveTime.Add(-48 * 3600e9)
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(r) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(r) })
 
 	if d := sameReport(mustReport(t, s, r.ID), r); d != "" {
 		t.Errorf("Report after UpdateReport differs: %s", d)
@@ -146,7 +146,7 @@ func testReportUpdate(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReportUpdateMissing(t *testing.T, s storage.Store) {
+func testReportUpdateMissing(t *testing.T, s datastore.Store) {
 	stored := fullReport(newID(t))
 	createReports(t, s, stored)
 	for _, tt := range []struct{ name, id string }{
@@ -155,7 +155,7 @@ func testReportUpdateMissing(t *testing.T, s storage.Store) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := fullReport(tt.id)
-			update(t, s, func(tx storage.Tx) error {
+			update(t, s, func(tx datastore.Tx) error {
 				wantErr(t, "UpdateReport of a missing report", tx.UpdateReport(r), model.ErrNotFound)
 				return nil
 			})
@@ -172,7 +172,7 @@ func testReportUpdateMissing(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReportUpdateMovesCallType(t *testing.T, s storage.Store) {
+func testReportUpdateMovesCallType(t *testing.T, s datastore.Store) {
 	ids := newIDs(t, 3)
 	a := minimalReport(ids[0], model.CallIntervention)
 	b := minimalReport(ids[1], callOther)
@@ -196,7 +196,7 @@ func testReportUpdateMovesCallType(t *testing.T, s storage.Store) {
 	})
 
 	a.CallType = callInfo
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(a) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(a) })
 	check("after moving the oldest to another type", map[model.CallType][]string{
 		0:                      {c.ID, b.ID, a.ID},
 		model.CallIntervention: {c.ID},
@@ -205,7 +205,7 @@ func testReportUpdateMovesCallType(t *testing.T, s storage.Store) {
 	})
 
 	b.CallType = model.CallIntervention
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(b) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(b) })
 	check("after moving the middle one to intervention", map[model.CallType][]string{
 		0:                      {c.ID, b.ID, a.ID},
 		model.CallIntervention: {c.ID, b.ID},
@@ -214,7 +214,7 @@ func testReportUpdateMovesCallType(t *testing.T, s storage.Store) {
 	})
 
 	// Moving there and back in one transaction ends where it started.
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		b.CallType = callOther
 		if err := tx.UpdateReport(b); err != nil {
 			return err
@@ -231,7 +231,7 @@ func testReportUpdateMovesCallType(t *testing.T, s storage.Store) {
 // testReportUpdateKeepsTaker pins that the taker of a report cannot change
 // (to another user, to none, or from none) and that a refused update leaves
 // the record and the taker index as they were.
-func testReportUpdateKeepsTaker(t *testing.T, s storage.Store) {
+func testReportUpdateKeepsTaker(t *testing.T, s datastore.Store) {
 	r := fullReport(newID(t))
 	anon := minimalReport(newID(t), callOther)
 	createReports(t, s, r, anon)
@@ -249,7 +249,7 @@ func testReportUpdateKeepsTaker(t *testing.T, s storage.Store) {
 			changed := tt.stored
 			changed.TakenBy = tt.takenBy
 			changed.CaseNumber = "HN-2026-00099"
-			update(t, s, func(tx storage.Tx) error {
+			update(t, s, func(tx datastore.Tx) error {
 				if err := tx.UpdateReport(changed); err == nil {
 					t.Errorf("UpdateReport changing the taker from %q to %q succeeded", tt.stored.TakenBy, tt.takenBy)
 				}
@@ -269,7 +269,7 @@ func testReportUpdateKeepsTaker(t *testing.T, s storage.Store) {
 	// Changing everything else keeps the report listed under its taker.
 	r.CallType = callInfo
 	r.CaseNumber = "HN-2026-00007"
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(r) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(r) })
 	if got := listTakerReportIDs(t, s, "lan.nguyen"); !slices.Equal(got, []string{r.ID}) {
 		t.Errorf("after an update, ListReports(taken by lan.nguyen) = %v, want [%s]", got, r.ID)
 	}

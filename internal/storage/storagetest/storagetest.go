@@ -1,4 +1,4 @@
-// Package storagetest is the conformance suite for storage.Store: every
+// Package storagetest is the conformance suite for datastore.Store: every
 // implementation runs RunAll to prove it keeps the contract.
 package storagetest
 
@@ -14,16 +14,16 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // RunAll runs the whole suite. newStore must return a new, empty store each
 // time it is called; it should arrange (with t.Cleanup) for the store to be
 // closed. Every subtest gets its own store.
-func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
+func RunAll(t *testing.T, newStore func(t *testing.T) datastore.Store) {
 	t.Helper()
 	groups := []struct {
 		name  string
@@ -64,7 +64,7 @@ func RunAll(t *testing.T, newStore func(t *testing.T) storage.Store) {
 
 type namedTest struct {
 	name string
-	fn   func(t *testing.T, s storage.Store)
+	fn   func(t *testing.T, s datastore.Store)
 }
 
 // ---------------------------------------------------------------------------
@@ -251,23 +251,23 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 // ---------------------------------------------------------------------------
 // Helpers
 
-func update(t *testing.T, s storage.Store, fn func(storage.Tx) error) {
+func update(t *testing.T, s datastore.Store, fn func(datastore.Tx) error) {
 	t.Helper()
 	if err := s.Update(context.Background(), fn); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
 }
 
-func view(t *testing.T, s storage.Store, fn func(storage.ReadTx) error) {
+func view(t *testing.T, s datastore.Store, fn func(datastore.ReadTx) error) {
 	t.Helper()
 	if err := s.View(context.Background(), fn); err != nil {
 		t.Fatalf("View: %v", err)
 	}
 }
 
-func createReports(t *testing.T, s storage.Store, rs ...model.StoredReport) {
+func createReports(t *testing.T, s datastore.Store, rs ...model.StoredReport) {
 	t.Helper()
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, r := range rs {
 			if err := tx.CreateReport(r); err != nil {
 				return fmt.Errorf("CreateReport(%s): %w", r.ID, err)
@@ -279,11 +279,11 @@ func createReports(t *testing.T, s storage.Store, rs ...model.StoredReport) {
 
 // createCases stores the cases one transaction each and returns them with
 // their assigned ids.
-func createCases(t *testing.T, s storage.Store, cs ...model.Case) []model.Case {
+func createCases(t *testing.T, s datastore.Store, cs ...model.Case) []model.Case {
 	t.Helper()
 	out := make([]model.Case, len(cs))
 	for i, c := range cs {
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			if err := tx.CreateCase(&c); err != nil {
 				return fmt.Errorf("CreateCase(%s): %w", c.Number, err)
 			}
@@ -295,28 +295,28 @@ func createCases(t *testing.T, s storage.Store, cs ...model.Case) []model.Case {
 }
 
 // readOne runs read in a read transaction and returns its result and error.
-func readOne[T any](t *testing.T, s storage.Store, read func(storage.ReadTx) (T, error)) (T, error) {
+func readOne[T any](t *testing.T, s datastore.Store, read func(datastore.ReadTx) (T, error)) (T, error) {
 	t.Helper()
 	var v T
 	var rerr error
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		v, rerr = read(tx)
 		return nil
 	})
 	return v, rerr
 }
 
-func getReport(t *testing.T, s storage.Store, id string) (model.StoredReport, error) {
+func getReport(t *testing.T, s datastore.Store, id string) (model.StoredReport, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (model.StoredReport, error) { return tx.Report(id) })
+	return readOne(t, s, func(tx datastore.ReadTx) (model.StoredReport, error) { return tx.Report(id) })
 }
 
-func getCase(t *testing.T, s storage.Store, number string) (model.Case, error) {
+func getCase(t *testing.T, s datastore.Store, number string) (model.Case, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (model.Case, error) { return tx.CaseByNumber(number) })
+	return readOne(t, s, func(tx datastore.ReadTx) (model.Case, error) { return tx.CaseByNumber(number) })
 }
 
-func mustReport(t *testing.T, s storage.Store, id string) model.StoredReport {
+func mustReport(t *testing.T, s datastore.Store, id string) model.StoredReport {
 	t.Helper()
 	r, err := getReport(t, s, id)
 	if err != nil {
@@ -325,7 +325,7 @@ func mustReport(t *testing.T, s storage.Store, id string) model.StoredReport {
 	return r
 }
 
-func mustCase(t *testing.T, s storage.Store, number string) model.Case {
+func mustCase(t *testing.T, s datastore.Store, number string) model.Case {
 	t.Helper()
 	c, err := getCase(t, s, number)
 	if err != nil {
@@ -343,11 +343,11 @@ func wantErr(t *testing.T, what string, err, want error) {
 
 // listReportIDs lists the ids of every report of call type ct (0 for any) in
 // one call.
-func listReportIDs(t *testing.T, s storage.Store, ct model.CallType) []string {
+func listReportIDs(t *testing.T, s datastore.Store, ct model.CallType) []string {
 	t.Helper()
 	var ids []string
-	view(t, s, func(tx storage.ReadTx) error {
-		rs, next, err := tx.ListReports(storage.ReportQuery{CallType: ct, Limit: 1000})
+	view(t, s, func(tx datastore.ReadTx) error {
+		rs, next, err := tx.ListReports(datastore.ReportQuery{CallType: ct, Limit: 1000})
 		if err != nil {
 			return fmt.Errorf("ListReports(call type %d): %w", ct, err)
 		}
@@ -364,11 +364,11 @@ func listReportIDs(t *testing.T, s storage.Store, ct model.CallType) []string {
 
 // listTakerReportIDs lists the ids of every report the user took, in one
 // call.
-func listTakerReportIDs(t *testing.T, s storage.Store, takenBy string) []string {
+func listTakerReportIDs(t *testing.T, s datastore.Store, takenBy string) []string {
 	t.Helper()
 	var ids []string
-	view(t, s, func(tx storage.ReadTx) error {
-		rs, next, err := tx.ListReports(storage.ReportQuery{TakenBy: takenBy, Limit: 1000})
+	view(t, s, func(tx datastore.ReadTx) error {
+		rs, next, err := tx.ListReports(datastore.ReportQuery{TakenBy: takenBy, Limit: 1000})
 		if err != nil {
 			return fmt.Errorf("ListReports(taken by %q): %w", takenBy, err)
 		}
@@ -382,11 +382,11 @@ func listTakerReportIDs(t *testing.T, s storage.Store, takenBy string) []string 
 }
 
 // listCaseNumbers lists every case matching the filter in one call.
-func listCaseNumbers(t *testing.T, s storage.Store, unit units.Key, status model.CaseStatus) []string {
+func listCaseNumbers(t *testing.T, s datastore.Store, unit units.Key, status model.CaseStatus) []string {
 	t.Helper()
 	var nums []string
-	view(t, s, func(tx storage.ReadTx) error {
-		cs, next, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unit, Status: status, Limit: 1000})
+	view(t, s, func(tx datastore.ReadTx) error {
+		cs, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unit, Status: status, Limit: 1000})
 		if err != nil {
 			return fmt.Errorf("ListCases(unit %s, status %d): %w", unitName(unit), status, err)
 		}

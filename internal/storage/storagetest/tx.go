@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var idempotencyTests = []namedTest{
@@ -35,18 +35,18 @@ func sampleIdempotency(key string) model.IdempotencyRecord {
 	}
 }
 
-func getIdempotency(t *testing.T, s storage.Store, key string) (model.IdempotencyRecord, error) {
+func getIdempotency(t *testing.T, s datastore.Store, key string) (model.IdempotencyRecord, error) {
 	t.Helper()
-	return readOne(t, s, func(tx storage.ReadTx) (model.IdempotencyRecord, error) { return tx.Idempotency(key) })
+	return readOne(t, s, func(tx datastore.ReadTx) (model.IdempotencyRecord, error) { return tx.Idempotency(key) })
 }
 
-func testIdempotencyRoundTrip(t *testing.T, s storage.Store) {
+func testIdempotencyRoundTrip(t *testing.T, s datastore.Store) {
 	recs := []model.IdempotencyRecord{
 		sampleIdempotency("CreateReport/5f0e6a8c-6d0b-4c51-9a55-2f1f3c1c0b11"),
 		sampleIdempotency("CreateReport/5f0e6a8c-6d0b-4c51-9a55-2f1f3c1c0b1"), // a prefix of the first
 		{Key: "AcknowledgeCase/ký tự", Fingerprint: []byte("x"), Resource: "HN-2026-00001", CreateTime: baseTime.Add(time.Minute)},
 	}
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		for _, r := range recs {
 			if err := tx.PutIdempotency(r); err != nil {
 				return err
@@ -72,14 +72,14 @@ func testIdempotencyRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyDuplicateKey(t *testing.T, s storage.Store) {
+func testIdempotencyDuplicateKey(t *testing.T, s datastore.Store) {
 	first := sampleIdempotency("CreateReport/abc")
-	update(t, s, func(tx storage.Tx) error { return tx.PutIdempotency(first) })
+	update(t, s, func(tx datastore.Tx) error { return tx.PutIdempotency(first) })
 
 	second := first
 	second.Fingerprint = []byte("another request")
 	second.Resource = "another resource"
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		wantErr(t, "PutIdempotency with a taken key", tx.PutIdempotency(second), model.ErrAlreadyExists)
 		return nil // commit whatever the failed call may have written
 	})
@@ -92,8 +92,8 @@ func testIdempotencyDuplicateKey(t *testing.T, s storage.Store) {
 	}
 }
 
-func testIdempotencyNotFound(t *testing.T, s storage.Store) {
-	update(t, s, func(tx storage.Tx) error { return tx.PutIdempotency(sampleIdempotency("CreateReport/abc")) })
+func testIdempotencyNotFound(t *testing.T, s datastore.Store) {
+	update(t, s, func(tx datastore.Tx) error { return tx.PutIdempotency(sampleIdempotency("CreateReport/abc")) })
 	for _, key := range []string{"CreateReport/abd", "CreateReport/ab", "CreateReport/abcd", "createreport/abc", ""} {
 		_, err := getIdempotency(t, s, key)
 		wantErr(t, fmt.Sprintf("Idempotency(%q)", key), err, model.ErrNotFound)
@@ -112,12 +112,12 @@ var transactionTests = []namedTest{
 
 var errBoom = errors.New("boom")
 
-func testRollbackLeavesNothing(t *testing.T, s storage.Store) {
+func testRollbackLeavesNothing(t *testing.T, s datastore.Store) {
 	r := fullReport(newID(t))
 	c := sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement)
 	idem := sampleIdempotency("CreateReport/abc")
 	var ran bool
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		ran = true
 		if err := tx.CreateReport(r); err != nil {
 			return err
@@ -144,7 +144,7 @@ func testRollbackLeavesNothing(t *testing.T, s storage.Store) {
 		t.Fatalf("Update error = %v, want the error fn returned", err)
 	}
 
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		if _, err := tx.Report(r.ID); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("after rollback, Report error = %v, want ErrNotFound", err)
 		}
@@ -173,7 +173,7 @@ func testRollbackLeavesNothing(t *testing.T, s storage.Store) {
 		t.Errorf("after rollback, NextCaseSequence(2026) = %d, want 1", n)
 	}
 	c2 := sampleCase(c.Number, unitB, model.StatusClosed)
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreateReport(r); err != nil {
 			return fmt.Errorf("CreateReport of the rolled-back id: %w", err)
 		}
@@ -188,8 +188,8 @@ func testRollbackLeavesNothing(t *testing.T, s storage.Store) {
 	})
 }
 
-func listCaseNumbersTx(tx storage.ReadTx, unit units.Key) []string {
-	cs, _, err := tx.ListCases(storage.CaseQuery{ResponsibleUnit: unit, Limit: 100})
+func listCaseNumbersTx(tx datastore.ReadTx, unit units.Key) []string {
+	cs, _, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unit, Limit: 100})
 	if err != nil {
 		return []string{"error: " + err.Error()}
 	}
@@ -198,12 +198,12 @@ func listCaseNumbersTx(tx storage.ReadTx, unit units.Key) []string {
 
 // testRollbackKeepsUpdatedRecords rolls back updates of existing records:
 // the records and their index entries stay as they were.
-func testRollbackKeepsUpdatedRecords(t *testing.T, s storage.Store) {
+func testRollbackKeepsUpdatedRecords(t *testing.T, s datastore.Store) {
 	r := fullReport(newID(t))
 	createReports(t, s, r)
 	c := createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))[0]
 
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		r2 := r
 		r2.CallType = callOther
 		r2.Private = model.Sealed{KeyID: "rolled back", Data: []byte("rolled back")}
@@ -245,15 +245,15 @@ func testRollbackKeepsUpdatedRecords(t *testing.T, s storage.Store) {
 // testRollbackIdentitiesAndKeys rolls back the creation of users, tokens,
 // police units and data keys, and the update of existing ones: nothing of
 // it is kept, in the records or in the token index.
-func testRollbackIdentitiesAndKeys(t *testing.T, s storage.Store) {
+func testRollbackIdentitiesAndKeys(t *testing.T, s datastore.Store) {
 	user := sampleUser("lan.nguyen")
 	tok := sampleToken("tok1", user.ID)
 	key := sampleWrapped("master-old", 1)
 	createUsers(t, s, user)
 	createTokens(t, s, tok)
-	putDataKeys(t, s, storage.DataKey{ID: "k1", Wrapped: key})
+	putDataKeys(t, s, datastore.DataKey{ID: "k1", Wrapped: key})
 
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		if err := tx.CreateUser(sampleUser("minh.tran")); err != nil {
 			return err
 		}
@@ -332,13 +332,13 @@ func waitBriefly(ch <-chan struct{}) bool {
 // testViewSeesOnlyCommitted reads while a write transaction has written but
 // not committed. A store that serialises readers behind the writer passes if
 // the read, once it runs, sees the committed report.
-func testViewSeesOnlyCommitted(t *testing.T, s storage.Store) {
+func testViewSeesOnlyCommitted(t *testing.T, s datastore.Store) {
 	r := fullReport(newID(t))
 	written := make(chan struct{})
 	release := make(chan struct{})
 	updated := make(chan error, 1)
 	go func() {
-		updated <- s.Update(context.Background(), func(tx storage.Tx) error {
+		updated <- s.Update(context.Background(), func(tx datastore.Tx) error {
 			if err := tx.CreateReport(r); err != nil {
 				return err
 			}
@@ -359,9 +359,9 @@ func testViewSeesOnlyCommitted(t *testing.T, s storage.Store) {
 	var committed bool
 	go func() {
 		defer close(viewed)
-		viewErr = s.View(context.Background(), func(tx storage.ReadTx) error {
+		viewErr = s.View(context.Background(), func(tx datastore.ReadTx) error {
 			_, err := tx.Report(r.ID)
-			rs, _, lerr := tx.ListReports(storage.ReportQuery{Limit: 10})
+			rs, _, lerr := tx.ListReports(datastore.ReportQuery{Limit: 10})
 			if lerr != nil {
 				return lerr
 			}
@@ -402,7 +402,7 @@ func testViewSeesOnlyCommitted(t *testing.T, s storage.Store) {
 // testViewIsASnapshot commits a write while a View is open: the View keeps
 // seeing the state it started with. If the store makes the writer wait for
 // the reader, the check is skipped rather than deadlocking.
-func testViewIsASnapshot(t *testing.T, s storage.Store) {
+func testViewIsASnapshot(t *testing.T, s datastore.Store) {
 	// Make room first: a large record, then shrunk. A store on a memory-mapped
 	// file (bbolt) must remap, and so wait for open readers, only when a
 	// commit grows the file; the space freed here spares the commit below.
@@ -410,19 +410,19 @@ func testViewIsASnapshot(t *testing.T, s storage.Store) {
 	old.Private.Data = bytes.Repeat([]byte("x"), 512<<10)
 	createReports(t, s, old)
 	old.Private.Data = []byte("short")
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(old) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(old) })
 	r := fullReport(newID(t))
 
 	committed := make(chan struct{})
 	var updateErr error
 	var checked bool
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		if _, err := tx.Report(r.ID); !errors.Is(err, model.ErrNotFound) {
 			return fmt.Errorf("before the write, Report error = %v, want ErrNotFound", err)
 		}
 		go func() {
 			defer close(committed)
-			updateErr = s.Update(context.Background(), func(tx storage.Tx) error {
+			updateErr = s.Update(context.Background(), func(tx datastore.Tx) error {
 				return tx.CreateReport(r)
 			})
 		}()
@@ -434,7 +434,7 @@ func testViewIsASnapshot(t *testing.T, s storage.Store) {
 		if _, err := tx.Report(r.ID); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("an open View saw a later commit: Report error = %v, want ErrNotFound", err)
 		}
-		rs, _, err := tx.ListReports(storage.ReportQuery{Limit: 10})
+		rs, _, err := tx.ListReports(datastore.ReportQuery{Limit: 10})
 		if err != nil {
 			return err
 		}
@@ -455,13 +455,13 @@ func testViewIsASnapshot(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCancelledContext(t *testing.T, s storage.Store) {
+func testCancelledContext(t *testing.T, s datastore.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := fullReport(newID(t))
 
 	ran := false
-	err := s.Update(ctx, func(tx storage.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		ran = true
 		return tx.CreateReport(r)
 	})
@@ -476,7 +476,7 @@ func testCancelledContext(t *testing.T, s storage.Store) {
 	}
 
 	ran = false
-	err = s.View(ctx, func(storage.ReadTx) error {
+	err = s.View(ctx, func(datastore.ReadTx) error {
 		ran = true
 		return nil
 	})
@@ -495,11 +495,11 @@ func testCancelledContext(t *testing.T, s storage.Store) {
 // testValuesOutliveTransaction reads records, then grows the store a lot
 // (which makes a memory-mapped store remap its file) and checks that the
 // values read earlier are intact.
-func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
+func testValuesOutliveTransaction(t *testing.T, s datastore.Store) {
 	r := fullReport(newID(t))
 	c := sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement)
 	idem := sampleIdempotency("CreateReport/abc")
-	update(t, s, func(tx storage.Tx) error {
+	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.CreateReport(r); err != nil {
 			return err
 		}
@@ -513,7 +513,7 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 	var gotC model.Case
 	var gotI model.IdempotencyRecord
 	var listed []model.StoredReport
-	view(t, s, func(tx storage.ReadTx) error {
+	view(t, s, func(tx datastore.ReadTx) error {
 		var err error
 		if gotR, err = tx.Report(r.ID); err != nil {
 			return err
@@ -524,7 +524,7 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 		if gotI, err = tx.Idempotency(idem.Key); err != nil {
 			return err
 		}
-		listed, _, err = tx.ListReports(storage.ReportQuery{Limit: 10})
+		listed, _, err = tx.ListReports(datastore.ReportQuery{Limit: 10})
 		return err
 	})
 
@@ -532,7 +532,7 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 	big := bytes.Repeat([]byte("x"), 32<<10)
 	ids := newIDs(t, 64)
 	for i := 0; i < len(ids); i += 8 {
-		update(t, s, func(tx storage.Tx) error {
+		update(t, s, func(tx datastore.Tx) error {
 			for _, id := range ids[i : i+8] {
 				b := minimalReport(id, callOther)
 				b.Private.Data = big
@@ -545,7 +545,7 @@ func testValuesOutliveTransaction(t *testing.T, s storage.Store) {
 	}
 	r2 := r
 	r2.Private.Data = bytes.Repeat([]byte("y"), len(r.Private.Data))
-	update(t, s, func(tx storage.Tx) error { return tx.UpdateReport(r2) })
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(r2) })
 
 	if d := sameReport(gotR, r); d != "" {
 		t.Errorf("report read earlier changed: %s", d)

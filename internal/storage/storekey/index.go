@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // The scope and queue indexes turn every list of cases into prefix scans.
@@ -115,9 +115,9 @@ func ScopePrefixes(scopes []string) [][]byte {
 	return out
 }
 
-// ListQueue serves storage.ReadTx.ListQueue from the queue index: open
+// ListQueue serves datastore.ReadTx.ListQueue from the queue index: open
 // returns a new cursor over its keys, load reads a case by id.
-func ListQueue(open func() Cursor, q storage.QueueQuery, load func(id uint64) (model.Case, error)) ([]model.Case, string, error) {
+func ListQueue(open func() Cursor, q datastore.QueueQuery, load func(id uint64) (model.Case, error)) ([]model.Case, string, error) {
 	prefixes := make([][]byte, 0, len(q.Keys))
 	for _, k := range q.Keys {
 		prefixes = append(prefixes, CaseQueuePrefix(k, q.Queue))
@@ -165,7 +165,7 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 	if cursor != "" {
 		var err error
 		if after, err = hex.DecodeString(cursor); err != nil || len(after) != suffixLen {
-			return "", storage.ErrBadCursor
+			return "", model.ErrBadCursor
 		}
 	}
 	type head struct {
@@ -267,18 +267,18 @@ func seekBefore(c Cursor, k []byte) []byte {
 // id -> record, decode reading a record) and returns the first key of
 // each master, in order of master id: DataKeyPerMaster the slow way, for a
 // store without an index by master.
-func FirstDataKeyPerMaster(c Cursor, decode func([]byte) (keys.WrappedKey, error)) ([]storage.DataKey, error) {
-	first := map[string]storage.DataKey{}
+func FirstDataKeyPerMaster(c Cursor, decode func([]byte) (keys.WrappedKey, error)) ([]datastore.DataKey, error) {
+	first := map[string]datastore.DataKey{}
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		w, err := decode(v)
 		if err != nil {
 			return nil, fmt.Errorf("data key %q: %w", k, err)
 		}
 		if _, seen := first[w.MasterID]; !seen {
-			first[w.MasterID] = storage.DataKey{ID: string(k), Wrapped: w}
+			first[w.MasterID] = datastore.DataKey{ID: string(k), Wrapped: w}
 		}
 	}
-	out := make([]storage.DataKey, 0, len(first))
+	out := make([]datastore.DataKey, 0, len(first))
 	for _, m := range slices.Sorted(maps.Keys(first)) {
 		out = append(out, first[m])
 	}

@@ -1,4 +1,4 @@
-// Package storekey holds what every storage.Store implementation shares
+// Package storekey holds what every datastore.Store implementation shares
 // that is not tied to one database: the encodings of index keys and list
 // cursors, the walk that turns ordered keys into pages, the rules on which
 // ids and times a store can hold, and the filter of audit queries. Sharing
@@ -21,9 +21,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 var be = binary.BigEndian
@@ -157,7 +157,7 @@ func IdempotencyTimeKey(at time.Time, key string) []byte {
 
 // AuditMatches checks every condition of q on e, the indexed one included,
 // so an index entry that disagrees with its event cannot widen the result.
-func AuditMatches(q storage.AuditQuery, e audit.Event) bool {
+func AuditMatches(q datastore.AuditQuery, e audit.Event) bool {
 	switch {
 	case q.Case != "" && e.Case != q.Case:
 		return false
@@ -202,7 +202,7 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 	if cursor != "" {
 		after, err := hex.DecodeString(cursor)
 		if err != nil || !bytes.HasPrefix(after, prefix) || len(after) != len(prefix)+idLen {
-			return "", storage.ErrBadCursor
+			return "", model.ErrBadCursor
 		}
 		if k, _ = c.Seek(after); k == nil {
 			k, _ = c.Last()
@@ -267,7 +267,7 @@ func ScanAsc(c Cursor, cursor string, limit int, fn func(k, v []byte) error) (st
 	} else {
 		after, err := hex.DecodeString(cursor)
 		if err != nil || len(after) == 0 {
-			return "", storage.ErrBadCursor
+			return "", model.ErrBadCursor
 		}
 		if k, v = c.Seek(after); bytes.Equal(k, after) {
 			k, v = c.Next()

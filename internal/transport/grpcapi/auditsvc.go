@@ -9,7 +9,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 type auditServer struct {
@@ -20,7 +19,7 @@ type auditServer struct {
 }
 
 func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEventsRequest) (*pb.ListAuditEventsResponse, error) {
-	q := storage.AuditQuery{Limit: pageSize(req.GetPageSize(), 100, 1000)}
+	q := auditlog.Query{Limit: pageSize(req.GetPageSize(), 100, 1000)}
 	if c := req.GetCase(); c != "" {
 		number, err := intake.ParseCaseName(c)
 		if err != nil {

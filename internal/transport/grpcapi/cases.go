@@ -10,7 +10,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 type caseServer struct {
@@ -52,7 +51,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	cases, next, err := s.intake.ListCases(ctx, p, storage.CaseQuery{
+	cases, next, err := s.intake.ListCases(ctx, p, intake.CaseQuery{
 		ResponsibleUnit: unit,
 		Status:          caseStatuses.toModel(req.GetStatus()),
 		After:           cursor,

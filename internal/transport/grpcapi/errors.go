@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // ErrorDomain is the ErrorInfo domain of every error this service returns.
@@ -58,7 +57,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		}})
 	case errors.As(err, &pre):
 		return withInfo(codes.FailedPrecondition, pre.Description, pre.Reason, nil)
-	case errors.Is(err, storage.ErrBadCursor):
+	case errors.Is(err, model.ErrBadCursor):
 		return invalidArgument([]*errdetails.BadRequest_FieldViolation{{
 			Field: "page_token", Description: "page_token is not one this service issued", Reason: "page_token.valid",
 		}})
@@ -74,7 +73,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	case errors.Is(err, model.ErrConflict):
 		return withInfo(codes.Aborted, "the resource changed since it was read; read it again and retry with the new etag", ReasonEtagMismatch, nil)
-	case errors.Is(err, storage.ErrFull), errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, model.ErrFull), errors.Is(err, syscall.ENOSPC):
 		// The operator must act (free disk space, raise --max-db-size); the
 		// client can only retry later. Reads that need no write go on.
 		log.ErrorContext(ctx, "database full: a write was refused", "err", err)

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 func TestToStatus(t *testing.T) {
@@ -28,7 +27,7 @@ func TestToStatus(t *testing.T) {
 	}{
 		{"field", fmt.Errorf("wrapped: %w", model.InvalidField("report.x", "rule.x", "bad")), codes.InvalidArgument, ReasonInvalidField, false},
 		{"precondition", model.Precondition("REPORT_ALREADY_LINKED", "already linked"), codes.FailedPrecondition, "REPORT_ALREADY_LINKED", false},
-		{"bad cursor", fmt.Errorf("list: %w", storage.ErrBadCursor), codes.InvalidArgument, ReasonInvalidField, false},
+		{"bad cursor", fmt.Errorf("list: %w", model.ErrBadCursor), codes.InvalidArgument, ReasonInvalidField, false},
 		{"not found hides the name", fmt.Errorf("case %s: %w", secret, model.ErrNotFound), codes.NotFound, ReasonNotFound, false},
 		{"request id reused", fmt.Errorf("x: %w", model.ErrIdempotencyMismatch), codes.AlreadyExists, ReasonRequestIDReused, false},
 		{"already exists", model.ErrAlreadyExists, codes.AlreadyExists, ReasonAlreadyExists, false},

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/storage"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // A full database is RESOURCE_EXHAUSTED with reason DATABASE_FULL, however
@@ -26,7 +26,7 @@ import (
 // file the transport touched), and the operator is told in the log.
 func TestToStatusDatabaseFull(t *testing.T) {
 	for _, err := range []error{
-		fmt.Errorf("create report: %w", storage.ErrFull),
+		fmt.Errorf("create report: %w", model.ErrFull),
 		fmt.Errorf("backup: %w", &fs.PathError{Op: "write", Path: "/var/lib/childcase/x", Err: syscall.ENOSPC}),
 	} {
 		var logs bytes.Buffer

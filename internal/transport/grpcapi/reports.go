@@ -10,7 +10,6 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/intake"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 type reportServer struct {
@@ -53,7 +52,7 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 	if err != nil {
 		return nil, err
 	}
-	reports, next, err := s.intake.ListReports(ctx, p, storage.ReportQuery{
+	reports, next, err := s.intake.ListReports(ctx, p, intake.ReportQuery{
 		CallType: callTypes.toModel(req.GetCallType()),
 		After:    cursor,
 		Limit:    pageSize(req.GetPageSize(), 50, 500),

@@ -13,7 +13,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
-	"github.com/childcase/childcase/internal/storage"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -77,7 +76,7 @@ func TestRefusalWindows(t *testing.T) {
 		t.Fatalf("%d events for 500 addresses, want %d", res.HeadSeq, MaxRefusalEvents)
 	}
 	g.refusals.flush(ctx, true) // shutdown
-	events, _, err := log.List(ctx, storage.AuditQuery{Limit: 1000})
+	events, _, err := log.List(ctx, auditlog.Query{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

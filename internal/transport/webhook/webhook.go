@@ -66,8 +66,8 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
-	"github.com/childcase/childcase/internal/storage"
 )
 
 // Header names of a delivery.
@@ -101,7 +101,7 @@ type Deliverer struct {
 	// Batch is how many notifications are read from the store at once.
 	Batch int
 
-	store  storage.Store
+	outbox *outbox.Service
 	hooks  []policy.Webhook
 	wake   func() <-chan struct{}
 	clk    clock.Clock
@@ -114,7 +114,7 @@ type Deliverer struct {
 // only. A nil client means a default one; either way redirects are not
 // followed, since they would carry the signed request elsewhere. clk gives
 // the timestamps that are signed; waits use real time.
-func New(store storage.Store, hooks []policy.Webhook, wake func() <-chan struct{}, clk clock.Clock, log *slog.Logger, client *http.Client) *Deliverer {
+func New(ob *outbox.Service, hooks []policy.Webhook, wake func() <-chan struct{}, clk clock.Clock, log *slog.Logger, client *http.Client) *Deliverer {
 	c := &http.Client{}
 	if client != nil {
 		cp := *client
@@ -133,7 +133,7 @@ func New(store storage.Store, hooks []policy.Webhook, wake func() <-chan struct{
 		Timeout:    DefaultTimeout,
 		Poll:       DefaultPoll,
 		Batch:      DefaultBatch,
-		store:      store,
+		outbox:     ob,
 		hooks:      append([]policy.Webhook(nil), hooks...),
 		wake:       wake,
 		clk:        clk,
@@ -152,9 +152,6 @@ func (d *Deliverer) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-func cursorName(hook string) string     { return "webhook/" + hook }
-func registeredName(hook string) string { return "webhook/" + hook + "/registered" }
-
 // run delivers to one webhook until ctx ends.
 func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 	log := d.log.With("webhook", h.Name)
@@ -165,7 +162,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 	var cur uint64
 	for failures := 0; ; failures++ {
 		var err error
-		if cur, err = d.start(ctx, h.Name); err == nil {
+		if cur, err = d.outbox.Start(ctx, h.Name); err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -187,12 +184,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 		if d.wake != nil {
 			wake = d.wake()
 		}
-		var batch []model.Notification
-		err := d.store.View(ctx, func(tx storage.ReadTx) error {
-			var err error
-			batch, err = tx.Notifications(cur, max(d.Batch, 1))
-			return err
-		})
+		batch, err := d.outbox.Read(ctx, cur, max(d.Batch, 1))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -225,35 +217,6 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 	}
 }
 
-// start returns the webhook's cursor, registering a webhook the store has
-// not seen at the current end of the outbox.
-func (d *Deliverer) start(ctx context.Context, name string) (uint64, error) {
-	var cur uint64
-	err := d.store.Update(ctx, func(tx storage.Tx) error {
-		var err error
-		if cur, err = tx.Cursor(cursorName(name)); err != nil {
-			return err
-		}
-		reg, err := tx.Cursor(registeredName(name))
-		if err != nil {
-			return err
-		}
-		if reg == 0 {
-			if cur == 0 {
-				if cur, err = tx.OutboxHead(); err != nil {
-					return err
-				}
-				if err := tx.PutCursor(cursorName(name), cur); err != nil {
-					return err
-				}
-			}
-			return tx.PutCursor(registeredName(name), 1)
-		}
-		return nil
-	})
-	return cur, err
-}
-
 // deliver sends n until the receiver acknowledges it and the cursor is
 // stored; false when ctx ended first.
 func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webhook, n model.Notification) bool {
@@ -270,9 +233,7 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 		if err == nil && status/100 == 2 {
 			// Record the acknowledgement even if ctx ends now: the
 			// receiver has it, and sending it again is only harmless.
-			err = d.store.Update(context.WithoutCancel(ctx), func(tx storage.Tx) error {
-				return tx.PutCursor(cursorName(h.Name), n.Seq)
-			})
+			err = d.outbox.Acknowledge(context.WithoutCancel(ctx), h.Name, n.Seq)
 			if err == nil {
 				if attempt > 0 {
 					log.Info("webhook: delivered after retries", "seq", n.Seq, "attempts", attempt+1)

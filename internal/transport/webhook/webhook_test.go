@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,10 +16,11 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
-	"github.com/childcase/childcase/internal/storage"
-	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 var (
@@ -28,15 +28,9 @@ var (
 	t0         = time.Date(2026, time.March, 14, 9, 26, 53, 123456789, time.FixedZone("ICT", 7*3600))
 )
 
-func openStore(t *testing.T) *boltstore.Store {
-	t.Helper()
-	s, err := boltstore.Open(filepath.Join(t.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
+// openStore returns an empty store: the deliverer reads it only through
+// the domain's outbox service, so the in-memory one stands for any.
+func openStore(*testing.T) *memstore.Store { return memstore.New() }
 
 // hub is process.Hub's contract: Wait's channel is closed at the next notify.
 type hub struct {
@@ -60,7 +54,7 @@ func (h *hub) notify() {
 }
 
 // appendN commits n notifications in one transaction and wakes h.
-func appendN(t *testing.T, s storage.Store, h *hub, n int) []model.Notification {
+func appendN(t *testing.T, s datastore.Store, h *hub, n int) []model.Notification {
 	t.Helper()
 	ns := make([]model.Notification, n)
 	for i := range ns {
@@ -74,7 +68,7 @@ func appendN(t *testing.T, s storage.Store, h *hub, n int) []model.Notification 
 		}
 	}
 	var out []model.Notification
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		var err error
 		out, err = tx.AppendNotifications(ns...)
 		return err
@@ -88,10 +82,10 @@ func appendN(t *testing.T, s storage.Store, h *hub, n int) []model.Notification 
 	return out
 }
 
-func cursor(t *testing.T, s storage.Store, name string) uint64 {
+func cursor(t *testing.T, s datastore.Store, name string) uint64 {
 	t.Helper()
 	var c uint64
-	err := s.View(context.Background(), func(tx storage.ReadTx) error {
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		var err error
 		c, err = tx.Cursor(name)
 		return err
@@ -102,9 +96,9 @@ func cursor(t *testing.T, s storage.Store, name string) uint64 {
 	return c
 }
 
-func putCursor(t *testing.T, s storage.Store, name string, seq uint64) {
+func putCursor(t *testing.T, s datastore.Store, name string, seq uint64) {
 	t.Helper()
-	if err := s.Update(context.Background(), func(tx storage.Tx) error { return tx.PutCursor(name, seq) }); err != nil {
+	if err := s.Update(context.Background(), func(tx datastore.Tx) error { return tx.PutCursor(name, seq) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -174,12 +168,12 @@ func hook(name, url string) policy.Webhook {
 }
 
 // newTestDeliverer returns a Deliverer with millisecond backoffs.
-func newTestDeliverer(s storage.Store, hooks []policy.Webhook, h *hub, log *slog.Logger) *Deliverer {
+func newTestDeliverer(s datastore.Store, hooks []policy.Webhook, h *hub, log *slog.Logger) *Deliverer {
 	var wake func() <-chan struct{}
 	if h != nil {
 		wake = h.Wait
 	}
-	d := New(s, hooks, wake, clock.NewFake(t0), log, nil)
+	d := New(outbox.New(s), hooks, wake, clock.NewFake(t0), log, nil)
 	d.Backoff = time.Millisecond
 	d.MaxBackoff = 4 * time.Millisecond
 	d.Poll = 10 * time.Millisecond
@@ -261,7 +255,7 @@ func TestRequestFormatAndSignature(t *testing.T) {
 	d.clk = fake
 	start(t, d)
 	waitFor(t, "registration", func() bool { return cursor(t, s, "webhook/ops-1/registered") == 1 })
-	err := s.Update(context.Background(), func(tx storage.Tx) error {
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
 		_, err := tx.AppendNotifications(model.Notification{Time: t0, Kind: "WARNING", Case: "cases/HN-2026-00007", DeadlineID: 4, Detail: "half the time has passed"})
 		return err
 	})
@@ -550,7 +544,7 @@ func TestBackoff(t *testing.T) {
 func TestNoWebhooksReturnsAtOnce(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
-		New(openStore(t), nil, nil, nil, nil, nil).Run(context.Background())
+		New(outbox.New(openStore(t)), nil, nil, nil, nil, nil).Run(context.Background())
 		close(done)
 	}()
 	select {

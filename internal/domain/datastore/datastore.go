@@ -1,8 +1,14 @@
-// Package storage defines what the domain needs from a database: reading and
-// writing reports, cases and idempotency records inside transactions. It is
-// an interface only; boltstore implements it on a file, memstore in memory
-// (for tests), storekey holds what they share, and storagetest pins the
-// contract both keep. It must not hold process logic.
+// Package datastore is the domain's contract with a database: what the
+// domain needs to read and write reports, cases, identities, audit events,
+// the outbox, idempotency records and data keys inside transactions. The
+// domain owns it; internal/storage implements it (boltstore on a file,
+// memstore in memory, storekey holds what they share) and
+// internal/storage/storagetest pins the contract both keep. It is made of
+// small role interfaces, one reader and one writer per aggregate, composed
+// into ReadTx and Tx, so that a domain service can ask for no more than it
+// uses. It is an interface only: it must not hold process logic, and no
+// package outside internal/domain, internal/storage and the wiring in
+// internal/app may import it (internal/archtest checks this).
 //
 // Transaction bodies: View and Update run fn exactly once per call; Batch
 // may run it more than once (a store that shares one transaction among
@@ -12,10 +18,12 @@
 // its transaction, and must compute what it writes afresh each run; only
 // the result of the run that committed is returned.
 //
-// Errors: methods return model.ErrNotFound, model.ErrAlreadyExists or
-// model.ErrConflict (wrapped) as documented on each method; anything else is
-// an internal failure.
-package storage
+// Errors: methods return model.ErrNotFound, model.ErrAlreadyExists,
+// model.ErrConflict or model.ErrBadCursor (wrapped) as documented on each
+// method; Update and Batch return model.ErrFull (wrapped) when a write
+// cannot be committed for lack of space; anything else is an internal
+// failure.
+package datastore
 
 import (
 	"context"
@@ -33,18 +41,6 @@ import (
 // ErrSchemaTooNew is returned by Open when the database was written by a
 // newer version of childcase.
 var ErrSchemaTooNew = errors.New("database schema is newer than this binary supports")
-
-// ErrBadCursor is returned by list methods for a cursor the store did not
-// produce.
-var ErrBadCursor = errors.New("malformed list cursor")
-
-// ErrFull is returned (wrapped) by Update and Batch when a write cannot be
-// committed for lack of space: the database reached its configured maximum
-// size, or the disk (or the user's quota) is full. Nothing of the write is
-// kept; what was committed before stays readable, and writes work again
-// once there is room. A store may keep a reserve that Batch may use and
-// Update may not, so that Update fails with ErrFull first.
-var ErrFull = errors.New("the database is full")
 
 // Store is a transactional store.
 //
@@ -75,7 +71,10 @@ type Store interface {
 	// Update runs fn in a read-write transaction, which it may share with
 	// concurrent Updates (see Store), and commits it durably if fn returns
 	// nil; if fn returns an error nothing fn wrote is kept. Update returns
-	// only after the commit is on disk.
+	// only after the commit is on disk. A write that does not fit fails with
+	// model.ErrFull; nothing of it is kept, and what was committed before
+	// stays readable. A store may keep a reserve that Batch may use and
+	// Update may not, so that Update fails with model.ErrFull first.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Batch is Update for the small writes that must succeed when ordinary
 	// writes no longer can (audit events of reads, failed sign-ins):
@@ -89,17 +88,73 @@ type Store interface {
 	Close() error
 }
 
-// ReadTx reads within one consistent snapshot.
+// ReadTx reads within one consistent snapshot: every reader role at once.
 type ReadTx interface {
+	ReportReader
+	CaseReader
+	IdentityReader
+	AuditReader
+	OutboxReader
+	IdempotencyReader
+	KeyReader
+}
+
+// Tx reads and writes within one transaction: every role at once.
+type Tx interface {
+	ReadTx
+	ReportWriter
+	CaseWriter
+	IdentityWriter
+	AuditWriter
+	OutboxWriter
+	IdempotencyWriter
+	KeyWriter
+}
+
+// IdempotencyTx reads and writes idempotency records within a
+// transaction: all that the idempotency helpers need.
+type IdempotencyTx interface {
+	IdempotencyReader
+	IdempotencyWriter
+}
+
+// KeyTx reads and writes data keys within a transaction: all that the
+// vault needs.
+type KeyTx interface {
+	KeyReader
+	KeyWriter
+}
+
+// ReportReader reads the reports hotline takers record.
+type ReportReader interface {
 	// Report returns the report with that id, or model.ErrNotFound.
 	Report(id string) (model.StoredReport, error)
-	// CaseByNumber returns the case with that case number, or model.ErrNotFound.
-	CaseByNumber(number string) (model.Case, error)
 	// ListReports returns up to q.Limit reports, newest first, and a cursor
 	// for the next page ("" when there is none; a cursor never leads to an
 	// empty page). A cursor it did not issue for the same filters gives
-	// ErrBadCursor.
+	// model.ErrBadCursor.
 	ListReports(q ReportQuery) ([]model.StoredReport, string, error)
+}
+
+// ReportWriter writes reports.
+type ReportWriter interface {
+	// CreateReport stores a new report. It returns model.ErrAlreadyExists if
+	// a report with that id exists.
+	CreateReport(r model.StoredReport) error
+	// UpdateReport replaces a stored report. It returns model.ErrNotFound if
+	// there is none with that id. The taker cannot change. CreateReport and
+	// UpdateReport keep the report's scope keys (access.ReportScopeKeys,
+	// with the case its CaseNumber names) indexed, and UpdateCase moves
+	// those of the reports linked to the case when its scope keys change.
+	UpdateReport(r model.StoredReport) error
+}
+
+// CaseReader reads cases and their process: timelines, queues and timers.
+type CaseReader interface {
+	// CaseByNumber returns the case with that case number, or model.ErrNotFound.
+	CaseByNumber(number string) (model.Case, error)
+	// CaseByID returns the case with that internal id, or model.ErrNotFound.
+	CaseByID(id uint64) (model.Case, error)
 	// ListCases returns up to q.Limit cases, newest first, and a cursor for
 	// the next page, as ListReports. With a unit it reads only that unit's
 	// cases through an index; without one but with scope keys it reads only
@@ -112,9 +167,45 @@ type ReadTx interface {
 	// next page, as ListReports. It reads the queue index, so that a page
 	// costs about q.Limit cases however many the store holds.
 	ListQueue(q QueueQuery) ([]model.Case, string, error)
-	// Idempotency returns the record stored under key, or model.ErrNotFound.
-	Idempotency(key string) (model.IdempotencyRecord, error)
+	// CaseEvents returns up to limit timeline events of a case with a seq
+	// greater than after, oldest first.
+	CaseEvents(caseID uint64, after uint64, limit int) ([]model.CaseEvent, error)
+	// DueTimers returns up to limit timers with At at or before until,
+	// earliest first.
+	DueTimers(until time.Time, limit int) ([]model.Timer, error)
+	// NextTimer returns the earliest timer, and false when there is none.
+	NextTimer() (model.Timer, bool, error)
+}
 
+// CaseWriter writes cases and their process.
+type CaseWriter interface {
+	// NextCaseSequence returns the next case sequence number of a year,
+	// starting at 1.
+	NextCaseSequence(year int) (uint64, error)
+	// CreateCase stores a new case, assigning c.ID. It returns
+	// model.ErrAlreadyExists if the case number is taken.
+	CreateCase(c *model.Case) error
+	// CreateCase and UpdateCase keep the case's scope keys
+	// (access.ScopeKeys) and queue entries (access.QueueEntries) indexed
+	// in the same transaction.
+	//
+	// UpdateCase replaces a stored case and its index entries. It returns
+	// model.ErrNotFound if the case does not exist and model.ErrConflict if
+	// the stored revision is not c.Revision-1.
+	UpdateCase(c model.Case) error
+	// AppendCaseEvents appends timeline events to a case, assigning each
+	// the next seq of that case (from 1), and returns them.
+	AppendCaseEvents(caseID uint64, events ...model.CaseEvent) ([]model.CaseEvent, error)
+	// PutTimer stores a scheduler timer. Storing the same timer twice is
+	// harmless.
+	PutTimer(t model.Timer) error
+	// DeleteTimer removes a timer; removing one that does not exist is not
+	// an error.
+	DeleteTimer(t model.Timer) error
+}
+
+// IdentityReader reads users, their tokens and police units.
+type IdentityReader interface {
 	// User returns the user with that id, or model.ErrNotFound.
 	User(id string) (model.User, error)
 	// ListUsers returns up to limit users in order of id, after the cursor,
@@ -130,90 +221,10 @@ type ReadTx interface {
 	PoliceUnit(id string) (model.PoliceUnit, error)
 	// ListPoliceUnits returns every police unit in order of id.
 	ListPoliceUnits() ([]model.PoliceUnit, error)
-
-	// DataKey returns the wrapped data key with that id, or
-	// model.ErrNotFound.
-	DataKey(id string) (keys.WrappedKey, error)
-	// ListDataKeys returns up to limit data keys in order of id, after the
-	// cursor ("" for the start), and a cursor for the next page ("" at the
-	// end). Key rotation walks them in pages.
-	ListDataKeys(after string, limit int) ([]DataKey, string, error)
-	// DataKeyPerMaster returns one data key (the first by id) of every
-	// master key that wraps a data key, in order of master id. It reads
-	// one key per master, however many data keys there are: the check of
-	// the master key at start must not grow with the database.
-	DataKeyPerMaster() ([]DataKey, error)
-
-	// AuditHead returns the seq and hash of the last audit event, or 0 and
-	// nil when the log is empty.
-	AuditHead() (seq uint64, hash []byte, err error)
-	// AuditEvents yields the stored audit events in order of seq from seq
-	// from (1 for all), as they are stored, for verification; a record that
-	// cannot be decoded is yielded as an error and ends the sequence.
-	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
-	// CaseByID returns the case with that internal id, or model.ErrNotFound.
-	CaseByID(id uint64) (model.Case, error)
-	// CaseEvents returns up to limit timeline events of a case with a seq
-	// greater than after, oldest first.
-	CaseEvents(caseID uint64, after uint64, limit int) ([]model.CaseEvent, error)
-	// DueTimers returns up to limit timers with At at or before until,
-	// earliest first.
-	DueTimers(until time.Time, limit int) ([]model.Timer, error)
-	// NextTimer returns the earliest timer, and false when there is none.
-	NextTimer() (model.Timer, bool, error)
-	// Notifications returns up to limit outbox entries with a seq greater
-	// than after, oldest first.
-	Notifications(after uint64, limit int) ([]model.Notification, error)
-	// OutboxHead returns the seq of the last outbox entry, 0 when empty.
-	OutboxHead() (uint64, error)
-	// Cursor returns a named delivery cursor (a webhook's last delivered
-	// outbox seq), 0 when never set.
-	Cursor(name string) (uint64, error)
-
-	// ListAuditEvents returns up to q.Limit events matching every set
-	// field of q, newest first, and a cursor for the next page. With a case
-	// or an actor it reads an index instead of the whole log. The sequence
-	// AuditEvents returns is valid only inside its transaction.
-	ListAuditEvents(q AuditQuery) ([]audit.Event, string, error)
 }
 
-// Tx reads and writes within one transaction.
-type Tx interface {
-	ReadTx
-	// CreateReport stores a new report. It returns model.ErrAlreadyExists if
-	// a report with that id exists.
-	CreateReport(r model.StoredReport) error
-	// UpdateReport replaces a stored report. It returns model.ErrNotFound if
-	// there is none with that id. The taker cannot change. CreateReport and
-	// UpdateReport keep the report's scope keys (access.ReportScopeKeys,
-	// with the case its CaseNumber names) indexed, and UpdateCase moves
-	// those of the reports linked to the case when its scope keys change.
-	UpdateReport(r model.StoredReport) error
-	// NextCaseSequence returns the next case sequence number of a year,
-	// starting at 1.
-	NextCaseSequence(year int) (uint64, error)
-	// CreateCase stores a new case, assigning c.ID. It returns
-	// model.ErrAlreadyExists if the case number is taken.
-	CreateCase(c *model.Case) error
-	// CreateCase and UpdateCase keep the case's scope keys
-	// (access.ScopeKeys) and queue entries (access.QueueEntries) indexed
-	// in the same transaction.
-	//
-	// UpdateCase replaces a stored case and its index entries. It returns
-	// model.ErrNotFound if the case does not exist and model.ErrConflict if
-	// the stored revision is not c.Revision-1.
-	UpdateCase(c model.Case) error
-	// PutIdempotency stores an idempotency record. It returns
-	// model.ErrAlreadyExists if the key is taken.
-	PutIdempotency(r model.IdempotencyRecord) error
-	// DeleteIdempotencyBefore deletes up to limit (which must be positive)
-	// idempotency records whose CreateTime is strictly before before,
-	// oldest first, and returns how many it deleted; fewer than limit
-	// means none older is left. It reads an index by CreateTime, so its
-	// cost is proportional to what it deletes. A CreateTime before 1970
-	// counts as 1970.
-	DeleteIdempotencyBefore(before time.Time, limit int) (int, error)
-
+// IdentityWriter writes users, tokens and police units.
+type IdentityWriter interface {
 	// CreateUser stores a new user; model.ErrAlreadyExists if the id is taken.
 	CreateUser(u model.User) error
 	// UpdateUser replaces a stored user; model.ErrNotFound if there is none.
@@ -227,29 +238,93 @@ type Tx interface {
 	// CreatePoliceUnit stores a new police unit; model.ErrAlreadyExists if
 	// the id is taken.
 	CreatePoliceUnit(p model.PoliceUnit) error
+}
 
-	// PutDataKey stores or replaces a wrapped data key.
-	PutDataKey(id string, w keys.WrappedKey) error
+// AuditReader reads the sealed audit chain.
+type AuditReader interface {
+	// AuditHead returns the seq and hash of the last audit event, or 0 and
+	// nil when the log is empty.
+	AuditHead() (seq uint64, hash []byte, err error)
+	// AuditEvents yields the stored audit events in order of seq from seq
+	// from (1 for all), as they are stored, for verification; a record that
+	// cannot be decoded is yielded as an error and ends the sequence. The
+	// sequence is valid only inside its transaction.
+	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
+	// ListAuditEvents returns up to q.Limit events matching every set
+	// field of q, newest first, and a cursor for the next page. With a case
+	// or an actor it reads an index instead of the whole log.
+	ListAuditEvents(q AuditQuery) ([]audit.Event, string, error)
+}
 
-	// AppendCaseEvents appends timeline events to a case, assigning each
-	// the next seq of that case (from 1), and returns them.
-	AppendCaseEvents(caseID uint64, events ...model.CaseEvent) ([]model.CaseEvent, error)
-	// PutTimer stores a scheduler timer. Storing the same timer twice is
-	// harmless.
-	PutTimer(t model.Timer) error
-	// DeleteTimer removes a timer; removing one that does not exist is not
-	// an error.
-	DeleteTimer(t model.Timer) error
+// AuditWriter appends to the audit chain.
+type AuditWriter interface {
+	// AppendAudit seals events onto the end of the audit chain (from the
+	// stored head, inside this transaction), stores them with their index
+	// entries and the new head, and returns them as sealed.
+	AppendAudit(events ...audit.Event) ([]audit.Event, error)
+}
+
+// OutboxReader reads the notification outbox and its delivery cursors.
+type OutboxReader interface {
+	// Notifications returns up to limit outbox entries with a seq greater
+	// than after, oldest first.
+	Notifications(after uint64, limit int) ([]model.Notification, error)
+	// OutboxHead returns the seq of the last outbox entry, 0 when empty.
+	OutboxHead() (uint64, error)
+	// Cursor returns a named delivery cursor (a webhook's last delivered
+	// outbox seq), 0 when never set.
+	Cursor(name string) (uint64, error)
+}
+
+// OutboxWriter appends to the outbox and moves delivery cursors.
+type OutboxWriter interface {
 	// AppendNotifications appends entries to the outbox, assigning each
 	// the next seq (from 1), and returns them.
 	AppendNotifications(ns ...model.Notification) ([]model.Notification, error)
 	// PutCursor stores a named delivery cursor.
 	PutCursor(name string, seq uint64) error
+}
 
-	// AppendAudit seals events onto the end of the audit chain (from the
-	// stored head, inside this transaction), stores them with their index
-	// entries and the new head, and returns them as sealed.
-	AppendAudit(events ...audit.Event) ([]audit.Event, error)
+// IdempotencyReader reads the records that make retried requests safe.
+type IdempotencyReader interface {
+	// Idempotency returns the record stored under key, or model.ErrNotFound.
+	Idempotency(key string) (model.IdempotencyRecord, error)
+}
+
+// IdempotencyWriter writes and expires idempotency records.
+type IdempotencyWriter interface {
+	// PutIdempotency stores an idempotency record. It returns
+	// model.ErrAlreadyExists if the key is taken.
+	PutIdempotency(r model.IdempotencyRecord) error
+	// DeleteIdempotencyBefore deletes up to limit (which must be positive)
+	// idempotency records whose CreateTime is strictly before before,
+	// oldest first, and returns how many it deleted; fewer than limit
+	// means none older is left. It reads an index by CreateTime, so its
+	// cost is proportional to what it deletes. A CreateTime before 1970
+	// counts as 1970.
+	DeleteIdempotencyBefore(before time.Time, limit int) (int, error)
+}
+
+// KeyReader reads the wrapped data keys that seal confidential fields.
+type KeyReader interface {
+	// DataKey returns the wrapped data key with that id, or
+	// model.ErrNotFound.
+	DataKey(id string) (keys.WrappedKey, error)
+	// ListDataKeys returns up to limit data keys in order of id, after the
+	// cursor ("" for the start), and a cursor for the next page ("" at the
+	// end). Key rotation walks them in pages.
+	ListDataKeys(after string, limit int) ([]DataKey, string, error)
+	// DataKeyPerMaster returns one data key (the first by id) of every
+	// master key that wraps a data key, in order of master id. It reads
+	// one key per master, however many data keys there are: the check of
+	// the master key at start must not grow with the database.
+	DataKeyPerMaster() ([]DataKey, error)
+}
+
+// KeyWriter writes wrapped data keys.
+type KeyWriter interface {
+	// PutDataKey stores or replaces a wrapped data key.
+	PutDataKey(id string, w keys.WrappedKey) error
 }
 
 // DataKey is a wrapped data key and its id.

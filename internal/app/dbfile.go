@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// The operations on a database file that the CLI runs while no server
+// holds it: check, offline backup, and holding the file during a restore.
+// They live here, with the rest of the wiring, because only the wiring
+// names the concrete store (internal/archtest checks this).
+
+// ErrDatabaseInUse is returned when another process (a running server)
+// holds the database file.
+var ErrDatabaseInUse = boltstore.ErrInUse
+
+// CheckResult is what a check of a database file found: its counts and
+// its problems.
+type CheckResult = boltstore.CheckResult
+
+// CheckProgress is how far a check has come.
+type CheckProgress = boltstore.Progress
+
+// CheckDatabase verifies every record and index of the database file at
+// path, calling progress (when not nil) as it goes.
+func CheckDatabase(ctx context.Context, path string, progress func(CheckProgress)) (CheckResult, error) {
+	return boltstore.CheckWith(ctx, path, boltstore.CheckOptions{Progress: progress})
+}
+
+// BackupStopped writes a consistent copy of the database file at path,
+// which no server may hold, to w. It waits up to wait for the file's lock
+// before it fails with ErrDatabaseInUse.
+func BackupStopped(ctx context.Context, path string, wait time.Duration, w io.Writer) error {
+	store, err := boltstore.OpenReadOnly(path, boltstore.Options{Timeout: wait})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, err = store.WriteBackup(ctx, w)
+	return err
+}
+
+// HoldDatabase takes a shared lock on the database file at path, which a
+// server's exclusive lock refuses, until the returned Closer is closed. It
+// waits up to wait for the lock before it fails with ErrDatabaseInUse.
+func HoldDatabase(path string, wait time.Duration) (io.Closer, error) {
+	store, err := boltstore.OpenReadOnly(path, boltstore.Options{Timeout: wait})
+	if err != nil {
+		return nil, err // not a typed nil in a non-nil Closer
+	}
+	return store, nil
+}

@@ -1,0 +1,7 @@
+// Package archtest checks the layering of childcase from its import graph:
+// transport -> domain -> storage, with only internal/app (the wiring)
+// naming the concrete store. The rules are in its test, which reads the
+// graph with go list; the package has no code of its own. It must not
+// import the packages it checks, so that a broken layer cannot hide
+// behind a build failure here.
+package archtest

@@ -1,0 +1,93 @@
+// Package outbox is the domain service that hands the transactional outbox
+// to its deliverers (the webhooks): it reads notifications in order of seq
+// and keeps each deliverer's cursor, so that transport never touches the
+// store. It must not send anything itself, nor decide what a notification
+// says (the process engine appends them).
+package outbox
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// Service reads the outbox and stores delivery cursors.
+type Service struct {
+	store datastore.Store
+}
+
+// New returns a Service over s.
+func New(s datastore.Store) *Service { return &Service{store: s} }
+
+// CursorName is the name under which a deliverer's cursor is stored: the
+// seq of the last notification its receiver acknowledged.
+func CursorName(deliverer string) string { return "webhook/" + deliverer }
+
+// registeredName marks a deliverer the store has seen, so that one
+// registered while the outbox was empty (cursor 0) is not taken for a new
+// one after a restart, which would skip what it had not yet delivered.
+func registeredName(deliverer string) string { return "webhook/" + deliverer + "/registered" }
+
+// Start returns the deliverer's cursor. A deliverer the store has never
+// seen is registered at the current end of the outbox, so that adding one
+// does not replay history; one seen before resumes from its cursor.
+func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
+	var cur uint64
+	// The body sets cur afresh and only reads and writes through tx, so it
+	// is safe to re-run (datastore.Store).
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		var err error
+		if cur, err = tx.Cursor(CursorName(deliverer)); err != nil {
+			return err
+		}
+		reg, err := tx.Cursor(registeredName(deliverer))
+		if err != nil {
+			return err
+		}
+		if reg == 0 {
+			if cur == 0 {
+				if cur, err = tx.OutboxHead(); err != nil {
+					return err
+				}
+				if err := tx.PutCursor(CursorName(deliverer), cur); err != nil {
+					return err
+				}
+			}
+			return tx.PutCursor(registeredName(deliverer), 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start outbox deliverer %q: %w", deliverer, err)
+	}
+	return cur, nil
+}
+
+// Read returns up to limit notifications with a seq greater than after,
+// oldest first.
+func (s *Service) Read(ctx context.Context, after uint64, limit int) ([]model.Notification, error) {
+	var batch []model.Notification
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		batch, err = tx.Notifications(after, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the outbox after seq %d: %w", after, err)
+	}
+	return batch, nil
+}
+
+// Acknowledge stores seq as the deliverer's cursor: its receiver has
+// every notification up to seq.
+func (s *Service) Acknowledge(ctx context.Context, deliverer string, seq uint64) error {
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		return tx.PutCursor(CursorName(deliverer), seq)
+	})
+	if err != nil {
+		return fmt.Errorf("store the cursor of outbox deliverer %q at seq %d: %w", deliverer, seq, err)
+	}
+	return nil
+}
