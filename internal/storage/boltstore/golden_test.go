@@ -22,7 +22,8 @@ import (
 // case HN-2026-00001 by badinh.worker with request_id golden-ack-1, then
 // one audit query, then a clean stop. schema2 was written by commit
 // 40acad7 (schema version 2, free text of cases in the clear), schema3 by
-// commit 2bd9036 (schema version 3). Each has its master key file beside
+// commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
+// version 4, records in JSON). Each has its master key file beside
 // it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
@@ -47,6 +48,12 @@ var goldenFiles = []struct {
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
 		after:  demoCounts(38, 13, 1, true),
+	},
+	{
+		// Written with its indexes (schema version 4), records in JSON.
+		name:   "schema4",
+		before: demoCounts(39, 14, 1, true),
+		after:  demoCounts(39, 14, 1, true),
 	},
 }
 
