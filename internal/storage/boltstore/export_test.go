@@ -26,3 +26,12 @@ func AppendFill() []string {
 	}
 	return names
 }
+
+// EncodeRecord and DecodeRecord are encode and decode, for the tests that
+// read or damage stored records.
+func EncodeRecord(v any) ([]byte, error)  { return encode(v) }
+func DecodeRecord(raw []byte, v any) error { return decode(raw, v) }
+
+// ProtoRecord is the first byte of a record in the encoding of schema
+// version 5.
+const ProtoRecord = protoRecord
