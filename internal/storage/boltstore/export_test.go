@@ -1,6 +1,10 @@
 package boltstore
 
-import "github.com/childcase/childcase/internal/storage"
+import (
+	"encoding/json"
+
+	"github.com/childcase/childcase/internal/storage"
+)
 
 // TxID returns the id of the bbolt transaction behind tx, so that a test
 // can tell which calls shared a transaction.
@@ -29,9 +33,16 @@ func AppendFill() []string {
 
 // EncodeRecord and DecodeRecord are encode and decode, for the tests that
 // read or damage stored records.
-func EncodeRecord(v any) ([]byte, error)  { return encode(v) }
+func EncodeRecord(v any) ([]byte, error)   { return encode(v) }
 func DecodeRecord(raw []byte, v any) error { return decode(raw, v) }
 
 // ProtoRecord is the first byte of a record in the encoding of schema
 // version 5.
 const ProtoRecord = protoRecord
+
+// EncodeJSONRecord encodes v as schema version 4 did, for the comparison
+// of sizes.
+func EncodeJSONRecord(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append([]byte{jsonRecord}, b...), err
+}

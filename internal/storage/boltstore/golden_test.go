@@ -227,24 +227,26 @@ func readEverything(t *testing.T, s storage.Store, v *vault.Vault) {
 	}
 }
 
+// recordTypes are the buckets of records and the type of their values.
+var recordTypes = map[string]func() any{
+	"reports": func() any { return new(model.StoredReport) }, "cases": func() any { return new(model.Case) },
+	"case_events": func() any { return new(model.CaseEvent) }, "outbox": func() any { return new(model.Notification) },
+	"idempotency": func() any { return new(model.IdempotencyRecord) }, "users": func() any { return new(model.User) },
+	"tokens": func() any { return new(model.Token) }, "police_units": func() any { return new(model.PoliceUnit) },
+	"data_keys": func() any { return new(keys.WrappedKey) },
+}
+
 // TestMigrationKeepsEveryRecord reads every record of the schema-4 golden
 // file as that version wrote it (JSON), opens the file (the migration to
 // schema version 5 re-encodes every record), and reads every record again:
 // each is now a stored message and decodes to the same domain value.
 func TestMigrationKeepsEveryRecord(t *testing.T) {
-	types := map[string]func() any{
-		"reports": func() any { return new(model.StoredReport) }, "cases": func() any { return new(model.Case) },
-		"case_events": func() any { return new(model.CaseEvent) }, "outbox": func() any { return new(model.Notification) },
-		"idempotency": func() any { return new(model.IdempotencyRecord) }, "users": func() any { return new(model.User) },
-		"tokens": func() any { return new(model.Token) }, "police_units": func() any { return new(model.PoliceUnit) },
-		"data_keys": func() any { return new(keys.WrappedKey) },
-	}
 	db, _ := copyGolden(t, "schema4")
 	read := func(encoding byte) map[string]any {
 		t.Helper()
 		got := map[string]any{}
 		rawView(t, db, func(tx *bolt.Tx) error {
-			for bucket, newValue := range types {
+			for bucket, newValue := range recordTypes {
 				err := tx.Bucket([]byte(bucket)).ForEach(func(k, raw []byte) error {
 					if len(raw) == 0 || raw[0] != encoding {
 						t.Errorf("%s %x: record %.20q is not in encoding %d", bucket, k, raw, encoding)
