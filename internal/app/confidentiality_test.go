@@ -40,6 +40,8 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -1374,6 +1376,34 @@ func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
 		offence  = "OLDOFFENCE-1403"
 		pause    = "OLDPAUSE-1504"
 	)
+	// Version 2 stored the domain structs in JSON after the byte 1; this
+	// release stores its own messages, so the records are read through the
+	// store and marshalled as version 2 did.
+	var storedCase model.Case
+	var storedRec model.IdempotencyRecord
+	s, err := boltstore.Open(ts.cfg.DBPath, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
+		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 2})
+		if err != nil || len(cs) != 1 {
+			return fmt.Errorf("ListCases = %d cases, %v; want the one", len(cs), err)
+		}
+		storedCase = cs[0]
+		storedRec, err = tx.Idempotency("bd.worker:case.referToPolice:refer-1")
+		return err
+	})
+	if err := errors.Join(err, s.Close()); err != nil {
+		t.Fatal(err)
+	}
+	asJSON := func(v any) []byte {
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte{1}, out...)
+	}
 	version2 := func(raw []byte) []byte {
 		var c map[string]any
 		if err := json.Unmarshal(raw[1:], &c); err != nil {
@@ -1392,16 +1422,13 @@ func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
 	}
 	confRawUpdate(t, ts.cfg.DBPath, func(tx *bolt.Tx) error {
 		cases := tx.Bucket([]byte("cases"))
-		k, v := cases.Cursor().First()
-		if err := cases.Put(bytes.Clone(k), version2(v)); err != nil {
+		k, _ := cases.Cursor().First()
+		if err := cases.Put(bytes.Clone(k), version2(asJSON(storedCase))); err != nil {
 			return err
 		}
 		recs := tx.Bucket([]byte("idempotency"))
 		key := []byte("bd.worker:case.referToPolice:refer-1")
-		raw := recs.Get(key)
-		if raw == nil {
-			return errors.New("no idempotency record for the referral")
-		}
+		raw := asJSON(storedRec)
 		var rec map[string]any
 		if err := json.Unmarshal(raw[1:], &rec); err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
@@ -288,11 +288,11 @@ func TestLayoutOfIdentityAndAuditRecords(t *testing.T) {
 		record := func(bucket, key string, v any) {
 			t.Helper()
 			raw := tx.Bucket([]byte(bucket)).Get([]byte(key))
-			if len(raw) == 0 || raw[0] != 1 {
-				t.Errorf("%s[%q] = %q, want a version 1 record", bucket, key, raw)
+			if len(raw) == 0 || raw[0] != boltstore.ProtoRecord {
+				t.Errorf("%s[%q] = %q, want a stored message", bucket, key, raw)
 				return
 			}
-			if err := json.Unmarshal(raw[1:], v); err != nil {
+			if err := boltstore.DecodeRecord(raw, v); err != nil {
 				t.Errorf("%s[%q]: %v", bucket, key, err)
 			}
 		}

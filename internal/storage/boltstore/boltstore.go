@@ -33,7 +33,9 @@
 //	outbox                seq(8) -> record; seq is the bucket's sequence
 //	cursors               cursor name -> uint64
 //
-// A record is the byte recordVersion followed by JSON. Audit events are
+// A record is the byte protoRecord followed by its message of
+// proto/childcase/storage/v1 (jsonRecord and JSON up to schema version 4;
+// see encode and decode). Audit events are
 // stored in the audit package's own encoding instead, because their hash
 // covers exactly what that encoding round-trips. Stored ids (users, tokens,
 // police units, data keys, report takers) may not contain 0x00, the
@@ -73,7 +75,10 @@ import (
 // change, so it must refuse the file. Version 4 adds the case scope and
 // queue indexes and the report scope index (index.go): a release that
 // knows only version 3 would write without keeping them in step.
-const SchemaVersion = 4
+// Version 5 stores every record (audit events aside) as a storage-owned
+// protobuf message (records.go) instead of the domain struct in JSON: a
+// release that knows only version 4 could not read them.
+const SchemaVersion = 5
 
 var (
 	bucketMeta              = []byte("meta")

@@ -3,7 +3,6 @@ package boltstore_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -342,17 +341,9 @@ func TestCheckFindsDamage(t *testing.T) {
 		{
 			name: "case's free text sealed under a missing data key",
 			change: func(f ckFixture, tx *bolt.Tx) error {
-				raw := tx.Bucket([]byte("cases")).Get(u64(f.caseID))
-				var c map[string]any
-				if err := json.Unmarshal(raw[1:], &c); err != nil {
-					return err
-				}
-				c["Texts"] = model.Sealed{KeyID: "cases/HN-2026-00099", Data: []byte{4}}
-				b, err := json.Marshal(c)
-				if err != nil {
-					return err
-				}
-				return put("cases", u64(f.caseID), append([]byte{raw[0]}, b...))(tx)
+				return editCase(tx, f.caseID, func(c *model.Case) {
+					c.Texts = model.Sealed{KeyID: "cases/HN-2026-00099", Data: []byte{4}}
+				})
 			},
 			bucket: "cases", key: ckCase, what: "its free text is sealed under data key",
 		},
@@ -367,14 +358,14 @@ func TestCheckFindsDamage(t *testing.T) {
 		{
 			name: "case no longer lists its report",
 			change: func(f ckFixture, tx *bolt.Tx) error {
-				return editCase(tx, f.caseID, func(c map[string]any) { c["ReportIDs"] = []string{} })
+				return editCase(tx, f.caseID, func(c *model.Case) { c.ReportIDs = nil })
 			},
 			bucket: "reports", key: "{report}", what: "names case " + ckCase + ", which does not list it",
 		},
 		{
 			name: "case lists a report that names no case",
 			change: func(f ckFixture, tx *bolt.Tx) error {
-				return editCase(tx, f.caseID, func(c map[string]any) { c["ReportIDs"] = []string{f.report.String(), f.loose.String()} })
+				return editCase(tx, f.caseID, func(c *model.Case) { c.ReportIDs = []string{f.report.String(), f.loose.String()} })
 			},
 			bucket: "cases", key: ckCase, what: "which names case \"\"",
 		},
@@ -761,18 +752,17 @@ func TestOpenRefusesACutFile(t *testing.T) {
 	}
 }
 
-// editCase rewrites the JSON of a stored case record.
-func editCase(tx *bolt.Tx, id uint64, edit func(map[string]any)) error {
+// editCase rewrites a stored case record, behind the store's back.
+func editCase(tx *bolt.Tx, id uint64, edit func(*model.Case)) error {
 	b := tx.Bucket([]byte("cases"))
-	raw := b.Get(u64(id))
-	var c map[string]any
-	if err := json.Unmarshal(raw[1:], &c); err != nil {
+	var c model.Case
+	if err := boltstore.DecodeRecord(b.Get(u64(id)), &c); err != nil {
 		return err
 	}
-	edit(c)
-	out, err := json.Marshal(c)
+	edit(&c)
+	out, err := boltstore.EncodeRecord(c)
 	if err != nil {
 		return err
 	}
-	return b.Put(u64(id), append([]byte{raw[0]}, out...))
+	return b.Put(u64(id), out)
 }

@@ -1,6 +1,10 @@
 package boltstore
 
-import "github.com/childcase/childcase/internal/domain/datastore"
+import (
+	"encoding/json"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+)
 
 // TxID returns the id of the bbolt transaction behind tx, so that a test
 // can tell which calls shared a transaction.
@@ -25,4 +29,20 @@ func AppendFill() []string {
 		names = append(names, name)
 	}
 	return names
+}
+
+// EncodeRecord and DecodeRecord are encode and decode, for the tests that
+// read or damage stored records.
+func EncodeRecord(v any) ([]byte, error)   { return encode(v) }
+func DecodeRecord(raw []byte, v any) error { return decode(raw, v) }
+
+// ProtoRecord is the first byte of a record in the encoding of schema
+// version 5.
+const ProtoRecord = protoRecord
+
+// EncodeJSONRecord encodes v as schema version 4 did, for the comparison
+// of sizes.
+func EncodeJSONRecord(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append([]byte{jsonRecord}, b...), err
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -186,4 +188,92 @@ func TestFillPercentShrinksTheFile(t *testing.T) {
 	if float64(after) > 0.9*float64(before) {
 		t.Errorf("the buckets hold %d bytes now, %d before: want at least a tenth less", after, before)
 	}
+}
+
+// TestStoredMessagesShrinkTheFile writes the workload once, then makes a
+// copy with every record in the JSON of schema version 4, and compacts
+// both (bbolt's Compact, the same way for each), so that the bytes per
+// case compare the encodings alone in one run: the records, and the whole
+// file. The stored messages must be the smaller.
+func TestStoredMessagesShrinkTheFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a database of 1000 cases")
+	}
+	const n = 1000
+	dir := t.TempDir()
+	path, asJSON := filepath.Join(dir, "proto.db"), filepath.Join(dir, "json.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillWorkload(t, s, n)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(asJSON, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var protoBytes, jsonBytes int
+	rawUpdate(t, asJSON, func(tx *bolt.Tx) error {
+		for bucket, newValue := range recordTypes {
+			b := tx.Bucket([]byte(bucket))
+			var ks, vs [][]byte
+			err := b.ForEach(func(k, v []byte) error {
+				rec := newValue()
+				if err := boltstore.DecodeRecord(v, rec); err != nil {
+					return fmt.Errorf("%s %x: %w", bucket, k, err)
+				}
+				j, err := boltstore.EncodeJSONRecord(reflect.ValueOf(rec).Elem().Interface())
+				if err != nil {
+					return err
+				}
+				protoBytes, jsonBytes = protoBytes+len(v), jsonBytes+len(j)
+				ks, vs = append(ks, slices.Clone(k)), append(vs, j)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for i := range ks {
+				if err := b.Put(ks[i], vs[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	protoFile, jsonFile := compactedSize(t, path), compactedSize(t, asJSON)
+	t.Logf("%d cases: records %.0f (JSON) -> %.0f (messages) bytes per case; compacted file %.0f -> %.0f bytes per case",
+		n, float64(jsonBytes)/n, float64(protoBytes)/n, float64(jsonFile)/n, float64(protoFile)/n)
+	if protoBytes >= jsonBytes || protoFile >= jsonFile {
+		t.Errorf("the stored messages are not smaller than JSON: records %d -> %d bytes, file %d -> %d bytes",
+			jsonBytes, protoBytes, jsonFile, protoFile)
+	}
+}
+
+// compactedSize is the size of the file bbolt's Compact writes from path.
+func compactedSize(t *testing.T, path string) int64 {
+	t.Helper()
+	src, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := bolt.Open(path+".compact", 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if err := bolt.Compact(dst, src, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	if err := dst.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return size
 }

@@ -87,7 +87,7 @@ func fuzzRecordSeeds(f *testing.F) [][]byte {
 		seeds = append(seeds, b)
 	}
 	return append(seeds,
-		nil, []byte{recordVersion}, []byte("\x01null"), []byte("\x01{}"), []byte("\x02{}"), []byte("{}"),
+		nil, []byte{jsonRecord}, []byte{protoRecord}, []byte("\x02\xff\xff"), []byte("\x01null"), []byte("\x01{}"), []byte("\x02{}"), []byte("{}"),
 		[]byte("\x01{\"ReceiveTime\":\"0000-01-01T00:00:00+01:00\"}"),
 		[]byte("\x01{\"IncidentUnit\":{\"Code\":\"00004\",\"ValidFrom\":\"2025-02-30\"}}"),
 		[]byte("\x01{\"ID\":\"\xff\xfe\",\"Children\":[{\"AgeYears\":-1}]}"),

@@ -1,16 +1,21 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
@@ -22,7 +27,8 @@ import (
 // case HN-2026-00001 by badinh.worker with request_id golden-ack-1, then
 // one audit query, then a clean stop. schema2 was written by commit
 // 40acad7 (schema version 2, free text of cases in the clear), schema3 by
-// commit 2bd9036 (schema version 3). Each has its master key file beside
+// commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
+// version 4, records in JSON). Each has its master key file beside
 // it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
@@ -47,6 +53,12 @@ var goldenFiles = []struct {
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
 		after:  demoCounts(38, 13, 1, true),
+	},
+	{
+		// Written with its indexes (schema version 4), records in JSON.
+		name:   "schema4",
+		before: demoCounts(39, 14, 1, true),
+		after:  demoCounts(39, 14, 1, true),
 	},
 }
 
@@ -212,5 +224,134 @@ func readEverything(t *testing.T, s datastore.Store, v *vault.Vault) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// recordTypes are the buckets of records and the type of their values.
+var recordTypes = map[string]func() any{
+	"reports": func() any { return new(model.StoredReport) }, "cases": func() any { return new(model.Case) },
+	"case_events": func() any { return new(model.CaseEvent) }, "outbox": func() any { return new(model.Notification) },
+	"idempotency": func() any { return new(model.IdempotencyRecord) }, "users": func() any { return new(model.User) },
+	"tokens": func() any { return new(model.Token) }, "police_units": func() any { return new(model.PoliceUnit) },
+	"data_keys": func() any { return new(keys.WrappedKey) },
+}
+
+// TestMigrationKeepsEveryRecord reads every record of the schema-4 golden
+// file as that version wrote it (JSON), opens the file (the migration to
+// schema version 5 re-encodes every record), and reads every record again:
+// each is now a stored message and decodes to the same domain value.
+func TestMigrationKeepsEveryRecord(t *testing.T) {
+	db, _ := copyGolden(t, "schema4")
+	read := func(encoding byte) map[string]any {
+		t.Helper()
+		got := map[string]any{}
+		rawView(t, db, func(tx *bolt.Tx) error {
+			for bucket, newValue := range recordTypes {
+				err := tx.Bucket([]byte(bucket)).ForEach(func(k, raw []byte) error {
+					if len(raw) == 0 || raw[0] != encoding {
+						t.Errorf("%s %x: record %.20q is not in encoding %d", bucket, k, raw, encoding)
+					}
+					v := newValue()
+					if err := boltstore.DecodeRecord(raw, v); err != nil {
+						t.Errorf("%s %x: %v", bucket, k, err)
+					}
+					got[bucket+" "+string(k)] = emptyToNil(reflect.ValueOf(v).Elem()).Interface()
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return got
+	}
+	before := read(1)
+	if n := len(before); n != 4+5+14+6+1+11+11+2+10 {
+		t.Fatalf("%d records in the golden file", n)
+	}
+	if err := open(t, db).Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := read(boltstore.ProtoRecord)
+	for k, v := range before {
+		if !reflect.DeepEqual(after[k], v) {
+			t.Errorf("%s after the migration:\n got %+v\nwant %+v", k, after[k], v)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d records after the migration, %d before", len(after), len(before))
+	}
+}
+
+// emptyToNil returns a copy of v with every empty slice made nil: JSON
+// gave back [] as an empty slice, a stored message gives nil, and the
+// domain reads both alike.
+func emptyToNil(v reflect.Value) reflect.Value {
+	out := reflect.New(v.Type()).Elem()
+	out.Set(v)
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.Len() == 0 {
+			return reflect.Zero(v.Type())
+		}
+		s := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			s.Index(i).Set(emptyToNil(v.Index(i)))
+		}
+		out.Set(s)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			return out
+		}
+		for i := range v.NumField() {
+			out.Field(i).Set(emptyToNil(v.Field(i)))
+		}
+	}
+	return out
+}
+
+// TestCheckAndBackupReadSchema4 checks a schema-4 file as it was written,
+// records in JSON, without opening it for writing: Check reports only
+// that the file awaits its migration (it decodes records of both
+// encodings, so every other check still runs), and a read-only store (an
+// offline backup's) reads its records and writes a backup Check finds the
+// same.
+func TestCheckAndBackupReadSchema4(t *testing.T) {
+	db, _ := copyGolden(t, "schema4")
+	res := mustCheck(t, db)
+	if len(res.Problems) != 1 || res.Problems[0].Bucket != "meta" ||
+		!strings.Contains(res.Problems[0].What, "version 4 is older") {
+		t.Errorf("Check of the schema-4 file:\n%s\nwant only the schema version older than this binary's", problemList(res))
+	}
+	if res.SchemaVersion != 4 {
+		t.Errorf("schema version = %d, want 4", res.SchemaVersion)
+	}
+
+	s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
+		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
+		if err != nil || len(cs) != 4 || cs[0].Number == "" {
+			t.Errorf("ListCases = %+v, %v; want the demo's 4 cases", cs, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backup bytes.Buffer
+	if _, err := s.WriteBackup(context.Background(), &backup); err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(copyPath, backup.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCheck(t, copyPath); !reflect.DeepEqual(got.Problems, res.Problems) {
+		t.Errorf("Check of the backup:\n%s\nwant what the original gave:\n%s", problemList(got), problemList(res))
 	}
 }

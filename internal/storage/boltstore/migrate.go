@@ -35,7 +35,72 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 4: %w", err)
 		}
 	}
+	if version < 5 {
+		if err := reencodeRecords(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 5: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// recordBuckets are the buckets whose values are records (encode), and the
+// type each holds.
+var recordBuckets = []struct {
+	name     []byte
+	reencode func(raw []byte) ([]byte, error)
+}{
+	{bucketReports, reencodeAs[model.StoredReport]},
+	{bucketCases, reencodeAs[model.Case]},
+	{bucketCaseEvents, reencodeAs[model.CaseEvent]},
+	{bucketOutbox, reencodeAs[model.Notification]},
+	{bucketIdempotency, reencodeAs[model.IdempotencyRecord]},
+	{bucketUsers, reencodeAs[model.User]},
+	{bucketTokens, reencodeAs[model.Token]},
+	{bucketPoliceUnits, reencodeAs[model.PoliceUnit]},
+	{bucketDataKeys, reencodeAs[keys.WrappedKey]},
+}
+
+func reencodeAs[T any](raw []byte) ([]byte, error) {
+	v, err := decodeAs[T](raw)
+	if err != nil {
+		return nil, err
+	}
+	return encode(v)
+}
+
+// reencodeRecords (version 4 to 5) rewrites every record from JSON to its
+// stored message, in the one transaction of the migration: a crash leaves
+// the file at version 4, all in JSON, and the next open starts again. A
+// record already in the new encoding is left as it is. Values are replaced
+// under their own keys, so the pages are rewritten in key order.
+func reencodeRecords(btx *bolt.Tx) error {
+	for _, rb := range recordBuckets {
+		b := btx.Bucket(rb.name)
+		if b == nil {
+			return fmt.Errorf("bucket %s is missing", rb.name)
+		}
+		var keys, values [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			if len(v) > 0 && v[0] == protoRecord {
+				return nil
+			}
+			nv, err := rb.reencode(v)
+			if err != nil {
+				return fmt.Errorf("%s %x: %w", rb.name, k, err)
+			}
+			keys, values = append(keys, bytes.Clone(k)), append(values, nv)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if err := b.Put(k, values[i]); err != nil {
+				return fmt.Errorf("%s %x: %w", rb.name, k, err)
+			}
+		}
+	}
+	return nil
 }
 
 // buildCaseIndexes (version 3 to 4) adds the case scope and queue indexes

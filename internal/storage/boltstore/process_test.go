@@ -14,6 +14,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 var procT0 = time.Date(2026, time.March, 14, 2, 26, 53, 123456789, time.UTC)
@@ -59,8 +60,8 @@ func TestProcessLayout(t *testing.T) {
 		var keys [][]byte
 		_ = tx.Bucket([]byte("case_events")).ForEach(func(k, v []byte) error {
 			keys = append(keys, bytes.Clone(k))
-			if len(v) == 0 || v[0] != 1 {
-				t.Errorf("case event %x: value %q does not start with the record version 1", k, v)
+			if len(v) == 0 || v[0] != boltstore.ProtoRecord {
+				t.Errorf("case event %x: value %q is not a stored message", k, v)
 			}
 			return nil
 		})
@@ -79,8 +80,8 @@ func TestProcessLayout(t *testing.T) {
 		keys = nil
 		_ = outbox.ForEach(func(k, v []byte) error {
 			keys = append(keys, bytes.Clone(k))
-			if len(v) == 0 || v[0] != 1 {
-				t.Errorf("outbox entry %x: value %q does not start with the record version 1", k, v)
+			if len(v) == 0 || v[0] != boltstore.ProtoRecord {
+				t.Errorf("outbox entry %x: value %q is not a stored message", k, v)
 			}
 			return nil
 		})

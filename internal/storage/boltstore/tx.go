@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -18,8 +19,17 @@ import (
 
 var be = binary.BigEndian
 
-// recordVersion prefixes every stored record so the encoding can change.
-const recordVersion byte = 1
+// Every stored record but an audit event starts with a byte that says how
+// the rest is encoded. jsonRecord is the domain struct marshalled with
+// encoding/json, which schema versions up to 4 wrote: a renamed Go field
+// silently lost its value. protoRecord is the storage-owned message of
+// proto/childcase/storage/v1 (records.go converts), written from schema
+// version 5, whose migration re-encodes every record. decode reads both,
+// so that Check and backup can read a file of either version.
+const (
+	jsonRecord  byte = 1
+	protoRecord byte = 2
+)
 
 type tx struct {
 	btx *bolt.Tx
@@ -65,22 +75,37 @@ var appendFill = map[string]float64{
 	string(bucketDataKeysByMaster):  0.95,
 }
 
+// encode writes a domain value as its stored record.
 func encode(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	m, err := toRecord(v)
+	if err != nil {
+		return nil, err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend([]byte{protoRecord}, m)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
-	return append([]byte{recordVersion}, b...), nil
+	return b, nil
 }
 
+// decode reads a stored record of either encoding into v.
 func decode(raw []byte, v any) error {
-	if len(raw) == 0 || raw[0] != recordVersion {
-		return fmt.Errorf("decode %T: unknown record version", v)
+	if len(raw) == 0 {
+		return fmt.Errorf("decode %T: empty record", v)
 	}
-	if err := json.Unmarshal(raw[1:], v); err != nil {
-		return fmt.Errorf("decode %T: %w", v, err)
+	switch raw[0] {
+	case jsonRecord:
+		if err := json.Unmarshal(raw[1:], v); err != nil {
+			return fmt.Errorf("decode %T: %w", v, err)
+		}
+		return nil
+	case protoRecord:
+		if err := fromRecord(raw[1:], v); err != nil {
+			return fmt.Errorf("decode %T: %w", v, err)
+		}
+		return nil
 	}
-	return nil
+	return fmt.Errorf("decode %T: unknown record encoding %d", v, raw[0])
 }
 
 // decodeAs decodes a record as a T. It also spares callers the form
