@@ -28,7 +28,8 @@ import (
 // one audit query, then a clean stop. schema2 was written by commit
 // 40acad7 (schema version 2, free text of cases in the clear), schema3 by
 // commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
-// version 4, records in JSON). Each has its master key file beside
+// version 4, records in JSON), schema5 by commit 4dd1801 (schema version 5,
+// storage-owned record messages). Each has its master key file beside
 // it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
@@ -57,6 +58,12 @@ var goldenFiles = []struct {
 	{
 		// Written with its indexes (schema version 4), records in JSON.
 		name:   "schema4",
+		before: demoCounts(39, 14, 1, true),
+		after:  demoCounts(39, 14, 1, true),
+	},
+	{
+		// Records as storage-owned messages (schema version 5).
+		name:   "schema5",
 		before: demoCounts(39, 14, 1, true),
 		after:  demoCounts(39, 14, 1, true),
 	},
