@@ -785,6 +785,9 @@ func (l *loader) policeStep(ctx context.Context, c *loadCase, kind string) error
 	return nil
 }
 
+// maxStepAttempts bounds how often call reads a case again after ABORTED.
+const maxStepAttempts = 40
+
 // call makes one step as the actor with the case's etag; f must draw
 // nothing from the random source, since it may run more than once. A case the
 // scheduler changed meanwhile (ABORTED) is read again and the step
@@ -814,7 +817,10 @@ func (l *loader) call(ctx context.Context, kind, actor string, c *loadCase, f fu
 			l.m.Steps[kind]++
 			return true, nil
 		case codes.Aborted:
-			if attempt < 3 {
+			// The scheduler may be firing the case's deadlines while the
+			// clock catches up; on a loaded machine that can take a while.
+			if attempt < maxStepAttempts {
+				time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
 				continue
 			}
 		case codes.FailedPrecondition, codes.InvalidArgument, codes.NotFound:
