@@ -155,6 +155,11 @@ type CaseReader interface {
 	CaseByNumber(number string) (model.Case, error)
 	// CaseByID returns the case with that internal id, or model.ErrNotFound.
 	CaseByID(id uint64) (model.Case, error)
+	// ClearTextPending reports whether cases may still hold free text in
+	// the clear: true from the migration of a file written before case
+	// text was sealed (schema version 3) until ClearTextSealed. It lets a
+	// start skip looking for such cases on every later start.
+	ClearTextPending() (bool, error)
 	// ListCases returns up to q.Limit cases, newest first, and a cursor for
 	// the next page, as ListReports. With a unit it reads only that unit's
 	// cases through an index; without one but with scope keys it reads only
@@ -193,6 +198,9 @@ type CaseWriter interface {
 	// model.ErrNotFound if the case does not exist and model.ErrConflict if
 	// the stored revision is not c.Revision-1.
 	UpdateCase(c model.Case) error
+	// ClearTextSealed records that no case holds free text in the clear
+	// any more (see ClearTextPending).
+	ClearTextSealed() error
 	// AppendCaseEvents appends timeline events to a case, assigning each
 	// the next seq of that case (from 1), and returns them.
 	AppendCaseEvents(caseID uint64, events ...model.CaseEvent) ([]model.CaseEvent, error)

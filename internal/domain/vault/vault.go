@@ -574,11 +574,21 @@ const sealClearBatch = 200
 // SealClearText seals the free text that a database of schema version 2
 // or older kept in the clear in its cases, in small transactions, and
 // returns how many cases it sealed. It runs at every start before the
-// service serves. It finds such cases with reads only, so a database with
-// none (every database after its first start) is not written to, and a
-// full one still starts. Sealing is a change of the stored case, so its
-// etag changes once.
+// service serves, but looks for such cases only while the store says some
+// may be left (ClearTextPending, set by the migration of such a file), so
+// a start does not read every case. It finds them with reads only, and
+// clears the mark once none is left; a full database still starts (the
+// mark stays, and a later start looks again). Sealing is a change of the
+// stored case, so its etag changes once.
 func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, error) {
+	var pending bool
+	if err := store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		pending, err = tx.ClearTextPending()
+		return err
+	}); err != nil || !pending {
+		return 0, err
+	}
 	clear := func(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
 	var todo []string
 	for after := ""; ; {
@@ -629,7 +639,11 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 		}
 		sealed += n
 	}
-	return sealed, nil
+	err := store.Update(ctx, func(tx datastore.Tx) error { return tx.ClearTextSealed() })
+	if errors.Is(err, model.ErrFull) {
+		return sealed, nil // every case is sealed; the mark goes at a later start
+	}
+	return sealed, err
 }
 
 // sealedReasonPrefix starts the stored form of an audit event's reason.

@@ -6,6 +6,8 @@
 //
 //	meta                  "schema_version" -> uint32
 //	                      "audit_head" -> seq(8) hash(32) of the last audit event
+//	                      "clear_text_pending" -> empty, while cases migrated
+//	                      from before version 3 may hold clear free text
 //	reports               uuid(16) -> record
 //	reports_by_call_type  call_type(4) uuid(16) -> empty
 //	reports_by_taker      taker user id, 0x00, uuid(16) -> empty
@@ -111,6 +113,10 @@ var (
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
+	// keyClearTextPending is present while cases migrated from before
+	// schema version 3 may hold free text in the clear (see
+	// datastore.CaseReader.ClearTextPending).
+	keyClearTextPending = []byte("clear_text_pending")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketReports, bucketReportsByCallType, bucketReportsByTaker,

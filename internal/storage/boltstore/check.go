@@ -305,6 +305,10 @@ func (c *checker) checkLayout() bool {
 			if len(v) != auditHeadLen {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want %d", len(v), auditHeadLen)
 			}
+		case bytes.Equal(k, keyClearTextPending):
+			if len(v) != 0 {
+				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
+			}
 		default:
 			c.problem(bucketMeta, readable(k), "a key the layout does not have")
 		}

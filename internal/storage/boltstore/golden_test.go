@@ -143,8 +143,17 @@ func TestGoldenFilesOpen(t *testing.T) {
 			if err := v.Check(ctx, s); err != nil {
 				t.Fatalf("the golden master key does not pass the check at start: %v", err)
 			}
+			// Only a file from before sealed case text (schema 2) asks the
+			// start to look for clear text; once sealed, no start looks
+			// again, so a start reads no case for it.
+			if got, want := clearTextPending(t, s), g.name == "schema2"; got != want {
+				t.Errorf("ClearTextPending after the migration = %v, want %v", got, want)
+			}
 			if n, err := v.SealClearText(ctx, s); err != nil || n != g.sealedAtStart {
 				t.Fatalf("SealClearText = %d, %v; want %d cases sealed", n, err, g.sealedAtStart)
+			}
+			if clearTextPending(t, s) {
+				t.Error("ClearTextPending after SealClearText = true, want false")
 			}
 			if err := v.Check(ctx, s); err != nil {
 				t.Errorf("the check at start after the first start: %v", err)
@@ -361,4 +370,18 @@ func TestCheckAndBackupReadSchema4(t *testing.T) {
 	if got := mustCheck(t, copyPath); !reflect.DeepEqual(got.Problems, res.Problems) {
 		t.Errorf("Check of the backup:\n%s\nwant what the original gave:\n%s", problemList(got), problemList(res))
 	}
+}
+
+func clearTextPending(t *testing.T, s *boltstore.Store) bool {
+	t.Helper()
+	var pending bool
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		var err error
+		pending, err = tx.ClearTextPending()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ClearTextPending: %v", err)
+	}
+	return pending
 }

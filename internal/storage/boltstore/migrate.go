@@ -29,6 +29,11 @@ func migrate(tx *bolt.Tx, version uint32) error {
 		if err := dropClearCaseAnswers(tx); err != nil {
 			return fmt.Errorf("migrate to schema version 3: %w", err)
 		}
+		// The store has no key to seal the clear text of older cases;
+		// the start does it (vault.SealClearText) and clears the mark.
+		if err := tx.Bucket(bucketMeta).Put(keyClearTextPending, []byte{}); err != nil {
+			return fmt.Errorf("migrate to schema version 3: %w", err)
+		}
 	}
 	if version < 4 {
 		if err := buildCaseIndexes(tx); err != nil {

@@ -16,6 +16,16 @@ const (
 	timerKeyLen     = storekey.TimerKeyLen
 )
 
+// ClearTextPending implements datastore.CaseReader.
+func (t *tx) ClearTextPending() (bool, error) {
+	return t.bucket(bucketMeta).Get(keyClearTextPending) != nil, nil
+}
+
+// ClearTextSealed implements datastore.CaseWriter.
+func (t *tx) ClearTextSealed() error {
+	return t.bucket(bucketMeta).Delete(keyClearTextPending)
+}
+
 func (t *tx) CaseByID(id uint64) (model.Case, error) {
 	raw := t.bucket(bucketCases).Get(u64(id))
 	if raw == nil {

@@ -246,6 +246,13 @@ func (t *tx) CaseByNumber(number string) (model.Case, error) {
 	return t.CaseByID(id)
 }
 
+// ClearTextPending implements datastore.CaseReader: memstore holds no
+// data of older versions, so there is never clear text to seal.
+func (t *tx) ClearTextPending() (bool, error) { return false, nil }
+
+// ClearTextSealed implements datastore.CaseWriter.
+func (t *tx) ClearTextSealed() error { return nil }
+
 func (t *tx) CaseByID(id uint64) (model.Case, error) {
 	e, ok := t.st.cases.get(id)
 	if !ok {
