@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,16 +25,19 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // The access matrix drives every RPC of the childcase services, found from
-// the service descriptors, as every role, in and out of scope. For each it
-// checks the status code and that no data the caller may not see appears
-// anywhere in the response. A new RPC without an entry in matrixCalls, or
-// without an access rule, fails the test.
+// the service descriptors, as every role, in and out of scope. What each
+// role may do and see comes from the one table of who may do what
+// (access.Rules); the matrix checks that the running service does it: the
+// status code, and that no data the caller may not see appears anywhere in
+// the response. A new RPC without an entry in matrixCalls, or without a row
+// in the table, fails the test.
 
 // Secrets of the matrix fixtures: what must not leak.
 const (
@@ -488,18 +492,18 @@ func TestAccessMatrix(t *testing.T) {
 			t.Errorf("%s has no entry in the access matrix", method)
 			continue
 		}
-		allowed, public := grpcapi.MethodRoles(method)
-		if public || len(allowed) == 0 {
-			t.Errorf("%s has no access rule (public=%v)", method, public)
+		rule, ok := access.RuleFor(strings.TrimPrefix(method, "/childcase.v1."))
+		if !ok {
+			t.Errorf("%s has no row in access's table", method)
 			continue
 		}
+		allowed, public := grpcapi.MethodRoles(method)
 		for _, r := range mxRoles {
 			t.Run(string(m.Name())+"/"+r.role.String(), func(t *testing.T) {
-				mayCall := false
-				for _, a := range allowed {
-					if int32(a) == int32(r.role) {
-						mayCall = true
-					}
+				grant := rule.Grant(model.Role(r.role))
+				mayCall := grant != access.Refused
+				if public || slices.Contains(allowed, model.Role(r.role)) != mayCall {
+					t.Errorf("the interceptor's rule (public %v, roles %v) is not the table's (%s)", public, allowed, grant)
 				}
 				target := r.target
 				transition := m.Parent().Name() == "CaseProcessService" && !m.IsStreamingServer() && method != pb.CaseProcessService_ListCaseEvents_FullMethodName
@@ -521,7 +525,7 @@ func TestAccessMatrix(t *testing.T) {
 				case err != nil:
 					t.Fatalf("in scope: %v", err)
 				}
-				checkNoLeak(t, r.role, method, out, "")
+				checkNoLeak(t, r.role, grant, method, out, "")
 				if r.out == "" {
 					return // the role sees everything, or has no scope
 				}
@@ -540,7 +544,7 @@ func TestAccessMatrix(t *testing.T) {
 				if outErr != nil {
 					t.Fatalf("out of scope: %v", outErr)
 				}
-				checkNoLeak(t, r.role, method, outResp, target)
+				checkNoLeak(t, r.role, grant, method, outResp, target)
 				if strings.Contains(outResp, f.cases[target]) || strings.Contains(outResp, f.reports[target]) {
 					t.Errorf("out-of-scope response names %s or %s:\n%s", f.cases[target], f.reports[target], outResp)
 				}
@@ -576,19 +580,24 @@ func checkLikeAbsent(t *testing.T, f *mxFixture, m protoreflect.MethodDescriptor
 	}
 }
 
-// checkNoLeak fails if a response holds data the role must not see.
-func checkNoLeak(t *testing.T, role pb.Role, method, resp, outTarget string) {
+// checkNoLeak fails if a response holds data the role must not see: what
+// the table grants it from the method, and what its role never sees.
+func checkNoLeak(t *testing.T, role pb.Role, grant access.Grant, method, resp, outTarget string) {
 	t.Helper()
 	forbidden := []string{mxReporterTel, mxReporterName, mxReporterAddr}
 	if method == pb.ReportService_DiscloseReporter_FullMethodName {
 		forbidden = nil // the one place the identity is shown, to who may ask
 	}
-	switch role {
-	case pb.Role_ROLE_POLICE_LIAISON, pb.Role_ROLE_ADMIN:
+	switch grant {
+	case access.Police:
+		// The police view: no content, no reports.
 		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver, `"reports/`)
-	case pb.Role_ROLE_AUDITOR:
-		// Auditors see which records were touched, never their content.
+	case access.Call:
+		// No case content; auditors see which records were touched.
 		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver)
+	}
+	if role == pb.Role_ROLE_POLICE_LIAISON || role == pb.Role_ROLE_ADMIN {
+		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver, `"reports/`)
 	}
 	if outTarget != "" {
 		forbidden = append(forbidden, mxChildName, mxNarrative, mxCaregiver)

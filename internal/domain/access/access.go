@@ -261,33 +261,3 @@ func CaseResource(number string) string {
 	}
 	return "cases/" + number
 }
-
-// Role sets: which roles may call which kind of method. The transport's
-// method table and the domain's checks both use these, so a rule lives in
-// one place.
-var (
-	// Intakers record reports and link them to cases.
-	Intakers = []model.Role{
-		model.RoleHotlineOperator, model.RoleHotlineSupervisor, model.RoleCommuneWorker,
-		model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer,
-	}
-	// ReportReaders read reports (within their scope).
-	ReportReaders = Intakers
-	// CaseReaders read cases (within their scope; police see the police
-	// view).
-	CaseReaders = append(slices.Clone(Intakers), model.RolePoliceLiaison)
-	// Referrers refer cases to the police.
-	Referrers = Intakers
-	// Disclosers may ask for a reporter's identity, with a reason.
-	Disclosers = []model.Role{model.RoleHotlineSupervisor, model.RoleCityOfficer}
-	// Admins manage users, tokens, police units and keys.
-	Admins = []model.Role{model.RoleAdmin}
-	// Auditors read and verify the audit log.
-	Auditors = []model.Role{model.RoleAuditor}
-	// Everyone is every role: reference data (units, police units) is
-	// readable by any signed-in user.
-	Everyone = model.Roles
-)
-
-// Has reports whether p's role is in roles.
-func (p Principal) Has(roles []model.Role) bool { return slices.Contains(roles, p.Role) }

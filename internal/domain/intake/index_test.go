@@ -518,7 +518,7 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 				}
 			}
 			for _, ct := range []model.CallType{0, 2} {
-				if !p.Has(access.ReportReaders) {
+				if !p.May("ReportService/ListReports") {
 					break
 				}
 				want := w.fullScanReports(t, p, ct)

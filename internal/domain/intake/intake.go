@@ -101,7 +101,7 @@ type CreateReportInput struct {
 // intervention opens a case, or joins the one named in the input, which p
 // must be able to see.
 func (s *Service) CreateReport(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, error) {
-	if !p.Has(access.Intakers) {
+	if !p.May("ReportService/CreateReport") {
 		return model.Report{}, model.ErrPermissionDenied
 	}
 	now := s.clock.Now()
@@ -287,7 +287,7 @@ type LinkReportInput struct {
 // it is not touched (model.ErrConflict); a report already in that case is
 // returned as it is, whatever the etag, since nothing changes.
 func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkReportInput) (model.Report, error) {
-	if !p.Has(access.Intakers) {
+	if !p.May("ReportService/LinkReport") {
 		return model.Report{}, model.ErrPermissionDenied
 	}
 	reportID, err := ParseReportName(in.Report)

@@ -35,14 +35,14 @@ type QueueQuery struct {
 // It reads the queue index: the unit's entries of that queue, or for
 // QueueNone the entries of p's scope keys.
 func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuery) ([]model.Case, string, error) {
-	if !p.Has(access.CaseReaders) {
+	if !p.May(listCasesMethod) {
 		return nil, "", model.ErrPermissionDenied
 	}
 	sq := datastore.QueueQuery{
 		Queue: q.Queue,
 		Keys:  []string{p.Unit},
 		Match: func(c model.Case) bool {
-			return s.policy.CaseView(p, c) != access.ViewNone && inQueue(p, c, q)
+			return s.policy.View(p, listCasesMethod, c) != access.ViewNone && inQueue(p, c, q)
 		},
 		After: q.After,
 		Limit: q.Limit,

@@ -20,7 +20,7 @@ import (
 
 // GetReport returns one report p may see, its reporter withheld.
 func (s *Service) GetReport(ctx context.Context, p access.Principal, name string) (model.Report, error) {
-	if !p.Has(access.ReportReaders) {
+	if !p.May("ReportService/GetReport") {
 		return model.Report{}, model.ErrPermissionDenied
 	}
 	id, err := ParseReportName(name)
@@ -72,7 +72,7 @@ type (
 // else's but the city's reads the reports of their scope keys
 // (access.ReportScope), through another.
 func (s *Service) ListReports(ctx context.Context, p access.Principal, q ReportQuery) (reports []model.Report, next string, err error) {
-	if !p.Has(access.ReportReaders) {
+	if !p.May("ReportService/ListReports") {
 		return nil, "", model.ErrPermissionDenied
 	}
 	if p.Role == model.RoleHotlineOperator {
@@ -122,7 +122,8 @@ func (s *Service) ListReports(ctx context.Context, p access.Principal, q ReportQ
 // liaisons. For a full view it also returns the case's dossier (the sealed
 // content of its steps); for the police view the dossier is nil.
 func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) (model.Case, *model.Dossier, error) {
-	if !p.Has(access.CaseReaders) {
+	const method = "CaseService/GetCase"
+	if !p.May(method) {
 		return model.Case{}, nil, model.ErrPermissionDenied
 	}
 	number, err := ParseCaseName(name)
@@ -132,8 +133,9 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 	var c model.Case
 	var dossier *model.Dossier
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
-		c, err = s.visibleCase(tx, p, number)
-		if err != nil || s.policy.CaseView(p, c) != access.ViewFull {
+		var view access.CaseView
+		c, view, err = s.visibleCase(tx, p, method, number)
+		if err != nil || view != access.ViewFull {
 			return err
 		}
 		d, err := s.vault.OpenDossier(tx, c.Number, c.Dossier)
@@ -147,49 +149,49 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 	return c, dossier, err
 }
 
-// visibleCase loads a case as p may see it, or ErrNotFound.
-func (s *Service) visibleCase(tx datastore.ReadTx, p access.Principal, number string) (model.Case, error) {
+// visibleCase loads a case as p gets it from method, with the view it is
+// in, or ErrNotFound.
+func (s *Service) visibleCase(tx datastore.ReadTx, p access.Principal, method, number string) (model.Case, access.CaseView, error) {
 	c, err := tx.CaseByNumber(number)
 	if err != nil {
-		return model.Case{}, err
+		return model.Case{}, access.ViewNone, err
 	}
-	return s.shape(tx, p, c)
+	return s.shape(tx, p, method, c)
 }
 
-// shape returns c as p may see it, its free text opened, or ErrNotFound.
-func (s *Service) shape(tx datastore.ReadTx, p access.Principal, c model.Case) (model.Case, error) {
-	view := s.policy.CaseView(p, c)
+// shape returns c as p gets it from method (access.Policy.View), its free
+// text opened, with the view it is in, or ErrNotFound.
+func (s *Service) shape(tx datastore.ReadTx, p access.Principal, method string, c model.Case) (model.Case, access.CaseView, error) {
+	view := s.policy.View(p, method, c)
 	if view == access.ViewNone {
-		return model.Case{}, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
+		return model.Case{}, view, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
 	}
 	c, err := s.vault.OpenCase(tx, c)
 	if err != nil {
-		return model.Case{}, err
+		return model.Case{}, view, err
 	}
-	switch view {
-	case access.ViewFull:
-		return c, nil
-	case access.ViewPolice:
-		return access.PoliceView(c, p.Unit), nil
-	}
-	return model.Case{}, fmt.Errorf("case %s: %w", c.Number, model.ErrNotFound)
+	c, _ = access.Shape(p, view, c)
+	return c, view, nil
 }
 
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
 func (s *Service) ListCases(ctx context.Context, p access.Principal, q CaseQuery) ([]model.Case, string, error) {
-	if !p.Has(access.CaseReaders) {
+	if !p.May(listCasesMethod) {
 		return nil, "", model.ErrPermissionDenied
 	}
 	if keys, all := s.policy.Scope(p); !all {
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
 	}
-	q.Match = func(c model.Case) bool { return s.policy.CaseView(p, c) != access.ViewNone }
+	q.Match = func(c model.Case) bool { return s.policy.View(p, listCasesMethod, c) != access.ViewNone }
 	return s.listCases(ctx, p, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
 }
 
+// listCasesMethod is the method that lists cases, work queues included.
+const listCasesMethod = "CaseService/ListCases"
+
 // listCases runs a list of cases in a read transaction, shapes each case
-// for p, and audits the page.
+// for p as ListCases answers, and audits the page.
 func (s *Service) listCases(ctx context.Context, p access.Principal, list func(datastore.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		found, cursor, err := list(tx)
@@ -198,7 +200,7 @@ func (s *Service) listCases(ctx context.Context, p access.Principal, list func(d
 		}
 		next = cursor
 		for _, c := range found {
-			shaped, err := s.shape(tx, p, c)
+			shaped, _, err := s.shape(tx, p, listCasesMethod, c)
 			if err != nil {
 				return err
 			}
@@ -225,7 +227,7 @@ const (
 // supervisor or a city officer who gives a reason. The disclosure and its
 // reason are audited durably before the identity is returned.
 func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name, reason string) (model.Reporter, error) {
-	if !p.Has(access.Disclosers) {
+	if !p.May("ReportService/DiscloseReporter") {
 		return model.Reporter{}, model.ErrPermissionDenied
 	}
 	id, err := ParseReportName(name)

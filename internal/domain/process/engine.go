@@ -97,15 +97,12 @@ type Request struct {
 	Fingerprint []byte // the request without its request_id
 }
 
-// step is one transition: its name (the audit action is "case."+name),
-// the roles that may take it, the view of the case it needs, and what it
-// does.
+// step is one transition: its name (the audit action is "case."+name)
+// and what it does. Who may take it, and on which view of the case, is the
+// row of access's table that names the step.
 type step struct {
 	name  string
-	roles []model.Role
-	// police steps are taken by police liaisons on their police view.
-	police bool
-	apply  func(s *stepCtx) error
+	apply func(s *stepCtx) error
 }
 
 // stepCtx is a transition in progress: the case, its dossier (opened when
@@ -126,8 +123,19 @@ type stepCtx struct {
 }
 
 // do runs a transition on a case in one transaction.
+//
+// The step's row in access's table says which roles may take it and on
+// which view: a role granted the full view acts on the cases it fully sees,
+// one granted the police view on the cases it sees in the police view; any
+// other case is out of scope and looks absent. The answer, a retry's too,
+// is the case in that view.
 func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st step) (model.Case, error) {
-	if !p.Has(st.roles) {
+	rule, ok := access.StepRule(st.name)
+	if !ok {
+		return model.Case{}, fmt.Errorf("step %s has no row in the access table: %w", st.name, model.ErrPermissionDenied)
+	}
+	want := rule.Grant(p.Role).View()
+	if want == access.ViewNone {
 		return model.Case{}, model.ErrPermissionDenied
 	}
 	number, err := intake.ParseCaseName(req.Case)
@@ -157,18 +165,13 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			if err := json.Unmarshal(prior.Result, &first); err != nil {
 				return err
 			}
-			out, err = e.vault.OpenCase(tx, first)
+			opened, err := e.vault.OpenCase(tx, first)
+			out, _ = access.Shape(p, want, opened)
 			return err
 		}
 		c, err := e.loadCase(tx, number)
 		if err != nil {
 			return err
-		}
-		// Police steps are taken on the police view, the others on the full
-		// view; anything else is out of scope and looks absent.
-		want := access.ViewFull
-		if st.police {
-			want = access.ViewPolice
 		}
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
@@ -193,7 +196,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
-		out = c
+		out, _ = access.Shape(p, want, c)
 		if req.RequestID == "" {
 			return nil
 		}

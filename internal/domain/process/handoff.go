@@ -29,7 +29,7 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
 		return model.Case{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
 	}
-	return e.do(ctx, p, req, step{name: "proposeTransfer", roles: Handlers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "proposeTransfer", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func transferRef(id int) string { return fmt.Sprintf("transfer-%d", id) }
 
 // AcceptTransfer: the receiving unit accepts and becomes responsible.
 func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
-	return e.do(ctx, p, req, step{name: "acceptTransfer", roles: Handlers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "acceptTransfer", apply: func(s *stepCtx) error {
 		t, err := s.pendingTransferToMe()
 		if err != nil {
 			return err
@@ -107,7 +107,7 @@ func (e *Engine) DeclineTransfer(ctx context.Context, p access.Principal, req Re
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "declineTransfer", roles: Handlers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "declineTransfer", apply: func(s *stepCtx) error {
 		t, err := s.pendingTransferToMe()
 		if err != nil {
 			return err
@@ -154,7 +154,7 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 	if !ok || policeID == "" {
 		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", policeUnit)
 	}
-	return e.do(ctx, p, req, step{name: "referToPolice", roles: access.Referrers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "referToPolice", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
 			return err
 		}
@@ -196,7 +196,7 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "acknowledgePoliceReferral", police: true, roles: PoliceLiaisons, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "acknowledgePoliceReferral", apply: func(s *stepCtx) error {
 		r, err := s.referral(model.PoliceReferred)
 		if err != nil {
 			return err
@@ -220,7 +220,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "recordPoliceForwarding", police: true, roles: PoliceLiaisons, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordPoliceForwarding", apply: func(s *stepCtx) error {
 		r, err := s.referral(model.PoliceAcknowledged)
 		if err != nil {
 			return err
@@ -257,7 +257,7 @@ func (e *Engine) RecordPoliceOutcome(ctx context.Context, p access.Principal, re
 	if outcome != PoliceProsecuted && outcome != PoliceNotProsecuted && outcome != PoliceSuspended {
 		return model.Case{}, model.InvalidField("outcome", "police.outcome", "outcome must be PROSECUTED, NOT_PROSECUTED or SUSPENDED")
 	}
-	return e.do(ctx, p, req, step{name: "recordPoliceOutcome", police: true, roles: PoliceLiaisons, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordPoliceOutcome", apply: func(s *stepCtx) error {
 		r, err := s.referral(model.PoliceForwarded)
 		if err != nil {
 			return err
@@ -276,7 +276,7 @@ func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Requ
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "pauseDeadline", roles: Handlers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "pauseDeadline", apply: func(s *stepCtx) error {
 		d, err := s.myDeadline(deadlineID)
 		if err != nil {
 			return err
@@ -300,7 +300,7 @@ func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Requ
 // ResumeDeadline resumes a paused deadline; its due time moves by the time
 // it was paused.
 func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Request, deadlineID int) (model.Case, error) {
-	return e.do(ctx, p, req, step{name: "resumeDeadline", roles: Handlers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "resumeDeadline", apply: func(s *stepCtx) error {
 		d, err := s.myDeadline(deadlineID)
 		if err != nil {
 			return err

@@ -17,7 +17,8 @@ import (
 // ListCaseEvents returns the timeline of a case the caller fully sees,
 // oldest first, after the seq after.
 func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name string, after uint64, limit int) ([]model.CaseEvent, error) {
-	if !p.Has(access.ReportReaders) {
+	const method = "CaseProcessService/ListCaseEvents"
+	if !p.May(method) {
 		return nil, model.ErrPermissionDenied
 	}
 	number, err := intake.ParseCaseName(name)
@@ -30,7 +31,8 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 		if err != nil {
 			return err
 		}
-		if e.access.CaseView(p, c) != access.ViewFull {
+		// The timeline tells the whole story: only the full view shows it.
+		if e.access.View(p, method, c) != access.ViewFull {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
 		events, err = tx.CaseEvents(c.ID, after, limit)
@@ -51,7 +53,8 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 // in p's scope; police only their referrals), waiting for new ones until
 // ctx ends. send returns an error to stop.
 func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, send func(model.Notification) error) error {
-	if !p.Has(access.CaseReaders) {
+	const method = "CaseProcessService/WatchEvents"
+	if !p.May(method) {
 		return model.ErrPermissionDenied
 	}
 	if after == 0 {
@@ -82,7 +85,10 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 				if err != nil {
 					continue
 				}
-				view := e.access.CaseView(p, c)
+				// A notification carries the case's name, kind and detail:
+				// the police view shows only those addressed to the
+				// caller's police unit.
+				view := e.access.View(p, method, c)
 				if view == access.ViewNone || (view == access.ViewPolice && !mentions(n, p.Unit)) {
 					continue
 				}

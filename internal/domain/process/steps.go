@@ -12,26 +12,10 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// Roles of the steps; the transport's method table uses them too.
-var (
-	// CommuneStaff acknowledge a forwarded case.
-	CommuneStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair}
-	// CommuneWorkers assess, plan, follow up and review.
-	CommuneWorkers = []model.Role{model.RoleCommuneWorker}
-	// CommuneChairs decide emergency measures, separation, plan approval
-	// and closure.
-	CommuneChairs = []model.Role{model.RoleCommuneChair}
-	// Handlers hand cases over, decide on transfers, add notes and pause
-	// their unit's deadlines.
-	Handlers = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
-	// PoliceLiaisons take the police steps.
-	PoliceLiaisons = []model.Role{model.RolePoliceLiaison}
-)
-
 // Acknowledge: the commune where it happened takes the forwarded case
 // (step 1); the acknowledging officer becomes responsible for it.
 func (e *Engine) Acknowledge(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
-	return e.do(ctx, p, req, step{name: "acknowledge", roles: CommuneStaff, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "acknowledge", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusAwaitingAcknowledgement, "it was already acknowledged"); err != nil {
 			return err
 		}
@@ -67,7 +51,7 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		return model.Case{}, model.InvalidField("emergency_reason", "emergency.reason", "an emergency needs its reason, and only an emergency has one")
 	}
 	notes := text(in.Notes)
-	return e.do(ctx, p, req, step{name: "recordInitialAssessment", roles: CommuneWorkers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordInitialAssessment", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusInitialAssessment, "acknowledge it first"); err != nil {
 			return err
 		}
@@ -120,7 +104,7 @@ func (e *Engine) RecordEmergencyMeasures(ctx context.Context, p access.Principal
 	if in.AppliedTime.IsZero() {
 		return model.Case{}, model.InvalidField("applied_time", "required", "applied_time is required")
 	}
-	return e.do(ctx, p, req, step{name: "recordEmergencyMeasures", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordEmergencyMeasures", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
 			return err
 		}
@@ -159,7 +143,7 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 	if start.IsZero() {
 		return model.Case{}, model.InvalidField("start_time", "required", "start_time is required")
 	}
-	return e.do(ctx, p, req, step{name: "startSeparation", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "startSeparation", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
 			return err
 		}
@@ -189,7 +173,7 @@ func (e *Engine) EndSeparation(ctx context.Context, p access.Principal, req Requ
 		return model.Case{}, model.InvalidField("outcome", "separation.outcome", "outcome must be RETURNED_HOME or COURT_PETITION")
 	}
 	notes = text(notes)
-	return e.do(ctx, p, req, step{name: "endSeparation", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "endSeparation", apply: func(s *stepCtx) error {
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -232,7 +216,7 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 	if in.MeetingTime.IsZero() {
 		return model.Case{}, model.InvalidField("meeting_time", "required", "meeting_time is required")
 	}
-	return e.do(ctx, p, req, step{name: "recordSpecificAssessment", roles: CommuneWorkers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordSpecificAssessment", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusSpecificAssessment, "record the initial assessment first"); err != nil {
 			return err
 		}
@@ -304,7 +288,7 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		details = append(details, model.ServiceDetail{ID: i + 1, Name: name, Owner: owner})
 		public = append(public, model.PlanService{ID: i + 1, StartDate: start.String(), ExpectedEndDate: end.String(), CostEstimateVND: sv.CostEstimateVND, State: "PLANNED"})
 	}
-	return e.do(ctx, p, req, step{name: "submitPlan", roles: CommuneWorkers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "submitPlan", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
 			return err
 		}
@@ -333,7 +317,7 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 // ApprovePlan: the chair approves the plan; implementation starts (step 5)
 // and each service's expected end is watched.
 func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
-	return e.do(ctx, p, req, step{name: "approvePlan", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "approvePlan", apply: func(s *stepCtx) error {
 		if err := s.requirePlanSubmitted(); err != nil {
 			return err
 		}
@@ -383,7 +367,7 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "returnPlan", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "returnPlan", apply: func(s *stepCtx) error {
 		if err := s.requirePlanSubmitted(); err != nil {
 			return err
 		}
@@ -414,7 +398,7 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 		return model.Case{}, model.InvalidField("state", "service.state", "state must be IN_PROGRESS, COMPLETED or CANCELLED")
 	}
 	note = text(note)
-	return e.do(ctx, p, req, step{name: "recordServiceProgress", roles: CommuneWorkers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordServiceProgress", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusImplementation, "services are followed during implementation"); err != nil {
 			return err
 		}
@@ -446,7 +430,7 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 
 // StartReview moves an implemented plan to review (step 6).
 func (e *Engine) StartReview(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
-	return e.do(ctx, p, req, step{name: "startReview", roles: CommuneWorkers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "startReview", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusImplementation, "the plan must be approved and carried out first"); err != nil {
 			return err
 		}
@@ -482,7 +466,7 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 		return model.Case{}, model.InvalidField("outcome", "review.outcome", "outcome must be NEW_PLAN_CYCLE or PROPOSE_CLOSURE")
 	}
 	notes := text(in.Notes)
-	return e.do(ctx, p, req, step{name: "recordReview", roles: CommuneWorkers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordReview", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusReview, "start the review first"); err != nil {
 			return err
 		}
@@ -522,7 +506,7 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		return model.Case{}, err
 	}
 	noReferralReason = text(noReferralReason)
-	return e.do(ctx, p, req, step{name: "approveClosure", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusReview, "a case is closed from review"); err != nil {
 			return err
 		}
@@ -565,7 +549,7 @@ func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, re
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "reopen", roles: CommuneChairs, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "reopen", apply: func(s *stepCtx) error {
 		if s.c.Status != model.StatusClosed {
 			return model.Precondition("NOT_CLOSED", "case %s is not closed", s.c.Number)
 		}
@@ -584,7 +568,7 @@ func (e *Engine) AddNote(ctx context.Context, p access.Principal, req Request, n
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "addNote", roles: Handlers, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "addNote", apply: func(s *stepCtx) error {
 		s.event("NOTE_ADDED", "", 0)
 		return s.note("NOTE", note)
 	}})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,13 +16,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/domain/process"
 )
 
 // publicMethods need no token: probes and tooling.
@@ -33,61 +32,21 @@ var publicMethods = map[string]bool{
 	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": true,
 }
 
-// methodRoles says which roles may call each childcase method. A method
-// missing here is refused to everyone: deny by default. Which records a
-// caller sees is decided further in, by package access.
-var methodRoles = map[string][]model.Role{
-	pb.ReportService_CreateReport_FullMethodName:        access.Intakers,
-	pb.ReportService_GetReport_FullMethodName:           access.ReportReaders,
-	pb.ReportService_ListReports_FullMethodName:         access.ReportReaders,
-	pb.ReportService_LinkReport_FullMethodName:          access.Intakers,
-	pb.ReportService_DiscloseReporter_FullMethodName:    access.Disclosers,
-	pb.CaseService_GetCase_FullMethodName:               access.CaseReaders,
-	pb.CaseService_ListCases_FullMethodName:             access.CaseReaders,
-	pb.UnitService_ListUnits_FullMethodName:             access.Everyone,
-	pb.UnitService_GetUnit_FullMethodName:               access.Everyone,
-	pb.PoliceUnitService_ListPoliceUnits_FullMethodName: access.Everyone,
-	pb.PoliceUnitService_GetPoliceUnit_FullMethodName:   access.Everyone,
-	pb.AdminService_CreateUser_FullMethodName:           access.Admins,
-	pb.AdminService_GetUser_FullMethodName:              access.Admins,
-	pb.AdminService_ListUsers_FullMethodName:            access.Admins,
-	pb.AdminService_DisableUser_FullMethodName:          access.Admins,
-	pb.AdminService_CreateToken_FullMethodName:          access.Admins,
-	pb.AdminService_ListTokens_FullMethodName:           access.Admins,
-	pb.AdminService_RevokeToken_FullMethodName:          access.Admins,
-	pb.AdminService_CreatePoliceUnit_FullMethodName:     access.Admins,
-	pb.AdminService_RotateMasterKey_FullMethodName:      access.Admins,
-	pb.AdminService_BackupDatabase_FullMethodName:       access.Admins,
-	pb.AuditService_ListAuditEvents_FullMethodName:      access.Auditors,
-	pb.AuditService_VerifyAuditLog_FullMethodName:       access.Auditors,
+// apiPackage prefixes the methods of access's table to make gRPC full
+// method names.
+const apiPackage = "/childcase.v1."
 
-	pb.CaseProcessService_AcknowledgeCase_FullMethodName:           process.CommuneStaff,
-	pb.CaseProcessService_RecordInitialAssessment_FullMethodName:   process.CommuneWorkers,
-	pb.CaseProcessService_RecordEmergencyMeasures_FullMethodName:   process.CommuneChairs,
-	pb.CaseProcessService_StartSeparation_FullMethodName:           process.CommuneChairs,
-	pb.CaseProcessService_EndSeparation_FullMethodName:             process.CommuneChairs,
-	pb.CaseProcessService_RecordSpecificAssessment_FullMethodName:  process.CommuneWorkers,
-	pb.CaseProcessService_SubmitPlan_FullMethodName:                process.CommuneWorkers,
-	pb.CaseProcessService_ApprovePlan_FullMethodName:               process.CommuneChairs,
-	pb.CaseProcessService_ReturnPlan_FullMethodName:                process.CommuneChairs,
-	pb.CaseProcessService_RecordServiceProgress_FullMethodName:     process.CommuneWorkers,
-	pb.CaseProcessService_StartReview_FullMethodName:               process.CommuneWorkers,
-	pb.CaseProcessService_RecordReview_FullMethodName:              process.CommuneWorkers,
-	pb.CaseProcessService_ApproveClosure_FullMethodName:            process.CommuneChairs,
-	pb.CaseProcessService_ReopenCase_FullMethodName:                process.CommuneChairs,
-	pb.CaseProcessService_AddCaseNote_FullMethodName:               process.Handlers,
-	pb.CaseProcessService_ProposeTransfer_FullMethodName:           process.Handlers,
-	pb.CaseProcessService_AcceptTransfer_FullMethodName:            process.Handlers,
-	pb.CaseProcessService_DeclineTransfer_FullMethodName:           process.Handlers,
-	pb.CaseProcessService_ReferCaseToPolice_FullMethodName:         access.Referrers,
-	pb.CaseProcessService_AcknowledgePoliceReferral_FullMethodName: process.PoliceLiaisons,
-	pb.CaseProcessService_RecordPoliceForwarding_FullMethodName:    process.PoliceLiaisons,
-	pb.CaseProcessService_RecordPoliceOutcome_FullMethodName:       process.PoliceLiaisons,
-	pb.CaseProcessService_PauseDeadline_FullMethodName:             process.Handlers,
-	pb.CaseProcessService_ResumeDeadline_FullMethodName:            process.Handlers,
-	pb.CaseProcessService_ListCaseEvents_FullMethodName:            access.ReportReaders,
-	pb.CaseProcessService_WatchEvents_FullMethodName:               access.CaseReaders,
-}
+// methodRoles says which roles may call each childcase method, from the
+// one table of who may do what (access.Rules). A method missing here is
+// refused to everyone: deny by default. Which records a caller sees, and
+// in which view, is decided further in, by the domain.
+var methodRoles = func() map[string][]model.Role {
+	m := map[string][]model.Role{}
+	for _, r := range access.Rules() {
+		m[apiPackage+r.Method] = r.Roles()
+	}
+	return m
+}()
 
 // MethodRoles returns the roles allowed to call a method, and whether the
 // method needs no token at all. Tests use it to check that every method
@@ -184,7 +143,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 		return nil, unauthenticated()
 	}
 	p := identity.Principal(u, RequestID(ctx))
-	if !p.Has(roles) {
+	if !slices.Contains(roles, p.Role) {
 		a.recordDenied(ctx, p, method, req)
 		return nil, withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	}

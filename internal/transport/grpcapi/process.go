@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -164,12 +163,12 @@ func (s *processServer) DeclineTransfer(ctx context.Context, req *pb.DeclineTran
 
 func (s *processServer) ReferCaseToPolice(ctx context.Context, req *pb.ReferCaseToPoliceRequest) (*pb.Case, error) {
 	c, err := s.engine.ReferToPolice(ctx, principalFrom(ctx), request(req), req.GetPoliceUnit(), req.GetSuspectedOffence())
-	return s.policeAnswer(ctx, c, err)
+	return s.answer(ctx, c, err)
 }
 
 func (s *processServer) AcknowledgePoliceReferral(ctx context.Context, req *pb.AcknowledgePoliceReferralRequest) (*pb.Case, error) {
 	c, err := s.engine.AcknowledgePoliceReferral(ctx, principalFrom(ctx), request(req), req.GetReferenceNumber())
-	return s.policeAnswer(ctx, c, err)
+	return s.answer(ctx, c, err)
 }
 
 func (s *processServer) RecordPoliceForwarding(ctx context.Context, req *pb.RecordPoliceForwardingRequest) (*pb.Case, error) {
@@ -178,21 +177,11 @@ func (s *processServer) RecordPoliceForwarding(ctx context.Context, req *pb.Reco
 		at = req.GetForwardTime().AsTime()
 	}
 	c, err := s.engine.RecordPoliceForwarding(ctx, principalFrom(ctx), request(req), req.GetInvestigationAgency(), at)
-	return s.policeAnswer(ctx, c, err)
+	return s.answer(ctx, c, err)
 }
 
 func (s *processServer) RecordPoliceOutcome(ctx context.Context, req *pb.RecordPoliceOutcomeRequest) (*pb.Case, error) {
 	c, err := s.engine.RecordPoliceOutcome(ctx, principalFrom(ctx), request(req), req.GetOutcome())
-	return s.policeAnswer(ctx, c, err)
-}
-
-// policeAnswer answers a police liaison with the police view.
-func (s *processServer) policeAnswer(ctx context.Context, c model.Case, err error) (*pb.Case, error) {
-	if err == nil {
-		if p := principalFrom(ctx); p.Role == model.RolePoliceLiaison {
-			c = access.PoliceView(c, p.Unit)
-		}
-	}
 	return s.answer(ctx, c, err)
 }
 

@@ -1,0 +1,295 @@
+package access
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// The one table of who may do what. Every public method of the API has a
+// row: the roles that may call it and what each gets back; a method that
+// takes a step of the case process names the step, and the engine takes
+// the step's roles from the same row. The transport's method rules, the
+// access matrix test and the README's role table are all derived from it,
+// so a rule lives here and nowhere else. A method without a row is refused
+// to everyone.
+//
+// To add a method, add its row. To add a role, add it to model.Roles, give
+// it a row in roleRows, put it in the rows of the methods it may call, and
+// teach Policy.CaseView its scope; TestRulesCoverEveryRole fails until it
+// has a row.
+
+// Grant is what a role gets from a method.
+type Grant int
+
+const (
+	// Refused: the role may not call the method (PermissionDenied).
+	Refused Grant = iota
+	// Call: the role may call the method; its answers carry no case
+	// content (units, users, tokens, the audit log).
+	Call
+	// Police: the role may call the method on the cases referred to its
+	// police unit, and gets them only in the police view (see PoliceView).
+	Police
+	// Full: the role may call the method on the records of its scope and
+	// gets them whole (the reporter's identity aside).
+	Full
+)
+
+// String names a grant as the README's table shows it.
+func (g Grant) String() string {
+	switch g {
+	case Call:
+		return "yes"
+	case Police:
+		return "police view"
+	case Full:
+		return "full"
+	}
+	return ""
+}
+
+// View is the view of a case a grant allows: ViewNone for a refusal or a
+// method whose answers carry no case.
+func (g Grant) View() CaseView {
+	switch g {
+	case Police:
+		return ViewPolice
+	case Full:
+		return ViewFull
+	}
+	return ViewNone
+}
+
+// Rule is one row of the table: a method, the step it takes if any, and
+// the roles allowed to call it by what they get. A role is in at most one
+// of Full, Police and Call.
+type Rule struct {
+	// Method is the service and method as the API names them,
+	// "CaseService/GetCase"; the transport adds the package.
+	Method string
+	// Step is the case-process step the method takes ("" for none); the
+	// audit action of the step is "case."+Step.
+	Step string
+	// Full, Police and Call are the roles allowed, by what they get.
+	Full, Police, Call []model.Role
+}
+
+// Grant returns what role gets from the rule's method.
+func (r Rule) Grant(role model.Role) Grant {
+	switch {
+	case slices.Contains(r.Full, role):
+		return Full
+	case slices.Contains(r.Police, role):
+		return Police
+	case slices.Contains(r.Call, role):
+		return Call
+	}
+	return Refused
+}
+
+// Roles returns the roles allowed to call the rule's method, in the order
+// of model.Roles.
+func (r Rule) Roles() []model.Role {
+	var out []model.Role
+	for _, role := range model.Roles {
+		if r.Grant(role) != Refused {
+			out = append(out, role)
+		}
+	}
+	return out
+}
+
+// Role sets the rows are written with.
+var (
+	// intakers record reports, read them and refer cases to the police.
+	intakers = []model.Role{
+		model.RoleHotlineOperator, model.RoleHotlineSupervisor, model.RoleCommuneWorker,
+		model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer,
+	}
+	// disclosers may ask for a reporter's identity, with a reason.
+	disclosers = []model.Role{model.RoleHotlineSupervisor, model.RoleCityOfficer}
+	// communeStaff acknowledge a forwarded case.
+	communeStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair}
+	// communeWorkers assess, plan, follow up and review.
+	communeWorkers = []model.Role{model.RoleCommuneWorker}
+	// communeChairs decide emergency measures, separation, plan approval
+	// and closure.
+	communeChairs = []model.Role{model.RoleCommuneChair}
+	// handlers hand cases over, decide on transfers, add notes and pause
+	// their unit's deadlines.
+	handlers = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
+	// police take the police steps and read the police view.
+	police = []model.Role{model.RolePoliceLiaison}
+	// admins manage users, tokens, police units and keys.
+	admins = []model.Role{model.RoleAdmin}
+	// auditors read and verify the audit log.
+	auditors = []model.Role{model.RoleAuditor}
+)
+
+// rules is the table, one row per method.
+var rules = []Rule{
+	{Method: "ReportService/CreateReport", Full: intakers},
+	{Method: "ReportService/GetReport", Full: intakers},
+	{Method: "ReportService/ListReports", Full: intakers},
+	{Method: "ReportService/LinkReport", Full: intakers},
+	{Method: "ReportService/DiscloseReporter", Full: disclosers},
+
+	{Method: "CaseService/GetCase", Full: intakers, Police: police},
+	{Method: "CaseService/ListCases", Full: intakers, Police: police},
+
+	{Method: "CaseProcessService/AcknowledgeCase", Step: "acknowledge", Full: communeStaff},
+	{Method: "CaseProcessService/RecordInitialAssessment", Step: "recordInitialAssessment", Full: communeWorkers},
+	{Method: "CaseProcessService/RecordEmergencyMeasures", Step: "recordEmergencyMeasures", Full: communeChairs},
+	{Method: "CaseProcessService/StartSeparation", Step: "startSeparation", Full: communeChairs},
+	{Method: "CaseProcessService/EndSeparation", Step: "endSeparation", Full: communeChairs},
+	{Method: "CaseProcessService/RecordSpecificAssessment", Step: "recordSpecificAssessment", Full: communeWorkers},
+	{Method: "CaseProcessService/SubmitPlan", Step: "submitPlan", Full: communeWorkers},
+	{Method: "CaseProcessService/ApprovePlan", Step: "approvePlan", Full: communeChairs},
+	{Method: "CaseProcessService/ReturnPlan", Step: "returnPlan", Full: communeChairs},
+	{Method: "CaseProcessService/RecordServiceProgress", Step: "recordServiceProgress", Full: communeWorkers},
+	{Method: "CaseProcessService/StartReview", Step: "startReview", Full: communeWorkers},
+	{Method: "CaseProcessService/RecordReview", Step: "recordReview", Full: communeWorkers},
+	{Method: "CaseProcessService/ApproveClosure", Step: "approveClosure", Full: communeChairs},
+	{Method: "CaseProcessService/ReopenCase", Step: "reopen", Full: communeChairs},
+	{Method: "CaseProcessService/AddCaseNote", Step: "addNote", Full: handlers},
+	{Method: "CaseProcessService/ProposeTransfer", Step: "proposeTransfer", Full: handlers},
+	{Method: "CaseProcessService/AcceptTransfer", Step: "acceptTransfer", Full: handlers},
+	{Method: "CaseProcessService/DeclineTransfer", Step: "declineTransfer", Full: handlers},
+	{Method: "CaseProcessService/ReferCaseToPolice", Step: "referToPolice", Full: intakers},
+	{Method: "CaseProcessService/AcknowledgePoliceReferral", Step: "acknowledgePoliceReferral", Police: police},
+	{Method: "CaseProcessService/RecordPoliceForwarding", Step: "recordPoliceForwarding", Police: police},
+	{Method: "CaseProcessService/RecordPoliceOutcome", Step: "recordPoliceOutcome", Police: police},
+	{Method: "CaseProcessService/PauseDeadline", Step: "pauseDeadline", Full: handlers},
+	{Method: "CaseProcessService/ResumeDeadline", Step: "resumeDeadline", Full: handlers},
+	{Method: "CaseProcessService/ListCaseEvents", Full: intakers},
+	{Method: "CaseProcessService/WatchEvents", Full: intakers, Police: police},
+
+	{Method: "UnitService/ListUnits", Call: model.Roles},
+	{Method: "UnitService/GetUnit", Call: model.Roles},
+	{Method: "PoliceUnitService/ListPoliceUnits", Call: model.Roles},
+	{Method: "PoliceUnitService/GetPoliceUnit", Call: model.Roles},
+
+	{Method: "AdminService/CreateUser", Call: admins},
+	{Method: "AdminService/GetUser", Call: admins},
+	{Method: "AdminService/ListUsers", Call: admins},
+	{Method: "AdminService/DisableUser", Call: admins},
+	{Method: "AdminService/CreateToken", Call: admins},
+	{Method: "AdminService/ListTokens", Call: admins},
+	{Method: "AdminService/RevokeToken", Call: admins},
+	{Method: "AdminService/CreatePoliceUnit", Call: admins},
+	{Method: "AdminService/RotateMasterKey", Call: admins},
+	{Method: "AdminService/BackupDatabase", Call: admins},
+
+	{Method: "AuditService/ListAuditEvents", Call: auditors},
+	{Method: "AuditService/VerifyAuditLog", Call: auditors},
+}
+
+// RoleRow is a role's row of the README's table: what its scope is.
+type RoleRow struct {
+	Role model.Role
+	// Column heads the role's column in the table of methods.
+	Column string
+	// Sees says which records are in the role's scope (Policy.CaseView
+	// and CanSeeReport decide it).
+	Sees string
+}
+
+// roleRows has a row for every role, in the order of model.Roles.
+var roleRows = []RoleRow{
+	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined"},
+	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases"},
+	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, and their reports"},
+	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, and their reports"},
+	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated or handed to the district"},
+	{model.RoleCityOfficer, "city", "every case and its reports"},
+	{model.RolePoliceLiaison, "police", "only cases referred to their police unit, and only the police view: number, status, dates, categories, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter"},
+	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content"},
+	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content"},
+}
+
+// Rules returns the table, one row per method.
+func Rules() []Rule { return slices.Clone(rules) }
+
+// RoleRows returns the roles' rows, in the order of model.Roles.
+func RoleRows() []RoleRow { return slices.Clone(roleRows) }
+
+// RuleFor returns the row of a method, "CaseService/GetCase".
+func RuleFor(method string) (Rule, bool) {
+	for _, r := range rules {
+		if r.Method == method {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// StepRule returns the row of the method that takes a process step.
+func StepRule(step string) (Rule, bool) {
+	for _, r := range rules {
+		if r.Step != "" && r.Step == step {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Grant returns what p gets from method: Refused for a method without a
+// row.
+func (p Principal) Grant(method string) Grant {
+	r, _ := RuleFor(method)
+	return r.Grant(p.Role)
+}
+
+// May reports whether p's role may call method.
+func (p Principal) May(method string) bool { return p.Grant(method) != Refused }
+
+// View returns how much of c p gets from method: what the table grants p's
+// role, within what p's scope allows (CaseView).
+func (pol *Policy) View(p Principal, method string, c model.Case) CaseView {
+	return min(p.Grant(method).View(), pol.CaseView(p, c))
+}
+
+// Shape returns c as a principal gets it in view: whole, in the police
+// view of their unit, or not at all (ok false).
+func Shape(p Principal, view CaseView, c model.Case) (model.Case, bool) {
+	switch view {
+	case ViewFull:
+		return c, true
+	case ViewPolice:
+		return PoliceView(c, p.Unit), true
+	}
+	return model.Case{}, false
+}
+
+// RoleTable renders the README's tables of who may do what: each role's
+// scope, then each method's grants by role.
+func RoleTable() string {
+	var b strings.Builder
+	b.WriteString("| role | sees |\n|---|---|\n")
+	for _, r := range roleRows {
+		fmt.Fprintf(&b, "| `%s` | %s |\n", r.Role, r.Sees)
+	}
+	b.WriteString("\n| method |")
+	for _, r := range roleRows {
+		fmt.Fprintf(&b, " %s |", r.Column)
+	}
+	b.WriteString("\n|---|")
+	b.WriteString(strings.Repeat("---|", len(roleRows)))
+	b.WriteString("\n")
+	for _, rule := range rules {
+		_, name, _ := strings.Cut(rule.Method, "/")
+		fmt.Fprintf(&b, "| `%s` |", name)
+		for _, r := range roleRows {
+			if g := rule.Grant(r.Role); g != Refused {
+				fmt.Fprintf(&b, " %s |", g)
+			} else {
+				b.WriteString(" |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,44 @@
+package grpcapi
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// Every method the server registers has a rule: a row of access's table,
+// or it is one of the public probes; and every row of the table names a
+// method the server registers, so a renamed or removed method cannot leave
+// a stale row behind.
+func TestEveryRegisteredMethodHasARule(t *testing.T) {
+	s, err := NewServer(Deps{Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]bool{}
+	for service, info := range s.GetServiceInfo() {
+		for _, m := range info.Methods {
+			full := "/" + service + "/" + m.Name
+			registered[full] = true
+			roles, public := MethodRoles(full)
+			switch {
+			case public && strings.HasPrefix(full, apiPackage):
+				t.Errorf("%s is a childcase method that needs no token", full)
+			case !public && len(roles) == 0:
+				t.Errorf("%s has no row in access's table", full)
+			}
+		}
+	}
+	if len(registered) < 40 {
+		t.Fatalf("the server registers only %d methods", len(registered))
+	}
+	for _, r := range access.Rules() {
+		if !registered[apiPackage+r.Method] {
+			t.Errorf("access's table has a row for %s, which the server does not register", r.Method)
+		}
+	}
+}
