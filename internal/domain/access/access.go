@@ -1,6 +1,8 @@
-// Package access decides who may see what: the rules of deny-by-default,
-// unit-scoped access to reports and cases, and the checks on a user's unit
-// for their role. It does no I/O. Callers turn "may not see" into NotFound,
+// Package access decides who may do and see what: the one table of which
+// role may call which method and take which step, and the view of a case
+// each gets (rules.go); the rules of deny-by-default, unit-scoped access to
+// reports and cases; and the checks on a user's unit for their role. It
+// does no I/O. Callers turn "may not see" into NotFound,
 // so that a record outside the caller's scope looks exactly like one that
 // does not exist.
 package access

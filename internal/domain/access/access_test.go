@@ -546,4 +546,3 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
-

@@ -218,20 +218,17 @@ func RoleRows() []RoleRow { return slices.Clone(roleRows) }
 
 // RuleFor returns the row of a method, "CaseService/GetCase".
 func RuleFor(method string) (Rule, bool) {
-	for _, r := range rules {
-		if r.Method == method {
-			return r, true
-		}
-	}
-	return Rule{}, false
+	return findRule(func(r Rule) bool { return r.Method == method })
 }
 
 // StepRule returns the row of the method that takes a process step.
 func StepRule(step string) (Rule, bool) {
-	for _, r := range rules {
-		if r.Step != "" && r.Step == step {
-			return r, true
-		}
+	return findRule(func(r Rule) bool { return r.Step != "" && r.Step == step })
+}
+
+func findRule(match func(Rule) bool) (Rule, bool) {
+	if i := slices.IndexFunc(rules, match); i >= 0 {
+		return rules[i], true
 	}
 	return Rule{}, false
 }
