@@ -170,6 +170,7 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.IntakeUsers = nil
 	c.IntakeUnits = nil
 	c.Handlers = nil
+	c.SpecialCircumstances = nil // health and abuse: the child's private information
 	c.Dossier = model.Sealed{}
 	c.Transfers = nil
 	c.Services = nil
