@@ -111,6 +111,23 @@ func TestFormsSpecialCircumstancesOnCase(t *testing.T) {
 	if got := c.GetSpecialCircumstances(); !slices.Equal(got, []pb.SpecialCircumstance{harmed, abused}) {
 		t.Errorf("after a second report: groups %v, want the union [%v %v]", got, harmed, abused)
 	}
+	// A report that opened no case brings its groups when it is linked.
+	trafficked := pb.SpecialCircumstance_SPECIAL_CIRCUMSTANCE_M_TRAFFICKED
+	counselling := validReport()
+	counselling.ReceiveTime = timestamppb.New(receive.Add(40 * time.Minute))
+	counselling.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	counselling.SpecialCircumstances = []pb.SpecialCircumstance{trafficked}
+	loose, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: counselling})
+	if err != nil || loose.GetCase() != "" {
+		t.Fatalf("counselling report: %v, case %q", err, loose.GetCase())
+	}
+	if _, err := ts.reports().LinkReport(ts.as(t, operatorID), &pb.LinkReportRequest{Name: loose.GetName(), Case: name}); err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	c = getCase(t, ts, "bd.worker", name)
+	if got := c.GetSpecialCircumstances(); !slices.Equal(got, []pb.SpecialCircumstance{harmed, abused, trafficked}) {
+		t.Errorf("after a linked report: groups %v, want [%v %v %v]", got, harmed, abused, trafficked)
+	}
 
 	// The police view shows nothing personal: no groups.
 	c, err = p.ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: name, Etag: c.GetEtag(),
@@ -150,10 +167,35 @@ func TestFormsSpecialCircumstancesOnCase(t *testing.T) {
 	if pv := getCase(t, ts, "police.bd", name); len(pv.GetSpecialCircumstances()) != 0 {
 		t.Errorf("the police view shows the groups %v", pv.GetSpecialCircumstances())
 	}
-	_, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+
+	// An assessment that finds none of the groups clears them: a set sent
+	// empty is not the same as no set.
+	third := validReport()
+	third.ReceiveTime = timestamppb.New(receive)
+	third.SpecialCircumstances = []pb.SpecialCircumstance{harmed}
+	created, err = ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: third})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := created.GetCase()
+	ts.addUser(t, "bd.worker2", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	worker2 := ts.as(t, "bd.worker2")
+	oc, err := p.AcknowledgeCase(worker2, &pb.AcknowledgeCaseRequest{Name: other, Etag: etagOf(t, ts, "bd.worker2", other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.RecordInitialAssessment(worker2, &pb.RecordInitialAssessmentRequest{Name: other, Etag: oc.GetEtag(),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(),
-		SpecialCircumstances: &pb.SpecialCircumstanceSet{Groups: []pb.SpecialCircumstance{0}}})
-	wantCode(t, err, codes.InvalidArgument)
+		SpecialCircumstances: &pb.SpecialCircumstanceSet{Groups: []pb.SpecialCircumstance{disabled, disabled}}})
+	wantField(t, err, "special_circumstances.groups")
+	oc, err = p.RecordInitialAssessment(worker2, &pb.RecordInitialAssessmentRequest{Name: other, Etag: oc.GetEtag(),
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), SpecialCircumstances: &pb.SpecialCircumstanceSet{}})
+	if err != nil {
+		t.Fatalf("initial assessment of %s: %v", other, err)
+	}
+	if got := oc.GetSpecialCircumstances(); len(got) != 0 {
+		t.Errorf("an empty set left the groups %v", got)
+	}
 }
 
 // Mẫu 03-06 on a case walked from intake to review in March 2026: the
