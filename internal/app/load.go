@@ -618,7 +618,8 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 	case "specificAssessment":
 		req := &pb.RecordSpecificAssessmentRequest{Name: c.name,
 			Needs: l.text(1, 4), ChildViews: l.text(1, 3), ParentViews: l.text(1, 3), MeetingRecord: l.text(2, 8),
-			MeetingTime: timestamppb.New(l.clk.Now().Add(-2 * time.Hour))}
+			MeetingTime:  timestamppb.New(l.clk.Now().Add(-2 * time.Hour)),
+			MeetingChair: &pb.MeetingAttendee{FullName: "Chủ tịch UBND", Role: "chủ trì"}}
 		call = func(ctx context.Context, e string) (*pb.Case, error) {
 			req.Etag = e
 			return l.steps.RecordSpecificAssessment(ctx, req)
@@ -631,8 +632,10 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 		}
 	case "approvePlan":
 		actor = chair
+		req := &pb.ApprovePlanRequest{Name: c.name, DecisionNumber: "QĐ/" + c.name, DecisionDate: vntime.DateOf(l.clk.Now()).String()}
 		call = func(ctx context.Context, e string) (*pb.Case, error) {
-			return l.steps.ApprovePlan(ctx, &pb.ApprovePlanRequest{Name: c.name, Etag: e})
+			req.Etag = e
+			return l.steps.ApprovePlan(ctx, req)
 		}
 	case "startReview":
 		call = func(ctx context.Context, e string) (*pb.Case, error) {
@@ -641,7 +644,8 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 	case "recordReview":
 		low := pb.RiskLevel_RISK_LEVEL_LOW
 		req := &pb.RecordReviewRequest{Name: c.name,
-			HarmSeverity: low, AbuserAccess: low, SafetyObstacles: low, Notes: l.text(1, 5), Outcome: "PROPOSE_CLOSURE"}
+			HarmSeverity: low, AbuserAccess: low, SafetyObstacles: low, Notes: l.text(1, 5), Outcome: "PROPOSE_CLOSURE",
+			SelfProtection: "Trẻ biết tìm người giúp đỡ.", Recovery: "Trẻ đã ổn định."}
 		call = func(ctx context.Context, e string) (*pb.Case, error) {
 			req.Etag = e
 			return l.steps.RecordReview(ctx, req)
@@ -885,7 +889,7 @@ func (l *loader) services() []*pb.PlanServiceInput {
 	for i := 0; i < n; i++ {
 		s := loadServices[l.rng.IntN(len(loadServices))]
 		out = append(out, &pb.PlanServiceInput{
-			Name: s[0], Owner: s[1], StartDate: day.AddDays(1).String(), ExpectedEndDate: day.AddDays(7 + l.rng.IntN(90)).String(),
+			Name: s[0], Owner: s[1], CommuneAssignee: "cán bộ bảo vệ trẻ em", StartDate: day.AddDays(1).String(), ExpectedEndDate: day.AddDays(7 + l.rng.IntN(90)).String(),
 			CostEstimateVnd: int64(l.rng.IntN(20)) * 500_000,
 		})
 	}

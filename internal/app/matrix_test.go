@@ -207,14 +207,14 @@ var matrixCalls = map[string]mxCall{
 	},
 	pb.CaseProcessService_RecordSpecificAssessment_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.RecordSpecificAssessmentRequest{Name: f.cases[target], Etag: f.etag(t, target),
-			Needs: "n", ChildViews: "v", MeetingRecord: "r", MeetingTime: timestamppb.New(testNow)}
+			Needs: "n", ChildViews: "v", MeetingRecord: "r", MeetingTime: timestamppb.New(testNow), MeetingChair: chairAttendee()}
 	},
 	pb.CaseProcessService_SubmitPlan_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.SubmitPlanRequest{Name: f.cases[target], Etag: f.etag(t, target), Services: []*pb.PlanServiceInput{{
-			Name: "tư vấn", Owner: "cán bộ", StartDate: "2026-12-01", ExpectedEndDate: "2026-12-31"}}}
+			Name: "tư vấn", Owner: "cán bộ", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-12-01", ExpectedEndDate: "2026-12-31"}}}
 	},
 	pb.CaseProcessService_ApprovePlan_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.ApprovePlanRequest{Name: f.cases[target], Etag: f.etag(t, target)}
+		return &pb.ApprovePlanRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "1/QĐ-UBND", DecisionDate: "2026-11-28"}
 	},
 	pb.CaseProcessService_ReturnPlan_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.ReturnPlanRequest{Name: f.cases[target], Etag: f.etag(t, target), Reason: "thiếu dịch vụ"}
@@ -227,7 +227,8 @@ var matrixCalls = map[string]mxCall{
 	},
 	pb.CaseProcessService_RecordReview_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.RecordReviewRequest{Name: f.cases[target], Etag: f.etag(t, target), Outcome: "NEW_PLAN_CYCLE",
-			HarmSeverity: pb.RiskLevel_RISK_LEVEL_LOW, AbuserAccess: pb.RiskLevel_RISK_LEVEL_LOW, SafetyObstacles: pb.RiskLevel_RISK_LEVEL_LOW}
+			HarmSeverity: pb.RiskLevel_RISK_LEVEL_LOW, AbuserAccess: pb.RiskLevel_RISK_LEVEL_LOW, SafetyObstacles: pb.RiskLevel_RISK_LEVEL_LOW,
+			SelfProtection: "s", Recovery: "r"}
 	},
 	pb.CaseProcessService_ApproveClosure_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.ApproveClosureRequest{Name: f.cases[target], Etag: f.etag(t, target), Reason: "an toàn"}

@@ -228,6 +228,11 @@ func queue(t *testing.T, ts *testServer, user string, q pb.CaseQueue) []string {
 
 func low() pb.RiskLevel { return pb.RiskLevel_RISK_LEVEL_LOW }
 
+// chairAttendee is the chair of a specific-assessment meeting.
+func chairAttendee() *pb.MeetingAttendee {
+	return &pb.MeetingAttendee{FullName: "Lê Văn Chủ", Role: "Chủ tịch UBND phường"}
+}
+
 // walkToReview takes an acknowledged or new ordinary case to a closure
 // proposal: initial and specific assessment, a one-service plan submitted
 // and approved, the review proposing closure.
@@ -249,22 +254,24 @@ func walkToReview(t *testing.T, ts *testServer, worker, chair, name string) {
 		},
 		func(e string) (*pb.Case, error) {
 			return p.RecordSpecificAssessment(w, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: e,
-				Needs: "tư vấn tâm lý", ChildViews: "muốn ở với mẹ", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(ts.clock.Now())})
+				Needs: "tư vấn tâm lý", ChildViews: "muốn ở với mẹ", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(ts.clock.Now()),
+				MeetingChair: chairAttendee()})
 		},
 		func(e string) (*pb.Case, error) {
 			day := ts.clock.Now().In(hanoi).Format(time.DateOnly)
 			return p.SubmitPlan(w, &pb.SubmitPlanRequest{Name: name, Etag: e, Services: []*pb.PlanServiceInput{{
-				Name: "tư vấn", Owner: "trạm y tế", StartDate: day, ExpectedEndDate: day}}})
+				Name: "tư vấn", Owner: "trạm y tế", CommuneAssignee: "cán bộ BVTE", StartDate: day, ExpectedEndDate: day}}})
 		},
 		func(e string) (*pb.Case, error) {
-			return p.ApprovePlan(ch, &pb.ApprovePlanRequest{Name: name, Etag: e})
+			return p.ApprovePlan(ch, &pb.ApprovePlanRequest{Name: name, Etag: e, DecisionNumber: "12/QĐ-UBND", DecisionDate: ts.clock.Now().In(hanoi).Format(time.DateOnly)})
 		},
 		func(e string) (*pb.Case, error) {
 			return p.StartReview(w, &pb.StartReviewRequest{Name: name, Etag: e})
 		},
 		func(e string) (*pb.Case, error) {
 			return p.RecordReview(w, &pb.RecordReviewRequest{Name: name, Etag: e,
-				HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Outcome: "PROPOSE_CLOSURE"})
+				HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Outcome: "PROPOSE_CLOSURE",
+				SelfProtection: "biết gọi 111", Recovery: "đi học lại"})
 		},
 	}
 	for i, step := range steps {
@@ -296,7 +303,7 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	}
 
 	// A step out of turn is refused, saying what must happen first.
-	_, err := p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag()})
+	_, err := p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "125/QĐ-UBND", DecisionDate: "2026-02-12"})
 	wantReason(t, err, codes.FailedPrecondition, "PLAN_NOT_SUBMITTED")
 	_, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()})
@@ -354,7 +361,7 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	// count: Mon 23, Tue 24, Wed 25, Thu 26, so by 24:00 of Thu 26.
 	c, err = p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
 		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", ParentViews: "đồng ý", MeetingRecord: "biên bản họp ngày 12/2",
-		MeetingTime: timestamppb.New(ts.clock.Now())})
+		MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()})
 	if err != nil {
 		t.Fatalf("specific assessment: %v", err)
 	}
@@ -373,8 +380,8 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	ts.clock.Set(hn(2026, 2, 26, 10, 0))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d6.GetId(), 2)
 	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), Services: []*pb.PlanServiceInput{
-		{Name: "tư vấn tâm lý", Owner: "Trung tâm CTXH", StartDate: "2026-03-02", ExpectedEndDate: "2026-03-20", CostEstimateVnd: 2_000_000},
-		{Name: "hỗ trợ học tập", Owner: "trường tiểu học", StartDate: "2026-03-02", ExpectedEndDate: "2026-04-30"},
+		{Name: "tư vấn tâm lý", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-02", ExpectedEndDate: "2026-03-20", CostEstimateVnd: 2_000_000},
+		{Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-02", ExpectedEndDate: "2026-04-30"},
 	}})
 	if err != nil {
 		t.Fatalf("submit plan: %v", err)
@@ -392,7 +399,8 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	// The chair approves on Fri 27 Feb: D7 met; each service's expected
 	// end is watched until 24:00 of its end date.
 	ts.clock.Set(hn(2026, 2, 27, 9, 0))
-	c, err = p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), RequestId: "approve-1"})
+	c, err = p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), RequestId: "approve-1",
+		DecisionNumber: "125/QĐ-UBND", DecisionDate: "2026-02-27"})
 	if err != nil {
 		t.Fatalf("approve plan: %v", err)
 	}
@@ -426,7 +434,8 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	_, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Reason: "an toàn"})
 	wantReason(t, err, codes.FailedPrecondition, "NO_CLOSURE_PROPOSAL")
 	c, err = p.RecordReview(worker, &pb.RecordReviewRequest{Name: name, Etag: c.GetEtag(),
-		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Notes: "ổn định", Outcome: "PROPOSE_CLOSURE"})
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Notes: "ổn định", Outcome: "PROPOSE_CLOSURE",
+		SelfProtection: "biết gọi 111", Recovery: "ổn định"})
 	if err != nil {
 		t.Fatalf("review: %v", err)
 	}
@@ -546,12 +555,13 @@ func TestProcessEmergencySeparation(t *testing.T) {
 
 	// In an emergency the plan's clocks are waived.
 	c, err = p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
-		Needs: "an toàn", ChildViews: "sợ bố dượng", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now())})
+		Needs: "an toàn", ChildViews: "sợ bố dượng", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()),
+		MeetingChair: chairAttendee()})
 	if err != nil {
 		t.Fatalf("specific assessment: %v", err)
 	}
 	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{
-		{Name: "nơi ở an toàn", Owner: "UBND phường", StartDate: "2026-11-28", ExpectedEndDate: "2026-12-31"}}})
+		{Name: "nơi ở an toàn", Owner: "UBND phường", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-11-28", ExpectedEndDate: "2026-12-31"}}})
 	if err != nil {
 		t.Fatalf("submit plan: %v", err)
 	}

@@ -145,9 +145,14 @@ type Case struct {
 	Deadlines []*Deadline `protobuf:"bytes,26,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	Transfers []*Transfer `protobuf:"bytes,27,rep,name=transfers,proto3" json:"transfers,omitempty"`
 	// The content of the steps; only in the full view, and only from GetCase.
-	Dossier       *CaseDossier `protobuf:"bytes,28,opt,name=dossier,proto3" json:"dossier,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Dossier *CaseDossier `protobuf:"bytes,28,opt,name=dossier,proto3" json:"dossier,omitempty"`
+	// The groups of children in special circumstances (Child Law Art. 10)
+	// that apply: those of the linked reports as they join, as corrected by
+	// the assessments. Personal (health, abuse): only in the full view,
+	// stored sealed.
+	SpecialCircumstances []SpecialCircumstance `protobuf:"varint,29,rep,packed,name=special_circumstances,json=specialCircumstances,proto3,enum=childcase.v1.SpecialCircumstance" json:"special_circumstances,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -372,6 +377,13 @@ func (x *Case) GetTransfers() []*Transfer {
 func (x *Case) GetDossier() *CaseDossier {
 	if x != nil {
 		return x.Dossier
+	}
+	return nil
+}
+
+func (x *Case) GetSpecialCircumstances() []SpecialCircumstance {
+	if x != nil {
+		return x.SpecialCircumstances
 	}
 	return nil
 }
@@ -636,7 +648,7 @@ var File_childcase_v1_case_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_case_proto_rawDesc = "" +
 	"\n" +
-	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\f\n" +
+	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\r\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -672,7 +684,8 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"close_time\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcloseTime\x129\n" +
 	"\tdeadlines\x18\x1a \x03(\v2\x16.childcase.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x129\n" +
 	"\ttransfers\x18\x1b \x03(\v2\x16.childcase.v1.TransferB\x03\xe0A\x03R\ttransfers\x128\n" +
-	"\adossier\x18\x1c \x01(\v2\x19.childcase.v1.CaseDossierB\x03\xe0A\x03R\adossier\"u\n" +
+	"\adossier\x18\x1c \x01(\v2\x19.childcase.v1.CaseDossierB\x03\xe0A\x03R\adossier\x12[\n" +
+	"\x15special_circumstances\x18\x1d \x03(\x0e2!.childcase.v1.SpecialCircumstanceB\x03\xe0A\x03R\x14specialCircumstances\"u\n" +
 	"\fChildSummary\x12\x1b\n" +
 	"\tage_years\x18\x01 \x01(\x05R\bageYears\x12#\n" +
 	"\rage_estimated\x18\x02 \x01(\bR\fageEstimated\x12#\n" +
@@ -735,7 +748,8 @@ var file_childcase_v1_case_proto_goTypes = []any{
 	(*Deadline)(nil),              // 9: childcase.v1.Deadline
 	(*Transfer)(nil),              // 10: childcase.v1.Transfer
 	(*CaseDossier)(nil),           // 11: childcase.v1.CaseDossier
-	(Sex)(0),                      // 12: childcase.v1.Sex
+	(SpecialCircumstance)(0),      // 12: childcase.v1.SpecialCircumstance
+	(Sex)(0),                      // 13: childcase.v1.Sex
 }
 var file_childcase_v1_case_proto_depIdxs = []int32{
 	0,  // 0: childcase.v1.Case.status:type_name -> childcase.v1.CaseStatus
@@ -755,16 +769,17 @@ var file_childcase_v1_case_proto_depIdxs = []int32{
 	9,  // 14: childcase.v1.Case.deadlines:type_name -> childcase.v1.Deadline
 	10, // 15: childcase.v1.Case.transfers:type_name -> childcase.v1.Transfer
 	11, // 16: childcase.v1.Case.dossier:type_name -> childcase.v1.CaseDossier
-	12, // 17: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
-	5,  // 18: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
-	5,  // 19: childcase.v1.PoliceReferral.acknowledge_time:type_name -> google.protobuf.Timestamp
-	5,  // 20: childcase.v1.PoliceReferral.forward_time:type_name -> google.protobuf.Timestamp
-	5,  // 21: childcase.v1.PoliceReferral.outcome_time:type_name -> google.protobuf.Timestamp
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	12, // 17: childcase.v1.Case.special_circumstances:type_name -> childcase.v1.SpecialCircumstance
+	13, // 18: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
+	5,  // 19: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
+	5,  // 20: childcase.v1.PoliceReferral.acknowledge_time:type_name -> google.protobuf.Timestamp
+	5,  // 21: childcase.v1.PoliceReferral.forward_time:type_name -> google.protobuf.Timestamp
+	5,  // 22: childcase.v1.PoliceReferral.outcome_time:type_name -> google.protobuf.Timestamp
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_case_proto_init() }

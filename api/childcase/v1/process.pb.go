@@ -7,6 +7,7 @@
 package childcasev1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -553,10 +554,13 @@ type PlanService struct {
 	ExpectedEndDate string `protobuf:"bytes,5,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
 	CostEstimateVnd int64  `protobuf:"varint,6,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
 	// PLANNED, IN_PROGRESS, COMPLETED or CANCELLED.
-	State         string   `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
-	Progress      []string `protobuf:"bytes,8,rep,name=progress,proto3" json:"progress,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	State    string   `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	Progress []string `protobuf:"bytes,8,rep,name=progress,proto3" json:"progress,omitempty"`
+	// The commune's person in charge of the service, apart from its
+	// provider (owner); confidential like the name.
+	CommuneAssignee string `protobuf:"bytes,9,opt,name=commune_assignee,json=communeAssignee,proto3" json:"commune_assignee,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PlanService) Reset() {
@@ -645,6 +649,13 @@ func (x *PlanService) GetProgress() []string {
 	return nil
 }
 
+func (x *PlanService) GetCommuneAssignee() string {
+	if x != nil {
+		return x.CommuneAssignee
+	}
+	return ""
+}
+
 // The content of the case's steps: confidential, stored encrypted, shown
 // only to those who see the whole case.
 type CaseDossier struct {
@@ -655,8 +666,10 @@ type CaseDossier struct {
 	SpecificAssessment *SpecificAssessment        `protobuf:"bytes,4,opt,name=specific_assessment,json=specificAssessment,proto3" json:"specific_assessment,omitempty"`
 	Reviews            []*ReviewRecord            `protobuf:"bytes,5,rep,name=reviews,proto3" json:"reviews,omitempty"`
 	Notes              []*CaseNote                `protobuf:"bytes,6,rep,name=notes,proto3" json:"notes,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The chair's decisions approving the plans, one per approval.
+	PlanApprovals []*PlanApprovalRecord `protobuf:"bytes,7,rep,name=plan_approvals,json=planApprovals,proto3" json:"plan_approvals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CaseDossier) Reset() {
@@ -731,6 +744,92 @@ func (x *CaseDossier) GetNotes() []*CaseNote {
 	return nil
 }
 
+func (x *CaseDossier) GetPlanApprovals() []*PlanApprovalRecord {
+	if x != nil {
+		return x.PlanApprovals
+	}
+	return nil
+}
+
+// The chair's decision approving a plan (Mẫu 05).
+type PlanApprovalRecord struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	PlanCycle      int32                  `protobuf:"varint,1,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
+	DecisionNumber string                 `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// "YYYY-MM-DD".
+	DecisionDate string `protobuf:"bytes,3,opt,name=decision_date,json=decisionDate,proto3" json:"decision_date,omitempty"`
+	// "users/{user}" who recorded it.
+	By            string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanApprovalRecord) Reset() {
+	*x = PlanApprovalRecord{}
+	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanApprovalRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanApprovalRecord) ProtoMessage() {}
+
+func (x *PlanApprovalRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanApprovalRecord.ProtoReflect.Descriptor instead.
+func (*PlanApprovalRecord) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PlanApprovalRecord) GetPlanCycle() int32 {
+	if x != nil {
+		return x.PlanCycle
+	}
+	return 0
+}
+
+func (x *PlanApprovalRecord) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *PlanApprovalRecord) GetDecisionDate() string {
+	if x != nil {
+		return x.DecisionDate
+	}
+	return ""
+}
+
+func (x *PlanApprovalRecord) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *PlanApprovalRecord) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // Mẫu 02.
 type InitialAssessment struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -748,7 +847,7 @@ type InitialAssessment struct {
 
 func (x *InitialAssessment) Reset() {
 	*x = InitialAssessment{}
-	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	mi := &file_childcase_v1_process_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +859,7 @@ func (x *InitialAssessment) String() string {
 func (*InitialAssessment) ProtoMessage() {}
 
 func (x *InitialAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	mi := &file_childcase_v1_process_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +872,7 @@ func (x *InitialAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitialAssessment.ProtoReflect.Descriptor instead.
 func (*InitialAssessment) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{5}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *InitialAssessment) GetEmergency() bool {
@@ -844,7 +943,7 @@ type EmergencyMeasuresRecord struct {
 
 func (x *EmergencyMeasuresRecord) Reset() {
 	*x = EmergencyMeasuresRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +955,7 @@ func (x *EmergencyMeasuresRecord) String() string {
 func (*EmergencyMeasuresRecord) ProtoMessage() {}
 
 func (x *EmergencyMeasuresRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +968,7 @@ func (x *EmergencyMeasuresRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyMeasuresRecord.ProtoReflect.Descriptor instead.
 func (*EmergencyMeasuresRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{6}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *EmergencyMeasuresRecord) GetMeasures() string {
@@ -911,7 +1010,7 @@ type SeparationRecord struct {
 
 func (x *SeparationRecord) Reset() {
 	*x = SeparationRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1022,7 @@ func (x *SeparationRecord) String() string {
 func (*SeparationRecord) ProtoMessage() {}
 
 func (x *SeparationRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1035,7 @@ func (x *SeparationRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeparationRecord.ProtoReflect.Descriptor instead.
 func (*SeparationRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{7}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SeparationRecord) GetPlace() string {
@@ -962,20 +1061,22 @@ func (x *SeparationRecord) GetNotes() string {
 
 // Mẫu 03 and the meeting record.
 type SpecificAssessment struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Needs         string                 `protobuf:"bytes,1,opt,name=needs,proto3" json:"needs,omitempty"`
-	ChildViews    string                 `protobuf:"bytes,2,opt,name=child_views,json=childViews,proto3" json:"child_views,omitempty"`
-	ParentViews   string                 `protobuf:"bytes,3,opt,name=parent_views,json=parentViews,proto3" json:"parent_views,omitempty"`
-	MeetingRecord string                 `protobuf:"bytes,4,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
-	MeetingTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
-	By            string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Needs               string                 `protobuf:"bytes,1,opt,name=needs,proto3" json:"needs,omitempty"`
+	ChildViews          string                 `protobuf:"bytes,2,opt,name=child_views,json=childViews,proto3" json:"child_views,omitempty"`
+	ParentViews         string                 `protobuf:"bytes,3,opt,name=parent_views,json=parentViews,proto3" json:"parent_views,omitempty"`
+	MeetingRecord       string                 `protobuf:"bytes,4,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	MeetingTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
+	By                  string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	MeetingChair        *MeetingAttendee       `protobuf:"bytes,7,opt,name=meeting_chair,json=meetingChair,proto3" json:"meeting_chair,omitempty"`
+	MeetingParticipants []*MeetingAttendee     `protobuf:"bytes,8,rep,name=meeting_participants,json=meetingParticipants,proto3" json:"meeting_participants,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SpecificAssessment) Reset() {
 	*x = SpecificAssessment{}
-	mi := &file_childcase_v1_process_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1088,7 @@ func (x *SpecificAssessment) String() string {
 func (*SpecificAssessment) ProtoMessage() {}
 
 func (x *SpecificAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1101,7 @@ func (x *SpecificAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecificAssessment.ProtoReflect.Descriptor instead.
 func (*SpecificAssessment) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{8}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SpecificAssessment) GetNeeds() string {
@@ -1045,6 +1146,76 @@ func (x *SpecificAssessment) GetBy() string {
 	return ""
 }
 
+func (x *SpecificAssessment) GetMeetingChair() *MeetingAttendee {
+	if x != nil {
+		return x.MeetingChair
+	}
+	return nil
+}
+
+func (x *SpecificAssessment) GetMeetingParticipants() []*MeetingAttendee {
+	if x != nil {
+		return x.MeetingParticipants
+	}
+	return nil
+}
+
+// A person at the specific-assessment meeting. Names are the family's and
+// the professionals' private information: sealed with the dossier.
+type MeetingAttendee struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	FullName string                 `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	// Their position or relation to the child, e.g. "Chủ tịch UBND phường",
+	// "mẹ của trẻ", "giáo viên chủ nhiệm".
+	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MeetingAttendee) Reset() {
+	*x = MeetingAttendee{}
+	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MeetingAttendee) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MeetingAttendee) ProtoMessage() {}
+
+func (x *MeetingAttendee) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MeetingAttendee.ProtoReflect.Descriptor instead.
+func (*MeetingAttendee) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MeetingAttendee) GetFullName() string {
+	if x != nil {
+		return x.FullName
+	}
+	return ""
+}
+
+func (x *MeetingAttendee) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
 // Mẫu 06.
 type ReviewRecord struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1053,16 +1224,19 @@ type ReviewRecord struct {
 	SafetyObstacles RiskLevel              `protobuf:"varint,3,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
 	Notes           string                 `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
 	// NEW_PLAN_CYCLE or PROPOSE_CLOSURE.
-	Outcome       string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	By            string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Outcome string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	By      string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	// Part (b): the child's self-protection and recovery.
+	SelfProtection string `protobuf:"bytes,8,opt,name=self_protection,json=selfProtection,proto3" json:"self_protection,omitempty"`
+	Recovery       string `protobuf:"bytes,9,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReviewRecord) Reset() {
 	*x = ReviewRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1248,7 @@ func (x *ReviewRecord) String() string {
 func (*ReviewRecord) ProtoMessage() {}
 
 func (x *ReviewRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1261,7 @@ func (x *ReviewRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewRecord.ProtoReflect.Descriptor instead.
 func (*ReviewRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReviewRecord) GetHarmSeverity() RiskLevel {
@@ -1139,6 +1313,20 @@ func (x *ReviewRecord) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ReviewRecord) GetSelfProtection() string {
+	if x != nil {
+		return x.SelfProtection
+	}
+	return ""
+}
+
+func (x *ReviewRecord) GetRecovery() string {
+	if x != nil {
+		return x.Recovery
+	}
+	return ""
+}
+
 type CaseNote struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// NOTE, PLAN_RETURNED, CLOSURE, REOPENED, NO_POLICE_REFERRAL,
@@ -1153,7 +1341,7 @@ type CaseNote struct {
 
 func (x *CaseNote) Reset() {
 	*x = CaseNote{}
-	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1165,7 +1353,7 @@ func (x *CaseNote) String() string {
 func (*CaseNote) ProtoMessage() {}
 
 func (x *CaseNote) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1178,7 +1366,7 @@ func (x *CaseNote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseNote.ProtoReflect.Descriptor instead.
 func (*CaseNote) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CaseNote) GetKind() string {
@@ -1227,7 +1415,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1427,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1440,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1316,7 +1504,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_v1_process_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1516,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1529,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -1397,7 +1585,7 @@ var File_childcase_v1_process_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_proto_rawDesc = "" +
 	"\n" +
-	"\x1achildcase/v1/process.proto\x12\fchildcase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x04\n" +
+	"\x1achildcase/v1/process.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x04\n" +
 	"\bDeadline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
@@ -1436,7 +1624,7 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"decideTime\x12%\n" +
 	"\x0edecline_reason\x18\n" +
-	" \x01(\tR\rdeclineReason\"\xf0\x01\n" +
+	" \x01(\tR\rdeclineReason\"\x9b\x02\n" +
 	"\vPlanService\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
@@ -1446,7 +1634,8 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x11expected_end_date\x18\x05 \x01(\tR\x0fexpectedEndDate\x12*\n" +
 	"\x11cost_estimate_vnd\x18\x06 \x01(\x03R\x0fcostEstimateVnd\x12\x14\n" +
 	"\x05state\x18\a \x01(\tR\x05state\x12\x1a\n" +
-	"\bprogress\x18\b \x03(\tR\bprogress\"\xaa\x03\n" +
+	"\bprogress\x18\b \x03(\tR\bprogress\x12)\n" +
+	"\x10commune_assignee\x18\t \x01(\tR\x0fcommuneAssignee\"\xf3\x03\n" +
 	"\vCaseDossier\x12N\n" +
 	"\x12initial_assessment\x18\x01 \x01(\v2\x1f.childcase.v1.InitialAssessmentR\x11initialAssessment\x12T\n" +
 	"\x12emergency_measures\x18\x02 \x03(\v2%.childcase.v1.EmergencyMeasuresRecordR\x11emergencyMeasures\x12>\n" +
@@ -1455,7 +1644,15 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"separation\x12Q\n" +
 	"\x13specific_assessment\x18\x04 \x01(\v2 .childcase.v1.SpecificAssessmentR\x12specificAssessment\x124\n" +
 	"\areviews\x18\x05 \x03(\v2\x1a.childcase.v1.ReviewRecordR\areviews\x12,\n" +
-	"\x05notes\x18\x06 \x03(\v2\x16.childcase.v1.CaseNoteR\x05notes\"\x9b\x03\n" +
+	"\x05notes\x18\x06 \x03(\v2\x16.childcase.v1.CaseNoteR\x05notes\x12G\n" +
+	"\x0eplan_approvals\x18\a \x03(\v2 .childcase.v1.PlanApprovalRecordR\rplanApprovals\"\xc1\x01\n" +
+	"\x12PlanApprovalRecord\x12\x1d\n" +
+	"\n" +
+	"plan_cycle\x18\x01 \x01(\x05R\tplanCycle\x12'\n" +
+	"\x0fdecision_number\x18\x02 \x01(\tR\x0edecisionNumber\x12#\n" +
+	"\rdecision_date\x18\x03 \x01(\tR\fdecisionDate\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x9b\x03\n" +
 	"\x11InitialAssessment\x12\x1c\n" +
 	"\temergency\x18\x01 \x01(\bR\temergency\x12H\n" +
 	"\x10emergency_reason\x18\x02 \x01(\x0e2\x1d.childcase.v1.EmergencyReasonR\x0femergencyReason\x12<\n" +
@@ -1475,7 +1672,7 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x10SeparationRecord\x12\x14\n" +
 	"\x05place\x18\x01 \x01(\tR\x05place\x12\x18\n" +
 	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x14\n" +
-	"\x05notes\x18\x03 \x01(\tR\x05notes\"\xe9\x01\n" +
+	"\x05notes\x18\x03 \x01(\tR\x05notes\"\xff\x02\n" +
 	"\x12SpecificAssessment\x12\x14\n" +
 	"\x05needs\x18\x01 \x01(\tR\x05needs\x12\x1f\n" +
 	"\vchild_views\x18\x02 \x01(\tR\n" +
@@ -1483,7 +1680,12 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\fparent_views\x18\x03 \x01(\tR\vparentViews\x12%\n" +
 	"\x0emeeting_record\x18\x04 \x01(\tR\rmeetingRecord\x12=\n" +
 	"\fmeeting_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vmeetingTime\x12\x13\n" +
-	"\x02by\x18\x06 \x01(\tB\x03\xe0A\x03R\x02by\"\xbe\x02\n" +
+	"\x02by\x18\x06 \x01(\tB\x03\xe0A\x03R\x02by\x12B\n" +
+	"\rmeeting_chair\x18\a \x01(\v2\x1d.childcase.v1.MeetingAttendeeR\fmeetingChair\x12P\n" +
+	"\x14meeting_participants\x18\b \x03(\v2\x1d.childcase.v1.MeetingAttendeeR\x13meetingParticipants\"[\n" +
+	"\x0fMeetingAttendee\x12*\n" +
+	"\tfull_name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\bfullName\x12\x1c\n" +
+	"\x04role\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04role\"\x83\x03\n" +
 	"\fReviewRecord\x12<\n" +
 	"\rharm_severity\x18\x01 \x01(\x0e2\x17.childcase.v1.RiskLevelR\fharmSeverity\x12<\n" +
 	"\rabuser_access\x18\x02 \x01(\x0e2\x17.childcase.v1.RiskLevelR\fabuserAccess\x12B\n" +
@@ -1491,7 +1693,9 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x05notes\x18\x04 \x01(\tR\x05notes\x12\x18\n" +
 	"\aoutcome\x18\x05 \x01(\tR\aoutcome\x12\x0e\n" +
 	"\x02by\x18\x06 \x01(\tR\x02by\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"z\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12'\n" +
+	"\x0fself_protection\x18\b \x01(\tR\x0eselfProtection\x12\x1a\n" +
+	"\brecovery\x18\t \x01(\tR\brecovery\"z\n" +
 	"\bCaseNote\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x16\n" +
@@ -1542,7 +1746,7 @@ func file_childcase_v1_process_proto_rawDescGZIP() []byte {
 }
 
 var file_childcase_v1_process_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_childcase_v1_process_proto_goTypes = []any{
 	(RiskLevel)(0),                  // 0: childcase.v1.RiskLevel
 	(EmergencyReason)(0),            // 1: childcase.v1.EmergencyReason
@@ -1552,49 +1756,55 @@ var file_childcase_v1_process_proto_goTypes = []any{
 	(*Transfer)(nil),                // 5: childcase.v1.Transfer
 	(*PlanService)(nil),             // 6: childcase.v1.PlanService
 	(*CaseDossier)(nil),             // 7: childcase.v1.CaseDossier
-	(*InitialAssessment)(nil),       // 8: childcase.v1.InitialAssessment
-	(*EmergencyMeasuresRecord)(nil), // 9: childcase.v1.EmergencyMeasuresRecord
-	(*SeparationRecord)(nil),        // 10: childcase.v1.SeparationRecord
-	(*SpecificAssessment)(nil),      // 11: childcase.v1.SpecificAssessment
-	(*ReviewRecord)(nil),            // 12: childcase.v1.ReviewRecord
-	(*CaseNote)(nil),                // 13: childcase.v1.CaseNote
-	(*CaseEvent)(nil),               // 14: childcase.v1.CaseEvent
-	(*Notification)(nil),            // 15: childcase.v1.Notification
-	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
+	(*PlanApprovalRecord)(nil),      // 8: childcase.v1.PlanApprovalRecord
+	(*InitialAssessment)(nil),       // 9: childcase.v1.InitialAssessment
+	(*EmergencyMeasuresRecord)(nil), // 10: childcase.v1.EmergencyMeasuresRecord
+	(*SeparationRecord)(nil),        // 11: childcase.v1.SeparationRecord
+	(*SpecificAssessment)(nil),      // 12: childcase.v1.SpecificAssessment
+	(*MeetingAttendee)(nil),         // 13: childcase.v1.MeetingAttendee
+	(*ReviewRecord)(nil),            // 14: childcase.v1.ReviewRecord
+	(*CaseNote)(nil),                // 15: childcase.v1.CaseNote
+	(*CaseEvent)(nil),               // 16: childcase.v1.CaseEvent
+	(*Notification)(nil),            // 17: childcase.v1.Notification
+	(*timestamppb.Timestamp)(nil),   // 18: google.protobuf.Timestamp
 }
 var file_childcase_v1_process_proto_depIdxs = []int32{
-	16, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
-	16, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	16, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
+	18, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	18, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	18, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
 	4,  // 3: childcase.v1.Deadline.escalations:type_name -> childcase.v1.Escalation
-	16, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
-	16, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	16, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
-	9,  // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
-	10, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
-	11, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
-	12, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
-	13, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
-	1,  // 13: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	0,  // 14: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 15: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 16: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	16, // 17: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
-	16, // 18: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
-	16, // 19: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
-	0,  // 20: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 21: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 22: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	16, // 23: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
-	16, // 24: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
-	16, // 25: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	16, // 26: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	18, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
+	18, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	18, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
+	9,  // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
+	10, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
+	11, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
+	12, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
+	14, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
+	15, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
+	8,  // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
+	18, // 14: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
+	1,  // 15: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	0,  // 16: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 17: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 18: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	18, // 19: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
+	18, // 20: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
+	18, // 21: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
+	13, // 22: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	13, // 23: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	0,  // 24: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 25: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 26: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	18, // 27: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
+	18, // 28: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
+	18, // 29: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 30: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_proto_init() }
@@ -1608,7 +1818,7 @@ func file_childcase_v1_process_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_proto_rawDesc), len(file_childcase_v1_process_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -102,8 +102,12 @@ type RecordInitialAssessmentRequest struct {
 	AbuserAccess    RiskLevel       `protobuf:"varint,7,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
 	SafetyObstacles RiskLevel       `protobuf:"varint,8,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
 	Notes           string          `protobuf:"bytes,9,opt,name=notes,proto3" json:"notes,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The groups of Child Law Art. 10 the assessment finds; when set, they
+	// replace the case's groups (gathered from its reports), so that a group
+	// reported in error can be taken off. Unset leaves them as they are.
+	SpecialCircumstances *SpecialCircumstanceSet `protobuf:"bytes,10,opt,name=special_circumstances,json=specialCircumstances,proto3" json:"special_circumstances,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *RecordInitialAssessmentRequest) Reset() {
@@ -199,6 +203,60 @@ func (x *RecordInitialAssessmentRequest) GetNotes() string {
 	return ""
 }
 
+func (x *RecordInitialAssessmentRequest) GetSpecialCircumstances() *SpecialCircumstanceSet {
+	if x != nil {
+		return x.SpecialCircumstances
+	}
+	return nil
+}
+
+// A set of groups of children in special circumstances (Child Law Art. 10):
+// a message of its own so that "no change" (unset) differs from "none of
+// the groups" (set, empty).
+type SpecialCircumstanceSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Groups        []SpecialCircumstance  `protobuf:"varint,1,rep,packed,name=groups,proto3,enum=childcase.v1.SpecialCircumstance" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpecialCircumstanceSet) Reset() {
+	*x = SpecialCircumstanceSet{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpecialCircumstanceSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpecialCircumstanceSet) ProtoMessage() {}
+
+func (x *SpecialCircumstanceSet) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpecialCircumstanceSet.ProtoReflect.Descriptor instead.
+func (*SpecialCircumstanceSet) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SpecialCircumstanceSet) GetGroups() []SpecialCircumstance {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
 type RecordEmergencyMeasuresRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -219,7 +277,7 @@ type RecordEmergencyMeasuresRequest struct {
 
 func (x *RecordEmergencyMeasuresRequest) Reset() {
 	*x = RecordEmergencyMeasuresRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[2]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -231,7 +289,7 @@ func (x *RecordEmergencyMeasuresRequest) String() string {
 func (*RecordEmergencyMeasuresRequest) ProtoMessage() {}
 
 func (x *RecordEmergencyMeasuresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[2]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -244,7 +302,7 @@ func (x *RecordEmergencyMeasuresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEmergencyMeasuresRequest.ProtoReflect.Descriptor instead.
 func (*RecordEmergencyMeasuresRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{2}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RecordEmergencyMeasuresRequest) GetName() string {
@@ -306,7 +364,7 @@ type StartSeparationRequest struct {
 
 func (x *StartSeparationRequest) Reset() {
 	*x = StartSeparationRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[3]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -318,7 +376,7 @@ func (x *StartSeparationRequest) String() string {
 func (*StartSeparationRequest) ProtoMessage() {}
 
 func (x *StartSeparationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[3]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -331,7 +389,7 @@ func (x *StartSeparationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartSeparationRequest.ProtoReflect.Descriptor instead.
 func (*StartSeparationRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{3}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StartSeparationRequest) GetName() string {
@@ -386,7 +444,7 @@ type EndSeparationRequest struct {
 
 func (x *EndSeparationRequest) Reset() {
 	*x = EndSeparationRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[4]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +456,7 @@ func (x *EndSeparationRequest) String() string {
 func (*EndSeparationRequest) ProtoMessage() {}
 
 func (x *EndSeparationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[4]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +469,7 @@ func (x *EndSeparationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndSeparationRequest.ProtoReflect.Descriptor instead.
 func (*EndSeparationRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{4}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EndSeparationRequest) GetName() string {
@@ -465,13 +523,22 @@ type RecordSpecificAssessmentRequest struct {
 	// The record of the meeting chaired by the commune chair.
 	MeetingRecord string                 `protobuf:"bytes,7,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
 	MeetingTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Who chaired the meeting (Art. 27: the commune chair, or whoever the
+	// chair authorised), as the meeting record of Mẫu 03 names them.
+	MeetingChair *MeetingAttendee `protobuf:"bytes,9,opt,name=meeting_chair,json=meetingChair,proto3" json:"meeting_chair,omitempty"`
+	// Who else took part: the worker, the family, the school, the police,
+	// services (Mẫu 03's list of participants).
+	MeetingParticipants []*MeetingAttendee `protobuf:"bytes,10,rep,name=meeting_participants,json=meetingParticipants,proto3" json:"meeting_participants,omitempty"`
+	// As in RecordInitialAssessmentRequest: when set, replaces the case's
+	// groups of Child Law Art. 10.
+	SpecialCircumstances *SpecialCircumstanceSet `protobuf:"bytes,11,opt,name=special_circumstances,json=specialCircumstances,proto3" json:"special_circumstances,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *RecordSpecificAssessmentRequest) Reset() {
 	*x = RecordSpecificAssessmentRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[5]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +550,7 @@ func (x *RecordSpecificAssessmentRequest) String() string {
 func (*RecordSpecificAssessmentRequest) ProtoMessage() {}
 
 func (x *RecordSpecificAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[5]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +563,7 @@ func (x *RecordSpecificAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSpecificAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*RecordSpecificAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{5}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RecordSpecificAssessmentRequest) GetName() string {
@@ -555,6 +622,27 @@ func (x *RecordSpecificAssessmentRequest) GetMeetingTime() *timestamppb.Timestam
 	return nil
 }
 
+func (x *RecordSpecificAssessmentRequest) GetMeetingChair() *MeetingAttendee {
+	if x != nil {
+		return x.MeetingChair
+	}
+	return nil
+}
+
+func (x *RecordSpecificAssessmentRequest) GetMeetingParticipants() []*MeetingAttendee {
+	if x != nil {
+		return x.MeetingParticipants
+	}
+	return nil
+}
+
+func (x *RecordSpecificAssessmentRequest) GetSpecialCircumstances() *SpecialCircumstanceSet {
+	if x != nil {
+		return x.SpecialCircumstances
+	}
+	return nil
+}
+
 type SubmitPlanRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -570,7 +658,7 @@ type SubmitPlanRequest struct {
 
 func (x *SubmitPlanRequest) Reset() {
 	*x = SubmitPlanRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +670,7 @@ func (x *SubmitPlanRequest) String() string {
 func (*SubmitPlanRequest) ProtoMessage() {}
 
 func (x *SubmitPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +683,7 @@ func (x *SubmitPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPlanRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPlanRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{6}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitPlanRequest) GetName() string {
@@ -633,14 +721,20 @@ type ApprovePlanRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the chair's decision approving the plan (Mẫu 05), e.g.
+	// "125/QĐ-UBND".
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// The date of that decision, "YYYY-MM-DD" (Vietnam time): not after
+	// today, not before the case's information was received.
+	DecisionDate  string `protobuf:"bytes,5,opt,name=decision_date,json=decisionDate,proto3" json:"decision_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApprovePlanRequest) Reset() {
 	*x = ApprovePlanRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +746,7 @@ func (x *ApprovePlanRequest) String() string {
 func (*ApprovePlanRequest) ProtoMessage() {}
 
 func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +759,7 @@ func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovePlanRequest.ProtoReflect.Descriptor instead.
 func (*ApprovePlanRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{7}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApprovePlanRequest) GetName() string {
@@ -689,6 +783,20 @@ func (x *ApprovePlanRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *ApprovePlanRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *ApprovePlanRequest) GetDecisionDate() string {
+	if x != nil {
+		return x.DecisionDate
+	}
+	return ""
+}
+
 type ReturnPlanRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -704,7 +812,7 @@ type ReturnPlanRequest struct {
 
 func (x *ReturnPlanRequest) Reset() {
 	*x = ReturnPlanRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +824,7 @@ func (x *ReturnPlanRequest) String() string {
 func (*ReturnPlanRequest) ProtoMessage() {}
 
 func (x *ReturnPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +837,7 @@ func (x *ReturnPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnPlanRequest.ProtoReflect.Descriptor instead.
 func (*ReturnPlanRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{8}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ReturnPlanRequest) GetName() string {
@@ -778,7 +886,7 @@ type RecordServiceProgressRequest struct {
 
 func (x *RecordServiceProgressRequest) Reset() {
 	*x = RecordServiceProgressRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +898,7 @@ func (x *RecordServiceProgressRequest) String() string {
 func (*RecordServiceProgressRequest) ProtoMessage() {}
 
 func (x *RecordServiceProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +911,7 @@ func (x *RecordServiceProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordServiceProgressRequest.ProtoReflect.Descriptor instead.
 func (*RecordServiceProgressRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecordServiceProgressRequest) GetName() string {
@@ -862,7 +970,7 @@ type StartReviewRequest struct {
 
 func (x *StartReviewRequest) Reset() {
 	*x = StartReviewRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +982,7 @@ func (x *StartReviewRequest) String() string {
 func (*StartReviewRequest) ProtoMessage() {}
 
 func (x *StartReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +995,7 @@ func (x *StartReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReviewRequest.ProtoReflect.Descriptor instead.
 func (*StartReviewRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartReviewRequest) GetName() string {
@@ -924,14 +1032,18 @@ type RecordReviewRequest struct {
 	SafetyObstacles RiskLevel `protobuf:"varint,6,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
 	Notes           string    `protobuf:"bytes,7,opt,name=notes,proto3" json:"notes,omitempty"`
 	// NEW_PLAN_CYCLE or PROPOSE_CLOSURE.
-	Outcome       string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Mẫu 06 part (b): the child's ability to protect themselves now.
+	SelfProtection string `protobuf:"bytes,9,opt,name=self_protection,json=selfProtection,proto3" json:"self_protection,omitempty"`
+	// Mẫu 06 part (b): the child's recovery, in health, mind and schooling.
+	Recovery      string `protobuf:"bytes,10,opt,name=recovery,proto3" json:"recovery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecordReviewRequest) Reset() {
 	*x = RecordReviewRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1055,7 @@ func (x *RecordReviewRequest) String() string {
 func (*RecordReviewRequest) ProtoMessage() {}
 
 func (x *RecordReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1068,7 @@ func (x *RecordReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordReviewRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RecordReviewRequest) GetName() string {
@@ -1015,6 +1127,20 @@ func (x *RecordReviewRequest) GetOutcome() string {
 	return ""
 }
 
+func (x *RecordReviewRequest) GetSelfProtection() string {
+	if x != nil {
+		return x.SelfProtection
+	}
+	return ""
+}
+
+func (x *RecordReviewRequest) GetRecovery() string {
+	if x != nil {
+		return x.Recovery
+	}
+	return ""
+}
+
 type ApproveClosureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -1032,7 +1158,7 @@ type ApproveClosureRequest struct {
 
 func (x *ApproveClosureRequest) Reset() {
 	*x = ApproveClosureRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1170,7 @@ func (x *ApproveClosureRequest) String() string {
 func (*ApproveClosureRequest) ProtoMessage() {}
 
 func (x *ApproveClosureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1183,7 @@ func (x *ApproveClosureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveClosureRequest.ProtoReflect.Descriptor instead.
 func (*ApproveClosureRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApproveClosureRequest) GetName() string {
@@ -1110,7 +1236,7 @@ type ReopenCaseRequest struct {
 
 func (x *ReopenCaseRequest) Reset() {
 	*x = ReopenCaseRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1248,7 @@ func (x *ReopenCaseRequest) String() string {
 func (*ReopenCaseRequest) ProtoMessage() {}
 
 func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1261,7 @@ func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReopenCaseRequest.ProtoReflect.Descriptor instead.
 func (*ReopenCaseRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReopenCaseRequest) GetName() string {
@@ -1181,7 +1307,7 @@ type AddCaseNoteRequest struct {
 
 func (x *AddCaseNoteRequest) Reset() {
 	*x = AddCaseNoteRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1319,7 @@ func (x *AddCaseNoteRequest) String() string {
 func (*AddCaseNoteRequest) ProtoMessage() {}
 
 func (x *AddCaseNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1332,7 @@ func (x *AddCaseNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCaseNoteRequest.ProtoReflect.Descriptor instead.
 func (*AddCaseNoteRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AddCaseNoteRequest) GetName() string {
@@ -1254,7 +1380,7 @@ type ProposeTransferRequest struct {
 
 func (x *ProposeTransferRequest) Reset() {
 	*x = ProposeTransferRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1392,7 @@ func (x *ProposeTransferRequest) String() string {
 func (*ProposeTransferRequest) ProtoMessage() {}
 
 func (x *ProposeTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1405,7 @@ func (x *ProposeTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeTransferRequest.ProtoReflect.Descriptor instead.
 func (*ProposeTransferRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{15}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ProposeTransferRequest) GetName() string {
@@ -1331,7 +1457,7 @@ type AcceptTransferRequest struct {
 
 func (x *AcceptTransferRequest) Reset() {
 	*x = AcceptTransferRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +1469,7 @@ func (x *AcceptTransferRequest) String() string {
 func (*AcceptTransferRequest) ProtoMessage() {}
 
 func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1482,7 @@ func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptTransferRequest.ProtoReflect.Descriptor instead.
 func (*AcceptTransferRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{16}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AcceptTransferRequest) GetName() string {
@@ -1395,7 +1521,7 @@ type DeclineTransferRequest struct {
 
 func (x *DeclineTransferRequest) Reset() {
 	*x = DeclineTransferRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +1533,7 @@ func (x *DeclineTransferRequest) String() string {
 func (*DeclineTransferRequest) ProtoMessage() {}
 
 func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +1546,7 @@ func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineTransferRequest.ProtoReflect.Descriptor instead.
 func (*DeclineTransferRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{17}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeclineTransferRequest) GetName() string {
@@ -1468,7 +1594,7 @@ type ReferCaseToPoliceRequest struct {
 
 func (x *ReferCaseToPoliceRequest) Reset() {
 	*x = ReferCaseToPoliceRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1606,7 @@ func (x *ReferCaseToPoliceRequest) String() string {
 func (*ReferCaseToPoliceRequest) ProtoMessage() {}
 
 func (x *ReferCaseToPoliceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1619,7 @@ func (x *ReferCaseToPoliceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferCaseToPoliceRequest.ProtoReflect.Descriptor instead.
 func (*ReferCaseToPoliceRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{18}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReferCaseToPoliceRequest) GetName() string {
@@ -1547,7 +1673,7 @@ type AcknowledgePoliceReferralRequest struct {
 
 func (x *AcknowledgePoliceReferralRequest) Reset() {
 	*x = AcknowledgePoliceReferralRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1685,7 @@ func (x *AcknowledgePoliceReferralRequest) String() string {
 func (*AcknowledgePoliceReferralRequest) ProtoMessage() {}
 
 func (x *AcknowledgePoliceReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1698,7 @@ func (x *AcknowledgePoliceReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgePoliceReferralRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgePoliceReferralRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{19}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AcknowledgePoliceReferralRequest) GetName() string {
@@ -1620,7 +1746,7 @@ type RecordPoliceForwardingRequest struct {
 
 func (x *RecordPoliceForwardingRequest) Reset() {
 	*x = RecordPoliceForwardingRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1758,7 @@ func (x *RecordPoliceForwardingRequest) String() string {
 func (*RecordPoliceForwardingRequest) ProtoMessage() {}
 
 func (x *RecordPoliceForwardingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1771,7 @@ func (x *RecordPoliceForwardingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPoliceForwardingRequest.ProtoReflect.Descriptor instead.
 func (*RecordPoliceForwardingRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{20}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordPoliceForwardingRequest) GetName() string {
@@ -1699,7 +1825,7 @@ type RecordPoliceOutcomeRequest struct {
 
 func (x *RecordPoliceOutcomeRequest) Reset() {
 	*x = RecordPoliceOutcomeRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1837,7 @@ func (x *RecordPoliceOutcomeRequest) String() string {
 func (*RecordPoliceOutcomeRequest) ProtoMessage() {}
 
 func (x *RecordPoliceOutcomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1850,7 @@ func (x *RecordPoliceOutcomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPoliceOutcomeRequest.ProtoReflect.Descriptor instead.
 func (*RecordPoliceOutcomeRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{21}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordPoliceOutcomeRequest) GetName() string {
@@ -1771,7 +1897,7 @@ type PauseDeadlineRequest struct {
 
 func (x *PauseDeadlineRequest) Reset() {
 	*x = PauseDeadlineRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1909,7 @@ func (x *PauseDeadlineRequest) String() string {
 func (*PauseDeadlineRequest) ProtoMessage() {}
 
 func (x *PauseDeadlineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1922,7 @@ func (x *PauseDeadlineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseDeadlineRequest.ProtoReflect.Descriptor instead.
 func (*PauseDeadlineRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{22}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PauseDeadlineRequest) GetName() string {
@@ -1849,7 +1975,7 @@ type ResumeDeadlineRequest struct {
 
 func (x *ResumeDeadlineRequest) Reset() {
 	*x = ResumeDeadlineRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1987,7 @@ func (x *ResumeDeadlineRequest) String() string {
 func (*ResumeDeadlineRequest) ProtoMessage() {}
 
 func (x *ResumeDeadlineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2000,7 @@ func (x *ResumeDeadlineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeDeadlineRequest.ProtoReflect.Descriptor instead.
 func (*ResumeDeadlineRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{23}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResumeDeadlineRequest) GetName() string {
@@ -1914,13 +2040,16 @@ type PlanServiceInput struct {
 	StartDate       string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	ExpectedEndDate string `protobuf:"bytes,4,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
 	CostEstimateVnd int64  `protobuf:"varint,5,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
+	// The commune's own person in charge of the service (Mẫu 04), who
+	// follows it up with the provider named in owner; often the worker.
+	CommuneAssignee string `protobuf:"bytes,6,opt,name=commune_assignee,json=communeAssignee,proto3" json:"commune_assignee,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PlanServiceInput) Reset() {
 	*x = PlanServiceInput{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2061,7 @@ func (x *PlanServiceInput) String() string {
 func (*PlanServiceInput) ProtoMessage() {}
 
 func (x *PlanServiceInput) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2074,7 @@ func (x *PlanServiceInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanServiceInput.ProtoReflect.Descriptor instead.
 func (*PlanServiceInput) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{24}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PlanServiceInput) GetName() string {
@@ -1983,6 +2112,13 @@ func (x *PlanServiceInput) GetCostEstimateVnd() int64 {
 	return 0
 }
 
+func (x *PlanServiceInput) GetCommuneAssignee() string {
+	if x != nil {
+		return x.CommuneAssignee
+	}
+	return ""
+}
+
 type ListCaseEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -1996,7 +2132,7 @@ type ListCaseEventsRequest struct {
 
 func (x *ListCaseEventsRequest) Reset() {
 	*x = ListCaseEventsRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2144,7 @@ func (x *ListCaseEventsRequest) String() string {
 func (*ListCaseEventsRequest) ProtoMessage() {}
 
 func (x *ListCaseEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2157,7 @@ func (x *ListCaseEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListCaseEventsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{25}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListCaseEventsRequest) GetParent() string {
@@ -2055,7 +2191,7 @@ type ListCaseEventsResponse struct {
 
 func (x *ListCaseEventsResponse) Reset() {
 	*x = ListCaseEventsResponse{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2203,7 @@ func (x *ListCaseEventsResponse) String() string {
 func (*ListCaseEventsResponse) ProtoMessage() {}
 
 func (x *ListCaseEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2216,7 @@ func (x *ListCaseEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListCaseEventsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{26}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListCaseEventsResponse) GetEvents() []*CaseEvent {
@@ -2109,7 +2245,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2257,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2270,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{27}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -2155,12 +2291,12 @@ var File_childcase_v1_process_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
-	"\"childcase/v1/process_service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n" +
+	"\"childcase/v1/process_service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x01\n" +
 	"\x16AcknowledgeCaseRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xac\x04\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\x87\x05\n" +
 	"\x1eRecordInitialAssessmentRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2171,7 +2307,11 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\rharm_severity\x18\x06 \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\fharmSeverity\x12K\n" +
 	"\rabuser_access\x18\a \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\fabuserAccess\x12Q\n" +
 	"\x10safety_obstacles\x18\b \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x0fsafetyObstacles\x12\x1e\n" +
-	"\x05notes\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\"\xd0\x02\n" +
+	"\x05notes\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12Y\n" +
+	"\x15special_circumstances\x18\n" +
+	" \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"h\n" +
+	"\x16SpecialCircumstanceSet\x12N\n" +
+	"\x06groups\x18\x01 \x03(\x0e2!.childcase.v1.SpecialCircumstanceB\x13\xbaH\x10\x92\x01\r\x10\x10\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x06groups\"\xd0\x02\n" +
 	"\x1eRecordEmergencyMeasuresRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2195,7 +2335,7 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12&\n" +
 	"\aoutcome\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\x12\x1e\n" +
-	"\x05notes\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\"\xb1\x03\n" +
+	"\x05notes\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\"\xb7\x05\n" +
 	"\x1fRecordSpecificAssessmentRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2206,19 +2346,25 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"childViews\x12+\n" +
 	"\fparent_views\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\vparentViews\x125\n" +
 	"\x0emeeting_record\x18\a \x01(\tB\x0e\xe0A\x02\xbaH\br\x06\x10\x01\x18\xa0\x9c\x01R\rmeetingRecord\x12H\n" +
-	"\fmeeting_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vmeetingTime\"\xe8\x01\n" +
+	"\fmeeting_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vmeetingTime\x12M\n" +
+	"\rmeeting_chair\x18\t \x01(\v2\x1d.childcase.v1.MeetingAttendeeB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fmeetingChair\x12Z\n" +
+	"\x14meeting_participants\x18\n" +
+	" \x03(\v2\x1d.childcase.v1.MeetingAttendeeB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x13meetingParticipants\x12Y\n" +
+	"\x15special_circumstances\x18\v \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"\xe8\x01\n" +
 	"\x11SubmitPlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12F\n" +
 	"\bservices\x18\x04 \x03(\v2\x1e.childcase.v1.PlanServiceInputB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x102R\bservices\"\xa1\x01\n" +
+	"\xbaH\a\x92\x01\x04\b\x01\x102R\bservices\"\xa5\x02\n" +
 	"\x12ApprovePlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xc7\x01\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x182R\x0edecisionNumber\x12K\n" +
+	"\rdecision_date\x18\x05 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\fdecisionDate\"\xc7\x01\n" +
 	"\x11ReturnPlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2238,7 +2384,7 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xd7\x03\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xba\x04\n" +
 	"\x13RecordReviewRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2248,7 +2394,10 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\rabuser_access\x18\x05 \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\fabuserAccess\x12Q\n" +
 	"\x10safety_obstacles\x18\x06 \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x0fsafetyObstacles\x12\x1e\n" +
 	"\x05notes\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12&\n" +
-	"\aoutcome\x18\b \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\"\x90\x02\n" +
+	"\aoutcome\x18\b \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\x126\n" +
+	"\x0fself_protection\x18\t \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x0eselfProtection\x12)\n" +
+	"\brecovery\x18\n" +
+	" \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\brecovery\"\x90\x02\n" +
 	"\x15ApproveClosureRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2327,14 +2476,15 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12(\n" +
 	"\vdeadline_id\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
-	"deadlineId\"\xa4\x02\n" +
+	"deadlineId\"\xde\x02\n" +
 	"\x10PlanServiceInput\x12!\n" +
 	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x04name\x12#\n" +
 	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12B\n" +
 	"\n" +
 	"start_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12O\n" +
 	"\x11expected_end_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
-	"\x11cost_estimate_vnd\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fcostEstimateVnd\"\x8f\x01\n" +
+	"\x11cost_estimate_vnd\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fcostEstimateVnd\x128\n" +
+	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\x8f\x01\n" +
 	"\x15ListCaseEventsRequest\x12$\n" +
 	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06parent\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
@@ -2390,114 +2540,122 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
-	(*RecordEmergencyMeasuresRequest)(nil),   // 2: childcase.v1.RecordEmergencyMeasuresRequest
-	(*StartSeparationRequest)(nil),           // 3: childcase.v1.StartSeparationRequest
-	(*EndSeparationRequest)(nil),             // 4: childcase.v1.EndSeparationRequest
-	(*RecordSpecificAssessmentRequest)(nil),  // 5: childcase.v1.RecordSpecificAssessmentRequest
-	(*SubmitPlanRequest)(nil),                // 6: childcase.v1.SubmitPlanRequest
-	(*ApprovePlanRequest)(nil),               // 7: childcase.v1.ApprovePlanRequest
-	(*ReturnPlanRequest)(nil),                // 8: childcase.v1.ReturnPlanRequest
-	(*RecordServiceProgressRequest)(nil),     // 9: childcase.v1.RecordServiceProgressRequest
-	(*StartReviewRequest)(nil),               // 10: childcase.v1.StartReviewRequest
-	(*RecordReviewRequest)(nil),              // 11: childcase.v1.RecordReviewRequest
-	(*ApproveClosureRequest)(nil),            // 12: childcase.v1.ApproveClosureRequest
-	(*ReopenCaseRequest)(nil),                // 13: childcase.v1.ReopenCaseRequest
-	(*AddCaseNoteRequest)(nil),               // 14: childcase.v1.AddCaseNoteRequest
-	(*ProposeTransferRequest)(nil),           // 15: childcase.v1.ProposeTransferRequest
-	(*AcceptTransferRequest)(nil),            // 16: childcase.v1.AcceptTransferRequest
-	(*DeclineTransferRequest)(nil),           // 17: childcase.v1.DeclineTransferRequest
-	(*ReferCaseToPoliceRequest)(nil),         // 18: childcase.v1.ReferCaseToPoliceRequest
-	(*AcknowledgePoliceReferralRequest)(nil), // 19: childcase.v1.AcknowledgePoliceReferralRequest
-	(*RecordPoliceForwardingRequest)(nil),    // 20: childcase.v1.RecordPoliceForwardingRequest
-	(*RecordPoliceOutcomeRequest)(nil),       // 21: childcase.v1.RecordPoliceOutcomeRequest
-	(*PauseDeadlineRequest)(nil),             // 22: childcase.v1.PauseDeadlineRequest
-	(*ResumeDeadlineRequest)(nil),            // 23: childcase.v1.ResumeDeadlineRequest
-	(*PlanServiceInput)(nil),                 // 24: childcase.v1.PlanServiceInput
-	(*ListCaseEventsRequest)(nil),            // 25: childcase.v1.ListCaseEventsRequest
-	(*ListCaseEventsResponse)(nil),           // 26: childcase.v1.ListCaseEventsResponse
-	(*WatchEventsRequest)(nil),               // 27: childcase.v1.WatchEventsRequest
-	(EmergencyReason)(0),                     // 28: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 29: childcase.v1.RiskLevel
-	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
-	(*CaseEvent)(nil),                        // 31: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 32: childcase.v1.Case
-	(*Notification)(nil),                     // 33: childcase.v1.Notification
+	(*SpecialCircumstanceSet)(nil),           // 2: childcase.v1.SpecialCircumstanceSet
+	(*RecordEmergencyMeasuresRequest)(nil),   // 3: childcase.v1.RecordEmergencyMeasuresRequest
+	(*StartSeparationRequest)(nil),           // 4: childcase.v1.StartSeparationRequest
+	(*EndSeparationRequest)(nil),             // 5: childcase.v1.EndSeparationRequest
+	(*RecordSpecificAssessmentRequest)(nil),  // 6: childcase.v1.RecordSpecificAssessmentRequest
+	(*SubmitPlanRequest)(nil),                // 7: childcase.v1.SubmitPlanRequest
+	(*ApprovePlanRequest)(nil),               // 8: childcase.v1.ApprovePlanRequest
+	(*ReturnPlanRequest)(nil),                // 9: childcase.v1.ReturnPlanRequest
+	(*RecordServiceProgressRequest)(nil),     // 10: childcase.v1.RecordServiceProgressRequest
+	(*StartReviewRequest)(nil),               // 11: childcase.v1.StartReviewRequest
+	(*RecordReviewRequest)(nil),              // 12: childcase.v1.RecordReviewRequest
+	(*ApproveClosureRequest)(nil),            // 13: childcase.v1.ApproveClosureRequest
+	(*ReopenCaseRequest)(nil),                // 14: childcase.v1.ReopenCaseRequest
+	(*AddCaseNoteRequest)(nil),               // 15: childcase.v1.AddCaseNoteRequest
+	(*ProposeTransferRequest)(nil),           // 16: childcase.v1.ProposeTransferRequest
+	(*AcceptTransferRequest)(nil),            // 17: childcase.v1.AcceptTransferRequest
+	(*DeclineTransferRequest)(nil),           // 18: childcase.v1.DeclineTransferRequest
+	(*ReferCaseToPoliceRequest)(nil),         // 19: childcase.v1.ReferCaseToPoliceRequest
+	(*AcknowledgePoliceReferralRequest)(nil), // 20: childcase.v1.AcknowledgePoliceReferralRequest
+	(*RecordPoliceForwardingRequest)(nil),    // 21: childcase.v1.RecordPoliceForwardingRequest
+	(*RecordPoliceOutcomeRequest)(nil),       // 22: childcase.v1.RecordPoliceOutcomeRequest
+	(*PauseDeadlineRequest)(nil),             // 23: childcase.v1.PauseDeadlineRequest
+	(*ResumeDeadlineRequest)(nil),            // 24: childcase.v1.ResumeDeadlineRequest
+	(*PlanServiceInput)(nil),                 // 25: childcase.v1.PlanServiceInput
+	(*ListCaseEventsRequest)(nil),            // 26: childcase.v1.ListCaseEventsRequest
+	(*ListCaseEventsResponse)(nil),           // 27: childcase.v1.ListCaseEventsResponse
+	(*WatchEventsRequest)(nil),               // 28: childcase.v1.WatchEventsRequest
+	(EmergencyReason)(0),                     // 29: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 30: childcase.v1.RiskLevel
+	(SpecialCircumstance)(0),                 // 31: childcase.v1.SpecialCircumstance
+	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
+	(*MeetingAttendee)(nil),                  // 33: childcase.v1.MeetingAttendee
+	(*CaseEvent)(nil),                        // 34: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 35: childcase.v1.Case
+	(*Notification)(nil),                     // 36: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	28, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	29, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	29, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	29, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	30, // 4: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	30, // 5: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	30, // 6: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
-	24, // 7: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	29, // 8: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	29, // 9: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	29, // 10: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	30, // 11: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	31, // 12: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
-	0,  // 13: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
-	1,  // 14: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
-	2,  // 15: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
-	3,  // 16: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
-	4,  // 17: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
-	5,  // 18: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
-	6,  // 19: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
-	7,  // 20: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
-	8,  // 21: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
-	9,  // 22: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
-	10, // 23: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
-	11, // 24: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
-	12, // 25: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
-	13, // 26: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
-	14, // 27: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
-	15, // 28: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
-	16, // 29: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
-	17, // 30: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
-	18, // 31: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	19, // 32: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	20, // 33: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	21, // 34: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	22, // 35: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	23, // 36: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	25, // 37: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	27, // 38: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	32, // 39: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	32, // 40: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	32, // 41: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	32, // 42: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	32, // 43: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	32, // 44: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	32, // 45: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	32, // 46: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	32, // 47: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	32, // 48: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	32, // 49: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	32, // 50: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	32, // 51: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	32, // 52: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	32, // 53: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	32, // 54: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	32, // 55: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	32, // 56: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	32, // 57: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	32, // 58: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	32, // 59: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	32, // 60: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	32, // 61: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	32, // 62: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	26, // 63: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	33, // 64: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	39, // [39:65] is the sub-list for method output_type
-	13, // [13:39] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	29, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	30, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	30, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	30, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	2,  // 4: childcase.v1.RecordInitialAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
+	31, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
+	32, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	32, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	32, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	33, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	33, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	2,  // 11: childcase.v1.RecordSpecificAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
+	25, // 12: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
+	30, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	30, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	30, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	32, // 16: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	34, // 17: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	0,  // 18: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
+	1,  // 19: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
+	3,  // 20: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
+	4,  // 21: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
+	5,  // 22: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
+	6,  // 23: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
+	7,  // 24: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
+	8,  // 25: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
+	9,  // 26: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
+	10, // 27: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
+	11, // 28: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
+	12, // 29: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
+	13, // 30: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
+	14, // 31: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
+	15, // 32: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
+	16, // 33: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
+	17, // 34: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
+	18, // 35: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
+	19, // 36: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	20, // 37: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	21, // 38: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	22, // 39: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	23, // 40: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	24, // 41: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	26, // 42: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	28, // 43: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	35, // 44: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	35, // 45: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	35, // 46: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	35, // 47: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	35, // 48: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	35, // 49: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	35, // 50: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	35, // 51: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	35, // 52: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	35, // 53: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	35, // 54: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	35, // 55: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	35, // 56: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	35, // 57: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	35, // 58: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	35, // 59: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	35, // 60: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	35, // 61: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	35, // 62: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	35, // 63: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	35, // 64: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	35, // 65: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	35, // 66: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	35, // 67: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	27, // 68: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	36, // 69: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	44, // [44:70] is the sub-list for method output_type
+	18, // [18:44] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_service_proto_init() }
@@ -2507,13 +2665,14 @@ func file_childcase_v1_process_service_proto_init() {
 	}
 	file_childcase_v1_case_proto_init()
 	file_childcase_v1_process_proto_init()
+	file_childcase_v1_report_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

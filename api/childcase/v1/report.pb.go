@@ -88,6 +88,78 @@ func (Channel) EnumDescriptor() ([]byte, []int) {
 	return file_childcase_v1_report_proto_rawDescGZIP(), []int{0}
 }
 
+// How the information of a report came in (Mẫu 01), whatever the channel
+// that received it.
+type ReportMeans int32
+
+const (
+	// Not recorded.
+	ReportMeans_REPORT_MEANS_UNSPECIFIED ReportMeans = 0
+	// A telephone call (the hotline 111 takes most reports this way).
+	ReportMeans_REPORT_MEANS_PHONE_CALL ReportMeans = 1
+	// Told in person, at an office or to a worker in the field.
+	ReportMeans_REPORT_MEANS_IN_PERSON ReportMeans = 2
+	// A letter or other written document.
+	ReportMeans_REPORT_MEANS_LETTER ReportMeans = 3
+	ReportMeans_REPORT_MEANS_EMAIL  ReportMeans = 4
+	// A website, app or social network.
+	ReportMeans_REPORT_MEANS_ONLINE ReportMeans = 5
+	// A text message.
+	ReportMeans_REPORT_MEANS_TEXT_MESSAGE ReportMeans = 6
+	ReportMeans_REPORT_MEANS_OTHER        ReportMeans = 7
+)
+
+// Enum value maps for ReportMeans.
+var (
+	ReportMeans_name = map[int32]string{
+		0: "REPORT_MEANS_UNSPECIFIED",
+		1: "REPORT_MEANS_PHONE_CALL",
+		2: "REPORT_MEANS_IN_PERSON",
+		3: "REPORT_MEANS_LETTER",
+		4: "REPORT_MEANS_EMAIL",
+		5: "REPORT_MEANS_ONLINE",
+		6: "REPORT_MEANS_TEXT_MESSAGE",
+		7: "REPORT_MEANS_OTHER",
+	}
+	ReportMeans_value = map[string]int32{
+		"REPORT_MEANS_UNSPECIFIED":  0,
+		"REPORT_MEANS_PHONE_CALL":   1,
+		"REPORT_MEANS_IN_PERSON":    2,
+		"REPORT_MEANS_LETTER":       3,
+		"REPORT_MEANS_EMAIL":        4,
+		"REPORT_MEANS_ONLINE":       5,
+		"REPORT_MEANS_TEXT_MESSAGE": 6,
+		"REPORT_MEANS_OTHER":        7,
+	}
+)
+
+func (x ReportMeans) Enum() *ReportMeans {
+	p := new(ReportMeans)
+	*p = x
+	return p
+}
+
+func (x ReportMeans) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReportMeans) Descriptor() protoreflect.EnumDescriptor {
+	return file_childcase_v1_report_proto_enumTypes[1].Descriptor()
+}
+
+func (ReportMeans) Type() protoreflect.EnumType {
+	return &file_childcase_v1_report_proto_enumTypes[1]
+}
+
+func (x ReportMeans) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReportMeans.Descriptor instead.
+func (ReportMeans) EnumDescriptor() ([]byte, []int) {
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{1}
+}
+
 // The kind of call. Only a report that needs intervention opens a case; the
 // others are counted but open none.
 type CallType int32
@@ -135,11 +207,11 @@ func (x CallType) String() string {
 }
 
 func (CallType) Descriptor() protoreflect.EnumDescriptor {
-	return file_childcase_v1_report_proto_enumTypes[1].Descriptor()
+	return file_childcase_v1_report_proto_enumTypes[2].Descriptor()
 }
 
 func (CallType) Type() protoreflect.EnumType {
-	return &file_childcase_v1_report_proto_enumTypes[1]
+	return &file_childcase_v1_report_proto_enumTypes[2]
 }
 
 func (x CallType) Number() protoreflect.EnumNumber {
@@ -148,7 +220,7 @@ func (x CallType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CallType.Descriptor instead.
 func (CallType) EnumDescriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{1}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{2}
 }
 
 // Sex of a child, as known at intake.
@@ -189,11 +261,11 @@ func (x Sex) String() string {
 }
 
 func (Sex) Descriptor() protoreflect.EnumDescriptor {
-	return file_childcase_v1_report_proto_enumTypes[2].Descriptor()
+	return file_childcase_v1_report_proto_enumTypes[3].Descriptor()
 }
 
 func (Sex) Type() protoreflect.EnumType {
-	return &file_childcase_v1_report_proto_enumTypes[2]
+	return &file_childcase_v1_report_proto_enumTypes[3]
 }
 
 func (x Sex) Number() protoreflect.EnumNumber {
@@ -202,7 +274,7 @@ func (x Sex) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Sex.Descriptor instead.
 func (Sex) EnumDescriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{2}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{3}
 }
 
 // Forms of abuse (Child Law Art. 4), plus the categories the hotline counts.
@@ -264,11 +336,11 @@ func (x AbuseForm) String() string {
 }
 
 func (AbuseForm) Descriptor() protoreflect.EnumDescriptor {
-	return file_childcase_v1_report_proto_enumTypes[3].Descriptor()
+	return file_childcase_v1_report_proto_enumTypes[4].Descriptor()
 }
 
 func (AbuseForm) Type() protoreflect.EnumType {
-	return &file_childcase_v1_report_proto_enumTypes[3]
+	return &file_childcase_v1_report_proto_enumTypes[4]
 }
 
 func (x AbuseForm) Number() protoreflect.EnumNumber {
@@ -277,7 +349,7 @@ func (x AbuseForm) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AbuseForm.Descriptor instead.
 func (AbuseForm) EnumDescriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{3}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{4}
 }
 
 // Children in special circumstances (Child Law Art. 10), by the letter of the
@@ -365,11 +437,11 @@ func (x SpecialCircumstance) String() string {
 }
 
 func (SpecialCircumstance) Descriptor() protoreflect.EnumDescriptor {
-	return file_childcase_v1_report_proto_enumTypes[4].Descriptor()
+	return file_childcase_v1_report_proto_enumTypes[5].Descriptor()
 }
 
 func (SpecialCircumstance) Type() protoreflect.EnumType {
-	return &file_childcase_v1_report_proto_enumTypes[4]
+	return &file_childcase_v1_report_proto_enumTypes[5]
 }
 
 func (x SpecialCircumstance) Number() protoreflect.EnumNumber {
@@ -378,7 +450,7 @@ func (x SpecialCircumstance) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SpecialCircumstance.Descriptor instead.
 func (SpecialCircumstance) EnumDescriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{4}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{5}
 }
 
 // A Report is one intake: a call, visit or message about a child at risk,
@@ -422,7 +494,11 @@ type Report struct {
 	// add a repeat call to an existing case instead of opening a new one.
 	Case string `protobuf:"bytes,16,opt,name=case,proto3" json:"case,omitempty"`
 	// When the report was stored.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// How the information came in (Mẫu 01, "hình thức tiếp nhận"): by phone,
+	// in person, by letter, ... Distinct from channel, which says where it
+	// was received. Unset on reports recorded before the field existed.
+	Means         ReportMeans `protobuf:"varint,18,opt,name=means,proto3,enum=childcase.v1.ReportMeans" json:"means,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -576,6 +652,13 @@ func (x *Report) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Report) GetMeans() ReportMeans {
+	if x != nil {
+		return x.Means
+	}
+	return ReportMeans_REPORT_MEANS_UNSPECIFIED
+}
+
 // A child named in a report.
 type Child struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -594,7 +677,13 @@ type Child struct {
 	// The child's condition as described.
 	Condition string `protobuf:"bytes,6,opt,name=condition,proto3" json:"condition,omitempty"`
 	// The harm expected if nobody intervenes.
-	ExpectedHarm  string `protobuf:"bytes,7,opt,name=expected_harm,json=expectedHarm,proto3" json:"expected_harm,omitempty"`
+	ExpectedHarm string `protobuf:"bytes,7,opt,name=expected_harm,json=expectedHarm,proto3" json:"expected_harm,omitempty"`
+	// The commune where the child lives (Mẫu 01; Child Law Art. 52(2)), as
+	// the version in force on the day of the report:
+	// "units/{code}@{valid_from}". Optional: a reporter may not know it, and
+	// a child living outside Hanoi has no unit in the registry. It is the
+	// child's private information (Decree 56 Art. 33), sealed like the name.
+	ResidenceUnit string `protobuf:"bytes,8,opt,name=residence_unit,json=residenceUnit,proto3" json:"residence_unit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -685,6 +774,13 @@ func (x *Child) GetCondition() string {
 func (x *Child) GetExpectedHarm() string {
 	if x != nil {
 		return x.ExpectedHarm
+	}
+	return ""
+}
+
+func (x *Child) GetResidenceUnit() string {
+	if x != nil {
+		return x.ResidenceUnit
 	}
 	return ""
 }
@@ -975,7 +1071,7 @@ var File_childcase_v1_report_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_report_proto_rawDesc = "" +
 	"\n" +
-	"\x19childcase/v1/report.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\t\n" +
+	"\x19childcase/v1/report.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\t\n" +
 	"\x06Report\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12?\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x15.childcase.v1.ChannelB\x0e\xe0A\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\achannel\x12H\n" +
@@ -999,8 +1095,9 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\breporter\x18\x0f \x01(\v2\x16.childcase.v1.ReporterB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\breporter\x12\x1b\n" +
 	"\x04case\x18\x10 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\x12@\n" +
 	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime:\x9e\x01\xbaH\x9a\x01\x1a\x97\x01\n" +
-	"\x18report.children_required\x12Kchildren: a report that needs intervention must describe at least one child\x1a.this.call_type != 1 || size(this.children) > 0\"\xee\x02\n" +
+	"createTime\x129\n" +
+	"\x05means\x18\x12 \x01(\x0e2\x19.childcase.v1.ReportMeansB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05means:\x9e\x01\xbaH\x9a\x01\x1a\x97\x01\n" +
+	"\x18report.children_required\x12Kchildren: a report that needs intervention must describe at least one child\x1a.this.call_type != 1 || size(this.children) > 0\"\x9e\x03\n" +
 	"\x05Child\x12%\n" +
 	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12D\n" +
 	"\n" +
@@ -1009,7 +1106,8 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\x03sex\x18\x04 \x01(\x0e2\x11.childcase.v1.SexB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x03sex\x12$\n" +
 	"\blocation\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\blocation\x12&\n" +
 	"\tcondition\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\tcondition\x12-\n" +
-	"\rexpected_harm\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\fexpectedHarmB\f\n" +
+	"\rexpected_harm\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\fexpectedHarm\x12.\n" +
+	"\x0eresidence_unit\x18\b \x01(\tB\a\xbaH\x04r\x02\x18@R\rresidenceUnitB\f\n" +
 	"\x03age\x12\x05\xbaH\x02\b\x01\"\xe2\x01\n" +
 	"\tCaregiver\x12%\n" +
 	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12#\n" +
@@ -1039,7 +1137,16 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\x0eCHANNEL_POLICE\x10\x03\x12\x13\n" +
 	"\x0fCHANNEL_COMMUNE\x10\x04\x12\x13\n" +
 	"\x0fCHANNEL_WALK_IN\x10\x05\x12\x11\n" +
-	"\rCHANNEL_OTHER\x10\x06*\xbe\x01\n" +
+	"\rCHANNEL_OTHER\x10\x06*\xe5\x01\n" +
+	"\vReportMeans\x12\x1c\n" +
+	"\x18REPORT_MEANS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17REPORT_MEANS_PHONE_CALL\x10\x01\x12\x1a\n" +
+	"\x16REPORT_MEANS_IN_PERSON\x10\x02\x12\x17\n" +
+	"\x13REPORT_MEANS_LETTER\x10\x03\x12\x16\n" +
+	"\x12REPORT_MEANS_EMAIL\x10\x04\x12\x17\n" +
+	"\x13REPORT_MEANS_ONLINE\x10\x05\x12\x1d\n" +
+	"\x19REPORT_MEANS_TEXT_MESSAGE\x10\x06\x12\x16\n" +
+	"\x12REPORT_MEANS_OTHER\x10\a*\xbe\x01\n" +
 	"\bCallType\x12\x19\n" +
 	"\x15CALL_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CALL_TYPE_INTERVENTION\x10\x01\x12\x19\n" +
@@ -1097,38 +1204,40 @@ func file_childcase_v1_report_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_report_proto_rawDescData
 }
 
-var file_childcase_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_childcase_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_childcase_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_childcase_v1_report_proto_goTypes = []any{
 	(Channel)(0),                  // 0: childcase.v1.Channel
-	(CallType)(0),                 // 1: childcase.v1.CallType
-	(Sex)(0),                      // 2: childcase.v1.Sex
-	(AbuseForm)(0),                // 3: childcase.v1.AbuseForm
-	(SpecialCircumstance)(0),      // 4: childcase.v1.SpecialCircumstance
-	(*Report)(nil),                // 5: childcase.v1.Report
-	(*Child)(nil),                 // 6: childcase.v1.Child
-	(*Caregiver)(nil),             // 7: childcase.v1.Caregiver
-	(*Reporter)(nil),              // 8: childcase.v1.Reporter
-	(*IdentifiedReporter)(nil),    // 9: childcase.v1.IdentifiedReporter
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(ReportMeans)(0),              // 1: childcase.v1.ReportMeans
+	(CallType)(0),                 // 2: childcase.v1.CallType
+	(Sex)(0),                      // 3: childcase.v1.Sex
+	(AbuseForm)(0),                // 4: childcase.v1.AbuseForm
+	(SpecialCircumstance)(0),      // 5: childcase.v1.SpecialCircumstance
+	(*Report)(nil),                // 6: childcase.v1.Report
+	(*Child)(nil),                 // 7: childcase.v1.Child
+	(*Caregiver)(nil),             // 8: childcase.v1.Caregiver
+	(*Reporter)(nil),              // 9: childcase.v1.Reporter
+	(*IdentifiedReporter)(nil),    // 10: childcase.v1.IdentifiedReporter
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_childcase_v1_report_proto_depIdxs = []int32{
 	0,  // 0: childcase.v1.Report.channel:type_name -> childcase.v1.Channel
-	10, // 1: childcase.v1.Report.receive_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: childcase.v1.Report.call_type:type_name -> childcase.v1.CallType
-	6,  // 3: childcase.v1.Report.children:type_name -> childcase.v1.Child
-	7,  // 4: childcase.v1.Report.caregivers:type_name -> childcase.v1.Caregiver
-	3,  // 5: childcase.v1.Report.suspected_abuse:type_name -> childcase.v1.AbuseForm
-	4,  // 6: childcase.v1.Report.special_circumstances:type_name -> childcase.v1.SpecialCircumstance
-	8,  // 7: childcase.v1.Report.reporter:type_name -> childcase.v1.Reporter
-	10, // 8: childcase.v1.Report.create_time:type_name -> google.protobuf.Timestamp
-	2,  // 9: childcase.v1.Child.sex:type_name -> childcase.v1.Sex
-	9,  // 10: childcase.v1.Reporter.identified:type_name -> childcase.v1.IdentifiedReporter
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	11, // 1: childcase.v1.Report.receive_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: childcase.v1.Report.call_type:type_name -> childcase.v1.CallType
+	7,  // 3: childcase.v1.Report.children:type_name -> childcase.v1.Child
+	8,  // 4: childcase.v1.Report.caregivers:type_name -> childcase.v1.Caregiver
+	4,  // 5: childcase.v1.Report.suspected_abuse:type_name -> childcase.v1.AbuseForm
+	5,  // 6: childcase.v1.Report.special_circumstances:type_name -> childcase.v1.SpecialCircumstance
+	9,  // 7: childcase.v1.Report.reporter:type_name -> childcase.v1.Reporter
+	11, // 8: childcase.v1.Report.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 9: childcase.v1.Report.means:type_name -> childcase.v1.ReportMeans
+	3,  // 10: childcase.v1.Child.sex:type_name -> childcase.v1.Sex
+	10, // 11: childcase.v1.Reporter.identified:type_name -> childcase.v1.IdentifiedReporter
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_report_proto_init() }
@@ -1150,7 +1259,7 @@ func file_childcase_v1_report_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_report_proto_rawDesc), len(file_childcase_v1_report_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,

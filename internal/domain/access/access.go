@@ -65,7 +65,7 @@ const (
 	// ViewNone: the case is outside the principal's scope; it must look as
 	// if it did not exist.
 	ViewNone CaseView = iota
-	// ViewPolice: the police view: number, status, dates, categories, the
+	// ViewPolice: the police view: number, status, dates, forms of abuse, the
 	// children's age and sex, the commune, the responsible officer's
 	// contact and the principal's own police track; never the reports, the
 	// narrative or the reporter.
@@ -172,6 +172,7 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.IntakeUsers = nil
 	c.IntakeUnits = nil
 	c.Handlers = nil
+	c.SpecialCircumstances = nil // health and abuse: the child's private information
 	c.Dossier = model.Sealed{}
 	c.Transfers = nil
 	c.Services = nil

@@ -321,23 +321,25 @@ func TestCanSeeReport(t *testing.T) {
 func TestPoliceView(t *testing.T) {
 	receive := time.Date(2026, 3, 10, 3, 0, 0, 0, time.UTC)
 	full := model.Case{
-		ID:                 7,
-		Number:             "HN-2026-00042",
-		Status:             model.StatusAwaitingAcknowledgement,
-		ResponsibleUnit:    commune1,
-		IncidentUnit:       commune1,
-		ReportIDs:          []string{"r1", "r2"},
-		ReceiveTime:        receive,
-		ImmediateDanger:    true,
-		CreateTime:         receive.Add(time.Minute),
-		UpdateTime:         receive.Add(time.Hour),
-		Revision:           4,
-		Children:           []model.ChildSummary{{AgeYears: 9, Sex: 2}, {AgeYears: 4, AgeEstimated: true, Sex: 1}},
-		SuspectedAbuse:     []model.AbuseForm{1, 3},
-		Handlers:           []units.Key{commune2, commune1},
-		IntakeUsers:        []string{"op.lan", "op.minh"},
-		IntakeUnits:        []string{model.OrgHotline111, model.OrgSocialWorkCentre},
-		ResponsibleOfficer: "cw.an",
+		ID:              7,
+		Number:          "HN-2026-00042",
+		Status:          model.StatusAwaitingAcknowledgement,
+		ResponsibleUnit: commune1,
+		IncidentUnit:    commune1,
+		ReportIDs:       []string{"r1", "r2"},
+		ReceiveTime:     receive,
+		ImmediateDanger: true,
+		CreateTime:      receive.Add(time.Minute),
+		UpdateTime:      receive.Add(time.Hour),
+		Revision:        4,
+		Children:        []model.ChildSummary{{AgeYears: 9, Sex: 2}, {AgeYears: 4, AgeEstimated: true, Sex: 1}},
+		SuspectedAbuse:  []model.AbuseForm{1, 3},
+		// Health and abuse: private, never in the police view.
+		SpecialCircumstances: []model.SpecialCircumstance{model.CircumstanceHIVAIDS, model.CircumstanceSexuallyAbused},
+		Handlers:             []units.Key{commune2, commune1},
+		IntakeUsers:          []string{"op.lan", "op.minh"},
+		IntakeUnits:          []string{model.OrgHotline111, model.OrgSocialWorkCentre},
+		ResponsibleOfficer:   "cw.an",
 		PoliceReferrals: []model.PoliceReferral{
 			{PoliceUnit: policeA, SuspectedOffence: "first", ReferTime: receive.Add(2 * time.Hour), ReferredBy: "cw.an"},
 			{PoliceUnit: policeB, SuspectedOffence: "other unit", ReferTime: receive.Add(3 * time.Hour), ReferredBy: "do.em"},
@@ -361,12 +363,13 @@ func TestPoliceView(t *testing.T) {
 			got := access.PoliceView(full, tt.unit)
 			want := cloneCase(full)
 			want.ReportIDs, want.IntakeUsers, want.IntakeUnits, want.Handlers = nil, nil, nil, nil
+			want.SpecialCircumstances = nil
 			want.PoliceReferrals = tt.referrals
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("PoliceView(%q) =\n%+v\nwant\n%+v", tt.unit, got, want)
 			}
-			if got.ReportIDs != nil || got.IntakeUsers != nil || got.IntakeUnits != nil || got.Handlers != nil {
-				t.Errorf("PoliceView(%q) keeps reports, intake or handlers: %+v", tt.unit, got)
+			if got.ReportIDs != nil || got.IntakeUsers != nil || got.IntakeUnits != nil || got.Handlers != nil || got.SpecialCircumstances != nil {
+				t.Errorf("PoliceView(%q) keeps reports, intake, handlers or special circumstances: %+v", tt.unit, got)
 			}
 			for _, r := range got.PoliceReferrals {
 				if r.PoliceUnit != tt.unit {
@@ -384,6 +387,7 @@ func cloneCase(c model.Case) model.Case {
 	c.ReportIDs = slices.Clone(c.ReportIDs)
 	c.Children = slices.Clone(c.Children)
 	c.SuspectedAbuse = slices.Clone(c.SuspectedAbuse)
+	c.SpecialCircumstances = slices.Clone(c.SpecialCircumstances)
 	c.Handlers = slices.Clone(c.Handlers)
 	c.IntakeUsers = slices.Clone(c.IntakeUsers)
 	c.IntakeUnits = slices.Clone(c.IntakeUnits)

@@ -158,7 +158,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
 			}
 			r.CaseNumber = c.Number
-			if err := addReportToCase(tx, &c, r, now); err != nil {
+			if err := s.addReportToCase(tx, &c, r, now); err != nil {
 				return err
 			}
 			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
@@ -225,12 +225,18 @@ func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (mode
 		IntakeUsers:     []string{r.TakenBy},
 		IntakeUnits:     []string{r.TakerUnit},
 	}
+	addCircumstances(&c, r)
 	if s.cases != nil {
 		s.cases.PrepareNewCase(tx, &c, now)
 	}
-	if err := tx.CreateCase(&c); err != nil {
+	stored, err := s.vault.SealCase(tx, c)
+	if err != nil {
 		return model.Case{}, err
 	}
+	if err := tx.CreateCase(&stored); err != nil {
+		return model.Case{}, err
+	}
+	c.ID = stored.ID
 	if s.cases != nil {
 		if err := s.cases.ActivateNewCase(tx, c, now); err != nil {
 			return model.Case{}, err
@@ -241,12 +247,18 @@ func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (mode
 
 // addReportToCase adds a report to a case: the case keeps the earliest
 // receive time, since the legal clocks start when information first came in,
-// and its taker may follow the case up. c is the case as stored: the change
-// leaves its sealed free text as it is.
-func addReportToCase(tx datastore.Tx, c *model.Case, r model.Report, now time.Time) error {
+// its special-circumstance groups gain the report's, and its taker may
+// follow the case up. c is the case as stored; the groups are sealed with
+// its free text, which is opened to add them and sealed again.
+func (s *Service) addReportToCase(tx datastore.Tx, c *model.Case, r model.Report, now time.Time) error {
 	if c.Status == model.StatusClosed {
 		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it before adding reports", c.Number)
 	}
+	opened, err := s.vault.OpenCase(tx, *c)
+	if err != nil {
+		return err
+	}
+	*c = opened
 	c.ReportIDs = append(c.ReportIDs, r.ID)
 	if r.ReceiveTime.Before(c.ReceiveTime) {
 		c.ReceiveTime = r.ReceiveTime
@@ -264,9 +276,25 @@ func addReportToCase(tx datastore.Tx, c *model.Case, r model.Report, now time.Ti
 	if !slices.Contains(c.IntakeUnits, r.TakerUnit) {
 		c.IntakeUnits = append(c.IntakeUnits, r.TakerUnit)
 	}
+	addCircumstances(c, r)
 	c.UpdateTime = now
 	c.Revision++
-	return tx.UpdateCase(*c)
+	stored, err := s.vault.SealCase(tx, *c)
+	if err != nil {
+		return err
+	}
+	return tx.UpdateCase(stored)
+}
+
+// addCircumstances adds the report's special-circumstance groups (Child
+// Law Art. 10) that the case lacks: a group once reported stays until an
+// assessment takes it off.
+func addCircumstances(c *model.Case, r model.Report) {
+	for _, g := range r.SpecialCircumstances {
+		if !slices.Contains(c.SpecialCircumstances, g) {
+			c.SpecialCircumstances = append(c.SpecialCircumstances, g)
+		}
+	}
 }
 
 // LinkReportInput is a report to attach to a case.
@@ -340,7 +368,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err != nil {
 			return err
 		}
-		if err := addReportToCase(tx, &c, r, now); err != nil {
+		if err := s.addReportToCase(tx, &c, r, now); err != nil {
 			return err
 		}
 		stored.CaseNumber = c.Number
@@ -431,6 +459,9 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 	}
 	r.IncidentUnit = unit.Key
 	for i, c := range r.Children {
+		if err := s.checkResidence(c.ResidenceUnit, day, "report.children["+strconv.Itoa(i)+"].residence_unit"); err != nil {
+			return err
+		}
 		if c.BirthDate.IsZero() {
 			continue
 		}
@@ -443,6 +474,24 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 		if !c.BirthDate.After(vntime.Date{Year: day.Year - 18, Month: day.Month, Day: day.Day}) {
 			return model.InvalidField(field, "child.under_18", "birth_date makes the child 18 or older on the day of the report")
 		}
+	}
+	return nil
+}
+
+// checkResidence checks a child's commune of residence, when given: a
+// commune of the registry in force on the day of the report. Where a child
+// lives is private (Decree 56 Art. 33) and messages are logged, so they
+// never repeat the unit.
+func (s *Service) checkResidence(k units.Key, day vntime.Date, field string) error {
+	if k.IsZero() {
+		return nil
+	}
+	u, ok := s.units.Get(k)
+	if !ok || !u.InForce(day) {
+		return model.InvalidField(field, "unit.in_force", "residence_unit is not a unit in force on the day of the report")
+	}
+	if u.Level != units.LevelCommune {
+		return model.InvalidField(field, "unit.commune", "residence_unit is not a commune")
 	}
 	return nil
 }

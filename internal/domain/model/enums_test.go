@@ -24,6 +24,14 @@ func TestStoredEnumNumbers(t *testing.T) {
 		{"ChannelWalkIn", int32(model.ChannelWalkIn), 5},
 		{"ChannelOther", int32(model.ChannelOther), 6},
 
+		{"MeansPhoneCall", int32(model.MeansPhoneCall), 1},
+		{"MeansInPerson", int32(model.MeansInPerson), 2},
+		{"MeansLetter", int32(model.MeansLetter), 3},
+		{"MeansEmail", int32(model.MeansEmail), 4},
+		{"MeansOnline", int32(model.MeansOnline), 5},
+		{"MeansTextMessage", int32(model.MeansTextMessage), 6},
+		{"MeansOther", int32(model.MeansOther), 7},
+
 		{"CallIntervention", int32(model.CallIntervention), 1},
 		{"CallCounselling", int32(model.CallCounselling), 2},
 		{"CallInformation", int32(model.CallInformation), 3},

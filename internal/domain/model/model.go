@@ -29,6 +29,21 @@ const (
 	ChannelOther            Channel = 6
 )
 
+// Means is how the information of a report came in (Mẫu 01, "hình thức
+// tiếp nhận"), whatever the channel that received it; 0 when not recorded.
+type Means int32
+
+// Means, by their stored number.
+const (
+	MeansPhoneCall   Means = 1
+	MeansInPerson    Means = 2
+	MeansLetter      Means = 3
+	MeansEmail       Means = 4
+	MeansOnline      Means = 5 // a website, app or social network
+	MeansTextMessage Means = 6
+	MeansOther       Means = 7
+)
+
 // CallType is the kind of call; only CallIntervention opens a case.
 type CallType int32
 
@@ -103,6 +118,7 @@ const (
 type Report struct {
 	ID                   string // public id, a UUID
 	Channel              Channel
+	Means                Means     // how it came in; 0 when not recorded
 	ReceiveTime          time.Time // UTC
 	IncidentUnit         units.Key // the commune in force on the receive date
 	CallType             CallType
@@ -131,6 +147,9 @@ type Child struct {
 	Location     string
 	Condition    string
 	ExpectedHarm string
+	// ResidenceUnit is the commune where the child lives, in force on the
+	// day of the report; zero when not known. Private (Decree 56 Art. 33).
+	ResidenceUnit units.Key
 }
 
 // Caregiver is a parent or caregiver named in a report.
@@ -172,6 +191,11 @@ type Case struct {
 	// gathered from the linked reports without private details.
 	Children       []ChildSummary
 	SuspectedAbuse []AbuseForm
+	// SpecialCircumstances are the groups of Child Law Art. 10 that apply:
+	// the linked reports' as they join, as the assessments corrected them.
+	// They are personal (health, abuse): sealed in Texts like the free
+	// text, and outside the police view.
+	SpecialCircumstances []SpecialCircumstance
 
 	// Who may see the case besides the city (see package access).
 	// Handlers are the administrative units that were ever responsible for
@@ -260,6 +284,7 @@ type Dossier struct {
 	Separation         *Separation         `json:"separation,omitempty"`
 	SpecificAssessment *SpecificAssessment `json:"specific_assessment,omitempty"`
 	Services           []ServiceDetail     `json:"services,omitempty"`
+	PlanApprovals      []PlanApproval      `json:"plan_approvals,omitempty"`
 	Reviews            []Review            `json:"reviews,omitempty"`
 	Notes              []Note              `json:"notes,omitempty"`
 }
@@ -299,14 +324,35 @@ type SpecificAssessment struct {
 	MeetingRecord string    `json:"meeting_record"`
 	MeetingTime   time.Time `json:"meeting_time"`
 	By            string    `json:"by"`
+	// The meeting's chair (Art. 27) and the others who took part.
+	MeetingChair        Attendee   `json:"meeting_chair,omitzero"`
+	MeetingParticipants []Attendee `json:"meeting_participants,omitempty"`
+}
+
+// Attendee is a person at the specific-assessment meeting.
+type Attendee struct {
+	FullName string `json:"full_name"`
+	Role     string `json:"role,omitempty"` // position, or relation to the child
+}
+
+// PlanApproval is the chair's decision approving a plan (Mẫu 05).
+type PlanApproval struct {
+	PlanCycle      int       `json:"plan_cycle"`
+	DecisionNumber string    `json:"decision_number"`
+	DecisionDate   string    `json:"decision_date"` // YYYY-MM-DD
+	By             string    `json:"by"`
+	Time           time.Time `json:"time"`
 }
 
 // ServiceDetail is what a plan service is and who provides it.
 type ServiceDetail struct {
-	ID       int      `json:"id"`
-	Name     string   `json:"name"`
-	Owner    string   `json:"owner"`
-	Progress []string `json:"progress,omitempty"`
+	ID    int    `json:"id"`
+	Name  string `json:"name"`
+	Owner string `json:"owner"`
+	// CommuneAssignee is the commune's person in charge of the service,
+	// apart from its provider (Owner).
+	CommuneAssignee string   `json:"commune_assignee,omitempty"`
+	Progress        []string `json:"progress,omitempty"`
 }
 
 // Review is Mẫu 06.
@@ -318,6 +364,9 @@ type Review struct {
 	Outcome         string    `json:"outcome"` // NEW_PLAN_CYCLE or PROPOSE_CLOSURE
 	By              string    `json:"by"`
 	Time            time.Time `json:"time"`
+	// Part (b): the child's self-protection and recovery.
+	SelfProtection string `json:"self_protection,omitempty"`
+	Recovery       string `json:"recovery,omitempty"`
 }
 
 // Note is a free-text note on a case, or the reason given for a step
@@ -384,6 +433,7 @@ func (c Case) Etag() string { return strconv.FormatUint(c.Revision, 10) }
 type StoredReport struct {
 	ID                   string
 	Channel              Channel
+	Means                Means
 	ReceiveTime          time.Time
 	IncidentUnit         units.Key
 	CallType             CallType

@@ -373,10 +373,15 @@ func text(s string) string { return intake.NormalizeText(s) }
 
 // required checks that a free-text field says something.
 func required(field, value string, max int) (string, error) {
-	v := text(value)
-	if v == "" {
+	if text(value) == "" {
 		return "", model.InvalidField(field, "required", "%s is required", field)
 	}
+	return optional(field, value, max)
+}
+
+// optional checks the length of a free-text field that may be empty.
+func optional(field, value string, max int) (string, error) {
+	v := text(value)
 	if len([]rune(v)) > max {
 		return "", model.InvalidField(field, "string.max_len", "%s is longer than %d characters", field, max)
 	}

@@ -509,7 +509,8 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 	case "specificAssessment":
 		p := worker()
 		return kind, p, func(r process.Request) (model.Case, error) {
-			return e.RecordSpecificAssessment(ctx, p, r, process.SpecificAssessment{Needs: "an toàn", ChildViews: "muốn ở nhà", MeetingRecord: "họp", MeetingTime: now})
+			return e.RecordSpecificAssessment(ctx, p, r, process.SpecificAssessment{Needs: "an toàn", ChildViews: "muốn ở nhà", MeetingRecord: "họp", MeetingTime: now,
+				MeetingChair: model.Attendee{FullName: "Chủ tịch UBND"}})
 		}
 	case "submitPlan":
 		p := worker()
@@ -526,7 +527,7 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 			if avoid("pastServiceEnd") && end.Before(today) {
 				end = today
 			}
-			svcs = append(svcs, process.Service{Name: "tư vấn", Owner: "hội phụ nữ", StartDate: from.String(), ExpectedEndDate: end.String(), CostEstimateVND: 100000})
+			svcs = append(svcs, process.Service{Name: "tư vấn", Owner: "hội phụ nữ", CommuneAssignee: "cán bộ BVTE", StartDate: from.String(), ExpectedEndDate: end.String(), CostEstimateVND: 100000})
 		}
 		var dates string
 		for _, s := range svcs {
@@ -538,7 +539,9 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 		if avoid("pastServiceEnd") && slices.ContainsFunc(c.Services, func(s model.PlanService) bool { return s.ExpectedEndDate < vntime.DateOf(now).String() }) {
 			return "", p, nil
 		}
-		return kind, p, func(r process.Request) (model.Case, error) { return e.ApprovePlan(ctx, p, r) }
+		return kind, p, func(r process.Request) (model.Case, error) {
+			return e.ApprovePlan(ctx, p, r, process.Approval{DecisionNumber: "1/QĐ-UBND", DecisionDate: vntime.DateOf(now).String()})
+		}
 	case "returnPlan":
 		p := chair()
 		return kind, p, func(r process.Request) (model.Case, error) { return e.ReturnPlan(ctx, p, r, "thiếu dịch vụ") }
@@ -555,7 +558,8 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 	case "review":
 		p := worker()
 		in := process.Review{HarmSeverity: level("harm"), AbuserAccess: level("access"), SafetyObstacles: level("obstacles"),
-			Outcome: rapid.SampledFrom([]string{process.ReviewNewPlanCycle, process.ReviewProposeClosure}).Draw(t, "outcome")}
+			Outcome:        rapid.SampledFrom([]string{process.ReviewNewPlanCycle, process.ReviewProposeClosure}).Draw(t, "outcome"),
+			SelfProtection: "biết kêu cứu", Recovery: "ổn định"}
 		return kind + "(" + in.Outcome + ")", p, func(r process.Request) (model.Case, error) { return e.RecordReview(ctx, p, r, in) }
 	case "approveClosure":
 		p := chair()

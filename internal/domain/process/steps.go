@@ -38,6 +38,9 @@ type InitialAssessment struct {
 	AbuserAccess    model.Level
 	SafetyObstacles model.Level
 	Notes           string
+	// Circumstances, when not nil, replace the case's special-circumstance
+	// groups (Child Law Art. 10); nil leaves them as they are.
+	Circumstances []model.SpecialCircumstance
 }
 
 // RecordInitialAssessment records the initial assessment (step 2). An
@@ -50,6 +53,9 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 	if in.Emergency != (in.EmergencyReason != 0) {
 		return model.Case{}, model.InvalidField("emergency_reason", "emergency.reason", "an emergency needs its reason, and only an emergency has one")
 	}
+	if err := checkCircumstances(in.Circumstances); err != nil {
+		return model.Case{}, err
+	}
 	notes := text(in.Notes)
 	return e.do(ctx, p, req, step{name: "recordInitialAssessment", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusInitialAssessment, "acknowledge it first"); err != nil {
@@ -59,6 +65,7 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 			return err
 		}
 		s.c.Emergency, s.c.EmergencyReason = in.Emergency, in.EmergencyReason
+		s.setCircumstances(in.Circumstances)
 		s.c.Status = model.StatusSpecificAssessment
 		if in.Emergency && s.c.EmergencyMeasured.IsZero() {
 			s.startDeadline(model.DeadlineEmergencyMeasures, "", access.UnitName(s.c.ResponsibleUnit), s.c.ReceiveTime, hours(emergencyHours), false)
@@ -71,6 +78,29 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 			}
 		})
 	}})
+}
+
+// checkCircumstances checks a set of special-circumstance groups: each a
+// group of Child Law Art. 10 (a-o: 1-14), none twice.
+func checkCircumstances(groups []model.SpecialCircumstance) error {
+	const field = "special_circumstances.groups"
+	for i, g := range groups {
+		if g < model.CircumstanceOrphaned || g > model.CircumstanceMigrantDisplaced {
+			return model.InvalidField(field, "circumstance.defined", "%d is not a group of Child Law Art. 10", g)
+		}
+		if slices.Contains(groups[:i], g) {
+			return model.InvalidField(field, "circumstance.unique", "group %d is listed twice", g)
+		}
+	}
+	return nil
+}
+
+// setCircumstances replaces the case's special-circumstance groups with
+// what an assessment found, when it said anything (groups not nil).
+func (s *stepCtx) setCircumstances(groups []model.SpecialCircumstance) {
+	if groups != nil {
+		s.c.SpecialCircumstances = slices.Clone(groups)
+	}
 }
 
 func checkLevels(prefix string, levels ...model.Level) error {
@@ -196,6 +226,29 @@ func (e *Engine) EndSeparation(ctx context.Context, p access.Principal, req Requ
 type SpecificAssessment struct {
 	Needs, ChildViews, ParentViews, MeetingRecord string
 	MeetingTime                                   time.Time
+	// The meeting's chair (required: Art. 27 has the chair preside) and
+	// the others who took part.
+	MeetingChair        model.Attendee
+	MeetingParticipants []model.Attendee
+	// Circumstances as in InitialAssessment.
+	Circumstances []model.SpecialCircumstance
+}
+
+// maxParticipants bounds the participants of a meeting.
+const maxParticipants = 30
+
+// attendee checks and normalises a person at the meeting; field names
+// them in errors.
+func attendee(field string, a model.Attendee) (model.Attendee, error) {
+	name, err := required(field+".full_name", a.FullName, 200)
+	if err != nil {
+		return model.Attendee{}, err
+	}
+	role, err := optional(field+".role", a.Role, 200)
+	if err != nil {
+		return model.Attendee{}, err
+	}
+	return model.Attendee{FullName: name, Role: role}, nil
 }
 
 // RecordSpecificAssessment records the needs (step 3). The plan is due 5
@@ -216,6 +269,24 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 	if in.MeetingTime.IsZero() {
 		return model.Case{}, model.InvalidField("meeting_time", "required", "meeting_time is required")
 	}
+	chair, err := attendee("meeting_chair", in.MeetingChair)
+	if err != nil {
+		return model.Case{}, err
+	}
+	if len(in.MeetingParticipants) > maxParticipants {
+		return model.Case{}, model.InvalidField("meeting_participants", "repeated.max_items", "a meeting has at most %d participants besides its chair", maxParticipants)
+	}
+	var participants []model.Attendee
+	for i, a := range in.MeetingParticipants {
+		a, err := attendee(fmt.Sprintf("meeting_participants[%d]", i), a)
+		if err != nil {
+			return model.Case{}, err
+		}
+		participants = append(participants, a)
+	}
+	if err := checkCircumstances(in.Circumstances); err != nil {
+		return model.Case{}, err
+	}
 	return e.do(ctx, p, req, step{name: "recordSpecificAssessment", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusSpecificAssessment, "record the initial assessment first"); err != nil {
 			return err
@@ -224,12 +295,13 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 			return err
 		}
 		s.c.Status, s.c.PlanState, s.c.PlanCycle = model.StatusPlanning, model.PlanDraft, max(1, s.c.PlanCycle)
+		s.setCircumstances(in.Circumstances)
 		s.startPlanDraft()
 		s.event("SPECIFIC_ASSESSMENT_RECORDED", "", 0)
 		return s.edit(func(d *model.Dossier) {
 			d.SpecificAssessment = &model.SpecificAssessment{
 				Needs: needs, ChildViews: views, ParentViews: text(in.ParentViews), MeetingRecord: record,
-				MeetingTime: in.MeetingTime.UTC(), By: s.p.UserID,
+				MeetingTime: in.MeetingTime.UTC(), By: s.p.UserID, MeetingChair: chair, MeetingParticipants: participants,
 			}
 		})
 	}})
@@ -247,7 +319,10 @@ func planRef(c *model.Case) string { return fmt.Sprintf("plan-%d", c.PlanCycle) 
 
 // Service is one service of a submitted plan.
 type Service struct {
-	Name, Owner                string
+	Name, Owner string
+	// CommuneAssignee is the commune's person in charge of the service
+	// (Mẫu 04), apart from its provider, Owner.
+	CommuneAssignee            string
 	StartDate, ExpectedEndDate string // YYYY-MM-DD
 	CostEstimateVND            int64
 }
@@ -274,6 +349,10 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		if err != nil {
 			return model.Case{}, err
 		}
+		assignee, err := required(field+".commune_assignee", sv.CommuneAssignee, 200)
+		if err != nil {
+			return model.Case{}, err
+		}
 		start, err1 := vntime.ParseDate(sv.StartDate)
 		end, err2 := vntime.ParseDate(sv.ExpectedEndDate)
 		if err1 != nil || err2 != nil || end.Before(start) {
@@ -285,7 +364,7 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		if sv.CostEstimateVND < 0 {
 			return model.Case{}, model.InvalidField(field+".cost_estimate_vnd", "plan.cost", "a cost estimate cannot be negative")
 		}
-		details = append(details, model.ServiceDetail{ID: i + 1, Name: name, Owner: owner})
+		details = append(details, model.ServiceDetail{ID: i + 1, Name: name, Owner: owner, CommuneAssignee: assignee})
 		public = append(public, model.PlanService{ID: i + 1, StartDate: start.String(), ExpectedEndDate: end.String(), CostEstimateVND: sv.CostEstimateVND, State: "PLANNED"})
 	}
 	return e.do(ctx, p, req, step{name: "submitPlan", apply: func(s *stepCtx) error {
@@ -314,12 +393,33 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 	}})
 }
 
-// ApprovePlan: the chair approves the plan; implementation starts (step 5)
-// and each service's expected end is watched.
-func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
+// Approval is the chair's decision approving a plan (Mẫu 05).
+type Approval struct {
+	DecisionNumber string
+	DecisionDate   string // YYYY-MM-DD, Vietnam time
+}
+
+// ApprovePlan: the chair approves the plan by a decision, numbered and
+// dated; implementation starts (step 5) and each service's expected end is
+// watched.
+func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Request, in Approval) (model.Case, error) {
+	number, err := required("decision_number", in.DecisionNumber, 50)
+	if err != nil {
+		return model.Case{}, err
+	}
+	date, err := vntime.ParseDate(in.DecisionDate)
+	if err != nil {
+		return model.Case{}, model.InvalidField("decision_date", "date.valid", "decision_date must be a date YYYY-MM-DD")
+	}
 	return e.do(ctx, p, req, step{name: "approvePlan", apply: func(s *stepCtx) error {
 		if err := s.requirePlanSubmitted(); err != nil {
 			return err
+		}
+		if date.After(vntime.DateOf(s.now)) {
+			return model.InvalidField("decision_date", "date.not_future", "decision_date %s lies after today", date)
+		}
+		if received := vntime.DateOf(s.c.ReceiveTime); date.Before(received) {
+			return model.InvalidField("decision_date", "decision.after_report", "decision_date %s lies before the case's information was received (%s)", date, received)
 		}
 		today := vntime.DateOf(s.now)
 		for _, sv := range s.c.Services {
@@ -343,7 +443,11 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 			s.openDeadline(model.DeadlineServiceEnd, ref, access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(0, days)), true)
 		}
 		s.event("PLAN_APPROVED", "", 0)
-		return nil
+		return s.edit(func(d *model.Dossier) {
+			d.PlanApprovals = append(d.PlanApprovals, model.PlanApproval{
+				PlanCycle: s.c.PlanCycle, DecisionNumber: number, DecisionDate: date.String(), By: s.p.UserID, Time: s.now,
+			})
+		})
 	}})
 }
 
@@ -454,6 +558,8 @@ type Review struct {
 	HarmSeverity, AbuserAccess, SafetyObstacles model.Level
 	Notes                                       string
 	Outcome                                     string
+	// Part (b): the child's self-protection and recovery, both required.
+	SelfProtection, Recovery string
 }
 
 // RecordReview records the review: a new plan cycle, or a closure proposal
@@ -464,6 +570,14 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 	}
 	if in.Outcome != ReviewNewPlanCycle && in.Outcome != ReviewProposeClosure {
 		return model.Case{}, model.InvalidField("outcome", "review.outcome", "outcome must be NEW_PLAN_CYCLE or PROPOSE_CLOSURE")
+	}
+	selfProtection, err := required("self_protection", in.SelfProtection, 4000)
+	if err != nil {
+		return model.Case{}, err
+	}
+	recovery, err := required("recovery", in.Recovery, 4000)
+	if err != nil {
+		return model.Case{}, err
 	}
 	notes := text(in.Notes)
 	return e.do(ctx, p, req, step{name: "recordReview", apply: func(s *stepCtx) error {
@@ -488,6 +602,7 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 			d.Reviews = append(d.Reviews, model.Review{
 				HarmSeverity: in.HarmSeverity, AbuserAccess: in.AbuserAccess, SafetyObstacles: in.SafetyObstacles,
 				Notes: notes, Outcome: in.Outcome, By: s.p.UserID, Time: s.now,
+				SelfProtection: selfProtection, Recovery: recovery,
 			})
 		})
 	}})

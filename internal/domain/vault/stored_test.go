@@ -293,6 +293,8 @@ func TestCaseTexts(t *testing.T) {
 		},
 		Deadlines: []model.Deadline{{ID: 1}, {ID: 4, PauseReason: "chờ giám định"}},
 		Transfers: []model.Transfer{{ID: 2, Reason: "chuyển nhà", DeclineNote: "không thuộc phường"}, {ID: 3}},
+		// Health and abuse: the child's private information, sealed too.
+		SpecialCircumstances: []model.SpecialCircumstance{model.CircumstanceHIVAIDS, model.CircumstanceSexuallyAbused},
 	}
 	want := c
 	want.PoliceReferrals = slices.Clone(c.PoliceReferrals)
@@ -310,6 +312,9 @@ func TestCaseTexts(t *testing.T) {
 	}
 	if vault.HasClearText(stored) || stored.Texts.KeyID != "cases/HN-2026-00007" {
 		t.Errorf("stored form: clear text %v, sealed under %q", vault.HasClearText(stored), stored.Texts.KeyID)
+	}
+	if len(stored.SpecialCircumstances) > 0 {
+		t.Errorf("stored form: special circumstances %v in the clear", stored.SpecialCircumstances)
 	}
 	err = s.Update(ctx, func(tx datastore.Tx) error {
 		opened, err := v.OpenCase(tx, stored)

@@ -20,6 +20,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 )
@@ -69,6 +70,7 @@ type childPrivate struct {
 	Location     string      `json:"location,omitempty"`
 	Condition    string      `json:"condition,omitempty"`
 	ExpectedHarm string      `json:"expected_harm,omitempty"`
+	Residence    units.Key   `json:"residence,omitzero"` // where the child lives (Art. 33: residence)
 }
 
 // SealReport returns the stored form of r. Its private part is sealed
@@ -78,6 +80,7 @@ func (v *Vault) SealReport(tx datastore.KeyTx, r model.Report) (model.StoredRepo
 	s := model.StoredReport{
 		ID:                   r.ID,
 		Channel:              r.Channel,
+		Means:                r.Means,
 		ReceiveTime:          r.ReceiveTime,
 		IncidentUnit:         r.IncidentUnit,
 		CallType:             r.CallType,
@@ -121,7 +124,7 @@ func (v *Vault) sealPrivate(tx datastore.KeyTx, r model.Report, keyID string) (m
 	for _, c := range r.Children {
 		p.Children = append(p.Children, childPrivate{
 			FullName: c.FullName, BirthDate: c.BirthDate, Location: c.Location,
-			Condition: c.Condition, ExpectedHarm: c.ExpectedHarm,
+			Condition: c.Condition, ExpectedHarm: c.ExpectedHarm, Residence: c.ResidenceUnit,
 		})
 	}
 	b, err := json.Marshal(p)
@@ -162,6 +165,7 @@ func (v *Vault) OpenReport(tx datastore.KeyReader, s model.StoredReport) (model.
 	r := model.Report{
 		ID:                   s.ID,
 		Channel:              s.Channel,
+		Means:                s.Means,
 		ReceiveTime:          s.ReceiveTime,
 		IncidentUnit:         s.IncidentUnit,
 		CallType:             s.CallType,
@@ -188,7 +192,7 @@ func (v *Vault) OpenReport(tx datastore.KeyReader, s model.StoredReport) (model.
 	for i, c := range p.Children {
 		child := model.Child{
 			FullName: c.FullName, BirthDate: c.BirthDate, Sex: s.Children[i].Sex,
-			Location: c.Location, Condition: c.Condition, ExpectedHarm: c.ExpectedHarm,
+			Location: c.Location, Condition: c.Condition, ExpectedHarm: c.ExpectedHarm, ResidenceUnit: c.Residence,
 		}
 		if s.Children[i].AgeEstimated {
 			age := s.Children[i].AgeYears
@@ -418,11 +422,14 @@ func (v *Vault) OpenDossier(tx datastore.KeyReader, caseNumber string, s model.S
 // worker wrote about a transfer, a paused deadline and a police referral.
 // It names suspects and families, so it is sealed under the case's data
 // key like the dossier; the rest of the case stays in the clear for
-// scoping, deadlines and the police view.
+// scoping, deadlines and the police view. The case's special-circumstance
+// groups (Child Law Art. 10: disability, HIV, sexual abuse, ...) are the
+// child's private information too, and travel with it.
 type caseTexts struct {
-	Referrals []referralTexts      `json:"referrals,omitempty"` // by index in Case.PoliceReferrals
-	Pauses    map[int]string       `json:"pauses,omitempty"`    // PauseReason by deadline id
-	Transfers map[int]transferText `json:"transfers,omitempty"` // by transfer id
+	Referrals     []referralTexts             `json:"referrals,omitempty"` // by index in Case.PoliceReferrals
+	Pauses        map[int]string              `json:"pauses,omitempty"`    // PauseReason by deadline id
+	Transfers     map[int]transferText        `json:"transfers,omitempty"` // by transfer id
+	Circumstances []model.SpecialCircumstance `json:"circumstances,omitempty"`
 }
 
 type referralTexts struct {
@@ -463,6 +470,9 @@ func textsOf(c model.Case) (caseTexts, bool) {
 			t.Transfers[tr.ID], some = transferText{Reason: tr.Reason, DeclineNote: tr.DeclineNote}, true
 		}
 	}
+	if len(c.SpecialCircumstances) > 0 {
+		t.Circumstances, some = c.SpecialCircumstances, true
+	}
 	return t, some
 }
 
@@ -489,6 +499,7 @@ func withoutTexts(c model.Case) model.Case {
 	for i := range c.Transfers {
 		c.Transfers[i].Reason, c.Transfers[i].DeclineNote = "", ""
 	}
+	c.SpecialCircumstances = nil
 	return c
 }
 
@@ -551,6 +562,7 @@ func (v *Vault) OpenCase(tx datastore.KeyReader, c model.Case) (model.Case, erro
 		tt := t.Transfers[c.Transfers[i].ID]
 		c.Transfers[i].Reason, c.Transfers[i].DeclineNote = tt.Reason, tt.DeclineNote
 	}
+	c.SpecialCircumstances = t.Circumstances
 	c.Texts = model.Sealed{}
 	return c, nil
 }

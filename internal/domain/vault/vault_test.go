@@ -94,11 +94,12 @@ func sampleReport(caseNumber string) model.Report {
 	return model.Report{
 		ID:           uuid.NewString(),
 		Channel:      2,
+		Means:        model.MeansEmail,
 		ReceiveTime:  receive,
 		IncidentUnit: commune,
 		CallType:     model.CallIntervention,
 		Children: []model.Child{
-			{FullName: secrets[0], BirthDate: date("2015-06-01"), Sex: 2, Location: secrets[1], Condition: secrets[2], ExpectedHarm: secrets[3]},
+			{FullName: secrets[0], BirthDate: date("2015-06-01"), Sex: 2, Location: secrets[1], Condition: secrets[2], ExpectedHarm: secrets[3], ResidenceUnit: commune},
 			{FullName: secrets[4], EstimatedAge: ptr[int32](7), Sex: 1, Location: secrets[5], Condition: secrets[6], ExpectedHarm: secrets[7]},
 		},
 		Caregivers: []model.Caregiver{
@@ -236,7 +237,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			// The stored form keeps the public fields in the clear.
 			if stored.ID != r.ID || stored.CaseNumber != r.CaseNumber || stored.TakenBy != r.TakenBy ||
 				stored.TakerUnit != r.TakerUnit || stored.IncidentUnit != r.IncidentUnit || stored.CallType != r.CallType ||
-				stored.Channel != r.Channel || !stored.ReceiveTime.Equal(r.ReceiveTime) || !stored.CreateTime.Equal(r.CreateTime) ||
+				stored.Channel != r.Channel || stored.Means != r.Means || !stored.ReceiveTime.Equal(r.ReceiveTime) || !stored.CreateTime.Equal(r.CreateTime) ||
 				stored.ImmediateDanger != r.ImmediateDanger ||
 				!slices.Equal(stored.SuspectedAbuse, r.SuspectedAbuse) ||
 				!slices.Equal(stored.SpecialCircumstances, r.SpecialCircumstances) {

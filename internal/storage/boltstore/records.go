@@ -97,7 +97,7 @@ func childFromRec(r *recordpb.ChildSummary) model.ChildSummary {
 
 func reportToRec(r model.StoredReport) *recordpb.Report {
 	return &recordpb.Report{
-		Id: r.ID, Channel: int32(r.Channel), ReceiveTime: timeToRec(r.ReceiveTime),
+		Id: r.ID, Channel: int32(r.Channel), Means: int32(r.Means), ReceiveTime: timeToRec(r.ReceiveTime),
 		IncidentUnit: unitToRec(r.IncidentUnit), CallType: int32(r.CallType),
 		Children:       mapSlice(r.Children, childToRec),
 		SuspectedAbuse: int32s(r.SuspectedAbuse), SpecialCircumstances: int32s(r.SpecialCircumstances),
@@ -109,7 +109,7 @@ func reportToRec(r model.StoredReport) *recordpb.Report {
 
 func reportFromRec(r *recordpb.Report) model.StoredReport {
 	return model.StoredReport{
-		ID: r.GetId(), Channel: model.Channel(r.GetChannel()), ReceiveTime: timeFromRec(r.GetReceiveTime()),
+		ID: r.GetId(), Channel: model.Channel(r.GetChannel()), Means: model.Means(r.GetMeans()), ReceiveTime: timeFromRec(r.GetReceiveTime()),
 		IncidentUnit: unitFromRec(r.GetIncidentUnit()), CallType: model.CallType(r.GetCallType()),
 		Children:             mapSlice(r.GetChildren(), childFromRec),
 		SuspectedAbuse:       enums[model.AbuseForm](r.GetSuspectedAbuse()),
@@ -209,7 +209,8 @@ func caseToRec(c model.Case) *recordpb.Case {
 		ReportIds: strs(c.ReportIDs), ReceiveTime: timeToRec(c.ReceiveTime), ImmediateDanger: c.ImmediateDanger,
 		CreateTime: timeToRec(c.CreateTime), UpdateTime: timeToRec(c.UpdateTime), Revision: c.Revision,
 		Children: mapSlice(c.Children, childToRec), SuspectedAbuse: int32s(c.SuspectedAbuse),
-		Handlers: unitsToRec(c.Handlers), IntakeUsers: strs(c.IntakeUsers), IntakeUnits: strs(c.IntakeUnits),
+		SpecialCircumstances: int32s(c.SpecialCircumstances),
+		Handlers:             unitsToRec(c.Handlers), IntakeUsers: strs(c.IntakeUsers), IntakeUnits: strs(c.IntakeUnits),
 		ResponsibleOfficer: c.ResponsibleOfficer, PoliceReferrals: mapSlice(c.PoliceReferrals, referralToRec),
 		Emergency: c.Emergency, EmergencyReason: int32(c.EmergencyReason),
 		EmergencyMeasured: timeToRec(c.EmergencyMeasured),
@@ -228,7 +229,8 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		ReportIDs: strs(r.GetReportIds()), ReceiveTime: timeFromRec(r.GetReceiveTime()), ImmediateDanger: r.GetImmediateDanger(),
 		CreateTime: timeFromRec(r.GetCreateTime()), UpdateTime: timeFromRec(r.GetUpdateTime()), Revision: r.GetRevision(),
 		Children: mapSlice(r.GetChildren(), childFromRec), SuspectedAbuse: enums[model.AbuseForm](r.GetSuspectedAbuse()),
-		Handlers: unitsFromRec(r.GetHandlers()), IntakeUsers: strs(r.GetIntakeUsers()), IntakeUnits: strs(r.GetIntakeUnits()),
+		SpecialCircumstances: enums[model.SpecialCircumstance](r.GetSpecialCircumstances()),
+		Handlers:             unitsFromRec(r.GetHandlers()), IntakeUsers: strs(r.GetIntakeUsers()), IntakeUnits: strs(r.GetIntakeUnits()),
 		ResponsibleOfficer: r.GetResponsibleOfficer(), PoliceReferrals: mapSlice(r.GetPoliceReferrals(), referralFromRec),
 		Emergency: r.GetEmergency(), EmergencyReason: model.EmergencyReason(r.GetEmergencyReason()),
 		EmergencyMeasured: timeFromRec(r.GetEmergencyMeasured()),

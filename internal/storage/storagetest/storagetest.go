@@ -117,6 +117,7 @@ func fullReport(id string) model.StoredReport {
 	return model.StoredReport{
 		ID:           id,
 		Channel:      2,
+		Means:        model.MeansLetter,
 		ReceiveTime:  baseTime,
 		IncidentUnit: unitA,
 		CallType:     model.CallIntervention,
@@ -170,11 +171,12 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 			{AgeYears: 10, Sex: 1},
 			{AgeYears: 9, AgeEstimated: true, Sex: 2},
 		},
-		SuspectedAbuse:     []model.AbuseForm{1, 4},
-		Handlers:           []units.Key{unitAOld, unit},
-		IntakeUsers:        []string{"lan.nguyen", "minh.tran"},
-		IntakeUnits:        []string{model.OrgHotline111, model.OrgSocialWorkCentre},
-		ResponsibleOfficer: "hoa.le",
+		SuspectedAbuse:       []model.AbuseForm{1, 4},
+		SpecialCircumstances: []model.SpecialCircumstance{9, 11},
+		Handlers:             []units.Key{unitAOld, unit},
+		IntakeUsers:          []string{"lan.nguyen", "minh.tran"},
+		IntakeUnits:          []string{model.OrgHotline111, model.OrgSocialWorkCentre},
+		ResponsibleOfficer:   "hoa.le",
 		PoliceReferrals: []model.PoliceReferral{
 			{
 				PoliceUnit: model.PoliceUnitName("ca-phuong-ba-dinh"), SuspectedOffence: "Điều 140", ReferTime: baseTime.Add(time.Hour), ReferredBy: "hoa.le",

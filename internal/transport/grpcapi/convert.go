@@ -19,6 +19,7 @@ import (
 func reportFromProto(p *pb.Report) (model.Report, error) {
 	r := model.Report{
 		Channel:              channels.toModel(p.GetChannel()),
+		Means:                means.toModel(p.GetMeans()),
 		ReceiveTime:          p.GetReceiveTime().AsTime(),
 		CallType:             callTypes.toModel(p.GetCallType()),
 		FamilySituation:      p.GetFamilySituation(),
@@ -35,6 +36,14 @@ func reportFromProto(p *pb.Report) (model.Report, error) {
 			Location:     c.GetLocation(),
 			Condition:    c.GetCondition(),
 			ExpectedHarm: c.GetExpectedHarm(),
+		}
+		if name := c.GetResidenceUnit(); name != "" {
+			k, err := parseUnitName(name)
+			if err != nil {
+				// Not repeated in the message: where a child lives is private.
+				return model.Report{}, model.InvalidField(indexed("report.children", i)+".residence_unit", "unit.name", "residence_unit must be a unit name like units/{code}@{valid_from}")
+			}
+			child.ResidenceUnit = k
 		}
 		switch age := c.GetAge().(type) {
 		case *pb.Child_BirthDate:
@@ -76,6 +85,7 @@ func reportToProto(r model.Report) *pb.Report {
 	p := &pb.Report{
 		Name:                 reportName(r.ID),
 		Channel:              channels.toAPI(r.Channel),
+		Means:                means.toAPI(r.Means),
 		ReceiveTime:          timestamp(r.ReceiveTime),
 		IncidentCommuneCode:  r.IncidentUnit.Code,
 		IncidentUnit:         unitName(r.IncidentUnit),
@@ -93,11 +103,12 @@ func reportToProto(r model.Report) *pb.Report {
 	}
 	for _, c := range r.Children {
 		child := &pb.Child{
-			FullName:     c.FullName,
-			Sex:          sexes.toAPI(c.Sex),
-			Location:     c.Location,
-			Condition:    c.Condition,
-			ExpectedHarm: c.ExpectedHarm,
+			FullName:      c.FullName,
+			Sex:           sexes.toAPI(c.Sex),
+			Location:      c.Location,
+			Condition:     c.Condition,
+			ExpectedHarm:  c.ExpectedHarm,
+			ResidenceUnit: unitName(c.ResidenceUnit),
 		}
 		if c.EstimatedAge != nil {
 			child.Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: *c.EstimatedAge}
@@ -148,6 +159,7 @@ func caseToProto(c model.Case) *pb.Case {
 		p.Children = append(p.Children, &pb.ChildSummary{AgeYears: ch.AgeYears, AgeEstimated: ch.AgeEstimated, Sex: sexes.toAPI(ch.Sex)})
 	}
 	p.SuspectedAbuse = abuseForms.toAPIs(c.SuspectedAbuse)
+	p.SpecialCircumstances = circumstances.toAPIs(c.SpecialCircumstances)
 	for _, r := range c.PoliceReferrals {
 		p.PoliceReferrals = append(p.PoliceReferrals, &pb.PoliceReferral{
 			PoliceUnit: r.PoliceUnit, SuspectedOffence: r.SuspectedOffence,
@@ -226,12 +238,24 @@ func dossierToProto(d model.Dossier) *pb.CaseDossier {
 			Needs: a.Needs, ChildViews: a.ChildViews, ParentViews: a.ParentViews, MeetingRecord: a.MeetingRecord,
 			MeetingTime: timestamp(a.MeetingTime), By: model.UserName(a.By),
 		}
+		if a.MeetingChair != (model.Attendee{}) {
+			out.SpecificAssessment.MeetingChair = attendeeToProto(a.MeetingChair)
+		}
+		for _, p := range a.MeetingParticipants {
+			out.SpecificAssessment.MeetingParticipants = append(out.SpecificAssessment.MeetingParticipants, attendeeToProto(p))
+		}
+	}
+	for _, a := range d.PlanApprovals {
+		out.PlanApprovals = append(out.PlanApprovals, &pb.PlanApprovalRecord{
+			PlanCycle: int32(a.PlanCycle), DecisionNumber: a.DecisionNumber, DecisionDate: a.DecisionDate,
+			By: model.UserName(a.By), Time: timestamp(a.Time),
+		})
 	}
 	for _, r := range d.Reviews {
 		out.Reviews = append(out.Reviews, &pb.ReviewRecord{
 			HarmSeverity: riskLevels.toAPI(r.HarmSeverity), AbuserAccess: riskLevels.toAPI(r.AbuserAccess),
 			SafetyObstacles: riskLevels.toAPI(r.SafetyObstacles), Notes: r.Notes, Outcome: r.Outcome,
-			By: model.UserName(r.By), Time: timestamp(r.Time),
+			By: model.UserName(r.By), Time: timestamp(r.Time), SelfProtection: r.SelfProtection, Recovery: r.Recovery,
 		})
 	}
 	for _, n := range d.Notes {
@@ -240,13 +264,17 @@ func dossierToProto(d model.Dossier) *pb.CaseDossier {
 	return out
 }
 
-// mergeServiceDetails adds the sealed name, owner and progress of each
-// service to the case's public service list.
+func attendeeToProto(a model.Attendee) *pb.MeetingAttendee {
+	return &pb.MeetingAttendee{FullName: a.FullName, Role: a.Role}
+}
+
+// mergeServiceDetails adds the sealed name, owner, commune assignee and
+// progress of each service to the case's public service list.
 func mergeServiceDetails(c *pb.Case, d model.Dossier) {
 	for _, sv := range c.Services {
 		for _, det := range d.Services {
 			if int32(det.ID) == sv.Id {
-				sv.Name, sv.Owner, sv.Progress = det.Name, det.Owner, det.Progress
+				sv.Name, sv.Owner, sv.CommuneAssignee, sv.Progress = det.Name, det.Owner, det.CommuneAssignee, det.Progress
 			}
 		}
 	}

@@ -78,6 +78,15 @@ var (
 		{pb.Channel_CHANNEL_WALK_IN, model.ChannelWalkIn},
 		{pb.Channel_CHANNEL_OTHER, model.ChannelOther},
 	}
+	means = enumMap[pb.ReportMeans, model.Means]{
+		{pb.ReportMeans_REPORT_MEANS_PHONE_CALL, model.MeansPhoneCall},
+		{pb.ReportMeans_REPORT_MEANS_IN_PERSON, model.MeansInPerson},
+		{pb.ReportMeans_REPORT_MEANS_LETTER, model.MeansLetter},
+		{pb.ReportMeans_REPORT_MEANS_EMAIL, model.MeansEmail},
+		{pb.ReportMeans_REPORT_MEANS_ONLINE, model.MeansOnline},
+		{pb.ReportMeans_REPORT_MEANS_TEXT_MESSAGE, model.MeansTextMessage},
+		{pb.ReportMeans_REPORT_MEANS_OTHER, model.MeansOther},
+	}
 	callTypes = enumMap[pb.CallType, model.CallType]{
 		{pb.CallType_CALL_TYPE_INTERVENTION, model.CallIntervention},
 		{pb.CallType_CALL_TYPE_COUNSELLING, model.CallCounselling},

@@ -86,6 +86,17 @@ func TestEnumMaps(t *testing.T) {
 			{"CHANNEL_OTHER", 6, model.ChannelOther},
 		})
 	})
+	run("ReportMeans", func(t *testing.T) {
+		checkEnumMap(t, means, []enumPin[model.Means]{
+			{"REPORT_MEANS_PHONE_CALL", 1, model.MeansPhoneCall},
+			{"REPORT_MEANS_IN_PERSON", 2, model.MeansInPerson},
+			{"REPORT_MEANS_LETTER", 3, model.MeansLetter},
+			{"REPORT_MEANS_EMAIL", 4, model.MeansEmail},
+			{"REPORT_MEANS_ONLINE", 5, model.MeansOnline},
+			{"REPORT_MEANS_TEXT_MESSAGE", 6, model.MeansTextMessage},
+			{"REPORT_MEANS_OTHER", 7, model.MeansOther},
+		})
+	})
 	run("CallType", func(t *testing.T) {
 		checkEnumMap(t, callTypes, []enumPin[model.CallType]{
 			{"CALL_TYPE_INTERVENTION", 1, model.CallIntervention},

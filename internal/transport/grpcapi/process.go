@@ -62,8 +62,18 @@ func (s *processServer) RecordInitialAssessment(ctx context.Context, req *pb.Rec
 		Emergency: req.GetEmergency(), EmergencyReason: emergencyReasons.toModel(req.GetEmergencyReason()),
 		HarmSeverity: riskLevels.toModel(req.GetHarmSeverity()), AbuserAccess: riskLevels.toModel(req.GetAbuserAccess()),
 		SafetyObstacles: riskLevels.toModel(req.GetSafetyObstacles()), Notes: req.GetNotes(),
+		Circumstances: circumstanceSet(req.GetSpecialCircumstances()),
 	})
 	return s.answer(ctx, c, err)
+}
+
+// circumstanceSet converts an optional set of groups: nil when unset (no
+// change), non-nil (maybe empty) when set.
+func circumstanceSet(set *pb.SpecialCircumstanceSet) []model.SpecialCircumstance {
+	if set == nil {
+		return nil
+	}
+	return append([]model.SpecialCircumstance{}, circumstances.toModels(set.GetGroups())...)
 }
 
 func (s *processServer) RecordEmergencyMeasures(ctx context.Context, req *pb.RecordEmergencyMeasuresRequest) (*pb.Case, error) {
@@ -84,18 +94,28 @@ func (s *processServer) EndSeparation(ctx context.Context, req *pb.EndSeparation
 }
 
 func (s *processServer) RecordSpecificAssessment(ctx context.Context, req *pb.RecordSpecificAssessmentRequest) (*pb.Case, error) {
-	c, err := s.engine.RecordSpecificAssessment(ctx, principalFrom(ctx), request(req), process.SpecificAssessment{
+	in := process.SpecificAssessment{
 		Needs: req.GetNeeds(), ChildViews: req.GetChildViews(), ParentViews: req.GetParentViews(),
 		MeetingRecord: req.GetMeetingRecord(), MeetingTime: req.GetMeetingTime().AsTime(),
-	})
+		MeetingChair:  attendeeFromProto(req.GetMeetingChair()),
+		Circumstances: circumstanceSet(req.GetSpecialCircumstances()),
+	}
+	for _, a := range req.GetMeetingParticipants() {
+		in.MeetingParticipants = append(in.MeetingParticipants, attendeeFromProto(a))
+	}
+	c, err := s.engine.RecordSpecificAssessment(ctx, principalFrom(ctx), request(req), in)
 	return s.answer(ctx, c, err)
+}
+
+func attendeeFromProto(a *pb.MeetingAttendee) model.Attendee {
+	return model.Attendee{FullName: a.GetFullName(), Role: a.GetRole()}
 }
 
 func (s *processServer) SubmitPlan(ctx context.Context, req *pb.SubmitPlanRequest) (*pb.Case, error) {
 	var services []process.Service
 	for _, sv := range req.GetServices() {
 		services = append(services, process.Service{
-			Name: sv.GetName(), Owner: sv.GetOwner(), StartDate: sv.GetStartDate(),
+			Name: sv.GetName(), Owner: sv.GetOwner(), CommuneAssignee: sv.GetCommuneAssignee(), StartDate: sv.GetStartDate(),
 			ExpectedEndDate: sv.GetExpectedEndDate(), CostEstimateVND: sv.GetCostEstimateVnd(),
 		})
 	}
@@ -104,7 +124,9 @@ func (s *processServer) SubmitPlan(ctx context.Context, req *pb.SubmitPlanReques
 }
 
 func (s *processServer) ApprovePlan(ctx context.Context, req *pb.ApprovePlanRequest) (*pb.Case, error) {
-	c, err := s.engine.ApprovePlan(ctx, principalFrom(ctx), request(req))
+	c, err := s.engine.ApprovePlan(ctx, principalFrom(ctx), request(req), process.Approval{
+		DecisionNumber: req.GetDecisionNumber(), DecisionDate: req.GetDecisionDate(),
+	})
 	return s.answer(ctx, c, err)
 }
 
@@ -127,6 +149,7 @@ func (s *processServer) RecordReview(ctx context.Context, req *pb.RecordReviewRe
 	c, err := s.engine.RecordReview(ctx, principalFrom(ctx), request(req), process.Review{
 		HarmSeverity: riskLevels.toModel(req.GetHarmSeverity()), AbuserAccess: riskLevels.toModel(req.GetAbuserAccess()),
 		SafetyObstacles: riskLevels.toModel(req.GetSafetyObstacles()), Notes: req.GetNotes(), Outcome: req.GetOutcome(),
+		SelfProtection: req.GetSelfProtection(), Recovery: req.GetRecovery(),
 	})
 	return s.answer(ctx, c, err)
 }

@@ -278,6 +278,7 @@ type Report struct {
 	TakerUnit            string                 `protobuf:"bytes,13,opt,name=taker_unit,json=takerUnit,proto3" json:"taker_unit,omitempty"`
 	Private              *Sealed                `protobuf:"bytes,14,opt,name=private,proto3" json:"private,omitempty"`
 	Reporter             *Sealed                `protobuf:"bytes,15,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Means                int32                  `protobuf:"varint,30,opt,name=means,proto3" json:"means,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -415,6 +416,13 @@ func (x *Report) GetReporter() *Sealed {
 		return x.Reporter
 	}
 	return nil
+}
+
+func (x *Report) GetMeans() int32 {
+	if x != nil {
+		return x.Means
+	}
+	return 0
 }
 
 // PoliceReferral is one referral of a case to a police unit.
@@ -1012,41 +1020,42 @@ func (x *Transfer) GetDeclineNote() string {
 
 // Case is a stored case (model.Case).
 type Case struct {
-	state              protoimpl.MessageState `protogen:"open.v1"`
-	Id                 uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Number             string                 `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
-	Status             int32                  `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
-	ResponsibleUnit    *UnitKey               `protobuf:"bytes,4,opt,name=responsible_unit,json=responsibleUnit,proto3" json:"responsible_unit,omitempty"`
-	IncidentUnit       *UnitKey               `protobuf:"bytes,5,opt,name=incident_unit,json=incidentUnit,proto3" json:"incident_unit,omitempty"`
-	ReportIds          []string               `protobuf:"bytes,6,rep,name=report_ids,json=reportIds,proto3" json:"report_ids,omitempty"`
-	ReceiveTime        int64                  `protobuf:"varint,7,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
-	ImmediateDanger    bool                   `protobuf:"varint,8,opt,name=immediate_danger,json=immediateDanger,proto3" json:"immediate_danger,omitempty"`
-	CreateTime         int64                  `protobuf:"varint,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime         int64                  `protobuf:"varint,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	Revision           uint64                 `protobuf:"varint,11,opt,name=revision,proto3" json:"revision,omitempty"`
-	Children           []*ChildSummary        `protobuf:"bytes,12,rep,name=children,proto3" json:"children,omitempty"`
-	SuspectedAbuse     []int32                `protobuf:"varint,13,rep,packed,name=suspected_abuse,json=suspectedAbuse,proto3" json:"suspected_abuse,omitempty"`
-	Handlers           []*UnitKey             `protobuf:"bytes,14,rep,name=handlers,proto3" json:"handlers,omitempty"`
-	IntakeUsers        []string               `protobuf:"bytes,15,rep,name=intake_users,json=intakeUsers,proto3" json:"intake_users,omitempty"`
-	IntakeUnits        []string               `protobuf:"bytes,16,rep,name=intake_units,json=intakeUnits,proto3" json:"intake_units,omitempty"`
-	ResponsibleOfficer string                 `protobuf:"bytes,17,opt,name=responsible_officer,json=responsibleOfficer,proto3" json:"responsible_officer,omitempty"`
-	PoliceReferrals    []*PoliceReferral      `protobuf:"bytes,18,rep,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
-	Emergency          bool                   `protobuf:"varint,19,opt,name=emergency,proto3" json:"emergency,omitempty"`
-	EmergencyReason    int32                  `protobuf:"varint,20,opt,name=emergency_reason,json=emergencyReason,proto3" json:"emergency_reason,omitempty"`
-	EmergencyMeasured  int64                  `protobuf:"varint,21,opt,name=emergency_measured,json=emergencyMeasured,proto3" json:"emergency_measured,omitempty"`
-	SeparationStart    int64                  `protobuf:"varint,22,opt,name=separation_start,json=separationStart,proto3" json:"separation_start,omitempty"`
-	SeparationEnd      int64                  `protobuf:"varint,23,opt,name=separation_end,json=separationEnd,proto3" json:"separation_end,omitempty"`
-	PlanState          string                 `protobuf:"bytes,24,opt,name=plan_state,json=planState,proto3" json:"plan_state,omitempty"`
-	PlanCycle          int64                  `protobuf:"varint,25,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
-	Services           []*PlanService         `protobuf:"bytes,26,rep,name=services,proto3" json:"services,omitempty"`
-	ClosureProposed    bool                   `protobuf:"varint,27,opt,name=closure_proposed,json=closureProposed,proto3" json:"closure_proposed,omitempty"`
-	CloseTime          int64                  `protobuf:"varint,28,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
-	Deadlines          []*Deadline            `protobuf:"bytes,29,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
-	Transfers          []*Transfer            `protobuf:"bytes,30,rep,name=transfers,proto3" json:"transfers,omitempty"`
-	Dossier            *Sealed                `protobuf:"bytes,31,opt,name=dossier,proto3" json:"dossier,omitempty"`
-	Texts              *Sealed                `protobuf:"bytes,32,opt,name=texts,proto3" json:"texts,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Id                   uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Number               string                 `protobuf:"bytes,2,opt,name=number,proto3" json:"number,omitempty"`
+	Status               int32                  `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
+	ResponsibleUnit      *UnitKey               `protobuf:"bytes,4,opt,name=responsible_unit,json=responsibleUnit,proto3" json:"responsible_unit,omitempty"`
+	IncidentUnit         *UnitKey               `protobuf:"bytes,5,opt,name=incident_unit,json=incidentUnit,proto3" json:"incident_unit,omitempty"`
+	ReportIds            []string               `protobuf:"bytes,6,rep,name=report_ids,json=reportIds,proto3" json:"report_ids,omitempty"`
+	ReceiveTime          int64                  `protobuf:"varint,7,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	ImmediateDanger      bool                   `protobuf:"varint,8,opt,name=immediate_danger,json=immediateDanger,proto3" json:"immediate_danger,omitempty"`
+	CreateTime           int64                  `protobuf:"varint,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime           int64                  `protobuf:"varint,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Revision             uint64                 `protobuf:"varint,11,opt,name=revision,proto3" json:"revision,omitempty"`
+	Children             []*ChildSummary        `protobuf:"bytes,12,rep,name=children,proto3" json:"children,omitempty"`
+	SuspectedAbuse       []int32                `protobuf:"varint,13,rep,packed,name=suspected_abuse,json=suspectedAbuse,proto3" json:"suspected_abuse,omitempty"`
+	Handlers             []*UnitKey             `protobuf:"bytes,14,rep,name=handlers,proto3" json:"handlers,omitempty"`
+	IntakeUsers          []string               `protobuf:"bytes,15,rep,name=intake_users,json=intakeUsers,proto3" json:"intake_users,omitempty"`
+	IntakeUnits          []string               `protobuf:"bytes,16,rep,name=intake_units,json=intakeUnits,proto3" json:"intake_units,omitempty"`
+	ResponsibleOfficer   string                 `protobuf:"bytes,17,opt,name=responsible_officer,json=responsibleOfficer,proto3" json:"responsible_officer,omitempty"`
+	PoliceReferrals      []*PoliceReferral      `protobuf:"bytes,18,rep,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
+	Emergency            bool                   `protobuf:"varint,19,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	EmergencyReason      int32                  `protobuf:"varint,20,opt,name=emergency_reason,json=emergencyReason,proto3" json:"emergency_reason,omitempty"`
+	EmergencyMeasured    int64                  `protobuf:"varint,21,opt,name=emergency_measured,json=emergencyMeasured,proto3" json:"emergency_measured,omitempty"`
+	SeparationStart      int64                  `protobuf:"varint,22,opt,name=separation_start,json=separationStart,proto3" json:"separation_start,omitempty"`
+	SeparationEnd        int64                  `protobuf:"varint,23,opt,name=separation_end,json=separationEnd,proto3" json:"separation_end,omitempty"`
+	PlanState            string                 `protobuf:"bytes,24,opt,name=plan_state,json=planState,proto3" json:"plan_state,omitempty"`
+	PlanCycle            int64                  `protobuf:"varint,25,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
+	Services             []*PlanService         `protobuf:"bytes,26,rep,name=services,proto3" json:"services,omitempty"`
+	ClosureProposed      bool                   `protobuf:"varint,27,opt,name=closure_proposed,json=closureProposed,proto3" json:"closure_proposed,omitempty"`
+	CloseTime            int64                  `protobuf:"varint,28,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	Deadlines            []*Deadline            `protobuf:"bytes,29,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	Transfers            []*Transfer            `protobuf:"bytes,30,rep,name=transfers,proto3" json:"transfers,omitempty"`
+	Dossier              *Sealed                `protobuf:"bytes,31,opt,name=dossier,proto3" json:"dossier,omitempty"`
+	Texts                *Sealed                `protobuf:"bytes,32,opt,name=texts,proto3" json:"texts,omitempty"`
+	SpecialCircumstances []int32                `protobuf:"varint,50,rep,packed,name=special_circumstances,json=specialCircumstances,proto3" json:"special_circumstances,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1299,6 +1308,13 @@ func (x *Case) GetDossier() *Sealed {
 func (x *Case) GetTexts() *Sealed {
 	if x != nil {
 		return x.Texts
+	}
+	return nil
+}
+
+func (x *Case) GetSpecialCircumstances() []int32 {
+	if x != nil {
+		return x.SpecialCircumstances
 	}
 	return nil
 }
@@ -1877,7 +1893,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\fChildSummary\x12\x1b\n" +
 	"\tage_years\x18\x01 \x01(\x05R\bageYears\x12#\n" +
 	"\rage_estimated\x18\x02 \x01(\bR\fageEstimated\x12\x10\n" +
-	"\x03sex\x18\x03 \x01(\x05R\x03sex\"\xed\x04\n" +
+	"\x03sex\x18\x03 \x01(\x05R\x03sex\"\x83\x05\n" +
 	"\x06Report\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\x05R\achannel\x12!\n" +
@@ -1897,7 +1913,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"taker_unit\x18\r \x01(\tR\ttakerUnit\x126\n" +
 	"\aprivate\x18\x0e \x01(\v2\x1c.childcase.storage.v1.SealedR\aprivate\x128\n" +
-	"\breporter\x18\x0f \x01(\v2\x1c.childcase.storage.v1.SealedR\breporter\"\x90\x03\n" +
+	"\breporter\x18\x0f \x01(\v2\x1c.childcase.storage.v1.SealedR\breporter\x12\x14\n" +
+	"\x05means\x18\x1e \x01(\x05R\x05means\"\x90\x03\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -1964,7 +1981,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\x84\v\n" +
+	" \x01(\tR\vdeclineNote\"\xb9\v\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2004,7 +2021,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\tdeadlines\x18\x1d \x03(\v2\x1e.childcase.storage.v1.DeadlineR\tdeadlines\x12<\n" +
 	"\ttransfers\x18\x1e \x03(\v2\x1e.childcase.storage.v1.TransferR\ttransfers\x126\n" +
 	"\adossier\x18\x1f \x01(\v2\x1c.childcase.storage.v1.SealedR\adossier\x122\n" +
-	"\x05texts\x18  \x01(\v2\x1c.childcase.storage.v1.SealedR\x05texts\"\x94\x01\n" +
+	"\x05texts\x18  \x01(\v2\x1c.childcase.storage.v1.SealedR\x05texts\x123\n" +
+	"\x15special_circumstances\x182 \x03(\x05R\x14specialCircumstances\"\x94\x01\n" +
 	"\tCaseEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\x12\x14\n" +
