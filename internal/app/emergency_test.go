@@ -1,0 +1,233 @@
+package app_test
+
+// Scenarios of issue 11: the emergency clocks of Decree 56 (Arts. 26, 31,
+// 32), the temporary separation and its court petition (Circular 14/2020
+// Art. 14(3)(b), Mẫu 07), and the follow-ups of alternative care (Art. 30),
+// walked on real dates with the fake clock.
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// reportEmergency records an intervention report that names the stepfather
+// as the suspected abuser (Art. 31(1)), received at receive in the commune
+// with the given code, joining caseName when it is not "". It returns the
+// name of its case.
+func reportEmergency(t *testing.T, ts *testServer, receive time.Time, commune, caseName string, immediateDanger, caregiverAbuser bool) string {
+	t.Helper()
+	r := validReport()
+	r.ReceiveTime = timestamppb.New(receive)
+	r.IncidentCommuneCode = commune
+	r.ImmediateDanger = immediateDanger
+	r.Caregivers[0].SuspectedAbuser = caregiverAbuser
+	r.Case = caseName
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatalf("create report: %v", err)
+	}
+	if created.GetCase() == "" {
+		t.Fatal("the intervention report belongs to no case")
+	}
+	return created.GetCase()
+}
+
+// A report naming the stepfather as the abuser, taken on the evening of
+// Reunification Day (Thu 30 April 2026, a public holiday), opens the case
+// with D3 running from the receive time, 12 wall-clock hours through the
+// night and the holiday, and a 2-hour acknowledge clock. Nobody acts: D3
+// breaches at 09:30 on Labour Day and goes up to the city.
+func TestEmergencyD3RunsFromIntake(t *testing.T) {
+	now := hn(2026, 4, 30, 22, 0)
+	ts := startServerAt(t, now, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	receive := hn(2026, 4, 30, 21, 30)
+
+	name := reportEmergency(t, ts, receive, "00004", "", false, true)
+	c := getCase(t, ts, "bd.worker", name)
+	if !c.GetEmergency() || c.GetEmergencyReason() != pb.EmergencyReason_EMERGENCY_REASON_CAREGIVER_IS_ABUSER {
+		t.Errorf("new case: emergency %v reason %v, want an emergency: the caregiver is the abuser", c.GetEmergency(), c.GetEmergencyReason())
+	}
+	d3 := findDeadline(t, c, "D3_EMERGENCY", "")
+	checkDeadline(t, d3, "OPEN", hn(2026, 5, 1, 9, 30))
+	if !d3.GetStartTime().AsTime().Equal(receive) || d3.GetClock() != "HOURS" || d3.GetPausable() || d3.GetUnit() != pBaDinh {
+		t.Errorf("D3: start %v clock %s pausable %v unit %s", d3.GetStartTime().AsTime(), d3.GetClock(), d3.GetPausable(), d3.GetUnit())
+	}
+	checkDeadline(t, findDeadline(t, c, "ACKNOWLEDGE", ""), "OPEN", now.Add(2*time.Hour))
+
+	// Immediate danger alone, no caregiver suspected: an emergency for
+	// serious harm.
+	other := reportEmergency(t, ts, receive, "00004", "", true, false)
+	o := getCase(t, ts, "bd.worker", other)
+	if !o.GetEmergency() || o.GetEmergencyReason() != pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM {
+		t.Errorf("immediate danger: emergency %v reason %v", o.GetEmergency(), o.GetEmergencyReason())
+	}
+	checkDeadline(t, findDeadline(t, o, "D3_EMERGENCY", ""), "OPEN", hn(2026, 5, 1, 9, 30))
+
+	// Nobody acts overnight: D3 breaches at 09:30 and is escalated to the
+	// city (no districts after 2025-07-01).
+	ts.clock.Set(hn(2026, 5, 1, 9, 31))
+	events := waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", d3.GetId(), 1)
+	inOrder(t, events, "FORWARDED", "DEADLINE_STARTED", "DEADLINE_STARTED", "DEADLINE_BREACHED", "ESCALATED")
+	c = getCase(t, ts, "bd.worker", name)
+	d3 = findDeadline(t, c, "D3_EMERGENCY", "")
+	if !d3.GetOverdue() || len(d3.GetEscalations()) == 0 || d3.GetEscalations()[0].GetToUnit() != pCity {
+		t.Errorf("D3 after 09:30: overdue %v escalations %v, want escalated to %s", d3.GetOverdue(), d3.GetEscalations(), pCity)
+	}
+}
+
+// wantBadField fails unless err is INVALID_ARGUMENT naming field.
+func wantBadField(t *testing.T, err error, field string) {
+	t.Helper()
+	st := wantCode(t, err, codes.InvalidArgument)
+	if got := badFields(st); len(got) != 1 || got[0] != field {
+		t.Errorf("error %v names fields %v, want %s", err, got, field)
+	}
+}
+
+// An ordinary report on the eve of Tết Bính Ngọ (Mon 16 Feb 2026) opens an
+// ordinary case; on the first day of Tết a second report says the child is
+// in immediate danger: the case becomes an emergency with D3 from that
+// report's receive time. The initial assessment downgrades it only with a
+// recorded reason, which cancels D3 and shows on the timeline.
+func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 2, 16, 20, 30), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	p := ts.process()
+	worker := ts.as(t, "bd.worker")
+
+	name := reportEmergency(t, ts, hn(2026, 2, 16, 20, 0), "00004", "", false, false)
+	c := getCase(t, ts, "bd.worker", name)
+	if c.GetEmergency() || countDeadlines(c, "D3_EMERGENCY") != 0 {
+		t.Fatalf("ordinary report: emergency %v, deadlines %v", c.GetEmergency(), c.GetDeadlines())
+	}
+	checkDeadline(t, findDeadline(t, c, "ACKNOWLEDGE", ""), "OPEN", hn(2026, 2, 17, 20, 30))
+
+	ts.clock.Set(hn(2026, 2, 17, 8, 0)) // Mùng 1 Tết
+	if got := reportEmergency(t, ts, hn(2026, 2, 17, 7, 40), "00004", name, true, false); got != name {
+		t.Fatalf("the joining report went to %s, not %s", got, name)
+	}
+	c = getCase(t, ts, "bd.worker", name)
+	if !c.GetEmergency() || c.GetEmergencyReason() != pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM {
+		t.Errorf("after the joining report: emergency %v reason %v", c.GetEmergency(), c.GetEmergencyReason())
+	}
+	d3 := findDeadline(t, c, "D3_EMERGENCY", "")
+	checkDeadline(t, d3, "OPEN", hn(2026, 2, 17, 19, 40))
+	inOrder(t, caseEvents(t, ts, "bd.worker", name), "FORWARDED", "EMERGENCY_REPORTED", "DEADLINE_STARTED")
+
+	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: c.GetEtag()})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	assess := &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low(), SafetyObstacles: low()}
+	_, err = p.RecordInitialAssessment(worker, assess)
+	wantBadField(t, err, "emergency_downgrade_reason")
+	upheld := &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(), Emergency: true,
+		EmergencyReason:          pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM,
+		HarmSeverity:             pb.RiskLevel_RISK_LEVEL_HIGH, AbuserAccess: low(), SafetyObstacles: low(),
+		EmergencyDowngradeReason: "không còn nguy hiểm"}
+	_, err = p.RecordInitialAssessment(worker, upheld)
+	wantBadField(t, err, "emergency_downgrade_reason")
+
+	assess.EmergencyDowngradeReason = "trẻ đã ở nhà bà ngoại, người bị nghi đã rời địa phương"
+	c, err = p.RecordInitialAssessment(worker, assess)
+	if err != nil {
+		t.Fatalf("downgrade: %v", err)
+	}
+	if c.GetEmergency() {
+		t.Error("the case is still an emergency after the downgrade")
+	}
+	d3 = findDeadline(t, c, "D3_EMERGENCY", "")
+	if d3.GetState() != "CANCELLED" || !d3.GetDoneTime().AsTime().Equal(ts.clock.Now()) {
+		t.Errorf("D3 after the downgrade: state %s done %v", d3.GetState(), d3.GetDoneTime().AsTime())
+	}
+	events := caseEvents(t, ts, "bd.worker", name)
+	inOrder(t, events, "INITIAL_ASSESSMENT_RECORDED", "EMERGENCY_DOWNGRADED", "DEADLINE_CANCELLED")
+	found := false
+	for _, n := range getCase(t, ts, "bd.worker", name).GetDossier().GetNotes() {
+		found = found || (n.GetKind() == "EMERGENCY_DOWNGRADED" && n.GetText() == assess.EmergencyDowngradeReason)
+	}
+	if !found {
+		t.Error("the downgrade's reason is not among the case notes")
+	}
+}
+
+// On National Day (Wed 2 Sep 2026) a report names the stepfather at 06:00;
+// D3 is due at 18:00. Measures or a separation dated before the report, or
+// in the future, are refused. The separation started at 15:00 meets D3,
+// but is recorded only the next day at 16:00: both times are kept, and the
+// 25-hour gap (the policy allows 24) is flagged on the record and the
+// timeline.
+func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 9, 2, 6, 30), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	p := ts.process()
+	chair := ts.as(t, "bd.chair")
+	name := reportEmergency(t, ts, hn(2026, 9, 2, 6, 0), "00004", "", false, true)
+	c := getCase(t, ts, "bd.chair", name)
+	checkDeadline(t, findDeadline(t, c, "D3_EMERGENCY", ""), "OPEN", hn(2026, 9, 2, 18, 0))
+
+	measures := func(at time.Time) error {
+		_, err := p.RecordEmergencyMeasures(chair, &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+			Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(at)})
+		return err
+	}
+	separate := func(at time.Time) (*pb.Case, error) {
+		return p.StartSeparation(chair, &pb.StartSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+			StartTime: timestamppb.New(at), Place: "nhà tạm lánh", Carer: "bà ngoại",
+			Ground: "cha dượng là người xâm hại trẻ (Điều 32(1))", DecisionNumber: "21/QĐ-UBND"})
+	}
+	wantBadField(t, measures(hn(2025, 9, 2, 6, 0)), "applied_time") // a year back: would turn a missed D3 into MET
+	wantBadField(t, measures(hn(2026, 9, 2, 5, 59)), "applied_time")
+	wantBadField(t, measures(hn(2026, 9, 2, 8, 0)), "applied_time") // in the future
+	_, err := separate(hn(2026, 9, 1, 23, 0))
+	wantBadField(t, err, "start_time")
+	_, err = separate(hn(2026, 9, 2, 9, 0))
+	wantBadField(t, err, "start_time")
+
+	// Nobody records anything that day: D3 breaches at 18:00.
+	ts.clock.Set(hn(2026, 9, 3, 16, 0))
+	waitEvents(t, ts, "bd.chair", name, "DEADLINE_BREACHED", findDeadline(t, c, "D3_EMERGENCY", "").GetId(), 1)
+	start := hn(2026, 9, 2, 15, 0)
+	c, err = separate(start)
+	if err != nil {
+		t.Fatalf("start separation: %v", err)
+	}
+	d3 := findDeadline(t, c, "D3_EMERGENCY", "")
+	checkDeadline(t, d3, "MET", hn(2026, 9, 2, 18, 0))
+	if !d3.GetDoneTime().AsTime().Equal(start) || !c.GetEmergencyMeasuresTime().AsTime().Equal(start) || !c.GetSeparationStartTime().AsTime().Equal(start) {
+		t.Errorf("D3 done %v, measures time %v, separation start %v, want %v",
+			d3.GetDoneTime().AsTime(), c.GetEmergencyMeasuresTime().AsTime(), c.GetSeparationStartTime().AsTime(), start)
+	}
+	sep := getCase(t, ts, "bd.chair", name).GetDossier().GetSeparation()
+	if !sep.GetRecordTime().AsTime().Equal(ts.clock.Now()) || !sep.GetLateRecording() {
+		t.Errorf("separation record: recorded %v late %v, want %v and late", sep.GetRecordTime().AsTime(), sep.GetLateRecording(), ts.clock.Now())
+	}
+	if sep.GetCarer() != "bà ngoại" || sep.GetDecisionNumber() != "21/QĐ-UBND" || sep.GetGround() == "" {
+		t.Errorf("separation record: %v", sep)
+	}
+	// Measures applied at 17:00 and recorded now (23 hours later) are on
+	// time: the record is not flagged.
+	if err := measures(hn(2026, 9, 2, 17, 0)); err != nil {
+		t.Fatalf("emergency measures: %v", err)
+	}
+	c = getCase(t, ts, "bd.chair", name)
+	m := c.GetDossier().GetEmergencyMeasures()
+	if len(m) != 1 || m[0].GetLateRecording() || !m[0].GetRecordTime().AsTime().Equal(ts.clock.Now()) || !m[0].GetAppliedTime().AsTime().Equal(hn(2026, 9, 2, 17, 0)) {
+		t.Errorf("emergency measures record: %v", m)
+	}
+	if !c.GetEmergencyMeasuresTime().AsTime().Equal(start) {
+		t.Errorf("emergency measures time %v, want the first, %v", c.GetEmergencyMeasuresTime().AsTime(), start)
+	}
+	events := caseEvents(t, ts, "bd.chair", name)
+	inOrder(t, events, "DEADLINE_BREACHED", "LATE_RECORDING", "DEADLINE_MET", "SEPARATION_STARTED", "EMERGENCY_MEASURES_RECORDED")
+	if n := countEvents(events, "LATE_RECORDING", 0); n != 1 {
+		t.Errorf("%d LATE_RECORDING events, want 1", n)
+	}
+}
