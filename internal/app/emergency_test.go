@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -129,8 +130,8 @@ func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 	_, err = p.RecordInitialAssessment(worker, assess)
 	wantBadField(t, err, "emergency_downgrade_reason")
 	upheld := &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(), Emergency: true,
-		EmergencyReason:          pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM,
-		HarmSeverity:             pb.RiskLevel_RISK_LEVEL_HIGH, AbuserAccess: low(), SafetyObstacles: low(),
+		EmergencyReason: pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM,
+		HarmSeverity:    pb.RiskLevel_RISK_LEVEL_HIGH, AbuserAccess: low(), SafetyObstacles: low(),
 		EmergencyDowngradeReason: "không còn nguy hiểm"}
 	_, err = p.RecordInitialAssessment(worker, upheld)
 	wantBadField(t, err, "emergency_downgrade_reason")
@@ -229,5 +230,174 @@ func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 	inOrder(t, events, "DEADLINE_BREACHED", "LATE_RECORDING", "DEADLINE_MET", "SEPARATION_STARTED", "EMERGENCY_MEASURES_RECORDED")
 	if n := countEvents(events, "LATE_RECORDING", 0); n != 1 {
 		t.Errorf("%d LATE_RECORDING events, want 1", n)
+	}
+}
+
+// startTestSeparation starts a separation of the case at start.
+func startTestSeparation(t *testing.T, ts *testServer, chair, name string, start time.Time) *pb.Case {
+	t.Helper()
+	c, err := ts.process().StartSeparation(ts.as(t, chair), &pb.StartSeparationRequest{Name: name, Etag: etagOf(t, ts, chair, name),
+		StartTime: timestamppb.New(start), Place: "Làng trẻ em SOS Hà Nội", Carer: "mẹ SOS Nguyễn Thị Hoa",
+		Ground: "cha dượng là người xâm hại trẻ (Điều 32(1))", DecisionNumber: "30/QĐ-UBND"})
+	if err != nil {
+		t.Fatalf("start separation: %v", err)
+	}
+	return c
+}
+
+// A separation from Mon 23 Nov 2026, extended by 5 days with the chair's
+// decision and reason, then a court petition at the re-assessment on Sat
+// 12 Dec: the separation and its guard on closure stay in force until the
+// court's decision of 21 Dec is recorded; then the case closes.
+func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 11, 23, 9, 0), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	p := ts.process()
+	chair := ts.as(t, "bd.chair")
+	name := openCase(t, ts, hn(2026, 11, 23, 8, 0), "00004")
+	walkToReview(t, ts, "bd.worker", "bd.chair", name)
+
+	// 15 days from Mon 23 Nov: by 24:00 of Tue 8 Dec.
+	ts.clock.Set(hn(2026, 11, 23, 10, 0))
+	c := startTestSeparation(t, ts, "bd.chair", name, hn(2026, 11, 23, 10, 0))
+	d4 := findDeadline(t, c, "D4_SEPARATION", "")
+	checkDeadline(t, d4, "OPEN", hn(2026, 12, 9, 0, 0))
+
+	// Extended by 5 days: by 24:00 of Sun 13 Dec; never beyond 15 more.
+	extend := func(days int32) (*pb.Case, error) {
+		return p.ExtendSeparation(chair, &pb.ExtendSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+			Days: days, Reason: "chờ kết quả giám định", DecisionNumber: "31/QĐ-UBND"})
+	}
+	ts.clock.Set(hn(2026, 12, 7, 9, 0))
+	c, err := extend(5)
+	if err != nil {
+		t.Fatalf("extend: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, c, "D4_SEPARATION", ""), "OPEN", hn(2026, 12, 14, 0, 0))
+	_, err = extend(11)
+	wantBadField(t, err, "days")
+	ext := getCase(t, ts, "bd.chair", name).GetDossier().GetSeparation().GetExtensions()
+	if len(ext) != 1 || ext[0].GetDays() != 5 || ext[0].GetReason() == "" || ext[0].GetDecisionNumber() != "31/QĐ-UBND" {
+		t.Errorf("extensions: %v", ext)
+	}
+
+	// The re-assessment on Sat 12 Dec petitions the court: D4 met; the
+	// child stays separated, and neither the separation's end nor closure
+	// can be recorded until the court decides.
+	ts.clock.Set(hn(2026, 12, 12, 10, 0))
+	_, err = p.EndSeparation(chair, &pb.EndSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Outcome: "COURT_PETITION"})
+	wantBadField(t, err, "outcome")
+	c, err = p.PetitionCourt(chair, &pb.PetitionCourtRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Court: "TAND khu vực 1 - Hà Nội"})
+	if err != nil {
+		t.Fatalf("petition: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, c, "D4_SEPARATION", ""), "MET", hn(2026, 12, 14, 0, 0))
+	if c.GetSeparationEndTime() != nil {
+		t.Errorf("the petition ended the separation at %v", c.GetSeparationEndTime().AsTime())
+	}
+	_, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Reason: "an toàn"})
+	wantReason(t, err, codes.FailedPrecondition, "COURT_PETITION_PENDING")
+	_, err = p.EndSeparation(chair, &pb.EndSeparationRequest{Name: name, Etag: c.GetEtag(), Outcome: "RETURNED_HOME"})
+	wantReason(t, err, codes.FailedPrecondition, "COURT_PETITION_PENDING")
+	_, err = extend(1)
+	wantReason(t, err, codes.FailedPrecondition, "SEPARATION_REASSESSED")
+
+	// The court decides on Mon 21 Dec; the decision is recorded on Tue 22.
+	ts.clock.Set(hn(2026, 12, 22, 9, 0))
+	decide := &pb.RecordCourtDecisionRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "05/2026/QĐ-TA", DecisionDate: "2026-12-23", Outcome: "RETURNED_HOME"}
+	_, err = p.RecordCourtDecision(chair, decide)
+	wantBadField(t, err, "decision_date")
+	decide.DecisionDate = "2026-12-21"
+	if c, err = p.RecordCourtDecision(chair, decide); err != nil {
+		t.Fatalf("court decision: %v", err)
+	}
+	if !c.GetSeparationEndTime().AsTime().Equal(ts.clock.Now()) {
+		t.Errorf("separation end %v, want the decision recorded at %v", c.GetSeparationEndTime().AsTime(), ts.clock.Now())
+	}
+	court := getCase(t, ts, "bd.chair", name).GetDossier().GetSeparation().GetCourtPetition()
+	if court.GetDecisionNumber() != "05/2026/QĐ-TA" || court.GetDecisionDate() != "2026-12-21" || court.GetOutcome() != "RETURNED_HOME" {
+		t.Errorf("court petition: %v", court)
+	}
+	if _, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Reason: "trẻ đã về nhà an toàn"}); err != nil {
+		t.Fatalf("closure after the court's decision: %v", err)
+	}
+	inOrder(t, caseEvents(t, ts, "bd.chair", name), "SEPARATION_STARTED", "SEPARATION_EXTENDED", "DEADLINE_MET", "COURT_PETITIONED",
+		"COURT_DECISION_RECORDED", "CLOSED")
+}
+
+// The court places the child, separated since Mon 30 Mar 2026, in
+// alternative care on Tue 31 Mar. Follow-ups are due 1 month later (by
+// 24:00 of Thu 30 Apr, April having no 31st), 3 months later (Tue 30 Jun),
+// then every 6 months (Thu 31 Dec 2026, ...). The first is on time; the
+// second is late: it breaches, goes up to the city, and is missed.
+func TestAlternativeCareFollowUps(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 30, 9, 0), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	// The scenario runs longer than a token lives (90 days by default).
+	for _, user := range []string{"bd.worker", "bd.chair"} {
+		tok, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/" + user, Ttl: durationpb.New(400 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatalf("token for %s: %v", user, err)
+		}
+		ts.tokens.put(t, user, tok.GetSecret())
+	}
+	p := ts.process()
+	worker, chair := ts.as(t, "bd.worker"), ts.as(t, "bd.chair")
+	name := openCase(t, ts, hn(2026, 3, 30, 8, 0), "00004")
+	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	followUp := func() (*pb.Case, error) {
+		return p.RecordCareFollowUp(worker, &pb.RecordCareFollowUpRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), Notes: "trẻ ăn ngủ tốt, đi học đều"})
+	}
+	_, err = followUp()
+	wantReason(t, err, codes.FailedPrecondition, "NOT_IN_ALTERNATIVE_CARE")
+
+	ts.clock.Set(hn(2026, 3, 30, 10, 0))
+	startTestSeparation(t, ts, "bd.chair", name, hn(2026, 3, 30, 10, 0))
+	ts.clock.Set(hn(2026, 3, 31, 9, 0))
+	c, err = p.PetitionCourt(chair, &pb.PetitionCourtRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Court: "TAND quận Ba Đình"})
+	if err != nil {
+		t.Fatalf("petition: %v", err)
+	}
+	if c, err = p.RecordCourtDecision(chair, &pb.RecordCourtDecisionRequest{Name: name, Etag: c.GetEtag(),
+		DecisionNumber: "02/2026/QĐ-TA", DecisionDate: "2026-03-31", Outcome: "ALTERNATIVE_CARE"}); err != nil {
+		t.Fatalf("court decision: %v", err)
+	}
+	f1 := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-1")
+	checkDeadline(t, f1, "OPEN", hn(2026, 5, 1, 0, 0))
+	if f1.GetClock() != "CALENDAR_DAYS" || f1.GetPausable() || f1.GetUnit() != pBaDinh {
+		t.Errorf("follow-up 1: clock %s pausable %v unit %s", f1.GetClock(), f1.GetPausable(), f1.GetUnit())
+	}
+
+	ts.clock.Set(hn(2026, 4, 28, 9, 0))
+	if c, err = followUp(); err != nil {
+		t.Fatalf("follow-up 1: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-1"), "MET", hn(2026, 5, 1, 0, 0))
+	f2 := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2")
+	checkDeadline(t, f2, "OPEN", hn(2026, 7, 1, 0, 0))
+
+	// Nobody visits by 24:00 of 30 June: the breach goes up to the city.
+	ts.clock.Set(hn(2026, 7, 1, 0, 1))
+	waitEvents(t, ts, "bd.worker", name, "ESCALATED", f2.GetId(), 1)
+	c = getCase(t, ts, "bd.worker", name)
+	if f := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"); !f.GetOverdue() || f.GetEscalations()[0].GetToUnit() != pCity {
+		t.Errorf("follow-up 2 after its due time: overdue %v escalations %v", f.GetOverdue(), f.GetEscalations())
+	}
+	ts.clock.Set(hn(2026, 7, 3, 10, 0))
+	if c, err = followUp(); err != nil {
+		t.Fatalf("follow-up 2: %v", err)
+	}
+	if f := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"); f.GetState() != "MISSED" || f.GetMinutesLate() != (2*24+10)*60 {
+		t.Errorf("follow-up 2: state %s, %d minutes late", f.GetState(), f.GetMinutesLate())
+	}
+	// Every 6 months from the third: 9 months after the placement.
+	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-3"), "OPEN", hn(2027, 1, 1, 0, 0))
+	if n := len(getCase(t, ts, "bd.worker", name).GetDossier().GetCareFollowUps()); n != 2 {
+		t.Errorf("%d follow-ups in the dossier, want 2", n)
 	}
 }
