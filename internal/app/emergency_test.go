@@ -193,8 +193,10 @@ func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 	wantBadField(t, err, "start_time")
 
 	// Nobody records anything that day: D3 breaches at 18:00.
+	// Nor is the case acknowledged: both breaches go up to the city.
 	ts.clock.Set(hn(2026, 9, 3, 16, 0))
-	waitEvents(t, ts, "bd.chair", name, "DEADLINE_BREACHED", findDeadline(t, c, "D3_EMERGENCY", "").GetId(), 1)
+	waitEvents(t, ts, "bd.chair", name, "ESCALATED", findDeadline(t, c, "D3_EMERGENCY", "").GetId(), 1)
+	waitEvents(t, ts, "bd.chair", name, "ESCALATED", findDeadline(t, c, "ACKNOWLEDGE", "").GetId(), 1)
 	start := hn(2026, 9, 2, 15, 0)
 	c, err = separate(start)
 	if err != nil {
@@ -269,7 +271,12 @@ func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
 		return p.ExtendSeparation(chair, &pb.ExtendSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
 			Days: days, Reason: "chờ kết quả giám định", DecisionNumber: "31/QĐ-UBND"})
 	}
+	// On Mon 7 Dec the scheduler has warned twice on D4, and the plan's
+	// service, due on 23 Nov, breached and went up to the city; wait for
+	// that work so that the etag holds still.
 	ts.clock.Set(hn(2026, 12, 7, 9, 0))
+	waitEvents(t, ts, "bd.chair", name, "DEADLINE_WARNING", d4.GetId(), 2)
+	waitEvents(t, ts, "bd.chair", name, "ESCALATED", findDeadline(t, c, "D8_SERVICE", "service-1").GetId(), 1)
 	c, err := extend(5)
 	if err != nil {
 		t.Fatalf("extend: %v", err)
@@ -374,6 +381,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	}
 
 	ts.clock.Set(hn(2026, 4, 28, 9, 0))
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", f1.GetId(), 2)
 	if c, err = followUp(); err != nil {
 		t.Fatalf("follow-up 1: %v", err)
 	}
