@@ -242,9 +242,9 @@ type loadCase struct {
 	// emergency is why the case is an emergency from intake (a suspected
 	// caregiver, a child in immediate danger), or unspecified.
 	emergency pb.EmergencyReason
-	depth      int    // how far the social process goes (see socialSteps)
-	done       int    // social steps taken
-	liaison    string // the liaison of the police unit it was referred to; "" before
+	depth     int    // how far the social process goes (see socialSteps)
+	done      int    // social steps taken
+	liaison   string // the liaison of the police unit it was referred to; "" before
 }
 
 // A loadStep is work due at a time on a case.
