@@ -353,7 +353,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	p := ts.process()
 	worker, chair := ts.as(t, "bd.worker"), ts.as(t, "bd.chair")
 	name := openCase(t, ts, hn(2026, 3, 30, 8, 0), "00004")
-	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
+	_, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
 	if err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}
@@ -366,7 +366,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	ts.clock.Set(hn(2026, 3, 30, 10, 0))
 	startTestSeparation(t, ts, "bd.chair", name, hn(2026, 3, 30, 10, 0))
 	ts.clock.Set(hn(2026, 3, 31, 9, 0))
-	c, err = p.PetitionCourt(chair, &pb.PetitionCourtRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Court: "TAND quận Ba Đình"})
+	c, err := p.PetitionCourt(chair, &pb.PetitionCourtRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Court: "TAND quận Ba Đình"})
 	if err != nil {
 		t.Fatalf("petition: %v", err)
 	}

@@ -37,8 +37,8 @@ import (
 var earliestReportDate = vntime.Date{Year: 2020, Month: time.January, Day: 1}
 
 // ClockSkew is how far in the future a client's time (a receive time, when
-// a measure was applied) may lie, to allow for
-// clients whose clocks run a little fast.
+// a measure was applied) may lie, to allow for clients whose clocks run a
+// little fast.
 const ClockSkew = 5 * time.Minute
 
 // Service runs intake.
@@ -61,7 +61,8 @@ type Deps struct {
 	Clock clock.Clock
 	Log   *slog.Logger
 	// Cases starts the process on a new case (the deadline for the
-	// commune to acknowledge it); nil starts none.
+	// commune to acknowledge it, and D3 for an emergency) and on a case
+	// that a joining report makes an emergency; nil starts none.
 	Cases CaseStarter
 }
 

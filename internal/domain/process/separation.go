@@ -24,10 +24,33 @@ import (
 // twice its limit without a court is not temporary.
 const maxSeparationExtension = separationDays
 
-// requireSeparated refuses a step when the child is not separated.
-func (s *stepCtx) requireSeparated() error {
-	if s.c.SeparationStart.IsZero() || !s.c.SeparationEnd.IsZero() {
+// separated reports whether the child is separated now.
+func (s *stepCtx) separated() bool { return !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero() }
+
+// requireSeparationStep refuses a step on the separation unless the case
+// is open, the actor's unit responsible, and the child separated.
+func (s *stepCtx) requireSeparationStep() error {
+	if err := s.requireOpen(); err != nil {
+		return err
+	}
+	if err := s.requireResponsible(); err != nil {
+		return err
+	}
+	if !s.separated() {
 		return model.Precondition("NOT_SEPARATED", "the child of case %s is not separated", s.c.Number)
+	}
+	return nil
+}
+
+// requireNoPetition refuses a step while a court petition awaits the
+// court's decision; what must happen first.
+func (s *stepCtx) requireNoPetition(first string) error {
+	d, err := s.open()
+	if err != nil {
+		return err
+	}
+	if d.Separation != nil && d.Separation.Court.Pending() {
+		return model.Precondition("COURT_PETITION_PENDING", "the separation of case %s stays in force until the court decides on the petition: %s", s.c.Number, first)
 	}
 	return nil
 }
@@ -35,15 +58,11 @@ func (s *stepCtx) requireSeparated() error {
 // requireNotSeparated refuses closure while a separation, or the court
 // petition that keeps it in force, is open.
 func (s *stepCtx) requireNotSeparated() error {
-	if s.c.SeparationStart.IsZero() || !s.c.SeparationEnd.IsZero() {
+	if !s.separated() {
 		return nil
 	}
-	d, err := s.open()
-	if err != nil {
+	if err := s.requireNoPetition("record its decision first"); err != nil {
 		return err
-	}
-	if d.Separation != nil && d.Separation.Court.Pending() {
-		return model.Precondition("COURT_PETITION_PENDING", "the separation of case %s stays in force until the court decides on the petition; record the decision first", s.c.Number)
 	}
 	return model.Precondition("CHILD_SEPARATED", "the child of case %s is still separated; end the separation first", s.c.Number)
 }
@@ -74,13 +93,7 @@ func (e *Engine) ExtendSeparation(ctx context.Context, p access.Principal, req R
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "extendSeparation", roles: CommuneChairs, apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
-		if err := s.requireSeparated(); err != nil {
+		if err := s.requireSeparationStep(); err != nil {
 			return err
 		}
 		d4 := s.c.OpenDeadline(model.DeadlineSeparationReview, "")
@@ -118,21 +131,11 @@ func (e *Engine) PetitionCourt(ctx context.Context, p access.Principal, req Requ
 	}
 	notes = text(notes)
 	return e.do(ctx, p, req, step{name: "petitionCourt", roles: CommuneChairs, apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
+		if err := s.requireSeparationStep(); err != nil {
 			return err
 		}
-		if err := s.requireResponsible(); err != nil {
+		if err := s.requireNoPetition("a petition awaits it already"); err != nil {
 			return err
-		}
-		if err := s.requireSeparated(); err != nil {
-			return err
-		}
-		d, err := s.open()
-		if err != nil {
-			return err
-		}
-		if d.Separation != nil && d.Separation.Court.Pending() {
-			return model.Precondition("COURT_PETITION_PENDING", "a petition for case %s awaits the court's decision already", s.c.Number)
 		}
 		s.meet(model.DeadlineSeparationReview, "")
 		s.event("COURT_PETITIONED", "the separation stays in force until the court decides", 0)

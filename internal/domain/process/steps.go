@@ -224,7 +224,7 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		if !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero() {
+		if s.separated() {
 			return model.Precondition("ALREADY_SEPARATED", "the child of case %s is already separated; end that separation first", s.c.Number)
 		}
 		start, late, err := s.appliedAt("start_time", in.Start, "the separation")
@@ -298,18 +298,11 @@ func (e *Engine) EndSeparation(ctx context.Context, p access.Principal, req Requ
 	}
 	notes = text(notes)
 	return e.do(ctx, p, req, step{name: "endSeparation", roles: CommuneChairs, apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
+		if err := s.requireSeparationStep(); err != nil {
 			return err
 		}
-		if err := s.requireSeparated(); err != nil {
+		if err := s.requireNoPetition("record its decision with :recordCourtDecision"); err != nil {
 			return err
-		}
-		d, err := s.open()
-		if err != nil {
-			return err
-		}
-		if d.Separation != nil && d.Separation.Court.Pending() {
-			return model.Precondition("COURT_PETITION_PENDING", "the separation of case %s awaits the court's decision: record it with :recordCourtDecision", s.c.Number)
 		}
 		s.endSeparation(outcome)
 		s.event("SEPARATION_ENDED", outcome, 0)
