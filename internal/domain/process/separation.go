@@ -25,7 +25,9 @@ import (
 const maxSeparationExtension = separationDays
 
 // separated reports whether the child is separated now.
-func (s *stepCtx) separated() bool { return !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero() }
+func (s *stepCtx) separated() bool {
+	return !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero()
+}
 
 // requireSeparationStep refuses a step on the separation unless the case
 // is open, the actor's unit responsible, and the child separated.
