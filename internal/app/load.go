@@ -239,9 +239,12 @@ type loadCase struct {
 	name, etag string
 	unit       string // the responsible unit, "units/..."
 	serious    bool   // sexual abuse, trafficking or injury: referred to the police
-	depth      int    // how far the social process goes (see socialSteps)
-	done       int    // social steps taken
-	liaison    string // the liaison of the police unit it was referred to; "" before
+	// emergency is why the case is an emergency from intake (a suspected
+	// caregiver, a child in immediate danger), or unspecified.
+	emergency pb.EmergencyReason
+	depth     int    // how far the social process goes (see socialSteps)
+	done      int    // social steps taken
+	liaison   string // the liaison of the police unit it was referred to; "" before
 }
 
 // A loadStep is work due at a time on a case.
@@ -561,6 +564,14 @@ func (l *loader) report(ctx context.Context, at time.Time, intervention bool) er
 	unit := created.GetIncidentUnit()
 	l.perUnit[unit]++
 	c := &loadCase{name: created.GetCase(), unit: unit, depth: l.depth()}
+	if r.GetImmediateDanger() {
+		c.emergency = pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM
+	}
+	for _, cg := range r.GetCaregivers() {
+		if cg.GetSuspectedAbuser() {
+			c.emergency = pb.EmergencyReason_EMERGENCY_REASON_CAREGIVER_IS_ABUSER
+		}
+	}
 	for _, f := range r.GetSuspectedAbuse() {
 		c.serious = c.serious || f == pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE || f == pb.AbuseForm_ABUSE_FORM_TRAFFICKING ||
 			f == pb.AbuseForm_ABUSE_FORM_VIOLENCE_WITH_INJURY
@@ -611,6 +622,15 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 	case "initialAssessment":
 		req := &pb.RecordInitialAssessmentRequest{Name: c.name,
 			HarmSeverity: l.risk(), AbuserAccess: l.risk(), SafetyObstacles: l.risk(), Notes: l.text(1, 4)}
+		// An emergency from intake is upheld, or downgraded with a reason
+		// as the law's assessment allows.
+		if c.emergency != pb.EmergencyReason_EMERGENCY_REASON_UNSPECIFIED {
+			if l.rng.IntN(2) == 0 {
+				req.Emergency, req.EmergencyReason = true, c.emergency
+			} else {
+				req.EmergencyDowngradeReason = l.text(1, 2)
+			}
+		}
 		call = func(ctx context.Context, e string) (*pb.Case, error) {
 			req.Etag = e
 			return l.steps.RecordInitialAssessment(ctx, req)

@@ -49,6 +49,11 @@ func TestLoadRepeatsWithItsSeed(t *testing.T) {
 	if reflect.DeepEqual(sameWork(first).Steps, sameWork(other).Steps) && first.BusyUnit == other.BusyUnit {
 		t.Errorf("seeds 7 and 8 made the same work: %+v", sameWork(first))
 	}
+	// Cases that are emergencies from intake are assessed as the law
+	// allows: upheld, or downgraded with a reason.
+	if refused := first.Refused["initialAssessment"]; refused != 0 || first.Steps["initialAssessment"] == 0 {
+		t.Errorf("%d initial assessments refused, %d taken", refused, first.Steps["initialAssessment"])
+	}
 	if first.Cases != n || first.Reports <= n || first.Steps["acknowledge"] == 0 || first.Steps["approveClosure"] == 0 {
 		t.Errorf("manifest: %+v, want %d cases, counselling reports on top, acknowledged and closed cases", first, n)
 	}

@@ -200,10 +200,23 @@ var matrixCalls = map[string]mxCall{
 			Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Công an phường", AppliedTime: timestamppb.New(testNow)}
 	},
 	pb.CaseProcessService_StartSeparation_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.StartSeparationRequest{Name: f.cases[target], Etag: f.etag(t, target), StartTime: timestamppb.New(testNow), Place: "Mái ấm"}
+		return &pb.StartSeparationRequest{Name: f.cases[target], Etag: f.etag(t, target), StartTime: timestamppb.New(testNow), Place: "Mái ấm",
+			Carer: "Mái ấm", Ground: "Điều 32(1)", DecisionNumber: "1/QĐ-UBND"}
 	},
 	pb.CaseProcessService_EndSeparation_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.EndSeparationRequest{Name: f.cases[target], Etag: f.etag(t, target), Outcome: "RETURNED_HOME"}
+	},
+	pb.CaseProcessService_ExtendSeparation_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.ExtendSeparationRequest{Name: f.cases[target], Etag: f.etag(t, target), Days: 5, Reason: "chờ đánh giá", DecisionNumber: "2/QĐ-UBND"}
+	},
+	pb.CaseProcessService_PetitionCourt_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.PetitionCourtRequest{Name: f.cases[target], Etag: f.etag(t, target), Court: "TAND khu vực 1"}
+	},
+	pb.CaseProcessService_RecordCourtDecision_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.RecordCourtDecisionRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "9/QĐ-TA", DecisionDate: "2026-11-28", Outcome: "RETURNED_HOME"}
+	},
+	pb.CaseProcessService_RecordCareFollowUp_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.RecordCareFollowUpRequest{Name: f.cases[target], Etag: f.etag(t, target), Notes: "trẻ ổn định"}
 	},
 	pb.CaseProcessService_RecordSpecificAssessment_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.RecordSpecificAssessmentRequest{Name: f.cases[target], Etag: f.etag(t, target),

@@ -64,9 +64,12 @@ func startWithClock(t *testing.T, cfg app.Config, clk *clock.Fake) *testServer {
 
 // openCase records an intervention report received at receive in the
 // commune with the given code and returns the name of the case it opened.
+// It suspects no caregiver, so the case is not an emergency from intake
+// (reportEmergency opens one that is).
 func openCase(t *testing.T, ts *testServer, receive time.Time, commune string, abuse ...pb.AbuseForm) string {
 	t.Helper()
 	r := validReport()
+	r.Caregivers[0].SuspectedAbuser = false
 	r.ReceiveTime = timestamppb.New(receive)
 	r.IncidentCommuneCode = commune
 	if len(abuse) > 0 {
@@ -539,7 +542,8 @@ func TestProcessEmergencySeparation(t *testing.T) {
 	// Temporary separation from Sat 28 Nov 12:00: re-assessment by 24:00 of
 	// the 15th day, Sun 13 Dec, i.e. 00:00 of Mon 14 Dec.
 	sepStart := ts.clock.Now()
-	c, err = p.StartSeparation(chair, &pb.StartSeparationRequest{Name: name, Etag: c.GetEtag(), StartTime: timestamppb.New(sepStart), Place: "nhà tạm lánh"})
+	c, err = p.StartSeparation(chair, &pb.StartSeparationRequest{Name: name, Etag: c.GetEtag(), StartTime: timestamppb.New(sepStart), Place: "nhà tạm lánh",
+		Carer: "bà ngoại", Ground: "cha dượng là người xâm hại (Điều 32(1))", DecisionNumber: "15/QĐ-UBND"})
 	if err != nil {
 		t.Fatalf("start separation: %v", err)
 	}
@@ -550,7 +554,8 @@ func TestProcessEmergencySeparation(t *testing.T) {
 	}
 	_, err = p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: c.GetEtag(), DeadlineId: d4.GetId(), Reason: "x"})
 	wantReason(t, err, codes.FailedPrecondition, "NOT_PAUSABLE")
-	_, err = p.StartSeparation(chair, &pb.StartSeparationRequest{Name: name, Etag: c.GetEtag(), StartTime: timestamppb.New(sepStart), Place: "khác"})
+	_, err = p.StartSeparation(chair, &pb.StartSeparationRequest{Name: name, Etag: c.GetEtag(), StartTime: timestamppb.New(sepStart), Place: "khác",
+		Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "16/QĐ-UBND"})
 	wantReason(t, err, codes.FailedPrecondition, "ALREADY_SEPARATED")
 
 	// In an emergency the plan's clocks are waived.

@@ -129,9 +129,12 @@ type Case struct {
 	// The police track: referrals of the case to police units, oldest first.
 	// A police liaison sees only their own unit's.
 	PoliceReferrals []*PoliceReferral `protobuf:"bytes,15,rep,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
-	// Whether the initial assessment found an emergency, and why.
-	Emergency             bool                   `protobuf:"varint,16,opt,name=emergency,proto3" json:"emergency,omitempty"`
-	EmergencyReason       EmergencyReason        `protobuf:"varint,17,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
+	// Whether the case is an emergency, and why: from its reports (a child in
+	// immediate danger, a parent or caregiver suspected), as the initial
+	// assessment found or downgraded it with a reason.
+	Emergency       bool            `protobuf:"varint,16,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	EmergencyReason EmergencyReason `protobuf:"varint,17,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
+	// When emergency measures, or a temporary separation, were first applied.
 	EmergencyMeasuresTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=emergency_measures_time,json=emergencyMeasuresTime,proto3" json:"emergency_measures_time,omitempty"`
 	SeparationStartTime   *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=separation_start_time,json=separationStartTime,proto3" json:"separation_start_time,omitempty"`
 	SeparationEndTime     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=separation_end_time,json=separationEndTime,proto3" json:"separation_end_time,omitempty"`

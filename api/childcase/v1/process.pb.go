@@ -192,10 +192,10 @@ type Deadline struct {
 	Id int32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// ACKNOWLEDGE, D3_EMERGENCY, D4_SEPARATION, D6_PLAN_DRAFT,
 	// D7_PLAN_APPROVAL, D8_SERVICE, D13_POLICE_FORWARD, D16_PROSECUTION,
-	// TRANSFER_ACCEPT or POLICE_ACKNOWLEDGE.
+	// TRANSFER_ACCEPT, POLICE_ACKNOWLEDGE or CARE_FOLLOW_UP.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// What it is about, for kinds that repeat: "plan-1", "service-2",
-	// "transfer-1", a police unit.
+	// "transfer-1", a police unit, "follow-up-1".
 	Ref string `protobuf:"bytes,3,opt,name=ref,proto3" json:"ref,omitempty"`
 	// HOURS, CALENDAR_DAYS or WORKING_DAYS.
 	Clock string `protobuf:"bytes,4,opt,name=clock,proto3" json:"clock,omitempty"`
@@ -668,6 +668,7 @@ type CaseDossier struct {
 	Notes              []*CaseNote                `protobuf:"bytes,6,rep,name=notes,proto3" json:"notes,omitempty"`
 	// The chair's decisions approving the plans, one per approval.
 	PlanApprovals []*PlanApprovalRecord `protobuf:"bytes,7,rep,name=plan_approvals,json=planApprovals,proto3" json:"plan_approvals,omitempty"`
+	CareFollowUps []*CareFollowUpRecord `protobuf:"bytes,8,rep,name=care_follow_ups,json=careFollowUps,proto3" json:"care_follow_ups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -747,6 +748,13 @@ func (x *CaseDossier) GetNotes() []*CaseNote {
 func (x *CaseDossier) GetPlanApprovals() []*PlanApprovalRecord {
 	if x != nil {
 		return x.PlanApprovals
+	}
+	return nil
+}
+
+func (x *CaseDossier) GetCareFollowUps() []*CareFollowUpRecord {
+	if x != nil {
+		return x.CareFollowUps
 	}
 	return nil
 }
@@ -932,11 +940,15 @@ func (x *InitialAssessment) GetTime() *timestamppb.Timestamp {
 }
 
 type EmergencyMeasuresRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Measures      string                 `protobuf:"bytes,1,opt,name=measures,proto3" json:"measures,omitempty"`
-	AppliedBy     string                 `protobuf:"bytes,2,opt,name=applied_by,json=appliedBy,proto3" json:"applied_by,omitempty"`
-	AppliedTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=applied_time,json=appliedTime,proto3" json:"applied_time,omitempty"`
-	RecordedBy    string                 `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Measures  string                 `protobuf:"bytes,1,opt,name=measures,proto3" json:"measures,omitempty"`
+	AppliedBy string                 `protobuf:"bytes,2,opt,name=applied_by,json=appliedBy,proto3" json:"applied_by,omitempty"`
+	// When they were applied; record_time is when they were recorded.
+	AppliedTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=applied_time,json=appliedTime,proto3" json:"applied_time,omitempty"`
+	RecordedBy  string                 `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	RecordTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// Recorded later after applied_time than the policy's late_recording.
+	LateRecording bool `protobuf:"varint,6,opt,name=late_recording,json=lateRecording,proto3" json:"late_recording,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -999,11 +1011,37 @@ func (x *EmergencyMeasuresRecord) GetRecordedBy() string {
 	return ""
 }
 
+func (x *EmergencyMeasuresRecord) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *EmergencyMeasuresRecord) GetLateRecording() bool {
+	if x != nil {
+		return x.LateRecording
+	}
+	return false
+}
+
+// Mẫu 07. The start is the case's separation_start_time.
 type SeparationRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Place         string                 `protobuf:"bytes,1,opt,name=place,proto3" json:"place,omitempty"`
-	Outcome       string                 `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Notes         string                 `protobuf:"bytes,3,opt,name=notes,proto3" json:"notes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Place string                 `protobuf:"bytes,1,opt,name=place,proto3" json:"place,omitempty"`
+	// RETURNED_HOME, ALTERNATIVE_CARE or COURT_PETITION.
+	Outcome string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Notes   string `protobuf:"bytes,3,opt,name=notes,proto3" json:"notes,omitempty"`
+	Carer   string `protobuf:"bytes,4,opt,name=carer,proto3" json:"carer,omitempty"`
+	// The Art. 32(1) ground the chair's decision cites.
+	Ground         string `protobuf:"bytes,5,opt,name=ground,proto3" json:"ground,omitempty"`
+	DecisionNumber string `protobuf:"bytes,6,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// When the separation was recorded.
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// Recorded later after its start than the policy's late_recording.
+	LateRecording bool                   `protobuf:"varint,8,opt,name=late_recording,json=lateRecording,proto3" json:"late_recording,omitempty"`
+	Extensions    []*SeparationExtension `protobuf:"bytes,9,rep,name=extensions,proto3" json:"extensions,omitempty"`
+	CourtPetition *CourtPetition         `protobuf:"bytes,10,opt,name=court_petition,json=courtPetition,proto3" json:"court_petition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1059,6 +1097,298 @@ func (x *SeparationRecord) GetNotes() string {
 	return ""
 }
 
+func (x *SeparationRecord) GetCarer() string {
+	if x != nil {
+		return x.Carer
+	}
+	return ""
+}
+
+func (x *SeparationRecord) GetGround() string {
+	if x != nil {
+		return x.Ground
+	}
+	return ""
+}
+
+func (x *SeparationRecord) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *SeparationRecord) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *SeparationRecord) GetLateRecording() bool {
+	if x != nil {
+		return x.LateRecording
+	}
+	return false
+}
+
+func (x *SeparationRecord) GetExtensions() []*SeparationExtension {
+	if x != nil {
+		return x.Extensions
+	}
+	return nil
+}
+
+func (x *SeparationRecord) GetCourtPetition() *CourtPetition {
+	if x != nil {
+		return x.CourtPetition
+	}
+	return nil
+}
+
+// An extension of a separation, with the chair's decision and reason.
+type SeparationExtension struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Days           int32                  `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	Reason         string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	DecisionNumber string                 `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	By             string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	Time           *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SeparationExtension) Reset() {
+	*x = SeparationExtension{}
+	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeparationExtension) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeparationExtension) ProtoMessage() {}
+
+func (x *SeparationExtension) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeparationExtension.ProtoReflect.Descriptor instead.
+func (*SeparationExtension) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SeparationExtension) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *SeparationExtension) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SeparationExtension) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *SeparationExtension) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *SeparationExtension) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// The petition to the court and, once recorded, its decision.
+type CourtPetition struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Court        string                 `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`
+	Notes        string                 `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	PetitionTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=petition_time,json=petitionTime,proto3" json:"petition_time,omitempty"`
+	PetitionedBy string                 `protobuf:"bytes,4,opt,name=petitioned_by,json=petitionedBy,proto3" json:"petitioned_by,omitempty"`
+	// Empty while the court has not decided.
+	DecisionNumber string `protobuf:"bytes,5,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// "YYYY-MM-DD".
+	DecisionDate string `protobuf:"bytes,6,opt,name=decision_date,json=decisionDate,proto3" json:"decision_date,omitempty"`
+	// RETURNED_HOME or ALTERNATIVE_CARE.
+	Outcome       string `protobuf:"bytes,7,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CourtPetition) Reset() {
+	*x = CourtPetition{}
+	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CourtPetition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CourtPetition) ProtoMessage() {}
+
+func (x *CourtPetition) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CourtPetition.ProtoReflect.Descriptor instead.
+func (*CourtPetition) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CourtPetition) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *CourtPetition) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+func (x *CourtPetition) GetPetitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PetitionTime
+	}
+	return nil
+}
+
+func (x *CourtPetition) GetPetitionedBy() string {
+	if x != nil {
+		return x.PetitionedBy
+	}
+	return ""
+}
+
+func (x *CourtPetition) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *CourtPetition) GetDecisionDate() string {
+	if x != nil {
+		return x.DecisionDate
+	}
+	return ""
+}
+
+func (x *CourtPetition) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+// A follow-up of the child in alternative care.
+type CareFollowUpRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The CARE_FOLLOW_UP deadline it met, "follow-up-N".
+	Ref           string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	Notes         string                 `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	By            string                 `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CareFollowUpRecord) Reset() {
+	*x = CareFollowUpRecord{}
+	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CareFollowUpRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CareFollowUpRecord) ProtoMessage() {}
+
+func (x *CareFollowUpRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CareFollowUpRecord.ProtoReflect.Descriptor instead.
+func (*CareFollowUpRecord) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CareFollowUpRecord) GetRef() string {
+	if x != nil {
+		return x.Ref
+	}
+	return ""
+}
+
+func (x *CareFollowUpRecord) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+func (x *CareFollowUpRecord) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *CareFollowUpRecord) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // Mẫu 03 and the meeting record.
 type SpecificAssessment struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
@@ -1076,7 +1406,7 @@ type SpecificAssessment struct {
 
 func (x *SpecificAssessment) Reset() {
 	*x = SpecificAssessment{}
-	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1418,7 @@ func (x *SpecificAssessment) String() string {
 func (*SpecificAssessment) ProtoMessage() {}
 
 func (x *SpecificAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1431,7 @@ func (x *SpecificAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecificAssessment.ProtoReflect.Descriptor instead.
 func (*SpecificAssessment) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SpecificAssessment) GetNeeds() string {
@@ -1174,7 +1504,7 @@ type MeetingAttendee struct {
 
 func (x *MeetingAttendee) Reset() {
 	*x = MeetingAttendee{}
-	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1516,7 @@ func (x *MeetingAttendee) String() string {
 func (*MeetingAttendee) ProtoMessage() {}
 
 func (x *MeetingAttendee) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1529,7 @@ func (x *MeetingAttendee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeetingAttendee.ProtoReflect.Descriptor instead.
 func (*MeetingAttendee) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MeetingAttendee) GetFullName() string {
@@ -1236,7 +1566,7 @@ type ReviewRecord struct {
 
 func (x *ReviewRecord) Reset() {
 	*x = ReviewRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1578,7 @@ func (x *ReviewRecord) String() string {
 func (*ReviewRecord) ProtoMessage() {}
 
 func (x *ReviewRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1591,7 @@ func (x *ReviewRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewRecord.ProtoReflect.Descriptor instead.
 func (*ReviewRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReviewRecord) GetHarmSeverity() RiskLevel {
@@ -1341,7 +1671,7 @@ type CaseNote struct {
 
 func (x *CaseNote) Reset() {
 	*x = CaseNote{}
-	mi := &file_childcase_v1_process_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1683,7 @@ func (x *CaseNote) String() string {
 func (*CaseNote) ProtoMessage() {}
 
 func (x *CaseNote) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1696,7 @@ func (x *CaseNote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseNote.ProtoReflect.Descriptor instead.
 func (*CaseNote) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CaseNote) GetKind() string {
@@ -1415,7 +1745,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_v1_process_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1427,7 +1757,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1440,7 +1770,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1504,7 +1834,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_v1_process_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1846,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1859,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -1635,7 +1965,7 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x11cost_estimate_vnd\x18\x06 \x01(\x03R\x0fcostEstimateVnd\x12\x14\n" +
 	"\x05state\x18\a \x01(\tR\x05state\x12\x1a\n" +
 	"\bprogress\x18\b \x03(\tR\bprogress\x12)\n" +
-	"\x10commune_assignee\x18\t \x01(\tR\x0fcommuneAssignee\"\xf3\x03\n" +
+	"\x10commune_assignee\x18\t \x01(\tR\x0fcommuneAssignee\"\xbd\x04\n" +
 	"\vCaseDossier\x12N\n" +
 	"\x12initial_assessment\x18\x01 \x01(\v2\x1f.childcase.v1.InitialAssessmentR\x11initialAssessment\x12T\n" +
 	"\x12emergency_measures\x18\x02 \x03(\v2%.childcase.v1.EmergencyMeasuresRecordR\x11emergencyMeasures\x12>\n" +
@@ -1645,7 +1975,8 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x13specific_assessment\x18\x04 \x01(\v2 .childcase.v1.SpecificAssessmentR\x12specificAssessment\x124\n" +
 	"\areviews\x18\x05 \x03(\v2\x1a.childcase.v1.ReviewRecordR\areviews\x12,\n" +
 	"\x05notes\x18\x06 \x03(\v2\x16.childcase.v1.CaseNoteR\x05notes\x12G\n" +
-	"\x0eplan_approvals\x18\a \x03(\v2 .childcase.v1.PlanApprovalRecordR\rplanApprovals\"\xc1\x01\n" +
+	"\x0eplan_approvals\x18\a \x03(\v2 .childcase.v1.PlanApprovalRecordR\rplanApprovals\x12H\n" +
+	"\x0fcare_follow_ups\x18\b \x03(\v2 .childcase.v1.CareFollowUpRecordR\rcareFollowUps\"\xc1\x01\n" +
 	"\x12PlanApprovalRecord\x12\x1d\n" +
 	"\n" +
 	"plan_cycle\x18\x01 \x01(\x05R\tplanCycle\x12'\n" +
@@ -1661,18 +1992,51 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x10safety_obstacles\x18\x05 \x01(\x0e2\x17.childcase.v1.RiskLevelR\x0fsafetyObstacles\x12\x14\n" +
 	"\x05notes\x18\x06 \x01(\tR\x05notes\x12\x13\n" +
 	"\x02by\x18\a \x01(\tB\x03\xe0A\x03R\x02by\x123\n" +
-	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x04time\"\xb4\x01\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x04time\"\x98\x02\n" +
 	"\x17EmergencyMeasuresRecord\x12\x1a\n" +
 	"\bmeasures\x18\x01 \x01(\tR\bmeasures\x12\x1d\n" +
 	"\n" +
 	"applied_by\x18\x02 \x01(\tR\tappliedBy\x12=\n" +
 	"\fapplied_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vappliedTime\x12\x1f\n" +
 	"\vrecorded_by\x18\x04 \x01(\tR\n" +
-	"recordedBy\"X\n" +
+	"recordedBy\x12;\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12%\n" +
+	"\x0elate_recording\x18\x06 \x01(\bR\rlateRecording\"\x9a\x03\n" +
 	"\x10SeparationRecord\x12\x14\n" +
 	"\x05place\x18\x01 \x01(\tR\x05place\x12\x18\n" +
 	"\aoutcome\x18\x02 \x01(\tR\aoutcome\x12\x14\n" +
-	"\x05notes\x18\x03 \x01(\tR\x05notes\"\xff\x02\n" +
+	"\x05notes\x18\x03 \x01(\tR\x05notes\x12\x14\n" +
+	"\x05carer\x18\x04 \x01(\tR\x05carer\x12\x16\n" +
+	"\x06ground\x18\x05 \x01(\tR\x06ground\x12'\n" +
+	"\x0fdecision_number\x18\x06 \x01(\tR\x0edecisionNumber\x12;\n" +
+	"\vrecord_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12%\n" +
+	"\x0elate_recording\x18\b \x01(\bR\rlateRecording\x12A\n" +
+	"\n" +
+	"extensions\x18\t \x03(\v2!.childcase.v1.SeparationExtensionR\n" +
+	"extensions\x12B\n" +
+	"\x0ecourt_petition\x18\n" +
+	" \x01(\v2\x1b.childcase.v1.CourtPetitionR\rcourtPetition\"\xaa\x01\n" +
+	"\x13SeparationExtension\x12\x12\n" +
+	"\x04days\x18\x01 \x01(\x05R\x04days\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12'\n" +
+	"\x0fdecision_number\x18\x03 \x01(\tR\x0edecisionNumber\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x89\x02\n" +
+	"\rCourtPetition\x12\x14\n" +
+	"\x05court\x18\x01 \x01(\tR\x05court\x12\x14\n" +
+	"\x05notes\x18\x02 \x01(\tR\x05notes\x12?\n" +
+	"\rpetition_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fpetitionTime\x12#\n" +
+	"\rpetitioned_by\x18\x04 \x01(\tR\fpetitionedBy\x12'\n" +
+	"\x0fdecision_number\x18\x05 \x01(\tR\x0edecisionNumber\x12#\n" +
+	"\rdecision_date\x18\x06 \x01(\tR\fdecisionDate\x12\x18\n" +
+	"\aoutcome\x18\a \x01(\tR\aoutcome\"|\n" +
+	"\x12CareFollowUpRecord\x12\x10\n" +
+	"\x03ref\x18\x01 \x01(\tR\x03ref\x12\x14\n" +
+	"\x05notes\x18\x02 \x01(\tR\x05notes\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xff\x02\n" +
 	"\x12SpecificAssessment\x12\x14\n" +
 	"\x05needs\x18\x01 \x01(\tR\x05needs\x12\x1f\n" +
 	"\vchild_views\x18\x02 \x01(\tR\n" +
@@ -1746,7 +2110,7 @@ func file_childcase_v1_process_proto_rawDescGZIP() []byte {
 }
 
 var file_childcase_v1_process_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_childcase_v1_process_proto_goTypes = []any{
 	(RiskLevel)(0),                  // 0: childcase.v1.RiskLevel
 	(EmergencyReason)(0),            // 1: childcase.v1.EmergencyReason
@@ -1760,51 +2124,62 @@ var file_childcase_v1_process_proto_goTypes = []any{
 	(*InitialAssessment)(nil),       // 9: childcase.v1.InitialAssessment
 	(*EmergencyMeasuresRecord)(nil), // 10: childcase.v1.EmergencyMeasuresRecord
 	(*SeparationRecord)(nil),        // 11: childcase.v1.SeparationRecord
-	(*SpecificAssessment)(nil),      // 12: childcase.v1.SpecificAssessment
-	(*MeetingAttendee)(nil),         // 13: childcase.v1.MeetingAttendee
-	(*ReviewRecord)(nil),            // 14: childcase.v1.ReviewRecord
-	(*CaseNote)(nil),                // 15: childcase.v1.CaseNote
-	(*CaseEvent)(nil),               // 16: childcase.v1.CaseEvent
-	(*Notification)(nil),            // 17: childcase.v1.Notification
-	(*timestamppb.Timestamp)(nil),   // 18: google.protobuf.Timestamp
+	(*SeparationExtension)(nil),     // 12: childcase.v1.SeparationExtension
+	(*CourtPetition)(nil),           // 13: childcase.v1.CourtPetition
+	(*CareFollowUpRecord)(nil),      // 14: childcase.v1.CareFollowUpRecord
+	(*SpecificAssessment)(nil),      // 15: childcase.v1.SpecificAssessment
+	(*MeetingAttendee)(nil),         // 16: childcase.v1.MeetingAttendee
+	(*ReviewRecord)(nil),            // 17: childcase.v1.ReviewRecord
+	(*CaseNote)(nil),                // 18: childcase.v1.CaseNote
+	(*CaseEvent)(nil),               // 19: childcase.v1.CaseEvent
+	(*Notification)(nil),            // 20: childcase.v1.Notification
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
 }
 var file_childcase_v1_process_proto_depIdxs = []int32{
-	18, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
-	18, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	18, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
+	21, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	21, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	21, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
 	4,  // 3: childcase.v1.Deadline.escalations:type_name -> childcase.v1.Escalation
-	18, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
-	18, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	18, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
+	21, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
+	21, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	21, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
 	9,  // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
 	10, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
 	11, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
-	12, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
-	14, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
-	15, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
+	15, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
+	17, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
+	18, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
 	8,  // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
-	18, // 14: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
-	1,  // 15: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	0,  // 16: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 17: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 18: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	18, // 19: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
-	18, // 20: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
-	18, // 21: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
-	13, // 22: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	13, // 23: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
-	0,  // 24: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 25: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 26: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	18, // 27: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
-	18, // 28: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
-	18, // 29: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	18, // 30: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	14, // 14: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
+	21, // 15: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
+	1,  // 16: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	0,  // 17: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 18: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 19: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	21, // 20: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
+	21, // 21: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
+	21, // 22: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
+	21, // 23: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
+	12, // 24: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
+	13, // 25: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
+	21, // 26: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
+	21, // 27: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
+	21, // 28: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
+	21, // 29: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
+	16, // 30: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	16, // 31: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	0,  // 32: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 33: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 34: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	21, // 35: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
+	21, // 36: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
+	21, // 37: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	21, // 38: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_proto_init() }
@@ -1818,7 +2193,7 @@ func file_childcase_v1_process_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_proto_rawDesc), len(file_childcase_v1_process_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -102,6 +102,10 @@ type RecordInitialAssessmentRequest struct {
 	AbuserAccess    RiskLevel       `protobuf:"varint,7,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
 	SafetyObstacles RiskLevel       `protobuf:"varint,8,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
 	Notes           string          `protobuf:"bytes,9,opt,name=notes,proto3" json:"notes,omitempty"`
+	// Why a case that is an emergency from its reports (a child in immediate
+	// danger, or a parent or caregiver suspected) is not one: required when
+	// emergency is false on such a case, and only then.
+	EmergencyDowngradeReason string `protobuf:"bytes,11,opt,name=emergency_downgrade_reason,json=emergencyDowngradeReason,proto3" json:"emergency_downgrade_reason,omitempty"`
 	// The groups of Child Law Art. 10 the assessment finds; when set, they
 	// replace the case's groups (gathered from its reports), so that a group
 	// reported in error can be taken off. Unset leaves them as they are.
@@ -203,6 +207,13 @@ func (x *RecordInitialAssessmentRequest) GetNotes() string {
 	return ""
 }
 
+func (x *RecordInitialAssessmentRequest) GetEmergencyDowngradeReason() string {
+	if x != nil {
+		return x.EmergencyDowngradeReason
+	}
+	return ""
+}
+
 func (x *RecordInitialAssessmentRequest) GetSpecialCircumstances() *SpecialCircumstanceSet {
 	if x != nil {
 		return x.SpecialCircumstances
@@ -269,7 +280,8 @@ type RecordEmergencyMeasuresRequest struct {
 	Measures string `protobuf:"bytes,4,opt,name=measures,proto3" json:"measures,omitempty"`
 	// Who applied them.
 	AppliedBy string `protobuf:"bytes,5,opt,name=applied_by,json=appliedBy,proto3" json:"applied_by,omitempty"`
-	// When they were applied.
+	// When they were applied: not before the case was first received, not
+	// in the future.
 	AppliedTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=applied_time,json=appliedTime,proto3" json:"applied_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -354,12 +366,20 @@ type StartSeparationRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// When the separation started: not before the case was first received,
+	// not in the future.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// Where the child is placed.
-	Place         string `protobuf:"bytes,5,opt,name=place,proto3" json:"place,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Place string `protobuf:"bytes,5,opt,name=place,proto3" json:"place,omitempty"`
+	// Who cares for the child during the separation.
+	Carer string `protobuf:"bytes,6,opt,name=carer,proto3" json:"carer,omitempty"`
+	// The ground of Decree 56 Art. 32(1) the chair's decision cites.
+	Ground string `protobuf:"bytes,7,opt,name=ground,proto3" json:"ground,omitempty"`
+	// The number of the chair's decision.
+	DecisionNumber string `protobuf:"bytes,8,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StartSeparationRequest) Reset() {
@@ -427,6 +447,27 @@ func (x *StartSeparationRequest) GetPlace() string {
 	return ""
 }
 
+func (x *StartSeparationRequest) GetCarer() string {
+	if x != nil {
+		return x.Carer
+	}
+	return ""
+}
+
+func (x *StartSeparationRequest) GetGround() string {
+	if x != nil {
+		return x.Ground
+	}
+	return ""
+}
+
+func (x *StartSeparationRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
 type EndSeparationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -435,7 +476,7 @@ type EndSeparationRequest struct {
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// RETURNED_HOME or COURT_PETITION.
+	// RETURNED_HOME or ALTERNATIVE_CARE.
 	Outcome       string `protobuf:"bytes,4,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	Notes         string `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -507,6 +548,338 @@ func (x *EndSeparationRequest) GetNotes() string {
 	return ""
 }
 
+type ExtendSeparationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// How many days the separation is extended by, 1 to 15 (15 in all).
+	Days   int32  `protobuf:"varint,4,opt,name=days,proto3" json:"days,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The number of the chair's decision.
+	DecisionNumber string `protobuf:"bytes,6,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExtendSeparationRequest) Reset() {
+	*x = ExtendSeparationRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendSeparationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendSeparationRequest) ProtoMessage() {}
+
+func (x *ExtendSeparationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendSeparationRequest.ProtoReflect.Descriptor instead.
+func (*ExtendSeparationRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ExtendSeparationRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExtendSeparationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ExtendSeparationRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ExtendSeparationRequest) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *ExtendSeparationRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ExtendSeparationRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+type PetitionCourtRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The court petitioned.
+	Court         string `protobuf:"bytes,4,opt,name=court,proto3" json:"court,omitempty"`
+	Notes         string `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PetitionCourtRequest) Reset() {
+	*x = PetitionCourtRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PetitionCourtRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PetitionCourtRequest) ProtoMessage() {}
+
+func (x *PetitionCourtRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PetitionCourtRequest.ProtoReflect.Descriptor instead.
+func (*PetitionCourtRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PetitionCourtRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PetitionCourtRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *PetitionCourtRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *PetitionCourtRequest) GetCourt() string {
+	if x != nil {
+		return x.Court
+	}
+	return ""
+}
+
+func (x *PetitionCourtRequest) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+type RecordCourtDecisionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the court's decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// The day of the decision, "YYYY-MM-DD": not before the petition, not
+	// after today.
+	DecisionDate string `protobuf:"bytes,5,opt,name=decision_date,json=decisionDate,proto3" json:"decision_date,omitempty"`
+	// RETURNED_HOME or ALTERNATIVE_CARE.
+	Outcome       string `protobuf:"bytes,6,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCourtDecisionRequest) Reset() {
+	*x = RecordCourtDecisionRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCourtDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCourtDecisionRequest) ProtoMessage() {}
+
+func (x *RecordCourtDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCourtDecisionRequest.ProtoReflect.Descriptor instead.
+func (*RecordCourtDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RecordCourtDecisionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordCourtDecisionRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordCourtDecisionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RecordCourtDecisionRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *RecordCourtDecisionRequest) GetDecisionDate() string {
+	if x != nil {
+		return x.DecisionDate
+	}
+	return ""
+}
+
+func (x *RecordCourtDecisionRequest) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+type RecordCareFollowUpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// What the follow-up found.
+	Notes         string `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordCareFollowUpRequest) Reset() {
+	*x = RecordCareFollowUpRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordCareFollowUpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordCareFollowUpRequest) ProtoMessage() {}
+
+func (x *RecordCareFollowUpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordCareFollowUpRequest.ProtoReflect.Descriptor instead.
+func (*RecordCareFollowUpRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RecordCareFollowUpRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RecordCareFollowUpRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RecordCareFollowUpRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RecordCareFollowUpRequest) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
 type RecordSpecificAssessmentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -538,7 +911,7 @@ type RecordSpecificAssessmentRequest struct {
 
 func (x *RecordSpecificAssessmentRequest) Reset() {
 	*x = RecordSpecificAssessmentRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +923,7 @@ func (x *RecordSpecificAssessmentRequest) String() string {
 func (*RecordSpecificAssessmentRequest) ProtoMessage() {}
 
 func (x *RecordSpecificAssessmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +936,7 @@ func (x *RecordSpecificAssessmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordSpecificAssessmentRequest.ProtoReflect.Descriptor instead.
 func (*RecordSpecificAssessmentRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{6}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RecordSpecificAssessmentRequest) GetName() string {
@@ -658,7 +1031,7 @@ type SubmitPlanRequest struct {
 
 func (x *SubmitPlanRequest) Reset() {
 	*x = SubmitPlanRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +1043,7 @@ func (x *SubmitPlanRequest) String() string {
 func (*SubmitPlanRequest) ProtoMessage() {}
 
 func (x *SubmitPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +1056,7 @@ func (x *SubmitPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitPlanRequest.ProtoReflect.Descriptor instead.
 func (*SubmitPlanRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{7}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubmitPlanRequest) GetName() string {
@@ -734,7 +1107,7 @@ type ApprovePlanRequest struct {
 
 func (x *ApprovePlanRequest) Reset() {
 	*x = ApprovePlanRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1119,7 @@ func (x *ApprovePlanRequest) String() string {
 func (*ApprovePlanRequest) ProtoMessage() {}
 
 func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1132,7 @@ func (x *ApprovePlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovePlanRequest.ProtoReflect.Descriptor instead.
 func (*ApprovePlanRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{8}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ApprovePlanRequest) GetName() string {
@@ -812,7 +1185,7 @@ type ReturnPlanRequest struct {
 
 func (x *ReturnPlanRequest) Reset() {
 	*x = ReturnPlanRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +1197,7 @@ func (x *ReturnPlanRequest) String() string {
 func (*ReturnPlanRequest) ProtoMessage() {}
 
 func (x *ReturnPlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +1210,7 @@ func (x *ReturnPlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReturnPlanRequest.ProtoReflect.Descriptor instead.
 func (*ReturnPlanRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReturnPlanRequest) GetName() string {
@@ -886,7 +1259,7 @@ type RecordServiceProgressRequest struct {
 
 func (x *RecordServiceProgressRequest) Reset() {
 	*x = RecordServiceProgressRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1271,7 @@ func (x *RecordServiceProgressRequest) String() string {
 func (*RecordServiceProgressRequest) ProtoMessage() {}
 
 func (x *RecordServiceProgressRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1284,7 @@ func (x *RecordServiceProgressRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordServiceProgressRequest.ProtoReflect.Descriptor instead.
 func (*RecordServiceProgressRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RecordServiceProgressRequest) GetName() string {
@@ -970,7 +1343,7 @@ type StartReviewRequest struct {
 
 func (x *StartReviewRequest) Reset() {
 	*x = StartReviewRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1355,7 @@ func (x *StartReviewRequest) String() string {
 func (*StartReviewRequest) ProtoMessage() {}
 
 func (x *StartReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1368,7 @@ func (x *StartReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartReviewRequest.ProtoReflect.Descriptor instead.
 func (*StartReviewRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StartReviewRequest) GetName() string {
@@ -1043,7 +1416,7 @@ type RecordReviewRequest struct {
 
 func (x *RecordReviewRequest) Reset() {
 	*x = RecordReviewRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1428,7 @@ func (x *RecordReviewRequest) String() string {
 func (*RecordReviewRequest) ProtoMessage() {}
 
 func (x *RecordReviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1441,7 @@ func (x *RecordReviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordReviewRequest.ProtoReflect.Descriptor instead.
 func (*RecordReviewRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RecordReviewRequest) GetName() string {
@@ -1158,7 +1531,7 @@ type ApproveClosureRequest struct {
 
 func (x *ApproveClosureRequest) Reset() {
 	*x = ApproveClosureRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1543,7 @@ func (x *ApproveClosureRequest) String() string {
 func (*ApproveClosureRequest) ProtoMessage() {}
 
 func (x *ApproveClosureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1556,7 @@ func (x *ApproveClosureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveClosureRequest.ProtoReflect.Descriptor instead.
 func (*ApproveClosureRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ApproveClosureRequest) GetName() string {
@@ -1236,7 +1609,7 @@ type ReopenCaseRequest struct {
 
 func (x *ReopenCaseRequest) Reset() {
 	*x = ReopenCaseRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1621,7 @@ func (x *ReopenCaseRequest) String() string {
 func (*ReopenCaseRequest) ProtoMessage() {}
 
 func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1634,7 @@ func (x *ReopenCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReopenCaseRequest.ProtoReflect.Descriptor instead.
 func (*ReopenCaseRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReopenCaseRequest) GetName() string {
@@ -1307,7 +1680,7 @@ type AddCaseNoteRequest struct {
 
 func (x *AddCaseNoteRequest) Reset() {
 	*x = AddCaseNoteRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1692,7 @@ func (x *AddCaseNoteRequest) String() string {
 func (*AddCaseNoteRequest) ProtoMessage() {}
 
 func (x *AddCaseNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[15]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1705,7 @@ func (x *AddCaseNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddCaseNoteRequest.ProtoReflect.Descriptor instead.
 func (*AddCaseNoteRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{15}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddCaseNoteRequest) GetName() string {
@@ -1380,7 +1753,7 @@ type ProposeTransferRequest struct {
 
 func (x *ProposeTransferRequest) Reset() {
 	*x = ProposeTransferRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1765,7 @@ func (x *ProposeTransferRequest) String() string {
 func (*ProposeTransferRequest) ProtoMessage() {}
 
 func (x *ProposeTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[16]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1778,7 @@ func (x *ProposeTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeTransferRequest.ProtoReflect.Descriptor instead.
 func (*ProposeTransferRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{16}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProposeTransferRequest) GetName() string {
@@ -1457,7 +1830,7 @@ type AcceptTransferRequest struct {
 
 func (x *AcceptTransferRequest) Reset() {
 	*x = AcceptTransferRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1842,7 @@ func (x *AcceptTransferRequest) String() string {
 func (*AcceptTransferRequest) ProtoMessage() {}
 
 func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[17]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1855,7 @@ func (x *AcceptTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptTransferRequest.ProtoReflect.Descriptor instead.
 func (*AcceptTransferRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{17}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AcceptTransferRequest) GetName() string {
@@ -1521,7 +1894,7 @@ type DeclineTransferRequest struct {
 
 func (x *DeclineTransferRequest) Reset() {
 	*x = DeclineTransferRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1906,7 @@ func (x *DeclineTransferRequest) String() string {
 func (*DeclineTransferRequest) ProtoMessage() {}
 
 func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[18]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1919,7 @@ func (x *DeclineTransferRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeclineTransferRequest.ProtoReflect.Descriptor instead.
 func (*DeclineTransferRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{18}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeclineTransferRequest) GetName() string {
@@ -1594,7 +1967,7 @@ type ReferCaseToPoliceRequest struct {
 
 func (x *ReferCaseToPoliceRequest) Reset() {
 	*x = ReferCaseToPoliceRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1606,7 +1979,7 @@ func (x *ReferCaseToPoliceRequest) String() string {
 func (*ReferCaseToPoliceRequest) ProtoMessage() {}
 
 func (x *ReferCaseToPoliceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[19]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1619,7 +1992,7 @@ func (x *ReferCaseToPoliceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferCaseToPoliceRequest.ProtoReflect.Descriptor instead.
 func (*ReferCaseToPoliceRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{19}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReferCaseToPoliceRequest) GetName() string {
@@ -1673,7 +2046,7 @@ type AcknowledgePoliceReferralRequest struct {
 
 func (x *AcknowledgePoliceReferralRequest) Reset() {
 	*x = AcknowledgePoliceReferralRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +2058,7 @@ func (x *AcknowledgePoliceReferralRequest) String() string {
 func (*AcknowledgePoliceReferralRequest) ProtoMessage() {}
 
 func (x *AcknowledgePoliceReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[20]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +2071,7 @@ func (x *AcknowledgePoliceReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcknowledgePoliceReferralRequest.ProtoReflect.Descriptor instead.
 func (*AcknowledgePoliceReferralRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{20}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AcknowledgePoliceReferralRequest) GetName() string {
@@ -1746,7 +2119,7 @@ type RecordPoliceForwardingRequest struct {
 
 func (x *RecordPoliceForwardingRequest) Reset() {
 	*x = RecordPoliceForwardingRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +2131,7 @@ func (x *RecordPoliceForwardingRequest) String() string {
 func (*RecordPoliceForwardingRequest) ProtoMessage() {}
 
 func (x *RecordPoliceForwardingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[21]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +2144,7 @@ func (x *RecordPoliceForwardingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPoliceForwardingRequest.ProtoReflect.Descriptor instead.
 func (*RecordPoliceForwardingRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{21}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RecordPoliceForwardingRequest) GetName() string {
@@ -1825,7 +2198,7 @@ type RecordPoliceOutcomeRequest struct {
 
 func (x *RecordPoliceOutcomeRequest) Reset() {
 	*x = RecordPoliceOutcomeRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2210,7 @@ func (x *RecordPoliceOutcomeRequest) String() string {
 func (*RecordPoliceOutcomeRequest) ProtoMessage() {}
 
 func (x *RecordPoliceOutcomeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[22]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2223,7 @@ func (x *RecordPoliceOutcomeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPoliceOutcomeRequest.ProtoReflect.Descriptor instead.
 func (*RecordPoliceOutcomeRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{22}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordPoliceOutcomeRequest) GetName() string {
@@ -1897,7 +2270,7 @@ type PauseDeadlineRequest struct {
 
 func (x *PauseDeadlineRequest) Reset() {
 	*x = PauseDeadlineRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2282,7 @@ func (x *PauseDeadlineRequest) String() string {
 func (*PauseDeadlineRequest) ProtoMessage() {}
 
 func (x *PauseDeadlineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[23]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2295,7 @@ func (x *PauseDeadlineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseDeadlineRequest.ProtoReflect.Descriptor instead.
 func (*PauseDeadlineRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{23}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PauseDeadlineRequest) GetName() string {
@@ -1975,7 +2348,7 @@ type ResumeDeadlineRequest struct {
 
 func (x *ResumeDeadlineRequest) Reset() {
 	*x = ResumeDeadlineRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2360,7 @@ func (x *ResumeDeadlineRequest) String() string {
 func (*ResumeDeadlineRequest) ProtoMessage() {}
 
 func (x *ResumeDeadlineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[24]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2373,7 @@ func (x *ResumeDeadlineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeDeadlineRequest.ProtoReflect.Descriptor instead.
 func (*ResumeDeadlineRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{24}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ResumeDeadlineRequest) GetName() string {
@@ -2049,7 +2422,7 @@ type PlanServiceInput struct {
 
 func (x *PlanServiceInput) Reset() {
 	*x = PlanServiceInput{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2434,7 @@ func (x *PlanServiceInput) String() string {
 func (*PlanServiceInput) ProtoMessage() {}
 
 func (x *PlanServiceInput) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[25]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2447,7 @@ func (x *PlanServiceInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanServiceInput.ProtoReflect.Descriptor instead.
 func (*PlanServiceInput) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{25}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PlanServiceInput) GetName() string {
@@ -2132,7 +2505,7 @@ type ListCaseEventsRequest struct {
 
 func (x *ListCaseEventsRequest) Reset() {
 	*x = ListCaseEventsRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2517,7 @@ func (x *ListCaseEventsRequest) String() string {
 func (*ListCaseEventsRequest) ProtoMessage() {}
 
 func (x *ListCaseEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[26]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2530,7 @@ func (x *ListCaseEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListCaseEventsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{26}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListCaseEventsRequest) GetParent() string {
@@ -2191,7 +2564,7 @@ type ListCaseEventsResponse struct {
 
 func (x *ListCaseEventsResponse) Reset() {
 	*x = ListCaseEventsResponse{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2576,7 @@ func (x *ListCaseEventsResponse) String() string {
 func (*ListCaseEventsResponse) ProtoMessage() {}
 
 func (x *ListCaseEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[27]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2589,7 @@ func (x *ListCaseEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCaseEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListCaseEventsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{27}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListCaseEventsResponse) GetEvents() []*CaseEvent {
@@ -2245,7 +2618,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2630,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2643,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{28}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WatchEventsRequest) GetAfterSeq() uint64 {
@@ -2296,7 +2669,7 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\x87\x05\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xcf\x05\n" +
 	"\x1eRecordInitialAssessmentRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2307,7 +2680,8 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\rharm_severity\x18\x06 \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\fharmSeverity\x12K\n" +
 	"\rabuser_access\x18\a \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\fabuserAccess\x12Q\n" +
 	"\x10safety_obstacles\x18\b \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x0fsafetyObstacles\x12\x1e\n" +
-	"\x05notes\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12Y\n" +
+	"\x05notes\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12F\n" +
+	"\x1aemergency_downgrade_reason\x18\v \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x18emergencyDowngradeReason\x12Y\n" +
 	"\x15special_circumstances\x18\n" +
 	" \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"h\n" +
 	"\x16SpecialCircumstanceSet\x12N\n" +
@@ -2320,7 +2694,7 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\bmeasures\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\bmeasures\x12,\n" +
 	"\n" +
 	"applied_by\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\tappliedBy\x12H\n" +
-	"\fapplied_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vappliedTime\"\x90\x02\n" +
+	"\fapplied_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vappliedTime\"\x93\x03\n" +
 	"\x16StartSeparationRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2328,14 +2702,47 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12D\n" +
 	"\n" +
 	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tstartTime\x12#\n" +
-	"\x05place\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x05place\"\xeb\x01\n" +
+	"\x05place\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x05place\x12#\n" +
+	"\x05carer\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x05carer\x12%\n" +
+	"\x06ground\x18\a \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06ground\x125\n" +
+	"\x0fdecision_number\x18\b \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\"\xeb\x01\n" +
 	"\x14EndSeparationRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12&\n" +
 	"\aoutcome\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\x12\x1e\n" +
-	"\x05notes\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\"\xb7\x05\n" +
+	"\x05notes\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\"\xa6\x02\n" +
+	"\x17ExtendSeparationRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12 \n" +
+	"\x04days\x18\x04 \x01(\x05B\f\xe0A\x02\xbaH\x06\x1a\x04\x18\x0f(\x01R\x04days\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x125\n" +
+	"\x0fdecision_number\x18\x06 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\"\xe8\x01\n" +
+	"\x14PetitionCourtRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12#\n" +
+	"\x05court\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x05court\x12\x1e\n" +
+	"\x05notes\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05notes\"\xbb\x02\n" +
+	"\x1aRecordCourtDecisionRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x121\n" +
+	"\rdecision_date\x18\x05 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\n" +
+	"R\fdecisionDate\x12&\n" +
+	"\aoutcome\x18\x06 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\"\xcd\x01\n" +
+	"\x19RecordCareFollowUpRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12#\n" +
+	"\x05notes\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc0>R\x05notes\"\xb7\x05\n" +
 	"\x1fRecordSpecificAssessmentRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2496,13 +2903,17 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
 	"\x12WatchEventsRequest\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x1b\n" +
-	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case2\xd1\x19\n" +
+	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case2\xd5\x1d\n" +
 	"\x12CaseProcessService\x12v\n" +
 	"\x0fAcknowledgeCase\x12$.childcase.v1.AcknowledgeCaseRequest\x1a\x12.childcase.v1.Case\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=cases/*}:acknowledge\x12\x92\x01\n" +
 	"\x17RecordInitialAssessment\x12,.childcase.v1.RecordInitialAssessmentRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordInitialAssessment\x12\x92\x01\n" +
 	"\x17RecordEmergencyMeasures\x12,.childcase.v1.RecordEmergencyMeasuresRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordEmergencyMeasures\x12z\n" +
 	"\x0fStartSeparation\x12$.childcase.v1.StartSeparationRequest\x1a\x12.childcase.v1.Case\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=cases/*}:startSeparation\x12t\n" +
-	"\rEndSeparation\x12\".childcase.v1.EndSeparationRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:endSeparation\x12\x95\x01\n" +
+	"\rEndSeparation\x12\".childcase.v1.EndSeparationRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:endSeparation\x12}\n" +
+	"\x10ExtendSeparation\x12%.childcase.v1.ExtendSeparationRequest\x1a\x12.childcase.v1.Case\".\x82\xd3\xe4\x93\x02(:\x01*\"#/v1/{name=cases/*}:extendSeparation\x12t\n" +
+	"\rPetitionCourt\x12\".childcase.v1.PetitionCourtRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:petitionCourt\x12\x86\x01\n" +
+	"\x13RecordCourtDecision\x12(.childcase.v1.RecordCourtDecisionRequest\x1a\x12.childcase.v1.Case\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=cases/*}:recordCourtDecision\x12\x83\x01\n" +
+	"\x12RecordCareFollowUp\x12'.childcase.v1.RecordCareFollowUpRequest\x1a\x12.childcase.v1.Case\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=cases/*}:recordCareFollowUp\x12\x95\x01\n" +
 	"\x18RecordSpecificAssessment\x12-.childcase.v1.RecordSpecificAssessmentRequest\x1a\x12.childcase.v1.Case\"6\x82\xd3\xe4\x93\x020:\x01*\"+/v1/{name=cases/*}:recordSpecificAssessment\x12k\n" +
 	"\n" +
 	"SubmitPlan\x12\x1f.childcase.v1.SubmitPlanRequest\x1a\x12.childcase.v1.Case\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/v1/{name=cases/*}:submitPlan\x12n\n" +
@@ -2540,7 +2951,7 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
@@ -2548,111 +2959,123 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*RecordEmergencyMeasuresRequest)(nil),   // 3: childcase.v1.RecordEmergencyMeasuresRequest
 	(*StartSeparationRequest)(nil),           // 4: childcase.v1.StartSeparationRequest
 	(*EndSeparationRequest)(nil),             // 5: childcase.v1.EndSeparationRequest
-	(*RecordSpecificAssessmentRequest)(nil),  // 6: childcase.v1.RecordSpecificAssessmentRequest
-	(*SubmitPlanRequest)(nil),                // 7: childcase.v1.SubmitPlanRequest
-	(*ApprovePlanRequest)(nil),               // 8: childcase.v1.ApprovePlanRequest
-	(*ReturnPlanRequest)(nil),                // 9: childcase.v1.ReturnPlanRequest
-	(*RecordServiceProgressRequest)(nil),     // 10: childcase.v1.RecordServiceProgressRequest
-	(*StartReviewRequest)(nil),               // 11: childcase.v1.StartReviewRequest
-	(*RecordReviewRequest)(nil),              // 12: childcase.v1.RecordReviewRequest
-	(*ApproveClosureRequest)(nil),            // 13: childcase.v1.ApproveClosureRequest
-	(*ReopenCaseRequest)(nil),                // 14: childcase.v1.ReopenCaseRequest
-	(*AddCaseNoteRequest)(nil),               // 15: childcase.v1.AddCaseNoteRequest
-	(*ProposeTransferRequest)(nil),           // 16: childcase.v1.ProposeTransferRequest
-	(*AcceptTransferRequest)(nil),            // 17: childcase.v1.AcceptTransferRequest
-	(*DeclineTransferRequest)(nil),           // 18: childcase.v1.DeclineTransferRequest
-	(*ReferCaseToPoliceRequest)(nil),         // 19: childcase.v1.ReferCaseToPoliceRequest
-	(*AcknowledgePoliceReferralRequest)(nil), // 20: childcase.v1.AcknowledgePoliceReferralRequest
-	(*RecordPoliceForwardingRequest)(nil),    // 21: childcase.v1.RecordPoliceForwardingRequest
-	(*RecordPoliceOutcomeRequest)(nil),       // 22: childcase.v1.RecordPoliceOutcomeRequest
-	(*PauseDeadlineRequest)(nil),             // 23: childcase.v1.PauseDeadlineRequest
-	(*ResumeDeadlineRequest)(nil),            // 24: childcase.v1.ResumeDeadlineRequest
-	(*PlanServiceInput)(nil),                 // 25: childcase.v1.PlanServiceInput
-	(*ListCaseEventsRequest)(nil),            // 26: childcase.v1.ListCaseEventsRequest
-	(*ListCaseEventsResponse)(nil),           // 27: childcase.v1.ListCaseEventsResponse
-	(*WatchEventsRequest)(nil),               // 28: childcase.v1.WatchEventsRequest
-	(EmergencyReason)(0),                     // 29: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 30: childcase.v1.RiskLevel
-	(SpecialCircumstance)(0),                 // 31: childcase.v1.SpecialCircumstance
-	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
-	(*MeetingAttendee)(nil),                  // 33: childcase.v1.MeetingAttendee
-	(*CaseEvent)(nil),                        // 34: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 35: childcase.v1.Case
-	(*Notification)(nil),                     // 36: childcase.v1.Notification
+	(*ExtendSeparationRequest)(nil),          // 6: childcase.v1.ExtendSeparationRequest
+	(*PetitionCourtRequest)(nil),             // 7: childcase.v1.PetitionCourtRequest
+	(*RecordCourtDecisionRequest)(nil),       // 8: childcase.v1.RecordCourtDecisionRequest
+	(*RecordCareFollowUpRequest)(nil),        // 9: childcase.v1.RecordCareFollowUpRequest
+	(*RecordSpecificAssessmentRequest)(nil),  // 10: childcase.v1.RecordSpecificAssessmentRequest
+	(*SubmitPlanRequest)(nil),                // 11: childcase.v1.SubmitPlanRequest
+	(*ApprovePlanRequest)(nil),               // 12: childcase.v1.ApprovePlanRequest
+	(*ReturnPlanRequest)(nil),                // 13: childcase.v1.ReturnPlanRequest
+	(*RecordServiceProgressRequest)(nil),     // 14: childcase.v1.RecordServiceProgressRequest
+	(*StartReviewRequest)(nil),               // 15: childcase.v1.StartReviewRequest
+	(*RecordReviewRequest)(nil),              // 16: childcase.v1.RecordReviewRequest
+	(*ApproveClosureRequest)(nil),            // 17: childcase.v1.ApproveClosureRequest
+	(*ReopenCaseRequest)(nil),                // 18: childcase.v1.ReopenCaseRequest
+	(*AddCaseNoteRequest)(nil),               // 19: childcase.v1.AddCaseNoteRequest
+	(*ProposeTransferRequest)(nil),           // 20: childcase.v1.ProposeTransferRequest
+	(*AcceptTransferRequest)(nil),            // 21: childcase.v1.AcceptTransferRequest
+	(*DeclineTransferRequest)(nil),           // 22: childcase.v1.DeclineTransferRequest
+	(*ReferCaseToPoliceRequest)(nil),         // 23: childcase.v1.ReferCaseToPoliceRequest
+	(*AcknowledgePoliceReferralRequest)(nil), // 24: childcase.v1.AcknowledgePoliceReferralRequest
+	(*RecordPoliceForwardingRequest)(nil),    // 25: childcase.v1.RecordPoliceForwardingRequest
+	(*RecordPoliceOutcomeRequest)(nil),       // 26: childcase.v1.RecordPoliceOutcomeRequest
+	(*PauseDeadlineRequest)(nil),             // 27: childcase.v1.PauseDeadlineRequest
+	(*ResumeDeadlineRequest)(nil),            // 28: childcase.v1.ResumeDeadlineRequest
+	(*PlanServiceInput)(nil),                 // 29: childcase.v1.PlanServiceInput
+	(*ListCaseEventsRequest)(nil),            // 30: childcase.v1.ListCaseEventsRequest
+	(*ListCaseEventsResponse)(nil),           // 31: childcase.v1.ListCaseEventsResponse
+	(*WatchEventsRequest)(nil),               // 32: childcase.v1.WatchEventsRequest
+	(EmergencyReason)(0),                     // 33: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 34: childcase.v1.RiskLevel
+	(SpecialCircumstance)(0),                 // 35: childcase.v1.SpecialCircumstance
+	(*timestamppb.Timestamp)(nil),            // 36: google.protobuf.Timestamp
+	(*MeetingAttendee)(nil),                  // 37: childcase.v1.MeetingAttendee
+	(*CaseEvent)(nil),                        // 38: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 39: childcase.v1.Case
+	(*Notification)(nil),                     // 40: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	29, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	30, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	30, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	30, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	33, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	34, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	34, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	34, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
 	2,  // 4: childcase.v1.RecordInitialAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
-	31, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
-	32, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	32, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	32, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
-	33, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	33, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	35, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
+	36, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	36, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	36, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	37, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	37, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
 	2,  // 11: childcase.v1.RecordSpecificAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
-	25, // 12: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	30, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	30, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	30, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	32, // 16: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	34, // 17: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	29, // 12: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
+	34, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	34, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	34, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	36, // 16: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	38, // 17: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
 	0,  // 18: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
 	1,  // 19: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
 	3,  // 20: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
 	4,  // 21: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
 	5,  // 22: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
-	6,  // 23: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
-	7,  // 24: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
-	8,  // 25: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
-	9,  // 26: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
-	10, // 27: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
-	11, // 28: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
-	12, // 29: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
-	13, // 30: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
-	14, // 31: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
-	15, // 32: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
-	16, // 33: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
-	17, // 34: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
-	18, // 35: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
-	19, // 36: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	20, // 37: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	21, // 38: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	22, // 39: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	23, // 40: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	24, // 41: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	26, // 42: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	28, // 43: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	35, // 44: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	35, // 45: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	35, // 46: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	35, // 47: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	35, // 48: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	35, // 49: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	35, // 50: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	35, // 51: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	35, // 52: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	35, // 53: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	35, // 54: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	35, // 55: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	35, // 56: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	35, // 57: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	35, // 58: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	35, // 59: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	35, // 60: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	35, // 61: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	35, // 62: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	35, // 63: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	35, // 64: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	35, // 65: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	35, // 66: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	35, // 67: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	27, // 68: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	36, // 69: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	44, // [44:70] is the sub-list for method output_type
-	18, // [18:44] is the sub-list for method input_type
+	6,  // 23: childcase.v1.CaseProcessService.ExtendSeparation:input_type -> childcase.v1.ExtendSeparationRequest
+	7,  // 24: childcase.v1.CaseProcessService.PetitionCourt:input_type -> childcase.v1.PetitionCourtRequest
+	8,  // 25: childcase.v1.CaseProcessService.RecordCourtDecision:input_type -> childcase.v1.RecordCourtDecisionRequest
+	9,  // 26: childcase.v1.CaseProcessService.RecordCareFollowUp:input_type -> childcase.v1.RecordCareFollowUpRequest
+	10, // 27: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
+	11, // 28: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
+	12, // 29: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
+	13, // 30: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
+	14, // 31: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
+	15, // 32: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
+	16, // 33: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
+	17, // 34: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
+	18, // 35: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
+	19, // 36: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
+	20, // 37: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
+	21, // 38: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
+	22, // 39: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
+	23, // 40: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	24, // 41: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	25, // 42: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	26, // 43: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	27, // 44: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	28, // 45: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	30, // 46: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	32, // 47: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	39, // 48: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	39, // 49: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	39, // 50: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	39, // 51: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	39, // 52: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	39, // 53: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
+	39, // 54: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
+	39, // 55: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
+	39, // 56: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
+	39, // 57: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	39, // 58: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	39, // 59: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	39, // 60: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	39, // 61: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	39, // 62: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	39, // 63: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	39, // 64: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	39, // 65: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	39, // 66: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	39, // 67: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	39, // 68: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	39, // 69: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	39, // 70: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	39, // 71: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	39, // 72: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	39, // 73: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	39, // 74: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	39, // 75: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	31, // 76: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	40, // 77: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	48, // [48:78] is the sub-list for method output_type
+	18, // [18:48] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2672,7 +3095,7 @@ func file_childcase_v1_process_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

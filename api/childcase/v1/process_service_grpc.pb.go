@@ -24,6 +24,10 @@ const (
 	CaseProcessService_RecordEmergencyMeasures_FullMethodName   = "/childcase.v1.CaseProcessService/RecordEmergencyMeasures"
 	CaseProcessService_StartSeparation_FullMethodName           = "/childcase.v1.CaseProcessService/StartSeparation"
 	CaseProcessService_EndSeparation_FullMethodName             = "/childcase.v1.CaseProcessService/EndSeparation"
+	CaseProcessService_ExtendSeparation_FullMethodName          = "/childcase.v1.CaseProcessService/ExtendSeparation"
+	CaseProcessService_PetitionCourt_FullMethodName             = "/childcase.v1.CaseProcessService/PetitionCourt"
+	CaseProcessService_RecordCourtDecision_FullMethodName       = "/childcase.v1.CaseProcessService/RecordCourtDecision"
+	CaseProcessService_RecordCareFollowUp_FullMethodName        = "/childcase.v1.CaseProcessService/RecordCareFollowUp"
 	CaseProcessService_RecordSpecificAssessment_FullMethodName  = "/childcase.v1.CaseProcessService/RecordSpecificAssessment"
 	CaseProcessService_SubmitPlan_FullMethodName                = "/childcase.v1.CaseProcessService/SubmitPlan"
 	CaseProcessService_ApprovePlan_FullMethodName               = "/childcase.v1.CaseProcessService/ApprovePlan"
@@ -59,14 +63,22 @@ const (
 type CaseProcessServiceClient interface {
 	// Step 1: the commune where it happened acknowledges the forwarded case; the acknowledging officer becomes responsible. Commune staff of the responsible commune.
 	AcknowledgeCase(ctx context.Context, in *AcknowledgeCaseRequest, opts ...grpc.CallOption) (*Case, error)
-	// Step 2 (Mẫu 02): the commune worker's initial assessment. An emergency starts the 12-hour clock for emergency measures, counted from when the information was received.
+	// Step 2 (Mẫu 02): the commune worker's initial assessment. An emergency starts the 12-hour clock for emergency measures, counted from when the information was received, unless it runs from intake already; a case that is an emergency from its reports is downgraded only with emergency_downgrade_reason, which cancels that clock.
 	RecordInitialAssessment(ctx context.Context, in *RecordInitialAssessmentRequest, opts ...grpc.CallOption) (*Case, error)
-	// Records the emergency measures the commune chair decided (Art. 26(3)); meets the 12-hour clock if applied within it.
+	// Records the emergency measures the commune chair decided (Art. 26(3)); meets the 12-hour clock if applied within it. applied_time may lie neither before the case was first received nor in the future; a record made later than the policy's late_recording after it is flagged.
 	RecordEmergencyMeasures(ctx context.Context, in *RecordEmergencyMeasuresRequest, opts ...grpc.CallOption) (*Case, error)
-	// Temporary separation (Art. 32, Mẫu 07), decided by the commune chair: at most 15 days; the re-assessment is due by day 15.
+	// Temporary separation (Art. 32, Mẫu 07), decided by the commune chair: at most 15 days; the re-assessment is due by day 15. Like emergency measures it meets the 12-hour clock (Art. 32(2)), with the same checks on start_time.
 	StartSeparation(ctx context.Context, in *StartSeparationRequest, opts ...grpc.CallOption) (*Case, error)
-	// The day-15 re-assessment ends the separation: the child returns home or the commune petitions the court.
+	// The day-15 re-assessment ends the separation: the child returns home or is placed in alternative care (which starts its follow-ups). A court petition does not end it: :petitionCourt.
 	EndSeparation(ctx context.Context, in *EndSeparationRequest, opts ...grpc.CallOption) (*Case, error)
+	// Extends the separation's 15 days, before they run out, with the chair's decision and its reason (Mẫu 07); at most 15 days in all. The D4 deadline moves. Commune chair.
+	ExtendSeparation(ctx context.Context, in *ExtendSeparationRequest, opts ...grpc.CallOption) (*Case, error)
+	// The day-15 re-assessment petitions the court (Circular 14/2020 Art. 14(3)(b)): D4 is met, and the separation stays in force, and the case cannot be closed, until the court's decision is recorded. Commune chair.
+	PetitionCourt(ctx context.Context, in *PetitionCourtRequest, opts ...grpc.CallOption) (*Case, error)
+	// Records the court's decision on the petition, which ends the separation: the child returns home or is placed in alternative care (which starts its follow-ups). Commune chair.
+	RecordCourtDecision(ctx context.Context, in *RecordCourtDecisionRequest, opts ...grpc.CallOption) (*Case, error)
+	// A follow-up of the child in alternative care (Art. 30): meets the CARE_FOLLOW_UP deadline due (1 month, 3 months, then every 6 months after the placement) and opens the next. Commune worker.
+	RecordCareFollowUp(ctx context.Context, in *RecordCareFollowUpRequest, opts ...grpc.CallOption) (*Case, error)
 	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days later (waived in an emergency).
 	RecordSpecificAssessment(ctx context.Context, in *RecordSpecificAssessmentRequest, opts ...grpc.CallOption) (*Case, error)
 	// Step 4: the worker submits the plan (or, during implementation, a changed plan) for the chair's approval, due 2 working days later (waived in an emergency).
@@ -167,6 +179,46 @@ func (c *caseProcessServiceClient) EndSeparation(ctx context.Context, in *EndSep
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Case)
 	err := c.cc.Invoke(ctx, CaseProcessService_EndSeparation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) ExtendSeparation(ctx context.Context, in *ExtendSeparationRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_ExtendSeparation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) PetitionCourt(ctx context.Context, in *PetitionCourtRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_PetitionCourt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) RecordCourtDecision(ctx context.Context, in *RecordCourtDecisionRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_RecordCourtDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) RecordCareFollowUp(ctx context.Context, in *RecordCareFollowUpRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_RecordCareFollowUp_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -404,14 +456,22 @@ type CaseProcessService_WatchEventsClient = grpc.ServerStreamingClient[Notificat
 type CaseProcessServiceServer interface {
 	// Step 1: the commune where it happened acknowledges the forwarded case; the acknowledging officer becomes responsible. Commune staff of the responsible commune.
 	AcknowledgeCase(context.Context, *AcknowledgeCaseRequest) (*Case, error)
-	// Step 2 (Mẫu 02): the commune worker's initial assessment. An emergency starts the 12-hour clock for emergency measures, counted from when the information was received.
+	// Step 2 (Mẫu 02): the commune worker's initial assessment. An emergency starts the 12-hour clock for emergency measures, counted from when the information was received, unless it runs from intake already; a case that is an emergency from its reports is downgraded only with emergency_downgrade_reason, which cancels that clock.
 	RecordInitialAssessment(context.Context, *RecordInitialAssessmentRequest) (*Case, error)
-	// Records the emergency measures the commune chair decided (Art. 26(3)); meets the 12-hour clock if applied within it.
+	// Records the emergency measures the commune chair decided (Art. 26(3)); meets the 12-hour clock if applied within it. applied_time may lie neither before the case was first received nor in the future; a record made later than the policy's late_recording after it is flagged.
 	RecordEmergencyMeasures(context.Context, *RecordEmergencyMeasuresRequest) (*Case, error)
-	// Temporary separation (Art. 32, Mẫu 07), decided by the commune chair: at most 15 days; the re-assessment is due by day 15.
+	// Temporary separation (Art. 32, Mẫu 07), decided by the commune chair: at most 15 days; the re-assessment is due by day 15. Like emergency measures it meets the 12-hour clock (Art. 32(2)), with the same checks on start_time.
 	StartSeparation(context.Context, *StartSeparationRequest) (*Case, error)
-	// The day-15 re-assessment ends the separation: the child returns home or the commune petitions the court.
+	// The day-15 re-assessment ends the separation: the child returns home or is placed in alternative care (which starts its follow-ups). A court petition does not end it: :petitionCourt.
 	EndSeparation(context.Context, *EndSeparationRequest) (*Case, error)
+	// Extends the separation's 15 days, before they run out, with the chair's decision and its reason (Mẫu 07); at most 15 days in all. The D4 deadline moves. Commune chair.
+	ExtendSeparation(context.Context, *ExtendSeparationRequest) (*Case, error)
+	// The day-15 re-assessment petitions the court (Circular 14/2020 Art. 14(3)(b)): D4 is met, and the separation stays in force, and the case cannot be closed, until the court's decision is recorded. Commune chair.
+	PetitionCourt(context.Context, *PetitionCourtRequest) (*Case, error)
+	// Records the court's decision on the petition, which ends the separation: the child returns home or is placed in alternative care (which starts its follow-ups). Commune chair.
+	RecordCourtDecision(context.Context, *RecordCourtDecisionRequest) (*Case, error)
+	// A follow-up of the child in alternative care (Art. 30): meets the CARE_FOLLOW_UP deadline due (1 month, 3 months, then every 6 months after the placement) and opens the next. Commune worker.
+	RecordCareFollowUp(context.Context, *RecordCareFollowUpRequest) (*Case, error)
 	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days later (waived in an emergency).
 	RecordSpecificAssessment(context.Context, *RecordSpecificAssessmentRequest) (*Case, error)
 	// Step 4: the worker submits the plan (or, during implementation, a changed plan) for the chair's approval, due 2 working days later (waived in an emergency).
@@ -482,6 +542,18 @@ func (UnimplementedCaseProcessServiceServer) StartSeparation(context.Context, *S
 }
 func (UnimplementedCaseProcessServiceServer) EndSeparation(context.Context, *EndSeparationRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method EndSeparation not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ExtendSeparation(context.Context, *ExtendSeparationRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtendSeparation not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) PetitionCourt(context.Context, *PetitionCourtRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method PetitionCourt not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) RecordCourtDecision(context.Context, *RecordCourtDecisionRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCourtDecision not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) RecordCareFollowUp(context.Context, *RecordCareFollowUpRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordCareFollowUp not implemented")
 }
 func (UnimplementedCaseProcessServiceServer) RecordSpecificAssessment(context.Context, *RecordSpecificAssessmentRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordSpecificAssessment not implemented")
@@ -653,6 +725,78 @@ func _CaseProcessService_EndSeparation_Handler(srv interface{}, ctx context.Cont
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CaseProcessServiceServer).EndSeparation(ctx, req.(*EndSeparationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_ExtendSeparation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendSeparationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ExtendSeparation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ExtendSeparation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ExtendSeparation(ctx, req.(*ExtendSeparationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_PetitionCourt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PetitionCourtRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).PetitionCourt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_PetitionCourt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).PetitionCourt(ctx, req.(*PetitionCourtRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_RecordCourtDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCourtDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).RecordCourtDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_RecordCourtDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).RecordCourtDecision(ctx, req.(*RecordCourtDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_RecordCareFollowUp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordCareFollowUpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).RecordCareFollowUp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_RecordCareFollowUp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).RecordCareFollowUp(ctx, req.(*RecordCareFollowUpRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1054,6 +1198,22 @@ var CaseProcessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EndSeparation",
 			Handler:    _CaseProcessService_EndSeparation_Handler,
+		},
+		{
+			MethodName: "ExtendSeparation",
+			Handler:    _CaseProcessService_ExtendSeparation_Handler,
+		},
+		{
+			MethodName: "PetitionCourt",
+			Handler:    _CaseProcessService_PetitionCourt_Handler,
+		},
+		{
+			MethodName: "RecordCourtDecision",
+			Handler:    _CaseProcessService_RecordCourtDecision_Handler,
+		},
+		{
+			MethodName: "RecordCareFollowUp",
+			Handler:    _CaseProcessService_RecordCareFollowUp_Handler,
 		},
 		{
 			MethodName: "RecordSpecificAssessment",

@@ -36,9 +36,10 @@ import (
 // be placed in a commune.
 var earliestReportDate = vntime.Date{Year: 2020, Month: time.January, Day: 1}
 
-// clockSkew is how far in the future a receive time may lie, to allow for
-// clients whose clocks run a little fast.
-const clockSkew = 5 * time.Minute
+// ClockSkew is how far in the future a client's time (a receive time, when
+// a measure was applied) may lie, to allow for clients whose clocks run a
+// little fast.
+const ClockSkew = 5 * time.Minute
 
 // Service runs intake.
 type Service struct {
@@ -60,7 +61,8 @@ type Deps struct {
 	Clock clock.Clock
 	Log   *slog.Logger
 	// Cases starts the process on a new case (the deadline for the
-	// commune to acknowledge it); nil starts none.
+	// commune to acknowledge it, and D3 for an emergency) and on a case
+	// that a joining report makes an emergency; nil starts none.
 	Cases CaseStarter
 }
 
@@ -70,6 +72,10 @@ type Deps struct {
 type CaseStarter interface {
 	PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time)
 	ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) error
+	// EmergencyReported makes an open case an emergency when a report
+	// that joins it says the child is in danger, before the case is
+	// stored; p is who recorded the report.
+	EmergencyReported(tx datastore.Tx, p access.Principal, c *model.Case, reason model.EmergencyReason, receive, now time.Time) error
 	// Notify is called after the commit, to wake what waits for new
 	// notifications and timers.
 	Notify()
@@ -158,7 +164,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
 			}
 			r.CaseNumber = c.Number
-			if err := s.addReportToCase(tx, &c, r, now); err != nil {
+			if err := s.addReportToCase(tx, p, &c, r, now); err != nil {
 				return err
 			}
 			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
@@ -216,6 +222,8 @@ func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (mode
 		ReportIDs:       []string{r.ID},
 		ReceiveTime:     r.ReceiveTime,
 		ImmediateDanger: r.ImmediateDanger,
+		Emergency:       r.EmergencyReason() != 0,
+		EmergencyReason: r.EmergencyReason(),
 		CreateTime:      now,
 		UpdateTime:      now,
 		Revision:        1,
@@ -248,9 +256,10 @@ func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (mode
 // addReportToCase adds a report to a case: the case keeps the earliest
 // receive time, since the legal clocks start when information first came in,
 // its special-circumstance groups gain the report's, and its taker may
-// follow the case up. c is the case as stored; the groups are sealed with
+// follow the case up. A report that says the child is in danger makes the
+// case an emergency. c is the case as stored; the groups are sealed with
 // its free text, which is opened to add them and sealed again.
-func (s *Service) addReportToCase(tx datastore.Tx, c *model.Case, r model.Report, now time.Time) error {
+func (s *Service) addReportToCase(tx datastore.Tx, p access.Principal, c *model.Case, r model.Report, now time.Time) error {
 	if c.Status == model.StatusClosed {
 		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it before adding reports", c.Number)
 	}
@@ -259,6 +268,11 @@ func (s *Service) addReportToCase(tx datastore.Tx, c *model.Case, r model.Report
 		return err
 	}
 	*c = opened
+	if reason := r.EmergencyReason(); reason != 0 && s.cases != nil {
+		if err := s.cases.EmergencyReported(tx, p, c, reason, r.ReceiveTime, now); err != nil {
+			return err
+		}
+	}
 	c.ReportIDs = append(c.ReportIDs, r.ID)
 	if r.ReceiveTime.Before(c.ReceiveTime) {
 		c.ReceiveTime = r.ReceiveTime
@@ -368,7 +382,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err != nil {
 			return err
 		}
-		if err := s.addReportToCase(tx, &c, r, now); err != nil {
+		if err := s.addReportToCase(tx, p, &c, r, now); err != nil {
 			return err
 		}
 		stored.CaseNumber = c.Number
@@ -443,7 +457,7 @@ func (s *Service) caseOf(tx datastore.ReadTx, r model.StoredReport) (*model.Case
 
 // checkReport checks what the schema cannot and resolves the commune.
 func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time) error {
-	if r.ReceiveTime.After(now.Add(clockSkew)) {
+	if r.ReceiveTime.After(now.Add(ClockSkew)) {
 		return model.InvalidField("report.receive_time", "time.not_future", "receive_time %s lies in the future", r.ReceiveTime.Format(time.RFC3339))
 	}
 	day := vntime.DateOf(r.ReceiveTime)

@@ -287,6 +287,7 @@ type Dossier struct {
 	PlanApprovals      []PlanApproval      `json:"plan_approvals,omitempty"`
 	Reviews            []Review            `json:"reviews,omitempty"`
 	Notes              []Note              `json:"notes,omitempty"`
+	CareFollowUps      []CareFollowUp      `json:"care_follow_ups,omitempty"`
 }
 
 // InitialAssessment is Mẫu 02.
@@ -301,19 +302,68 @@ type InitialAssessment struct {
 	Time            time.Time       `json:"time"`
 }
 
-// EmergencyMeasures records the measures applied in an emergency.
+// EmergencyMeasures records the measures applied in an emergency: when
+// they were applied and, apart, when they were recorded; LateRecording
+// flags a gap beyond the policy's late_recording limit.
 type EmergencyMeasures struct {
-	Measures    string    `json:"measures"`
-	AppliedBy   string    `json:"applied_by"`
-	AppliedTime time.Time `json:"applied_time"`
-	RecordedBy  string    `json:"recorded_by"`
+	Measures      string    `json:"measures"`
+	AppliedBy     string    `json:"applied_by"`
+	AppliedTime   time.Time `json:"applied_time"`
+	RecordedBy    string    `json:"recorded_by"`
+	RecordTime    time.Time `json:"record_time,omitzero"`
+	LateRecording bool      `json:"late_recording,omitempty"`
 }
 
-// Separation is a temporary separation (Art. 32, Mẫu 07).
+// Separation is a temporary separation (Art. 32, Mẫu 07): the chair's
+// decision, its ground and the carer; when it started and, apart, when it
+// was recorded; its extensions; and how it ended, or the court petition
+// that keeps it in force until the court decides.
 type Separation struct {
-	Place   string `json:"place"`
-	Outcome string `json:"outcome,omitempty"` // RETURNED_HOME or COURT_PETITION
-	Notes   string `json:"notes,omitempty"`
+	Place          string                `json:"place"`
+	Carer          string                `json:"carer,omitempty"`
+	Ground         string                `json:"ground,omitempty"` // the Art. 32(1) ground the decision cites
+	DecisionNumber string                `json:"decision_number,omitempty"`
+	RecordTime     time.Time             `json:"record_time,omitzero"`
+	LateRecording  bool                  `json:"late_recording,omitempty"`
+	Extensions     []SeparationExtension `json:"extensions,omitempty"`
+	Outcome        string                `json:"outcome,omitempty"` // RETURNED_HOME, ALTERNATIVE_CARE or COURT_PETITION
+	Notes          string                `json:"notes,omitempty"`
+	Court          *CourtPetition        `json:"court,omitempty"`
+}
+
+// SeparationExtension is an extension of a separation's 15 days, with the
+// chair's decision and its reason (Mẫu 07).
+type SeparationExtension struct {
+	Days           int       `json:"days"`
+	Reason         string    `json:"reason"`
+	DecisionNumber string    `json:"decision_number"`
+	By             string    `json:"by"`
+	Time           time.Time `json:"time"`
+}
+
+// CourtPetition is the commune's petition to the court at the end of a
+// separation (Circular 14/2020 Art. 14(3)(b)) and the court's decision.
+type CourtPetition struct {
+	Court          string    `json:"court"`
+	Notes          string    `json:"notes,omitempty"`
+	PetitionTime   time.Time `json:"petition_time"`
+	PetitionedBy   string    `json:"petitioned_by"`
+	DecisionNumber string    `json:"decision_number,omitempty"`
+	DecisionDate   string    `json:"decision_date,omitempty"` // YYYY-MM-DD
+	Outcome        string    `json:"outcome,omitempty"`       // RETURNED_HOME or ALTERNATIVE_CARE
+	RecordTime     time.Time `json:"record_time,omitzero"`
+}
+
+// Pending reports whether the court has yet to decide.
+func (p *CourtPetition) Pending() bool { return p != nil && p.DecisionNumber == "" }
+
+// CareFollowUp is one follow-up of a child in alternative care (Decree 56
+// Art. 30).
+type CareFollowUp struct {
+	Ref   string    `json:"ref"` // the deadline it met: "follow-up-N"
+	Notes string    `json:"notes"`
+	By    string    `json:"by"`
+	Time  time.Time `json:"time"`
 }
 
 // SpecificAssessment is Mẫu 03 with the meeting record.

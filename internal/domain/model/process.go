@@ -47,6 +47,7 @@ const (
 	DeadlineProsecutionDecision DeadlineKind = "D16_PROSECUTION"    // 20 days from the crime report
 	DeadlineTransferAccept      DeadlineKind = "TRANSFER_ACCEPT"    // policy: the receiving unit accepts or declines
 	DeadlinePoliceAcknowledge   DeadlineKind = "POLICE_ACKNOWLEDGE" // policy: the police unit acknowledges a referral
+	DeadlineCareFollowUp        DeadlineKind = "CARE_FOLLOW_UP"     // alternative care: after 1 month, 3 months, then every 6 months
 )
 
 // ClockKind is how a deadline counts time.
@@ -169,4 +170,20 @@ type Notification struct {
 	Units      []string // the units concerned: who may be told
 	DeadlineID int
 	Detail     string // non-confidential
+}
+
+// EmergencyReason returns why the report makes its case an emergency from
+// intake (Decree 56 Arts. 26(3), 31(1)), or 0 if it does not: a parent or
+// caregiver named as the suspected abuser, else a child in immediate danger
+// (serious harm to life or health).
+func (r Report) EmergencyReason() EmergencyReason {
+	for _, cg := range r.Caregivers {
+		if cg.SuspectedAbuser {
+			return EmergencyCaregiverIsAbuser
+		}
+	}
+	if r.ImmediateDanger {
+		return EmergencySeriousHarm
+	}
+	return 0
 }

@@ -1,7 +1,9 @@
 // Package policy holds the deadlines the law leaves to the deployment: how
-// long a commune has to acknowledge a forwarded case, a unit to accept a
+// long a commune has to acknowledge a forwarded case (a shorter time for an
+// emergency), a unit to accept a
 // transfer, a police unit to acknowledge a referral, the next level to act
-// on an escalated step; when warnings go out; which communes are remote;
+// on an escalated step; how late a measure may be recorded before the
+// record is flagged; when warnings go out; which communes are remote;
 // and where webhooks deliver. It reads and checks the policy file; the
 // shipped defaults are embedded.
 package policy
@@ -77,7 +79,15 @@ type Webhook struct {
 
 // Policy is the deployment's deadline policy.
 type Policy struct {
-	Acknowledge       Limit     `json:"acknowledge"`
+	Acknowledge Limit `json:"acknowledge"`
+	// AcknowledgeEmergency replaces Acknowledge for a case that opens as an
+	// emergency (Decree 56 Arts. 26(3), 31(1)): its 12-hour clock for
+	// emergency measures already runs.
+	AcknowledgeEmergency Limit `json:"acknowledge_emergency"`
+	// LateRecording is the gap between applying an emergency measure or a
+	// separation and recording it beyond which the record is flagged for
+	// the accountability reports.
+	LateRecording     Limit     `json:"late_recording"`
 	TransferAccept    Limit     `json:"transfer_accept"`
 	PoliceAcknowledge Limit     `json:"police_acknowledge"`
 	EscalationStep    Limit     `json:"escalation_step"`
@@ -128,6 +138,10 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			switch {
 			case strings.EqualFold(name, "acknowledge"):
 				over.Acknowledge = Limit{}
+			case strings.EqualFold(name, "acknowledge_emergency"):
+				over.AcknowledgeEmergency = Limit{}
+			case strings.EqualFold(name, "late_recording"):
+				over.LateRecording = Limit{}
 			case strings.EqualFold(name, "transfer_accept"):
 				over.TransferAccept = Limit{}
 			case strings.EqualFold(name, "police_acknowledge"):
@@ -155,7 +169,8 @@ func (p *Policy) check(getenv func(string) string) error {
 		name  string
 		limit Limit
 	}{
-		{"acknowledge", p.Acknowledge}, {"transfer_accept", p.TransferAccept},
+		{"acknowledge", p.Acknowledge}, {"acknowledge_emergency", p.AcknowledgeEmergency},
+		{"late_recording", p.LateRecording}, {"transfer_accept", p.TransferAccept},
 		{"police_acknowledge", p.PoliceAcknowledge}, {"escalation_step", p.EscalationStep},
 	} {
 		if err := l.limit.check(l.name); err != nil {
@@ -208,6 +223,6 @@ func (p Policy) String() string {
 	for _, h := range p.Webhooks {
 		hooks = append(hooks, h.Name)
 	}
-	return fmt.Sprintf("acknowledge=%v transfer_accept=%v police_acknowledge=%v escalation_step=%v warnings=%v remote_communes=%d webhooks=[%s]",
-		p.Acknowledge, p.TransferAccept, p.PoliceAcknowledge, p.EscalationStep, p.Warnings, len(p.RemoteCommunes), strings.Join(hooks, " "))
+	return fmt.Sprintf("acknowledge=%v acknowledge_emergency=%v late_recording=%v transfer_accept=%v police_acknowledge=%v escalation_step=%v warnings=%v remote_communes=%d webhooks=[%s]",
+		p.Acknowledge, p.AcknowledgeEmergency, p.LateRecording, p.TransferAccept, p.PoliceAcknowledge, p.EscalationStep, p.Warnings, len(p.RemoteCommunes), strings.Join(hooks, " "))
 }

@@ -28,11 +28,13 @@ func (e *env) get(name string) string {
 func noEnv(string) string { return "" }
 
 var defaults = policy.Policy{
-	Acknowledge:       policy.Limit{Hours: 24},
-	TransferAccept:    policy.Limit{WorkingDays: 2},
-	PoliceAcknowledge: policy.Limit{Hours: 24},
-	EscalationStep:    policy.Limit{WorkingDays: 1},
-	Warnings:          []float64{0.5, 0.75},
+	Acknowledge:          policy.Limit{Hours: 24},
+	AcknowledgeEmergency: policy.Limit{Hours: 2},
+	LateRecording:        policy.Limit{Hours: 24},
+	TransferAccept:       policy.Limit{WorkingDays: 2},
+	PoliceAcknowledge:    policy.Limit{Hours: 24},
+	EscalationStep:       policy.Limit{WorkingDays: 1},
+	Warnings:             []float64{0.5, 0.75},
 }
 
 // same compares policies treating nil and empty slices alike.
@@ -133,6 +135,11 @@ func TestParseOverrides(t *testing.T) {
 				p.PoliceAcknowledge = policy.Limit{Seconds: 7776000}
 				p.EscalationStep = policy.Limit{Days: 365}
 			}},
+		{"emergency acknowledge and late recording", `{"acknowledge_emergency": {"seconds": 600}, "late_recording": {"working_days": 1}}`,
+			func(p *policy.Policy) {
+				p.AcknowledgeEmergency = policy.Limit{Seconds: 600}
+				p.LateRecording = policy.Limit{WorkingDays: 1}
+			}},
 		// encoding/json matches keys regardless of case; such a key must
 		// replace the default whole as well.
 		{"key in other case", `{"Acknowledge": {"days": 2}}`,
@@ -182,6 +189,8 @@ func TestParseErrors(t *testing.T) {
 		{"negative", `{"transfer_accept": {"working_days": -1}}`, []string{"transfer_accept", "negative"}},
 		{"negative beside a valid unit", `{"escalation_step": {"hours": 1, "seconds": -5}}`, []string{"escalation_step", "negative"}},
 		{"zero", `{"police_acknowledge": {"hours": 0}}`, []string{"police_acknowledge", "exactly one"}},
+		{"emergency acknowledge with two units", `{"acknowledge_emergency": {"hours": 2, "seconds": 1}}`, []string{"acknowledge_emergency", "exactly one"}},
+		{"late recording zero", `{"late_recording": {"hours": 0}}`, []string{"late_recording", "exactly one"}},
 		{"empty limit", `{"escalation_step": {}}`, []string{"escalation_step", "exactly one"}},
 		{"null limit", `{"acknowledge": null}`, []string{"acknowledge", "exactly one"}},
 		{"too many hours", `{"acknowledge": {"hours": 2161}}`, []string{"acknowledge", "not a deadline"}},

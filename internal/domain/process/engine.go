@@ -390,13 +390,61 @@ func optional(field, value string, max int) (string, error) {
 
 // PrepareNewCase starts the process on a case intake is opening: it was
 // forwarded to the commune where it happened, which has the policy's time
-// to acknowledge it.
+// to acknowledge it. A case that opens as an emergency (intake set
+// c.Emergency: the child in immediate danger, or a parent or caregiver the
+// suspected abuser, Arts. 26(3), 31(1)) has the emergency policy's shorter
+// time, and its 12 hours for emergency measures run from the receive time
+// already: the law counts them from when the information came in, not from
+// when the commune assessed it.
 func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) {
 	s := &stepCtx{e: e, p: system, now: now, c: c}
 	unit := access.UnitName(c.ResponsibleUnit)
-	d := s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(e.policy.Acknowledge), true)
-	d.NextFire = e.nextFire(tx, d)
-	c.Deadlines[len(c.Deadlines)-1] = *d
+	ack := e.policy.Acknowledge
+	if c.Emergency {
+		ack = e.policy.AcknowledgeEmergency
+	}
+	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), true)
+	if c.Emergency {
+		s.startEmergencyClock(c.ReceiveTime)
+	}
+	for i := range c.Deadlines {
+		c.Deadlines[i].NextFire = e.nextFire(tx, &c.Deadlines[i])
+	}
+}
+
+// startEmergencyClock starts D3 from receive, unless it runs already or
+// emergency measures were applied.
+func (s *stepCtx) startEmergencyClock(receive time.Time) {
+	if s.c.OpenDeadline(model.DeadlineEmergencyMeasures, "") == nil && s.c.EmergencyMeasured.IsZero() {
+		s.startDeadline(model.DeadlineEmergencyMeasures, "", access.UnitName(s.c.ResponsibleUnit), receive, hours(emergencyHours), false)
+	}
+}
+
+// EmergencyReported makes an open case an emergency when a report joining
+// it says the child is in danger (intake.CaseStarter). If no D3 runs and
+// no measures were applied, D3 starts from that report's receive time: it
+// is when the danger became known (an earlier report did not say so). A
+// case already an emergency keeps its clock. c is the case as stored; the
+// caller stores it.
+func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model.Case, reason model.EmergencyReason, receive, now time.Time) error {
+	if c.Emergency {
+		return nil
+	}
+	s := &stepCtx{e: e, tx: tx, p: p, now: now, c: c, oldFires: map[int]time.Time{}}
+	for _, d := range c.Deadlines {
+		s.oldFires[d.ID] = d.NextFire
+	}
+	c.Emergency, c.EmergencyReason = true, reason
+	s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
+	s.startEmergencyClock(receive)
+	if err := s.syncTimers(); err != nil {
+		return err
+	}
+	if _, err := tx.AppendCaseEvents(c.ID, s.events...); err != nil {
+		return err
+	}
+	_, err := tx.AppendNotifications(s.notes...)
+	return err
 }
 
 // ActivateNewCase sets the timers, timeline and notification of a case

@@ -217,8 +217,14 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 	}
 	switch c.Status {
 	case model.StatusAwaitingAcknowledgement:
-		if c.PlanState != "" || c.PlanCycle != 0 || c.Emergency {
-			fail("awaiting acknowledgement with plan %q cycle %d emergency %v", c.PlanState, c.PlanCycle, c.Emergency)
+		if c.PlanState != "" || c.PlanCycle != 0 {
+			fail("awaiting acknowledgement with plan %q cycle %d", c.PlanState, c.PlanCycle)
+		}
+		// Only its reports make a case an emergency before it is assessed,
+		// and that starts the 12-hour clock.
+		d3 := slices.ContainsFunc(c.Deadlines, func(d model.Deadline) bool { return d.Kind == model.DeadlineEmergencyMeasures })
+		if c.Emergency != d3 {
+			fail("awaiting acknowledgement: emergency %v, a D3 deadline %v", c.Emergency, d3)
 		}
 	case model.StatusInitialAssessment, model.StatusSpecificAssessment:
 		// "" the first time, APPROVED after a reopening.

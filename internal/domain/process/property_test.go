@@ -483,6 +483,9 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 		in := process.InitialAssessment{Emergency: rapid.Bool().Draw(t, "emergency"), HarmSeverity: level("harm"), AbuserAccess: level("access"), SafetyObstacles: level("obstacles")}
 		if in.Emergency {
 			in.EmergencyReason = model.EmergencyReason(rapid.IntRange(1, 2).Draw(t, "reason"))
+		} else if rapid.Bool().Draw(t, "downgrade_reason") {
+			// needed to downgrade an emergency from intake, refused otherwise
+			in.DowngradeReason = "trẻ đã ở nơi an toàn"
 		}
 		if rapid.IntRange(0, 19).Draw(t, "reason.mismatch") == 19 {
 			// an emergency without its reason, or a reason without one: refused
@@ -500,11 +503,11 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 		p := chair()
 		at := ago("separation_minutes_ago", 48*60)
 		return fmt.Sprintf("%s(start %s)", kind, at.In(vntime.Location()).Format(time.DateTime)), p, func(r process.Request) (model.Case, error) {
-			return e.StartSeparation(ctx, p, r, at, "nhà tạm lánh")
+			return e.StartSeparation(ctx, p, r, process.Separation{Start: at, Place: "nhà tạm lánh", Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "12/QĐ-UBND"})
 		}
 	case "endSeparation":
 		p := chair()
-		outcome := rapid.SampledFrom([]string{process.SeparationReturnedHome, process.SeparationCourtPetition}).Draw(t, "outcome")
+		outcome := rapid.SampledFrom([]string{process.SeparationReturnedHome, process.SeparationAlternativeCare}).Draw(t, "outcome")
 		return kind + "(" + outcome + ")", p, func(r process.Request) (model.Case, error) { return e.EndSeparation(ctx, p, r, outcome, "") }
 	case "specificAssessment":
 		p := worker()

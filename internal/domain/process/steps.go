@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -34,6 +35,9 @@ func (e *Engine) Acknowledge(ctx context.Context, p access.Principal, req Reques
 type InitialAssessment struct {
 	Emergency       bool
 	EmergencyReason model.EmergencyReason
+	// DowngradeReason says why a case that intake opened as an emergency
+	// is not one: required then, and only then.
+	DowngradeReason string
 	HarmSeverity    model.Level
 	AbuserAccess    model.Level
 	SafetyObstacles model.Level
@@ -45,7 +49,9 @@ type InitialAssessment struct {
 
 // RecordInitialAssessment records the initial assessment (step 2). An
 // emergency starts the 12-hour clock for emergency measures from when the
-// information was received.
+// information was received, unless it runs from intake already. A case
+// that is an emergency from intake is downgraded only with a recorded
+// reason: its 12-hour clock is then cancelled.
 func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal, req Request, in InitialAssessment) (model.Case, error) {
 	if err := checkLevels("", in.HarmSeverity, in.AbuserAccess, in.SafetyObstacles); err != nil {
 		return model.Case{}, err
@@ -56,7 +62,10 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 	if err := checkCircumstances(in.Circumstances); err != nil {
 		return model.Case{}, err
 	}
-	notes := text(in.Notes)
+	notes, downgrade := text(in.Notes), text(in.DowngradeReason)
+	if len([]rune(downgrade)) > 2000 {
+		return model.Case{}, model.InvalidField("emergency_downgrade_reason", "string.max_len", "emergency_downgrade_reason is longer than 2000 characters")
+	}
 	return e.do(ctx, p, req, step{name: "recordInitialAssessment", apply: func(s *stepCtx) error {
 		if err := s.requireStatus(model.StatusInitialAssessment, "acknowledge it first"); err != nil {
 			return err
@@ -64,13 +73,29 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
+		downgraded := s.c.Emergency && !in.Emergency
+		switch {
+		case downgraded && downgrade == "":
+			return model.InvalidField("emergency_downgrade_reason", "emergency.downgrade_reason",
+				"case %s is an emergency from its reports: record why it is not one in emergency_downgrade_reason", s.c.Number)
+		case !downgraded && downgrade != "":
+			return model.InvalidField("emergency_downgrade_reason", "emergency.downgrade_reason",
+				"only an assessment that downgrades an emergency from the reports has emergency_downgrade_reason")
+		}
 		s.c.Emergency, s.c.EmergencyReason = in.Emergency, in.EmergencyReason
 		s.setCircumstances(in.Circumstances)
 		s.c.Status = model.StatusSpecificAssessment
-		if in.Emergency && s.c.EmergencyMeasured.IsZero() {
-			s.startDeadline(model.DeadlineEmergencyMeasures, "", access.UnitName(s.c.ResponsibleUnit), s.c.ReceiveTime, hours(emergencyHours), false)
+		if in.Emergency {
+			s.startEmergencyClock(s.c.ReceiveTime)
 		}
 		s.event("INITIAL_ASSESSMENT_RECORDED", fmt.Sprintf("emergency: %v", in.Emergency), 0)
+		if downgraded {
+			s.event("EMERGENCY_DOWNGRADED", "the reason is in the case notes (EMERGENCY_DOWNGRADED)", 0)
+			s.cancel(model.DeadlineEmergencyMeasures, "", "emergency downgraded at the initial assessment, with a recorded reason")
+			if err := s.note("EMERGENCY_DOWNGRADED", downgrade); err != nil {
+				return err
+			}
+		}
 		return s.edit(func(d *model.Dossier) {
 			d.InitialAssessment = &model.InitialAssessment{
 				Emergency: in.Emergency, EmergencyReason: in.EmergencyReason, HarmSeverity: in.HarmSeverity,
@@ -103,6 +128,17 @@ func (s *stepCtx) setCircumstances(groups []model.SpecialCircumstance) {
 	}
 }
 
+// emergencyReasonName names an emergency reason for the timeline.
+func emergencyReasonName(r model.EmergencyReason) string {
+	switch r {
+	case model.EmergencySeriousHarm:
+		return "SERIOUS_HARM"
+	case model.EmergencyCaregiverIsAbuser:
+		return "CAREGIVER_IS_ABUSER"
+	}
+	return "UNSPECIFIED"
+}
+
 func checkLevels(prefix string, levels ...model.Level) error {
 	names := []string{"harm_severity", "abuser_access", "safety_obstacles"}
 	for i, l := range levels {
@@ -121,7 +157,10 @@ type EmergencyMeasures struct {
 }
 
 // RecordEmergencyMeasures records the emergency measures the chair decided
-// (Art. 26(3)): what was done, when and by whom. It meets the 12-hour clock.
+// (Art. 26(3)): what was done, when and by whom. It meets the 12-hour clock
+// by when the measures were applied, which can be neither before the case's
+// information was received nor in the future; when they were recorded is
+// kept beside it.
 func (e *Engine) RecordEmergencyMeasures(ctx context.Context, p access.Principal, req Request, in EmergencyMeasures) (model.Case, error) {
 	measures, err := required("measures", in.Measures, 4000)
 	if err != nil {
@@ -144,33 +183,52 @@ func (e *Engine) RecordEmergencyMeasures(ctx context.Context, p access.Principal
 		if !s.c.Emergency {
 			return model.Precondition("NOT_AN_EMERGENCY", "case %s is not assessed as an emergency", s.c.Number)
 		}
-		if in.AppliedTime.After(s.now.Add(5 * time.Minute)) {
-			return model.InvalidField("applied_time", "time.not_future", "applied_time lies in the future")
+		applied, late, err := s.appliedAt("applied_time", in.AppliedTime, "emergency measures")
+		if err != nil {
+			return err
 		}
-		s.c.EmergencyMeasured = in.AppliedTime.UTC()
-		if d := s.c.OpenDeadline(model.DeadlineEmergencyMeasures, ""); d != nil {
-			saved := s.now
-			s.now = in.AppliedTime.UTC() // met or missed by when the measures were applied
-			s.meet(model.DeadlineEmergencyMeasures, "")
-			s.now = saved
-		}
-		s.event("EMERGENCY_MEASURES_RECORDED", "", 0)
+		s.emergencyApplied(applied)
+		s.event("EMERGENCY_MEASURES_RECORDED", "applied "+hanoi(applied), 0)
 		return s.edit(func(d *model.Dossier) {
 			d.EmergencyMeasures = append(d.EmergencyMeasures, model.EmergencyMeasures{
-				Measures: measures, AppliedBy: by, AppliedTime: in.AppliedTime.UTC(), RecordedBy: s.p.UserID,
+				Measures: measures, AppliedBy: by, AppliedTime: applied, RecordedBy: s.p.UserID, RecordTime: s.now, LateRecording: late,
 			})
 		})
 	}})
 }
 
+// Separation is a temporary separation as the chair decided it (Art. 32,
+// Mẫu 07).
+type Separation struct {
+	Start          time.Time
+	Place          string
+	Carer          string // who cares for the child
+	Ground         string // the Art. 32(1) ground the decision cites
+	DecisionNumber string
+}
+
 // StartSeparation records a temporary separation (Art. 32, Mẫu 07): at most
-// 15 days, re-assessed by day 15.
-func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Request, start time.Time, place string) (model.Case, error) {
-	place, err := required("place", place, 500)
+// 15 days, re-assessed by day 15. Counted from the receipt too (Art.
+// 32(2)), it meets the 12-hour clock of an emergency as emergency measures
+// do, by when it started.
+func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Request, in Separation) (model.Case, error) {
+	place, err := required("place", in.Place, 500)
 	if err != nil {
 		return model.Case{}, err
 	}
-	if start.IsZero() {
+	carer, err := required("carer", in.Carer, 500)
+	if err != nil {
+		return model.Case{}, err
+	}
+	ground, err := required("ground", in.Ground, 2000)
+	if err != nil {
+		return model.Case{}, err
+	}
+	decision, err := required("decision_number", in.DecisionNumber, 100)
+	if err != nil {
+		return model.Case{}, err
+	}
+	if in.Start.IsZero() {
 		return model.Case{}, model.InvalidField("start_time", "required", "start_time is required")
 	}
 	return e.do(ctx, p, req, step{name: "startSeparation", apply: func(s *stepCtx) error {
@@ -180,38 +238,87 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		if !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero() {
+		if s.separated() {
 			return model.Precondition("ALREADY_SEPARATED", "the child of case %s is already separated; end that separation first", s.c.Number)
 		}
-		s.c.SeparationStart, s.c.SeparationEnd = start.UTC(), time.Time{}
+		start, late, err := s.appliedAt("start_time", in.Start, "the separation")
+		if err != nil {
+			return err
+		}
+		if s.c.Emergency {
+			s.emergencyApplied(start)
+		}
+		s.c.SeparationStart, s.c.SeparationEnd = start, time.Time{}
 		s.startDeadline(model.DeadlineSeparationReview, "", access.UnitName(s.c.ResponsibleUnit), start, calendarDays(separationDays), false)
-		s.event("SEPARATION_STARTED", "", 0)
-		return s.edit(func(d *model.Dossier) { d.Separation = &model.Separation{Place: place} })
+		s.event("SEPARATION_STARTED", "started "+hanoi(start), 0)
+		return s.edit(func(d *model.Dossier) {
+			d.Separation = &model.Separation{Place: place, Carer: carer, Ground: ground, DecisionNumber: decision, RecordTime: s.now, LateRecording: late}
+		})
 	}})
+}
+
+// appliedAt checks when something was applied (emergency measures, a
+// separation): not before the case's information was received, since the
+// 12-hour clock runs from then, and not in the future. A gap to now beyond
+// the policy's late_recording limit is flagged on the timeline for the
+// accountability reports; late says so.
+func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied time.Time, late bool, err error) {
+	applied = at.UTC()
+	if applied.Before(s.c.ReceiveTime) {
+		return time.Time{}, false, model.InvalidField(field, "time.not_before_receive",
+			"%s %s lies before case %s was first received (%s)", field, hanoi(applied), s.c.Number, hanoi(s.c.ReceiveTime))
+	}
+	if applied.After(s.now.Add(intake.ClockSkew)) {
+		return time.Time{}, false, model.InvalidField(field, "time.not_future", "%s lies in the future", field)
+	}
+	if s.now.After(s.e.due(applied, fromPolicy(s.e.policy.LateRecording))) {
+		late = true
+		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0)
+	}
+	return applied, late, nil
+}
+
+// emergencyApplied meets the 12-hour clock, if it runs, by when emergency
+// measures or a separation were applied, and keeps the first such time.
+func (s *stepCtx) emergencyApplied(at time.Time) {
+	if s.c.EmergencyMeasured.IsZero() || at.Before(s.c.EmergencyMeasured) {
+		s.c.EmergencyMeasured = at
+	}
+	if d := s.c.OpenDeadline(model.DeadlineEmergencyMeasures, ""); d != nil {
+		saved := s.now
+		s.now = at // met or missed by when the measures were applied
+		s.meet(model.DeadlineEmergencyMeasures, "")
+		s.now = saved
+	}
 }
 
 // Separation outcomes.
 const (
-	SeparationReturnedHome  = "RETURNED_HOME"
-	SeparationCourtPetition = "COURT_PETITION"
+	SeparationReturnedHome    = "RETURNED_HOME"
+	SeparationAlternativeCare = "ALTERNATIVE_CARE"
+	SeparationCourtPetition   = "COURT_PETITION"
 )
 
-// EndSeparation records the day-15 re-assessment: the child returns home
-// or the commune petitions the court.
+// EndSeparation records the day-15 re-assessment when the separation
+// ends: the child returns home, or is placed in alternative care (which
+// starts its follow-ups). A court petition does not end it: PetitionCourt.
 func (e *Engine) EndSeparation(ctx context.Context, p access.Principal, req Request, outcome, notes string) (model.Case, error) {
-	if outcome != SeparationReturnedHome && outcome != SeparationCourtPetition {
-		return model.Case{}, model.InvalidField("outcome", "separation.outcome", "outcome must be RETURNED_HOME or COURT_PETITION")
+	if outcome == SeparationCourtPetition {
+		return model.Case{}, model.InvalidField("outcome", "separation.outcome",
+			"a court petition keeps the separation in force until the court decides: record it with :petitionCourt")
+	}
+	if outcome != SeparationReturnedHome && outcome != SeparationAlternativeCare {
+		return model.Case{}, model.InvalidField("outcome", "separation.outcome", "outcome must be RETURNED_HOME or ALTERNATIVE_CARE")
 	}
 	notes = text(notes)
 	return e.do(ctx, p, req, step{name: "endSeparation", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
+		if err := s.requireSeparationStep(); err != nil {
 			return err
 		}
-		if s.c.SeparationStart.IsZero() || !s.c.SeparationEnd.IsZero() {
-			return model.Precondition("NOT_SEPARATED", "the child of case %s is not separated", s.c.Number)
+		if err := s.requireNoPetition("record its decision with :recordCourtDecision"); err != nil {
+			return err
 		}
-		s.c.SeparationEnd = s.now
-		s.meet(model.DeadlineSeparationReview, "")
+		s.endSeparation(outcome)
 		s.event("SEPARATION_ENDED", outcome, 0)
 		return s.edit(func(d *model.Dossier) {
 			if d.Separation == nil {
@@ -631,8 +738,8 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		if !s.c.ClosureProposed {
 			return model.Precondition("NO_CLOSURE_PROPOSAL", "the worker proposes closure in a review first")
 		}
-		if !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero() {
-			return model.Precondition("CHILD_SEPARATED", "the child of case %s is still separated; end the separation first", s.c.Number)
+		if err := s.requireNotSeparated(); err != nil {
+			return err
 		}
 		if s.c.PendingTransfer() != nil {
 			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision; it must be accepted or declined first", s.c.Number)

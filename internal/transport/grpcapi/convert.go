@@ -228,10 +228,28 @@ func dossierToProto(d model.Dossier) *pb.CaseDossier {
 	for _, m := range d.EmergencyMeasures {
 		out.EmergencyMeasures = append(out.EmergencyMeasures, &pb.EmergencyMeasuresRecord{
 			Measures: m.Measures, AppliedBy: m.AppliedBy, AppliedTime: timestamp(m.AppliedTime), RecordedBy: model.UserName(m.RecordedBy),
+			RecordTime: timestamp(m.RecordTime), LateRecording: m.LateRecording,
 		})
 	}
 	if sep := d.Separation; sep != nil {
-		out.Separation = &pb.SeparationRecord{Place: sep.Place, Outcome: sep.Outcome, Notes: sep.Notes}
+		out.Separation = &pb.SeparationRecord{
+			Place: sep.Place, Outcome: sep.Outcome, Notes: sep.Notes, Carer: sep.Carer, Ground: sep.Ground,
+			DecisionNumber: sep.DecisionNumber, RecordTime: timestamp(sep.RecordTime), LateRecording: sep.LateRecording,
+		}
+		for _, x := range sep.Extensions {
+			out.Separation.Extensions = append(out.Separation.Extensions, &pb.SeparationExtension{
+				Days: int32(x.Days), Reason: x.Reason, DecisionNumber: x.DecisionNumber, By: model.UserName(x.By), Time: timestamp(x.Time),
+			})
+		}
+		if c := sep.Court; c != nil {
+			out.Separation.CourtPetition = &pb.CourtPetition{
+				Court: c.Court, Notes: c.Notes, PetitionTime: timestamp(c.PetitionTime), PetitionedBy: model.UserName(c.PetitionedBy),
+				DecisionNumber: c.DecisionNumber, DecisionDate: c.DecisionDate, Outcome: c.Outcome,
+			}
+		}
+	}
+	for _, f := range d.CareFollowUps {
+		out.CareFollowUps = append(out.CareFollowUps, &pb.CareFollowUpRecord{Ref: f.Ref, Notes: f.Notes, By: model.UserName(f.By), Time: timestamp(f.Time)})
 	}
 	if a := d.SpecificAssessment; a != nil {
 		out.SpecificAssessment = &pb.SpecificAssessment{

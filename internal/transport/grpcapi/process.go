@@ -62,7 +62,8 @@ func (s *processServer) RecordInitialAssessment(ctx context.Context, req *pb.Rec
 		Emergency: req.GetEmergency(), EmergencyReason: emergencyReasons.toModel(req.GetEmergencyReason()),
 		HarmSeverity: riskLevels.toModel(req.GetHarmSeverity()), AbuserAccess: riskLevels.toModel(req.GetAbuserAccess()),
 		SafetyObstacles: riskLevels.toModel(req.GetSafetyObstacles()), Notes: req.GetNotes(),
-		Circumstances: circumstanceSet(req.GetSpecialCircumstances()),
+		Circumstances:   circumstanceSet(req.GetSpecialCircumstances()),
+		DowngradeReason: req.GetEmergencyDowngradeReason(),
 	})
 	return s.answer(ctx, c, err)
 }
@@ -84,12 +85,34 @@ func (s *processServer) RecordEmergencyMeasures(ctx context.Context, req *pb.Rec
 }
 
 func (s *processServer) StartSeparation(ctx context.Context, req *pb.StartSeparationRequest) (*pb.Case, error) {
-	c, err := s.engine.StartSeparation(ctx, principalFrom(ctx), request(req), req.GetStartTime().AsTime(), req.GetPlace())
+	c, err := s.engine.StartSeparation(ctx, principalFrom(ctx), request(req), process.Separation{
+		Start: req.GetStartTime().AsTime(), Place: req.GetPlace(), Carer: req.GetCarer(), Ground: req.GetGround(), DecisionNumber: req.GetDecisionNumber(),
+	})
 	return s.answer(ctx, c, err)
 }
 
 func (s *processServer) EndSeparation(ctx context.Context, req *pb.EndSeparationRequest) (*pb.Case, error) {
 	c, err := s.engine.EndSeparation(ctx, principalFrom(ctx), request(req), req.GetOutcome(), req.GetNotes())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ExtendSeparation(ctx context.Context, req *pb.ExtendSeparationRequest) (*pb.Case, error) {
+	c, err := s.engine.ExtendSeparation(ctx, principalFrom(ctx), request(req), int(req.GetDays()), req.GetReason(), req.GetDecisionNumber())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) PetitionCourt(ctx context.Context, req *pb.PetitionCourtRequest) (*pb.Case, error) {
+	c, err := s.engine.PetitionCourt(ctx, principalFrom(ctx), request(req), req.GetCourt(), req.GetNotes())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordCourtDecision(ctx context.Context, req *pb.RecordCourtDecisionRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordCourtDecision(ctx, principalFrom(ctx), request(req), req.GetDecisionNumber(), req.GetDecisionDate(), req.GetOutcome())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) RecordCareFollowUp(ctx context.Context, req *pb.RecordCareFollowUpRequest) (*pb.Case, error) {
+	c, err := s.engine.RecordCareFollowUp(ctx, principalFrom(ctx), request(req), req.GetNotes())
 	return s.answer(ctx, c, err)
 }
 
