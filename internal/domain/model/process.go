@@ -47,6 +47,7 @@ const (
 	DeadlineProsecutionDecision DeadlineKind = "D16_PROSECUTION"    // 20 days from the crime report
 	DeadlineTransferAccept      DeadlineKind = "TRANSFER_ACCEPT"    // policy: the receiving unit accepts or declines
 	DeadlinePoliceAcknowledge   DeadlineKind = "POLICE_ACKNOWLEDGE" // policy: the police unit acknowledges a referral
+	DeadlinePlanResubmit        DeadlineKind = "PLAN_RESUBMIT"      // policy: a returned plan is submitted again
 )
 
 // ClockKind is how a deadline counts time.

@@ -204,7 +204,7 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 		r.State, r.ReferenceNumber, r.AcknowledgeTime = model.PoliceAcknowledged, reference, s.now
 		s.meet(model.DeadlinePoliceAcknowledge, r.PoliceUnit)
 		h := policeForwardHours
-		if e.policy.Remote(s.c.IncidentUnit.Code) {
+		if e.policy.Remote(access.UnitName(s.c.IncidentUnit)) {
 			h = remoteForwardHours
 		}
 		s.startDeadline(model.DeadlinePoliceForward, r.PoliceUnit, r.PoliceUnit, s.now, hours(h), false)

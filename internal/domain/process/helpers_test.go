@@ -432,8 +432,12 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 	}
 	draft := c.Status == model.StatusPlanning && c.PlanState == model.PlanDraft
 	submitted := c.Status == model.StatusPlanning && c.PlanState == model.PlanSubmitted
-	if draft && !c.Emergency && !has(model.DeadlinePlanDraft, cycle) {
-		fail("plan draft of %s without an open D6", cycle)
+	// A draft runs against D6, or against PLAN_RESUBMIT once returned.
+	if draft && !c.Emergency && !has(model.DeadlinePlanDraft, cycle) && !has(model.DeadlinePlanResubmit, cycle) {
+		fail("plan draft of %s without an open D6 or PLAN_RESUBMIT", cycle)
+	}
+	if has(model.DeadlinePlanDraft, cycle) && has(model.DeadlinePlanResubmit, cycle) {
+		fail("plan draft of %s with both D6 and PLAN_RESUBMIT open", cycle)
 	}
 	if submitted && !c.Emergency && !has(model.DeadlinePlanApproval, cycle) {
 		fail("plan of %s submitted without an open D7", cycle)
@@ -451,6 +455,10 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		case model.DeadlinePlanDraft:
 			if !draft || k.ref != cycle {
 				fail("open D6 %s at status %d plan %s %s", k.ref, c.Status, c.PlanState, cycle)
+			}
+		case model.DeadlinePlanResubmit:
+			if !draft || k.ref != cycle {
+				fail("open PLAN_RESUBMIT %s at status %d plan %s %s", k.ref, c.Status, c.PlanState, cycle)
 			}
 		case model.DeadlinePlanApproval:
 			if !submitted || k.ref != cycle {

@@ -239,8 +239,17 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
+		meeting := in.MeetingTime.UTC()
+		if meeting.After(s.now.Add(clockSkew)) {
+			return model.InvalidField("meeting_time", "time.not_future", "meeting_time lies in the future")
+		}
+		if ack := s.acknowledgeTime(); meeting.Before(ack) {
+			return model.InvalidField("meeting_time", "time.after_acknowledgement", "meeting_time lies before the case was acknowledged (%s)", hanoi(ack))
+		}
 		s.c.Status, s.c.PlanState, s.c.PlanCycle = model.StatusPlanning, model.PlanDraft, max(1, s.c.PlanCycle)
-		s.startPlanDraft()
+		// D6 counts from the meeting that established the needs (Art.
+		// 27(2)), not from when its record was typed in.
+		s.startPlanDraft(meeting)
 		s.event("SPECIFIC_ASSESSMENT_RECORDED", "", 0)
 		return s.edit(func(d *model.Dossier) {
 			d.SpecificAssessment = &model.SpecificAssessment{
@@ -251,12 +260,23 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 	}})
 }
 
-// startPlanDraft starts the 5-working-day clock of a plan draft, waived in
-// an emergency (Art. 28).
-func (s *stepCtx) startPlanDraft() {
+// startPlanDraft starts the 5-working-day clock of a plan draft from when
+// the needs were established, waived in an emergency (Art. 28).
+func (s *stepCtx) startPlanDraft(from time.Time) {
 	if !s.c.Emergency {
-		s.startDeadline(model.DeadlinePlanDraft, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, workingDays(planDraftDays), true)
+		s.startDeadline(model.DeadlinePlanDraft, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), from, workingDays(planDraftDays), true)
 	}
+}
+
+// acknowledgeTime is when the commune acknowledged the case: the first
+// ACKNOWLEDGE deadline done (met or missed); zero before that.
+func (s *stepCtx) acknowledgeTime() time.Time {
+	for _, d := range s.c.Deadlines {
+		if d.Kind == model.DeadlineAcknowledge && (d.State == model.DeadlineMet || d.State == model.DeadlineMissed) {
+			return d.DoneTime
+		}
+	}
+	return time.Time{}
 }
 
 func planRef(c *model.Case) string { return fmt.Sprintf("plan-%d", c.PlanCycle) }
@@ -320,6 +340,7 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 			s.event("PLAN_CHANGE_PROPOSED", "", 0)
 		}
 		s.meet(model.DeadlinePlanDraft, planRef(s.c))
+		s.meet(model.DeadlinePlanResubmit, planRef(s.c))
 		s.c.PlanState = model.PlanSubmitted
 		s.c.Services = public
 		if !s.c.Emergency {
@@ -376,8 +397,9 @@ func (s *stepCtx) requirePlanSubmitted() error {
 	return nil
 }
 
-// ReturnPlan: the chair returns the plan with a reason; the worker has 5
-// working days to submit it again.
+// ReturnPlan: the chair returns the plan with a reason; the worker has the
+// policy's plan_resubmit limit to submit it again. The law's five working
+// days (D6) ran once, from the meeting: a return does not start them anew.
 func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
@@ -389,7 +411,9 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
 		s.c.PlanState = model.PlanDraft
-		s.startPlanDraft()
+		if !s.c.Emergency {
+			s.startDeadline(model.DeadlinePlanResubmit, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, fromPolicy(e.policy.PlanResubmit), true)
+		}
 		s.event("PLAN_RETURNED", "", 0)
 		return s.note("PLAN_RETURNED", reason)
 	}})
@@ -495,7 +519,8 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 		if in.Outcome == ReviewNewPlanCycle {
 			s.c.Status, s.c.PlanState = model.StatusPlanning, model.PlanDraft
 			s.c.PlanCycle++
-			s.startPlanDraft()
+			// The review itself established the new needs.
+			s.startPlanDraft(s.now)
 		} else {
 			s.c.ClosureProposed = true
 		}
