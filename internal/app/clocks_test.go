@@ -4,7 +4,11 @@ package app_test
 // and what may move them, and on what grounds a case closes.
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
 )
 
 // Phường Trúc Bạch between the reforms of 2025-01-01 and 2025-07-01.
@@ -111,5 +117,87 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	checkDeadline(t, findDeadline(t, c, "PLAN_RESUBMIT", "plan-1"), "MET", hn(2025, 5, 6, 0, 0))
 	if d7 := findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1"); d7.GetState() != "OPEN" {
 		t.Errorf("D7 after the second submission: %s", d7.GetState())
+	}
+}
+
+// D13 runs from when the police received the referral (Circular 43/2021
+// Art. 5, "kể từ khi tiếp nhận"): the referral reaches the police unit's
+// queue when it is made, so that is the start, not the liaison's later
+// acknowledgement. Remote communes are named by versioned unit: code 00004
+// was remote Trúc Bạch until 2025-06-30, and is Ba Đình, not remote, from
+// 2025-07-01.
+func TestClocksPoliceForwardFromReceipt(t *testing.T) {
+	referred := hn(2025, 6, 27, 16, 0) // Friday
+	ts := startServerAt(t, referred, `{"remote_communes": ["`+pTrucBach2025+`"]}`)
+	ts.addPoliceUnit(t, "ca-ba-dinh", pTrucBach2025, pBaDinh)
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	police := ts.as(t, "police.bd")
+	sexual := pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE
+
+	refer := func(user, name string) *pb.Case {
+		t.Helper()
+		c, err := p.ReferCaseToPolice(ts.as(t, user), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, user, name),
+			PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"})
+		if err != nil {
+			t.Fatalf("refer %s: %v", name, err)
+		}
+		return c
+	}
+
+	// Trúc Bạch, remote: 48 hours from the referral on Fri 27 June 16:00,
+	// so until Sun 29 June 16:00, running from the moment it was referred.
+	remote := openCase(t, ts, referred.Add(-time.Hour), "00004", sexual)
+	c := refer("tb.worker", remote)
+	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d13, "OPEN", hn(2025, 6, 29, 16, 0))
+	if !d13.GetStartTime().AsTime().Equal(referred) {
+		t.Errorf("D13 starts %v, want the referral %v", d13.GetStartTime().AsTime().In(hanoi), referred)
+	}
+
+	// The liaison acknowledges only on Mon 30 June: that does not restart
+	// the clock, which is already overdue.
+	ts.clock.Set(hn(2025, 6, 30, 9, 0))
+	waitEvents(t, ts, "tb.worker", remote, "DEADLINE_BREACHED", d13.GetId(), 1)
+	pc, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: remote, Etag: etagOf(t, ts, "police.bd", remote), ReferenceNumber: "CA-BD-2025/88"})
+	if err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	if n := countDeadlines(pc, "D13_POLICE_FORWARD"); n != 1 {
+		t.Errorf("%d D13 deadlines after the acknowledgement, want 1", n)
+	}
+	d13 = findDeadline(t, pc, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
+	if d13.GetState() != "OPEN" || !d13.GetOverdue() || !d13.GetDueTime().AsTime().Equal(hn(2025, 6, 29, 16, 0)) {
+		t.Errorf("D13 after a late acknowledgement: state %s overdue %v due %v", d13.GetState(), d13.GetOverdue(), d13.GetDueTime().AsTime().In(hanoi))
+	}
+	pc, err = p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: remote, Etag: pc.GetEtag(), InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội"})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	if d := findDeadline(t, pc, "D13_POLICE_FORWARD", ""); d.GetState() != "MISSED" || d.GetMinutesLate() != 17*60 {
+		t.Errorf("D13 forwarded Mon 09:00: state %s, %d minutes late, want MISSED 1020", d.GetState(), d.GetMinutesLate())
+	}
+
+	// The same code after the reform is Ba Đình, which the policy did not
+	// name: 24 hours.
+	ts.clock.Set(hn(2025, 7, 2, 10, 0))
+	ordinary := openCase(t, ts, ts.clock.Now().Add(-time.Hour), "00004", sexual)
+	c = refer("bd.worker", ordinary)
+	checkDeadline(t, findDeadline(t, c, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh"), "OPEN", hn(2025, 7, 3, 10, 0))
+}
+
+// A bare commune code in the policy file is refused at start, naming the
+// field, since codes are reused across reforms.
+func TestClocksPolicyRefusesBareRemoteCode(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.PolicyFile = filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(cfg.PolicyFile, []byte(`{"remote_communes": ["00004"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := app.Start(context.Background(), cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	if err == nil || !strings.Contains(err.Error(), "remote_communes[0]") || !strings.Contains(err.Error(), "bare commune code") {
+		t.Fatalf("start with a bare remote code: %v", err)
 	}
 }

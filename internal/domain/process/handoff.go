@@ -143,8 +143,8 @@ func containsKey(ks []units.Key, k units.Key) bool {
 }
 
 // ReferToPolice refers the case to a police unit with the suspected
-// offence; the police unit has the policy's time to acknowledge. The
-// social case keeps going.
+// offence; the police unit has the policy's time to acknowledge, and D13
+// runs from now. The social case keeps going.
 func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Request, policeUnit, offence string) (model.Case, error) {
 	offence, err := required("suspected_offence", offence, 500)
 	if err != nil {
@@ -168,6 +168,16 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 			PoliceUnit: policeUnit, SuspectedOffence: offence, ReferTime: s.now, ReferredBy: s.p.UserID, State: model.PoliceReferred,
 		})
 		s.startDeadline(model.DeadlinePoliceAcknowledge, policeUnit, policeUnit, s.now, fromPolicy(e.policy.PoliceAcknowledge), false)
+		// D13 runs from when the police received the crime report
+		// (Circular 43/2021 Art. 5: "kể từ khi tiếp nhận"). The referral
+		// reaches the unit's queue the moment it is made; the liaison's
+		// acknowledgement may come later and must not restart the clock,
+		// nor may a receipt time the police record themselves move it.
+		h := policeForwardHours
+		if e.policy.Remote(access.UnitName(s.c.IncidentUnit)) {
+			h = remoteForwardHours
+		}
+		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, hours(h), false)
 		s.event("POLICE_REFERRAL", policeUnit, 0, access.UnitName(s.c.ResponsibleUnit), policeUnit)
 		return nil
 	}})
@@ -189,8 +199,8 @@ func (s *stepCtx) referral(state string) (*model.PoliceReferral, error) {
 }
 
 // AcknowledgePoliceReferral: the police unit acknowledges the referral
-// with its own reference number. The crime report must reach the
-// investigators within 24 hours (48 in a remote commune).
+// with its own reference number. D13 (24 hours, 48 in a remote commune, to
+// the investigators) already runs from the referral.
 func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Principal, req Request, reference string) (model.Case, error) {
 	reference, err := required("reference_number", reference, 100)
 	if err != nil {
@@ -203,11 +213,6 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 		}
 		r.State, r.ReferenceNumber, r.AcknowledgeTime = model.PoliceAcknowledged, reference, s.now
 		s.meet(model.DeadlinePoliceAcknowledge, r.PoliceUnit)
-		h := policeForwardHours
-		if e.policy.Remote(access.UnitName(s.c.IncidentUnit)) {
-			h = remoteForwardHours
-		}
-		s.startDeadline(model.DeadlinePoliceForward, r.PoliceUnit, r.PoliceUnit, s.now, hours(h), false)
 		s.event("POLICE_ACKNOWLEDGED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
 	}})

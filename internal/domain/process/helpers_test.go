@@ -509,8 +509,12 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 	}
 
 	// The police track.
-	policeKinds := map[string]model.DeadlineKind{
-		model.PoliceReferred: model.DeadlinePoliceAcknowledge, model.PoliceAcknowledged: model.DeadlinePoliceForward, model.PoliceForwarded: model.DeadlineProsecutionDecision,
+	// Each police clock runs while the referral is in the states listed:
+	// D13 from the referral (when the police received it) to forwarding.
+	policeKinds := map[model.DeadlineKind][]string{
+		model.DeadlinePoliceAcknowledge:   {model.PoliceReferred},
+		model.DeadlinePoliceForward:       {model.PoliceReferred, model.PoliceAcknowledged},
+		model.DeadlineProsecutionDecision: {model.PoliceForwarded},
 	}
 	seen := map[string]bool{}
 	for _, r := range c.PoliceReferrals {
@@ -525,8 +529,8 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 			fail("referral to %s forwarded to the investigators at %s, before it was referred at %s",
 				r.PoliceUnit, r.ForwardTime.In(vntime.Location()), r.ReferTime.In(vntime.Location()))
 		}
-		for state, kind := range policeKinds {
-			if (r.State == state) != has(kind, r.PoliceUnit) {
+		for kind, states := range policeKinds {
+			if slices.Contains(states, r.State) != has(kind, r.PoliceUnit) {
 				fail("referral to %s is %s; open %s: %v", r.PoliceUnit, r.State, kind, has(kind, r.PoliceUnit))
 			}
 		}
