@@ -201,3 +201,87 @@ func TestClocksPolicyRefusesBareRemoteCode(t *testing.T) {
 		t.Fatalf("start with a bare remote code: %v", err)
 	}
 }
+
+// A case closes when the last review rates every risk LOW (Decree 56 Art.
+// 30(1)(b)), or earlier on another lawful ground recorded with a reason.
+// Every closure tells the level above (the district until 2025-06-30, the
+// city from 2025-07-01), marking a suspected crime closed without a police
+// referral. Sexual exploitation and pornographic use are police matters
+// (Child Law Art. 4); online abuse is a category that goes with the form.
+func TestClocksClosureGroundsAndNotice(t *testing.T) {
+	start := hn(2025, 6, 16, 9, 0) // Monday
+	ts := startServerAt(t, start, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	ts.addUser(t, "tb.chair", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach2025)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "district.bd", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	p := ts.process()
+	district, city := watch(t, ts, "district.bd", 1), watch(t, ts, "city", 1)
+
+	// Trúc Bạch, June 2025: sexual exploitation, never referred. The family
+	// moves away before any plan: the chair closes on that ground.
+	moved := openCase(t, ts, start.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_EXPLOITATION)
+	c, err := p.AcknowledgeCase(ts.as(t, "tb.worker"), &pb.AcknowledgeCaseRequest{Name: moved, Etag: etagOf(t, ts, "tb.worker", moved)})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	chair := ts.as(t, "tb.chair")
+	_, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: moved, Etag: c.GetEtag(), Reason: "gia đình chuyển vào TP Hồ Chí Minh"})
+	wantReason(t, err, codes.FailedPrecondition, "NO_CLOSURE_PROPOSAL")
+	_, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: moved, Etag: c.GetEtag(), Reason: "gia đình chuyển vào TP Hồ Chí Minh",
+		Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY})
+	wantReason(t, err, codes.FailedPrecondition, "POLICE_REFERRAL_REQUIRED")
+	c, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: moved, Etag: c.GetEtag(), Reason: "gia đình chuyển vào TP Hồ Chí Minh",
+		Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"})
+	if err != nil {
+		t.Fatalf("closure on moving away: %v", err)
+	}
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_CLOSED {
+		t.Errorf("status %v", c.GetStatus())
+	}
+	n := district.waitFor(t, "CLOSED", moved)
+	if !slices.Contains(n.GetUnits(), pDistrictBD) || !strings.Contains(n.GetDetail(), "MOVED_AWAY") || !strings.Contains(n.GetDetail(), "NO_POLICE_REFERRAL") {
+		t.Errorf("the district's closure notice: %v", n)
+	}
+	if e := caseEvents(t, ts, "tb.worker", moved); countEvents(e, "CLOSED", 0) != 1 {
+		t.Errorf("timeline: %v", kinds(e))
+	}
+
+	// Ba Đình, July 2025: pornographic use online. A review that rates any
+	// risk above LOW cannot propose closure.
+	ts.clock.Set(hn(2025, 7, 7, 9, 0))
+	online := openCase(t, ts, ts.clock.Now().Add(-time.Hour), "00004",
+		pb.AbuseForm_ABUSE_FORM_PORNOGRAPHIC_USE, pb.AbuseForm_ABUSE_FORM_ONLINE)
+	if got := getCase(t, ts, "bd.worker", online).GetSuspectedAbuse(); !slices.Contains(got, pb.AbuseForm_ABUSE_FORM_ONLINE) {
+		t.Errorf("suspected abuse %v lacks ONLINE", got)
+	}
+	walkToReviewStart(t, ts, "bd.worker", "bd.chair", online)
+	_, err = p.RecordReview(ts.as(t, "bd.worker"), &pb.RecordReviewRequest{Name: online, Etag: etagOf(t, ts, "bd.worker", online),
+		HarmSeverity: low(), AbuserAccess: pb.RiskLevel_RISK_LEVEL_MEDIUM, SafetyObstacles: low(), Outcome: "PROPOSE_CLOSURE"})
+	wantField(t, err, "outcome")
+	c, err = p.RecordReview(ts.as(t, "bd.worker"), &pb.RecordReviewRequest{Name: online, Etag: etagOf(t, ts, "bd.worker", online),
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Outcome: "PROPOSE_CLOSURE"})
+	if err != nil {
+		t.Fatalf("review: %v", err)
+	}
+	// A police matter: the referral comes first; then the risk ground (the
+	// default) closes it, and the city hears of it without a mark.
+	_, err = p.ApproveClosure(ts.as(t, "bd.chair"), &pb.ApproveClosureRequest{Name: online, Etag: c.GetEtag(), Reason: "trẻ an toàn"})
+	wantReason(t, err, codes.FailedPrecondition, "POLICE_REFERRAL_REQUIRED")
+	c, err = p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: online, Etag: c.GetEtag(),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 147 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	_, err = p.ApproveClosure(ts.as(t, "bd.chair"), &pb.ApproveClosureRequest{Name: online, Etag: c.GetEtag(), Reason: "trẻ an toàn"})
+	if err != nil {
+		t.Fatalf("closure on low risk: %v", err)
+	}
+	n = city.waitFor(t, "CLOSED", online)
+	if !slices.Contains(n.GetUnits(), pCity) || !strings.Contains(n.GetDetail(), "RISK_LOW") || strings.Contains(n.GetDetail(), "NO_POLICE_REFERRAL") {
+		t.Errorf("the city's closure notice: %v", n)
+	}
+}

@@ -1024,10 +1024,12 @@ type ApproveClosureRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Reason    string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Required when the case concerns sexual abuse, trafficking or violence with injury and was never referred to the police.
+	// Required when the case concerns sexual abuse, sexual exploitation, pornographic use, trafficking or violence with injury and was never referred to the police.
 	NoPoliceReferralReason string `protobuf:"bytes,5,opt,name=no_police_referral_reason,json=noPoliceReferralReason,proto3" json:"no_police_referral_reason,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The lawful ground; unspecified is RISK_LOW, which needs a review that rated every risk LOW and proposed closure. The other grounds close the case at any step, with the reason.
+	Ground        ClosureGround `protobuf:"varint,6,opt,name=ground,proto3,enum=childcase.v1.ClosureGround" json:"ground,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApproveClosureRequest) Reset() {
@@ -1093,6 +1095,13 @@ func (x *ApproveClosureRequest) GetNoPoliceReferralReason() string {
 		return x.NoPoliceReferralReason
 	}
 	return ""
+}
+
+func (x *ApproveClosureRequest) GetGround() ClosureGround {
+	if x != nil {
+		return x.Ground
+	}
+	return ClosureGround_CLOSURE_GROUND_UNSPECIFIED
 }
 
 type ReopenCaseRequest struct {
@@ -2248,14 +2257,15 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\rabuser_access\x18\x05 \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\fabuserAccess\x12Q\n" +
 	"\x10safety_obstacles\x18\x06 \x01(\x0e2\x17.childcase.v1.RiskLevelB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x0fsafetyObstacles\x12\x1e\n" +
 	"\x05notes\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12&\n" +
-	"\aoutcome\x18\b \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\"\x90\x02\n" +
+	"\aoutcome\x18\b \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\"\xcf\x02\n" +
 	"\x15ApproveClosureRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12%\n" +
 	"\x06reason\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12C\n" +
-	"\x19no_police_referral_reason\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x16noPoliceReferralReason\"\xc7\x01\n" +
+	"\x19no_police_referral_reason\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x16noPoliceReferralReason\x12=\n" +
+	"\x06ground\x18\x06 \x01(\x0e2\x1b.childcase.v1.ClosureGroundB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06ground\"\xc7\x01\n" +
 	"\x11ReopenCaseRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2423,9 +2433,10 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(EmergencyReason)(0),                     // 28: childcase.v1.EmergencyReason
 	(RiskLevel)(0),                           // 29: childcase.v1.RiskLevel
 	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
-	(*CaseEvent)(nil),                        // 31: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 32: childcase.v1.Case
-	(*Notification)(nil),                     // 33: childcase.v1.Notification
+	(ClosureGround)(0),                       // 31: childcase.v1.ClosureGround
+	(*CaseEvent)(nil),                        // 32: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 33: childcase.v1.Case
+	(*Notification)(nil),                     // 34: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
 	28, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
@@ -2439,65 +2450,66 @@ var file_childcase_v1_process_service_proto_depIdxs = []int32{
 	29, // 8: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
 	29, // 9: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
 	29, // 10: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	30, // 11: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	31, // 12: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
-	0,  // 13: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
-	1,  // 14: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
-	2,  // 15: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
-	3,  // 16: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
-	4,  // 17: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
-	5,  // 18: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
-	6,  // 19: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
-	7,  // 20: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
-	8,  // 21: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
-	9,  // 22: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
-	10, // 23: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
-	11, // 24: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
-	12, // 25: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
-	13, // 26: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
-	14, // 27: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
-	15, // 28: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
-	16, // 29: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
-	17, // 30: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
-	18, // 31: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	19, // 32: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	20, // 33: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	21, // 34: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	22, // 35: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	23, // 36: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	25, // 37: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	27, // 38: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	32, // 39: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	32, // 40: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	32, // 41: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	32, // 42: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	32, // 43: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	32, // 44: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	32, // 45: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	32, // 46: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	32, // 47: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	32, // 48: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	32, // 49: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	32, // 50: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	32, // 51: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	32, // 52: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	32, // 53: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	32, // 54: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	32, // 55: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	32, // 56: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	32, // 57: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	32, // 58: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	32, // 59: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	32, // 60: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	32, // 61: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	32, // 62: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	26, // 63: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	33, // 64: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	39, // [39:65] is the sub-list for method output_type
-	13, // [13:39] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	31, // 11: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
+	30, // 12: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	32, // 13: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	0,  // 14: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
+	1,  // 15: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
+	2,  // 16: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
+	3,  // 17: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
+	4,  // 18: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
+	5,  // 19: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
+	6,  // 20: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
+	7,  // 21: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
+	8,  // 22: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
+	9,  // 23: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
+	10, // 24: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
+	11, // 25: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
+	12, // 26: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
+	13, // 27: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
+	14, // 28: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
+	15, // 29: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
+	16, // 30: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
+	17, // 31: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
+	18, // 32: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	19, // 33: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	20, // 34: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	21, // 35: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	22, // 36: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	23, // 37: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	25, // 38: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	27, // 39: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	33, // 40: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	33, // 41: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	33, // 42: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	33, // 43: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	33, // 44: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	33, // 45: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	33, // 46: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	33, // 47: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	33, // 48: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	33, // 49: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	33, // 50: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	33, // 51: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	33, // 52: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	33, // 53: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	33, // 54: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	33, // 55: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	33, // 56: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	33, // 57: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	33, // 58: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	33, // 59: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	33, // 60: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	33, // 61: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	33, // 62: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	33, // 63: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	26, // 64: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	34, // 65: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	40, // [40:66] is the sub-list for method output_type
+	14, // [14:40] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_service_proto_init() }

@@ -67,6 +67,13 @@ const (
 	AbuseChildRightsViolation    AbuseForm = 8
 	AbuseCustodyDispute          AbuseForm = 9
 	AbuseFinancialSupportRequest AbuseForm = 10
+	AbuseSexualExploitation      AbuseForm = 11 // prostitution, sex tourism: a police matter
+	AbusePornographicUse         AbuseForm = 12 // a police matter
+	// AbuseOnline is abuse online ("xâm hại trên môi trường mạng"). It is a
+	// category listed beside the form the abuse took, not a form of its
+	// own: online sexual abuse is SEXUAL and ONLINE, so the police rule,
+	// which looks at the forms, still applies.
+	AbuseOnline AbuseForm = 13
 )
 
 // SpecialCircumstance is a group of Child Law Art. 10.

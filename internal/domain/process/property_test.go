@@ -567,7 +567,7 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 			noRef = "gia đình đã tự giải quyết"
 		}
 		return fmt.Sprintf("%s(no_referral_reason=%v)", kind, noRef != ""), p, func(r process.Request) (model.Case, error) {
-			return e.ApproveClosure(ctx, p, r, "trẻ an toàn", noRef)
+			return e.ApproveClosure(ctx, p, r, process.Closure{Reason: "trẻ an toàn", NoPoliceReferralReason: noRef})
 		}
 	case "reopen":
 		p := chair()

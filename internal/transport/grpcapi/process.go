@@ -133,7 +133,9 @@ func (s *processServer) RecordReview(ctx context.Context, req *pb.RecordReviewRe
 }
 
 func (s *processServer) ApproveClosure(ctx context.Context, req *pb.ApproveClosureRequest) (*pb.Case, error) {
-	c, err := s.engine.ApproveClosure(ctx, principalFrom(ctx), request(req), req.GetReason(), req.GetNoPoliceReferralReason())
+	c, err := s.engine.ApproveClosure(ctx, principalFrom(ctx), request(req), process.Closure{
+		Ground: closureGrounds.toModel(req.GetGround()), Reason: req.GetReason(), NoPoliceReferralReason: req.GetNoPoliceReferralReason(),
+	})
 	return s.answer(ctx, c, err)
 }
 
