@@ -285,3 +285,106 @@ func TestClocksClosureGroundsAndNotice(t *testing.T) {
 		t.Errorf("the city's closure notice: %v", n)
 	}
 }
+
+// D16: the police liaison records a lawful extension or suspension of the
+// 20 days (Criminal Procedure Code Art. 147(3)-(4)) with the decision
+// number and reason. An extension moves the due date, at most to two
+// months from the start, and a second (the procuracy's) to four; a
+// suspension stops the clock until it is resumed. Each change is on the
+// commune's timeline and, with its decision, in both views of the case.
+func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
+	referred := hn(2026, 12, 4, 10, 0) // Friday
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	police, worker := ts.as(t, "police.bd"), ts.as(t, "bd.worker")
+
+	name := openCase(t, ts, referred.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	ts.clock.Set(hn(2026, 12, 4, 15, 0))
+	pc, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	// 20 days from Fri 4 Dec: until 24:00 of Thu 24 Dec.
+	d16 := findDeadline(t, pc, "D16_PROSECUTION", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d16, "OPEN", hn(2026, 12, 25, 0, 0))
+
+	extend := func(until string) (*pb.Case, error) {
+		return p.ExtendPoliceDeadline(police, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+			DecisionNumber: "12/QĐ-CSĐT", Reason: "phải xác minh tại nhiều địa điểm", UntilDate: until})
+	}
+	// Mon 21 Dec: extended, but not beyond two months (4 Feb 2027).
+	ts.clock.Set(hn(2026, 12, 21, 9, 0))
+	_, err = p.ExtendPoliceDeadline(worker, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		DecisionNumber: "12/QĐ-CSĐT", Reason: "x", UntilDate: "2027-02-04"})
+	wantCode(t, err, codes.PermissionDenied)
+	_, err = extend("2027-02-05")
+	wantField(t, err, "until_date")
+	pc, err = extend("2027-02-04")
+	if err != nil {
+		t.Fatalf("extension: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "OPEN", hn(2027, 2, 5, 0, 0))
+
+	// Mon 4 Jan: suspended (awaiting a forensic examination). Six weeks
+	// later, past the extended due date, nothing has breached.
+	ts.clock.Set(hn(2027, 1, 4, 9, 0))
+	if _, err = p.SuspendPoliceDeadline(police, &pb.SuspendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		DecisionNumber: "3/QĐ-TĐC", Reason: "chờ kết luận giám định"}); err != nil {
+		t.Fatalf("suspension: %v", err)
+	}
+	// A sentinel case's acknowledgement, due an hour before the clock
+	// stops, shows the scheduler has run that far.
+	ts.clock.Set(hn(2027, 2, 14, 8, 0))
+	sentinel := openCase(t, ts, ts.clock.Now(), "00004")
+	ts.clock.Set(hn(2027, 2, 15, 9, 0))
+	waitEvents(t, ts, "bd.worker", sentinel, "DEADLINE_BREACHED", 0, 1)
+	if n := countEvents(caseEvents(t, ts, "bd.worker", name), "DEADLINE_BREACHED", d16.GetId()); n != 0 {
+		t.Errorf("the suspended D16 breached %d times", n)
+	}
+	// Resumed after exactly 42 days: the due time moves by as much.
+	pc, err = p.ResumePoliceDeadline(police, &pb.ResumePoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		DecisionNumber: "4/QĐ-PHGQ", Reason: "đã có kết luận giám định"})
+	if err != nil {
+		t.Fatalf("resumption: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "OPEN", hn(2027, 3, 19, 0, 0))
+
+	// The procuracy's extension: four months from the start, which the
+	// suspension moved to 15 Jan, so up to 15 May; no third.
+	_, err = extend("2027-05-16")
+	wantField(t, err, "until_date")
+	if pc, err = extend("2027-05-15"); err != nil {
+		t.Fatalf("second extension: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "OPEN", hn(2027, 5, 16, 0, 0))
+	_, err = extend("2027-05-20")
+	wantReason(t, err, codes.FailedPrecondition, "EXTENSIONS_EXHAUSTED")
+
+	// The commune sees each decision, and so does the police view.
+	for _, view := range []*pb.Case{pc, getCase(t, ts, "bd.worker", name)} {
+		r := view.GetPoliceReferrals()[0]
+		var got []string
+		for _, d := range r.GetDecisions() {
+			got = append(got, d.GetKind()+" "+d.GetDecisionNumber())
+		}
+		want := []string{"EXTENSION 12/QĐ-CSĐT", "SUSPENSION 3/QĐ-TĐC", "RESUMPTION 4/QĐ-PHGQ", "EXTENSION 12/QĐ-CSĐT"}
+		if !slices.Equal(got, want) {
+			t.Errorf("decisions %v, want %v", got, want)
+		}
+		if r.GetDecisions()[0].GetReason() == "" || r.GetDecisions()[0].GetUntilDate() != "2027-02-04" {
+			t.Errorf("first decision: %v", r.GetDecisions()[0])
+		}
+	}
+	inOrder(t, caseEvents(t, ts, "bd.worker", name), "POLICE_FORWARDED", "POLICE_DEADLINE_EXTENDED", "POLICE_DEADLINE_SUSPENDED",
+		"POLICE_DEADLINE_RESUMED", "POLICE_DEADLINE_EXTENDED")
+}

@@ -2160,6 +2160,259 @@ func (x *WatchEventsRequest) GetCase() string {
 	return ""
 }
 
+type ExtendPoliceDeadlineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// Why (its text is sealed like the rest of the referral's).
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The last day of the extended time, YYYY-MM-DD in Vietnam time: D16
+	// then ends at 24:00 of it.
+	UntilDate     string `protobuf:"bytes,6,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendPoliceDeadlineRequest) Reset() {
+	*x = ExtendPoliceDeadlineRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendPoliceDeadlineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendPoliceDeadlineRequest) ProtoMessage() {}
+
+func (x *ExtendPoliceDeadlineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendPoliceDeadlineRequest.ProtoReflect.Descriptor instead.
+func (*ExtendPoliceDeadlineRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+type SuspendPoliceDeadlineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// Why (its text is sealed like the rest of the referral's).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendPoliceDeadlineRequest) Reset() {
+	*x = SuspendPoliceDeadlineRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendPoliceDeadlineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendPoliceDeadlineRequest) ProtoMessage() {}
+
+func (x *SuspendPoliceDeadlineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendPoliceDeadlineRequest.ProtoReflect.Descriptor instead.
+func (*SuspendPoliceDeadlineRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ResumePoliceDeadlineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// Why (its text is sealed like the rest of the referral's).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumePoliceDeadlineRequest) Reset() {
+	*x = ResumePoliceDeadlineRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumePoliceDeadlineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumePoliceDeadlineRequest) ProtoMessage() {}
+
+func (x *ResumePoliceDeadlineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumePoliceDeadlineRequest.ProtoReflect.Descriptor instead.
+func (*ResumePoliceDeadlineRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ResumePoliceDeadlineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_childcase_v1_process_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_service_proto_rawDesc = "" +
@@ -2356,7 +2609,30 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
 	"\x12WatchEventsRequest\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x1b\n" +
-	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case2\xd1\x19\n" +
+	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\"\xcf\x02\n" +
+	"\x1bExtendPoliceDeadlineRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12E\n" +
+	"\n" +
+	"until_date\x18\x06 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tuntilDate\"\x89\x02\n" +
+	"\x1cSuspendPoliceDeadlineRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\x88\x02\n" +
+	"\x1bResumePoliceDeadlineRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason2\xf8\x1c\n" +
 	"\x12CaseProcessService\x12v\n" +
 	"\x0fAcknowledgeCase\x12$.childcase.v1.AcknowledgeCaseRequest\x1a\x12.childcase.v1.Case\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=cases/*}:acknowledge\x12\x92\x01\n" +
 	"\x17RecordInitialAssessment\x12,.childcase.v1.RecordInitialAssessmentRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordInitialAssessment\x12\x92\x01\n" +
@@ -2382,7 +2658,10 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice\x12\x98\x01\n" +
 	"\x19AcknowledgePoliceReferral\x12..childcase.v1.AcknowledgePoliceReferralRequest\x1a\x12.childcase.v1.Case\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/{name=cases/*}:acknowledgePoliceReferral\x12\x8f\x01\n" +
 	"\x16RecordPoliceForwarding\x12+.childcase.v1.RecordPoliceForwardingRequest\x1a\x12.childcase.v1.Case\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=cases/*}:recordPoliceForwarding\x12\x86\x01\n" +
-	"\x13RecordPoliceOutcome\x12(.childcase.v1.RecordPoliceOutcomeRequest\x1a\x12.childcase.v1.Case\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=cases/*}:recordPoliceOutcome\x12t\n" +
+	"\x13RecordPoliceOutcome\x12(.childcase.v1.RecordPoliceOutcomeRequest\x1a\x12.childcase.v1.Case\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=cases/*}:recordPoliceOutcome\x12\x89\x01\n" +
+	"\x14ExtendPoliceDeadline\x12).childcase.v1.ExtendPoliceDeadlineRequest\x1a\x12.childcase.v1.Case\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=cases/*}:extendPoliceDeadline\x12\x8c\x01\n" +
+	"\x15SuspendPoliceDeadline\x12*.childcase.v1.SuspendPoliceDeadlineRequest\x1a\x12.childcase.v1.Case\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=cases/*}:suspendPoliceDeadline\x12\x89\x01\n" +
+	"\x14ResumePoliceDeadline\x12).childcase.v1.ResumePoliceDeadlineRequest\x1a\x12.childcase.v1.Case\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=cases/*}:resumePoliceDeadline\x12t\n" +
 	"\rPauseDeadline\x12\".childcase.v1.PauseDeadlineRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:pauseDeadline\x12w\n" +
 	"\x0eResumeDeadline\x12#.childcase.v1.ResumeDeadlineRequest\x1a\x12.childcase.v1.Case\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=cases/*}:resumeDeadline\x12\x80\x01\n" +
 	"\x0eListCaseEvents\x12#.childcase.v1.ListCaseEventsRequest\x1a$.childcase.v1.ListCaseEventsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{parent=cases/*}/events\x12n\n" +
@@ -2400,7 +2679,7 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
@@ -2430,29 +2709,32 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*ListCaseEventsRequest)(nil),            // 25: childcase.v1.ListCaseEventsRequest
 	(*ListCaseEventsResponse)(nil),           // 26: childcase.v1.ListCaseEventsResponse
 	(*WatchEventsRequest)(nil),               // 27: childcase.v1.WatchEventsRequest
-	(EmergencyReason)(0),                     // 28: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 29: childcase.v1.RiskLevel
-	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
-	(ClosureGround)(0),                       // 31: childcase.v1.ClosureGround
-	(*CaseEvent)(nil),                        // 32: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 33: childcase.v1.Case
-	(*Notification)(nil),                     // 34: childcase.v1.Notification
+	(*ExtendPoliceDeadlineRequest)(nil),      // 28: childcase.v1.ExtendPoliceDeadlineRequest
+	(*SuspendPoliceDeadlineRequest)(nil),     // 29: childcase.v1.SuspendPoliceDeadlineRequest
+	(*ResumePoliceDeadlineRequest)(nil),      // 30: childcase.v1.ResumePoliceDeadlineRequest
+	(EmergencyReason)(0),                     // 31: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 32: childcase.v1.RiskLevel
+	(*timestamppb.Timestamp)(nil),            // 33: google.protobuf.Timestamp
+	(ClosureGround)(0),                       // 34: childcase.v1.ClosureGround
+	(*CaseEvent)(nil),                        // 35: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 36: childcase.v1.Case
+	(*Notification)(nil),                     // 37: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	28, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	29, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	29, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	29, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	30, // 4: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	30, // 5: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	30, // 6: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	31, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	32, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	32, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	32, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	33, // 4: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	33, // 5: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	33, // 6: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
 	24, // 7: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	29, // 8: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	29, // 9: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	29, // 10: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	31, // 11: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
-	30, // 12: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	32, // 13: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	32, // 8: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	32, // 9: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	32, // 10: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	34, // 11: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
+	33, // 12: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	35, // 13: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
 	0,  // 14: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
 	1,  // 15: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
 	2,  // 16: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
@@ -2475,38 +2757,44 @@ var file_childcase_v1_process_service_proto_depIdxs = []int32{
 	19, // 33: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
 	20, // 34: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
 	21, // 35: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	22, // 36: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	23, // 37: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	25, // 38: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	27, // 39: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	33, // 40: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	33, // 41: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	33, // 42: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	33, // 43: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	33, // 44: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	33, // 45: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	33, // 46: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	33, // 47: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	33, // 48: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	33, // 49: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	33, // 50: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	33, // 51: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	33, // 52: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	33, // 53: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	33, // 54: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	33, // 55: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	33, // 56: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	33, // 57: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	33, // 58: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	33, // 59: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	33, // 60: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	33, // 61: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	33, // 62: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	33, // 63: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	26, // 64: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	34, // 65: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	40, // [40:66] is the sub-list for method output_type
-	14, // [14:40] is the sub-list for method input_type
+	28, // 36: childcase.v1.CaseProcessService.ExtendPoliceDeadline:input_type -> childcase.v1.ExtendPoliceDeadlineRequest
+	29, // 37: childcase.v1.CaseProcessService.SuspendPoliceDeadline:input_type -> childcase.v1.SuspendPoliceDeadlineRequest
+	30, // 38: childcase.v1.CaseProcessService.ResumePoliceDeadline:input_type -> childcase.v1.ResumePoliceDeadlineRequest
+	22, // 39: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	23, // 40: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	25, // 41: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	27, // 42: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	36, // 43: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	36, // 44: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	36, // 45: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	36, // 46: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	36, // 47: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	36, // 48: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	36, // 49: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	36, // 50: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	36, // 51: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	36, // 52: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	36, // 53: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	36, // 54: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	36, // 55: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	36, // 56: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	36, // 57: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	36, // 58: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	36, // 59: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	36, // 60: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	36, // 61: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	36, // 62: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	36, // 63: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	36, // 64: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	36, // 65: childcase.v1.CaseProcessService.ExtendPoliceDeadline:output_type -> childcase.v1.Case
+	36, // 66: childcase.v1.CaseProcessService.SuspendPoliceDeadline:output_type -> childcase.v1.Case
+	36, // 67: childcase.v1.CaseProcessService.ResumePoliceDeadline:output_type -> childcase.v1.Case
+	36, // 68: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	36, // 69: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	26, // 70: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	37, // 71: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	43, // [43:72] is the sub-list for method output_type
+	14, // [14:43] is the sub-list for method input_type
 	14, // [14:14] is the sub-list for extension type_name
 	14, // [14:14] is the sub-list for extension extendee
 	0,  // [0:14] is the sub-list for field type_name
@@ -2525,7 +2813,7 @@ func file_childcase_v1_process_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

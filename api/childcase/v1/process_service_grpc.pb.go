@@ -41,6 +41,9 @@ const (
 	CaseProcessService_AcknowledgePoliceReferral_FullMethodName = "/childcase.v1.CaseProcessService/AcknowledgePoliceReferral"
 	CaseProcessService_RecordPoliceForwarding_FullMethodName    = "/childcase.v1.CaseProcessService/RecordPoliceForwarding"
 	CaseProcessService_RecordPoliceOutcome_FullMethodName       = "/childcase.v1.CaseProcessService/RecordPoliceOutcome"
+	CaseProcessService_ExtendPoliceDeadline_FullMethodName      = "/childcase.v1.CaseProcessService/ExtendPoliceDeadline"
+	CaseProcessService_SuspendPoliceDeadline_FullMethodName     = "/childcase.v1.CaseProcessService/SuspendPoliceDeadline"
+	CaseProcessService_ResumePoliceDeadline_FullMethodName      = "/childcase.v1.CaseProcessService/ResumePoliceDeadline"
 	CaseProcessService_PauseDeadline_FullMethodName             = "/childcase.v1.CaseProcessService/PauseDeadline"
 	CaseProcessService_ResumeDeadline_FullMethodName            = "/childcase.v1.CaseProcessService/ResumeDeadline"
 	CaseProcessService_ListCaseEvents_FullMethodName            = "/childcase.v1.CaseProcessService/ListCaseEvents"
@@ -101,6 +104,12 @@ type CaseProcessServiceClient interface {
 	RecordPoliceForwarding(ctx context.Context, in *RecordPoliceForwardingRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison records the investigators' decision.
 	RecordPoliceOutcome(ctx context.Context, in *RecordPoliceOutcomeRequest, opts ...grpc.CallOption) (*Case, error)
+	// Extends the caller's police unit's 20 days to a prosecution decision (D16) by a decision under Criminal Procedure Code Art. 147(3): the first extension ends at most two months after the start, the second (the procuracy's) at most four; there is no third.
+	ExtendPoliceDeadline(ctx context.Context, in *ExtendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
+	// Suspends the caller's police unit's D16 by a decision under Criminal Procedure Code Art. 147(4): the clock stops until it is resumed.
+	SuspendPoliceDeadline(ctx context.Context, in *SuspendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
+	// Resumes a suspended D16 by the decision that resumed the matter; its due time moves by the time it was suspended.
+	ResumePoliceDeadline(ctx context.Context, in *ResumePoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(ctx context.Context, in *PauseDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Resumes a paused deadline; its due time moves by the time it was paused.
@@ -343,6 +352,36 @@ func (c *caseProcessServiceClient) RecordPoliceOutcome(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *caseProcessServiceClient) ExtendPoliceDeadline(ctx context.Context, in *ExtendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_ExtendPoliceDeadline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) SuspendPoliceDeadline(ctx context.Context, in *SuspendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_SuspendPoliceDeadline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) ResumePoliceDeadline(ctx context.Context, in *ResumePoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_ResumePoliceDeadline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseProcessServiceClient) PauseDeadline(ctx context.Context, in *PauseDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Case)
@@ -446,6 +485,12 @@ type CaseProcessServiceServer interface {
 	RecordPoliceForwarding(context.Context, *RecordPoliceForwardingRequest) (*Case, error)
 	// The police liaison records the investigators' decision.
 	RecordPoliceOutcome(context.Context, *RecordPoliceOutcomeRequest) (*Case, error)
+	// Extends the caller's police unit's 20 days to a prosecution decision (D16) by a decision under Criminal Procedure Code Art. 147(3): the first extension ends at most two months after the start, the second (the procuracy's) at most four; there is no third.
+	ExtendPoliceDeadline(context.Context, *ExtendPoliceDeadlineRequest) (*Case, error)
+	// Suspends the caller's police unit's D16 by a decision under Criminal Procedure Code Art. 147(4): the clock stops until it is resumed.
+	SuspendPoliceDeadline(context.Context, *SuspendPoliceDeadlineRequest) (*Case, error)
+	// Resumes a suspended D16 by the decision that resumed the matter; its due time moves by the time it was suspended.
+	ResumePoliceDeadline(context.Context, *ResumePoliceDeadlineRequest) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(context.Context, *PauseDeadlineRequest) (*Case, error)
 	// Resumes a paused deadline; its due time moves by the time it was paused.
@@ -533,6 +578,15 @@ func (UnimplementedCaseProcessServiceServer) RecordPoliceForwarding(context.Cont
 }
 func (UnimplementedCaseProcessServiceServer) RecordPoliceOutcome(context.Context, *RecordPoliceOutcomeRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordPoliceOutcome not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ExtendPoliceDeadline(context.Context, *ExtendPoliceDeadlineRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtendPoliceDeadline not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) SuspendPoliceDeadline(context.Context, *SuspendPoliceDeadlineRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendPoliceDeadline not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ResumePoliceDeadline(context.Context, *ResumePoliceDeadlineRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumePoliceDeadline not implemented")
 }
 func (UnimplementedCaseProcessServiceServer) PauseDeadline(context.Context, *PauseDeadlineRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method PauseDeadline not implemented")
@@ -963,6 +1017,60 @@ func _CaseProcessService_RecordPoliceOutcome_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseProcessService_ExtendPoliceDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendPoliceDeadlineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ExtendPoliceDeadline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ExtendPoliceDeadline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ExtendPoliceDeadline(ctx, req.(*ExtendPoliceDeadlineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_SuspendPoliceDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuspendPoliceDeadlineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).SuspendPoliceDeadline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_SuspendPoliceDeadline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).SuspendPoliceDeadline(ctx, req.(*SuspendPoliceDeadlineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_ResumePoliceDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumePoliceDeadlineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ResumePoliceDeadline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ResumePoliceDeadline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ResumePoliceDeadline(ctx, req.(*ResumePoliceDeadlineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseProcessService_PauseDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PauseDeadlineRequest)
 	if err := dec(in); err != nil {
@@ -1122,6 +1230,18 @@ var CaseProcessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordPoliceOutcome",
 			Handler:    _CaseProcessService_RecordPoliceOutcome_Handler,
+		},
+		{
+			MethodName: "ExtendPoliceDeadline",
+			Handler:    _CaseProcessService_ExtendPoliceDeadline_Handler,
+		},
+		{
+			MethodName: "SuspendPoliceDeadline",
+			Handler:    _CaseProcessService_SuspendPoliceDeadline_Handler,
+		},
+		{
+			MethodName: "ResumePoliceDeadline",
+			Handler:    _CaseProcessService_ResumePoliceDeadline_Handler,
 		},
 		{
 			MethodName: "PauseDeadline",

@@ -358,7 +358,28 @@ type PoliceReferral struct {
 	Investigators    string    // which investigation agency
 	Outcome          string    // PROSECUTED, NOT_PROSECUTED, SUSPENDED
 	OutcomeTime      time.Time
+	// Decisions extended, suspended or resumed D16, oldest first.
+	Decisions []PoliceDecision
 }
+
+// PoliceDecision is a decision under Criminal Procedure Code Art.
+// 147(3)-(4) that moved or stopped D16. Number and Reason are free text,
+// sealed with the case's.
+type PoliceDecision struct {
+	Kind       string // EXTENSION, SUSPENSION, RESUMPTION
+	Number     string
+	Reason     string
+	UntilDate  string // for an extension: its last day, YYYY-MM-DD
+	Time       time.Time
+	RecordedBy string // user id
+}
+
+// Police decision kinds.
+const (
+	PoliceExtension  = "EXTENSION"
+	PoliceSuspension = "SUSPENSION"
+	PoliceResumption = "RESUMPTION"
+)
 
 // Police referral states.
 const (

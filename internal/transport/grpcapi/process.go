@@ -188,6 +188,27 @@ func (s *processServer) RecordPoliceOutcome(ctx context.Context, req *pb.RecordP
 	return s.policeAnswer(ctx, c, err)
 }
 
+func (s *processServer) ExtendPoliceDeadline(ctx context.Context, req *pb.ExtendPoliceDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.ExtendPoliceDeadline(ctx, principalFrom(ctx), request(req), process.PoliceDecision{
+		Number: req.GetDecisionNumber(), Reason: req.GetReason(), UntilDate: req.GetUntilDate(),
+	})
+	return s.policeAnswer(ctx, c, err)
+}
+
+func (s *processServer) SuspendPoliceDeadline(ctx context.Context, req *pb.SuspendPoliceDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.SuspendPoliceDeadline(ctx, principalFrom(ctx), request(req), process.PoliceDecision{
+		Number: req.GetDecisionNumber(), Reason: req.GetReason(),
+	})
+	return s.policeAnswer(ctx, c, err)
+}
+
+func (s *processServer) ResumePoliceDeadline(ctx context.Context, req *pb.ResumePoliceDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.ResumePoliceDeadline(ctx, principalFrom(ctx), request(req), process.PoliceDecision{
+		Number: req.GetDecisionNumber(), Reason: req.GetReason(),
+	})
+	return s.policeAnswer(ctx, c, err)
+}
+
 // policeAnswer answers a police liaison with the police view.
 func (s *processServer) policeAnswer(ctx context.Context, c model.Case, err error) (*pb.Case, error) {
 	if err == nil {

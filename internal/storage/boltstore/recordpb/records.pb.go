@@ -431,6 +431,7 @@ type PoliceReferral struct {
 	Investigators    string                 `protobuf:"bytes,9,opt,name=investigators,proto3" json:"investigators,omitempty"`
 	Outcome          string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	OutcomeTime      int64                  `protobuf:"varint,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
+	Decisions        []*PoliceDecision      `protobuf:"bytes,12,rep,name=decisions,proto3" json:"decisions,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -542,6 +543,99 @@ func (x *PoliceReferral) GetOutcomeTime() int64 {
 	return 0
 }
 
+func (x *PoliceReferral) GetDecisions() []*PoliceDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+// PoliceDecision is an extension, suspension or resumption of D16. Its
+// decision number and reason are sealed with the case's free text.
+type PoliceDecision struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Kind           string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	DecisionNumber string                 `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	Reason         string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	UntilDate      string                 `protobuf:"bytes,4,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	RecordTime     int64                  `protobuf:"varint,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordedBy     string                 `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PoliceDecision) Reset() {
+	*x = PoliceDecision{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoliceDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoliceDecision) ProtoMessage() {}
+
+func (x *PoliceDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoliceDecision.ProtoReflect.Descriptor instead.
+func (*PoliceDecision) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PoliceDecision) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetRecordTime() int64 {
+	if x != nil {
+		return x.RecordTime
+	}
+	return 0
+}
+
+func (x *PoliceDecision) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
 // PlanService is one service of a plan.
 type PlanService struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -556,7 +650,7 @@ type PlanService struct {
 
 func (x *PlanService) Reset() {
 	*x = PlanService{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +662,7 @@ func (x *PlanService) String() string {
 func (*PlanService) ProtoMessage() {}
 
 func (x *PlanService) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +675,7 @@ func (x *PlanService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanService.ProtoReflect.Descriptor instead.
 func (*PlanService) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{6}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlanService) GetId() int64 {
@@ -631,7 +725,7 @@ type Escalation struct {
 
 func (x *Escalation) Reset() {
 	*x = Escalation{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +737,7 @@ func (x *Escalation) String() string {
 func (*Escalation) ProtoMessage() {}
 
 func (x *Escalation) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +750,7 @@ func (x *Escalation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Escalation.ProtoReflect.Descriptor instead.
 func (*Escalation) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{7}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Escalation) GetTime() int64 {
@@ -711,7 +805,7 @@ type Deadline struct {
 
 func (x *Deadline) Reset() {
 	*x = Deadline{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +817,7 @@ func (x *Deadline) String() string {
 func (*Deadline) ProtoMessage() {}
 
 func (x *Deadline) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +830,7 @@ func (x *Deadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deadline.ProtoReflect.Descriptor instead.
 func (*Deadline) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{8}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Deadline) GetId() int64 {
@@ -912,7 +1006,7 @@ type Transfer struct {
 
 func (x *Transfer) Reset() {
 	*x = Transfer{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +1018,7 @@ func (x *Transfer) String() string {
 func (*Transfer) ProtoMessage() {}
 
 func (x *Transfer) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1031,7 @@ func (x *Transfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
 func (*Transfer) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{9}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Transfer) GetId() int64 {
@@ -1051,7 +1145,7 @@ type Case struct {
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1157,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1170,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{10}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Case) GetId() uint64 {
@@ -1318,7 +1412,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1424,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1437,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{11}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1404,7 +1498,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1510,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1523,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -1495,7 +1589,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1601,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1614,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *IdempotencyRecord) GetKey() string {
@@ -1574,7 +1668,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1680,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1693,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *User) GetId() string {
@@ -1666,7 +1760,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +1772,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +1785,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Token) GetId() string {
@@ -1749,7 +1843,7 @@ type PoliceUnit struct {
 
 func (x *PoliceUnit) Reset() {
 	*x = PoliceUnit{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1855,7 @@ func (x *PoliceUnit) String() string {
 func (*PoliceUnit) ProtoMessage() {}
 
 func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1868,7 @@ func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoliceUnit.ProtoReflect.Descriptor instead.
 func (*PoliceUnit) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PoliceUnit) GetId() string {
@@ -1816,7 +1910,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1922,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1935,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WrappedKey) GetMasterId() string {
@@ -1897,7 +1991,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"taker_unit\x18\r \x01(\tR\ttakerUnit\x126\n" +
 	"\aprivate\x18\x0e \x01(\v2\x1c.childcase.storage.v1.SealedR\aprivate\x128\n" +
-	"\breporter\x18\x0f \x01(\v2\x1c.childcase.storage.v1.SealedR\breporter\"\x90\x03\n" +
+	"\breporter\x18\x0f \x01(\v2\x1c.childcase.storage.v1.SealedR\breporter\"\xd4\x03\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -1913,7 +2007,18 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\rinvestigators\x18\t \x01(\tR\rinvestigators\x12\x18\n" +
 	"\aoutcome\x18\n" +
 	" \x01(\tR\aoutcome\x12!\n" +
-	"\foutcome_time\x18\v \x01(\x03R\voutcomeTime\"\xaa\x01\n" +
+	"\foutcome_time\x18\v \x01(\x03R\voutcomeTime\x12B\n" +
+	"\tdecisions\x18\f \x03(\v2$.childcase.storage.v1.PoliceDecisionR\tdecisions\"\xc6\x01\n" +
+	"\x0ePoliceDecision\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12'\n" +
+	"\x0fdecision_number\x18\x02 \x01(\tR\x0edecisionNumber\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"until_date\x18\x04 \x01(\tR\tuntilDate\x12\x1f\n" +
+	"\vrecord_time\x18\x05 \x01(\x03R\n" +
+	"recordTime\x12\x1f\n" +
+	"\vrecorded_by\x18\x06 \x01(\tR\n" +
+	"recordedBy\"\xaa\x01\n" +
 	"\vPlanService\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
@@ -2073,7 +2178,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2081,18 +2186,19 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*ChildSummary)(nil),      // 3: childcase.storage.v1.ChildSummary
 	(*Report)(nil),            // 4: childcase.storage.v1.Report
 	(*PoliceReferral)(nil),    // 5: childcase.storage.v1.PoliceReferral
-	(*PlanService)(nil),       // 6: childcase.storage.v1.PlanService
-	(*Escalation)(nil),        // 7: childcase.storage.v1.Escalation
-	(*Deadline)(nil),          // 8: childcase.storage.v1.Deadline
-	(*Transfer)(nil),          // 9: childcase.storage.v1.Transfer
-	(*Case)(nil),              // 10: childcase.storage.v1.Case
-	(*CaseEvent)(nil),         // 11: childcase.storage.v1.CaseEvent
-	(*Notification)(nil),      // 12: childcase.storage.v1.Notification
-	(*IdempotencyRecord)(nil), // 13: childcase.storage.v1.IdempotencyRecord
-	(*User)(nil),              // 14: childcase.storage.v1.User
-	(*Token)(nil),             // 15: childcase.storage.v1.Token
-	(*PoliceUnit)(nil),        // 16: childcase.storage.v1.PoliceUnit
-	(*WrappedKey)(nil),        // 17: childcase.storage.v1.WrappedKey
+	(*PoliceDecision)(nil),    // 6: childcase.storage.v1.PoliceDecision
+	(*PlanService)(nil),       // 7: childcase.storage.v1.PlanService
+	(*Escalation)(nil),        // 8: childcase.storage.v1.Escalation
+	(*Deadline)(nil),          // 9: childcase.storage.v1.Deadline
+	(*Transfer)(nil),          // 10: childcase.storage.v1.Transfer
+	(*Case)(nil),              // 11: childcase.storage.v1.Case
+	(*CaseEvent)(nil),         // 12: childcase.storage.v1.CaseEvent
+	(*Notification)(nil),      // 13: childcase.storage.v1.Notification
+	(*IdempotencyRecord)(nil), // 14: childcase.storage.v1.IdempotencyRecord
+	(*User)(nil),              // 15: childcase.storage.v1.User
+	(*Token)(nil),             // 16: childcase.storage.v1.Token
+	(*PoliceUnit)(nil),        // 17: childcase.storage.v1.PoliceUnit
+	(*WrappedKey)(nil),        // 18: childcase.storage.v1.WrappedKey
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2100,23 +2206,24 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	3,  // 2: childcase.storage.v1.Report.children:type_name -> childcase.storage.v1.ChildSummary
 	2,  // 3: childcase.storage.v1.Report.private:type_name -> childcase.storage.v1.Sealed
 	2,  // 4: childcase.storage.v1.Report.reporter:type_name -> childcase.storage.v1.Sealed
-	7,  // 5: childcase.storage.v1.Deadline.escalations:type_name -> childcase.storage.v1.Escalation
-	1,  // 6: childcase.storage.v1.Case.responsible_unit:type_name -> childcase.storage.v1.UnitKey
-	1,  // 7: childcase.storage.v1.Case.incident_unit:type_name -> childcase.storage.v1.UnitKey
-	3,  // 8: childcase.storage.v1.Case.children:type_name -> childcase.storage.v1.ChildSummary
-	1,  // 9: childcase.storage.v1.Case.handlers:type_name -> childcase.storage.v1.UnitKey
-	5,  // 10: childcase.storage.v1.Case.police_referrals:type_name -> childcase.storage.v1.PoliceReferral
-	6,  // 11: childcase.storage.v1.Case.services:type_name -> childcase.storage.v1.PlanService
-	8,  // 12: childcase.storage.v1.Case.deadlines:type_name -> childcase.storage.v1.Deadline
-	9,  // 13: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
-	2,  // 14: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
-	2,  // 15: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
-	1,  // 16: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	6,  // 5: childcase.storage.v1.PoliceReferral.decisions:type_name -> childcase.storage.v1.PoliceDecision
+	8,  // 6: childcase.storage.v1.Deadline.escalations:type_name -> childcase.storage.v1.Escalation
+	1,  // 7: childcase.storage.v1.Case.responsible_unit:type_name -> childcase.storage.v1.UnitKey
+	1,  // 8: childcase.storage.v1.Case.incident_unit:type_name -> childcase.storage.v1.UnitKey
+	3,  // 9: childcase.storage.v1.Case.children:type_name -> childcase.storage.v1.ChildSummary
+	1,  // 10: childcase.storage.v1.Case.handlers:type_name -> childcase.storage.v1.UnitKey
+	5,  // 11: childcase.storage.v1.Case.police_referrals:type_name -> childcase.storage.v1.PoliceReferral
+	7,  // 12: childcase.storage.v1.Case.services:type_name -> childcase.storage.v1.PlanService
+	9,  // 13: childcase.storage.v1.Case.deadlines:type_name -> childcase.storage.v1.Deadline
+	10, // 14: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
+	2,  // 15: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
+	2,  // 16: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
+	1,  // 17: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }
@@ -2130,7 +2237,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
