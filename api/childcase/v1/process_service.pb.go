@@ -463,7 +463,8 @@ type RecordSpecificAssessmentRequest struct {
 	// The parents' views, unless they are the abusers.
 	ParentViews string `protobuf:"bytes,6,opt,name=parent_views,json=parentViews,proto3" json:"parent_views,omitempty"`
 	// The record of the meeting chaired by the commune chair.
-	MeetingRecord string                 `protobuf:"bytes,7,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	MeetingRecord string `protobuf:"bytes,7,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	// When the meeting that established the needs was held: D6 runs from it. Neither in the future nor before the case was acknowledged.
 	MeetingTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -70,13 +70,13 @@ type CaseProcessServiceClient interface {
 	StartSeparation(ctx context.Context, in *StartSeparationRequest, opts ...grpc.CallOption) (*Case, error)
 	// The day-15 re-assessment ends the separation: the child returns home or the commune petitions the court.
 	EndSeparation(ctx context.Context, in *EndSeparationRequest, opts ...grpc.CallOption) (*Case, error)
-	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days later (waived in an emergency).
+	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days after the meeting (Art. 27(2)), not after this call (waived in an emergency).
 	RecordSpecificAssessment(ctx context.Context, in *RecordSpecificAssessmentRequest, opts ...grpc.CallOption) (*Case, error)
 	// Step 4: the worker submits the plan (or, during implementation, a changed plan) for the chair's approval, due 2 working days later (waived in an emergency).
 	SubmitPlan(ctx context.Context, in *SubmitPlanRequest, opts ...grpc.CallOption) (*Case, error)
 	// The commune chair approves the submitted plan: implementation starts and each service's expected end is watched.
 	ApprovePlan(ctx context.Context, in *ApprovePlanRequest, opts ...grpc.CallOption) (*Case, error)
-	// The commune chair returns the plan with a reason; a new draft is due 5 working days later.
+	// The commune chair returns the plan with a reason; the worker submits it again within the policy's plan_resubmit limit (PLAN_RESUBMIT), not a fresh 5 working days.
 	ReturnPlan(ctx context.Context, in *ReturnPlanRequest, opts ...grpc.CallOption) (*Case, error)
 	// Step 5: progress on one service of the plan.
 	RecordServiceProgress(ctx context.Context, in *RecordServiceProgressRequest, opts ...grpc.CallOption) (*Case, error)
@@ -84,7 +84,7 @@ type CaseProcessServiceClient interface {
 	StartReview(ctx context.Context, in *StartReviewRequest, opts ...grpc.CallOption) (*Case, error)
 	// The review (Mẫu 06): a new plan cycle, or a closure proposal for the chair.
 	RecordReview(ctx context.Context, in *RecordReviewRequest, opts ...grpc.CallOption) (*Case, error)
-	// The commune chair closes the case on a closure proposal, with the reason.
+	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
 	ApproveClosure(ctx context.Context, in *ApproveClosureRequest, opts ...grpc.CallOption) (*Case, error)
 	// The commune chair reopens a closed case with a reason; it goes back to the initial assessment.
 	ReopenCase(ctx context.Context, in *ReopenCaseRequest, opts ...grpc.CallOption) (*Case, error)
@@ -96,9 +96,9 @@ type CaseProcessServiceClient interface {
 	AcceptTransfer(ctx context.Context, in *AcceptTransferRequest, opts ...grpc.CallOption) (*Case, error)
 	// The receiving unit declines the pending transfer with a reason.
 	DeclineTransfer(ctx context.Context, in *DeclineTransferRequest, opts ...grpc.CallOption) (*Case, error)
-	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral. The social case goes on beside the police track.
+	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
-	// The police liaison acknowledges the referral to their unit; the crime report must reach the investigators within 24 hours (48 in a remote commune).
+	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
 	AcknowledgePoliceReferral(ctx context.Context, in *AcknowledgePoliceReferralRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide.
 	RecordPoliceForwarding(ctx context.Context, in *RecordPoliceForwardingRequest, opts ...grpc.CallOption) (*Case, error)
@@ -451,13 +451,13 @@ type CaseProcessServiceServer interface {
 	StartSeparation(context.Context, *StartSeparationRequest) (*Case, error)
 	// The day-15 re-assessment ends the separation: the child returns home or the commune petitions the court.
 	EndSeparation(context.Context, *EndSeparationRequest) (*Case, error)
-	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days later (waived in an emergency).
+	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days after the meeting (Art. 27(2)), not after this call (waived in an emergency).
 	RecordSpecificAssessment(context.Context, *RecordSpecificAssessmentRequest) (*Case, error)
 	// Step 4: the worker submits the plan (or, during implementation, a changed plan) for the chair's approval, due 2 working days later (waived in an emergency).
 	SubmitPlan(context.Context, *SubmitPlanRequest) (*Case, error)
 	// The commune chair approves the submitted plan: implementation starts and each service's expected end is watched.
 	ApprovePlan(context.Context, *ApprovePlanRequest) (*Case, error)
-	// The commune chair returns the plan with a reason; a new draft is due 5 working days later.
+	// The commune chair returns the plan with a reason; the worker submits it again within the policy's plan_resubmit limit (PLAN_RESUBMIT), not a fresh 5 working days.
 	ReturnPlan(context.Context, *ReturnPlanRequest) (*Case, error)
 	// Step 5: progress on one service of the plan.
 	RecordServiceProgress(context.Context, *RecordServiceProgressRequest) (*Case, error)
@@ -465,7 +465,7 @@ type CaseProcessServiceServer interface {
 	StartReview(context.Context, *StartReviewRequest) (*Case, error)
 	// The review (Mẫu 06): a new plan cycle, or a closure proposal for the chair.
 	RecordReview(context.Context, *RecordReviewRequest) (*Case, error)
-	// The commune chair closes the case on a closure proposal, with the reason.
+	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
 	ApproveClosure(context.Context, *ApproveClosureRequest) (*Case, error)
 	// The commune chair reopens a closed case with a reason; it goes back to the initial assessment.
 	ReopenCase(context.Context, *ReopenCaseRequest) (*Case, error)
@@ -477,9 +477,9 @@ type CaseProcessServiceServer interface {
 	AcceptTransfer(context.Context, *AcceptTransferRequest) (*Case, error)
 	// The receiving unit declines the pending transfer with a reason.
 	DeclineTransfer(context.Context, *DeclineTransferRequest) (*Case, error)
-	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral. The social case goes on beside the police track.
+	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
-	// The police liaison acknowledges the referral to their unit; the crime report must reach the investigators within 24 hours (48 in a remote commune).
+	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
 	AcknowledgePoliceReferral(context.Context, *AcknowledgePoliceReferralRequest) (*Case, error)
 	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide.
 	RecordPoliceForwarding(context.Context, *RecordPoliceForwardingRequest) (*Case, error)
