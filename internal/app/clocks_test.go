@@ -83,6 +83,9 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	if !d6.GetStartTime().AsTime().Equal(meeting) {
 		t.Errorf("D6 starts %v, want the meeting %v", d6.GetStartTime().AsTime().In(hanoi), meeting)
 	}
+	// Half of D6 had passed when it was recorded: its first warning goes
+	// out at once.
+	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", d6.GetId(), 1)
 
 	// Submitted on Fri 25, returned on Mon 28 April: the worker has the
 	// policy's 2 working days: Tue 29, then the 30/4 - 1/5 holidays, the
@@ -95,6 +98,8 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	}
 	checkDeadline(t, findDeadline(t, c, "D6_PLAN_DRAFT", "plan-1"), "MET", hn(2025, 4, 27, 0, 0))
 	ts.clock.Set(hn(2025, 4, 28, 9, 0))
+	// The chair's D7 (Sat 26, a make-up day, and Mon 28) has warned twice.
+	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1").GetId(), 2)
 	c, err = p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.chair", name), Reason: "thiếu dịch vụ giáo dục"})
 	if err != nil {
 		t.Fatalf("return: %v", err)
@@ -322,8 +327,12 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 		return p.ExtendPoliceDeadline(police, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
 			DecisionNumber: "12/QĐ-CSĐT", Reason: "phải xác minh tại nhiều địa điểm", UntilDate: until})
 	}
-	// Mon 21 Dec: extended, but not beyond two months (4 Feb 2027).
+	// Mon 21 Dec: extended, but not beyond two months (4 Feb 2027). By
+	// then D16 has warned twice, and the commune's missed acknowledgement
+	// went to the city.
 	ts.clock.Set(hn(2026, 12, 21, 9, 0))
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
+	waitEvents(t, ts, "bd.worker", name, "ESCALATED", findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "").GetId(), 1)
 	_, err = p.ExtendPoliceDeadline(worker, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
 		DecisionNumber: "12/QĐ-CSĐT", Reason: "x", UntilDate: "2027-02-04"})
 	wantCode(t, err, codes.PermissionDenied)
