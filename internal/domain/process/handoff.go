@@ -296,7 +296,7 @@ func (e *Engine) ExtendPoliceDeadline(ctx context.Context, p access.Principal, r
 	if err != nil {
 		return model.Case{}, model.InvalidField("until_date", "date", "until_date must be a date YYYY-MM-DD")
 	}
-	return e.policeDecision(ctx, p, req, model.PoliceExtension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
+	return e.policeDecision(ctx, p, req, "extendPoliceDeadline", model.PoliceExtension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
 		if !d.PausedAt.IsZero() {
 			return model.Precondition("DEADLINE_SUSPENDED", "D16 of %s is suspended; resume it first", r.PoliceUnit)
 		}
@@ -326,7 +326,7 @@ func (e *Engine) ExtendPoliceDeadline(ctx context.Context, p access.Principal, r
 // SuspendPoliceDeadline records a suspension of D16 (Art. 147(4)): the
 // clock stops until the matter is resumed.
 func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
-	return e.policeDecision(ctx, p, req, model.PoliceSuspension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
+	return e.policeDecision(ctx, p, req, "suspendPoliceDeadline", model.PoliceSuspension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
 		if !d.PausedAt.IsZero() {
 			return model.Precondition("ALREADY_PAUSED", "D16 of %s is already suspended", r.PoliceUnit)
 		}
@@ -339,7 +339,7 @@ func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, 
 // ResumePoliceDeadline records the decision that resumed a suspended
 // matter; D16's due time moves by the time it was suspended.
 func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
-	return e.policeDecision(ctx, p, req, model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
+	return e.policeDecision(ctx, p, req, "resumePoliceDeadline", model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
 		if d.PausedAt.IsZero() {
 			return model.Precondition("NOT_PAUSED", "D16 of %s is not suspended", r.PoliceUnit)
 		}
@@ -353,7 +353,7 @@ func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, r
 // the open D16 of their unit's referral: change applies it, and the
 // decision is kept on the referral, where both the commune's view and the
 // police view show it.
-func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Request, kind string, in PoliceDecision,
+func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Request, name, kind string, in PoliceDecision,
 	change func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error) (model.Case, error) {
 	number, err := required("decision_number", in.Number, 100)
 	if err != nil {
@@ -363,8 +363,6 @@ func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Req
 	if err != nil {
 		return model.Case{}, err
 	}
-	name := map[string]string{model.PoliceExtension: "extendPoliceDeadline", model.PoliceSuspension: "suspendPoliceDeadline",
-		model.PoliceResumption: "resumePoliceDeadline"}[kind]
 	return e.do(ctx, p, req, step{name: name, police: true, roles: PoliceLiaisons, apply: func(s *stepCtx) error {
 		r, err := s.referral(model.PoliceForwarded)
 		if err != nil {
