@@ -385,6 +385,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	pol, err := policy.Load(cfg.PolicyFile)
+	if err == nil {
+		err = pol.CheckUnits(reg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("config: policy: %w", err)
 	}

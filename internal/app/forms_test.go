@@ -236,7 +236,7 @@ func TestFormsStepsRecordTheForms(t *testing.T) {
 	// Mẫu 03: the meeting needs its chair.
 	specific := &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
 		Needs: "tư vấn tâm lý", ChildViews: "muốn ở với mẹ", MeetingRecord: "biên bản họp ngày 9/3",
-		MeetingTime: timestamppb.New(hn(2026, 3, 9, 8, 30))}
+		MeetingTime: timestamppb.New(hn(2026, 3, 9, 9, 0))}
 	_, err = p.RecordSpecificAssessment(worker, specific)
 	wantField(t, err, "meeting_chair")
 	specific.MeetingChair = &pb.MeetingAttendee{FullName: "   ", Role: "Chủ tịch UBND phường"}

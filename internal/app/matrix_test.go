@@ -270,6 +270,15 @@ var matrixCalls = map[string]mxCall{
 	pb.CaseProcessService_RecordPoliceOutcome_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.RecordPoliceOutcomeRequest{Name: f.cases[target], Etag: f.etag(t, target), Outcome: "PROSECUTED"}
 	},
+	pb.CaseProcessService_ExtendPoliceDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.ExtendPoliceDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "1/QĐ", Reason: "phức tạp", UntilDate: "2027-01-20"}
+	},
+	pb.CaseProcessService_SuspendPoliceDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.SuspendPoliceDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "2/QĐ", Reason: "chờ giám định"}
+	},
+	pb.CaseProcessService_ResumePoliceDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.ResumePoliceDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "3/QĐ", Reason: "đã có kết luận"}
+	},
 	pb.CaseProcessService_PauseDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.PauseDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DeadlineId: 1, Reason: "không liên lạc được"}
 	},

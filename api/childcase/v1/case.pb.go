@@ -534,8 +534,11 @@ type PoliceReferral struct {
 	ForwardTime         *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=forward_time,json=forwardTime,proto3" json:"forward_time,omitempty"`
 	InvestigationAgency string                 `protobuf:"bytes,9,opt,name=investigation_agency,json=investigationAgency,proto3" json:"investigation_agency,omitempty"`
 	// PROSECUTED, NOT_PROSECUTED or SUSPENDED.
-	Outcome       string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	OutcomeTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
+	Outcome     string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	OutcomeTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
+	// The decisions that extended, suspended or resumed the 20 days to a
+	// prosecution decision (D16), oldest first.
+	Decisions     []*PoliceDeadlineDecision `protobuf:"bytes,12,rep,name=decisions,proto3" json:"decisions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +650,104 @@ func (x *PoliceReferral) GetOutcomeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PoliceReferral) GetDecisions() []*PoliceDeadlineDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+// A decision under Criminal Procedure Code Art. 147(3)-(4) that moved or
+// stopped the police's 20 days (D16), as the police liaison recorded it.
+type PoliceDeadlineDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EXTENSION, SUSPENSION or RESUMPTION.
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The number of the decision (e.g. "12/QĐ-CSĐT").
+	DecisionNumber string `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	Reason         string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// For an extension: the last day of the extended time (YYYY-MM-DD,
+	// Vietnam time); the deadline ends at 24:00 of it.
+	UntilDate string `protobuf:"bytes,4,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	// When it was recorded, and by whom ("users/{user}").
+	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordedBy    string                 `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoliceDeadlineDecision) Reset() {
+	*x = PoliceDeadlineDecision{}
+	mi := &file_childcase_v1_case_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoliceDeadlineDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoliceDeadlineDecision) ProtoMessage() {}
+
+func (x *PoliceDeadlineDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_case_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoliceDeadlineDecision.ProtoReflect.Descriptor instead.
+func (*PoliceDeadlineDecision) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_case_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PoliceDeadlineDecision) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PoliceDeadlineDecision) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *PoliceDeadlineDecision) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PoliceDeadlineDecision) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+func (x *PoliceDeadlineDecision) GetRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecordTime
+	}
+	return nil
+}
+
+func (x *PoliceDeadlineDecision) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
 var File_childcase_v1_case_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_case_proto_rawDesc = "" +
@@ -696,7 +797,7 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\aOfficer\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\x8d\x04\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xd1\x04\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -712,7 +813,18 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\x14investigation_agency\x18\t \x01(\tR\x13investigationAgency\x12\x18\n" +
 	"\aoutcome\x18\n" +
 	" \x01(\tR\aoutcome\x12=\n" +
-	"\foutcome_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\voutcomeTime*\x86\x02\n" +
+	"\foutcome_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\voutcomeTime\x12B\n" +
+	"\tdecisions\x18\f \x03(\v2$.childcase.v1.PoliceDeadlineDecisionR\tdecisions\"\xea\x01\n" +
+	"\x16PoliceDeadlineDecision\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12'\n" +
+	"\x0fdecision_number\x18\x02 \x01(\tR\x0edecisionNumber\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"until_date\x18\x04 \x01(\tR\tuntilDate\x12;\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"recordTime\x12\x1f\n" +
+	"\vrecorded_by\x18\x06 \x01(\tR\n" +
+	"recordedBy*\x86\x02\n" +
 	"\n" +
 	"CaseStatus\x12\x1b\n" +
 	"\x17CASE_STATUS_UNSPECIFIED\x10\x00\x12(\n" +
@@ -737,52 +849,55 @@ func file_childcase_v1_case_proto_rawDescGZIP() []byte {
 }
 
 var file_childcase_v1_case_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_childcase_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_childcase_v1_case_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_childcase_v1_case_proto_goTypes = []any{
-	(CaseStatus)(0),               // 0: childcase.v1.CaseStatus
-	(*Case)(nil),                  // 1: childcase.v1.Case
-	(*ChildSummary)(nil),          // 2: childcase.v1.ChildSummary
-	(*Officer)(nil),               // 3: childcase.v1.Officer
-	(*PoliceReferral)(nil),        // 4: childcase.v1.PoliceReferral
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(AbuseForm)(0),                // 6: childcase.v1.AbuseForm
-	(EmergencyReason)(0),          // 7: childcase.v1.EmergencyReason
-	(*PlanService)(nil),           // 8: childcase.v1.PlanService
-	(*Deadline)(nil),              // 9: childcase.v1.Deadline
-	(*Transfer)(nil),              // 10: childcase.v1.Transfer
-	(*CaseDossier)(nil),           // 11: childcase.v1.CaseDossier
-	(SpecialCircumstance)(0),      // 12: childcase.v1.SpecialCircumstance
-	(Sex)(0),                      // 13: childcase.v1.Sex
+	(CaseStatus)(0),                // 0: childcase.v1.CaseStatus
+	(*Case)(nil),                   // 1: childcase.v1.Case
+	(*ChildSummary)(nil),           // 2: childcase.v1.ChildSummary
+	(*Officer)(nil),                // 3: childcase.v1.Officer
+	(*PoliceReferral)(nil),         // 4: childcase.v1.PoliceReferral
+	(*PoliceDeadlineDecision)(nil), // 5: childcase.v1.PoliceDeadlineDecision
+	(*timestamppb.Timestamp)(nil),  // 6: google.protobuf.Timestamp
+	(AbuseForm)(0),                 // 7: childcase.v1.AbuseForm
+	(EmergencyReason)(0),           // 8: childcase.v1.EmergencyReason
+	(*PlanService)(nil),            // 9: childcase.v1.PlanService
+	(*Deadline)(nil),               // 10: childcase.v1.Deadline
+	(*Transfer)(nil),               // 11: childcase.v1.Transfer
+	(*CaseDossier)(nil),            // 12: childcase.v1.CaseDossier
+	(SpecialCircumstance)(0),       // 13: childcase.v1.SpecialCircumstance
+	(Sex)(0),                       // 14: childcase.v1.Sex
 }
 var file_childcase_v1_case_proto_depIdxs = []int32{
 	0,  // 0: childcase.v1.Case.status:type_name -> childcase.v1.CaseStatus
-	5,  // 1: childcase.v1.Case.receive_time:type_name -> google.protobuf.Timestamp
-	5,  // 2: childcase.v1.Case.create_time:type_name -> google.protobuf.Timestamp
-	5,  // 3: childcase.v1.Case.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 1: childcase.v1.Case.receive_time:type_name -> google.protobuf.Timestamp
+	6,  // 2: childcase.v1.Case.create_time:type_name -> google.protobuf.Timestamp
+	6,  // 3: childcase.v1.Case.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 4: childcase.v1.Case.children:type_name -> childcase.v1.ChildSummary
-	6,  // 5: childcase.v1.Case.suspected_abuse:type_name -> childcase.v1.AbuseForm
+	7,  // 5: childcase.v1.Case.suspected_abuse:type_name -> childcase.v1.AbuseForm
 	3,  // 6: childcase.v1.Case.responsible_officer:type_name -> childcase.v1.Officer
 	4,  // 7: childcase.v1.Case.police_referrals:type_name -> childcase.v1.PoliceReferral
-	7,  // 8: childcase.v1.Case.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	5,  // 9: childcase.v1.Case.emergency_measures_time:type_name -> google.protobuf.Timestamp
-	5,  // 10: childcase.v1.Case.separation_start_time:type_name -> google.protobuf.Timestamp
-	5,  // 11: childcase.v1.Case.separation_end_time:type_name -> google.protobuf.Timestamp
-	8,  // 12: childcase.v1.Case.services:type_name -> childcase.v1.PlanService
-	5,  // 13: childcase.v1.Case.close_time:type_name -> google.protobuf.Timestamp
-	9,  // 14: childcase.v1.Case.deadlines:type_name -> childcase.v1.Deadline
-	10, // 15: childcase.v1.Case.transfers:type_name -> childcase.v1.Transfer
-	11, // 16: childcase.v1.Case.dossier:type_name -> childcase.v1.CaseDossier
-	12, // 17: childcase.v1.Case.special_circumstances:type_name -> childcase.v1.SpecialCircumstance
-	13, // 18: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
-	5,  // 19: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
-	5,  // 20: childcase.v1.PoliceReferral.acknowledge_time:type_name -> google.protobuf.Timestamp
-	5,  // 21: childcase.v1.PoliceReferral.forward_time:type_name -> google.protobuf.Timestamp
-	5,  // 22: childcase.v1.PoliceReferral.outcome_time:type_name -> google.protobuf.Timestamp
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	8,  // 8: childcase.v1.Case.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	6,  // 9: childcase.v1.Case.emergency_measures_time:type_name -> google.protobuf.Timestamp
+	6,  // 10: childcase.v1.Case.separation_start_time:type_name -> google.protobuf.Timestamp
+	6,  // 11: childcase.v1.Case.separation_end_time:type_name -> google.protobuf.Timestamp
+	9,  // 12: childcase.v1.Case.services:type_name -> childcase.v1.PlanService
+	6,  // 13: childcase.v1.Case.close_time:type_name -> google.protobuf.Timestamp
+	10, // 14: childcase.v1.Case.deadlines:type_name -> childcase.v1.Deadline
+	11, // 15: childcase.v1.Case.transfers:type_name -> childcase.v1.Transfer
+	12, // 16: childcase.v1.Case.dossier:type_name -> childcase.v1.CaseDossier
+	13, // 17: childcase.v1.Case.special_circumstances:type_name -> childcase.v1.SpecialCircumstance
+	14, // 18: childcase.v1.ChildSummary.sex:type_name -> childcase.v1.Sex
+	6,  // 19: childcase.v1.PoliceReferral.refer_time:type_name -> google.protobuf.Timestamp
+	6,  // 20: childcase.v1.PoliceReferral.acknowledge_time:type_name -> google.protobuf.Timestamp
+	6,  // 21: childcase.v1.PoliceReferral.forward_time:type_name -> google.protobuf.Timestamp
+	6,  // 22: childcase.v1.PoliceReferral.outcome_time:type_name -> google.protobuf.Timestamp
+	5,  // 23: childcase.v1.PoliceReferral.decisions:type_name -> childcase.v1.PoliceDeadlineDecision
+	6,  // 24: childcase.v1.PoliceDeadlineDecision.record_time:type_name -> google.protobuf.Timestamp
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_case_proto_init() }
@@ -798,7 +913,7 @@ func file_childcase_v1_case_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_case_proto_rawDesc), len(file_childcase_v1_case_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

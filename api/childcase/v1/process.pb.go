@@ -129,6 +129,74 @@ func (EmergencyReason) EnumDescriptor() ([]byte, []int) {
 	return file_childcase_v1_process_proto_rawDescGZIP(), []int{1}
 }
 
+// A clock running on a case.
+// The lawful ground on which a case closes.
+type ClosureGround int32
+
+const (
+	// Taken as RISK_LOW.
+	ClosureGround_CLOSURE_GROUND_UNSPECIFIED ClosureGround = 0
+	// The last review rates every risk LOW (Decree 56 Art. 30(1)(b)); needs
+	// that review's closure proposal.
+	ClosureGround_CLOSURE_GROUND_RISK_LOW ClosureGround = 1
+	// The child moved away from the commune's care.
+	ClosureGround_CLOSURE_GROUND_MOVED_AWAY ClosureGround = 2
+	// The child turned 18.
+	ClosureGround_CLOSURE_GROUND_TURNED_18 ClosureGround = 3
+	// The child died.
+	ClosureGround_CLOSURE_GROUND_DECEASED ClosureGround = 4
+	// The case went to an agency outside this service (another province, a
+	// court, a care institution).
+	ClosureGround_CLOSURE_GROUND_TRANSFERRED ClosureGround = 5
+)
+
+// Enum value maps for ClosureGround.
+var (
+	ClosureGround_name = map[int32]string{
+		0: "CLOSURE_GROUND_UNSPECIFIED",
+		1: "CLOSURE_GROUND_RISK_LOW",
+		2: "CLOSURE_GROUND_MOVED_AWAY",
+		3: "CLOSURE_GROUND_TURNED_18",
+		4: "CLOSURE_GROUND_DECEASED",
+		5: "CLOSURE_GROUND_TRANSFERRED",
+	}
+	ClosureGround_value = map[string]int32{
+		"CLOSURE_GROUND_UNSPECIFIED": 0,
+		"CLOSURE_GROUND_RISK_LOW":    1,
+		"CLOSURE_GROUND_MOVED_AWAY":  2,
+		"CLOSURE_GROUND_TURNED_18":   3,
+		"CLOSURE_GROUND_DECEASED":    4,
+		"CLOSURE_GROUND_TRANSFERRED": 5,
+	}
+)
+
+func (x ClosureGround) Enum() *ClosureGround {
+	p := new(ClosureGround)
+	*p = x
+	return p
+}
+
+func (x ClosureGround) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ClosureGround) Descriptor() protoreflect.EnumDescriptor {
+	return file_childcase_v1_process_proto_enumTypes[2].Descriptor()
+}
+
+func (ClosureGround) Type() protoreflect.EnumType {
+	return &file_childcase_v1_process_proto_enumTypes[2]
+}
+
+func (x ClosureGround) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ClosureGround.Descriptor instead.
+func (ClosureGround) EnumDescriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{2}
+}
+
 // Work queues of ListCases.
 type CaseQueue int32
 
@@ -169,11 +237,11 @@ func (x CaseQueue) String() string {
 }
 
 func (CaseQueue) Descriptor() protoreflect.EnumDescriptor {
-	return file_childcase_v1_process_proto_enumTypes[2].Descriptor()
+	return file_childcase_v1_process_proto_enumTypes[3].Descriptor()
 }
 
 func (CaseQueue) Type() protoreflect.EnumType {
-	return &file_childcase_v1_process_proto_enumTypes[2]
+	return &file_childcase_v1_process_proto_enumTypes[3]
 }
 
 func (x CaseQueue) Number() protoreflect.EnumNumber {
@@ -182,10 +250,9 @@ func (x CaseQueue) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CaseQueue.Descriptor instead.
 func (CaseQueue) EnumDescriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{2}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{3}
 }
 
-// A clock running on a case.
 type Deadline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1-based within the case.
@@ -2090,7 +2157,14 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x0fEmergencyReason\x12 \n" +
 	"\x1cEMERGENCY_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dEMERGENCY_REASON_SERIOUS_HARM\x10\x01\x12(\n" +
-	"$EMERGENCY_REASON_CAREGIVER_IS_ABUSER\x10\x02*\x83\x01\n" +
+	"$EMERGENCY_REASON_CAREGIVER_IS_ABUSER\x10\x02*\xc6\x01\n" +
+	"\rClosureGround\x12\x1e\n" +
+	"\x1aCLOSURE_GROUND_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CLOSURE_GROUND_RISK_LOW\x10\x01\x12\x1d\n" +
+	"\x19CLOSURE_GROUND_MOVED_AWAY\x10\x02\x12\x1c\n" +
+	"\x18CLOSURE_GROUND_TURNED_18\x10\x03\x12\x1b\n" +
+	"\x17CLOSURE_GROUND_DECEASED\x10\x04\x12\x1e\n" +
+	"\x1aCLOSURE_GROUND_TRANSFERRED\x10\x05*\x83\x01\n" +
 	"\tCaseQueue\x12\x1a\n" +
 	"\x16CASE_QUEUE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CASE_QUEUE_MY_UNIT_OPEN\x10\x01\x12\x16\n" +
@@ -2109,72 +2183,73 @@ func file_childcase_v1_process_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_proto_rawDescData
 }
 
-var file_childcase_v1_process_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_childcase_v1_process_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_childcase_v1_process_proto_goTypes = []any{
 	(RiskLevel)(0),                  // 0: childcase.v1.RiskLevel
 	(EmergencyReason)(0),            // 1: childcase.v1.EmergencyReason
-	(CaseQueue)(0),                  // 2: childcase.v1.CaseQueue
-	(*Deadline)(nil),                // 3: childcase.v1.Deadline
-	(*Escalation)(nil),              // 4: childcase.v1.Escalation
-	(*Transfer)(nil),                // 5: childcase.v1.Transfer
-	(*PlanService)(nil),             // 6: childcase.v1.PlanService
-	(*CaseDossier)(nil),             // 7: childcase.v1.CaseDossier
-	(*PlanApprovalRecord)(nil),      // 8: childcase.v1.PlanApprovalRecord
-	(*InitialAssessment)(nil),       // 9: childcase.v1.InitialAssessment
-	(*EmergencyMeasuresRecord)(nil), // 10: childcase.v1.EmergencyMeasuresRecord
-	(*SeparationRecord)(nil),        // 11: childcase.v1.SeparationRecord
-	(*SeparationExtension)(nil),     // 12: childcase.v1.SeparationExtension
-	(*CourtPetition)(nil),           // 13: childcase.v1.CourtPetition
-	(*CareFollowUpRecord)(nil),      // 14: childcase.v1.CareFollowUpRecord
-	(*SpecificAssessment)(nil),      // 15: childcase.v1.SpecificAssessment
-	(*MeetingAttendee)(nil),         // 16: childcase.v1.MeetingAttendee
-	(*ReviewRecord)(nil),            // 17: childcase.v1.ReviewRecord
-	(*CaseNote)(nil),                // 18: childcase.v1.CaseNote
-	(*CaseEvent)(nil),               // 19: childcase.v1.CaseEvent
-	(*Notification)(nil),            // 20: childcase.v1.Notification
-	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(ClosureGround)(0),              // 2: childcase.v1.ClosureGround
+	(CaseQueue)(0),                  // 3: childcase.v1.CaseQueue
+	(*Deadline)(nil),                // 4: childcase.v1.Deadline
+	(*Escalation)(nil),              // 5: childcase.v1.Escalation
+	(*Transfer)(nil),                // 6: childcase.v1.Transfer
+	(*PlanService)(nil),             // 7: childcase.v1.PlanService
+	(*CaseDossier)(nil),             // 8: childcase.v1.CaseDossier
+	(*PlanApprovalRecord)(nil),      // 9: childcase.v1.PlanApprovalRecord
+	(*InitialAssessment)(nil),       // 10: childcase.v1.InitialAssessment
+	(*EmergencyMeasuresRecord)(nil), // 11: childcase.v1.EmergencyMeasuresRecord
+	(*SeparationRecord)(nil),        // 12: childcase.v1.SeparationRecord
+	(*SeparationExtension)(nil),     // 13: childcase.v1.SeparationExtension
+	(*CourtPetition)(nil),           // 14: childcase.v1.CourtPetition
+	(*CareFollowUpRecord)(nil),      // 15: childcase.v1.CareFollowUpRecord
+	(*SpecificAssessment)(nil),      // 16: childcase.v1.SpecificAssessment
+	(*MeetingAttendee)(nil),         // 17: childcase.v1.MeetingAttendee
+	(*ReviewRecord)(nil),            // 18: childcase.v1.ReviewRecord
+	(*CaseNote)(nil),                // 19: childcase.v1.CaseNote
+	(*CaseEvent)(nil),               // 20: childcase.v1.CaseEvent
+	(*Notification)(nil),            // 21: childcase.v1.Notification
+	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
 }
 var file_childcase_v1_process_proto_depIdxs = []int32{
-	21, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
-	21, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	21, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
-	4,  // 3: childcase.v1.Deadline.escalations:type_name -> childcase.v1.Escalation
-	21, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
-	21, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	21, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
-	9,  // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
-	10, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
-	11, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
-	15, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
-	17, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
-	18, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
-	8,  // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
-	14, // 14: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
-	21, // 15: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
+	22, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	22, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	22, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
+	5,  // 3: childcase.v1.Deadline.escalations:type_name -> childcase.v1.Escalation
+	22, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
+	22, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	22, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
+	10, // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
+	11, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
+	12, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
+	16, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
+	18, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
+	19, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
+	9,  // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
+	15, // 14: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
+	22, // 15: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
 	1,  // 16: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
 	0,  // 17: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
 	0,  // 18: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
 	0,  // 19: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	21, // 20: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
-	21, // 21: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
-	21, // 22: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
-	21, // 23: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
-	12, // 24: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
-	13, // 25: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
-	21, // 26: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
-	21, // 27: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
-	21, // 28: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
-	21, // 29: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
-	16, // 30: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	16, // 31: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	22, // 20: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
+	22, // 21: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
+	22, // 22: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
+	22, // 23: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
+	13, // 24: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
+	14, // 25: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
+	22, // 26: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
+	22, // 27: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
+	22, // 28: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
+	22, // 29: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
+	17, // 30: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	17, // 31: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
 	0,  // 32: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
 	0,  // 33: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
 	0,  // 34: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	21, // 35: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
-	21, // 36: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
-	21, // 37: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	21, // 38: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	22, // 35: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
+	22, // 36: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
+	22, // 37: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	22, // 38: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
 	39, // [39:39] is the sub-list for method output_type
 	39, // [39:39] is the sub-list for method input_type
 	39, // [39:39] is the sub-list for extension type_name
@@ -2192,7 +2267,7 @@ func file_childcase_v1_process_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_proto_rawDesc), len(file_childcase_v1_process_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,

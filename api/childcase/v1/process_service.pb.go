@@ -894,8 +894,9 @@ type RecordSpecificAssessmentRequest struct {
 	// The parents' views, unless they are the abusers.
 	ParentViews string `protobuf:"bytes,6,opt,name=parent_views,json=parentViews,proto3" json:"parent_views,omitempty"`
 	// The record of the meeting chaired by the commune chair.
-	MeetingRecord string                 `protobuf:"bytes,7,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
-	MeetingTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
+	MeetingRecord string `protobuf:"bytes,7,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	// When the meeting that established the needs was held: D6 runs from it. Neither in the future nor before the case was acknowledged.
+	MeetingTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
 	// Who chaired the meeting (Art. 27: the commune chair, or whoever the
 	// chair authorised), as the meeting record of Mẫu 03 names them.
 	MeetingChair *MeetingAttendee `protobuf:"bytes,9,opt,name=meeting_chair,json=meetingChair,proto3" json:"meeting_chair,omitempty"`
@@ -1523,10 +1524,12 @@ type ApproveClosureRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	Reason    string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Required when the case concerns sexual abuse, trafficking or violence with injury and was never referred to the police.
+	// Required when the case concerns sexual abuse, sexual exploitation, pornographic use, trafficking or violence with injury and was never referred to the police.
 	NoPoliceReferralReason string `protobuf:"bytes,5,opt,name=no_police_referral_reason,json=noPoliceReferralReason,proto3" json:"no_police_referral_reason,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// The lawful ground; unspecified is RISK_LOW, which needs a review that rated every risk LOW and proposed closure. The other grounds close the case at any step, with the reason.
+	Ground        ClosureGround `protobuf:"varint,6,opt,name=ground,proto3,enum=childcase.v1.ClosureGround" json:"ground,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApproveClosureRequest) Reset() {
@@ -1592,6 +1595,13 @@ func (x *ApproveClosureRequest) GetNoPoliceReferralReason() string {
 		return x.NoPoliceReferralReason
 	}
 	return ""
+}
+
+func (x *ApproveClosureRequest) GetGround() ClosureGround {
+	if x != nil {
+		return x.Ground
+	}
+	return ClosureGround_CLOSURE_GROUND_UNSPECIFIED
 }
 
 type ReopenCaseRequest struct {
@@ -2660,6 +2670,259 @@ func (x *WatchEventsRequest) GetCase() string {
 	return ""
 }
 
+type ExtendPoliceDeadlineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// Why (its text is sealed like the rest of the referral's).
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The last day of the extended time, YYYY-MM-DD in Vietnam time: D16
+	// then ends at 24:00 of it.
+	UntilDate     string `protobuf:"bytes,6,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExtendPoliceDeadlineRequest) Reset() {
+	*x = ExtendPoliceDeadlineRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtendPoliceDeadlineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtendPoliceDeadlineRequest) ProtoMessage() {}
+
+func (x *ExtendPoliceDeadlineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtendPoliceDeadlineRequest.ProtoReflect.Descriptor instead.
+func (*ExtendPoliceDeadlineRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ExtendPoliceDeadlineRequest) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+type SuspendPoliceDeadlineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// Why (its text is sealed like the rest of the referral's).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendPoliceDeadlineRequest) Reset() {
+	*x = SuspendPoliceDeadlineRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendPoliceDeadlineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendPoliceDeadlineRequest) ProtoMessage() {}
+
+func (x *SuspendPoliceDeadlineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendPoliceDeadlineRequest.ProtoReflect.Descriptor instead.
+func (*SuspendPoliceDeadlineRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *SuspendPoliceDeadlineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ResumePoliceDeadlineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,4,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// Why (its text is sealed like the rest of the referral's).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumePoliceDeadlineRequest) Reset() {
+	*x = ResumePoliceDeadlineRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumePoliceDeadlineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumePoliceDeadlineRequest) ProtoMessage() {}
+
+func (x *ResumePoliceDeadlineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumePoliceDeadlineRequest.ProtoReflect.Descriptor instead.
+func (*ResumePoliceDeadlineRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResumePoliceDeadlineRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *ResumePoliceDeadlineRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_childcase_v1_process_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_service_proto_rawDesc = "" +
@@ -2804,14 +3067,15 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\aoutcome\x18\b \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x14R\aoutcome\x126\n" +
 	"\x0fself_protection\x18\t \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\x0eselfProtection\x12)\n" +
 	"\brecovery\x18\n" +
-	" \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\brecovery\"\x90\x02\n" +
+	" \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xa0\x1fR\brecovery\"\xcf\x02\n" +
 	"\x15ApproveClosureRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12%\n" +
 	"\x06reason\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12C\n" +
-	"\x19no_police_referral_reason\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x16noPoliceReferralReason\"\xc7\x01\n" +
+	"\x19no_police_referral_reason\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x16noPoliceReferralReason\x12=\n" +
+	"\x06ground\x18\x06 \x01(\x0e2\x1b.childcase.v1.ClosureGroundB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06ground\"\xc7\x01\n" +
 	"\x11ReopenCaseRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -2903,7 +3167,30 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
 	"\x12WatchEventsRequest\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x1b\n" +
-	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case2\xd5\x1d\n" +
+	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\"\xcf\x02\n" +
+	"\x1bExtendPoliceDeadlineRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\x12E\n" +
+	"\n" +
+	"until_date\x18\x06 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tuntilDate\"\x89\x02\n" +
+	"\x1cSuspendPoliceDeadlineRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\x88\x02\n" +
+	"\x1bResumePoliceDeadlineRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x125\n" +
+	"\x0fdecision_number\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x0edecisionNumber\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason2\xfc \n" +
 	"\x12CaseProcessService\x12v\n" +
 	"\x0fAcknowledgeCase\x12$.childcase.v1.AcknowledgeCaseRequest\x1a\x12.childcase.v1.Case\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=cases/*}:acknowledge\x12\x92\x01\n" +
 	"\x17RecordInitialAssessment\x12,.childcase.v1.RecordInitialAssessmentRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordInitialAssessment\x12\x92\x01\n" +
@@ -2933,7 +3220,10 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice\x12\x98\x01\n" +
 	"\x19AcknowledgePoliceReferral\x12..childcase.v1.AcknowledgePoliceReferralRequest\x1a\x12.childcase.v1.Case\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/{name=cases/*}:acknowledgePoliceReferral\x12\x8f\x01\n" +
 	"\x16RecordPoliceForwarding\x12+.childcase.v1.RecordPoliceForwardingRequest\x1a\x12.childcase.v1.Case\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=cases/*}:recordPoliceForwarding\x12\x86\x01\n" +
-	"\x13RecordPoliceOutcome\x12(.childcase.v1.RecordPoliceOutcomeRequest\x1a\x12.childcase.v1.Case\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=cases/*}:recordPoliceOutcome\x12t\n" +
+	"\x13RecordPoliceOutcome\x12(.childcase.v1.RecordPoliceOutcomeRequest\x1a\x12.childcase.v1.Case\"1\x82\xd3\xe4\x93\x02+:\x01*\"&/v1/{name=cases/*}:recordPoliceOutcome\x12\x89\x01\n" +
+	"\x14ExtendPoliceDeadline\x12).childcase.v1.ExtendPoliceDeadlineRequest\x1a\x12.childcase.v1.Case\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=cases/*}:extendPoliceDeadline\x12\x8c\x01\n" +
+	"\x15SuspendPoliceDeadline\x12*.childcase.v1.SuspendPoliceDeadlineRequest\x1a\x12.childcase.v1.Case\"3\x82\xd3\xe4\x93\x02-:\x01*\"(/v1/{name=cases/*}:suspendPoliceDeadline\x12\x89\x01\n" +
+	"\x14ResumePoliceDeadline\x12).childcase.v1.ResumePoliceDeadlineRequest\x1a\x12.childcase.v1.Case\"2\x82\xd3\xe4\x93\x02,:\x01*\"'/v1/{name=cases/*}:resumePoliceDeadline\x12t\n" +
 	"\rPauseDeadline\x12\".childcase.v1.PauseDeadlineRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:pauseDeadline\x12w\n" +
 	"\x0eResumeDeadline\x12#.childcase.v1.ResumeDeadlineRequest\x1a\x12.childcase.v1.Case\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=cases/*}:resumeDeadline\x12\x80\x01\n" +
 	"\x0eListCaseEvents\x12#.childcase.v1.ListCaseEventsRequest\x1a$.childcase.v1.ListCaseEventsResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{parent=cases/*}/events\x12n\n" +
@@ -2951,7 +3241,7 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
@@ -2986,99 +3276,110 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*ListCaseEventsRequest)(nil),            // 30: childcase.v1.ListCaseEventsRequest
 	(*ListCaseEventsResponse)(nil),           // 31: childcase.v1.ListCaseEventsResponse
 	(*WatchEventsRequest)(nil),               // 32: childcase.v1.WatchEventsRequest
-	(EmergencyReason)(0),                     // 33: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 34: childcase.v1.RiskLevel
-	(SpecialCircumstance)(0),                 // 35: childcase.v1.SpecialCircumstance
-	(*timestamppb.Timestamp)(nil),            // 36: google.protobuf.Timestamp
-	(*MeetingAttendee)(nil),                  // 37: childcase.v1.MeetingAttendee
-	(*CaseEvent)(nil),                        // 38: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 39: childcase.v1.Case
-	(*Notification)(nil),                     // 40: childcase.v1.Notification
+	(*ExtendPoliceDeadlineRequest)(nil),      // 33: childcase.v1.ExtendPoliceDeadlineRequest
+	(*SuspendPoliceDeadlineRequest)(nil),     // 34: childcase.v1.SuspendPoliceDeadlineRequest
+	(*ResumePoliceDeadlineRequest)(nil),      // 35: childcase.v1.ResumePoliceDeadlineRequest
+	(EmergencyReason)(0),                     // 36: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 37: childcase.v1.RiskLevel
+	(SpecialCircumstance)(0),                 // 38: childcase.v1.SpecialCircumstance
+	(*timestamppb.Timestamp)(nil),            // 39: google.protobuf.Timestamp
+	(*MeetingAttendee)(nil),                  // 40: childcase.v1.MeetingAttendee
+	(ClosureGround)(0),                       // 41: childcase.v1.ClosureGround
+	(*CaseEvent)(nil),                        // 42: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 43: childcase.v1.Case
+	(*Notification)(nil),                     // 44: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	33, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	34, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	34, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	34, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	36, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	37, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	37, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	37, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
 	2,  // 4: childcase.v1.RecordInitialAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
-	35, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
-	36, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	36, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	36, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
-	37, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	37, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	38, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
+	39, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	39, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	39, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	40, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	40, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
 	2,  // 11: childcase.v1.RecordSpecificAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
 	29, // 12: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	34, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	34, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	34, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	36, // 16: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	38, // 17: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
-	0,  // 18: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
-	1,  // 19: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
-	3,  // 20: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
-	4,  // 21: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
-	5,  // 22: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
-	6,  // 23: childcase.v1.CaseProcessService.ExtendSeparation:input_type -> childcase.v1.ExtendSeparationRequest
-	7,  // 24: childcase.v1.CaseProcessService.PetitionCourt:input_type -> childcase.v1.PetitionCourtRequest
-	8,  // 25: childcase.v1.CaseProcessService.RecordCourtDecision:input_type -> childcase.v1.RecordCourtDecisionRequest
-	9,  // 26: childcase.v1.CaseProcessService.RecordCareFollowUp:input_type -> childcase.v1.RecordCareFollowUpRequest
-	10, // 27: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
-	11, // 28: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
-	12, // 29: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
-	13, // 30: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
-	14, // 31: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
-	15, // 32: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
-	16, // 33: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
-	17, // 34: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
-	18, // 35: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
-	19, // 36: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
-	20, // 37: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
-	21, // 38: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
-	22, // 39: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
-	23, // 40: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	24, // 41: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	25, // 42: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	26, // 43: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	27, // 44: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	28, // 45: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	30, // 46: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	32, // 47: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	39, // 48: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	39, // 49: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	39, // 50: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	39, // 51: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	39, // 52: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	39, // 53: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
-	39, // 54: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
-	39, // 55: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
-	39, // 56: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
-	39, // 57: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	39, // 58: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	39, // 59: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	39, // 60: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	39, // 61: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	39, // 62: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	39, // 63: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	39, // 64: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	39, // 65: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	39, // 66: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	39, // 67: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	39, // 68: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	39, // 69: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	39, // 70: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	39, // 71: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	39, // 72: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	39, // 73: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	39, // 74: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	39, // 75: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	31, // 76: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	40, // 77: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	48, // [48:78] is the sub-list for method output_type
-	18, // [18:48] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	37, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	37, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	37, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	41, // 16: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
+	39, // 17: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	42, // 18: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	0,  // 19: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
+	1,  // 20: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
+	3,  // 21: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
+	4,  // 22: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
+	5,  // 23: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
+	6,  // 24: childcase.v1.CaseProcessService.ExtendSeparation:input_type -> childcase.v1.ExtendSeparationRequest
+	7,  // 25: childcase.v1.CaseProcessService.PetitionCourt:input_type -> childcase.v1.PetitionCourtRequest
+	8,  // 26: childcase.v1.CaseProcessService.RecordCourtDecision:input_type -> childcase.v1.RecordCourtDecisionRequest
+	9,  // 27: childcase.v1.CaseProcessService.RecordCareFollowUp:input_type -> childcase.v1.RecordCareFollowUpRequest
+	10, // 28: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
+	11, // 29: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
+	12, // 30: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
+	13, // 31: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
+	14, // 32: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
+	15, // 33: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
+	16, // 34: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
+	17, // 35: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
+	18, // 36: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
+	19, // 37: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
+	20, // 38: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
+	21, // 39: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
+	22, // 40: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
+	23, // 41: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	24, // 42: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	25, // 43: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	26, // 44: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	33, // 45: childcase.v1.CaseProcessService.ExtendPoliceDeadline:input_type -> childcase.v1.ExtendPoliceDeadlineRequest
+	34, // 46: childcase.v1.CaseProcessService.SuspendPoliceDeadline:input_type -> childcase.v1.SuspendPoliceDeadlineRequest
+	35, // 47: childcase.v1.CaseProcessService.ResumePoliceDeadline:input_type -> childcase.v1.ResumePoliceDeadlineRequest
+	27, // 48: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	28, // 49: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	30, // 50: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	32, // 51: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	43, // 52: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	43, // 53: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	43, // 54: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	43, // 55: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	43, // 56: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	43, // 57: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
+	43, // 58: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
+	43, // 59: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
+	43, // 60: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
+	43, // 61: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	43, // 62: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	43, // 63: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	43, // 64: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	43, // 65: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	43, // 66: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	43, // 67: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	43, // 68: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	43, // 69: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	43, // 70: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	43, // 71: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	43, // 72: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	43, // 73: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	43, // 74: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	43, // 75: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	43, // 76: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	43, // 77: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	43, // 78: childcase.v1.CaseProcessService.ExtendPoliceDeadline:output_type -> childcase.v1.Case
+	43, // 79: childcase.v1.CaseProcessService.SuspendPoliceDeadline:output_type -> childcase.v1.Case
+	43, // 80: childcase.v1.CaseProcessService.ResumePoliceDeadline:output_type -> childcase.v1.Case
+	43, // 81: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	43, // 82: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	31, // 83: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	44, // 84: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	52, // [52:85] is the sub-list for method output_type
+	19, // [19:52] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_service_proto_init() }
@@ -3095,7 +3396,7 @@ func file_childcase_v1_process_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

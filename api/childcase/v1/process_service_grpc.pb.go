@@ -45,6 +45,9 @@ const (
 	CaseProcessService_AcknowledgePoliceReferral_FullMethodName = "/childcase.v1.CaseProcessService/AcknowledgePoliceReferral"
 	CaseProcessService_RecordPoliceForwarding_FullMethodName    = "/childcase.v1.CaseProcessService/RecordPoliceForwarding"
 	CaseProcessService_RecordPoliceOutcome_FullMethodName       = "/childcase.v1.CaseProcessService/RecordPoliceOutcome"
+	CaseProcessService_ExtendPoliceDeadline_FullMethodName      = "/childcase.v1.CaseProcessService/ExtendPoliceDeadline"
+	CaseProcessService_SuspendPoliceDeadline_FullMethodName     = "/childcase.v1.CaseProcessService/SuspendPoliceDeadline"
+	CaseProcessService_ResumePoliceDeadline_FullMethodName      = "/childcase.v1.CaseProcessService/ResumePoliceDeadline"
 	CaseProcessService_PauseDeadline_FullMethodName             = "/childcase.v1.CaseProcessService/PauseDeadline"
 	CaseProcessService_ResumeDeadline_FullMethodName            = "/childcase.v1.CaseProcessService/ResumeDeadline"
 	CaseProcessService_ListCaseEvents_FullMethodName            = "/childcase.v1.CaseProcessService/ListCaseEvents"
@@ -79,13 +82,13 @@ type CaseProcessServiceClient interface {
 	RecordCourtDecision(ctx context.Context, in *RecordCourtDecisionRequest, opts ...grpc.CallOption) (*Case, error)
 	// A follow-up of the child in alternative care (Art. 30): meets the CARE_FOLLOW_UP deadline due (1 month, 3 months, then every 6 months after the placement) and opens the next. Commune worker.
 	RecordCareFollowUp(ctx context.Context, in *RecordCareFollowUpRequest, opts ...grpc.CallOption) (*Case, error)
-	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days later (waived in an emergency).
+	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days after the meeting (Art. 27(2)), not after this call (waived in an emergency).
 	RecordSpecificAssessment(ctx context.Context, in *RecordSpecificAssessmentRequest, opts ...grpc.CallOption) (*Case, error)
 	// Step 4: the worker submits the plan (or, during implementation, a changed plan) for the chair's approval, due 2 working days later (waived in an emergency).
 	SubmitPlan(ctx context.Context, in *SubmitPlanRequest, opts ...grpc.CallOption) (*Case, error)
 	// The commune chair approves the submitted plan: implementation starts and each service's expected end is watched.
 	ApprovePlan(ctx context.Context, in *ApprovePlanRequest, opts ...grpc.CallOption) (*Case, error)
-	// The commune chair returns the plan with a reason; a new draft is due 5 working days later.
+	// The commune chair returns the plan with a reason; the worker submits it again within the policy's plan_resubmit limit (PLAN_RESUBMIT), not a fresh 5 working days.
 	ReturnPlan(ctx context.Context, in *ReturnPlanRequest, opts ...grpc.CallOption) (*Case, error)
 	// Step 5: progress on one service of the plan.
 	RecordServiceProgress(ctx context.Context, in *RecordServiceProgressRequest, opts ...grpc.CallOption) (*Case, error)
@@ -93,7 +96,7 @@ type CaseProcessServiceClient interface {
 	StartReview(ctx context.Context, in *StartReviewRequest, opts ...grpc.CallOption) (*Case, error)
 	// The review (Mẫu 06): a new plan cycle, or a closure proposal for the chair.
 	RecordReview(ctx context.Context, in *RecordReviewRequest, opts ...grpc.CallOption) (*Case, error)
-	// The commune chair closes the case on a closure proposal, with the reason.
+	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
 	ApproveClosure(ctx context.Context, in *ApproveClosureRequest, opts ...grpc.CallOption) (*Case, error)
 	// The commune chair reopens a closed case with a reason; it goes back to the initial assessment.
 	ReopenCase(ctx context.Context, in *ReopenCaseRequest, opts ...grpc.CallOption) (*Case, error)
@@ -105,14 +108,20 @@ type CaseProcessServiceClient interface {
 	AcceptTransfer(ctx context.Context, in *AcceptTransferRequest, opts ...grpc.CallOption) (*Case, error)
 	// The receiving unit declines the pending transfer with a reason.
 	DeclineTransfer(ctx context.Context, in *DeclineTransferRequest, opts ...grpc.CallOption) (*Case, error)
-	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral. The social case goes on beside the police track.
+	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
-	// The police liaison acknowledges the referral to their unit; the crime report must reach the investigators within 24 hours (48 in a remote commune).
+	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
 	AcknowledgePoliceReferral(ctx context.Context, in *AcknowledgePoliceReferralRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide.
 	RecordPoliceForwarding(ctx context.Context, in *RecordPoliceForwardingRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison records the investigators' decision.
 	RecordPoliceOutcome(ctx context.Context, in *RecordPoliceOutcomeRequest, opts ...grpc.CallOption) (*Case, error)
+	// Extends the caller's police unit's 20 days to a prosecution decision (D16) by a decision under Criminal Procedure Code Art. 147(3): the first extension ends at most two months after the start, the second (the procuracy's) at most four; there is no third.
+	ExtendPoliceDeadline(ctx context.Context, in *ExtendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
+	// Suspends the caller's police unit's D16 by a decision under Criminal Procedure Code Art. 147(4): the clock stops until it is resumed.
+	SuspendPoliceDeadline(ctx context.Context, in *SuspendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
+	// Resumes a suspended D16 by the decision that resumed the matter; its due time moves by the time it was suspended.
+	ResumePoliceDeadline(ctx context.Context, in *ResumePoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(ctx context.Context, in *PauseDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Resumes a paused deadline; its due time moves by the time it was paused.
@@ -395,6 +404,36 @@ func (c *caseProcessServiceClient) RecordPoliceOutcome(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *caseProcessServiceClient) ExtendPoliceDeadline(ctx context.Context, in *ExtendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_ExtendPoliceDeadline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) SuspendPoliceDeadline(ctx context.Context, in *SuspendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_SuspendPoliceDeadline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) ResumePoliceDeadline(ctx context.Context, in *ResumePoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_ResumePoliceDeadline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseProcessServiceClient) PauseDeadline(ctx context.Context, in *PauseDeadlineRequest, opts ...grpc.CallOption) (*Case, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Case)
@@ -472,13 +511,13 @@ type CaseProcessServiceServer interface {
 	RecordCourtDecision(context.Context, *RecordCourtDecisionRequest) (*Case, error)
 	// A follow-up of the child in alternative care (Art. 30): meets the CARE_FOLLOW_UP deadline due (1 month, 3 months, then every 6 months after the placement) and opens the next. Commune worker.
 	RecordCareFollowUp(context.Context, *RecordCareFollowUpRequest) (*Case, error)
-	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days later (waived in an emergency).
+	// Step 3 (Mẫu 03): needs, the child's views and the meeting record. The plan is due 5 working days after the meeting (Art. 27(2)), not after this call (waived in an emergency).
 	RecordSpecificAssessment(context.Context, *RecordSpecificAssessmentRequest) (*Case, error)
 	// Step 4: the worker submits the plan (or, during implementation, a changed plan) for the chair's approval, due 2 working days later (waived in an emergency).
 	SubmitPlan(context.Context, *SubmitPlanRequest) (*Case, error)
 	// The commune chair approves the submitted plan: implementation starts and each service's expected end is watched.
 	ApprovePlan(context.Context, *ApprovePlanRequest) (*Case, error)
-	// The commune chair returns the plan with a reason; a new draft is due 5 working days later.
+	// The commune chair returns the plan with a reason; the worker submits it again within the policy's plan_resubmit limit (PLAN_RESUBMIT), not a fresh 5 working days.
 	ReturnPlan(context.Context, *ReturnPlanRequest) (*Case, error)
 	// Step 5: progress on one service of the plan.
 	RecordServiceProgress(context.Context, *RecordServiceProgressRequest) (*Case, error)
@@ -486,7 +525,7 @@ type CaseProcessServiceServer interface {
 	StartReview(context.Context, *StartReviewRequest) (*Case, error)
 	// The review (Mẫu 06): a new plan cycle, or a closure proposal for the chair.
 	RecordReview(context.Context, *RecordReviewRequest) (*Case, error)
-	// The commune chair closes the case on a closure proposal, with the reason.
+	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
 	ApproveClosure(context.Context, *ApproveClosureRequest) (*Case, error)
 	// The commune chair reopens a closed case with a reason; it goes back to the initial assessment.
 	ReopenCase(context.Context, *ReopenCaseRequest) (*Case, error)
@@ -498,14 +537,20 @@ type CaseProcessServiceServer interface {
 	AcceptTransfer(context.Context, *AcceptTransferRequest) (*Case, error)
 	// The receiving unit declines the pending transfer with a reason.
 	DeclineTransfer(context.Context, *DeclineTransferRequest) (*Case, error)
-	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral. The social case goes on beside the police track.
+	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
-	// The police liaison acknowledges the referral to their unit; the crime report must reach the investigators within 24 hours (48 in a remote commune).
+	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
 	AcknowledgePoliceReferral(context.Context, *AcknowledgePoliceReferralRequest) (*Case, error)
 	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide.
 	RecordPoliceForwarding(context.Context, *RecordPoliceForwardingRequest) (*Case, error)
 	// The police liaison records the investigators' decision.
 	RecordPoliceOutcome(context.Context, *RecordPoliceOutcomeRequest) (*Case, error)
+	// Extends the caller's police unit's 20 days to a prosecution decision (D16) by a decision under Criminal Procedure Code Art. 147(3): the first extension ends at most two months after the start, the second (the procuracy's) at most four; there is no third.
+	ExtendPoliceDeadline(context.Context, *ExtendPoliceDeadlineRequest) (*Case, error)
+	// Suspends the caller's police unit's D16 by a decision under Criminal Procedure Code Art. 147(4): the clock stops until it is resumed.
+	SuspendPoliceDeadline(context.Context, *SuspendPoliceDeadlineRequest) (*Case, error)
+	// Resumes a suspended D16 by the decision that resumed the matter; its due time moves by the time it was suspended.
+	ResumePoliceDeadline(context.Context, *ResumePoliceDeadlineRequest) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(context.Context, *PauseDeadlineRequest) (*Case, error)
 	// Resumes a paused deadline; its due time moves by the time it was paused.
@@ -605,6 +650,15 @@ func (UnimplementedCaseProcessServiceServer) RecordPoliceForwarding(context.Cont
 }
 func (UnimplementedCaseProcessServiceServer) RecordPoliceOutcome(context.Context, *RecordPoliceOutcomeRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordPoliceOutcome not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ExtendPoliceDeadline(context.Context, *ExtendPoliceDeadlineRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExtendPoliceDeadline not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) SuspendPoliceDeadline(context.Context, *SuspendPoliceDeadlineRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendPoliceDeadline not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ResumePoliceDeadline(context.Context, *ResumePoliceDeadlineRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumePoliceDeadline not implemented")
 }
 func (UnimplementedCaseProcessServiceServer) PauseDeadline(context.Context, *PauseDeadlineRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method PauseDeadline not implemented")
@@ -1107,6 +1161,60 @@ func _CaseProcessService_RecordPoliceOutcome_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseProcessService_ExtendPoliceDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExtendPoliceDeadlineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ExtendPoliceDeadline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ExtendPoliceDeadline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ExtendPoliceDeadline(ctx, req.(*ExtendPoliceDeadlineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_SuspendPoliceDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuspendPoliceDeadlineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).SuspendPoliceDeadline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_SuspendPoliceDeadline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).SuspendPoliceDeadline(ctx, req.(*SuspendPoliceDeadlineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_ResumePoliceDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumePoliceDeadlineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ResumePoliceDeadline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ResumePoliceDeadline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ResumePoliceDeadline(ctx, req.(*ResumePoliceDeadlineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseProcessService_PauseDeadline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PauseDeadlineRequest)
 	if err := dec(in); err != nil {
@@ -1282,6 +1390,18 @@ var CaseProcessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecordPoliceOutcome",
 			Handler:    _CaseProcessService_RecordPoliceOutcome_Handler,
+		},
+		{
+			MethodName: "ExtendPoliceDeadline",
+			Handler:    _CaseProcessService_ExtendPoliceDeadline_Handler,
+		},
+		{
+			MethodName: "SuspendPoliceDeadline",
+			Handler:    _CaseProcessService_SuspendPoliceDeadline_Handler,
+		},
+		{
+			MethodName: "ResumePoliceDeadline",
+			Handler:    _CaseProcessService_ResumePoliceDeadline_Handler,
 		},
 		{
 			MethodName: "PauseDeadline",

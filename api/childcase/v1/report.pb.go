@@ -293,6 +293,16 @@ const (
 	AbuseForm_ABUSE_FORM_CHILD_RIGHTS_VIOLATION    AbuseForm = 8
 	AbuseForm_ABUSE_FORM_CUSTODY_DISPUTE           AbuseForm = 9
 	AbuseForm_ABUSE_FORM_FINANCIAL_SUPPORT_REQUEST AbuseForm = 10
+	// Using a child for prostitution or sex tourism (Child Law Art. 4: sexual
+	// abuse includes it); a police matter.
+	AbuseForm_ABUSE_FORM_SEXUAL_EXPLOITATION AbuseForm = 11
+	// Using a child for pornography in any form (Child Law Art. 4); a police
+	// matter.
+	AbuseForm_ABUSE_FORM_PORNOGRAPHIC_USE AbuseForm = 12
+	// Abuse online ("xâm hại trên môi trường mạng"): a category that goes
+	// beside the form it took (sexual abuse, pornographic use, violence), so
+	// the form still decides whether it is a police matter.
+	AbuseForm_ABUSE_FORM_ONLINE AbuseForm = 13
 )
 
 // Enum value maps for AbuseForm.
@@ -309,6 +319,9 @@ var (
 		8:  "ABUSE_FORM_CHILD_RIGHTS_VIOLATION",
 		9:  "ABUSE_FORM_CUSTODY_DISPUTE",
 		10: "ABUSE_FORM_FINANCIAL_SUPPORT_REQUEST",
+		11: "ABUSE_FORM_SEXUAL_EXPLOITATION",
+		12: "ABUSE_FORM_PORNOGRAPHIC_USE",
+		13: "ABUSE_FORM_ONLINE",
 	}
 	AbuseForm_value = map[string]int32{
 		"ABUSE_FORM_UNSPECIFIED":               0,
@@ -322,6 +335,9 @@ var (
 		"ABUSE_FORM_CHILD_RIGHTS_VIOLATION":    8,
 		"ABUSE_FORM_CUSTODY_DISPUTE":           9,
 		"ABUSE_FORM_FINANCIAL_SUPPORT_REQUEST": 10,
+		"ABUSE_FORM_SEXUAL_EXPLOITATION":       11,
+		"ABUSE_FORM_PORNOGRAPHIC_USE":          12,
+		"ABUSE_FORM_ONLINE":                    13,
 	}
 )
 
@@ -1166,7 +1182,7 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\n" +
 	"SEX_FEMALE\x10\x01\x12\f\n" +
 	"\bSEX_MALE\x10\x02\x12\x0f\n" +
-	"\vSEX_UNKNOWN\x10\x03*\xda\x02\n" +
+	"\vSEX_UNKNOWN\x10\x03*\xb6\x03\n" +
 	"\tAbuseForm\x12\x1a\n" +
 	"\x16ABUSE_FORM_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ABUSE_FORM_VIOLENCE\x10\x01\x12\x1b\n" +
@@ -1179,7 +1195,10 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"!ABUSE_FORM_CHILD_RIGHTS_VIOLATION\x10\b\x12\x1e\n" +
 	"\x1aABUSE_FORM_CUSTODY_DISPUTE\x10\t\x12(\n" +
 	"$ABUSE_FORM_FINANCIAL_SUPPORT_REQUEST\x10\n" +
-	"*\x8f\x05\n" +
+	"\x12\"\n" +
+	"\x1eABUSE_FORM_SEXUAL_EXPLOITATION\x10\v\x12\x1f\n" +
+	"\x1bABUSE_FORM_PORNOGRAPHIC_USE\x10\f\x12\x15\n" +
+	"\x11ABUSE_FORM_ONLINE\x10\r*\x8f\x05\n" +
 	"\x13SpecialCircumstance\x12$\n" +
 	" SPECIAL_CIRCUMSTANCE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fSPECIAL_CIRCUMSTANCE_A_ORPHANED\x10\x01\x12$\n" +

@@ -53,6 +53,15 @@ func TestStoredEnumNumbers(t *testing.T) {
 		{"AbuseChildRightsViolation", int32(model.AbuseChildRightsViolation), 8},
 		{"AbuseCustodyDispute", int32(model.AbuseCustodyDispute), 9},
 		{"AbuseFinancialSupportRequest", int32(model.AbuseFinancialSupportRequest), 10},
+		{"AbuseSexualExploitation", int32(model.AbuseSexualExploitation), 11},
+		{"AbusePornographicUse", int32(model.AbusePornographicUse), 12},
+		{"AbuseOnline", int32(model.AbuseOnline), 13},
+
+		{"ClosureRiskLow", int32(model.ClosureRiskLow), 1},
+		{"ClosureMovedAway", int32(model.ClosureMovedAway), 2},
+		{"ClosureTurned18", int32(model.ClosureTurned18), 3},
+		{"ClosureDeceased", int32(model.ClosureDeceased), 4},
+		{"ClosureTransferred", int32(model.ClosureTransferred), 5},
 
 		{"CircumstanceOrphaned", int32(model.CircumstanceOrphaned), 1},
 		{"CircumstanceAbandoned", int32(model.CircumstanceAbandoned), 2},

@@ -82,6 +82,13 @@ const (
 	AbuseChildRightsViolation    AbuseForm = 8
 	AbuseCustodyDispute          AbuseForm = 9
 	AbuseFinancialSupportRequest AbuseForm = 10
+	AbuseSexualExploitation      AbuseForm = 11 // prostitution, sex tourism: a police matter
+	AbusePornographicUse         AbuseForm = 12 // a police matter
+	// AbuseOnline is abuse online ("xâm hại trên môi trường mạng"). It is a
+	// category listed beside the form the abuse took, not a form of its
+	// own: online sexual abuse is SEXUAL and ONLINE, so the police rule,
+	// which looks at the forms, still applies.
+	AbuseOnline AbuseForm = 13
 )
 
 // SpecialCircumstance is a group of Child Law Art. 10.
@@ -450,7 +457,28 @@ type PoliceReferral struct {
 	Investigators    string    // which investigation agency
 	Outcome          string    // PROSECUTED, NOT_PROSECUTED, SUSPENDED
 	OutcomeTime      time.Time
+	// Decisions extended, suspended or resumed D16, oldest first.
+	Decisions []PoliceDecision
 }
+
+// PoliceDecision is a decision under Criminal Procedure Code Art.
+// 147(3)-(4) that moved or stopped D16. Number and Reason are free text,
+// sealed with the case's.
+type PoliceDecision struct {
+	Kind       string // EXTENSION, SUSPENSION, RESUMPTION
+	Number     string
+	Reason     string
+	UntilDate  string // for an extension: its last day, YYYY-MM-DD
+	Time       time.Time
+	RecordedBy string // user id
+}
+
+// Police decision kinds.
+const (
+	PoliceExtension  = "EXTENSION"
+	PoliceSuspension = "SUSPENSION"
+	PoliceResumption = "RESUMPTION"
+)
 
 // Police referral states.
 const (

@@ -31,6 +31,35 @@ const (
 	EmergencyCaregiverIsAbuser EmergencyReason = 2 // the parent or caregiver is the abuser
 )
 
+// ClosureGround is the lawful ground on which a case closes.
+type ClosureGround int32
+
+// Closure grounds, numbered as the API's ClosureGround.
+const (
+	ClosureRiskLow     ClosureGround = 1 // the last review rates every risk LOW (Decree 56 Art. 30(1)(b))
+	ClosureMovedAway   ClosureGround = 2
+	ClosureTurned18    ClosureGround = 3
+	ClosureDeceased    ClosureGround = 4
+	ClosureTransferred ClosureGround = 5 // to an agency outside the service
+)
+
+// String names the ground as the API does, for the timeline.
+func (g ClosureGround) String() string {
+	switch g {
+	case ClosureRiskLow:
+		return "RISK_LOW"
+	case ClosureMovedAway:
+		return "MOVED_AWAY"
+	case ClosureTurned18:
+		return "TURNED_18"
+	case ClosureDeceased:
+		return "DECEASED"
+	case ClosureTransferred:
+		return "TRANSFERRED"
+	}
+	return "UNSPECIFIED"
+}
+
 // DeadlineKind names a deadline: the statutory ones by their id in the
 // domain reference (D3, D4, D6, D7, D8, D13, D16) and the policy ones.
 type DeadlineKind string
@@ -48,6 +77,7 @@ const (
 	DeadlineTransferAccept      DeadlineKind = "TRANSFER_ACCEPT"    // policy: the receiving unit accepts or declines
 	DeadlinePoliceAcknowledge   DeadlineKind = "POLICE_ACKNOWLEDGE" // policy: the police unit acknowledges a referral
 	DeadlineCareFollowUp        DeadlineKind = "CARE_FOLLOW_UP"     // alternative care: after 1 month, 3 months, then every 6 months
+	DeadlinePlanResubmit        DeadlineKind = "PLAN_RESUBMIT"      // policy: a returned plan is submitted again
 )
 
 // ClockKind is how a deadline counts time.

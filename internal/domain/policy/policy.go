@@ -2,8 +2,9 @@
 // long a commune has to acknowledge a forwarded case (a shorter time for an
 // emergency), a unit to accept a
 // transfer, a police unit to acknowledge a referral, the next level to act
-// on an escalated step; how late a measure may be recorded before the
-// record is flagged; when warnings go out; which communes are remote;
+// on an escalated step, a worker to submit a returned plan again; how late
+// a measure may be recorded before the record is flagged; when warnings go
+// out; which communes are remote;
 // and where webhooks deliver. It reads and checks the policy file; the
 // shipped defaults are embedded.
 package policy
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 )
 
 //go:embed default.json
@@ -87,13 +89,20 @@ type Policy struct {
 	// LateRecording is the gap between applying an emergency measure or a
 	// separation and recording it beyond which the record is flagged for
 	// the accountability reports.
-	LateRecording     Limit     `json:"late_recording"`
-	TransferAccept    Limit     `json:"transfer_accept"`
-	PoliceAcknowledge Limit     `json:"police_acknowledge"`
-	EscalationStep    Limit     `json:"escalation_step"`
-	Warnings          []float64 `json:"warnings"`
-	// RemoteCommunes are GSO codes of communes where the police have 48
-	// hours, not 24, to forward a crime report (Circular 43/2021/TT-BCA).
+	LateRecording     Limit `json:"late_recording"`
+	TransferAccept    Limit `json:"transfer_accept"`
+	PoliceAcknowledge Limit `json:"police_acknowledge"`
+	EscalationStep    Limit `json:"escalation_step"`
+	// PlanResubmit is how long the worker has to submit a plan the chair
+	// returned. The law's five working days (D6) run once, from the
+	// specific-assessment meeting; a return does not grant them again.
+	PlanResubmit Limit     `json:"plan_resubmit"`
+	Warnings     []float64 `json:"warnings"`
+	// RemoteCommunes name the communes where the police have 48 hours,
+	// not 24, to forward a crime report (Circular 43/2021/TT-BCA), as
+	// versioned units "units/{code}@{valid_from}": GSO codes are reused
+	// across reforms (00004 was Phường Trúc Bạch, then Phường Ba Đình), so
+	// a bare code would make a commune remote that nobody named.
 	RemoteCommunes []string  `json:"remote_communes"`
 	Webhooks       []Webhook `json:"webhooks"`
 }
@@ -148,6 +157,8 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 				over.PoliceAcknowledge = Limit{}
 			case strings.EqualFold(name, "escalation_step"):
 				over.EscalationStep = Limit{}
+			case strings.EqualFold(name, "plan_resubmit"):
+				over.PlanResubmit = Limit{}
 			}
 		}
 		if err := strictDecode(data, &over); err != nil {
@@ -172,6 +183,7 @@ func (p *Policy) check(getenv func(string) string) error {
 		{"acknowledge", p.Acknowledge}, {"acknowledge_emergency", p.AcknowledgeEmergency},
 		{"late_recording", p.LateRecording}, {"transfer_accept", p.TransferAccept},
 		{"police_acknowledge", p.PoliceAcknowledge}, {"escalation_step", p.EscalationStep},
+		{"plan_resubmit", p.PlanResubmit},
 	} {
 		if err := l.limit.check(l.name); err != nil {
 			return fmt.Errorf("policy: %w", err)
@@ -186,8 +198,16 @@ func (p *Policy) check(getenv func(string) string) error {
 		}
 	}
 	for i, c := range p.RemoteCommunes {
-		if !communeCode.MatchString(c) {
-			return fmt.Errorf("policy: remote_communes[%d]: %q is not a 5-digit commune code", i, c)
+		if communeCode.MatchString(c) {
+			return fmt.Errorf("policy: remote_communes[%d]: %q is a bare commune code, which names different communes before and after a reform; give the versioned unit, e.g. units/%s@2025-07-01", i, c, c)
+		}
+		name, ok := strings.CutPrefix(c, "units/")
+		k, err := units.ParseKey(name)
+		if !ok || err != nil || !communeCode.MatchString(k.Code) {
+			return fmt.Errorf("policy: remote_communes[%d]: %q is not a commune unit name like units/{5-digit code}@{valid_from}", i, c)
+		}
+		if slices.Contains(p.RemoteCommunes[:i], c) {
+			return fmt.Errorf("policy: remote_communes[%d]: %s is listed twice", i, c)
 		}
 	}
 	names := map[string]bool{}
@@ -214,8 +234,22 @@ func (p *Policy) check(getenv func(string) string) error {
 	return nil
 }
 
-// Remote reports whether a commune (by GSO code) is remote.
-func (p Policy) Remote(code string) bool { return slices.Contains(p.RemoteCommunes, code) }
+// Remote reports whether a commune, by its versioned unit name
+// ("units/{code}@{valid_from}"), is remote.
+func (p Policy) Remote(unit string) bool { return slices.Contains(p.RemoteCommunes, unit) }
+
+// CheckUnits checks the policy's units against the reference data: each
+// remote commune must be a commune the registry knows (a unit no longer in
+// force may stay, for the cases opened while it was).
+func (p Policy) CheckUnits(reg *units.Registry) error {
+	for i, c := range p.RemoteCommunes {
+		k, _ := units.ParseKey(strings.TrimPrefix(c, "units/"))
+		if u, ok := reg.Get(k); !ok || u.Level != units.LevelCommune {
+			return fmt.Errorf("policy: remote_communes[%d]: %s is not a commune in the unit reference data", i, c)
+		}
+	}
+	return nil
+}
 
 // String summarises the policy for the start-up log, without secrets.
 func (p Policy) String() string {
@@ -223,6 +257,6 @@ func (p Policy) String() string {
 	for _, h := range p.Webhooks {
 		hooks = append(hooks, h.Name)
 	}
-	return fmt.Sprintf("acknowledge=%v acknowledge_emergency=%v late_recording=%v transfer_accept=%v police_acknowledge=%v escalation_step=%v warnings=%v remote_communes=%d webhooks=[%s]",
-		p.Acknowledge, p.AcknowledgeEmergency, p.LateRecording, p.TransferAccept, p.PoliceAcknowledge, p.EscalationStep, p.Warnings, len(p.RemoteCommunes), strings.Join(hooks, " "))
+	return fmt.Sprintf("acknowledge=%v acknowledge_emergency=%v late_recording=%v transfer_accept=%v police_acknowledge=%v escalation_step=%v plan_resubmit=%v warnings=%v remote_communes=%d webhooks=[%s]",
+		p.Acknowledge, p.AcknowledgeEmergency, p.LateRecording, p.TransferAccept, p.PoliceAcknowledge, p.EscalationStep, p.PlanResubmit, p.Warnings, len(p.RemoteCommunes), strings.Join(hooks, " "))
 }

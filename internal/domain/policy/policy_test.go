@@ -12,6 +12,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
+	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // env is a getenv over a map that records what was looked up.
@@ -34,6 +35,7 @@ var defaults = policy.Policy{
 	TransferAccept:       policy.Limit{WorkingDays: 2},
 	PoliceAcknowledge:    policy.Limit{Hours: 24},
 	EscalationStep:       policy.Limit{WorkingDays: 1},
+	PlanResubmit:         policy.Limit{WorkingDays: 2},
 	Warnings:             []float64{0.5, 0.75},
 }
 
@@ -62,7 +64,7 @@ func TestDefault(t *testing.T) {
 	if !same(p, defaults) {
 		t.Errorf("Default() = %+v, want %+v", p, defaults)
 	}
-	if p.Remote("00004") {
+	if p.Remote("units/00004@2025-07-01") {
 		t.Error("the default has a remote commune")
 	}
 }
@@ -79,7 +81,7 @@ func TestLoadEmptyPathIsDefault(t *testing.T) {
 
 func TestLoadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "policy.json")
-	if err := os.WriteFile(path, []byte(`{"escalation_step": {"hours": 8}, "remote_communes": ["01234"]}`), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(`{"escalation_step": {"hours": 8}, "remote_communes": ["units/01234@2025-07-01"]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p, err := policy.Load(path)
@@ -88,11 +90,12 @@ func TestLoadFile(t *testing.T) {
 	}
 	want := defaults
 	want.EscalationStep = policy.Limit{Hours: 8}
-	want.RemoteCommunes = []string{"01234"}
+	want.RemoteCommunes = []string{"units/01234@2025-07-01"}
 	if !same(p, want) {
 		t.Errorf("Load = %+v, want %+v", p, want)
 	}
-	if !p.Remote("01234") || p.Remote("01235") {
+	// The same code before the reform named another commune.
+	if !p.Remote("units/01234@2025-07-01") || p.Remote("units/01234@2020-01-01") || p.Remote("units/01235@2025-07-01") {
 		t.Error("Remote does not follow remote_communes")
 	}
 }
@@ -142,6 +145,8 @@ func TestParseOverrides(t *testing.T) {
 			}},
 		// encoding/json matches keys regardless of case; such a key must
 		// replace the default whole as well.
+		{"plan resubmit in hours", `{"plan_resubmit": {"hours": 48}}`,
+			func(p *policy.Policy) { p.PlanResubmit = policy.Limit{Hours: 48} }},
 		{"key in other case", `{"Acknowledge": {"days": 2}}`,
 			func(p *policy.Policy) { p.Acknowledge = policy.Limit{Days: 2} }},
 	} {
@@ -203,9 +208,15 @@ func TestParseErrors(t *testing.T) {
 		{"warning above one", `{"warnings": [1.5]}`, []string{"warnings[0]"}},
 		{"warnings decreasing", `{"warnings": [0.75, 0.5]}`, []string{"warnings[1]", "increase"}},
 		{"warnings repeated", `{"warnings": [0.5, 0.5]}`, []string{"warnings[1]", "increase"}},
-		{"commune too short", `{"remote_communes": ["00004", "1234"]}`, []string{"remote_communes[1]", `"1234"`}},
-		{"commune too long", `{"remote_communes": ["123456"]}`, []string{"remote_communes[0]"}},
-		{"commune not digits", `{"remote_communes": ["abcde"]}`, []string{"remote_communes[0]"}},
+		{"plan_resubmit empty", `{"plan_resubmit": {}}`, []string{"plan_resubmit", "exactly one"}},
+		{"commune bare code", `{"remote_communes": ["units/00091@2025-07-01", "00004"]}`, []string{"remote_communes[1]", `"00004"`, "bare commune code", "units/00004@"}},
+		{"commune too short", `{"remote_communes": ["units/1234@2025-07-01"]}`, []string{"remote_communes[0]", "units/{5-digit code}@{valid_from}"}},
+		{"commune too long", `{"remote_communes": ["units/123456@2025-07-01"]}`, []string{"remote_communes[0]"}},
+		{"commune not digits", `{"remote_communes": ["units/abcde@2025-07-01"]}`, []string{"remote_communes[0]"}},
+		{"commune without date", `{"remote_communes": ["units/00004"]}`, []string{"remote_communes[0]"}},
+		{"commune bad date", `{"remote_communes": ["units/00004@2025-13-01"]}`, []string{"remote_communes[0]"}},
+		{"commune without prefix", `{"remote_communes": ["00004@2025-07-01"]}`, []string{"remote_communes[0]"}},
+		{"commune twice", `{"remote_communes": ["units/00004@2025-07-01", "units/00004@2025-07-01"]}`, []string{"remote_communes[1]", "twice"}},
 		{"unknown field", `{"acknowledgement": {"hours": 1}}`, []string{`"acknowledgement"`, "unknown field"}},
 		{"unknown unit", `{"acknowledge": {"minutes": 30}}`, []string{`"minutes"`, "unknown field"}},
 		{"secret in the file", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET", "secret": "0123456789abcdef"`), []string{`"secret"`, "unknown field"}},
@@ -313,6 +324,36 @@ func TestLimitClock(t *testing.T) {
 		clock, length, days := tt.limit.Clock()
 		if clock != tt.clock || length != tt.length || days != tt.days {
 			t.Errorf("%+v.Clock() = %s, %v, %d; want %s, %v, %d", tt.limit, clock, length, days, tt.clock, tt.length, tt.days)
+		}
+	}
+}
+
+// A remote commune must be a commune of the unit reference data: a
+// district, or a commune version that never existed, is refused at start.
+func TestCheckUnits(t *testing.T) {
+	reg, err := units.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		unit string
+		ok   bool
+	}{
+		{"units/00004@2025-07-01", true},  // Phường Ba Đình
+		{"units/00004@2020-01-01", true},  // Phường Trúc Bạch, no longer in force
+		{"units/00004@2021-03-01", false}, // no version of 00004 starts then
+		{"units/99999@2025-07-01", false},
+	} {
+		p, err := policy.Parse([]byte(`{"remote_communes": ["`+tt.unit+`"]}`), noEnv)
+		if err != nil {
+			t.Fatalf("Parse %s: %v", tt.unit, err)
+		}
+		err = p.CheckUnits(reg)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckUnits(%s) = %v, want ok %v", tt.unit, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "remote_communes[0]") {
+			t.Errorf("CheckUnits(%s) = %q, does not name the field", tt.unit, err)
 		}
 	}
 }

@@ -25,6 +25,10 @@ const (
 	prosecutionDays    = 20 // D16, Criminal Procedure Code (calendar days)
 )
 
+// clockSkew is how far in the future a time the caller says something
+// happened may lie: the clocks of the caller and the server differ.
+const clockSkew = 5 * time.Minute
+
 // clockSpec is a limit on one clock.
 type clockSpec struct {
 	clock  model.ClockKind

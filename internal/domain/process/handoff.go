@@ -143,8 +143,8 @@ func containsKey(ks []units.Key, k units.Key) bool {
 }
 
 // ReferToPolice refers the case to a police unit with the suspected
-// offence; the police unit has the policy's time to acknowledge. The
-// social case keeps going.
+// offence; the police unit has the policy's time to acknowledge, and D13
+// runs from now. The social case keeps going.
 func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Request, policeUnit, offence string) (model.Case, error) {
 	offence, err := required("suspected_offence", offence, 500)
 	if err != nil {
@@ -168,6 +168,16 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 			PoliceUnit: policeUnit, SuspectedOffence: offence, ReferTime: s.now, ReferredBy: s.p.UserID, State: model.PoliceReferred,
 		})
 		s.startDeadline(model.DeadlinePoliceAcknowledge, policeUnit, policeUnit, s.now, fromPolicy(e.policy.PoliceAcknowledge), false)
+		// D13 runs from when the police received the crime report
+		// (Circular 43/2021 Art. 5: "kể từ khi tiếp nhận"). The referral
+		// reaches the unit's queue the moment it is made; the liaison's
+		// acknowledgement may come later and must not restart the clock,
+		// nor may a receipt time the police record themselves move it.
+		h := policeForwardHours
+		if e.policy.Remote(access.UnitName(s.c.IncidentUnit)) {
+			h = remoteForwardHours
+		}
+		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, hours(h), false)
 		s.event("POLICE_REFERRAL", policeUnit, 0, access.UnitName(s.c.ResponsibleUnit), policeUnit)
 		return nil
 	}})
@@ -189,8 +199,8 @@ func (s *stepCtx) referral(state string) (*model.PoliceReferral, error) {
 }
 
 // AcknowledgePoliceReferral: the police unit acknowledges the referral
-// with its own reference number. The crime report must reach the
-// investigators within 24 hours (48 in a remote commune).
+// with its own reference number. D13 (24 hours, 48 in a remote commune, to
+// the investigators) already runs from the referral.
 func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Principal, req Request, reference string) (model.Case, error) {
 	reference, err := required("reference_number", reference, 100)
 	if err != nil {
@@ -203,11 +213,6 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 		}
 		r.State, r.ReferenceNumber, r.AcknowledgeTime = model.PoliceAcknowledged, reference, s.now
 		s.meet(model.DeadlinePoliceAcknowledge, r.PoliceUnit)
-		h := policeForwardHours
-		if e.policy.Remote(s.c.IncidentUnit.Code) {
-			h = remoteForwardHours
-		}
-		s.startDeadline(model.DeadlinePoliceForward, r.PoliceUnit, r.PoliceUnit, s.now, hours(h), false)
 		s.event("POLICE_ACKNOWLEDGED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
 	}})
@@ -269,6 +274,120 @@ func (e *Engine) RecordPoliceOutcome(ctx context.Context, p access.Principal, re
 	}})
 }
 
+// PoliceDecision is a decision under Criminal Procedure Code Art.
+// 147(3)-(4) that extends, suspends or resumes D16.
+type PoliceDecision struct {
+	Number, Reason string
+	UntilDate      string // an extension's last day, YYYY-MM-DD
+}
+
+// prosecutionExtensionMonths are how far from the start of D16 the first
+// extension (the investigation agency's head) and the second (the
+// procuracy's) may reach: each adds at most two months (Art. 147(3)).
+var prosecutionExtensionMonths = []int{2, 4}
+
+// ExtendPoliceDeadline records an extension of D16 (Art. 147(3)): the
+// deadline then ends at 24:00 of UntilDate, which may lie at most two
+// months after its start for the first extension and four for the second.
+// The time a suspension stopped the clock does not count (resuming moves
+// the start as well).
+func (e *Engine) ExtendPoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
+	until, err := vntime.ParseDate(in.UntilDate)
+	if err != nil {
+		return model.Case{}, model.InvalidField("until_date", "date", "until_date must be a date YYYY-MM-DD")
+	}
+	return e.policeDecision(ctx, p, req, "extendPoliceDeadline", model.PoliceExtension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
+		if !d.PausedAt.IsZero() {
+			return model.Precondition("DEADLINE_SUSPENDED", "D16 of %s is suspended; resume it first", r.PoliceUnit)
+		}
+		n := 0
+		for _, x := range r.Decisions {
+			if x.Kind == model.PoliceExtension {
+				n++
+			}
+		}
+		if n >= len(prosecutionExtensionMonths) {
+			return model.Precondition("EXTENSIONS_EXHAUSTED", "D16 of %s was already extended %d times, which is all Art. 147(3) allows", r.PoliceUnit, n)
+		}
+		limit := vntime.DateOf(d.Start).AddMonths(prosecutionExtensionMonths[n])
+		if until.After(limit) {
+			return model.InvalidField("until_date", "police.extension_limit", "extension %d may reach at most %s (%d months from the start)", n+1, limit, prosecutionExtensionMonths[n])
+		}
+		due := until.AddDays(1).Start()
+		if !due.After(d.Due) {
+			return model.InvalidField("until_date", "police.extension_later", "until_date must lie after the current due date (%s)", hanoi(d.Due))
+		}
+		d.Due = due
+		s.event("POLICE_DEADLINE_EXTENDED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
+		return nil
+	})
+}
+
+// SuspendPoliceDeadline records a suspension of D16 (Art. 147(4)): the
+// clock stops until the matter is resumed.
+func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
+	return e.policeDecision(ctx, p, req, "suspendPoliceDeadline", model.PoliceSuspension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
+		if !d.PausedAt.IsZero() {
+			return model.Precondition("ALREADY_PAUSED", "D16 of %s is already suspended", r.PoliceUnit)
+		}
+		d.PausedAt = s.now
+		s.event("POLICE_DEADLINE_SUSPENDED", string(d.Kind), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
+		return nil
+	})
+}
+
+// ResumePoliceDeadline records the decision that resumed a suspended
+// matter; D16's due time moves by the time it was suspended.
+func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
+	return e.policeDecision(ctx, p, req, "resumePoliceDeadline", model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
+		if d.PausedAt.IsZero() {
+			return model.Precondition("NOT_PAUSED", "D16 of %s is not suspended", r.PoliceUnit)
+		}
+		s.resume(d)
+		s.event("POLICE_DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
+		return nil
+	})
+}
+
+// policeDecision is the police liaison's step that records a decision on
+// the open D16 of their unit's referral: change applies it, and the
+// decision is kept on the referral, where both the commune's view and the
+// police view show it.
+func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Request, name, kind string, in PoliceDecision,
+	change func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error) (model.Case, error) {
+	number, err := required("decision_number", in.Number, 100)
+	if err != nil {
+		return model.Case{}, err
+	}
+	reason, err := required("reason", in.Reason, 2000)
+	if err != nil {
+		return model.Case{}, err
+	}
+	return e.do(ctx, p, req, step{name: name, apply: func(s *stepCtx) error {
+		r, err := s.referral(model.PoliceForwarded)
+		if err != nil {
+			return err
+		}
+		d := s.c.OpenDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit)
+		if d == nil {
+			return model.Precondition("WRONG_POLICE_STEP", "the referral to %s has no open D16", r.PoliceUnit)
+		}
+		// A decision taken after the time ran out cannot undo the miss.
+		if kind != model.PoliceResumption && d.PausedAt.IsZero() && (d.Breached || !s.now.Before(d.Due)) {
+			return model.Precondition("DEADLINE_OVERDUE", "D16 of %s is already overdue", r.PoliceUnit)
+		}
+		if err := change(s, d, r); err != nil {
+			return err
+		}
+		decision := model.PoliceDecision{Kind: kind, Number: number, Reason: reason, Time: s.now, RecordedBy: s.p.UserID}
+		if kind == model.PoliceExtension {
+			decision.UntilDate = in.UntilDate
+		}
+		r.Decisions = append(r.Decisions, decision)
+		return nil
+	}})
+}
+
 // PauseDeadline pauses a deadline with a reason (the child cannot be
 // reached, ...). Emergency clocks cannot be paused.
 func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Request, deadlineID int, reason string) (model.Case, error) {
@@ -308,14 +427,20 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 		if d.PausedAt.IsZero() {
 			return model.Precondition("NOT_PAUSED", "deadline %d is not paused", d.ID)
 		}
-		paused := s.now.Sub(d.PausedAt)
-		d.Paused += paused
-		d.Due = d.Due.Add(paused)
-		d.Start = d.Start.Add(paused) // warnings keep their fractions of the limit
-		d.PausedAt, d.PauseReason = time.Time{}, ""
+		s.resume(d)
 		s.event("DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID)
 		return nil
 	}})
+}
+
+// resume restarts a paused deadline: its due time, and its start (so the
+// warnings keep their fractions of the limit), move by the pause.
+func (s *stepCtx) resume(d *model.Deadline) {
+	paused := s.now.Sub(d.PausedAt)
+	d.Paused += paused
+	d.Due = d.Due.Add(paused)
+	d.Start = d.Start.Add(paused)
+	d.PausedAt, d.PauseReason = time.Time{}, ""
 }
 
 // myDeadline returns an open deadline of the caller's unit.

@@ -438,8 +438,12 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 	}
 	draft := c.Status == model.StatusPlanning && c.PlanState == model.PlanDraft
 	submitted := c.Status == model.StatusPlanning && c.PlanState == model.PlanSubmitted
-	if draft && !c.Emergency && !has(model.DeadlinePlanDraft, cycle) {
-		fail("plan draft of %s without an open D6", cycle)
+	// A draft runs against D6, or against PLAN_RESUBMIT once returned.
+	if draft && !c.Emergency && !has(model.DeadlinePlanDraft, cycle) && !has(model.DeadlinePlanResubmit, cycle) {
+		fail("plan draft of %s without an open D6 or PLAN_RESUBMIT", cycle)
+	}
+	if has(model.DeadlinePlanDraft, cycle) && has(model.DeadlinePlanResubmit, cycle) {
+		fail("plan draft of %s with both D6 and PLAN_RESUBMIT open", cycle)
 	}
 	if submitted && !c.Emergency && !has(model.DeadlinePlanApproval, cycle) {
 		fail("plan of %s submitted without an open D7", cycle)
@@ -457,6 +461,10 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		case model.DeadlinePlanDraft:
 			if !draft || k.ref != cycle {
 				fail("open D6 %s at status %d plan %s %s", k.ref, c.Status, c.PlanState, cycle)
+			}
+		case model.DeadlinePlanResubmit:
+			if !draft || k.ref != cycle {
+				fail("open PLAN_RESUBMIT %s at status %d plan %s %s", k.ref, c.Status, c.PlanState, cycle)
 			}
 		case model.DeadlinePlanApproval:
 			if !submitted || k.ref != cycle {
@@ -507,8 +515,12 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 	}
 
 	// The police track.
-	policeKinds := map[string]model.DeadlineKind{
-		model.PoliceReferred: model.DeadlinePoliceAcknowledge, model.PoliceAcknowledged: model.DeadlinePoliceForward, model.PoliceForwarded: model.DeadlineProsecutionDecision,
+	// Each police clock runs while the referral is in the states listed:
+	// D13 from the referral (when the police received it) to forwarding.
+	policeKinds := map[model.DeadlineKind][]string{
+		model.DeadlinePoliceAcknowledge:   {model.PoliceReferred},
+		model.DeadlinePoliceForward:       {model.PoliceReferred, model.PoliceAcknowledged},
+		model.DeadlineProsecutionDecision: {model.PoliceForwarded},
 	}
 	seen := map[string]bool{}
 	for _, r := range c.PoliceReferrals {
@@ -523,8 +535,8 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 			fail("referral to %s forwarded to the investigators at %s, before it was referred at %s",
 				r.PoliceUnit, r.ForwardTime.In(vntime.Location()), r.ReferTime.In(vntime.Location()))
 		}
-		for state, kind := range policeKinds {
-			if (r.State == state) != has(kind, r.PoliceUnit) {
+		for kind, states := range policeKinds {
+			if slices.Contains(states, r.State) != has(kind, r.PoliceUnit) {
 				fail("referral to %s is %s; open %s: %v", r.PoliceUnit, r.State, kind, has(kind, r.PoliceUnit))
 			}
 		}

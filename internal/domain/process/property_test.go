@@ -241,7 +241,7 @@ var transitions = []string{
 	"specificAssessment", "submitPlan", "approvePlan", "returnPlan", "serviceProgress",
 	"startReview", "review", "approveClosure", "reopen", "addNote",
 	"proposeTransfer", "acceptTransfer", "declineTransfer", "referToPolice",
-	"policeAcknowledge", "policeForward", "policeOutcome", "pause", "resume",
+	"policeAcknowledge", "policeForward", "policeOutcome", "policeDecision", "pause", "resume",
 }
 
 // nextSteps are the transitions that move c on from where it stands: main
@@ -311,7 +311,7 @@ func nextSteps(c model.Case) (main, side []string) {
 		case model.PoliceAcknowledged:
 			next = append(next, "policeForward")
 		case model.PoliceForwarded:
-			next = append(next, "policeOutcome")
+			next = append(next, "policeOutcome", "policeDecision", "policeDecision")
 		}
 	}
 	return main, next
@@ -575,7 +575,7 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 			noRef = "gia đình đã tự giải quyết"
 		}
 		return fmt.Sprintf("%s(no_referral_reason=%v)", kind, noRef != ""), p, func(r process.Request) (model.Case, error) {
-			return e.ApproveClosure(ctx, p, r, "trẻ an toàn", noRef)
+			return e.ApproveClosure(ctx, p, r, process.Closure{Reason: "trẻ an toàn", NoPoliceReferralReason: noRef})
 		}
 	case "reopen":
 		p := chair()
@@ -609,6 +609,28 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 		unit := rapid.SampledFrom([]string{policeLocal, policeLocal, policeLocal, policeCity, policeCity, policeNone}).Draw(t, "police_unit")
 		return kind + "(" + unit + ")", p, func(r process.Request) (model.Case, error) {
 			return e.ReferToPolice(ctx, p, r, unit, "xâm hại tình dục")
+		}
+	case "policeDecision":
+		// An extension (to a date around the limits), a suspension or a
+		// resumption of D16, by the unit of some referral.
+		unit := policeLocal
+		if len(c.PoliceReferrals) > 0 {
+			unit = c.PoliceReferrals[rapid.IntRange(0, len(c.PoliceReferrals)-1).Draw(t, "referral")].PoliceUnit
+		}
+		p := pick(unit)
+		in := process.PoliceDecision{Number: "1/QĐ", Reason: "phức tạp"}
+		switch rapid.IntRange(0, 2).Draw(t, "decision") {
+		case 0:
+			from := now
+			if d := c.OpenDeadline(model.DeadlineProsecutionDecision, unit); d != nil {
+				from = d.Due
+			}
+			in.UntilDate = vntime.DateOf(from).AddDays(rapid.IntRange(-3, 100).Draw(t, "until_days")).String()
+			return kind + "(extend " + in.UntilDate + ")", p, func(r process.Request) (model.Case, error) { return e.ExtendPoliceDeadline(ctx, p, r, in) }
+		case 1:
+			return kind + "(suspend)", p, func(r process.Request) (model.Case, error) { return e.SuspendPoliceDeadline(ctx, p, r, in) }
+		default:
+			return kind + "(resume)", p, func(r process.Request) (model.Case, error) { return e.ResumePoliceDeadline(ctx, p, r, in) }
 		}
 	case "policeAcknowledge", "policeForward", "policeOutcome":
 		unit, referred := policeLocal, now

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -401,9 +402,18 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
+		meeting := in.MeetingTime.UTC()
+		if meeting.After(s.now.Add(clockSkew)) {
+			return model.InvalidField("meeting_time", "time.not_future", "meeting_time lies in the future")
+		}
+		if ack := s.acknowledgeTime(); meeting.Before(ack) {
+			return model.InvalidField("meeting_time", "time.after_acknowledgement", "meeting_time lies before the case was acknowledged (%s)", hanoi(ack))
+		}
 		s.c.Status, s.c.PlanState, s.c.PlanCycle = model.StatusPlanning, model.PlanDraft, max(1, s.c.PlanCycle)
 		s.setCircumstances(in.Circumstances)
-		s.startPlanDraft()
+		// D6 counts from the meeting that established the needs (Art.
+		// 27(2)), not from when its record was typed in.
+		s.startPlanDraft(meeting)
 		s.event("SPECIFIC_ASSESSMENT_RECORDED", "", 0)
 		return s.edit(func(d *model.Dossier) {
 			d.SpecificAssessment = &model.SpecificAssessment{
@@ -414,12 +424,23 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 	}})
 }
 
-// startPlanDraft starts the 5-working-day clock of a plan draft, waived in
-// an emergency (Art. 28).
-func (s *stepCtx) startPlanDraft() {
+// startPlanDraft starts the 5-working-day clock of a plan draft from when
+// the needs were established, waived in an emergency (Art. 28).
+func (s *stepCtx) startPlanDraft(from time.Time) {
 	if !s.c.Emergency {
-		s.startDeadline(model.DeadlinePlanDraft, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, workingDays(planDraftDays), true)
+		s.startDeadline(model.DeadlinePlanDraft, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), from, workingDays(planDraftDays), true)
 	}
+}
+
+// acknowledgeTime is when the commune acknowledged the case: the first
+// ACKNOWLEDGE deadline done (met or missed); zero before that.
+func (s *stepCtx) acknowledgeTime() time.Time {
+	for _, d := range s.c.Deadlines {
+		if d.Kind == model.DeadlineAcknowledge && (d.State == model.DeadlineMet || d.State == model.DeadlineMissed) {
+			return d.DoneTime
+		}
+	}
+	return time.Time{}
 }
 
 func planRef(c *model.Case) string { return fmt.Sprintf("plan-%d", c.PlanCycle) }
@@ -490,6 +511,7 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 			s.event("PLAN_CHANGE_PROPOSED", "", 0)
 		}
 		s.meet(model.DeadlinePlanDraft, planRef(s.c))
+		s.meet(model.DeadlinePlanResubmit, planRef(s.c))
 		s.c.PlanState = model.PlanSubmitted
 		s.c.Services = public
 		if !s.c.Emergency {
@@ -571,8 +593,9 @@ func (s *stepCtx) requirePlanSubmitted() error {
 	return nil
 }
 
-// ReturnPlan: the chair returns the plan with a reason; the worker has 5
-// working days to submit it again.
+// ReturnPlan: the chair returns the plan with a reason; the worker has the
+// policy's plan_resubmit limit to submit it again. The law's five working
+// days (D6) ran once, from the meeting: a return does not start them anew.
 func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
@@ -584,7 +607,9 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
 		s.c.PlanState = model.PlanDraft
-		s.startPlanDraft()
+		if !s.c.Emergency {
+			s.startDeadline(model.DeadlinePlanResubmit, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, fromPolicy(e.policy.PlanResubmit), true)
+		}
 		s.event("PLAN_RETURNED", "", 0)
 		return s.note("PLAN_RETURNED", reason)
 	}})
@@ -697,10 +722,14 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 		if s.c.ClosureProposed {
 			return model.Precondition("CLOSURE_PROPOSED", "a closure proposal awaits the chair's decision")
 		}
+		if in.Outcome == ReviewProposeClosure && !allLow(in.HarmSeverity, in.AbuserAccess, in.SafetyObstacles) {
+			return model.InvalidField("outcome", "review.closure_needs_low_risk", "a review proposes closure only when it rates every risk LOW (Art. 30(1)(b)); otherwise a new plan cycle starts")
+		}
 		if in.Outcome == ReviewNewPlanCycle {
 			s.c.Status, s.c.PlanState = model.StatusPlanning, model.PlanDraft
 			s.c.PlanCycle++
-			s.startPlanDraft()
+			// The review itself established the new needs.
+			s.startPlanDraft(s.now)
 		} else {
 			s.c.ClosureProposed = true
 		}
@@ -716,27 +745,54 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 }
 
 // policeMatters are the forms of abuse that are crimes for the police:
-// sexual abuse, trafficking (and abduction), violence with injury.
-var policeMatters = []model.AbuseForm{2, 4, 7}
+// sexual abuse, with sexual exploitation and pornographic use (Child Law
+// Art. 4), trafficking (and abduction), violence with injury.
+var policeMatters = []model.AbuseForm{model.AbuseSexual, model.AbuseTrafficking, model.AbuseViolenceWithInjury,
+	model.AbuseSexualExploitation, model.AbusePornographicUse}
 
-// ApproveClosure: the chair closes the case on a closure proposal, with the
-// reason. A case with a suspected crime needs a police referral, or a
-// recorded reason why there is none.
-func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Request, reason, noReferralReason string) (model.Case, error) {
-	reason, err := required("reason", reason, 2000)
+func allLow(levels ...model.Level) bool {
+	return !slices.ContainsFunc(levels, func(l model.Level) bool { return l != model.LevelLow })
+}
+
+// Closure is the chair's closure decision.
+type Closure struct {
+	// Ground is the lawful ground; zero is ClosureRiskLow.
+	Ground model.ClosureGround
+	Reason string
+	// NoPoliceReferralReason says why a suspected crime was never
+	// referred to the police.
+	NoPoliceReferralReason string
+}
+
+// ApproveClosure: the chair closes the case, with the ground and the
+// reason. On the ordinary ground the last review rated every risk LOW and
+// proposed closure (Art. 30(1)(b)); the other lawful grounds (the child
+// moved away, turned 18, died, or the case went to an agency outside the
+// service) close it at any step. A case with a suspected crime needs a
+// police referral, or a recorded reason why there is none. Every closure
+// is notified to the level above, which is how a crime closed without a
+// referral comes to its attention.
+func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Request, in Closure) (model.Case, error) {
+	reason, err := required("reason", in.Reason, 2000)
 	if err != nil {
 		return model.Case{}, err
 	}
-	noReferralReason = text(noReferralReason)
+	ground := cmp.Or(in.Ground, model.ClosureRiskLow)
+	if ground < model.ClosureRiskLow || ground > model.ClosureTransferred {
+		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED")
+	}
+	noReferralReason := text(in.NoPoliceReferralReason)
 	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusReview, "a case is closed from review"); err != nil {
+		if err := s.requireOpen(); err != nil {
 			return err
 		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		if !s.c.ClosureProposed {
-			return model.Precondition("NO_CLOSURE_PROPOSAL", "the worker proposes closure in a review first")
+		if ground == model.ClosureRiskLow {
+			if err := s.requireLowRiskReview(); err != nil {
+				return err
+			}
 		}
 		if err := s.requireNotSeparated(); err != nil {
 			return err
@@ -745,7 +801,8 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision; it must be accepted or declined first", s.c.Number)
 		}
 		crime := slices.ContainsFunc(s.c.SuspectedAbuse, func(a model.AbuseForm) bool { return slices.Contains(policeMatters, a) })
-		if crime && len(s.c.PoliceReferrals) == 0 && noReferralReason == "" {
+		unreferred := crime && len(s.c.PoliceReferrals) == 0
+		if unreferred && noReferralReason == "" {
 			return model.Precondition("POLICE_REFERRAL_REQUIRED", "case %s concerns a suspected crime: refer it to the police, or give no_police_referral_reason", s.c.Number)
 		}
 		s.c.Status, s.c.CloseTime, s.c.ClosureProposed = model.StatusClosed, s.now, false
@@ -754,7 +811,15 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 				s.cancel(d.Kind, d.Ref, "case closed")
 			}
 		}
-		s.event("CLOSED", "", 0)
+		// The level above hears of every closure (the district while
+		// districts exist, the city from 2025-07-01); a suspected crime
+		// closed without a referral is marked for its attention.
+		detail := "ground " + ground.String()
+		if unreferred {
+			detail += "; NO_POLICE_REFERRAL: a suspected crime closed without a police referral"
+		}
+		unit := access.UnitName(s.c.ResponsibleUnit)
+		s.event("CLOSED", detail, 0, unit, e.nextLevel(s.tx, unit, s.now))
 		if err := s.note("CLOSURE", reason); err != nil {
 			return err
 		}
@@ -763,6 +828,22 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		}
 		return nil
 	}})
+}
+
+// requireLowRiskReview refuses a closure on the ordinary ground unless a
+// review proposed it and the last review rated every risk LOW.
+func (s *stepCtx) requireLowRiskReview() error {
+	if s.c.Status != model.StatusReview || !s.c.ClosureProposed {
+		return model.Precondition("NO_CLOSURE_PROPOSAL", "the worker proposes closure in a review first, or the chair gives another lawful ground")
+	}
+	d, err := s.open()
+	if err != nil {
+		return err
+	}
+	if n := len(d.Reviews); n == 0 || !allLow(d.Reviews[n-1].HarmSeverity, d.Reviews[n-1].AbuserAccess, d.Reviews[n-1].SafetyObstacles) {
+		return model.Precondition("RISK_NOT_LOW", "the last review of case %s does not rate every risk LOW; close it on another lawful ground, or start a new plan cycle", s.c.Number)
+	}
+	return nil
 }
 
 // Reopen reopens a closed case with a reason, at the initial assessment.

@@ -436,6 +436,14 @@ type referralTexts struct {
 	SuspectedOffence string `json:"suspected_offence,omitempty"`
 	ReferenceNumber  string `json:"reference_number,omitempty"`
 	Investigators    string `json:"investigators,omitempty"`
+	// Decisions are the numbers and reasons of the D16 decisions, by
+	// index in PoliceReferral.Decisions.
+	Decisions []decisionText `json:"decisions,omitempty"`
+}
+
+type decisionText struct {
+	Number string `json:"number,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 type transferText struct {
@@ -451,7 +459,11 @@ func textsOf(c model.Case) (caseTexts, bool) {
 	some := false
 	for _, r := range c.PoliceReferrals {
 		rt := referralTexts{SuspectedOffence: r.SuspectedOffence, ReferenceNumber: r.ReferenceNumber, Investigators: r.Investigators}
-		some = some || rt != referralTexts{}
+		some = some || rt.SuspectedOffence != "" || rt.ReferenceNumber != "" || rt.Investigators != ""
+		for _, d := range r.Decisions {
+			rt.Decisions = append(rt.Decisions, decisionText{Number: d.Number, Reason: d.Reason})
+			some = some || d.Number != "" || d.Reason != ""
+		}
 		t.Referrals = append(t.Referrals, rt)
 	}
 	for _, d := range c.Deadlines {
@@ -490,6 +502,10 @@ func withoutTexts(c model.Case) model.Case {
 	for i := range c.PoliceReferrals {
 		r := &c.PoliceReferrals[i]
 		r.SuspectedOffence, r.ReferenceNumber, r.Investigators = "", "", ""
+		r.Decisions = slices.Clone(r.Decisions)
+		for j := range r.Decisions {
+			r.Decisions[j].Number, r.Decisions[j].Reason = "", ""
+		}
 	}
 	c.Deadlines = slices.Clone(c.Deadlines)
 	for i := range c.Deadlines {
@@ -554,6 +570,12 @@ func (v *Vault) OpenCase(tx datastore.KeyReader, c model.Case) (model.Case, erro
 	for i, r := range t.Referrals {
 		p := &c.PoliceReferrals[i]
 		p.SuspectedOffence, p.ReferenceNumber, p.Investigators = r.SuspectedOffence, r.ReferenceNumber, r.Investigators
+		if len(r.Decisions) > len(p.Decisions) {
+			return model.Case{}, fmt.Errorf("open free text of %s: %d sealed decisions of referral %d, %d stored", c.Number, len(r.Decisions), i, len(p.Decisions))
+		}
+		for j, d := range r.Decisions {
+			p.Decisions[j].Number, p.Decisions[j].Reason = d.Number, d.Reason
+		}
 	}
 	for i := range c.Deadlines {
 		c.Deadlines[i].PauseReason = t.Pauses[c.Deadlines[i].ID]

@@ -96,6 +96,15 @@ func daysIn(y int, m time.Month) int {
 	return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
+// AddMonths returns the date n months later: the same day of that month,
+// or its last day when it has no such day (Civil Code Art. 148: a period
+// in months ends on the corresponding day of its last month).
+func (d Date) AddMonths(n int) Date {
+	first := time.Date(d.Year, d.Month+time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	y, m := first.Year(), first.Month()
+	return Date{y, m, min(d.Day, daysIn(y, m))}
+}
+
 // String returns the date as YYYY-MM-DD. The zero Date gives "0000-00-00".
 func (d Date) String() string {
 	return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)

@@ -176,6 +176,27 @@ func TestAddDays(t *testing.T) {
 	}
 }
 
+// A period in months ends on the corresponding day, or on the last day of
+// a month that has none (Civil Code Art. 148).
+func TestAddMonths(t *testing.T) {
+	for _, tt := range []struct {
+		d    string
+		n    int
+		want string
+	}{
+		{"2026-12-04", 2, "2027-02-04"},
+		{"2026-12-04", 4, "2027-04-04"},
+		{"2026-12-31", 2, "2027-02-28"},
+		{"2027-12-31", 2, "2028-02-29"},
+		{"2025-08-31", 1, "2025-09-30"},
+		{"2025-01-15", 0, "2025-01-15"},
+	} {
+		if got := mustParse(t, tt.d).AddMonths(tt.n).String(); got != tt.want {
+			t.Errorf("%s.AddMonths(%d) = %s, want %s", tt.d, tt.n, got, tt.want)
+		}
+	}
+}
+
 func TestWeekday(t *testing.T) {
 	tests := []struct {
 		d    string

@@ -126,6 +126,10 @@ func referralToRec(p model.PoliceReferral) *recordpb.PoliceReferral {
 		ReferredBy: p.ReferredBy, State: p.State, ReferenceNumber: p.ReferenceNumber,
 		AcknowledgeTime: timeToRec(p.AcknowledgeTime), ForwardTime: timeToRec(p.ForwardTime),
 		Investigators: p.Investigators, Outcome: p.Outcome, OutcomeTime: timeToRec(p.OutcomeTime),
+		Decisions: mapSlice(p.Decisions, func(d model.PoliceDecision) *recordpb.PoliceDecision {
+			return &recordpb.PoliceDecision{Kind: d.Kind, DecisionNumber: d.Number, Reason: d.Reason, UntilDate: d.UntilDate,
+				RecordTime: timeToRec(d.Time), RecordedBy: d.RecordedBy}
+		}),
 	}
 }
 
@@ -135,6 +139,10 @@ func referralFromRec(r *recordpb.PoliceReferral) model.PoliceReferral {
 		ReferredBy: r.GetReferredBy(), State: r.GetState(), ReferenceNumber: r.GetReferenceNumber(),
 		AcknowledgeTime: timeFromRec(r.GetAcknowledgeTime()), ForwardTime: timeFromRec(r.GetForwardTime()),
 		Investigators: r.GetInvestigators(), Outcome: r.GetOutcome(), OutcomeTime: timeFromRec(r.GetOutcomeTime()),
+		Decisions: mapSlice(r.GetDecisions(), func(d *recordpb.PoliceDecision) model.PoliceDecision {
+			return model.PoliceDecision{Kind: d.GetKind(), Number: d.GetDecisionNumber(), Reason: d.GetReason(), UntilDate: d.GetUntilDate(),
+				Time: timeFromRec(d.GetRecordTime()), RecordedBy: d.GetRecordedBy()}
+		}),
 	}
 }
 

@@ -183,6 +183,10 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 				State: model.PoliceDecided, ReferenceNumber: "CA-BD/2026/117", AcknowledgeTime: baseTime.Add(90 * time.Minute),
 				ForwardTime: baseTime.Add(20 * time.Hour), Investigators: "CQĐT Công an quận Ba Đình",
 				Outcome: "PROSECUTED", OutcomeTime: baseTime.Add(19 * 24 * time.Hour),
+				Decisions: []model.PoliceDecision{
+					{Kind: model.PoliceSuspension, Number: "3/QĐ-TĐC", Reason: "chờ giám định", Time: baseTime.Add(3 * 24 * time.Hour), RecordedBy: "ca.lien"},
+					{Kind: model.PoliceExtension, Number: "12/QĐ-CSĐT", Reason: "xác minh nhiều nơi", UntilDate: "2026-03-01", Time: baseTime.Add(5*24*time.Hour + 7), RecordedBy: "ca.lien"},
+				},
 			},
 			{PoliceUnit: model.PoliceUnitName("ca-ha-noi"), SuspectedOffence: "Điều 146", ReferTime: baseTime.Add(2 * time.Hour), ReferredBy: "chair.pham", State: model.PoliceReferred},
 		},

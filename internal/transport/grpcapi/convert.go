@@ -168,6 +168,13 @@ func caseToProto(c model.Case) *pb.Case {
 			ForwardTime: timestamp(r.ForwardTime), InvestigationAgency: r.Investigators,
 			Outcome: r.Outcome, OutcomeTime: timestamp(r.OutcomeTime),
 		})
+		last := p.PoliceReferrals[len(p.PoliceReferrals)-1]
+		for _, d := range r.Decisions {
+			last.Decisions = append(last.Decisions, &pb.PoliceDeadlineDecision{
+				Kind: d.Kind, DecisionNumber: d.Number, Reason: d.Reason, UntilDate: d.UntilDate,
+				RecordTime: timestamp(d.Time), RecordedBy: model.UserName(d.RecordedBy),
+			})
+		}
 	}
 	p.Emergency = c.Emergency
 	p.EmergencyReason = emergencyReasons.toAPI(c.EmergencyReason)

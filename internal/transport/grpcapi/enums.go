@@ -111,6 +111,9 @@ var (
 		{pb.AbuseForm_ABUSE_FORM_CHILD_RIGHTS_VIOLATION, model.AbuseChildRightsViolation},
 		{pb.AbuseForm_ABUSE_FORM_CUSTODY_DISPUTE, model.AbuseCustodyDispute},
 		{pb.AbuseForm_ABUSE_FORM_FINANCIAL_SUPPORT_REQUEST, model.AbuseFinancialSupportRequest},
+		{pb.AbuseForm_ABUSE_FORM_SEXUAL_EXPLOITATION, model.AbuseSexualExploitation},
+		{pb.AbuseForm_ABUSE_FORM_PORNOGRAPHIC_USE, model.AbusePornographicUse},
+		{pb.AbuseForm_ABUSE_FORM_ONLINE, model.AbuseOnline},
 	}
 	circumstances = enumMap[pb.SpecialCircumstance, model.SpecialCircumstance]{
 		{pb.SpecialCircumstance_SPECIAL_CIRCUMSTANCE_A_ORPHANED, model.CircumstanceOrphaned},
@@ -156,6 +159,13 @@ var (
 	emergencyReasons = enumMap[pb.EmergencyReason, model.EmergencyReason]{
 		{pb.EmergencyReason_EMERGENCY_REASON_SERIOUS_HARM, model.EmergencySeriousHarm},
 		{pb.EmergencyReason_EMERGENCY_REASON_CAREGIVER_IS_ABUSER, model.EmergencyCaregiverIsAbuser},
+	}
+	closureGrounds = enumMap[pb.ClosureGround, model.ClosureGround]{
+		{pb.ClosureGround_CLOSURE_GROUND_RISK_LOW, model.ClosureRiskLow},
+		{pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, model.ClosureMovedAway},
+		{pb.ClosureGround_CLOSURE_GROUND_TURNED_18, model.ClosureTurned18},
+		{pb.ClosureGround_CLOSURE_GROUND_DECEASED, model.ClosureDeceased},
+		{pb.ClosureGround_CLOSURE_GROUND_TRANSFERRED, model.ClosureTransferred},
 	}
 	unitLevels = enumMap[pb.UnitLevel, units.Level]{
 		{pb.UnitLevel_UNIT_LEVEL_CITY, units.LevelCity},

@@ -126,6 +126,9 @@ func TestEnumMaps(t *testing.T) {
 			{"ABUSE_FORM_CHILD_RIGHTS_VIOLATION", 8, model.AbuseChildRightsViolation},
 			{"ABUSE_FORM_CUSTODY_DISPUTE", 9, model.AbuseCustodyDispute},
 			{"ABUSE_FORM_FINANCIAL_SUPPORT_REQUEST", 10, model.AbuseFinancialSupportRequest},
+			{"ABUSE_FORM_SEXUAL_EXPLOITATION", 11, model.AbuseSexualExploitation},
+			{"ABUSE_FORM_PORNOGRAPHIC_USE", 12, model.AbusePornographicUse},
+			{"ABUSE_FORM_ONLINE", 13, model.AbuseOnline},
 		})
 	})
 	run("SpecialCircumstance", func(t *testing.T) {
@@ -186,6 +189,15 @@ func TestEnumMaps(t *testing.T) {
 		checkEnumMap(t, emergencyReasons, []enumPin[model.EmergencyReason]{
 			{"EMERGENCY_REASON_SERIOUS_HARM", 1, model.EmergencySeriousHarm},
 			{"EMERGENCY_REASON_CAREGIVER_IS_ABUSER", 2, model.EmergencyCaregiverIsAbuser},
+		})
+	})
+	run("ClosureGround", func(t *testing.T) {
+		checkEnumMap(t, closureGrounds, []enumPin[model.ClosureGround]{
+			{"CLOSURE_GROUND_RISK_LOW", 1, model.ClosureRiskLow},
+			{"CLOSURE_GROUND_MOVED_AWAY", 2, model.ClosureMovedAway},
+			{"CLOSURE_GROUND_TURNED_18", 3, model.ClosureTurned18},
+			{"CLOSURE_GROUND_DECEASED", 4, model.ClosureDeceased},
+			{"CLOSURE_GROUND_TRANSFERRED", 5, model.ClosureTransferred},
 		})
 	})
 	run("UnitLevel", func(t *testing.T) {

@@ -178,7 +178,9 @@ func (s *processServer) RecordReview(ctx context.Context, req *pb.RecordReviewRe
 }
 
 func (s *processServer) ApproveClosure(ctx context.Context, req *pb.ApproveClosureRequest) (*pb.Case, error) {
-	c, err := s.engine.ApproveClosure(ctx, principalFrom(ctx), request(req), req.GetReason(), req.GetNoPoliceReferralReason())
+	c, err := s.engine.ApproveClosure(ctx, principalFrom(ctx), request(req), process.Closure{
+		Ground: closureGrounds.toModel(req.GetGround()), Reason: req.GetReason(), NoPoliceReferralReason: req.GetNoPoliceReferralReason(),
+	})
 	return s.answer(ctx, c, err)
 }
 
@@ -228,6 +230,27 @@ func (s *processServer) RecordPoliceForwarding(ctx context.Context, req *pb.Reco
 
 func (s *processServer) RecordPoliceOutcome(ctx context.Context, req *pb.RecordPoliceOutcomeRequest) (*pb.Case, error) {
 	c, err := s.engine.RecordPoliceOutcome(ctx, principalFrom(ctx), request(req), req.GetOutcome())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ExtendPoliceDeadline(ctx context.Context, req *pb.ExtendPoliceDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.ExtendPoliceDeadline(ctx, principalFrom(ctx), request(req), process.PoliceDecision{
+		Number: req.GetDecisionNumber(), Reason: req.GetReason(), UntilDate: req.GetUntilDate(),
+	})
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) SuspendPoliceDeadline(ctx context.Context, req *pb.SuspendPoliceDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.SuspendPoliceDeadline(ctx, principalFrom(ctx), request(req), process.PoliceDecision{
+		Number: req.GetDecisionNumber(), Reason: req.GetReason(),
+	})
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) ResumePoliceDeadline(ctx context.Context, req *pb.ResumePoliceDeadlineRequest) (*pb.Case, error) {
+	c, err := s.engine.ResumePoliceDeadline(ctx, principalFrom(ctx), request(req), process.PoliceDecision{
+		Number: req.GetDecisionNumber(), Reason: req.GetReason(),
+	})
 	return s.answer(ctx, c, err)
 }
 

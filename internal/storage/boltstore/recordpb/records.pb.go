@@ -439,6 +439,7 @@ type PoliceReferral struct {
 	Investigators    string                 `protobuf:"bytes,9,opt,name=investigators,proto3" json:"investigators,omitempty"`
 	Outcome          string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	OutcomeTime      int64                  `protobuf:"varint,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
+	Decisions        []*PoliceDecision      `protobuf:"bytes,12,rep,name=decisions,proto3" json:"decisions,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -550,6 +551,99 @@ func (x *PoliceReferral) GetOutcomeTime() int64 {
 	return 0
 }
 
+func (x *PoliceReferral) GetDecisions() []*PoliceDecision {
+	if x != nil {
+		return x.Decisions
+	}
+	return nil
+}
+
+// PoliceDecision is an extension, suspension or resumption of D16. Its
+// decision number and reason are sealed with the case's free text.
+type PoliceDecision struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Kind           string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	DecisionNumber string                 `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	Reason         string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	UntilDate      string                 `protobuf:"bytes,4,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
+	RecordTime     int64                  `protobuf:"varint,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	RecordedBy     string                 `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PoliceDecision) Reset() {
+	*x = PoliceDecision{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoliceDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoliceDecision) ProtoMessage() {}
+
+func (x *PoliceDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoliceDecision.ProtoReflect.Descriptor instead.
+func (*PoliceDecision) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PoliceDecision) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetDecisionNumber() string {
+	if x != nil {
+		return x.DecisionNumber
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetUntilDate() string {
+	if x != nil {
+		return x.UntilDate
+	}
+	return ""
+}
+
+func (x *PoliceDecision) GetRecordTime() int64 {
+	if x != nil {
+		return x.RecordTime
+	}
+	return 0
+}
+
+func (x *PoliceDecision) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
 // PlanService is one service of a plan.
 type PlanService struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -564,7 +658,7 @@ type PlanService struct {
 
 func (x *PlanService) Reset() {
 	*x = PlanService{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -576,7 +670,7 @@ func (x *PlanService) String() string {
 func (*PlanService) ProtoMessage() {}
 
 func (x *PlanService) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[6]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -589,7 +683,7 @@ func (x *PlanService) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanService.ProtoReflect.Descriptor instead.
 func (*PlanService) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{6}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlanService) GetId() int64 {
@@ -639,7 +733,7 @@ type Escalation struct {
 
 func (x *Escalation) Reset() {
 	*x = Escalation{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +745,7 @@ func (x *Escalation) String() string {
 func (*Escalation) ProtoMessage() {}
 
 func (x *Escalation) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[7]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +758,7 @@ func (x *Escalation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Escalation.ProtoReflect.Descriptor instead.
 func (*Escalation) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{7}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Escalation) GetTime() int64 {
@@ -719,7 +813,7 @@ type Deadline struct {
 
 func (x *Deadline) Reset() {
 	*x = Deadline{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +825,7 @@ func (x *Deadline) String() string {
 func (*Deadline) ProtoMessage() {}
 
 func (x *Deadline) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[8]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +838,7 @@ func (x *Deadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deadline.ProtoReflect.Descriptor instead.
 func (*Deadline) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{8}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Deadline) GetId() int64 {
@@ -920,7 +1014,7 @@ type Transfer struct {
 
 func (x *Transfer) Reset() {
 	*x = Transfer{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1026,7 @@ func (x *Transfer) String() string {
 func (*Transfer) ProtoMessage() {}
 
 func (x *Transfer) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[9]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1039,7 @@ func (x *Transfer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Transfer.ProtoReflect.Descriptor instead.
 func (*Transfer) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{9}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Transfer) GetId() int64 {
@@ -1060,7 +1154,7 @@ type Case struct {
 
 func (x *Case) Reset() {
 	*x = Case{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1166,7 @@ func (x *Case) String() string {
 func (*Case) ProtoMessage() {}
 
 func (x *Case) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[10]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1179,7 @@ func (x *Case) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Case.ProtoReflect.Descriptor instead.
 func (*Case) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{10}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Case) GetId() uint64 {
@@ -1334,7 +1428,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1346,7 +1440,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[11]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1359,7 +1453,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{11}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1420,7 +1514,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1526,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1539,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -1511,7 +1605,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1617,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1630,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *IdempotencyRecord) GetKey() string {
@@ -1590,7 +1684,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1696,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1709,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *User) GetId() string {
@@ -1682,7 +1776,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +1788,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +1801,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Token) GetId() string {
@@ -1765,7 +1859,7 @@ type PoliceUnit struct {
 
 func (x *PoliceUnit) Reset() {
 	*x = PoliceUnit{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1871,7 @@ func (x *PoliceUnit) String() string {
 func (*PoliceUnit) ProtoMessage() {}
 
 func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1884,7 @@ func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoliceUnit.ProtoReflect.Descriptor instead.
 func (*PoliceUnit) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PoliceUnit) GetId() string {
@@ -1832,7 +1926,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +1938,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +1951,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WrappedKey) GetMasterId() string {
@@ -1914,7 +2008,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"taker_unit\x18\r \x01(\tR\ttakerUnit\x126\n" +
 	"\aprivate\x18\x0e \x01(\v2\x1c.childcase.storage.v1.SealedR\aprivate\x128\n" +
 	"\breporter\x18\x0f \x01(\v2\x1c.childcase.storage.v1.SealedR\breporter\x12\x14\n" +
-	"\x05means\x18\x1e \x01(\x05R\x05means\"\x90\x03\n" +
+	"\x05means\x18\x1e \x01(\x05R\x05means\"\xd4\x03\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -1930,7 +2024,18 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\rinvestigators\x18\t \x01(\tR\rinvestigators\x12\x18\n" +
 	"\aoutcome\x18\n" +
 	" \x01(\tR\aoutcome\x12!\n" +
-	"\foutcome_time\x18\v \x01(\x03R\voutcomeTime\"\xaa\x01\n" +
+	"\foutcome_time\x18\v \x01(\x03R\voutcomeTime\x12B\n" +
+	"\tdecisions\x18\f \x03(\v2$.childcase.storage.v1.PoliceDecisionR\tdecisions\"\xc6\x01\n" +
+	"\x0ePoliceDecision\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12'\n" +
+	"\x0fdecision_number\x18\x02 \x01(\tR\x0edecisionNumber\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"until_date\x18\x04 \x01(\tR\tuntilDate\x12\x1f\n" +
+	"\vrecord_time\x18\x05 \x01(\x03R\n" +
+	"recordTime\x12\x1f\n" +
+	"\vrecorded_by\x18\x06 \x01(\tR\n" +
+	"recordedBy\"\xaa\x01\n" +
 	"\vPlanService\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
 	"\n" +
@@ -2091,7 +2196,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2099,18 +2204,19 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*ChildSummary)(nil),      // 3: childcase.storage.v1.ChildSummary
 	(*Report)(nil),            // 4: childcase.storage.v1.Report
 	(*PoliceReferral)(nil),    // 5: childcase.storage.v1.PoliceReferral
-	(*PlanService)(nil),       // 6: childcase.storage.v1.PlanService
-	(*Escalation)(nil),        // 7: childcase.storage.v1.Escalation
-	(*Deadline)(nil),          // 8: childcase.storage.v1.Deadline
-	(*Transfer)(nil),          // 9: childcase.storage.v1.Transfer
-	(*Case)(nil),              // 10: childcase.storage.v1.Case
-	(*CaseEvent)(nil),         // 11: childcase.storage.v1.CaseEvent
-	(*Notification)(nil),      // 12: childcase.storage.v1.Notification
-	(*IdempotencyRecord)(nil), // 13: childcase.storage.v1.IdempotencyRecord
-	(*User)(nil),              // 14: childcase.storage.v1.User
-	(*Token)(nil),             // 15: childcase.storage.v1.Token
-	(*PoliceUnit)(nil),        // 16: childcase.storage.v1.PoliceUnit
-	(*WrappedKey)(nil),        // 17: childcase.storage.v1.WrappedKey
+	(*PoliceDecision)(nil),    // 6: childcase.storage.v1.PoliceDecision
+	(*PlanService)(nil),       // 7: childcase.storage.v1.PlanService
+	(*Escalation)(nil),        // 8: childcase.storage.v1.Escalation
+	(*Deadline)(nil),          // 9: childcase.storage.v1.Deadline
+	(*Transfer)(nil),          // 10: childcase.storage.v1.Transfer
+	(*Case)(nil),              // 11: childcase.storage.v1.Case
+	(*CaseEvent)(nil),         // 12: childcase.storage.v1.CaseEvent
+	(*Notification)(nil),      // 13: childcase.storage.v1.Notification
+	(*IdempotencyRecord)(nil), // 14: childcase.storage.v1.IdempotencyRecord
+	(*User)(nil),              // 15: childcase.storage.v1.User
+	(*Token)(nil),             // 16: childcase.storage.v1.Token
+	(*PoliceUnit)(nil),        // 17: childcase.storage.v1.PoliceUnit
+	(*WrappedKey)(nil),        // 18: childcase.storage.v1.WrappedKey
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2118,23 +2224,24 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	3,  // 2: childcase.storage.v1.Report.children:type_name -> childcase.storage.v1.ChildSummary
 	2,  // 3: childcase.storage.v1.Report.private:type_name -> childcase.storage.v1.Sealed
 	2,  // 4: childcase.storage.v1.Report.reporter:type_name -> childcase.storage.v1.Sealed
-	7,  // 5: childcase.storage.v1.Deadline.escalations:type_name -> childcase.storage.v1.Escalation
-	1,  // 6: childcase.storage.v1.Case.responsible_unit:type_name -> childcase.storage.v1.UnitKey
-	1,  // 7: childcase.storage.v1.Case.incident_unit:type_name -> childcase.storage.v1.UnitKey
-	3,  // 8: childcase.storage.v1.Case.children:type_name -> childcase.storage.v1.ChildSummary
-	1,  // 9: childcase.storage.v1.Case.handlers:type_name -> childcase.storage.v1.UnitKey
-	5,  // 10: childcase.storage.v1.Case.police_referrals:type_name -> childcase.storage.v1.PoliceReferral
-	6,  // 11: childcase.storage.v1.Case.services:type_name -> childcase.storage.v1.PlanService
-	8,  // 12: childcase.storage.v1.Case.deadlines:type_name -> childcase.storage.v1.Deadline
-	9,  // 13: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
-	2,  // 14: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
-	2,  // 15: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
-	1,  // 16: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	6,  // 5: childcase.storage.v1.PoliceReferral.decisions:type_name -> childcase.storage.v1.PoliceDecision
+	8,  // 6: childcase.storage.v1.Deadline.escalations:type_name -> childcase.storage.v1.Escalation
+	1,  // 7: childcase.storage.v1.Case.responsible_unit:type_name -> childcase.storage.v1.UnitKey
+	1,  // 8: childcase.storage.v1.Case.incident_unit:type_name -> childcase.storage.v1.UnitKey
+	3,  // 9: childcase.storage.v1.Case.children:type_name -> childcase.storage.v1.ChildSummary
+	1,  // 10: childcase.storage.v1.Case.handlers:type_name -> childcase.storage.v1.UnitKey
+	5,  // 11: childcase.storage.v1.Case.police_referrals:type_name -> childcase.storage.v1.PoliceReferral
+	7,  // 12: childcase.storage.v1.Case.services:type_name -> childcase.storage.v1.PlanService
+	9,  // 13: childcase.storage.v1.Case.deadlines:type_name -> childcase.storage.v1.Deadline
+	10, // 14: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
+	2,  // 15: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
+	2,  // 16: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
+	1,  // 17: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }
@@ -2148,7 +2255,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,393 @@
+package app_test
+
+// Scenarios of issue 11's clocks on real dates: when D6, D13 and D16 start
+// and what may move them, and on what grounds a case closes.
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// Phường Trúc Bạch between the reforms of 2025-01-01 and 2025-07-01.
+const pTrucBach2025 = "units/00004@2025-01-01"
+
+// D6 runs from the specific-assessment meeting (Art. 27(2)), not from when
+// the record was typed in, across the make-up Saturday of 26 April 2025
+// and the 30/4 - 1/5 holidays; a returned plan has the policy's
+// plan_resubmit limit, not a fresh five working days.
+func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
+	received := hn(2025, 4, 17, 9, 0) // Thursday
+	ts := startServerAt(t, received, "")
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	ts.addUser(t, "tb.chair", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach2025)
+	p := ts.process()
+	worker, chair := ts.as(t, "tb.worker"), ts.as(t, "tb.chair")
+
+	name := openCase(t, ts, received, "00004")
+	ts.clock.Set(hn(2025, 4, 17, 10, 0))
+	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name)})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	c, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low(), SafetyObstacles: low()})
+	if err != nil {
+		t.Fatalf("initial assessment: %v", err)
+	}
+
+	// The meeting was on Mon 21 April; the worker types it in on Fri 25.
+	ts.clock.Set(hn(2025, 4, 25, 14, 0))
+	specific := func(meeting time.Time) (*pb.Case, error) {
+		return p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
+			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(meeting), MeetingChair: chairAttendee()})
+	}
+	// A meeting in the future, or before the case was acknowledged, is
+	// refused naming the field, and changes nothing.
+	_, err = specific(hn(2025, 4, 26, 9, 0))
+	wantField(t, err, "meeting_time")
+	_, err = specific(hn(2025, 4, 17, 9, 30))
+	wantField(t, err, "meeting_time")
+	if got := getCase(t, ts, "tb.worker", name); got.GetEtag() != c.GetEtag() {
+		t.Fatal("a refused specific assessment changed the case")
+	}
+	meeting := hn(2025, 4, 21, 9, 0)
+	c, err = specific(meeting)
+	if err != nil {
+		t.Fatalf("specific assessment: %v", err)
+	}
+	// Five working days after Mon 21: Tue 22, Wed 23, Thu 24, Fri 25 and
+	// the make-up Saturday 26, so by 24:00 of Sat 26 April. (From Fri 25
+	// it would have run past the holidays to Tue 6 May.)
+	d6 := findDeadline(t, c, "D6_PLAN_DRAFT", "plan-1")
+	checkDeadline(t, d6, "OPEN", hn(2025, 4, 27, 0, 0))
+	if !d6.GetStartTime().AsTime().Equal(meeting) {
+		t.Errorf("D6 starts %v, want the meeting %v", d6.GetStartTime().AsTime().In(hanoi), meeting)
+	}
+	// Half of D6 had passed when it was recorded: its first warning goes
+	// out at once.
+	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", d6.GetId(), 1)
+
+	// Submitted on Fri 25, returned on Mon 28 April: the worker has the
+	// policy's 2 working days: Tue 29, then the 30/4 - 1/5 holidays, the
+	// swapped Fri 2 May and the weekend, then Mon 5 May; by 24:00 of Mon 5.
+	ts.clock.Set(hn(2025, 4, 25, 15, 0))
+	services := []*pb.PlanServiceInput{{Name: "tư vấn", Owner: "trạm y tế", CommuneAssignee: "cán bộ BVTE", StartDate: "2025-05-05", ExpectedEndDate: "2025-05-30"}}
+	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name), Services: services})
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, c, "D6_PLAN_DRAFT", "plan-1"), "MET", hn(2025, 4, 27, 0, 0))
+	ts.clock.Set(hn(2025, 4, 28, 9, 0))
+	// The chair's D7 (Sat 26, a make-up day, and Mon 28) has warned twice.
+	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1").GetId(), 2)
+	c, err = p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.chair", name), Reason: "thiếu dịch vụ giáo dục"})
+	if err != nil {
+		t.Fatalf("return: %v", err)
+	}
+	if n := countDeadlines(c, "D6_PLAN_DRAFT"); n != 1 {
+		t.Errorf("%d D6 deadlines after the return, want the first only (no fresh five working days)", n)
+	}
+	re := findDeadline(t, c, "PLAN_RESUBMIT", "plan-1")
+	checkDeadline(t, re, "OPEN", hn(2025, 5, 6, 0, 0))
+	if re.GetClock() != "WORKING_DAYS" || re.GetUnit() != pTrucBach2025 {
+		t.Errorf("PLAN_RESUBMIT: clock %s unit %s", re.GetClock(), re.GetUnit())
+	}
+
+	// Submitted again on Tue 29: met, and the chair's D7 runs again.
+	ts.clock.Set(hn(2025, 4, 29, 10, 0))
+	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name), Services: services})
+	if err != nil {
+		t.Fatalf("submit again: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, c, "PLAN_RESUBMIT", "plan-1"), "MET", hn(2025, 5, 6, 0, 0))
+	if d7 := findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1"); d7.GetState() != "OPEN" {
+		t.Errorf("D7 after the second submission: %s", d7.GetState())
+	}
+}
+
+// D13 runs from when the police received the referral (Circular 43/2021
+// Art. 5, "kể từ khi tiếp nhận"): the referral reaches the police unit's
+// queue when it is made, so that is the start, not the liaison's later
+// acknowledgement. Remote communes are named by versioned unit: code 00004
+// was remote Trúc Bạch until 2025-06-30, and is Ba Đình, not remote, from
+// 2025-07-01.
+func TestClocksPoliceForwardFromReceipt(t *testing.T) {
+	referred := hn(2025, 6, 27, 16, 0) // Friday
+	ts := startServerAt(t, referred, `{"remote_communes": ["`+pTrucBach2025+`"]}`)
+	ts.addPoliceUnit(t, "ca-ba-dinh", pTrucBach2025, pBaDinh)
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	police := ts.as(t, "police.bd")
+	sexual := pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE
+
+	refer := func(user, name string) *pb.Case {
+		t.Helper()
+		c, err := p.ReferCaseToPolice(ts.as(t, user), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, user, name),
+			PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"})
+		if err != nil {
+			t.Fatalf("refer %s: %v", name, err)
+		}
+		return c
+	}
+
+	// Trúc Bạch, remote: 48 hours from the referral on Fri 27 June 16:00,
+	// so until Sun 29 June 16:00, running from the moment it was referred.
+	remote := openCase(t, ts, referred.Add(-time.Hour), "00004", sexual)
+	c := refer("tb.worker", remote)
+	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d13, "OPEN", hn(2025, 6, 29, 16, 0))
+	if !d13.GetStartTime().AsTime().Equal(referred) {
+		t.Errorf("D13 starts %v, want the referral %v", d13.GetStartTime().AsTime().In(hanoi), referred)
+	}
+
+	// The liaison acknowledges only on Mon 30 June: that does not restart
+	// the clock, which is already overdue.
+	ts.clock.Set(hn(2025, 6, 30, 9, 0))
+	waitEvents(t, ts, "tb.worker", remote, "DEADLINE_BREACHED", d13.GetId(), 1)
+	pc, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: remote, Etag: etagOf(t, ts, "police.bd", remote), ReferenceNumber: "CA-BD-2025/88"})
+	if err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	if n := countDeadlines(pc, "D13_POLICE_FORWARD"); n != 1 {
+		t.Errorf("%d D13 deadlines after the acknowledgement, want 1", n)
+	}
+	d13 = findDeadline(t, pc, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
+	if d13.GetState() != "OPEN" || !d13.GetOverdue() || !d13.GetDueTime().AsTime().Equal(hn(2025, 6, 29, 16, 0)) {
+		t.Errorf("D13 after a late acknowledgement: state %s overdue %v due %v", d13.GetState(), d13.GetOverdue(), d13.GetDueTime().AsTime().In(hanoi))
+	}
+	pc, err = p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: remote, Etag: pc.GetEtag(), InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội"})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	if d := findDeadline(t, pc, "D13_POLICE_FORWARD", ""); d.GetState() != "MISSED" || d.GetMinutesLate() != 17*60 {
+		t.Errorf("D13 forwarded Mon 09:00: state %s, %d minutes late, want MISSED 1020", d.GetState(), d.GetMinutesLate())
+	}
+
+	// The same code after the reform is Ba Đình, which the policy did not
+	// name: 24 hours.
+	ts.clock.Set(hn(2025, 7, 2, 10, 0))
+	ordinary := openCase(t, ts, ts.clock.Now().Add(-time.Hour), "00004", sexual)
+	c = refer("bd.worker", ordinary)
+	checkDeadline(t, findDeadline(t, c, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh"), "OPEN", hn(2025, 7, 3, 10, 0))
+}
+
+// A bare commune code in the policy file is refused at start, naming the
+// field, since codes are reused across reforms.
+func TestClocksPolicyRefusesBareRemoteCode(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.PolicyFile = filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(cfg.PolicyFile, []byte(`{"remote_communes": ["00004"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := app.Start(context.Background(), cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	if err == nil || !strings.Contains(err.Error(), "remote_communes[0]") || !strings.Contains(err.Error(), "bare commune code") {
+		t.Fatalf("start with a bare remote code: %v", err)
+	}
+}
+
+// A case closes when the last review rates every risk LOW (Decree 56 Art.
+// 30(1)(b)), or earlier on another lawful ground recorded with a reason.
+// Every closure tells the level above (the district until 2025-06-30, the
+// city from 2025-07-01), marking a suspected crime closed without a police
+// referral. Sexual exploitation and pornographic use are police matters
+// (Child Law Art. 4); online abuse is a category that goes with the form.
+func TestClocksClosureGroundsAndNotice(t *testing.T) {
+	start := hn(2025, 6, 16, 9, 0) // Monday
+	ts := startServerAt(t, start, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	ts.addUser(t, "tb.chair", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach2025)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "district.bd", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	p := ts.process()
+	district, city := watch(t, ts, "district.bd", 1), watch(t, ts, "city", 1)
+
+	// Trúc Bạch, June 2025: sexual exploitation, never referred. The family
+	// moves away before any plan: the chair closes on that ground.
+	moved := openCase(t, ts, start.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_EXPLOITATION)
+	c, err := p.AcknowledgeCase(ts.as(t, "tb.worker"), &pb.AcknowledgeCaseRequest{Name: moved, Etag: etagOf(t, ts, "tb.worker", moved)})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	chair := ts.as(t, "tb.chair")
+	_, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: moved, Etag: c.GetEtag(), Reason: "gia đình chuyển vào TP Hồ Chí Minh"})
+	wantReason(t, err, codes.FailedPrecondition, "NO_CLOSURE_PROPOSAL")
+	_, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: moved, Etag: c.GetEtag(), Reason: "gia đình chuyển vào TP Hồ Chí Minh",
+		Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY})
+	wantReason(t, err, codes.FailedPrecondition, "POLICE_REFERRAL_REQUIRED")
+	c, err = p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: moved, Etag: c.GetEtag(), Reason: "gia đình chuyển vào TP Hồ Chí Minh",
+		Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"})
+	if err != nil {
+		t.Fatalf("closure on moving away: %v", err)
+	}
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_CLOSED {
+		t.Errorf("status %v", c.GetStatus())
+	}
+	n := district.waitFor(t, "CLOSED", moved)
+	if !slices.Contains(n.GetUnits(), pDistrictBD) || !strings.Contains(n.GetDetail(), "MOVED_AWAY") || !strings.Contains(n.GetDetail(), "NO_POLICE_REFERRAL") {
+		t.Errorf("the district's closure notice: %v", n)
+	}
+	if e := caseEvents(t, ts, "tb.worker", moved); countEvents(e, "CLOSED", 0) != 1 {
+		t.Errorf("timeline: %v", kinds(e))
+	}
+
+	// Ba Đình, July 2025: pornographic use online. A review that rates any
+	// risk above LOW cannot propose closure.
+	ts.clock.Set(hn(2025, 7, 7, 9, 0))
+	online := openCase(t, ts, ts.clock.Now().Add(-time.Hour), "00004",
+		pb.AbuseForm_ABUSE_FORM_PORNOGRAPHIC_USE, pb.AbuseForm_ABUSE_FORM_ONLINE)
+	if got := getCase(t, ts, "bd.worker", online).GetSuspectedAbuse(); !slices.Contains(got, pb.AbuseForm_ABUSE_FORM_ONLINE) {
+		t.Errorf("suspected abuse %v lacks ONLINE", got)
+	}
+	walkToReviewStart(t, ts, "bd.worker", "bd.chair", online)
+	_, err = p.RecordReview(ts.as(t, "bd.worker"), &pb.RecordReviewRequest{Name: online, Etag: etagOf(t, ts, "bd.worker", online),
+		HarmSeverity: low(), AbuserAccess: pb.RiskLevel_RISK_LEVEL_MEDIUM, SafetyObstacles: low(), Outcome: "PROPOSE_CLOSURE",
+		SelfProtection: "biết gọi 111", Recovery: "đi học lại"})
+	wantField(t, err, "outcome")
+	c, err = p.RecordReview(ts.as(t, "bd.worker"), &pb.RecordReviewRequest{Name: online, Etag: etagOf(t, ts, "bd.worker", online),
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Outcome: "PROPOSE_CLOSURE",
+		SelfProtection: "biết gọi 111", Recovery: "đi học lại"})
+	if err != nil {
+		t.Fatalf("review: %v", err)
+	}
+	// A police matter: the referral comes first; then the risk ground (the
+	// default) closes it, and the city hears of it without a mark.
+	_, err = p.ApproveClosure(ts.as(t, "bd.chair"), &pb.ApproveClosureRequest{Name: online, Etag: c.GetEtag(), Reason: "trẻ an toàn"})
+	wantReason(t, err, codes.FailedPrecondition, "POLICE_REFERRAL_REQUIRED")
+	c, err = p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: online, Etag: c.GetEtag(),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 147 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	_, err = p.ApproveClosure(ts.as(t, "bd.chair"), &pb.ApproveClosureRequest{Name: online, Etag: c.GetEtag(), Reason: "trẻ an toàn"})
+	if err != nil {
+		t.Fatalf("closure on low risk: %v", err)
+	}
+	n = city.waitFor(t, "CLOSED", online)
+	if !slices.Contains(n.GetUnits(), pCity) || !strings.Contains(n.GetDetail(), "RISK_LOW") || strings.Contains(n.GetDetail(), "NO_POLICE_REFERRAL") {
+		t.Errorf("the city's closure notice: %v", n)
+	}
+}
+
+// D16: the police liaison records a lawful extension or suspension of the
+// 20 days (Criminal Procedure Code Art. 147(3)-(4)) with the decision
+// number and reason. An extension moves the due date, at most to two
+// months from the start, and a second (the procuracy's) to four; a
+// suspension stops the clock until it is resumed. Each change is on the
+// commune's timeline and, with its decision, in both views of the case.
+func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
+	referred := hn(2026, 12, 4, 10, 0) // Friday
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	police, worker := ts.as(t, "police.bd"), ts.as(t, "bd.worker")
+
+	name := openCase(t, ts, referred.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	ts.clock.Set(hn(2026, 12, 4, 15, 0))
+	pc, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	// 20 days from Fri 4 Dec: until 24:00 of Thu 24 Dec.
+	d16 := findDeadline(t, pc, "D16_PROSECUTION", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d16, "OPEN", hn(2026, 12, 25, 0, 0))
+
+	extend := func(until string) (*pb.Case, error) {
+		return p.ExtendPoliceDeadline(police, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+			DecisionNumber: "12/QĐ-CSĐT", Reason: "phải xác minh tại nhiều địa điểm", UntilDate: until})
+	}
+	// Mon 21 Dec: extended, but not beyond two months (4 Feb 2027). By
+	// then D16 has warned twice, and the commune's missed acknowledgement
+	// went to the city.
+	ts.clock.Set(hn(2026, 12, 21, 9, 0))
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
+	waitEvents(t, ts, "bd.worker", name, "ESCALATED", findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "").GetId(), 1)
+	_, err = p.ExtendPoliceDeadline(worker, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		DecisionNumber: "12/QĐ-CSĐT", Reason: "x", UntilDate: "2027-02-04"})
+	wantCode(t, err, codes.PermissionDenied)
+	_, err = extend("2027-02-05")
+	wantField(t, err, "until_date")
+	pc, err = extend("2027-02-04")
+	if err != nil {
+		t.Fatalf("extension: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "OPEN", hn(2027, 2, 5, 0, 0))
+
+	// Mon 4 Jan: suspended (awaiting a forensic examination). Six weeks
+	// later, past the extended due date, nothing has breached.
+	ts.clock.Set(hn(2027, 1, 4, 9, 0))
+	if _, err = p.SuspendPoliceDeadline(police, &pb.SuspendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		DecisionNumber: "3/QĐ-TĐC", Reason: "chờ kết luận giám định"}); err != nil {
+		t.Fatalf("suspension: %v", err)
+	}
+	// A sentinel case's acknowledgement, due an hour before the clock
+	// stops, shows the scheduler has run that far.
+	ts.clock.Set(hn(2027, 2, 14, 8, 0))
+	sentinel := openCase(t, ts, ts.clock.Now(), "00004")
+	ts.clock.Set(hn(2027, 2, 15, 9, 0))
+	waitEvents(t, ts, "bd.worker", sentinel, "DEADLINE_BREACHED", 0, 1)
+	if n := countEvents(caseEvents(t, ts, "bd.worker", name), "DEADLINE_BREACHED", d16.GetId()); n != 0 {
+		t.Errorf("the suspended D16 breached %d times", n)
+	}
+	// Resumed after exactly 42 days: the due time moves by as much.
+	pc, err = p.ResumePoliceDeadline(police, &pb.ResumePoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		DecisionNumber: "4/QĐ-PHGQ", Reason: "đã có kết luận giám định"})
+	if err != nil {
+		t.Fatalf("resumption: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "OPEN", hn(2027, 3, 19, 0, 0))
+
+	// The procuracy's extension: four months from the start, which the
+	// suspension moved to 15 Jan, so up to 15 May; no third.
+	_, err = extend("2027-05-16")
+	wantField(t, err, "until_date")
+	if pc, err = extend("2027-05-15"); err != nil {
+		t.Fatalf("second extension: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "OPEN", hn(2027, 5, 16, 0, 0))
+	_, err = extend("2027-05-20")
+	wantReason(t, err, codes.FailedPrecondition, "EXTENSIONS_EXHAUSTED")
+
+	// The commune sees each decision, and so does the police view.
+	for _, view := range []*pb.Case{pc, getCase(t, ts, "bd.worker", name)} {
+		r := view.GetPoliceReferrals()[0]
+		var got []string
+		for _, d := range r.GetDecisions() {
+			got = append(got, d.GetKind()+" "+d.GetDecisionNumber())
+		}
+		want := []string{"EXTENSION 12/QĐ-CSĐT", "SUSPENSION 3/QĐ-TĐC", "RESUMPTION 4/QĐ-PHGQ", "EXTENSION 12/QĐ-CSĐT"}
+		if !slices.Equal(got, want) {
+			t.Errorf("decisions %v, want %v", got, want)
+		}
+		if r.GetDecisions()[0].GetReason() == "" || r.GetDecisions()[0].GetUntilDate() != "2027-02-04" {
+			t.Errorf("first decision: %v", r.GetDecisions()[0])
+		}
+	}
+	inOrder(t, caseEvents(t, ts, "bd.worker", name), "POLICE_FORWARDED", "POLICE_DEADLINE_EXTENDED", "POLICE_DEADLINE_SUSPENDED",
+		"POLICE_DEADLINE_RESUMED", "POLICE_DEADLINE_EXTENDED")
+}
