@@ -2151,6 +2151,158 @@ func (x *WatchEventsRequest) GetCase() string {
 	return ""
 }
 
+type ReassignCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The commune that is to take the case, "units/{code}@{valid_from}", in force today.
+	ToUnit        string `protobuf:"bytes,4,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignCaseRequest) Reset() {
+	*x = ReassignCaseRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignCaseRequest) ProtoMessage() {}
+
+func (x *ReassignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignCaseRequest.ProtoReflect.Descriptor instead.
+func (*ReassignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReassignCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReassignCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ReassignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ReassignCaseRequest) GetToUnit() string {
+	if x != nil {
+		return x.ToUnit
+	}
+	return ""
+}
+
+func (x *ReassignCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AssignCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The officer to make responsible, "users/{user}".
+	Officer       string `protobuf:"bytes,4,opt,name=officer,proto3" json:"officer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignCaseRequest) Reset() {
+	*x = AssignCaseRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignCaseRequest) ProtoMessage() {}
+
+func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
+func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AssignCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *AssignCaseRequest) GetOfficer() string {
+	if x != nil {
+		return x.Officer
+	}
+	return ""
+}
+
 var File_childcase_v1_process_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_service_proto_rawDesc = "" +
@@ -2346,7 +2498,20 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
 	"\x12WatchEventsRequest\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x1b\n" +
-	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case2\xd1\x19\n" +
+	"\x04case\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\"\xf0\x01\n" +
+	"\x13ReassignCaseRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12%\n" +
+	"\ato_unit\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06toUnit\x12%\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\xc9\x01\n" +
+	"\x11AssignCaseRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12'\n" +
+	"\aofficer\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\aofficer2\xa9\x1b\n" +
 	"\x12CaseProcessService\x12v\n" +
 	"\x0fAcknowledgeCase\x12$.childcase.v1.AcknowledgeCaseRequest\x1a\x12.childcase.v1.Case\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=cases/*}:acknowledge\x12\x92\x01\n" +
 	"\x17RecordInitialAssessment\x12,.childcase.v1.RecordInitialAssessmentRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordInitialAssessment\x12\x92\x01\n" +
@@ -2368,7 +2533,10 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\vAddCaseNote\x12 .childcase.v1.AddCaseNoteRequest\x1a\x12.childcase.v1.Case\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=cases/*}:addNote\x12z\n" +
 	"\x0fProposeTransfer\x12$.childcase.v1.ProposeTransferRequest\x1a\x12.childcase.v1.Case\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=cases/*}:proposeTransfer\x12w\n" +
 	"\x0eAcceptTransfer\x12#.childcase.v1.AcceptTransferRequest\x1a\x12.childcase.v1.Case\",\x82\xd3\xe4\x93\x02&:\x01*\"!/v1/{name=cases/*}:acceptTransfer\x12z\n" +
-	"\x0fDeclineTransfer\x12$.childcase.v1.DeclineTransferRequest\x1a\x12.childcase.v1.Case\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=cases/*}:declineTransfer\x12|\n" +
+	"\x0fDeclineTransfer\x12$.childcase.v1.DeclineTransferRequest\x1a\x12.childcase.v1.Case\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=cases/*}:declineTransfer\x12m\n" +
+	"\fReassignCase\x12!.childcase.v1.ReassignCaseRequest\x1a\x12.childcase.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=cases/*}:reassign\x12g\n" +
+	"\n" +
+	"AssignCase\x12\x1f.childcase.v1.AssignCaseRequest\x1a\x12.childcase.v1.Case\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=cases/*}:assign\x12|\n" +
 	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice\x12\x98\x01\n" +
 	"\x19AcknowledgePoliceReferral\x12..childcase.v1.AcknowledgePoliceReferralRequest\x1a\x12.childcase.v1.Case\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/{name=cases/*}:acknowledgePoliceReferral\x12\x8f\x01\n" +
 	"\x16RecordPoliceForwarding\x12+.childcase.v1.RecordPoliceForwardingRequest\x1a\x12.childcase.v1.Case\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=cases/*}:recordPoliceForwarding\x12\x86\x01\n" +
@@ -2390,7 +2558,7 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
@@ -2420,27 +2588,29 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*ListCaseEventsRequest)(nil),            // 25: childcase.v1.ListCaseEventsRequest
 	(*ListCaseEventsResponse)(nil),           // 26: childcase.v1.ListCaseEventsResponse
 	(*WatchEventsRequest)(nil),               // 27: childcase.v1.WatchEventsRequest
-	(EmergencyReason)(0),                     // 28: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 29: childcase.v1.RiskLevel
-	(*timestamppb.Timestamp)(nil),            // 30: google.protobuf.Timestamp
-	(*CaseEvent)(nil),                        // 31: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 32: childcase.v1.Case
-	(*Notification)(nil),                     // 33: childcase.v1.Notification
+	(*ReassignCaseRequest)(nil),              // 28: childcase.v1.ReassignCaseRequest
+	(*AssignCaseRequest)(nil),                // 29: childcase.v1.AssignCaseRequest
+	(EmergencyReason)(0),                     // 30: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 31: childcase.v1.RiskLevel
+	(*timestamppb.Timestamp)(nil),            // 32: google.protobuf.Timestamp
+	(*CaseEvent)(nil),                        // 33: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 34: childcase.v1.Case
+	(*Notification)(nil),                     // 35: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	28, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	29, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	29, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	29, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	30, // 4: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	30, // 5: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	30, // 6: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	30, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	31, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	31, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	31, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	32, // 4: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	32, // 5: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	32, // 6: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
 	24, // 7: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	29, // 8: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	29, // 9: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	29, // 10: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	30, // 11: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	31, // 12: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	31, // 8: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	31, // 9: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	31, // 10: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	32, // 11: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	33, // 12: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
 	0,  // 13: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
 	1,  // 14: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
 	2,  // 15: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
@@ -2459,42 +2629,46 @@ var file_childcase_v1_process_service_proto_depIdxs = []int32{
 	15, // 28: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
 	16, // 29: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
 	17, // 30: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
-	18, // 31: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	19, // 32: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	20, // 33: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	21, // 34: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	22, // 35: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	23, // 36: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	25, // 37: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	27, // 38: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	32, // 39: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	32, // 40: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	32, // 41: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	32, // 42: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	32, // 43: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	32, // 44: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	32, // 45: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	32, // 46: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	32, // 47: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	32, // 48: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	32, // 49: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	32, // 50: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	32, // 51: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	32, // 52: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	32, // 53: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	32, // 54: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	32, // 55: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	32, // 56: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	32, // 57: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	32, // 58: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	32, // 59: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	32, // 60: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	32, // 61: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	32, // 62: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	26, // 63: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	33, // 64: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	39, // [39:65] is the sub-list for method output_type
-	13, // [13:39] is the sub-list for method input_type
+	28, // 31: childcase.v1.CaseProcessService.ReassignCase:input_type -> childcase.v1.ReassignCaseRequest
+	29, // 32: childcase.v1.CaseProcessService.AssignCase:input_type -> childcase.v1.AssignCaseRequest
+	18, // 33: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	19, // 34: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	20, // 35: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	21, // 36: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	22, // 37: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	23, // 38: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	25, // 39: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	27, // 40: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	34, // 41: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	34, // 42: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	34, // 43: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	34, // 44: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	34, // 45: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	34, // 46: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	34, // 47: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	34, // 48: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	34, // 49: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	34, // 50: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	34, // 51: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	34, // 52: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	34, // 53: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	34, // 54: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	34, // 55: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	34, // 56: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	34, // 57: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	34, // 58: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	34, // 59: childcase.v1.CaseProcessService.ReassignCase:output_type -> childcase.v1.Case
+	34, // 60: childcase.v1.CaseProcessService.AssignCase:output_type -> childcase.v1.Case
+	34, // 61: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	34, // 62: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	34, // 63: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	34, // 64: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	34, // 65: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	34, // 66: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	26, // 67: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	35, // 68: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	41, // [41:69] is the sub-list for method output_type
+	13, // [13:41] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -2513,7 +2687,7 @@ func file_childcase_v1_process_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

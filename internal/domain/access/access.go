@@ -85,7 +85,9 @@ func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
 
 // CaseView returns how much of c p may see:
 //   - hotline operators: the cases their own reports opened or joined;
-//   - hotline supervisors: the cases of their organisation's reports;
+//   - hotline supervisors: the cases of their organisation's reports, and
+//     for the social work centre, which acts for the city, the cases the
+//     city holds;
 //   - commune staff: cases their commune is or was responsible for, or was
 //     handed, or is asked to accept;
 //   - district officers: cases of the communes of their district, and those
@@ -99,7 +101,7 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	case model.RoleHotlineOperator:
 		ok = slices.Contains(c.IntakeUsers, p.UserID)
 	case model.RoleHotlineSupervisor:
-		ok = slices.Contains(c.IntakeUnits, p.Unit)
+		ok = slices.Contains(c.IntakeUnits, p.Unit) || pol.ActsFor(p, UnitName(c.ResponsibleUnit))
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
 		unit, isUnit := p.adminUnit()
 		ok = isUnit && (slices.Contains(c.Handlers, unit) || offeredTo(c, p.Unit))
@@ -117,6 +119,17 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		return ViewFull
 	}
 	return ViewNone
+}
+
+// ActsFor reports whether p acts for unit: p belongs to it, or unit is the
+// city and p is a hotline supervisor of the social work centre, the city's
+// own service, which runs the steps of the cases the city holds. Its
+// operators only take calls.
+func (pol *Policy) ActsFor(p Principal, unit string) bool {
+	if p.Unit == unit {
+		return true
+	}
+	return p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre && isLevel(pol.units, unit, units.LevelCity)
 }
 
 // offeredTo reports whether a transfer of c to unit awaits its decision:
@@ -271,6 +284,11 @@ var (
 		model.RoleHotlineOperator, model.RoleHotlineSupervisor, model.RoleCommuneWorker,
 		model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer,
 	}
+	// ReportRecorders record reports: the intakers and the police, who may
+	// receive a report directly (Decree 56 Art. 25(1)); a case a police
+	// report opens starts with the police track of the liaison's unit,
+	// which from then on sees only the police view of it.
+	ReportRecorders = append(slices.Clone(Intakers), model.RolePoliceLiaison)
 	// ReportReaders read reports (within their scope).
 	ReportReaders = Intakers
 	// CaseReaders read cases (within their scope; police see the police

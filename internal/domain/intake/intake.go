@@ -101,7 +101,7 @@ type CreateReportInput struct {
 // intervention opens a case, or joins the one named in the input, which p
 // must be able to see.
 func (s *Service) CreateReport(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, error) {
-	if !p.Has(access.Intakers) {
+	if !p.Has(access.ReportRecorders) {
 		return model.Report{}, model.ErrPermissionDenied
 	}
 	now := s.clock.Now()

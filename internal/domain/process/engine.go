@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -29,6 +30,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Calendar is the working-day calendar deadlines are computed with.
@@ -56,6 +58,9 @@ type Engine struct {
 	// scheduler's loop sweeps older ones (lastSweep: when it last did).
 	idemRetention time.Duration
 	lastSweep     time.Time
+	// reformDay is the date the scheduler's loop last made cases follow
+	// the unit reforms (FollowReforms); zero before the first pass.
+	reformDay vntime.Date
 }
 
 // Deps are what the engine needs.
@@ -313,8 +318,9 @@ func dedupe(xs []string) []string {
 	return out
 }
 
-// actorIn reports whether the principal belongs to unit.
-func (s *stepCtx) actorIn(unit string) bool { return s.p.Unit == unit }
+// actorIn reports whether the principal acts for unit: belongs to it, or
+// acts for the city (access.Policy.ActsFor).
+func (s *stepCtx) actorIn(unit string) bool { return s.e.access.ActsFor(s.p, unit) }
 
 // requireResponsible refuses a step by someone outside the responsible unit.
 func (s *stepCtx) requireResponsible() error {
@@ -381,14 +387,36 @@ func required(field, value string, max int) (string, error) {
 }
 
 // PrepareNewCase starts the process on a case intake is opening: it was
-// forwarded to the commune where it happened, which has the policy's time
-// to acknowledge it.
+// forwarded to the commune where it happened (or, if that commune is no
+// longer in force, to its successor: see FollowReforms), which has the
+// policy's time to acknowledge it. A report the police received directly
+// (Decree 56 Art. 25(1)) starts the police track of the liaison's unit
+// too: received when the report was, so the clock to forward the crime
+// report to the investigators runs from then.
 func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) {
 	s := &stepCtx{e: e, p: system, now: now, c: c}
+	s.followReform()
 	unit := access.UnitName(c.ResponsibleUnit)
-	d := s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(e.policy.Acknowledge), true)
-	d.NextFire = e.nextFire(tx, d)
-	c.Deadlines[len(c.Deadlines)-1] = *d
+	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(e.policy.Acknowledge), true)
+	if police, ok := policeIntake(*c); ok {
+		c.PoliceReferrals = append(c.PoliceReferrals, model.PoliceReferral{
+			PoliceUnit: police, ReferTime: c.ReceiveTime, ReferredBy: c.IntakeUsers[0],
+			State: model.PoliceAcknowledged, AcknowledgeTime: c.ReceiveTime,
+		})
+		s.startDeadline(model.DeadlinePoliceForward, police, police, c.ReceiveTime, e.forwardLimit(c), false)
+	}
+	for i := range c.Deadlines {
+		c.Deadlines[i].NextFire = e.nextFire(tx, &c.Deadlines[i])
+	}
+}
+
+// policeIntake returns the police unit whose liaison recorded the report
+// that opens c, if one did.
+func policeIntake(c model.Case) (string, bool) {
+	if len(c.IntakeUnits) == 0 || !strings.HasPrefix(c.IntakeUnits[0], "policeUnits/") {
+		return "", false
+	}
+	return c.IntakeUnits[0], true
 }
 
 // ActivateNewCase sets the timers, timeline and notification of a case
@@ -402,8 +430,22 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 		}
 	}
 	unit := access.UnitName(c.ResponsibleUnit)
-	events := []model.CaseEvent{
-		{Time: now, Actor: "system", Kind: "FORWARDED", Detail: "forwarded to " + unit},
+	units := []string{unit}
+	var events []model.CaseEvent
+	if police, ok := policeIntake(c); ok {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "POLICE_RECEIVED",
+			Detail: fmt.Sprintf("received directly by %s at %s", police, hanoi(c.ReceiveTime))})
+		units = append(units, police)
+	}
+	if c.ResponsibleUnit != c.IncidentUnit {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "UNIT_SUCCEEDED",
+			Detail: fmt.Sprintf("%s is no longer in force; %s succeeds it", access.UnitName(c.IncidentUnit), unit)})
+	}
+	events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "FORWARDED", Detail: "forwarded to " + unit})
+	if c.AwaitingSuccessor {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "SUCCESSOR_NEEDED",
+			Detail: fmt.Sprintf("%s is no longer in force and no one unit succeeds it: the city reassigns the case", unit)})
+		units = append(units, e.cityName())
 	}
 	for _, d := range c.Deadlines {
 		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "DEADLINE_STARTED",
@@ -413,7 +455,7 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 		return err
 	}
 	_, err := tx.AppendNotifications(model.Notification{
-		Time: now, Kind: "CASE_FORWARDED", Case: access.CaseResource(c.Number), Units: []string{unit}, Detail: "a new case awaits acknowledgement",
+		Time: now, Kind: "CASE_FORWARDED", Case: access.CaseResource(c.Number), Units: units, Detail: "a new case awaits acknowledgement",
 	})
 	return err
 }

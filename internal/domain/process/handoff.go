@@ -37,21 +37,115 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 		if !s.actorIn(from) {
 			return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may hand the case over", from)
 		}
-		if to == from {
-			return model.InvalidField("to_unit", "transfer.other_unit", "the case is already with %s", to)
-		}
 		if err := e.checkTransferLevel(s.c.ResponsibleUnit, target); err != nil {
 			return err
 		}
-		if s.c.PendingTransfer() != nil {
-			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision", s.c.Number)
+		return s.offer(to, reason, "TRANSFER_PROPOSED")
+	}})
+}
+
+// offer proposes to hand the case from its responsible unit to another,
+// which has the policy's time to accept (AcceptTransfer) or decline.
+func (s *stepCtx) offer(to, reason, kind string) error {
+	from := access.UnitName(s.c.ResponsibleUnit)
+	if to == from {
+		return model.InvalidField("to_unit", "transfer.other_unit", "the case is already with %s", to)
+	}
+	if s.c.PendingTransfer() != nil {
+		return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision", s.c.Number)
+	}
+	id := len(s.c.Transfers) + 1
+	s.c.Transfers = append(s.c.Transfers, model.Transfer{
+		ID: id, From: from, To: to, Reason: reason, ProposedBy: s.p.UserID, ProposeTime: s.now, State: model.TransferProposed,
+	})
+	s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(s.e.policy.TransferAccept), true)
+	s.event(kind, fmt.Sprintf("from %s to %s", from, to), 0, from, to)
+	return nil
+}
+
+// ReassignCase: a level above the commune (the district while it exists,
+// the city) sends a case of a unit below it, or of a unit no longer in
+// force, to a commune in force, which accepts or declines it as a
+// transfer. This is how a case handed up, or left behind by a reform,
+// comes back down to a commune that can act on it.
+func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Request, to, reason string) (model.Case, error) {
+	reason, err := required("reason", reason, 2000)
+	if err != nil {
+		return model.Case{}, err
+	}
+	toKey, ok := unitKey(to)
+	if !ok {
+		return model.Case{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+	}
+	today := vntime.DateOf(e.clock.Now())
+	target, ok := e.units.Get(toKey)
+	if !ok || !target.InForce(today) {
+		return model.Case{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
+	}
+	if target.Level != units.LevelCommune {
+		return model.Case{}, model.InvalidField("to_unit", "reassign.commune", "a case is reassigned to a commune; %s is a %s", to, target.Level)
+	}
+	return e.do(ctx, p, req, step{name: "reassign", roles: Reassigners, apply: func(s *stepCtx) error {
+		if err := s.requireOpen(); err != nil {
+			return err
 		}
-		id := len(s.c.Transfers) + 1
-		s.c.Transfers = append(s.c.Transfers, model.Transfer{
-			ID: id, From: from, To: to, Reason: reason, ProposedBy: s.p.UserID, ProposeTime: s.now, State: model.TransferProposed,
-		})
-		s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(e.policy.TransferAccept), true)
-		s.event("TRANSFER_PROPOSED", fmt.Sprintf("from %s to %s", from, to), 0, from, to)
+		if err := e.checkAbove(s.p, s.c.ResponsibleUnit, target, today); err != nil {
+			return err
+		}
+		return s.offer(to, reason, "REASSIGNMENT_PROPOSED")
+	}})
+}
+
+// checkAbove checks that p's unit, in force today, stands above the unit
+// holding a case and the commune it is reassigned to: the city above
+// every unit, a district above itself and its own communes.
+func (e *Engine) checkAbove(p access.Principal, held units.Key, target units.Unit, today vntime.Date) error {
+	k, ok := unitKey(p.Unit)
+	caller, found := e.units.Get(k)
+	if !ok || !found || !caller.InForce(today) {
+		return model.Precondition("UNIT_NOT_IN_FORCE", "%s is not in force today", p.Unit)
+	}
+	if caller.Level == units.LevelCity {
+		return nil
+	}
+	if src, _ := e.units.Get(held); held != caller.Key && src.Parent != caller.Key {
+		return model.Precondition("NOT_ABOVE_UNIT", "%s is not a unit of %s", access.UnitName(held), p.Unit)
+	}
+	if target.Parent != caller.Key {
+		return model.InvalidField("to_unit", "reassign.own_commune", "a district reassigns to one of its own communes; %s is not one of %s", access.UnitName(target.Key), p.Unit)
+	}
+	return nil
+}
+
+// AssignOfficer: the chair of the responsible unit names the officer
+// responsible for the case, an active user who may take its workers'
+// steps for that unit (a commune worker of the commune; for a case the
+// city holds, a city officer or a supervisor of the social work centre).
+func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Request, officer string) (model.Case, error) {
+	id, ok := strings.CutPrefix(officer, "users/")
+	if !ok || id == "" {
+		return model.Case{}, model.InvalidField("officer", "user.name", "%q is not a user name like users/{user}", officer)
+	}
+	return e.do(ctx, p, req, step{name: "assign", roles: CommuneChairs, apply: func(s *stepCtx) error {
+		if err := s.requireOpen(); err != nil {
+			return err
+		}
+		if err := s.requireResponsible(); err != nil {
+			return err
+		}
+		u, err := s.tx.User(id)
+		if err != nil {
+			return model.MissingReference(err, "officer", "user %s does not exist", officer)
+		}
+		if u.Disabled() {
+			return model.InvalidField("officer", "user.active", "user %s is disabled", officer)
+		}
+		unit := access.UnitName(s.c.ResponsibleUnit)
+		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); !as.Has(CommuneWorkers) || !e.access.ActsFor(as, unit) {
+			return model.InvalidField("officer", "officer.of_unit", "user %s is not a worker of %s", officer, unit)
+		}
+		s.c.ResponsibleOfficer = u.ID
+		s.event("OFFICER_ASSIGNED", officer, 0, unit)
 		return nil
 	}})
 }
@@ -86,6 +180,7 @@ func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Req
 		k, _ := unitKey(t.To)
 		s.c.ResponsibleUnit = k
 		s.c.ResponsibleOfficer = s.p.UserID
+		s.c.AwaitingSuccessor = false // a commune in force holds it now
 		// Open deadlines of the case's steps now fall to the new unit.
 		for i := range s.c.Deadlines {
 			if d := &s.c.Deadlines[i]; d.Open() && d.Unit == t.From {
@@ -203,14 +298,19 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 		}
 		r.State, r.ReferenceNumber, r.AcknowledgeTime = model.PoliceAcknowledged, reference, s.now
 		s.meet(model.DeadlinePoliceAcknowledge, r.PoliceUnit)
-		h := policeForwardHours
-		if e.policy.Remote(s.c.IncidentUnit.Code) {
-			h = remoteForwardHours
-		}
-		s.startDeadline(model.DeadlinePoliceForward, r.PoliceUnit, r.PoliceUnit, s.now, hours(h), false)
+		s.startDeadline(model.DeadlinePoliceForward, r.PoliceUnit, r.PoliceUnit, s.now, e.forwardLimit(s.c), false)
 		s.event("POLICE_ACKNOWLEDGED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
 	}})
+}
+
+// forwardLimit is the time the police have to send a crime report on to
+// the investigators: 24 hours, 48 in a remote commune.
+func (e *Engine) forwardLimit(c *model.Case) clockSpec {
+	if e.policy.Remote(c.IncidentUnit.Code) {
+		return hours(remoteForwardHours)
+	}
+	return hours(policeForwardHours)
 }
 
 // RecordPoliceForwarding: the crime report went to the investigation

@@ -12,18 +12,25 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// Roles of the steps; the transport's method table uses them too.
+// Roles of the steps; the transport's method table uses them too. Each
+// step is taken by the unit responsible for the case: a commune, or the
+// city for a case it holds, which a city officer runs in full (the city
+// decides in the chair's place) and the social work centre's hotline
+// supervisors run for it as its workers (access.Policy.ActsFor).
 var (
 	// CommuneStaff acknowledge a forwarded case.
-	CommuneStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair}
+	CommuneStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleCityOfficer, model.RoleHotlineSupervisor}
 	// CommuneWorkers assess, plan, follow up and review.
-	CommuneWorkers = []model.Role{model.RoleCommuneWorker}
+	CommuneWorkers = []model.Role{model.RoleCommuneWorker, model.RoleCityOfficer, model.RoleHotlineSupervisor}
 	// CommuneChairs decide emergency measures, separation, plan approval
-	// and closure.
-	CommuneChairs = []model.Role{model.RoleCommuneChair}
+	// and closure, and name the case's responsible officer.
+	CommuneChairs = []model.Role{model.RoleCommuneChair, model.RoleCityOfficer}
 	// Handlers hand cases over, decide on transfers, add notes and pause
 	// their unit's deadlines.
 	Handlers = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
+	// Reassigners are the levels above the commune, which send a case of
+	// a unit below them (or of a unit no longer in force) to a commune.
+	Reassigners = []model.Role{model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// PoliceLiaisons take the police steps.
 	PoliceLiaisons = []model.Role{model.RolePoliceLiaison}
 )

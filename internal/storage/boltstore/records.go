@@ -218,6 +218,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		ClosureProposed: c.ClosureProposed, CloseTime: timeToRec(c.CloseTime),
 		Deadlines: mapSlice(c.Deadlines, deadlineToRec), Transfers: mapSlice(c.Transfers, transferToRec),
 		Dossier: sealedToRec(c.Dossier), Texts: sealedToRec(c.Texts),
+		AwaitingSuccessor: c.AwaitingSuccessor,
 	}
 }
 
@@ -237,6 +238,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		ClosureProposed: r.GetClosureProposed(), CloseTime: timeFromRec(r.GetCloseTime()),
 		Deadlines: mapSlice(r.GetDeadlines(), deadlineFromRec), Transfers: mapSlice(r.GetTransfers(), transferFromRec),
 		Dossier: sealedFromRec(r.GetDossier()), Texts: sealedFromRec(r.GetTexts()),
+		AwaitingSuccessor: r.GetAwaitingSuccessor(),
 	}
 }
 

@@ -37,7 +37,7 @@ var publicMethods = map[string]bool{
 // missing here is refused to everyone: deny by default. Which records a
 // caller sees is decided further in, by package access.
 var methodRoles = map[string][]model.Role{
-	pb.ReportService_CreateReport_FullMethodName:        access.Intakers,
+	pb.ReportService_CreateReport_FullMethodName:        access.ReportRecorders,
 	pb.ReportService_GetReport_FullMethodName:           access.ReportReaders,
 	pb.ReportService_ListReports_FullMethodName:         access.ReportReaders,
 	pb.ReportService_LinkReport_FullMethodName:          access.Intakers,
@@ -79,6 +79,8 @@ var methodRoles = map[string][]model.Role{
 	pb.CaseProcessService_ProposeTransfer_FullMethodName:           process.Handlers,
 	pb.CaseProcessService_AcceptTransfer_FullMethodName:            process.Handlers,
 	pb.CaseProcessService_DeclineTransfer_FullMethodName:           process.Handlers,
+	pb.CaseProcessService_ReassignCase_FullMethodName:              process.Reassigners,
+	pb.CaseProcessService_AssignCase_FullMethodName:                process.CommuneChairs,
 	pb.CaseProcessService_ReferCaseToPolice_FullMethodName:         access.Referrers,
 	pb.CaseProcessService_AcknowledgePoliceReferral_FullMethodName: process.PoliceLiaisons,
 	pb.CaseProcessService_RecordPoliceForwarding_FullMethodName:    process.PoliceLiaisons,
