@@ -305,6 +305,10 @@ func TestStrandedPoliceRecordReport(t *testing.T) {
 	if name == "" {
 		t.Fatal("the police's report opened no case")
 	}
+	// The answer is a receipt: where the report went, not the report.
+	if created.GetName() != "" || len(created.GetChildren()) != 0 || created.GetNarrative() != "" || created.GetIncidentUnit() != pBaDinh {
+		t.Errorf("the police's receipt: %v", created)
+	}
 
 	// The commune has the case to acknowledge, with the police track.
 	c := getCase(t, ts, "bd.worker", name)
@@ -324,7 +328,7 @@ func TestStrandedPoliceRecordReport(t *testing.T) {
 	if len(pv.GetReports()) != 0 || pv.GetDossier() != nil || len(pv.GetDeadlines()) != 1 {
 		t.Errorf("police view: reports %v dossier %v deadlines %v", pv.GetReports(), pv.GetDossier(), pv.GetDeadlines())
 	}
-	_, err = ts.reports().GetReport(police, &pb.GetReportRequest{Name: created.GetName()})
+	_, err = ts.reports().ListReports(police, &pb.ListReportsRequest{})
 	wantCode(t, err, codes.PermissionDenied)
 	_, err = ts.process().RecordInitialAssessment(police, &pb.RecordInitialAssessmentRequest{Name: name, Etag: pv.GetEtag(),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()})

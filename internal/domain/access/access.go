@@ -203,6 +203,17 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	return c
 }
 
+// PoliceReceipt is what a police liaison gets back for a report they
+// recorded: where it went (its case, commune, call type and times), not
+// the report itself, since reports lie outside the police view, theirs
+// too. They follow the case on its police view.
+func PoliceReceipt(r model.Report) model.Report {
+	return model.Report{
+		Channel: r.Channel, ReceiveTime: r.ReceiveTime, IncidentUnit: r.IncidentUnit, CallType: r.CallType,
+		CaseNumber: r.CaseNumber, CreateTime: r.CreateTime, Reporter: model.Reporter{Withheld: true},
+	}
+}
+
 // CheckUserUnit checks that a unit fits a role: hotline staff belong to the
 // hotline 111 or the social work centre, commune staff to a commune,
 // district officers to a district, city officers to the city, police

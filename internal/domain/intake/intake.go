@@ -197,6 +197,9 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		s.cases.Notify()
 	}
 	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID)
+	if p.Role == model.RolePoliceLiaison {
+		return access.PoliceReceipt(out), nil
+	}
 	return out, nil
 }
 

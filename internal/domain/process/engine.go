@@ -169,6 +169,15 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
+		for _, d := range c.Deadlines {
+			s.oldFires[d.ID] = d.NextFire
+		}
+		// A case whose unit a reform abolished moves before the step, as
+		// the scheduler would have moved it (FollowReforms): who may take
+		// the step does not depend on whether the scheduler got there
+		// first.
+		s.followReform()
 		// Police steps are taken on the police view, the others on the full
 		// view; anything else is out of scope and looks absent.
 		want := access.ViewFull
@@ -186,10 +195,6 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		}
 		if c.Etag() != req.Etag {
 			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)
-		}
-		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
-		for _, d := range c.Deadlines {
-			s.oldFires[d.ID] = d.NextFire
 		}
 		if err := st.apply(s); err != nil {
 			return err

@@ -122,6 +122,10 @@ func (s *stepCtx) followReform() bool {
 	if c.Status == model.StatusClosed || c.AwaitingSuccessor || !ok || old.InForce(vntime.DateOf(s.now)) {
 		return false
 	}
+	// The service moves the case, whoever's request it rides on.
+	caller := s.p
+	s.p = system
+	defer func() { s.p = caller }()
 	from := access.UnitName(old.Key)
 	succ, whole := s.e.units.Successor(old.Key)
 	if !whole {

@@ -87,6 +87,8 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 				s.oldFires[dl.ID] = dl.NextFire
 			}
 		}
+		// A deadline that falls due after a reform is the successor's.
+		s.followReform()
 		s.tick(d)
 		_, err = s.commit("deadline.fire")
 		return err
