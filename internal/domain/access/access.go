@@ -89,7 +89,8 @@ func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
 //     for the social work centre, which acts for the city, the cases the
 //     city holds;
 //   - commune staff: cases their commune is or was responsible for, or was
-//     handed, or is asked to accept;
+//     handed, or is asked to accept, or inherits from the commune it wholly
+//     succeeds (before the case moves there: see process.FollowReforms);
 //   - district officers: cases of the communes of their district, and those
 //     escalated or handed to the district;
 //   - city officers: every case;
@@ -104,7 +105,7 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		ok = slices.Contains(c.IntakeUnits, p.Unit) || pol.ActsFor(p, UnitName(c.ResponsibleUnit))
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
 		unit, isUnit := p.adminUnit()
-		ok = isUnit && (slices.Contains(c.Handlers, unit) || offeredTo(c, p.Unit))
+		ok = isUnit && (slices.Contains(c.Handlers, unit) || offeredTo(c, p.Unit) || pol.succeeds(unit, c.ResponsibleUnit))
 	case model.RoleDistrictOfficer:
 		unit, isUnit := p.adminUnit()
 		ok = isUnit && (pol.inDistrict(unit, c) || offeredTo(c, p.Unit))
@@ -119,6 +120,13 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		return ViewFull
 	}
 	return ViewNone
+}
+
+// succeeds reports whether unit wholly succeeds held, the unit holding a
+// case, in a reform.
+func (pol *Policy) succeeds(unit, held units.Key) bool {
+	succ, ok := pol.units.Successor(held)
+	return ok && succ == unit
 }
 
 // ActsFor reports whether p acts for unit: p belongs to it, or unit is the

@@ -131,7 +131,14 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 		if !ok {
 			return nil, false
 		}
-		return []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}, false
+		keys = []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}
+		// The cases of the communes it wholly succeeds (CaseView).
+		for _, l := range pol.units.Predecessors(unit) {
+			if pol.succeeds(unit, l.From) {
+				keys = append(keys, scopeHandler+UnitName(l.From))
+			}
+		}
+		return keys, false
 	case model.RoleDistrictOfficer:
 		district, ok := p.adminUnit()
 		if !ok {

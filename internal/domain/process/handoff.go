@@ -21,13 +21,9 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 	if err != nil {
 		return model.Case{}, err
 	}
-	toKey, ok := unitKey(to)
-	if !ok {
-		return model.Case{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
-	}
-	target, ok := e.units.Get(toKey)
-	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
-		return model.Case{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
+	target, err := e.receivingUnit(to)
+	if err != nil {
+		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "proposeTransfer", roles: Handlers, apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
@@ -42,6 +38,20 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 		}
 		return s.offer(to, reason, "TRANSFER_PROPOSED")
 	}})
+}
+
+// receivingUnit returns the unit a case is to be handed to, named in the
+// request's to_unit: a unit in force today.
+func (e *Engine) receivingUnit(to string) (units.Unit, error) {
+	toKey, ok := unitKey(to)
+	if !ok {
+		return units.Unit{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+	}
+	target, ok := e.units.Get(toKey)
+	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
+		return units.Unit{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
+	}
+	return target, nil
 }
 
 // offer proposes to hand the case from its responsible unit to another,
@@ -73,15 +83,11 @@ func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Reque
 	if err != nil {
 		return model.Case{}, err
 	}
-	toKey, ok := unitKey(to)
-	if !ok {
-		return model.Case{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+	target, err := e.receivingUnit(to)
+	if err != nil {
+		return model.Case{}, err
 	}
 	today := vntime.DateOf(e.clock.Now())
-	target, ok := e.units.Get(toKey)
-	if !ok || !target.InForce(today) {
-		return model.Case{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
-	}
 	if target.Level != units.LevelCommune {
 		return model.Case{}, model.InvalidField("to_unit", "reassign.commune", "a case is reassigned to a commune; %s is a %s", to, target.Level)
 	}
