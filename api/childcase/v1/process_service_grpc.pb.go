@@ -57,7 +57,10 @@ const (
 // 25-32). Every transition is a custom method on the case with its own role
 // rule, takes the case's etag and a request_id, and answers with the case.
 // A transition the case's state does not allow is FAILED_PRECONDITION with a
-// reason saying what must happen first.
+// reason saying what must happen first. The roles named below are a
+// commune's: for a case the city holds, a city officer takes every step, and
+// a hotline supervisor of the social work centre, acting for the city, the
+// commune worker's and staff's steps.
 type CaseProcessServiceClient interface {
 	// Step 1: the commune where it happened acknowledges the forwarded case; the acknowledging officer becomes responsible. Commune staff of the responsible commune.
 	AcknowledgeCase(ctx context.Context, in *AcknowledgeCaseRequest, opts ...grpc.CallOption) (*Case, error)
@@ -426,7 +429,10 @@ type CaseProcessService_WatchEventsClient = grpc.ServerStreamingClient[Notificat
 // 25-32). Every transition is a custom method on the case with its own role
 // rule, takes the case's etag and a request_id, and answers with the case.
 // A transition the case's state does not allow is FAILED_PRECONDITION with a
-// reason saying what must happen first.
+// reason saying what must happen first. The roles named below are a
+// commune's: for a case the city holds, a city officer takes every step, and
+// a hotline supervisor of the social work centre, acting for the city, the
+// commune worker's and staff's steps.
 type CaseProcessServiceServer interface {
 	// Step 1: the commune where it happened acknowledges the forwarded case; the acknowledging officer becomes responsible. Commune staff of the responsible commune.
 	AcknowledgeCase(context.Context, *AcknowledgeCaseRequest) (*Case, error)

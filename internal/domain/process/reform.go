@@ -40,39 +40,42 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 			gone = append(gone, access.UnitName(u.Key))
 		}
 	}
-	changed := 0
-	for _, unit := range gone {
-		var ids []uint64
-		after := ""
-		for {
-			var page []model.Case
-			err := e.store.View(ctx, func(tx datastore.ReadTx) error {
-				var err error
-				page, after, err = tx.ListQueue(datastore.QueueQuery{
+	// One short read finds them; each then moves in its own transaction,
+	// which looks at the case again.
+	var ids []uint64
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		for _, unit := range gone {
+			after := ""
+			for {
+				page, next, err := tx.ListQueue(datastore.QueueQuery{
 					Queue: access.QueueMyUnitOpen, Keys: []string{unit}, After: after, Limit: reformPage,
 					// A case already waiting for the city needs nothing.
 					Match: func(c model.Case) bool { return !c.AwaitingSuccessor },
 				})
-				return err
-			})
-			if err != nil {
-				return changed, err
-			}
-			for _, c := range page {
-				ids = append(ids, c.ID)
-			}
-			if after == "" {
-				break
+				if err != nil {
+					return err
+				}
+				for _, c := range page {
+					ids = append(ids, c.ID)
+				}
+				if after = next; after == "" {
+					break
+				}
 			}
 		}
-		for _, id := range ids {
-			done, err := e.followReform(ctx, id)
-			if err != nil {
-				return changed, err
-			}
-			if done {
-				changed++
-			}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, id := range ids {
+		done, err := e.followReform(ctx, id)
+		if err != nil {
+			return changed, err
+		}
+		if done {
+			changed++
 		}
 	}
 	if changed > 0 {
