@@ -17,11 +17,7 @@ import (
 // (services the commune cannot provide), district to city. Until the
 // receiving unit accepts, the sender stays responsible.
 func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Request, to, reason string) (model.Case, error) {
-	reason, err := required("reason", reason, 2000)
-	if err != nil {
-		return model.Case{}, err
-	}
-	target, err := e.receivingUnit(to)
+	target, reason, err := e.handOver(to, reason)
 	if err != nil {
 		return model.Case{}, err
 	}
@@ -40,18 +36,22 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 	}})
 }
 
-// receivingUnit returns the unit a case is to be handed to, named in the
-// request's to_unit: a unit in force today.
-func (e *Engine) receivingUnit(to string) (units.Unit, error) {
+// handOver checks what a hand-over request names: the unit the case is
+// to go to (to_unit, a unit in force today) and the reason.
+func (e *Engine) handOver(to, reason string) (units.Unit, string, error) {
+	reason, err := required("reason", reason, 2000)
+	if err != nil {
+		return units.Unit{}, "", err
+	}
 	toKey, ok := unitKey(to)
 	if !ok {
-		return units.Unit{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+		return units.Unit{}, "", model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
 	}
 	target, ok := e.units.Get(toKey)
 	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
-		return units.Unit{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
+		return units.Unit{}, "", model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
 	}
-	return target, nil
+	return target, reason, nil
 }
 
 // offer proposes to hand the case from its responsible unit to another,
@@ -79,11 +79,7 @@ func (s *stepCtx) offer(to, reason, kind string) error {
 // transfer. This is how a case handed up, or left behind by a reform,
 // comes back down to a commune that can act on it.
 func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Request, to, reason string) (model.Case, error) {
-	reason, err := required("reason", reason, 2000)
-	if err != nil {
-		return model.Case{}, err
-	}
-	target, err := e.receivingUnit(to)
+	target, reason, err := e.handOver(to, reason)
 	if err != nil {
 		return model.Case{}, err
 	}
