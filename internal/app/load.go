@@ -600,6 +600,7 @@ func (l *loader) depth() int {
 // step does one step on a case and schedules the next.
 func (l *loader) step(ctx context.Context, s loadStep) error {
 	c := s.c
+	l.followReform(c)
 	worker, chair, err := l.unitStaff(ctx, c.unit)
 	if err != nil {
 		return err
@@ -725,6 +726,26 @@ func (l *loader) step(ctx context.Context, s loadStep) error {
 		return nil
 	}
 	return l.continueSocial(c)
+}
+
+// followReform moves a case to the commune that wholly succeeds its own
+// once a reform put that out of force, as the service does
+// (process.Engine.FollowReforms); a case of a commune that split stays
+// with its staff until the city reassigns it.
+func (l *loader) followReform(c *loadCase) {
+	k, err := units.ParseKey(strings.TrimPrefix(c.unit, "units/"))
+	if err != nil {
+		return
+	}
+	if u, ok := l.reg.Get(k); !ok || u.InForce(vntime.DateOf(l.clk.Now())) {
+		return
+	}
+	if succ, ok := l.reg.Successor(k); ok {
+		to := "units/" + succ.String()
+		l.perUnit[c.unit]--
+		l.perUnit[to]++
+		c.unit = to
+	}
 }
 
 // continueSocial schedules the case's next social step, if its depth

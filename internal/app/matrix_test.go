@@ -255,6 +255,12 @@ var matrixCalls = map[string]mxCall{
 	pb.CaseProcessService_ProposeTransfer_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.ProposeTransferRequest{Name: f.cases[target], Etag: f.etag(t, target), ToUnit: "units/00091@2025-07-01", Reason: "trẻ chuyển nhà"}
 	},
+	pb.CaseProcessService_ReassignCase_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.ReassignCaseRequest{Name: f.cases[target], Etag: f.etag(t, target), ToUnit: "units/00091@2025-07-01", Reason: "trẻ chuyển nhà"}
+	},
+	pb.CaseProcessService_AssignCase_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.AssignCaseRequest{Name: f.cases[target], Etag: f.etag(t, target), Officer: "users/worker.badinh"}
+	},
 	pb.CaseProcessService_AcceptTransfer_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.AcceptTransferRequest{Name: f.cases[target], Etag: f.etag(t, target)}
 	},

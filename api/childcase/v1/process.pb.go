@@ -208,6 +208,10 @@ const (
 	CaseQueue_CASE_QUEUE_OVERDUE CaseQueue = 2
 	// Cases whose transfer to the caller's unit awaits its decision.
 	CaseQueue_CASE_QUEUE_AWAITING_MY_ACCEPTANCE CaseQueue = 3
+	// City officers: open cases whose responsible unit went out of force in a
+	// reform that split it (or a district), waiting to be reassigned to a
+	// commune.
+	CaseQueue_CASE_QUEUE_AWAITING_SUCCESSOR CaseQueue = 4
 )
 
 // Enum value maps for CaseQueue.
@@ -217,12 +221,14 @@ var (
 		1: "CASE_QUEUE_MY_UNIT_OPEN",
 		2: "CASE_QUEUE_OVERDUE",
 		3: "CASE_QUEUE_AWAITING_MY_ACCEPTANCE",
+		4: "CASE_QUEUE_AWAITING_SUCCESSOR",
 	}
 	CaseQueue_value = map[string]int32{
 		"CASE_QUEUE_UNSPECIFIED":            0,
 		"CASE_QUEUE_MY_UNIT_OPEN":           1,
 		"CASE_QUEUE_OVERDUE":                2,
 		"CASE_QUEUE_AWAITING_MY_ACCEPTANCE": 3,
+		"CASE_QUEUE_AWAITING_SUCCESSOR":     4,
 	}
 )
 
@@ -2164,12 +2170,13 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x19CLOSURE_GROUND_MOVED_AWAY\x10\x02\x12\x1c\n" +
 	"\x18CLOSURE_GROUND_TURNED_18\x10\x03\x12\x1b\n" +
 	"\x17CLOSURE_GROUND_DECEASED\x10\x04\x12\x1e\n" +
-	"\x1aCLOSURE_GROUND_TRANSFERRED\x10\x05*\x83\x01\n" +
+	"\x1aCLOSURE_GROUND_TRANSFERRED\x10\x05*\xa6\x01\n" +
 	"\tCaseQueue\x12\x1a\n" +
 	"\x16CASE_QUEUE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CASE_QUEUE_MY_UNIT_OPEN\x10\x01\x12\x16\n" +
 	"\x12CASE_QUEUE_OVERDUE\x10\x02\x12%\n" +
-	"!CASE_QUEUE_AWAITING_MY_ACCEPTANCE\x10\x03B=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"!CASE_QUEUE_AWAITING_MY_ACCEPTANCE\x10\x03\x12!\n" +
+	"\x1dCASE_QUEUE_AWAITING_SUCCESSOR\x10\x04B=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_process_proto_rawDescOnce sync.Once

@@ -41,6 +41,8 @@ const (
 	CaseProcessService_ProposeTransfer_FullMethodName           = "/childcase.v1.CaseProcessService/ProposeTransfer"
 	CaseProcessService_AcceptTransfer_FullMethodName            = "/childcase.v1.CaseProcessService/AcceptTransfer"
 	CaseProcessService_DeclineTransfer_FullMethodName           = "/childcase.v1.CaseProcessService/DeclineTransfer"
+	CaseProcessService_ReassignCase_FullMethodName              = "/childcase.v1.CaseProcessService/ReassignCase"
+	CaseProcessService_AssignCase_FullMethodName                = "/childcase.v1.CaseProcessService/AssignCase"
 	CaseProcessService_ReferCaseToPolice_FullMethodName         = "/childcase.v1.CaseProcessService/ReferCaseToPolice"
 	CaseProcessService_AcknowledgePoliceReferral_FullMethodName = "/childcase.v1.CaseProcessService/AcknowledgePoliceReferral"
 	CaseProcessService_RecordPoliceForwarding_FullMethodName    = "/childcase.v1.CaseProcessService/RecordPoliceForwarding"
@@ -62,7 +64,10 @@ const (
 // 25-32). Every transition is a custom method on the case with its own role
 // rule, takes the case's etag and a request_id, and answers with the case.
 // A transition the case's state does not allow is FAILED_PRECONDITION with a
-// reason saying what must happen first.
+// reason saying what must happen first. The roles named below are a
+// commune's: for a case the city holds, a city officer takes every step, and
+// a hotline supervisor of the social work centre, acting for the city, the
+// commune worker's and staff's steps.
 type CaseProcessServiceClient interface {
 	// Step 1: the commune where it happened acknowledges the forwarded case; the acknowledging officer becomes responsible. Commune staff of the responsible commune.
 	AcknowledgeCase(ctx context.Context, in *AcknowledgeCaseRequest, opts ...grpc.CallOption) (*Case, error)
@@ -108,6 +113,10 @@ type CaseProcessServiceClient interface {
 	AcceptTransfer(ctx context.Context, in *AcceptTransferRequest, opts ...grpc.CallOption) (*Case, error)
 	// The receiving unit declines the pending transfer with a reason.
 	DeclineTransfer(ctx context.Context, in *DeclineTransferRequest, opts ...grpc.CallOption) (*Case, error)
+	// A level above the commune (the district until 2025-06-30, the city) reassigns a case of a unit below it, or of a unit no longer in force, to a commune in force, with a reason. The commune accepts or declines it as a transfer; until it accepts, the sender stays responsible. District officers (their own communes) and city officers.
+	ReassignCase(ctx context.Context, in *ReassignCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// The chair of the responsible unit names the officer responsible for the case: an active commune worker of that commune (for a case the city holds, a city officer). Commune chairs and city officers.
+	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
@@ -364,6 +373,26 @@ func (c *caseProcessServiceClient) DeclineTransfer(ctx context.Context, in *Decl
 	return out, nil
 }
 
+func (c *caseProcessServiceClient) ReassignCase(ctx context.Context, in *ReassignCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_ReassignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *caseProcessServiceClient) AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_AssignCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseProcessServiceClient) ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Case)
@@ -491,7 +520,10 @@ type CaseProcessService_WatchEventsClient = grpc.ServerStreamingClient[Notificat
 // 25-32). Every transition is a custom method on the case with its own role
 // rule, takes the case's etag and a request_id, and answers with the case.
 // A transition the case's state does not allow is FAILED_PRECONDITION with a
-// reason saying what must happen first.
+// reason saying what must happen first. The roles named below are a
+// commune's: for a case the city holds, a city officer takes every step, and
+// a hotline supervisor of the social work centre, acting for the city, the
+// commune worker's and staff's steps.
 type CaseProcessServiceServer interface {
 	// Step 1: the commune where it happened acknowledges the forwarded case; the acknowledging officer becomes responsible. Commune staff of the responsible commune.
 	AcknowledgeCase(context.Context, *AcknowledgeCaseRequest) (*Case, error)
@@ -537,6 +569,10 @@ type CaseProcessServiceServer interface {
 	AcceptTransfer(context.Context, *AcceptTransferRequest) (*Case, error)
 	// The receiving unit declines the pending transfer with a reason.
 	DeclineTransfer(context.Context, *DeclineTransferRequest) (*Case, error)
+	// A level above the commune (the district until 2025-06-30, the city) reassigns a case of a unit below it, or of a unit no longer in force, to a commune in force, with a reason. The commune accepts or declines it as a transfer; until it accepts, the sender stays responsible. District officers (their own communes) and city officers.
+	ReassignCase(context.Context, *ReassignCaseRequest) (*Case, error)
+	// The chair of the responsible unit names the officer responsible for the case: an active commune worker of that commune (for a case the city holds, a city officer). Commune chairs and city officers.
+	AssignCase(context.Context, *AssignCaseRequest) (*Case, error)
 	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
 	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
@@ -638,6 +674,12 @@ func (UnimplementedCaseProcessServiceServer) AcceptTransfer(context.Context, *Ac
 }
 func (UnimplementedCaseProcessServiceServer) DeclineTransfer(context.Context, *DeclineTransferRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeclineTransfer not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ReassignCase(context.Context, *ReassignCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReassignCase not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
 }
 func (UnimplementedCaseProcessServiceServer) ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReferCaseToPolice not implemented")
@@ -1089,6 +1131,42 @@ func _CaseProcessService_DeclineTransfer_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseProcessService_ReassignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReassignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ReassignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ReassignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ReassignCase(ctx, req.(*ReassignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CaseProcessService_AssignCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AssignCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).AssignCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_AssignCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).AssignCase(ctx, req.(*AssignCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseProcessService_ReferCaseToPolice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReferCaseToPoliceRequest)
 	if err := dec(in); err != nil {
@@ -1374,6 +1452,14 @@ var CaseProcessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeclineTransfer",
 			Handler:    _CaseProcessService_DeclineTransfer_Handler,
+		},
+		{
+			MethodName: "ReassignCase",
+			Handler:    _CaseProcessService_ReassignCase_Handler,
+		},
+		{
+			MethodName: "AssignCase",
+			Handler:    _CaseProcessService_AssignCase_Handler,
 		},
 		{
 			MethodName: "ReferCaseToPolice",

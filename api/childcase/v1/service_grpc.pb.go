@@ -34,7 +34,10 @@ const (
 type ReportServiceClient interface {
 	// Records a report. A report that needs intervention opens a case (or joins
 	// the case named in report.case). Retrying with the same request_id returns
-	// the first result instead of a duplicate.
+	// the first result instead of a duplicate. A police liaison may record a
+	// report the police received directly (Decree 56 Art. 25(1)): the case it
+	// opens starts with their unit's referral already received, and the answer
+	// is a receipt (case, commune, times) without the report's content or name.
 	CreateReport(ctx context.Context, in *CreateReportRequest, opts ...grpc.CallOption) (*Report, error)
 	// Returns one report.
 	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*Report, error)
@@ -116,7 +119,10 @@ func (c *reportServiceClient) DiscloseReporter(ctx context.Context, in *Disclose
 type ReportServiceServer interface {
 	// Records a report. A report that needs intervention opens a case (or joins
 	// the case named in report.case). Retrying with the same request_id returns
-	// the first result instead of a duplicate.
+	// the first result instead of a duplicate. A police liaison may record a
+	// report the police received directly (Decree 56 Art. 25(1)): the case it
+	// opens starts with their unit's referral already received, and the answer
+	// is a receipt (case, commune, times) without the report's content or name.
 	CreateReport(context.Context, *CreateReportRequest) (*Report, error)
 	// Returns one report.
 	GetReport(context.Context, *GetReportRequest) (*Report, error)

@@ -87,9 +87,12 @@ func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
 
 // CaseView returns how much of c p may see:
 //   - hotline operators: the cases their own reports opened or joined;
-//   - hotline supervisors: the cases of their organisation's reports;
+//   - hotline supervisors: the cases of their organisation's reports, and
+//     for the social work centre, which acts for the city, the cases the
+//     city holds;
 //   - commune staff: cases their commune is or was responsible for, or was
-//     handed, or is asked to accept;
+//     handed, or is asked to accept, or inherits from the commune it wholly
+//     succeeds (before the case moves there: see process.FollowReforms);
 //   - district officers: cases of the communes of their district, and those
 //     escalated or handed to the district;
 //   - city officers: every case;
@@ -101,10 +104,10 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	case model.RoleHotlineOperator:
 		ok = slices.Contains(c.IntakeUsers, p.UserID)
 	case model.RoleHotlineSupervisor:
-		ok = slices.Contains(c.IntakeUnits, p.Unit)
+		ok = slices.Contains(c.IntakeUnits, p.Unit) || pol.ActsFor(p, UnitName(c.ResponsibleUnit))
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
 		unit, isUnit := p.adminUnit()
-		ok = isUnit && (slices.Contains(c.Handlers, unit) || offeredTo(c, p.Unit))
+		ok = isUnit && (slices.Contains(c.Handlers, unit) || offeredTo(c, p.Unit) || pol.succeeds(unit, c.ResponsibleUnit))
 	case model.RoleDistrictOfficer:
 		unit, isUnit := p.adminUnit()
 		ok = isUnit && (pol.inDistrict(unit, c) || offeredTo(c, p.Unit))
@@ -119,6 +122,24 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		return ViewFull
 	}
 	return ViewNone
+}
+
+// succeeds reports whether unit wholly succeeds held, the unit holding a
+// case, in a reform.
+func (pol *Policy) succeeds(unit, held units.Key) bool {
+	succ, ok := pol.units.Successor(held)
+	return ok && succ == unit
+}
+
+// ActsFor reports whether p acts for unit: p belongs to it, or unit is the
+// city and p is a hotline supervisor of the social work centre, the city's
+// own service, which runs the steps of the cases the city holds. Its
+// operators only take calls.
+func (pol *Policy) ActsFor(p Principal, unit string) bool {
+	if p.Unit == unit {
+		return true
+	}
+	return p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre && isLevel(pol.units, unit, units.LevelCity)
 }
 
 // offeredTo reports whether a transfer of c to unit awaits its decision:
@@ -191,6 +212,17 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	}
 	c.PoliceReferrals = own
 	return c
+}
+
+// PoliceReceipt is what a police liaison gets back for a report they
+// recorded: where it went (its case, commune, call type and times), not
+// the report itself, since reports lie outside the police view, theirs
+// too. They follow the case on its police view.
+func PoliceReceipt(r model.Report) model.Report {
+	return model.Report{
+		Channel: r.Channel, ReceiveTime: r.ReceiveTime, IncidentUnit: r.IncidentUnit, CallType: r.CallType,
+		CaseNumber: r.CaseNumber, CreateTime: r.CreateTime, Reporter: model.Reporter{Withheld: true},
+	}
 }
 
 // CheckUserUnit checks that a unit fits a role: hotline staff belong to the

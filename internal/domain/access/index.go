@@ -116,14 +116,29 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 	case model.RoleHotlineOperator:
 		return []string{scopeIntakeUser + p.UserID}, false
 	case model.RoleHotlineSupervisor:
-		return []string{scopeIntakeOrg + p.Unit}, false
+		keys = []string{scopeIntakeOrg + p.Unit}
+		if p.Unit == model.OrgSocialWorkCentre {
+			// It acts for the city: the cases the city holds were handed
+			// to it (CaseView checks that it still holds them).
+			for _, u := range pol.units.List(units.Filter{Level: units.LevelCity}) {
+				keys = append(keys, scopeHandler+UnitName(u.Key))
+			}
+		}
+		return keys, false
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
 		// CaseView compares handlers by unit key and offers by name.
 		unit, ok := p.adminUnit()
 		if !ok {
 			return nil, false
 		}
-		return []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}, false
+		keys = []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}
+		// The cases of the communes it wholly succeeds (CaseView).
+		for _, l := range pol.units.Predecessors(unit) {
+			if pol.succeeds(unit, l.From) {
+				keys = append(keys, scopeHandler+UnitName(l.From))
+			}
+		}
+		return keys, false
 	case model.RoleDistrictOfficer:
 		district, ok := p.adminUnit()
 		if !ok {
@@ -157,7 +172,15 @@ const (
 	QueueMyUnitOpen       Queue = 1 // open cases the unit is responsible for (police: its open referrals)
 	QueueOverdue          Queue = 2 // cases with an overdue deadline of the unit, or escalated to it
 	QueueAwaitingMyAccept Queue = 3 // transfers to the unit awaiting its decision
+	// QueueAwaitingSuccessor holds, for city officers, the open cases
+	// whose unit went out of force with no whole successor.
+	QueueAwaitingSuccessor Queue = 4
 )
+
+// SuccessorQueueKey is the key of QueueAwaitingSuccessor's entries: one
+// city-wide queue, kept apart from unit names so that the index stays a
+// function of the case alone.
+const SuccessorQueueKey = "city:awaiting-successor"
 
 // QueueEntry places a case in a work queue: the queue of that kind of the
 // unit named Key (for QueueNone, of the principals holding the scope key
@@ -201,6 +224,9 @@ func QueueEntries(c model.Case) []QueueEntry {
 	if t := c.PendingTransfer(); t != nil {
 		add(t.To, QueueAwaitingMyAccept)
 	}
+	if c.AwaitingSuccessor && c.Status != model.StatusClosed {
+		add(SuccessorQueueKey, QueueAwaitingSuccessor)
+	}
 	if due := NearestDue(c, "", QueueNone); !due.IsZero() {
 		for _, k := range append(ScopeKeys(c), ScopeAll) {
 			out = append(out, QueueEntry{Key: k, Queue: QueueNone, Due: due})
@@ -233,6 +259,8 @@ func InQueue(p Principal, c model.Case, q Queue) bool {
 	case QueueAwaitingMyAccept:
 		t := c.PendingTransfer()
 		return t != nil && t.To == p.Unit
+	case QueueAwaitingSuccessor:
+		return p.Role == model.RoleCityOfficer && c.AwaitingSuccessor && c.Status != model.StatusClosed
 	}
 	return true
 }

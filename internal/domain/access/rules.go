@@ -111,13 +111,23 @@ var (
 	}
 	// disclosers may ask for a reporter's identity, with a reason.
 	disclosers = []model.Role{model.RoleHotlineSupervisor, model.RoleCityOfficer}
+	// The step roles below are a commune's; each step is taken by the
+	// unit responsible for the case: a commune, or the city for a case it
+	// holds, which a city officer runs in full (the city decides in the
+	// chair's place) and the social work centre's hotline supervisors run
+	// for it as its workers (Policy.ActsFor decides whether the caller's
+	// unit may act for the case's).
+	//
 	// communeStaff acknowledge a forwarded case.
-	communeStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair}
+	communeStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleCityOfficer, model.RoleHotlineSupervisor}
 	// communeWorkers assess, plan, follow up and review.
-	communeWorkers = []model.Role{model.RoleCommuneWorker}
+	communeWorkers = []model.Role{model.RoleCommuneWorker, model.RoleCityOfficer, model.RoleHotlineSupervisor}
 	// communeChairs decide emergency measures, separation, plan approval
-	// and closure.
-	communeChairs = []model.Role{model.RoleCommuneChair}
+	// and closure, and name the case's responsible officer.
+	communeChairs = []model.Role{model.RoleCommuneChair, model.RoleCityOfficer}
+	// reassigners are the levels above the commune, which send a case of a
+	// unit below them (or of a unit no longer in force) to a commune.
+	reassigners = []model.Role{model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// handlers hand cases over, decide on transfers, add notes and pause
 	// their unit's deadlines.
 	handlers = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
@@ -131,7 +141,9 @@ var (
 
 // rules is the table, one row per method.
 var rules = []Rule{
-	{Method: "ReportService/CreateReport", Full: intakers},
+	// The police may record a report they received directly (Decree 56
+	// Art. 25(1)); they get a receipt, never the report.
+	{Method: "ReportService/CreateReport", Full: intakers, Police: police},
 	{Method: "ReportService/GetReport", Full: intakers},
 	{Method: "ReportService/ListReports", Full: intakers},
 	{Method: "ReportService/LinkReport", Full: intakers},
@@ -162,6 +174,8 @@ var rules = []Rule{
 	{Method: "CaseProcessService/ProposeTransfer", Step: "proposeTransfer", Full: handlers},
 	{Method: "CaseProcessService/AcceptTransfer", Step: "acceptTransfer", Full: handlers},
 	{Method: "CaseProcessService/DeclineTransfer", Step: "declineTransfer", Full: handlers},
+	{Method: "CaseProcessService/ReassignCase", Step: "reassign", Full: reassigners},
+	{Method: "CaseProcessService/AssignCase", Step: "assign", Full: communeChairs},
 	{Method: "CaseProcessService/ReferCaseToPolice", Step: "referToPolice", Full: intakers},
 	{Method: "CaseProcessService/AcknowledgePoliceReferral", Step: "acknowledgePoliceReferral", Police: police},
 	{Method: "CaseProcessService/RecordPoliceForwarding", Step: "recordPoliceForwarding", Police: police},
@@ -207,12 +221,12 @@ type RoleRow struct {
 // roleRows has a row for every role, in the order of model.Roles.
 var roleRows = []RoleRow{
 	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined"},
-	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases"},
-	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, and their reports"},
-	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, and their reports"},
+	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take"},
+	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
+	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
 	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated or handed to the district"},
-	{model.RoleCityOfficer, "city", "every case and its reports"},
-	{model.RolePoliceLiaison, "police", "only cases referred to their police unit, and only the police view: number, status, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter"},
+	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds"},
+	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter"},
 	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content"},
 	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content"},
 }

@@ -123,15 +123,19 @@ func TestRulesPinned(t *testing.T) {
 		method string
 		want   map[model.Role]access.Grant // every other role is refused
 	}{
-		{"ReportService/CreateReport", intakers},
+		{"ReportService/CreateReport", readers}, // the police record reports they receive (Art. 25(1))
 		{"ReportService/ListReports", intakers},
 		{"ReportService/DiscloseReporter", map[model.Role]access.Grant{model.RoleHotlineSupervisor: access.Full, model.RoleCityOfficer: access.Full}},
 		{"CaseService/GetCase", readers},
 		{"CaseProcessService/WatchEvents", readers},
 		{"CaseProcessService/ListCaseEvents", intakers},
 		{"CaseProcessService/ReferCaseToPolice", intakers},
-		{"CaseProcessService/AcknowledgeCase", map[model.Role]access.Grant{model.RoleCommuneWorker: access.Full, model.RoleCommuneChair: access.Full}},
-		{"CaseProcessService/ApproveClosure", map[model.Role]access.Grant{model.RoleCommuneChair: access.Full}},
+		// The city runs the cases it holds, the social work centre's
+		// supervisors acting as its workers.
+		{"CaseProcessService/AcknowledgeCase", map[model.Role]access.Grant{model.RoleCommuneWorker: access.Full, model.RoleCommuneChair: access.Full,
+			model.RoleCityOfficer: access.Full, model.RoleHotlineSupervisor: access.Full}},
+		{"CaseProcessService/ApproveClosure", map[model.Role]access.Grant{model.RoleCommuneChair: access.Full, model.RoleCityOfficer: access.Full}},
+		{"CaseProcessService/ReassignCase", map[model.Role]access.Grant{model.RoleDistrictOfficer: access.Full, model.RoleCityOfficer: access.Full}},
 		{"CaseProcessService/RecordPoliceOutcome", map[model.Role]access.Grant{model.RolePoliceLiaison: access.Police}},
 		{"AdminService/BackupDatabase", map[model.Role]access.Grant{model.RoleAdmin: access.Call}},
 		{"AuditService/VerifyAuditLog", map[model.Role]access.Grant{model.RoleAuditor: access.Call}},

@@ -203,6 +203,11 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		s.cases.Notify()
 	}
 	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID)
+	if p.Grant("ReportService/CreateReport") == access.Police {
+		// The police view of a report is a receipt: they recorded it, but
+		// what it says is the commune's to read.
+		return access.PoliceReceipt(out), nil
+	}
 	return out, nil
 }
 

@@ -18,6 +18,9 @@ const (
 	QueueMyUnitOpen       = access.QueueMyUnitOpen
 	QueueOverdue          = access.QueueOverdue
 	QueueAwaitingMyAccept = access.QueueAwaitingMyAccept
+	// QueueAwaitingSuccessor is the city's queue of cases whose unit went
+	// out of force with no whole successor.
+	QueueAwaitingSuccessor = access.QueueAwaitingSuccessor
 )
 
 // QueueQuery selects a work queue; results are sorted by the nearest open
@@ -46,6 +49,9 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 		},
 		After: q.After,
 		Limit: q.Limit,
+	}
+	if q.Queue == QueueAwaitingSuccessor {
+		sq.Keys = []string{access.SuccessorQueueKey}
 	}
 	if q.Queue == QueueNone {
 		if q.DueBefore.IsZero() {

@@ -218,6 +218,10 @@ type Case struct {
 	ResponsibleOfficer string
 	// PoliceReferrals is the police track, oldest first.
 	PoliceReferrals []PoliceReferral
+	// AwaitingSuccessor says the responsible unit went out of force and
+	// nothing succeeds it wholly (it split, or was a district): the case
+	// waits in the city's queue for a reassignment to a commune.
+	AwaitingSuccessor bool
 
 	// The process (Decree 56 Arts. 25-32): what the deadlines and the
 	// state machine need in the clear. The content of each step is sealed

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -29,6 +30,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Calendar is the working-day calendar deadlines are computed with.
@@ -56,6 +58,9 @@ type Engine struct {
 	// scheduler's loop sweeps older ones (lastSweep: when it last did).
 	idemRetention time.Duration
 	lastSweep     time.Time
+	// reformDay is the date the scheduler's loop last made cases follow
+	// the unit reforms (FollowReforms); zero before the first pass.
+	reformDay vntime.Date
 }
 
 // Deps are what the engine needs.
@@ -173,6 +178,15 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
+		for _, d := range c.Deadlines {
+			s.oldFires[d.ID] = d.NextFire
+		}
+		// A case whose unit a reform abolished moves before the step, as
+		// the scheduler would have moved it (FollowReforms): who may take
+		// the step does not depend on whether the scheduler got there
+		// first.
+		s.followReform()
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
@@ -184,10 +198,6 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		}
 		if c.Etag() != req.Etag {
 			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)
-		}
-		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
-		for _, d := range c.Deadlines {
-			s.oldFires[d.ID] = d.NextFire
 		}
 		if err := st.apply(s); err != nil {
 			return err
@@ -316,8 +326,9 @@ func dedupe(xs []string) []string {
 	return out
 }
 
-// actorIn reports whether the principal belongs to unit.
-func (s *stepCtx) actorIn(unit string) bool { return s.p.Unit == unit }
+// actorIn reports whether the principal acts for unit: belongs to it, or
+// acts for the city (access.Policy.ActsFor).
+func (s *stepCtx) actorIn(unit string) bool { return s.e.access.ActsFor(s.p, unit) }
 
 // requireResponsible refuses a step by someone outside the responsible unit.
 func (s *stepCtx) requireResponsible() error {
@@ -389,15 +400,20 @@ func optional(field, value string, max int) (string, error) {
 }
 
 // PrepareNewCase starts the process on a case intake is opening: it was
-// forwarded to the commune where it happened, which has the policy's time
-// to acknowledge it. A case that opens as an emergency (intake set
-// c.Emergency: the child in immediate danger, or a parent or caregiver the
-// suspected abuser, Arts. 26(3), 31(1)) has the emergency policy's shorter
-// time, and its 12 hours for emergency measures run from the receive time
-// already: the law counts them from when the information came in, not from
-// when the commune assessed it.
+// forwarded to the commune where it happened (or, if that commune is no
+// longer in force, to its successor: see FollowReforms), which has the
+// policy's time to acknowledge it. A case that opens as an emergency
+// (intake set c.Emergency: the child in immediate danger, or a parent or
+// caregiver the suspected abuser, Arts. 26(3), 31(1)) has the emergency
+// policy's shorter time, and its 12 hours for emergency measures run from
+// the receive time already: the law counts them from when the information
+// came in, not from when the commune assessed it. A report the police
+// received directly (Decree 56 Art. 25(1)) starts the police track of the
+// liaison's unit too: received when the report was, so the clock to
+// forward the crime report to the investigators runs from then.
 func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) {
 	s := &stepCtx{e: e, p: system, now: now, c: c}
+	s.followReform()
 	unit := access.UnitName(c.ResponsibleUnit)
 	ack := e.policy.Acknowledge
 	if c.Emergency {
@@ -406,6 +422,13 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), true)
 	if c.Emergency {
 		s.startEmergencyClock(c.ReceiveTime)
+	}
+	if police, ok := policeIntake(*c); ok {
+		c.PoliceReferrals = append(c.PoliceReferrals, model.PoliceReferral{
+			PoliceUnit: police, ReferTime: c.ReceiveTime, ReferredBy: c.IntakeUsers[0],
+			State: model.PoliceAcknowledged, AcknowledgeTime: c.ReceiveTime,
+		})
+		s.startDeadline(model.DeadlinePoliceForward, police, police, c.ReceiveTime, e.forwardLimit(c), false)
 	}
 	for i := range c.Deadlines {
 		c.Deadlines[i].NextFire = e.nextFire(tx, &c.Deadlines[i])
@@ -447,6 +470,15 @@ func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model
 	return err
 }
 
+// policeIntake returns the police unit whose liaison recorded the report
+// that opens c, if one did.
+func policeIntake(c model.Case) (string, bool) {
+	if len(c.IntakeUnits) == 0 || !strings.HasPrefix(c.IntakeUnits[0], "policeUnits/") {
+		return "", false
+	}
+	return c.IntakeUnits[0], true
+}
+
 // ActivateNewCase sets the timers, timeline and notification of a case
 // intake has just stored.
 func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) error {
@@ -458,8 +490,22 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 		}
 	}
 	unit := access.UnitName(c.ResponsibleUnit)
-	events := []model.CaseEvent{
-		{Time: now, Actor: "system", Kind: "FORWARDED", Detail: "forwarded to " + unit},
+	units := []string{unit}
+	var events []model.CaseEvent
+	if police, ok := policeIntake(c); ok {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "POLICE_RECEIVED",
+			Detail: fmt.Sprintf("received directly by %s at %s", police, hanoi(c.ReceiveTime))})
+		units = append(units, police)
+	}
+	if c.ResponsibleUnit != c.IncidentUnit {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "UNIT_SUCCEEDED",
+			Detail: fmt.Sprintf("%s is no longer in force; %s succeeds it", access.UnitName(c.IncidentUnit), unit)})
+	}
+	events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "FORWARDED", Detail: "forwarded to " + unit})
+	if c.AwaitingSuccessor {
+		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "SUCCESSOR_NEEDED",
+			Detail: fmt.Sprintf("%s is no longer in force and no one unit succeeds it: the city reassigns the case", unit)})
+		units = append(units, e.cityName())
 	}
 	for _, d := range c.Deadlines {
 		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "DEADLINE_STARTED",
@@ -469,7 +515,7 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 		return err
 	}
 	_, err := tx.AppendNotifications(model.Notification{
-		Time: now, Kind: "CASE_FORWARDED", Case: access.CaseResource(c.Number), Units: []string{unit}, Detail: "a new case awaits acknowledgement",
+		Time: now, Kind: "CASE_FORWARDED", Case: access.CaseResource(c.Number), Units: units, Detail: "a new case awaits acknowledgement",
 	})
 	return err
 }

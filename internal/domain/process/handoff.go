@@ -17,17 +17,9 @@ import (
 // (services the commune cannot provide), district to city. Until the
 // receiving unit accepts, the sender stays responsible.
 func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Request, to, reason string) (model.Case, error) {
-	reason, err := required("reason", reason, 2000)
+	target, reason, err := e.handOver(to, reason)
 	if err != nil {
 		return model.Case{}, err
-	}
-	toKey, ok := unitKey(to)
-	if !ok {
-		return model.Case{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
-	}
-	target, ok := e.units.Get(toKey)
-	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
-		return model.Case{}, model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
 	}
 	return e.do(ctx, p, req, step{name: "proposeTransfer", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
@@ -37,21 +29,127 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 		if !s.actorIn(from) {
 			return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may hand the case over", from)
 		}
-		if to == from {
-			return model.InvalidField("to_unit", "transfer.other_unit", "the case is already with %s", to)
-		}
 		if err := e.checkTransferLevel(s.c.ResponsibleUnit, target); err != nil {
 			return err
 		}
-		if s.c.PendingTransfer() != nil {
-			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision", s.c.Number)
+		return s.offer(to, reason, "TRANSFER_PROPOSED")
+	}})
+}
+
+// handOver checks what a hand-over request names: the unit the case is
+// to go to (to_unit, a unit in force today) and the reason.
+func (e *Engine) handOver(to, reason string) (units.Unit, string, error) {
+	reason, err := required("reason", reason, 2000)
+	if err != nil {
+		return units.Unit{}, "", err
+	}
+	toKey, ok := unitKey(to)
+	if !ok {
+		return units.Unit{}, "", model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+	}
+	target, ok := e.units.Get(toKey)
+	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
+		return units.Unit{}, "", model.InvalidField("to_unit", "unit.in_force", "%s is not a unit in force today", to)
+	}
+	return target, reason, nil
+}
+
+// offer proposes to hand the case from its responsible unit to another,
+// which has the policy's time to accept (AcceptTransfer) or decline.
+func (s *stepCtx) offer(to, reason, kind string) error {
+	from := access.UnitName(s.c.ResponsibleUnit)
+	if to == from {
+		return model.InvalidField("to_unit", "transfer.other_unit", "the case is already with %s", to)
+	}
+	if s.c.PendingTransfer() != nil {
+		return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision", s.c.Number)
+	}
+	id := len(s.c.Transfers) + 1
+	s.c.Transfers = append(s.c.Transfers, model.Transfer{
+		ID: id, From: from, To: to, Reason: reason, ProposedBy: s.p.UserID, ProposeTime: s.now, State: model.TransferProposed,
+	})
+	s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(s.e.policy.TransferAccept), true)
+	s.event(kind, fmt.Sprintf("from %s to %s", from, to), 0, from, to)
+	return nil
+}
+
+// ReassignCase: a level above the commune (the district while it exists,
+// the city) sends a case of a unit below it, or of a unit no longer in
+// force, to a commune in force, which accepts or declines it as a
+// transfer. This is how a case handed up, or left behind by a reform,
+// comes back down to a commune that can act on it.
+func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Request, to, reason string) (model.Case, error) {
+	target, reason, err := e.handOver(to, reason)
+	if err != nil {
+		return model.Case{}, err
+	}
+	today := vntime.DateOf(e.clock.Now())
+	if target.Level != units.LevelCommune {
+		return model.Case{}, model.InvalidField("to_unit", "reassign.commune", "a case is reassigned to a commune; %s is a %s", to, target.Level)
+	}
+	return e.do(ctx, p, req, step{name: "reassign", apply: func(s *stepCtx) error {
+		if err := s.requireOpen(); err != nil {
+			return err
 		}
-		id := len(s.c.Transfers) + 1
-		s.c.Transfers = append(s.c.Transfers, model.Transfer{
-			ID: id, From: from, To: to, Reason: reason, ProposedBy: s.p.UserID, ProposeTime: s.now, State: model.TransferProposed,
-		})
-		s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(e.policy.TransferAccept), true)
-		s.event("TRANSFER_PROPOSED", fmt.Sprintf("from %s to %s", from, to), 0, from, to)
+		if err := e.checkAbove(s.p, s.c.ResponsibleUnit, target, today); err != nil {
+			return err
+		}
+		return s.offer(to, reason, "REASSIGNMENT_PROPOSED")
+	}})
+}
+
+// checkAbove checks that p's unit, in force today, stands above the unit
+// holding a case and the commune it is reassigned to: the city above
+// every unit, a district above itself and its own communes.
+func (e *Engine) checkAbove(p access.Principal, held units.Key, target units.Unit, today vntime.Date) error {
+	k, ok := unitKey(p.Unit)
+	caller, found := e.units.Get(k)
+	if !ok || !found || !caller.InForce(today) {
+		return model.Precondition("UNIT_NOT_IN_FORCE", "%s is not in force today", p.Unit)
+	}
+	if caller.Level == units.LevelCity {
+		return nil
+	}
+	if src, _ := e.units.Get(held); held != caller.Key && src.Parent != caller.Key {
+		return model.Precondition("NOT_ABOVE_UNIT", "%s is not a unit of %s", access.UnitName(held), p.Unit)
+	}
+	if target.Parent != caller.Key {
+		return model.InvalidField("to_unit", "reassign.own_commune", "a district reassigns to one of its own communes; %s is not one of %s", access.UnitName(target.Key), p.Unit)
+	}
+	return nil
+}
+
+// AssignOfficer: the chair of the responsible unit names the officer
+// responsible for the case, an active user who may take its workers'
+// steps for that unit (a commune worker of the commune; for a case the
+// city holds, a city officer or a supervisor of the social work centre).
+func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Request, officer string) (model.Case, error) {
+	id, ok := strings.CutPrefix(officer, "users/")
+	if !ok || id == "" {
+		return model.Case{}, model.InvalidField("officer", "user.name", "%q is not a user name like users/{user}", officer)
+	}
+	return e.do(ctx, p, req, step{name: "assign", apply: func(s *stepCtx) error {
+		if err := s.requireOpen(); err != nil {
+			return err
+		}
+		if err := s.requireResponsible(); err != nil {
+			return err
+		}
+		u, err := s.tx.User(id)
+		if err != nil {
+			return model.MissingReference(err, "officer", "user %s does not exist", officer)
+		}
+		if u.Disabled() {
+			return model.InvalidField("officer", "user.active", "user %s is disabled", officer)
+		}
+		unit := access.UnitName(s.c.ResponsibleUnit)
+		// The officer must be one who may take the worker's steps (the
+		// assessments stand for them all) for the responsible unit.
+		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); !as.May("CaseProcessService/RecordInitialAssessment") || !e.access.ActsFor(as, unit) {
+			return model.InvalidField("officer", "officer.of_unit", "user %s is not a worker of %s", officer, unit)
+		}
+		s.c.ResponsibleOfficer = u.ID
+		s.event("OFFICER_ASSIGNED", officer, 0, unit)
 		return nil
 	}})
 }
@@ -86,6 +184,7 @@ func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Req
 		k, _ := unitKey(t.To)
 		s.c.ResponsibleUnit = k
 		s.c.ResponsibleOfficer = s.p.UserID
+		s.c.AwaitingSuccessor = false // a commune in force holds it now
 		// Open deadlines of the case's steps now fall to the new unit.
 		for i := range s.c.Deadlines {
 			if d := &s.c.Deadlines[i]; d.Open() && d.Unit == t.From {
@@ -173,11 +272,7 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 		// reaches the unit's queue the moment it is made; the liaison's
 		// acknowledgement may come later and must not restart the clock,
 		// nor may a receipt time the police record themselves move it.
-		h := policeForwardHours
-		if e.policy.Remote(access.UnitName(s.c.IncidentUnit)) {
-			h = remoteForwardHours
-		}
-		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, hours(h), false)
+		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, e.forwardLimit(s.c), false)
 		s.event("POLICE_REFERRAL", policeUnit, 0, access.UnitName(s.c.ResponsibleUnit), policeUnit)
 		return nil
 	}})
@@ -216,6 +311,16 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 		s.event("POLICE_ACKNOWLEDGED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
 	}})
+}
+
+// forwardLimit is the time the police have to send a crime report on to
+// the investigators: 24 hours, 48 in a remote commune, which the policy
+// names by versioned unit.
+func (e *Engine) forwardLimit(c *model.Case) clockSpec {
+	if e.policy.Remote(access.UnitName(c.IncidentUnit)) {
+		return hours(remoteForwardHours)
+	}
+	return hours(policeForwardHours)
 }
 
 // RecordPoliceForwarding: the crime report went to the investigation

@@ -13,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // The scheduler fires each due deadline event exactly once. Timers are
@@ -86,6 +87,8 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 				s.oldFires[dl.ID] = dl.NextFire
 			}
 		}
+		// A deadline that falls due after a reform is the successor's.
+		s.followReform()
 		s.tick(d)
 		_, err = s.commit("deadline.fire")
 		return err
@@ -158,13 +161,27 @@ func unitKey(name string) (units.Key, bool) {
 	return k, err == nil
 }
 
-// Run fires due deadlines until ctx ends: first what fell due while the
+// Run makes open cases follow the unit reforms (FollowReforms) at start
+// and whenever the date changes, and fires due deadlines until ctx ends:
+// first what fell due while the
 // server was stopped, then each time the next timer comes, looking again at
 // least every poll (a transition may have set a nearer timer, and the clock
 // may be a test's). It also sweeps the idempotency records past their
 // retention, at start and then every idempotency.SweepInterval.
 func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 	for {
+		// First the reforms, so that what falls due after a reform goes to
+		// the successor.
+		if today := vntime.DateOf(e.clock.Now()); today != e.reformDay {
+			if _, err := e.FollowReforms(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				e.log.ErrorContext(ctx, "following the unit reforms", "err", err)
+			} else {
+				e.reformDay = today
+			}
+		}
 		if _, err := e.FireDue(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -209,3 +209,26 @@ func (r *Registry) List(f Filter) []Unit {
 func (r *Registry) Predecessors(k Key) []Link {
 	return slices.Clone(r.preds[k])
 }
+
+// Successor returns the commune of the 2025-07-01 set that wholly succeeds
+// old, a commune of the 2025-01-01 set: the one the 2025 mapping sends all
+// of it to, when that is its only link. ok is false when old split or went
+// partly elsewhere, and for any unit the mapping does not cover (the
+// communes of 2020, whose successors the data do not record, and the
+// districts): someone must then choose the successor.
+func (r *Registry) Successor(old Key) (succ Key, ok bool) {
+	n := 0
+	for to, links := range r.preds {
+		for _, l := range links {
+			if l.From != old {
+				continue
+			}
+			n++
+			succ, ok = to, l.Full
+		}
+	}
+	if n != 1 || !ok {
+		return Key{}, false
+	}
+	return succ, true
+}

@@ -545,3 +545,31 @@ func TestUnitString(t *testing.T) {
 		t.Errorf("Key.String() = %q, want %q", got, want)
 	}
 }
+
+// A case follows its commune across the 2025-07-01 reform only where the
+// mapping sends the whole commune to one new one.
+func TestSuccessor(t *testing.T) {
+	r := registry(t)
+	for _, c := range []struct {
+		old  string
+		want string // "" when someone must choose
+	}{
+		{"00004@2025-01-01", "00004@2025-07-01"}, // Trúc Bạch, wholly into Ba Đình
+		{"00013@2025-01-01", "00004@2025-07-01"}, // Quán Thánh, wholly into Ba Đình
+		{"00016@2025-01-01", ""},                 // Ngọc Hà, split between Ba Đình and Ngọc Hà
+		{"00004@2020-01-01", ""},                 // the 2020 Trúc Bạch: no mapping covers 2025-01-01
+		{"001@2020-01-01", ""},                   // Quận Ba Đình: districts have no successor
+		{"00004@2025-07-01", ""},                 // in force: nothing succeeds it
+	} {
+		got, ok := r.Successor(key(t, c.old))
+		if c.want == "" {
+			if ok {
+				t.Errorf("Successor(%s) = %s, want none", c.old, got)
+			}
+			continue
+		}
+		if !ok || got != key(t, c.want) {
+			t.Errorf("Successor(%s) = %s, %v; want %s", c.old, got, ok, c.want)
+		}
+	}
+}

@@ -227,6 +227,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		ClosureProposed: c.ClosureProposed, CloseTime: timeToRec(c.CloseTime),
 		Deadlines: mapSlice(c.Deadlines, deadlineToRec), Transfers: mapSlice(c.Transfers, transferToRec),
 		Dossier: sealedToRec(c.Dossier), Texts: sealedToRec(c.Texts),
+		AwaitingSuccessor: c.AwaitingSuccessor,
 	}
 }
 
@@ -247,6 +248,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		ClosureProposed: r.GetClosureProposed(), CloseTime: timeFromRec(r.GetCloseTime()),
 		Deadlines: mapSlice(r.GetDeadlines(), deadlineFromRec), Transfers: mapSlice(r.GetTransfers(), transferFromRec),
 		Dossier: sealedFromRec(r.GetDossier()), Texts: sealedFromRec(r.GetTexts()),
+		AwaitingSuccessor: r.GetAwaitingSuccessor(),
 	}
 }
 

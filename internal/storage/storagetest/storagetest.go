@@ -203,8 +203,9 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 			// 2^53+1: a store that passes numbers through a float64 loses it.
 			{ID: 2, StartDate: "2026-04-01", ExpectedEndDate: "2026-09-30", CostEstimateVND: 1<<53 + 1, State: "PLANNED"},
 		},
-		ClosureProposed: true,
-		CloseTime:       baseTime.Add(200*24*time.Hour + 11),
+		ClosureProposed:   true,
+		AwaitingSuccessor: true,
+		CloseTime:         baseTime.Add(200*24*time.Hour + 11),
 		Deadlines: []model.Deadline{
 			{
 				ID: 1, Kind: model.DeadlineEmergencyMeasures, Clock: model.ClockHours, Length: 12 * time.Hour,

@@ -376,7 +376,13 @@ func unitToProto(u units.Unit, predecessors []units.Link) *pb.Unit {
 	return p
 }
 
-func reportName(id string) string   { return "reports/" + id }
+// reportName names a report; "" for none (a police receipt names none).
+func reportName(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "reports/" + id
+}
 func caseName(number string) string { return "cases/" + number }
 
 func unitName(k units.Key) string {

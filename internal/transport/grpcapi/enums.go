@@ -176,5 +176,6 @@ var (
 		{pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN, intake.QueueMyUnitOpen},
 		{pb.CaseQueue_CASE_QUEUE_OVERDUE, intake.QueueOverdue},
 		{pb.CaseQueue_CASE_QUEUE_AWAITING_MY_ACCEPTANCE, intake.QueueAwaitingMyAccept},
+		{pb.CaseQueue_CASE_QUEUE_AWAITING_SUCCESSOR, intake.QueueAwaitingSuccessor},
 	}
 )

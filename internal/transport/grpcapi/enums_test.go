@@ -212,6 +212,7 @@ func TestEnumMaps(t *testing.T) {
 			{"CASE_QUEUE_MY_UNIT_OPEN", 1, intake.QueueMyUnitOpen},
 			{"CASE_QUEUE_OVERDUE", 2, intake.QueueOverdue},
 			{"CASE_QUEUE_AWAITING_MY_ACCEPTANCE", 3, intake.QueueAwaitingMyAccept},
+			{"CASE_QUEUE_AWAITING_SUCCESSOR", 4, intake.QueueAwaitingSuccessor},
 		})
 	})
 }

@@ -209,6 +209,16 @@ func (s *processServer) DeclineTransfer(ctx context.Context, req *pb.DeclineTran
 	return s.answer(ctx, c, err)
 }
 
+func (s *processServer) ReassignCase(ctx context.Context, req *pb.ReassignCaseRequest) (*pb.Case, error) {
+	c, err := s.engine.ReassignCase(ctx, principalFrom(ctx), request(req), req.GetToUnit(), req.GetReason())
+	return s.answer(ctx, c, err)
+}
+
+func (s *processServer) AssignCase(ctx context.Context, req *pb.AssignCaseRequest) (*pb.Case, error) {
+	c, err := s.engine.AssignOfficer(ctx, principalFrom(ctx), request(req), req.GetOfficer())
+	return s.answer(ctx, c, err)
+}
+
 func (s *processServer) ReferCaseToPolice(ctx context.Context, req *pb.ReferCaseToPoliceRequest) (*pb.Case, error) {
 	c, err := s.engine.ReferToPolice(ctx, principalFrom(ctx), request(req), req.GetPoliceUnit(), req.GetSuspectedOffence())
 	return s.answer(ctx, c, err)

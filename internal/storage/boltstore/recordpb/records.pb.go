@@ -1147,6 +1147,7 @@ type Case struct {
 	Transfers            []*Transfer            `protobuf:"bytes,30,rep,name=transfers,proto3" json:"transfers,omitempty"`
 	Dossier              *Sealed                `protobuf:"bytes,31,opt,name=dossier,proto3" json:"dossier,omitempty"`
 	Texts                *Sealed                `protobuf:"bytes,32,opt,name=texts,proto3" json:"texts,omitempty"`
+	AwaitingSuccessor    bool                   `protobuf:"varint,33,opt,name=awaiting_successor,json=awaitingSuccessor,proto3" json:"awaiting_successor,omitempty"`
 	SpecialCircumstances []int32                `protobuf:"varint,50,rep,packed,name=special_circumstances,json=specialCircumstances,proto3" json:"special_circumstances,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
@@ -1404,6 +1405,13 @@ func (x *Case) GetTexts() *Sealed {
 		return x.Texts
 	}
 	return nil
+}
+
+func (x *Case) GetAwaitingSuccessor() bool {
+	if x != nil {
+		return x.AwaitingSuccessor
+	}
+	return false
 }
 
 func (x *Case) GetSpecialCircumstances() []int32 {
@@ -2086,7 +2094,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\xb9\v\n" +
+	" \x01(\tR\vdeclineNote\"\xe8\v\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2126,7 +2134,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\tdeadlines\x18\x1d \x03(\v2\x1e.childcase.storage.v1.DeadlineR\tdeadlines\x12<\n" +
 	"\ttransfers\x18\x1e \x03(\v2\x1e.childcase.storage.v1.TransferR\ttransfers\x126\n" +
 	"\adossier\x18\x1f \x01(\v2\x1c.childcase.storage.v1.SealedR\adossier\x122\n" +
-	"\x05texts\x18  \x01(\v2\x1c.childcase.storage.v1.SealedR\x05texts\x123\n" +
+	"\x05texts\x18  \x01(\v2\x1c.childcase.storage.v1.SealedR\x05texts\x12-\n" +
+	"\x12awaiting_successor\x18! \x01(\bR\x11awaitingSuccessor\x123\n" +
 	"\x15special_circumstances\x182 \x03(\x05R\x14specialCircumstances\"\x94\x01\n" +
 	"\tCaseEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +

@@ -1,0 +1,165 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// Hanoi's units were reformed on 2025-01-01 and 2025-07-01. A case whose
+// responsible unit went out of force follows it: where the 2025 mapping
+// sends the whole unit to one new commune, the case moves there on its
+// own (with its open deadlines, so their warnings, breaches and queues go
+// to the successor, whose staff see it as a handler); otherwise (a split
+// commune, a commune of 2020, which no mapping covers, or a district) it
+// waits in the city's queue until the city reassigns it (ReassignCase).
+// The scheduler does this at start and each time the date changes, by the
+// injected clock; intake does it for a new case of a report received
+// before a reform.
+
+// reformPage bounds how many cases one look at a unit's queue reads.
+const reformPage = 100
+
+// FollowReforms moves, or marks as awaiting a successor, every open case
+// whose responsible unit is not in force today, and returns how many
+// cases it changed. It reads the open-case queues of the units no longer
+// in force, a few index lookups each, not every case.
+func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
+	today := vntime.DateOf(e.clock.Now())
+	var gone []string
+	for _, u := range e.units.List(units.Filter{}) {
+		if u.Level != units.LevelCity && !u.ValidTo.IsZero() && u.ValidTo.Before(today) {
+			gone = append(gone, access.UnitName(u.Key))
+		}
+	}
+	// One short read finds them; each then moves in its own transaction,
+	// which looks at the case again.
+	var ids []uint64
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		for _, unit := range gone {
+			after := ""
+			for {
+				page, next, err := tx.ListQueue(datastore.QueueQuery{
+					Queue: access.QueueMyUnitOpen, Keys: []string{unit}, After: after, Limit: reformPage,
+					// A case already waiting for the city needs nothing.
+					Match: func(c model.Case) bool { return !c.AwaitingSuccessor },
+				})
+				if err != nil {
+					return err
+				}
+				for _, c := range page {
+					ids = append(ids, c.ID)
+				}
+				if after = next; after == "" {
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, id := range ids {
+		done, err := e.followReform(ctx, id)
+		if err != nil {
+			return changed, err
+		}
+		if done {
+			changed++
+		}
+	}
+	if changed > 0 {
+		e.hub.notify()
+		e.log.InfoContext(ctx, "cases followed the unit reforms", "cases", changed)
+	}
+	return changed, nil
+}
+
+// followReform moves one case, in its own transaction, and reports
+// whether it changed it.
+func (e *Engine) followReform(ctx context.Context, id uint64) (bool, error) {
+	now := e.clock.Now()
+	changed := false
+	err := e.store.Update(ctx, func(tx datastore.Tx) error {
+		changed = false
+		c, err := tx.CaseByID(id)
+		if errors.Is(err, model.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c, err = e.vault.OpenCase(tx, c); err != nil {
+			return err
+		}
+		s := &stepCtx{e: e, tx: tx, p: system, now: now, c: &c, oldFires: map[int]time.Time{}}
+		for _, d := range c.Deadlines {
+			s.oldFires[d.ID] = d.NextFire
+		}
+		if !s.followReform() {
+			return nil
+		}
+		changed = true
+		_, err = s.commit("case.followReform")
+		return err
+	})
+	return changed, err
+}
+
+// followReform moves the case to the successor of its responsible unit,
+// or marks it as awaiting one, if that unit is not in force on s.now's
+// date; it reports whether it changed the case.
+func (s *stepCtx) followReform() bool {
+	c := s.c
+	old, ok := s.e.units.Get(c.ResponsibleUnit)
+	if c.Status == model.StatusClosed || c.AwaitingSuccessor || !ok || old.InForce(vntime.DateOf(s.now)) {
+		return false
+	}
+	// The service moves the case, whoever's request it rides on.
+	caller := s.p
+	s.p = system
+	defer func() { s.p = caller }()
+	from := access.UnitName(old.Key)
+	succ, whole := s.e.units.Successor(old.Key)
+	if !whole {
+		c.AwaitingSuccessor = true
+		s.event("SUCCESSOR_NEEDED", fmt.Sprintf("%s is no longer in force and no one unit succeeds it: the city reassigns the case", from), 0, from, s.e.cityName())
+		return true
+	}
+	to := access.UnitName(succ)
+	c.ResponsibleUnit = succ
+	if !slices.Contains(c.Handlers, succ) {
+		c.Handlers = append(c.Handlers, succ)
+	}
+	// The officer worked for the old unit; the successor's chair names
+	// one (AssignOfficer).
+	c.ResponsibleOfficer = ""
+	for i := range c.Deadlines {
+		if d := &c.Deadlines[i]; d.Open() && d.Unit == from {
+			d.Unit = to
+		}
+	}
+	if t := c.PendingTransfer(); t != nil && t.From == from {
+		t.From = to
+	}
+	s.event("UNIT_SUCCEEDED", fmt.Sprintf("%s is no longer in force; %s succeeds it and is now responsible", from, to), 0, from, to)
+	return true
+}
+
+// cityName names the city, the top of every version of the hierarchy.
+func (e *Engine) cityName() string {
+	for _, u := range e.units.List(units.Filter{Level: units.LevelCity}) {
+		return access.UnitName(u.Key)
+	}
+	return ""
+}
