@@ -1,0 +1,297 @@
+package process
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// The README's table of the case process, one row per step of Decree 56
+// as a reader meets it. A row names its methods by access's table, and the
+// "who" column is rendered from that table's rows for them, so who may
+// take a step is written once, in access's rules, and the README cannot
+// drift from it. What the rules cannot say (who within a role, the
+// clocks) is the row's notes. TestREADMEProcessTable checks the README,
+// TestProcessTableCoversEveryStep that every step has a row.
+
+// TableRow is one row of the process table.
+type TableRow struct {
+	// Step is the step column: what the row does, with its law.
+	Step string
+	// Methods are the row's methods, in the order shown.
+	Methods []TableMethod
+	// Only, when set, keeps only the roles the methods grant it: the row
+	// is one role's way of calling a method others call too.
+	Only access.Grant
+	// Responsible says the unit responsible for the case takes the row's
+	// steps: a commune, or the city for a case it holds, for which the
+	// social work centre's hotline supervisors act (access.Policy.ActsFor).
+	// A hotline supervisor elsewhere may not take them.
+	Responsible bool
+	// Notes is the last column: who within the roles, what the step
+	// takes, and the clocks it starts and (in brackets) stops.
+	Notes string
+}
+
+// TableMethod is a method of a row.
+type TableMethod struct {
+	// Method names the row of access's table, "CaseProcessService/AcknowledgeCase".
+	Method string
+	// Show is how the README names a method that takes no step (a step
+	// shows as its custom verb, ":acknowledge").
+	Show string
+	// Detail, if any, follows the method in brackets.
+	Detail string
+}
+
+// processTable is the table, in the README's order.
+var processTable = []TableRow{
+	{
+		Step:        "1 acknowledge the forwarded case",
+		Methods:     []TableMethod{{Method: "CaseProcessService/AcknowledgeCase"}},
+		Responsible: true,
+		Notes:       "the responsible unit acknowledges; who acknowledges becomes the responsible officer. (ACKNOWLEDGE, policy)",
+	},
+	{
+		Step:    "intake of an emergency: a report with `immediate_danger`, or naming a parent or caregiver as `suspected_abuser` (Arts. 26(3), 31(1))",
+		Methods: []TableMethod{{Method: "ReportService/CreateReport", Show: "`POST /v1/reports`", Detail: "opening or joining a case"}},
+		Notes:   "D3, 12 h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h). A report that makes a joined case an emergency starts D3 from its own receive time if none runs",
+	},
+	{
+		Step:        "2 initial assessment, Mẫu 02",
+		Methods:     []TableMethod{{Method: "CaseProcessService/RecordInitialAssessment"}},
+		Responsible: true,
+		Notes:       "emergency: D3 as above, if not yet running; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
+	},
+	{
+		Step:        "emergency measures",
+		Methods:     []TableMethod{{Method: "CaseProcessService/RecordEmergencyMeasures"}},
+		Responsible: true,
+		Notes:       "(D3, met if applied within 12 h)",
+	},
+	{
+		Step: "temporary separation, Mẫu 07: place, carer, Art. 32(1) ground, decision number",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/StartSeparation"},
+			{Method: "CaseProcessService/ExtendSeparation", Detail: "days, reason, decision number; 15 more days at most"},
+			{Method: "CaseProcessService/EndSeparation", Detail: "`RETURNED_HOME` or `ALTERNATIVE_CARE`"},
+		},
+		Responsible: true,
+		Notes:       "(D3, met like measures: Art. 32(2)) D4, 15 calendar days, re-assessment by day 15; an extension moves it",
+	},
+	{
+		Step: "court petition (Circular 14/2020 Art. 14(3)(b))",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/PetitionCourt"},
+			{Method: "CaseProcessService/RecordCourtDecision", Detail: "decision number and date, `RETURNED_HOME` or `ALTERNATIVE_CARE`"},
+		},
+		Responsible: true,
+		Notes:       "(D4) the separation stays in force, and closure is refused (`COURT_PETITION_PENDING`), until the decision is recorded",
+	},
+	{
+		Step:        "alternative care (Art. 30)",
+		Methods:     []TableMethod{{Method: "CaseProcessService/RecordCareFollowUp"}},
+		Responsible: true,
+		Notes:       "CARE_FOLLOW_UP, started by a placement in alternative care (the separation's end or the court's decision): 1 month, 3 months, then every 6 months after the placement, each by 24:00 of that day; each follow-up meets one and opens the next",
+	},
+	{
+		Step:        "3 specific assessment and needs, Mẫu 03",
+		Methods:     []TableMethod{{Method: "CaseProcessService/RecordSpecificAssessment"}},
+		Responsible: true,
+		Notes:       "D6, plan drafted in 5 working days from the meeting's `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement (waived in an emergency)",
+	},
+	{
+		Step: "4 plan, Mẫu 04/05",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/SubmitPlan"},
+			{Method: "CaseProcessService/ApprovePlan"},
+			{Method: "CaseProcessService/ReturnPlan"},
+		},
+		Responsible: true,
+		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days; then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
+	},
+	{
+		Step: "5 implementation",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/RecordServiceProgress"},
+			{Method: "CaseProcessService/SubmitPlan", Detail: "a change goes back through approval"},
+		},
+		Responsible: true,
+		Notes:       "(D8 when a service completes)",
+	},
+	{
+		Step: "6 review, Mẫu 06",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/StartReview"},
+			{Method: "CaseProcessService/RecordReview"},
+		},
+		Responsible: true,
+		Notes:       "a new plan cycle (D6 again) or a closure proposal",
+	},
+	{
+		Step: "closure",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/ApproveClosure"},
+			{Method: "CaseProcessService/ReopenCase"},
+		},
+		Responsible: true,
+		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b)); `MOVED_AWAY`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step. It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01)",
+	},
+	{
+		Step: "hand-over",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/ProposeTransfer"},
+			{Method: "CaseProcessService/AcceptTransfer"},
+			{Method: "CaseProcessService/DeclineTransfer"},
+		},
+		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. TRANSFER_ACCEPT (policy)",
+	},
+	{
+		Step: "reassignment",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/ReassignCase"},
+			{Method: "CaseProcessService/AcceptTransfer"},
+			{Method: "CaseProcessService/DeclineTransfer"},
+		},
+		Notes: "a level above the commune sends the case down to a commune in force, with a reason: the city any case, a district (until 2025-06-30) a case it or one of its communes holds, to one of its communes; then the commune accepts or declines as on a hand-over. TRANSFER_ACCEPT (policy)",
+	},
+	{
+		Step:        "responsible officer",
+		Methods:     []TableMethod{{Method: "CaseProcessService/AssignCase"}},
+		Responsible: true,
+		Notes:       "the chair of the responsible unit names an active worker of that unit (`\"officer\": \"users/...\"`); the case and its queue entries show the officer",
+	},
+	{
+		Step: "police track",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/ReferCaseToPolice"},
+			{Method: "CaseProcessService/AcknowledgePoliceReferral"},
+			{Method: "CaseProcessService/RecordPoliceForwarding"},
+			{Method: "CaseProcessService/RecordPoliceOutcome"},
+		},
+		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 24 h (48 h in a remote commune) to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 20 days to a decision",
+	},
+	{
+		Step: "D16 extension or suspension (Criminal Procedure Code Art. 147(3)-(4))",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/ExtendPoliceDeadline", Detail: "`until_date`"},
+			{Method: "CaseProcessService/SuspendPoliceDeadline"},
+			{Method: "CaseProcessService/ResumePoliceDeadline"},
+		},
+		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: the first extension reaches at most 2 months from the start, the second (the procuracy's) 4, no third; a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
+	},
+	{
+		Step:    "police intake (Art. 25(1))",
+		Methods: []TableMethod{{Method: "ReportService/CreateReport", Show: "`POST /v1/reports`"}},
+		Only:    access.Police,
+		Notes:   "the police record a report they received; it opens the case, forwarded to the commune, with their unit's referral already received at the report's receive time; they get a receipt (case, commune, times), not the report, and see the case only in the police view. D13 from the receive time",
+	},
+	{
+		Step: "clocks",
+		Methods: []TableMethod{
+			{Method: "CaseProcessService/PauseDeadline"},
+			{Method: "CaseProcessService/ResumeDeadline"},
+		},
+		Notes: "the unit that must meet it, with a reason; D3 and police clocks cannot be paused (D16 has its own suspension, above). The due time moves by the pause",
+	},
+	{
+		Step:    "notes",
+		Methods: []TableMethod{{Method: "CaseProcessService/AddCaseNote"}},
+	},
+}
+
+// ProcessTable returns the process table's rows.
+func ProcessTable() []TableRow { return slices.Clone(processTable) }
+
+// RenderProcessTable renders the README's process table. A method without
+// a row in access's table is an error: the table would name a method
+// nobody may call.
+func RenderProcessTable() (string, error) {
+	var b strings.Builder
+	b.WriteString("| step | method | who | notes and clocks started (stopped) |\n|---|---|---|---|\n")
+	for _, row := range processTable {
+		methods := make([]string, len(row.Methods))
+		for i, m := range row.Methods {
+			rule, ok := access.RuleFor(m.Method)
+			if !ok {
+				return "", fmt.Errorf("process table row %q: %s has no row in access's table", row.Step, m.Method)
+			}
+			methods[i] = methodText(rule, m)
+		}
+		who, err := row.who()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.Step, strings.Join(methods, ", "), who, row.Notes)
+	}
+	return b.String(), nil
+}
+
+// methodText names a method as the README shows it, with its detail.
+func methodText(rule access.Rule, m TableMethod) string {
+	name := m.Show
+	if rule.Step != "" {
+		name = "`:" + rule.Step + "`"
+	}
+	if m.Detail != "" {
+		name += " (" + m.Detail + ")"
+	}
+	return name
+}
+
+// who renders the roles that may call the row's methods, from access's
+// table. Methods allowed to the same roles share a list; when the row's
+// methods differ, each list is headed by its methods.
+func (row TableRow) who() (string, error) {
+	type group struct {
+		methods []string
+		roles   []model.Role
+	}
+	var groups []group
+	for _, m := range row.Methods {
+		rule, _ := access.RuleFor(m.Method)
+		var roles []model.Role
+		for _, r := range rule.Roles() {
+			if row.Only == access.Refused || rule.Grant(r) == row.Only {
+				roles = append(roles, r)
+			}
+		}
+		if len(roles) == 0 {
+			return "", fmt.Errorf("process table row %q: nobody may call %s", row.Step, m.Method)
+		}
+		name := methodText(rule, TableMethod{Show: m.Show})
+		i := slices.IndexFunc(groups, func(g group) bool { return slices.Equal(g.roles, roles) })
+		switch {
+		case i < 0:
+			groups = append(groups, group{methods: []string{name}, roles: roles})
+		case !slices.Contains(groups[i].methods, name):
+			groups[i].methods = append(groups[i].methods, name)
+		}
+	}
+	parts := make([]string, len(groups))
+	for i, g := range groups {
+		parts[i] = row.roleWords(g.roles)
+		if len(groups) > 1 {
+			parts[i] = strings.Join(g.methods, ", ") + ": " + parts[i]
+		}
+	}
+	return strings.Join(parts, "; "), nil
+}
+
+// roleWords names roles in words, in the order of model.Roles but for the
+// social work centre's supervisors, who come last on the responsible
+// unit's steps since they act only for the city.
+func (row TableRow) roleWords(roles []model.Role) string {
+	var words, forCity []string
+	for _, r := range roles {
+		if row.Responsible && r == model.RoleHotlineSupervisor {
+			forCity = append(forCity, "social work centre supervisor (for the city)")
+			continue
+		}
+		words = append(words, strings.ToLower(strings.ReplaceAll(r.String(), "_", " ")))
+	}
+	return strings.Join(append(words, forCity...), ", ")
+}
