@@ -94,7 +94,8 @@ func wantBadField(t *testing.T, err error, field string) {
 // An ordinary report on the eve of Tết Bính Ngọ (Mon 16 Feb 2026) opens an
 // ordinary case; on the first day of Tết a second report says the child is
 // in immediate danger: the case becomes an emergency with D3 from that
-// report's receive time. The initial assessment downgrades it only with a
+// report's receive time, and the commune has acknowledge_emergency to
+// acknowledge it. The initial assessment downgrades it only with a
 // recorded reason, which cancels D3 and shows on the timeline.
 func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 2, 16, 20, 30), "")
@@ -119,6 +120,13 @@ func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 	}
 	d3 := findDeadline(t, c, "D3_EMERGENCY", "")
 	checkDeadline(t, d3, "OPEN", hn(2026, 2, 17, 19, 40))
+	// An emergency case is acknowledged within acknowledge_emergency (2 h)
+	// of the report that made it one, not at the end of the ordinary 24
+	// hours, which would fall after D3 itself.
+	if n := countDeadlines(c, "ACKNOWLEDGE"); n != 2 || c.GetDeadlines()[0].GetState() != "CANCELLED" {
+		t.Errorf("acknowledge deadlines after the joining report: %v, want the ordinary one cancelled and a new one", c.GetDeadlines())
+	}
+	checkDeadline(t, findDeadline(t, c, "ACKNOWLEDGE", ""), "OPEN", hn(2026, 2, 17, 10, 0))
 	inOrder(t, caseEvents(t, ts, "bd.worker", name), "FORWARDED", "EMERGENCY_REPORTED", "DEADLINE_STARTED")
 
 	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: c.GetEtag()})

@@ -503,8 +503,8 @@ type Report struct {
 	// Groups of children in special circumstances (Child Law Art. 10).
 	SpecialCircumstances []SpecialCircumstance `protobuf:"varint,13,rep,packed,name=special_circumstances,json=specialCircumstances,proto3,enum=childcase.v1.SpecialCircumstance" json:"special_circumstances,omitempty"`
 	// Whether the child is in immediate danger, as judged at intake. It makes
-	// the case an emergency from intake (Decree 56 Art. 26(3)): the 12-hour
-	// clock for emergency measures (D3) runs from receive_time.
+	// the report's case an emergency from intake (Decree 56 Art. 26(3)), with
+	// the clocks a suspected caregiver starts (see Caregiver.suspected_abuser).
 	ImmediateDanger bool `protobuf:"varint,14,opt,name=immediate_danger,json=immediateDanger,proto3" json:"immediate_danger,omitempty"`
 	// Who made the report. Identity is recorded only with consent.
 	Reporter *Reporter `protobuf:"bytes,15,opt,name=reporter,proto3" json:"reporter,omitempty"`
@@ -830,11 +830,13 @@ type Caregiver struct {
 	Phone    string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	Address  string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
 	// Whether this person is suspected of the abuse. A suspected parent or
-	// caregiver makes the case an emergency from intake (Decree 56 Arts.
-	// 26(3), 31(1)): the 12-hour clock for emergency measures (D3) runs from
-	// receive_time, and the commune has the policy's acknowledge_emergency
-	// to acknowledge it. Only the initial assessment may downgrade it, with a
-	// recorded reason.
+	// caregiver makes the report's case an emergency from intake (Decree 56
+	// Arts. 26(3), 31(1)), whether the report opens the case or joins it: the
+	// 12-hour clock for emergency measures (D3) runs from this report's
+	// receive_time (unless one runs already or measures were applied), and a
+	// case not yet acknowledged must be acknowledged within the policy's
+	// acknowledge_emergency from when the report was recorded. Only the
+	// initial assessment may downgrade it, with a recorded reason.
 	SuspectedAbuser bool `protobuf:"varint,5,opt,name=suspected_abuser,json=suspectedAbuser,proto3" json:"suspected_abuser,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache

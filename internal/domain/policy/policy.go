@@ -83,8 +83,9 @@ type Webhook struct {
 type Policy struct {
 	Acknowledge Limit `json:"acknowledge"`
 	// AcknowledgeEmergency replaces Acknowledge for a case that opens as an
-	// emergency (Decree 56 Arts. 26(3), 31(1)): its 12-hour clock for
-	// emergency measures already runs.
+	// emergency (Decree 56 Arts. 26(3), 31(1)), or becomes one by a joining
+	// report before it is acknowledged (when it ends sooner): its 12-hour
+	// clock for emergency measures already runs.
 	AcknowledgeEmergency Limit `json:"acknowledge_emergency"`
 	// LateRecording is the gap between applying an emergency measure or a
 	// separation and recording it beyond which the record is flagged for

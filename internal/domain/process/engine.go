@@ -447,8 +447,10 @@ func (s *stepCtx) startEmergencyClock(receive time.Time) {
 // it says the child is in danger (intake.CaseStarter). If no D3 runs and
 // no measures were applied, D3 starts from that report's receive time: it
 // is when the danger became known (an earlier report did not say so). A
-// case already an emergency keeps its clock. c is the case as stored; the
-// caller stores it.
+// case still awaiting acknowledgement gets the emergency's shorter time to
+// acknowledge it from now, as if it had opened as one (PrepareNewCase),
+// unless its ordinary time ends first. A case already an emergency keeps
+// its clocks. c is the case as stored; the caller stores it.
 func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model.Case, reason model.EmergencyReason, receive, now time.Time) error {
 	if c.Emergency {
 		return nil
@@ -460,6 +462,13 @@ func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model
 	c.Emergency, c.EmergencyReason = true, reason
 	s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
 	s.startEmergencyClock(receive)
+	if ack := c.OpenDeadline(model.DeadlineAcknowledge, ""); ack != nil {
+		spec, unit := fromPolicy(e.policy.AcknowledgeEmergency), ack.Unit
+		if e.due(now, spec).Before(ack.Due) {
+			s.cancel(model.DeadlineAcknowledge, "", "the case became an emergency: acknowledge_emergency applies")
+			s.startDeadline(model.DeadlineAcknowledge, "", unit, now, spec, true)
+		}
+	}
 	if err := s.syncTimers(); err != nil {
 		return err
 	}
