@@ -65,7 +65,7 @@ const (
 	// ViewNone: the case is outside the principal's scope; it must look as
 	// if it did not exist.
 	ViewNone CaseView = iota
-	// ViewPolice: the police view: number, status, dates, forms of abuse, the
+	// ViewPolice: the police view: number, status, whether an emergency, dates, forms of abuse, the
 	// children's age and sex, the commune, the responsible officer's
 	// contact and the principal's own police track; never the reports, the
 	// narrative or the reporter.
@@ -197,6 +197,12 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.Dossier = model.Sealed{}
 	c.Transfers = nil
 	c.Services = nil
+	// The social work's own course (the plan, the closure proposal, why
+	// the commune judged it an emergency, a pending reassignment) is the
+	// commune's; the police see that it is an emergency and its dates.
+	c.PlanState, c.PlanCycle, c.ClosureProposed = "", 0, false
+	c.EmergencyReason = 0
+	c.AwaitingSuccessor = false
 	var deadlines []model.Deadline
 	for _, d := range c.Deadlines {
 		if d.Unit == policeUnit {

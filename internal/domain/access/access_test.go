@@ -340,6 +340,10 @@ func TestPoliceView(t *testing.T) {
 		IntakeUsers:          []string{"op.lan", "op.minh"},
 		IntakeUnits:          []string{model.OrgHotline111, model.OrgSocialWorkCentre},
 		ResponsibleOfficer:   "cw.an",
+		// The social work's own course: the commune's, not the police's;
+		// the emergency itself and its dates stay.
+		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser, EmergencyMeasured: receive.Add(5 * time.Hour),
+		PlanState: model.PlanSubmitted, PlanCycle: 2, ClosureProposed: true, AwaitingSuccessor: true,
 		PoliceReferrals: []model.PoliceReferral{
 			{PoliceUnit: policeA, SuspectedOffence: "first", ReferTime: receive.Add(2 * time.Hour), ReferredBy: "cw.an"},
 			{PoliceUnit: policeB, SuspectedOffence: "other unit", ReferTime: receive.Add(3 * time.Hour), ReferredBy: "do.em"},
@@ -364,6 +368,7 @@ func TestPoliceView(t *testing.T) {
 			want := cloneCase(full)
 			want.ReportIDs, want.IntakeUsers, want.IntakeUnits, want.Handlers = nil, nil, nil, nil
 			want.SpecialCircumstances = nil
+			want.PlanState, want.PlanCycle, want.ClosureProposed, want.EmergencyReason, want.AwaitingSuccessor = "", 0, false, 0, false
 			want.PoliceReferrals = tt.referrals
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("PoliceView(%q) =\n%+v\nwant\n%+v", tt.unit, got, want)

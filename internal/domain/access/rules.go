@@ -226,7 +226,7 @@ var roleRows = []RoleRow{
 	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
 	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated or handed to the district"},
 	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds"},
-	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter"},
+	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter"},
 	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content"},
 	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content"},
 }
