@@ -390,6 +390,7 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 	ctx, req, val, floor := createBench(b, ts, m)
 	health := healthpb.NewHealthClient(ts.conn)
 	var creates, updates, checks samples
+	before := ts.WriteStats()
 	for b.Loop() {
 		creates.time(func() {
 			if _, err := ts.reports().CreateReport(ctx, req); err != nil {
@@ -410,6 +411,7 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 	b.ReportMetric(micros(creates.p50()), "create-p50-µs")
 	b.ReportMetric(micros(updates.p50()+checks.p50()), "floor-p50-µs")
 	b.ReportMetric(float64(creates.p50())/float64(updates.p50()+checks.p50()), "ratio-to-floor")
+	reportWrites(b, before, ts.WriteStats())
 }
 
 // benchScaleCreateThroughput: reports per second with clients creating at

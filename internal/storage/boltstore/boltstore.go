@@ -60,6 +60,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -194,6 +195,27 @@ type Store struct {
 	// fill replaces appendFill when set, so that a test can measure what
 	// appendFill saves in one run.
 	fill map[string]float64
+
+	commits atomic.Int64 // write transactions committed (WriteStats)
+}
+
+// WriteStats counts what the write transactions since Open cost the disk.
+// Unlike times, the counts do not vary with the load on the machine, so a
+// benchmark can report them per request (pages/op).
+type WriteStats struct {
+	// Commits are the write transactions committed; each syncs the file
+	// twice (its pages, then its meta page) unless Options.NoSync.
+	Commits int64
+	// Pages are the page writes of those commits (bbolt's TxStats.Write):
+	// every dirty page (a run of overflow pages counts once), the
+	// freelist and the meta page.
+	Pages int64
+}
+
+// WriteStats returns the counts since Open.
+func (s *Store) WriteStats() WriteStats {
+	st := s.db.Stats()
+	return WriteStats{Commits: s.commits.Load(), Pages: st.TxStats.GetWrite()}
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -340,6 +362,14 @@ func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(f
 func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	err := s.writeLocked(useReserve, fn)
+	if err == nil {
+		s.commits.Add(1)
+	}
+	return err
+}
+
+func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {
 	if s.reserve == nil || s.reserve.size == 0 {
 		return wrapFull(s.db.Update(fn))
 	}
