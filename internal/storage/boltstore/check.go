@@ -2,11 +2,13 @@ package boltstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"os"
 	"regexp"
 	"runtime/debug"
@@ -171,7 +173,10 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		// A damaged file can send bbolt to an address outside its memory
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		c := &checker{ctx: ctx, btx: btx, t: &tx{btx: btx}, res: &res}
+		c := &checker{
+			ctx: ctx, btx: btx, t: &tx{btx: btx, open: map[string]*bolt.Bucket{}}, res: &res,
+			cursors: map[string]*bolt.Cursor{},
+		}
 		if opts.Progress != nil {
 			every := opts.Every
 			if every <= 0 {
@@ -196,6 +201,9 @@ type checker struct {
 	err error // ctx's error, which stops the walk
 
 	records int // keys read so far, for progress
+
+	cursors map[string]*bolt.Cursor // get's, one per bucket
+	keyBuf  []byte                  // entryKey's
 
 	// What audit.VerifyHead found (checkAudit); chainHead marks an error
 	// reading the stored head rather than the log.
@@ -249,14 +257,16 @@ func (c *checker) run() error {
 	c.caseEntries = map[string]int{}
 	c.found = map[string]int{}
 	c.linkSeed = maphash.MakeSeed()
+	auditLog := c.startAudit()
+	defer auditLog.wait()
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		c.checkCases, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		c.checkIdempotency, c.checkIdempotencyIndex,
 		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys, c.checkDataKeyIndex,
-		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
 		c.checkCaseEvents, c.checkTimers, c.checkOutbox, c.checkCursors,
+		func() { auditLog.join(c) }, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
 	} {
 		if c.err != nil {
 			break
@@ -264,6 +274,64 @@ func (c *checker) run() error {
 		step()
 	}
 	return c.err
+}
+
+// auditRun is checkAudit running on a goroutine of its own (startAudit).
+type auditRun struct {
+	ac   *checker
+	done chan struct{}
+}
+
+// startAudit starts checkAudit on a goroutine of its own, in a read
+// transaction of its own over the same file, while this goroutine checks
+// the other buckets: decoding and hashing every audit event is the
+// largest part of a check (two fifths of it at 10,000 loaded cases), and
+// the check would otherwise use one core of the machine. No one writes
+// the file during a check, so both transactions see the same data.
+func (c *checker) startAudit() *auditRun {
+	ac := &checker{ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*bolt.Cursor{}, found: map[string]int{}}
+	r := &auditRun{ac: ac, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		// As in CheckWith and run: a damaged page is a finding.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if v := recover(); v != nil {
+				ac.problem(nil, "", "reading stopped at a damaged page: %v", v)
+			}
+		}()
+		btx, err := c.btx.DB().Begin(false)
+		if err != nil {
+			ac.err = fmt.Errorf("a second read transaction for the audit log: %w", err)
+			return
+		}
+		defer btx.Rollback()
+		ac.btx, ac.t = btx, &tx{btx: btx, open: map[string]*bolt.Bucket{}}
+		ac.checkAudit()
+	}()
+	return r
+}
+
+// wait waits for the audit check to end.
+func (r *auditRun) wait() { <-r.done }
+
+// join waits for the audit check and takes what it found into c.
+func (r *auditRun) join(c *checker) {
+	r.wait()
+	ac := r.ac
+	c.records += ac.records
+	c.res.AuditEvents, c.res.AuditHeadSeq = ac.res.AuditEvents, ac.res.AuditHeadSeq
+	for _, p := range ac.res.Problems {
+		if len(c.res.Problems) >= MaxProblems {
+			c.res.Omitted++
+			continue
+		}
+		c.res.Problems = append(c.res.Problems, p)
+	}
+	c.res.Omitted += ac.res.Omitted
+	maps.Copy(c.found, ac.found)
+	c.chainProblem, c.chainErr, c.chainHead = ac.chainProblem, ac.chainErr, ac.chainHead
+	c.err = cmp.Or(c.err, ac.err)
 }
 
 // checkLayout checks the schema version and the set of buckets, and
@@ -322,7 +390,7 @@ func (c *checker) checkLayout() bool {
 // each calls fn with every key and value of a bucket, and reports nested
 // buckets, which the layout does not have.
 func (c *checker) each(name []byte, fn func(k, v []byte)) {
-	b := c.btx.Bucket(name)
+	b := c.t.bucket(name)
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 		c.tick(name)
@@ -346,8 +414,35 @@ func (c *checker) tick(name []byte) {
 	}
 }
 
-func (c *checker) get(bucket, key []byte) []byte { return c.btx.Bucket(bucket).Get(key) }
-func (c *checker) has(bucket, key []byte) bool   { return c.get(bucket, key) != nil }
+// get is bbolt's Bucket.Get through one cursor per bucket, kept for the
+// whole check: in a read transaction, bbolt allocates a Bucket each time
+// one is opened and a Cursor for each Get, and a check looks up several
+// keys per record.
+func (c *checker) get(bucket, key []byte) []byte {
+	cur := c.cursors[string(bucket)]
+	if cur == nil {
+		b := c.t.bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		cur = b.Cursor()
+		c.cursors[string(bucket)] = cur
+	}
+	k, v := cur.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v // nil for a nested bucket, as Get
+}
+
+func (c *checker) has(bucket, key []byte) bool { return c.get(bucket, key) != nil }
+
+// entryKey is the index key id, 0x00, rest (stringPrefix), built in a
+// buffer the next call reuses: for a look-up, which keeps no key.
+func (c *checker) entryKey(id string, rest []byte) []byte {
+	c.keyBuf = append(append(append(c.keyBuf[:0], id...), 0), rest...)
+	return c.keyBuf
+}
 
 // hasEntry looks up the entry a record must have in an index, and counts
 // it when it is there, for indexMatches.
@@ -366,7 +461,7 @@ func (c *checker) hasEntry(index, key []byte) bool {
 // Only when the counts differ does the index's own check read every entry
 // and its record to name what is wrong. It also returns the count.
 func (c *checker) indexMatches(name []byte) (bool, int) {
-	b := c.btx.Bucket(name)
+	b := c.t.bucket(name)
 	cur := b.Cursor()
 	n, nested := 0, false
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
@@ -445,7 +540,7 @@ func (c *checker) checkReports() {
 		if !c.hasEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
 			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
 		}
-		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, append(stringPrefix(r.TakenBy), k...)) {
+		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, c.entryKey(r.TakenBy, k)) {
 			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
 		}
 		if r.CaseNumber != "" {
@@ -884,7 +979,7 @@ func (c *checker) checkDataKeys() {
 		if w.MasterID == "" || len(w.Sealed) == 0 {
 			c.problem(bucketDataKeys, readable(k), "the wrapped key is empty")
 		}
-		if c.btx.Bucket(bucketDataKeysByMaster) != nil && !c.hasEntry(bucketDataKeysByMaster, dataKeyMasterKey(w.MasterID, string(k))) {
+		if c.t.bucket(bucketDataKeysByMaster) != nil && !c.hasEntry(bucketDataKeysByMaster, dataKeyMasterKey(w.MasterID, string(k))) {
 			c.problem(bucketDataKeysByMaster, fmt.Sprintf("master %q, data key %q", w.MasterID, k),
 				"missing: data key %q has no entry, so the check of the master key at start would pass over it", k)
 		}
@@ -929,9 +1024,9 @@ func (c *checker) checkAudit() {
 		walked = true
 		c.each(bucketAudit, func(k, v []byte) {
 			c.res.AuditEvents++
-			key := seqString(k)
+			key := func() string { return seqString(k) } // made only for a problem
 			if len(k) != seqKeyLen {
-				c.problem(bucketAudit, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+				c.problem(bucketAudit, key(), "malformed key: %d bytes, want %d", len(k), seqKeyLen)
 				if chain { // what AuditEvents yields
 					yield(audit.Event{}, fmt.Errorf("audit events: malformed key %x after seq 1", k))
 					chain = false
@@ -940,7 +1035,7 @@ func (c *checker) checkAudit() {
 			}
 			e, err := audit.Decode(v)
 			if err != nil {
-				c.problem(bucketAudit, key, "the event does not decode: %v", err)
+				c.problem(bucketAudit, key(), "the event does not decode: %v", err)
 				if chain {
 					yield(audit.Event{}, fmt.Errorf("audit event at key seq %d: %w", be.Uint64(k), err))
 					chain = false
@@ -948,13 +1043,13 @@ func (c *checker) checkAudit() {
 				return
 			}
 			if e.Seq != be.Uint64(k) {
-				c.problem(bucketAudit, key, "the event holds seq %d", e.Seq)
+				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
-			if e.Case != "" && !c.hasEntry(bucketAuditByCase, append(stringPrefix(e.Case), k...)) {
-				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key), "missing: event %d has no entry", be.Uint64(k))
+			if e.Case != "" && !c.hasEntry(bucketAuditByCase, c.entryKey(e.Case, k)) {
+				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
-			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, append(stringPrefix(e.Actor), k...)) {
-				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key), "missing: event %d has no entry", be.Uint64(k))
+			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, c.entryKey(e.Actor, k)) {
+				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
 			if chain {
 				chain = yield(e, nil)
@@ -1045,19 +1140,20 @@ func (c *checker) checkCaseEvents() {
 			return
 		}
 		caseID, seq := be.Uint64(k[:8]), be.Uint64(k[8:])
-		key := fmt.Sprintf("case id %d, seq %d", caseID, seq)
+		// Made only for a problem: most events have none.
+		key := func() string { return fmt.Sprintf("case id %d, seq %d", caseID, seq) }
 		if !c.has(bucketCases, k[:8]) {
-			c.problem(bucketCaseEvents, key, "belongs to case id %d, which does not exist", caseID)
+			c.problem(bucketCaseEvents, key(), "belongs to case id %d, which does not exist", caseID)
 		}
 		if _, err := decodeAs[model.CaseEvent](v); err != nil {
-			c.problem(bucketCaseEvents, key, "the event does not decode: %v", err)
+			c.problem(bucketCaseEvents, key(), "the event does not decode: %v", err)
 		}
 		want := uint64(1)
 		if caseID == prevCase && prevSeq > 0 {
 			want = prevSeq + 1
 		}
 		if seq != want {
-			c.problem(bucketCaseEvents, key, "the case's timeline should go on with seq %d here: events are missing", want)
+			c.problem(bucketCaseEvents, key(), "the case's timeline should go on with seq %d here: events are missing", want)
 		}
 		prevCase, prevSeq = caseID, seq
 	})

@@ -35,12 +35,22 @@ type tx struct {
 	btx *bolt.Tx
 	// fill is appendFill, or what a test compares it with (Store.fill).
 	fill map[string]float64
+	// open, when set, keeps the buckets a read transaction has opened:
+	// bbolt allocates a Bucket each time a read transaction opens one,
+	// which Check, reading every record, would pay per record.
+	open map[string]*bolt.Bucket
 }
 
 // bucket returns a bucket of the layout. In a write transaction, a bucket
 // whose keys only grow gets its fill percent from appendFill.
 func (t *tx) bucket(name []byte) *bolt.Bucket {
+	if b, ok := t.open[string(name)]; ok {
+		return b
+	}
 	b := t.btx.Bucket(name)
+	if t.open != nil && !t.btx.Writable() {
+		t.open[string(name)] = b
+	}
 	if b != nil && t.btx.Writable() {
 		fill := t.fill
 		if fill == nil {
