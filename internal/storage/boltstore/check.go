@@ -175,7 +175,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
 			ctx: ctx, btx: btx, t: &tx{btx: btx, open: map[string]*bolt.Bucket{}}, res: &res,
-			cursors: map[string]*bolt.Cursor{},
+			cursors: map[string]*keyCursor{},
 		}
 		if opts.Progress != nil {
 			every := opts.Every
@@ -202,8 +202,8 @@ type checker struct {
 
 	records int // keys read so far, for progress
 
-	cursors map[string]*bolt.Cursor // get's, one per bucket
-	keyBuf  []byte                  // entryKey's
+	cursors map[string]*keyCursor // get's, one per bucket or index
+	keyBuf  []byte                // entryKey's
 
 	// What audit.VerifyHead found (checkAudit); chainHead marks an error
 	// reading the stored head rather than the log.
@@ -289,7 +289,7 @@ type auditRun struct {
 // the check would otherwise use one core of the machine. No one writes
 // the file during a check, so both transactions see the same data.
 func (c *checker) startAudit() *auditRun {
-	ac := &checker{ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*bolt.Cursor{}, found: map[string]int{}}
+	ac := &checker{ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{}, found: map[string]int{}}
 	r := &auditRun{ac: ac, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -337,23 +337,33 @@ func (r *auditRun) join(c *checker) {
 // checkLayout checks the schema version and the set of buckets, and
 // reports whether every bucket of the layout is there.
 func (c *checker) checkLayout() bool {
+	// A file of version 4 or 5 not yet migrated (a backup) is checked in
+	// its own layout, with each index in a bucket of its own (tx.keys);
+	// older ones lack the scope indexes, and are reported as before.
+	layout := allBuckets
+	meta := c.btx.Bucket(bucketMeta)
+	if meta != nil {
+		if raw := meta.Get(keySchemaVersion); len(raw) == 4 && be.Uint32(raw) < bucketVersion(bucketIndex) {
+			layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+		}
+	}
 	complete := true
-	for _, name := range allBuckets {
+	for _, name := range layout {
 		if c.btx.Bucket(name) == nil && !optionalBucket(name) {
 			c.problem(name, "", "the bucket is missing")
 			complete = false
 		}
 	}
 	_ = c.btx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		if !slices.ContainsFunc(allBuckets, func(b []byte) bool { return bytes.Equal(b, name) }) {
+		if !slices.ContainsFunc(layout, func(b []byte) bool { return bytes.Equal(b, name) }) {
 			c.problem(name, "", "a bucket the layout does not have")
 		}
 		return nil
 	})
-	meta := c.btx.Bucket(bucketMeta)
 	if meta == nil {
 		return false
 	}
+	c.checkIndexTags()
 	c.each(bucketMeta, func(k, v []byte) {
 		switch {
 		case bytes.Equal(k, keySchemaVersion):
@@ -387,14 +397,35 @@ func (c *checker) checkLayout() bool {
 	return complete
 }
 
+// checkIndexTags reports keys of the index bucket behind a tag no index
+// has, which no index's check would read. It reads one key per tag.
+func (c *checker) checkIndexTags() {
+	b := c.btx.Bucket(bucketIndex)
+	if b == nil {
+		return
+	}
+	cur := b.Cursor()
+	for k, _ := cur.First(); k != nil; {
+		c.tick(bucketIndex)
+		if _, ok := indexOfTag(k[0]); !ok {
+			c.problem(bucketIndex, readable(k), "an entry of no index: no index has tag %d", k[0])
+		}
+		end := storekey.PrefixEnd(k[:1])
+		if end == nil {
+			return
+		}
+		k, _ = cur.Seek(end)
+	}
+}
+
 // each calls fn with every key and value of a bucket, and reports nested
 // buckets, which the layout does not have.
 func (c *checker) each(name []byte, fn func(k, v []byte)) {
-	b := c.t.bucket(name)
+	b := c.t.keys(name)
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 		c.tick(name)
-		if v == nil && b.Bucket(k) != nil {
+		if v == nil && b.nested(k) {
 			c.problem(name, readable(k), "a nested bucket the layout does not have")
 			continue
 		}
@@ -421,7 +452,7 @@ func (c *checker) tick(name []byte) {
 func (c *checker) get(bucket, key []byte) []byte {
 	cur := c.cursors[string(bucket)]
 	if cur == nil {
-		b := c.t.bucket(bucket)
+		b := c.t.keys(bucket)
 		if b == nil {
 			return nil
 		}
@@ -461,12 +492,12 @@ func (c *checker) hasEntry(index, key []byte) bool {
 // Only when the counts differ does the index's own check read every entry
 // and its record to name what is wrong. It also returns the count.
 func (c *checker) indexMatches(name []byte) (bool, int) {
-	b := c.t.bucket(name)
+	b := c.t.keys(name)
 	cur := b.Cursor()
 	n, nested := 0, false
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 		c.tick(name)
-		if v == nil && b.Bucket(k) != nil {
+		if v == nil && b.nested(k) {
 			nested = true // for the index's own check to report
 			continue
 		}

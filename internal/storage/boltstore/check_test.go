@@ -188,10 +188,10 @@ func TestCheckFindsDamage(t *testing.T) {
 		alsoAllowOther bool   // other problems may follow from the same damage
 	}
 	del := func(bucket string, key []byte) func(*bolt.Tx) error {
-		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Delete(key) }
+		return func(tx *bolt.Tx) error { return boltstore.RawKeys(tx, bucket).Delete(key) }
 	}
 	put := func(bucket string, key, value []byte) func(*bolt.Tx) error {
-		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Put(key, value) }
+		return func(tx *bolt.Tx) error { return boltstore.RawKeys(tx, bucket).Put(key, value) }
 	}
 	ghost := uuid.Must(uuid.NewV7())
 	cases := []damage{
@@ -350,7 +350,7 @@ func TestCheckFindsDamage(t *testing.T) {
 		{
 			name: "nested bucket in an index",
 			change: func(f ckFixture, tx *bolt.Tx) error {
-				_, err := tx.Bucket([]byte("cases_by_unit")).CreateBucket([]byte("nested"))
+				_, err := tx.Bucket([]byte("index")).CreateBucket(boltstore.IndexKey("cases_by_unit", []byte("nested")))
 				return err
 			},
 			bucket: "cases_by_unit", key: `"nested"`, what: "a nested bucket the layout does not have",
@@ -467,8 +467,8 @@ func TestCheckFindsDamage(t *testing.T) {
 		},
 		{
 			name:   "bucket missing",
-			change: func(f ckFixture, tx *bolt.Tx) error { return tx.DeleteBucket([]byte("cases_by_status")) },
-			bucket: "cases_by_status", what: "missing",
+			change: func(f ckFixture, tx *bolt.Tx) error { return tx.DeleteBucket([]byte("index")) },
+			bucket: "index", what: "missing",
 		},
 	}
 	for _, d := range cases {

@@ -29,8 +29,9 @@ import (
 // 40acad7 (schema version 2, free text of cases in the clear), schema3 by
 // commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
 // version 4, records in JSON), schema5 by commit 4dd1801 (schema version 5,
-// storage-owned record messages). Each has its master key file beside
-// it. They are what every later layout must still open: never regenerate
+// storage-owned record messages), schema6 by the commit that added schema
+// version 6 (the indexes in one bucket, keyspace.go). Each has its master
+// key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
 // goldenCounts are the entries of every bucket of a golden file once this
@@ -64,6 +65,12 @@ var goldenFiles = []struct {
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
+		before: demoCounts(39, 14, 1, true),
+		after:  demoCounts(39, 14, 1, true),
+	},
+	{
+		// The indexes in the one bucket index (schema version 6).
+		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
 		after:  demoCounts(39, 14, 1, true),
 	},
@@ -109,13 +116,31 @@ func copyGolden(t *testing.T, name string) (db, key string) {
 	return db, key
 }
 
+// goldenIndexTags are the tags of the indexes in the bucket index (schema
+// version 6), by which bucketCounts counts each index apart, as the
+// files before it keep them in buckets of their own.
+var goldenIndexTags = map[byte]string{
+	1: "reports_by_call_type", 2: "reports_by_taker", 3: "report_scope", 4: "cases_by_unit", 5: "cases_by_status",
+	6: "case_scope", 7: "case_queue", 8: "timers", 9: "tokens_by_user", 10: "audit_by_case", 11: "audit_by_actor",
+}
+
 func bucketCounts(t *testing.T, path string) goldenCounts {
 	t.Helper()
 	got := goldenCounts{}
 	rawView(t, path, func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			got[string(name)] = b.Stats().KeyN
-			return nil
+			if string(name) != "index" {
+				got[string(name)] = b.Stats().KeyN
+				return nil
+			}
+			return b.ForEach(func(k, _ []byte) error {
+				index, ok := goldenIndexTags[k[0]]
+				if !ok {
+					t.Errorf("index key %x has no index's tag", k)
+				}
+				got[index]++
+				return nil
+			})
 		})
 	})
 	return got
