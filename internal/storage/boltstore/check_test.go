@@ -466,6 +466,11 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "meta", key: "schema_version", what: "newer",
 		},
 		{
+			name:   "index entry under no index's tag",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("index", []byte{200, 'x'}, nil)(tx) },
+			bucket: "index", key: "x", what: "an entry of no index",
+		},
+		{
 			name:   "bucket missing",
 			change: func(f ckFixture, tx *bolt.Tx) error { return tx.DeleteBucket([]byte("index")) },
 			bucket: "index", what: "missing",
