@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -352,48 +353,57 @@ func emptyToNil(v reflect.Value) reflect.Value {
 	return out
 }
 
-// TestCheckAndBackupReadSchema4 checks a schema-4 file as it was written,
-// records in JSON, without opening it for writing: Check reports only
-// that the file awaits its migration (it decodes records of both
-// encodings, so every other check still runs), and a read-only store (an
-// offline backup's) reads its records and writes a backup Check finds the
-// same.
-func TestCheckAndBackupReadSchema4(t *testing.T) {
-	db, _ := copyGolden(t, "schema4")
-	res := mustCheck(t, db)
-	if len(res.Problems) != 1 || res.Problems[0].Bucket != "meta" ||
-		!strings.Contains(res.Problems[0].What, "version 4 is older") {
-		t.Errorf("Check of the schema-4 file:\n%s\nwant only the schema version older than this binary's", problemList(res))
-	}
-	if res.SchemaVersion != 4 {
-		t.Errorf("schema version = %d, want 4", res.SchemaVersion)
-	}
+// TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
+// JSON) and a schema-5 file (each index in a bucket of its own) as they
+// were written, without opening them for writing: Check reports only that
+// the file awaits its migration (it decodes records of both encodings and
+// reads the indexes where the file keeps them, so every other check still
+// runs), and a read-only store (an offline backup's) reads its records
+// and writes a backup Check finds the same.
+func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5"} {
+		t.Run(name, func(t *testing.T) {
+			db, _ := copyGolden(t, name)
+			res := mustCheck(t, db)
+			if len(res.Problems) != 1 || res.Problems[0].Bucket != "meta" ||
+				!strings.Contains(res.Problems[0].What, fmt.Sprintf("version %d is older", version)) {
+				t.Errorf("Check of the %s file:\n%s\nwant only the schema version older than this binary's", name, problemList(res))
+			}
+			if res.SchemaVersion != version {
+				t.Errorf("schema version = %d, want %d", res.SchemaVersion, version)
+			}
 
-	s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
-		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
-		if err != nil || len(cs) != 4 || cs[0].Number == "" {
-			t.Errorf("ListCases = %+v, %v; want the demo's 4 cases", cs, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var backup bytes.Buffer
-	if _, err := s.WriteBackup(context.Background(), &backup); err != nil {
-		t.Fatal(err)
-	}
-	copyPath := filepath.Join(t.TempDir(), "backup.db")
-	if err := os.WriteFile(copyPath, backup.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustCheck(t, copyPath); !reflect.DeepEqual(got.Problems, res.Problems) {
-		t.Errorf("Check of the backup:\n%s\nwant what the original gave:\n%s", problemList(got), problemList(res))
+			s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			err = s.View(context.Background(), func(tx datastore.ReadTx) error {
+				cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
+				if err != nil || len(cs) != 4 || cs[0].Number == "" {
+					t.Errorf("ListCases = %+v, %v; want the demo's 4 cases", cs, err)
+				}
+				byStatus, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100, Status: cs[0].Status})
+				if err != nil || len(byStatus) == 0 {
+					t.Errorf("ListCases by status (an index) = %+v, %v; want cases", byStatus, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var backup bytes.Buffer
+			if _, err := s.WriteBackup(context.Background(), &backup); err != nil {
+				t.Fatal(err)
+			}
+			copyPath := filepath.Join(t.TempDir(), "backup.db")
+			if err := os.WriteFile(copyPath, backup.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustCheck(t, copyPath); !reflect.DeepEqual(got.Problems, res.Problems) {
+				t.Errorf("Check of the backup:\n%s\nwant what the original gave:\n%s", problemList(got), problemList(res))
+			}
+		})
 	}
 }
 
