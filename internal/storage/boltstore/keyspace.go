@@ -154,7 +154,12 @@ func (c *keyCursor) Prev() ([]byte, []byte) { return c.strip(c.c.Prev()) }
 // are put in key order (the tags ascending, each index in its own order),
 // so they are appended to the new bucket's pages rather than splitting
 // them.
+//
+// A file that already has the index bucket has the layout of version 6
+// for its indexes (its version was lowered, as tests of older versions
+// do), and an index without a bucket of its own has nothing to move.
 func moveIndexes(btx *bolt.Tx) error {
+	had := btx.Bucket(bucketIndex) != nil
 	ix, err := btx.CreateBucketIfNotExists(bucketIndex)
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketIndex, err)
@@ -162,6 +167,9 @@ func moveIndexes(btx *bolt.Tx) error {
 	ix.FillPercent = 0.9
 	for _, it := range indexTags {
 		old := btx.Bucket(it.name)
+		if old == nil && had {
+			continue
+		}
 		if old == nil {
 			return fmt.Errorf("bucket %s is missing", it.name)
 		}
