@@ -139,11 +139,13 @@ func benchGetCaseGRPC(b *testing.B) {
 	}
 	req := &pb.GetCaseRequest{Name: created.GetCase()}
 	b.ReportAllocs()
+	before := ts.WriteStats()
 	for b.Loop() {
 		if _, err := ts.cases().GetCase(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportWrites(b, before, ts.WriteStats())
 }
 
 // floorRecord is a value the size of a stored report.

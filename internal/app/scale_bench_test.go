@@ -324,6 +324,7 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 	event := make([]byte, 300)
 	var mu sync.Mutex
 	var gets, floors samples
+	before := ts.WriteStats()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range clients {
@@ -362,6 +363,8 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 	b.ReportMetric(micros(gets.p50()), "get-p50-µs")
 	b.ReportMetric(micros(floors.p50()), "floor-p50-µs")
 	b.ReportMetric(float64(gets.p50())/float64(floors.p50()), "ratio-to-floor")
+	// Per iteration, that is per clients reads.
+	reportWrites(b, before, ts.WriteStats())
 }
 
 // scaleReport is an intervention report in the busy commune, received an
