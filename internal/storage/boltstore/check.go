@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -134,11 +135,13 @@ type CheckOptions struct {
 	Every time.Duration
 }
 
-// progressReporter calls CheckOptions.Progress, no more often than every.
+// progressReporter calls CheckOptions.Progress, no more often than every,
+// and only with a count that has grown.
 type progressReporter struct {
 	fn          func(Progress)
 	every       time.Duration
 	start, last time.Time
+	records     int // the last count reported
 }
 
 func (p *progressReporter) report(bucket []byte, records int, force bool) {
@@ -146,10 +149,10 @@ func (p *progressReporter) report(bucket []byte, records int, force bool) {
 		return
 	}
 	now := time.Now()
-	if !force && now.Sub(p.last) < p.every {
+	if !force && (now.Sub(p.last) < p.every || records <= p.records) {
 		return
 	}
-	p.last = now
+	p.last, p.records = now, records
 	p.fn(Progress{Bucket: string(bucket), Records: records, Elapsed: now.Sub(p.start)})
 }
 
@@ -202,6 +205,7 @@ type checker struct {
 
 	records int // keys read so far, for progress
 
+	seen    *checkPart            // the part this checker runs, if any (start)
 	cursors map[string]*keyCursor // get's, one per bucket or index
 	keyBuf  []byte                // entryKey's
 
@@ -257,16 +261,30 @@ func (c *checker) run() error {
 	c.caseEntries = map[string]int{}
 	c.found = map[string]int{}
 	c.linkSeed = maphash.MakeSeed()
-	auditLog := c.startAudit()
-	defer auditLog.wait()
+	// The steps that share no state with the others run on goroutines of
+	// their own (start), each joined where it stands in this order, so
+	// that the problems come in the order of a check on one goroutine.
+	idempotency := c.start((*checker).checkIdempotency, (*checker).checkIdempotencyIndex)
+	identity := c.start((*checker).checkUsers, (*checker).checkTokens, (*checker).checkTokenIndex,
+		(*checker).checkPoliceUnits, (*checker).checkDataKeys, (*checker).checkDataKeyIndex)
+	auditLog := c.start((*checker).checkAudit,
+		func(a *checker) { a.checkAuditIndex(bucketAuditByCase)() },
+		func(a *checker) { a.checkAuditIndex(bucketAuditByActor)() },
+		(*checker).checkAuditChain)
+	caseEvents := c.start((*checker).checkCaseEvents)
+	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
+	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox}
+	defer func() {
+		for _, g := range parts {
+			g.wait()
+		}
+	}()
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		c.checkCases, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
-		c.checkIdempotency, c.checkIdempotencyIndex,
-		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys, c.checkDataKeyIndex,
-		c.checkCaseEvents, c.checkTimers, c.checkOutbox, c.checkCursors,
-		func() { auditLog.join(c) }, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
+		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
+		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
 	} {
 		if c.err != nil {
 			break
@@ -276,62 +294,111 @@ func (c *checker) run() error {
 	return c.err
 }
 
-// auditRun is checkAudit running on a goroutine of its own (startAudit).
-type auditRun struct {
-	ac   *checker
+// checkPart is steps of a check running on a goroutine of their own
+// (start).
+type checkPart struct {
+	sub  *checker
 	done chan struct{}
+	// seen is how far the part has read, for the progress reports of
+	// the goroutine that waits for it (join).
+	seen struct {
+		records atomic.Int64
+		bucket  atomic.Value // string
+	}
 }
 
-// startAudit starts checkAudit on a goroutine of its own, in a read
-// transaction of its own over the same file, while this goroutine checks
-// the other buckets: decoding and hashing every audit event is the
-// largest part of a check (two fifths of it at 10,000 loaded cases), and
-// the check would otherwise use one core of the machine. No one writes
-// the file during a check, so both transactions see the same data.
-func (c *checker) startAudit() *auditRun {
-	ac := &checker{ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{}, found: map[string]int{}}
-	r := &auditRun{ac: ac, done: make(chan struct{})}
+// start runs steps on a goroutine of their own, with a checker of their
+// own in a read transaction of its own over the same file, while this
+// goroutine goes on: a check reads every record, and on one goroutine it
+// would use one core of the machine (decoding and hashing the audit log
+// alone is two fifths of it at 10,000 loaded cases). No one writes the
+// file during a check, so every transaction sees the same data. The
+// steps may use what they find themselves (found, for one), not what
+// other steps find.
+func (c *checker) start(steps ...func(*checker)) *checkPart {
+	sub := &checker{
+		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
+		found: map[string]int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
+	}
+	g := &checkPart{sub: sub, done: make(chan struct{})}
+	sub.seen = g
 	go func() {
-		defer close(r.done)
+		defer close(g.done)
 		// As in CheckWith and run: a damaged page is a finding.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		defer func() {
 			if v := recover(); v != nil {
-				ac.problem(nil, "", "reading stopped at a damaged page: %v", v)
+				sub.problem(nil, "", "reading stopped at a damaged page: %v", v)
 			}
 		}()
 		btx, err := c.btx.DB().Begin(false)
 		if err != nil {
-			ac.err = fmt.Errorf("a second read transaction for the audit log: %w", err)
+			sub.err = fmt.Errorf("a read transaction of its own for a part of the check: %w", err)
 			return
 		}
 		defer btx.Rollback()
-		ac.btx, ac.t = btx, &tx{btx: btx, open: map[string]*bolt.Bucket{}}
-		ac.checkAudit()
+		sub.btx, sub.t = btx, &tx{btx: btx, open: map[string]*bolt.Bucket{}}
+		for _, step := range steps {
+			if sub.err != nil {
+				break
+			}
+			step(sub)
+		}
 	}()
-	return r
+	return g
 }
 
-// wait waits for the audit check to end.
-func (r *auditRun) wait() { <-r.done }
+// wait waits for the part's steps to end.
+func (g *checkPart) wait() { <-g.done }
 
-// join waits for the audit check and takes what it found into c.
-func (r *auditRun) join(c *checker) {
-	r.wait()
-	ac := r.ac
-	c.records += ac.records
-	c.res.AuditEvents, c.res.AuditHeadSeq = ac.res.AuditEvents, ac.res.AuditHeadSeq
-	for _, p := range ac.res.Problems {
+// join waits for g, reporting the progress of its reading meanwhile, and
+// takes what it found into c.
+func (c *checker) join(g *checkPart) {
+	if c.progress != nil {
+		tick := time.NewTicker(max(c.progress.every, 100*time.Millisecond))
+		defer tick.Stop()
+	waiting:
+		for {
+			select {
+			case <-g.done:
+				break waiting
+			case <-tick.C:
+				bucket, _ := g.seen.bucket.Load().(string)
+				c.progress.report([]byte(bucket), c.records+int(g.seen.records.Load()), false)
+			}
+		}
+	}
+	g.wait()
+	sub := g.sub
+	c.records += sub.records
+	c.res.addCounts(sub.res.CheckSummary)
+	for _, p := range sub.res.Problems {
 		if len(c.res.Problems) >= MaxProblems {
 			c.res.Omitted++
 			continue
 		}
 		c.res.Problems = append(c.res.Problems, p)
 	}
-	c.res.Omitted += ac.res.Omitted
-	maps.Copy(c.found, ac.found)
-	c.chainProblem, c.chainErr, c.chainHead = ac.chainProblem, ac.chainErr, ac.chainHead
-	c.err = cmp.Or(c.err, ac.err)
+	c.res.Omitted += sub.res.Omitted
+	maps.Copy(c.found, sub.found)
+	c.err = cmp.Or(c.err, sub.err)
+}
+
+// addCounts adds the record counts of a part of the check, which counted
+// only what it read.
+func (r *CheckResult) addCounts(s CheckSummary) {
+	r.Reports += s.Reports
+	r.Cases += s.Cases
+	r.Users += s.Users
+	r.Tokens += s.Tokens
+	r.PoliceUnits += s.PoliceUnits
+	r.DataKeys += s.DataKeys
+	r.Idempotency += s.Idempotency
+	r.AuditEvents += s.AuditEvents
+	r.AuditHeadSeq = max(r.AuditHeadSeq, s.AuditHeadSeq)
+	r.CaseEvents += s.CaseEvents
+	r.Timers += s.Timers
+	r.Notifications += s.Notifications
 }
 
 // checkLayout checks the schema version and the set of buckets, and
@@ -442,6 +509,10 @@ func (c *checker) tick(name []byte) {
 	if c.records++; c.records%1024 == 0 {
 		c.err = c.ctx.Err()
 		c.progress.report(name, c.records, false)
+		if c.seen != nil {
+			c.seen.seen.bucket.Store(string(name))
+			c.seen.seen.records.Store(int64(c.records))
+		}
 	}
 }
 
