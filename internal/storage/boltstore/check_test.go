@@ -771,3 +771,41 @@ func editCase(tx *bolt.Tx, id uint64, edit func(*model.Case)) error {
 	}
 	return b.Put(u64(id), out)
 }
+
+// The parts of a check run side by side, but their problems come in the
+// order of the check's steps, whichever part ends first: the reports', the
+// tokens', the audit log's, the timeline's, the outbox's.
+func TestCheckProblemsInStepOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := boltstore.RawKeys(tx, "outbox").Put([]byte("x"), []byte{1}); err != nil {
+			return err
+		}
+		for _, d := range []struct {
+			bucket string
+			key    []byte
+		}{
+			{"case_events", append(u64(f.caseID), u64(1)...)},
+			{"audit_by_actor", append([]byte(ckUser+"\x00"), u64(2)...)},
+			{"tokens_by_user", []byte(ckUser + "\x00" + f.tokenID)},
+			{"reports_by_call_type", append(u32(1), f.report[:]...)},
+		} {
+			if err := boltstore.RawKeys(tx, d.bucket).Delete(d.key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := mustCheck(t, path)
+	var order []string
+	for _, p := range res.Problems {
+		if len(order) == 0 || order[len(order)-1] != p.Bucket {
+			order = append(order, p.Bucket)
+		}
+	}
+	want := []string{"reports_by_call_type", "tokens_by_user", "audit_by_actor", "case_events", "outbox"}
+	if !slices.Equal(order, want) {
+		t.Errorf("problems by bucket, in order: %q, want %q:\n%s", order, want, problemList(res))
+	}
+}
