@@ -329,6 +329,7 @@ type Server struct {
 	tls      bool
 
 	closers []func(context.Context) error // unwound in reverse by Stop
+	store   *boltstore.Store              // for the benchmarks' write counts (export_test.go)
 	done    chan struct{}
 	errOnce sync.Once
 	err     error
@@ -406,6 +407,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	s.push(func(context.Context) error { return store.Close() })
+	s.store = store
 	auditLog := auditlog.New(store)
 	verifyAuditTail(ctx, auditLog, opts.Logger)
 

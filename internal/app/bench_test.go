@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // The service's cost is measured against the storage floor in the same run:
@@ -70,10 +71,20 @@ func benchCreateReportGRPC(b *testing.B) {
 	ts := startServer(b, "")
 	req := &pb.CreateReportRequest{Report: validReport()}
 	b.ReportAllocs()
+	before := ts.WriteStats()
 	timeEach(b, func() error {
 		_, err := ts.reports().CreateReport(ctx, req)
 		return err
 	})
+	reportWrites(b, before, ts.WriteStats())
+}
+
+// reportWrites reports the commits and page writes per operation between
+// two counts of the server's store: unlike times, they do not vary with
+// the load on the machine.
+func reportWrites(b *testing.B, before, after boltstore.WriteStats) {
+	b.ReportMetric(float64(after.Commits-before.Commits)/float64(b.N), "commits/op")
+	b.ReportMetric(float64(after.Pages-before.Pages)/float64(b.N), "pages/op")
 }
 
 func benchCreateReportGRPCConcurrent(b *testing.B) {
@@ -128,11 +139,13 @@ func benchGetCaseGRPC(b *testing.B) {
 	}
 	req := &pb.GetCaseRequest{Name: created.GetCase()}
 	b.ReportAllocs()
+	before := ts.WriteStats()
 	for b.Loop() {
 		if _, err := ts.cases().GetCase(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportWrites(b, before, ts.WriteStats())
 }
 
 // floorRecord is a value the size of a stored report.

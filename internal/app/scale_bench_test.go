@@ -70,36 +70,54 @@ func scaleDB(b *testing.B, n int) (string, app.LoadManifest) {
 	if dir == "" {
 		dir = b.TempDir()
 	}
-	final := filepath.Join(dir, fmt.Sprintf("n%d-seed%d", n, scaleSeed))
-	db := filepath.Join(final, "childcase.db")
-	if _, err := os.Stat(db); os.IsNotExist(err) {
-		// Built under another name and renamed when complete: an
-		// interrupted build is never taken for a database.
-		tmp := final + ".tmp"
-		if err := os.RemoveAll(tmp); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.MkdirAll(tmp, 0o700); err != nil {
-			b.Fatal(err)
-		}
-		var progress io.Writer = io.Discard
-		if testing.Verbose() {
-			progress = os.Stderr
-		}
-		if _, err := app.Load(context.Background(), app.LoadConfig{
-			DBPath: filepath.Join(tmp, "childcase.db"), Cases: n, Seed: scaleSeed, Progress: progress,
-		}); err != nil {
-			b.Fatalf("load %d cases: %v", n, err)
-		}
-		if err := os.Rename(tmp, final); err != nil {
-			b.Fatal(err)
-		}
+	var progress io.Writer = io.Discard
+	if testing.Verbose() {
+		progress = os.Stderr
 	}
-	m, err := app.ReadLoadManifest(db)
+	db, m, err := cachedScaleDB(dir, n, func(cfg app.LoadConfig) error {
+		cfg.Progress = progress
+		_, err := app.Load(context.Background(), cfg)
+		return err
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return db, m
+}
+
+// cachedScaleDB returns the database of n cases in the cache dir and its
+// manifest, calling load to build it when the cache has none.
+func cachedScaleDB(dir string, n int, load func(app.LoadConfig) error) (string, app.LoadManifest, error) {
+	final := filepath.Join(dir, fmt.Sprintf("n%d-seed%d", n, scaleSeed))
+	db := filepath.Join(final, "childcase.db")
+	if _, err := os.Stat(db); os.IsNotExist(err) {
+		// Built in a directory of its own and renamed when complete: an
+		// interrupted build is never taken for a database, and runs that
+		// build the same size at once (two benchmark commands, or people
+		// sharing the cache) never write into each other's files. The
+		// first to finish is kept; the others give way to it.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", app.LoadManifest{}, err
+		}
+		tmp, err := os.MkdirTemp(dir, filepath.Base(final)+".tmp-")
+		if err != nil {
+			return "", app.LoadManifest{}, err
+		}
+		defer os.RemoveAll(tmp)
+		if err := load(app.LoadConfig{DBPath: filepath.Join(tmp, "childcase.db"), Cases: n, Seed: scaleSeed}); err != nil {
+			return "", app.LoadManifest{}, fmt.Errorf("load %d cases: %w", n, err)
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			if _, statErr := os.Stat(db); statErr != nil {
+				return "", app.LoadManifest{}, err
+			}
+		}
+	}
+	m, err := app.ReadLoadManifest(db)
+	if err != nil {
+		return "", app.LoadManifest{}, err
+	}
+	return db, m, nil
 }
 
 // workingCopy copies a scale database (and its key) into a temporary
@@ -306,6 +324,7 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 	event := make([]byte, 300)
 	var mu sync.Mutex
 	var gets, floors samples
+	before := ts.WriteStats()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range clients {
@@ -344,6 +363,8 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 	b.ReportMetric(micros(gets.p50()), "get-p50-µs")
 	b.ReportMetric(micros(floors.p50()), "floor-p50-µs")
 	b.ReportMetric(float64(gets.p50())/float64(floors.p50()), "ratio-to-floor")
+	// Per iteration, that is per clients reads.
+	reportWrites(b, before, ts.WriteStats())
 }
 
 // scaleReport is an intervention report in the busy commune, received an
@@ -372,6 +393,7 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 	ctx, req, val, floor := createBench(b, ts, m)
 	health := healthpb.NewHealthClient(ts.conn)
 	var creates, updates, checks samples
+	before := ts.WriteStats()
 	for b.Loop() {
 		creates.time(func() {
 			if _, err := ts.reports().CreateReport(ctx, req); err != nil {
@@ -392,6 +414,7 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 	b.ReportMetric(micros(creates.p50()), "create-p50-µs")
 	b.ReportMetric(micros(updates.p50()+checks.p50()), "floor-p50-µs")
 	b.ReportMetric(float64(creates.p50())/float64(updates.p50()+checks.p50()), "ratio-to-floor")
+	reportWrites(b, before, ts.WriteStats())
 }
 
 // benchScaleCreateThroughput: reports per second with clients creating at

@@ -68,12 +68,12 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 		return fmt.Errorf("put event %d: %w", e.Seq, err)
 	}
 	if e.Case != "" {
-		if err := t.bucket(bucketAuditByCase).Put(append(stringPrefix(e.Case), key...), nil); err != nil {
+		if err := t.keys(bucketAuditByCase).Put(append(stringPrefix(e.Case), key...), nil); err != nil {
 			return fmt.Errorf("put event %d case index: %w", e.Seq, err)
 		}
 	}
 	if e.Actor != "" {
-		if err := t.bucket(bucketAuditByActor).Put(append(stringPrefix(e.Actor), key...), nil); err != nil {
+		if err := t.keys(bucketAuditByActor).Put(append(stringPrefix(e.Actor), key...), nil); err != nil {
 			return fmt.Errorf("put event %d actor index: %w", e.Seq, err)
 		}
 	}
@@ -134,12 +134,12 @@ func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, err
 		}
 		return nil
 	}
-	b, prefix := log, []byte(nil)
+	b, prefix := &keyspace{b: log}, []byte(nil)
 	switch {
 	case q.Case != "":
-		b, prefix = t.bucket(bucketAuditByCase), stringPrefix(q.Case)
+		b, prefix = t.keys(bucketAuditByCase), stringPrefix(q.Case)
 	case q.Actor != "":
-		b, prefix = t.bucket(bucketAuditByActor), stringPrefix(q.Actor)
+		b, prefix = t.keys(bucketAuditByActor), stringPrefix(q.Actor)
 	}
 	next, err := scanDesc(b, prefix, seqKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
 		return load(k[len(prefix):], take)

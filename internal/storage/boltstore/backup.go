@@ -178,10 +178,11 @@ func checkSchemaReadOnly(tx *bolt.Tx) error {
 		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
 			datastore.ErrSchemaTooNew, version, SchemaVersion)
 	}
-	for _, name := range allBuckets {
-		// An older file lacks what later versions added until Open
-		// migrates it; reading does not need those buckets.
-		if tx.Bucket(name) == nil && version >= bucketVersion(name) && !optionalBucket(name) {
+	// An older file lacks what later versions added until Open migrates
+	// it; reading does not need those buckets, and finds the indexes in
+	// their own buckets before version 6 (tx.keys).
+	for _, name := range layoutBuckets(version) {
+		if tx.Bucket(name) == nil && !optionalBucket(name) {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}

@@ -9,31 +9,37 @@
 //	                      "clear_text_pending" -> empty, while cases migrated
 //	                      from before version 3 may hold clear free text
 //	reports               uuid(16) -> record
-//	reports_by_call_type  call_type(4) uuid(16) -> empty
-//	reports_by_taker      taker user id, 0x00, uuid(16) -> empty
 //	cases                 id(8) -> record
 //	case_numbers          number -> id(8)
-//	cases_by_unit         unit key, 0x00, id(8) -> empty
-//	cases_by_status       status(4) id(8) -> empty
 //	case_sequences        year(2) -> uint64
 //	idempotency           key -> record
 //	idempotency_by_time   create time(8) key -> empty; the time is Unix
 //	                      nanoseconds held to 1970..2262 (since version 2)
 //	users                 user id -> record
 //	tokens                token id -> record
-//	tokens_by_user        user id, 0x00, token id -> empty
 //	police_units          police unit id -> record
 //	data_keys             data key id -> record (a keys.WrappedKey)
 //	data_keys_by_master   master key id, 0x00, data key id -> empty; built
 //	                      at open when missing (see buildDataKeyIndex)
 //	audit                 seq(8) -> audit.Encode(event)
-//	audit_by_case         case resource name, 0x00, seq(8) -> empty
-//	audit_by_actor        actor user id, 0x00, seq(8) -> empty
 //	case_events           case id(8) seq(8) -> record; seq counts from 1 per case
-//	timers                at(8) case id(8) deadline id(4) -> empty; at is Unix
-//	                      nanoseconds, so a timer is due from 1970 to 2262
 //	outbox                seq(8) -> record; seq is the bucket's sequence
 //	cursors               cursor name -> uint64
+//	index                 tag(1), then the key of one of these indexes
+//	                      (keyspace.go; each a bucket of its own before
+//	                      version 6), all to empty:
+//	  reports_by_call_type  call_type(4) uuid(16)
+//	  reports_by_taker      taker user id, 0x00, uuid(16)
+//	  report_scope          storekey.ReportIndexKeys (since version 4)
+//	  cases_by_unit         unit key, 0x00, id(8)
+//	  cases_by_status       status(4) id(8)
+//	  case_scope            storekey.CaseIndexKeys' scope keys (since version 4)
+//	  case_queue            storekey.CaseIndexKeys' queue keys (since version 4)
+//	  timers                at(8) case id(8) deadline id(4); at is Unix
+//	                        nanoseconds, so a timer is due from 1970 to 2262
+//	  tokens_by_user        user id, 0x00, token id
+//	  audit_by_case         case resource name, 0x00, seq(8)
+//	  audit_by_actor        actor user id, 0x00, seq(8)
 //
 // A record is the byte protoRecord followed by its message of
 // proto/childcase/storage/v1 (jsonRecord and JSON up to schema version 4;
@@ -60,6 +66,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -79,8 +86,10 @@ import (
 // knows only version 3 would write without keeping them in step.
 // Version 5 stores every record (audit events aside) as a storage-owned
 // protobuf message (records.go) instead of the domain struct in JSON: a
-// release that knows only version 4 could not read them.
-const SchemaVersion = 5
+// release that knows only version 4 could not read them. Version 6 keeps
+// eleven indexes in the one bucket index (keyspace.go): a release that
+// knows only version 5 would find their buckets gone.
+const SchemaVersion = 6
 
 var (
 	bucketMeta              = []byte("meta")
@@ -110,6 +119,7 @@ var (
 	bucketCaseScope         = []byte("case_scope")
 	bucketCaseQueue         = []byte("case_queue")
 	bucketReportScope       = []byte("report_scope")
+	bucketIndex             = []byte("index")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -118,15 +128,17 @@ var (
 	// datastore.CaseReader.ClearTextPending).
 	keyClearTextPending = []byte("clear_text_pending")
 
+	// allBuckets are the buckets of the current layout; the indexes of
+	// indexTags live in the index bucket.
 	allBuckets = [][]byte{
-		bucketMeta, bucketReports, bucketReportsByCallType, bucketReportsByTaker,
-		bucketCases, bucketCaseNumbers, bucketCasesByUnit, bucketCasesByStatus,
+		bucketMeta, bucketReports,
+		bucketCases, bucketCaseNumbers,
 		bucketCaseSequences, bucketIdempotency, bucketIdempotencyByTime,
-		bucketUsers, bucketTokens, bucketTokensByUser, bucketPoliceUnits,
+		bucketUsers, bucketTokens, bucketPoliceUnits,
 		bucketDataKeys, bucketDataKeysByMaster,
-		bucketAudit, bucketAuditByCase, bucketAuditByActor,
-		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
-		bucketCaseScope, bucketCaseQueue, bucketReportScope,
+		bucketAudit,
+		bucketCaseEvents, bucketOutbox, bucketCursors,
+		bucketIndex,
 	}
 )
 
@@ -194,6 +206,27 @@ type Store struct {
 	// fill replaces appendFill when set, so that a test can measure what
 	// appendFill saves in one run.
 	fill map[string]float64
+
+	commits atomic.Int64 // write transactions committed (WriteStats)
+}
+
+// WriteStats counts what the write transactions since Open cost the disk.
+// Unlike times, the counts do not vary with the load on the machine, so a
+// benchmark can report them per request (pages/op).
+type WriteStats struct {
+	// Commits are the write transactions committed; each syncs the file
+	// twice (its pages, then its meta page) unless Options.NoSync.
+	Commits int64
+	// Pages are the page writes of those commits (bbolt's TxStats.Write):
+	// every dirty page (a run of overflow pages counts once), the
+	// freelist and the meta page.
+	Pages int64
+}
+
+// WriteStats returns the counts since Open.
+func (s *Store) WriteStats() WriteStats {
+	st := s.db.Stats()
+	return WriteStats{Commits: s.commits.Load(), Pages: st.TxStats.GetWrite()}
 }
 
 var _ datastore.Store = (*Store)(nil)
@@ -340,6 +373,14 @@ func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(f
 func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	err := s.writeLocked(useReserve, fn)
+	if err == nil {
+		s.commits.Add(1)
+	}
+	return err
+}
+
+func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {
 	if s.reserve == nil || s.reserve.size == 0 {
 		return wrapFull(s.db.Update(fn))
 	}

@@ -164,6 +164,11 @@ func writeSchemaVersion(t *testing.T, path string, v uint32) {
 		if err != nil {
 			return err
 		}
+		if v < 6 && tx.Bucket([]byte("index")) != nil {
+			if err := boltstore.SplitIndexes(tx); err != nil {
+				return err
+			}
+		}
 		return b.Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, v))
 	})
 	if err != nil {
@@ -260,13 +265,19 @@ func TestOpenRefusesDamagedSchemaVersion(t *testing.T) {
 	}
 }
 
-// layoutBuckets are the buckets of schema version 2, as documented at the
-// top of boltstore.go.
-var layoutBuckets = []string{
-	"audit", "audit_by_actor", "audit_by_case", "case_events", "case_numbers", "case_queue", "case_scope", "case_sequences", "cases",
-	"cases_by_status", "cases_by_unit", "cursors", "data_keys", "data_keys_by_master", "idempotency", "idempotency_by_time", "meta", "outbox", "police_units",
-	"report_scope", "reports", "reports_by_call_type", "reports_by_taker", "timers", "tokens", "tokens_by_user", "users",
-}
+// layoutBuckets are the buckets of schema version 6, as documented at the
+// top of boltstore.go, and layoutIndexes the indexes in its bucket index.
+var (
+	layoutBuckets = []string{
+		"audit", "case_events", "case_numbers", "case_sequences", "cases",
+		"cursors", "data_keys", "data_keys_by_master", "idempotency", "idempotency_by_time", "index", "meta", "outbox", "police_units",
+		"reports", "tokens", "users",
+	}
+	layoutIndexes = []string{
+		"audit_by_actor", "audit_by_case", "case_queue", "case_scope", "cases_by_status", "cases_by_unit",
+		"report_scope", "reports_by_call_type", "reports_by_taker", "timers", "tokens_by_user",
+	}
+)
 
 func TestOpenCreatesEveryBucket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")

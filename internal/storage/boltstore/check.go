@@ -2,16 +2,19 @@ package boltstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"os"
 	"regexp"
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -132,11 +135,13 @@ type CheckOptions struct {
 	Every time.Duration
 }
 
-// progressReporter calls CheckOptions.Progress, no more often than every.
+// progressReporter calls CheckOptions.Progress, no more often than every,
+// and only with a count that has grown.
 type progressReporter struct {
 	fn          func(Progress)
 	every       time.Duration
 	start, last time.Time
+	records     int // the last count reported
 }
 
 func (p *progressReporter) report(bucket []byte, records int, force bool) {
@@ -144,10 +149,10 @@ func (p *progressReporter) report(bucket []byte, records int, force bool) {
 		return
 	}
 	now := time.Now()
-	if !force && now.Sub(p.last) < p.every {
+	if !force && (now.Sub(p.last) < p.every || records <= p.records) {
 		return
 	}
-	p.last = now
+	p.last, p.records = now, records
 	p.fn(Progress{Bucket: string(bucket), Records: records, Elapsed: now.Sub(p.start)})
 }
 
@@ -171,7 +176,10 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		// A damaged file can send bbolt to an address outside its memory
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		c := &checker{ctx: ctx, btx: btx, t: &tx{btx: btx}, res: &res}
+		c := &checker{
+			ctx: ctx, btx: btx, t: &tx{btx: btx, open: map[string]*bolt.Bucket{}}, res: &res,
+			cursors: map[string]*keyCursor{},
+		}
 		if opts.Progress != nil {
 			every := opts.Every
 			if every <= 0 {
@@ -196,6 +204,10 @@ type checker struct {
 	err error // ctx's error, which stops the walk
 
 	records int // keys read so far, for progress
+
+	seen    *checkPart            // the part this checker runs, if any (start)
+	cursors map[string]*keyCursor // get's, one per bucket or index
+	keyBuf  []byte                // entryKey's
 
 	// What audit.VerifyHead found (checkAudit); chainHead marks an error
 	// reading the stored head rather than the log.
@@ -249,14 +261,30 @@ func (c *checker) run() error {
 	c.caseEntries = map[string]int{}
 	c.found = map[string]int{}
 	c.linkSeed = maphash.MakeSeed()
+	// The steps that share no state with the others run on goroutines of
+	// their own (start), each joined where it stands in this order, so
+	// that the problems come in the order of a check on one goroutine.
+	idempotency := c.start((*checker).checkIdempotency, (*checker).checkIdempotencyIndex)
+	identity := c.start((*checker).checkUsers, (*checker).checkTokens, (*checker).checkTokenIndex,
+		(*checker).checkPoliceUnits, (*checker).checkDataKeys, (*checker).checkDataKeyIndex)
+	auditLog := c.start((*checker).checkAudit,
+		func(a *checker) { a.checkAuditIndex(bucketAuditByCase)() },
+		func(a *checker) { a.checkAuditIndex(bucketAuditByActor)() },
+		(*checker).checkAuditChain)
+	caseEvents := c.start((*checker).checkCaseEvents)
+	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
+	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox}
+	defer func() {
+		for _, g := range parts {
+			g.wait()
+		}
+	}()
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		c.checkCases, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
-		c.checkIdempotency, c.checkIdempotencyIndex,
-		c.checkUsers, c.checkTokens, c.checkTokenIndex, c.checkPoliceUnits, c.checkDataKeys, c.checkDataKeyIndex,
-		c.checkAudit, c.checkAuditIndex(bucketAuditByCase), c.checkAuditIndex(bucketAuditByActor), c.checkAuditChain,
-		c.checkCaseEvents, c.checkTimers, c.checkOutbox, c.checkCursors,
+		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
+		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
 	} {
 		if c.err != nil {
 			break
@@ -266,26 +294,143 @@ func (c *checker) run() error {
 	return c.err
 }
 
+// checkPart is steps of a check running on a goroutine of their own
+// (start).
+type checkPart struct {
+	sub  *checker
+	done chan struct{}
+	// seen is how far the part has read, for the progress reports of
+	// the goroutine that waits for it (join).
+	seen struct {
+		records atomic.Int64
+		bucket  atomic.Value // string
+	}
+}
+
+// start runs steps on a goroutine of their own, with a checker of their
+// own in a read transaction of its own over the same file, while this
+// goroutine goes on: a check reads every record, and on one goroutine it
+// would use one core of the machine (decoding and hashing the audit log
+// alone is two fifths of it at 10,000 loaded cases). No one writes the
+// file during a check, so every transaction sees the same data. The
+// steps may use what they find themselves (found, for one), not what
+// other steps find.
+func (c *checker) start(steps ...func(*checker)) *checkPart {
+	sub := &checker{
+		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
+		found: map[string]int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
+	}
+	g := &checkPart{sub: sub, done: make(chan struct{})}
+	sub.seen = g
+	go func() {
+		defer close(g.done)
+		// As in CheckWith and run: a damaged page is a finding.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if v := recover(); v != nil {
+				sub.problem(nil, "", "reading stopped at a damaged page: %v", v)
+			}
+		}()
+		btx, err := c.btx.DB().Begin(false)
+		if err != nil {
+			sub.err = fmt.Errorf("a read transaction of its own for a part of the check: %w", err)
+			return
+		}
+		defer btx.Rollback()
+		sub.btx, sub.t = btx, &tx{btx: btx, open: map[string]*bolt.Bucket{}}
+		for _, step := range steps {
+			if sub.err != nil {
+				break
+			}
+			step(sub)
+		}
+	}()
+	return g
+}
+
+// wait waits for the part's steps to end.
+func (g *checkPart) wait() { <-g.done }
+
+// join waits for g, reporting the progress of its reading meanwhile, and
+// takes what it found into c.
+func (c *checker) join(g *checkPart) {
+	if c.progress != nil {
+		tick := time.NewTicker(max(c.progress.every, 100*time.Millisecond))
+		defer tick.Stop()
+	waiting:
+		for {
+			select {
+			case <-g.done:
+				break waiting
+			case <-tick.C:
+				bucket, _ := g.seen.bucket.Load().(string)
+				c.progress.report([]byte(bucket), c.records+int(g.seen.records.Load()), false)
+			}
+		}
+	}
+	g.wait()
+	sub := g.sub
+	c.records += sub.records
+	c.res.addCounts(sub.res.CheckSummary)
+	for _, p := range sub.res.Problems {
+		if len(c.res.Problems) >= MaxProblems {
+			c.res.Omitted++
+			continue
+		}
+		c.res.Problems = append(c.res.Problems, p)
+	}
+	c.res.Omitted += sub.res.Omitted
+	maps.Copy(c.found, sub.found)
+	c.err = cmp.Or(c.err, sub.err)
+}
+
+// addCounts adds the record counts of a part of the check, which counted
+// only what it read.
+func (r *CheckResult) addCounts(s CheckSummary) {
+	r.Reports += s.Reports
+	r.Cases += s.Cases
+	r.Users += s.Users
+	r.Tokens += s.Tokens
+	r.PoliceUnits += s.PoliceUnits
+	r.DataKeys += s.DataKeys
+	r.Idempotency += s.Idempotency
+	r.AuditEvents += s.AuditEvents
+	r.AuditHeadSeq = max(r.AuditHeadSeq, s.AuditHeadSeq)
+	r.CaseEvents += s.CaseEvents
+	r.Timers += s.Timers
+	r.Notifications += s.Notifications
+}
+
 // checkLayout checks the schema version and the set of buckets, and
 // reports whether every bucket of the layout is there.
 func (c *checker) checkLayout() bool {
+	// A file of version 4 or 5 not yet migrated (a backup) is checked in
+	// its own layout, with each index in a bucket of its own (tx.keys);
+	// older ones lack the scope indexes, and are reported as before.
+	layout := allBuckets
+	meta := c.btx.Bucket(bucketMeta)
+	if meta != nil {
+		if raw := meta.Get(keySchemaVersion); len(raw) == 4 && be.Uint32(raw) < bucketVersion(bucketIndex) {
+			layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+		}
+	}
 	complete := true
-	for _, name := range allBuckets {
+	for _, name := range layout {
 		if c.btx.Bucket(name) == nil && !optionalBucket(name) {
 			c.problem(name, "", "the bucket is missing")
 			complete = false
 		}
 	}
 	_ = c.btx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-		if !slices.ContainsFunc(allBuckets, func(b []byte) bool { return bytes.Equal(b, name) }) {
+		if !slices.ContainsFunc(layout, func(b []byte) bool { return bytes.Equal(b, name) }) {
 			c.problem(name, "", "a bucket the layout does not have")
 		}
 		return nil
 	})
-	meta := c.btx.Bucket(bucketMeta)
 	if meta == nil {
 		return false
 	}
+	c.checkIndexTags()
 	c.each(bucketMeta, func(k, v []byte) {
 		switch {
 		case bytes.Equal(k, keySchemaVersion):
@@ -319,14 +464,35 @@ func (c *checker) checkLayout() bool {
 	return complete
 }
 
+// checkIndexTags reports keys of the index bucket behind a tag no index
+// has, which no index's check would read. It reads one key per tag.
+func (c *checker) checkIndexTags() {
+	b := c.btx.Bucket(bucketIndex)
+	if b == nil {
+		return
+	}
+	cur := b.Cursor()
+	for k, _ := cur.First(); k != nil; {
+		c.tick(bucketIndex)
+		if _, ok := indexOfTag(k[0]); !ok {
+			c.problem(bucketIndex, readable(k), "an entry of no index: no index has tag %d", k[0])
+		}
+		end := storekey.PrefixEnd(k[:1])
+		if end == nil {
+			return
+		}
+		k, _ = cur.Seek(end)
+	}
+}
+
 // each calls fn with every key and value of a bucket, and reports nested
 // buckets, which the layout does not have.
 func (c *checker) each(name []byte, fn func(k, v []byte)) {
-	b := c.btx.Bucket(name)
+	b := c.t.keys(name)
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 		c.tick(name)
-		if v == nil && b.Bucket(k) != nil {
+		if v == nil && b.nested(k) {
 			c.problem(name, readable(k), "a nested bucket the layout does not have")
 			continue
 		}
@@ -343,11 +509,42 @@ func (c *checker) tick(name []byte) {
 	if c.records++; c.records%1024 == 0 {
 		c.err = c.ctx.Err()
 		c.progress.report(name, c.records, false)
+		if c.seen != nil {
+			c.seen.seen.bucket.Store(string(name))
+			c.seen.seen.records.Store(int64(c.records))
+		}
 	}
 }
 
-func (c *checker) get(bucket, key []byte) []byte { return c.btx.Bucket(bucket).Get(key) }
-func (c *checker) has(bucket, key []byte) bool   { return c.get(bucket, key) != nil }
+// get is bbolt's Bucket.Get through one cursor per bucket, kept for the
+// whole check: in a read transaction, bbolt allocates a Bucket each time
+// one is opened and a Cursor for each Get, and a check looks up several
+// keys per record.
+func (c *checker) get(bucket, key []byte) []byte {
+	cur := c.cursors[string(bucket)]
+	if cur == nil {
+		b := c.t.keys(bucket)
+		if b == nil {
+			return nil
+		}
+		cur = b.Cursor()
+		c.cursors[string(bucket)] = cur
+	}
+	k, v := cur.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v // nil for a nested bucket, as Get
+}
+
+func (c *checker) has(bucket, key []byte) bool { return c.get(bucket, key) != nil }
+
+// entryKey is the index key id, 0x00, rest (stringPrefix), built in a
+// buffer the next call reuses: for a look-up, which keeps no key.
+func (c *checker) entryKey(id string, rest []byte) []byte {
+	c.keyBuf = append(append(append(c.keyBuf[:0], id...), 0), rest...)
+	return c.keyBuf
+}
 
 // hasEntry looks up the entry a record must have in an index, and counts
 // it when it is there, for indexMatches.
@@ -366,12 +563,12 @@ func (c *checker) hasEntry(index, key []byte) bool {
 // Only when the counts differ does the index's own check read every entry
 // and its record to name what is wrong. It also returns the count.
 func (c *checker) indexMatches(name []byte) (bool, int) {
-	b := c.btx.Bucket(name)
+	b := c.t.keys(name)
 	cur := b.Cursor()
 	n, nested := 0, false
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 		c.tick(name)
-		if v == nil && b.Bucket(k) != nil {
+		if v == nil && b.nested(k) {
 			nested = true // for the index's own check to report
 			continue
 		}
@@ -445,7 +642,7 @@ func (c *checker) checkReports() {
 		if !c.hasEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
 			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
 		}
-		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, append(stringPrefix(r.TakenBy), k...)) {
+		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, c.entryKey(r.TakenBy, k)) {
 			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
 		}
 		if r.CaseNumber != "" {
@@ -884,7 +1081,7 @@ func (c *checker) checkDataKeys() {
 		if w.MasterID == "" || len(w.Sealed) == 0 {
 			c.problem(bucketDataKeys, readable(k), "the wrapped key is empty")
 		}
-		if c.btx.Bucket(bucketDataKeysByMaster) != nil && !c.hasEntry(bucketDataKeysByMaster, dataKeyMasterKey(w.MasterID, string(k))) {
+		if c.t.bucket(bucketDataKeysByMaster) != nil && !c.hasEntry(bucketDataKeysByMaster, dataKeyMasterKey(w.MasterID, string(k))) {
 			c.problem(bucketDataKeysByMaster, fmt.Sprintf("master %q, data key %q", w.MasterID, k),
 				"missing: data key %q has no entry, so the check of the master key at start would pass over it", k)
 		}
@@ -929,9 +1126,9 @@ func (c *checker) checkAudit() {
 		walked = true
 		c.each(bucketAudit, func(k, v []byte) {
 			c.res.AuditEvents++
-			key := seqString(k)
+			key := func() string { return seqString(k) } // made only for a problem
 			if len(k) != seqKeyLen {
-				c.problem(bucketAudit, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+				c.problem(bucketAudit, key(), "malformed key: %d bytes, want %d", len(k), seqKeyLen)
 				if chain { // what AuditEvents yields
 					yield(audit.Event{}, fmt.Errorf("audit events: malformed key %x after seq 1", k))
 					chain = false
@@ -940,7 +1137,7 @@ func (c *checker) checkAudit() {
 			}
 			e, err := audit.Decode(v)
 			if err != nil {
-				c.problem(bucketAudit, key, "the event does not decode: %v", err)
+				c.problem(bucketAudit, key(), "the event does not decode: %v", err)
 				if chain {
 					yield(audit.Event{}, fmt.Errorf("audit event at key seq %d: %w", be.Uint64(k), err))
 					chain = false
@@ -948,13 +1145,13 @@ func (c *checker) checkAudit() {
 				return
 			}
 			if e.Seq != be.Uint64(k) {
-				c.problem(bucketAudit, key, "the event holds seq %d", e.Seq)
+				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
-			if e.Case != "" && !c.hasEntry(bucketAuditByCase, append(stringPrefix(e.Case), k...)) {
-				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key), "missing: event %d has no entry", be.Uint64(k))
+			if e.Case != "" && !c.hasEntry(bucketAuditByCase, c.entryKey(e.Case, k)) {
+				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
-			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, append(stringPrefix(e.Actor), k...)) {
-				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key), "missing: event %d has no entry", be.Uint64(k))
+			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, c.entryKey(e.Actor, k)) {
+				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
 			if chain {
 				chain = yield(e, nil)
@@ -1045,19 +1242,20 @@ func (c *checker) checkCaseEvents() {
 			return
 		}
 		caseID, seq := be.Uint64(k[:8]), be.Uint64(k[8:])
-		key := fmt.Sprintf("case id %d, seq %d", caseID, seq)
+		// Made only for a problem: most events have none.
+		key := func() string { return fmt.Sprintf("case id %d, seq %d", caseID, seq) }
 		if !c.has(bucketCases, k[:8]) {
-			c.problem(bucketCaseEvents, key, "belongs to case id %d, which does not exist", caseID)
+			c.problem(bucketCaseEvents, key(), "belongs to case id %d, which does not exist", caseID)
 		}
 		if _, err := decodeAs[model.CaseEvent](v); err != nil {
-			c.problem(bucketCaseEvents, key, "the event does not decode: %v", err)
+			c.problem(bucketCaseEvents, key(), "the event does not decode: %v", err)
 		}
 		want := uint64(1)
 		if caseID == prevCase && prevSeq > 0 {
 			want = prevSeq + 1
 		}
 		if seq != want {
-			c.problem(bucketCaseEvents, key, "the case's timeline should go on with seq %d here: events are missing", want)
+			c.problem(bucketCaseEvents, key(), "the case's timeline should go on with seq %d here: events are missing", want)
 		}
 		prevCase, prevSeq = caseID, seq
 	})

@@ -188,10 +188,10 @@ func TestCheckFindsDamage(t *testing.T) {
 		alsoAllowOther bool   // other problems may follow from the same damage
 	}
 	del := func(bucket string, key []byte) func(*bolt.Tx) error {
-		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Delete(key) }
+		return func(tx *bolt.Tx) error { return boltstore.RawKeys(tx, bucket).Delete(key) }
 	}
 	put := func(bucket string, key, value []byte) func(*bolt.Tx) error {
-		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Put(key, value) }
+		return func(tx *bolt.Tx) error { return boltstore.RawKeys(tx, bucket).Put(key, value) }
 	}
 	ghost := uuid.Must(uuid.NewV7())
 	cases := []damage{
@@ -350,7 +350,7 @@ func TestCheckFindsDamage(t *testing.T) {
 		{
 			name: "nested bucket in an index",
 			change: func(f ckFixture, tx *bolt.Tx) error {
-				_, err := tx.Bucket([]byte("cases_by_unit")).CreateBucket([]byte("nested"))
+				_, err := tx.Bucket([]byte("index")).CreateBucket(boltstore.IndexKey("cases_by_unit", []byte("nested")))
 				return err
 			},
 			bucket: "cases_by_unit", key: `"nested"`, what: "a nested bucket the layout does not have",
@@ -466,9 +466,14 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "meta", key: "schema_version", what: "newer",
 		},
 		{
+			name:   "index entry under no index's tag",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("index", []byte{200, 'x'}, nil)(tx) },
+			bucket: "index", key: "x", what: "an entry of no index",
+		},
+		{
 			name:   "bucket missing",
-			change: func(f ckFixture, tx *bolt.Tx) error { return tx.DeleteBucket([]byte("cases_by_status")) },
-			bucket: "cases_by_status", what: "missing",
+			change: func(f ckFixture, tx *bolt.Tx) error { return tx.DeleteBucket([]byte("index")) },
+			bucket: "index", what: "missing",
 		},
 	}
 	for _, d := range cases {
@@ -765,4 +770,42 @@ func editCase(tx *bolt.Tx, id uint64, edit func(*model.Case)) error {
 		return err
 	}
 	return b.Put(u64(id), out)
+}
+
+// The parts of a check run side by side, but their problems come in the
+// order of the check's steps, whichever part ends first: the reports', the
+// tokens', the audit log's, the timeline's, the outbox's.
+func TestCheckProblemsInStepOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := boltstore.RawKeys(tx, "outbox").Put([]byte("x"), []byte{1}); err != nil {
+			return err
+		}
+		for _, d := range []struct {
+			bucket string
+			key    []byte
+		}{
+			{"case_events", append(u64(f.caseID), u64(1)...)},
+			{"audit_by_actor", append([]byte(ckUser+"\x00"), u64(2)...)},
+			{"tokens_by_user", []byte(ckUser + "\x00" + f.tokenID)},
+			{"reports_by_call_type", append(u32(1), f.report[:]...)},
+		} {
+			if err := boltstore.RawKeys(tx, d.bucket).Delete(d.key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := mustCheck(t, path)
+	var order []string
+	for _, p := range res.Problems {
+		if len(order) == 0 || order[len(order)-1] != p.Bucket {
+			order = append(order, p.Bucket)
+		}
+	}
+	want := []string{"reports_by_call_type", "tokens_by_user", "audit_by_actor", "case_events", "outbox"}
+	if !slices.Equal(order, want) {
+		t.Errorf("problems by bucket, in order: %q, want %q:\n%s", order, want, problemList(res))
+	}
 }

@@ -1,7 +1,10 @@
 package boltstore
 
 import (
+	"bytes"
 	"encoding/json"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 )
@@ -45,4 +48,45 @@ const ProtoRecord = protoRecord
 func EncodeJSONRecord(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	return append([]byte{jsonRecord}, b...), err
+}
+
+// RawKeys is a bucket or index of the layout in a raw bbolt transaction
+// (an index lives in the bucket index from schema version 6), for the
+// tests that damage one.
+func RawKeys(btx *bolt.Tx, name string) interface {
+	Get(k []byte) []byte
+	Put(k, v []byte) error
+	Delete(k []byte) error
+} {
+	return (&tx{btx: btx}).keys([]byte(name))
+}
+
+// IndexKey is the key under which an index's entry k is stored in the
+// bucket index.
+func IndexKey(name string, k []byte) []byte {
+	tag, ok := indexTag([]byte(name))
+	if !ok {
+		panic("no index " + name)
+	}
+	return append([]byte{tag}, k...)
+}
+
+// SplitIndexes undoes moveIndexes: it gives each index of the bucket
+// index a bucket of its own again, as before schema version 6, for the
+// tests that make a file of an older version out of a new one.
+func SplitIndexes(btx *bolt.Tx) error {
+	ix := btx.Bucket(bucketIndex)
+	for _, it := range indexTags {
+		b, err := btx.CreateBucket(it.name)
+		if err != nil {
+			return err
+		}
+		c := ix.Cursor()
+		for k, v := c.Seek([]byte{it.tag}); k != nil && k[0] == it.tag; k, v = c.Next() {
+			if err := b.Put(bytes.Clone(k[1:]), bytes.Clone(v)); err != nil {
+				return err
+			}
+		}
+	}
+	return btx.DeleteBucket(bucketIndex)
 }

@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -29,8 +30,9 @@ import (
 // 40acad7 (schema version 2, free text of cases in the clear), schema3 by
 // commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
 // version 4, records in JSON), schema5 by commit 4dd1801 (schema version 5,
-// storage-owned record messages). Each has its master key file beside
-// it. They are what every later layout must still open: never regenerate
+// storage-owned record messages), schema6 by the commit that added schema
+// version 6 (the indexes in one bucket, keyspace.go). Each has its master
+// key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
 // goldenCounts are the entries of every bucket of a golden file once this
@@ -64,6 +66,12 @@ var goldenFiles = []struct {
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
+		before: demoCounts(39, 14, 1, true),
+		after:  demoCounts(39, 14, 1, true),
+	},
+	{
+		// The indexes in the one bucket index (schema version 6).
+		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
 		after:  demoCounts(39, 14, 1, true),
 	},
@@ -109,13 +117,31 @@ func copyGolden(t *testing.T, name string) (db, key string) {
 	return db, key
 }
 
+// goldenIndexTags are the tags of the indexes in the bucket index (schema
+// version 6), by which bucketCounts counts each index apart, as the
+// files before it keep them in buckets of their own.
+var goldenIndexTags = map[byte]string{
+	1: "reports_by_call_type", 2: "reports_by_taker", 3: "report_scope", 4: "cases_by_unit", 5: "cases_by_status",
+	6: "case_scope", 7: "case_queue", 8: "timers", 9: "tokens_by_user", 10: "audit_by_case", 11: "audit_by_actor",
+}
+
 func bucketCounts(t *testing.T, path string) goldenCounts {
 	t.Helper()
 	got := goldenCounts{}
 	rawView(t, path, func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			got[string(name)] = b.Stats().KeyN
-			return nil
+			if string(name) != "index" {
+				got[string(name)] = b.Stats().KeyN
+				return nil
+			}
+			return b.ForEach(func(k, _ []byte) error {
+				index, ok := goldenIndexTags[k[0]]
+				if !ok {
+					t.Errorf("index key %x has no index's tag", k)
+				}
+				got[index]++
+				return nil
+			})
 		})
 	})
 	return got
@@ -327,48 +353,57 @@ func emptyToNil(v reflect.Value) reflect.Value {
 	return out
 }
 
-// TestCheckAndBackupReadSchema4 checks a schema-4 file as it was written,
-// records in JSON, without opening it for writing: Check reports only
-// that the file awaits its migration (it decodes records of both
-// encodings, so every other check still runs), and a read-only store (an
-// offline backup's) reads its records and writes a backup Check finds the
-// same.
-func TestCheckAndBackupReadSchema4(t *testing.T) {
-	db, _ := copyGolden(t, "schema4")
-	res := mustCheck(t, db)
-	if len(res.Problems) != 1 || res.Problems[0].Bucket != "meta" ||
-		!strings.Contains(res.Problems[0].What, "version 4 is older") {
-		t.Errorf("Check of the schema-4 file:\n%s\nwant only the schema version older than this binary's", problemList(res))
-	}
-	if res.SchemaVersion != 4 {
-		t.Errorf("schema version = %d, want 4", res.SchemaVersion)
-	}
+// TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
+// JSON) and a schema-5 file (each index in a bucket of its own) as they
+// were written, without opening them for writing: Check reports only that
+// the file awaits its migration (it decodes records of both encodings and
+// reads the indexes where the file keeps them, so every other check still
+// runs), and a read-only store (an offline backup's) reads its records
+// and writes a backup Check finds the same.
+func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5"} {
+		t.Run(name, func(t *testing.T) {
+			db, _ := copyGolden(t, name)
+			res := mustCheck(t, db)
+			if len(res.Problems) != 1 || res.Problems[0].Bucket != "meta" ||
+				!strings.Contains(res.Problems[0].What, fmt.Sprintf("version %d is older", version)) {
+				t.Errorf("Check of the %s file:\n%s\nwant only the schema version older than this binary's", name, problemList(res))
+			}
+			if res.SchemaVersion != version {
+				t.Errorf("schema version = %d, want %d", res.SchemaVersion, version)
+			}
 
-	s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
-		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
-		if err != nil || len(cs) != 4 || cs[0].Number == "" {
-			t.Errorf("ListCases = %+v, %v; want the demo's 4 cases", cs, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var backup bytes.Buffer
-	if _, err := s.WriteBackup(context.Background(), &backup); err != nil {
-		t.Fatal(err)
-	}
-	copyPath := filepath.Join(t.TempDir(), "backup.db")
-	if err := os.WriteFile(copyPath, backup.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustCheck(t, copyPath); !reflect.DeepEqual(got.Problems, res.Problems) {
-		t.Errorf("Check of the backup:\n%s\nwant what the original gave:\n%s", problemList(got), problemList(res))
+			s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			err = s.View(context.Background(), func(tx datastore.ReadTx) error {
+				cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
+				if err != nil || len(cs) != 4 || cs[0].Number == "" {
+					t.Errorf("ListCases = %+v, %v; want the demo's 4 cases", cs, err)
+				}
+				byStatus, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100, Status: cs[0].Status})
+				if err != nil || len(byStatus) == 0 {
+					t.Errorf("ListCases by status (an index) = %+v, %v; want cases", byStatus, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var backup bytes.Buffer
+			if _, err := s.WriteBackup(context.Background(), &backup); err != nil {
+				t.Fatal(err)
+			}
+			copyPath := filepath.Join(t.TempDir(), "backup.db")
+			if err := os.WriteFile(copyPath, backup.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustCheck(t, copyPath); !reflect.DeepEqual(got.Problems, res.Problems) {
+				t.Errorf("Check of the backup:\n%s\nwant what the original gave:\n%s", problemList(got), problemList(res))
+			}
+		})
 	}
 }
 

@@ -118,7 +118,7 @@ func (t *tx) CreateToken(tok model.Token) error {
 	if err := t.createRecord(bucketTokens, "token", tok.ID, tok); err != nil {
 		return err
 	}
-	if err := t.bucket(bucketTokensByUser).Put(tokenIndexKey(tok.UserID, tok.ID), nil); err != nil {
+	if err := t.keys(bucketTokensByUser).Put(tokenIndexKey(tok.UserID, tok.ID), nil); err != nil {
 		return fmt.Errorf("put token %q user index: %w", tok.ID, err)
 	}
 	return nil
@@ -142,7 +142,7 @@ func tokenIndexKey(userID, tokenID string) []byte { return storekey.TokenIndexKe
 func (t *tx) TokensOfUser(userID string) ([]model.Token, error) {
 	var out []model.Token
 	prefix := stringPrefix(userID)
-	c := t.bucket(bucketTokensByUser).Cursor()
+	c := t.keys(bucketTokensByUser).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		tok, err := t.Token(string(k[len(prefix):]))
 		if err != nil {

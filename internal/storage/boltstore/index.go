@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -33,10 +31,10 @@ func (t *tx) putCaseIndexes(prev *model.Case, c model.Case) error {
 			oldScope, oldQueue = nil, nil
 		}
 	}
-	if err := syncEntries(t.bucket(bucketCaseScope), oldScope, scope); err != nil {
+	if err := syncEntries(t.keys(bucketCaseScope), oldScope, scope); err != nil {
 		return fmt.Errorf("%s: %w", bucketCaseScope, err)
 	}
-	if err := syncEntries(t.bucket(bucketCaseQueue), oldQueue, queue); err != nil {
+	if err := syncEntries(t.keys(bucketCaseQueue), oldQueue, queue); err != nil {
 		return fmt.Errorf("%s: %w", bucketCaseQueue, err)
 	}
 	// A new case's reports are stored after it (and skipped), unless a
@@ -55,7 +53,7 @@ var errNoIndex = errors.New("the database predates the case indexes (schema vers
 // listCasesInScope serves ListCases without a unit but with scope keys:
 // the merge of those keys' entries, newest first.
 func (t *tx) listCasesInScope(q datastore.CaseQuery, take func(id []byte, take bool) error) (string, error) {
-	b := t.bucket(bucketCaseScope)
+	b := t.keys(bucketCaseScope)
 	if b == nil {
 		return "", errNoIndex
 	}
@@ -64,7 +62,7 @@ func (t *tx) listCasesInScope(q datastore.CaseQuery, take func(id []byte, take b
 
 // ListQueue merges the entries of q.Keys in q.Queue by due time.
 func (t *tx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
-	b := t.bucket(bucketCaseQueue)
+	b := t.keys(bucketCaseQueue)
 	if b == nil {
 		return nil, "", errNoIndex
 	}
@@ -73,7 +71,7 @@ func (t *tx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
 
 // cursorOf opens cursors over b, one for each prefix storekey.ScanMerged
 // walks.
-func cursorOf(b *bolt.Bucket) func() storekey.Cursor {
+func cursorOf(b *keyspace) func() storekey.Cursor {
 	return func() storekey.Cursor { return b.Cursor() }
 }
 
@@ -118,7 +116,7 @@ func (t *tx) putReportIndex(rk []byte, prev *model.StoredReport, r model.StoredR
 			old = nil // entries it could not have had are not there
 		}
 	}
-	return syncEntries(t.bucket(bucketReportScope), old, keys)
+	return syncEntries(t.keys(bucketReportScope), old, keys)
 }
 
 // moveReportEntries follows a change of a case's scope keys in the
@@ -128,7 +126,7 @@ func (t *tx) moveReportEntries(prev, c model.Case) error {
 	if slices.Equal(before, after) && slices.Equal(prev.ReportIDs, c.ReportIDs) {
 		return nil
 	}
-	b := t.bucket(bucketReportScope)
+	b := t.keys(bucketReportScope)
 	for _, id := range c.ReportIDs {
 		rk, err := reportKey(id)
 		if err != nil {
@@ -156,7 +154,7 @@ func (t *tx) moveReportEntries(prev, c model.Case) error {
 }
 
 // syncEntries deletes the keys of old that are not in keys, and puts keys.
-func syncEntries(b *bolt.Bucket, old, keys [][]byte) error {
+func syncEntries(b *keyspace, old, keys [][]byte) error {
 	for _, k := range old {
 		if !slices.ContainsFunc(keys, func(n []byte) bool { return bytes.Equal(n, k) }) {
 			if err := b.Delete(k); err != nil {

@@ -45,6 +45,11 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 5: %w", err)
 		}
 	}
+	if version < 6 {
+		if err := moveIndexes(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 6: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
 
@@ -281,6 +286,28 @@ func bucketVersion(name []byte) uint32 {
 		return 2
 	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue), bytes.Equal(name, bucketReportScope):
 		return 4
+	case bytes.Equal(name, bucketIndex):
+		return 6
 	}
 	return 1
+}
+
+// layoutBuckets are the buckets a file of a schema version has: those it
+// added until then, and before version 6 the indexes' own buckets
+// instead of the index bucket.
+func layoutBuckets(version uint32) [][]byte {
+	var names [][]byte
+	for _, name := range allBuckets {
+		if version >= bucketVersion(name) {
+			names = append(names, name)
+		}
+	}
+	if version < bucketVersion(bucketIndex) {
+		for _, it := range indexTags {
+			if version >= bucketVersion(it.name) {
+				names = append(names, it.name)
+			}
+		}
+	}
+	return names
 }

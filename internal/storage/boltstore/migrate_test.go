@@ -33,6 +33,9 @@ func TestOpenMigratesVersion1IdempotencyIndex(t *testing.T) {
 	)
 	// Turn it into what version 1 wrote.
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := boltstore.SplitIndexes(tx); err != nil {
+			return err
+		}
 		if err := tx.DeleteBucket([]byte("idempotency_by_time")); err != nil {
 			return err
 		}
@@ -150,6 +153,9 @@ func TestOpenMigratesVersion3BuildsCaseIndexes(t *testing.T) {
 	f := writeHealthy(t, path)
 	unit := "units/00004@2025-07-01"
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		if err := boltstore.SplitIndexes(tx); err != nil {
+			return err
+		}
 		for _, name := range []string{"case_scope", "case_queue", "report_scope"} {
 			if err := tx.DeleteBucket([]byte(name)); err != nil {
 				return err

@@ -135,7 +135,7 @@ func (t *tx) PutTimer(tm model.Timer) error {
 	if err != nil {
 		return err
 	}
-	if err := t.bucket(bucketTimers).Put(k, nil); err != nil {
+	if err := t.keys(bucketTimers).Put(k, nil); err != nil {
 		return fmt.Errorf("put timer: %w", err)
 	}
 	return nil
@@ -148,7 +148,7 @@ func (t *tx) DeleteTimer(tm model.Timer) error {
 	if err != nil {
 		return nil
 	}
-	if err := t.bucket(bucketTimers).Delete(k); err != nil {
+	if err := t.keys(bucketTimers).Delete(k); err != nil {
 		return fmt.Errorf("delete timer: %w", err)
 	}
 	return nil
@@ -165,7 +165,7 @@ func (t *tx) DueTimers(until time.Time, limit int) ([]model.Timer, error) {
 		return nil, nil // no timer is stored before 1970
 	}
 	var out []model.Timer
-	c := t.bucket(bucketTimers).Cursor()
+	c := t.keys(bucketTimers).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
 		tm, err := parseTimerKey(k)
 		if err != nil {
@@ -180,7 +180,7 @@ func (t *tx) DueTimers(until time.Time, limit int) ([]model.Timer, error) {
 }
 
 func (t *tx) NextTimer() (model.Timer, bool, error) {
-	k, _ := t.bucket(bucketTimers).Cursor().First()
+	k, _ := t.keys(bucketTimers).Cursor().First()
 	if k == nil {
 		return model.Timer{}, false, nil
 	}

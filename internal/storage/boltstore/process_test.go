@@ -71,7 +71,9 @@ func TestProcessLayout(t *testing.T) {
 		}
 
 		wantTimer := be.AppendUint32(be.AppendUint64(seqKey(uint64(procT0.UnixNano())), id), 0x01020304)
-		k, v := tx.Bucket([]byte("timers")).Cursor().First()
+		// In the bucket index behind the timers' tag, 8 (schema version 6).
+		wantTimer = append([]byte{8}, wantTimer...)
+		k, v := tx.Bucket([]byte("index")).Cursor().Seek([]byte{8})
 		if !bytes.Equal(k, wantTimer) || len(v) != 0 {
 			t.Errorf("timers entry = %x -> %x, want %x -> empty", k, v, wantTimer)
 		}
@@ -264,7 +266,7 @@ func TestDamagedProcessKeys(t *testing.T) {
 			if tt.bucket == "cursors" {
 				value = []byte{1, 2, 3}
 			}
-			rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte(tt.bucket)).Put(key, value) })
+			rawUpdate(t, path, func(tx *bolt.Tx) error { return boltstore.RawKeys(tx, tt.bucket).Put(key, value) })
 			s = open(t, path)
 			err := s.Update(context.Background(), func(tx datastore.Tx) error { return tt.read(tx, id) })
 			if err == nil {

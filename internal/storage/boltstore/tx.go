@@ -35,12 +35,22 @@ type tx struct {
 	btx *bolt.Tx
 	// fill is appendFill, or what a test compares it with (Store.fill).
 	fill map[string]float64
+	// open, when set, keeps the buckets a read transaction has opened:
+	// bbolt allocates a Bucket each time a read transaction opens one,
+	// which Check, reading every record, would pay per record.
+	open map[string]*bolt.Bucket
 }
 
 // bucket returns a bucket of the layout. In a write transaction, a bucket
 // whose keys only grow gets its fill percent from appendFill.
 func (t *tx) bucket(name []byte) *bolt.Bucket {
+	if b, ok := t.open[string(name)]; ok {
+		return b
+	}
 	b := t.btx.Bucket(name)
+	if t.open != nil && !t.btx.Writable() {
+		t.open[string(name)] = b
+	}
 	if b != nil && t.btx.Writable() {
 		fill := t.fill
 		if fill == nil {
@@ -174,7 +184,7 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 		return fmt.Errorf("update report %s: the taker cannot change (stored %q, update carries %q)", r.ID, prev.TakenBy, r.TakenBy)
 	}
 	if prev.CallType != r.CallType {
-		if err := t.bucket(bucketReportsByCallType).Delete(callTypeIndexKey(prev.CallType, key)); err != nil {
+		if err := t.keys(bucketReportsByCallType).Delete(callTypeIndexKey(prev.CallType, key)); err != nil {
 			return fmt.Errorf("update report %s: %w", r.ID, err)
 		}
 	}
@@ -200,13 +210,13 @@ func (t *tx) putReport(key []byte, r model.StoredReport) error {
 	if err := t.bucket(bucketReports).Put(key, raw); err != nil {
 		return fmt.Errorf("put report: %w", err)
 	}
-	if err := t.bucket(bucketReportsByCallType).Put(callTypeIndexKey(r.CallType, key), nil); err != nil {
+	if err := t.keys(bucketReportsByCallType).Put(callTypeIndexKey(r.CallType, key), nil); err != nil {
 		return fmt.Errorf("put report call type index: %w", err)
 	}
 	if r.TakenBy == "" {
 		return nil // nothing to find it by
 	}
-	if err := t.bucket(bucketReportsByTaker).Put(append(stringPrefix(r.TakenBy), key...), nil); err != nil {
+	if err := t.keys(bucketReportsByTaker).Put(append(stringPrefix(r.TakenBy), key...), nil); err != nil {
 		return fmt.Errorf("put report taker index: %w", err)
 	}
 	return nil
@@ -231,19 +241,19 @@ func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string,
 		return nil
 	}
 	if q.TakenBy == "" && q.Scopes != nil {
-		b := t.bucket(bucketReportScope)
+		b := t.keys(bucketReportScope)
 		if b == nil {
 			return nil, "", errNoIndex
 		}
 		next, err := storekey.ScanMerged(cursorOf(b), storekey.ScopePrefixes(q.Scopes), reportKeyLen, true, q.After, q.Limit, load)
 		return out, next, err
 	}
-	b, prefix := t.bucket(bucketReports), []byte(nil)
+	b, prefix := t.keys(bucketReports), []byte(nil)
 	switch {
 	case q.TakenBy != "":
-		b, prefix = t.bucket(bucketReportsByTaker), stringPrefix(q.TakenBy)
+		b, prefix = t.keys(bucketReportsByTaker), stringPrefix(q.TakenBy)
 	case q.CallType != 0:
-		b, prefix = t.bucket(bucketReportsByCallType), u32(uint32(q.CallType))
+		b, prefix = t.keys(bucketReportsByCallType), u32(uint32(q.CallType))
 	}
 	next, err := scanDesc(b, prefix, reportKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
 		return load(k[len(prefix):], take)
@@ -314,12 +324,12 @@ func (t *tx) UpdateCase(c model.Case) error {
 		return fmt.Errorf("case %s: the case number cannot change", prev.Number)
 	}
 	if prev.ResponsibleUnit != c.ResponsibleUnit {
-		if err := t.bucket(bucketCasesByUnit).Delete(append(unitPrefix(prev.ResponsibleUnit), key...)); err != nil {
+		if err := t.keys(bucketCasesByUnit).Delete(append(unitPrefix(prev.ResponsibleUnit), key...)); err != nil {
 			return err
 		}
 	}
 	if prev.Status != c.Status {
-		if err := t.bucket(bucketCasesByStatus).Delete(append(u32(uint32(prev.Status)), key...)); err != nil {
+		if err := t.keys(bucketCasesByStatus).Delete(append(u32(uint32(prev.Status)), key...)); err != nil {
 			return err
 		}
 	}
@@ -337,10 +347,10 @@ func (t *tx) putCase(key []byte, c model.Case) error {
 	if err := t.bucket(bucketCases).Put(key, raw); err != nil {
 		return fmt.Errorf("put case: %w", err)
 	}
-	if err := t.bucket(bucketCasesByUnit).Put(append(unitPrefix(c.ResponsibleUnit), key...), nil); err != nil {
+	if err := t.keys(bucketCasesByUnit).Put(append(unitPrefix(c.ResponsibleUnit), key...), nil); err != nil {
 		return err
 	}
-	return t.bucket(bucketCasesByStatus).Put(append(u32(uint32(c.Status)), key...), nil)
+	return t.keys(bucketCasesByStatus).Put(append(u32(uint32(c.Status)), key...), nil)
 }
 
 func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
@@ -363,12 +373,12 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		next, err := t.listCasesInScope(q, load)
 		return out, next, err
 	}
-	b, prefix := t.bucket(bucketCases), []byte(nil)
+	b, prefix := t.keys(bucketCases), []byte(nil)
 	switch {
 	case !q.ResponsibleUnit.IsZero():
-		b, prefix = t.bucket(bucketCasesByUnit), unitPrefix(q.ResponsibleUnit)
+		b, prefix = t.keys(bucketCasesByUnit), unitPrefix(q.ResponsibleUnit)
 	case q.Status != 0:
-		b, prefix = t.bucket(bucketCasesByStatus), u32(uint32(q.Status))
+		b, prefix = t.keys(bucketCasesByStatus), u32(uint32(q.Status))
 	}
 	next, err := scanDesc(b, prefix, caseKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
 		return load(k[len(prefix):], take)
@@ -451,7 +461,7 @@ const (
 )
 
 // scanDesc is storekey.ScanDesc over a bucket.
-func scanDesc(b *bolt.Bucket, prefix []byte, idLen int, cursor string, limit int, fn func(k []byte, take bool) error) (string, error) {
+func scanDesc(b *keyspace, prefix []byte, idLen int, cursor string, limit int, fn func(k []byte, take bool) error) (string, error) {
 	return storekey.ScanDesc(b.Cursor(), prefix, idLen, cursor, limit, fn)
 }
 
