@@ -218,4 +218,9 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	if q := queue(t, ts, "hk.worker", pb.CaseQueue_CASE_QUEUE_OVERDUE); !slices.Contains(q, survivor) {
 		t.Errorf("Hoàn Kiếm's overdue queue %v lacks the survivor", q)
 	}
+	// The file holds together: the old number's entry points to its own
+	// record, each report is listed by the case it names, the indexes
+	// match the records.
+	ts.stop()
+	checkFile(t, ts.cfg.DBPath)
 }
