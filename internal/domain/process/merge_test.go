@@ -25,7 +25,9 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 	at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, hanoi) } // Monday
 	worker, chair := principal("worker.badinh"), principal("chair.badinh")
 	age := int32(9)
-	open := func(receive time.Time) string {
+	// call records a call about the child received now, opening a case
+	// or joining caseName, and returns the number of its case.
+	call := func(receive time.Time, caseName string) string {
 		t.Helper()
 		w.clk.Set(receive)
 		out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
@@ -34,7 +36,7 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 				Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
 				Narrative: "trẻ bị xâm hại", SuspectedAbuse: []model.AbuseForm{2}, Reporter: model.Reporter{Anonymous: true},
 			},
-			IncidentCommuneCode: "00004",
+			IncidentCommuneCode: "00004", CaseName: caseName,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -54,11 +56,11 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 		return step(w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, unit, "Điều 146"))
 	}
 
-	s := open(at(9, 0))
+	s := call(at(9, 0), "")
 	sc := refer(s, "1", policeLocal, at(9, 10))
 	w.clk.Set(at(9, 20))
 	sc = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: "cases/" + s, Etag: sc.Etag()}))
-	a := open(at(10, 0))
+	a := call(at(10, 0), "")
 	ac := refer(a, "1", policeLocal, at(10, 10))
 	ac = refer(a, ac.Etag(), policeCity, at(10, 20))
 
@@ -129,19 +131,8 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 	if noted.Number != s {
 		t.Errorf("a note on %s went to %s, want %s", a, noted.Number, s)
 	}
-	joined, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-		Report: model.Report{
-			Channel: 1, ReceiveTime: at(11, 0), CallType: model.CallIntervention,
-			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-			Narrative: "gọi lần ba", Reporter: model.Reporter{Anonymous: true},
-		},
-		IncidentCommuneCode: "00004", CaseName: "cases/" + a,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if joined.CaseNumber != s {
-		t.Errorf("a report joining %s went to %s, want %s", a, joined.CaseNumber, s)
+	if joined := call(at(11, 5), "cases/"+a); joined != s {
+		t.Errorf("a report joining %s went to %s, want %s", a, joined, s)
 	}
 	// Merging the absorbed case again, either way, is refused.
 	var survivor model.Case
