@@ -4,11 +4,13 @@ package app_test
 // each with its own clocks, one with a police track, merged by the city.
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -92,14 +94,18 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("merge: %v", err)
 	}
-	// A retry with the same request_id gets the first answer and merges
-	// nothing twice.
-	again, err := merge("city", survivor, etag, old, before.GetEtag(), "merge-1")
-	if err != nil {
-		t.Fatalf("retry: %v", err)
+	// A retry with the same request_id, here over REST, gets the first
+	// answer and merges nothing twice.
+	code, raw := restRaw(t, ts, "POST", "/v1/"+survivor+":merge",
+		fmt.Sprintf(`{"etag": %q, "absorbed_case": %q, "absorbed_etag": %q, "reason": "cùng một trẻ: cùng tên, ngày sinh và người chăm sóc", "request_id": "merge-1"}`,
+			etag, old, before.GetEtag()),
+		map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("city")})
+	again := &pb.Case{}
+	if err := protojson.Unmarshal(raw, again); code != 200 || err != nil {
+		t.Fatalf("retry over REST: %d %s (%v)", code, raw, err)
 	}
-	if again.GetEtag() != merged.GetEtag() {
-		t.Errorf("the retry answers etag %s, the merge %s", again.GetEtag(), merged.GetEtag())
+	if again.GetEtag() != merged.GetEtag() || again.GetName() != survivor {
+		t.Errorf("the retry answers %s etag %s, the merge %s etag %s", again.GetName(), again.GetEtag(), survivor, merged.GetEtag())
 	}
 	// Merging the absorbed case again, or into it, is refused naming it.
 	_, err = merge("city", survivor, merged.GetEtag(), old, before.GetEtag(), "")
