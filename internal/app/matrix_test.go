@@ -261,6 +261,20 @@ var matrixCalls = map[string]mxCall{
 	pb.CaseProcessService_AssignCase_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.AssignCaseRequest{Name: f.cases[target], Etag: f.etag(t, target), Officer: "users/worker.badinh"}
 	},
+	pb.CaseProcessService_MergeCase_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		// A second case of the child, opened by a fresh report in the
+		// target's commune, to merge into the target.
+		created, err := f.ts.reports().CreateReport(f.ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		absorbed, err := f.ts.cases().GetCase(f.ts.as(t, "city"), &pb.GetCaseRequest{Name: created.GetCase()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pb.MergeCaseRequest{Name: f.cases[target], Etag: f.etag(t, target),
+			AbsorbedCase: absorbed.GetName(), AbsorbedEtag: absorbed.GetEtag(), Reason: "cùng một trẻ"}
+	},
 	pb.CaseProcessService_AcceptTransfer_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.AcceptTransferRequest{Name: f.cases[target], Etag: f.etag(t, target)}
 	},

@@ -154,8 +154,13 @@ type Case struct {
 	// the assessments. Personal (health, abuse): only in the full view,
 	// stored sealed.
 	SpecialCircumstances []SpecialCircumstance `protobuf:"varint,29,rep,packed,name=special_circumstances,json=specialCircumstances,proto3,enum=childcase.v1.SpecialCircumstance" json:"special_circumstances,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Set on a case merged into another ("cases/{case_number}"): the case
+	// is closed, and its number resolves to that one (GetCase answers it).
+	MergedInto string `protobuf:"bytes,40,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	// The cases merged into this one, "cases/{case_number}", oldest first.
+	MergedFrom    []string `protobuf:"bytes,41,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -387,6 +392,20 @@ func (x *Case) GetDossier() *CaseDossier {
 func (x *Case) GetSpecialCircumstances() []SpecialCircumstance {
 	if x != nil {
 		return x.SpecialCircumstances
+	}
+	return nil
+}
+
+func (x *Case) GetMergedInto() string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return ""
+}
+
+func (x *Case) GetMergedFrom() []string {
+	if x != nil {
+		return x.MergedFrom
 	}
 	return nil
 }
@@ -752,7 +771,7 @@ var File_childcase_v1_case_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_case_proto_rawDesc = "" +
 	"\n" +
-	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\r\n" +
+	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\r\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -789,7 +808,11 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\tdeadlines\x18\x1a \x03(\v2\x16.childcase.v1.DeadlineB\x03\xe0A\x03R\tdeadlines\x129\n" +
 	"\ttransfers\x18\x1b \x03(\v2\x16.childcase.v1.TransferB\x03\xe0A\x03R\ttransfers\x128\n" +
 	"\adossier\x18\x1c \x01(\v2\x19.childcase.v1.CaseDossierB\x03\xe0A\x03R\adossier\x12[\n" +
-	"\x15special_circumstances\x18\x1d \x03(\x0e2!.childcase.v1.SpecialCircumstanceB\x03\xe0A\x03R\x14specialCircumstances\"u\n" +
+	"\x15special_circumstances\x18\x1d \x03(\x0e2!.childcase.v1.SpecialCircumstanceB\x03\xe0A\x03R\x14specialCircumstances\x12$\n" +
+	"\vmerged_into\x18( \x01(\tB\x03\xe0A\x03R\n" +
+	"mergedInto\x12$\n" +
+	"\vmerged_from\x18) \x03(\tB\x03\xe0A\x03R\n" +
+	"mergedFrom\"u\n" +
 	"\fChildSummary\x12\x1b\n" +
 	"\tage_years\x18\x01 \x01(\x05R\bageYears\x12#\n" +
 	"\rage_estimated\x18\x02 \x01(\bR\fageEstimated\x12#\n" +

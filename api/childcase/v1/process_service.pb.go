@@ -3003,6 +3003,96 @@ func (x *ReassignCaseRequest) GetReason() string {
 	return ""
 }
 
+type MergeCaseRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The surviving case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The surviving case's current etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result.
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The case merged into the surviving one, "cases/{case_number}".
+	AbsorbedCase string `protobuf:"bytes,4,opt,name=absorbed_case,json=absorbedCase,proto3" json:"absorbed_case,omitempty"`
+	// The absorbed case's current etag.
+	AbsorbedEtag string `protobuf:"bytes,5,opt,name=absorbed_etag,json=absorbedEtag,proto3" json:"absorbed_etag,omitempty"`
+	// Why the two cases are one child's: kept sealed in both dossiers.
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCaseRequest) Reset() {
+	*x = MergeCaseRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCaseRequest) ProtoMessage() {}
+
+func (x *MergeCaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCaseRequest.ProtoReflect.Descriptor instead.
+func (*MergeCaseRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *MergeCaseRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MergeCaseRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *MergeCaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *MergeCaseRequest) GetAbsorbedCase() string {
+	if x != nil {
+		return x.AbsorbedCase
+	}
+	return ""
+}
+
+func (x *MergeCaseRequest) GetAbsorbedEtag() string {
+	if x != nil {
+		return x.AbsorbedEtag
+	}
+	return ""
+}
+
+func (x *MergeCaseRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type AssignCaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
@@ -3019,7 +3109,7 @@ type AssignCaseRequest struct {
 
 func (x *AssignCaseRequest) Reset() {
 	*x = AssignCaseRequest{}
-	mi := &file_childcase_v1_process_service_proto_msgTypes[37]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3031,7 +3121,7 @@ func (x *AssignCaseRequest) String() string {
 func (*AssignCaseRequest) ProtoMessage() {}
 
 func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_service_proto_msgTypes[37]
+	mi := &file_childcase_v1_process_service_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3044,7 +3134,7 @@ func (x *AssignCaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignCaseRequest.ProtoReflect.Descriptor instead.
 func (*AssignCaseRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{37}
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AssignCaseRequest) GetName() string {
@@ -3349,13 +3439,21 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12%\n" +
 	"\ato_unit\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06toUnit\x12%\n" +
-	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\xc9\x01\n" +
+	"\x06reason\x18\x05 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\xac\x02\n" +
+	"\x10MergeCaseRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
+	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x121\n" +
+	"\rabsorbed_case\x18\x04 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\fabsorbedCase\x121\n" +
+	"\rabsorbed_etag\x18\x05 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\fabsorbedEtag\x12%\n" +
+	"\x06reason\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xd0\x0fR\x06reason\"\xc9\x01\n" +
 	"\x11AssignCaseRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12'\n" +
-	"\aofficer\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\aofficer2\xd4\"\n" +
+	"\aofficer\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\aofficer2\xba#\n" +
 	"\x12CaseProcessService\x12v\n" +
 	"\x0fAcknowledgeCase\x12$.childcase.v1.AcknowledgeCaseRequest\x1a\x12.childcase.v1.Case\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=cases/*}:acknowledge\x12\x92\x01\n" +
 	"\x17RecordInitialAssessment\x12,.childcase.v1.RecordInitialAssessmentRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordInitialAssessment\x12\x92\x01\n" +
@@ -3384,7 +3482,8 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x0fDeclineTransfer\x12$.childcase.v1.DeclineTransferRequest\x1a\x12.childcase.v1.Case\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=cases/*}:declineTransfer\x12m\n" +
 	"\fReassignCase\x12!.childcase.v1.ReassignCaseRequest\x1a\x12.childcase.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=cases/*}:reassign\x12g\n" +
 	"\n" +
-	"AssignCase\x12\x1f.childcase.v1.AssignCaseRequest\x1a\x12.childcase.v1.Case\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=cases/*}:assign\x12|\n" +
+	"AssignCase\x12\x1f.childcase.v1.AssignCaseRequest\x1a\x12.childcase.v1.Case\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=cases/*}:assign\x12d\n" +
+	"\tMergeCase\x12\x1e.childcase.v1.MergeCaseRequest\x1a\x12.childcase.v1.Case\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=cases/*}:merge\x12|\n" +
 	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice\x12\x98\x01\n" +
 	"\x19AcknowledgePoliceReferral\x12..childcase.v1.AcknowledgePoliceReferralRequest\x1a\x12.childcase.v1.Case\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/{name=cases/*}:acknowledgePoliceReferral\x12\x8f\x01\n" +
 	"\x16RecordPoliceForwarding\x12+.childcase.v1.RecordPoliceForwardingRequest\x1a\x12.childcase.v1.Case\"4\x82\xd3\xe4\x93\x02.:\x01*\")/v1/{name=cases/*}:recordPoliceForwarding\x12\x86\x01\n" +
@@ -3409,7 +3508,7 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
@@ -3448,37 +3547,38 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*SuspendPoliceDeadlineRequest)(nil),     // 34: childcase.v1.SuspendPoliceDeadlineRequest
 	(*ResumePoliceDeadlineRequest)(nil),      // 35: childcase.v1.ResumePoliceDeadlineRequest
 	(*ReassignCaseRequest)(nil),              // 36: childcase.v1.ReassignCaseRequest
-	(*AssignCaseRequest)(nil),                // 37: childcase.v1.AssignCaseRequest
-	(EmergencyReason)(0),                     // 38: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 39: childcase.v1.RiskLevel
-	(SpecialCircumstance)(0),                 // 40: childcase.v1.SpecialCircumstance
-	(*timestamppb.Timestamp)(nil),            // 41: google.protobuf.Timestamp
-	(*MeetingAttendee)(nil),                  // 42: childcase.v1.MeetingAttendee
-	(ClosureGround)(0),                       // 43: childcase.v1.ClosureGround
-	(*CaseEvent)(nil),                        // 44: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 45: childcase.v1.Case
-	(*Notification)(nil),                     // 46: childcase.v1.Notification
+	(*MergeCaseRequest)(nil),                 // 37: childcase.v1.MergeCaseRequest
+	(*AssignCaseRequest)(nil),                // 38: childcase.v1.AssignCaseRequest
+	(EmergencyReason)(0),                     // 39: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 40: childcase.v1.RiskLevel
+	(SpecialCircumstance)(0),                 // 41: childcase.v1.SpecialCircumstance
+	(*timestamppb.Timestamp)(nil),            // 42: google.protobuf.Timestamp
+	(*MeetingAttendee)(nil),                  // 43: childcase.v1.MeetingAttendee
+	(ClosureGround)(0),                       // 44: childcase.v1.ClosureGround
+	(*CaseEvent)(nil),                        // 45: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 46: childcase.v1.Case
+	(*Notification)(nil),                     // 47: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	38, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	39, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	39, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	39, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	39, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	40, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	40, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	40, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
 	2,  // 4: childcase.v1.RecordInitialAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
-	40, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
-	41, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	41, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	41, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
-	42, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	42, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	41, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
+	42, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	42, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	42, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	43, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	43, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
 	2,  // 11: childcase.v1.RecordSpecificAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
 	29, // 12: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	39, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	39, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	39, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	43, // 16: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
-	41, // 17: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	44, // 18: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	40, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	40, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	40, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	44, // 16: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
+	42, // 17: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	45, // 18: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
 	0,  // 19: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
 	1,  // 20: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
 	3,  // 21: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
@@ -3502,55 +3602,57 @@ var file_childcase_v1_process_service_proto_depIdxs = []int32{
 	21, // 39: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
 	22, // 40: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
 	36, // 41: childcase.v1.CaseProcessService.ReassignCase:input_type -> childcase.v1.ReassignCaseRequest
-	37, // 42: childcase.v1.CaseProcessService.AssignCase:input_type -> childcase.v1.AssignCaseRequest
-	23, // 43: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	24, // 44: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	25, // 45: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	26, // 46: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	33, // 47: childcase.v1.CaseProcessService.ExtendPoliceDeadline:input_type -> childcase.v1.ExtendPoliceDeadlineRequest
-	34, // 48: childcase.v1.CaseProcessService.SuspendPoliceDeadline:input_type -> childcase.v1.SuspendPoliceDeadlineRequest
-	35, // 49: childcase.v1.CaseProcessService.ResumePoliceDeadline:input_type -> childcase.v1.ResumePoliceDeadlineRequest
-	27, // 50: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	28, // 51: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	30, // 52: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	32, // 53: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	45, // 54: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	45, // 55: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	45, // 56: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	45, // 57: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	45, // 58: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	45, // 59: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
-	45, // 60: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
-	45, // 61: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
-	45, // 62: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
-	45, // 63: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	45, // 64: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	45, // 65: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	45, // 66: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	45, // 67: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	45, // 68: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	45, // 69: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	45, // 70: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	45, // 71: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	45, // 72: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	45, // 73: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	45, // 74: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	45, // 75: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	45, // 76: childcase.v1.CaseProcessService.ReassignCase:output_type -> childcase.v1.Case
-	45, // 77: childcase.v1.CaseProcessService.AssignCase:output_type -> childcase.v1.Case
-	45, // 78: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	45, // 79: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	45, // 80: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	45, // 81: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	45, // 82: childcase.v1.CaseProcessService.ExtendPoliceDeadline:output_type -> childcase.v1.Case
-	45, // 83: childcase.v1.CaseProcessService.SuspendPoliceDeadline:output_type -> childcase.v1.Case
-	45, // 84: childcase.v1.CaseProcessService.ResumePoliceDeadline:output_type -> childcase.v1.Case
-	45, // 85: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	45, // 86: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	31, // 87: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	46, // 88: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	54, // [54:89] is the sub-list for method output_type
-	19, // [19:54] is the sub-list for method input_type
+	38, // 42: childcase.v1.CaseProcessService.AssignCase:input_type -> childcase.v1.AssignCaseRequest
+	37, // 43: childcase.v1.CaseProcessService.MergeCase:input_type -> childcase.v1.MergeCaseRequest
+	23, // 44: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	24, // 45: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	25, // 46: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	26, // 47: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	33, // 48: childcase.v1.CaseProcessService.ExtendPoliceDeadline:input_type -> childcase.v1.ExtendPoliceDeadlineRequest
+	34, // 49: childcase.v1.CaseProcessService.SuspendPoliceDeadline:input_type -> childcase.v1.SuspendPoliceDeadlineRequest
+	35, // 50: childcase.v1.CaseProcessService.ResumePoliceDeadline:input_type -> childcase.v1.ResumePoliceDeadlineRequest
+	27, // 51: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	28, // 52: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	30, // 53: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	32, // 54: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	46, // 55: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	46, // 56: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	46, // 57: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	46, // 58: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	46, // 59: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	46, // 60: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
+	46, // 61: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
+	46, // 62: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
+	46, // 63: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
+	46, // 64: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	46, // 65: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	46, // 66: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	46, // 67: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	46, // 68: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	46, // 69: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	46, // 70: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	46, // 71: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	46, // 72: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	46, // 73: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	46, // 74: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	46, // 75: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	46, // 76: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	46, // 77: childcase.v1.CaseProcessService.ReassignCase:output_type -> childcase.v1.Case
+	46, // 78: childcase.v1.CaseProcessService.AssignCase:output_type -> childcase.v1.Case
+	46, // 79: childcase.v1.CaseProcessService.MergeCase:output_type -> childcase.v1.Case
+	46, // 80: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	46, // 81: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	46, // 82: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	46, // 83: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	46, // 84: childcase.v1.CaseProcessService.ExtendPoliceDeadline:output_type -> childcase.v1.Case
+	46, // 85: childcase.v1.CaseProcessService.SuspendPoliceDeadline:output_type -> childcase.v1.Case
+	46, // 86: childcase.v1.CaseProcessService.ResumePoliceDeadline:output_type -> childcase.v1.Case
+	46, // 87: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	46, // 88: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	31, // 89: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	47, // 90: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	55, // [55:91] is the sub-list for method output_type
+	19, // [19:55] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
 	19, // [19:19] is the sub-list for extension extendee
 	0,  // [0:19] is the sub-list for field type_name
@@ -3570,7 +3672,7 @@ func file_childcase_v1_process_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

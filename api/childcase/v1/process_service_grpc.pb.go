@@ -43,6 +43,7 @@ const (
 	CaseProcessService_DeclineTransfer_FullMethodName           = "/childcase.v1.CaseProcessService/DeclineTransfer"
 	CaseProcessService_ReassignCase_FullMethodName              = "/childcase.v1.CaseProcessService/ReassignCase"
 	CaseProcessService_AssignCase_FullMethodName                = "/childcase.v1.CaseProcessService/AssignCase"
+	CaseProcessService_MergeCase_FullMethodName                 = "/childcase.v1.CaseProcessService/MergeCase"
 	CaseProcessService_ReferCaseToPolice_FullMethodName         = "/childcase.v1.CaseProcessService/ReferCaseToPolice"
 	CaseProcessService_AcknowledgePoliceReferral_FullMethodName = "/childcase.v1.CaseProcessService/AcknowledgePoliceReferral"
 	CaseProcessService_RecordPoliceForwarding_FullMethodName    = "/childcase.v1.CaseProcessService/RecordPoliceForwarding"
@@ -117,6 +118,8 @@ type CaseProcessServiceClient interface {
 	ReassignCase(ctx context.Context, in *ReassignCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// The chair of the responsible unit names the officer responsible for the case: an active commune worker of that commune (for a case the city holds, a city officer). Commune chairs and city officers.
 	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// Merges two cases of the same child: the case named survives and takes the absorbed case's reports, timeline, police referrals and open deadlines (a deadline both run keeps the earlier legal start and its due); the absorbed case closes with merged_into, and its number resolves to the survivor from then on. Both cases must be open, not merged, in the caller's scope (NotFound otherwise) and sent with their etags. Commune chairs and city officers.
+	MergeCase(ctx context.Context, in *MergeCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
@@ -393,6 +396,16 @@ func (c *caseProcessServiceClient) AssignCase(ctx context.Context, in *AssignCas
 	return out, nil
 }
 
+func (c *caseProcessServiceClient) MergeCase(ctx context.Context, in *MergeCaseRequest, opts ...grpc.CallOption) (*Case, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Case)
+	err := c.cc.Invoke(ctx, CaseProcessService_MergeCase_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseProcessServiceClient) ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Case)
@@ -573,6 +586,8 @@ type CaseProcessServiceServer interface {
 	ReassignCase(context.Context, *ReassignCaseRequest) (*Case, error)
 	// The chair of the responsible unit names the officer responsible for the case: an active commune worker of that commune (for a case the city holds, a city officer). Commune chairs and city officers.
 	AssignCase(context.Context, *AssignCaseRequest) (*Case, error)
+	// Merges two cases of the same child: the case named survives and takes the absorbed case's reports, timeline, police referrals and open deadlines (a deadline both run keeps the earlier legal start and its due); the absorbed case closes with merged_into, and its number resolves to the survivor from then on. Both cases must be open, not merged, in the caller's scope (NotFound otherwise) and sent with their etags. Commune chairs and city officers.
+	MergeCase(context.Context, *MergeCaseRequest) (*Case, error)
 	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
 	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
 	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
@@ -680,6 +695,9 @@ func (UnimplementedCaseProcessServiceServer) ReassignCase(context.Context, *Reas
 }
 func (UnimplementedCaseProcessServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) MergeCase(context.Context, *MergeCaseRequest) (*Case, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeCase not implemented")
 }
 func (UnimplementedCaseProcessServiceServer) ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReferCaseToPolice not implemented")
@@ -1167,6 +1185,24 @@ func _CaseProcessService_AssignCase_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseProcessService_MergeCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeCaseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).MergeCase(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_MergeCase_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).MergeCase(ctx, req.(*MergeCaseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseProcessService_ReferCaseToPolice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReferCaseToPoliceRequest)
 	if err := dec(in); err != nil {
@@ -1460,6 +1496,10 @@ var CaseProcessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AssignCase",
 			Handler:    _CaseProcessService_AssignCase_Handler,
+		},
+		{
+			MethodName: "MergeCase",
+			Handler:    _CaseProcessService_MergeCase_Handler,
 		},
 		{
 			MethodName: "ReferCaseToPolice",

@@ -176,6 +176,9 @@ var rules = []Rule{
 	{Method: "CaseProcessService/DeclineTransfer", Step: "declineTransfer", Full: handlers},
 	{Method: "CaseProcessService/ReassignCase", Step: "reassign", Full: reassigners},
 	{Method: "CaseProcessService/AssignCase", Step: "assign", Full: communeChairs},
+	// Merging two cases of one child decides which case the child has:
+	// the chair's decision, or the city's for cases of two communes.
+	{Method: "CaseProcessService/MergeCase", Step: "merge", Full: communeChairs},
 	{Method: "CaseProcessService/ReferCaseToPolice", Step: "referToPolice", Full: intakers},
 	{Method: "CaseProcessService/AcknowledgePoliceReferral", Step: "acknowledgePoliceReferral", Police: police},
 	{Method: "CaseProcessService/RecordPoliceForwarding", Step: "recordPoliceForwarding", Police: police},

@@ -155,7 +155,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		var events []audit.Event
 		switch {
 		case caseNumber != "":
-			c, err := tx.CaseByNumber(caseNumber)
+			c, err := ResolveCase(tx, caseNumber)
 			if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
 				err = model.ErrNotFound // out of scope looks like absent
 			}
@@ -372,7 +372,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			}
 			return model.Precondition("REPORT_ALREADY_LINKED", "report %s already belongs to case %s", reportID, stored.CaseNumber)
 		}
-		c, err := tx.CaseByNumber(caseNumber)
+		c, err := ResolveCase(tx, caseNumber)
 		if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
 			err = model.ErrNotFound
 		}

@@ -149,10 +149,10 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 	return c, dossier, err
 }
 
-// visibleCase loads a case as p gets it from method, with the view it is
-// in, or ErrNotFound.
+// visibleCase loads the case a number resolves to (ResolveCase) as p gets
+// it from method, with the view it is in, or ErrNotFound.
 func (s *Service) visibleCase(tx datastore.ReadTx, p access.Principal, method, number string) (model.Case, access.CaseView, error) {
-	c, err := tx.CaseByNumber(number)
+	c, err := ResolveCase(tx, number)
 	if err != nil {
 		return model.Case{}, access.ViewNone, err
 	}
@@ -172,6 +172,28 @@ func (s *Service) shape(tx datastore.ReadTx, p access.Principal, method string, 
 	}
 	c, _ = access.Shape(p, view, c)
 	return c, view, nil
+}
+
+// maxMergeHops bounds the walk of ResolveCase. A merge refuses a case
+// already merged on either side, so the pointers never form a cycle; the
+// bound only keeps a damaged file from looping.
+const maxMergeHops = 64
+
+// ResolveCase returns the case a number stands for today: the case with
+// that number, or, when it was merged into another (Case.MergedInto), the
+// case that survived it, following a merge of the survivor in turn. An
+// old number read out over the phone must still find the child's case.
+// The number index maps each number to its own record, which keeps its
+// pointer; the walk is by number, through that index.
+func ResolveCase(tx datastore.CaseReader, number string) (model.Case, error) {
+	c, err := tx.CaseByNumber(number)
+	for hops := 0; err == nil && c.MergedInto != ""; hops++ {
+		if hops == maxMergeHops {
+			return model.Case{}, fmt.Errorf("case %s: more than %d merges to follow", number, maxMergeHops)
+		}
+		c, err = tx.CaseByNumber(c.MergedInto)
+	}
+	return c, err
 }
 
 // ListCases lists the cases p may see, newest first. Unless p sees every

@@ -222,6 +222,12 @@ type Case struct {
 	// nothing succeeds it wholly (it split, or was a district): the case
 	// waits in the city's queue for a reassignment to a commune.
 	AwaitingSuccessor bool
+	// MergedInto is the number of the case this one was merged into, ""
+	// unless it was: a merged case is closed, and its number resolves to
+	// the surviving case. MergedFrom are the numbers of the cases merged
+	// into this one, oldest merge first.
+	MergedInto string
+	MergedFrom []string
 
 	// The process (Decree 56 Arts. 25-32): what the deadlines and the
 	// state machine need in the clear. The content of each step is sealed

@@ -108,6 +108,11 @@ type Request struct {
 type step struct {
 	name  string
 	apply func(s *stepCtx) error
+	// exact: the step acts on the case the request names even if it was
+	// merged into another (the merge, which refuses such a case); every
+	// other step acts on the case the number resolves to
+	// (intake.ResolveCase).
+	exact bool
 }
 
 // stepCtx is a transition in progress: the case, its dossier (opened when
@@ -174,7 +179,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			out, _ = access.Shape(p, want, opened)
 			return err
 		}
-		c, err := e.loadCase(tx, number)
+		c, err := e.loadCase(tx, number, !st.exact)
 		if err != nil {
 			return err
 		}
@@ -273,9 +278,16 @@ func (s *stepCtx) commit(action string) (model.Case, error) {
 	return stored, nil
 }
 
-// loadCase reads a case to change it, its free text opened.
-func (e *Engine) loadCase(tx datastore.ReadTx, number string) (model.Case, error) {
-	c, err := tx.CaseByNumber(number)
+// loadCase reads a case to change it, its free text opened: with resolve,
+// the case the number resolves to after merges (intake.ResolveCase).
+func (e *Engine) loadCase(tx datastore.ReadTx, number string, resolve bool) (model.Case, error) {
+	var c model.Case
+	var err error
+	if resolve {
+		c, err = intake.ResolveCase(tx, number)
+	} else {
+		c, err = tx.CaseByNumber(number)
+	}
 	if err != nil {
 		return model.Case{}, err
 	}

@@ -165,6 +165,11 @@ var processTable = []TableRow{
 		Notes:       "the chair of the responsible unit names an active worker of that unit (`\"officer\": \"users/...\"`); the case and its queue entries show the officer",
 	},
 	{
+		Step:    "merge two cases of one child",
+		Methods: []TableMethod{{Method: "CaseProcessService/MergeCase", Detail: "`absorbed_case`, `absorbed_etag`, `reason`"}},
+		Notes:   "with both cases fully in the caller's scope (the city for cases of two communes). The absorbed case's open clocks move to the case named in the path, each kind keeping the earlier start and its due; its ACKNOWLEDGE is met by the merge if the survivor was acknowledged; its timers go",
+	},
+	{
 		Step: "police track",
 		Methods: []TableMethod{
 			{Method: "CaseProcessService/ReferCaseToPolice"},

@@ -85,6 +85,8 @@ var clearStrings = map[string]string{
 	"Report.TakerUnit":         "a unit's resource name",
 
 	"Case.Number":                                   "a case number",
+	"Case.MergedInto":                               "a case number",
+	"Case.MergedFrom[]":                             "case numbers",
 	"Case.ResponsibleUnit.Code":                     "an administrative unit's code",
 	"Case.IncidentUnit.Code":                        "an administrative unit's code",
 	"Case.ReportIDs[]":                              "report UUIDs",

@@ -228,6 +228,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		Deadlines: mapSlice(c.Deadlines, deadlineToRec), Transfers: mapSlice(c.Transfers, transferToRec),
 		Dossier: sealedToRec(c.Dossier), Texts: sealedToRec(c.Texts),
 		AwaitingSuccessor: c.AwaitingSuccessor,
+		MergedInto:        c.MergedInto, MergedFrom: strs(c.MergedFrom),
 	}
 }
 
@@ -249,6 +250,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		Deadlines: mapSlice(r.GetDeadlines(), deadlineFromRec), Transfers: mapSlice(r.GetTransfers(), transferFromRec),
 		Dossier: sealedFromRec(r.GetDossier()), Texts: sealedFromRec(r.GetTexts()),
 		AwaitingSuccessor: r.GetAwaitingSuccessor(),
+		MergedInto:        r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
 	}
 }
 

@@ -205,6 +205,8 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		},
 		ClosureProposed:   true,
 		AwaitingSuccessor: true,
+		MergedInto:        "HN-2026-00900",
+		MergedFrom:        []string{"HN-2025-00017", "HN-2026-00003"},
 		CloseTime:         baseTime.Add(200*24*time.Hour + 11),
 		Deadlines: []model.Deadline{
 			{

@@ -160,6 +160,12 @@ func caseToProto(c model.Case) *pb.Case {
 	}
 	p.SuspectedAbuse = abuseForms.toAPIs(c.SuspectedAbuse)
 	p.SpecialCircumstances = circumstances.toAPIs(c.SpecialCircumstances)
+	if c.MergedInto != "" {
+		p.MergedInto = caseName(c.MergedInto)
+	}
+	for _, n := range c.MergedFrom {
+		p.MergedFrom = append(p.MergedFrom, caseName(n))
+	}
 	for _, r := range c.PoliceReferrals {
 		p.PoliceReferrals = append(p.PoliceReferrals, &pb.PoliceReferral{
 			PoliceUnit: r.PoliceUnit, SuspectedOffence: r.SuspectedOffence,

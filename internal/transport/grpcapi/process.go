@@ -219,6 +219,13 @@ func (s *processServer) AssignCase(ctx context.Context, req *pb.AssignCaseReques
 	return s.answer(ctx, c, err)
 }
 
+func (s *processServer) MergeCase(ctx context.Context, req *pb.MergeCaseRequest) (*pb.Case, error) {
+	c, err := s.engine.MergeCase(ctx, principalFrom(ctx), request(req), process.Merge{
+		Absorbed: req.GetAbsorbedCase(), AbsorbedEtag: req.GetAbsorbedEtag(), Reason: req.GetReason(),
+	})
+	return s.answer(ctx, c, err)
+}
+
 func (s *processServer) ReferCaseToPolice(ctx context.Context, req *pb.ReferCaseToPoliceRequest) (*pb.Case, error) {
 	c, err := s.engine.ReferToPolice(ctx, principalFrom(ctx), request(req), req.GetPoliceUnit(), req.GetSuspectedOffence())
 	return s.answer(ctx, c, err)

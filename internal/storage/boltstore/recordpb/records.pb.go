@@ -1149,8 +1149,11 @@ type Case struct {
 	Texts                *Sealed                `protobuf:"bytes,32,opt,name=texts,proto3" json:"texts,omitempty"`
 	AwaitingSuccessor    bool                   `protobuf:"varint,33,opt,name=awaiting_successor,json=awaitingSuccessor,proto3" json:"awaiting_successor,omitempty"`
 	SpecialCircumstances []int32                `protobuf:"varint,50,rep,packed,name=special_circumstances,json=specialCircumstances,proto3" json:"special_circumstances,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// The case this one was merged into, and those merged into it.
+	MergedInto    string   `protobuf:"bytes,60,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	MergedFrom    []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1417,6 +1420,20 @@ func (x *Case) GetAwaitingSuccessor() bool {
 func (x *Case) GetSpecialCircumstances() []int32 {
 	if x != nil {
 		return x.SpecialCircumstances
+	}
+	return nil
+}
+
+func (x *Case) GetMergedInto() string {
+	if x != nil {
+		return x.MergedInto
+	}
+	return ""
+}
+
+func (x *Case) GetMergedFrom() []string {
+	if x != nil {
+		return x.MergedFrom
 	}
 	return nil
 }
@@ -2094,7 +2111,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\xe8\v\n" +
+	" \x01(\tR\vdeclineNote\"\xaa\f\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2136,7 +2153,11 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\adossier\x18\x1f \x01(\v2\x1c.childcase.storage.v1.SealedR\adossier\x122\n" +
 	"\x05texts\x18  \x01(\v2\x1c.childcase.storage.v1.SealedR\x05texts\x12-\n" +
 	"\x12awaiting_successor\x18! \x01(\bR\x11awaitingSuccessor\x123\n" +
-	"\x15special_circumstances\x182 \x03(\x05R\x14specialCircumstances\"\x94\x01\n" +
+	"\x15special_circumstances\x182 \x03(\x05R\x14specialCircumstances\x12\x1f\n" +
+	"\vmerged_into\x18< \x01(\tR\n" +
+	"mergedInto\x12\x1f\n" +
+	"\vmerged_from\x18= \x03(\tR\n" +
+	"mergedFrom\"\x94\x01\n" +
 	"\tCaseEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\x12\x14\n" +

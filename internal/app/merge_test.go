@@ -1,0 +1,232 @@
+package app_test
+
+// Issue 12's merge on real dates: two cases of one child in two communes,
+// each with its own clocks, one with a police track, merged by the city.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The hotline opens a case in Ba Đình at 09:00 on Monday 2 March 2026 and
+// the commune refers it to the police; a second call at 11:00 opens
+// another for the same child in Hoàn Kiếm. The city merges the first into
+// the second: the old number resolves to the survivor, whose
+// acknowledgement counts from the first call, and which carries the
+// police track with its clocks; the first case's timers are gone, so its
+// deadlines fire once, on the survivor.
+func TestMergeTwoCasesOfOneChild(t *testing.T) {
+	first := hn(2026, 3, 2, 9, 0) // Monday
+	ts := startServerAt(t, first, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	for _, u := range []struct {
+		id   string
+		role pb.Role
+		unit string
+	}{
+		{"bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh},
+		{"bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh},
+		{"hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem},
+		{"hk.chair", pb.Role_ROLE_COMMUNE_CHAIR, pHoanKiem},
+		{"city", pb.Role_ROLE_CITY_OFFICER, pCity},
+		{"police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh"},
+		{"auditor", pb.Role_ROLE_AUDITOR, "orgs/system"},
+	} {
+		ts.addUser(t, u.id, u.role, u.unit)
+	}
+	p := ts.process()
+	city := ts.as(t, "city")
+
+	old := openCase(t, ts, first, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	ts.clock.Set(hn(2026, 3, 2, 10, 0))
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: old, Etag: etagOf(t, ts, "bd.worker", old),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	// No clock warns before 21:00, half of the first day: the merge at
+	// noon meets both cases as the calls left them.
+	ts.clock.Set(hn(2026, 3, 2, 11, 0))
+	survivor := openCase(t, ts, hn(2026, 3, 2, 11, 0), "00070")
+	ts.clock.Set(hn(2026, 3, 2, 12, 0))
+	before := getCase(t, ts, "city", old)
+	oldAck := findDeadline(t, before, "ACKNOWLEDGE", "")
+	oldD13 := findDeadline(t, before, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
+	if q := queue(t, ts, "bd.worker", pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN); !slices.Contains(q, old) {
+		t.Fatalf("before the merge Ba Đình's queue is %v, want %s in it", q, old)
+	}
+
+	merge := func(user, name, etag, absorbed, absorbedEtag, requestID string) (*pb.Case, error) {
+		return p.MergeCase(ts.as(t, user), &pb.MergeCaseRequest{Name: name, Etag: etag, AbsorbedCase: absorbed,
+			AbsorbedEtag: absorbedEtag, Reason: "cùng một trẻ: cùng tên, ngày sinh và người chăm sóc", RequestId: requestID})
+	}
+	etag := etagOf(t, ts, "city", survivor)
+
+	// Refusals first; none changes either case.
+	_, err := merge("city", survivor, etag, survivor, etag, "")
+	wantField(t, err, "absorbed_case")
+	_, err = merge("city", survivor, etag, old, "999", "")
+	wantCode(t, err, codes.Aborted)
+	_, err = merge("city", survivor, "999", old, before.GetEtag(), "")
+	wantCode(t, err, codes.Aborted)
+	// Each commune's chair sees only one of the two: the other is absent.
+	_, err = merge("hk.chair", survivor, etag, old, before.GetEtag(), "")
+	wantCode(t, err, codes.NotFound)
+	_, err = merge("bd.chair", old, before.GetEtag(), survivor, etag, "")
+	wantCode(t, err, codes.NotFound)
+	// A worker may not merge at all.
+	_, err = merge("bd.worker", old, before.GetEtag(), survivor, etag, "")
+	wantCode(t, err, codes.PermissionDenied)
+	if got := getCase(t, ts, "city", old); got.GetEtag() != before.GetEtag() {
+		t.Fatal("a refused merge changed the absorbed case")
+	}
+	if got := getCase(t, ts, "city", survivor); got.GetEtag() != etag {
+		t.Fatal("a refused merge changed the surviving case")
+	}
+
+	merged, err := merge("city", survivor, etag, old, before.GetEtag(), "merge-1")
+	if err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	// A retry with the same request_id, here over REST, gets the first
+	// answer and merges nothing twice.
+	code, raw := restRaw(t, ts, "POST", "/v1/"+survivor+":merge",
+		fmt.Sprintf(`{"etag": %q, "absorbed_case": %q, "absorbed_etag": %q, "reason": "cùng một trẻ: cùng tên, ngày sinh và người chăm sóc", "request_id": "merge-1"}`,
+			etag, old, before.GetEtag()),
+		map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("city")})
+	again := &pb.Case{}
+	if err := protojson.Unmarshal(raw, again); code != 200 || err != nil {
+		t.Fatalf("retry over REST: %d %s (%v)", code, raw, err)
+	}
+	if again.GetEtag() != merged.GetEtag() || again.GetName() != survivor {
+		t.Errorf("the retry answers %s etag %s, the merge %s etag %s", again.GetName(), again.GetEtag(), survivor, merged.GetEtag())
+	}
+	// Merging the absorbed case again, or into it, is refused naming it.
+	_, err = merge("city", survivor, merged.GetEtag(), old, before.GetEtag(), "")
+	wantReason(t, err, codes.FailedPrecondition, "ALREADY_MERGED")
+
+	// The old number resolves to the survivor, for the police too.
+	if got := getCase(t, ts, "city", old); got.GetName() != survivor || got.GetEtag() != merged.GetEtag() {
+		t.Errorf("GetCase %s answers %s (etag %s), want %s (etag %s)", old, got.GetName(), got.GetEtag(), survivor, merged.GetEtag())
+	}
+	if got := getCase(t, ts, "police.bd", old); got.GetName() != survivor {
+		t.Errorf("the police's GetCase %s answers %s, want %s", old, got.GetName(), survivor)
+	}
+	if merged.GetMergedFrom()[0] != old || len(merged.GetMergedFrom()) != 1 {
+		t.Errorf("merged_from %v, want [%s]", merged.GetMergedFrom(), old)
+	}
+	// The absorbed record is closed and points to the survivor.
+	list, err := ts.cases().ListCases(city, &pb.ListCasesRequest{PageSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var absorbed *pb.Case
+	for _, c := range list.GetCases() {
+		if c.GetName() == old {
+			absorbed = c
+		}
+	}
+	if absorbed == nil || absorbed.GetStatus() != pb.CaseStatus_CASE_STATUS_CLOSED || absorbed.GetMergedInto() != survivor {
+		t.Fatalf("the absorbed case as listed: %v", absorbed)
+	}
+	for _, d := range absorbed.GetDeadlines() {
+		if d.GetState() == "OPEN" {
+			t.Errorf("the absorbed case still runs %s", d.GetKind())
+		}
+	}
+
+	// Reports: both, each naming the survivor.
+	if len(merged.GetReports()) != 2 || !slices.Equal(merged.GetReports()[1:], before.GetReports()) {
+		t.Errorf("the survivor's reports %v, want its own and %v", merged.GetReports(), before.GetReports())
+	}
+	rep, err := ts.reports().GetReport(ts.as(t, operatorID), &pb.GetReportRequest{Name: before.GetReports()[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.GetCase() != survivor {
+		t.Errorf("the first report names case %s, want %s", rep.GetCase(), survivor)
+	}
+
+	// Deadlines: the acknowledgement counts from the first call, with its
+	// due; the police track and its clock came along.
+	ack := findDeadline(t, merged, "ACKNOWLEDGE", "")
+	if countDeadlines(merged, "ACKNOWLEDGE") != 1 || !ack.GetStartTime().AsTime().Equal(first) {
+		t.Errorf("the survivor's acknowledgement starts %v (%d of them), want the first call %v", ack.GetStartTime().AsTime().In(hanoi), countDeadlines(merged, "ACKNOWLEDGE"), first)
+	}
+	checkDeadline(t, ack, "OPEN", oldAck.GetDueTime().AsTime())
+	if ack.GetUnit() != pHoanKiem {
+		t.Errorf("the acknowledgement is Hoàn Kiếm's to meet, not %s", ack.GetUnit())
+	}
+	d13 := findDeadline(t, merged, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d13, "OPEN", oldD13.GetDueTime().AsTime())
+	if len(merged.GetPoliceReferrals()) != 1 || merged.GetPoliceReferrals()[0].GetPoliceUnit() != "policeUnits/ca-ba-dinh" {
+		t.Errorf("police referrals %v", merged.GetPoliceReferrals())
+	}
+
+	// Timelines: MERGED on both; the survivor's carries the first case's
+	// history, marked with its number.
+	survivorEvents := caseEvents(t, ts, "city", survivor)
+	oldEvents := caseEvents(t, ts, "city", old)
+	if countEvents(survivorEvents, "MERGED", 0) != 1 || countEvents(oldEvents, "MERGED", 0) != 1 {
+		t.Errorf("MERGED lines: survivor %v, absorbed %v", kinds(survivorEvents), kinds(oldEvents))
+	}
+	if !slices.ContainsFunc(survivorEvents, func(e *pb.CaseEvent) bool {
+		return e.GetKind() == "POLICE_REFERRAL" && strings.HasPrefix(e.GetDetail(), "["+strings.TrimPrefix(old, "cases/")+"]")
+	}) {
+		t.Errorf("the survivor's timeline lacks the first case's referral: %v", kinds(survivorEvents))
+	}
+
+	// Audit: one merge event per case.
+	for _, name := range []string{survivor, old} {
+		evs, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: name, PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs.GetEvents() {
+			if e.GetAction() == "case.merge" && e.GetOutcome() == "ok" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s has %d successful case.merge audit events, want 1", name, n)
+		}
+	}
+
+	// Scope and queues: Ba Đình still sees the child's case; its queue
+	// no longer holds the closed one, Hoàn Kiếm's holds the survivor.
+	getCase(t, ts, "bd.worker", survivor)
+	if q := queue(t, ts, "bd.worker", pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN); slices.Contains(q, old) {
+		t.Errorf("Ba Đình's queue still holds the absorbed case: %v", q)
+	}
+	if q := queue(t, ts, "hk.worker", pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN); !slices.Contains(q, survivor) {
+		t.Errorf("Hoàn Kiếm's queue %v lacks the survivor", q)
+	}
+
+	// Past both dues: each deadline breaches once, on the survivor; the
+	// absorbed case's timers are gone.
+	ts.clock.Set(hn(2026, 3, 3, 12, 0)) // past both: due at 09:00 and 10:00
+	waitEvents(t, ts, "city", survivor, "DEADLINE_BREACHED", ack.GetId(), 1)
+	survivorEvents = waitEvents(t, ts, "city", survivor, "DEADLINE_BREACHED", d13.GetId(), 1)
+	if n := countEvents(survivorEvents, "DEADLINE_BREACHED", ack.GetId()); n != 1 {
+		t.Errorf("the acknowledgement breached %d times", n)
+	}
+	after := caseEvents(t, ts, "city", old)
+	if got := kinds(after[len(oldEvents):]); len(got) != 0 {
+		t.Errorf("the absorbed case's clocks fired after the merge: %v", got)
+	}
+	if q := queue(t, ts, "hk.worker", pb.CaseQueue_CASE_QUEUE_OVERDUE); !slices.Contains(q, survivor) {
+		t.Errorf("Hoàn Kiếm's overdue queue %v lacks the survivor", q)
+	}
+	// The file holds together: the old number's entry points to its own
+	// record, each report is listed by the case it names, the indexes
+	// match the records.
+	ts.stop()
+	checkFile(t, ts.cfg.DBPath)
+}

@@ -1,0 +1,154 @@
+package process_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
+)
+
+// A merge keeps the earlier of each clock: the survivor acknowledged
+// already, so the absorbed case's acknowledgement is met by the merge; a
+// police unit referred on both keeps the survivor's earlier referral and
+// its D13, and the absorbed case's D13 for it closes; a unit referred only
+// on the absorbed case comes along with its clocks. No timer of the
+// absorbed case is left. After the merge, a step or a joining report on
+// the old number reaches the survivor.
+func TestMergeKeepsTheEarlierClock(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	hanoi := time.FixedZone("ICT", 7*3600)
+	at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, hanoi) } // Monday
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	age := int32(9)
+	// call records a call about the child received now, opening a case
+	// or joining caseName, and returns the number of its case.
+	call := func(receive time.Time, caseName string) string {
+		t.Helper()
+		w.clk.Set(receive)
+		out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+			Report: model.Report{
+				Channel: 1, ReceiveTime: receive, CallType: model.CallIntervention,
+				Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
+				Narrative: "trẻ bị xâm hại", SuspectedAbuse: []model.AbuseForm{2}, Reporter: model.Reporter{Anonymous: true},
+			},
+			IncidentCommuneCode: "00004", CaseName: caseName,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.CaseNumber
+	}
+	step := func(c model.Case, err error) model.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	refer := func(number string, etag, unit string, when time.Time) model.Case {
+		t.Helper()
+		w.clk.Set(when)
+		return step(w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, unit, "Điều 146"))
+	}
+
+	s := call(at(9, 0), "")
+	sc := refer(s, "1", policeLocal, at(9, 10))
+	w.clk.Set(at(9, 20))
+	sc = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: "cases/" + s, Etag: sc.Etag()}))
+	a := call(at(10, 0), "")
+	ac := refer(a, "1", policeLocal, at(10, 10))
+	ac = refer(a, ac.Etag(), policeCity, at(10, 20))
+
+	w.clk.Set(at(11, 0))
+	in := process.Merge{Absorbed: "cases/" + a, AbsorbedEtag: ac.Etag(), Reason: "cùng một trẻ"}
+	// The other commune's chair sees neither: both look absent.
+	if _, err := w.eng.MergeCase(w.ctx, principal("chair.other"), process.Request{Case: "cases/" + s, Etag: sc.Etag()}, in); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("out of scope: %v, want not found", err)
+	}
+	merged := step(w.eng.MergeCase(w.ctx, chair, process.Request{Case: "cases/" + s, Etag: sc.Etag()}, in))
+
+	byRef := map[string][]model.Deadline{}
+	for _, d := range merged.Deadlines {
+		if d.Open() {
+			byRef[string(d.Kind)+" "+d.Ref] = append(byRef[string(d.Kind)+" "+d.Ref], d)
+		}
+	}
+	for key, ds := range byRef {
+		if len(ds) != 1 {
+			t.Errorf("%d open %s deadlines, want one", len(ds), key)
+		}
+	}
+	if d := merged.OpenDeadline(model.DeadlineAcknowledge, ""); d != nil {
+		t.Errorf("the survivor runs an acknowledgement again: %+v", d)
+	}
+	if d := merged.OpenDeadline(model.DeadlinePoliceForward, policeLocal); d == nil || !d.Start.Equal(at(9, 10)) {
+		t.Errorf("D13 of %s: %+v, want the survivor's, from 09:10", policeLocal, d)
+	}
+	if d := merged.OpenDeadline(model.DeadlinePoliceForward, policeCity); d == nil || !d.Start.Equal(at(10, 20)) || d.Unit != policeCity {
+		t.Errorf("D13 of %s: %+v, want the absorbed case's, from 10:20", policeCity, d)
+	}
+	if len(merged.PoliceReferrals) != 2 || !merged.PoliceReferrals[0].ReferTime.Equal(at(9, 10)) || merged.PoliceReferrals[1].PoliceUnit != policeCity {
+		t.Errorf("referrals %+v", merged.PoliceReferrals)
+	}
+
+	var absorbed model.Case
+	var timers []model.Timer
+	err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		var err error
+		if absorbed, err = tx.CaseByNumber(a); err != nil {
+			return err
+		}
+		timers, err = tx.DueTimers(farFuture, 1000)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if absorbed.MergedInto != s || absorbed.Status != model.StatusClosed || len(absorbed.ReportIDs) != 0 {
+		t.Errorf("the absorbed case: merged into %q, status %d, reports %v", absorbed.MergedInto, absorbed.Status, absorbed.ReportIDs)
+	}
+	for _, d := range absorbed.Deadlines {
+		if d.Open() {
+			t.Errorf("the absorbed case still runs %s %s", d.Kind, d.Ref)
+		}
+		if d.Kind == model.DeadlineAcknowledge && d.State != model.DeadlineMet {
+			t.Errorf("the absorbed case's acknowledgement is %s, want met by the merge", d.State)
+		}
+	}
+	for _, tm := range timers {
+		if tm.CaseID == absorbed.ID {
+			t.Errorf("a timer of the absorbed case is left: %+v", tm)
+		}
+	}
+
+	// The old number: a step acts on the survivor, a report joins it.
+	noted := step(w.eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + a, Etag: merged.Etag()}, "gọi lại"))
+	if noted.Number != s {
+		t.Errorf("a note on %s went to %s, want %s", a, noted.Number, s)
+	}
+	if joined := call(at(11, 5), "cases/"+a); joined != s {
+		t.Errorf("a report joining %s went to %s, want %s", a, joined, s)
+	}
+	// Merging the absorbed case again, either way, is refused.
+	var survivor model.Case
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		survivor, err = tx.CaseByNumber(s)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	etags := map[string]string{s: survivor.Etag(), a: absorbed.Etag()}
+	for _, req := range []struct{ name, absorbed string }{{s, a}, {a, s}} {
+		_, err := w.eng.MergeCase(w.ctx, chair, process.Request{Case: "cases/" + req.name, Etag: etags[req.name]},
+			process.Merge{Absorbed: "cases/" + req.absorbed, AbsorbedEtag: etags[req.absorbed], Reason: "x"})
+		var pe *model.PreconditionError
+		if !errors.As(err, &pe) || pe.Reason != "ALREADY_MERGED" {
+			t.Errorf("merge %s into %s again: %v, want ALREADY_MERGED", req.absorbed, req.name, err)
+		}
+	}
+}
