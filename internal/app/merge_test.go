@@ -55,6 +55,12 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	ts.clock.Set(hn(2026, 3, 2, 11, 0))
 	survivor := openCase(t, ts, hn(2026, 3, 2, 11, 0), "00070")
 	ts.clock.Set(hn(2026, 3, 2, 12, 0))
+	// What the absorbed case's steps recorded stays readable after the
+	// merge, in the survivor's dossier.
+	const oldNote = "mẹ trẻ gọi lại NOTEMARK-7077"
+	if _, err := p.AddCaseNote(ts.as(t, "bd.worker"), &pb.AddCaseNoteRequest{Name: old, Etag: etagOf(t, ts, "bd.worker", old), Text: oldNote}); err != nil {
+		t.Fatalf("note on the absorbed case: %v", err)
+	}
 	before := getCase(t, ts, "city", old)
 	oldAck := findDeadline(t, before, "ACKNOWLEDGE", "")
 	oldD13 := findDeadline(t, before, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh")
@@ -117,6 +123,13 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	}
 	if got := getCase(t, ts, "police.bd", old); got.GetName() != survivor {
 		t.Errorf("the police's GetCase %s answers %s, want %s", old, got.GetName(), survivor)
+	}
+	if m := getCase(t, ts, "city", survivor).GetDossier().GetMerged(); len(m) != 1 || m[0].GetCase() != old ||
+		!slices.ContainsFunc(m[0].GetDossier().GetNotes(), func(n *pb.CaseNote) bool { return n.GetText() == oldNote }) {
+		t.Errorf("the survivor's dossier keeps of the absorbed case %v, want %s with its note", m, old)
+	}
+	if d := getCase(t, ts, "police.bd", survivor).GetDossier(); d != nil {
+		t.Errorf("the police view shows a dossier: %v", d)
 	}
 	if merged.GetMergedFrom()[0] != old || len(merged.GetMergedFrom()) != 1 {
 		t.Errorf("merged_from %v, want [%s]", merged.GetMergedFrom(), old)

@@ -742,6 +742,10 @@ type CaseDossier struct {
 	// The chair's decisions approving the plans, one per approval.
 	PlanApprovals []*PlanApprovalRecord `protobuf:"bytes,7,rep,name=plan_approvals,json=planApprovals,proto3" json:"plan_approvals,omitempty"`
 	CareFollowUps []*CareFollowUpRecord `protobuf:"bytes,8,rep,name=care_follow_ups,json=careFollowUps,proto3" json:"care_follow_ups,omitempty"`
+	// The content of the cases merged into this one, as it was at the merge:
+	// their numbers now answer this case, so what their steps recorded is
+	// read here.
+	Merged        []*MergedCaseDossier `protobuf:"bytes,9,rep,name=merged,proto3" json:"merged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -832,6 +836,76 @@ func (x *CaseDossier) GetCareFollowUps() []*CareFollowUpRecord {
 	return nil
 }
 
+func (x *CaseDossier) GetMerged() []*MergedCaseDossier {
+	if x != nil {
+		return x.Merged
+	}
+	return nil
+}
+
+// The step content of a case merged into another.
+type MergedCaseDossier struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}" of the absorbed case.
+	Case    string       `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	Dossier *CaseDossier `protobuf:"bytes,2,opt,name=dossier,proto3" json:"dossier,omitempty"`
+	// Its plan's services, with their confidential names and owners.
+	Services      []*PlanService `protobuf:"bytes,3,rep,name=services,proto3" json:"services,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergedCaseDossier) Reset() {
+	*x = MergedCaseDossier{}
+	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergedCaseDossier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergedCaseDossier) ProtoMessage() {}
+
+func (x *MergedCaseDossier) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergedCaseDossier.ProtoReflect.Descriptor instead.
+func (*MergedCaseDossier) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MergedCaseDossier) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *MergedCaseDossier) GetDossier() *CaseDossier {
+	if x != nil {
+		return x.Dossier
+	}
+	return nil
+}
+
+func (x *MergedCaseDossier) GetServices() []*PlanService {
+	if x != nil {
+		return x.Services
+	}
+	return nil
+}
+
 // The chair's decision approving a plan (Mẫu 05).
 type PlanApprovalRecord struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -848,7 +922,7 @@ type PlanApprovalRecord struct {
 
 func (x *PlanApprovalRecord) Reset() {
 	*x = PlanApprovalRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	mi := &file_childcase_v1_process_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -860,7 +934,7 @@ func (x *PlanApprovalRecord) String() string {
 func (*PlanApprovalRecord) ProtoMessage() {}
 
 func (x *PlanApprovalRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[5]
+	mi := &file_childcase_v1_process_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -873,7 +947,7 @@ func (x *PlanApprovalRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanApprovalRecord.ProtoReflect.Descriptor instead.
 func (*PlanApprovalRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{5}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlanApprovalRecord) GetPlanCycle() int32 {
@@ -928,7 +1002,7 @@ type InitialAssessment struct {
 
 func (x *InitialAssessment) Reset() {
 	*x = InitialAssessment{}
-	mi := &file_childcase_v1_process_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1014,7 @@ func (x *InitialAssessment) String() string {
 func (*InitialAssessment) ProtoMessage() {}
 
 func (x *InitialAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[6]
+	mi := &file_childcase_v1_process_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1027,7 @@ func (x *InitialAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitialAssessment.ProtoReflect.Descriptor instead.
 func (*InitialAssessment) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{6}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *InitialAssessment) GetEmergency() bool {
@@ -1028,7 +1102,7 @@ type EmergencyMeasuresRecord struct {
 
 func (x *EmergencyMeasuresRecord) Reset() {
 	*x = EmergencyMeasuresRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1114,7 @@ func (x *EmergencyMeasuresRecord) String() string {
 func (*EmergencyMeasuresRecord) ProtoMessage() {}
 
 func (x *EmergencyMeasuresRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[7]
+	mi := &file_childcase_v1_process_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1127,7 @@ func (x *EmergencyMeasuresRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyMeasuresRecord.ProtoReflect.Descriptor instead.
 func (*EmergencyMeasuresRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{7}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EmergencyMeasuresRecord) GetMeasures() string {
@@ -1121,7 +1195,7 @@ type SeparationRecord struct {
 
 func (x *SeparationRecord) Reset() {
 	*x = SeparationRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1133,7 +1207,7 @@ func (x *SeparationRecord) String() string {
 func (*SeparationRecord) ProtoMessage() {}
 
 func (x *SeparationRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[8]
+	mi := &file_childcase_v1_process_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1146,7 +1220,7 @@ func (x *SeparationRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeparationRecord.ProtoReflect.Descriptor instead.
 func (*SeparationRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{8}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SeparationRecord) GetPlace() string {
@@ -1233,7 +1307,7 @@ type SeparationExtension struct {
 
 func (x *SeparationExtension) Reset() {
 	*x = SeparationExtension{}
-	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1245,7 +1319,7 @@ func (x *SeparationExtension) String() string {
 func (*SeparationExtension) ProtoMessage() {}
 
 func (x *SeparationExtension) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[9]
+	mi := &file_childcase_v1_process_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1258,7 +1332,7 @@ func (x *SeparationExtension) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeparationExtension.ProtoReflect.Descriptor instead.
 func (*SeparationExtension) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SeparationExtension) GetDays() int32 {
@@ -1315,7 +1389,7 @@ type CourtPetition struct {
 
 func (x *CourtPetition) Reset() {
 	*x = CourtPetition{}
-	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1401,7 @@ func (x *CourtPetition) String() string {
 func (*CourtPetition) ProtoMessage() {}
 
 func (x *CourtPetition) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[10]
+	mi := &file_childcase_v1_process_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1414,7 @@ func (x *CourtPetition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CourtPetition.ProtoReflect.Descriptor instead.
 func (*CourtPetition) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CourtPetition) GetCourt() string {
@@ -1406,7 +1480,7 @@ type CareFollowUpRecord struct {
 
 func (x *CareFollowUpRecord) Reset() {
 	*x = CareFollowUpRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1492,7 @@ func (x *CareFollowUpRecord) String() string {
 func (*CareFollowUpRecord) ProtoMessage() {}
 
 func (x *CareFollowUpRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[11]
+	mi := &file_childcase_v1_process_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1505,7 @@ func (x *CareFollowUpRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CareFollowUpRecord.ProtoReflect.Descriptor instead.
 func (*CareFollowUpRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CareFollowUpRecord) GetRef() string {
@@ -1479,7 +1553,7 @@ type SpecificAssessment struct {
 
 func (x *SpecificAssessment) Reset() {
 	*x = SpecificAssessment{}
-	mi := &file_childcase_v1_process_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1565,7 @@ func (x *SpecificAssessment) String() string {
 func (*SpecificAssessment) ProtoMessage() {}
 
 func (x *SpecificAssessment) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[12]
+	mi := &file_childcase_v1_process_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1578,7 @@ func (x *SpecificAssessment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecificAssessment.ProtoReflect.Descriptor instead.
 func (*SpecificAssessment) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SpecificAssessment) GetNeeds() string {
@@ -1577,7 +1651,7 @@ type MeetingAttendee struct {
 
 func (x *MeetingAttendee) Reset() {
 	*x = MeetingAttendee{}
-	mi := &file_childcase_v1_process_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1663,7 @@ func (x *MeetingAttendee) String() string {
 func (*MeetingAttendee) ProtoMessage() {}
 
 func (x *MeetingAttendee) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[13]
+	mi := &file_childcase_v1_process_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1676,7 @@ func (x *MeetingAttendee) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MeetingAttendee.ProtoReflect.Descriptor instead.
 func (*MeetingAttendee) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MeetingAttendee) GetFullName() string {
@@ -1639,7 +1713,7 @@ type ReviewRecord struct {
 
 func (x *ReviewRecord) Reset() {
 	*x = ReviewRecord{}
-	mi := &file_childcase_v1_process_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1725,7 @@ func (x *ReviewRecord) String() string {
 func (*ReviewRecord) ProtoMessage() {}
 
 func (x *ReviewRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[14]
+	mi := &file_childcase_v1_process_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1738,7 @@ func (x *ReviewRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReviewRecord.ProtoReflect.Descriptor instead.
 func (*ReviewRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReviewRecord) GetHarmSeverity() RiskLevel {
@@ -1744,7 +1818,7 @@ type CaseNote struct {
 
 func (x *CaseNote) Reset() {
 	*x = CaseNote{}
-	mi := &file_childcase_v1_process_proto_msgTypes[15]
+	mi := &file_childcase_v1_process_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1830,7 @@ func (x *CaseNote) String() string {
 func (*CaseNote) ProtoMessage() {}
 
 func (x *CaseNote) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[15]
+	mi := &file_childcase_v1_process_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1843,7 @@ func (x *CaseNote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseNote.ProtoReflect.Descriptor instead.
 func (*CaseNote) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{15}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CaseNote) GetKind() string {
@@ -1818,7 +1892,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_v1_process_proto_msgTypes[16]
+	mi := &file_childcase_v1_process_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1904,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[16]
+	mi := &file_childcase_v1_process_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +1917,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{16}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1907,7 +1981,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_v1_process_proto_msgTypes[17]
+	mi := &file_childcase_v1_process_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +1993,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_process_proto_msgTypes[17]
+	mi := &file_childcase_v1_process_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2006,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_process_proto_rawDescGZIP(), []int{17}
+	return file_childcase_v1_process_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -2038,7 +2112,7 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x11cost_estimate_vnd\x18\x06 \x01(\x03R\x0fcostEstimateVnd\x12\x14\n" +
 	"\x05state\x18\a \x01(\tR\x05state\x12\x1a\n" +
 	"\bprogress\x18\b \x03(\tR\bprogress\x12)\n" +
-	"\x10commune_assignee\x18\t \x01(\tR\x0fcommuneAssignee\"\xbd\x04\n" +
+	"\x10commune_assignee\x18\t \x01(\tR\x0fcommuneAssignee\"\xf6\x04\n" +
 	"\vCaseDossier\x12N\n" +
 	"\x12initial_assessment\x18\x01 \x01(\v2\x1f.childcase.v1.InitialAssessmentR\x11initialAssessment\x12T\n" +
 	"\x12emergency_measures\x18\x02 \x03(\v2%.childcase.v1.EmergencyMeasuresRecordR\x11emergencyMeasures\x12>\n" +
@@ -2049,7 +2123,12 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\areviews\x18\x05 \x03(\v2\x1a.childcase.v1.ReviewRecordR\areviews\x12,\n" +
 	"\x05notes\x18\x06 \x03(\v2\x16.childcase.v1.CaseNoteR\x05notes\x12G\n" +
 	"\x0eplan_approvals\x18\a \x03(\v2 .childcase.v1.PlanApprovalRecordR\rplanApprovals\x12H\n" +
-	"\x0fcare_follow_ups\x18\b \x03(\v2 .childcase.v1.CareFollowUpRecordR\rcareFollowUps\"\xc1\x01\n" +
+	"\x0fcare_follow_ups\x18\b \x03(\v2 .childcase.v1.CareFollowUpRecordR\rcareFollowUps\x127\n" +
+	"\x06merged\x18\t \x03(\v2\x1f.childcase.v1.MergedCaseDossierR\x06merged\"\x93\x01\n" +
+	"\x11MergedCaseDossier\x12\x12\n" +
+	"\x04case\x18\x01 \x01(\tR\x04case\x123\n" +
+	"\adossier\x18\x02 \x01(\v2\x19.childcase.v1.CaseDossierR\adossier\x125\n" +
+	"\bservices\x18\x03 \x03(\v2\x19.childcase.v1.PlanServiceR\bservices\"\xc1\x01\n" +
 	"\x12PlanApprovalRecord\x12\x1d\n" +
 	"\n" +
 	"plan_cycle\x18\x01 \x01(\x05R\tplanCycle\x12'\n" +
@@ -2191,7 +2270,7 @@ func file_childcase_v1_process_proto_rawDescGZIP() []byte {
 }
 
 var file_childcase_v1_process_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_childcase_v1_process_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_childcase_v1_process_proto_goTypes = []any{
 	(RiskLevel)(0),                  // 0: childcase.v1.RiskLevel
 	(EmergencyReason)(0),            // 1: childcase.v1.EmergencyReason
@@ -2202,66 +2281,70 @@ var file_childcase_v1_process_proto_goTypes = []any{
 	(*Transfer)(nil),                // 6: childcase.v1.Transfer
 	(*PlanService)(nil),             // 7: childcase.v1.PlanService
 	(*CaseDossier)(nil),             // 8: childcase.v1.CaseDossier
-	(*PlanApprovalRecord)(nil),      // 9: childcase.v1.PlanApprovalRecord
-	(*InitialAssessment)(nil),       // 10: childcase.v1.InitialAssessment
-	(*EmergencyMeasuresRecord)(nil), // 11: childcase.v1.EmergencyMeasuresRecord
-	(*SeparationRecord)(nil),        // 12: childcase.v1.SeparationRecord
-	(*SeparationExtension)(nil),     // 13: childcase.v1.SeparationExtension
-	(*CourtPetition)(nil),           // 14: childcase.v1.CourtPetition
-	(*CareFollowUpRecord)(nil),      // 15: childcase.v1.CareFollowUpRecord
-	(*SpecificAssessment)(nil),      // 16: childcase.v1.SpecificAssessment
-	(*MeetingAttendee)(nil),         // 17: childcase.v1.MeetingAttendee
-	(*ReviewRecord)(nil),            // 18: childcase.v1.ReviewRecord
-	(*CaseNote)(nil),                // 19: childcase.v1.CaseNote
-	(*CaseEvent)(nil),               // 20: childcase.v1.CaseEvent
-	(*Notification)(nil),            // 21: childcase.v1.Notification
-	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
+	(*MergedCaseDossier)(nil),       // 9: childcase.v1.MergedCaseDossier
+	(*PlanApprovalRecord)(nil),      // 10: childcase.v1.PlanApprovalRecord
+	(*InitialAssessment)(nil),       // 11: childcase.v1.InitialAssessment
+	(*EmergencyMeasuresRecord)(nil), // 12: childcase.v1.EmergencyMeasuresRecord
+	(*SeparationRecord)(nil),        // 13: childcase.v1.SeparationRecord
+	(*SeparationExtension)(nil),     // 14: childcase.v1.SeparationExtension
+	(*CourtPetition)(nil),           // 15: childcase.v1.CourtPetition
+	(*CareFollowUpRecord)(nil),      // 16: childcase.v1.CareFollowUpRecord
+	(*SpecificAssessment)(nil),      // 17: childcase.v1.SpecificAssessment
+	(*MeetingAttendee)(nil),         // 18: childcase.v1.MeetingAttendee
+	(*ReviewRecord)(nil),            // 19: childcase.v1.ReviewRecord
+	(*CaseNote)(nil),                // 20: childcase.v1.CaseNote
+	(*CaseEvent)(nil),               // 21: childcase.v1.CaseEvent
+	(*Notification)(nil),            // 22: childcase.v1.Notification
+	(*timestamppb.Timestamp)(nil),   // 23: google.protobuf.Timestamp
 }
 var file_childcase_v1_process_proto_depIdxs = []int32{
-	22, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
-	22, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
-	22, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
+	23, // 0: childcase.v1.Deadline.start_time:type_name -> google.protobuf.Timestamp
+	23, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
+	23, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
 	5,  // 3: childcase.v1.Deadline.escalations:type_name -> childcase.v1.Escalation
-	22, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
-	22, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	22, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
-	10, // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
-	11, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
-	12, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
-	16, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
-	18, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
-	19, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
-	9,  // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
-	15, // 14: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
-	22, // 15: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
-	1,  // 16: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	0,  // 17: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 18: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 19: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	22, // 20: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
-	22, // 21: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
-	22, // 22: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
-	22, // 23: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
-	13, // 24: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
-	14, // 25: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
-	22, // 26: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
-	22, // 27: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
-	22, // 28: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
-	22, // 29: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
-	17, // 30: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	17, // 31: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
-	0,  // 32: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 33: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 34: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	22, // 35: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
-	22, // 36: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
-	22, // 37: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	22, // 38: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	23, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
+	23, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	23, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
+	11, // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
+	12, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
+	13, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
+	17, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
+	19, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
+	20, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
+	10, // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
+	16, // 14: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
+	9,  // 15: childcase.v1.CaseDossier.merged:type_name -> childcase.v1.MergedCaseDossier
+	8,  // 16: childcase.v1.MergedCaseDossier.dossier:type_name -> childcase.v1.CaseDossier
+	7,  // 17: childcase.v1.MergedCaseDossier.services:type_name -> childcase.v1.PlanService
+	23, // 18: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
+	1,  // 19: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	0,  // 20: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 21: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 22: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	23, // 23: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
+	23, // 24: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
+	23, // 25: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
+	23, // 26: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
+	14, // 27: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
+	15, // 28: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
+	23, // 29: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
+	23, // 30: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
+	23, // 31: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
+	23, // 32: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
+	18, // 33: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	18, // 34: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	0,  // 35: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 36: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 37: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	23, // 38: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
+	23, // 39: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
+	23, // 40: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	23, // 41: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_proto_init() }
@@ -2275,7 +2358,7 @@ func file_childcase_v1_process_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_proto_rawDesc), len(file_childcase_v1_process_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

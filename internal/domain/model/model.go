@@ -305,6 +305,18 @@ type Dossier struct {
 	Reviews            []Review            `json:"reviews,omitempty"`
 	Notes              []Note              `json:"notes,omitempty"`
 	CareFollowUps      []CareFollowUp      `json:"care_follow_ups,omitempty"`
+	// Merged keeps the content of the cases merged into this one, so that
+	// what their steps recorded stays readable under the number that now
+	// answers for them.
+	Merged []MergedDossier `json:"merged,omitempty"`
+}
+
+// MergedDossier is the step content of a case merged into another, as it
+// was at the merge: its dossier and its plan's services.
+type MergedDossier struct {
+	Case     string        `json:"case"` // the absorbed case's number
+	Dossier  Dossier       `json:"dossier"`
+	Services []PlanService `json:"services,omitempty"`
 }
 
 // InitialAssessment is Mẫu 02.

@@ -74,6 +74,17 @@ func (e *Engine) MergeCase(ctx context.Context, p access.Principal, req Request,
 		for _, d := range a.Deadlines {
 			as.oldFires[d.ID] = d.NextFire
 		}
+		// What the absorbed case's steps recorded goes into the
+		// survivor's dossier before the merge closes it: its number now
+		// answers the survivor, so that is where it must be read.
+		ad, err := as.open()
+		if err != nil {
+			return err
+		}
+		kept := model.MergedDossier{Case: a.Number, Dossier: *ad, Services: slices.Clone(a.Services)}
+		if err := s.edit(func(d *model.Dossier) { d.Merged = append(d.Merged, kept) }); err != nil {
+			return err
+		}
 		if err := s.absorb(as); err != nil {
 			return err
 		}

@@ -190,10 +190,7 @@ func caseToProto(c model.Case) *pb.Case {
 	p.PlanState, p.PlanCycle = c.PlanState, int32(c.PlanCycle)
 	p.ClosureProposed, p.CloseTime = c.ClosureProposed, timestamp(c.CloseTime)
 	for _, sv := range c.Services {
-		p.Services = append(p.Services, &pb.PlanService{
-			Id: int32(sv.ID), StartDate: sv.StartDate, ExpectedEndDate: sv.ExpectedEndDate,
-			CostEstimateVnd: sv.CostEstimateVND, State: sv.State,
-		})
+		p.Services = append(p.Services, planServiceToProto(sv))
 	}
 	for _, d := range c.Deadlines {
 		p.Deadlines = append(p.Deadlines, deadlineToProto(d))
@@ -292,6 +289,14 @@ func dossierToProto(d model.Dossier) *pb.CaseDossier {
 	for _, n := range d.Notes {
 		out.Notes = append(out.Notes, &pb.CaseNote{Kind: n.Kind, Text: n.Text, Author: model.UserName(n.Author), Time: timestamp(n.Time)})
 	}
+	for _, m := range d.Merged {
+		merged := &pb.MergedCaseDossier{Case: "cases/" + m.Case, Dossier: dossierToProto(m.Dossier)}
+		for _, sv := range m.Services {
+			merged.Services = append(merged.Services, planServiceToProto(sv))
+		}
+		out.Merged = append(out.Merged, merged)
+		mergeDetails(merged.Services, m.Dossier)
+	}
 	return out
 }
 
@@ -299,10 +304,21 @@ func attendeeToProto(a model.Attendee) *pb.MeetingAttendee {
 	return &pb.MeetingAttendee{FullName: a.FullName, Role: a.Role}
 }
 
+// planServiceToProto shows the public part of a plan's service.
+func planServiceToProto(sv model.PlanService) *pb.PlanService {
+	return &pb.PlanService{
+		Id: int32(sv.ID), StartDate: sv.StartDate, ExpectedEndDate: sv.ExpectedEndDate,
+		CostEstimateVnd: sv.CostEstimateVND, State: sv.State,
+	}
+}
+
 // mergeServiceDetails adds the sealed name, owner, commune assignee and
 // progress of each service to the case's public service list.
-func mergeServiceDetails(c *pb.Case, d model.Dossier) {
-	for _, sv := range c.Services {
+func mergeServiceDetails(c *pb.Case, d model.Dossier) { mergeDetails(c.Services, d) }
+
+// mergeDetails adds the sealed details of d's services to services.
+func mergeDetails(services []*pb.PlanService, d model.Dossier) {
+	for _, sv := range services {
 		for _, det := range d.Services {
 			if int32(det.ID) == sv.Id {
 				sv.Name, sv.Owner, sv.CommuneAssignee, sv.Progress = det.Name, det.Owner, det.CommuneAssignee, det.Progress
