@@ -34,6 +34,11 @@
 //	                      nanoseconds, so a timer is due from 1970 to 2262
 //	outbox                seq(8) -> record; seq is the bucket's sequence
 //	cursors               cursor name -> uint64
+//	search_by_case        case id(8) -> record (the case's search entry)
+//	search_tokens         token(16) case id(8) -> empty: the blind index,
+//	                      so the cases of a token are one prefix scan.
+//	                      Both are created at open when missing (a file
+//	                      of this schema version written before them).
 //
 // A record is the byte protoRecord followed by its message of
 // proto/childcase/storage/v1 (jsonRecord and JSON up to schema version 4;
@@ -110,6 +115,8 @@ var (
 	bucketCaseScope         = []byte("case_scope")
 	bucketCaseQueue         = []byte("case_queue")
 	bucketReportScope       = []byte("report_scope")
+	bucketSearchByCase      = []byte("search_by_case")
+	bucketSearchTokens      = []byte("search_tokens")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -127,6 +134,7 @@ var (
 		bucketAudit, bucketAuditByCase, bucketAuditByActor,
 		bucketCaseEvents, bucketTimers, bucketOutbox, bucketCursors,
 		bucketCaseScope, bucketCaseQueue, bucketReportScope,
+		bucketSearchByCase, bucketSearchTokens,
 	}
 )
 
@@ -286,8 +294,11 @@ func initSchema(tx *bolt.Tx) error {
 	if err := buildDataKeyIndex(tx); err != nil {
 		return err
 	}
+	if err := createSearchBuckets(tx); err != nil {
+		return err
+	}
 	for _, name := range allBuckets {
-		if tx.Bucket(name) == nil {
+		if tx.Bucket(name) == nil && !optionalBucket(name) {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}
