@@ -41,11 +41,12 @@ func TestPhone(t *testing.T) {
 }
 
 func TestNameFeatures(t *testing.T) {
-	got := nameFeatures(Syllables("Nguyễn Thị Hồng Nhung"), "n", "p")
+	k := nameKinds{"n", "s", "p"}
+	got := nameFeatures(Syllables("Nguyễn Thị Hồng Nhung"), k)
 	want := []feature{
 		{"n", "nguyen thi hong nhung"},
 		{"n", "nhung nguyen thi hong"}, // reversed: given name first
-		{"n", "nguyen nhung"},          // without the middle names
+		{"s", "nguyen nhung"},          // without the middle names
 		{"p", "hong nhung thi"},        // without nguyen
 		{"p", "hong nguyen nhung"},     // without thi
 		{"p", "nguyen nhung thi"},      // without hong
@@ -54,7 +55,7 @@ func TestNameFeatures(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("nameFeatures =\n%v\nwant\n%v", got, want)
 	}
-	if got := nameFeatures(nil, "n", "p"); got != nil {
+	if got := nameFeatures(nil, k); got != nil {
 		t.Errorf("nameFeatures of no name = %v, want none", got)
 	}
 }
