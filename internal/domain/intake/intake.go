@@ -27,6 +27,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -51,6 +52,7 @@ type Service struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	cases  CaseStarter
+	search *search.Service
 }
 
 // Deps are what the service needs.
@@ -64,6 +66,10 @@ type Deps struct {
 	// commune to acknowledge it, and D3 for an emergency) and on a case
 	// that a joining report makes an emergency; nil starts none.
 	Cases CaseStarter
+	// Search keeps the blind index of every case a report opens or
+	// joins, in the same transaction, and finds a new report's
+	// candidates; nil indexes nothing and finds none.
+	Search *search.Service
 }
 
 // CaseStarter starts the process on a case that intake opens, inside the
@@ -85,7 +91,7 @@ type CaseStarter interface {
 func New(d Deps) *Service {
 	return &Service{
 		store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault,
-		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log, cases: d.Cases,
+		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log, cases: d.Cases, search: d.Search,
 	}
 }
 
@@ -107,26 +113,68 @@ type CreateReportInput struct {
 // intervention opens a case, or joins the one named in the input, which p
 // must be able to see.
 func (s *Service) CreateReport(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, error) {
+	r, _, err := s.CreateReportWithCandidates(ctx, p, in)
+	return r, err
+}
+
+// ValidateReport checks a report as CreateReport would and returns the
+// cases it may be about (search.Service.CandidatesOf), storing nothing but
+// the audit event of that search: the operator looks before opening a
+// duplicate.
+func (s *Service) ValidateReport(ctx context.Context, p access.Principal, in CreateReportInput) ([]search.Candidate, error) {
 	if !p.May("ReportService/CreateReport") {
-		return model.Report{}, model.ErrPermissionDenied
+		return nil, model.ErrPermissionDenied
 	}
 	now := s.clock.Now()
 	r := in.Report
 	normalizeReport(&r)
 	if err := s.checkReport(&r, in.IncidentCommuneCode, now); err != nil {
-		return model.Report{}, err
+		return nil, err
+	}
+	if s.search == nil || !p.May(search.Method) {
+		return nil, nil
+	}
+	var found []search.Candidate
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		found, err = s.search.CandidatesOf(tx, p, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.search.Audit(ctx, p, search.QueryOfReport(r), found); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// CreateReportWithCandidates is CreateReport that also returns the cases
+// other than its own the report may be about, best first (at most
+// search.IntakeCandidates), as p may see them: the operator joins the
+// existing case instead of working a duplicate. The search is audited
+// with the create. A replayed create finds them again.
+func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, []search.Candidate, error) {
+	if !p.May("ReportService/CreateReport") {
+		return model.Report{}, nil, model.ErrPermissionDenied
+	}
+	now := s.clock.Now()
+	r := in.Report
+	normalizeReport(&r)
+	if err := s.checkReport(&r, in.IncidentCommuneCode, now); err != nil {
+		return model.Report{}, nil, err
 	}
 	var caseNumber string
 	if in.CaseName != "" {
 		n, err := ParseCaseName(in.CaseName)
 		if err != nil {
-			return model.Report{}, model.InvalidField("report.case", "case.name", "%v", err)
+			return model.Report{}, nil, model.InvalidField("report.case", "case.name", "%v", err)
 		}
 		caseNumber = n
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return model.Report{}, fmt.Errorf("new report id: %w", err)
+		return model.Report{}, nil, fmt.Errorf("new report id: %w", err)
 	}
 	r.ID = id.String()
 	r.CreateTime = now
@@ -134,12 +182,13 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 	r.Reporter.Withheld = false
 
 	var out model.Report
+	var found []search.Candidate
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
-		refused = nil
+		refused, found = nil, nil
 		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
@@ -149,10 +198,14 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 			if err != nil {
 				return err
 			}
-			out, err = s.vault.OpenReport(tx, stored)
+			if out, err = s.vault.OpenReport(tx, stored); err != nil {
+				return err
+			}
+			found, err = s.candidates(tx, p, out, stored)
 			return err
 		}
 		var events []audit.Event
+		var indexed *model.Case // the case to index once the report is stored
 		switch {
 		case caseNumber != "":
 			c, err := tx.CaseByNumber(caseNumber)
@@ -167,6 +220,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 			if err := s.addReportToCase(tx, p, &c, r, now); err != nil {
 				return err
 			}
+			indexed = &c
 			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		case r.CallType == model.CallIntervention:
 			c, err := s.openCase(tx, r, now)
@@ -174,6 +228,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 				return err
 			}
 			r.CaseNumber = c.Number
+			indexed = &c
 			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		}
 		stored, err := s.vault.SealReport(tx, r)
@@ -183,7 +238,22 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		if err := tx.CreateReport(stored); err != nil {
 			return err
 		}
+		if indexed != nil && s.search != nil {
+			if err := s.search.IndexCase(tx, *indexed); err != nil {
+				return err
+			}
+		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
+		if found, err = s.candidates(tx, p, r, stored); err != nil {
+			return err
+		}
+		if s.search != nil && p.May(search.Method) {
+			e, err := s.search.AuditEvent(tx, p, search.QueryOfReport(r), found)
+			if err != nil {
+				return err
+			}
+			events = append(events, e)
+		}
 		if _, err := tx.AppendAudit(events...); err != nil {
 			return err
 		}
@@ -195,20 +265,38 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		// A refusal that cannot be audited fails as the audit's write
 		// does, whether out of scope or absent: the two still look alike.
 		if rerr := s.audit.Record(ctx, refused...); rerr != nil {
-			return model.Report{}, rerr
+			return model.Report{}, nil, rerr
 		}
-		return model.Report{}, err
+		return model.Report{}, nil, err
 	}
 	if s.cases != nil && out.CaseNumber != "" {
 		s.cases.Notify()
 	}
-	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID)
+	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID, "candidates", len(found))
 	if p.Grant("ReportService/CreateReport") == access.Police {
 		// The police view of a report is a receipt: they recorded it, but
 		// what it says is the commune's to read.
-		return access.PoliceReceipt(out), nil
+		return access.PoliceReceipt(out), nil, nil
 	}
-	return out, nil
+	return out, found, nil
+}
+
+// candidates returns the cases a report taken by p may also be about, as
+// p may see them: none for a caller who may not search (the police).
+// stored is the report as stored: its reporter, sealed there, is what the
+// search matches a caller's phone against.
+func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, r model.Report, stored model.StoredReport) ([]search.Candidate, error) {
+	if s.search == nil || !p.May(search.Method) {
+		return nil, nil
+	}
+	if r.Reporter.Withheld {
+		rep, err := s.vault.OpenReporter(tx, stored)
+		if err != nil {
+			return nil, err
+		}
+		r.Reporter = rep
+	}
+	return s.search.CandidatesOf(tx, p, r)
 }
 
 // openCase opens a new case for a report, numbered in the year it is opened
@@ -396,6 +484,11 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		if err := tx.UpdateReport(stored); err != nil {
 			return err
+		}
+		if s.search != nil {
+			if err := s.search.IndexCase(tx, c); err != nil {
+				return err
+			}
 		}
 		caseRes := access.CaseResource(c.Number)
 		if _, err := tx.AppendAudit(

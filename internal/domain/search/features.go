@@ -202,15 +202,18 @@ type Query struct {
 	// knows about how old the child is.
 	EstimatedAge  *int32
 	Day           vntime.Date
-	Phone         string
-	Commune       units.Key
+	Phone   string
+	Commune units.Key
+	// CommuneCode, if set, is the GSO code of a commune in force on the
+	// day of the search; Search resolves it into Commune.
+	CommuneCode   string
 	CaregiverName string
 }
 
 // Empty reports whether q looks for nothing.
 func (q Query) Empty() bool {
 	return Fold(q.ChildName) == "" && q.BirthDate.IsZero() && q.BirthYear == 0 && q.EstimatedAge == nil &&
-		Phone(q.Phone) == "" && q.Commune.IsZero() && Fold(q.CaregiverName) == ""
+		Phone(q.Phone) == "" && q.Commune.IsZero() && q.CommuneCode == "" && Fold(q.CaregiverName) == ""
 }
 
 // A probe is one feature a search looks up, the field it stands for and

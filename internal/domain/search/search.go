@@ -26,6 +26,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Method is the API method a search is: its row of the access table says
@@ -208,6 +209,13 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 	}
 	if limit <= 0 || limit > MaxCandidates {
 		limit = MaxCandidates
+	}
+	if q.CommuneCode != "" {
+		u, ok := s.units.InForce(q.CommuneCode, vntime.DateOf(s.clock.Now()))
+		if !ok || u.Level != units.LevelCommune {
+			return nil, model.InvalidField("commune_code", "unit.commune", "no commune with code %q is in force today", q.CommuneCode)
+		}
+		q.Commune, q.CommuneCode = u.Key, ""
 	}
 	var out []Candidate
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
