@@ -253,7 +253,8 @@ type sealedQuery struct {
 
 // AuditEvent returns the audit event of a search by p: action
 // "case.search", the query and the case numbers it found sealed in the
-// reason (vault.SealReason) inside tx.
+// reason (vault.SealQuery, which auditors' lists leave sealed: a query
+// holds a child's name) inside tx.
 func (s *Service) AuditEvent(tx datastore.KeyTx, p access.Principal, q Query, found []Candidate) (audit.Event, error) {
 	sq := sealedQuery{Query: q}
 	for _, c := range found {
@@ -264,8 +265,7 @@ func (s *Service) AuditEvent(tx datastore.KeyTx, p access.Principal, q Query, fo
 		return audit.Event{}, fmt.Errorf("audit search: %w", err)
 	}
 	e := p.Event(s.clock.Now(), "case.search", "cases", "", audit.OutcomeOK)
-	e.Reason = string(b)
-	if err := s.vault.SealReason(tx, &e); err != nil {
+	if err := s.vault.SealQuery(tx, &e, b); err != nil {
 		return audit.Event{}, err
 	}
 	return e, nil

@@ -725,3 +725,42 @@ func (v *Vault) OpenReason(tx datastore.KeyReader, e audit.Event) (string, error
 	}
 	return string(b), nil
 }
+
+// The queries of searches (who looked for which child) are sealed under a
+// key of their own with a prefix of their own: OpenReason leaves them
+// sealed, so that auditors, who read who did what but no case content,
+// never read the names a search looked for; only OpenQuery opens them,
+// for an inquiry into a search itself.
+const (
+	sealedQueryPrefix = "sealed-query:"
+	queryKeyID        = "audit/search-queries"
+)
+
+// SealQuery seals query into e.Reason, before the event is appended. The
+// hash chain covers the sealed form.
+func (v *Vault) SealQuery(tx datastore.KeyTx, e *audit.Event, query []byte) error {
+	s, err := v.seal(tx, queryKeyID, query, reasonAAD(*e))
+	if err != nil {
+		return fmt.Errorf("seal the query of %s: %w", e.Action, err)
+	}
+	e.Reason = sealedQueryPrefix + base64.RawStdEncoding.EncodeToString(s.Data)
+	return nil
+}
+
+// OpenQuery returns the query SealQuery sealed into e, and false when e
+// holds none.
+func (v *Vault) OpenQuery(tx datastore.KeyReader, e audit.Event) ([]byte, bool, error) {
+	enc, ok := strings.CutPrefix(e.Reason, sealedQueryPrefix)
+	if !ok {
+		return nil, false, nil
+	}
+	data, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, true, fmt.Errorf("audit event %d: the sealed query is damaged: %w", e.Seq, err)
+	}
+	b, err := v.open(tx, model.Sealed{KeyID: queryKeyID, Data: data}, reasonAAD(e))
+	if err != nil {
+		return nil, true, fmt.Errorf("audit event %d: %w", e.Seq, err)
+	}
+	return b, true, nil
+}
