@@ -200,10 +200,10 @@ type Query struct {
 	BirthYear int
 	// EstimatedAge, with Day, stands for a birth year when the caller only
 	// knows about how old the child is.
-	EstimatedAge  *int32
-	Day           vntime.Date
-	Phone   string
-	Commune units.Key
+	EstimatedAge *int32
+	Day          vntime.Date
+	Phone        string
+	Commune      units.Key
 	// CommuneCode, if set, is the GSO code of a commune in force on the
 	// day of the search; Search resolves it into Commune.
 	CommuneCode   string

@@ -23,8 +23,8 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
-	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 )
 
