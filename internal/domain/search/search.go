@@ -160,6 +160,11 @@ func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 	return out, nil
 }
 
+// maxExamined bounds the cases a search reads to find the ones its
+// caller may see: the best-ranked cases beyond it are left out rather
+// than let a caller with a narrow scope read the whole ranking.
+const maxExamined = 200
+
 // candidates returns up to limit candidates of q that p may see, best
 // first, shaped for p; skip leaves out a case (the one a new report just
 // opened).
@@ -169,8 +174,8 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, l
 		return nil, err
 	}
 	var out []Candidate
-	for _, h := range hits {
-		if len(out) == limit {
+	for i, h := range hits {
+		if len(out) == limit || i == maxExamined {
 			break
 		}
 		c, err := tx.CaseByID(h.id)
