@@ -67,10 +67,7 @@ var (
 func generateCorpus(t *testing.T, reg *units.Registry, seed uint64) []corpusChild {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	var communes []units.Unit
-	for _, u := range reg.List(units.Filter{Level: units.LevelCommune, AsOf: vntime.Date{Year: 2026, Month: time.January, Day: 1}}) {
-		communes = append(communes, u)
-	}
+	communes := reg.List(units.Filter{Level: units.LevelCommune, AsOf: vntime.Date{Year: 2026, Month: time.January, Day: 1}})
 	pick := func(s []string) string { return s[rng.IntN(len(s))] }
 	day := vntime.Date{Year: 2026, Month: time.March, Day: 12}
 	out := make([]corpusChild, 0, corpusSize)
