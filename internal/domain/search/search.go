@@ -305,39 +305,25 @@ const rebuildBatch = 100
 // existed). Running it again after an interruption finishes the job.
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	current := s.vault.Keyring().Current().ID()
-	total, after := 0, ""
-	for {
-		var next string
-		var n int
-		err := s.store.Update(ctx, func(tx datastore.Tx) error {
-			n = 0
-			cs, cursor, err := tx.ListCases(datastore.CaseQuery{After: after, Limit: rebuildBatch})
-			if err != nil {
-				return err
-			}
-			next = cursor
-			for _, c := range cs {
-				e, err := tx.SearchEntry(c.ID)
-				if err == nil && e.KeyID == current {
-					continue
-				}
-				if err != nil && !errors.Is(err, model.ErrNotFound) {
-					return err
-				}
-				if err := s.IndexCase(tx, c); err != nil {
-					return err
-				}
-				n++
-			}
-			return nil
-		})
+	return vault.InBatches(ctx, s.store, func(tx datastore.Tx, after string) (string, int, error) {
+		cs, next, err := tx.ListCases(datastore.CaseQuery{After: after, Limit: rebuildBatch})
 		if err != nil {
-			return total, err
+			return "", 0, err
 		}
-		total += n
-		if next == "" {
-			return total, nil
+		n := 0
+		for _, c := range cs {
+			e, err := tx.SearchEntry(c.ID)
+			if err == nil && e.KeyID == current {
+				continue
+			}
+			if err != nil && !errors.Is(err, model.ErrNotFound) {
+				return "", 0, err
+			}
+			if err := s.IndexCase(tx, c); err != nil {
+				return "", 0, err
+			}
+			n++
 		}
-		after = next
-	}
+		return next, n, nil
+	})
 }

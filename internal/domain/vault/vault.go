@@ -336,7 +336,7 @@ const rotateBatch = 200
 func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
-	return inBatches(ctx, store, func(tx datastore.KeyTx, after string) (string, int, error) {
+	return InBatches(ctx, store, func(tx datastore.Tx, after string) (string, int, error) {
 		ks, next, err := tx.ListDataKeys(after, rotateBatch)
 		if err != nil {
 			return "", 0, err
@@ -363,12 +363,13 @@ func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) 
 	})
 }
 
-// inBatches runs step in one transaction after another, each given the
+// InBatches runs step in one transaction after another, each given the
 // cursor the one before returned, until a step returns no cursor; it adds
 // up the counts of the committed steps. A long job (a rotation, sealing
-// the text of an older database) so never holds the write lock for long,
-// and running it again after an interruption finishes it.
-func inBatches(ctx context.Context, store datastore.Store, step func(tx datastore.KeyTx, after string) (next string, n int, err error)) (int, error) {
+// the text of an older database, rebuilding the search index) so never
+// holds the write lock for long, and running it again after an
+// interruption finishes it.
+func InBatches(ctx context.Context, store datastore.Store, step func(tx datastore.Tx, after string) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
