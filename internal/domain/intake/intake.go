@@ -183,12 +183,13 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 
 	var out model.Report
 	var found []search.Candidate
+	var query search.Query
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
-		refused, found = nil, nil
+		refused, found, query = nil, nil, search.Query{}
 		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
@@ -201,8 +202,10 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			if out, err = s.vault.OpenReport(tx, stored); err != nil {
 				return err
 			}
-			found, err = s.candidates(tx, p, out, stored)
-			return err
+			if found, query, err = s.candidates(tx, p, out, stored); err != nil {
+				return err
+			}
+			return s.auditCandidates(tx, p, query, found)
 		}
 		var events []audit.Event
 		var indexed *model.Case // the case to index once the report is stored
@@ -244,17 +247,13 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			}
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
-		if found, err = s.candidates(tx, p, r, stored); err != nil {
+		if found, query, err = s.candidates(tx, p, r, stored); err != nil {
 			return err
 		}
-		if s.search != nil && p.May(search.Method) {
-			e, err := s.search.AuditEvent(tx, p, search.QueryOfReport(r), found)
-			if err != nil {
-				return err
-			}
-			events = append(events, e)
-		}
 		if _, err := tx.AppendAudit(events...); err != nil {
+			return err
+		}
+		if err := s.auditCandidates(tx, p, query, found); err != nil {
 			return err
 		}
 		out = r
@@ -281,22 +280,38 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	return out, found, nil
 }
 
-// candidates returns the cases a report taken by p may also be about, as
-// p may see them: none for a caller who may not search (the police).
-// stored is the report as stored: its reporter, sealed there, is what the
-// search matches a caller's phone against.
-func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, r model.Report, stored model.StoredReport) ([]search.Candidate, error) {
+// auditCandidates audits the search for a report's candidates, when p
+// may search: every search is audited, this one with its create.
+func (s *Service) auditCandidates(tx datastore.Tx, p access.Principal, q search.Query, found []search.Candidate) error {
 	if s.search == nil || !p.May(search.Method) {
-		return nil, nil
+		return nil
+	}
+	e, err := s.search.AuditEvent(tx, p, q, found)
+	if err != nil {
+		return err
+	}
+	_, err = tx.AppendAudit(e)
+	return err
+}
+
+// candidates returns the cases a report taken by p may also be about, as
+// p may see them, and the query that found them: none for a caller who
+// may not search (the police). stored is the report as stored: its
+// reporter, sealed there, is what the search matches a caller's phone
+// against.
+func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, r model.Report, stored model.StoredReport) ([]search.Candidate, search.Query, error) {
+	if s.search == nil || !p.May(search.Method) {
+		return nil, search.Query{}, nil
 	}
 	if r.Reporter.Withheld {
 		rep, err := s.vault.OpenReporter(tx, stored)
 		if err != nil {
-			return nil, err
+			return nil, search.Query{}, err
 		}
 		r.Reporter = rep
 	}
-	return s.search.CandidatesOf(tx, p, r)
+	found, err := s.search.CandidatesOf(tx, p, r)
+	return found, search.QueryOfReport(r), err
 }
 
 // openCase opens a new case for a report, numbered in the year it is opened
