@@ -1274,7 +1274,7 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 // search_tokens; and search_tokens holds nothing else, no posting of a
 // token its case's entry lacks, of a case without an entry, or of the
 // wrong width. Tokens are opaque here: whether they are the right ones
-// for the case only the key can tell (search.Service.Verify).
+// for the case only the key can tell.
 func (c *checker) checkSearchIndex() {
 	if c.btx.Bucket(bucketSearchByCase) == nil || c.btx.Bucket(bucketSearchTokens) == nil {
 		return // a file written before the index, not yet opened read-write
