@@ -239,7 +239,7 @@ type RoleRow struct {
 
 // roleRows has a row for every role, in the order of model.Roles.
 var roleRows = []RoleRow{
-	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined"},
+	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases"},
 	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take"},
 	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
 	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
