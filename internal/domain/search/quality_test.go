@@ -21,15 +21,12 @@ import (
 func indexCorpus(t *testing.T, corpus []corpusChild) (*Service, datastore.Store, []uint64) {
 	t.Helper()
 	reg := testRegistry(t)
-	master, err := keys.GenerateMaster()
-	if err != nil {
-		t.Fatal(err)
-	}
+	master := newMaster(t)
 	store := memstore.New()
 	s := New(Deps{Store: store, Units: reg, Vault: vault.New(keys.NewKeyring(master))})
 	received := time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)
 	ids := make([]uint64, len(corpus))
-	err = store.Update(context.Background(), func(tx datastore.Tx) error {
+	err := store.Update(context.Background(), func(tx datastore.Tx) error {
 		for i, c := range corpus {
 			commune, err := units.ParseKey(c.Commune)
 			if err != nil {
