@@ -251,3 +251,35 @@ func TestRotationRebuildsTheSearchIndex(t *testing.T) {
 		t.Errorf("after the rotation and a restart, the search found %v, want %s", resp.GetCandidates(), first.GetCase())
 	}
 }
+
+// A report linked to a case after it was taken brings its names and
+// phones to the case's index entry, in the link's transaction.
+func TestLinkedReportIsSearchable(t *testing.T) {
+	ts := startServer(t, "")
+	first, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := validReport()
+	r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	r.Caregivers = []*pb.Caregiver{{FullName: "Trịnh Văn Bố", Relation: "bố", Phone: "0933 444 555"}}
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+	loose, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPhone := &pb.SearchCasesRequest{Phone: "+84933444555"}
+	if resp, err := ts.cases().SearchCases(context.Background(), byPhone); err != nil || len(resp.GetCandidates()) != 0 {
+		t.Fatalf("before the link, the loose report's phone found %v, %v; want no case", resp.GetCandidates(), err)
+	}
+	if _, err := ts.reports().LinkReport(context.Background(), &pb.LinkReportRequest{Name: loose.GetName(), Case: first.GetCase()}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ts.cases().SearchCases(context.Background(), byPhone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetCandidates()) != 1 || resp.GetCandidates()[0].GetCase().GetName() != first.GetCase() {
+		t.Errorf("after the link, the phone found %v, want %s", resp.GetCandidates(), first.GetCase())
+	}
+}
