@@ -33,6 +33,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -424,11 +425,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		opts.Logger.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
 	}
 	ids := identity.New(store, reg, opts.Clock, opts.Logger)
+	finder := search.New(search.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
-		WatchPoll: opts.WatchPoll,
+		WatchPoll: opts.WatchPoll, Search: finder,
 	})
-	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine})
+	mk.search = finder
+	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine, Search: finder})
 	if err := bootstrap(ctx, ids, opts.Console); err != nil {
 		return nil, err
 	}
@@ -437,6 +440,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			return nil, err
 		}
 	}
+	// Cases stored before the search index existed, or indexed under a
+	// master key an interrupted rotation left behind, are indexed in the
+	// background, a batch at a time, while the service answers.
+	indexCtx, stopIndex := context.WithCancel(context.Background())
+	indexDone := make(chan struct{})
+	go func() {
+		defer close(indexDone)
+		if n, err := finder.Rebuild(indexCtx); err != nil && indexCtx.Err() == nil {
+			opts.Logger.Error("search index: indexing the cases not yet indexed failed", "err", err)
+		} else if n > 0 {
+			opts.Logger.Info("search index: indexed the cases not yet indexed", "cases", n)
+		}
+	}()
+	s.push(func(context.Context) error { stopIndex(); <-indexDone; return nil })
+
 	// The deadline scheduler: catches up on what fell due while stopped,
 	// then fires each deadline event when it falls due.
 	schedCtx, stopSched := context.WithCancel(context.Background())
@@ -480,7 +498,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	trusted, _ := grpcapi.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 
 	deps := grpcapi.Deps{
-		Intake: svc, Process: engine, Identity: ids, Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
+		Intake: svc, Search: finder, Process: engine, Identity: ids, Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count

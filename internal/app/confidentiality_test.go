@@ -901,12 +901,13 @@ func TestConfidentialityLiveKeyRotation(t *testing.T) {
 	}
 
 	// Each report has a case's key and a reporter's key: all are
-	// re-wrapped each time. The first rotation's audit event seals its
-	// reason under the audit log's key, which the second re-wraps too.
+	// re-wrapped each time, with the key that seals the queries of the
+	// searches their creates ran. The first rotation's audit event seals
+	// its reason under the audit log's key, which the second re-wraps too.
 	ids := []string{oldMaster.ID()}
 	for i, resp := range resps {
 		id := resp.GetMasterKeyId()
-		want := int64(2*confRotationReports + i)
+		want := int64(2*confRotationReports + 1 + i)
 		if len(id) != 16 || slices.Contains(ids, id) || resp.GetRewrappedKeys() != want {
 			t.Errorf("RotateMasterKey %d = %v (earlier masters %v), want a new id and %d re-wrapped keys", i+1, resp, ids, want)
 		}

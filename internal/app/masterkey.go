@@ -16,6 +16,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
 )
@@ -37,6 +38,9 @@ type masterKeys struct {
 	// retired are the masters rotated away in this process, kept in memory
 	// so that reads whose snapshot predates a rotation still open.
 	retired []keys.MasterKey
+	// search rebuilds the blind index under the new master's index key
+	// once the data keys are re-wrapped; nil rebuilds nothing.
+	search *search.Service
 }
 
 func nextKeyPath(path string) string { return path + ".next" }
@@ -161,6 +165,16 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey) (int
 	n, err := mk.vault.Rotate(ctx, mk.store)
 	if err != nil {
 		return n, fmt.Errorf("rotate master key: re-wrap data keys: %w", err)
+	}
+	// The index follows the master: each case is indexed again under the
+	// new index key, a batch at a time; until its turn comes, searches
+	// still find it under the old key, which the keyring holds.
+	if mk.search != nil {
+		indexed, err := mk.search.Rebuild(ctx)
+		if err != nil {
+			return n, fmt.Errorf("rotate master key: rebuild the search index: %w", err)
+		}
+		mk.log.Info("search index rebuilt under the new master key", "cases", indexed)
 	}
 	retired := retiredKeyPath(mk.path, old.ID())
 	if err := os.Link(mk.path, retired); err != nil && !errors.Is(err, fs.ErrExist) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,18 +59,24 @@ type mxRole struct {
 	// target is the fixture the in-scope user sees: "A" (Ba Đình, 2026) or
 	// "B" (Trúc Bạch in Quận Ba Đình, 2025).
 	target string
+	// outSameOrg says the out-of-scope user belongs to the in-scope
+	// user's organisation: a grant of access.Candidates shows them the
+	// candidate view of its cases.
+	outSameOrg bool
 }
 
+var candidateViewPattern = regexp.MustCompile(`"candidateView":\s*true`)
+
 var mxRoles = []mxRole{
-	{pb.Role_ROLE_HOTLINE_OPERATOR, operatorID, "operator.two", "A"},
-	{pb.Role_ROLE_HOTLINE_SUPERVISOR, "sup.111", "sup.swc", "A"},
-	{pb.Role_ROLE_COMMUNE_WORKER, "worker.badinh", "worker.hoankiem", "A"},
-	{pb.Role_ROLE_COMMUNE_CHAIR, "chair.badinh", "chair.hoankiem", "A"},
-	{pb.Role_ROLE_DISTRICT_OFFICER, "district.badinh", "district.hoankiem", "B"},
-	{pb.Role_ROLE_CITY_OFFICER, "city", "", "A"},
-	{pb.Role_ROLE_POLICE_LIAISON, "police.badinh", "police.hoankiem", "A"},
-	{pb.Role_ROLE_AUDITOR, "auditor", "", "A"},
-	{pb.Role_ROLE_ADMIN, "admin", "", "A"},
+	{pb.Role_ROLE_HOTLINE_OPERATOR, operatorID, "operator.two", "A", true},
+	{pb.Role_ROLE_HOTLINE_SUPERVISOR, "sup.111", "sup.swc", "A", false},
+	{pb.Role_ROLE_COMMUNE_WORKER, "worker.badinh", "worker.hoankiem", "A", false},
+	{pb.Role_ROLE_COMMUNE_CHAIR, "chair.badinh", "chair.hoankiem", "A", false},
+	{pb.Role_ROLE_DISTRICT_OFFICER, "district.badinh", "district.hoankiem", "B", false},
+	{pb.Role_ROLE_CITY_OFFICER, "city", "", "A", false},
+	{pb.Role_ROLE_POLICE_LIAISON, "police.badinh", "police.hoankiem", "A", false},
+	{pb.Role_ROLE_AUDITOR, "auditor", "", "A", false},
+	{pb.Role_ROLE_ADMIN, "admin", "", "A", false},
 }
 
 type mxFixture struct {
@@ -182,6 +189,11 @@ var matrixCalls = map[string]mxCall{
 	},
 	pb.CaseService_ListCases_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.ListCasesRequest{PageSize: 500}
+	},
+	pb.CaseService_SearchCases_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		// Both fixtures name the same child: every caller finds those of
+		// its scope, and hotline staff those of their organisation.
+		return &pb.SearchCasesRequest{ChildName: mxChildName}
 	},
 	pb.CaseProcessService_ReferCaseToPolice_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		id := fmt.Sprintf("ca-matrix-%d", f.next())
@@ -588,6 +600,14 @@ func TestAccessMatrix(t *testing.T) {
 					t.Fatalf("out of scope: %v", outErr)
 				}
 				checkNoLeak(t, r.role, grant, method, outResp, target)
+				if grant == access.Candidates && r.outSameOrg {
+					// The candidate view of the organisation's case: that
+					// it exists, with no content (checkNoLeak above).
+					if !strings.Contains(outResp, f.cases[target]) || !candidateViewPattern.MatchString(outResp) {
+						t.Errorf("out of scope in the same organisation: want %s in the candidate view, got\n%s", f.cases[target], outResp)
+					}
+					return
+				}
 				if strings.Contains(outResp, f.cases[target]) || strings.Contains(outResp, f.reports[target]) {
 					t.Errorf("out-of-scope response names %s or %s:\n%s", f.cases[target], f.reports[target], outResp)
 				}

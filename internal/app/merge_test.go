@@ -128,6 +128,19 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 		!slices.ContainsFunc(m[0].GetDossier().GetNotes(), func(n *pb.CaseNote) bool { return n.GetText() == oldNote }) {
 		t.Errorf("the survivor's dossier keeps of the absorbed case %v, want %s with its note", m, old)
 	}
+	// A search for the child finds the survivor, by what both cases'
+	// reports say, and never the absorbed record.
+	res, err := ts.cases().SearchCases(city, &pb.SearchCasesRequest{ChildName: "Nguyen Thi Lan", CaregiverName: "Nguyễn Văn Hùng"})
+	if err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	var foundNames []string
+	for _, c := range res.GetCandidates() {
+		foundNames = append(foundNames, c.GetCase().GetName())
+	}
+	if !slices.Contains(foundNames, survivor) || slices.Contains(foundNames, old) {
+		t.Errorf("a search after the merge finds %v, want %s and not %s", foundNames, survivor, old)
+	}
 	if d := getCase(t, ts, "police.bd", survivor).GetDossier(); d != nil {
 		t.Errorf("the police view shows a dossier: %v", d)
 	}

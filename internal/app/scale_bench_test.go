@@ -296,8 +296,29 @@ func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testSer
 			benchScaleGetCase(b, at, clients)
 		})
 	}
+	// A search for a child by name by a commune worker, at this size and
+	// at the base size, alternately. The loader names children from the
+	// same lists (load_data.go), so this name's tokens, and those of its
+	// parts, are among the most shared the index holds.
+	b.Run("row=search", func(b *testing.B) {
+		req := &pb.SearchCasesRequest{ChildName: "Nguyễn Thị Lan"}
+		var here, there samples
+		for b.Loop() {
+			here.time(func() { searchCases(b, at, "busy.worker", req) })
+			there.time(func() { searchCases(b, base, "busy.worker", req) })
+		}
+		b.ReportMetric(micros(here.p50()), "search-µs")
+		b.ReportMetric(micros(there.p50()), "base-search-µs")
+		b.ReportMetric(float64(here.p50())/float64(there.p50()), "ratio-to-base")
+	})
 	b.Run("row=create-report-p50", func(b *testing.B) { benchScaleCreateP50(b, at, m) })
 	b.Run("row=create-report-64-clients", func(b *testing.B) { benchScaleCreateThroughput(b, at, m, 64) })
+}
+
+func searchCases(b *testing.B, ts *testServer, user string, req *pb.SearchCasesRequest) {
+	if _, err := ts.cases().SearchCases(ts.as(b, user), req); err != nil {
+		b.Fatalf("search as %s: %v", user, err)
+	}
 }
 
 func listPage(b *testing.B, ts *testServer, user string, req *pb.ListCasesRequest) {

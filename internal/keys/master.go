@@ -45,6 +45,9 @@ const (
 	// checkValueLabel is the message MAC'd by CheckValue. It must never
 	// change: check values are stored in databases.
 	checkValueLabel = "childcase key check v1"
+	// indexKeyLabel is the message MAC'd by IndexKey. Changing it would
+	// make every stored search token unfindable.
+	indexKeyLabel = "childcase blind index v1"
 )
 
 // Reasons LoadMaster refuses a key file; tests tell them apart with errors.Is.
@@ -120,6 +123,20 @@ func (m MasterKey) CheckValue() []byte {
 	}
 	mac := hmac.New(sha256.New, m.key[:])
 	mac.Write([]byte(checkValueLabel))
+	return mac.Sum(nil)
+}
+
+// IndexKey returns HMAC-SHA256(key, "childcase blind index v1"), the key
+// of the blind search index: derived rather than stored, so it lives only
+// where the master key does and changes with it when the master rotates.
+// HMAC under a distinct label keeps it independent of the check value and
+// of the wrapping key. The zero MasterKey returns nil.
+func (m MasterKey) IndexKey() []byte {
+	if m.isZero() {
+		return nil
+	}
+	mac := hmac.New(sha256.New, m.key[:])
+	mac.Write([]byte(indexKeyLabel))
 	return mac.Sum(nil)
 }
 

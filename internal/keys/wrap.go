@@ -119,6 +119,24 @@ func NewKeyring(current MasterKey, previous ...MasterKey) *Keyring {
 // Current returns the master key that new data keys are wrapped under.
 func (k *Keyring) Current() MasterKey { return k.current }
 
+// Masters returns the keyring's master keys, the current one first, then
+// the others in order of id: a search looks its tokens up under each, so
+// that an index half rebuilt during a rotation still finds every case.
+func (k *Keyring) Masters() []MasterKey {
+	out := []MasterKey{k.current}
+	ids := make([]string, 0, len(k.byID))
+	for id := range k.byID {
+		if id != k.current.id {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		out = append(out, k.byID[id])
+	}
+	return out
+}
+
 // Unwrap unwraps w with the master key whose id is w.MasterID. If the keyring
 // has no such master, the error wraps ErrWrongKey and names the ids it does
 // have (ids are not secret), which tells an operator which key file is

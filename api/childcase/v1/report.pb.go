@@ -516,7 +516,12 @@ type Report struct {
 	// How the information came in (Mẫu 01, "hình thức tiếp nhận"): by phone,
 	// in person, by letter, ... Distinct from channel, which says where it
 	// was received. Unset on reports recorded before the field existed.
-	Means         ReportMeans `protobuf:"varint,18,opt,name=means,proto3,enum=childcase.v1.ReportMeans" json:"means,omitempty"`
+	Means ReportMeans `protobuf:"varint,18,opt,name=means,proto3,enum=childcase.v1.ReportMeans" json:"means,omitempty"`
+	// Only in the answer to CreateReport: the other cases this report may be
+	// about, best first, at most 5, among those the caller may find with
+	// SearchCases (which shows each as the caller may see it). With
+	// validate_only, nothing is stored and these are all the answer holds.
+	Candidates    []*ReportCandidate `protobuf:"bytes,19,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -677,6 +682,79 @@ func (x *Report) GetMeans() ReportMeans {
 	return ReportMeans_REPORT_MEANS_UNSPECIFIED
 }
 
+func (x *Report) GetCandidates() []*ReportCandidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+// A case a new report may be about: an existing case to join instead of
+// working a duplicate.
+type ReportCandidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "cases/{case_number}".
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// How strongly it matched; higher is better, comparable within one answer.
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// The fields of the report that matched the case: child_name,
+	// birth_date, birth_year, phone, commune, caregiver_name.
+	MatchedFields []string `protobuf:"bytes,3,rep,name=matched_fields,json=matchedFields,proto3" json:"matched_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportCandidate) Reset() {
+	*x = ReportCandidate{}
+	mi := &file_childcase_v1_report_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportCandidate) ProtoMessage() {}
+
+func (x *ReportCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_report_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportCandidate.ProtoReflect.Descriptor instead.
+func (*ReportCandidate) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReportCandidate) GetCase() string {
+	if x != nil {
+		return x.Case
+	}
+	return ""
+}
+
+func (x *ReportCandidate) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *ReportCandidate) GetMatchedFields() []string {
+	if x != nil {
+		return x.MatchedFields
+	}
+	return nil
+}
+
 // A child named in a report.
 type Child struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -708,7 +786,7 @@ type Child struct {
 
 func (x *Child) Reset() {
 	*x = Child{}
-	mi := &file_childcase_v1_report_proto_msgTypes[1]
+	mi := &file_childcase_v1_report_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +798,7 @@ func (x *Child) String() string {
 func (*Child) ProtoMessage() {}
 
 func (x *Child) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_report_proto_msgTypes[1]
+	mi := &file_childcase_v1_report_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +811,7 @@ func (x *Child) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Child.ProtoReflect.Descriptor instead.
 func (*Child) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{1}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Child) GetFullName() string {
@@ -844,7 +922,7 @@ type Caregiver struct {
 
 func (x *Caregiver) Reset() {
 	*x = Caregiver{}
-	mi := &file_childcase_v1_report_proto_msgTypes[2]
+	mi := &file_childcase_v1_report_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +934,7 @@ func (x *Caregiver) String() string {
 func (*Caregiver) ProtoMessage() {}
 
 func (x *Caregiver) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_report_proto_msgTypes[2]
+	mi := &file_childcase_v1_report_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +947,7 @@ func (x *Caregiver) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Caregiver.ProtoReflect.Descriptor instead.
 func (*Caregiver) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{2}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Caregiver) GetFullName() string {
@@ -922,7 +1000,7 @@ type Reporter struct {
 
 func (x *Reporter) Reset() {
 	*x = Reporter{}
-	mi := &file_childcase_v1_report_proto_msgTypes[3]
+	mi := &file_childcase_v1_report_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1012,7 @@ func (x *Reporter) String() string {
 func (*Reporter) ProtoMessage() {}
 
 func (x *Reporter) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_report_proto_msgTypes[3]
+	mi := &file_childcase_v1_report_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1025,7 @@ func (x *Reporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reporter.ProtoReflect.Descriptor instead.
 func (*Reporter) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{3}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Reporter) GetIdentity() isReporter_Identity {
@@ -1028,7 +1106,7 @@ type IdentifiedReporter struct {
 
 func (x *IdentifiedReporter) Reset() {
 	*x = IdentifiedReporter{}
-	mi := &file_childcase_v1_report_proto_msgTypes[4]
+	mi := &file_childcase_v1_report_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1118,7 @@ func (x *IdentifiedReporter) String() string {
 func (*IdentifiedReporter) ProtoMessage() {}
 
 func (x *IdentifiedReporter) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_report_proto_msgTypes[4]
+	mi := &file_childcase_v1_report_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1131,7 @@ func (x *IdentifiedReporter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifiedReporter.ProtoReflect.Descriptor instead.
 func (*IdentifiedReporter) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_report_proto_rawDescGZIP(), []int{4}
+	return file_childcase_v1_report_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *IdentifiedReporter) GetConsent() bool {
@@ -1095,7 +1173,8 @@ var File_childcase_v1_report_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_report_proto_rawDesc = "" +
 	"\n" +
-	"\x19childcase/v1/report.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\t\n" +
+	"\x19childcase/v1/report.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\n" +
+	"\n" +
 	"\x06Report\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12?\n" +
 	"\achannel\x18\x02 \x01(\x0e2\x15.childcase.v1.ChannelB\x0e\xe0A\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\achannel\x12H\n" +
@@ -1120,8 +1199,15 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\x04case\x18\x10 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\x12@\n" +
 	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x129\n" +
-	"\x05means\x18\x12 \x01(\x0e2\x19.childcase.v1.ReportMeansB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05means:\x9e\x01\xbaH\x9a\x01\x1a\x97\x01\n" +
-	"\x18report.children_required\x12Kchildren: a report that needs intervention must describe at least one child\x1a.this.call_type != 1 || size(this.children) > 0\"\x9e\x03\n" +
+	"\x05means\x18\x12 \x01(\x0e2\x19.childcase.v1.ReportMeansB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05means\x12J\n" +
+	"\n" +
+	"candidates\x18\x13 \x03(\v2\x1d.childcase.v1.ReportCandidateB\v\xe0A\x03\xbaH\x05\x92\x01\x02\x10\x05R\n" +
+	"candidates:\x9e\x01\xbaH\x9a\x01\x1a\x97\x01\n" +
+	"\x18report.children_required\x12Kchildren: a report that needs intervention must describe at least one child\x1a.this.call_type != 1 || size(this.children) > 0\"{\n" +
+	"\x0fReportCandidate\x12\x1b\n" +
+	"\x04case\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x125\n" +
+	"\x0ematched_fields\x18\x03 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x06\"\x04r\x02\x18\x14R\rmatchedFields\"\x9e\x03\n" +
 	"\x05Child\x12%\n" +
 	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12D\n" +
 	"\n" +
@@ -1232,7 +1318,7 @@ func file_childcase_v1_report_proto_rawDescGZIP() []byte {
 }
 
 var file_childcase_v1_report_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_childcase_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_childcase_v1_report_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_childcase_v1_report_proto_goTypes = []any{
 	(Channel)(0),                  // 0: childcase.v1.Channel
 	(ReportMeans)(0),              // 1: childcase.v1.ReportMeans
@@ -1241,30 +1327,32 @@ var file_childcase_v1_report_proto_goTypes = []any{
 	(AbuseForm)(0),                // 4: childcase.v1.AbuseForm
 	(SpecialCircumstance)(0),      // 5: childcase.v1.SpecialCircumstance
 	(*Report)(nil),                // 6: childcase.v1.Report
-	(*Child)(nil),                 // 7: childcase.v1.Child
-	(*Caregiver)(nil),             // 8: childcase.v1.Caregiver
-	(*Reporter)(nil),              // 9: childcase.v1.Reporter
-	(*IdentifiedReporter)(nil),    // 10: childcase.v1.IdentifiedReporter
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*ReportCandidate)(nil),       // 7: childcase.v1.ReportCandidate
+	(*Child)(nil),                 // 8: childcase.v1.Child
+	(*Caregiver)(nil),             // 9: childcase.v1.Caregiver
+	(*Reporter)(nil),              // 10: childcase.v1.Reporter
+	(*IdentifiedReporter)(nil),    // 11: childcase.v1.IdentifiedReporter
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_childcase_v1_report_proto_depIdxs = []int32{
 	0,  // 0: childcase.v1.Report.channel:type_name -> childcase.v1.Channel
-	11, // 1: childcase.v1.Report.receive_time:type_name -> google.protobuf.Timestamp
+	12, // 1: childcase.v1.Report.receive_time:type_name -> google.protobuf.Timestamp
 	2,  // 2: childcase.v1.Report.call_type:type_name -> childcase.v1.CallType
-	7,  // 3: childcase.v1.Report.children:type_name -> childcase.v1.Child
-	8,  // 4: childcase.v1.Report.caregivers:type_name -> childcase.v1.Caregiver
+	8,  // 3: childcase.v1.Report.children:type_name -> childcase.v1.Child
+	9,  // 4: childcase.v1.Report.caregivers:type_name -> childcase.v1.Caregiver
 	4,  // 5: childcase.v1.Report.suspected_abuse:type_name -> childcase.v1.AbuseForm
 	5,  // 6: childcase.v1.Report.special_circumstances:type_name -> childcase.v1.SpecialCircumstance
-	9,  // 7: childcase.v1.Report.reporter:type_name -> childcase.v1.Reporter
-	11, // 8: childcase.v1.Report.create_time:type_name -> google.protobuf.Timestamp
+	10, // 7: childcase.v1.Report.reporter:type_name -> childcase.v1.Reporter
+	12, // 8: childcase.v1.Report.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 9: childcase.v1.Report.means:type_name -> childcase.v1.ReportMeans
-	3,  // 10: childcase.v1.Child.sex:type_name -> childcase.v1.Sex
-	10, // 11: childcase.v1.Reporter.identified:type_name -> childcase.v1.IdentifiedReporter
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 10: childcase.v1.Report.candidates:type_name -> childcase.v1.ReportCandidate
+	3,  // 11: childcase.v1.Child.sex:type_name -> childcase.v1.Sex
+	11, // 12: childcase.v1.Reporter.identified:type_name -> childcase.v1.IdentifiedReporter
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_report_proto_init() }
@@ -1272,11 +1360,11 @@ func file_childcase_v1_report_proto_init() {
 	if File_childcase_v1_report_proto != nil {
 		return
 	}
-	file_childcase_v1_report_proto_msgTypes[1].OneofWrappers = []any{
+	file_childcase_v1_report_proto_msgTypes[2].OneofWrappers = []any{
 		(*Child_BirthDate)(nil),
 		(*Child_EstimatedAgeYears)(nil),
 	}
-	file_childcase_v1_report_proto_msgTypes[3].OneofWrappers = []any{
+	file_childcase_v1_report_proto_msgTypes[4].OneofWrappers = []any{
 		(*Reporter_Anonymous)(nil),
 		(*Reporter_Identified)(nil),
 		(*Reporter_Withheld)(nil),
@@ -1287,7 +1375,7 @@ func file_childcase_v1_report_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_report_proto_rawDesc), len(file_childcase_v1_report_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -30,7 +30,10 @@ type CreateReportRequest struct {
 	Report *Report                `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
 	// A client-chosen id, unique per report (a UUID is a good choice). A retry
 	// with the same id returns the first result.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Check the report and return the cases it may be about (candidates),
+	// storing nothing but the audit of that search.
+	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -77,6 +80,13 @@ func (x *CreateReportRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *CreateReportRequest) GetValidateOnly() bool {
+	if x != nil {
+		return x.ValidateOnly
+	}
+	return false
 }
 
 type GetReportRequest struct {
@@ -454,6 +464,229 @@ func (x *ListCasesRequest) GetDueBefore() *timestamppb.Timestamp {
 	return nil
 }
 
+type SearchCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child's full name, as the caller says it.
+	ChildName string `protobuf:"bytes,1,opt,name=child_name,json=childName,proto3" json:"child_name,omitempty"`
+	// The child's birth date, YYYY-MM-DD.
+	BirthDate string `protobuf:"bytes,2,opt,name=birth_date,json=birthDate,proto3" json:"birth_date,omitempty"`
+	// The child's birth year, when the date is not known.
+	BirthYear int32 `protobuf:"varint,3,opt,name=birth_year,json=birthYear,proto3" json:"birth_year,omitempty"`
+	// A phone of the child's caregivers or of the person who called, in any
+	// usual format ("0912 345 678", "+84912345678").
+	Phone string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	// The GSO code of the commune, as in force today; its predecessors and
+	// successors of the 2025 reform are searched too.
+	CommuneCode string `protobuf:"bytes,5,opt,name=commune_code,json=communeCode,proto3" json:"commune_code,omitempty"`
+	// A caregiver's full name.
+	CaregiverName string `protobuf:"bytes,6,opt,name=caregiver_name,json=caregiverName,proto3" json:"caregiver_name,omitempty"`
+	// At most this many candidates (default and at most 20).
+	PageSize      int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCasesRequest) Reset() {
+	*x = SearchCasesRequest{}
+	mi := &file_childcase_v1_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCasesRequest) ProtoMessage() {}
+
+func (x *SearchCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCasesRequest.ProtoReflect.Descriptor instead.
+func (*SearchCasesRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SearchCasesRequest) GetChildName() string {
+	if x != nil {
+		return x.ChildName
+	}
+	return ""
+}
+
+func (x *SearchCasesRequest) GetBirthDate() string {
+	if x != nil {
+		return x.BirthDate
+	}
+	return ""
+}
+
+func (x *SearchCasesRequest) GetBirthYear() int32 {
+	if x != nil {
+		return x.BirthYear
+	}
+	return 0
+}
+
+func (x *SearchCasesRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *SearchCasesRequest) GetCommuneCode() string {
+	if x != nil {
+		return x.CommuneCode
+	}
+	return ""
+}
+
+func (x *SearchCasesRequest) GetCaregiverName() string {
+	if x != nil {
+		return x.CaregiverName
+	}
+	return ""
+}
+
+func (x *SearchCasesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type SearchCasesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Best first.
+	Candidates    []*CaseCandidate `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCasesResponse) Reset() {
+	*x = SearchCasesResponse{}
+	mi := &file_childcase_v1_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCasesResponse) ProtoMessage() {}
+
+func (x *SearchCasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCasesResponse.ProtoReflect.Descriptor instead.
+func (*SearchCasesResponse) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SearchCasesResponse) GetCandidates() []*CaseCandidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+// A case a search found.
+type CaseCandidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case as the caller may see it: whole within their scope; in the
+	// candidate view (candidate_view) only its name, number, status,
+	// responsible unit, the children's age and sex and update_time (the last
+	// contact).
+	Case *Case `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// How strongly it matched; higher is better, comparable within one answer.
+	Score float64 `protobuf:"fixed64,2,opt,name=score,proto3" json:"score,omitempty"`
+	// The query's fields the case matched: child_name, birth_date,
+	// birth_year, phone, commune, caregiver_name.
+	MatchedFields []string `protobuf:"bytes,3,rep,name=matched_fields,json=matchedFields,proto3" json:"matched_fields,omitempty"`
+	// Whether case holds only the candidate view.
+	CandidateView bool `protobuf:"varint,4,opt,name=candidate_view,json=candidateView,proto3" json:"candidate_view,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CaseCandidate) Reset() {
+	*x = CaseCandidate{}
+	mi := &file_childcase_v1_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CaseCandidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CaseCandidate) ProtoMessage() {}
+
+func (x *CaseCandidate) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CaseCandidate.ProtoReflect.Descriptor instead.
+func (*CaseCandidate) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CaseCandidate) GetCase() *Case {
+	if x != nil {
+		return x.Case
+	}
+	return nil
+}
+
+func (x *CaseCandidate) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *CaseCandidate) GetMatchedFields() []string {
+	if x != nil {
+		return x.MatchedFields
+	}
+	return nil
+}
+
+func (x *CaseCandidate) GetCandidateView() bool {
+	if x != nil {
+		return x.CandidateView
+	}
+	return false
+}
+
 type ListCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
@@ -465,7 +698,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_childcase_v1_service_proto_msgTypes[7]
+	mi := &file_childcase_v1_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +710,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[7]
+	mi := &file_childcase_v1_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +723,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{7}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -524,7 +757,7 @@ type ListUnitsRequest struct {
 
 func (x *ListUnitsRequest) Reset() {
 	*x = ListUnitsRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[8]
+	mi := &file_childcase_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +769,7 @@ func (x *ListUnitsRequest) String() string {
 func (*ListUnitsRequest) ProtoMessage() {}
 
 func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[8]
+	mi := &file_childcase_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +782,7 @@ func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsRequest.ProtoReflect.Descriptor instead.
 func (*ListUnitsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{8}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListUnitsRequest) GetPageSize() int32 {
@@ -597,7 +830,7 @@ type ListUnitsResponse struct {
 
 func (x *ListUnitsResponse) Reset() {
 	*x = ListUnitsResponse{}
-	mi := &file_childcase_v1_service_proto_msgTypes[9]
+	mi := &file_childcase_v1_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +842,7 @@ func (x *ListUnitsResponse) String() string {
 func (*ListUnitsResponse) ProtoMessage() {}
 
 func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[9]
+	mi := &file_childcase_v1_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +855,7 @@ func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsResponse.ProtoReflect.Descriptor instead.
 func (*ListUnitsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListUnitsResponse) GetUnits() []*Unit {
@@ -651,7 +884,7 @@ type GetUnitRequest struct {
 
 func (x *GetUnitRequest) Reset() {
 	*x = GetUnitRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +896,7 @@ func (x *GetUnitRequest) String() string {
 func (*GetUnitRequest) ProtoMessage() {}
 
 func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +909,7 @@ func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUnitRequest.ProtoReflect.Descriptor instead.
 func (*GetUnitRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetUnitRequest) GetName() string {
@@ -705,7 +938,7 @@ type DiscloseReporterRequest struct {
 
 func (x *DiscloseReporterRequest) Reset() {
 	*x = DiscloseReporterRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +950,7 @@ func (x *DiscloseReporterRequest) String() string {
 func (*DiscloseReporterRequest) ProtoMessage() {}
 
 func (x *DiscloseReporterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +963,7 @@ func (x *DiscloseReporterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscloseReporterRequest.ProtoReflect.Descriptor instead.
 func (*DiscloseReporterRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DiscloseReporterRequest) GetName() string {
@@ -751,11 +984,12 @@ var File_childcase_v1_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1achildcase/v1/service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x17childcase/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x97\x01\n" +
+	"\x1achildcase/v1/service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x17childcase/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbc\x01\n" +
 	"\x13CreateReportRequest\x127\n" +
 	"\x06report\x18\x01 \x01(\v2\x14.childcase.v1.ReportB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06report\x12G\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"4\n" +
+	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12#\n" +
+	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"4\n" +
 	"\x10GetReportRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\xa5\x01\n" +
 	"\x12ListReportsRequest\x12'\n" +
@@ -784,7 +1018,30 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x127\n" +
 	"\x05queue\x18\x05 \x01(\x0e2\x17.childcase.v1.CaseQueueB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05queue\x129\n" +
 	"\n" +
-	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"e\n" +
+	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd4\x02\n" +
+	"\x12SearchCasesRequest\x12'\n" +
+	"\n" +
+	"child_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tchildName\x12E\n" +
+	"\n" +
+	"birth_date\x18\x02 \x01(\tB&\xbaH#r!2\x1f^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tbirthDate\x12)\n" +
+	"\n" +
+	"birth_year\x18\x03 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x98\x11(\x00R\tbirthYear\x12\x1d\n" +
+	"\x05phone\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18(R\x05phone\x12*\n" +
+	"\fcommune_code\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
+	"R\vcommuneCode\x12/\n" +
+	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12'\n" +
+	"\tpage_size\x18\a \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"R\n" +
+	"\x13SearchCasesResponse\x12;\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1b.childcase.v1.CaseCandidateR\n" +
+	"candidates\"\x9b\x01\n" +
+	"\rCaseCandidate\x12&\n" +
+	"\x04case\x18\x01 \x01(\v2\x12.childcase.v1.CaseR\x04case\x12\x14\n" +
+	"\x05score\x18\x02 \x01(\x01R\x05score\x12%\n" +
+	"\x0ematched_fields\x18\x03 \x03(\tR\rmatchedFields\x12%\n" +
+	"\x0ecandidate_view\x18\x04 \x01(\bR\rcandidateView\"e\n" +
 	"\x11ListCasesResponse\x12(\n" +
 	"\x05cases\x18\x01 \x03(\v2\x12.childcase.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x02\n" +
@@ -814,10 +1071,11 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\vListReports\x12 .childcase.v1.ListReportsRequest\x1a!.childcase.v1.ListReportsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/reports\x12i\n" +
 	"\n" +
 	"LinkReport\x12\x1f.childcase.v1.LinkReportRequest\x1a\x14.childcase.v1.Report\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=reports/*}:link\x12\x83\x01\n" +
-	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\xc7\x01\n" +
+	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\xb5\x02\n" +
 	"\vCaseService\x12W\n" +
 	"\aGetCase\x12\x1c.childcase.v1.GetCaseRequest\x1a\x12.childcase.v1.Case\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=cases/*}\x12_\n" +
-	"\tListCases\x12\x1e.childcase.v1.ListCasesRequest\x1a\x1f.childcase.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases2\xc7\x01\n" +
+	"\tListCases\x12\x1e.childcase.v1.ListCasesRequest\x1a\x1f.childcase.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12l\n" +
+	"\vSearchCases\x12 .childcase.v1.SearchCasesRequest\x1a!.childcase.v1.SearchCasesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:search2\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
 	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xf3\x05\x92A\xb2\x05\x12\xdf\x01\n" +
@@ -850,7 +1108,7 @@ func file_childcase_v1_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_service_proto_rawDescData
 }
 
-var file_childcase_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_childcase_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_childcase_v1_service_proto_goTypes = []any{
 	(*CreateReportRequest)(nil),     // 0: childcase.v1.CreateReportRequest
 	(*GetReportRequest)(nil),        // 1: childcase.v1.GetReportRequest
@@ -859,54 +1117,61 @@ var file_childcase_v1_service_proto_goTypes = []any{
 	(*LinkReportRequest)(nil),       // 4: childcase.v1.LinkReportRequest
 	(*GetCaseRequest)(nil),          // 5: childcase.v1.GetCaseRequest
 	(*ListCasesRequest)(nil),        // 6: childcase.v1.ListCasesRequest
-	(*ListCasesResponse)(nil),       // 7: childcase.v1.ListCasesResponse
-	(*ListUnitsRequest)(nil),        // 8: childcase.v1.ListUnitsRequest
-	(*ListUnitsResponse)(nil),       // 9: childcase.v1.ListUnitsResponse
-	(*GetUnitRequest)(nil),          // 10: childcase.v1.GetUnitRequest
-	(*DiscloseReporterRequest)(nil), // 11: childcase.v1.DiscloseReporterRequest
-	(*Report)(nil),                  // 12: childcase.v1.Report
-	(CallType)(0),                   // 13: childcase.v1.CallType
-	(CaseStatus)(0),                 // 14: childcase.v1.CaseStatus
-	(CaseQueue)(0),                  // 15: childcase.v1.CaseQueue
-	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
-	(*Case)(nil),                    // 17: childcase.v1.Case
-	(UnitLevel)(0),                  // 18: childcase.v1.UnitLevel
-	(*Unit)(nil),                    // 19: childcase.v1.Unit
-	(*Reporter)(nil),                // 20: childcase.v1.Reporter
+	(*SearchCasesRequest)(nil),      // 7: childcase.v1.SearchCasesRequest
+	(*SearchCasesResponse)(nil),     // 8: childcase.v1.SearchCasesResponse
+	(*CaseCandidate)(nil),           // 9: childcase.v1.CaseCandidate
+	(*ListCasesResponse)(nil),       // 10: childcase.v1.ListCasesResponse
+	(*ListUnitsRequest)(nil),        // 11: childcase.v1.ListUnitsRequest
+	(*ListUnitsResponse)(nil),       // 12: childcase.v1.ListUnitsResponse
+	(*GetUnitRequest)(nil),          // 13: childcase.v1.GetUnitRequest
+	(*DiscloseReporterRequest)(nil), // 14: childcase.v1.DiscloseReporterRequest
+	(*Report)(nil),                  // 15: childcase.v1.Report
+	(CallType)(0),                   // 16: childcase.v1.CallType
+	(CaseStatus)(0),                 // 17: childcase.v1.CaseStatus
+	(CaseQueue)(0),                  // 18: childcase.v1.CaseQueue
+	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
+	(*Case)(nil),                    // 20: childcase.v1.Case
+	(UnitLevel)(0),                  // 21: childcase.v1.UnitLevel
+	(*Unit)(nil),                    // 22: childcase.v1.Unit
+	(*Reporter)(nil),                // 23: childcase.v1.Reporter
 }
 var file_childcase_v1_service_proto_depIdxs = []int32{
-	12, // 0: childcase.v1.CreateReportRequest.report:type_name -> childcase.v1.Report
-	13, // 1: childcase.v1.ListReportsRequest.call_type:type_name -> childcase.v1.CallType
-	12, // 2: childcase.v1.ListReportsResponse.reports:type_name -> childcase.v1.Report
-	14, // 3: childcase.v1.ListCasesRequest.status:type_name -> childcase.v1.CaseStatus
-	15, // 4: childcase.v1.ListCasesRequest.queue:type_name -> childcase.v1.CaseQueue
-	16, // 5: childcase.v1.ListCasesRequest.due_before:type_name -> google.protobuf.Timestamp
-	17, // 6: childcase.v1.ListCasesResponse.cases:type_name -> childcase.v1.Case
-	18, // 7: childcase.v1.ListUnitsRequest.level:type_name -> childcase.v1.UnitLevel
-	19, // 8: childcase.v1.ListUnitsResponse.units:type_name -> childcase.v1.Unit
-	0,  // 9: childcase.v1.ReportService.CreateReport:input_type -> childcase.v1.CreateReportRequest
-	1,  // 10: childcase.v1.ReportService.GetReport:input_type -> childcase.v1.GetReportRequest
-	2,  // 11: childcase.v1.ReportService.ListReports:input_type -> childcase.v1.ListReportsRequest
-	4,  // 12: childcase.v1.ReportService.LinkReport:input_type -> childcase.v1.LinkReportRequest
-	11, // 13: childcase.v1.ReportService.DiscloseReporter:input_type -> childcase.v1.DiscloseReporterRequest
-	5,  // 14: childcase.v1.CaseService.GetCase:input_type -> childcase.v1.GetCaseRequest
-	6,  // 15: childcase.v1.CaseService.ListCases:input_type -> childcase.v1.ListCasesRequest
-	8,  // 16: childcase.v1.UnitService.ListUnits:input_type -> childcase.v1.ListUnitsRequest
-	10, // 17: childcase.v1.UnitService.GetUnit:input_type -> childcase.v1.GetUnitRequest
-	12, // 18: childcase.v1.ReportService.CreateReport:output_type -> childcase.v1.Report
-	12, // 19: childcase.v1.ReportService.GetReport:output_type -> childcase.v1.Report
-	3,  // 20: childcase.v1.ReportService.ListReports:output_type -> childcase.v1.ListReportsResponse
-	12, // 21: childcase.v1.ReportService.LinkReport:output_type -> childcase.v1.Report
-	20, // 22: childcase.v1.ReportService.DiscloseReporter:output_type -> childcase.v1.Reporter
-	17, // 23: childcase.v1.CaseService.GetCase:output_type -> childcase.v1.Case
-	7,  // 24: childcase.v1.CaseService.ListCases:output_type -> childcase.v1.ListCasesResponse
-	9,  // 25: childcase.v1.UnitService.ListUnits:output_type -> childcase.v1.ListUnitsResponse
-	19, // 26: childcase.v1.UnitService.GetUnit:output_type -> childcase.v1.Unit
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	15, // 0: childcase.v1.CreateReportRequest.report:type_name -> childcase.v1.Report
+	16, // 1: childcase.v1.ListReportsRequest.call_type:type_name -> childcase.v1.CallType
+	15, // 2: childcase.v1.ListReportsResponse.reports:type_name -> childcase.v1.Report
+	17, // 3: childcase.v1.ListCasesRequest.status:type_name -> childcase.v1.CaseStatus
+	18, // 4: childcase.v1.ListCasesRequest.queue:type_name -> childcase.v1.CaseQueue
+	19, // 5: childcase.v1.ListCasesRequest.due_before:type_name -> google.protobuf.Timestamp
+	9,  // 6: childcase.v1.SearchCasesResponse.candidates:type_name -> childcase.v1.CaseCandidate
+	20, // 7: childcase.v1.CaseCandidate.case:type_name -> childcase.v1.Case
+	20, // 8: childcase.v1.ListCasesResponse.cases:type_name -> childcase.v1.Case
+	21, // 9: childcase.v1.ListUnitsRequest.level:type_name -> childcase.v1.UnitLevel
+	22, // 10: childcase.v1.ListUnitsResponse.units:type_name -> childcase.v1.Unit
+	0,  // 11: childcase.v1.ReportService.CreateReport:input_type -> childcase.v1.CreateReportRequest
+	1,  // 12: childcase.v1.ReportService.GetReport:input_type -> childcase.v1.GetReportRequest
+	2,  // 13: childcase.v1.ReportService.ListReports:input_type -> childcase.v1.ListReportsRequest
+	4,  // 14: childcase.v1.ReportService.LinkReport:input_type -> childcase.v1.LinkReportRequest
+	14, // 15: childcase.v1.ReportService.DiscloseReporter:input_type -> childcase.v1.DiscloseReporterRequest
+	5,  // 16: childcase.v1.CaseService.GetCase:input_type -> childcase.v1.GetCaseRequest
+	6,  // 17: childcase.v1.CaseService.ListCases:input_type -> childcase.v1.ListCasesRequest
+	7,  // 18: childcase.v1.CaseService.SearchCases:input_type -> childcase.v1.SearchCasesRequest
+	11, // 19: childcase.v1.UnitService.ListUnits:input_type -> childcase.v1.ListUnitsRequest
+	13, // 20: childcase.v1.UnitService.GetUnit:input_type -> childcase.v1.GetUnitRequest
+	15, // 21: childcase.v1.ReportService.CreateReport:output_type -> childcase.v1.Report
+	15, // 22: childcase.v1.ReportService.GetReport:output_type -> childcase.v1.Report
+	3,  // 23: childcase.v1.ReportService.ListReports:output_type -> childcase.v1.ListReportsResponse
+	15, // 24: childcase.v1.ReportService.LinkReport:output_type -> childcase.v1.Report
+	23, // 25: childcase.v1.ReportService.DiscloseReporter:output_type -> childcase.v1.Reporter
+	20, // 26: childcase.v1.CaseService.GetCase:output_type -> childcase.v1.Case
+	10, // 27: childcase.v1.CaseService.ListCases:output_type -> childcase.v1.ListCasesResponse
+	8,  // 28: childcase.v1.CaseService.SearchCases:output_type -> childcase.v1.SearchCasesResponse
+	12, // 29: childcase.v1.UnitService.ListUnits:output_type -> childcase.v1.ListUnitsResponse
+	22, // 30: childcase.v1.UnitService.GetUnit:output_type -> childcase.v1.Unit
+	21, // [21:31] is the sub-list for method output_type
+	11, // [11:21] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_service_proto_init() }
@@ -924,7 +1189,7 @@ func file_childcase_v1_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_service_proto_rawDesc), len(file_childcase_v1_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

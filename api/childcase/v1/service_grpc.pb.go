@@ -305,8 +305,9 @@ var ReportService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	CaseService_GetCase_FullMethodName   = "/childcase.v1.CaseService/GetCase"
-	CaseService_ListCases_FullMethodName = "/childcase.v1.CaseService/ListCases"
+	CaseService_GetCase_FullMethodName     = "/childcase.v1.CaseService/GetCase"
+	CaseService_ListCases_FullMethodName   = "/childcase.v1.CaseService/ListCases"
+	CaseService_SearchCases_FullMethodName = "/childcase.v1.CaseService/SearchCases"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -320,6 +321,15 @@ type CaseServiceClient interface {
 	// Lists cases, newest first, filtered by responsible unit and status; or
 	// a work queue (queue, due_before), sorted by the nearest open deadline.
 	ListCases(ctx context.Context, in *ListCasesRequest, opts ...grpc.CallOption) (*ListCasesResponse, error)
+	// Finds the cases of a child from what a caller says: any of the child's
+	// name, birth date or year, a phone, the commune and a caregiver's name,
+	// matched without diacritics, in any order and with one syllable
+	// mistyped, over a blind index (the names are never stored in the
+	// clear). Candidates come best first with their score and the fields
+	// that matched, each as the caller may see it; hotline staff also get
+	// the candidate view of their organisation's other cases. Every search
+	// is audited with its query sealed.
+	SearchCases(ctx context.Context, in *SearchCasesRequest, opts ...grpc.CallOption) (*SearchCasesResponse, error)
 }
 
 type caseServiceClient struct {
@@ -350,6 +360,16 @@ func (c *caseServiceClient) ListCases(ctx context.Context, in *ListCasesRequest,
 	return out, nil
 }
 
+func (c *caseServiceClient) SearchCases(ctx context.Context, in *SearchCasesRequest, opts ...grpc.CallOption) (*SearchCasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchCasesResponse)
+	err := c.cc.Invoke(ctx, CaseService_SearchCases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -361,6 +381,15 @@ type CaseServiceServer interface {
 	// Lists cases, newest first, filtered by responsible unit and status; or
 	// a work queue (queue, due_before), sorted by the nearest open deadline.
 	ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error)
+	// Finds the cases of a child from what a caller says: any of the child's
+	// name, birth date or year, a phone, the commune and a caregiver's name,
+	// matched without diacritics, in any order and with one syllable
+	// mistyped, over a blind index (the names are never stored in the
+	// clear). Candidates come best first with their score and the fields
+	// that matched, each as the caller may see it; hotline staff also get
+	// the candidate view of their organisation's other cases. Every search
+	// is audited with its query sealed.
+	SearchCases(context.Context, *SearchCasesRequest) (*SearchCasesResponse, error)
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -376,6 +405,9 @@ func (UnimplementedCaseServiceServer) GetCase(context.Context, *GetCaseRequest) 
 }
 func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesRequest) (*ListCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCases not implemented")
+}
+func (UnimplementedCaseServiceServer) SearchCases(context.Context, *SearchCasesRequest) (*SearchCasesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchCases not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -434,6 +466,24 @@ func _CaseService_ListCases_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_SearchCases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchCasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseServiceServer).SearchCases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseService_SearchCases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseServiceServer).SearchCases(ctx, req.(*SearchCasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -448,6 +498,10 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCases",
 			Handler:    _CaseService_ListCases_Handler,
+		},
+		{
+			MethodName: "SearchCases",
+			Handler:    _CaseService_SearchCases_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

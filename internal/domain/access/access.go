@@ -65,6 +65,10 @@ const (
 	// ViewNone: the case is outside the principal's scope; it must look as
 	// if it did not exist.
 	ViewNone CaseView = iota
+	// ViewCandidate: only that the case exists and enough to join it
+	// (CandidateView), what a search shows hotline staff of a case of
+	// their organisation beyond their scope (Policy.SearchView).
+	ViewCandidate
 	// ViewPolice: the police view: number, status, whether an emergency, dates, forms of abuse, the
 	// children's age and sex, the commune, the responsible officer's
 	// contact and the principal's own police track; never the reports, the

@@ -555,3 +555,34 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// A search shows hotline staff the candidate view of a case their
+// organisation took a report for beyond their own; never one of another
+// organisation; and a commune worker no more than their scope.
+func TestSearchView(t *testing.T) {
+	pol := access.New(registry(t))
+	c := model.Case{
+		Number: "HN-2026-00001", Status: model.StatusAwaitingAcknowledgement, IntakeUsers: []string{"op.one"},
+		IntakeUnits: []string{model.OrgHotline111}, ResponsibleOfficer: "private officer",
+		Children: []model.ChildSummary{{AgeYears: 7, Sex: model.SexFemale}},
+	}
+	const method = "CaseService/SearchCases"
+	for _, tt := range []struct {
+		p    access.Principal
+		want access.CaseView
+	}{
+		{access.Principal{UserID: "op.one", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, access.ViewFull},
+		{access.Principal{UserID: "op.two", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, access.ViewCandidate},
+		{access.Principal{UserID: "op.swc", Role: model.RoleHotlineOperator, Unit: model.OrgSocialWorkCentre}, access.ViewNone},
+		{access.Principal{UserID: "sup", Role: model.RoleHotlineSupervisor, Unit: model.OrgHotline111}, access.ViewFull},
+		{access.Principal{UserID: "pol", Role: model.RolePoliceLiaison, Unit: "police/x"}, access.ViewNone},
+	} {
+		if got := pol.SearchView(tt.p, method, c); got != tt.want {
+			t.Errorf("SearchView for %s = %v, want %v", tt.p.UserID, got, tt.want)
+		}
+	}
+	shown, ok := access.Shape(access.Principal{}, access.ViewCandidate, c)
+	if !ok || shown.ResponsibleOfficer != "" || len(shown.IntakeUsers) != 0 || shown.Number != c.Number || len(shown.Children) != 1 {
+		t.Errorf("candidate view = %+v, want the number and the children's summaries only", shown)
+	}
+}

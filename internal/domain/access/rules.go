@@ -36,6 +36,12 @@ const (
 	// Full: the role may call the method on the records of its scope and
 	// gets them whole (the reporter's identity aside).
 	Full
+	// Candidates: as Full within the role's scope, and beyond it, across
+	// the caller's organisation, the candidate view (CandidateView): that
+	// a case exists and enough to join it, never a name or a narrative.
+	// Hotline staff searching for a child get it, so that a second call
+	// finds the case another operator opened.
+	Candidates
 )
 
 // String names a grant as the README's table shows it.
@@ -47,6 +53,8 @@ func (g Grant) String() string {
 		return "police view"
 	case Full:
 		return "full"
+	case Candidates:
+		return "full; candidates in organisation"
 	}
 	return ""
 }
@@ -57,7 +65,7 @@ func (g Grant) View() CaseView {
 	switch g {
 	case Police:
 		return ViewPolice
-	case Full:
+	case Full, Candidates:
 		return ViewFull
 	}
 	return ViewNone
@@ -65,7 +73,7 @@ func (g Grant) View() CaseView {
 
 // Rule is one row of the table: a method, the step it takes if any, and
 // the roles allowed to call it by what they get. A role is in at most one
-// of Full, Police and Call.
+// of Full, Candidates, Police and Call.
 type Rule struct {
 	// Method is the service and method as the API names them,
 	// "CaseService/GetCase"; the transport adds the package.
@@ -73,8 +81,9 @@ type Rule struct {
 	// Step is the case-process step the method takes ("" for none); the
 	// audit action of the step is "case."+Step.
 	Step string
-	// Full, Police and Call are the roles allowed, by what they get.
-	Full, Police, Call []model.Role
+	// Full, Candidates, Police and Call are the roles allowed, by what
+	// they get.
+	Full, Candidates, Police, Call []model.Role
 }
 
 // Grant returns what role gets from the rule's method.
@@ -82,6 +91,8 @@ func (r Rule) Grant(role model.Role) Grant {
 	switch {
 	case slices.Contains(r.Full, role):
 		return Full
+	case slices.Contains(r.Candidates, role):
+		return Candidates
 	case slices.Contains(r.Police, role):
 		return Police
 	case slices.Contains(r.Call, role):
@@ -109,6 +120,10 @@ var (
 		model.RoleHotlineOperator, model.RoleHotlineSupervisor, model.RoleCommuneWorker,
 		model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer,
 	}
+	// hotline staff take the calls; nonHotlineIntakers are the other
+	// intakers.
+	hotline            = []model.Role{model.RoleHotlineOperator, model.RoleHotlineSupervisor}
+	nonHotlineIntakers = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// disclosers may ask for a reporter's identity, with a reason.
 	disclosers = []model.Role{model.RoleHotlineSupervisor, model.RoleCityOfficer}
 	// The step roles below are a commune's; each step is taken by the
@@ -151,6 +166,10 @@ var rules = []Rule{
 
 	{Method: "CaseService/GetCase", Full: intakers, Police: police},
 	{Method: "CaseService/ListCases", Full: intakers, Police: police},
+	// Hotline staff search across their organisation, in the candidate
+	// view beyond their scope; the police do not search (they get the
+	// cases referred to them).
+	{Method: "CaseService/SearchCases", Full: nonHotlineIntakers, Candidates: hotline},
 
 	{Method: "CaseProcessService/AcknowledgeCase", Step: "acknowledge", Full: communeStaff},
 	{Method: "CaseProcessService/RecordInitialAssessment", Step: "recordInitialAssessment", Full: communeWorkers},
@@ -223,7 +242,7 @@ type RoleRow struct {
 
 // roleRows has a row for every role, in the order of model.Roles.
 var roleRows = []RoleRow{
-	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined"},
+	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases"},
 	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take"},
 	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
 	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
@@ -273,6 +292,32 @@ func (pol *Policy) View(p Principal, method string, c model.Case) CaseView {
 	return min(p.Grant(method).View(), pol.CaseView(p, c))
 }
 
+// SearchView returns how much of c p gets from a search (method): what
+// View allows, or for a role granted Candidates the candidate view of a
+// case beyond its scope that its organisation took a report for.
+func (pol *Policy) SearchView(p Principal, method string, c model.Case) CaseView {
+	if v := pol.View(p, method, c); v != ViewNone {
+		return v
+	}
+	if p.Grant(method) == Candidates && slices.Contains(c.IntakeUnits, p.Unit) {
+		return ViewCandidate
+	}
+	return ViewNone
+}
+
+// CandidateView returns what the candidate view shows of c: its number,
+// status, responsible commune, the children's age and sex, and its last
+// change (the last contact on it); nothing of what was said or of whom.
+func CandidateView(c model.Case) model.Case {
+	return model.Case{
+		Number:          c.Number,
+		Status:          c.Status,
+		ResponsibleUnit: c.ResponsibleUnit,
+		Children:        slices.Clone(c.Children),
+		UpdateTime:      c.UpdateTime,
+	}
+}
+
 // Shape returns c as a principal gets it in view: whole, in the police
 // view of their unit, or not at all (ok false).
 func Shape(p Principal, view CaseView, c model.Case) (model.Case, bool) {
@@ -281,6 +326,8 @@ func Shape(p Principal, view CaseView, c model.Case) (model.Case, bool) {
 		return c, true
 	case ViewPolice:
 		return PoliceView(c, p.Unit), true
+	case ViewCandidate:
+		return CandidateView(c), true
 	}
 	return model.Case{}, false
 }

@@ -119,10 +119,15 @@ func TestRulesPinned(t *testing.T) {
 	for r, g := range intakers {
 		readers[r] = g
 	}
+	searchers := map[model.Role]access.Grant{
+		model.RoleHotlineOperator: access.Candidates, model.RoleHotlineSupervisor: access.Candidates, model.RoleCommuneWorker: access.Full,
+		model.RoleCommuneChair: access.Full, model.RoleDistrictOfficer: access.Full, model.RoleCityOfficer: access.Full,
+	}
 	tests := []struct {
 		method string
 		want   map[model.Role]access.Grant // every other role is refused
 	}{
+		{"CaseService/SearchCases", searchers},
 		{"ReportService/CreateReport", readers}, // the police record reports they receive (Art. 25(1))
 		{"ReportService/ListReports", intakers},
 		{"ReportService/DiscloseReporter", map[model.Role]access.Grant{model.RoleHotlineSupervisor: access.Full, model.RoleCityOfficer: access.Full}},

@@ -97,6 +97,7 @@ type ReadTx interface {
 	OutboxReader
 	IdempotencyReader
 	KeyReader
+	SearchIndexReader
 }
 
 // Tx reads and writes within one transaction: every role at once.
@@ -109,6 +110,7 @@ type Tx interface {
 	OutboxWriter
 	IdempotencyWriter
 	KeyWriter
+	SearchIndexWriter
 }
 
 // IdempotencyTx reads and writes idempotency records within a
@@ -334,6 +336,49 @@ type KeyWriter interface {
 	// PutDataKey stores or replaces a wrapped data key.
 	PutDataKey(id string, w keys.WrappedKey) error
 }
+
+// SearchIndexReader reads the blind search index (internal/domain/search):
+// for each case, the keyed tokens of its normalised names, dates, phones
+// and communes, and for each token the cases that carry it. Tokens are
+// opaque bytes to storage; no plain value is ever given to it.
+type SearchIndexReader interface {
+	// CasesWithToken returns the ids of up to limit (which must be
+	// positive) cases indexed under token, in order of id. It reads one
+	// prefix of the index, so its cost grows with the matches, not with
+	// the store.
+	CasesWithToken(token []byte, limit int) ([]uint64, error)
+	// SearchEntry returns the index entry of a case, or model.ErrNotFound
+	// when the case has none.
+	SearchEntry(caseID uint64) (SearchEntry, error)
+	// ListSearchEntries returns up to limit (which must be positive)
+	// entries in order of case id, those after the case id after (0 for
+	// the start), and the case id to pass for the next page (0 at the
+	// end). A rebuild of the index walks them in pages.
+	ListSearchEntries(after uint64, limit int) ([]SearchEntry, uint64, error)
+}
+
+// SearchIndexWriter writes the blind search index.
+type SearchIndexWriter interface {
+	// PutSearchEntry replaces the index entry of e.CaseID, in the same
+	// transaction indexing the case under each of e's tokens and no longer
+	// under the old entry's others. It returns model.ErrNotFound if the
+	// case does not exist. Tokens must be of one length,
+	// search.TokenSize.
+	PutSearchEntry(e SearchEntry) error
+}
+
+// SearchEntry is what the search index holds of a case: its tokens, and
+// the id of the master key whose index key made them, so that a rotation
+// knows which cases it has yet to index again.
+type SearchEntry struct {
+	CaseID uint64
+	KeyID  string
+	Tokens [][]byte // sorted, distinct
+}
+
+// SearchTokenSize is the length of every token (search.TokenSize): storage
+// keys its postings by it, fixed width.
+const SearchTokenSize = 16
 
 // DataKey is a wrapped data key and its id.
 type DataKey struct {

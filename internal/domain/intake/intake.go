@@ -27,6 +27,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -51,6 +52,7 @@ type Service struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	cases  CaseStarter
+	search *search.Service
 }
 
 // Deps are what the service needs.
@@ -64,6 +66,10 @@ type Deps struct {
 	// commune to acknowledge it, and D3 for an emergency) and on a case
 	// that a joining report makes an emergency; nil starts none.
 	Cases CaseStarter
+	// Search keeps the blind index of every case a report opens or
+	// joins, in the same transaction, and finds a new report's
+	// candidates; nil indexes nothing and finds none.
+	Search *search.Service
 }
 
 // CaseStarter starts the process on a case that intake opens, inside the
@@ -85,7 +91,7 @@ type CaseStarter interface {
 func New(d Deps) *Service {
 	return &Service{
 		store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault,
-		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log, cases: d.Cases,
+		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log, cases: d.Cases, search: d.Search,
 	}
 }
 
@@ -107,39 +113,107 @@ type CreateReportInput struct {
 // intervention opens a case, or joins the one named in the input, which p
 // must be able to see.
 func (s *Service) CreateReport(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, error) {
+	r, _, err := s.CreateReportWithCandidates(ctx, p, in)
+	return r, err
+}
+
+// ValidateReport checks a report as CreateReport would and returns the
+// cases it may be about (search.Service.CandidatesOf), storing nothing but
+// the audit event of that search: the operator looks before opening a
+// duplicate.
+func (s *Service) ValidateReport(ctx context.Context, p access.Principal, in CreateReportInput) ([]search.Candidate, error) {
 	if !p.May("ReportService/CreateReport") {
-		return model.Report{}, model.ErrPermissionDenied
+		return nil, model.ErrPermissionDenied
 	}
 	now := s.clock.Now()
 	r := in.Report
 	normalizeReport(&r)
 	if err := s.checkReport(&r, in.IncidentCommuneCode, now); err != nil {
-		return model.Report{}, err
+		return nil, err
+	}
+	if s.search == nil || !p.May(search.Method) {
+		return nil, nil
+	}
+	var found []search.Candidate
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		found, err = s.search.CandidatesOf(tx, p, r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.search.Audit(ctx, p, search.QueryOfReport(r), found); err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// CreateReportWithCandidates is CreateReport that also returns the cases
+// other than its own the report may be about, best first (at most
+// search.IntakeCandidates), as p may see them: the operator joins the
+// existing case instead of working a duplicate. The search is audited
+// with the create. A replayed create finds them again.
+func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, []search.Candidate, error) {
+	if !p.May("ReportService/CreateReport") {
+		return model.Report{}, nil, model.ErrPermissionDenied
+	}
+	now := s.clock.Now()
+	r := in.Report
+	normalizeReport(&r)
+	if err := s.checkReport(&r, in.IncidentCommuneCode, now); err != nil {
+		return model.Report{}, nil, err
 	}
 	var caseNumber string
 	if in.CaseName != "" {
 		n, err := ParseCaseName(in.CaseName)
 		if err != nil {
-			return model.Report{}, model.InvalidField("report.case", "case.name", "%v", err)
+			return model.Report{}, nil, model.InvalidField("report.case", "case.name", "%v", err)
 		}
 		caseNumber = n
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return model.Report{}, fmt.Errorf("new report id: %w", err)
+		return model.Report{}, nil, fmt.Errorf("new report id: %w", err)
 	}
 	r.ID = id.String()
 	r.CreateTime = now
 	r.TakenBy, r.TakerUnit = p.UserID, p.Unit
 	r.Reporter.Withheld = false
 
+	// The candidates are found before the write, in a read transaction
+	// of their own: a search reads many pages of the index, and inside the
+	// write it would hold back every other write of its group commit. The
+	// case the report joins is left out, as the one it opens is (it does
+	// not exist yet).
+	var early []search.Candidate
+	var earlyQuery search.Query
+	if s.search != nil && p.May(search.Method) {
+		err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+			mine := r
+			if caseNumber != "" {
+				if c, err := ResolveCase(tx, caseNumber); err == nil {
+					mine.CaseNumber = c.Number
+				}
+			}
+			var err error
+			early, earlyQuery, err = s.candidates(tx, p, mine, model.StoredReport{})
+			return err
+		})
+		if err != nil {
+			return model.Report{}, nil, err
+		}
+	}
+
 	var out model.Report
+	var found []search.Candidate
+	var query search.Query
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
-		refused = nil
+		refused, found, query = nil, nil, search.Query{}
 		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
@@ -149,10 +223,16 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 			if err != nil {
 				return err
 			}
-			out, err = s.vault.OpenReport(tx, stored)
-			return err
+			if out, err = s.vault.OpenReport(tx, stored); err != nil {
+				return err
+			}
+			if found, query, err = s.candidates(tx, p, out, stored); err != nil {
+				return err
+			}
+			return s.auditCandidates(tx, p, query, found)
 		}
 		var events []audit.Event
+		var indexed *model.Case // the case to index once the report is stored
 		switch {
 		case caseNumber != "":
 			c, err := ResolveCase(tx, caseNumber)
@@ -167,6 +247,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 			if err := s.addReportToCase(tx, p, &c, r, now); err != nil {
 				return err
 			}
+			indexed = &c
 			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		case r.CallType == model.CallIntervention:
 			c, err := s.openCase(tx, r, now)
@@ -174,6 +255,7 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 				return err
 			}
 			r.CaseNumber = c.Number
+			indexed = &c
 			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		}
 		stored, err := s.vault.SealReport(tx, r)
@@ -183,8 +265,17 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		if err := tx.CreateReport(stored); err != nil {
 			return err
 		}
+		if indexed != nil && s.search != nil {
+			if err := s.search.IndexCase(tx, *indexed); err != nil {
+				return err
+			}
+		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
+		found, query = early, earlyQuery
 		if _, err := tx.AppendAudit(events...); err != nil {
+			return err
+		}
+		if err := s.auditCandidates(tx, p, query, found); err != nil {
 			return err
 		}
 		out = r
@@ -195,20 +286,54 @@ func (s *Service) CreateReport(ctx context.Context, p access.Principal, in Creat
 		// A refusal that cannot be audited fails as the audit's write
 		// does, whether out of scope or absent: the two still look alike.
 		if rerr := s.audit.Record(ctx, refused...); rerr != nil {
-			return model.Report{}, rerr
+			return model.Report{}, nil, rerr
 		}
-		return model.Report{}, err
+		return model.Report{}, nil, err
 	}
 	if s.cases != nil && out.CaseNumber != "" {
 		s.cases.Notify()
 	}
-	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID)
+	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID, "candidates", len(found))
 	if p.Grant("ReportService/CreateReport") == access.Police {
 		// The police view of a report is a receipt: they recorded it, but
 		// what it says is the commune's to read.
-		return access.PoliceReceipt(out), nil
+		return access.PoliceReceipt(out), nil, nil
 	}
-	return out, nil
+	return out, found, nil
+}
+
+// auditCandidates audits the search for a report's candidates, when p
+// may search: every search is audited, this one with its create.
+func (s *Service) auditCandidates(tx datastore.Tx, p access.Principal, q search.Query, found []search.Candidate) error {
+	if s.search == nil || !p.May(search.Method) {
+		return nil
+	}
+	e, err := s.search.AuditEvent(tx, p, q, found)
+	if err != nil {
+		return err
+	}
+	_, err = tx.AppendAudit(e)
+	return err
+}
+
+// candidates returns the cases a report taken by p may also be about, as
+// p may see them, and the query that found them: none for a caller who
+// may not search (the police). stored is the report as stored: its
+// reporter, sealed there, is what the search matches a caller's phone
+// against.
+func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, r model.Report, stored model.StoredReport) ([]search.Candidate, search.Query, error) {
+	if s.search == nil || !p.May(search.Method) {
+		return nil, search.Query{}, nil
+	}
+	if r.Reporter.Withheld {
+		rep, err := s.vault.OpenReporter(tx, stored)
+		if err != nil {
+			return nil, search.Query{}, err
+		}
+		r.Reporter = rep
+	}
+	found, err := s.search.CandidatesOf(tx, p, r)
+	return found, search.QueryOfReport(r), err
 }
 
 // openCase opens a new case for a report, numbered in the year it is opened
@@ -396,6 +521,11 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		if err := tx.UpdateReport(stored); err != nil {
 			return err
+		}
+		if s.search != nil {
+			if err := s.search.IndexCase(tx, c); err != nil {
+				return err
+			}
 		}
 		caseRes := access.CaseResource(c.Number)
 		if _, err := tx.AppendAudit(

@@ -61,6 +61,7 @@ type Engine struct {
 	// reformDay is the date the scheduler's loop last made cases follow
 	// the unit reforms (FollowReforms); zero before the first pass.
 	reformDay vntime.Date
+	search    Indexer // nil: no search index
 }
 
 // Deps are what the engine needs.
@@ -75,17 +76,26 @@ type Deps struct {
 	// WatchPoll bounds how long a watcher waits without a wake-up (default
 	// one second).
 	WatchPoll time.Duration
+	// Search, if set, keeps the blind search index of the cases a step
+	// changes the reports of (a merge) in the step's transaction.
+	Search Indexer
 	// IdempotencyRetention is how long a request_id is remembered, for
 	// every service (default idempotency.DefaultRetention, never less than
 	// idempotency.MinRetention). The scheduler sweeps older records.
 	IdempotencyRetention time.Duration
 }
 
+// Indexer writes a case's entry of the search index from its reports
+// (search.Service).
+type Indexer interface {
+	IndexCase(tx datastore.Tx, c model.Case) error
+}
+
 // New returns an engine.
 func New(d Deps) *Engine {
 	return &Engine{
 		store: d.Store, units: d.Units, access: access.New(d.Units), policy: d.Policy,
-		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(),
+		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(), search: d.Search,
 		watchPoll:     cmp.Or(d.WatchPoll, time.Second),
 		idemRetention: idempotency.EffectiveRetention(d.IdempotencyRetention),
 	}

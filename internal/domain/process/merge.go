@@ -94,6 +94,16 @@ func (e *Engine) MergeCase(ctx context.Context, p access.Principal, req Request,
 		if err := as.note("MERGE", reason); err != nil {
 			return err
 		}
+		// The survivor is found by what both cases' reports say; the
+		// absorbed case, which has no report left, by nothing.
+		if e.search != nil {
+			if err := e.search.IndexCase(s.tx, *s.c); err != nil {
+				return err
+			}
+			if err := e.search.IndexCase(s.tx, a); err != nil {
+				return err
+			}
+		}
 		_, err = as.commit("case.merge")
 		return err
 	}})

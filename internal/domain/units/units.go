@@ -232,3 +232,22 @@ func (r *Registry) Successor(old Key) (succ Key, ok bool) {
 	}
 	return succ, true
 }
+
+// Successors returns the communes of the 2025-07-01 set that any part of
+// old, a commune of the 2025-01-01 set, went into, sorted by code: every
+// link, whole or partial, so that a search under the old commune still
+// reaches each new one (the reverse of Predecessors). It returns nil for
+// any unit the mapping does not cover.
+func (r *Registry) Successors(old Key) []Key {
+	var out []Key
+	for to, links := range r.preds {
+		for _, l := range links {
+			if l.From == old {
+				out = append(out, to)
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Key) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}

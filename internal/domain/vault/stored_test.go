@@ -208,11 +208,18 @@ func TestEveryStoredStringIsSealedOrReviewed(t *testing.T) {
 // fill sets every settable string reachable from v to a distinct marker
 // and records it under the field's path. Sealed data is left alone: it is
 // the output of sealing, not an input. Unexported fields (time.Time's
-// internals) are not stored by JSON and are skipped.
+// internals) are not stored by JSON and are skipped. A struct met again
+// inside itself (a dossier keeps the dossiers of the cases merged into it)
+// is filled once, on its outer level: its strings are the same fields.
 func fill(v reflect.Value, path string, markers map[string]string) {
+	fillIn(v, path, markers, map[reflect.Type]bool{})
+}
+
+func fillIn(v reflect.Value, path string, markers map[string]string, within map[reflect.Type]bool) {
 	if v.Type() == reflect.TypeOf(model.Sealed{}) {
 		return
 	}
+	fill := func(v reflect.Value, path string, markers map[string]string) { fillIn(v, path, markers, within) }
 	switch v.Kind() {
 	case reflect.String:
 		m := fmt.Sprintf("qmark%04dq", len(markers))
@@ -224,6 +231,11 @@ func fill(v reflect.Value, path string, markers map[string]string) {
 		}
 		fill(v.Elem(), path, markers)
 	case reflect.Struct:
+		if within[v.Type()] {
+			return
+		}
+		within[v.Type()] = true
+		defer delete(within, v.Type())
 		for i := range v.NumField() {
 			f := v.Type().Field(i)
 			if !f.IsExported() || f.Tag.Get("json") == "-" {

@@ -336,7 +336,7 @@ const rotateBatch = 200
 func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
-	return inBatches(ctx, store, func(tx datastore.KeyTx, after string) (string, int, error) {
+	return InBatches(ctx, store, func(tx datastore.Tx, after string) (string, int, error) {
 		ks, next, err := tx.ListDataKeys(after, rotateBatch)
 		if err != nil {
 			return "", 0, err
@@ -363,12 +363,13 @@ func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) 
 	})
 }
 
-// inBatches runs step in one transaction after another, each given the
+// InBatches runs step in one transaction after another, each given the
 // cursor the one before returned, until a step returns no cursor; it adds
 // up the counts of the committed steps. A long job (a rotation, sealing
-// the text of an older database) so never holds the write lock for long,
-// and running it again after an interruption finishes it.
-func inBatches(ctx context.Context, store datastore.Store, step func(tx datastore.KeyTx, after string) (next string, n int, err error)) (int, error) {
+// the text of an older database, rebuilding the search index) so never
+// holds the write lock for long, and running it again after an
+// interruption finishes it.
+func InBatches(ctx context.Context, store datastore.Store, step func(tx datastore.Tx, after string) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
@@ -724,4 +725,43 @@ func (v *Vault) OpenReason(tx datastore.KeyReader, e audit.Event) (string, error
 		return "", fmt.Errorf("audit event %d: %w", e.Seq, err)
 	}
 	return string(b), nil
+}
+
+// The queries of searches (who looked for which child) are sealed under a
+// key of their own with a prefix of their own: OpenReason leaves them
+// sealed, so that auditors, who read who did what but no case content,
+// never read the names a search looked for; only OpenQuery opens them,
+// for an inquiry into a search itself.
+const (
+	sealedQueryPrefix = "sealed-query:"
+	queryKeyID        = "audit/search-queries"
+)
+
+// SealQuery seals query into e.Reason, before the event is appended. The
+// hash chain covers the sealed form.
+func (v *Vault) SealQuery(tx datastore.KeyTx, e *audit.Event, query []byte) error {
+	s, err := v.seal(tx, queryKeyID, query, reasonAAD(*e))
+	if err != nil {
+		return fmt.Errorf("seal the query of %s: %w", e.Action, err)
+	}
+	e.Reason = sealedQueryPrefix + base64.RawStdEncoding.EncodeToString(s.Data)
+	return nil
+}
+
+// OpenQuery returns the query SealQuery sealed into e, and false when e
+// holds none.
+func (v *Vault) OpenQuery(tx datastore.KeyReader, e audit.Event) ([]byte, bool, error) {
+	enc, ok := strings.CutPrefix(e.Reason, sealedQueryPrefix)
+	if !ok {
+		return nil, false, nil
+	}
+	data, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, true, fmt.Errorf("audit event %d: the sealed query is damaged: %w", e.Seq, err)
+	}
+	b, err := v.open(tx, model.Sealed{KeyID: queryKeyID, Data: data}, reasonAAD(e))
+	if err != nil {
+		return nil, true, fmt.Errorf("audit event %d: %w", e.Seq, err)
+	}
+	return b, true, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -1094,5 +1096,40 @@ func putWrappedKeys(tb testing.TB, s datastore.Store, n int, key func(i int) (st
 		if err != nil {
 			tb.Fatalf("store data keys: %v", err)
 		}
+	}
+}
+
+// A search's query is sealed in the audit event: OpenReason, which
+// auditors' lists use, leaves it sealed; OpenQuery opens it.
+func TestSealQuery(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	master, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vault.New(keys.NewKeyring(master))
+	e := audit.Event{Action: "case.search", Resource: "cases"}
+	query := []byte(`{"ChildName":"Nguyễn Thị Hồng Nhung"}`)
+	err = store.Update(ctx, func(tx datastore.Tx) error { return v.SealQuery(tx, &e, query) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.Reason, "Nhung") {
+		t.Fatalf("the sealed query shows the name: %q", e.Reason)
+	}
+	err = store.View(ctx, func(tx datastore.ReadTx) error {
+		reason, err := v.OpenReason(tx, e)
+		if err != nil || strings.Contains(reason, "Nhung") {
+			t.Errorf("OpenReason = %q, %v; want the query left sealed", reason, err)
+		}
+		got, ok, err := v.OpenQuery(tx, e)
+		if err != nil || !ok || string(got) != string(query) {
+			t.Errorf("OpenQuery = %q, %v, %v; want the query", got, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -40,6 +40,11 @@
 //	  tokens_by_user        user id, 0x00, token id
 //	  audit_by_case         case resource name, 0x00, seq(8)
 //	  audit_by_actor        actor user id, 0x00, seq(8)
+//	search_by_case        case id(8) -> record (the case's search entry)
+//	search_tokens         token(16) case id(8) -> empty: the blind index,
+//	                      so the cases of a token are one prefix scan.
+//	                      Both are created at open when missing (a file
+//	                      of this schema version written before them).
 //
 // A record is the byte protoRecord followed by its message of
 // proto/childcase/storage/v1 (jsonRecord and JSON up to schema version 4;
@@ -120,6 +125,8 @@ var (
 	bucketCaseQueue         = []byte("case_queue")
 	bucketReportScope       = []byte("report_scope")
 	bucketIndex             = []byte("index")
+	bucketSearchByCase      = []byte("search_by_case")
+	bucketSearchTokens      = []byte("search_tokens")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -139,6 +146,7 @@ var (
 		bucketAudit,
 		bucketCaseEvents, bucketOutbox, bucketCursors,
 		bucketIndex,
+		bucketSearchByCase, bucketSearchTokens,
 	}
 )
 
@@ -319,8 +327,11 @@ func initSchema(tx *bolt.Tx) error {
 	if err := buildDataKeyIndex(tx); err != nil {
 		return err
 	}
+	if err := createSearchBuckets(tx); err != nil {
+		return err
+	}
 	for _, name := range allBuckets {
-		if tx.Bucket(name) == nil {
+		if tx.Bucket(name) == nil && !optionalBucket(name) {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}

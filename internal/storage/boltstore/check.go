@@ -22,6 +22,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/storekey"
@@ -285,6 +286,7 @@ func (c *checker) run() error {
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
+		c.checkSearchIndex,
 	} {
 		if c.err != nil {
 			break
@@ -1460,4 +1462,65 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 			}
 		})
 	}
+}
+
+// ---------------------------------------------------------------------------
+// Search index
+
+// checkSearchIndex checks the blind index both ways: every entry belongs
+// to a stored case and each of its tokens has its posting in
+// search_tokens; and search_tokens holds nothing else, no posting of a
+// token its case's entry lacks, of a case without an entry, or of the
+// wrong width. Tokens are opaque here: whether they are the right ones
+// for the case only the key can tell.
+func (c *checker) checkSearchIndex() {
+	if c.btx.Bucket(bucketSearchByCase) == nil || c.btx.Bucket(bucketSearchTokens) == nil {
+		return // a file written before the index, not yet opened read-write
+	}
+	c.each(bucketSearchByCase, func(k, v []byte) {
+		if len(k) != 8 {
+			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+			return
+		}
+		id := be.Uint64(k)
+		if !c.has(bucketCases, k) {
+			c.problem(bucketSearchByCase, caseString(k), "an entry of a case that does not exist")
+		}
+		e, err := decodeAs[datastore.SearchEntry](v)
+		if err != nil {
+			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
+			return
+		}
+		for _, tok := range e.Tokens {
+			if len(tok) != datastore.SearchTokenSize {
+				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), datastore.SearchTokenSize)
+				continue
+			}
+			if !c.hasEntry(bucketSearchTokens, searchPostingKey(tok, id)) {
+				c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(k)), "missing: the case's entry lists the token")
+			}
+		}
+	})
+	if ok, _ := c.indexMatches(bucketSearchTokens); ok || c.err != nil {
+		return
+	}
+	c.each(bucketSearchTokens, func(k, _ []byte) {
+		if len(k) != datastore.SearchTokenSize+8 {
+			c.problem(bucketSearchTokens, readable(k), "malformed key: %d bytes, want a token of %d and a case id of 8", len(k), datastore.SearchTokenSize)
+			return
+		}
+		tok, id := k[:datastore.SearchTokenSize], k[datastore.SearchTokenSize:]
+		raw := c.get(bucketSearchByCase, id)
+		if raw == nil {
+			c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(id)), "stale: the case has no search entry")
+			return
+		}
+		e, err := decodeAs[datastore.SearchEntry](raw)
+		if err != nil {
+			return // reported with the entry
+		}
+		if !slices.ContainsFunc(e.Tokens, func(t []byte) bool { return bytes.Equal(t, tok) }) {
+			c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(id)), "stale: the case's entry does not list the token")
+		}
+	})
 }

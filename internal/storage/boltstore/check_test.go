@@ -36,6 +36,13 @@ type ckFixture struct {
 	auditSeqs int
 }
 
+// ckToken is a search token of the stored width starting with n.
+func ckToken(n byte) []byte {
+	tok := make([]byte, datastore.SearchTokenSize)
+	tok[0] = n
+	return tok
+}
+
 const (
 	ckUser = "lan.nguyen"
 	ckCase = "HN-2026-00001"
@@ -93,6 +100,9 @@ func writeHealthy(t *testing.T, path string) ckFixture {
 			return err
 		}
 		f.caseID = c.ID
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: [][]byte{ckToken(1), ckToken(2)}}); err != nil {
+			return err
+		}
 		if err := tx.PutTimer(model.Timer{At: f.timerAt, CaseID: c.ID, DeadlineID: 1}); err != nil {
 			return err
 		}
@@ -401,6 +411,27 @@ func TestCheckFindsDamage(t *testing.T) {
 				return del("case_scope", append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...))(tx)
 			},
 			bucket: "case_scope", key: `"incident:units/00004@2025-07-01", case id`, what: "missing",
+		},
+		{
+			name: "search posting deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("search_tokens", append(ckToken(1), u64(f.caseID)...))(tx)
+			},
+			bucket: "search_tokens", key: "token 01", what: "missing",
+		},
+		{
+			name: "search posting of a token the case's entry lacks",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("search_tokens", append(ckToken(3), u64(f.caseID)...), nil)(tx)
+			},
+			bucket: "search_tokens", key: "token 03", what: "stale: the case's entry does not list the token",
+		},
+		{
+			name: "search posting of a case without an entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("search_tokens", append(ckToken(1), u64(99)...), nil)(tx)
+			},
+			bucket: "search_tokens", key: "id 99", what: "stale: the case has no search entry",
 		},
 		{
 			name: "dangling case scope entry",

@@ -49,31 +49,31 @@ var goldenFiles = []struct {
 		// The acknowledgement's idempotency record remembers the whole
 		// case, free text in the clear: the migration to version 3 drops it.
 		before:        demoCounts(39, 14, 1, false),
-		after:         demoCounts(39, 14, 0, true),
+		after:         withSearchIndex(demoCounts(39, 14, 0, true)),
 		sealedAtStart: 2,
 	},
 	{
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
-		after:  demoCounts(38, 13, 1, true),
+		after:  withSearchIndex(demoCounts(38, 13, 1, true)),
 	},
 	{
 		// Written with its indexes (schema version 4), records in JSON.
 		name:   "schema4",
 		before: demoCounts(39, 14, 1, true),
-		after:  demoCounts(39, 14, 1, true),
+		after:  withSearchIndex(demoCounts(39, 14, 1, true)),
 	},
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
 		before: demoCounts(39, 14, 1, true),
-		after:  demoCounts(39, 14, 1, true),
+		after:  withSearchIndex(demoCounts(39, 14, 1, true)),
 	},
 	{
 		// The indexes in the one bucket index (schema version 6).
 		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
-		after:  demoCounts(39, 14, 1, true),
+		after:  withSearchIndex(demoCounts(39, 14, 1, true)),
 	},
 }
 
@@ -96,6 +96,13 @@ func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCo
 		c["data_keys_by_master"] = 10
 		c["case_scope"], c["case_queue"], c["report_scope"] = 18, 28, 28
 	}
+	return c
+}
+
+// withSearchIndex adds the search index's buckets, which the open adds
+// to a file written before them, empty until the cases are indexed.
+func withSearchIndex(c goldenCounts) goldenCounts {
+	c["search_by_case"], c["search_tokens"] = 0, 0
 	return c
 }
 

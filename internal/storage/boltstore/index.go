@@ -153,8 +153,15 @@ func (t *tx) moveReportEntries(prev, c model.Case) error {
 	return nil
 }
 
+// entrySetter is where index entries go: a keyspace of the index bucket,
+// or a bucket of its own (the search index).
+type entrySetter interface {
+	Put(k, v []byte) error
+	Delete(k []byte) error
+}
+
 // syncEntries deletes the keys of old that are not in keys, and puts keys.
-func syncEntries(b *keyspace, old, keys [][]byte) error {
+func syncEntries(b entrySetter, old, keys [][]byte) error {
 	for _, k := range old {
 		if !slices.ContainsFunc(keys, func(n []byte) bool { return bytes.Equal(n, k) }) {
 			if err := b.Delete(k); err != nil {

@@ -277,7 +277,11 @@ func buildIndex(tx *bolt.Tx, index, records []byte, entryKey func(k, v []byte) (
 
 // optionalBucket reports whether a bucket may be missing from a file this
 // code reads: one that Open builds whenever it is missing.
-func optionalBucket(name []byte) bool { return bytes.Equal(name, bucketDataKeysByMaster) }
+// The search index's buckets came within schema version 5: a file written
+// before them has none until it is opened read-write.
+func optionalBucket(name []byte) bool {
+	return bytes.Equal(name, bucketDataKeysByMaster) || bytes.Equal(name, bucketSearchByCase) || bytes.Equal(name, bucketSearchTokens)
+}
 
 // bucketVersion is the schema version that added a bucket.
 func bucketVersion(name []byte) uint32 {

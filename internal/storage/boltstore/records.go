@@ -7,6 +7,7 @@ import (
 
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -342,6 +343,15 @@ func wrappedKeyFromRec(r *recordpb.WrappedKey) keys.WrappedKey {
 	return keys.WrappedKey{MasterID: r.GetMasterId(), Sealed: byteSlice(r.GetSealed())}
 }
 
+// searchEntryFromRec leaves the case id to the caller: it is the key.
+func searchEntryFromRec(r *recordpb.SearchEntry) datastore.SearchEntry {
+	tokens := make([][]byte, 0, len(r.GetTokens()))
+	for _, t := range r.GetTokens() {
+		tokens = append(tokens, byteSlice(t))
+	}
+	return datastore.SearchEntry{KeyID: r.GetKeyId(), Tokens: tokens}
+}
+
 // toRecord converts a domain value to its stored message.
 func toRecord(v any) (proto.Message, error) {
 	switch v := v.(type) {
@@ -363,6 +373,8 @@ func toRecord(v any) (proto.Message, error) {
 		return policeUnitToRec(v), nil
 	case keys.WrappedKey:
 		return wrappedKeyToRec(v), nil
+	case datastore.SearchEntry:
+		return &recordpb.SearchEntry{KeyId: v.KeyID, Tokens: v.Tokens}, nil
 	}
 	return nil, fmt.Errorf("encode %T: no stored record for this type", v)
 }
@@ -388,6 +400,8 @@ func fromRecord(b []byte, v any) error {
 		return unmarshalInto(b, v, policeUnitFromRec)
 	case *keys.WrappedKey:
 		return unmarshalInto(b, v, wrappedKeyFromRec)
+	case *datastore.SearchEntry:
+		return unmarshalInto(b, v, searchEntryFromRec)
 	}
 	return fmt.Errorf("no stored record for this type")
 }

@@ -170,6 +170,11 @@ type state struct {
 	outbox      table[uint64, []byte]
 	outboxSeq   uint64
 	cursors     table[string, uint64]
+	// searchEntries holds each case's search index entry (JSON);
+	// postings the ids of the cases under each token, sorted. A posting
+	// list is replaced, never changed in place, since snapshots share it.
+	searchEntries table[uint64, []byte]
+	postings      table[string, []uint64]
 }
 
 // idempotencyEntry is a stored idempotency record and its CreateTime, by
@@ -204,6 +209,8 @@ func (st *state) fork() *state {
 	c.timers.owned = false
 	c.outbox.owned = false
 	c.cursors.owned = false
+	c.searchEntries.owned = false
+	c.postings.owned = false
 	return &c
 }
 

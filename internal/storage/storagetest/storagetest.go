@@ -50,6 +50,7 @@ func RunAll(t *testing.T, newStore func(t *testing.T) datastore.Store) {
 		{"Outbox", outboxTests},
 		{"Cursors", cursorTests},
 		{"ProcessTransactions", processTxTests},
+		{"SearchIndex", searchIndexTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

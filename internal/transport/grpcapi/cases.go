@@ -2,20 +2,26 @@ package grpcapi
 
 import (
 	"context"
+
+	"google.golang.org/grpc/codes"
 	"log/slog"
 	"strconv"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 type caseServer struct {
 	pb.UnimplementedCaseServiceServer
 	pages    *pageTokens
 	intake   *intake.Service
+	search   *search.Service
 	identity *identity.Service
 	log      *slog.Logger
 }
@@ -104,4 +110,58 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
 	}
 	return resp, nil
+}
+
+func (s *caseServer) SearchCases(ctx context.Context, req *pb.SearchCasesRequest) (*pb.SearchCasesResponse, error) {
+	if s.search == nil {
+		return nil, withInfo(codes.Unimplemented, "search is not configured", ReasonUnavailable, nil)
+	}
+	q := search.Query{
+		ChildName: req.GetChildName(), BirthYear: int(req.GetBirthYear()), Phone: req.GetPhone(),
+		CommuneCode: req.GetCommuneCode(), CaregiverName: req.GetCaregiverName(),
+	}
+	if d := req.GetBirthDate(); d != "" {
+		date, err := vntime.ParseDate(d)
+		if err != nil {
+			return nil, toStatus(ctx, s.log, model.InvalidField("birth_date", "date.valid", "birth_date: %v", err))
+		}
+		q.BirthDate = date
+	}
+	found, err := s.search.Search(ctx, principalFrom(ctx), q, int(req.GetPageSize()))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.SearchCasesResponse{}
+	for _, c := range found {
+		out := &pb.CaseCandidate{Score: c.Score, MatchedFields: matchedFieldNames(c.Matched), CandidateView: c.View == access.ViewCandidate}
+		if out.CandidateView {
+			out.Case = candidateToProto(c.Case)
+		} else {
+			out.Case = s.caseToProto(ctx, c.Case)
+		}
+		resp.Candidates = append(resp.Candidates, out)
+	}
+	return resp, nil
+}
+
+// candidateToProto converts the candidate view of a case: only what
+// access.CandidateView keeps, so nothing a zero field would imply (an
+// etag, a unit) is made up.
+func candidateToProto(c model.Case) *pb.Case {
+	p := &pb.Case{
+		Name: "cases/" + c.Number, CaseNumber: c.Number, Status: caseStatuses.toAPI(c.Status),
+		ResponsibleUnit: access.UnitName(c.ResponsibleUnit), UpdateTime: timestamp(c.UpdateTime),
+	}
+	for _, ch := range c.Children {
+		p.Children = append(p.Children, &pb.ChildSummary{AgeYears: ch.AgeYears, AgeEstimated: ch.AgeEstimated, Sex: sexes.toAPI(ch.Sex)})
+	}
+	return p
+}
+
+func matchedFieldNames(fs []search.Field) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return out
 }

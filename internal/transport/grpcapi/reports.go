@@ -10,6 +10,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/search"
 )
 
 type reportServer struct {
@@ -24,17 +25,36 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	out, err := s.intake.CreateReport(ctx, principalFrom(ctx), intake.CreateReportInput{
+	in := intake.CreateReportInput{
 		Report:              r,
 		IncidentCommuneCode: req.GetReport().GetIncidentCommuneCode(),
 		CaseName:            req.GetReport().GetCase(),
 		RequestID:           req.GetRequestId(),
 		Fingerprint:         fingerprint(&pb.CreateReportRequest{Report: req.GetReport()}),
-	})
+	}
+	if req.GetValidateOnly() {
+		found, err := s.intake.ValidateReport(ctx, principalFrom(ctx), in)
+		if err != nil {
+			return nil, toStatus(ctx, s.log, err)
+		}
+		return &pb.Report{Candidates: reportCandidates(found)}, nil
+	}
+	out, found, err := s.intake.CreateReportWithCandidates(ctx, principalFrom(ctx), in)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	return reportToProto(out), nil
+	resp := reportToProto(out)
+	resp.Candidates = reportCandidates(found)
+	return resp, nil
+}
+
+// reportCandidates names the cases a new report may be about.
+func reportCandidates(found []search.Candidate) []*pb.ReportCandidate {
+	var out []*pb.ReportCandidate
+	for _, c := range found {
+		out = append(out, &pb.ReportCandidate{Case: "cases/" + c.Case.Number, Score: c.Score, MatchedFields: matchedFieldNames(c.Matched)})
+	}
+	return out
 }
 
 func (s *reportServer) GetReport(ctx context.Context, req *pb.GetReportRequest) (*pb.Report, error) {

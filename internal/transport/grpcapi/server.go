@@ -24,12 +24,14 @@ import (
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // Deps are what the handlers need.
 type Deps struct {
 	Intake   *intake.Service
+	Search   *search.Service // nil: SearchCases is unavailable
 	Process  *process.Engine
 	Identity *identity.Service
 	Audit    *auditlog.Log
@@ -131,7 +133,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	)
 	s := grpc.NewServer(opts...)
 	pb.RegisterReportServiceServer(s, &reportServer{pages: pages, intake: d.Intake, log: d.Log})
-	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, identity: d.Identity, log: d.Log})
+	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, search: d.Search, identity: d.Identity, log: d.Log})
 	pb.RegisterUnitServiceServer(s, &unitServer{pages: pages, units: d.Units, clock: d.Clock, log: d.Log})
 	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, log: d.Log})
 	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})

@@ -1993,6 +1993,61 @@ func (x *WrappedKey) GetSealed() []byte {
 	return nil
 }
 
+// SearchEntry is what the blind search index holds of a case (keyed by
+// the case id): the keyed tokens of its normalised values, never the
+// values, and the id of the master key whose index key made them.
+type SearchEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Tokens        [][]byte               `protobuf:"bytes,2,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchEntry) Reset() {
+	*x = SearchEntry{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchEntry) ProtoMessage() {}
+
+func (x *SearchEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchEntry.ProtoReflect.Descriptor instead.
+func (*SearchEntry) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SearchEntry) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SearchEntry) GetTokens() [][]byte {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
 var File_childcase_storage_v1_records_proto protoreflect.FileDescriptor
 
 const file_childcase_storage_v1_records_proto_rawDesc = "" +
@@ -2212,7 +2267,10 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"WrappedKey\x12\x1b\n" +
 	"\tmaster_id\x18\x01 \x01(\tR\bmasterId\x12\x16\n" +
-	"\x06sealed\x18\x02 \x01(\fR\x06sealedBDZBgithub.com/childcase/childcase/internal/storage/boltstore/recordpbb\x06proto3"
+	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"<\n" +
+	"\vSearchEntry\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokensBDZBgithub.com/childcase/childcase/internal/storage/boltstore/recordpbb\x06proto3"
 
 var (
 	file_childcase_storage_v1_records_proto_rawDescOnce sync.Once
@@ -2226,7 +2284,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2247,6 +2305,7 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Token)(nil),             // 16: childcase.storage.v1.Token
 	(*PoliceUnit)(nil),        // 17: childcase.storage.v1.PoliceUnit
 	(*WrappedKey)(nil),        // 18: childcase.storage.v1.WrappedKey
+	(*SearchEntry)(nil),       // 19: childcase.storage.v1.SearchEntry
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2285,7 +2344,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

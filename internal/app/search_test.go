@@ -1,0 +1,285 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/search"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// firstCall is the first report about Nhung: her name with its
+// diacritics, her birth date, her mother's phone written the usual way.
+func firstCall() *pb.Report {
+	r := validReport()
+	r.ReceiveTime = timestamppb.New(testNow.Add(-48 * time.Hour))
+	r.Children = []*pb.Child{{
+		FullName: "Nguyễn Thị Hồng Nhung", Age: &pb.Child_BirthDate{BirthDate: "2017-05-19"}, Sex: pb.Sex_SEX_FEMALE,
+		Condition: "gầy, hay bỏ bữa",
+	}}
+	r.Caregivers = []*pb.Caregiver{{FullName: "Lê Thị Thu", Relation: "mẹ", Phone: "0987 111 222"}}
+	return r
+}
+
+// secondCall is the second call, taken by another operator: the name
+// typed without diacritics, given name first, the phone in E.164.
+func secondCall() *pb.Report {
+	r := validReport()
+	r.Children = []*pb.Child{{
+		FullName: "Nhung Nguyen Thi Hong", Age: &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 9}, Sex: pb.Sex_SEX_FEMALE,
+	}}
+	r.Caregivers = []*pb.Caregiver{{FullName: "Le Thi Thu", Relation: "me", Phone: "+84987111222"}}
+	return r
+}
+
+func candidateCases(cs []*pb.ReportCandidate) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.GetCase())
+	}
+	return out
+}
+
+// The scenario of issue 12: a second call about a child, written without
+// diacritics and with the phone in another format, finds the first case,
+// by search and at intake (with validate_only before anything is
+// stored, and in the answer of the create); another operator of the same
+// hotline gets it in the candidate view, without names or narrative, and
+// an operator of another organisation does not find it at all.
+func TestSecondCallFindsTheFirstCase(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "operator.two", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "operator.swc", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre")
+	first, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if len(first.GetCandidates()) != 0 {
+		t.Errorf("the first call has candidates %v, want none", candidateCases(first.GetCandidates()))
+	}
+
+	resp, err := ts.cases().SearchCases(ts.as(t, "operator.two"), &pb.SearchCasesRequest{
+		ChildName: "nhung nguyen thi hong", Phone: "+84 987 111 222", CommuneCode: "00004",
+	})
+	if err != nil {
+		t.Fatalf("SearchCases: %v", err)
+	}
+	if len(resp.GetCandidates()) != 1 {
+		t.Fatalf("SearchCases found %d candidates, want the first case", len(resp.GetCandidates()))
+	}
+	got := resp.GetCandidates()[0]
+	if got.GetCase().GetName() != first.GetCase() || !got.GetCandidateView() {
+		t.Errorf("candidate %s (candidate view %v), want %s in the candidate view", got.GetCase().GetName(), got.GetCandidateView(), first.GetCase())
+	}
+	for _, f := range []string{"child_name", "phone", "commune"} {
+		if !slices.Contains(got.GetMatchedFields(), f) {
+			t.Errorf("matched fields %v lack %s", got.GetMatchedFields(), f)
+		}
+	}
+	if c := got.GetCase(); len(c.GetReports()) != 0 || c.GetEtag() != "" || len(c.GetChildren()) != 1 || c.GetChildren()[0].GetSex() != pb.Sex_SEX_FEMALE {
+		t.Errorf("the candidate view shows %v, want number, status, unit, the child's age and sex and the last change only", c)
+	}
+	if strings.Contains(resp.String(), "Nhung") || strings.Contains(resp.String(), "Thu") {
+		t.Errorf("the candidate view shows a name: %v", resp)
+	}
+
+	// Before saving: the candidates, and nothing stored.
+	before, err := ts.reports().ListReports(ts.as(t, "operator.two"), &pb.ListReportsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, err := ts.reports().CreateReport(ts.as(t, "operator.two"), &pb.CreateReportRequest{Report: secondCall(), ValidateOnly: true})
+	if err != nil {
+		t.Fatalf("validate_only: %v", err)
+	}
+	if got := candidateCases(check.GetCandidates()); !slices.Equal(got, []string{first.GetCase()}) || check.GetName() != "" {
+		t.Errorf("validate_only answered %s with candidates %v, want no report and [%s]", check.GetName(), got, first.GetCase())
+	}
+	after, err := ts.reports().ListReports(ts.as(t, "operator.two"), &pb.ListReportsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.GetReports()) != len(before.GetReports()) {
+		t.Errorf("validate_only stored a report: %d before, %d after", len(before.GetReports()), len(after.GetReports()))
+	}
+
+	second, err := ts.reports().CreateReport(ts.as(t, "operator.two"), &pb.CreateReportRequest{Report: secondCall()})
+	if err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+	if got := candidateCases(second.GetCandidates()); !slices.Equal(got, []string{first.GetCase()}) {
+		t.Errorf("the second call's candidates = %v, want [%s]", got, first.GetCase())
+	}
+
+	other, err := ts.cases().SearchCases(ts.as(t, "operator.swc"), &pb.SearchCasesRequest{ChildName: "Nguyễn Thị Hồng Nhung", Phone: "0987111222"})
+	if err != nil {
+		t.Fatalf("SearchCases by another organisation: %v", err)
+	}
+	if len(other.GetCandidates()) != 0 {
+		t.Errorf("an operator of another organisation found %v", other.GetCandidates())
+	}
+
+	// Every search is audited, its query sealed.
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	evs, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/operator.two", PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	searches := 0
+	for _, e := range evs.GetEvents() {
+		if e.GetAction() == "case.search" {
+			searches++
+		}
+	}
+	if searches != 3 {
+		t.Errorf("%d searches of operator.two audited, want 3 (the search, validate_only and the create)", searches)
+	}
+}
+
+func TestSearchCasesRefusesAnEmptyQuery(t *testing.T) {
+	ts := startServer(t, "")
+	_, err := ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: " - "})
+	st := wantCode(t, err, codes.InvalidArgument)
+	if !slices.Contains(badFields(st), "query") {
+		t.Errorf("bad fields %v, want query", badFields(st))
+	}
+	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Nhung", CommuneCode: "99999"})
+	st = wantCode(t, err, codes.InvalidArgument)
+	if !slices.Contains(badFields(st), "commune_code") {
+		t.Errorf("bad fields %v, want commune_code", badFields(st))
+	}
+}
+
+// The database holds no searchable plain text: neither the names and
+// phones of a report, in any form the index normalises them to, nor an
+// unkeyed SHA-256 of any of those forms, which anyone could compute from
+// a guess.
+func TestSearchIndexHoldsNoPlainText(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	r.Children = []*pb.Child{{FullName: "Quách Thị Markerchild Xuyến", Age: &pb.Child_BirthDate{BirthDate: "2016-02-29"}, Sex: pb.Sex_SEX_FEMALE}}
+	r.Caregivers = []*pb.Caregiver{{FullName: "Quách Văn Markercarer", Relation: "bố", Phone: "0977 246 813"}}
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+		Consent: true, FullName: "Tạ Markerreporter", Phone: "0966 135 792", RelationToChild: "cô giáo",
+	}}}
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r}); err != nil {
+		t.Fatal(err)
+	}
+	// A search and a validate_only leave their queries in the audit log.
+	if _, err := ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Quach Thi Markerchild Xuyen", Phone: "0977246813"}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+	raw, err := os.ReadFile(ts.cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forms []string
+	for _, v := range []string{"Quách Thị Markerchild Xuyến", "Quách Văn Markercarer", "Tạ Markerreporter"} {
+		folded := search.Fold(v)
+		syl := strings.Fields(folded)
+		forms = append(forms, v, folded, strings.Join(append(syl[len(syl)-1:], syl[:len(syl)-1]...), " "), syl[len(syl)-1])
+	}
+	for _, p := range []string{"0977 246 813", "0966 135 792"} {
+		forms = append(forms, p, search.Phone(p), strings.ReplaceAll(p, " ", ""))
+	}
+	forms = append(forms, "2016-02-29")
+	// Text is compared without case, hashes byte for byte (lower-casing
+	// arbitrary bytes would change them).
+	lower := bytes.ToLower(raw)
+	for _, f := range forms {
+		sum := sha256.Sum256([]byte(f))
+		if bytes.Contains(lower, bytes.ToLower([]byte(f))) || bytes.Contains(lower, []byte(hex.EncodeToString(sum[:]))) {
+			t.Errorf("the database file holds %q or its SHA-256 in hex", f)
+		}
+		if bytes.Contains(raw, sum[:search.TokenSize]) {
+			t.Errorf("the database file holds the unkeyed SHA-256 of %q", f)
+		}
+	}
+}
+
+// A rotation of the master key indexes every case again under the new
+// index key before it completes, so the old key can go: once restarted
+// with the new key alone, the search finds the case.
+func TestRotationRebuildsTheSearchIndex(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "admin.two", pb.Role_ROLE_ADMIN, "orgs/system")
+	first, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := ts.admin().RotateMasterKey(ts.as(t, "admin"), &pb.RotateMasterKeyRequest{})
+	if err != nil {
+		t.Fatalf("RotateMasterKey: %v", err)
+	}
+	ts.stop()
+	s, err := boltstore.Open(ts.cfg.DBPath, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []datastore.SearchEntry
+	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
+		var err error
+		entries, _, err = tx.ListSearchEntries(0, 100)
+		return err
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].KeyID != rot.GetMasterKeyId() {
+		t.Fatalf("after the rotation the index entries are %+v, want one under %s", entries, rot.GetMasterKeyId())
+	}
+	again := startServer(t, ts.cfg.DBPath)
+	resp, err := again.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Nguyen Thi Hong Nhung", Phone: "0987111222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetCandidates()) != 1 || resp.GetCandidates()[0].GetCase().GetName() != first.GetCase() {
+		t.Errorf("after the rotation and a restart, the search found %v, want %s", resp.GetCandidates(), first.GetCase())
+	}
+}
+
+// A report linked to a case after it was taken brings its names and
+// phones to the case's index entry, in the link's transaction.
+func TestLinkedReportIsSearchable(t *testing.T) {
+	ts := startServer(t, "")
+	first, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := validReport()
+	r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	r.Caregivers = []*pb.Caregiver{{FullName: "Trịnh Văn Bố", Relation: "bố", Phone: "0933 444 555"}}
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+	loose, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPhone := &pb.SearchCasesRequest{Phone: "+84933444555"}
+	if resp, err := ts.cases().SearchCases(context.Background(), byPhone); err != nil || len(resp.GetCandidates()) != 0 {
+		t.Fatalf("before the link, the loose report's phone found %v, %v; want no case", resp.GetCandidates(), err)
+	}
+	if _, err := ts.reports().LinkReport(context.Background(), &pb.LinkReportRequest{Name: loose.GetName(), Case: first.GetCase()}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ts.cases().SearchCases(context.Background(), byPhone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetCandidates()) != 1 || resp.GetCandidates()[0].GetCase().GetName() != first.GetCase() {
+		t.Errorf("after the link, the phone found %v, want %s", resp.GetCandidates(), first.GetCase())
+	}
+}

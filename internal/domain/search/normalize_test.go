@@ -1,0 +1,61 @@
+package search
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestFold(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Nguyễn Thị Hồng Nhung", "nguyen thi hong nhung"},
+		{"NGUYỄN  thị-HỒNG\tnhung ", "nguyen thi hong nhung"},
+		{"Đặng Đình Đức", "dang dinh duc"},
+		// The same name in NFD (as some keyboards send it) folds alike.
+		{"Nguye\u0302\u0303n", "nguyen"},
+		{"Lê Văn Tám (7 tuổi)", "le van tam 7 tuoi"},
+		{"  ", ""},
+	} {
+		if got := Fold(tt.in); got != tt.want {
+			t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPhone(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"0912 345 678", "+84912345678"},
+		{"0912.345.678", "+84912345678"},
+		{"+84 912 345 678", "+84912345678"},
+		{"84912345678", "+84912345678"},
+		{"0084912345678", "+84912345678"},
+		{"(024) 3942 1234", "+842439421234"},
+		{"912345678", "+84912345678"},
+		{"+1 415 555 0100", "+14155550100"},
+		{"111", ""},
+		{"", ""},
+	} {
+		if got := Phone(tt.in); got != tt.want {
+			t.Errorf("Phone(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNameFeatures(t *testing.T) {
+	k := nameKinds{"n", "s", "p"}
+	got := nameFeatures(Syllables("Nguyễn Thị Hồng Nhung"), k)
+	want := []feature{
+		{"n", "nguyen thi hong nhung"},
+		{"n", "nhung nguyen thi hong"}, // reversed: given name first
+		{"s", "nguyen nhung"},          // without the middle names
+		{"p", "hong nhung thi"},        // without nguyen
+		{"p", "hong nguyen nhung"},     // without thi
+		{"p", "nguyen nhung thi"},      // without hong
+		{"p", "hong nguyen thi"},       // without nhung
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("nameFeatures =\n%v\nwant\n%v", got, want)
+	}
+	if got := nameFeatures(nil, k); got != nil {
+		t.Errorf("nameFeatures of no name = %v, want none", got)
+	}
+}

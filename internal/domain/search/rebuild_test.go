@@ -1,0 +1,129 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/memstore"
+)
+
+func newMaster(t *testing.T) keys.MasterKey {
+	t.Helper()
+	m, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// storeUnindexedCases stores n cases, each with one sealed report about
+// a child named after its number, as a database written before the index
+// holds them.
+func storeUnindexedCases(t *testing.T, store datastore.Store, v *vault.Vault, n int) {
+	t.Helper()
+	commune := mustKey("00004@2025-07-01")
+	err := store.Update(context.Background(), func(tx datastore.Tx) error {
+		for i := range n {
+			number := fmt.Sprintf("HN-2026-%05d", i+1)
+			r := model.Report{
+				ID: fmt.Sprintf("0190c4a2-7d3e-7c4b-8a5e-%012d", i+1), ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
+				IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: number,
+				Children: []model.Child{{FullName: fmt.Sprintf("Nguyễn Thị Số %d", i+1), BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
+				Reporter: model.Reporter{Anonymous: true},
+			}
+			stored, err := v.SealReport(tx, r)
+			if err != nil {
+				return err
+			}
+			if err := tx.CreateReport(stored); err != nil {
+				return err
+			}
+			c := model.Case{Number: number, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, ReportIDs: []string{r.ID}, Revision: 1}
+			if err := tx.CreateCase(&c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ranked(t *testing.T, s *Service, store datastore.Store, q Query) []uint64 {
+	t.Helper()
+	var ids []uint64
+	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
+		hits, err := s.rank(tx, q)
+		for _, h := range hits {
+			ids = append(ids, h.id)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// Rebuild indexes the cases a database written before the index holds;
+// after a rotation it indexes them again under the new key, and while it
+// has not, the search still finds them under the old master's key.
+func TestRebuild(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	old := newMaster(t)
+	v := vault.New(keys.NewKeyring(old))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	const n = 2*rebuildBatch + 7 // more than one batch
+	storeUnindexedCases(t, store, v, n)
+	q := Query{ChildName: "Nguyen Thi So 150"}
+	if got := ranked(t, s, store, q); len(got) != 0 {
+		t.Fatalf("before the rebuild the search found %v", got)
+	}
+	if got, err := s.Rebuild(ctx); err != nil || got != n {
+		t.Fatalf("Rebuild = %d, %v; want %d cases indexed", got, err, n)
+	}
+	if got, err := s.Rebuild(ctx); err != nil || got != 0 {
+		t.Fatalf("Rebuild again = %d, %v; want none left", got, err)
+	}
+	found := ranked(t, s, store, q)
+	if len(found) != 1 {
+		t.Fatalf("after the rebuild the search found %v, want one case", found)
+	}
+
+	// A rotation: the keyring holds both masters while the index is
+	// under the old one; a search finds the case, then Rebuild moves
+	// every case to the new key, after which the new key alone finds it.
+	next := newMaster(t)
+	v.SetKeyring(keys.NewKeyring(next, old))
+	if got := ranked(t, s, store, q); len(got) != 1 || got[0] != found[0] {
+		t.Fatalf("during the rotation the search found %v, want %v", got, found)
+	}
+	if got, err := s.Rebuild(ctx); err != nil || got != n {
+		t.Fatalf("Rebuild after the rotation = %d, %v; want %d", got, err, n)
+	}
+	v.SetKeyring(keys.NewKeyring(next))
+	if got := ranked(t, s, store, q); len(got) != 1 || got[0] != found[0] {
+		t.Fatalf("under the new key alone the search found %v, want %v", got, found)
+	}
+	err := store.View(ctx, func(tx datastore.ReadTx) error {
+		es, _, err := tx.ListSearchEntries(0, n+1)
+		for _, e := range es {
+			if e.KeyID != next.ID() {
+				t.Errorf("case id %d is indexed under %s, want %s", e.CaseID, e.KeyID, next.ID())
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

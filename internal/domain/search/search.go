@@ -1,0 +1,329 @@
+// Package search finds the child: a blind index over the sealed names,
+// birth dates, phones and communes of every case, and the ranked search
+// over it that hotline staff run before opening a case. The index holds
+// keyed tokens only (HMAC-SHA-256 under an index key derived from the
+// master key, see keys.MasterKey.IndexKey) of values normalised so that
+// the same child typed differently meets itself: no plain value, and no
+// hash anyone without the key could compute, ever reaches storage.
+// It applies the access rules to every answer and audits every search
+// with its query sealed. It must not know about protobuf, gRPC or bbolt.
+package search
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// Method is the API method a search is: its row of the access table says
+// who may search and what each gets.
+const Method = "CaseService/SearchCases"
+
+// MaxCandidates is the most candidates a search returns, and
+// IntakeCandidates how many a new report's answer lists.
+const (
+	MaxCandidates    = 20
+	IntakeCandidates = 5
+)
+
+// postingLimit bounds the cases read for one token. A token that more
+// cases share (a birth year, a large commune) only breaks ties between
+// candidates that a name or a phone found, so a search stays O(matches)
+// of its discriminating tokens however large the store grows.
+const postingLimit = 2000
+
+// Service indexes cases and searches them.
+type Service struct {
+	store  datastore.Store
+	units  *units.Registry
+	policy *access.Policy
+	vault  *vault.Vault
+	clock  clock.Clock
+	log    *slog.Logger
+}
+
+// Deps are what the service needs.
+type Deps struct {
+	Store datastore.Store
+	Units *units.Registry
+	Vault *vault.Vault
+	Clock clock.Clock
+	Log   *slog.Logger
+}
+
+// New returns a search service.
+func New(d Deps) *Service {
+	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log}
+}
+
+// Candidate is a case a search found, as its caller may see it.
+type Candidate struct {
+	Case  model.Case      // shaped for the caller: whole, or the candidate view
+	View  access.CaseView // ViewFull or ViewCandidate
+	Score float64
+	// Matched are the query's fields the case matched, in the order of
+	// the Field constants.
+	Matched []Field
+}
+
+// IndexCase (re)writes c's index entry from all its reports, under the
+// index key of the current master, inside the caller's transaction: the
+// tokens change with the case, in the same commit.
+func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
+	master := s.vault.Keyring().Current()
+	var reports []model.Report
+	for _, id := range c.ReportIDs {
+		stored, err := tx.Report(id)
+		if err != nil {
+			return fmt.Errorf("index case %s: %w", c.Number, err)
+		}
+		r, err := s.vault.OpenReport(tx, stored)
+		if err != nil {
+			return fmt.Errorf("index case %s: %w", c.Number, err)
+		}
+		// The reporter's phone finds the case again when the same person
+		// calls back; it is opened here only to be MAC'd, never shown.
+		if r.Reporter, err = s.vault.OpenReporter(tx, stored); err != nil {
+			return fmt.Errorf("index case %s: %w", c.Number, err)
+		}
+		reports = append(reports, r)
+	}
+	return tx.PutSearchEntry(datastore.SearchEntry{
+		CaseID: c.ID, KeyID: master.ID(), Tokens: Tokens(master.IndexKey(), s.units, reports...),
+	})
+}
+
+// hit is what one case matched: the best weight per field.
+type hit struct {
+	id   uint64
+	best map[Field]float64
+}
+
+func (h hit) score() float64 {
+	total := 0.0
+	for _, f := range slices.Sorted(maps.Keys(h.best)) { // a fixed order: float sums are not associative
+		total += h.best[f]
+	}
+	return total
+}
+
+// rank returns the cases q matches with at least MinScore, best first
+// (newest first among equals), looking each token up under the index key
+// of every master in the keyring: during a rotation a case is indexed
+// under the old key until Rebuild reaches it, and is found all the same.
+func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
+	hits := map[uint64]*hit{}
+	probes := q.probes(s.units)
+	for _, m := range s.vault.Keyring().Masters() {
+		key := m.IndexKey()
+		for _, p := range probes {
+			ids, err := tx.CasesWithToken(token(key, p.feature), postingLimit)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				h := hits[id]
+				if h == nil {
+					h = &hit{id: id, best: map[Field]float64{}}
+					hits[id] = h
+				}
+				h.best[p.field] = max(h.best[p.field], p.weight)
+			}
+		}
+	}
+	var out []hit
+	for _, h := range hits {
+		if h.score() >= MinScore {
+			out = append(out, *h)
+		}
+	}
+	slices.SortFunc(out, func(a, b hit) int {
+		if c := cmp.Compare(b.score(), a.score()); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	return out, nil
+}
+
+// maxExamined bounds the cases a search reads to find the ones its
+// caller may see: the best-ranked cases beyond it are left out rather
+// than let a caller with a narrow scope read the whole ranking.
+const maxExamined = 200
+
+// candidates returns up to limit candidates of q that p may see, best
+// first, shaped for p; skip leaves out a case (the one a new report just
+// opened).
+func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
+	hits, err := s.rank(tx, q)
+	if err != nil {
+		return nil, err
+	}
+	var out []Candidate
+	for i, h := range hits {
+		if len(out) == limit || i == maxExamined {
+			break
+		}
+		c, err := tx.CaseByID(h.id)
+		if err != nil {
+			return nil, fmt.Errorf("search: indexed case id %d: %w", h.id, err)
+		}
+		if c.Number == skip {
+			continue
+		}
+		view := s.policy.SearchView(p, Method, c)
+		if view == access.ViewFull {
+			if c, err = s.vault.OpenCase(tx, c); err != nil {
+				return nil, err
+			}
+		}
+		shaped, ok := access.Shape(p, view, c)
+		if !ok {
+			continue // out of scope: as if the case did not exist
+		}
+		matched := slices.Sorted(maps.Keys(h.best))
+		out = append(out, Candidate{Case: shaped, View: view, Score: h.score(), Matched: matched})
+	}
+	return out, nil
+}
+
+// Search returns the candidates of q that p may see, best first, at most
+// limit (MaxCandidates when 0 or more). Every search is audited, with the
+// query sealed in the event's reason: who looked for which child is
+// itself personal data.
+func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit int) ([]Candidate, error) {
+	if !p.May(Method) {
+		return nil, model.ErrPermissionDenied
+	}
+	if q.Empty() {
+		return nil, model.InvalidField("query", "search.not_empty", "give at least one of child_name, birth_date, birth_year, phone, commune and caregiver_name")
+	}
+	if limit <= 0 || limit > MaxCandidates {
+		limit = MaxCandidates
+	}
+	if q.CommuneCode != "" {
+		u, ok := s.units.InForce(q.CommuneCode, vntime.DateOf(s.clock.Now()))
+		if !ok || u.Level != units.LevelCommune {
+			return nil, model.InvalidField("commune_code", "unit.commune", "no commune with code %q is in force today", q.CommuneCode)
+		}
+		q.Commune, q.CommuneCode = u.Key, ""
+	}
+	var out []Candidate
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		out, err = s.candidates(tx, p, q, limit, "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Audit(ctx, p, q, out); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "cases searched", "by", p.UserID, "candidates", len(out))
+	return out, nil
+}
+
+// CandidatesOf returns the candidates a report taken by p has, inside the
+// caller's transaction (that of the create, so that what it lists is what
+// the commit saw), leaving out the case the report opened or joined. The
+// caller audits them (AuditEvent).
+func (s *Service) CandidatesOf(tx datastore.ReadTx, p access.Principal, r model.Report) ([]Candidate, error) {
+	q := QueryOfReport(r)
+	if q.Empty() {
+		return nil, nil
+	}
+	return s.candidates(tx, p, q, IntakeCandidates, r.CaseNumber)
+}
+
+// sealedQuery is the query as an audit event's sealed reason keeps it.
+type sealedQuery struct {
+	Query
+	Candidates []string `json:"candidates,omitempty"`
+}
+
+// AuditEvent returns the audit event of a search by p: action
+// "case.search", the query and the case numbers it found sealed in the
+// reason (vault.SealQuery, which auditors' lists leave sealed: a query
+// holds a child's name) inside tx.
+func (s *Service) AuditEvent(tx datastore.KeyTx, p access.Principal, q Query, found []Candidate) (audit.Event, error) {
+	sq := sealedQuery{Query: q}
+	for _, c := range found {
+		sq.Candidates = append(sq.Candidates, c.Case.Number)
+	}
+	b, err := json.Marshal(sq)
+	if err != nil {
+		return audit.Event{}, fmt.Errorf("audit search: %w", err)
+	}
+	e := p.Event(s.clock.Now(), "case.search", "cases", "", audit.OutcomeOK)
+	if err := s.vault.SealQuery(tx, &e, b); err != nil {
+		return audit.Event{}, err
+	}
+	return e, nil
+}
+
+// Audit records a search by p that found found. It is an audit of a read,
+// so it goes through Batch, which a full database still accepts.
+func (s *Service) Audit(ctx context.Context, p access.Principal, q Query, found []Candidate) error {
+	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
+		e, err := s.AuditEvent(tx, p, q, found)
+		if err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(e)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record audit events: %w", err)
+	}
+	return nil
+}
+
+// rebuildBatch is how many cases one transaction of Rebuild indexes:
+// small enough that writers are never held up for long.
+const rebuildBatch = 100
+
+// Rebuild indexes every case that has no entry, or one made under another
+// master's index key, in small transactions, and returns how many it
+// indexed. It runs after a rotation of the master key (the keyring still
+// holding the old master, so searches find the cases not yet reached
+// under the old key) and at start (for cases stored before the index
+// existed). Running it again after an interruption finishes the job.
+func (s *Service) Rebuild(ctx context.Context) (int, error) {
+	current := s.vault.Keyring().Current().ID()
+	return vault.InBatches(ctx, s.store, func(tx datastore.Tx, after string) (string, int, error) {
+		cs, next, err := tx.ListCases(datastore.CaseQuery{After: after, Limit: rebuildBatch})
+		if err != nil {
+			return "", 0, err
+		}
+		n := 0
+		for _, c := range cs {
+			e, err := tx.SearchEntry(c.ID)
+			if err == nil && e.KeyID == current {
+				continue
+			}
+			if err != nil && !errors.Is(err, model.ErrNotFound) {
+				return "", 0, err
+			}
+			if err := s.IndexCase(tx, c); err != nil {
+				return "", 0, err
+			}
+			n++
+		}
+		return next, n, nil
+	})
+}

@@ -1,0 +1,138 @@
+package boltstore
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// The blind search index: search_by_case holds each case's entry (the
+// tokens it is indexed under), search_tokens one key per token and case,
+// token(16) id(8), so the cases of a token are one prefix scan and a case
+// is removed from a token without reading the others.
+
+// createSearchBuckets adds the index's buckets to a file written before
+// them; they start empty, and the search service indexes the cases it
+// finds without an entry (search.Service.Rebuild).
+func createSearchBuckets(tx *bolt.Tx) error {
+	if !tx.Writable() {
+		return nil
+	}
+	for _, name := range [][]byte{bucketSearchByCase, bucketSearchTokens} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func searchPostingKey(token []byte, caseID uint64) []byte {
+	return append(bytes.Clone(token), u64(caseID)...)
+}
+
+func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("cases with token: limit %d must be positive", limit)
+	}
+	b := t.bucket(bucketSearchTokens)
+	if b == nil || len(token) != datastore.SearchTokenSize {
+		return nil, nil // a file opened read-only before the index: nothing indexed
+	}
+	var out []uint64
+	c := b.Cursor()
+	for k, _ := c.Seek(token); k != nil && bytes.HasPrefix(k, token) && len(out) < limit; k, _ = c.Next() {
+		if len(k) != datastore.SearchTokenSize+8 {
+			continue
+		}
+		out = append(out, be.Uint64(k[datastore.SearchTokenSize:]))
+	}
+	return out, nil
+}
+
+func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {
+	var raw []byte
+	if b := t.bucket(bucketSearchByCase); b != nil {
+		raw = b.Get(u64(caseID))
+	}
+	if raw == nil {
+		return datastore.SearchEntry{}, fmt.Errorf("search entry of case id %d: %w", caseID, model.ErrNotFound)
+	}
+	e, err := decodeAs[datastore.SearchEntry](raw)
+	if err != nil {
+		return datastore.SearchEntry{}, fmt.Errorf("search entry of case id %d: %w", caseID, err)
+	}
+	e.CaseID = caseID
+	return e, nil
+}
+
+func (t *tx) ListSearchEntries(after uint64, limit int) ([]datastore.SearchEntry, uint64, error) {
+	if limit <= 0 {
+		return nil, 0, fmt.Errorf("list search entries: limit %d must be positive", limit)
+	}
+	b := t.bucket(bucketSearchByCase)
+	if b == nil {
+		return nil, 0, nil
+	}
+	var out []datastore.SearchEntry
+	c := b.Cursor()
+	k, _ := c.Seek(u64(after))
+	if k != nil && bytes.Equal(k, u64(after)) {
+		k, _ = c.Next()
+	}
+	for ; k != nil; k, _ = c.Next() {
+		if len(out) == limit {
+			return out, out[len(out)-1].CaseID, nil
+		}
+		if len(k) != 8 {
+			return nil, 0, fmt.Errorf("%s: key %x is not a case id", bucketSearchByCase, k)
+		}
+		e, err := t.SearchEntry(be.Uint64(k))
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, e)
+	}
+	return out, 0, nil
+}
+
+func (t *tx) PutSearchEntry(e datastore.SearchEntry) error {
+	if t.bucket(bucketCases).Get(u64(e.CaseID)) == nil {
+		return fmt.Errorf("search entry of case id %d: %w", e.CaseID, model.ErrNotFound)
+	}
+	for _, tok := range e.Tokens {
+		if len(tok) != datastore.SearchTokenSize {
+			return fmt.Errorf("search entry of case id %d: a token of %d bytes, want %d", e.CaseID, len(tok), datastore.SearchTokenSize)
+		}
+	}
+	byCase, tokens := t.bucket(bucketSearchByCase), t.bucket(bucketSearchTokens)
+	if byCase == nil || tokens == nil {
+		return fmt.Errorf("search entry of case id %d: the search index buckets are missing", e.CaseID)
+	}
+	old, err := t.SearchEntry(e.CaseID)
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return err
+	}
+	var oldKeys, newKeys [][]byte
+	for _, tok := range old.Tokens {
+		oldKeys = append(oldKeys, searchPostingKey(tok, e.CaseID))
+	}
+	for _, tok := range e.Tokens {
+		newKeys = append(newKeys, searchPostingKey(tok, e.CaseID))
+	}
+	if err := syncEntries(tokens, oldKeys, newKeys); err != nil {
+		return fmt.Errorf("%s: %w", bucketSearchTokens, err)
+	}
+	raw, err := encode(e)
+	if err != nil {
+		return fmt.Errorf("search entry of case id %d: %w", e.CaseID, err)
+	}
+	if err := byCase.Put(u64(e.CaseID), raw); err != nil {
+		return fmt.Errorf("put search entry of case id %d: %w", e.CaseID, err)
+	}
+	return nil
+}

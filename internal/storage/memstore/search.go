@@ -1,0 +1,85 @@
+package memstore
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// The blind search index: an entry per case and a posting list per token,
+// as boltstore keeps them in search_by_case and search_tokens.
+
+func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("cases with token: limit %d must be positive", limit)
+	}
+	ids, _ := t.st.postings.get(string(token))
+	return slices.Clone(ids[:min(limit, len(ids))]), nil
+}
+
+func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {
+	raw, ok := t.st.searchEntries.get(caseID)
+	if !ok {
+		return datastore.SearchEntry{}, fmt.Errorf("search entry of case id %d: %w", caseID, model.ErrNotFound)
+	}
+	return decodeAs[datastore.SearchEntry](raw)
+}
+
+func (t *tx) ListSearchEntries(after uint64, limit int) ([]datastore.SearchEntry, uint64, error) {
+	if limit <= 0 {
+		return nil, 0, fmt.Errorf("list search entries: limit %d must be positive", limit)
+	}
+	var out []datastore.SearchEntry
+	for _, id := range slices.Sorted(maps.Keys(t.st.searchEntries.m)) {
+		if id <= after {
+			continue
+		}
+		if len(out) == limit {
+			return out, out[len(out)-1].CaseID, nil
+		}
+		e, err := t.SearchEntry(id)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, e)
+	}
+	return out, 0, nil
+}
+
+func (t *tx) PutSearchEntry(e datastore.SearchEntry) error {
+	if !t.st.cases.has(e.CaseID) {
+		return fmt.Errorf("search entry of case id %d: %w", e.CaseID, model.ErrNotFound)
+	}
+	for _, tok := range e.Tokens {
+		if len(tok) != datastore.SearchTokenSize {
+			return fmt.Errorf("search entry of case id %d: a token of %d bytes, want %d", e.CaseID, len(tok), datastore.SearchTokenSize)
+		}
+	}
+	if old, err := t.SearchEntry(e.CaseID); err == nil {
+		for _, tok := range old.Tokens {
+			ids, _ := t.st.postings.get(string(tok))
+			if i, found := slices.BinarySearch(ids, e.CaseID); found {
+				if rest := slices.Delete(slices.Clone(ids), i, i+1); len(rest) > 0 {
+					t.st.postings.put(string(tok), rest)
+				} else {
+					t.st.postings.del(string(tok))
+				}
+			}
+		}
+	}
+	for _, tok := range e.Tokens {
+		ids, _ := t.st.postings.get(string(tok))
+		if i, found := slices.BinarySearch(ids, e.CaseID); !found {
+			t.st.postings.put(string(tok), slices.Insert(slices.Clone(ids), i, e.CaseID))
+		}
+	}
+	raw, err := encode(e)
+	if err != nil {
+		return fmt.Errorf("search entry of case id %d: %w", e.CaseID, err)
+	}
+	t.st.searchEntries.put(e.CaseID, raw)
+	return nil
+}

@@ -1,0 +1,179 @@
+package storagetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+var searchIndexTests = []namedTest{
+	{"PostingsFollowEntries", testSearchPostingsFollowEntries},
+	{"EntryNotFound", testSearchEntryNotFound},
+	{"UnknownCase", testSearchEntryUnknownCase},
+	{"ListPaging", testSearchEntryPaging},
+	{"RolledBack", testSearchEntryRolledBack},
+}
+
+// searchToken returns a token of the stored width whose bytes depend on n
+// and include a NUL and bytes that are not UTF-8, so a store that treats
+// tokens as text, or trims them, fails.
+func searchToken(n byte) []byte {
+	tok := make([]byte, datastore.SearchTokenSize)
+	tok[0], tok[1], tok[2], tok[datastore.SearchTokenSize-1] = n, 0x00, 0xff, n^0x5a
+	return tok
+}
+
+func putSearchEntries(t *testing.T, s datastore.Store, es ...datastore.SearchEntry) {
+	t.Helper()
+	update(t, s, func(tx datastore.Tx) error {
+		for _, e := range es {
+			if err := tx.PutSearchEntry(e); err != nil {
+				return fmt.Errorf("PutSearchEntry(%d): %w", e.CaseID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func casesWithToken(t *testing.T, s datastore.Store, tok []byte, limit int) []uint64 {
+	t.Helper()
+	ids, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithToken(tok, limit) })
+	if err != nil {
+		t.Fatalf("CasesWithToken: %v", err)
+	}
+	return ids
+}
+
+// threeCases stores three cases and returns their ids.
+func threeCases(t *testing.T, s datastore.Store) []uint64 {
+	t.Helper()
+	var ids []uint64
+	for _, c := range createCases(t, s,
+		sampleCase("HN-2026-00001", unitA, 1), sampleCase("HN-2026-00002", unitA, 1), sampleCase("HN-2026-00003", unitB, 1)) {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// A case is found under exactly the tokens of its current entry: a new
+// entry removes it from the tokens it no longer has and leaves the other
+// cases under a shared token alone.
+func testSearchPostingsFollowEntries(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	a, b, c := searchToken(1), searchToken(2), searchToken(3)
+	putSearchEntries(t, s,
+		datastore.SearchEntry{CaseID: ids[2], KeyID: "m1", Tokens: [][]byte{a, b}},
+		datastore.SearchEntry{CaseID: ids[0], KeyID: "m1", Tokens: [][]byte{a}},
+		datastore.SearchEntry{CaseID: ids[1], KeyID: "m1", Tokens: [][]byte{b}},
+	)
+	if got, want := casesWithToken(t, s, a, 10), []uint64{ids[0], ids[2]}; !slices.Equal(got, want) {
+		t.Fatalf("cases with token a = %v, want %v (in order of id)", got, want)
+	}
+	if got := casesWithToken(t, s, a, 1); !slices.Equal(got, []uint64{ids[0]}) {
+		t.Fatalf("cases with token a, limit 1 = %v, want [%d]", got, ids[0])
+	}
+	putSearchEntries(t, s, datastore.SearchEntry{CaseID: ids[2], KeyID: "m2", Tokens: [][]byte{c}})
+	if got := casesWithToken(t, s, a, 10); !slices.Equal(got, []uint64{ids[0]}) {
+		t.Fatalf("after the entry changed, cases with token a = %v, want [%d]", got, ids[0])
+	}
+	if got := casesWithToken(t, s, b, 10); !slices.Equal(got, []uint64{ids[1]}) {
+		t.Fatalf("after the entry changed, cases with token b = %v, want [%d]", got, ids[1])
+	}
+	if got := casesWithToken(t, s, c, 10); !slices.Equal(got, []uint64{ids[2]}) {
+		t.Fatalf("cases with token c = %v, want [%d]", got, ids[2])
+	}
+	// A token that is a prefix of no stored one, and one differing only
+	// in its last byte, find nothing.
+	near := bytes.Clone(a)
+	near[datastore.SearchTokenSize-1]++
+	if got := casesWithToken(t, s, near, 10); len(got) != 0 {
+		t.Fatalf("cases with a token one byte off = %v, want none", got)
+	}
+	e, err := readOne(t, s, func(tx datastore.ReadTx) (datastore.SearchEntry, error) { return tx.SearchEntry(ids[2]) })
+	if err != nil {
+		t.Fatalf("SearchEntry: %v", err)
+	}
+	if e.CaseID != ids[2] || e.KeyID != "m2" || len(e.Tokens) != 1 || !bytes.Equal(e.Tokens[0], c) {
+		t.Fatalf("SearchEntry = %+v, want case %d under m2 with token c", e, ids[2])
+	}
+}
+
+func testSearchEntryNotFound(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	_, err := readOne(t, s, func(tx datastore.ReadTx) (datastore.SearchEntry, error) { return tx.SearchEntry(ids[0]) })
+	if !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("SearchEntry of a case never indexed: %v, want ErrNotFound", err)
+	}
+}
+
+func testSearchEntryUnknownCase(t *testing.T, s datastore.Store) {
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
+		return tx.PutSearchEntry(datastore.SearchEntry{CaseID: 99, KeyID: "m1", Tokens: [][]byte{searchToken(1)}})
+	})
+	if !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("PutSearchEntry of a case that does not exist: %v, want ErrNotFound", err)
+	}
+}
+
+func testSearchEntryPaging(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	for i, id := range ids {
+		putSearchEntries(t, s, datastore.SearchEntry{CaseID: id, KeyID: "m1", Tokens: [][]byte{searchToken(byte(i))}})
+	}
+	var got []uint64
+	after := uint64(0)
+	for range 4 {
+		page, next, err := readTwo(t, s, func(tx datastore.ReadTx) ([]datastore.SearchEntry, uint64, error) {
+			return tx.ListSearchEntries(after, 2)
+		})
+		if err != nil {
+			t.Fatalf("ListSearchEntries(%d, 2): %v", after, err)
+		}
+		for _, e := range page {
+			got = append(got, e.CaseID)
+		}
+		if next == 0 {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("entries paged in twos = %v, want %v", got, ids)
+	}
+}
+
+// An entry written by a transaction that fails leaves no posting behind.
+func testSearchEntryRolledBack(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	boom := errors.New("boom")
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: ids[0], KeyID: "m1", Tokens: [][]byte{searchToken(1)}}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update: %v, want the body's error", err)
+	}
+	if got := casesWithToken(t, s, searchToken(1), 10); len(got) != 0 {
+		t.Fatalf("after a rolled-back entry, cases with its token = %v, want none", got)
+	}
+}
+
+// readTwo runs read in a read transaction and returns its results.
+func readTwo[T, U any](t *testing.T, s datastore.Store, read func(datastore.ReadTx) (T, U, error)) (T, U, error) {
+	t.Helper()
+	var v T
+	var u U
+	var rerr error
+	view(t, s, func(tx datastore.ReadTx) error {
+		v, u, rerr = read(tx)
+		return nil
+	})
+	return v, u, rerr
+}
