@@ -135,6 +135,8 @@ var (
 	police = []model.Role{model.RolePoliceLiaison}
 	// admins manage users, tokens, police units and keys.
 	admins = []model.Role{model.RoleAdmin}
+	// supervisors read the statistics of their scope.
+	supervisors = []model.Role{model.RoleHotlineSupervisor, model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// auditors read and verify the audit log.
 	auditors = []model.Role{model.RoleAuditor}
 )
@@ -190,6 +192,13 @@ var rules = []Rule{
 	{Method: "CaseProcessService/ResumeDeadline", Step: "resumeDeadline", Full: handlers},
 	{Method: "CaseProcessService/ListCaseEvents", Full: intakers},
 	{Method: "CaseProcessService/WatchEvents", Full: intakers, Police: police},
+
+	// Statistics count the cases of the caller's scope, never name one:
+	// the supervising levels and the communes account for their own. The
+	// police are refused: their referrals are counted in the city's and
+	// the units' figures, and a count of a few referrals could point at a
+	// child. Hotline operators see only their own reports, not a unit's.
+	{Method: "StatisticsService/GetStatistics", Full: supervisors},
 
 	{Method: "UnitService/ListUnits", Call: model.Roles},
 	{Method: "UnitService/GetUnit", Call: model.Roles},
