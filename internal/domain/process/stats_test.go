@@ -55,8 +55,8 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 	// What the test did, counted as it went.
 	var did struct {
 		reports, cases, emergencies, closed, crimeUnreferred, referrals, prosecuted int
-		proposed, accepted, declined                                               int
-		byMonth                                                                    map[string]int // cases opened
+		proposed, accepted, declined                                                int
+		byMonth                                                                     map[string]int // cases opened
 	}
 	did.byMonth = map[string]int{}
 	day := time.Date(2026, 1, 5, 9, 0, 0, 0, hanoi) // a Monday
@@ -73,8 +73,8 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 		}
 		r := model.Report{
 			Channel: model.Channel(1 + i%3), ReceiveTime: day.Add(-30 * time.Minute), CallType: model.CallIntervention,
-			Children:        []model.Child{{FullName: "Trẻ " + fmt.Sprint(i), EstimatedAge: &age, Sex: model.Sex(1 + i%2)}},
-			Narrative:       "trẻ bị xâm hại", SuspectedAbuse: []model.AbuseForm{form},
+			Children:  []model.Child{{FullName: "Trẻ " + fmt.Sprint(i), EstimatedAge: &age, Sex: model.Sex(1 + i%2)}},
+			Narrative: "trẻ bị xâm hại", SuspectedAbuse: []model.AbuseForm{form},
 			ImmediateDanger: i%6 == 2,
 			Reporter:        model.Reporter{Anonymous: true},
 		}
