@@ -183,6 +183,11 @@ var matrixCalls = map[string]mxCall{
 	pb.CaseService_ListCases_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.ListCasesRequest{PageSize: 500}
 	},
+	pb.StatisticsService_GetStatistics_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		// Counts of every dimension: none may carry a name or a number.
+		return &pb.GetStatisticsRequest{StartDate: "2020-01-01", EndDate: "2030-12-31",
+			GroupBy: []string{"month", "unit", "channel", "call_type", "abuse_form", "special_circumstance", "sex", "age_band"}}
+	},
 	pb.CaseProcessService_ReferCaseToPolice_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		id := fmt.Sprintf("ca-matrix-%d", f.next())
 		f.ts.addPoliceUnit(t, id)

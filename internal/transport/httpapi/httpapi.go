@@ -116,6 +116,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		pb.RegisterAdminServiceHandler,
 		pb.RegisterPoliceUnitServiceHandler,
 		pb.RegisterAuditServiceHandler,
+		pb.RegisterStatisticsServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("httpapi: register gateway: %w", err)
