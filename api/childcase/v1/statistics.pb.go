@@ -9,6 +9,7 @@ package childcasev1
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -23,6 +24,178 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+type GetActionMonthReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The year of the Action Month, e.g. 2026.
+	Year int32 `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
+	// Only the records of this unit and of the units under it, as in
+	// GetStatisticsRequest; empty for all the caller sees.
+	Unit          string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	IncludeMapped bool   `protobuf:"varint,3,opt,name=include_mapped,json=includeMapped,proto3" json:"include_mapped,omitempty"`
+	// The report is to be sent outside the city's child-protection service:
+	// small counts are withheld even for the city.
+	External bool `protobuf:"varint,4,opt,name=external,proto3" json:"external,omitempty"`
+	// "xlsx" (the default), "csv" or "html".
+	Format        string `protobuf:"bytes,5,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetActionMonthReportRequest) Reset() {
+	*x = GetActionMonthReportRequest{}
+	mi := &file_childcase_v1_statistics_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetActionMonthReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetActionMonthReportRequest) ProtoMessage() {}
+
+func (x *GetActionMonthReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_statistics_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetActionMonthReportRequest.ProtoReflect.Descriptor instead.
+func (*GetActionMonthReportRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetActionMonthReportRequest) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
+func (x *GetActionMonthReportRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *GetActionMonthReportRequest) GetIncludeMapped() bool {
+	if x != nil {
+		return x.IncludeMapped
+	}
+	return false
+}
+
+func (x *GetActionMonthReportRequest) GetExternal() bool {
+	if x != nil {
+		return x.External
+	}
+	return false
+}
+
+func (x *GetActionMonthReportRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+type GetPeriodicReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first and the last day of the period, "YYYY-MM-DD", both included.
+	StartDate string `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	EndDate   string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Only the records of this unit and of the units under it, as in
+	// GetStatisticsRequest; empty for all the caller sees.
+	Unit          string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	IncludeMapped bool   `protobuf:"varint,4,opt,name=include_mapped,json=includeMapped,proto3" json:"include_mapped,omitempty"`
+	// The report is to be sent outside the city's child-protection service:
+	// small counts are withheld even for the city.
+	External bool `protobuf:"varint,5,opt,name=external,proto3" json:"external,omitempty"`
+	// "xlsx" (the default), "csv" or "html".
+	Format        string `protobuf:"bytes,6,opt,name=format,proto3" json:"format,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPeriodicReportRequest) Reset() {
+	*x = GetPeriodicReportRequest{}
+	mi := &file_childcase_v1_statistics_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPeriodicReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPeriodicReportRequest) ProtoMessage() {}
+
+func (x *GetPeriodicReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_statistics_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPeriodicReportRequest.ProtoReflect.Descriptor instead.
+func (*GetPeriodicReportRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetPeriodicReportRequest) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *GetPeriodicReportRequest) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *GetPeriodicReportRequest) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *GetPeriodicReportRequest) GetIncludeMapped() bool {
+	if x != nil {
+		return x.IncludeMapped
+	}
+	return false
+}
+
+func (x *GetPeriodicReportRequest) GetExternal() bool {
+	if x != nil {
+		return x.External
+	}
+	return false
+}
+
+func (x *GetPeriodicReportRequest) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
 
 type GetStatisticsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -48,7 +221,7 @@ type GetStatisticsRequest struct {
 
 func (x *GetStatisticsRequest) Reset() {
 	*x = GetStatisticsRequest{}
-	mi := &file_childcase_v1_statistics_proto_msgTypes[0]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -60,7 +233,7 @@ func (x *GetStatisticsRequest) String() string {
 func (*GetStatisticsRequest) ProtoMessage() {}
 
 func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_statistics_proto_msgTypes[0]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -73,7 +246,7 @@ func (x *GetStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{0}
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetStatisticsRequest) GetStartDate() string {
@@ -124,7 +297,7 @@ type GetStatisticsResponse struct {
 
 func (x *GetStatisticsResponse) Reset() {
 	*x = GetStatisticsResponse{}
-	mi := &file_childcase_v1_statistics_proto_msgTypes[1]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +309,7 @@ func (x *GetStatisticsResponse) String() string {
 func (*GetStatisticsResponse) ProtoMessage() {}
 
 func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_statistics_proto_msgTypes[1]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +322,7 @@ func (x *GetStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{1}
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetStatisticsResponse) GetAsOf() *timestamppb.Timestamp {
@@ -206,7 +379,7 @@ type StatisticsGroup struct {
 
 func (x *StatisticsGroup) Reset() {
 	*x = StatisticsGroup{}
-	mi := &file_childcase_v1_statistics_proto_msgTypes[2]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +391,7 @@ func (x *StatisticsGroup) String() string {
 func (*StatisticsGroup) ProtoMessage() {}
 
 func (x *StatisticsGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_statistics_proto_msgTypes[2]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +404,7 @@ func (x *StatisticsGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatisticsGroup.ProtoReflect.Descriptor instead.
 func (*StatisticsGroup) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{2}
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *StatisticsGroup) GetKey() []*StatisticsKey {
@@ -364,7 +537,7 @@ type StatisticsKey struct {
 
 func (x *StatisticsKey) Reset() {
 	*x = StatisticsKey{}
-	mi := &file_childcase_v1_statistics_proto_msgTypes[3]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +549,7 @@ func (x *StatisticsKey) String() string {
 func (*StatisticsKey) ProtoMessage() {}
 
 func (x *StatisticsKey) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_statistics_proto_msgTypes[3]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +562,7 @@ func (x *StatisticsKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatisticsKey.ProtoReflect.Descriptor instead.
 func (*StatisticsKey) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{3}
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StatisticsKey) GetDimension() string {
@@ -425,7 +598,7 @@ type DeadlineStatistics struct {
 
 func (x *DeadlineStatistics) Reset() {
 	*x = DeadlineStatistics{}
-	mi := &file_childcase_v1_statistics_proto_msgTypes[4]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +610,7 @@ func (x *DeadlineStatistics) String() string {
 func (*DeadlineStatistics) ProtoMessage() {}
 
 func (x *DeadlineStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_statistics_proto_msgTypes[4]
+	mi := &file_childcase_v1_statistics_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +623,7 @@ func (x *DeadlineStatistics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadlineStatistics.ProtoReflect.Descriptor instead.
 func (*DeadlineStatistics) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{4}
+	return file_childcase_v1_statistics_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeadlineStatistics) GetKind() string {
@@ -499,7 +672,25 @@ var File_childcase_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n" +
+	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n" +
+	"\x1bGetActionMonthReportRequest\x12\x17\n" +
+	"\x04year\x18\x01 \x01(\x05B\x03\xe0A\x02R\x04year\x12\x1b\n" +
+	"\x04unit\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
+	"\x0einclude_mapped\x18\x03 \x01(\bR\rincludeMapped\x12\x1a\n" +
+	"\bexternal\x18\x04 \x01(\bR\bexternal\x12\x1f\n" +
+	"\x06format\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x06format\"\xed\x01\n" +
+	"\x18GetPeriodicReportRequest\x12)\n" +
+	"\n" +
+	"start_date\x18\x01 \x01(\tB\n" +
+	"\xe0A\x02\xbaH\x04r\x02\x18\n" +
+	"R\tstartDate\x12%\n" +
+	"\bend_date\x18\x02 \x01(\tB\n" +
+	"\xe0A\x02\xbaH\x04r\x02\x18\n" +
+	"R\aendDate\x12\x1b\n" +
+	"\x04unit\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
+	"\x0einclude_mapped\x18\x04 \x01(\bR\rincludeMapped\x12\x1a\n" +
+	"\bexternal\x18\x05 \x01(\bR\bexternal\x12\x1f\n" +
+	"\x06format\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x06format\"\xd7\x01\n" +
 	"\x14GetStatisticsRequest\x12)\n" +
 	"\n" +
 	"start_date\x18\x01 \x01(\tB\n" +
@@ -552,9 +743,11 @@ const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\voverdue_now\x18\x04 \x01(\x05R\n" +
 	"overdueNow\x12.\n" +
 	"\x13median_minutes_late\x18\x05 \x01(\x03R\x11medianMinutesLate\x12(\n" +
-	"\x10p90_minutes_late\x18\x06 \x01(\x03R\x0ep90MinutesLate2\x85\x01\n" +
+	"\x10p90_minutes_late\x18\x06 \x01(\x03R\x0ep90MinutesLate2\x83\x03\n" +
 	"\x11StatisticsService\x12p\n" +
-	"\rGetStatistics\x12\".childcase.v1.GetStatisticsRequest\x1a#.childcase.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statisticsB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"\rGetStatistics\x12\".childcase.v1.GetStatisticsRequest\x1a#.childcase.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12\x81\x01\n" +
+	"\x14GetActionMonthReport\x12).childcase.v1.GetActionMonthReportRequest\x1a\x14.google.api.HttpBody\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/statistics:actionMonthReport\x12x\n" +
+	"\x11GetPeriodicReport\x12&.childcase.v1.GetPeriodicReportRequest\x1a\x14.google.api.HttpBody\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/statistics:periodicReportB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_statistics_proto_rawDescOnce sync.Once
@@ -568,33 +761,40 @@ func file_childcase_v1_statistics_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_statistics_proto_rawDescData
 }
 
-var file_childcase_v1_statistics_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_childcase_v1_statistics_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_childcase_v1_statistics_proto_goTypes = []any{
-	(*GetStatisticsRequest)(nil),  // 0: childcase.v1.GetStatisticsRequest
-	(*GetStatisticsResponse)(nil), // 1: childcase.v1.GetStatisticsResponse
-	(*StatisticsGroup)(nil),       // 2: childcase.v1.StatisticsGroup
-	(*StatisticsKey)(nil),         // 3: childcase.v1.StatisticsKey
-	(*DeadlineStatistics)(nil),    // 4: childcase.v1.DeadlineStatistics
-	nil,                           // 5: childcase.v1.StatisticsGroup.EscalationsEntry
-	nil,                           // 6: childcase.v1.StatisticsGroup.PoliceOutcomesEntry
-	nil,                           // 7: childcase.v1.StatisticsGroup.EmergencyD3Entry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*GetActionMonthReportRequest)(nil), // 0: childcase.v1.GetActionMonthReportRequest
+	(*GetPeriodicReportRequest)(nil),    // 1: childcase.v1.GetPeriodicReportRequest
+	(*GetStatisticsRequest)(nil),        // 2: childcase.v1.GetStatisticsRequest
+	(*GetStatisticsResponse)(nil),       // 3: childcase.v1.GetStatisticsResponse
+	(*StatisticsGroup)(nil),             // 4: childcase.v1.StatisticsGroup
+	(*StatisticsKey)(nil),               // 5: childcase.v1.StatisticsKey
+	(*DeadlineStatistics)(nil),          // 6: childcase.v1.DeadlineStatistics
+	nil,                                 // 7: childcase.v1.StatisticsGroup.EscalationsEntry
+	nil,                                 // 8: childcase.v1.StatisticsGroup.PoliceOutcomesEntry
+	nil,                                 // 9: childcase.v1.StatisticsGroup.EmergencyD3Entry
+	(*timestamppb.Timestamp)(nil),       // 10: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),           // 11: google.api.HttpBody
 }
 var file_childcase_v1_statistics_proto_depIdxs = []int32{
-	8, // 0: childcase.v1.GetStatisticsResponse.as_of:type_name -> google.protobuf.Timestamp
-	2, // 1: childcase.v1.GetStatisticsResponse.groups:type_name -> childcase.v1.StatisticsGroup
-	3, // 2: childcase.v1.StatisticsGroup.key:type_name -> childcase.v1.StatisticsKey
-	4, // 3: childcase.v1.StatisticsGroup.deadlines:type_name -> childcase.v1.DeadlineStatistics
-	5, // 4: childcase.v1.StatisticsGroup.escalations:type_name -> childcase.v1.StatisticsGroup.EscalationsEntry
-	6, // 5: childcase.v1.StatisticsGroup.police_outcomes:type_name -> childcase.v1.StatisticsGroup.PoliceOutcomesEntry
-	7, // 6: childcase.v1.StatisticsGroup.emergency_d3:type_name -> childcase.v1.StatisticsGroup.EmergencyD3Entry
-	0, // 7: childcase.v1.StatisticsService.GetStatistics:input_type -> childcase.v1.GetStatisticsRequest
-	1, // 8: childcase.v1.StatisticsService.GetStatistics:output_type -> childcase.v1.GetStatisticsResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	10, // 0: childcase.v1.GetStatisticsResponse.as_of:type_name -> google.protobuf.Timestamp
+	4,  // 1: childcase.v1.GetStatisticsResponse.groups:type_name -> childcase.v1.StatisticsGroup
+	5,  // 2: childcase.v1.StatisticsGroup.key:type_name -> childcase.v1.StatisticsKey
+	6,  // 3: childcase.v1.StatisticsGroup.deadlines:type_name -> childcase.v1.DeadlineStatistics
+	7,  // 4: childcase.v1.StatisticsGroup.escalations:type_name -> childcase.v1.StatisticsGroup.EscalationsEntry
+	8,  // 5: childcase.v1.StatisticsGroup.police_outcomes:type_name -> childcase.v1.StatisticsGroup.PoliceOutcomesEntry
+	9,  // 6: childcase.v1.StatisticsGroup.emergency_d3:type_name -> childcase.v1.StatisticsGroup.EmergencyD3Entry
+	2,  // 7: childcase.v1.StatisticsService.GetStatistics:input_type -> childcase.v1.GetStatisticsRequest
+	0,  // 8: childcase.v1.StatisticsService.GetActionMonthReport:input_type -> childcase.v1.GetActionMonthReportRequest
+	1,  // 9: childcase.v1.StatisticsService.GetPeriodicReport:input_type -> childcase.v1.GetPeriodicReportRequest
+	3,  // 10: childcase.v1.StatisticsService.GetStatistics:output_type -> childcase.v1.GetStatisticsResponse
+	11, // 11: childcase.v1.StatisticsService.GetActionMonthReport:output_type -> google.api.HttpBody
+	11, // 12: childcase.v1.StatisticsService.GetPeriodicReport:output_type -> google.api.HttpBody
+	10, // [10:13] is the sub-list for method output_type
+	7,  // [7:10] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_statistics_proto_init() }
@@ -608,7 +808,7 @@ func file_childcase_v1_statistics_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_statistics_proto_rawDesc), len(file_childcase_v1_statistics_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

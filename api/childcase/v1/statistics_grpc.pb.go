@@ -8,6 +8,7 @@ package childcasev1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -19,7 +20,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	StatisticsService_GetStatistics_FullMethodName = "/childcase.v1.StatisticsService/GetStatistics"
+	StatisticsService_GetStatistics_FullMethodName        = "/childcase.v1.StatisticsService/GetStatistics"
+	StatisticsService_GetActionMonthReport_FullMethodName = "/childcase.v1.StatisticsService/GetActionMonthReport"
+	StatisticsService_GetPeriodicReport_FullMethodName    = "/childcase.v1.StatisticsService/GetPeriodicReport"
 )
 
 // StatisticsServiceClient is the client API for StatisticsService service.
@@ -34,6 +37,13 @@ type StatisticsServiceClient interface {
 	// Returns the counts of a period, computed from the records at the time
 	// of asking. Each event counts in the month, Vietnam time, it happened.
 	GetStatistics(ctx context.Context, in *GetStatisticsRequest, opts ...grpc.CallOption) (*GetStatisticsResponse, error)
+	// The report of the Action Month for Children (June) of a year, as a
+	// file: XLSX (the default), CSV or a printable HTML page. Counts from 1
+	// to 4 are withheld when the report leaves the city level. Audited.
+	GetActionMonthReport(ctx context.Context, in *GetActionMonthReportRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
+	// The periodic child-protection report of a period, one row per unit,
+	// as a file like GetActionMonthReport. Audited.
+	GetPeriodicReport(ctx context.Context, in *GetPeriodicReportRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
 
 type statisticsServiceClient struct {
@@ -54,6 +64,26 @@ func (c *statisticsServiceClient) GetStatistics(ctx context.Context, in *GetStat
 	return out, nil
 }
 
+func (c *statisticsServiceClient) GetActionMonthReport(ctx context.Context, in *GetActionMonthReportRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, StatisticsService_GetActionMonthReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *statisticsServiceClient) GetPeriodicReport(ctx context.Context, in *GetPeriodicReportRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, StatisticsService_GetPeriodicReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StatisticsServiceServer is the server API for StatisticsService service.
 // All implementations must embed UnimplementedStatisticsServiceServer
 // for forward compatibility.
@@ -66,6 +96,13 @@ type StatisticsServiceServer interface {
 	// Returns the counts of a period, computed from the records at the time
 	// of asking. Each event counts in the month, Vietnam time, it happened.
 	GetStatistics(context.Context, *GetStatisticsRequest) (*GetStatisticsResponse, error)
+	// The report of the Action Month for Children (June) of a year, as a
+	// file: XLSX (the default), CSV or a printable HTML page. Counts from 1
+	// to 4 are withheld when the report leaves the city level. Audited.
+	GetActionMonthReport(context.Context, *GetActionMonthReportRequest) (*httpbody.HttpBody, error)
+	// The periodic child-protection report of a period, one row per unit,
+	// as a file like GetActionMonthReport. Audited.
+	GetPeriodicReport(context.Context, *GetPeriodicReportRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedStatisticsServiceServer()
 }
 
@@ -78,6 +115,12 @@ type UnimplementedStatisticsServiceServer struct{}
 
 func (UnimplementedStatisticsServiceServer) GetStatistics(context.Context, *GetStatisticsRequest) (*GetStatisticsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatistics not implemented")
+}
+func (UnimplementedStatisticsServiceServer) GetActionMonthReport(context.Context, *GetActionMonthReportRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetActionMonthReport not implemented")
+}
+func (UnimplementedStatisticsServiceServer) GetPeriodicReport(context.Context, *GetPeriodicReportRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPeriodicReport not implemented")
 }
 func (UnimplementedStatisticsServiceServer) mustEmbedUnimplementedStatisticsServiceServer() {}
 func (UnimplementedStatisticsServiceServer) testEmbeddedByValue()                           {}
@@ -118,6 +161,42 @@ func _StatisticsService_GetStatistics_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _StatisticsService_GetActionMonthReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetActionMonthReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).GetActionMonthReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_GetActionMonthReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).GetActionMonthReport(ctx, req.(*GetActionMonthReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _StatisticsService_GetPeriodicReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPeriodicReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StatisticsServiceServer).GetPeriodicReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: StatisticsService_GetPeriodicReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StatisticsServiceServer).GetPeriodicReport(ctx, req.(*GetPeriodicReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // StatisticsService_ServiceDesc is the grpc.ServiceDesc for StatisticsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -128,6 +207,14 @@ var StatisticsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatistics",
 			Handler:    _StatisticsService_GetStatistics_Handler,
+		},
+		{
+			MethodName: "GetActionMonthReport",
+			Handler:    _StatisticsService_GetActionMonthReport_Handler,
+		},
+		{
+			MethodName: "GetPeriodicReport",
+			Handler:    _StatisticsService_GetPeriodicReport_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -199,6 +199,10 @@ var rules = []Rule{
 	// the units' figures, and a count of a few referrals could point at a
 	// child. Hotline operators see only their own reports, not a unit's.
 	{Method: "StatisticsService/GetStatistics", Full: supervisors},
+	// The reports units file are made of the same counts, for the same
+	// roles; a report that leaves the city level withholds small counts.
+	{Method: "StatisticsService/GetActionMonthReport", Full: supervisors},
+	{Method: "StatisticsService/GetPeriodicReport", Full: supervisors},
 
 	{Method: "UnitService/ListUnits", Call: model.Roles},
 	{Method: "UnitService/GetUnit", Call: model.Roles},

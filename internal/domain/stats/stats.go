@@ -185,6 +185,26 @@ func (s *Service) Compute(ctx context.Context, p access.Principal, q Query) (Res
 	if !p.May(Method) {
 		return Result{}, model.ErrPermissionDenied
 	}
+	res, err := s.compute(ctx, p, q)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.audit.Record(ctx, p.Event(res.AsOf, "statistics.read", resource("statistics", q.Unit), "", audit.OutcomeOK)); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// resource names what a read of statistics concerned, for its audit event.
+func resource(what string, unit units.Key) string {
+	if unit.IsZero() {
+		return what
+	}
+	return what + "/" + access.UnitName(unit)
+}
+
+// compute counts without auditing: its callers audit what they answer.
+func (s *Service) compute(ctx context.Context, p access.Principal, q Query) (Result, error) {
 	if err := s.check(&q); err != nil {
 		return Result{}, err
 	}
@@ -200,15 +220,7 @@ func (s *Service) Compute(ctx context.Context, p access.Principal, q Query) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{AsOf: now, Groups: agg.groups()}
-	resource := "statistics"
-	if !q.Unit.IsZero() {
-		resource = "statistics/" + access.UnitName(q.Unit)
-	}
-	if err := s.audit.Record(ctx, p.Event(now, "statistics.read", resource, "", audit.OutcomeOK)); err != nil {
-		return Result{}, err
-	}
-	return res, nil
+	return Result{AsOf: now, Groups: agg.groups()}, nil
 }
 
 // check validates q, naming the field and the rule of what is wrong.

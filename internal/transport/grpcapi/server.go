@@ -32,8 +32,8 @@ import (
 type Deps struct {
 	Intake  *intake.Service
 	Process *process.Engine
-	// Statistics counts the records of a caller's scope; nil: the
-	// statistics service is not served.
+	// Statistics counts the records of a caller's scope and makes the
+	// statistical reports.
 	Statistics *stats.Service
 	Identity   *identity.Service
 	Audit      *auditlog.Log
@@ -140,9 +140,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, log: d.Log})
 	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
-	if d.Statistics != nil {
-		pb.RegisterStatisticsServiceServer(s, &statisticsServer{stats: d.Statistics, log: d.Log})
-	}
+	pb.RegisterStatisticsServiceServer(s, &statisticsServer{stats: d.Statistics, log: d.Log})
 	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, logger: d.Log})
 
 	hs := health.NewServer()

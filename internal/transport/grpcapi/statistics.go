@@ -2,16 +2,19 @@ package grpcapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 
+	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/transport/reportfile"
 )
 
 type statisticsServer struct {
@@ -93,4 +96,60 @@ func int32Map(m map[string]int) map[string]int32 {
 		out[k] = int32(v)
 	}
 	return out
+}
+
+func (s *statisticsServer) GetActionMonthReport(ctx context.Context, req *pb.GetActionMonthReportRequest) (*httpbody.HttpBody, error) {
+	o, format, err := reportTarget(req.GetUnit(), req.GetIncludeMapped(), req.GetExternal(), req.GetFormat())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	t, err := s.stats.ActionMonthReport(ctx, principalFrom(ctx), int(req.GetYear()), o)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return s.reportBody(ctx, t, format)
+}
+
+func (s *statisticsServer) GetPeriodicReport(ctx context.Context, req *pb.GetPeriodicReportRequest) (*httpbody.HttpBody, error) {
+	o, format, err := reportTarget(req.GetUnit(), req.GetIncludeMapped(), req.GetExternal(), req.GetFormat())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	// The period is read as GetStatistics reads it.
+	q, err := statisticsQuery(&pb.GetStatisticsRequest{StartDate: req.GetStartDate(), EndDate: req.GetEndDate()})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	first, last := vntime.DateOf(q.From), vntime.DateOf(q.To).AddDays(-1)
+	t, err := s.stats.PeriodicReport(ctx, principalFrom(ctx), first, last, o)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return s.reportBody(ctx, t, format)
+}
+
+// reportTarget reads for whom a report is made and its format.
+func reportTarget(unit string, mapped, external bool, format string) (stats.ReportOptions, reportfile.Format, error) {
+	o := stats.ReportOptions{Mapped: mapped, External: external}
+	if unit != "" {
+		k, err := parseUnitName(unit)
+		if err != nil {
+			return o, "", model.InvalidField("unit", "unit.name", "%v", err)
+		}
+		o.Unit = k
+	}
+	f, ok := reportfile.ParseFormat(format)
+	if !ok {
+		return o, "", model.InvalidField("format", "report.format", "format %q is not one of xlsx, csv, html", format)
+	}
+	return o, f, nil
+}
+
+// reportBody renders a report as the file it is answered as.
+func (s *statisticsServer) reportBody(ctx context.Context, t stats.Table, f reportfile.Format) (*httpbody.HttpBody, error) {
+	data, err := reportfile.Render(t, f)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, fmt.Errorf("render report %s as %s: %w", t.Name, f, err))
+	}
+	return &httpbody.HttpBody{ContentType: f.ContentType(), Data: data}, nil
 }
