@@ -337,3 +337,57 @@ func stored(t *testing.T, store datastore.Store, number string) (c model.Case, e
 	})
 	return c, err
 }
+
+// A case of 2025 in a ward that went wholly into Phường Ba Đình on 1 July
+// 2025 counts for Ba Đình only with the mapping across the reform, and a
+// case of a ward that went only partly into it does not count even then.
+func TestStatisticsFollowTheReformMapping(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	svc := stats.New(stats.Deps{Store: w.store, Units: w.reg, Vault: w.vault, Clock: w.clk})
+	baDinh, _ := units.ParseKey("00004@2025-07-01")
+	var whole, part string
+	for _, l := range w.reg.Predecessors(baDinh) {
+		if l.Full && whole == "" {
+			whole = l.From.Code
+		}
+		if !l.Full && part == "" {
+			part = l.From.Code
+		}
+	}
+	if whole == "" || part == "" {
+		t.Fatalf("Ba Đình's predecessors %v: want one whole and one partial", w.reg.Predecessors(baDinh))
+	}
+	receive := time.Date(2025, 5, 19, 9, 0, 0, 0, vntime.Location()) // a Monday
+	w.clk.Set(receive.Add(time.Minute))
+	age := int32(7)
+	for _, code := range []string{whole, part} {
+		_, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+			Report: model.Report{
+				Channel: model.ChannelHotline111, ReceiveTime: receive, CallType: model.CallIntervention,
+				Children:  []model.Child{{FullName: "Trẻ", EstimatedAge: &age, Sex: model.SexMale}},
+				Narrative: "trẻ bị bỏ mặc", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
+			},
+			IncidentCommuneCode: code,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := stats.Query{Unit: baDinh, From: time.Date(2025, 1, 1, 0, 0, 0, 0, vntime.Location()), To: time.Date(2026, 1, 1, 0, 0, 0, 0, vntime.Location())}
+	opened := func(q stats.Query) int {
+		t.Helper()
+		res, err := svc.Compute(w.ctx, principal("city"), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Groups[0].CasesOpened
+	}
+	if n := opened(q); n != 0 {
+		t.Errorf("Ba Đình without the mapping: %d cases of 2025, want 0", n)
+	}
+	q.Mapped = true
+	if n := opened(q); n != 1 {
+		t.Errorf("Ba Đình with the mapping: %d cases of 2025, want 1 (the wholly merged ward's)", n)
+	}
+}

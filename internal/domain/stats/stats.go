@@ -146,7 +146,7 @@ type Group struct {
 }
 
 // Result is the answer to a query: one group per combination that has a
-// count, in order of key.
+// count, in order of key; without grouping, the one total.
 type Result struct {
 	AsOf   time.Time // the time of asking, which "now" counts refer to
 	Groups []Group
@@ -631,7 +631,11 @@ func (a *aggregator) add(t time.Time, f facts, inc func(*Counts)) {
 }
 
 // groups returns the groups in order of key, their lateness summarised.
+// Without grouping there is always the one total, zeros if nothing counted.
 func (a *aggregator) groups() []Group {
+	if len(a.q.GroupBy) == 0 && len(a.byKey) == 0 {
+		a.add(a.q.From, facts{}, func(*Counts) {})
+	}
 	out := make([]Group, 0, len(a.byKey))
 	for _, id := range slices.Sorted(maps.Keys(a.byKey)) {
 		g := a.byKey[id]
