@@ -125,7 +125,7 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 			did.proposed++
 			w.clk.Set(now.Add(2 * time.Hour))
 			if i%2 == 0 {
-				c = must(w.eng.AcceptTransfer(w.ctx, other, req(c)))
+				must(w.eng.AcceptTransfer(w.ctx, other, req(c)))
 				did.accepted++
 				continue // the other commune holds it now
 			}

@@ -91,16 +91,8 @@ func (s *Service) leavesCity(p access.Principal, o ReportOptions) bool {
 			return true
 		}
 	}
-	return !(p.Role == model.RoleCityOfficer && s.isCity(p.Unit))
-}
-
-func (s *Service) isCity(unit string) bool {
-	k, err := units.ParseKey(strings.TrimPrefix(unit, "units/"))
-	if err != nil {
-		return false
-	}
-	u, ok := s.units.Get(k)
-	return ok && u.Level == units.LevelCity
+	u, ok := s.unitNamed(p.Unit)
+	return !(p.Role == model.RoleCityOfficer && ok && u.Level == units.LevelCity)
 }
 
 // SmallCount is the least count shown when a report leaves the city level.

@@ -471,19 +471,24 @@ func deadlineOutcome(d model.Deadline, now time.Time) string {
 
 // levelOf names the level of the unit an escalation went to.
 func (s *Service) levelOf(unit string) string {
-	name, ok := strings.CutPrefix(unit, "units/")
-	if !ok {
-		return "other"
+	if u, ok := s.unitNamed(unit); ok {
+		return u.Level.String()
 	}
-	k, err := units.ParseKey(name)
+	return "other"
+}
+
+// unitNamed returns the unit a resource name ("units/{code}@{valid_from}")
+// names, if it is one.
+func (s *Service) unitNamed(name string) (units.Unit, bool) {
+	key, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return units.Unit{}, false
+	}
+	k, err := units.ParseKey(key)
 	if err != nil {
-		return "other"
+		return units.Unit{}, false
 	}
-	u, ok := s.units.Get(k)
-	if !ok {
-		return "other"
-	}
-	return u.Level.String()
+	return s.units.Get(k)
 }
 
 // deadline returns the counts of a kind, created on first use.
