@@ -124,10 +124,6 @@ func renderCSV(t stats.Table) ([]byte, error) {
 // Sheet is the name of the XLSX sheet that holds a report.
 const Sheet = "Báo cáo"
 
-// HeaderRow is the row of an XLSX report that holds the column headings:
-// the title, a blank row, the fields and a blank row come before it.
-func HeaderRow(t stats.Table) int { return len(t.Fields) + 3 }
-
 // renderXLSX writes one sheet: the title, the fields (dates as date
 // cells), the headed table (counts as number cells) and the notes.
 func renderXLSX(t stats.Table) ([]byte, error) {
