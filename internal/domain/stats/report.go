@@ -106,7 +106,8 @@ const suppressionNote = "Các ô có giá trị từ 1 đến 4 được ghi \"<
 func ActionMonthDue(year int) vntime.Date { return vntime.Date{Year: year, Month: time.July, Day: 15} }
 
 // ActionMonthReport is the report of the Action Month for Children (June,
-// Child Law Art. 11) of year: the seed's indicators for the records p sees
+// Child Law Art. 11) of year: the indicators of its results (domain.md §8:
+// counts by type, channel, timeliness and outcome) for the records p sees
 // in o's unit. Making it is audited.
 func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, year int, o ReportOptions) (Table, error) {
 	if !p.May(ActionMonthMethod) {
