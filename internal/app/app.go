@@ -34,6 +34,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/search"
+	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -498,7 +499,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	trusted, _ := grpcapi.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 
 	deps := grpcapi.Deps{
-		Intake: svc, Search: finder, Process: engine, Identity: ids, Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
+		Intake: svc, Search: finder, Process: engine, Identity: ids,
+		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count

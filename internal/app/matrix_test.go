@@ -195,6 +195,17 @@ var matrixCalls = map[string]mxCall{
 		// its scope, and hotline staff those of their organisation.
 		return &pb.SearchCasesRequest{ChildName: mxChildName}
 	},
+	pb.StatisticsService_GetStatistics_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		// Counts of every dimension: none may carry a name or a number.
+		return &pb.GetStatisticsRequest{StartDate: "2020-01-01", EndDate: "2030-12-31",
+			GroupBy: []string{"month", "unit", "channel", "call_type", "abuse_form", "special_circumstance", "sex", "age_band"}}
+	},
+	pb.StatisticsService_GetActionMonthReport_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.GetActionMonthReportRequest{Year: 2026, Format: "csv"}
+	},
+	pb.StatisticsService_GetPeriodicReport_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
+		return &pb.GetPeriodicReportRequest{StartDate: "2020-01-01", EndDate: "2030-12-31", Format: "csv"}
+	},
 	pb.CaseProcessService_ReferCaseToPolice_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		id := fmt.Sprintf("ca-matrix-%d", f.next())
 		f.ts.addPoliceUnit(t, id)
@@ -439,6 +450,9 @@ func (f *mxFixture) invoke(t *testing.T, m protoreflect.MethodDescriptor, user s
 	err = f.ts.conn.Invoke(f.ts.as(t, user), fullMethod(m), req, resp)
 	if err != nil {
 		return "", err
+	}
+	if body, ok := resp.(*httpbody.HttpBody); ok {
+		return string(body.GetData()), nil // a report's file, checked as it reads
 	}
 	return protojson.Format(resp), nil
 }

@@ -311,6 +311,7 @@ func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testSer
 		b.ReportMetric(micros(there.p50()), "base-search-µs")
 		b.ReportMetric(float64(here.p50())/float64(there.p50()), "ratio-to-base")
 	})
+	b.Run("row=statistics-year", func(b *testing.B) { benchScaleStatistics(b, at, m) })
 	b.Run("row=create-report-p50", func(b *testing.B) { benchScaleCreateP50(b, at, m) })
 	b.Run("row=create-report-64-clients", func(b *testing.B) { benchScaleCreateThroughput(b, at, m, 64) })
 }
@@ -319,6 +320,29 @@ func searchCases(b *testing.B, ts *testServer, user string, req *pb.SearchCasesR
 	if _, err := ts.cases().SearchCases(ts.as(b, user), req); err != nil {
 		b.Fatalf("search as %s: %v", user, err)
 	}
+}
+
+// benchScaleStatistics: a city officer's statistics of the last year of
+// the load, grouped by month and unit (issue 13: a few hundred
+// milliseconds at most).
+func benchScaleStatistics(b *testing.B, ts *testServer, m app.LoadManifest) {
+	ts.addUser(b, fmt.Sprintf("bench.city.%d", m.Cases), pb.Role_ROLE_CITY_OFFICER, pCity)
+	ctx := ts.as(b, fmt.Sprintf("bench.city.%d", m.Cases))
+	end := m.EndTime.In(hanoi)
+	req := &pb.GetStatisticsRequest{
+		StartDate: end.AddDate(-1, 0, 0).Format(time.DateOnly), EndDate: end.AddDate(0, 0, -1).Format(time.DateOnly),
+		GroupBy: []string{"month", "unit"},
+	}
+	var s samples
+	for b.Loop() {
+		s.time(func() {
+			resp, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(ctx, req)
+			if err != nil || len(resp.GetGroups()) == 0 {
+				b.Fatalf("statistics of a year: %d groups, %v", len(resp.GetGroups()), err)
+			}
+		})
+	}
+	b.ReportMetric(s.p50().Seconds()*1000, "stats-ms")
 }
 
 func listPage(b *testing.B, ts *testServer, user string, req *pb.ListCasesRequest) {

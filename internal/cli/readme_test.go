@@ -185,6 +185,9 @@ func TestREADME(t *testing.T) {
 		{"report.receive_time", "the bad request names the field"},
 		{"} 400\n", "the bad request is a 400"},
 		{"OK: schema version", "check passes on the backups"},
+		{`"cases_opened":`, "the statistics count the walk-through's cases"},
+		{"0000000   P   K 003 004", "the Action Month report is an XLSX (zip) file"},
+		{"Báo cáo kết quả Tháng hành động vì trẻ em năm", "the CSV report's title"},
 	} {
 		if !strings.Contains(got, want.text) {
 			t.Errorf("the walk-through's output lacks %q (%s):\n%s", want.text, want.why, got)

@@ -150,6 +150,8 @@ var (
 	police = []model.Role{model.RolePoliceLiaison}
 	// admins manage users, tokens, police units and keys.
 	admins = []model.Role{model.RoleAdmin}
+	// supervisors read the statistics of their scope.
+	supervisors = []model.Role{model.RoleHotlineSupervisor, model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// auditors read and verify the audit log.
 	auditors = []model.Role{model.RoleAuditor}
 )
@@ -209,6 +211,17 @@ var rules = []Rule{
 	{Method: "CaseProcessService/ResumeDeadline", Step: "resumeDeadline", Full: handlers},
 	{Method: "CaseProcessService/ListCaseEvents", Full: intakers},
 	{Method: "CaseProcessService/WatchEvents", Full: intakers, Police: police},
+
+	// Statistics count the cases of the caller's scope, never name one:
+	// the supervising levels and the communes account for their own. The
+	// police are refused: their referrals are counted in the city's and
+	// the units' figures, and a count of a few referrals could point at a
+	// child. Hotline operators see only their own reports, not a unit's.
+	{Method: "StatisticsService/GetStatistics", Full: supervisors},
+	// The reports units file are made of the same counts, for the same
+	// roles; a report that leaves the city level withholds small counts.
+	{Method: "StatisticsService/GetActionMonthReport", Full: supervisors},
+	{Method: "StatisticsService/GetPeriodicReport", Full: supervisors},
 
 	{Method: "UnitService/ListUnits", Call: model.Roles},
 	{Method: "UnitService/GetUnit", Call: model.Roles},

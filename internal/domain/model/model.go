@@ -9,6 +9,7 @@
 package model
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -90,6 +91,19 @@ const (
 	// which looks at the forms, still applies.
 	AbuseOnline AbuseForm = 13
 )
+
+// policeMatters are the forms of abuse that are crimes for the police:
+// sexual abuse, with sexual exploitation and pornographic use (Child Law
+// Art. 4), trafficking (and abduction), violence with injury.
+var policeMatters = []AbuseForm{AbuseSexual, AbuseTrafficking, AbuseViolenceWithInjury,
+	AbuseSexualExploitation, AbusePornographicUse}
+
+// CrimeSuspected reports whether any of forms is a crime for the police: a
+// case of such a form closes only after a police referral or with a reason
+// for none, and the statistics count the closures without one.
+func CrimeSuspected(forms []AbuseForm) bool {
+	return slices.ContainsFunc(forms, func(a AbuseForm) bool { return slices.Contains(policeMatters, a) })
+}
 
 // SpecialCircumstance is a group of Child Law Art. 10.
 type SpecialCircumstance int32

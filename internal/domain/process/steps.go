@@ -744,12 +744,6 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 	}})
 }
 
-// policeMatters are the forms of abuse that are crimes for the police:
-// sexual abuse, with sexual exploitation and pornographic use (Child Law
-// Art. 4), trafficking (and abduction), violence with injury.
-var policeMatters = []model.AbuseForm{model.AbuseSexual, model.AbuseTrafficking, model.AbuseViolenceWithInjury,
-	model.AbuseSexualExploitation, model.AbusePornographicUse}
-
 func allLow(levels ...model.Level) bool {
 	return !slices.ContainsFunc(levels, func(l model.Level) bool { return l != model.LevelLow })
 }
@@ -800,7 +794,7 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		if s.c.PendingTransfer() != nil {
 			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision; it must be accepted or declined first", s.c.Number)
 		}
-		crime := slices.ContainsFunc(s.c.SuspectedAbuse, func(a model.AbuseForm) bool { return slices.Contains(policeMatters, a) })
+		crime := model.CrimeSuspected(s.c.SuspectedAbuse)
 		unreferred := crime && len(s.c.PoliceReferrals) == 0
 		if unreferred && noReferralReason == "" {
 			return model.Precondition("POLICE_REFERRAL_REQUIRED", "case %s concerns a suspected crime: refer it to the police, or give no_police_referral_reason", s.c.Number)

@@ -25,21 +25,25 @@ import (
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/search"
+	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // Deps are what the handlers need.
 type Deps struct {
-	Intake   *intake.Service
-	Search   *search.Service // nil: SearchCases is unavailable
-	Process  *process.Engine
-	Identity *identity.Service
-	Audit    *auditlog.Log
-	Keys     KeyRotator     // nil: RotateMasterKey is unavailable
-	Backup   DatabaseBackup // nil: BackupDatabase is unavailable
-	Units    *units.Registry
-	Clock    clock.Clock
-	Log      *slog.Logger
+	Intake  *intake.Service
+	Search  *search.Service // nil: SearchCases is unavailable
+	Process *process.Engine
+	// Statistics counts the records of a caller's scope and makes the
+	// statistical reports.
+	Statistics *stats.Service
+	Identity   *identity.Service
+	Audit      *auditlog.Log
+	Keys       KeyRotator     // nil: RotateMasterKey is unavailable
+	Backup     DatabaseBackup // nil: BackupDatabase is unavailable
+	Units      *units.Registry
+	Clock      clock.Clock
+	Log        *slog.Logger
 	// Gateway marks the server that only the in-process REST gateway
 	// reaches (over an in-memory connection). It trusts the client address
 	// the gateway forwards in x-forwarded-for; the public server does not.
@@ -138,6 +142,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, log: d.Log})
 	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, log: d.Log})
+	pb.RegisterStatisticsServiceServer(s, &statisticsServer{stats: d.Statistics, log: d.Log})
 	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, logger: d.Log})
 
 	hs := health.NewServer()

@@ -116,6 +116,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		pb.RegisterAdminServiceHandler,
 		pb.RegisterPoliceUnitServiceHandler,
 		pb.RegisterAuditServiceHandler,
+		pb.RegisterStatisticsServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return nil, fmt.Errorf("httpapi: register gateway: %w", err)
@@ -138,6 +139,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	mux.Handle("/v1/", timed(limitBody(api)))
 	mux.Handle(watchRoute, timed(streaming(o.streamTimeout, limitBody(api))))
 	mux.Handle(backupRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
+	// The statistical reports are files too (google.api.HttpBody): their
+	// bytes, with their content type, through the same gateway and
+	// interceptors as every other call.
+	for _, route := range reportRoutes {
+		mux.Handle(route, timed(limitBody(rawAnswer(api))))
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -161,6 +168,10 @@ const (
 	watchRoute  = "GET /v1/notifications:watch"
 	backupRoute = "GET /v1/database:backup"
 )
+
+// reportRoutes are the routes of the methods that answer a file in one
+// google.api.HttpBody (the statistical reports).
+var reportRoutes = []string{"GET /v1/statistics:actionMonthReport", "GET /v1/statistics:periodicReport"}
 
 // streaming lifts the server's WriteTimeout for a streaming answer, which
 // may rightly run for hours, and bounds each write by d instead: before a
@@ -280,7 +291,8 @@ func (w retryAfterWriter) Flush() { _ = http.NewResponseController(w.ResponseWri
 func (w retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rawStreamAccept selects the rawStream marshaler for the paths that
-// stream a file in google.api.HttpBody chunks (the database backup). It is
+// answer a file in google.api.HttpBody chunks (the database backup, the
+// statistical reports). It is
 // a name of our own, so that no other path changes for a client that
 // happens to accept it; the answer's Content-Type is the chunks'.
 const rawStreamAccept = "application/x.childcase.raw-stream"

@@ -1,0 +1,160 @@
+package app_test
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/stats"
+	"github.com/childcase/childcase/internal/transport/reportfile"
+)
+
+// The Action Month report of 2026 as XLSX opens with excelize: its
+// headings are Vietnamese, its counts are number cells that match the
+// statistics of June, its dates are date cells (results due 15 July).
+// A commune's copy leaves the city level: its counts from 1 to 4 read
+// "<5" and the report says why. CSV and the printable page come over
+// REST; a bad format names the field; making a report is audited.
+func TestActionMonthReport(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, hn(2026, 5, 31, 20, 0), "00004") // May: not counted
+	for _, day := range []int{1, 2, 15, 30} {
+		openCase(t, ts, hn(2026, 6, day, 10, 0), "00004")
+	}
+	for _, day := range []int{3, 4, 5, 8, 9, 10} {
+		openCase(t, ts, hn(2026, 6, day, 10, 0), "00091", pb.AbuseForm_ABUSE_FORM_NEGLECT)
+	}
+	client := pb.NewStatisticsServiceClient(ts.conn)
+	june, err := client.GetStatistics(ts.as(t, "city"), &pb.GetStatisticsRequest{StartDate: "2026-06-01", EndDate: "2026-06-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := june.GetGroups()[0]
+	if want.GetCasesOpened() != 10 {
+		t.Fatalf("June: %d cases opened, want 10", want.GetCasesOpened())
+	}
+
+	body, err := client.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 2026})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body.GetContentType() != reportfile.XLSX.ContentType() {
+		t.Errorf("content type %q", body.GetContentType())
+	}
+	rows := readXLSX(t, body.GetData())
+	if rows["Hạn gửi kết quả"] != "15/07/2026" || rows["Từ ngày"] != "01/06/2026" || rows["Đến ngày"] != "30/06/2026" {
+		t.Errorf("dates: due %q, from %q, to %q", rows["Hạn gửi kết quả"], rows["Từ ngày"], rows["Đến ngày"])
+	}
+	for label, n := range map[string]int32{
+		"Số tin báo, cuộc gọi tiếp nhận":              want.GetReports(),
+		"Số vụ việc mở":                               want.GetCasesOpened(),
+		"Số vụ việc mở trong kỳ còn đang xử lý":       want.GetCasesStillOpen(),
+		"Vụ việc mở theo hình thức xâm hại: NEGLECT":  6,
+		"Vụ việc mở theo hình thức xâm hại: VIOLENCE": 4,
+		"Tin báo theo kênh tiếp nhận: HOTLINE_111":    10,
+		"Số thời hạn đang quá hạn":                    overdue(want),
+	} {
+		if got := rows[label]; got != strconv.Itoa(int(n)) {
+			t.Errorf("%s: %q in the XLSX, the statistics say %d", label, got, n)
+		}
+	}
+	if rows["suppressed"] != "" {
+		t.Errorf("the city's own report withholds counts: %q", rows["suppressed"])
+	}
+
+	// The commune's copy withholds its 4 cases.
+	body, err = client.GetActionMonthReport(ts.as(t, "bd.chair"), &pb.GetActionMonthReportRequest{Year: 2026})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = readXLSX(t, body.GetData())
+	if rows["Số vụ việc mở"] != stats.SuppressedText || rows["suppressed"] == "" {
+		t.Errorf("commune's report: %q cases opened, note %q; want %q and the note", rows["Số vụ việc mở"], rows["suppressed"], stats.SuppressedText)
+	}
+	// So does the city's copy for outside the service, but not a count of 6.
+	body, err = client.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 2026, External: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = readXLSX(t, body.GetData())
+	if rows["Vụ việc mở theo hình thức xâm hại: VIOLENCE"] != stats.SuppressedText || rows["Vụ việc mở theo hình thức xâm hại: NEGLECT"] != "6" {
+		t.Errorf("external: violence %q, neglect %q", rows["Vụ việc mở theo hình thức xâm hại: VIOLENCE"], rows["Vụ việc mở theo hình thức xâm hại: NEGLECT"])
+	}
+
+	token := "Bearer " + ts.tokens.get("city")
+	code, csv := confREST(t, ts, "GET", "/v1/statistics:actionMonthReport?year=2026&format=csv", token)
+	if code != http.StatusOK || !bytes.HasPrefix(csv, []byte("\ufeffBáo cáo kết quả Tháng hành động vì trẻ em năm 2026")) || !bytes.Contains(csv, []byte("Số vụ việc mở,10")) {
+		t.Errorf("CSV: %d %s", code, csv)
+	}
+	code, page := confREST(t, ts, "GET", "/v1/statistics:periodicReport?start_date=2026-06-01&end_date=2026-06-30&format=html", token)
+	if code != http.StatusOK || !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || !bytes.Contains(page, []byte("Phường Ba Đình")) || bytes.Contains(page, []byte("<script")) || bytes.Contains(page, []byte("http")) {
+		t.Errorf("HTML: %d %s", code, page)
+	}
+	_, err = client.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 2026, Format: "pdf"})
+	wantBadField(t, err, "format")
+	_, err = client.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 1999})
+	wantBadField(t, err, "year")
+
+	events, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/city"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := map[string]int{}
+	for _, e := range events.GetEvents() {
+		if e.GetAction() == "statistics.report" {
+			made[e.GetResource()]++
+		}
+	}
+	if made["statistics:actionMonthReport"] != 3 || made["statistics:periodicReport"] != 1 {
+		t.Errorf("reports audited: %v, want 3 Action Month and 1 periodic", made)
+	}
+}
+
+func overdue(g *pb.StatisticsGroup) int32 {
+	var n int32
+	for _, d := range g.GetDeadlines() {
+		n += d.GetOverdueNow()
+	}
+	return n
+}
+
+// readXLSX opens a report's XLSX and returns the value of column B (as
+// formatted) for each label of column A, or column C for a numbered
+// indicator row; "suppressed" holds the note on withheld counts.
+func readXLSX(t *testing.T, data []byte) map[string]string {
+	t.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("open the XLSX: %v", err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(reportfile.Sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i, r := range rows {
+		switch {
+		case len(r) >= 3 && r[0] != "" && r[0] != "STT":
+			out[r[1]] = r[2]
+			// A count is a number cell.
+			cell := "C" + strconv.Itoa(i+1)
+			if typ, _ := f.GetCellType(reportfile.Sheet, cell); r[2] != stats.SuppressedText && typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+				t.Errorf("%s (%s) is a cell of type %v, not a number", cell, r[1], typ)
+			}
+		case len(r) == 2:
+			out[r[0]] = r[1]
+		case len(r) == 1 && strings.Contains(r[0], "<5"):
+			out["suppressed"] = r[0]
+		}
+	}
+	return out
+}

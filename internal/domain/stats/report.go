@@ -1,0 +1,310 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// The reports units file, as tables that package reportfile renders as
+// CSV, XLSX and a printable page. The headings are Vietnamese, as filed.
+
+// CellKind is what a cell holds.
+type CellKind int
+
+// Cell kinds.
+const (
+	CellText       CellKind = iota
+	CellNumber              // a count, or a rate
+	CellDate                // a day
+	CellSuppressed          // a count from 1 to 4 withheld (see Table.Suppressed)
+)
+
+// Cell is one cell of a table.
+type Cell struct {
+	Kind   CellKind
+	Text   string
+	Number float64
+	Date   vntime.Date
+}
+
+// Text is a text cell.
+func Text(s string) Cell { return Cell{Kind: CellText, Text: s} }
+
+// Number is a number cell.
+func Number(n int) Cell { return Cell{Kind: CellNumber, Number: float64(n)} }
+
+// Date is a date cell.
+func Date(d vntime.Date) Cell { return Cell{Kind: CellDate, Date: d} }
+
+// SuppressedText is how a suppressed cell reads.
+const SuppressedText = "<5"
+
+// Field is a labelled value above a table: the unit, the period, the day
+// it was made, the day it is due.
+type Field struct {
+	Label string
+	Value Cell
+}
+
+// Table is a report: a title, its fields, headed columns and rows, and
+// notes under it.
+type Table struct {
+	Name    string // a file name without extension, e.g. "bao-cao-thang-hanh-dong-2026"
+	Title   string
+	Fields  []Field
+	Columns []string
+	Rows    [][]Cell
+	Notes   []string
+	// Suppressed says the counts from 1 to 4 are withheld: the report
+	// leaves the city level (ReportOptions.LeavesCity).
+	Suppressed bool
+}
+
+// ReportOptions say for whom a report is made.
+type ReportOptions struct {
+	// Unit and Mapped select the records as in Query.
+	Unit   units.Key
+	Mapped bool
+	// External marks a report made to be sent outside the city's
+	// child-protection service (to a ministry, the press, a partner).
+	External bool
+}
+
+// leavesCity reports whether a report leaves the city level, and so
+// withholds small counts: it is external, or made for a unit other than
+// the city, or made by someone who is not at the city level (a commune,
+// a district, or the hotline, whose reports go to the units below).
+func (s *Service) leavesCity(p access.Principal, o ReportOptions) bool {
+	if o.External {
+		return true
+	}
+	if !o.Unit.IsZero() {
+		if u, ok := s.units.Get(o.Unit); !ok || u.Level != units.LevelCity {
+			return true
+		}
+	}
+	u, ok := s.unitNamed(p.Unit)
+	return !(p.Role == model.RoleCityOfficer && ok && u.Level == units.LevelCity)
+}
+
+// SmallCount is the least count shown when a report leaves the city level.
+const SmallCount = 5
+
+// suppressionNote says on the report what was withheld, and why.
+const suppressionNote = "Các ô có giá trị từ 1 đến 4 được ghi \"<5\" vì báo cáo này được gửi ra ngoài cấp thành phố (bảo vệ bí mật thông tin cá nhân của trẻ em)."
+
+// ActionMonthDue is the day the Action Month's results are due (the seed's
+// plan: by 15 July).
+func ActionMonthDue(year int) vntime.Date { return vntime.Date{Year: year, Month: time.July, Day: 15} }
+
+// ActionMonthReport is the report of the Action Month for Children (June,
+// Child Law Art. 11) of year: the indicators of its results (domain.md §8:
+// counts by type, channel, timeliness and outcome) for the records p sees
+// in o's unit. Making it is audited.
+func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, year int, o ReportOptions) (Table, error) {
+	if !p.May(ActionMonthMethod) {
+		return Table{}, model.ErrPermissionDenied
+	}
+	if year < 2020 || year > 2100 {
+		return Table{}, model.InvalidField("year", "year.range", "year %d is not between 2020 and 2100", year)
+	}
+	start := vntime.Date{Year: year, Month: time.June, Day: 1}
+	q := Query{Unit: o.Unit, Mapped: o.Mapped, From: start.Start(), To: start.AddMonths(1).Start()}
+	total, err := s.compute(ctx, p, q)
+	if err != nil {
+		return Table{}, err
+	}
+	q.GroupBy = []Dimension{ByAbuseForm}
+	byForm, err := s.compute(ctx, p, q)
+	if err != nil {
+		return Table{}, err
+	}
+	q.GroupBy = []Dimension{ByChannel}
+	byChannel, err := s.compute(ctx, p, q)
+	if err != nil {
+		return Table{}, err
+	}
+	t := Table{
+		Name:    fmt.Sprintf("bao-cao-thang-hanh-dong-vi-tre-em-%d", year),
+		Title:   fmt.Sprintf("Báo cáo kết quả Tháng hành động vì trẻ em năm %d", year),
+		Columns: []string{"STT", "Chỉ tiêu", "Số lượng"},
+	}
+	t.Fields = s.fields(p, o, start, start.AddMonths(1).AddDays(-1), total.AsOf)
+	t.Fields = append(t.Fields, Field{"Hạn gửi kết quả", Date(ActionMonthDue(year))})
+	c := sum(total.Groups)
+	row := func(label string, n int) {
+		t.Rows = append(t.Rows, []Cell{Number(len(t.Rows) + 1), Text(label), Number(n)})
+	}
+	deadlines := deadlineTotals(c)
+	row("Số tin báo, cuộc gọi tiếp nhận", c.Reports)
+	row("Số vụ việc mở", c.CasesOpened)
+	row("Số vụ việc đã đóng", c.CasesClosed)
+	row("Số vụ việc mở trong kỳ còn đang xử lý", c.CasesStillOpen)
+	row("Số vụ việc khẩn cấp", c.Emergencies)
+	row("Vụ việc khẩn cấp: biện pháp khẩn cấp trong 12 giờ (D3) đúng hạn", c.EmergencyD3[string(model.DeadlineMet)])
+	row("Vụ việc khẩn cấp: D3 trễ hoặc quá hạn", c.EmergencyD3[string(model.DeadlineMissed)]+c.EmergencyD3["OVERDUE"])
+	row("Số thời hạn hoàn thành đúng hạn", deadlines.Met)
+	row("Số thời hạn hoàn thành trễ hạn", deadlines.Missed)
+	row("Số thời hạn đang quá hạn", deadlines.OverdueNow)
+	row("Số lần báo cáo lên cấp trên do quá hạn", sumValues(c.Escalations))
+	row("Số đề nghị chuyển giao vụ việc", c.TransfersProposed)
+	row("Số chuyển giao được chấp nhận", c.TransfersAccepted)
+	row("Số chuyển giao bị từ chối", c.TransfersDeclined)
+	row("Số vụ việc chuyển cơ quan công an", c.PoliceReferrals)
+	row("Số vụ việc công an đã khởi tố", c.PoliceOutcomes["PROSECUTED"])
+	row("Số vụ việc có dấu hiệu tội phạm đóng mà không chuyển công an", c.CrimeClosedWithoutReferral)
+	for _, g := range byForm.Groups {
+		if g.Key[0] != "" {
+			row("Vụ việc mở theo hình thức xâm hại: "+g.Key[0], g.CasesOpened)
+		}
+	}
+	for _, g := range byChannel.Groups {
+		if g.Key[0] != "" {
+			row("Tin báo theo kênh tiếp nhận: "+g.Key[0], g.Reports)
+		}
+	}
+	t.Notes = []string{"Một vụ việc có nhiều hình thức xâm hại được tính ở mỗi hình thức."}
+	return s.finish(ctx, p, o, ActionMonthMethod, t, total.AsOf)
+}
+
+// PeriodicReport is the periodic child-protection report (Circular
+// 28/2019: communes to districts, districts to the city) of the records p
+// sees in o's unit from first to last, both included, one row per unit
+// and a total. Making it is audited.
+func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first, last vntime.Date, o ReportOptions) (Table, error) {
+	if !p.May(PeriodicMethod) {
+		return Table{}, model.ErrPermissionDenied
+	}
+	q := Query{Unit: o.Unit, Mapped: o.Mapped, From: first.Start(), To: last.AddDays(1).Start(), GroupBy: []Dimension{ByUnit}}
+	res, err := s.compute(ctx, p, q)
+	if err != nil {
+		return Table{}, err
+	}
+	t := Table{
+		Name:  fmt.Sprintf("bao-cao-bao-ve-tre-em-%s-%s", first, last),
+		Title: "Báo cáo định kỳ công tác bảo vệ trẻ em",
+		Columns: []string{"Đơn vị", "Mã đơn vị", "Tin báo", "Vụ việc mở", "Đã đóng", "Còn đang xử lý",
+			"Thời hạn đúng hạn", "Thời hạn trễ hạn", "Đang quá hạn", "Báo cáo lên cấp trên", "Chuyển công an",
+			"Tội phạm đóng không chuyển công an", "Vụ việc khẩn cấp"},
+		Fields: s.fields(p, o, first, last, res.AsOf),
+	}
+	line := func(name, code string, c Counts) []Cell {
+		d := deadlineTotals(c)
+		return []Cell{Text(name), Text(code), Number(c.Reports), Number(c.CasesOpened), Number(c.CasesClosed),
+			Number(c.CasesStillOpen), Number(d.Met), Number(d.Missed), Number(d.OverdueNow),
+			Number(sumValues(c.Escalations)), Number(c.PoliceReferrals), Number(c.CrimeClosedWithoutReferral),
+			Number(c.Emergencies)}
+	}
+	for _, g := range res.Groups {
+		name, code := g.Key[0], g.Key[0]
+		if k, err := units.ParseKey(g.Key[0]); err == nil {
+			if u, ok := s.units.Get(k); ok {
+				name, code = u.FullName(), u.Code
+			}
+		}
+		t.Rows = append(t.Rows, line(name, code, g.Counts))
+	}
+	t.Rows = append(t.Rows, line("Tổng cộng", "", sum(res.Groups)))
+	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra."}
+	return s.finish(ctx, p, o, PeriodicMethod, t, res.AsOf)
+}
+
+// Methods of the reports, as the access table names them.
+const (
+	ActionMonthMethod = "StatisticsService/GetActionMonthReport"
+	PeriodicMethod    = "StatisticsService/GetPeriodicReport"
+)
+
+// fields are the fields every report starts with.
+func (s *Service) fields(p access.Principal, o ReportOptions, first, last vntime.Date, now time.Time) []Field {
+	unit := "Toàn bộ phạm vi của người lập"
+	if !o.Unit.IsZero() {
+		if u, ok := s.units.Get(o.Unit); ok {
+			unit = u.FullName()
+		}
+	}
+	return []Field{
+		{"Đơn vị", Text(unit)},
+		{"Từ ngày", Date(first)},
+		{"Đến ngày", Date(last)},
+		{"Ngày lập", Date(vntime.DateOf(now))},
+		{"Người lập", Text(p.UserID)},
+	}
+}
+
+// finish withholds the small counts of a report that leaves the city
+// level, and audits that the report was made.
+func (s *Service) finish(ctx context.Context, p access.Principal, o ReportOptions, method string, t Table, now time.Time) (Table, error) {
+	if s.leavesCity(p, o) {
+		t.Suppressed = true
+		for _, r := range t.Rows {
+			for i, c := range r {
+				// The first column of the Action Month report numbers
+				// the rows; it is not a count.
+				if c.Kind == CellNumber && c.Number >= 1 && c.Number < SmallCount && !(method == ActionMonthMethod && i == 0) {
+					r[i] = Cell{Kind: CellSuppressed, Text: SuppressedText}
+				}
+			}
+		}
+		t.Notes = append(t.Notes, suppressionNote)
+	}
+	_, name, _ := strings.Cut(method, "/Get")
+	what := "statistics:" + strings.ToLower(name[:1]) + name[1:]
+	if err := s.audit.Record(ctx, p.Event(now, "statistics.report", resource(what, o.Unit), "", audit.OutcomeOK)); err != nil {
+		return Table{}, err
+	}
+	return t, nil
+}
+
+// sum adds up the counts of groups. Only the additive counts are summed:
+// the lateness percentiles are not.
+func sum(groups []Group) Counts {
+	t := Counts{Deadlines: map[model.DeadlineKind]*DeadlineCounts{}, Escalations: map[string]int{}, PoliceOutcomes: map[string]int{}, EmergencyD3: map[string]int{}}
+	for _, g := range groups {
+		t.Reports += g.Reports
+		t.CasesOpened += g.CasesOpened
+		t.CasesClosed += g.CasesClosed
+		t.CasesStillOpen += g.CasesStillOpen
+		t.TransfersProposed += g.TransfersProposed
+		t.TransfersAccepted += g.TransfersAccepted
+		t.TransfersDeclined += g.TransfersDeclined
+		t.PoliceReferrals += g.PoliceReferrals
+		t.CrimeClosedWithoutReferral += g.CrimeClosedWithoutReferral
+		t.Emergencies += g.Emergencies
+		for k, dc := range g.Deadlines {
+			td := t.deadline(k)
+			td.Met, td.Missed, td.OverdueNow = td.Met+dc.Met, td.Missed+dc.Missed, td.OverdueNow+dc.OverdueNow
+		}
+		for _, m := range []struct{ to, from map[string]int }{{t.Escalations, g.Escalations}, {t.PoliceOutcomes, g.PoliceOutcomes}, {t.EmergencyD3, g.EmergencyD3}} {
+			for k, v := range m.from {
+				m.to[k] += v
+			}
+		}
+	}
+	return t
+}
+
+// deadlineTotals adds up the deadlines of every kind.
+func deadlineTotals(c Counts) DeadlineCounts {
+	var d DeadlineCounts
+	for _, dc := range c.Deadlines {
+		d.Met, d.Missed, d.OverdueNow = d.Met+dc.Met, d.Missed+dc.Missed, d.OverdueNow+dc.OverdueNow
+	}
+	return d
+}
+
+func sumValues(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

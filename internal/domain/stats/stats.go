@@ -1,0 +1,665 @@
+// Package stats counts what the records say, for the statistics API and the
+// reports units file (issue 13): reports, cases opened, closed and still
+// open, deadlines met and missed with their lateness, escalations,
+// transfers, police referrals, crime-type closures without a referral and
+// emergencies, for a unit and its children, over a period, grouped by any
+// of its dimensions.
+//
+// It computes them from the records at the time of asking, through the
+// scope index the case list reads, inside one read transaction: the numbers
+// agree with the records by construction, and no counter is stored that
+// could drift (so there is nothing for `check` to verify or for a rebuild
+// to recompute). The special-circumstance groups of a case are sealed; they
+// are opened in memory only when that grouping is asked for, and only
+// counts leave the package. It must not write anything but the audit event
+// of the read, and must not return case numbers or any personal data.
+package stats
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// Method is the row of the access table that statistics are read under.
+const Method = "StatisticsService/GetStatistics"
+
+// Dimension is what counts can be grouped by.
+type Dimension string
+
+// Dimensions. A record with several values of a dimension (a case with two
+// forms of abuse, or two children) counts once in each of their groups, so
+// the groups of such a dimension may add up to more than the total.
+const (
+	ByMonth               Dimension = "month"                // "2026-06", Vietnam time, of the event counted
+	ByUnit                Dimension = "unit"                 // the case's responsible unit; a report's incident commune
+	ByChannel             Dimension = "channel"              // a case takes its first report's
+	ByCallType            Dimension = "call_type"            // a case takes its first report's
+	ByAbuseForm           Dimension = "abuse_form"           // the suspected forms of abuse
+	BySpecialCircumstance Dimension = "special_circumstance" // the groups of Child Law Art. 10
+	BySex                 Dimension = "sex"                  // of each child
+	ByAgeBand             Dimension = "age_band"             // of each child on the day of the report
+)
+
+// Dimensions lists every dimension, in the order a group's key names them.
+var Dimensions = []Dimension{ByMonth, ByUnit, ByChannel, ByCallType, ByAbuseForm, BySpecialCircumstance, BySex, ByAgeBand}
+
+// Query selects what to count.
+type Query struct {
+	// Unit, if set, counts only the records of this unit and the units
+	// under it (every version of them); zero counts all the caller sees.
+	Unit units.Key
+	// Mapped adds, for each commune counted, the communes of before the
+	// 2025 reform that went wholly into it (a partial link is not
+	// followed: it does not say which records went where).
+	Mapped bool
+	// From and To bound the period, [From, To): an event counts when it
+	// happened in it.
+	From, To time.Time
+	// GroupBy are the dimensions to group by; none gives one total.
+	GroupBy []Dimension
+}
+
+// DeadlineCounts are the counts of one deadline kind.
+type DeadlineCounts struct {
+	Met    int // done in time in the period
+	Missed int // done late in the period
+	// OverdueNow are the deadlines due in the period, still open and past
+	// due at the time of asking.
+	OverdueNow int
+	// MedianMinutesLate and P90MinutesLate are the median and 90th
+	// percentile (nearest rank) of the lateness of the missed deadlines; 0
+	// when none was missed.
+	MedianMinutesLate int64
+	P90MinutesLate    int64
+
+	late []int64
+}
+
+// Counts are the numbers of one group.
+type Counts struct {
+	Reports     int // reports received in the period
+	CasesOpened int // cases whose information was received in the period
+	CasesClosed int // cases closed in the period
+	// CasesStillOpen are the cases opened in the period that are not
+	// closed at the time of asking.
+	CasesStillOpen int
+	Deadlines      map[model.DeadlineKind]*DeadlineCounts
+	// Escalations by the level of the unit escalated to ("district",
+	// "city"), in the period.
+	Escalations       map[string]int
+	TransfersProposed int
+	TransfersAccepted int // decided in the period
+	TransfersDeclined int // decided in the period
+	PoliceReferrals   int
+	// PoliceOutcomes by outcome (PROSECUTED, NOT_PROSECUTED, SUSPENDED),
+	// decided in the period.
+	PoliceOutcomes map[string]int
+	// CrimeClosedWithoutReferral are the closures in the period of cases
+	// of a suspected crime (model.CrimeSuspected) never referred to the
+	// police.
+	CrimeClosedWithoutReferral int
+	// Emergencies are the emergency cases opened in the period, and
+	// EmergencyD3 their D3 deadlines by state (MET, MISSED, OPEN,
+	// CANCELLED), OVERDUE for an open one past due.
+	Emergencies int
+	EmergencyD3 map[string]int
+}
+
+// AcceptedRate is the share of the transfers decided in the period that
+// were accepted, 0 when none was decided.
+func (c Counts) AcceptedRate() float64 {
+	if n := c.TransfersAccepted + c.TransfersDeclined; n > 0 {
+		return float64(c.TransfersAccepted) / float64(n)
+	}
+	return 0
+}
+
+// DeclinedRate is the share of the decided transfers that were declined.
+func (c Counts) DeclinedRate() float64 {
+	if n := c.TransfersAccepted + c.TransfersDeclined; n > 0 {
+		return float64(c.TransfersDeclined) / float64(n)
+	}
+	return 0
+}
+
+// Group is the counts of one combination of the grouped dimensions.
+type Group struct {
+	// Key holds the value of each grouped dimension, in the order of
+	// Query.GroupBy.
+	Key []string
+	Counts
+}
+
+// Result is the answer to a query: one group per combination that has a
+// count, in order of key; without grouping, the one total.
+type Result struct {
+	AsOf   time.Time // the time of asking, which "now" counts refer to
+	Groups []Group
+}
+
+// Service answers statistics queries.
+type Service struct {
+	store  datastore.Store
+	units  *units.Registry
+	policy *access.Policy
+	vault  *vault.Vault
+	audit  *auditlog.Log
+	clock  clock.Clock
+}
+
+// Deps are what the service needs.
+type Deps struct {
+	Store datastore.Store
+	Units *units.Registry
+	Vault *vault.Vault
+	Clock clock.Clock
+}
+
+// New returns the service.
+func New(d Deps) *Service {
+	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, audit: auditlog.New(d.Store), clock: d.Clock}
+}
+
+// listPage is how many records one read of the lists returns.
+const listPage = 1000
+
+// Compute counts the records p may see (the scope of the case list)
+// that q selects. The read is audited, without case numbers: statistics
+// name none.
+func (s *Service) Compute(ctx context.Context, p access.Principal, q Query) (Result, error) {
+	if !p.May(Method) {
+		return Result{}, model.ErrPermissionDenied
+	}
+	res, err := s.compute(ctx, p, q)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.audit.Record(ctx, p.Event(res.AsOf, "statistics.read", resource("statistics", q.Unit), "", audit.OutcomeOK)); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// resource names what a read of statistics concerned, for its audit event.
+func resource(what string, unit units.Key) string {
+	if unit.IsZero() {
+		return what
+	}
+	return what + "/" + access.UnitName(unit)
+}
+
+// compute counts without auditing: its callers audit what they answer.
+func (s *Service) compute(ctx context.Context, p access.Principal, q Query) (Result, error) {
+	if err := s.check(&q); err != nil {
+		return Result{}, err
+	}
+	now := s.clock.Now()
+	agg := newAggregator(q, now)
+	inUnit := s.unitFilter(q)
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		if err := s.countReports(tx, p, agg, inUnit); err != nil {
+			return err
+		}
+		return s.countCases(tx, p, agg, inUnit)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{AsOf: now, Groups: agg.groups()}, nil
+}
+
+// check validates q, naming the field and the rule of what is wrong.
+func (s *Service) check(q *Query) error {
+	if q.From.IsZero() || q.To.IsZero() {
+		return model.InvalidField("period", "period.required", "a period needs a start and an end")
+	}
+	if !q.From.Before(q.To) {
+		return model.InvalidField("period", "period.order", "the period must start before it ends")
+	}
+	if !q.Unit.IsZero() {
+		if _, ok := s.units.Get(q.Unit); !ok {
+			return model.InvalidField("unit", "unit.exists", "no unit %s", q.Unit)
+		}
+	}
+	seen := map[Dimension]bool{}
+	for _, d := range q.GroupBy {
+		if !slices.Contains(Dimensions, d) {
+			return model.InvalidField("group_by", "group_by.known", "%q is not a dimension; one of %v", d, Dimensions)
+		}
+		if seen[d] {
+			return model.InvalidField("group_by", "group_by.unique", "%q is named twice", d)
+		}
+		seen[d] = true
+	}
+	return nil
+}
+
+// unitFilter returns whether a unit is counted: every unit when q names
+// none, else q.Unit and the units under it, with their wholly mapped
+// predecessors when q.Mapped.
+func (s *Service) unitFilter(q Query) func(units.Key) bool {
+	if q.Unit.IsZero() {
+		return func(units.Key) bool { return true }
+	}
+	set := map[units.Key]bool{q.Unit: true}
+	frontier := []units.Key{q.Unit}
+	for len(frontier) > 0 {
+		k := frontier[0]
+		frontier = frontier[1:]
+		next := []units.Key{}
+		for _, u := range s.units.List(units.Filter{Parent: k}) {
+			next = append(next, u.Key)
+		}
+		if q.Mapped {
+			for _, l := range s.units.Predecessors(k) {
+				if l.Full {
+					next = append(next, l.From)
+				}
+			}
+		}
+		for _, n := range next {
+			if !set[n] {
+				set[n] = true
+				frontier = append(frontier, n)
+			}
+		}
+	}
+	return func(k units.Key) bool { return set[k] }
+}
+
+// countReports counts the reports p may see (as ListReports reads them).
+// The city, which sees the report of every case, counts every report,
+// those that opened no case too (counselling, information, silent
+// calls): the hotline's figures are the city's, and a count names no one.
+func (s *Service) countReports(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(units.Key) bool) error {
+	q := datastore.ReportQuery{Limit: listPage}
+	keys, all := s.policy.ReportScope(p)
+	if !all {
+		q.Scopes = append([]string{}, keys...)
+	}
+	var matchErr error
+	q.Match = func(r model.StoredReport) bool {
+		if all {
+			return true
+		}
+		var c *model.Case
+		if r.CaseNumber != "" {
+			found, err := tx.CaseByNumber(r.CaseNumber)
+			if err != nil {
+				matchErr = err
+				return false
+			}
+			c = &found
+		}
+		return s.policy.CanSeeReport(p, r, c)
+	}
+	for {
+		page, next, err := tx.ListReports(q)
+		if err != nil {
+			return err
+		}
+		if matchErr != nil {
+			return matchErr
+		}
+		for _, r := range page {
+			if inUnit(r.IncidentUnit) && agg.in(r.ReceiveTime) {
+				agg.add(r.ReceiveTime, reportFacts(r), func(c *Counts) { c.Reports++ })
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		q.After = next
+	}
+}
+
+// countCases counts the cases p may see (as ListCases reads them).
+func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(units.Key) bool) error {
+	q := datastore.CaseQuery{Limit: listPage}
+	if keys, all := s.policy.Scope(p); !all {
+		q.Scopes = append([]string{}, keys...)
+	}
+	q.Match = func(c model.Case) bool { return s.policy.View(p, Method, c) == access.ViewFull }
+	for {
+		page, next, err := tx.ListCases(q)
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if !inUnit(c.ResponsibleUnit) {
+				continue
+			}
+			f, err := s.caseFacts(tx, c, agg.wants(BySpecialCircumstance), agg.wants(ByChannel) || agg.wants(ByCallType))
+			if err != nil {
+				return err
+			}
+			s.countCase(agg, c, f)
+		}
+		if next == "" {
+			return nil
+		}
+		q.After = next
+	}
+}
+
+// caseFacts returns the values of c for each dimension. It opens the sealed
+// groups only when asked to (circumstances), and reads the first report
+// only for its channel and call type (firstReport).
+func (s *Service) caseFacts(tx datastore.ReadTx, c model.Case, circumstances, firstReport bool) (facts, error) {
+	f := facts{unit: c.ResponsibleUnit.String(), abuse: names(c.SuspectedAbuse, abuseNames)}
+	f.sex, f.age = children(c.Children)
+	if circumstances {
+		opened, err := s.vault.OpenCase(tx, c)
+		if err != nil {
+			return facts{}, fmt.Errorf("statistics of a case: %w", err)
+		}
+		f.circumstances = names(opened.SpecialCircumstances, circumstanceNames)
+	}
+	if firstReport && len(c.ReportIDs) > 0 {
+		r, err := tx.Report(c.ReportIDs[0])
+		if err != nil {
+			return facts{}, fmt.Errorf("statistics of a case: first report: %w", err)
+		}
+		f.channel, f.callType = channelNames[r.Channel], callTypeNames[r.CallType]
+	}
+	return f, nil
+}
+
+// countCase adds the events of one case that fall in the period.
+func (s *Service) countCase(agg *aggregator, c model.Case, f facts) {
+	opened := agg.in(c.ReceiveTime)
+	closed := c.Status == model.StatusClosed
+	if opened {
+		agg.add(c.ReceiveTime, f, func(n *Counts) {
+			n.CasesOpened++
+			if !closed {
+				n.CasesStillOpen++
+			}
+		})
+	}
+	if closed && agg.in(c.CloseTime) {
+		crimeUnreferred := model.CrimeSuspected(c.SuspectedAbuse) && len(c.PoliceReferrals) == 0
+		agg.add(c.CloseTime, f, func(n *Counts) {
+			n.CasesClosed++
+			if crimeUnreferred {
+				n.CrimeClosedWithoutReferral++
+			}
+		})
+	}
+	if c.Emergency && opened {
+		d3 := "NONE"
+		for _, d := range c.Deadlines {
+			if d.Kind == model.DeadlineEmergencyMeasures {
+				d3 = deadlineOutcome(d, agg.now) // the last D3 decides
+			}
+		}
+		agg.add(c.ReceiveTime, f, func(n *Counts) {
+			n.Emergencies++
+			n.EmergencyD3[d3]++
+		})
+	}
+	for _, d := range c.Deadlines {
+		switch {
+		case (d.State == model.DeadlineMet || d.State == model.DeadlineMissed) && agg.in(d.DoneTime):
+			agg.add(d.DoneTime, f, func(n *Counts) {
+				dc := n.deadline(d.Kind)
+				if d.State == model.DeadlineMet {
+					dc.Met++
+				} else {
+					dc.Missed++
+					dc.late = append(dc.late, d.MinutesLate)
+				}
+			})
+		case d.Open() && d.Due.Before(agg.now) && agg.in(d.Due):
+			agg.add(d.Due, f, func(n *Counts) { n.deadline(d.Kind).OverdueNow++ })
+		}
+		for _, e := range d.Escalations {
+			if agg.in(e.Time) {
+				level := s.levelOf(e.To)
+				agg.add(e.Time, f, func(n *Counts) { n.Escalations[level]++ })
+			}
+		}
+	}
+	for _, t := range c.Transfers {
+		if agg.in(t.ProposeTime) {
+			agg.add(t.ProposeTime, f, func(n *Counts) { n.TransfersProposed++ })
+		}
+		if t.State != model.TransferProposed && agg.in(t.DecideTime) {
+			accepted := t.State == model.TransferAccepted
+			agg.add(t.DecideTime, f, func(n *Counts) {
+				if accepted {
+					n.TransfersAccepted++
+				} else {
+					n.TransfersDeclined++
+				}
+			})
+		}
+	}
+	for _, r := range c.PoliceReferrals {
+		if agg.in(r.ReferTime) {
+			agg.add(r.ReferTime, f, func(n *Counts) { n.PoliceReferrals++ })
+		}
+		if r.Outcome != "" && agg.in(r.OutcomeTime) {
+			agg.add(r.OutcomeTime, f, func(n *Counts) { n.PoliceOutcomes[r.Outcome]++ })
+		}
+	}
+}
+
+// deadlineOutcome names where a deadline stands at now: its state, or
+// OVERDUE for an open one past due.
+func deadlineOutcome(d model.Deadline, now time.Time) string {
+	if d.Open() && d.Due.Before(now) {
+		return "OVERDUE"
+	}
+	return string(d.State)
+}
+
+// levelOf names the level of the unit an escalation went to.
+func (s *Service) levelOf(unit string) string {
+	if u, ok := s.unitNamed(unit); ok {
+		return u.Level.String()
+	}
+	return "other"
+}
+
+// unitNamed returns the unit a resource name ("units/{code}@{valid_from}")
+// names, if it is one.
+func (s *Service) unitNamed(name string) (units.Unit, bool) {
+	key, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return units.Unit{}, false
+	}
+	k, err := units.ParseKey(key)
+	if err != nil {
+		return units.Unit{}, false
+	}
+	return s.units.Get(k)
+}
+
+// deadline returns the counts of a kind, created on first use.
+func (c *Counts) deadline(kind model.DeadlineKind) *DeadlineCounts {
+	dc := c.Deadlines[kind]
+	if dc == nil {
+		dc = &DeadlineCounts{}
+		c.Deadlines[kind] = dc
+	}
+	return dc
+}
+
+// facts are the values of a record for each dimension but the month.
+type facts struct {
+	unit, channel, callType string
+	abuse, circumstances    []string
+	sex, age                []string
+}
+
+// values returns the values of f for d ("" when unknown), month given.
+func (f facts) values(d Dimension, month string) []string {
+	var v []string
+	switch d {
+	case ByMonth:
+		return []string{month}
+	case ByUnit:
+		return []string{f.unit}
+	case ByChannel:
+		return []string{f.channel}
+	case ByCallType:
+		return []string{f.callType}
+	case ByAbuseForm:
+		v = f.abuse
+	case BySpecialCircumstance:
+		v = f.circumstances
+	case BySex:
+		v = f.sex
+	case ByAgeBand:
+		v = f.age
+	}
+	if len(v) == 0 {
+		return []string{""}
+	}
+	return v
+}
+
+func reportFacts(r model.StoredReport) facts {
+	f := facts{
+		unit: r.IncidentUnit.String(), channel: channelNames[r.Channel], callType: callTypeNames[r.CallType],
+		abuse: names(r.SuspectedAbuse, abuseNames), circumstances: names(r.SpecialCircumstances, circumstanceNames),
+	}
+	f.sex, f.age = children(r.Children)
+	return f
+}
+
+// children returns the distinct sexes and age bands of the children.
+func children(cs []model.ChildSummary) (sex, age []string) {
+	for _, c := range cs {
+		sex = append(sex, sexNames[c.Sex])
+		age = append(age, AgeBand(c.AgeYears))
+	}
+	slices.Sort(sex)
+	slices.Sort(age)
+	return slices.Compact(sex), slices.Compact(age)
+}
+
+// AgeBand names the band of an age in whole years: the bands of the
+// child-protection reports, 0-5, 6-10, 11-15 and 16-17.
+func AgeBand(years int32) string {
+	switch {
+	case years < 0:
+		return ""
+	case years <= 5:
+		return "0-5"
+	case years <= 10:
+		return "6-10"
+	case years <= 15:
+		return "11-15"
+	}
+	return "16-17"
+}
+
+func names[E ~int32](vs []E, table map[E]string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		n, ok := table[v]
+		if !ok {
+			n = strconv.Itoa(int(v))
+		}
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// aggregator sums counts by group.
+type aggregator struct {
+	q      Query
+	now    time.Time
+	wanted map[Dimension]bool
+	byKey  map[string]*Group
+}
+
+func newAggregator(q Query, now time.Time) *aggregator {
+	a := &aggregator{q: q, now: now, wanted: map[Dimension]bool{}, byKey: map[string]*Group{}}
+	for _, d := range q.GroupBy {
+		a.wanted[d] = true
+	}
+	return a
+}
+
+func (a *aggregator) wants(d Dimension) bool { return a.wanted[d] }
+
+// in reports whether t falls in the period.
+func (a *aggregator) in(t time.Time) bool {
+	return !t.IsZero() && !t.Before(a.q.From) && t.Before(a.q.To)
+}
+
+// add applies inc to every group the record falls in at time t.
+func (a *aggregator) add(t time.Time, f facts, inc func(*Counts)) {
+	d := vntime.DateOf(t)
+	month := fmt.Sprintf("%04d-%02d", d.Year, int(d.Month))
+	keys := [][]string{{}}
+	for _, dim := range a.q.GroupBy {
+		var next [][]string
+		for _, k := range keys {
+			for _, v := range f.values(dim, month) {
+				next = append(next, append(slices.Clone(k), v))
+			}
+		}
+		keys = next
+	}
+	for _, k := range keys {
+		id := strings.Join(k, "\x00")
+		g := a.byKey[id]
+		if g == nil {
+			g = &Group{Key: k, Counts: Counts{
+				Deadlines: map[model.DeadlineKind]*DeadlineCounts{}, Escalations: map[string]int{},
+				PoliceOutcomes: map[string]int{}, EmergencyD3: map[string]int{},
+			}}
+			a.byKey[id] = g
+		}
+		inc(&g.Counts)
+	}
+}
+
+// groups returns the groups in order of key, their lateness summarised.
+// Without grouping there is always the one total, zeros if nothing counted.
+func (a *aggregator) groups() []Group {
+	if len(a.q.GroupBy) == 0 && len(a.byKey) == 0 {
+		a.add(a.q.From, facts{}, func(*Counts) {})
+	}
+	out := make([]Group, 0, len(a.byKey))
+	for _, id := range slices.Sorted(maps.Keys(a.byKey)) {
+		g := a.byKey[id]
+		for _, dc := range g.Deadlines {
+			slices.Sort(dc.late)
+			dc.MedianMinutesLate, dc.P90MinutesLate = percentile(dc.late, 50), percentile(dc.late, 90)
+			dc.late = nil
+		}
+		out = append(out, *g)
+	}
+	return out
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted values, 0
+// for none.
+func percentile(sorted []int64, p int) int64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
+	return sorted[max(rank, 1)-1]
+}
