@@ -135,6 +135,9 @@ var (
 	police = []model.Role{model.RolePoliceLiaison}
 	// admins manage users, tokens, police units and keys.
 	admins = []model.Role{model.RoleAdmin}
+	// supervisors oversee the work of their scope, and may take lists of
+	// its cases away as files (exports).
+	supervisors = []model.Role{model.RoleHotlineSupervisor, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// auditors read and verify the audit log.
 	auditors = []model.Role{model.RoleAuditor}
 )
@@ -151,6 +154,7 @@ var rules = []Rule{
 
 	{Method: "CaseService/GetCase", Full: intakers, Police: police},
 	{Method: "CaseService/ListCases", Full: intakers, Police: police},
+	{Method: "CaseService/ExportCases", Full: supervisors},
 
 	{Method: "CaseProcessService/AcknowledgeCase", Step: "acknowledge", Full: communeStaff},
 	{Method: "CaseProcessService/RecordInitialAssessment", Step: "recordInitialAssessment", Full: communeWorkers},

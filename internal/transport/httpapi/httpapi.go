@@ -138,6 +138,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	mux.Handle("/v1/", timed(limitBody(api)))
 	mux.Handle(watchRoute, timed(streaming(o.streamTimeout, limitBody(api))))
 	mux.Handle(backupRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
+	mux.Handle(exportRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -160,6 +161,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 const (
 	watchRoute  = "GET /v1/notifications:watch"
 	backupRoute = "GET /v1/database:backup"
+	exportRoute = "GET /v1/cases:export"
 )
 
 // streaming lifts the server's WriteTimeout for a streaming answer, which
