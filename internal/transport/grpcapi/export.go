@@ -16,7 +16,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // The content types of an export's chunks, and over REST of its body.
@@ -124,13 +123,9 @@ const exportChunkSize = 256 << 10
 func (s *caseServer) ExportCases(req *pb.ExportCasesRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	ctx := stream.Context()
 	p := principalFrom(ctx)
-	var unit units.Key
-	if name := req.GetResponsibleUnit(); name != "" {
-		k, err := parseUnitName(name)
-		if err != nil {
-			return toStatus(ctx, s.log, model.InvalidField("responsible_unit", "unit.name", "%v", err))
-		}
-		unit = k
+	unit, err := responsibleUnitFilter(req.GetResponsibleUnit())
+	if err != nil {
+		return toStatus(ctx, s.log, err)
 	}
 	q := intake.CaseQuery{ResponsibleUnit: unit, Status: caseStatuses.toModel(req.GetStatus())}
 	send := func(contentType string, data []byte) error {
@@ -144,7 +139,6 @@ func (s *caseServer) ExportCases(req *pb.ExportCasesRequest, stream grpc.ServerS
 		}
 		return nil
 	}
-	var err error
 	rows := 0
 	switch req.GetFormat() {
 	case pb.ExportFormat_EXPORT_FORMAT_CSV:

@@ -11,7 +11,7 @@ package metrics
 
 import (
 	"context"
-	"embed"
+	_ "embed" // the dashboard
 	"log/slog"
 	"net/http"
 	"sync"
@@ -33,8 +33,6 @@ import (
 //go:embed grafana/childcase-dashboard.json
 var Dashboard []byte
 
-var _ embed.FS // the embed import is for Dashboard
-
 // StoreGauges are what the store tells at a scrape (see
 // boltstore.Store.Gauges).
 type StoreGauges struct {
@@ -54,7 +52,7 @@ type Sources struct {
 	Deadlines func(context.Context) (map[process.DeadlineCount]int, error)
 	// Notifications reads the outbox after a seq, oldest first
 	// (outbox.Service.Read); Position returns the outbox head and a
-	// webhook's cursor (outbox.Service.Position).
+	// webhook's cursor, the head alone for "" (outbox.Service.Position).
 	Notifications func(ctx context.Context, after uint64, limit int) ([]model.Notification, error)
 	Position      func(ctx context.Context, webhook string) (head, cursor uint64, err error)
 	// Webhooks are the names of the webhooks in the policy.
