@@ -414,9 +414,6 @@ func (s *Store) Gauges() (Gauges, error) {
 	s.writeMu.Lock()
 	if s.reserve != nil {
 		g.ReserveBytes, g.ReserveHeldBytes = s.reserve.size, s.reserve.held
-		if s.reserve.file == nil {
-			g.ReserveHeldBytes = 0
-		}
 	}
 	s.writeMu.Unlock()
 	err := s.db.View(func(btx *bolt.Tx) error {
