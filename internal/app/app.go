@@ -39,15 +39,20 @@ import (
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
+	"github.com/childcase/childcase/internal/transport/metrics"
 	"github.com/childcase/childcase/internal/transport/webhook"
 )
 
 // Config is the service's configuration. Every field has a flag and an
 // environment variable (see package cli).
 type Config struct {
-	DBPath          string        // bbolt file, created when missing
-	GRPCAddr        string        // host:port for gRPC
-	HTTPAddr        string        // host:port for REST, /openapi.json and /healthz
+	DBPath   string // bbolt file, created when missing
+	GRPCAddr string // host:port for gRPC
+	HTTPAddr string // host:port for REST, /openapi.json and /healthz
+	// MetricsAddr is host:port for the Prometheus metrics (/metrics), a
+	// listener of its own so that the public port does not expose them;
+	// empty: no metrics are served.
+	MetricsAddr     string
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish
 
 	// Transport security. With TLSCert and TLSKey, gRPC and HTTP are served
@@ -174,7 +179,11 @@ func (c Config) validate() (*tls.Config, error) {
 	if c.DBPath == "" {
 		return nil, errors.New("config: db: a database path is required")
 	}
-	for _, a := range []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}} {
+	addrs := []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}}
+	if c.MetricsAddr != "" {
+		addrs = append(addrs, struct{ name, addr string }{"metrics-addr", c.MetricsAddr})
+	}
+	for _, a := range addrs {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return nil, fmt.Errorf("config: %s: %q is not host:port: %w", a.name, a.addr, err)
 		}
@@ -324,11 +333,12 @@ type Options struct {
 
 // Server is a running childcase.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	grpcAddr net.Addr
-	httpAddr net.Addr
-	tls      bool
+	cfg         Config
+	log         *slog.Logger
+	grpcAddr    net.Addr
+	httpAddr    net.Addr
+	metricsAddr net.Addr // nil: no metrics served
+	tls         bool
 
 	closers []func(context.Context) error // unwound in reverse by Stop
 	store   *boltstore.Store              // for the benchmarks' write counts (export_test.go)
@@ -342,6 +352,14 @@ func (s *Server) GRPCAddr() string { return s.grpcAddr.String() }
 
 // HTTPAddr is the address HTTP listens on.
 func (s *Server) HTTPAddr() string { return s.httpAddr.String() }
+
+// MetricsAddr is the address the metrics are served on, "" when none.
+func (s *Server) MetricsAddr() string {
+	if s.metricsAddr == nil {
+		return ""
+	}
+	return s.metricsAddr.String()
+}
 
 // TLS reports whether gRPC and HTTP are served over TLS.
 func (s *Server) TLS() bool { return s.tls }
@@ -404,7 +422,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		opts.StreamWriteTimeout = httpapi.DefaultStreamWriteTimeout
 	}
 
-	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve})
+	// The commit latency is observed from the first commit; the other
+	// metrics are read from the services at each scrape (see serveMetrics).
+	var mets *metrics.Metrics
+	var commitTimes func(time.Duration)
+	if cfg.MetricsAddr != "" {
+		mets = metrics.New()
+		commitTimes = mets.Committed
+	}
+	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve,
+		Committed: commitTimes})
 	if err != nil {
 		return nil, err
 	}
@@ -469,6 +496,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// Webhooks named in the policy get every notification, in order.
 	if len(pol.Webhooks) > 0 {
 		hooks := webhook.New(outbox.New(store), pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
+		if mets != nil {
+			hooks.Failed = mets.WebhookFailed
+		}
 		hookCtx, stopHooks := context.WithCancel(context.Background())
 		hooksDone := make(chan struct{})
 		go func() {
@@ -509,6 +539,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		StreamRecheck: opts.StreamRecheck,
 		Streams:       grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
 	}
+	if mets != nil {
+		deps.UnaryMetrics, deps.StreamMetrics = mets.UnaryInterceptor(), mets.StreamInterceptor()
+	}
 	// Message sizes bind both servers; the per-connection and keepalive
 	// limits only the public one (the gateway's single in-memory
 	// connection carries every REST request).
@@ -548,6 +581,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		}
 	}()
 	s.push(stopGRPC(gs))
+	if mets != nil {
+		mets.InitializeRPC(gs.Server)
+	}
 
 	// The gateway's own gRPC server, the same services and interceptors,
 	// reached only over an in-memory listener: REST runs every interceptor
@@ -623,8 +659,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil
 	})
 
+	if mets != nil {
+		if err := s.serveMetrics(ctx, mets, metricsSources(store, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
+			return nil, err
+		}
+	}
+
 	opts.Logger.Info("childcase serving",
-		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "db", cfg.DBPath,
+		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), "db", cfg.DBPath,
 		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
@@ -632,6 +674,62 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize, "db_reserve", cfg.DBReserve,
 		"trusted_proxies", cfg.TrustedProxies)
 	return s, nil
+}
+
+// metricsSources are where the metrics are read at each scrape: the
+// domain services' counts and the store's gauges.
+func metricsSources(store *boltstore.Store, engine *process.Engine, auditLog *auditlog.Log, signIns *grpcapi.SignInGuard,
+	hooks []policy.Webhook, log *slog.Logger) metrics.Sources {
+	ob := outbox.New(store)
+	names := make([]string, 0, len(hooks))
+	for _, h := range hooks {
+		names = append(names, h.Name)
+	}
+	return metrics.Sources{
+		Deadlines:     engine.OpenDeadlineCounts,
+		Notifications: ob.Read,
+		Position:      ob.Position,
+		Webhooks:      names,
+		Store: func() (metrics.StoreGauges, error) {
+			g, err := store.Gauges()
+			return metrics.StoreGauges{Commits: g.Commits, Fsyncs: g.Fsyncs, SizeBytes: g.SizeBytes,
+				ReserveBytes: g.ReserveBytes, ReserveHeldBytes: g.ReserveHeldBytes}, err
+		},
+		AuditHead: auditLog.HeadSeq,
+		SignIns: func() metrics.SignIns {
+			c := signIns.Counts()
+			return metrics.SignIns{Failed: c.Failed, Throttled: c.Throttled}
+		},
+		Log: log,
+	}
+}
+
+// serveMetrics serves /metrics, and nothing else, on the metrics address:
+// plain HTTP, meant for localhost or a network only Prometheus reaches.
+func (s *Server) serveMetrics(ctx context.Context, m *metrics.Metrics, src metrics.Sources) error {
+	if err := m.Read(ctx, src); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	lis, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen metrics %s: %w", s.cfg.MetricsAddr, err)
+	}
+	s.metricsAddr = lis.Addr()
+	ms := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := ms.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("metrics server: %w", err))
+		}
+	}()
+	s.push(func(ctx context.Context) error { return ms.Shutdown(ctx) })
+	return nil
 }
 
 // auditTailAtStart is how many of the newest audit events are verified at

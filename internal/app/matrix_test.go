@@ -206,6 +206,9 @@ var matrixCalls = map[string]mxCall{
 	pb.StatisticsService_GetPeriodicReport_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.GetPeriodicReportRequest{StartDate: "2020-01-01", EndDate: "2030-12-31", Format: "csv"}
 	},
+	pb.CaseService_ExportCases_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_CSV}
+	},
 	pb.CaseProcessService_ReferCaseToPolice_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		id := fmt.Sprintf("ca-matrix-%d", f.next())
 		f.ts.addPoliceUnit(t, id)
@@ -441,8 +444,12 @@ func (f *mxFixture) invoke(t *testing.T, m protoreflect.MethodDescriptor, user s
 		t.Fatal(err)
 	}
 	if m.IsStreamingServer() {
-		if fullMethod(m) == pb.AdminService_BackupDatabase_FullMethodName {
+		switch fullMethod(m) {
+		case pb.AdminService_BackupDatabase_FullMethodName:
 			return f.backup(t, m, user, req)
+		case pb.CaseService_ExportCases_FullMethodName:
+			data, err := f.readBody(t, m, user, req, "text/csv; charset=utf-8")
+			return string(data), err
 		}
 		return f.watch(t, m, user, req)
 	}
@@ -498,32 +505,9 @@ func (f *mxFixture) watch(t *testing.T, m protoreflect.MethodDescriptor, user st
 // on disk does, which is what a backup is for.
 func (f *mxFixture) backup(t *testing.T, m protoreflect.MethodDescriptor, user string, req proto.Message) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(f.ts.as(t, user), 30*time.Second)
-	defer cancel()
-	stream, err := f.ts.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, fullMethod(m))
+	data, err := f.readBody(t, m, user, req, "application/octet-stream")
 	if err != nil {
 		return "", err
-	}
-	if err := stream.SendMsg(req); err != nil {
-		return "", err
-	}
-	if err := stream.CloseSend(); err != nil {
-		return "", err
-	}
-	var data []byte
-	for {
-		chunk := &httpbody.HttpBody{}
-		err := stream.RecvMsg(chunk)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-		if chunk.GetContentType() != "application/octet-stream" {
-			t.Errorf("backup chunk of type %q", chunk.GetContentType())
-		}
-		data = append(data, chunk.GetData()...)
 	}
 	for _, secret := range []string{mxChildName, mxNarrative, mxCaregiver, mxReporterName, mxReporterTel, mxReporterAddr} {
 		if bytes.Contains(data, []byte(secret)) {
@@ -542,6 +526,39 @@ func (f *mxFixture) backup(t *testing.T, m protoreflect.MethodDescriptor, user s
 		t.Errorf("the backup: %s", p)
 	}
 	return fmt.Sprintf("backup of %d bytes: %d reports, %d cases, %d audit events\n", len(data), res.Reports, res.Cases, res.AuditEvents), nil
+}
+
+// readBody reads a stream of google.api.HttpBody chunks (a backup, an
+// export) to its end, checking that every chunk has contentType.
+func (f *mxFixture) readBody(t *testing.T, m protoreflect.MethodDescriptor, user string, req proto.Message, contentType string) ([]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(f.ts.as(t, user), 30*time.Second)
+	defer cancel()
+	stream, err := f.ts.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, fullMethod(m))
+	if err != nil {
+		return nil, err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return nil, err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	var data []byte
+	for {
+		chunk := &httpbody.HttpBody{}
+		err := stream.RecvMsg(chunk)
+		if errors.Is(err, io.EOF) {
+			return data, nil
+		}
+		if err != nil {
+			return data, err
+		}
+		if chunk.GetContentType() != contentType {
+			t.Errorf("%s chunk of type %q, want %q", m.Name(), chunk.GetContentType(), contentType)
+		}
+		data = append(data, chunk.GetData()...)
+	}
 }
 
 func TestAccessMatrix(t *testing.T) {

@@ -29,6 +29,10 @@ var rules = []rule{
 		"only the wiring names a concrete store"},
 	{module + "internal/domain/datastore", []string{module + "internal/domain/", module + "internal/storage/", module + "internal/app"},
 		"transport and the CLI go through domain services, never the store contract"},
+	{"github.com/prometheus/", []string{module + "internal/transport/", module + "internal/app"},
+		"metrics are transport: the domain and storage expose counts through their own types"},
+	{"github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus", []string{module + "internal/transport/"},
+		"metrics are transport: the domain and storage expose counts through their own types"},
 }
 
 // matches reports whether path is pattern or, when pattern ends in "/",
@@ -79,6 +83,9 @@ func TestRules(t *testing.T) {
 		{"a bbolt subpackage in transport", [][]string{{module + "internal/transport/webhook", "go.etcd.io/bbolt/errors"}}, 1},
 		{"transport on the old storage package", [][]string{{module + "internal/transport/webhook", module + "internal/storage"}}, 1},
 		{"a name that only starts like storage", [][]string{{module + "internal/cli", module + "internal/storagex"}}, 0},
+		{"metrics in transport", [][]string{{module + "internal/transport/metrics", "github.com/prometheus/client_golang/prometheus"}}, 0},
+		{"prometheus in the domain", [][]string{{module + "internal/domain/process", "github.com/prometheus/client_golang/prometheus"}}, 1},
+		{"the RPC metrics in storage", [][]string{{module + "internal/storage/boltstore", "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"}}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

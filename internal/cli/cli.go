@@ -97,7 +97,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	eff := cfg.WithDefaults()
 	log.Info("effective configuration",
-		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr,
+		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr,
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA,
 		"demo", cfg.Demo, "demo_tokens", cfg.DemoTokensFile,
@@ -122,6 +122,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
 	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
 	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the REST gateway, /openapi.json and /healthz")
+	stringFlag(fs, &cfg.MetricsAddr, "metrics-addr", "address for the Prometheus metrics (/metrics); none when empty")
 	durationFlag(fs, &cfg.ShutdownTimeout, "shutdown-timeout", "how long in-flight requests may run after SIGINT/SIGTERM")
 	stringFlag(fs, &cfg.TLSCert, "tls-cert", "PEM certificate chain file: serve gRPC and HTTP over TLS (with --tls-key)")
 	stringFlag(fs, &cfg.TLSKey, "tls-key", "PEM private key file of --tls-cert")

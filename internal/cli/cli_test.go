@@ -57,11 +57,16 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 		}()},
 		{"empty environment is unset", map[string]string{"CHILDCASE_TLS_CERT": "", "CHILDCASE_TLS_KEY": "", "CHILDCASE_CLIENT_CA": ""},
 			nil, app.DefaultConfig()},
+		{"metrics address: the flag wins over the environment", map[string]string{"CHILDCASE_METRICS_ADDR": "localhost:1"},
+			[]string{"--metrics-addr", "127.0.0.1:9112"},
+			func() app.Config { c := app.DefaultConfig(); c.MetricsAddr = "127.0.0.1:9112"; return c }()},
+		{"metrics address from the environment", map[string]string{"CHILDCASE_METRICS_ADDR": "localhost:9112"}, nil,
+			func() app.Config { c := app.DefaultConfig(); c.MetricsAddr = "localhost:9112"; return c }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, name := range []string{"CHILDCASE_DB", "CHILDCASE_GRPC_ADDR", "CHILDCASE_HTTP_ADDR", "CHILDCASE_SHUTDOWN_TIMEOUT",
-				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO", "CHILDCASE_DEMO_TOKENS"} {
+				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO", "CHILDCASE_DEMO_TOKENS", "CHILDCASE_METRICS_ADDR"} {
 				t.Setenv(name, "")
 			}
 			for k, v := range tt.env {
@@ -123,6 +128,7 @@ func TestTLSSettingsAreChecked(t *testing.T) {
 		{"unreadable key", nil, []string{"--tls-cert", cert, "--tls-key", missing}, "tls-key"},
 		{"unreadable client-ca", nil, []string{"--tls-cert", cert, "--tls-key", key, "--client-ca", missing}, "client-ca"},
 		{"client-ca not a certificate", nil, []string{"--tls-cert", cert, "--tls-key", key, "--client-ca", key}, "client-ca"},
+		{"metrics address not host:port", nil, []string{"--metrics-addr", "9112"}, "metrics-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

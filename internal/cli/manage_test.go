@@ -32,7 +32,7 @@ var mgTokenRE = regexp.MustCompile(`cc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}`)
 func mgClearEnv(t *testing.T) {
 	t.Helper()
 	for _, name := range []string{
-		"DB", "GRPC_ADDR", "HTTP_ADDR", "SHUTDOWN_TIMEOUT", "TLS_CERT", "TLS_KEY", "CLIENT_CA", "KEY_FILE", "DEMO", "DEMO_TOKENS",
+		"DB", "GRPC_ADDR", "HTTP_ADDR", "METRICS_ADDR", "SHUTDOWN_TIMEOUT", "TLS_CERT", "TLS_KEY", "CLIENT_CA", "KEY_FILE", "DEMO", "DEMO_TOKENS",
 		"ID", "NAME", "ROLE", "UNIT", "PHONE", "TTL",
 	} {
 		t.Setenv(EnvPrefix+name, "")

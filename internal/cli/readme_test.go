@@ -33,6 +33,8 @@ const readmeGoRun = "GOTOOLCHAIN=go1.27.3 go run ./cmd/childcase"
 const (
 	readmeHTTPAddr = "localhost:8111"
 	readmeGRPCAddr = "localhost:9111"
+	// readmeMetricsAddr is the demo's --metrics-addr.
+	readmeMetricsAddr = "localhost:9112"
 )
 
 func TestMain(m *testing.M) {
@@ -128,9 +130,13 @@ func TestREADME(t *testing.T) {
 	// go to the directory the shell runs in, as they would for the reader.
 	dir := t.TempDir()
 	args := readmeServeArgs(t, blocks)
+	metricsAddr := mgAddr(t)
 	for i := range args {
 		if i > 0 && args[i-1] == "--demo-tokens" {
 			args[i] = filepath.Join(dir, args[i])
+		}
+		if i > 0 && args[i-1] == "--metrics-addr" && args[i] == readmeMetricsAddr {
+			args[i] = metricsAddr
 		}
 	}
 	// The server's own files stay apart from the walk-through's.
@@ -143,7 +149,8 @@ func TestREADME(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rewrite := strings.NewReplacer(readmeGoRun, "childcase", readmeHTTPAddr, s.http, readmeGRPCAddr, grpcAddr)
+	rewrite := strings.NewReplacer(readmeGoRun, "childcase", readmeHTTPAddr, s.http, readmeGRPCAddr, grpcAddr,
+		readmeMetricsAddr, metricsAddr)
 	var script strings.Builder
 	fmt.Fprintf(&script, "set -euo pipefail\ncd %q\nchildcase() { %s=1 %q \"$@\"; }\n", dir, readmeMainEnv, exe)
 	ran := 0
@@ -151,7 +158,7 @@ func TestREADME(t *testing.T) {
 		if b.lang != "sh" {
 			continue
 		}
-		if !strings.Contains(b.text, readmeHTTPAddr) && !strings.Contains(b.text, "demo-tokens") {
+		if !strings.Contains(b.text, readmeHTTPAddr) && !strings.Contains(b.text, readmeMetricsAddr) && !strings.Contains(b.text, "demo-tokens") {
 			// Every runnable block talks to the server; one that does
 			// not was probably meant to be a console block.
 			t.Errorf("README.md:%d: an sh block that neither calls the server nor reads the demo tokens: "+
@@ -188,6 +195,8 @@ func TestREADME(t *testing.T) {
 		{`"cases_opened":`, "the statistics count the walk-through's cases"},
 		{"0000000   P   K 003 004", "the Action Month report is an XLSX (zip) file"},
 		{"Báo cáo kết quả Tháng hành động vì trẻ em năm", "the CSV report's title"},
+		{"case_number,status,", "the supervisor's export is CSV with its header"},
+		{"childcase_db_size_bytes ", "the metrics curl shows the database's size"},
 	} {
 		if !strings.Contains(got, want.text) {
 			t.Errorf("the walk-through's output lacks %q (%s):\n%s", want.text, want.why, got)

@@ -10,6 +10,7 @@ import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -24,6 +25,58 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// ExportFormat is the file format of an export.
+type ExportFormat int32
+
+const (
+	ExportFormat_EXPORT_FORMAT_UNSPECIFIED ExportFormat = 0
+	// Comma-separated values, UTF-8 with a byte-order mark (for Excel).
+	ExportFormat_EXPORT_FORMAT_CSV ExportFormat = 1
+	// An Office Open XML workbook of one sheet.
+	ExportFormat_EXPORT_FORMAT_XLSX ExportFormat = 2
+)
+
+// Enum value maps for ExportFormat.
+var (
+	ExportFormat_name = map[int32]string{
+		0: "EXPORT_FORMAT_UNSPECIFIED",
+		1: "EXPORT_FORMAT_CSV",
+		2: "EXPORT_FORMAT_XLSX",
+	}
+	ExportFormat_value = map[string]int32{
+		"EXPORT_FORMAT_UNSPECIFIED": 0,
+		"EXPORT_FORMAT_CSV":         1,
+		"EXPORT_FORMAT_XLSX":        2,
+	}
+)
+
+func (x ExportFormat) Enum() *ExportFormat {
+	p := new(ExportFormat)
+	*p = x
+	return p
+}
+
+func (x ExportFormat) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ExportFormat) Descriptor() protoreflect.EnumDescriptor {
+	return file_childcase_v1_service_proto_enumTypes[0].Descriptor()
+}
+
+func (ExportFormat) Type() protoreflect.EnumType {
+	return &file_childcase_v1_service_proto_enumTypes[0]
+}
+
+func (x ExportFormat) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ExportFormat.Descriptor instead.
+func (ExportFormat) EnumDescriptor() ([]byte, []int) {
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{0}
+}
 
 type CreateReportRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -687,6 +740,69 @@ func (x *CaseCandidate) GetCandidateView() bool {
 	return false
 }
 
+type ExportCasesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file format.
+	Format ExportFormat `protobuf:"varint,1,opt,name=format,proto3,enum=childcase.v1.ExportFormat" json:"format,omitempty"`
+	// Only cases for which this unit is responsible, "units/{code}@{valid_from}".
+	ResponsibleUnit string `protobuf:"bytes,2,opt,name=responsible_unit,json=responsibleUnit,proto3" json:"responsible_unit,omitempty"`
+	// Only cases in this status.
+	Status        CaseStatus `protobuf:"varint,3,opt,name=status,proto3,enum=childcase.v1.CaseStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportCasesRequest) Reset() {
+	*x = ExportCasesRequest{}
+	mi := &file_childcase_v1_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportCasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportCasesRequest) ProtoMessage() {}
+
+func (x *ExportCasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportCasesRequest.ProtoReflect.Descriptor instead.
+func (*ExportCasesRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ExportCasesRequest) GetFormat() ExportFormat {
+	if x != nil {
+		return x.Format
+	}
+	return ExportFormat_EXPORT_FORMAT_UNSPECIFIED
+}
+
+func (x *ExportCasesRequest) GetResponsibleUnit() string {
+	if x != nil {
+		return x.ResponsibleUnit
+	}
+	return ""
+}
+
+func (x *ExportCasesRequest) GetStatus() CaseStatus {
+	if x != nil {
+		return x.Status
+	}
+	return CaseStatus_CASE_STATUS_UNSPECIFIED
+}
+
 type ListCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
@@ -698,7 +814,7 @@ type ListCasesResponse struct {
 
 func (x *ListCasesResponse) Reset() {
 	*x = ListCasesResponse{}
-	mi := &file_childcase_v1_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +826,7 @@ func (x *ListCasesResponse) String() string {
 func (*ListCasesResponse) ProtoMessage() {}
 
 func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[10]
+	mi := &file_childcase_v1_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +839,7 @@ func (x *ListCasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCasesResponse.ProtoReflect.Descriptor instead.
 func (*ListCasesResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCasesResponse) GetCases() []*Case {
@@ -757,7 +873,7 @@ type ListUnitsRequest struct {
 
 func (x *ListUnitsRequest) Reset() {
 	*x = ListUnitsRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +885,7 @@ func (x *ListUnitsRequest) String() string {
 func (*ListUnitsRequest) ProtoMessage() {}
 
 func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[11]
+	mi := &file_childcase_v1_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +898,7 @@ func (x *ListUnitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsRequest.ProtoReflect.Descriptor instead.
 func (*ListUnitsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListUnitsRequest) GetPageSize() int32 {
@@ -830,7 +946,7 @@ type ListUnitsResponse struct {
 
 func (x *ListUnitsResponse) Reset() {
 	*x = ListUnitsResponse{}
-	mi := &file_childcase_v1_service_proto_msgTypes[12]
+	mi := &file_childcase_v1_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +958,7 @@ func (x *ListUnitsResponse) String() string {
 func (*ListUnitsResponse) ProtoMessage() {}
 
 func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[12]
+	mi := &file_childcase_v1_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +971,7 @@ func (x *ListUnitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUnitsResponse.ProtoReflect.Descriptor instead.
 func (*ListUnitsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListUnitsResponse) GetUnits() []*Unit {
@@ -884,7 +1000,7 @@ type GetUnitRequest struct {
 
 func (x *GetUnitRequest) Reset() {
 	*x = GetUnitRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[13]
+	mi := &file_childcase_v1_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1012,7 @@ func (x *GetUnitRequest) String() string {
 func (*GetUnitRequest) ProtoMessage() {}
 
 func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[13]
+	mi := &file_childcase_v1_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1025,7 @@ func (x *GetUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUnitRequest.ProtoReflect.Descriptor instead.
 func (*GetUnitRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetUnitRequest) GetName() string {
@@ -938,7 +1054,7 @@ type DiscloseReporterRequest struct {
 
 func (x *DiscloseReporterRequest) Reset() {
 	*x = DiscloseReporterRequest{}
-	mi := &file_childcase_v1_service_proto_msgTypes[14]
+	mi := &file_childcase_v1_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1066,7 @@ func (x *DiscloseReporterRequest) String() string {
 func (*DiscloseReporterRequest) ProtoMessage() {}
 
 func (x *DiscloseReporterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_service_proto_msgTypes[14]
+	mi := &file_childcase_v1_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1079,7 @@ func (x *DiscloseReporterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscloseReporterRequest.ProtoReflect.Descriptor instead.
 func (*DiscloseReporterRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_service_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DiscloseReporterRequest) GetName() string {
@@ -984,7 +1100,7 @@ var File_childcase_v1_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1achildcase/v1/service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x17childcase/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbc\x01\n" +
+	"\x1achildcase/v1/service.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x17childcase/v1/case.proto\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x17childcase/v1/unit.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbc\x01\n" +
 	"\x13CreateReportRequest\x127\n" +
 	"\x06report\x18\x01 \x01(\v2\x14.childcase.v1.ReportB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06report\x12G\n" +
 	"\n" +
@@ -1041,7 +1157,11 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x04case\x18\x01 \x01(\v2\x12.childcase.v1.CaseR\x04case\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12%\n" +
 	"\x0ematched_fields\x18\x03 \x03(\tR\rmatchedFields\x12%\n" +
-	"\x0ecandidate_view\x18\x04 \x01(\bR\rcandidateView\"e\n" +
+	"\x0ecandidate_view\x18\x04 \x01(\bR\rcandidateView\"\xc7\x01\n" +
+	"\x12ExportCasesRequest\x12A\n" +
+	"\x06format\x18\x01 \x01(\x0e2\x1a.childcase.v1.ExportFormatB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06format\x122\n" +
+	"\x10responsible_unit\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fresponsibleUnit\x12:\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"e\n" +
 	"\x11ListCasesResponse\x12(\n" +
 	"\x05cases\x18\x01 \x03(\v2\x12.childcase.v1.CaseR\x05cases\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x02\n" +
@@ -1064,18 +1184,23 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x17DiscloseReporterRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12%\n" +
 	"\x06reason\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\n" +
-	"\x18\xf4\x03R\x06reason2\xb0\x04\n" +
+	"\x18\xf4\x03R\x06reason*\\\n" +
+	"\fExportFormat\x12\x1d\n" +
+	"\x19EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11EXPORT_FORMAT_CSV\x10\x01\x12\x16\n" +
+	"\x12EXPORT_FORMAT_XLSX\x10\x022\xb0\x04\n" +
 	"\rReportService\x12d\n" +
 	"\fCreateReport\x12!.childcase.v1.CreateReportRequest\x1a\x14.childcase.v1.Report\"\x1b\x82\xd3\xe4\x93\x02\x15:\x06report\"\v/v1/reports\x12_\n" +
 	"\tGetReport\x12\x1e.childcase.v1.GetReportRequest\x1a\x14.childcase.v1.Report\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/{name=reports/*}\x12g\n" +
 	"\vListReports\x12 .childcase.v1.ListReportsRequest\x1a!.childcase.v1.ListReportsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/reports\x12i\n" +
 	"\n" +
 	"LinkReport\x12\x1f.childcase.v1.LinkReportRequest\x1a\x14.childcase.v1.Report\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=reports/*}:link\x12\x83\x01\n" +
-	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\xb5\x02\n" +
+	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\x98\x03\n" +
 	"\vCaseService\x12W\n" +
 	"\aGetCase\x12\x1c.childcase.v1.GetCaseRequest\x1a\x12.childcase.v1.Case\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=cases/*}\x12_\n" +
 	"\tListCases\x12\x1e.childcase.v1.ListCasesRequest\x1a\x1f.childcase.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12l\n" +
-	"\vSearchCases\x12 .childcase.v1.SearchCasesRequest\x1a!.childcase.v1.SearchCasesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:search2\xc7\x01\n" +
+	"\vSearchCases\x12 .childcase.v1.SearchCasesRequest\x1a!.childcase.v1.SearchCasesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:search\x12a\n" +
+	"\vExportCases\x12 .childcase.v1.ExportCasesRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
 	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xf3\x05\x92A\xb2\x05\x12\xdf\x01\n" +
@@ -1108,70 +1233,78 @@ func file_childcase_v1_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_service_proto_rawDescData
 }
 
-var file_childcase_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_childcase_v1_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_childcase_v1_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_childcase_v1_service_proto_goTypes = []any{
-	(*CreateReportRequest)(nil),     // 0: childcase.v1.CreateReportRequest
-	(*GetReportRequest)(nil),        // 1: childcase.v1.GetReportRequest
-	(*ListReportsRequest)(nil),      // 2: childcase.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),     // 3: childcase.v1.ListReportsResponse
-	(*LinkReportRequest)(nil),       // 4: childcase.v1.LinkReportRequest
-	(*GetCaseRequest)(nil),          // 5: childcase.v1.GetCaseRequest
-	(*ListCasesRequest)(nil),        // 6: childcase.v1.ListCasesRequest
-	(*SearchCasesRequest)(nil),      // 7: childcase.v1.SearchCasesRequest
-	(*SearchCasesResponse)(nil),     // 8: childcase.v1.SearchCasesResponse
-	(*CaseCandidate)(nil),           // 9: childcase.v1.CaseCandidate
-	(*ListCasesResponse)(nil),       // 10: childcase.v1.ListCasesResponse
-	(*ListUnitsRequest)(nil),        // 11: childcase.v1.ListUnitsRequest
-	(*ListUnitsResponse)(nil),       // 12: childcase.v1.ListUnitsResponse
-	(*GetUnitRequest)(nil),          // 13: childcase.v1.GetUnitRequest
-	(*DiscloseReporterRequest)(nil), // 14: childcase.v1.DiscloseReporterRequest
-	(*Report)(nil),                  // 15: childcase.v1.Report
-	(CallType)(0),                   // 16: childcase.v1.CallType
-	(CaseStatus)(0),                 // 17: childcase.v1.CaseStatus
-	(CaseQueue)(0),                  // 18: childcase.v1.CaseQueue
-	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
-	(*Case)(nil),                    // 20: childcase.v1.Case
-	(UnitLevel)(0),                  // 21: childcase.v1.UnitLevel
-	(*Unit)(nil),                    // 22: childcase.v1.Unit
-	(*Reporter)(nil),                // 23: childcase.v1.Reporter
+	(ExportFormat)(0),               // 0: childcase.v1.ExportFormat
+	(*CreateReportRequest)(nil),     // 1: childcase.v1.CreateReportRequest
+	(*GetReportRequest)(nil),        // 2: childcase.v1.GetReportRequest
+	(*ListReportsRequest)(nil),      // 3: childcase.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),     // 4: childcase.v1.ListReportsResponse
+	(*LinkReportRequest)(nil),       // 5: childcase.v1.LinkReportRequest
+	(*GetCaseRequest)(nil),          // 6: childcase.v1.GetCaseRequest
+	(*ListCasesRequest)(nil),        // 7: childcase.v1.ListCasesRequest
+	(*SearchCasesRequest)(nil),      // 8: childcase.v1.SearchCasesRequest
+	(*SearchCasesResponse)(nil),     // 9: childcase.v1.SearchCasesResponse
+	(*CaseCandidate)(nil),           // 10: childcase.v1.CaseCandidate
+	(*ExportCasesRequest)(nil),      // 11: childcase.v1.ExportCasesRequest
+	(*ListCasesResponse)(nil),       // 12: childcase.v1.ListCasesResponse
+	(*ListUnitsRequest)(nil),        // 13: childcase.v1.ListUnitsRequest
+	(*ListUnitsResponse)(nil),       // 14: childcase.v1.ListUnitsResponse
+	(*GetUnitRequest)(nil),          // 15: childcase.v1.GetUnitRequest
+	(*DiscloseReporterRequest)(nil), // 16: childcase.v1.DiscloseReporterRequest
+	(*Report)(nil),                  // 17: childcase.v1.Report
+	(CallType)(0),                   // 18: childcase.v1.CallType
+	(CaseStatus)(0),                 // 19: childcase.v1.CaseStatus
+	(CaseQueue)(0),                  // 20: childcase.v1.CaseQueue
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	(*Case)(nil),                    // 22: childcase.v1.Case
+	(UnitLevel)(0),                  // 23: childcase.v1.UnitLevel
+	(*Unit)(nil),                    // 24: childcase.v1.Unit
+	(*Reporter)(nil),                // 25: childcase.v1.Reporter
+	(*httpbody.HttpBody)(nil),       // 26: google.api.HttpBody
 }
 var file_childcase_v1_service_proto_depIdxs = []int32{
-	15, // 0: childcase.v1.CreateReportRequest.report:type_name -> childcase.v1.Report
-	16, // 1: childcase.v1.ListReportsRequest.call_type:type_name -> childcase.v1.CallType
-	15, // 2: childcase.v1.ListReportsResponse.reports:type_name -> childcase.v1.Report
-	17, // 3: childcase.v1.ListCasesRequest.status:type_name -> childcase.v1.CaseStatus
-	18, // 4: childcase.v1.ListCasesRequest.queue:type_name -> childcase.v1.CaseQueue
-	19, // 5: childcase.v1.ListCasesRequest.due_before:type_name -> google.protobuf.Timestamp
-	9,  // 6: childcase.v1.SearchCasesResponse.candidates:type_name -> childcase.v1.CaseCandidate
-	20, // 7: childcase.v1.CaseCandidate.case:type_name -> childcase.v1.Case
-	20, // 8: childcase.v1.ListCasesResponse.cases:type_name -> childcase.v1.Case
-	21, // 9: childcase.v1.ListUnitsRequest.level:type_name -> childcase.v1.UnitLevel
-	22, // 10: childcase.v1.ListUnitsResponse.units:type_name -> childcase.v1.Unit
-	0,  // 11: childcase.v1.ReportService.CreateReport:input_type -> childcase.v1.CreateReportRequest
-	1,  // 12: childcase.v1.ReportService.GetReport:input_type -> childcase.v1.GetReportRequest
-	2,  // 13: childcase.v1.ReportService.ListReports:input_type -> childcase.v1.ListReportsRequest
-	4,  // 14: childcase.v1.ReportService.LinkReport:input_type -> childcase.v1.LinkReportRequest
-	14, // 15: childcase.v1.ReportService.DiscloseReporter:input_type -> childcase.v1.DiscloseReporterRequest
-	5,  // 16: childcase.v1.CaseService.GetCase:input_type -> childcase.v1.GetCaseRequest
-	6,  // 17: childcase.v1.CaseService.ListCases:input_type -> childcase.v1.ListCasesRequest
-	7,  // 18: childcase.v1.CaseService.SearchCases:input_type -> childcase.v1.SearchCasesRequest
-	11, // 19: childcase.v1.UnitService.ListUnits:input_type -> childcase.v1.ListUnitsRequest
-	13, // 20: childcase.v1.UnitService.GetUnit:input_type -> childcase.v1.GetUnitRequest
-	15, // 21: childcase.v1.ReportService.CreateReport:output_type -> childcase.v1.Report
-	15, // 22: childcase.v1.ReportService.GetReport:output_type -> childcase.v1.Report
-	3,  // 23: childcase.v1.ReportService.ListReports:output_type -> childcase.v1.ListReportsResponse
-	15, // 24: childcase.v1.ReportService.LinkReport:output_type -> childcase.v1.Report
-	23, // 25: childcase.v1.ReportService.DiscloseReporter:output_type -> childcase.v1.Reporter
-	20, // 26: childcase.v1.CaseService.GetCase:output_type -> childcase.v1.Case
-	10, // 27: childcase.v1.CaseService.ListCases:output_type -> childcase.v1.ListCasesResponse
-	8,  // 28: childcase.v1.CaseService.SearchCases:output_type -> childcase.v1.SearchCasesResponse
-	12, // 29: childcase.v1.UnitService.ListUnits:output_type -> childcase.v1.ListUnitsResponse
-	22, // 30: childcase.v1.UnitService.GetUnit:output_type -> childcase.v1.Unit
-	21, // [21:31] is the sub-list for method output_type
-	11, // [11:21] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	17, // 0: childcase.v1.CreateReportRequest.report:type_name -> childcase.v1.Report
+	18, // 1: childcase.v1.ListReportsRequest.call_type:type_name -> childcase.v1.CallType
+	17, // 2: childcase.v1.ListReportsResponse.reports:type_name -> childcase.v1.Report
+	19, // 3: childcase.v1.ListCasesRequest.status:type_name -> childcase.v1.CaseStatus
+	20, // 4: childcase.v1.ListCasesRequest.queue:type_name -> childcase.v1.CaseQueue
+	21, // 5: childcase.v1.ListCasesRequest.due_before:type_name -> google.protobuf.Timestamp
+	10, // 6: childcase.v1.SearchCasesResponse.candidates:type_name -> childcase.v1.CaseCandidate
+	22, // 7: childcase.v1.CaseCandidate.case:type_name -> childcase.v1.Case
+	0,  // 8: childcase.v1.ExportCasesRequest.format:type_name -> childcase.v1.ExportFormat
+	19, // 9: childcase.v1.ExportCasesRequest.status:type_name -> childcase.v1.CaseStatus
+	22, // 10: childcase.v1.ListCasesResponse.cases:type_name -> childcase.v1.Case
+	23, // 11: childcase.v1.ListUnitsRequest.level:type_name -> childcase.v1.UnitLevel
+	24, // 12: childcase.v1.ListUnitsResponse.units:type_name -> childcase.v1.Unit
+	1,  // 13: childcase.v1.ReportService.CreateReport:input_type -> childcase.v1.CreateReportRequest
+	2,  // 14: childcase.v1.ReportService.GetReport:input_type -> childcase.v1.GetReportRequest
+	3,  // 15: childcase.v1.ReportService.ListReports:input_type -> childcase.v1.ListReportsRequest
+	5,  // 16: childcase.v1.ReportService.LinkReport:input_type -> childcase.v1.LinkReportRequest
+	16, // 17: childcase.v1.ReportService.DiscloseReporter:input_type -> childcase.v1.DiscloseReporterRequest
+	6,  // 18: childcase.v1.CaseService.GetCase:input_type -> childcase.v1.GetCaseRequest
+	7,  // 19: childcase.v1.CaseService.ListCases:input_type -> childcase.v1.ListCasesRequest
+	8,  // 20: childcase.v1.CaseService.SearchCases:input_type -> childcase.v1.SearchCasesRequest
+	11, // 21: childcase.v1.CaseService.ExportCases:input_type -> childcase.v1.ExportCasesRequest
+	13, // 22: childcase.v1.UnitService.ListUnits:input_type -> childcase.v1.ListUnitsRequest
+	15, // 23: childcase.v1.UnitService.GetUnit:input_type -> childcase.v1.GetUnitRequest
+	17, // 24: childcase.v1.ReportService.CreateReport:output_type -> childcase.v1.Report
+	17, // 25: childcase.v1.ReportService.GetReport:output_type -> childcase.v1.Report
+	4,  // 26: childcase.v1.ReportService.ListReports:output_type -> childcase.v1.ListReportsResponse
+	17, // 27: childcase.v1.ReportService.LinkReport:output_type -> childcase.v1.Report
+	25, // 28: childcase.v1.ReportService.DiscloseReporter:output_type -> childcase.v1.Reporter
+	22, // 29: childcase.v1.CaseService.GetCase:output_type -> childcase.v1.Case
+	12, // 30: childcase.v1.CaseService.ListCases:output_type -> childcase.v1.ListCasesResponse
+	9,  // 31: childcase.v1.CaseService.SearchCases:output_type -> childcase.v1.SearchCasesResponse
+	26, // 32: childcase.v1.CaseService.ExportCases:output_type -> google.api.HttpBody
+	14, // 33: childcase.v1.UnitService.ListUnits:output_type -> childcase.v1.ListUnitsResponse
+	24, // 34: childcase.v1.UnitService.GetUnit:output_type -> childcase.v1.Unit
+	24, // [24:35] is the sub-list for method output_type
+	13, // [13:24] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_service_proto_init() }
@@ -1188,13 +1321,14 @@ func file_childcase_v1_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_service_proto_rawDesc), len(file_childcase_v1_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   15,
+			NumEnums:      1,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
 		GoTypes:           file_childcase_v1_service_proto_goTypes,
 		DependencyIndexes: file_childcase_v1_service_proto_depIdxs,
+		EnumInfos:         file_childcase_v1_service_proto_enumTypes,
 		MessageInfos:      file_childcase_v1_service_proto_msgTypes,
 	}.Build()
 	File_childcase_v1_service_proto = out.File

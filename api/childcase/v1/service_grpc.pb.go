@@ -8,6 +8,7 @@ package childcasev1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -308,6 +309,7 @@ const (
 	CaseService_GetCase_FullMethodName     = "/childcase.v1.CaseService/GetCase"
 	CaseService_ListCases_FullMethodName   = "/childcase.v1.CaseService/ListCases"
 	CaseService_SearchCases_FullMethodName = "/childcase.v1.CaseService/SearchCases"
+	CaseService_ExportCases_FullMethodName = "/childcase.v1.CaseService/ExportCases"
 )
 
 // CaseServiceClient is the client API for CaseService service.
@@ -330,6 +332,14 @@ type CaseServiceClient interface {
 	// the candidate view of their organisation's other cases. Every search
 	// is audited with its query sealed.
 	SearchCases(ctx context.Context, in *SearchCasesRequest, opts ...grpc.CallOption) (*SearchCasesResponse, error)
+	// Exports the cases of the caller's scope, newest first, filtered as
+	// ListCases filters them, as one CSV or XLSX file streamed in chunks:
+	// for supervisors, with the fields of the list and no personal data.
+	// Every case exported is audited ("case.export") before its row is
+	// sent. A text cell that a spreadsheet would take for a formula (a
+	// leading =, +, -, @, tab or carriage return) is prefixed with '.
+	// Over REST the body is the file: GET /v1/cases:export?format=...
+	ExportCases(ctx context.Context, in *ExportCasesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
 type caseServiceClient struct {
@@ -370,6 +380,25 @@ func (c *caseServiceClient) SearchCases(ctx context.Context, in *SearchCasesRequ
 	return out, nil
 }
 
+func (c *caseServiceClient) ExportCases(ctx context.Context, in *ExportCasesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &CaseService_ServiceDesc.Streams[0], CaseService_ExportCases_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExportCasesRequest, httpbody.HttpBody]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CaseService_ExportCasesClient = grpc.ServerStreamingClient[httpbody.HttpBody]
+
 // CaseServiceServer is the server API for CaseService service.
 // All implementations must embed UnimplementedCaseServiceServer
 // for forward compatibility.
@@ -390,6 +419,14 @@ type CaseServiceServer interface {
 	// the candidate view of their organisation's other cases. Every search
 	// is audited with its query sealed.
 	SearchCases(context.Context, *SearchCasesRequest) (*SearchCasesResponse, error)
+	// Exports the cases of the caller's scope, newest first, filtered as
+	// ListCases filters them, as one CSV or XLSX file streamed in chunks:
+	// for supervisors, with the fields of the list and no personal data.
+	// Every case exported is audited ("case.export") before its row is
+	// sent. A text cell that a spreadsheet would take for a formula (a
+	// leading =, +, -, @, tab or carriage return) is prefixed with '.
+	// Over REST the body is the file: GET /v1/cases:export?format=...
+	ExportCases(*ExportCasesRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedCaseServiceServer()
 }
 
@@ -408,6 +445,9 @@ func (UnimplementedCaseServiceServer) ListCases(context.Context, *ListCasesReque
 }
 func (UnimplementedCaseServiceServer) SearchCases(context.Context, *SearchCasesRequest) (*SearchCasesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchCases not implemented")
+}
+func (UnimplementedCaseServiceServer) ExportCases(*ExportCasesRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	return status.Error(codes.Unimplemented, "method ExportCases not implemented")
 }
 func (UnimplementedCaseServiceServer) mustEmbedUnimplementedCaseServiceServer() {}
 func (UnimplementedCaseServiceServer) testEmbeddedByValue()                     {}
@@ -484,6 +524,17 @@ func _CaseService_SearchCases_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseService_ExportCases_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ExportCasesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(CaseServiceServer).ExportCases(m, &grpc.GenericServerStream[ExportCasesRequest, httpbody.HttpBody]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type CaseService_ExportCasesServer = grpc.ServerStreamingServer[httpbody.HttpBody]
+
 // CaseService_ServiceDesc is the grpc.ServiceDesc for CaseService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -504,7 +555,13 @@ var CaseService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CaseService_SearchCases_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ExportCases",
+			Handler:       _CaseService_ExportCases_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "childcase/v1/service.proto",
 }
 

@@ -150,8 +150,11 @@ var (
 	police = []model.Role{model.RolePoliceLiaison}
 	// admins manage users, tokens, police units and keys.
 	admins = []model.Role{model.RoleAdmin}
-	// supervisors read the statistics of their scope.
-	supervisors = []model.Role{model.RoleHotlineSupervisor, model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
+	// statsReaders read the statistics of their scope.
+	statsReaders = []model.Role{model.RoleHotlineSupervisor, model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
+	// supervisors oversee the work of their scope, and may take lists of
+	// its cases away as files (exports).
+	supervisors = []model.Role{model.RoleHotlineSupervisor, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
 	// auditors read and verify the audit log.
 	auditors = []model.Role{model.RoleAuditor}
 )
@@ -172,6 +175,7 @@ var rules = []Rule{
 	// view beyond their scope; the police do not search (they get the
 	// cases referred to them).
 	{Method: "CaseService/SearchCases", Full: nonHotlineIntakers, Candidates: hotline},
+	{Method: "CaseService/ExportCases", Full: supervisors},
 
 	{Method: "CaseProcessService/AcknowledgeCase", Step: "acknowledge", Full: communeStaff},
 	{Method: "CaseProcessService/RecordInitialAssessment", Step: "recordInitialAssessment", Full: communeWorkers},
@@ -217,11 +221,11 @@ var rules = []Rule{
 	// police are refused: their referrals are counted in the city's and
 	// the units' figures, and a count of a few referrals could point at a
 	// child. Hotline operators see only their own reports, not a unit's.
-	{Method: "StatisticsService/GetStatistics", Full: supervisors},
+	{Method: "StatisticsService/GetStatistics", Full: statsReaders},
 	// The reports units file are made of the same counts, for the same
 	// roles; a report that leaves the city level withholds small counts.
-	{Method: "StatisticsService/GetActionMonthReport", Full: supervisors},
-	{Method: "StatisticsService/GetPeriodicReport", Full: supervisors},
+	{Method: "StatisticsService/GetActionMonthReport", Full: statsReaders},
+	{Method: "StatisticsService/GetPeriodicReport", Full: statsReaders},
 
 	{Method: "UnitService/ListUnits", Call: model.Roles},
 	{Method: "UnitService/GetUnit", Call: model.Roles},

@@ -100,3 +100,19 @@ func (l *Log) VerifyTail(ctx context.Context, n uint64) (Result, error) {
 	})
 	return res, err
 }
+
+// HeadSeq returns the seq of the newest audit event, 0 when the log is
+// empty: how many events were ever written, for the metrics, read from
+// the stored head without walking the chain.
+func (l *Log) HeadSeq(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := l.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		seq, _, err = tx.AuditHead()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read the audit head: %w", err)
+	}
+	return seq, nil
+}

@@ -67,7 +67,7 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 		// deadline, which is what DueBefore compares: the list ends there.
 		sq.Keys, sq.Until = keys, q.DueBefore
 	}
-	return s.listCases(ctx, p, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListQueue(sq) })
+	return s.listCases(ctx, p, listCasesMethod, "case.list", func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListQueue(sq) })
 }
 
 // inQueue reports whether c is in p's queue and due before q.DueBefore

@@ -199,22 +199,68 @@ func ResolveCase(tx datastore.CaseReader, number string) (model.Case, error) {
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
 func (s *Service) ListCases(ctx context.Context, p access.Principal, q CaseQuery) ([]model.Case, string, error) {
-	if !p.May(listCasesMethod) {
+	return s.listCasesAs(ctx, p, listCasesMethod, "case.list", q)
+}
+
+// listCasesAs is ListCases for method, whose row in the roles table says
+// who may call it and what each gets, audited under action.
+func (s *Service) listCasesAs(ctx context.Context, p access.Principal, method, action string, q CaseQuery) ([]model.Case, string, error) {
+	if !p.May(method) {
 		return nil, "", model.ErrPermissionDenied
 	}
 	if keys, all := s.policy.Scope(p); !all {
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
 	}
-	q.Match = func(c model.Case) bool { return s.policy.View(p, listCasesMethod, c) != access.ViewNone }
-	return s.listCases(ctx, p, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
+	q.Match = func(c model.Case) bool { return s.policy.View(p, method, c) != access.ViewNone }
+	return s.listCases(ctx, p, method, action, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })
 }
 
 // listCasesMethod is the method that lists cases, work queues included.
 const listCasesMethod = "CaseService/ListCases"
 
+// exportCasesMethod exports lists of cases as files.
+const exportCasesMethod = "CaseService/ExportCases"
+
+// ExportPage is how many cases one page of an export reads, in one short
+// read transaction, and audits before they are handed on.
+const ExportPage = 500
+
+// ExportCases walks the cases p may export, newest first, filtered as
+// ListCases filters them (q's Limit and After are ignored), one page at a
+// time through the same index, and hands each page to emit, shaped as the
+// export's row of the roles table allows, after auditing every case of the
+// page ("case.export"), the export itself first ("cases.export"). emit's
+// error ends the export.
+func (s *Service) ExportCases(ctx context.Context, p access.Principal, q CaseQuery, emit func([]model.Case) error) error {
+	if !p.May(exportCasesMethod) {
+		return model.ErrPermissionDenied
+	}
+	// The export itself is on the record before its first row, even when
+	// it finds no case; each case follows with its page.
+	if err := s.audit.Record(ctx, p.Event(s.clock.Now(), "cases.export", "cases", "", audit.OutcomeOK)); err != nil {
+		return err
+	}
+	q.After, q.Limit = "", ExportPage
+	for {
+		page, next, err := s.listCasesAs(ctx, p, exportCasesMethod, "case.export", q)
+		if err != nil {
+			return err
+		}
+		if len(page) > 0 {
+			if err := emit(page); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		q.After = next
+	}
+}
+
 // listCases runs a list of cases in a read transaction, shapes each case
-// for p as ListCases answers, and audits the page.
-func (s *Service) listCases(ctx context.Context, p access.Principal, list func(datastore.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
+// for p as method answers, and audits the page under action.
+func (s *Service) listCases(ctx context.Context, p access.Principal, method, action string, list func(datastore.ReadTx) ([]model.Case, string, error)) (cases []model.Case, next string, err error) {
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		found, cursor, err := list(tx)
 		if err != nil {
@@ -222,7 +268,7 @@ func (s *Service) listCases(ctx context.Context, p access.Principal, list func(d
 		}
 		next = cursor
 		for _, c := range found {
-			shaped, _, err := s.shape(tx, p, listCasesMethod, c)
+			shaped, _, err := s.shape(tx, p, method, c)
 			if err != nil {
 				return err
 			}
@@ -233,7 +279,7 @@ func (s *Service) listCases(ctx context.Context, p access.Principal, list func(d
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.recordCaseList(ctx, p, cases); err != nil {
+	if err := s.recordCaseList(ctx, p, action, cases); err != nil {
 		return nil, "", err
 	}
 	return cases, next, nil
@@ -337,12 +383,12 @@ func (s *Service) CaseOf(ctx context.Context, resource string) (string, error) {
 
 // recordCaseList audits a page of listed cases, one event each, so that a
 // case's history shows who saw it in a list.
-func (s *Service) recordCaseList(ctx context.Context, p access.Principal, cases []model.Case) error {
+func (s *Service) recordCaseList(ctx context.Context, p access.Principal, action string, cases []model.Case) error {
 	now := s.clock.Now()
 	events := make([]audit.Event, 0, len(cases))
 	for _, c := range cases {
 		res := access.CaseResource(c.Number)
-		events = append(events, p.Event(now, "case.list", res, res, audit.OutcomeOK))
+		events = append(events, p.Event(now, action, res, res, audit.OutcomeOK))
 	}
 	return s.audit.Record(ctx, events...)
 }

@@ -91,3 +91,24 @@ func (s *Service) Acknowledge(ctx context.Context, deliverer string, seq uint64)
 	}
 	return nil
 }
+
+// Position returns the seq of the newest notification and the deliverer's
+// cursor, read in one snapshot, so that their difference is the
+// deliverer's lag (for the metrics). A deliverer never started has
+// cursor 0, and so has "" (no deliverer: the head alone).
+func (s *Service) Position(ctx context.Context, deliverer string) (head, cursor uint64, err error) {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+		if head, err = tx.OutboxHead(); err != nil {
+			return err
+		}
+		if deliverer == "" {
+			return nil
+		}
+		cursor, err = tx.Cursor(CursorName(deliverer))
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the outbox position of deliverer %q: %w", deliverer, err)
+	}
+	return head, cursor, nil
+}

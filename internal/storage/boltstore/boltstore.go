@@ -168,6 +168,9 @@ type Options struct {
 	// on the disk it is a file beside the database (see reserve). Zero
 	// means none (the offline commands).
 	Reserve int64
+	// Committed, when set, is told how long each committed write
+	// transaction took, its fsyncs included (for the metrics).
+	Committed func(time.Duration)
 }
 
 // wrapFull marks the errors that mean "no room to commit" (the file at
@@ -215,7 +218,9 @@ type Store struct {
 	// appendFill saves in one run.
 	fill map[string]float64
 
-	commits atomic.Int64 // write transactions committed (WriteStats)
+	commits   atomic.Int64 // write transactions committed (WriteStats)
+	noSync    bool
+	committed func(time.Duration) // Options.Committed
 }
 
 // WriteStats counts what the write transactions since Open cost the disk.
@@ -287,7 +292,8 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0))}
+	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
+		noSync: opts.NoSync, committed: opts.Committed}
 	if opts.MaxSize > 0 && size > 0 {
 		// bbolt refuses a page when the high-water mark plus AllocSize
 		// passes MaxSize (below AllocSize, the next power of two of the
@@ -384,11 +390,48 @@ func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(f
 func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	start := time.Now()
 	err := s.writeLocked(useReserve, fn)
 	if err == nil {
 		s.commits.Add(1)
+		if s.committed != nil {
+			s.committed(time.Since(start))
+		}
 	}
 	return err
+}
+
+// Gauges are what the metrics read of the store at a scrape.
+type Gauges struct {
+	Commits int64 // write transactions committed since Open
+	// Fsyncs are those commits' fsyncs: two each (pages, then the meta
+	// page), none with Options.NoSync.
+	Fsyncs       int64
+	SizeBytes    int64 // the database file's size
+	ReserveBytes int64 // the reserve configured (Options.Reserve, capped)
+	// ReserveHeldBytes is what the reserve file holds now: less than
+	// ReserveBytes while the disk is full and reads are drawing on it.
+	ReserveHeldBytes int64
+}
+
+// Gauges returns the store's counts and sizes now. It waits for a write
+// under way (the reserve changes only under writeMu) and reads the file
+// size from a read transaction, so it costs no scan.
+func (s *Store) Gauges() (Gauges, error) {
+	g := Gauges{Commits: s.commits.Load()}
+	if !s.noSync {
+		g.Fsyncs = 2 * g.Commits
+	}
+	s.writeMu.Lock()
+	if s.reserve != nil {
+		g.ReserveBytes, g.ReserveHeldBytes = s.reserve.size, s.reserve.held
+	}
+	s.writeMu.Unlock()
+	err := s.db.View(func(btx *bolt.Tx) error {
+		g.SizeBytes = btx.Size()
+		return nil
+	})
+	return g, err
 }
 
 func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {

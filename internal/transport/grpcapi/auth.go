@@ -117,6 +117,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 		if idWait > 0 {
 			reason = "throttled: too many failures with token " + tokenID
 		}
+		a.guard.throttled.Add(1)
 		a.guard.refusals.add(ctx, client, method, reason, RequestID(ctx))
 		return nil, throttled(max(idWait, addrWait))
 	}
@@ -132,6 +133,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 		}
 	}
 	if why != "" {
+		a.guard.failed.Add(1)
 		a.guard.clients.fail(client)
 		if tokenID != "" {
 			a.guard.tokens.fail(tokenID)

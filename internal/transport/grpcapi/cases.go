@@ -41,13 +41,9 @@ func (s *caseServer) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.C
 
 func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*pb.ListCasesResponse, error) {
 	p := principalFrom(ctx)
-	var unit units.Key
-	if name := req.GetResponsibleUnit(); name != "" {
-		k, err := parseUnitName(name)
-		if err != nil {
-			return nil, toStatus(ctx, s.log, model.InvalidField("responsible_unit", "unit.name", "%v", err))
-		}
-		unit = k
+	unit, err := responsibleUnitFilter(req.GetResponsibleUnit())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
 	}
 	if req.GetQueue() != pb.CaseQueue_CASE_QUEUE_UNSPECIFIED || req.GetDueBefore() != nil {
 		return s.listQueue(ctx, req)
@@ -71,6 +67,19 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
 	}
 	return resp, nil
+}
+
+// responsibleUnitFilter reads the responsible_unit filter of a list or an
+// export: the zero key for none.
+func responsibleUnitFilter(name string) (units.Key, error) {
+	if name == "" {
+		return units.Key{}, nil
+	}
+	k, err := parseUnitName(name)
+	if err != nil {
+		return units.Key{}, model.InvalidField("responsible_unit", "unit.name", "%v", err)
+	}
+	return k, nil
 }
 
 // caseToProto converts a case, with its responsible officer's contact.

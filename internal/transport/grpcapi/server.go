@@ -6,6 +6,7 @@
 package grpcapi
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -74,6 +75,11 @@ type Deps struct {
 	// one between the public and the gateway server so that a user's
 	// streams count once whichever way they came. Nil: no cap.
 	Streams *StreamLimiter
+	// Metrics counts and times every call (the RPC metrics); they run
+	// after logging, before authentication, so that refused calls count
+	// too. Nil: none.
+	UnaryMetrics  grpc.UnaryServerInterceptor
+	StreamMetrics grpc.StreamServerInterceptor
 }
 
 // Server is the gRPC server with its health service.
@@ -119,6 +125,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions()...),
+			orNoUnary(d.UnaryMetrics),
 			auth.unary,
 			noteActorUnary,
 			unaryDeadline(d.UnaryTimeout),
@@ -128,6 +135,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions()...),
+			orNoStream(d.StreamMetrics),
 			auth.stream,
 			noteActorStream,
 			d.Streams.stream,
@@ -152,4 +160,23 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	}
 	reflection.Register(s)
 	return &Server{Server: s, Health: hs}, nil
+}
+
+// orNoUnary and orNoStream stand in for an interceptor not configured.
+func orNoUnary(i grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	if i != nil {
+		return i
+	}
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		return next(ctx, req)
+	}
+}
+
+func orNoStream(i grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
+	if i != nil {
+		return i
+	}
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+		return next(srv, ss)
+	}
 }

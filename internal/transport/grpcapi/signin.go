@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -44,6 +45,22 @@ type SignInGuard struct {
 	clients  *failureLimiter // failures per client address
 	tokens   *failureLimiter // failures per presented token id
 	refusals *refusalLog
+
+	// failed and throttled count the refused sign-ins since start, for
+	// the metrics: a bad or missing token, and a client refused by the
+	// throttle before its token was looked at.
+	failed, throttled atomic.Uint64
+}
+
+// SignInCounts are the refused sign-ins since the guard was made.
+type SignInCounts struct {
+	Failed    uint64 // no token, or one that did not authenticate
+	Throttled uint64 // refused by the throttle
+}
+
+// Counts returns the refused sign-ins since the guard was made.
+func (g *SignInGuard) Counts() SignInCounts {
+	return SignInCounts{Failed: g.failed.Load(), Throttled: g.throttled.Load()}
 }
 
 // NewSignInGuard returns a guard whose refusal events go to log.

@@ -145,6 +145,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	for _, route := range reportRoutes {
 		mux.Handle(route, timed(limitBody(rawAnswer(api))))
 	}
+	mux.Handle(exportRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -167,6 +168,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 const (
 	watchRoute  = "GET /v1/notifications:watch"
 	backupRoute = "GET /v1/database:backup"
+	exportRoute = "GET /v1/cases:export"
 )
 
 // reportRoutes are the routes of the methods that answer a file in one

@@ -122,7 +122,7 @@ func TestStreamingRoutesAreTheStreamingMethods(t *testing.T) {
 		return true
 	})
 	slices.Sort(got)
-	want := []string{backupRoute, watchRoute}
+	want := []string{backupRoute, watchRoute, exportRoute}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("the server-streaming methods' routes are %q; the streaming routes are %q", got, want)

@@ -100,6 +100,9 @@ type Deliverer struct {
 	Poll time.Duration
 	// Batch is how many notifications are read from the store at once.
 	Batch int
+	// Failed, when set, is told of every failed attempt, by the
+	// webhook's name (for the metrics).
+	Failed func(webhook string)
 
 	outbox *outbox.Service
 	hooks  []policy.Webhook
@@ -253,6 +256,9 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 			args = append(args, "err", err)
 		}
 		log.Warn("webhook: delivery failed", args...)
+		if d.Failed != nil {
+			d.Failed(h.Name)
+		}
 		if !sleep(ctx, wait) {
 			return false
 		}

@@ -1,0 +1,155 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// exportCases reads an ExportCases stream to its end.
+func exportCases(t *testing.T, ts *testServer, user string, req *pb.ExportCasesRequest) ([]byte, string, error) {
+	t.Helper()
+	stream, err := ts.conn.NewStream(ts.as(t, user), &grpc.StreamDesc{ServerStreams: true}, pb.CaseService_ExportCases_FullMethodName)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := stream.SendMsg(req); err != nil {
+		return nil, "", err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, "", err
+	}
+	var data []byte
+	contentType := ""
+	for {
+		chunk := &httpbody.HttpBody{}
+		err := stream.RecvMsg(chunk)
+		if errors.Is(err, io.EOF) {
+			return data, contentType, nil
+		}
+		if err != nil {
+			return data, contentType, err
+		}
+		contentType = chunk.GetContentType()
+		data = append(data, chunk.GetData()...)
+	}
+}
+
+// TestExportCases: a commune chair exports the cases of their commune and
+// no other, as CSV over REST and as XLSX over gRPC, without personal
+// data; each case exported and the export itself are audited; a role that
+// is not a supervisor is refused.
+func TestExportCases(t *testing.T) {
+	start := hn(2026, 3, 16, 9, 0) // a Monday
+	ts := startServerAt(t, start, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	mine := []string{openCase(t, ts, start.Add(-2*time.Hour), "00004"), openCase(t, ts, start.Add(-time.Hour), "00004")}
+	other := openCase(t, ts, start.Add(-time.Hour), "00070") // Hoàn Kiếm
+	number := func(name string) string { return strings.TrimPrefix(name, "cases/") }
+
+	// CSV over REST, with the chair's token.
+	req, err := http.NewRequest(http.MethodGet, "http://"+ts.HTTPAddr()+"/v1/cases:export?format=EXPORT_FORMAT_CSV", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ts.tokens.get("bd.chair"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("GET /v1/cases:export: %s %s\n%s", resp.Status, resp.Header.Get("Content-Type"), body)
+	}
+	records, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF")))).ReadAll()
+	if err != nil {
+		t.Fatalf("the export is not CSV: %v\n%s", err, body)
+	}
+	if len(records) != 1+len(mine) || records[0][0] != "case_number" {
+		t.Fatalf("CSV export: %d lines, want a header and %d cases:\n%s", len(records), len(mine), body)
+	}
+	var got []string
+	for _, r := range records[1:] {
+		got = append(got, r[0])
+	}
+	for _, name := range mine {
+		if !slices.Contains(got, number(name)) {
+			t.Errorf("the chair's export lacks %s: %v", name, got)
+		}
+	}
+	for _, leak := range []string{number(other), "Nguyễn", "Trần", "0912", "Hàng xóm"} {
+		if bytes.Contains(body, []byte(leak)) {
+			t.Errorf("the export holds %q:\n%s", leak, body)
+		}
+	}
+
+	// XLSX over gRPC: a workbook that opens, with the same rows.
+	data, contentType, err := exportCases(t, ts, "bd.chair", &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_XLSX})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" {
+		t.Errorf("XLSX content type %q", contentType)
+	}
+	book, err := excelize.OpenReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("the XLSX does not open: %v", err)
+	}
+	defer book.Close()
+	rows, err := book.GetRows(book.GetSheetName(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+len(mine) || rows[0][0] != "case_number" || !slices.Contains([]string{rows[1][0], rows[2][0]}, number(mine[0])) {
+		t.Errorf("XLSX rows: %q", rows)
+	}
+	// receive_time is a date cell, not text.
+	if typ, err := book.GetCellType(book.GetSheetName(0), "F2"); err != nil || typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString {
+		t.Errorf("receive_time cell type %v (%v), want a number (a date)", typ, err)
+	}
+
+	// Refused to who is not a supervisor; a missing format names the field.
+	_, _, err = exportCases(t, ts, "bd.worker", &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_CSV})
+	wantCode(t, err, codes.PermissionDenied)
+	_, _, err = exportCases(t, ts, "bd.chair", &pb.ExportCasesRequest{})
+	if st := wantCode(t, err, codes.InvalidArgument); !slices.Contains(badFields(st), "format") {
+		t.Errorf("a missing format: %v, want the field format named", st)
+	}
+
+	// Audited: two exports, each case of each.
+	events, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/bd.chair", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range events.GetEvents() {
+		count[e.GetAction()+" "+e.GetCase()]++
+	}
+	if count["cases.export "] != 2 {
+		t.Errorf("audited exports: %d, want 2 (%v)", count["cases.export "], count)
+	}
+	for _, name := range mine {
+		if count["case.export "+name] != 2 {
+			t.Errorf("%s audited as exported %d times, want 2 (%v)", name, count["case.export "+name], count)
+		}
+	}
+	if count["case.export "+other] != 0 {
+		t.Errorf("the other commune's case is audited as exported")
+	}
+}

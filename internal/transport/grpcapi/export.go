@@ -1,0 +1,247 @@
+package grpcapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+	"google.golang.org/genproto/googleapis/api/httpbody"
+	"google.golang.org/grpc"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// The content types of an export's chunks, and over REST of its body.
+const (
+	csvContentType  = "text/csv; charset=utf-8"
+	xlsxContentType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
+
+// exportHeader names the columns of an export: the fields of the case list
+// that carry no personal data (no names, contacts, narratives or special
+// circumstances), by their names in the API.
+var exportHeader = []string{
+	"case_number", "status", "immediate_danger", "responsible_unit", "incident_unit",
+	"receive_time", "create_time", "update_time", "children", "suspected_abuse",
+	"open_deadlines", "breached_deadlines", "next_due_time", "police_referrals", "merged_into",
+}
+
+// exportZone is the time zone of an export's times: Hanoi's, as its
+// readers read them.
+var exportZone = time.FixedZone("ICT", 7*60*60)
+
+// exportRow is one case's cells: strings, ints, bools and times, which the
+// CSV writes as text and the XLSX as typed cells.
+func exportRow(c model.Case) []any {
+	p := caseToProto(c)
+	var children []string
+	for _, ch := range p.GetChildren() {
+		children = append(children, fmt.Sprintf("%d %s", ch.GetAgeYears(), strings.TrimPrefix(ch.GetSex().String(), "SEX_")))
+	}
+	var abuse []string
+	for _, a := range p.GetSuspectedAbuse() {
+		abuse = append(abuse, strings.TrimPrefix(a.String(), "ABUSE_FORM_"))
+	}
+	open, breached := 0, 0
+	var next time.Time
+	for _, d := range c.Deadlines {
+		if !d.Open() {
+			continue
+		}
+		open++
+		if d.Breached {
+			breached++
+		}
+		if next.IsZero() || d.Due.Before(next) {
+			next = d.Due
+		}
+	}
+	return []any{
+		c.Number, strings.TrimPrefix(p.GetStatus().String(), "CASE_STATUS_"), c.ImmediateDanger,
+		p.GetResponsibleUnit(), p.GetIncidentUnit(),
+		c.ReceiveTime, c.CreateTime, c.UpdateTime, strings.Join(children, "; "), strings.Join(abuse, "; "),
+		open, breached, next, len(c.PoliceReferrals), c.MergedInto,
+	}
+}
+
+// neutralise keeps a spreadsheet from taking a text cell for a formula
+// (CSV injection): a cell that starts with =, +, -, @, a tab or a carriage
+// return gets a leading apostrophe, which spreadsheets show as text.
+func neutralise(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// csvCell is a cell as CSV text.
+func csvCell(v any) string {
+	switch v := v.(type) {
+	case string:
+		return neutralise(v)
+	case time.Time:
+		if v.IsZero() {
+			return ""
+		}
+		return v.In(exportZone).Format(time.RFC3339)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// xlsxCell is a cell as excelize writes it: times as dates, text
+// neutralised.
+func xlsxCell(v any) any {
+	switch v := v.(type) {
+	case string:
+		return neutralise(v)
+	case time.Time:
+		if v.IsZero() {
+			return nil
+		}
+		// Excel has no time zones: the cell shows Hanoi's wall clock.
+		t := v.In(exportZone)
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+	}
+	return v
+}
+
+// exportChunkSize bounds one message of an export.
+const exportChunkSize = 256 << 10
+
+// ExportCases streams the cases of the caller's scope as a CSV or XLSX
+// file. The rows are read page by page through the list's index; a CSV is
+// sent as each page is written, an XLSX once the workbook is whole (its
+// parts are zipped at the end).
+func (s *caseServer) ExportCases(req *pb.ExportCasesRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
+	ctx := stream.Context()
+	p := principalFrom(ctx)
+	unit, err := responsibleUnitFilter(req.GetResponsibleUnit())
+	if err != nil {
+		return toStatus(ctx, s.log, err)
+	}
+	q := intake.CaseQuery{ResponsibleUnit: unit, Status: caseStatuses.toModel(req.GetStatus())}
+	send := func(contentType string, data []byte) error {
+		for len(data) > 0 {
+			n := min(len(data), exportChunkSize)
+			// A new slice each time: a sent message must not change.
+			if err := stream.Send(&httpbody.HttpBody{ContentType: contentType, Data: bytes.Clone(data[:n])}); err != nil {
+				return err
+			}
+			data = data[n:]
+		}
+		return nil
+	}
+	rows := 0
+	switch req.GetFormat() {
+	case pb.ExportFormat_EXPORT_FORMAT_CSV:
+		rows, err = s.exportCSV(ctx, p, q, send)
+	case pb.ExportFormat_EXPORT_FORMAT_XLSX:
+		rows, err = s.exportXLSX(ctx, p, q, send)
+	default: // the validator refuses it first
+		return toStatus(ctx, s.log, model.InvalidField("format", "enum.not_in", "a format is required: EXPORT_FORMAT_CSV or EXPORT_FORMAT_XLSX"))
+	}
+	if err != nil {
+		return toStatus(ctx, s.log, err)
+	}
+	s.log.InfoContext(ctx, "cases exported", "format", req.GetFormat().String(), "rows", rows)
+	return nil
+}
+
+type exportSend func(contentType string, data []byte) error
+
+func (s *caseServer) exportCSV(ctx context.Context, p access.Principal, q intake.CaseQuery, send exportSend) (int, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	// The header goes with the first page, or alone at the end: either
+	// way after the export is on the record.
+	header := true
+	rows := 0
+	err := s.intake.ExportCases(ctx, p, q, func(page []model.Case) error {
+		buf.Reset()
+		if header {
+			buf.WriteString("\uFEFF") // the byte-order mark: Excel then reads UTF-8
+			_ = w.Write(exportHeader) // into a buffer: cannot fail
+			header = false
+		}
+		for _, c := range page {
+			row := exportRow(c)
+			cells := make([]string, len(row))
+			for i, v := range row {
+				cells[i] = csvCell(v)
+			}
+			_ = w.Write(cells)
+		}
+		w.Flush()
+		rows += len(page)
+		return send(csvContentType, buf.Bytes())
+	})
+	if err == nil && header {
+		buf.WriteString("\uFEFF")
+		_ = w.Write(exportHeader)
+		w.Flush()
+		err = send(csvContentType, buf.Bytes())
+	}
+	return rows, err
+}
+
+func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q intake.CaseQuery, send exportSend) (int, error) {
+	f := excelize.NewFile()
+	defer f.Close()
+	const sheet = "Sheet1"
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return 0, err
+	}
+	header := make([]any, len(exportHeader))
+	for i, h := range exportHeader {
+		header[i] = h
+	}
+	if err := sw.SetRow("A1", header); err != nil {
+		return 0, err
+	}
+	dateFormat := "yyyy-mm-dd hh:mm"
+	dateStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFormat})
+	if err != nil {
+		return 0, err
+	}
+	rows := 0
+	err = s.intake.ExportCases(ctx, p, q, func(page []model.Case) error {
+		for _, c := range page {
+			row := exportRow(c)
+			for i, v := range row {
+				row[i] = xlsxCell(v)
+				if t, ok := row[i].(time.Time); ok {
+					row[i] = excelize.Cell{StyleID: dateStyle, Value: t}
+				}
+			}
+			cell, err := excelize.CoordinatesToCellName(1, rows+2)
+			if err != nil {
+				return err
+			}
+			if err := sw.SetRow(cell, row); err != nil {
+				return err
+			}
+			rows++
+		}
+		return nil
+	})
+	if err != nil {
+		return rows, err
+	}
+	if err := sw.Flush(); err != nil {
+		return rows, err
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		return rows, err
+	}
+	return rows, send(xlsxContentType, buf.Bytes())
+}
