@@ -148,10 +148,7 @@ func TestFormsSpecialCircumstancesOnCase(t *testing.T) {
 	}
 	c, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(),
-		// The report names a caregiver as suspected: an emergency from
-		// intake, which this assessment downgrades with its reason.
-		EmergencyDowngradeReason: "người bị nghi ngờ đã rời khỏi nhà",
-		SpecialCircumstances:     &pb.SpecialCircumstanceSet{Groups: []pb.SpecialCircumstance{disabled, abused}}})
+		SpecialCircumstances: &pb.SpecialCircumstanceSet{Groups: []pb.SpecialCircumstance{disabled, abused}}})
 	if err != nil {
 		t.Fatalf("initial assessment: %v", err)
 	}
@@ -192,8 +189,7 @@ func TestFormsSpecialCircumstancesOnCase(t *testing.T) {
 		SpecialCircumstances: &pb.SpecialCircumstanceSet{Groups: []pb.SpecialCircumstance{disabled, disabled}}})
 	wantField(t, err, "special_circumstances.groups")
 	oc, err = p.RecordInitialAssessment(worker2, &pb.RecordInitialAssessmentRequest{Name: other, Etag: oc.GetEtag(),
-		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), SpecialCircumstances: &pb.SpecialCircumstanceSet{},
-		EmergencyDowngradeReason: "người bị nghi ngờ đã rời khỏi nhà"})
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), SpecialCircumstances: &pb.SpecialCircumstanceSet{}})
 	if err != nil {
 		t.Fatalf("initial assessment of %s: %v", other, err)
 	}

@@ -22,12 +22,10 @@ import (
 func TestRequestsCommitOnceAndWriteFewPages(t *testing.T) {
 	ts := startServer(t, "")
 	ctx := context.Background()
-	// Not an emergency: an emergency's 12 hours have run out at the test
-	// clock's time, so the scheduler's breaches and escalations would
-	// share the measured requests' commits and count as their pages.
-	rep := validReport()
-	rep.Caregivers[0].SuspectedAbuser = false
-	req := &pb.CreateReportRequest{Report: rep}
+	// validReport is not an emergency: an emergency's clocks would fire
+	// during the measurement, and the scheduler's breaches and escalations
+	// share the measured requests' commits and would count as their pages.
+	req := &pb.CreateReportRequest{Report: validReport()}
 	create := func() string {
 		t.Helper()
 		r, err := ts.reports().CreateReport(ctx, req)
