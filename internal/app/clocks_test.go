@@ -83,6 +83,9 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	// policy's 2 working days: Tue 29, then the 30/4 - 1/5 holidays, the
 	// swapped Fri 2 May and the weekend, then Mon 5 May; by 24:00 of Mon 5.
 	ts.clock.Set(hn(2025, 4, 25, 15, 0))
+	// Three quarters of D6 passed at 14:15: its second warning goes out
+	// as the clock moves, and must be out before the etag is read.
+	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", d6.GetId(), 2)
 	services := []*pb.PlanServiceInput{{Name: "tư vấn", Owner: "trạm y tế", CommuneAssignee: "cán bộ BVTE", StartDate: "2025-05-05", ExpectedEndDate: "2025-05-30"}}
 	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name), Services: services})
 	if err != nil {
