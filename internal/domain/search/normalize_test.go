@@ -59,3 +59,17 @@ func TestNameFeatures(t *testing.T) {
 		t.Errorf("nameFeatures of no name = %v, want none", got)
 	}
 }
+
+// The tie-breakers together cannot make a candidate: rank finds the cases
+// by the other fields and only looks the tie-breakers up for those, which
+// is the same ranking only while this holds.
+func TestTieBreakersCannotQualify(t *testing.T) {
+	if total := weightBirthYear + weightCommune; total >= MinScore {
+		t.Fatalf("a birth year and a commune weigh %v together, MinScore is %v: rank would miss cases they alone qualify", float64(total), float64(MinScore))
+	}
+	for _, f := range scoreFields {
+		if tieBreaker(f) && f != FieldBirthYear && f != FieldCommune {
+			t.Errorf("%s is a tie-breaker the weight check above does not cover", f)
+		}
+	}
+}

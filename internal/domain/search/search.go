@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -107,18 +106,58 @@ func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
 	})
 }
 
-// hit is what one case matched: the best weight per field.
-type hit struct {
-	id   uint64
-	best map[Field]float64
+// scoreFields are the query's fields in the one order a score sums them
+// in (float sums are not associative) and a candidate lists them in.
+var scoreFields = []Field{FieldBirthDate, FieldBirthYear, FieldCaregiverName, FieldChildName, FieldCommune, FieldPhone}
+
+// tieBreaker reports whether a field only breaks ties: its weight and the
+// other tie-breakers' together stay under MinScore
+// (TestTieBreakersCannotQualify), so no case qualifies by them alone.
+func tieBreaker(f Field) bool { return f == FieldBirthYear || f == FieldCommune }
+
+// fieldIndex is the place of f in scoreFields.
+func fieldIndex(f Field) int {
+	for i, g := range scoreFields {
+		if g == f {
+			return i
+		}
+	}
+	panic("search: unknown field " + string(f))
 }
 
-func (h hit) score() float64 {
-	total := 0.0
-	for _, f := range slices.Sorted(maps.Keys(h.best)) { // a fixed order: float sums are not associative
-		total += h.best[f]
+// hit is what one case matched: the best weight per field (by the
+// field's place in scoreFields), and the score once they are all in. A
+// search may touch thousands of cases: a hit allocates nothing more.
+type hit struct {
+	id      uint64
+	best    [6]float64
+	matched [6]bool
+	total   float64
+}
+
+func (h *hit) add(f Field, weight float64) {
+	i := fieldIndex(f)
+	h.best[i], h.matched[i] = max(h.best[i], weight), true
+}
+
+func (h *hit) sum() {
+	h.total = 0
+	for i := range scoreFields {
+		if h.matched[i] {
+			h.total += h.best[i]
+		}
 	}
-	return total
+}
+
+// fields are the fields h matched, in the order of scoreFields.
+func (h *hit) fields() []Field {
+	var out []Field
+	for i, f := range scoreFields {
+		if h.matched[i] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // rank returns the cases q matches with at least MinScore, best first
@@ -128,9 +167,25 @@ func (h hit) score() float64 {
 func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 	hits := map[uint64]*hit{}
 	probes := q.probes(s.units)
+	// A year or a commune only break ties (their weights together stay
+	// under MinScore): when the query has anything else, a case that
+	// qualifies is found by that, and the tie-breakers are looked up for
+	// the cases found, one key each, instead of reading their tokens'
+	// thousands of cases.
+	var finders, breakers []probe
+	for _, p := range probes {
+		if tieBreaker(p.field) {
+			breakers = append(breakers, p)
+		} else {
+			finders = append(finders, p)
+		}
+	}
+	if len(finders) == 0 {
+		finders, breakers = breakers, nil
+	}
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
-		for _, p := range probes {
+		for _, p := range finders {
 			ids, err := tx.CasesWithToken(token(key, p.feature), postingLimit)
 			if err != nil {
 				return nil, err
@@ -138,21 +193,36 @@ func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 			for _, id := range ids {
 				h := hits[id]
 				if h == nil {
-					h = &hit{id: id, best: map[Field]float64{}}
+					h = &hit{id: id}
 					hits[id] = h
 				}
-				h.best[p.field] = max(h.best[p.field], p.weight)
+				h.add(p.field, p.weight)
+			}
+		}
+	}
+	for _, m := range s.vault.Keyring().Masters() {
+		key := m.IndexKey()
+		for _, p := range breakers {
+			tok := token(key, p.feature)
+			for id, h := range hits {
+				has, err := tx.CaseHasToken(tok, id)
+				if err != nil {
+					return nil, err
+				}
+				if has {
+					h.add(p.field, p.weight)
+				}
 			}
 		}
 	}
 	var out []hit
 	for _, h := range hits {
-		if h.score() >= MinScore {
+		if h.sum(); h.total >= MinScore {
 			out = append(out, *h)
 		}
 	}
 	slices.SortFunc(out, func(a, b hit) int {
-		if c := cmp.Compare(b.score(), a.score()); c != 0 {
+		if c := cmp.Compare(b.total, a.total); c != 0 {
 			return c
 		}
 		return cmp.Compare(b.id, a.id)
@@ -195,8 +265,7 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, l
 		if !ok {
 			continue // out of scope: as if the case did not exist
 		}
-		matched := slices.Sorted(maps.Keys(h.best))
-		out = append(out, Candidate{Case: shaped, View: view, Score: h.score(), Matched: matched})
+		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 	}
 	return out, nil
 }

@@ -54,6 +54,14 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return out, nil
 }
 
+func (t *tx) CaseHasToken(token []byte, caseID uint64) (bool, error) {
+	b := t.bucket(bucketSearchTokens)
+	if b == nil || len(token) != datastore.SearchTokenSize {
+		return false, nil
+	}
+	return b.Get(searchPostingKey(token, caseID)) != nil, nil
+}
+
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {
 	var raw []byte
 	if b := t.bucket(bucketSearchByCase); b != nil {

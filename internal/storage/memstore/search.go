@@ -20,6 +20,11 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return slices.Clone(ids[:min(limit, len(ids))]), nil
 }
 
+func (t *tx) CaseHasToken(token []byte, caseID uint64) (bool, error) {
+	ids, _ := t.st.postings.get(string(token))
+	return slices.Contains(ids, caseID), nil
+}
+
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {
 	raw, ok := t.st.searchEntries.get(caseID)
 	if !ok {

@@ -87,6 +87,16 @@ func testSearchPostingsFollowEntries(t *testing.T, s datastore.Store) {
 	if got := casesWithToken(t, s, c, 10); !slices.Equal(got, []uint64{ids[2]}) {
 		t.Fatalf("cases with token c = %v, want [%d]", got, ids[2])
 	}
+	for _, tt := range []struct {
+		token []byte
+		id    uint64
+		want  bool
+	}{{a, ids[0], true}, {a, ids[2], false}, {c, ids[2], true}, {b, ids[0], false}, {c, ids[1], false}} {
+		got, err := readOne(t, s, func(tx datastore.ReadTx) (bool, error) { return tx.CaseHasToken(tt.token, tt.id) })
+		if err != nil || got != tt.want {
+			t.Fatalf("CaseHasToken(%x, %d) = %v, %v; want %v", tt.token[:2], tt.id, got, err, tt.want)
+		}
+	}
 	// A token that is a prefix of no stored one, and one differing only
 	// in its last byte, find nothing.
 	near := bytes.Clone(a)
