@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -135,18 +136,22 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		u, err := s.tx.User(id)
-		if err != nil {
-			return model.MissingReference(err, "officer", "user %s does not exist", officer)
-		}
-		if u.Disabled() {
-			return model.InvalidField("officer", "user.active", "user %s is disabled", officer)
-		}
 		unit := access.UnitName(s.c.ResponsibleUnit)
+		// A user who does not exist, is disabled or works elsewhere gets
+		// one answer: a chair must not learn who exists, or was
+		// disabled, outside their unit.
+		notOfficer := model.InvalidField("officer", "officer.of_unit", "%s is not an active worker of %s", officer, unit)
+		u, err := s.tx.User(id)
+		if errors.Is(err, model.ErrNotFound) {
+			return notOfficer
+		}
+		if err != nil {
+			return err
+		}
 		// The officer must be one who may take the worker's steps (the
 		// assessments stand for them all) for the responsible unit.
-		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); !as.May("CaseProcessService/RecordInitialAssessment") || !e.access.ActsFor(as, unit) {
-			return model.InvalidField("officer", "officer.of_unit", "user %s is not a worker of %s", officer, unit)
+		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); u.Disabled() || !as.May("CaseProcessService/RecordInitialAssessment") || !e.access.ActsFor(as, unit) {
+			return notOfficer
 		}
 		s.c.ResponsibleOfficer = u.ID
 		s.event("OFFICER_ASSIGNED", officer, 0, unit)

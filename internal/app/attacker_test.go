@@ -1,0 +1,79 @@
+package app_test
+
+// The new methods of issues 11-13 seen by a caller probing beyond their
+// scope: what they name outside it must look exactly like what does not
+// exist, and the attempt must be on the record of what they named.
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// A chair naming as officer a worker of another commune, a disabled worker
+// of their own or a user who does not exist gets one answer, that name
+// aside: the chair cannot tell who exists, or who was disabled, elsewhere.
+func TestAssignOfficerDoesNotRevealUsers(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.gone", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/bd.gone"}); err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	etag := etagOf(t, ts, "bd.chair", name)
+
+	answer := func(officer string) (codes.Code, string, []string) {
+		_, err := ts.process().AssignCase(ts.as(t, "bd.chair"), &pb.AssignCaseRequest{Name: name, Etag: etag, Officer: officer})
+		st := wantCode(t, err, codes.InvalidArgument)
+		return st.Code(), strings.ReplaceAll(st.Message(), officer, "{officer}"), badFields(st)
+	}
+	code, msg, fields := answer("users/nobody")
+	if !slices.Equal(fields, []string{"officer"}) {
+		t.Fatalf("an absent officer: fields %v, want officer", fields)
+	}
+	for _, probe := range []string{"users/hk.worker", "users/bd.gone"} {
+		if c, m, f := answer(probe); c != code || m != msg || !slices.Equal(f, fields) {
+			t.Errorf("assign %s answers %v %q %v; an absent user %v %q %v", probe, c, m, f, code, msg, fields)
+		}
+	}
+}
+
+// A chair merging into their own case a case of another commune is told
+// "not found", as for a number that does not exist, and the attempt is on
+// the audit trail of the case they named, where an auditor looks for it.
+func TestMergeOutOfScopeAbsorbedIsAudited(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	mine := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	theirs := openCase(t, ts, testNow.Add(-time.Hour), "00070")
+	etag := etagOf(t, ts, "bd.chair", mine)
+	merge := func(absorbed string) error {
+		_, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: mine, Etag: etag, AbsorbedCase: absorbed,
+			AbsorbedEtag: "1", Reason: "cùng một trẻ"})
+		return err
+	}
+	absent := wantCode(t, merge("cases/HN-2026-09999"), codes.NotFound)
+	hidden := wantCode(t, merge(theirs), codes.NotFound)
+	if absent.Message() != hidden.Message() || errorReason(absent) != errorReason(hidden) {
+		t.Errorf("an out-of-scope absorbed case answers %q (%s), an absent one %q (%s)",
+			hidden.Message(), errorReason(hidden), absent.Message(), errorReason(absent))
+	}
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: theirs, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+		return e.GetAction() == "case.merge" && e.GetOutcome() == "not_found" && e.GetActor() == "users/bd.chair"
+	}) {
+		t.Errorf("no refused case.merge by the Ba Đình chair on %s's trail: %v", theirs, ev.GetEvents())
+	}
+}
