@@ -5,6 +5,7 @@ package app_test
 // exist, and the attempt must be on the record of what they named.
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -75,5 +76,47 @@ func TestMergeOutOfScopeAbsorbedIsAudited(t *testing.T) {
 		return e.GetAction() == "case.merge" && e.GetOutcome() == "not_found" && e.GetActor() == "users/bd.chair"
 	}) {
 		t.Errorf("no refused case.merge by the Ba Đình chair on %s's trail: %v", theirs, ev.GetEvents())
+	}
+}
+
+// A query parameter the gateway cannot read into its field (a number out
+// of range, an enum value that does not exist, two values for one) is
+// INVALID_ARGUMENT naming the field and the rule, as every other bad
+// input is, on the new GET methods as on the old.
+func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	for _, tc := range []struct{ path, field string }{
+		{"/v1/statistics:actionMonthReport?year=99999999999", "year"},
+		{"/v1/statistics:periodicReport?start_date=2026-01-01&end_date=2026-06-30&external=maybe", "external"},
+		{"/v1/statistics?start_date=2026-01-01&start_date=2026-02-01&end_date=2026-06-30", "start_date"},
+		{"/v1/cases:export?format=EXPORT_FORMAT_PDF", "format"},
+		{"/v1/cases:export?format=EXPORT_FORMAT_CSV&status=99", "status"},
+		{"/v1/cases:search?child_name=An&page_size=99999999999", "page_size"},
+		{"/v1/cases?page_size=lots", "page_size"},
+	} {
+		code, body := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
+		var answer struct {
+			Code    int `json:"code"`
+			Details []struct {
+				FieldViolations []struct {
+					Field, Reason string
+				} `json:"field_violations"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			t.Fatalf("%s: %d %s: %v", tc.path, code, body, err)
+		}
+		var named []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				if v.Reason != "" {
+					named = append(named, v.Field)
+				}
+			}
+		}
+		if code != 400 || answer.Code != 3 || !slices.Equal(named, []string{tc.field}) {
+			t.Errorf("%s: %d %s, want 400 INVALID_ARGUMENT naming %s and a rule", tc.path, code, body, tc.field)
+		}
 	}
 }
