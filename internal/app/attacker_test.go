@@ -120,3 +120,28 @@ func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
 		}
 	}
 }
+
+// A district reassigning a case to a commune of another district, to a
+// district, or to a unit that does not exist gets one answer, that name
+// aside: what is beyond the caller's reach looks like what is not there.
+func TestReassignTargetOutOfReachLooksAbsent(t *testing.T) {
+	start := hn(2024, 6, 3, 9, 0) // Monday
+	ts := startServerAt(t, start, "")
+	ts.addUser(t, "district.bd", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	name := openCase(t, ts, start.Add(-30*time.Minute), "00004") // Trúc Bạch, 2020 set
+	etag := etagOf(t, ts, "district.bd", name)
+	answer := func(to string) (string, []string) {
+		_, err := ts.process().ReassignCase(ts.as(t, "district.bd"), &pb.ReassignCaseRequest{Name: name, Etag: etag, ToUnit: to, Reason: "trẻ chuyển nhà"})
+		st := wantCode(t, err, codes.InvalidArgument)
+		return strings.ReplaceAll(st.Message(), to, "{unit}"), badFields(st)
+	}
+	msg, fields := answer("units/99999@2020-01-01")
+	if !slices.Equal(fields, []string{"to_unit"}) {
+		t.Fatalf("an absent unit: fields %v, want to_unit", fields)
+	}
+	for _, to := range []string{"units/00070@2020-01-01", "units/002@2020-01-01"} {
+		if m, f := answer(to); m != msg || !slices.Equal(f, fields) {
+			t.Errorf("reassign to %s answers %q %v; to an absent unit %q %v", to, m, f, msg, fields)
+		}
+	}
+}
