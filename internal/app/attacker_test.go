@@ -145,3 +145,38 @@ func TestReassignTargetOutOfReachLooksAbsent(t *testing.T) {
 		}
 	}
 }
+
+// A search that shows a case is on that case's audit trail, as a list
+// that shows it is: an auditor asking who touched the case sees the
+// search, and still no query text in clear anywhere.
+func TestSearchHitIsOnTheCaseTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	resp, err := ts.cases().SearchCases(ts.as(t, "bd.worker"), &pb.SearchCasesRequest{ChildName: "Nguyen Thi Lan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resp.GetCandidates(); len(c) == 0 || c[0].GetCase().GetName() != name {
+		t.Fatalf("the search found %v, want %s first", c, name)
+	}
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: name, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+		return e.GetAction() == "case.search" && e.GetActor() == "users/bd.worker" && e.GetResource() == name && e.GetOutcome() == "ok"
+	}) {
+		t.Errorf("no case.search by the Ba Đình worker on %s's trail: %v", name, ev.GetEvents())
+	}
+	all, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all.GetEvents() {
+		if s := e.String(); strings.Contains(s, "Lan") || strings.Contains(s, "Nguyen") {
+			t.Errorf("an audit event shows the query in clear: %v", e)
+		}
+	}
+}

@@ -308,11 +308,11 @@ func (s *Service) auditCandidates(tx datastore.Tx, p access.Principal, q search.
 	if s.search == nil || !p.May(search.Method) {
 		return nil
 	}
-	e, err := s.search.AuditEvent(tx, p, q, found)
+	events, err := s.search.AuditEvents(tx, p, q, found)
 	if err != nil {
 		return err
 	}
-	_, err = tx.AppendAudit(e)
+	_, err = tx.AppendAudit(events...)
 	return err
 }
 
