@@ -180,3 +180,28 @@ func TestSearchHitIsOnTheCaseTrail(t *testing.T) {
 		}
 	}
 }
+
+// A commune chair asking the statistics, a report or an export of another
+// commune that has cases gets none of them: counts are of the caller's
+// scope, whatever unit is asked for.
+func TestOtherCommuneCountsStayHidden(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	openCase(t, ts, testNow.Add(-2*time.Hour), "00070")
+	openCase(t, ts, testNow.Add(-time.Hour), "00070")
+	chair := ts.as(t, "bd.chair")
+	start, end := testNow.AddDate(0, -1, 0).In(hanoi).Format("2006-01-02"), testNow.In(hanoi).Format("2006-01-02")
+	resp, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(chair, &pb.GetStatisticsRequest{
+		StartDate: start, EndDate: end, Unit: pHoanKiem, GroupBy: []string{"unit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetGroups()) != 0 {
+		t.Errorf("Ba Đình's chair counts Hoàn Kiếm: %v", resp.GetGroups())
+	}
+	code, body := restRaw(t, ts, "GET", "/v1/cases:export?format=EXPORT_FORMAT_CSV&responsible_unit="+pHoanKiem, "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("bd.chair")})
+	if lines := strings.Count(strings.TrimSpace(string(body)), "\n"); code != 200 || lines != 0 {
+		t.Errorf("Ba Đình's chair exports Hoàn Kiếm: %d %s", code, body)
+	}
+}
