@@ -205,3 +205,29 @@ func TestOtherCommuneCountsStayHidden(t *testing.T) {
 		t.Errorf("Ba Đình's chair exports Hoàn Kiếm: %d %s", code, body)
 	}
 }
+
+// validate_only checks the case a report would join as the create does:
+// a malformed name, a case that does not exist and a case out of the
+// caller's scope are refused naming report.case, the last two alike.
+func TestValidateOnlyChecksTheJoinedCase(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	theirs := openCase(t, ts, testNow.Add(-time.Hour), "00004") // Ba Đình's
+	validate := func(caseName string, create bool) error {
+		r := validReport()
+		r.IncidentCommuneCode = "00070"
+		r.Case = caseName
+		_, err := ts.reports().CreateReport(ts.as(t, "hk.worker"), &pb.CreateReportRequest{Report: r, ValidateOnly: !create})
+		return err
+	}
+	for _, create := range []bool{false, true} {
+		if st := wantCode(t, validate("cases/nonsense", create), codes.InvalidArgument); !slices.Equal(badFields(st), []string{"report.case"}) {
+			t.Errorf("create %v, a malformed case name: fields %v", create, badFields(st))
+		}
+		absent := wantCode(t, validate("cases/HN-2026-09999", create), codes.InvalidArgument)
+		hidden := wantCode(t, validate(theirs, create), codes.InvalidArgument)
+		if a, h := strings.ReplaceAll(absent.Message(), "HN-2026-09999", "{n}"), strings.ReplaceAll(hidden.Message(), strings.TrimPrefix(theirs, "cases/"), "{n}"); a != h || !slices.Equal(badFields(absent), []string{"report.case"}) {
+			t.Errorf("create %v: an absent case answers %q %v, one out of scope %q", create, a, badFields(absent), h)
+		}
+	}
+}
