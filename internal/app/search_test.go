@@ -139,7 +139,7 @@ func TestSecondCallFindsTheFirstCase(t *testing.T) {
 	}
 	searches := 0
 	for _, e := range evs.GetEvents() {
-		if e.GetAction() == "case.search" {
+		if e.GetAction() == "case.search" && e.GetResource() == "cases" {
 			searches++
 		}
 	}

@@ -131,17 +131,39 @@ func (s *Service) ValidateReport(ctx context.Context, p access.Principal, in Cre
 	if err := s.checkReport(&r, in.IncidentCommuneCode, now); err != nil {
 		return nil, err
 	}
-	if s.search == nil || !p.May(search.Method) {
-		return nil, nil
+	caseNumber, err := joinedCaseNumber(in.CaseName)
+	if err != nil {
+		return nil, err
 	}
+	searches := s.search != nil && p.May(search.Method)
 	var found []search.Candidate
-	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+	var refused []audit.Event
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+		// The case the report would join is checked as the create checks
+		// it, and left out of the candidates as the create leaves it.
+		if caseNumber != "" {
+			c, err := s.joinableCase(tx, p, caseNumber)
+			if err != nil {
+				refused = s.refusedCase(p, now, err, caseNumber)
+				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
+			}
+			r.CaseNumber = c.Number
+		}
+		if !searches {
+			return nil
+		}
 		var err error
 		found, err = s.search.CandidatesOf(tx, p, r)
 		return err
 	})
 	if err != nil {
+		if rerr := s.audit.Record(ctx, refused...); rerr != nil {
+			return nil, rerr
+		}
 		return nil, err
+	}
+	if !searches {
+		return nil, nil
 	}
 	if err := s.search.Audit(ctx, p, search.QueryOfReport(r), found); err != nil {
 		return nil, err
@@ -164,13 +186,9 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	if err := s.checkReport(&r, in.IncidentCommuneCode, now); err != nil {
 		return model.Report{}, nil, err
 	}
-	var caseNumber string
-	if in.CaseName != "" {
-		n, err := ParseCaseName(in.CaseName)
-		if err != nil {
-			return model.Report{}, nil, model.InvalidField("report.case", "case.name", "%v", err)
-		}
-		caseNumber = n
+	caseNumber, err := joinedCaseNumber(in.CaseName)
+	if err != nil {
+		return model.Report{}, nil, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -235,10 +253,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		var indexed *model.Case // the case to index once the report is stored
 		switch {
 		case caseNumber != "":
-			c, err := ResolveCase(tx, caseNumber)
-			if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
-				err = model.ErrNotFound // out of scope looks like absent
-			}
+			c, err := s.joinableCase(tx, p, caseNumber)
 			if err != nil {
 				refused = s.refusedCase(p, now, err, caseNumber)
 				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
@@ -308,11 +323,11 @@ func (s *Service) auditCandidates(tx datastore.Tx, p access.Principal, q search.
 	if s.search == nil || !p.May(search.Method) {
 		return nil
 	}
-	e, err := s.search.AuditEvent(tx, p, q, found)
+	events, err := s.search.AuditEvents(tx, p, q, found)
 	if err != nil {
 		return err
 	}
-	_, err = tx.AppendAudit(e)
+	_, err = tx.AppendAudit(events...)
 	return err
 }
 
@@ -547,6 +562,29 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		return model.Report{}, err
 	}
 	return out, nil
+}
+
+// joinedCaseNumber reads the number of the case a report names to join
+// ("" when it names none).
+func joinedCaseNumber(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	n, err := ParseCaseName(name)
+	if err != nil {
+		return "", model.InvalidField("report.case", "case.name", "%v", err)
+	}
+	return n, nil
+}
+
+// joinableCase returns the case a number resolves to if p may add a
+// report to it, else ErrNotFound: out of scope looks like absent.
+func (s *Service) joinableCase(tx datastore.ReadTx, p access.Principal, number string) (model.Case, error) {
+	c, err := ResolveCase(tx, number)
+	if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
+		err = fmt.Errorf("case %s: %w", number, model.ErrNotFound)
+	}
+	return c, err
 }
 
 // refusedCase returns the audit event of a report refused a case that is

@@ -233,7 +233,13 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	})
 	if errors.Is(err, model.ErrNotFound) {
 		// Out of scope or absent (the two look alike to the caller): the
-		// attempt goes on the case's audit trail, as a refused read does.
+		// attempt goes on the case's audit trail, as a refused read does:
+		// the trail of the other case a step named, when that is the one
+		// not found (a merge's absorbed case).
+		var other otherCaseNotFound
+		if errors.As(err, &other) {
+			number = other.number
+		}
 		res := access.CaseResource(number)
 		if rerr := auditlog.New(e.store).Record(ctx, p.Event(now, "case."+st.name, res, res, audit.OutcomeNotFound)); rerr != nil {
 			return model.Case{}, rerr
@@ -245,6 +251,14 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	e.hub.notify()
 	return out, nil
 }
+
+// otherCaseNotFound is a case other than the one a request names that a
+// step needs and the caller may not see, or that does not exist: the
+// refusal is audited on it.
+type otherCaseNotFound struct{ number string }
+
+func (e otherCaseNotFound) Error() string { return "case " + e.number + ": not found" }
+func (e otherCaseNotFound) Unwrap() error { return model.ErrNotFound }
 
 // commit writes what a transition or a timer produced: the dossier, the
 // case, its timers, timeline, outbox entries and audit events. It returns

@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -79,19 +80,28 @@ func (s *stepCtx) offer(to, reason, kind string) error {
 // transfer. This is how a case handed up, or left behind by a reform,
 // comes back down to a commune that can act on it.
 func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Request, to, reason string) (model.Case, error) {
-	target, reason, err := e.handOver(to, reason)
+	reason, err := required("reason", reason, 2000)
 	if err != nil {
 		return model.Case{}, err
 	}
+	toKey, ok := unitKey(to)
+	if !ok {
+		return model.Case{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+	}
+	// A unit that does not exist, is not in force, is not a commune or
+	// is not the caller's to reassign to gets one answer: what lies
+	// beyond the caller's reach looks like what is not there.
+	notTarget := model.InvalidField("to_unit", "reassign.target", "%s is not a commune in force today under %s", to, p.Unit)
 	today := vntime.DateOf(e.clock.Now())
-	if target.Level != units.LevelCommune {
-		return model.Case{}, model.InvalidField("to_unit", "reassign.commune", "a case is reassigned to a commune; %s is a %s", to, target.Level)
+	target, found := e.units.Get(toKey)
+	if !found || !target.InForce(today) || target.Level != units.LevelCommune {
+		return model.Case{}, notTarget
 	}
 	return e.do(ctx, p, req, step{name: "reassign", apply: func(s *stepCtx) error {
 		if err := s.requireOpen(); err != nil {
 			return err
 		}
-		if err := e.checkAbove(s.p, s.c.ResponsibleUnit, target, today); err != nil {
+		if err := e.checkAbove(s.p, s.c.ResponsibleUnit, target, today, notTarget); err != nil {
 			return err
 		}
 		return s.offer(to, reason, "REASSIGNMENT_PROPOSED")
@@ -99,9 +109,10 @@ func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Reque
 }
 
 // checkAbove checks that p's unit, in force today, stands above the unit
-// holding a case and the commune it is reassigned to: the city above
-// every unit, a district above itself and its own communes.
-func (e *Engine) checkAbove(p access.Principal, held units.Key, target units.Unit, today vntime.Date) error {
+// holding a case and the commune it is reassigned to (else notTarget):
+// the city above every unit, a district above itself and its own
+// communes.
+func (e *Engine) checkAbove(p access.Principal, held units.Key, target units.Unit, today vntime.Date, notTarget error) error {
 	k, ok := unitKey(p.Unit)
 	caller, found := e.units.Get(k)
 	if !ok || !found || !caller.InForce(today) {
@@ -114,7 +125,7 @@ func (e *Engine) checkAbove(p access.Principal, held units.Key, target units.Uni
 		return model.Precondition("NOT_ABOVE_UNIT", "%s is not a unit of %s", access.UnitName(held), p.Unit)
 	}
 	if target.Parent != caller.Key {
-		return model.InvalidField("to_unit", "reassign.own_commune", "a district reassigns to one of its own communes; %s is not one of %s", access.UnitName(target.Key), p.Unit)
+		return notTarget
 	}
 	return nil
 }
@@ -135,18 +146,22 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		u, err := s.tx.User(id)
-		if err != nil {
-			return model.MissingReference(err, "officer", "user %s does not exist", officer)
-		}
-		if u.Disabled() {
-			return model.InvalidField("officer", "user.active", "user %s is disabled", officer)
-		}
 		unit := access.UnitName(s.c.ResponsibleUnit)
+		// A user who does not exist, is disabled or works elsewhere gets
+		// one answer: a chair must not learn who exists, or was
+		// disabled, outside their unit.
+		notOfficer := model.InvalidField("officer", "officer.of_unit", "%s is not an active worker of %s", officer, unit)
+		u, err := s.tx.User(id)
+		if errors.Is(err, model.ErrNotFound) {
+			return notOfficer
+		}
+		if err != nil {
+			return err
+		}
 		// The officer must be one who may take the worker's steps (the
 		// assessments stand for them all) for the responsible unit.
-		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); !as.May("CaseProcessService/RecordInitialAssessment") || !e.access.ActsFor(as, unit) {
-			return model.InvalidField("officer", "officer.of_unit", "user %s is not a worker of %s", officer, unit)
+		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); u.Disabled() || !as.May("CaseProcessService/RecordInitialAssessment") || !e.access.ActsFor(as, unit) {
+			return notOfficer
 		}
 		s.c.ResponsibleOfficer = u.ID
 		s.event("OFFICER_ASSIGNED", officer, 0, unit)

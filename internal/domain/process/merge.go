@@ -2,6 +2,7 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,13 +57,17 @@ func (e *Engine) MergeCase(ctx context.Context, p access.Principal, req Request,
 			return err
 		}
 		a, err := e.loadCase(s.tx, absorbedNumber, false)
+		if errors.Is(err, model.ErrNotFound) {
+			return otherCaseNotFound{absorbedNumber}
+		}
 		if err != nil {
 			return fmt.Errorf("absorbed case %s: %w", absorbedNumber, err)
 		}
 		// Both cases must be the caller's: an absorbed case out of scope
-		// looks absent, as the survivor does.
+		// looks absent, as the survivor does, and the attempt is on its
+		// trail.
 		if e.access.CaseView(s.p, a) != access.ViewFull {
-			return fmt.Errorf("absorbed case %s: %w", absorbedNumber, model.ErrNotFound)
+			return otherCaseNotFound{absorbedNumber}
 		}
 		if err := requireMergeable("absorbed_case", &a); err != nil {
 			return err

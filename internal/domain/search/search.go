@@ -310,7 +310,7 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 // CandidatesOf returns the candidates a report taken by p has, inside the
 // caller's transaction (that of the create, so that what it lists is what
 // the commit saw), leaving out the case the report opened or joined. The
-// caller audits them (AuditEvent).
+// caller audits them (AuditEvents).
 func (s *Service) CandidatesOf(tx datastore.ReadTx, p access.Principal, r model.Report) ([]Candidate, error) {
 	q := QueryOfReport(r)
 	if q.Empty() {
@@ -325,35 +325,43 @@ type sealedQuery struct {
 	Candidates []string `json:"candidates,omitempty"`
 }
 
-// AuditEvent returns the audit event of a search by p: action
-// "case.search", the query and the case numbers it found sealed in the
-// reason (vault.SealQuery, which auditors' lists leave sealed: a query
-// holds a child's name) inside tx.
-func (s *Service) AuditEvent(tx datastore.KeyTx, p access.Principal, q Query, found []Candidate) (audit.Event, error) {
+// AuditEvents returns the audit events of a search by p: action
+// "case.search" on "cases", the query and the case numbers it found sealed
+// in the reason (vault.SealQuery, which auditors' lists leave sealed: a
+// query holds a child's name) inside tx; then one "case.search" on each
+// case found, naming no query, so that the case's trail shows who was
+// shown it, as a list's page does.
+func (s *Service) AuditEvents(tx datastore.KeyTx, p access.Principal, q Query, found []Candidate) ([]audit.Event, error) {
 	sq := sealedQuery{Query: q}
 	for _, c := range found {
 		sq.Candidates = append(sq.Candidates, c.Case.Number)
 	}
 	b, err := json.Marshal(sq)
 	if err != nil {
-		return audit.Event{}, fmt.Errorf("audit search: %w", err)
+		return nil, fmt.Errorf("audit search: %w", err)
 	}
-	e := p.Event(s.clock.Now(), "case.search", "cases", "", audit.OutcomeOK)
+	now := s.clock.Now()
+	e := p.Event(now, "case.search", "cases", "", audit.OutcomeOK)
 	if err := s.vault.SealQuery(tx, &e, b); err != nil {
-		return audit.Event{}, err
+		return nil, err
 	}
-	return e, nil
+	events := []audit.Event{e}
+	for _, c := range found {
+		res := access.CaseResource(c.Case.Number)
+		events = append(events, p.Event(now, "case.search", res, res, audit.OutcomeOK))
+	}
+	return events, nil
 }
 
 // Audit records a search by p that found found. It is an audit of a read,
 // so it goes through Batch, which a full database still accepts.
 func (s *Service) Audit(ctx context.Context, p access.Principal, q Query, found []Candidate) error {
 	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
-		e, err := s.AuditEvent(tx, p, q, found)
+		events, err := s.AuditEvents(tx, p, q, found)
 		if err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(e)
+		_, err = tx.AppendAudit(events...)
 		return err
 	})
 	if err != nil {

@@ -316,3 +316,12 @@ func NotUTF8(fields ...string) error {
 	}
 	return invalidArgument(violations)
 }
+
+// BadQueryParameter is INVALID_ARGUMENT naming a REST query parameter that
+// the gateway could not read into its field (a number out of range, an
+// enum value that does not exist, a repeated singular field): the gateway
+// says so in a bare message, and a client must get the field and the rule
+// as for every other bad input.
+func BadQueryParameter(field, description string) error {
+	return invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(field, description, "query.parse")})
+}

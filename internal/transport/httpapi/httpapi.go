@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -93,7 +95,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
 			write := func(w http.ResponseWriter) {
-				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(err))
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(queryParameterNamed(err)))
 			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
@@ -219,6 +221,26 @@ func (w *progressWriter) Flush() { _ = w.FlushError() }
 
 // Unwrap lets http.ResponseController reach the server's writer.
 func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// queryParameterRefusal matches the gateway's refusals of a query
+// parameter it cannot read into its field, which name the field only in
+// their message.
+var queryParameterRefusal = regexp.MustCompile(`^(?:parsing field|parsing list|too many values for field) "([a-z0-9_]+)": `)
+
+// queryParameterNamed returns a gateway's refusal of a query parameter as
+// INVALID_ARGUMENT naming the field and the rule (grpcapi.BadQueryParameter),
+// any other error as it is.
+func queryParameterNamed(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
+		return err
+	}
+	m := queryParameterRefusal.FindStringSubmatch(st.Message())
+	if m == nil {
+		return err
+	}
+	return grpcapi.BadQueryParameter(m[1], strings.TrimPrefix(st.Message(), m[0]))
+}
 
 // validUTF8 returns err with its message made valid UTF-8: an error can
 // quote the bytes of a bad request (a decoder's message does), and a

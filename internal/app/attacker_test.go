@@ -1,0 +1,233 @@
+package app_test
+
+// The new methods of issues 11-13 seen by a caller probing beyond their
+// scope: what they name outside it must look exactly like what does not
+// exist, and the attempt must be on the record of what they named.
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// A chair naming as officer a worker of another commune, a disabled worker
+// of their own or a user who does not exist gets one answer, that name
+// aside: the chair cannot tell who exists, or who was disabled, elsewhere.
+func TestAssignOfficerDoesNotRevealUsers(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.gone", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/bd.gone"}); err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	etag := etagOf(t, ts, "bd.chair", name)
+
+	answer := func(officer string) (codes.Code, string, []string) {
+		_, err := ts.process().AssignCase(ts.as(t, "bd.chair"), &pb.AssignCaseRequest{Name: name, Etag: etag, Officer: officer})
+		st := wantCode(t, err, codes.InvalidArgument)
+		return st.Code(), strings.ReplaceAll(st.Message(), officer, "{officer}"), badFields(st)
+	}
+	code, msg, fields := answer("users/nobody")
+	if !slices.Equal(fields, []string{"officer"}) {
+		t.Fatalf("an absent officer: fields %v, want officer", fields)
+	}
+	for _, probe := range []string{"users/hk.worker", "users/bd.gone"} {
+		if c, m, f := answer(probe); c != code || m != msg || !slices.Equal(f, fields) {
+			t.Errorf("assign %s answers %v %q %v; an absent user %v %q %v", probe, c, m, f, code, msg, fields)
+		}
+	}
+}
+
+// A chair merging into their own case a case of another commune is told
+// "not found", as for a number that does not exist, and the attempt is on
+// the audit trail of the case they named, where an auditor looks for it.
+func TestMergeOutOfScopeAbsorbedIsAudited(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	mine := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	theirs := openCase(t, ts, testNow.Add(-time.Hour), "00070")
+	etag := etagOf(t, ts, "bd.chair", mine)
+	merge := func(absorbed string) error {
+		_, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: mine, Etag: etag, AbsorbedCase: absorbed,
+			AbsorbedEtag: "1", Reason: "cùng một trẻ"})
+		return err
+	}
+	absent := wantCode(t, merge("cases/HN-2026-09999"), codes.NotFound)
+	hidden := wantCode(t, merge(theirs), codes.NotFound)
+	if absent.Message() != hidden.Message() || errorReason(absent) != errorReason(hidden) {
+		t.Errorf("an out-of-scope absorbed case answers %q (%s), an absent one %q (%s)",
+			hidden.Message(), errorReason(hidden), absent.Message(), errorReason(absent))
+	}
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: theirs, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+		return e.GetAction() == "case.merge" && e.GetOutcome() == "not_found" && e.GetActor() == "users/bd.chair"
+	}) {
+		t.Errorf("no refused case.merge by the Ba Đình chair on %s's trail: %v", theirs, ev.GetEvents())
+	}
+}
+
+// A query parameter the gateway cannot read into its field (a number out
+// of range, an enum value that does not exist, two values for one) is
+// INVALID_ARGUMENT naming the field and the rule, as every other bad
+// input is, on the new GET methods as on the old.
+func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	for _, tc := range []struct{ path, field string }{
+		{"/v1/statistics:actionMonthReport?year=99999999999", "year"},
+		{"/v1/statistics:periodicReport?start_date=2026-01-01&end_date=2026-06-30&external=maybe", "external"},
+		{"/v1/statistics?start_date=2026-01-01&start_date=2026-02-01&end_date=2026-06-30", "start_date"},
+		{"/v1/cases:export?format=EXPORT_FORMAT_PDF", "format"},
+		{"/v1/cases:export?format=EXPORT_FORMAT_CSV&status=99", "status"},
+		{"/v1/cases:search?child_name=An&page_size=99999999999", "page_size"},
+		{"/v1/cases?page_size=lots", "page_size"},
+	} {
+		code, body := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
+		var answer struct {
+			Code    int `json:"code"`
+			Details []struct {
+				FieldViolations []struct {
+					Field, Reason string
+				} `json:"field_violations"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			t.Fatalf("%s: %d %s: %v", tc.path, code, body, err)
+		}
+		var named []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				if v.Reason != "" {
+					named = append(named, v.Field)
+				}
+			}
+		}
+		if code != 400 || answer.Code != 3 || !slices.Equal(named, []string{tc.field}) {
+			t.Errorf("%s: %d %s, want 400 INVALID_ARGUMENT naming %s and a rule", tc.path, code, body, tc.field)
+		}
+	}
+}
+
+// A district reassigning a case to a commune of another district, to a
+// district, or to a unit that does not exist gets one answer, that name
+// aside: what is beyond the caller's reach looks like what is not there.
+func TestReassignTargetOutOfReachLooksAbsent(t *testing.T) {
+	start := hn(2024, 6, 3, 9, 0) // Monday
+	ts := startServerAt(t, start, "")
+	ts.addUser(t, "district.bd", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	name := openCase(t, ts, start.Add(-30*time.Minute), "00004") // Trúc Bạch, 2020 set
+	etag := etagOf(t, ts, "district.bd", name)
+	answer := func(to string) (string, []string) {
+		_, err := ts.process().ReassignCase(ts.as(t, "district.bd"), &pb.ReassignCaseRequest{Name: name, Etag: etag, ToUnit: to, Reason: "trẻ chuyển nhà"})
+		st := wantCode(t, err, codes.InvalidArgument)
+		return strings.ReplaceAll(st.Message(), to, "{unit}"), badFields(st)
+	}
+	msg, fields := answer("units/99999@2020-01-01")
+	if !slices.Equal(fields, []string{"to_unit"}) {
+		t.Fatalf("an absent unit: fields %v, want to_unit", fields)
+	}
+	for _, to := range []string{"units/00070@2020-01-01", "units/002@2020-01-01"} {
+		if m, f := answer(to); m != msg || !slices.Equal(f, fields) {
+			t.Errorf("reassign to %s answers %q %v; to an absent unit %q %v", to, m, f, msg, fields)
+		}
+	}
+}
+
+// A search that shows a case is on that case's audit trail, as a list
+// that shows it is: an auditor asking who touched the case sees the
+// search, and still no query text in clear anywhere.
+func TestSearchHitIsOnTheCaseTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	resp, err := ts.cases().SearchCases(ts.as(t, "bd.worker"), &pb.SearchCasesRequest{ChildName: "Nguyen Thi Lan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := resp.GetCandidates(); len(c) == 0 || c[0].GetCase().GetName() != name {
+		t.Fatalf("the search found %v, want %s first", c, name)
+	}
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: name, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+		return e.GetAction() == "case.search" && e.GetActor() == "users/bd.worker" && e.GetResource() == name && e.GetOutcome() == "ok"
+	}) {
+		t.Errorf("no case.search by the Ba Đình worker on %s's trail: %v", name, ev.GetEvents())
+	}
+	all, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range all.GetEvents() {
+		if s := e.String(); strings.Contains(s, "Lan") || strings.Contains(s, "Nguyen") {
+			t.Errorf("an audit event shows the query in clear: %v", e)
+		}
+	}
+}
+
+// A commune chair asking the statistics, a report or an export of another
+// commune that has cases gets none of them: counts are of the caller's
+// scope, whatever unit is asked for.
+func TestOtherCommuneCountsStayHidden(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	openCase(t, ts, testNow.Add(-2*time.Hour), "00070")
+	openCase(t, ts, testNow.Add(-time.Hour), "00070")
+	chair := ts.as(t, "bd.chair")
+	start, end := testNow.AddDate(0, -1, 0).In(hanoi).Format("2006-01-02"), testNow.In(hanoi).Format("2006-01-02")
+	resp, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(chair, &pb.GetStatisticsRequest{
+		StartDate: start, EndDate: end, Unit: pHoanKiem, GroupBy: []string{"unit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetGroups()) != 0 {
+		t.Errorf("Ba Đình's chair counts Hoàn Kiếm: %v", resp.GetGroups())
+	}
+	code, body := restRaw(t, ts, "GET", "/v1/cases:export?format=EXPORT_FORMAT_CSV&responsible_unit="+pHoanKiem, "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("bd.chair")})
+	if lines := strings.Count(strings.TrimSpace(string(body)), "\n"); code != 200 || lines != 0 {
+		t.Errorf("Ba Đình's chair exports Hoàn Kiếm: %d %s", code, body)
+	}
+}
+
+// validate_only checks the case a report would join as the create does:
+// a malformed name, a case that does not exist and a case out of the
+// caller's scope are refused naming report.case, the last two alike.
+func TestValidateOnlyChecksTheJoinedCase(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	theirs := openCase(t, ts, testNow.Add(-time.Hour), "00004") // Ba Đình's
+	validate := func(caseName string, create bool) error {
+		r := validReport()
+		r.IncidentCommuneCode = "00070"
+		r.Case = caseName
+		_, err := ts.reports().CreateReport(ts.as(t, "hk.worker"), &pb.CreateReportRequest{Report: r, ValidateOnly: !create})
+		return err
+	}
+	for _, create := range []bool{false, true} {
+		if st := wantCode(t, validate("cases/nonsense", create), codes.InvalidArgument); !slices.Equal(badFields(st), []string{"report.case"}) {
+			t.Errorf("create %v, a malformed case name: fields %v", create, badFields(st))
+		}
+		absent := wantCode(t, validate("cases/HN-2026-09999", create), codes.InvalidArgument)
+		hidden := wantCode(t, validate(theirs, create), codes.InvalidArgument)
+		if a, h := strings.ReplaceAll(absent.Message(), "HN-2026-09999", "{n}"), strings.ReplaceAll(hidden.Message(), strings.TrimPrefix(theirs, "cases/"), "{n}"); a != h || !slices.Equal(badFields(absent), []string{"report.case"}) {
+			t.Errorf("create %v: an absent case answers %q %v, one out of scope %q", create, a, badFields(absent), h)
+		}
+	}
+}
