@@ -138,7 +138,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReopenCase"},
 		},
 		Responsible: true,
-		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b)); `MOVED_AWAY`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step. It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01)",
+		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b); else `NO_CLOSURE_PROPOSAL`); `MOVED_AWAY`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step. Every ground waits while the child is separated (`CHILD_SEPARATED`) or a court petition is pending (`COURT_PETITION_PENDING`) and while a transfer awaits a decision (`TRANSFER_PENDING`), and a suspected crime needs a police referral or a `no_police_referral_reason` (`POLICE_REFERRAL_REQUIRED`). It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01)",
 	},
 	{
 		Step: "hand-over",
