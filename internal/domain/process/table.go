@@ -186,7 +186,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/SuspendPoliceDeadline"},
 			{Method: "CaseProcessService/ResumePoliceDeadline"},
 		},
-		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: the first extension reaches at most 2 months from the start, the second (the procuracy's) 4, no third; a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
+		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: the first extension reaches at most 2 months from the start, the second (the procuracy's) 4, no third (`EXTENSIONS_EXHAUSTED`); a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
 	},
 	{
 		Step:    "police intake (Art. 25(1))",
