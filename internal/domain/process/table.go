@@ -101,7 +101,7 @@ var processTable = []TableRow{
 		Step:        "3 specific assessment and needs, Mẫu 03",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordSpecificAssessment"}},
 		Responsible: true,
-		Notes:       "D6, plan drafted in 5 working days from the meeting's `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement (waived in an emergency)",
+		Notes:       "D6, plan drafted in 5 working days from the meeting's `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement; an emergency case has no D6 (Art. 28)",
 	},
 	{
 		Step: "4 plan, Mẫu 04/05",
@@ -111,7 +111,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReturnPlan"},
 		},
 		Responsible: true,
-		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days; then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
+		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
 	},
 	{
 		Step: "5 implementation",
