@@ -84,7 +84,7 @@ type Config struct {
 	MaxRecvMsgSize       int           // largest gRPC request message, in bytes
 	MaxSendMsgSize       int           // largest gRPC response message, in bytes
 	MaxConcurrentStreams int           // calls at once on one gRPC connection
-	MaxStreamsPerUser    int           // server streams (WatchEvents, BackupDatabase) one user holds open at once
+	MaxStreamsPerUser    int           // server streams (WatchEvents, BackupDatabase, ExportCases) one user holds open at once
 	RequestTimeout       time.Duration // the server's deadline for every unary call; streams have none
 	// Keepalive: clients may ping at most every KeepaliveMinTime, and only
 	// while a call is open unless KeepalivePermitWithoutStream (otherwise

@@ -341,6 +341,46 @@ func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
 		"COURT_DECISION_RECORDED", "CLOSED")
 }
 
+// Closure on another lawful ground (the child moved away) is not refused
+// for want of a review, but the child's separation (CHILD_SEPARATED) and
+// then a transfer awaiting a decision (TRANSFER_PENDING) still hold it
+// back, as the README's closure row says.
+func TestClosureOnAnotherGroundWaitsForTheSeparation(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 11, 23, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.chair", pb.Role_ROLE_COMMUNE_CHAIR, pHoanKiem)
+	p := ts.process()
+	chair := ts.as(t, "bd.chair")
+	name := openCase(t, ts, hn(2026, 11, 23, 8, 0), "00004")
+	c := startTestSeparation(t, ts, "bd.chair", name, hn(2026, 11, 23, 8, 30))
+
+	closure := &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Reason: "gia đình chuyển đến tỉnh khác",
+		Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"}
+	_, err := p.ApproveClosure(chair, closure)
+	wantReason(t, err, codes.FailedPrecondition, "CHILD_SEPARATED")
+
+	c, err = p.EndSeparation(chair, &pb.EndSeparationRequest{Name: name, Etag: c.GetEtag(), Outcome: "RETURNED_HOME"})
+	if err != nil {
+		t.Fatalf("end separation: %v", err)
+	}
+	// A transfer awaiting Hoàn Kiếm's decision holds it back too.
+	c, err = p.ProposeTransfer(chair, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"})
+	if err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+	closure.Etag = c.GetEtag()
+	_, err = p.ApproveClosure(chair, closure)
+	wantReason(t, err, codes.FailedPrecondition, "TRANSFER_PENDING")
+	c, err = p.DeclineTransfer(ts.as(t, "hk.chair"), &pb.DeclineTransferRequest{Name: name, Etag: c.GetEtag(), Reason: "trẻ đã chuyển đi tỉnh khác"})
+	if err != nil {
+		t.Fatalf("decline: %v", err)
+	}
+	closure.Etag = c.GetEtag()
+	if c, err = p.ApproveClosure(chair, closure); err != nil || c.GetStatus() != pb.CaseStatus_CASE_STATUS_CLOSED {
+		t.Fatalf("closure after the separation ended and the transfer was declined: %v %v", c.GetStatus(), err)
+	}
+}
+
 // The court places the child, separated since Mon 30 Mar 2026, in
 // alternative care on Tue 31 Mar. Follow-ups are due 1 month later (by
 // 24:00 of Thu 30 Apr, April having no 31st), 3 months later (Tue 30 Jun),

@@ -252,3 +252,18 @@ func countReports(t *testing.T, ts *testServer) int {
 		}
 	}
 }
+
+// An export is a server stream like a watch or a backup, so it counts
+// toward --max-streams-per-user as the README's Configuration table says:
+// with the user's streams all held by watches, their export is refused.
+func TestLimitStreamsPerUserCountsExports(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	for range app.DefaultMaxStreamsPerUser {
+		defer openWatch(t, ts, "bd.chair")()
+	}
+	_, _, err := exportCases(t, ts, "bd.chair", &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_CSV})
+	if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "TOO_MANY_STREAMS" {
+		t.Errorf("export over the cap: reason %q, message %q", errorReason(st), st.Message())
+	}
+}

@@ -256,3 +256,45 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	ts.stop()
 	checkFile(t, ts.cfg.DBPath)
 }
+
+// A merge refuses a closed case (CASE_CLOSED) and one with a transfer
+// awaiting a decision (TRANSFER_PENDING), naming the side in the message,
+// as the README says; neither case changes.
+func TestMergeRefusesClosedAndTransferringCases(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	p := ts.process()
+	chair := ts.as(t, "bd.chair")
+	survivor := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
+	closed := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
+	if _, err := p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: closed, Etag: etagOf(t, ts, "bd.chair", closed),
+		Reason: "gia đình chuyển đến tỉnh khác", Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY,
+		NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"}); err != nil {
+		t.Fatalf("closure: %v", err)
+	}
+	merge := func(name, absorbed string) error {
+		_, err := p.MergeCase(chair, &pb.MergeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), AbsorbedCase: absorbed,
+			AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"})
+		return err
+	}
+	refused := func(err error, reason, field string) {
+		t.Helper()
+		st := wantCode(t, err, codes.FailedPrecondition)
+		if errorReason(st) != reason || !strings.HasPrefix(st.Message(), field+": ") {
+			t.Errorf("refusal: reason %q, message %q; want %s naming %s", errorReason(st), st.Message(), reason, field)
+		}
+	}
+	refused(merge(survivor, closed), "CASE_CLOSED", "absorbed_case")
+	refused(merge(closed, survivor), "CASE_CLOSED", "name")
+
+	pending := openCase(t, ts, hn(2026, 3, 2, 8, 45), "00004")
+	if _, err := p.ProposeTransfer(chair, &pb.ProposeTransferRequest{Name: pending, Etag: etagOf(t, ts, "bd.chair", pending),
+		ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"}); err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+	etag := etagOf(t, ts, "bd.chair", survivor)
+	refused(merge(survivor, pending), "TRANSFER_PENDING", "absorbed_case")
+	if etagOf(t, ts, "bd.chair", survivor) != etag {
+		t.Error("a refused merge changed the surviving case")
+	}
+}

@@ -202,6 +202,8 @@ func TestStrandedAcrossThe2025Reform(t *testing.T) {
 	if q := queue(t, ts, "city", pb.CaseQueue_CASE_QUEUE_AWAITING_SUCCESSOR); !slices.Equal(q, []string{split}) {
 		t.Errorf("the city's successor queue: %v, want the split commune's case [%s]", q, split)
 	}
+	// Its timeline says why it waits there, as the README says.
+	waitEvents(t, ts, "city", split, "SUCCESSOR_NEEDED", 0, 1)
 
 	// 3 July: the breach is Ba Đình's, and goes up to the city.
 	ts.clock.Set(hn(2025, 7, 3, 0, 1))

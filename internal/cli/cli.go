@@ -135,7 +135,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	sizeFlag(fs, &cfg.MaxRecvMsgSize, "max-recv-msg-size", "largest gRPC request message: a `size` in bytes, or with KiB, MiB or GiB (0: "+formatSize(app.DefaultMaxRecvMsgSize)+")")
 	sizeFlag(fs, &cfg.MaxSendMsgSize, "max-send-msg-size", "largest gRPC response message, a `size` (0: "+formatSize(app.DefaultMaxSendMsgSize)+")")
 	intFlag(fs, &cfg.MaxConcurrentStreams, "max-concurrent-streams", fmt.Sprintf("calls at once on one gRPC connection (0: %d)", app.DefaultMaxConcurrentStreams))
-	intFlag(fs, &cfg.MaxStreamsPerUser, "max-streams-per-user", fmt.Sprintf("server streams (watch, backup) one user may hold open at once (0: %d)", app.DefaultMaxStreamsPerUser))
+	intFlag(fs, &cfg.MaxStreamsPerUser, "max-streams-per-user", fmt.Sprintf("server streams (watch, backup, export) one user may hold open at once (0: %d)", app.DefaultMaxStreamsPerUser))
 	durationFlag(fs, &cfg.RequestTimeout, "request-timeout", "the server's deadline for every unary call (0: "+app.DefaultRequestTimeout.String()+")")
 	durationFlag(fs, &cfg.KeepaliveMinTime, "keepalive-min-time", "clients may ping at most this often, or are disconnected (0: "+app.DefaultKeepaliveMinTime.String()+")")
 	boolFlag(fs, &cfg.KeepalivePermitWithoutStream, "keepalive-permit-without-stream", "allow client pings while no call is open")

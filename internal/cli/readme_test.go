@@ -202,6 +202,23 @@ func TestREADME(t *testing.T) {
 			t.Errorf("the walk-through's output lacks %q (%s):\n%s", want.text, want.why, got)
 		}
 	}
+	// The answers the README shows in comments are those of its own
+	// walk-through: each of these is in the README and in the output
+	// (protojson's spacing taken out; it varies on purpose).
+	compact := strings.NewReplacer(", ", ",", "\": ", "\":").Replace(got)
+	for _, shown := range []string{
+		`{"intact":true,"checked_events":"70","head_seq":"70"}`,
+		`"score":12,"matched_fields":["child_name","commune","phone"]`,
+		`{"candidates":[{"case":"cases/HN-2026-00006","score":16,"matched_fields":["birth_year","caregiver_name","child_name","commune","phone"]}]}`,
+		`"kind":"CASE_FORWARDED","case":"cases/HN-2026-00007"`,
+	} {
+		if !strings.Contains(string(md), shown) {
+			t.Errorf("README.md no longer shows %s: update this test with it", shown)
+		}
+		if !strings.Contains(compact, shown) {
+			t.Errorf("README.md shows %s, which its walk-through does not answer:\n%s", shown, got)
+		}
+	}
 	// The emergency assessment's 12-hour clock (D3) runs from the report's
 	// receive time: the walk-through must receive the report now, or the
 	// deadline is missed the moment it starts.

@@ -101,7 +101,7 @@ var processTable = []TableRow{
 		Step:        "3 specific assessment and needs, Mẫu 03",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordSpecificAssessment"}},
 		Responsible: true,
-		Notes:       "D6, plan drafted in 5 working days from the meeting's `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement (waived in an emergency)",
+		Notes:       "D6, plan drafted in 5 working days from the meeting's `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement; an emergency case has no D6 (Art. 28)",
 	},
 	{
 		Step: "4 plan, Mẫu 04/05",
@@ -111,7 +111,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReturnPlan"},
 		},
 		Responsible: true,
-		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days; then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
+		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
 	},
 	{
 		Step: "5 implementation",
@@ -138,7 +138,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReopenCase"},
 		},
 		Responsible: true,
-		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b)); `MOVED_AWAY`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step. It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01)",
+		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b); else `NO_CLOSURE_PROPOSAL`); `MOVED_AWAY`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step. Every ground waits while the child is separated (`CHILD_SEPARATED`) or a court petition is pending (`COURT_PETITION_PENDING`) and while a transfer awaits a decision (`TRANSFER_PENDING`), and a suspected crime needs a police referral or a `no_police_referral_reason` (`POLICE_REFERRAL_REQUIRED`). It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01)",
 	},
 	{
 		Step: "hand-over",
@@ -186,7 +186,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/SuspendPoliceDeadline"},
 			{Method: "CaseProcessService/ResumePoliceDeadline"},
 		},
-		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: the first extension reaches at most 2 months from the start, the second (the procuracy's) 4, no third; a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
+		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: the first extension reaches at most 2 months from the start, the second (the procuracy's) 4, no third (`EXTENSIONS_EXHAUSTED`); a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
 	},
 	{
 		Step:    "police intake (Art. 25(1))",

@@ -152,9 +152,9 @@ func unaryDeadline(d time.Duration) grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamLimiter caps the server streams (WatchEvents, BackupDatabase) one
-// authenticated user holds open at once, so that one client cannot pin an
-// unbounded number of goroutines and database readers. A stream counts
+// StreamLimiter caps the server streams (WatchEvents, BackupDatabase,
+// ExportCases) one authenticated user holds open at once, so that one
+// client cannot pin an unbounded number of goroutines and database readers. A stream counts
 // from the moment it is accepted until its handler returns, which happens
 // when it ends or the client goes away.
 type StreamLimiter struct {

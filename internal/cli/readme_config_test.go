@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestREADMEConfigurationTable holds the README's Configuration table to
+// serve's flags both ways: every flag of serve has its row, and every row
+// names a flag of serve, with the flag's environment twin and its default.
+func TestREADMEConfigurationTable(t *testing.T) {
+	var help bytes.Buffer
+	if _, err := serveConfig([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve -h: %v", err)
+	}
+	// The help names each flag on one line and describes it on the next.
+	type flagHelp struct{ env, def string }
+	flags := map[string]flagHelp{}
+	lines := strings.Split(help.String(), "\n")
+	name := regexp.MustCompile(`^  -([a-z-]+)`)
+	env := regexp.MustCompile(`\(env ([A-Z_]+)\)`)
+	def := regexp.MustCompile(`\(default "?([^")]*)"?\)|\(0: ([^)]*)\)`)
+	for i, line := range lines {
+		m := name.FindStringSubmatch(line)
+		if m == nil || i+1 == len(lines) {
+			continue
+		}
+		var h flagHelp
+		if e := env.FindStringSubmatch(lines[i+1]); e != nil {
+			h.env = e[1]
+		}
+		if d := def.FindStringSubmatch(lines[i+1]); d != nil {
+			h.def = d[1] + d[2]
+		}
+		flags[m[1]] = h
+	}
+	if len(flags) < 20 {
+		t.Fatalf("read only %d flags from serve -h:\n%s", len(flags), help.String())
+	}
+
+	md, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(md)
+	start := strings.Index(section, "\n## Configuration\n")
+	if start < 0 {
+		t.Fatal("README.md has no Configuration section")
+	}
+	section = section[start+1:]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	row := regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| `([A-Z_]+)` \\| ([^|]+) \\|")
+	seen := map[string]bool{}
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		flagName, envName, readmeDef := m[1], m[2], strings.TrimSpace(m[3])
+		seen[flagName] = true
+		h, ok := flags[flagName]
+		if !ok {
+			t.Errorf("README.md's Configuration table names --%s, which serve does not have", flagName)
+			continue
+		}
+		if envName != h.env {
+			t.Errorf("--%s: README.md says %s, serve -h %s", flagName, envName, h.env)
+		}
+		if !sameDefault(readmeDef, h.def) {
+			t.Errorf("--%s: README.md's default is %s, serve -h says %q", flagName, readmeDef, h.def)
+		}
+	}
+	for f := range flags {
+		if !seen[f] {
+			t.Errorf("serve has --%s, which README.md's Configuration table lacks", f)
+		}
+	}
+}
+
+// sameDefault reports whether a default as the README's table writes it
+// (`15m`, none, `0` (no cap)) is the one serve -h shows (15m0s, "", no cap).
+func sameDefault(readme, help string) bool {
+	if i := strings.Index(readme, "`"); i >= 0 {
+		if j := strings.Index(readme[i+1:], "`"); j >= 0 {
+			inner := readme[i+1 : i+1+j]
+			if inner == "0" && strings.Contains(readme, "no cap") {
+				return help == "no cap"
+			}
+			if inner == "false" {
+				return help == "" || help == "false"
+			}
+			if a, err := time.ParseDuration(inner); err == nil {
+				b, err := time.ParseDuration(help)
+				return err == nil && a == b
+			}
+			return inner == help
+		}
+	}
+	// none, shipped defaults: the flag has no default value.
+	return help == ""
+}
