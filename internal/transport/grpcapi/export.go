@@ -16,6 +16,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/reportfile"
 )
 
 // The content types of an export's chunks, and over REST of its body.
@@ -71,21 +72,11 @@ func exportRow(c model.Case) []any {
 	}
 }
 
-// neutralise keeps a spreadsheet from taking a text cell for a formula
-// (CSV injection): a cell that starts with =, +, -, @, a tab or a carriage
-// return gets a leading apostrophe, which spreadsheets show as text.
-func neutralise(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // csvCell is a cell as CSV text.
 func csvCell(v any) string {
 	switch v := v.(type) {
 	case string:
-		return neutralise(v)
+		return reportfile.SafeText(v)
 	case time.Time:
 		if v.IsZero() {
 			return ""
@@ -101,7 +92,7 @@ func csvCell(v any) string {
 func xlsxCell(v any) any {
 	switch v := v.(type) {
 	case string:
-		return neutralise(v)
+		return reportfile.SafeText(v)
 	case time.Time:
 		if v.IsZero() {
 			return nil

@@ -1,6 +1,10 @@
 package grpcapi
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/childcase/childcase/internal/transport/reportfile"
+)
 
 // TestNeutraliseFormulas: every cell a spreadsheet would take for a
 // formula (or a DDE call) starts with an apostrophe; other cells are kept.
@@ -17,8 +21,8 @@ func TestNeutraliseFormulas(t *testing.T) {
 		{"a=b", "a=b"},
 		{"", ""},
 	} {
-		if got := neutralise(tt.in); got != tt.want {
-			t.Errorf("neutralise(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := reportfile.SafeText(tt.in); got != tt.want {
+			t.Errorf("SafeText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 		if got := csvCell(tt.in); got != tt.want {
 			t.Errorf("csvCell(%q) = %q, want %q", tt.in, got, tt.want)

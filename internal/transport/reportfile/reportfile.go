@@ -76,9 +76,11 @@ func text(c stats.Cell) string {
 	return c.Text
 }
 
-// safeText neutralises a text that a spreadsheet would read as a formula
-// (a leading =, +, -, @, tab or carriage return) with a leading quote.
-func safeText(s string) string {
+// SafeText keeps a spreadsheet from taking a text cell for a formula (CSV
+// injection): a text that starts with =, +, -, @, a tab or a carriage
+// return gets a leading apostrophe, which spreadsheets show as text. The
+// reports and the exports of case lists both write their cells through it.
+func SafeText(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
@@ -91,15 +93,15 @@ func renderCSV(t stats.Table) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("\ufeff")
 	w := csv.NewWriter(&b)
-	records := [][]string{{safeText(t.Title)}}
+	records := [][]string{{SafeText(t.Title)}}
 	for _, f := range t.Fields {
-		records = append(records, []string{safeText(f.Label), safeText(text(f.Value))})
+		records = append(records, []string{SafeText(f.Label), SafeText(text(f.Value))})
 	}
 	records = append(records, nil, t.Columns)
 	for _, r := range t.Rows {
 		line := make([]string, len(r))
 		for i, c := range r {
-			line[i] = safeText(text(c))
+			line[i] = SafeText(text(c))
 		}
 		records = append(records, line)
 	}
@@ -107,7 +109,7 @@ func renderCSV(t stats.Table) ([]byte, error) {
 		records = append(records, nil)
 	}
 	for _, n := range t.Notes {
-		records = append(records, []string{safeText(n)})
+		records = append(records, []string{SafeText(n)})
 	}
 	for _, r := range records {
 		if r == nil {
