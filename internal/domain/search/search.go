@@ -279,7 +279,7 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 		return nil, model.ErrPermissionDenied
 	}
 	if q.Empty() {
-		return nil, model.InvalidField("query", "search.not_empty", "give at least one of child_name, birth_date, birth_year, phone, commune and caregiver_name")
+		return nil, model.InvalidField("query", "search.not_empty", "give at least one of child_name, birth_date, birth_year, phone, commune_code and caregiver_name")
 	}
 	if limit <= 0 || limit > MaxCandidates {
 		limit = MaxCandidates
