@@ -98,6 +98,7 @@ func setupMatrix(t *testing.T) *mxFixture {
 		unit string
 	}{
 		{"operator.two", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111"},
+		{"operator.swc", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre"},
 		{"sup.111", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111"},
 		{"sup.swc", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/social-work-centre"},
 		{"worker.badinh", pb.Role_ROLE_COMMUNE_WORKER, "units/00004@2025-07-01"},
@@ -615,8 +616,16 @@ func TestAccessMatrix(t *testing.T) {
 				if r.out == "" {
 					return // the role sees everything, or has no scope
 				}
-				// Out of scope: the other unit's user.
-				outResp, outErr := f.invoke(t, m, r.out, build(t, f, r.out, target))
+				// Out of scope: the other unit's user. An operator may
+				// join (link a report to) a case of their organisation they
+				// see in the candidate view (issue 12; TestSecondCallFinds
+				// TheFirstCase), which would bring it into their scope: a
+				// link is tried out of scope by another organisation's.
+				outUser := r.out
+				if method == pb.ReportService_LinkReport_FullMethodName && r.outSameOrg {
+					outUser = "operator.swc"
+				}
+				outResp, outErr := f.invoke(t, m, outUser, build(t, f, outUser, target))
 				if transition {
 					if status.Code(outErr) != codes.NotFound {
 						t.Fatalf("out of scope: got %v, want NotFound", outErr)
@@ -624,7 +633,7 @@ func TestAccessMatrix(t *testing.T) {
 					return
 				}
 				if scopedMethods[method] {
-					checkLikeAbsent(t, f, m, r.out, outErr, ghost[method])
+					checkLikeAbsent(t, f, m, outUser, outErr, ghost[method])
 					return
 				}
 				if outErr != nil {

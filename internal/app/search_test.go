@@ -146,6 +146,25 @@ func TestSecondCallFindsTheFirstCase(t *testing.T) {
 	if searches != 3 {
 		t.Errorf("%d searches of operator.two audited, want 3 (the search, validate_only and the create)", searches)
 	}
+
+	// The operator then joins the first case, which they see only in the
+	// candidate view: the call goes onto it, and from then on they follow
+	// it whole. An operator of another organisation cannot: to them the
+	// case does not exist, as an absent case named in a request.
+	joining := secondCall()
+	joining.Case = first.GetCase()
+	_, err = ts.reports().CreateReport(ts.as(t, "operator.swc"), &pb.CreateReportRequest{Report: joining})
+	wantField(t, err, "report.case")
+	joined, err := ts.reports().CreateReport(ts.as(t, "operator.two"), &pb.CreateReportRequest{Report: joining})
+	if err != nil {
+		t.Fatalf("joining the first case from its candidate view: %v", err)
+	}
+	if joined.GetCase() != first.GetCase() {
+		t.Errorf("the joining report went to %s, want %s", joined.GetCase(), first.GetCase())
+	}
+	if c := getCase(t, ts, "operator.two", first.GetCase()); len(c.GetReports()) != 2 {
+		t.Errorf("the joined case has reports %v, want the first call's and the joining one", c.GetReports())
+	}
 }
 
 func TestSearchCasesRefusesAnEmptyQuery(t *testing.T) {

@@ -328,7 +328,10 @@ func TestRefusedCallsAreAuditedWithTheirRecord(t *testing.T) {
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, confBaDinh)
 	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, confHoanKiem)
-	ts.addUser(t, "op2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	// Of the other organisation: an operator of hotline 111 may join a
+	// case of 111 from its candidate view (issue 12), one of the social
+	// work centre may not.
+	ts.addUser(t, "op2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre")
 	created, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()})
 	if err != nil {
 		t.Fatal(err)
@@ -356,8 +359,8 @@ func TestRefusedCallsAreAuditedWithTheirRecord(t *testing.T) {
 		t.Errorf("out of scope %v, missing %v: the answers differ", scope.Proto(), missing.Proto())
 	}
 
-	// Another operator's report may not join or be linked to the case,
-	// and may not take the first operator's report.
+	// Another organisation's operator's report may not join or be linked
+	// to the case, and may not take the first operator's report.
 	op2 := ts.as(t, "op2")
 	joining := validReport()
 	joining.Case = caseName

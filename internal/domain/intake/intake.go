@@ -513,7 +513,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			return model.Precondition("REPORT_ALREADY_LINKED", "report %s already belongs to case %s", reportID, stored.CaseNumber)
 		}
 		c, err := ResolveCase(tx, caseNumber)
-		if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
+		if err == nil && !s.mayJoin(p, c) {
 			err = model.ErrNotFound
 		}
 		if err != nil {
@@ -581,10 +581,23 @@ func joinedCaseNumber(name string) (string, error) {
 // report to it, else ErrNotFound: out of scope looks like absent.
 func (s *Service) joinableCase(tx datastore.ReadTx, p access.Principal, number string) (model.Case, error) {
 	c, err := ResolveCase(tx, number)
-	if err == nil && s.policy.CaseView(p, c) != access.ViewFull {
+	if err == nil && !s.mayJoin(p, c) {
 		err = fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 	}
 	return c, err
+}
+
+// mayJoin reports whether p may add a report to c: a case p sees whole,
+// or one a search shows p in the candidate view (a case of p's hotline
+// organisation that another operator took): the operator who takes a
+// second call about the same child joins the existing case instead of
+// opening a duplicate (issue 12), and from then on follows it like the
+// cases of their own reports. The joining is audited like every add.
+func (s *Service) mayJoin(p access.Principal, c model.Case) bool {
+	if s.policy.CaseView(p, c) == access.ViewFull {
+		return true
+	}
+	return s.search != nil && s.policy.SearchView(p, search.Method, c) == access.ViewCandidate
 }
 
 // refusedCase returns the audit event of a report refused a case that is
