@@ -382,25 +382,77 @@ const rebuildBatch = 100
 // existed). Running it again after an interruption finishes the job.
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	current := s.vault.Keyring().Current().ID()
-	return vault.InBatches(ctx, s.store, func(tx datastore.Tx, after string) (string, int, error) {
-		cs, next, err := tx.ListCases(datastore.CaseQuery{After: after, Limit: rebuildBatch})
+	total, after := 0, ""
+	for {
+		// The cases of a batch that need indexing are found in a read
+		// transaction: at each start, with every case indexed already,
+		// the rebuild reads and writes nothing, and commits nothing that
+		// would share the disk with the service's own writes.
+		var todo []uint64
+		var next string
+		err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+			cs, n, err := tx.ListCases(datastore.CaseQuery{After: after, Limit: rebuildBatch})
+			if err != nil {
+				return err
+			}
+			todo, next = todo[:0], n
+			for _, c := range cs {
+				if stale, err := staleEntry(tx, c.ID, current); err != nil {
+					return err
+				} else if stale {
+					todo = append(todo, c.ID)
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return "", 0, err
+			return total, err
 		}
-		n := 0
-		for _, c := range cs {
-			e, err := tx.SearchEntry(c.ID)
-			if err == nil && e.KeyID == current {
-				continue
+		if len(todo) > 0 {
+			n := 0
+			err := s.store.Update(ctx, func(tx datastore.Tx) error {
+				n = 0 // the body may run again
+				for _, id := range todo {
+					// Looked at again: a write since the read may have
+					// indexed it.
+					if stale, err := staleEntry(tx, id, current); err != nil || !stale {
+						if err != nil {
+							return err
+						}
+						continue
+					}
+					c, err := tx.CaseByID(id)
+					if err != nil {
+						return err
+					}
+					if err := s.IndexCase(tx, c); err != nil {
+						return err
+					}
+					n++
+				}
+				return nil
+			})
+			if err != nil {
+				return total, err
 			}
-			if err != nil && !errors.Is(err, model.ErrNotFound) {
-				return "", 0, err
-			}
-			if err := s.IndexCase(tx, c); err != nil {
-				return "", 0, err
-			}
-			n++
+			total += n
 		}
-		return next, n, nil
-	})
+		if next == "" {
+			return total, nil
+		}
+		after = next
+	}
+}
+
+// staleEntry reports whether a case has no index entry, or one under
+// another master's index key than current.
+func staleEntry(tx datastore.ReadTx, id uint64, current string) (bool, error) {
+	e, err := tx.SearchEntry(id)
+	if errors.Is(err, model.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return e.KeyID != current, nil
 }
