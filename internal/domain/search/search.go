@@ -108,7 +108,7 @@ func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
 
 // scoreFields are the query's fields in the one order a score sums them
 // in (float sums are not associative) and a candidate lists them in.
-var scoreFields = []Field{FieldBirthDate, FieldBirthYear, FieldCaregiverName, FieldChildName, FieldCommune, FieldPhone}
+var scoreFields = [...]Field{FieldBirthDate, FieldBirthYear, FieldCaregiverName, FieldChildName, FieldCommune, FieldPhone}
 
 // tieBreaker reports whether a field only breaks ties: its weight and the
 // other tie-breakers' together stay under MinScore
@@ -130,8 +130,8 @@ func fieldIndex(f Field) int {
 // search may touch thousands of cases: a hit allocates nothing more.
 type hit struct {
 	id      uint64
-	best    [6]float64
-	matched [6]bool
+	best    [len(scoreFields)]float64
+	matched [len(scoreFields)]bool
 	total   float64
 }
 

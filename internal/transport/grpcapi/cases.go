@@ -34,7 +34,7 @@ func (s *caseServer) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.C
 	out := s.caseToProto(ctx, c)
 	if dossier != nil {
 		out.Dossier = dossierToProto(*dossier)
-		mergeServiceDetails(out, *dossier)
+		mergeDetails(out.Services, *dossier)
 	}
 	return out, nil
 }

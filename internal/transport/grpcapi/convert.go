@@ -312,11 +312,9 @@ func planServiceToProto(sv model.PlanService) *pb.PlanService {
 	}
 }
 
-// mergeServiceDetails adds the sealed name, owner, commune assignee and
-// progress of each service to the case's public service list.
-func mergeServiceDetails(c *pb.Case, d model.Dossier) { mergeDetails(c.Services, d) }
-
-// mergeDetails adds the sealed details of d's services to services.
+// mergeDetails adds the sealed name, owner, commune assignee and progress
+// of each of d's services to a public service list (a case's, or that of
+// a case merged into it).
 func mergeDetails(services []*pb.PlanService, d model.Dossier) {
 	for _, sv := range services {
 		for _, det := range d.Services {
