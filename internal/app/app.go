@@ -40,6 +40,7 @@ import (
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
 	"github.com/childcase/childcase/internal/transport/metrics"
+	"github.com/childcase/childcase/internal/transport/web"
 	"github.com/childcase/childcase/internal/transport/webhook"
 )
 
@@ -329,6 +330,9 @@ type Options struct {
 	// otherwise runs as long as it makes progress. Tests shorten them.
 	HTTPWriteTimeout   time.Duration
 	StreamWriteTimeout time.Duration
+	// ConsoleAccounts signs people in to the web console; nil: the
+	// console is not served.
+	ConsoleAccounts web.Accounts
 }
 
 // Server is a running childcase.
@@ -618,6 +622,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger)}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
+	}
+	if opts.ConsoleAccounts != nil {
+		console, err := web.New(web.Config{
+			Conn: conn, Accounts: opts.ConsoleAccounts, Clock: opts.Clock, Log: opts.Logger,
+			SecureCookies: tlsCfg != nil, Warnings: pol.Warnings,
+		})
+		if err != nil {
+			return nil, err
+		}
+		cctx, stopConsole := context.WithCancel(context.Background())
+		go console.Run(cctx)
+		s.push(func(context.Context) error { stopConsole(); return nil })
+		hopts = append(hopts, httpapi.WithConsole(console.Handler()))
 	}
 	handler, err := httpapi.NewHandler(ctx, conn, hopts...)
 	if err != nil {

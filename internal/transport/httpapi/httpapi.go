@@ -45,6 +45,7 @@ const HSTS = "max-age=63072000; includeSubDomains"
 type Option func(*options)
 
 type options struct {
+	console       http.Handler
 	hsts          bool
 	streamTimeout time.Duration
 	logger        *slog.Logger
@@ -72,6 +73,11 @@ func WithStreamWriteTimeout(d time.Duration) Option {
 // only when the handler is served over TLS: browsers ignore the header over
 // plain HTTP, and it must not promise HTTPS that is not there.
 func WithHSTS() Option { return func(o *options) { o.hsts = true } }
+
+// WithConsole serves the web console at every path the API does not
+// claim ("/" and below, but not "/v1/", "/openapi.json" or "/healthz").
+// The console sets its own Content-Security-Policy over the API's.
+func WithConsole(h http.Handler) Option { return func(o *options) { o.console = h } }
 
 // NewHandler returns the HTTP handler for REST over conn, a client connection
 // to our own gRPC server.
@@ -152,6 +158,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
 	})
+	if o.console != nil {
+		mux.Handle("/", limitBody(o.console))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Ask the gRPC server, so /healthz fails when it has stopped serving.
 		resp, err := health.Check(r.Context(), &healthpb.HealthCheckRequest{})

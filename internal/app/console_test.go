@@ -1,0 +1,271 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/web"
+)
+
+// bookAccounts signs people in to the console with the test users' API
+// tokens: the password of user u is "pw-"+u. It stands in for the
+// identity service's password sign-in so that the console's own rules
+// (cookies, CSRF, idle timeout, pages calling the API) are tested apart.
+type bookAccounts struct {
+	book *tokenBook
+
+	mu    sync.Mutex
+	ended []string // token ids signed out
+}
+
+func (a *bookAccounts) SignIn(_ context.Context, c web.Credentials) (web.Account, error) {
+	tok := a.book.get(c.UserID)
+	if tok == "" || c.Password != "pw-"+c.UserID {
+		return web.Account{}, web.ErrRefused
+	}
+	id, _ := identity.TokenID(tok)
+	return web.Account{User: model.User{ID: c.UserID, DisplayName: "Test " + c.UserID}, Bearer: tok, TokenID: id}, nil
+}
+
+func (a *bookAccounts) SignOut(_ context.Context, tokenID string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ended = append(a.ended, tokenID)
+	return nil
+}
+
+func (a *bookAccounts) endedTokens() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.ended...)
+}
+
+// startConsole starts a server whose console signs in with bookAccounts.
+func startConsole(t *testing.T) (*testServer, *bookAccounts) {
+	t.Helper()
+	cfg := testConfig(t, "")
+	accts := &bookAccounts{book: loadTokenBook(t, cfg.DBPath+".tokens.json")}
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts})
+	accts.book = ts.tokens
+	return ts, accts
+}
+
+// browser is a cookie-keeping HTTP client of the console that does not
+// follow redirects, so tests see where each answer sends the person.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, ts *testServer) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: "http://" + ts.HTTPAddr(), c: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) get(path string) (*http.Response, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.base + path)
+	if err != nil {
+		b.t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp, readBody(b.t, resp)
+}
+
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.base)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", path, err)
+	}
+	return resp, readBody(b.t, resp)
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrfOf returns the CSRF token of the first form of a page.
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf field in page:\n%s", page)
+	}
+	return m[1]
+}
+
+// signIn signs a browser in as user and returns the queues page.
+func (b *browser) signIn(user string) string {
+	b.t.Helper()
+	_, page := b.get("/signin")
+	resp, _ := b.post("/signin", url.Values{"csrf": {csrfOf(b.t, page)}, "user": {user}, "password": {"pw-" + user}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/queues" {
+		b.t.Fatalf("sign in as %s: %s to %q", user, resp.Status, resp.Header.Get("Location"))
+	}
+	resp, page = b.get("/queues")
+	if resp.StatusCode != http.StatusOK {
+		b.t.Fatalf("queues after sign-in: %s\n%s", resp.Status, page)
+	}
+	return page
+}
+
+func TestConsoleSignInRequiredAndHeaders(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	resp, _ := b.get("/queues")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin?next=") {
+		t.Fatalf("GET /queues signed out: %s to %q, want 303 to the sign-in page", resp.Status, resp.Header.Get("Location"))
+	}
+	resp, page := b.get("/signin")
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != web.ContentSecurityPolicy {
+		t.Errorf("sign-in page CSP = %q, want %q", csp, web.ContentSecurityPolicy)
+	}
+	if strings.Contains(page, "<script>") || regexp.MustCompile(`<script(?:[^>]*)>[^<]`).MatchString(page) || strings.Contains(page, " style=") {
+		t.Error("the sign-in page has inline script or style")
+	}
+	if !strings.Contains(page, `lang="vi"`) || !strings.Contains(page, "Đăng nhập") {
+		t.Error("the sign-in page is not in Vietnamese by default")
+	}
+	for _, ck := range resp.Cookies() {
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+			t.Errorf("cookie %s: HttpOnly=%v SameSite=%v, want HttpOnly and Strict", ck.Name, ck.HttpOnly, ck.SameSite)
+		}
+	}
+	// The API keeps its own paths and its own policy.
+	resp, _ = b.get("/healthz")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != "default-src 'none'; frame-ancestors 'none'" {
+		t.Errorf("/healthz: %s, CSP %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
+	}
+}
+
+func TestConsoleSignInRefusalsLookAlike(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	_, page := b.get("/signin")
+	token := csrfOf(t, page)
+	var pages []string
+	for _, u := range []string{operatorID, "nobody"} {
+		resp, page := b.post("/signin", url.Values{"csrf": {token}, "user": {u}, "password": {"wrong-password"}})
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password for %s: %s", u, resp.Status)
+		}
+		if strings.Contains(page, "wrong-password") {
+			t.Error("the refusal page shows the password typed")
+		}
+		pages = append(pages, strings.ReplaceAll(page, u, "USER"))
+	}
+	if pages[0] != pages[1] {
+		t.Error("a wrong password for a real user and for an unknown one answer different pages")
+	}
+	// Without the form's token, or with another's, nothing is checked.
+	resp, _ := b.post("/signin", url.Values{"csrf": {"forged"}, "user": {operatorID}, "password": {"pw-" + operatorID}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in with a forged CSRF token: %s, want 403", resp.Status)
+	}
+}
+
+func TestConsoleQueuesAndSignOut(t *testing.T) {
+	ts, accts := startConsole(t)
+	resp, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	number := strings.TrimPrefix(resp.GetCase(), "cases/")
+	worker := "worker.ba-dinh"
+	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+
+	b := newBrowser(t, ts)
+	page := b.signIn(worker)
+	if !strings.Contains(page, number) {
+		t.Fatalf("the worker's open queue does not list %s:\n%s", number, page)
+	}
+	if !strings.Contains(page, `class="countdown"`) {
+		t.Error("the queue shows no countdown for the case's deadline")
+	}
+	// The operator's queue of the commune is empty: the console shows what
+	// the API answers, nothing else.
+	other := newBrowser(t, ts)
+	if page := other.signIn(operatorID); strings.Contains(page, number) {
+		t.Errorf("the operator's open queue lists the commune's case %s", number)
+	}
+
+	// Sign-out needs the page's CSRF token, then ends the session and its token.
+	r, _ := b.post("/signout", url.Values{"csrf": {"forged"}})
+	if r.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-out with a forged token: %s, want 403", r.Status)
+	}
+	r, _ = b.post("/signout", url.Values{"csrf": {csrfOf(t, page)}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %s", r.Status)
+	}
+	if got := accts.endedTokens(); len(got) != 1 {
+		t.Errorf("tokens ended at sign-out: %v, want the session's one", got)
+	}
+	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("queues after sign-out: %s, want a redirect to sign in", r.Status)
+	}
+}
+
+func TestConsoleIdleTimeout(t *testing.T) {
+	ts, accts := startConsole(t)
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+	ts.clock.Advance(web.IdleTimeout - 1)
+	if r, _ := b.get("/queues"); r.StatusCode != http.StatusOK {
+		t.Fatalf("queues before the idle timeout: %s", r.Status)
+	}
+	ts.clock.Advance(web.IdleTimeout)
+	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("queues after %v idle: %s, want a redirect to sign in", web.IdleTimeout, r.Status)
+	}
+	if got := accts.endedTokens(); len(got) != 1 {
+		t.Errorf("tokens ended at the idle timeout: %v, want the session's one", got)
+	}
+}
+
+func TestConsoleLanguageSwitch(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	page := b.signIn(operatorID)
+	if !strings.Contains(page, "Hàng việc của tôi") {
+		t.Fatal("the queues page is not in Vietnamese by default")
+	}
+	r, _ := b.get("/lang/en?back=/queues")
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/queues" {
+		t.Fatalf("switch to English: %s to %q", r.Status, r.Header.Get("Location"))
+	}
+	if _, page := b.get("/queues"); !strings.Contains(page, "My queues") || !strings.Contains(page, `lang="en"`) {
+		t.Error("the queues page is not in English after the switch")
+	}
+	// The way back is a path of this site only.
+	if r, _ := b.get("/lang/vi?back=//evil.example/"); r.Header.Get("Location") != "/" {
+		t.Errorf("language switch back to another site: Location %q, want /", r.Header.Get("Location"))
+	}
+}

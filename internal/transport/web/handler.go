@@ -1,0 +1,164 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// ContentSecurityPolicy lets pages load scripts, styles and images from
+// our origin only, with no inline script or style, and post forms only to
+// us; the console is never framed.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Handler returns the console's routes. It is mounted at "/" beside the
+// REST API, which keeps "/v1/", "/openapi.json" and "/healthz".
+func (c *Console) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", c.static)
+	mux.HandleFunc("GET /{$}", c.home)
+	mux.HandleFunc("GET /signin", c.signInPage)
+	mux.HandleFunc("POST /signin", c.signIn)
+	mux.HandleFunc("POST /signout", c.signed(c.signOut))
+	mux.HandleFunc("GET /lang/{lang}", c.switchLanguage)
+	mux.HandleFunc("GET /queues", c.signed(c.queues))
+	mux.HandleFunc("/", c.notFound)
+
+	// Cross-origin unsafe requests are refused before any handler, on top
+	// of each form's CSRF token and the SameSite=Strict cookies.
+	cop := http.NewCrossOriginProtection()
+	return consoleHeaders(cop.Handler(mux))
+}
+
+func consoleHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		// Nothing of a case may stay in a shared computer's cache.
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type sessionKey struct{}
+
+// signed runs h for a signed-in person, and sends anyone else to the
+// sign-in page. For a POST it also checks the form's CSRF token.
+func (c *Console) signed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var s *session
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			var ended *session
+			s, ended = c.sessions.get(ck.Value)
+			if ended != nil {
+				c.endToken(r.Context(), ended)
+			}
+		}
+		if s == nil {
+			c.setCookie(w, sessionCookie, "", -1)
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Redirect(w, r, "/signin", http.StatusSeeOther)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameToken(r.PostFormValue("csrf"), s.csrf) {
+			c.forbidden(w, r, s)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), s)
+	}
+}
+
+// apiContext is the context of an API call made for a session: the
+// session's token, and the client's address for the audit.
+func (c *Console) apiContext(r *http.Request, s *session) context.Context {
+	md := metadata.Pairs("authorization", "Bearer "+s.bearer, "x-forwarded-for", clientIP(r))
+	if id := r.Header.Get("X-Request-Id"); id != "" {
+		md.Set("x-request-id", id)
+	}
+	return metadata.NewOutgoingContext(r.Context(), md)
+}
+
+// clientIP is the address of the HTTP connection's peer.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// localPath accepts only a path of this site as a place to go back to,
+// so that no link can send a person elsewhere after signing in.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		return "/"
+	}
+	return p
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if s, _ := c.sessions.get(ck.Value); s != nil {
+			http.Redirect(w, r, "/queues", http.StatusSeeOther)
+			return
+		}
+	}
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
+	lang := r.PathValue("lang")
+	if lang == "vi" || lang == "en" {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+	}
+	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+}
+
+func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
+	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.forbidden")})
+}
+
+// apiError answers a failed API call as a page: a gone session signs the
+// person out, an out-of-scope record is not found (as the API says), and
+// anything else shows the API's message in a page of the console.
+func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	st, _ := status.FromError(err)
+	lang := language(r)
+	switch st.Code() {
+	case codes.Unauthenticated:
+		c.sessions.remove(s.id)
+		c.setCookie(w, sessionCookie, "", -1)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+	case codes.NotFound:
+		c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(lang, "error.notfound")})
+	case codes.PermissionDenied:
+		c.forbidden(w, r, s)
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:
+		c.render(w, r, http.StatusBadRequest, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.request.title", Error: st.Message()})
+	default:
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		c.cfg.Log.ErrorContext(r.Context(), "console: api call", "err", err)
+		c.render(w, r, http.StatusInternalServerError, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
+	}
+}

@@ -1,0 +1,86 @@
+package web
+
+import (
+	"io/fs"
+	"maps"
+	"regexp"
+	"slices"
+	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// TestCatalogsHaveTheSameKeys: every text exists in every language.
+func TestCatalogsHaveTheSameKeys(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vi := slices.Sorted(maps.Keys(cats["vi"]))
+	for _, lang := range languages[1:] {
+		if got := slices.Sorted(maps.Keys(cats[lang])); !slices.Equal(got, vi) {
+			for _, k := range vi {
+				if _, ok := cats[lang][k]; !ok {
+					t.Errorf("%s lacks %q", lang, k)
+				}
+			}
+			for _, k := range got {
+				if _, ok := cats["vi"][k]; !ok {
+					t.Errorf("vi lacks %q", k)
+				}
+			}
+		}
+	}
+}
+
+var literalKey = regexp.MustCompile(`\.T "([^"]+)"`)
+
+// TestTemplatesUseKnownKeys: every text a template names literally is in
+// the catalogs, and so is every value of the enums templates name by
+// prefix (role., status., deadline.).
+func TestTemplatesUseKnownKeys(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vi := cats["vi"]
+	err = fs.WalkDir(files, "templates", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(files, path)
+		if err != nil {
+			return err
+		}
+		for _, m := range literalKey.FindAllStringSubmatch(string(b), -1) {
+			if _, ok := vi[m[1]]; !ok {
+				t.Errorf("%s uses %q, which no catalog has", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, r := range model.Roles {
+		want = append(want, "role."+r.String())
+	}
+	for _, s := range pb.CaseStatus_name {
+		want = append(want, "status."+s)
+	}
+	for _, k := range []model.DeadlineKind{
+		model.DeadlineAcknowledge, model.DeadlineEmergencyMeasures, model.DeadlineSeparationReview,
+		model.DeadlinePlanDraft, model.DeadlinePlanApproval, model.DeadlineServiceEnd, model.DeadlinePoliceForward,
+		model.DeadlineProsecutionDecision, model.DeadlineTransferAccept, model.DeadlinePoliceAcknowledge,
+		model.DeadlineCareFollowUp, model.DeadlinePlanResubmit,
+	} {
+		want = append(want, "deadline."+string(k))
+	}
+	for _, k := range want {
+		if _, ok := vi[k]; !ok {
+			t.Errorf("no catalog text for %q", k)
+		}
+	}
+}

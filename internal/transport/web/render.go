@@ -1,0 +1,101 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// parsePages parses each page template under templates/ with the layout
+// and the other shared parts under templates/parts/.
+func parsePages(fsys fs.FS, _ catalogs) (map[string]*template.Template, error) {
+	pages, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	shared, err := fs.Glob(fsys, "templates/parts/*.html")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, p := range pages {
+		t, err := template.New(path.Base(p)).ParseFS(fsys, append([]string{p}, shared...)...)
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", p, err)
+		}
+		out[strings.TrimSuffix(path.Base(p), ".html")] = t
+	}
+	return out, nil
+}
+
+// view is what every page template gets: the language and its texts, the
+// signed-in user (nil on the sign-in pages), the CSRF token for its forms,
+// and the page's own data.
+type view struct {
+	Lang  string
+	User  *model.User
+	CSRF  string
+	Path  string // the page's path, for the language switch to come back to
+	Title string // a catalog key
+	Flash string // a catalog key of a message to show once, or ""
+	Error string // an error to show, already in the language
+	Data  any
+
+	cats catalogs
+}
+
+// T returns the text of a catalog key in the page's language.
+func (v view) T(key string, args ...any) string { return v.cats.text(v.Lang, key, args...) }
+
+// Time shows a time in Vietnam time.
+func (v view) Time(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(vntime.Location()).Format("02/01/2006 15:04")
+}
+
+// ISO is a time as RFC 3339 in UTC, for the scripts' countdowns.
+func (v view) ISO(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Other is the other language, for the switch.
+func (v view) Other() string {
+	if v.Lang == "vi" {
+		return "en"
+	}
+	return "vi"
+}
+
+// render writes a page. The page is rendered into a buffer first, so a
+// template error answers 500 instead of half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := c.pages[page]
+	if !ok {
+		c.cfg.Log.ErrorContext(r.Context(), "console: no such page", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v.Lang, v.cats, v.Path = language(r), c.catalogs, r.URL.Path
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.cfg.Log.ErrorContext(r.Context(), "console: render", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,128 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// Cookie names. The session cookie is HttpOnly and SameSite=Strict, and
+// Secure under TLS; the pre-session cookie carries the CSRF token of the
+// sign-in form, before there is a session to hold it.
+const (
+	sessionCookie = "childcase_session"
+	preCookie     = "childcase_pre"
+	langCookie    = "childcase_lang"
+)
+
+// session is a signed-in person. Its id (the cookie) and its CSRF token
+// are random; its bearer token never leaves the server.
+type session struct {
+	id       string
+	csrf     string
+	user     model.User
+	bearer   string
+	tokenID  string
+	lastSeen time.Time
+}
+
+// sessionStore holds the sessions in memory: a restart signs everyone
+// out, which is the safe way to fail on a shared computer.
+type sessionStore struct {
+	clock clock.Clock
+	idle  time.Duration
+	max   int
+
+	mu   sync.Mutex
+	byID map[string]*session
+}
+
+func newSessionStore(clk clock.Clock, idle time.Duration, max int) *sessionStore {
+	return &sessionStore{clock: clk, idle: idle, max: max, byID: map[string]*session{}}
+}
+
+// randomToken returns 256 random bits, URL-safe.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// add starts a session for an account. When the store is full it ends the
+// session idle the longest, which the caller must sign out.
+func (st *sessionStore) add(a Account) (s, evicted *session) {
+	s = &session{id: randomToken(), csrf: randomToken(), user: a.User, bearer: a.Bearer, tokenID: a.TokenID, lastSeen: st.clock.Now()}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.byID) >= st.max {
+		for _, o := range st.byID {
+			if evicted == nil || o.lastSeen.Before(evicted.lastSeen) {
+				evicted = o
+			}
+		}
+		delete(st.byID, evicted.id)
+	}
+	st.byID[s.id] = s
+	return s, evicted
+}
+
+// get returns the live session of an id and marks it used; an idle one is
+// ended and returned as ended so its token can be revoked.
+func (st *sessionStore) get(id string) (s, ended *session) {
+	now := st.clock.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s = st.byID[id]
+	if s == nil {
+		return nil, nil
+	}
+	if now.Sub(s.lastSeen) >= st.idle {
+		delete(st.byID, id)
+		return nil, s
+	}
+	s.lastSeen = now
+	return s, nil
+}
+
+// remove ends a session (sign-out) and returns it.
+func (st *sessionStore) remove(id string) *session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := st.byID[id]
+	delete(st.byID, id)
+	return s
+}
+
+// expire ends every idle session and returns them.
+func (st *sessionStore) expire() []*session {
+	now := st.clock.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []*session
+	for id, s := range st.byID {
+		if now.Sub(s.lastSeen) >= st.idle {
+			delete(st.byID, id)
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sameToken compares two tokens in constant time; an empty one never
+// matches.
+func sameToken(a, b string) bool {
+	return a != "" && b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
+	})
+}

@@ -1,0 +1,84 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"unicode/utf8"
+)
+
+// signInForm is what the sign-in page shows again after a refusal: the
+// user name, never the password.
+type signInForm struct {
+	UserID   string
+	Next     string
+	NeedCode bool
+	Pre      string // the pre-session CSRF token
+}
+
+// maxCredential bounds what a sign-in form field may hold.
+const maxCredential = 256
+
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
+	pre := randomToken()
+	c.setCookie(w, preCookie, pre, 3600)
+	c.render(w, r, http.StatusOK, "signin", view{Title: "signin.title", Data: signInForm{Next: localPath(r.URL.Query().Get("next")), Pre: pre}})
+}
+
+// signIn checks the form's pre-session token, then the credentials. Every
+// refusal reads the same, whatever its cause (no user, wrong password,
+// wrong code, locked), so the page tells a guesser nothing; the domain
+// audits each with its cause. The form has a field for the TOTP code; a
+// right password without the code a role needs asks for both again (the
+// password is never written back into a page).
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	pre, err := r.Cookie(preCookie)
+	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(lang, "signin.expired")})
+		return
+	}
+	form := signInForm{UserID: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next")), Pre: pre.Value}
+	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: clientIP(r)}
+	if len(cred.UserID) > maxCredential || len(cred.Password) > maxCredential || len(cred.Code) > maxCredential ||
+		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
+		form.UserID = ""
+		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
+		return
+	}
+	acct, err := c.cfg.Accounts.SignIn(r.Context(), cred)
+	switch {
+	case errors.Is(err, ErrCodeNeeded):
+		form.NeedCode = true
+		c.render(w, r, http.StatusOK, "signin", view{Title: "signin.title", Flash: "signin.code.needed", Data: form})
+		return
+	case errors.Is(err, ErrRefused):
+		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
+		return
+	case err != nil:
+		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
+		c.render(w, r, http.StatusInternalServerError, "error", view{Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
+		return
+	}
+	s, evicted := c.sessions.add(acct)
+	if evicted != nil {
+		c.endToken(r.Context(), evicted)
+	}
+	c.setCookie(w, preCookie, "", -1)
+	c.setCookie(w, sessionCookie, s.id, 0) // a browser-session cookie; the server ends it when idle
+	http.Redirect(w, r, nextPage(form.Next), http.StatusSeeOther)
+}
+
+func nextPage(p string) string {
+	if p == "/" || p == "/signin" {
+		return "/queues"
+	}
+	return p
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
+	if ended := c.sessions.remove(s.id); ended != nil {
+		c.endToken(r.Context(), ended)
+	}
+	c.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}

@@ -1,0 +1,172 @@
+// Package web is the console: the server-rendered web interface for the
+// people who work the cases (commune officers, hotline staff, police
+// liaisons, supervisors, auditors and admins). It is served by the same
+// binary at "/", from files embedded in it, with no build step and nothing
+// loaded from another origin.
+//
+// The console holds no business logic and no access rule of its own. A
+// person signs in with a user name and password (and a TOTP code where
+// their role needs one); the domain answers with a session token of that
+// user, whose secret the console keeps only in memory, and every page and
+// form is a call to the gRPC API over the in-process connection the REST
+// gateway uses, with that token. So a page never shows more than the API
+// would answer to the same user, and every action passes the API's
+// validation, access rules and audit.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+//go:embed templates static i18n
+var files embed.FS
+
+// IdleTimeout ends a session nobody used for this long: the console runs
+// on shared office computers.
+const IdleTimeout = 30 * time.Minute
+
+// MaxSessions bounds the sessions held in memory; past it, a sign-in ends
+// the session idle the longest.
+const MaxSessions = 10000
+
+// Errors an Accounts implementation answers with.
+var (
+	// ErrRefused: the user name, password or code is wrong, or the account
+	// is locked or disabled. The person is told only that sign-in failed.
+	ErrRefused = errors.New("sign-in refused")
+	// ErrCodeNeeded: the password is right and the role needs a TOTP code.
+	ErrCodeNeeded = errors.New("second factor needed")
+)
+
+// Credentials are what a person types to sign in.
+type Credentials struct {
+	UserID, Password, Code string
+	Client                 string // the client's address, for the lock-out's audit
+}
+
+// Account is who signed in, and the bearer token their session's API
+// calls carry.
+type Account struct {
+	User    model.User
+	Bearer  string // the whole token; kept in memory only
+	TokenID string // its public id, to end it
+}
+
+// Accounts signs people in and out; the domain's identity service, behind
+// an adapter in the wiring.
+type Accounts interface {
+	SignIn(ctx context.Context, c Credentials) (Account, error)
+	SignOut(ctx context.Context, tokenID string) error
+}
+
+// Config is what the console needs from the wiring.
+type Config struct {
+	Conn     *grpc.ClientConn // the in-process connection to the gRPC API
+	Accounts Accounts
+	Clock    clock.Clock
+	Log      *slog.Logger
+	// SecureCookies marks the session cookie Secure (the service runs
+	// under TLS, or behind a proxy that terminates it).
+	SecureCookies bool
+	// Warnings are the policy's warning points, as fractions of a
+	// deadline's span: a countdown turns amber past the first.
+	Warnings []float64
+}
+
+// Console is the web interface. Create it with New, serve Handler, and run
+// Run for as long as it serves (it ends idle sessions).
+type Console struct {
+	cfg      Config
+	api      apiClients
+	sessions *sessionStore
+	pages    map[string]*template.Template
+	static   http.Handler
+	catalogs catalogs
+}
+
+// apiClients are the gRPC clients the pages call.
+type apiClients struct {
+	cases   pb.CaseServiceClient
+	reports pb.ReportServiceClient
+	process pb.CaseProcessServiceClient
+	units   pb.UnitServiceClient
+	admin   pb.AdminServiceClient
+	police  pb.PoliceUnitServiceClient
+	audit   pb.AuditServiceClient
+	stats   pb.StatisticsServiceClient
+}
+
+// New returns the console.
+func New(cfg Config) (*Console, error) {
+	if cfg.Conn == nil || cfg.Accounts == nil || cfg.Clock == nil || cfg.Log == nil {
+		return nil, errors.New("web: Conn, Accounts, Clock and Log are required")
+	}
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := parsePages(files, cats)
+	if err != nil {
+		return nil, err
+	}
+	staticFS, err := fs.Sub(files, "static")
+	if err != nil {
+		return nil, fmt.Errorf("web: static files: %w", err)
+	}
+	c := &Console{
+		cfg: cfg,
+		api: apiClients{
+			cases:   pb.NewCaseServiceClient(cfg.Conn),
+			reports: pb.NewReportServiceClient(cfg.Conn),
+			process: pb.NewCaseProcessServiceClient(cfg.Conn),
+			units:   pb.NewUnitServiceClient(cfg.Conn),
+			admin:   pb.NewAdminServiceClient(cfg.Conn),
+			police:  pb.NewPoliceUnitServiceClient(cfg.Conn),
+			audit:   pb.NewAuditServiceClient(cfg.Conn),
+			stats:   pb.NewStatisticsServiceClient(cfg.Conn),
+		},
+		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions),
+		pages:    pages,
+		static:   http.StripPrefix("/static/", http.FileServerFS(staticFS)),
+		catalogs: cats,
+	}
+	return c, nil
+}
+
+// Run ends idle sessions (and their tokens) every minute until ctx ends.
+func (c *Console) Run(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, s := range c.sessions.expire() {
+				c.endToken(ctx, s)
+			}
+		}
+	}
+}
+
+// endToken revokes an ended session's token; a failure is logged, and the
+// token still dies at its absolute expiry.
+func (c *Console) endToken(ctx context.Context, s *session) {
+	if err := c.cfg.Accounts.SignOut(ctx, s.tokenID); err != nil {
+		c.cfg.Log.WarnContext(ctx, "console: end session token", "user", s.user.ID, "err", err)
+	}
+}
