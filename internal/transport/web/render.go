@@ -48,6 +48,7 @@ type view struct {
 	Flash string // a catalog key of a message to show once, or ""
 	Error string // an error to show, already in the language
 	Data  any
+	Nav   []screen // the screens the user may use (set by render)
 
 	cats catalogs
 }
@@ -89,6 +90,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		return
 	}
 	v.Lang, v.cats, v.Path = language(r), c.catalogs, r.URL.Path
+	if v.User != nil {
+		v.Nav = navFor(*v.User)
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		c.cfg.Log.ErrorContext(r.Context(), "console: render", "page", page, "err", err)

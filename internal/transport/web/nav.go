@@ -1,0 +1,39 @@
+package web
+
+import (
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// screen is a screen of the console in the navigation. A person sees it
+// only when the one roles table lets their role call the API method the
+// screen is built on: the console has no access rule of its own.
+type screen struct {
+	Path   string // its route
+	Key    string // the catalog key of its name
+	Method string // the API method it needs, as in access.Rules ("CaseService/ListCases")
+}
+
+// screens are the console's screens, in the order of the navigation.
+var screens = []screen{
+	{Path: "/queues", Key: "nav.queues", Method: "CaseService/ListCases"},
+}
+
+// navFor returns the screens a user's role may use.
+func navFor(u model.User) []screen {
+	p := access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}
+	var out []screen
+	for _, s := range screens {
+		if p.May(s.Method) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// mayUse reports whether a session's role may call an API method: a
+// screen or a form the role may not use is not shown (the API would
+// refuse it anyway).
+func mayUse(s *session, method string) bool {
+	return access.Principal{UserID: s.user.ID, Role: s.user.Role, Unit: s.user.Unit}.May(method)
+}
