@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -24,19 +25,27 @@ import (
 // identity service's password sign-in so that the console's own rules
 // (cookies, CSRF, idle timeout, pages calling the API) are tested apart.
 type bookAccounts struct {
-	book *tokenBook
+	server atomic.Pointer[testServer] // set once Start returns
 
 	mu    sync.Mutex
 	ended []string // token ids signed out
 }
 
-func (a *bookAccounts) SignIn(_ context.Context, c web.Credentials) (web.Account, error) {
-	tok := a.book.get(c.UserID)
+func (a *bookAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Account, error) {
+	ts := a.server.Load()
+	tok := ts.tokens.get(c.UserID)
 	if tok == "" || c.Password != "pw-"+c.UserID {
 		return web.Account{}, web.ErrRefused
 	}
+	u, err := ts.admin().GetUser(withToken(ctx, ts.tokens.get("admin")), &pb.GetUserRequest{Name: "users/" + c.UserID})
+	if err != nil {
+		return web.Account{}, err
+	}
 	id, _ := identity.TokenID(tok)
-	return web.Account{User: model.User{ID: c.UserID, DisplayName: "Test " + c.UserID}, Bearer: tok, TokenID: id}, nil
+	return web.Account{
+		User:   model.User{ID: c.UserID, DisplayName: u.GetDisplayName(), Role: model.Role(u.GetRole()), Unit: u.GetUnit()},
+		Bearer: tok, TokenID: id,
+	}, nil
 }
 
 func (a *bookAccounts) SignOut(_ context.Context, tokenID string) error {
@@ -55,10 +64,9 @@ func (a *bookAccounts) endedTokens() []string {
 // startConsole starts a server whose console signs in with bookAccounts.
 func startConsole(t *testing.T) (*testServer, *bookAccounts) {
 	t.Helper()
-	cfg := testConfig(t, "")
-	accts := &bookAccounts{book: loadTokenBook(t, cfg.DBPath+".tokens.json")}
-	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts})
-	accts.book = ts.tokens
+	accts := &bookAccounts{}
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts})
+	accts.server.Store(ts)
 	return ts, accts
 }
 
