@@ -32,4 +32,3 @@ func TestRefusalEventIsBounded(t *testing.T) {
 		t.Errorf("an event of %d bytes: %q", len(enc), e.Reason)
 	}
 }
-

@@ -59,4 +59,3 @@ func NewSignInGuard(log *auditlog.Log, clk clock.Clock, logger *slog.Logger) *Si
 // poll, until ctx ends; then it writes what is still counted, so that a
 // shutdown loses nothing.
 func (g *SignInGuard) Run(ctx context.Context, poll time.Duration) { g.refusals.Run(ctx, poll) }
-
