@@ -68,7 +68,7 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	tokens := make(map[string]string, len(demoUsers))
 	users := make(map[string]access.Principal, len(demoUsers))
 	for _, du := range demoUsers {
-		u, tok, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour, idempotency.Request{})
+		u, tok, _, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour, idempotency.Request{})
 		switch {
 		case errors.Is(err, model.ErrAlreadyExists):
 			seeded = true
