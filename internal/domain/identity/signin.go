@@ -430,3 +430,18 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	}
 	return link.PasswordLink, nil
 }
+
+// EnrolledTOTPSecret opens the TOTP secret a user enrolled, "" when none.
+// Only the demo calls it: its users share a secret fixed per database,
+// printed at every start for newcomers without an authenticator app.
+func (s *Service) EnrolledTOTPSecret(ctx context.Context, userID string) (secret string, err error) {
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+		u, err := tx.User(userID)
+		if err != nil || u.SignIn.TOTP.KeyID == "" || s.vault == nil {
+			return err
+		}
+		secret, err = s.vault.OpenTOTP(tx, userID, u.SignIn.TOTP)
+		return err
+	})
+	return secret, err
+}
