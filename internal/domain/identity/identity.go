@@ -441,12 +441,8 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		if replayed, err = replay(tx, p, "CreateToken", req, &first); err != nil || replayed {
 			return err
 		}
-		u, err := tx.User(userID)
-		if err != nil {
+		if _, err := activeUser(tx, userID); err != nil {
 			return err
-		}
-		if u.Disabled() {
-			return model.Precondition("USER_DISABLED", "user %s is disabled", userID)
 		}
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
@@ -463,6 +459,19 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		return IssuedToken{Token: first}, nil
 	}
 	return tok, nil
+}
+
+// activeUser returns a user who is not disabled: credentials are issued
+// only to them.
+func activeUser(tx datastore.ReadTx, userID string) (model.User, error) {
+	u, err := tx.User(userID)
+	if err != nil {
+		return model.User{}, err
+	}
+	if u.Disabled() {
+		return model.User{}, model.Precondition("USER_DISABLED", "user %s is disabled", userID)
+	}
+	return u, nil
 }
 
 // RevokeToken revokes one token of a user. Revoking twice changes

@@ -389,12 +389,9 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 		if replayed, err = replay(tx, p, "ResetPassword", req, &first); err != nil || replayed {
 			return err
 		}
-		u, err := tx.User(userID)
+		u, err := activeUser(tx, userID)
 		if err != nil {
 			return err
-		}
-		if u.Disabled() {
-			return model.Precondition("USER_DISABLED", "user %s is disabled", userID)
 		}
 		u.SignIn = model.SignIn{TOTPLastStep: u.SignIn.TOTPLastStep}
 		if err := tx.UpdateUser(u); err != nil {
