@@ -1,6 +1,7 @@
 // Package identity manages who may call the service: users with one role and
-// one unit, the bearer tokens they authenticate with, and the police units
-// cases are referred to. Tokens are random, shown once, stored only as a
+// one unit, the bearer tokens they authenticate with, people's console
+// sign-in (passwords, one-time set-password links, TOTP, lock-out and
+// sessions, see signin.go), and the police units cases are referred to. Tokens are random, shown once, stored only as a
 // SHA-256 hash, compared in constant time, and expire or are revoked. Every
 // change is audited in the transaction that makes it, and is idempotent by
 // request_id in that transaction too: a retry returns the first answer, a
