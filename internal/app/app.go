@@ -456,7 +456,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	} else if n > 0 {
 		opts.Logger.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
 	}
-	ids := identity.New(store, reg, opts.Clock, opts.Logger)
+	// The vault seals the TOTP secrets of console sign-in.
+	ids := identity.New(store, reg, opts.Clock, opts.Logger).WithVault(mk.vault)
 	finder := search.New(search.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
@@ -468,7 +469,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, ids, svc, engine, opts.Clock.Now(), opts.Console, cfg.DemoTokensFile); err != nil {
+		if err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); err != nil {
 			return nil, err
 		}
 	}
@@ -529,7 +530,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		defer close(guardDone)
 		signIns.Run(guardCtx, opts.SchedulerPoll)
 	}()
-	s.push(func(context.Context) error { stopGuard(); <-guardDone; return nil })
+	// The console's failed sign-ins are audited per account the same way;
+	// what is still counted is written at shutdown.
+	signInAuditDone := make(chan struct{})
+	go func() {
+		defer close(signInAuditDone)
+		ids.RunAudit(guardCtx, opts.SchedulerPoll)
+	}()
+	s.push(func(context.Context) error { stopGuard(); <-guardDone; <-signInAuditDone; return nil })
 	trusted, _ := grpcapi.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 
 	deps := grpcapi.Deps{

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
@@ -54,7 +57,8 @@ var demoUsers = []demoUser{
 // seedDemo makes sure the demo users, police units and cases exist, issues
 // a fresh token for every demo user (secrets cannot be shown twice) and
 // prints them, and writes them to tokensFile when it is not empty.
-func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng *process.Engine, now time.Time, out io.Writer, tokensFile string) error {
+func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng *process.Engine, clk clock.Clock, out io.Writer, tokensFile string) error {
+	now := clk.Now()
 	sys := access.System("demo")
 	for _, pu := range []model.PoliceUnit{
 		{ID: "ca-phuong-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{demoBaDinh}},
@@ -68,7 +72,7 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	tokens := make(map[string]string, len(demoUsers))
 	users := make(map[string]access.Principal, len(demoUsers))
 	for _, du := range demoUsers {
-		u, tok, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour, idempotency.Request{})
+		u, tok, _, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour, idempotency.Request{})
 		switch {
 		case errors.Is(err, model.ErrAlreadyExists):
 			seeded = true
@@ -89,6 +93,10 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 			return err
 		}
 	}
+	password, totpSecret, err := setDemoPasswords(ctx, id, clk)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(out, "Demo users (tokens valid 30 days; each start with --demo issues new ones):")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  USER\tROLE\tUNIT\tTOKEN")
@@ -98,6 +106,15 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	var needTOTP []string
+	for _, du := range demoUsers {
+		if identity.NeedsSecondFactor(du.role) {
+			needTOTP = append(needTOTP, du.id)
+		}
+	}
+	fmt.Fprintf(out, "Console sign-in: every demo user above has the password %s (new at each start).\n", password)
+	fmt.Fprintf(out, "%s also need a TOTP code: add the secret %s to an authenticator app, or run \"childcase totp %s\" for the current code.\n",
+		strings.Join(needTOTP, " and "), totpSecret, totpSecret)
 	if tokensFile == "" {
 		return nil
 	}
@@ -106,6 +123,65 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	}
 	fmt.Fprintf(out, "Demo tokens written to %s: read them into a shell with \". %s\".\n", tokensFile, shellPath(tokensFile))
 	return nil
+}
+
+// setDemoPasswords gives every demo user a new shared password, through
+// the same one-time links people use, and enrols the roles that need a
+// second factor with one TOTP secret, made once per database and kept
+// (sealed) across starts. It returns both, to be printed.
+func setDemoPasswords(ctx context.Context, id *identity.Service, clk clock.Clock) (password, totpSecret string, err error) {
+	var b [10]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("demo password: %w", err)
+	}
+	password = "demo-" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+	for _, du := range demoUsers {
+		if !identity.NeedsSecondFactor(du.role) || totpSecret != "" {
+			continue
+		}
+		if totpSecret, err = id.EnrolledTOTPSecret(ctx, du.id); err != nil {
+			return "", "", fmt.Errorf("demo: the TOTP secret of %s: %w", du.id, err)
+		}
+	}
+	if totpSecret == "" {
+		key, err := identity.NewTOTPKey("demo")
+		if err != nil {
+			return "", "", err
+		}
+		totpSecret = key.Secret
+	}
+	sys := access.System("demo")
+	for _, du := range demoUsers {
+		link, err := id.ResetPassword(ctx, sys, du.id, idempotency.Request{})
+		if err != nil {
+			return "", "", fmt.Errorf("demo: password of %s: %w", du.id, err)
+		}
+		if err := setDemoPassword(ctx, id, clk, du.role, identity.SetPassword{LinkSecret: link.Secret, Password: password}, totpSecret); err != nil {
+			return "", "", fmt.Errorf("demo: password of %s: %w", du.id, err)
+		}
+	}
+	return password, totpSecret, nil
+}
+
+// setDemoPassword uses a demo user's link. Enrolment proves the TOTP
+// secret with a code, and a code is accepted once: it uses the previous
+// step's, so that the code a newcomer reads now still signs them in. A
+// step that ends between making the code and checking it is tried again.
+func setDemoPassword(ctx context.Context, id *identity.Service, clk clock.Clock, role model.Role, set identity.SetPassword, totpSecret string) error {
+	var err error
+	for range 2 {
+		if identity.NeedsSecondFactor(role) {
+			set.TOTPSecret = totpSecret
+			if set.TOTPCode, err = identity.TOTPCode(totpSecret, clk.Now().Add(-30*time.Second)); err != nil {
+				return err
+			}
+		}
+		var fe *model.FieldError
+		if _, err = id.SetPasswordWithLink(ctx, set); !errors.As(err, &fe) || fe.Field != "totp_code" {
+			return err
+		}
+	}
+	return err
 }
 
 // writeDemoTokens writes one shell assignment per demo user to path, named

@@ -365,6 +365,9 @@ var matrixCalls = map[string]mxCall{
 		f.ts.addUser(t, id, pb.Role_ROLE_COMMUNE_WORKER, "units/00070@2025-07-01")
 		return &pb.DisableUserRequest{Name: "users/" + id}
 	},
+	pb.AdminService_ResetPassword_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
+		return &pb.ResetPasswordRequest{Name: "users/worker.hoankiem"}
+	},
 	pb.AdminService_CreateToken_FullMethodName: func(*testing.T, *mxFixture, string, string) proto.Message {
 		return &pb.CreateTokenRequest{Parent: "users/worker.hoankiem", Ttl: durationpb.New(time.Hour)}
 	},

@@ -37,6 +37,7 @@ Usage:
   childcase check                     check a database or backup file: structure, indexes, audit chain
   childcase load --db FILE --cases N  fill a new database with N synthetic cases (benchmarks, stress tests)
   childcase version                   print the version, VCS revision and Go version of this binary
+  childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
 
 Run "childcase serve -h" for the flags of serve, "childcase backup -h" (and
 restore, check) for theirs.
@@ -68,6 +69,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = loadCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		err = versionCmd(args[1:], stdout, stderr)
+	case "totp":
+		err = totpCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

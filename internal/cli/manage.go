@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 
 const manageUsage = `Usage:
   childcase users add    --db FILE --id ID --name NAME --role ROLE --unit UNIT [--phone P] [--ttl 2160h]
+                         [--http-addr HOST:PORT] [--tls-cert FILE]   (for the set-password link it prints)
   childcase users list   --db FILE
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
   childcase keys rotate  --db FILE --key-file FILE          (server stopped)
@@ -50,6 +52,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var u model.User
 	var role string
 	ttl := 90 * 24 * time.Hour
+	srv := app.DefaultConfig() // the server's HTTP address, for the set-password link
 	switch sub {
 	case "add":
 		fs.StringVar(&u.ID, "id", "", "user id, e.g. lan.nguyen")
@@ -58,6 +61,8 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&u.Unit, "unit", "", "unit: units/{code}@{valid_from}, policeUnits/{id}, orgs/hotline-111, orgs/social-work-centre or orgs/system")
 		fs.StringVar(&u.Phone, "phone", "", "work phone (shown to police as the officer's contact)")
 		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the first token")
+		stringFlag(fs, &srv.HTTPAddr, "http-addr", "the server's HTTP address, for the set-password link")
+		stringFlag(fs, &srv.TLSCert, "tls-cert", "the server's certificate file: set when it serves TLS, so the link is https")
 	case "revoke":
 		fs.StringVar(&u.ID, "id", "", "user id")
 	case "list":
@@ -84,12 +89,14 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p := off.Principal("users " + sub)
 	switch sub {
 	case "add":
-		created, tok, err := off.Identity.CreateUser(ctx, p, u, ttl, idempotency.Request{})
+		created, tok, link, err := off.Identity.CreateUser(ctx, p, u, ttl, idempotency.Request{})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "Created %s (%s, %s).\nToken (shown once, expires %s):\n%s\n",
 			model.UserName(created.ID), created.Role, created.Unit, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
+		fmt.Fprintf(stdout, "Link to set the console password (once, expires %s):\n%s\n",
+			link.ExpireTime.Format(time.RFC3339), passwordLinkURL(srv, link.Secret))
 	case "revoke":
 		if _, err := off.Identity.DisableUser(ctx, p, u.ID, idempotency.Request{}); err != nil {
 			return err
@@ -119,6 +126,21 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tw.Flush()
 	}
 	return nil
+}
+
+// passwordLinkURL is where the console serves a set-password link: the
+// server's HTTP address, localhost when it listens on every interface,
+// https when it serves TLS.
+func passwordLinkURL(srv app.Config, secret string) string {
+	scheme := "http"
+	if srv.TLSCert != "" {
+		scheme = "https"
+	}
+	host := srv.HTTPAddr
+	if h, port, err := net.SplitHostPort(host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
+		host = net.JoinHostPort("localhost", port)
+	}
+	return scheme + "://" + host + "/password/" + secret
 }
 
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/keys"
 )
 
@@ -560,8 +562,10 @@ func TestManageAuditVerify(t *testing.T) {
 		mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
 	}
 	out := mgMustRun(t, "audit", "verify", "--db", db)
-	if !strings.HasPrefix(out, "OK") || !strings.Contains(out, "4 events") {
-		t.Errorf("audit verify on a healthy log: %q, want OK with 4 events", out)
+	// Each users add appends user.create, token.create and
+	// password_link.create.
+	if !strings.HasPrefix(out, "OK") || !strings.Contains(out, "6 events") {
+		t.Errorf("audit verify on a healthy log: %q, want OK with 6 events", out)
 	}
 
 	// Change one letter of the action inside seq 2's JSON.
@@ -628,4 +632,37 @@ func TestManageRefusesADatabaseInUse(t *testing.T) {
 		}
 	}
 	s.stop()
+}
+
+// TestManageUsersAddPrintsPasswordLink checks that users add prints the
+// one-time link to set the console password, on the server's HTTP address
+// (https under TLS), and that the link is live for the new user.
+func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
+	mgClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	linkRE := regexp.MustCompile(`(?m)^(https?)://([^/\s]+)/password/(pw_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$`)
+
+	out := mgMustRun(t, "users", "add", "--db", db, "--id", "lan.nguyen", "--name", "Nguyễn Thị Lan",
+		"--role", "COMMUNE_WORKER", "--unit", "units/00004@2025-07-01")
+	m := linkRE.FindStringSubmatch(out)
+	if m == nil || m[1] != "http" || m[2] != "localhost:8111" {
+		t.Fatalf("users add: want a line http://localhost:8111/password/pw_..., got:\n%s", out)
+	}
+	off, err := app.OpenOffline(db, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, needsTOTP, err := off.Identity.LinkUser(context.Background(), m[3])
+	off.Close()
+	if err != nil || u.ID != "lan.nguyen" || needsTOTP {
+		t.Errorf("LinkUser of the printed link = %s, %v, %v; want lan.nguyen, false, nil", u.ID, needsTOTP, err)
+	}
+
+	t.Setenv(EnvPrefix+"HTTP_ADDR", ":8443")
+	t.Setenv(EnvPrefix+"TLS_CERT", "/etc/childcase/cert.pem")
+	out = mgMustRun(t, "users", "add", "--db", db, "--id", "minh.tran", "--name", "Trần Văn Minh",
+		"--role", "CITY_OFFICER", "--unit", "units/01@2020-01-01")
+	if m := linkRE.FindStringSubmatch(out); m == nil || m[1] != "https" || m[2] != "localhost:8443" {
+		t.Errorf("users add under TLS on :8443: want https://localhost:8443/password/pw_..., got:\n%s", out)
+	}
 }

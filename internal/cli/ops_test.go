@@ -74,7 +74,7 @@ func TestOpsBackupOffline(t *testing.T) {
 	}
 
 	stdout := mgMustRun(t, "backup", "--to", out, "--db", db)
-	if !strings.Contains(stdout, "Backed up") || !strings.Contains(stdout, "2 users") || !strings.Contains(stdout, "4 audit events") {
+	if !strings.Contains(stdout, "Backed up") || !strings.Contains(stdout, "2 users") || !strings.Contains(stdout, "6 audit events") {
 		t.Errorf("backup said %q", stdout)
 	}
 	st, err := os.Stat(out)
@@ -87,7 +87,7 @@ func TestOpsBackupOffline(t *testing.T) {
 	if names := opsFiles(t, filepath.Dir(out)); len(names) != 1 {
 		t.Errorf("left beside the backup: %v", names)
 	}
-	if stdout := mgMustRun(t, "check", "--db", out); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "4 audit events (head seq 4)") {
+	if stdout := mgMustRun(t, "check", "--db", out); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "6 audit events (head seq 6)") {
 		t.Errorf("check of the backup: %q", stdout)
 	}
 

@@ -109,9 +109,15 @@ type CreateUserResponse struct {
 	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The first token, with its secret; without it (secret empty) in the
 	// answer to a retry with the same request_id.
-	Token         *Token `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Token *Token `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
+	// The secret of a one-time link to set the user's console password:
+	// the console serves it at /password/{secret}. Empty in the answer to
+	// a retry with the same request_id (use ResetPassword).
+	PasswordLinkSecret string `protobuf:"bytes,3,opt,name=password_link_secret,json=passwordLinkSecret,proto3" json:"password_link_secret,omitempty"`
+	// When the link expires (72 hours after creation).
+	PasswordLinkExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=password_link_expire_time,json=passwordLinkExpireTime,proto3" json:"password_link_expire_time,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *CreateUserResponse) Reset() {
@@ -154,6 +160,20 @@ func (x *CreateUserResponse) GetUser() *User {
 func (x *CreateUserResponse) GetToken() *Token {
 	if x != nil {
 		return x.Token
+	}
+	return nil
+}
+
+func (x *CreateUserResponse) GetPasswordLinkSecret() string {
+	if x != nil {
+		return x.PasswordLinkSecret
+	}
+	return ""
+}
+
+func (x *CreateUserResponse) GetPasswordLinkExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PasswordLinkExpireTime
 	}
 	return nil
 }
@@ -363,6 +383,117 @@ func (x *DisableUserRequest) GetRequestId() string {
 	return ""
 }
 
+type ResetPasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "users/{user}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Makes a retry harmless: the same request_id returns the first result
+	// (without the link's secret); with a different request it is
+	// ALREADY_EXISTS (REQUEST_ID_REUSED).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_childcase_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ResetPasswordRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type ResetPasswordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The secret of the one-time link: the console serves it at
+	// /password/{secret}. Empty in the answer to a retry.
+	PasswordLinkSecret string `protobuf:"bytes,1,opt,name=password_link_secret,json=passwordLinkSecret,proto3" json:"password_link_secret,omitempty"`
+	// When the link expires (72 hours after the reset).
+	PasswordLinkExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=password_link_expire_time,json=passwordLinkExpireTime,proto3" json:"password_link_expire_time,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_childcase_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResetPasswordResponse) GetPasswordLinkSecret() string {
+	if x != nil {
+		return x.PasswordLinkSecret
+	}
+	return ""
+}
+
+func (x *ResetPasswordResponse) GetPasswordLinkExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PasswordLinkExpireTime
+	}
+	return nil
+}
+
 type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
@@ -382,7 +513,7 @@ type CreateTokenRequest struct {
 
 func (x *CreateTokenRequest) Reset() {
 	*x = CreateTokenRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[6]
+	mi := &file_childcase_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +525,7 @@ func (x *CreateTokenRequest) String() string {
 func (*CreateTokenRequest) ProtoMessage() {}
 
 func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[6]
+	mi := &file_childcase_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +538,7 @@ func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateTokenRequest) GetParent() string {
@@ -441,7 +572,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[7]
+	mi := &file_childcase_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +584,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[7]
+	mi := &file_childcase_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +597,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListTokensRequest) GetParent() string {
@@ -485,7 +616,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[8]
+	mi := &file_childcase_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +628,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[8]
+	mi := &file_childcase_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +641,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListTokensResponse) GetTokens() []*Token {
@@ -533,7 +664,7 @@ type RevokeTokenRequest struct {
 
 func (x *RevokeTokenRequest) Reset() {
 	*x = RevokeTokenRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[9]
+	mi := &file_childcase_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +676,7 @@ func (x *RevokeTokenRequest) String() string {
 func (*RevokeTokenRequest) ProtoMessage() {}
 
 func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[9]
+	mi := &file_childcase_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +689,7 @@ func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RevokeTokenRequest) GetName() string {
@@ -590,7 +721,7 @@ type CreatePoliceUnitRequest struct {
 
 func (x *CreatePoliceUnitRequest) Reset() {
 	*x = CreatePoliceUnitRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[10]
+	mi := &file_childcase_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +733,7 @@ func (x *CreatePoliceUnitRequest) String() string {
 func (*CreatePoliceUnitRequest) ProtoMessage() {}
 
 func (x *CreatePoliceUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[10]
+	mi := &file_childcase_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +746,7 @@ func (x *CreatePoliceUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePoliceUnitRequest.ProtoReflect.Descriptor instead.
 func (*CreatePoliceUnitRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreatePoliceUnitRequest) GetPoliceUnit() *PoliceUnit {
@@ -652,7 +783,7 @@ type RotateMasterKeyRequest struct {
 
 func (x *RotateMasterKeyRequest) Reset() {
 	*x = RotateMasterKeyRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[11]
+	mi := &file_childcase_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +795,7 @@ func (x *RotateMasterKeyRequest) String() string {
 func (*RotateMasterKeyRequest) ProtoMessage() {}
 
 func (x *RotateMasterKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[11]
+	mi := &file_childcase_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +808,7 @@ func (x *RotateMasterKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateMasterKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateMasterKeyRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RotateMasterKeyRequest) GetRequestId() string {
@@ -699,7 +830,7 @@ type RotateMasterKeyResponse struct {
 
 func (x *RotateMasterKeyResponse) Reset() {
 	*x = RotateMasterKeyResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[12]
+	mi := &file_childcase_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +842,7 @@ func (x *RotateMasterKeyResponse) String() string {
 func (*RotateMasterKeyResponse) ProtoMessage() {}
 
 func (x *RotateMasterKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[12]
+	mi := &file_childcase_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +855,7 @@ func (x *RotateMasterKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateMasterKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateMasterKeyResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RotateMasterKeyResponse) GetMasterKeyId() string {
@@ -749,7 +880,7 @@ type BackupDatabaseRequest struct {
 
 func (x *BackupDatabaseRequest) Reset() {
 	*x = BackupDatabaseRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[13]
+	mi := &file_childcase_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +892,7 @@ func (x *BackupDatabaseRequest) String() string {
 func (*BackupDatabaseRequest) ProtoMessage() {}
 
 func (x *BackupDatabaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[13]
+	mi := &file_childcase_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +905,7 @@ func (x *BackupDatabaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupDatabaseRequest.ProtoReflect.Descriptor instead.
 func (*BackupDatabaseRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 type ListPoliceUnitsRequest struct {
@@ -785,7 +916,7 @@ type ListPoliceUnitsRequest struct {
 
 func (x *ListPoliceUnitsRequest) Reset() {
 	*x = ListPoliceUnitsRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[14]
+	mi := &file_childcase_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +928,7 @@ func (x *ListPoliceUnitsRequest) String() string {
 func (*ListPoliceUnitsRequest) ProtoMessage() {}
 
 func (x *ListPoliceUnitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[14]
+	mi := &file_childcase_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +941,7 @@ func (x *ListPoliceUnitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliceUnitsRequest.ProtoReflect.Descriptor instead.
 func (*ListPoliceUnitsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 type ListPoliceUnitsResponse struct {
@@ -822,7 +953,7 @@ type ListPoliceUnitsResponse struct {
 
 func (x *ListPoliceUnitsResponse) Reset() {
 	*x = ListPoliceUnitsResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[15]
+	mi := &file_childcase_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +965,7 @@ func (x *ListPoliceUnitsResponse) String() string {
 func (*ListPoliceUnitsResponse) ProtoMessage() {}
 
 func (x *ListPoliceUnitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[15]
+	mi := &file_childcase_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +978,7 @@ func (x *ListPoliceUnitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPoliceUnitsResponse.ProtoReflect.Descriptor instead.
 func (*ListPoliceUnitsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListPoliceUnitsResponse) GetPoliceUnits() []*PoliceUnit {
@@ -867,7 +998,7 @@ type GetPoliceUnitRequest struct {
 
 func (x *GetPoliceUnitRequest) Reset() {
 	*x = GetPoliceUnitRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[16]
+	mi := &file_childcase_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1010,7 @@ func (x *GetPoliceUnitRequest) String() string {
 func (*GetPoliceUnitRequest) ProtoMessage() {}
 
 func (x *GetPoliceUnitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[16]
+	mi := &file_childcase_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1023,7 @@ func (x *GetPoliceUnitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPoliceUnitRequest.ProtoReflect.Descriptor instead.
 func (*GetPoliceUnitRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetPoliceUnitRequest) GetName() string {
@@ -922,7 +1053,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[17]
+	mi := &file_childcase_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1065,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[17]
+	mi := &file_childcase_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1078,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListAuditEventsRequest) GetPageSize() int32 {
@@ -1002,7 +1133,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[18]
+	mi := &file_childcase_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1145,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[18]
+	mi := &file_childcase_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1158,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -1052,7 +1183,7 @@ type VerifyAuditLogRequest struct {
 
 func (x *VerifyAuditLogRequest) Reset() {
 	*x = VerifyAuditLogRequest{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[19]
+	mi := &file_childcase_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1064,7 +1195,7 @@ func (x *VerifyAuditLogRequest) String() string {
 func (*VerifyAuditLogRequest) ProtoMessage() {}
 
 func (x *VerifyAuditLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[19]
+	mi := &file_childcase_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1077,7 +1208,7 @@ func (x *VerifyAuditLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditLogRequest.ProtoReflect.Descriptor instead.
 func (*VerifyAuditLogRequest) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 type VerifyAuditLogResponse struct {
@@ -1099,7 +1230,7 @@ type VerifyAuditLogResponse struct {
 
 func (x *VerifyAuditLogResponse) Reset() {
 	*x = VerifyAuditLogResponse{}
-	mi := &file_childcase_v1_admin_proto_msgTypes[20]
+	mi := &file_childcase_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1111,7 +1242,7 @@ func (x *VerifyAuditLogResponse) String() string {
 func (*VerifyAuditLogResponse) ProtoMessage() {}
 
 func (x *VerifyAuditLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_v1_admin_proto_msgTypes[20]
+	mi := &file_childcase_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1124,7 +1255,7 @@ func (x *VerifyAuditLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyAuditLogResponse.ProtoReflect.Descriptor instead.
 func (*VerifyAuditLogResponse) Descriptor() ([]byte, []int) {
-	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VerifyAuditLogResponse) GetIntact() bool {
@@ -1172,10 +1303,12 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\auser_id\x18\x02 \x01(\tB\"\xe0A\x02\xbaH\x1cr\x1a2\x18^[a-z][a-z0-9._-]{1,62}$R\x06userId\x126\n" +
 	"\ttoken_ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\btokenTtl\x12G\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"g\n" +
+	"request_id\x18\x04 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xf0\x01\n" +
 	"\x12CreateUserResponse\x12&\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.childcase.v1.UserR\x04user\x12)\n" +
-	"\x05token\x18\x02 \x01(\v2\x13.childcase.v1.TokenR\x05token\"2\n" +
+	"\x05token\x18\x02 \x01(\v2\x13.childcase.v1.TokenR\x05token\x120\n" +
+	"\x14password_link_secret\x18\x03 \x01(\tR\x12passwordLinkSecret\x12U\n" +
+	"\x19password_link_expire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x16passwordLinkExpireTime\"2\n" +
 	"\x0eGetUserRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"d\n" +
 	"\x10ListUsersRequest\x12'\n" +
@@ -1189,7 +1322,14 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x12DisableUserRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12G\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xb0\x01\n" +
+	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\x81\x01\n" +
+	"\x14ResetPasswordRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12G\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\xa0\x01\n" +
+	"\x15ResetPasswordResponse\x120\n" +
+	"\x14password_link_secret\x18\x01 \x01(\tR\x12passwordLinkSecret\x12U\n" +
+	"\x19password_link_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x16passwordLinkExpireTime\"\xb0\x01\n" +
 	"\x12CreateTokenRequest\x12$\n" +
 	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12G\n" +
@@ -1241,13 +1381,14 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1d\n" +
 	"\n" +
 	"broken_seq\x18\x04 \x01(\x04R\tbrokenSeq\x12\x18\n" +
-	"\aproblem\x18\x05 \x01(\tR\aproblem2\xdf\b\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem2\xe7\t\n" +
 	"\fAdminService\x12h\n" +
 	"\n" +
 	"CreateUser\x12\x1f.childcase.v1.CreateUserRequest\x1a .childcase.v1.CreateUserResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x04user\"\t/v1/users\x12W\n" +
 	"\aGetUser\x12\x1c.childcase.v1.GetUserRequest\x1a\x12.childcase.v1.User\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=users/*}\x12_\n" +
 	"\tListUsers\x12\x1e.childcase.v1.ListUsersRequest\x1a\x1f.childcase.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/users\x12j\n" +
-	"\vDisableUser\x12 .childcase.v1.DisableUserRequest\x1a\x12.childcase.v1.User\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=users/*}:disable\x12l\n" +
+	"\vDisableUser\x12 .childcase.v1.DisableUserRequest\x1a\x12.childcase.v1.User\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/v1/{name=users/*}:disable\x12\x85\x01\n" +
+	"\rResetPassword\x12\".childcase.v1.ResetPasswordRequest\x1a#.childcase.v1.ResetPasswordResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=users/*}:resetPassword\x12l\n" +
 	"\vCreateToken\x12 .childcase.v1.CreateTokenRequest\x1a\x13.childcase.v1.Token\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{parent=users/*}/tokens\x12t\n" +
 	"\n" +
 	"ListTokens\x12\x1f.childcase.v1.ListTokensRequest\x1a .childcase.v1.ListTokensResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{parent=users/*}/tokens\x12s\n" +
@@ -1274,7 +1415,7 @@ func file_childcase_v1_admin_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_admin_proto_rawDescData
 }
 
-var file_childcase_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_childcase_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_childcase_v1_admin_proto_goTypes = []any{
 	(*CreateUserRequest)(nil),       // 0: childcase.v1.CreateUserRequest
 	(*CreateUserResponse)(nil),      // 1: childcase.v1.CreateUserResponse
@@ -1282,75 +1423,81 @@ var file_childcase_v1_admin_proto_goTypes = []any{
 	(*ListUsersRequest)(nil),        // 3: childcase.v1.ListUsersRequest
 	(*ListUsersResponse)(nil),       // 4: childcase.v1.ListUsersResponse
 	(*DisableUserRequest)(nil),      // 5: childcase.v1.DisableUserRequest
-	(*CreateTokenRequest)(nil),      // 6: childcase.v1.CreateTokenRequest
-	(*ListTokensRequest)(nil),       // 7: childcase.v1.ListTokensRequest
-	(*ListTokensResponse)(nil),      // 8: childcase.v1.ListTokensResponse
-	(*RevokeTokenRequest)(nil),      // 9: childcase.v1.RevokeTokenRequest
-	(*CreatePoliceUnitRequest)(nil), // 10: childcase.v1.CreatePoliceUnitRequest
-	(*RotateMasterKeyRequest)(nil),  // 11: childcase.v1.RotateMasterKeyRequest
-	(*RotateMasterKeyResponse)(nil), // 12: childcase.v1.RotateMasterKeyResponse
-	(*BackupDatabaseRequest)(nil),   // 13: childcase.v1.BackupDatabaseRequest
-	(*ListPoliceUnitsRequest)(nil),  // 14: childcase.v1.ListPoliceUnitsRequest
-	(*ListPoliceUnitsResponse)(nil), // 15: childcase.v1.ListPoliceUnitsResponse
-	(*GetPoliceUnitRequest)(nil),    // 16: childcase.v1.GetPoliceUnitRequest
-	(*ListAuditEventsRequest)(nil),  // 17: childcase.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil), // 18: childcase.v1.ListAuditEventsResponse
-	(*VerifyAuditLogRequest)(nil),   // 19: childcase.v1.VerifyAuditLogRequest
-	(*VerifyAuditLogResponse)(nil),  // 20: childcase.v1.VerifyAuditLogResponse
-	(*User)(nil),                    // 21: childcase.v1.User
-	(*durationpb.Duration)(nil),     // 22: google.protobuf.Duration
-	(*Token)(nil),                   // 23: childcase.v1.Token
-	(*PoliceUnit)(nil),              // 24: childcase.v1.PoliceUnit
-	(*timestamppb.Timestamp)(nil),   // 25: google.protobuf.Timestamp
-	(*AuditEvent)(nil),              // 26: childcase.v1.AuditEvent
-	(*httpbody.HttpBody)(nil),       // 27: google.api.HttpBody
+	(*ResetPasswordRequest)(nil),    // 6: childcase.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),   // 7: childcase.v1.ResetPasswordResponse
+	(*CreateTokenRequest)(nil),      // 8: childcase.v1.CreateTokenRequest
+	(*ListTokensRequest)(nil),       // 9: childcase.v1.ListTokensRequest
+	(*ListTokensResponse)(nil),      // 10: childcase.v1.ListTokensResponse
+	(*RevokeTokenRequest)(nil),      // 11: childcase.v1.RevokeTokenRequest
+	(*CreatePoliceUnitRequest)(nil), // 12: childcase.v1.CreatePoliceUnitRequest
+	(*RotateMasterKeyRequest)(nil),  // 13: childcase.v1.RotateMasterKeyRequest
+	(*RotateMasterKeyResponse)(nil), // 14: childcase.v1.RotateMasterKeyResponse
+	(*BackupDatabaseRequest)(nil),   // 15: childcase.v1.BackupDatabaseRequest
+	(*ListPoliceUnitsRequest)(nil),  // 16: childcase.v1.ListPoliceUnitsRequest
+	(*ListPoliceUnitsResponse)(nil), // 17: childcase.v1.ListPoliceUnitsResponse
+	(*GetPoliceUnitRequest)(nil),    // 18: childcase.v1.GetPoliceUnitRequest
+	(*ListAuditEventsRequest)(nil),  // 19: childcase.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil), // 20: childcase.v1.ListAuditEventsResponse
+	(*VerifyAuditLogRequest)(nil),   // 21: childcase.v1.VerifyAuditLogRequest
+	(*VerifyAuditLogResponse)(nil),  // 22: childcase.v1.VerifyAuditLogResponse
+	(*User)(nil),                    // 23: childcase.v1.User
+	(*durationpb.Duration)(nil),     // 24: google.protobuf.Duration
+	(*Token)(nil),                   // 25: childcase.v1.Token
+	(*timestamppb.Timestamp)(nil),   // 26: google.protobuf.Timestamp
+	(*PoliceUnit)(nil),              // 27: childcase.v1.PoliceUnit
+	(*AuditEvent)(nil),              // 28: childcase.v1.AuditEvent
+	(*httpbody.HttpBody)(nil),       // 29: google.api.HttpBody
 }
 var file_childcase_v1_admin_proto_depIdxs = []int32{
-	21, // 0: childcase.v1.CreateUserRequest.user:type_name -> childcase.v1.User
-	22, // 1: childcase.v1.CreateUserRequest.token_ttl:type_name -> google.protobuf.Duration
-	21, // 2: childcase.v1.CreateUserResponse.user:type_name -> childcase.v1.User
-	23, // 3: childcase.v1.CreateUserResponse.token:type_name -> childcase.v1.Token
-	21, // 4: childcase.v1.ListUsersResponse.users:type_name -> childcase.v1.User
-	22, // 5: childcase.v1.CreateTokenRequest.ttl:type_name -> google.protobuf.Duration
-	23, // 6: childcase.v1.ListTokensResponse.tokens:type_name -> childcase.v1.Token
-	24, // 7: childcase.v1.CreatePoliceUnitRequest.police_unit:type_name -> childcase.v1.PoliceUnit
-	24, // 8: childcase.v1.ListPoliceUnitsResponse.police_units:type_name -> childcase.v1.PoliceUnit
-	25, // 9: childcase.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
-	25, // 10: childcase.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
-	26, // 11: childcase.v1.ListAuditEventsResponse.events:type_name -> childcase.v1.AuditEvent
-	0,  // 12: childcase.v1.AdminService.CreateUser:input_type -> childcase.v1.CreateUserRequest
-	2,  // 13: childcase.v1.AdminService.GetUser:input_type -> childcase.v1.GetUserRequest
-	3,  // 14: childcase.v1.AdminService.ListUsers:input_type -> childcase.v1.ListUsersRequest
-	5,  // 15: childcase.v1.AdminService.DisableUser:input_type -> childcase.v1.DisableUserRequest
-	6,  // 16: childcase.v1.AdminService.CreateToken:input_type -> childcase.v1.CreateTokenRequest
-	7,  // 17: childcase.v1.AdminService.ListTokens:input_type -> childcase.v1.ListTokensRequest
-	9,  // 18: childcase.v1.AdminService.RevokeToken:input_type -> childcase.v1.RevokeTokenRequest
-	10, // 19: childcase.v1.AdminService.CreatePoliceUnit:input_type -> childcase.v1.CreatePoliceUnitRequest
-	11, // 20: childcase.v1.AdminService.RotateMasterKey:input_type -> childcase.v1.RotateMasterKeyRequest
-	13, // 21: childcase.v1.AdminService.BackupDatabase:input_type -> childcase.v1.BackupDatabaseRequest
-	14, // 22: childcase.v1.PoliceUnitService.ListPoliceUnits:input_type -> childcase.v1.ListPoliceUnitsRequest
-	16, // 23: childcase.v1.PoliceUnitService.GetPoliceUnit:input_type -> childcase.v1.GetPoliceUnitRequest
-	17, // 24: childcase.v1.AuditService.ListAuditEvents:input_type -> childcase.v1.ListAuditEventsRequest
-	19, // 25: childcase.v1.AuditService.VerifyAuditLog:input_type -> childcase.v1.VerifyAuditLogRequest
-	1,  // 26: childcase.v1.AdminService.CreateUser:output_type -> childcase.v1.CreateUserResponse
-	21, // 27: childcase.v1.AdminService.GetUser:output_type -> childcase.v1.User
-	4,  // 28: childcase.v1.AdminService.ListUsers:output_type -> childcase.v1.ListUsersResponse
-	21, // 29: childcase.v1.AdminService.DisableUser:output_type -> childcase.v1.User
-	23, // 30: childcase.v1.AdminService.CreateToken:output_type -> childcase.v1.Token
-	8,  // 31: childcase.v1.AdminService.ListTokens:output_type -> childcase.v1.ListTokensResponse
-	23, // 32: childcase.v1.AdminService.RevokeToken:output_type -> childcase.v1.Token
-	24, // 33: childcase.v1.AdminService.CreatePoliceUnit:output_type -> childcase.v1.PoliceUnit
-	12, // 34: childcase.v1.AdminService.RotateMasterKey:output_type -> childcase.v1.RotateMasterKeyResponse
-	27, // 35: childcase.v1.AdminService.BackupDatabase:output_type -> google.api.HttpBody
-	15, // 36: childcase.v1.PoliceUnitService.ListPoliceUnits:output_type -> childcase.v1.ListPoliceUnitsResponse
-	24, // 37: childcase.v1.PoliceUnitService.GetPoliceUnit:output_type -> childcase.v1.PoliceUnit
-	18, // 38: childcase.v1.AuditService.ListAuditEvents:output_type -> childcase.v1.ListAuditEventsResponse
-	20, // 39: childcase.v1.AuditService.VerifyAuditLog:output_type -> childcase.v1.VerifyAuditLogResponse
-	26, // [26:40] is the sub-list for method output_type
-	12, // [12:26] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	23, // 0: childcase.v1.CreateUserRequest.user:type_name -> childcase.v1.User
+	24, // 1: childcase.v1.CreateUserRequest.token_ttl:type_name -> google.protobuf.Duration
+	23, // 2: childcase.v1.CreateUserResponse.user:type_name -> childcase.v1.User
+	25, // 3: childcase.v1.CreateUserResponse.token:type_name -> childcase.v1.Token
+	26, // 4: childcase.v1.CreateUserResponse.password_link_expire_time:type_name -> google.protobuf.Timestamp
+	23, // 5: childcase.v1.ListUsersResponse.users:type_name -> childcase.v1.User
+	26, // 6: childcase.v1.ResetPasswordResponse.password_link_expire_time:type_name -> google.protobuf.Timestamp
+	24, // 7: childcase.v1.CreateTokenRequest.ttl:type_name -> google.protobuf.Duration
+	25, // 8: childcase.v1.ListTokensResponse.tokens:type_name -> childcase.v1.Token
+	27, // 9: childcase.v1.CreatePoliceUnitRequest.police_unit:type_name -> childcase.v1.PoliceUnit
+	27, // 10: childcase.v1.ListPoliceUnitsResponse.police_units:type_name -> childcase.v1.PoliceUnit
+	26, // 11: childcase.v1.ListAuditEventsRequest.start_time:type_name -> google.protobuf.Timestamp
+	26, // 12: childcase.v1.ListAuditEventsRequest.end_time:type_name -> google.protobuf.Timestamp
+	28, // 13: childcase.v1.ListAuditEventsResponse.events:type_name -> childcase.v1.AuditEvent
+	0,  // 14: childcase.v1.AdminService.CreateUser:input_type -> childcase.v1.CreateUserRequest
+	2,  // 15: childcase.v1.AdminService.GetUser:input_type -> childcase.v1.GetUserRequest
+	3,  // 16: childcase.v1.AdminService.ListUsers:input_type -> childcase.v1.ListUsersRequest
+	5,  // 17: childcase.v1.AdminService.DisableUser:input_type -> childcase.v1.DisableUserRequest
+	6,  // 18: childcase.v1.AdminService.ResetPassword:input_type -> childcase.v1.ResetPasswordRequest
+	8,  // 19: childcase.v1.AdminService.CreateToken:input_type -> childcase.v1.CreateTokenRequest
+	9,  // 20: childcase.v1.AdminService.ListTokens:input_type -> childcase.v1.ListTokensRequest
+	11, // 21: childcase.v1.AdminService.RevokeToken:input_type -> childcase.v1.RevokeTokenRequest
+	12, // 22: childcase.v1.AdminService.CreatePoliceUnit:input_type -> childcase.v1.CreatePoliceUnitRequest
+	13, // 23: childcase.v1.AdminService.RotateMasterKey:input_type -> childcase.v1.RotateMasterKeyRequest
+	15, // 24: childcase.v1.AdminService.BackupDatabase:input_type -> childcase.v1.BackupDatabaseRequest
+	16, // 25: childcase.v1.PoliceUnitService.ListPoliceUnits:input_type -> childcase.v1.ListPoliceUnitsRequest
+	18, // 26: childcase.v1.PoliceUnitService.GetPoliceUnit:input_type -> childcase.v1.GetPoliceUnitRequest
+	19, // 27: childcase.v1.AuditService.ListAuditEvents:input_type -> childcase.v1.ListAuditEventsRequest
+	21, // 28: childcase.v1.AuditService.VerifyAuditLog:input_type -> childcase.v1.VerifyAuditLogRequest
+	1,  // 29: childcase.v1.AdminService.CreateUser:output_type -> childcase.v1.CreateUserResponse
+	23, // 30: childcase.v1.AdminService.GetUser:output_type -> childcase.v1.User
+	4,  // 31: childcase.v1.AdminService.ListUsers:output_type -> childcase.v1.ListUsersResponse
+	23, // 32: childcase.v1.AdminService.DisableUser:output_type -> childcase.v1.User
+	7,  // 33: childcase.v1.AdminService.ResetPassword:output_type -> childcase.v1.ResetPasswordResponse
+	25, // 34: childcase.v1.AdminService.CreateToken:output_type -> childcase.v1.Token
+	10, // 35: childcase.v1.AdminService.ListTokens:output_type -> childcase.v1.ListTokensResponse
+	25, // 36: childcase.v1.AdminService.RevokeToken:output_type -> childcase.v1.Token
+	27, // 37: childcase.v1.AdminService.CreatePoliceUnit:output_type -> childcase.v1.PoliceUnit
+	14, // 38: childcase.v1.AdminService.RotateMasterKey:output_type -> childcase.v1.RotateMasterKeyResponse
+	29, // 39: childcase.v1.AdminService.BackupDatabase:output_type -> google.api.HttpBody
+	17, // 40: childcase.v1.PoliceUnitService.ListPoliceUnits:output_type -> childcase.v1.ListPoliceUnitsResponse
+	27, // 41: childcase.v1.PoliceUnitService.GetPoliceUnit:output_type -> childcase.v1.PoliceUnit
+	20, // 42: childcase.v1.AuditService.ListAuditEvents:output_type -> childcase.v1.ListAuditEventsResponse
+	22, // 43: childcase.v1.AuditService.VerifyAuditLog:output_type -> childcase.v1.VerifyAuditLogResponse
+	29, // [29:44] is the sub-list for method output_type
+	14, // [14:29] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_admin_proto_init() }
@@ -1365,7 +1512,7 @@ func file_childcase_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_admin_proto_rawDesc), len(file_childcase_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

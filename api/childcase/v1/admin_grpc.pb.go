@@ -24,6 +24,7 @@ const (
 	AdminService_GetUser_FullMethodName          = "/childcase.v1.AdminService/GetUser"
 	AdminService_ListUsers_FullMethodName        = "/childcase.v1.AdminService/ListUsers"
 	AdminService_DisableUser_FullMethodName      = "/childcase.v1.AdminService/DisableUser"
+	AdminService_ResetPassword_FullMethodName    = "/childcase.v1.AdminService/ResetPassword"
 	AdminService_CreateToken_FullMethodName      = "/childcase.v1.AdminService/CreateToken"
 	AdminService_ListTokens_FullMethodName       = "/childcase.v1.AdminService/ListTokens"
 	AdminService_RevokeToken_FullMethodName      = "/childcase.v1.AdminService/RevokeToken"
@@ -51,6 +52,10 @@ type AdminServiceClient interface {
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 	// Disables a user and revokes all their tokens at once.
 	DisableUser(ctx context.Context, in *DisableUserRequest, opts ...grpc.CallOption) (*User, error)
+	// Clears a user's console password and second factor, unlocks the
+	// account, ends their console sessions, and returns a new one-time link
+	// to set a password (its secret is returned this once).
+	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*Token, error)
 	// Lists a user's tokens, without secrets.
@@ -113,6 +118,16 @@ func (c *adminServiceClient) DisableUser(ctx context.Context, in *DisableUserReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(User)
 	err := c.cc.Invoke(ctx, AdminService_DisableUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetPasswordResponse)
+	err := c.cc.Invoke(ctx, AdminService_ResetPassword_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +222,10 @@ type AdminServiceServer interface {
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	// Disables a user and revokes all their tokens at once.
 	DisableUser(context.Context, *DisableUserRequest) (*User, error)
+	// Clears a user's console password and second factor, unlocks the
+	// account, ends their console sessions, and returns a new one-time link
+	// to set a password (its secret is returned this once).
+	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
 	CreateToken(context.Context, *CreateTokenRequest) (*Token, error)
 	// Lists a user's tokens, without secrets.
@@ -246,6 +265,9 @@ func (UnimplementedAdminServiceServer) ListUsers(context.Context, *ListUsersRequ
 }
 func (UnimplementedAdminServiceServer) DisableUser(context.Context, *DisableUserRequest) (*User, error) {
 	return nil, status.Error(codes.Unimplemented, "method DisableUser not implemented")
+}
+func (UnimplementedAdminServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateToken(context.Context, *CreateTokenRequest) (*Token, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateToken not implemented")
@@ -354,6 +376,24 @@ func _AdminService_DisableUser_Handler(srv interface{}, ctx context.Context, dec
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).DisableUser(ctx, req.(*DisableUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ResetPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ResetPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ResetPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -481,6 +521,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DisableUser",
 			Handler:    _AdminService_DisableUser_Handler,
+		},
+		{
+			MethodName: "ResetPassword",
+			Handler:    _AdminService_ResetPassword_Handler,
 		},
 		{
 			MethodName: "CreateToken",

@@ -586,3 +586,15 @@ func TestSearchView(t *testing.T) {
 		t.Errorf("candidate view = %+v, want the number and the children's summaries only", shown)
 	}
 }
+
+// A role row's EveryCase says what Policy.Scope decides: only a role whose
+// scope is every case, placed at the city, sees all.
+func TestEveryCaseMatchesScope(t *testing.T) {
+	pol := access.New(registry(t))
+	for _, row := range access.RoleRows() {
+		_, all := pol.Scope(access.Principal{UserID: "u", Role: row.Role, Unit: access.UnitName(city)})
+		if all != row.EveryCase {
+			t.Errorf("%s: Scope at the city sees all = %v, its row's EveryCase = %v", row.Role, all, row.EveryCase)
+		}
+	}
+}

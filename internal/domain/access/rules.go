@@ -167,7 +167,7 @@ var rules = []Rule{
 	{Method: "ReportService/GetReport", Full: intakers},
 	{Method: "ReportService/ListReports", Full: intakers},
 	{Method: "ReportService/LinkReport", Full: intakers},
-	{Method: "ReportService/DiscloseReporter", Full: disclosers},
+	{Method: discloseMethod, Full: disclosers},
 
 	{Method: "CaseService/GetCase", Full: intakers, Police: police},
 	{Method: "CaseService/ListCases", Full: intakers, Police: police},
@@ -236,6 +236,7 @@ var rules = []Rule{
 	{Method: "AdminService/GetUser", Call: admins},
 	{Method: "AdminService/ListUsers", Call: admins},
 	{Method: "AdminService/DisableUser", Call: admins},
+	{Method: "AdminService/ResetPassword", Call: admins},
 	{Method: "AdminService/CreateToken", Call: admins},
 	{Method: "AdminService/ListTokens", Call: admins},
 	{Method: "AdminService/RevokeToken", Call: admins},
@@ -255,19 +256,37 @@ type RoleRow struct {
 	// Sees says which records are in the role's scope (Policy.CaseView
 	// and CanSeeReport decide it).
 	Sees string
+	// EveryCase is set when the role's scope is every case of the city
+	// (Policy.Scope answers all).
+	EveryCase bool
 }
 
 // roleRows has a row for every role, in the order of model.Roles.
 var roleRows = []RoleRow{
-	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases"},
-	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take"},
-	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
-	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports"},
-	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated or handed to the district"},
-	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds"},
-	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter"},
-	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content"},
-	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content"},
+	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases", false},
+	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false},
+	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
+	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
+	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated or handed to the district", false},
+	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds", true},
+	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter", false},
+	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content", false},
+	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content", false},
+}
+
+// discloseMethod is the method that discloses a reporter's identity.
+const discloseMethod = "ReportService/DiscloseReporter"
+
+// NeedsSecondFactor reports whether a person of role must sign in to the
+// console with a second factor: the roles that may disclose a reporter,
+// and those whose scope is every case. Both come from the table, so a
+// role given either power needs the factor with no second list to edit.
+func NeedsSecondFactor(role model.Role) bool {
+	if r, ok := RuleFor(discloseMethod); ok && r.Grant(role) != Refused {
+		return true
+	}
+	i := slices.IndexFunc(roleRows, func(r RoleRow) bool { return r.Role == role })
+	return i >= 0 && roleRows[i].EveryCase
 }
 
 // Rules returns the table, one row per method.

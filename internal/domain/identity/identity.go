@@ -1,6 +1,7 @@
 // Package identity manages who may call the service: users with one role and
-// one unit, the bearer tokens they authenticate with, and the police units
-// cases are referred to. Tokens are random, shown once, stored only as a
+// one unit, the bearer tokens they authenticate with, people's console
+// sign-in (passwords, one-time set-password links, TOTP, lock-out and
+// sessions, see signin.go), and the police units cases are referred to. Tokens are random, shown once, stored only as a
 // SHA-256 hash, compared in constant time, and expire or are revoked. Every
 // change is audited in the transaction that makes it, and is idempotent by
 // request_id in that transaction too: a retry returns the first answer, a
@@ -27,11 +28,13 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
 )
 
 // Token lifetimes.
@@ -60,12 +63,32 @@ type Service struct {
 	units *units.Registry
 	clock clock.Clock
 	log   *slog.Logger
+	// vault seals the TOTP secrets of console sign-in; nil: no second
+	// factor can be enrolled or checked (WithVault).
+	vault *vault.Vault
+	// refusals audits failed console sign-ins per account, at a bounded
+	// cost (RunAudit writes them).
+	refusals *auditlog.Refusals
 }
 
 // New returns the identity service.
 func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
-	return &Service{store: store, units: reg, clock: clk, log: log}
+	return &Service{store: store, units: reg, clock: clk, log: log,
+		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts")}
 }
+
+// WithVault returns the service with v sealing and opening the TOTP
+// secrets of console sign-in. The two share their refusal counts.
+func (s *Service) WithVault(v *vault.Vault) *Service {
+	c := *s
+	c.vault = v
+	return &c
+}
+
+// RunAudit writes the failed console sign-ins of each window soon after it
+// ends, looking every poll, until ctx ends; then it writes what is still
+// counted.
+func (s *Service) RunAudit(ctx context.Context, poll time.Duration) { s.refusals.Run(ctx, poll) }
 
 // IssuedToken is a token as created: the secret is shown this once.
 type IssuedToken struct {
@@ -100,6 +123,8 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, 
 			return fmt.Errorf("%w: wrong secret for token %s", ErrUnauthenticated, t.ID)
 		}
 		switch {
+		case t.Kind == model.TokenPasswordLink:
+			return fmt.Errorf("%w: token %s is a set-password link", ErrUnauthenticated, t.ID)
 		case !t.RevokeTime.IsZero():
 			return fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, t.ID)
 		case !now.Before(t.ExpireTime):
@@ -117,7 +142,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, 
 	if err != nil {
 		return model.User{}, err
 	}
-	return u, nil
+	return withoutSignIn(u), nil
 }
 
 // Principal returns the principal of a user acting in a request.
@@ -135,8 +160,11 @@ func TokenID(bearer string) (id string, ok bool) {
 }
 
 // parseToken splits "cc_<16 hex>_<43 base64url>" into id and secret.
-func parseToken(s string) (id, secret string, ok bool) {
-	rest, ok := strings.CutPrefix(s, tokenPrefix)
+func parseToken(s string) (id, secret string, ok bool) { return parseSecret(s, tokenPrefix) }
+
+// parseSecret splits "<prefix><16 hex>_<43 base64url>" into id and secret.
+func parseSecret(s, prefix string) (id, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(s, prefix)
 	if !ok {
 		return "", "", false
 	}
@@ -155,9 +183,14 @@ func hashSecret(secret string) []byte {
 	return h[:]
 }
 
-// newToken makes a token for a user: an 8-byte public id and a 256-bit
-// secret.
+// newToken makes an API token for a user: an 8-byte public id and a
+// 256-bit secret.
 func newToken(userID string, now time.Time, ttl time.Duration) (IssuedToken, error) {
+	return newCredential(userID, now, ttl, model.TokenAPI, tokenPrefix)
+}
+
+// newCredential makes a token of a kind, its secret starting with prefix.
+func newCredential(userID string, now time.Time, ttl time.Duration, kind model.TokenKind, prefix string) (IssuedToken, error) {
 	var id [8]byte
 	var secret [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -171,9 +204,9 @@ func newToken(userID string, now time.Time, ttl time.Duration) (IssuedToken, err
 	return IssuedToken{
 		Token: model.Token{
 			ID: idHex, UserID: userID, SecretHash: hashSecret(sec),
-			CreateTime: now, ExpireTime: now.Add(ttl),
+			CreateTime: now, ExpireTime: now.Add(ttl), Kind: kind,
 		},
-		Secret: tokenPrefix + idHex + "_" + sec,
+		Secret: prefix + idHex + "_" + sec,
 	}, nil
 }
 
@@ -187,32 +220,39 @@ func checkTTL(ttl time.Duration, field string) (time.Duration, error) {
 	return ttl, nil
 }
 
-// CreateUser creates a user and a first token for them. A retry with the
-// same request_id returns the first user and token, with an empty Secret.
-func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request) (model.User, IssuedToken, error) {
+// CreateUser creates a user, a first token for them, and a one-time link
+// to set their console password. A retry with the same request_id returns
+// the first user and token, with an empty Secret, and no link (the secret
+// is not kept: ResetPassword makes a new one).
+func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request) (model.User, IssuedToken, PasswordLink, error) {
 	u.DisplayName = strings.TrimSpace(norm.NFC.String(u.DisplayName))
 	u.Phone = strings.TrimSpace(u.Phone)
 	if !userIDPattern.MatchString(u.ID) {
-		return model.User{}, IssuedToken{}, model.InvalidField("user_id", "user.id", "a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter")
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id", "a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter")
 	}
 	if u.DisplayName == "" {
-		return model.User{}, IssuedToken{}, model.InvalidField("user.display_name", "required", "display_name is required")
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.display_name", "required", "display_name is required")
 	}
 	if _, ok := model.ParseRole(u.Role.String()); !ok {
-		return model.User{}, IssuedToken{}, model.InvalidField("user.role", "user.role", "role is required")
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.role", "user.role", "role is required")
 	}
 	if err := access.CheckUserUnit(s.units, u.Role, u.Unit, "user.unit"); err != nil {
-		return model.User{}, IssuedToken{}, err
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	ttl, err := checkTTL(ttl, "token_ttl")
 	if err != nil {
-		return model.User{}, IssuedToken{}, err
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	now := s.clock.Now()
 	u.CreateTime, u.DisableTime = now, time.Time{}
+	u.SignIn = model.SignIn{}
 	tok, err := newToken(u.ID, now, ttl)
 	if err != nil {
-		return model.User{}, IssuedToken{}, err
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
+	}
+	link, err := newLink(u.ID, now)
+	if err != nil {
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	var first createdUser
 	replayed := false
@@ -229,16 +269,19 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 		if err := createWithToken(tx, p, u, tok.Token, now); err != nil {
 			return err
 		}
+		if err := storeLink(tx, p, link.Token, now); err != nil {
+			return err
+		}
 		return remember(tx, p, "CreateUser", req, model.UserName(u.ID), createdUser{User: u, Token: withoutHash(tok.Token)}, now)
 	})
 	if err != nil {
-		return model.User{}, IssuedToken{}, err
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	if replayed {
-		return first.User, IssuedToken{Token: first.Token}, nil
+		return first.User, IssuedToken{Token: first.Token}, PasswordLink{}, nil
 	}
 	s.log.InfoContext(ctx, "user created", "user", u.ID, "role", u.Role.String(), "unit", u.Unit, "by", p.UserID)
-	return u, tok, nil
+	return u, tok, link.PasswordLink, nil
 }
 
 func tokenName(t model.Token) string { return model.UserName(t.UserID) + "/tokens/" + t.ID }
@@ -284,7 +327,7 @@ func remember[T any](tx datastore.IdempotencyTx, p access.Principal, method stri
 	return idempotency.Remember(tx, p, method, req.ID, req.Fingerprint, resource, result, now)
 }
 
-// GetUser returns a user.
+// GetUser returns a user, without their sign-in credentials.
 func (s *Service) GetUser(ctx context.Context, id string) (model.User, error) {
 	var u model.User
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
@@ -292,25 +335,43 @@ func (s *Service) GetUser(ctx context.Context, id string) (model.User, error) {
 		u, err = tx.User(id)
 		return err
 	})
-	return u, err
+	return withoutSignIn(u), err
+}
+
+// withoutSignIn returns u without their credentials: what the service
+// answers and remembers for a retry. Hashes are kept where they are used.
+func withoutSignIn(u model.User) model.User {
+	u.SignIn = model.SignIn{}
+	return u
 }
 
 // ListUsers lists users by id.
 func (s *Service) ListUsers(ctx context.Context, after string, limit int) (us []model.User, next string, err error) {
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		us, next, err = tx.ListUsers(after, limit)
+		for i := range us {
+			us[i] = withoutSignIn(us[i])
+		}
 		return err
 	})
 	return us, next, err
 }
 
-// ListTokens returns a user's tokens (without secrets).
+// ListTokens returns a user's API tokens (without secrets). Console
+// sessions and set-password links are tokens too, but not ones an admin
+// issues or hands to a client: they are left out, and end with sign-out,
+// ResetPassword or DisableUser.
 func (s *Service) ListTokens(ctx context.Context, userID string) (ts []model.Token, err error) {
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		if _, err := tx.User(userID); err != nil {
 			return err
 		}
-		ts, err = tx.TokensOfUser(userID)
+		all, err := tx.TokensOfUser(userID)
+		for _, t := range all {
+			if t.Kind == model.TokenAPI {
+				ts = append(ts, t)
+			}
+		}
 		return err
 	})
 	return ts, err
@@ -357,9 +418,9 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 		if _, err = tx.AppendAudit(events...); err != nil {
 			return err
 		}
-		return remember(tx, p, "DisableUser", req, model.UserName(id), u, now)
+		return remember(tx, p, "DisableUser", req, model.UserName(id), withoutSignIn(u), now)
 	})
-	return u, err
+	return withoutSignIn(u), err
 }
 
 // CreateToken issues another token for an active user. A retry with the
@@ -381,12 +442,8 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		if replayed, err = replay(tx, p, "CreateToken", req, &first); err != nil || replayed {
 			return err
 		}
-		u, err := tx.User(userID)
-		if err != nil {
+		if _, err := activeUser(tx, userID); err != nil {
 			return err
-		}
-		if u.Disabled() {
-			return model.Precondition("USER_DISABLED", "user %s is disabled", userID)
 		}
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
@@ -403,6 +460,19 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		return IssuedToken{Token: first}, nil
 	}
 	return tok, nil
+}
+
+// activeUser returns a user who is not disabled: credentials are issued
+// only to them.
+func activeUser(tx datastore.ReadTx, userID string) (model.User, error) {
+	u, err := tx.User(userID)
+	if err != nil {
+		return model.User{}, err
+	}
+	if u.Disabled() {
+		return model.User{}, model.Precondition("USER_DISABLED", "user %s is disabled", userID)
+	}
+	return u, nil
 }
 
 // RevokeToken revokes one token of a user. Revoking twice changes

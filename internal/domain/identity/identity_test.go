@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +110,7 @@ func (e *env) createPoliceUnit(t *testing.T) {
 
 func (e *env) createUser(t *testing.T, id string, role model.Role, unit string) (model.User, identity.IssuedToken) {
 	t.Helper()
-	u, tok, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: id, DisplayName: "User " + id, Role: role, Unit: unit}, 0, noRetry)
+	u, tok, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: id, DisplayName: "User " + id, Role: role, Unit: unit}, 0, noRetry)
 	if err != nil {
 		t.Fatalf("CreateUser(%s): %v", id, err)
 	}
@@ -159,6 +161,26 @@ func checkEvents(t *testing.T, got []audit.Event, want []wantEvent, requestID st
 	}
 }
 
+// linkID returns the id of the set-password link CreateUser made for a
+// user.
+func linkID(t *testing.T, e *env, userID string) string {
+	t.Helper()
+	var id string
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		ts, err := tx.TokensOfUser(userID)
+		for _, tk := range ts {
+			if tk.Kind == model.TokenPasswordLink {
+				id = tk.ID
+			}
+		}
+		return err
+	})
+	if err != nil || id == "" {
+		t.Fatalf("the link of %s: %q, %v", userID, id, err)
+	}
+	return id
+}
+
 func mustDate(s string) vntime.Date {
 	d, err := vntime.ParseDate(s)
 	if err != nil {
@@ -199,7 +221,7 @@ func TestCreateUser(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.events(t))
-			u, tok, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl, noRetry)
+			u, tok, link, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl, noRetry)
 			if err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
@@ -211,7 +233,7 @@ func TestCreateUser(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GetUser: %v", err)
 			}
-			if stored != u {
+			if !reflect.DeepEqual(stored, u) {
 				t.Errorf("stored user = %+v, returned %+v", stored, u)
 			}
 			if tok.Token.UserID != u.ID || !tok.Token.CreateTime.Equal(start) || !tok.Token.ExpireTime.Equal(start.Add(tt.wantTTL)) ||
@@ -222,12 +244,13 @@ func TestCreateUser(t *testing.T) {
 				t.Errorf("secret %q does not have the form cc_<id>_<43 chars>", tok.Secret)
 			}
 			got, err := e.svc.Authenticate(ctx, tok.Secret)
-			if err != nil || got != u {
+			if err != nil || !reflect.DeepEqual(got, u) {
 				t.Errorf("Authenticate(first token) = %+v, %v; want %+v", got, err, u)
 			}
 			checkEvents(t, e.events(t)[before:], []wantEvent{
 				{"ad.root", "ADMIN", "user.create", "users/" + u.ID},
 				{"ad.root", "ADMIN", "token.create", "users/" + u.ID + "/tokens/" + tok.Token.ID},
+				{"ad.root", "ADMIN", "password_link.create", "users/" + u.ID + "/tokens/" + link.Secret[len("pw_"):len("pw_")+16]},
 			}, "req-admin", start)
 		})
 	}
@@ -283,7 +306,7 @@ func TestCreateUserInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := len(e.events(t))
-			_, tok, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl, noRetry)
+			_, tok, _, err := e.svc.CreateUser(ctx, e.admin, tt.user, tt.ttl, noRetry)
 			var fe *model.FieldError
 			if !errors.As(err, &fe) {
 				t.Fatalf("CreateUser = %v, want a *model.FieldError", err)
@@ -318,7 +341,7 @@ func TestCreateUserDuplicate(t *testing.T) {
 	e := newEnv(t)
 	_, first := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
 	before := len(e.events(t))
-	_, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "op.lan", DisplayName: "Other", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, noRetry)
+	_, _, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "op.lan", DisplayName: "Other", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, noRetry)
 	if !errors.Is(err, model.ErrAlreadyExists) {
 		t.Fatalf("second CreateUser = %v, want ErrAlreadyExists", err)
 	}
@@ -441,7 +464,7 @@ func TestAuthenticate(t *testing.T) {
 			// user (for a disabled user it is returned filled in).
 			got, err := e.svc.Authenticate(ctx, bearer)
 			if tt.ok {
-				if err != nil || got != u {
+				if err != nil || !reflect.DeepEqual(got, u) {
 					t.Fatalf("Authenticate = %+v, %v; want %+v", got, err, u)
 				}
 				return
@@ -522,13 +545,12 @@ func TestDisableUser(t *testing.T) {
 	}
 
 	// One user.disable, one token.revoke per token that was still valid
-	// (the third was revoked before), in token id order.
+	// (the third was revoked before; the unused set-password link was
+	// valid), in token id order.
 	evs := e.events(t)[before:]
 	want := []wantEvent{{"ad.root", "ADMIN", "user.disable", "users/op.lan"}}
-	ids := []string{first.Token.ID, second.Token.ID}
-	if ids[0] > ids[1] {
-		ids[0], ids[1] = ids[1], ids[0]
-	}
+	ids := []string{first.Token.ID, second.Token.ID, linkID(t, e, u.ID)}
+	slices.Sort(ids)
 	for _, id := range ids {
 		want = append(want, wantEvent{"ad.root", "ADMIN", "token.revoke", "users/op.lan/tokens/" + id})
 	}
@@ -928,7 +950,7 @@ func TestAuditedByActorIndex(t *testing.T) {
 	for _, ev := range evs {
 		actions = append(actions, ev.Action)
 	}
-	want := []string{"token.revoke", "token.create", "user.create", "police_unit.create"} // newest first
+	want := []string{"token.revoke", "password_link.create", "token.create", "user.create", "police_unit.create"} // newest first
 	if strings.Join(actions, ",") != strings.Join(want, ",") {
 		t.Errorf("admin's events = %v, want %v", actions, want)
 	}

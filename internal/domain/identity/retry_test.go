@@ -37,7 +37,7 @@ func (e *env) idempotencyResult(t *testing.T, method, id string) []byte {
 func TestCreateUserRetry(t *testing.T) {
 	e := newEnv(t)
 	u := model.User{ID: "op.lan", DisplayName: "Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}
-	first, tok, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-lan", "fp-lan"))
+	first, tok, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-lan", "fp-lan"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestCreateUserRetry(t *testing.T) {
 	events := len(e.events(t))
 	e.clock.Advance(time.Minute)
 
-	again, tok2, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-lan", "fp-lan"))
+	again, tok2, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-lan", "fp-lan"))
 	if err != nil {
 		t.Fatalf("retry: %v", err)
 	}
@@ -83,14 +83,14 @@ func TestCreateUserRetry(t *testing.T) {
 	// nothing.
 	other := u
 	other.ID = "op.minh"
-	if _, _, err := e.svc.CreateUser(ctx, e.admin, other, 0, retry("add-lan", "fp-minh")); !errors.Is(err, model.ErrIdempotencyMismatch) {
+	if _, _, _, err := e.svc.CreateUser(ctx, e.admin, other, 0, retry("add-lan", "fp-minh")); !errors.Is(err, model.ErrIdempotencyMismatch) {
 		t.Errorf("reused request_id: %v, want ErrIdempotencyMismatch", err)
 	}
 	if _, err := e.svc.GetUser(ctx, "op.minh"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("the refused request created its user: %v", err)
 	}
 	// Without a request_id, a second create is ALREADY_EXISTS as before.
-	if _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, noRetry); !errors.Is(err, model.ErrAlreadyExists) {
+	if _, _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, noRetry); !errors.Is(err, model.ErrAlreadyExists) {
 		t.Errorf("CreateUser again without request_id: %v, want ErrAlreadyExists", err)
 	}
 }

@@ -79,6 +79,21 @@ type User struct {
 	Phone       string // work contact, shown to police as the responsible officer's
 	CreateTime  time.Time
 	DisableTime time.Time // zero while the user may sign in
+	// SignIn is how the person signs in to the console. The API never
+	// shows it, and answers remembered for a retry leave it out.
+	SignIn SignIn
+}
+
+// SignIn is a person's console credentials and lock-out state. Only an
+// argon2id hash of the password is kept, and the TOTP secret only sealed.
+type SignIn struct {
+	PasswordHash string // PHC string, "$argon2id$v=19$m=...,t=...,p=...$salt$hash"; "" when none is set
+	TOTP         Sealed // the TOTP secret, sealed; zero when not enrolled
+	// TOTPLastStep is the 30-second step of the last TOTP code accepted:
+	// a code is accepted once, so a later one must be of a later step.
+	TOTPLastStep int64
+	Failures     int32     // consecutive failed sign-ins
+	LockedUntil  time.Time // the account refuses sign-ins until then
 }
 
 // Disabled reports whether the user was disabled.
@@ -92,7 +107,24 @@ type Token struct {
 	CreateTime time.Time
 	ExpireTime time.Time
 	RevokeTime time.Time // zero while valid
+	Kind       TokenKind
 }
+
+// TokenKind tells what a token is for. Only API tokens are listed by
+// ListTokens; all kinds are revoked with their user.
+type TokenKind int32
+
+const (
+	// TokenAPI is a bearer token an admin issues for an API client.
+	TokenAPI TokenKind = 0
+	// TokenSession is the bearer token of a console session, issued at a
+	// person's sign-in, kept by the console in memory and revoked at
+	// sign-out.
+	TokenSession TokenKind = 1
+	// TokenPasswordLink is a one-time set-password link: it never
+	// authenticates a call; using it revokes it.
+	TokenPasswordLink TokenKind = 2
+)
 
 // PoliceUnit is a police unit cases can be referred to: a commune or ward
 // police, a district or area unit, or the city police.

@@ -765,3 +765,28 @@ func (v *Vault) OpenQuery(tx datastore.KeyReader, e audit.Event) ([]byte, bool, 
 	}
 	return b, true, nil
 }
+
+// TOTP secrets of people who sign in to the console are sealed under one
+// data key of their own, each bound to its user by the additional data, so
+// that a sealed secret copied to another user does not open.
+const totpKeyID = "users/totp"
+
+func totpAAD(userID string) []byte { return []byte("users/" + userID + "/totp") }
+
+// SealTOTP seals a user's TOTP secret for storage.
+func (v *Vault) SealTOTP(tx datastore.KeyTx, userID, secret string) (model.Sealed, error) {
+	s, err := v.seal(tx, totpKeyID, []byte(secret), totpAAD(userID))
+	if err != nil {
+		return model.Sealed{}, fmt.Errorf("seal the TOTP secret of %s: %w", userID, err)
+	}
+	return s, nil
+}
+
+// OpenTOTP returns a user's TOTP secret as SealTOTP sealed it.
+func (v *Vault) OpenTOTP(tx datastore.KeyReader, userID string, s model.Sealed) (string, error) {
+	b, err := v.open(tx, s, totpAAD(userID))
+	if err != nil {
+		return "", fmt.Errorf("the TOTP secret of %s: %w", userID, err)
+	}
+	return string(b), nil
+}

@@ -299,6 +299,8 @@ func userToRec(u model.User) *recordpb.User {
 	return &recordpb.User{
 		Id: u.ID, DisplayName: u.DisplayName, Role: int32(u.Role), Unit: u.Unit, Phone: u.Phone,
 		CreateTime: timeToRec(u.CreateTime), DisableTime: timeToRec(u.DisableTime),
+		PasswordHash: u.SignIn.PasswordHash, Totp: sealedToRec(u.SignIn.TOTP), TotpLastStep: u.SignIn.TOTPLastStep,
+		SignInFailures: u.SignIn.Failures, LockedUntil: timeToRec(u.SignIn.LockedUntil),
 	}
 }
 
@@ -306,20 +308,24 @@ func userFromRec(r *recordpb.User) model.User {
 	return model.User{
 		ID: r.GetId(), DisplayName: r.GetDisplayName(), Role: model.Role(r.GetRole()), Unit: r.GetUnit(), Phone: r.GetPhone(),
 		CreateTime: timeFromRec(r.GetCreateTime()), DisableTime: timeFromRec(r.GetDisableTime()),
+		SignIn: model.SignIn{
+			PasswordHash: r.GetPasswordHash(), TOTP: sealedFromRec(r.GetTotp()), TOTPLastStep: r.GetTotpLastStep(),
+			Failures: r.GetSignInFailures(), LockedUntil: timeFromRec(r.GetLockedUntil()),
+		},
 	}
 }
 
 func tokenToRec(t model.Token) *recordpb.Token {
 	return &recordpb.Token{
 		Id: t.ID, UserId: t.UserID, SecretHash: t.SecretHash, CreateTime: timeToRec(t.CreateTime),
-		ExpireTime: timeToRec(t.ExpireTime), RevokeTime: timeToRec(t.RevokeTime),
+		ExpireTime: timeToRec(t.ExpireTime), RevokeTime: timeToRec(t.RevokeTime), Kind: int32(t.Kind),
 	}
 }
 
 func tokenFromRec(r *recordpb.Token) model.Token {
 	return model.Token{
 		ID: r.GetId(), UserID: r.GetUserId(), SecretHash: byteSlice(r.GetSecretHash()), CreateTime: timeFromRec(r.GetCreateTime()),
-		ExpireTime: timeFromRec(r.GetExpireTime()), RevokeTime: timeFromRec(r.GetRevokeTime()),
+		ExpireTime: timeFromRec(r.GetExpireTime()), RevokeTime: timeFromRec(r.GetRevokeTime()), Kind: model.TokenKind(r.GetKind()),
 	}
 }
 

@@ -62,6 +62,7 @@ func sameUser(got, want model.User) string {
 	diffs := timeDiffs(
 		timePair{"CreateTime", &got.CreateTime, want.CreateTime},
 		timePair{"DisableTime", &got.DisableTime, want.DisableTime},
+		timePair{"SignIn.LockedUntil", &got.SignIn.LockedUntil, want.SignIn.LockedUntil},
 	)
 	if !reflect.DeepEqual(got, want) {
 		diffs = append(diffs, fmt.Sprintf("\n got  %+v\n want %+v", got, want))
@@ -180,6 +181,11 @@ func testUserUpdate(t *testing.T, s datastore.Store) {
 	u.Unit = "units/" + unitB.String()
 	u.Phone = ""
 	u.DisableTime = baseTime.Add(24 * time.Hour)
+	u.SignIn = model.SignIn{
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+		TOTP:         model.Sealed{KeyID: "users/totp", Data: []byte{1, 2, 3}},
+		TOTPLastStep: 59_000_000, Failures: 3, LockedUntil: baseTime.Add(15 * time.Minute),
+	}
 	update(t, s, func(tx datastore.Tx) error { return tx.UpdateUser(u) })
 	for _, want := range []model.User{u, other} {
 		got, err := getUser(t, s, want.ID)
@@ -487,6 +493,7 @@ func testTokenUpdate(t *testing.T, s datastore.Store) {
 	tok, other := sampleToken("tok1", "lan.nguyen"), sampleToken("tok2", "lan.nguyen")
 	createTokens(t, s, tok, other)
 	tok.RevokeTime = baseTime.Add(time.Hour)
+	tok.Kind = model.TokenSession
 	tok.ExpireTime = baseTime.Add(2 * time.Hour)
 	update(t, s, func(tx datastore.Tx) error { return tx.UpdateToken(tok) })
 	if d := sameToken(mustToken(t, s, tok.ID), tok); d != "" {

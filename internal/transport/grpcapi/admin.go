@@ -49,14 +49,15 @@ type adminServer struct {
 
 func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest) (*pb.CreateUserResponse, error) {
 	u := req.GetUser()
-	user, tok, err := s.identity.CreateUser(ctx, principalFrom(ctx), model.User{
+	user, tok, link, err := s.identity.CreateUser(ctx, principalFrom(ctx), model.User{
 		ID: req.GetUserId(), DisplayName: u.GetDisplayName(), Role: roles.toModel(u.GetRole()),
 		Unit: u.GetUnit(), Phone: u.GetPhone(),
 	}, req.GetTokenTtl().AsDuration(), retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	return &pb.CreateUserResponse{User: userToProto(user), Token: tokenToProto(tok.Token, tok.Secret)}, nil
+	return &pb.CreateUserResponse{User: userToProto(user), Token: tokenToProto(tok.Token, tok.Secret),
+		PasswordLinkSecret: link.Secret, PasswordLinkExpireTime: timestamp(link.ExpireTime)}, nil
 }
 
 func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.User, error) {
@@ -97,6 +98,18 @@ func (s *adminServer) DisableUser(ctx context.Context, req *pb.DisableUserReques
 		return nil, toStatus(ctx, s.log, err)
 	}
 	return userToProto(u), nil
+}
+
+func (s *adminServer) ResetPassword(ctx context.Context, req *pb.ResetPasswordRequest) (*pb.ResetPasswordResponse, error) {
+	id, err := parseUserName(req.GetName(), "name")
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	link, err := s.identity.ResetPassword(ctx, principalFrom(ctx), id, retryOf(req))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &pb.ResetPasswordResponse{PasswordLinkSecret: link.Secret, PasswordLinkExpireTime: timestamp(link.ExpireTime)}, nil
 }
 
 func (s *adminServer) CreateToken(ctx context.Context, req *pb.CreateTokenRequest) (*pb.Token, error) {

@@ -103,7 +103,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 	}
 	// Refusals of a window that has ended are written now, before this
 	// call does anything: they happened first.
-	a.guard.refusals.flush(ctx, false)
+	a.guard.refusals.Flush(ctx, false)
 	client := a.clientAddr(ctx)
 	token, why := bearerToken(ctx)
 	tokenID, _ := identity.TokenID(token)
@@ -118,7 +118,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 			reason = "throttled: too many failures with token " + tokenID
 		}
 		a.guard.throttled.Add(1)
-		a.guard.refusals.add(ctx, client, method, reason, RequestID(ctx))
+		a.guard.refusals.Add(ctx, client, method, reason, RequestID(ctx))
 		return nil, throttled(max(idWait, addrWait))
 	}
 	var u model.User
@@ -138,7 +138,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 		if tokenID != "" {
 			a.guard.tokens.fail(tokenID)
 		}
-		a.guard.refusals.add(ctx, client, method, why, RequestID(ctx))
+		a.guard.refusals.Add(ctx, client, method, why, RequestID(ctx))
 		if addrWait > 0 {
 			return nil, throttled(addrWait)
 		}

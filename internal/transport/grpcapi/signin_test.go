@@ -6,50 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
-
-// An event of refused sign-ins stays under 1 KiB however many reasons,
-// and however long, its refusals had; its count comes first.
-func TestRefusalEventIsBounded(t *testing.T) {
-	var r refusals
-	now := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
-	for i := range 1000 {
-		why := fmt.Sprintf("user %s is disabled", strings.Repeat(string(rune('a'+i%26)), 63))
-		r.add(now, pbMethodLongest, why, strings.Repeat("r", 64))
-	}
-	e := r.event(now, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")
-	if !strings.HasPrefix(e.Reason, "refused sign-ins: 1000 from 2001:db8:") {
-		t.Errorf("reason %q", e.Reason)
-	}
-	e.Seq, e.PrevHash = 1<<40, make([]byte, audit.HashSize)
-	e.Hash = e.ComputeHash()
-	enc, err := audit.Encode(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(enc) > 1024 {
-		t.Errorf("an event of %d bytes: %q", len(enc), e.Reason)
-	}
-}
-
-// pbMethodLongest is the longest method name of the service.
-var pbMethodLongest = func() string {
-	var longest string
-	for m := range methodRoles {
-		if len(m) > len(longest) {
-			longest = m
-		}
-	}
-	return longest
-}()
 
 // A window's refusals are written when the next one starts, at most
 // MaxRefusalEvents events, and they count every refusal.
@@ -64,18 +27,18 @@ func TestRefusalWindows(t *testing.T) {
 	g := NewSignInGuard(log, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ctx := context.Background()
 	for i := range 500 {
-		g.refusals.add(ctx, fmt.Sprintf("10.0.%d.%d", i/200, i%200), "/m", "unknown token", "")
+		g.refusals.Add(ctx, fmt.Sprintf("10.0.%d.%d", i/200, i%200), "/m", "unknown token", "")
 	}
 	if res, _ := log.Verify(ctx); res.HeadSeq != 0 {
 		t.Fatalf("%d events written before the window ended", res.HeadSeq)
 	}
 	clk.Advance(RefusalWindow)
-	g.refusals.add(ctx, "10.9.9.9", "/m", "unknown token", "") // starts the next window
+	g.refusals.Add(ctx, "10.9.9.9", "/m", "unknown token", "") // starts the next window
 	res, _ := log.Verify(ctx)
 	if res.HeadSeq != MaxRefusalEvents {
 		t.Fatalf("%d events for 500 addresses, want %d", res.HeadSeq, MaxRefusalEvents)
 	}
-	g.refusals.flush(ctx, true) // shutdown
+	g.refusals.Flush(ctx, true) // shutdown
 	events, _, err := log.List(ctx, auditlog.Query{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)

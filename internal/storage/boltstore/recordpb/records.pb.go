@@ -1695,16 +1695,23 @@ func (x *IdempotencyRecord) GetCreateTime() int64 {
 
 // User is a user account.
 type User struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	DisplayName   string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	Role          int32                  `protobuf:"varint,3,opt,name=role,proto3" json:"role,omitempty"`
-	Unit          string                 `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
-	Phone         string                 `protobuf:"bytes,5,opt,name=phone,proto3" json:"phone,omitempty"`
-	CreateTime    int64                  `protobuf:"varint,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	DisableTime   int64                  `protobuf:"varint,7,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Role        int32                  `protobuf:"varint,3,opt,name=role,proto3" json:"role,omitempty"`
+	Unit        string                 `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
+	Phone       string                 `protobuf:"bytes,5,opt,name=phone,proto3" json:"phone,omitempty"`
+	CreateTime  int64                  `protobuf:"varint,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	DisableTime int64                  `protobuf:"varint,7,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
+	// Console sign-in: an argon2id PHC string, the sealed TOTP secret, the
+	// step of the last TOTP code accepted, and the lock-out state.
+	PasswordHash   string  `protobuf:"bytes,8,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	Totp           *Sealed `protobuf:"bytes,9,opt,name=totp,proto3" json:"totp,omitempty"`
+	TotpLastStep   int64   `protobuf:"varint,10,opt,name=totp_last_step,json=totpLastStep,proto3" json:"totp_last_step,omitempty"`
+	SignInFailures int32   `protobuf:"varint,11,opt,name=sign_in_failures,json=signInFailures,proto3" json:"sign_in_failures,omitempty"`
+	LockedUntil    int64   `protobuf:"varint,12,opt,name=locked_until,json=lockedUntil,proto3" json:"locked_until,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -1786,15 +1793,52 @@ func (x *User) GetDisableTime() int64 {
 	return 0
 }
 
+func (x *User) GetPasswordHash() string {
+	if x != nil {
+		return x.PasswordHash
+	}
+	return ""
+}
+
+func (x *User) GetTotp() *Sealed {
+	if x != nil {
+		return x.Totp
+	}
+	return nil
+}
+
+func (x *User) GetTotpLastStep() int64 {
+	if x != nil {
+		return x.TotpLastStep
+	}
+	return 0
+}
+
+func (x *User) GetSignInFailures() int32 {
+	if x != nil {
+		return x.SignInFailures
+	}
+	return 0
+}
+
+func (x *User) GetLockedUntil() int64 {
+	if x != nil {
+		return x.LockedUntil
+	}
+	return 0
+}
+
 // Token is an API token; the secret is kept only as its hash.
 type Token struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	UserId        string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	SecretHash    []byte                 `protobuf:"bytes,3,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
-	CreateTime    int64                  `protobuf:"varint,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	ExpireTime    int64                  `protobuf:"varint,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	RevokeTime    int64                  `protobuf:"varint,6,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	UserId     string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	SecretHash []byte                 `protobuf:"bytes,3,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
+	CreateTime int64                  `protobuf:"varint,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	ExpireTime int64                  `protobuf:"varint,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	RevokeTime int64                  `protobuf:"varint,6,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// 0 an API token, 1 a console session, 2 a one-time set-password link.
+	Kind          int32 `protobuf:"varint,7,opt,name=kind,proto3" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1867,6 +1911,13 @@ func (x *Token) GetExpireTime() int64 {
 func (x *Token) GetRevokeTime() int64 {
 	if x != nil {
 		return x.RevokeTime
+	}
+	return 0
+}
+
+func (x *Token) GetKind() int32 {
+	if x != nil {
+		return x.Kind
 	}
 	return 0
 }
@@ -2236,7 +2287,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\bresource\x18\x03 \x01(\tR\bresource\x12\x16\n" +
 	"\x06result\x18\x04 \x01(\fR\x06result\x12\x1f\n" +
 	"\vcreate_time\x18\x05 \x01(\x03R\n" +
-	"createTime\"\xbb\x01\n" +
+	"createTime\"\x85\x03\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
@@ -2245,7 +2296,13 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x05phone\x18\x05 \x01(\tR\x05phone\x12\x1f\n" +
 	"\vcreate_time\x18\x06 \x01(\x03R\n" +
 	"createTime\x12!\n" +
-	"\fdisable_time\x18\a \x01(\x03R\vdisableTime\"\xb4\x01\n" +
+	"\fdisable_time\x18\a \x01(\x03R\vdisableTime\x12#\n" +
+	"\rpassword_hash\x18\b \x01(\tR\fpasswordHash\x120\n" +
+	"\x04totp\x18\t \x01(\v2\x1c.childcase.storage.v1.SealedR\x04totp\x12$\n" +
+	"\x0etotp_last_step\x18\n" +
+	" \x01(\x03R\ftotpLastStep\x12(\n" +
+	"\x10sign_in_failures\x18\v \x01(\x05R\x0esignInFailures\x12!\n" +
+	"\flocked_until\x18\f \x01(\x03R\vlockedUntil\"\xc8\x01\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1f\n" +
@@ -2256,7 +2313,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vexpire_time\x18\x05 \x01(\x03R\n" +
 	"expireTime\x12\x1f\n" +
 	"\vrevoke_time\x18\x06 \x01(\x03R\n" +
-	"revokeTime\"\x97\x01\n" +
+	"revokeTime\x12\x12\n" +
+	"\x04kind\x18\a \x01(\x05R\x04kind\"\x97\x01\n" +
 	"\n" +
 	"PoliceUnit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
@@ -2325,12 +2383,13 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	10, // 14: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
 	2,  // 15: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
 	2,  // 16: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
-	1,  // 17: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
-	18, // [18:18] is the sub-list for method output_type
-	18, // [18:18] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	2,  // 17: childcase.storage.v1.User.totp:type_name -> childcase.storage.v1.Sealed
+	1,  // 18: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }

@@ -1,0 +1,418 @@
+package identity_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/keys"
+)
+
+const goodPassword = "Mật khẩu đủ dài 2026"
+
+// newSignInEnv is newEnv with a vault, to seal TOTP secrets.
+func newSignInEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	master, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = e.svc.WithVault(vault.New(keys.NewKeyring(master)))
+	return e
+}
+
+// addPerson creates a user and sets their password through the link
+// CreateUser made, enrolling totpSecret when the role needs it.
+func (e *env) addPerson(t *testing.T, id string, role model.Role, unit, totpSecret string) {
+	t.Helper()
+	_, _, link, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: id, DisplayName: "User " + id, Role: role, Unit: unit}, 0, noRetry)
+	if err != nil {
+		t.Fatalf("CreateUser(%s): %v", id, err)
+	}
+	in := identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword}
+	if totpSecret != "" {
+		in.TOTPSecret, in.TOTPCode = totpSecret, totpCode(t, totpSecret, e.clock.Now())
+	}
+	if _, err := e.svc.SetPasswordWithLink(ctx, in); err != nil {
+		t.Fatalf("SetPasswordWithLink(%s): %v", id, err)
+	}
+}
+
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := identity.TOTPCode(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) storedUser(t *testing.T, id string) model.User {
+	t.Helper()
+	var u model.User
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		u, err = tx.User(id)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) signIn(userID, password, code string) (identity.Session, error) {
+	return e.svc.SignInWithPassword(ctx, identity.PasswordSignIn{UserID: userID, Password: password, TOTPCode: code, Client: "192.0.2.7"})
+}
+
+func wantFieldError(t *testing.T, what string, err error, field, rule string) {
+	t.Helper()
+	var fe *model.FieldError
+	if !errors.As(err, &fe) || fe.Field != field || fe.Rule != rule {
+		t.Errorf("%s = %v, want field %q rule %q", what, err, field, rule)
+	}
+}
+
+// Passwords are kept only as argon2id PHC strings with a salt of their own.
+func TestPasswordStoredAsArgon2id(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	e.addPerson(t, "minh.tran", model.RoleCommuneWorker, communeUnit, "")
+	a, b := e.storedUser(t, "lan.nguyen").SignIn.PasswordHash, e.storedUser(t, "minh.tran").SignIn.PasswordHash
+	if !strings.HasPrefix(a, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(a, goodPassword) {
+		t.Errorf("stored password %q, want an argon2id PHC string", a)
+	}
+	if a == b {
+		t.Errorf("two users with one password have one hash %q: no salt", a)
+	}
+	if got, err := e.svc.GetUser(ctx, "lan.nguyen"); err != nil || got.SignIn.PasswordHash != "" {
+		t.Errorf("GetUser shows the sign-in state: %+v, %v", got.SignIn, err)
+	}
+	s, err := e.signIn("lan.nguyen", goodPassword, "")
+	if err != nil || s.User.ID != "lan.nguyen" || s.User.SignIn.PasswordHash != "" {
+		t.Fatalf("sign-in = %+v, %v", s.User, err)
+	}
+	// The same password typed in another Unicode form is the same password.
+	if _, err := e.signIn("lan.nguyen", norm.NFD.String(goodPassword), ""); err != nil {
+		t.Errorf("sign-in with the NFD form: %v", err)
+	}
+	if _, err := e.signIn("lan.nguyen", goodPassword+"x", ""); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("wrong password: %v, want ErrSignInRefused", err)
+	}
+}
+
+func TestPasswordPolicy(t *testing.T) {
+	e := newSignInEnv(t)
+	tests := []struct {
+		name, password, rule string
+	}{
+		{"eleven runes", "Mật khẩu ng", "password.min_length"},
+		{"eleven runes, more in NFD", norm.NFD.String("Mật khẩu ng"), "password.min_length"},
+		{"the user id", "NGUYEN.THI.LAN", "password.not_user_id"},
+		{"too long", strings.Repeat("ư", identity.MaxPasswordBytes), "password.max_length"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, link, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "nguyen.thi.lan", DisplayName: "Lan", Role: model.RoleCommuneWorker, Unit: communeUnit}, 0, noRetry)
+			if err != nil && !errors.Is(err, model.ErrAlreadyExists) {
+				t.Fatal(err)
+			}
+			if err != nil {
+				if link, err = e.svc.ResetPassword(ctx, e.admin, "nguyen.thi.lan", noRetry); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = e.svc.SetPasswordWithLink(ctx, identity.SetPassword{LinkSecret: link.Secret, Password: tt.password})
+			wantFieldError(t, "SetPasswordWithLink", err, "password", tt.rule)
+			// The refused password did not use the link up.
+			if _, _, err := e.svc.LinkUser(ctx, link.Secret); err != nil {
+				t.Errorf("after a refused password the link is gone: %v", err)
+			}
+		})
+	}
+	if err := identity.CheckPassword("lan", "Mật khẩu ngắ"); err != nil {
+		t.Errorf("twelve runes refused: %v", err)
+	}
+}
+
+// A link is used once, expires after PasswordLinkTTL, is replaced by a
+// reset, and never authenticates a call.
+func TestPasswordLinkSingleUseAndExpiry(t *testing.T) {
+	e := newSignInEnv(t)
+	_, _, link, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "lan.nguyen", DisplayName: "Lan", Role: model.RoleCommuneWorker, Unit: communeUnit}, 0, noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !link.ExpireTime.Equal(start.Add(identity.PasswordLinkTTL)) || !strings.HasPrefix(link.Secret, "pw_") {
+		t.Errorf("link %+v", link)
+	}
+	if _, err := e.svc.Authenticate(ctx, link.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		t.Errorf("a link as a bearer token: %v", err)
+	}
+	if u, totp, err := e.svc.LinkUser(ctx, link.Secret); err != nil || u.ID != "lan.nguyen" || totp {
+		t.Fatalf("LinkUser = %s %v %v", u.ID, totp, err)
+	}
+	set := identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword}
+	if _, err := e.svc.SetPasswordWithLink(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	set.Password = "another long password"
+	if _, err := e.svc.SetPasswordWithLink(ctx, set); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("a used link again: %v, want ErrNotFound", err)
+	}
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Errorf("the first password no longer works: %v", err)
+	}
+
+	old, err := e.svc.ResetPassword(ctx, e.admin, "lan.nguyen", noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("sign-in after a reset: %v, want refused", err)
+	}
+	link, err = e.svc.ResetPassword(ctx, e.admin, "lan.nguyen", noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.LinkUser(ctx, old.Secret); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("a link replaced by a reset: %v, want ErrNotFound", err)
+	}
+	e.clock.Advance(identity.PasswordLinkTTL - time.Second)
+	if _, _, err := e.svc.LinkUser(ctx, link.Secret); err != nil {
+		t.Errorf("a link a second before it expires: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.svc.SetPasswordWithLink(ctx, identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword}); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("an expired link: %v, want ErrNotFound", err)
+	}
+	for _, bad := range []string{"", "pw_", link.Secret[:len(link.Secret)-1] + "A", strings.Replace(link.Secret, "pw_", "cc_", 1)} {
+		if _, _, err := e.svc.LinkUser(ctx, bad); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("LinkUser(%q) = %v, want ErrNotFound", bad, err)
+		}
+	}
+}
+
+// A role that needs a second factor enrols a TOTP secret with a code of
+// it; the secret is stored sealed, and a code is accepted once.
+func TestTOTPEnrolmentAndReplay(t *testing.T) {
+	e := newSignInEnv(t)
+	_, _, link, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "thu.hoang", DisplayName: "Thu", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, needs, err := e.svc.LinkUser(ctx, link.Secret); err != nil || !needs {
+		t.Fatalf("LinkUser of a city officer: needs TOTP %v, %v", needs, err)
+	}
+	key, err := identity.NewTOTPKey("thu.hoang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key.URL, "otpauth://totp/") || len(key.QRPNG) < 8 || string(key.QRPNG[1:4]) != "PNG" {
+		t.Errorf("key URL %q, QR of %d bytes", key.URL, len(key.QRPNG))
+	}
+	set := identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword}
+	_, err = e.svc.SetPasswordWithLink(ctx, set)
+	wantFieldError(t, "without a TOTP secret", err, "totp_secret", "required")
+	set.TOTPSecret = "NOT*BASE32"
+	_, err = e.svc.SetPasswordWithLink(ctx, set)
+	wantFieldError(t, "with a bad TOTP secret", err, "totp_secret", "totp.secret")
+	set.TOTPSecret, set.TOTPCode = key.Secret, "000000"
+	if totpCode(t, key.Secret, start) == "000000" {
+		set.TOTPCode = "111111"
+	}
+	_, err = e.svc.SetPasswordWithLink(ctx, set)
+	wantFieldError(t, "with a wrong code", err, "totp_code", "totp.code")
+	set.TOTPCode = totpCode(t, key.Secret, start)
+	if _, err := e.svc.SetPasswordWithLink(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	stored := e.storedUser(t, "thu.hoang").SignIn.TOTP
+	if stored.KeyID == "" || strings.Contains(string(stored.Data), key.Secret) {
+		t.Errorf("the TOTP secret is not stored sealed: %+v", stored)
+	}
+
+	if _, err := e.signIn("thu.hoang", goodPassword, ""); !errors.Is(err, identity.ErrSecondFactorNeeded) {
+		t.Errorf("right password, no code: %v, want ErrSecondFactorNeeded", err)
+	}
+	// The enrolment used this step's code: it is not accepted again.
+	if _, err := e.signIn("thu.hoang", goodPassword, totpCode(t, key.Secret, start)); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("the enrolment's code again: %v, want refused", err)
+	}
+	e.clock.Advance(30 * time.Second)
+	code := totpCode(t, key.Secret, e.clock.Now())
+	if _, err := e.signIn("thu.hoang", goodPassword, code); err != nil {
+		t.Fatalf("a fresh code: %v", err)
+	}
+	if _, err := e.signIn("thu.hoang", goodPassword, code); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("a code used twice: %v, want refused", err)
+	}
+	// The next step's code is accepted a step early (clock skew), the one
+	// after is not.
+	if _, err := e.signIn("thu.hoang", goodPassword, totpCode(t, key.Secret, e.clock.Now().Add(60*time.Second))); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("a code two steps ahead: %v, want refused", err)
+	}
+	if _, err := e.signIn("thu.hoang", goodPassword, totpCode(t, key.Secret, e.clock.Now().Add(30*time.Second))); err != nil {
+		t.Errorf("a code one step ahead: %v", err)
+	}
+}
+
+// Five failures in a row lock the account for 15 minutes, and it then
+// answers a right password as a wrong one; a success resets the count.
+func TestLockOut(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	wrong := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := e.signIn("lan.nguyen", "wrong password!", ""); !errors.Is(err, identity.ErrSignInRefused) {
+				t.Fatalf("wrong password: %v", err)
+			}
+		}
+	}
+	wrong(identity.MaxSignInFailures - 1)
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Fatalf("after %d failures: %v", identity.MaxSignInFailures-1, err)
+	}
+	wrong(identity.MaxSignInFailures - 1) // the success reset the count
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Fatalf("the count was not reset by a success: %v", err)
+	}
+	wrong(identity.MaxSignInFailures)
+	_, locked := e.signIn("lan.nguyen", goodPassword, "")
+	_, wrongErr := e.signIn("nobody.here", "wrong password!", "")
+	if !errors.Is(locked, identity.ErrSignInRefused) || !errors.Is(wrongErr, identity.ErrSignInRefused) {
+		t.Fatalf("locked account: %v; unknown user: %v; want both ErrSignInRefused", locked, wrongErr)
+	}
+	e.clock.Advance(identity.LockOutDuration - time.Second)
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("a second before the lock ends: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Errorf("after the lock: %v", err)
+	}
+}
+
+// A sign-in of an unknown user id writes nothing: guessing names cannot
+// grow the database.
+func TestSignInUnknownUserWritesNothing(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	before := e.events(t)
+	for i := range 3 {
+		if _, err := e.signIn(fmt.Sprintf("guess.%d", i), goodPassword, ""); !errors.Is(err, identity.ErrSignInRefused) {
+			t.Fatalf("unknown user: %v", err)
+		}
+	}
+	if n, err := countUsers(e); err != nil || n != 1 {
+		t.Errorf("%d users after guesses, want 1 (%v)", n, err)
+	}
+	if after := e.events(t); len(after) != len(before) {
+		t.Errorf("%d audit events appended by guesses before their window ended, want 0", len(after)-len(before))
+	}
+}
+
+// Sign-in and sign-out are an event each; a session token authenticates
+// until it ends, and is not listed as an API token.
+func TestSessionSignInAndOut(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	before := len(e.events(t))
+	s, err := e.signIn("lan.nguyen", goodPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Token.Token.Kind != model.TokenSession || !s.Token.Token.ExpireTime.Equal(start.Add(identity.SessionTTL)) {
+		t.Errorf("session token %+v", s.Token.Token)
+	}
+	if u, err := e.svc.Authenticate(ctx, s.Token.Secret); err != nil || u.ID != "lan.nguyen" {
+		t.Errorf("Authenticate(session) = %s, %v", u.ID, err)
+	}
+	ts, err := e.svc.ListTokens(ctx, "lan.nguyen")
+	if err != nil || len(ts) != 1 || ts[0].Kind != model.TokenAPI {
+		t.Errorf("ListTokens = %+v, %v; want the API token only", ts, err)
+	}
+	if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
+		t.Errorf("ending an ended session: %v", err)
+	}
+	if _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		t.Errorf("Authenticate after sign-out: %v", err)
+	}
+	if err := e.svc.EndSession(ctx, ts[0].ID); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("EndSession of an API token: %v, want ErrNotFound", err)
+	}
+	events := e.events(t)[before:]
+	if len(events) != 2 || events[0].Action != "auth.sign_in" || events[1].Action != "auth.sign_out" ||
+		events[0].Actor != "lan.nguyen" || events[1].Actor != "lan.nguyen" {
+		t.Errorf("events %+v, want auth.sign_in and auth.sign_out by lan.nguyen", events)
+	}
+	// A reset ends the sessions.
+	s, err = e.signIn("lan.nguyen", goodPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ResetPassword(ctx, e.admin, "lan.nguyen", noRetry); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		t.Errorf("a session after ResetPassword: %v", err)
+	}
+	if ts, _ := e.svc.ListTokens(ctx, "lan.nguyen"); len(ts) != 1 || !ts[0].RevokeTime.IsZero() {
+		t.Errorf("ResetPassword touched the API token: %+v", ts)
+	}
+}
+
+// Hammering one account and guessing many names grows the audit log by
+// a bounded number of events, which still count every failure.
+func TestSignInFailuresAuditBounded(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	before := len(e.events(t))
+	const onAccount, guesses = 20, 60
+	for range onAccount {
+		_, _ = e.signIn("lan.nguyen", "wrong password!", "")
+	}
+	for i := range guesses {
+		_, _ = e.signIn(fmt.Sprintf("guess.%d", i), "wrong password!", "")
+	}
+	e.clock.Advance(auditlog.RefusalWindow)
+	_, _ = e.signIn("guess.last", "wrong password!", "") // ends the window: its events are written
+	events := e.events(t)[before:]
+	// One event for the account, one for all unknown ids, one lock-out.
+	if len(events) != 3 {
+		t.Fatalf("%d audit events for %d failures, want 3: %+v", len(events), onAccount+guesses, events)
+	}
+	var counted, locks int
+	for _, ev := range events {
+		if ev.Outcome != audit.OutcomeDenied {
+			t.Errorf("event %+v is not denied", ev)
+		}
+		if ev.Action == "auth.lock" {
+			locks++
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(ev.Reason, "refused sign-ins: %d from", &n); err != nil {
+			t.Fatalf("reason %q: %v", ev.Reason, err)
+		}
+		counted += n
+	}
+	if locks != 1 || counted != onAccount+guesses {
+		t.Errorf("%d lock-outs and %d failures counted, want 1 and %d", locks, counted, onAccount+guesses)
+	}
+}
