@@ -331,7 +331,8 @@ type Options struct {
 	HTTPWriteTimeout   time.Duration
 	StreamWriteTimeout time.Duration
 	// ConsoleAccounts signs people in to the web console; nil: the
-	// console is not served.
+	// identity service's password sign-in. Tests of the console's own
+	// rules give another.
 	ConsoleAccounts web.Accounts
 }
 
@@ -631,19 +632,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}
-	if opts.ConsoleAccounts != nil {
-		console, err := web.New(web.Config{
-			Conn: conn, Accounts: opts.ConsoleAccounts, Clock: opts.Clock, Log: opts.Logger,
-			SecureCookies: tlsCfg != nil, Warnings: pol.Warnings,
-		})
-		if err != nil {
-			return nil, err
-		}
-		cctx, stopConsole := context.WithCancel(context.Background())
-		go console.Run(cctx)
-		s.push(func(context.Context) error { stopConsole(); return nil })
-		hopts = append(hopts, httpapi.WithConsole(console.Handler()))
+	accounts := opts.ConsoleAccounts
+	if accounts == nil {
+		accounts = consoleAccounts{ids}
 	}
+	webConsole, err := web.New(web.Config{
+		Conn: conn, Accounts: accounts, Passwords: ids, Clock: opts.Clock, Log: opts.Logger,
+		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings,
+	})
+	if err != nil {
+		return nil, err
+	}
+	consoleCtx, stopConsole := context.WithCancel(context.Background())
+	go webConsole.Run(consoleCtx)
+	s.push(func(context.Context) error { stopConsole(); return nil })
+	hopts = append(hopts, httpapi.WithConsole(webConsole.Handler()))
 	handler, err := httpapi.NewHandler(ctx, conn, hopts...)
 	if err != nil {
 		return nil, err
@@ -653,6 +656,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
 	}
 	s.httpAddr = hlis.Addr()
+	if cfg.Demo {
+		console(fmt.Sprintf("Open the console at %s and sign in as a demo user with the password above.", consoleURL(hlis.Addr(), tlsCfg != nil)))
+	}
 	hs := &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP

@@ -79,11 +79,15 @@ type browser struct {
 }
 
 func newBrowser(t *testing.T, ts *testServer) *browser {
+	return &browser{t: t, base: "http://" + ts.HTTPAddr(), c: newBrowserClient()}
+}
+
+func newBrowserClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, base: "http://" + ts.HTTPAddr(), c: &http.Client{
+	return &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
 }
 
 func (b *browser) get(path string) (*http.Response, string) {

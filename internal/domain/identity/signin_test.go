@@ -416,3 +416,21 @@ func TestSignInFailuresAuditBounded(t *testing.T) {
 		t.Errorf("%d lock-outs and %d failures counted, want 1 and %d", locks, counted, onAccount+guesses)
 	}
 }
+
+// TestTOTPQRCodeDrawsTheSameSecret: the QR code drawn again after a
+// refused first code encodes the secret being enrolled, and a bad secret
+// is refused naming the field.
+func TestTOTPQRCodeDrawsTheSameSecret(t *testing.T) {
+	k, err := identity.NewTOTPKey("city.officer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := identity.TOTPQRCode("city.officer", k.Secret)
+	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {
+		t.Fatalf("TOTPQRCode = %d bytes, %v; want a PNG", len(png), err)
+	}
+	var fe *model.FieldError
+	if _, err := identity.TOTPQRCode("city.officer", "not base32!"); !errors.As(err, &fe) || fe.Field != "totp_secret" {
+		t.Fatalf("TOTPQRCode of a bad secret: %v, want an error naming totp_secret", err)
+	}
+}

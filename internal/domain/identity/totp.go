@@ -6,6 +6,8 @@ import (
 	"encoding/base32"
 	"fmt"
 	"image/png"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,15 +49,42 @@ func NewTOTPKey(userID string) (TOTPKey, error) {
 	if err != nil {
 		return TOTPKey{}, fmt.Errorf("new TOTP key for %s: %w", userID, err)
 	}
-	img, err := k.Image(256, 256)
+	qr, err := qrCode(k)
 	if err != nil {
 		return TOTPKey{}, fmt.Errorf("QR code of the TOTP key for %s: %w", userID, err)
 	}
+	return TOTPKey{Secret: k.Secret(), URL: k.URL(), QRPNG: qr}, nil
+}
+
+// TOTPQRCode draws again the QR code of a secret NewTOTPKey made, for a
+// person whose first code was refused: the enrolment goes on with the same
+// secret, so an app that scanned it need not start over.
+func TOTPQRCode(userID, secret string) ([]byte, error) {
+	s, err := checkTOTPSecret(secret)
+	if err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + totpIssuer + ":" + userID, RawQuery: url.Values{
+		"secret": {s}, "issuer": {totpIssuer}, "period": {strconv.Itoa(totpPeriod)}, "digits": {"6"}, "algorithm": {"SHA1"},
+	}.Encode()}
+	k, err := otp.NewKeyFromURL(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("QR code of the TOTP key for %s: %w", userID, err)
+	}
+	return qrCode(k)
+}
+
+// qrCode draws a key's otpauth:// URL as a PNG QR code.
+func qrCode(k *otp.Key) ([]byte, error) {
+	img, err := k.Image(256, 256)
+	if err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return TOTPKey{}, fmt.Errorf("QR code of the TOTP key for %s: %w", userID, err)
+		return nil, err
 	}
-	return TOTPKey{Secret: k.Secret(), URL: k.URL(), QRPNG: buf.Bytes()}, nil
+	return buf.Bytes(), nil
 }
 
 // TOTPCode returns the code of secret at t, for the demo's "childcase

@@ -21,7 +21,11 @@ const maxCredential = 256
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	pre := randomToken()
 	c.setCookie(w, preCookie, pre, 3600)
-	c.render(w, r, http.StatusOK, "signin", view{Title: "signin.title", Data: signInForm{Next: localPath(r.URL.Query().Get("next")), Pre: pre}})
+	v := view{Title: "signin.title", Data: signInForm{Next: localPath(r.URL.Query().Get("next")), Pre: pre}}
+	if r.URL.Query().Get("set") == "1" {
+		v.Flash = "password.done"
+	}
+	c.render(w, r, http.StatusOK, "signin", v)
 }
 
 // signIn checks the form's pre-session token, then the credentials. Every

@@ -77,8 +77,11 @@ type Accounts interface {
 type Config struct {
 	Conn     *grpc.ClientConn // the in-process connection to the gRPC API
 	Accounts Accounts
-	Clock    clock.Clock
-	Log      *slog.Logger
+	// Passwords sets passwords through one-time links; nil: the links'
+	// page is not served.
+	Passwords Passwords
+	Clock     clock.Clock
+	Log       *slog.Logger
 	// SecureCookies marks the session cookie Secure (the service runs
 	// under TLS, or behind a proxy that terminates it).
 	SecureCookies bool

@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/transport/web"
+)
+
+// consoleAccounts signs people in to the console with the identity
+// service's password sign-in: a session is a bearer token of the user
+// that the console keeps in memory.
+type consoleAccounts struct{ ids *identity.Service }
+
+func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Account, error) {
+	s, err := a.ids.SignInWithPassword(ctx, identity.PasswordSignIn{UserID: c.UserID, Password: c.Password, TOTPCode: c.Code, Client: c.Client})
+	switch {
+	case errors.Is(err, identity.ErrSecondFactorNeeded):
+		return web.Account{}, web.ErrCodeNeeded
+	case errors.Is(err, identity.ErrSignInRefused):
+		return web.Account{}, web.ErrRefused
+	case err != nil:
+		return web.Account{}, err
+	}
+	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID}, nil
+}
+
+func (a consoleAccounts) SignOut(ctx context.Context, tokenID string) error {
+	return a.ids.EndSession(ctx, tokenID)
+}
+
+// consoleURL is the address people open the console at: the HTTP
+// listener's, with "localhost" for an address that listens on every
+// interface.
+func consoleURL(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// Passwords sets a person's password through a one-time link (printed by
+// `childcase users add`, answered by the API's :resetPassword): the
+// domain's identity service.
+type Passwords interface {
+	LinkUser(ctx context.Context, secret string) (u model.User, needsTOTP bool, err error)
+	SetPasswordWithLink(ctx context.Context, in identity.SetPassword) (model.User, error)
+}
+
+// passwordForm is the data of the set-password page.
+type passwordForm struct {
+	User       model.User
+	Pre        string // the pre-session CSRF token
+	NeedsTOTP  bool
+	TOTPSecret string       // the secret being enrolled, kept across a wrong code
+	TOTPQR     template.URL // a data: URL of its QR code
+}
+
+func (c *Console) passwordRoutes(mux *http.ServeMux) {
+	if c.cfg.Passwords == nil {
+		return
+	}
+	mux.HandleFunc("GET /password/{link}", c.passwordPage)
+	mux.HandleFunc("POST /password/{link}", c.setPassword)
+}
+
+// passwordPage shows the form of a live link; a used, expired or unknown
+// link is not found. For a role that needs a second factor it shows a new
+// TOTP secret to enrol, as a QR code and as text.
+func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
+	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), r.PathValue("link"))
+	if err != nil {
+		c.linkError(w, r, err)
+		return
+	}
+	form := passwordForm{User: u, Pre: randomToken(), NeedsTOTP: needsTOTP}
+	if needsTOTP {
+		key, err := identity.NewTOTPKey(u.ID)
+		if err != nil {
+			c.linkError(w, r, err)
+			return
+		}
+		form.TOTPSecret = key.Secret
+		form.TOTPQR = pngURL(key.QRPNG)
+	}
+	c.setCookie(w, preCookie, form.Pre, 3600)
+	c.render(w, r, http.StatusOK, "password", view{Title: "password.title", Data: form})
+}
+
+// setPassword sets the password (and enrols the TOTP secret) and sends
+// the person to sign in. A refusal shows the rule that failed, keeping the
+// TOTP secret being enrolled so the authenticator app need not start again.
+func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
+	lang := language(r)
+	pre, err := r.Cookie(preCookie)
+	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(lang, "signin.expired")})
+		return
+	}
+	link := r.PathValue("link")
+	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), link)
+	if err != nil {
+		c.linkError(w, r, err)
+		return
+	}
+	form := passwordForm{User: u, Pre: pre.Value, NeedsTOTP: needsTOTP}
+	if needsTOTP {
+		form.TOTPSecret = r.PostFormValue("totp_secret")
+		if key, err := totpQR(u.ID, form.TOTPSecret); err == nil {
+			form.TOTPQR = key
+		}
+	}
+	password := r.PostFormValue("password")
+	if password != r.PostFormValue("confirm") {
+		c.render(w, r, http.StatusBadRequest, "password", view{Title: "password.title", Error: c.catalogs.text(lang, "password.mismatch"), Data: form})
+		return
+	}
+	_, err = c.cfg.Passwords.SetPasswordWithLink(r.Context(), identity.SetPassword{
+		LinkSecret: link, Password: password, TOTPSecret: form.TOTPSecret, TOTPCode: r.PostFormValue("code"),
+	})
+	var fe *model.FieldError
+	switch {
+	case errors.As(err, &fe):
+		msg := c.catalogs.text(lang, "password.rule."+fe.Rule)
+		if msg == "password.rule."+fe.Rule {
+			msg = fe.Description
+		}
+		c.render(w, r, http.StatusBadRequest, "password", view{Title: "password.title", Error: msg, Data: form})
+		return
+	case err != nil:
+		c.linkError(w, r, err)
+		return
+	}
+	c.setCookie(w, preCookie, "", -1)
+	http.Redirect(w, r, "/signin?set=1", http.StatusSeeOther)
+}
+
+func (c *Console) linkError(w http.ResponseWriter, r *http.Request, err error) {
+	lang := language(r)
+	if errors.Is(err, model.ErrNotFound) {
+		c.render(w, r, http.StatusNotFound, "error", view{Title: "password.gone.title", Error: c.catalogs.text(lang, "password.gone")})
+		return
+	}
+	c.cfg.Log.ErrorContext(r.Context(), "console: set password", "err", err)
+	c.render(w, r, http.StatusInternalServerError, "error", view{Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
+}
+
+// totpQR draws the QR code of a TOTP secret being enrolled again, after a
+// refused attempt.
+func totpQR(userID, secret string) (template.URL, error) {
+	png, err := identity.TOTPQRCode(userID, secret)
+	if err != nil {
+		return "", err
+	}
+	return pngURL(png), nil
+}
+
+// pngURL is a PNG as a data: URL, which the CSP allows for images: the
+// QR code never leaves the page as a file of its own.
+func pngURL(png []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+}
