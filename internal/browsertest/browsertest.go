@@ -1,0 +1,137 @@
+// Package browsertest drives the console in a real headless Chromium
+// (Debian's chromium package; .ci/run installs it) for the end-to-end
+// tests of internal/app and internal/cli. Without a browser the tests
+// skip on a developer's machine and fail in CI.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The console's browser tests drive a real headless Chromium (Debian's
+// chromium package; .ci/run installs it). Without one they skip on a
+// developer's machine and fail in CI.
+
+// chromiumPath finds a Chromium or Chrome binary.
+func chromiumPath() string {
+	if p := os.Getenv("CHILDCASE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// NewTab starts a headless browser at a 1366x768 laptop's size (width and
+// height may be given to try a phone's) and returns a tab's context. When
+// the test fails, the tab's last screen is saved and its path logged.
+func NewTab(t *testing.T, size ...int) context.Context {
+	t.Helper()
+	bin := chromiumPath()
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no chromium found, and CI=true: the browser tests must run (apt-get install -y chromium)")
+		}
+		t.Skip("no chromium found (apt-get install -y chromium, or set CHILDCASE_CHROMIUM)")
+	}
+	w, h := 1366, 768
+	if len(size) == 2 {
+		w, h = size[0], size[1]
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.WindowSize(w, h),
+		chromedp.NoSandbox, // CI runs as root in a container
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("lang", "vi-VN"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		if t.Failed() {
+			SaveScreenshot(t, ctx, "failed")
+		}
+		cancelTime()
+		cancelTab()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil { // start the browser now
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// SaveScreenshot saves the tab's screen: into CHILDCASE_SCREENSHOTS when
+// set (the README's screenshots are taken this way), else, for a failed
+// test, into a directory that outlives the test.
+func SaveScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("CHILDCASE_SCREENSHOTS")
+	if dir == "" {
+		if !t.Failed() {
+			return
+		}
+		var err error
+		if dir, err = os.MkdirTemp("", "childcase-screens-"); err != nil {
+			t.Logf("screenshot: %v", err)
+			return
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	file := filepath.Join(dir, unsafeName.ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), "-")+"-"+name+".png")
+	if os.Getenv("CHILDCASE_SCREENSHOTS") != "" {
+		file = filepath.Join(dir, name+".png")
+	}
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot: %s", file)
+}
+
+// SignIn signs a tab in to the console through its sign-in form.
+func SignIn(t *testing.T, ctx context.Context, base, user, password string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), user),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitNotPresent(chromedp.ID("password")),
+	)
+	if err != nil {
+		t.Fatalf("sign in as %s: %v", user, err)
+	}
+}
+
+// Text returns the text of the first element a CSS selector matches.
+func Text(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", css, err)
+	}
+	return strings.TrimSpace(s)
+}
