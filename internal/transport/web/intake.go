@@ -83,15 +83,15 @@ func enumNames(d protoreflect.EnumDescriptor) []string {
 // round trip of the form.
 type intakeForm struct {
 	RequestID     string
-	Values        map[string]string   // by field name, "children[0].full_name"
-	Abuse         []string            // AbuseForm names checked
-	Circumstances []string            // SpecialCircumstance names checked
-	Children      int                 // child blocks shown
-	Caregivers    int                 // caregiver blocks shown
-	Errors        map[string]string   // by field name, in the page's language
-	apiIndex      map[string][]int    // block kind -> form block of each API list index
-	errorOrder    []string            // field names in the order errors came
-	extraErrors   []string            // errors that name no input of the form
+	Values        map[string]string // by field name, "children[0].full_name"
+	Abuse         []string          // AbuseForm names checked
+	Circumstances []string          // SpecialCircumstance names checked
+	Children      int               // child blocks shown
+	Caregivers    int               // caregiver blocks shown
+	Errors        map[string]string // by field name, in the page's language
+	apiIndex      map[string][]int  // block kind -> form block of each API list index
+	errorOrder    []string          // field names in the order errors came
+	extraErrors   []string          // errors that name no input of the form
 }
 
 // intakePage is the data of the intake form.
@@ -101,8 +101,8 @@ type intakePage struct {
 	Now        string // the latest receive time, datetime-local in Vietnam time
 	Checked    bool   // a check found the report valid: show candidates and Save
 	Candidates []candidateRow
-	NotSaved   bool   // a save failed: say so plainly
-	Reused     bool   // the request id went with another report: maybe saved
+	NotSaved   bool // a save failed: say so plainly
+	Reused     bool // the request id went with another report: maybe saved
 	Summary    []fieldError
 	unitNames  map[string]string
 
@@ -202,7 +202,7 @@ func (c *Console) intakeNew(w http.ResponseWriter, r *http.Request, s *session) 
 		c.forbidden(w, r, s)
 		return
 	}
-	f := &intakeForm{RequestID: uuid.NewString(), Values: map[string]string{}, Children: 1, Caregivers: 1}
+	f := &intakeForm{RequestID: uuid.NewString(), Values: map[string]string{}, Errors: map[string]string{}, Children: 1, Caregivers: 1}
 	f.Values["receive_time"] = c.cfg.Clock.Now().In(vntime.Location()).Format(datetimeLocal)
 	f.Values["channel"], f.Values["means"] = defaultChannel(s.user)
 	c.renderIntake(w, r, s, http.StatusOK, f, intakePage{})
