@@ -261,7 +261,19 @@ func (c *Console) intakeCheck(w http.ResponseWriter, r *http.Request, s *session
 			c.renderIntake(w, r, s, http.StatusUnprocessableEntity, f, intakePage{})
 			return
 		}
-		c.apiError(w, r, s, err)
+		switch status.Code(err) {
+		case codes.Unauthenticated, codes.NotFound, codes.PermissionDenied:
+			c.apiError(w, r, s, err)
+			return
+		}
+		if r.Context().Err() != nil {
+			return
+		}
+		// The check failed for a reason of the service's: keep the form
+		// and what was typed, and let the operator try again.
+		c.cfg.Log.WarnContext(r.Context(), "console: intake check", "user", s.user.ID, "err", err)
+		f.extraErrors = append(f.extraErrors, c.catalogs.text(language(r), "intake.checkfailed"))
+		c.renderIntake(w, r, s, http.StatusServiceUnavailable, f, intakePage{})
 		return
 	}
 	page := intakePage{Checked: true, Candidates: c.candidateRows(r, s, report, resp.GetCandidates())}
@@ -327,11 +339,15 @@ func (c *Console) intakeSaveFailed(w http.ResponseWriter, r *http.Request, s *se
 }
 
 // renderIntake shows the form with the communes in force today.
-func (c *Console) renderIntake(w http.ResponseWriter, r *http.Request, s *session, status int, f *intakeForm, page intakePage) {
+func (c *Console) renderIntake(w http.ResponseWriter, r *http.Request, s *session, code int, f *intakeForm, page intakePage) {
 	communes, err := c.communesToday(r, s)
-	if err != nil {
+	if status.Code(err) == codes.Unauthenticated {
 		c.apiError(w, r, s, err)
 		return
+	}
+	if err != nil {
+		// The form still works without the list: the code can be typed.
+		c.cfg.Log.WarnContext(r.Context(), "console: communes for the intake form", "err", err)
 	}
 	page.Form, page.Communes = f, communes
 	page.unitNames = map[string]string{}
@@ -348,7 +364,7 @@ func (c *Console) renderIntake(w http.ResponseWriter, r *http.Request, s *sessio
 	for _, text := range f.extraErrors {
 		page.Summary = append(page.Summary, fieldError{Text: text})
 	}
-	c.render(w, r, status, "intake", view{User: &s.user, CSRF: s.csrf, Title: "intake.title", Data: page})
+	c.render(w, r, code, "intake", view{User: &s.user, CSRF: s.csrf, Title: "intake.title", Data: page})
 }
 
 // fieldLabel names an input of the intake form, for the error summary:

@@ -48,7 +48,9 @@ func (f *flakyReports) CreateReport(_ context.Context, req *pb.CreateReportReque
 	return &pb.Report{Name: "reports/r1", Case: "cases/HN-2026-00001"}, nil
 }
 
-type oneCommune struct{ pb.UnimplementedUnitServiceServer }
+type oneCommune struct {
+	pb.UnimplementedUnitServiceServer
+}
 
 func (oneCommune) ListUnits(context.Context, *pb.ListUnitsRequest) (*pb.ListUnitsResponse, error) {
 	return &pb.ListUnitsResponse{Units: []*pb.Unit{{Name: "units/00004@2025-07-01", Code: "00004", FullName: "Phường Ba Đình"}}}, nil
@@ -128,6 +130,45 @@ func formValue(t *testing.T, page, name string) string {
 	return m[1]
 }
 
+// typedCall opens a blank form and returns it typed, to send with a
+// button ("check" or "save").
+func typedCall(t *testing.T, client *http.Client, base, button string) url.Values {
+	t.Helper()
+	blank := fetch(t, client, base+"/reports/new", nil)
+	return url.Values{
+		"csrf": {formValue(t, blank, "csrf")}, "request_id": {formValue(t, blank, "request_id")},
+		"children_count": {"1"}, "caregivers_count": {"1"}, "do": {button},
+		"channel": {"CHANNEL_HOTLINE_111"}, "call_type": {"CALL_TYPE_INTERVENTION"}, "receive_time": {"2026-11-28T09:00"},
+		"incident_commune_code": {"00004"}, "reporter.kind": {"anonymous"},
+		"children[0].age": {"9"}, "children[0].sex": {"SEX_FEMALE"}, "narrative": {"Trẻ bị đánh mỗi tối."},
+	}
+}
+
+// A check that fails for the service's reasons, and a save whose request
+// id already went with other content, keep the form and say what
+// happened: the check is not an error page, and the reused id does not
+// claim "not saved", since the first content may have been saved.
+func TestIntakeFailuresKeepTheForm(t *testing.T) {
+	for _, tc := range []struct {
+		button string
+		err    error
+		code   int
+		says   string
+	}{
+		{"check", status.Error(codes.Unavailable, "connection closed"), http.StatusServiceUnavailable, "Chưa kiểm tra được phiếu"},
+		{"save", status.Error(codes.AlreadyExists, "request_id was already used"), http.StatusConflict, "CHƯA LƯU THAY ĐỔI"},
+	} {
+		client, base := consoleOver(t, &flakyReports{errs: []error{tc.err}})
+		form := typedCall(t, client, base, tc.button)
+		resp := send(t, client, base+"/reports/new", form)
+		b, _ := io.ReadAll(resp.Body)
+		page := string(b)
+		if resp.StatusCode != tc.code || !strings.Contains(page, tc.says) || !strings.Contains(page, "Trẻ bị đánh mỗi tối.") {
+			t.Errorf("%s answering %v: %s, want %d saying %q with the form kept", tc.button, tc.err, resp.Status, tc.code, tc.says)
+		}
+	}
+}
+
 // A save the API does not confirm (the connection dropped, the server
 // failed, the database is full) says plainly "CHƯA LƯU", keeps everything
 // typed and the same request id, and offers Save again; saving again
@@ -142,14 +183,7 @@ func TestIntakeSaveNotConfirmedSaysNotSaved(t *testing.T) {
 	}
 	reports := &flakyReports{errs: failures}
 	client, base := consoleOver(t, reports)
-	blank := fetch(t, client, base+"/reports/new", nil)
-	form := url.Values{
-		"csrf": {formValue(t, blank, "csrf")}, "request_id": {formValue(t, blank, "request_id")},
-		"children_count": {"1"}, "caregivers_count": {"1"}, "do": {"save"},
-		"channel": {"CHANNEL_HOTLINE_111"}, "call_type": {"CALL_TYPE_INTERVENTION"}, "receive_time": {"2026-11-28T09:00"},
-		"incident_commune_code": {"00004"}, "reporter.kind": {"anonymous"},
-		"children[0].age": {"9"}, "children[0].sex": {"SEX_FEMALE"}, "narrative": {"Trẻ bị đánh mỗi tối."},
-	}
+	form := typedCall(t, client, base, "save")
 	for _, failure := range failures {
 		resp := send(t, client, base+"/reports/new", form)
 		b, _ := io.ReadAll(resp.Body)
