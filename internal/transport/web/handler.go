@@ -31,6 +31,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /lang/{lang}", c.switchLanguage)
 	mux.HandleFunc("GET /queues", c.signed(c.queues))
 	c.passwordRoutes(mux)
+	c.intakeRoutes(mux)
 	mux.HandleFunc("/", c.notFound)
 
 	// Cross-origin unsafe requests are refused before any handler, on top

@@ -38,7 +38,8 @@ var literalKey = regexp.MustCompile(`\.T "([^"]+)"`)
 
 // TestTemplatesUseKnownKeys: every text a template names literally is in
 // the catalogs, and so is every value of the enums templates name by
-// prefix (role., status., deadline.).
+// prefix (role., status., deadline., and the intake form's channel.,
+// means., calltype., abuse., circumstance., sex., match.).
 func TestTemplatesUseKnownKeys(t *testing.T) {
 	cats, err := loadCatalogs(files)
 	if err != nil {
@@ -77,6 +78,21 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 		model.DeadlineCareFollowUp, model.DeadlinePlanResubmit,
 	} {
 		want = append(want, "deadline."+string(k))
+	}
+	// The intake form's enums, each value but UNSPECIFIED (which the
+	// form never offers; a child's sex may show it).
+	for prefix, names := range map[string]map[int32]string{
+		"channel.": pb.Channel_name, "means.": pb.ReportMeans_name, "calltype.": pb.CallType_name,
+		"abuse.": pb.AbuseForm_name, "circumstance.": pb.SpecialCircumstance_name, "sex.": pb.Sex_name,
+	} {
+		for n, name := range names {
+			if n != 0 || prefix == "sex." {
+				want = append(want, prefix+name)
+			}
+		}
+	}
+	for _, f := range []string{"child_name", "birth_date", "birth_year", "phone", "commune", "caregiver_name"} {
+		want = append(want, "match."+f) // ReportCandidate.matched_fields
 	}
 	for _, k := range want {
 		if _, ok := vi[k]; !ok {

@@ -17,6 +17,7 @@ type screen struct {
 // screens are the console's screens, in the order of the navigation.
 var screens = []screen{
 	{Path: "/queues", Key: "nav.queues", Method: "CaseService/ListCases"},
+	{Path: "/reports/new", Key: "nav.intake", Method: "ReportService/CreateReport"},
 }
 
 // navFor returns the screens a user's role may use.

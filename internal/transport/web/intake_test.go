@@ -1,0 +1,213 @@
+package web
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// flakyReports answers CreateReport with the errors it is given, one per
+// call, then with a saved report; it keeps every request.
+type flakyReports struct {
+	pb.UnimplementedReportServiceServer
+	mu       sync.Mutex
+	errs     []error
+	requests []*pb.CreateReportRequest
+}
+
+func (f *flakyReports) CreateReport(_ context.Context, req *pb.CreateReportRequest) (*pb.Report, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, req)
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return nil, err
+	}
+	return &pb.Report{Name: "reports/r1", Case: "cases/HN-2026-00001"}, nil
+}
+
+type oneCommune struct {
+	pb.UnimplementedUnitServiceServer
+}
+
+func (oneCommune) ListUnits(context.Context, *pb.ListUnitsRequest) (*pb.ListUnitsResponse, error) {
+	return &pb.ListUnitsResponse{Units: []*pb.Unit{{Name: "units/00004@2025-07-01", Code: "00004", FullName: "Phường Ba Đình"}}}, nil
+}
+
+type anyoneAccounts struct{}
+
+func (anyoneAccounts) SignIn(_ context.Context, c Credentials) (Account, error) {
+	return Account{User: model.User{ID: c.UserID, Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, Bearer: "t", TokenID: "t"}, nil
+}
+func (anyoneAccounts) SignOut(context.Context, string) error { return nil }
+
+// consoleOver serves the console over a gRPC API of fakes and returns a
+// client signed in to it that does not follow redirects.
+func consoleOver(t *testing.T, reports pb.ReportServiceServer) (*http.Client, string) {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	pb.RegisterReportServiceServer(srv, reports)
+	pb.RegisterUnitServiceServer(srv, oneCommune{})
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///fake", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c, err := New(Config{Conn: conn, Accounts: anyoneAccounts{}, Clock: clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(c.Handler())
+	t.Cleanup(ts.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := fetch(t, client, ts.URL+"/signin", nil)
+	if resp := send(t, client, ts.URL+"/signin", url.Values{"csrf": {formValue(t, page, "csrf")}, "user": {"op"}, "password": {"x"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	return client, ts.URL
+}
+
+func fetch(t *testing.T, c *http.Client, u string, wantStatus *int) string {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if wantStatus != nil {
+		*wantStatus = resp.StatusCode
+	}
+	return string(b)
+}
+
+func send(t *testing.T, c *http.Client, u string, form url.Values) *http.Response {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(strings.NewReader(string(b)))
+	return resp
+}
+
+func formValue(t *testing.T, page, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="` + regexp.QuoteMeta(name) + `" value="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no %s in page:\n%s", name, page)
+	}
+	return m[1]
+}
+
+// typedCall opens a blank form and returns it typed, to send with a
+// button ("check" or "save").
+func typedCall(t *testing.T, client *http.Client, base, button string) url.Values {
+	t.Helper()
+	blank := fetch(t, client, base+"/reports/new", nil)
+	return url.Values{
+		"csrf": {formValue(t, blank, "csrf")}, "request_id": {formValue(t, blank, "request_id")},
+		"children_count": {"1"}, "caregivers_count": {"1"}, "do": {button},
+		"channel": {"CHANNEL_HOTLINE_111"}, "call_type": {"CALL_TYPE_INTERVENTION"}, "receive_time": {"2026-11-28T09:00"},
+		"incident_commune_code": {"00004"}, "reporter.kind": {"anonymous"},
+		"children[0].age": {"9"}, "children[0].sex": {"SEX_FEMALE"}, "narrative": {"Trẻ bị đánh mỗi tối."},
+	}
+}
+
+// A check that fails for the service's reasons, and a save whose request
+// id already went with other content, keep the form and say what
+// happened: the check is not an error page, and the reused id does not
+// claim "not saved", since the first content may have been saved.
+func TestIntakeFailuresKeepTheForm(t *testing.T) {
+	for _, tc := range []struct {
+		button string
+		err    error
+		code   int
+		says   string
+	}{
+		{"check", status.Error(codes.Unavailable, "connection closed"), http.StatusServiceUnavailable, "Chưa kiểm tra được phiếu"},
+		{"save", status.Error(codes.AlreadyExists, "request_id was already used"), http.StatusConflict, "CHƯA LƯU THAY ĐỔI"},
+	} {
+		client, base := consoleOver(t, &flakyReports{errs: []error{tc.err}})
+		form := typedCall(t, client, base, tc.button)
+		resp := send(t, client, base+"/reports/new", form)
+		b, _ := io.ReadAll(resp.Body)
+		page := string(b)
+		if resp.StatusCode != tc.code || !strings.Contains(page, tc.says) || !strings.Contains(page, "Trẻ bị đánh mỗi tối.") {
+			t.Errorf("%s answering %v: %s, want %d saying %q with the form kept", tc.button, tc.err, resp.Status, tc.code, tc.says)
+		}
+	}
+}
+
+// A save the API does not confirm (the connection dropped, the server
+// failed, the database is full) says plainly "CHƯA LƯU", keeps everything
+// typed and the same request id, and offers Save again; saving again
+// sends the very same request, so the API answers the first try's report
+// if it was stored after all.
+func TestIntakeSaveNotConfirmedSaysNotSaved(t *testing.T) {
+	failures := []error{
+		status.Error(codes.Unavailable, "connection closed"),
+		status.Error(codes.Internal, "internal error"),
+		status.Error(codes.DeadlineExceeded, "the request took too long"),
+		status.Error(codes.ResourceExhausted, "the database is full"),
+	}
+	reports := &flakyReports{errs: failures}
+	client, base := consoleOver(t, reports)
+	form := typedCall(t, client, base, "save")
+	for _, failure := range failures {
+		resp := send(t, client, base+"/reports/new", form)
+		b, _ := io.ReadAll(resp.Body)
+		page := string(b)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page, "CHƯA LƯU") || strings.Contains(page, "Đã lưu") {
+			t.Errorf("%v: %s, want 503 saying CHƯA LƯU", failure, resp.Status)
+		}
+		if got := formValue(t, page, "request_id"); got != form.Get("request_id") {
+			t.Errorf("%v: request_id %q after the failure, want the form's %q", failure, got, form.Get("request_id"))
+		}
+		if !strings.Contains(page, "Trẻ bị đánh mỗi tối.") || !strings.Contains(page, `value="save"`) {
+			t.Errorf("%v: the page lost the narrative or offers no Save", failure)
+		}
+	}
+	resp := send(t, client, base+"/reports/new", form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/reports/r1" {
+		t.Fatalf("save after the failures: %s to %q", resp.Status, resp.Header.Get("Location"))
+	}
+	if len(reports.requests) != len(failures)+1 {
+		t.Fatalf("%d CreateReport calls, want %d", len(reports.requests), len(failures)+1)
+	}
+	for i, req := range reports.requests[1:] {
+		if !proto.Equal(req, reports.requests[0]) {
+			t.Errorf("try %d sent %v, want the first try's %v", i+2, req, reports.requests[0])
+		}
+	}
+}
