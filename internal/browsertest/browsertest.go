@@ -135,3 +135,27 @@ func Text(t *testing.T, ctx context.Context, css string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// ClickAndWait clicks an element that leaves the page (a link, a form's
+// button) and waits until the next page has loaded: a wait for an element
+// alone could find it still on the page being left.
+func ClickAndWait(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.__leaving = true")); err != nil {
+		t.Fatalf("mark the page before clicking %s: %v", css, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(css))); err != nil {
+		t.Fatalf("click %s: %v", css, err)
+	}
+	for {
+		left, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.__leaving !== true && document.readyState === 'complete'"))
+		if err == nil && left {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the page did not change after clicking %s: %v", css, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
