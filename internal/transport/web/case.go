@@ -70,7 +70,7 @@ type stepForm struct {
 	Etag      string
 	RequestID string
 	Open      bool
-	Error     string    // the API's answer, for the whole form
+	Error     string     // the API's answer, for the whole form
 	Stale     *staleEdit // set when the case changed under the form
 }
 
@@ -265,7 +265,11 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		for _, d := range st.Details() {
 			if br, ok := d.(*errdetails.BadRequest); ok {
 				for _, v := range br.GetFieldViolations() {
-					errs[v.GetField()] = strings.TrimSpace(errs[v.GetField()] + " " + v.GetDescription())
+					msg := v.GetDescription()
+					if v.GetReason() != "" {
+						msg += " [" + v.GetReason() + "]"
+					}
+					errs[v.GetField()] = strings.TrimSpace(errs[v.GetField()] + " " + msg)
 				}
 			}
 		}
