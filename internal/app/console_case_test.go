@@ -32,6 +32,27 @@ func caseConsole(t *testing.T) (*testServer, string) {
 	return ts, strings.TrimPrefix(name, "cases/")
 }
 
+// acknowledged has the Ba Đình worker acknowledge a case through the API
+// and returns its name.
+func acknowledged(t *testing.T, ts *testServer, number string) string {
+	t.Helper()
+	name := "cases/" + number
+	if _, err := ts.process().AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
+		t.Fatalf("acknowledge %s: %v", name, err)
+	}
+	return name
+}
+
+// openStep signs a browser in as user, opens a case page and returns
+// the browser and the hidden fields of a step's form on it.
+func openStep(t *testing.T, ts *testServer, user, number, step string) (*browser, url.Values) {
+	t.Helper()
+	b := newBrowser(t, ts)
+	b.signIn(user)
+	_, page := b.get("/cases/" + number)
+	return b, formValues(t, stepForm(page, number, step))
+}
+
 // stepForm returns the HTML of a step's form on a case page, or "".
 func stepForm(page, number, step string) string {
 	i := strings.Index(page, `action="/cases/`+number+`/steps/`+step+`"`)
@@ -118,14 +139,8 @@ func TestConsoleCaseWorkerAcknowledges(t *testing.T) {
 
 func TestConsoleCaseInvalidInputKeepsWhatWasTyped(t *testing.T) {
 	ts, number := caseConsole(t)
-	name := "cases/" + number
-	if _, err := ts.process().AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, ts)
-	b.signIn("bd.worker")
-	_, page := b.get("/cases/" + number)
-	form := formValues(t, stepForm(page, number, "RecordInitialAssessment"))
+	name := acknowledged(t, ts, number)
+	b, form := openStep(t, ts, "bd.worker", number, "RecordInitialAssessment")
 	form.Set("notes", "Trẻ ở với bà ngoại <tạm thời>")
 	form.Set("abuser_access", "RISK_LEVEL_HIGH")
 	form.Set("safety_obstacles", "RISK_LEVEL_LOW")
@@ -160,14 +175,8 @@ func TestConsoleCaseInvalidInputKeepsWhatWasTyped(t *testing.T) {
 
 func TestConsoleCaseStaleEdit(t *testing.T) {
 	ts, number := caseConsole(t)
-	name := "cases/" + number
-	if _, err := ts.process().AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, ts)
-	b.signIn("bd.worker")
-	_, page := b.get("/cases/" + number)
-	form := formValues(t, stepForm(page, number, "RecordInitialAssessment"))
+	name := acknowledged(t, ts, number)
+	b, form := openStep(t, ts, "bd.worker", number, "RecordInitialAssessment")
 	// While the form is open, the chair names another officer.
 	ts.addUser(t, "bd.worker2", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	if _, err := ts.process().AssignCase(ts.as(t, "bd.chair"), &pb.AssignCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Officer: "users/bd.worker2"}); err != nil {
@@ -234,12 +243,8 @@ func TestConsoleCaseOutOfScopeIsNotFound(t *testing.T) {
 // policeCase refers the console's case to Ba Đình's police.
 func policeCase(t *testing.T, ts *testServer, number string) {
 	t.Helper()
-	name := "cases/" + number
-	c, err := ts.process().AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ts.process().RecordInitialAssessment(ts.as(t, "bd.worker"), &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+	name := acknowledged(t, ts, number)
+	if _, err := ts.process().RecordInitialAssessment(ts.as(t, "bd.worker"), &pb.RecordInitialAssessmentRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Notes: "ghi chú của cán bộ xã"}); err != nil {
 		t.Fatal(err)
 	}
