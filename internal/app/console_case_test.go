@@ -343,3 +343,22 @@ func TestConsoleCaseAccessMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleCaseStepThatDoesNotApplyNow: the page offers every step the
+// role may take; one that does not apply in the case's state is refused
+// by the API, whose reason shows in the form with what was typed.
+func TestConsoleCaseStepThatDoesNotApplyNow(t *testing.T) {
+	ts, number := caseConsole(t)
+	b, form := openStep(t, ts, "bd.worker", number, "StartReview")
+	resp, page := b.post("/cases/"+number+"/steps/StartReview", form)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a review of a case not acknowledged: %s, want 400", resp.Status)
+	}
+	f := stepForm(page, number, "StartReview")
+	if !regexp.MustCompile(`<p class="error" role="alert">Chưa ghi: [^<]+</p>`).MatchString(f) {
+		t.Errorf("the form does not say why the step was refused:\n%s", f)
+	}
+	if got := getCase(t, ts, "bd.worker", "cases/"+number).GetStatus(); got != pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT {
+		t.Errorf("status after a refused step: %v", got)
+	}
+}

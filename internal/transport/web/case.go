@@ -251,7 +251,10 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	method := "/" + string(m.Parent().FullName()) + "/" + step
 	err = c.cfg.Conn.Invoke(c.apiContext(r, s), method, req, out)
 	if err == nil {
-		http.Redirect(w, r, "/cases/"+url.PathEscape(out.GetCaseNumber())+"?done="+step, http.StatusSeeOther)
+		if out.GetCaseNumber() != "" {
+			number = out.GetCaseNumber()
+		}
+		http.Redirect(w, r, "/cases/"+url.PathEscape(number)+"?done="+step, http.StatusSeeOther)
 		return
 	}
 	st, _ := status.FromError(err)
@@ -277,7 +280,9 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 			form.Error = st.Message()
 		}
 	case st.Code() == codes.FailedPrecondition || st.Code() == codes.AlreadyExists || st.Code() == codes.ResourceExhausted:
-		form.Error = st.Message()
+		// The step does not apply now (or the request id was used for
+		// another form); the API's reason says why.
+		form.Error = c.catalogs.text(lang, "case.refused", st.Message())
 	default:
 		c.apiError(w, r, s, err)
 		return

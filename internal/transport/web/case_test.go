@@ -15,7 +15,7 @@ import (
 // value of their enums, every clock and deadline state, and the texts the
 // handlers pick.
 func caseKeys() []string {
-	keys := []string{"case.title", "case.saved", "case.stale", "case.referrals", "case.transfers", "case.services", "case.dossier",
+	keys := []string{"case.title", "case.saved", "case.stale", "case.refused", "case.referrals", "case.transfers", "case.services", "case.dossier",
 		"form.fix", "form.bad.datetime", "form.bad.choice", "form.bad.number", "yes", "no"}
 	for _, h := range headerOf(&pb.Case{}) {
 		keys = append(keys, h.Key)
