@@ -171,6 +171,15 @@ func TestConsoleCaseInvalidInputKeepsWhatWasTyped(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "Nhập ngày và giờ (giờ Việt Nam).") || !strings.Contains(page, `value="hôm qua"`) {
 		t.Errorf("a bad time: %s, want 400 naming the field with what was typed kept", resp.Status)
 	}
+
+	// Switching language from the refused form's page goes back to the case.
+	if r, _ := b.get("/lang/en?back=/cases/" + number + "/steps/RecordInitialAssessment"); r.StatusCode == http.StatusSeeOther {
+		if r, _ := b.get(r.Header.Get("Location")); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/cases/"+number {
+			t.Errorf("GET of a step's path: %s to %q, want the case page", r.Status, r.Header.Get("Location"))
+		}
+	} else {
+		t.Errorf("language switch: %s", r.Status)
+	}
 }
 
 func TestConsoleCaseStaleEdit(t *testing.T) {

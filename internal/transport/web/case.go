@@ -87,6 +87,11 @@ type headerChange struct{ Key, Was, Now string }
 func (c *Console) caseRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /cases/{number}", c.signed(c.casePage))
 	mux.HandleFunc("POST /cases/{number}/steps/{step}", c.signed(c.caseStep))
+	// A refused form is answered at its own path; the language switch (or
+	// a reload) from there goes back to the case's page.
+	mux.HandleFunc("GET /cases/{number}/steps/{step}", c.signed(func(w http.ResponseWriter, r *http.Request, _ *session) {
+		http.Redirect(w, r, "/cases/"+url.PathEscape(r.PathValue("number")), http.StatusSeeOther)
+	}))
 }
 
 func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
