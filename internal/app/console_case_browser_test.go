@@ -71,7 +71,7 @@ func TestBrowserWorkerAcknowledgesAndAssesses(t *testing.T) {
 	if !strings.Contains(dossier, "Đã gặp trẻ và bà ngoại tại nhà.") || !strings.Contains(dossier, "Trung bình") {
 		t.Errorf("the dossier does not show the assessment:\n%s", dossier)
 	}
-	if tl := text(t, ctx, "#timeline tbody tr"); !strings.Contains(tl, "ASSESS") {
+	if tl := text(t, ctx, "#timeline tbody tr"); !strings.Contains(tl, "Đã đánh giá ban đầu") {
 		t.Errorf("the newest timeline entry is %q, want the assessment", tl)
 	}
 	saveScreenshot(t, ctx, "case")

@@ -131,6 +131,11 @@ func TestConsoleCaseWorkerAcknowledges(t *testing.T) {
 	if !strings.Contains(page, `class="flash"`) || !strings.Contains(page, "Đã ghi") || !strings.Contains(page, "Đánh giá ban đầu") {
 		t.Error("the page after acknowledging says neither Đã ghi nor the new status")
 	}
+	// The timeline, newest first, says in words what happened.
+	tl := page[strings.Index(page, `id="timeline"`):]
+	if !regexp.MustCompile(`<tbody><tr><td><time [^>]+>[^<]+</time></td><td>Đã tiếp nhận</td><td>users/bd.worker</td>`).MatchString(tl) {
+		t.Errorf("the timeline's newest entry is not the acknowledgement, in words:\n%s", tl)
+	}
 	// The same form sent again (a retry) answers the first result.
 	if resp, _ := b.post("/cases/"+number+"/steps/AcknowledgeCase", form); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("a retry of the same form: %s, want the first result", resp.Status)
@@ -204,7 +209,7 @@ func TestConsoleCaseStaleEdit(t *testing.T) {
 		t.Fatalf("the stale form lacks the message or what was typed:\n%s", f)
 	}
 	// What changed: the officer in the header, and the assignment on the timeline.
-	if !strings.Contains(f, "Test bd.worker2") || !strings.Contains(f, "ASSIGNED") && !strings.Contains(f, "OFFICER") {
+	if !strings.Contains(f, "Test bd.worker2") || !strings.Contains(f, "Đã phân công cán bộ phụ trách") {
 		t.Errorf("the stale form does not show what changed:\n%s", f)
 	}
 	again := formValues(t, f)

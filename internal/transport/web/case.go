@@ -42,7 +42,7 @@ type casePage struct {
 	Number    string
 	Deadlines []deadlineRow
 	Sections  []caseSection // transfers, referrals, services, dossier: those the view has
-	Timeline  []*pb.CaseEvent
+	Timeline  []timelineEntry
 	ReadsLog  bool // the person may read the timeline
 	MoreLog   bool // older entries are not shown
 	SeenSeq   uint64
@@ -77,7 +77,15 @@ type stepForm struct {
 // staleEdit is what changed since the form was rendered.
 type staleEdit struct {
 	Changes []headerChange
-	Events  []*pb.CaseEvent
+	Events  []timelineEntry
+}
+
+// timelineEntry is a line of the timeline with its kind in words: the
+// catalog's "event.KIND" where it has one, else the API's kind as is
+// (the kinds are an open list of the API's).
+type timelineEntry struct {
+	*pb.CaseEvent
+	What string
 }
 
 type headerValue struct{ Key, Value string }
@@ -144,7 +152,13 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 		if len(events) > timelineShown && r.URL.Query().Get("timeline") != "all" {
 			events, page.MoreLog = events[:timelineShown], true
 		}
-		page.Timeline = events
+		for _, e := range events {
+			what, ok := c.catalogs[lang]["event."+e.GetKind()]
+			if !ok {
+				what = e.GetKind()
+			}
+			page.Timeline = append(page.Timeline, timelineEntry{CaseEvent: e, What: what})
+		}
 	}
 	return page, nil
 }
