@@ -316,7 +316,7 @@ func TestConsoleCaseAccessMatrix(t *testing.T) {
 	policeCase(t, ts, number)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	users := map[string]model.Role{"bd.worker": model.RoleCommuneWorker, "bd.chair": model.RoleCommuneChair,
-		"police.bd": model.RolePoliceLiaison, operatorID: model.RoleHotlineOperator, "auditor": model.RoleAuditor}
+		"police.bd": model.RolePoliceLiaison, operatorID: model.RoleHotlineOperator, "auditor": model.RoleAuditor, "admin": model.RoleAdmin}
 	steps := pb.File_childcase_v1_process_service_proto.Services().ByName("CaseProcessService").Methods()
 	for user, role := range users {
 		p := access.Principal{UserID: user, Role: role}
