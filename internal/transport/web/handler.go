@@ -32,6 +32,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /queues", c.signed(c.queues))
 	c.passwordRoutes(mux)
 	c.intakeRoutes(mux)
+	c.caseRoutes(mux)
 	mux.HandleFunc("/", c.notFound)
 
 	// Cross-origin unsafe requests are refused before any handler, on top

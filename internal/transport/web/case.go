@@ -1,0 +1,462 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The case page: what GetCase answers the signed-in person (the full view,
+// or the police view for a police liaison, whose page then has only what
+// that view has), the case's timeline when the person may read it, and a
+// form for each step of CaseProcessService their role may take. A step
+// posts to /cases/{number}/steps/{step}; the API decides whether it
+// applies now, and its refusal shows beside the form with what was typed.
+
+// etagMismatch is the ErrorInfo reason of a stale etag (grpcapi errors.go).
+const etagMismatch = "ETAG_MISMATCH"
+
+// timelineShown is how many of the newest timeline entries the page
+// shows unless the person asks for all of them.
+const timelineShown = 50
+
+// timelineMaxPages bounds the pages of the timeline read for one page.
+const timelineMaxPages = 10
+
+// casePage is the data of the case page.
+type casePage struct {
+	Case      *pb.Case
+	Number    string
+	Deadlines []deadlineRow
+	Sections  []caseSection // transfers, referrals, services, dossier: those the view has
+	Timeline  []timelineEntry
+	ReadsLog  bool // the person may read the timeline
+	MoreLog   bool // older entries are not shown
+	SeenSeq   uint64
+	Was       []headerValue // the header as rendered, for a stale edit to compare
+	Forms     []stepForm
+}
+
+type deadlineRow struct {
+	D      *pb.Deadline
+	WarnAt time.Time
+}
+
+// caseSection is a part of the case shown as the API returned it.
+type caseSection struct {
+	Key   string
+	Lines []showLine
+}
+
+// stepForm is the form of one step.
+type stepForm struct {
+	Step      string // the method's name, as in the route
+	Key       string // the catalog key of its name
+	ID        string
+	Fields    []formField
+	Etag      string
+	RequestID string
+	Open      bool
+	Error     string     // the API's answer, for the whole form
+	Stale     *staleEdit // set when the case changed under the form
+}
+
+// staleEdit is what changed since the form was rendered.
+type staleEdit struct {
+	Changes []headerChange
+	Events  []timelineEntry
+}
+
+// timelineEntry is a line of the timeline with its kind in words: the
+// catalog's "event.KIND" where it has one, else the API's kind as is
+// (the kinds are an open list of the API's).
+type timelineEntry struct {
+	*pb.CaseEvent
+	What string
+}
+
+type headerValue struct{ Key, Value string }
+
+type headerChange struct{ Key, Was, Now string }
+
+func (c *Console) caseRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /cases/{number}", c.signed(c.casePage))
+	mux.HandleFunc("POST /cases/{number}/steps/{step}", c.signed(c.caseStep))
+	// A refused form is answered at its own path; the language switch (or
+	// a reload) from there goes back to the case's page.
+	mux.HandleFunc("GET /cases/{number}/steps/{step}", c.signed(func(w http.ResponseWriter, r *http.Request, _ *session) {
+		http.Redirect(w, r, "/cases/"+url.PathEscape(r.PathValue("number")), http.StatusSeeOther)
+	}))
+}
+
+func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
+	page, err := c.loadCase(r, s, r.PathValue("number"))
+	if err != nil {
+		c.apiError(w, r, s, err)
+		return
+	}
+	page.Forms = c.stepForms(s, page.Case, "")
+	v := view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page}
+	if r.URL.Query().Get("done") != "" {
+		v.Flash = "case.saved"
+	}
+	c.render(w, r, http.StatusOK, "case", v)
+}
+
+// loadCase reads a case and, when the person may read it, its timeline.
+func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePage, error) {
+	ctx := c.apiContext(r, s)
+	cs, err := c.api.cases.GetCase(ctx, &pb.GetCaseRequest{Name: "cases/" + number})
+	if err != nil {
+		return nil, err
+	}
+	page := &casePage{Case: cs, Number: cs.GetCaseNumber(), Was: headerOf(cs)}
+	for _, d := range cs.GetDeadlines() {
+		page.Deadlines = append(page.Deadlines, deadlineRow{D: d, WarnAt: c.warnAt(d)})
+	}
+	lang := language(r)
+	add := func(key string, lines []showLine) {
+		if len(lines) > 0 {
+			page.Sections = append(page.Sections, caseSection{Key: key, Lines: lines})
+		}
+	}
+	add("case.referrals", c.showList(lang, cs.ProtoReflect(), "police_referrals"))
+	add("case.transfers", c.showList(lang, cs.ProtoReflect(), "transfers"))
+	add("case.services", c.showList(lang, cs.ProtoReflect(), "services"))
+	if cs.GetDossier() != nil {
+		add("case.dossier", c.showMessage(lang, cs.GetDossier().ProtoReflect(), 0))
+	}
+	if mayUse(s, "CaseProcessService/ListCaseEvents") {
+		events, err := c.timeline(r, s, cs.GetName())
+		if err != nil {
+			return nil, err
+		}
+		page.ReadsLog = true
+		if len(events) > 0 {
+			page.SeenSeq = events[len(events)-1].GetSeq()
+		}
+		slices.Reverse(events)
+		if len(events) > timelineShown && r.URL.Query().Get("timeline") != "all" {
+			events, page.MoreLog = events[:timelineShown], true
+		}
+		for _, e := range events {
+			what, ok := c.catalogs[lang]["event."+e.GetKind()]
+			if !ok {
+				what = e.GetKind()
+			}
+			page.Timeline = append(page.Timeline, timelineEntry{CaseEvent: e, What: what})
+		}
+	}
+	return page, nil
+}
+
+// timeline reads a case's timeline, oldest first, as the API pages it.
+func (c *Console) timeline(r *http.Request, s *session, name string) ([]*pb.CaseEvent, error) {
+	var all []*pb.CaseEvent
+	token := ""
+	for range timelineMaxPages {
+		resp, err := c.api.process.ListCaseEvents(c.apiContext(r, s), &pb.ListCaseEventsRequest{Parent: name, PageSize: 1000, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, resp.GetEvents()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	return all, nil
+}
+
+// headerOf is what a stale edit compares: the case's header as shown.
+func headerOf(cs *pb.Case) []headerValue {
+	var refs []string
+	for _, p := range cs.GetPoliceReferrals() {
+		refs = append(refs, p.GetPoliceUnit()+" "+p.GetState())
+	}
+	var open []string
+	for _, d := range cs.GetDeadlines() {
+		if d.GetState() == "OPEN" {
+			open = append(open, d.GetKind())
+		}
+	}
+	return []headerValue{
+		{"case.status", cs.GetStatus().String()},
+		{"case.unit", cs.GetResponsibleUnit()},
+		{"case.officer", cs.GetResponsibleOfficer().GetDisplayName()},
+		{"case.emergency", strconv.FormatBool(cs.GetEmergency())},
+		{"case.plan", cs.GetPlanState()},
+		{"case.referrals", strings.Join(refs, ", ")},
+		{"case.deadlines", strings.Join(open, ", ")},
+	}
+}
+
+// stepForms are the forms of the steps the person's role may take, by the
+// one roles table. Whether a step applies in the case's state is the
+// API's to say when the form is sent.
+func (c *Console) stepForms(s *session, cs *pb.Case, posted string) []stepForm {
+	var out []stepForm
+	for _, m := range caseSteps() {
+		if !mayUse(s, "CaseProcessService/"+string(m.Name())) {
+			continue
+		}
+		step := string(m.Name())
+		if step == posted {
+			continue // the caller adds the posted form with its values
+		}
+		f := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: cs.GetEtag(), RequestID: newRequestID()}
+		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil)
+		out = append(out, f)
+	}
+	return out
+}
+
+// newRequestID is a form's request_id: a retry of the same form is
+// harmless, the API answers it with the first result.
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "web-" + hex.EncodeToString(b[:])
+}
+
+func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
+	number, step := r.PathValue("number"), r.PathValue("step")
+	m, ok := stepMethod(step)
+	if !ok {
+		c.notFound(w, r)
+		return
+	}
+	if !mayUse(s, "CaseProcessService/"+step) {
+		c.forbidden(w, r, s)
+		return
+	}
+	req, err := newStepRequest(m)
+	if err != nil {
+		c.apiError(w, r, s, err)
+		return
+	}
+	vals := r.PostForm
+	msg := req.ProtoReflect()
+	fd := m.Input().Fields()
+	msg.Set(fd.ByName("name"), protoreflect.ValueOfString("cases/"+number))
+	msg.Set(fd.ByName("etag"), protoreflect.ValueOfString(vals.Get("etag")))
+	msg.Set(fd.ByName("request_id"), protoreflect.ValueOfString(vals.Get("request_id")))
+	lang := language(r)
+	bad := formErrors{}
+	fillRequest(msg, "", vals, bad)
+	form := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: vals.Get("etag"), RequestID: vals.Get("request_id"), Open: true}
+	errs := map[string]string{}
+	if len(bad) > 0 {
+		for k, key := range bad {
+			errs[k] = c.catalogs.text(lang, key)
+		}
+		form.Error = c.catalogs.text(lang, "form.fix")
+		c.renderStep(w, r, s, number, m, form, vals, errs)
+		return
+	}
+	out := new(pb.Case)
+	method := "/" + string(m.Parent().FullName()) + "/" + step
+	err = c.cfg.Conn.Invoke(c.apiContext(r, s), method, req, out)
+	if err == nil {
+		if out.GetCaseNumber() != "" {
+			number = out.GetCaseNumber()
+		}
+		http.Redirect(w, r, "/cases/"+url.PathEscape(number)+"?done="+step, http.StatusSeeOther)
+		return
+	}
+	st, _ := status.FromError(err)
+	switch {
+	case st.Code() == codes.Aborted && errorReason(st) == etagMismatch:
+		form.Stale = &staleEdit{}
+		form.RequestID = newRequestID() // a new try against the new version
+		form.Error = c.catalogs.text(lang, "case.stale")
+	case st.Code() == codes.InvalidArgument:
+		form.Error = c.catalogs.text(lang, "form.fix")
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				for _, v := range br.GetFieldViolations() {
+					msg := v.GetDescription()
+					if v.GetReason() != "" {
+						msg += " [" + v.GetReason() + "]"
+					}
+					errs[v.GetField()] = strings.TrimSpace(errs[v.GetField()] + " " + msg)
+				}
+			}
+		}
+		if len(errs) == 0 {
+			form.Error = st.Message()
+		}
+	case st.Code() == codes.FailedPrecondition || st.Code() == codes.AlreadyExists || st.Code() == codes.ResourceExhausted:
+		// The step does not apply now (or the request id was used for
+		// another form); the API's reason says why.
+		form.Error = c.catalogs.text(lang, "case.refused", st.Message())
+	default:
+		c.apiError(w, r, s, err)
+		return
+	}
+	c.renderStep(w, r, s, number, m, form, vals, errs)
+}
+
+// renderStep shows the case page again with the posted form open, what
+// was typed in it, and the API's answer; for a stale edit, what changed
+// since the form was rendered and the case's new etag.
+func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session, number string, m protoreflect.MethodDescriptor, form stepForm, vals url.Values, errs map[string]string) {
+	lang := language(r)
+	page, err := c.loadCase(r, s, number)
+	if err != nil {
+		c.apiError(w, r, s, err)
+		return
+	}
+	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs)
+	// A field the API names but the form has not (a rule over the whole
+	// request) is said above the form.
+	for k, e := range errs {
+		if !slices.ContainsFunc(form.Fields, func(f formField) bool { return f.Name == k }) && !strings.Contains(k, "[") {
+			form.Error += " " + k + ": " + e
+		}
+	}
+	if form.Stale != nil {
+		form.Etag = page.Case.GetEtag()
+		form.Stale.Changes = changedHeader(vals, page.Was)
+		for i, ch := range form.Stale.Changes {
+			form.Stale.Changes[i].Was, form.Stale.Changes[i].Now = c.headerText(lang, ch.Key, ch.Was), c.headerText(lang, ch.Key, ch.Now)
+		}
+		seen, _ := strconv.ParseUint(vals.Get("seen_seq"), 10, 64)
+		for _, e := range page.Timeline {
+			if e.GetSeq() > seen {
+				form.Stale.Events = append(form.Stale.Events, e)
+			}
+		}
+	}
+	page.Forms = append([]stepForm{form}, c.stepForms(s, page.Case, form.Step)...)
+	code := http.StatusBadRequest
+	if form.Stale != nil {
+		code = http.StatusConflict
+	}
+	c.render(w, r, code, "case", view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page})
+}
+
+// changedHeader compares the header the form was rendered with (its
+// "was." fields) with the case's now.
+func changedHeader(vals url.Values, now []headerValue) []headerChange {
+	var out []headerChange
+	for _, h := range now {
+		was, ok := vals["was."+h.Key]
+		if ok && len(was) == 1 && was[0] != h.Value {
+			out = append(out, headerChange{Key: h.Key, Was: was[0], Now: h.Value})
+		}
+	}
+	return out
+}
+
+// headerText shows a header value in the page's language.
+func (c *Console) headerText(lang, key, value string) string {
+	switch key {
+	case "case.status":
+		return c.catalogs.text(lang, "status."+value)
+	case "case.emergency":
+		if value == "true" {
+			return c.catalogs.text(lang, "yes")
+		}
+		return c.catalogs.text(lang, "no")
+	}
+	if value == "" {
+		return "—"
+	}
+	return value
+}
+
+func errorReason(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// showLine is a line of a part of the case shown as the API returned it;
+// a message's fields nest under it by depth.
+type showLine struct {
+	Depth int
+	Key   string // the catalog key of the field's name
+	Value string // "" for a heading
+}
+
+// showList shows a repeated field of a message, one heading per item.
+func (c *Console) showList(lang string, m protoreflect.Message, field protoreflect.Name) []showLine {
+	fd := m.Descriptor().Fields().ByName(field)
+	list := m.Get(fd).List()
+	var out []showLine
+	for i := range list.Len() {
+		out = append(out, showLine{Depth: 0, Key: "field." + string(field), Value: "#" + strconv.Itoa(i+1)})
+		out = append(out, c.showMessage(lang, list.Get(i).Message(), 1)...)
+	}
+	return out
+}
+
+// showMessage shows the fields a message has set, in the page's language.
+func (c *Console) showMessage(lang string, m protoreflect.Message, depth int) []showLine {
+	var out []showLine
+	fds := m.Descriptor().Fields()
+	for i := range fds.Len() {
+		fd := fds.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		key := "field." + string(fd.Name())
+		v := m.Get(fd)
+		switch {
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			for j := range v.List().Len() {
+				out = append(out, showLine{Depth: depth, Key: key, Value: "#" + strconv.Itoa(j+1)})
+				out = append(out, c.showMessage(lang, v.List().Get(j).Message(), depth+1)...)
+			}
+		case fd.IsList():
+			var parts []string
+			for j := range v.List().Len() {
+				parts = append(parts, c.showScalar(lang, fd, v.List().Get(j)))
+			}
+			out = append(out, showLine{Depth: depth, Key: key, Value: strings.Join(parts, "; ")})
+		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() != "google.protobuf.Timestamp":
+			out = append(out, showLine{Depth: depth, Key: key})
+			out = append(out, c.showMessage(lang, v.Message(), depth+1)...)
+		default:
+			out = append(out, showLine{Depth: depth, Key: key, Value: c.showScalar(lang, fd, v)})
+		}
+	}
+	return out
+}
+
+func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			return c.catalogs.text(lang, "enum."+string(ev.Name()))
+		}
+		return strconv.Itoa(int(v.Enum()))
+	case protoreflect.BoolKind:
+		if v.Bool() {
+			return c.catalogs.text(lang, "yes")
+		}
+		return c.catalogs.text(lang, "no")
+	case protoreflect.MessageKind:
+		if ts, ok := v.Message().Interface().(interface{ AsTime() time.Time }); ok {
+			return view{}.Time(ts.AsTime())
+		}
+		return prototext.Format(v.Message().Interface())
+	}
+	return v.String()
+}
