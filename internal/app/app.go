@@ -623,6 +623,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}
+	closeConsole := func() {} // ends the console's open streams as the HTTP server shuts down
 	if opts.ConsoleAccounts != nil {
 		console, err := web.New(web.Config{
 			Conn: conn, Accounts: opts.ConsoleAccounts, Clock: opts.Clock, Log: opts.Logger,
@@ -634,7 +635,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		cctx, stopConsole := context.WithCancel(context.Background())
 		go console.Run(cctx)
 		s.push(func(context.Context) error { stopConsole(); return nil })
-		hopts = append(hopts, httpapi.WithConsole(console.Handler()))
+		hopts = append(hopts, httpapi.WithConsole(console.Handler(), web.StreamRoutes...))
+		closeConsole = console.Close
 	}
 	handler, err := httpapi.NewHandler(ctx, conn, hopts...)
 	if err != nil {
@@ -655,6 +657,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(closeConsole)
 	go func() {
 		var err error
 		if tlsCfg != nil {
