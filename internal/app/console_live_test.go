@@ -292,3 +292,19 @@ func TestConsoleEventsEndWhenTheServerStops(t *testing.T) {
 		t.Errorf("the stream goes on after the server stopped: %+v", ev)
 	}
 }
+
+// A stream the API refuses (here: the user holds all the streams they
+// may) ends with an "end" event that tells the page not to reconnect, so
+// that a browser's event source does not ask again and again.
+func TestConsoleEventsRefusedEndsForGood(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.MaxStreamsPerUser = 1
+	ts := launchConsole(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+	b.openEvents()
+	ev, ok := b.openEvents().next()
+	if !ok || ev != (sseEvent{Type: "end", Data: "refused"}) {
+		t.Fatalf("a second stream over the limit said %+v (open %v), want the end event", ev, ok)
+	}
+}

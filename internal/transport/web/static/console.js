@@ -46,6 +46,9 @@
     if (!box || !window.EventSource) return;
     var src = new EventSource("/events");
     var pending = false;
+    // data-stream tells whether the list is following the stream now.
+    src.onopen = function () { box.setAttribute("data-stream", "open"); };
+    src.onerror = function () { box.setAttribute("data-stream", "closed"); };
     src.addEventListener("end", function (e) {
       src.close();
       if (e.data === "signed-out") location.assign("/signin");
