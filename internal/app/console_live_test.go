@@ -188,6 +188,19 @@ func TestConsoleEventsEndWithTheSession(t *testing.T) {
 	if ev, ok := events.next(); ok {
 		t.Fatalf("the stream goes on after the end event: %+v", ev)
 	}
+
+	// An idle session ends its stream too, as soon as the service sees it
+	// idle (here: the next request of its browser).
+	b = newBrowser(t, ts)
+	b.signIn(operatorID)
+	events = b.openEvents()
+	ts.clock.Advance(web.IdleTimeout)
+	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("queues after the idle timeout: %s", r.Status)
+	}
+	if ev, ok := events.next(); !ok || ev != (sseEvent{Type: "end", Data: "signed-out"}) {
+		t.Fatalf("after the idle timeout the stream said %+v (open %v), want the end event", ev, ok)
+	}
 }
 
 // A live refresh of the queue (the page's script, marked so) does not
