@@ -46,7 +46,7 @@ const retryMillis = 5000
 
 // liveEvent is all an event tells the page: which kind of thing happened
 // to which case. The page fetches the rest through its own list, which
-// the API scopes; the case number is what a test or a person can see.
+// the API scopes as it scopes every list.
 type liveEvent struct {
 	Kind string `json:"kind"`
 	Case string `json:"case"`
