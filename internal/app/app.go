@@ -646,7 +646,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	consoleCtx, stopConsole := context.WithCancel(context.Background())
 	go webConsole.Run(consoleCtx)
 	s.push(func(context.Context) error { stopConsole(); return nil })
-	hopts = append(hopts, httpapi.WithConsole(webConsole.Handler()))
+	hopts = append(hopts, httpapi.WithConsole(webConsole.Handler(), web.StreamRoutes...))
 	handler, err := httpapi.NewHandler(ctx, conn, hopts...)
 	if err != nil {
 		return nil, err
@@ -669,6 +669,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	hs.RegisterOnShutdown(webConsole.Close) // ends the console's open streams as the HTTP server shuts down
 	go func() {
 		var err error
 		if tlsCfg != nil {

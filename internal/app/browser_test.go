@@ -60,5 +60,4 @@ func TestBrowserConsoleSignInAndLanguage(t *testing.T) {
 	); err != nil {
 		t.Fatalf("switch back to Vietnamese: %v", err)
 	}
-	saveScreenshot(t, ctx, "queues")
 }

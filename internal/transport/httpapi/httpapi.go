@@ -45,10 +45,11 @@ const HSTS = "max-age=63072000; includeSubDomains"
 type Option func(*options)
 
 type options struct {
-	console       http.Handler
-	hsts          bool
-	streamTimeout time.Duration
-	logger        *slog.Logger
+	console        http.Handler
+	consoleStreams []string
+	hsts           bool
+	streamTimeout  time.Duration
+	logger         *slog.Logger
 }
 
 // DefaultStreamWriteTimeout bounds each write of a streaming answer unless
@@ -76,8 +77,13 @@ func WithHSTS() Option { return func(o *options) { o.hsts = true } }
 
 // WithConsole serves the web console at every path the API does not
 // claim ("/" and below, but not "/v1/", "/openapi.json" or "/healthz").
-// The console sets its own Content-Security-Policy over the API's.
-func WithConsole(h http.Handler) Option { return func(o *options) { o.console = h } }
+// The console sets its own Content-Security-Policy over the API's. Its
+// streams (server-sent events) are the routes that answer one: like the
+// API's streaming routes, they get the streaming write bound instead of
+// the server's WriteTimeout.
+func WithConsole(h http.Handler, streams ...string) Option {
+	return func(o *options) { o.console, o.consoleStreams = h, streams }
+}
 
 // NewHandler returns the HTTP handler for REST over conn, a client connection
 // to our own gRPC server.
@@ -160,6 +166,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	})
 	if o.console != nil {
 		mux.Handle("/", limitBody(o.console))
+		for _, route := range o.consoleStreams {
+			mux.Handle(route, streaming(o.streamTimeout, limitBody(o.console)))
+		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// Ask the gRPC server, so /healthz fails when it has stopped serving.

@@ -33,6 +33,7 @@ func (c *Console) Handler() http.Handler {
 	c.passwordRoutes(mux)
 	c.intakeRoutes(mux)
 	c.caseRoutes(mux)
+	c.eventRoutes(mux)
 	mux.HandleFunc("/", c.notFound)
 
 	// Cross-origin unsafe requests are refused before any handler, on top
@@ -63,7 +64,11 @@ func (c *Console) signed(h func(http.ResponseWriter, *http.Request, *session)) h
 		var s *session
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			var ended *session
-			s, ended = c.sessions.get(ck.Value)
+			if r.Header.Get(liveHeader) != "" {
+				s, ended = c.sessions.peek(ck.Value)
+			} else {
+				s, ended = c.sessions.get(ck.Value)
+			}
 			if ended != nil {
 				c.endToken(r.Context(), ended)
 			}

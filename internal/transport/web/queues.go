@@ -25,6 +25,7 @@ type queuePage struct {
 	Tab      string
 	Tabs     []string
 	Rows     []queueRow
+	Page     string // this page's token ("" for the first), so a live refresh stays on it
 	Next     string // the next page's token, or ""
 	PageSize int
 }
@@ -47,7 +48,7 @@ func (c *Console) queues(w http.ResponseWriter, r *http.Request, s *session) {
 			q = t
 		}
 	}
-	page := queuePage{Tab: q.ID, PageSize: queuePageSize}
+	page := queuePage{Tab: q.ID, Page: r.URL.Query().Get("page"), PageSize: queuePageSize}
 	for _, t := range queueTabs {
 		page.Tabs = append(page.Tabs, t.ID)
 	}

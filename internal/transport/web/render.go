@@ -49,6 +49,10 @@ type view struct {
 	Error string // an error to show, already in the language
 	Data  any
 	Nav   []screen // the screens the user may use (set by render)
+	// Now is the service's time when the page was made (set by render):
+	// countdowns count from it, not from the browser's clock, which may
+	// be wrong and is not the clock the deadlines run on.
+	Now time.Time
 
 	cats catalogs
 }
@@ -92,6 +96,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	v.Lang, v.cats, v.Path = language(r), c.catalogs, r.URL.Path
 	if v.User != nil {
 		v.Nav = navFor(*v.User)
+	}
+	if c.cfg.Clock != nil {
+		v.Now = c.cfg.Clock.Now()
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

@@ -30,6 +30,9 @@ type session struct {
 	bearer   string
 	tokenID  string
 	lastSeen time.Time
+	// ended is closed when the session ends (sign-out, idle timeout,
+	// eviction), so that its open event stream ends with it.
+	ended chan struct{}
 }
 
 // sessionStore holds the sessions in memory: a restart signs everyone
@@ -57,7 +60,8 @@ func randomToken() string {
 // add starts a session for an account. When the store is full it ends the
 // session idle the longest, which the caller must sign out.
 func (st *sessionStore) add(a Account) (s, evicted *session) {
-	s = &session{id: randomToken(), csrf: randomToken(), user: a.User, bearer: a.Bearer, tokenID: a.TokenID, lastSeen: st.clock.Now()}
+	s = &session{id: randomToken(), csrf: randomToken(), user: a.User, bearer: a.Bearer, tokenID: a.TokenID, lastSeen: st.clock.Now(),
+		ended: make(chan struct{})}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if len(st.byID) >= st.max {
@@ -66,7 +70,7 @@ func (st *sessionStore) add(a Account) (s, evicted *session) {
 				evicted = o
 			}
 		}
-		delete(st.byID, evicted.id)
+		st.end(evicted)
 	}
 	st.byID[s.id] = s
 	return s, evicted
@@ -74,7 +78,15 @@ func (st *sessionStore) add(a Account) (s, evicted *session) {
 
 // get returns the live session of an id and marks it used; an idle one is
 // ended and returned as ended so its token can be revoked.
-func (st *sessionStore) get(id string) (s, ended *session) {
+func (st *sessionStore) get(id string) (s, ended *session) { return st.lookup(id, true) }
+
+// peek is get without marking the session used: what the page does by
+// itself (its event stream, the live refresh of its queue) is not the
+// person's activity, so it must not hold a session open past the idle
+// timeout on a computer left alone.
+func (st *sessionStore) peek(id string) (s, ended *session) { return st.lookup(id, false) }
+
+func (st *sessionStore) lookup(id string, touch bool) (s, ended *session) {
 	now := st.clock.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -83,11 +95,20 @@ func (st *sessionStore) get(id string) (s, ended *session) {
 		return nil, nil
 	}
 	if now.Sub(s.lastSeen) >= st.idle {
-		delete(st.byID, id)
+		st.end(s)
 		return nil, s
 	}
-	s.lastSeen = now
+	if touch {
+		s.lastSeen = now
+	}
 	return s, nil
+}
+
+// end removes a session from the store and closes its ended channel. The
+// caller holds st.mu; a session is ended once, as it leaves the map once.
+func (st *sessionStore) end(s *session) {
+	delete(st.byID, s.id)
+	close(s.ended)
 }
 
 // remove ends a session (sign-out) and returns it.
@@ -95,7 +116,9 @@ func (st *sessionStore) remove(id string) *session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := st.byID[id]
-	delete(st.byID, id)
+	if s != nil {
+		st.end(s)
+	}
 	return s
 }
 
@@ -105,9 +128,9 @@ func (st *sessionStore) expire() []*session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var out []*session
-	for id, s := range st.byID {
+	for _, s := range st.byID {
 		if now.Sub(s.lastSeen) >= st.idle {
-			delete(st.byID, id)
+			st.end(s)
 			out = append(out, s)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -99,6 +100,9 @@ type Console struct {
 	pages    map[string]*template.Template
 	static   http.Handler
 	catalogs catalogs
+
+	stopping chan struct{} // closed by Close: the event streams end
+	stopOnce sync.Once
 }
 
 // apiClients are the gRPC clients the pages call.
@@ -146,6 +150,7 @@ func New(cfg Config) (*Console, error) {
 		pages:    pages,
 		static:   http.StripPrefix("/static/", http.FileServerFS(staticFS)),
 		catalogs: cats,
+		stopping: make(chan struct{}),
 	}
 	return c, nil
 }

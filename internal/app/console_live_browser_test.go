@@ -1,0 +1,335 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The live queues, the countdowns, CSRF and the console's quality checks,
+// in a real browser.
+
+// countdownOf returns the class and the text of the countdown in the
+// queue's row of a case ("" when the row or its countdown is missing).
+func countdownOf(t *testing.T, ctx context.Context, number string) (class, text string) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`(() => {
+		const row = [...document.querySelectorAll("#queue tbody tr")].find(r => r.querySelector('a[href="/cases/' + %q + '"]'));
+		const el = row && row.querySelector("time.countdown");
+		return el ? [el.className, el.textContent] : ["", ""];
+	})()`, number)))
+	if err != nil {
+		t.Fatalf("countdown of %s: %v", number, err)
+	}
+	return got[0], got[1]
+}
+
+// TestBrowserCountdownsFollowTheServiceClock: a countdown is green while
+// its deadline is far, amber past the deadline's first warning point and
+// red, "Quá hạn", once overdue, all on the service's clock (here a fake
+// one, days from the browser's own).
+func TestBrowserCountdownsFollowTheServiceClock(t *testing.T) {
+	ts, _ := startConsole(t)
+	worker := "bd.worker"
+	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	number := openCaseIn(t, ts, "00004") // its nearest deadline: acknowledge within 24 hours
+	ctx := newTab(t)
+	base := "http://" + ts.HTTPAddr()
+
+	for _, step := range []struct {
+		advance time.Duration
+		class   string
+		text    string
+	}{
+		{0, "ok", "giờ"},
+		{13 * time.Hour, "amber", "giờ"}, // past the first warning, at half the span
+		{12 * time.Hour, "red", "Quá hạn"},
+	} {
+		ts.clock.Advance(step.advance)
+		// The hours passed end the session (idle): sign in again, which
+		// opens the queue afresh.
+		browserSignIn(t, ctx, base, worker, "pw-"+worker)
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("time.countdown.ok, time.countdown.amber, time.countdown.red"))); err != nil {
+			t.Fatal(err)
+		}
+		class, text := countdownOf(t, ctx, number)
+		if !strings.Contains(" "+class+" ", " "+step.class+" ") || !strings.Contains(text, step.text) {
+			t.Fatalf("after %v more: the countdown of %s is %q %q, want %s and %q", step.advance, number, class, text, step.class, step.text)
+		}
+	}
+}
+
+// TestBrowserQueueUpdatesLive: a worker's queue is open; a new case of
+// their commune, created through the API, appears in it without a reload.
+func TestBrowserQueueUpdatesLive(t *testing.T) {
+	ts, _ := startConsole(t)
+	worker := "bd.worker"
+	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	// Cases whose countdowns are red (overdue) and amber (warned).
+	late := openCaseIn(t, ts, "00004")
+	ts.clock.Advance(13 * time.Hour)
+	warned := openCaseIn(t, ts, "00004")
+	ts.clock.Advance(12*time.Hour + 30*time.Minute)
+
+	ctx := newTab(t)
+	base := "http://" + ts.HTTPAddr()
+	browserSignIn(t, ctx, base, worker, "pw-"+worker)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#queue[data-stream="open"]`))); err != nil {
+		t.Fatalf("the queue does not follow the event stream: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.loadedOnce = true`)); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := openCaseIn(t, ts, "00004")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#queue a[href="/cases/`+fresh+`"]`))); err != nil {
+		t.Fatalf("the new case %s did not appear in the open queue: %v", fresh, err)
+	}
+	stayed, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.loadedOnce === true`))
+	if err != nil || !stayed {
+		t.Fatalf("the page was reloaded to show the new case (%v)", err)
+	}
+	for number, want := range map[string]string{late: "red", warned: "amber", fresh: "ok"} {
+		if class, text := countdownOf(t, ctx, number); !strings.Contains(" "+class+" ", " "+want+" ") {
+			t.Errorf("the countdown of %s is %q %q, want %s", number, class, text, want)
+		}
+	}
+	saveScreenshot(t, ctx, "queues")
+}
+
+// TestBrowserCSRFRefused: a page of another origin that posts a form to
+// the console while its victim is signed in, in the same browser, is
+// refused (403), and the session survives; a wrong password shows the
+// refusal and starts no session.
+func TestBrowserCSRFRefused(t *testing.T) {
+	ts, _ := startConsole(t)
+	ctx := newTab(t)
+	base := "http://" + ts.HTTPAddr()
+
+	// Sign-in failure.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), operatorID),
+		chromedp.SendKeys(chromedp.ID("password"), "not-the-password"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS(`p.error[role="alert"]`)),
+	); err != nil {
+		t.Fatalf("sign in with a wrong password: %v", err)
+	}
+	if got := text(t, ctx, `p.error[role="alert"]`); !strings.Contains(got, "Đăng nhập không thành công") {
+		t.Errorf("the refusal reads %q", got)
+	}
+	if h1 := pageAfter(t, ctx, base+"/queues"); h1 != "Đăng nhập" {
+		t.Fatalf("after a refused sign-in, /queues shows %q, want the sign-in page", h1)
+	}
+
+	// The attack: another origin (another port of the same host, so the
+	// browser even sends the SameSite=Strict cookie) posts the sign-out
+	// form with a made-up token as soon as it loads.
+	var mu sync.Mutex
+	var attacked bool
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attacked = true
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><body>
+<form id="f" method="post" action="%s/signout"><input type="hidden" name="csrf" value="guessed"></form>
+<script>document.getElementById("f").submit()</script></body></html>`, base)
+	}))
+	defer attacker.Close()
+
+	browserSignIn(t, ctx, base, operatorID, "pw-"+operatorID)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(attacker.URL),
+		chromedp.Poll[chromedp.Void](strconv.Quote(base)+` === location.origin && document.readyState === "complete"`),
+	); err != nil {
+		t.Fatalf("the attacking page did not post to the console: %v", err)
+	}
+	mu.Lock()
+	if !attacked {
+		t.Fatal("the attacking page was never served")
+	}
+	mu.Unlock()
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`performance.getEntriesByType("navigation")[0].responseStatus`))
+	if err != nil || status != http.StatusForbidden {
+		t.Errorf("the console answered the cross-origin post with %d (%v), want 403", status, err)
+	}
+	if h1 := pageAfter(t, ctx, base+"/queues"); h1 != "Hàng việc của tôi" {
+		t.Errorf("after the attack /queues shows %q: the session did not survive", h1)
+	}
+}
+
+// pageAfter navigates to a URL and returns the h1 of where it lands.
+func pageAfter(t *testing.T, ctx context.Context, url string) string {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	return text(t, ctx, "h1")
+}
+
+// qualityCheck is evaluated in each page: what it returns are the page's
+// faults (empty when none).
+const qualityCheck = `(() => {
+	const faults = [];
+	if (!document.documentElement.lang) faults.push("no lang");
+	const h1s = document.querySelectorAll("h1").length;
+	if (h1s !== 1) faults.push(h1s + " h1 elements");
+	for (const el of document.querySelectorAll("input, select, textarea")) {
+		if (el.type === "hidden") continue;
+		const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) ||
+			el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+		if (!labelled) faults.push("no label for " + (el.name || el.id || el.outerHTML));
+	}
+	for (const th of document.querySelectorAll("th")) {
+		if (!th.getAttribute("scope")) faults.push("th without scope: " + th.textContent);
+	}
+	if (document.documentElement.scrollWidth > window.innerWidth) {
+		faults.push("wider than the screen: " + document.documentElement.scrollWidth + " > " + window.innerWidth);
+	}
+	const table = document.querySelector("#queue table");
+	if (table && table.getBoundingClientRect().right > window.innerWidth) faults.push("the queue table overflows");
+	return faults;
+})()`
+
+// TestBrowserConsoleAccessibleAndResponsive: every page an operator and a
+// commune worker reach (sign-in, each queue, the not-found page) has its
+// language, one h1, a label for every field and scoped table headers,
+// fits a 1366x768 laptop and a 390x844 phone without sideways scrolling,
+// lets the keyboard reach the sign-out button, and breaks no rule of the
+// Content-Security-Policy.
+func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
+	ts, _ := startConsole(t)
+	worker := "bd.worker"
+	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	for range 3 { // rows for the queue tables
+		openCaseIn(t, ts, "00004")
+	}
+	ctx := newTab(t)
+	base := "http://" + ts.HTTPAddr()
+
+	// The browser's console, from before the first page: a CSP violation
+	// is reported there (source "security").
+	var mu sync.Mutex
+	var messages []chromedp.ConsoleMessage
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			messages = append(messages, m)
+			mu.Unlock()
+		}
+	}()
+
+	sizes := []struct {
+		name string
+		w, h int64
+	}{{"laptop", 1366, 768}, {"phone", 390, 844}}
+	tables := 0 // pages checked with a queue table
+	check := func(who, path string) {
+		t.Helper()
+		for _, size := range sizes {
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h),
+				chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+				t.Fatalf("%s %s on a %s: %v", who, path, size.name, err)
+			}
+			if w, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`window.innerWidth`)); err != nil || w != size.w {
+				t.Fatalf("%s %s: the window is %d wide (%v), want a %s's %d", who, path, w, err, size.name, size.w)
+			}
+			faults, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](qualityCheck))
+			if err != nil {
+				t.Fatalf("%s %s on a %s: %v", who, path, size.name, err)
+			}
+			for _, f := range faults {
+				t.Errorf("%s %s on a %s: %s", who, path, size.name, f)
+			}
+			if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#queue table").length`)); err == nil {
+				tables += n
+			}
+		}
+	}
+
+	check("signed out", "/signin")
+	check("signed out", "/no-such-page")
+	for _, user := range []string{operatorID, worker} {
+		browserSignIn(t, ctx, base, user, "pw-"+user)
+		for _, tab := range []string{"open", "overdue", "accept", "successor", "all"} {
+			check(user, "/queues?tab="+tab)
+		}
+		check(user, "/no-such-page")
+		keyboardSignOut(t, ctx, base, user)
+	}
+
+	if tables == 0 {
+		t.Error("no page had a queue table to check")
+	}
+
+	// A canary: an inline script, which the policy refuses. Its report
+	// shows the check can fail, and, as the console's messages come in
+	// order, that every report of the pages before it has come in.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const s = document.createElement("script"); s.textContent = "window.canary = 1"; document.body.append(s); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	isCSP := func(m chromedp.ConsoleMessage) bool {
+		return m.Source == "security" || strings.Contains(m.Text, "Content Security Policy")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := append([]chromedp.ConsoleMessage(nil), messages...)
+		mu.Unlock()
+		if n := len(got); n > 0 && isCSP(got[n-1]) {
+			for _, m := range got[:n-1] {
+				if isCSP(m) || m.IsException() {
+					t.Errorf("the console's pages wrote to the browser's console: %s", m)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the canary's inline script was not reported as a CSP violation; messages: %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// keyboardSignOut reaches the sign-out button of the page with the Tab
+// key alone, and presses it with Enter.
+func keyboardSignOut(t *testing.T, ctx context.Context, base, who string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/queues"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+		t.Fatal(err)
+	}
+	onSignOut := `(() => { const a = document.activeElement; return a && a.tagName === "BUTTON" && !!a.closest('form[action="/signout"]') })()`
+	for range 30 {
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+		reached, err := chromedp.Run(ctx, chromedp.Evaluate[bool](onSignOut))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reached {
+			if err := chromedp.Do(ctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
+				t.Fatalf("%s: Enter on the sign-out button: %v", who, err)
+			}
+			return
+		}
+	}
+	t.Fatalf("%s: 30 presses of Tab never reach the sign-out button", who)
+}
