@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -293,6 +294,33 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errCheckFailed
 	}
 	fmt.Fprintf(stdout, "OK: %s\n", summary(res))
+	return nil
+}
+
+// statsCmd runs "stats rebuild": the statistics counters recomputed from
+// the records, on a stopped database, when check finds them wrong.
+func statsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 1 || args[0] != "rebuild" {
+		fmt.Fprint(stderr, "Usage: childcase stats rebuild [--db FILE]\n")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("stats rebuild", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := app.DefaultConfig().DBPath
+	stringFlag(fs, &db, "db", "path of the bbolt database file (server stopped)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	if err != nil {
+		return err
+	}
+	defer off.Close()
+	n, err := off.RebuildStatistics(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Rebuilt the statistics counters of %s from its records: %d cells.\n", db, n)
 	return nil
 }
 

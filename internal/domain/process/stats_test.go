@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/stats"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -299,10 +300,14 @@ func recount(t *testing.T, store datastore.Store, keep func(model.Case) bool, q 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The counters keep lateness by bucket (a bounded room per cell
+	// however many were late): a percentile is the exact nearest-rank
+	// value rounded down to its bucket's resolution, as documented on
+	// stats.DeadlineCounts.
 	for kind, l := range late {
 		slices.Sort(l)
-		want.Deadlines[kind].MedianMinutesLate = l[(len(l)+1)/2-1]
-		want.Deadlines[kind].P90MinutesLate = l[(9*len(l)+9)/10-1]
+		want.Deadlines[kind].MedianMinutesLate = tally.LateFloor(l[(len(l)+1)/2-1])
+		want.Deadlines[kind].P90MinutesLate = tally.LateFloor(l[(9*len(l)+9)/10-1])
 	}
 	return want
 }
