@@ -2,7 +2,9 @@ package process_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,6 +244,31 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 		t.Errorf("harmed by violence: %d cases, want %d", harmed, want)
 	}
 
+	// The city's statistics of whole months read the counters; a period a
+	// nanosecond longer, in which nothing happened, is not whole months
+	// and is counted from the records. Both say the same, grouped every
+	// way the counters are kept.
+	longer := stats.Query{From: year.From.Add(-time.Nanosecond), To: year.To}
+	for _, by := range [][]stats.Dimension{
+		nil, {stats.ByMonth}, {stats.ByUnit}, {stats.ByChannel}, {stats.ByCallType}, {stats.ByAbuseForm}, {stats.BySex},
+		{stats.ByAgeBand}, {stats.ByMonth, stats.ByUnit}, {stats.ByChannel, stats.BySex, stats.ByAgeBand},
+	} {
+		for _, q := range []*stats.Query{&year, &longer} {
+			q.Unit, q.GroupBy = units.Key{}, by
+		}
+		fromCells, err := svc.Compute(w.ctx, principal("city"), year)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromRecords, err := svc.Compute(w.ctx, principal("city"), longer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fromCells.Groups, fromRecords.Groups) {
+			t.Errorf("grouped by %v, the counters say\n%s\nthe records\n%s", by, groupsString(fromCells.Groups), groupsString(fromRecords.Groups))
+		}
+	}
+
 	// The police are refused; a commune sees none of another's.
 	if _, err := svc.Compute(w.ctx, principal("police.badinh"), year); err == nil {
 		t.Error("the police read statistics")
@@ -249,6 +276,18 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 	if n := total("worker.other", stats.Query{From: year.From, To: year.To, Unit: baDinh}).CasesOpened; n != 0 {
 		t.Errorf("the other commune counts %d cases of Ba Đình", n)
 	}
+}
+
+func groupsString(gs []stats.Group) string {
+	var b strings.Builder
+	for _, g := range gs {
+		fmt.Fprintf(&b, "  %q %+v", g.Key, g.Counts)
+		for k, d := range g.Deadlines {
+			fmt.Fprintf(&b, " %s%+v", k, *d)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // recount counts, one stored case at a time, what the statistics count of
