@@ -8,14 +8,13 @@
 // Whoever sees every case (the city) is answered from the counters storage
 // keeps with the records (package tally), for a period of whole months:
 // the cost follows the cells of the period (months, units and the
-// combinations of the grouped dimensions present), not the cases. The
-// deadlines overdue now, which change with the clock alone, are read from
-// the queue index of the cases with an open deadline due before now. Any
-// other question (a scope narrower than the city's, a period that does not
-// start and end on the first of a month, or a grouping by the sealed
-// special-circumstance group) is computed from the records in scope at the
-// time of asking, through the scope index the case list reads. Both read
-// inside one read transaction and give the same numbers (TestCounters...).
+// combinations of the grouped dimensions present) and the deadlines still
+// open in it, not the cases. Any other question (a scope narrower than the
+// city's, a period that does not start and end on the first of a month,
+// or a grouping by the sealed special-circumstance group) is computed from
+// the records in scope at the time of asking, through the scope index the
+// case list reads. Both count each case's events as tally.CaseEvents
+// defines them, inside one read transaction, and give the same numbers.
 // The special-circumstance groups of a case are sealed; they are opened in
 // memory only when that grouping is asked for, and only counts leave the
 // package. It must not write anything but the audit event of the read,
@@ -313,9 +312,7 @@ func wholeMonths(q Query) bool {
 
 // countCells adds up the counters of the cells of q's months and units:
 // those of kind Total when q groups by month and unit at most, else the
-// full ones. Then it counts what the counters cannot hold, the deadlines
-// open and past due now, from the queue of the cases with an open
-// deadline due before now (every such case is there).
+// full ones.
 func (s *Service) countCells(tx datastore.ReadTx, agg *aggregator, inUnit func(string) bool) error {
 	kind := tally.Total
 	for _, d := range agg.q.GroupBy {
@@ -323,7 +320,7 @@ func (s *Service) countCells(tx datastore.ReadTx, agg *aggregator, inUnit func(s
 			kind = tally.Full
 		}
 	}
-	err := tx.StatCells(kind, tally.Month(agg.q.From), tally.Month(agg.q.To), func(k tally.Key, t *tally.Tally) error {
+	return tx.StatCells(kind, tally.Month(agg.q.From), tally.Month(agg.q.To), func(k tally.Key, t *tally.Tally) error {
 		if !inUnit(k.Unit) {
 			return nil
 		}
@@ -331,33 +328,9 @@ func (s *Service) countCells(tx datastore.ReadTx, agg *aggregator, inUnit func(s
 			Unit: k.Unit, Channel: k.Channel, CallType: k.CallType,
 			Abuse: splitSet(k.Abuse), Sex: splitSet(k.Sex), Age: splitSet(k.Age),
 		}}
-		agg.add(k.Month, f, func(c *Counts) { c.addTally(t, s.levelOf) })
+		agg.add(k.Month, f, func(c *Counts) { c.addTally(t, s.levelOf, agg.now) })
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	q := datastore.QueueQuery{Queue: access.QueueNone, Keys: []string{access.ScopeAll}, Until: agg.now, Limit: listPage}
-	for {
-		page, next, err := tx.ListQueue(q)
-		if err != nil {
-			return err
-		}
-		for _, c := range page {
-			if !inUnit(c.ResponsibleUnit.String()) {
-				continue
-			}
-			f, err := s.caseFacts(tx, c, false, agg.wants(ByChannel) || agg.wants(ByCallType))
-			if err != nil {
-				return err
-			}
-			s.countNow(agg, c, f)
-		}
-		if next == "" {
-			return nil
-		}
-		q.After = next
-	}
 }
 
 // splitSet returns the names of a set of a cell's key.
@@ -368,8 +341,9 @@ func splitSet(set string) []string {
 	return strings.Split(set, ",")
 }
 
-// addTally adds a cell's counters to c.
-func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string) {
+// addTally adds a cell's counters to c, the open deadlines due before now
+// as overdue now.
+func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string, now time.Time) {
 	c.Reports += int(t.Reports)
 	c.CasesOpened += int(t.CasesOpened)
 	c.CasesStillOpen += int(t.CasesStillOpen)
@@ -387,6 +361,11 @@ func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string) {
 		for b, n := range d.Late {
 			dc.late[b] += n
 		}
+		for due, n := range d.OpenDue {
+			if due < now.UnixNano() {
+				dc.OverdueNow += int(n)
+			}
+		}
 	}
 	for to, n := range t.Escalations {
 		c.Escalations[levelOf(to)] += int(n)
@@ -396,6 +375,13 @@ func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string) {
 	}
 	for k, n := range t.EmergencyD3 {
 		c.EmergencyD3[k] += int(n)
+	}
+	for due, n := range t.D3OpenDue {
+		if due < now.UnixNano() {
+			c.EmergencyD3["OVERDUE"] += int(n)
+		} else {
+			c.EmergencyD3[string(model.DeadlineOpen)] += int(n)
+		}
 	}
 }
 
@@ -498,49 +484,17 @@ func (s *Service) caseFacts(tx datastore.ReadTx, c model.Case, circumstances, fi
 }
 
 // countCase adds the events of one case that fall in the period, as the
-// counters count them (tally.CaseEvents), and what stands at now.
+// counters count them (tally.CaseEvents).
 func (s *Service) countCase(agg *aggregator, c model.Case, f facts) {
 	tally.CaseEvents(c, func(at time.Time, inc func(*tally.Tally)) {
 		if agg.in(at) {
 			agg.add(monthOf(at), f, func(n *Counts) {
 				var t tally.Tally
 				inc(&t)
-				n.addTally(&t, s.levelOf)
+				n.addTally(&t, s.levelOf, agg.now)
 			})
 		}
 	})
-	s.countNow(agg, c, f)
-}
-
-// countNow adds what changes with the clock alone: the deadlines due in
-// the period that are open and past due now, and an emergency case of
-// the period whose D3 is: its D3, which the events count as OPEN
-// (tally.CaseEvents), counts as OVERDUE.
-func (s *Service) countNow(agg *aggregator, c model.Case, f facts) {
-	for _, d := range c.Deadlines {
-		if d.Open() && d.Due.Before(agg.now) && agg.in(d.Due) {
-			agg.add(monthOf(d.Due), f, func(n *Counts) { n.deadline(d.Kind).OverdueNow++ })
-		}
-	}
-	d, ok := tally.LastD3(c)
-	if !ok || !c.Emergency || !agg.in(c.ReceiveTime) || deadlineOutcome(d, agg.now) != "OVERDUE" {
-		return
-	}
-	agg.add(monthOf(c.ReceiveTime), f, func(n *Counts) {
-		if n.EmergencyD3[string(model.DeadlineOpen)]--; n.EmergencyD3[string(model.DeadlineOpen)] == 0 {
-			delete(n.EmergencyD3, string(model.DeadlineOpen))
-		}
-		n.EmergencyD3["OVERDUE"]++
-	})
-}
-
-// deadlineOutcome names where a deadline stands at now: its state, or
-// OVERDUE for an open one past due.
-func deadlineOutcome(d model.Deadline, now time.Time) string {
-	if d.Open() && d.Due.Before(now) {
-		return "OVERDUE"
-	}
-	return string(d.State)
 }
 
 // levelOf names the level of the unit an escalation went to.

@@ -69,10 +69,11 @@ func statToRec(t tally.Tally) *recordpb.StatCell {
 		CrimeClosedWithoutReferral: t.CrimeClosedWithoutReferral, TransfersProposed: t.TransfersProposed,
 		TransfersAccepted: t.TransfersAccepted, TransfersDeclined: t.TransfersDeclined, PoliceReferrals: t.PoliceReferrals,
 		Emergencies: t.Emergencies, Escalations: t.Escalations, PoliceOutcomes: t.PoliceOutcomes, EmergencyD3: t.EmergencyD3,
+		EmergencyD3OpenDue: t.D3OpenDue,
 	}
 	for _, kind := range slices.Sorted(maps.Keys(t.Deadlines)) {
 		d := t.Deadlines[kind]
-		rd := &recordpb.StatDeadline{Kind: string(kind), Met: d.Met, Missed: d.Missed}
+		rd := &recordpb.StatDeadline{Kind: string(kind), Met: d.Met, Missed: d.Missed, OpenDue: d.OpenDue}
 		if len(d.Late) > 0 {
 			rd.Late = map[int32]int64{}
 			for b, n := range d.Late {
@@ -91,11 +92,11 @@ func statFromRec(r *recordpb.StatCell) tally.Tally {
 		TransfersProposed: r.GetTransfersProposed(), TransfersAccepted: r.GetTransfersAccepted(),
 		TransfersDeclined: r.GetTransfersDeclined(), PoliceReferrals: r.GetPoliceReferrals(), Emergencies: r.GetEmergencies(),
 		Escalations: nilIfEmpty(r.GetEscalations()), PoliceOutcomes: nilIfEmpty(r.GetPoliceOutcomes()),
-		EmergencyD3: nilIfEmpty(r.GetEmergencyD3()),
+		EmergencyD3: nilIfEmpty(r.GetEmergencyD3()), D3OpenDue: nilIfEmpty(r.GetEmergencyD3OpenDue()),
 	}
 	for _, rd := range r.GetDeadlines() {
 		d := t.Deadline(model.DeadlineKind(rd.GetKind()))
-		d.Met, d.Missed = rd.GetMet(), rd.GetMissed()
+		d.Met, d.Missed, d.OpenDue = rd.GetMet(), rd.GetMissed(), nilIfEmpty(rd.GetOpenDue())
 		if len(rd.GetLate()) > 0 {
 			d.Late = map[int]int64{}
 			for b, n := range rd.GetLate() {
@@ -107,7 +108,7 @@ func statFromRec(r *recordpb.StatCell) tally.Tally {
 }
 
 // nilIfEmpty keeps a decoded empty map equal to a tally's absent one.
-func nilIfEmpty(m map[string]int64) map[string]int64 {
+func nilIfEmpty[K comparable](m map[K]int64) map[K]int64 {
 	if len(m) == 0 {
 		return nil
 	}

@@ -12,10 +12,10 @@
 // A cell is a month (Vietnam time, of the event counted) and a unit, and
 // for the cells of kind Full the values of the other dimensions but the
 // special-circumstance group, which a case keeps sealed and a counter
-// would store in the clear. States that change with the clock alone (a
-// deadline overdue now) are not counted here: package stats reads them
-// from the queue index when asked. This package must not read or write
-// storage, and holds no case number or personal data.
+// would store in the clear. What changes with the clock alone (a deadline
+// overdue now) is kept as the open deadlines by due time, which a reader
+// compares with its now. This package must not read or write storage,
+// and holds no case number or personal data.
 package tally
 
 import (
@@ -67,11 +67,16 @@ func Values(set string) []string {
 	return strings.Split(set, ",")
 }
 
-// DeadlineTally counts the deadlines of one kind done in a cell's month.
+// DeadlineTally counts the deadlines of one kind done in a cell's month,
+// and those due in it that are still open.
 type DeadlineTally struct {
 	Met, Missed int64
 	// Late counts the missed deadlines by LateBucket of their lateness.
 	Late map[int]int64
+	// OpenDue counts the open deadlines by due time (Unix nanoseconds):
+	// those before the time of asking are overdue now. Its room follows
+	// the open deadlines, which the work keeps few, not the cases.
+	OpenDue map[int64]int64
 }
 
 // Tally is the counts of one cell, as package stats defines them. Maps
@@ -86,9 +91,12 @@ type Tally struct {
 	Escalations    map[string]int64
 	PoliceOutcomes map[string]int64
 	// EmergencyD3 counts the emergency cases opened in the month by the
-	// state of their last D3 deadline (OPEN for one still running: stats
-	// tells OVERDUE ones apart when asked), NONE without one.
+	// state of their last D3 deadline when it is done (MET, MISSED,
+	// CANCELLED), NONE without one; D3OpenDue those whose last D3 is open,
+	// by its due time (Unix nanoseconds): OVERDUE before the time of
+	// asking, OPEN after.
 	EmergencyD3 map[string]int64
+	D3OpenDue   map[int64]int64
 }
 
 // Add adds sign times o to t.
@@ -110,7 +118,10 @@ func (t *Tally) Add(o *Tally, sign int64) {
 		for b, n := range od.Late {
 			addTo(&d.Late, b, sign*n)
 		}
-		if d.Met == 0 && d.Missed == 0 && len(d.Late) == 0 {
+		for due, n := range od.OpenDue {
+			addTo(&d.OpenDue, due, sign*n)
+		}
+		if d.Met == 0 && d.Missed == 0 && len(d.Late) == 0 && len(d.OpenDue) == 0 {
 			delete(t.Deadlines, kind)
 		}
 	}
@@ -122,6 +133,9 @@ func (t *Tally) Add(o *Tally, sign int64) {
 	}
 	for k, n := range o.EmergencyD3 {
 		addTo(&t.EmergencyD3, k, sign*n)
+	}
+	for due, n := range o.D3OpenDue {
+		addTo(&t.D3OpenDue, due, sign*n)
 	}
 }
 
@@ -165,11 +179,12 @@ func (t *Tally) Equal(o *Tally) bool {
 		t.TransfersDeclined != o.TransfersDeclined || t.PoliceReferrals != o.PoliceReferrals || t.Emergencies != o.Emergencies {
 		return false
 	}
-	if !maps.Equal(t.Escalations, o.Escalations) || !maps.Equal(t.PoliceOutcomes, o.PoliceOutcomes) || !maps.Equal(t.EmergencyD3, o.EmergencyD3) {
+	if !maps.Equal(t.Escalations, o.Escalations) || !maps.Equal(t.PoliceOutcomes, o.PoliceOutcomes) ||
+		!maps.Equal(t.EmergencyD3, o.EmergencyD3) || !maps.Equal(t.D3OpenDue, o.D3OpenDue) {
 		return false
 	}
 	return maps.EqualFunc(t.Deadlines, o.Deadlines, func(a, b *DeadlineTally) bool {
-		return a.Met == b.Met && a.Missed == b.Missed && maps.Equal(a.Late, b.Late)
+		return a.Met == b.Met && a.Missed == b.Missed && maps.Equal(a.Late, b.Late) && maps.Equal(a.OpenDue, b.OpenDue)
 	})
 }
 
@@ -181,7 +196,7 @@ func (t *Tally) String() string {
 		t.TransfersProposed, t.TransfersAccepted, t.TransfersDeclined, t.PoliceReferrals, t.Emergencies)
 	for _, kind := range slices.Sorted(maps.Keys(t.Deadlines)) {
 		d := t.Deadlines[kind]
-		fmt.Fprintf(&b, ", %s met %d missed %d", kind, d.Met, d.Missed)
+		fmt.Fprintf(&b, ", %s met %d missed %d open %d", kind, d.Met, d.Missed, sumValues(d.OpenDue))
 	}
 	for _, m := range []struct {
 		name string
@@ -191,7 +206,18 @@ func (t *Tally) String() string {
 			fmt.Fprintf(&b, ", %s %v", m.name, m.m)
 		}
 	}
+	if len(t.D3OpenDue) > 0 {
+		fmt.Fprintf(&b, ", D3 open %d", sumValues(t.D3OpenDue))
+	}
 	return b.String()
+}
+
+func sumValues[K comparable](m map[K]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // String names a cell in a readable form, for check's problems.
@@ -324,9 +350,9 @@ func (cells Cells) AddCase(c model.Case, first *model.StoredReport) {
 
 // CaseEvents calls add with every event of c that the statistics count,
 // with when it happened (zero for no event) and what it adds: its opening,
-// its closure, its emergency and D3, each deadline met or missed, each
-// escalation, transfer, police referral and outcome. The deadlines
-// overdue now, which change with the clock alone, are not among them.
+// its closure, its emergency and D3, each deadline met or missed, or open
+// (at its due time), each escalation, transfer, police referral and
+// outcome.
 func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 	closed := c.Status == model.StatusClosed
 	add(c.ReceiveTime, func(t *Tally) {
@@ -345,13 +371,23 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 		})
 	}
 	if c.Emergency {
-		d3 := D3State(c)
+		d3, ok := LastD3(c)
 		add(c.ReceiveTime, func(t *Tally) {
 			t.Emergencies++
-			addTo(&t.EmergencyD3, d3, 1)
+			switch {
+			case !ok:
+				addTo(&t.EmergencyD3, "NONE", 1)
+			case d3.Open():
+				addTo(&t.D3OpenDue, d3.Due.UnixNano(), 1)
+			default:
+				addTo(&t.EmergencyD3, string(d3.State), 1)
+			}
 		})
 	}
 	for _, d := range c.Deadlines {
+		if d.Open() {
+			add(d.Due, func(t *Tally) { addTo(&t.Deadline(d.Kind).OpenDue, d.Due.UnixNano(), 1) })
+		}
 		if d.State == model.DeadlineMet || d.State == model.DeadlineMissed {
 			add(d.DoneTime, func(t *Tally) {
 				dt := t.Deadline(d.Kind)
@@ -386,16 +422,6 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 			add(r.OutcomeTime, func(t *Tally) { addTo(&t.PoliceOutcomes, r.Outcome, 1) })
 		}
 	}
-}
-
-// D3State is the state of the last D3 deadline of a case (the last
-// decides), NONE without one.
-func D3State(c model.Case) string {
-	d, ok := LastD3(c)
-	if !ok {
-		return "NONE"
-	}
-	return string(d.State)
 }
 
 // LastD3 returns the last D3 deadline of a case.

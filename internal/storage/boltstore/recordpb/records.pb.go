@@ -2070,10 +2070,14 @@ type StatCell struct {
 	Escalations map[string]int64 `protobuf:"bytes,12,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// By outcome (PROSECUTED, NOT_PROSECUTED, SUSPENDED).
 	PoliceOutcomes map[string]int64 `protobuf:"bytes,13,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// By the state of the last D3 deadline of the emergency cases opened.
-	EmergencyD3   map[string]int64 `protobuf:"bytes,14,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// By the state of the last D3 deadline of the emergency cases opened,
+	// when it is done.
+	EmergencyD3 map[string]int64 `protobuf:"bytes,14,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Those whose last D3 deadline is open, by its due time (Unix
+	// nanoseconds).
+	EmergencyD3OpenDue map[int64]int64 `protobuf:"bytes,15,rep,name=emergency_d3_open_due,json=emergencyD3OpenDue,proto3" json:"emergency_d3_open_due,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *StatCell) Reset() {
@@ -2204,14 +2208,23 @@ func (x *StatCell) GetEmergencyD3() map[string]int64 {
 	return nil
 }
 
-// StatDeadline counts the deadlines of one kind done in a cell's month:
-// the missed ones by bucket of their lateness (tally.LateBucket).
+func (x *StatCell) GetEmergencyD3OpenDue() map[int64]int64 {
+	if x != nil {
+		return x.EmergencyD3OpenDue
+	}
+	return nil
+}
+
+// StatDeadline counts the deadlines of one kind done in a cell's month,
+// the missed ones by bucket of their lateness (tally.LateBucket), and
+// those due in it still open by due time (Unix nanoseconds).
 type StatDeadline struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Met           int64                  `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
 	Missed        int64                  `protobuf:"varint,3,opt,name=missed,proto3" json:"missed,omitempty"`
 	Late          map[int32]int64        `protobuf:"bytes,4,rep,name=late,proto3" json:"late,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	OpenDue       map[int64]int64        `protobuf:"bytes,5,rep,name=open_due,json=openDue,proto3" json:"open_due,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2270,6 +2283,13 @@ func (x *StatDeadline) GetMissed() int64 {
 func (x *StatDeadline) GetLate() map[int32]int64 {
 	if x != nil {
 		return x.Late
+	}
+	return nil
+}
+
+func (x *StatDeadline) GetOpenDue() map[int64]int64 {
+	if x != nil {
+		return x.OpenDue
 	}
 	return nil
 }
@@ -2496,7 +2516,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"<\n" +
 	"\vSearchEntry\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
-	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"\xba\a\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"\xec\b\n" +
 	"\bStatCell\x12\x18\n" +
 	"\areports\x18\x01 \x01(\x03R\areports\x12!\n" +
 	"\fcases_opened\x18\x02 \x01(\x03R\vcasesOpened\x12(\n" +
@@ -2512,7 +2532,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\tdeadlines\x18\v \x03(\v2\".childcase.storage.v1.StatDeadlineR\tdeadlines\x12Q\n" +
 	"\vescalations\x18\f \x03(\v2/.childcase.storage.v1.StatCell.EscalationsEntryR\vescalations\x12[\n" +
 	"\x0fpolice_outcomes\x18\r \x03(\v22.childcase.storage.v1.StatCell.PoliceOutcomesEntryR\x0epoliceOutcomes\x12R\n" +
-	"\femergency_d3\x18\x0e \x03(\v2/.childcase.storage.v1.StatCell.EmergencyD3EntryR\vemergencyD3\x1a>\n" +
+	"\femergency_d3\x18\x0e \x03(\v2/.childcase.storage.v1.StatCell.EmergencyD3EntryR\vemergencyD3\x12i\n" +
+	"\x15emergency_d3_open_due\x18\x0f \x03(\v26.childcase.storage.v1.StatCell.EmergencyD3OpenDueEntryR\x12emergencyD3OpenDue\x1a>\n" +
 	"\x10EscalationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aA\n" +
@@ -2521,14 +2542,21 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a>\n" +
 	"\x10EmergencyD3Entry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xc7\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aE\n" +
+	"\x17EmergencyD3OpenDueEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcf\x02\n" +
 	"\fStatDeadline\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03met\x18\x02 \x01(\x03R\x03met\x12\x16\n" +
 	"\x06missed\x18\x03 \x01(\x03R\x06missed\x12@\n" +
-	"\x04late\x18\x04 \x03(\v2,.childcase.storage.v1.StatDeadline.LateEntryR\x04late\x1a7\n" +
+	"\x04late\x18\x04 \x03(\v2,.childcase.storage.v1.StatDeadline.LateEntryR\x04late\x12J\n" +
+	"\bopen_due\x18\x05 \x03(\v2/.childcase.storage.v1.StatDeadline.OpenDueEntryR\aopenDue\x1a7\n" +
 	"\tLateEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
+	"\fOpenDueEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01BDZBgithub.com/childcase/childcase/internal/storage/boltstore/recordpbb\x06proto3"
 
 var (
@@ -2543,7 +2571,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2570,7 +2598,9 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	nil,                       // 22: childcase.storage.v1.StatCell.EscalationsEntry
 	nil,                       // 23: childcase.storage.v1.StatCell.PoliceOutcomesEntry
 	nil,                       // 24: childcase.storage.v1.StatCell.EmergencyD3Entry
-	nil,                       // 25: childcase.storage.v1.StatDeadline.LateEntry
+	nil,                       // 25: childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	nil,                       // 26: childcase.storage.v1.StatDeadline.LateEntry
+	nil,                       // 27: childcase.storage.v1.StatDeadline.OpenDueEntry
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2595,12 +2625,14 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	22, // 19: childcase.storage.v1.StatCell.escalations:type_name -> childcase.storage.v1.StatCell.EscalationsEntry
 	23, // 20: childcase.storage.v1.StatCell.police_outcomes:type_name -> childcase.storage.v1.StatCell.PoliceOutcomesEntry
 	24, // 21: childcase.storage.v1.StatCell.emergency_d3:type_name -> childcase.storage.v1.StatCell.EmergencyD3Entry
-	25, // 22: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	25, // 22: childcase.storage.v1.StatCell.emergency_d3_open_due:type_name -> childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	26, // 23: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
+	27, // 24: childcase.storage.v1.StatDeadline.open_due:type_name -> childcase.storage.v1.StatDeadline.OpenDueEntry
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }
@@ -2614,7 +2646,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
