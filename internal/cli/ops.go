@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,14 +303,7 @@ func statsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stderr, "Usage: childcase stats rebuild [--db FILE]\n")
 		return errUsage
 	}
-	fs := flag.NewFlagSet("stats rebuild", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := app.DefaultConfig().DBPath
-	stringFlag(fs, &db, "db", "path of the bbolt database file (server stopped)")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	off, db, err := openOfflineCmd("stats rebuild", "path of the bbolt database file (server stopped)", args[1:], stderr)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -139,20 +140,9 @@ func (t *tx) StatCells(kind tally.Kind, from, to string, fn func(tally.Key, *tal
 	return nil
 }
 
-// firstReport returns the first report of c, nil when it is not stored
-// (yet: a new case is written before its report).
+// firstReport returns the first report of c, nil when it is not stored.
 func (t *tx) firstReport(c model.Case) (*model.StoredReport, error) {
-	if len(c.ReportIDs) == 0 {
-		return nil, nil
-	}
-	r, err := t.Report(c.ReportIDs[0])
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return tally.FirstReport(c, t.Report)
 }
 
 // caseStats is what writing c over prev (nil for a new case) changes in
@@ -237,11 +227,18 @@ func (t *tx) addStats(delta tally.Cells) error {
 // recountStats sums the contribution of every report and case of the
 // file: what the bucket stats must hold.
 func (t *tx) recountStats() (tally.Cells, error) {
-	reports := func(yield func(model.StoredReport, error) bool) {
-		_ = t.bucket(bucketReports).ForEach(func(k, v []byte) error {
-			r, err := decodeAs[model.StoredReport](v)
+	return tally.Recount(records[model.StoredReport](t.bucket(bucketReports), "report", reportString),
+		records[model.Case](t.bucket(bucketCases), "case", caseString), t.firstReport)
+}
+
+// records yields every record of a bucket, decoded; one that does not
+// decode ends the walk with its error, naming it what and name(key).
+func records[T any](b *bolt.Bucket, what string, name func([]byte) string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		_ = b.ForEach(func(k, v []byte) error {
+			r, err := decodeAs[T](v)
 			if err != nil {
-				err = fmt.Errorf("report %s: %w", reportString(k), err)
+				err = fmt.Errorf("%s %s: %w", what, name(k), err)
 			}
 			if !yield(r, err) || err != nil {
 				return errStop
@@ -249,19 +246,6 @@ func (t *tx) recountStats() (tally.Cells, error) {
 			return nil
 		})
 	}
-	cases := func(yield func(model.Case, error) bool) {
-		_ = t.bucket(bucketCases).ForEach(func(k, v []byte) error {
-			c, err := decodeAs[model.Case](v)
-			if err != nil {
-				err = fmt.Errorf("case %s: %w", caseString(k), err)
-			}
-			if !yield(c, err) || err != nil {
-				return errStop
-			}
-			return nil
-		})
-	}
-	return tally.Recount(reports, cases, t.firstReport)
 }
 
 // buildStats (version 6 to 7, and RebuildStats) fills the bucket stats,

@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/childcase/childcase/internal/domain/model"
@@ -27,7 +26,7 @@ func (t *tx) StatCells(kind tally.Kind, from, to string, fn func(tally.Key, *tal
 			}
 		}
 	}
-	cells, err := tally.Recount(reports, cases, t.firstReport)
+	cells, err := tally.Recount(reports, cases, func(c model.Case) (*model.StoredReport, error) { return tally.FirstReport(c, t.Report) })
 	if err != nil {
 		return err
 	}
@@ -44,16 +43,4 @@ func (t *tx) StatCells(kind tally.Kind, from, to string, fn func(tally.Key, *tal
 		}
 	}
 	return nil
-}
-
-// firstReport returns the first report of c, nil when it is not stored.
-func (t *tx) firstReport(c model.Case) (*model.StoredReport, error) {
-	if len(c.ReportIDs) == 0 {
-		return nil, nil
-	}
-	r, err := t.Report(c.ReportIDs[0])
-	if errors.Is(err, model.ErrNotFound) {
-		return nil, nil
-	}
-	return &r, err
 }

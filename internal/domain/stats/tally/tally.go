@@ -20,6 +20,7 @@ package tally
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
@@ -536,6 +537,22 @@ func names[E ~int32](vs []E, table map[E]string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// FirstReport returns the first report of c through report, nil when it
+// is not stored (yet: intake writes a new case before its report).
+func FirstReport(c model.Case, report func(id string) (model.StoredReport, error)) (*model.StoredReport, error) {
+	if len(c.ReportIDs) == 0 {
+		return nil, nil
+	}
+	r, err := report(c.ReportIDs[0])
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Recount sums the contribution of every report and case: what the
