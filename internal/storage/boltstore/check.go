@@ -417,12 +417,18 @@ func (r *CheckResult) addCounts(s CheckSummary) {
 func (c *checker) checkLayout() bool {
 	// A file of version 4 or 5 not yet migrated (a backup) is checked in
 	// its own layout, with each index in a bucket of its own (tx.keys);
-	// older ones lack the scope indexes, and are reported as before.
+	// older ones lack the scope indexes, and are reported as before. One
+	// of version 6 has no statistics counters yet (checkStats skips them).
 	layout := allBuckets
 	meta := c.btx.Bucket(bucketMeta)
 	if meta != nil {
-		if raw := meta.Get(keySchemaVersion); len(raw) == 4 && be.Uint32(raw) < bucketVersion(bucketIndex) {
-			layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+		if raw := meta.Get(keySchemaVersion); len(raw) == 4 {
+			switch v := be.Uint32(raw); {
+			case v < bucketVersion(bucketIndex):
+				layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+			case v < bucketVersion(bucketStats):
+				layout = layoutBuckets(bucketVersion(bucketStats) - 1)
+			}
 		}
 	}
 	complete := true

@@ -371,14 +371,14 @@ func emptyToNil(v reflect.Value) reflect.Value {
 }
 
 // TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
-// JSON) and a schema-5 file (each index in a bucket of its own) as they
-// were written, without opening them for writing: Check reports only that
+// JSON), a schema-5 file (each index in a bucket of its own) and a
+// schema-6 file (no statistics counters yet) as they were written, without opening them for writing: Check reports only that
 // the file awaits its migration (it decodes records of both encodings and
 // reads the indexes where the file keeps them, so every other check still
 // runs), and a read-only store (an offline backup's) reads its records
 // and writes a backup Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
