@@ -435,3 +435,42 @@ func TestStatisticsFollowTheReformMapping(t *testing.T) {
 		t.Errorf("Ba Đình with the mapping: %d cases of 2025, want 1 (the wholly merged ward's)", n)
 	}
 }
+
+// A deadline that is open and not yet due has not happened: it makes no
+// deadline count and no group of its month, whether the counters or the
+// records answer (a commune's chair is answered from the records), just
+// as none is made for a kind that has nothing to count.
+func TestStatisticsCountNothingForADeadlineNotYetDue(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	svc := stats.New(stats.Deps{Store: w.store, Units: w.reg, Vault: w.vault, Clock: w.clk})
+	hanoi := vntime.Location()
+	// A Saturday night: its deadlines fall due in February, after now.
+	receive := time.Date(2026, 1, 31, 22, 0, 0, 0, hanoi)
+	w.clk.Set(receive.Add(30 * time.Minute))
+	age := int32(9)
+	_, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+		Report: model.Report{
+			Channel: model.ChannelHotline111, ReceiveTime: receive, CallType: model.CallIntervention,
+			Children:  []model.Child{{FullName: "Trẻ", EstimatedAge: &age, Sex: model.SexMale}},
+			Narrative: "trẻ bị bỏ mặc", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
+		},
+		IncidentCommuneCode: "00004",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	year := stats.Query{From: time.Date(2026, 1, 1, 0, 0, 0, 0, hanoi), To: time.Date(2027, 1, 1, 0, 0, 0, 0, hanoi)}
+	for _, who := range []string{"city", "chair.badinh"} {
+		for _, by := range [][]stats.Dimension{nil, {stats.ByMonth}, {stats.ByMonth, stats.ByAbuseForm}} {
+			year.GroupBy = by
+			res, err := svc.Compute(w.ctx, principal(who), year)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Groups) != 1 || res.Groups[0].CasesOpened != 1 || len(res.Groups[0].Deadlines) != 0 {
+				t.Errorf("%s, by %v: %s\nwant one group, its case opened, no deadline counted", who, by, groupsString(res.Groups))
+			}
+		}
+	}
+}

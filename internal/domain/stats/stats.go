@@ -342,7 +342,7 @@ func splitSet(set string) []string {
 }
 
 // addTally adds a cell's counters to c, the open deadlines due before now
-// as overdue now.
+// as overdue now; one not yet due counts nowhere.
 func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string, now time.Time) {
 	c.Reports += int(t.Reports)
 	c.CasesOpened += int(t.CasesOpened)
@@ -355,16 +355,21 @@ func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string, now time.
 	c.PoliceReferrals += int(t.PoliceReferrals)
 	c.Emergencies += int(t.Emergencies)
 	for kind, d := range t.Deadlines {
+		overdue := 0
+		for due, n := range d.OpenDue {
+			if due < now.UnixNano() {
+				overdue += int(n)
+			}
+		}
+		if d.Met == 0 && d.Missed == 0 && overdue == 0 {
+			continue
+		}
 		dc := c.deadline(kind)
 		dc.Met += int(d.Met)
 		dc.Missed += int(d.Missed)
+		dc.OverdueNow += overdue
 		for b, n := range d.Late {
 			dc.late[b] += n
-		}
-		for due, n := range d.OpenDue {
-			if due < now.UnixNano() {
-				dc.OverdueNow += int(n)
-			}
 		}
 	}
 	for to, n := range t.Escalations {
@@ -519,6 +524,14 @@ func (s *Service) unitNamed(name string) (units.Unit, bool) {
 	return s.units.Get(k)
 }
 
+// zero reports whether c counts nothing.
+func (c *Counts) zero() bool {
+	return c.Reports == 0 && c.CasesOpened == 0 && c.CasesClosed == 0 && c.CasesStillOpen == 0 &&
+		len(c.Deadlines) == 0 && len(c.Escalations) == 0 && c.TransfersProposed == 0 && c.TransfersAccepted == 0 &&
+		c.TransfersDeclined == 0 && c.PoliceReferrals == 0 && len(c.PoliceOutcomes) == 0 &&
+		c.CrimeClosedWithoutReferral == 0 && c.Emergencies == 0 && len(c.EmergencyD3) == 0
+}
+
 // deadline returns the counts of a kind, created on first use.
 func (c *Counts) deadline(kind model.DeadlineKind) *DeadlineCounts {
 	dc := c.Deadlines[kind]
@@ -641,6 +654,9 @@ func (a *aggregator) groups() []Group {
 	out := make([]Group, 0, len(a.byKey))
 	for _, id := range slices.Sorted(maps.Keys(a.byKey)) {
 		g := a.byKey[id]
+		if len(a.q.GroupBy) > 0 && g.zero() {
+			continue // only open deadlines not yet due fell in it
+		}
 		for _, dc := range g.Deadlines {
 			dc.MedianMinutesLate, dc.P90MinutesLate = tally.Percentile(dc.late, 50), tally.Percentile(dc.late, 90)
 			dc.late = nil
