@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +32,9 @@ import (
 // an open deadline, which the counters keep by due time.
 //
 //	GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench BenchmarkStatisticsYear ./internal/storage/boltstore/
+//
+// CHILDCASE_STATS_CASES lists other sizes (e.g. 200000: its fill takes a
+// minute or two).
 func BenchmarkStatisticsYear(b *testing.B) {
 	reg, err := units.Load()
 	if err != nil {
@@ -42,7 +48,18 @@ func BenchmarkStatisticsYear(b *testing.B) {
 		GroupBy: []stats.Dimension{stats.ByMonth, stats.ByUnit},
 	}
 	officer := access.Principal{UserID: "city", Role: model.RoleCityOfficer, Unit: access.UnitName(city.Key)}
-	for _, n := range []int{10000, 50000} {
+	sizes := []int{10000, 50000}
+	if spec := os.Getenv("CHILDCASE_STATS_CASES"); spec != "" {
+		sizes = nil
+		for _, f := range strings.Split(spec, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("CHILDCASE_STATS_CASES: %q is not a list of case counts", spec)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
 			s, err := boltstore.Open(filepath.Join(b.TempDir(), "cc.db"), boltstore.Options{NoSync: true})
 			if err != nil {
