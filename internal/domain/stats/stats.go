@@ -589,10 +589,6 @@ func reportFacts(r model.StoredReport) facts {
 	return f
 }
 
-// AgeBand names the band of an age in whole years: the bands of the
-// child-protection reports, 0-5, 6-10, 11-15 and 16-17.
-func AgeBand(years int32) string { return tally.AgeBand(years) }
-
 // monthOf names the month of t in Vietnam time, as a group's key shows it.
 func monthOf(t time.Time) string { return tally.Month(t) }
 
