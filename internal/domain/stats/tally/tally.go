@@ -59,15 +59,6 @@ type Key struct {
 	Age      string
 }
 
-// Values returns a set of the key ("VIOLENCE,NEGLECT") as its names, one
-// "" for none.
-func Values(set string) []string {
-	if set == "" {
-		return []string{""}
-	}
-	return strings.Split(set, ",")
-}
-
 // DeadlineTally counts the deadlines of one kind done in a cell's month,
 // and those due in it that are still open.
 type DeadlineTally struct {
@@ -288,7 +279,7 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 		return
 	}
 	if d := vntime.DateOf(at); a.month == "" || d.Year != a.date.Year || d.Month != a.date.Month {
-		a.date, a.month = d, fmt.Sprintf("%04d-%02d", d.Year, int(d.Month))
+		a.date, a.month = d, monthName(d)
 	}
 	full := a.key
 	full.Month = a.month
@@ -303,10 +294,9 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 }
 
 // Month names the month of t in Vietnam time, "2026-06".
-func Month(t time.Time) string {
-	d := vntime.DateOf(t)
-	return fmt.Sprintf("%04d-%02d", d.Year, int(d.Month))
-}
+func Month(t time.Time) string { return monthName(vntime.DateOf(t)) }
+
+func monthName(d vntime.Date) string { return fmt.Sprintf("%04d-%02d", d.Year, int(d.Month)) }
 
 // OfReport is what a report contributes: itself, in the cell of its
 // incident commune and the month it was received.
