@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/idempotency"
@@ -58,6 +59,21 @@ func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (string, 
 		return "", 0, err
 	}
 	return mk.RotateMasterKey(ctx, o.Principal("keys rotate"), idempotency.Request{})
+}
+
+// RebuildStatistics recomputes the statistics counters from the records
+// and replaces the stored ones, and audits it; it returns the number of
+// cells written.
+func (o *Offline) RebuildStatistics(ctx context.Context) (int, error) {
+	n, err := o.store.RebuildStats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ev := o.Principal("stats rebuild").Event(o.clock.Now(), "statistics.rebuild", "statistics", "", audit.OutcomeOK)
+	if err := o.Audit.Record(ctx, ev); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // Close closes the database.

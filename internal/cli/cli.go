@@ -35,6 +35,7 @@ Usage:
   childcase backup --to FILE          copy the database: hot through a running server (--addr), or its file
   childcase restore --from FILE       put a checked backup in place (server stopped)
   childcase check                     check a database or backup file: structure, indexes, audit chain
+  childcase stats rebuild             recompute the statistics counters from the records (server stopped)
   childcase load --db FILE --cases N  fill a new database with N synthetic cases (benchmarks, stress tests)
   childcase version                   print the version, VCS revision and Go version of this binary
   childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
@@ -65,6 +66,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "stats":
+		err = statsCmd(ctx, args[1:], stdout, stderr)
 	case "load":
 		err = loadCmd(ctx, args[1:], stdout, stderr)
 	case "version":

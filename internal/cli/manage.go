@@ -210,19 +210,26 @@ func rotateRemote(ctx context.Context, addr, token, caFile string) (string, int,
 	return resp.GetMasterKeyId(), int(resp.GetRewrappedKeys()), nil
 }
 
+// openOfflineCmd parses the flags of an offline command that takes only
+// --db, and opens that database for it; it returns its path too.
+func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app.Offline, string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := app.DefaultConfig().DBPath
+	stringFlag(fs, &db, "db", dbUsage)
+	if err := parse(fs, args); err != nil {
+		return nil, "", err
+	}
+	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	return off, db, err
+}
+
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) < 1 || args[0] != "verify" {
 		fmt.Fprint(stderr, manageUsage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	db := app.DefaultConfig().DBPath
-	stringFlag(fs, &db, "db", "path of the bbolt database file")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	off, _, err := openOfflineCmd("audit verify", "path of the bbolt database file", args[1:], stderr)
 	if err != nil {
 		return err
 	}

@@ -296,6 +296,26 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// statsCmd runs "stats rebuild": the statistics counters recomputed from
+// the records, on a stopped database, when check finds them wrong.
+func statsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 1 || args[0] != "rebuild" {
+		fmt.Fprint(stderr, "Usage: childcase stats rebuild [--db FILE]\n")
+		return errUsage
+	}
+	off, db, err := openOfflineCmd("stats rebuild", "path of the bbolt database file (server stopped)", args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	defer off.Close()
+	n, err := off.RebuildStatistics(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Rebuilt the statistics counters of %s from its records: %d cells.\n", db, n)
+	return nil
+}
+
 // checkProgress prints how far a check of db has come to w (stderr, so
 // that stdout stays the result): a check of a large database takes
 // minutes.

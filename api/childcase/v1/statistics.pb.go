@@ -589,7 +589,10 @@ type DeadlineStatistics struct {
 	Missed int32 `protobuf:"varint,3,opt,name=missed,proto3" json:"missed,omitempty"`
 	// Due in the period, still open and past due at the time of asking.
 	OverdueNow int32 `protobuf:"varint,4,opt,name=overdue_now,json=overdueNow,proto3" json:"overdue_now,omitempty"`
-	// Median and 90th percentile (nearest rank) of the missed ones' lateness.
+	// Median and 90th percentile (nearest rank) of the missed ones' lateness,
+	// rounded down to the resolution it is counted at: the minute below an
+	// hour, then 1/32 of the value (a value from 64 to 127 minutes to 2
+	// minutes, 1,024 to 2,047 to 32 minutes, and so on).
 	MedianMinutesLate int64 `protobuf:"varint,5,opt,name=median_minutes_late,json=medianMinutesLate,proto3" json:"median_minutes_late,omitempty"`
 	P90MinutesLate    int64 `protobuf:"varint,6,opt,name=p90_minutes_late,json=p90MinutesLate,proto3" json:"p90_minutes_late,omitempty"`
 	unknownFields     protoimpl.UnknownFields

@@ -34,6 +34,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/keys"
 )
@@ -98,6 +99,7 @@ type ReadTx interface {
 	IdempotencyReader
 	KeyReader
 	SearchIndexReader
+	StatsReader
 }
 
 // Tx reads and writes within one transaction: every role at once.
@@ -212,6 +214,17 @@ type CaseWriter interface {
 	// DeleteTimer removes a timer; removing one that does not exist is not
 	// an error.
 	DeleteTimer(t model.Timer) error
+}
+
+// StatsReader reads the statistics counters (package tally) that a store
+// keeps with the records: the sum of every report's and case's
+// contribution (tally.OfReport, tally.OfCase with the case's first
+// report), kept in the transaction of each write of one of them.
+type StatsReader interface {
+	// StatCells calls fn with every non-zero cell of the kind whose month
+	// is in [from, to) ("2026-01", "2027-01"), in order of key. fn must
+	// not keep t past its return.
+	StatCells(kind tally.Kind, from, to string, fn func(k tally.Key, t *tally.Tally) error) error
 }
 
 // IdentityReader reads users, their tokens and police units.

@@ -2,7 +2,9 @@ package process_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/stats"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -241,6 +244,31 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 		t.Errorf("harmed by violence: %d cases, want %d", harmed, want)
 	}
 
+	// The city's statistics of whole months read the counters; a period a
+	// nanosecond longer, in which nothing happened, is not whole months
+	// and is counted from the records. Both say the same, grouped every
+	// way the counters are kept.
+	longer := stats.Query{From: year.From.Add(-time.Nanosecond), To: year.To}
+	for _, by := range [][]stats.Dimension{
+		nil, {stats.ByMonth}, {stats.ByUnit}, {stats.ByChannel}, {stats.ByCallType}, {stats.ByAbuseForm}, {stats.BySex},
+		{stats.ByAgeBand}, {stats.ByMonth, stats.ByUnit}, {stats.ByChannel, stats.BySex, stats.ByAgeBand},
+	} {
+		for _, q := range []*stats.Query{&year, &longer} {
+			q.Unit, q.GroupBy = units.Key{}, by
+		}
+		fromCells, err := svc.Compute(w.ctx, principal("city"), year)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromRecords, err := svc.Compute(w.ctx, principal("city"), longer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fromCells.Groups, fromRecords.Groups) {
+			t.Errorf("grouped by %v, the counters say\n%s\nthe records\n%s", by, groupsString(fromCells.Groups), groupsString(fromRecords.Groups))
+		}
+	}
+
 	// The police are refused; a commune sees none of another's.
 	if _, err := svc.Compute(w.ctx, principal("police.badinh"), year); err == nil {
 		t.Error("the police read statistics")
@@ -248,6 +276,18 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 	if n := total("worker.other", stats.Query{From: year.From, To: year.To, Unit: baDinh}).CasesOpened; n != 0 {
 		t.Errorf("the other commune counts %d cases of Ba Đình", n)
 	}
+}
+
+func groupsString(gs []stats.Group) string {
+	var b strings.Builder
+	for _, g := range gs {
+		fmt.Fprintf(&b, "  %q %+v", g.Key, g.Counts)
+		for k, d := range g.Deadlines {
+			fmt.Fprintf(&b, " %s%+v", k, *d)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // recount counts, one stored case at a time, what the statistics count of
@@ -299,10 +339,14 @@ func recount(t *testing.T, store datastore.Store, keep func(model.Case) bool, q 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The counters keep lateness by bucket (a bounded room per cell
+	// however many were late): a percentile is the exact nearest-rank
+	// value rounded down to its bucket's resolution, as documented on
+	// stats.DeadlineCounts.
 	for kind, l := range late {
 		slices.Sort(l)
-		want.Deadlines[kind].MedianMinutesLate = l[(len(l)+1)/2-1]
-		want.Deadlines[kind].P90MinutesLate = l[(9*len(l)+9)/10-1]
+		want.Deadlines[kind].MedianMinutesLate = tally.LateFloor(l[(len(l)+1)/2-1])
+		want.Deadlines[kind].P90MinutesLate = tally.LateFloor(l[(9*len(l)+9)/10-1])
 	}
 	return want
 }
@@ -389,5 +433,44 @@ func TestStatisticsFollowTheReformMapping(t *testing.T) {
 	q.Mapped = true
 	if n := opened(q); n != 1 {
 		t.Errorf("Ba Đình with the mapping: %d cases of 2025, want 1 (the wholly merged ward's)", n)
+	}
+}
+
+// A deadline that is open and not yet due has not happened: it makes no
+// deadline count and no group of its month, whether the counters or the
+// records answer (a commune's chair is answered from the records), just
+// as none is made for a kind that has nothing to count.
+func TestStatisticsCountNothingForADeadlineNotYetDue(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	svc := stats.New(stats.Deps{Store: w.store, Units: w.reg, Vault: w.vault, Clock: w.clk})
+	hanoi := vntime.Location()
+	// A Saturday night: its deadlines fall due in February, after now.
+	receive := time.Date(2026, 1, 31, 22, 0, 0, 0, hanoi)
+	w.clk.Set(receive.Add(30 * time.Minute))
+	age := int32(9)
+	_, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+		Report: model.Report{
+			Channel: model.ChannelHotline111, ReceiveTime: receive, CallType: model.CallIntervention,
+			Children:  []model.Child{{FullName: "Trẻ", EstimatedAge: &age, Sex: model.SexMale}},
+			Narrative: "trẻ bị bỏ mặc", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
+		},
+		IncidentCommuneCode: "00004",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	year := stats.Query{From: time.Date(2026, 1, 1, 0, 0, 0, 0, hanoi), To: time.Date(2027, 1, 1, 0, 0, 0, 0, hanoi)}
+	for _, who := range []string{"city", "chair.badinh"} {
+		for _, by := range [][]stats.Dimension{nil, {stats.ByMonth}, {stats.ByMonth, stats.ByAbuseForm}} {
+			year.GroupBy = by
+			res, err := svc.Compute(w.ctx, principal(who), year)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Groups) != 1 || res.Groups[0].CasesOpened != 1 || len(res.Groups[0].Deadlines) != 0 {
+				t.Errorf("%s, by %v: %s\nwant one group, its case opened, no deadline counted", who, by, groupsString(res.Groups))
+			}
+		}
 	}
 }

@@ -5,14 +5,20 @@
 // emergencies, for a unit and its children, over a period, grouped by any
 // of its dimensions.
 //
-// It computes them from the records at the time of asking, through the
-// scope index the case list reads, inside one read transaction: the numbers
-// agree with the records by construction, and no counter is stored that
-// could drift (so there is nothing for `check` to verify or for a rebuild
-// to recompute). The special-circumstance groups of a case are sealed; they
-// are opened in memory only when that grouping is asked for, and only
-// counts leave the package. It must not write anything but the audit event
-// of the read, and must not return case numbers or any personal data.
+// Whoever sees every case (the city) is answered from the counters storage
+// keeps with the records (package tally), for a period of whole months:
+// the cost follows the cells of the period (months, units and the
+// combinations of the grouped dimensions present) and the deadlines still
+// open in it, not the cases. Any other question (a scope narrower than the
+// city's, a period that does not start and end on the first of a month,
+// or a grouping by the sealed special-circumstance group) is computed from
+// the records in scope at the time of asking, through the scope index the
+// case list reads. Both count each case's events as tally.CaseEvents
+// defines them, inside one read transaction, and give the same numbers.
+// The special-circumstance groups of a case are sealed; they are opened in
+// memory only when that grouping is asked for, and only counts leave the
+// package. It must not write anything but the audit event of the read,
+// and must not return case numbers or any personal data.
 package stats
 
 import (
@@ -20,7 +26,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +35,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -82,12 +88,14 @@ type DeadlineCounts struct {
 	// due at the time of asking.
 	OverdueNow int
 	// MedianMinutesLate and P90MinutesLate are the median and 90th
-	// percentile (nearest rank) of the lateness of the missed deadlines; 0
-	// when none was missed.
+	// percentile (nearest rank) of the lateness of the missed deadlines,
+	// rounded down to the resolution the counters keep it at
+	// (tally.LateFloor: to the minute below an hour, then within 1/32 of
+	// the value); 0 when none was missed.
 	MedianMinutesLate int64
 	P90MinutesLate    int64
 
-	late []int64
+	late map[int]int64 // by tally.LateBucket
 }
 
 // Counts are the numbers of one group.
@@ -211,7 +219,11 @@ func (s *Service) compute(ctx context.Context, p access.Principal, q Query) (Res
 	now := s.clock.Now()
 	agg := newAggregator(q, now)
 	inUnit := s.unitFilter(q)
+	_, all := s.policy.Scope(p)
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		if all && wholeMonths(q) && !agg.wants(BySpecialCircumstance) {
+			return s.countCells(tx, agg, inUnit)
+		}
 		if err := s.countReports(tx, p, agg, inUnit); err != nil {
 			return err
 		}
@@ -249,12 +261,12 @@ func (s *Service) check(q *Query) error {
 	return nil
 }
 
-// unitFilter returns whether a unit is counted: every unit when q names
-// none, else q.Unit and the units under it, with their wholly mapped
-// predecessors when q.Mapped.
-func (s *Service) unitFilter(q Query) func(units.Key) bool {
+// unitFilter returns whether a unit (units.Key.String()) is counted:
+// every unit when q names none, else q.Unit and the units under it, with
+// their wholly mapped predecessors when q.Mapped.
+func (s *Service) unitFilter(q Query) func(string) bool {
 	if q.Unit.IsZero() {
-		return func(units.Key) bool { return true }
+		return func(string) bool { return true }
 	}
 	set := map[units.Key]bool{q.Unit: true}
 	frontier := []units.Key{q.Unit}
@@ -279,14 +291,110 @@ func (s *Service) unitFilter(q Query) func(units.Key) bool {
 			}
 		}
 	}
-	return func(k units.Key) bool { return set[k] }
+	names := map[string]bool{}
+	for k := range set {
+		names[k.String()] = true
+	}
+	return func(k string) bool { return names[k] }
+}
+
+// wholeMonths reports whether q's period starts and ends on the first of
+// a month (Vietnam time), as the counters are kept.
+func wholeMonths(q Query) bool {
+	for _, t := range []time.Time{q.From, q.To} {
+		d := vntime.DateOf(t)
+		if d.Day != 1 || !d.Start().Equal(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// countCells adds up the counters of the cells of q's months and units:
+// those of kind Total when q groups by month and unit at most, else the
+// full ones.
+func (s *Service) countCells(tx datastore.ReadTx, agg *aggregator, inUnit func(string) bool) error {
+	kind := tally.Total
+	for _, d := range agg.q.GroupBy {
+		if d != ByMonth && d != ByUnit {
+			kind = tally.Full
+		}
+	}
+	return tx.StatCells(kind, tally.Month(agg.q.From), tally.Month(agg.q.To), func(k tally.Key, t *tally.Tally) error {
+		if !inUnit(k.Unit) {
+			return nil
+		}
+		f := facts{Facts: tally.Facts{
+			Unit: k.Unit, Channel: k.Channel, CallType: k.CallType,
+			Abuse: splitSet(k.Abuse), Sex: splitSet(k.Sex), Age: splitSet(k.Age),
+		}}
+		agg.add(k.Month, f, func(c *Counts) { c.addTally(t, s.levelOf, agg.now) })
+		return nil
+	})
+}
+
+// splitSet returns the names of a set of a cell's key.
+func splitSet(set string) []string {
+	if set == "" {
+		return nil
+	}
+	return strings.Split(set, ",")
+}
+
+// addTally adds a cell's counters to c, the open deadlines due before now
+// as overdue now; one not yet due counts nowhere.
+func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string, now time.Time) {
+	c.Reports += int(t.Reports)
+	c.CasesOpened += int(t.CasesOpened)
+	c.CasesStillOpen += int(t.CasesStillOpen)
+	c.CasesClosed += int(t.CasesClosed)
+	c.CrimeClosedWithoutReferral += int(t.CrimeClosedWithoutReferral)
+	c.TransfersProposed += int(t.TransfersProposed)
+	c.TransfersAccepted += int(t.TransfersAccepted)
+	c.TransfersDeclined += int(t.TransfersDeclined)
+	c.PoliceReferrals += int(t.PoliceReferrals)
+	c.Emergencies += int(t.Emergencies)
+	for kind, d := range t.Deadlines {
+		overdue := 0
+		for due, n := range d.OpenDue {
+			if due < now.UnixNano() {
+				overdue += int(n)
+			}
+		}
+		if d.Met == 0 && d.Missed == 0 && overdue == 0 {
+			continue
+		}
+		dc := c.deadline(kind)
+		dc.Met += int(d.Met)
+		dc.Missed += int(d.Missed)
+		dc.OverdueNow += overdue
+		for b, n := range d.Late {
+			dc.late[b] += n
+		}
+	}
+	for to, n := range t.Escalations {
+		c.Escalations[levelOf(to)] += int(n)
+	}
+	for k, n := range t.PoliceOutcomes {
+		c.PoliceOutcomes[k] += int(n)
+	}
+	for k, n := range t.EmergencyD3 {
+		c.EmergencyD3[k] += int(n)
+	}
+	for due, n := range t.D3OpenDue {
+		if due < now.UnixNano() {
+			c.EmergencyD3["OVERDUE"] += int(n)
+		} else {
+			c.EmergencyD3[string(model.DeadlineOpen)] += int(n)
+		}
+	}
 }
 
 // countReports counts the reports p may see (as ListReports reads them).
 // The city, which sees the report of every case, counts every report,
 // those that opened no case too (counselling, information, silent
 // calls): the hotline's figures are the city's, and a count names no one.
-func (s *Service) countReports(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(units.Key) bool) error {
+func (s *Service) countReports(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(string) bool) error {
 	q := datastore.ReportQuery{Limit: listPage}
 	keys, all := s.policy.ReportScope(p)
 	if !all {
@@ -317,8 +425,8 @@ func (s *Service) countReports(tx datastore.ReadTx, p access.Principal, agg *agg
 			return matchErr
 		}
 		for _, r := range page {
-			if inUnit(r.IncidentUnit) && agg.in(r.ReceiveTime) {
-				agg.add(r.ReceiveTime, reportFacts(r), func(c *Counts) { c.Reports++ })
+			if inUnit(r.IncidentUnit.String()) && agg.in(r.ReceiveTime) {
+				agg.add(monthOf(r.ReceiveTime), reportFacts(r), func(c *Counts) { c.Reports++ })
 			}
 		}
 		if next == "" {
@@ -329,7 +437,7 @@ func (s *Service) countReports(tx datastore.ReadTx, p access.Principal, agg *agg
 }
 
 // countCases counts the cases p may see (as ListCases reads them).
-func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(units.Key) bool) error {
+func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(string) bool) error {
 	q := datastore.CaseQuery{Limit: listPage}
 	if keys, all := s.policy.Scope(p); !all {
 		q.Scopes = append([]string{}, keys...)
@@ -341,7 +449,7 @@ func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggre
 			return err
 		}
 		for _, c := range page {
-			if !inUnit(c.ResponsibleUnit) {
+			if !inUnit(c.ResponsibleUnit.String()) {
 				continue
 			}
 			f, err := s.caseFacts(tx, c, agg.wants(BySpecialCircumstance), agg.wants(ByChannel) || agg.wants(ByCallType))
@@ -361,112 +469,37 @@ func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggre
 // groups only when asked to (circumstances), and reads the first report
 // only for its channel and call type (firstReport).
 func (s *Service) caseFacts(tx datastore.ReadTx, c model.Case, circumstances, firstReport bool) (facts, error) {
-	f := facts{unit: c.ResponsibleUnit.String(), abuse: names(c.SuspectedAbuse, abuseNames)}
-	f.sex, f.age = children(c.Children)
-	if circumstances {
-		opened, err := s.vault.OpenCase(tx, c)
-		if err != nil {
-			return facts{}, fmt.Errorf("statistics of a case: %w", err)
-		}
-		f.circumstances = names(opened.SpecialCircumstances, circumstanceNames)
-	}
+	var first *model.StoredReport
 	if firstReport && len(c.ReportIDs) > 0 {
 		r, err := tx.Report(c.ReportIDs[0])
 		if err != nil {
 			return facts{}, fmt.Errorf("statistics of a case: first report: %w", err)
 		}
-		f.channel, f.callType = channelNames[r.Channel], callTypeNames[r.CallType]
+		first = &r
+	}
+	f := facts{Facts: tally.CaseFacts(c, first)}
+	if circumstances {
+		opened, err := s.vault.OpenCase(tx, c)
+		if err != nil {
+			return facts{}, fmt.Errorf("statistics of a case: %w", err)
+		}
+		f.circumstances = tally.CircumstanceNames(opened.SpecialCircumstances)
 	}
 	return f, nil
 }
 
-// countCase adds the events of one case that fall in the period.
+// countCase adds the events of one case that fall in the period, as the
+// counters count them (tally.CaseEvents).
 func (s *Service) countCase(agg *aggregator, c model.Case, f facts) {
-	opened := agg.in(c.ReceiveTime)
-	closed := c.Status == model.StatusClosed
-	if opened {
-		agg.add(c.ReceiveTime, f, func(n *Counts) {
-			n.CasesOpened++
-			if !closed {
-				n.CasesStillOpen++
-			}
-		})
-	}
-	if closed && agg.in(c.CloseTime) {
-		crimeUnreferred := model.CrimeSuspected(c.SuspectedAbuse) && len(c.PoliceReferrals) == 0
-		agg.add(c.CloseTime, f, func(n *Counts) {
-			n.CasesClosed++
-			if crimeUnreferred {
-				n.CrimeClosedWithoutReferral++
-			}
-		})
-	}
-	if c.Emergency && opened {
-		d3 := "NONE"
-		for _, d := range c.Deadlines {
-			if d.Kind == model.DeadlineEmergencyMeasures {
-				d3 = deadlineOutcome(d, agg.now) // the last D3 decides
-			}
-		}
-		agg.add(c.ReceiveTime, f, func(n *Counts) {
-			n.Emergencies++
-			n.EmergencyD3[d3]++
-		})
-	}
-	for _, d := range c.Deadlines {
-		switch {
-		case (d.State == model.DeadlineMet || d.State == model.DeadlineMissed) && agg.in(d.DoneTime):
-			agg.add(d.DoneTime, f, func(n *Counts) {
-				dc := n.deadline(d.Kind)
-				if d.State == model.DeadlineMet {
-					dc.Met++
-				} else {
-					dc.Missed++
-					dc.late = append(dc.late, d.MinutesLate)
-				}
-			})
-		case d.Open() && d.Due.Before(agg.now) && agg.in(d.Due):
-			agg.add(d.Due, f, func(n *Counts) { n.deadline(d.Kind).OverdueNow++ })
-		}
-		for _, e := range d.Escalations {
-			if agg.in(e.Time) {
-				level := s.levelOf(e.To)
-				agg.add(e.Time, f, func(n *Counts) { n.Escalations[level]++ })
-			}
-		}
-	}
-	for _, t := range c.Transfers {
-		if agg.in(t.ProposeTime) {
-			agg.add(t.ProposeTime, f, func(n *Counts) { n.TransfersProposed++ })
-		}
-		if t.State != model.TransferProposed && agg.in(t.DecideTime) {
-			accepted := t.State == model.TransferAccepted
-			agg.add(t.DecideTime, f, func(n *Counts) {
-				if accepted {
-					n.TransfersAccepted++
-				} else {
-					n.TransfersDeclined++
-				}
+	tally.CaseEvents(c, func(at time.Time, inc func(*tally.Tally)) {
+		if agg.in(at) {
+			agg.add(monthOf(at), f, func(n *Counts) {
+				var t tally.Tally
+				inc(&t)
+				n.addTally(&t, s.levelOf, agg.now)
 			})
 		}
-	}
-	for _, r := range c.PoliceReferrals {
-		if agg.in(r.ReferTime) {
-			agg.add(r.ReferTime, f, func(n *Counts) { n.PoliceReferrals++ })
-		}
-		if r.Outcome != "" && agg.in(r.OutcomeTime) {
-			agg.add(r.OutcomeTime, f, func(n *Counts) { n.PoliceOutcomes[r.Outcome]++ })
-		}
-	}
-}
-
-// deadlineOutcome names where a deadline stands at now: its state, or
-// OVERDUE for an open one past due.
-func deadlineOutcome(d model.Deadline, now time.Time) string {
-	if d.Open() && d.Due.Before(now) {
-		return "OVERDUE"
-	}
-	return string(d.State)
+	})
 }
 
 // levelOf names the level of the unit an escalation went to.
@@ -491,21 +524,30 @@ func (s *Service) unitNamed(name string) (units.Unit, bool) {
 	return s.units.Get(k)
 }
 
+// zero reports whether c counts nothing.
+func (c *Counts) zero() bool {
+	return c.Reports == 0 && c.CasesOpened == 0 && c.CasesClosed == 0 && c.CasesStillOpen == 0 &&
+		len(c.Deadlines) == 0 && len(c.Escalations) == 0 && c.TransfersProposed == 0 && c.TransfersAccepted == 0 &&
+		c.TransfersDeclined == 0 && c.PoliceReferrals == 0 && len(c.PoliceOutcomes) == 0 &&
+		c.CrimeClosedWithoutReferral == 0 && c.Emergencies == 0 && len(c.EmergencyD3) == 0
+}
+
 // deadline returns the counts of a kind, created on first use.
 func (c *Counts) deadline(kind model.DeadlineKind) *DeadlineCounts {
 	dc := c.Deadlines[kind]
 	if dc == nil {
-		dc = &DeadlineCounts{}
+		dc = &DeadlineCounts{late: map[int]int64{}}
 		c.Deadlines[kind] = dc
 	}
 	return dc
 }
 
-// facts are the values of a record for each dimension but the month.
+// facts are the values of a record for each dimension but the month:
+// those the counters keep, and the sealed special-circumstance groups,
+// which they do not.
 type facts struct {
-	unit, channel, callType string
-	abuse, circumstances    []string
-	sex, age                []string
+	tally.Facts
+	circumstances []string
 }
 
 // values returns the values of f for d ("" when unknown), month given.
@@ -515,19 +557,19 @@ func (f facts) values(d Dimension, month string) []string {
 	case ByMonth:
 		return []string{month}
 	case ByUnit:
-		return []string{f.unit}
+		return []string{f.Unit}
 	case ByChannel:
-		return []string{f.channel}
+		return []string{f.Channel}
 	case ByCallType:
-		return []string{f.callType}
+		return []string{f.CallType}
 	case ByAbuseForm:
-		v = f.abuse
+		v = f.Abuse
 	case BySpecialCircumstance:
 		v = f.circumstances
 	case BySex:
-		v = f.sex
+		v = f.Sex
 	case ByAgeBand:
-		v = f.age
+		v = f.Age
 	}
 	if len(v) == 0 {
 		return []string{""}
@@ -537,52 +579,18 @@ func (f facts) values(d Dimension, month string) []string {
 
 func reportFacts(r model.StoredReport) facts {
 	f := facts{
-		unit: r.IncidentUnit.String(), channel: channelNames[r.Channel], callType: callTypeNames[r.CallType],
-		abuse: names(r.SuspectedAbuse, abuseNames), circumstances: names(r.SpecialCircumstances, circumstanceNames),
+		Facts: tally.Facts{
+			Unit: r.IncidentUnit.String(), Channel: tally.ChannelName(r.Channel), CallType: tally.CallTypeName(r.CallType),
+			Abuse: tally.AbuseNames(r.SuspectedAbuse),
+		},
+		circumstances: tally.CircumstanceNames(r.SpecialCircumstances),
 	}
-	f.sex, f.age = children(r.Children)
+	f.Sex, f.Age = tally.Children(r.Children)
 	return f
 }
 
-// children returns the distinct sexes and age bands of the children.
-func children(cs []model.ChildSummary) (sex, age []string) {
-	for _, c := range cs {
-		sex = append(sex, sexNames[c.Sex])
-		age = append(age, AgeBand(c.AgeYears))
-	}
-	slices.Sort(sex)
-	slices.Sort(age)
-	return slices.Compact(sex), slices.Compact(age)
-}
-
-// AgeBand names the band of an age in whole years: the bands of the
-// child-protection reports, 0-5, 6-10, 11-15 and 16-17.
-func AgeBand(years int32) string {
-	switch {
-	case years < 0:
-		return ""
-	case years <= 5:
-		return "0-5"
-	case years <= 10:
-		return "6-10"
-	case years <= 15:
-		return "11-15"
-	}
-	return "16-17"
-}
-
-func names[E ~int32](vs []E, table map[E]string) []string {
-	out := make([]string, 0, len(vs))
-	for _, v := range vs {
-		n, ok := table[v]
-		if !ok {
-			n = strconv.Itoa(int(v))
-		}
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
+// monthOf names the month of t in Vietnam time, as a group's key shows it.
+func monthOf(t time.Time) string { return tally.Month(t) }
 
 // aggregator sums counts by group.
 type aggregator struct {
@@ -607,10 +615,8 @@ func (a *aggregator) in(t time.Time) bool {
 	return !t.IsZero() && !t.Before(a.q.From) && t.Before(a.q.To)
 }
 
-// add applies inc to every group the record falls in at time t.
-func (a *aggregator) add(t time.Time, f facts, inc func(*Counts)) {
-	d := vntime.DateOf(t)
-	month := fmt.Sprintf("%04d-%02d", d.Year, int(d.Month))
+// add applies inc to every group the record falls in in month.
+func (a *aggregator) add(month string, f facts, inc func(*Counts)) {
 	keys := [][]string{{}}
 	for _, dim := range a.q.GroupBy {
 		var next [][]string
@@ -639,27 +645,19 @@ func (a *aggregator) add(t time.Time, f facts, inc func(*Counts)) {
 // Without grouping there is always the one total, zeros if nothing counted.
 func (a *aggregator) groups() []Group {
 	if len(a.q.GroupBy) == 0 && len(a.byKey) == 0 {
-		a.add(a.q.From, facts{}, func(*Counts) {})
+		a.add(monthOf(a.q.From), facts{}, func(*Counts) {})
 	}
 	out := make([]Group, 0, len(a.byKey))
 	for _, id := range slices.Sorted(maps.Keys(a.byKey)) {
 		g := a.byKey[id]
+		if len(a.q.GroupBy) > 0 && g.zero() {
+			continue // only open deadlines not yet due fell in it
+		}
 		for _, dc := range g.Deadlines {
-			slices.Sort(dc.late)
-			dc.MedianMinutesLate, dc.P90MinutesLate = percentile(dc.late, 50), percentile(dc.late, 90)
+			dc.MedianMinutesLate, dc.P90MinutesLate = tally.Percentile(dc.late, 50), tally.Percentile(dc.late, 90)
 			dc.late = nil
 		}
 		out = append(out, *g)
 	}
 	return out
-}
-
-// percentile returns the nearest-rank p-th percentile of sorted values, 0
-// for none.
-func percentile(sorted []int64, p int) int64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
-	return sorted[max(rank, 1)-1]
 }

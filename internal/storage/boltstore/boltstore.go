@@ -93,8 +93,11 @@ import (
 // protobuf message (records.go) instead of the domain struct in JSON: a
 // release that knows only version 4 could not read them. Version 6 keeps
 // eleven indexes in the one bucket index (keyspace.go): a release that
-// knows only version 5 would find their buckets gone.
-const SchemaVersion = 6
+// knows only version 5 would find their buckets gone. Version 7 adds the
+// statistics counters (bucket stats, stats.go), kept with every write of
+// a report or a case: a release that knows only version 6 would write
+// without keeping them in step.
+const SchemaVersion = 7
 
 var (
 	bucketMeta              = []byte("meta")
@@ -127,6 +130,7 @@ var (
 	bucketIndex             = []byte("index")
 	bucketSearchByCase      = []byte("search_by_case")
 	bucketSearchTokens      = []byte("search_tokens")
+	bucketStats             = []byte("stats")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -147,6 +151,7 @@ var (
 		bucketCaseEvents, bucketOutbox, bucketCursors,
 		bucketIndex,
 		bucketSearchByCase, bucketSearchTokens,
+		bucketStats,
 	}
 )
 

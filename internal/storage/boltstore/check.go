@@ -24,6 +24,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
@@ -232,6 +233,13 @@ type checker struct {
 	reportLinkN, caseLinkN int
 	linkSeed               maphash.Seed
 	progress               *progressReporter
+
+	// stats sums the contribution of every report and case read
+	// (tally.Recount, without decoding them again), which checkStats
+	// compares with the stored counters; firstReports holds of each
+	// report what a case whose first report it is takes from it.
+	stats        tally.Cells
+	firstReports map[string]model.StoredReport
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -259,6 +267,7 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
+	c.stats, c.firstReports = tally.Cells{}, map[string]model.StoredReport{}
 	c.caseEntries = map[string]int{}
 	c.found = map[string]int{}
 	c.linkSeed = maphash.MakeSeed()
@@ -286,7 +295,7 @@ func (c *checker) run() error {
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
-		c.checkSearchIndex,
+		c.checkSearchIndex, c.checkStats,
 	} {
 		if c.err != nil {
 			break
@@ -408,12 +417,18 @@ func (r *CheckResult) addCounts(s CheckSummary) {
 func (c *checker) checkLayout() bool {
 	// A file of version 4 or 5 not yet migrated (a backup) is checked in
 	// its own layout, with each index in a bucket of its own (tx.keys);
-	// older ones lack the scope indexes, and are reported as before.
+	// older ones lack the scope indexes, and are reported as before. One
+	// of version 6 has no statistics counters yet (checkStats skips them).
 	layout := allBuckets
 	meta := c.btx.Bucket(bucketMeta)
 	if meta != nil {
-		if raw := meta.Get(keySchemaVersion); len(raw) == 4 && be.Uint32(raw) < bucketVersion(bucketIndex) {
-			layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+		if raw := meta.Get(keySchemaVersion); len(raw) == 4 {
+			switch v := be.Uint32(raw); {
+			case v < bucketVersion(bucketIndex):
+				layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+			case v < bucketVersion(bucketStats):
+				layout = layoutBuckets(bucketVersion(bucketStats) - 1)
+			}
 		}
 	}
 	complete := true
@@ -658,6 +673,8 @@ func (c *checker) checkReports() {
 			}
 		}
 		c.checkReportEntries(k, r)
+		c.stats.AddReport(r)
+		c.firstReports[r.ID] = model.StoredReport{Channel: r.Channel, CallType: r.CallType}
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
@@ -775,6 +792,13 @@ func (c *checker) checkCases() {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
 		c.checkCaseEntries(cs)
+		var first *model.StoredReport
+		if len(cs.ReportIDs) > 0 {
+			if r, ok := c.firstReports[cs.ReportIDs[0]]; ok {
+				first = &r
+			}
+		}
+		c.stats.AddCase(cs, first)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
 			if err != nil || !c.has(bucketReports, rk) {
@@ -1523,4 +1547,38 @@ func (c *checker) checkSearchIndex() {
 			c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(id)), "stale: the case's entry does not list the token")
 		}
 	})
+}
+
+// checkStats compares the statistics counters with their recount from
+// the reports and cases read (c.stats) and reports every cell whose
+// stored counts differ, is missing or should not be there.
+func (c *checker) checkStats() {
+	if c.btx.Bucket(bucketStats) == nil {
+		return // a file of before schema version 7 (checkLayout reports it)
+	}
+	want := c.stats
+	c.each(bucketStats, func(k, v []byte) {
+		key, err := parseStatKey(k)
+		if err != nil {
+			c.problem(bucketStats, readable(k), "malformed key: %v", err)
+			return
+		}
+		got, err := decodeAs[tally.Tally](v)
+		if err != nil {
+			c.problem(bucketStats, key.String(), "damaged record: %v", err)
+			return
+		}
+		w := want[key]
+		delete(want, key)
+		if w == nil {
+			c.problem(bucketStats, key.String(), "stale: stored %s, the records count nothing there", &got)
+			return
+		}
+		if !got.Equal(w) {
+			c.problem(bucketStats, key.String(), "stored %s, the records give %s", &got, w)
+		}
+	})
+	for _, k := range slices.SortedFunc(maps.Keys(want), tally.Compare) {
+		c.problem(bucketStats, k.String(), "missing: the records give %s", want[k])
+	}
 }

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 )
 
 // TxID returns the id of the bbolt transaction behind tx, so that a test
@@ -90,3 +91,6 @@ func SplitIndexes(btx *bolt.Tx) error {
 	}
 	return btx.DeleteBucket(bucketIndex)
 }
+
+// StatKey is statKey, for the tests that damage a statistics counter.
+func StatKey(k tally.Key) []byte { return statKey(k) }

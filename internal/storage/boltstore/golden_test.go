@@ -49,31 +49,31 @@ var goldenFiles = []struct {
 		// The acknowledgement's idempotency record remembers the whole
 		// case, free text in the clear: the migration to version 3 drops it.
 		before:        demoCounts(39, 14, 1, false),
-		after:         withSearchIndex(demoCounts(39, 14, 0, true)),
+		after:         withStats(withSearchIndex(demoCounts(39, 14, 0, true))),
 		sealedAtStart: 2,
 	},
 	{
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
-		after:  withSearchIndex(demoCounts(38, 13, 1, true)),
+		after:  withStats(withSearchIndex(demoCounts(38, 13, 1, true))),
 	},
 	{
 		// Written with its indexes (schema version 4), records in JSON.
 		name:   "schema4",
 		before: demoCounts(39, 14, 1, true),
-		after:  withSearchIndex(demoCounts(39, 14, 1, true)),
+		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
 	},
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
 		before: demoCounts(39, 14, 1, true),
-		after:  withSearchIndex(demoCounts(39, 14, 1, true)),
+		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
 	},
 	{
 		// The indexes in the one bucket index (schema version 6).
 		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
-		after:  withSearchIndex(demoCounts(39, 14, 1, true)),
+		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
 	},
 }
 
@@ -96,6 +96,16 @@ func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCo
 		c["data_keys_by_master"] = 10
 		c["case_scope"], c["case_queue"], c["report_scope"] = 18, 28, 28
 	}
+	return c
+}
+
+// withStats adds the statistics counters of schema version 7, which the
+// migration builds from the records: the demo's five reports and four
+// cases, and their open deadlines in the months they are due, fall in 10
+// cells (a total and a full cell of each month, unit and combination of
+// the other dimensions they have).
+func withStats(c goldenCounts) goldenCounts {
+	c["stats"] = 10
 	return c
 }
 
@@ -361,14 +371,14 @@ func emptyToNil(v reflect.Value) reflect.Value {
 }
 
 // TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
-// JSON) and a schema-5 file (each index in a bucket of its own) as they
-// were written, without opening them for writing: Check reports only that
+// JSON), a schema-5 file (each index in a bucket of its own) and a
+// schema-6 file (no statistics counters yet) as they were written, without opening them for writing: Check reports only that
 // the file awaits its migration (it decodes records of both encodings and
 // reads the indexes where the file keeps them, so every other check still
 // runs), and a read-only store (an offline backup's) reads its records
 // and writes a backup Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)

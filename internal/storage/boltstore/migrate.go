@@ -50,6 +50,11 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 6: %w", err)
 		}
 	}
+	if version < 7 {
+		if err := buildStats(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 7: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
 
@@ -292,6 +297,8 @@ func bucketVersion(name []byte) uint32 {
 		return 4
 	case bytes.Equal(name, bucketIndex):
 		return 6
+	case bytes.Equal(name, bucketStats):
+		return 7
 	}
 	return 1
 }

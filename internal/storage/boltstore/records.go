@@ -9,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
@@ -381,6 +382,8 @@ func toRecord(v any) (proto.Message, error) {
 		return wrappedKeyToRec(v), nil
 	case datastore.SearchEntry:
 		return &recordpb.SearchEntry{KeyId: v.KeyID, Tokens: v.Tokens}, nil
+	case tally.Tally:
+		return statToRec(v), nil
 	}
 	return nil, fmt.Errorf("encode %T: no stored record for this type", v)
 }
@@ -408,6 +411,8 @@ func fromRecord(b []byte, v any) error {
 		return unmarshalInto(b, v, wrappedKeyFromRec)
 	case *datastore.SearchEntry:
 		return unmarshalInto(b, v, searchEntryFromRec)
+	case *tally.Tally:
+		return unmarshalInto(b, v, statFromRec)
 	}
 	return fmt.Errorf("no stored record for this type")
 }

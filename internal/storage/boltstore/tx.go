@@ -165,6 +165,9 @@ func (t *tx) CreateReport(r model.StoredReport) error {
 	if err := t.putReportIndex(key, nil, r); err != nil {
 		return err
 	}
+	if err := t.reportStats(nil, r); err != nil {
+		return err
+	}
 	return t.putReport(key, r)
 }
 
@@ -189,6 +192,9 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 		}
 	}
 	if err := t.putReportIndex(key, &prev, r); err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
+	}
+	if err := t.reportStats(&prev, r); err != nil {
 		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
 	return t.putReport(key, r)
@@ -308,6 +314,9 @@ func (t *tx) CreateCase(c *model.Case) error {
 	if err := t.putCaseIndexes(nil, *c); err != nil {
 		return err
 	}
+	if err := t.caseStats(nil, *c); err != nil {
+		return err
+	}
 	return t.putCase(key, *c)
 }
 
@@ -334,6 +343,9 @@ func (t *tx) UpdateCase(c model.Case) error {
 		}
 	}
 	if err := t.putCaseIndexes(&prev, c); err != nil {
+		return err
+	}
+	if err := t.caseStats(&prev, c); err != nil {
 		return err
 	}
 	return t.putCase(key, c)

@@ -2099,6 +2099,252 @@ func (x *SearchEntry) GetTokens() [][]byte {
 	return nil
 }
 
+// StatCell is the statistics counters of one cell (package tally), in
+// the bucket stats from schema version 7, keyed by the cell: a kind tag,
+// the month and the unit, and for the full cells the other dimensions.
+// Storage adds to it, in the transaction of each write of a report or a
+// case, the difference that write makes to the record's contribution.
+type StatCell struct {
+	state                      protoimpl.MessageState `protogen:"open.v1"`
+	Reports                    int64                  `protobuf:"varint,1,opt,name=reports,proto3" json:"reports,omitempty"`
+	CasesOpened                int64                  `protobuf:"varint,2,opt,name=cases_opened,json=casesOpened,proto3" json:"cases_opened,omitempty"`
+	CasesStillOpen             int64                  `protobuf:"varint,3,opt,name=cases_still_open,json=casesStillOpen,proto3" json:"cases_still_open,omitempty"`
+	CasesClosed                int64                  `protobuf:"varint,4,opt,name=cases_closed,json=casesClosed,proto3" json:"cases_closed,omitempty"`
+	CrimeClosedWithoutReferral int64                  `protobuf:"varint,5,opt,name=crime_closed_without_referral,json=crimeClosedWithoutReferral,proto3" json:"crime_closed_without_referral,omitempty"`
+	TransfersProposed          int64                  `protobuf:"varint,6,opt,name=transfers_proposed,json=transfersProposed,proto3" json:"transfers_proposed,omitempty"`
+	TransfersAccepted          int64                  `protobuf:"varint,7,opt,name=transfers_accepted,json=transfersAccepted,proto3" json:"transfers_accepted,omitempty"`
+	TransfersDeclined          int64                  `protobuf:"varint,8,opt,name=transfers_declined,json=transfersDeclined,proto3" json:"transfers_declined,omitempty"`
+	PoliceReferrals            int64                  `protobuf:"varint,9,opt,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
+	Emergencies                int64                  `protobuf:"varint,10,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
+	Deadlines                  []*StatDeadline        `protobuf:"bytes,11,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	// By the unit escalated to (its resource name).
+	Escalations map[string]int64 `protobuf:"bytes,12,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By outcome (PROSECUTED, NOT_PROSECUTED, SUSPENDED).
+	PoliceOutcomes map[string]int64 `protobuf:"bytes,13,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// By the state of the last D3 deadline of the emergency cases opened,
+	// when it is done.
+	EmergencyD3 map[string]int64 `protobuf:"bytes,14,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Those whose last D3 deadline is open, by its due time (Unix
+	// nanoseconds).
+	EmergencyD3OpenDue map[int64]int64 `protobuf:"bytes,15,rep,name=emergency_d3_open_due,json=emergencyD3OpenDue,proto3" json:"emergency_d3_open_due,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *StatCell) Reset() {
+	*x = StatCell{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatCell) ProtoMessage() {}
+
+func (x *StatCell) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatCell.ProtoReflect.Descriptor instead.
+func (*StatCell) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StatCell) GetReports() int64 {
+	if x != nil {
+		return x.Reports
+	}
+	return 0
+}
+
+func (x *StatCell) GetCasesOpened() int64 {
+	if x != nil {
+		return x.CasesOpened
+	}
+	return 0
+}
+
+func (x *StatCell) GetCasesStillOpen() int64 {
+	if x != nil {
+		return x.CasesStillOpen
+	}
+	return 0
+}
+
+func (x *StatCell) GetCasesClosed() int64 {
+	if x != nil {
+		return x.CasesClosed
+	}
+	return 0
+}
+
+func (x *StatCell) GetCrimeClosedWithoutReferral() int64 {
+	if x != nil {
+		return x.CrimeClosedWithoutReferral
+	}
+	return 0
+}
+
+func (x *StatCell) GetTransfersProposed() int64 {
+	if x != nil {
+		return x.TransfersProposed
+	}
+	return 0
+}
+
+func (x *StatCell) GetTransfersAccepted() int64 {
+	if x != nil {
+		return x.TransfersAccepted
+	}
+	return 0
+}
+
+func (x *StatCell) GetTransfersDeclined() int64 {
+	if x != nil {
+		return x.TransfersDeclined
+	}
+	return 0
+}
+
+func (x *StatCell) GetPoliceReferrals() int64 {
+	if x != nil {
+		return x.PoliceReferrals
+	}
+	return 0
+}
+
+func (x *StatCell) GetEmergencies() int64 {
+	if x != nil {
+		return x.Emergencies
+	}
+	return 0
+}
+
+func (x *StatCell) GetDeadlines() []*StatDeadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+func (x *StatCell) GetEscalations() map[string]int64 {
+	if x != nil {
+		return x.Escalations
+	}
+	return nil
+}
+
+func (x *StatCell) GetPoliceOutcomes() map[string]int64 {
+	if x != nil {
+		return x.PoliceOutcomes
+	}
+	return nil
+}
+
+func (x *StatCell) GetEmergencyD3() map[string]int64 {
+	if x != nil {
+		return x.EmergencyD3
+	}
+	return nil
+}
+
+func (x *StatCell) GetEmergencyD3OpenDue() map[int64]int64 {
+	if x != nil {
+		return x.EmergencyD3OpenDue
+	}
+	return nil
+}
+
+// StatDeadline counts the deadlines of one kind done in a cell's month,
+// the missed ones by bucket of their lateness (tally.LateBucket), and
+// those due in it still open by due time (Unix nanoseconds).
+type StatDeadline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Met           int64                  `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
+	Missed        int64                  `protobuf:"varint,3,opt,name=missed,proto3" json:"missed,omitempty"`
+	Late          map[int32]int64        `protobuf:"bytes,4,rep,name=late,proto3" json:"late,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	OpenDue       map[int64]int64        `protobuf:"bytes,5,rep,name=open_due,json=openDue,proto3" json:"open_due,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatDeadline) Reset() {
+	*x = StatDeadline{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatDeadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatDeadline) ProtoMessage() {}
+
+func (x *StatDeadline) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatDeadline.ProtoReflect.Descriptor instead.
+func (*StatDeadline) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *StatDeadline) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *StatDeadline) GetMet() int64 {
+	if x != nil {
+		return x.Met
+	}
+	return 0
+}
+
+func (x *StatDeadline) GetMissed() int64 {
+	if x != nil {
+		return x.Missed
+	}
+	return 0
+}
+
+func (x *StatDeadline) GetLate() map[int32]int64 {
+	if x != nil {
+		return x.Late
+	}
+	return nil
+}
+
+func (x *StatDeadline) GetOpenDue() map[int64]int64 {
+	if x != nil {
+		return x.OpenDue
+	}
+	return nil
+}
+
 var File_childcase_storage_v1_records_proto protoreflect.FileDescriptor
 
 const file_childcase_storage_v1_records_proto_rawDesc = "" +
@@ -2328,7 +2574,48 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"<\n" +
 	"\vSearchEntry\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
-	"\x06tokens\x18\x02 \x03(\fR\x06tokensBDZBgithub.com/childcase/childcase/internal/storage/boltstore/recordpbb\x06proto3"
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"\xec\b\n" +
+	"\bStatCell\x12\x18\n" +
+	"\areports\x18\x01 \x01(\x03R\areports\x12!\n" +
+	"\fcases_opened\x18\x02 \x01(\x03R\vcasesOpened\x12(\n" +
+	"\x10cases_still_open\x18\x03 \x01(\x03R\x0ecasesStillOpen\x12!\n" +
+	"\fcases_closed\x18\x04 \x01(\x03R\vcasesClosed\x12A\n" +
+	"\x1dcrime_closed_without_referral\x18\x05 \x01(\x03R\x1acrimeClosedWithoutReferral\x12-\n" +
+	"\x12transfers_proposed\x18\x06 \x01(\x03R\x11transfersProposed\x12-\n" +
+	"\x12transfers_accepted\x18\a \x01(\x03R\x11transfersAccepted\x12-\n" +
+	"\x12transfers_declined\x18\b \x01(\x03R\x11transfersDeclined\x12)\n" +
+	"\x10police_referrals\x18\t \x01(\x03R\x0fpoliceReferrals\x12 \n" +
+	"\vemergencies\x18\n" +
+	" \x01(\x03R\vemergencies\x12@\n" +
+	"\tdeadlines\x18\v \x03(\v2\".childcase.storage.v1.StatDeadlineR\tdeadlines\x12Q\n" +
+	"\vescalations\x18\f \x03(\v2/.childcase.storage.v1.StatCell.EscalationsEntryR\vescalations\x12[\n" +
+	"\x0fpolice_outcomes\x18\r \x03(\v22.childcase.storage.v1.StatCell.PoliceOutcomesEntryR\x0epoliceOutcomes\x12R\n" +
+	"\femergency_d3\x18\x0e \x03(\v2/.childcase.storage.v1.StatCell.EmergencyD3EntryR\vemergencyD3\x12i\n" +
+	"\x15emergency_d3_open_due\x18\x0f \x03(\v26.childcase.storage.v1.StatCell.EmergencyD3OpenDueEntryR\x12emergencyD3OpenDue\x1a>\n" +
+	"\x10EscalationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aA\n" +
+	"\x13PoliceOutcomesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a>\n" +
+	"\x10EmergencyD3Entry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aE\n" +
+	"\x17EmergencyD3OpenDueEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xcf\x02\n" +
+	"\fStatDeadline\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
+	"\x03met\x18\x02 \x01(\x03R\x03met\x12\x16\n" +
+	"\x06missed\x18\x03 \x01(\x03R\x06missed\x12@\n" +
+	"\x04late\x18\x04 \x03(\v2,.childcase.storage.v1.StatDeadline.LateEntryR\x04late\x12J\n" +
+	"\bopen_due\x18\x05 \x03(\v2/.childcase.storage.v1.StatDeadline.OpenDueEntryR\aopenDue\x1a7\n" +
+	"\tLateEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x05R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
+	"\fOpenDueEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01BDZBgithub.com/childcase/childcase/internal/storage/boltstore/recordpbb\x06proto3"
 
 var (
 	file_childcase_storage_v1_records_proto_rawDescOnce sync.Once
@@ -2342,7 +2629,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2364,6 +2651,14 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*PoliceUnit)(nil),        // 17: childcase.storage.v1.PoliceUnit
 	(*WrappedKey)(nil),        // 18: childcase.storage.v1.WrappedKey
 	(*SearchEntry)(nil),       // 19: childcase.storage.v1.SearchEntry
+	(*StatCell)(nil),          // 20: childcase.storage.v1.StatCell
+	(*StatDeadline)(nil),      // 21: childcase.storage.v1.StatDeadline
+	nil,                       // 22: childcase.storage.v1.StatCell.EscalationsEntry
+	nil,                       // 23: childcase.storage.v1.StatCell.PoliceOutcomesEntry
+	nil,                       // 24: childcase.storage.v1.StatCell.EmergencyD3Entry
+	nil,                       // 25: childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	nil,                       // 26: childcase.storage.v1.StatDeadline.LateEntry
+	nil,                       // 27: childcase.storage.v1.StatDeadline.OpenDueEntry
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2385,11 +2680,18 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	2,  // 16: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
 	2,  // 17: childcase.storage.v1.User.totp:type_name -> childcase.storage.v1.Sealed
 	1,  // 18: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 19: childcase.storage.v1.StatCell.deadlines:type_name -> childcase.storage.v1.StatDeadline
+	22, // 20: childcase.storage.v1.StatCell.escalations:type_name -> childcase.storage.v1.StatCell.EscalationsEntry
+	23, // 21: childcase.storage.v1.StatCell.police_outcomes:type_name -> childcase.storage.v1.StatCell.PoliceOutcomesEntry
+	24, // 22: childcase.storage.v1.StatCell.emergency_d3:type_name -> childcase.storage.v1.StatCell.EmergencyD3Entry
+	25, // 23: childcase.storage.v1.StatCell.emergency_d3_open_due:type_name -> childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	26, // 24: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
+	27, // 25: childcase.storage.v1.StatDeadline.open_due:type_name -> childcase.storage.v1.StatDeadline.OpenDueEntry
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }
@@ -2403,7 +2705,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,4 +1,4 @@
-package stats
+package tally
 
 import "github.com/childcase/childcase/internal/domain/model"
 

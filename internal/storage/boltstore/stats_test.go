@@ -1,0 +1,198 @@
+package boltstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// statCells reads every stored cell of a kind.
+func statCells(t *testing.T, s datastore.Store, kind tally.Kind) tally.Cells {
+	t.Helper()
+	out := tally.Cells{}
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		return tx.StatCells(kind, "0000-00", "9999-99", func(k tally.Key, c *tally.Tally) error {
+			cp := *c
+			out[k] = &cp
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The counters follow every kind of write of a report and a case, in the
+// write's transaction: a case written before its report (as intake does)
+// takes its channel from the report once stored, steps move its events
+// between cells, a closure in another month, a report's change of
+// channel, and a report moved to another case (a merge). After each
+// write Check recounts them from the records and finds them in agreement;
+// a counter damaged by hand is a problem naming its cell, and
+// RebuildStats repairs it.
+func TestStatsCountersFollowWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	s := open(t, path)
+	ctx := context.Background()
+	hanoi := vntime.Location()
+	unit := units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	other := units.Key{Code: "00091", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	june := time.Date(2026, 6, 30, 20, 0, 0, 0, hanoi) // 13:00 UTC: still June in Hà Nội
+	first, second := uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()
+	report := func(id, number string, ch model.Channel) model.StoredReport {
+		return model.StoredReport{
+			ID: id, CallType: model.CallIntervention, Channel: ch, IncidentUnit: unit, ReceiveTime: june, CaseNumber: number,
+			SuspectedAbuse: []model.AbuseForm{model.AbuseSexual}, Children: []model.ChildSummary{{AgeYears: 7, Sex: model.SexFemale}},
+		}
+	}
+	kase := model.Case{
+		Number: "HN-2026-00001", Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: unit, IncidentUnit: unit,
+		ReportIDs: []string{first}, Revision: 1, ReceiveTime: june, Emergency: true,
+		SuspectedAbuse: []model.AbuseForm{model.AbuseSexual}, Children: []model.ChildSummary{{AgeYears: 7, Sex: model.SexFemale}},
+		Deadlines: []model.Deadline{
+			{ID: 1, Kind: model.DeadlineAcknowledge, State: model.DeadlineOpen, Start: june, Due: june.Add(time.Hour)},
+			{ID: 2, Kind: model.DeadlineEmergencyMeasures, State: model.DeadlineOpen, Start: june, Due: june.Add(12 * time.Hour)},
+		},
+	}
+	survivor := model.Case{Number: "HN-2026-00002", Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: other, Revision: 1, ReceiveTime: june}
+	// The escalation and D3 fall on 30 June in Hà Nội; the missed
+	// acknowledgement, the transfer and the referral on 1 July.
+	steps := []struct {
+		name  string
+		write func(tx datastore.Tx) error
+	}{
+		{"a case, then its report", func(tx datastore.Tx) error {
+			if _, err := tx.NextCaseSequence(2026); err != nil {
+				return err
+			}
+			if err := tx.CreateCase(&kase); err != nil {
+				return err
+			}
+			return tx.CreateReport(report(first, kase.Number, model.ChannelHotline111))
+		}},
+		{"a deadline missed in July with an escalation, D3 met", func(tx datastore.Tx) error {
+			kase.Revision++
+			d := &kase.Deadlines[0]
+			d.State, d.DoneTime, d.MinutesLate = model.DeadlineMissed, june.Add(26*time.Hour), 25*60
+			d.Escalations = []model.Escalation{{Time: june.Add(2 * time.Hour), To: "units/00004@2025-07-01"}}
+			kase.Deadlines[1].State, kase.Deadlines[1].DoneTime = model.DeadlineMet, june.Add(3*time.Hour)
+			return tx.UpdateCase(kase)
+		}},
+		{"a transfer declined, a referral with its outcome", func(tx datastore.Tx) error {
+			kase.Revision++
+			kase.Transfers = []model.Transfer{{ID: 1, From: "units/00004@2025-07-01", To: "units/00091@2025-07-01", State: model.TransferDeclined,
+				ProposeTime: june.Add(4 * time.Hour), DecideTime: june.Add(5 * time.Hour)}}
+			kase.PoliceReferrals = []model.PoliceReferral{{PoliceUnit: "policeUnits/ca-ba-dinh", ReferTime: june.Add(6 * time.Hour),
+				Outcome: "PROSECUTED", OutcomeTime: june.Add(48 * time.Hour)}}
+			return tx.UpdateCase(kase)
+		}},
+		{"the report's channel corrected", func(tx datastore.Tx) error {
+			return tx.UpdateReport(report(first, kase.Number, model.ChannelPolice))
+		}},
+		{"a second case and report", func(tx datastore.Tx) error {
+			if _, err := tx.NextCaseSequence(2026); err != nil {
+				return err
+			}
+			if err := tx.CreateCase(&survivor); err != nil {
+				return err
+			}
+			return tx.CreateReport(report(second, "", model.ChannelWalkIn))
+		}},
+		{"closed in August", func(tx datastore.Tx) error {
+			kase.Revision++
+			kase.Status, kase.CloseTime = model.StatusClosed, june.AddDate(0, 1, 5)
+			return tx.UpdateCase(kase)
+		}},
+		{"merged: its report moves to the survivor", func(tx datastore.Tx) error {
+			r := report(first, survivor.Number, model.ChannelPolice)
+			if err := tx.UpdateReport(r); err != nil {
+				return err
+			}
+			survivor.Revision++
+			survivor.ReportIDs = []string{first}
+			if err := tx.UpdateCase(survivor); err != nil {
+				return err
+			}
+			kase.Revision++
+			kase.ReportIDs = nil
+			return tx.UpdateCase(kase)
+		}},
+	}
+	for _, step := range steps {
+		if err := s.Update(ctx, step.write); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if res := mustCheck(t, path); !res.OK() {
+			t.Fatalf("after %q the counters differ from the records:\n%s", step.name, problemList(res))
+		}
+		s = open(t, path)
+	}
+
+	// What the cells say, as the steps wrote it.
+	totals := statCells(t, s, tally.Total)
+	juneCell := totals[tally.Key{Kind: tally.Total, Month: "2026-06", Unit: unit.String()}]
+	if juneCell == nil || juneCell.Reports != 2 || juneCell.CasesOpened != 1 || juneCell.CasesStillOpen != 0 || juneCell.Emergencies != 1 ||
+		juneCell.EmergencyD3["MET"] != 1 || juneCell.Escalations["units/00004@2025-07-01"] != 1 || juneCell.TransfersDeclined != 0 {
+		t.Errorf("June, Ba Đình: %v", juneCell)
+	}
+	july := totals[tally.Key{Kind: tally.Total, Month: "2026-07", Unit: unit.String()}]
+	if july == nil || july.Deadline(model.DeadlineAcknowledge).Missed != 1 || july.TransfersDeclined != 1 || july.PoliceReferrals != 1 ||
+		july.PoliceOutcomes["PROSECUTED"] != 1 {
+		t.Errorf("July, Ba Đình: %v", july)
+	}
+	if aug := totals[tally.Key{Kind: tally.Total, Month: "2026-08", Unit: unit.String()}]; aug == nil || aug.CasesClosed != 1 || aug.CrimeClosedWithoutReferral != 0 {
+		t.Errorf("August, Ba Đình: %v", aug)
+	}
+	full := statCells(t, s, tally.Full)
+	byPolice := tally.Key{Kind: tally.Full, Month: "2026-06", Unit: other.String(), Channel: "POLICE", CallType: "INTERVENTION"}
+	if c := full[byPolice]; c == nil || c.CasesOpened != 1 {
+		t.Errorf("the survivor takes the channel of its first report, the merged one's: %v in %v", c, full)
+	}
+
+	// A counter damaged by hand is found, its cell named; the rebuild
+	// repairs it.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	key := tally.Key{Kind: tally.Total, Month: "2026-06", Unit: unit.String()}
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		bad := *juneCell
+		bad.Reports++
+		raw, err := boltstore.EncodeRecord(bad)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("stats")).Put(boltstore.StatKey(key), raw)
+	})
+	res := mustCheck(t, path)
+	if len(res.Problems) != 1 || res.Problems[0].Bucket != "stats" || res.Problems[0].Key != key.String() ||
+		!strings.Contains(res.Problems[0].What, "stored reports 3") || !strings.Contains(res.Problems[0].What, "the records give reports 2") {
+		t.Fatalf("check of a damaged counter, want one problem naming %q:\n%s", key, problemList(res))
+	}
+	s = open(t, path)
+	if n, err := s.RebuildStats(ctx); err != nil || n != len(totals)+len(full) {
+		t.Errorf("RebuildStats = %d, %v; want %d cells", n, err, len(totals)+len(full))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Fatalf("after the rebuild:\n%s", problemList(res))
+	}
+}
