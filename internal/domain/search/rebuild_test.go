@@ -28,9 +28,16 @@ func newMaster(t *testing.T) keys.MasterKey {
 // holds them.
 func storeUnindexedCases(t *testing.T, store datastore.Store, v *vault.Vault, n int) {
 	t.Helper()
+	storeUnindexedCasesFrom(t, store, v, 0, n)
+}
+
+// storeUnindexedCasesFrom stores n such cases numbered after the first
+// from.
+func storeUnindexedCasesFrom(t *testing.T, store datastore.Store, v *vault.Vault, from, n int) {
+	t.Helper()
 	commune := mustKey("00004@2025-07-01")
 	err := store.Update(context.Background(), func(tx datastore.Tx) error {
-		for i := range n {
+		for i := from; i < from+n; i++ {
 			number := fmt.Sprintf("HN-2026-%05d", i+1)
 			r := model.Report{
 				ID: fmt.Sprintf("0190c4a2-7d3e-7c4b-8a5e-%012d", i+1), ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),

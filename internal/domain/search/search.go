@@ -53,6 +53,7 @@ type Service struct {
 	vault  *vault.Vault
 	clock  clock.Clock
 	log    *slog.Logger
+	queue  *indexQueue // the writes waiting for their index entries
 }
 
 // Deps are what the service needs.
@@ -66,7 +67,8 @@ type Deps struct {
 
 // New returns a search service.
 func New(d Deps) *Service {
-	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log}
+	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log,
+		queue: newIndexQueue()}
 }
 
 // Candidate is a case a search found, as its caller may see it.
@@ -81,7 +83,8 @@ type Candidate struct {
 
 // IndexCase (re)writes c's index entry from all its reports, under the
 // index key of the current master, inside the caller's transaction: the
-// tokens change with the case, in the same commit.
+// tokens change with the case, in the same commit. It clears the case's
+// pending mark (MarkPending).
 func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
 	master := s.vault.Keyring().Current()
 	var reports []model.Report
@@ -380,6 +383,9 @@ const rebuildBatch = 100
 // holding the old master, so searches find the cases not yet reached
 // under the old key) and at start (for cases stored before the index
 // existed). Running it again after an interruption finishes the job.
+// Once it has been through every case, it records the index complete
+// under the current master's key, so that the next start skips it
+// (CatchUp).
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	current := s.vault.Keyring().Current().ID()
 	total, after := 0, ""
@@ -438,7 +444,7 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 			total += n
 		}
 		if next == "" {
-			return total, nil
+			return total, s.recordIndexedUnder(ctx, current)
 		}
 		after = next
 	}
@@ -455,4 +461,17 @@ func staleEntry(tx datastore.ReadTx, id uint64, current string) (bool, error) {
 		return false, err
 	}
 	return e.KeyID != current, nil
+}
+
+// recordIndexedUnder records the index complete under master current,
+// writing only when it is not recorded so already.
+func (s *Service) recordIndexedUnder(ctx context.Context, current string) error {
+	under, err := s.indexedUnder(ctx)
+	if err == nil && under != current {
+		err = s.store.Update(ctx, func(tx datastore.Tx) error { return tx.SetSearchIndexedUnder(current) })
+	}
+	if err != nil {
+		return fmt.Errorf("search index: record it complete: %w", err)
+	}
+	return nil
 }

@@ -127,6 +127,7 @@ var (
 	bucketIndex             = []byte("index")
 	bucketSearchByCase      = []byte("search_by_case")
 	bucketSearchTokens      = []byte("search_tokens")
+	bucketSearchPending     = []byte("search_pending")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -134,6 +135,10 @@ var (
 	// schema version 3 may hold free text in the clear (see
 	// datastore.CaseReader.ClearTextPending).
 	keyClearTextPending = []byte("clear_text_pending")
+	// keySearchIndexedUnder names the master key under whose index key
+	// every case not in search_pending has its search entry (see
+	// datastore.SearchIndexReader.SearchIndexedUnder).
+	keySearchIndexedUnder = []byte("search_indexed_under")
 
 	// allBuckets are the buckets of the current layout; the indexes of
 	// indexTags live in the index bucket.
@@ -146,7 +151,7 @@ var (
 		bucketAudit,
 		bucketCaseEvents, bucketOutbox, bucketCursors,
 		bucketIndex,
-		bucketSearchByCase, bucketSearchTokens,
+		bucketSearchByCase, bucketSearchTokens, bucketSearchPending,
 	}
 )
 

@@ -456,6 +456,10 @@ func (c *checker) checkLayout() bool {
 			if len(v) != 0 {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
 			}
+		case bytes.Equal(k, keySearchIndexedUnder):
+			if len(v) == 0 {
+				c.problem(bucketMeta, string(k), "damaged: no master key id")
+			}
 		default:
 			c.problem(bucketMeta, readable(k), "a key the layout does not have")
 		}
@@ -1501,6 +1505,21 @@ func (c *checker) checkSearchIndex() {
 			}
 		}
 	})
+	// A case marked pending is one whose entry a later transaction
+	// writes: its entry may be missing or older than the case, which the
+	// tokens, opaque here, cannot show anyway.
+	if c.btx.Bucket(bucketSearchPending) != nil {
+		c.each(bucketSearchPending, func(k, v []byte) {
+			switch {
+			case len(k) != 8:
+				c.problem(bucketSearchPending, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+			case len(v) != 0:
+				c.problem(bucketSearchPending, caseString(k), "damaged: %d bytes, want none", len(v))
+			case !c.has(bucketCases, k):
+				c.problem(bucketSearchPending, caseString(k), "a mark of a case that does not exist")
+			}
+		})
+	}
 	if ok, _ := c.indexMatches(bucketSearchTokens); ok || c.err != nil {
 		return
 	}

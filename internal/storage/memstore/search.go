@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -86,5 +87,34 @@ func (t *tx) PutSearchEntry(e datastore.SearchEntry) error {
 		return fmt.Errorf("search entry of case id %d: %w", e.CaseID, err)
 	}
 	t.st.searchEntries.put(e.CaseID, raw)
+	if t.st.searchPending.has(e.CaseID) {
+		t.st.searchPending.del(e.CaseID)
+	}
+	return nil
+}
+
+func (t *tx) MarkSearchPending(caseID uint64) error {
+	if !t.st.cases.has(caseID) {
+		return fmt.Errorf("mark case id %d for the search index: %w", caseID, model.ErrNotFound)
+	}
+	t.st.searchPending.put(caseID, struct{}{})
+	return nil
+}
+
+func (t *tx) SearchPending(limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("search pending: limit %d must be positive", limit)
+	}
+	ids := slices.Sorted(maps.Keys(t.st.searchPending.m))
+	return ids[:min(limit, len(ids))], nil
+}
+
+func (t *tx) SearchIndexedUnder() (string, error) { return t.st.indexedUnder, nil }
+
+func (t *tx) SetSearchIndexedUnder(keyID string) error {
+	if keyID == "" {
+		return errors.New("search index: record it indexed under a master key with no id")
+	}
+	t.st.indexedUnder = keyID
 	return nil
 }

@@ -17,6 +17,8 @@ var searchIndexTests = []namedTest{
 	{"UnknownCase", testSearchEntryUnknownCase},
 	{"ListPaging", testSearchEntryPaging},
 	{"RolledBack", testSearchEntryRolledBack},
+	{"PendingMarks", testSearchPendingMarks},
+	{"IndexedUnder", testSearchIndexedUnder},
 }
 
 // searchToken returns a token of the stored width whose bytes depend on n
@@ -172,6 +174,79 @@ func testSearchEntryRolledBack(t *testing.T, s datastore.Store) {
 	}
 	if got := casesWithToken(t, s, searchToken(1), 10); len(got) != 0 {
 		t.Fatalf("after a rolled-back entry, cases with its token = %v, want none", got)
+	}
+}
+
+// A case marked pending is listed until its entry is written, by that
+// transaction or a later one; a mark rolled back or of a case that does
+// not exist is not kept.
+func testSearchPendingMarks(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	pending := func() []uint64 {
+		t.Helper()
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(10) })
+		if err != nil {
+			t.Fatalf("SearchPending: %v", err)
+		}
+		return got
+	}
+	if got := pending(); len(got) != 0 {
+		t.Fatalf("pending before any mark = %v, want none", got)
+	}
+	update(t, s, func(tx datastore.Tx) error {
+		for _, id := range []uint64{ids[2], ids[0], ids[2]} {
+			if err := tx.MarkSearchPending(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if got, want := pending(), []uint64{ids[0], ids[2]}; !slices.Equal(got, want) {
+		t.Fatalf("pending after marking = %v, want %v (each once, in order of id)", got, want)
+	}
+	if got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(1) }); err != nil || !slices.Equal(got, ids[:1]) {
+		t.Fatalf("SearchPending(1) = %v, %v; want [%d]", got, err, ids[0])
+	}
+	putSearchEntries(t, s, datastore.SearchEntry{CaseID: ids[2], KeyID: "m1", Tokens: [][]byte{searchToken(1)}})
+	if got, want := pending(), ids[:1]; !slices.Equal(got, want) {
+		t.Fatalf("pending after case %d's entry was written = %v, want %v", ids[2], got, want)
+	}
+	boom := errors.New("boom")
+	if err := s.Update(t.Context(), func(tx datastore.Tx) error {
+		if err := tx.MarkSearchPending(ids[1]); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Update: %v, want the body's error", err)
+	}
+	if err := s.Update(t.Context(), func(tx datastore.Tx) error { return tx.MarkSearchPending(99) }); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("MarkSearchPending of a case that does not exist: %v, want ErrNotFound", err)
+	}
+	if got, want := pending(), ids[:1]; !slices.Equal(got, want) {
+		t.Fatalf("pending after a rolled-back mark and a refused one = %v, want %v", got, want)
+	}
+}
+
+// The master the whole index is under is "" until recorded, then the
+// last one recorded.
+func testSearchIndexedUnder(t *testing.T, s datastore.Store) {
+	under := func() string {
+		t.Helper()
+		got, err := readOne(t, s, func(tx datastore.ReadTx) (string, error) { return tx.SearchIndexedUnder() })
+		if err != nil {
+			t.Fatalf("SearchIndexedUnder: %v", err)
+		}
+		return got
+	}
+	if got := under(); got != "" {
+		t.Fatalf("SearchIndexedUnder of a new store = %q, want none", got)
+	}
+	for _, id := range []string{"m1", "m2"} {
+		update(t, s, func(tx datastore.Tx) error { return tx.SetSearchIndexedUnder(id) })
+		if got := under(); got != id {
+			t.Fatalf("SearchIndexedUnder after recording %s = %q", id, got)
+		}
 	}
 }
 
