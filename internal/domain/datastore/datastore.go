@@ -347,9 +347,10 @@ type SearchIndexReader interface {
 	// prefix of the index, so its cost grows with the matches, not with
 	// the store.
 	CasesWithToken(token []byte, limit int) ([]uint64, error)
-	// CaseHasToken reports whether the case is indexed under token: one
-	// look-up, whatever the token's number of cases.
-	CaseHasToken(token []byte, caseID uint64) (bool, error)
+	// CasesWithTokenAmong returns those of caseIDs (given in ascending
+	// order) that are indexed under token, in the same order: one look-up
+	// each, whatever the token's number of cases.
+	CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error)
 	// SearchEntry returns the index entry of a case, or model.ErrNotFound
 	// when the case has none.
 	SearchEntry(caseID uint64) (SearchEntry, error)

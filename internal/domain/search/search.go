@@ -203,18 +203,37 @@ func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 			}
 		}
 	}
+	// A case the tie-breakers cannot lift to MinScore is left out before
+	// they are looked up: a common family and middle name finds thousands
+	// of cases by one syllable off, and each look-up is a seek.
+	var lift [len(scoreFields)]float64
+	for _, p := range breakers {
+		i := fieldIndex(p.field)
+		lift[i] = max(lift[i], p.weight)
+	}
+	var most float64
+	for _, w := range lift {
+		most += w
+	}
+	var liftable []uint64
+	for id, h := range hits {
+		if h.sum(); h.total+most >= MinScore {
+			liftable = append(liftable, id)
+		}
+	}
+	slices.Sort(liftable)
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
 		for _, p := range breakers {
-			tok := token(key, p.feature)
-			for id, h := range hits {
-				has, err := tx.CaseHasToken(tok, id)
-				if err != nil {
-					return nil, err
-				}
-				if has {
-					h.add(p.field, p.weight)
-				}
+			if len(liftable) == 0 {
+				break
+			}
+			ids, err := tx.CasesWithTokenAmong(token(key, p.feature), liftable)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				hits[id].add(p.field, p.weight)
 			}
 		}
 	}

@@ -56,12 +56,23 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return out, nil
 }
 
-func (t *tx) CaseHasToken(token []byte, caseID uint64) (bool, error) {
+func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
 	b := t.bucket(bucketSearchTokens)
 	if b == nil || len(token) != datastore.SearchTokenSize {
-		return false, nil
+		return nil, nil
 	}
-	return b.Get(searchPostingKey(token, caseID)) != nil, nil
+	// One cursor for all: a search asks this for every case it found,
+	// and bbolt allocates a cursor for each Get.
+	var out []uint64
+	c := b.Cursor()
+	key := searchPostingKey(token, 0)
+	for _, id := range caseIDs {
+		be.PutUint64(key[datastore.SearchTokenSize:], id)
+		if k, _ := c.Seek(key); bytes.Equal(k, key) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {

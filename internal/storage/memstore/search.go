@@ -21,9 +21,15 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return slices.Clone(ids[:min(limit, len(ids))]), nil
 }
 
-func (t *tx) CaseHasToken(token []byte, caseID uint64) (bool, error) {
+func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
 	ids, _ := t.st.postings.get(string(token))
-	return slices.Contains(ids, caseID), nil
+	var out []uint64
+	for _, id := range caseIDs {
+		if _, found := slices.BinarySearch(ids, id); found {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {

@@ -91,12 +91,15 @@ func testSearchPostingsFollowEntries(t *testing.T, s datastore.Store) {
 	}
 	for _, tt := range []struct {
 		token []byte
-		id    uint64
-		want  bool
-	}{{a, ids[0], true}, {a, ids[2], false}, {c, ids[2], true}, {b, ids[0], false}, {c, ids[1], false}} {
-		got, err := readOne(t, s, func(tx datastore.ReadTx) (bool, error) { return tx.CaseHasToken(tt.token, tt.id) })
-		if err != nil || got != tt.want {
-			t.Fatalf("CaseHasToken(%x, %d) = %v, %v; want %v", tt.token[:2], tt.id, got, err, tt.want)
+		among []uint64
+		want  []uint64
+	}{
+		{a, ids, ids[:1]}, {a, ids[1:], nil}, {c, ids, ids[2:]}, {b, ids[:1], nil}, {b, ids[1:], ids[1:2]},
+		{c, []uint64{ids[1], ids[2], 99}, ids[2:]}, {a, nil, nil},
+	} {
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(tt.token, tt.among) })
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Fatalf("CasesWithTokenAmong(%x, %v) = %v, %v; want %v", tt.token[:2], tt.among, got, err, tt.want)
 		}
 	}
 	// A token that is a prefix of no stored one, and one differing only
