@@ -62,13 +62,25 @@ func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, erro
 		return nil, nil
 	}
 	// One cursor for all: a search asks this for every case it found,
-	// and bbolt allocates a cursor for each Get.
+	// and bbolt allocates a cursor for each Get. The ids ascend, as the
+	// keys do: where the token's cases lie close, a few steps forward
+	// reach the next id more cheaply than a seek from the root.
+	const steps = 8
 	var out []uint64
 	c := b.Cursor()
 	key := searchPostingKey(token, 0)
+	var k []byte
 	for _, id := range caseIDs {
 		be.PutUint64(key[datastore.SearchTokenSize:], id)
-		if k, _ := c.Seek(key); bytes.Equal(k, key) {
+		for i := 0; i < steps && k != nil && bytes.Compare(k, key) < 0; i++ {
+			k, _ = c.Next()
+		}
+		if k == nil || bytes.Compare(k, key) < 0 {
+			if k, _ = c.Seek(key); k == nil {
+				break // past the last key: no later id is there either
+			}
+		}
+		if bytes.Equal(k, key) {
 			out = append(out, id)
 		}
 	}

@@ -17,6 +17,7 @@ var searchIndexTests = []namedTest{
 	{"UnknownCase", testSearchEntryUnknownCase},
 	{"ListPaging", testSearchEntryPaging},
 	{"RolledBack", testSearchEntryRolledBack},
+	{"AmongMany", testSearchCasesWithTokenAmongMany},
 	{"PendingMarks", testSearchPendingMarks},
 	{"IndexedUnder", testSearchIndexedUnder},
 }
@@ -177,6 +178,46 @@ func testSearchEntryRolledBack(t *testing.T, s datastore.Store) {
 	}
 	if got := casesWithToken(t, s, searchToken(1), 10); len(got) != 0 {
 		t.Fatalf("after a rolled-back entry, cases with its token = %v, want none", got)
+	}
+}
+
+// CasesWithTokenAmong finds, among many ids, those under a token that
+// many cases share, near and far apart, and none of another token's.
+func testSearchCasesWithTokenAmongMany(t *testing.T, s datastore.Store) {
+	var cs []model.Case
+	for i := range 40 {
+		cs = append(cs, sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, 1))
+	}
+	var ids []uint64
+	for _, c := range createCases(t, s, cs...) {
+		ids = append(ids, c.ID)
+	}
+	shared, other := searchToken(7), searchToken(8)
+	var under []uint64 // the cases under shared: the first ten, then every seventh
+	for i, id := range ids {
+		tok := other
+		if i < 10 || i%7 == 0 {
+			tok, under = shared, append(under, id)
+		}
+		putSearchEntries(t, s, datastore.SearchEntry{CaseID: id, KeyID: "m1", Tokens: [][]byte{tok}})
+	}
+	var among, want []uint64 // every other case, and one past the last
+	for i, id := range ids {
+		if i%2 == 0 {
+			among = append(among, id)
+			if slices.Contains(under, id) {
+				want = append(want, id)
+			}
+		}
+	}
+	among = append(among, ids[len(ids)-1]+1000)
+	got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(shared, among) })
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("CasesWithTokenAmong(shared, every other case) = %v, %v; want %v", got, err, want)
+	}
+	got, err = readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(shared, ids) })
+	if err != nil || !slices.Equal(got, under) {
+		t.Fatalf("CasesWithTokenAmong(shared, every case) = %v, %v; want %v", got, err, under)
 	}
 }
 
