@@ -67,8 +67,9 @@ type Deps struct {
 	// that a joining report makes an emergency; nil starts none.
 	Cases CaseStarter
 	// Search keeps the blind index of every case a report opens or
-	// joins, in the same transaction, and finds a new report's
-	// candidates; nil indexes nothing and finds none.
+	// joins (marked in the report's transaction, indexed after its
+	// commit, before the answer), and finds a new report's candidates;
+	// nil indexes nothing and finds none.
 	Search *search.Service
 }
 
@@ -507,8 +508,9 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	now := s.clock.Now()
 	var out model.Report
 	var refused []audit.Event // of a record out of scope or absent, audited once the write is undone
+	var toIndex uint64        // the case whose index entry follows the commit
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
-		refused = nil // the body may run again (datastore.Store): only the last run's refusal counts
+		refused, toIndex = nil, 0 // the body may run again (datastore.Store): only the last run's refusal counts
 		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
 		if err != nil {
 			return err
@@ -557,9 +559,10 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			return err
 		}
 		if s.search != nil {
-			if err := s.search.IndexCase(tx, c); err != nil {
+			if err := s.search.MarkPending(tx, c.ID); err != nil {
 				return err
 			}
+			toIndex = c.ID
 		}
 		caseRes := access.CaseResource(c.Number)
 		if _, err := tx.AppendAudit(
@@ -580,6 +583,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		return model.Report{}, err
 	}
+	s.awaitIndex(ctx, toIndex)
 	return out, nil
 }
 

@@ -1507,8 +1507,18 @@ func (c *checker) checkSearchIndex() {
 	})
 	// A case marked pending is one whose entry a later transaction
 	// writes: its entry may be missing or older than the case, which the
-	// tokens, opaque here, cannot show anyway.
+	// tokens, opaque here, cannot show anyway. Once the index is recorded
+	// complete, every other case has an entry: a start indexes only the
+	// marked ones.
 	if c.btx.Bucket(bucketSearchPending) != nil {
+		if meta := c.btx.Bucket(bucketMeta); meta != nil && meta.Get(keySearchIndexedUnder) != nil {
+			cur := c.btx.Bucket(bucketCases).Cursor()
+			for k, _ := cur.First(); k != nil && c.err == nil; k, _ = cur.Next() {
+				if len(k) == caseKeyLen && !c.has(bucketSearchByCase, k) && !c.has(bucketSearchPending, k) {
+					c.problem(bucketSearchByCase, caseString(k), "missing: the index is recorded complete, and the case has neither an entry nor a mark")
+				}
+			}
+		}
 		c.each(bucketSearchPending, func(k, v []byte) {
 			switch {
 			case len(k) != 8:

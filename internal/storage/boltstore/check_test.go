@@ -449,6 +449,18 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "search_pending", key: "id 99", what: "a mark of a case that does not exist",
 		},
 		{
+			name: "case with neither a search entry nor a mark",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				if err := del("search_pending", u64(f.caseID))(tx); err != nil {
+					return err
+				}
+				return del("search_by_case", u64(f.caseID))(tx)
+			},
+			bucket: "search_by_case", key: "id ", what: "missing: the index is recorded complete",
+			// and its postings are stale
+			alsoAllowOther: true,
+		},
+		{
 			name: "search index recorded complete under no key",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				return put("meta", []byte("search_indexed_under"), []byte{})(tx)
