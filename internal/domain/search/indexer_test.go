@@ -18,17 +18,14 @@ import (
 // caseIDs returns the ids of the stored cases, in order.
 func caseIDs(t *testing.T, store datastore.Store) []uint64 {
 	t.Helper()
-	var ids []uint64
-	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
+	ids := viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) {
 		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 1000})
+		var ids []uint64
 		for _, c := range cs {
 			ids = append(ids, c.ID)
 		}
-		return err
+		return ids, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	slices.Sort(ids)
 	return ids
 }
@@ -52,33 +49,18 @@ func mark(t *testing.T, s *Service, store datastore.Store, ids ...uint64) {
 
 func pendingCases(t *testing.T, store datastore.Store) []uint64 {
 	t.Helper()
-	var ids []uint64
-	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
-		var err error
-		ids, err = tx.SearchPending(1000)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
+	return viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(1000) })
 }
 
 func hasEntry(t *testing.T, store datastore.Store, id uint64) bool {
 	t.Helper()
-	var found bool
-	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
+	return viewed(t, store, func(tx datastore.ReadTx) (bool, error) {
 		_, err := tx.SearchEntry(id)
 		if errors.Is(err, model.ErrNotFound) {
-			return nil
+			return false, nil
 		}
-		found = err == nil
-		return err
+		return err == nil, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }
 
 // A crash between a write's commit and its case's index entry loses

@@ -1,7 +1,6 @@
 package search
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"testing"
@@ -35,23 +34,12 @@ func TestTieBreakersOnlyForCasesTheyCanLift(t *testing.T) {
 		{Name: "Lê Văn Nam", BirthDate: "2014-08-09", Commune: "00070@2025-07-01", Caregiver: "Nguyễn Văn Hùng"},
 	})
 	q := Query{ChildName: "Nguyễn Thị Lan", Commune: mustKey(commune), BirthYear: 2017, CaregiverName: "Nguyễn Văn Tùng"}
-	asking := askingTx{asked: map[uint64]bool{}}
-	var got []uint64
-	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
-		asking.ReadTx = tx
-		hits, err := s.rank(asking, q)
-		for _, h := range hits {
-			got = append(got, h.id)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	asked := map[uint64]bool{}
+	got := rankedThrough(t, s, store, q, func(tx datastore.ReadTx) datastore.ReadTx { return askingTx{ReadTx: tx, asked: asked} })
 	if want := ids[:2]; !slices.Equal(got, want) {
 		t.Errorf("ranked %v, want %v", got, want)
 	}
-	if asked := slices.Sorted(maps.Keys(asking.asked)); !slices.Equal(asked, ids[:2]) {
+	if asked := slices.Sorted(maps.Keys(asked)); !slices.Equal(asked, ids[:2]) {
 		t.Errorf("tie-breakers looked up for cases %v, want only %v", asked, ids[:2])
 	}
 }
