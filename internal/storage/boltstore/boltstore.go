@@ -43,8 +43,12 @@
 //	search_by_case        case id(8) -> record (the case's search entry)
 //	search_tokens         token(16) case id(8) -> empty: the blind index,
 //	                      so the cases of a token are one prefix scan.
-//	                      Both are created at open when missing (a file
-//	                      of this schema version written before them).
+//	search_pending        case id(8) -> empty: a case changed since its
+//	                      entry was written (the entry follows the write).
+//	                      The three are created at open when missing (a
+//	                      file of this schema version written before them).
+//	                      meta's search_indexed_under names the master key
+//	                      every case not pending has its entry under.
 //
 // A record is the byte protoRecord followed by its message of
 // proto/childcase/storage/v1 (jsonRecord and JSON up to schema version 4;
