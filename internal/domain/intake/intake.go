@@ -332,8 +332,14 @@ func (s *Service) awaitIndex(ctx context.Context, caseID uint64) {
 	if caseID == 0 || s.search == nil {
 		return
 	}
-	if err := s.search.Indexed(ctx, caseID); err != nil {
-		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written yet; the next start writes it", "case_id", caseID, "err", err)
+	err := s.search.Indexed(ctx, caseID)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// The caller is gone; the indexer still writes the entry.
+		s.log.WarnContext(ctx, "search index: the call ended before its case's entry was written; the indexer still writes it", "case_id", caseID, "err", err)
+	default:
+		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written; the next start writes it", "case_id", caseID, "err", err)
 	}
 }
 
