@@ -361,9 +361,10 @@ type SearchIndexReader interface {
 	ListSearchEntries(after uint64, limit int) ([]SearchEntry, uint64, error)
 	// SearchPending returns the ids of up to limit (which must be
 	// positive) cases marked by MarkSearchPending and not indexed since,
-	// in order of id: what a crash left between a write and its index
-	// entry. Its cost grows with the marked cases, not with the store.
-	SearchPending(limit int) ([]uint64, error)
+	// in order of id, those after the case id after (0 for the start):
+	// what a crash left between a write and its index entry. Its cost
+	// grows with the marked cases, not with the store.
+	SearchPending(after uint64, limit int) ([]uint64, error)
 	// SearchIndexedUnder returns the id of the master key under whose
 	// index key every case has its entry, pending ones aside (as
 	// SetSearchIndexedUnder recorded it), or "" when none was recorded.

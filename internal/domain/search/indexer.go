@@ -154,27 +154,31 @@ func (s *Service) indexCases(ctx context.Context, ids []uint64) error {
 // cases it indexed: the cases a crash left marked, which costs what they
 // number; then, unless the index is recorded complete under the current
 // master's key (SetSearchIndexedUnder), every case without an entry under
-// it (Rebuild: a database written before the index or the mark, or a
-// rotation interrupted). A normal start reads two keys.
+// it (Rebuild: a database written before the index or the marks, or a
+// rotation interrupted). A normal start reads two keys. The marks are
+// read once, as they stand when it starts: those that writes add while it
+// runs are the indexer's, and a busy service does not keep it going.
 func (s *Service) CatchUp(ctx context.Context) (int, error) {
+	var marked []uint64
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		marked = marked[:0]
+		for after := uint64(0); ; {
+			ids, err := tx.SearchPending(after, rebuildBatch)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			marked, after = append(marked, ids...), ids[len(ids)-1]
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("search index: %w", err)
+	}
 	total := 0
-	for {
-		var ids []uint64
-		err := s.store.View(ctx, func(tx datastore.ReadTx) error {
-			var err error
-			ids, err = tx.SearchPending(rebuildBatch)
-			return err
-		})
-		if err != nil {
-			return total, fmt.Errorf("search index: %w", err)
-		}
-		if len(ids) == 0 {
-			break
-		}
-		if err := s.indexCases(ctx, ids); err != nil {
+	for batch := range slices.Chunk(marked, rebuildBatch) {
+		if err := s.indexCases(ctx, batch); err != nil {
 			return total, err
 		}
-		total += len(ids)
+		total += len(batch)
 	}
 	under, err := s.indexedUnder(ctx)
 	if err != nil || under == s.vault.Keyring().Current().ID() {

@@ -49,7 +49,7 @@ func mark(t *testing.T, s *Service, store datastore.Store, ids ...uint64) {
 
 func pendingCases(t *testing.T, store datastore.Store) []uint64 {
 	t.Helper()
-	return viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(1000) })
+	return viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(0, 1000) })
 }
 
 func hasEntry(t *testing.T, store datastore.Store, id uint64) bool {
@@ -250,5 +250,45 @@ func TestIndexerServesWhatQueuedBeforeItStops(t *testing.T) {
 		if !hasEntry(t, store, id) {
 			t.Errorf("case id %d has no entry", id)
 		}
+	}
+}
+
+// busyStore marks one more of its cases after each write, as a service
+// whose writes go on marks them, until none is left to mark.
+type busyStore struct {
+	datastore.Store
+	toMark []uint64
+}
+
+func (b *busyStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	if err := b.Store.Update(ctx, fn); err != nil {
+		return err
+	}
+	if len(b.toMark) == 0 {
+		return nil
+	}
+	id := b.toMark[0]
+	b.toMark = b.toMark[1:]
+	return b.Store.Update(ctx, func(tx datastore.Tx) error { return tx.MarkSearchPending(id) })
+}
+
+// CatchUp indexes the marks it finds at start, not those that writes
+// add while it runs (the indexer's): on a busy service it would
+// otherwise never end.
+func TestCatchUpIndexesTheMarksAsTheyStoodAtStart(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	storeUnindexedCases(t, mem, v, 3*rebuildBatch)
+	ids := caseIDs(t, mem)
+	s := New(Deps{Store: mem, Units: testRegistry(t), Vault: v})
+	if _, err := s.CatchUp(ctx); err != nil { // the index recorded complete
+		t.Fatal(err)
+	}
+	mark(t, s, mem, ids[:rebuildBatch+1]...)
+	busy := &busyStore{Store: mem, toMark: ids[rebuildBatch+1:]}
+	s = New(Deps{Store: busy, Units: testRegistry(t), Vault: v})
+	if got, err := s.CatchUp(ctx); err != nil || got != rebuildBatch+1 {
+		t.Fatalf("CatchUp = %d, %v; want the %d cases marked at its start", got, err, rebuildBatch+1)
 	}
 }

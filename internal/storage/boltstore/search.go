@@ -189,7 +189,7 @@ func (t *tx) MarkSearchPending(caseID uint64) error {
 	return nil
 }
 
-func (t *tx) SearchPending(limit int) ([]uint64, error) {
+func (t *tx) SearchPending(after uint64, limit int) ([]uint64, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("search pending: limit %d must be positive", limit)
 	}
@@ -199,7 +199,11 @@ func (t *tx) SearchPending(limit int) ([]uint64, error) {
 	}
 	var out []uint64
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+	k, _ := c.Seek(u64(after))
+	if k != nil && bytes.Equal(k, u64(after)) {
+		k, _ = c.Next()
+	}
+	for ; k != nil && len(out) < limit; k, _ = c.Next() {
 		if len(k) != 8 {
 			return nil, fmt.Errorf("%s: key %x is not a case id", bucketSearchPending, k)
 		}

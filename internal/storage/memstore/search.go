@@ -107,12 +107,17 @@ func (t *tx) MarkSearchPending(caseID uint64) error {
 	return nil
 }
 
-func (t *tx) SearchPending(limit int) ([]uint64, error) {
+func (t *tx) SearchPending(after uint64, limit int) ([]uint64, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("search pending: limit %d must be positive", limit)
 	}
-	ids := slices.Sorted(maps.Keys(t.st.searchPending.m))
-	return ids[:min(limit, len(ids))], nil
+	var out []uint64
+	for _, id := range slices.Sorted(maps.Keys(t.st.searchPending.m)) {
+		if id > after && len(out) < limit {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) SearchIndexedUnder() (string, error) { return t.st.indexedUnder, nil }

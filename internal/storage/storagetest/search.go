@@ -228,7 +228,7 @@ func testSearchPendingMarks(t *testing.T, s datastore.Store) {
 	ids := threeCases(t, s)
 	pending := func() []uint64 {
 		t.Helper()
-		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(10) })
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(0, 10) })
 		if err != nil {
 			t.Fatalf("SearchPending: %v", err)
 		}
@@ -248,8 +248,13 @@ func testSearchPendingMarks(t *testing.T, s datastore.Store) {
 	if got, want := pending(), []uint64{ids[0], ids[2]}; !slices.Equal(got, want) {
 		t.Fatalf("pending after marking = %v, want %v (each once, in order of id)", got, want)
 	}
-	if got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(1) }); err != nil || !slices.Equal(got, ids[:1]) {
-		t.Fatalf("SearchPending(1) = %v, %v; want [%d]", got, err, ids[0])
+	if got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(0, 1) }); err != nil || !slices.Equal(got, ids[:1]) {
+		t.Fatalf("SearchPending(0, 1) = %v, %v; want [%d]", got, err, ids[0])
+	}
+	for _, after := range []uint64{ids[0], ids[1]} {
+		if got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(after, 10) }); err != nil || !slices.Equal(got, ids[2:]) {
+			t.Fatalf("SearchPending(%d, 10) = %v, %v; want [%d]", after, got, err, ids[2])
+		}
 	}
 	putSearchEntries(t, s, datastore.SearchEntry{CaseID: ids[2], KeyID: "m1", Tokens: [][]byte{searchToken(1)}})
 	if got, want := pending(), ids[:1]; !slices.Equal(got, want) {
