@@ -13,7 +13,8 @@ import (
 // commit, in a transaction of their own, shared by every case that
 // queued while the previous one committed: some 50 tokens a case, spread
 // over the whole index, land on a leaf page each, and a batch of cases
-// shares those pages and one commit where each write paid them alone.
+// shares one commit, and the leaves its cases' tokens have in common,
+// where each write paid them alone inside its own transaction.
 // The write marks its case (MarkPending) in its own transaction, so a
 // crash before the entry is written loses nothing: CatchUp indexes the
 // marked cases at the next start.
@@ -49,8 +50,9 @@ func (s *Service) MarkPending(tx datastore.Tx, caseID uint64) error {
 
 // Indexed returns once the entries of the cases, marked by a write that
 // has committed, are written: by the indexer's next batch when one runs
-// (RunIndexer), or else by a transaction of its own. An error leaves the
-// cases marked for CatchUp; the write itself stands.
+// (RunIndexer), or else by a transaction of its own. If ctx ends first,
+// the indexer still writes them; any other error leaves them marked for
+// CatchUp. The write itself stands either way.
 func (s *Service) Indexed(ctx context.Context, caseIDs ...uint64) error {
 	if len(caseIDs) == 0 {
 		return nil
