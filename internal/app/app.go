@@ -465,6 +465,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		WatchPoll: opts.WatchPoll, Search: finder,
 	})
 	mk.search = finder
+	// The indexer writes the index entries of the cases that writes
+	// marked, a batch at a time. Its stop is unwound after the servers',
+	// whose calls wait for it; what queued by then it writes before it
+	// returns.
+	indexerCtx, stopIndexer := context.WithCancel(context.Background())
+	indexerDone := make(chan struct{})
+	go func() {
+		defer close(indexerDone)
+		finder.RunIndexer(indexerCtx)
+	}()
+	s.push(func(context.Context) error { stopIndexer(); <-indexerDone; return nil })
 	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine, Search: finder})
 	if err := bootstrap(ctx, ids, opts.Console); err != nil {
 		return nil, err
@@ -474,14 +485,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			return nil, err
 		}
 	}
-	// Cases stored before the search index existed, or indexed under a
-	// master key an interrupted rotation left behind, are indexed in the
-	// background, a batch at a time, while the service answers.
+	// The cases a crash left marked between their write and their index
+	// entry, and, unless the index is recorded complete under the current
+	// master's key, the cases stored before the search index existed or
+	// indexed under a master key an interrupted rotation left behind, are
+	// indexed in the background, a batch at a time, while the service
+	// answers.
 	indexCtx, stopIndex := context.WithCancel(context.Background())
 	indexDone := make(chan struct{})
 	go func() {
 		defer close(indexDone)
-		if n, err := finder.Rebuild(indexCtx); err != nil && indexCtx.Err() == nil {
+		if n, err := finder.CatchUp(indexCtx); err != nil && indexCtx.Err() == nil {
 			opts.Logger.Error("search index: indexing the cases not yet indexed failed", "err", err)
 		} else if n > 0 {
 			opts.Logger.Info("search index: indexed the cases not yet indexed", "cases", n)

@@ -360,9 +360,10 @@ type SearchIndexReader interface {
 	// prefix of the index, so its cost grows with the matches, not with
 	// the store.
 	CasesWithToken(token []byte, limit int) ([]uint64, error)
-	// CaseHasToken reports whether the case is indexed under token: one
-	// look-up, whatever the token's number of cases.
-	CaseHasToken(token []byte, caseID uint64) (bool, error)
+	// CasesWithTokenAmong returns those of caseIDs (given in ascending
+	// order) that are indexed under token, in the same order: one look-up
+	// each, whatever the token's number of cases.
+	CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error)
 	// SearchEntry returns the index entry of a case, or model.ErrNotFound
 	// when the case has none.
 	SearchEntry(caseID uint64) (SearchEntry, error)
@@ -371,6 +372,16 @@ type SearchIndexReader interface {
 	// the start), and the case id to pass for the next page (0 at the
 	// end). A rebuild of the index walks them in pages.
 	ListSearchEntries(after uint64, limit int) ([]SearchEntry, uint64, error)
+	// SearchPending returns the ids of up to limit (which must be
+	// positive) cases marked by MarkSearchPending and not indexed since,
+	// in order of id, those after the case id after (0 for the start):
+	// what a crash left between a write and its index entry. Its cost
+	// grows with the marked cases, not with the store.
+	SearchPending(after uint64, limit int) ([]uint64, error)
+	// SearchIndexedUnder returns the id of the master key under whose
+	// index key every case has its entry, pending ones aside (as
+	// SetSearchIndexedUnder recorded it), or "" when none was recorded.
+	SearchIndexedUnder() (string, error)
 }
 
 // SearchIndexWriter writes the blind search index.
@@ -380,7 +391,17 @@ type SearchIndexWriter interface {
 	// under the old entry's others. It returns model.ErrNotFound if the
 	// case does not exist. Tokens must be of one length,
 	// search.TokenSize.
+	// PutSearchEntry also clears the case's MarkSearchPending mark: the
+	// entry is made from the case as the transaction sees it.
 	PutSearchEntry(e SearchEntry) error
+	// MarkSearchPending marks a case whose entry is yet to be written (or
+	// rewritten) after the transaction that changed it: one small key,
+	// so that a crash before the entry is written loses nothing. It
+	// returns model.ErrNotFound if the case does not exist.
+	MarkSearchPending(caseID uint64) error
+	// SetSearchIndexedUnder records that every case has its entry under
+	// the index key of master keyID, pending ones aside.
+	SetSearchIndexedUnder(keyID string) error
 }
 
 // SearchEntry is what the search index holds of a case: its tokens, and

@@ -67,8 +67,9 @@ type Deps struct {
 	// that a joining report makes an emergency; nil starts none.
 	Cases CaseStarter
 	// Search keeps the blind index of every case a report opens or
-	// joins, in the same transaction, and finds a new report's
-	// candidates; nil indexes nothing and finds none.
+	// joins (marked in the report's transaction, indexed after its
+	// commit, before the answer), and finds a new report's candidates;
+	// nil indexes nothing and finds none.
 	Search *search.Service
 }
 
@@ -227,11 +228,12 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	var found []search.Candidate
 	var query search.Query
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
+	var toIndex uint64        // the case whose index entry follows the commit
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
-		refused, found, query = nil, nil, search.Query{}
+		refused, found, query, toIndex = nil, nil, search.Query{}, 0
 		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
 		if err != nil {
 			return err
@@ -281,9 +283,13 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			return err
 		}
 		if indexed != nil && s.search != nil {
-			if err := s.search.IndexCase(tx, *indexed); err != nil {
+			// Only a mark here: the entry's tokens spread over the whole
+			// index, and are written after the commit in a batch shared
+			// with the other writes of the moment (search.Service.Indexed).
+			if err := s.search.MarkPending(tx, indexed.ID); err != nil {
 				return err
 			}
+			toIndex = indexed.ID
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
@@ -308,6 +314,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	if s.cases != nil && out.CaseNumber != "" {
 		s.cases.Notify()
 	}
+	s.awaitIndex(ctx, toIndex)
 	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID, "candidates", len(found))
 	if p.Grant("ReportService/CreateReport") == access.Police {
 		// The police view of a report is a receipt: they recorded it, but
@@ -315,6 +322,25 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		return access.PoliceReceipt(out), nil, nil
 	}
 	return out, found, nil
+}
+
+// awaitIndex waits for the index entry of a case a committed write
+// marked (0: none), so that a search after the answer finds the case. A
+// failure is logged, not returned: the write stands, and its case stays
+// marked until the next start indexes it (search.Service.CatchUp).
+func (s *Service) awaitIndex(ctx context.Context, caseID uint64) {
+	if caseID == 0 || s.search == nil {
+		return
+	}
+	err := s.search.Indexed(ctx, caseID)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// The caller is gone; the indexer still writes the entry.
+		s.log.WarnContext(ctx, "search index: the call ended before its case's entry was written; the indexer still writes it", "case_id", caseID, "err", err)
+	default:
+		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written; the next start writes it", "case_id", caseID, "err", err)
+	}
 }
 
 // auditCandidates audits the search for a report's candidates, when p
@@ -488,8 +514,9 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	now := s.clock.Now()
 	var out model.Report
 	var refused []audit.Event // of a record out of scope or absent, audited once the write is undone
+	var toIndex uint64        // the case whose index entry follows the commit
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
-		refused = nil // the body may run again (datastore.Store): only the last run's refusal counts
+		refused, toIndex = nil, 0 // the body may run again (datastore.Store): only the last run's refusal counts
 		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
 		if err != nil {
 			return err
@@ -538,9 +565,10 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			return err
 		}
 		if s.search != nil {
-			if err := s.search.IndexCase(tx, c); err != nil {
+			if err := s.search.MarkPending(tx, c.ID); err != nil {
 				return err
 			}
+			toIndex = c.ID
 		}
 		caseRes := access.CaseResource(c.Number)
 		if _, err := tx.AppendAudit(
@@ -561,6 +589,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		return model.Report{}, err
 	}
+	s.awaitIndex(ctx, toIndex)
 	return out, nil
 }
 

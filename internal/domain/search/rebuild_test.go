@@ -28,9 +28,16 @@ func newMaster(t *testing.T) keys.MasterKey {
 // holds them.
 func storeUnindexedCases(t *testing.T, store datastore.Store, v *vault.Vault, n int) {
 	t.Helper()
+	storeUnindexedCasesFrom(t, store, v, 0, n)
+}
+
+// storeUnindexedCasesFrom stores n such cases numbered after the first
+// from.
+func storeUnindexedCasesFrom(t *testing.T, store datastore.Store, v *vault.Vault, from, n int) {
+	t.Helper()
 	commune := mustKey("00004@2025-07-01")
 	err := store.Update(context.Background(), func(tx datastore.Tx) error {
-		for i := range n {
+		for i := from; i < from+n; i++ {
 			number := fmt.Sprintf("HN-2026-%05d", i+1)
 			r := model.Report{
 				ID: fmt.Sprintf("0190c4a2-7d3e-7c4b-8a5e-%012d", i+1), ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
@@ -59,18 +66,36 @@ func storeUnindexedCases(t *testing.T, store datastore.Store, v *vault.Vault, n 
 
 func ranked(t *testing.T, s *Service, store datastore.Store, q Query) []uint64 {
 	t.Helper()
-	var ids []uint64
-	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
-		hits, err := s.rank(tx, q)
+	return rankedThrough(t, s, store, q, func(tx datastore.ReadTx) datastore.ReadTx { return tx })
+}
+
+// rankedThrough is ranked with the search reading through the
+// transaction that through wraps the store's in.
+func rankedThrough(t *testing.T, s *Service, store datastore.Store, q Query, through func(datastore.ReadTx) datastore.ReadTx) []uint64 {
+	t.Helper()
+	return viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) {
+		hits, err := s.rank(through(tx), q)
+		var ids []uint64
 		for _, h := range hits {
 			ids = append(ids, h.id)
 		}
+		return ids, err
+	})
+}
+
+// viewed returns what read reads in a read transaction of store.
+func viewed[T any](t *testing.T, store datastore.Store, read func(datastore.ReadTx) (T, error)) T {
+	t.Helper()
+	var v T
+	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
+		var err error
+		v, err = read(tx)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ids
+	return v
 }
 
 // Rebuild indexes the cases a database written before the index holds;

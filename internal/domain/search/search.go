@@ -53,6 +53,7 @@ type Service struct {
 	vault  *vault.Vault
 	clock  clock.Clock
 	log    *slog.Logger
+	queue  *indexQueue // the writes waiting for their index entries
 }
 
 // Deps are what the service needs.
@@ -66,7 +67,8 @@ type Deps struct {
 
 // New returns a search service.
 func New(d Deps) *Service {
-	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log}
+	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log,
+		queue: newIndexQueue()}
 }
 
 // Candidate is a case a search found, as its caller may see it.
@@ -81,7 +83,8 @@ type Candidate struct {
 
 // IndexCase (re)writes c's index entry from all its reports, under the
 // index key of the current master, inside the caller's transaction: the
-// tokens change with the case, in the same commit.
+// tokens change with the case, in the same commit. It clears the case's
+// pending mark (MarkPending).
 func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
 	master := s.vault.Keyring().Current()
 	var reports []model.Report
@@ -200,18 +203,37 @@ func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 			}
 		}
 	}
+	// A case the tie-breakers cannot lift to MinScore is left out before
+	// they are looked up: a common family and middle name finds thousands
+	// of cases by one syllable off, and each look-up is a seek.
+	var lift [len(scoreFields)]float64
+	for _, p := range breakers {
+		i := fieldIndex(p.field)
+		lift[i] = max(lift[i], p.weight)
+	}
+	var most float64
+	for _, w := range lift {
+		most += w
+	}
+	var liftable []uint64
+	for id, h := range hits {
+		if h.sum(); h.total+most >= MinScore {
+			liftable = append(liftable, id)
+		}
+	}
+	slices.Sort(liftable)
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
 		for _, p := range breakers {
-			tok := token(key, p.feature)
-			for id, h := range hits {
-				has, err := tx.CaseHasToken(tok, id)
-				if err != nil {
-					return nil, err
-				}
-				if has {
-					h.add(p.field, p.weight)
-				}
+			if len(liftable) == 0 {
+				break
+			}
+			ids, err := tx.CasesWithTokenAmong(token(key, p.feature), liftable)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				hits[id].add(p.field, p.weight)
 			}
 		}
 	}
@@ -380,6 +402,9 @@ const rebuildBatch = 100
 // holding the old master, so searches find the cases not yet reached
 // under the old key) and at start (for cases stored before the index
 // existed). Running it again after an interruption finishes the job.
+// Once it has been through every case, it records the index complete
+// under the current master's key, so that the next start skips it
+// (CatchUp).
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	current := s.vault.Keyring().Current().ID()
 	total, after := 0, ""
@@ -438,7 +463,7 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 			total += n
 		}
 		if next == "" {
-			return total, nil
+			return total, s.recordIndexedUnder(ctx, current)
 		}
 		after = next
 	}
@@ -455,4 +480,17 @@ func staleEntry(tx datastore.ReadTx, id uint64, current string) (bool, error) {
 		return false, err
 	}
 	return e.KeyID != current, nil
+}
+
+// recordIndexedUnder records the index complete under master current,
+// writing only when it is not recorded so already.
+func (s *Service) recordIndexedUnder(ctx context.Context, current string) error {
+	under, err := s.indexedUnder(ctx)
+	if err == nil && under != current {
+		err = s.store.Update(ctx, func(tx datastore.Tx) error { return tx.SetSearchIndexedUnder(current) })
+	}
+	if err != nil {
+		return fmt.Errorf("search index: record it complete: %w", err)
+	}
+	return nil
 }

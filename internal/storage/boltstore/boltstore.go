@@ -43,8 +43,12 @@
 //	search_by_case        case id(8) -> record (the case's search entry)
 //	search_tokens         token(16) case id(8) -> empty: the blind index,
 //	                      so the cases of a token are one prefix scan.
-//	                      Both are created at open when missing (a file
-//	                      of this schema version written before them).
+//	search_pending        case id(8) -> empty: a case changed since its
+//	                      entry was written (the entry follows the write).
+//	                      The three are created at open when missing (a
+//	                      file of this schema version written before them).
+//	                      meta's search_indexed_under names the master key
+//	                      every case not pending has its entry under.
 //
 // A record is the byte protoRecord followed by its message of
 // proto/childcase/storage/v1 (jsonRecord and JSON up to schema version 4;
@@ -131,6 +135,7 @@ var (
 	bucketSearchByCase      = []byte("search_by_case")
 	bucketSearchTokens      = []byte("search_tokens")
 	bucketStats             = []byte("stats")
+	bucketSearchPending     = []byte("search_pending")
 
 	keySchemaVersion = []byte("schema_version")
 	keyAuditHead     = []byte("audit_head")
@@ -138,6 +143,10 @@ var (
 	// schema version 3 may hold free text in the clear (see
 	// datastore.CaseReader.ClearTextPending).
 	keyClearTextPending = []byte("clear_text_pending")
+	// keySearchIndexedUnder names the master key under whose index key
+	// every case not in search_pending has its search entry (see
+	// datastore.SearchIndexReader.SearchIndexedUnder).
+	keySearchIndexedUnder = []byte("search_indexed_under")
 
 	// allBuckets are the buckets of the current layout; the indexes of
 	// indexTags live in the index bucket.
@@ -150,7 +159,7 @@ var (
 		bucketAudit,
 		bucketCaseEvents, bucketOutbox, bucketCursors,
 		bucketIndex,
-		bucketSearchByCase, bucketSearchTokens,
+		bucketSearchByCase, bucketSearchTokens, bucketSearchPending,
 		bucketStats,
 	}
 )

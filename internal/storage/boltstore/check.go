@@ -471,6 +471,10 @@ func (c *checker) checkLayout() bool {
 			if len(v) != 0 {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
 			}
+		case bytes.Equal(k, keySearchIndexedUnder):
+			if len(v) == 0 {
+				c.problem(bucketMeta, string(k), "damaged: no master key id")
+			}
 		default:
 			c.problem(bucketMeta, readable(k), "a key the layout does not have")
 		}
@@ -1525,6 +1529,31 @@ func (c *checker) checkSearchIndex() {
 			}
 		}
 	})
+	// A case marked pending is one whose entry a later transaction
+	// writes: its entry may be missing or older than the case, which the
+	// tokens, opaque here, cannot show anyway. Once the index is recorded
+	// complete, every other case has an entry: a start indexes only the
+	// marked ones.
+	if c.btx.Bucket(bucketSearchPending) != nil {
+		if meta := c.btx.Bucket(bucketMeta); meta != nil && meta.Get(keySearchIndexedUnder) != nil {
+			cur := c.btx.Bucket(bucketCases).Cursor()
+			for k, _ := cur.First(); k != nil && c.err == nil; k, _ = cur.Next() {
+				if len(k) == caseKeyLen && !c.has(bucketSearchByCase, k) && !c.has(bucketSearchPending, k) {
+					c.problem(bucketSearchByCase, caseString(k), "missing: the index is recorded complete, and the case has neither an entry nor a mark")
+				}
+			}
+		}
+		c.each(bucketSearchPending, func(k, v []byte) {
+			switch {
+			case len(k) != 8:
+				c.problem(bucketSearchPending, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+			case len(v) != 0:
+				c.problem(bucketSearchPending, caseString(k), "damaged: %d bytes, want none", len(v))
+			case !c.has(bucketCases, k):
+				c.problem(bucketSearchPending, caseString(k), "a mark of a case that does not exist")
+			}
+		})
+	}
 	if ok, _ := c.indexMatches(bucketSearchTokens); ok || c.err != nil {
 		return
 	}

@@ -103,6 +103,14 @@ func writeHealthy(t *testing.T, path string) ckFixture {
 		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: [][]byte{ckToken(1), ckToken(2)}}); err != nil {
 			return err
 		}
+		// A case marked after its entry, as a write marks it before the
+		// indexer rewrites the entry: nothing a check may complain of.
+		if err := tx.MarkSearchPending(c.ID); err != nil {
+			return err
+		}
+		if err := tx.SetSearchIndexedUnder("m1"); err != nil {
+			return err
+		}
 		if err := tx.PutTimer(model.Timer{At: f.timerAt, CaseID: c.ID, DeadlineID: 1}); err != nil {
 			return err
 		}
@@ -435,6 +443,32 @@ func TestCheckFindsDamage(t *testing.T) {
 				return put("search_tokens", append(ckToken(1), u64(99)...), nil)(tx)
 			},
 			bucket: "search_tokens", key: "id 99", what: "stale: the case has no search entry",
+		},
+		{
+			name: "search pending mark of a case that does not exist",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("search_pending", u64(99), nil)(tx)
+			},
+			bucket: "search_pending", key: "id 99", what: "a mark of a case that does not exist",
+		},
+		{
+			name: "case with neither a search entry nor a mark",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				if err := del("search_pending", u64(f.caseID))(tx); err != nil {
+					return err
+				}
+				return del("search_by_case", u64(f.caseID))(tx)
+			},
+			bucket: "search_by_case", key: "id ", what: "missing: the index is recorded complete",
+			// and its postings are stale
+			alsoAllowOther: true,
+		},
+		{
+			name: "search index recorded complete under no key",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("meta", []byte("search_indexed_under"), []byte{})(tx)
+			},
+			bucket: "meta", key: "search_indexed_under", what: "damaged: no master key id",
 		},
 		{
 			name: "dangling case scope entry",

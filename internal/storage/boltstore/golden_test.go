@@ -110,9 +110,10 @@ func withStats(c goldenCounts) goldenCounts {
 }
 
 // withSearchIndex adds the search index's buckets, which the open adds
-// to a file written before them, empty until the cases are indexed.
+// to a file written before them, empty until the cases are indexed (and
+// search_pending until a write marks a case).
 func withSearchIndex(c goldenCounts) goldenCounts {
-	c["search_by_case"], c["search_tokens"] = 0, 0
+	c["search_by_case"], c["search_tokens"], c["search_pending"] = 0, 0, 0
 	return c
 }
 

@@ -285,7 +285,8 @@ func buildIndex(tx *bolt.Tx, index, records []byte, entryKey func(k, v []byte) (
 // The search index's buckets came within schema version 5: a file written
 // before them has none until it is opened read-write.
 func optionalBucket(name []byte) bool {
-	return bytes.Equal(name, bucketDataKeysByMaster) || bytes.Equal(name, bucketSearchByCase) || bytes.Equal(name, bucketSearchTokens)
+	return bytes.Equal(name, bucketDataKeysByMaster) || bytes.Equal(name, bucketSearchByCase) || bytes.Equal(name, bucketSearchTokens) ||
+		bytes.Equal(name, bucketSearchPending)
 }
 
 // bucketVersion is the schema version that added a bucket.

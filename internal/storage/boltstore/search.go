@@ -14,7 +14,9 @@ import (
 // The blind search index: search_by_case holds each case's entry (the
 // tokens it is indexed under), search_tokens one key per token and case,
 // token(16) id(8), so the cases of a token are one prefix scan and a case
-// is removed from a token without reading the others.
+// is removed from a token without reading the others. search_pending
+// holds a key (the case id, no value) for each case changed since its
+// entry was written: the entry follows the write in a later transaction.
 
 // createSearchBuckets adds the index's buckets to a file written before
 // them; they start empty, and the search service indexes the cases it
@@ -23,7 +25,7 @@ func createSearchBuckets(tx *bolt.Tx) error {
 	if !tx.Writable() {
 		return nil
 	}
-	for _, name := range [][]byte{bucketSearchByCase, bucketSearchTokens} {
+	for _, name := range [][]byte{bucketSearchByCase, bucketSearchTokens, bucketSearchPending} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -54,12 +56,35 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return out, nil
 }
 
-func (t *tx) CaseHasToken(token []byte, caseID uint64) (bool, error) {
+func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
 	b := t.bucket(bucketSearchTokens)
 	if b == nil || len(token) != datastore.SearchTokenSize {
-		return false, nil
+		return nil, nil
 	}
-	return b.Get(searchPostingKey(token, caseID)) != nil, nil
+	// One cursor for all: a search asks this for every case it found,
+	// and bbolt allocates a cursor for each Get. The ids ascend, as the
+	// keys do: where the token's cases lie close, a few steps forward
+	// reach the next id more cheaply than a seek from the root.
+	const steps = 8
+	var out []uint64
+	c := b.Cursor()
+	key := searchPostingKey(token, 0)
+	var k []byte
+	for _, id := range caseIDs {
+		be.PutUint64(key[datastore.SearchTokenSize:], id)
+		for i := 0; i < steps && k != nil && bytes.Compare(k, key) < 0; i++ {
+			k, _ = c.Next()
+		}
+		if k == nil || bytes.Compare(k, key) < 0 {
+			if k, _ = c.Seek(key); k == nil {
+				break // past the last key: no later id is there either
+			}
+		}
+		if bytes.Equal(k, key) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {
@@ -141,6 +166,62 @@ func (t *tx) PutSearchEntry(e datastore.SearchEntry) error {
 	}
 	if err := byCase.Put(u64(e.CaseID), raw); err != nil {
 		return fmt.Errorf("put search entry of case id %d: %w", e.CaseID, err)
+	}
+	if pending := t.bucket(bucketSearchPending); pending != nil && pending.Get(u64(e.CaseID)) != nil {
+		if err := pending.Delete(u64(e.CaseID)); err != nil {
+			return fmt.Errorf("search entry of case id %d: clear its pending mark: %w", e.CaseID, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) MarkSearchPending(caseID uint64) error {
+	if t.bucket(bucketCases).Get(u64(caseID)) == nil {
+		return fmt.Errorf("mark case id %d for the search index: %w", caseID, model.ErrNotFound)
+	}
+	pending := t.bucket(bucketSearchPending)
+	if pending == nil {
+		return fmt.Errorf("mark case id %d for the search index: bucket %s is missing", caseID, bucketSearchPending)
+	}
+	if err := pending.Put(u64(caseID), nil); err != nil {
+		return fmt.Errorf("mark case id %d for the search index: %w", caseID, err)
+	}
+	return nil
+}
+
+func (t *tx) SearchPending(after uint64, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("search pending: limit %d must be positive", limit)
+	}
+	b := t.bucket(bucketSearchPending)
+	if b == nil {
+		return nil, nil
+	}
+	var out []uint64
+	c := b.Cursor()
+	k, _ := c.Seek(u64(after))
+	if k != nil && bytes.Equal(k, u64(after)) {
+		k, _ = c.Next()
+	}
+	for ; k != nil && len(out) < limit; k, _ = c.Next() {
+		if len(k) != 8 {
+			return nil, fmt.Errorf("%s: key %x is not a case id", bucketSearchPending, k)
+		}
+		out = append(out, be.Uint64(k))
+	}
+	return out, nil
+}
+
+func (t *tx) SearchIndexedUnder() (string, error) {
+	return string(t.bucket(bucketMeta).Get(keySearchIndexedUnder)), nil
+}
+
+func (t *tx) SetSearchIndexedUnder(keyID string) error {
+	if keyID == "" {
+		return errors.New("search index: record it indexed under a master key with no id")
+	}
+	if err := t.bucket(bucketMeta).Put(keySearchIndexedUnder, []byte(keyID)); err != nil {
+		return fmt.Errorf("search index: record it indexed under %s: %w", keyID, err)
 	}
 	return nil
 }

@@ -175,6 +175,10 @@ type state struct {
 	// list is replaced, never changed in place, since snapshots share it.
 	searchEntries table[uint64, []byte]
 	postings      table[string, []uint64]
+	// searchPending holds the cases marked to index (MarkSearchPending);
+	// indexedUnder the master id SetSearchIndexedUnder recorded.
+	searchPending table[uint64, struct{}]
+	indexedUnder  string
 }
 
 // idempotencyEntry is a stored idempotency record and its CreateTime, by
@@ -211,6 +215,7 @@ func (st *state) fork() *state {
 	c.cursors.owned = false
 	c.searchEntries.owned = false
 	c.postings.owned = false
+	c.searchPending.owned = false
 	return &c
 }
 

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,9 +21,15 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return slices.Clone(ids[:min(limit, len(ids))]), nil
 }
 
-func (t *tx) CaseHasToken(token []byte, caseID uint64) (bool, error) {
+func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
 	ids, _ := t.st.postings.get(string(token))
-	return slices.Contains(ids, caseID), nil
+	var out []uint64
+	for _, id := range caseIDs {
+		if _, found := slices.BinarySearch(ids, id); found {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {
@@ -86,5 +93,39 @@ func (t *tx) PutSearchEntry(e datastore.SearchEntry) error {
 		return fmt.Errorf("search entry of case id %d: %w", e.CaseID, err)
 	}
 	t.st.searchEntries.put(e.CaseID, raw)
+	if t.st.searchPending.has(e.CaseID) {
+		t.st.searchPending.del(e.CaseID)
+	}
+	return nil
+}
+
+func (t *tx) MarkSearchPending(caseID uint64) error {
+	if !t.st.cases.has(caseID) {
+		return fmt.Errorf("mark case id %d for the search index: %w", caseID, model.ErrNotFound)
+	}
+	t.st.searchPending.put(caseID, struct{}{})
+	return nil
+}
+
+func (t *tx) SearchPending(after uint64, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("search pending: limit %d must be positive", limit)
+	}
+	var out []uint64
+	for _, id := range slices.Sorted(maps.Keys(t.st.searchPending.m)) {
+		if id > after && len(out) < limit {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) SearchIndexedUnder() (string, error) { return t.st.indexedUnder, nil }
+
+func (t *tx) SetSearchIndexedUnder(keyID string) error {
+	if keyID == "" {
+		return errors.New("search index: record it indexed under a master key with no id")
+	}
+	t.st.indexedUnder = keyID
 	return nil
 }

@@ -17,6 +17,9 @@ var searchIndexTests = []namedTest{
 	{"UnknownCase", testSearchEntryUnknownCase},
 	{"ListPaging", testSearchEntryPaging},
 	{"RolledBack", testSearchEntryRolledBack},
+	{"AmongMany", testSearchCasesWithTokenAmongMany},
+	{"PendingMarks", testSearchPendingMarks},
+	{"IndexedUnder", testSearchIndexedUnder},
 }
 
 // searchToken returns a token of the stored width whose bytes depend on n
@@ -89,12 +92,15 @@ func testSearchPostingsFollowEntries(t *testing.T, s datastore.Store) {
 	}
 	for _, tt := range []struct {
 		token []byte
-		id    uint64
-		want  bool
-	}{{a, ids[0], true}, {a, ids[2], false}, {c, ids[2], true}, {b, ids[0], false}, {c, ids[1], false}} {
-		got, err := readOne(t, s, func(tx datastore.ReadTx) (bool, error) { return tx.CaseHasToken(tt.token, tt.id) })
-		if err != nil || got != tt.want {
-			t.Fatalf("CaseHasToken(%x, %d) = %v, %v; want %v", tt.token[:2], tt.id, got, err, tt.want)
+		among []uint64
+		want  []uint64
+	}{
+		{a, ids, ids[:1]}, {a, ids[1:], nil}, {c, ids, ids[2:]}, {b, ids[:1], nil}, {b, ids[1:], ids[1:2]},
+		{c, []uint64{ids[1], ids[2], 99}, ids[2:]}, {a, nil, nil},
+	} {
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(tt.token, tt.among) })
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Fatalf("CasesWithTokenAmong(%x, %v) = %v, %v; want %v", tt.token[:2], tt.among, got, err, tt.want)
 		}
 	}
 	// A token that is a prefix of no stored one, and one differing only
@@ -172,6 +178,124 @@ func testSearchEntryRolledBack(t *testing.T, s datastore.Store) {
 	}
 	if got := casesWithToken(t, s, searchToken(1), 10); len(got) != 0 {
 		t.Fatalf("after a rolled-back entry, cases with its token = %v, want none", got)
+	}
+}
+
+// CasesWithTokenAmong finds, among many ids, those under a token that
+// many cases share, near and far apart, and none of another token's.
+func testSearchCasesWithTokenAmongMany(t *testing.T, s datastore.Store) {
+	var cs []model.Case
+	for i := range 40 {
+		cs = append(cs, sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, 1))
+	}
+	var ids []uint64
+	for _, c := range createCases(t, s, cs...) {
+		ids = append(ids, c.ID)
+	}
+	shared, other := searchToken(7), searchToken(8)
+	var under []uint64 // the cases under shared: the first ten, then every seventh
+	for i, id := range ids {
+		tok := other
+		if i < 10 || i%7 == 0 {
+			tok, under = shared, append(under, id)
+		}
+		putSearchEntries(t, s, datastore.SearchEntry{CaseID: id, KeyID: "m1", Tokens: [][]byte{tok}})
+	}
+	var among, want []uint64 // every other case, and one past the last
+	for i, id := range ids {
+		if i%2 == 0 {
+			among = append(among, id)
+			if slices.Contains(under, id) {
+				want = append(want, id)
+			}
+		}
+	}
+	among = append(among, ids[len(ids)-1]+1000)
+	got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(shared, among) })
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("CasesWithTokenAmong(shared, every other case) = %v, %v; want %v", got, err, want)
+	}
+	got, err = readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(shared, ids) })
+	if err != nil || !slices.Equal(got, under) {
+		t.Fatalf("CasesWithTokenAmong(shared, every case) = %v, %v; want %v", got, err, under)
+	}
+}
+
+// A case marked pending is listed until its entry is written, by that
+// transaction or a later one; a mark rolled back or of a case that does
+// not exist is not kept.
+func testSearchPendingMarks(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	pending := func() []uint64 {
+		t.Helper()
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(0, 10) })
+		if err != nil {
+			t.Fatalf("SearchPending: %v", err)
+		}
+		return got
+	}
+	if got := pending(); len(got) != 0 {
+		t.Fatalf("pending before any mark = %v, want none", got)
+	}
+	update(t, s, func(tx datastore.Tx) error {
+		for _, id := range []uint64{ids[2], ids[0], ids[2]} {
+			if err := tx.MarkSearchPending(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if got, want := pending(), []uint64{ids[0], ids[2]}; !slices.Equal(got, want) {
+		t.Fatalf("pending after marking = %v, want %v (each once, in order of id)", got, want)
+	}
+	if got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(0, 1) }); err != nil || !slices.Equal(got, ids[:1]) {
+		t.Fatalf("SearchPending(0, 1) = %v, %v; want [%d]", got, err, ids[0])
+	}
+	for _, after := range []uint64{ids[0], ids[1]} {
+		if got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(after, 10) }); err != nil || !slices.Equal(got, ids[2:]) {
+			t.Fatalf("SearchPending(%d, 10) = %v, %v; want [%d]", after, got, err, ids[2])
+		}
+	}
+	putSearchEntries(t, s, datastore.SearchEntry{CaseID: ids[2], KeyID: "m1", Tokens: [][]byte{searchToken(1)}})
+	if got, want := pending(), ids[:1]; !slices.Equal(got, want) {
+		t.Fatalf("pending after case %d's entry was written = %v, want %v", ids[2], got, want)
+	}
+	boom := errors.New("boom")
+	if err := s.Update(t.Context(), func(tx datastore.Tx) error {
+		if err := tx.MarkSearchPending(ids[1]); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Update: %v, want the body's error", err)
+	}
+	if err := s.Update(t.Context(), func(tx datastore.Tx) error { return tx.MarkSearchPending(99) }); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("MarkSearchPending of a case that does not exist: %v, want ErrNotFound", err)
+	}
+	if got, want := pending(), ids[:1]; !slices.Equal(got, want) {
+		t.Fatalf("pending after a rolled-back mark and a refused one = %v, want %v", got, want)
+	}
+}
+
+// The master the whole index is under is "" until recorded, then the
+// last one recorded.
+func testSearchIndexedUnder(t *testing.T, s datastore.Store) {
+	under := func() string {
+		t.Helper()
+		got, err := readOne(t, s, func(tx datastore.ReadTx) (string, error) { return tx.SearchIndexedUnder() })
+		if err != nil {
+			t.Fatalf("SearchIndexedUnder: %v", err)
+		}
+		return got
+	}
+	if got := under(); got != "" {
+		t.Fatalf("SearchIndexedUnder of a new store = %q, want none", got)
+	}
+	for _, id := range []string{"m1", "m2"} {
+		update(t, s, func(tx datastore.Tx) error { return tx.SetSearchIndexedUnder(id) })
+		if got := under(); got != id {
+			t.Fatalf("SearchIndexedUnder after recording %s = %q", id, got)
+		}
 	}
 }
 

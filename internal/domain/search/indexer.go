@@ -1,0 +1,206 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+)
+
+// The index entries of the cases a write changes are written after its
+// commit, in a transaction of their own, shared by every case that
+// queued while the previous one committed: some 50 tokens a case, spread
+// over the whole index, land on a leaf page each, and a batch of cases
+// shares one commit, and the leaves its cases' tokens have in common,
+// where each write paid them alone inside its own transaction.
+// The write marks its case (MarkPending) in its own transaction, so a
+// crash before the entry is written loses nothing: CatchUp indexes the
+// marked cases at the next start.
+//
+// The caller of a write waits for its case's batch (Indexed) before it
+// answers: a search after an acknowledged write finds what it wrote (the
+// candidates of the next report about the same child among them), with
+// no second, in-memory index for searches to consult.
+
+// indexQueue is what waits for the indexer: the cases of each waiting
+// caller, and whether an indexer runs to take them.
+type indexQueue struct {
+	mu      sync.Mutex
+	running bool
+	waiting []indexWaiter
+	wake    chan struct{} // one token: the queue has something
+}
+
+// indexWaiter is a caller waiting for its cases' entries.
+type indexWaiter struct {
+	caseIDs []uint64
+	done    chan error // buffered: the indexer never blocks on it
+}
+
+func newIndexQueue() *indexQueue { return &indexQueue{wake: make(chan struct{}, 1)} }
+
+// MarkPending marks, in the caller's transaction, a case whose entry is to
+// be written after its commit (Indexed). The mark is one small key; the
+// entry clears it.
+func (s *Service) MarkPending(tx datastore.Tx, caseID uint64) error {
+	return tx.MarkSearchPending(caseID)
+}
+
+// Indexed returns once the entries of the cases, marked by a write that
+// has committed, are written: by the indexer's next batch when one runs
+// (RunIndexer), or else by a transaction of its own. If ctx ends first,
+// the indexer still writes them; any other error leaves them marked for
+// CatchUp. The write itself stands either way.
+func (s *Service) Indexed(ctx context.Context, caseIDs ...uint64) error {
+	if len(caseIDs) == 0 {
+		return nil
+	}
+	q := s.queue
+	q.mu.Lock()
+	if !q.running {
+		q.mu.Unlock()
+		return s.indexCases(ctx, caseIDs)
+	}
+	w := indexWaiter{caseIDs: caseIDs, done: make(chan error, 1)}
+	q.waiting = append(q.waiting, w)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		// The indexer still writes them; only this caller stops waiting.
+		return ctx.Err()
+	}
+}
+
+// RunIndexer writes the entries callers of Indexed wait for, in one
+// transaction per batch, until ctx ends; the callers that queued by then
+// are served before it returns. One runs per service: internal/app starts
+// it and stops it after the servers, whose calls wait for it.
+func (s *Service) RunIndexer(ctx context.Context) {
+	q := s.queue
+	q.mu.Lock()
+	q.running = true
+	q.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+		case <-q.wake:
+		}
+		q.mu.Lock()
+		batch := q.waiting
+		q.waiting = nil
+		stop := ctx.Err() != nil
+		if stop {
+			q.running = false // from now on Indexed writes for itself
+		}
+		q.mu.Unlock()
+		if len(batch) > 0 {
+			s.serveBatch(context.WithoutCancel(ctx), batch)
+		}
+		if stop {
+			return
+		}
+	}
+}
+
+// serveBatch writes the entries of a batch's cases in one transaction.
+// Should it fail, each caller's cases are written alone, so that one
+// case's failure is its caller's only.
+func (s *Service) serveBatch(ctx context.Context, batch []indexWaiter) {
+	var ids []uint64
+	for _, w := range batch {
+		ids = append(ids, w.caseIDs...)
+	}
+	err := s.indexCases(ctx, ids)
+	if err != nil && len(batch) > 1 {
+		for _, w := range batch {
+			w.done <- s.indexCases(ctx, w.caseIDs)
+		}
+		return
+	}
+	for _, w := range batch {
+		w.done <- err
+	}
+}
+
+// indexCases writes the entries of the cases, as stored now, in one
+// transaction (which clears their marks).
+func (s *Service) indexCases(ctx context.Context, ids []uint64) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		for _, id := range ids {
+			c, err := tx.CaseByID(id)
+			if err != nil {
+				return fmt.Errorf("index case id %d: %w", id, err)
+			}
+			if err := s.IndexCase(tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("search index: %w", err)
+	}
+	return nil
+}
+
+// CatchUp brings the index up to date at start and returns how many
+// cases it indexed: the cases a crash left marked, which costs what they
+// number; then, unless the index is recorded complete under the current
+// master's key (SetSearchIndexedUnder), every case without an entry under
+// it (Rebuild: a database written before the index or the marks, or a
+// rotation interrupted). A normal start reads two keys. The marks are
+// read once, as they stand when it starts: those that writes add while it
+// runs are the indexer's, and a busy service does not keep it going.
+func (s *Service) CatchUp(ctx context.Context) (int, error) {
+	var marked []uint64
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		marked = marked[:0]
+		for after := uint64(0); ; {
+			ids, err := tx.SearchPending(after, rebuildBatch)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			marked, after = append(marked, ids...), ids[len(ids)-1]
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("search index: %w", err)
+	}
+	total := 0
+	for batch := range slices.Chunk(marked, rebuildBatch) {
+		if err := s.indexCases(ctx, batch); err != nil {
+			return total, err
+		}
+		total += len(batch)
+	}
+	under, err := s.indexedUnder(ctx)
+	if err != nil || under == s.vault.Keyring().Current().ID() {
+		return total, err
+	}
+	n, err := s.Rebuild(ctx)
+	return total + n, err
+}
+
+// indexedUnder returns the master under whose index key the index is
+// recorded complete, or "".
+func (s *Service) indexedUnder(ctx context.Context) (string, error) {
+	var under string
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		under, err = tx.SearchIndexedUnder()
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("search index: %w", err)
+	}
+	return under, nil
+}

@@ -1,0 +1,294 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/memstore"
+)
+
+// caseIDs returns the ids of the stored cases, in order.
+func caseIDs(t *testing.T, store datastore.Store) []uint64 {
+	t.Helper()
+	ids := viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) {
+		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 1000})
+		var ids []uint64
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		return ids, err
+	})
+	slices.Sort(ids)
+	return ids
+}
+
+// mark marks cases as a write marks the case it changed, in a
+// transaction of its own.
+func mark(t *testing.T, s *Service, store datastore.Store, ids ...uint64) {
+	t.Helper()
+	err := store.Update(context.Background(), func(tx datastore.Tx) error {
+		for _, id := range ids {
+			if err := s.MarkPending(tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pendingCases(t *testing.T, store datastore.Store) []uint64 {
+	t.Helper()
+	return viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) { return tx.SearchPending(0, 1000) })
+}
+
+func hasEntry(t *testing.T, store datastore.Store, id uint64) bool {
+	t.Helper()
+	return viewed(t, store, func(tx datastore.ReadTx) (bool, error) {
+		_, err := tx.SearchEntry(id)
+		if errors.Is(err, model.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+}
+
+// A crash between a write's commit and its case's index entry loses
+// nothing: the write's mark makes the next start index the case. A start
+// of an index recorded complete indexes the marked cases and no other,
+// however many lack an entry, so it costs what the marks number, not what
+// the store holds; one of an index never recorded complete (a database
+// from before the marks) goes through every case once, and records it.
+func TestCatchUpIndexesTheMarkedCases(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	const n = rebuildBatch + 5
+	storeUnindexedCases(t, store, v, n)
+	ids := caseIDs(t, store)
+
+	// The first start after the upgrade: every case is indexed, and the
+	// index is recorded complete under the current master.
+	if got, err := s.CatchUp(ctx); err != nil || got != n {
+		t.Fatalf("first CatchUp = %d, %v; want all %d cases", got, err, n)
+	}
+	// Three cases stored without an entry, which no write does: a start
+	// that read every case would index them all. Two of them are marked,
+	// as by two writes whose server died before their entries.
+	unindexed := storeUnindexedCasesAfter(t, store, v, n, 3)
+	mark(t, s, store, unindexed[0], unindexed[2])
+
+	restarted := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	if got, err := restarted.CatchUp(ctx); err != nil || got != 2 {
+		t.Fatalf("CatchUp after the crash = %d, %v; want the 2 marked cases", got, err)
+	}
+	if got := pendingCases(t, store); len(got) != 0 {
+		t.Errorf("cases still marked after CatchUp: %v", got)
+	}
+	for i, id := range unindexed {
+		if got, want := hasEntry(t, store, id), i != 1; got != want {
+			t.Errorf("case id %d has an entry: %v, want %v (marked: %v)", id, got, want, want)
+		}
+	}
+	if got := ranked(t, s, store, Query{ChildName: "Nguyen Thi So 1"}); len(got) != 1 || got[0] != ids[0] {
+		t.Errorf("the search found %v, want case id %d", got, ids[0])
+	}
+
+	// A rotation the start finds unfinished (the index recorded complete
+	// under the old master): every case is indexed under the new one,
+	// the unmarked case without an entry among them.
+	next := newMaster(t)
+	v.SetKeyring(keys.NewKeyring(next, v.Keyring().Current()))
+	if got, err := restarted.CatchUp(ctx); err != nil || got != n+3 {
+		t.Fatalf("CatchUp under a new master = %d, %v; want all %d cases", got, err, n+3)
+	}
+	if got, err := restarted.CatchUp(ctx); err != nil || got != 0 {
+		t.Fatalf("CatchUp again = %d, %v; want none", got, err)
+	}
+}
+
+// storeUnindexedCasesAfter stores k more cases as storeUnindexedCases does
+// (numbered after the first n), and returns their ids.
+func storeUnindexedCasesAfter(t *testing.T, store datastore.Store, v *vault.Vault, n, k int) []uint64 {
+	t.Helper()
+	before := caseIDs(t, store)
+	storeUnindexedCasesFrom(t, store, v, n, k)
+	return caseIDs(t, store)[len(before):]
+}
+
+// gatedStore holds the first write transaction until its gate opens, and
+// counts the write transactions.
+type gatedStore struct {
+	datastore.Store
+	gate    chan struct{}
+	mu      sync.Mutex
+	updates int
+}
+
+func (g *gatedStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	g.mu.Lock()
+	g.updates++
+	first := g.updates == 1
+	g.mu.Unlock()
+	if first {
+		<-g.gate
+	}
+	return g.Store.Update(ctx, fn)
+}
+
+// The cases that queue while a batch commits are indexed together, in
+// one write transaction, and each caller returns once its case is.
+func TestIndexerBatchesTheCasesThatQueue(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	storeUnindexedCases(t, mem, v, 6)
+	ids := caseIDs(t, mem)
+	store := &gatedStore{Store: mem, gate: make(chan struct{})}
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	mark(t, s, mem, ids...)
+
+	indexerCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); s.RunIndexer(indexerCtx) }()
+	defer func() { stop(); <-stopped }()
+	// Indexed writes for itself until the indexer runs: wait for it.
+	for !s.indexerRunning() {
+		time.Sleep(time.Millisecond)
+	}
+
+	errs := make(chan error, len(ids))
+	go func() { errs <- s.Indexed(ctx, ids[0]) }()
+	// The first batch (ids[0]) is held in its transaction; the others
+	// queue behind it.
+	for store.updateCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for _, id := range ids[1:] {
+		go func() { errs <- s.Indexed(ctx, id) }()
+	}
+	for s.queued() < len(ids)-1 {
+		time.Sleep(time.Millisecond)
+	}
+	close(store.gate)
+	for range ids {
+		if err := <-errs; err != nil {
+			t.Fatalf("Indexed: %v", err)
+		}
+	}
+	if got := store.updateCount(); got != 2 {
+		t.Errorf("%d cases in two batches took %d write transactions, want 2", len(ids), got)
+	}
+	for _, id := range ids {
+		if !hasEntry(t, mem, id) {
+			t.Errorf("case id %d has no entry after Indexed returned", id)
+		}
+	}
+	if got := pendingCases(t, mem); len(got) != 0 {
+		t.Errorf("cases still marked: %v", got)
+	}
+}
+
+func (g *gatedStore) updateCount() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.updates
+}
+
+func (s *Service) indexerRunning() bool {
+	s.queue.mu.Lock()
+	defer s.queue.mu.Unlock()
+	return s.queue.running
+}
+
+func (s *Service) queued() int {
+	s.queue.mu.Lock()
+	defer s.queue.mu.Unlock()
+	return len(s.queue.waiting)
+}
+
+// A caller that queued before the indexer stops is still served; after
+// it stops, a caller writes its case's entry itself.
+func TestIndexerServesWhatQueuedBeforeItStops(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	storeUnindexedCases(t, store, v, 2)
+	ids := caseIDs(t, store)
+	mark(t, s, store, ids...)
+
+	indexerCtx, stop := context.WithCancel(ctx)
+	// Queued as if the indexer were running, before it starts: its first
+	// look at the queue is after its context has ended.
+	s.queue.running = true
+	done := make(chan error, 1)
+	go func() { done <- s.Indexed(ctx, ids[0]) }()
+	for s.queued() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	s.RunIndexer(indexerCtx)
+	if err := <-done; err != nil {
+		t.Fatalf("Indexed of a caller queued before the stop: %v", err)
+	}
+	if err := s.Indexed(ctx, ids[1]); err != nil {
+		t.Fatalf("Indexed after the stop: %v", err)
+	}
+	for _, id := range ids {
+		if !hasEntry(t, store, id) {
+			t.Errorf("case id %d has no entry", id)
+		}
+	}
+}
+
+// busyStore marks one more of its cases after each write, as a service
+// whose writes go on marks them, until none is left to mark.
+type busyStore struct {
+	datastore.Store
+	toMark []uint64
+}
+
+func (b *busyStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	if err := b.Store.Update(ctx, fn); err != nil {
+		return err
+	}
+	if len(b.toMark) == 0 {
+		return nil
+	}
+	id := b.toMark[0]
+	b.toMark = b.toMark[1:]
+	return b.Store.Update(ctx, func(tx datastore.Tx) error { return tx.MarkSearchPending(id) })
+}
+
+// CatchUp indexes the marks it finds at start, not those that writes
+// add while it runs (the indexer's): on a busy service it would
+// otherwise never end.
+func TestCatchUpIndexesTheMarksAsTheyStoodAtStart(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	storeUnindexedCases(t, mem, v, 3*rebuildBatch)
+	ids := caseIDs(t, mem)
+	s := New(Deps{Store: mem, Units: testRegistry(t), Vault: v})
+	if _, err := s.CatchUp(ctx); err != nil { // the index recorded complete
+		t.Fatal(err)
+	}
+	mark(t, s, mem, ids[:rebuildBatch+1]...)
+	busy := &busyStore{Store: mem, toMark: ids[rebuildBatch+1:]}
+	s = New(Deps{Store: busy, Units: testRegistry(t), Vault: v})
+	if got, err := s.CatchUp(ctx); err != nil || got != rebuildBatch+1 {
+		t.Fatalf("CatchUp = %d, %v; want the %d cases marked at its start", got, err, rebuildBatch+1)
+	}
+}
