@@ -30,6 +30,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /signout", c.signed(c.signOut))
 	mux.HandleFunc("GET /lang/{lang}", c.switchLanguage)
 	mux.HandleFunc("GET /queues", c.signed(c.queues))
+	c.dashRoutes(mux)
 	mux.HandleFunc("/", c.notFound)
 
 	// Cross-origin unsafe requests are refused before any handler, on top

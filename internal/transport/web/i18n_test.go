@@ -38,7 +38,7 @@ var literalKey = regexp.MustCompile(`\.T "([^"]+)"`)
 
 // TestTemplatesUseKnownKeys: every text a template names literally is in
 // the catalogs, and so is every value of the enums templates name by
-// prefix (role., status., deadline.).
+// prefix (role., status., deadline., dash.period., admin.org.).
 func TestTemplatesUseKnownKeys(t *testing.T) {
 	cats, err := loadCatalogs(files)
 	if err != nil {
@@ -78,6 +78,13 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 	} {
 		want = append(want, "deadline."+string(k))
 	}
+	for _, p := range dashboardPeriods {
+		want = append(want, "dash.period."+p)
+	}
+	for _, o := range adminOrgs {
+		want = append(want, "admin.org."+o)
+	}
+	want = append(want, "audit.from", "audit.to") // named in the audit page's date errors
 	for _, k := range want {
 		if _, ok := vi[k]; !ok {
 			t.Errorf("no catalog text for %q", k)

@@ -17,6 +17,9 @@ type screen struct {
 // screens are the console's screens, in the order of the navigation.
 var screens = []screen{
 	{Path: "/queues", Key: "nav.queues", Method: "CaseService/ListCases"},
+	{Path: "/dashboard", Key: "nav.dashboard", Method: "StatisticsService/GetStatistics"},
+	{Path: "/audit", Key: "nav.audit", Method: "AuditService/ListAuditEvents"},
+	{Path: "/admin", Key: "nav.admin", Method: "AdminService/ListUsers"},
 }
 
 // navFor returns the screens a user's role may use.
