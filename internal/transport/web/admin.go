@@ -148,6 +148,21 @@ func refusal(err error) string {
 	return ""
 }
 
+// failed answers an API call that failed, and reports whether it did: a
+// refusal of what was typed shows the form again with the API's words,
+// through again; anything else is answered as apiError answers it.
+func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, err error, again func(refusal string)) bool {
+	if err == nil {
+		return false
+	}
+	if msg := refusal(err); msg != "" {
+		again(msg)
+		return true
+	}
+	c.apiError(w, r, s, err)
+	return true
+}
+
 // secretPage shows a token's secret, the only time anyone sees it.
 type secretPage struct {
 	UserID string
@@ -165,12 +180,7 @@ func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request, s *ses
 		UserId: form.UserID, RequestId: form.RequestID,
 		User: &pb.User{DisplayName: form.DisplayName, Role: pb.Role(role), Unit: form.Unit, Phone: form.Phone},
 	})
-	if msg := refusal(err); msg != "" {
-		c.showUsers(w, r, s, http.StatusBadRequest, form, msg)
-		return
-	}
-	if err != nil {
-		c.apiError(w, r, s, err)
+	if c.failed(w, r, s, err, func(msg string) { c.showUsers(w, r, s, http.StatusBadRequest, form, msg) }) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "secret", view{User: &s.user, CSRF: s.csrf, Title: "admin.user.created",
@@ -302,12 +312,7 @@ func (c *Console) adminCreatePolice(w http.ResponseWriter, r *http.Request, s *s
 		PoliceUnitId: form.ID, RequestId: form.RequestID,
 		PoliceUnit: &pb.PoliceUnit{DisplayName: form.DisplayName, Covers: form.Covers},
 	})
-	if msg := refusal(err); msg != "" {
-		c.showPolice(w, r, s, http.StatusBadRequest, form, msg)
-		return
-	}
-	if err != nil {
-		c.apiError(w, r, s, err)
+	if c.failed(w, r, s, err, func(msg string) { c.showPolice(w, r, s, http.StatusBadRequest, form, msg) }) {
 		return
 	}
 	http.Redirect(w, r, "/admin/police", http.StatusSeeOther)

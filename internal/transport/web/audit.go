@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -87,12 +85,9 @@ func (c *Console) showAudit(w http.ResponseWriter, r *http.Request, s *session, 
 	}
 	req.PageToken = r.URL.Query().Get("page")
 	resp, err := c.api.audit.ListAuditEvents(c.apiContext(r, s), req)
-	if st, _ := status.FromError(err); err != nil && st.Code() == codes.InvalidArgument {
-		c.render(w, r, http.StatusBadRequest, "audit", view{User: &s.user, CSRF: s.csrf, Title: "audit.title", Error: st.Message(), Data: page})
-		return
-	}
-	if err != nil {
-		c.apiError(w, r, s, err)
+	if c.failed(w, r, s, err, func(msg string) {
+		c.render(w, r, http.StatusBadRequest, "audit", view{User: &s.user, CSRF: s.csrf, Title: "audit.title", Error: msg, Data: page})
+	}) {
 		return
 	}
 	page.Events = resp.GetEvents()

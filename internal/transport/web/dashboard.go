@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -96,13 +94,10 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 			}
 		}
 	}
-	if st, _ := status.FromError(err); err != nil && st.Code() == codes.InvalidArgument {
-		// A wrong custom date: the form again, with the API's words.
-		c.render(w, r, http.StatusBadRequest, "dashboard", view{User: &s.user, CSRF: s.csrf, Title: "dash.title", Error: st.Message(), Data: page})
-		return
-	}
-	if err != nil {
-		c.apiError(w, r, s, err)
+	// A wrong custom date: the form again, with the API's words.
+	if c.failed(w, r, s, err, func(msg string) {
+		c.render(w, r, http.StatusBadRequest, "dashboard", view{User: &s.user, CSRF: s.csrf, Title: "dash.title", Error: msg, Data: page})
+	}) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "dashboard", view{User: &s.user, CSRF: s.csrf, Title: "dash.title", Data: page})
@@ -181,6 +176,9 @@ type overduePage struct {
 	Next string
 }
 
+// Caption is the catalog key of the list's caption.
+func (overduePage) Caption() string { return "dash.overdue.title" }
+
 func (c *Console) dashboardOverdue(w http.ResponseWriter, r *http.Request, s *session) {
 	// The list is of one instant, so that its pages follow each other.
 	before := c.cfg.Clock.Now()
@@ -194,14 +192,7 @@ func (c *Console) dashboardOverdue(w http.ResponseWriter, r *http.Request, s *se
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := overduePage{At: before, Next: resp.GetNextPageToken()}
-	for _, cs := range resp.GetCases() {
-		row := queueRow{Case: cs, Nearest: nearestOpen(cs.GetDeadlines())}
-		if row.Nearest != nil {
-			row.WarnAt = c.warnAt(row.Nearest)
-		}
-		page.Rows = append(page.Rows, row)
-	}
+	page := overduePage{At: before, Next: resp.GetNextPageToken(), Rows: c.caseRows(resp.GetCases())}
 	c.render(w, r, http.StatusOK, "overdue", view{User: &s.user, CSRF: s.csrf, Title: "dash.overdue.title", Data: page})
 }
 
