@@ -70,6 +70,7 @@ type dashboardPage struct {
 // unitRow is a unit's line of "overdue and escalated cases by unit".
 type unitRow struct {
 	Unit      string // "units/{code}@{valid_from}"
+	Name      string // its display name, e.g. "Phường Ba Đình"
 	Overdue   int32
 	Escalated int32
 	Opened    int32
@@ -93,6 +94,9 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 				page.fill(total, byMonth, byUnit, func(k string) string { return c.catalogs.text(language(r), k) })
 			}
 		}
+	}
+	if err == nil {
+		c.nameUnits(r, s, page.Units)
 	}
 	// A wrong custom date: the form again, with the API's words.
 	if c.failed(w, r, s, err, func(msg string) {
@@ -146,6 +150,20 @@ func (p *dashboardPage) fill(total, byMonth, byUnit *pb.GetStatisticsResponse, t
 			row.Unit = "units/" + v
 		}
 		p.Units = append(p.Units, row)
+	}
+}
+
+// nameUnits gives the rows their units' names, as the API has them; a
+// unit it does not name keeps its code.
+func (c *Console) nameUnits(r *http.Request, s *session, rows []unitRow) {
+	ctx := c.apiContext(r, s)
+	for i := range rows {
+		if rows[i].Unit == "" {
+			continue
+		}
+		if u, err := c.api.units.GetUnit(ctx, &pb.GetUnitRequest{Name: rows[i].Unit}); err == nil {
+			rows[i].Name = u.GetDisplayName()
+		}
 	}
 }
 
