@@ -34,6 +34,7 @@ func (c *Console) Handler() http.Handler {
 	c.intakeRoutes(mux)
 	c.caseRoutes(mux)
 	c.eventRoutes(mux)
+	c.dashRoutes(mux)
 	mux.HandleFunc("/", c.notFound)
 
 	// Cross-origin unsafe requests are refused before any handler, on top

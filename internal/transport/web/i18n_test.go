@@ -38,8 +38,9 @@ var literalKey = regexp.MustCompile(`\.T "([^"]+)"`)
 
 // TestTemplatesUseKnownKeys: every text a template names literally is in
 // the catalogs, and so is every value of the enums templates name by
-// prefix (role., status., deadline., and the intake form's channel.,
-// means., calltype., abuse., circumstance., sex., match.).
+// prefix (role., status., deadline., the intake form's channel.,
+// means., calltype., abuse., circumstance., sex., match., and
+// dash.period., admin.org.).
 func TestTemplatesUseKnownKeys(t *testing.T) {
 	cats, err := loadCatalogs(files)
 	if err != nil {
@@ -94,6 +95,13 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 	for _, f := range []string{"child_name", "birth_date", "birth_year", "phone", "commune", "caregiver_name"} {
 		want = append(want, "match."+f) // ReportCandidate.matched_fields
 	}
+	for _, p := range dashboardPeriods {
+		want = append(want, "dash.period."+p)
+	}
+	for _, o := range adminOrgs {
+		want = append(want, "admin.org."+o)
+	}
+	want = append(want, "audit.from", "audit.to") // named in the audit page's date errors
 	for _, k := range want {
 		if _, ok := vi[k]; !ok {
 			t.Errorf("no catalog text for %q", k)

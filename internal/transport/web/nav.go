@@ -18,6 +18,9 @@ type screen struct {
 var screens = []screen{
 	{Path: "/queues", Key: "nav.queues", Method: "CaseService/ListCases"},
 	{Path: "/reports/new", Key: "nav.intake", Method: "ReportService/CreateReport"},
+	{Path: "/dashboard", Key: "nav.dashboard", Method: "StatisticsService/GetStatistics"},
+	{Path: "/audit", Key: "nav.audit", Method: "AuditService/ListAuditEvents"},
+	{Path: "/admin", Key: "nav.admin", Method: "AdminService/ListUsers"},
 }
 
 // navFor returns the screens a user's role may use.

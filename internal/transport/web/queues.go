@@ -30,6 +30,9 @@ type queuePage struct {
 	PageSize int
 }
 
+// Caption is the catalog key of the list's caption.
+func (p queuePage) Caption() string { return "queues.tab." + p.Tab }
+
 // queueRow is one case of a queue, with the clock that matters most: its
 // nearest open deadline.
 type queueRow struct {
@@ -59,15 +62,23 @@ func (c *Console) queues(w http.ResponseWriter, r *http.Request, s *session) {
 		c.apiError(w, r, s, err)
 		return
 	}
-	for _, cs := range resp.GetCases() {
+	page.Rows = c.caseRows(resp.GetCases())
+	page.Next = resp.GetNextPageToken()
+	c.render(w, r, http.StatusOK, "queues", view{User: &s.user, CSRF: s.csrf, Title: "queues.title", Data: page})
+}
+
+// caseRows are the rows of a list of cases, each with its nearest open
+// deadline.
+func (c *Console) caseRows(cases []*pb.Case) []queueRow {
+	var rows []queueRow
+	for _, cs := range cases {
 		row := queueRow{Case: cs, Nearest: nearestOpen(cs.GetDeadlines())}
 		if row.Nearest != nil {
 			row.WarnAt = c.warnAt(row.Nearest)
 		}
-		page.Rows = append(page.Rows, row)
+		rows = append(rows, row)
 	}
-	page.Next = resp.GetNextPageToken()
-	c.render(w, r, http.StatusOK, "queues", view{User: &s.user, CSRF: s.csrf, Title: "queues.title", Data: page})
+	return rows
 }
 
 // nearestOpen is the open deadline due first, or nil.
