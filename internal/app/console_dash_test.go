@@ -196,6 +196,7 @@ var dashRoutes = []consoleRoute{
 	{"GET", "/admin/users/operator/disable", "AdminService/GetUser"},
 	{"POST", "/admin/users/operator/disable", "AdminService/DisableUser"},
 	{"POST", "/admin/users/operator/tokens", "AdminService/CreateToken"},
+	{"POST", "/admin/users/operator/reset-password", "AdminService/ResetPassword"},
 	{"POST", "/admin/users/operator/tokens/0123456789abcdef/revoke", "AdminService/RevokeToken"},
 	{"POST", "/admin/police", "AdminService/CreatePoliceUnit"},
 }
@@ -452,10 +453,24 @@ func TestConsoleAdminUsersAndTokens(t *testing.T) {
 		t.Errorf("%d tokens revoked, want 1", revoked)
 	}
 
-	// A refused form comes back with the API's words and what was typed.
-	if _, ok := access.RuleFor("AdminService/ResetPassword"); !ok && strings.Contains(page, "reset-password") {
-		t.Error("a password reset is offered before the API has one")
+	// A password reset shows the new one-time link once; it opens the
+	// set-password page of that user.
+	if !strings.Contains(page, `action="/admin/users/lan.nguyen/reset-password"`) {
+		t.Fatal("the user's page offers no password reset")
 	}
+	resp, shownLink := b.post("/admin/users/lan.nguyen/reset-password", url.Values{"csrf": {csrfOf(t, page)}, "request_id": {"reset-1"}})
+	link := regexp.MustCompile(`id="link" readonly value="(http://[^"]+/password/pw_[^"]+)"`).FindStringSubmatch(shownLink)
+	if resp.StatusCode != http.StatusOK || link == nil {
+		t.Fatalf("reset the password: %s, no link shown:\n%s", resp.Status, shownLink)
+	}
+	if r, setPage := b.get(strings.TrimPrefix(link[1], b.base)); r.StatusCode != http.StatusOK || !strings.Contains(setPage, "lan.nguyen") {
+		t.Fatalf("the reset link: %s", r.Status)
+	}
+	if _, again := b.post("/admin/users/lan.nguyen/reset-password", url.Values{"csrf": {csrfOf(t, page)}, "request_id": {"reset-1"}}); !strings.Contains(again, `id="link-gone"`) {
+		t.Error("a retried reset shows the link again")
+	}
+
+	// A refused form comes back with the API's words and what was typed.
 
 	bad := url.Values{"csrf": {csrfOf(t, page)}, "user_id": {"Bad Name"}, "display_name": {"Trần Văn B"}, "role": {"AUDITOR"}, "unit": {"orgs/system"}}
 	resp, page = b.post("/admin/users", bad)

@@ -281,3 +281,22 @@ func TestConsoleLanguageSwitch(t *testing.T) {
 		t.Errorf("language switch back to another site: Location %q, want /", r.Header.Get("Location"))
 	}
 }
+
+// TestConsoleStartPageFollowsTheRole: after signing in, each person lands
+// on the first screen their role may use (an auditor has no queues).
+func TestConsoleStartPageFollowsTheRole(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "auditor.test", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	for user, want := range map[string]string{operatorID: "/queues", "auditor.test": "/audit", "admin.test": "/admin"} {
+		b := newBrowser(t, ts)
+		_, page := b.get("/signin")
+		resp, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "user": {user}, "password": {"pw-" + user}})
+		if got := resp.Header.Get("Location"); got != want {
+			t.Errorf("%s lands on %q, want %q", user, got, want)
+		}
+		if resp, _ := b.get("/"); resp.Header.Get("Location") != want {
+			t.Errorf("%s's / goes to %q, want %q", user, resp.Header.Get("Location"), want)
+		}
+	}
+}

@@ -7,12 +7,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -29,6 +29,7 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/users/{user}/tokens/{token}/revoke", c.signed(c.adminRevokeToken))
 	mux.HandleFunc("GET /admin/police", c.signed(c.adminPolice))
 	mux.HandleFunc("POST /admin/police", c.signed(c.adminCreatePolice))
+	mux.HandleFunc("POST /admin/users/{user}/reset-password", c.signed(c.adminResetPassword))
 }
 
 const adminPageSize = 50
@@ -79,12 +80,9 @@ type unitChoices struct {
 	Police []*pb.PoliceUnit
 }
 
-// resetPasswordReady: the API's password reset is being added; until the
-// roles table has it, no page offers it.
-func resetPasswordReady(s *session) bool {
-	_, ok := access.RuleFor("AdminService/ResetPassword")
-	return ok && mayUse(s, "AdminService/ResetPassword")
-}
+// mayResetPasswords reports whether the session's role may reset
+// passwords: the button is shown only then.
+func mayResetPasswords(s *session) bool { return mayUse(s, "AdminService/ResetPassword") }
 
 func (c *Console) adminUsers(w http.ResponseWriter, r *http.Request, s *session) {
 	c.showUsers(w, r, s, http.StatusOK, userForm{RequestID: requestID()}, "")
@@ -104,7 +102,7 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, s *session, 
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := usersPage{Next: resp.GetNextPageToken(), Form: form, Units: units, CanReset: resetPasswordReady(s)}
+	page := usersPage{Next: resp.GetNextPageToken(), Form: form, Units: units, CanReset: mayResetPasswords(s)}
 	for _, role := range model.Roles {
 		page.Roles = append(page.Roles, role.String())
 	}
@@ -214,7 +212,7 @@ func (c *Console) adminUser(w http.ResponseWriter, r *http.Request, s *session) 
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := userPage{userRow: newUserRow(u), RequestID: requestID(), CanReset: resetPasswordReady(s)}
+	page := userPage{userRow: newUserRow(u), RequestID: requestID(), CanReset: mayResetPasswords(s)}
 	for _, t := range toks.GetTokens() {
 		page.Tokens = append(page.Tokens, tokenRow{ID: t.GetName()[strings.LastIndex(t.GetName(), "/")+1:], Token: t})
 	}
@@ -316,4 +314,32 @@ func (c *Console) adminCreatePolice(w http.ResponseWriter, r *http.Request, s *s
 		return
 	}
 	http.Redirect(w, r, "/admin/police", http.StatusSeeOther)
+}
+
+// resetLinkPage shows a new set-password link, the only time anyone sees
+// its secret.
+type resetLinkPage struct {
+	UserID     string
+	Link       string // the whole URL, empty in the answer to a retry
+	ExpireTime time.Time
+}
+
+// adminResetPassword clears a user's password and second factor through
+// the API and shows the new one-time link to pass on to them.
+func (c *Console) adminResetPassword(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("user")
+	resp, err := c.api.admin.ResetPassword(c.apiContext(r, s), &pb.ResetPasswordRequest{Name: "users/" + id, RequestId: r.PostFormValue("request_id")})
+	if err != nil {
+		c.apiError(w, r, s, err)
+		return
+	}
+	page := resetLinkPage{UserID: id, ExpireTime: resp.GetPasswordLinkExpireTime().AsTime()}
+	if sec := resp.GetPasswordLinkSecret(); sec != "" {
+		scheme := "http"
+		if c.cfg.SecureCookies || r.TLS != nil {
+			scheme = "https"
+		}
+		page.Link = scheme + "://" + r.Host + "/password/" + url.PathEscape(sec)
+	}
+	c.render(w, r, http.StatusOK, "resetlink", view{User: &s.user, CSRF: s.csrf, Title: "admin.password.reset.done", Data: page})
 }

@@ -122,7 +122,7 @@ func localPath(p string) string {
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		if s, _ := c.sessions.get(ck.Value); s != nil {
-			http.Redirect(w, r, "/queues", http.StatusSeeOther)
+			http.Redirect(w, r, startPage(s.user), http.StatusSeeOther)
 			return
 		}
 	}

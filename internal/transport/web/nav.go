@@ -41,3 +41,12 @@ func navFor(u model.User) []screen {
 func mayUse(s *session, method string) bool {
 	return access.Principal{UserID: s.user.ID, Role: s.user.Role, Unit: s.user.Unit}.May(method)
 }
+
+// startPage is the first screen of a user's navigation: their queues for
+// most, the audit log for an auditor, admin for an admin.
+func startPage(u model.User) string {
+	if nav := navFor(u); len(nav) > 0 {
+		return nav[0].Path
+	}
+	return "/signin"
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"github.com/childcase/childcase/internal/domain/model"
 	"net/http"
 	"unicode/utf8"
 )
@@ -69,12 +70,14 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	c.setCookie(w, preCookie, "", -1)
 	c.setCookie(w, sessionCookie, s.id, 0) // a browser-session cookie; the server ends it when idle
-	http.Redirect(w, r, nextPage(form.Next), http.StatusSeeOther)
+	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
 }
 
-func nextPage(p string) string {
+// nextPage is where a person goes after signing in: back to the page
+// that sent them to sign in, or to their start page.
+func nextPage(p string, u model.User) string {
 	if p == "/" || p == "/signin" {
-		return "/queues"
+		return startPage(u)
 	}
 	return p
 }
