@@ -189,7 +189,8 @@ const qualityCheck = `(() => {
 	if (h1s !== 1) faults.push(h1s + " h1 elements");
 	for (const el of document.querySelectorAll("input, select, textarea")) {
 		if (el.type === "hidden") continue;
-		const labelled = (el.id && document.querySelector('label[for="' + el.id + '"]')) ||
+		// el.labels holds both a label[for] and a label wrapped around it.
+		const labelled = (el.labels && el.labels.length > 0 && el.labels[0].textContent.trim() !== "") ||
 			el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
 		if (!labelled) faults.push("no label for " + (el.name || el.id || el.outerHTML));
 	}
@@ -204,8 +205,9 @@ const qualityCheck = `(() => {
 	return faults;
 })()`
 
-// TestBrowserConsoleAccessibleAndResponsive: every page an operator and a
-// commune worker reach (sign-in, each queue, the not-found page) has its
+// TestBrowserConsoleAccessibleAndResponsive: every page of the console
+// (sign-in, each queue, the intake form, a case page, the dashboard, the
+// audit log, admin, the not-found page), as a role that may use it, has its
 // language, one h1, a label for every field and scoped table headers,
 // fits a 1366x768 laptop and a 390x844 phone without sideways scrolling,
 // lets the keyboard reach the sign-out button, and breaks no rule of the
@@ -214,9 +216,13 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 	ts, _ := startConsole(t)
 	worker := "bd.worker"
 	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	var number string
 	for range 3 { // rows for the queue tables
-		openCaseIn(t, ts, "00004")
+		number = openCaseIn(t, ts, "00004")
 	}
+	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
+	ts.addUser(t, "auditor.test", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
 
@@ -265,10 +271,25 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 
 	check("signed out", "/signin")
 	check("signed out", "/no-such-page")
-	for _, user := range []string{operatorID, worker} {
+	// Every screen, as a role that may use it: the queues' tabs, the
+	// intake form, a case page with its step forms, the dashboard, the
+	// audit log and admin.
+	screens := map[string][]string{
+		operatorID:     {"/reports/new"},
+		worker:         {"/cases/" + number, "/reports/new"},
+		"city.test":    {"/dashboard", "/dashboard/overdue"},
+		"auditor.test": {"/audit"},
+		"admin.test":   {"/admin", "/admin/users/" + worker, "/admin/police"},
+	}
+	for _, user := range []string{operatorID, worker, "city.test", "auditor.test", "admin.test"} {
 		browserSignIn(t, ctx, base, user, "pw-"+user)
-		for _, tab := range []string{"open", "overdue", "accept", "successor", "all"} {
-			check(user, "/queues?tab="+tab)
+		if user == operatorID || user == worker {
+			for _, tab := range []string{"open", "overdue", "accept", "successor", "all"} {
+				check(user, "/queues?tab="+tab)
+			}
+		}
+		for _, path := range screens[user] {
+			check(user, path)
 		}
 		check(user, "/no-such-page")
 		keyboardSignOut(t, ctx, base, user)
