@@ -221,6 +221,9 @@ func TestConsoleQueuesAndSignOut(t *testing.T) {
 	if !strings.Contains(page, `class="countdown"`) {
 		t.Error("the queue shows no countdown for the case's deadline")
 	}
+	if !strings.Contains(page, ">Ba Đình</td>") {
+		t.Errorf("the queue does not name the responsible unit (Ba Đình):\n%s", page)
+	}
 	// The operator's queue of the commune is empty: the console shows what
 	// the API answers, nothing else.
 	other := newBrowser(t, ts)

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -54,7 +55,18 @@ type view struct {
 	// be wrong and is not the clock the deadlines run on.
 	Now time.Time
 
-	cats catalogs
+	cats      catalogs
+	unitNames func(string) string // names a unit for the signed-in person (set by render)
+}
+
+// Unit shows a unit by its name ("Phường Ba Đình") as the API's
+// UnitService gives it; a name it does not know (a police unit, an
+// organisation) shows as it is.
+func (v view) Unit(name string) string {
+	if v.unitNames == nil || name == "" {
+		return name
+	}
+	return v.unitNames(name)
 }
 
 // T returns the text of a catalog key in the page's language.
@@ -97,6 +109,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if v.User != nil {
 		v.Nav = navFor(*v.User)
 	}
+	if s, ok := r.Context().Value(sessionKey{}).(*session); ok {
+		v.unitNames = c.unitNamer(r, s)
+	}
 	if c.cfg.Clock != nil {
 		v.Now = c.cfg.Clock.Now()
 	}
@@ -109,4 +124,24 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// unitNamer names units for one page, asking the API once for each unit
+// the page shows (a page of cases shows few): reference data, read with
+// the person's own token like everything else.
+func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
+	names := map[string]string{}
+	return func(unit string) string {
+		if n, ok := names[unit]; ok {
+			return n
+		}
+		n := unit
+		if strings.HasPrefix(unit, "units/") {
+			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: unit}); err == nil && u.GetDisplayName() != "" {
+				n = u.GetDisplayName()
+			}
+		}
+		names[unit] = n
+		return n
+	}
 }
