@@ -671,7 +671,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	s.httpAddr = hlis.Addr()
 	if cfg.Demo {
-		console(fmt.Sprintf("Open the console at %s and sign in as a demo user with the password above.", consoleURL(hlis.Addr(), tlsCfg != nil)))
+		console(fmt.Sprintf("Open the console at %s and sign in as a demo user with the password above.", consoleURL(cfg.HTTPAddr, hlis.Addr(), tlsCfg != nil)))
 	}
 	hs := &http.Server{
 		Handler:           handler,

@@ -31,19 +31,21 @@ func (a consoleAccounts) SignOut(ctx context.Context, tokenID string) error {
 	return a.ids.EndSession(ctx, tokenID)
 }
 
-// consoleURL is the address people open the console at: the HTTP
-// listener's, with "localhost" for an address that listens on every
-// interface.
-func consoleURL(addr net.Addr, tls bool) string {
+// consoleURL is the address people open the console at: the host of
+// --http-addr as configured ("localhost", a name, an address), with the
+// port it listens on, and "localhost" for an address that listens on
+// every interface.
+func consoleURL(configured string, addr net.Addr, tls bool) string {
 	scheme := "http"
 	if tls {
 		scheme = "https"
 	}
-	host, port, err := net.SplitHostPort(addr.String())
+	_, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return scheme + "://" + addr.String() + "/"
 	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+	host, _, err := net.SplitHostPort(configured)
+	if ip := net.ParseIP(host); err != nil || host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
 	return scheme + "://" + net.JoinHostPort(host, port) + "/"

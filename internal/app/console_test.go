@@ -303,3 +303,27 @@ func TestConsoleStartPageFollowsTheRole(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleRestartSignsEveryoneOut: sessions live in the server's
+// memory only, so a restart signs everyone out.
+func TestConsoleRestartSignsEveryoneOut(t *testing.T) {
+	cfg := testConfig(t, "")
+	clk := clock.NewFake(testNow)
+	accts := &bookAccounts{}
+	ts := launch(t, cfg, app.Options{Clock: clk, ConsoleAccounts: accts})
+	accts.server.Store(ts)
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+	ts.stop()
+
+	ts = launch(t, cfg, app.Options{Clock: clk, ConsoleAccounts: accts})
+	accts.server.Store(ts)
+	b.base = "http://" + ts.HTTPAddr()
+	u, _ := url.Parse(b.base + "/queues")
+	if len(b.c.Jar.Cookies(u)) == 0 {
+		t.Fatal("the browser holds no session cookie to send")
+	}
+	if resp, _ := b.get("/queues"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+		t.Fatalf("queues after a restart: %s to %q, want a redirect to sign in", resp.Status, resp.Header.Get("Location"))
+	}
+}

@@ -62,7 +62,7 @@ func NewTab(t *testing.T, size ...int) context.Context {
 	ctx, cancelTime := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() {
 		if t.Failed() {
-			SaveScreenshot(t, ctx, "failed")
+			saveFailure(t, ctx)
 		}
 		cancelTime()
 		cancelTab()
@@ -76,38 +76,47 @@ func NewTab(t *testing.T, size ...int) context.Context {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// SaveScreenshot saves the tab's screen: into CHILDCASE_SCREENSHOTS when
-// set (the README's screenshots are taken this way), else, for a failed
-// test, into a directory that outlives the test.
+// SaveScreenshot saves the tab's screen as name.png into the directory
+// CHILDCASE_SCREENSHOTS names, when it is set: the README's screenshots
+// are taken this way. Otherwise it does nothing.
 func SaveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("CHILDCASE_SCREENSHOTS")
-	if dir == "" {
-		if !t.Failed() {
-			return
-		}
-		var err error
-		if dir, err = os.MkdirTemp("", "childcase-screens-"); err != nil {
-			t.Logf("screenshot: %v", err)
-			return
-		}
+	if dir := os.Getenv("CHILDCASE_SCREENSHOTS"); dir != "" {
+		_ = saveTo(t, ctx, filepath.Join(dir, name+".png"))
 	}
+}
+
+// saveFailure saves the screen of a failed test into a directory of its
+// own that outlives the test, logs the file's path and returns it ("" if
+// it could not).
+func saveFailure(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "childcase-screens-")
+	if err != nil {
+		t.Logf("screenshot: %v", err)
+		return ""
+	}
+	file := filepath.Join(dir, unsafeName.ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), "-")+".png")
+	if saveTo(t, ctx, file) != nil {
+		return ""
+	}
+	return file
+}
+
+func saveTo(t *testing.T, ctx context.Context, file string) error {
+	t.Helper()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+	if err == nil {
+		err = os.WriteFile(file, png, 0o644)
+	}
 	if err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	file := filepath.Join(dir, unsafeName.ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), "-")+"-"+name+".png")
-	if os.Getenv("CHILDCASE_SCREENSHOTS") != "" {
-		file = filepath.Join(dir, name+".png")
-	}
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
+		t.Logf("screenshot %s: %v", file, err)
+		return err
 	}
 	t.Logf("screenshot: %s", file)
+	return nil
 }
 
 // SignIn signs a tab in to the console through its sign-in form.

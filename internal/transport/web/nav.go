@@ -1,6 +1,10 @@
 package web
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -21,6 +25,33 @@ var screens = []screen{
 	{Path: "/dashboard", Key: "nav.dashboard", Method: "StatisticsService/GetStatistics"},
 	{Path: "/audit", Key: "nav.audit", Method: "AuditService/ListAuditEvents"},
 	{Path: "/admin", Key: "nav.admin", Method: "AdminService/ListUsers"},
+}
+
+// pages are the screens reached from others rather than from the
+// navigation, gated the same way.
+var pages = []screen{
+	{Path: "/cases/{number}", Key: "screen.case", Method: "CaseService/GetCase"},
+}
+
+// ScreenTable renders the README's table of the console's screens and
+// the roles that see each, from the same rows the navigation uses.
+func ScreenTable() (string, error) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("| screen | path | built on | roles |\n|---|---|---|---|\n")
+	for _, sc := range append(slices.Clone(screens), pages...) {
+		var roles []string
+		for _, r := range model.Roles {
+			if (access.Principal{Role: r}).May(sc.Method) {
+				roles = append(roles, "`"+r.String()+"`")
+			}
+		}
+		fmt.Fprintf(&b, "| %s (%s) | `%s` | `%s` | %s |\n", cats.text("vi", sc.Key), cats.text("en", sc.Key), sc.Path, sc.Method, strings.Join(roles, ", "))
+	}
+	return b.String(), nil
 }
 
 // navFor returns the screens a user's role may use.
