@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,13 +20,12 @@ import (
 // database. The ratio to the API says what the console adds; the ratio to
 // the base says whether the page grows with the database.
 
-// consoleAs signs a fixture user in to the console of ts the way a person
+// consoleAs signs a user (of a fixture, or added by the test) in to the console of ts the way a person
 // gets there: the admin resets the user's password through the API, the
 // one-time link's page sets a new one, and the sign-in form signs in. The
-// fixture's users have API tokens only.
-func consoleAs(b *testing.B, ts *testServer, m app.LoadManifest, label string) *browser {
+// fixture's users have API tokens only; the token book's "admin" resets.
+func consoleAs(b *testing.B, ts *testServer, user string) *browser {
 	b.Helper()
-	user := m.Users[label].ID
 	reset, err := ts.admin().ResetPassword(ts.as(b, "admin"), &pb.ResetPasswordRequest{Name: "users/" + user})
 	if err != nil {
 		b.Fatalf("reset the password of %s: %v", user, err)
@@ -59,11 +59,11 @@ type consolePage struct {
 // and of the base one: one browser when they are the same server, as a
 // new password ends the user's sessions.
 func consoleBrowsers(b *testing.B, at, base *testServer, m, baseM app.LoadManifest, label string) (here, there *browser) {
-	here = consoleAs(b, at, m, label)
+	here = consoleAs(b, at, m.Users[label].ID)
 	if at == base {
 		return here, here
 	}
-	return here, consoleAs(b, base, baseM, label)
+	return here, consoleAs(b, base, baseM.Users[label].ID)
 }
 
 // benchConsolePage times the page on the measured server, its API calls
@@ -122,7 +122,7 @@ func runScaleConsoleRows(b *testing.B, m app.LoadManifest, at, base *testServer,
 				if _, err := at.cases().GetCase(ctx, &pb.GetCaseRequest{Name: "cases/" + number}); err != nil {
 					b.Fatal(err)
 				}
-				timelineLength(b, at, "cases/"+number)
+				timelineLength(b, at, "busy.worker", "cases/"+number)
 			},
 		})
 		b.ReportMetric(float64(events), "events")
@@ -158,7 +158,7 @@ func eventfulCase(b *testing.B, ts *testServer) (number string, events int) {
 		b.Fatalf("the busy commune's cases: %d, %v", len(resp.GetCases()), err)
 	}
 	for _, cs := range resp.GetCases() {
-		if n := timelineLength(b, ts, cs.GetName()); n > events {
+		if n := timelineLength(b, ts, "busy.worker", cs.GetName()); n > events {
 			number, events = cs.GetCaseNumber(), n
 		}
 	}
@@ -166,11 +166,11 @@ func eventfulCase(b *testing.B, ts *testServer) (number string, events int) {
 }
 
 // timelineLength reads a case's whole timeline as the case page does (pages
-// of 1000) and counts its events.
-func timelineLength(b *testing.B, ts *testServer, name string) int {
+// of 1000) as user and counts its events.
+func timelineLength(b *testing.B, ts *testServer, user, name string) int {
 	n, token := 0, ""
 	for {
-		resp, err := ts.process().ListCaseEvents(ts.as(b, "busy.worker"), &pb.ListCaseEventsRequest{Parent: name, PageSize: 1000, PageToken: token})
+		resp, err := ts.process().ListCaseEvents(ts.as(b, user), &pb.ListCaseEventsRequest{Parent: name, PageSize: 1000, PageToken: token})
 		if err != nil {
 			b.Fatalf("the timeline of %s: %v", name, err)
 		}
@@ -178,5 +178,51 @@ func timelineLength(b *testing.B, ts *testServer, name string) int {
 		if token = resp.GetNextPageToken(); token == "" {
 			return n
 		}
+	}
+}
+
+// BenchmarkConsoleCasePageTimeline measures the case page of one case as
+// its timeline grows (notes added through the API): the page shows the
+// newest 50 entries, but the API pages a timeline oldest first only, so
+// the page reads all of it (up to 10 pages of 1000) to find them. Its cost
+// grows with the case's own timeline, not with the database.
+//
+//	GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench '^BenchmarkConsoleCasePageTimeline$' -benchtime 10x ./internal/app/
+func BenchmarkConsoleCasePageTimeline(b *testing.B) {
+	ts := startServer(b, "")
+	const worker = "worker.ba-dinh"
+	ts.addUser(b, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	created, err := ts.reports().CreateReport(ts.as(b, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := created.GetCase()
+	ctx := ts.as(b, worker)
+	cs, err := ts.cases().GetCase(ctx, &pb.GetCaseRequest{Name: name})
+	if err != nil {
+		b.Fatal(err)
+	}
+	etag, events := cs.GetEtag(), timelineLength(b, ts, worker, name)
+	br := consoleAs(b, ts, worker)
+	for _, size := range []int{50, 1000, 5000} {
+		for ; events < size; events++ {
+			if cs, err = ts.process().AddCaseNote(ctx, &pb.AddCaseNoteRequest{Name: name, Etag: etag, Text: "Gọi điện cho mẹ của trẻ."}); err != nil {
+				b.Fatal(err)
+			}
+			etag = cs.GetEtag()
+		}
+		events = timelineLength(b, ts, worker, name)
+		b.Run(fmt.Sprintf("events=%d", size), func(b *testing.B) {
+			var pages samples
+			for b.Loop() {
+				pages.time(func() {
+					if resp, _ := br.get("/" + name); resp.StatusCode != http.StatusOK {
+						b.Fatalf("the case page: %s", resp.Status)
+					}
+				})
+			}
+			b.ReportMetric(micros(pages.p50()), "page-µs")
+			b.ReportMetric(float64(events), "events")
+		})
 	}
 }
