@@ -165,8 +165,8 @@ func eventfulCase(b *testing.B, ts *testServer) (number string, events int) {
 	return number, events
 }
 
-// timelineLength reads a case's whole timeline as the case page does (pages
-// of 1000) as user and counts its events.
+// timelineLength reads a case's whole timeline oldest first in pages of
+// 1000 as user and counts its events.
 func timelineLength(b *testing.B, ts *testServer, user, name string) int {
 	n, token := 0, ""
 	for {
@@ -182,10 +182,12 @@ func timelineLength(b *testing.B, ts *testServer, user, name string) int {
 }
 
 // BenchmarkConsoleCasePageTimeline measures the case page of one case as
-// its timeline grows (notes added through the API): the page shows the
-// newest 50 entries, but the API pages a timeline oldest first only, so
-// the page reads all of it (up to 10 pages of 1000) to find them. Its cost
-// grows with the case's own timeline, not with the database.
+// its timeline grows (notes added through the API), beside the API calls
+// it makes: GetCase, whose dossier holds every note, and the newest 50
+// entries of the timeline, read newest first (one page however long the
+// timeline); and, for comparison, the whole timeline read oldest first in
+// pages of 1000, as the page read it before the API could page newest
+// first.
 //
 //	GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench '^BenchmarkConsoleCasePageTimeline$' -benchtime 10x ./internal/app/
 func BenchmarkConsoleCasePageTimeline(b *testing.B) {
@@ -213,15 +215,30 @@ func BenchmarkConsoleCasePageTimeline(b *testing.B) {
 		}
 		events = timelineLength(b, ts, worker, name)
 		b.Run(fmt.Sprintf("events=%d", size), func(b *testing.B) {
-			var pages samples
+			var pages, gets, newest, whole samples
 			for b.Loop() {
 				pages.time(func() {
 					if resp, _ := br.get("/" + name); resp.StatusCode != http.StatusOK {
 						b.Fatalf("the case page: %s", resp.Status)
 					}
 				})
+				gets.time(func() {
+					if _, err := ts.cases().GetCase(ctx, &pb.GetCaseRequest{Name: name}); err != nil {
+						b.Fatal(err)
+					}
+				})
+				newest.time(func() {
+					req := &pb.ListCaseEventsRequest{Parent: name, PageSize: 51, OrderBy: "seq desc"}
+					if _, err := ts.process().ListCaseEvents(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				})
+				whole.time(func() { timelineLength(b, ts, worker, name) })
 			}
 			b.ReportMetric(micros(pages.p50()), "page-µs")
+			b.ReportMetric(micros(gets.p50()), "getcase-µs")
+			b.ReportMetric(micros(newest.p50()), "newest-51-µs")
+			b.ReportMetric(micros(whole.p50()), "whole-timeline-µs")
 			b.ReportMetric(float64(events), "events")
 		})
 	}
