@@ -23,7 +23,7 @@ import (
 
 // eventStream is an open GET /events of a browser.
 type eventStream struct {
-	t     *testing.T
+	t     testing.TB
 	resp  *http.Response
 	lines *bufio.Scanner
 }

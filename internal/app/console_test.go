@@ -73,12 +73,12 @@ func startConsole(t *testing.T) (*testServer, *bookAccounts) {
 // browser is a cookie-keeping HTTP client of the console that does not
 // follow redirects, so tests see where each answer sends the person.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func newBrowser(t *testing.T, ts *testServer) *browser {
+func newBrowser(t testing.TB, ts *testServer) *browser {
 	return &browser{t: t, base: "http://" + ts.HTTPAddr(), c: newBrowserClient()}
 }
 
@@ -111,7 +111,7 @@ func (b *browser) post(path string, form url.Values) (*http.Response, string) {
 	return resp, readBody(b.t, resp)
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -124,7 +124,7 @@ func readBody(t *testing.T, resp *http.Response) string {
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrfOf returns the CSRF token of the first form of a page.
-func csrfOf(t *testing.T, page string) string {
+func csrfOf(t testing.TB, page string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(page)
 	if m == nil {

@@ -314,6 +314,7 @@ func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testSer
 	b.Run("row=statistics-year", func(b *testing.B) { benchScaleStatistics(b, at, m) })
 	b.Run("row=create-report-p50", func(b *testing.B) { benchScaleCreateP50(b, at, m) })
 	b.Run("row=create-report-64-clients", func(b *testing.B) { benchScaleCreateThroughput(b, at, m, 64) })
+	runScaleConsoleRows(b, m, at, base, baseM)
 }
 
 func searchCases(b *testing.B, ts *testServer, user string, req *pb.SearchCasesRequest) {

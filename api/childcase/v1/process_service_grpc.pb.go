@@ -139,7 +139,8 @@ type CaseProcessServiceClient interface {
 	// Resumes a paused deadline; its due time moves by the time it was paused.
 	ResumeDeadline(ctx context.Context, in *ResumeDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// The timeline of a case: every transition, note, handoff, deadline
-	// event and escalation, with actor and time, oldest first.
+	// event and escalation, with actor and time, oldest first (newest first
+	// with order_by "seq desc").
 	ListCaseEvents(ctx context.Context, in *ListCaseEventsRequest, opts ...grpc.CallOption) (*ListCaseEventsResponse, error)
 	// Streams notifications (warnings, breaches, escalations, handoffs,
 	// referrals) of the cases in the caller's scope as they happen, so a
@@ -607,7 +608,8 @@ type CaseProcessServiceServer interface {
 	// Resumes a paused deadline; its due time moves by the time it was paused.
 	ResumeDeadline(context.Context, *ResumeDeadlineRequest) (*Case, error)
 	// The timeline of a case: every transition, note, handoff, deadline
-	// event and escalation, with actor and time, oldest first.
+	// event and escalation, with actor and time, oldest first (newest first
+	// with order_by "seq desc").
 	ListCaseEvents(context.Context, *ListCaseEventsRequest) (*ListCaseEventsResponse, error)
 	// Streams notifications (warnings, breaches, escalations, handoffs,
 	// referrals) of the cases in the caller's scope as they happen, so a

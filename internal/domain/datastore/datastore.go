@@ -179,6 +179,10 @@ type CaseReader interface {
 	// CaseEvents returns up to limit timeline events of a case with a seq
 	// greater than after, oldest first.
 	CaseEvents(caseID uint64, after uint64, limit int) ([]model.CaseEvent, error)
+	// CaseEventsNewestFirst returns up to limit timeline events of a case
+	// with a seq less than before (0: from the newest), newest first: the
+	// end of a long timeline costs a page, not the whole timeline.
+	CaseEventsNewestFirst(caseID uint64, before uint64, limit int) ([]model.CaseEvent, error)
 	// DueTimers returns up to limit timers with At at or before until,
 	// earliest first.
 	DueTimers(until time.Time, limit int) ([]model.Timer, error)

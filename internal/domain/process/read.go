@@ -14,9 +14,18 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
-// ListCaseEvents returns the timeline of a case the caller fully sees,
-// oldest first, after the seq after.
-func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name string, after uint64, limit int) ([]model.CaseEvent, error) {
+// EventsPage is a page of a timeline: up to Limit events after the seq
+// From, oldest first, or with NewestFirst before it (0: from the newest),
+// so that the end of a long timeline is one page away.
+type EventsPage struct {
+	From        uint64
+	NewestFirst bool
+	Limit       int
+}
+
+// ListCaseEvents returns a page of the timeline of a case the caller fully
+// sees.
+func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name string, page EventsPage) ([]model.CaseEvent, error) {
 	const method = "CaseProcessService/ListCaseEvents"
 	if !p.May(method) {
 		return nil, model.ErrPermissionDenied
@@ -35,7 +44,11 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 		if e.access.View(p, method, c) != access.ViewFull {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		events, err = tx.CaseEvents(c.ID, after, limit)
+		if page.NewestFirst {
+			events, err = tx.CaseEventsNewestFirst(c.ID, page.From, page.Limit)
+		} else {
+			events, err = tx.CaseEvents(c.ID, page.From, page.Limit)
+		}
 		return err
 	})
 	outcome := audit.OutcomeOK

@@ -109,15 +109,53 @@ func (t *tx) CaseEvents(caseID, after uint64, limit int) ([]model.CaseEvent, err
 	var out []model.CaseEvent
 	c := t.bucket(bucketCaseEvents).Cursor()
 	for k, v := c.Seek(caseEventKey(caseID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
-		if len(k) != caseEventKeyLen {
-			return nil, fmt.Errorf("case events: malformed key %x", k)
-		}
-		seq := be.Uint64(k[8:])
-		e, err := decodeAs[model.CaseEvent](v)
+		e, err := decodeCaseEvent(caseID, k, v)
 		if err != nil {
-			return nil, fmt.Errorf("case id %d event %d: %w", caseID, seq, err)
+			return nil, err
 		}
-		e.Seq = seq
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// decodeCaseEvent decodes a timeline record, its seq taken from its key.
+func decodeCaseEvent(caseID uint64, k, v []byte) (model.CaseEvent, error) {
+	if len(k) != caseEventKeyLen {
+		return model.CaseEvent{}, fmt.Errorf("case events: malformed key %x", k)
+	}
+	seq := be.Uint64(k[8:])
+	e, err := decodeAs[model.CaseEvent](v)
+	if err != nil {
+		return model.CaseEvent{}, fmt.Errorf("case id %d event %d: %w", caseID, seq, err)
+	}
+	e.Seq = seq
+	return e, nil
+}
+
+// CaseEventsNewestFirst walks the case's keys backwards from before.
+func (t *tx) CaseEventsNewestFirst(caseID, before uint64, limit int) ([]model.CaseEvent, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("case events: limit %d must be positive", limit)
+	}
+	if before == 0 {
+		before = math.MaxUint64
+	}
+	prefix := u64(caseID)
+	var out []model.CaseEvent
+	c := t.bucket(bucketCaseEvents).Cursor()
+	// Seek finds the first key at or after before's; the walk starts at
+	// the one below it (the bucket's last when there is none).
+	var k, v []byte
+	if k, _ = c.Seek(caseEventKey(caseID, before)); k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+		e, err := decodeCaseEvent(caseID, k, v)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, e)
 	}
 	return out, nil

@@ -657,6 +657,27 @@ func (t *tx) CaseEvents(caseID, after uint64, limit int) ([]model.CaseEvent, err
 	return out, nil
 }
 
+func (t *tx) CaseEventsNewestFirst(caseID, before uint64, limit int) ([]model.CaseEvent, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("case events: limit %d must be positive", limit)
+	}
+	stored, _ := t.st.caseEvents.get(caseID)
+	end := uint64(len(stored)) // events 1..end; seq i+1 is at index i
+	if before != 0 && before-1 < end {
+		end = before - 1
+	}
+	var out []model.CaseEvent
+	for i := end; i > 0 && len(out) < limit; i-- {
+		e, err := decodeAs[model.CaseEvent](stored[i-1])
+		if err != nil {
+			return nil, fmt.Errorf("case id %d event %d: %w", caseID, i, err)
+		}
+		e.Seq = i
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // ---------------------------------------------------------------------------
 // Scheduler timers
 

@@ -29,6 +29,7 @@ var caseEventTests = []namedTest{
 	{"RoundTrip", testCaseEventsRoundTrip},
 	{"PerCase", testCaseEventsPerCase},
 	{"Paging", testCaseEventsPaging},
+	{"NewestFirst", testCaseEventsNewestFirst},
 	{"UnknownCase", testCaseEventsUnknownCase},
 }
 
@@ -523,6 +524,58 @@ func testCaseEventsPaging(t *testing.T, s datastore.Store) {
 		if err == nil {
 			t.Errorf("CaseEvents with limit %d succeeded, want an error", limit)
 		}
+	}
+}
+
+// testCaseEventsNewestFirst pages a timeline backwards, with the cases
+// before and after it in key order holding events of their own.
+func testCaseEventsNewestFirst(t *testing.T, s datastore.Store) {
+	cs := createCases(t, s,
+		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00002", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00003", unitA, model.StatusAwaitingAcknowledgement),
+	)
+	id := cs[1].ID
+	appendEvents(t, s, cs[0].ID, sampleCaseEvents(200, 4)...) // before it in key order
+	appendEvents(t, s, id, sampleCaseEvents(1, 7)...)
+	appendEvents(t, s, cs[2].ID, sampleCaseEvents(100, 3)...) // after it
+	for _, tt := range []struct {
+		before uint64
+		limit  int
+		want   []uint64
+	}{
+		{0, 3, []uint64{7, 6, 5}},
+		{5, 3, []uint64{4, 3, 2}},
+		{2, 3, []uint64{1}},
+		{1, 3, nil},
+		{0, 1000, []uint64{7, 6, 5, 4, 3, 2, 1}},
+		{8, 2, []uint64{7, 6}},
+		{1 << 40, 1, []uint64{7}},
+		{math.MaxUint64, 1, []uint64{7}},
+	} {
+		es, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.CaseEvent, error) {
+			return tx.CaseEventsNewestFirst(id, tt.before, tt.limit)
+		})
+		if err != nil {
+			t.Fatalf("CaseEventsNewestFirst(before %d, limit %d): %v", tt.before, tt.limit, err)
+		}
+		if seqs := eventSeqs(es); !slices.Equal(seqs, tt.want) {
+			t.Errorf("CaseEventsNewestFirst(before %d, limit %d) = %v, want %v", tt.before, tt.limit, seqs, tt.want)
+		}
+		for _, e := range es {
+			if want := fmt.Sprintf("KIND_%d", e.Seq); e.Kind != want {
+				t.Errorf("CaseEventsNewestFirst(before %d): event %d is %s, want %s", tt.before, e.Seq, e.Kind, want)
+			}
+		}
+	}
+	es, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.CaseEvent, error) {
+		return tx.CaseEventsNewestFirst(cs[2].ID+1, 0, 10)
+	})
+	if err != nil || len(es) != 0 {
+		t.Errorf("CaseEventsNewestFirst of a case with no events = %v, %v; want none", es, err)
+	}
+	if _, err := readOne(t, s, func(tx datastore.ReadTx) ([]model.CaseEvent, error) { return tx.CaseEventsNewestFirst(id, 0, 0) }); err == nil {
+		t.Error("CaseEventsNewestFirst with limit 0 succeeded, want an error")
 	}
 }
 

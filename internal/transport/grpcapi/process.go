@@ -283,19 +283,24 @@ func (s *processServer) ResumeDeadline(ctx context.Context, req *pb.ResumeDeadli
 
 func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEventsRequest) (*pb.ListCaseEventsResponse, error) {
 	p := principalFrom(ctx)
+	page := process.EventsPage{NewestFirst: req.GetOrderBy() == "seq desc"}
 	filters := []string{p.UserID, req.GetParent()}
+	if page.NewestFirst {
+		// A page token made for one order is refused for the other.
+		filters = append(filters, "seq desc")
+	}
 	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
-	var after uint64
 	if cursor != "" {
-		if after, err = strconv.ParseUint(cursor, 10, 64); err != nil {
+		if page.From, err = strconv.ParseUint(cursor, 10, 64); err != nil || (page.NewestFirst && page.From == 0) {
 			return nil, badPageToken()
 		}
 	}
 	limit := pageSize(req.GetPageSize(), 100, 1000)
-	events, err := s.engine.ListCaseEvents(ctx, p, req.GetParent(), after, limit+1)
+	page.Limit = limit + 1
+	events, err := s.engine.ListCaseEvents(ctx, p, req.GetParent(), page)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

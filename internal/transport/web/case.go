@@ -33,7 +33,8 @@ const etagMismatch = "ETAG_MISMATCH"
 // shows unless the person asks for all of them.
 const timelineShown = 50
 
-// timelineMaxPages bounds the pages of the timeline read for one page.
+// timelineMaxPages bounds the pages of the timeline read for one page
+// (the person asked for all of it).
 const timelineMaxPages = 10
 
 // casePage is the data of the case page.
@@ -140,18 +141,19 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 		add("case.dossier", c.showMessage(lang, cs.GetDossier().ProtoReflect(), 0))
 	}
 	if mayUse(s, "CaseProcessService/ListCaseEvents") {
-		events, err := c.timeline(r, s, cs.GetName())
+		shown := timelineShown
+		if r.URL.Query().Get("timeline") == "all" {
+			shown = timelineMaxPages * timelinePage
+		}
+		events, more, err := c.timeline(r, s, cs.GetName(), shown)
 		if err != nil {
 			return nil, err
 		}
 		page.ReadsLog = true
 		if len(events) > 0 {
-			page.SeenSeq = events[len(events)-1].GetSeq()
+			page.SeenSeq = events[0].GetSeq()
 		}
-		slices.Reverse(events)
-		if len(events) > timelineShown && r.URL.Query().Get("timeline") != "all" {
-			events, page.MoreLog = events[:timelineShown], true
-		}
+		page.MoreLog = more && shown == timelineShown
 		for _, e := range events {
 			what, ok := c.catalogs[lang]["event."+e.GetKind()]
 			if !ok {
@@ -163,21 +165,28 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 	return page, nil
 }
 
-// timeline reads a case's timeline, oldest first, as the API pages it.
-func (c *Console) timeline(r *http.Request, s *session, name string) ([]*pb.CaseEvent, error) {
-	var all []*pb.CaseEvent
+// timelinePage is the API's largest page of a timeline.
+const timelinePage = 1000
+
+// timeline reads up to limit of a case's newest timeline entries, newest
+// first, and whether it has older ones. The API pages the timeline newest
+// first, so the page costs what it shows, however long the case's
+// timeline.
+func (c *Console) timeline(r *http.Request, s *session, name string, limit int) (events []*pb.CaseEvent, more bool, err error) {
 	token := ""
-	for range timelineMaxPages {
-		resp, err := c.api.process.ListCaseEvents(c.apiContext(r, s), &pb.ListCaseEventsRequest{Parent: name, PageSize: 1000, PageToken: token})
+	for len(events) < limit {
+		resp, err := c.api.process.ListCaseEvents(c.apiContext(r, s), &pb.ListCaseEventsRequest{
+			Parent: name, PageSize: int32(min(limit-len(events), timelinePage)), PageToken: token, OrderBy: "seq desc",
+		})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		all = append(all, resp.GetEvents()...)
+		events = append(events, resp.GetEvents()...)
 		if token = resp.GetNextPageToken(); token == "" {
-			break
+			return events, false, nil
 		}
 	}
-	return all, nil
+	return events, true, nil
 }
 
 // headerOf is what a stale edit compares: the case's header as shown.
