@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -105,9 +106,17 @@ func clientIP(r *http.Request) string {
 }
 
 // localPath accepts only a path of this site as a place to go back to,
-// so that no link can send a person elsewhere after signing in.
+// so that no link can send a person elsewhere after signing in. A browser
+// drops tabs and newlines from a URL and reads a backslash as a slash, so
+// "/\t/evil" and "/\\evil" are "//evil", another site: a path with a
+// control character or a backslash anywhere is refused, not only at its
+// start.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return "/"
+	}
+	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return p
