@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"io"
+	"strconv"
 	"net/http"
 	"net/url"
 	"strings"
@@ -78,5 +79,90 @@ func TestConsoleSecurityRedirectsStayLocal(t *testing.T) {
 		if got := browserTarget(t, b.base, r.Header.Get("Location")); got.Host != host || got.Scheme != "http" {
 			t.Errorf("sign-in next=%q: Location %q leads to %s", a, r.Header.Get("Location"), got)
 		}
+	}
+}
+
+// TestConsoleSecurityBadInput: bytes that are not UTF-8 in a path, a
+// query or a form, a form with thousands of fields, a body past the
+// limit and blocks past the form's: a clear refusal, never a 500, and
+// nothing saved.
+func TestConsoleSecurityBadInput(t *testing.T) {
+	ts, number := caseConsole(t)
+	name := "cases/" + number
+	before := etagOf(t, ts, "bd.worker", name)
+	worker := newBrowser(t, ts)
+	page := worker.signIn("bd.worker")
+	csrf := csrfOf(t, page)
+	op := newBrowser(t, ts)
+	op.signIn(operatorID)
+	opCSRF, requestID := op.intakeForm()
+	reports := countReportsOf(t, ts, operatorID)
+
+	many := url.Values{"csrf": {csrf}}
+	for i := range 20000 {
+		many.Add("f"+strconv.Itoa(i), "x")
+	}
+	huge := url.Values{"csrf": {csrf}, "notes": {strings.Repeat("x", 2<<20)}}
+	for _, c := range []struct {
+		name string
+		do   func() *http.Response
+	}{
+		{"path", func() *http.Response { r, _ := worker.get("/cases/%FF%FE"); return r }},
+		{"step path", func() *http.Response {
+			r, _ := worker.post("/cases/%FF/steps/AcknowledgeCase", url.Values{"csrf": {csrf}, "etag": {before}})
+			return r
+		}},
+		{"report path", func() *http.Response { r, _ := worker.get("/reports/%FF"); return r }},
+		{"queue page token", func() *http.Response { r, _ := worker.get("/queues?page=%FF"); return r }},
+		{"queue tab", func() *http.Response { r, _ := worker.get("/queues?tab=%FF"); return r }},
+		{"candidate", func() *http.Response { r, _ := worker.get("/reports/receipt?candidate=%FF"); return r }},
+		{"step field", func() *http.Response {
+			r, _ := worker.post("/cases/"+number+"/steps/AcknowledgeCase", url.Values{"csrf": {csrf}, "etag": {before}, "note": {"\xff"}})
+			return r
+		}},
+		{"step etag", func() *http.Response {
+			r, _ := worker.post("/cases/"+number+"/steps/AcknowledgeCase", url.Values{"csrf": {csrf}, "etag": {"\xff"}})
+			return r
+		}},
+		{"intake narrative", func() *http.Response {
+			r, _ := op.post("/reports/new", with(callForm(opCSRF, requestID), "narrative", "Tr\xffẻ", "do", "save"))
+			return r
+		}},
+		{"intake field name", func() *http.Response {
+			f := with(callForm(opCSRF, requestID), "do", "save")
+			f.Set("narr\xffative", "x")
+			r, _ := op.post("/reports/new", f)
+			return r
+		}},
+		{"thousands of fields", func() *http.Response {
+			r, _ := worker.post("/cases/"+number+"/steps/AcknowledgeCase", many)
+			return r
+		}},
+		{"body past the limit", func() *http.Response {
+			r, _ := worker.post("/cases/"+number+"/steps/AcknowledgeCase", huge)
+			return r
+		}},
+		{"children past the form's blocks", func() *http.Response {
+			f := with(callForm(opCSRF, requestID), "do", "save", "children_count", "100000")
+			for i := range 200 {
+				f.Set("children["+strconv.Itoa(i)+"].full_name", "Trẻ "+strconv.Itoa(i))
+			}
+			r, _ := op.post("/reports/new", f)
+			return r
+		}},
+	} {
+		if r := c.do(); r.StatusCode >= 500 || r.StatusCode < 400 {
+			t.Errorf("%s: %s, want a refusal (4xx)", c.name, r.Status)
+		}
+	}
+	if after := etagOf(t, ts, "bd.worker", name); after != before {
+		t.Error("a refused request changed the case")
+	}
+	if n := countReportsOf(t, ts, operatorID); n != reports {
+		t.Errorf("refused intake forms saved %d reports", n-reports)
+	}
+	// The sessions still work.
+	if r, _ := worker.get("/cases/" + number); r.StatusCode != http.StatusOK {
+		t.Errorf("the case page after the refusals: %s", r.Status)
 	}
 }

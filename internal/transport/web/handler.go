@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -39,8 +41,48 @@ func (c *Console) Handler() http.Handler {
 	// Cross-origin unsafe requests are refused before any handler, on top
 	// of each form's CSRF token and the SameSite=Strict cookies.
 	cop := http.NewCrossOriginProtection()
-	return consoleHeaders(cop.Handler(mux))
+	return consoleHeaders(cop.Handler(c.validInput(mux)))
 }
+
+// validInput refuses a request whose path, query or form is not UTF-8
+// text, or whose form cannot be read (past the body limit, too many
+// fields), before any handler: the API cannot carry such a string (the
+// call would fail as an internal error), and a handler that reads a form
+// value only when it needs it would otherwise go on without it. Forms are
+// URL-encoded; a multipart body is not read at all.
+func (c *Console) validInput(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := language(r)
+		refuse := func(status int, msg string) {
+			c.render(w, r, status, "error", view{Title: "error.request.title", Error: msg})
+		}
+		if !utf8.ValidString(r.URL.Path) {
+			refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8", "path"))
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			refuse(http.StatusUnsupportedMediaType, c.catalogs.text(lang, "error.request.body"))
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			status := http.StatusBadRequest
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				status = http.StatusRequestEntityTooLarge
+			}
+			refuse(status, c.catalogs.text(lang, "error.request.body"))
+			return
+		}
+		for k, vs := range r.Form {
+			if !utf8.ValidString(k) || slices.ContainsFunc(vs, notUTF8) {
+				refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8", strings.ToValidUTF8(k, "\uFFFD")))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notUTF8(s string) bool { return !utf8.ValidString(s) }
 
 func consoleHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
