@@ -2,9 +2,9 @@ package app_test
 
 import (
 	"io"
-	"strconv"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
