@@ -43,6 +43,11 @@ const IdleTimeout = 30 * time.Minute
 // the session idle the longest.
 const MaxSessions = 10000
 
+// MaxSessionsPerUser bounds the sessions of one account (a person at a
+// few computers and a phone); past it, the account's own session idle the
+// longest ends.
+const MaxSessionsPerUser = 5
+
 // Errors an Accounts implementation answers with.
 var (
 	// ErrRefused: the user name, password or code is wrong, or the account
@@ -142,7 +147,7 @@ func New(cfg Config) (*Console, error) {
 			audit:   pb.NewAuditServiceClient(cfg.Conn),
 			stats:   pb.NewStatisticsServiceClient(cfg.Conn),
 		},
-		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions),
+		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
 		pages:    pages,
 		static:   http.StripPrefix("/static/", http.FileServerFS(staticFS)),
 		catalogs: cats,
