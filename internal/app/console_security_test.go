@@ -1,12 +1,15 @@
 package app_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
 // browserTarget is where a browser goes with a Location header: it drops
@@ -164,5 +167,97 @@ func TestConsoleSecurityBadInput(t *testing.T) {
 	// The sessions still work.
 	if r, _ := worker.get("/cases/" + number); r.StatusCode != http.StatusOK {
 		t.Errorf("the case page after the refusals: %s", r.Status)
+	}
+}
+
+// Script payloads a caller may type into any free text of a report, a
+// form or a link.
+const (
+	xssScript = "<script>alert(1)</script>"
+	xssAttr   = `"><img src=x onerror=alert(1)>`
+	xssURL    = "javascript:alert(1)"
+)
+
+// inert fails when a page has a payload as markup: a script element,
+// an element the attribute payload broke out to, or a javascript: link.
+func inert(t *testing.T, where, page string) {
+	t.Helper()
+	for _, raw := range []string{xssScript, xssAttr, "<img src=x", `href="javascript:`, `src="javascript:`, `action="javascript:`} {
+		if strings.Contains(page, raw) {
+			t.Errorf("%s: the page has %q unescaped", where, raw)
+		}
+	}
+}
+
+// TestConsoleSecurityStoredTextIsInert: a report whose every free text is
+// a script, an attribute break-out or a javascript: URL, an officer whose
+// display name is one, and links and API errors carrying them render as
+// text on every page the operator, the worker, the officer and the police
+// liaison see.
+func TestConsoleSecurityStoredTextIsInert(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	evil, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: "bd.evil", User: &pb.User{DisplayName: xssAttr + xssScript, Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh, Phone: "024 0000 9"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.tokens.put(t, "bd.evil", evil.GetToken().GetSecret())
+
+	rep := validReport()
+	rep.Narrative, rep.FamilySituation, rep.ActionsTaken = xssScript, xssAttr, xssURL
+	ch := rep.Children[0]
+	ch.FullName, ch.Condition, ch.Location, ch.ExpectedHarm = xssAttr, xssScript, xssURL, xssScript
+	cg := rep.Caregivers[0]
+	cg.FullName, cg.Relation, cg.Address = xssScript, xssAttr, xssURL
+	id := rep.GetReporter().GetIdentified()
+	id.FullName, id.RelationToChild, id.Address = xssAttr, xssScript, xssURL
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := created.GetCase()
+	number := strings.TrimPrefix(name, "cases/")
+	acknowledged(t, ts, number)
+	if _, err := ts.process().RecordInitialAssessment(ts.as(t, "bd.worker"), &pb.RecordInitialAssessmentRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Notes: xssAttr + xssScript}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.process().AssignCase(ts.as(t, "bd.chair"), &pb.AssignCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Officer: "users/bd.evil"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.evil"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.evil", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: xssScript}); err != nil {
+		t.Fatal(err)
+	}
+
+	escaped := html.EscapeString(xssScript)
+	seen := false
+	for _, user := range []string{operatorID, "bd.worker", "bd.evil", "police.bd"} {
+		b := newBrowser(t, ts)
+		inert(t, user+" queues", b.signIn(user))
+		paths := []string{
+			"/queues?tab=all", "/cases/" + number, "/cases/" + number + "?timeline=all", "/" + created.GetName(),
+			"/queues?tab=" + url.QueryEscape(xssAttr), "/queues?page=" + url.QueryEscape(xssAttr),
+			"/reports/receipt?candidate=" + url.QueryEscape(xssAttr) + "&case=" + url.QueryEscape(xssAttr),
+			"/cases/" + url.PathEscape(xssAttr), "/" + url.PathEscape(xssScript), "/signin?next=" + url.QueryEscape("/"+xssAttr),
+		}
+		for _, p := range paths {
+			_, page := b.get(p)
+			inert(t, user+" GET "+p, page)
+			seen = seen || strings.Contains(page, escaped)
+		}
+		_, page := b.get("/cases/" + number)
+		for _, step := range []string{"AcknowledgeCase", "RecordInitialAssessment", "AcknowledgePoliceReferral", xssURL} {
+			_, page := b.post("/cases/"+number+"/steps/"+url.PathEscape(step), url.Values{"csrf": {csrfOf(t, page)}, "etag": {xssAttr}, "request_id": {xssAttr}, "notes": {xssScript}})
+			inert(t, user+" POST "+step, page)
+		}
+	}
+	if !seen {
+		t.Error("no page showed the stored text at all (escaped): the test proves nothing")
 	}
 }
