@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/transport/web"
 )
 
 // browserTarget is where a browser goes with a Location header: it drops
@@ -259,5 +260,74 @@ func TestConsoleSecurityStoredTextIsInert(t *testing.T) {
 	}
 	if !seen {
 		t.Error("no page showed the stored text at all (escaped): the test proves nothing")
+	}
+}
+
+// TestConsoleSecurityHeadersOnEveryAnswer: every answer of the console,
+// pages, redirects, errors, refusals and static files, carries the strict
+// policy, is never framed or sniffed, sends no Referer and stays out of
+// the browser's cache; the API's paths keep their own policy.
+func TestConsoleSecurityHeadersOnEveryAnswer(t *testing.T) {
+	ts, _ := startConsole(t)
+	anon := newBrowser(t, ts)
+	b := newBrowser(t, ts)
+	page := b.signIn(operatorID)
+	csrf := csrfOf(t, page)
+	crossSite := func(path string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader("csrf="+csrf))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		return resp
+	}
+	answers := map[string]*http.Response{}
+	for _, p := range []string{"/", "/signin", "/nope", "/static/console.css", "/static/console.js", "/static/", "/static/nope.js",
+		"/lang/en?back=/queues", "/password/unknown", "/cases/%FF"} {
+		answers["anonymous GET "+p], _ = anon.get(p)
+	}
+	for _, p := range []string{"/", "/queues", "/reports/new", "/cases/HN-0000-00000", "/reports/00000000-0000-0000-0000-000000000000", "/nope"} {
+		answers["GET "+p], _ = b.get(p)
+	}
+	answers["POST /signin without a token"], _ = anon.post("/signin", url.Values{"user": {operatorID}})
+	answers["POST /queues"], _ = b.post("/queues", url.Values{"csrf": {csrf}})
+	answers["POST /signout forged"], _ = b.post("/signout", url.Values{"csrf": {"forged"}})
+	answers["cross-site POST /signout"] = crossSite("/signout")
+	want := map[string]string{
+		"Content-Security-Policy": web.ContentSecurityPolicy,
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Referrer-Policy":         "no-referrer",
+		"Cache-Control":           "no-store",
+	}
+	for what, resp := range answers {
+		for h, v := range want {
+			if got := resp.Header.Get(h); got != v {
+				t.Errorf("%s (%s): %s %q, want %q", what, resp.Status, h, got, v)
+			}
+		}
+	}
+	for p, ct := range map[string]string{"/static/console.js": "text/javascript; charset=utf-8", "/static/console.css": "text/css; charset=utf-8"} {
+		if r := answers["anonymous GET "+p]; r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != ct {
+			t.Errorf("GET %s: %s, %q, want 200 and %q", p, r.Status, r.Header.Get("Content-Type"), ct)
+		}
+	}
+	if r := answers["anonymous GET /static/"]; r.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /static/: %s, want not found (no listing)", r.Status)
+	}
+	if r := answers["cross-site POST /signout"]; r.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site sign-out: %s, want 403", r.Status)
+	}
+	if r, _ := b.get("/queues"); r.StatusCode != http.StatusOK {
+		t.Errorf("the cross-site sign-out ended the session: %s", r.Status)
+	}
+	for _, p := range []string{"/healthz", "/openapi.json", "/v1/cases"} {
+		r, _ := anon.get(p)
+		if got := r.Header.Get("Content-Security-Policy"); got != "default-src 'none'; frame-ancestors 'none'" {
+			t.Errorf("API %s: CSP %q, want the API's own", p, got)
+		}
 	}
 }

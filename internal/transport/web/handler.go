@@ -3,9 +3,12 @@ package web
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -26,7 +29,7 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // REST API, which keeps "/v1/", "/openapi.json" and "/healthz".
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/", c.static)
+	mux.HandleFunc("GET /static/", c.serveStatic)
 	mux.HandleFunc("GET /{$}", c.home)
 	mux.HandleFunc("GET /signin", c.signInPage)
 	mux.HandleFunc("POST /signin", c.signIn)
@@ -181,6 +184,21 @@ func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
 			HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	}
 	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+// serveStatic answers a file under static/ whole, and anything else (a
+// directory, a missing file) with the console's not-found page: the file
+// server's own errors (404, 416 for a range past the end) drop the
+// Cache-Control header, and it lists directories.
+func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	b, err := fs.ReadFile(c.static, name)
+	if err != nil {
+		c.notFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	_, _ = w.Write(b)
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {

@@ -22,7 +22,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"google.golang.org/grpc"
@@ -102,7 +101,7 @@ type Console struct {
 	api      apiClients
 	sessions *sessionStore
 	pages    map[string]*template.Template
-	static   http.Handler
+	static   fs.FS // the files under static/
 	catalogs catalogs
 }
 
@@ -149,7 +148,7 @@ func New(cfg Config) (*Console, error) {
 		},
 		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
 		pages:    pages,
-		static:   http.StripPrefix("/static/", http.FileServerFS(staticFS)),
+		static:   staticFS,
 		catalogs: cats,
 	}
 	return c, nil
