@@ -1,15 +1,28 @@
 package app_test
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/transport/web"
 )
 
@@ -329,5 +342,190 @@ func TestConsoleSecurityHeadersOnEveryAnswer(t *testing.T) {
 		if got := r.Header.Get("Content-Security-Policy"); got != "default-src 'none'; frame-ancestors 'none'" {
 			t.Errorf("API %s: CSP %q, want the API's own", p, got)
 		}
+	}
+}
+
+// tokenAccounts signs a person in to the console with a new API token of
+// theirs, made by the admin, and ends it with the admin's RevokeToken:
+// the console's sessions then hold real bearers the API checks, and the
+// test can read them to call the API as the session did.
+type tokenAccounts struct {
+	*bookAccounts
+	last string // the bearer of the latest sign-in
+}
+
+func (a *tokenAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Account, error) {
+	acct, err := a.bookAccounts.SignIn(ctx, c)
+	if err != nil {
+		return acct, err
+	}
+	ts := a.server.Load()
+	tok, err := ts.admin().CreateToken(withToken(ctx, ts.tokens.get("admin")), &pb.CreateTokenRequest{Parent: "users/" + c.UserID})
+	if err != nil {
+		return web.Account{}, err
+	}
+	acct.Bearer = tok.GetSecret()
+	acct.TokenID, _ = identity.TokenID(acct.Bearer)
+	a.mu.Lock()
+	a.last = acct.Bearer
+	a.mu.Unlock()
+	return acct, nil
+}
+
+func (a *tokenAccounts) SignOut(ctx context.Context, tokenID string) error {
+	ts := a.server.Load()
+	for user := range ts.tokens.tokens {
+		if _, err := ts.admin().RevokeToken(withToken(ctx, ts.tokens.get("admin")), &pb.RevokeTokenRequest{Name: "users/" + user + "/tokens/" + tokenID}); err == nil {
+			return a.bookAccounts.SignOut(ctx, tokenID)
+		}
+	}
+	return errors.New("no such token")
+}
+
+// lastBearer is the bearer of the latest sign-in.
+func (a *tokenAccounts) lastBearer(t *testing.T) string {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.last == "" {
+		t.Fatal("nobody signed in")
+	}
+	return a.last
+}
+
+// TestConsoleSecuritySessionEndsItsToken: sign-out and the idle timeout
+// end the session on the server and its bearer with it: the API refuses
+// the token the session held.
+func TestConsoleSecuritySessionEndsItsToken(t *testing.T) {
+	accts := &tokenAccounts{bookAccounts: &bookAccounts{}}
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts})
+	accts.server.Store(ts)
+	call := func(bearer string) error {
+		_, err := ts.cases().ListCases(withToken(context.Background(), bearer), &pb.ListCasesRequest{PageSize: 1})
+		return err
+	}
+
+	b := newBrowser(t, ts)
+	page := b.signIn(operatorID)
+	bearer := accts.lastBearer(t)
+	if err := call(bearer); err != nil {
+		t.Fatalf("the session's token before sign-out: %v", err)
+	}
+	cookie := b.c.Jar.Cookies(mustURL(t, b.base))
+	if r, _ := b.post("/signout", url.Values{"csrf": {csrfOf(t, page)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %s", r.Status)
+	}
+	if err := call(bearer); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the session's token after sign-out: %v, want Unauthenticated", err)
+	}
+	// The old cookie, kept by someone, opens nothing.
+	old := newBrowser(t, ts)
+	old.c.Jar.SetCookies(mustURL(t, b.base), cookie)
+	if r, _ := old.get("/queues"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("the signed-out session's cookie: %s, want a redirect to sign in", r.Status)
+	}
+
+	idle := newBrowser(t, ts)
+	idle.signIn(operatorID)
+	bearer = accts.lastBearer(t)
+	ts.clock.Advance(web.IdleTimeout)
+	if r, _ := idle.get("/queues"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("queues after %v idle: %s", web.IdleTimeout, r.Status)
+	}
+	if err := call(bearer); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the idle session's token: %v, want Unauthenticated", err)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestConsoleSecurityCookiesUnderTLS: under TLS every cookie of the
+// console is Secure, HttpOnly and SameSite=Strict; the session cookie is
+// new at sign-in (an id planted before does not survive it), and
+// sign-out with the identity service's own sessions revokes the
+// session's token.
+func TestConsoleSecurityCookiesUnderTLS(t *testing.T) {
+	p := newTestPKI(t)
+	cfg := tlsConfig(testConfig(t, ""), p)
+	cfg.Demo = true
+	var out bytes.Buffer
+	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clock.NewFake(testNow), Console: &out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	m := demoPasswordLine.FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no demo password printed:\n%s", out.String())
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots}}
+	t.Cleanup(tr.CloseIdleConnections)
+	b := &browser{t: t, base: "https://" + srv.HTTPAddr(), c: newBrowserClient()}
+	b.c.Transport = tr
+	base := mustURL(t, b.base)
+	planted := &http.Cookie{Name: "childcase_session", Value: "planted-by-someone-else", Path: "/"}
+	b.c.Jar.SetCookies(base, []*http.Cookie{planted})
+
+	var cookies []*http.Cookie
+	resp, page := b.get("/signin")
+	cookies = append(cookies, resp.Cookies()...)
+	resp, _ = b.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "user": {"badinh.worker"}, "password": {m[1]}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	cookies = append(cookies, resp.Cookies()...)
+	resp, _ = b.get("/lang/en?back=/queues")
+	cookies = append(cookies, resp.Cookies()...)
+	names := map[string]bool{}
+	for _, ck := range cookies {
+		names[ck.Name] = true
+		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+			t.Errorf("cookie %s under TLS: Secure=%v HttpOnly=%v SameSite=%v, want all three", ck.Name, ck.Secure, ck.HttpOnly, ck.SameSite)
+		}
+		if ck.Name == "childcase_session" && ck.Value == planted.Value {
+			t.Error("sign-in kept the session id planted before it")
+		}
+	}
+	if !names["childcase_session"] || !names["childcase_pre"] || !names["childcase_lang"] {
+		t.Errorf("cookies set: %v, want the pre-session, session and language cookies", names)
+	}
+
+	auditor := regexp.MustCompile(`(?m)^\s*auditor\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(out.String())
+	if auditor == nil {
+		t.Fatalf("no auditor token printed:\n%s", out.String())
+	}
+	conn := dialGRPC(t, srv.GRPCAddr(), credentials.NewTLS(&tls.Config{RootCAs: p.roots}))
+	// The identity service audits the end of a session with the session's
+	// revocation, in one transaction.
+	live := func() int {
+		resp, err := pb.NewAuditServiceClient(conn).ListAuditEvents(withToken(context.Background(), auditor[1]), &pb.ListAuditEventsRequest{Actor: "users/badinh.worker", PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range resp.GetEvents() {
+			switch e.GetAction() {
+			case "auth.sign_in":
+				n++
+			case "auth.sign_out":
+				n--
+			}
+		}
+		return n
+	}
+	before := live()
+	_, page = b.get("/queues")
+	if r, _ := b.post("/signout", url.Values{"csrf": {csrfOf(t, page)}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %s", r.Status)
+	}
+	if after := live(); after != before-1 {
+		t.Errorf("sessions of badinh.worker the audit shows live: %d before sign-out, %d after; want the session ended", before, after)
 	}
 }
