@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -527,5 +528,88 @@ func TestConsoleSecurityCookiesUnderTLS(t *testing.T) {
 	}
 	if after := live(); after != before-1 {
 		t.Errorf("sessions of badinh.worker the audit shows live: %d before sign-out, %d after; want the session ended", before, after)
+	}
+}
+
+// syncBuffer is a log's output, written by the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestConsoleSecurityNoSecretInLogsOrURLs: a person's way through the
+// console, from the one-time link to sign-out, with a refused password
+// and a wrong one on the way, writes no password, no link secret and no
+// bearer token to the log at any level, and no page links to a URL that
+// carries one (the link's own page aside, which sends no Referer).
+func TestConsoleSecurityNoSecretInLogsOrURLs(t *testing.T) {
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), Logger: logger})
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: "lan.nguyen", User: &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := resp.GetPasswordLinkSecret()
+	const password, wrong = "một mật khẩu dài", "mật khẩu sai bét"
+	link := "/password/" + secret
+	b := newBrowser(t, ts)
+	r, page := b.get(link)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("GET the link: %s", r.Status)
+	}
+	if r.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Error("the link's page may send its URL as a Referer")
+	}
+	b.post(link, url.Values{"csrf": {csrfOf(t, page)}, "password": {wrong}, "confirm": {wrong + "!"}})
+	if r, _ := b.post(link, url.Values{"csrf": {csrfOf(t, page)}, "password": {password}, "confirm": {password}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set the password: %s", r.Status)
+	}
+	b.signInForm("lan.nguyen", wrong, "")
+	if r, _ := b.signInForm("lan.nguyen", password, ""); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", r.Status)
+	}
+	var pages []string
+	for _, p := range []string{"/queues", "/reports/new", "/cases/HN-0000-00000", "/nope"} {
+		_, page := b.get(p)
+		pages = append(pages, page)
+	}
+	b.post("/signout", url.Values{"csrf": {csrfOf(t, pages[0])}})
+
+	out := logs.String()
+	if !strings.Contains(out, "grpc.method=ListCases") {
+		t.Fatalf("the log does not show the console's calls; the test reads the wrong log:\n%s", out)
+	}
+	for what, s := range map[string]string{"the password": password, "the wrong password": wrong, "the link secret": secret} {
+		if strings.Contains(out, s) || strings.Contains(out, url.PathEscape(s)) || strings.Contains(out, url.QueryEscape(s)) {
+			t.Errorf("the log has %s", what)
+		}
+		for _, page := range pages {
+			if strings.Contains(page, s) || strings.Contains(page, url.PathEscape(s)) {
+				t.Errorf("a page of the signed-in person has %s", what)
+			}
+		}
+	}
+	if tok := tokenPattern.FindString(out); tok != "" {
+		t.Errorf("the log has a bearer token: %s", tok)
+	}
+	for _, page := range pages {
+		if tok := tokenPattern.FindString(page); tok != "" {
+			t.Errorf("a page has a bearer token: %s", tok)
+		}
 	}
 }
