@@ -613,3 +613,47 @@ func TestConsoleSecurityNoSecretInLogsOrURLs(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleSecurityOutOfScopeLooksUnknown: a report, a case receipt or
+// a step of a case out of the person's scope answers the same status and
+// page as one that does not exist, so the console tells nobody which
+// numbers and ids are real.
+func TestConsoleSecurityOutOfScopeLooksUnknown(t *testing.T) {
+	ts, number := caseConsole(t)
+	rep, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{PageSize: 1})
+	if err != nil || len(rep.GetReports()) == 0 {
+		t.Fatalf("the case's report: %v", err)
+	}
+	report := rep.GetReports()[0].GetName()
+	const unknownCase, unknownReport = "HN-2026-99999", "reports/00000000-0000-4000-8000-000000000000"
+	for _, user := range []string{"hk.worker", "police.bd"} {
+		b := newBrowser(t, ts)
+		csrf := csrfOf(t, b.signIn(user))
+		same := func(what string, real, unknown func() (*http.Response, string), realID, unknownID string) {
+			t.Helper()
+			r1, p1 := real()
+			r2, p2 := unknown()
+			p1, p2 = strings.ReplaceAll(stripCSRF(p1), realID, "ID"), strings.ReplaceAll(stripCSRF(p2), unknownID, "ID")
+			if r1.StatusCode != r2.StatusCode || p1 != p2 {
+				t.Errorf("%s, %s: out of scope %s, unknown %s; the pages differ: %v", user, what, r1.Status, r2.Status, p1 != p2)
+			}
+			if r1.StatusCode == http.StatusOK {
+				t.Errorf("%s, %s out of scope: 200", user, what)
+			}
+		}
+		get := func(p string) func() (*http.Response, string) {
+			return func() (*http.Response, string) { return b.get(p) }
+		}
+		post := func(p string) func() (*http.Response, string) {
+			return func() (*http.Response, string) {
+				return b.post(p, url.Values{"csrf": {csrf}, "etag": {"x"}, "request_id": {"web-1"}})
+			}
+		}
+		same("the report", get("/"+report), get("/"+unknownReport), strings.TrimPrefix(report, "reports/"), strings.TrimPrefix(unknownReport, "reports/"))
+		same("the receipt", get("/reports/receipt?case="+number), get("/reports/receipt?case="+unknownCase), number, unknownCase)
+		if user == "hk.worker" {
+			same("the case", get("/cases/"+number), get("/cases/"+unknownCase), number, unknownCase)
+			same("a step", post("/cases/"+number+"/steps/AcknowledgeCase"), post("/cases/"+unknownCase+"/steps/AcknowledgeCase"), number, unknownCase)
+		}
+	}
+}
