@@ -22,8 +22,10 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/transport/web"
 )
 
@@ -656,4 +658,82 @@ func TestConsoleSecurityOutOfScopeLooksUnknown(t *testing.T) {
 			same("a step", post("/cases/"+number+"/steps/AcknowledgeCase"), post("/cases/"+unknownCase+"/steps/AcknowledgeCase"), number, unknownCase)
 		}
 	}
+}
+
+// TestConsoleSecurityAccessMatrix: for every route of the console and
+// every role, a role the roles table refuses the route's API method gets
+// a refusal (403 or 404) with nothing of the case, and no link to it in
+// the navigation.
+func TestConsoleSecurityAccessMatrix(t *testing.T) {
+	ts, number := caseConsole(t)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	rep, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{PageSize: 1})
+	if err != nil || len(rep.GetReports()) == 0 {
+		t.Fatalf("the case's report: %v", err)
+	}
+	report := rep.GetReports()[0].GetName()
+	users := map[string]model.Role{"bd.worker": model.RoleCommuneWorker, "bd.chair": model.RoleCommuneChair,
+		"police.bd": model.RolePoliceLiaison, operatorID: model.RoleHotlineOperator, "auditor": model.RoleAuditor, "admin": model.RoleAdmin}
+	routes := []struct {
+		method, path, api string
+		nav               string // the navigation's link to it, if any
+	}{
+		{"GET", "/queues?tab=all", "CaseService/ListCases", `href="/queues"`},
+		{"GET", "/reports/new", "ReportService/CreateReport", `href="/reports/new"`},
+		{"POST", "/reports/new", "ReportService/CreateReport", ""},
+		{"GET", "/" + report, "ReportService/GetReport", ""},
+		{"GET", "/reports/receipt?case=" + number, "CaseService/GetCase", ""},
+		{"GET", "/cases/" + number, "CaseService/GetCase", ""},
+		{"POST", "/cases/" + number + "/steps/AcknowledgeCase", "CaseProcessService/AcknowledgeCase", ""},
+	}
+	for user, role := range users {
+		p := access.Principal{UserID: user, Role: role}
+		b := newBrowser(t, ts)
+		_, signin := b.get("/signin")
+		if resp, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, signin)}, "user": {user}, "password": {"pw-" + user}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %s", user, resp.Status)
+		}
+		_, home := b.get("/reports/receipt") // a page of the layout for every role
+		if navOf(home) == "" {
+			t.Fatalf("%s: no navigation on the page:\n%s", user, home)
+		}
+		csrf := csrfOf(t, home)
+		for _, rt := range routes {
+			if p.May(rt.api) {
+				if rt.path == "/cases/"+number && role != model.RolePoliceLiaison { // the case is not referred to the police
+					// What a refusal must not show is there for the allowed.
+					if _, page := b.get(rt.path); !strings.Contains(page, `id="case-status"`) {
+						t.Errorf("%s (%s) may read the case but its page has no status", user, role)
+					}
+				}
+				continue
+			}
+			var resp *http.Response
+			var page string
+			if rt.method == "POST" {
+				resp, page = b.post(rt.path, url.Values{"csrf": {csrf}, "etag": {"x"}, "do": {"save"}})
+			} else {
+				resp, page = b.get(rt.path)
+			}
+			if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound || strings.Contains(page, "Nguyễn Thị Lan") || strings.Contains(page, `id="case-status"`) {
+				t.Errorf("%s (%s) %s %s without %s: %s, want 403 or 404 and nothing of the case", user, role, rt.method, rt.path, rt.api, resp.Status)
+			}
+			if rt.nav != "" && strings.Contains(navOf(home), rt.nav) {
+				t.Errorf("%s (%s) may not call %s but the navigation links to it", user, role, rt.api)
+			}
+		}
+	}
+	if c := getCase(t, ts, "bd.worker", "cases/"+number); c.GetStatus() != pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT {
+		t.Errorf("refused forms changed the case: %v", c.GetStatus())
+	}
+}
+
+// navOf is the navigation of a page, "" for none.
+func navOf(page string) string {
+	i := strings.Index(page, "<nav")
+	j := strings.Index(page, "</nav>")
+	if i < 0 || j < i {
+		return ""
+	}
+	return page[i:j]
 }
