@@ -396,9 +396,9 @@ func (a *tokenAccounts) lastBearer(t *testing.T) string {
 	return a.last
 }
 
-// TestConsoleSecuritySessionEndsItsToken: sign-out and the idle timeout
-// end the session on the server and its bearer with it: the API refuses
-// the token the session held.
+// TestConsoleSecuritySessionEndsItsToken: sign-out, the idle timeout and
+// a sign-in over an open session end the session on the server and its
+// bearer with it: the API refuses the token the session held.
 func TestConsoleSecuritySessionEndsItsToken(t *testing.T) {
 	accts := &tokenAccounts{bookAccounts: &bookAccounts{}}
 	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts})
@@ -437,6 +437,20 @@ func TestConsoleSecuritySessionEndsItsToken(t *testing.T) {
 	}
 	if err := call(bearer); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("the idle session's token: %v, want Unauthenticated", err)
+	}
+
+	// On a shared computer the next person signs in over a session the
+	// last one left open: that session ends, it does not live on unseen.
+	ts.addUser(t, "operator2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	shared := newBrowser(t, ts)
+	shared.signIn(operatorID)
+	first := accts.lastBearer(t)
+	shared.signIn("operator2")
+	if err := call(first); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("the session signed in over: its token %v, want Unauthenticated", err)
+	}
+	if err := call(accts.lastBearer(t)); err != nil {
+		t.Errorf("the new session's token: %v", err)
 	}
 }
 

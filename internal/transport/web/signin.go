@@ -63,6 +63,14 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusInternalServerError, "error", view{Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
 		return
 	}
+	// A session the browser still holds (the last person on a shared
+	// computer did not sign out) ends here: its cookie is about to be
+	// replaced, and nobody could use or end it after.
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if old := c.sessions.remove(ck.Value); old != nil {
+			c.endToken(r.Context(), old)
+		}
+	}
 	s, evicted := c.sessions.add(acct)
 	if evicted != nil {
 		c.endToken(r.Context(), evicted)
