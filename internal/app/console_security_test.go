@@ -751,3 +751,80 @@ func navOf(page string) string {
 	}
 	return page[i:j]
 }
+
+// TestConsoleSecurityFormsNeedTheirToken: every form of the console,
+// posted without its token, with another session's, or from another
+// site, is refused and changes nothing.
+func TestConsoleSecurityFormsNeedTheirToken(t *testing.T) {
+	ts, number := caseConsole(t)
+	name := "cases/" + number
+	before := etagOf(t, ts, "bd.worker", name)
+	op := newBrowser(t, ts)
+	op.signIn(operatorID)
+	opCSRF, requestID := op.intakeForm()
+	worker := newBrowser(t, ts)
+	worker.signIn("bd.worker")
+	reports := countReportsOf(t, ts, operatorID)
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: "lan.nguyen", User: &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "/password/" + resp.GetPasswordLinkSecret()
+	stranger := newBrowser(t, ts)
+	_, linkPage := stranger.get(link)
+	linkCSRF := csrfOf(t, linkPage)
+
+	intake := with(callForm(opCSRF, requestID), "do", "save")
+	step := url.Values{"etag": {before}, "request_id": {"web-1"}}
+	setPassword := url.Values{"password": {"một mật khẩu dài"}, "confirm": {"một mật khẩu dài"}}
+	for _, c := range []struct {
+		what string
+		b    *browser
+		path string
+		form url.Values
+	}{
+		{"intake without a token", op, "/reports/new", with(intake, "csrf", "")},
+		{"intake with another session's token", worker, "/reports/new", intake},
+		{"step without a token", worker, "/cases/" + number + "/steps/AcknowledgeCase", step},
+		{"step with another session's token", worker, "/cases/" + number + "/steps/AcknowledgeCase", with(step, "csrf", opCSRF)},
+		{"sign-out with another session's token", worker, "/signout", url.Values{"csrf": {opCSRF}}},
+		{"password without the page's token", newBrowser(t, ts), link, with(setPassword, "csrf", linkCSRF)},
+		{"sign-in without the page's token", newBrowser(t, ts), "/signin", url.Values{"csrf": {linkCSRF}, "user": {operatorID}, "password": {"pw-" + operatorID}}},
+	} {
+		if r, _ := c.b.post(c.path, c.form); r.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %s, want 403", c.what, r.Status)
+		}
+	}
+	// From another site, even with the right token.
+	cross := func(b *browser, path string, form url.Values) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		return resp
+	}
+	if r := cross(op, "/reports/new", intake); r.StatusCode != http.StatusForbidden {
+		t.Errorf("intake from another site: %s, want 403", r.Status)
+	}
+	if r := cross(stranger, link, with(setPassword, "csrf", linkCSRF)); r.StatusCode != http.StatusForbidden {
+		t.Errorf("set password from another site: %s, want 403", r.Status)
+	}
+	if etagOf(t, ts, "bd.worker", name) != before {
+		t.Error("a refused form changed the case")
+	}
+	if n := countReportsOf(t, ts, operatorID); n != reports {
+		t.Errorf("refused intake forms saved %d reports", n-reports)
+	}
+	if r, _ := worker.get("/queues"); r.StatusCode != http.StatusOK {
+		t.Errorf("a sign-out with another's token ended the session: %s", r.Status)
+	}
+	if r, _ := stranger.get(link); r.StatusCode != http.StatusOK {
+		t.Errorf("refused password forms used the link: %s", r.Status)
+	}
+}
