@@ -206,13 +206,12 @@ func inert(t *testing.T, where, page string) {
 	}
 }
 
-// TestConsoleSecurityStoredTextIsInert: a report whose every free text is
-// a script, an attribute break-out or a javascript: URL, an officer whose
-// display name is one, and links and API errors carrying them render as
-// text on every page the operator, the worker, the officer and the police
-// liaison see.
-func TestConsoleSecurityStoredTextIsInert(t *testing.T) {
-	ts, _ := startConsole(t)
+// xssCase starts a console whose Ba Đình case comes from a report with a
+// payload in every free text, worked on by an officer whose display name
+// is one, and returns its number and its report's name.
+func xssCase(t *testing.T) (ts *testServer, number, report string) {
+	t.Helper()
+	ts, _ = startConsole(t)
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
@@ -238,7 +237,7 @@ func TestConsoleSecurityStoredTextIsInert(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := created.GetCase()
-	number := strings.TrimPrefix(name, "cases/")
+	number = strings.TrimPrefix(name, "cases/")
 	acknowledged(t, ts, number)
 	if _, err := ts.process().RecordInitialAssessment(ts.as(t, "bd.worker"), &pb.RecordInitialAssessmentRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low(), Notes: xssAttr + xssScript}); err != nil {
@@ -252,13 +251,23 @@ func TestConsoleSecurityStoredTextIsInert(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	return ts, number, created.GetName()
+}
+
+// TestConsoleSecurityStoredTextIsInert: a report whose every free text is
+// a script, an attribute break-out or a javascript: URL, an officer whose
+// display name is one, and links and API errors carrying them render as
+// text on every page the operator, the worker, the officer and the police
+// liaison see.
+func TestConsoleSecurityStoredTextIsInert(t *testing.T) {
+	ts, number, report := xssCase(t)
 	escaped := html.EscapeString(xssScript)
 	seen := false
 	for _, user := range []string{operatorID, "bd.worker", "bd.evil", "police.bd"} {
 		b := newBrowser(t, ts)
 		inert(t, user+" queues", b.signIn(user))
 		paths := []string{
-			"/queues?tab=all", "/cases/" + number, "/cases/" + number + "?timeline=all", "/" + created.GetName(),
+			"/queues?tab=all", "/cases/" + number, "/cases/" + number + "?timeline=all", "/" + report,
 			"/queues?tab=" + url.QueryEscape(xssAttr), "/queues?page=" + url.QueryEscape(xssAttr),
 			"/reports/receipt?candidate=" + url.QueryEscape(xssAttr) + "&case=" + url.QueryEscape(xssAttr),
 			"/cases/" + url.PathEscape(xssAttr), "/" + url.PathEscape(xssScript), "/signin?next=" + url.QueryEscape("/"+xssAttr),
