@@ -171,8 +171,12 @@ func TestConsoleSecurityBadInput(t *testing.T) {
 			return r
 		}},
 	} {
-		if r := c.do(); r.StatusCode >= 500 || r.StatusCode < 400 {
+		r := c.do()
+		if r.StatusCode >= 500 || r.StatusCode < 400 {
 			t.Errorf("%s: %s, want a refusal (4xx)", c.name, r.Status)
+		}
+		if c.name == "body past the limit" && r.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s: %s, want 413", c.name, r.Status)
 		}
 	}
 	if after := etagOf(t, ts, "bd.worker", name); after != before {
