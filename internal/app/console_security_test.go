@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -69,6 +68,22 @@ func (b *browser) raw(method, path string, form url.Values) *http.Response {
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	readBody(b.t, resp)
+	return resp
+}
+
+// postCrossSite posts a form as a page of another site would make the
+// browser post it.
+func (b *browser) postCrossSite(path string, form url.Values) *http.Response {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
 	}
 	readBody(b.t, resp)
 	return resp
@@ -302,17 +317,6 @@ func TestConsoleSecurityHeadersOnEveryAnswer(t *testing.T) {
 	b := newBrowser(t, ts)
 	page := b.signIn(operatorID)
 	csrf := csrfOf(t, page)
-	crossSite := func(path string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader("csrf="+csrf))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		resp, err := b.c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		readBody(t, resp)
-		return resp
-	}
 	answers := map[string]*http.Response{}
 	for _, p := range []string{"/", "/signin", "/nope", "/static/console.css", "/static/console.js", "/static/", "/static/nope.js",
 		"/lang/en?back=/queues", "/password/unknown", "/cases/%FF"} {
@@ -324,7 +328,7 @@ func TestConsoleSecurityHeadersOnEveryAnswer(t *testing.T) {
 	answers["POST /signin without a token"], _ = anon.post("/signin", url.Values{"user": {operatorID}})
 	answers["POST /queues"], _ = b.post("/queues", url.Values{"csrf": {csrf}})
 	answers["POST /signout forged"], _ = b.post("/signout", url.Values{"csrf": {"forged"}})
-	answers["cross-site POST /signout"] = crossSite("/signout")
+	answers["cross-site POST /signout"] = b.postCrossSite("/signout", url.Values{"csrf": {csrf}})
 	want := map[string]string{
 		"Content-Security-Policy": web.ContentSecurityPolicy,
 		"X-Content-Type-Options":  "nosniff",
@@ -560,40 +564,16 @@ func TestConsoleSecurityCookiesUnderTLS(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log's output, written by the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestConsoleSecurityNoSecretInLogsOrURLs: a person's way through the
 // console, from the one-time link to sign-out, with a refused password
 // and a wrong one on the way, writes no password, no link secret and no
 // bearer token to the log at any level, and no page links to a URL that
 // carries one (the link's own page aside, which sends no Referer).
 func TestConsoleSecurityNoSecretInLogsOrURLs(t *testing.T) {
-	var logs syncBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs logLines
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), Logger: logger})
-	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
-		UserId: "lan.nguyen", User: &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := resp.GetPasswordLinkSecret()
+	secret := newUserLink(t, ts, "lan.nguyen")
 	const password, wrong = "một mật khẩu dài", "mật khẩu sai bét"
 	link := "/password/" + secret
 	b := newBrowser(t, ts)
@@ -619,8 +599,8 @@ func TestConsoleSecurityNoSecretInLogsOrURLs(t *testing.T) {
 	}
 	b.post("/signout", url.Values{"csrf": {csrfOf(t, pages[0])}})
 
-	out := logs.String()
-	if !strings.Contains(out, "grpc.method=ListCases") {
+	out := logs.text()
+	if !strings.Contains(out, `"grpc.method":"ListCases"`) {
 		t.Fatalf("the log does not show the console's calls; the test reads the wrong log:\n%s", out)
 	}
 	for what, s := range map[string]string{"the password": password, "the wrong password": wrong, "the link secret": secret} {
@@ -716,8 +696,7 @@ func TestConsoleSecurityAccessMatrix(t *testing.T) {
 	for user, role := range users {
 		p := access.Principal{UserID: user, Role: role}
 		b := newBrowser(t, ts)
-		_, signin := b.get("/signin")
-		if resp, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, signin)}, "user": {user}, "password": {"pw-" + user}}); resp.StatusCode != http.StatusSeeOther {
+		if resp, _ := b.signInForm(user, "pw-"+user, ""); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("sign in as %s: %s", user, resp.Status)
 		}
 		_, home := b.get("/reports/receipt") // a page of the layout for every role
@@ -778,13 +757,7 @@ func TestConsoleSecurityFormsNeedTheirToken(t *testing.T) {
 	worker := newBrowser(t, ts)
 	worker.signIn("bd.worker")
 	reports := countReportsOf(t, ts, operatorID)
-	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
-		UserId: "lan.nguyen", User: &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := "/password/" + resp.GetPasswordLinkSecret()
+	link := "/password/" + newUserLink(t, ts, "lan.nguyen")
 	stranger := newBrowser(t, ts)
 	_, linkPage := stranger.get(link)
 	linkCSRF := csrfOf(t, linkPage)
@@ -811,21 +784,10 @@ func TestConsoleSecurityFormsNeedTheirToken(t *testing.T) {
 		}
 	}
 	// From another site, even with the right token.
-	cross := func(b *browser, path string, form url.Values) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", "https://evil.example")
-		resp, err := b.c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		readBody(t, resp)
-		return resp
-	}
-	if r := cross(op, "/reports/new", intake); r.StatusCode != http.StatusForbidden {
+	if r := op.postCrossSite("/reports/new", intake); r.StatusCode != http.StatusForbidden {
 		t.Errorf("intake from another site: %s, want 403", r.Status)
 	}
-	if r := cross(stranger, link, with(setPassword, "csrf", linkCSRF)); r.StatusCode != http.StatusForbidden {
+	if r := stranger.postCrossSite(link, with(setPassword, "csrf", linkCSRF)); r.StatusCode != http.StatusForbidden {
 		t.Errorf("set password from another site: %s, want 403", r.Status)
 	}
 	if etagOf(t, ts, "bd.worker", name) != before {
@@ -840,4 +802,17 @@ func TestConsoleSecurityFormsNeedTheirToken(t *testing.T) {
 	if r, _ := stranger.get(link); r.StatusCode != http.StatusOK {
 		t.Errorf("refused password forms used the link: %s", r.Status)
 	}
+}
+
+// newUserLink makes a hotline operator with no password yet and returns
+// the secret of their one-time link.
+func newUserLink(t *testing.T, ts *testServer, user string) string {
+	t.Helper()
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: user, User: &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetPasswordLinkSecret()
 }
