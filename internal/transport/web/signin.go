@@ -18,6 +18,10 @@ type signInForm struct {
 // maxCredential bounds what a sign-in form field may hold.
 const maxCredential = 256
 
+// maxSignInsAtOnce bounds the sign-ins checked at the same time: each
+// hashes a password with argon2id in 19 MiB of memory.
+const maxSignInsAtOnce = 4
+
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	pre := randomToken()
 	c.setCookie(w, preCookie, pre, 3600)
@@ -49,7 +53,21 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
 	}
-	acct, err := c.cfg.Accounts.SignIn(r.Context(), cred)
+	// A flood of sign-in forms would run as many hashes at once and
+	// exhaust the memory: past maxSignInsAtOnce, the answer is "busy" at
+	// once, and the person tries again (nothing is counted against the
+	// account).
+	select {
+	case c.signIns <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		return
+	}
+	acct, err := func() (Account, error) {
+		defer func() { <-c.signIns }()
+		return c.cfg.Accounts.SignIn(r.Context(), cred)
+	}()
 	switch {
 	case errors.Is(err, ErrCodeNeeded):
 		form.NeedCode = true

@@ -103,6 +103,7 @@ type Console struct {
 	pages    map[string]*template.Template
 	static   fs.FS // the files under static/
 	catalogs catalogs
+	signIns  chan struct{} // a slot for each sign-in being checked
 }
 
 // apiClients are the gRPC clients the pages call.
@@ -150,6 +151,7 @@ func New(cfg Config) (*Console, error) {
 		pages:    pages,
 		static:   staticFS,
 		catalogs: cats,
+		signIns:  make(chan struct{}, maxSignInsAtOnce),
 	}
 	return c, nil
 }
