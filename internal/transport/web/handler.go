@@ -161,9 +161,6 @@ func localPath(p string) string {
 		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 		return "/"
 	}
-	if u, err := url.Parse(p); err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
-		return "/"
-	}
 	return p
 }
 
