@@ -44,15 +44,7 @@ func TestSignInsAtOnceAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	c, err := New(Config{Conn: conn, Accounts: accts, Clock: clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(c.Handler())
-	t.Cleanup(ts.Close)
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	ts, client := serveConsole(t, conn, accts)
 	form := url.Values{"csrf": {formValue(t, fetch(t, client, ts.URL+"/signin", nil), "csrf")}, "user": {"op"}, "password": {"guess"}}
 
 	var wg sync.WaitGroup
@@ -85,4 +77,20 @@ func TestSignInsAtOnceAreBounded(t *testing.T) {
 	if resp := send(t, client, ts.URL+"/signin", form); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a sign-in once the others ended: %s, want the refusal", resp.Status)
 	}
+}
+
+// serveConsole serves a console over an API connection, signing people in
+// with accts, and returns a client of it that keeps cookies and does not
+// follow redirects.
+func serveConsole(t *testing.T, conn *grpc.ClientConn, accts Accounts) (*httptest.Server, *http.Client) {
+	t.Helper()
+	c, err := New(Config{Conn: conn, Accounts: accts, Clock: clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(c.Handler())
+	t.Cleanup(ts.Close)
+	jar, _ := cookiejar.New(nil)
+	return ts, &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
