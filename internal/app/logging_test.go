@@ -34,6 +34,13 @@ func (l *logLines) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// text returns what was logged since the last take, as written.
+func (l *logLines) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // take returns the lines logged since the last take, decoded.
 func (l *logLines) take(t *testing.T) []map[string]any {
 	t.Helper()

@@ -3,10 +3,16 @@ package web
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"path"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -23,7 +29,7 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // REST API, which keeps "/v1/", "/openapi.json" and "/healthz".
 func (c *Console) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/", c.static)
+	mux.HandleFunc("GET /static/", c.serveStatic)
 	mux.HandleFunc("GET /{$}", c.home)
 	mux.HandleFunc("GET /signin", c.signInPage)
 	mux.HandleFunc("POST /signin", c.signIn)
@@ -40,8 +46,48 @@ func (c *Console) Handler() http.Handler {
 	// Cross-origin unsafe requests are refused before any handler, on top
 	// of each form's CSRF token and the SameSite=Strict cookies.
 	cop := http.NewCrossOriginProtection()
-	return consoleHeaders(cop.Handler(mux))
+	return consoleHeaders(cop.Handler(c.validInput(mux)))
 }
+
+// validInput refuses a request whose path, query or form is not UTF-8
+// text, or whose form cannot be read (past the body limit, too many
+// fields), before any handler: the API cannot carry such a string (the
+// call would fail as an internal error), and a handler that reads a form
+// value only when it needs it would otherwise go on without it. Forms are
+// URL-encoded; a multipart body is not read at all.
+func (c *Console) validInput(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lang := language(r)
+		refuse := func(status int, msg string) {
+			c.render(w, r, status, "error", view{Title: "error.request.title", Error: msg})
+		}
+		if !utf8.ValidString(r.URL.Path) {
+			refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8", "path"))
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			refuse(http.StatusUnsupportedMediaType, c.catalogs.text(lang, "error.request.body"))
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			status := http.StatusBadRequest
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				status = http.StatusRequestEntityTooLarge
+			}
+			refuse(status, c.catalogs.text(lang, "error.request.body"))
+			return
+		}
+		for k, vs := range r.Form {
+			if !utf8.ValidString(k) || slices.ContainsFunc(vs, notUTF8) {
+				refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8", strings.ToValidUTF8(k, "\uFFFD")))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notUTF8(s string) bool { return !utf8.ValidString(s) }
 
 func consoleHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -111,9 +157,14 @@ func clientIP(r *http.Request) string {
 }
 
 // localPath accepts only a path of this site as a place to go back to,
-// so that no link can send a person elsewhere after signing in.
+// so that no link can send a person elsewhere after signing in. A browser
+// drops tabs and newlines from a URL and reads a backslash as a slash, so
+// "/\t/evil" and "/\\evil" are "//evil", another site: a path with a
+// control character or a backslash anywhere is refused, not only at its
+// start.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") ||
+		strings.ContainsFunc(p, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 		return "/"
 	}
 	return p
@@ -136,6 +187,21 @@ func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
 			HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	}
 	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
+}
+
+// serveStatic answers a file under static/ whole, and anything else (a
+// directory, a missing file) with the console's not-found page: the file
+// server's own errors (404, 416 for a range past the end) drop the
+// Cache-Control header, and it lists directories.
+func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	b, err := fs.ReadFile(c.static, name)
+	if err != nil {
+		c.notFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	_, _ = w.Write(b)
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {

@@ -38,16 +38,17 @@ type session struct {
 // sessionStore holds the sessions in memory: a restart signs everyone
 // out, which is the safe way to fail on a shared computer.
 type sessionStore struct {
-	clock clock.Clock
-	idle  time.Duration
-	max   int
+	clock   clock.Clock
+	idle    time.Duration
+	max     int // sessions in all
+	perUser int // sessions of one account
 
 	mu   sync.Mutex
 	byID map[string]*session
 }
 
-func newSessionStore(clk clock.Clock, idle time.Duration, max int) *sessionStore {
-	return &sessionStore{clock: clk, idle: idle, max: max, byID: map[string]*session{}}
+func newSessionStore(clk clock.Clock, idle time.Duration, max, perUser int) *sessionStore {
+	return &sessionStore{clock: clk, idle: idle, max: max, perUser: perUser, byID: map[string]*session{}}
 }
 
 // randomToken returns 256 random bits, URL-safe.
@@ -57,19 +58,38 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// add starts a session for an account. When the store is full it ends the
-// session idle the longest, which the caller must sign out.
+// add starts a session for an account. An account already holding
+// MaxSessionsPerUser sessions ends its own session idle the longest; else,
+// when the store is full, the session idle the longest ends. The caller
+// must sign the ended session out. So one account signing in over and
+// over ends only its own sessions: signing a chosen person out this way
+// would take MaxSessions/MaxSessionsPerUser accounts, and even then ends
+// the sessions idle the longest, not that person's.
 func (st *sessionStore) add(a Account) (s, evicted *session) {
 	s = &session{id: randomToken(), csrf: randomToken(), user: a.User, bearer: a.Bearer, tokenID: a.TokenID, lastSeen: st.clock.Now(),
 		ended: make(chan struct{})}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.byID) >= st.max {
-		for _, o := range st.byID {
-			if evicted == nil || o.lastSeen.Before(evicted.lastSeen) {
-				evicted = o
+	var own, oldest *session
+	owned := 0
+	for _, o := range st.byID {
+		if o.user.ID == a.User.ID {
+			owned++
+			if own == nil || o.lastSeen.Before(own.lastSeen) {
+				own = o
 			}
 		}
+		if oldest == nil || o.lastSeen.Before(oldest.lastSeen) {
+			oldest = o
+		}
+	}
+	switch {
+	case owned >= st.perUser:
+		evicted = own
+	case len(st.byID) >= st.max:
+		evicted = oldest
+	}
+	if evicted != nil {
 		st.end(evicted)
 	}
 	st.byID[s.id] = s

@@ -1,17 +1,19 @@
 package web
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // A session's ended channel closes however the session ends, so that its
 // event stream ends with it.
 func TestSessionEndsCloseTheirChannel(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
-	st := newSessionStore(clk, time.Minute, 2)
+	st := newSessionStore(clk, time.Minute, 2, 2)
 	closed := func(s *session) bool {
 		select {
 		case <-s.ended:
@@ -44,7 +46,7 @@ func TestSessionEndsCloseTheirChannel(t *testing.T) {
 // peek does not count as the person's activity; get does.
 func TestSessionPeekIsNoActivity(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
-	st := newSessionStore(clk, time.Minute, 10)
+	st := newSessionStore(clk, time.Minute, 10, 10)
 	s, _ := st.add(Account{})
 	clk.Advance(50 * time.Second)
 	if got, _ := st.peek(s.id); got != s {
@@ -53,5 +55,32 @@ func TestSessionPeekIsNoActivity(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	if got, _ := st.get(s.id); got != nil {
 		t.Fatal("a session only peeked at for its idle timeout is still live")
+	}
+}
+
+// TestOneAccountCannotSignOthersOut: signing in over and over with one
+// account ends that account's own sessions, never another person's, so a
+// full store cannot be used to sign a chosen person out.
+func TestOneAccountCannotSignOthersOut(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 3, 2, 2, 0, 0, 0, time.UTC))
+	st := newSessionStore(clk, IdleTimeout, 8, 3)
+	victim, _ := st.add(Account{User: model.User{ID: "victim"}})
+	for range 20 {
+		clk.Advance(time.Second)
+		if _, ended := st.add(Account{User: model.User{ID: "attacker"}}); ended != nil && ended.user.ID != "attacker" {
+			t.Fatalf("a sign-in of attacker ended a session of %s", ended.user.ID)
+		}
+	}
+	if s, _ := st.get(victim.id); s == nil {
+		t.Fatal("the victim's session was ended by another account's sign-ins")
+	}
+	// The store still bounds the sessions in all: past it, many accounts'
+	// sign-ins end the sessions idle the longest.
+	for i := range 10 {
+		clk.Advance(time.Second)
+		st.add(Account{User: model.User{ID: "user" + strconv.Itoa(i)}})
+	}
+	if n := len(st.byID); n != 8 {
+		t.Errorf("%d sessions held, want at most 8", n)
 	}
 }

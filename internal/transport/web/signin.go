@@ -19,6 +19,10 @@ type signInForm struct {
 // maxCredential bounds what a sign-in form field may hold.
 const maxCredential = 256
 
+// maxSignInsAtOnce bounds the sign-ins checked at the same time: each
+// hashes a password with argon2id in 19 MiB of memory.
+const maxSignInsAtOnce = 4
+
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	pre := randomToken()
 	c.setCookie(w, preCookie, pre, 3600)
@@ -50,7 +54,21 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
 	}
-	acct, err := c.cfg.Accounts.SignIn(r.Context(), cred)
+	// A flood of sign-in forms would run as many hashes at once and
+	// exhaust the memory: past maxSignInsAtOnce, the answer is "busy" at
+	// once, and the person tries again (nothing is counted against the
+	// account).
+	select {
+	case c.signIns <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		return
+	}
+	acct, err := func() (Account, error) {
+		defer func() { <-c.signIns }()
+		return c.cfg.Accounts.SignIn(r.Context(), cred)
+	}()
 	switch {
 	case errors.Is(err, ErrCodeNeeded):
 		form.NeedCode = true
@@ -63,6 +81,14 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
 		c.render(w, r, http.StatusInternalServerError, "error", view{Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
 		return
+	}
+	// A session the browser still holds (the last person on a shared
+	// computer did not sign out) ends here: its cookie is about to be
+	// replaced, and nobody could use or end it after.
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if old := c.sessions.remove(ck.Value); old != nil {
+			c.endToken(r.Context(), old)
+		}
 	}
 	s, evicted := c.sessions.add(acct)
 	if evicted != nil {

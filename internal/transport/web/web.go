@@ -22,7 +22,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -43,6 +42,11 @@ const IdleTimeout = 30 * time.Minute
 // MaxSessions bounds the sessions held in memory; past it, a sign-in ends
 // the session idle the longest.
 const MaxSessions = 10000
+
+// MaxSessionsPerUser bounds the sessions of one account (a person at a
+// few computers and a phone); past it, the account's own session idle the
+// longest ends.
+const MaxSessionsPerUser = 5
 
 // Errors an Accounts implementation answers with.
 var (
@@ -98,8 +102,9 @@ type Console struct {
 	api      apiClients
 	sessions *sessionStore
 	pages    map[string]*template.Template
-	static   http.Handler
+	static   fs.FS // the files under static/
 	catalogs catalogs
+	signIns  chan struct{} // a slot for each sign-in being checked
 
 	stopping chan struct{} // closed by Close: the event streams end
 	stopOnce sync.Once
@@ -146,11 +151,12 @@ func New(cfg Config) (*Console, error) {
 			audit:   pb.NewAuditServiceClient(cfg.Conn),
 			stats:   pb.NewStatisticsServiceClient(cfg.Conn),
 		},
-		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions),
+		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
 		pages:    pages,
-		static:   http.StripPrefix("/static/", http.FileServerFS(staticFS)),
+		static:   staticFS,
 		catalogs: cats,
 		stopping: make(chan struct{}),
+		signIns:  make(chan struct{}, maxSignInsAtOnce),
 	}
 	return c, nil
 }
