@@ -64,9 +64,8 @@ func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
 // TOTP secret being enrolled so the authenticator app need not start again.
 func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
-	pre, err := r.Cookie(preCookie)
-	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
-		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(lang, "signin.expired")})
+	pre, ok := c.preSessionForm(w, r)
+	if !ok {
 		return
 	}
 	link := r.PathValue("link")
@@ -75,7 +74,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 		c.linkError(w, r, err)
 		return
 	}
-	form := passwordForm{User: u, Pre: pre.Value, NeedsTOTP: needsTOTP}
+	form := passwordForm{User: u, Pre: pre, NeedsTOTP: needsTOTP}
 	if needsTOTP {
 		form.TOTPSecret = r.PostFormValue("totp_secret")
 		if key, err := totpQR(u.ID, form.TOTPSecret); err == nil {

@@ -41,12 +41,11 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 // password is never written back into a page).
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
-	pre, err := r.Cookie(preCookie)
-	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
-		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(lang, "signin.expired")})
+	pre, ok := c.preSessionForm(w, r)
+	if !ok {
 		return
 	}
-	form := signInForm{UserID: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next")), Pre: pre.Value}
+	form := signInForm{UserID: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next")), Pre: pre}
 	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: clientIP(r)}
 	if len(cred.UserID) > maxCredential || len(cred.Password) > maxCredential || len(cred.Code) > maxCredential ||
 		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
@@ -114,4 +113,16 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// preSessionForm checks the CSRF token of a form posted before there is a
+// session (sign-in, setting a password) against the pre-session cookie the
+// form's page set, and answers 403 when they differ. It returns the token.
+func (c *Console) preSessionForm(w http.ResponseWriter, r *http.Request) (string, bool) {
+	pre, err := r.Cookie(preCookie)
+	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "signin.expired")})
+		return "", false
+	}
+	return pre.Value, true
 }
