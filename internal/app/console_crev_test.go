@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/identity"
@@ -45,6 +46,39 @@ func TestConsoleLongPasswordSignsIn(t *testing.T) {
 		}
 		if r, page := b.signInForm(id, pw, ""); r.StatusCode != http.StatusSeeOther {
 			t.Errorf("sign in with a %d-byte password: %s, want signed in\n%s", len(pw), r.Status, page)
+		}
+	}
+}
+
+// TestConsoleSessionEndsAfterTwelveHours: a session used every few
+// minutes still ends identity.SessionTTL after its sign-in, on every page,
+// those that call no API method too (the intake form and its "add a
+// child" button), and a page then sends the person to sign in again.
+func TestConsoleSessionEndsAfterTwelveHours(t *testing.T) {
+	d := startDemoConsole(t)
+	b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
+	if resp, _ := b.signInForm("badinh.worker", d.password, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	signedIn := d.clock.Now()
+	_, form := b.get("/reports/new")
+	csrf := csrfOf(t, form)
+	for d.clock.Now().Add(20 * time.Minute).Before(signedIn.Add(identity.SessionTTL)) {
+		d.clock.Advance(20 * time.Minute)
+		if resp, _ := b.get("/queues"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%v after sign-in, in use: %s, want the queues", d.clock.Now().Sub(signedIn), resp.Status)
+		}
+	}
+	d.clock.Advance(identity.SessionTTL - d.clock.Now().Sub(signedIn))
+	for _, page := range []struct{ method, path string }{{"GET", "/reports/receipt"}, {"GET", "/reports/new"}, {"POST", "/reports/new"}, {"GET", "/queues"}} {
+		var resp *http.Response
+		if page.method == "POST" {
+			resp, _ = b.post(page.path, url.Values{"csrf": {csrf}, "do": {"add-child"}})
+		} else {
+			resp, _ = b.get(page.path)
+		}
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+			t.Errorf("%s %s %v after sign-in: %s to %q, want sent to sign in", page.method, page.path, identity.SessionTTL, resp.Status, resp.Header.Get("Location"))
 		}
 	}
 }
