@@ -24,18 +24,7 @@ func TestConsoleLongPasswordSignsIn(t *testing.T) {
 	longest := strings.Repeat("x", identity.MaxPasswordBytes-len("ễ")) + "ễ" // exactly the bound
 	for i, pw := range []string{passphrase, longest} {
 		id := []string{"lan.nguyen", "mai.tran"}[i]
-		resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
-			UserId: id, User: &pb.User{DisplayName: id, Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		link := "/password/" + resp.GetPasswordLinkSecret()
-		b := newBrowser(t, ts)
-		_, page := b.get(link)
-		if r, page := b.post(link, url.Values{"csrf": {csrfOf(t, page)}, "password": {pw}, "confirm": {pw}}); r.StatusCode != http.StatusSeeOther {
-			t.Fatalf("set a %d-byte password: %s\n%s", len(pw), r.Status, page)
-		}
+		b := withPassword(t, ts, id, pw)
 		_, signin := b.get("/signin")
 		m := passwordMaxLength.FindStringSubmatch(signin)
 		if m == nil {
@@ -46,6 +35,55 @@ func TestConsoleLongPasswordSignsIn(t *testing.T) {
 		}
 		if r, page := b.signInForm(id, pw, ""); r.StatusCode != http.StatusSeeOther {
 			t.Errorf("sign in with a %d-byte password: %s, want signed in\n%s", len(pw), r.Status, page)
+		}
+	}
+}
+
+// withPassword creates a hotline operator who sets password pw through
+// their one-time link, and returns the browser that set it (not signed
+// in).
+func withPassword(t *testing.T, ts *testServer, id, pw string) *browser {
+	t.Helper()
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: id, User: &pb.User{DisplayName: id, Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "/password/" + resp.GetPasswordLinkSecret()
+	b := newBrowser(t, ts)
+	_, page := b.get(link)
+	if r, page := b.post(link, url.Values{"csrf": {csrfOf(t, page)}, "password": {pw}, "confirm": {pw}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set %s's %d-byte password: %s\n%s", id, len(pw), r.Status, page)
+	}
+	return b
+}
+
+// TestConsoleResetOrDisableEndsSessions: an admin's password reset or
+// disabling of a user ends that user's console sessions, as the README
+// says: their next page sends them to sign in; another user's session
+// goes on.
+func TestConsoleResetOrDisableEndsSessions(t *testing.T) {
+	ts := startServer(t, "")
+	const pw = "một mật khẩu dài"
+	browsers := map[string]*browser{}
+	for _, id := range []string{"lan.nguyen", "mai.tran", "hoa.le"} {
+		b := withPassword(t, ts, id, pw)
+		if r, _ := b.signInForm(id, pw, ""); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %s", id, r.Status)
+		}
+		browsers[id] = b
+	}
+	if _, err := ts.admin().ResetPassword(ts.as(t, "admin"), &pb.ResetPasswordRequest{Name: "users/lan.nguyen"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/mai.tran"}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]int{"lan.nguyen": http.StatusSeeOther, "mai.tran": http.StatusSeeOther, "hoa.le": http.StatusOK} {
+		resp, _ := browsers[id].get("/queues")
+		if resp.StatusCode != want || want == http.StatusSeeOther && !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+			t.Errorf("%s's queues after the admin's changes: %s to %q, want %d", id, resp.Status, resp.Header.Get("Location"), want)
 		}
 	}
 }
