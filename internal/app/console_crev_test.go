@@ -120,3 +120,62 @@ func TestConsoleSessionEndsAfterTwelveHours(t *testing.T) {
 		}
 	}
 }
+
+var auditRow = regexp.MustCompile(`(?s)<tr>\s*<td>\d+</td>\s*<td><time datetime="([^"]+)">.*?</tr>`)
+
+// TestConsoleAuditLogByCaseAndDates: the audit page's filters the README
+// names besides the user's: by case (every event shown is on the case)
+// and by dates, which are days in Vietnam time, both included (an event
+// at 00:30 in Hanoi, 17:30 UTC the day before, is on the later day).
+func TestConsoleAuditLogByCaseAndDates(t *testing.T) {
+	hanoiLateEvening := time.Date(2026, 11, 27, 16, 30, 0, 0, time.UTC) // 23:30 on 27 November in Hanoi
+	ts := startConsoleAt(t, hanoiLateEvening)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	before := strings.TrimPrefix(openCase(t, ts, ts.clock.Now(), "00004"), "cases/")
+	ts.clock.Advance(time.Hour) // 00:30 on 28 November in Hanoi
+	after := strings.TrimPrefix(openCase(t, ts, ts.clock.Now(), "00004"), "cases/")
+
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	rows := func(path string) []string {
+		t.Helper()
+		resp, page := b.get(path)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s\n%s", path, resp.Status, page)
+		}
+		var out []string
+		for _, m := range auditRow.FindAllStringSubmatch(page, -1) {
+			out = append(out, m[0])
+		}
+		return out
+	}
+	byCase := rows("/audit?case=" + before)
+	if len(byCase) == 0 {
+		t.Fatalf("no event on %s", before)
+	}
+	for _, r := range byCase {
+		if !strings.Contains(r, `>cases/`+before+`</a>`) {
+			t.Errorf("filtered by %s, an event of another case or none:\n%s", before, r)
+			break
+		}
+	}
+	day28 := rows("/audit?from=2026-11-28&to=2026-11-28")
+	if len(day28) == 0 {
+		t.Fatal("no event on 28 November (Hanoi)")
+	}
+	start, end := time.Date(2026, 11, 27, 17, 0, 0, 0, time.UTC), time.Date(2026, 11, 28, 17, 0, 0, 0, time.UTC)
+	seen := false
+	for _, r := range day28 {
+		at, err := time.Parse(time.RFC3339, auditRow.FindStringSubmatch(r)[1])
+		if err != nil || at.Before(start) || !at.Before(end) {
+			t.Errorf("filtered by 28 November in Hanoi, an event at %v (%v)", at, err)
+		}
+		seen = seen || strings.Contains(r, ">cases/"+after+"</a>")
+	}
+	if !seen {
+		t.Errorf("filtered by 28 November in Hanoi, no event of %s, opened at 00:30 that day", after)
+	}
+	if day27 := rows("/audit?from=2026-11-27&to=2026-11-27"); len(day27) == 0 || strings.Contains(strings.Join(day27, ""), ">cases/"+after+"</a>") {
+		t.Errorf("filtered by 27 November in Hanoi: %d events, want %s's and none of %s", len(day27), before, after)
+	}
+}
