@@ -24,7 +24,7 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 	case err != nil:
 		return web.Account{}, err
 	}
-	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID}, nil
+	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID, Expires: s.Token.Token.ExpireTime}, nil
 }
 
 func (a consoleAccounts) SignOut(ctx context.Context, tokenID string) error {

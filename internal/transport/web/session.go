@@ -30,6 +30,7 @@ type session struct {
 	bearer   string
 	tokenID  string
 	lastSeen time.Time
+	expires  time.Time // the token's expiry; zero: none
 	// ended is closed when the session ends (sign-out, idle timeout,
 	// eviction), so that its open event stream ends with it.
 	ended chan struct{}
@@ -67,7 +68,7 @@ func randomToken() string {
 // the sessions idle the longest, not that person's.
 func (st *sessionStore) add(a Account) (s, evicted *session) {
 	s = &session{id: randomToken(), csrf: randomToken(), user: a.User, bearer: a.Bearer, tokenID: a.TokenID, lastSeen: st.clock.Now(),
-		ended: make(chan struct{})}
+		expires: a.Expires, ended: make(chan struct{})}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	var own, oldest *session
@@ -96,8 +97,8 @@ func (st *sessionStore) add(a Account) (s, evicted *session) {
 	return s, evicted
 }
 
-// get returns the live session of an id and marks it used; an idle one is
-// ended and returned as ended so its token can be revoked.
+// get returns the live session of an id and marks it used; an idle or
+// expired one is ended and returned as ended so its token can be revoked.
 func (st *sessionStore) get(id string) (s, ended *session) { return st.lookup(id, true) }
 
 // peek is get without marking the session used: what the page does by
@@ -114,7 +115,7 @@ func (st *sessionStore) lookup(id string, touch bool) (s, ended *session) {
 	if s == nil {
 		return nil, nil
 	}
-	if now.Sub(s.lastSeen) >= st.idle {
+	if now.Sub(s.lastSeen) >= st.idle || !s.expires.IsZero() && !now.Before(s.expires) {
 		st.end(s)
 		return nil, s
 	}

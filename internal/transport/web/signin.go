@@ -2,9 +2,11 @@ package web
 
 import (
 	"errors"
-	"github.com/childcase/childcase/internal/domain/model"
 	"net/http"
 	"unicode/utf8"
+
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // signInForm is what the sign-in page shows again after a refusal: the
@@ -16,7 +18,10 @@ type signInForm struct {
 	Pre      string // the pre-session CSRF token
 }
 
-// maxCredential bounds what a sign-in form field may hold.
+// maxCredential bounds what the user id and code fields may hold; the
+// password may be as long as a password can be set
+// (identity.MaxPasswordBytes), or a long one set on the password page
+// could never sign in.
 const maxCredential = 256
 
 // maxSignInsAtOnce bounds the sign-ins checked at the same time: each
@@ -47,7 +52,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	form := signInForm{UserID: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next")), Pre: pre}
 	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: clientIP(r)}
-	if len(cred.UserID) > maxCredential || len(cred.Password) > maxCredential || len(cred.Code) > maxCredential ||
+	if len(cred.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
 		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
 		form.UserID = ""
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})

@@ -69,6 +69,10 @@ type Account struct {
 	User    model.User
 	Bearer  string // the whole token; kept in memory only
 	TokenID string // its public id, to end it
+	// Expires is when the token stops working (zero: it does not): the
+	// session ends then too, on every page, not only on those whose API
+	// call the token's expiry refuses.
+	Expires time.Time
 }
 
 // Accounts signs people in and out; the domain's identity service, behind
