@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
@@ -325,5 +326,35 @@ func TestConsoleRestartSignsEveryoneOut(t *testing.T) {
 	}
 	if resp, _ := b.get("/queues"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
 		t.Fatalf("queues after a restart: %s to %q, want a redirect to sign in", resp.Status, resp.Header.Get("Location"))
+	}
+}
+
+// TestConsoleCountdownsWithoutScript: the queue's countdowns are written
+// by the server too, on its clock, so a page without its script still
+// says how long is left, and colours it: ok, amber from the first warning
+// point, red with "Quá hạn" once overdue.
+func TestConsoleCountdownsWithoutScript(t *testing.T) {
+	ts, _ := startConsole(t)
+	if _, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Fatal(err)
+	}
+	worker := "worker.ba-dinh"
+	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	b := newBrowser(t, ts)
+	countdown := regexp.MustCompile(`<time class="countdown (\w+)"[^>]*>([^<]+)</time>`)
+	for _, step := range []struct {
+		advance    time.Duration
+		class, has string
+	}{
+		{0, "ok", "giờ"},
+		{20 * time.Hour, "amber", "giờ"},
+		{5 * time.Hour, "red", "Quá hạn"},
+	} {
+		ts.clock.Advance(step.advance)
+		page := b.signIn(worker)
+		m := countdown.FindStringSubmatch(page)
+		if m == nil || m[1] != step.class || !strings.Contains(m[2], step.has) {
+			t.Fatalf("after %v more: countdown %q, want class %q with %q", step.advance, m, step.class, step.has)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"fmt"
-	pb "github.com/childcase/childcase/api/childcase/v1"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -144,4 +144,39 @@ func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
 		names[unit] = n
 		return n
 	}
+}
+
+// countdown is a deadline's time left as the page first shows it, on the
+// service's clock; the script then keeps it running. Without the script
+// the page still says how long is left and colours it.
+type countdown struct {
+	Text  string
+	Class string // "ok", "amber" past the first warning point, "red" overdue
+}
+
+// Countdown is the time left until due (or how late), with its colour,
+// in the words the script uses.
+func (v view) Countdown(due, warn time.Time) countdown {
+	left := due.Sub(v.Now)
+	late := left < 0
+	if late {
+		left = -left
+	}
+	m := int(left / time.Minute)
+	d, h, mins := m/1440, (m%1440)/60, m%60
+	var b strings.Builder
+	if d > 0 {
+		fmt.Fprintf(&b, "%d %s ", d, v.T("countdown.days"))
+	}
+	if d > 0 || h > 0 {
+		fmt.Fprintf(&b, "%d %s ", h, v.T("countdown.hours"))
+	}
+	fmt.Fprintf(&b, "%d %s", mins, v.T("countdown.minutes"))
+	switch {
+	case late:
+		return countdown{Text: v.T("countdown.overdue") + " " + b.String(), Class: "red"}
+	case !warn.IsZero() && !v.Now.Before(warn):
+		return countdown{Text: strings.TrimSpace(b.String() + " " + v.T("countdown.left")), Class: "amber"}
+	}
+	return countdown{Text: strings.TrimSpace(b.String() + " " + v.T("countdown.left")), Class: "ok"}
 }
