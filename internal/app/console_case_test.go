@@ -98,7 +98,7 @@ func TestConsoleCasePageShowsDeadlines(t *testing.T) {
 		ack.GetCalendarVersion(),
 		due, // in Vietnam time
 		`datetime="` + ack.GetDueTime().AsTime().UTC().Format(time.RFC3339) + `"`,
-		`class="countdown"`,
+		`class="countdown `,
 		"Đang chạy",
 	} {
 		if want == "" || !strings.Contains(table, want) {

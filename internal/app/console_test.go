@@ -219,7 +219,7 @@ func TestConsoleQueuesAndSignOut(t *testing.T) {
 	if !strings.Contains(page, number) {
 		t.Fatalf("the worker's open queue does not list %s:\n%s", number, page)
 	}
-	if !strings.Contains(page, `class="countdown"`) {
+	if !strings.Contains(page, `class="countdown `) {
 		t.Error("the queue shows no countdown for the case's deadline")
 	}
 	if !strings.Contains(page, ">Ba Đình</td>") {
