@@ -32,9 +32,6 @@ func (s *stepCtx) separated() bool {
 // requireSeparationStep refuses a step on the separation unless the case
 // is open, the actor's unit responsible, and the child separated.
 func (s *stepCtx) requireSeparationStep() error {
-	if err := s.requireOpen(); err != nil {
-		return err
-	}
 	if err := s.requireResponsible(); err != nil {
 		return err
 	}
@@ -167,9 +164,6 @@ func (e *Engine) RecordCourtDecision(ctx context.Context, p access.Principal, re
 		return model.Case{}, model.InvalidField("decision_date", "date", "decision_date must be a date, YYYY-MM-DD")
 	}
 	return e.do(ctx, p, req, step{name: "recordCourtDecision", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -235,9 +229,6 @@ func (e *Engine) RecordCareFollowUp(ctx context.Context, p access.Principal, req
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "recordCareFollowUp", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
