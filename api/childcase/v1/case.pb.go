@@ -165,7 +165,8 @@ type Case struct {
 	// process table; for a police step, the caller's unit's referral is in
 	// the state it needs). A step may still be refused for a finer reason
 	// (the responsible unit, a pending transfer, a separation); one left out
-	// is refused. Only from GetCase.
+	// is refused, but for a retry of a step taken (its request_id gets the
+	// first answer). Only from GetCase.
 	AllowedSteps  []string `protobuf:"bytes,42,rep,name=allowed_steps,json=allowedSteps,proto3" json:"allowed_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -2,6 +2,7 @@ package process
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -35,6 +36,9 @@ type Gate struct {
 	// Reason is the refusal's reason when the case is in none of the
 	// stages (default WRONG_STEP); First says what must happen first.
 	Reason, First string
+	// Field, if set, names the request's field that named the case in a
+	// refusal (a merge names two cases).
+	Field string
 }
 
 // Stage is a status, and in PLANNING the plan's state if it matters.
@@ -56,6 +60,16 @@ func GateOf(step string) (Gate, bool) {
 // caller's unit is not found. It returns the caller's referral for a
 // police step.
 func (g Gate) check(p access.Principal, c *model.Case) (*model.PoliceReferral, error) {
+	ref, err := g.shut(p, c)
+	var pre *model.PreconditionError
+	if g.Field != "" && errors.As(err, &pre) {
+		pre.Description = g.Field + ": " + pre.Description
+	}
+	return ref, err
+}
+
+// shut is check but for naming the field.
+func (g Gate) shut(p access.Principal, c *model.Case) (*model.PoliceReferral, error) {
 	switch {
 	case g.Referral != "":
 		return policeReferral(p, c, g.Referral)

@@ -240,7 +240,7 @@ var stepGates = map[string]Gate{
 	"declineTransfer":           {},
 	"reassign":                  {},
 	"assign":                    {},
-	"merge":                     {},
+	"merge":                     {Field: "name"},
 	"referToPolice":             {},
 	"acknowledgePoliceReferral": {Referral: model.PoliceReferred},
 	"recordPoliceForwarding":    {Referral: model.PoliceAcknowledged},
