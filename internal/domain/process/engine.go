@@ -114,7 +114,8 @@ type Request struct {
 
 // step is one transition: its name (the audit action is "case."+name)
 // and what it does. Who may take it, and on which view of the case, is the
-// row of access's table that names the step.
+// row of access's table that names the step; in which statuses, its gate
+// in the process table (stepGates), which do checks before the step runs.
 type step struct {
 	name  string
 	apply func(s *stepCtx) error

@@ -29,8 +29,9 @@ func (s *stepCtx) separated() bool {
 	return !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero()
 }
 
-// requireSeparationStep refuses a step on the separation unless the case
-// is open, the actor's unit responsible, and the child separated.
+// requireSeparationStep refuses a step on the separation unless the
+// actor's unit is responsible and the child separated (the step's gate
+// has refused a closed case already).
 func (s *stepCtx) requireSeparationStep() error {
 	if err := s.requireResponsible(); err != nil {
 		return err
