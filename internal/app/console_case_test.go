@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 )
 
 // The console's case page: the case as the API answers the person, and
-// the forms of the steps their role may take, each a call to the API.
+// the forms of the steps they may take now (GetCase's allowed_steps),
+// each a call to the API.
 
 // caseConsole starts a console with a Ba Đình worker and chair, a Hoàn
 // Kiếm worker, and a police liaison of Ba Đình's police, and opens an
@@ -168,8 +170,11 @@ func TestConsoleCaseInvalidInputKeepsWhatWasTyped(t *testing.T) {
 	if got := getCase(t, ts, "bd.worker", name).GetStatus(); got != pb.CaseStatus_CASE_STATUS_INITIAL_ASSESSMENT {
 		t.Errorf("status after a refused form: %v", got)
 	}
-	// A time that is no time is the console's to say, beside its field.
-	form = formValues(t, stepForm(page, number, "RecordSpecificAssessment"))
+	// A time that is no time is the console's to say, beside its field,
+	// before the API is asked (the step is not yet allowed: its form is
+	// posted as a hand-made request would be).
+	form = formValues(t, stepForm(page, number, "RecordInitialAssessment"))
+	form.Set("request_id", "web-specific-1")
 	form.Set("meeting_time", "hôm qua")
 	form.Set("needs", "tư vấn tâm lý")
 	resp, page = b.post("/cases/"+number+"/steps/RecordSpecificAssessment", form)
@@ -293,10 +298,10 @@ func TestConsoleCasePoliceView(t *testing.T) {
 	if !strings.Contains(page, "Điều 146 BLHS") || !strings.Contains(page, "Công an tiếp nhận") {
 		t.Error("the police page lacks the referral or its deadline")
 	}
-	for _, step := range []string{"AcknowledgePoliceReferral", "RecordPoliceForwarding", "RecordPoliceOutcome", "ExtendPoliceDeadline"} {
-		if stepForm(page, number, step) == "" {
-			t.Errorf("the police page has no %s form", step)
-		}
+	// The referral awaits the police's acknowledgement: that is their
+	// step now (TestConsoleStepsPoliceFollowTheirReferral follows it on).
+	if stepForm(page, number, "AcknowledgePoliceReferral") == "" {
+		t.Error("the police page has no AcknowledgePoliceReferral form")
 	}
 	for _, step := range []string{"AcknowledgeCase", "RecordInitialAssessment", "SubmitPlan", "AddCaseNote"} {
 		if stepForm(page, number, step) != "" {
@@ -314,9 +319,10 @@ func TestConsoleCasePoliceView(t *testing.T) {
 }
 
 // TestConsoleCaseAccessMatrix: for each role, the case page offers exactly
-// the step forms the roles table lets the role call, and a step posted by
-// a role that may not take it changes nothing and shows no case. A role
-// that may not call GetCase gets no case page.
+// the step forms GetCase allows the person now, never one the roles table
+// does not let the role call, and a step posted by a role that may not
+// take it changes nothing and shows no case. A role that may not call
+// GetCase gets no case page.
 func TestConsoleCaseAccessMatrix(t *testing.T) {
 	ts, number := caseConsole(t)
 	policeCase(t, ts, number)
@@ -342,14 +348,21 @@ func TestConsoleCaseAccessMatrix(t *testing.T) {
 			t.Fatalf("%s: case page %s", user, resp.Status)
 		}
 		before := etagOf(t, ts, "bd.worker", "cases/"+number)
+		allowed := getCase(t, ts, user, "cases/"+number).GetAllowedSteps()
 		for i := range steps.Len() {
 			step := string(steps.Get(i).Name())
 			if step == "ListCaseEvents" || step == "WatchEvents" {
 				continue
 			}
-			may := p.May("CaseProcessService/" + step)
-			if has := stepForm(page, number, step) != ""; has != may {
-				t.Errorf("%s (%s): form %s shown %v, the roles table says %v", user, role, step, has, may)
+			method := "CaseProcessService/" + step
+			may := p.May(method)
+			rule, _ := access.RuleFor(method)
+			has := stepForm(page, number, step) != ""
+			if has && !may {
+				t.Errorf("%s (%s): form %s shown, the roles table refuses it", user, role, step)
+			}
+			if now := rule.Step != "" && slices.Contains(allowed, rule.Step); has != now {
+				t.Errorf("%s (%s): form %s shown %v, GetCase's allowed_steps %v", user, role, step, has, allowed)
 			}
 			if !may {
 				resp, body := b.post("/cases/"+number+"/steps/"+step, url.Values{"csrf": {csrfOf(t, page)}, "etag": {before}})
@@ -364,12 +377,17 @@ func TestConsoleCaseAccessMatrix(t *testing.T) {
 	}
 }
 
-// TestConsoleCaseStepThatDoesNotApplyNow: the page offers every step the
-// role may take; one that does not apply in the case's state is refused
-// by the API, whose reason shows in the form with what was typed.
+// TestConsoleCaseStepThatDoesNotApplyNow: the page does not offer a step
+// the case's state does not allow; posted anyway (a page older than the
+// case, a hand-made request), the API refuses it, and its reason shows in
+// the form with what was typed.
 func TestConsoleCaseStepThatDoesNotApplyNow(t *testing.T) {
 	ts, number := caseConsole(t)
-	b, form := openStep(t, ts, "bd.worker", number, "StartReview")
+	b, form := openStep(t, ts, "bd.worker", number, "AcknowledgeCase")
+	if _, page := b.get("/cases/" + number); stepForm(page, number, "StartReview") != "" {
+		t.Error("the page offers StartReview on a case not acknowledged")
+	}
+	form.Set("request_id", "web-review-1")
 	resp, page := b.post("/cases/"+number+"/steps/StartReview", form)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a review of a case not acknowledged: %s, want 400", resp.Status)

@@ -158,7 +158,16 @@ type Case struct {
 	// is closed, and its number resolves to that one (GetCase answers it).
 	MergedInto string `protobuf:"bytes,40,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
 	// The cases merged into this one, "cases/{case_number}", oldest first.
-	MergedFrom    []string `protobuf:"bytes,41,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	MergedFrom []string `protobuf:"bytes,41,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	// The steps the caller may take on the case now, by their custom verbs
+	// ("acknowledge", "recordInitialAssessment"): their role may take the
+	// step and the case is in the step's gate (the "when" of the README's
+	// process table; for a police step, the caller's unit's referral is in
+	// the state it needs). A step may still be refused for a finer reason
+	// (the responsible unit, a pending transfer, a separation); one left out
+	// is refused, but for a retry of a step taken (its request_id gets the
+	// first answer). Only from GetCase.
+	AllowedSteps  []string `protobuf:"bytes,42,rep,name=allowed_steps,json=allowedSteps,proto3" json:"allowed_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +415,13 @@ func (x *Case) GetMergedInto() string {
 func (x *Case) GetMergedFrom() []string {
 	if x != nil {
 		return x.MergedFrom
+	}
+	return nil
+}
+
+func (x *Case) GetAllowedSteps() []string {
+	if x != nil {
+		return x.AllowedSteps
 	}
 	return nil
 }
@@ -771,7 +787,7 @@ var File_childcase_v1_case_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_case_proto_rawDesc = "" +
 	"\n" +
-	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\r\n" +
+	"\x17childcase/v1/case.proto\x12\fchildcase.v1\x1a\x1achildcase/v1/process.proto\x1a\x19childcase/v1/report.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x0e\n" +
 	"\x04Case\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12$\n" +
 	"\vcase_number\x18\x02 \x01(\tB\x03\xe0A\x03R\n" +
@@ -812,7 +828,8 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\vmerged_into\x18( \x01(\tB\x03\xe0A\x03R\n" +
 	"mergedInto\x12$\n" +
 	"\vmerged_from\x18) \x03(\tB\x03\xe0A\x03R\n" +
-	"mergedFrom\"u\n" +
+	"mergedFrom\x12(\n" +
+	"\rallowed_steps\x18* \x03(\tB\x03\xe0A\x03R\fallowedSteps\"u\n" +
 	"\fChildSummary\x12\x1b\n" +
 	"\tage_years\x18\x01 \x01(\x05R\bageYears\x12#\n" +
 	"\rage_estimated\x18\x02 \x01(\bR\fageEstimated\x12#\n" +

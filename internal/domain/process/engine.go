@@ -114,7 +114,8 @@ type Request struct {
 
 // step is one transition: its name (the audit action is "case."+name)
 // and what it does. Who may take it, and on which view of the case, is the
-// row of access's table that names the step.
+// row of access's table that names the step; in which statuses, its gate
+// in the process table (stepGates), which do checks before the step runs.
 type step struct {
 	name  string
 	apply func(s *stepCtx) error
@@ -139,7 +140,10 @@ type stepCtx struct {
 	events        []model.CaseEvent
 	notes         []model.Notification
 	audits        []audit.Event
-	oldFires      map[int]time.Time
+	// referral is the caller's police unit's referral, for a police step
+	// (its gate found it in the state the step needs).
+	referral *model.PoliceReferral
+	oldFires map[int]time.Time
 }
 
 // do runs a transition on a case in one transaction.
@@ -157,6 +161,10 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	want := rule.Grant(p.Role).View()
 	if want == access.ViewNone {
 		return model.Case{}, model.ErrPermissionDenied
+	}
+	gate, ok := stepGates[st.name]
+	if !ok {
+		return model.Case{}, fmt.Errorf("step %s has no gate in the process table", st.name)
 	}
 	number, err := intake.ParseCaseName(req.Case)
 	if err != nil {
@@ -213,6 +221,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		}
 		if c.Etag() != req.Etag {
 			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)
+		}
+		// The gate, from the process table, before anything the step
+		// itself checks.
+		if s.referral, err = gate.check(p, s.c); err != nil {
+			return err
 		}
 		if err := st.apply(s); err != nil {
 			return err
@@ -370,26 +383,6 @@ func (s *stepCtx) actorIn(unit string) bool { return s.e.access.ActsFor(s.p, uni
 func (s *stepCtx) requireResponsible() error {
 	if !s.actorIn(access.UnitName(s.c.ResponsibleUnit)) {
 		return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may take this step", access.UnitName(s.c.ResponsibleUnit))
-	}
-	return nil
-}
-
-// requireStatus refuses a step in the wrong status, saying what must
-// happen first.
-func (s *stepCtx) requireStatus(want model.CaseStatus, first string) error {
-	if s.c.Status == model.StatusClosed {
-		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it first", s.c.Number)
-	}
-	if s.c.Status != want {
-		return model.Precondition("WRONG_STEP", "case %s is at %s: %s", s.c.Number, StatusName(s.c.Status), first)
-	}
-	return nil
-}
-
-// requireOpen refuses a step on a closed case.
-func (s *stepCtx) requireOpen() error {
-	if s.c.Status == model.StatusClosed {
-		return model.Precondition("CASE_CLOSED", "case %s is closed; reopen it first", s.c.Number)
 	}
 	return nil
 }

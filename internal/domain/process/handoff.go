@@ -23,9 +23,6 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "proposeTransfer", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		from := access.UnitName(s.c.ResponsibleUnit)
 		if !s.actorIn(from) {
 			return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may hand the case over", from)
@@ -98,9 +95,6 @@ func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Reque
 		return model.Case{}, notTarget
 	}
 	return e.do(ctx, p, req, step{name: "reassign", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := e.checkAbove(s.p, s.c.ResponsibleUnit, target, today, notTarget); err != nil {
 			return err
 		}
@@ -140,9 +134,6 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		return model.Case{}, model.InvalidField("officer", "user.name", "%q is not a user name like users/{user}", officer)
 	}
 	return e.do(ctx, p, req, step{name: "assign", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -234,9 +225,6 @@ func (e *Engine) DeclineTransfer(ctx context.Context, p access.Principal, req Re
 }
 
 func (s *stepCtx) pendingTransferToMe() (*model.Transfer, error) {
-	if err := s.requireOpen(); err != nil {
-		return nil, err
-	}
 	t := s.c.PendingTransfer()
 	if t == nil {
 		return nil, model.Precondition("NO_PENDING_TRANSFER", "case %s has no transfer awaiting a decision", s.c.Number)
@@ -269,9 +257,6 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", policeUnit)
 	}
 	return e.do(ctx, p, req, step{name: "referToPolice", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if _, err := s.tx.PoliceUnit(policeID); err != nil {
 			return model.MissingReference(err, "police_unit", "police unit %s does not exist", policeUnit)
 		}
@@ -293,21 +278,6 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 	}})
 }
 
-// referral returns the caller's police unit's referral.
-func (s *stepCtx) referral(state string) (*model.PoliceReferral, error) {
-	for i := range s.c.PoliceReferrals {
-		r := &s.c.PoliceReferrals[i]
-		if r.PoliceUnit != s.p.Unit {
-			continue
-		}
-		if r.State != state {
-			return nil, model.Precondition("WRONG_POLICE_STEP", "the referral to %s is %s", r.PoliceUnit, strings.ToLower(r.State))
-		}
-		return r, nil
-	}
-	return nil, fmt.Errorf("referral: %w", model.ErrNotFound)
-}
-
 // AcknowledgePoliceReferral: the police unit acknowledges the referral
 // with its own reference number. D13 (24 hours, 48 in a remote commune, to
 // the investigators) already runs from the referral.
@@ -317,10 +287,7 @@ func (e *Engine) AcknowledgePoliceReferral(ctx context.Context, p access.Princip
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "acknowledgePoliceReferral", apply: func(s *stepCtx) error {
-		r, err := s.referral(model.PoliceReferred)
-		if err != nil {
-			return err
-		}
+		r := s.referral
 		r.State, r.ReferenceNumber, r.AcknowledgeTime = model.PoliceAcknowledged, reference, s.now
 		s.meet(model.DeadlinePoliceAcknowledge, r.PoliceUnit)
 		s.event("POLICE_ACKNOWLEDGED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
@@ -346,10 +313,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "recordPoliceForwarding", apply: func(s *stepCtx) error {
-		r, err := s.referral(model.PoliceAcknowledged)
-		if err != nil {
-			return err
-		}
+		r := s.referral
 		if at.IsZero() {
 			at = s.now
 		}
@@ -383,10 +347,7 @@ func (e *Engine) RecordPoliceOutcome(ctx context.Context, p access.Principal, re
 		return model.Case{}, model.InvalidField("outcome", "police.outcome", "outcome must be PROSECUTED, NOT_PROSECUTED or SUSPENDED")
 	}
 	return e.do(ctx, p, req, step{name: "recordPoliceOutcome", apply: func(s *stepCtx) error {
-		r, err := s.referral(model.PoliceForwarded)
-		if err != nil {
-			return err
-		}
+		r := s.referral
 		r.State, r.Outcome, r.OutcomeTime = model.PoliceDecided, outcome, s.now
 		s.meet(model.DeadlineProsecutionDecision, r.PoliceUnit)
 		s.event("POLICE_OUTCOME", outcome, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
@@ -484,10 +445,7 @@ func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Req
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: name, apply: func(s *stepCtx) error {
-		r, err := s.referral(model.PoliceForwarded)
-		if err != nil {
-			return err
-		}
+		r := s.referral
 		d := s.c.OpenDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit)
 		if d == nil {
 			return model.Precondition("WRONG_POLICE_STEP", "the referral to %s has no open D16", r.PoliceUnit)

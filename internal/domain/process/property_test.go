@@ -418,6 +418,7 @@ func (w *world) action(t *rapid.T) {
 	before := w.last
 	out, err := run()
 	t.Logf("#%d %s on %s by %s etag=%q(rev %d) rid=%q -> err=%v", w.step, desc, number, p.UserID, req.Etag, c.Revision, req.RequestID, err)
+	w.expectGate(t, kind, desc, p, c, err)
 	if fresh {
 		first, _ := json.Marshal(out)
 		w.history = append(w.history, sentRequest{desc: desc + " on " + number + " by " + p.UserID, ok: err == nil, first: first, call: run})
@@ -441,6 +442,48 @@ func (w *world) action(t *rapid.T) {
 		}
 	}
 	w.checkInvariants(t, after, false)
+}
+
+// stepOf names the step a transition kind takes, as access's table does.
+var stepOf = map[string]string{
+	"initialAssessment": "recordInitialAssessment", "emergencyMeasures": "recordEmergencyMeasures",
+	"specificAssessment": "recordSpecificAssessment", "serviceProgress": "recordServiceProgress",
+	"review": "recordReview", "policeAcknowledge": "acknowledgePoliceReferral",
+	"policeForward": "recordPoliceForwarding", "policeOutcome": "recordPoliceOutcome",
+	"pause": "pauseDeadline", "resume": "resumeDeadline",
+	"policeDecision(extend": "extendPoliceDeadline", "policeDecision(suspend": "suspendPoliceDeadline",
+	"policeDecision(resume": "resumePoliceDeadline",
+}
+
+// gateReasons are the refusals of a step's gate (but for a police step's,
+// WRONG_POLICE_STEP, which a step also gives for a finer reason).
+var gateReasons = []string{"WRONG_STEP", "CASE_CLOSED", "NOT_CLOSED", "PLAN_NOT_SUBMITTED", "ALREADY_MERGED"}
+
+// expectGate checks the engine's answer to a step against
+// process.StepsAllowed on the case as it was: a step taken was allowed, a
+// step its gate refused was not, and a step not allowed was refused. A
+// request the engine refuses before the gate (a stale or missing etag) or
+// for a finer reason says nothing either way.
+func (w *world) expectGate(t *rapid.T, kind, desc string, p access.Principal, c model.Case, err error) {
+	step := kind
+	if s, ok := stepOf[kind]; ok {
+		step = s
+	} else if kind == "policeDecision" {
+		// "policeDecision(extend 2026-05-01)", "policeDecision(suspend)"
+		step = stepOf[desc[:strings.IndexAny(desc, " )")]]
+	}
+	if _, ok := process.GateOf(step); !ok {
+		t.Fatalf("transition %s: step %s has no gate", kind, step)
+	}
+	allowed := slices.Contains(process.StepsAllowed(p, c), step)
+	var pre *model.PreconditionError
+	gated := errors.As(err, &pre) && slices.Contains(gateReasons, pre.Reason)
+	switch {
+	case err == nil && !allowed:
+		t.Fatalf("%s by %s on %s (status %d, plan %q) was taken, but StepsAllowed leaves it out", desc, p.UserID, c.Number, c.Status, c.PlanState)
+	case gated && allowed:
+		t.Fatalf("%s by %s on %s (status %d, plan %q) was refused by its gate (%v), but StepsAllowed offers it", desc, p.UserID, c.Number, c.Status, c.PlanState, err)
+	}
 }
 
 // transition draws the arguments and the principal of a transition on c.

@@ -29,12 +29,10 @@ func (s *stepCtx) separated() bool {
 	return !s.c.SeparationStart.IsZero() && s.c.SeparationEnd.IsZero()
 }
 
-// requireSeparationStep refuses a step on the separation unless the case
-// is open, the actor's unit responsible, and the child separated.
+// requireSeparationStep refuses a step on the separation unless the
+// actor's unit is responsible and the child separated (the step's gate
+// has refused a closed case already).
 func (s *stepCtx) requireSeparationStep() error {
-	if err := s.requireOpen(); err != nil {
-		return err
-	}
 	if err := s.requireResponsible(); err != nil {
 		return err
 	}
@@ -167,9 +165,6 @@ func (e *Engine) RecordCourtDecision(ctx context.Context, p access.Principal, re
 		return model.Case{}, model.InvalidField("decision_date", "date", "decision_date must be a date, YYYY-MM-DD")
 	}
 	return e.do(ctx, p, req, step{name: "recordCourtDecision", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -235,9 +230,6 @@ func (e *Engine) RecordCareFollowUp(ctx context.Context, p access.Principal, req
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "recordCareFollowUp", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}

@@ -18,9 +18,6 @@ import (
 // (step 1); the acknowledging officer becomes responsible for it.
 func (e *Engine) Acknowledge(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "acknowledge", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusAwaitingAcknowledgement, "it was already acknowledged"); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -68,9 +65,6 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		return model.Case{}, model.InvalidField("emergency_downgrade_reason", "string.max_len", "emergency_downgrade_reason is longer than 2000 characters")
 	}
 	return e.do(ctx, p, req, step{name: "recordInitialAssessment", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusInitialAssessment, "acknowledge it first"); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -175,9 +169,6 @@ func (e *Engine) RecordEmergencyMeasures(ctx context.Context, p access.Principal
 		return model.Case{}, model.InvalidField("applied_time", "required", "applied_time is required")
 	}
 	return e.do(ctx, p, req, step{name: "recordEmergencyMeasures", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -233,9 +224,6 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 		return model.Case{}, model.InvalidField("start_time", "required", "start_time is required")
 	}
 	return e.do(ctx, p, req, step{name: "startSeparation", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -396,9 +384,6 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "recordSpecificAssessment", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusSpecificAssessment, "record the initial assessment first"); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -496,16 +481,10 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		public = append(public, model.PlanService{ID: i + 1, StartDate: start.String(), ExpectedEndDate: end.String(), CostEstimateVND: sv.CostEstimateVND, State: "PLANNED"})
 	}
 	return e.do(ctx, p, req, step{name: "submitPlan", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
 		change := s.c.Status == model.StatusImplementation
-		if !change && (s.c.Status != model.StatusPlanning || s.c.PlanState != model.PlanDraft) {
-			return model.Precondition("WRONG_STEP", "case %s is at %s: a plan is submitted after the specific assessment, or as a change during implementation", s.c.Number, StatusName(s.c.Status))
-		}
 		if change {
 			s.c.Status = model.StatusPlanning
 			s.event("PLAN_CHANGE_PROPOSED", "", 0)
@@ -541,7 +520,7 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 		return model.Case{}, model.InvalidField("decision_date", "date.valid", "decision_date must be a date YYYY-MM-DD")
 	}
 	return e.do(ctx, p, req, step{name: "approvePlan", apply: func(s *stepCtx) error {
-		if err := s.requirePlanSubmitted(); err != nil {
+		if err := s.requireResponsible(); err != nil {
 			return err
 		}
 		if date.After(vntime.DateOf(s.now)) {
@@ -580,19 +559,6 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 	}})
 }
 
-func (s *stepCtx) requirePlanSubmitted() error {
-	if err := s.requireOpen(); err != nil {
-		return err
-	}
-	if err := s.requireResponsible(); err != nil {
-		return err
-	}
-	if s.c.Status != model.StatusPlanning || s.c.PlanState != model.PlanSubmitted {
-		return model.Precondition("PLAN_NOT_SUBMITTED", "case %s has no plan awaiting approval; the worker submits it first", s.c.Number)
-	}
-	return nil
-}
-
 // ReturnPlan: the chair returns the plan with a reason; the worker has the
 // policy's plan_resubmit limit to submit it again. The law's five working
 // days (D6) ran once, from the meeting: a return does not start them anew.
@@ -602,7 +568,7 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "returnPlan", apply: func(s *stepCtx) error {
-		if err := s.requirePlanSubmitted(); err != nil {
+		if err := s.requireResponsible(); err != nil {
 			return err
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
@@ -635,9 +601,6 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 	}
 	note = text(note)
 	return e.do(ctx, p, req, step{name: "recordServiceProgress", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusImplementation, "services are followed during implementation"); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -667,9 +630,6 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 // StartReview moves an implemented plan to review (step 6).
 func (e *Engine) StartReview(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "startReview", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusImplementation, "the plan must be approved and carried out first"); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -713,9 +673,6 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 	}
 	notes := text(in.Notes)
 	return e.do(ctx, p, req, step{name: "recordReview", apply: func(s *stepCtx) error {
-		if err := s.requireStatus(model.StatusReview, "start the review first"); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -777,9 +734,6 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 	}
 	noReferralReason := text(in.NoPoliceReferralReason)
 	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {
-		if err := s.requireOpen(); err != nil {
-			return err
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -847,9 +801,6 @@ func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, re
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "reopen", apply: func(s *stepCtx) error {
-		if s.c.Status != model.StatusClosed {
-			return model.Precondition("NOT_CLOSED", "case %s is not closed", s.c.Number)
-		}
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}

@@ -208,6 +208,50 @@ var processTable = []TableRow{
 	},
 }
 
+// stepGates are the steps' gates, by their names in access's table: when
+// each applies (see Gate). The engine refuses a step by its gate, and
+// StepsAllowed offers it by the same; the README's table shows them in
+// its "when" column.
+var stepGates = map[string]Gate{
+	"acknowledge":              {In: []Stage{{Status: model.StatusAwaitingAcknowledgement}}, First: "it was already acknowledged"},
+	"recordInitialAssessment":  {In: []Stage{{Status: model.StatusInitialAssessment}}, First: "acknowledge it first"},
+	"recordEmergencyMeasures":  {},
+	"startSeparation":          {},
+	"endSeparation":            {},
+	"extendSeparation":         {},
+	"petitionCourt":            {},
+	"recordCourtDecision":      {},
+	"recordCareFollowUp":       {},
+	"recordSpecificAssessment": {In: []Stage{{Status: model.StatusSpecificAssessment}}, First: "record the initial assessment first"},
+	"submitPlan": {
+		In:    []Stage{{Status: model.StatusPlanning, Plan: model.PlanDraft}, {Status: model.StatusImplementation}},
+		First: "a plan is submitted after the specific assessment, or as a change during implementation",
+	},
+	"approvePlan":               {In: []Stage{{Status: model.StatusPlanning, Plan: model.PlanSubmitted}}, Reason: "PLAN_NOT_SUBMITTED", First: "no plan awaits approval; the worker submits it first"},
+	"returnPlan":                {In: []Stage{{Status: model.StatusPlanning, Plan: model.PlanSubmitted}}, Reason: "PLAN_NOT_SUBMITTED", First: "no plan awaits approval; the worker submits it first"},
+	"recordServiceProgress":     {In: []Stage{{Status: model.StatusImplementation}}, First: "services are followed during implementation"},
+	"startReview":               {In: []Stage{{Status: model.StatusImplementation}}, First: "the plan must be approved and carried out first"},
+	"recordReview":              {In: []Stage{{Status: model.StatusReview}}, First: "start the review first"},
+	"approveClosure":            {},
+	"reopen":                    {Closed: true},
+	"addNote":                   {Any: true},
+	"proposeTransfer":           {},
+	"acceptTransfer":            {},
+	"declineTransfer":           {},
+	"reassign":                  {},
+	"assign":                    {},
+	"merge":                     {Field: "name"},
+	"referToPolice":             {},
+	"acknowledgePoliceReferral": {Referral: model.PoliceReferred},
+	"recordPoliceForwarding":    {Referral: model.PoliceAcknowledged},
+	"recordPoliceOutcome":       {Referral: model.PoliceForwarded},
+	"extendPoliceDeadline":      {Referral: model.PoliceForwarded},
+	"suspendPoliceDeadline":     {Referral: model.PoliceForwarded},
+	"resumePoliceDeadline":      {Referral: model.PoliceForwarded},
+	"pauseDeadline":             {},
+	"resumeDeadline":            {},
+}
+
 // ProcessTable returns the process table's rows.
 func ProcessTable() []TableRow { return slices.Clone(processTable) }
 
@@ -216,7 +260,7 @@ func ProcessTable() []TableRow { return slices.Clone(processTable) }
 // nobody may call.
 func RenderProcessTable() (string, error) {
 	var b strings.Builder
-	b.WriteString("| step | method | who | notes and clocks started (stopped) |\n|---|---|---|---|\n")
+	b.WriteString("| step | method | who | when | notes and clocks started (stopped) |\n|---|---|---|---|---|\n")
 	for _, row := range processTable {
 		methods := make([]string, len(row.Methods))
 		for i, m := range row.Methods {
@@ -230,7 +274,11 @@ func RenderProcessTable() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.Step, strings.Join(methods, ", "), who, row.Notes)
+		when, err := row.when()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.Step, strings.Join(methods, ", "), who, when, row.Notes)
 	}
 	return b.String(), nil
 }
@@ -282,6 +330,39 @@ func (row TableRow) who() (string, error) {
 		if len(groups) > 1 {
 			parts[i] = strings.Join(g.methods, ", ") + ": " + parts[i]
 		}
+	}
+	return strings.Join(parts, "; "), nil
+}
+
+// when renders the gates of the row's steps (stepGates): one text when
+// they agree, else each headed by its steps; a method that takes no step
+// (intake) has none.
+func (row TableRow) when() (string, error) {
+	var texts []string
+	heads := map[string][]string{}
+	for _, m := range row.Methods {
+		rule, _ := access.RuleFor(m.Method)
+		if rule.Step == "" {
+			continue
+		}
+		g, ok := stepGates[rule.Step]
+		if !ok {
+			return "", fmt.Errorf("process table row %q: step %s has no gate", row.Step, rule.Step)
+		}
+		text := g.String()
+		if !slices.Contains(texts, text) {
+			texts = append(texts, text)
+		}
+		if name := methodText(rule, TableMethod{}); !slices.Contains(heads[text], name) {
+			heads[text] = append(heads[text], name)
+		}
+	}
+	if len(texts) <= 1 {
+		return strings.Join(texts, ""), nil
+	}
+	parts := make([]string, len(texts))
+	for i, text := range texts {
+		parts[i] = strings.Join(heads[text], ", ") + ": " + text
 	}
 	return strings.Join(parts, "; "), nil
 }

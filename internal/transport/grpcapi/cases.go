@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -32,6 +33,9 @@ func (s *caseServer) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.C
 		return nil, toStatus(ctx, s.log, err)
 	}
 	out := s.caseToProto(ctx, c)
+	// Per caller, on the view they got: the police view holds only their
+	// own unit's referral, which is all their steps look at.
+	out.AllowedSteps = process.StepsAllowed(principalFrom(ctx), c)
 	if dossier != nil {
 		out.Dossier = dossierToProto(*dossier)
 		mergeDetails(out.Services, *dossier)

@@ -17,14 +17,16 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 )
 
 // The case page: what GetCase answers the signed-in person (the full view,
 // or the police view for a police liaison, whose page then has only what
 // that view has), the case's timeline when the person may read it, and a
-// form for each step of CaseProcessService their role may take. A step
-// posts to /cases/{number}/steps/{step}; the API decides whether it
-// applies now, and its refusal shows beside the form with what was typed.
+// form for each step of CaseProcessService the API says they may take now
+// (the case's allowed_steps). A step posts to
+// /cases/{number}/steps/{step}; the API decides whether it applies, and
+// its refusal shows beside the form with what was typed.
 
 // etagMismatch is the ErrorInfo reason of a stale etag (grpcapi errors.go).
 const etagMismatch = "ETAG_MISMATCH"
@@ -212,20 +214,24 @@ func headerOf(cs *pb.Case) []headerValue {
 	}
 }
 
-// stepForms are the forms of the steps the person's role may take, by the
-// one roles table. Whether a step applies in the case's state is the
-// API's to say when the form is sent.
+// stepForms are the forms of the steps the person may take on the case
+// now, open: those GetCase answered them in allowed_steps (their role may
+// take the step, and the case is in the step's gate, by the one process
+// table). A step their role may take but the case's state does not allow
+// has no form. The API still decides when the form is sent, and a finer
+// refusal shows beside the form.
 func (c *Console) stepForms(s *session, cs *pb.Case, posted string) []stepForm {
 	var out []stepForm
 	for _, m := range caseSteps() {
-		if !mayUse(s, "CaseProcessService/"+string(m.Name())) {
+		step := string(m.Name())
+		rule, ok := access.RuleFor("CaseProcessService/" + step)
+		if !ok || !slices.Contains(cs.GetAllowedSteps(), rule.Step) || !mayUse(s, rule.Method) {
 			continue
 		}
-		step := string(m.Name())
 		if step == posted {
 			continue // the caller adds the posted form with its values
 		}
-		f := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: cs.GetEtag(), RequestID: newRequestID()}
+		f := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: cs.GetEtag(), RequestID: newRequestID(), Open: true}
 		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil)
 		out = append(out, f)
 	}

@@ -1,0 +1,157 @@
+package process
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// A step's gate is when it applies: the statuses (and plan states) the
+// case must be in, or only a closed case, or the caller's police
+// referral in a state. The gates are data, in stepGates beside the
+// process table, and the engine refuses a step by its gate before the
+// step runs, so what StepsAllowed offers and what the engine takes
+// cannot disagree. Finer conditions (the responsible unit, a pending
+// transfer to the caller, a separation, a low-risk review) stay in the
+// steps: the API is the final judge.
+
+// Gate is when a step applies.
+type Gate struct {
+	// In are the stages the step applies in; none: any open status.
+	In []Stage
+	// Closed: the step applies to a closed case only (reopen).
+	Closed bool
+	// Any: the step applies whatever the status, closed too (a note, a
+	// clock's pause).
+	Any bool
+	// Referral, for a police step: the caller's police unit's referral
+	// must be in this state; the police track runs beside the social
+	// case, whatever its status.
+	Referral string
+	// Reason is the refusal's reason when the case is in none of the
+	// stages (default WRONG_STEP); First says what must happen first.
+	Reason, First string
+	// Field, if set, names the request's field that named the case in a
+	// refusal (a merge names two cases).
+	Field string
+}
+
+// Stage is a status, and in PLANNING the plan's state if it matters.
+type Stage struct {
+	Status model.CaseStatus
+	Plan   string // "": any
+}
+
+// GateOf returns the gate of a step, by its name in access's table
+// ("acknowledge").
+func GateOf(step string) (Gate, bool) {
+	g, ok := stepGates[step]
+	return g, ok
+}
+
+// check refuses the step on c when the gate is shut: CASE_CLOSED on a
+// closed case for a step that needs it open, the gate's reason when the
+// case is in none of its stages; a police step without a referral of the
+// caller's unit is not found. It returns the caller's referral for a
+// police step.
+func (g Gate) check(p access.Principal, c *model.Case) (*model.PoliceReferral, error) {
+	ref, err := g.shut(p, c)
+	var pre *model.PreconditionError
+	if g.Field != "" && errors.As(err, &pre) {
+		pre.Description = g.Field + ": " + pre.Description
+	}
+	return ref, err
+}
+
+// shut is check but for naming the field.
+func (g Gate) shut(p access.Principal, c *model.Case) (*model.PoliceReferral, error) {
+	switch {
+	case g.Referral != "":
+		return policeReferral(p, c, g.Referral)
+	case g.Any:
+		return nil, nil
+	case g.Closed:
+		if c.Status != model.StatusClosed {
+			return nil, model.Precondition(cmp.Or(g.Reason, "NOT_CLOSED"), "case %s is not closed", c.Number)
+		}
+		return nil, nil
+	case c.MergedInto != "":
+		// Only a step on the case the request names exactly (a merge)
+		// meets a merged case; the others act on the one it resolves to.
+		return nil, model.Precondition("ALREADY_MERGED", "case %s was merged into %s already", c.Number, c.MergedInto)
+	case c.Status == model.StatusClosed:
+		return nil, model.Precondition("CASE_CLOSED", "case %s is closed; reopen it first", c.Number)
+	case len(g.In) > 0 && !slices.ContainsFunc(g.In, func(st Stage) bool {
+		return st.Status == c.Status && (st.Plan == "" || st.Plan == c.PlanState)
+	}):
+		return nil, model.Precondition(cmp.Or(g.Reason, "WRONG_STEP"), "case %s is at %s: %s", c.Number, StatusName(c.Status), g.First)
+	}
+	return nil, nil
+}
+
+// policeReferral returns the referral of the caller's police unit, if it
+// is in state.
+func policeReferral(p access.Principal, c *model.Case, state string) (*model.PoliceReferral, error) {
+	for i := range c.PoliceReferrals {
+		r := &c.PoliceReferrals[i]
+		if r.PoliceUnit != p.Unit {
+			continue
+		}
+		if r.State != state {
+			return nil, model.Precondition("WRONG_POLICE_STEP", "the referral to %s is %s", r.PoliceUnit, strings.ToLower(r.State))
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("referral: %w", model.ErrNotFound)
+}
+
+// StepsAllowed are the steps (by their names in access's table, the API's
+// custom verbs: "acknowledge") p may take on c now: p's role may take the
+// step, on the view it has of c, and c is in the step's gate (for a
+// police step, p's unit's referral is in the gate's state). The engine
+// may still refuse a step for a finer reason; it never takes one this
+// leaves out.
+func StepsAllowed(p access.Principal, c model.Case) []string {
+	var out []string
+	for _, rule := range access.Rules() {
+		if rule.Step == "" || rule.Grant(p.Role).View() == access.ViewNone {
+			continue
+		}
+		g, ok := stepGates[rule.Step]
+		if !ok {
+			continue
+		}
+		if _, err := g.check(p, &c); err == nil {
+			out = append(out, rule.Step)
+		}
+	}
+	return out
+}
+
+// String says in words when the gate lets a step through, for the
+// README's table.
+func (g Gate) String() string {
+	switch {
+	case g.Referral != "":
+		return "the unit's referral " + strings.ToLower(g.Referral)
+	case g.Any:
+		return "any status"
+	case g.Closed:
+		return "closed"
+	case len(g.In) == 0:
+		return "any open status"
+	}
+	parts := make([]string, len(g.In))
+	for i, st := range g.In {
+		parts[i] = StatusName(st.Status)
+		if st.Plan != "" {
+			parts[i] += ", plan " + strings.ToLower(st.Plan)
+		}
+	}
+	return strings.Join(parts, " or ")
+}
