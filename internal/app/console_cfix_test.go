@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,5 +81,77 @@ func TestConsoleNamesTheClientBehindATrustedProxy(t *testing.T) {
 				t.Errorf("lan.nguyen's auth.lock and auth.sign_in events: %v, want one of each", seen)
 			}
 		})
+	}
+}
+
+var (
+	savedPlace = regexp.MustCompile(`^/reports/saved/[A-Za-z0-9_-]+$`)
+	reportCode = regexp.MustCompile(`<code>([0-9a-f-]{36})</code>`)
+	caseNumber = regexp.MustCompile(`id="case-number">(HN-[0-9]{4}-[0-9]+)<`)
+)
+
+// TestConsoleSavedOnlyForThisSessionsSave: "Đã lưu" is what the operator
+// reads to the caller, so it is shown only on the confirmation of a save
+// this session made, with the candidates that save answered. A crafted
+// link (a report's own address, a police receipt, candidate numbers in
+// the query) shows at most what the API answers, never "Đã lưu" nor the
+// link's candidates; another session (the same person at another
+// computer) opening the confirmation finds nothing.
+func TestConsoleSavedOnlyForThisSessionsSave(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+
+	csrf, id := b.intakeForm()
+	resp, _ := b.post("/reports/new", with(callForm(csrf, id), "do", "save"))
+	first := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !savedPlace.MatchString(first) {
+		t.Fatalf("save: %s to %q, want this session's confirmation", resp.Status, first)
+	}
+	_, page := b.get(first)
+	report, number := reportCode.FindStringSubmatch(page), caseNumber.FindStringSubmatch(page)
+	if !strings.Contains(page, "Đã lưu") || report == nil || number == nil {
+		t.Fatalf("the confirmation of the save: want Đã lưu, the report id and the case number:\n%s", page)
+	}
+
+	// A second call about the same child: its save answers the first case
+	// as a candidate, listed on its confirmation.
+	csrf, id = b.intakeForm()
+	resp, _ = b.post("/reports/new", with(callForm(csrf, id), "do", "save"))
+	second := resp.Header.Get("Location")
+	if !savedPlace.MatchString(second) || second == first {
+		t.Fatalf("second save to %q, want a confirmation of its own", second)
+	}
+	if _, page := b.get(second); !strings.Contains(page, "Đã lưu") || !strings.Contains(page, `href="/cases/`+number[1]+`"`) {
+		t.Errorf("the second save's confirmation: want Đã lưu and the candidate %s:\n%s", number[1], page)
+	}
+
+	const forged = "HN-2026-99999"
+	for _, link := range []string{
+		"/reports/" + report[1],
+		"/reports/" + report[1] + "?candidate=" + forged,
+		"/reports/receipt?case=" + number[1],
+		"/reports/receipt?case=" + number[1] + "&candidate=" + forged,
+		"/reports/receipt",
+		"/reports/saved/made-up?candidate=" + forged,
+	} {
+		resp, page := b.get(link)
+		if strings.Contains(page, "Đã lưu") || strings.Contains(page, forged) {
+			t.Errorf("GET %s: %s says Đã lưu or lists %s:\n%s", link, resp.Status, forged, page)
+		}
+	}
+	// The report's own address shows it as the API answers, unsaid saved.
+	if resp, page := b.get("/reports/" + report[1]); resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="case-number">`+number[1]+`<`) {
+		t.Errorf("GET /reports/%s: %s, want the report and its case\n%s", report[1], resp.Status, page)
+	}
+	// The query of a confirmation adds nothing to it.
+	if _, page := b.get(first + "?candidate=" + forged); !strings.Contains(page, "Đã lưu") || strings.Contains(page, forged) {
+		t.Errorf("the confirmation with a candidate in its query: want Đã lưu without %s", forged)
+	}
+
+	other := newBrowser(t, ts)
+	other.signIn(operatorID)
+	if resp, page := other.get(first); resp.StatusCode != http.StatusNotFound || strings.Contains(page, "Đã lưu") {
+		t.Errorf("another session GET %s: %s, want not found without Đã lưu", first, resp.Status)
 	}
 }
