@@ -155,3 +155,44 @@ func TestConsoleSavedOnlyForThisSessionsSave(t *testing.T) {
 		t.Errorf("another session GET %s: %s, want not found without Đã lưu", first, resp.Status)
 	}
 }
+
+// The access matrix of the confirmation routes: a role that may not call
+// GetReport (the auditor) gets no content at a report's address nor at a
+// confirmation; a report out of the person's scope is not found.
+func TestConsoleReportRoutesAccess(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "operator.swc", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre")
+	ts.addUser(t, "worker.hk", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+
+	op := newBrowser(t, ts)
+	op.signIn(operatorID)
+	csrf, id := op.intakeForm()
+	resp, _ := op.post("/reports/new", with(callForm(csrf, id), "do", "save"))
+	saved := resp.Header.Get("Location")
+	_, page := op.get(saved)
+	report, number := reportCode.FindStringSubmatch(page), caseNumber.FindStringSubmatch(page)
+	if report == nil || number == nil {
+		t.Fatalf("the confirmation names no report or case:\n%s", page)
+	}
+
+	auditor := newBrowser(t, ts)
+	_, page = auditor.get("/signin")
+	if resp, _ := auditor.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "user": {"auditor"}, "password": {"pw-auditor"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("auditor sign-in: %s", resp.Status)
+	}
+	for _, link := range []string{"/reports/" + report[1], saved} {
+		if resp, page := auditor.get(link); (resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusNotFound) || strings.Contains(page, number[1]) {
+			t.Errorf("auditor GET %s: %s, want refused without the case number", link, resp.Status)
+		}
+	}
+	for _, user := range []string{"operator.swc", "worker.hk"} {
+		o := newBrowser(t, ts)
+		o.signIn(user)
+		for _, link := range []string{"/reports/" + report[1], saved} {
+			if resp, page := o.get(link); resp.StatusCode != http.StatusNotFound || strings.Contains(page, number[1]) {
+				t.Errorf("%s GET %s: %s, want 404 without the case number", user, link, resp.Status)
+			}
+		}
+	}
+}
