@@ -90,6 +90,20 @@ var (
 	caseNumber = regexp.MustCompile(`id="case-number">(HN-[0-9]{4}-[0-9]+)<`)
 )
 
+// saveCall saves callForm through the intake form and returns this
+// session's confirmation the save sent the browser to, and its page.
+func (b *browser) saveCall() (place, page string) {
+	b.t.Helper()
+	csrf, id := b.intakeForm()
+	resp, _ := b.post("/reports/new", with(callForm(csrf, id), "do", "save"))
+	place = resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !savedPlace.MatchString(place) {
+		b.t.Fatalf("save: %s to %q, want this session's confirmation", resp.Status, place)
+	}
+	_, page = b.get(place)
+	return place, page
+}
+
 // TestConsoleSavedOnlyForThisSessionsSave: "Đã lưu" is what the operator
 // reads to the caller, so it is shown only on the confirmation of a save
 // this session made, with the candidates that save answered. A crafted
@@ -102,13 +116,7 @@ func TestConsoleSavedOnlyForThisSessionsSave(t *testing.T) {
 	b := newBrowser(t, ts)
 	b.signIn(operatorID)
 
-	csrf, id := b.intakeForm()
-	resp, _ := b.post("/reports/new", with(callForm(csrf, id), "do", "save"))
-	first := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusSeeOther || !savedPlace.MatchString(first) {
-		t.Fatalf("save: %s to %q, want this session's confirmation", resp.Status, first)
-	}
-	_, page := b.get(first)
+	first, page := b.saveCall()
 	report, number := reportCode.FindStringSubmatch(page), caseNumber.FindStringSubmatch(page)
 	if !strings.Contains(page, "Đã lưu") || report == nil || number == nil {
 		t.Fatalf("the confirmation of the save: want Đã lưu, the report id and the case number:\n%s", page)
@@ -116,13 +124,11 @@ func TestConsoleSavedOnlyForThisSessionsSave(t *testing.T) {
 
 	// A second call about the same child: its save answers the first case
 	// as a candidate, listed on its confirmation.
-	csrf, id = b.intakeForm()
-	resp, _ = b.post("/reports/new", with(callForm(csrf, id), "do", "save"))
-	second := resp.Header.Get("Location")
-	if !savedPlace.MatchString(second) || second == first {
+	second, page := b.saveCall()
+	if second == first {
 		t.Fatalf("second save to %q, want a confirmation of its own", second)
 	}
-	if _, page := b.get(second); !strings.Contains(page, "Đã lưu") || !strings.Contains(page, `href="/cases/`+number[1]+`"`) {
+	if !strings.Contains(page, "Đã lưu") || !strings.Contains(page, `href="/cases/`+number[1]+`"`) {
 		t.Errorf("the second save's confirmation: want Đã lưu and the candidate %s:\n%s", number[1], page)
 	}
 
@@ -167,10 +173,7 @@ func TestConsoleReportRoutesAccess(t *testing.T) {
 
 	op := newBrowser(t, ts)
 	op.signIn(operatorID)
-	csrf, id := op.intakeForm()
-	resp, _ := op.post("/reports/new", with(callForm(csrf, id), "do", "save"))
-	saved := resp.Header.Get("Location")
-	_, page := op.get(saved)
+	saved, page := op.saveCall()
 	report, number := reportCode.FindStringSubmatch(page), caseNumber.FindStringSubmatch(page)
 	if report == nil || number == nil {
 		t.Fatalf("the confirmation names no report or case:\n%s", page)
