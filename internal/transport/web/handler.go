@@ -217,6 +217,12 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
 }
 
+// notFoundFor is the not-found page of a signed-in person, in their
+// layout.
+func (c *Console) notFoundFor(w http.ResponseWriter, r *http.Request, s *session) {
+	c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+}
+
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
 	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.forbidden")})
 }
@@ -233,7 +239,7 @@ func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, e
 		c.setCookie(w, sessionCookie, "", -1)
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 	case codes.NotFound:
-		c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(lang, "error.notfound")})
+		c.notFoundFor(w, r, s)
 	case codes.PermissionDenied:
 		c.forbidden(w, r, s)
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:

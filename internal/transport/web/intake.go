@@ -699,7 +699,7 @@ type savedPage struct {
 func (c *Console) intakeSaved(w http.ResponseWriter, r *http.Request, s *session) {
 	saved, ok := s.recall(r.PathValue("id"))
 	if !ok {
-		c.notFound(w, r)
+		c.notFoundFor(w, r, s)
 		return
 	}
 	page := savedPage{Saved: true, Candidates: saved.candidates}
@@ -714,7 +714,7 @@ func (c *Console) intakeSaved(w http.ResponseWriter, r *http.Request, s *session
 // its address: not a confirmation, since a link can name any report.
 func (c *Console) intakeReport(w http.ResponseWriter, r *http.Request, s *session) {
 	if _, err := uuid.Parse(r.PathValue("id")); err != nil {
-		c.notFound(w, r)
+		c.notFoundFor(w, r, s)
 		return
 	}
 	c.showReport(w, r, s, savedPage{}, "reports/"+r.PathValue("id"))
