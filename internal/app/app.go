@@ -37,6 +37,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
 	"github.com/childcase/childcase/internal/transport/metrics"
@@ -198,7 +199,7 @@ func (c Config) validate() (*tls.Config, error) {
 	if err := c.validateLimits(); err != nil {
 		return nil, err
 	}
-	if _, err := grpcapi.ParseTrustedProxies(c.TrustedProxies); err != nil {
+	if _, err := clientaddr.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("config: trusted-proxies: %w", err)
 	}
 	return c.serverTLS()
@@ -553,7 +554,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		ids.RunAudit(guardCtx, opts.SchedulerPoll)
 	}()
 	s.push(func(context.Context) error { stopGuard(); <-guardDone; <-signInAuditDone; return nil })
-	trusted, _ := grpcapi.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
+	trusted, _ := clientaddr.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 
 	deps := grpcapi.Deps{
 		Intake: svc, Search: finder, Process: engine, Identity: ids,
@@ -652,7 +653,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	webConsole, err := web.New(web.Config{
 		Conn: conn, Accounts: accounts, Passwords: ids, Clock: opts.Clock, Log: opts.Logger,
-		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings,
+		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings, TrustedProxies: trusted,
 	})
 	if err != nil {
 		return nil, err

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // ContentSecurityPolicy lets pages load scripts, styles and images from
@@ -140,20 +142,27 @@ func (c *Console) signed(h func(http.ResponseWriter, *http.Request, *session)) h
 // apiContext is the context of an API call made for a session: the
 // session's token, and the client's address for the audit.
 func (c *Console) apiContext(r *http.Request, s *session) context.Context {
-	md := metadata.Pairs("authorization", "Bearer "+s.bearer, "x-forwarded-for", clientIP(r))
+	md := metadata.Pairs("authorization", "Bearer "+s.bearer, "x-forwarded-for", c.clientIP(r))
 	if id := r.Header.Get("X-Request-Id"); id != "" {
 		md.Set("x-request-id", id)
 	}
 	return metadata.NewOutgoingContext(r.Context(), md)
 }
 
-// clientIP is the address of the HTTP connection's peer.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP names the client as the API does (clientaddr): the HTTP
+// connection's peer or, when that peer is a trusted proxy, the address
+// the proxies saw. The API behind the in-process connection takes the
+// last x-forwarded-for entry as the client, so this one is what it audits.
+func (c *Console) clientIP(r *http.Request) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		peer = r.RemoteAddr
 	}
-	return host
+	var hops []string
+	if len(c.cfg.TrustedProxies) > 0 {
+		hops = clientaddr.Hops(r.Header.Values("X-Forwarded-For"))
+	}
+	return clientaddr.Resolve(append(hops, peer), c.cfg.TrustedProxies)
 }
 
 // localPath accepts only a path of this site as a place to go back to,
@@ -208,6 +217,12 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
 }
 
+// notFoundFor is the not-found page of a signed-in person, in their
+// layout.
+func (c *Console) notFoundFor(w http.ResponseWriter, r *http.Request, s *session) {
+	c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+}
+
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
 	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.forbidden")})
 }
@@ -224,7 +239,7 @@ func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, e
 		c.setCookie(w, sessionCookie, "", -1)
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 	case codes.NotFound:
-		c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(lang, "error.notfound")})
+		c.notFoundFor(w, r, s)
 	case codes.PermissionDenied:
 		c.forbidden(w, r, s)
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:

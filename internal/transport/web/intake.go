@@ -64,7 +64,6 @@ var (
 	abuseChoices         = enumNames(pb.AbuseForm(0).Descriptor())
 	circumstanceChoices  = enumNames(pb.SpecialCircumstance(0).Descriptor())
 	requestIDPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	caseNumberPattern    = regexp.MustCompile(`^[A-Z]{2}-[0-9]{4}-[0-9]{1,10}$`)
 	indexedFieldPattern  = regexp.MustCompile(`^(children|caregivers)\[([0-9]+)\](.*)$`)
 	intakeCandidateLimit = 5 // Report.candidates max_items
 )
@@ -192,8 +191,8 @@ func fieldID(name string) string {
 func (c *Console) intakeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /reports/new", c.signed(c.intakeNew))
 	mux.HandleFunc("POST /reports/new", c.signed(c.intakePost))
-	mux.HandleFunc("GET /reports/receipt", c.signed(c.intakeReceipt))
-	mux.HandleFunc("GET /reports/{id}", c.signed(c.intakeSaved))
+	mux.HandleFunc("GET /reports/saved/{id}", c.signed(c.intakeSaved))
+	mux.HandleFunc("GET /reports/{id}", c.signed(c.intakeReport))
 }
 
 // intakeNew shows a blank form with a new request id, received now.
@@ -294,21 +293,11 @@ func (c *Console) intakeSave(w http.ResponseWriter, r *http.Request, s *session,
 		c.intakeSaveFailed(w, r, s, f, err)
 		return
 	}
-	q := url.Values{}
+	saved := savedAnswer{requestID: f.RequestID, report: resp.GetName(), caseNumber: strings.TrimPrefix(resp.GetCase(), "cases/")}
 	for _, cand := range resp.GetCandidates() {
-		q.Add("candidate", strings.TrimPrefix(cand.GetCase(), "cases/"))
+		saved.candidates = append(saved.candidates, strings.TrimPrefix(cand.GetCase(), "cases/"))
 	}
-	if resp.GetName() == "" {
-		// A police receipt names no report: it shows the case.
-		q.Set("case", strings.TrimPrefix(resp.GetCase(), "cases/"))
-		http.Redirect(w, r, "/reports/receipt?"+q.Encode(), http.StatusSeeOther)
-		return
-	}
-	target := "/" + resp.GetName()
-	if len(q) > 0 {
-		target += "?" + q.Encode()
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, "/reports/saved/"+s.remember(saved), http.StatusSeeOther)
 }
 
 // intakeSaveFailed answers a save the API did not confirm: the form again,
@@ -688,39 +677,57 @@ func searchOf(rep *pb.Report) *pb.SearchCasesRequest {
 	return q
 }
 
-// savedPage is the confirmation of a saved report.
+// savedPage is the confirmation of a saved report or, unsaid saved, a
+// report as the API answers it.
 type savedPage struct {
+	Saved      bool   // this session's save: say "Đã lưu"
 	ReportID   string // "" for a police receipt
 	Report     *pb.Report
 	Case       *pb.Case // nil: the report opened no case
 	CaseNumber string
 	Commune    string
 	First      *pb.Deadline // the case's first open deadline
-	Candidates []string     // case numbers the API answered the save with
+	Candidates []string     // case numbers the API answered this session's save with
 }
 
-// intakeSaved is the confirmation of a report: saved, its case number to
-// read aloud, the case's commune and first deadline.
+// intakeSaved is the confirmation of a save this session made: "Đã
+// lưu", the case number to read aloud, the case's commune and first
+// deadline, and the cases the save answered as candidates. A police
+// receipt names no report: it shows the case, which they read in the
+// police view. Another session's confirmation, or a made-up one, is not
+// found.
 func (c *Console) intakeSaved(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := c.apiContext(r, s)
-	rep, err := c.api.reports.GetReport(ctx, &pb.GetReportRequest{Name: "reports/" + r.PathValue("id")})
+	saved, ok := s.recall(r.PathValue("id"))
+	if !ok {
+		c.notFoundFor(w, r, s)
+		return
+	}
+	page := savedPage{Saved: true, Candidates: saved.candidates}
+	if saved.report == "" {
+		c.showSaved(w, r, s, page, saved.caseNumber)
+		return
+	}
+	c.showReport(w, r, s, page, saved.report)
+}
+
+// intakeReport shows a report as the API answers it to the person, by
+// its address: not a confirmation, since a link can name any report.
+func (c *Console) intakeReport(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := uuid.Parse(r.PathValue("id")); err != nil {
+		c.notFoundFor(w, r, s)
+		return
+	}
+	c.showReport(w, r, s, savedPage{}, "reports/"+r.PathValue("id"))
+}
+
+func (c *Console) showReport(w http.ResponseWriter, r *http.Request, s *session, page savedPage, name string) {
+	rep, err := c.api.reports.GetReport(c.apiContext(r, s), &pb.GetReportRequest{Name: name})
 	if err != nil {
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := savedPage{ReportID: strings.TrimPrefix(rep.GetName(), "reports/"), Report: rep}
+	page.ReportID, page.Report = strings.TrimPrefix(rep.GetName(), "reports/"), rep
 	c.showSaved(w, r, s, page, strings.TrimPrefix(rep.GetCase(), "cases/"))
-}
-
-// intakeReceipt is the confirmation of a report the police recorded: they
-// get a receipt, not the report, and read the case in the police view.
-func (c *Console) intakeReceipt(w http.ResponseWriter, r *http.Request, s *session) {
-	number := r.URL.Query().Get("case")
-	if number != "" && !caseNumberPattern.MatchString(number) {
-		c.notFound(w, r)
-		return
-	}
-	c.showSaved(w, r, s, savedPage{}, number)
 }
 
 func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, page savedPage, number string) {
@@ -737,12 +744,9 @@ func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, 
 			page.Commune = u.GetFullName()
 		}
 	}
-	for _, n := range r.URL.Query()["candidate"] {
-		// Numbers only, from the save's answer: each links to its case,
-		// which the case page shows only as the API allows.
-		if caseNumberPattern.MatchString(n) && len(page.Candidates) < intakeCandidateLimit {
-			page.Candidates = append(page.Candidates, n)
-		}
+	title := "intake.report.title"
+	if page.Saved {
+		title = "intake.saved.title"
 	}
-	c.render(w, r, http.StatusOK, "intake_saved", view{User: &s.user, CSRF: s.csrf, Title: "intake.saved.title", Data: page})
+	c.render(w, r, http.StatusOK, "intake_saved", view{User: &s.user, CSRF: s.csrf, Title: title, Data: page})
 }

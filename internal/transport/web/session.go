@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,56 @@ type session struct {
 	// ended is closed when the session ends (sign-out, idle timeout,
 	// eviction), so that its open event stream ends with it.
 	ended chan struct{}
+
+	savesMu sync.Mutex
+	saves   []savedAnswer // the last maxSavesPerSession, oldest first
+}
+
+// maxSavesPerSession bounds the saves a session remembers for their
+// confirmations: an operator reads the newest one to the caller.
+const maxSavesPerSession = 20
+
+// savedAnswer is what a save of this session was answered: only its
+// confirmation says "Đã lưu", so no link can make a page say it.
+type savedAnswer struct {
+	id         string // random: the confirmation's address
+	requestID  string // the form's: a retry of the same save finds it
+	report     string // "reports/{id}"; "" for a police receipt
+	caseNumber string
+	candidates []string // case numbers
+}
+
+// remember keeps a save's answer and returns its id; a retry of a save
+// (the same request id) keeps the first one's id, so every retry lands on
+// the same confirmation.
+func (s *session) remember(a savedAnswer) string {
+	s.savesMu.Lock()
+	defer s.savesMu.Unlock()
+	for i, o := range s.saves {
+		if o.requestID == a.requestID {
+			a.id = o.id
+			s.saves[i] = a
+			return a.id
+		}
+	}
+	a.id = randomToken()
+	if len(s.saves) >= maxSavesPerSession {
+		s.saves = slices.Delete(s.saves, 0, len(s.saves)-maxSavesPerSession+1)
+	}
+	s.saves = append(s.saves, a)
+	return a.id
+}
+
+// recall returns the answer of one of this session's saves.
+func (s *session) recall(id string) (savedAnswer, bool) {
+	s.savesMu.Lock()
+	defer s.savesMu.Unlock()
+	for _, a := range s.saves {
+		if sameToken(a.id, id) {
+			return a, true
+		}
+	}
+	return savedAnswer{}, false
 }
 
 // sessionStore holds the sessions in memory: a restart signs everyone

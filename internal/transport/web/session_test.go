@@ -84,3 +84,32 @@ func TestOneAccountCannotSignOthersOut(t *testing.T) {
 		t.Errorf("%d sessions held, want at most 8", n)
 	}
 }
+
+// A session remembers the answers of its last maxSavesPerSession saves,
+// each under its own random id; a retry of a save (the same request id)
+// finds the first one's id, and an older save is forgotten.
+func TestSessionRemembersItsLastSaves(t *testing.T) {
+	s := &session{}
+	first := s.remember(savedAnswer{requestID: "r0", caseNumber: "HN-2026-00001"})
+	if again := s.remember(savedAnswer{requestID: "r0", caseNumber: "HN-2026-00001"}); again != first {
+		t.Errorf("a retry of the save got id %q, want the first's %q", again, first)
+	}
+	ids := []string{first}
+	for i := 1; i <= maxSavesPerSession; i++ {
+		ids = append(ids, s.remember(savedAnswer{requestID: "r" + strconv.Itoa(i)}))
+	}
+	if _, ok := s.recall(first); ok {
+		t.Errorf("the oldest of %d saves is still remembered", maxSavesPerSession+1)
+	}
+	for _, id := range ids[1:] {
+		if _, ok := s.recall(id); !ok {
+			t.Errorf("save %s of the last %d forgotten", id, maxSavesPerSession)
+		}
+	}
+	if len(s.saves) != maxSavesPerSession {
+		t.Errorf("%d saves held, want %d", len(s.saves), maxSavesPerSession)
+	}
+	if _, ok := s.recall(""); ok {
+		t.Error("an empty id recalls a save")
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -97,6 +98,10 @@ type Config struct {
 	// Warnings are the policy's warning points, as fractions of a
 	// deadline's span: a countdown turns amber past the first.
 	Warnings []float64
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, as for the API: the sign-in's lock-out audit and every
+	// API call name that client, not the proxy.
+	TrustedProxies []netip.Prefix
 }
 
 // Console is the web interface. Create it with New, serve Handler, and run
