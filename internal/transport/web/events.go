@@ -87,6 +87,14 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		c.apiError(w, r, s, err)
 		return
 	}
+	// Wait for the API's own answer to begin: once its headers are here,
+	// its handler runs and the stream counts against the user's limit, so
+	// a stream the console has answered is one the API has taken on (a
+	// refused one then ends with the refusal, below).
+	if _, err := stream.Header(); err != nil {
+		c.apiError(w, r, s, err)
+		return
+	}
 	got := make(chan *pb.Notification)
 	failed := make(chan error, 1)
 	go func() {
