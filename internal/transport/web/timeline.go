@@ -113,9 +113,11 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 		if i >= 0 {
 			d := deadlines[i]
 			unit := d.GetUnit()
+			at := e.GetTime().AsTime()
 			for _, x := range d.GetEscalations() {
-				// The escalation this event made, else the last before it.
-				if !x.GetTime().AsTime().After(e.GetTime().AsTime()) {
+				// The escalation this event made, or the last one before
+				// the event: a breach in the same run precedes it.
+				if xt := x.GetTime().AsTime(); xt.Before(at) || xt.Equal(at) && e.GetKind() == "ESCALATED" {
 					unit = x.GetToUnit()
 				}
 			}
