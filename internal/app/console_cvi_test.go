@@ -193,6 +193,28 @@ func TestConsoleRefusalsInThePagesLanguage(t *testing.T) {
 	}
 }
 
+// TestConsoleRefusalPageInThePagesLanguage: a refusal answered as a page
+// of its own (an admin disabling their own user) is said in the
+// catalog's Vietnamese, the API's sentence below it in small.
+func TestConsoleRefusalPageInThePagesLanguage(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	b := newBrowser(t, ts)
+	_, page := b.get("/signin")
+	if resp, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "user": {"admin.test"}, "password": {"pw-admin.test"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	_, page = b.get("/admin/users/admin.test/disable")
+	resp, page := b.post("/admin/users/admin.test/disable", url.Values{"csrf": {csrfOf(t, page)}, "request_id": {"web-self"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an admin disabling their own user: %s, want 400", resp.Status)
+	}
+	want := `<p class="error" role="alert">Quản trị viên không thể tự khóa tài khoản của mình; hãy nhờ quản trị viên khác.<br><small>an admin cannot disable their own user; ask another admin</small></p>`
+	if !strings.Contains(page, want) {
+		t.Errorf("SELF_DISABLE is not said in Vietnamese with the API's words below:\n%s", page)
+	}
+}
+
 // openStepAs opens a case page in a signed-in browser and returns the
 // hidden fields of a step's form on it.
 func openStepAs(t *testing.T, b *browser, number, step string) url.Values {
