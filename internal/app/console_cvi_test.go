@@ -9,24 +9,11 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/app"
-	"github.com/childcase/childcase/internal/domain/clock"
 )
 
 // Vietnamese first for what the API says: the case page's timeline says
 // each event's detail in the page's language, and a refused step says why
 // in the catalog's words, the API's own sentence kept below in small.
-
-// startConsoleWithScheduler starts a console like startConsole, with the
-// deadline scheduler looking at the fake clock every few milliseconds.
-func startConsoleWithScheduler(t *testing.T) *testServer {
-	t.Helper()
-	accts := &bookAccounts{}
-	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts,
-		NoSync: true, SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour})
-	accts.server.Store(ts)
-	return ts
-}
 
 // timelineOf is the timeline table of a case page.
 func timelineOf(t *testing.T, page string) string {
@@ -47,7 +34,7 @@ var englishDetails = []string{
 }
 
 func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
-	ts := startConsoleWithScheduler(t)
+	ts := startConsoleAt(t, testNow)
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
@@ -72,8 +59,7 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refer: %v", err)
 	}
-	c, err = p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"})
-	if err != nil {
+	if _, err = p.ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"}); err != nil {
 		t.Fatalf("propose: %v", err)
 	}
 	if _, err = p.AcceptTransfer(hk, &pb.AcceptTransferRequest{Name: name, Etag: etagOf(t, ts, "hk.worker", name)}); err != nil {
@@ -200,11 +186,8 @@ func TestConsoleRefusalPageInThePagesLanguage(t *testing.T) {
 	ts, _ := startConsole(t)
 	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
 	b := newBrowser(t, ts)
-	_, page := b.get("/signin")
-	if resp, _ := b.post("/signin", url.Values{"csrf": {csrfOf(t, page)}, "user": {"admin.test"}, "password": {"pw-admin.test"}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in: %s", resp.Status)
-	}
-	_, page = b.get("/admin/users/admin.test/disable")
+	b.signInTo("admin.test")
+	_, page := b.get("/admin/users/admin.test/disable")
 	resp, page := b.post("/admin/users/admin.test/disable", url.Values{"csrf": {csrfOf(t, page)}, "request_id": {"web-self"}})
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("an admin disabling their own user: %s, want 400", resp.Status)
