@@ -164,7 +164,7 @@ func TestConsoleCaseInvalidInputKeepsWhatWasTyped(t *testing.T) {
 		t.Error("the abuser_access chosen is not kept")
 	}
 	if !regexp.MustCompile(`name="harm_severity"[^>]*aria-invalid="true"`).MatchString(f) ||
-		!regexp.MustCompile(`id="step-RecordInitialAssessment-harm_severity-err" role="alert">[^<]*\[enum.not_in\]`).MatchString(f) {
+		!regexp.MustCompile(`id="step-RecordInitialAssessment-harm_severity-err" role="alert">Hãy chọn một giá trị.<`).MatchString(f) {
 		t.Errorf("the form does not name harm_severity and its rule beside the field:\n%s", f)
 	}
 	if got := getCase(t, ts, "bd.worker", name).GetStatus(); got != pb.CaseStatus_CASE_STATUS_INITIAL_ASSESSMENT {
@@ -393,7 +393,7 @@ func TestConsoleCaseStepThatDoesNotApplyNow(t *testing.T) {
 		t.Fatalf("a review of a case not acknowledged: %s, want 400", resp.Status)
 	}
 	f := stepForm(page, number, "StartReview")
-	if !regexp.MustCompile(`<p class="error" role="alert">Chưa ghi: [^<]+</p>`).MatchString(f) {
+	if !regexp.MustCompile(`<p class="error" role="alert">Chưa ghi: [^<]+<br><small>[^<]+</small></p>`).MatchString(f) {
 		t.Errorf("the form does not say why the step was refused:\n%s", f)
 	}
 	if got := getCase(t, ts, "bd.worker", "cases/"+number).GetStatus(); got != pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT {

@@ -135,17 +135,6 @@ func (c *Console) unitChoices(r *http.Request, s *session) (unitChoices, error) 
 	return out, nil
 }
 
-// refusal is the API's message when it refused what a person typed (the
-// form is shown again with it), or "" for any other error.
-func refusal(err error) string {
-	st, _ := status.FromError(err)
-	switch st.Code() {
-	case codes.InvalidArgument, codes.AlreadyExists, codes.FailedPrecondition:
-		return st.Message()
-	}
-	return ""
-}
-
 // failed answers an API call that failed, and reports whether it did: a
 // refusal of what was typed shows the form again with the API's words,
 // through again; anything else is answered as apiError answers it.
@@ -153,8 +142,10 @@ func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, err
 	if err == nil {
 		return false
 	}
-	if msg := refusal(err); msg != "" {
-		again(msg)
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.AlreadyExists, codes.FailedPrecondition:
+		said, _ := c.catalogs.refused(language(r), err)
+		again(said.String())
 		return true
 	}
 	c.apiError(w, r, s, err)

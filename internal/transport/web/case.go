@@ -75,6 +75,9 @@ type stepForm struct {
 	Open      bool
 	Error     string     // the API's answer, for the whole form
 	Stale     *staleEdit // set when the case changed under the form
+
+	// ErrorDetail is the API's own words below Error (refusal.go).
+	ErrorDetail string
 }
 
 // staleEdit is what changed since the form was rendered.
@@ -89,6 +92,7 @@ type staleEdit struct {
 type timelineEntry struct {
 	*pb.CaseEvent
 	What string
+	Said string // the detail in the page's language (timeline.go)
 }
 
 type headerValue struct{ Key, Value string }
@@ -156,12 +160,13 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 			page.SeenSeq = events[0].GetSeq()
 		}
 		page.MoreLog = more && shown == timelineShown
+		unitName := c.unitNamer(r, s)
 		for _, e := range events {
 			what, ok := c.catalogs[lang]["event."+e.GetKind()]
 			if !ok {
 				what = e.GetKind()
 			}
-			page.Timeline = append(page.Timeline, timelineEntry{CaseEvent: e, What: what})
+			page.Timeline = append(page.Timeline, timelineEntry{CaseEvent: e, What: what, Said: c.eventDetail(lang, e, cs.GetDeadlines(), unitName)})
 		}
 	}
 	return page, nil
@@ -302,11 +307,7 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		for _, d := range st.Details() {
 			if br, ok := d.(*errdetails.BadRequest); ok {
 				for _, v := range br.GetFieldViolations() {
-					msg := v.GetDescription()
-					if v.GetReason() != "" {
-						msg += " [" + v.GetReason() + "]"
-					}
-					errs[v.GetField()] = strings.TrimSpace(errs[v.GetField()] + " " + msg)
+					errs[v.GetField()] = strings.TrimSpace(errs[v.GetField()] + " " + c.catalogs.rule(lang, v))
 				}
 			}
 		}
@@ -316,7 +317,8 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	case st.Code() == codes.FailedPrecondition || st.Code() == codes.AlreadyExists || st.Code() == codes.ResourceExhausted:
 		// The step does not apply now (or the request id was used for
 		// another form); the API's reason says why.
-		form.Error = c.catalogs.text(lang, "case.refused", st.Message())
+		said := c.catalogs.refusal(lang, st)
+		form.Error, form.ErrorDetail = c.catalogs.text(lang, "case.refused", said.Text), said.Detail
 	default:
 		c.apiError(w, r, s, err)
 		return

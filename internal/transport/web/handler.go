@@ -229,7 +229,8 @@ func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) 
 
 // apiError answers a failed API call as a page: a gone session signs the
 // person out, an out-of-scope record is not found (as the API says), and
-// anything else shows the API's message in a page of the console.
+// a refusal is said in the catalog's words (refusal.go), and anything
+// else is an internal error.
 func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	st, _ := status.FromError(err)
 	lang := language(r)
@@ -243,7 +244,8 @@ func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, e
 	case codes.PermissionDenied:
 		c.forbidden(w, r, s)
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:
-		c.render(w, r, http.StatusBadRequest, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.request.title", Error: st.Message()})
+		said, _ := c.catalogs.refused(lang, err)
+		c.render(w, r, http.StatusBadRequest, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.request.title", Error: said.Text, ErrorDetail: said.Detail})
 	default:
 		if errors.Is(err, context.Canceled) {
 			return

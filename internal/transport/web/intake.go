@@ -539,7 +539,7 @@ func (f *intakeForm) apiErrors(err error, cats catalogs, lang string) bool {
 	switch st.Code() {
 	case codes.InvalidArgument:
 	case codes.FailedPrecondition:
-		f.extraErrors = append(f.extraErrors, st.Message())
+		f.extraErrors = append(f.extraErrors, cats.refusal(lang, st).String())
 		return true
 	default:
 		return false
@@ -552,10 +552,7 @@ func (f *intakeForm) apiErrors(err error, cats catalogs, lang string) bool {
 		}
 		for _, v := range br.GetFieldViolations() {
 			found = true
-			text := cats.text(lang, "intake.rule."+v.GetReason())
-			if text == "intake.rule."+v.GetReason() {
-				text = v.GetDescription()
-			}
+			text := cats.rule(lang, v, "intake.rule.")
 			if name := f.formField(v.GetField()); name != "" {
 				f.addError(name, text)
 			} else {

@@ -48,8 +48,10 @@ type view struct {
 	Title string // a catalog key
 	Flash string // a catalog key of a message to show once, or ""
 	Error string // an error to show, already in the language
-	Data  any
-	Nav   []screen // the screens the user may use (set by render)
+	// ErrorDetail is the API's own words below Error, in a smaller line.
+	ErrorDetail string
+	Data        any
+	Nav         []screen // the screens the user may use (set by render)
 	// Now is the service's time when the page was made (set by render):
 	// countdowns count from it, not from the browser's clock, which may
 	// be wrong and is not the clock the deadlines run on.

@@ -1,0 +1,79 @@
+package web
+
+import (
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The API's refusals in the page's language. The API says why it refused
+// in English for its clients, with a machine reason beside it: the rule
+// id of each field violation, the ErrorInfo reason of anything else. The
+// console says the reason in the catalog's words ("rule.ID",
+// "refusal.REASON") and keeps the API's own sentence, which names the
+// case, unit or deadline concerned, as a detail below it. Every screen
+// maps refusals here, so that one rule reads the same everywhere.
+
+// refusalText is a refusal in words: the catalog's text for its reason,
+// and the API's description as a detail ("" when the catalog has no text
+// for the reason, the API's message then being the text).
+type refusalText struct{ Text, Detail string }
+
+// refusal says a refused call (FAILED_PRECONDITION, ABORTED,
+// ALREADY_EXISTS, RESOURCE_EXHAUSTED) by its ErrorInfo reason.
+func (cs catalogs) refusal(lang string, st *status.Status) refusalText {
+	key := "refusal." + errorReason(st)
+	if _, ok := cs[lang][key]; ok {
+		return refusalText{Text: cs.text(lang, key), Detail: st.Message()}
+	}
+	return refusalText{Text: st.Message()}
+}
+
+// refused says what a person can fix or wait for, and whether err is
+// such a refusal: INVALID_ARGUMENT, each field violation by its rule
+// ("field: text"), and the others by their reason. Any other error is
+// not a refusal of what was typed.
+func (cs catalogs) refused(lang string, err error) (refusalText, bool) {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.InvalidArgument:
+		var lines []string
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				for _, v := range br.GetFieldViolations() {
+					lines = append(lines, v.GetField()+": "+cs.rule(lang, v))
+				}
+			}
+		}
+		if len(lines) == 0 {
+			return refusalText{Text: st.Message()}, true
+		}
+		return refusalText{Text: strings.Join(lines, "; ")}, true
+	case codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:
+		return cs.refusal(lang, st), true
+	}
+	return refusalText{}, false
+}
+
+// rule says a field violation by its rule id: a screen's own text for
+// the rule first (a screen whose fields give the rule a narrower sense,
+// as the intake's "intake.rule."), then the console's "rule.", else as
+// the API described it.
+func (cs catalogs) rule(lang string, v *errdetails.BadRequest_FieldViolation, screens ...string) string {
+	for _, prefix := range append(screens, "rule.") {
+		if text, ok := cs[lang][prefix+v.GetReason()]; ok {
+			return text
+		}
+	}
+	return v.GetDescription()
+}
+
+// String is the refusal on one line, for the places that have one.
+func (r refusalText) String() string {
+	if r.Detail == "" {
+		return r.Text
+	}
+	return r.Text + " (" + r.Detail + ")"
+}

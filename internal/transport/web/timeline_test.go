@@ -1,0 +1,117 @@
+package web
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// domainSources are the domain's Go sources (tests left out), read as
+// text: the catalog tests below find in them what the console must say.
+func domainSources(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(filepath.Join("..", "..", "domain"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		b.Write(src)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+var (
+	// s.event("KIND", detail, ...), a.event(...), s.offer(to, reason, "KIND")
+	eventCall = regexp.MustCompile(`\.event\("([A-Z_]+)",\s*([^,]+),`)
+	offerCall = regexp.MustCompile(`\.offer\([^)]*"([A-Z_]+)"\)`)
+	// model.CaseEvent{... Kind: "KIND", Detail: ...}
+	eventLiteral   = regexp.MustCompile(`Kind:\s*"([A-Z_]+)",\s*Detail:`)
+	precondition   = regexp.MustCompile(`model\.Precondition\("([A-Z_]+)"`)
+	formatLiterals = regexp.MustCompile(`%[sdv]`)
+)
+
+// TestEventDetailsHaveCatalogTexts: every event kind the domain gives a
+// generated detail is said in the catalogs (from its deadline, or by a
+// detail form whose fixed words are the domain's), or is listed as one
+// whose detail a person typed.
+func TestEventDetailsHaveCatalogTexts(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vi := cats["vi"]
+	src := domainSources(t)
+	kinds := map[string]bool{}
+	for _, m := range eventCall.FindAllStringSubmatch(src, -1) {
+		if m[2] != `""` {
+			kinds[m[1]] = true
+		}
+	}
+	for _, m := range offerCall.FindAllStringSubmatch(src, -1) {
+		kinds[m[1]] = true
+	}
+	for _, m := range eventLiteral.FindAllStringSubmatch(src, -1) {
+		kinds[m[1]] = true
+	}
+	if len(kinds) < 30 {
+		t.Fatalf("found only %d event kinds with a detail in the domain's sources: has the way events are made changed?", len(kinds))
+	}
+	for kind := range kinds {
+		switch {
+		case slices.Contains(typedDetails, kind):
+		case slices.Contains(deadlineDetails, kind):
+		case slices.ContainsFunc(detailForms, func(f detailForm) bool { return f.kind == kind }):
+		default:
+			t.Errorf("event %s has a generated detail that no catalog text says", kind)
+		}
+	}
+	for _, kind := range deadlineDetails {
+		if _, ok := vi["event.detail."+kind]; !ok {
+			t.Errorf("no catalog text for %q", "event.detail."+kind)
+		}
+	}
+	for _, f := range detailForms {
+		if _, ok := vi[f.key]; !ok {
+			t.Errorf("no catalog text for %q", f.key)
+		}
+		format := f.format
+		for _, w := range f.words {
+			if !strings.Contains(src, `"`+w+`"`) {
+				t.Errorf("%s: the domain no longer writes %q (detail form %q)", f.kind, w, f.format)
+			}
+			format = strings.Replace(format, w, "%s", 1)
+		}
+		for _, part := range formatLiterals.Split(format, -1) {
+			if !strings.Contains(src, part) {
+				t.Errorf("%s: the domain no longer writes %q (detail form %q)", f.kind, part, f.format)
+			}
+		}
+	}
+}
+
+// TestPreconditionReasonsHaveCatalogTexts: every reason the domain gives
+// for refusing a step now has its catalog text.
+func TestPreconditionReasonsHaveCatalogTexts(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := precondition.FindAllStringSubmatch(domainSources(t), -1)
+	if len(reasons) < 30 {
+		t.Fatalf("found only %d preconditions in the domain's sources", len(reasons))
+	}
+	for _, m := range reasons {
+		if _, ok := cats["vi"]["refusal."+m[1]]; !ok {
+			t.Errorf("no catalog text for %q", "refusal."+m[1])
+		}
+	}
+}
