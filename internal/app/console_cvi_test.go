@@ -134,8 +134,10 @@ var alertOf = regexp.MustCompile(`<p class="error" role="alert">(.*?)</p>`)
 func TestConsoleRefusalsInThePagesLanguage(t *testing.T) {
 	ts, number := caseConsole(t)
 
-	// FAILED_PRECONDITION WRONG_STEP: a review of a case not acknowledged.
-	b, form := openStep(t, ts, "bd.worker", number, "StartReview")
+	// FAILED_PRECONDITION WRONG_STEP: a review of a case not acknowledged,
+	// posted from a page of another time (the page now offers only the
+	// steps allowed now, so the form's hidden fields come from another).
+	b, form := openStep(t, ts, "bd.worker", number, "AcknowledgeCase")
 	resp, page := b.post("/cases/"+number+"/steps/StartReview", form)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a review of a case not acknowledged: %s, want 400", resp.Status)
@@ -149,7 +151,7 @@ func TestConsoleRefusalsInThePagesLanguage(t *testing.T) {
 	en := newBrowser(t, ts)
 	en.signIn("bd.worker")
 	en.get("/lang/en?back=/")
-	form = openStepAs(t, en, number, "StartReview")
+	form = openStepAs(t, en, number, "AcknowledgeCase")
 	_, page = en.post("/cases/"+number+"/steps/StartReview", form)
 	if m := alertOf.FindStringSubmatch(stepForm(page, number, "StartReview")); m == nil || !strings.HasPrefix(m[1], "Not saved: This step does not apply at the case") {
 		t.Errorf("WRONG_STEP on the English page: %q", m)
