@@ -98,7 +98,9 @@ func BenchmarkMillion(b *testing.B) {
 		}},
 		{"search-name-variant", func(w *synthWorld) error { return w.find(w.Target.Variant, w.Target.Number) }},
 		{"search-name-typo", func(w *synthWorld) error { return w.find(w.Target.Typo, w.Target.Number) }},
-		{"search-shared-name", func(w *synthWorld) error { return w.find(model.Report{Children: []model.Child{{FullName: "Nguyễn Thị Lan"}}}, "") }},
+		{"search-shared-name", func(w *synthWorld) error {
+			return w.find(model.Report{Children: []model.Child{{FullName: "Nguyễn Thị Lan"}}}, "")
+		}},
 		{"search-phone", func(w *synthWorld) error { return w.find(w.Target.Phone, w.Target.Number) }},
 		{"statistics-year", func(w *synthWorld) error {
 			res, err := w.stats.Compute(ctx, w.officer, w.year)
