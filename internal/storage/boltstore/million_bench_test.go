@@ -42,7 +42,7 @@ import (
 // size and the ratio of each p50 to the base's.
 //
 //	CHILDCASE_BENCH_DIR=/tmp/bench CHILDCASE_BENCH_CASES=10000,1000000 GOTOOLCHAIN=go1.27.3 \
-//	  go test -run '^$' -bench BenchmarkMillion -benchtime 50x -timeout 0 ./internal/storage/boltstore/
+//	  go test -run '^$' -bench BenchmarkMillion -benchtime 20x -count 3 -timeout 0 ./internal/storage/boltstore/
 //
 // The databases are built directly in the store, not through the API
 // (buildSynthetic says what they hold), and kept under
