@@ -94,3 +94,31 @@ func SplitIndexes(btx *bolt.Tx) error {
 
 // StatKey is statKey, for the tests that damage a statistics counter.
 func StatKey(k tally.Key) []byte { return statKey(k) }
+
+// PutSearchEntryAlone writes a case's search entry without its postings,
+// and PutSearchPostings writes postings (SearchPostingKey) given in
+// ascending order: BenchmarkMillion's bulk build writes the postings of a
+// million cases sorted, where PutSearchEntry's random inserts would
+// rewrite most of the token index at every commit. Together they store
+// what PutSearchEntry stores; check verifies one against the other.
+func PutSearchEntryAlone(t datastore.Tx, e datastore.SearchEntry) error {
+	raw, err := encode(e)
+	if err != nil {
+		return err
+	}
+	return t.(*tx).bucket(bucketSearchByCase).Put(u64(e.CaseID), raw)
+}
+
+func PutSearchPostings(t datastore.Tx, sorted [][]byte) error {
+	b := t.(*tx).bucket(bucketSearchTokens)
+	b.FillPercent = 0.7 // about what random inserts leave; see BenchmarkMillion
+	for _, k := range sorted {
+		if err := b.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SearchPostingKey is the key of a posting: the token, then the case id.
+func SearchPostingKey(token []byte, caseID uint64) []byte { return searchPostingKey(token, caseID) }
