@@ -90,12 +90,12 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 	}
 	due := ack.GetDueTime().AsTime().In(hanoi).Format("02/01/2006 15:04")
 	for _, want := range []string{
-		"Chuyển đến Ba Đình",              // FORWARDED
-		"Khẩn cấp: Không",                 // INITIAL_ASSESSMENT_RECORDED
-		"Từ Ba Đình đến Hoàn Kiếm",        // TRANSFER_PROPOSED
-		"Hoàn Kiếm nay phụ trách hồ sơ",   // TRANSFER_ACCEPTED
-		"<td>policeUnits/ca-ba-dinh</td>", // POLICE_REFERRAL: the unit, no more
-		"Tiếp nhận (24 giờ), hạn ",        // DEADLINE_STARTED, DEADLINE_MET
+		"Chuyển đến Ba Đình",            // FORWARDED
+		"Khẩn cấp: Không",               // INITIAL_ASSESSMENT_RECORDED
+		"Từ Ba Đình đến Hoàn Kiếm",      // TRANSFER_PROPOSED
+		"Hoàn Kiếm nay phụ trách hồ sơ", // TRANSFER_ACCEPTED
+		"<td>Công an ca-ba-dinh</td>",   // POLICE_REFERRAL: the police unit by its name, no more
+		"Tiếp nhận (24 giờ), hạn ",      // DEADLINE_STARTED, DEADLINE_MET
 	} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)

@@ -61,9 +61,9 @@ type view struct {
 	unitNames func(string) string // names a unit for the signed-in person (set by render)
 }
 
-// Unit shows a unit by its name ("Phường Ba Đình") as the API's
-// UnitService gives it; a name it does not know (a police unit, an
-// organisation) shows as it is.
+// Unit shows a unit by its name ("Ba Đình", "Công an phường Ba Đình") as
+// the API's UnitService or PoliceUnitService gives it; a name they do
+// not know (an organisation) shows as it is.
 func (v view) Unit(name string) string {
 	if v.unitNames == nil || name == "" {
 		return name
@@ -128,9 +128,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	_, _ = w.Write(buf.Bytes())
 }
 
-// unitNamer names units for one page, asking the API once for each unit
-// the page shows (a page of cases shows few): reference data, read with
-// the person's own token like everything else.
+// unitNamer names units and police units for one page, asking the API
+// once for each one the page shows (a page of cases shows few): reference
+// data, read with the person's own token like everything else.
 func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
 	names := map[string]string{}
 	return func(unit string) string {
@@ -138,8 +138,13 @@ func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
 			return n
 		}
 		n := unit
-		if strings.HasPrefix(unit, "units/") {
+		switch {
+		case strings.HasPrefix(unit, "units/"):
 			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: unit}); err == nil && u.GetDisplayName() != "" {
+				n = u.GetDisplayName()
+			}
+		case strings.HasPrefix(unit, "policeUnits/"):
+			if u, err := c.api.police.GetPoliceUnit(c.apiContext(r, s), &pb.GetPoliceUnitRequest{Name: unit}); err == nil && u.GetDisplayName() != "" {
 				n = u.GetDisplayName()
 			}
 		}
