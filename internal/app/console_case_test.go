@@ -295,6 +295,10 @@ func TestConsoleCasePoliceView(t *testing.T) {
 	if name := reportName.FindString(page); name != "" {
 		t.Errorf("the police page names a report: %s", name)
 	}
+	// The referral's state is a code of the API, said in the page's words.
+	if strings.Contains(page, ">REFERRED<") || !strings.Contains(page, ">Đã chuyển<") {
+		t.Error("the police page shows the referral's state as the API's code, not in Vietnamese")
+	}
 	if !strings.Contains(page, "Điều 146 BLHS") || !strings.Contains(page, "Công an tiếp nhận") {
 		t.Error("the police page lacks the referral or its deadline")
 	}

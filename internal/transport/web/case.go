@@ -474,6 +474,18 @@ func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v pro
 			return view{}.Time(ts.AsTime())
 		}
 		return prototext.Format(v.Message().Interface())
+	case protoreflect.StringKind:
+		if codedFields[string(fd.Name())] {
+			if t, ok := c.catalogs[lang]["code."+v.String()]; ok {
+				return t
+			}
+		}
 	}
 	return v.String()
 }
+
+// codedFields are the string fields of the API's messages whose values are
+// codes the API documents (a referral's state, a plan's, an outcome, a
+// decision's kind), shown by their catalog text ("code.VALUE"); a value
+// without one shows as the API gives it.
+var codedFields = map[string]bool{"state": true, "outcome": true, "kind": true, "plan_state": true}

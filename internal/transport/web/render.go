@@ -187,3 +187,12 @@ func (v view) Countdown(due, warn time.Time) countdown {
 	}
 	return countdown{Text: strings.TrimSpace(b.String() + " " + v.T("countdown.left")), Class: "ok"}
 }
+
+// Code shows a code the API documents (a plan's state, a referral's) by
+// its catalog text, or as it is when the catalogs have none.
+func (v view) Code(code string) string {
+	if t, ok := v.cats[v.Lang]["code."+code]; ok {
+		return t
+	}
+	return code
+}
