@@ -17,7 +17,7 @@ import (
 
 // parsePages parses each page template under templates/ with the layout
 // and the other shared parts under templates/parts/.
-func parsePages(fsys fs.FS, _ catalogs) (map[string]*template.Template, error) {
+func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 	pages, err := fs.Glob(fsys, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ func testConsole(t *testing.T) *Console {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages, err := parsePages(files, cats)
+	pages, err := parsePages(files)
 	if err != nil {
 		t.Fatal(err)
 	}

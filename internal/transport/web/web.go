@@ -140,7 +140,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := parsePages(files, cats)
+	pages, err := parsePages(files)
 	if err != nil {
 		return nil, err
 	}
