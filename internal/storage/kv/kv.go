@@ -1,0 +1,92 @@
+// Package kv is the ordered key-value engine under childcase's stored
+// layout (package boltstore): named buckets of byte keys kept in order,
+// read and written in serialisable transactions. A bbolt file gives it
+// (boltstore's own engine); so does an etcd cluster (package etcdstore),
+// which keeps each bucket under a key prefix. The layout, its records,
+// indexes and counters are written once, in boltstore, over these
+// interfaces; an engine adds nothing to them and decides nothing about
+// them.
+//
+// The interfaces are bbolt's own shape (a Get returns nil for a missing
+// key, a cursor returns a nil key past either end) so that the bbolt
+// engine costs no more than a method call. An engine that can fail on a
+// read (a network) cannot say so there: it keeps its first such error,
+// answers every later call as if the bucket were empty, and returns the
+// error from Engine.View or Engine.Update in place of whatever the body
+// returned, and an Update with a failed read never commits. A body
+// therefore never acts on a failed read.
+package kv
+
+import (
+	"context"
+	"errors"
+)
+
+// Engine runs transactions.
+type Engine interface {
+	// View runs fn in a read-only transaction over one consistent
+	// snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction and commits it durably
+	// when fn returns nil; when fn returns an error nothing it wrote is
+	// kept. An engine may run fn more than once (etcd does when another
+	// writer committed first): each run starts from the committed state
+	// and sees nothing of an earlier run. Update returns only after the
+	// commit is durable. It returns an error wrapping ErrTooLarge when the
+	// transaction exceeds what the engine takes in one commit; nothing of
+	// it is kept then.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Close releases the engine.
+	Close() error
+}
+
+// ErrTooLarge is what Engine.Update wraps when one transaction holds more
+// operations or bytes than the engine commits at once (etcd's
+// --max-txn-ops and --max-request-bytes). A group commit that meets it
+// splits the group and tries again; a single body that meets it fails.
+var ErrTooLarge = errors.New("transaction too large for the storage engine")
+
+// Tx is one transaction.
+type Tx interface {
+	// Bucket returns the named top-level bucket, or nil when there is
+	// none.
+	Bucket(name []byte) Bucket
+	// CreateBucketIfNotExists returns the named bucket, creating it when
+	// there is none. Only a writable transaction may call it.
+	CreateBucketIfNotExists(name []byte) (Bucket, error)
+	// DeleteBucket removes a bucket and every key in it. Only a writable
+	// transaction may call it.
+	DeleteBucket(name []byte) error
+	// Writable reports whether the transaction may write.
+	Writable() bool
+}
+
+// Bucket is an ordered set of keys and their values.
+type Bucket interface {
+	// Get returns the value of key, or nil when there is none. The value
+	// is valid until the transaction ends and must not be changed.
+	Get(key []byte) []byte
+	// Put stores value under key. Neither may be changed after the call
+	// until the transaction ends; key must not be empty.
+	Put(key, value []byte) error
+	// Delete removes key; removing a missing key is not an error.
+	Delete(key []byte) error
+	// Cursor returns a cursor over the bucket's keys in byte order, seeing
+	// the transaction's own writes.
+	Cursor() Cursor
+	// NextSequence returns the bucket's next sequence number, from 1, in a
+	// writable transaction.
+	NextSequence() (uint64, error)
+}
+
+// Cursor walks a bucket's keys in byte order. Each method returns a key
+// and its value, or nil and nil past either end. A cursor must not be
+// used after a Put or Delete in its bucket, except through a new Seek,
+// First or Last.
+type Cursor interface {
+	First() (key, value []byte)
+	Last() (key, value []byte)
+	Seek(seek []byte) (key, value []byte) // the first key at or after seek
+	Next() (key, value []byte)
+	Prev() (key, value []byte)
+}
