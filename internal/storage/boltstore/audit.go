@@ -89,7 +89,7 @@ var errTxClosed = errors.New("audit events: the transaction has ended; consume t
 // transaction ends.
 func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
-		if t.btx.DB() == nil {
+		if t.ended() {
 			yield(audit.Event{}, errTxClosed)
 			return
 		}

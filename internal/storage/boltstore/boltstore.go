@@ -84,6 +84,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // SchemaVersion is the layout version this code reads and writes. Bump it
@@ -219,7 +220,7 @@ type Store struct {
 	// reads (Batch), which may draw on the reserve. Each shares its own
 	// kind of transaction only, so that an ordinary write never commits
 	// under the larger cap of a Batch.
-	writes, reads group
+	writes, reads group[*bolt.Tx]
 
 	// writeMu serialises the write transactions (bbolt does too), so that
 	// each runs with the MaxSize of its kind and may use the reserve.
@@ -262,6 +263,39 @@ var _ datastore.Store = (*Store)(nil)
 // schema version; an existing file must have a version this code knows,
 // and meta pages that agree with its size (see inspectFile).
 func Open(path string, opts Options) (*Store, error) {
+	db, err := openBolt(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The schema is written under the full cap: a server must start on a
+	// full database, to answer reads.
+	if err := db.Update(initSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
+	}
+	size := opts.Reserve
+	if opts.MaxSize > 0 {
+		size = min(size, opts.MaxSize/4)
+	}
+	res, err := openReserve(path, size)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
+		noSync: opts.NoSync, committed: opts.Committed}
+	if opts.MaxSize > 0 && size > 0 {
+		// bbolt refuses a page when the high-water mark plus AllocSize
+		// passes MaxSize (below AllocSize, the next power of two of the
+		// map): a quarter of the reserve keeps both caps a reserve apart.
+		db.AllocSize = max(min(db.AllocSize, int(size/4)), 32<<10)
+	}
+	return s, nil
+}
+
+// openBolt opens or creates the bbolt file at path, inspecting an
+// existing one first.
+func openBolt(path string, opts Options) (*bolt.DB, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = time.Second
@@ -291,30 +325,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
-	// The schema is written under the full cap: a server must start on a
-	// full database, to answer reads.
-	if err := db.Update(initSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
-	}
-	size := opts.Reserve
-	if opts.MaxSize > 0 {
-		size = min(size, opts.MaxSize/4)
-	}
-	res, err := openReserve(path, size)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
-		noSync: opts.NoSync, committed: opts.Committed}
-	if opts.MaxSize > 0 && size > 0 {
-		// bbolt refuses a page when the high-water mark plus AllocSize
-		// passes MaxSize (below AllocSize, the next power of two of the
-		// map): a quarter of the reserve keeps both caps a reserve apart.
-		db.AllocSize = max(min(db.AllocSize, int(size/4)), 32<<10)
-	}
-	return s, nil
+	return db, nil
 }
 
 // initSchema writes the schema version into a new file, or checks the
@@ -383,7 +394,7 @@ func (s *Store) View(ctx context.Context, fn func(datastore.ReadTx) error) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+	return s.db.View(func(btx *bolt.Tx) error { return fn(newTx(btx)) })
 }
 
 // Update implements datastore.Store with a group commit, as Batch, but each
@@ -394,7 +405,7 @@ func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(&tx{btx: btx, fill: s.fill}) })
+	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(&tx{kt: &boltTx{tx: btx, fill: s.fill}}) })
 }
 
 func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(false, fn) }
@@ -498,35 +509,37 @@ func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{btx: btx, fill: s.fill}) })
+	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{kt: &boltTx{tx: btx, fill: s.fill}}) })
 }
 
 func (s *Store) commitBatch(fn func(*bolt.Tx) error) error { return s.write(true, fn) }
 
 // group runs queued writes in shared transactions, one commit at a time.
-type group struct {
+// T is the transaction of the engine that commits them: a *bolt.Tx for
+// Store, a kv.Tx for EngineStore.
+type group[T any] struct {
 	mu      sync.Mutex
-	pending []groupCall
+	pending []groupCall[T]
 	running bool
 }
 
-type groupCall struct {
-	fn   func(*bolt.Tx) error
+type groupCall[T any] struct {
+	fn   func(T) error
 	done chan error
 }
 
 // committer runs one write transaction.
-type committer func(func(*bolt.Tx) error) error
+type committer[T any] func(func(T) error) error
 
 // do queues fn and returns once the transaction that ran it last has
 // committed, or failed. fn runs on the group's goroutine: a panic in it is
 // taken back to the caller's goroutine and raised there, as if fn had run
 // in the caller's own transaction, so that the server's recovery answers
 // that one request and the others are committed without it.
-func (g *group) do(c committer, fn func(*bolt.Tx) error) error {
+func (g *group[T]) do(c committer[T], fn func(T) error) error {
 	done := make(chan error, 1)
 	g.mu.Lock()
-	g.pending = append(g.pending, groupCall{fn: fn, done: done})
+	g.pending = append(g.pending, groupCall[T]{fn: fn, done: done})
 	if !g.running {
 		g.running = true
 		go g.commitLoop(c)
@@ -545,18 +558,18 @@ type panicked struct{ value any }
 func (p *panicked) Error() string { return fmt.Sprintf("panic in a write transaction: %v", p.value) }
 
 // runCall runs one queued fn, turning a panic into a *panicked error.
-func runCall(fn func(*bolt.Tx) error, btx *bolt.Tx) (err error) {
+func runCall[T any](fn func(T) error, t T) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &panicked{value: v}
 		}
 	}()
-	return fn(btx)
+	return fn(t)
 }
 
 // commitLoop commits what is queued, round after round, until the queue is
 // empty.
-func (g *group) commitLoop(c committer) {
+func (g *group[T]) commitLoop(c committer[T]) {
 	for {
 		g.mu.Lock()
 		calls := g.pending
@@ -580,14 +593,18 @@ func (g *group) commitLoop(c committer) {
 // what a failed call before it wrote runs alone, which is still correct. A
 // call that panicked is not run again: it fails with the panic, and the
 // pass stops there, since the panic may have left its writes half done.
-func commitTogether(commit committer, calls []groupCall) {
+//
+// A commit that every call took part in but the engine refused as too
+// large (kv.ErrTooLarge, etcd's limits) is split in halves, each
+// committed the same way; a call too large alone fails with that error.
+func commitTogether[T any](commit committer[T], calls []groupCall[T]) {
 	for len(calls) > 0 {
 		var failed []int
 		var failures []error
-		err := commit(func(btx *bolt.Tx) error {
+		err := commit(func(t T) error {
 			failed, failures = failed[:0], failures[:0]
 			for i, c := range calls {
-				err := runCall(c.fn, btx)
+				err := runCall(c.fn, t)
 				if err == nil {
 					continue
 				}
@@ -601,13 +618,19 @@ func commitTogether(commit committer, calls []groupCall) {
 			}
 			return nil
 		})
+		if len(failed) == 0 && len(calls) > 1 && errors.Is(err, kv.ErrTooLarge) {
+			half := len(calls) / 2
+			commitTogether(commit, calls[:half])
+			commitTogether(commit, calls[half:])
+			return
+		}
 		if len(failed) == 0 {
 			for _, c := range calls {
 				c.done <- err
 			}
 			return
 		}
-		rest := make([]groupCall, 0, len(calls)-len(failed))
+		rest := make([]groupCall[T], 0, len(calls)-len(failed))
 		next := 0
 		for k, i := range failed {
 			rest = append(rest, calls[next:i]...)
@@ -617,7 +640,7 @@ func commitTogether(commit committer, calls []groupCall) {
 				c.done <- failures[k]
 				continue
 			}
-			c.done <- commit(func(btx *bolt.Tx) error { return runCall(c.fn, btx) })
+			c.done <- commit(func(t T) error { return runCall(c.fn, t) })
 		}
 		calls = append(rest, calls[next:]...)
 	}

@@ -179,7 +179,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
-			ctx: ctx, btx: btx, t: &tx{btx: btx, open: map[string]*bolt.Bucket{}}, res: &res,
+			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res,
 			cursors: map[string]*keyCursor{},
 		}
 		if opts.Progress != nil {
@@ -348,7 +348,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 			return
 		}
 		defer btx.Rollback()
-		sub.btx, sub.t = btx, &tx{btx: btx, open: map[string]*bolt.Bucket{}}
+		sub.btx, sub.t = btx, newReadTx(btx)
 		for _, step := range steps {
 			if sub.err != nil {
 				break

@@ -12,12 +12,15 @@ import (
 
 // TxID returns the id of the bbolt transaction behind tx, so that a test
 // can tell which calls shared a transaction.
-func TxID(t datastore.Tx) int { return t.(*tx).btx.ID() }
+func TxID(t datastore.Tx) int { return boltOf(t).ID() }
+
+// boltOf returns the bbolt transaction behind t.
+func boltOf(t datastore.ReadTx) *bolt.Tx { return t.(*tx).kt.(*boltTx).tx }
 
 // LeafFill returns the bytes in use and the bytes allocated by the leaf
 // pages of a bucket.
 func LeafFill(t datastore.ReadTx, bucket string) (inuse, alloc int) {
-	st := t.(*tx).btx.Bucket([]byte(bucket)).Stats()
+	st := boltOf(t).Bucket([]byte(bucket)).Stats()
 	return st.LeafInuse, st.LeafAlloc
 }
 
@@ -59,7 +62,7 @@ func RawKeys(btx *bolt.Tx, name string) interface {
 	Put(k, v []byte) error
 	Delete(k []byte) error
 } {
-	return (&tx{btx: btx}).keys([]byte(name))
+	return newTx(btx).keys([]byte(name))
 }
 
 // IndexKey is the key under which an index's entry k is stored in the
@@ -110,7 +113,7 @@ func PutSearchEntryAlone(t datastore.Tx, e datastore.SearchEntry) error {
 }
 
 func PutSearchPostings(t datastore.Tx, sorted [][]byte) error {
-	b := t.(*tx).bucket(bucketSearchTokens)
+	b := t.(*tx).bucket(bucketSearchTokens).(boltBucket)
 	b.FillPercent = 0.7 // about what random inserts leave; see BenchmarkMillion
 	for _, k := range sorted {
 		if err := b.Put(k, nil); err != nil {

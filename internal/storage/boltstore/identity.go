@@ -169,15 +169,15 @@ func (t *tx) CreatePoliceUnit(p model.PoliceUnit) error {
 
 func (t *tx) ListPoliceUnits() ([]model.PoliceUnit, error) {
 	var out []model.PoliceUnit
-	err := t.bucket(bucketPoliceUnits).ForEach(func(k, v []byte) error {
+	c := t.bucket(bucketPoliceUnits).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var p model.PoliceUnit
 		if err := decode(v, &p); err != nil {
-			return fmt.Errorf("police unit %q: %w", k, err)
+			return out, fmt.Errorf("police unit %q: %w", k, err)
 		}
 		out = append(out, p)
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 func (t *tx) DataKey(id string) (keys.WrappedKey, error) {

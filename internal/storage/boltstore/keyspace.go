@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -60,7 +61,7 @@ func indexOfTag(tag byte) ([]byte, bool) {
 // keyspace is the keys of one bucket of the layout, or those of one index
 // inside the index bucket (behind its tag, which it adds and strips).
 type keyspace struct {
-	b   *bolt.Bucket
+	b   kv.Bucket
 	tag []byte // nil for a bucket of its own
 }
 
@@ -94,17 +95,20 @@ func (ks *keyspace) Put(k, v []byte) error { return ks.b.Put(ks.key(k), v) }
 func (ks *keyspace) Delete(k []byte) error { return ks.b.Delete(ks.key(k)) }
 
 // nested reports whether k holds a nested bucket, which no bucket or
-// index of the layout has.
-func (ks *keyspace) nested(k []byte) bool { return ks.b.Bucket(ks.key(k)) != nil }
+// index of the layout has (and only a bbolt file can).
+func (ks *keyspace) nested(k []byte) bool {
+	b, ok := ks.b.(boltBucket)
+	return ok && b.Bucket.Bucket(ks.key(k)) != nil
+}
 
 // Cursor walks the keyspace's keys only, without the tag.
 func (ks *keyspace) Cursor() *keyCursor { return &keyCursor{c: ks.b.Cursor(), tag: ks.tag} }
 
-// keyCursor is a bbolt cursor over one keyspace. Past either end of the
-// keyspace it returns nil, as a bbolt cursor does past the ends of its
+// keyCursor is a cursor over one keyspace. Past either end of the
+// keyspace it returns nil, as a kv cursor does past the ends of its
 // bucket.
 type keyCursor struct {
-	c   *bolt.Cursor
+	c   kv.Cursor
 	tag []byte
 	buf []byte // Seek's key, reused
 }

@@ -52,7 +52,7 @@ func TestKeyCursorStaysInItsIndex(t *testing.T) {
 		return string(k)
 	}
 	err = db.View(func(btx *bolt.Tx) error {
-		ks := (&tx{btx: btx}).keys(bucketReportsByTaker)
+		ks := newTx(btx).keys(bucketReportsByTaker)
 		if ks == nil {
 			t.Fatal("no keyspace for reports_by_taker in the index bucket")
 		}
@@ -91,7 +91,7 @@ func TestKeyCursorStaysInItsIndex(t *testing.T) {
 			t.Error("Get found another index's key")
 		}
 		// An index with no entries, between others.
-		empty := (&tx{btx: btx}).keys(bucketCasesByUnit)
+		empty := newTx(btx).keys(bucketCasesByUnit)
 		ec := empty.Cursor()
 		if k, _ := ec.First(); k != nil {
 			t.Errorf("First of an empty index = %q", k)

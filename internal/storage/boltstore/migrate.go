@@ -148,7 +148,7 @@ func buildCaseIndexes(btx *bolt.Tx) error {
 		return fmt.Errorf("bucket %s is missing", bucketReports)
 	}
 	var reportScope [][]byte
-	t := &tx{btx: btx}
+	t := newTx(btx)
 	err = reports.ForEach(func(k, v []byte) error {
 		r, err := decodeAs[model.StoredReport](v)
 		if err != nil {

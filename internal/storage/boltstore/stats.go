@@ -15,6 +15,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/storage/boltstore/recordpb"
+	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // The statistics counters (package tally) live in the bucket stats from
@@ -233,18 +234,18 @@ func (t *tx) recountStats() (tally.Cells, error) {
 
 // records yields every record of a bucket, decoded; one that does not
 // decode ends the walk with its error, naming it what and name(key).
-func records[T any](b *bolt.Bucket, what string, name func([]byte) string) iter.Seq2[T, error] {
+func records[T any](b kv.Bucket, what string, name func([]byte) string) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		_ = b.ForEach(func(k, v []byte) error {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			r, err := decodeAs[T](v)
 			if err != nil {
 				err = fmt.Errorf("%s %s: %w", what, name(k), err)
 			}
 			if !yield(r, err) || err != nil {
-				return errStop
+				return
 			}
-			return nil
-		})
+		}
 	}
 }
 
@@ -267,7 +268,7 @@ func fillStats(btx *bolt.Tx) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("create bucket %s: %w", bucketStats, err)
 	}
-	cells, err := (&tx{btx: btx}).recountStats()
+	cells, err := newTx(btx).recountStats()
 	if err != nil {
 		return 0, err
 	}

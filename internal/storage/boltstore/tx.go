@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -31,36 +31,26 @@ const (
 	protoRecord byte = 2
 )
 
+// tx is the layout's transaction, over any kv engine's (boltkv.go has
+// the bbolt file's).
 type tx struct {
-	btx *bolt.Tx
-	// fill is appendFill, or what a test compares it with (Store.fill).
-	fill map[string]float64
-	// open, when set, keeps the buckets a read transaction has opened:
-	// bbolt allocates a Bucket each time a read transaction opens one,
-	// which Check, reading every record, would pay per record.
-	open map[string]*bolt.Bucket
+	kt kv.Tx
+	// closed is set by a store whose engine cannot tell when its
+	// transaction has ended (see ended).
+	closed bool
 }
 
-// bucket returns a bucket of the layout. In a write transaction, a bucket
-// whose keys only grow gets its fill percent from appendFill.
-func (t *tx) bucket(name []byte) *bolt.Bucket {
-	if b, ok := t.open[string(name)]; ok {
-		return b
+// bucket returns a bucket of the layout, or nil when there is none.
+func (t *tx) bucket(name []byte) kv.Bucket { return t.kt.Bucket(name) }
+
+// ended reports whether the transaction has ended, so that a sequence
+// consumed after it (AuditEvents) fails instead of reading a closed
+// cursor.
+func (t *tx) ended() bool {
+	if e, ok := t.kt.(interface{ ended() bool }); ok && e.ended() {
+		return true
 	}
-	b := t.btx.Bucket(name)
-	if t.open != nil && !t.btx.Writable() {
-		t.open[string(name)] = b
-	}
-	if b != nil && t.btx.Writable() {
-		fill := t.fill
-		if fill == nil {
-			fill = appendFill
-		}
-		if f, ok := fill[string(name)]; ok {
-			b.FillPercent = f
-		}
-	}
-	return b
+	return t.closed
 }
 
 // appendFill is how full bbolt fills the pages it splits, for the buckets
@@ -480,7 +470,7 @@ func scanDesc(b *keyspace, prefix []byte, idLen int, cursor string, limit int, f
 func prefixEnd(p []byte) []byte { return storekey.PrefixEnd(p) }
 
 // scanAsc is storekey.ScanAsc over a bucket.
-func scanAsc(b *bolt.Bucket, cursor string, limit int, fn func(k, v []byte) error) (string, error) {
+func scanAsc(b kv.Bucket, cursor string, limit int, fn func(k, v []byte) error) (string, error) {
 	return storekey.ScanAsc(b.Cursor(), cursor, limit, fn)
 }
 

@@ -77,6 +77,13 @@ type Bucket interface {
 	// NextSequence returns the bucket's next sequence number, from 1, in a
 	// writable transaction.
 	NextSequence() (uint64, error)
+	// Sequence returns the bucket's sequence number: the last one
+	// NextSequence returned, or what SetSequence set; 0 for a new bucket.
+	Sequence() uint64
+	// SetSequence sets the bucket's sequence number, in a writable
+	// transaction: a copy of a bucket (boltstore.CopyIntoEngine) carries
+	// its sequence with its keys.
+	SetSequence(v uint64) error
 }
 
 // Cursor walks a bucket's keys in byte order. Each method returns a key
