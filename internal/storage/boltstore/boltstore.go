@@ -343,11 +343,10 @@ func initSchema(tx *bolt.Tx) error {
 		}
 		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 	}
-	raw := meta.Get(keySchemaVersion)
-	if len(raw) != 4 {
-		return errors.New("the schema version record is damaged")
+	version, err := schemaVersion(boltBucket{meta})
+	if err != nil {
+		return err
 	}
-	version := be.Uint32(raw)
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: the file has schema version %d, this binary knows up to %d; run a newer childcase",
 			datastore.ErrSchemaTooNew, version, SchemaVersion)

@@ -1,0 +1,146 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// keyMigrating, in the meta bucket, is present while CopyIntoEngine
+// copies a file into an engine: a store opened on a half copy would serve
+// a database that lacks records.
+var keyMigrating = []byte("migrating")
+
+// EngineOptions tune OpenEngine.
+type EngineOptions struct {
+	// Committed, when set, is told how long each committed write
+	// transaction took (for the metrics), as Options.Committed.
+	Committed func(time.Duration)
+}
+
+// EngineStore is a datastore.Store over any kv engine: the layout of
+// Store, its records, indexes and counters, with Store's group commits.
+// What only a bbolt file has (the reserve, backups of the file, Check,
+// migrations) stays with Store.
+type EngineStore struct {
+	e kv.Engine
+	// ctx is what the shared commits run under: OpenEngine's context
+	// without its cancellation, since a commit is shared by calls whose
+	// own contexts differ.
+	ctx context.Context
+	// Update shares a commit with Update only and Batch with Batch only,
+	// as Store's do.
+	writes, reads group[kv.Tx]
+	committed     func(time.Duration)
+}
+
+var _ datastore.Store = (*EngineStore)(nil)
+
+// OpenEngine opens the layout on e. An empty engine gets every bucket of
+// the layout and the current schema version in one transaction; one at
+// the current version must have every bucket. An engine cannot be
+// migrated: one at an older version is refused (migrate it as a bbolt
+// file, then move it with childcase migrate-store), one at a newer
+// version too (datastore.ErrSchemaTooNew), and so is one that
+// CopyIntoEngine has not finished filling. OpenEngine does not close e
+// when it fails.
+func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineStore, error) {
+	if err := e.Update(ctx, func(t kv.Tx) error { return initEngine(t) }); err != nil {
+		return nil, fmt.Errorf("open the store: %w", err)
+	}
+	return &EngineStore{e: e, ctx: context.WithoutCancel(ctx), committed: opts.Committed}, nil
+}
+
+// initEngine is initSchema for an engine, which is never migrated.
+func initEngine(t kv.Tx) error {
+	meta := t.Bucket(bucketMeta)
+	if meta == nil {
+		for _, name := range allBuckets {
+			if _, err := t.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return t.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+	}
+	if meta.Get(keyMigrating) != nil {
+		return errors.New("a copy into this store (childcase migrate-store) has not finished; run it again on an emptied store")
+	}
+	version, err := schemaVersion(meta)
+	if err != nil {
+		return err
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("%w: the store has schema version %d, this binary knows up to %d; run a newer childcase",
+			datastore.ErrSchemaTooNew, version, SchemaVersion)
+	}
+	if version < SchemaVersion {
+		return fmt.Errorf("the store has schema version %d, this binary needs %d and cannot migrate it in place; "+
+			"migrate it on a bbolt file first (open it with this childcase), then move it with childcase migrate-store",
+			version, SchemaVersion)
+	}
+	for _, name := range allBuckets {
+		if t.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s is missing", name)
+		}
+	}
+	return nil
+}
+
+// schemaVersion reads the schema version of the meta bucket.
+func schemaVersion(meta kv.Bucket) (uint32, error) {
+	raw := meta.Get(keySchemaVersion)
+	if len(raw) != 4 {
+		return 0, errors.New("the schema version record is damaged")
+	}
+	return be.Uint32(raw), nil
+}
+
+// Close closes the engine.
+func (s *EngineStore) Close() error { return s.e.Close() }
+
+// View implements datastore.Store.
+func (s *EngineStore) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.e.View(ctx, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })
+}
+
+// Update implements datastore.Store with a group commit, as Store.Update.
+func (s *EngineStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.writes.do(s.commit, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })
+}
+
+// Batch implements datastore.Store with a group commit, as Store.Batch; an
+// engine has no reserve, so a Batch commits as an Update does.
+func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.reads.do(s.commit, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })
+}
+
+// commit runs one shared write transaction on the engine.
+func (s *EngineStore) commit(fn func(kv.Tx) error) error {
+	start := time.Now()
+	err := s.e.Update(s.ctx, fn)
+	if err == nil && s.committed != nil {
+		s.committed(time.Since(start))
+	}
+	return err
+}
+
+// runTx runs fn over the layout's transaction on kt and marks it ended
+// when fn returns, since an engine's transaction need not tell.
+func runTx(kt kv.Tx, fn func(*tx) error) error {
+	t := &tx{kt: kt}
+	defer func() { t.closed = true }()
+	return fn(t)
+}

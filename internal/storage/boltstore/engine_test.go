@@ -1,0 +1,244 @@
+package boltstore_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/kv"
+	"github.com/childcase/childcase/internal/storage/storagetest"
+)
+
+// TestEngineConformance runs the conformance suite on the layout over the
+// bbolt file as a kv engine (OpenEngine), the way it runs over etcd.
+func TestEngineConformance(t *testing.T) {
+	storagetest.RunAll(t, func(t *testing.T) datastore.Store {
+		return openEngineStore(t, openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db")))
+	})
+}
+
+// openBoltEngine opens a bbolt file as a kv engine for the test.
+func openBoltEngine(t *testing.T, path string) kv.Engine {
+	t.Helper()
+	e, err := boltstore.OpenBoltEngine(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("OpenBoltEngine(%s): %v", path, err)
+	}
+	return e
+}
+
+// openEngineStore opens the layout on e and closes it (and e) when the
+// test ends.
+func openEngineStore(t *testing.T, e kv.Engine) *boltstore.EngineStore {
+	t.Helper()
+	s, err := boltstore.OpenEngine(context.Background(), e, boltstore.EngineOptions{})
+	if err != nil {
+		e.Close()
+		t.Fatalf("OpenEngine: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// putMeta sets (or, with a nil value, removes) a key of the meta bucket
+// of a layout on e.
+func putMeta(t *testing.T, e kv.Engine, key string, value []byte) {
+	t.Helper()
+	err := e.Update(context.Background(), func(tx kv.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		if value == nil {
+			return meta.Delete([]byte(key))
+		}
+		return meta.Put([]byte(key), value)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenEngineSchema: an empty engine gets the layout at the current
+// version; one at an older version is refused with the way to move it, one
+// at a newer version with ErrSchemaTooNew, one with a copy unfinished with
+// that said; none of them is changed by the refusal.
+func TestOpenEngineSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	e := openBoltEngine(t, path)
+	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatalf("OpenEngine on an empty engine: %v", err)
+	}
+	if err := s.Update(ctx, func(tx datastore.Tx) error { return tx.CreateUser(groupUser("first")) }); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The bbolt engine wrote the layout of a file: Check and Open accept it.
+	res, err := boltstore.Check(ctx, path)
+	if err != nil || len(res.Problems) != 0 {
+		t.Fatalf("Check of the layout OpenEngine wrote: %v, %+v", err, res.Problems)
+	}
+	version := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	for _, tc := range []struct {
+		name, key string
+		value     []byte
+		want      string
+		wantErr   error
+	}{
+		{"older", "schema_version", version(boltstore.SchemaVersion - 1), "migrate it on a bbolt file first", nil},
+		{"newer", "schema_version", version(boltstore.SchemaVersion + 1), "run a newer childcase", datastore.ErrSchemaTooNew},
+		{"damaged", "schema_version", []byte{1}, "schema version record is damaged", nil},
+		{"migrating", "migrating", []byte{}, "childcase migrate-store", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := openBoltEngine(t, path)
+			defer e.Close()
+			putMeta(t, e, tc.key, tc.value)
+			defer putMeta(t, e, "schema_version", version(boltstore.SchemaVersion))
+			defer putMeta(t, e, "migrating", nil)
+			_, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("OpenEngine = %v, want an error saying %q", err, tc.want)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("OpenEngine = %v, want it to wrap %v", err, tc.wantErr)
+			}
+		})
+	}
+	// Refused, the store is as it was.
+	s = openEngineStore(t, openBoltEngine(t, path))
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
+		_, err := tx.User("first")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the user written before the refusals: %v", err)
+	}
+}
+
+// tooLargeEngine refuses, as etcd does past --max-txn-ops, a transaction
+// that puts more than max keys, and counts what it committed.
+type tooLargeEngine struct {
+	kv.Engine
+	max int
+
+	mu        sync.Mutex
+	committed []int // the puts of each committed transaction
+}
+
+func (e *tooLargeEngine) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	puts := 0
+	err := e.Engine.Update(ctx, func(tx kv.Tx) error {
+		puts = 0
+		if err := fn(countingTx{Tx: tx, puts: &puts}); err != nil {
+			return err
+		}
+		if puts > e.max {
+			return fmt.Errorf("%d puts, at most %d: %w", puts, e.max, kv.ErrTooLarge)
+		}
+		return nil
+	})
+	if err == nil {
+		e.mu.Lock()
+		e.committed = append(e.committed, puts)
+		e.mu.Unlock()
+	}
+	return err
+}
+
+type countingTx struct {
+	kv.Tx
+	puts *int
+}
+
+func (t countingTx) Bucket(name []byte) kv.Bucket {
+	b := t.Tx.Bucket(name)
+	if b == nil {
+		return nil
+	}
+	return countingBucket{Bucket: b, puts: t.puts}
+}
+
+type countingBucket struct {
+	kv.Bucket
+	puts *int
+}
+
+func (b countingBucket) Put(k, v []byte) error {
+	*b.puts++
+	return b.Bucket.Put(k, v)
+}
+
+// TestEngineGroupCommitSplitsTooLarge: a shared commit the engine refuses
+// as too large is split until each part fits, and every call of it is
+// committed; a call too large alone fails with kv.ErrTooLarge and keeps
+// nothing.
+func TestEngineGroupCommitSplitsTooLarge(t *testing.T) {
+	ctx := context.Background()
+	e := &tooLargeEngine{Engine: openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db")), max: 8}
+	s := openEngineStore(t, e)
+	const n, huge = 32, 5
+	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
+		if i == huge {
+			for j := range e.max + 1 {
+				if err := tx.CreateUser(groupUser(fmt.Sprintf("huge-%02d", j))); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return tx.CreateUser(groupUser(fmt.Sprintf("user-%02d", i)))
+	})
+	for i, err := range errs {
+		if i == huge {
+			if !errors.Is(err, kv.ErrTooLarge) {
+				t.Errorf("Update %d, too large alone = %v, want kv.ErrTooLarge", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Update %d: %v", i, err)
+		}
+	}
+	shared := false
+	for _, puts := range e.committed {
+		if puts > e.max {
+			t.Errorf("a commit of %d puts, over the engine's %d", puts, e.max)
+		}
+		shared = shared || puts > 1
+	}
+	if !shared {
+		t.Errorf("commits of %v puts: the halves were not shared", e.committed)
+	}
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
+		for i := range n {
+			_, err := tx.User(fmt.Sprintf("user-%02d", i))
+			if i == huge && !errors.Is(err, model.ErrNotFound) {
+				t.Errorf("the too large call's user-%02d: %v, want not found", i, err)
+			}
+			if i != huge && err != nil {
+				t.Errorf("user-%02d: %v", i, err)
+			}
+		}
+		if _, err := tx.User("huge-00"); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("the too large call's first user: %v, want not found", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
