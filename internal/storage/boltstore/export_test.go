@@ -125,3 +125,12 @@ func PutSearchPostings(t datastore.Tx, sorted [][]byte) error {
 
 // SearchPostingKey is the key of a posting: the token, then the case id.
 func SearchPostingKey(token []byte, caseID uint64) []byte { return searchPostingKey(token, caseID) }
+
+// Buckets lists the buckets of the current layout.
+func Buckets() []string {
+	var out []string
+	for _, name := range allBuckets {
+		out = append(out, string(name))
+	}
+	return out
+}

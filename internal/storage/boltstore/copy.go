@@ -1,0 +1,230 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// writeFileChunk is how many keys WriteFile puts per bbolt transaction:
+// the file is new and synced once at the end, so the transactions only
+// bound the dirty pages held in memory.
+const writeFileChunk = 100_000
+
+// WriteFile writes a new bbolt file at path holding every bucket of the
+// layout with every key and the sequence of src's, as src reads them (one
+// read transaction: one revision of an engine). This is a backup of a
+// store on any engine, and a file Open, Check and restore accept. The
+// keys are put in order onto full pages, so the copy is compact. An
+// existing path is refused; a failed copy removes what it wrote.
+func WriteFile(ctx context.Context, path string, src kv.Tx) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(path)
+		}
+	}()
+	// Synced once at the end: a copy cut short is removed, not used.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if cerr := db.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("write %s: %w", path, cerr)
+		}
+	}()
+	for _, name := range allBuckets {
+		if err := writeBucket(ctx, db, name, src); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := db.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeBucket copies one bucket of src into db, writeFileChunk keys per
+// transaction.
+func writeBucket(ctx context.Context, db *bolt.DB, name []byte, src kv.Tx) error {
+	sb := src.Bucket(name)
+	if sb == nil {
+		return fmt.Errorf("bucket %s is missing from the source", name)
+	}
+	c := sb.Cursor()
+	k, v := c.First()
+	first := true
+	for first || k != nil {
+		first = false
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := db.Update(func(btx *bolt.Tx) error {
+			b, err := btx.CreateBucketIfNotExists(name)
+			if err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+			b.FillPercent = 1 // the keys come in order
+			for n := 0; k != nil && n < writeFileChunk; k, v = c.Next() {
+				if err := b.Put(k, v); err != nil {
+					return fmt.Errorf("bucket %s: %w", name, err)
+				}
+				n++
+			}
+			return b.SetSequence(sb.Sequence())
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncDir makes a new file's name durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// CopyLimits bound each transaction of CopyIntoEngine, to stay under what
+// the engine takes in one commit (etcd's --max-txn-ops and
+// --max-request-bytes). A key larger than MaxBytes goes alone.
+type CopyLimits struct {
+	MaxKeys  int // zero means 1,000
+	MaxBytes int // keys and values; zero means 1 MiB
+}
+
+// CopyIntoEngine copies the bbolt file at srcPath, which must be at the
+// current schema version and no server may hold, into dst, which must be
+// empty: every bucket of the layout, its keys and its sequence, from one
+// read transaction of the file, in transactions within limits. The meta
+// key migrating is put first and removed in the last transaction, so that
+// OpenEngine refuses a copy cut short. progress, when set, is told how
+// many keys are copied after each transaction.
+func CopyIntoEngine(ctx context.Context, srcPath string, dst kv.Engine, limits CopyLimits, progress func(copied int)) error {
+	if limits.MaxKeys <= 0 {
+		limits.MaxKeys = 1000
+	}
+	if limits.MaxBytes <= 0 {
+		limits.MaxBytes = 1 << 20
+	}
+	db, err := openBoltReadOnly(srcPath, time.Second, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	err = db.View(func(btx *bolt.Tx) error {
+		return copyLayout(ctx, &boltTx{tx: btx}, dst, limits, progress)
+	})
+	if err != nil {
+		return fmt.Errorf("copy %s into the store: %w", srcPath, err)
+	}
+	return nil
+}
+
+// copyLayout is CopyIntoEngine from src, a read transaction.
+func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, progress func(int)) error {
+	meta := src.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("the file is not a childcase database (no schema version)")
+	}
+	version, err := schemaVersion(meta)
+	if err != nil {
+		return err
+	}
+	if version != SchemaVersion {
+		return fmt.Errorf("the file has schema version %d, the copy needs %d: open it once with this childcase "+
+			"(which migrates it), or with the childcase that wrote it, then copy it", version, SchemaVersion)
+	}
+	for _, name := range allBuckets {
+		if src.Bucket(name) == nil {
+			return fmt.Errorf("bucket %s is missing from the file", name)
+		}
+	}
+	err = dst.Update(ctx, func(t kv.Tx) error {
+		if t.Bucket(bucketMeta) != nil {
+			return errors.New("the store is not empty")
+		}
+		for _, name := range allBuckets {
+			if _, err := t.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return t.Bucket(bucketMeta).Put(keyMigrating, []byte("copying"))
+	})
+	if err != nil {
+		return err
+	}
+	type put struct{ bucket, k, v []byte }
+	var batch []put
+	size, copied := 0, 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := dst.Update(ctx, func(t kv.Tx) error {
+			for _, p := range batch {
+				if err := t.Bucket(p.bucket).Put(p.k, p.v); err != nil {
+					return fmt.Errorf("bucket %s: %w", p.bucket, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		copied += len(batch)
+		batch, size = batch[:0], 0
+		if progress != nil {
+			progress(copied)
+		}
+		return nil
+	}
+	for _, name := range allBuckets {
+		c := src.Bucket(name).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if string(name) == string(bucketMeta) && string(k) == string(keyMigrating) {
+				continue
+			}
+			n := len(name) + len(k) + len(v)
+			if len(batch) == limits.MaxKeys || (len(batch) > 0 && size+n > limits.MaxBytes) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			batch, size = append(batch, put{name, k, v}), size+n
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return dst.Update(ctx, func(t kv.Tx) error {
+		for _, name := range allBuckets {
+			if err := t.Bucket(name).SetSequence(src.Bucket(name).Sequence()); err != nil {
+				return fmt.Errorf("bucket %s: %w", name, err)
+			}
+		}
+		return t.Bucket(bucketMeta).Delete(keyMigrating)
+	})
+}
