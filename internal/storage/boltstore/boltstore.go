@@ -1,6 +1,11 @@
-// Package boltstore implements datastore.Store on a single bbolt file. It owns
-// the on-disk layout: buckets, key encodings, indexes and the schema version.
-// It must not decide anything about the case process.
+// Package boltstore owns childcase's stored layout: buckets, key encodings,
+// indexes and the schema version, written once over the ordered key-value
+// engine of package kv. Two stores run it: Store on a single bbolt file
+// (the default, with what only a file has: the reserve, migrations, file
+// backups and Check) and EngineStore on any kv engine (OpenEngine: the
+// bbolt file as an engine, or an etcd cluster). WriteFile and
+// CopyIntoEngine move the layout between the two. It must not decide
+// anything about the case process.
 //
 // Layout (all integers big-endian, fixed width so keys sort as numbers):
 //
