@@ -65,6 +65,18 @@ func filledEngineStore(t *testing.T, path string) (kv.Engine, *boltstore.EngineS
 	return e, s
 }
 
+// filledFile writes n cases of fillWorkload into a closed bbolt file at
+// path, and returns path.
+func filledFile(t *testing.T, path string, n int) string {
+	t.Helper()
+	s := open(t, path)
+	fillWorkload(t, s, n)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestWriteFileCopiesTheLayout: the file WriteFile makes from a store over
 // an engine passes Check and holds the same buckets, keys, values and
 // sequences; an existing path is refused and left as it was.
@@ -110,12 +122,7 @@ func TestWriteFileCopiesTheLayout(t *testing.T) {
 func TestCopyIntoEngine(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	srcPath := filepath.Join(dir, "source.db")
-	src := open(t, srcPath)
-	fillWorkload(t, src, 40)
-	if err := src.Close(); err != nil {
-		t.Fatal(err)
-	}
+	srcPath := filledFile(t, filepath.Join(dir, "source.db"), 40)
 	se := openBoltEngine(t, srcPath)
 	want := dumpLayout(t, se)
 	if err := se.Close(); err != nil {
@@ -163,12 +170,7 @@ func TestCopyIntoEngine(t *testing.T) {
 func TestOpenEngineRefusesAnUnfinishedCopy(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	srcPath := filepath.Join(dir, "source.db")
-	src := open(t, srcPath)
-	fillWorkload(t, src, 5)
-	if err := src.Close(); err != nil {
-		t.Fatal(err)
-	}
+	srcPath := filledFile(t, filepath.Join(dir, "source.db"), 5)
 	dst := &tooLargeEngine{Engine: openBoltEngine(t, filepath.Join(dir, "copy.db")), max: 30}
 	defer dst.Close()
 	err := boltstore.CopyIntoEngine(ctx, srcPath, dst, boltstore.CopyLimits{MaxKeys: 1000}, nil)
