@@ -409,8 +409,12 @@ func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(&tx{kt: &boltTx{tx: btx, fill: s.fill}}) })
+	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(s.writeTx(btx)) })
 }
+
+// writeTx is the layout's transaction over a write transaction of the
+// file, with the store's fill percents.
+func (s *Store) writeTx(btx *bolt.Tx) *tx { return &tx{kt: &boltTx{tx: btx, fill: s.fill}} }
 
 func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(false, fn) }
 
@@ -513,7 +517,7 @@ func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(&tx{kt: &boltTx{tx: btx, fill: s.fill}}) })
+	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(s.writeTx(btx)) })
 }
 
 func (s *Store) commitBatch(fn func(*bolt.Tx) error) error { return s.write(true, fn) }
