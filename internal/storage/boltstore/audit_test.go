@@ -364,7 +364,19 @@ func TestLayoutOfIdentityAndAuditRecords(t *testing.T) {
 func TestAuditEventsAfterTheTransaction(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	writeAuditLog(t, path, 2)
-	s := open(t, path)
+	auditEventsAfterTheTransaction(t, open(t, path))
+}
+
+// TestEngineAuditEventsAfterTheTransaction: the same on a store over an
+// engine whose transactions cannot tell that they have ended.
+func TestEngineAuditEventsAfterTheTransaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	writeAuditLog(t, path, 2)
+	auditEventsAfterTheTransaction(t, openEngineStore(t, &tooLargeEngine{Engine: openBoltEngine(t, path), max: 1000}))
+}
+
+func auditEventsAfterTheTransaction(t *testing.T, s datastore.Store) {
+	t.Helper()
 	var events iter.Seq2[audit.Event, error]
 	if err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		events = tx.AuditEvents(1)

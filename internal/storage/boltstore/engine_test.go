@@ -139,6 +139,12 @@ type tooLargeEngine struct {
 	committed []int // the puts of each committed transaction
 }
 
+// View hides the engine's transaction behind countingTx, as an engine's
+// own would be: nothing but the kv.Tx methods.
+func (e *tooLargeEngine) View(ctx context.Context, fn func(kv.Tx) error) error {
+	return e.Engine.View(ctx, func(tx kv.Tx) error { return fn(countingTx{Tx: tx, puts: new(int)}) })
+}
+
 func (e *tooLargeEngine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	puts := 0
 	err := e.Engine.Update(ctx, func(tx kv.Tx) error {
