@@ -529,13 +529,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		s.push(func(context.Context) error { stopHooks(); <-hooksDone; return nil })
 	}
 
-	// Page tokens are authenticated under a key made now and kept only in
-	// memory: it never leaves the process, and a restart makes earlier
-	// tokens invalid (clients start their listing again).
-	pageKey, err := grpcapi.NewPageTokenKey()
-	if err != nil {
-		return nil, err
-	}
+	// Page tokens are authenticated under a key derived from the master
+	// key as it is at start: every instance with the same key file, and
+	// this one after a restart, accept each other's tokens. After a
+	// rotation of the master, instances restarted since refuse the tokens
+	// of those that were not (clients start their listing again).
+	pageKey := mk.vault.Keyring().Current().PageTokenKey()
 	// One sign-in guard for both gRPC servers: a client's failures count
 	// once, over gRPC or REST. Its closer runs after both servers have
 	// stopped, and writes the refusals still counted.
