@@ -26,7 +26,9 @@ type Leadership interface {
 type LeaderFunc func(ctx context.Context, run func(ctx context.Context)) error
 
 // Lead calls f.
-func (f LeaderFunc) Lead(ctx context.Context, run func(ctx context.Context)) error { return f(ctx, run) }
+func (f LeaderFunc) Lead(ctx context.Context, run func(ctx context.Context)) error {
+	return f(ctx, run)
+}
 
 // AlwaysLeader is the leadership of an instance alone on its store: a
 // bbolt file is opened by one process at a time, so that process leads
