@@ -11,7 +11,8 @@ import (
 // idempotency sweep), webhook delivery and the search index's catch-up.
 // What concerns only an instance's own requests stays with every instance:
 // console sessions, sign-in throttles and their audit, and the indexer of
-// the instance's own writes.
+// the instance's own writes. On etcd, a Leadership is etcdstore.Lead with
+// the client, the key prefix and the instance's id filled in.
 type Leadership interface {
 	// Lead runs run each time this instance becomes the leader, with a
 	// context cancelled when it stops being the leader, and waits for run
@@ -19,15 +20,6 @@ type Leadership interface {
 	// run has returned and leadership was handed over), or with an error
 	// it cannot recover from.
 	Lead(ctx context.Context, run func(ctx context.Context)) error
-}
-
-// LeaderFunc makes a function a Leadership (an etcd election, say:
-// etcdstore.Lead with the client, prefix and id filled in).
-type LeaderFunc func(ctx context.Context, run func(ctx context.Context)) error
-
-// Lead calls f.
-func (f LeaderFunc) Lead(ctx context.Context, run func(ctx context.Context)) error {
-	return f(ctx, run)
 }
 
 // AlwaysLeader is the leadership of an instance alone on its store: a
