@@ -93,8 +93,10 @@ func TestOnlyTheLeaderRunsTheScheduler(t *testing.T) {
 
 	lead.grant <- struct{}{}
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", 0, 1)
-	for delivered.Load() == 0 {
-		time.Sleep(10 * time.Millisecond) // the case's notifications: the test's timeout bounds it
+	for end := time.Now().Add(5 * time.Second); delivered.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the leader delivered no webhook in 5 s")
+		}
 	}
 
 	lead.revoke <- struct{}{}
