@@ -331,6 +331,11 @@ type Options struct {
 	// otherwise runs as long as it makes progress. Tests shorten them.
 	HTTPWriteTimeout   time.Duration
 	StreamWriteTimeout time.Duration
+	// Leadership says when this instance runs the duties of one instance
+	// at a time (the deadline scheduler, webhook delivery, the search
+	// index's catch-up). Nil: AlwaysLeader, right for a bbolt file, which
+	// one process opens at a time.
+	Leadership Leadership
 	// ConsoleAccounts signs people in to the web console; nil: the
 	// identity service's password sign-in. Tests of the console's own
 	// rules give another.
@@ -486,56 +491,56 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			return nil, err
 		}
 	}
+	// The duties that run on one instance at a time, while it leads (see
+	// Leadership; alone on a bbolt file, always).
+	var duties []func(context.Context)
 	// The cases a crash left marked between their write and their index
 	// entry, and, unless the index is recorded complete under the current
 	// master's key, the cases stored before the search index existed or
 	// indexed under a master key an interrupted rotation left behind, are
 	// indexed in the background, a batch at a time, while the service
 	// answers.
-	indexCtx, stopIndex := context.WithCancel(context.Background())
-	indexDone := make(chan struct{})
-	go func() {
-		defer close(indexDone)
-		if n, err := finder.CatchUp(indexCtx); err != nil && indexCtx.Err() == nil {
+	duties = append(duties, func(ctx context.Context) {
+		if n, err := finder.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			opts.Logger.Error("search index: indexing the cases not yet indexed failed", "err", err)
 		} else if n > 0 {
 			opts.Logger.Info("search index: indexed the cases not yet indexed", "cases", n)
 		}
-	}()
-	s.push(func(context.Context) error { stopIndex(); <-indexDone; return nil })
-
-	// The deadline scheduler: catches up on what fell due while stopped,
-	// then fires each deadline event when it falls due.
-	schedCtx, stopSched := context.WithCancel(context.Background())
-	schedDone := make(chan struct{})
-	go func() {
-		defer close(schedDone)
-		_ = engine.Run(schedCtx, opts.SchedulerPoll)
-	}()
-	s.push(func(context.Context) error { stopSched(); <-schedDone; return nil })
-
-	// Webhooks named in the policy get every notification, in order.
+	})
+	// The deadline scheduler: catches up on what fell due while stopped
+	// (or while no instance led), then fires each deadline event when it
+	// falls due.
+	duties = append(duties, func(ctx context.Context) { _ = engine.Run(ctx, opts.SchedulerPoll) })
+	// Webhooks named in the policy get every notification, in order, from
+	// the cursor stored for each.
 	if len(pol.Webhooks) > 0 {
 		hooks := webhook.New(outbox.New(store), pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
 		if mets != nil {
 			hooks.Failed = mets.WebhookFailed
 		}
-		hookCtx, stopHooks := context.WithCancel(context.Background())
-		hooksDone := make(chan struct{})
-		go func() {
-			defer close(hooksDone)
-			hooks.Run(hookCtx)
-		}()
-		s.push(func(context.Context) error { stopHooks(); <-hooksDone; return nil })
+		duties = append(duties, hooks.Run)
 	}
+	leadership := opts.Leadership
+	if leadership == nil {
+		leadership = AlwaysLeader{}
+	}
+	leadCtx, stopLeading := context.WithCancel(context.Background())
+	leadDone := make(chan struct{})
+	go func() {
+		defer close(leadDone)
+		if err := leadership.Lead(leadCtx, leaderDuties(duties...)); err != nil && leadCtx.Err() == nil {
+			opts.Logger.Error("leadership: this instance no longer takes part in the election; "+
+				"the deadline scheduler and webhook delivery run only on the other instances", "err", err)
+		}
+	}()
+	s.push(func(context.Context) error { stopLeading(); <-leadDone; return nil })
 
-	// Page tokens are authenticated under a key made now and kept only in
-	// memory: it never leaves the process, and a restart makes earlier
-	// tokens invalid (clients start their listing again).
-	pageKey, err := grpcapi.NewPageTokenKey()
-	if err != nil {
-		return nil, err
-	}
+	// Page tokens are authenticated under a key derived from the master
+	// key as it is at start: every instance with the same key file, and
+	// this one after a restart, accept each other's tokens. After a
+	// rotation of the master, instances restarted since refuse the tokens
+	// of those that were not (clients start their listing again).
+	pageKey := mk.vault.Keyring().Current().PageTokenKey()
 	// One sign-in guard for both gRPC servers: a client's failures count
 	// once, over gRPC or REST. Its closer runs after both servers have
 	// stopped, and writes the refusals still counted.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,8 +20,9 @@ import (
 // Page tokens carry a MAC under a key that never leaves the server: a
 // client that rewrites the cursor inside a token it was given (keeping
 // the rest of the token as it was) is refused with INVALID_ARGUMENT naming
-// page_token, over gRPC and REST. The key is made at each start, so a
-// token from before a restart is refused the same way.
+// page_token, over gRPC and REST. The key is derived from the master
+// key, so a token stays good across a restart and on every instance that
+// has the same key file.
 func TestPageTokenIsAuthenticated(t *testing.T) {
 	ts := startServer(t, "")
 	for range 3 {
@@ -65,11 +67,23 @@ func TestPageTokenIsAuthenticated(t *testing.T) {
 	}
 	refused("a rewritten cursor", forged)
 
-	// After a restart the key is new.
+	// The key is derived from the master key, so a restarted server, and
+	// a second instance with the same key file, accept the token; the
+	// rewritten one they refuse all the same.
 	dbPath := ts.cfg.DBPath
 	ts.stop()
-	ts = startServer(t, dbPath)
-	refused("a token from before the restart", token)
+	otherPath := filepath.Join(t.TempDir(), "childcase.db")
+	for _, suffix := range []string{"", ".key", ".tokens.json"} {
+		copyFile(t, dbPath+suffix, otherPath+suffix)
+	}
+	for _, path := range []string{dbPath, otherPath} {
+		ts = startServer(t, path)
+		if _, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1, PageToken: token}); err != nil {
+			t.Errorf("the token on the server at %s after the restart: %v", path, err)
+		}
+		refused("a rewritten cursor after the restart", forged)
+		ts.stop()
+	}
 }
 
 // A work queue's page token is a cursor, not a position: when a case on

@@ -48,6 +48,9 @@ const (
 	// indexKeyLabel is the message MAC'd by IndexKey. Changing it would
 	// make every stored search token unfindable.
 	indexKeyLabel = "childcase blind index v1"
+	// pageTokenKeyLabel is the message MAC'd by PageTokenKey. Changing it
+	// only makes the page tokens clients hold invalid.
+	pageTokenKeyLabel = "childcase page tokens v1"
 )
 
 // Reasons LoadMaster refuses a key file; tests tell them apart with errors.Is.
@@ -117,26 +120,34 @@ func (m MasterKey) Format(f fmt.State, _ rune) {
 // it (with hmac.Equal) at every start, so that a wrong key file fails loudly
 // at start instead of the service serving garbage or failing record by
 // record. It reveals nothing about the key. The zero MasterKey returns nil.
-func (m MasterKey) CheckValue() []byte {
-	if m.isZero() {
-		return nil
-	}
-	mac := hmac.New(sha256.New, m.key[:])
-	mac.Write([]byte(checkValueLabel))
-	return mac.Sum(nil)
-}
+func (m MasterKey) CheckValue() []byte { return m.derive(checkValueLabel) }
 
 // IndexKey returns HMAC-SHA256(key, "childcase blind index v1"), the key
 // of the blind search index: derived rather than stored, so it lives only
 // where the master key does and changes with it when the master rotates.
 // HMAC under a distinct label keeps it independent of the check value and
 // of the wrapping key. The zero MasterKey returns nil.
-func (m MasterKey) IndexKey() []byte {
+func (m MasterKey) IndexKey() []byte { return m.derive(indexKeyLabel) }
+
+// PageTokenKey returns HMAC-SHA256(key, "childcase page tokens v1"), the
+// key that authenticates page tokens. Derived rather than made at each
+// start, so that every instance with the same key file, and the same
+// instance after a restart, accept each other's tokens; a rotation of the
+// master changes it, which only sends clients holding a token back to
+// their listing's first page. The zero MasterKey returns nil.
+func (m MasterKey) PageTokenKey() []byte { return m.derive(pageTokenKeyLabel) }
+
+// derive returns HMAC-SHA256(key, label): a key for one purpose, named by
+// its label. The master is 32 uniformly random bytes, so HMAC under a
+// distinct label (the one-block case of HKDF's expand step) gives keys
+// that are independent of each other and of the wrapping key. The zero
+// MasterKey returns nil.
+func (m MasterKey) derive(label string) []byte {
 	if m.isZero() {
 		return nil
 	}
 	mac := hmac.New(sha256.New, m.key[:])
-	mac.Write([]byte(indexKeyLabel))
+	mac.Write([]byte(label))
 	return mac.Sum(nil)
 }
 

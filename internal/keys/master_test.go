@@ -112,6 +112,27 @@ func TestCheckValue(t *testing.T) {
 	}
 }
 
+// Each key derived from a master serves one purpose: the page token key
+// is stable for one master (instances with the same key file agree), and
+// differs from the other derived keys and from another master's.
+func TestPageTokenKey(t *testing.T) {
+	a, b := mustMaster(t), mustMaster(t)
+	key := a.PageTokenKey()
+	if len(key) != 32 || !bytes.Equal(key, a.PageTokenKey()) {
+		t.Fatalf("page token key %x: want 32 bytes, the same at every call", key)
+	}
+	for name, other := range map[string][]byte{
+		"the index key": a.IndexKey(), "the check value": a.CheckValue(), "another master's page token key": b.PageTokenKey(),
+	} {
+		if bytes.Equal(key, other) {
+			t.Errorf("the page token key equals %s", name)
+		}
+	}
+	if k := (MasterKey{}).PageTokenKey(); k != nil {
+		t.Errorf("zero MasterKey page token key = %x, want nil", k)
+	}
+}
+
 func TestMasterKeyNeverPrintsKey(t *testing.T) {
 	m := fixedMaster()
 	secrets := []string{

@@ -559,5 +559,7 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 }
 
 // Notify wakes watchers, webhooks and the scheduler after a commit that
-// wrote notifications or timers outside the engine (intake opening a case).
+// wrote notifications or timers outside the engine (intake opening a case)
+// or on another instance sharing the store (etcdstore.WatchOutbox calls
+// it for each batch of outbox appends it sees).
 func (e *Engine) Notify() { e.hub.notify() }

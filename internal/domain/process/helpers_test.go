@@ -25,10 +25,16 @@ type snapshot struct {
 
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// fataler is a *rapid.T or a *testing.T: the checks below run in the
+// property test and in ordinary tests.
+type fataler interface {
+	Fatalf(format string, args ...any)
+}
+
 // refresh reads the store after an action and remembers what it read as
 // the state before the next one. Timelines only grow, so only their new
 // events are read.
-func (w *world) refresh(t *rapid.T) snapshot {
+func (w *world) refresh(t fataler) snapshot {
 	s := snapshot{cases: map[string]model.Case{}, events: map[string][]model.CaseEvent{}}
 	err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
 		for _, n := range w.cases {
@@ -163,7 +169,7 @@ type timerKey struct {
 
 // checkInvariants reads every case and checks what the process promises.
 // fired says FireDue just ran at the current time.
-func (w *world) checkInvariants(t *rapid.T, s snapshot, fired bool) {
+func (w *world) checkInvariants(t fataler, s snapshot, fired bool) {
 	now := w.clk.Now()
 	var errs []string
 	want := map[timerKey]bool{}

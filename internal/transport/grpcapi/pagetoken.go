@@ -33,10 +33,10 @@ type pageTokens struct {
 	key []byte
 }
 
-// NewPageTokenKey returns a new random page token key. The service makes
-// one at each start and keeps it only in memory, so it never leaves the
-// process; tokens issued before a restart are then refused, and a client
-// starts its listing again.
+// NewPageTokenKey returns a new random page token key, for a server given
+// none. The service gives the key derived from its master key
+// (keys.MasterKey.PageTokenKey), so that its instances, and a restarted
+// one, accept each other's tokens.
 func NewPageTokenKey() ([]byte, error) {
 	key := make([]byte, PageTokenKeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -78,8 +78,8 @@ func (p *pageTokens) encode(cursor string, filters ...string) string {
 }
 
 // decode returns the cursor in token, or an INVALID_ARGUMENT error when
-// the token is forged, damaged, from another query or from before the
-// service's last start.
+// the token is forged, damaged, from another query or issued under another
+// key (another master key, or a server's own random one).
 func (p *pageTokens) decode(token string, filters ...string) (string, error) {
 	if token == "" {
 		return "", nil
@@ -112,7 +112,7 @@ func (p *pageTokens) decode(token string, filters ...string) (string, error) {
 
 func badPageToken() error {
 	return invalidArgument([]*errdetails.BadRequest_FieldViolation{{
-		Field: "page_token", Description: "page_token is not one this service issued, or it was issued before the service restarted; start again without a token", Reason: "page_token.valid",
+		Field: "page_token", Description: "page_token is not one this service issued, or it was issued before the master key was rotated; start again without a token", Reason: "page_token.valid",
 	}})
 }
 
