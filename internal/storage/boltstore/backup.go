@@ -90,6 +90,7 @@ func (s *Store) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
 type snapshotFile struct {
 	*os.File
 	removed bool
+	dir     string // a directory of its own to remove with it, if any
 }
 
 func (s *snapshotFile) Close() error {
@@ -99,6 +100,12 @@ func (s *snapshotFile) Close() error {
 			err = rerr
 		}
 		s.removed = true
+	}
+	if s.dir != "" {
+		if rerr := os.RemoveAll(s.dir); err == nil {
+			err = rerr
+		}
+		s.dir = ""
 	}
 	return err
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
@@ -36,6 +40,7 @@ type EngineStore struct {
 	// as Store's do.
 	writes, reads group[kv.Tx]
 	committed     func(time.Duration)
+	commits       atomic.Int64 // write transactions committed (Commits)
 }
 
 var _ datastore.Store = (*EngineStore)(nil)
@@ -131,8 +136,11 @@ func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) er
 func (s *EngineStore) commit(fn func(kv.Tx) error) error {
 	start := time.Now()
 	err := s.e.Update(s.ctx, fn)
-	if err == nil && s.committed != nil {
-		s.committed(time.Since(start))
+	if err == nil {
+		s.commits.Add(1)
+		if s.committed != nil {
+			s.committed(time.Since(start))
+		}
 	}
 	return err
 }
@@ -144,3 +152,42 @@ func runTx(kt kv.Tx, fn func(*tx) error) error {
 	defer func() { t.closed = true }()
 	return fn(t)
 }
+
+// Snapshot writes a bbolt file of the store as one read transaction sees
+// it (one revision of an etcd cluster) into a temporary directory, and
+// returns it open at its start with its size: a backup that Check and
+// restore accept, and that restores onto a file or an engine. Closing it
+// removes the file.
+func (s *EngineStore) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
+	dir, err := os.MkdirTemp("", "childcase-snapshot-")
+	if err != nil {
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	path := filepath.Join(dir, "childcase.db")
+	err = s.e.View(ctx, func(kt kv.Tx) error { return WriteFile(ctx, path, kt) })
+	var f *os.File
+	if err == nil {
+		f, err = os.Open(path)
+	}
+	// Unix lets an open file lose its name; elsewhere Close removes it.
+	removed := err == nil && os.RemoveAll(dir) == nil
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	snap := &snapshotFile{File: f, removed: removed}
+	if !removed {
+		snap.dir = dir
+	}
+	return snap, fi.Size(), nil
+}
+
+// Commits returns the write transactions committed since OpenEngine (for
+// the metrics).
+func (s *EngineStore) Commits() int64 { return s.commits.Load() }
