@@ -77,6 +77,13 @@ type Bucket interface {
 	// NextSequence returns the bucket's next sequence number, from 1, in a
 	// writable transaction.
 	NextSequence() (uint64, error)
+	// Sequence returns the bucket's current sequence: the last number
+	// NextSequence gave, or what SetSequence set; 0 when neither was
+	// called. Moving a bucket to another engine carries it over.
+	Sequence() uint64
+	// SetSequence sets the bucket's sequence, in a writable transaction;
+	// the next NextSequence returns v+1.
+	SetSequence(v uint64) error
 }
 
 // Cursor walks a bucket's keys in byte order. Each method returns a key
