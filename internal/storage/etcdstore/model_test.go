@@ -31,14 +31,14 @@ func open(t *testing.T, cfg etcdstore.Config, opts ...etcdtest.Option) (*etcdsto
 	return e, c
 }
 
-// model is what the engine must behave like: buckets of sorted keys.
-type model struct {
+// sortedMaps is what the engine must behave like: buckets of sorted keys.
+type sortedMaps struct {
 	buckets map[string]map[string][]byte
 	seqs    map[string]uint64
 }
 
-func (m model) clone() model {
-	c := model{buckets: map[string]map[string][]byte{}, seqs: maps.Clone(m.seqs)}
+func (m sortedMaps) clone() sortedMaps {
+	c := sortedMaps{buckets: map[string]map[string][]byte{}, seqs: maps.Clone(m.seqs)}
 	for name, b := range m.buckets {
 		c.buckets[name] = maps.Clone(b)
 	}
@@ -98,7 +98,7 @@ func sameValue(got, want []byte) bool {
 
 // run plays ops random operations on tx and on m, and returns the first
 // difference.
-func run(tx kv.Tx, m model, r *rand.Rand, ops int) error {
+func run(tx kv.Tx, m sortedMaps, r *rand.Rand, ops int) error {
 	for i := range ops {
 		name := bucketNames[r.IntN(len(bucketNames))]
 		mb, exists := m.buckets[name]
@@ -226,7 +226,7 @@ func TestAgainstModel(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
-	committed := model{buckets: map[string]map[string][]byte{}, seqs: map[string]uint64{}}
+	committed := sortedMaps{buckets: map[string]map[string][]byte{}, seqs: map[string]uint64{}}
 	for txn := range 120 {
 		txSeed, ops := r.Uint64(), 1+r.IntN(60)
 		switch kind := r.IntN(10); {
@@ -239,7 +239,7 @@ func TestAgainstModel(t *testing.T) {
 			}
 		default:
 			rollback := kind == 9
-			var after model
+			var after sortedMaps
 			err := e.Update(ctx, func(tx kv.Tx) error {
 				after = committed.clone()
 				if err := run(tx, after, rand.New(rand.NewPCG(txSeed, 2)), ops); err != nil {
