@@ -86,8 +86,7 @@ func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		if attempt+1 == maxAttempts {
 			return fmt.Errorf("%w (%d attempts)", ErrContended, maxAttempts)
 		}
-		pause := time.Duration(rand.Int64N(int64(min(maxPause, minPause<<attempt))))
-		timer := time.NewTimer(pause)
+		timer := time.NewTimer(pause(attempt))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -95,6 +94,14 @@ func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// pause is how long Update waits before re-running a body that lost
+// attempt+1 commits in a row: jittered, doubling from minPause up to
+// maxPause.
+func pause(attempt int) time.Duration {
+	ceiling := min(maxPause, minPause<<min(attempt, 16))
+	return 1 + time.Duration(rand.Int64N(int64(ceiling)))
 }
 
 type tx struct {
