@@ -13,6 +13,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
@@ -309,5 +311,66 @@ func TestAFailedReadFailsTheTransaction(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("View over a stopped cluster returned nil")
+	}
+}
+
+// TestCursorsReadPagesNotKeys: a long walk costs a round trip per page
+// (pages grow from 16 keys to 1024), not one per key.
+func TestCursorsReadPagesNotKeys(t *testing.T) {
+	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	var calls atomic.Int64
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoke grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		calls.Add(1)
+		return invoke(ctx, method, req, reply, cc, opts...)
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   c.Endpoints(),
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(count)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	e, err := etcdstore.NewEngine(client, "", etcdstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, e, 1000)
+	walks := []struct {
+		name  string
+		walk  func(kv.Cursor) int
+		keys  int
+		calls int64
+	}{
+		{"Seek and Next", func(c kv.Cursor) (n int) {
+			for k, _ := c.Seek([]byte("k100")); k != nil; k, _ = c.Next() {
+				n++
+			}
+			return n
+		}, 900, 6}, // 16+32+64+128+256+512 keys
+		{"Last and Prev", func(c kv.Cursor) (n int) {
+			for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+				n++
+			}
+			return n
+		}, 1000, 7}, // the seventh page finds nothing more
+	}
+	for _, w := range walks {
+		err := e.View(t.Context(), func(tx kv.Tx) error {
+			b := tx.Bucket(bucketName) // the snapshot's own round trip
+			calls.Store(0)
+			if n := w.walk(b.Cursor()); n != w.keys {
+				return fmt.Errorf("%s walked %d keys, want %d", w.name, n, w.keys)
+			}
+			if got := calls.Load(); got > w.calls {
+				return fmt.Errorf("%s over %d keys took %d round trips, want at most %d", w.name, w.keys, got, w.calls)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
