@@ -157,7 +157,7 @@ func run(tx kv.Tx, m sortedMaps, r *rand.Rand, ops int) error {
 				return fmt.Errorf("op %d: Get(%q %x) = %x, want %x", i, name, k, got, want)
 			}
 		case op < 58:
-			if got, want := b.(interface{ Sequence() uint64 }).Sequence(), m.seqs[name]; got != want {
+			if got, want := b.Sequence(), m.seqs[name]; got != want {
 				return fmt.Errorf("op %d: Sequence of %q = %d, want %d", i, name, got, want)
 			}
 		default:
