@@ -451,21 +451,33 @@ func (c *cursor) forward(from []byte, incl bool) ([]byte, []byte) {
 			w = it
 			return false
 		})
-		if w == nil && bk == nil {
-			c.pos = nil
-			return nil, nil
+		k, v, skip := c.merge(w, bk, bv, func(wk, bk []byte) bool { return bytes.Compare(wk, bk) <= 0 })
+		if skip {
+			from, incl = w.key, false
+			continue
 		}
-		if w != nil && (bk == nil || bytes.Compare(w.key, bk) <= 0) {
-			if w.deleted {
-				from, incl = w.key, false
-				continue
-			}
-			c.pos = w.key
-			return w.key, w.value
-		}
-		c.pos = bk
-		return bk, bv
+		return k, v
 	}
+}
+
+// merge moves to the nearer, in the walk's direction, of the
+// transaction's write w and the snapshot's key bk (w when wFirst says
+// so). It reports skip, and does not move, when that write is a delete,
+// which the walk must step over.
+func (c *cursor) merge(w *write, bk, bv []byte, wFirst func(wk, bk []byte) bool) (k, v []byte, skip bool) {
+	switch {
+	case w == nil && bk == nil:
+		c.pos = nil
+		return nil, nil, false
+	case w != nil && (bk == nil || wFirst(w.key, bk)):
+		if w.deleted {
+			return nil, nil, true
+		}
+		c.pos = w.key
+		return w.key, w.value, false
+	}
+	c.pos = bk
+	return bk, bv, false
 }
 
 // backward moves to the last key before before (nil: the last key).
@@ -489,20 +501,12 @@ func (c *cursor) backward(before []byte) ([]byte, []byte) {
 		} else {
 			c.b.writes.Descend(&write{key: before}, visit)
 		}
-		if w == nil && bk == nil {
-			c.pos = nil
-			return nil, nil
+		k, v, skip := c.merge(w, bk, bv, func(wk, bk []byte) bool { return bytes.Compare(wk, bk) >= 0 })
+		if skip {
+			before = w.key
+			continue
 		}
-		if w != nil && (bk == nil || bytes.Compare(w.key, bk) >= 0) {
-			if w.deleted {
-				before = w.key
-				continue
-			}
-			c.pos = w.key
-			return w.key, w.value
-		}
-		c.pos = bk
-		return bk, bv
+		return k, v
 	}
 }
 
