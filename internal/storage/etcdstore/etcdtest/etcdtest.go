@@ -140,10 +140,16 @@ func (c *Cluster) start(i int) error {
 	return nil
 }
 
+// stopAll stops the members at the end of the test: abruptly and side by
+// side, since a graceful stop hands leadership over to members that are
+// stopping too, and each Close waits up to a second for its peers'
+// connections to go idle.
 func (c *Cluster) stopAll() {
+	var wg sync.WaitGroup
 	for i := range c.members {
-		c.stop(i, false)
+		wg.Go(func() { c.stop(i, true) })
 	}
+	wg.Wait()
 }
 
 // Endpoints are the members' client URLs, stopped ones included.
