@@ -120,3 +120,37 @@ func TestDeleteBucketThenRefill(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSetSequenceCarriesOver: a sequence set (as moving a bucket from
+// another engine does) is where NextSequence continues, in the same
+// transaction and after the commit; a read-only transaction cannot set it.
+func TestSetSequenceCarriesOver(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	fill(t, e, 0)
+	err := e.Update(t.Context(), func(tx kv.Tx) error {
+		b := tx.Bucket(bucketName)
+		if err := b.SetSequence(41); err != nil {
+			return err
+		}
+		if s, err := b.NextSequence(); err != nil || s != 42 {
+			return fmt.Errorf("NextSequence after SetSequence(41) = %d, %v, want 42", s, err)
+		}
+		return b.SetSequence(100) // the last word, with no NextSequence after it
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.View(t.Context(), func(tx kv.Tx) error {
+		b := tx.Bucket(bucketName)
+		if s := b.Sequence(); s != 100 {
+			return fmt.Errorf("committed sequence %d, want 100", s)
+		}
+		if err := b.SetSequence(7); err == nil {
+			return fmt.Errorf("SetSequence in a view succeeded")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
