@@ -135,8 +135,13 @@ func TestSetSequenceCarriesOver(t *testing.T) {
 		if s, err := b.NextSequence(); err != nil || s != 42 {
 			return fmt.Errorf("NextSequence after SetSequence(41) = %d, %v, want 42", s, err)
 		}
-		return b.SetSequence(100) // the last word, with no NextSequence after it
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A transaction that only sets the sequence writes it too.
+	err = e.Update(t.Context(), func(tx kv.Tx) error { return tx.Bucket(bucketName).SetSequence(100) })
 	if err != nil {
 		t.Fatal(err)
 	}
