@@ -25,6 +25,7 @@ type rule struct {
 // store as a fixture.
 var rules = []rule{
 	{"go.etcd.io/bbolt/", []string{module + "internal/storage/"}, "only storage knows bbolt"},
+	{"go.etcd.io/etcd/", []string{module + "internal/storage/"}, "only storage knows etcd"},
 	{module + "internal/storage/", []string{module + "internal/storage/", module + "internal/app"},
 		"only the wiring names a concrete store"},
 	{module + "internal/domain/datastore", []string{module + "internal/domain/", module + "internal/storage/", module + "internal/app"},
@@ -80,6 +81,8 @@ func TestRules(t *testing.T) {
 		{"transport on the contract", [][]string{{module + "internal/transport/grpcapi", module + "internal/domain/datastore"}}, 1},
 		{"the CLI on boltstore", [][]string{{module + "internal/cli", module + "internal/storage/boltstore"}}, 1},
 		{"the domain on bbolt and memstore", [][]string{{module + "internal/domain/vault", "go.etcd.io/bbolt", module + "internal/storage/memstore"}}, 2},
+		{"storage uses etcd", [][]string{{module + "internal/storage/etcdstore", "go.etcd.io/etcd/client/v3", "go.etcd.io/etcd/api/v3/mvccpb"}}, 0},
+		{"the wiring on the etcd client", [][]string{{module + "internal/app", "go.etcd.io/etcd/client/v3/concurrency"}}, 1},
 		{"a bbolt subpackage in transport", [][]string{{module + "internal/transport/webhook", "go.etcd.io/bbolt/errors"}}, 1},
 		{"transport on the old storage package", [][]string{{module + "internal/transport/webhook", module + "internal/storage"}}, 1},
 		{"a name that only starts like storage", [][]string{{module + "internal/cli", module + "internal/storagex"}}, 0},

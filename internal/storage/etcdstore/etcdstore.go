@@ -1,0 +1,276 @@
+// Package etcdstore is the kv.Engine over an etcd cluster: it lets
+// boltstore's stored layout (buckets, records, indexes, counters) run on
+// etcd, so that several childcase instances share one replicated store.
+// It knows keys and bytes only; it must not know the layout, its records
+// or the domain, and nothing but storage may import it (or etcd).
+//
+// # Key layout
+//
+// Every key is under the prefix P (Config.Prefix, "/childcase/" by
+// default). Other code of childcase (election, the outbox watch, backups)
+// relies on it; it does not change without the lead:
+//
+//	P + name                 bucket exists marker, value empty
+//	P + name + "/" + key     a key of the bucket (range [P+name+"/", P+name+"0"))
+//	P + name + "#seq"        the bucket's sequence, 8-byte big-endian
+//	P + "\x00txn"            the commit guard
+//	P + "\x00election"       leader election (concurrency.NewElection)
+//
+// A bucket name may therefore not be empty, nor hold '/', '#' or a zero
+// byte: such a name would make one bucket's range overlap another's keys.
+//
+// # Transactions
+//
+// A transaction reads at one revision: its first read also gets the guard
+// key, and the revision of that answer is the snapshot every later read of
+// the transaction carries. A write transaction keeps what it writes in
+// memory (an overlay its own Gets and cursors see) and commits it in one
+// etcd Txn that compares the guard's mod revision with the one seen at the
+// snapshot and puts the guard. Every write transaction thus conflicts with
+// every other one that committed after its snapshot, exactly like bbolt's
+// single writer: write transactions are serialisable, whatever keys they
+// read. A failed compare re-runs the body from scratch, on a new snapshot,
+// a bounded number of times with a short jittered pause (bodies are
+// re-runnable by the kv contract). Comparing the keys actually read would
+// let disjoint writers run side by side, but every childcase write
+// appends to the audit chain, so they would conflict anyway: the single
+// guard costs nothing bbolt had and keeps the compare one op.
+//
+// Cursors read pages of keys from etcd lazily (ascending from a Seek,
+// First or Next, descending from a Last or Prev), the first page small
+// and later ones larger, so that a Seek followed by k Nexts costs about
+// one round trip per page. Reads after the first are served by any member
+// that has the snapshot revision (serializable reads): a revision's
+// content never changes, so only a member that lacks it must be asked
+// again through the leader.
+//
+// # Limits
+//
+// etcd refuses a Txn of more than its --max-txn-ops operations or a request
+// over its --max-request-bytes. The engine counts both before it sends and
+// returns an error wrapping kv.ErrTooLarge when the commit would exceed
+// Config.MaxTxnOps or Config.MaxRequestBytes (so the cluster must be
+// started with at least those); a cluster that refuses anyway (started
+// with less) is reported the same way. Nothing is sent, or kept, then.
+// etcd's space quota exceeded ("mvcc: database space exceeded") is
+// returned wrapping model.ErrFull. A reader whose snapshot revision was
+// compacted away gets an error: the cluster's compaction retention must be
+// longer than the longest transaction (a backup).
+//
+// An error of the commit itself (the connection lost while the Txn was in
+// flight) leaves its outcome unknown, as with any networked database; the
+// engine returns it and does not re-run the body, which could apply it
+// twice.
+package etcdstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Defaults of Config.
+const (
+	DefaultPrefix          = "/childcase/"
+	DefaultDialTimeout     = 5 * time.Second
+	DefaultMaxTxnOps       = 10000
+	DefaultMaxRequestBytes = 10 << 20
+)
+
+// Config says how to reach the cluster and what it accepts.
+type Config struct {
+	// Endpoints are the cluster's client URLs.
+	Endpoints []string
+	// Prefix is put before every key; "" means DefaultPrefix. It must end
+	// with '/' so that two prefixes cannot nest inside each other's keys.
+	Prefix string
+	// CAFile verifies the members' certificates; CertFile and KeyFile are
+	// the client certificate. All empty: plain connections.
+	CAFile, CertFile, KeyFile string
+	// DialTimeout bounds the connection and the check that the cluster
+	// answers; 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+	// MaxTxnOps and MaxRequestBytes are the largest commit the engine
+	// sends; 0 means the defaults. The cluster's --max-txn-ops and
+	// --max-request-bytes must be at least these.
+	MaxTxnOps       int
+	MaxRequestBytes int
+	// Username and Password authenticate when the cluster has auth on.
+	Username, Password string
+}
+
+// Limits are the largest commit an Engine sends.
+type Limits struct {
+	MaxTxnOps       int
+	MaxRequestBytes int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxTxnOps == 0 {
+		l.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if l.MaxRequestBytes == 0 {
+		l.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	return l
+}
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c Config) WithDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	l := Limits{MaxTxnOps: c.MaxTxnOps, MaxRequestBytes: c.MaxRequestBytes}.withDefaults()
+	c.MaxTxnOps, c.MaxRequestBytes = l.MaxTxnOps, l.MaxRequestBytes
+	return c
+}
+
+// Validate reports the first field of c (after defaults) that cannot work.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	if len(c.Endpoints) == 0 {
+		return errors.New("etcd Endpoints: at least one endpoint is required")
+	}
+	for i, ep := range c.Endpoints {
+		if strings.TrimSpace(ep) == "" {
+			return fmt.Errorf("etcd Endpoints[%d]: empty endpoint", i)
+		}
+	}
+	if err := validatePrefix(c.Prefix); err != nil {
+		return err
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("etcd CertFile, KeyFile: a client certificate needs both files")
+	}
+	if c.DialTimeout < 0 {
+		return fmt.Errorf("etcd DialTimeout: %v is negative", c.DialTimeout)
+	}
+	if c.MaxTxnOps < 2 {
+		return fmt.Errorf("etcd MaxTxnOps: %d leaves no room for a write beside the commit guard (at least 2)", c.MaxTxnOps)
+	}
+	if c.MaxRequestBytes < minRequestBytes {
+		return fmt.Errorf("etcd MaxRequestBytes: %d is below the %d bytes a commit needs", c.MaxRequestBytes, minRequestBytes)
+	}
+	if c.Password != "" && c.Username == "" {
+		return errors.New("etcd Username: a password was given without a user name")
+	}
+	return nil
+}
+
+func validatePrefix(p string) error {
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
+		return fmt.Errorf("etcd Prefix: %q must start and end with '/'", p)
+	}
+	return nil
+}
+
+// minRequestBytes is the least MaxRequestBytes that leaves room for a
+// commit: the overhead etcd adds to the request, and some.
+const minRequestBytes = 4 * requestOverhead
+
+// TLS returns the client TLS configuration of c, or nil for plain
+// connections.
+func (c Config) TLS() (*tls.Config, error) {
+	if c.CAFile == "" && c.CertFile == "" && c.KeyFile == "" {
+		return nil, nil
+	}
+	info := transport.TLSInfo{CertFile: c.CertFile, KeyFile: c.KeyFile, TrustedCAFile: c.CAFile}
+	tc, err := info.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("etcd TLS (CAFile %q, CertFile %q, KeyFile %q): %w", c.CAFile, c.CertFile, c.KeyFile, err)
+	}
+	return tc, nil
+}
+
+// Engine is a kv.Engine over an etcd cluster.
+type Engine struct {
+	client *clientv3.Client
+	prefix string
+	limits Limits
+	// guard is the commit guard key.
+	guard string
+	// owned: Close closes the client (Open made it).
+	owned bool
+}
+
+// Open connects to the cluster of cfg and checks that it answers (a
+// quorum read), within cfg.DialTimeout.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	tc, err := cfg.TLS()
+	if err != nil {
+		return nil, err
+	}
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   cfg.Endpoints,
+		DialTimeout: cfg.DialTimeout,
+		TLS:         tc,
+		Username:    cfg.Username,
+		Password:    cfg.Password,
+		// The client refuses to send more than 2 MiB by default: let
+		// through what the limits allow (etcd adds the same margin).
+		MaxCallSendMsgSize: cfg.MaxRequestBytes + requestOverhead,
+		Context:            ctx,
+		Logger:             zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd %v: %w", cfg.Endpoints, err)
+	}
+	e, err := NewEngine(client, cfg.Prefix, Limits{MaxTxnOps: cfg.MaxTxnOps, MaxRequestBytes: cfg.MaxRequestBytes})
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	e.owned = true
+	check, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if _, err := client.Get(check, e.guard); err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("etcd %v does not answer: %w", cfg.Endpoints, err)
+	}
+	return e, nil
+}
+
+// NewEngine returns an engine over an existing client; closing the engine
+// leaves the client open. prefix "" means DefaultPrefix; zero limits mean
+// the defaults.
+func NewEngine(client *clientv3.Client, prefix string, limits Limits) (*Engine, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if err := validatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	return &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + "\x00txn"}, nil
+}
+
+// Client is the engine's etcd client, for what runs beside the stored
+// layout (election, watches).
+func (e *Engine) Client() *clientv3.Client { return e.client }
+
+// Prefix is the prefix of every key the engine writes.
+func (e *Engine) Prefix() string { return e.prefix }
+
+// Close closes the client if Open made it.
+func (e *Engine) Close() error {
+	if !e.owned {
+		return nil
+	}
+	if err := e.client.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("close etcd client: %w", err)
+	}
+	return nil
+}

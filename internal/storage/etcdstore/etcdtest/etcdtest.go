@@ -1,0 +1,264 @@
+// Package etcdtest starts etcd clusters inside the test process, on
+// loopback ports and in the test's temporary directory, so that tests of
+// the etcd engine (and of childcase on etcd) need nothing installed. It is
+// for tests only.
+package etcdtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+)
+
+// startTimeout bounds a member's start (and a cluster's).
+const startTimeout = 30 * time.Second
+
+// Option changes the members' configuration.
+type Option func(*options)
+
+type options struct {
+	quota   int64
+	noFsync bool
+}
+
+// WithQuota sets the members' backend quota (--quota-backend-bytes), so
+// that a test can fill the database.
+func WithQuota(bytes int64) Option { return func(o *options) { o.quota = bytes } }
+
+// WithoutFsync turns fsync off, for tests that never stop a member
+// abruptly and want speed rather than durability.
+func WithoutFsync() Option { return func(o *options) { o.noFsync = true } }
+
+// Cluster is a running embedded cluster.
+type Cluster struct {
+	t       testing.TB
+	mu      sync.Mutex
+	members []*member
+}
+
+type member struct {
+	cfg *embed.Config
+	// etcd is nil while the member is stopped.
+	etcd *embed.Etcd
+}
+
+// Start starts a cluster of members members and stops it when the test
+// ends. The members accept commits as large as the engine's defaults.
+func Start(t testing.TB, members int, opts ...Option) *Cluster {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Cluster{t: t}
+	dir := t.TempDir()
+	var initial []string
+	for i := range members {
+		cfg := embed.NewConfig()
+		cfg.Name = fmt.Sprintf("m%d", i)
+		cfg.Dir = filepath.Join(dir, cfg.Name)
+		client, peer := freeURL(t), freeURL(t)
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+		cfg.InitialClusterToken = fmt.Sprintf("etcdtest-%p", c)
+		cfg.MaxTxnOps = etcdstore.DefaultMaxTxnOps
+		cfg.MaxRequestBytes = etcdstore.DefaultMaxRequestBytes + 64<<10
+		cfg.QuotaBackendBytes = o.quota
+		cfg.UnsafeNoFsync = o.noFsync
+		// Short ticks: a killed leader is replaced in well under a second.
+		cfg.TickMs, cfg.ElectionMs = 50, 500
+		cfg.LogLevel = "error"
+		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+		initial = append(initial, cfg.Name+"="+peer.String())
+		c.members = append(c.members, &member{cfg: cfg})
+	}
+	for _, m := range c.members {
+		m.cfg.InitialCluster = strings.Join(initial, ",")
+	}
+	t.Cleanup(c.stopAll)
+	// Members wait for each other to form the cluster: start them side by
+	// side.
+	errs := make([]error, members)
+	var wg sync.WaitGroup
+	for i := range c.members {
+		wg.Go(func() { errs[i] = c.start(i) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("etcdtest: member %d: %v", i, err)
+		}
+	}
+	return c
+}
+
+// freeURL is a loopback URL on a port that was free a moment ago.
+func freeURL(t testing.TB) url.URL {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("etcdtest: free port: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatalf("etcdtest: free port: %v", err)
+	}
+	return url.URL{Scheme: "http", Host: addr}
+}
+
+// start starts member i (again) over its data directory.
+func (c *Cluster) start(i int) error {
+	m := c.members[i]
+	e, err := embed.StartEtcd(m.cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return fmt.Errorf("start: %w", err)
+	case <-time.After(startTimeout):
+		e.Close()
+		return fmt.Errorf("not ready after %v", startTimeout)
+	}
+	c.mu.Lock()
+	m.etcd = e
+	c.mu.Unlock()
+	return nil
+}
+
+// stopAll stops the members at the end of the test: abruptly and side by
+// side, since a graceful stop hands leadership over to members that are
+// stopping too, and each Close waits up to a second for its peers'
+// connections to go idle.
+func (c *Cluster) stopAll() {
+	var wg sync.WaitGroup
+	for i := range c.members {
+		wg.Go(func() { c.stop(i, true) })
+	}
+	wg.Wait()
+}
+
+// Endpoints are the members' client URLs, stopped ones included.
+func (c *Cluster) Endpoints() []string {
+	var eps []string
+	for _, m := range c.members {
+		eps = append(eps, m.cfg.AdvertiseClientUrls[0].String())
+	}
+	return eps
+}
+
+// Client is a client of every member, closed when the test ends.
+func (c *Cluster) Client(t testing.TB) *clientv3.Client {
+	t.Helper()
+	return c.client(t, c.Endpoints())
+}
+
+func (c *Cluster) client(t testing.TB, endpoints []string) *clientv3.Client {
+	t.Helper()
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:          endpoints,
+		DialTimeout:        5 * time.Second,
+		MaxCallSendMsgSize: etcdstore.DefaultMaxRequestBytes + 64<<10,
+		Logger:             zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatalf("etcdtest: client: %v", err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// MemberClient is a client of member i alone, closed when the test ends.
+func (c *Cluster) MemberClient(t testing.TB, i int) *clientv3.Client {
+	t.Helper()
+	return c.client(t, c.Endpoints()[i:i+1])
+}
+
+// Leader is the index of the member that leads, or -1 when no running
+// member knows a leader.
+func (c *Cluster) Leader() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.members {
+		if m.etcd == nil {
+			continue
+		}
+		lead := m.etcd.Server.Lead()
+		for j, o := range c.members {
+			if o.etcd != nil && uint64(o.etcd.Server.MemberID()) == lead {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// WaitLeader waits until a running member leads, and returns its index.
+func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
+	for {
+		if i := c.Leader(); i >= 0 {
+			return i, nil
+		}
+		select {
+		case <-ctx.Done():
+			return -1, fmt.Errorf("etcdtest: no leader: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops member i gracefully (a leader hands its leadership over
+// first).
+func (c *Cluster) Stop(i int) { c.stop(i, false) }
+
+// Kill stops member i abruptly: its raft node stops at once, with no
+// leadership transfer, as if the process died.
+func (c *Cluster) Kill(i int) { c.stop(i, true) }
+
+func (c *Cluster) stop(i int, abrupt bool) {
+	c.mu.Lock()
+	m := c.members[i]
+	e := m.etcd
+	m.etcd = nil
+	c.mu.Unlock()
+	if e == nil {
+		return
+	}
+	if abrupt {
+		// The raft node and its transport stop first, so Close's own
+		// leadership transfer finds nobody to hand over to.
+		e.Server.HardStop()
+	}
+	e.Close()
+}
+
+// Restart starts a stopped or killed member again over its data
+// directory; it rejoins the cluster it was in.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.mu.Lock()
+	m := c.members[i]
+	running := m.etcd != nil
+	c.mu.Unlock()
+	if running {
+		c.t.Fatalf("etcdtest: restart of member %d, which runs", i)
+	}
+	m.cfg.ClusterState = embed.ClusterStateFlagExisting
+	if err := c.start(i); err != nil {
+		c.t.Fatalf("etcdtest: restart member %d: %v", i, err)
+	}
+}

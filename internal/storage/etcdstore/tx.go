@@ -1,0 +1,720 @@
+package etcdstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"time"
+
+	"github.com/tidwall/btree"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// Retries of a write transaction whose guard compare failed: the pause
+// before attempt n is jittered in [0, min(maxPause, minPause<<n)), so
+// that writers that met once do not meet again in step.
+const (
+	maxAttempts = 100
+	minPause    = time.Millisecond
+	maxPause    = 50 * time.Millisecond
+)
+
+// Cursor pages: small first (most cursors read a key or two after a
+// Seek), doubling up to maxPage for long walks.
+const (
+	firstPage = 16
+	maxPage   = 1024
+)
+
+// requestOverhead is what etcd adds around a Txn before it checks
+// --max-request-bytes (the raft request's header), with room to spare.
+const requestOverhead = 1024
+
+// ErrContended is what Update wraps when its body lost the commit to
+// other writers maxAttempts times in a row.
+var ErrContended = errors.New("etcd: the transaction kept conflicting with other writers")
+
+var (
+	errNotWritable    = errors.New("etcd: the transaction is read-only")
+	errBucketNotFound = errors.New("etcd: bucket not found")
+	errKeyRequired    = errors.New("etcd: the key is empty")
+)
+
+var (
+	_ kv.Engine = (*Engine)(nil)
+	_ kv.Bucket = (*bucket)(nil)
+)
+
+// View runs fn over one snapshot of the cluster.
+func (e *Engine) View(ctx context.Context, fn func(kv.Tx) error) error {
+	t := e.newTx(ctx, false)
+	err := fn(t)
+	if t.err != nil {
+		return t.err
+	}
+	return err
+}
+
+// Update runs fn and commits what it wrote, re-running it from a new
+// snapshot when another writer committed first.
+func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		t := e.newTx(ctx, true)
+		err := fn(t)
+		if t.err != nil {
+			return t.err
+		}
+		if err != nil {
+			return err
+		}
+		committed, err := t.commit()
+		if err != nil || committed {
+			return err
+		}
+		if attempt+1 == maxAttempts {
+			return fmt.Errorf("%w (%d attempts)", ErrContended, maxAttempts)
+		}
+		timer := time.NewTimer(pause(attempt))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("etcd update: %w", ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// pause is how long Update waits before re-running a body that lost
+// attempt+1 commits in a row: jittered, doubling from minPause up to
+// maxPause.
+func pause(attempt int) time.Duration {
+	ceiling := min(maxPause, minPause<<min(attempt, 16))
+	return 1 + time.Duration(rand.Int64N(int64(ceiling)))
+}
+
+type tx struct {
+	e        *Engine
+	ctx      context.Context
+	writable bool
+	// rev is the snapshot revision, 0 before the first read; guardRev is
+	// the guard's mod revision at rev (0 when it had none).
+	rev, guardRev int64
+	// err is the first failed read: from then on the transaction reads
+	// nothing and neither returns nor commits anything else.
+	err     error
+	buckets map[string]*bucket
+}
+
+func (e *Engine) newTx(ctx context.Context, writable bool) *tx {
+	return &tx{e: e, ctx: ctx, writable: writable, buckets: map[string]*bucket{}}
+}
+
+func (t *tx) Writable() bool { return t.writable }
+
+// read runs a Range at the snapshot revision; nil after a failed read.
+func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
+	if t.err != nil {
+		return nil
+	}
+	if t.rev == 0 {
+		// The first read takes the snapshot and the guard in the same
+		// round trip: a read-only Txn is answered at one revision.
+		resp, err := t.e.client.Txn(t.ctx).Then(clientv3.OpGet(t.e.guard), clientv3.OpGet(key, opts...)).Commit()
+		if err != nil {
+			t.fail(err)
+			return nil
+		}
+		t.rev = resp.Header.Revision
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			t.guardRev = kvs[0].ModRevision
+		}
+		return resp.Responses[1].GetResponseRange()
+	}
+	at := append(opts, clientv3.WithRev(t.rev))
+	resp, err := t.e.client.Get(t.ctx, key, append(at, clientv3.WithSerializable())...)
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		// This member has not applied the snapshot yet: ask the leader.
+		resp, err = t.e.client.Get(t.ctx, key, at...)
+	}
+	if err != nil {
+		t.fail(err)
+		return nil
+	}
+	return (*pb.RangeResponse)(resp)
+}
+
+func (t *tx) fail(err error) {
+	if t.err == nil {
+		t.err = fmt.Errorf("etcd read at revision %d: %w", t.rev, mapErr(err))
+	}
+}
+
+// mapErr turns etcd's refusals into the errors the kv and datastore
+// contracts name.
+func mapErr(err error) error {
+	switch {
+	case errors.Is(err, rpctypes.ErrNoSpace), errors.Is(err, rpctypes.ErrGRPCNoSpace):
+		return fmt.Errorf("%w: %w", model.ErrFull, err)
+	case errors.Is(err, rpctypes.ErrTooManyOps), errors.Is(err, rpctypes.ErrGRPCTooManyOps),
+		errors.Is(err, rpctypes.ErrRequestTooLarge), errors.Is(err, rpctypes.ErrGRPCRequestTooLarge):
+		return fmt.Errorf("%w: the cluster refused it (start etcd with at least the engine's limits): %w", kv.ErrTooLarge, err)
+	}
+	return err
+}
+
+// bucket is a bucket's state in one transaction: what the snapshot holds
+// and what the transaction wrote over it.
+type bucket struct {
+	t    *tx
+	name string
+	// marker, seqKey, lo and hi are its etcd keys: lo and hi bound its
+	// keys' range [lo, hi).
+	marker, seqKey, lo, hi string
+	// atSnapshot: the marker is in the snapshot; exists: the bucket
+	// exists now.
+	atSnapshot, exists bool
+	// cleared: the transaction deleted the bucket, so nothing of the
+	// snapshot's keys counts any more.
+	cleared bool
+	seq     uint64
+	// seqLoaded: seq holds the sequence; seqDirty: it must be written.
+	seqLoaded, seqDirty bool
+	// writes are the transaction's puts and deletes, by key.
+	writes *btree.BTreeG[*write]
+}
+
+// write is a put, or a delete when deleted is set.
+type write struct {
+	key, value []byte
+	deleted    bool
+}
+
+func lessWrite(a, b *write) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+// validName refuses the names whose keys would fall in another bucket's
+// range or on the engine's own keys.
+func validName(name []byte) error {
+	if len(name) == 0 {
+		return errors.New("etcd: the bucket name is empty")
+	}
+	if bytes.ContainsAny(name, "/#\x00") {
+		return fmt.Errorf("etcd: bucket name %q holds '/', '#' or a zero byte", name)
+	}
+	return nil
+}
+
+// state returns the bucket's state, reading its marker on first use.
+func (t *tx) state(name []byte) *bucket {
+	if b, ok := t.buckets[string(name)]; ok {
+		return b
+	}
+	p := t.e.prefix + string(name)
+	b := &bucket{
+		t: t, name: string(name),
+		marker: p, seqKey: p + "#seq", lo: p + "/", hi: p + "0",
+		writes: btree.NewBTreeGOptions(lessWrite, btree.Options{NoLocks: true}),
+	}
+	resp := t.read(b.marker)
+	if resp == nil {
+		return b // not cached: the transaction has failed anyway
+	}
+	b.atSnapshot = len(resp.Kvs) > 0
+	b.exists = b.atSnapshot
+	t.buckets[b.name] = b
+	return b
+}
+
+func (t *tx) Bucket(name []byte) kv.Bucket {
+	if validName(name) != nil {
+		return nil
+	}
+	if b := t.state(name); b.exists {
+		return b
+	}
+	return nil
+}
+
+func (t *tx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	if !t.writable {
+		return nil, errNotWritable
+	}
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	b := t.state(name)
+	if t.err != nil {
+		return nil, t.err
+	}
+	b.exists = true
+	return b, nil
+}
+
+func (t *tx) DeleteBucket(name []byte) error {
+	if !t.writable {
+		return errNotWritable
+	}
+	if err := validName(name); err != nil {
+		return err
+	}
+	b := t.state(name)
+	if t.err != nil {
+		return t.err
+	}
+	if !b.exists {
+		return fmt.Errorf("delete bucket %q: %w", name, errBucketNotFound)
+	}
+	b.exists, b.cleared = false, true
+	b.writes.Clear()
+	b.seq, b.seqLoaded, b.seqDirty = 0, true, true
+	return nil
+}
+
+// usable says why the bucket cannot be written now, if it cannot.
+func (b *bucket) writableErr() error {
+	switch {
+	case !b.t.writable:
+		return errNotWritable
+	case !b.exists:
+		return fmt.Errorf("bucket %q: %w", b.name, errBucketNotFound)
+	}
+	return nil
+}
+
+// present is a stored value as the kv contract wants it: a present key
+// with an empty value is an empty slice, never nil.
+func present(v []byte) []byte {
+	if v == nil {
+		return []byte{}
+	}
+	return v
+}
+
+func (b *bucket) Get(key []byte) []byte {
+	if b.t.err != nil || !b.exists {
+		return nil
+	}
+	if w, ok := b.writes.Get(&write{key: key}); ok {
+		if w.deleted {
+			return nil
+		}
+		return w.value
+	}
+	if b.cleared || len(key) == 0 {
+		return nil
+	}
+	resp := b.t.read(b.lo + string(key))
+	if resp == nil || len(resp.Kvs) == 0 {
+		return nil
+	}
+	return present(resp.Kvs[0].Value)
+}
+
+func (b *bucket) Put(key, value []byte) error {
+	if err := b.writableErr(); err != nil {
+		return err
+	}
+	if len(key) == 0 {
+		return errKeyRequired
+	}
+	b.writes.Set(&write{key: key, value: present(value)})
+	return nil
+}
+
+func (b *bucket) Delete(key []byte) error {
+	if err := b.writableErr(); err != nil {
+		return err
+	}
+	if b.cleared {
+		// Nothing of the snapshot is left to hide.
+		b.writes.Delete(&write{key: key})
+		return nil
+	}
+	b.writes.Set(&write{key: key, deleted: true})
+	return nil
+}
+
+// loadSeq reads the sequence once per transaction.
+func (b *bucket) loadSeq() uint64 {
+	if b.seqLoaded {
+		return b.seq
+	}
+	resp := b.t.read(b.seqKey)
+	if resp == nil {
+		return 0
+	}
+	if len(resp.Kvs) > 0 {
+		v := resp.Kvs[0].Value
+		if len(v) != 8 {
+			b.t.err = fmt.Errorf("etcd: sequence of bucket %q is %d bytes, not 8", b.name, len(v))
+			return 0
+		}
+		b.seq = binary.BigEndian.Uint64(v)
+	}
+	b.seqLoaded = true
+	return b.seq
+}
+
+func (b *bucket) NextSequence() (uint64, error) {
+	if err := b.writableErr(); err != nil {
+		return 0, err
+	}
+	s := b.loadSeq()
+	if b.t.err != nil {
+		return 0, b.t.err
+	}
+	b.seq, b.seqDirty = s+1, true
+	return b.seq, nil
+}
+
+// Sequence returns the bucket's current sequence (0 when none was
+// taken).
+func (b *bucket) Sequence() uint64 {
+	if b.t.err != nil {
+		return 0
+	}
+	return b.loadSeq()
+}
+
+// SetSequence sets the bucket's sequence, in a writable transaction.
+func (b *bucket) SetSequence(v uint64) error {
+	if err := b.writableErr(); err != nil {
+		return err
+	}
+	b.seq, b.seqLoaded, b.seqDirty = v, true, true
+	return nil
+}
+
+func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b, page: firstPage} }
+
+// cursor merges the snapshot's keys of its bucket, read a page at a
+// time, with the transaction's writes.
+type cursor struct {
+	b *bucket
+	// pos is the key the cursor is on, nil past either end.
+	pos []byte
+	// The window is what the cursor knows of the snapshot: every key in
+	// [lo, hi) is in keys (ascending, keys relative to the bucket). An
+	// empty lo is the bucket's start, a nil hi its end.
+	known      bool
+	lo, hi     []byte
+	keys, vals [][]byte
+	page       int64
+}
+
+func (c *cursor) First() ([]byte, []byte)        { return c.forward([]byte{}, true) }
+func (c *cursor) Last() ([]byte, []byte)         { return c.backward(nil) }
+func (c *cursor) Seek(s []byte) ([]byte, []byte) { return c.forward(s, true) }
+
+func (c *cursor) Next() ([]byte, []byte) {
+	if c.pos == nil {
+		return nil, nil
+	}
+	return c.forward(c.pos, false)
+}
+
+func (c *cursor) Prev() ([]byte, []byte) {
+	if c.pos == nil {
+		return nil, nil
+	}
+	return c.backward(c.pos)
+}
+
+// forward moves to the first key at (incl) or after from.
+func (c *cursor) forward(from []byte, incl bool) ([]byte, []byte) {
+	for {
+		if c.b.t.err != nil || !c.b.exists {
+			c.pos = nil
+			return nil, nil
+		}
+		baseFrom := from
+		if !incl {
+			baseFrom = append(slices.Clip(from), 0)
+		}
+		bk, bv := c.baseFirst(baseFrom)
+		var w *write
+		c.b.writes.Ascend(&write{key: from}, func(it *write) bool {
+			if !incl && bytes.Equal(it.key, from) {
+				return true
+			}
+			w = it
+			return false
+		})
+		k, v, skip := c.merge(w, bk, bv, func(wk, bk []byte) bool { return bytes.Compare(wk, bk) <= 0 })
+		if skip {
+			from, incl = w.key, false
+			continue
+		}
+		return k, v
+	}
+}
+
+// merge moves to the nearer, in the walk's direction, of the
+// transaction's write w and the snapshot's key bk (w when wFirst says
+// so). It reports skip, and does not move, when that write is a delete,
+// which the walk must step over.
+func (c *cursor) merge(w *write, bk, bv []byte, wFirst func(wk, bk []byte) bool) (k, v []byte, skip bool) {
+	switch {
+	case w == nil && bk == nil:
+		c.pos = nil
+		return nil, nil, false
+	case w != nil && (bk == nil || wFirst(w.key, bk)):
+		if w.deleted {
+			return nil, nil, true
+		}
+		c.pos = w.key
+		return w.key, w.value, false
+	}
+	c.pos = bk
+	return bk, bv, false
+}
+
+// backward moves to the last key before before (nil: the last key).
+func (c *cursor) backward(before []byte) ([]byte, []byte) {
+	for {
+		if c.b.t.err != nil || !c.b.exists {
+			c.pos = nil
+			return nil, nil
+		}
+		bk, bv := c.baseLast(before)
+		var w *write
+		visit := func(it *write) bool {
+			if before != nil && bytes.Compare(it.key, before) >= 0 {
+				return true
+			}
+			w = it
+			return false
+		}
+		if before == nil {
+			c.b.writes.Reverse(visit)
+		} else {
+			c.b.writes.Descend(&write{key: before}, visit)
+		}
+		k, v, skip := c.merge(w, bk, bv, func(wk, bk []byte) bool { return bytes.Compare(wk, bk) >= 0 })
+		if skip {
+			before = w.key
+			continue
+		}
+		return k, v
+	}
+}
+
+// baseFirst returns the snapshot's first key at or after s.
+func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
+	if c.b.cleared {
+		return nil, nil
+	}
+	if c.known && bytes.Compare(s, c.lo) >= 0 && (c.hi == nil || bytes.Compare(s, c.hi) < 0) {
+		i := sort.Search(len(c.keys), func(i int) bool { return bytes.Compare(c.keys[i], s) >= 0 })
+		if i < len(c.keys) {
+			return c.keys[i], c.vals[i]
+		}
+		if c.hi == nil {
+			return nil, nil
+		}
+		s = c.hi
+	}
+	resp := c.b.t.read(c.b.lo+string(s), clientv3.WithRange(c.b.hi), clientv3.WithLimit(c.nextPage()),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if resp == nil {
+		return nil, nil
+	}
+	c.fill(resp.Kvs, false)
+	c.lo, c.hi = s, nil
+	if resp.More && len(c.keys) > 0 {
+		c.hi = append(slices.Clip(c.keys[len(c.keys)-1]), 0)
+	}
+	if len(c.keys) == 0 {
+		return nil, nil
+	}
+	return c.keys[0], c.vals[0]
+}
+
+// baseLast returns the snapshot's last key before before (nil: the last
+// key).
+func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
+	if c.b.cleared {
+		return nil, nil
+	}
+	covers := c.known && (before == nil && c.hi == nil ||
+		before != nil && bytes.Compare(before, c.lo) >= 0 && (c.hi == nil || bytes.Compare(before, c.hi) <= 0))
+	if covers {
+		i := len(c.keys)
+		if before != nil {
+			i = sort.Search(len(c.keys), func(i int) bool { return bytes.Compare(c.keys[i], before) >= 0 })
+		}
+		if i > 0 {
+			return c.keys[i-1], c.vals[i-1]
+		}
+		if len(c.lo) == 0 {
+			return nil, nil
+		}
+		before = c.lo
+	}
+	end := c.b.hi
+	if before != nil {
+		end = c.b.lo + string(before)
+	}
+	resp := c.b.t.read(c.b.lo, clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
+		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+	if resp == nil {
+		return nil, nil
+	}
+	c.fill(resp.Kvs, true)
+	c.lo, c.hi = []byte{}, before
+	if resp.More && len(c.keys) > 0 {
+		c.lo = c.keys[0]
+	}
+	if len(c.keys) == 0 {
+		return nil, nil
+	}
+	return c.keys[len(c.keys)-1], c.vals[len(c.vals)-1]
+}
+
+func (c *cursor) nextPage() int64 {
+	p := c.page
+	c.page = min(2*c.page, maxPage)
+	return p
+}
+
+// fill replaces the window's keys by a page, which descending pages
+// bring in reverse.
+func (c *cursor) fill(kvs []*mvccpb.KeyValue, descending bool) {
+	c.known = true
+	c.keys, c.vals = c.keys[:0], c.vals[:0]
+	for _, p := range kvs {
+		c.keys = append(c.keys, p.Key[len(c.b.lo):])
+		c.vals = append(c.vals, present(p.Value))
+	}
+	if descending {
+		slices.Reverse(c.keys)
+		slices.Reverse(c.vals)
+	}
+}
+
+// commit sends the transaction's writes in one Txn guarded by the
+// snapshot's guard revision. It reports false when another writer
+// committed first (nothing was written).
+func (t *tx) commit() (bool, error) {
+	var ops opList
+	names := make([]string, 0, len(t.buckets))
+	for name := range t.buckets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		t.buckets[name].ops(&ops)
+	}
+	if len(ops.ops) == 0 {
+		return true, nil // nothing written: nothing to commit
+	}
+	var cmps []clientv3.Cmp
+	if t.rev != 0 {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(t.e.guard), "=", t.guardRev))
+		ops.bytes += compareBytes(t.e.guard)
+	}
+	ops.put(t.e.guard, "")
+	if n := len(ops.ops); n > t.e.limits.MaxTxnOps {
+		return false, fmt.Errorf("etcd commit of %d operations, over the engine's MaxTxnOps %d: %w", n, t.e.limits.MaxTxnOps, kv.ErrTooLarge)
+	}
+	if n := ops.bytes + requestOverhead; n > t.e.limits.MaxRequestBytes {
+		return false, fmt.Errorf("etcd commit of about %d bytes, over the engine's MaxRequestBytes %d: %w", n, t.e.limits.MaxRequestBytes, kv.ErrTooLarge)
+	}
+	resp, err := t.e.client.Txn(t.ctx).If(cmps...).Then(ops.ops...).Commit()
+	if err != nil {
+		return false, fmt.Errorf("etcd commit: %w", mapErr(err))
+	}
+	return resp.Succeeded, nil
+}
+
+// ops appends the bucket's writes to the commit.
+func (b *bucket) ops(l *opList) {
+	switch {
+	case b.exists && !b.atSnapshot:
+		l.put(b.marker, "")
+	case !b.exists && b.atSnapshot:
+		l.del(b.marker, "")
+	}
+	if b.seqDirty {
+		if b.exists && b.seq != 0 {
+			l.put(b.seqKey, string(binary.BigEndian.AppendUint64(nil, b.seq)))
+		} else if b.atSnapshot {
+			l.del(b.seqKey, "")
+		}
+	}
+	// etcd refuses a Txn that puts a key inside a range it deletes, so a
+	// cleared bucket's range is deleted in the gaps between its new keys.
+	gap := b.lo
+	b.writes.Scan(func(w *write) bool {
+		k := b.lo + string(w.key)
+		switch {
+		case b.cleared && b.atSnapshot:
+			if gap < k {
+				l.del(gap, k)
+			}
+			gap = k + "\x00"
+			l.put(k, string(w.value))
+		case w.deleted:
+			l.del(k, "")
+		default:
+			l.put(k, string(w.value))
+		}
+		return true
+	})
+	if b.cleared && b.atSnapshot && gap < b.hi {
+		l.del(gap, b.hi)
+	}
+}
+
+// opList is a commit's operations and the bytes they take in the Txn
+// request (protobuf sizes, counted as they are added).
+type opList struct {
+	ops   []clientv3.Op
+	bytes int
+}
+
+func (l *opList) put(key, value string) {
+	l.ops = append(l.ops, clientv3.OpPut(key, value))
+	l.bytes += fieldBytes(fieldBytes(fieldBytes(len(key)) + fieldBytes(len(value))))
+}
+
+// del deletes key, or the range [key, end) when end is not empty.
+func (l *opList) del(key, end string) {
+	if end == "" {
+		l.ops = append(l.ops, clientv3.OpDelete(key))
+	} else {
+		l.ops = append(l.ops, clientv3.OpDelete(key, clientv3.WithRange(end)))
+	}
+	l.bytes += fieldBytes(fieldBytes(fieldBytes(len(key)) + fieldBytes(len(end))))
+}
+
+// compareBytes is the size of a mod revision compare of key.
+func compareBytes(key string) int { return fieldBytes(fieldBytes(len(key)) + 3*11) }
+
+// fieldBytes is the size of a length-delimited protobuf field of n bytes
+// (proto3 leaves empty ones out).
+func fieldBytes(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return 1 + varintBytes(n) + n
+}
+
+func varintBytes(n int) int {
+	b := 1
+	for ; n >= 0x80; n >>= 7 {
+		b++
+	}
+	return b
+}
