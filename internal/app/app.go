@@ -28,6 +28,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/calendar"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/outbox"
@@ -48,9 +49,25 @@ import (
 // Config is the service's configuration. Every field has a flag and an
 // environment variable (see package cli).
 type Config struct {
-	DBPath   string // bbolt file, created when missing
-	GRPCAddr string // host:port for gRPC
-	HTTPAddr string // host:port for REST, /openapi.json and /healthz
+	DBPath string // bbolt file, created when missing
+	// Store selects where the data lives: "" or StoreBolt, the bbolt file
+	// at DBPath; or "etcd://host:port[,host:port...]", an etcd cluster that
+	// several instances share (one of them, elected, runs the deadline
+	// scheduler and webhook delivery).
+	Store string
+	// The etcd store's settings: the key prefix (default "/childcase/"),
+	// the PEM files of the CA that signed the members' certificates and of
+	// the client certificate and key (TLS when any is set), and the largest
+	// commit sent, which the cluster's --max-txn-ops and
+	// --max-request-bytes must allow (0: etcdstore's defaults).
+	EtcdPrefix          string
+	EtcdCAFile          string
+	EtcdCertFile        string
+	EtcdKeyFile         string
+	EtcdMaxTxnOps       int
+	EtcdMaxRequestBytes int64
+	GRPCAddr            string // host:port for gRPC
+	HTTPAddr            string // host:port for REST, /openapi.json and /healthz
 	// MetricsAddr is host:port for the Prometheus metrics (/metrics), a
 	// listener of its own so that the public port does not expose them;
 	// empty: no metrics are served.
@@ -160,6 +177,8 @@ func setDefault[T int | int64 | time.Duration](p *T, def T) {
 func DefaultConfig() Config {
 	return Config{
 		DBPath:          "childcase.db",
+		Store:           StoreBolt,
+		EtcdPrefix:      DefaultEtcdPrefix,
 		GRPCAddr:        "localhost:9111",
 		HTTPAddr:        "localhost:8111",
 		ShutdownTimeout: 15 * time.Second,
@@ -178,8 +197,8 @@ func (c Config) Validate() error {
 // validate is Validate that also returns the server TLS configuration built
 // from the files, nil when TLS is off.
 func (c Config) validate() (*tls.Config, error) {
-	if c.DBPath == "" {
-		return nil, errors.New("config: db: a database path is required")
+	if err := c.validateStore(); err != nil {
+		return nil, err
 	}
 	addrs := []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}}
 	if c.MetricsAddr != "" {
@@ -441,13 +460,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		mets = metrics.New()
 		commitTimes = mets.Committed
 	}
-	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve,
-		Committed: commitTimes})
+	opened, err := openStore(ctx, cfg, opts, commitTimes)
 	if err != nil {
 		return nil, err
 	}
-	s.push(func(context.Context) error { return store.Close() })
-	s.store = store
+	s.push(func(context.Context) error { return opened.Close() })
+	s.store = opened.file
+	var store datastore.Store = opened
 	auditLog := auditlog.New(store)
 	verifyAuditTail(ctx, auditLog, opts.Logger)
 
@@ -522,7 +541,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	leadership := opts.Leadership
 	if leadership == nil {
+		leadership = opened.leadership
+	}
+	if leadership == nil {
 		leadership = AlwaysLeader{}
+	}
+	// On a shared store, what other instances append to the outbox wakes
+	// this one's event streams as its own writes do.
+	if opened.watchOutbox != nil {
+		watchCtx, stopWatch := context.WithCancel(context.Background())
+		watchDone := make(chan struct{})
+		go func() {
+			defer close(watchDone)
+			opened.watchOutbox(watchCtx, engine.Notify)
+		}()
+		s.push(func(context.Context) error { stopWatch(); <-watchDone; return nil })
 	}
 	leadCtx, stopLeading := context.WithCancel(context.Background())
 	leadDone := make(chan struct{})
@@ -563,7 +596,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 
 	deps := grpcapi.Deps{
 		Intake: svc, Search: finder, Process: engine, Identity: ids,
-		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: store,
+		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: opened.backup,
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count
@@ -712,13 +745,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	})
 
 	if mets != nil {
-		if err := s.serveMetrics(ctx, mets, metricsSources(store, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
+		if err := s.serveMetrics(ctx, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
 			return nil, err
 		}
 	}
 
 	opts.Logger.Info("childcase serving",
-		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), "db", cfg.DBPath,
+		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), "db", cfg.DBPath, "store", cfg.Store,
 		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
@@ -730,7 +763,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 
 // metricsSources are where the metrics are read at each scrape: the
 // domain services' counts and the store's gauges.
-func metricsSources(store *boltstore.Store, engine *process.Engine, auditLog *auditlog.Log, signIns *grpcapi.SignInGuard,
+func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditlog.Log, signIns *grpcapi.SignInGuard,
 	hooks []policy.Webhook, log *slog.Logger) metrics.Sources {
 	ob := outbox.New(store)
 	names := make([]string, 0, len(hooks))
@@ -742,12 +775,8 @@ func metricsSources(store *boltstore.Store, engine *process.Engine, auditLog *au
 		Notifications: ob.Read,
 		Position:      ob.Position,
 		Webhooks:      names,
-		Store: func() (metrics.StoreGauges, error) {
-			g, err := store.Gauges()
-			return metrics.StoreGauges{Commits: g.Commits, Fsyncs: g.Fsyncs, SizeBytes: g.SizeBytes,
-				ReserveBytes: g.ReserveBytes, ReserveHeldBytes: g.ReserveHeldBytes}, err
-		},
-		AuditHead: auditLog.HeadSeq,
+		Store:         store.gauges,
+		AuditHead:     auditLog.HeadSeq,
 		SignIns: func() metrics.SignIns {
 			c := signIns.Counts()
 			return metrics.SignIns{Failed: c.Failed, Throttled: c.Throttled}

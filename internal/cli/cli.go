@@ -103,7 +103,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	eff := cfg.WithDefaults()
 	log.Info("effective configuration",
-		"db", cfg.DBPath, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr,
+		"db", cfg.DBPath, "store", cfg.Store, "etcd_prefix", cfg.EtcdPrefix, "etcd_ca", cfg.EtcdCAFile,
+		"etcd_cert", cfg.EtcdCertFile, "etcd_key", cfg.EtcdKeyFile,
+		"etcd_max_txn_ops", cfg.EtcdMaxTxnOps, "etcd_max_request_bytes", cfg.EtcdMaxRequestBytes, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr,
 		"shutdown_timeout", cfg.ShutdownTimeout.String(),
 		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA,
 		"demo", cfg.Demo, "demo_tokens", cfg.DemoTokensFile,
@@ -126,6 +128,13 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
+	stringFlag(fs, &cfg.Store, "store", "where the data lives, a `store`: bbolt (the file at --db) or etcd://host:port[,host:port...] (an etcd cluster several instances share)")
+	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", "with an etcd store, the key `prefix` of this deployment")
+	stringFlag(fs, &cfg.EtcdCAFile, "etcd-ca", "with an etcd store, PEM `file` of the CA that signed the members' certificates (TLS)")
+	stringFlag(fs, &cfg.EtcdCertFile, "etcd-cert", "with an etcd store, PEM client certificate `file` (with --etcd-key)")
+	stringFlag(fs, &cfg.EtcdKeyFile, "etcd-key", "with an etcd store, PEM private key `file` of --etcd-cert")
+	intFlag(fs, &cfg.EtcdMaxTxnOps, "etcd-max-txn-ops", fmt.Sprintf("with an etcd store, most operations in one commit; the cluster's --max-txn-ops must allow it (0: %d)", app.DefaultEtcdMaxTxnOps))
+	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", "with an etcd store, largest commit, a `size`; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
 	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
 	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the web console (/), the REST gateway (/v1/), /openapi.json and /healthz")
 	stringFlag(fs, &cfg.MetricsAddr, "metrics-addr", "address for the Prometheus metrics (/metrics); none when empty")

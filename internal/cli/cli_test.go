@@ -37,7 +37,7 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 		{"environment", map[string]string{
 			"CHILDCASE_DB": "/data/cc.db", "CHILDCASE_GRPC_ADDR": "0.0.0.0:1", "CHILDCASE_HTTP_ADDR": "0.0.0.0:2", "CHILDCASE_SHUTDOWN_TIMEOUT": "3s",
 			"CHILDCASE_KEY_FILE": "/keys/cc.key", "CHILDCASE_DEMO": "true", "CHILDCASE_DEMO_TOKENS": "/tmp/demo-tokens.env",
-		}, nil, app.Config{DBPath: "/data/cc.db", GRPCAddr: "0.0.0.0:1", HTTPAddr: "0.0.0.0:2", ShutdownTimeout: 3 * time.Second,
+		}, nil, app.Config{DBPath: "/data/cc.db", Store: app.StoreBolt, EtcdPrefix: app.DefaultEtcdPrefix, GRPCAddr: "0.0.0.0:1", HTTPAddr: "0.0.0.0:2", ShutdownTimeout: 3 * time.Second,
 			KeyFile: "/keys/cc.key", Demo: true, DemoTokensFile: "/tmp/demo-tokens.env"}},
 		{"flag wins over environment", map[string]string{"CHILDCASE_DB": "/env.db"}, []string{"--db", "/flag.db"},
 			func() app.Config { c := app.DefaultConfig(); c.DBPath = "/flag.db"; return c }()},
@@ -62,11 +62,21 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 			func() app.Config { c := app.DefaultConfig(); c.MetricsAddr = "127.0.0.1:9112"; return c }()},
 		{"metrics address from the environment", map[string]string{"CHILDCASE_METRICS_ADDR": "localhost:9112"}, nil,
 			func() app.Config { c := app.DefaultConfig(); c.MetricsAddr = "localhost:9112"; return c }()},
+		{"etcd store from the environment, TLS files from flags", map[string]string{
+			"CHILDCASE_STORE": "etcd://db1:2379,db2:2379", "CHILDCASE_ETCD_PREFIX": "/hn/", "CHILDCASE_ETCD_MAX_TXN_OPS": "20000",
+		}, []string{"--etcd-ca", "/etc/cc/etcd-ca.pem", "--etcd-cert", "/etc/cc/etcd.pem", "--etcd-key", "/etc/cc/etcd-key.pem",
+			"--etcd-max-request-bytes", "16MiB"}, func() app.Config {
+			c := app.DefaultConfig()
+			c.Store, c.EtcdPrefix, c.EtcdMaxTxnOps, c.EtcdMaxRequestBytes = "etcd://db1:2379,db2:2379", "/hn/", 20000, 16<<20
+			c.EtcdCAFile, c.EtcdCertFile, c.EtcdKeyFile = "/etc/cc/etcd-ca.pem", "/etc/cc/etcd.pem", "/etc/cc/etcd-key.pem"
+			return c
+		}()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, name := range []string{"CHILDCASE_DB", "CHILDCASE_GRPC_ADDR", "CHILDCASE_HTTP_ADDR", "CHILDCASE_SHUTDOWN_TIMEOUT",
-				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO", "CHILDCASE_DEMO_TOKENS", "CHILDCASE_METRICS_ADDR"} {
+				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO", "CHILDCASE_DEMO_TOKENS", "CHILDCASE_METRICS_ADDR",
+				"CHILDCASE_STORE", "CHILDCASE_ETCD_PREFIX", "CHILDCASE_ETCD_MAX_TXN_OPS"} {
 				t.Setenv(name, "")
 			}
 			for k, v := range tt.env {

@@ -1,8 +1,3 @@
-// Package etcdstore runs childcase on an etcd cluster. Besides the store,
-// it gives several instances what they share through etcd: the election of
-// the one instance that runs the background duties (Lead), and the watch
-// that tells every instance when notifications were appended to the outbox
-// (WatchOutbox). It must not hold business logic.
 package etcdstore
 
 import (

@@ -1,8 +1,12 @@
 // Package etcdstore is the kv.Engine over an etcd cluster: it lets
 // boltstore's stored layout (buckets, records, indexes, counters) run on
 // etcd, so that several childcase instances share one replicated store.
-// It knows keys and bytes only; it must not know the layout, its records
-// or the domain, and nothing but storage may import it (or etcd).
+// Besides the engine, it gives the instances sharing a cluster what they
+// share through etcd: the election of the one instance that runs the
+// background duties (Lead), and the watch that tells every instance when
+// notifications were appended to the outbox (WatchOutbox). It knows keys
+// and bytes only; it must not know the layout, its records or the domain,
+// and nothing but storage may import it (or etcd).
 //
 // # Key layout
 //

@@ -1,0 +1,99 @@
+package app_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+)
+
+// startOnEtcd starts an instance on the etcd store at endpoints, with the
+// key file and token book of dir (shared by the instances of a test), the
+// clock clk, and a WatchPoll so long that only a notification can wake a
+// WatchEvents stream.
+func startOnEtcd(t *testing.T, endpoints []string, dir string, clk *clock.Fake) *testServer {
+	t.Helper()
+	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	var hosts []string
+	for _, ep := range endpoints {
+		hosts = append(hosts, strings.TrimPrefix(ep, "http://"))
+	}
+	cfg.Store = "etcd://" + strings.Join(hosts, ",")
+	return launch(t, cfg, app.Options{Clock: clk, SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour})
+}
+
+// TestTwoInstancesShareAnEtcdStore runs two instances on one etcd store:
+// what one writes the other reads, a page token of one is good on the
+// other, and a WatchEvents stream on the one that did not write is woken
+// by the other's notification (through the outbox watch: WatchPoll is an
+// hour). No bbolt file is made.
+func TestTwoInstancesShareAnEtcdStore(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	b := startOnEtcd(t, cluster.Endpoints(), dir, clk) // reads a's token book
+
+	first := openCase(t, a, testNow.Add(-time.Hour), "00004")
+	bw := watch(t, b, "bd.worker", 0)
+	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
+	bw.waitFor(t, "CASE_FORWARDED", name)
+
+	if got := getCase(t, b, "bd.worker", first); got.GetName() != first {
+		t.Fatalf("instance b read %q, want %s", got.GetName(), first)
+	}
+	page, err := a.cases().ListCases(a.as(t, "bd.worker"), &pb.ListCasesRequest{PageSize: 1})
+	if err != nil || page.GetNextPageToken() == "" {
+		t.Fatalf("ListCases on a: %v, next page token %q", err, page.GetNextPageToken())
+	}
+	next, err := b.cases().ListCases(b.as(t, "bd.worker"), &pb.ListCasesRequest{PageSize: 1, PageToken: page.GetNextPageToken()})
+	if err != nil {
+		t.Fatalf("ListCases on b with a's page token: %v", err)
+	}
+	if len(next.GetCases()) != 1 || next.GetCases()[0].GetName() == page.GetCases()[0].GetName() {
+		t.Fatalf("b's second page %v after a's first %v", next.GetCases(), page.GetCases())
+	}
+	if matches, _ := filepath.Glob(filepath.Join(dir, "*.db")); len(matches) != 0 {
+		t.Errorf("instances on etcd made bbolt files: %v", matches)
+	}
+}
+
+// TestStoreConfigValidation: a store setting that cannot work is refused
+// before anything is opened, naming the flag.
+func TestStoreConfigValidation(t *testing.T) {
+	tests := []struct {
+		name      string
+		edit      func(*app.Config)
+		wantInErr string
+	}{
+		{"unknown store", func(c *app.Config) { c.Store = "postgres://db:5432" }, "config: store:"},
+		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, "config: store:"},
+		{"etcd endpoint without port", func(c *app.Config) { c.Store = "etcd://db1,db2:2379" }, "config: store:"},
+		{"etcd endpoint with a path", func(c *app.Config) { c.Store = "etcd://db1:2379/x" }, "config: store:"},
+		{"prefix without slashes", func(c *app.Config) { c.Store, c.EtcdPrefix = "etcd://db1:2379", "childcase" }, "Prefix"},
+		{"certificate without key", func(c *app.Config) { c.Store, c.EtcdCertFile = "etcd://db1:2379", "c.pem" }, "KeyFile"},
+		{"negative commit limit", func(c *app.Config) { c.Store, c.EtcdMaxTxnOps = "etcd://db1:2379", -1 }, "etcd-max-txn-ops"},
+		{"file cap on etcd", func(c *app.Config) { c.Store, c.MaxDBSize = "etcd://db1:2379", 1<<20 }, "max-db-size"},
+		{"bbolt without a path", func(c *app.Config) { c.Store, c.DBPath = "bbolt", "" }, "config: db:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, "")
+			tt.edit(&cfg)
+			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tt.wantInErr) {
+				t.Fatalf("Validate() = %v, want an error naming %q", err, tt.wantInErr)
+			}
+		})
+	}
+	cfg := testConfig(t, "")
+	cfg.Store = "etcd://db1:2379,db2:2379,db3:2379"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("three endpoints: %v", err)
+	}
+}

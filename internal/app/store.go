@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
+	"github.com/childcase/childcase/internal/transport/metrics"
+)
+
+// The stores a server runs on (Config.Store): the bbolt file at DBPath,
+// the default, which needs nothing installed; or an etcd cluster, which
+// several instances share.
+const (
+	StoreBolt       = "bbolt"
+	storeEtcdScheme = "etcd://"
+)
+
+// The defaults of the etcd store's settings (Config.EtcdPrefix,
+// EtcdMaxTxnOps, EtcdMaxRequestBytes).
+const (
+	DefaultEtcdPrefix          = etcdstore.DefaultPrefix
+	DefaultEtcdMaxTxnOps       = etcdstore.DefaultMaxTxnOps
+	DefaultEtcdMaxRequestBytes = etcdstore.DefaultMaxRequestBytes
+)
+
+// serverStore is what a server needs of its store: the datastore, a
+// consistent backup (a bbolt file of one transaction), the gauges of the
+// metrics, and on a shared store the election of the instance that runs
+// the background duties and the news of other instances' notifications.
+type serverStore struct {
+	datastore.Store
+	backup grpcapi.DatabaseBackup
+	gauges func() (metrics.StoreGauges, error)
+	// leadership is nil alone on a file (always the leader).
+	leadership Leadership
+	// watchOutbox, when set, calls notify whenever any instance appends
+	// notifications, until ctx ends.
+	watchOutbox func(ctx context.Context, notify func())
+	// file is the bbolt store, nil on etcd (the benchmarks' write counts).
+	file *boltstore.Store
+}
+
+// etcdEndpoints returns the endpoints of an etcd:// store, and whether
+// the store is one.
+func (c Config) etcdEndpoints() ([]string, bool) {
+	rest, ok := strings.CutPrefix(c.Store, storeEtcdScheme)
+	if !ok {
+		return nil, false
+	}
+	scheme := "http://"
+	if c.EtcdCAFile != "" || c.EtcdCertFile != "" {
+		scheme = "https://"
+	}
+	var eps []string
+	for _, ep := range strings.Split(rest, ",") {
+		eps = append(eps, scheme+strings.TrimSpace(ep))
+	}
+	return eps, true
+}
+
+// etcdConfig is the engine's configuration for an etcd:// store.
+func (c Config) etcdConfig() etcdstore.Config {
+	eps, _ := c.etcdEndpoints()
+	return etcdstore.Config{
+		Endpoints: eps, Prefix: c.EtcdPrefix,
+		CAFile: c.EtcdCAFile, CertFile: c.EtcdCertFile, KeyFile: c.EtcdKeyFile,
+		MaxTxnOps: c.EtcdMaxTxnOps, MaxRequestBytes: int(c.EtcdMaxRequestBytes),
+	}
+}
+
+// validateStore checks the store settings, naming the flag.
+func (c Config) validateStore() error {
+	if c.Store == "" || c.Store == StoreBolt {
+		if c.DBPath == "" {
+			return errors.New("config: db: a database path is required")
+		}
+		return nil
+	}
+	eps, ok := c.etcdEndpoints()
+	if !ok {
+		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]", c.Store, StoreBolt, storeEtcdScheme)
+	}
+	for _, ep := range eps {
+		hostPort := ep[strings.Index(ep, "//")+2:]
+		if hostPort == "" || strings.ContainsAny(hostPort, "/?#@ ") || !strings.Contains(hostPort, ":") {
+			return fmt.Errorf("config: store: %q is not a list of etcd host:port endpoints", c.Store)
+		}
+	}
+	if c.EtcdMaxTxnOps < 0 || c.EtcdMaxRequestBytes < 0 {
+		return errors.New("config: etcd-max-txn-ops, etcd-max-request-bytes: must not be negative (0 means the default)")
+	}
+	if c.MaxDBSize != 0 {
+		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")
+	}
+	if err := c.etcdConfig().Validate(); err != nil {
+		return fmt.Errorf("config: store: %w", err)
+	}
+	return nil
+}
+
+// openStore opens the store the configuration names.
+func openStore(ctx context.Context, cfg Config, opts Options, committed func(time.Duration)) (*serverStore, error) {
+	if _, ok := cfg.etcdEndpoints(); ok {
+		return openEtcdStore(ctx, cfg, opts.Logger, committed)
+	}
+	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve,
+		Committed: committed})
+	if err != nil {
+		return nil, err
+	}
+	return &serverStore{
+		Store: store, backup: store, file: store,
+		gauges: func() (metrics.StoreGauges, error) {
+			g, err := store.Gauges()
+			return metrics.StoreGauges{Commits: g.Commits, Fsyncs: g.Fsyncs, SizeBytes: g.SizeBytes,
+				ReserveBytes: g.ReserveBytes, ReserveHeldBytes: g.ReserveHeldBytes}, err
+		},
+	}, nil
+}
+
+// openEtcdStore opens the stored layout on an etcd cluster, with the
+// election and the outbox watch of the instances that share it.
+func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed func(time.Duration)) (*serverStore, error) {
+	e, err := etcdstore.Open(ctx, cfg.etcdConfig())
+	if err != nil {
+		return nil, err
+	}
+	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{Committed: committed})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	client, prefix := e.Client(), e.Prefix()
+	return &serverStore{
+		Store: store, backup: store,
+		// Only the commits are childcase's to count: the cluster's size
+		// and syncs are etcd's own metrics (etcd_mvcc_db_total_size_in_bytes,
+		// etcd_disk_wal_fsync_duration_seconds).
+		gauges: func() (metrics.StoreGauges, error) {
+			return metrics.StoreGauges{Commits: store.Commits()}, nil
+		},
+		leadership: etcdLeadership{lead: func(ctx context.Context, run func(context.Context)) error {
+			return etcdstore.Lead(ctx, client, prefix, instanceID(cfg), 0, log, run)
+		}},
+		watchOutbox: func(ctx context.Context, notify func()) {
+			etcdstore.WatchOutbox(ctx, client, prefix, notify, log)
+		},
+	}, nil
+}
+
+// instanceID names this instance in the election: its host, its gRPC
+// address and its process, so that an operator (or the failover test) can
+// tell which instance leads.
+func instanceID(cfg Config) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s %s pid %d", host, cfg.GRPCAddr, os.Getpid())
+}
+
+// etcdLeadership is the election on etcd (etcdstore.Lead).
+type etcdLeadership struct {
+	lead func(ctx context.Context, run func(context.Context)) error
+}
+
+// Lead implements Leadership.
+func (l etcdLeadership) Lead(ctx context.Context, run func(context.Context)) error {
+	return l.lead(ctx, run)
+}
