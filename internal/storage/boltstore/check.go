@@ -224,8 +224,10 @@ type checker struct {
 	caseEntries map[string]int
 
 	// found counts, per index, the entries the records' pass looked up
-	// and found (see indexMatches).
-	found map[string]int
+	// and found (see indexMatches). The counts are pointers so that a
+	// count is raised without making a string of the index's name, which
+	// an assignment to a map would allocate for every entry.
+	found map[string]*int
 	// reportLinks and caseLinks sum a hash of every (report, case) pair
 	// as the reports name them and as the cases list them (see
 	// linkHash); reportLinkN and caseLinkN count the pairs.
@@ -269,7 +271,7 @@ func (c *checker) run() error {
 	c.caseSeqs = map[uint16]uint64{}
 	c.stats, c.firstReports = tally.Cells{}, map[string]model.StoredReport{}
 	c.caseEntries = map[string]int{}
-	c.found = map[string]int{}
+	c.found = map[string]*int{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
 	// their own (start), each joined where it stands in this order, so
@@ -329,7 +331,7 @@ type checkPart struct {
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
-		found: map[string]int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
+		found: map[string]*int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
 	}
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
@@ -573,8 +575,18 @@ func (c *checker) hasEntry(index, key []byte) bool {
 	if !c.has(index, key) {
 		return false
 	}
-	c.found[string(index)]++
+	c.countFound(index)
 	return true
+}
+
+// countFound counts one entry of index found (hasEntry).
+func (c *checker) countFound(index []byte) {
+	if p := c.found[string(index)]; p != nil {
+		*p++
+		return
+	}
+	n := 1
+	c.found[string(index)] = &n
 }
 
 // indexMatches walks the keys of an index, without reading its records,
@@ -598,7 +610,11 @@ func (c *checker) indexMatches(name []byte) (bool, int) {
 	if c.err == nil {
 		c.err = c.ctx.Err()
 	}
-	return c.err == nil && !nested && n == c.found[string(name)], n
+	found := 0
+	if p := c.found[string(name)]; p != nil {
+		found = *p
+	}
+	return c.err == nil && !nested && n == found, n
 }
 
 // linkHash hashes a (report, case number) pair. The sums over the pairs
@@ -787,7 +803,7 @@ func (c *checker) checkCases() {
 		case !bytes.Equal(got, k):
 			c.problem(bucketCaseNumbers, readable([]byte(cs.Number)), "points at case %s, but case id %d has this number", caseString(got), id)
 		default:
-			c.found[string(bucketCaseNumbers)]++
+			c.countFound(bucketCaseNumbers)
 		}
 		if !c.hasEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
 			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
@@ -1505,6 +1521,7 @@ func (c *checker) checkSearchIndex() {
 	if c.btx.Bucket(bucketSearchByCase) == nil || c.btx.Bucket(bucketSearchTokens) == nil {
 		return // a file written before the index, not yet opened read-write
 	}
+	size := searchTokenSize(c.btx)
 	c.each(bucketSearchByCase, func(k, v []byte) {
 		if len(k) != 8 {
 			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
@@ -1514,19 +1531,18 @@ func (c *checker) checkSearchIndex() {
 		if !c.has(bucketCases, k) {
 			c.problem(bucketSearchByCase, caseString(k), "an entry of a case that does not exist")
 		}
-		e, err := decodeAs[datastore.SearchEntry](v)
-		if err != nil {
-			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
-			return
-		}
-		for _, tok := range e.Tokens {
-			if len(tok) != datastore.SearchTokenSize {
-				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), datastore.SearchTokenSize)
-				continue
+		err := searchEntryTokens(v, func(tok []byte) {
+			if len(tok) != size {
+				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), size)
+				return
 			}
-			if !c.hasEntry(bucketSearchTokens, searchPostingKey(tok, id)) {
+			c.keyBuf = be.AppendUint64(append(c.keyBuf[:0], tok...), id)
+			if !c.hasEntry(bucketSearchTokens, c.keyBuf) {
 				c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(k)), "missing: the case's entry lists the token")
 			}
+		})
+		if err != nil {
+			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
 		}
 	})
 	// A case marked pending is one whose entry a later transaction
@@ -1558,11 +1574,11 @@ func (c *checker) checkSearchIndex() {
 		return
 	}
 	c.each(bucketSearchTokens, func(k, _ []byte) {
-		if len(k) != datastore.SearchTokenSize+8 {
-			c.problem(bucketSearchTokens, readable(k), "malformed key: %d bytes, want a token of %d and a case id of 8", len(k), datastore.SearchTokenSize)
+		if len(k) != size+8 {
+			c.problem(bucketSearchTokens, readable(k), "malformed key: %d bytes, want a token of %d and a case id of 8", len(k), size)
 			return
 		}
-		tok, id := k[:datastore.SearchTokenSize], k[datastore.SearchTokenSize:]
+		tok, id := k[:size], k[size:]
 		raw := c.get(bucketSearchByCase, id)
 		if raw == nil {
 			c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(id)), "stale: the case has no search entry")
