@@ -10,16 +10,20 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// countingTx counts the postings a search reads: the case ids its tokens'
-// look-ups give, and the cases it looks tie-breakers up for.
+// countingTx counts the postings a search reads (read): the case ids its
+// tokens' look-ups give (also in listed, if set), and the cases it looks
+// tokens up among.
 type countingTx struct {
 	datastore.ReadTx
-	read *int
+	read, listed *int
 }
 
 func (c countingTx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	ids, err := c.ReadTx.CasesWithToken(token, limit)
 	*c.read += len(ids)
+	if c.listed != nil {
+		*c.listed += len(ids)
+	}
 	return ids, err
 }
 
@@ -61,9 +65,20 @@ func TestSearchCostDoesNotGrowWithNamesakes(t *testing.T) {
 			t.Errorf("%d namesakes: the child's case %d is not first of %d candidates", n, ids[0], len(got))
 		}
 		read[n] = count
-		shared := rankedThrough(t, s, store, Query{ChildName: "Nguyễn Thị Lan"}, func(tx datastore.ReadTx) datastore.ReadTx { return tx })
+		listed := 0
+		shared := rankedThrough(t, s, store, Query{ChildName: "Nguyễn Thị Lan"}, func(tx datastore.ReadTx) datastore.ReadTx {
+			return countingTx{ReadTx: tx, read: new(int), listed: &listed}
+		})
 		if want := []uint64{ids[n], ids[n-1], ids[n-2], ids[n-3], ids[n-4]}; len(shared) < 5 || !slices.Equal(shared[:5], want) {
 			t.Errorf("%d namesakes: the shared name ranks %v first, want the newest %v", n, shared[:min(5, len(shared))], want)
+		}
+		// The whole name's newest cases score 6 each (it is read as
+		// written and given name first, which every namesake is indexed
+		// under too); a case its other tokens (one syllable off 4,
+		// without middle names 3) bring could not pass them, so those
+		// tokens are not read.
+		if listed != 2*firstPostings {
+			t.Errorf("%d namesakes: the shared name read %d postings of its tokens, want the whole name's 2×%d", n, listed, firstPostings)
 		}
 	}
 	if read[3000] > read[200] {

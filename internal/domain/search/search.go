@@ -222,10 +222,12 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 	var among []lookup // looked up among the cases found
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
-		complete := map[feature]bool{} // read to its end: every case under it is in hits
+		// read are the tokens read: every case a token counts for (its
+		// newest limit) is in hits; complete those read to their end.
+		read, complete := map[feature]bool{}, map[feature]bool{}
 		for _, p := range finders {
 			tok := token(key, p.feature)
-			if p.also == "" && skippable(p, probes, complete, hits, k) {
+			if p.also == "" && skippable(p, probes, read, complete, hits, k) {
 				among, partial = append(among, lookup{p, tok}), true
 				continue
 			}
@@ -233,6 +235,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 			if err != nil {
 				return nil, false, err
 			}
+			read[p.feature] = true
 			if len(ids) == limit {
 				partial = true
 			} else {
@@ -301,19 +304,19 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 // skippable reports whether reading the cases of p can change nothing in
 // the first k of the ranking: k cases found already score more (by what
 // found them; the look-ups only add) than any case p would bring first
-// could. Such a case matches p, and in each other field at best the
-// strongest probe whose cases were not all read already (those would
-// have found it), and no date that a name p is read with to its end
-// (under the name with that date, it would have been found). The cases
-// found already are then looked p up for, one key each (among).
-func skippable(p probe, probes []probe, complete map[feature]bool, hits []hit, k int) bool {
+// could. Such a case matches p, and in each field at best the strongest
+// probe not read yet (a token read counts for its cases read, which are
+// found already), and not the birth date when p is a name read with that
+// date to its end (it would have been found under that). The cases found
+// already are then looked p up for, one key each (among).
+func skippable(p probe, probes []probe, read, complete map[feature]bool, hits []hit, k int) bool {
 	if len(hits) < k {
 		return false
 	}
 	var best [len(scoreFields)]float64
 	best[fieldIndex(p.field)] = p.weight
 	for _, o := range probes {
-		if o.also != "" || o.feature == p.feature || complete[o.feature] {
+		if o.also != "" || o.feature == p.feature || read[o.feature] {
 			continue
 		}
 		if (o.field == FieldBirthDate && p.hasDated && complete[p.dated]) || (p.field == FieldBirthDate && o.hasDated && complete[o.dated]) {
