@@ -238,10 +238,8 @@ type checker struct {
 
 	// stats sums the contribution of every report and case read
 	// (tally.Recount, without decoding them again), which checkStats
-	// compares with the stored counters; firstReports holds of each
-	// report what a case whose first report it is takes from it.
-	stats        tally.Cells
-	firstReports map[string]model.StoredReport
+	// compares with the stored counters.
+	stats tally.Cells
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -269,7 +267,7 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
-	c.stats, c.firstReports = tally.Cells{}, map[string]model.StoredReport{}
+	c.stats = tally.Cells{}
 	c.caseEntries = map[string]int{}
 	c.found = map[string]*int{}
 	c.linkSeed = maphash.MakeSeed()
@@ -285,7 +283,15 @@ func (c *checker) run() error {
 		(*checker).checkAuditChain)
 	caseEvents := c.start((*checker).checkCaseEvents)
 	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
-	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox}
+	// The cases beside the reports: each pass decodes its records and
+	// looks up the other's (a report's case for its scope entries, a
+	// case's first report for its statistics), and together they are
+	// most of a check. The search index is the largest part of a
+	// database of synthetic cases (some 35 postings a case) and reads no
+	// other record.
+	cases := c.start((*checker).checkCases)
+	searchIndex := c.start((*checker).checkSearchIndex)
+	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex}
 	defer func() {
 		for _, g := range parts {
 			g.wait()
@@ -293,11 +299,11 @@ func (c *checker) run() error {
 	}()
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
-		c.checkCases, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		func() { c.join(cases) }, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
-		c.checkSearchIndex, c.checkStats,
+		func() { c.join(searchIndex) }, c.checkStats,
 	} {
 		if c.err != nil {
 			break
@@ -332,6 +338,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
 		found: map[string]*int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
+		stats: tally.Cells{},
 	}
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
@@ -394,6 +401,16 @@ func (c *checker) join(g *checkPart) {
 	}
 	c.res.Omitted += sub.res.Omitted
 	maps.Copy(c.found, sub.found)
+	// What the cases' pass found for the steps after it.
+	c.stats.Add(sub.stats, 1)
+	c.caseLinks += sub.caseLinks
+	c.caseLinkN += sub.caseLinkN
+	for year, seq := range sub.caseSeqs {
+		c.caseSeqs[year] = max(c.caseSeqs[year], seq)
+	}
+	for bucket, n := range sub.caseEntries {
+		c.caseEntries[bucket] += n
+	}
 	c.err = cmp.Or(c.err, sub.err)
 }
 
@@ -694,7 +711,6 @@ func (c *checker) checkReports() {
 		}
 		c.checkReportEntries(k, r)
 		c.stats.AddReport(r)
-		c.firstReports[r.ID] = model.StoredReport{Channel: r.Channel, CallType: r.CallType}
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
@@ -814,8 +830,14 @@ func (c *checker) checkCases() {
 		c.checkCaseEntries(cs)
 		var first *model.StoredReport
 		if len(cs.ReportIDs) > 0 {
-			if r, ok := c.firstReports[cs.ReportIDs[0]]; ok {
-				first = &r
+			// Read here, not kept from the reports' pass: the cases' pass
+			// runs beside it (run). A report whose record does not
+			// decode, or holds another id, counts as none, as it did
+			// when the reports' pass kept them by their id.
+			if rk, err := reportKey(cs.ReportIDs[0]); err == nil {
+				if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
+					first = &r
+				}
 			}
 		}
 		c.stats.AddCase(cs, first)
@@ -1522,29 +1544,13 @@ func (c *checker) checkSearchIndex() {
 		return // a file written before the index, not yet opened read-write
 	}
 	size := searchTokenSize(c.btx)
-	c.each(bucketSearchByCase, func(k, v []byte) {
-		if len(k) != 8 {
-			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
-			return
-		}
-		id := be.Uint64(k)
-		if !c.has(bucketCases, k) {
-			c.problem(bucketSearchByCase, caseString(k), "an entry of a case that does not exist")
-		}
-		err := searchEntryTokens(v, func(tok []byte) {
-			if len(tok) != size {
-				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), size)
-				return
-			}
-			c.keyBuf = be.AppendUint64(append(c.keyBuf[:0], tok...), id)
-			if !c.hasEntry(bucketSearchTokens, c.keyBuf) {
-				c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(k)), "missing: the case's entry lists the token")
-			}
-		})
-		if err != nil {
-			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
-		}
-	})
+	agree := c.searchIndexAgrees(size)
+	if c.err != nil {
+		return
+	}
+	if !agree {
+		c.checkSearchEntries(size)
+	}
 	// A case marked pending is one whose entry a later transaction
 	// writes: its entry may be missing or older than the case, which the
 	// tokens, opaque here, cannot show anyway. Once the index is recorded
@@ -1570,6 +1576,92 @@ func (c *checker) checkSearchIndex() {
 			}
 		})
 	}
+	if !agree {
+		c.checkSearchPostings(size)
+	}
+}
+
+// searchIndexAgrees reports whether the search index's entries and
+// postings are certainly right: every entry is of a stored case, well
+// formed, with tokens of size bytes, and the postings are exactly the
+// (token, case) pairs the entries list. It reads each bucket once in key
+// order, adding a keyed hash of every pair on both sides (as linkHash
+// does for the links of reports and cases), where looking each posting
+// up would seek tens of millions of times at a million cases. Two sets
+// that differ have the same count and sum by chance once in 2^64. When it
+// reports false, checkSearchEntries and checkSearchPostings read the
+// index again to name each problem.
+func (c *checker) searchIndexAgrees(size int) bool {
+	var entrySum, postingSum uint64
+	var entryN, postingN int
+	var key []byte
+	entries := c.t.keys(bucketSearchByCase)
+	cur := entries.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(bucketSearchByCase)
+		if len(k) != 8 || v == nil || !c.has(bucketCases, k) {
+			return false
+		}
+		ok := true
+		err := searchEntryTokens(v, func(tok []byte) {
+			if len(tok) != size {
+				ok = false
+			}
+			key = be.AppendUint64(append(key[:0], tok...), be.Uint64(k))
+			entrySum += maphash.Bytes(c.linkSeed, key)
+			entryN++
+		})
+		if err != nil || !ok {
+			return false
+		}
+	}
+	postings := c.t.keys(bucketSearchTokens)
+	cur = postings.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(bucketSearchTokens)
+		if len(k) != size+8 || (v == nil && postings.nested(k)) {
+			return false
+		}
+		postingSum += maphash.Bytes(c.linkSeed, k)
+		postingN++
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+	return entryN == postingN && entrySum == postingSum
+}
+
+// checkSearchEntries checks every search entry and looks each of its
+// postings up.
+func (c *checker) checkSearchEntries(size int) {
+	c.each(bucketSearchByCase, func(k, v []byte) {
+		if len(k) != 8 {
+			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+			return
+		}
+		id := be.Uint64(k)
+		if !c.has(bucketCases, k) {
+			c.problem(bucketSearchByCase, caseString(k), "an entry of a case that does not exist")
+		}
+		err := searchEntryTokens(v, func(tok []byte) {
+			if len(tok) != size {
+				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), size)
+				return
+			}
+			c.keyBuf = be.AppendUint64(append(c.keyBuf[:0], tok...), id)
+			if !c.hasEntry(bucketSearchTokens, c.keyBuf) {
+				c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(k)), "missing: the case's entry lists the token")
+			}
+		})
+		if err != nil {
+			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
+		}
+	})
+}
+
+// checkSearchPostings reports the postings that no entry lists, after
+// checkSearchEntries has counted those they list.
+func (c *checker) checkSearchPostings(size int) {
 	if ok, _ := c.indexMatches(bucketSearchTokens); ok || c.err != nil {
 		return
 	}
