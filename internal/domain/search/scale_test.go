@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -85,4 +87,18 @@ func TestSearchCostDoesNotGrowWithNamesakes(t *testing.T) {
 		t.Errorf("the search read %d postings among 3,000 namesakes, %d among 200: want no more", read[3000], read[200])
 	}
 	t.Logf("postings read: %v", read)
+}
+
+// A commune worker sees only their commune's cases: when the newest
+// namesakes the first reading brings are all out of their scope, the
+// search reads again, further back, and finds the one of their commune.
+func TestSearchReadsFurtherForANarrowScope(t *testing.T) {
+	s, store, ids := indexCorpus(t, sameNames(150)) // within the 200 a search examines
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+		return s.candidates(tx, worker, Query{ChildName: "Nguyễn Thị Lan"}, IntakeCandidates, "")
+	})
+	if len(got) != 1 || got[0].Case.ID != ids[0] {
+		t.Fatalf("the worker's search found %d candidates (%+v), want only their commune's case %d", len(got), got, ids[0])
+	}
 }
