@@ -360,9 +360,10 @@ type KeyWriter interface {
 // opaque bytes to storage; no plain value is ever given to it.
 type SearchIndexReader interface {
 	// CasesWithToken returns the ids of up to limit (which must be
-	// positive) cases indexed under token, in order of id. It reads one
-	// prefix of the index, so its cost grows with the matches, not with
-	// the store.
+	// positive) cases indexed under token, newest (highest id) first. It
+	// reads one prefix of the index from its end, so its cost grows with
+	// the matches up to limit, not with the store: a search reads a
+	// token that thousands of cases share only as far as its newest.
 	CasesWithToken(token []byte, limit int) ([]uint64, error)
 	// CasesWithTokenAmong returns those of caseIDs (given in ascending
 	// order) that are indexed under token, in the same order: one look-up
@@ -418,8 +419,9 @@ type SearchEntry struct {
 }
 
 // SearchTokenSize is the length of every token (search.TokenSize): storage
-// keys its postings by it, fixed width.
-const SearchTokenSize = 16
+// keys its postings by it, fixed width. It was 16 up to boltstore's
+// schema version 7.
+const SearchTokenSize = 8
 
 // DataKey is a wrapped data key and its id.
 type DataKey struct {

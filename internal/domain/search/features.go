@@ -13,8 +13,14 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// TokenSize is how many bytes of the HMAC a token keeps: 128 bits leave
-// no chance of two values meeting by accident, and keep the index small.
+// TokenSize is how many bytes of the HMAC a token keeps. 64 bits are
+// enough: two values meet by accident with a chance of about one in 2^64
+// per pair, so an index of 10^8 postings over some 10^8 distinct values
+// expects well under one such meeting in all (the birthday bound,
+// n²/2^65), and a meeting only adds a candidate that the other fields
+// rank low. They are not enough to guess back from: the token is a MAC
+// under a key the database never holds. Half of 128 bits halves the
+// index's largest part (the README's "A million cases" measures it).
 const TokenSize = datastore.SearchTokenSize
 
 // A feature is one normalised value of a person, under the kind that
@@ -27,17 +33,26 @@ type feature struct {
 // Kinds of feature. A kind is part of what is MAC'd, so a phone never
 // matches a name that happens to read alike.
 const (
-	kindChildName   = "child.name"      // a whole name: as written, or given name first
-	kindChildShort  = "child.short"     // family and given name, without the middle names
-	kindChildPart   = "child.part"      // every syllable but one, sorted: one typo, any order
-	kindChildGiven  = "child.given"     // the given name within a commune
-	kindBirthDate   = "child.birthdate" // yyyy-mm-dd
-	kindBirthYear   = "child.birthyear" // yyyy, or the years an estimated age allows
-	kindCommune     = "commune"         // a commune, with its 2025 predecessors and successors
-	kindPhone       = "phone"           // E.164, of a caregiver or the reporter
-	kindCaregiver   = "caregiver.name"  // as kindChildName, for caregivers and the reporter
-	kindCaregiverSh = "caregiver.short"
-	kindCaregiverPt = "caregiver.part"
+	kindChildName  = "child.name"  // a whole name: as written, or given name first
+	kindChildShort = "child.short" // family and given name, without the middle names
+	kindChildPart  = "child.part"  // every syllable but one, sorted: one typo, any order
+	kindChildGiven = "child.given" // the given name within a commune
+	// A name with the birth date: the syllables of the whole name in
+	// sorted order, or a child.short or child.part value, then the date.
+	// Few children share one at any size of the city, so a search with a
+	// birth date finds its child by one short posting list, where the name
+	// alone or the date alone are shared by more children the more cases
+	// there are.
+	kindChildNameDate  = "child.name+birthdate"
+	kindChildShortDate = "child.short+birthdate"
+	kindChildPartDate  = "child.part+birthdate"
+	kindBirthDate      = "child.birthdate" // yyyy-mm-dd
+	kindBirthYear      = "child.birthyear" // yyyy, or the years an estimated age allows
+	kindCommune        = "commune"         // a commune, with its 2025 predecessors and successors
+	kindPhone          = "phone"           // E.164, of a caregiver or the reporter
+	kindCaregiver      = "caregiver.name"  // as kindChildName, for caregivers and the reporter
+	kindCaregiverSh    = "caregiver.short"
+	kindCaregiverPt    = "caregiver.part"
 )
 
 // nameKinds are the kinds a name's features go under.
@@ -98,6 +113,35 @@ func nameFeatures(syl []string, k nameKinds) []feature {
 	return out
 }
 
+// withDate returns the features of a name with the birth date: each of
+// the name's features (nameFeatures) as dated makes it.
+func withDate(syl []string, birth vntime.Date) []feature {
+	var out []feature
+	for _, f := range nameFeatures(syl, childName) {
+		if d, ok := dated(f, birth); ok && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// dated returns a child's name feature with the birth date: the whole
+// name's syllables sorted (so the name as written and given name first
+// are one value), the name without middle names, or all syllables but
+// one, each followed by the date.
+func dated(f feature, birth vntime.Date) (feature, bool) {
+	date := " " + birth.String()
+	switch f.kind {
+	case kindChildName:
+		return feature{kindChildNameDate, strings.Join(slices.Sorted(strings.SplitSeq(f.value, " ")), " ") + date}, true
+	case kindChildShort:
+		return feature{kindChildShortDate, f.value + date}, true
+	case kindChildPart:
+		return feature{kindChildPartDate, f.value + date}, true
+	}
+	return feature{}, false
+}
+
 // communes returns the communes that k may be searched under: k, and the
 // communes of the other side of the 2025 reform that it came from or went
 // into (wholly or in part), so a child recorded under an old commune is
@@ -154,6 +198,7 @@ func reportFeatures(reg *units.Registry, r model.Report) []feature {
 		out = append(out, nameFeatures(syl, childName)...)
 		if !c.BirthDate.IsZero() {
 			out = append(out, feature{kindBirthDate, c.BirthDate.String()})
+			out = append(out, withDate(syl, c.BirthDate)...)
 		}
 		for _, y := range birthYears(c.BirthDate, c.EstimatedAge, day, 0) {
 			out = append(out, feature{kindBirthYear, y})
@@ -223,6 +268,15 @@ type probe struct {
 	feature
 	field  Field
 	weight float64
+	// also is a second field a match adds to, and alsoWeight its weight:
+	// a name with the birth date matches both fields at once.
+	also       Field
+	alsoWeight float64
+	// dated is, for a child's name with a birth date in the query, the
+	// feature of the name with that date (hasDated): a case that matches
+	// both the name and the date is under it.
+	dated    feature
+	hasDated bool
 }
 
 // Weights: a whole name or a phone nearly identifies a child; a name with
@@ -254,12 +308,17 @@ func (q Query) probes(reg *units.Registry) []probe {
 	var out []probe
 	add := func(field Field, weight float64, fs ...feature) {
 		for _, f := range fs {
-			out = append(out, probe{f, field, weight})
+			out = append(out, probe{feature: f, field: field, weight: weight})
 		}
 	}
 	syl := Syllables(q.ChildName)
+	nameWeight := map[string]float64{kindChildName: weightName, kindChildShort: weightNameShort, kindChildPart: weightNamePart}
 	for _, f := range nameFeatures(syl, childName) {
-		add(FieldChildName, map[string]float64{kindChildName: weightName, kindChildShort: weightNameShort, kindChildPart: weightNamePart}[f.kind], f)
+		add(FieldChildName, nameWeight[f.kind], f)
+		if !q.BirthDate.IsZero() {
+			p := &out[len(out)-1]
+			p.dated, p.hasDated = dated(f, q.BirthDate)
+		}
 	}
 	var cms []string
 	if !q.Commune.IsZero() {
@@ -280,6 +339,11 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	if !q.BirthDate.IsZero() {
 		add(FieldBirthDate, weightBirthDate, feature{kindBirthDate, q.BirthDate.String()})
+		for _, p := range slices.Clone(out) {
+			if p.hasDated && !slices.ContainsFunc(out, func(o probe) bool { return o.feature == p.dated }) {
+				out = append(out, probe{feature: p.dated, field: FieldChildName, weight: p.weight, also: FieldBirthDate, alsoWeight: weightBirthDate})
+			}
+		}
 	}
 	years := birthYears(q.BirthDate, q.EstimatedAge, q.Day, 1)
 	if q.BirthYear != 0 {

@@ -42,7 +42,8 @@ func indexCorpus(t *testing.T, corpus []corpusChild) (*Service, datastore.Store,
 				Caregivers: []model.Caregiver{{FullName: c.Caregiver, Phone: c.Phone}},
 				Reporter:   model.Reporter{Anonymous: true},
 			}
-			cs := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, Revision: 1}
+			cs := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune,
+				Handlers: []units.Key{commune}, Revision: 1}
 			if err := tx.CreateCase(&cs); err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ func measure(t *testing.T, s *Service, store datastore.Store, corpus []corpusChi
 	found, shown := 0, 0
 	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
 		for i, c := range corpus {
-			hits, err := s.rank(tx, v.query(c))
+			hits, _, err := s.rank(tx, v.query(c), firstPostings, 5)
 			if err != nil {
 				return err
 			}

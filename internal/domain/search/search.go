@@ -39,11 +39,22 @@ const (
 	IntakeCandidates = 5
 )
 
-// postingLimit bounds the cases read for one token. A token that more
-// cases share (a birth year, a large commune) only breaks ties between
-// candidates that a name or a phone found, so a search stays O(matches)
-// of its discriminating tokens however large the store grows.
-const postingLimit = 2000
+// A search reads each token's cases newest first, at first only the
+// newest firstPostings of them: a name or a birth date that more cases
+// share than that (a common name in a large city) brings its newest
+// cases, and the older ones that the query's other fields single out
+// come by the tokens of a name with the birth date, which few cases
+// share at any size. So a search costs about the same in a city of a
+// million cases as in one of ten thousand. When that first pass leaves
+// the caller fewer candidates than they asked for because cases it ranked
+// are out of their scope (a commune's staff, whose cases are a few of the
+// city's), the search reads again up to postingLimit cases a token,
+// O(matches) as before. firstPostings is MaxCandidates: one token's cases
+// can fill a search's answer.
+const (
+	firstPostings = MaxCandidates
+	postingLimit  = 2000
+)
 
 // Service indexes cases and searches them.
 type Service struct {
@@ -143,6 +154,15 @@ func (h *hit) add(f Field, weight float64) {
 	h.best[i], h.matched[i] = max(h.best[i], weight), true
 }
 
+// addProbe adds what a match of p gives: its field, and the second one of
+// a name with the birth date.
+func (h *hit) addProbe(p probe) {
+	h.add(p.field, p.weight)
+	if p.also != "" {
+		h.add(p.also, p.alsoWeight)
+	}
+}
+
 func (h *hit) sum() {
 	h.total = 0
 	for i := range scoreFields {
@@ -167,8 +187,14 @@ func (h *hit) fields() []Field {
 // (newest first among equals), looking each token up under the index key
 // of every master in the keyring: during a rotation a case is indexed
 // under the old key until Rebuild reaches it, and is found all the same.
-func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
-	hits := map[uint64]*hit{}
+// It reads at most limit cases of each token, the newest, and skips a
+// token that cannot bring a case into the first k (skippable); it
+// reports whether it read less than every match (partial).
+func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, partial bool, _ error) {
+	// The hits in one slice, found by id through at: a search's cost is
+	// its postings, so it allocates per search rather than per case.
+	hits := make([]hit, 0, 4*limit)
+	at := make(map[uint64]int, 4*limit)
 	probes := q.probes(s.units)
 	// A year or a commune only break ties (their weights together stay
 	// under MinScore): when the query has anything else, a case that
@@ -186,61 +212,84 @@ func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 	if len(finders) == 0 {
 		finders, breakers = breakers, nil
 	}
+	// The strongest first (a name with the birth date, a whole name, a
+	// phone), so that the weaker ones may be skipped.
+	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(b.weight+b.alsoWeight, a.weight+a.alsoWeight) })
+	type lookup struct {
+		probe
+		token []byte
+	}
+	var among []lookup // looked up among the cases found
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
+		// read are the tokens read: every case a token counts for (its
+		// newest limit) is in hits; complete those read to their end.
+		read, complete := map[feature]bool{}, map[feature]bool{}
 		for _, p := range finders {
-			ids, err := tx.CasesWithToken(token(key, p.feature), postingLimit)
+			tok := token(key, p.feature)
+			if p.also == "" && skippable(p, probes, read, complete, hits, k) {
+				among, partial = append(among, lookup{p, tok}), true
+				continue
+			}
+			ids, err := tx.CasesWithToken(tok, limit)
 			if err != nil {
-				return nil, err
+				return nil, false, err
+			}
+			read[p.feature] = true
+			if len(ids) == limit {
+				partial = true
+			} else {
+				complete[p.feature] = true
 			}
 			for _, id := range ids {
-				h := hits[id]
-				if h == nil {
-					h = &hit{id: id}
-					hits[id] = h
+				i, ok := at[id]
+				if !ok {
+					i = len(hits)
+					at[id] = i
+					hits = append(hits, hit{id: id})
 				}
-				h.add(p.field, p.weight)
+				hits[i].addProbe(p)
 			}
 		}
+		for _, p := range breakers {
+			among = append(among, lookup{p, token(key, p.feature)})
+		}
 	}
-	// A case the tie-breakers cannot lift to MinScore is left out before
-	// they are looked up: a common family and middle name finds thousands
-	// of cases by one syllable off, and each look-up is a seek.
+	// A case the look-ups cannot lift to MinScore is left out before
+	// they are made: a common family and middle name finds thousands of
+	// cases by one syllable off, and each look-up is a seek.
 	var lift [len(scoreFields)]float64
-	for _, p := range breakers {
-		i := fieldIndex(p.field)
-		lift[i] = max(lift[i], p.weight)
+	for _, l := range among {
+		i := fieldIndex(l.field)
+		lift[i] = max(lift[i], l.weight)
 	}
 	var most float64
 	for _, w := range lift {
 		most += w
 	}
 	var liftable []uint64
-	for id, h := range hits {
-		if h.sum(); h.total+most >= MinScore {
-			liftable = append(liftable, id)
+	for i := range hits {
+		if hits[i].sum(); hits[i].total+most >= MinScore {
+			liftable = append(liftable, hits[i].id)
 		}
 	}
 	slices.Sort(liftable)
-	for _, m := range s.vault.Keyring().Masters() {
-		key := m.IndexKey()
-		for _, p := range breakers {
-			if len(liftable) == 0 {
-				break
-			}
-			ids, err := tx.CasesWithTokenAmong(token(key, p.feature), liftable)
-			if err != nil {
-				return nil, err
-			}
-			for _, id := range ids {
-				hits[id].add(p.field, p.weight)
-			}
+	for _, l := range among {
+		if len(liftable) == 0 {
+			break
+		}
+		ids, err := tx.CasesWithTokenAmong(l.token, liftable)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, id := range ids {
+			hits[at[id]].addProbe(l.probe)
 		}
 	}
-	var out []hit
+	out := hits[:0]
 	for _, h := range hits {
 		if h.sum(); h.total >= MinScore {
-			out = append(out, *h)
+			out = append(out, h)
 		}
 	}
 	slices.SortFunc(out, func(a, b hit) int {
@@ -249,7 +298,47 @@ func (s *Service) rank(tx datastore.ReadTx, q Query) ([]hit, error) {
 		}
 		return cmp.Compare(b.id, a.id)
 	})
-	return out, nil
+	return out, partial, nil
+}
+
+// skippable reports whether reading the cases of p can change nothing in
+// the first k of the ranking: k cases found already score more (by what
+// found them; the look-ups only add) than any case p would bring first
+// could. Such a case matches p, and in each field at best the strongest
+// probe not read yet (a token read counts for its cases read, which are
+// found already), and not the birth date when p is a name read with that
+// date to its end (it would have been found under that). The cases found
+// already are then looked p up for, one key each (among).
+func skippable(p probe, probes []probe, read, complete map[feature]bool, hits []hit, k int) bool {
+	if len(hits) < k {
+		return false
+	}
+	var best [len(scoreFields)]float64
+	best[fieldIndex(p.field)] = p.weight
+	for _, o := range probes {
+		if o.also != "" || o.feature == p.feature || read[o.feature] {
+			continue
+		}
+		if (o.field == FieldBirthDate && p.hasDated && complete[p.dated]) || (p.field == FieldBirthDate && o.hasDated && complete[o.dated]) {
+			continue
+		}
+		i := fieldIndex(o.field)
+		best[i] = max(best[i], o.weight)
+	}
+	var bound float64
+	for _, w := range best {
+		bound += w
+	}
+	// The k-th best score so far: a case bound can reach cannot pass it,
+	// nor tie with it (ties go to the newer case, and a skipped one may
+	// be newer).
+	totals := make([]float64, len(hits))
+	for i := range hits {
+		hits[i].sum()
+		totals[i] = hits[i].total
+	}
+	slices.Sort(totals)
+	return bound < totals[len(totals)-k]
 }
 
 // maxExamined bounds the cases a search reads to find the ones its
@@ -261,10 +350,26 @@ const maxExamined = 200
 // first, shaped for p; skip leaves out a case (the one a new report just
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
-	hits, err := s.rank(tx, q)
-	if err != nil {
-		return nil, err
+	// One more than limit: the case skip names may be among the first.
+	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)
+	if err != nil || !again {
+		return out, err
 	}
+	out, _, err = s.candidatesUpTo(tx, p, q, limit, skip, postingLimit, maxExamined)
+	return out, err
+}
+
+// candidatesUpTo is candidates reading at most postings cases a token, and
+// ranking exactly the first k cases (rank). It
+// reports whether reading more could give the caller more candidates: it
+// gave fewer than limit, a case of the ranking was out of the caller's
+// scope, and the ranking read less than every match.
+func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string, postings, k int) (_ []Candidate, again bool, _ error) {
+	hits, partial, err := s.rank(tx, q, postings, k)
+	if err != nil {
+		return nil, false, err
+	}
+	hidden := false
 	var out []Candidate
 	for i, h := range hits {
 		if len(out) == limit || i == maxExamined {
@@ -272,7 +377,7 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, l
 		}
 		c, err := tx.CaseByID(h.id)
 		if err != nil {
-			return nil, fmt.Errorf("search: indexed case id %d: %w", h.id, err)
+			return nil, false, fmt.Errorf("search: indexed case id %d: %w", h.id, err)
 		}
 		if c.Number == skip {
 			continue
@@ -280,16 +385,17 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, l
 		view := s.policy.SearchView(p, Method, c)
 		if view == access.ViewFull {
 			if c, err = s.vault.OpenCase(tx, c); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		shaped, ok := access.Shape(p, view, c)
 		if !ok {
+			hidden = true
 			continue // out of scope: as if the case did not exist
 		}
 		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 	}
-	return out, nil
+	return out, partial && hidden && len(out) < limit, nil
 }
 
 // Search returns the candidates of q that p may see, best first, at most

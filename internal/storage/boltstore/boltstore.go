@@ -46,7 +46,7 @@
 //	  audit_by_case         case resource name, 0x00, seq(8)
 //	  audit_by_actor        actor user id, 0x00, seq(8)
 //	search_by_case        case id(8) -> record (the case's search entry)
-//	search_tokens         token(16) case id(8) -> empty: the blind index,
+//	search_tokens         token(8) case id(8) -> empty: the blind index,
 //	                      so the cases of a token are one prefix scan.
 //	search_pending        case id(8) -> empty: a case changed since its
 //	                      entry was written (the entry follows the write).
@@ -106,8 +106,12 @@ import (
 // knows only version 5 would find their buckets gone. Version 7 adds the
 // statistics counters (bucket stats, stats.go), kept with every write of
 // a report or a case: a release that knows only version 6 would write
-// without keeping them in step.
-const SchemaVersion = 7
+// without keeping them in step. Version 8 writes the search index's
+// tokens in 8 bytes instead of 16, with more kinds of them (a name with
+// the birth date): the migration drops the index, and the start builds
+// it again (search.Service.CatchUp); a release that knows only version 7
+// would look its 16-byte tokens up in vain.
+const SchemaVersion = 8
 
 var (
 	bucketMeta              = []byte("meta")

@@ -224,8 +224,10 @@ type checker struct {
 	caseEntries map[string]int
 
 	// found counts, per index, the entries the records' pass looked up
-	// and found (see indexMatches).
-	found map[string]int
+	// and found (see indexMatches). The counts are pointers so that a
+	// count is raised without making a string of the index's name, which
+	// an assignment to a map would allocate for every entry.
+	found map[string]*int
 	// reportLinks and caseLinks sum a hash of every (report, case) pair
 	// as the reports name them and as the cases list them (see
 	// linkHash); reportLinkN and caseLinkN count the pairs.
@@ -236,10 +238,8 @@ type checker struct {
 
 	// stats sums the contribution of every report and case read
 	// (tally.Recount, without decoding them again), which checkStats
-	// compares with the stored counters; firstReports holds of each
-	// report what a case whose first report it is takes from it.
-	stats        tally.Cells
-	firstReports map[string]model.StoredReport
+	// compares with the stored counters.
+	stats tally.Cells
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -267,9 +267,9 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
-	c.stats, c.firstReports = tally.Cells{}, map[string]model.StoredReport{}
+	c.stats = tally.Cells{}
 	c.caseEntries = map[string]int{}
-	c.found = map[string]int{}
+	c.found = map[string]*int{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
 	// their own (start), each joined where it stands in this order, so
@@ -283,7 +283,15 @@ func (c *checker) run() error {
 		(*checker).checkAuditChain)
 	caseEvents := c.start((*checker).checkCaseEvents)
 	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
-	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox}
+	// The cases beside the reports: each pass decodes its records and
+	// looks up the other's (a report's case for its scope entries, a
+	// case's first report for its statistics), and together they are
+	// most of a check. The search index is the largest part of a
+	// database of synthetic cases (some 35 postings a case) and reads no
+	// other record.
+	cases := c.start((*checker).checkCases)
+	searchIndex := c.start((*checker).checkSearchIndex)
+	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex}
 	defer func() {
 		for _, g := range parts {
 			g.wait()
@@ -291,11 +299,11 @@ func (c *checker) run() error {
 	}()
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
-		c.checkCases, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		func() { c.join(cases) }, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
-		c.checkSearchIndex, c.checkStats,
+		func() { c.join(searchIndex) }, c.checkStats,
 	} {
 		if c.err != nil {
 			break
@@ -329,7 +337,8 @@ type checkPart struct {
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
-		found: map[string]int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
+		found: map[string]*int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
+		stats: tally.Cells{},
 	}
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
@@ -392,6 +401,16 @@ func (c *checker) join(g *checkPart) {
 	}
 	c.res.Omitted += sub.res.Omitted
 	maps.Copy(c.found, sub.found)
+	// What the cases' pass found for the steps after it.
+	c.stats.Add(sub.stats, 1)
+	c.caseLinks += sub.caseLinks
+	c.caseLinkN += sub.caseLinkN
+	for year, seq := range sub.caseSeqs {
+		c.caseSeqs[year] = max(c.caseSeqs[year], seq)
+	}
+	for bucket, n := range sub.caseEntries {
+		c.caseEntries[bucket] += n
+	}
 	c.err = cmp.Or(c.err, sub.err)
 }
 
@@ -573,8 +592,18 @@ func (c *checker) hasEntry(index, key []byte) bool {
 	if !c.has(index, key) {
 		return false
 	}
-	c.found[string(index)]++
+	c.countFound(index)
 	return true
+}
+
+// countFound counts one entry of index found (hasEntry).
+func (c *checker) countFound(index []byte) {
+	if p := c.found[string(index)]; p != nil {
+		*p++
+		return
+	}
+	n := 1
+	c.found[string(index)] = &n
 }
 
 // indexMatches walks the keys of an index, without reading its records,
@@ -598,7 +627,11 @@ func (c *checker) indexMatches(name []byte) (bool, int) {
 	if c.err == nil {
 		c.err = c.ctx.Err()
 	}
-	return c.err == nil && !nested && n == c.found[string(name)], n
+	found := 0
+	if p := c.found[string(name)]; p != nil {
+		found = *p
+	}
+	return c.err == nil && !nested && n == found, n
 }
 
 // linkHash hashes a (report, case number) pair. The sums over the pairs
@@ -678,7 +711,6 @@ func (c *checker) checkReports() {
 		}
 		c.checkReportEntries(k, r)
 		c.stats.AddReport(r)
-		c.firstReports[r.ID] = model.StoredReport{Channel: r.Channel, CallType: r.CallType}
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
@@ -787,7 +819,7 @@ func (c *checker) checkCases() {
 		case !bytes.Equal(got, k):
 			c.problem(bucketCaseNumbers, readable([]byte(cs.Number)), "points at case %s, but case id %d has this number", caseString(got), id)
 		default:
-			c.found[string(bucketCaseNumbers)]++
+			c.countFound(bucketCaseNumbers)
 		}
 		if !c.hasEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
 			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
@@ -798,8 +830,14 @@ func (c *checker) checkCases() {
 		c.checkCaseEntries(cs)
 		var first *model.StoredReport
 		if len(cs.ReportIDs) > 0 {
-			if r, ok := c.firstReports[cs.ReportIDs[0]]; ok {
-				first = &r
+			// Read here, not kept from the reports' pass: the cases' pass
+			// runs beside it (run). A report whose record does not
+			// decode, or holds another id, counts as none, as it did
+			// when the reports' pass kept them by their id.
+			if rk, err := reportKey(cs.ReportIDs[0]); err == nil {
+				if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
+					first = &r
+				}
 			}
 		}
 		c.stats.AddCase(cs, first)
@@ -1505,30 +1543,14 @@ func (c *checker) checkSearchIndex() {
 	if c.btx.Bucket(bucketSearchByCase) == nil || c.btx.Bucket(bucketSearchTokens) == nil {
 		return // a file written before the index, not yet opened read-write
 	}
-	c.each(bucketSearchByCase, func(k, v []byte) {
-		if len(k) != 8 {
-			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
-			return
-		}
-		id := be.Uint64(k)
-		if !c.has(bucketCases, k) {
-			c.problem(bucketSearchByCase, caseString(k), "an entry of a case that does not exist")
-		}
-		e, err := decodeAs[datastore.SearchEntry](v)
-		if err != nil {
-			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
-			return
-		}
-		for _, tok := range e.Tokens {
-			if len(tok) != datastore.SearchTokenSize {
-				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), datastore.SearchTokenSize)
-				continue
-			}
-			if !c.hasEntry(bucketSearchTokens, searchPostingKey(tok, id)) {
-				c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(k)), "missing: the case's entry lists the token")
-			}
-		}
-	})
+	size := searchTokenSize(c.btx)
+	agree := c.searchIndexAgrees(size)
+	if c.err != nil {
+		return
+	}
+	if !agree {
+		c.checkSearchEntries(size)
+	}
 	// A case marked pending is one whose entry a later transaction
 	// writes: its entry may be missing or older than the case, which the
 	// tokens, opaque here, cannot show anyway. Once the index is recorded
@@ -1554,15 +1576,101 @@ func (c *checker) checkSearchIndex() {
 			}
 		})
 	}
+	if !agree {
+		c.checkSearchPostings(size)
+	}
+}
+
+// searchIndexAgrees reports whether the search index's entries and
+// postings are certainly right: every entry is of a stored case, well
+// formed, with tokens of size bytes, and the postings are exactly the
+// (token, case) pairs the entries list. It reads each bucket once in key
+// order, adding a keyed hash of every pair on both sides (as linkHash
+// does for the links of reports and cases), where looking each posting
+// up would seek tens of millions of times at a million cases. Two sets
+// that differ have the same count and sum by chance once in 2^64. When it
+// reports false, checkSearchEntries and checkSearchPostings read the
+// index again to name each problem.
+func (c *checker) searchIndexAgrees(size int) bool {
+	var entrySum, postingSum uint64
+	var entryN, postingN int
+	var key []byte
+	entries := c.t.keys(bucketSearchByCase)
+	cur := entries.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(bucketSearchByCase)
+		if len(k) != 8 || v == nil || !c.has(bucketCases, k) {
+			return false
+		}
+		ok := true
+		err := searchEntryTokens(v, func(tok []byte) {
+			if len(tok) != size {
+				ok = false
+			}
+			key = be.AppendUint64(append(key[:0], tok...), be.Uint64(k))
+			entrySum += maphash.Bytes(c.linkSeed, key)
+			entryN++
+		})
+		if err != nil || !ok {
+			return false
+		}
+	}
+	postings := c.t.keys(bucketSearchTokens)
+	cur = postings.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(bucketSearchTokens)
+		if len(k) != size+8 || (v == nil && postings.nested(k)) {
+			return false
+		}
+		postingSum += maphash.Bytes(c.linkSeed, k)
+		postingN++
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+	return entryN == postingN && entrySum == postingSum
+}
+
+// checkSearchEntries checks every search entry and looks each of its
+// postings up.
+func (c *checker) checkSearchEntries(size int) {
+	c.each(bucketSearchByCase, func(k, v []byte) {
+		if len(k) != 8 {
+			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+			return
+		}
+		id := be.Uint64(k)
+		if !c.has(bucketCases, k) {
+			c.problem(bucketSearchByCase, caseString(k), "an entry of a case that does not exist")
+		}
+		err := searchEntryTokens(v, func(tok []byte) {
+			if len(tok) != size {
+				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), size)
+				return
+			}
+			c.keyBuf = be.AppendUint64(append(c.keyBuf[:0], tok...), id)
+			if !c.hasEntry(bucketSearchTokens, c.keyBuf) {
+				c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(k)), "missing: the case's entry lists the token")
+			}
+		})
+		if err != nil {
+			c.problem(bucketSearchByCase, caseString(k), "damaged record: %v", err)
+		}
+	})
+}
+
+// checkSearchPostings reports the postings that no entry lists, after
+// checkSearchEntries has counted those they list.
+func (c *checker) checkSearchPostings(size int) {
 	if ok, _ := c.indexMatches(bucketSearchTokens); ok || c.err != nil {
 		return
 	}
 	c.each(bucketSearchTokens, func(k, _ []byte) {
-		if len(k) != datastore.SearchTokenSize+8 {
-			c.problem(bucketSearchTokens, readable(k), "malformed key: %d bytes, want a token of %d and a case id of 8", len(k), datastore.SearchTokenSize)
+		if len(k) != size+8 {
+			c.problem(bucketSearchTokens, readable(k), "malformed key: %d bytes, want a token of %d and a case id of 8", len(k), size)
 			return
 		}
-		tok, id := k[:datastore.SearchTokenSize], k[datastore.SearchTokenSize:]
+		tok, id := k[:size], k[size:]
 		raw := c.get(bucketSearchByCase, id)
 		if raw == nil {
 			c.problem(bucketSearchTokens, fmt.Sprintf("token %x, %s", tok, caseString(id)), "stale: the case has no search entry")

@@ -438,6 +438,18 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "search_tokens", key: "token 03", what: "stale: the case's entry does not list the token",
 		},
 		{
+			// As many postings as the entries list, and one of them
+			// wrong: the counts agree, the pairs do not.
+			name: "search posting moved to a token the case's entry lacks",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				if err := del("search_tokens", append(ckToken(1), u64(f.caseID)...))(tx); err != nil {
+					return err
+				}
+				return put("search_tokens", append(ckToken(3), u64(f.caseID)...), nil)(tx)
+			},
+			bucket: "search_tokens", key: "token 03", what: "stale: the case's entry does not list the token", alsoAllowOther: true,
+		},
+		{
 			name: "search posting of a case without an entry",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				return put("search_tokens", append(ckToken(1), u64(99)...), nil)(tx)

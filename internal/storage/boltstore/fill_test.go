@@ -87,6 +87,14 @@ func fillWorkload(t testing.TB, s datastore.Store, n int) {
 		if err != nil {
 			t.Fatalf("intake %d: %v", i, err)
 		}
+		// The case's search entry follows in a transaction of its own, as
+		// the search service writes it.
+		err = s.Update(ctx, func(tx datastore.Tx) error {
+			return tx.PutSearchEntry(datastore.SearchEntry{CaseID: ids[i], KeyID: "3d5afddbb342c889", Tokens: fillTokens(i)})
+		})
+		if err != nil {
+			t.Fatalf("search entry %d: %v", i, err)
+		}
 		older := ids[i/2]
 		err = s.Update(ctx, func(tx datastore.Tx) error {
 			c, err := tx.CaseByID(older)
@@ -112,6 +120,26 @@ func fillWorkload(t testing.TB, s datastore.Store, n int) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
+}
+
+// fillTokens are the search tokens of case i: 30, as many as a report
+// with a child, a caregiver and a named reporter brings, of which a few
+// are shared with other cases (a commune, a birth year), sorted.
+func fillTokens(i int) [][]byte {
+	var out [][]byte
+	for j := range 30 {
+		tok := make([]byte, datastore.SearchTokenSize)
+		v := uint64(i)*31 + uint64(j)
+		if j < 3 {
+			v = uint64(j)*1000 + uint64(i%7)
+		}
+		for k := range tok {
+			tok[k] = byte((v * 0x9e3779b97f4a7c15) >> (8 * (k % 8)))
+		}
+		out = append(out, tok)
+	}
+	slices.SortFunc(out, func(a, b []byte) int { return strings.Compare(string(a), string(b)) })
+	return slices.CompactFunc(out, func(a, b []byte) bool { return string(a) == string(b) })
 }
 
 // pageBytes returns the bytes of the pages each bucket holds, and the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,8 +17,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/search"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
@@ -31,7 +37,10 @@ import (
 // commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
 // version 4, records in JSON), schema5 by commit 4dd1801 (schema version 5,
 // storage-owned record messages), schema6 by the commit that added schema
-// version 6 (the indexes in one bucket, keyspace.go). Each has its master
+// version 6 (the indexes in one bucket, keyspace.go), schema7 by commit
+// c538a8f (schema version 7: statistics counters, and the search index of
+// its four cases in 16-byte tokens; its demo is larger, and the audit
+// query was the case's events, on ports of its own). Each has its master
 // key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
@@ -43,6 +52,9 @@ var goldenFiles = []struct {
 	name          string
 	before, after goldenCounts
 	sealedAtStart int // cases whose free text the first start seals
+	// referred are the demo's cases with a police referral, when not
+	// the first and the third (a later demo refers the fourth too).
+	referred []string
 }{
 	{
 		name: "schema2",
@@ -75,6 +87,17 @@ var goldenFiles = []struct {
 		before: demoCounts(39, 14, 1, true),
 		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
 	},
+	{
+		// Statistics counters and a full search index of 16-byte tokens
+		// (schema version 7); the migration to 8 drops the index, which
+		// the next start builds again.
+		// Written by commit c538a8f, whose demo holds more: its counts are
+		// its own.
+		name:     "schema7",
+		before:   schema7Counts(4, 142),
+		after:    schema7Counts(0, 0),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
 }
 
 // demoCounts are the entries per bucket of a golden file: what the demo,
@@ -95,6 +118,25 @@ func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCo
 	if opened {
 		c["data_keys_by_master"] = 10
 		c["case_scope"], c["case_queue"], c["report_scope"] = 18, 28, 28
+	}
+	return c
+}
+
+// schema7Counts are the entries per bucket of the schema-7 golden file,
+// with entries and postings in the search index (the demo's four cases
+// indexed; none after the migration to version 8 drops the index).
+func schema7Counts(entries, postings int) goldenCounts {
+	c := goldenCounts{
+		"audit": 103, "audit_by_actor": 103, "audit_by_case": 23,
+		"case_events": 20, "case_numbers": 4, "case_queue": 31, "case_scope": 20, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
+		"cases_by_unit": 4, "cursors": 0, "data_keys": 12, "data_keys_by_master": 12,
+		"idempotency": 1, "idempotency_by_time": 1, "meta": 2, "outbox": 7,
+		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
+		"search_by_case": entries, "search_pending": 0, "search_tokens": postings, "stats": 11, "timers": 9,
+		"tokens": 31, "tokens_by_user": 31, "users": 11,
+	}
+	if entries > 0 {
+		c["meta"] = 3 // and the master the index is complete under
 	}
 	return c
 }
@@ -205,7 +247,11 @@ func TestGoldenFilesOpen(t *testing.T) {
 			if err := vault.New(keys.NewKeyring(mustGenerate(t))).Check(ctx, s); err == nil {
 				t.Errorf("the check at start passes another master key")
 			}
-			readEverything(t, s, v)
+			referred := g.referred
+			if referred == nil {
+				referred = []string{"HN-2026-00001", "HN-2026-00003"}
+			}
+			readEverything(t, s, v, referred)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +283,7 @@ func mustGenerate(t *testing.T) keys.MasterKey {
 // vault: each case's police referrals carry their free text (the demo
 // names a suspected offence), which storage keeps sealed, never in the
 // clear; each report's private part and reporter open.
-func readEverything(t *testing.T, s datastore.Store, v *vault.Vault) {
+func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []string) {
 	t.Helper()
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		cs, next, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
@@ -262,7 +308,11 @@ func readEverything(t *testing.T, s datastore.Store, v *vault.Vault) {
 			}
 		}
 		slices.Sort(referrals)
-		if want := []string{"HN-2026-00001: Nghi vấn xâm hại trẻ em (demo)", "HN-2026-00003: Nghi vấn xâm hại trẻ em (demo)"}; !slices.Equal(referrals, want) {
+		var want []string
+		for _, n := range referred {
+			want = append(want, n+": Nghi vấn xâm hại trẻ em (demo)")
+		}
+		if !slices.Equal(referrals, want) {
 			t.Errorf("opened referrals = %q, want %q", referrals, want)
 		}
 		rs, next, err := tx.ListReports(datastore.ReportQuery{Limit: 100})
@@ -373,13 +423,15 @@ func emptyToNil(v reflect.Value) reflect.Value {
 
 // TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
 // JSON), a schema-5 file (each index in a bucket of its own) and a
-// schema-6 file (no statistics counters yet) as they were written, without opening them for writing: Check reports only that
+// schema-6 file (no statistics counters yet) and a schema-7 file (its
+// search index in 16-byte tokens) as they were written, without opening
+// them for writing: Check reports only that
 // the file awaits its migration (it decodes records of both encodings and
 // reads the indexes where the file keeps them, so every other check still
 // runs), and a read-only store (an offline backup's) reads its records
 // and writes a backup Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
@@ -437,4 +489,87 @@ func clearTextPending(t *testing.T, s *boltstore.Store) bool {
 		t.Fatalf("ClearTextPending: %v", err)
 	}
 	return pending
+}
+
+// TestSchema7SearchIndexRebuiltAtStart opens the schema-7 golden file,
+// whose search index holds 16-byte tokens: the migration drops the index
+// and forgets the master it was complete under, so the start's CatchUp
+// indexes every case again in 8-byte tokens, records the index complete,
+// and a second call about a demo child finds its case.
+func TestSchema7SearchIndexRebuiltAtStart(t *testing.T) {
+	ctx := context.Background()
+	db, keyFile := copyGolden(t, "schema7")
+	master, err := keys.LoadMaster(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, db)
+	reg, err := units.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vault.New(keys.NewKeyring(master))
+	svc := search.New(search.Deps{Store: s, Units: reg, Vault: v, Clock: clock.NewFake(time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
+		under, err := tx.SearchIndexedUnder()
+		if err == nil && under != "" {
+			t.Errorf("after the migration the index is recorded complete under %q, want nothing", under)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.CatchUp(ctx)
+	if err != nil || n != 4 {
+		t.Fatalf("CatchUp = %d, %v; want the demo's 4 cases indexed", n, err)
+	}
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
+		if under, err := tx.SearchIndexedUnder(); err != nil || under != master.ID() {
+			t.Errorf("SearchIndexedUnder = %q, %v; want %q", under, err, master.ID())
+		}
+		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 10})
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			e, err := tx.SearchEntry(c.ID)
+			if err != nil {
+				return err
+			}
+			for _, tok := range e.Tokens {
+				if len(tok) != 8 {
+					t.Fatalf("case %s: a token of %d bytes, want 8", c.Number, len(tok))
+				}
+			}
+		}
+		first, err := tx.Report(cs[0].ReportIDs[0])
+		if err != nil {
+			return err
+		}
+		r, err := v.OpenReport(tx, first)
+		if err != nil {
+			return err
+		}
+		second := model.Report{Children: []model.Child{{FullName: search.Fold(r.Children[0].FullName), BirthDate: r.Children[0].BirthDate}}}
+		city := access.Principal{UserID: "city", Role: model.RoleCityOfficer, Unit: access.UnitName(reg.List(units.Filter{Level: units.LevelCity})[0].Key)}
+		found, err := svc.CandidatesOf(tx, city, second)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(found, func(c search.Candidate) bool { return c.Case.Number == cs[0].Number }) {
+			t.Errorf("a second call about %s's child (%+v) found %d candidates, not the case", cs[0].Number, r.Children, len(found))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, db); !res.OK() {
+		t.Errorf("Check after the rebuild:\n%s", problemList(res))
+	}
 }

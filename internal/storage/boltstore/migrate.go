@@ -55,6 +55,11 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 7: %w", err)
 		}
 	}
+	if version < 8 {
+		if err := dropSearchIndex(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 8: %w", err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
 

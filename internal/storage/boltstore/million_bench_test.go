@@ -232,7 +232,7 @@ var synthEnd = time.Date(2026, 12, 1, 0, 0, 0, 0, vntime.Location())
 // building it first if dir does not hold it.
 func openSynthetic(b testing.TB, reg *units.Registry, dir string, n int) *synthWorld {
 	b.Helper()
-	path := filepath.Join(dir, fmt.Sprintf("synthetic-%d-v1.db", n))
+	path := filepath.Join(dir, fmt.Sprintf("synthetic-%d-v2.db", n))
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		buildSynthetic(b, reg, path, n)
 	} else if err != nil {
@@ -568,7 +568,7 @@ func TestSyntheticDatabase(t *testing.T) {
 	}
 	dir := t.TempDir()
 	w := openSynthetic(t, reg, dir, n)
-	path := filepath.Join(dir, fmt.Sprintf("synthetic-%d-v1.db", n))
+	path := filepath.Join(dir, fmt.Sprintf("synthetic-%d-v2.db", n))
 	w.close() // check takes the file's lock
 	res, err := boltstore.Check(context.Background(), path)
 	if err != nil || !res.OK() {

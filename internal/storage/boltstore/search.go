@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -13,7 +15,7 @@ import (
 
 // The blind search index: search_by_case holds each case's entry (the
 // tokens it is indexed under), search_tokens one key per token and case,
-// token(16) id(8), so the cases of a token are one prefix scan and a case
+// token(8) id(8), so the cases of a token are one prefix scan and a case
 // is removed from a token without reading the others. search_pending
 // holds a key (the case id, no value) for each case changed since its
 // entry was written: the entry follows the write in a later transaction.
@@ -33,6 +35,41 @@ func createSearchBuckets(tx *bolt.Tx) error {
 	return nil
 }
 
+// searchTokenSize is the width of the tokens of the file tx reads: 16
+// bytes up to schema version 7, datastore.SearchTokenSize since (a file
+// of version 7 not yet migrated, a backup, is checked as it was written).
+func searchTokenSize(tx *bolt.Tx) int {
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		if raw := meta.Get(keySchemaVersion); len(raw) == 4 && be.Uint32(raw) < 8 {
+			return 16
+		}
+	}
+	return datastore.SearchTokenSize
+}
+
+// dropSearchIndex empties the search index (its entries and postings)
+// and forgets under which master it was complete, so that the next start
+// indexes every case again (search.Service.CatchUp, then Rebuild, in
+// small transactions while the service runs): the migration to schema
+// version 8, whose tokens are of another width and kinds. The marks of
+// pending cases stay; their cases are indexed with the rest.
+func dropSearchIndex(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketSearchByCase, bucketSearchTokens} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return fmt.Errorf("drop bucket %s: %w", name, err)
+			}
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	if err := tx.Bucket(bucketMeta).Delete(keySearchIndexedUnder); err != nil {
+		return fmt.Errorf("forget %s: %w", keySearchIndexedUnder, err)
+	}
+	return nil
+}
+
 func searchPostingKey(token []byte, caseID uint64) []byte {
 	return append(bytes.Clone(token), u64(caseID)...)
 }
@@ -45,9 +82,16 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	if b == nil || len(token) != datastore.SearchTokenSize {
 		return nil, nil // a file opened read-only before the index: nothing indexed
 	}
+	// From the token's last posting backwards: the newest cases first.
 	var out []uint64
 	c := b.Cursor()
-	for k, _ := c.Seek(token); k != nil && bytes.HasPrefix(k, token) && len(out) < limit; k, _ = c.Next() {
+	k, _ := c.Seek(searchPostingKey(token, math.MaxUint64))
+	if k == nil {
+		k, _ = c.Last()
+	} else if !bytes.Equal(k, searchPostingKey(token, math.MaxUint64)) {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, token) && len(out) < limit; k, _ = c.Prev() {
 		if len(k) != datastore.SearchTokenSize+8 {
 			continue
 		}
@@ -222,6 +266,47 @@ func (t *tx) SetSearchIndexedUnder(keyID string) error {
 	}
 	if err := t.bucket(bucketMeta).Put(keySearchIndexedUnder, []byte(keyID)); err != nil {
 		return fmt.Errorf("search index: record it indexed under %s: %w", keyID, err)
+	}
+	return nil
+}
+
+// searchEntryTokens calls fn with each token of a stored search entry,
+// read in place from the record's bytes (the SearchEntry message's field
+// 2): Check reads every entry of the index, and decoding one would
+// allocate a slice per token. A record it cannot read so is decoded
+// whole (decodeAs), which reports what is wrong with it.
+func searchEntryTokens(raw []byte, fn func(tok []byte)) error {
+	if len(raw) == 0 || raw[0] != protoRecord {
+		e, err := decodeAs[datastore.SearchEntry](raw)
+		for _, tok := range e.Tokens {
+			fn(tok)
+		}
+		return err
+	}
+	b := raw[1:]
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			_, err := decodeAs[datastore.SearchEntry](raw)
+			return err
+		}
+		b = b[n:]
+		if num == 2 && typ == protowire.BytesType {
+			tok, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				_, err := decodeAs[datastore.SearchEntry](raw)
+				return err
+			}
+			fn(tok)
+			b = b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			_, err := decodeAs[datastore.SearchEntry](raw)
+			return err
+		}
+		b = b[m:]
 	}
 	return nil
 }

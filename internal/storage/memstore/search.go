@@ -18,7 +18,9 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 		return nil, fmt.Errorf("cases with token: limit %d must be positive", limit)
 	}
 	ids, _ := t.st.postings.get(string(token))
-	return slices.Clone(ids[:min(limit, len(ids))]), nil
+	out := slices.Clone(ids[len(ids)-min(limit, len(ids)):])
+	slices.Reverse(out)
+	return out, nil
 }
 
 func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {

@@ -1,0 +1,104 @@
+package search
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// countingTx counts the postings a search reads (read): the case ids its
+// tokens' look-ups give (also in listed, if set), and the cases it looks
+// tokens up among.
+type countingTx struct {
+	datastore.ReadTx
+	read, listed *int
+}
+
+func (c countingTx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
+	ids, err := c.ReadTx.CasesWithToken(token, limit)
+	*c.read += len(ids)
+	if c.listed != nil {
+		*c.listed += len(ids)
+	}
+	return ids, err
+}
+
+func (c countingTx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
+	*c.read += len(caseIDs)
+	return c.ReadTx.CasesWithTokenAmong(token, caseIDs)
+}
+
+// sameNames is a city where many children share one name: the child
+// looked for (the first, the oldest case), then n children named alike
+// born on other days, each with a commune and a phone of their own.
+func sameNames(n int) []corpusChild {
+	birth := vntime.Date{Year: 2017, Month: time.May, Day: 1}
+	out := []corpusChild{{Name: "Nguyễn Thị Lan", BirthDate: birth.String(), Commune: "00004@2025-07-01", Caregiver: "Nguyễn Văn Hùng", Phone: "0912000000"}}
+	for i := range n {
+		out = append(out, corpusChild{
+			Name: "Nguyễn Thị Lan", BirthDate: birth.AddDays(1 + i%3000).String(), Commune: "00070@2025-07-01",
+			Caregiver: "Trần Văn Bình", Phone: fmt.Sprintf("09%08d", 1000000+i),
+		})
+	}
+	return out
+}
+
+// A search costs about the same however many children share the name it
+// looks for: it reads each token's newest cases only, and the child it
+// looks for, older than all of them, comes by the token of their name
+// with the birth date. On 200 and on 3,000 namesakes the search reads
+// no more postings (it reads firstPostings a token where there are more)
+// and finds the child first; a search by the shared name alone gets the
+// newest namesakes, best first among equals.
+func TestSearchCostDoesNotGrowWithNamesakes(t *testing.T) {
+	read := map[int]int{}
+	for _, n := range []int{200, 3000} {
+		s, store, ids := indexCorpus(t, sameNames(n))
+		child := Query{ChildName: "lan nguyen thi", BirthDate: vntime.Date{Year: 2017, Month: time.May, Day: 1}}
+		count := 0
+		got := rankedThrough(t, s, store, child, func(tx datastore.ReadTx) datastore.ReadTx { return countingTx{ReadTx: tx, read: &count} })
+		if len(got) == 0 || got[0] != ids[0] {
+			t.Errorf("%d namesakes: the child's case %d is not first of %d candidates", n, ids[0], len(got))
+		}
+		read[n] = count
+		listed := 0
+		shared := rankedThrough(t, s, store, Query{ChildName: "Nguyễn Thị Lan"}, func(tx datastore.ReadTx) datastore.ReadTx {
+			return countingTx{ReadTx: tx, read: new(int), listed: &listed}
+		})
+		if want := []uint64{ids[n], ids[n-1], ids[n-2], ids[n-3], ids[n-4]}; len(shared) < 5 || !slices.Equal(shared[:5], want) {
+			t.Errorf("%d namesakes: the shared name ranks %v first, want the newest %v", n, shared[:min(5, len(shared))], want)
+		}
+		// The whole name's newest cases score 6 each (it is read as
+		// written and given name first, which every namesake is indexed
+		// under too); a case its other tokens (one syllable off 4,
+		// without middle names 3) bring could not pass them, so those
+		// tokens are not read.
+		if listed != 2*firstPostings {
+			t.Errorf("%d namesakes: the shared name read %d postings of its tokens, want the whole name's 2×%d", n, listed, firstPostings)
+		}
+	}
+	if read[3000] > read[200] {
+		t.Errorf("the search read %d postings among 3,000 namesakes, %d among 200: want no more", read[3000], read[200])
+	}
+	t.Logf("postings read: %v", read)
+}
+
+// A commune worker sees only their commune's cases: when the newest
+// namesakes the first reading brings are all out of their scope, the
+// search reads again, further back, and finds the one of their commune.
+func TestSearchReadsFurtherForANarrowScope(t *testing.T) {
+	s, store, ids := indexCorpus(t, sameNames(150)) // within the 200 a search examines
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+		return s.candidates(tx, worker, Query{ChildName: "Nguyễn Thị Lan"}, IntakeCandidates, "")
+	})
+	if len(got) != 1 || got[0].Case.ID != ids[0] {
+		t.Fatalf("the worker's search found %d candidates (%+v), want only their commune's case %d", len(got), got, ids[0])
+	}
+}
