@@ -100,8 +100,10 @@ import (
 // knows only version 5 would find their buckets gone. Version 7 adds the
 // statistics counters (bucket stats, stats.go), kept with every write of
 // a report or a case: a release that knows only version 6 would write
-// without keeping them in step.
-const SchemaVersion = 7
+// without keeping them in step. Version 8 adds the counters' cells by day
+// (tally.DayTotal): a release that knows only version 7 would write
+// without keeping those in step.
+const SchemaVersion = 8
 
 var (
 	bucketMeta              = []byte("meta")

@@ -31,7 +31,8 @@ import (
 // commit 2bd9036 (schema version 3), schema4 by commit a609e94 (schema
 // version 4, records in JSON), schema5 by commit 4dd1801 (schema version 5,
 // storage-owned record messages), schema6 by the commit that added schema
-// version 6 (the indexes in one bucket, keyspace.go). Each has its master
+// version 6 (the indexes in one bucket, keyspace.go), schema7 by commit
+// c538a8f (schema version 7, the statistics counters by month). Each has its master
 // key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
@@ -43,6 +44,9 @@ var goldenFiles = []struct {
 	name          string
 	before, after goldenCounts
 	sealedAtStart int // cases whose free text the first start seals
+	// referrals are the cases referred to the police, nil for the
+	// first demo's HN-2026-00001 and HN-2026-00003.
+	referrals []string
 }{
 	{
 		name: "schema2",
@@ -75,6 +79,29 @@ var goldenFiles = []struct {
 		before: demoCounts(39, 14, 1, true),
 		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
 	},
+	{
+		// The statistics counters by month (schema version 7), and the
+		// search index, of a later demo: more audit events, tokens, timers
+		// and data keys, and a third case referred to the police. Its 11
+		// cells of counters by month gain 7 by day.
+		name:      "schema7",
+		before:    schema7Counts(11),
+		after:     schema7Counts(11 + 7),
+		referrals: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+}
+
+// schema7Counts are the entries per bucket of the schema-7 golden file,
+// with stats cells of counters.
+func schema7Counts(stats int) goldenCounts {
+	return goldenCounts{
+		"audit": 103, "audit_by_actor": 103, "audit_by_case": 23, "case_events": 20, "case_numbers": 4, "case_queue": 31,
+		"case_scope": 20, "case_sequences": 1, "cases": 4, "cases_by_status": 4, "cases_by_unit": 4, "cursors": 0,
+		"data_keys": 12, "data_keys_by_master": 12, "idempotency": 1, "idempotency_by_time": 1, "meta": 3, "outbox": 7,
+		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
+		"search_by_case": 4, "search_pending": 0, "search_tokens": 142, "stats": stats, "timers": 9, "tokens": 31,
+		"tokens_by_user": 31, "users": 11,
+	}
 }
 
 // demoCounts are the entries per bucket of a golden file: what the demo,
@@ -103,9 +130,10 @@ func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCo
 // migration builds from the records: the demo's five reports and four
 // cases, and their open deadlines in the months they are due, fall in 10
 // cells (a total and a full cell of each month, unit and combination of
-// the other dimensions they have).
+// the other dimensions they have), and, from schema version 8, in 7
+// cells by day and unit.
 func withStats(c goldenCounts) goldenCounts {
-	c["stats"] = 10
+	c["stats"] = 10 + 7
 	return c
 }
 
@@ -205,7 +233,11 @@ func TestGoldenFilesOpen(t *testing.T) {
 			if err := vault.New(keys.NewKeyring(mustGenerate(t))).Check(ctx, s); err == nil {
 				t.Errorf("the check at start passes another master key")
 			}
-			readEverything(t, s, v)
+			referred := g.referrals
+			if referred == nil {
+				referred = []string{"HN-2026-00001", "HN-2026-00003"}
+			}
+			readEverything(t, s, v, referred)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -236,8 +268,9 @@ func mustGenerate(t *testing.T) keys.MasterKey {
 // readEverything opens every case and report of the demo through the
 // vault: each case's police referrals carry their free text (the demo
 // names a suspected offence), which storage keeps sealed, never in the
-// clear; each report's private part and reporter open.
-func readEverything(t *testing.T, s datastore.Store, v *vault.Vault) {
+// clear; each report's private part and reporter open. referred are the
+// cases referred to the police.
+func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []string) {
 	t.Helper()
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		cs, next, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
@@ -262,7 +295,11 @@ func readEverything(t *testing.T, s datastore.Store, v *vault.Vault) {
 			}
 		}
 		slices.Sort(referrals)
-		if want := []string{"HN-2026-00001: Nghi vấn xâm hại trẻ em (demo)", "HN-2026-00003: Nghi vấn xâm hại trẻ em (demo)"}; !slices.Equal(referrals, want) {
+		var want []string
+		for _, n := range referred {
+			want = append(want, n+": Nghi vấn xâm hại trẻ em (demo)")
+		}
+		if !slices.Equal(referrals, want) {
 			t.Errorf("opened referrals = %q, want %q", referrals, want)
 		}
 		rs, next, err := tx.ListReports(datastore.ReportQuery{Limit: 100})
@@ -372,14 +409,15 @@ func emptyToNil(v reflect.Value) reflect.Value {
 }
 
 // TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
-// JSON), a schema-5 file (each index in a bucket of its own) and a
-// schema-6 file (no statistics counters yet) as they were written, without opening them for writing: Check reports only that
+// JSON), a schema-5 file (each index in a bucket of its own), a
+// schema-6 file (no statistics counters yet) and a schema-7 file (no
+// counters by day yet) as they were written, without opening them for writing: Check reports only that
 // the file awaits its migration (it decodes records of both encodings and
 // reads the indexes where the file keeps them, so every other check still
 // runs), and a read-only store (an offline backup's) reads its records
 // and writes a backup Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)

@@ -25,16 +25,21 @@ import (
 // the records by construction, which Check verifies and RebuildStats
 // restores.
 //
-// A cell's key is its kind (a byte), its month ("2026-06") and its unit,
-// then for a full cell the channel, call type, abuse forms, sexes and age
+// A cell's key is its kind (a byte), its month ("2026-06"; for a daily
+// kind, from schema version 8, its day, "2026-06-15") and its unit, then
+// for a full cell the channel, call type, abuse forms, sexes and age
 // bands, each field ended by 0x00 (no name holds one): the cells of a
-// kind and a period of months are one range of keys, read in order.
+// kind and a period of months (or days) are one range of keys, read in
+// order.
+
+// dailyStatsVersion is the schema version that added the cells by day.
+const dailyStatsVersion = 8
 
 // statKey returns the key of a cell.
 func statKey(k tally.Key) []byte {
 	b := append([]byte{byte(k.Kind)}, k.Month...)
 	fields := []string{k.Unit}
-	if k.Kind != tally.Total {
+	if k.Kind == tally.Full {
 		fields = append(fields, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
 	}
 	for _, f := range fields {
@@ -45,13 +50,17 @@ func statKey(k tally.Key) []byte {
 
 // parseStatKey reads a cell's key.
 func parseStatKey(b []byte) (tally.Key, error) {
-	if len(b) < 1+len("2006-01") {
+	period := len("2006-01")
+	if len(b) > 0 && tally.Kind(b[0]).Daily() {
+		period = len("2006-01-02")
+	}
+	if len(b) < 1+period {
 		return tally.Key{}, fmt.Errorf("a statistics key of %d bytes", len(b))
 	}
-	k := tally.Key{Kind: tally.Kind(b[0]), Month: string(b[1:8])}
-	fields := strings.Split(string(b[8:]), "\x00")
+	k := tally.Key{Kind: tally.Kind(b[0]), Month: string(b[1 : 1+period])}
+	fields := strings.Split(string(b[1+period:]), "\x00")
 	switch {
-	case k.Kind == tally.Total && len(fields) == 2 && fields[0] == "":
+	case (k.Kind == tally.Total || k.Kind == tally.DayTotal) && len(fields) == 2 && fields[0] == "":
 		k.Unit = fields[1]
 	case k.Kind == tally.Full && len(fields) == 7 && fields[0] == "":
 		k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
@@ -248,7 +257,7 @@ func records[T any](b *bolt.Bucket, what string, name func([]byte) string) iter.
 	}
 }
 
-// buildStats (version 6 to 7, and RebuildStats) fills the bucket stats,
+// buildStats (version 6 to 7, 7 to 8, and RebuildStats) fills the bucket stats,
 // emptied first, from every report and case, its cells put in key order
 // (see buildCaseIndexes).
 func buildStats(btx *bolt.Tx) error {

@@ -164,6 +164,24 @@ func TestStatsCountersFollowWrites(t *testing.T) {
 	if c := full[byPolice]; c == nil || c.CasesOpened != 1 {
 		t.Errorf("the survivor takes the channel of its first report, the merged one's: %v in %v", c, full)
 	}
+	// The same events by day (schema version 8), for the ends of a
+	// period that are not whole months.
+	days := statCells(t, s, tally.DayTotal)
+	day := func(d string) *tally.Tally {
+		return days[tally.Key{Kind: tally.DayTotal, Month: d, Unit: unit.String()}]
+	}
+	if d := day("2026-06-30"); d == nil || d.Reports != 2 || d.CasesOpened != 1 || d.EmergencyD3["MET"] != 1 || d.Escalations["units/00004@2025-07-01"] != 1 {
+		t.Errorf("30 June, Ba Đình: %v", d)
+	}
+	if d := day("2026-07-01"); d == nil || d.Deadline(model.DeadlineAcknowledge).Missed != 1 || d.TransfersDeclined != 1 || d.PoliceReferrals != 1 || len(d.PoliceOutcomes) != 0 {
+		t.Errorf("1 July, Ba Đình: %v", d)
+	}
+	if d := day("2026-07-02"); d == nil || d.PoliceOutcomes["PROSECUTED"] != 1 || d.PoliceReferrals != 0 {
+		t.Errorf("2 July, Ba Đình: %v", d)
+	}
+	if d := day("2026-08-04"); d == nil || d.CasesClosed != 1 {
+		t.Errorf("4 August, Ba Đình: %v", d)
+	}
 
 	// A counter damaged by hand is found, its cell named; the rebuild
 	// repairs it.
@@ -186,13 +204,21 @@ func TestStatsCountersFollowWrites(t *testing.T) {
 		t.Fatalf("check of a damaged counter, want one problem naming %q:\n%s", key, problemList(res))
 	}
 	s = open(t, path)
-	if n, err := s.RebuildStats(ctx); err != nil || n != len(totals)+len(full) {
-		t.Errorf("RebuildStats = %d, %v; want %d cells", n, err, len(totals)+len(full))
+	if n, err := s.RebuildStats(ctx); err != nil || n != len(totals)+len(full)+len(days) {
+		t.Errorf("RebuildStats = %d, %v; want %d cells", n, err, len(totals)+len(full)+len(days))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if res := mustCheck(t, path); !res.OK() {
 		t.Fatalf("after the rebuild:\n%s", problemList(res))
+	}
+
+	// A cell by day lost is found too.
+	lost := tally.Key{Kind: tally.DayTotal, Month: "2026-07-02", Unit: unit.String()}
+	rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("stats")).Delete(boltstore.StatKey(lost)) })
+	res = mustCheck(t, path)
+	if len(res.Problems) != 1 || res.Problems[0].Key != lost.String() || !strings.Contains(res.Problems[0].What, "missing") {
+		t.Fatalf("check of a lost cell by day, want one problem naming %q:\n%s", lost, problemList(res))
 	}
 }

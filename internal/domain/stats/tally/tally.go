@@ -43,14 +43,23 @@ type Kind byte
 const (
 	Total Kind = 1 // month and unit
 	Full  Kind = 2 // month, unit and every other dimension but the sealed one
+	// DayTotal is day and unit (schema version 8): a period that does not
+	// start or end on the first of a month reads its whole months from
+	// Total and the days at its ends from DayTotal.
+	DayTotal Kind = 3
 )
+
+// Daily reports whether the cells of k are by day, not by month.
+func (k Kind) Daily() bool { return k == DayTotal }
 
 // Key names a cell. The sets (abuse forms, sexes, age bands) are sorted
 // names joined by commas: a record with two forms of abuse counts once in
 // a cell of both, which a question grouping by the form counts in each.
 type Key struct {
-	Kind     Kind
-	Month    string // "2026-06"
+	Kind Kind
+	// Month is the period of the cell: the month, "2026-06", or for a
+	// daily kind the day, "2026-06-15".
+	Month    string
 	Unit     string // units.Key.String() of the case's responsible unit, of the report's incident commune
 	Channel  string // of a case, its first report's
 	CallType string
@@ -214,8 +223,11 @@ func sumValues[K comparable](m map[K]int64) int64 {
 
 // String names a cell in a readable form, for check's problems.
 func (k Key) String() string {
-	if k.Kind == Total {
+	switch k.Kind {
+	case Total:
 		return fmt.Sprintf("total %s unit %s", k.Month, k.Unit)
+	case DayTotal:
+		return fmt.Sprintf("day total %s unit %s", k.Month, k.Unit)
 	}
 	return fmt.Sprintf("full %s unit %s channel %s call %s abuse %s sex %s age %s",
 		k.Month, k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
@@ -261,10 +273,10 @@ type Facts struct {
 // month: a check recounts every record, and pays each allocation per
 // event millions of times.
 type adder struct {
-	c     Cells
-	key   Key // the full cell's, without its month
-	date  vntime.Date
-	month string
+	c          Cells
+	key        Key // the full cell's, without its month
+	date       vntime.Date
+	month, day string
 }
 
 func (c Cells) adder(f Facts) *adder {
@@ -272,18 +284,21 @@ func (c Cells) adder(f Facts) *adder {
 		Abuse: strings.Join(f.Abuse, ","), Sex: strings.Join(f.Sex, ","), Age: strings.Join(f.Age, ",")}}
 }
 
-// add counts inc in the cells of each kind of the month of at; a zero
-// time is no event.
+// add counts inc in the cells of each kind of the month, or the day, of
+// at; a zero time is no event.
 func (a *adder) add(at time.Time, inc func(*Tally)) {
 	if at.IsZero() {
 		return
 	}
-	if d := vntime.DateOf(at); a.month == "" || d.Year != a.date.Year || d.Month != a.date.Month {
-		a.date, a.month = d, monthName(d)
+	if d := vntime.DateOf(at); d != a.date {
+		if d.Year != a.date.Year || d.Month != a.date.Month {
+			a.month = monthName(d)
+		}
+		a.date, a.day = d, d.String()
 	}
 	full := a.key
 	full.Month = a.month
-	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full} {
+	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}} {
 		t := a.c[k]
 		if t == nil {
 			t = &Tally{}
@@ -295,6 +310,10 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 
 // Month names the month of t in Vietnam time, "2026-06".
 func Month(t time.Time) string { return monthName(vntime.DateOf(t)) }
+
+// Day names the day of t in Vietnam time, "2026-06-15": the period of a
+// daily cell.
+func Day(t time.Time) string { return vntime.DateOf(t).String() }
 
 func monthName(d vntime.Date) string { return fmt.Sprintf("%04d-%02d", d.Year, int(d.Month)) }
 
@@ -569,7 +588,8 @@ func Recount(reports iter.Seq2[model.StoredReport, error], cases iter.Seq2[model
 	return sum, nil
 }
 
-// InRange reports whether k is of kind and its month in [from, to).
+// InRange reports whether k is of kind and its period (month, or day) in
+// [from, to).
 func (k Key) InRange(kind Kind, from, to string) bool {
 	return k.Kind == kind && k.Month >= from && k.Month < to
 }
