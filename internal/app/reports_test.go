@@ -184,9 +184,8 @@ func readXLSX(t *testing.T, data []byte) map[string]string {
 	return out
 }
 
-// readCSV returns the count of each numbered indicator row of a report's
-// CSV, by its label.
-func readCSV(t *testing.T, data []byte) map[string]string {
+// csvRecords reads a report's CSV, its byte-order mark left out.
+func csvRecords(t *testing.T, data []byte) [][]string {
 	t.Helper()
 	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	r.FieldsPerRecord = -1 // the title, the fields and the table differ
@@ -194,8 +193,15 @@ func readCSV(t *testing.T, data []byte) map[string]string {
 	if err != nil {
 		t.Fatalf("read the CSV: %v", err)
 	}
+	return records
+}
+
+// readCSV returns the count of each numbered indicator row of a report's
+// CSV, by its label.
+func readCSV(t *testing.T, data []byte) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	for _, rec := range records {
+	for _, rec := range csvRecords(t, data) {
 		if len(rec) == 3 && rec[0] != "STT" {
 			out[rec[1]] = rec[2]
 		}
@@ -208,14 +214,8 @@ func readCSV(t *testing.T, data []byte) map[string]string {
 // is shown, and no column holds exactly one withheld count.
 func wantColumnsProtected(t *testing.T, data []byte) {
 	t.Helper()
-	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
-	r.FieldsPerRecord = -1
-	records, err := r.ReadAll()
-	if err != nil {
-		t.Fatalf("read the CSV: %v", err)
-	}
 	var table [][]string
-	for _, rec := range records {
+	for _, rec := range csvRecords(t, data) {
 		switch {
 		case len(rec) > 2 && rec[0] == "Đơn vị":
 			table = [][]string{}
