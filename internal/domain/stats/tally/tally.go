@@ -311,10 +311,6 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 // Month names the month of t in Vietnam time, "2026-06".
 func Month(t time.Time) string { return monthName(vntime.DateOf(t)) }
 
-// Day names the day of t in Vietnam time, "2026-06-15": the period of a
-// daily cell.
-func Day(t time.Time) string { return vntime.DateOf(t).String() }
-
 func monthName(d vntime.Date) string { return fmt.Sprintf("%04d-%02d", d.Year, int(d.Month)) }
 
 // OfReport is what a report contributes: itself, in the cell of its
