@@ -276,8 +276,8 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 	// too: the months between from the monthly cells, the days at either
 	// end from the daily ones. A service over a store that refuses to
 	// list the records answers them, and agrees with the recount and,
-	// grouped by month and by unit, with the records counted for the same
-	// period a nanosecond longer (in which nothing happened).
+	// grouped every way the counters are kept, with the records counted
+	// for the same period a nanosecond longer (in which nothing happened).
 	fromCounters := stats.New(stats.Deps{Store: countersOnly{w.store}, Units: w.reg, Vault: w.vault, Clock: w.clk})
 	on := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, hanoi) }
 	for _, days := range []stats.Query{
@@ -287,7 +287,10 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 		{From: on(time.March, 15), To: on(time.April, 10)},    // days of two months
 		{From: on(time.April, 30), To: on(time.May, 2)},       // Reunification Day and Labour Day
 	} {
-		for _, by := range [][]stats.Dimension{nil, {stats.ByMonth}, {stats.ByUnit}, {stats.ByMonth, stats.ByUnit}} {
+		for _, by := range [][]stats.Dimension{
+			nil, {stats.ByMonth}, {stats.ByUnit}, {stats.ByMonth, stats.ByUnit}, {stats.ByChannel}, {stats.ByCallType},
+			{stats.ByMonth, stats.ByAbuseForm}, {stats.ByUnit, stats.BySex, stats.ByAgeBand},
+		} {
 			days.GroupBy = by
 			period := fmt.Sprintf("%s to %s by %v", days.From.Format(time.DateOnly), days.To.Format(time.DateOnly), by)
 			got, err := fromCounters.Compute(w.ctx, principal("city"), days)

@@ -6,17 +6,14 @@
 // of its dimensions.
 //
 // Whoever sees every case (the city) is answered from the counters storage
-// keeps with the records (package tally), for a period of whole months,
-// or of whole days when it groups by month and unit at most (the months
-// between from the monthly cells, the days at its ends from the daily
-// ones): the cost follows the cells of the period (months, days at the
-// ends, units and the combinations of the grouped dimensions present) and
-// the deadlines still open in it, not the cases. Any other question (a
-// scope narrower than the city's, a period that does not start and end on
-// the first of a month grouped by another dimension, or a grouping by the
-// sealed special-circumstance group) is computed from the records in
-// scope at the time of asking, through the scope index the case list
-// reads. Both count each case's events as tally.CaseEvents
+// keeps with the records (package tally), for a period of whole days (the
+// whole months in it from the monthly cells, the days at its ends from
+// the daily ones): the cost follows the cells of the period (months, days
+// at the ends, units and the combinations of the grouped dimensions
+// present) and the deadlines still open in it, not the cases. Any other
+// question (a scope narrower than the city's, or a grouping by the sealed
+// special-circumstance group) is computed from the records in scope at
+// the time of asking, through the scope index the case list reads. Both count each case's events as tally.CaseEvents
 // defines them, inside one read transaction, and give the same numbers.
 // The special-circumstance groups of a case are sealed; they are opened in
 // memory only when that grouping is asked for, and only counts leave the
@@ -310,21 +307,20 @@ type cellRange struct {
 
 // cellRanges returns the cells that count q's period, or false when the
 // counters cannot answer q: a grouping by the sealed special-circumstance
-// group, which no counter keeps, a period that is not whole days (Vietnam
-// time), or one that is not whole months grouped by another dimension than
-// month and unit, which the daily cells do not keep. The whole months of
-// the period are read from the monthly cells (of kind Total when q groups
-// by month and unit at most, else Full), the days before the first and
-// after the last from the daily ones.
+// group, which no counter keeps, or a period that is not whole days
+// (Vietnam time). The whole months of the period are read from the
+// monthly cells, the days before the first and after the last from the
+// daily ones: of the kinds Total and DayTotal when q groups by month and
+// unit at most, else Full and DayFull.
 func cellRanges(q Query) ([]cellRange, bool) {
-	kind := tally.Total
+	monthly, daily := tally.Total, tally.DayTotal
 	for _, d := range q.GroupBy {
 		switch d {
 		case ByMonth, ByUnit:
 		case BySpecialCircumstance:
 			return nil, false
 		default:
-			kind = tally.Full
+			monthly, daily = tally.Full, tally.DayFull
 		}
 	}
 	first, end := vntime.DateOf(q.From), vntime.DateOf(q.To)
@@ -339,20 +335,15 @@ func cellRanges(q Query) ([]cellRange, bool) {
 	var out []cellRange
 	days := func(from, to vntime.Date) {
 		if from.Before(to) {
-			out = append(out, cellRange{tally.DayTotal, from.String(), to.String()})
+			out = append(out, cellRange{daily, from.String(), to.String()})
 		}
 	}
 	if months.Before(endMonths) {
 		days(first, months)
-		out = append(out, cellRange{kind, tally.Month(months.Start()), tally.Month(endMonths.Start())})
+		out = append(out, cellRange{monthly, tally.Month(months.Start()), tally.Month(endMonths.Start())})
 		days(endMonths, end)
 	} else {
 		days(first, end)
-	}
-	for _, r := range out {
-		if r.kind.Daily() && kind != tally.Total {
-			return nil, false
-		}
 	}
 	return out, true
 }

@@ -37,12 +37,19 @@ const dailyStatsVersion = 8
 
 // statKey returns the key of a cell.
 func statKey(k tally.Key) []byte {
-	b := append([]byte{byte(k.Kind)}, k.Month...)
-	fields := []string{k.Unit}
-	if k.Kind == tally.Full {
-		fields = append(fields, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
+	fields := [6]string{k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age}
+	n := 1
+	if k.Kind.HasDimensions() {
+		n = len(fields)
 	}
-	for _, f := range fields {
+	// Sized at once: Check builds the key of every cell again.
+	size := 1 + len(k.Month) + n
+	for _, f := range fields[:n] {
+		size += len(f)
+	}
+	b := append(make([]byte, 0, size), byte(k.Kind))
+	b = append(b, k.Month...)
+	for _, f := range fields[:n] {
 		b = append(append(b, 0), f...)
 	}
 	return b
@@ -57,15 +64,28 @@ func parseStatKey(b []byte) (tally.Key, error) {
 	if len(b) < 1+period {
 		return tally.Key{}, fmt.Errorf("a statistics key of %d bytes", len(b))
 	}
-	k := tally.Key{Kind: tally.Kind(b[0]), Month: string(b[1 : 1+period])}
-	fields := strings.Split(string(b[1+period:]), "\x00")
+	// One string for the period and the fields, which share its bytes:
+	// Check reads the key of every cell.
+	all := string(b[1:])
+	k := tally.Key{Kind: tally.Kind(b[0]), Month: all[:period]}
+	var fields [8]string
+	n := 0
+	for rest := all[period:]; n < len(fields); n++ {
+		i := strings.IndexByte(rest, 0)
+		if i < 0 {
+			fields[n] = rest
+			n++
+			break
+		}
+		fields[n], rest = rest[:i], rest[i+1:]
+	}
 	switch {
-	case (k.Kind == tally.Total || k.Kind == tally.DayTotal) && len(fields) == 2 && fields[0] == "":
+	case (k.Kind == tally.Total || k.Kind == tally.DayTotal) && n == 2 && fields[0] == "":
 		k.Unit = fields[1]
-	case k.Kind == tally.Full && len(fields) == 7 && fields[0] == "":
+	case k.Kind.HasDimensions() && n == 7 && fields[0] == "":
 		k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
 	default:
-		return tally.Key{}, fmt.Errorf("a statistics key of kind %d with %d fields", k.Kind, len(fields)-1)
+		return tally.Key{}, fmt.Errorf("a statistics key of kind %d with %d fields", k.Kind, n-1)
 	}
 	if !bytes.Equal(statKey(k), b) {
 		return tally.Key{}, fmt.Errorf("a statistics key that does not read back")

@@ -9,9 +9,9 @@
 // wrote them. Check compares the two; a rebuild replaces the first by the
 // second.
 //
-// A cell is a month (Vietnam time, of the event counted) and a unit, and
-// for the cells of kind Full the values of the other dimensions but the
-// special-circumstance group, which a case keeps sealed and a counter
+// A cell is a month (Vietnam time, of the event counted; for the daily
+// kinds, a day) and a unit, and for the cells of kind Full and DayFull the
+// values of the other dimensions but the special-circumstance group, which a case keeps sealed and a counter
 // would store in the clear. What changes with the clock alone (a deadline
 // overdue now) is kept as the open deadlines by due time, which a reader
 // compares with its now. This package must not read or write storage,
@@ -43,14 +43,20 @@ type Kind byte
 const (
 	Total Kind = 1 // month and unit
 	Full  Kind = 2 // month, unit and every other dimension but the sealed one
-	// DayTotal is day and unit (schema version 8): a period that does not
-	// start or end on the first of a month reads its whole months from
-	// Total and the days at its ends from DayTotal.
+	// DayTotal and DayFull are Total and Full by day instead of month
+	// (schema version 8): a period that does not start or end on the
+	// first of a month reads its whole months from the monthly cells and
+	// the days at its ends from the daily ones.
 	DayTotal Kind = 3
+	DayFull  Kind = 4
 )
 
 // Daily reports whether the cells of k are by day, not by month.
-func (k Kind) Daily() bool { return k == DayTotal }
+func (k Kind) Daily() bool { return k == DayTotal || k == DayFull }
+
+// HasDimensions reports whether the cells of k hold every dimension but
+// the sealed one, not the unit alone.
+func (k Kind) HasDimensions() bool { return k == Full || k == DayFull }
 
 // Key names a cell. The sets (abuse forms, sexes, age bands) are sorted
 // names joined by commas: a record with two forms of abuse counts once in
@@ -229,8 +235,12 @@ func (k Key) String() string {
 	case DayTotal:
 		return fmt.Sprintf("day total %s unit %s", k.Month, k.Unit)
 	}
-	return fmt.Sprintf("full %s unit %s channel %s call %s abuse %s sex %s age %s",
-		k.Month, k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
+	kind := "full"
+	if k.Kind == DayFull {
+		kind = "day full"
+	}
+	return fmt.Sprintf("%s %s unit %s channel %s call %s abuse %s sex %s age %s",
+		kind, k.Month, k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
 }
 
 // Cells are counts by cell: a record's contribution, or a sum of them.
@@ -291,14 +301,12 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 		return
 	}
 	if d := vntime.DateOf(at); d != a.date {
-		if d.Year != a.date.Year || d.Month != a.date.Month {
-			a.month = monthName(d)
-		}
-		a.date, a.day = d, d.String()
+		a.date, a.day = d, dayName(d)
+		a.month = a.day[:len("2006-01")] // the same bytes: no allocation
 	}
-	full := a.key
-	full.Month = a.month
-	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}} {
+	full, dayFull := a.key, a.key
+	full.Month, dayFull.Kind, dayFull.Month = a.month, DayFull, a.day
+	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull} {
 		t := a.c[k]
 		if t == nil {
 			t = &Tally{}
@@ -312,6 +320,18 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 func Month(t time.Time) string { return monthName(vntime.DateOf(t)) }
 
 func monthName(d vntime.Date) string { return fmt.Sprintf("%04d-%02d", d.Year, int(d.Month)) }
+
+// dayName names a day, "2026-06-15", as vntime.Date.String does but in
+// one allocation: a check names the days of every event of every record.
+func dayName(d vntime.Date) string {
+	b := []byte("0000-00-00")
+	for i, n := 3, d.Year; i >= 0; i, n = i-1, n/10 {
+		b[i] = byte('0' + n%10)
+	}
+	b[5], b[6] = byte('0'+int(d.Month)/10), byte('0'+int(d.Month)%10)
+	b[8], b[9] = byte('0'+d.Day/10), byte('0'+d.Day%10)
+	return string(b)
+}
 
 // OfReport is what a report contributes: itself, in the cell of its
 // incident commune and the month it was received.
