@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,9 +18,11 @@ import (
 // The Action Month report of 2026 as XLSX opens with excelize: its
 // headings are Vietnamese, its counts are number cells that match the
 // statistics of June, its dates are date cells (results due 15 July).
-// A commune's copy leaves the city level: its counts from 1 to 4 read
-// "<5" and the report says why. CSV and the printable page come over
-// REST; a bad format names the field; making a report is audited.
+// A commune's copy leaves the city level: its counts from 1 to 4 are
+// withheld, and so is a further count wherever a withheld one could be
+// worked out by subtraction from a total (secondary suppression), and the
+// report says why. CSV and the printable page come over REST; a bad
+// format names the field; making a report is audited.
 func TestActionMonthReport(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
@@ -69,6 +72,11 @@ func TestActionMonthReport(t *testing.T) {
 	if rows["suppressed"] != "" {
 		t.Errorf("the city's own report withholds counts: %q", rows["suppressed"])
 	}
+	for label, v := range rows {
+		if v == stats.Withheld {
+			t.Errorf("the city's own report withholds %s", label)
+		}
+	}
 
 	// The commune's copy withholds its 4 cases.
 	body, err = client.GetActionMonthReport(ts.as(t, "bd.chair"), &pb.GetActionMonthReportRequest{Year: 2026})
@@ -76,24 +84,41 @@ func TestActionMonthReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows = readXLSX(t, body.GetData())
-	if rows["Số vụ việc mở"] != stats.SuppressedText || rows["suppressed"] == "" {
-		t.Errorf("commune's report: %q cases opened, note %q; want %q and the note", rows["Số vụ việc mở"], rows["suppressed"], stats.SuppressedText)
+	if rows["Số vụ việc mở"] != stats.Withheld || rows["suppressed"] == "" {
+		t.Errorf("commune's report: %q cases opened, note %q; want %q and the note", rows["Số vụ việc mở"], rows["suppressed"], stats.Withheld)
 	}
-	// So does the city's copy for outside the service, but not a count of 6.
+	wantNoSubtraction(t, "commune's XLSX", rows)
+	// So does the city's copy for outside the service: the 4 cases of
+	// violence, and the 6 of neglect with them, since the 10 cases opened
+	// less 6 would give the 4.
 	body, err = client.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 2026, External: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows = readXLSX(t, body.GetData())
-	if rows["Vụ việc mở theo hình thức xâm hại: VIOLENCE"] != stats.SuppressedText || rows["Vụ việc mở theo hình thức xâm hại: NEGLECT"] != "6" {
-		t.Errorf("external: violence %q, neglect %q", rows["Vụ việc mở theo hình thức xâm hại: VIOLENCE"], rows["Vụ việc mở theo hình thức xâm hại: NEGLECT"])
+	if rows["Vụ việc mở theo hình thức xâm hại: VIOLENCE"] != stats.Withheld || rows["Vụ việc mở theo hình thức xâm hại: NEGLECT"] != stats.Withheld || rows["Số vụ việc mở"] != "10" {
+		t.Errorf("external: violence %q, neglect %q, cases opened %q", rows["Vụ việc mở theo hình thức xâm hại: VIOLENCE"], rows["Vụ việc mở theo hình thức xâm hại: NEGLECT"], rows["Số vụ việc mở"])
 	}
+	wantNoSubtraction(t, "external XLSX", rows)
 
 	token := "Bearer " + ts.tokens.get("city")
 	code, csv := confREST(t, ts, "GET", "/v1/statistics:actionMonthReport?year=2026&format=csv", token)
 	if code != http.StatusOK || !bytes.HasPrefix(csv, []byte("\ufeffBáo cáo kết quả Tháng hành động vì trẻ em năm 2026")) || !bytes.Contains(csv, []byte("Số vụ việc mở,10")) {
 		t.Errorf("CSV: %d %s", code, csv)
 	}
+	code, csv = confREST(t, ts, "GET", "/v1/statistics:actionMonthReport?year=2026&format=csv&external=true", token)
+	if code != http.StatusOK {
+		t.Fatalf("external CSV: %d %s", code, csv)
+	}
+	wantNoSubtraction(t, "external CSV", readCSV(t, csv))
+	// The periodic report's units add up to its total, column by column:
+	// Ba Đình's 4 reports and 4 cases are withheld, and Phường 00091's 6
+	// with them, the total of 10 shown.
+	code, csv = confREST(t, ts, "GET", "/v1/statistics:periodicReport?start_date=2026-06-01&end_date=2026-06-30&format=csv&external=true", token)
+	if code != http.StatusOK {
+		t.Fatalf("external periodic CSV: %d %s", code, csv)
+	}
+	wantColumnsProtected(t, csv)
 	code, page := confREST(t, ts, "GET", "/v1/statistics:periodicReport?start_date=2026-06-01&end_date=2026-06-30&format=html", token)
 	if code != http.StatusOK || !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || !bytes.Contains(page, []byte("Phường Ba Đình")) || bytes.Contains(page, []byte("<script")) || bytes.Contains(page, []byte("http")) {
 		t.Errorf("HTML: %d %s", code, page)
@@ -113,8 +138,8 @@ func TestActionMonthReport(t *testing.T) {
 			made[e.GetResource()]++
 		}
 	}
-	if made["statistics:actionMonthReport"] != 3 || made["statistics:periodicReport"] != 1 {
-		t.Errorf("reports audited: %v, want 3 Action Month and 1 periodic", made)
+	if made["statistics:actionMonthReport"] != 4 || made["statistics:periodicReport"] != 2 {
+		t.Errorf("reports audited: %v, want 4 Action Month and 2 periodic", made)
 	}
 }
 
@@ -147,14 +172,127 @@ func readXLSX(t *testing.T, data []byte) map[string]string {
 			out[r[1]] = r[2]
 			// A count is a number cell.
 			cell := "C" + strconv.Itoa(i+1)
-			if typ, _ := f.GetCellType(reportfile.Sheet, cell); r[2] != stats.SuppressedText && typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
+			if typ, _ := f.GetCellType(reportfile.Sheet, cell); r[2] != stats.Withheld && typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
 				t.Errorf("%s (%s) is a cell of type %v, not a number", cell, r[1], typ)
 			}
 		case len(r) == 2:
 			out[r[0]] = r[1]
-		case len(r) == 1 && strings.Contains(r[0], "<5"):
+		case len(r) == 1 && strings.Contains(r[0], "từ 1 đến 4"):
 			out["suppressed"] = r[0]
 		}
 	}
 	return out
+}
+
+// csvRecords reads a report's CSV, its byte-order mark left out.
+func csvRecords(t *testing.T, data []byte) [][]string {
+	t.Helper()
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	r.FieldsPerRecord = -1 // the title, the fields and the table differ
+	records, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("read the CSV: %v", err)
+	}
+	return records
+}
+
+// readCSV returns the count of each numbered indicator row of a report's
+// CSV, by its label.
+func readCSV(t *testing.T, data []byte) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, rec := range csvRecords(t, data) {
+		if len(rec) == 3 && rec[0] != "STT" {
+			out[rec[1]] = rec[2]
+		}
+	}
+	return out
+}
+
+// wantColumnsProtected checks a periodic report's CSV (a row per unit,
+// then the total) as a reader who subtracts would: no count from 1 to 4
+// is shown, and no column holds exactly one withheld count.
+func wantColumnsProtected(t *testing.T, data []byte) {
+	t.Helper()
+	var table [][]string
+	for _, rec := range csvRecords(t, data) {
+		switch {
+		case len(rec) > 2 && rec[0] == "Đơn vị":
+			table = [][]string{}
+		case table != nil && len(rec) > 2:
+			table = append(table, rec)
+		}
+	}
+	if len(table) != 3 || table[2][0] != "Tổng cộng" {
+		t.Fatalf("want two units and the total: %q", table)
+	}
+	for col := 2; col < len(table[0]); col++ {
+		withheld := 0
+		for _, rec := range table {
+			n, err := strconv.Atoi(rec[col])
+			switch {
+			case err != nil:
+				withheld++
+			case n >= 1 && n < 5:
+				t.Errorf("%s shows %d in column %d", rec[0], n, col)
+			}
+		}
+		if withheld == 1 {
+			t.Errorf("column %d holds one withheld count: %q", col, table)
+		}
+	}
+	if table[2][2] != "10" || table[0][2] != stats.Withheld || table[1][2] != stats.Withheld {
+		t.Errorf("reports: %q, want both units withheld and the total 10", table)
+	}
+}
+
+// wantNoSubtraction checks the Action Month report's indicators (label to
+// count) as a reader who subtracts would: no count from 1 to 4 is shown,
+// and no group of counts that adds up to a shown total (reports by
+// channel, cases by form of abuse, the D3 of emergencies, transfers
+// decided) holds exactly one withheld count, which the total less the
+// others would give.
+func wantNoSubtraction(t *testing.T, what string, rows map[string]string) {
+	t.Helper()
+	count := func(label string) (int, bool) {
+		n, err := strconv.Atoi(rows[label])
+		return n, err == nil
+	}
+	indicators := 0
+	for label := range rows {
+		if strings.HasPrefix(label, "Số ") || strings.HasPrefix(label, "Vụ việc ") || strings.HasPrefix(label, "Tin báo ") {
+			indicators++
+			if n, ok := count(label); ok && n >= 1 && n < 5 {
+				t.Errorf("%s: %s shows %d", what, label, n)
+			}
+		}
+	}
+	if indicators < 17 {
+		t.Fatalf("%s: %d indicators read, want 17 at least: %v", what, indicators, rows)
+	}
+	groups := map[string][]string{
+		"Số tin báo, cuộc gọi tiếp nhận": {"Tin báo theo kênh tiếp nhận: "},
+		"Số vụ việc mở":                  {"Vụ việc mở theo hình thức xâm hại: "},
+		"Số vụ việc khẩn cấp":            {"Vụ việc khẩn cấp: "},
+		"Số đề nghị chuyển giao vụ việc": {"Số chuyển giao được chấp nhận", "Số chuyển giao bị từ chối"},
+	}
+	for total, parts := range groups {
+		members := []string{total}
+		for label := range rows {
+			for _, p := range parts {
+				if strings.HasPrefix(label, p) {
+					members = append(members, label)
+				}
+			}
+		}
+		withheld := 0
+		for _, m := range members {
+			if _, ok := count(m); !ok {
+				withheld++
+			}
+		}
+		if withheld == 1 {
+			t.Errorf("%s: one withheld count among %v, the total less the others gives it: %v", what, members, rows)
+		}
+	}
 }

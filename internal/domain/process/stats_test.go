@@ -1,6 +1,8 @@
 package process_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -269,6 +271,47 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 		}
 	}
 
+	// The city's statistics of a period of days that are not whole
+	// months (such as 15 March to 20 October) come from the counters
+	// too: the months between from the monthly cells, the days at either
+	// end from the daily ones. A service over a store that refuses to
+	// list the records answers them, and agrees with the recount and,
+	// grouped every way the counters are kept, with the records counted
+	// for the same period a nanosecond longer (in which nothing happened).
+	fromCounters := stats.New(stats.Deps{Store: countersOnly{w.store}, Units: w.reg, Vault: w.vault, Clock: w.clk})
+	on := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, hanoi) }
+	for _, days := range []stats.Query{
+		{From: on(time.March, 15), To: on(time.October, 21)},  // days, months, days
+		{From: on(time.January, 1), To: on(time.October, 21)}, // months, days
+		{From: on(time.March, 15), To: year.To},               // days, months
+		{From: on(time.March, 15), To: on(time.April, 10)},    // days of two months
+		{From: on(time.April, 30), To: on(time.May, 2)},       // Reunification Day and Labour Day
+	} {
+		for _, by := range [][]stats.Dimension{
+			nil, {stats.ByMonth}, {stats.ByUnit}, {stats.ByMonth, stats.ByUnit}, {stats.ByChannel}, {stats.ByCallType},
+			{stats.ByMonth, stats.ByAbuseForm}, {stats.ByUnit, stats.BySex, stats.ByAgeBand},
+		} {
+			days.GroupBy = by
+			period := fmt.Sprintf("%s to %s by %v", days.From.Format(time.DateOnly), days.To.Format(time.DateOnly), by)
+			got, err := fromCounters.Compute(w.ctx, principal("city"), days)
+			if err != nil {
+				t.Fatalf("%s, from the counters alone: %v", period, err)
+			}
+			longer := days
+			longer.From = longer.From.Add(-time.Nanosecond)
+			want, err := svc.Compute(w.ctx, principal("city"), longer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Groups, want.Groups) {
+				t.Errorf("%s, the counters say\n%s\nthe records\n%s", period, groupsString(got.Groups), groupsString(want.Groups))
+			}
+			if by == nil {
+				compareRecount(t, "city, "+period, got.Groups[0].Counts, recount(t, w.store, func(model.Case) bool { return true }, days, asked))
+			}
+		}
+	}
+
 	// The police are refused; a commune sees none of another's.
 	if _, err := svc.Compute(w.ctx, principal("police.badinh"), year); err == nil {
 		t.Error("the police read statistics")
@@ -276,6 +319,26 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 	if n := total("worker.other", stats.Query{From: year.From, To: year.To, Unit: baDinh}).CasesOpened; n != 0 {
 		t.Errorf("the other commune counts %d cases of Ba Đình", n)
 	}
+}
+
+// countersOnly is a store whose read transactions refuse to list reports
+// or cases: what a service over it answers, it read from the counters.
+type countersOnly struct{ datastore.Store }
+
+func (s countersOnly) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx datastore.ReadTx) error { return fn(noLists{tx}) })
+}
+
+type noLists struct{ datastore.ReadTx }
+
+var errListed = errors.New("the records were listed")
+
+func (noLists) ListReports(datastore.ReportQuery) ([]model.StoredReport, string, error) {
+	return nil, "", errListed
+}
+
+func (noLists) ListCases(datastore.CaseQuery) ([]model.Case, string, error) {
+	return nil, "", errListed
 }
 
 func groupsString(gs []stats.Group) string {

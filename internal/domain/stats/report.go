@@ -22,9 +22,9 @@ type CellKind int
 // Cell kinds.
 const (
 	CellText       CellKind = iota
-	CellNumber              // a count, or a rate
+	CellNumber              // a count, or another number
 	CellDate                // a day
-	CellSuppressed          // a count from 1 to 4 withheld (see Table.Suppressed)
+	CellSuppressed          // a withheld count (see Withhold)
 )
 
 // Cell is one cell of a table.
@@ -33,19 +33,21 @@ type Cell struct {
 	Text   string
 	Number float64
 	Date   vntime.Date
+	count  bool // a count of records, which Withhold may withhold
 }
 
 // Text is a text cell.
 func Text(s string) Cell { return Cell{Kind: CellText, Text: s} }
 
-// Number is a number cell.
+// Number is a number cell that counts no records, such as a row's number.
 func Number(n int) Cell { return Cell{Kind: CellNumber, Number: float64(n)} }
+
+// Count is a number cell that counts records: a report that leaves the
+// city level may withhold it (Withhold).
+func Count(n int) Cell { return Cell{Kind: CellNumber, Number: float64(n), count: true} }
 
 // Date is a date cell.
 func Date(d vntime.Date) Cell { return Cell{Kind: CellDate, Date: d} }
-
-// SuppressedText is how a suppressed cell reads.
-const SuppressedText = "<5"
 
 // Field is a labelled value above a table: the unit, the period, the day
 // it was made, the day it is due.
@@ -63,8 +65,11 @@ type Table struct {
 	Columns []string
 	Rows    [][]Cell
 	Notes   []string
-	// Suppressed says the counts from 1 to 4 are withheld: the report
-	// leaves the city level (ReportOptions.LeavesCity).
+	// Relations are the counts of Rows that other counts add up to.
+	Relations []Relation
+	// Suppressed says the counts from 1 to 4, and the complements that
+	// keep them from being worked out, are withheld: the report leaves
+	// the city level (Service.leavesCity).
 	Suppressed bool
 }
 
@@ -99,7 +104,9 @@ func (s *Service) leavesCity(p access.Principal, o ReportOptions) bool {
 const SmallCount = 5
 
 // suppressionNote says on the report what was withheld, and why.
-const suppressionNote = "Các ô có giá trị từ 1 đến 4 được ghi \"<5\" vì báo cáo này được gửi ra ngoài cấp thành phố (bảo vệ bí mật thông tin cá nhân của trẻ em)."
+const suppressionNote = "Báo cáo này được gửi ra ngoài cấp thành phố nên các ô ghi \"" + Withheld + "\" không được công bố (bảo vệ bí mật thông tin cá nhân của trẻ em): " +
+	"các số từ 1 đến 4 (dưới 5), và thêm các ô nhỏ nhất cần thiết để không ô nào trong số đó tính ra được bằng phép trừ từ một tổng có trên báo cáo (che bổ sung). " +
+	"Số 0 được ghi, trừ khi được che bổ sung."
 
 // ActionMonthDue is the day the Action Month's results are due (the seed's
 // plan: by 15 July).
@@ -140,37 +147,48 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	t.Fields = s.fields(p, o, start, start.AddMonths(1).AddDays(-1), total.AsOf)
 	t.Fields = append(t.Fields, Field{"Hạn gửi kết quả", Date(ActionMonthDue(year))})
 	c := sum(total.Groups)
-	row := func(label string, n int) {
-		t.Rows = append(t.Rows, []Cell{Number(len(t.Rows) + 1), Text(label), Number(n)})
+	// row adds an indicator and returns the cell of its count.
+	row := func(label string, n int) CellRef {
+		t.Rows = append(t.Rows, []Cell{Number(len(t.Rows) + 1), Text(label), Count(n)})
+		return CellRef{Row: len(t.Rows) - 1, Col: 2}
 	}
 	deadlines := deadlineTotals(c)
-	row("Số tin báo, cuộc gọi tiếp nhận", c.Reports)
-	row("Số vụ việc mở", c.CasesOpened)
+	reports := row("Số tin báo, cuộc gọi tiếp nhận", c.Reports)
+	opened := row("Số vụ việc mở", c.CasesOpened)
 	row("Số vụ việc đã đóng", c.CasesClosed)
 	row("Số vụ việc mở trong kỳ còn đang xử lý", c.CasesStillOpen)
-	row("Số vụ việc khẩn cấp", c.Emergencies)
-	row("Vụ việc khẩn cấp: biện pháp khẩn cấp trong 12 giờ (D3) đúng hạn", c.EmergencyD3[string(model.DeadlineMet)])
-	row("Vụ việc khẩn cấp: D3 trễ hoặc quá hạn", c.EmergencyD3[string(model.DeadlineMissed)]+c.EmergencyD3["OVERDUE"])
+	// Once the month is over an emergency's D3 is almost always met or
+	// late, and a transfer decided: the parts give the total.
+	emergencies := Relation{Total: row("Số vụ việc khẩn cấp", c.Emergencies)}
+	emergencies.Parts = []CellRef{
+		row("Vụ việc khẩn cấp: biện pháp khẩn cấp trong 12 giờ (D3) đúng hạn", c.EmergencyD3[string(model.DeadlineMet)]),
+		row("Vụ việc khẩn cấp: D3 trễ hoặc quá hạn", c.EmergencyD3[string(model.DeadlineMissed)]+c.EmergencyD3["OVERDUE"]),
+	}
 	row("Số thời hạn hoàn thành đúng hạn", deadlines.Met)
 	row("Số thời hạn hoàn thành trễ hạn", deadlines.Missed)
 	row("Số thời hạn đang quá hạn", deadlines.OverdueNow)
 	row("Số lần báo cáo lên cấp trên do quá hạn", sumValues(c.Escalations))
-	row("Số đề nghị chuyển giao vụ việc", c.TransfersProposed)
-	row("Số chuyển giao được chấp nhận", c.TransfersAccepted)
-	row("Số chuyển giao bị từ chối", c.TransfersDeclined)
+	transfers := Relation{Total: row("Số đề nghị chuyển giao vụ việc", c.TransfersProposed)}
+	transfers.Parts = []CellRef{
+		row("Số chuyển giao được chấp nhận", c.TransfersAccepted),
+		row("Số chuyển giao bị từ chối", c.TransfersDeclined),
+	}
 	row("Số vụ việc chuyển cơ quan công an", c.PoliceReferrals)
 	row("Số vụ việc công an đã khởi tố", c.PoliceOutcomes["PROSECUTED"])
 	row("Số vụ việc có dấu hiệu tội phạm đóng mà không chuyển công an", c.CrimeClosedWithoutReferral)
+	// Most cases have one form of abuse, and every report a channel.
+	forms, channels := Relation{Total: opened}, Relation{Total: reports}
 	for _, g := range byForm.Groups {
 		if g.Key[0] != "" {
-			row("Vụ việc mở theo hình thức xâm hại: "+g.Key[0], g.CasesOpened)
+			forms.Parts = append(forms.Parts, row("Vụ việc mở theo hình thức xâm hại: "+g.Key[0], g.CasesOpened))
 		}
 	}
 	for _, g := range byChannel.Groups {
 		if g.Key[0] != "" {
-			row("Tin báo theo kênh tiếp nhận: "+g.Key[0], g.Reports)
+			channels.Parts = append(channels.Parts, row("Tin báo theo kênh tiếp nhận: "+g.Key[0], g.Reports))
 		}
 	}
+	t.Relations = []Relation{emergencies, transfers, forms, channels}
 	t.Notes = []string{"Một vụ việc có nhiều hình thức xâm hại được tính ở mỗi hình thức."}
 	return s.finish(ctx, p, o, ActionMonthMethod, t, total.AsOf)
 }
@@ -198,10 +216,10 @@ func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first,
 	}
 	line := func(name, code string, c Counts) []Cell {
 		d := deadlineTotals(c)
-		return []Cell{Text(name), Text(code), Number(c.Reports), Number(c.CasesOpened), Number(c.CasesClosed),
-			Number(c.CasesStillOpen), Number(d.Met), Number(d.Missed), Number(d.OverdueNow),
-			Number(sumValues(c.Escalations)), Number(c.PoliceReferrals), Number(c.CrimeClosedWithoutReferral),
-			Number(c.Emergencies)}
+		return []Cell{Text(name), Text(code), Count(c.Reports), Count(c.CasesOpened), Count(c.CasesClosed),
+			Count(c.CasesStillOpen), Count(d.Met), Count(d.Missed), Count(d.OverdueNow),
+			Count(sumValues(c.Escalations)), Count(c.PoliceReferrals), Count(c.CrimeClosedWithoutReferral),
+			Count(c.Emergencies)}
 	}
 	for _, g := range res.Groups {
 		name, code := g.Key[0], g.Key[0]
@@ -213,6 +231,8 @@ func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first,
 		t.Rows = append(t.Rows, line(name, code, g.Counts))
 	}
 	t.Rows = append(t.Rows, line("Tổng cộng", "", sum(res.Groups)))
+	// Each column's units add up to its total; a row has no total.
+	t.Relations = ColumnTotals(t.Rows, 2)
 	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra."}
 	return s.finish(ctx, p, o, PeriodicMethod, t, res.AsOf)
 }
@@ -241,19 +261,10 @@ func (s *Service) fields(p access.Principal, o ReportOptions, first, last vntime
 }
 
 // finish withholds the small counts of a report that leaves the city
-// level, and audits that the report was made.
+// level, with their complements (Withhold), and audits that the report was made.
 func (s *Service) finish(ctx context.Context, p access.Principal, o ReportOptions, method string, t Table, now time.Time) (Table, error) {
 	if s.leavesCity(p, o) {
-		t.Suppressed = true
-		for _, r := range t.Rows {
-			for i, c := range r {
-				// The first column of the Action Month report numbers
-				// the rows; it is not a count.
-				if c.Kind == CellNumber && c.Number >= 1 && c.Number < SmallCount && !(method == ActionMonthMethod && i == 0) {
-					r[i] = Cell{Kind: CellSuppressed, Text: SuppressedText}
-				}
-			}
-		}
+		t = Withhold(t)
 		t.Notes = append(t.Notes, suppressionNote)
 	}
 	_, name, _ := strings.Cut(method, "/Get")

@@ -6,14 +6,14 @@
 // of its dimensions.
 //
 // Whoever sees every case (the city) is answered from the counters storage
-// keeps with the records (package tally), for a period of whole months:
-// the cost follows the cells of the period (months, units and the
-// combinations of the grouped dimensions present) and the deadlines still
-// open in it, not the cases. Any other question (a scope narrower than the
-// city's, a period that does not start and end on the first of a month,
-// or a grouping by the sealed special-circumstance group) is computed from
-// the records in scope at the time of asking, through the scope index the
-// case list reads. Both count each case's events as tally.CaseEvents
+// keeps with the records (package tally), for a period of whole days (the
+// whole months in it from the monthly cells, the days at its ends from
+// the daily ones): the cost follows the cells of the period (months, days
+// at the ends, units and the combinations of the grouped dimensions
+// present) and the deadlines still open in it, not the cases. Any other
+// question (a scope narrower than the city's, or a grouping by the sealed
+// special-circumstance group) is computed from the records in scope at
+// the time of asking, through the scope index the case list reads. Both count each case's events as tally.CaseEvents
 // defines them, inside one read transaction, and give the same numbers.
 // The special-circumstance groups of a case are sealed; they are opened in
 // memory only when that grouping is asked for, and only counts leave the
@@ -221,8 +221,8 @@ func (s *Service) compute(ctx context.Context, p access.Principal, q Query) (Res
 	inUnit := s.unitFilter(q)
 	_, all := s.policy.Scope(p)
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
-		if all && wholeMonths(q) && !agg.wants(BySpecialCircumstance) {
-			return s.countCells(tx, agg, inUnit)
+		if ranges, ok := cellRanges(q); all && ok {
+			return s.countCells(tx, agg, inUnit, ranges)
 		}
 		if err := s.countReports(tx, p, agg, inUnit); err != nil {
 			return err
@@ -298,39 +298,76 @@ func (s *Service) unitFilter(q Query) func(string) bool {
 	return func(k string) bool { return names[k] }
 }
 
-// wholeMonths reports whether q's period starts and ends on the first of
-// a month (Vietnam time), as the counters are kept.
-func wholeMonths(q Query) bool {
-	for _, t := range []time.Time{q.From, q.To} {
-		d := vntime.DateOf(t)
-		if d.Day != 1 || !d.Start().Equal(t) {
-			return false
-		}
-	}
-	return true
+// cellRange is a range of the counters' cells: those of a kind whose
+// period (a month, or a day) is in [from, to).
+type cellRange struct {
+	kind     tally.Kind
+	from, to string
 }
 
-// countCells adds up the counters of the cells of q's months and units:
-// those of kind Total when q groups by month and unit at most, else the
-// full ones.
-func (s *Service) countCells(tx datastore.ReadTx, agg *aggregator, inUnit func(string) bool) error {
-	kind := tally.Total
-	for _, d := range agg.q.GroupBy {
-		if d != ByMonth && d != ByUnit {
-			kind = tally.Full
+// cellRanges returns the cells that count q's period, or false when the
+// counters cannot answer q: a grouping by the sealed special-circumstance
+// group, which no counter keeps, or a period that is not whole days
+// (Vietnam time). The whole months of the period are read from the
+// monthly cells, the days before the first and after the last from the
+// daily ones: of the kinds Total and DayTotal when q groups by month and
+// unit at most, else Full and DayFull.
+func cellRanges(q Query) ([]cellRange, bool) {
+	monthly, daily := tally.Total, tally.DayTotal
+	for _, d := range q.GroupBy {
+		switch d {
+		case ByMonth, ByUnit:
+		case BySpecialCircumstance:
+			return nil, false
+		default:
+			monthly, daily = tally.Full, tally.DayFull
 		}
 	}
-	return tx.StatCells(kind, tally.Month(agg.q.From), tally.Month(agg.q.To), func(k tally.Key, t *tally.Tally) error {
-		if !inUnit(k.Unit) {
-			return nil
+	first, end := vntime.DateOf(q.From), vntime.DateOf(q.To)
+	if !first.Start().Equal(q.From) || !end.Start().Equal(q.To) {
+		return nil, false
+	}
+	// [months, endMonths) are the whole months of the period, if any.
+	months, endMonths := vntime.Date{Year: first.Year, Month: first.Month, Day: 1}, vntime.Date{Year: end.Year, Month: end.Month, Day: 1}
+	if months != first {
+		months = months.AddMonths(1)
+	}
+	var out []cellRange
+	days := func(from, to vntime.Date) {
+		if from.Before(to) {
+			out = append(out, cellRange{daily, from.String(), to.String()})
 		}
-		f := facts{Facts: tally.Facts{
-			Unit: k.Unit, Channel: k.Channel, CallType: k.CallType,
-			Abuse: splitSet(k.Abuse), Sex: splitSet(k.Sex), Age: splitSet(k.Age),
-		}}
-		agg.add(k.Month, f, func(c *Counts) { c.addTally(t, s.levelOf, agg.now) })
-		return nil
-	})
+	}
+	if months.Before(endMonths) {
+		days(first, months)
+		out = append(out, cellRange{monthly, tally.Month(months.Start()), tally.Month(endMonths.Start())})
+		days(endMonths, end)
+	} else {
+		days(first, end)
+	}
+	return out, true
+}
+
+// countCells adds up the counters of the cells of ranges and of q's units.
+func (s *Service) countCells(tx datastore.ReadTx, agg *aggregator, inUnit func(string) bool, ranges []cellRange) error {
+	for _, r := range ranges {
+		err := tx.StatCells(r.kind, r.from, r.to, func(k tally.Key, t *tally.Tally) error {
+			if !inUnit(k.Unit) {
+				return nil
+			}
+			f := facts{Facts: tally.Facts{
+				Unit: k.Unit, Channel: k.Channel, CallType: k.CallType,
+				Abuse: splitSet(k.Abuse), Sex: splitSet(k.Sex), Age: splitSet(k.Age),
+			}}
+			month := k.Month[:len("2006-01")] // of a daily cell too
+			agg.add(month, f, func(c *Counts) { c.addTally(t, s.levelOf, agg.now) })
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // splitSet returns the names of a set of a cell's key.

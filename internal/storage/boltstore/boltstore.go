@@ -111,7 +111,9 @@ import (
 // the birth date): the migration drops the index, and the start builds
 // it again (search.Service.CatchUp); a release that knows only version 7
 // would look its 16-byte tokens up in vain.
-const SchemaVersion = 8
+// Version 9 adds the counters' cells by day (tally.DayTotal): a release
+// that knows only version 8 would write without keeping those in step.
+const SchemaVersion = 9
 
 var (
 	bucketMeta              = []byte("meta")

@@ -86,7 +86,9 @@ func TestCheckAllocations(t *testing.T) {
 			t.Fatalf("Check = %v, %s", err, problemList(res))
 		}
 	})
-	const most = 300
+	// 300 until schema version 9, whose counters by day add about 20
+	// stored cells (and their decoding) for these cases' dates.
+	const most = 320
 	if perCase := allocs / n; perCase > most {
 		t.Errorf("a check allocates %.0f times per case, want at most %d", perCase, most)
 	}

@@ -98,6 +98,9 @@ func SplitIndexes(btx *bolt.Tx) error {
 // StatKey is statKey, for the tests that damage a statistics counter.
 func StatKey(k tally.Key) []byte { return statKey(k) }
 
+// ParseStatKey is parseStatKey.
+func ParseStatKey(b []byte) (tally.Key, error) { return parseStatKey(b) }
+
 // PutSearchEntryAlone writes a case's search entry without its postings,
 // and PutSearchPostings writes postings (SearchPostingKey) given in
 // ascending order: BenchmarkMillion's bulk build writes the postings of a

@@ -38,9 +38,11 @@ import (
 // version 4, records in JSON), schema5 by commit 4dd1801 (schema version 5,
 // storage-owned record messages), schema6 by the commit that added schema
 // version 6 (the indexes in one bucket, keyspace.go), schema7 by commit
-// c538a8f (schema version 7: statistics counters, and the search index of
-// its four cases in 16-byte tokens; its demo is larger, and the audit
-// query was the case's events, on ports of its own). Each has its master
+// c538a8f (schema version 7: statistics counters by month, and the
+// search index of its four cases in 16-byte tokens; its demo is larger,
+// and the audit query was the case's events, on ports of its own),
+// schema8 by commit fe875d3 (schema version 8: the search index in 8-byte
+// tokens; the same demo and query as schema7's). Each has its master
 // key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
@@ -90,12 +92,22 @@ var goldenFiles = []struct {
 	{
 		// Statistics counters and a full search index of 16-byte tokens
 		// (schema version 7); the migration to 8 drops the index, which
-		// the next start builds again.
+		// the next start builds again, and the migration to 9 adds 19
+		// cells of counters by day to its 11 by month.
 		// Written by commit c538a8f, whose demo holds more: its counts are
 		// its own.
 		name:     "schema7",
-		before:   schema7Counts(4, 142),
-		after:    schema7Counts(0, 0),
+		before:   schema7Counts(4, 142, 11),
+		after:    schema7Counts(0, 0, 11+19),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+	{
+		// The search index in 8-byte tokens (schema version 8), complete
+		// under the master key; the migration to 9 adds the counters'
+		// cells by day and changes nothing else.
+		name:     "schema8",
+		before:   schema8Counts(11),
+		after:    schema8Counts(11 + 19),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 }
@@ -124,15 +136,16 @@ func demoCounts(auditEvents, auditByCase, idempotency int, opened bool) goldenCo
 
 // schema7Counts are the entries per bucket of the schema-7 golden file,
 // with entries and postings in the search index (the demo's four cases
-// indexed; none after the migration to version 8 drops the index).
-func schema7Counts(entries, postings int) goldenCounts {
+// indexed; none after the migration to version 8 drops the index) and
+// cells of statistics counters.
+func schema7Counts(entries, postings, stats int) goldenCounts {
 	c := goldenCounts{
 		"audit": 103, "audit_by_actor": 103, "audit_by_case": 23,
 		"case_events": 20, "case_numbers": 4, "case_queue": 31, "case_scope": 20, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
 		"cases_by_unit": 4, "cursors": 0, "data_keys": 12, "data_keys_by_master": 12,
 		"idempotency": 1, "idempotency_by_time": 1, "meta": 2, "outbox": 7,
 		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
-		"search_by_case": entries, "search_pending": 0, "search_tokens": postings, "stats": 11, "timers": 9,
+		"search_by_case": entries, "search_pending": 0, "search_tokens": postings, "stats": stats, "timers": 9,
 		"tokens": 31, "tokens_by_user": 31, "users": 11,
 	}
 	if entries > 0 {
@@ -141,13 +154,28 @@ func schema7Counts(entries, postings int) goldenCounts {
 	return c
 }
 
+// schema8Counts are the entries per bucket of the schema-8 golden file,
+// with cells of statistics counters.
+func schema8Counts(stats int) goldenCounts {
+	return goldenCounts{
+		"audit": 103, "audit_by_actor": 103, "audit_by_case": 23,
+		"case_events": 20, "case_numbers": 4, "case_queue": 31, "case_scope": 20, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
+		"cases_by_unit": 4, "cursors": 0, "data_keys": 12, "data_keys_by_master": 12,
+		"idempotency": 1, "idempotency_by_time": 1, "meta": 3, "outbox": 7,
+		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
+		"search_by_case": 4, "search_pending": 0, "search_tokens": 142, "stats": stats, "timers": 9,
+		"tokens": 31, "tokens_by_user": 31, "users": 11,
+	}
+}
+
 // withStats adds the statistics counters of schema version 7, which the
 // migration builds from the records: the demo's five reports and four
 // cases, and their open deadlines in the months they are due, fall in 10
 // cells (a total and a full cell of each month, unit and combination of
-// the other dimensions they have).
+// the other dimensions they have), and, from schema version 8, in 17
+// cells by day (7 by day and unit, 10 full).
 func withStats(c goldenCounts) goldenCounts {
-	c["stats"] = 10
+	c["stats"] = 10 + 17
 	return c
 }
 
@@ -282,7 +310,8 @@ func mustGenerate(t *testing.T) keys.MasterKey {
 // readEverything opens every case and report of the demo through the
 // vault: each case's police referrals carry their free text (the demo
 // names a suspected offence), which storage keeps sealed, never in the
-// clear; each report's private part and reporter open.
+// clear; each report's private part and reporter open. referred are the
+// cases referred to the police.
 func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []string) {
 	t.Helper()
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
@@ -422,16 +451,16 @@ func emptyToNil(v reflect.Value) reflect.Value {
 }
 
 // TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
-// JSON), a schema-5 file (each index in a bucket of its own) and a
+// JSON), a schema-5 file (each index in a bucket of its own), a
 // schema-6 file (no statistics counters yet) and a schema-7 file (its
-// search index in 16-byte tokens) as they were written, without opening
-// them for writing: Check reports only that
+// search index in 16-byte tokens, no counters by day yet) as they were
+// written, without opening them for writing: Check reports only that
 // the file awaits its migration (it decodes records of both encodings and
 // reads the indexes where the file keeps them, so every other check still
 // runs), and a read-only store (an offline backup's) reads its records
 // and writes a backup Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)

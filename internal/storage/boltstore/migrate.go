@@ -50,9 +50,11 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 6: %w", err)
 		}
 	}
-	if version < 7 {
+	if version < 9 {
+		// Version 7 adds the counters, 9 their cells by day: both build
+		// every cell from the records.
 		if err := buildStats(tx); err != nil {
-			return fmt.Errorf("migrate to schema version 7: %w", err)
+			return fmt.Errorf("migrate to schema version %d: %w", max(version+1, 7), err)
 		}
 	}
 	if version < 8 {

@@ -26,19 +26,31 @@ import (
 // the records by construction, which Check verifies and RebuildStats
 // restores.
 //
-// A cell's key is its kind (a byte), its month ("2026-06") and its unit,
-// then for a full cell the channel, call type, abuse forms, sexes and age
+// A cell's key is its kind (a byte), its month ("2026-06"; for a daily
+// kind, from schema version 9, its day, "2026-06-15") and its unit, then
+// for a full cell the channel, call type, abuse forms, sexes and age
 // bands, each field ended by 0x00 (no name holds one): the cells of a
-// kind and a period of months are one range of keys, read in order.
+// kind and a period of months (or days) are one range of keys, read in
+// order.
+
+// dailyStatsVersion is the schema version that added the cells by day.
+const dailyStatsVersion = 9
 
 // statKey returns the key of a cell.
 func statKey(k tally.Key) []byte {
-	b := append([]byte{byte(k.Kind)}, k.Month...)
-	fields := []string{k.Unit}
-	if k.Kind != tally.Total {
-		fields = append(fields, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
+	fields := [6]string{k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age}
+	n := 1
+	if k.Kind.HasDimensions() {
+		n = len(fields)
 	}
-	for _, f := range fields {
+	// Sized at once: Check builds the key of every cell again.
+	size := 1 + len(k.Month) + n
+	for _, f := range fields[:n] {
+		size += len(f)
+	}
+	b := append(make([]byte, 0, size), byte(k.Kind))
+	b = append(b, k.Month...)
+	for _, f := range fields[:n] {
 		b = append(append(b, 0), f...)
 	}
 	return b
@@ -46,18 +58,35 @@ func statKey(k tally.Key) []byte {
 
 // parseStatKey reads a cell's key.
 func parseStatKey(b []byte) (tally.Key, error) {
-	if len(b) < 1+len("2006-01") {
+	period := len("2006-01")
+	if len(b) > 0 && tally.Kind(b[0]).Daily() {
+		period = len("2006-01-02")
+	}
+	if len(b) < 1+period {
 		return tally.Key{}, fmt.Errorf("a statistics key of %d bytes", len(b))
 	}
-	k := tally.Key{Kind: tally.Kind(b[0]), Month: string(b[1:8])}
-	fields := strings.Split(string(b[8:]), "\x00")
+	// One string for the period and the fields, which share its bytes:
+	// Check reads the key of every cell.
+	all := string(b[1:])
+	k := tally.Key{Kind: tally.Kind(b[0]), Month: all[:period]}
+	var fields [8]string
+	n := 0
+	for rest := all[period:]; n < len(fields); n++ {
+		i := strings.IndexByte(rest, 0)
+		if i < 0 {
+			fields[n] = rest
+			n++
+			break
+		}
+		fields[n], rest = rest[:i], rest[i+1:]
+	}
 	switch {
-	case k.Kind == tally.Total && len(fields) == 2 && fields[0] == "":
+	case (k.Kind == tally.Total || k.Kind == tally.DayTotal) && n == 2 && fields[0] == "":
 		k.Unit = fields[1]
-	case k.Kind == tally.Full && len(fields) == 7 && fields[0] == "":
+	case k.Kind.HasDimensions() && n == 7 && fields[0] == "":
 		k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age = fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
 	default:
-		return tally.Key{}, fmt.Errorf("a statistics key of kind %d with %d fields", k.Kind, len(fields)-1)
+		return tally.Key{}, fmt.Errorf("a statistics key of kind %d with %d fields", k.Kind, n-1)
 	}
 	if !bytes.Equal(statKey(k), b) {
 		return tally.Key{}, fmt.Errorf("a statistics key that does not read back")
@@ -249,7 +278,7 @@ func records[T any](b kv.Bucket, what string, name func([]byte) string) iter.Seq
 	}
 }
 
-// buildStats (version 6 to 7, and RebuildStats) fills the bucket stats,
+// buildStats (version 6 to 7, 7 to 8, and RebuildStats) fills the bucket stats,
 // emptied first, from every report and case, its cells put in key order
 // (see buildCaseIndexes).
 func buildStats(btx *bolt.Tx) error {

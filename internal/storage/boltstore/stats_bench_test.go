@@ -29,7 +29,10 @@ import (
 // many at both sizes (a month and a commune each), so the time is about
 // the same (the README's "Statistics and reports" records a run). Each
 // case has a report, an acknowledgement met or missed, and one in twenty
-// an open deadline, which the counters keep by due time.
+// an open deadline, which the counters keep by due time. Each size asks
+// for the whole year (period=months) and for 15 January to 20 December
+// (period=days: the months between from the monthly cells, the days at
+// the ends from the daily ones, schema version 8).
 //
 //	GOTOOLCHAIN=go1.27.3 go test -run '^$' -bench BenchmarkStatisticsYear ./internal/storage/boltstore/
 //
@@ -68,15 +71,24 @@ func BenchmarkStatisticsYear(b *testing.B) {
 			defer s.Close()
 			fillSyntheticCases(b, s, n, communes)
 			svc := stats.New(stats.Deps{Store: s, Units: reg, Clock: clock.NewFake(year.To)})
-			var groups int
-			for b.Loop() {
-				res, err := svc.Compute(context.Background(), officer, year)
-				if err != nil {
-					b.Fatal(err)
-				}
-				groups = len(res.Groups)
+			days := year
+			days.From, days.To = time.Date(2026, 1, 15, 0, 0, 0, 0, hanoi), time.Date(2026, 12, 21, 0, 0, 0, 0, hanoi)
+			for _, p := range []struct {
+				name string
+				q    stats.Query
+			}{{"months", year}, {"days", days}} {
+				b.Run("period="+p.name, func(b *testing.B) {
+					var groups int
+					for b.Loop() {
+						res, err := svc.Compute(context.Background(), officer, p.q)
+						if err != nil {
+							b.Fatal(err)
+						}
+						groups = len(res.Groups)
+					}
+					b.ReportMetric(float64(groups), "groups")
+				})
 			}
-			b.ReportMetric(float64(groups), "groups")
 		})
 	}
 }

@@ -164,6 +164,30 @@ func TestStatsCountersFollowWrites(t *testing.T) {
 	if c := full[byPolice]; c == nil || c.CasesOpened != 1 {
 		t.Errorf("the survivor takes the channel of its first report, the merged one's: %v in %v", c, full)
 	}
+	// The same events by day (schema version 8), for the ends of a
+	// period that are not whole months.
+	days := statCells(t, s, tally.DayTotal)
+	day := func(d string) *tally.Tally {
+		return days[tally.Key{Kind: tally.DayTotal, Month: d, Unit: unit.String()}]
+	}
+	if d := day("2026-06-30"); d == nil || d.Reports != 2 || d.CasesOpened != 1 || d.EmergencyD3["MET"] != 1 || d.Escalations["units/00004@2025-07-01"] != 1 {
+		t.Errorf("30 June, Ba Đình: %v", d)
+	}
+	if d := day("2026-07-01"); d == nil || d.Deadline(model.DeadlineAcknowledge).Missed != 1 || d.TransfersDeclined != 1 || d.PoliceReferrals != 1 || len(d.PoliceOutcomes) != 0 {
+		t.Errorf("1 July, Ba Đình: %v", d)
+	}
+	if d := day("2026-07-02"); d == nil || d.PoliceOutcomes["PROSECUTED"] != 1 || d.PoliceReferrals != 0 {
+		t.Errorf("2 July, Ba Đình: %v", d)
+	}
+	if d := day("2026-08-04"); d == nil || d.CasesClosed != 1 {
+		t.Errorf("4 August, Ba Đình: %v", d)
+	}
+	dayFull := statCells(t, s, tally.DayFull)
+	byPoliceThatDay := byPolice
+	byPoliceThatDay.Kind, byPoliceThatDay.Month = tally.DayFull, "2026-06-30"
+	if c := dayFull[byPoliceThatDay]; c == nil || c.CasesOpened != 1 {
+		t.Errorf("30 June, the survivor by the channel of its first report: %v in %v", c, dayFull)
+	}
 
 	// A counter damaged by hand is found, its cell named; the rebuild
 	// repairs it.
@@ -186,13 +210,48 @@ func TestStatsCountersFollowWrites(t *testing.T) {
 		t.Fatalf("check of a damaged counter, want one problem naming %q:\n%s", key, problemList(res))
 	}
 	s = open(t, path)
-	if n, err := s.RebuildStats(ctx); err != nil || n != len(totals)+len(full) {
-		t.Errorf("RebuildStats = %d, %v; want %d cells", n, err, len(totals)+len(full))
+	cells := len(totals) + len(full) + len(days) + len(dayFull)
+	if n, err := s.RebuildStats(ctx); err != nil || n != cells {
+		t.Errorf("RebuildStats = %d, %v; want %d cells", n, err, cells)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if res := mustCheck(t, path); !res.OK() {
 		t.Fatalf("after the rebuild:\n%s", problemList(res))
+	}
+
+	// A cell by day lost is found too.
+	lost := tally.Key{Kind: tally.DayTotal, Month: "2026-07-02", Unit: unit.String()}
+	rawUpdate(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("stats")).Delete(boltstore.StatKey(lost)) })
+	res = mustCheck(t, path)
+	if len(res.Problems) != 1 || res.Problems[0].Key != lost.String() || !strings.Contains(res.Problems[0].What, "missing") {
+		t.Fatalf("check of a lost cell by day, want one problem naming %q:\n%s", lost, problemList(res))
+	}
+}
+
+// A cell's key reads back as the cell of every kind, monthly or daily;
+// one of the wrong length or number of fields for its kind does not.
+func TestStatKeysReadBack(t *testing.T) {
+	unit := "00004@2025-07-01"
+	for _, k := range []tally.Key{
+		{Kind: tally.Total, Month: "2026-06", Unit: unit},
+		{Kind: tally.Full, Month: "2026-06", Unit: unit, Channel: "HOTLINE_111", CallType: "INTERVENTION", Abuse: "NEGLECT,VIOLENCE", Sex: "FEMALE", Age: "6-10"},
+		{Kind: tally.DayTotal, Month: "2026-06-30", Unit: unit},
+		{Kind: tally.DayFull, Month: "2026-06-30", Unit: unit, Channel: "POLICE", Sex: "MALE,FEMALE"},
+		{Kind: tally.DayFull, Month: "2026-06-30"},
+	} {
+		got, err := boltstore.ParseStatKey(boltstore.StatKey(k))
+		if err != nil || got != k {
+			t.Errorf("%s reads back as %+v, %v", k, got, err)
+		}
+	}
+	for _, raw := range []string{
+		"", "\x01", "\x012026-0", "\x012026-06", "\x012026-06\x00a\x00b", "\x032026-06\x00a", "\x022026-06\x00a",
+		"\x042026-06-30\x00a\x00b\x00c\x00d\x00e\x00f\x00g", "\x012026-06x\x00a",
+	} {
+		if k, err := boltstore.ParseStatKey([]byte(raw)); err == nil {
+			t.Errorf("%q reads as %+v", raw, k)
+		}
 	}
 }

@@ -19,13 +19,13 @@ func TestRenderNeutralisesFormulas(t *testing.T) {
 		Title:   "=HYPERLINK(\"http://x\")",
 		Fields:  []stats.Field{{Label: "Ngày lập", Value: stats.Date(vntime.Date{Year: 2026, Month: 7, Day: 15})}},
 		Columns: []string{"Đơn vị", "Số lượng"},
-		Rows:    [][]stats.Cell{{stats.Text("+1"), stats.Number(7)}, {stats.Text("@x"), {Kind: stats.CellSuppressed, Text: stats.SuppressedText}}},
+		Rows:    [][]stats.Cell{{stats.Text("+1"), stats.Number(7)}, {stats.Text("@x"), {Kind: stats.CellSuppressed, Text: stats.Withheld}}},
 	}
 	csv, err := Render(table, CSV)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"\ufeff\"'=HYPERLINK", "\n'+1,7\n", "\n'@x,<5\n", "Ngày lập,15/07/2026\n"} {
+	for _, want := range []string{"\ufeff\"'=HYPERLINK", "\n'+1,7\n", "\n'@x,x\n", "Ngày lập,15/07/2026\n"} {
 		if !strings.Contains(string(csv), want) {
 			t.Errorf("CSV lacks %q:\n%s", want, csv)
 		}

@@ -9,9 +9,9 @@
 // wrote them. Check compares the two; a rebuild replaces the first by the
 // second.
 //
-// A cell is a month (Vietnam time, of the event counted) and a unit, and
-// for the cells of kind Full the values of the other dimensions but the
-// special-circumstance group, which a case keeps sealed and a counter
+// A cell is a month (Vietnam time, of the event counted; for the daily
+// kinds, a day) and a unit, and for the cells of kind Full and DayFull the
+// values of the other dimensions but the special-circumstance group, which a case keeps sealed and a counter
 // would store in the clear. What changes with the clock alone (a deadline
 // overdue now) is kept as the open deadlines by due time, which a reader
 // compares with its now. This package must not read or write storage,
@@ -43,14 +43,29 @@ type Kind byte
 const (
 	Total Kind = 1 // month and unit
 	Full  Kind = 2 // month, unit and every other dimension but the sealed one
+	// DayTotal and DayFull are Total and Full by day instead of month
+	// (schema version 8): a period that does not start or end on the
+	// first of a month reads its whole months from the monthly cells and
+	// the days at its ends from the daily ones.
+	DayTotal Kind = 3
+	DayFull  Kind = 4
 )
+
+// Daily reports whether the cells of k are by day, not by month.
+func (k Kind) Daily() bool { return k == DayTotal || k == DayFull }
+
+// HasDimensions reports whether the cells of k hold every dimension but
+// the sealed one, not the unit alone.
+func (k Kind) HasDimensions() bool { return k == Full || k == DayFull }
 
 // Key names a cell. The sets (abuse forms, sexes, age bands) are sorted
 // names joined by commas: a record with two forms of abuse counts once in
 // a cell of both, which a question grouping by the form counts in each.
 type Key struct {
-	Kind     Kind
-	Month    string // "2026-06"
+	Kind Kind
+	// Month is the period of the cell: the month, "2026-06", or for a
+	// daily kind the day, "2026-06-15".
+	Month    string
 	Unit     string // units.Key.String() of the case's responsible unit, of the report's incident commune
 	Channel  string // of a case, its first report's
 	CallType string
@@ -214,11 +229,18 @@ func sumValues[K comparable](m map[K]int64) int64 {
 
 // String names a cell in a readable form, for check's problems.
 func (k Key) String() string {
-	if k.Kind == Total {
+	switch k.Kind {
+	case Total:
 		return fmt.Sprintf("total %s unit %s", k.Month, k.Unit)
+	case DayTotal:
+		return fmt.Sprintf("day total %s unit %s", k.Month, k.Unit)
 	}
-	return fmt.Sprintf("full %s unit %s channel %s call %s abuse %s sex %s age %s",
-		k.Month, k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
+	kind := "full"
+	if k.Kind == DayFull {
+		kind = "day full"
+	}
+	return fmt.Sprintf("%s %s unit %s channel %s call %s abuse %s sex %s age %s",
+		kind, k.Month, k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age)
 }
 
 // Cells are counts by cell: a record's contribution, or a sum of them.
@@ -261,10 +283,10 @@ type Facts struct {
 // month: a check recounts every record, and pays each allocation per
 // event millions of times.
 type adder struct {
-	c     Cells
-	key   Key // the full cell's, without its month
-	date  vntime.Date
-	month string
+	c          Cells
+	key        Key // the full cell's, without its month
+	date       vntime.Date
+	month, day string
 }
 
 func (c Cells) adder(f Facts) *adder {
@@ -272,18 +294,19 @@ func (c Cells) adder(f Facts) *adder {
 		Abuse: strings.Join(f.Abuse, ","), Sex: strings.Join(f.Sex, ","), Age: strings.Join(f.Age, ",")}}
 }
 
-// add counts inc in the cells of each kind of the month of at; a zero
-// time is no event.
+// add counts inc in the cells of each kind of the month, or the day, of
+// at; a zero time is no event.
 func (a *adder) add(at time.Time, inc func(*Tally)) {
 	if at.IsZero() {
 		return
 	}
-	if d := vntime.DateOf(at); a.month == "" || d.Year != a.date.Year || d.Month != a.date.Month {
-		a.date, a.month = d, monthName(d)
+	if d := vntime.DateOf(at); d != a.date {
+		a.date, a.day = d, dayName(d)
+		a.month = a.day[:len("2006-01")] // the same bytes: no allocation
 	}
-	full := a.key
-	full.Month = a.month
-	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full} {
+	full, dayFull := a.key, a.key
+	full.Month, dayFull.Kind, dayFull.Month = a.month, DayFull, a.day
+	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull} {
 		t := a.c[k]
 		if t == nil {
 			t = &Tally{}
@@ -297,6 +320,18 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 func Month(t time.Time) string { return monthName(vntime.DateOf(t)) }
 
 func monthName(d vntime.Date) string { return fmt.Sprintf("%04d-%02d", d.Year, int(d.Month)) }
+
+// dayName names a day, "2026-06-15", as vntime.Date.String does but in
+// one allocation: a check names the days of every event of every record.
+func dayName(d vntime.Date) string {
+	b := []byte("0000-00-00")
+	for i, n := 3, d.Year; i >= 0; i, n = i-1, n/10 {
+		b[i] = byte('0' + n%10)
+	}
+	b[5], b[6] = byte('0'+int(d.Month)/10), byte('0'+int(d.Month)%10)
+	b[8], b[9] = byte('0'+d.Day/10), byte('0'+d.Day%10)
+	return string(b)
+}
 
 // OfReport is what a report contributes: itself, in the cell of its
 // incident commune and the month it was received.
@@ -569,7 +604,8 @@ func Recount(reports iter.Seq2[model.StoredReport, error], cases iter.Seq2[model
 	return sum, nil
 }
 
-// InRange reports whether k is of kind and its month in [from, to).
+// InRange reports whether k is of kind and its period (month, or day) in
+// [from, to).
 func (k Key) InRange(kind Kind, from, to string) bool {
 	return k.Kind == kind && k.Month >= from && k.Month < to
 }

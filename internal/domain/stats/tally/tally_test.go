@@ -1,6 +1,11 @@
 package tally
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
 
 // Lateness is exact to the minute below 64 minutes and within 1/32 of the
 // value above (the resolution the API documents), and a bucket's floor
@@ -41,5 +46,20 @@ func TestPercentile(t *testing.T) {
 	}
 	if got := Percentile(nil, 50); got != 0 {
 		t.Errorf("median of none = %d, want 0", got)
+	}
+}
+
+// A daily cell's day is the date as vntime writes it, and its monthly
+// cell's month the first seven characters, every day from 2020 to 2030.
+func TestDayAndMonthNames(t *testing.T) {
+	for d := (vntime.Date{Year: 2020, Month: time.January, Day: 1}); d.Year < 2031; d = d.AddDays(1) {
+		if got := dayName(d); got != d.String() {
+			t.Fatalf("dayName(%v) = %q", d, got)
+		}
+		a := Cells{}.adder(Facts{})
+		a.add(d.Start().Add(13*time.Hour), func(*Tally) {})
+		if a.month != monthName(d) {
+			t.Fatalf("the month of %v = %q, want %q", d, a.month, monthName(d))
+		}
 	}
 }
