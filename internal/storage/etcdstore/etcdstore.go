@@ -278,3 +278,44 @@ func (e *Engine) Close() error {
 	}
 	return nil
 }
+
+// Keys counts the keys under the engine's prefix (a quorum read): zero
+// means no deployment uses the prefix, so a copy (childcase migrate-store)
+// may fill it.
+func (e *Engine) Keys(ctx context.Context) (int64, error) {
+	resp, err := e.client.Get(ctx, e.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcd: count the keys under %q: %w", e.prefix, err)
+	}
+	return resp.Count, nil
+}
+
+// defaultQuotaBytes is etcd's --quota-backend-bytes when a member reports
+// none.
+const defaultQuotaBytes = 2 << 30
+
+// Space reports the largest database (etcd's backend file, whose size
+// its space quota caps) among the members that answer, and that member's
+// quota. etcd refuses every write once one member's database reaches its
+// quota; a store that must keep writing the audit events of reads stops
+// its ordinary writes some way before (boltstore.EngineOptions.Space).
+func (e *Engine) Space(ctx context.Context) (size, quota int64, err error) {
+	var errs []error
+	for _, ep := range e.client.Endpoints() {
+		st, serr := e.client.Status(ctx, ep)
+		if serr != nil {
+			errs = append(errs, serr)
+			continue
+		}
+		if st.DbSize >= size {
+			size, quota = st.DbSize, st.DbSizeQuota
+		}
+	}
+	if size == 0 && len(errs) > 0 {
+		return 0, 0, fmt.Errorf("etcd: the members' database sizes: %w", errors.Join(errs...))
+	}
+	if quota <= 0 {
+		quota = defaultQuotaBytes
+	}
+	return size, quota, nil
+}
