@@ -242,9 +242,15 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	}
 	res, target, err := checkEngineCopy(ctx, e, nil)
 	if err != nil {
-		return MoveResult{}, fmt.Errorf("check the copy in %s: %w", to.StoreName(), err)
+		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), boltstore.MarkUnfinished(ctx, e))
 	}
-	return MoveResult{Check: res, Buckets: compareBuckets(source, target)}, nil
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	if !out.OK() {
+		if err := boltstore.MarkUnfinished(ctx, e); err != nil {
+			return out, fmt.Errorf("the copy in %s failed its check, and could not be marked unfinished: %w", to.StoreName(), err)
+		}
+	}
+	return out, nil
 }
 
 // etcdToFile is MigrateStore from one revision of an etcd store into a

@@ -206,3 +206,24 @@ func TestEtcdBackupCheckRestore(t *testing.T) {
 	mgMustRun(t, "restore", "--from", backup, "--db", onFile)
 	mvSameBuckets(t, db, onFile)
 }
+
+// TestMigrateStoreOfABrokenDatabase: a file whose audit chain is broken is
+// copied onto etcd, but the copy fails the check at the end: the command
+// exits 1 naming the problem, and the copy is marked unfinished, so that
+// nothing reads it as a database (a server would refuse to start on it).
+func TestMigrateStoreOfABrokenDatabase(t *testing.T) {
+	mvClearEnv(t)
+	_, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	opsTamperAudit(t, db)
+
+	code, stdout, stderr := mgRun(t, "migrate-store", "--from", db, "--to", store)
+	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2") || !strings.Contains(stdout, "BROKEN") {
+		t.Errorf("migrate-store of a broken database: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = mgRun(t, "check", "--store", store)
+	if code != 1 || !strings.Contains(stderr, "has not finished") {
+		t.Errorf("check of the copy that failed its check: exit %d, stderr %q", code, stderr)
+	}
+}
