@@ -40,23 +40,12 @@ func (c Config) StoreName() string {
 	return c.Store + " (prefix " + prefix + ")"
 }
 
-// validateOffline checks the settings of a store an offline command
-// works on.
-func (c Config) validateOffline() error {
-	if !c.IsEtcd() {
-		if c.DBPath == "" {
-			return errors.New("a database path is required")
-		}
-		return nil
-	}
-	return c.validateStore()
-}
+// ValidateStore checks the store settings of cfg (--store, --db and the
+// etcd ones), naming the flag.
+func (c Config) ValidateStore() error { return c.validateStore() }
 
 // openEtcdEngine connects to cfg's etcd store.
 func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) {
-	if err := cfg.validateOffline(); err != nil {
-		return nil, err
-	}
 	return etcdstore.Open(ctx, cfg.etcdConfig())
 }
 
@@ -64,6 +53,9 @@ func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) 
 // store is checked through a bbolt file of one revision, in a temporary
 // directory, removed afterwards.
 func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (CheckResult, error) {
+	if err := cfg.validateStore(); err != nil {
+		return CheckResult{}, err
+	}
 	if !cfg.IsEtcd() {
 		return CheckDatabase(ctx, cfg.DBPath, progress)
 	}
@@ -97,6 +89,9 @@ func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, progress func(Che
 // when it is a file (BackupStopped), to w; of an etcd store, which
 // servers may share meanwhile, it writes a bbolt file of one revision.
 func BackupStore(ctx context.Context, cfg Config, wait time.Duration, w io.Writer) error {
+	if err := cfg.validateStore(); err != nil {
+		return err
+	}
 	if !cfg.IsEtcd() {
 		return BackupStopped(ctx, cfg.DBPath, wait, w)
 	}
@@ -177,6 +172,11 @@ func (r MoveResult) OK() bool {
 func MigrateStore(ctx context.Context, from, to Config, opts MoveOptions) (MoveResult, error) {
 	if opts.Wait == 0 {
 		opts.Wait = 200 * time.Millisecond
+	}
+	for _, c := range []Config{from, to} {
+		if err := c.validateStore(); err != nil {
+			return MoveResult{}, err
+		}
 	}
 	switch {
 	case !from.IsEtcd() && to.IsEtcd():

@@ -138,6 +138,7 @@ func TestMigrateStoreRefusals(t *testing.T) {
 		{"source a server holds", []string{"--from", db, "--to", store, "--etcd-prefix", "/held/"}, true, "stop the server"},
 		{"two files", []string{"--from", db, "--to", filepath.Join(dir, "other.db")}, false, "one side must be a bbolt file"},
 		{"missing source", []string{"--from", filepath.Join(dir, "none.db"), "--to", store, "--etcd-prefix", "/none/"}, false, "none.db"},
+		{"bad etcd endpoint", []string{"--from", db, "--to", "etcd://db1"}, false, "config: store:"},
 		{"empty etcd source", []string{"--from", store, "--to", filepath.Join(dir, "empty.db"), "--etcd-prefix", "/empty/"}, false, "holds no childcase database"},
 	}
 	for _, tt := range tests {
@@ -225,5 +226,27 @@ func TestMigrateStoreOfABrokenDatabase(t *testing.T) {
 	code, _, stderr = mgRun(t, "check", "--store", store)
 	if code != 1 || !strings.Contains(stderr, "has not finished") {
 		t.Errorf("check of the copy that failed its check: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestOfflineStoreFlagRefusesUnknownStores: backup, check and restore
+// refuse a --store that is neither bbolt nor etcd://, naming the flag,
+// rather than falling back to the file at --db.
+func TestOfflineStoreFlagRefusesUnknownStores(t *testing.T) {
+	mvClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	for _, args := range [][]string{
+		{"check", "--db", db, "--store", "postgres://db:5432"},
+		{"backup", "--to", filepath.Join(dir, "b.db"), "--db", db, "--store", "postgres://db:5432"},
+		{"restore", "--from", db, "--db", filepath.Join(dir, "r.db"), "--store", "postgres://db:5432"},
+	} {
+		code, stdout, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "config: store:") {
+			t.Errorf("%s: exit %d, want 1 naming the store\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
+		t.Errorf("the refusals left files: %v", names)
 	}
 }

@@ -189,6 +189,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "restore: --from is required\n\n%s", opsUsage)
 		return errUsage
 	}
+	if err := cfg.ValidateStore(); err != nil {
+		return err
+	}
 	if cfg.IsEtcd() {
 		if force {
 			return errors.New("--force: a restore onto etcd fills an empty prefix only and never replaces one")

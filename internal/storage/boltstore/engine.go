@@ -36,44 +36,60 @@ type EngineOptions struct {
 	Reserve int64
 }
 
-// spaceRecheck is how long EngineStore trusts a Space answer: a probe is
-// a round trip, and the reserve is there to absorb what the writes of
-// that time add.
-const spaceRecheck = 250 * time.Millisecond
+// spaceRecheck is how long EngineStore trusts a Space answer, and
+// spaceProbeTimeout how long it waits for one. Writes never wait for a
+// probe (a member that is down would hold every write up): a probe runs
+// beside them, and the reserve absorbs what they add meanwhile.
+const (
+	spaceRecheck      = 250 * time.Millisecond
+	spaceProbeTimeout = 2 * time.Second
+)
 
 // spaceGauge decides whether ordinary writes still fit (EngineOptions.Space).
 type spaceGauge struct {
-	probe   func(context.Context) (int64, int64, error)
+	space   func(context.Context) (int64, int64, error)
 	reserve int64
 
 	mu      sync.Mutex
 	checked time.Time
+	probing bool
 	refusal error // non-nil while ordinary writes are refused
 }
 
 // ordinaryWrite returns an error wrapping model.ErrFull when an ordinary
-// write would take the room kept for reads. A failed probe refuses
-// nothing: the engine itself still refuses a write past its limit.
-func (g *spaceGauge) ordinaryWrite(ctx context.Context) error {
+// write would take the room kept for reads, as the last probe found; it
+// starts a new probe when that one is old.
+func (g *spaceGauge) ordinaryWrite() error {
 	if g == nil {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if time.Since(g.checked) < spaceRecheck {
-		return g.refusal
+	if !g.probing && time.Since(g.checked) >= spaceRecheck {
+		g.probing = true
+		go g.probe()
 	}
-	size, limit, err := g.probe(ctx)
-	if err != nil {
-		return nil
-	}
+	return g.refusal
+}
+
+// probe asks the engine how full it is. A failed probe keeps the last
+// answer: the engine itself still refuses a write past its limit.
+func (g *spaceGauge) probe() {
+	ctx, cancel := context.WithTimeout(context.Background(), spaceProbeTimeout)
+	defer cancel()
+	size, limit, err := g.space(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.probing = false
 	g.checked = time.Now()
+	if err != nil {
+		return
+	}
 	g.refusal = nil
 	if keep := min(g.reserve, limit/4); size+keep >= limit {
 		g.refusal = fmt.Errorf("%w: the store holds %d of its %d bytes, and %d are kept for the audit events of reads",
 			model.ErrFull, size, limit, keep)
 	}
-	return g.refusal
 }
 
 // EngineStore is a datastore.Store over any kv engine: the layout of
@@ -110,7 +126,10 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	}
 	s := &EngineStore{e: e, ctx: context.WithoutCancel(ctx), committed: opts.Committed}
 	if opts.Space != nil && opts.Reserve > 0 {
-		s.space = &spaceGauge{probe: opts.Space, reserve: opts.Reserve}
+		// The first answer before the first write: a store opened full
+		// refuses at once.
+		s.space = &spaceGauge{space: opts.Space, reserve: opts.Reserve, probing: true}
+		s.space.probe()
 	}
 	return s, nil
 }
@@ -175,7 +194,7 @@ func (s *EngineStore) Update(ctx context.Context, fn func(datastore.Tx) error) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := s.space.ordinaryWrite(ctx); err != nil {
+	if err := s.space.ordinaryWrite(); err != nil {
 		return err
 	}
 	return s.writes.do(s.commit, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })

@@ -73,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -300,18 +301,37 @@ const defaultQuotaBytes = 2 << 30
 // quota; a store that must keep writing the audit events of reads stops
 // its ordinary writes some way before (boltstore.EngineOptions.Space).
 func (e *Engine) Space(ctx context.Context) (size, quota int64, err error) {
+	eps := e.client.Endpoints()
+	type answer struct {
+		size, quota int64
+		err         error
+	}
+	answers := make([]answer, len(eps))
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() {
+			st, err := e.client.Status(ctx, ep)
+			if err != nil {
+				answers[i].err = fmt.Errorf("%s: %w", ep, err)
+				return
+			}
+			answers[i] = answer{size: st.DbSize, quota: st.DbSizeQuota}
+		})
+	}
+	wg.Wait()
 	var errs []error
-	for _, ep := range e.client.Endpoints() {
-		st, serr := e.client.Status(ctx, ep)
-		if serr != nil {
-			errs = append(errs, serr)
+	answered := false
+	for _, a := range answers {
+		if a.err != nil {
+			errs = append(errs, a.err)
 			continue
 		}
-		if st.DbSize >= size {
-			size, quota = st.DbSize, st.DbSizeQuota
+		if !answered || a.size > size {
+			size, quota = a.size, a.quota
 		}
+		answered = true
 	}
-	if size == 0 && len(errs) > 0 {
+	if !answered {
 		return 0, 0, fmt.Errorf("etcd: the members' database sizes: %w", errors.Join(errs...))
 	}
 	if quota <= 0 {
