@@ -75,13 +75,8 @@ func storeAt(etcd app.Config, s string) app.Config {
 // then copied as migrate-store copies a file, unchanged (it is not
 // migrated), and the copy checked and compared.
 func restoreOntoEtcd(ctx context.Context, from string, to app.Config, stdout io.Writer) error {
-	res, err := app.CheckDatabase(ctx, from, nil)
-	if err != nil {
-		return fmt.Errorf("%s cannot be read as a database: %w", from, err)
-	}
-	if !res.OK() {
-		printProblems(stdout, res)
-		return fmt.Errorf("%s has problems: not restored", from)
+	if _, err := checkBackup(ctx, from, stdout); err != nil {
+		return err
 	}
 	src := app.DefaultConfig()
 	src.DBPath = from

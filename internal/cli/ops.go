@@ -225,13 +225,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	res, err := app.CheckDatabase(ctx, from, nil)
+	res, err := checkBackup(ctx, from, stdout)
 	if err != nil {
-		return fmt.Errorf("%s cannot be read as a database: %w", from, err)
-	}
-	if !res.OK() {
-		printProblems(stdout, res)
-		return fmt.Errorf("%s has problems: not restored", from)
+		return err
 	}
 	if err := copyAtomic(from, db); err != nil {
 		return err
@@ -239,6 +235,20 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
+}
+
+// checkBackup checks the backup a restore would put in place, printing
+// its problems; a backup with any is not restored.
+func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckResult, error) {
+	res, err := app.CheckDatabase(ctx, from, nil)
+	if err != nil {
+		return res, fmt.Errorf("%s cannot be read as a database: %w", from, err)
+	}
+	if !res.OK() {
+		printProblems(stdout, res)
+		return res, fmt.Errorf("%s has problems: not restored", from)
+	}
+	return res, nil
 }
 
 // copyAtomic copies src to dst through a temporary file beside dst: dst
