@@ -18,13 +18,27 @@ import (
 // WatchEvents stream.
 func startOnEtcd(t *testing.T, endpoints []string, dir string, clk *clock.Fake) *testServer {
 	t.Helper()
+	return startOnEtcdWith(t, endpoints, dir, clk, nil)
+}
+
+// startOnEtcdWith is startOnEtcd with a change to the configuration.
+func startOnEtcdWith(t *testing.T, endpoints []string, dir string, clk *clock.Fake, configure func(*app.Config)) *testServer {
+	t.Helper()
 	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	cfg.Store = etcdStoreOf(endpoints)
+	if configure != nil {
+		configure(&cfg)
+	}
+	return launch(t, cfg, app.Options{Clock: clk, SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour})
+}
+
+// etcdStoreOf is the --store of the etcd members at endpoints.
+func etcdStoreOf(endpoints []string) string {
 	var hosts []string
 	for _, ep := range endpoints {
 		hosts = append(hosts, strings.TrimPrefix(ep, "http://"))
 	}
-	cfg.Store = "etcd://" + strings.Join(hosts, ",")
-	return launch(t, cfg, app.Options{Clock: clk, SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour})
+	return "etcd://" + strings.Join(hosts, ",")
 }
 
 // TestTwoInstancesShareAnEtcdStore runs two instances on one etcd store:

@@ -134,7 +134,10 @@ func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed 
 	if err != nil {
 		return nil, err
 	}
-	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{Committed: committed})
+	// The reserve keeps room for the audit events of reads, as on a
+	// file: a cluster at its quota refuses every write, those included.
+	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{Committed: committed,
+		Space: e.Space, Reserve: cfg.WithDefaults().DBReserve})
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -35,6 +35,7 @@ Usage:
   childcase backup --to FILE          copy the database: hot through a running server (--addr), or its file
   childcase restore --from FILE       put a checked backup in place (server stopped)
   childcase check                     check a database or backup file: structure, indexes, audit chain
+  childcase migrate-store --from SRC --to DST   move a database between a bbolt file and etcd, and check the copy
   childcase stats rebuild             recompute the statistics counters from the records (server stopped)
   childcase load --db FILE --cases N  fill a new database with N synthetic cases (benchmarks, stress tests)
   childcase version                   print the version, VCS revision and Go version of this binary
@@ -66,6 +67,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = restoreCmd(ctx, args[1:], stdout, stderr)
 	case "check":
 		err = checkCmd(ctx, args[1:], stdout, stderr)
+	case "migrate-store":
+		err = migrateStoreCmd(ctx, args[1:], stdout, stderr)
 	case "stats":
 		err = statsCmd(ctx, args[1:], stdout, stderr)
 	case "load":
@@ -129,12 +132,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	fs.SetOutput(stderr)
 	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
 	stringFlag(fs, &cfg.Store, "store", "where the data lives, a `store`: bbolt (the file at --db) or etcd://host:port[,host:port...] (an etcd cluster several instances share)")
-	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", "with an etcd store, the key `prefix` of this deployment")
-	stringFlag(fs, &cfg.EtcdCAFile, "etcd-ca", "with an etcd store, PEM `file` of the CA that signed the members' certificates (TLS)")
-	stringFlag(fs, &cfg.EtcdCertFile, "etcd-cert", "with an etcd store, PEM client certificate `file` (with --etcd-key)")
-	stringFlag(fs, &cfg.EtcdKeyFile, "etcd-key", "with an etcd store, PEM private key `file` of --etcd-cert")
-	intFlag(fs, &cfg.EtcdMaxTxnOps, "etcd-max-txn-ops", fmt.Sprintf("with an etcd store, most operations in one commit; the cluster's --max-txn-ops must allow it (0: %d)", app.DefaultEtcdMaxTxnOps))
-	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", "with an etcd store, largest commit, a `size`; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
+	etcdFlags(fs, &cfg)
 	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
 	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the web console (/), the REST gateway (/v1/), /openapi.json and /healthz")
 	stringFlag(fs, &cfg.MetricsAddr, "metrics-addr", "address for the Prometheus metrics (/metrics); none when empty")
@@ -164,6 +162,17 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 		return app.Config{}, err
 	}
 	return cfg, nil
+}
+
+// etcdFlags declares the settings of an etcd store, shared by serve and
+// the commands that work on a store offline.
+func etcdFlags(fs *flag.FlagSet, cfg *app.Config) {
+	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", "with an etcd store, the key `prefix` of this deployment")
+	stringFlag(fs, &cfg.EtcdCAFile, "etcd-ca", "with an etcd store, PEM `file` of the CA that signed the members' certificates (TLS)")
+	stringFlag(fs, &cfg.EtcdCertFile, "etcd-cert", "with an etcd store, PEM client certificate `file` (with --etcd-key)")
+	stringFlag(fs, &cfg.EtcdKeyFile, "etcd-key", "with an etcd store, PEM private key `file` of --etcd-cert")
+	intFlag(fs, &cfg.EtcdMaxTxnOps, "etcd-max-txn-ops", fmt.Sprintf("with an etcd store, most operations in one commit; the cluster's --max-txn-ops must allow it (0: %d)", app.DefaultEtcdMaxTxnOps))
+	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", "with an etcd store, largest commit, a `size`; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
 }
 
 // parse applies environment twins first, so that flags given on the command

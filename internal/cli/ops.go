@@ -28,8 +28,13 @@ import (
 const opsUsage = `Usage:
   childcase backup  --to FILE --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE]   (running server)
   childcase backup  --to FILE --db FILE                                               (server stopped)
+  childcase backup  --to FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]         (one revision, servers may run)
   childcase restore --from FILE --db FILE [--force]                                   (server stopped)
+  childcase restore --from FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]       (onto an empty prefix)
   childcase check   --db FILE                  check a database or a backup; exits 1 on any problem
+  childcase check   --store etcd://HOST:PORT[,...] [--etcd-* flags]   check one revision of an etcd store
+  childcase migrate-store --from SRC --to DST [--etcd-* flags]
+                    SRC and DST: a bbolt file and an etcd://HOST:PORT[,...] store, either way round
 `
 
 // errCheckFailed makes check (and a backup or restore whose check found
@@ -44,10 +49,11 @@ const inUseWait = 200 * time.Millisecond
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := app.DefaultConfig().DBPath
+	cfg := app.DefaultConfig()
 	var to, addr, token, caFile string
 	fs.StringVar(&to, "to", "", "the backup file to write; it must not exist")
-	stringFlag(fs, &db, "db", "path of the bbolt database file, when no server runs on it")
+	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file, when no server runs on it")
+	offlineStoreFlags(fs, &cfg, "an etcd store to back up (one revision; servers may run on it)")
 	stringFlag(fs, &addr, "addr", "gRPC address of a running server: back up through it, while it serves")
 	stringFlag(fs, &token, "token", "an admin's bearer token, with --addr")
 	stringFlag(fs, &caFile, "ca-cert", "PEM CA of the server's certificate, with --addr when it serves TLS")
@@ -85,8 +91,8 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		source = addr
 		err = backupRemote(ctx, addr, token, caFile, f)
 	} else {
-		source = db
-		err = backupOffline(ctx, db, f)
+		source = cfg.StoreName()
+		err = backupOffline(ctx, cfg, f)
 	}
 	if err != nil {
 		return err
@@ -122,9 +128,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// backupOffline copies a database no server is running on.
-func backupOffline(ctx context.Context, db string, w io.Writer) error {
-	err := app.BackupStopped(ctx, db, inUseWait, w)
+// backupOffline copies a database file no server is running on, or one
+// revision of an etcd store.
+func backupOffline(ctx context.Context, cfg app.Config, w io.Writer) error {
+	err := app.BackupStore(ctx, cfg, inUseWait, w)
 	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: a server is running on it; back up through it with --addr and --token", err)
 	}
@@ -168,11 +175,12 @@ func backupRemote(ctx context.Context, addr, token, caFile string, w io.Writer) 
 func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := app.DefaultConfig().DBPath
+	cfg := app.DefaultConfig()
 	var from string
 	var force bool
 	fs.StringVar(&from, "from", "", "the backup file to restore")
-	stringFlag(fs, &db, "db", "path of the database file to put it at (no server may run on it)")
+	stringFlag(fs, &cfg.DBPath, "db", "path of the database file to put it at (no server may run on it)")
+	offlineStoreFlags(fs, &cfg, "an etcd store to restore onto; its prefix must be empty")
 	fs.BoolVar(&force, "force", false, "replace an existing database file at --db")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -181,6 +189,16 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "restore: --from is required\n\n%s", opsUsage)
 		return errUsage
 	}
+	if err := cfg.ValidateStore(); err != nil {
+		return err
+	}
+	if cfg.IsEtcd() {
+		if force {
+			return errors.New("--force: a restore onto etcd fills an empty prefix only and never replaces one")
+		}
+		return restoreOntoEtcd(ctx, from, cfg, stdout)
+	}
+	db := cfg.DBPath
 	src, err := os.Stat(from)
 	if err != nil {
 		return err
@@ -207,13 +225,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	res, err := app.CheckDatabase(ctx, from, nil)
+	res, err := checkBackup(ctx, from, stdout)
 	if err != nil {
-		return fmt.Errorf("%s cannot be read as a database: %w", from, err)
-	}
-	if !res.OK() {
-		printProblems(stdout, res)
-		return fmt.Errorf("%s has problems: not restored", from)
+		return err
 	}
 	if err := copyAtomic(from, db); err != nil {
 		return err
@@ -221,6 +235,20 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
+}
+
+// checkBackup checks the backup a restore would put in place, printing
+// its problems; a backup with any is not restored.
+func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckResult, error) {
+	res, err := app.CheckDatabase(ctx, from, nil)
+	if err != nil {
+		return res, fmt.Errorf("%s cannot be read as a database: %w", from, err)
+	}
+	if !res.OK() {
+		printProblems(stdout, res)
+		return res, fmt.Errorf("%s has problems: not restored", from)
+	}
+	return res, nil
 }
 
 // copyAtomic copies src to dst through a temporary file beside dst: dst
@@ -275,12 +303,13 @@ func syncDir(dir string) error {
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := app.DefaultConfig().DBPath
-	stringFlag(fs, &db, "db", "path of the database or backup file to check (no server may run on it)")
+	cfg := app.DefaultConfig()
+	stringFlag(fs, &cfg.DBPath, "db", "path of the database or backup file to check (no server may run on it)")
+	offlineStoreFlags(fs, &cfg, "an etcd store to check (one revision, copied into a temporary bbolt file; servers may run on it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	res, err := app.CheckDatabase(ctx, db, checkProgress(stderr, db))
+	res, err := app.CheckStore(ctx, cfg, checkProgress(stderr, cfg.StoreName()))
 	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
 	}

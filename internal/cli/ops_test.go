@@ -194,12 +194,11 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	s.stop()
 }
 
-// TestOpsCheckTamperedCopy edits an audit event of a backup: check exits 1
-// naming it, and restore refuses the copy.
-func TestOpsCheckTamperedCopy(t *testing.T) {
-	dir, db, copyPath := opsBackedUp(t, "copy.db")
-
-	bdb, err := bolt.Open(copyPath, 0o600, &bolt.Options{Timeout: time.Second})
+// opsTamperAudit edits audit event 2 of the database file at path, so
+// that its hash chain breaks there.
+func opsTamperAudit(t *testing.T, path string) {
+	t.Helper()
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +214,13 @@ func TestOpsCheckTamperedCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestOpsCheckTamperedCopy edits an audit event of a backup: check exits 1
+// naming it, and restore refuses the copy.
+func TestOpsCheckTamperedCopy(t *testing.T) {
+	dir, db, copyPath := opsBackedUp(t, "copy.db")
+	opsTamperAudit(t, copyPath)
 
 	code, stdout, stderr := mgRun(t, "check", "--db", copyPath)
 	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2: the hash chain is broken") || !strings.Contains(stdout, "BROKEN") {

@@ -228,3 +228,16 @@ func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits
 		return t.Bucket(bucketMeta).Delete(keyMigrating)
 	})
 }
+
+// MarkUnfinished puts the meta key migrating back into the store on e, so
+// that OpenEngine refuses it: a copy that CopyIntoEngine finished but
+// that failed the check made after it must not be served.
+func MarkUnfinished(ctx context.Context, e kv.Engine) error {
+	return e.Update(ctx, func(t kv.Tx) error {
+		meta := t.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("the store holds no childcase database")
+		}
+		return meta.Put(keyMigrating, []byte("failed its check"))
+	})
+}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/kv"
 )
 
@@ -24,6 +24,72 @@ type EngineOptions struct {
 	// Committed, when set, is told how long each committed write
 	// transaction took (for the metrics), as Options.Committed.
 	Committed func(time.Duration)
+	// Space, when set, reports how large the engine's database is and
+	// the most it may grow to (etcd's space quota), past which the engine
+	// refuses every write. Ordinary writes (Update) are then refused
+	// (model.ErrFull) once less than Reserve bytes are left, so that the
+	// audit events of reads (Batch) still have room: a full store goes
+	// on answering reads, as a file with a reserve does.
+	Space func(context.Context) (size, limit int64, err error)
+	// Reserve is the room kept back from ordinary writes when Space is
+	// set; at most a quarter of the limit is kept.
+	Reserve int64
+}
+
+// spaceRecheck is how long EngineStore trusts a Space answer, and
+// spaceProbeTimeout how long it waits for one. Writes never wait for a
+// probe (a member that is down would hold every write up): a probe runs
+// beside them, and the reserve absorbs what they add meanwhile.
+const (
+	spaceRecheck      = 250 * time.Millisecond
+	spaceProbeTimeout = 2 * time.Second
+)
+
+// spaceGauge decides whether ordinary writes still fit (EngineOptions.Space).
+type spaceGauge struct {
+	space   func(context.Context) (int64, int64, error)
+	reserve int64
+
+	mu      sync.Mutex
+	checked time.Time
+	probing bool
+	refusal error // non-nil while ordinary writes are refused
+}
+
+// ordinaryWrite returns an error wrapping model.ErrFull when an ordinary
+// write would take the room kept for reads, as the last probe found; it
+// starts a new probe when that one is old.
+func (g *spaceGauge) ordinaryWrite() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.probing && time.Since(g.checked) >= spaceRecheck {
+		g.probing = true
+		go g.probe()
+	}
+	return g.refusal
+}
+
+// probe asks the engine how full it is. A failed probe keeps the last
+// answer: the engine itself still refuses a write past its limit.
+func (g *spaceGauge) probe() {
+	ctx, cancel := context.WithTimeout(context.Background(), spaceProbeTimeout)
+	defer cancel()
+	size, limit, err := g.space(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.probing = false
+	g.checked = time.Now()
+	if err != nil {
+		return
+	}
+	g.refusal = nil
+	if keep := min(g.reserve, limit/4); size+keep >= limit {
+		g.refusal = fmt.Errorf("%w: the store holds %d of its %d bytes, and %d are kept for the audit events of reads",
+			model.ErrFull, size, limit, keep)
+	}
 }
 
 // EngineStore is a datastore.Store over any kv engine: the layout of
@@ -41,6 +107,7 @@ type EngineStore struct {
 	writes, reads group[kv.Tx]
 	committed     func(time.Duration)
 	commits       atomic.Int64 // write transactions committed (Commits)
+	space         *spaceGauge  // nil: no room is kept for reads
 }
 
 var _ datastore.Store = (*EngineStore)(nil)
@@ -57,7 +124,14 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	if err := e.Update(ctx, func(t kv.Tx) error { return initEngine(t) }); err != nil {
 		return nil, fmt.Errorf("open the store: %w", err)
 	}
-	return &EngineStore{e: e, ctx: context.WithoutCancel(ctx), committed: opts.Committed}, nil
+	s := &EngineStore{e: e, ctx: context.WithoutCancel(ctx), committed: opts.Committed}
+	if opts.Space != nil && opts.Reserve > 0 {
+		// The first answer before the first write: a store opened full
+		// refuses at once.
+		s.space = &spaceGauge{space: opts.Space, reserve: opts.Reserve, probing: true}
+		s.space.probe()
+	}
+	return s, nil
 }
 
 // initEngine is initSchema for an engine, which is never migrated.
@@ -120,11 +194,14 @@ func (s *EngineStore) Update(ctx context.Context, fn func(datastore.Tx) error) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.space.ordinaryWrite(); err != nil {
+		return err
+	}
 	return s.writes.do(s.commit, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })
 }
 
-// Batch implements datastore.Store with a group commit, as Store.Batch; an
-// engine has no reserve, so a Batch commits as an Update does.
+// Batch implements datastore.Store with a group commit, as Store.Batch; it
+// may take the room that EngineOptions.Reserve keeps from Update.
 func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -159,33 +236,7 @@ func runTx(kt kv.Tx, fn func(*tx) error) error {
 // restore accept, and that restores onto a file or an engine. Closing it
 // removes the file.
 func (s *EngineStore) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
-	dir, err := os.MkdirTemp("", "childcase-snapshot-")
-	if err != nil {
-		return nil, 0, fmt.Errorf("backup: %w", err)
-	}
-	path := filepath.Join(dir, "childcase.db")
-	err = s.e.View(ctx, func(kt kv.Tx) error { return WriteFile(ctx, path, kt) })
-	var f *os.File
-	if err == nil {
-		f, err = os.Open(path)
-	}
-	// Unix lets an open file lose its name; elsewhere Close removes it.
-	removed := err == nil && os.RemoveAll(dir) == nil
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, 0, fmt.Errorf("backup: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		os.RemoveAll(dir)
-		return nil, 0, fmt.Errorf("backup: %w", err)
-	}
-	snap := &snapshotFile{File: f, removed: removed}
-	if !removed {
-		snap.dir = dir
-	}
-	return snap, fi.Size(), nil
+	return SnapshotEngine(ctx, s.e)
 }
 
 // Commits returns the write transactions committed since OpenEngine (for

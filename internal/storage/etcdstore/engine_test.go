@@ -376,3 +376,28 @@ func TestCursorsReadPagesNotKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedReadLeavesBucketsEmpty: after a read failed (here, the
+// transaction's context ended), an existing bucket is still returned and
+// reads as empty, as the kv contract says, rather than as missing: the
+// layout takes its buckets for granted, and a nil one would crash the
+// process on a network error. The View returns the read's error.
+func TestFailedReadLeavesBucketsEmpty(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	fill(t, e, 3)
+	ctx, cancel := context.WithCancel(t.Context())
+	err := e.View(ctx, func(tx kv.Tx) error {
+		cancel()
+		b := tx.Bucket(bucketName)
+		if b == nil {
+			t.Fatal("Bucket after a failed read = nil, want a bucket that reads as empty")
+		}
+		if k, _ := b.Cursor().First(); k != nil || b.Get([]byte("k000")) != nil {
+			t.Errorf("a bucket after a failed read holds %q", k)
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("View with a failed read = %v, want the read's error", err)
+	}
+}

@@ -73,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -277,4 +278,64 @@ func (e *Engine) Close() error {
 		return fmt.Errorf("close etcd client: %w", err)
 	}
 	return nil
+}
+
+// Keys counts the keys under the engine's prefix (a quorum read): zero
+// means no deployment uses the prefix, so a copy (childcase migrate-store)
+// may fill it.
+func (e *Engine) Keys(ctx context.Context) (int64, error) {
+	resp, err := e.client.Get(ctx, e.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcd: count the keys under %q: %w", e.prefix, err)
+	}
+	return resp.Count, nil
+}
+
+// defaultQuotaBytes is etcd's --quota-backend-bytes when a member reports
+// none.
+const defaultQuotaBytes = 2 << 30
+
+// Space reports the largest database (etcd's backend file, whose size
+// its space quota caps) among the members that answer, and that member's
+// quota. etcd refuses every write once one member's database reaches its
+// quota; a store that must keep writing the audit events of reads stops
+// its ordinary writes some way before (boltstore.EngineOptions.Space).
+func (e *Engine) Space(ctx context.Context) (size, quota int64, err error) {
+	eps := e.client.Endpoints()
+	type answer struct {
+		size, quota int64
+		err         error
+	}
+	answers := make([]answer, len(eps))
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() {
+			st, err := e.client.Status(ctx, ep)
+			if err != nil {
+				answers[i].err = fmt.Errorf("%s: %w", ep, err)
+				return
+			}
+			answers[i] = answer{size: st.DbSize, quota: st.DbSizeQuota}
+		})
+	}
+	wg.Wait()
+	var errs []error
+	answered := false
+	for _, a := range answers {
+		if a.err != nil {
+			errs = append(errs, a.err)
+			continue
+		}
+		if !answered || a.size > size {
+			size, quota = a.size, a.quota
+		}
+		answered = true
+	}
+	if !answered {
+		return 0, 0, fmt.Errorf("etcd: the members' database sizes: %w", errors.Join(errs...))
+	}
+	if quota <= 0 {
+		quota = defaultQuotaBytes
+	}
+	return size, quota, nil
 }

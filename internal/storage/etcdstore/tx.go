@@ -240,7 +240,10 @@ func (t *tx) Bucket(name []byte) kv.Bucket {
 	if validName(name) != nil {
 		return nil
 	}
-	if b := t.state(name); b.exists {
+	// After a failed read every bucket reads as empty rather than as
+	// missing (the kv contract): the layout takes its buckets for granted,
+	// and the error reaches the caller through View or Update.
+	if b := t.state(name); b.exists || t.err != nil {
 		return b
 	}
 	return nil

@@ -1,0 +1,139 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+)
+
+// moveInto copies the bbolt file at path into the etcd store at
+// endpoints under prefix with app.MigrateStore, and fails unless the copy
+// passed its check and holds what the file holds.
+func moveInto(t *testing.T, path string, endpoints []string, prefix string, opts app.MoveOptions) {
+	t.Helper()
+	from, to := app.DefaultConfig(), app.DefaultConfig()
+	from.DBPath = path
+	to.Store, to.EtcdPrefix = etcdStoreOf(endpoints), prefix
+	res, err := app.MigrateStore(context.Background(), from, to, opts)
+	if err != nil {
+		t.Fatalf("migrate %s into etcd %s: %v", path, prefix, err)
+	}
+	if !res.OK() {
+		t.Fatalf("migrate %s into etcd %s: check %v, buckets %+v", path, prefix, res.Check.Problems, res.Buckets)
+	}
+}
+
+// TestServerOnMigratedEtcdCopy: a server's bbolt database moved onto etcd
+// with migrate-store serves its cases to a server started on the copy,
+// which goes on writing there.
+func TestServerOnMigratedEtcdCopy(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	onFile := startWithClock(t, testConfig(t, filepath.Join(dir, "childcase.db")), clk)
+	onFile.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, onFile, testNow.Add(-time.Hour), "00004")
+	onFile.stop()
+
+	moveInto(t, filepath.Join(dir, "childcase.db"), cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	onEtcd := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	if got := getCase(t, onEtcd, "bd.worker", name); got.GetName() != name {
+		t.Fatalf("the server on the etcd copy read %q, want %s", got.GetName(), name)
+	}
+	second := openCase(t, onEtcd, testNow.Add(-time.Hour), "00004")
+	if second == name {
+		t.Fatalf("the server on the etcd copy opened case %s again: its counters were not copied", second)
+	}
+}
+
+// TestEtcdBackupRestoresOnBothBackends: the AdminService backup of a
+// server on etcd (a bbolt file of one revision) passes the check, and a
+// server started on it serves the case, whether it is restored as a file
+// or onto an empty etcd prefix.
+func TestEtcdBackupRestoresOnBothBackends(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	onEtcd := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	onEtcd.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, onEtcd, testNow.Add(-time.Hour), "00004")
+	data, err := backupOverGRPC(onEtcd.as(t, "admin"), onEtcd)
+	if err != nil {
+		t.Fatalf("BackupDatabase of a server on etcd: %v", err)
+	}
+	onEtcd.stop()
+
+	path := filepath.Join(dir, "childcase.db") // where the instances' key file and tokens are
+	if res := restoreTo(t, data, path); res.Cases != 1 {
+		t.Fatalf("the backup holds %d cases, want 1", res.Cases)
+	}
+	backup := filepath.Join(dir, "backup.db")
+	if err := os.WriteFile(backup, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	onFile := startWithClock(t, testConfig(t, path), clk)
+	if got := getCase(t, onFile, "bd.worker", name); got.GetName() != name {
+		t.Fatalf("the server on the restored file read %q, want %s", got.GetName(), name)
+	}
+	onFile.stop()
+
+	moveInto(t, backup, cluster.Endpoints(), "/restored/", app.MoveOptions{KeepSchema: true})
+	restored := startOnEtcdWith(t, cluster.Endpoints(), dir, clk, func(c *app.Config) { c.EtcdPrefix = "/restored/" })
+	if got := getCase(t, restored, "bd.worker", name); got.GetName() != name {
+		t.Fatalf("the server on the backup restored onto etcd read %q, want %s", got.GetName(), name)
+	}
+}
+
+// TestEtcdQuotaIsDatabaseFull: a cluster over its space quota refuses a
+// write with RESOURCE_EXHAUSTED and reason DATABASE_FULL, keeps nothing of
+// it, and still answers reads (whose audit events take the room kept back
+// from ordinary writes).
+func TestEtcdQuotaIsDatabaseFull(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithQuota(2<<20), etcdtest.WithoutFsync())
+	ts := startOnEtcd(t, cluster.Endpoints(), t.TempDir(), clock.NewFake(testNow))
+	ctx := context.Background()
+	var created []string
+	var refused error
+	for i := 0; refused == nil; i++ {
+		if i == 5000 {
+			t.Fatalf("%d reports and the cluster is still not full", i)
+		}
+		r, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: fmt.Sprintf("fill-%d", i)})
+		if err != nil {
+			refused = err
+			break
+		}
+		created = append(created, r.GetName())
+	}
+	if st := wantCode(t, refused, codes.ResourceExhausted); errorReason(st) != "DATABASE_FULL" {
+		t.Fatalf("refusal: reason %q, message %q", errorReason(st), st.Message())
+	}
+	t.Logf("full after %d reports", len(created))
+	if n := countReports(t, ts); n != len(created) {
+		t.Errorf("%d reports listed, %d acknowledged", n, len(created))
+	}
+	// Each read is answered once its audit event is committed: they come
+	// out of the room the reserve keeps, which a cluster at its quota
+	// would no longer have.
+	for i := range 100 {
+		name := created[i%len(created)]
+		if _, err := ts.reports().GetReport(ctx, &pb.GetReportRequest{Name: name}); err != nil {
+			t.Fatalf("read %d (%s) of a full cluster: %v", i+1, name, err)
+		}
+	}
+	_, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: "after-the-reads"})
+	if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "DATABASE_FULL" {
+		t.Errorf("a write after the reads: reason %q, message %q", errorReason(st), st.Message())
+	}
+}

@@ -1,0 +1,321 @@
+package app
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+)
+
+// The operations on a store that no server needs to hold: check, offline
+// backup, restore onto etcd and migrate-store, on either backend. On etcd
+// they read one revision, written into a bbolt file of the same layout,
+// so a check and a backup are the same there as on a file. They live
+// here, beside dbfile.go, because only the wiring names the concrete
+// stores.
+
+// IsEtcd reports whether cfg's store is an etcd cluster.
+func (c Config) IsEtcd() bool {
+	_, ok := c.etcdEndpoints()
+	return ok
+}
+
+// StoreName is how messages name cfg's store: the file or the cluster
+// with its prefix.
+func (c Config) StoreName() string {
+	if !c.IsEtcd() {
+		return c.DBPath
+	}
+	prefix := c.EtcdPrefix
+	if prefix == "" {
+		prefix = DefaultEtcdPrefix
+	}
+	return c.Store + " (prefix " + prefix + ")"
+}
+
+// ValidateStore checks the store settings of cfg (--store, --db and the
+// etcd ones), naming the flag.
+func (c Config) ValidateStore() error { return c.validateStore() }
+
+// openEtcdEngine connects to cfg's etcd store.
+func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) {
+	return etcdstore.Open(ctx, cfg.etcdConfig())
+}
+
+// CheckStore checks cfg's store as CheckDatabase checks a file; an etcd
+// store is checked through a bbolt file of one revision, in a temporary
+// directory, removed afterwards.
+func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (CheckResult, error) {
+	if err := cfg.validateStore(); err != nil {
+		return CheckResult{}, err
+	}
+	if !cfg.IsEtcd() {
+		return CheckDatabase(ctx, cfg.DBPath, progress)
+	}
+	e, err := openEtcdEngine(ctx, cfg)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	defer e.Close()
+	res, _, err := checkEngineCopy(ctx, e, progress)
+	return res, err
+}
+
+// checkEngineCopy checks a bbolt file of one revision of e and returns
+// the digest of that revision.
+func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, progress func(CheckProgress)) (CheckResult, []boltstore.BucketDigest, error) {
+	dir, err := os.MkdirTemp("", "childcase-check-")
+	if err != nil {
+		return CheckResult{}, nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "childcase.db")
+	digests, err := boltstore.WriteEngineFile(ctx, e, path)
+	if err != nil {
+		return CheckResult{}, nil, err
+	}
+	res, err := CheckDatabase(ctx, path, progress)
+	return res, digests, err
+}
+
+// BackupStore writes a backup of cfg's store, which no server may hold
+// when it is a file (BackupStopped), to w; of an etcd store, which
+// servers may share meanwhile, it writes a bbolt file of one revision.
+func BackupStore(ctx context.Context, cfg Config, wait time.Duration, w io.Writer) error {
+	if err := cfg.validateStore(); err != nil {
+		return err
+	}
+	if !cfg.IsEtcd() {
+		return BackupStopped(ctx, cfg.DBPath, wait, w)
+	}
+	e, err := openEtcdEngine(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	snap, _, err := boltstore.SnapshotEngine(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	_, err = io.Copy(w, snap)
+	return err
+}
+
+// BucketDigest sums up one bucket: its keys, its sequence and a SHA-256
+// of its keys and values.
+type BucketDigest = boltstore.BucketDigest
+
+// MoveOptions tune MigrateStore.
+type MoveOptions struct {
+	// KeepSchema leaves a source file as it is instead of migrating it to
+	// the current schema first (a restore must not change the backup): a
+	// file at an older schema is then refused.
+	KeepSchema bool
+	// Wait is how long to wait for a source file's lock (a server holds
+	// it for as long as it runs); zero means 200 ms.
+	Wait time.Duration
+	// Progress, when set, is told how many keys are copied so far.
+	Progress func(copied int)
+}
+
+// BucketComparison is one bucket of the source and the target of a move.
+type BucketComparison struct {
+	Bucket         string
+	Source, Target BucketDigest
+}
+
+// Same reports whether the bucket holds the same keys, values and
+// sequence on both sides.
+func (b BucketComparison) Same() bool { return b.Source == b.Target }
+
+// ShortHash is the first bytes of a digest's SHA-256, in hex, for a
+// printed comparison.
+func ShortHash(d BucketDigest) string { return hex.EncodeToString(d.SHA256[:8]) }
+
+// MoveResult is what MigrateStore did and found: the check of the target
+// and every bucket compared with the source.
+type MoveResult struct {
+	Check   CheckResult
+	Buckets []BucketComparison
+}
+
+// OK reports whether the target passed its check and holds exactly what
+// the source held.
+func (r MoveResult) OK() bool {
+	if !r.Check.OK() || len(r.Buckets) == 0 {
+		return false
+	}
+	for _, b := range r.Buckets {
+		if !b.Same() {
+			return false
+		}
+	}
+	return true
+}
+
+// MigrateStore copies the store of from into the store of to: a bbolt
+// file into an etcd prefix that must be empty, or one revision of an etcd
+// store into a bbolt file that must not exist. The copy into etcd goes in
+// transactions within to's commit limits, under the meta key migrating,
+// so that no server starts on it before it is whole. Then it checks the
+// target as CheckStore does and compares every bucket with the source.
+// A source file is held (a shared lock) from start to end so that no
+// server starts on it meanwhile.
+func MigrateStore(ctx context.Context, from, to Config, opts MoveOptions) (MoveResult, error) {
+	if opts.Wait == 0 {
+		opts.Wait = 200 * time.Millisecond
+	}
+	for _, c := range []Config{from, to} {
+		if err := c.validateStore(); err != nil {
+			return MoveResult{}, err
+		}
+	}
+	switch {
+	case !from.IsEtcd() && to.IsEtcd():
+		return fileToEtcd(ctx, from.DBPath, to, opts)
+	case from.IsEtcd() && !to.IsEtcd():
+		return etcdToFile(ctx, from, to.DBPath)
+	default:
+		return MoveResult{}, errors.New("one side must be a bbolt file and the other an etcd:// store " +
+			"(to copy a file, use childcase backup)")
+	}
+}
+
+// fileToEtcd is MigrateStore from the file at path into an etcd store.
+func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (MoveResult, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("the source %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return MoveResult{}, fmt.Errorf("the source %s is not a file", path)
+	}
+	e, err := openEtcdEngine(ctx, to)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	defer e.Close()
+	n, err := e.Keys(ctx)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	if n > 0 {
+		return MoveResult{}, fmt.Errorf("the target %s is not empty (%d keys): migrate-store fills an empty prefix only; "+
+			"choose another --etcd-prefix, or remove the keys under it first", to.StoreName(), n)
+	}
+	if !opts.KeepSchema {
+		// Opening the file migrates it to the current schema; an engine
+		// cannot be migrated.
+		s, err := boltstore.Open(path, boltstore.Options{Timeout: opts.Wait})
+		if err != nil {
+			return MoveResult{}, inUse(err)
+		}
+		if err := s.Close(); err != nil {
+			return MoveResult{}, err
+		}
+	}
+	held, err := HoldDatabase(path, opts.Wait)
+	if err != nil {
+		return MoveResult{}, inUse(err)
+	}
+	defer held.Close()
+	limits := boltstore.CopyLimits{MaxKeys: 1000, MaxBytes: 1 << 20}
+	// Half the commit limits leaves room for the prefixes etcd's keys
+	// carry and the commit guard.
+	ecfg := to.etcdConfig().WithDefaults()
+	limits.MaxKeys = min(limits.MaxKeys, ecfg.MaxTxnOps/2)
+	limits.MaxBytes = min(limits.MaxBytes, ecfg.MaxRequestBytes/2)
+	if err := boltstore.CopyIntoEngine(ctx, path, e, limits, opts.Progress); err != nil {
+		return MoveResult{}, err
+	}
+	source, err := boltstore.DigestFile(ctx, path)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	res, target, err := checkEngineCopy(ctx, e, nil)
+	if err != nil {
+		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), boltstore.MarkUnfinished(ctx, e))
+	}
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	if !out.OK() {
+		if err := boltstore.MarkUnfinished(ctx, e); err != nil {
+			return out, fmt.Errorf("the copy in %s failed its check, and could not be marked unfinished: %w", to.StoreName(), err)
+		}
+	}
+	return out, nil
+}
+
+// etcdToFile is MigrateStore from one revision of an etcd store into a
+// new bbolt file at path. The file is written beside path under another
+// name and takes its name only once it passed its check and matches the
+// revision it copies.
+func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return MoveResult{}, fmt.Errorf("the target %s exists: migrate-store never replaces a file; choose another name", path)
+	}
+	e, err := openEtcdEngine(ctx, from)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	defer e.Close()
+	tmp := path + ".migrating"
+	source, err := boltstore.WriteEngineFile(ctx, e, tmp)
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("copy %s: %w", from.StoreName(), err)
+	}
+	kept := false
+	defer func() {
+		if !kept {
+			os.Remove(tmp)
+		}
+	}()
+	res, err := CheckDatabase(ctx, tmp, nil)
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("check the copy %s: %w", tmp, err)
+	}
+	target, err := boltstore.DigestFile(ctx, tmp)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	if !out.OK() {
+		return out, nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return MoveResult{}, fmt.Errorf("%s appeared while the copy ran: not replaced", path)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return MoveResult{}, err
+	}
+	kept = true
+	return out, nil
+}
+
+// inUse says what to do about a source file a server holds.
+func inUse(err error) error {
+	if errors.Is(err, ErrDatabaseInUse) {
+		return fmt.Errorf("%w: stop the server before moving its database (or move a backup of it)", err)
+	}
+	return err
+}
+
+// compareBuckets pairs the digests of the same buckets.
+func compareBuckets(source, target []boltstore.BucketDigest) []BucketComparison {
+	byName := make(map[string]boltstore.BucketDigest, len(target))
+	for _, d := range target {
+		byName[d.Bucket] = d
+	}
+	out := make([]BucketComparison, 0, len(source))
+	for _, d := range source {
+		out = append(out, BucketComparison{Bucket: d.Bucket, Source: d, Target: byName[d.Bucket]})
+	}
+	return out
+}

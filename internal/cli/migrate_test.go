@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+)
+
+// The tests in this file drive migrate-store, and backup, restore and
+// check on etcd, through Main, against real files and an embedded etcd
+// member.
+
+// mvClearEnv is opsClearEnv plus the twins of the store flags.
+func mvClearEnv(t *testing.T) {
+	t.Helper()
+	opsClearEnv(t)
+	for _, name := range []string{"STORE", "ETCD_PREFIX", "ETCD_CA", "ETCD_CERT", "ETCD_KEY", "ETCD_MAX_TXN_OPS", "ETCD_MAX_REQUEST_BYTES"} {
+		t.Setenv(EnvPrefix+name, "")
+	}
+}
+
+// mvEtcd starts one embedded etcd member and returns its store URL.
+func mvEtcd(t *testing.T) (*etcdtest.Cluster, string) {
+	t.Helper()
+	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	return c, "etcd://" + strings.TrimPrefix(c.Endpoints()[0], "http://")
+}
+
+// mvDump reads every bucket of a bbolt file, with its keys, values and
+// sequence, through bbolt itself, so that a comparison of two files does
+// not rest on the code under test.
+func mvDump(t *testing.T, path string) map[string]string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]string{}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			var sb strings.Builder
+			fmt.Fprintf(&sb, "sequence %d\n", b.Sequence())
+			err := b.ForEach(func(k, v []byte) error {
+				fmt.Fprintf(&sb, "%x=%x\n", k, v)
+				return nil
+			})
+			out[string(name)] = sb.String()
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// mvSameBuckets fails unless the two files hold the same buckets, keys,
+// values and sequences.
+func mvSameBuckets(t *testing.T, want, got string) {
+	t.Helper()
+	a, b := mvDump(t, want), mvDump(t, got)
+	if len(a) == 0 {
+		t.Fatalf("%s has no buckets", want)
+	}
+	for name, content := range a {
+		if b[name] != content {
+			t.Errorf("bucket %s differs: %d bytes of dump in %s, %d in %s", name, len(content), want, len(b[name]), got)
+		}
+	}
+	for name := range b {
+		if _, ok := a[name]; !ok {
+			t.Errorf("bucket %s is in %s only", name, got)
+		}
+	}
+}
+
+// TestMigrateStoreRoundTrip moves a database onto etcd and back: each
+// move ends with the check and the bucket comparison printed, and the
+// file that comes back holds exactly the buckets of the one that went.
+func TestMigrateStoreRoundTrip(t *testing.T) {
+	mvClearEnv(t)
+	_, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+
+	out := mgMustRun(t, "migrate-store", "--from", db, "--to", store, "--etcd-prefix", "/hn/")
+	for _, want := range []string{"Copied " + db + " to " + store + " (prefix /hn/)", "2 users", "every bucket the same as the source's"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("migrate-store into etcd said\n%s\nwant %q", out, want)
+		}
+	}
+	if !strings.Contains(out, "users ") || strings.Contains(out, "DIFFERENT") {
+		t.Errorf("migrate-store into etcd printed no clean comparison:\n%s", out)
+	}
+
+	back := filepath.Join(dir, "back.db")
+	out = mgMustRun(t, "migrate-store", "--from", store, "--to", back, "--etcd-prefix", "/hn/")
+	if !strings.Contains(out, "OK: ") || !strings.Contains(out, "every bucket the same") {
+		t.Errorf("migrate-store out of etcd said\n%s", out)
+	}
+	mvSameBuckets(t, db, back)
+	if names := opsFiles(t, dir); strings.Contains(strings.Join(names, " "), "migrating") {
+		t.Errorf("a temporary file was left: %v", names)
+	}
+}
+
+// TestMigrateStoreRefusals: a target that holds data, a source a server
+// holds, two files, a missing source: each is refused with a message that
+// says why, and nothing is written.
+func TestMigrateStoreRefusals(t *testing.T) {
+	mvClearEnv(t)
+	c, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	mgMustRun(t, "migrate-store", "--from", db, "--to", store, "--etcd-prefix", "/taken/")
+	existing := filepath.Join(dir, "existing.db")
+	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		hold bool // a server holds db
+		want string
+	}{
+		{"non-empty etcd target", []string{"--from", db, "--to", store, "--etcd-prefix", "/taken/"}, false, "is not empty"},
+		{"existing target file", []string{"--from", store, "--to", existing, "--etcd-prefix", "/taken/"}, false, existing + " exists"},
+		{"source a server holds", []string{"--from", db, "--to", store, "--etcd-prefix", "/held/"}, true, "stop the server"},
+		{"two files", []string{"--from", db, "--to", filepath.Join(dir, "other.db")}, false, "one side must be a bbolt file"},
+		{"missing source", []string{"--from", filepath.Join(dir, "none.db"), "--to", store, "--etcd-prefix", "/none/"}, false, "none.db"},
+		{"bad etcd endpoint", []string{"--from", db, "--to", "etcd://db1"}, false, "config: store:"},
+		{"empty etcd source", []string{"--from", store, "--to", filepath.Join(dir, "empty.db"), "--etcd-prefix", "/empty/"}, false, "holds no childcase database"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.hold {
+				bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer bdb.Close()
+			}
+			code, stdout, stderr := mgRun(t, append([]string{"migrate-store"}, tt.args...)...)
+			if code != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, want 1 with %q\nstdout:\n%s\nstderr:\n%s", code, tt.want, stdout, stderr)
+			}
+		})
+	}
+	if got, err := os.ReadFile(existing); err != nil || string(got) != "keep me" {
+		t.Errorf("the existing target file was changed: %q, %v", got, err)
+	}
+	for _, prefix := range []string{"/held/", "/none/", "/empty/"} {
+		resp, err := c.Client(t).Get(t.Context(), prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil || resp.Count != 0 {
+			t.Errorf("a refused migrate-store wrote %d keys under %s (%v)", resp.Count, prefix, err)
+		}
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db existing.db" {
+		t.Errorf("the refusals left files: %v", names)
+	}
+}
+
+// TestEtcdBackupCheckRestore: check and an offline backup read one
+// revision of an etcd store; the backup restores onto another, empty,
+// prefix and onto a file, both holding what the store held, and a restore
+// onto a prefix that holds data is refused.
+func TestEtcdBackupCheckRestore(t *testing.T) {
+	mvClearEnv(t)
+	_, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	mgMustRun(t, "migrate-store", "--from", db, "--to", store)
+
+	if out := mgMustRun(t, "check", "--store", store); !strings.Contains(out, "OK: ") || !strings.Contains(out, "2 users") {
+		t.Errorf("check of the etcd store said %q", out)
+	}
+	backup := filepath.Join(dir, "etcd-backup.db")
+	if out := mgMustRun(t, "backup", "--to", backup, "--store", store); !strings.Contains(out, "Backed up "+store) {
+		t.Errorf("backup of the etcd store said %q", out)
+	}
+	mvSameBuckets(t, db, backup)
+
+	out := mgMustRun(t, "restore", "--from", backup, "--store", store, "--etcd-prefix", "/restored/")
+	if !strings.Contains(out, "Restored "+backup) || !strings.Contains(out, "every bucket the same") {
+		t.Errorf("restore onto etcd said\n%s", out)
+	}
+	again := filepath.Join(dir, "again.db")
+	mgMustRun(t, "migrate-store", "--from", store, "--to", again, "--etcd-prefix", "/restored/")
+	mvSameBuckets(t, db, again)
+
+	code, _, stderr := mgRun(t, "restore", "--from", backup, "--store", store, "--etcd-prefix", "/restored/")
+	if code != 1 || !strings.Contains(stderr, "is not empty") {
+		t.Errorf("restore onto a prefix that holds data: exit %d, stderr %q", code, stderr)
+	}
+
+	onFile := filepath.Join(dir, "restored.db")
+	mgMustRun(t, "restore", "--from", backup, "--db", onFile)
+	mvSameBuckets(t, db, onFile)
+}
+
+// TestMigrateStoreOfABrokenDatabase: a file whose audit chain is broken is
+// copied onto etcd, but the copy fails the check at the end: the command
+// exits 1 naming the problem, and the copy is marked unfinished, so that
+// nothing reads it as a database (a server would refuse to start on it).
+func TestMigrateStoreOfABrokenDatabase(t *testing.T) {
+	mvClearEnv(t)
+	_, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	opsTamperAudit(t, db)
+
+	code, stdout, stderr := mgRun(t, "migrate-store", "--from", db, "--to", store)
+	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2") || !strings.Contains(stdout, "BROKEN") {
+		t.Errorf("migrate-store of a broken database: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	code, _, stderr = mgRun(t, "check", "--store", store)
+	if code != 1 || !strings.Contains(stderr, "has not finished") {
+		t.Errorf("check of the copy that failed its check: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestOfflineStoreFlagRefusesUnknownStores: backup, check and restore
+// refuse a --store that is neither bbolt nor etcd://, naming the flag,
+// rather than falling back to the file at --db.
+func TestOfflineStoreFlagRefusesUnknownStores(t *testing.T) {
+	mvClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	for _, args := range [][]string{
+		{"check", "--db", db, "--store", "postgres://db:5432"},
+		{"backup", "--to", filepath.Join(dir, "b.db"), "--db", db, "--store", "postgres://db:5432"},
+		{"restore", "--from", db, "--db", filepath.Join(dir, "r.db"), "--store", "postgres://db:5432"},
+	} {
+		code, stdout, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "config: store:") {
+			t.Errorf("%s: exit %d, want 1 naming the store\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
+		t.Errorf("the refusals left files: %v", names)
+	}
+}

@@ -1,0 +1,149 @@
+package boltstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// What moves a store between engines needs besides CopyIntoEngine: a
+// bbolt file of one transaction of an engine (a backup, a check, the way
+// back from etcd to a file) and a digest of every bucket, which shows
+// that a copy holds exactly what its source held.
+
+// BucketDigest sums up one bucket of the layout: how many keys it holds,
+// its sequence, and a SHA-256 of its keys and values in order.
+type BucketDigest struct {
+	Bucket   string
+	Keys     int64
+	Sequence uint64
+	SHA256   [sha256.Size]byte
+}
+
+// Digest sums up every bucket of the layout as t reads it. A bucket
+// missing from t is an error: a copy made from it would lack it too.
+func Digest(ctx context.Context, t kv.Tx) ([]BucketDigest, error) {
+	out := make([]BucketDigest, 0, len(allBuckets))
+	for _, name := range allBuckets {
+		b := t.Bucket(name)
+		if b == nil {
+			return nil, fmt.Errorf("digest: bucket %s is missing", name)
+		}
+		d := BucketDigest{Bucket: string(name), Sequence: b.Sequence()}
+		h := sha256.New()
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if d.Keys%10_000 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			// Lengths first: ("ab","c") and ("a","bc") sum differently.
+			writeDigestField(h, k)
+			writeDigestField(h, v)
+			d.Keys++
+		}
+		h.Sum(d.SHA256[:0])
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func writeDigestField(h hash.Hash, p []byte) {
+	var n [binary.MaxVarintLen64]byte
+	h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+	h.Write(p)
+}
+
+// DigestFile is Digest of the bbolt file at path, which no server may
+// hold (ErrInUse).
+func DigestFile(ctx context.Context, path string) ([]BucketDigest, error) {
+	db, err := openBoltReadOnly(path, time.Second, false)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	var out []BucketDigest
+	err = db.View(func(btx *bolt.Tx) error {
+		out, err = Digest(ctx, &boltTx{tx: btx})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// WriteEngineFile writes the store on e, as one read transaction sees it
+// (one revision of an etcd cluster), into a new bbolt file at path
+// (WriteFile), and returns the Digest of what that same transaction read.
+// A store that holds no layout, or one that CopyIntoEngine has not
+// finished filling, is refused: its copy would not be a database.
+func WriteEngineFile(ctx context.Context, e kv.Engine, path string) ([]BucketDigest, error) {
+	var digests []BucketDigest
+	err := e.View(ctx, func(t kv.Tx) error {
+		meta := t.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("the store holds no childcase database")
+		}
+		if meta.Get(keyMigrating) != nil {
+			return errors.New("a copy into this store (childcase migrate-store) has not finished")
+		}
+		if err := WriteFile(ctx, path, t); err != nil {
+			return err
+		}
+		var err error
+		digests, err = Digest(ctx, t)
+		return err
+	})
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return digests, nil
+}
+
+// SnapshotEngine writes a bbolt file of the store on e (WriteEngineFile)
+// into a temporary directory, and returns it open at its start with its
+// size: a backup that Check and restore accept, and that restores onto a
+// file or an engine. Closing it removes the file.
+func SnapshotEngine(ctx context.Context, e kv.Engine) (io.ReadCloser, int64, error) {
+	dir, err := os.MkdirTemp("", "childcase-snapshot-")
+	if err != nil {
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	path := filepath.Join(dir, "childcase.db")
+	_, err = WriteEngineFile(ctx, e, path)
+	var f *os.File
+	if err == nil {
+		f, err = os.Open(path)
+	}
+	// Unix lets an open file lose its name; elsewhere Close removes it.
+	removed := err == nil && os.RemoveAll(dir) == nil
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return nil, 0, fmt.Errorf("backup: %w", err)
+	}
+	snap := &snapshotFile{File: f, removed: removed}
+	if !removed {
+		snap.dir = dir
+	}
+	return snap, fi.Size(), nil
+}
