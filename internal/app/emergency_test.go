@@ -456,4 +456,35 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	if n := len(getCase(t, ts, "bd.worker", name).GetDossier().GetCareFollowUps()); n != 2 {
 		t.Errorf("%d follow-ups in the dossier, want 2", n)
 	}
+
+	// The child is separated again on 10 July and placed again: the
+	// follow-ups count from the new placement, and the earlier placement's
+	// open follow-up no longer applies (one open follow-up, never two).
+	ts.clock.Set(hn(2026, 7, 10, 9, 0))
+	startTestSeparation(t, ts, "bd.chair", name, hn(2026, 7, 10, 9, 0))
+	ts.clock.Set(hn(2026, 7, 10, 11, 0))
+	if c, err = p.EndSeparation(chair, &pb.EndSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Outcome: "ALTERNATIVE_CARE"}); err != nil {
+		t.Fatalf("end the second separation: %v", err)
+	}
+	if f := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-3"); f.GetState() != "CANCELLED" {
+		t.Errorf("the first placement's follow-up 3 after a new placement: %s, want CANCELLED", f.GetState())
+	}
+	open := 0
+	for _, d := range c.GetDeadlines() {
+		if d.GetKind() == "CARE_FOLLOW_UP" && d.GetState() == "OPEN" {
+			open++
+			if d.GetRef() != "follow-up-1" || !d.GetDueTime().AsTime().Equal(hn(2026, 8, 11, 0, 0)) {
+				t.Errorf("open follow-up %s due %v, want follow-up-1 due %v", d.GetRef(), d.GetDueTime().AsTime(), hn(2026, 8, 11, 0, 0))
+			}
+		}
+	}
+	if open != 1 {
+		t.Errorf("%d open follow-ups after the second placement, want 1", open)
+	}
+	ts.clock.Set(hn(2026, 8, 3, 9, 0))
+	if c, err = followUp(); err != nil {
+		t.Fatalf("follow-up 1 of the second placement: %v", err)
+	}
+	// Three months after 10 July, by 24:00 of 10 October.
+	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"), "OPEN", hn(2026, 10, 11, 0, 0))
 }

@@ -69,11 +69,18 @@ func (s *stepCtx) requireNotSeparated() error {
 
 // endSeparation ends the separation now with its outcome: the
 // re-assessment meets D4 if it still runs, and a placement in alternative
-// care starts its follow-ups.
+// care starts its follow-ups. A child placed again (after a new
+// separation) is followed up from the new placement: the follow-up the
+// earlier placement still had open no longer applies.
 func (s *stepCtx) endSeparation(outcome string) {
 	s.c.SeparationEnd = s.now
 	s.meet(model.DeadlineSeparationReview, "")
 	if outcome == SeparationAlternativeCare {
+		for _, d := range s.c.Deadlines {
+			if d.Kind == model.DeadlineCareFollowUp && d.Open() {
+				s.cancel(d.Kind, d.Ref, "a new placement in alternative care; its follow-ups count from it")
+			}
+		}
 		s.openCareFollowUp(1, s.now)
 	}
 }
