@@ -13,8 +13,8 @@ import (
 // made it.
 const outboxKeys = "outbox/"
 
-// WatchOutbox calls notify after each batch of changes to the outbox
-// bucket under prefix, until ctx ends: every instance wakes its
+// WatchOutbox calls notify once its watch is in place and after each
+// batch of changes to the outbox bucket under prefix, until ctx ends: every instance wakes its
 // WatchEvents streams (and, on the leader, webhook delivery) when any
 // instance appends notifications. notify must be cheap and must not block
 // (process.Engine.Notify is). A watch that fails, or whose revision was
@@ -30,7 +30,10 @@ func WatchOutbox(ctx context.Context, client *clientv3.Client, prefix string, no
 	var next int64 // the revision to watch from; 0: from now
 	retry := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		opts := []clientv3.OpOption{clientv3.WithPrefix()}
+		// WithCreatedNotify: once the watch is in place, a notify covers
+		// what was appended before it was (the first watch starts from
+		// the revision of its creation, after the instance had started).
+		opts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithCreatedNotify()}
 		if next > 0 {
 			opts = append(opts, clientv3.WithRev(next))
 		}
@@ -48,6 +51,10 @@ func WatchOutbox(ctx context.Context, client *clientv3.Client, prefix string, no
 			if err := resp.Err(); err != nil {
 				log.WarnContext(ctx, "outbox watch: watching again", "err", err, "from_revision", next)
 				break
+			}
+			if resp.Created {
+				notify()
+				continue
 			}
 			if n := len(resp.Events); n > 0 {
 				next = resp.Events[n-1].Kv.ModRevision + 1
