@@ -104,9 +104,9 @@ type failover struct {
 	rerouted atomic.Int64 // calls retried on the other instance
 	burst    atomic.Bool  // the clients do not think between calls
 	stats    struct {
-		etcdKills, leaderKills          int
+		etcdKills, leaderKills         int
 		etcdHandovers, leaderHandovers []time.Duration
-		checkedOps                      int
+		checkedOps                     int
 	}
 }
 

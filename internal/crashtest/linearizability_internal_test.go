@@ -20,7 +20,9 @@ import (
 // breaking it is found, with the visualisation written.
 func TestEtagHistoryCheck(t *testing.T) {
 	const c = "cases/HN-2026-000001"
-	at := func(ms int) time.Time { return time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond) }
+	at := func(ms int) time.Time {
+		return time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC).Add(time.Duration(ms) * time.Millisecond)
+	}
 	type call struct {
 		from, to int // ms
 		req      any
