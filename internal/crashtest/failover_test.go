@@ -68,12 +68,12 @@ func TestFailover(t *testing.T) {
 		s, fs := &h.stats, &f.stats
 		t.Logf("failover test summary: %d of %d cycles, %d etcd leaders killed (handed over in %s), "+
 			"%d childcase leaders SIGKILLed (handed over in %s), %d writes acknowledged (%d reports, %d transitions), "+
-			"%d calls retried on the other instance, %d retries of acknowledged requests answered alike, "+
+			"%d calls retried on the other instance (attempts without an answer: %s), %d retries of acknowledged requests answered alike, "+
 			"%d writes in doubt resolved by retry (%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND), "+
 			"%d deadlines fell due while no instance led and fired once, %d operations on case etags linearizable (porcupine), "+
 			"%d problems; last backup: %d reports, %d cases, %d case events, %d audit events, %d bytes; wall time %s",
 			done, cycles, fs.etcdKills, spread(fs.etcdHandovers), fs.leaderKills, spread(fs.leaderHandovers),
-			s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps, f.rerouted.Load(), s.sameAnswers,
+			s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps, f.rerouted.Load(), f.cutCodes(), s.sameAnswers,
 			s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden,
 			s.downtimeFired, fs.checkedOps, s.problems,
 			s.final.Reports, s.final.Cases, s.final.CaseEvents, s.final.AuditEvents, s.final.Bytes,
@@ -102,8 +102,12 @@ type failover struct {
 
 	hist     *etagHistory
 	rerouted atomic.Int64 // calls retried on the other instance
-	burst    atomic.Bool  // the clients do not think between calls
-	stats    struct {
+	// cut counts the attempts that got no answer, by code: what clients
+	// see during a failover.
+	cut   map[codes.Code]int
+	cutMu sync.Mutex
+	burst atomic.Bool // the clients do not think between calls
+	stats struct {
 		etcdKills, leaderKills         int
 		etcdHandovers, leaderHandovers []time.Duration
 		checkedOps                     int
@@ -111,7 +115,7 @@ type failover struct {
 }
 
 func newFailover(h *harness) *failover {
-	f := &failover{h: h, hist: newEtagHistory()}
+	f := &failover{h: h, hist: newEtagHistory(), cut: map[codes.Code]int{}}
 	f.cluster = etcdtest.Start(h.t, etcdMembers)
 	f.etcd = f.cluster.Client(h.t)
 	var hosts []string
@@ -202,6 +206,9 @@ func (r *routedConn) Invoke(ctx context.Context, method string, args, reply any,
 		if r.f.h.classify(err) != classInDoubt || ctx.Err() != nil {
 			break
 		}
+		r.f.cutMu.Lock()
+		r.f.cut[status.Code(err)]++
+		r.f.cutMu.Unlock()
 	}
 	r.f.hist.record(r.id, method, args, reply, err, call, time.Now())
 	return err
@@ -431,6 +438,21 @@ func (f *failover) finish() {
 		}
 	}
 	h.endOfStage("stop")
+}
+
+// cutCodes lists the codes of the attempts without an answer.
+func (f *failover) cutCodes() string {
+	f.cutMu.Lock()
+	defer f.cutMu.Unlock()
+	var out []string
+	for code, n := range f.cut {
+		out = append(out, fmt.Sprintf("%d %s", n, code))
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
 
 // spread is "min-max" of durations, or "-" when there are none.
