@@ -159,23 +159,23 @@ func TestCrash(t *testing.T) {
 	defer func() {
 		// Also when a check failed: how far the run got.
 		s := &h.stats
-		t.Logf("crash test summary: %d of %d cycles, %d SIGKILLs, %d writes acknowledged (%d reports, %d transitions), "+
-			"%d retries of acknowledged requests answered alike, %d writes in doubt at a kill resolved by retry "+
-			"(%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND), "+
+		t.Logf("crash test summary: %d of %d cycles, %d SIGKILLs, %s, "+
 			"%d deadlines fell due while down and fired once after the restart, %d problems; "+
-			"database at the last check: %d reports, %d cases, %d case events, %d audit events, %d bytes; wall time %s",
-			done, cycles, s.kills, s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps,
-			s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden,
-			s.downtimeFired, s.problems,
-			s.final.Reports, s.final.Cases, s.final.CaseEvents, s.final.AuditEvents, s.final.Bytes,
-			time.Since(began).Round(time.Second))
+			"database at the last check: %s; wall time %s",
+			done, cycles, s.kills, s.writes(), s.downtimeFired, s.problems, s.final, time.Since(began).Round(time.Second))
 	}()
-	h.setup()
+	runCycles(&done, cycles, h.setup, h.cycle, h.finish)
+}
+
+// runCycles runs setup, cycles cycles and finish, counting the cycles done
+// (the summary says how far a failed run got).
+func runCycles(done *int, cycles int, setup func(), cycle func(n int), finish func()) {
+	setup()
 	for n := 1; n <= cycles; n++ {
-		h.cycle(n)
-		done = n
+		cycle(n)
+		*done = n
 	}
-	h.finish()
+	finish()
 }
 
 // stats are the run's figures for the summary line.
@@ -194,10 +194,24 @@ type stats struct {
 	final               checkCounts
 }
 
-// checkCounts are the counts of boltstore.Check after the last stop.
+// writes are the figures of the writes, for a summary.
+func (s *stats) writes() string {
+	return fmt.Sprintf("%d writes acknowledged (%d reports, %d transitions), "+
+		"%d retries of acknowledged requests answered alike, %d writes in doubt at a kill resolved by retry "+
+		"(%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND)",
+		s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps,
+		s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden)
+}
+
+// checkCounts are the counts of boltstore.Check at the last check.
 type checkCounts struct {
 	Reports, Cases, CaseEvents, AuditEvents int
 	Bytes                                   int64
+}
+
+func (c checkCounts) String() string {
+	return fmt.Sprintf("%d reports, %d cases, %d case events, %d audit events, %d bytes",
+		c.Reports, c.Cases, c.CaseEvents, c.AuditEvents, c.Bytes)
 }
 
 // The users and units of the workload.
@@ -373,19 +387,8 @@ func (h *harness) bootstrap(srv *child) {
 // cycle runs the workload against the running server, kills it, checks
 // the file, restarts it and checks the service.
 func (h *harness) cycle(n int) {
-	h.led.beginCycle(n)
-	t0, before := time.Now(), h.stats
-	var marks []string
-	mark := func(what string) {
-		marks = append(marks, fmt.Sprintf("%s %s", what, time.Since(t0).Round(time.Millisecond)))
-		t0 = time.Now()
-	}
-	defer func() {
-		s := h.stats
-		h.t.Logf("cycle %d: %d writes acknowledged, %d in doubt at the kill, %d deadlines due while down fired; %s",
-			n, s.ackedReports+s.ackedSteps-before.ackedReports-before.ackedSteps, s.inDoubt-before.inDoubt,
-			s.downtimeFired-before.downtimeFired, strings.Join(marks, ", "))
-	}()
+	mark, end := h.beginCycle(n, "while down")
+	defer end()
 
 	// Load, then SIGKILL at a random moment.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -433,6 +436,26 @@ func (h *harness) cycle(n int) {
 	h.checkOnline(cl, n)
 	h.endOfStage(fmt.Sprintf("cycle %d, service after restart", n))
 	mark("service check")
+}
+
+// beginCycle begins cycle n in the ledger. mark notes how long the stage
+// just done took; end logs the cycle's figures and stages. window says
+// when the deadlines checked by checkOnline fell due.
+func (h *harness) beginCycle(n int, window string) (mark func(stage string), end func()) {
+	h.led.beginCycle(n)
+	t0, before := time.Now(), h.stats
+	var marks []string
+	mark = func(stage string) {
+		marks = append(marks, fmt.Sprintf("%s %s", stage, time.Since(t0).Round(time.Millisecond)))
+		t0 = time.Now()
+	}
+	end = func() {
+		s := h.stats
+		h.t.Logf("cycle %d: %d writes acknowledged, %d in doubt at the kill, %d deadlines due %s fired; %s",
+			n, s.ackedReports+s.ackedSteps-before.ackedReports-before.ackedSteps, s.inDoubt-before.inDoubt,
+			s.downtimeFired-before.downtimeFired, window, strings.Join(marks, ", "))
+	}
+	return mark, end
 }
 
 // finish stops the server gracefully and checks the file a last time, now
