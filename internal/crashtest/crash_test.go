@@ -77,6 +77,52 @@ func inCI() bool {
 	return ok
 }
 
+// requireChild skips the test where it cannot run (no SIGKILL, or the
+// binary does not build), except in CI, where it fails.
+func requireChild(t *testing.T) {
+	t.Helper()
+	ci := inCI()
+	if runtime.GOOS == "windows" && !ci {
+		t.Skip("Windows has no SIGKILL")
+	}
+	if buildErr != nil {
+		if ci {
+			t.Fatalf("go build ./cmd/childcase: %v\n%s", buildErr, buildOut)
+		}
+		t.Skipf("cannot build ./cmd/childcase (%v): %s", buildErr, buildOut)
+	}
+}
+
+// runSize is a run's number of cycles and its seed: def cycles, short
+// with -short outside CI, the flag's value when set, and $PREFIX_CYCLES
+// over all; the seed from $PREFIX_SEED, else the clock.
+func runSize(t *testing.T, prefix string, flagCycles, def, short int) (cycles int, seed uint64) {
+	t.Helper()
+	cycles = def
+	if testing.Short() && !inCI() {
+		cycles = short
+	}
+	if flagCycles > 0 {
+		cycles = flagCycles
+	}
+	if s := os.Getenv(prefix + "_CYCLES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("%s_CYCLES=%q: want a positive number", prefix, s)
+		}
+		cycles = n
+	}
+	seed = uint64(time.Now().UnixNano())
+	if s := os.Getenv(prefix + "_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s_SEED=%q: %v", prefix, s, err)
+		}
+		seed = n
+	}
+	return cycles, seed
+}
+
 // Tuning of a cycle.
 const (
 	clients = 8                      // concurrent clients of the workload
@@ -103,38 +149,8 @@ const policyJSON = `{
 }`
 
 func TestCrash(t *testing.T) {
-	ci := inCI()
-	if runtime.GOOS == "windows" && !ci {
-		t.Skip("Windows has no SIGKILL")
-	}
-	if buildErr != nil {
-		if ci {
-			t.Fatalf("go build ./cmd/childcase: %v\n%s", buildErr, buildOut)
-		}
-		t.Skipf("cannot build ./cmd/childcase (%v): %s", buildErr, buildOut)
-	}
-	cycles := 20
-	if testing.Short() && !ci {
-		cycles = 5
-	}
-	if *cyclesFlag > 0 {
-		cycles = *cyclesFlag
-	}
-	if s := os.Getenv("CHILDCASE_CRASH_CYCLES"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("CHILDCASE_CRASH_CYCLES=%q: want a positive number", s)
-		}
-		cycles = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("CHILDCASE_CRASH_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("CHILDCASE_CRASH_SEED=%q: %v", s, err)
-		}
-		seed = n
-	}
+	requireChild(t)
+	cycles, seed := runSize(t, "CHILDCASE_CRASH", *cyclesFlag, 20, 5)
 	t.Logf("crash test: %d cycles, seed %d (CHILDCASE_CRASH_SEED=%d repeats the choices)", cycles, seed, seed)
 
 	h := newHarness(t, seed, cycles)
@@ -143,23 +159,23 @@ func TestCrash(t *testing.T) {
 	defer func() {
 		// Also when a check failed: how far the run got.
 		s := &h.stats
-		t.Logf("crash test summary: %d of %d cycles, %d SIGKILLs, %d writes acknowledged (%d reports, %d transitions), "+
-			"%d retries of acknowledged requests answered alike, %d writes in doubt at a kill resolved by retry "+
-			"(%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND), "+
+		t.Logf("crash test summary: %d of %d cycles, %d SIGKILLs, %s, "+
 			"%d deadlines fell due while down and fired once after the restart, %d problems; "+
-			"database at the last check: %d reports, %d cases, %d case events, %d audit events, %d bytes; wall time %s",
-			done, cycles, s.kills, s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps,
-			s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden,
-			s.downtimeFired, s.problems,
-			s.final.Reports, s.final.Cases, s.final.CaseEvents, s.final.AuditEvents, s.final.Bytes,
-			time.Since(began).Round(time.Second))
+			"database at the last check: %s; wall time %s",
+			done, cycles, s.kills, s.writes(), s.downtimeFired, s.problems, s.final, time.Since(began).Round(time.Second))
 	}()
-	h.setup()
+	runCycles(&done, cycles, h.setup, h.cycle, h.finish)
+}
+
+// runCycles runs setup, cycles cycles and finish, counting the cycles done
+// (the summary says how far a failed run got).
+func runCycles(done *int, cycles int, setup func(), cycle func(n int), finish func()) {
+	setup()
 	for n := 1; n <= cycles; n++ {
-		h.cycle(n)
-		done = n
+		cycle(n)
+		*done = n
 	}
-	h.finish()
+	finish()
 }
 
 // stats are the run's figures for the summary line.
@@ -178,10 +194,24 @@ type stats struct {
 	final               checkCounts
 }
 
-// checkCounts are the counts of boltstore.Check after the last stop.
+// writes are the figures of the writes, for a summary.
+func (s *stats) writes() string {
+	return fmt.Sprintf("%d writes acknowledged (%d reports, %d transitions), "+
+		"%d retries of acknowledged requests answered alike, %d writes in doubt at a kill resolved by retry "+
+		"(%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND)",
+		s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps,
+		s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden)
+}
+
+// checkCounts are the counts of boltstore.Check at the last check.
 type checkCounts struct {
 	Reports, Cases, CaseEvents, AuditEvents int
 	Bytes                                   int64
+}
+
+func (c checkCounts) String() string {
+	return fmt.Sprintf("%d reports, %d cases, %d case events, %d audit events, %d bytes",
+		c.Reports, c.Cases, c.CaseEvents, c.AuditEvents, c.Bytes)
 }
 
 // The users and units of the workload.
@@ -217,7 +247,8 @@ type harness struct {
 	rng    *rand.Rand // the harness's own choices (not the workers')
 
 	dir, db, keyFile, policyFile string
-	srv                          *child
+	storeArgs                    []string // serve's flags that name the store
+	srv                          *child   // the crash test's server
 	starts                       int
 	tokens                       map[string]string // user -> bearer token, kept across restarts
 
@@ -227,9 +258,12 @@ type harness struct {
 	// after the next restart.
 	watch map[string]bool
 
-	killing  atomic.Bool // the server is being killed: errors from now on leave writes in doubt
-	killTime time.Time   // when the SIGKILL went out
-	upTime   time.Time   // when the restarted server was exec'd
+	killing atomic.Bool // the server is being killed: errors from now on leave writes in doubt
+	// The deadlines due after killTime and not after upTime must fire
+	// once, not before upTime. The crash test: when the SIGKILL went out
+	// and when the restarted server was exec'd; the failover test: when the
+	// leading instance was killed and when the other one took over.
+	killTime, upTime time.Time
 
 	mu       sync.Mutex
 	problems []string // found in this cycle
@@ -244,6 +278,7 @@ func newHarness(t *testing.T, seed uint64, cycles int) *harness {
 		t: t, seed: seed, cycles: cycles, rng: rand.New(rand.NewPCG(seed, 0)),
 		dir: dir, db: filepath.Join(dir, "childcase.db"), keyFile: filepath.Join(dir, "childcase.key"),
 		policyFile: filepath.Join(dir, "policy.json"),
+		storeArgs:  []string{"--db", filepath.Join(dir, "childcase.db")},
 		tokens:     map[string]string{}, led: newLedger(), watch: map[string]bool{},
 	}
 	if err := os.WriteFile(h.policyFile, []byte(policyJSON), 0o600); err != nil {
@@ -294,17 +329,22 @@ func (h *harness) endOfStage(stage string) {
 	h.t.FailNow()
 }
 
-// setup starts the server on a new database, takes the bootstrap admin
-// token from its standard error and creates the users and police units.
+// setup starts the server on a new database and bootstraps it.
 func (h *harness) setup() {
-	t := h.t
 	h.srv = h.start()
-	admin, err := bootstrapToken(h.srv.logPath)
+	h.bootstrap(h.srv)
+}
+
+// bootstrap takes the admin token that srv, started on a new database,
+// printed, and creates the users and police units.
+func (h *harness) bootstrap(srv *child) {
+	t := h.t
+	admin, err := bootstrapToken(srv.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.tokens["admin"] = admin
-	cl := h.dial()
+	cl := h.dialAddr(srv.grpcAddr)
 	defer cl.close()
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
@@ -347,19 +387,8 @@ func (h *harness) setup() {
 // cycle runs the workload against the running server, kills it, checks
 // the file, restarts it and checks the service.
 func (h *harness) cycle(n int) {
-	h.led.beginCycle(n)
-	t0, before := time.Now(), h.stats
-	var marks []string
-	mark := func(what string) {
-		marks = append(marks, fmt.Sprintf("%s %s", what, time.Since(t0).Round(time.Millisecond)))
-		t0 = time.Now()
-	}
-	defer func() {
-		s := h.stats
-		h.t.Logf("cycle %d: %d writes acknowledged, %d in doubt at the kill, %d deadlines due while down fired; %s",
-			n, s.ackedReports+s.ackedSteps-before.ackedReports-before.ackedSteps, s.inDoubt-before.inDoubt,
-			s.downtimeFired-before.downtimeFired, strings.Join(marks, ", "))
-	}()
+	mark, end := h.beginCycle(n, "while down")
+	defer end()
 
 	// Load, then SIGKILL at a random moment.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -370,7 +399,7 @@ func (h *harness) cycle(n int) {
 	for w := range conns {
 		conns[w] = h.dial()
 		rng := rand.New(rand.NewPCG(h.seed, uint64(n)<<8|uint64(w+1)))
-		wg.Go(func() { h.worker(ctx, n, w, conns[w], rng, burst) })
+		wg.Go(func() { h.worker(ctx, n, w, conns[w], rng, func() bool { return time.Now().After(burst) }) })
 	}
 	time.Sleep(run)
 	h.killing.Store(true)
@@ -391,7 +420,7 @@ func (h *harness) cycle(n int) {
 	// With the server down: the file; and down a while longer, so that
 	// deadlines fall due, then up again.
 	downtime := minDowntime + time.Duration(h.rng.Int64N(int64(maxDowntime-minDowntime)))
-	h.checkOffline(n)
+	h.checkFile(h.db)
 	h.endOfStage(fmt.Sprintf("cycle %d, database after SIGKILL", n))
 	mark("file check")
 	time.Sleep(time.Until(h.killTime.Add(downtime)))
@@ -409,6 +438,26 @@ func (h *harness) cycle(n int) {
 	mark("service check")
 }
 
+// beginCycle begins cycle n in the ledger. mark notes how long the stage
+// just done took; end logs the cycle's figures and stages. window says
+// when the deadlines checked by checkOnline fell due.
+func (h *harness) beginCycle(n int, window string) (mark func(stage string), end func()) {
+	h.led.beginCycle(n)
+	t0, before := time.Now(), h.stats
+	var marks []string
+	mark = func(stage string) {
+		marks = append(marks, fmt.Sprintf("%s %s", stage, time.Since(t0).Round(time.Millisecond)))
+		t0 = time.Now()
+	}
+	end = func() {
+		s := h.stats
+		h.t.Logf("cycle %d: %d writes acknowledged, %d in doubt at the kill, %d deadlines due %s fired; %s",
+			n, s.ackedReports+s.ackedSteps-before.ackedReports-before.ackedSteps, s.inDoubt-before.inDoubt,
+			s.downtimeFired-before.downtimeFired, window, strings.Join(marks, ", "))
+	}
+	return mark, end
+}
+
 // finish stops the server gracefully and checks the file a last time, now
 // that nothing is in doubt: every count must be exact.
 func (h *harness) finish() {
@@ -416,7 +465,7 @@ func (h *harness) finish() {
 		h.problem("graceful stop: %v (log %s):\n%s", err, h.srv.logPath, tail(h.srv.logPath, 40))
 	}
 	h.srv = nil
-	h.checkOffline(h.cycles + 1)
+	h.checkFile(h.db)
 	h.endOfStage("final check of the database")
 }
 

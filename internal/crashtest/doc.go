@@ -1,4 +1,6 @@
-// Package crashtest holds the crash test of childcase: it builds the real
+// Package crashtest holds the crash and failover tests of childcase.
+//
+// The crash test builds the real
 // binary, starts it as a child process on a fresh database, drives
 // concurrent intake, case transitions and hand-overs from many clients,
 // kills the process with SIGKILL at random moments and restarts it, and
@@ -19,4 +21,25 @@
 // timing of the kills is not); CHILDCASE_CRASH_KEEP=1 keeps the database
 // and the server logs of a passing run (a failing run always keeps them).
 // With CI=true the test never skips: a binary that does not build fails it.
+//
+// The failover test (TestFailover) runs the same workload, ledger and
+// checks on two instances of the binary sharing a three-member etcd
+// cluster embedded in the test (etcdtest), with clients that retry on the
+// other instance, with the same request, when theirs does not answer.
+// Each cycle kills the etcd leader abruptly, then the instance that leads
+// the election (found from the election's value in etcd) with SIGKILL, at
+// random moments, restarts both, and checks the service and a backup of
+// the cluster taken through the API (a bbolt file, checked like the crash
+// test's); deadlines that fall due while no instance leads must fire once.
+// At the end porcupine checks that the history of every case's etag
+// (GetCase, and the steps sent with an etag) is linearizable, and on
+// failure writes its visualisation next to the logs (or, with -artifacts,
+// to the test's artifact directory). Run it with
+//
+//	go test -count=1 -run TestFailover -v ./internal/crashtest/
+//
+// CHILDCASE_FAILOVER_CYCLES (or -args -failover.cycles=N) sets the number
+// of cycles (default 4, the CI run; 2 with -short outside CI);
+// CHILDCASE_FAILOVER_SEED repeats the random choices; CHILDCASE_CRASH_KEEP
+// keeps the logs of a passing run too.
 package crashtest

@@ -31,8 +31,8 @@ type child struct {
 	waitErr  error
 }
 
-// start execs the binary on the harness's database with fresh ports and
-// waits until gRPC health answers SERVING.
+// start execs the binary on the harness's store (h.storeArgs) with fresh
+// ports and waits until gRPC health answers SERVING.
 func (h *harness) start() *child {
 	h.t.Helper()
 	var last error
@@ -66,8 +66,9 @@ func (h *harness) startOnce() (*child, error) {
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(childBin, "serve", "--db", h.db, "--key-file", h.keyFile,
-		"--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--policy", h.policyFile)
+	args := append([]string{"serve"}, h.storeArgs...)
+	cmd := exec.Command(childBin, append(args, "--key-file", h.keyFile,
+		"--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--policy", h.policyFile)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	dieWithParent(cmd)
 	// The CHILDCASE_* twins of the flags must not reach the child.
@@ -204,10 +205,12 @@ func bootstrapToken(logPath string) (string, error) {
 	return "", fmt.Errorf("no bootstrap admin token in %s:\n%s", logPath, tail(logPath, 20))
 }
 
-// client is one gRPC connection to the running server with its service
+// client is one gRPC connection to the running server (or, in the
+// failover test, a connection routed to the instances) with its service
 // stubs.
 type client struct {
-	conn    *grpc.ClientConn
+	conn    grpc.ClientConnInterface
+	closer  func() error
 	admin   pb.AdminServiceClient
 	audit   pb.AuditServiceClient
 	reports pb.ReportServiceClient
@@ -215,19 +218,27 @@ type client struct {
 	proc    pb.CaseProcessServiceClient
 }
 
-func (h *harness) dial() *client {
-	conn, err := grpc.NewClient(h.srv.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// dial connects to the running server.
+func (h *harness) dial() *client { return h.dialAddr(h.srv.grpcAddr) }
+
+func (h *harness) dialAddr(addr string) *client {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		h.t.Fatalf("dial %s: %v", h.srv.grpcAddr, err)
+		h.t.Fatalf("dial %s: %v", addr, err)
 	}
+	return newClient(conn, conn.Close)
+}
+
+// newClient is a client over conn; closer closes it.
+func newClient(conn grpc.ClientConnInterface, closer func() error) *client {
 	return &client{
-		conn: conn, admin: pb.NewAdminServiceClient(conn), audit: pb.NewAuditServiceClient(conn),
+		conn: conn, closer: closer, admin: pb.NewAdminServiceClient(conn), audit: pb.NewAuditServiceClient(conn),
 		reports: pb.NewReportServiceClient(conn), cases: pb.NewCaseServiceClient(conn),
 		proc: pb.NewCaseProcessServiceClient(conn),
 	}
 }
 
-func (c *client) close() { _ = c.conn.Close() }
+func (c *client) close() { _ = c.closer() }
 
 // as returns ctx with the user's bearer token.
 func (h *harness) as(ctx context.Context, user string) context.Context {

@@ -43,14 +43,15 @@ func (l *ledger) stepCounts() (ack, doubt, hid map[caseKind]int) {
 	return ack, doubt, hid
 }
 
-// checkOffline checks the database file with the server down: no problem
+// checkFile checks a database file (the crash test's, with the server
+// down, or a backup of the failover test's etcd cluster): no problem
 // from boltstore.Check (structure, every index against its records, the
 // audit chain, the timers), every acknowledged report and case present,
 // counts within what was acknowledged and what was in doubt, each applied
 // step on the timeline once, and every deadline's firings once each.
-func (h *harness) checkOffline(n int) {
+func (h *harness) checkFile(path string) {
 	ctx := context.Background()
-	res, err := boltstore.Check(ctx, h.db)
+	res, err := boltstore.Check(ctx, path)
 	if err != nil {
 		h.problem("boltstore.Check: %v", err)
 		return
@@ -90,7 +91,7 @@ func (h *harness) checkOffline(n int) {
 			res.Cases, ackCases, doubtCases)
 	}
 
-	st, err := boltstore.OpenReadOnly(h.db, boltstore.Options{})
+	st, err := boltstore.OpenReadOnly(path, boltstore.Options{})
 	if err != nil {
 		h.problem("open the file read-only: %v", err)
 		return

@@ -110,10 +110,10 @@ func (l *ledger) pickCase(rng *rand.Rand) string {
 }
 
 // worker is one client of the workload: until ctx ends, it records
-// reports and takes steps on the cases, with think time between; from
-// burst on (shortly before the kill) without, so that the kill finds many
-// requests in flight without the database growing too fast.
-func (h *harness) worker(ctx context.Context, cycle, w int, cl *client, rng *rand.Rand, burst time.Time) {
+// reports and takes steps on the cases, with think time between; while
+// burst says so (shortly before a kill) without, so that the kill finds
+// many requests in flight without the database growing too fast.
+func (h *harness) worker(ctx context.Context, cycle, w int, cl *client, rng *rand.Rand, burst func() bool) {
 	for i := 1; ctx.Err() == nil; i++ {
 		rid := fmt.Sprintf("c%d-w%d-%d", cycle, w, i)
 		if rng.IntN(100) < 35 || h.led.pickCase(rng) == "" {
@@ -122,7 +122,7 @@ func (h *harness) worker(ctx context.Context, cycle, w int, cl *client, rng *ran
 			h.opStep(ctx, cl, rng, rid)
 		}
 		think := time.Duration(40+rng.IntN(80)) * time.Millisecond
-		if time.Now().After(burst) {
+		if burst() {
 			think = time.Duration(rng.IntN(3)) * time.Millisecond
 		}
 		select {

@@ -236,6 +236,11 @@ func (t *tx) state(name []byte) *bucket {
 	return b
 }
 
+// Bucket returns the bucket, nil when it does not exist; after a failed
+// read, a bucket that reads nothing and refuses writes, whether it exists
+// or not: the stored layout takes its buckets as there (on a file they
+// always are), and its body must run to its end for View or Update to
+// return the failure, not panic on a nil bucket.
 func (t *tx) Bucket(name []byte) kv.Bucket {
 	if validName(name) != nil {
 		return nil

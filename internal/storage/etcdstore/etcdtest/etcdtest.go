@@ -18,6 +18,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 )
@@ -52,6 +55,58 @@ type member struct {
 	cfg *embed.Config
 	// etcd is nil while the member is stopped.
 	etcd *embed.Etcd
+	gate *gate
+}
+
+// gate lets Kill refuse a member's new client requests and wait for those
+// under way before its raft node and backend stop. A member in the test's
+// process stopped under a read panics the whole test (the read finds its
+// bbolt transaction gone), where a process that died would just be gone:
+// the gate keeps that race out, and the kill is as abrupt for the cluster.
+type gate struct {
+	mu     sync.RWMutex
+	closed bool
+	busy   sync.WaitGroup
+}
+
+// gateDrain bounds Kill's wait for the requests under way: long enough
+// for a read that has its revision to finish, short enough that the
+// member still dies at once for its peers. A request still waiting (for
+// raft) when it stops fails with the server, without reading the backend.
+const gateDrain = 100 * time.Millisecond
+
+func (g *gate) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return nil, status.Error(codes.Unavailable, "etcdtest: the member was killed")
+	}
+	g.busy.Add(1)
+	g.mu.RUnlock()
+	defer g.busy.Done()
+	return handler(ctx, req)
+}
+
+// close refuses new requests and waits (a while) for those under way.
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	drained := make(chan struct{})
+	go func() {
+		g.busy.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(gateDrain):
+	}
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = false
 }
 
 // Start starts a cluster of members members and stops it when the test
@@ -81,8 +136,10 @@ func Start(t testing.TB, members int, opts ...Option) *Cluster {
 		cfg.TickMs, cfg.ElectionMs = 50, 500
 		cfg.LogLevel = "error"
 		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+		g := &gate{}
+		cfg.GRPCAdditionalServerOptions = []grpc.ServerOption{grpc.ChainUnaryInterceptor(g.unary)}
 		initial = append(initial, cfg.Name+"="+peer.String())
-		c.members = append(c.members, &member{cfg: cfg})
+		c.members = append(c.members, &member{cfg: cfg, gate: g})
 	}
 	for _, m := range c.members {
 		m.cfg.InitialCluster = strings.Join(initial, ",")
@@ -121,6 +178,7 @@ func freeURL(t testing.TB) url.URL {
 // start starts member i (again) over its data directory.
 func (c *Cluster) start(i int) error {
 	m := c.members[i]
+	m.gate.open()
 	e, err := embed.StartEtcd(m.cfg)
 	if err != nil {
 		return err
@@ -240,7 +298,9 @@ func (c *Cluster) stop(i int, abrupt bool) {
 	}
 	if abrupt {
 		// The raft node and its transport stop first, so Close's own
-		// leadership transfer finds nobody to hand over to.
+		// leadership transfer finds nobody to hand over to; the client
+		// requests, just before.
+		m.gate.close()
 		e.Server.HardStop()
 	}
 	e.Close()
