@@ -59,6 +59,11 @@ var (
 	// and writes work again once there is room. It lives here rather than
 	// with the store so that transport can map it without naming storage.
 	ErrFull = errors.New("the database is full")
+	// ErrUnavailable: the store could not be reached for a moment (a
+	// replicated store electing a new leader, a member lost). A read may
+	// simply be retried; a write may or may not have been committed, so it
+	// is retried with the same request_id, which applies it at most once.
+	ErrUnavailable = errors.New("the store is unavailable for a moment")
 )
 
 // MissingReference turns a referenced record that does not exist (err

@@ -17,6 +17,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/kv"
@@ -170,8 +172,24 @@ func mapErr(err error) error {
 	case errors.Is(err, rpctypes.ErrTooManyOps), errors.Is(err, rpctypes.ErrGRPCTooManyOps),
 		errors.Is(err, rpctypes.ErrRequestTooLarge), errors.Is(err, rpctypes.ErrGRPCRequestTooLarge):
 		return fmt.Errorf("%w: the cluster refused it (start etcd with at least the engine's limits): %w", kv.ErrTooLarge, err)
+	case unavailable(err):
+		return fmt.Errorf("%w: %w", model.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unavailable reports whether err is etcd saying it cannot answer now
+// (a leader change, no leader, a request timed out in the cluster, no
+// member reachable): a failure that passes, unlike a refusal.
+func unavailable(err error) bool {
+	var ee rpctypes.EtcdError
+	if errors.As(err, &ee) {
+		return ee.Code() == codes.Unavailable
+	}
+	if s, ok := status.FromError(err); ok {
+		return s.Code() == codes.Unavailable
+	}
+	return false
 }
 
 // bucket is a bucket's state in one transaction: what the snapshot holds

@@ -80,6 +80,12 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.ResourceExhausted,
 			"the database is full: nothing was written; writes are refused until an operator frees space, retry later",
 			ReasonDatabaseFull, nil)
+	case errors.Is(err, model.ErrUnavailable):
+		// A replicated store changing leaders: the client retries, a write
+		// with the same request_id, which applies it at most once.
+		log.WarnContext(ctx, "store unavailable", "err", err)
+		return withInfo(codes.Unavailable,
+			"the database is unavailable for a moment; retry, a write with the same request_id", ReasonUnavailable, nil)
 	case errors.Is(err, context.DeadlineExceeded):
 		return withInfo(codes.DeadlineExceeded, "the request took too long", ReasonDeadlineExceeded, nil)
 	case errors.Is(err, context.Canceled):
