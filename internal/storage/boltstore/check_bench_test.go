@@ -87,8 +87,10 @@ func TestCheckAllocations(t *testing.T) {
 		}
 	})
 	// 300 until schema version 9, whose counters by day add about 20
-	// stored cells (and their decoding) for these cases' dates.
-	const most = 320
+	// stored cells (and their decoding) for these cases' dates: 313 in a
+	// plain build, 329 under the race detector (CI's), which allocates a
+	// little more of its own.
+	const most = 340
 	if perCase := allocs / n; perCase > most {
 		t.Errorf("a check allocates %.0f times per case, want at most %d", perCase, most)
 	}
