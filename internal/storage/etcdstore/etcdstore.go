@@ -73,6 +73,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -205,6 +206,26 @@ type Engine struct {
 	guard string
 	// owned: Close closes the client (Open made it).
 	owned bool
+	// What the engine sent (Stats).
+	reads, commits, ops, bytes atomic.Int64
+}
+
+// Stats counts what an engine has sent the cluster since it was made:
+// counts a busy machine does not change, which the benchmarks report per
+// request beside the times.
+type Stats struct {
+	// Reads are read round trips: a transaction's Gets and cursor pages
+	// that its own writes did not answer, and the checks of a snapshot.
+	Reads int64
+	// Commits are the commit Txns sent, those whose compare failed
+	// included; Ops and Bytes are their operations and bytes, as counted
+	// against MaxTxnOps and MaxRequestBytes.
+	Commits, Ops, Bytes int64
+}
+
+// Stats returns the counts since the engine was made.
+func (e *Engine) Stats() Stats {
+	return Stats{Reads: e.reads.Load(), Commits: e.commits.Load(), Ops: e.ops.Load(), Bytes: e.bytes.Load()}
 }
 
 // Open connects to the cluster of cfg and checks that it answers (a

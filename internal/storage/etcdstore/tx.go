@@ -57,9 +57,12 @@ var (
 	_ kv.Bucket = (*bucket)(nil)
 )
 
-// View runs fn over one snapshot of the cluster.
+// View runs fn over one snapshot of the cluster. Its first read is
+// linearizable: a View sees every write acknowledged before it began, on
+// any instance (a serializable read from a member that lags would miss
+// one, and break read-your-writes across instances).
 func (e *Engine) View(ctx context.Context, fn func(kv.Tx) error) error {
-	t := e.newTx(ctx, false)
+	t := e.newTx(ctx, false, false)
 	err := fn(t)
 	if t.err != nil {
 		return t.err
@@ -69,19 +72,42 @@ func (e *Engine) View(ctx context.Context, fn func(kv.Tx) error) error {
 
 // Update runs fn and commits what it wrote, re-running it from a new
 // snapshot when another writer committed first.
+//
+// The first attempt takes its snapshot with a serializable read, which the
+// member that answers serves alone, without the round trip through the
+// leader a linearizable read makes: it may be stale, behind a write
+// acknowledged elsewhere. A commit is safe anyway, since its guard compare
+// fails on any snapshot older than the last commit and the body re-runs. A
+// body that returns an error or writes nothing commits nothing, so
+// nothing checked its snapshot: before its answer stands, a linearizable
+// read of the guard confirms that no write committed after the snapshot;
+// when one did, the body re-runs. Re-runs take linearizable snapshots.
 func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		t := e.newTx(ctx, true)
+		t := e.newTx(ctx, true, attempt == 0)
 		err := fn(t)
 		if t.err != nil {
 			return t.err
 		}
-		if err != nil {
-			return err
+		var committed bool
+		if err == nil {
+			committed, err = t.commit()
+			if err != nil {
+				return err
+			}
 		}
-		committed, err := t.commit()
-		if err != nil || committed {
-			return err
+		if t.written && committed {
+			return nil
+		}
+		if !t.written {
+			// The body's error, or its reads that wrote nothing.
+			current, cerr := t.snapshotCurrent()
+			if cerr != nil {
+				return cerr
+			}
+			if current {
+				return err
+			}
 		}
 		if attempt+1 == maxAttempts {
 			return fmt.Errorf("%w (%d attempts)", ErrContended, maxAttempts)
@@ -94,6 +120,26 @@ func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// snapshotCurrent reports whether what the transaction read is still the
+// cluster's state: its snapshot was linearizable, or no write committed
+// after it (the guard's mod revision is the one the snapshot saw), which a
+// linearizable read of the guard tells.
+func (t *tx) snapshotCurrent() (bool, error) {
+	if !t.serializable || t.rev == 0 {
+		return true, nil
+	}
+	t.e.reads.Add(1)
+	resp, err := t.e.client.Get(t.ctx, t.e.guard)
+	if err != nil {
+		return false, fmt.Errorf("etcd read of the commit guard: %w", mapErr(err))
+	}
+	var guardRev int64
+	if len(resp.Kvs) > 0 {
+		guardRev = resp.Kvs[0].ModRevision
+	}
+	return guardRev == t.guardRev, nil
 }
 
 // pause is how long Update waits before re-running a body that lost
@@ -111,14 +157,17 @@ type tx struct {
 	// rev is the snapshot revision, 0 before the first read; guardRev is
 	// the guard's mod revision at rev (0 when it had none).
 	rev, guardRev int64
+	// serializable: the snapshot is taken by a serializable read (see
+	// Update); written: commit found writes to send.
+	serializable, written bool
 	// err is the first failed read: from then on the transaction reads
 	// nothing and neither returns nor commits anything else.
 	err     error
 	buckets map[string]*bucket
 }
 
-func (e *Engine) newTx(ctx context.Context, writable bool) *tx {
-	return &tx{e: e, ctx: ctx, writable: writable, buckets: map[string]*bucket{}}
+func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
+	return &tx{e: e, ctx: ctx, writable: writable, serializable: serializable, buckets: map[string]*bucket{}}
 }
 
 func (t *tx) Writable() bool { return t.writable }
@@ -130,8 +179,15 @@ func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 	}
 	if t.rev == 0 {
 		// The first read takes the snapshot and the guard in the same
-		// round trip: a read-only Txn is answered at one revision.
-		resp, err := t.e.client.Txn(t.ctx).Then(clientv3.OpGet(t.e.guard), clientv3.OpGet(key, opts...)).Commit()
+		// round trip: a read-only Txn is answered at one revision. It is
+		// serializable when all its Gets are.
+		guardOpts := []clientv3.OpOption(nil)
+		if t.serializable {
+			guardOpts = []clientv3.OpOption{clientv3.WithSerializable()}
+			opts = append(slices.Clip(opts), clientv3.WithSerializable())
+		}
+		t.e.reads.Add(1)
+		resp, err := t.e.client.Txn(t.ctx).Then(clientv3.OpGet(t.e.guard, guardOpts...), clientv3.OpGet(key, opts...)).Commit()
 		if err != nil {
 			t.fail(err)
 			return nil
@@ -143,9 +199,11 @@ func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 		return resp.Responses[1].GetResponseRange()
 	}
 	at := append(opts, clientv3.WithRev(t.rev))
+	t.e.reads.Add(1)
 	resp, err := t.e.client.Get(t.ctx, key, append(at, clientv3.WithSerializable())...)
 	if errors.Is(err, rpctypes.ErrFutureRev) {
 		// This member has not applied the snapshot yet: ask the leader.
+		t.e.reads.Add(1)
 		resp, err = t.e.client.Get(t.ctx, key, at...)
 	}
 	if err != nil {
@@ -619,6 +677,7 @@ func (t *tx) commit() (bool, error) {
 	if len(ops.ops) == 0 {
 		return true, nil // nothing written: nothing to commit
 	}
+	t.written = true
 	var cmps []clientv3.Cmp
 	if t.rev != 0 {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(t.e.guard), "=", t.guardRev))
@@ -631,6 +690,9 @@ func (t *tx) commit() (bool, error) {
 	if n := ops.bytes + requestOverhead; n > t.e.limits.MaxRequestBytes {
 		return false, fmt.Errorf("etcd commit of about %d bytes, over the engine's MaxRequestBytes %d: %w", n, t.e.limits.MaxRequestBytes, kv.ErrTooLarge)
 	}
+	t.e.commits.Add(1)
+	t.e.ops.Add(int64(len(ops.ops)))
+	t.e.bytes.Add(int64(ops.bytes))
 	resp, err := t.e.client.Txn(t.ctx).If(cmps...).Then(ops.ops...).Commit()
 	if err != nil {
 		return false, fmt.Errorf("etcd commit: %w", mapErr(err))
