@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +40,14 @@ type EngineStore struct {
 	// Update shares a commit with Update only and Batch with Batch only,
 	// as Store's do.
 	writes, reads group[kv.Tx]
-	committed     func(time.Duration)
-	commits       atomic.Int64 // write transactions committed (Commits)
+	// committing lets one of the two groups' transactions run on the
+	// engine at a time: an engine that serialises its writers (etcd's
+	// commit guard) makes one of two concurrent transactions re-run, with
+	// all its reads, so one instance's groups would only defeat each
+	// other.
+	committing sync.Mutex
+	committed  func(time.Duration)
+	commits    atomic.Int64 // write transactions committed (Commits)
 }
 
 var _ datastore.Store = (*EngineStore)(nil)
@@ -134,6 +141,8 @@ func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) er
 
 // commit runs one shared write transaction on the engine.
 func (s *EngineStore) commit(fn func(kv.Tx) error) error {
+	s.committing.Lock()
+	defer s.committing.Unlock()
 	start := time.Now()
 	err := s.e.Update(s.ctx, fn)
 	if err == nil {
