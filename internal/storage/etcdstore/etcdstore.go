@@ -72,7 +72,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -208,6 +210,45 @@ type Engine struct {
 	owned bool
 	// What the engine sent (Stats).
 	reads, commits, ops, bytes atomic.Int64
+	// known are the buckets transactions found, whose markers (and
+	// sequences) a transaction's first read brings at once.
+	known knownBuckets
+}
+
+// maxKnownBuckets bounds the names a snapshot's first read asks about
+// (the stored layout has about 30 buckets), so that it stays well under
+// any cluster's --max-txn-ops (128 by default).
+const maxKnownBuckets = 64
+
+// knownBuckets are the names of the buckets that existed, and of those
+// whose sequence was read, in earlier transactions: a hint of what the
+// next transaction will read, never an answer (the first read asks the
+// snapshot about each).
+type knownBuckets struct {
+	mu          sync.Mutex
+	names, seqs []string
+}
+
+// add records the bucket name, or its sequence when seq is set.
+func (k *knownBuckets) add(name string, seq bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	list := &k.names
+	if seq {
+		list = &k.seqs
+	}
+	if len(k.names)+len(k.seqs) >= maxKnownBuckets || slices.Contains(*list, name) {
+		return
+	}
+	// A new slice: get's callers keep reading the old one.
+	*list = append(slices.Clip(*list), name)
+}
+
+// get returns the names known now; the caller must not change them.
+func (k *knownBuckets) get() (names, seqs []string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.names, k.seqs
 }
 
 // Stats counts what an engine has sent the cluster since it was made:
