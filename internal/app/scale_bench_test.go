@@ -617,6 +617,7 @@ func benchScaleCreateThroughput(b *testing.B, st scaleStore, m app.LoadManifest,
 	ts := st.ts
 	ctx, req, val, floor := createBench(b, st, m)
 	var creates, puts samples
+	before := ts.StoreCounts()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		creates.time(func() {
@@ -645,4 +646,6 @@ func benchScaleCreateThroughput(b *testing.B, st scaleStore, m app.LoadManifest,
 	b.ReportMetric(reportsPerSec, "reports/s")
 	b.ReportMetric(putsPerSec, "floor-puts/s")
 	b.ReportMetric(reportsPerSec/putsPerSec, "ratio-to-floor")
+	// Per iteration, that is per clients reports.
+	reportWrites(b, before, ts.StoreCounts())
 }
