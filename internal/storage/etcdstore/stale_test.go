@@ -158,3 +158,32 @@ func TestStaleFirstReadOfAWrite(t *testing.T) {
 		t.Errorf("%d stale snapshots served, want one per Update and none to a View", n)
 	}
 }
+
+// TestFailedReadAnswersAnEmptyBucket: after a read fails (here the
+// caller's context ends), a transaction answers as if its buckets were
+// empty, never missing, and View returns the failure. The layout takes
+// its buckets' existence for granted: the leader's scheduler, whose
+// context ends when it loses the lead, crashed the server on a nil
+// bucket.
+func TestFailedReadAnswersAnEmptyBucket(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	fill(t, e, 3)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err := e.View(ctx, func(tx kv.Tx) error {
+		b := tx.Bucket(bucketName)
+		if b == nil {
+			t.Fatal("Bucket after a failed read = nil, want an empty bucket")
+		}
+		if v := b.Get([]byte("k000")); v != nil {
+			t.Errorf("Get after a failed read = %q, want nil", v)
+		}
+		if k, _ := b.Cursor().First(); k != nil {
+			t.Errorf("First after a failed read = %q, want nil", k)
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("View with a failed read = %v, want the failure (context.Canceled)", err)
+	}
+}

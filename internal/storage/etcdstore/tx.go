@@ -333,7 +333,10 @@ func (t *tx) Bucket(name []byte) kv.Bucket {
 	if validName(name) != nil {
 		return nil
 	}
-	if b := t.state(name); b.exists {
+	// After a failed read the bucket is answered empty, not missing, as
+	// the kv contract says: the layout takes its buckets' existence for
+	// granted, and the failure is what View or Update returns.
+	if b := t.state(name); b.exists || t.err != nil {
 		return b
 	}
 	return nil
