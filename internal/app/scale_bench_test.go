@@ -44,7 +44,9 @@ import (
 // CI makes); the first is the base the list and queue pages are compared
 // with. CHILDCASE_SCALE_DIR keeps the loaded databases between runs (they
 // are built when missing; default: a temporary directory). Each run works
-// on a copy: the cached databases stay as loaded.
+// on a copy: the cached databases stay as loaded. CHILDCASE_SCALE_STORES
+// (default bbolt,etcd) lists the stores the rows of writes and reads run
+// on; on etcd, each size's copy is moved into an embedded member.
 
 // scaleSeed is the seed of every scale database: runs repeat.
 const scaleSeed = 1
