@@ -26,8 +26,13 @@
 // # Transactions
 //
 // A transaction reads at one revision: its first read also gets the guard
-// key, and the revision of that answer is the snapshot every later read of
-// the transaction carries. A write transaction keeps what it writes in
+// key (and the markers and sequences of the buckets earlier transactions
+// found), and the revision of that answer is the snapshot every later read
+// of the transaction carries. That first read is linearizable in a View;
+// in an Update's first attempt it is serializable, answered by the member
+// alone, and what could be stale in it is caught by the commit's guard
+// compare or, for a body that commits nothing, by a linearizable read of
+// the guard (see Update). A write transaction keeps what it writes in
 // memory (an overlay its own Gets and cursors see) and commits it in one
 // etcd Txn that compares the guard's mod revision with the one seen at the
 // snapshot and puts the guard. Every write transaction thus conflicts with
