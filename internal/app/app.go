@@ -37,7 +37,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
@@ -371,7 +370,7 @@ type Server struct {
 	tls         bool
 
 	closers []func(context.Context) error // unwound in reverse by Stop
-	store   *boltstore.Store              // for the benchmarks' write counts (export_test.go)
+	store   *serverStore                  // for the benchmarks' write counts (export_test.go)
 	done    chan struct{}
 	errOnce sync.Once
 	err     error
@@ -465,7 +464,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	s.push(func(context.Context) error { return opened.Close() })
-	s.store = opened.file
+	s.store = opened
 	var store datastore.Store = opened
 	auditLog := auditlog.New(store)
 	verifyAuditTail(ctx, auditLog, opts.Logger)

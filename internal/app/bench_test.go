@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/binary"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -15,7 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // The service's cost is measured against the storage floor in the same run:
@@ -71,20 +71,22 @@ func benchCreateReportGRPC(b *testing.B) {
 	ts := startServer(b, "")
 	req := &pb.CreateReportRequest{Report: validReport()}
 	b.ReportAllocs()
-	before := ts.WriteStats()
+	before := ts.StoreCounts()
 	timeEach(b, func() error {
 		_, err := ts.reports().CreateReport(ctx, req)
 		return err
 	})
-	reportWrites(b, before, ts.WriteStats())
+	reportWrites(b, before, ts.StoreCounts())
 }
 
-// reportWrites reports the commits and page writes per operation between
-// two counts of the server's store: unlike times, they do not vary with
-// the load on the machine.
-func reportWrites(b *testing.B, before, after boltstore.WriteStats) {
-	b.ReportMetric(float64(after.Commits-before.Commits)/float64(b.N), "commits/op")
-	b.ReportMetric(float64(after.Pages-before.Pages)/float64(b.N), "pages/op")
+// reportWrites reports what the store did per operation between two of
+// its counts (testServer.StoreCounts: commits and page writes on a file;
+// commit Txns, their operations and bytes, and read round trips on etcd):
+// unlike times, they do not vary with the load on the machine.
+func reportWrites(b *testing.B, before, after map[string]int64) {
+	for _, unit := range slices.Sorted(maps.Keys(after)) {
+		b.ReportMetric(float64(after[unit]-before[unit])/float64(b.N), unit+"/op")
+	}
 }
 
 func benchCreateReportGRPCConcurrent(b *testing.B) {
@@ -139,13 +141,13 @@ func benchGetCaseGRPC(b *testing.B) {
 	}
 	req := &pb.GetCaseRequest{Name: created.GetCase()}
 	b.ReportAllocs()
-	before := ts.WriteStats()
+	before := ts.StoreCounts()
 	for b.Loop() {
 		if _, err := ts.cases().GetCase(ctx, req); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportWrites(b, before, ts.WriteStats())
+	reportWrites(b, before, ts.StoreCounts())
 }
 
 // floorRecord is a value the size of a stored report.

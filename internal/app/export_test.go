@@ -4,4 +4,18 @@ import "github.com/childcase/childcase/internal/storage/boltstore"
 
 // WriteStats gives the benchmarks what the server's writes have cost the
 // disk so far (commits and pages), counts a busy machine does not change.
-func (s *Server) WriteStats() boltstore.WriteStats { return s.store.WriteStats() }
+// The server must run on a bbolt file.
+func (s *Server) WriteStats() boltstore.WriteStats { return s.store.file.WriteStats() }
+
+// StoreCounts gives the benchmarks what the server has cost its store so
+// far, by unit, counts a busy machine does not change: on a bbolt file its
+// commits and page writes; on etcd its commit Txns (txns), their
+// operations and bytes, and its read round trips (reads).
+func (s *Server) StoreCounts() map[string]int64 {
+	if e := s.store.etcd; e != nil {
+		st := e.Stats()
+		return map[string]int64{"txns": st.Commits, "ops": st.Ops, "bytes": st.Bytes, "reads": st.Reads}
+	}
+	w := s.store.file.WriteStats()
+	return map[string]int64{"commits": w.Commits, "pages": w.Pages}
+}

@@ -27,6 +27,9 @@ import (
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/cli"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 )
 
 // The scale benchmarks measure each row of the table of issue 10 ("Storage
@@ -41,7 +44,10 @@ import (
 // CI makes); the first is the base the list and queue pages are compared
 // with. CHILDCASE_SCALE_DIR keeps the loaded databases between runs (they
 // are built when missing; default: a temporary directory). Each run works
-// on a copy: the cached databases stay as loaded.
+// on a copy: the cached databases stay as loaded. CHILDCASE_SCALE_STORES
+// (bbolt,etcd) lists the stores the rows of writes and reads run on at
+// every size (default: bbolt, and etcd at the first size); on etcd, each
+// size's copy is moved into an embedded member.
 
 // scaleSeed is the seed of every scale database: runs repeat.
 const scaleSeed = 1
@@ -206,6 +212,129 @@ func (f *floorLog) append(tx *bbolt.Tx, val []byte) error {
 	return tx.Bucket([]byte("r")).Put(binary.BigEndian.AppendUint64(nil, f.seq.Add(1)), val)
 }
 
+// storeFloor is the raw store a row of the service is measured against,
+// where the service keeps its data: a bbolt file on the same disk, or the
+// same etcd cluster.
+type storeFloor interface {
+	// put commits val under a new key, durably, alone.
+	put(val []byte) error
+	// putShared commits val among concurrent callers, the way the store
+	// lets them share commits: bbolt's Batch; etcd shares its raft
+	// entries' fsyncs between concurrent puts by itself.
+	putShared(val []byte) error
+}
+
+func (f *floorLog) put(val []byte) error {
+	return f.Update(func(tx *bbolt.Tx) error { return f.append(tx, val) })
+}
+
+func (f *floorLog) putShared(val []byte) error {
+	return f.Batch(func(tx *bbolt.Tx) error { return f.append(tx, val) })
+}
+
+// etcdFloor puts values under keys in sequence on an etcd cluster,
+// outside the service's prefix, from any number of goroutines.
+type etcdFloor struct {
+	// putKV is a raw etcd Put.
+	putKV func(key string, val []byte) error
+	seq   atomic.Uint64
+}
+
+func (f *etcdFloor) put(val []byte) error {
+	return f.putKV(fmt.Sprintf("/floor/%016d", f.seq.Add(1)), val)
+}
+
+func (f *etcdFloor) putShared(val []byte) error { return f.put(val) }
+
+// scaleStore is a store the rows of writes and reads run on, with the
+// floor they are measured against.
+type scaleStore struct {
+	name string
+	ts   *testServer
+	// floor makes a new floor on the same disk or cluster.
+	floor func(b *testing.B) storeFloor
+	// createRecord is what the floor of a CreateReport puts: on a file the
+	// request's bytes; on etcd as many bytes as one CreateReport of req
+	// sends in its commits, measured on one.
+	createRecord func(b *testing.B, ctx context.Context, req *pb.CreateReportRequest) []byte
+}
+
+// boltScaleStore is the service on a bbolt file, against raw bbolt.
+func boltScaleStore(ts *testServer) scaleStore {
+	return scaleStore{
+		name: "bbolt", ts: ts,
+		floor: func(b *testing.B) storeFloor { return &floorLog{DB: openFloorDB(b)} },
+		createRecord: func(b *testing.B, _ context.Context, req *pb.CreateReportRequest) []byte {
+			val, err := proto.Marshal(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return val
+		},
+	}
+}
+
+// etcdScaleStore is the service on the cluster c, against raw etcd puts on
+// the same cluster.
+func etcdScaleStore(ts *testServer, c *etcdtest.Cluster) scaleStore {
+	return scaleStore{
+		name: "etcd", ts: ts,
+		floor: func(b *testing.B) storeFloor {
+			client := c.Client(b)
+			return &etcdFloor{putKV: func(key string, val []byte) error {
+				_, err := client.Put(context.Background(), key, string(val))
+				return err
+			}}
+		},
+		createRecord: func(b *testing.B, ctx context.Context, req *pb.CreateReportRequest) []byte {
+			before := ts.StoreCounts()
+			if _, err := ts.reports().CreateReport(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			return make([]byte, ts.StoreCounts()["bytes"]-before["bytes"])
+		},
+	}
+}
+
+// scaleStoreNames are the stores the rows of writes and reads run on at
+// a size (first: the first size): those of CHILDCASE_SCALE_STORES; by
+// default bbolt, and etcd at the first size only, which keeps CI's small
+// run short (on etcd, 64 writers at once take seconds a round).
+func scaleStoreNames(b *testing.B, first bool) []string {
+	spec := os.Getenv("CHILDCASE_SCALE_STORES")
+	if spec == "" {
+		if !first {
+			return []string{"bbolt"}
+		}
+		spec = "bbolt,etcd"
+	}
+	names := strings.Split(spec, ",")
+	for _, n := range names {
+		if n != "bbolt" && n != "etcd" {
+			b.Fatalf("CHILDCASE_SCALE_STORES: %q is not a list of bbolt and etcd", spec)
+		}
+	}
+	return names
+}
+
+// etcdScaleServer starts the service on a copy of the scale database db
+// moved into the cluster c, under a prefix of its own, committing with
+// fsync as in production.
+func etcdScaleServer(b *testing.B, c *etcdtest.Cluster, db string, m app.LoadManifest) *testServer {
+	b.Helper()
+	cfg := workingCopy(b, db, m)
+	cfg.EtcdPrefix = fmt.Sprintf("/scale-%d/", m.Cases)
+	e, err := etcdstore.NewEngine(c.Client(b), cfg.EtcdPrefix, etcdstore.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := boltstore.CopyIntoEngine(context.Background(), cfg.DBPath, e, boltstore.CopyLimits{}, nil); err != nil {
+		b.Fatalf("copy the %d-case database into etcd: %v", m.Cases, err)
+	}
+	cfg.Store = "etcd://" + strings.TrimPrefix(c.Endpoints()[0], "http://")
+	return scaleServer(b, cfg, m)
+}
+
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // BenchmarkScale measures, for each size, every row of the issue's table
@@ -214,6 +343,10 @@ func BenchmarkScale(b *testing.B) {
 	sizes := scaleSizes(b)
 	baseDB, baseM := scaleDB(b, sizes[0])
 	base := scaleServer(b, workingCopy(b, baseDB, baseM), baseM)
+	var cluster *etcdtest.Cluster
+	if slices.Contains(scaleStoreNames(b, true), "etcd") {
+		cluster = etcdtest.Start(b, 1) // fsync on, as in production
+	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("cases=%d", n), func(b *testing.B) {
 			db, m := scaleDB(b, n)
@@ -221,14 +354,23 @@ func BenchmarkScale(b *testing.B) {
 			if n != sizes[0] {
 				at = scaleServer(b, workingCopy(b, db, m), m)
 			}
-			runScaleRows(b, db, m, at, base, baseM)
+			var on []scaleStore
+			for _, name := range scaleStoreNames(b, n == sizes[0]) {
+				if name == "bbolt" {
+					on = append(on, boltScaleStore(at))
+				} else {
+					on = append(on, etcdScaleStore(etcdScaleServer(b, cluster, db, m), cluster))
+				}
+			}
+			runScaleRows(b, db, m, at, base, baseM, on)
 		})
 	}
 }
 
 // runScaleRows runs each measurement as a sub-benchmark on the server at
-// of the database db (base is the server of the smallest size).
-func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testServer, baseM app.LoadManifest) {
+// of the database db (base is the server of the smallest size); the rows
+// of writes and reads also on each store of stores, against its floor.
+func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testServer, baseM app.LoadManifest, stores []scaleStore) {
 	b.Run("row=bytes-per-case", func(b *testing.B) {
 		fi, err := os.Stat(db)
 		if err != nil {
@@ -292,9 +434,11 @@ func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testSer
 		})
 	}
 	for _, clients := range []int{1, 16} {
-		b.Run(fmt.Sprintf("row=get-case/clients=%d", clients), func(b *testing.B) {
-			benchScaleGetCase(b, at, clients)
-		})
+		for _, st := range stores {
+			b.Run(fmt.Sprintf("row=get-case/clients=%d/store=%s", clients, st.name), func(b *testing.B) {
+				benchScaleGetCase(b, st, clients)
+			})
+		}
 	}
 	// A search for a child by name by a commune worker, at this size and
 	// at the base size, alternately. The loader names children from the
@@ -312,8 +456,12 @@ func runScaleRows(b *testing.B, db string, m app.LoadManifest, at, base *testSer
 		b.ReportMetric(float64(here.p50())/float64(there.p50()), "ratio-to-base")
 	})
 	b.Run("row=statistics-year", func(b *testing.B) { benchScaleStatistics(b, at, m) })
-	b.Run("row=create-report-p50", func(b *testing.B) { benchScaleCreateP50(b, at, m) })
-	b.Run("row=create-report-64-clients", func(b *testing.B) { benchScaleCreateThroughput(b, at, m, 64) })
+	for _, st := range stores {
+		b.Run("row=create-report-p50/store="+st.name, func(b *testing.B) { benchScaleCreateP50(b, st, m) })
+	}
+	for _, st := range stores {
+		b.Run("row=create-report-64-clients/store="+st.name, func(b *testing.B) { benchScaleCreateThroughput(b, st, m, 64) })
+	}
 	runScaleConsoleRows(b, m, at, base, baseM)
 }
 
@@ -358,20 +506,22 @@ func listPage(b *testing.B, ts *testServer, user string, req *pb.ListCasesReques
 }
 
 // benchScaleGetCase: GetCase by a commune worker, clients at once, against
-// a gRPC health check plus one fdatasync'd append of an audit event's size
-// on the same disk, the same clients at once.
-func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
+// a gRPC health check plus one durable put of an audit event's size on the
+// same store (an fdatasync'd append on the same disk; an etcd put on the
+// same cluster), the same clients at once.
+func benchScaleGetCase(b *testing.B, st scaleStore, clients int) {
+	ts := st.ts
 	ctx := ts.as(b, "busy.worker")
 	page, err := ts.cases().ListCases(ctx, &pb.ListCasesRequest{PageSize: int32(clients)})
 	if err != nil || len(page.GetCases()) == 0 {
 		b.Fatalf("list the busy commune's cases: %v", err)
 	}
-	floor := &floorLog{DB: openFloorDB(b)}
+	floor := st.floor(b)
 	health := healthpb.NewHealthClient(ts.conn)
 	event := make([]byte, 300)
 	var mu sync.Mutex
 	var gets, floors samples
-	before := ts.WriteStats()
+	before := ts.StoreCounts()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for i := range clients {
@@ -396,7 +546,7 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 					if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 						b.Error(err)
 					}
-					if err := floor.Update(func(tx *bbolt.Tx) error { return floor.append(tx, event) }); err != nil {
+					if err := floor.put(event); err != nil {
 						b.Error(err)
 					}
 				})
@@ -411,7 +561,7 @@ func benchScaleGetCase(b *testing.B, ts *testServer, clients int) {
 	b.ReportMetric(micros(floors.p50()), "floor-p50-µs")
 	b.ReportMetric(float64(gets.p50())/float64(floors.p50()), "ratio-to-floor")
 	// Per iteration, that is per clients reads.
-	reportWrites(b, before, ts.WriteStats())
+	reportWrites(b, before, ts.StoreCounts())
 }
 
 // scaleReport is an intervention report in the busy commune, received an
@@ -424,23 +574,25 @@ func scaleReport(m app.LoadManifest) *pb.CreateReportRequest {
 }
 
 // createBench prepares a CreateReport measurement: the operator's
-// context, the request, its bytes (the floor's record) and a floor log.
-func createBench(b *testing.B, ts *testServer, m app.LoadManifest) (context.Context, *pb.CreateReportRequest, []byte, *floorLog) {
+// context, the request, the floor's record (store.createRecord) and a
+// floor.
+func createBench(b *testing.B, st scaleStore, m app.LoadManifest) (context.Context, *pb.CreateReportRequest, []byte, storeFloor) {
 	req := scaleReport(m)
-	val, err := proto.Marshal(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return ts.as(b, "operator"), req, val, &floorLog{DB: openFloorDB(b)}
+	ctx := st.ts.as(b, "operator")
+	val := st.createRecord(b, ctx, req)
+	b.ReportMetric(float64(len(val)), "floor-B")
+	return ctx, req, val, st.floor(b)
 }
 
-// benchScaleCreateP50: CreateReport by one client against a raw bbolt
-// Update (fsync'd) of the same bytes plus a gRPC health check.
-func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
-	ctx, req, val, floor := createBench(b, ts, m)
+// benchScaleCreateP50: CreateReport by one client against a raw durable
+// put of its bytes (a bbolt Update, fsync'd; an etcd put) plus a gRPC
+// health check.
+func benchScaleCreateP50(b *testing.B, st scaleStore, m app.LoadManifest) {
+	ts := st.ts
+	ctx, req, val, floor := createBench(b, st, m)
 	health := healthpb.NewHealthClient(ts.conn)
 	var creates, updates, checks samples
-	before := ts.WriteStats()
+	before := ts.StoreCounts()
 	for b.Loop() {
 		creates.time(func() {
 			if _, err := ts.reports().CreateReport(ctx, req); err != nil {
@@ -448,7 +600,7 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 			}
 		})
 		updates.time(func() {
-			if err := floor.Update(func(tx *bbolt.Tx) error { return floor.append(tx, val) }); err != nil {
+			if err := floor.put(val); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -461,16 +613,18 @@ func benchScaleCreateP50(b *testing.B, ts *testServer, m app.LoadManifest) {
 	b.ReportMetric(micros(creates.p50()), "create-p50-µs")
 	b.ReportMetric(micros(updates.p50()+checks.p50()), "floor-p50-µs")
 	b.ReportMetric(float64(creates.p50())/float64(updates.p50()+checks.p50()), "ratio-to-floor")
-	reportWrites(b, before, ts.WriteStats())
+	reportWrites(b, before, ts.StoreCounts())
 }
 
 // benchScaleCreateThroughput: reports per second with clients creating at
-// once, against raw bbolt Batch puts of the same bytes per second with as
-// many goroutines. Each iteration is one report per client, then one put
-// per goroutine.
-func benchScaleCreateThroughput(b *testing.B, ts *testServer, m app.LoadManifest, clients int) {
-	ctx, req, val, floor := createBench(b, ts, m)
+// once, against raw puts of the same bytes per second with as many
+// goroutines (bbolt Batch; etcd puts). Each iteration is one report per
+// client, then one put per goroutine.
+func benchScaleCreateThroughput(b *testing.B, st scaleStore, m app.LoadManifest, clients int) {
+	ts := st.ts
+	ctx, req, val, floor := createBench(b, st, m)
 	var creates, puts samples
+	before := ts.StoreCounts()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		creates.time(func() {
@@ -486,7 +640,7 @@ func benchScaleCreateThroughput(b *testing.B, ts *testServer, m app.LoadManifest
 		puts.time(func() {
 			for range clients {
 				wg.Go(func() {
-					if err := floor.Batch(func(tx *bbolt.Tx) error { return floor.append(tx, val) }); err != nil {
+					if err := floor.putShared(val); err != nil {
 						b.Error(err)
 					}
 				})
@@ -499,4 +653,6 @@ func benchScaleCreateThroughput(b *testing.B, ts *testServer, m app.LoadManifest
 	b.ReportMetric(reportsPerSec, "reports/s")
 	b.ReportMetric(putsPerSec, "floor-puts/s")
 	b.ReportMetric(reportsPerSec/putsPerSec, "ratio-to-floor")
+	// Per iteration, that is per clients reports.
+	reportWrites(b, before, ts.StoreCounts())
 }

@@ -45,8 +45,10 @@ type serverStore struct {
 	// watchOutbox, when set, calls notify whenever any instance appends
 	// notifications, until ctx ends.
 	watchOutbox func(ctx context.Context, notify func())
-	// file is the bbolt store, nil on etcd (the benchmarks' write counts).
+	// file is the bbolt store, nil on etcd; etcd is the etcd engine, nil
+	// on a file (the benchmarks' write counts).
 	file *boltstore.Store
+	etcd *etcdstore.Engine
 }
 
 // etcdEndpoints returns the endpoints of an etcd:// store, and whether
@@ -144,7 +146,7 @@ func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed 
 	}
 	client, prefix := e.Client(), e.Prefix()
 	return &serverStore{
-		Store: store, backup: store,
+		Store: store, backup: store, etcd: e,
 		// Only the commits are childcase's to count: the cluster's size
 		// and syncs are etcd's own metrics (etcd_mvcc_db_total_size_in_bytes,
 		// etcd_disk_wal_fsync_duration_seconds).

@@ -105,9 +105,15 @@ type EngineStore struct {
 	// Update shares a commit with Update only and Batch with Batch only,
 	// as Store's do.
 	writes, reads group[kv.Tx]
-	committed     func(time.Duration)
-	commits       atomic.Int64 // write transactions committed (Commits)
-	space         *spaceGauge  // nil: no room is kept for reads
+	// committing lets one of the two groups' transactions run on the
+	// engine at a time: an engine that serialises its writers (etcd's
+	// commit guard) makes one of two concurrent transactions re-run, with
+	// all its reads, so one instance's groups would only defeat each
+	// other.
+	committing sync.Mutex
+	committed  func(time.Duration)
+	commits    atomic.Int64 // write transactions committed (Commits)
+	space      *spaceGauge  // nil: no room is kept for reads
 }
 
 var _ datastore.Store = (*EngineStore)(nil)
@@ -211,6 +217,8 @@ func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) er
 
 // commit runs one shared write transaction on the engine.
 func (s *EngineStore) commit(fn func(kv.Tx) error) error {
+	s.committing.Lock()
+	defer s.committing.Unlock()
 	start := time.Now()
 	err := s.e.Update(s.ctx, fn)
 	if err == nil {

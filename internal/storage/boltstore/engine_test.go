@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -246,5 +248,57 @@ func TestEngineGroupCommitSplitsTooLarge(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// overlapEngine is a kv engine that tells whether two Updates ever ran on
+// it at once. While armed, the first Update waits (up to a bound) for a
+// second to arrive, so that two that could overlap do.
+type overlapEngine struct {
+	kv.Engine
+	armed    atomic.Bool
+	inflight atomic.Int32
+	overlap  atomic.Bool
+	second   chan struct{}
+}
+
+func (e *overlapEngine) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	if e.inflight.Add(1) > 1 && e.overlap.CompareAndSwap(false, true) {
+		close(e.second)
+	}
+	defer e.inflight.Add(-1)
+	if e.armed.CompareAndSwap(true, false) {
+		select {
+		case <-e.second:
+		case <-time.After(500 * time.Millisecond): // none came: none could
+		}
+	}
+	return e.Engine.Update(ctx, fn)
+}
+
+// TestEngineGroupsCommitOneAtATime: the group commit of Updates and that
+// of Batches never run their transactions on the engine at once. An
+// engine that serialises its writers (etcd's commit guard) would make one
+// of the two re-run, with all its reads, every time they met.
+func TestEngineGroupsCommitOneAtATime(t *testing.T) {
+	e := &overlapEngine{Engine: openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db")), second: make(chan struct{})}
+	s := openEngineStore(t, e)
+	e.armed.Store(true)
+	ctx := context.Background()
+	nothing := func(datastore.Tx) error { return nil }
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.Update(ctx, nothing); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Go(func() {
+		if err := s.Batch(ctx, nothing); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	if e.overlap.Load() {
+		t.Error("an Update's and a Batch's transactions ran on the engine at once")
 	}
 }

@@ -26,8 +26,13 @@
 // # Transactions
 //
 // A transaction reads at one revision: its first read also gets the guard
-// key, and the revision of that answer is the snapshot every later read of
-// the transaction carries. A write transaction keeps what it writes in
+// key (and the markers and sequences of the buckets earlier transactions
+// found), and the revision of that answer is the snapshot every later read
+// of the transaction carries. That first read is linearizable in a View;
+// in an Update's first attempt it is serializable, answered by the member
+// alone, and what could be stale in it is caught by the commit's guard
+// compare or, for a body that commits nothing, by a linearizable read of
+// the guard (see Update). A write transaction keeps what it writes in
 // memory (an overlay its own Gets and cursors see) and commits it in one
 // etcd Txn that compares the guard's mod revision with the one seen at the
 // snapshot and puts the guard. Every write transaction thus conflicts with
@@ -72,8 +77,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -206,6 +213,65 @@ type Engine struct {
 	guard string
 	// owned: Close closes the client (Open made it).
 	owned bool
+	// What the engine sent (Stats).
+	reads, commits, ops, bytes atomic.Int64
+	// known are the buckets transactions found, whose markers (and
+	// sequences) a transaction's first read brings at once.
+	known knownBuckets
+}
+
+// maxKnownBuckets bounds the names a snapshot's first read asks about
+// (the stored layout has about 30 buckets), so that it stays well under
+// any cluster's --max-txn-ops (128 by default).
+const maxKnownBuckets = 64
+
+// knownBuckets are the names of the buckets that existed, and of those
+// whose sequence was read, in earlier transactions: a hint of what the
+// next transaction will read, never an answer (the first read asks the
+// snapshot about each).
+type knownBuckets struct {
+	mu          sync.Mutex
+	names, seqs []string
+}
+
+// add records the bucket name, or its sequence when seq is set.
+func (k *knownBuckets) add(name string, seq bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	list := &k.names
+	if seq {
+		list = &k.seqs
+	}
+	if len(k.names)+len(k.seqs) >= maxKnownBuckets || slices.Contains(*list, name) {
+		return
+	}
+	// A new slice: get's callers keep reading the old one.
+	*list = append(slices.Clip(*list), name)
+}
+
+// get returns the names known now; the caller must not change them.
+func (k *knownBuckets) get() (names, seqs []string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.names, k.seqs
+}
+
+// Stats counts what an engine has sent the cluster since it was made:
+// counts a busy machine does not change, which the benchmarks report per
+// request beside the times.
+type Stats struct {
+	// Reads are read round trips: a transaction's Gets and cursor pages
+	// that its own writes did not answer, and the checks of a snapshot.
+	Reads int64
+	// Commits are the commit Txns sent, those whose compare failed
+	// included; Ops and Bytes are their operations and bytes, as counted
+	// against MaxTxnOps and MaxRequestBytes.
+	Commits, Ops, Bytes int64
+}
+
+// Stats returns the counts since the engine was made.
+func (e *Engine) Stats() Stats {
+	return Stats{Reads: e.reads.Load(), Commits: e.commits.Load(), Ops: e.ops.Load(), Bytes: e.bytes.Load()}
 }
 
 // Open connects to the cluster of cfg and checks that it answers (a

@@ -59,9 +59,12 @@ var (
 	_ kv.Bucket = (*bucket)(nil)
 )
 
-// View runs fn over one snapshot of the cluster.
+// View runs fn over one snapshot of the cluster. Its first read is
+// linearizable: a View sees every write acknowledged before it began, on
+// any instance (a serializable read from a member that lags would miss
+// one, and break read-your-writes across instances).
 func (e *Engine) View(ctx context.Context, fn func(kv.Tx) error) error {
-	t := e.newTx(ctx, false)
+	t := e.newTx(ctx, false, false)
 	err := fn(t)
 	if t.err != nil {
 		return t.err
@@ -71,19 +74,42 @@ func (e *Engine) View(ctx context.Context, fn func(kv.Tx) error) error {
 
 // Update runs fn and commits what it wrote, re-running it from a new
 // snapshot when another writer committed first.
+//
+// The first attempt takes its snapshot with a serializable read, which the
+// member that answers serves alone, without the round trip through the
+// leader a linearizable read makes: it may be stale, behind a write
+// acknowledged elsewhere. A commit is safe anyway, since its guard compare
+// fails on any snapshot older than the last commit and the body re-runs. A
+// body that returns an error or writes nothing commits nothing, so
+// nothing checked its snapshot: before its answer stands, a linearizable
+// read of the guard confirms that no write committed after the snapshot;
+// when one did, the body re-runs. Re-runs take linearizable snapshots.
 func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		t := e.newTx(ctx, true)
+		t := e.newTx(ctx, true, attempt == 0)
 		err := fn(t)
 		if t.err != nil {
 			return t.err
 		}
-		if err != nil {
-			return err
+		var committed bool
+		if err == nil {
+			committed, err = t.commit()
+			if err != nil {
+				return err
+			}
 		}
-		committed, err := t.commit()
-		if err != nil || committed {
-			return err
+		if t.written && committed {
+			return nil
+		}
+		if !t.written {
+			// The body's error, or its reads that wrote nothing.
+			current, cerr := t.snapshotCurrent()
+			if cerr != nil {
+				return cerr
+			}
+			if current {
+				return err
+			}
 		}
 		if attempt+1 == maxAttempts {
 			return fmt.Errorf("%w (%d attempts)", ErrContended, maxAttempts)
@@ -96,6 +122,26 @@ func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// snapshotCurrent reports whether what the transaction read is still the
+// cluster's state: its snapshot was linearizable, or no write committed
+// after it (the guard's mod revision is the one the snapshot saw), which a
+// linearizable read of the guard tells.
+func (t *tx) snapshotCurrent() (bool, error) {
+	if !t.serializable || t.rev == 0 {
+		return true, nil
+	}
+	t.e.reads.Add(1)
+	resp, err := t.e.client.Get(t.ctx, t.e.guard)
+	if err != nil {
+		return false, fmt.Errorf("etcd read of the commit guard: %w", mapErr(err))
+	}
+	var guardRev int64
+	if len(resp.Kvs) > 0 {
+		guardRev = resp.Kvs[0].ModRevision
+	}
+	return guardRev == t.guardRev, nil
 }
 
 // pause is how long Update waits before re-running a body that lost
@@ -113,14 +159,17 @@ type tx struct {
 	// rev is the snapshot revision, 0 before the first read; guardRev is
 	// the guard's mod revision at rev (0 when it had none).
 	rev, guardRev int64
+	// serializable: the snapshot is taken by a serializable read (see
+	// Update); written: commit found writes to send.
+	serializable, written bool
 	// err is the first failed read: from then on the transaction reads
 	// nothing and neither returns nor commits anything else.
 	err     error
 	buckets map[string]*bucket
 }
 
-func (e *Engine) newTx(ctx context.Context, writable bool) *tx {
-	return &tx{e: e, ctx: ctx, writable: writable, buckets: map[string]*bucket{}}
+func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
+	return &tx{e: e, ctx: ctx, writable: writable, serializable: serializable, buckets: map[string]*bucket{}}
 }
 
 func (t *tx) Writable() bool { return t.writable }
@@ -132,8 +181,29 @@ func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 	}
 	if t.rev == 0 {
 		// The first read takes the snapshot and the guard in the same
-		// round trip: a read-only Txn is answered at one revision.
-		resp, err := t.e.client.Txn(t.ctx).Then(clientv3.OpGet(t.e.guard), clientv3.OpGet(key, opts...)).Commit()
+		// round trip: a read-only Txn is answered at one revision. It is
+		// serializable when all its Gets are.
+		guardOpts := []clientv3.OpOption(nil)
+		if t.serializable {
+			guardOpts = []clientv3.OpOption{clientv3.WithSerializable()}
+			opts = append(slices.Clip(opts), clientv3.WithSerializable())
+		}
+		// It also brings the markers (and in a write, the sequences) of
+		// the buckets earlier transactions found, which a transaction
+		// would otherwise read one round trip each.
+		gets := []clientv3.Op{clientv3.OpGet(t.e.guard, guardOpts...), clientv3.OpGet(key, opts...)}
+		names, seqs := t.e.known.get()
+		if !t.writable {
+			seqs = nil
+		}
+		for _, name := range names {
+			gets = append(gets, clientv3.OpGet(t.e.prefix+name, guardOpts...))
+		}
+		for _, name := range seqs {
+			gets = append(gets, clientv3.OpGet(t.e.prefix+name+"#seq", guardOpts...))
+		}
+		t.e.reads.Add(1)
+		resp, err := t.e.client.Txn(t.ctx).Then(gets...).Commit()
 		if err != nil {
 			t.fail(err)
 			return nil
@@ -142,12 +212,25 @@ func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 			t.guardRev = kvs[0].ModRevision
 		}
+		for i, name := range names {
+			b := t.newBucket(name)
+			b.atSnapshot = len(resp.Responses[2+i].GetResponseRange().Kvs) > 0
+			b.exists = b.atSnapshot
+			t.buckets[name] = b
+		}
+		for i, name := range seqs {
+			if b := t.buckets[name]; b != nil {
+				b.setSeq(resp.Responses[2+len(names)+i].GetResponseRange())
+			}
+		}
 		return resp.Responses[1].GetResponseRange()
 	}
 	at := append(opts, clientv3.WithRev(t.rev))
+	t.e.reads.Add(1)
 	resp, err := t.e.client.Get(t.ctx, key, append(at, clientv3.WithSerializable())...)
 	if errors.Is(err, rpctypes.ErrFutureRev) {
 		// This member has not applied the snapshot yet: ask the leader.
+		t.e.reads.Add(1)
 		resp, err = t.e.client.Get(t.ctx, key, at...)
 	}
 	if err != nil {
@@ -238,20 +321,30 @@ func (t *tx) state(name []byte) *bucket {
 	if b, ok := t.buckets[string(name)]; ok {
 		return b
 	}
-	p := t.e.prefix + string(name)
-	b := &bucket{
-		t: t, name: string(name),
-		marker: p, seqKey: p + "#seq", lo: p + "/", hi: p + "0",
-		writes: btree.NewBTreeGOptions(lessWrite, btree.Options{NoLocks: true}),
-	}
+	b := t.newBucket(string(name))
 	resp := t.read(b.marker)
 	if resp == nil {
 		return b // not cached: the transaction has failed anyway
 	}
+	if b, ok := t.buckets[string(name)]; ok {
+		return b // the snapshot's first read brought it
+	}
 	b.atSnapshot = len(resp.Kvs) > 0
 	b.exists = b.atSnapshot
 	t.buckets[b.name] = b
+	if b.exists {
+		t.e.known.add(b.name, false)
+	}
 	return b
+}
+
+func (t *tx) newBucket(name string) *bucket {
+	p := t.e.prefix + name
+	return &bucket{
+		t: t, name: name,
+		marker: p, seqKey: p + "#seq", lo: p + "/", hi: p + "0",
+		writes: btree.NewBTreeGOptions(lessWrite, btree.Options{NoLocks: true}),
+	}
 }
 
 // Bucket returns the bucket, nil when it does not exist; after a failed
@@ -376,20 +469,24 @@ func (b *bucket) loadSeq() uint64 {
 	if b.seqLoaded {
 		return b.seq
 	}
-	resp := b.t.read(b.seqKey)
-	if resp == nil {
-		return 0
+	if resp := b.t.read(b.seqKey); resp != nil && !b.seqLoaded {
+		b.setSeq(resp)
+		b.t.e.known.add(b.name, true)
 	}
+	return b.seq
+}
+
+// setSeq takes the sequence from the snapshot's answer for its key.
+func (b *bucket) setSeq(resp *pb.RangeResponse) {
 	if len(resp.Kvs) > 0 {
 		v := resp.Kvs[0].Value
 		if len(v) != 8 {
 			b.t.err = fmt.Errorf("etcd: sequence of bucket %q is %d bytes, not 8", b.name, len(v))
-			return 0
+			return
 		}
 		b.seq = binary.BigEndian.Uint64(v)
 	}
 	b.seqLoaded = true
-	return b.seq
 }
 
 func (b *bucket) NextSequence() (uint64, error) {
@@ -645,6 +742,7 @@ func (t *tx) commit() (bool, error) {
 	if len(ops.ops) == 0 {
 		return true, nil // nothing written: nothing to commit
 	}
+	t.written = true
 	var cmps []clientv3.Cmp
 	if t.rev != 0 {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(t.e.guard), "=", t.guardRev))
@@ -657,6 +755,9 @@ func (t *tx) commit() (bool, error) {
 	if n := ops.bytes + requestOverhead; n > t.e.limits.MaxRequestBytes {
 		return false, fmt.Errorf("etcd commit of about %d bytes, over the engine's MaxRequestBytes %d: %w", n, t.e.limits.MaxRequestBytes, kv.ErrTooLarge)
 	}
+	t.e.commits.Add(1)
+	t.e.ops.Add(int64(len(ops.ops)))
+	t.e.bytes.Add(int64(ops.bytes))
 	resp, err := t.e.client.Txn(t.ctx).If(cmps...).Then(ops.ops...).Commit()
 	if err != nil {
 		return false, fmt.Errorf("etcd commit: %w", mapErr(err))
