@@ -222,6 +222,9 @@ type checker struct {
 	// the records expect that were found; an index holding more has
 	// entries no record expects.
 	caseEntries map[string]int
+	// scopeEntries counts, per scope or queue index bucket, its entries
+	// that are well formed and point at a record (walkScopeIndex).
+	scopeEntries map[string]int
 
 	// found counts, per index, the entries the records' pass looked up
 	// and found (see indexMatches). The counts are pointers so that a
@@ -268,7 +271,7 @@ func (c *checker) run() error {
 	}
 	c.caseSeqs = map[uint16]uint64{}
 	c.stats = tally.Cells{}
-	c.caseEntries = map[string]int{}
+	c.caseEntries, c.scopeEntries = map[string]int{}, map[string]int{}
 	c.found = map[string]*int{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
@@ -291,7 +294,13 @@ func (c *checker) run() error {
 	// other record.
 	cases := c.start((*checker).checkCases)
 	searchIndex := c.start((*checker).checkSearchIndex)
-	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex}
+	// The scope and queue indexes hold several entries a record; reading
+	// them needs nothing the records' passes find until their counts are
+	// compared (checkScopeIndex).
+	caseScope := c.start(walkScopeIndex(bucketCaseScope))
+	caseQueue := c.start(walkScopeIndex(bucketCaseQueue))
+	reportScope := c.start(walkScopeIndex(bucketReportScope))
+	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex, caseScope, caseQueue, reportScope}
 	defer func() {
 		for _, g := range parts {
 			g.wait()
@@ -300,7 +309,9 @@ func (c *checker) run() error {
 	for _, step := range []func(){
 		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
 		func() { c.join(cases) }, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
-		c.checkScopeIndex(bucketCaseScope), c.checkScopeIndex(bucketCaseQueue), c.checkScopeIndex(bucketReportScope),
+		func() { c.join(caseScope) }, c.checkScopeIndex(bucketCaseScope),
+		func() { c.join(caseQueue) }, c.checkScopeIndex(bucketCaseQueue),
+		func() { c.join(reportScope) }, c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
 		func() { c.join(searchIndex) }, c.checkStats,
@@ -337,8 +348,8 @@ type checkPart struct {
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
-		found: map[string]*int{}, caseEntries: map[string]int{}, caseSeqs: map[uint16]uint64{}, linkSeed: c.linkSeed,
-		stats: tally.Cells{},
+		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, caseSeqs: map[uint16]uint64{},
+		linkSeed: c.linkSeed, stats: tally.Cells{},
 	}
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
@@ -411,6 +422,7 @@ func (c *checker) join(g *checkPart) {
 	for bucket, n := range sub.caseEntries {
 		c.caseEntries[bucket] += n
 	}
+	maps.Copy(c.scopeEntries, sub.scopeEntries)
 	c.err = cmp.Or(c.err, sub.err)
 }
 
@@ -1502,19 +1514,7 @@ func (c *checker) findEntries(bucket []byte, keys [][]byte, of string) {
 // expects (it decodes a record per entry, so it runs only then).
 func (c *checker) checkScopeIndex(bucket []byte) func() {
 	return func() {
-		n := 0
-		c.each(bucket, func(k, _ []byte) {
-			_, rk, records, ok := indexEntry(bucket, k)
-			switch {
-			case !ok:
-				c.problem(bucket, readable(k), "malformed key")
-			case !c.has(records, rk):
-				c.problem(bucket, indexEntryString(bucket, k), "dangling: the record it points at does not exist")
-			default:
-				n++
-			}
-		})
-		if n <= c.caseEntries[string(bucket)] || c.err != nil {
+		if n := c.scopeEntries[string(bucket)]; n <= c.caseEntries[string(bucket)] || c.err != nil {
 			return
 		}
 		c.each(bucket, func(k, _ []byte) {
@@ -1527,6 +1527,28 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 				c.problem(bucket, indexEntryString(bucket, k), "stale: its record has no such entry")
 			}
 		})
+	}
+}
+
+// walkScopeIndex reads every entry of a scope or queue index, reports
+// those malformed or dangling, and counts the others (scopeEntries) for
+// checkScopeIndex to compare with what the records expect. It needs
+// nothing the records' passes find, so it runs beside them (run).
+func walkScopeIndex(bucket []byte) func(*checker) {
+	return func(c *checker) {
+		n := 0
+		c.each(bucket, func(k, _ []byte) {
+			_, rk, records, ok := indexEntry(bucket, k)
+			switch {
+			case !ok:
+				c.problem(bucket, readable(k), "malformed key")
+			case !c.has(records, rk):
+				c.problem(bucket, indexEntryString(bucket, k), "dangling: the record it points at does not exist")
+			default:
+				n++
+			}
+		})
+		c.scopeEntries[string(bucket)] = n
 	}
 }
 

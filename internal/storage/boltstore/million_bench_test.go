@@ -47,8 +47,9 @@ import (
 // The databases are built directly in the store, not through the API
 // (buildSynthetic says what they hold), and kept under
 // CHILDCASE_BENCH_DIR between runs (the database of a million cases
-// takes some 5 GB and many minutes to build); without it each run builds
-// them anew in a temporary directory. A run opens them in place, not
+// takes some 4 GB and many minutes to build), under a name that says the
+// layout of their search index (v2: the 8-byte tokens of schema version
+// 8); without it each run builds them anew in a temporary directory. A run opens them in place, not
 // copies: the list rows append their pages' audit events to them, as the
 // service does, which leaves them valid and adds a few kilobytes.
 func BenchmarkMillion(b *testing.B) {
