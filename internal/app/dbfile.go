@@ -17,6 +17,10 @@ import (
 // holds the database file.
 var ErrDatabaseInUse = boltstore.ErrInUse
 
+// SyncDir makes the names of the files created or renamed in dir
+// durable (a restored database, a backup).
+func SyncDir(dir string) error { return boltstore.SyncDir(dir) }
+
 // CheckResult is what a check of a database file found: its counts and
 // its problems.
 type CheckResult = boltstore.CheckResult

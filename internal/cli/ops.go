@@ -116,7 +116,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	kept = true
-	if err := syncDir(filepath.Dir(to)); err != nil {
+	if err := app.SyncDir(filepath.Dir(to)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Backed up %s to %s: %s\n", source, to, summary(res))
@@ -284,21 +284,9 @@ func copyAtomic(src, dst string) (err error) {
 	if err := os.Rename(out.Name(), dst); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dst))
+	return app.SyncDir(filepath.Dir(dst))
 }
 
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
 
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)

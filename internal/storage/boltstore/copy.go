@@ -55,7 +55,7 @@ func WriteFile(ctx context.Context, path string, src kv.Tx) (err error) {
 	if err := db.Sync(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }
 
 // writeBucket copies one bucket of src into db, writeFileChunk keys per
@@ -94,8 +94,9 @@ func writeBucket(ctx context.Context, db *bolt.DB, name []byte, src kv.Tx) error
 	return nil
 }
 
-// syncDir makes a new file's name durable.
-func syncDir(dir string) error {
+// SyncDir makes the names of the files created or renamed in dir
+// durable: a file synced alone may lose its name in a crash.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
