@@ -287,7 +287,6 @@ func copyAtomic(src, dst string) (err error) {
 	return app.SyncDir(filepath.Dir(dst))
 }
 
-
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
