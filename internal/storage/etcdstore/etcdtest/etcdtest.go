@@ -7,6 +7,7 @@ package etcdtest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -164,15 +165,24 @@ func Start(t testing.TB, members int, opts ...Option) *Cluster {
 // freeURL is a loopback URL on a port that was free a moment ago.
 func freeURL(t testing.TB) url.URL {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("etcdtest: free port: %v", err)
+	// A member keeps its ports across a kill and a restart, so they are
+	// taken below Linux's ephemeral range (32768-60999): a port of that
+	// range freed by a killed member may be given to any outgoing
+	// connection of the machine meanwhile, and the restart could not bind
+	// it again (seen in CI, where many tests dial at once).
+	for range 1000 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		if err := l.Close(); err != nil {
+			t.Fatalf("etcdtest: free port: %v", err)
+		}
+		return url.URL{Scheme: "http", Host: addr}
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("etcdtest: free port: %v", err)
-	}
-	return url.URL{Scheme: "http", Host: addr}
+	t.Fatal("etcdtest: no free port below the ephemeral range")
+	return url.URL{}
 }
 
 // start starts member i (again) over its data directory.
