@@ -336,6 +336,10 @@ type Options struct {
 	// SchedulerPoll is how often the deadline scheduler looks at the clock
 	// at least (default one second); tests with a fake clock shorten it.
 	SchedulerPoll time.Duration
+	// SearchCatchUpEvery is how often the leader of a shared store indexes
+	// the cases other instances left marked between a write and its index
+	// entry; zero means every 30 s.
+	SearchCatchUpEvery time.Duration
 	// WatchPoll bounds how long a WatchEvents stream waits without a
 	// wake-up (default one second); tests lengthen it to prove wake-ups.
 	WatchPoll time.Duration
@@ -392,6 +396,10 @@ func (s *Server) MetricsAddr() string {
 
 // TLS reports whether gRPC and HTTP are served over TLS.
 func (s *Server) TLS() bool { return s.tls }
+
+// searchCatchUpEvery is how often the leader of a shared store indexes the
+// cases other instances left marked between a write and its index entry.
+const searchCatchUpEvery = 30 * time.Second
 
 // gatewayBufSize is the buffer of the in-memory link between the REST
 // gateway and its gRPC server, in each direction.
@@ -489,6 +497,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		WatchPoll: opts.WatchPoll, Search: finder,
 	})
 	mk.search = finder
+	mk.shared = opened.leadership != nil
 	// The indexer writes the index entries of the cases that writes
 	// marked, a batch at a time. Its stop is unwound after the servers',
 	// whose calls wait for it; what queued by then it writes before it
@@ -518,11 +527,34 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// indexed under a master key an interrupted rotation left behind, are
 	// indexed in the background, a batch at a time, while the service
 	// answers.
-	duties = append(duties, func(ctx context.Context) {
+	catchUp := func(ctx context.Context) {
 		if n, err := finder.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			opts.Logger.Error("search index: indexing the cases not yet indexed failed", "err", err)
 		} else if n > 0 {
 			opts.Logger.Info("search index: indexed the cases not yet indexed", "cases", n)
+		}
+	}
+	duties = append(duties, func(ctx context.Context) {
+		catchUp(ctx)
+		if opened.leadership == nil {
+			return // alone on its store, an instance leaves marks only by crashing: the next start's catch-up takes them
+		}
+		// On a shared store another instance may be killed between a
+		// write and its index entry, or fail to write it, while this one
+		// leads on: the leader takes such cases up as it goes.
+		every := opts.SearchCatchUpEvery
+		if every <= 0 {
+			every = searchCatchUpEvery
+		}
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				catchUp(ctx)
+			}
 		}
 	})
 	// The deadline scheduler: catches up on what fell due while stopped
@@ -565,7 +597,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 				"the deadline scheduler and webhook delivery run only on the other instances", "err", err)
 		}
 	}()
-	s.push(func(context.Context) error { stopLeading(); <-leadDone; return nil })
+	// A leader resigns as it stops; with its store out of reach that could
+	// take long, so the wait ends with the shutdown's time.
+	s.push(func(ctx context.Context) error {
+		stopLeading()
+		select {
+		case <-leadDone:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("leadership: the background duties did not stop in time: %w", ctx.Err())
+		}
+	})
 
 	// Page tokens are authenticated under a key derived from the master
 	// key as it is at start: every instance with the same key file, and

@@ -1,14 +1,20 @@
 package app_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 )
 
@@ -109,5 +115,91 @@ func TestStoreConfigValidation(t *testing.T) {
 	cfg.Store = "etcd://db1:2379,db2:2379,db3:2379"
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("three endpoints: %v", err)
+	}
+}
+
+// TestRotationRefusedOnASharedStore: rotating the master key through one
+// instance of a shared store would re-wrap the data keys under a key file
+// only that machine has, and the other instances could no longer open a
+// case; it is refused, and both instances go on reading.
+func TestRotationRefusedOnASharedStore(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	b := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
+	_, err := a.admin().RotateMasterKey(a.as(t, "admin"), &pb.RotateMasterKeyRequest{})
+	wantReason(t, err, codes.FailedPrecondition, "SHARED_STORE")
+	for _, ts := range []*testServer{a, b} {
+		if _, err := ts.cases().GetCase(ts.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name}); err != nil {
+			t.Errorf("GetCase after the refused rotation: %v", err)
+		}
+	}
+	openCase(t, b, testNow.Add(-time.Hour), "00004")
+}
+
+// TestLeaderIndexesWhatAnotherInstanceLeftMarked: an instance killed
+// between a write and the write's search index entry leaves the case
+// marked; on a shared store the leader takes such cases up as it goes, so
+// the case is found again without waiting for a restart or a new leader.
+func TestLeaderIndexesWhatAnotherInstanceLeftMarked(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	cfg.Store = "etcd://" + strings.TrimPrefix(cluster.Endpoints()[0], "http://")
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour,
+		SearchCatchUpEvery: 50 * time.Millisecond})
+	ts.addUser(t, "operator.two", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	search := func() int {
+		resp, err := ts.cases().SearchCases(ts.as(t, "operator.two"), &pb.SearchCasesRequest{ChildName: "nhung nguyen thi hong", Phone: "+84 987 111 222"})
+		if err != nil {
+			t.Fatalf("SearchCases: %v", err)
+		}
+		return len(resp.GetCandidates())
+	}
+	if n := search(); n != 1 {
+		t.Fatalf("%d candidates before, want the case", n)
+	}
+
+	// What a crash between the write and its index entry leaves: the case
+	// marked, its entry not written.
+	e, err := etcdstore.Open(context.Background(), etcdstore.Config{Endpoints: cluster.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := boltstore.OpenEngine(context.Background(), e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	err = store.Update(context.Background(), func(tx datastore.Tx) error {
+		c, err := tx.CaseByNumber(strings.TrimPrefix(created.GetCase(), "cases/"))
+		if err != nil {
+			return err
+		}
+		entry, err := tx.SearchEntry(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: entry.KeyID}); err != nil {
+			return err
+		}
+		return tx.MarkSearchPending(c.ID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for search() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the case left marked was not indexed again by the leader within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
@@ -41,6 +42,10 @@ type masterKeys struct {
 	// search rebuilds the blind index under the new master's index key
 	// once the data keys are re-wrapped; nil rebuilds nothing.
 	search *search.Service
+	// shared is set when other instances may use the store (etcd): a
+	// rotation here would re-wrap the data keys under a master only this
+	// machine's key file holds, and the others could no longer open them.
+	shared bool
 }
 
 func nextKeyPath(path string) string { return path + ".next" }
@@ -102,6 +107,11 @@ type rotation struct {
 // returns the first answer instead of rotating again; the request is
 // remembered in the transaction that records the rotation in the audit log.
 func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, req idempotency.Request) (string, int, error) {
+	if mk.shared {
+		return "", 0, model.Precondition("SHARED_STORE",
+			"master key rotation is not available on a store shared by several instances (etcd): "+
+				"the other instances would no longer open the data keys re-wrapped under a key file only this machine has")
+	}
 	mk.mu.Lock() // also orders retries: the first is recorded before a retry looks
 	defer mk.mu.Unlock()
 	var first rotation

@@ -34,7 +34,18 @@ type EngineOptions struct {
 	// Reserve is the room kept back from ordinary writes when Space is
 	// set; at most a quarter of the limit is kept.
 	Reserve int64
+	// CommitTimeout bounds each shared write transaction on the engine,
+	// its re-runs included: a commit is shared by callers whose own
+	// contexts differ, so none of theirs bounds it, and an engine that
+	// cannot be reached (an etcd cluster gone from this machine) would
+	// otherwise hold every write, and the shutdown, for ever. Zero means
+	// DefaultCommitTimeout.
+	CommitTimeout time.Duration
 }
+
+// DefaultCommitTimeout is EngineOptions.CommitTimeout's default: the
+// service's deadline for a unary call.
+const DefaultCommitTimeout = 30 * time.Second
 
 // spaceRecheck is how long EngineStore trusts a Space answer, and
 // spaceProbeTimeout how long it waits for one. Writes never wait for a
@@ -98,10 +109,13 @@ func (g *spaceGauge) probe() {
 // migrations) stays with Store.
 type EngineStore struct {
 	e kv.Engine
-	// ctx is what the shared commits run under: OpenEngine's context
-	// without its cancellation, since a commit is shared by calls whose
-	// own contexts differ.
-	ctx context.Context
+	// ctx is what the shared commits run under, each bounded by
+	// commitTimeout: OpenEngine's context without its cancellation, since
+	// a commit is shared by calls whose own contexts differ; Close
+	// cancels it.
+	ctx           context.Context
+	cancel        context.CancelFunc
+	commitTimeout time.Duration
 	// Update shares a commit with Update only and Batch with Batch only,
 	// as Store's do.
 	writes, reads group[kv.Tx]
@@ -130,7 +144,11 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	if err := e.Update(ctx, func(t kv.Tx) error { return initEngine(t) }); err != nil {
 		return nil, fmt.Errorf("open the store: %w", err)
 	}
-	s := &EngineStore{e: e, ctx: context.WithoutCancel(ctx), committed: opts.Committed}
+	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout}
+	if s.commitTimeout <= 0 {
+		s.commitTimeout = DefaultCommitTimeout
+	}
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if opts.Space != nil && opts.Reserve > 0 {
 		// The first answer before the first write: a store opened full
 		// refuses at once.
@@ -185,7 +203,10 @@ func schemaVersion(meta kv.Bucket) (uint32, error) {
 }
 
 // Close closes the engine.
-func (s *EngineStore) Close() error { return s.e.Close() }
+func (s *EngineStore) Close() error {
+	s.cancel() // a commit still waiting on the engine gives up
+	return s.e.Close()
+}
 
 // View implements datastore.Store.
 func (s *EngineStore) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
@@ -220,7 +241,9 @@ func (s *EngineStore) commit(fn func(kv.Tx) error) error {
 	s.committing.Lock()
 	defer s.committing.Unlock()
 	start := time.Now()
-	err := s.e.Update(s.ctx, fn)
+	ctx, cancel := context.WithTimeout(s.ctx, s.commitTimeout)
+	defer cancel()
+	err := s.e.Update(ctx, fn)
 	if err == nil {
 		s.commits.Add(1)
 		if s.committed != nil {

@@ -101,14 +101,15 @@ func WriteEngineFile(ctx context.Context, e kv.Engine, path string) ([]BucketDig
 			return errors.New("a copy into this store (childcase migrate-store) has not finished")
 		}
 		if err := WriteFile(ctx, path, t); err != nil {
-			return err
+			return err // WriteFile removes what it wrote, and only that
 		}
 		var err error
-		digests, err = Digest(ctx, t)
+		if digests, err = Digest(ctx, t); err != nil {
+			os.Remove(path)
+		}
 		return err
 	})
 	if err != nil {
-		os.Remove(path)
 		return nil, err
 	}
 	return digests, nil

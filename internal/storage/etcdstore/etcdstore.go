@@ -100,8 +100,10 @@ const (
 type Config struct {
 	// Endpoints are the cluster's client URLs.
 	Endpoints []string
-	// Prefix is put before every key; "" means DefaultPrefix. It must end
-	// with '/' so that two prefixes cannot nest inside each other's keys.
+	// Prefix is put before every key; "" means DefaultPrefix. It must
+	// start and end with '/'. Open refuses a prefix under one where a
+	// deployment already is ("/childcase/cases/" under "/childcase/"):
+	// give each deployment a prefix of its own beside the others.
 	Prefix string
 	// CAFile verifies the members' certificates; CertFile and KeyFile are
 	// the client certificate. All empty: plain connections.
@@ -294,8 +296,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		// The client refuses to send more than 2 MiB by default: let
 		// through what the limits allow (etcd adds the same margin).
 		MaxCallSendMsgSize: cfg.MaxRequestBytes + requestOverhead,
-		Context:            ctx,
-		Logger:             zap.NewNop(),
+		// The client outlives Open's context (a start's, which ends at
+		// SIGTERM): sessions, lease revokes and the watch use it until
+		// Close. ctx bounds only the check below that the cluster answers.
+		Context: context.WithoutCancel(ctx),
+		Logger:  zap.NewNop(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd %v: %w", cfg.Endpoints, err)
@@ -312,7 +317,44 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		_ = client.Close()
 		return nil, fmt.Errorf("etcd %v does not answer: %w", cfg.Endpoints, err)
 	}
+	if err := refuseNested(check, client, e.prefix); err != nil {
+		_ = client.Close()
+		return nil, err
+	}
 	return e, nil
+}
+
+// guardKey is the commit guard's key under a deployment's prefix.
+const guardKey = "\x00txn"
+
+// refuseNested refuses a prefix that lies inside another deployment's
+// keys: "/childcase/cases/" is a key range of the bucket cases of the
+// deployment at "/childcase/", whose cursors would read the inner one's
+// records as their own (and an etcd role on the outer prefix covers the
+// inner). A deployment shows by its commit guard, written by its first
+// transaction, so every shorter prefix ending in '/' is asked for one.
+func refuseNested(ctx context.Context, client *clientv3.Client, prefix string) error {
+	var ops []clientv3.Op
+	var outer []string
+	for i := 1; i < len(prefix)-1; i++ {
+		if prefix[i] == '/' {
+			outer = append(outer, prefix[:i+1])
+			ops = append(ops, clientv3.OpGet(prefix[:i+1]+guardKey, clientv3.WithCountOnly()))
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	resp, err := client.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return fmt.Errorf("etcd Prefix: look for deployments around %q: %w", prefix, err)
+	}
+	for i, r := range resp.Responses {
+		if r.GetResponseRange().GetCount() > 0 {
+			return fmt.Errorf("etcd Prefix: %q lies inside the keys of the deployment at %q; choose a prefix beside it, not under it", prefix, outer[i])
+		}
+	}
+	return nil
 }
 
 // NewEngine returns an engine over an existing client; closing the engine
@@ -325,7 +367,7 @@ func NewEngine(client *clientv3.Client, prefix string, limits Limits) (*Engine, 
 	if err := validatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	return &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + "\x00txn"}, nil
+	return &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + guardKey}, nil
 }
 
 // Client is the engine's etcd client, for what runs beside the stored

@@ -536,9 +536,12 @@ type cursor struct {
 	page       int64
 }
 
-func (c *cursor) First() ([]byte, []byte)        { return c.forward([]byte{}, true) }
-func (c *cursor) Last() ([]byte, []byte)         { return c.backward(nil) }
-func (c *cursor) Seek(s []byte) ([]byte, []byte) { return c.forward(s, true) }
+func (c *cursor) First() ([]byte, []byte) { return c.forward([]byte{}, true) }
+func (c *cursor) Last() ([]byte, []byte)  { return c.backward(nil) }
+
+// Seek copies s: the cursor keeps its bound, and the caller may reuse the
+// slice for its next Seek (boltstore's keyspace cursors do).
+func (c *cursor) Seek(s []byte) ([]byte, []byte) { return c.forward(bytes.Clone(s), true) }
 
 func (c *cursor) Next() ([]byte, []byte) {
 	if c.pos == nil {
