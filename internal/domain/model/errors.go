@@ -64,6 +64,10 @@ var (
 	// simply be retried; a write may or may not have been committed, so it
 	// is retried with the same request_id, which applies it at most once.
 	ErrUnavailable = errors.New("the store is unavailable for a moment")
+	// ErrOutcomeUnknown: a write was sent to the store and no answer came
+	// (it wraps ErrUnavailable too): it may or may not have been
+	// committed. Only a retry with the same request_id is safe.
+	ErrOutcomeUnknown = errors.New("the write may or may not have been committed")
 )
 
 // MissingReference turns a referenced record that does not exist (err

@@ -763,7 +763,12 @@ func (t *tx) commit() (bool, error) {
 	t.e.bytes.Add(int64(ops.bytes))
 	resp, err := t.e.client.Txn(t.ctx).If(cmps...).Then(ops.ops...).Commit()
 	if err != nil {
-		return false, fmt.Errorf("etcd commit: %w", mapErr(err))
+		err = mapErr(err)
+		if errors.Is(err, model.ErrUnavailable) {
+			// Sent and not answered: it may have been applied.
+			err = fmt.Errorf("%w: %w", model.ErrOutcomeUnknown, err)
+		}
+		return false, fmt.Errorf("etcd commit: %w", err)
 	}
 	return resp.Succeeded, nil
 }

@@ -35,6 +35,7 @@ const (
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonWrongMasterKey   = "WRONG_MASTER_KEY"
 	ReasonDatabaseFull     = "DATABASE_FULL"
+	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
 )
 
@@ -80,6 +81,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.ResourceExhausted,
 			"the database is full: nothing was written; writes are refused until an operator frees space, retry later",
 			ReasonDatabaseFull, nil)
+	case errors.Is(err, model.ErrOutcomeUnknown):
+		log.WarnContext(ctx, "store unavailable during a commit", "err", err)
+		return withInfo(codes.Unavailable,
+			"the database did not answer a write, which may or may not have been made: retry only with the same request_id",
+			ReasonOutcomeUnknown, nil)
 	case errors.Is(err, model.ErrUnavailable):
 		// A replicated store changing leaders: the client retries, a write
 		// with the same request_id, which applies it at most once.

@@ -32,6 +32,7 @@ func TestToStatus(t *testing.T) {
 		{"request id reused", fmt.Errorf("x: %w", model.ErrIdempotencyMismatch), codes.AlreadyExists, ReasonRequestIDReused, false},
 		{"already exists", model.ErrAlreadyExists, codes.AlreadyExists, ReasonAlreadyExists, false},
 		{"conflict", fmt.Errorf("x: %w", model.ErrConflict), codes.Aborted, ReasonEtagMismatch, false},
+		{"write outcome unknown, logged", fmt.Errorf("etcd commit: %w: %w", model.ErrOutcomeUnknown, model.ErrUnavailable), codes.Unavailable, ReasonOutcomeUnknown, true},
 		{"store unavailable, logged", fmt.Errorf("etcd commit: %w", model.ErrUnavailable), codes.Unavailable, ReasonUnavailable, true},
 		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded, ReasonDeadlineExceeded, false},
 		{"cancelled", context.Canceled, codes.Canceled, ReasonRequestCancelled, false},
