@@ -109,9 +109,17 @@ func leadOnce(ctx context.Context, client *clientv3.Client, key, id string, ttl 
 
 	leadCtx, lose := context.WithCancel(ctx)
 	defer lose()
-	go watchLeadership(leadCtx, lose, session, election, log, id)
+	// The watch reads the election's key here and is over before Resign
+	// changes the election (the election is not safe for concurrent use).
+	watched := make(chan struct{})
+	mine := election.Key()
+	go func() {
+		defer close(watched)
+		watchLeadership(leadCtx, lose, session, election, mine, log, id)
+	}()
 	run(leadCtx)
 	lose()
+	<-watched
 	// Resign even when the leadership was lost: a lease the cluster still
 	// holds would otherwise keep this stale key first in line until it
 	// expires. Bounded, since etcd may be what went away.
@@ -129,9 +137,8 @@ func leadOnce(ctx context.Context, client *clientv3.Client, key, id string, ttl 
 // was revoked or expired). A watch that ends for another reason also
 // loses: leading without knowing is what must not happen.
 func watchLeadership(ctx context.Context, lose context.CancelFunc, session *concurrency.Session, election *concurrency.Election,
-	log *slog.Logger, id string) {
+	mine string, log *slog.Logger, id string) {
 	defer lose()
-	mine := election.Key()
 	observed := election.Observe(ctx)
 	for {
 		select {
