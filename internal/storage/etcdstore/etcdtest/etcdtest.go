@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -35,7 +36,19 @@ type Option func(*options)
 type options struct {
 	quota   int64
 	noFsync bool
+	tls     *TLSFiles
 }
+
+// TLSFiles are the PEM files of a member's client port under TLS.
+type TLSFiles struct {
+	CertFile, KeyFile string // the member's certificate and key
+	ClientCAFile      string // the CA client certificates must chain to
+}
+
+// WithClientTLS serves the members' client ports over TLS and requires
+// client certificates signed by the CA of files; Endpoints then answers
+// https URLs, and Client is not available (it has no certificate).
+func WithClientTLS(files TLSFiles) Option { return func(o *options) { o.tls = &files } }
 
 // WithQuota sets the members' backend quota (--quota-backend-bytes), so
 // that a test can fill the database.
@@ -126,6 +139,11 @@ func Start(t testing.TB, members int, opts ...Option) *Cluster {
 		cfg.Name = fmt.Sprintf("m%d", i)
 		cfg.Dir = filepath.Join(dir, cfg.Name)
 		client, peer := freeURL(t), freeURL(t)
+		if o.tls != nil {
+			client.Scheme = "https"
+			cfg.ClientTLSInfo = transport.TLSInfo{CertFile: o.tls.CertFile, KeyFile: o.tls.KeyFile,
+				TrustedCAFile: o.tls.ClientCAFile, ClientCertAuth: true}
+		}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 		cfg.InitialClusterToken = fmt.Sprintf("etcdtest-%p", c)
