@@ -497,7 +497,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		WatchPoll: opts.WatchPoll, Search: finder,
 	})
 	mk.search = finder
-	mk.shared = opened.leadership != nil
+	mk.shared = opened.shared()
 	// The indexer writes the index entries of the cases that writes
 	// marked, a batch at a time. Its stop is unwound after the servers',
 	// whose calls wait for it; what queued by then it writes before it
@@ -536,7 +536,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	duties = append(duties, func(ctx context.Context) {
 		catchUp(ctx)
-		if opened.leadership == nil {
+		if !opened.shared() {
 			return // alone on its store, an instance leaves marks only by crashing: the next start's catch-up takes them
 		}
 		// On a shared store another instance may be killed between a

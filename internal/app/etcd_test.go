@@ -148,7 +148,7 @@ func TestLeaderIndexesWhatAnotherInstanceLeftMarked(t *testing.T) {
 	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
 	dir := t.TempDir()
 	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
-	cfg.Store = "etcd://" + strings.TrimPrefix(cluster.Endpoints()[0], "http://")
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
 	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour,
 		SearchCatchUpEvery: 50 * time.Millisecond})
 	ts.addUser(t, "operator.two", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")

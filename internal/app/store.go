@@ -51,6 +51,10 @@ type serverStore struct {
 	etcd *etcdstore.Engine
 }
 
+// shared reports whether other instances may use the store at the same
+// time (etcd): only a shared store has an election.
+func (s *serverStore) shared() bool { return s.leadership != nil }
+
 // etcdEndpoints returns the endpoints of an etcd:// store, and whether
 // the store is one.
 func (c Config) etcdEndpoints() ([]string, bool) {
