@@ -470,18 +470,23 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 		t.Errorf("the first placement's follow-up 3 after a new placement: %s, want CANCELLED", f.GetState())
 	}
 	open := 0
+	var second *pb.Deadline
 	for _, d := range c.GetDeadlines() {
 		if d.GetKind() == "CARE_FOLLOW_UP" && d.GetState() == "OPEN" {
 			open++
+			second = d
 			if d.GetRef() != "follow-up-1" || !d.GetDueTime().AsTime().Equal(hn(2026, 8, 11, 0, 0)) {
 				t.Errorf("open follow-up %s due %v, want follow-up-1 due %v", d.GetRef(), d.GetDueTime().AsTime(), hn(2026, 8, 11, 0, 0))
 			}
 		}
 	}
 	if open != 1 {
-		t.Errorf("%d open follow-ups after the second placement, want 1", open)
+		t.Fatalf("%d open follow-ups after the second placement, want 1", open)
 	}
 	ts.clock.Set(hn(2026, 8, 3, 9, 0))
+	// Both warnings of the new follow-up 1 are due by then: let the
+	// scheduler record them before the step reads the etag.
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", second.GetId(), 2)
 	if c, err = followUp(); err != nil {
 		t.Fatalf("follow-up 1 of the second placement: %v", err)
 	}
