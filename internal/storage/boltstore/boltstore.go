@@ -231,7 +231,7 @@ type Store struct {
 	// reads (Batch), which may draw on the reserve. Each shares its own
 	// kind of transaction only, so that an ordinary write never commits
 	// under the larger cap of a Batch.
-	writes, reads group[*bolt.Tx]
+	writes, reads group[*tx]
 
 	// writeMu serialises the write transactions (bbolt does too), so that
 	// each runs with the MaxSize of its kind and may use the reserve.
@@ -415,14 +415,19 @@ func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.writes.do(s.commitOrdinary, func(btx *bolt.Tx) error { return fn(s.writeTx(btx)) })
+	return s.writes.do(s.commitOrdinary, func(t *tx) error { return fn(t) })
 }
 
 // writeTx is the layout's transaction over a write transaction of the
 // file, with the store's fill percents.
 func (s *Store) writeTx(btx *bolt.Tx) *tx { return &tx{kt: &boltTx{tx: btx, fill: s.fill}} }
 
-func (s *Store) commitOrdinary(fn func(*bolt.Tx) error) error { return s.write(false, fn) }
+// commitOrdinary commits the bodies of a group in one ordinary write
+// transaction, sharing one layout transaction (and so its statistics
+// cells: see tx.cells).
+func (s *Store) commitOrdinary(fn func(*tx) error) error {
+	return s.write(false, func(btx *bolt.Tx) error { return commitLayout(s.writeTx(btx), fn) })
+}
 
 // write runs fn in a write transaction: an ordinary one (Update) leaves
 // the reserve alone, one that may use the reserve (Batch) draws on it.
@@ -523,14 +528,27 @@ func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.reads.do(s.commitBatch, func(btx *bolt.Tx) error { return fn(s.writeTx(btx)) })
+	return s.reads.do(s.commitBatch, func(t *tx) error { return fn(t) })
 }
 
-func (s *Store) commitBatch(fn func(*bolt.Tx) error) error { return s.write(true, fn) }
+// commitBatch is commitOrdinary for the writes that may use the reserve.
+func (s *Store) commitBatch(fn func(*tx) error) error {
+	return s.write(true, func(btx *bolt.Tx) error { return commitLayout(s.writeTx(btx), fn) })
+}
+
+// commitLayout runs the bodies fn runs over t, then writes what t keeps
+// for the end of the transaction (its statistics cells), before the
+// engine commits.
+func commitLayout(t *tx, fn func(*tx) error) error {
+	if err := fn(t); err != nil {
+		return err
+	}
+	return t.flushCells()
+}
 
 // group runs queued writes in shared transactions, one commit at a time.
-// T is the transaction of the engine that commits them: a *bolt.Tx for
-// Store, a kv.Tx for EngineStore.
+// T is the transaction the calls share: the layout's, for Store and
+// EngineStore.
 type group[T any] struct {
 	mu      sync.Mutex
 	pending []groupCall[T]

@@ -118,7 +118,7 @@ type EngineStore struct {
 	commitTimeout time.Duration
 	// Update shares a commit with Update only and Batch with Batch only,
 	// as Store's do.
-	writes, reads group[kv.Tx]
+	writes, reads group[*tx]
 	// committing lets one of the two groups' transactions run on the
 	// engine at a time: an engine that serialises its writers (etcd's
 	// commit guard) makes one of two concurrent transactions re-run, with
@@ -224,7 +224,7 @@ func (s *EngineStore) Update(ctx context.Context, fn func(datastore.Tx) error) e
 	if err := s.space.ordinaryWrite(); err != nil {
 		return err
 	}
-	return s.writes.do(s.commit, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })
+	return s.writes.do(s.commit, func(t *tx) error { return fn(t) })
 }
 
 // Batch implements datastore.Store with a group commit, as Store.Batch; it
@@ -233,17 +233,20 @@ func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.reads.do(s.commit, func(kt kv.Tx) error { return runTx(kt, func(t *tx) error { return fn(t) }) })
+	return s.reads.do(s.commit, func(t *tx) error { return fn(t) })
 }
 
-// commit runs one shared write transaction on the engine.
-func (s *EngineStore) commit(fn func(kv.Tx) error) error {
+// commit runs one shared write transaction on the engine: the bodies fn
+// runs share one layout transaction (see commitLayout).
+func (s *EngineStore) commit(fn func(*tx) error) error {
 	s.committing.Lock()
 	defer s.committing.Unlock()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(s.ctx, s.commitTimeout)
 	defer cancel()
-	err := s.e.Update(ctx, fn)
+	err := s.e.Update(ctx, func(kt kv.Tx) error {
+		return runTx(kt, func(t *tx) error { return commitLayout(t, fn) })
+	})
 	if err == nil {
 		s.commits.Add(1)
 		if s.committed != nil {

@@ -148,6 +148,9 @@ func nilIfEmpty[K comparable](m map[K]int64) map[K]int64 {
 
 // StatCells implements datastore.StatsReader.
 func (t *tx) StatCells(kind tally.Kind, from, to string, fn func(tally.Key, *tally.Tally) error) error {
+	if err := t.flushCells(); err != nil {
+		return err
+	}
 	b := t.bucket(bucketStats)
 	if b == nil {
 		return fmt.Errorf("bucket %s is missing: the file was not opened for writing since schema version 7", bucketStats)
@@ -223,34 +226,60 @@ func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
 	return t.addStats(delta)
 }
 
-// addStats adds delta to the stored cells; a cell that comes to zero is
-// deleted.
+// addStats adds delta to the cells, as the transaction keeps them until
+// flushCells writes them.
 func (t *tx) addStats(delta tally.Cells) error {
 	b := t.bucket(bucketStats)
+	if t.cells == nil {
+		t.cells = make(map[string]*tally.Tally, len(delta))
+	}
 	for k, d := range delta {
 		key := statKey(k)
-		var cell tally.Tally
-		if raw := b.Get(key); raw != nil {
-			var err error
-			if cell, err = decodeAs[tally.Tally](raw); err != nil {
-				return fmt.Errorf("statistics cell %s: %w", k, err)
+		cell, ok := t.cells[string(key)]
+		if !ok {
+			cell = new(tally.Tally)
+			if raw := b.Get(key); raw != nil {
+				var err error
+				if *cell, err = decodeAs[tally.Tally](raw); err != nil {
+					return fmt.Errorf("statistics cell %s: %w", k, err)
+				}
 			}
+			t.cells[string(key)] = cell
 		}
 		cell.Add(d, 1)
+	}
+	return nil
+}
+
+// flushCells writes the cells the transaction changed (addStats), in key
+// order; a cell that came to zero is deleted. It runs once the bodies of
+// a write transaction are done, before its commit, and before the
+// transaction reads the cells (StatCells).
+func (t *tx) flushCells() error {
+	if len(t.cells) == 0 {
+		return nil
+	}
+	b := t.bucket(bucketStats)
+	for _, key := range slices.Sorted(maps.Keys(t.cells)) {
+		cell := t.cells[key]
 		if cell.IsZero() {
-			if err := b.Delete(key); err != nil {
+			if err := b.Delete([]byte(key)); err != nil {
 				return err
 			}
 			continue
 		}
-		raw, err := encode(cell)
+		raw, err := encode(*cell)
 		if err != nil {
 			return err
 		}
-		if err := b.Put(key, raw); err != nil {
-			return fmt.Errorf("put statistics cell %s: %w", k, err)
+		if err := b.Put([]byte(key), raw); err != nil {
+			if k, perr := parseStatKey([]byte(key)); perr == nil {
+				return fmt.Errorf("put statistics cell %s: %w", k, err)
+			}
+			return fmt.Errorf("put statistics cell %q: %w", key, err)
 		}
 	}
+	t.cells = nil
 	return nil
 }
 

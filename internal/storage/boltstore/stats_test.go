@@ -2,8 +2,10 @@ package boltstore_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,5 +255,72 @@ func TestStatKeysReadBack(t *testing.T) {
 		if k, err := boltstore.ParseStatKey([]byte(raw)); err == nil {
 			t.Errorf("%q reads as %+v", raw, k)
 		}
+	}
+}
+
+// The writes a group commit shares change the same cells (the month, the
+// day, the commune, the city) through one decoded copy each, written
+// once before the commit: every write's share is in them, and a write
+// that fails in a shared transaction leaves none, since the others run
+// again without it. Check recounts the cells from the records.
+func TestStatsCellsSharedByAGroupCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	s := open(t, path)
+	unit := units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	june := time.Date(2026, 6, 15, 9, 0, 0, 0, vntime.Location())
+	const n = 24
+	failed := func(i int) bool { return i%4 == 3 }
+	var mu sync.Mutex
+	txOf := map[int]bool{}
+	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
+		mu.Lock()
+		txOf[boltstore.TxID(tx)] = true
+		mu.Unlock()
+		seq, err := tx.NextCaseSequence(2026)
+		if err != nil {
+			return err
+		}
+		id := uuid.Must(uuid.NewV7()).String()
+		c := model.Case{
+			Number: fmt.Sprintf("HN-2026-%05d", seq), Status: model.StatusAwaitingAcknowledgement,
+			ResponsibleUnit: unit, IncidentUnit: unit, ReportIDs: []string{id}, Revision: 1, ReceiveTime: june,
+		}
+		if err := tx.CreateCase(&c); err != nil {
+			return err
+		}
+		err = tx.CreateReport(model.StoredReport{
+			ID: id, CallType: model.CallIntervention, Channel: model.ChannelHotline111, IncidentUnit: unit,
+			ReceiveTime: june, CaseNumber: c.Number,
+		})
+		if err == nil && failed(i) {
+			err = fmt.Errorf("write %d refused after its writes", i)
+		}
+		return err
+	})
+	want := 0
+	for i, err := range errs {
+		if failed(i) != (err != nil) {
+			t.Errorf("write %d: %v", i, err)
+		}
+		if err == nil {
+			want++
+		}
+	}
+	if len(txOf) >= n {
+		t.Fatalf("%d writes ran in %d transactions: none shared a commit, so this tests nothing", n, len(txOf))
+	}
+	cell := statCells(t, s, tally.Total)[tally.Key{Kind: tally.Total, Month: "2026-06", Unit: unit.String()}]
+	if cell == nil || cell.CasesOpened != int64(want) || cell.Reports != int64(want) {
+		t.Errorf("June's cell of the commune = %+v, want %d cases opened and %d reports", cell, want, want)
+	}
+	day := statCells(t, s, tally.DayTotal)[tally.Key{Kind: tally.DayTotal, Month: "2026-06-15", Unit: unit.String()}]
+	if day == nil || day.CasesOpened != int64(want) {
+		t.Errorf("15 June's cell of the commune = %+v, want %d cases opened", day, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("check after shared writes: %v", res.Problems)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
@@ -38,6 +39,13 @@ type tx struct {
 	// closed is set by a store whose engine cannot tell when its
 	// transaction has ended (see ended).
 	closed bool
+	// cells are the statistics cells a write transaction has changed,
+	// decoded, by key (statKey): every report and case written changes
+	// a dozen cells, mostly the same ones (the month, the day, the
+	// commune, the city), so the writes a group commit shares decode and
+	// encode each once, in flushCells before the commit, instead of once
+	// per write. Nil until a write changes one.
+	cells map[string]*tally.Tally
 }
 
 // bucket returns a bucket of the layout, or nil when there is none.
