@@ -44,9 +44,14 @@ func (c Config) StoreName() string {
 // etcd ones), naming the flag.
 func (c Config) ValidateStore() error { return c.validateStore() }
 
-// openEtcdEngine connects to cfg's etcd store.
+// openEtcdEngine connects to cfg's etcd store; a prefix that would meet
+// another deployment's keys is refused naming --etcd-prefix.
 func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) {
-	return etcdstore.Open(ctx, cfg.etcdConfig())
+	e, err := etcdstore.Open(ctx, cfg.etcdConfig())
+	if err != nil {
+		return nil, cfg.etcdSettingError(err)
+	}
+	return e, nil
 }
 
 // CheckStore checks cfg's store as CheckDatabase checks a file; an etcd

@@ -83,7 +83,9 @@ func (c Config) etcdConfig() etcdstore.Config {
 	}
 }
 
-// validateStore checks the store settings, naming the flag.
+// validateStore checks the store settings, naming the flag. On etcd it
+// reads the TLS files too, so that a CA, certificate or key that does not
+// load is refused before anything opens, not after a dial timeout.
 func (c Config) validateStore() error {
 	if c.Store == "" || c.Store == StoreBolt {
 		if c.DBPath == "" {
@@ -108,9 +110,36 @@ func (c Config) validateStore() error {
 		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")
 	}
 	if err := c.etcdConfig().Validate(); err != nil {
-		return fmt.Errorf("config: store: %w", err)
+		return c.etcdSettingError(err)
+	}
+	if _, err := c.etcdConfig().TLS(); err != nil {
+		return c.etcdSettingError(err)
 	}
 	return nil
+}
+
+// etcdFlagOf names the flag of each etcdstore.Config field an operator
+// sets (the endpoints are --store's).
+var etcdFlagOf = map[string]string{
+	"Prefix": "etcd-prefix", "CAFile": "etcd-ca", "CertFile, KeyFile": "etcd-cert, etcd-key",
+	"MaxTxnOps": "etcd-max-txn-ops", "MaxRequestBytes": "etcd-max-request-bytes",
+}
+
+// etcdSettingError names the flag behind an etcdstore.ConfigError (of
+// Validate, TLS or Open's look at the prefix); other errors pass as they
+// are.
+func (c Config) etcdSettingError(err error) error {
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if name, ok := etcdFlagOf[ce.Field]; ok {
+		return fmt.Errorf("config: %s: %s", name, ce.Rule)
+	}
+	if strings.HasPrefix(ce.Field, "Endpoints") {
+		return fmt.Errorf("config: store: %q: %s", c.Store, ce.Rule)
+	}
+	return fmt.Errorf("config: store: %w", err)
 }
 
 // openStore opens the store the configuration names.
@@ -136,7 +165,7 @@ func openStore(ctx context.Context, cfg Config, opts Options, committed func(tim
 // openEtcdStore opens the stored layout on an etcd cluster, with the
 // election and the outbox watch of the instances that share it.
 func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed func(time.Duration)) (*serverStore, error) {
-	e, err := etcdstore.Open(ctx, cfg.etcdConfig())
+	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

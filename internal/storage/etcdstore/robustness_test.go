@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
@@ -122,6 +124,52 @@ func TestOpenRefusesAPrefixInsideADeployment(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `"/cc/"`) {
 		t.Errorf("the refusal does not name the outer deployment: %v", err)
+	}
+	beside, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc-staging/"})
+	if err != nil {
+		t.Fatalf("a prefix beside the deployment: %v", err)
+	}
+	beside.Close()
+}
+
+// TestOpenRefusesAPrefixAroundADeployment: a deployment at "/cc/cases/"
+// lies in the key range of the bucket cases of a deployment at "/cc/"
+// (and at "/cc/cases/" of one at "/"): Open refuses the outer prefix when
+// the inner deployment came first, as it refuses the inner one when the
+// outer came first, and a prefix that holds another program's keys.
+func TestOpenRefusesAPrefixAroundADeployment(t *testing.T) {
+	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	ctx := context.Background()
+	inner, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc/cases/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	if err := inner.Update(ctx, func(tx kv.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("cases")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client(t).Put(ctx, "/other/program/key", "v"); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"/cc/", "/other/"} {
+		outer, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: prefix})
+		if err == nil {
+			outer.Close()
+			t.Errorf("Open accepted %s, around keys it does not own", prefix)
+			continue
+		}
+		if !strings.Contains(err.Error(), "etcd Prefix") || !strings.Contains(err.Error(), "beside") {
+			t.Errorf("the refusal of %s does not name the prefix and what to do: %v", prefix, err)
+		}
+	}
+	resp, err := c.Client(t).Get(ctx, "/cc/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		if !strings.HasPrefix(string(kv.Key), "/cc/cases/") {
+			t.Errorf("a refused Open wrote %q", kv.Key)
+		}
 	}
 	beside, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc-staging/"})
 	if err != nil {
