@@ -93,15 +93,8 @@ func (c Config) validateStore() error {
 		}
 		return nil
 	}
-	eps, ok := c.etcdEndpoints()
-	if !ok {
+	if !c.IsEtcd() {
 		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]", c.Store, StoreBolt, storeEtcdScheme)
-	}
-	for _, ep := range eps {
-		hostPort := ep[strings.Index(ep, "//")+2:]
-		if hostPort == "" || strings.ContainsAny(hostPort, "/?#@ ") || !strings.Contains(hostPort, ":") {
-			return fmt.Errorf("config: store: %q is not a list of etcd host:port endpoints", c.Store)
-		}
 	}
 	if c.EtcdMaxTxnOps < 0 || c.EtcdMaxRequestBytes < 0 {
 		return errors.New("config: etcd-max-txn-ops, etcd-max-request-bytes: must not be negative (0 means the default)")

@@ -78,8 +78,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -190,6 +190,9 @@ func (c Config) Validate() error {
 	if c.MaxRequestBytes < minRequestBytes {
 		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is below the %d bytes a commit needs", c.MaxRequestBytes, minRequestBytes)}
 	}
+	if c.MaxRequestBytes > maxRequestBytes {
+		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is over the %d bytes of the largest request etcd's gRPC protocol carries", c.MaxRequestBytes, maxRequestBytes)}
+	}
 	if c.Password != "" && c.Username == "" {
 		return &ConfigError{"Username", "a password was given without a user name"}
 	}
@@ -201,17 +204,19 @@ func (c Config) Validate() error {
 // port, and Open would wait its whole dial timeout to say only that
 // nothing answers.
 func endpointRule(ep string) string {
-	u, err := url.Parse(ep)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Sprintf("%q is not an http:// or https:// URL of a host and port", ep)
+	hostPort, ok := strings.CutPrefix(ep, "http://")
+	if !ok {
+		if hostPort, ok = strings.CutPrefix(ep, "https://"); !ok {
+			return fmt.Sprintf("%q is not an http:// or https:// URL", ep)
+		}
 	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" {
-		return fmt.Sprintf("%q names no host and port", ep)
+	hostPort = strings.TrimSuffix(hostPort, "/")
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil || host == "" || strings.ContainsAny(hostPort, "/?#@ ") {
+		return fmt.Sprintf("endpoint %q is not a host:port", hostPort)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Sprintf("%q: the port must be a number from 1 to 65535", ep)
+		return fmt.Sprintf("endpoint %q: the port must be a number from 1 to 65535", hostPort)
 	}
 	return ""
 }
@@ -234,8 +239,13 @@ func validatePrefix(p string) error {
 }
 
 // minRequestBytes is the least MaxRequestBytes that leaves room for a
-// commit: the overhead etcd adds to the request, and some.
-const minRequestBytes = 4 * requestOverhead
+// commit: the overhead etcd adds to the request, and some. maxRequestBytes
+// is the most: a protobuf message stays under 2 GiB, and the client's own
+// limit (MaxRequestBytes with the overhead) must not overflow.
+const (
+	minRequestBytes = 4 * requestOverhead
+	maxRequestBytes = math.MaxInt32 - requestOverhead
+)
 
 // TLS returns the client TLS configuration of c, or nil for plain
 // connections. A file that cannot be read or holds no usable PEM is a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,10 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"negative dial timeout", func(c *etcdstore.Config) { c.DialTimeout = -time.Second }, "DialTimeout"},
 		{"one op", func(c *etcdstore.Config) { c.MaxTxnOps = 1 }, "MaxTxnOps"},
 		{"tiny requests", func(c *etcdstore.Config) { c.MaxRequestBytes = 100 }, "MaxRequestBytes"},
+		{"requests over 2 GiB", func(c *etcdstore.Config) { c.MaxRequestBytes = math.MaxInt }, "MaxRequestBytes"},
+		{"requests of 1 GiB", func(c *etcdstore.Config) { c.MaxRequestBytes = 1 << 30 }, ""},
+		{"endpoint with a scheme of its own", func(c *etcdstore.Config) { c.Endpoints = []string{"unix://h:1"} }, "Endpoints[0]"},
+		{"endpoint with a user", func(c *etcdstore.Config) { c.Endpoints = []string{"http://u@h:1"} }, "Endpoints[0]"},
 		{"password alone", func(c *etcdstore.Config) { c.Password = "x" }, "Username"},
 	}
 	for _, tt := range tests {
