@@ -203,6 +203,16 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	if !fi.Mode().IsRegular() {
 		return MoveResult{}, fmt.Errorf("the source %s is not a file", path)
 	}
+	// Only a childcase database moves: the migrating open below would
+	// make one of an empty file (a wrong name), which would then go onto
+	// etcd as an empty deployment. A read-only open changes nothing.
+	ro, err := HoldDatabase(path, opts.Wait)
+	if err != nil {
+		return MoveResult{}, inUse(err)
+	}
+	if err := ro.Close(); err != nil {
+		return MoveResult{}, err
+	}
 	e, err := openEtcdEngine(ctx, to)
 	if err != nil {
 		return MoveResult{}, err

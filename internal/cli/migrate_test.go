@@ -126,6 +126,12 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An empty source (a wrong name, a file cut to nothing) is no
+	// database: it must not be made one and moved as an empty deployment.
+	empty := filepath.Join(dir, "zero.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -138,6 +144,7 @@ func TestMigrateStoreRefusals(t *testing.T) {
 		{"source a server holds", []string{"--from", db, "--to", store, "--etcd-prefix", "/held/"}, true, "stop the server"},
 		{"two files", []string{"--from", db, "--to", filepath.Join(dir, "other.db")}, false, "one side must be a bbolt file"},
 		{"missing source", []string{"--from", filepath.Join(dir, "none.db"), "--to", store, "--etcd-prefix", "/none/"}, false, "none.db"},
+		{"empty source file", []string{"--from", empty, "--to", store, "--etcd-prefix", "/none/"}, false, "it is not a database"},
 		{"bad etcd endpoint", []string{"--from", db, "--to", "etcd://db1"}, false, "config: store:"},
 		{"empty etcd source", []string{"--from", store, "--to", filepath.Join(dir, "empty.db"), "--etcd-prefix", "/empty/"}, false, "holds no childcase database"},
 	}
@@ -165,7 +172,10 @@ func TestMigrateStoreRefusals(t *testing.T) {
 			t.Errorf("a refused migrate-store wrote %d keys under %s (%v)", resp.Count, prefix, err)
 		}
 	}
-	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db existing.db" {
+	if got, err := os.ReadFile(empty); err != nil || len(got) != 0 {
+		t.Errorf("the empty source file was changed: %d bytes, %v", len(got), err)
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db existing.db zero.db" {
 		t.Errorf("the refusals left files: %v", names)
 	}
 }
