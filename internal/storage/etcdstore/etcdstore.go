@@ -78,7 +78,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"slices"
@@ -191,7 +190,7 @@ func (c Config) Validate() error {
 		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is below the %d bytes a commit needs", c.MaxRequestBytes, minRequestBytes)}
 	}
 	if c.MaxRequestBytes > maxRequestBytes {
-		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is over the %d bytes of the largest request etcd's gRPC protocol carries", c.MaxRequestBytes, maxRequestBytes)}
+		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is over %d (1 GiB), the most allowed", c.MaxRequestBytes, maxRequestBytes)}
 	}
 	if c.Password != "" && c.Username == "" {
 		return &ConfigError{"Username", "a password was given without a user name"}
@@ -240,11 +239,12 @@ func validatePrefix(p string) error {
 
 // minRequestBytes is the least MaxRequestBytes that leaves room for a
 // commit: the overhead etcd adds to the request, and some. maxRequestBytes
-// is the most: a protobuf message stays under 2 GiB, and the client's own
-// limit (MaxRequestBytes with the overhead) must not overflow.
+// is the most, well under the 2 GiB a protobuf message must stay below
+// with the overhead (a limit near the int maximum overflowed the client's
+// send limit), and far over etcd's advice of 10 MiB at most.
 const (
 	minRequestBytes = 4 * requestOverhead
-	maxRequestBytes = math.MaxInt32 - requestOverhead
+	maxRequestBytes = 1 << 30
 )
 
 // TLS returns the client TLS configuration of c, or nil for plain
