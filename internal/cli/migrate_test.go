@@ -237,6 +237,12 @@ func TestMigrateStoreOfABrokenDatabase(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "has not finished") {
 		t.Errorf("check of the copy that failed its check: exit %d, stderr %q", code, stderr)
 	}
+	// serve refuses it too, saying why, before it listens.
+	code, _, stderr = mgRun(t, "serve", "--store", store, "--key-file", filepath.Join(dir, "cc.key"),
+		"--grpc-addr", mgAddr(t), "--http-addr", mgAddr(t))
+	if code != 1 || !strings.Contains(stderr, "childcase migrate-store) has not finished") {
+		t.Errorf("serve on the copy that failed its check: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // TestOfflineStoreFlagRefusesUnknownStores: backup, check and restore
