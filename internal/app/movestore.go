@@ -276,12 +276,15 @@ func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, erro
 	if _, err := os.Lstat(path); err == nil {
 		return MoveResult{}, fmt.Errorf("the target %s exists: migrate-store never replaces a file; choose another name", path)
 	}
+	tmp := path + ".migrating"
+	if _, err := os.Lstat(tmp); err == nil {
+		return MoveResult{}, fmt.Errorf("%s is left from a copy cut short (or one still running): remove it, then run migrate-store again", tmp)
+	}
 	e, err := openEtcdEngine(ctx, from)
 	if err != nil {
 		return MoveResult{}, err
 	}
 	defer e.Close()
-	tmp := path + ".migrating"
 	source, err := boltstore.WriteEngineFile(ctx, e, tmp)
 	if err != nil {
 		return MoveResult{}, fmt.Errorf("copy %s: %w", from.StoreName(), err)

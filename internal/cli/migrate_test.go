@@ -132,6 +132,10 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// What a migrate-store out of etcd killed half-way leaves.
+	if err := os.WriteFile(filepath.Join(dir, "cut.db.migrating"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -144,6 +148,7 @@ func TestMigrateStoreRefusals(t *testing.T) {
 		{"source a server holds", []string{"--from", db, "--to", store, "--etcd-prefix", "/held/"}, true, "stop the server"},
 		{"two files", []string{"--from", db, "--to", filepath.Join(dir, "other.db")}, false, "one side must be a bbolt file"},
 		{"missing source", []string{"--from", filepath.Join(dir, "none.db"), "--to", store, "--etcd-prefix", "/none/"}, false, "none.db"},
+		{"leftover of a copy cut short", []string{"--from", store, "--to", filepath.Join(dir, "cut.db"), "--etcd-prefix", "/taken/"}, false, "cut.db.migrating is left from a copy cut short"},
 		{"empty source file", []string{"--from", empty, "--to", store, "--etcd-prefix", "/none/"}, false, "it is not a database"},
 		{"bad etcd endpoint", []string{"--from", db, "--to", "etcd://db1"}, false, "config: store:"},
 		{"empty etcd source", []string{"--from", store, "--to", filepath.Join(dir, "empty.db"), "--etcd-prefix", "/empty/"}, false, "holds no childcase database"},
@@ -175,7 +180,7 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	if got, err := os.ReadFile(empty); err != nil || len(got) != 0 {
 		t.Errorf("the empty source file was changed: %d bytes, %v", len(got), err)
 	}
-	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db existing.db zero.db" {
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db cut.db.migrating existing.db zero.db" {
 		t.Errorf("the refusals left files: %v", names)
 	}
 }
