@@ -271,3 +271,31 @@ func TestOfflineStoreFlagRefusesUnknownStores(t *testing.T) {
 		t.Errorf("the refusals left files: %v", names)
 	}
 }
+
+// TestFileOrEtcdFromTheEnvironment: with the servers' CHILDCASE_STORE
+// naming etcd in the environment, check, backup and restore given a --db
+// on the command line refuse, naming both, rather than work on the
+// cluster and say nothing of the file.
+func TestFileOrEtcdFromTheEnvironment(t *testing.T) {
+	mvClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	t.Setenv(EnvPrefix+"STORE", "etcd://127.0.0.1:1")
+	for _, args := range [][]string{
+		{"check", "--db", db},
+		{"backup", "--to", filepath.Join(dir, "b.db"), "--db", db},
+		{"restore", "--from", db, "--db", filepath.Join(dir, "r.db")},
+	} {
+		code, stdout, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "--db, --store: "+db) && !strings.Contains(stderr, "--db, --store: "+filepath.Join(dir, "r.db")) {
+			t.Errorf("%s: exit %d, want 1 naming --db and --store\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
+		t.Errorf("the refusals left files: %v", names)
+	}
+	// --store bbolt on the command line wins over the environment.
+	if out := mgMustRun(t, "check", "--db", db, "--store", "bbolt"); !strings.Contains(out, "OK: ") {
+		t.Errorf("check --store bbolt said %q", out)
+	}
+}
