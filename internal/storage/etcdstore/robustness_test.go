@@ -109,14 +109,7 @@ func TestWriteEngineFileKeepsAFileItRefuses(t *testing.T) {
 func TestOpenRefusesAPrefixInsideADeployment(t *testing.T) {
 	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
 	ctx := context.Background()
-	outer, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer outer.Close()
-	if err := outer.Update(ctx, func(tx kv.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("cases")); return err }); err != nil {
-		t.Fatal(err)
-	}
+	deployAt(t, c, "/cc/")
 	inner, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc/cases/"})
 	if err == nil {
 		inner.Close()
@@ -125,29 +118,33 @@ func TestOpenRefusesAPrefixInsideADeployment(t *testing.T) {
 	if !strings.Contains(err.Error(), `"/cc/"`) {
 		t.Errorf("the refusal does not name the outer deployment: %v", err)
 	}
-	beside, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc-staging/"})
+	deployAt(t, c, "/cc-staging/") // beside it
+}
+
+// deployAt opens a deployment at prefix on c and writes its first
+// transaction (a bucket cases), which makes it one; it is closed at the
+// end of the test.
+func deployAt(t *testing.T, c *etcdtest.Cluster, prefix string) {
+	t.Helper()
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: c.Endpoints(), Prefix: prefix})
 	if err != nil {
-		t.Fatalf("a prefix beside the deployment: %v", err)
+		t.Fatalf("a deployment at %s: %v", prefix, err)
 	}
-	beside.Close()
+	t.Cleanup(func() { e.Close() })
+	if err := e.Update(t.Context(), func(tx kv.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("cases")); return err }); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestOpenRefusesAPrefixAroundADeployment: a deployment at "/cc/cases/"
-// lies in the key range of the bucket cases of a deployment at "/cc/"
-// (and at "/cc/cases/" of one at "/"): Open refuses the outer prefix when
-// the inner deployment came first, as it refuses the inner one when the
-// outer came first, and a prefix that holds another program's keys.
+// lies in the key range of the bucket cases of a deployment at "/cc/":
+// Open refuses the outer prefix when the inner deployment came first, as
+// it refuses the inner one when the outer came first, and a prefix that
+// holds another program's keys.
 func TestOpenRefusesAPrefixAroundADeployment(t *testing.T) {
 	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
 	ctx := context.Background()
-	inner, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc/cases/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inner.Close()
-	if err := inner.Update(ctx, func(tx kv.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("cases")); return err }); err != nil {
-		t.Fatal(err)
-	}
+	deployAt(t, c, "/cc/cases/")
 	if _, err := c.Client(t).Put(ctx, "/other/program/key", "v"); err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +168,7 @@ func TestOpenRefusesAPrefixAroundADeployment(t *testing.T) {
 			t.Errorf("a refused Open wrote %q", kv.Key)
 		}
 	}
-	beside, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc-staging/"})
-	if err != nil {
-		t.Fatalf("a prefix beside the deployment: %v", err)
-	}
-	beside.Close()
+	deployAt(t, c, "/cc-staging/") // beside it
 }
 
 // TestSeekCopiesItsKey: a cursor does not keep the caller's Seek slice,
