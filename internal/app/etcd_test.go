@@ -1,8 +1,13 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -96,8 +101,15 @@ func TestStoreConfigValidation(t *testing.T) {
 		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, "config: store:"},
 		{"etcd endpoint without port", func(c *app.Config) { c.Store = "etcd://db1,db2:2379" }, "config: store:"},
 		{"etcd endpoint with a path", func(c *app.Config) { c.Store = "etcd://db1:2379/x" }, "config: store:"},
-		{"prefix without slashes", func(c *app.Config) { c.Store, c.EtcdPrefix = "etcd://db1:2379", "childcase" }, "Prefix"},
-		{"certificate without key", func(c *app.Config) { c.Store, c.EtcdCertFile = "etcd://db1:2379", "c.pem" }, "KeyFile"},
+		{"etcd endpoint without host", func(c *app.Config) { c.Store = "etcd://:2379" }, "config: store:"},
+		{"etcd endpoint with a port that is no number", func(c *app.Config) { c.Store = "etcd://db1:2379,db2:notaport" }, "config: store:"},
+		{"etcd endpoint with a port too large", func(c *app.Config) { c.Store = "etcd://db1:99999" }, "config: store:"},
+		{"prefix without slashes", func(c *app.Config) { c.Store, c.EtcdPrefix = "etcd://db1:2379", "childcase" }, "config: etcd-prefix:"},
+		{"prefix with odd characters", func(c *app.Config) { c.Store, c.EtcdPrefix = "etcd://db1:2379", "/child#case/" }, "config: etcd-prefix:"},
+		{"certificate without key", func(c *app.Config) { c.Store, c.EtcdCertFile = "etcd://db1:2379", "c.pem" }, "config: etcd-cert, etcd-key:"},
+		{"missing CA file", func(c *app.Config) { c.Store, c.EtcdCAFile = "etcd://db1:2379", "/nonexistent/ca.pem" }, "config: etcd-ca:"},
+		{"too few ops", func(c *app.Config) { c.Store, c.EtcdMaxTxnOps = "etcd://db1:2379", 1 }, "config: etcd-max-txn-ops:"},
+		{"too small commits", func(c *app.Config) { c.Store, c.EtcdMaxRequestBytes = "etcd://db1:2379", 100 }, "config: etcd-max-request-bytes:"},
 		{"negative commit limit", func(c *app.Config) { c.Store, c.EtcdMaxTxnOps = "etcd://db1:2379", -1 }, "etcd-max-txn-ops"},
 		{"file cap on etcd", func(c *app.Config) { c.Store, c.MaxDBSize = "etcd://db1:2379", 1<<20 }, "max-db-size"},
 		{"bbolt without a path", func(c *app.Config) { c.Store, c.DBPath = "bbolt", "" }, "config: db:"},
@@ -201,5 +213,68 @@ func TestLeaderIndexesWhatAnotherInstanceLeftMarked(t *testing.T) {
 			t.Fatal("the case left marked was not indexed again by the leader within 20 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConsoleSessionsStayOnTheirInstance: on a shared store an API token
+// is good on every instance (tokens are records of the store), while a
+// console session is held by the instance that signed it in: its cookie
+// is nothing to another instance, which sends the browser to sign in.
+// Resetting the password through the other instance still ends the
+// session, since the session's bearer token is a record of the store.
+func TestConsoleSessionsStayOnTheirInstance(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	start := func(demo bool) (*app.Server, string) {
+		cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+		cfg.Store, cfg.Demo = etcdStoreOf(cluster.Endpoints()), demo
+		var out bytes.Buffer
+		srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: &out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Stop() })
+		return srv, out.String()
+	}
+	a, printed := start(true)
+	b, _ := start(false)
+	password := demoPasswordLine.FindStringSubmatch(printed)
+	admin := regexp.MustCompile(`(?m)^\s+demo.admin\s.*?(cc_\S+)`).FindStringSubmatch(printed)
+	if password == nil || admin == nil {
+		t.Fatalf("serve --demo printed no password or admin token:\n%s", printed)
+	}
+
+	onA := &browser{t: t, base: "http://" + a.HTTPAddr(), c: newBrowserClient()}
+	if resp, _ := onA.signInForm("badinh.worker", password[1], ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in on instance a: %s", resp.Status)
+	}
+	if resp, _ := onA.get("/queues"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the queues on instance a after its sign-in: %s", resp.Status)
+	}
+	// The same browser (its cookie jar ignores ports) on instance b.
+	onB := &browser{t: t, base: "http://" + b.HTTPAddr(), c: onA.c}
+	if resp, _ := onB.get("/queues"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+		t.Fatalf("instance a's session cookie on instance b: %s to %q, want the sign-in page", resp.Status, resp.Header.Get("Location"))
+	}
+
+	rest := func(srv *app.Server, method, path, token string) int {
+		req, _ := http.NewRequest(method, "http://"+srv.HTTPAddr()+path, strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := rest(b, http.MethodGet, "/v1/users", admin[1]); code != http.StatusOK {
+		t.Fatalf("the admin token instance a printed, on instance b: %d", code)
+	}
+	if code := rest(b, http.MethodPost, "/v1/users/badinh.worker:resetPassword", admin[1]); code != http.StatusOK {
+		t.Fatalf("reset badinh.worker's password through instance b: %d", code)
+	}
+	if resp, _ := onA.get("/queues"); resp.StatusCode == http.StatusOK {
+		t.Fatalf("the session on instance a went on after a password reset through instance b")
 	}
 }

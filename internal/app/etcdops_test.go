@@ -13,6 +13,8 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 )
 
@@ -76,6 +78,25 @@ func TestEtcdBackupRestoresOnBothBackends(t *testing.T) {
 	path := filepath.Join(dir, "childcase.db") // where the instances' key file and tokens are
 	if res := restoreTo(t, data, path); res.Cases != 1 {
 		t.Fatalf("the backup holds %d cases, want 1", res.Cases)
+	}
+	// Audited before the revision it copies was read, as on a file: the
+	// backup holds its own event.
+	copied, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = copied.View(context.Background(), func(tx datastore.ReadTx) error {
+		events, _, err := tx.ListAuditEvents(datastore.AuditQuery{Actor: "admin", Limit: 1})
+		if err == nil && (len(events) != 1 || events[0].Action != "database.backup") {
+			t.Errorf("the etcd backup's last event of the admin is %+v, want its own database.backup", events)
+		}
+		return err
+	})
+	if cerr := copied.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	backup := filepath.Join(dir, "backup.db")
 	if err := os.WriteFile(backup, data, 0o600); err != nil {

@@ -44,9 +44,14 @@ func (c Config) StoreName() string {
 // etcd ones), naming the flag.
 func (c Config) ValidateStore() error { return c.validateStore() }
 
-// openEtcdEngine connects to cfg's etcd store.
+// openEtcdEngine connects to cfg's etcd store; a prefix that would meet
+// another deployment's keys is refused naming --etcd-prefix.
 func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) {
-	return etcdstore.Open(ctx, cfg.etcdConfig())
+	e, err := etcdstore.Open(ctx, cfg.etcdConfig())
+	if err != nil {
+		return nil, cfg.etcdSettingError(err)
+	}
+	return e, nil
 }
 
 // CheckStore checks cfg's store as CheckDatabase checks a file; an etcd
@@ -198,6 +203,16 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	if !fi.Mode().IsRegular() {
 		return MoveResult{}, fmt.Errorf("the source %s is not a file", path)
 	}
+	// Only a childcase database moves: the migrating open below would
+	// make one of an empty file (a wrong name), which would then go onto
+	// etcd as an empty deployment. A read-only open changes nothing.
+	ro, err := HoldDatabase(path, opts.Wait)
+	if err != nil {
+		return MoveResult{}, inUse(err)
+	}
+	if err := ro.Close(); err != nil {
+		return MoveResult{}, err
+	}
 	e, err := openEtcdEngine(ctx, to)
 	if err != nil {
 		return MoveResult{}, err
@@ -261,12 +276,15 @@ func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, erro
 	if _, err := os.Lstat(path); err == nil {
 		return MoveResult{}, fmt.Errorf("the target %s exists: migrate-store never replaces a file; choose another name", path)
 	}
+	tmp := path + ".migrating"
+	if _, err := os.Lstat(tmp); err == nil {
+		return MoveResult{}, fmt.Errorf("%s is left from a copy cut short (or one still running): remove it, then run migrate-store again", tmp)
+	}
 	e, err := openEtcdEngine(ctx, from)
 	if err != nil {
 		return MoveResult{}, err
 	}
 	defer e.Close()
-	tmp := path + ".migrating"
 	source, err := boltstore.WriteEngineFile(ctx, e, tmp)
 	if err != nil {
 		return MoveResult{}, fmt.Errorf("copy %s: %w", from.StoreName(), err)

@@ -83,7 +83,9 @@ func (c Config) etcdConfig() etcdstore.Config {
 	}
 }
 
-// validateStore checks the store settings, naming the flag.
+// validateStore checks the store settings, naming the flag. On etcd it
+// reads the TLS files too, so that a CA, certificate or key that does not
+// load is refused before anything opens, not after a dial timeout.
 func (c Config) validateStore() error {
 	if c.Store == "" || c.Store == StoreBolt {
 		if c.DBPath == "" {
@@ -91,15 +93,8 @@ func (c Config) validateStore() error {
 		}
 		return nil
 	}
-	eps, ok := c.etcdEndpoints()
-	if !ok {
+	if !c.IsEtcd() {
 		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]", c.Store, StoreBolt, storeEtcdScheme)
-	}
-	for _, ep := range eps {
-		hostPort := ep[strings.Index(ep, "//")+2:]
-		if hostPort == "" || strings.ContainsAny(hostPort, "/?#@ ") || !strings.Contains(hostPort, ":") {
-			return fmt.Errorf("config: store: %q is not a list of etcd host:port endpoints", c.Store)
-		}
 	}
 	if c.EtcdMaxTxnOps < 0 || c.EtcdMaxRequestBytes < 0 {
 		return errors.New("config: etcd-max-txn-ops, etcd-max-request-bytes: must not be negative (0 means the default)")
@@ -108,9 +103,36 @@ func (c Config) validateStore() error {
 		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")
 	}
 	if err := c.etcdConfig().Validate(); err != nil {
-		return fmt.Errorf("config: store: %w", err)
+		return c.etcdSettingError(err)
+	}
+	if _, err := c.etcdConfig().TLS(); err != nil {
+		return c.etcdSettingError(err)
 	}
 	return nil
+}
+
+// etcdFlagOf names the flag of each etcdstore.Config field an operator
+// sets (the endpoints are --store's).
+var etcdFlagOf = map[string]string{
+	"Prefix": "etcd-prefix", "CAFile": "etcd-ca", "CertFile, KeyFile": "etcd-cert, etcd-key",
+	"MaxTxnOps": "etcd-max-txn-ops", "MaxRequestBytes": "etcd-max-request-bytes",
+}
+
+// etcdSettingError names the flag behind an etcdstore.ConfigError (of
+// Validate, TLS or Open's look at the prefix); other errors pass as they
+// are.
+func (c Config) etcdSettingError(err error) error {
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if name, ok := etcdFlagOf[ce.Field]; ok {
+		return fmt.Errorf("config: %s: %s", name, ce.Rule)
+	}
+	if strings.HasPrefix(ce.Field, "Endpoints") {
+		return fmt.Errorf("config: store: %q: %s", c.Store, ce.Rule)
+	}
+	return fmt.Errorf("config: store: %w", err)
 }
 
 // openStore opens the store the configuration names.
@@ -136,7 +158,7 @@ func openStore(ctx context.Context, cfg Config, opts Options, committed func(tim
 // openEtcdStore opens the stored layout on an etcd cluster, with the
 // election and the outbox watch of the instances that share it.
 func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed func(time.Duration)) (*serverStore, error) {
-	e, err := etcdstore.Open(ctx, cfg.etcdConfig())
+	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ Usage:
   childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
 
 Run "childcase serve -h" for the flags of serve, "childcase backup -h" (and
-restore, check) for theirs.
+restore, check, migrate-store) for theirs.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -167,12 +167,12 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 // etcdFlags declares the settings of an etcd store, shared by serve and
 // the commands that work on a store offline.
 func etcdFlags(fs *flag.FlagSet, cfg *app.Config) {
-	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", "with an etcd store, the key `prefix` of this deployment")
+	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", "with an etcd store, the key `prefix` of this deployment: /name/ or /name/name/..., names of letters, digits, '.', '_' or '-'")
 	stringFlag(fs, &cfg.EtcdCAFile, "etcd-ca", "with an etcd store, PEM `file` of the CA that signed the members' certificates (TLS)")
 	stringFlag(fs, &cfg.EtcdCertFile, "etcd-cert", "with an etcd store, PEM client certificate `file` (with --etcd-key)")
 	stringFlag(fs, &cfg.EtcdKeyFile, "etcd-key", "with an etcd store, PEM private key `file` of --etcd-cert")
 	intFlag(fs, &cfg.EtcdMaxTxnOps, "etcd-max-txn-ops", fmt.Sprintf("with an etcd store, most operations in one commit; the cluster's --max-txn-ops must allow it (0: %d)", app.DefaultEtcdMaxTxnOps))
-	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", "with an etcd store, largest commit, a `size`; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
+	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", "with an etcd store, largest commit, a `size` from 4KiB to 1GiB; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
 }
 
 // parse applies environment twins first, so that flags given on the command

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"text/tabwriter"
 	"time"
 
@@ -80,6 +81,11 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--role: %q is not a role", role)
 		}
 		u.Role = r
+	}
+	if sub != "add" {
+		if err := existingDatabase(db); err != nil {
+			return err
+		}
 	}
 	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
@@ -176,6 +182,9 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (string, int, error) {
+	if err := existingDatabase(cfg.DBPath); err != nil {
+		return "", 0, err
+	}
 	off, err := app.OpenOffline(cfg.DBPath, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
 		return "", 0, err
@@ -220,8 +229,23 @@ func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app
 	if err := parse(fs, args); err != nil {
 		return nil, "", err
 	}
+	if err := existingDatabase(db); err != nil {
+		return nil, "", err
+	}
 	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	return off, db, err
+}
+
+// existingDatabase refuses a --db that does not exist for a command that
+// reads a database: opening it would create an empty one, and the command
+// would report on that (audit verify: "chain intact") instead of saying
+// that the path is wrong, or that the servers run on etcd (where these
+// commands do not reach: use the API of an instance).
+func existingDatabase(db string) error {
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--db: %s does not exist: these commands read an existing bbolt file (servers on etcd are managed through their API)", db)
+	}
+	return nil
 }
 
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -634,6 +634,33 @@ func TestManageRefusesADatabaseInUse(t *testing.T) {
 	s.stop()
 }
 
+// TestManageRefusesAMissingDatabase: the commands that read a database
+// (users list and revoke, keys rotate without --addr, audit verify, stats
+// rebuild) refuse a --db that does not exist, naming it, rather than
+// create an empty database there and report on it: "audit verify" of a
+// mistyped path (or on a machine whose servers run on etcd) said "OK: 0
+// events, chain intact".
+func TestManageRefusesAMissingDatabase(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "none.db")
+	for _, args := range [][]string{
+		{"audit", "verify", "--db", db},
+		{"stats", "rebuild", "--db", db},
+		{"users", "list", "--db", db},
+		{"users", "revoke", "--db", db, "--id", "someone"},
+		{"keys", "rotate", "--db", db, "--key-file", filepath.Join(dir, "none.key")},
+	} {
+		code, stdout, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "--db: "+db+" does not exist") || strings.Contains(stdout, "OK") {
+			t.Errorf("%s: exit %d, want 1 naming --db\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if names := opsFiles(t, dir); len(names) != 0 {
+		t.Errorf("the refusals left files: %v", names)
+	}
+}
+
 // TestManageUsersAddPrintsPasswordLink checks that users add prints the
 // one-time link to set the console password, on the server's HTTP address
 // (https under TLS), and that the link is live for the new user.

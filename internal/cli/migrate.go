@@ -34,6 +34,23 @@ func offlineStoreFlags(fs *flag.FlagSet, cfg *app.Config, storeHelp string) {
 	etcdFlags(fs, cfg)
 }
 
+// fileOrEtcd refuses a --db given on the command line to a command whose
+// store is etcd, most often from CHILDCASE_STORE, the servers' setting:
+// "check --db backup.db" would otherwise check the cluster and say
+// nothing of the file it was given.
+func fileOrEtcd(fs *flag.FlagSet, cfg app.Config) error {
+	if !cfg.IsEtcd() {
+		return nil
+	}
+	named := false
+	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "db" })
+	if named {
+		return fmt.Errorf("--db, --store: %s is a file and %s an etcd store; give one of them (--store bbolt, or an empty %sSTORE, for the file)",
+			cfg.DBPath, cfg.Store, EnvPrefix)
+	}
+	return nil
+}
+
 func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate-store", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -126,6 +126,16 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	if err := os.WriteFile(existing, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An empty source (a wrong name, a file cut to nothing) is no
+	// database: it must not be made one and moved as an empty deployment.
+	empty := filepath.Join(dir, "zero.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// What a migrate-store out of etcd killed half-way leaves.
+	if err := os.WriteFile(filepath.Join(dir, "cut.db.migrating"), []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -138,6 +148,8 @@ func TestMigrateStoreRefusals(t *testing.T) {
 		{"source a server holds", []string{"--from", db, "--to", store, "--etcd-prefix", "/held/"}, true, "stop the server"},
 		{"two files", []string{"--from", db, "--to", filepath.Join(dir, "other.db")}, false, "one side must be a bbolt file"},
 		{"missing source", []string{"--from", filepath.Join(dir, "none.db"), "--to", store, "--etcd-prefix", "/none/"}, false, "none.db"},
+		{"leftover of a copy cut short", []string{"--from", store, "--to", filepath.Join(dir, "cut.db"), "--etcd-prefix", "/taken/"}, false, "cut.db.migrating is left from a copy cut short"},
+		{"empty source file", []string{"--from", empty, "--to", store, "--etcd-prefix", "/none/"}, false, "it is not a database"},
 		{"bad etcd endpoint", []string{"--from", db, "--to", "etcd://db1"}, false, "config: store:"},
 		{"empty etcd source", []string{"--from", store, "--to", filepath.Join(dir, "empty.db"), "--etcd-prefix", "/empty/"}, false, "holds no childcase database"},
 	}
@@ -165,7 +177,10 @@ func TestMigrateStoreRefusals(t *testing.T) {
 			t.Errorf("a refused migrate-store wrote %d keys under %s (%v)", resp.Count, prefix, err)
 		}
 	}
-	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db existing.db" {
+	if got, err := os.ReadFile(empty); err != nil || len(got) != 0 {
+		t.Errorf("the empty source file was changed: %d bytes, %v", len(got), err)
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db cut.db.migrating existing.db zero.db" {
 		t.Errorf("the refusals left files: %v", names)
 	}
 }
@@ -227,6 +242,12 @@ func TestMigrateStoreOfABrokenDatabase(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "has not finished") {
 		t.Errorf("check of the copy that failed its check: exit %d, stderr %q", code, stderr)
 	}
+	// serve refuses it too, saying why, before it listens.
+	code, _, stderr = mgRun(t, "serve", "--store", store, "--key-file", filepath.Join(dir, "cc.key"),
+		"--grpc-addr", mgAddr(t), "--http-addr", mgAddr(t))
+	if code != 1 || !strings.Contains(stderr, "childcase migrate-store) has not finished") {
+		t.Errorf("serve on the copy that failed its check: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // TestOfflineStoreFlagRefusesUnknownStores: backup, check and restore
@@ -248,5 +269,33 @@ func TestOfflineStoreFlagRefusesUnknownStores(t *testing.T) {
 	}
 	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
 		t.Errorf("the refusals left files: %v", names)
+	}
+}
+
+// TestFileOrEtcdFromTheEnvironment: with the servers' CHILDCASE_STORE
+// naming etcd in the environment, check, backup and restore given a --db
+// on the command line refuse, naming both, rather than work on the
+// cluster and say nothing of the file.
+func TestFileOrEtcdFromTheEnvironment(t *testing.T) {
+	mvClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	t.Setenv(EnvPrefix+"STORE", "etcd://127.0.0.1:1")
+	for _, args := range [][]string{
+		{"check", "--db", db},
+		{"backup", "--to", filepath.Join(dir, "b.db"), "--db", db},
+		{"restore", "--from", db, "--db", filepath.Join(dir, "r.db")},
+	} {
+		code, stdout, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, "--db, --store: "+db) && !strings.Contains(stderr, "--db, --store: "+filepath.Join(dir, "r.db")) {
+			t.Errorf("%s: exit %d, want 1 naming --db and --store\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
+		t.Errorf("the refusals left files: %v", names)
+	}
+	// --store bbolt on the command line wins over the environment.
+	if out := mgMustRun(t, "check", "--db", db, "--store", "bbolt"); !strings.Contains(out, "OK: ") {
+		t.Errorf("check --store bbolt said %q", out)
 	}
 }

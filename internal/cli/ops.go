@@ -67,6 +67,11 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if addr != "" && token == "" {
 		return errors.New("--token: an admin token is required with --addr")
 	}
+	if addr == "" {
+		if err := fileOrEtcd(fs, cfg); err != nil {
+			return err
+		}
+	}
 	if _, err := os.Lstat(to); err == nil {
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
@@ -192,6 +197,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := cfg.ValidateStore(); err != nil {
 		return err
 	}
+	if err := fileOrEtcd(fs, cfg); err != nil {
+		return err
+	}
 	if cfg.IsEtcd() {
 		if force {
 			return errors.New("--force: a restore onto etcd fills an empty prefix only and never replaces one")
@@ -294,6 +302,9 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stringFlag(fs, &cfg.DBPath, "db", "path of the database or backup file to check (no server may run on it)")
 	offlineStoreFlags(fs, &cfg, "an etcd store to check (one revision, copied into a temporary bbolt file; servers may run on it)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := fileOrEtcd(fs, cfg); err != nil {
 		return err
 	}
 	res, err := app.CheckStore(ctx, cfg, checkProgress(stderr, cfg.StoreName()))

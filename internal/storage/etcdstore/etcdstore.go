@@ -75,9 +75,13 @@ package etcdstore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,6 +124,15 @@ type Config struct {
 	Username, Password string
 }
 
+// ConfigError is a field of Config that cannot work: Field names it as
+// the struct does ("Prefix", "Endpoints[1]", "CertFile, KeyFile"), so that
+// a caller can name its own setting for it, and Rule says why.
+type ConfigError struct {
+	Field, Rule string
+}
+
+func (e *ConfigError) Error() string { return "etcd " + e.Field + ": " + e.Rule }
+
 // Limits are the largest commit an Engine sends.
 type Limits struct {
 	MaxTxnOps       int
@@ -149,59 +162,113 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate reports the first field of c (after defaults) that cannot work.
+// Validate reports the first field of c (after defaults) that cannot
+// work, as a *ConfigError.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	if len(c.Endpoints) == 0 {
-		return errors.New("etcd Endpoints: at least one endpoint is required")
+		return &ConfigError{"Endpoints", "at least one endpoint is required"}
 	}
 	for i, ep := range c.Endpoints {
-		if strings.TrimSpace(ep) == "" {
-			return fmt.Errorf("etcd Endpoints[%d]: empty endpoint", i)
+		if rule := endpointRule(ep); rule != "" {
+			return &ConfigError{fmt.Sprintf("Endpoints[%d]", i), rule}
 		}
 	}
 	if err := validatePrefix(c.Prefix); err != nil {
 		return err
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
-		return errors.New("etcd CertFile, KeyFile: a client certificate needs both files")
+		return &ConfigError{"CertFile, KeyFile", "a client certificate needs both files"}
 	}
 	if c.DialTimeout < 0 {
-		return fmt.Errorf("etcd DialTimeout: %v is negative", c.DialTimeout)
+		return &ConfigError{"DialTimeout", fmt.Sprintf("%v is negative", c.DialTimeout)}
 	}
 	if c.MaxTxnOps < 2 {
-		return fmt.Errorf("etcd MaxTxnOps: %d leaves no room for a write beside the commit guard (at least 2)", c.MaxTxnOps)
+		return &ConfigError{"MaxTxnOps", fmt.Sprintf("%d leaves no room for a write beside the commit guard (at least 2)", c.MaxTxnOps)}
 	}
 	if c.MaxRequestBytes < minRequestBytes {
-		return fmt.Errorf("etcd MaxRequestBytes: %d is below the %d bytes a commit needs", c.MaxRequestBytes, minRequestBytes)
+		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is below the %d bytes a commit needs", c.MaxRequestBytes, minRequestBytes)}
+	}
+	if c.MaxRequestBytes > maxRequestBytes {
+		return &ConfigError{"MaxRequestBytes", fmt.Sprintf("%d is over %d (1 GiB), the most allowed", c.MaxRequestBytes, maxRequestBytes)}
 	}
 	if c.Password != "" && c.Username == "" {
-		return errors.New("etcd Username: a password was given without a user name")
+		return &ConfigError{"Username", "a password was given without a user name"}
 	}
 	return nil
 }
 
+// endpointRule returns what is wrong with a client URL, or "": the client
+// would otherwise take a URL without a host or with a port that is no
+// port, and Open would wait its whole dial timeout to say only that
+// nothing answers.
+func endpointRule(ep string) string {
+	hostPort, ok := strings.CutPrefix(ep, "http://")
+	if !ok {
+		if hostPort, ok = strings.CutPrefix(ep, "https://"); !ok {
+			return fmt.Sprintf("%q is not an http:// or https:// URL", ep)
+		}
+	}
+	hostPort = strings.TrimSuffix(hostPort, "/")
+	host, port, err := net.SplitHostPort(hostPort)
+	if err != nil || host == "" || strings.ContainsAny(hostPort, "/?#@ ") {
+		return fmt.Sprintf("endpoint %q is not a host:port", hostPort)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("endpoint %q: the port must be a number from 1 to 65535", hostPort)
+	}
+	return ""
+}
+
+// validatePrefix allows "/" followed by one or more names of letters,
+// digits, '.', '_' or '-', each ending in '/': the layout's keys are the
+// prefix, a bucket name and '/' or '#' (see the package doc), so a '#', a
+// zero byte or an empty name in a prefix could make its keys meet
+// another deployment's, and "/" alone would hold every deployment's.
 func validatePrefix(p string) error {
-	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
-		return fmt.Errorf("etcd Prefix: %q must start and end with '/'", p)
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || len(p) < 2 {
+		return &ConfigError{"Prefix", fmt.Sprintf("%q must start and end with '/', with a name between", p)}
+	}
+	for _, name := range strings.Split(p[1:len(p)-1], "/") {
+		if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" {
+			return &ConfigError{"Prefix", fmt.Sprintf("%q: each name between its '/' must be letters, digits, '.', '_' or '-'", p)}
+		}
 	}
 	return nil
 }
 
 // minRequestBytes is the least MaxRequestBytes that leaves room for a
-// commit: the overhead etcd adds to the request, and some.
-const minRequestBytes = 4 * requestOverhead
+// commit: the overhead etcd adds to the request, and some. maxRequestBytes
+// is the most, well under the 2 GiB a protobuf message must stay below
+// with the overhead (a limit near the int maximum overflowed the client's
+// send limit), and far over etcd's advice of 10 MiB at most.
+const (
+	minRequestBytes = 4 * requestOverhead
+	maxRequestBytes = 1 << 30
+)
 
 // TLS returns the client TLS configuration of c, or nil for plain
-// connections.
+// connections. A file that cannot be read or holds no usable PEM is a
+// *ConfigError naming it.
 func (c Config) TLS() (*tls.Config, error) {
 	if c.CAFile == "" && c.CertFile == "" && c.KeyFile == "" {
 		return nil, nil
 	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, &ConfigError{"CAFile", err.Error()}
+		}
+		// The client library would take a file without a certificate as
+		// an empty pool, and refuse every member's certificate later.
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return nil, &ConfigError{"CAFile", fmt.Sprintf("%s holds no PEM certificate", c.CAFile)}
+		}
+	}
 	info := transport.TLSInfo{CertFile: c.CertFile, KeyFile: c.KeyFile, TrustedCAFile: c.CAFile}
 	tc, err := info.ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("etcd TLS (CAFile %q, CertFile %q, KeyFile %q): %w", c.CAFile, c.CertFile, c.KeyFile, err)
+		return nil, &ConfigError{"CertFile, KeyFile", fmt.Sprintf("%s, %s: %v", c.CertFile, c.KeyFile, err)}
 	}
 	return tc, nil
 }
@@ -313,11 +380,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.owned = true
 	check, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	if _, err := client.Get(check, e.guard); err != nil {
+	guard, err := client.Get(check, e.guard, clientv3.WithCountOnly())
+	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("etcd %v does not answer: %w", cfg.Endpoints, err)
 	}
-	if err := refuseNested(check, client, e.prefix); err != nil {
+	if err := refuseNested(check, client, e.prefix, guard.Count > 0); err != nil {
 		_ = client.Close()
 		return nil, err
 	}
@@ -327,31 +395,39 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 // guardKey is the commit guard's key under a deployment's prefix.
 const guardKey = "\x00txn"
 
-// refuseNested refuses a prefix that lies inside another deployment's
-// keys: "/childcase/cases/" is a key range of the bucket cases of the
-// deployment at "/childcase/", whose cursors would read the inner one's
-// records as their own (and an etcd role on the outer prefix covers the
-// inner). A deployment shows by its commit guard, written by its first
-// transaction, so every shorter prefix ending in '/' is asked for one.
-func refuseNested(ctx context.Context, client *clientv3.Client, prefix string) error {
+// refuseNested refuses a prefix whose keys would meet another
+// deployment's. "/childcase/cases/" is a key range of the bucket cases of
+// the deployment at "/childcase/", whose cursors would read the inner
+// one's records as their own (and an etcd role on the outer prefix covers
+// the inner), whichever of the two came first. A deployment shows by its
+// commit guard, written by its first transaction, so every shorter prefix
+// ending in '/' is asked for one; and a prefix without a guard of its own
+// (deployed says whether it has one) must hold no key at all, since any
+// key under it belongs to a deployment inside it or to another program.
+func refuseNested(ctx context.Context, client *clientv3.Client, prefix string, deployed bool) error {
 	var ops []clientv3.Op
 	var outer []string
-	for i := 1; i < len(prefix)-1; i++ {
+	for i := 0; i < len(prefix)-1; i++ {
 		if prefix[i] == '/' {
 			outer = append(outer, prefix[:i+1])
 			ops = append(ops, clientv3.OpGet(prefix[:i+1]+guardKey, clientv3.WithCountOnly()))
 		}
 	}
-	if len(ops) == 0 {
-		return nil
+	if !deployed {
+		ops = append(ops, clientv3.OpGet(prefix, clientv3.WithPrefix(), clientv3.WithLimit(1), clientv3.WithKeysOnly()))
 	}
 	resp, err := client.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("etcd Prefix: look for deployments around %q: %w", prefix, err)
 	}
 	for i, r := range resp.Responses {
-		if r.GetResponseRange().GetCount() > 0 {
-			return fmt.Errorf("etcd Prefix: %q lies inside the keys of the deployment at %q; choose a prefix beside it, not under it", prefix, outer[i])
+		rng := r.GetResponseRange()
+		switch {
+		case i < len(outer) && rng.GetCount() > 0:
+			return &ConfigError{"Prefix", fmt.Sprintf("%q lies inside the keys of the deployment at %q; choose a prefix beside it, not under it", prefix, outer[i])}
+		case i == len(outer) && len(rng.GetKvs()) > 0:
+			return &ConfigError{"Prefix", fmt.Sprintf("%q holds keys of no deployment of its own (%d, the first %q): a deployment under it, or another program's; "+
+				"choose a prefix beside them, not around them", prefix, rng.GetCount(), rng.GetKvs()[0].Key)}
 		}
 	}
 	return nil

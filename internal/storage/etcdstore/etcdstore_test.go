@@ -2,7 +2,11 @@ package etcdstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +27,28 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"no endpoint", func(c *etcdstore.Config) { c.Endpoints = nil }, "Endpoints"},
 		{"blank endpoint", func(c *etcdstore.Config) { c.Endpoints = []string{" "} }, "Endpoints[0]"},
 		{"prefix without slashes", func(c *etcdstore.Config) { c.Prefix = "childcase" }, "Prefix"},
+		{"prefix without the last slash", func(c *etcdstore.Config) { c.Prefix = "/childcase" }, "Prefix"},
+		{"root prefix", func(c *etcdstore.Config) { c.Prefix = "/" }, "Prefix"},
+		{"empty segment", func(c *etcdstore.Config) { c.Prefix = "/a//" }, "Prefix"},
+		{"bucket separator in the prefix", func(c *etcdstore.Config) { c.Prefix = "/a#seq/" }, "Prefix"},
+		{"zero byte in the prefix", func(c *etcdstore.Config) { c.Prefix = "/a\x00b/" }, "Prefix"},
+		{"space in the prefix", func(c *etcdstore.Config) { c.Prefix = "/child case/" }, "Prefix"},
+		{"nested prefix", func(c *etcdstore.Config) { c.Prefix = "/hn/prod-1.a_b/" }, ""},
+		{"endpoint without host", func(c *etcdstore.Config) { c.Endpoints = []string{"http://:2379"} }, "Endpoints[0]"},
+		{"endpoint with a port that is no number", func(c *etcdstore.Config) { c.Endpoints = []string{"http://a:1", "http://h:notaport"} }, "Endpoints[1]"},
+		{"endpoint with port 0", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h:0"} }, "Endpoints[0]"},
+		{"endpoint with a port too large", func(c *etcdstore.Config) { c.Endpoints = []string{"https://h:99999"} }, "Endpoints[0]"},
+		{"endpoint without port", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h"} }, "Endpoints[0]"},
+		{"endpoint with a path", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h:2379/x"} }, "Endpoints[0]"},
+		{"IPv6 endpoint", func(c *etcdstore.Config) { c.Endpoints = []string{"http://[::1]:2379"} }, ""},
 		{"certificate without key", func(c *etcdstore.Config) { c.CertFile = "c.pem" }, "CertFile, KeyFile"},
 		{"negative dial timeout", func(c *etcdstore.Config) { c.DialTimeout = -time.Second }, "DialTimeout"},
 		{"one op", func(c *etcdstore.Config) { c.MaxTxnOps = 1 }, "MaxTxnOps"},
 		{"tiny requests", func(c *etcdstore.Config) { c.MaxRequestBytes = 100 }, "MaxRequestBytes"},
+		{"requests over 2 GiB", func(c *etcdstore.Config) { c.MaxRequestBytes = math.MaxInt }, "MaxRequestBytes"},
+		{"requests of 1 GiB", func(c *etcdstore.Config) { c.MaxRequestBytes = 1 << 30 }, ""},
+		{"endpoint with a scheme of its own", func(c *etcdstore.Config) { c.Endpoints = []string{"unix://h:1"} }, "Endpoints[0]"},
+		{"endpoint with a user", func(c *etcdstore.Config) { c.Endpoints = []string{"http://u@h:1"} }, "Endpoints[0]"},
 		{"password alone", func(c *etcdstore.Config) { c.Password = "x" }, "Username"},
 	}
 	for _, tt := range tests {
@@ -40,6 +62,11 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 			case tt.field != "" && (err == nil || !strings.Contains(err.Error(), "etcd "+tt.field)):
 				t.Fatalf("Validate = %v, want an error naming %s", err, tt.field)
 			}
+			// The field is there for a caller to name its own setting
+			// (childcase's flags).
+			if ce := (*etcdstore.ConfigError)(nil); tt.field != "" && (!errors.As(err, &ce) || ce.Field != tt.field) {
+				t.Fatalf("Validate = %#v, want a ConfigError of %s", err, tt.field)
+			}
 		})
 	}
 }
@@ -48,6 +75,19 @@ func TestTLSNamesTheFiles(t *testing.T) {
 	cfg := etcdstore.Config{CAFile: "/nonexistent/ca.pem"}
 	if _, err := cfg.TLS(); err == nil || !strings.Contains(err.Error(), "CAFile") {
 		t.Fatalf("TLS with a missing CA file = %v, want an error naming CAFile", err)
+	}
+	garbage := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(garbage, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A CA file without a certificate would make every handshake fail,
+	// and Open wait for its dial timeout saying only that nothing answers.
+	if _, err := (etcdstore.Config{CAFile: garbage}).TLS(); err == nil || !strings.Contains(err.Error(), "etcd CAFile") {
+		t.Fatalf("TLS with a CA file that holds no certificate = %v, want an error naming CAFile", err)
+	}
+	var ce *etcdstore.ConfigError
+	if _, err := (etcdstore.Config{CertFile: garbage, KeyFile: garbage}).TLS(); !errors.As(err, &ce) || ce.Field != "CertFile, KeyFile" {
+		t.Fatalf("TLS with a certificate and key that are no PEM = %v, want a ConfigError of CertFile, KeyFile", err)
 	}
 	if tc, err := (etcdstore.Config{}).TLS(); tc != nil || err != nil {
 		t.Fatalf("TLS without files = %v, %v, want plain connections", tc, err)

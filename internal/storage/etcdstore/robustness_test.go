@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
@@ -107,14 +109,7 @@ func TestWriteEngineFileKeepsAFileItRefuses(t *testing.T) {
 func TestOpenRefusesAPrefixInsideADeployment(t *testing.T) {
 	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
 	ctx := context.Background()
-	outer, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer outer.Close()
-	if err := outer.Update(ctx, func(tx kv.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("cases")); return err }); err != nil {
-		t.Fatal(err)
-	}
+	deployAt(t, c, "/cc/")
 	inner, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc/cases/"})
 	if err == nil {
 		inner.Close()
@@ -123,11 +118,57 @@ func TestOpenRefusesAPrefixInsideADeployment(t *testing.T) {
 	if !strings.Contains(err.Error(), `"/cc/"`) {
 		t.Errorf("the refusal does not name the outer deployment: %v", err)
 	}
-	beside, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: "/cc-staging/"})
+	deployAt(t, c, "/cc-staging/") // beside it
+}
+
+// deployAt opens a deployment at prefix on c and writes its first
+// transaction (a bucket cases), which makes it one; it is closed at the
+// end of the test.
+func deployAt(t *testing.T, c *etcdtest.Cluster, prefix string) {
+	t.Helper()
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: c.Endpoints(), Prefix: prefix})
 	if err != nil {
-		t.Fatalf("a prefix beside the deployment: %v", err)
+		t.Fatalf("a deployment at %s: %v", prefix, err)
 	}
-	beside.Close()
+	t.Cleanup(func() { e.Close() })
+	if err := e.Update(t.Context(), func(tx kv.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("cases")); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenRefusesAPrefixAroundADeployment: a deployment at "/cc/cases/"
+// lies in the key range of the bucket cases of a deployment at "/cc/":
+// Open refuses the outer prefix when the inner deployment came first, as
+// it refuses the inner one when the outer came first, and a prefix that
+// holds another program's keys.
+func TestOpenRefusesAPrefixAroundADeployment(t *testing.T) {
+	c := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	ctx := context.Background()
+	deployAt(t, c, "/cc/cases/")
+	if _, err := c.Client(t).Put(ctx, "/other/program/key", "v"); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"/cc/", "/other/"} {
+		outer, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: c.Endpoints(), Prefix: prefix})
+		if err == nil {
+			outer.Close()
+			t.Errorf("Open accepted %s, around keys it does not own", prefix)
+			continue
+		}
+		if !strings.Contains(err.Error(), "etcd Prefix") || !strings.Contains(err.Error(), "beside") {
+			t.Errorf("the refusal of %s does not name the prefix and what to do: %v", prefix, err)
+		}
+	}
+	resp, err := c.Client(t).Get(ctx, "/cc/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		if !strings.HasPrefix(string(kv.Key), "/cc/cases/") {
+			t.Errorf("a refused Open wrote %q", kv.Key)
+		}
+	}
+	deployAt(t, c, "/cc-staging/") // beside it
 }
 
 // TestSeekCopiesItsKey: a cursor does not keep the caller's Seek slice,
