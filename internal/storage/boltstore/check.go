@@ -239,10 +239,24 @@ type checker struct {
 	linkSeed               maphash.Seed
 	progress               *progressReporter
 
-	// stats sums the contribution of every report and case read
-	// (tally.Recount, without decoding them again), which checkStats
-	// compares with the stored counters.
-	stats tally.Cells
+	// statSum sums a keyed hash of every count that every report and
+	// case read contributes to the statistics counters (tally.Recount,
+	// without decoding them again), each weighted by its number, as
+	// statHash does; storedStatSum does the same for the stored counters
+	// (hashStoredStats), and checkStats compares the two. A recount kept
+	// cell by cell held millions of tallies at a million cases, which the
+	// garbage collector scanned over and over for a third of the check.
+	statSum uint64
+	// storedStatSum and storedStatsOdd are what hashStoredStats found:
+	// odd, a cell that the sums cannot show is wrong (one that does not
+	// read, or holds a count of zero).
+	storedStatSum  uint64
+	storedStatsOdd bool
+	dailyStats     bool          // whether the file has counters by day (schema version 9)
+	countStat      tally.Counter // c.countStatEvent, made once
+	statTally      tally.Tally   // countStatEvent's, reused
+	statKeyBuf     []byte        // countStatEvent's, reused
+	statBuf        []byte        // statHash's, reused
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -270,7 +284,8 @@ func (c *checker) run() error {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
-	c.stats = tally.Cells{}
+	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
+	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries = map[string]int{}, map[string]int{}
 	c.found = map[string]*int{}
 	c.linkSeed = maphash.MakeSeed()
@@ -300,7 +315,9 @@ func (c *checker) run() error {
 	caseScope := c.start(walkScopeIndex(bucketCaseScope))
 	caseQueue := c.start(walkScopeIndex(bucketCaseQueue))
 	reportScope := c.start(walkScopeIndex(bucketReportScope))
-	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex, caseScope, caseQueue, reportScope}
+	// The stored statistics counters, hashed for checkStats.
+	storedStats := c.start((*checker).hashStoredStats)
+	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex, caseScope, caseQueue, reportScope, storedStats}
 	defer func() {
 		for _, g := range parts {
 			g.wait()
@@ -314,7 +331,7 @@ func (c *checker) run() error {
 		func() { c.join(reportScope) }, c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
-		func() { c.join(searchIndex) }, c.checkStats,
+		func() { c.join(searchIndex) }, func() { c.join(storedStats) }, c.checkStats,
 	} {
 		if c.err != nil {
 			break
@@ -349,8 +366,9 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
 		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, caseSeqs: map[uint16]uint64{},
-		linkSeed: c.linkSeed, stats: tally.Cells{},
+		linkSeed: c.linkSeed, dailyStats: c.dailyStats,
 	}
+	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
 	go func() {
@@ -402,6 +420,10 @@ func (c *checker) join(g *checkPart) {
 	g.wait()
 	sub := g.sub
 	c.records += sub.records
+	// What the part read counts now, whatever this goroutine reads next.
+	if bucket, _ := g.seen.bucket.Load().(string); bucket != "" {
+		c.progress.report([]byte(bucket), c.records, false)
+	}
 	c.res.addCounts(sub.res.CheckSummary)
 	for _, p := range sub.res.Problems {
 		if len(c.res.Problems) >= MaxProblems {
@@ -413,7 +435,9 @@ func (c *checker) join(g *checkPart) {
 	c.res.Omitted += sub.res.Omitted
 	maps.Copy(c.found, sub.found)
 	// What the cases' pass found for the steps after it.
-	c.stats.Add(sub.stats, 1)
+	c.statSum += sub.statSum
+	c.storedStatSum += sub.storedStatSum
+	c.storedStatsOdd = c.storedStatsOdd || sub.storedStatsOdd
 	c.caseLinks += sub.caseLinks
 	c.caseLinkN += sub.caseLinkN
 	for year, seq := range sub.caseSeqs {
@@ -539,13 +563,21 @@ func (c *checker) checkIndexTags() {
 
 // each calls fn with every key and value of a bucket, and reports nested
 // buckets, which the layout does not have.
-func (c *checker) each(name []byte, fn func(k, v []byte)) {
+func (c *checker) each(name []byte, fn func(k, v []byte)) { c.walk(name, true, fn) }
+
+// eachRecord is each for a bucket read again, whose nested buckets were
+// reported the first time.
+func (c *checker) eachRecord(name []byte, fn func(k, v []byte)) { c.walk(name, false, fn) }
+
+func (c *checker) walk(name []byte, nestedProblems bool, fn func(k, v []byte)) {
 	b := c.t.keys(name)
 	cur := b.Cursor()
 	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 		c.tick(name)
 		if v == nil && b.nested(k) {
-			c.problem(name, readable(k), "a nested bucket the layout does not have")
+			if nestedProblems {
+				c.problem(name, readable(k), "a nested bucket the layout does not have")
+			}
 			continue
 		}
 		fn(k, v)
@@ -722,7 +754,7 @@ func (c *checker) checkReports() {
 			}
 		}
 		c.checkReportEntries(k, r)
-		c.stats.AddReport(r)
+		tally.CountReport(r, c.countStat)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
@@ -840,19 +872,7 @@ func (c *checker) checkCases() {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
 		c.checkCaseEntries(cs)
-		var first *model.StoredReport
-		if len(cs.ReportIDs) > 0 {
-			// Read here, not kept from the reports' pass: the cases' pass
-			// runs beside it (run). A report whose record does not
-			// decode, or holds another id, counts as none, as it did
-			// when the reports' pass kept them by their id.
-			if rk, err := reportKey(cs.ReportIDs[0]); err == nil {
-				if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
-					first = &r
-				}
-			}
-		}
-		c.stats.AddCase(cs, first)
+		tally.CountCase(cs, c.firstReport(cs), c.countStat)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
 			if err != nil || !c.has(bucketReports, rk) {
@@ -891,6 +911,25 @@ func (c *checker) checkCases() {
 	if seq := c.btx.Bucket(bucketCases).Sequence(); seq < maxID {
 		c.problem(bucketCases, "", "the bucket's sequence %d is behind the largest case id %d: a new case would take an id in use", seq, maxID)
 	}
+}
+
+// firstReport is the first report of cs for its statistics, nil when
+// there is none. It is read here, not kept from the reports' pass: the
+// cases' pass runs beside it (run). A report whose record does not
+// decode, or holds another id, counts as none, as it did when the
+// reports' pass kept them by their id.
+func (c *checker) firstReport(cs model.Case) *model.StoredReport {
+	if len(cs.ReportIDs) == 0 {
+		return nil
+	}
+	rk, err := reportKey(cs.ReportIDs[0])
+	if err != nil {
+		return nil
+	}
+	if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
+		return &r
+	}
+	return nil
 }
 
 // checkReportCaseLinks checks that every report that names a case is
@@ -1708,15 +1747,108 @@ func (c *checker) checkSearchPostings(size int) {
 	})
 }
 
+// countStatEvent is the checker's tally.Counter: it adds the hash of each
+// count an event adds to the cell k to statSum (statHash), leaving out
+// the cells by day of a file that has none yet.
+func (c *checker) countStatEvent(k tally.Key, inc func(*tally.Tally)) {
+	if k.Kind.Daily() && !c.dailyStats {
+		return
+	}
+	resetTally(&c.statTally)
+	inc(&c.statTally)
+	c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
+	c.statTally.EachCount(func(n tally.Count) { c.statSum += c.statHash(c.statKeyBuf, n) })
+}
+
+// resetTally zeroes t and keeps its maps, for the next event: most events
+// of a case count a deadline, whose maps would otherwise be made anew.
+func resetTally(t *tally.Tally) {
+	deadlines, esc, outcomes, d3, d3Due := t.Deadlines, t.Escalations, t.PoliceOutcomes, t.EmergencyD3, t.D3OpenDue
+	for _, d := range deadlines {
+		clear(d.Late)
+		clear(d.OpenDue)
+		*d = tally.DeadlineTally{Late: d.Late, OpenDue: d.OpenDue}
+	}
+	clear(esc)
+	clear(outcomes)
+	clear(d3)
+	clear(d3Due)
+	*t = tally.Tally{Deadlines: deadlines, Escalations: esc, PoliceOutcomes: outcomes, EmergencyD3: d3, D3OpenDue: d3Due}
+}
+
+// statHash is a keyed hash of the count n of the cell whose stored key is
+// key, times its number: summed over every count of every cell, the stored
+// counters and the recount give the same sum when they agree, and differ
+// but once in 2^64 when they do not (as linkHash's sums).
+func (c *checker) statHash(key []byte, n tally.Count) uint64 {
+	if n.N == 0 {
+		return 0
+	}
+	b := be.AppendUint32(c.statBuf[:0], uint32(len(key)))
+	b = append(b, key...)
+	b = append(b, n.Field)
+	b = be.AppendUint32(b, uint32(len(n.Kind)))
+	b = append(b, n.Kind...)
+	b = be.AppendUint32(b, uint32(len(n.Name)))
+	b = append(b, n.Name...)
+	b = be.AppendUint64(b, uint64(n.Num))
+	c.statBuf = b
+	return maphash.Bytes(c.linkSeed, b) * uint64(n.N)
+}
+
+// hashStoredStats sums the hash of every stored count (statHash) into
+// storedStatSum, and notes a cell the sums cannot judge (storedStatsOdd):
+// checkStats then reads every cell again, and says what is wrong. It
+// reads no record, so it runs beside the records' passes (run).
+func (c *checker) hashStoredStats() {
+	b := c.t.keys(bucketStats)
+	if b == nil {
+		return // a file of before schema version 7 (checkLayout reports it)
+	}
+	cur := b.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(bucketStats)
+		if _, err := parseStatKey(k); err != nil || v == nil {
+			c.storedStatsOdd = true
+			continue
+		}
+		got, err := decodeAs[tally.Tally](v)
+		if err != nil {
+			c.storedStatsOdd = true
+			continue
+		}
+		got.EachCount(func(n tally.Count) {
+			if n.N == 0 {
+				c.storedStatsOdd = true // a cell of no count is stale
+			}
+			c.storedStatSum += c.statHash(k, n)
+		})
+		if got.IsZero() {
+			c.storedStatsOdd = true
+		}
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+}
+
 // checkStats compares the statistics counters with their recount from
-// the reports and cases read (c.stats) and reports every cell whose
-// stored counts differ, is missing or should not be there.
+// the reports and cases read. When the sums of their hashes agree
+// (statSum, storedStatSum), so do they; otherwise it counts the records
+// again, cell by cell, and reports every cell whose stored counts differ,
+// is missing or should not be there.
 func (c *checker) checkStats() {
 	if c.btx.Bucket(bucketStats) == nil {
 		return // a file of before schema version 7 (checkLayout reports it)
 	}
-	want := c.stats
-	if c.res.SchemaVersion < dailyStatsVersion {
+	if !c.storedStatsOdd && c.statSum == c.storedStatSum {
+		return
+	}
+	want := c.recountStats()
+	if c.err != nil {
+		return
+	}
+	if !c.dailyStats {
 		// A file of version 7 or 8 not yet migrated (a backup) has no cells by
 		// day: the migration builds them.
 		maps.DeleteFunc(want, func(k tally.Key, _ *tally.Tally) bool { return k.Kind.Daily() })
@@ -1745,4 +1877,28 @@ func (c *checker) checkStats() {
 	for _, k := range slices.SortedFunc(maps.Keys(want), tally.Compare) {
 		c.problem(bucketStats, k.String(), "missing: the records give %s", want[k])
 	}
+}
+
+// recountStats counts the reports and cases again, cell by cell, as the
+// records' passes counted them (checkReports, checkCases): those whose
+// key or record is damaged, reported there, count nothing.
+func (c *checker) recountStats() tally.Cells {
+	cells := tally.Cells{}
+	c.eachRecord(bucketReports, func(k, v []byte) {
+		if len(k) != reportKeyLen {
+			return
+		}
+		if r, err := decodeAs[model.StoredReport](v); err == nil {
+			cells.AddReport(r)
+		}
+	})
+	c.eachRecord(bucketCases, func(k, v []byte) {
+		if len(k) != caseKeyLen {
+			return
+		}
+		if cs, err := decodeAs[model.Case](v); err == nil {
+			cells.AddCase(cs, c.firstReport(cs))
+		}
+	})
+	return cells
 }

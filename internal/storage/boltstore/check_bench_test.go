@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -93,5 +94,22 @@ func TestCheckAllocations(t *testing.T) {
 	const most = 340
 	if perCase := allocs / n; perCase > most {
 		t.Errorf("a check allocates %.0f times per case, want at most %d", perCase, most)
+	}
+}
+
+// BenchmarkCheckFile checks the database file named by CHILDCASE_CHECK_DB
+// (skipped without it), as childcase check does: for a profile of a
+// check of a large file, such as BenchmarkMillion's, with
+// -benchtime 1x -cpuprofile.
+func BenchmarkCheckFile(b *testing.B) {
+	path := os.Getenv("CHILDCASE_CHECK_DB")
+	if path == "" {
+		b.Skip("CHILDCASE_CHECK_DB names no file to check")
+	}
+	for b.Loop() {
+		res, err := boltstore.Check(context.Background(), path)
+		if err != nil || !res.OK() {
+			b.Fatalf("Check = %v, %d problems: %v", err, len(res.Problems), res.Problems[:min(3, len(res.Problems))])
+		}
 	}
 }
