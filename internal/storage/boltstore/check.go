@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -135,6 +136,10 @@ type CheckOptions struct {
 	// Every is the least time between two calls of Progress; zero means
 	// two seconds.
 	Every time.Duration
+
+	// chunks is how many parts read the reports, and the cases, side by
+	// side; zero means one per core (GOMAXPROCS). Tests set it.
+	chunks int
 }
 
 // progressReporter calls CheckOptions.Progress, no more often than every,
@@ -180,7 +185,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
 			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res,
-			cursors: map[string]*keyCursor{},
+			cursors: map[string]*keyCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
 		}
 		if opts.Progress != nil {
 			every := opts.Every
@@ -208,6 +213,7 @@ type checker struct {
 	records int // keys read so far, for progress
 
 	seen    *checkPart            // the part this checker runs, if any (start)
+	chunks  int                   // CheckOptions.chunks, or GOMAXPROCS
 	cursors map[string]*keyCursor // get's, one per bucket or index
 	keyBuf  []byte                // entryKey's
 
@@ -217,7 +223,8 @@ type checker struct {
 	chainErr     error
 	chainHead    bool
 
-	caseSeqs map[uint16]uint64 // the highest sequence of each year's case numbers
+	caseSeqs  map[uint16]uint64 // the highest sequence of each year's case numbers
+	maxCaseID uint64            // the largest case id read (checkCaseIDs)
 	// caseEntries counts, per scope or queue index bucket, the entries
 	// the records expect that were found; an index holding more has
 	// entries no record expects.
@@ -304,10 +311,20 @@ func (c *checker) run() error {
 	// The cases beside the reports: each pass decodes its records and
 	// looks up the other's (a report's case for its scope entries, a
 	// case's first report for its statistics), and together they are
-	// most of a check. The search index is the largest part of a
-	// database of synthetic cases (some 35 postings a case) and reads no
-	// other record.
-	cases := c.start((*checker).checkCases)
+	// most of a check. Each is split by key into as many parts as the
+	// machine has cores (chunks): on one goroutine, the cases alone were
+	// a third of a check of a million cases, which the other parts,
+	// done, left one core to. The parts are joined in key order, so the
+	// problems come in the order of one walk. The search index is the
+	// largest part of a database of synthetic cases (some 35 postings a
+	// case) and reads no other record.
+	var reports, cases []*checkPart
+	for _, r := range c.split(bucketReports) {
+		reports = append(reports, c.start(func(p *checker) { p.checkReports(r) }))
+	}
+	for _, r := range c.split(bucketCases) {
+		cases = append(cases, c.start(func(p *checker) { p.checkCases(r) }))
+	}
 	searchIndex := c.start((*checker).checkSearchIndex)
 	// The scope and queue indexes hold several entries a record; reading
 	// them needs nothing the records' passes find until their counts are
@@ -317,15 +334,15 @@ func (c *checker) run() error {
 	reportScope := c.start(walkScopeIndex(bucketReportScope))
 	// The stored statistics counters, hashed for checkStats.
 	storedStats := c.start((*checker).hashStoredStats)
-	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex, caseScope, caseQueue, reportScope, storedStats}
+	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, caseScope, caseQueue, reportScope, storedStats)
 	defer func() {
 		for _, g := range parts {
 			g.wait()
 		}
 	}()
 	for _, step := range []func(){
-		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
-		func() { c.join(cases) }, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		func() { c.join(reports...) }, c.checkCallTypeIndex, c.checkTakerIndex,
+		func() { c.join(cases...) }, c.checkCaseIDs, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		func() { c.join(caseScope) }, c.checkScopeIndex(bucketCaseScope),
 		func() { c.join(caseQueue) }, c.checkScopeIndex(bucketCaseQueue),
 		func() { c.join(reportScope) }, c.checkScopeIndex(bucketReportScope),
@@ -339,6 +356,19 @@ func (c *checker) run() error {
 		step()
 	}
 	return c.err
+}
+
+// split splits the keys of a bucket into c.chunks ranges (splitKeys), for
+// as many parts to read side by side.
+func (c *checker) split(name []byte) []keyRange {
+	ks := c.t.keys(name)
+	if ks == nil {
+		return []keyRange{{}}
+	}
+	cur := ks.Cursor()
+	first, _ := cur.First()
+	last, _ := cur.Last()
+	return splitKeys(first, last, c.chunks)
 }
 
 // checkPart is steps of a check running on a goroutine of their own
@@ -400,9 +430,15 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 // wait waits for the part's steps to end.
 func (g *checkPart) wait() { <-g.done }
 
-// join waits for g, reporting the progress of its reading meanwhile, and
-// takes what it found into c.
-func (c *checker) join(g *checkPart) {
+// join waits for each of parts in turn, reporting the progress of its
+// reading meanwhile, and takes what it found into c.
+func (c *checker) join(parts ...*checkPart) {
+	for _, g := range parts {
+		c.joinPart(g)
+	}
+}
+
+func (c *checker) joinPart(g *checkPart) {
 	if c.progress != nil {
 		tick := time.NewTicker(max(c.progress.every, 100*time.Millisecond))
 		defer tick.Stop()
@@ -433,8 +469,17 @@ func (c *checker) join(g *checkPart) {
 		c.res.Problems = append(c.res.Problems, p)
 	}
 	c.res.Omitted += sub.res.Omitted
-	maps.Copy(c.found, sub.found)
-	// What the cases' pass found for the steps after it.
+	for index, n := range sub.found {
+		if p := c.found[index]; p != nil {
+			*p += *n
+		} else {
+			c.found[index] = n
+		}
+	}
+	// What the reports' and cases' passes found for the steps after them.
+	c.reportLinks += sub.reportLinks
+	c.reportLinkN += sub.reportLinkN
+	c.maxCaseID = max(c.maxCaseID, sub.maxCaseID)
 	c.statSum += sub.statSum
 	c.storedStatSum += sub.storedStatSum
 	c.storedStatsOdd = c.storedStatsOdd || sub.storedStatsOdd
@@ -563,16 +608,23 @@ func (c *checker) checkIndexTags() {
 
 // each calls fn with every key and value of a bucket, and reports nested
 // buckets, which the layout does not have.
-func (c *checker) each(name []byte, fn func(k, v []byte)) { c.walk(name, true, fn) }
+func (c *checker) each(name []byte, fn func(k, v []byte)) { c.walk(name, keyRange{}, true, fn) }
+
+// eachIn is each over the keys of r only.
+func (c *checker) eachIn(name []byte, r keyRange, fn func(k, v []byte)) { c.walk(name, r, true, fn) }
 
 // eachRecord is each for a bucket read again, whose nested buckets were
 // reported the first time.
-func (c *checker) eachRecord(name []byte, fn func(k, v []byte)) { c.walk(name, false, fn) }
+func (c *checker) eachRecord(name []byte, fn func(k, v []byte)) { c.walk(name, keyRange{}, false, fn) }
 
-func (c *checker) walk(name []byte, nestedProblems bool, fn func(k, v []byte)) {
+func (c *checker) walk(name []byte, r keyRange, nestedProblems bool, fn func(k, v []byte)) {
 	b := c.t.keys(name)
 	cur := b.Cursor()
-	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+	k, v := cur.First()
+	if r.from != nil {
+		k, v = cur.Seek(r.from)
+	}
+	for ; k != nil && c.err == nil && (r.to == nil || bytes.Compare(k, r.to) < 0); k, v = cur.Next() {
 		c.tick(name)
 		if v == nil && b.nested(k) {
 			if nestedProblems {
@@ -721,8 +773,10 @@ func (c *checker) report(k []byte) (model.StoredReport, bool) {
 	return r, err == nil // a record that does not decode is reported with the records
 }
 
-func (c *checker) checkReports() {
-	c.each(bucketReports, func(k, v []byte) {
+// checkReports checks the reports of r, a part of the bucket that
+// reportRanges gives.
+func (c *checker) checkReports(r keyRange) {
+	c.eachIn(bucketReports, r, func(k, v []byte) {
 		c.res.Reports++
 		id := reportString(k)
 		if len(k) != reportKeyLen {
@@ -838,16 +892,18 @@ func caseString(k []byte) string {
 // check below applies to those only.
 var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]+)$`)
 
-func (c *checker) checkCases() {
-	var maxID uint64
-	c.each(bucketCases, func(k, v []byte) {
+// checkCases checks the cases of r, a part of the bucket that run gives
+// a goroutine; checkCaseIDs then compares the largest id with the
+// bucket's sequence.
+func (c *checker) checkCases(r keyRange) {
+	c.eachIn(bucketCases, r, func(k, v []byte) {
 		c.res.Cases++
 		if len(k) != caseKeyLen {
 			c.problem(bucketCases, caseString(k), "malformed key: %d bytes, want %d", len(k), caseKeyLen)
 			return
 		}
 		id := be.Uint64(k)
-		maxID = max(maxID, id)
+		c.maxCaseID = max(c.maxCaseID, id)
 		cs, err := decodeAs[model.Case](v)
 		if err != nil {
 			c.problem(bucketCases, caseString(k), "the record does not decode: %v", err)
@@ -908,8 +964,13 @@ func (c *checker) checkCases() {
 			}
 		}
 	})
-	if seq := c.btx.Bucket(bucketCases).Sequence(); seq < maxID {
-		c.problem(bucketCases, "", "the bucket's sequence %d is behind the largest case id %d: a new case would take an id in use", seq, maxID)
+}
+
+// checkCaseIDs checks the cases' sequence against the largest case id
+// the cases' parts read.
+func (c *checker) checkCaseIDs() {
+	if seq := c.btx.Bucket(bucketCases).Sequence(); seq < c.maxCaseID {
+		c.problem(bucketCases, "", "the bucket's sequence %d is behind the largest case id %d: a new case would take an id in use", seq, c.maxCaseID)
 	}
 }
 

@@ -889,3 +889,62 @@ func TestCheckProblemsInStepOrder(t *testing.T) {
 		t.Errorf("problems by bucket, in order: %q, want %q:\n%s", order, want, problemList(res))
 	}
 }
+
+// The reports and the cases are read in parts, by key (one per core): a
+// record damaged in the first part or in the last is found, and the
+// problems are those of a check in one part, in the same order.
+func TestCheckInPartsFindsDamageAtTheirEnds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	s := open(t, path)
+	fillWorkload(t, s, 50)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var want []boltstore.Problem
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, bucket := range []string{"reports", "cases"} {
+			cur := tx.Bucket([]byte(bucket)).Cursor()
+			first, _ := cur.First()
+			last, _ := cur.Last()
+			for _, k := range [][]byte{first, last} {
+				key := "id " + fmt.Sprint(be64(k))
+				if bucket == "reports" {
+					key = uuid.UUID(k).String()
+				}
+				want = append(want, boltstore.Problem{Bucket: bucket, Key: key, What: "the record does not decode"})
+				if err := tx.Bucket([]byte(bucket)).Put(bytes.Clone(k), []byte{0xff, 0xfe}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	whole, err := boltstore.CheckInChunks(context.Background(), path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(whole.Problems, func(p boltstore.Problem) bool {
+			return p.Bucket == w.Bucket && p.Key == w.Key && strings.HasPrefix(p.What, w.What)
+		}) {
+			t.Errorf("in one part: no problem %q; found:\n%s", w, problemList(whole))
+		}
+	}
+	for _, n := range []int{2, 3, 8} {
+		res, err := boltstore.CheckInChunks(context.Background(), path, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res.Problems, whole.Problems) || res.CheckSummary != whole.CheckSummary {
+			t.Errorf("in %d parts: %+v, problems\n%s\nwant those of one part: %+v\n%s", n, res.CheckSummary, problemList(res), whole.CheckSummary, problemList(whole))
+		}
+	}
+}
+
+func be64(k []byte) uint64 {
+	var v uint64
+	for _, b := range k {
+		v = v<<8 | uint64(b)
+	}
+	return v
+}
