@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -947,4 +948,42 @@ func be64(k []byte) uint64 {
 		v = v<<8 | uint64(b)
 	}
 	return v
+}
+
+// bbolt's walk of the pages runs beside the rest of the check, and its
+// problems still come first: here the freelist names the root bucket's
+// page, which is in use, and an index entry is missing too.
+func TestCheckStructureProblemsFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		return boltstore.RawKeys(tx, "reports_by_call_type").Delete(append(u32(1), f.report[:]...))
+	})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian // bbolt writes in the machine's order; the tests run on little-endian ones
+	meta := func(page int64) []byte { return data[page*int64(le.Uint32(data[16+8:])):][16:] }
+	m := meta(0)
+	if m1 := meta(1); le.Uint64(m1[48:]) > le.Uint64(m[48:]) {
+		m = m1
+	}
+	root, freelist := le.Uint64(m[16:]), le.Uint64(m[32:])
+	ps := uint64(le.Uint32(m[8:]))
+	fl := data[freelist*ps:]
+	count := le.Uint16(fl[10:])
+	if count >= 0xffff-1 || (uint64(count)+1)*8+16 > ps {
+		t.Fatalf("the freelist holds %d ids: no room for one more here", count)
+	}
+	le.PutUint64(fl[16+8*int(count):], root)
+	le.PutUint16(fl[10:], count+1)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := mustCheck(t, path)
+	if len(res.Problems) < 2 || !strings.HasPrefix(res.Problems[0].What, "bbolt structure:") ||
+		res.Problems[len(res.Problems)-1].Bucket != "reports_by_call_type" {
+		t.Fatalf("want bbolt's problems first, then the missing index entry; found:\n%s", problemList(res))
+	}
 }
