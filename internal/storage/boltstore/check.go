@@ -1872,16 +1872,20 @@ func (c *checker) checkSearchPostings(size int) {
 }
 
 // countStatEvent is the checker's tally.Counter: it adds the hash of each
-// count an event adds to the cell k to statSum (statHash), leaving out
-// the cells by day of a file that has none yet.
-func (c *checker) countStatEvent(k tally.Key, inc func(*tally.Tally)) {
-	if k.Kind.Daily() && !c.dailyStats {
-		return
-	}
+// count an event adds to each of its cells to statSum (statHash), leaving
+// out the cells by day of a file that has none yet.
+func (c *checker) countStatEvent(keys []tally.Key, inc func(*tally.Tally)) {
 	resetTally(&c.statTally)
 	inc(&c.statTally)
-	c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
-	c.statTally.EachCount(func(n tally.Count) { c.statSum += c.statHash(c.statKeyBuf, n) })
+	c.statTally.EachCount(func(n tally.Count) {
+		for _, k := range keys {
+			if k.Kind.Daily() && !c.dailyStats {
+				continue
+			}
+			c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
+			c.statSum += c.statHash(c.statKeyBuf, n)
+		}
+	})
 }
 
 // resetTally zeroes t and keeps its maps, for the next event: most events

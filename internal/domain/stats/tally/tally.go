@@ -333,19 +333,22 @@ type Facts struct {
 }
 
 // Counter takes the contribution of a record one event at a time: inc
-// adds the event to the tally of the cell k. Cells.Count sums them; a
-// check, which recounts millions of records, hashes them instead of
-// keeping a tally per cell (see EachCount).
-type Counter func(k Key, inc func(*Tally))
+// adds the event to the tally of each of the cells keys, one of each
+// kind. Cells.Count sums them; a check, which recounts millions of
+// records, hashes them instead of keeping a tally per cell (see
+// EachCount). keys is valid during the call only.
+type Counter func(keys []Key, inc func(*Tally))
 
 // Count is the Counter that adds the events to c.
-func (c Cells) Count(k Key, inc func(*Tally)) {
-	t := c[k]
-	if t == nil {
-		t = &Tally{}
-		c[k] = t
+func (c Cells) Count(keys []Key, inc func(*Tally)) {
+	for _, k := range keys {
+		t := c[k]
+		if t == nil {
+			t = &Tally{}
+			c[k] = t
+		}
+		inc(t)
 	}
-	inc(t)
 }
 
 // adder counts the events of one record in the cells of its facts. It
@@ -357,6 +360,7 @@ type adder struct {
 	key        Key // the full cell's, without its month
 	date       vntime.Date
 	month, day string
+	keys       [4]Key // add's
 }
 
 func newAdder(f Facts, count Counter) *adder {
@@ -376,9 +380,8 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 	}
 	full, dayFull := a.key, a.key
 	full.Month, dayFull.Kind, dayFull.Month = a.month, DayFull, a.day
-	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull} {
-		a.count(k, inc)
-	}
+	a.keys = [4]Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull}
+	a.count(a.keys[:], inc)
 }
 
 // Month names the month of t in Vietnam time, "2026-06".
