@@ -185,7 +185,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
 			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res,
-			cursors: map[string]*keyCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
+			cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
 		}
 		if opts.Progress != nil {
 			every := opts.Every
@@ -214,8 +214,12 @@ type checker struct {
 
 	seen    *checkPart            // the part this checker runs, if any (start)
 	chunks  int                   // CheckOptions.chunks, or GOMAXPROCS
-	cursors map[string]*keyCursor // get's, one per bucket or index
-	keyBuf  []byte                // entryKey's
+	cursors map[string]*getCursor // get's, one per bucket or index
+	// seqCursors are hasInOrder's, one per index and prefix, by the two
+	// joined in seqKey.
+	seqCursors map[string]*seqCursor
+	seqKey     []byte
+	keyBuf     []byte // entryKey's
 
 	// What audit.VerifyHead found (checkAudit); chainHead marks an error
 	// reading the stored head rather than the log.
@@ -426,7 +430,7 @@ type checkPart struct {
 // other steps find.
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
-		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
+		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
 		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats,
@@ -690,6 +694,12 @@ func (c *checker) tick(name []byte) {
 // whole check: in a read transaction, bbolt allocates a Bucket each time
 // one is opened and a Cursor for each Get, and a check looks up several
 // keys per record.
+//
+// The cursor keeps the key it looked up last and what it found: the
+// passes often look up the same key twice in a row (a report's case
+// number, then its case by that number; a case's first report for its
+// statistics, then each of its reports), and a seek from the root is
+// most of a look-up.
 func (c *checker) get(bucket, key []byte) []byte {
 	cur := c.cursors[string(bucket)]
 	if cur == nil {
@@ -697,14 +707,25 @@ func (c *checker) get(bucket, key []byte) []byte {
 		if b == nil {
 			return nil
 		}
-		cur = b.Cursor()
+		cur = &getCursor{c: b.Cursor()}
 		c.cursors[string(bucket)] = cur
 	}
-	k, v := cur.Seek(key)
-	if !bytes.Equal(k, key) {
-		return nil
+	if cur.looked && bytes.Equal(cur.key, key) {
+		return cur.value
 	}
+	k, v := cur.c.Seek(key)
+	if !bytes.Equal(k, key) {
+		v = nil
+	}
+	cur.key, cur.value, cur.looked = append(cur.key[:0], key...), v, true
 	return v // nil for a nested bucket, as Get
+}
+
+// getCursor is a cursor of get's, and the look-up it made last.
+type getCursor struct {
+	c          *keyCursor
+	key, value []byte
+	looked     bool
 }
 
 func (c *checker) has(bucket, key []byte) bool { return c.get(bucket, key) != nil }
@@ -724,6 +745,64 @@ func (c *checker) hasEntry(index, key []byte) bool {
 	}
 	c.countFound(index)
 	return true
+}
+
+// hasEntryInOrder is hasEntry through hasInOrder.
+func (c *checker) hasEntryInOrder(index, key []byte, suffix int) bool {
+	if !c.hasInOrder(index, key, suffix) {
+		return false
+	}
+	c.countFound(index)
+	return true
+}
+
+// hasInOrder is has for an index whose keys are a prefix and the key of a
+// record, suffix bytes long, looked up by a pass that walks the records in
+// key order: the keys of each prefix are then asked for in ascending
+// order, mostly each the one after the last. One cursor per prefix steps
+// on to the key asked for, and seeks only when it is more than a few
+// keys on or behind: a seek from the root was a fifth of a check at a
+// million cases.
+func (c *checker) hasInOrder(index, key []byte, suffix int) bool {
+	const maxSteps = 4
+	if len(key) < suffix {
+		return c.has(index, key)
+	}
+	c.seqKey = append(append(append(c.seqKey[:0], index...), 0), key[:len(key)-suffix]...)
+	cur := c.seqCursors[string(c.seqKey)]
+	if cur == nil {
+		b := c.t.keys(index)
+		if b == nil {
+			return false
+		}
+		cur = &seqCursor{c: b.Cursor()}
+		c.seqCursors[string(c.seqKey)] = cur
+	}
+	if cur.at != nil && bytes.Compare(cur.at, key) <= 0 {
+		for step := 0; step <= maxSteps; step++ {
+			switch cmp := bytes.Compare(cur.at, key); {
+			case cmp == 0:
+				return cur.value != nil // nil for a nested bucket, as Get
+			case cmp > 0:
+				return false // the key after the last one below it
+			}
+			if step == maxSteps {
+				break // still below: seek
+			}
+			if cur.at, cur.value = cur.c.Next(); cur.at == nil {
+				return false // the last key is below it
+			}
+		}
+	}
+	cur.at, cur.value = cur.c.Seek(key)
+	return cur.at != nil && bytes.Equal(cur.at, key) && cur.value != nil
+}
+
+// seqCursor is a cursor of hasInOrder's, and the key it is at (nil
+// before its first seek, or past the end).
+type seqCursor struct {
+	c         *keyCursor
+	at, value []byte
 }
 
 // countFound counts one entry of index found (hasEntry).
@@ -825,10 +904,10 @@ func (c *checker) checkReports(r keyRange) {
 		if r.ID != id {
 			c.problem(bucketReports, id, "the record holds report id %q", r.ID)
 		}
-		if !c.hasEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
+		if !c.hasEntryInOrder(bucketReportsByCallType, callTypeIndexKey(r.CallType, k), reportKeyLen) {
 			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
 		}
-		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, c.entryKey(r.TakenBy, k)) {
+		if r.TakenBy != "" && !c.hasEntryInOrder(bucketReportsByTaker, c.entryKey(r.TakenBy, k), reportKeyLen) {
 			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
 		}
 		if r.CaseNumber != "" {
@@ -955,10 +1034,10 @@ func (c *checker) checkCases(r keyRange) {
 		default:
 			c.countFound(bucketCaseNumbers)
 		}
-		if !c.hasEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
+		if !c.hasEntryInOrder(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...), caseKeyLen) {
 			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
 		}
-		if !c.hasEntry(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
+		if !c.hasEntryInOrder(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
 		c.checkCaseEntries(cs)
@@ -1361,10 +1440,10 @@ func (c *checker) checkAudit() {
 			if e.Seq != be.Uint64(k) {
 				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
-			if e.Case != "" && !c.hasEntry(bucketAuditByCase, c.entryKey(e.Case, k)) {
+			if e.Case != "" && !c.hasEntryInOrder(bucketAuditByCase, c.entryKey(e.Case, k), seqKeyLen) {
 				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
-			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, c.entryKey(e.Actor, k)) {
+			if e.Actor != "" && !c.hasEntryInOrder(bucketAuditByActor, c.entryKey(e.Actor, k), seqKeyLen) {
 				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
 			if chain {
@@ -1555,8 +1634,9 @@ func (c *checker) checkCaseEntries(cs model.Case) {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
 		return
 	}
-	c.findEntries(bucketCaseScope, scope, "case "+cs.Number)
-	c.findEntries(bucketCaseQueue, queue, "case "+cs.Number)
+	c.findEntries(bucketCaseScope, scope, storekey.ScopeSuffixLen, "case "+cs.Number)
+	// A queue's entries are in order of due time, not of case.
+	c.findEntries(bucketCaseQueue, queue, 0, "case "+cs.Number)
 }
 
 // indexEntry splits an entry of case_scope, case_queue or report_scope
@@ -1597,8 +1677,8 @@ func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		rc, err := c.t.reportCase(r)
-		if err != nil {
+		rc, ok := c.reportCase(r)
+		if !ok {
 			return nil, false
 		}
 		keys, err := storekey.ReportIndexKeys(rk, r, rc)
@@ -1615,11 +1695,33 @@ func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
 	return scope, err == nil
 }
 
+// reportCase is tx.reportCase through the checker's cursors (get): the
+// case r's CaseNumber names, nil while there is none; false when its
+// record does not decode.
+func (c *checker) reportCase(r model.StoredReport) (*model.Case, bool) {
+	if r.CaseNumber == "" {
+		return nil, true
+	}
+	ck := c.get(bucketCaseNumbers, []byte(r.CaseNumber))
+	if ck == nil {
+		return nil, true // the case is stored after its first report
+	}
+	raw := c.get(bucketCases, ck)
+	if raw == nil {
+		return nil, true
+	}
+	cs, err := decodeAs[model.Case](raw)
+	if err != nil {
+		return nil, false
+	}
+	return &cs, true
+}
+
 // checkReportEntries checks that the report's scope entries are there,
 // and counts them.
 func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
-	rc, err := c.t.reportCase(r)
-	if err != nil {
+	rc, ok := c.reportCase(r)
+	if !ok {
 		return // its case does not decode: reported with the cases
 	}
 	keys, err := storekey.ReportIndexKeys(rk, r, rc)
@@ -1627,13 +1729,15 @@ func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
 		c.problem(bucketReports, r.ID, "its index entries cannot be written: %v", err)
 		return
 	}
-	c.findEntries(bucketReportScope, keys, "report "+r.ID)
+	c.findEntries(bucketReportScope, keys, reportKeyLen, "report "+r.ID)
 }
 
 // findEntries reports the keys missing from bucket, and counts the others.
-func (c *checker) findEntries(bucket []byte, keys [][]byte, of string) {
+// The keys end in the record's key, of suffix bytes (hasInOrder); 0 is
+// for an index in another order.
+func (c *checker) findEntries(bucket []byte, keys [][]byte, suffix int, of string) {
 	for _, k := range keys {
-		if c.has(bucket, k) {
+		if (suffix > 0 && c.hasInOrder(bucket, k, suffix)) || (suffix == 0 && c.has(bucket, k)) {
 			c.caseEntries[string(bucket)]++
 			continue
 		}

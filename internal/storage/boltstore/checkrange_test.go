@@ -2,9 +2,15 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The ranges of splitKeys cover every key of a bucket exactly once, in
@@ -91,4 +97,94 @@ func TestSplitKeysEvenly(t *testing.T) {
 			}
 		}
 	}
+}
+
+// hasInOrder answers as has does, whatever the order of the keys asked
+// for: in order (the keys of each prefix one after another, or with more
+// than a few keys between them), backwards, at random; for keys before
+// the first, after the last, between two, and of a nested bucket.
+func TestHasInOrderIsHas(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "x.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	name := bucketCasesByUnit // a bucket of its own here: the file has no index bucket
+	var stored [][]byte
+	err = db.Update(func(btx *bolt.Tx) error {
+		b, err := btx.CreateBucket(name)
+		if err != nil {
+			return err
+		}
+		for _, prefix := range []string{"a", "b", "c"} {
+			for i := 10; i < 200; i += 1 + i%7 { // runs of keys, and gaps
+				k := append([]byte(prefix+"\x00"), byte(i))
+				stored = append(stored, k)
+				if i == 45 {
+					_, err = b.CreateBucket(k)
+				} else {
+					err = b.Put(k, []byte{1})
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all [][]byte // every key of the three prefixes and of one more, stored or not
+	for _, prefix := range []string{"a", "b", "c", "d"} {
+		for i := range 256 {
+			all = append(all, append([]byte(prefix+"\x00"), byte(i)))
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	orders := map[string][][]byte{
+		"ascending": all,
+		"descending": func() [][]byte {
+			out := slices.Clone(all)
+			slices.Reverse(out)
+			return out
+		}(),
+		"random": shuffled(rng, all),
+		"every third": func() (out [][]byte) {
+			for i := 0; i < len(all); i += 3 {
+				out = append(out, all[i])
+			}
+			return out
+		}(),
+		"every eleventh": func() (out [][]byte) {
+			for i := 0; i < len(all); i += 11 {
+				out = append(out, all[i])
+			}
+			return out
+		}(),
+	}
+	for order, keys := range orders {
+		err := db.View(func(btx *bolt.Tx) error {
+			c := &checker{ctx: context.Background(), btx: btx, t: newReadTx(btx), res: &CheckResult{},
+				cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{}}
+			for _, k := range keys {
+				if got, want := c.hasInOrder(name, k, 1), c.has(name, k); got != want {
+					t.Errorf("%s: hasInOrder(%q) = %v, has = %v", order, k, got, want)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(stored) < 100 {
+		t.Fatalf("only %d keys stored", len(stored))
+	}
+}
+
+func shuffled(rng *rand.Rand, keys [][]byte) [][]byte {
+	out := slices.Clone(keys)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
