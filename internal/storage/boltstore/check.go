@@ -85,7 +85,8 @@ const MaxProblems = 1000
 
 // Check reads the whole database at path, which no server may be running
 // on (ErrInUse), and reports every problem it finds; it changes nothing.
-// It checks, in one read transaction:
+// It checks, in read transactions over the one state of the file (parts
+// of the check run side by side, see start):
 //
 //   - bbolt's own structure (pages reachable or free, once each);
 //   - the schema version and that every bucket of the layout is there, and
