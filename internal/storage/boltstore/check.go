@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
+	"math"
 	"os"
 	"regexp"
 	"runtime"
@@ -214,6 +215,7 @@ type checker struct {
 	records int // keys read so far, for progress
 
 	seen    *checkPart            // the part this checker runs, if any (start)
+	running []*checkPart          // the parts this checker started and has not joined
 	chunks  int                   // CheckOptions.chunks, or GOMAXPROCS
 	cursors map[string]*getCursor // get's, one per bucket or index
 	// seqCursors are hasInOrder's, one per index and prefix, by the two
@@ -294,7 +296,14 @@ func (c *checker) run() (err error) {
 	c.progress.report(nil, 0, true)
 	// bbolt's walk of every page runs beside the rest of the check (on
 	// one goroutine before it, it was a tenth of a check at a million
-	// cases); its problems come first, as they did then.
+	// cases); its problems come first, as they did then. bbolt loads the
+	// freelist of a file opened read-only on a Check's first step,
+	// without a lock, assuming nothing else uses it: a Check of a page no
+	// file has loads it here, before any other transaction begins or
+	// ends beside the walk. What it finds (pages freed twice) the walk
+	// finds again.
+	for range c.btx.Check(bolt.WithPageId(math.MaxUint64)) {
+	}
 	structure := c.start((*checker).checkStructure)
 	defer func() {
 		c.joinFirst(structure)
@@ -439,6 +448,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
+	c.running = append(c.running, g)
 	go func() {
 		defer close(g.done)
 		// As in CheckWith and run: a damaged page is a finding.
@@ -478,7 +488,9 @@ func (c *checker) join(parts ...*checkPart) {
 
 func (c *checker) joinPart(g *checkPart) {
 	if c.progress != nil {
-		tick := time.NewTicker(max(c.progress.every, 100*time.Millisecond))
+		// Ticks more often than reports are due, so that none comes late
+		// by a whole period.
+		tick := time.NewTicker(max(c.progress.every/4, 100*time.Millisecond))
 		defer tick.Stop()
 	waiting:
 		for {
@@ -487,16 +499,17 @@ func (c *checker) joinPart(g *checkPart) {
 				break waiting
 			case <-tick.C:
 				bucket, _ := g.seen.bucket.Load().(string)
-				c.progress.report([]byte(bucket), c.records+int(g.seen.records.Load()), false)
+				c.progress.report([]byte(bucket), c.readSoFar(), false)
 			}
 		}
 	}
 	g.wait()
 	sub := g.sub
+	c.running = slices.DeleteFunc(c.running, func(p *checkPart) bool { return p == g })
 	c.records += sub.records
 	// What the part read counts now, whatever this goroutine reads next.
 	if bucket, _ := g.seen.bucket.Load().(string); bucket != "" {
-		c.progress.report([]byte(bucket), c.records, false)
+		c.progress.report([]byte(bucket), c.readSoFar(), false)
 	}
 	c.res.addCounts(sub.res.CheckSummary)
 	for _, p := range sub.res.Problems {
@@ -678,12 +691,24 @@ func (c *checker) walk(name []byte, r keyRange, nestedProblems bool, fn func(k, 
 	}
 }
 
+// readSoFar counts the keys read so far, by this checker and the parts it
+// started and has not joined yet.
+func (c *checker) readSoFar() int {
+	n := c.records
+	for _, g := range c.running {
+		n += int(g.seen.records.Load())
+	}
+	return n
+}
+
 // tick counts a key read from bucket name; every 1024 keys it looks at
 // ctx, and reports progress when it is time to.
 func (c *checker) tick(name []byte) {
 	if c.records++; c.records%1024 == 0 {
 		c.err = c.ctx.Err()
-		c.progress.report(name, c.records, false)
+		if c.progress != nil {
+			c.progress.report(name, c.readSoFar(), false)
+		}
 		if c.seen != nil {
 			c.seen.seen.bucket.Store(string(name))
 			c.seen.seen.records.Store(int64(c.records))
