@@ -895,12 +895,7 @@ func TestCheckProblemsInStepOrder(t *testing.T) {
 // record damaged in the first part or in the last is found, and the
 // problems are those of a check in one part, in the same order.
 func TestCheckInPartsFindsDamageAtTheirEnds(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cc.db")
-	s := open(t, path)
-	fillWorkload(t, s, 50)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := workloadFile(t, 50)
 	var want []boltstore.Problem
 	rawUpdate(t, path, func(tx *bolt.Tx) error {
 		for _, bucket := range []string{"reports", "cases"} {
