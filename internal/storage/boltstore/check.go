@@ -912,8 +912,8 @@ func (c *checker) report(k []byte) (model.StoredReport, bool) {
 	return r, err == nil // a record that does not decode is reported with the records
 }
 
-// checkReports checks the reports of r, a part of the bucket that
-// reportRanges gives.
+// checkReports checks the reports of r, a part of the bucket that run
+// gives a goroutine (split).
 func (c *checker) checkReports(r keyRange) {
 	c.eachIn(bucketReports, r, func(k, v []byte) {
 		c.res.Reports++
