@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
+	"math"
 	"os"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -84,7 +86,8 @@ const MaxProblems = 1000
 
 // Check reads the whole database at path, which no server may be running
 // on (ErrInUse), and reports every problem it finds; it changes nothing.
-// It checks, in one read transaction:
+// It checks, in read transactions over the one state of the file (parts
+// of the check run side by side, see start):
 //
 //   - bbolt's own structure (pages reachable or free, once each);
 //   - the schema version and that every bucket of the layout is there, and
@@ -135,6 +138,10 @@ type CheckOptions struct {
 	// Every is the least time between two calls of Progress; zero means
 	// two seconds.
 	Every time.Duration
+
+	// chunks is how many parts read the reports, and the cases, side by
+	// side; zero means one per core (GOMAXPROCS). Tests set it.
+	chunks int
 }
 
 // progressReporter calls CheckOptions.Progress, no more often than every,
@@ -180,7 +187,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
 			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res,
-			cursors: map[string]*keyCursor{},
+			cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
 		}
 		if opts.Progress != nil {
 			every := opts.Every
@@ -208,8 +215,14 @@ type checker struct {
 	records int // keys read so far, for progress
 
 	seen    *checkPart            // the part this checker runs, if any (start)
-	cursors map[string]*keyCursor // get's, one per bucket or index
-	keyBuf  []byte                // entryKey's
+	running []*checkPart          // the parts this checker started and has not joined
+	chunks  int                   // CheckOptions.chunks, or GOMAXPROCS
+	cursors map[string]*getCursor // get's, one per bucket or index
+	// seqCursors are hasInOrder's, one per index and prefix, by the two
+	// joined in seqKey.
+	seqCursors map[string]*seqCursor
+	seqKey     []byte
+	keyBuf     []byte // entryKey's
 
 	// What audit.VerifyHead found (checkAudit); chainHead marks an error
 	// reading the stored head rather than the log.
@@ -217,7 +230,8 @@ type checker struct {
 	chainErr     error
 	chainHead    bool
 
-	caseSeqs map[uint16]uint64 // the highest sequence of each year's case numbers
+	caseSeqs  map[uint16]uint64 // the highest sequence of each year's case numbers
+	maxCaseID uint64            // the largest case id read (checkCaseIDs)
 	// caseEntries counts, per scope or queue index bucket, the entries
 	// the records expect that were found; an index holding more has
 	// entries no record expects.
@@ -225,6 +239,9 @@ type checker struct {
 	// scopeEntries counts, per scope or queue index bucket, its entries
 	// that are well formed and point at a record (walkScopeIndex).
 	scopeEntries map[string]int
+	// scopeKeys counts, per scope or queue index bucket, its keys, or is
+	// -1 when it holds a nested bucket (countScopeIndex).
+	scopeKeys map[string]int
 
 	// found counts, per index, the entries the records' pass looked up
 	// and found (see indexMatches). The counts are pointers so that a
@@ -239,10 +256,24 @@ type checker struct {
 	linkSeed               maphash.Seed
 	progress               *progressReporter
 
-	// stats sums the contribution of every report and case read
-	// (tally.Recount, without decoding them again), which checkStats
-	// compares with the stored counters.
-	stats tally.Cells
+	// statSum sums a keyed hash of every count that every report and
+	// case read contributes to the statistics counters (tally.Recount,
+	// without decoding them again), each weighted by its number, as
+	// statHash does; storedStatSum does the same for the stored counters
+	// (hashStoredStats), and checkStats compares the two. A recount kept
+	// cell by cell held millions of tallies at a million cases, which the
+	// garbage collector scanned over and over for a third of the check.
+	statSum uint64
+	// storedStatSum and storedStatsOdd are what hashStoredStats found:
+	// odd, a cell that the sums cannot show is wrong (one that does not
+	// read, or holds a count of zero).
+	storedStatSum  uint64
+	storedStatsOdd bool
+	dailyStats     bool          // whether the file has counters by day (schema version 9)
+	countStat      tally.Counter // c.countStatEvent, made once
+	statTally      tally.Tally   // countStatEvent's, reused
+	statKeyBuf     []byte        // countStatEvent's, reused
+	statBuf        []byte        // statHash's, reused
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -253,7 +284,7 @@ func (c *checker) problem(bucket []byte, key, format string, args ...any) {
 	c.res.Problems = append(c.res.Problems, Problem{Bucket: string(bucket), Key: key, What: fmt.Sprintf(format, args...)})
 }
 
-func (c *checker) run() error {
+func (c *checker) run() (err error) {
 	// A damaged page makes bbolt panic when it is read; that is a finding
 	// too, not a crash of the command.
 	defer func() {
@@ -263,15 +294,28 @@ func (c *checker) run() error {
 	}()
 	c.res.Bytes = c.btx.Size()
 	c.progress.report(nil, 0, true)
-	for err := range c.btx.Check() {
-		c.problem(nil, "", "bbolt structure: %v", err)
+	// bbolt's walk of every page runs beside the rest of the check (on
+	// one goroutine before it, it was a tenth of a check at a million
+	// cases); its problems come first, as they did then. bbolt loads the
+	// freelist of a file opened read-only on a Check's first step,
+	// without a lock, assuming nothing else uses it: a Check of a page no
+	// file has loads it here, before any other transaction begins or
+	// ends beside the walk. What it finds (pages freed twice) the walk
+	// finds again.
+	for range c.btx.Check(bolt.WithPageId(math.MaxUint64)) {
 	}
+	structure := c.start((*checker).checkStructure)
+	defer func() {
+		c.joinFirst(structure)
+		err = cmp.Or(err, c.err)
+	}()
 	if !c.checkLayout() {
 		return nil // without every bucket the records cannot be cross-checked
 	}
 	c.caseSeqs = map[uint16]uint64{}
-	c.stats = tally.Cells{}
-	c.caseEntries, c.scopeEntries = map[string]int{}, map[string]int{}
+	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
+	c.countStat = c.countStatEvent
+	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
 	c.found = map[string]*int{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
@@ -289,32 +333,44 @@ func (c *checker) run() error {
 	// The cases beside the reports: each pass decodes its records and
 	// looks up the other's (a report's case for its scope entries, a
 	// case's first report for its statistics), and together they are
-	// most of a check. The search index is the largest part of a
-	// database of synthetic cases (some 35 postings a case) and reads no
-	// other record.
-	cases := c.start((*checker).checkCases)
+	// most of a check. Each is split by key into as many parts as the
+	// machine has cores (chunks): on one goroutine, the cases alone were
+	// a third of a check of a million cases, which the other parts,
+	// done, left one core to. The parts are joined in key order, so the
+	// problems come in the order of one walk. The search index is the
+	// largest part of a database of synthetic cases (some 35 postings a
+	// case) and reads no other record.
+	var reports, cases []*checkPart
+	for _, r := range c.split(bucketReports) {
+		reports = append(reports, c.start(func(p *checker) { p.checkReports(r) }))
+	}
+	for _, r := range c.split(bucketCases) {
+		cases = append(cases, c.start(func(p *checker) { p.checkCases(r) }))
+	}
 	searchIndex := c.start((*checker).checkSearchIndex)
-	// The scope and queue indexes hold several entries a record; reading
-	// them needs nothing the records' passes find until their counts are
+	// The scope and queue indexes hold several entries a record; counting
+	// them needs nothing the records' passes find until the counts are
 	// compared (checkScopeIndex).
-	caseScope := c.start(walkScopeIndex(bucketCaseScope))
-	caseQueue := c.start(walkScopeIndex(bucketCaseQueue))
-	reportScope := c.start(walkScopeIndex(bucketReportScope))
-	parts := []*checkPart{idempotency, identity, auditLog, caseEvents, outbox, cases, searchIndex, caseScope, caseQueue, reportScope}
+	caseScope := c.start(countScopeIndex(bucketCaseScope))
+	caseQueue := c.start(countScopeIndex(bucketCaseQueue))
+	reportScope := c.start(countScopeIndex(bucketReportScope))
+	// The stored statistics counters, hashed for checkStats.
+	storedStats := c.start((*checker).hashStoredStats)
+	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, caseScope, caseQueue, reportScope, storedStats)
 	defer func() {
 		for _, g := range parts {
 			g.wait()
 		}
 	}()
 	for _, step := range []func(){
-		c.checkReports, c.checkCallTypeIndex, c.checkTakerIndex,
-		func() { c.join(cases) }, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
+		func() { c.join(reports...) }, c.checkCallTypeIndex, c.checkTakerIndex,
+		func() { c.join(cases...) }, c.checkCaseIDs, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
 		func() { c.join(caseScope) }, c.checkScopeIndex(bucketCaseScope),
 		func() { c.join(caseQueue) }, c.checkScopeIndex(bucketCaseQueue),
 		func() { c.join(reportScope) }, c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
-		func() { c.join(searchIndex) }, c.checkStats,
+		func() { c.join(searchIndex) }, func() { c.join(storedStats) }, c.checkStats,
 	} {
 		if c.err != nil {
 			break
@@ -322,6 +378,43 @@ func (c *checker) run() error {
 		step()
 	}
 	return c.err
+}
+
+// split splits the keys of a bucket into c.chunks ranges (splitKeys), for
+// as many parts to read side by side.
+func (c *checker) split(name []byte) []keyRange {
+	ks := c.t.keys(name)
+	if ks == nil {
+		return []keyRange{{}}
+	}
+	cur := ks.Cursor()
+	first, _ := cur.First()
+	last, _ := cur.Last()
+	return splitKeys(first, last, c.chunks)
+}
+
+// checkStructure checks bbolt's own structure: every page reachable or
+// free, once each.
+func (c *checker) checkStructure() {
+	for err := range c.btx.Check() {
+		c.problem(nil, "", "bbolt structure: %v", err)
+	}
+}
+
+// joinFirst is join, with the problems of g put before those found so
+// far.
+func (c *checker) joinFirst(g *checkPart) {
+	found, omitted := c.res.Problems, c.res.Omitted
+	c.res.Problems, c.res.Omitted = nil, 0
+	c.join(g)
+	for _, p := range found {
+		if len(c.res.Problems) >= MaxProblems {
+			c.res.Omitted++
+			continue
+		}
+		c.res.Problems = append(c.res.Problems, p)
+	}
+	c.res.Omitted += omitted
 }
 
 // checkPart is steps of a check running on a goroutine of their own
@@ -347,12 +440,15 @@ type checkPart struct {
 // other steps find.
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
-		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*keyCursor{},
-		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, caseSeqs: map[uint16]uint64{},
-		linkSeed: c.linkSeed, stats: tally.Cells{},
+		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
+		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
+		caseSeqs: map[uint16]uint64{},
+		linkSeed: c.linkSeed, dailyStats: c.dailyStats,
 	}
+	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
+	c.running = append(c.running, g)
 	go func() {
 		defer close(g.done)
 		// As in CheckWith and run: a damaged page is a finding.
@@ -382,11 +478,19 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 // wait waits for the part's steps to end.
 func (g *checkPart) wait() { <-g.done }
 
-// join waits for g, reporting the progress of its reading meanwhile, and
-// takes what it found into c.
-func (c *checker) join(g *checkPart) {
+// join waits for each of parts in turn, reporting the progress of its
+// reading meanwhile, and takes what it found into c.
+func (c *checker) join(parts ...*checkPart) {
+	for _, g := range parts {
+		c.joinPart(g)
+	}
+}
+
+func (c *checker) joinPart(g *checkPart) {
 	if c.progress != nil {
-		tick := time.NewTicker(max(c.progress.every, 100*time.Millisecond))
+		// Ticks more often than reports are due, so that none comes late
+		// by a whole period.
+		tick := time.NewTicker(max(c.progress.every/4, 100*time.Millisecond))
 		defer tick.Stop()
 	waiting:
 		for {
@@ -395,13 +499,18 @@ func (c *checker) join(g *checkPart) {
 				break waiting
 			case <-tick.C:
 				bucket, _ := g.seen.bucket.Load().(string)
-				c.progress.report([]byte(bucket), c.records+int(g.seen.records.Load()), false)
+				c.progress.report([]byte(bucket), c.readSoFar(), false)
 			}
 		}
 	}
 	g.wait()
 	sub := g.sub
+	c.running = slices.DeleteFunc(c.running, func(p *checkPart) bool { return p == g })
 	c.records += sub.records
+	// What the part read counts now, whatever this goroutine reads next.
+	if bucket, _ := g.seen.bucket.Load().(string); bucket != "" {
+		c.progress.report([]byte(bucket), c.readSoFar(), false)
+	}
 	c.res.addCounts(sub.res.CheckSummary)
 	for _, p := range sub.res.Problems {
 		if len(c.res.Problems) >= MaxProblems {
@@ -411,9 +520,20 @@ func (c *checker) join(g *checkPart) {
 		c.res.Problems = append(c.res.Problems, p)
 	}
 	c.res.Omitted += sub.res.Omitted
-	maps.Copy(c.found, sub.found)
-	// What the cases' pass found for the steps after it.
-	c.stats.Add(sub.stats, 1)
+	for index, n := range sub.found {
+		if p := c.found[index]; p != nil {
+			*p += *n
+		} else {
+			c.found[index] = n
+		}
+	}
+	// What the reports' and cases' passes found for the steps after them.
+	c.reportLinks += sub.reportLinks
+	c.reportLinkN += sub.reportLinkN
+	c.maxCaseID = max(c.maxCaseID, sub.maxCaseID)
+	c.statSum += sub.statSum
+	c.storedStatSum += sub.storedStatSum
+	c.storedStatsOdd = c.storedStatsOdd || sub.storedStatsOdd
 	c.caseLinks += sub.caseLinks
 	c.caseLinkN += sub.caseLinkN
 	for year, seq := range sub.caseSeqs {
@@ -423,6 +543,7 @@ func (c *checker) join(g *checkPart) {
 		c.caseEntries[bucket] += n
 	}
 	maps.Copy(c.scopeEntries, sub.scopeEntries)
+	maps.Copy(c.scopeKeys, sub.scopeKeys)
 	c.err = cmp.Or(c.err, sub.err)
 }
 
@@ -539,13 +660,28 @@ func (c *checker) checkIndexTags() {
 
 // each calls fn with every key and value of a bucket, and reports nested
 // buckets, which the layout does not have.
-func (c *checker) each(name []byte, fn func(k, v []byte)) {
+func (c *checker) each(name []byte, fn func(k, v []byte)) { c.walk(name, keyRange{}, true, fn) }
+
+// eachIn is each over the keys of r only.
+func (c *checker) eachIn(name []byte, r keyRange, fn func(k, v []byte)) { c.walk(name, r, true, fn) }
+
+// eachRecord is each for a bucket read again, whose nested buckets were
+// reported the first time.
+func (c *checker) eachRecord(name []byte, fn func(k, v []byte)) { c.walk(name, keyRange{}, false, fn) }
+
+func (c *checker) walk(name []byte, r keyRange, nestedProblems bool, fn func(k, v []byte)) {
 	b := c.t.keys(name)
 	cur := b.Cursor()
-	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+	k, v := cur.First()
+	if r.from != nil {
+		k, v = cur.Seek(r.from)
+	}
+	for ; k != nil && c.err == nil && (r.to == nil || bytes.Compare(k, r.to) < 0); k, v = cur.Next() {
 		c.tick(name)
 		if v == nil && b.nested(k) {
-			c.problem(name, readable(k), "a nested bucket the layout does not have")
+			if nestedProblems {
+				c.problem(name, readable(k), "a nested bucket the layout does not have")
+			}
 			continue
 		}
 		fn(k, v)
@@ -555,12 +691,24 @@ func (c *checker) each(name []byte, fn func(k, v []byte)) {
 	}
 }
 
+// readSoFar counts the keys read so far, by this checker and the parts it
+// started and has not joined yet.
+func (c *checker) readSoFar() int {
+	n := c.records
+	for _, g := range c.running {
+		n += int(g.seen.records.Load())
+	}
+	return n
+}
+
 // tick counts a key read from bucket name; every 1024 keys it looks at
 // ctx, and reports progress when it is time to.
 func (c *checker) tick(name []byte) {
 	if c.records++; c.records%1024 == 0 {
 		c.err = c.ctx.Err()
-		c.progress.report(name, c.records, false)
+		if c.progress != nil {
+			c.progress.report(name, c.readSoFar(), false)
+		}
 		if c.seen != nil {
 			c.seen.seen.bucket.Store(string(name))
 			c.seen.seen.records.Store(int64(c.records))
@@ -572,6 +720,12 @@ func (c *checker) tick(name []byte) {
 // whole check: in a read transaction, bbolt allocates a Bucket each time
 // one is opened and a Cursor for each Get, and a check looks up several
 // keys per record.
+//
+// The cursor keeps the key it looked up last and what it found: the
+// passes often look up the same key twice in a row (a report's case
+// number, then its case by that number; a case's first report for its
+// statistics, then each of its reports), and a seek from the root is
+// most of a look-up.
 func (c *checker) get(bucket, key []byte) []byte {
 	cur := c.cursors[string(bucket)]
 	if cur == nil {
@@ -579,14 +733,25 @@ func (c *checker) get(bucket, key []byte) []byte {
 		if b == nil {
 			return nil
 		}
-		cur = b.Cursor()
+		cur = &getCursor{c: b.Cursor()}
 		c.cursors[string(bucket)] = cur
 	}
-	k, v := cur.Seek(key)
-	if !bytes.Equal(k, key) {
-		return nil
+	if cur.looked && bytes.Equal(cur.key, key) {
+		return cur.value
 	}
+	k, v := cur.c.Seek(key)
+	if !bytes.Equal(k, key) {
+		v = nil
+	}
+	cur.key, cur.value, cur.looked = append(cur.key[:0], key...), v, true
 	return v // nil for a nested bucket, as Get
+}
+
+// getCursor is a cursor of get's, and the look-up it made last.
+type getCursor struct {
+	c          *keyCursor
+	key, value []byte
+	looked     bool
 }
 
 func (c *checker) has(bucket, key []byte) bool { return c.get(bucket, key) != nil }
@@ -606,6 +771,64 @@ func (c *checker) hasEntry(index, key []byte) bool {
 	}
 	c.countFound(index)
 	return true
+}
+
+// hasEntryInOrder is hasEntry through hasInOrder.
+func (c *checker) hasEntryInOrder(index, key []byte, suffix int) bool {
+	if !c.hasInOrder(index, key, suffix) {
+		return false
+	}
+	c.countFound(index)
+	return true
+}
+
+// hasInOrder is has for an index whose keys are a prefix and the key of a
+// record, suffix bytes long, looked up by a pass that walks the records in
+// key order: the keys of each prefix are then asked for in ascending
+// order, mostly each the one after the last. One cursor per prefix steps
+// on to the key asked for, and seeks only when it is more than a few
+// keys on or behind: a seek from the root was a fifth of a check at a
+// million cases.
+func (c *checker) hasInOrder(index, key []byte, suffix int) bool {
+	const maxSteps = 4
+	if len(key) < suffix {
+		return c.has(index, key)
+	}
+	c.seqKey = append(append(append(c.seqKey[:0], index...), 0), key[:len(key)-suffix]...)
+	cur := c.seqCursors[string(c.seqKey)]
+	if cur == nil {
+		b := c.t.keys(index)
+		if b == nil {
+			return false
+		}
+		cur = &seqCursor{c: b.Cursor()}
+		c.seqCursors[string(c.seqKey)] = cur
+	}
+	if cur.at != nil && bytes.Compare(cur.at, key) <= 0 {
+		for step := 0; step <= maxSteps; step++ {
+			switch cmp := bytes.Compare(cur.at, key); {
+			case cmp == 0:
+				return cur.value != nil // nil for a nested bucket, as Get
+			case cmp > 0:
+				return false // the key after the last one below it
+			}
+			if step == maxSteps {
+				break // still below: seek
+			}
+			if cur.at, cur.value = cur.c.Next(); cur.at == nil {
+				return false // the last key is below it
+			}
+		}
+	}
+	cur.at, cur.value = cur.c.Seek(key)
+	return cur.at != nil && bytes.Equal(cur.at, key) && cur.value != nil
+}
+
+// seqCursor is a cursor of hasInOrder's, and the key it is at (nil
+// before its first seek, or past the end).
+type seqCursor struct {
+	c         *keyCursor
+	at, value []byte
 }
 
 // countFound counts one entry of index found (hasEntry).
@@ -689,8 +912,10 @@ func (c *checker) report(k []byte) (model.StoredReport, bool) {
 	return r, err == nil // a record that does not decode is reported with the records
 }
 
-func (c *checker) checkReports() {
-	c.each(bucketReports, func(k, v []byte) {
+// checkReports checks the reports of r, a part of the bucket that run
+// gives a goroutine (split).
+func (c *checker) checkReports(r keyRange) {
+	c.eachIn(bucketReports, r, func(k, v []byte) {
 		c.res.Reports++
 		id := reportString(k)
 		if len(k) != reportKeyLen {
@@ -705,10 +930,10 @@ func (c *checker) checkReports() {
 		if r.ID != id {
 			c.problem(bucketReports, id, "the record holds report id %q", r.ID)
 		}
-		if !c.hasEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k)) {
+		if !c.hasEntryInOrder(bucketReportsByCallType, callTypeIndexKey(r.CallType, k), reportKeyLen) {
 			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
 		}
-		if r.TakenBy != "" && !c.hasEntry(bucketReportsByTaker, c.entryKey(r.TakenBy, k)) {
+		if r.TakenBy != "" && !c.hasEntryInOrder(bucketReportsByTaker, c.entryKey(r.TakenBy, k), reportKeyLen) {
 			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
 		}
 		if r.CaseNumber != "" {
@@ -722,7 +947,7 @@ func (c *checker) checkReports() {
 			}
 		}
 		c.checkReportEntries(k, r)
-		c.stats.AddReport(r)
+		tally.CountReport(r, c.countStat)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
@@ -806,16 +1031,18 @@ func caseString(k []byte) string {
 // check below applies to those only.
 var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]+)$`)
 
-func (c *checker) checkCases() {
-	var maxID uint64
-	c.each(bucketCases, func(k, v []byte) {
+// checkCases checks the cases of r, a part of the bucket that run gives
+// a goroutine; checkCaseIDs then compares the largest id with the
+// bucket's sequence.
+func (c *checker) checkCases(r keyRange) {
+	c.eachIn(bucketCases, r, func(k, v []byte) {
 		c.res.Cases++
 		if len(k) != caseKeyLen {
 			c.problem(bucketCases, caseString(k), "malformed key: %d bytes, want %d", len(k), caseKeyLen)
 			return
 		}
 		id := be.Uint64(k)
-		maxID = max(maxID, id)
+		c.maxCaseID = max(c.maxCaseID, id)
 		cs, err := decodeAs[model.Case](v)
 		if err != nil {
 			c.problem(bucketCases, caseString(k), "the record does not decode: %v", err)
@@ -833,26 +1060,14 @@ func (c *checker) checkCases() {
 		default:
 			c.countFound(bucketCaseNumbers)
 		}
-		if !c.hasEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...)) {
+		if !c.hasEntryInOrder(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...), caseKeyLen) {
 			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
 		}
-		if !c.hasEntry(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...)) {
+		if !c.hasEntryInOrder(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
 		c.checkCaseEntries(cs)
-		var first *model.StoredReport
-		if len(cs.ReportIDs) > 0 {
-			// Read here, not kept from the reports' pass: the cases' pass
-			// runs beside it (run). A report whose record does not
-			// decode, or holds another id, counts as none, as it did
-			// when the reports' pass kept them by their id.
-			if rk, err := reportKey(cs.ReportIDs[0]); err == nil {
-				if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
-					first = &r
-				}
-			}
-		}
-		c.stats.AddCase(cs, first)
+		tally.CountCase(cs, c.firstReport(cs), c.countStat)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
 			if err != nil || !c.has(bucketReports, rk) {
@@ -888,9 +1103,33 @@ func (c *checker) checkCases() {
 			}
 		}
 	})
-	if seq := c.btx.Bucket(bucketCases).Sequence(); seq < maxID {
-		c.problem(bucketCases, "", "the bucket's sequence %d is behind the largest case id %d: a new case would take an id in use", seq, maxID)
+}
+
+// checkCaseIDs checks the cases' sequence against the largest case id
+// the cases' parts read.
+func (c *checker) checkCaseIDs() {
+	if seq := c.btx.Bucket(bucketCases).Sequence(); seq < c.maxCaseID {
+		c.problem(bucketCases, "", "the bucket's sequence %d is behind the largest case id %d: a new case would take an id in use", seq, c.maxCaseID)
 	}
+}
+
+// firstReport is the first report of cs for its statistics, nil when
+// there is none. It is read here, not kept from the reports' pass: the
+// cases' pass runs beside it (run). A report whose record does not
+// decode, or holds another id, counts as none, as it did when the
+// reports' pass kept them by their id.
+func (c *checker) firstReport(cs model.Case) *model.StoredReport {
+	if len(cs.ReportIDs) == 0 {
+		return nil
+	}
+	rk, err := reportKey(cs.ReportIDs[0])
+	if err != nil {
+		return nil
+	}
+	if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
+		return &r
+	}
+	return nil
 }
 
 // checkReportCaseLinks checks that every report that names a case is
@@ -1227,10 +1466,10 @@ func (c *checker) checkAudit() {
 			if e.Seq != be.Uint64(k) {
 				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
-			if e.Case != "" && !c.hasEntry(bucketAuditByCase, c.entryKey(e.Case, k)) {
+			if e.Case != "" && !c.hasEntryInOrder(bucketAuditByCase, c.entryKey(e.Case, k), seqKeyLen) {
 				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
-			if e.Actor != "" && !c.hasEntry(bucketAuditByActor, c.entryKey(e.Actor, k)) {
+			if e.Actor != "" && !c.hasEntryInOrder(bucketAuditByActor, c.entryKey(e.Actor, k), seqKeyLen) {
 				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
 			}
 			if chain {
@@ -1421,8 +1660,9 @@ func (c *checker) checkCaseEntries(cs model.Case) {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
 		return
 	}
-	c.findEntries(bucketCaseScope, scope, "case "+cs.Number)
-	c.findEntries(bucketCaseQueue, queue, "case "+cs.Number)
+	c.findEntries(bucketCaseScope, scope, storekey.ScopeSuffixLen, "case "+cs.Number)
+	// A queue's entries are in order of due time, not of case.
+	c.findEntries(bucketCaseQueue, queue, 0, "case "+cs.Number)
 }
 
 // indexEntry splits an entry of case_scope, case_queue or report_scope
@@ -1463,8 +1703,8 @@ func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		rc, err := c.t.reportCase(r)
-		if err != nil {
+		rc, ok := c.reportCase(r)
+		if !ok {
 			return nil, false
 		}
 		keys, err := storekey.ReportIndexKeys(rk, r, rc)
@@ -1481,11 +1721,33 @@ func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
 	return scope, err == nil
 }
 
+// reportCase is tx.reportCase through the checker's cursors (get): the
+// case r's CaseNumber names, nil while there is none; false when its
+// record does not decode.
+func (c *checker) reportCase(r model.StoredReport) (*model.Case, bool) {
+	if r.CaseNumber == "" {
+		return nil, true
+	}
+	ck := c.get(bucketCaseNumbers, []byte(r.CaseNumber))
+	if ck == nil {
+		return nil, true // the case is stored after its first report
+	}
+	raw := c.get(bucketCases, ck)
+	if raw == nil {
+		return nil, true
+	}
+	cs, err := decodeAs[model.Case](raw)
+	if err != nil {
+		return nil, false
+	}
+	return &cs, true
+}
+
 // checkReportEntries checks that the report's scope entries are there,
 // and counts them.
 func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
-	rc, err := c.t.reportCase(r)
-	if err != nil {
+	rc, ok := c.reportCase(r)
+	if !ok {
 		return // its case does not decode: reported with the cases
 	}
 	keys, err := storekey.ReportIndexKeys(rk, r, rc)
@@ -1493,13 +1755,15 @@ func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
 		c.problem(bucketReports, r.ID, "its index entries cannot be written: %v", err)
 		return
 	}
-	c.findEntries(bucketReportScope, keys, "report "+r.ID)
+	c.findEntries(bucketReportScope, keys, reportKeyLen, "report "+r.ID)
 }
 
 // findEntries reports the keys missing from bucket, and counts the others.
-func (c *checker) findEntries(bucket []byte, keys [][]byte, of string) {
+// The keys end in the record's key, of suffix bytes (hasInOrder); 0 is
+// for an index in another order.
+func (c *checker) findEntries(bucket []byte, keys [][]byte, suffix int, of string) {
 	for _, k := range keys {
-		if c.has(bucket, k) {
+		if (suffix > 0 && c.hasInOrder(bucket, k, suffix)) || (suffix == 0 && c.has(bucket, k)) {
 			c.caseEntries[string(bucket)]++
 			continue
 		}
@@ -1509,11 +1773,19 @@ func (c *checker) findEntries(bucket []byte, keys [][]byte, of string) {
 
 // checkScopeIndex checks every entry of a scope or queue index the other
 // way: well formed, and pointing at a record that exists. Each record's
-// expected entries were found by checkCases or checkReports; if the index
-// holds more entries than those, a second walk names the ones no record
-// expects (it decodes a record per entry, so it runs only then).
+// expected entries were found by checkCases or checkReports, each a key
+// of its own; an index that holds as many keys as those (countScopeIndex)
+// holds nothing else. Only when it holds more does it read every entry
+// again (walkScopeIndex), looking up its record to name those malformed
+// or dangling, and if it still holds more than expected, a second walk
+// names the ones no record expects (it decodes a record per entry, so it
+// runs only then).
 func (c *checker) checkScopeIndex(bucket []byte) func() {
 	return func() {
+		if n := c.scopeKeys[string(bucket)]; (n >= 0 && n == c.caseEntries[string(bucket)]) || c.err != nil {
+			return
+		}
+		walkScopeIndex(bucket)(c)
 		if n := c.scopeEntries[string(bucket)]; n <= c.caseEntries[string(bucket)] || c.err != nil {
 			return
 		}
@@ -1530,10 +1802,31 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 	}
 }
 
+// countScopeIndex counts the keys of a scope or queue index (scopeKeys)
+// for checkScopeIndex to compare with the entries the records expect and
+// found. It needs nothing the records' passes find, so it runs beside
+// them (run); looking up the record of each entry here cost a seventh of
+// a check at a million cases, and is done only when the counts differ.
+func countScopeIndex(bucket []byte) func(*checker) {
+	return func(c *checker) {
+		b := c.t.keys(bucket)
+		cur := b.Cursor()
+		n := 0
+		for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+			c.tick(bucket)
+			if v == nil && b.nested(k) {
+				n = -1 // for walkScopeIndex to report
+				break
+			}
+			n++
+		}
+		c.scopeKeys[string(bucket)] = n
+	}
+}
+
 // walkScopeIndex reads every entry of a scope or queue index, reports
 // those malformed or dangling, and counts the others (scopeEntries) for
-// checkScopeIndex to compare with what the records expect. It needs
-// nothing the records' passes find, so it runs beside them (run).
+// checkScopeIndex to compare with what the records expect.
 func walkScopeIndex(bucket []byte) func(*checker) {
 	return func(c *checker) {
 		n := 0
@@ -1708,15 +2001,112 @@ func (c *checker) checkSearchPostings(size int) {
 	})
 }
 
+// countStatEvent is the checker's tally.Counter: it adds the hash of each
+// count an event adds to each of its cells to statSum (statHash), leaving
+// out the cells by day of a file that has none yet.
+func (c *checker) countStatEvent(keys []tally.Key, inc func(*tally.Tally)) {
+	resetTally(&c.statTally)
+	inc(&c.statTally)
+	c.statTally.EachCount(func(n tally.Count) {
+		for _, k := range keys {
+			if k.Kind.Daily() && !c.dailyStats {
+				continue
+			}
+			c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
+			c.statSum += c.statHash(c.statKeyBuf, n)
+		}
+	})
+}
+
+// resetTally zeroes t and keeps its maps, for the next event: most events
+// of a case count a deadline, whose maps would otherwise be made anew.
+func resetTally(t *tally.Tally) {
+	deadlines, esc, outcomes, d3, d3Due := t.Deadlines, t.Escalations, t.PoliceOutcomes, t.EmergencyD3, t.D3OpenDue
+	for _, d := range deadlines {
+		clear(d.Late)
+		clear(d.OpenDue)
+		*d = tally.DeadlineTally{Late: d.Late, OpenDue: d.OpenDue}
+	}
+	clear(esc)
+	clear(outcomes)
+	clear(d3)
+	clear(d3Due)
+	*t = tally.Tally{Deadlines: deadlines, Escalations: esc, PoliceOutcomes: outcomes, EmergencyD3: d3, D3OpenDue: d3Due}
+}
+
+// statHash is a keyed hash of the count n of the cell whose stored key is
+// key, times its number: summed over every count of every cell, the stored
+// counters and the recount give the same sum when they agree, and differ
+// but once in 2^64 when they do not (as linkHash's sums).
+func (c *checker) statHash(key []byte, n tally.Count) uint64 {
+	if n.N == 0 {
+		return 0
+	}
+	b := be.AppendUint32(c.statBuf[:0], uint32(len(key)))
+	b = append(b, key...)
+	b = append(b, n.Field)
+	b = be.AppendUint32(b, uint32(len(n.Kind)))
+	b = append(b, n.Kind...)
+	b = be.AppendUint32(b, uint32(len(n.Name)))
+	b = append(b, n.Name...)
+	b = be.AppendUint64(b, uint64(n.Num))
+	c.statBuf = b
+	return maphash.Bytes(c.linkSeed, b) * uint64(n.N)
+}
+
+// hashStoredStats sums the hash of every stored count (statHash) into
+// storedStatSum, and notes a cell the sums cannot judge (storedStatsOdd):
+// checkStats then reads every cell again, and says what is wrong. It
+// reads no record, so it runs beside the records' passes (run).
+func (c *checker) hashStoredStats() {
+	b := c.t.keys(bucketStats)
+	if b == nil {
+		return // a file of before schema version 7 (checkLayout reports it)
+	}
+	cur := b.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(bucketStats)
+		if _, err := parseStatKey(k); err != nil || v == nil {
+			c.storedStatsOdd = true
+			continue
+		}
+		got, err := decodeAs[tally.Tally](v)
+		if err != nil {
+			c.storedStatsOdd = true
+			continue
+		}
+		got.EachCount(func(n tally.Count) {
+			if n.N == 0 {
+				c.storedStatsOdd = true // a cell of no count is stale
+			}
+			c.storedStatSum += c.statHash(k, n)
+		})
+		if got.IsZero() {
+			c.storedStatsOdd = true
+		}
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+}
+
 // checkStats compares the statistics counters with their recount from
-// the reports and cases read (c.stats) and reports every cell whose
-// stored counts differ, is missing or should not be there.
+// the reports and cases read. When the sums of their hashes agree
+// (statSum, storedStatSum), so do they; otherwise it counts the records
+// again, cell by cell, and reports every cell whose stored counts differ,
+// is missing or should not be there.
 func (c *checker) checkStats() {
 	if c.btx.Bucket(bucketStats) == nil {
 		return // a file of before schema version 7 (checkLayout reports it)
 	}
-	want := c.stats
-	if c.res.SchemaVersion < dailyStatsVersion {
+	if !c.storedStatsOdd && c.statSum == c.storedStatSum {
+		return
+	}
+	want := c.recountStats()
+	if c.err != nil {
+		return
+	}
+	if !c.dailyStats {
 		// A file of version 7 or 8 not yet migrated (a backup) has no cells by
 		// day: the migration builds them.
 		maps.DeleteFunc(want, func(k tally.Key, _ *tally.Tally) bool { return k.Kind.Daily() })
@@ -1745,4 +2135,28 @@ func (c *checker) checkStats() {
 	for _, k := range slices.SortedFunc(maps.Keys(want), tally.Compare) {
 		c.problem(bucketStats, k.String(), "missing: the records give %s", want[k])
 	}
+}
+
+// recountStats counts the reports and cases again, cell by cell, as the
+// records' passes counted them (checkReports, checkCases): those whose
+// key or record is damaged, reported there, count nothing.
+func (c *checker) recountStats() tally.Cells {
+	cells := tally.Cells{}
+	c.eachRecord(bucketReports, func(k, v []byte) {
+		if len(k) != reportKeyLen {
+			return
+		}
+		if r, err := decodeAs[model.StoredReport](v); err == nil {
+			cells.AddReport(r)
+		}
+	})
+	c.eachRecord(bucketCases, func(k, v []byte) {
+		if len(k) != caseKeyLen {
+			return
+		}
+		if cs, err := decodeAs[model.Case](v); err == nil {
+			cells.AddCase(cs, c.firstReport(cs))
+		}
+	})
+	return cells
 }

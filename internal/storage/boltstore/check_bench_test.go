@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -36,12 +37,7 @@ func BenchmarkCheck(b *testing.B) {
 // TestCheckReportsProgress: a check reports as it begins, then as it reads,
 // with the bucket it is in and a count that only grows.
 func TestCheckReportsProgress(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	s := open(t, path)
-	fillWorkload(t, s, 200)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := workloadFile(t, 200)
 	var got []boltstore.Progress
 	res, err := boltstore.CheckWith(context.Background(), path, boltstore.CheckOptions{
 		Progress: func(p boltstore.Progress) { got = append(got, p) },
@@ -74,12 +70,7 @@ func TestCheckReportsProgress(t *testing.T) {
 // events, a timer, a notification, idempotency and audit records.
 func TestCheckAllocations(t *testing.T) {
 	const n = 200
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	s := open(t, path)
-	fillWorkload(t, s, n)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path := workloadFile(t, n)
 	allocs := testing.AllocsPerRun(3, func() {
 		res, err := boltstore.Check(context.Background(), path)
 		if err != nil || !res.OK() {
@@ -94,4 +85,34 @@ func TestCheckAllocations(t *testing.T) {
 	if perCase := allocs / n; perCase > most {
 		t.Errorf("a check allocates %.0f times per case, want at most %d", perCase, most)
 	}
+}
+
+// BenchmarkCheckFile checks the database file named by CHILDCASE_CHECK_DB
+// (skipped without it), as childcase check does: for a profile of a
+// check of a large file, such as BenchmarkMillion's, with
+// -benchtime 1x -cpuprofile.
+func BenchmarkCheckFile(b *testing.B) {
+	path := os.Getenv("CHILDCASE_CHECK_DB")
+	if path == "" {
+		b.Skip("CHILDCASE_CHECK_DB names no file to check")
+	}
+	for b.Loop() {
+		res, err := boltstore.Check(context.Background(), path)
+		if err != nil || !res.OK() {
+			b.Fatalf("Check = %v, %d problems: %v", err, len(res.Problems), res.Problems[:min(3, len(res.Problems))])
+		}
+	}
+}
+
+// workloadFile is a closed database of n cases written as the service
+// writes them (fillWorkload), for a check to read.
+func workloadFile(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := open(t, path)
+	fillWorkload(t, s, n)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

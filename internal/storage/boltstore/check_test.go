@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -887,5 +888,97 @@ func TestCheckProblemsInStepOrder(t *testing.T) {
 	want := []string{"reports_by_call_type", "tokens_by_user", "audit_by_actor", "case_events", "outbox"}
 	if !slices.Equal(order, want) {
 		t.Errorf("problems by bucket, in order: %q, want %q:\n%s", order, want, problemList(res))
+	}
+}
+
+// The reports and the cases are read in parts, by key (one per core): a
+// record damaged in the first part or in the last is found, and the
+// problems are those of a check in one part, in the same order.
+func TestCheckInPartsFindsDamageAtTheirEnds(t *testing.T) {
+	path := workloadFile(t, 50)
+	var want []boltstore.Problem
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, bucket := range []string{"reports", "cases"} {
+			cur := tx.Bucket([]byte(bucket)).Cursor()
+			first, _ := cur.First()
+			last, _ := cur.Last()
+			for _, k := range [][]byte{first, last} {
+				key := "id " + fmt.Sprint(be64(k))
+				if bucket == "reports" {
+					key = uuid.UUID(k).String()
+				}
+				want = append(want, boltstore.Problem{Bucket: bucket, Key: key, What: "the record does not decode"})
+				if err := tx.Bucket([]byte(bucket)).Put(bytes.Clone(k), []byte{0xff, 0xfe}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	whole, err := boltstore.CheckInChunks(context.Background(), path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(whole.Problems, func(p boltstore.Problem) bool {
+			return p.Bucket == w.Bucket && p.Key == w.Key && strings.HasPrefix(p.What, w.What)
+		}) {
+			t.Errorf("in one part: no problem %q; found:\n%s", w, problemList(whole))
+		}
+	}
+	for _, n := range []int{2, 3, 8} {
+		res, err := boltstore.CheckInChunks(context.Background(), path, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res.Problems, whole.Problems) || res.CheckSummary != whole.CheckSummary {
+			t.Errorf("in %d parts: %+v, problems\n%s\nwant those of one part: %+v\n%s", n, res.CheckSummary, problemList(res), whole.CheckSummary, problemList(whole))
+		}
+	}
+}
+
+func be64(k []byte) uint64 {
+	var v uint64
+	for _, b := range k {
+		v = v<<8 | uint64(b)
+	}
+	return v
+}
+
+// bbolt's walk of the pages runs beside the rest of the check, and its
+// problems still come first: here the freelist names the root bucket's
+// page, which is in use, and an index entry is missing too.
+func TestCheckStructureProblemsFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		return boltstore.RawKeys(tx, "reports_by_call_type").Delete(append(u32(1), f.report[:]...))
+	})
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian // bbolt writes in the machine's order; the tests run on little-endian ones
+	meta := func(page int64) []byte { return data[page*int64(le.Uint32(data[16+8:])):][16:] }
+	m := meta(0)
+	if m1 := meta(1); le.Uint64(m1[48:]) > le.Uint64(m[48:]) {
+		m = m1
+	}
+	root, freelist := le.Uint64(m[16:]), le.Uint64(m[32:])
+	ps := uint64(le.Uint32(m[8:]))
+	fl := data[freelist*ps:]
+	count := le.Uint16(fl[10:])
+	if count >= 0xffff-1 || (uint64(count)+1)*8+16 > ps {
+		t.Fatalf("the freelist holds %d ids: no room for one more here", count)
+	}
+	le.PutUint64(fl[16+8*int(count):], root)
+	le.PutUint16(fl[10:], count+1)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := mustCheck(t, path)
+	if len(res.Problems) < 2 || !strings.HasPrefix(res.Problems[0].What, "bbolt structure:") ||
+		res.Problems[len(res.Problems)-1].Bucket != "reports_by_call_type" {
+		t.Fatalf("want bbolt's problems first, then the missing index entry; found:\n%s", problemList(res))
 	}
 }

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 
 	bolt "go.etcd.io/bbolt"
@@ -136,4 +137,10 @@ func Buckets() []string {
 		out = append(out, string(name))
 	}
 	return out
+}
+
+// CheckInChunks is Check with the reports and the cases each read by n
+// parts side by side, whatever the machine's cores.
+func CheckInChunks(ctx context.Context, path string, n int) (CheckResult, error) {
+	return CheckWith(ctx, path, CheckOptions{chunks: n})
 }

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"math/bits"
+	"slices"
 )
 
 // bbolt maps the whole file into memory and reads its pages in place, so a
@@ -196,17 +197,23 @@ type walker struct {
 	pageSize int64
 	hwm      uint64
 	seen     []bool // pages already read, overflow included
+	buf      []byte // the page readPage read last
 }
 
 // readPage reads page id and its overflow pages, and checks that they lie
 // below the high-water mark and were not read before (a page reached
-// twice is a loop or a shared page).
+// twice is a loop or a shared page). What it returns is valid until it
+// is called again.
 func (w *walker) readPage(id uint64, what string) ([]byte, error) {
 	if id < 2 || id >= w.hwm {
 		return nil, damaged("%s points at page %d, beyond the high-water mark %d (or at a meta page)", what, id, w.hwm)
 	}
-	var hdr [pageHeaderSize]byte
-	if _, err := w.r.ReadAt(hdr[:], int64(id)*w.pageSize); err != nil {
+	// The first page at once, header and all, in a buffer the next read
+	// reuses: a deep walk reads every page of a file of gigabytes, and a
+	// read of the header alone before it doubled the calls.
+	w.buf = slices.Grow(w.buf[:0], int(w.pageSize))[:w.pageSize]
+	hdr := w.buf
+	if _, err := w.r.ReadAt(hdr, int64(id)*w.pageSize); err != nil {
 		return nil, damaged("page %d (%s) is unreadable: %v", id, what, err)
 	}
 	if got := ne.Uint64(hdr[0:]); got != id {
@@ -222,11 +229,14 @@ func (w *walker) readPage(id uint64, what string) ([]byte, error) {
 		}
 		w.seen[p] = true
 	}
-	buf := make([]byte, int64(overflow+1)*w.pageSize)
-	if _, err := w.r.ReadAt(buf, int64(id)*w.pageSize); err != nil {
+	if overflow == 0 {
+		return w.buf, nil
+	}
+	w.buf = slices.Grow(w.buf, int(int64(overflow)*w.pageSize))[:int64(overflow+1)*w.pageSize]
+	if _, err := w.r.ReadAt(w.buf[w.pageSize:], int64(id+1)*w.pageSize); err != nil {
 		return nil, damaged("page %d (%s) is unreadable: %v", id, what, err)
 	}
-	return buf, nil
+	return w.buf, nil
 }
 
 // checkFreelist checks the freelist page and the ids it holds.

@@ -37,18 +37,21 @@ import (
 const dailyStatsVersion = 9
 
 // statKey returns the key of a cell.
-func statKey(k tally.Key) []byte {
+func statKey(k tally.Key) []byte { return appendStatKey(nil, k) }
+
+// appendStatKey appends the key of a cell to b: Check builds the key of
+// every count of every record again, in a buffer it reuses.
+func appendStatKey(b []byte, k tally.Key) []byte {
 	fields := [6]string{k.Unit, k.Channel, k.CallType, k.Abuse, k.Sex, k.Age}
 	n := 1
 	if k.Kind.HasDimensions() {
 		n = len(fields)
 	}
-	// Sized at once: Check builds the key of every cell again.
 	size := 1 + len(k.Month) + n
 	for _, f := range fields[:n] {
 		size += len(f)
 	}
-	b := append(make([]byte, 0, size), byte(k.Kind))
+	b = append(slices.Grow(b, size), byte(k.Kind))
 	b = append(b, k.Month...)
 	for _, f := range fields[:n] {
 		b = append(append(b, 0), f...)

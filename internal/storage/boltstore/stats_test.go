@@ -324,3 +324,90 @@ func TestStatsCellsSharedByAGroupCommit(t *testing.T) {
 		t.Errorf("check after shared writes: %v", res.Problems)
 	}
 }
+
+// Check compares the counters with the records by sums of hashes, and
+// reads them cell by cell only when the sums differ: damage that keeps
+// every count's total, or adds nothing to a sum, is found all the same,
+// its cell named.
+func TestCheckFindsStatsDamageSumsKeep(t *testing.T) {
+	cell := func(t *testing.T, tx *bolt.Tx, kind tally.Kind) (tally.Key, tally.Tally) {
+		t.Helper()
+		cur := tx.Bucket([]byte("stats")).Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			key, err := boltstore.ParseStatKey(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if key.Kind != kind {
+				continue
+			}
+			var got tally.Tally
+			if err := boltstore.DecodeRecord(v, &got); err != nil {
+				t.Fatal(err)
+			}
+			return key, got
+		}
+		t.Fatalf("no cell of kind %d", kind)
+		return tally.Key{}, tally.Tally{}
+	}
+	put := func(tx *bolt.Tx, k tally.Key, v tally.Tally) error {
+		raw, err := boltstore.EncodeRecord(v)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("stats")).Put(boltstore.StatKey(k), raw)
+	}
+	for _, d := range []struct {
+		name   string
+		damage func(t *testing.T, tx *bolt.Tx) (tally.Key, error) // returns the cell a problem must name
+		what   string
+	}{
+		{
+			name: "a cell moved to another month",
+			damage: func(t *testing.T, tx *bolt.Tx) (tally.Key, error) {
+				k, v := cell(t, tx, tally.Total)
+				moved := k
+				moved.Month = "2025-01"
+				if err := tx.Bucket([]byte("stats")).Delete(boltstore.StatKey(k)); err != nil {
+					return k, err
+				}
+				return moved, put(tx, moved, v)
+			},
+			what: "stale",
+		},
+		{
+			name: "a cell of no counts",
+			damage: func(t *testing.T, tx *bolt.Tx) (tally.Key, error) {
+				k := tally.Key{Kind: tally.Total, Month: "2025-01", Unit: "00004@2025-07-01"}
+				return k, put(tx, k, tally.Tally{})
+			},
+			what: "stale: stored reports 0",
+		},
+		{
+			name: "a count of zero kept",
+			damage: func(t *testing.T, tx *bolt.Tx) (tally.Key, error) {
+				k, v := cell(t, tx, tally.DayFull)
+				v.Escalations = map[string]int64{"units/00004@2025-07-01": 0}
+				return k, put(tx, k, v)
+			},
+			what: "the records give",
+		},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			writeHealthy(t, path)
+			var key tally.Key
+			rawUpdate(t, path, func(tx *bolt.Tx) (err error) {
+				key, err = d.damage(t, tx)
+				return err
+			})
+			res := mustCheck(t, path)
+			for _, p := range res.Problems {
+				if p.Bucket == "stats" && p.Key == key.String() && strings.Contains(p.What, d.what) {
+					return
+				}
+			}
+			t.Fatalf("no problem in stats naming %q and saying %q; found:\n%s", key, d.what, problemList(res))
+		})
+	}
+}

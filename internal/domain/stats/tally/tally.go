@@ -195,6 +195,60 @@ func (t *Tally) Equal(o *Tally) bool {
 	})
 }
 
+// A Count is one count of a tally that is not zero (EachCount).
+type Count struct {
+	// Field tells the counts of a tally apart: each field of Tally, and
+	// of DeadlineTally, has a number of its own. The numbers are not
+	// stored.
+	Field byte
+	Kind  model.DeadlineKind // of a count by deadline kind
+	Name  string             // the key of a count kept by name: an escalation's unit, an outcome, a D3 state
+	Num   int64              // the key of a count kept by number: a lateness bucket, a due time
+	N     int64
+}
+
+// EachCount calls fn with every count of t that is not zero, and with
+// those of zero that t keeps in a map (Field 11 for a deadline kind that
+// counts nothing), which a tally made by Add holds none of. Two tallies
+// without those are Equal exactly when they have the same counts, and a
+// sum of tallies has the sums of their counts: a check compares the stored
+// counters with a recount by a keyed hash of every count, weighted by N
+// and summed on both sides, without keeping a tally per cell. A field
+// added to Tally must be given here too (TestEachCountCoversTally).
+func (t *Tally) EachCount(fn func(Count)) {
+	for i, n := range [...]int64{t.Reports, t.CasesOpened, t.CasesStillOpen, t.CasesClosed, t.CrimeClosedWithoutReferral,
+		t.TransfersProposed, t.TransfersAccepted, t.TransfersDeclined, t.PoliceReferrals, t.Emergencies} {
+		if n != 0 {
+			fn(Count{Field: byte(1 + i), N: n})
+		}
+	}
+	for kind, d := range t.Deadlines {
+		if d.Met != 0 || (d.Missed == 0 && len(d.Late) == 0 && len(d.OpenDue) == 0) {
+			fn(Count{Field: 11, Kind: kind, N: d.Met})
+		}
+		if d.Missed != 0 {
+			fn(Count{Field: 12, Kind: kind, N: d.Missed})
+		}
+		for b, n := range d.Late {
+			fn(Count{Field: 13, Kind: kind, Num: int64(b), N: n})
+		}
+		for due, n := range d.OpenDue {
+			fn(Count{Field: 14, Kind: kind, Num: due, N: n})
+		}
+	}
+	for _, m := range [...]struct {
+		field byte
+		m     map[string]int64
+	}{{15, t.Escalations}, {16, t.PoliceOutcomes}, {17, t.EmergencyD3}} {
+		for name, n := range m.m {
+			fn(Count{Field: m.field, Name: name, N: n})
+		}
+	}
+	for due, n := range t.D3OpenDue {
+		fn(Count{Field: 18, Num: due, N: n})
+	}
+}
+
 // String shows the counts, for check's problems.
 func (t *Tally) String() string {
 	var b strings.Builder
@@ -278,19 +332,39 @@ type Facts struct {
 	Abuse, Sex, Age         []string
 }
 
-// adder counts the events of one record in c, in the cells of its facts.
-// It names the sets once, and the month once for events of the same
-// month: a check recounts every record, and pays each allocation per
-// event millions of times.
+// Counter takes the contribution of a record one event at a time: inc
+// adds the event to the tally of each of the cells keys, one of each
+// kind. Cells.Count sums them; a check, which recounts millions of
+// records, hashes them instead of keeping a tally per cell (see
+// EachCount). keys is valid during the call only.
+type Counter func(keys []Key, inc func(*Tally))
+
+// Count is the Counter that adds the events to c.
+func (c Cells) Count(keys []Key, inc func(*Tally)) {
+	for _, k := range keys {
+		t := c[k]
+		if t == nil {
+			t = &Tally{}
+			c[k] = t
+		}
+		inc(t)
+	}
+}
+
+// adder counts the events of one record in the cells of its facts. It
+// names the sets once, and the month once for events of the same month: a
+// check recounts every record, and pays each allocation per event
+// millions of times.
 type adder struct {
-	c          Cells
+	count      Counter
 	key        Key // the full cell's, without its month
 	date       vntime.Date
 	month, day string
+	keys       [4]Key // add's
 }
 
-func (c Cells) adder(f Facts) *adder {
-	return &adder{c: c, key: Key{Kind: Full, Unit: f.Unit, Channel: f.Channel, CallType: f.CallType,
+func newAdder(f Facts, count Counter) *adder {
+	return &adder{count: count, key: Key{Kind: Full, Unit: f.Unit, Channel: f.Channel, CallType: f.CallType,
 		Abuse: strings.Join(f.Abuse, ","), Sex: strings.Join(f.Sex, ","), Age: strings.Join(f.Age, ",")}}
 }
 
@@ -306,14 +380,8 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 	}
 	full, dayFull := a.key, a.key
 	full.Month, dayFull.Kind, dayFull.Month = a.month, DayFull, a.day
-	for _, k := range []Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull} {
-		t := a.c[k]
-		if t == nil {
-			t = &Tally{}
-			a.c[k] = t
-		}
-		inc(t)
-	}
+	a.keys = [4]Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull}
+	a.count(a.keys[:], inc)
 }
 
 // Month names the month of t in Vietnam time, "2026-06".
@@ -342,10 +410,13 @@ func OfReport(r model.StoredReport) Cells {
 }
 
 // AddReport adds the contribution of r to c (OfReport).
-func (c Cells) AddReport(r model.StoredReport) {
+func (c Cells) AddReport(r model.StoredReport) { CountReport(r, c.Count) }
+
+// CountReport gives the contribution of r to count.
+func CountReport(r model.StoredReport, count Counter) {
 	f := Facts{Unit: r.IncidentUnit.String(), Channel: ChannelName(r.Channel), CallType: CallTypeName(r.CallType), Abuse: AbuseNames(r.SuspectedAbuse)}
 	f.Sex, f.Age = Children(r.Children)
-	c.adder(f).add(r.ReceiveTime, func(t *Tally) { t.Reports++ })
+	newAdder(f, count).add(r.ReceiveTime, func(t *Tally) { t.Reports++ })
 }
 
 // CaseFacts are the values of a case for each dimension of a cell; first
@@ -370,8 +441,11 @@ func OfCase(c model.Case, first *model.StoredReport) Cells {
 }
 
 // AddCase adds the contribution of c to cells (OfCase).
-func (cells Cells) AddCase(c model.Case, first *model.StoredReport) {
-	CaseEvents(c, cells.adder(CaseFacts(c, first)).add)
+func (cells Cells) AddCase(c model.Case, first *model.StoredReport) { CountCase(c, first, cells.Count) }
+
+// CountCase gives the contribution of c to count (OfCase).
+func CountCase(c model.Case, first *model.StoredReport, count Counter) {
+	CaseEvents(c, newAdder(CaseFacts(c, first), count).add)
 }
 
 // CaseEvents calls add with every event of c that the statistics count,

@@ -1,9 +1,11 @@
 package tally
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -56,10 +58,74 @@ func TestDayAndMonthNames(t *testing.T) {
 		if got := dayName(d); got != d.String() {
 			t.Fatalf("dayName(%v) = %q", d, got)
 		}
-		a := Cells{}.adder(Facts{})
+		a := newAdder(Facts{}, Cells{}.Count)
 		a.add(d.Start().Add(13*time.Hour), func(*Tally) {})
 		if a.month != monthName(d) {
 			t.Fatalf("the month of %v = %q, want %q", d, a.month, monthName(d))
 		}
+	}
+}
+
+// Every count a Tally holds, in a field of its own or of a deadline
+// kind's, is given by EachCount, under a Count no other count has: a
+// field added to Tally and not to EachCount would let check miss damage
+// to it (a field of a kind this test cannot fill fails it too).
+func TestEachCountCoversTally(t *testing.T) {
+	fill := func(v reflect.Value) bool { // v holds one count of 1
+		switch v.Kind() {
+		case reflect.Int64:
+			v.SetInt(1)
+		case reflect.Map:
+			if v.Type().Elem().Kind() != reflect.Int64 {
+				return false
+			}
+			m := reflect.MakeMap(v.Type())
+			m.SetMapIndex(reflect.New(v.Type().Key()).Elem(), reflect.ValueOf(int64(1)))
+			v.Set(m)
+		default:
+			return false
+		}
+		return true
+	}
+	var tallies []Tally
+	tt := reflect.TypeFor[Tally]()
+	for i := range tt.NumField() {
+		if tt.Field(i).Name == "Deadlines" {
+			dt := reflect.TypeFor[DeadlineTally]()
+			for j := range dt.NumField() {
+				var d DeadlineTally
+				if !fill(reflect.ValueOf(&d).Elem().Field(j)) {
+					t.Fatalf("DeadlineTally.%s: a field this test cannot fill", dt.Field(j).Name)
+				}
+				tallies = append(tallies, Tally{Deadlines: map[model.DeadlineKind]*DeadlineTally{"D1": &d}})
+			}
+			continue
+		}
+		var x Tally
+		if !fill(reflect.ValueOf(&x).Elem().Field(i)) {
+			t.Fatalf("Tally.%s: a field this test cannot fill", tt.Field(i).Name)
+		}
+		tallies = append(tallies, x)
+	}
+	seen := map[Count]int{}
+	for i, x := range tallies {
+		var got []Count
+		x.EachCount(func(c Count) { got = append(got, c) })
+		if len(got) != 1 || got[0].N != 1 {
+			t.Errorf("tally %d (%s): counts %+v, want one of 1", i, &x, got)
+			continue
+		}
+		if j, dup := seen[got[0]]; dup {
+			t.Errorf("tallies %d and %d give the same count %+v", j, i, got[0])
+		}
+		seen[got[0]] = i
+	}
+	// A deadline kind that counts nothing, which Add never leaves, is given
+	// with N zero.
+	empty := Tally{Deadlines: map[model.DeadlineKind]*DeadlineTally{"D1": {}}}
+	var got []Count
+	empty.EachCount(func(c Count) { got = append(got, c) })
+	if len(got) != 1 || got[0].N != 0 {
+		t.Errorf("a deadline kind that counts nothing: %+v, want one count of zero", got)
 	}
 }
