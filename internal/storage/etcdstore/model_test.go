@@ -100,6 +100,10 @@ func sameValue(got, want []byte) bool {
 // difference.
 func run(tx kv.Tx, m sortedMaps, r *rand.Rand, ops int) error {
 	for i := range ops {
+		if r.IntN(6) == 0 {
+			// A hint changes no answer, whatever it names.
+			kv.Prefetch(tx, randRanges(r)...)
+		}
 		name := bucketNames[r.IntN(len(bucketNames))]
 		mb, exists := m.buckets[name]
 		b := tx.Bucket([]byte(name))
@@ -167,6 +171,31 @@ func run(tx kv.Tx, m sortedMaps, r *rand.Rand, ops int) error {
 		}
 	}
 	return nil
+}
+
+// randRanges are a few ranges of random buckets for kv.Prefetch: points,
+// bounded and open ranges, limited or not, either way.
+func randRanges(r *rand.Rand) []kv.Range {
+	out := make([]kv.Range, 1+r.IntN(4))
+	for i := range out {
+		name := []byte(bucketNames[r.IntN(len(bucketNames))])
+		if r.IntN(3) == 0 {
+			out[i] = kv.Point(name, randKey(r))
+			continue
+		}
+		from, to := randKey(r), randKey(r)
+		if bytes.Compare(from, to) > 0 {
+			from, to = to, from
+		}
+		switch r.IntN(4) {
+		case 0:
+			from = nil // from the bucket's start
+		case 1:
+			to = nil // to its end
+		}
+		out[i] = kv.Range{Bucket: name, From: from, To: to, Limit: r.IntN(20), Reverse: r.IntN(2) == 0}
+	}
+	return out
 }
 
 // walk starts a cursor somewhere and steps it both ways, comparing every
