@@ -227,6 +227,14 @@ func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
 // deleted.
 func (t *tx) addStats(delta tally.Cells) error {
 	b := t.bucket(bucketStats)
+	if p, ok := t.kt.(kv.Prefetcher); ok {
+		// On etcd, one round trip for the cells rather than one each.
+		cells := make([]kv.Range, 0, len(delta))
+		for k := range delta {
+			cells = append(cells, kv.Point(bucketStats, statKey(k)))
+		}
+		p.Prefetch(cells...)
+	}
 	for k, d := range delta {
 		key := statKey(k)
 		var cell tally.Tally

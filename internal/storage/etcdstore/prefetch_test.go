@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
@@ -311,5 +315,94 @@ func TestSearchReadsCostRoundTripsNotTokens(t *testing.T) {
 	}
 	if with != without {
 		t.Errorf("with prefetches the reads answer\n%s\nwithout\n%s", with, without)
+	}
+}
+
+// TestGetReadsAKeyOnce: a transaction reads a key from the cluster once,
+// present or absent, however many times it gets it; its own writes still
+// come first.
+func TestGetReadsAKeyOnce(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	fill(t, e, 3)
+	errDone := errors.New("done")
+	err := e.Update(t.Context(), func(tx kv.Tx) error {
+		b := tx.Bucket(bucketName) // takes the snapshot
+		start := e.Stats().Reads
+		for range 3 {
+			expect(t, "Get(k001)", key(1), b.Get(key(1)), 1)
+			if v := b.Get([]byte("nope")); v != nil {
+				t.Errorf("Get(nope) = %q, want nil", v)
+			}
+		}
+		if got := e.Stats().Reads - start; got != 2 {
+			t.Errorf("3 Gets each of 2 keys took %d round trips, want 2", got)
+		}
+		if err := b.Put(key(1), []byte("mine")); err != nil {
+			return err
+		}
+		if err := b.Put([]byte("nope"), []byte("now")); err != nil {
+			return err
+		}
+		if v := b.Get(key(1)); string(v) != "mine" {
+			t.Errorf("Get(k001) after a Put = %q, want mine", v)
+		}
+		if v := b.Get([]byte("nope")); string(v) != "now" {
+			t.Errorf("Get(nope) after a Put = %q, want now", v)
+		}
+		return errDone
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatal(err)
+	}
+}
+
+// TestWritesReadTheirCellsAndEventsAtOnce: a write looks up each
+// statistics cell it adds to, and each audit event's key before it puts
+// it: on etcd one round trip for the cells, and one for the events,
+// however many.
+func TestWritesReadTheirCellsAndEventsAtOnce(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	s, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	at := time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)
+	// reads is what one Update of fn cost in round trips, its first read
+	// included.
+	reads := func(fn func(tx datastore.Tx) error) int64 {
+		start := e.Stats().Reads
+		if err := s.Update(t.Context(), fn); err != nil {
+			t.Fatal(err)
+		}
+		return e.Stats().Reads - start
+	}
+	events := func(n int) func(tx datastore.Tx) error {
+		return func(tx datastore.Tx) error {
+			var es []audit.Event
+			for range n {
+				es = append(es, audit.Event{Time: at, Actor: "tester", Action: "test.event", Resource: "things", Outcome: audit.OutcomeOK})
+			}
+			_, err := tx.AppendAudit(es...)
+			return err
+		}
+	}
+	reads(events(1)) // finds the buckets
+	if one, many := reads(events(1)), reads(events(20)); many != one {
+		t.Errorf("appending 20 audit events took %d round trips, one took %d: want as many", many, one)
+	}
+	// A report counts in 4 cells: the month's and the day's, each in
+	// total and by its facts.
+	r := model.StoredReport{ID: "0190c4a2-7d3e-7c4b-8a5e-000000000001", ReceiveTime: at, CreateTime: at,
+		CallType: model.CallIntervention, IncidentUnit: units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}}
+	if n := len(tally.OfReport(r)); n != 4 {
+		t.Fatalf("the report counts in %d cells, want 4 for this test", n)
+	}
+	warm := r
+	warm.ID = "0190c4a2-7d3e-7c4b-8a5e-000000000000"
+	reads(func(tx datastore.Tx) error { return tx.CreateReport(warm) }) // finds the buckets
+	got := reads(func(tx datastore.Tx) error { return tx.CreateReport(r) })
+	if got != 3 {
+		t.Errorf("a report write took %d round trips, want 3: its first read, the look-up of its id, its 4 statistics cells", got)
 	}
 }

@@ -166,6 +166,8 @@ type tx struct {
 	// nothing and neither returns nor commits anything else.
 	err     error
 	buckets map[string]*bucket
+	// got counts the answers the buckets' got keep.
+	got int
 }
 
 func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
@@ -450,8 +452,10 @@ type bucket struct {
 	seqLoaded, seqDirty bool
 	// writes are the transaction's puts and deletes, by key.
 	writes *btree.BTreeG[*write]
-	// windows are what Prefetch brought of the snapshot's keys.
+	// windows are what Prefetch brought of the snapshot's keys; got are
+	// the snapshot's answers to Gets (nil: no such key).
 	windows []*window
+	got     map[string][]byte
 }
 
 // window is what a transaction knows of the snapshot's keys in [lo, hi)
@@ -672,12 +676,33 @@ func (b *bucket) Get(key []byte) []byte {
 		}
 		return nil
 	}
+	if v, ok := b.got[string(key)]; ok {
+		return v
+	}
 	resp := b.t.read(b.lo + string(key))
-	if resp == nil || len(resp.Kvs) == 0 {
+	if resp == nil {
 		return nil
 	}
-	return present(resp.Kvs[0].Value)
+	var v []byte
+	if len(resp.Kvs) > 0 {
+		v = present(resp.Kvs[0].Value)
+	}
+	// The snapshot does not change: a key read again (the layout reads
+	// some, a data key, a case, several times in one write) is answered
+	// from memory, up to maxGot keys a transaction.
+	if b.t.got < maxGot {
+		if b.got == nil {
+			b.got = map[string][]byte{}
+		}
+		b.got[string(key)] = v
+		b.t.got++
+	}
+	return v
 }
+
+// maxGot bounds the snapshot's answers to Gets a transaction keeps
+// (bucket.got): a long read (a check of every record) keeps no more.
+const maxGot = 4096
 
 func (b *bucket) Put(key, value []byte) error {
 	if err := b.writableErr(); err != nil {
