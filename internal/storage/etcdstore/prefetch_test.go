@@ -19,6 +19,19 @@ import (
 	"github.com/childcase/childcase/internal/storage/kv"
 )
 
+// layoutOnEtcd is the stored layout (boltstore) on an engine over a new
+// one-member cluster.
+func layoutOnEtcd(t *testing.T) (*etcdstore.Engine, *boltstore.EngineStore) {
+	t.Helper()
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	s, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return e, s
+}
+
 // key is k%03d, as fill writes them.
 func key(i int) []byte { return fmt.Appendf(nil, "k%03d", i) }
 
@@ -191,16 +204,11 @@ func TestPrefetchUnderTheTransactionsWrites(t *testing.T) {
 // those tokens among the cases found, the cases found) cost a round trip
 // each, however many tokens and cases, and answer as without it.
 func TestSearchReadsCostRoundTripsNotTokens(t *testing.T) {
-	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
-	s, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	e, s := layoutOnEtcd(t)
 	const tokens, cases = 12, 30
 	tok := func(i int) []byte { return fmt.Appendf(nil, "tok%05d", i) }
 	var ids []uint64
-	err = s.Update(t.Context(), func(tx datastore.Tx) error {
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
 		ids = ids[:0]
 		for i := range cases {
 			c := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, Revision: 1,
@@ -361,12 +369,7 @@ func TestGetReadsAKeyOnce(t *testing.T) {
 // it: on etcd one round trip for the cells, and one for the events,
 // however many.
 func TestWritesReadTheirCellsAndEventsAtOnce(t *testing.T) {
-	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
-	s, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	e, s := layoutOnEtcd(t)
 	at := time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)
 	// reads is what one Update of fn cost in round trips, its first read
 	// included.
