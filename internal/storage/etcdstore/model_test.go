@@ -251,12 +251,34 @@ var errRollback = errors.New("rollback")
 // checks that every answer is the same.
 func TestAgainstModel(t *testing.T) {
 	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	playAgainstModel(t, e)
+}
+
+// TestTwoEnginesAgainstModel: the random operations of
+// TestAgainstModel, each transaction on one of two engines over the same
+// cluster (two instances): what one commits, the other's next
+// transaction sees, whatever either keeps across transactions (its cache
+// of point Gets, fed by a watch that may lag).
+func TestTwoEnginesAgainstModel(t *testing.T) {
+	e, c := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	other, err := etcdstore.NewEngine(c.Client(t), "", etcdstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	playAgainstModel(t, e, other)
+}
+
+// playAgainstModel plays random transactions, each on one of engines,
+// and on the model, and checks that every answer is the same.
+func playAgainstModel(t *testing.T, engines ...kv.Engine) {
 	ctx := t.Context()
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
 	committed := sortedMaps{buckets: map[string]map[string][]byte{}, seqs: map[string]uint64{}}
 	for txn := range 120 {
+		e := engines[r.IntN(len(engines))]
 		txSeed, ops := r.Uint64(), 1+r.IntN(60)
 		switch kind := r.IntN(10); {
 		case kind < 3:
@@ -289,7 +311,7 @@ func TestAgainstModel(t *testing.T) {
 		}
 	}
 	// A last full comparison, across a fresh transaction.
-	err := e.View(ctx, func(tx kv.Tx) error {
+	err := engines[0].View(ctx, func(tx kv.Tx) error {
 		for _, name := range bucketNames {
 			b, mb := tx.Bucket([]byte(name)), committed.buckets[name]
 			if (b != nil) != (mb != nil) {

@@ -1,0 +1,63 @@
+package etcdstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// TestCachedGetsAcrossTransactions: once an engine has read a key and its
+// watch has caught up, a later transaction gets the key without a round
+// trip beyond its first read; when another engine (another instance)
+// changes the key, the next transaction sees the change.
+func TestCachedGetsAcrossTransactions(t *testing.T) {
+	e, c := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	other, err := etcdstore.NewEngine(c.Client(t), "", etcdstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	fill(t, e, 3)
+	// get reads k001 in a transaction of e; it returns the value and the
+	// round trips after the transaction's first read.
+	get := func() (string, int64) {
+		var v string
+		var reads int64
+		err := e.View(t.Context(), func(tx kv.Tx) error {
+			b := tx.Bucket(bucketName) // the first read
+			start := e.Stats().Reads
+			v = string(b.Get(key(1)))
+			reads = e.Stats().Reads - start
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, reads
+	}
+	// The watch applies the fill soon; until it has, the key is read.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, reads := get()
+		if v != "v1" {
+			t.Fatalf("Get(k001) = %q, want v1", v)
+		}
+		if reads == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Get(k001) still made a round trip after 10 s: nothing is cached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	err = other.Update(t.Context(), func(tx kv.Tx) error { return tx.Bucket(bucketName).Put(key(1), []byte("changed")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := get(); v != "changed" {
+		t.Errorf("after another engine's write, Get(k001) = %q, want changed", v)
+	}
+}
