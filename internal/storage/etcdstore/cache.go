@@ -3,6 +3,7 @@ package etcdstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -30,6 +31,13 @@ type pointCache struct {
 	// applied is 0 while no watch is in place: nothing is used or kept.
 	applied int64
 	entries map[string]cacheEntry
+	// askProgress, set while a watch is in place, asks it for a progress
+	// notification (it runs one at a time: asking): a write outside the
+	// prefix (another deployment's, a benchmark's floor) moves the
+	// cluster's revision, and snapshots with it, while the watch sees no
+	// event to move applied.
+	askProgress func()
+	asking      atomic.Bool
 }
 
 type cacheEntry struct {
@@ -41,7 +49,16 @@ type cacheEntry struct {
 func (c *pointCache) get(key string, rev int64) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.applied == 0 || c.applied < rev {
+	if c.applied == 0 {
+		return nil, false
+	}
+	if c.applied < rev {
+		if ask := c.askProgress; ask != nil && c.asking.CompareAndSwap(false, true) {
+			go func() {
+				defer c.asking.Store(false)
+				ask()
+			}()
+		}
 		return nil, false
 	}
 	e, ok := c.entries[key]
@@ -94,11 +111,22 @@ func (c *pointCache) apply(events []*clientv3.Event) {
 	c.applied = events[len(events)-1].Kv.ModRevision
 }
 
-// reset empties the cache; applied is where a new watch starts (0: none).
-func (c *pointCache) reset(applied int64) {
+// progress takes a progress notification of the watch: it has sent every
+// change up to rev.
+func (c *pointCache) progress(rev int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries, c.applied = nil, applied
+	if c.applied != 0 && rev > c.applied {
+		c.applied = rev
+	}
+}
+
+// reset empties the cache; applied is where a new watch starts (0: none),
+// which ask asks for progress notifications.
+func (c *pointCache) reset(applied int64, ask func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries, c.applied, c.askProgress = nil, applied, ask
 }
 
 // watch keeps the cache current until ctx ends: from the revision its
@@ -110,20 +138,28 @@ func (c *pointCache) watch(ctx context.Context, client *clientv3.Client, prefix 
 		// WithRequireLeader: a member cut off from its cluster ends the
 		// watch instead of staying silent while the others change keys.
 		watchCtx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		// A progress request goes to the watch streams of its context's
+		// metadata, this watch's.
+		ask := func() { _ = client.RequestProgress(watchCtx) }
 		for wr := range client.Watch(watchCtx, prefix, clientv3.WithPrefix(), clientv3.WithCreatedNotify()) {
-			if wr.Err() != nil || wr.CompactRevision != 0 || wr.Canceled {
-				break
-			}
-			if wr.Created {
+			switch {
+			case wr.Err() != nil || wr.CompactRevision != 0 || wr.Canceled:
+			case wr.Created:
 				// It sees every change after this revision.
-				c.reset(wr.Header.Revision)
+				c.reset(wr.Header.Revision, ask)
+				continue
+			case wr.IsProgressNotify():
+				c.progress(wr.Header.Revision)
+				continue
+			default:
+				c.apply(wr.Events)
+				retry = 100 * time.Millisecond
 				continue
 			}
-			c.apply(wr.Events)
-			retry = 100 * time.Millisecond
+			break
 		}
 		cancel()
-		c.reset(0)
+		c.reset(0, nil)
 		t := time.NewTimer(retry)
 		select {
 		case <-ctx.Done():

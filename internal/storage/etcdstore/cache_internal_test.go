@@ -23,7 +23,7 @@ func TestPointCacheAnswersOnlyWhatItKnows(t *testing.T) {
 	if _, ok := c.get("k", 5); ok {
 		t.Fatal("without a watch in place, the cache answered")
 	}
-	c.reset(7)
+	c.reset(7, nil)
 	c.put("k", 5, []byte("old"), 3) // read before the watch's start
 	if _, ok := c.get("k", 7); ok {
 		t.Error("the cache kept a value read at a revision its watch had passed")
