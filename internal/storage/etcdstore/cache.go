@@ -160,12 +160,6 @@ func (c *pointCache) watch(ctx context.Context, client *clientv3.Client, prefix 
 		}
 		cancel()
 		c.reset(0, nil)
-		t := time.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		retry = min(2*retry, 5*time.Second)
+		retry = pauseBeforeWatching(ctx, retry)
 	}
 }

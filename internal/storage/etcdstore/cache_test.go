@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/childcase/childcase/internal/storage/etcdstore"
-	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 	"github.com/childcase/childcase/internal/storage/kv"
 )
 
@@ -14,12 +12,7 @@ import (
 // trip beyond its first read; when another engine (another instance)
 // changes the key, the next transaction sees the change.
 func TestCachedGetsAcrossTransactions(t *testing.T) {
-	e, c := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
-	other, err := etcdstore.NewEngine(c.Client(t), "", etcdstore.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = other.Close() })
+	e, other := twoEngines(t)
 	fill(t, e, 3)
 	// get reads k001 in a transaction of e; it returns the value and the
 	// round trips after the transaction's first read.
@@ -61,11 +54,11 @@ func TestCachedGetsAcrossTransactions(t *testing.T) {
 	cached("after the fill")
 	// A write outside the prefix moves the snapshots' revision with no
 	// event for the watch.
-	if _, err := c.Client(t).Put(t.Context(), "/elsewhere/x", "y"); err != nil {
+	if _, err := other.Client().Put(t.Context(), "/elsewhere/x", "y"); err != nil {
 		t.Fatal(err)
 	}
 	cached("after a write outside the prefix")
-	err = other.Update(t.Context(), func(tx kv.Tx) error { return tx.Bucket(bucketName).Put(key(1), []byte("changed")) })
+	err := other.Update(t.Context(), func(tx kv.Tx) error { return tx.Bucket(bucketName).Put(key(1), []byte("changed")) })
 	if err != nil {
 		t.Fatal(err)
 	}

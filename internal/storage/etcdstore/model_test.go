@@ -260,13 +260,21 @@ func TestAgainstModel(t *testing.T) {
 // transaction sees, whatever either keeps across transactions (its cache
 // of point Gets, fed by a watch that may lag).
 func TestTwoEnginesAgainstModel(t *testing.T) {
+	e, other := twoEngines(t)
+	playAgainstModel(t, e, other)
+}
+
+// twoEngines are two engines over one new one-member cluster, as two
+// instances have.
+func twoEngines(t *testing.T) (*etcdstore.Engine, *etcdstore.Engine) {
+	t.Helper()
 	e, c := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
 	other, err := etcdstore.NewEngine(c.Client(t), "", etcdstore.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Close() })
-	playAgainstModel(t, e, other)
+	return e, other
 }
 
 // playAgainstModel plays random transactions, each on one of engines,
