@@ -100,6 +100,7 @@ type ReadTx interface {
 	KeyReader
 	SearchIndexReader
 	StatsReader
+	Prefetcher
 }
 
 // Tx reads and writes within one transaction: every role at once.
@@ -352,6 +353,32 @@ type KeyReader interface {
 type KeyWriter interface {
 	// PutDataKey stores or replaces a wrapped data key.
 	PutDataKey(id string, w keys.WrappedKey) error
+}
+
+// Prefetcher is told what a transaction is about to read, so that a store
+// whose reads are network round trips (etcd) fetches it all in one
+// instead of one round trip a read.
+type Prefetcher interface {
+	// Prefetch is a hint and nothing more: the reads it names answer the
+	// same without it, a store that reads memory (a bbolt file) ignores
+	// it, and it never fails (a store that could not fetch reads as it
+	// would have).
+	Prefetch(p Prefetch)
+}
+
+// Prefetch names the reads a transaction is about to make. A search
+// makes them in three steps, each named once its ids are known: the
+// tokens of a tier of its query, the tie-breaking tokens among the cases
+// found, the cases it ranked first.
+type Prefetch struct {
+	// CaseIDs: CaseByID of each.
+	CaseIDs []uint64
+	// Tokens: CasesWithToken(token, TokenLimit) of each.
+	Tokens     [][]byte
+	TokenLimit int
+	// AmongTokens: CasesWithTokenAmong(token, AmongCaseIDs) of each.
+	AmongTokens  [][]byte
+	AmongCaseIDs []uint64
 }
 
 // SearchIndexReader reads the blind search index (internal/domain/search):

@@ -214,7 +214,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 	}
 	// The strongest first (a name with the birth date, a whole name, a
 	// phone), so that the weaker ones may be skipped.
-	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(b.weight+b.alsoWeight, a.weight+a.alsoWeight) })
+	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(strength(b), strength(a)) })
 	type lookup struct {
 		probe
 		token []byte
@@ -222,14 +222,41 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 	var among []lookup // looked up among the cases found
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
+		toks := make([][]byte, len(finders))
+		for i, p := range finders {
+			toks[i] = token(key, p.feature)
+		}
 		// read are the tokens read: every case a token counts for (its
 		// newest limit) is in hits; complete those read to their end.
 		read, complete := map[feature]bool{}, map[feature]bool{}
-		for _, p := range finders {
-			tok := token(key, p.feature)
+		fetched := 0 // the tokens of finders[:fetched] are prefetched
+		for i, p := range finders {
+			tok := toks[i]
 			if p.also == "" && skippable(p, probes, read, complete, hits, k) {
 				among, partial = append(among, lookup{p, tok}), true
 				continue
+			}
+			if i >= fetched {
+				// First the tokens of the strongest tier (the finders as
+				// strong as p), whose cases may make the weaker ones
+				// skippable; then every other token not skippable now. A
+				// token skippable now stays so (the cases found and the
+				// tokens read only grow), so the second fetch holds all
+				// that is read after it.
+				fetched = len(finders)
+				if i == 0 {
+					fetched = 1
+					for fetched < len(finders) && strength(finders[fetched]) == strength(p) {
+						fetched++
+					}
+				}
+				next := [][]byte{tok}
+				for j := i + 1; j < fetched; j++ {
+					if finders[j].also != "" || !skippable(finders[j], probes, read, complete, hits, k) {
+						next = append(next, toks[j])
+					}
+				}
+				tx.Prefetch(datastore.Prefetch{Tokens: next, TokenLimit: limit})
 			}
 			ids, err := tx.CasesWithToken(tok, limit)
 			if err != nil {
@@ -274,6 +301,13 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 		}
 	}
 	slices.Sort(liftable)
+	if len(liftable) > 0 && len(among) > 0 {
+		toks := make([][]byte, len(among))
+		for i, l := range among {
+			toks[i] = l.token
+		}
+		tx.Prefetch(datastore.Prefetch{AmongTokens: toks, AmongCaseIDs: liftable})
+	}
 	for _, l := range among {
 		if len(liftable) == 0 {
 			break
@@ -300,6 +334,10 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 	})
 	return out, partial, nil
 }
+
+// strength is what a match of p adds to a case's score at most: the
+// finders are read strongest first.
+func strength(p probe) float64 { return p.weight + p.alsoWeight }
 
 // skippable reports whether reading the cases of p can change nothing in
 // the first k of the ranking: k cases found already score more (by what
@@ -371,9 +409,20 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 	}
 	hidden := false
 	var out []Candidate
+	fetched := 0 // the cases of hits[:fetched] are prefetched
 	for i, h := range hits {
 		if len(out) == limit || i == maxExamined {
 			break
+		}
+		if i == fetched {
+			// The cases the loop reads if none is out of the caller's
+			// scope; once some were, twice as many each time.
+			fetched = min(len(hits), maxExamined, i+max(limit+1, fetched))
+			ids := make([]uint64, 0, fetched-i)
+			for _, h := range hits[i:fetched] {
+				ids = append(ids, h.id)
+			}
+			tx.Prefetch(datastore.Prefetch{CaseIDs: ids})
 		}
 		c, err := tx.CaseByID(h.id)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -37,6 +38,9 @@ func (t *tx) AppendAudit(events ...audit.Event) ([]audit.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("append audit: %w", err)
 	}
+	// putAuditEvent looks for each event's key: on etcd, one round trip
+	// for all.
+	kv.Prefetch(t.kt, kv.Range{Bucket: bucketAudit, From: u64(seq + 1), To: u64(seq + uint64(len(events)) + 1)})
 	out, seq, hash, err := storekey.AppendAudit(seq, hash, events, t.putAuditEvent)
 	if err != nil {
 		return nil, fmt.Errorf("append audit: %w", err)

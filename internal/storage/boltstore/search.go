@@ -11,6 +11,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // The blind search index: search_by_case holds each case's entry (the
@@ -82,23 +83,37 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	if b == nil || len(token) != datastore.SearchTokenSize {
 		return nil, nil // a file opened read-only before the index: nothing indexed
 	}
+	c := b.Cursor()
+	// The token's oldest posting, where the walk from its newest stops
+	// without stepping past it: on an engine that reads backwards by
+	// sorting (etcd), the key before a token is found by reading every
+	// key below it.
+	oldest, _ := c.Seek(searchPostingKey(token, 0))
+	if oldest == nil || !bytes.HasPrefix(oldest, token) {
+		return nil, nil
+	}
 	// From the token's last posting backwards: the newest cases first.
 	var out []uint64
-	c := b.Cursor()
 	k, _ := c.Seek(searchPostingKey(token, math.MaxUint64))
 	if k == nil {
 		k, _ = c.Last()
 	} else if !bytes.Equal(k, searchPostingKey(token, math.MaxUint64)) {
 		k, _ = c.Prev()
 	}
-	for ; k != nil && bytes.HasPrefix(k, token) && len(out) < limit; k, _ = c.Prev() {
-		if len(k) != datastore.SearchTokenSize+8 {
-			continue
+	for ; k != nil && bytes.HasPrefix(k, token); k, _ = c.Prev() {
+		if len(k) == datastore.SearchTokenSize+8 {
+			out = append(out, be.Uint64(k[datastore.SearchTokenSize:]))
 		}
-		out = append(out, be.Uint64(k[datastore.SearchTokenSize:]))
+		if len(out) == limit || bytes.Equal(k, oldest) {
+			break
+		}
 	}
 	return out, nil
 }
+
+// amongSteps is how far CasesWithTokenAmong steps forward from one id's
+// key to the next before it seeks.
+const amongSteps = 8
 
 func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
 	b := t.bucket(bucketSearchTokens)
@@ -109,14 +124,13 @@ func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, erro
 	// and bbolt allocates a cursor for each Get. The ids ascend, as the
 	// keys do: where the token's cases lie close, a few steps forward
 	// reach the next id more cheaply than a seek from the root.
-	const steps = 8
 	var out []uint64
 	c := b.Cursor()
 	key := searchPostingKey(token, 0)
 	var k []byte
 	for _, id := range caseIDs {
 		be.PutUint64(key[datastore.SearchTokenSize:], id)
-		for i := 0; i < steps && k != nil && bytes.Compare(k, key) < 0; i++ {
+		for i := 0; i < amongSteps && k != nil && bytes.Compare(k, key) < 0; i++ {
 			k, _ = c.Next()
 		}
 		if k == nil || bytes.Compare(k, key) < 0 {
@@ -129,6 +143,45 @@ func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, erro
 		}
 	}
 	return out, nil
+}
+
+// Prefetch names to an engine whose reads are round trips (kv.Prefetch)
+// the keys the reads p names walk over, as they walk them: so that on
+// etcd a search's tokens, its look-ups among the cases found and those
+// cases cost a round trip each, not one per token, key or case.
+func (t *tx) Prefetch(p datastore.Prefetch) {
+	var ranges []kv.Range
+	for _, id := range p.CaseIDs {
+		ranges = append(ranges, kv.Point(bucketCases, u64(id)))
+	}
+	for _, tok := range p.Tokens {
+		if len(tok) != datastore.SearchTokenSize || p.TokenLimit <= 0 {
+			continue
+		}
+		newest := searchPostingKey(tok, math.MaxUint64)
+		ranges = append(ranges,
+			// CasesWithToken's seek of the token's oldest posting, of the
+			// key after its newest, and its walk back from there.
+			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: 1},
+			kv.Range{Bucket: bucketSearchTokens, From: newest, Limit: 1},
+			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: p.TokenLimit, Reverse: true})
+	}
+	for _, tok := range p.AmongTokens {
+		if len(tok) != datastore.SearchTokenSize {
+			continue
+		}
+		// CasesWithTokenAmong seeks each id's key and steps forward from
+		// it up to amongSteps keys: the keys from each id's up to the
+		// next id's, as many as it may step over.
+		for i, id := range p.AmongCaseIDs {
+			r := kv.Range{Bucket: bucketSearchTokens, From: searchPostingKey(tok, id), Limit: amongSteps + 1}
+			if i+1 < len(p.AmongCaseIDs) {
+				r.To = searchPostingKey(tok, p.AmongCaseIDs[i+1])
+			}
+			ranges = append(ranges, r)
+		}
+	}
+	kv.Prefetch(t.kt, ranges...)
 }
 
 func (t *tx) SearchEntry(caseID uint64) (datastore.SearchEntry, error) {

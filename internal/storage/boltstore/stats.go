@@ -236,6 +236,19 @@ func (t *tx) addStats(delta tally.Cells) error {
 	if t.cells == nil {
 		t.cells = make(map[string]*tally.Tally, len(delta))
 	}
+	if p, ok := t.kt.(kv.Prefetcher); ok {
+		// On etcd, one round trip for the cells the transaction does not
+		// hold yet rather than one each.
+		var cells []kv.Range
+		for k := range delta {
+			if key := statKey(k); t.cells[string(key)] == nil {
+				cells = append(cells, kv.Point(bucketStats, key))
+			}
+		}
+		if len(cells) > 0 {
+			p.Prefetch(cells...)
+		}
+	}
 	for k, d := range delta {
 		key := statKey(k)
 		cell, ok := t.cells[string(key)]

@@ -53,6 +53,15 @@
 // content never changes, so only a member that lacks it must be asked
 // again through the leader.
 //
+// Every read that misses a transaction's own writes is a round trip, so
+// the engine saves them where it safely can: kv.Prefetch fetches many
+// keys and ranges in one read-only Txn at the snapshot, which Gets and
+// cursors then read from as far as it reaches; a transaction reads a key
+// once; and the engine keeps the answers to point Gets across
+// transactions, current through a watch on its prefix, using one at a
+// snapshot only when the watch has applied every change up to it (see
+// pointCache).
+//
 // # Limits
 //
 // etcd refuses a Txn of more than its --max-txn-ops operations or a request
@@ -287,6 +296,11 @@ type Engine struct {
 	// known are the buckets transactions found, whose markers (and
 	// sequences) a transaction's first read brings at once.
 	known knownBuckets
+	// cache answers point Gets across transactions; stopCache ends its
+	// watch, which has ended when cacheDone is closed.
+	cache     pointCache
+	stopCache context.CancelFunc
+	cacheDone chan struct{}
 }
 
 // maxKnownBuckets bounds the names a snapshot's first read asks about
@@ -443,7 +457,15 @@ func NewEngine(client *clientv3.Client, prefix string, limits Limits) (*Engine, 
 	if err := validatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	return &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + guardKey}, nil
+	e := &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + guardKey, cacheDone: make(chan struct{})}
+	// The watch ends with Close, or with the client.
+	ctx, cancel := context.WithCancel(client.Ctx())
+	e.stopCache = cancel
+	go func() {
+		defer close(e.cacheDone)
+		e.cache.watch(ctx, client, prefix)
+	}()
+	return e, nil
 }
 
 // Client is the engine's etcd client, for what runs beside the stored
@@ -453,8 +475,10 @@ func (e *Engine) Client() *clientv3.Client { return e.client }
 // Prefix is the prefix of every key the engine writes.
 func (e *Engine) Prefix() string { return e.prefix }
 
-// Close closes the client if Open made it.
+// Close ends the engine's watch, and closes the client if Open made it.
 func (e *Engine) Close() error {
+	e.stopCache()
+	<-e.cacheDone
 	if !e.owned {
 		return nil
 	}

@@ -100,6 +100,10 @@ func sameValue(got, want []byte) bool {
 // difference.
 func run(tx kv.Tx, m sortedMaps, r *rand.Rand, ops int) error {
 	for i := range ops {
+		if r.IntN(6) == 0 {
+			// A hint changes no answer, whatever it names.
+			kv.Prefetch(tx, randRanges(r)...)
+		}
 		name := bucketNames[r.IntN(len(bucketNames))]
 		mb, exists := m.buckets[name]
 		b := tx.Bucket([]byte(name))
@@ -169,6 +173,31 @@ func run(tx kv.Tx, m sortedMaps, r *rand.Rand, ops int) error {
 	return nil
 }
 
+// randRanges are a few ranges of random buckets for kv.Prefetch: points,
+// bounded and open ranges, limited or not, either way.
+func randRanges(r *rand.Rand) []kv.Range {
+	out := make([]kv.Range, 1+r.IntN(4))
+	for i := range out {
+		name := []byte(bucketNames[r.IntN(len(bucketNames))])
+		if r.IntN(3) == 0 {
+			out[i] = kv.Point(name, randKey(r))
+			continue
+		}
+		from, to := randKey(r), randKey(r)
+		if bytes.Compare(from, to) > 0 {
+			from, to = to, from
+		}
+		switch r.IntN(4) {
+		case 0:
+			from = nil // from the bucket's start
+		case 1:
+			to = nil // to its end
+		}
+		out[i] = kv.Range{Bucket: name, From: from, To: to, Limit: r.IntN(20), Reverse: r.IntN(2) == 0}
+	}
+	return out
+}
+
 // walk starts a cursor somewhere and steps it both ways, comparing every
 // answer with the model.
 func walk(c kv.Cursor, mb map[string][]byte, r *rand.Rand) error {
@@ -222,12 +251,42 @@ var errRollback = errors.New("rollback")
 // checks that every answer is the same.
 func TestAgainstModel(t *testing.T) {
 	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	playAgainstModel(t, e)
+}
+
+// TestTwoEnginesAgainstModel: the random operations of
+// TestAgainstModel, each transaction on one of two engines over the same
+// cluster (two instances): what one commits, the other's next
+// transaction sees, whatever either keeps across transactions (its cache
+// of point Gets, fed by a watch that may lag).
+func TestTwoEnginesAgainstModel(t *testing.T) {
+	e, other := twoEngines(t)
+	playAgainstModel(t, e, other)
+}
+
+// twoEngines are two engines over one new one-member cluster, as two
+// instances have.
+func twoEngines(t *testing.T) (*etcdstore.Engine, *etcdstore.Engine) {
+	t.Helper()
+	e, c := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	other, err := etcdstore.NewEngine(c.Client(t), "", etcdstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	return e, other
+}
+
+// playAgainstModel plays random transactions, each on one of engines,
+// and on the model, and checks that every answer is the same.
+func playAgainstModel(t *testing.T, engines ...kv.Engine) {
 	ctx := t.Context()
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
 	committed := sortedMaps{buckets: map[string]map[string][]byte{}, seqs: map[string]uint64{}}
 	for txn := range 120 {
+		e := engines[r.IntN(len(engines))]
 		txSeed, ops := r.Uint64(), 1+r.IntN(60)
 		switch kind := r.IntN(10); {
 		case kind < 3:
@@ -260,7 +319,7 @@ func TestAgainstModel(t *testing.T) {
 		}
 	}
 	// A last full comparison, across a fresh transaction.
-	err := e.View(ctx, func(tx kv.Tx) error {
+	err := engines[0].View(ctx, func(tx kv.Tx) error {
 		for _, name := range bucketNames {
 			b, mb := tx.Bucket([]byte(name)), committed.buckets[name]
 			if (b != nil) != (mb != nil) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tidwall/btree"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
@@ -55,8 +54,9 @@ var (
 )
 
 var (
-	_ kv.Engine = (*Engine)(nil)
-	_ kv.Bucket = (*bucket)(nil)
+	_ kv.Engine     = (*Engine)(nil)
+	_ kv.Bucket     = (*bucket)(nil)
+	_ kv.Prefetcher = (*tx)(nil)
 )
 
 // View runs fn over one snapshot of the cluster. Its first read is
@@ -166,6 +166,8 @@ type tx struct {
 	// nothing and neither returns nor commits anything else.
 	err     error
 	buckets map[string]*bucket
+	// got counts the answers the buckets' got keep.
+	got int
 }
 
 func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
@@ -174,56 +176,24 @@ func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
 
 func (t *tx) Writable() bool { return t.writable }
 
+// get is one Range of a read: a key, and the options of clientv3.OpGet.
+type get struct {
+	key  string
+	opts []clientv3.OpOption
+}
+
 // read runs a Range at the snapshot revision; nil after a failed read.
 func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 	if t.err != nil {
 		return nil
 	}
 	if t.rev == 0 {
-		// The first read takes the snapshot and the guard in the same
-		// round trip: a read-only Txn is answered at one revision. It is
-		// serializable when all its Gets are.
-		guardOpts := []clientv3.OpOption(nil)
-		if t.serializable {
-			guardOpts = []clientv3.OpOption{clientv3.WithSerializable()}
-			opts = append(slices.Clip(opts), clientv3.WithSerializable())
-		}
-		// It also brings the markers (and in a write, the sequences) of
-		// the buckets earlier transactions found, which a transaction
-		// would otherwise read one round trip each.
-		gets := []clientv3.Op{clientv3.OpGet(t.e.guard, guardOpts...), clientv3.OpGet(key, opts...)}
-		names, seqs := t.e.known.get()
-		if !t.writable {
-			seqs = nil
-		}
-		for _, name := range names {
-			gets = append(gets, clientv3.OpGet(t.e.prefix+name, guardOpts...))
-		}
-		for _, name := range seqs {
-			gets = append(gets, clientv3.OpGet(t.e.prefix+name+"#seq", guardOpts...))
-		}
-		t.e.reads.Add(1)
-		resp, err := t.e.client.Txn(t.ctx).Then(gets...).Commit()
+		resps, err := t.first([]get{{key, opts}})
 		if err != nil {
 			t.fail(err)
 			return nil
 		}
-		t.rev = resp.Header.Revision
-		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
-			t.guardRev = kvs[0].ModRevision
-		}
-		for i, name := range names {
-			b := t.newBucket(name)
-			b.atSnapshot = len(resp.Responses[2+i].GetResponseRange().Kvs) > 0
-			b.exists = b.atSnapshot
-			t.buckets[name] = b
-		}
-		for i, name := range seqs {
-			if b := t.buckets[name]; b != nil {
-				b.setSeq(resp.Responses[2+len(names)+i].GetResponseRange())
-			}
-		}
-		return resp.Responses[1].GetResponseRange()
+		return resps[0]
 	}
 	at := append(opts, clientv3.WithRev(t.rev))
 	t.e.reads.Add(1)
@@ -238,6 +208,194 @@ func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 		return nil
 	}
 	return (*pb.RangeResponse)(resp)
+}
+
+// first is the transaction's first read: it takes the snapshot and the
+// guard in the same round trip as the Ranges gs (a read-only Txn is
+// answered at one revision), and returns their answers. It is
+// serializable when all its Gets are.
+func (t *tx) first(gs []get) ([]*pb.RangeResponse, error) {
+	guardOpts := []clientv3.OpOption(nil)
+	if t.serializable {
+		guardOpts = []clientv3.OpOption{clientv3.WithSerializable()}
+	}
+	ops := []clientv3.Op{clientv3.OpGet(t.e.guard, guardOpts...)}
+	for _, g := range gs {
+		ops = append(ops, clientv3.OpGet(g.key, append(slices.Clip(g.opts), guardOpts...)...))
+	}
+	// It also brings the markers (and in a write, the sequences) of the
+	// buckets earlier transactions found, which a transaction would
+	// otherwise read one round trip each.
+	names, seqs := t.e.known.get()
+	if !t.writable {
+		seqs = nil
+	}
+	for _, name := range names {
+		ops = append(ops, clientv3.OpGet(t.e.prefix+name, guardOpts...))
+	}
+	for _, name := range seqs {
+		ops = append(ops, clientv3.OpGet(t.e.prefix+name+"#seq", guardOpts...))
+	}
+	t.e.reads.Add(1)
+	resp, err := t.e.client.Txn(t.ctx).Then(ops...).Commit()
+	if err != nil {
+		return nil, err
+	}
+	t.rev = resp.Header.Revision
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		t.guardRev = kvs[0].ModRevision
+	}
+	known := resp.Responses[1+len(gs):]
+	for i, name := range names {
+		b := t.newBucket(name)
+		b.atSnapshot = len(known[i].GetResponseRange().Kvs) > 0
+		b.exists = b.atSnapshot
+		t.buckets[name] = b
+	}
+	for i, name := range seqs {
+		if b := t.buckets[name]; b != nil {
+			b.setSeq(known[len(names)+i].GetResponseRange())
+		}
+	}
+	out := make([]*pb.RangeResponse, len(gs))
+	for i := range gs {
+		out[i] = resp.Responses[1+i].GetResponseRange()
+	}
+	return out, nil
+}
+
+// readMany runs the Ranges gs in one read-only Txn at the snapshot
+// revision, which must have been taken.
+func (t *tx) readMany(gs []get) ([]*pb.RangeResponse, error) {
+	txn := func(serializable bool) (*clientv3.TxnResponse, error) {
+		ops := make([]clientv3.Op, len(gs))
+		for i, g := range gs {
+			opts := append(slices.Clip(g.opts), clientv3.WithRev(t.rev))
+			if serializable {
+				opts = append(opts, clientv3.WithSerializable())
+			}
+			ops[i] = clientv3.OpGet(g.key, opts...)
+		}
+		t.e.reads.Add(1)
+		return t.e.client.Txn(t.ctx).Then(ops...).Commit()
+	}
+	resp, err := txn(true)
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		// This member has not applied the snapshot yet: ask the leader.
+		resp, err = txn(false)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*pb.RangeResponse, len(gs))
+	for i := range gs {
+		out[i] = resp.Responses[i].GetResponseRange()
+	}
+	return out, nil
+}
+
+// Prefetch reads the ranges in one round trip (more when they hold more
+// operations than a Txn takes), at the snapshot (taking it when this is
+// the transaction's first read), with the markers of the buckets the
+// transaction has not looked at yet, and keeps each range's answer as a
+// window of its bucket, which Get and the cursors read before they ask
+// the cluster. A range of a bucket that has none of the snapshot's keys
+// to give (missing, created or deleted by the transaction) is left out.
+// It is a hint: a failure is dropped here, and the read it would have
+// answered is made, and fails, as without it.
+func (t *tx) Prefetch(ranges ...kv.Range) {
+	if t.err != nil {
+		return
+	}
+	type pending struct {
+		b *bucket
+		r kv.Range
+	}
+	var gs []get
+	var unseen []*bucket // whose markers gs read first
+	var want []pending
+	for _, r := range ranges {
+		if validName(r.Bucket) != nil || r.Limit < 0 || r.To != nil && bytes.Compare(r.From, r.To) >= 0 {
+			continue
+		}
+		b, ok := t.buckets[string(r.Bucket)]
+		if !ok {
+			i := slices.IndexFunc(unseen, func(b *bucket) bool { return b.name == string(r.Bucket) })
+			if i < 0 {
+				i = len(unseen)
+				unseen = append(unseen, t.newBucket(string(r.Bucket)))
+			}
+			b = unseen[i]
+		} else if !b.atSnapshot || b.cleared {
+			continue
+		}
+		want = append(want, pending{b, r})
+	}
+	if len(want) == 0 {
+		return
+	}
+	for _, b := range unseen {
+		gs = append(gs, get{key: b.marker})
+	}
+	for _, w := range want {
+		gs = append(gs, w.b.rangeGet(w.r))
+	}
+	// Room for the first read's guard and known buckets beside the
+	// ranges, under the cluster's --max-txn-ops.
+	chunk := max(1, t.e.limits.MaxTxnOps-1-maxKnownBuckets)
+	resps := make([]*pb.RangeResponse, 0, len(gs))
+	for part := range slices.Chunk(gs, chunk) {
+		var got []*pb.RangeResponse
+		var err error
+		if t.rev == 0 {
+			got, err = t.first(part)
+		} else {
+			got, err = t.readMany(part)
+		}
+		if err != nil {
+			break
+		}
+		resps = append(resps, got...)
+	}
+	for i, b := range unseen {
+		if i == len(resps) {
+			return
+		}
+		if _, ok := t.buckets[b.name]; ok {
+			continue // the snapshot's first read brought it
+		}
+		b.atSnapshot = len(resps[i].Kvs) > 0
+		b.exists = b.atSnapshot
+		t.buckets[b.name] = b
+		if b.exists {
+			t.e.known.add(b.name, false)
+		}
+	}
+	for i, w := range want {
+		j := len(unseen) + i
+		if j >= len(resps) {
+			return
+		}
+		b := t.buckets[w.b.name]
+		if b.atSnapshot && !b.cleared {
+			b.windows = append(b.windows, b.newWindow(w.r.From, w.r.To, w.r.Reverse, resps[j]))
+		}
+	}
+}
+
+// rangeGet is the Range of the bucket's keys that r asks for.
+func (b *bucket) rangeGet(r kv.Range) get {
+	end := b.hi
+	if r.To != nil {
+		end = b.lo + string(r.To)
+	}
+	order := clientv3.SortAscend
+	if r.Reverse {
+		order = clientv3.SortDescend
+	}
+	return get{key: b.lo + string(r.From), opts: []clientv3.OpOption{
+		clientv3.WithRange(end), clientv3.WithLimit(int64(r.Limit)), clientv3.WithSort(clientv3.SortByKey, order),
+	}}
 }
 
 func (t *tx) fail(err error) {
@@ -294,6 +452,85 @@ type bucket struct {
 	seqLoaded, seqDirty bool
 	// writes are the transaction's puts and deletes, by key.
 	writes *btree.BTreeG[*write]
+	// windows are what Prefetch brought of the snapshot's keys; got are
+	// the snapshot's answers to Gets (nil: no such key).
+	windows []*window
+	got     map[string][]byte
+}
+
+// window is what a transaction knows of the snapshot's keys in [lo, hi)
+// of a bucket: every one of them is in keys (ascending, relative to the
+// bucket), with its value. An empty lo is the bucket's start, a nil hi
+// its end.
+type window struct {
+	lo, hi     []byte
+	keys, vals [][]byte
+}
+
+// newWindow is the window of an answer to a Range of the bucket's keys in
+// [from, to) (a nil to: the bucket's end), ascending or (reverse)
+// descending: with more keys than its limit, the answer covers the range
+// only as far as its last key.
+func (b *bucket) newWindow(from, to []byte, reverse bool, resp *pb.RangeResponse) *window {
+	w := &window{lo: from, hi: to, keys: make([][]byte, 0, len(resp.Kvs)), vals: make([][]byte, 0, len(resp.Kvs))}
+	for _, p := range resp.Kvs {
+		w.keys = append(w.keys, p.Key[len(b.lo):])
+		w.vals = append(w.vals, present(p.Value))
+	}
+	if reverse {
+		slices.Reverse(w.keys)
+		slices.Reverse(w.vals)
+	}
+	if resp.More && len(w.keys) > 0 {
+		if reverse {
+			w.lo = w.keys[0]
+		} else {
+			w.hi = append(slices.Clip(w.keys[len(w.keys)-1]), 0)
+		}
+	}
+	return w
+}
+
+// holdsFrom reports whether w knows the first key at or after s.
+func (w *window) holdsFrom(s []byte) bool {
+	return bytes.Compare(s, w.lo) >= 0 && (w.hi == nil || bytes.Compare(s, w.hi) < 0)
+}
+
+// holdsBefore reports whether w knows the last key before before (nil:
+// the bucket's end), or that there is none: it covers some keys below
+// it.
+func (w *window) holdsBefore(before []byte) bool {
+	if before == nil {
+		return w.hi == nil
+	}
+	return bytes.Compare(w.lo, before) < 0 && (w.hi == nil || bytes.Compare(before, w.hi) <= 0)
+}
+
+// firstFrom returns the index of the first key of w at or after s.
+func (w *window) firstFrom(s []byte) int {
+	return sort.Search(len(w.keys), func(i int) bool { return bytes.Compare(w.keys[i], s) >= 0 })
+}
+
+// windowFrom returns a prefetched window that knows the first key at or
+// after s, or nil.
+func (b *bucket) windowFrom(s []byte) *window {
+	for _, w := range b.windows {
+		if w.holdsFrom(s) {
+			return w
+		}
+	}
+	return nil
+}
+
+// windowBefore returns a prefetched window that knows the last key before
+// before, or nil.
+func (b *bucket) windowBefore(before []byte) *window {
+	for _, w := range b.windows {
+		if w.holdsBefore(before) {
+			return w
+		}
+	}
+	return nil
 }
 
 // write is a put, or a delete when deleted is set.
@@ -433,12 +670,47 @@ func (b *bucket) Get(key []byte) []byte {
 	if b.cleared || len(key) == 0 {
 		return nil
 	}
-	resp := b.t.read(b.lo + string(key))
-	if resp == nil || len(resp.Kvs) == 0 {
+	if w := b.windowFrom(key); w != nil {
+		if i := w.firstFrom(key); i < len(w.keys) && bytes.Equal(w.keys[i], key) {
+			return w.vals[i]
+		}
 		return nil
 	}
-	return present(resp.Kvs[0].Value)
+	if v, ok := b.got[string(key)]; ok {
+		return v
+	}
+	full := b.lo + string(key)
+	if b.t.rev != 0 {
+		if v, ok := b.t.e.cache.get(full, b.t.rev); ok {
+			return v
+		}
+	}
+	resp := b.t.read(full)
+	if resp == nil {
+		return nil
+	}
+	var v []byte
+	var modRev int64
+	if len(resp.Kvs) > 0 {
+		v, modRev = present(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
+	}
+	b.t.e.cache.put(full, b.t.rev, v, modRev)
+	// The snapshot does not change: a key read again (the layout reads
+	// some, a data key, a case, several times in one write) is answered
+	// from memory, up to maxGot keys a transaction.
+	if b.t.got < maxGot {
+		if b.got == nil {
+			b.got = map[string][]byte{}
+		}
+		b.got[string(key)] = v
+		b.t.got++
+	}
+	return v
 }
+
+// maxGot bounds the snapshot's answers to Gets a transaction keeps
+// (bucket.got): a long read (a check of every record) keeps no more.
+const maxGot = 4096
 
 func (b *bucket) Put(key, value []byte) error {
 	if err := b.writableErr(); err != nil {
@@ -527,13 +799,10 @@ type cursor struct {
 	b *bucket
 	// pos is the key the cursor is on, nil past either end.
 	pos []byte
-	// The window is what the cursor knows of the snapshot: every key in
-	// [lo, hi) is in keys (ascending, keys relative to the bucket). An
-	// empty lo is the bucket's start, a nil hi its end.
-	known      bool
-	lo, hi     []byte
-	keys, vals [][]byte
-	page       int64
+	// w is the window of the snapshot the cursor read last: its last
+	// page, or a window Prefetch brought; nil before the first.
+	w    *window
+	page int64
 }
 
 func (c *cursor) First() ([]byte, []byte) { return c.forward([]byte{}, true) }
@@ -636,57 +905,67 @@ func (c *cursor) backward(before []byte) ([]byte, []byte) {
 	}
 }
 
-// baseFirst returns the snapshot's first key at or after s.
+// baseFirst returns the snapshot's first key at or after s, from the
+// windows the transaction holds as far as they reach, then from a page
+// read from s.
 func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 	if c.b.cleared {
 		return nil, nil
 	}
-	if c.known && bytes.Compare(s, c.lo) >= 0 && (c.hi == nil || bytes.Compare(s, c.hi) < 0) {
-		i := sort.Search(len(c.keys), func(i int) bool { return bytes.Compare(c.keys[i], s) >= 0 })
-		if i < len(c.keys) {
-			return c.keys[i], c.vals[i]
+	for {
+		w := c.w
+		if w == nil || !w.holdsFrom(s) {
+			if w = c.b.windowFrom(s); w == nil {
+				break
+			}
 		}
-		if c.hi == nil {
+		c.w = w
+		if i := w.firstFrom(s); i < len(w.keys) {
+			return w.keys[i], w.vals[i]
+		}
+		if w.hi == nil {
 			return nil, nil
 		}
-		s = c.hi
+		s = w.hi // past w, which ends before the bucket does
 	}
 	resp := c.b.t.read(c.b.lo+string(s), clientv3.WithRange(c.b.hi), clientv3.WithLimit(c.nextPage()),
 		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if resp == nil {
 		return nil, nil
 	}
-	c.fill(resp.Kvs, false)
-	c.lo, c.hi = s, nil
-	if resp.More && len(c.keys) > 0 {
-		c.hi = append(slices.Clip(c.keys[len(c.keys)-1]), 0)
-	}
-	if len(c.keys) == 0 {
+	c.w = c.b.newWindow(s, nil, false, resp)
+	if len(c.w.keys) == 0 {
 		return nil, nil
 	}
-	return c.keys[0], c.vals[0]
+	return c.w.keys[0], c.w.vals[0]
 }
 
 // baseLast returns the snapshot's last key before before (nil: the last
-// key).
+// key), from the windows the transaction holds as far as they reach,
+// then from a page read backwards from before.
 func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
-	if c.b.cleared {
+	if c.b.cleared || before != nil && len(before) == 0 {
 		return nil, nil
 	}
-	covers := c.known && (before == nil && c.hi == nil ||
-		before != nil && bytes.Compare(before, c.lo) >= 0 && (c.hi == nil || bytes.Compare(before, c.hi) <= 0))
-	if covers {
-		i := len(c.keys)
+	for {
+		w := c.w
+		if w == nil || !w.holdsBefore(before) {
+			if w = c.b.windowBefore(before); w == nil {
+				break
+			}
+		}
+		c.w = w
+		i := len(w.keys)
 		if before != nil {
-			i = sort.Search(len(c.keys), func(i int) bool { return bytes.Compare(c.keys[i], before) >= 0 })
+			i = w.firstFrom(before)
 		}
 		if i > 0 {
-			return c.keys[i-1], c.vals[i-1]
+			return w.keys[i-1], w.vals[i-1]
 		}
-		if len(c.lo) == 0 {
+		if len(w.lo) == 0 {
 			return nil, nil
 		}
-		before = c.lo
+		before = w.lo // below w, which starts after the bucket does
 	}
 	end := c.b.hi
 	if before != nil {
@@ -697,36 +976,17 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 	if resp == nil {
 		return nil, nil
 	}
-	c.fill(resp.Kvs, true)
-	c.lo, c.hi = []byte{}, before
-	if resp.More && len(c.keys) > 0 {
-		c.lo = c.keys[0]
-	}
-	if len(c.keys) == 0 {
+	c.w = c.b.newWindow(nil, before, true, resp)
+	if len(c.w.keys) == 0 {
 		return nil, nil
 	}
-	return c.keys[len(c.keys)-1], c.vals[len(c.vals)-1]
+	return c.w.keys[len(c.w.keys)-1], c.w.vals[len(c.w.vals)-1]
 }
 
 func (c *cursor) nextPage() int64 {
 	p := c.page
 	c.page = min(2*c.page, maxPage)
 	return p
-}
-
-// fill replaces the window's keys by a page, which descending pages
-// bring in reverse.
-func (c *cursor) fill(kvs []*mvccpb.KeyValue, descending bool) {
-	c.known = true
-	c.keys, c.vals = c.keys[:0], c.vals[:0]
-	for _, p := range kvs {
-		c.keys = append(c.keys, p.Key[len(c.b.lo):])
-		c.vals = append(c.vals, present(p.Value))
-	}
-	if descending {
-		slices.Reverse(c.keys)
-		slices.Reverse(c.vals)
-	}
 }
 
 // commit sends the transaction's writes in one Txn guarded by the

@@ -66,13 +66,20 @@ func WatchOutbox(ctx context.Context, client *clientv3.Client, prefix string, no
 		if ctx.Err() != nil {
 			return
 		}
-		t := time.NewTimer(retry)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-		retry = min(2*retry, 5*time.Second)
+		retry = pauseBeforeWatching(ctx, retry)
 		notify() // the outbox may have grown while nothing watched
 	}
+}
+
+// pauseBeforeWatching waits retry (or until ctx ends) before a failed
+// watch is established again, and returns the next pause: doubling, up to
+// 5 s.
+func pauseBeforeWatching(ctx context.Context, retry time.Duration) time.Duration {
+	t := time.NewTimer(retry)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return min(2*retry, 5*time.Second)
 }

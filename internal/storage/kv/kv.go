@@ -97,3 +97,41 @@ type Cursor interface {
 	Next() (key, value []byte)
 	Prev() (key, value []byte)
 }
+
+// Prefetcher is what a Tx of an engine whose reads are network round
+// trips (etcd) may also be: Prefetch fetches several keys and key ranges
+// in one round trip, at the transaction's snapshot, and keeps the answers
+// in the transaction, so that the Gets and cursor moves over them that
+// follow are answered from memory, each of which would otherwise cost a
+// round trip. It is a hint and nothing more: it returns nothing, a read it
+// did not cover (a key outside its ranges, a cursor moving past a range's
+// limit) is made as it would have been without it, and the transaction's
+// own writes still come before what it fetched. An engine that reads
+// memory (bbolt) does not implement it; the stored layout calls it
+// through Prefetch, which does nothing on such an engine.
+type Prefetcher interface {
+	Prefetch(ranges ...Range)
+}
+
+// Range is a bucket's keys in [From, To) (a nil To: to the bucket's end),
+// at most Limit of them (0: all): the first ones, or the last ones when
+// Reverse is set, which is what a cursor walking backwards from To reads.
+type Range struct {
+	Bucket   []byte
+	From, To []byte
+	Limit    int
+	Reverse  bool
+}
+
+// Point is the Range of one key: a Get of key in bucket.
+func Point(bucket, key []byte) Range {
+	return Range{Bucket: bucket, From: key, To: append(key[:len(key):len(key)], 0), Limit: 1}
+}
+
+// Prefetch passes ranges to tx when it is a Prefetcher, and does nothing
+// otherwise.
+func Prefetch(tx Tx, ranges ...Range) {
+	if p, ok := tx.(Prefetcher); ok && len(ranges) > 0 {
+		p.Prefetch(ranges...)
+	}
+}

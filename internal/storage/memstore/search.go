@@ -13,6 +13,9 @@ import (
 // The blind search index: an entry per case and a posting list per token,
 // as boltstore keeps them in search_by_case and search_tokens.
 
+// Prefetch does nothing: the store reads memory.
+func (t *tx) Prefetch(datastore.Prefetch) {}
+
 func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("cases with token: limit %d must be positive", limit)
