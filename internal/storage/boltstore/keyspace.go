@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -102,7 +103,13 @@ func (ks *keyspace) nested(k []byte) bool {
 }
 
 // Cursor walks the keyspace's keys only, without the tag.
-func (ks *keyspace) Cursor() *keyCursor { return &keyCursor{c: ks.b.Cursor(), tag: ks.tag} }
+func (ks *keyspace) Cursor() *keyCursor {
+	c := ks.b.Cursor()
+	if ks.tag != nil {
+		kv.SetFloor(c, ks.tag) // nothing below the keyspace is ever its
+	}
+	return &keyCursor{c: c, tag: ks.tag}
+}
 
 // keyCursor is a cursor over one keyspace. Past either end of the
 // keyspace it returns nil, as a kv cursor does past the ends of its
@@ -150,6 +157,11 @@ func (c *keyCursor) Seek(seek []byte) ([]byte, []byte) {
 func (c *keyCursor) Next() ([]byte, []byte) { return c.strip(c.c.Next()) }
 
 func (c *keyCursor) Prev() ([]byte, []byte) { return c.strip(c.c.Prev()) }
+
+// SetFloor implements kv.Floorer over the keyspace's keys.
+func (c *keyCursor) SetFloor(floor []byte) {
+	kv.SetFloor(c.c, append(slices.Clip(c.tag), floor...))
+}
 
 // moveIndexes (version 5 to 6) moves the entries of each index of
 // indexTags from its own bucket into the index bucket, behind its tag,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -80,6 +81,7 @@ func (t *tx) AppendCaseEvents(caseID uint64, events ...model.CaseEvent) ([]model
 func (t *tx) lastCaseEventSeq(caseID uint64) (uint64, error) {
 	prefix := u64(caseID)
 	c := t.bucket(bucketCaseEvents).Cursor()
+	kv.SetFloor(c, prefix)
 	var k []byte
 	if end := prefixEnd(prefix); end == nil {
 		k, _ = c.Last()
@@ -143,6 +145,7 @@ func (t *tx) CaseEventsNewestFirst(caseID, before uint64, limit int) ([]model.Ca
 	prefix := u64(caseID)
 	var out []model.CaseEvent
 	c := t.bucket(bucketCaseEvents).Cursor()
+	kv.SetFloor(c, prefix)
 	// Seek finds the first key at or after before's; the walk starts at
 	// the one below it (the bucket's last when there is none).
 	var k, v []byte

@@ -84,6 +84,7 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 		return nil, nil // a file opened read-only before the index: nothing indexed
 	}
 	c := b.Cursor()
+	kv.SetFloor(c, token) // the walk backwards reads the token's postings only
 	// The token's oldest posting, where the walk from its newest stops
 	// without stepping past it: on an engine that reads backwards by
 	// sorting (etcd), the key before a token is found by reading every

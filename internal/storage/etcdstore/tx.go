@@ -803,7 +803,18 @@ type cursor struct {
 	// page, or a window Prefetch brought; nil before the first.
 	w    *window
 	page int64
+	// floor is the least key a walk backwards needs (kv.Floorer), nil
+	// for none: the reads backwards start there, not at the bucket's
+	// first key.
+	floor []byte
 }
+
+var _ kv.Floorer = (*cursor)(nil)
+
+// SetFloor implements kv.Floorer: etcd answers a descending Range only
+// after reading every key of it, so a read backwards from a key with
+// nothing below to stop it costs the member the whole bucket below.
+func (c *cursor) SetFloor(floor []byte) { c.floor = bytes.Clone(floor) }
 
 func (c *cursor) First() ([]byte, []byte) { return c.forward([]byte{}, true) }
 func (c *cursor) Last() ([]byte, []byte)  { return c.backward(nil) }
@@ -948,6 +959,9 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	for {
+		if c.floor != nil && before != nil && bytes.Compare(before, c.floor) <= 0 {
+			return nil, nil // nothing the walk needs is below
+		}
 		w := c.w
 		if w == nil || !w.holdsBefore(before) {
 			if w = c.b.windowBefore(before); w == nil {
@@ -971,12 +985,12 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 	if before != nil {
 		end = c.b.lo + string(before)
 	}
-	resp := c.b.t.read(c.b.lo, clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
+	resp := c.b.t.read(c.b.lo+string(c.floor), clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
 		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 	if resp == nil {
 		return nil, nil
 	}
-	c.w = c.b.newWindow(nil, before, true, resp)
+	c.w = c.b.newWindow(c.floor, before, true, resp)
 	if len(c.w.keys) == 0 {
 		return nil, nil
 	}

@@ -135,3 +135,24 @@ func Prefetch(tx Tx, ranges ...Range) {
 		p.Prefetch(ranges...)
 	}
 }
+
+// Floorer is what a Cursor of an engine whose backward reads cost every
+// key below them implements: etcd sorts a descending Range only after
+// reading all of it, so a Last or a Prev with nothing to stop it reads
+// the whole bucket below the cursor on the member, however few keys the
+// walk then takes. SetFloor says that the walk needs no key below floor
+// (the prefix it walks): the cursor then reads down to floor only, and
+// may answer nil below it as past the bucket's first key. Keys at or
+// above floor read as before. The stored layout calls it through
+// SetFloor, which does nothing on an engine that reads memory.
+type Floorer interface {
+	SetFloor(floor []byte)
+}
+
+// SetFloor passes floor to c when it is a Floorer, and does nothing
+// otherwise.
+func SetFloor(c Cursor, floor []byte) {
+	if f, ok := c.(Floorer); ok {
+		f.SetFloor(floor)
+	}
+}

@@ -188,6 +188,9 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 	for _, p := range prefixes {
 		h := &head{c: open(), prefix: p}
 		heads = append(heads, h)
+		if desc {
+			setFloor(h.c, p)
+		}
 		var k []byte
 		switch {
 		case desc && after != nil:

@@ -182,6 +182,15 @@ type Cursor interface {
 	Prev() (key, value []byte)
 }
 
+// setFloor tells c, when it takes one (kv.Floorer: an etcd cursor), that
+// its walk backwards needs no key below prefix, so that it reads down to
+// the prefix only instead of the whole bucket below it.
+func setFloor(c Cursor, prefix []byte) {
+	if f, ok := c.(interface{ SetFloor([]byte) }); ok && len(prefix) > 0 {
+		f.SetFloor(prefix)
+	}
+}
+
 // ErrSkip, returned by a ScanDesc callback, leaves the entry out of the
 // page.
 var ErrSkip = errors.New("skip")
@@ -198,6 +207,7 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 	if limit <= 0 {
 		return "", fmt.Errorf("list limit %d: must be positive", limit)
 	}
+	setFloor(c, prefix)
 	var k []byte
 	if cursor != "" {
 		after, err := hex.DecodeString(cursor)
