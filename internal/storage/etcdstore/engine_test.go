@@ -321,6 +321,23 @@ func TestAFailedReadFailsTheTransaction(t *testing.T) {
 	}
 }
 
+// clientThrough is a client of c whose calls go through ic, which sees
+// each request (a count of round trips, the ranges asked for).
+func clientThrough(t *testing.T, c *etcdtest.Cluster, ic grpc.UnaryClientInterceptor) *clientv3.Client {
+	t.Helper()
+	client, err := clientv3.New(clientv3.Config{
+		Endpoints:   c.Endpoints(),
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(ic)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
 // TestCursorsReadPagesNotKeys: a long walk costs a round trip per page
 // (pages grow from 16 keys to 1024), not one per key.
 func TestCursorsReadPagesNotKeys(t *testing.T) {
@@ -330,17 +347,7 @@ func TestCursorsReadPagesNotKeys(t *testing.T) {
 		calls.Add(1)
 		return invoke(ctx, method, req, reply, cc, opts...)
 	}
-	client, err := clientv3.New(clientv3.Config{
-		Endpoints:   c.Endpoints(),
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(count)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	e, err := etcdstore.NewEngine(client, "", etcdstore.Limits{})
+	e, err := etcdstore.NewEngine(clientThrough(t, c, count), "", etcdstore.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
 	"github.com/childcase/childcase/internal/storage/etcdstore"
@@ -50,15 +47,7 @@ func TestCursorFloorBoundsReadsBackwards(t *testing.T) {
 		mu.Unlock()
 		return invoke(ctx, method, req, reply, cc, opts...)
 	}
-	client, err := clientv3.New(clientv3.Config{
-		Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(record)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Close() })
-	e, err := etcdstore.NewEngine(client, "", etcdstore.Limits{})
+	e, err := etcdstore.NewEngine(clientThrough(t, c, record), "", etcdstore.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
