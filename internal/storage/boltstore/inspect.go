@@ -15,8 +15,11 @@ import (
 // disk that lost its tail), or that points at a page beyond its end, makes
 // it touch memory past the end of the file: SIGBUS, a crash no recover can
 // catch when it happens in one of bbolt's goroutines. inspectFile reads the
-// same structures with ordinary reads first and names what is wrong, so
-// that such a file is refused with a diagnosis before bbolt maps it.
+// same structures with ordinary reads and names what is wrong, so that
+// such a file is refused with a diagnosis before bbolt reads its pages: a
+// read-only open (openBoltReadOnly) lets bbolt map the file and read its
+// meta pages first, which it checks against the file's size itself, and
+// inspects the file before any transaction reads further.
 //
 // The on-disk format read here is bbolt's (version 2), in the machine's byte
 // order:
