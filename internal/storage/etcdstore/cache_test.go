@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 	"github.com/childcase/childcase/internal/storage/kv"
 )
 
@@ -141,5 +145,88 @@ func TestCachedGetsKeepUpdatesAndViewsExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestCacheAcrossItsMembersDeath: an engine whose member (its only
+// endpoint) dies while another instance changes a key the engine has
+// cached, and the cluster compacts those changes away, watches again when
+// the member is back (from where it was, or from scratch when the member
+// has applied the compaction first): its next transactions read the key
+// as it now is, and a read-modify-write of it loses nothing.
+func TestCacheAcrossItsMembersDeath(t *testing.T) {
+	c := etcdtest.Start(t, 3, etcdtest.WithoutFsync())
+	lead, err := c.WaitLeader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Followers: a member killed leaves a leader in place.
+	mine, others := (lead+1)%3, (lead+2)%3
+	e, err := etcdstore.NewEngine(c.MemberClient(t, mine), "", etcdstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	other, err := etcdstore.NewEngine(c.MemberClient(t, others), "", etcdstore.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	counter := []byte("counter")
+	add := func(e *etcdstore.Engine) uint64 {
+		t.Helper()
+		var n uint64
+		err := e.Update(t.Context(), func(tx kv.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(bucketName)
+			if err != nil {
+				return err
+			}
+			n = 1
+			if v := b.Get(counter); v != nil {
+				n += binary.BigEndian.Uint64(v)
+			}
+			return b.Put(counter, binary.BigEndian.AppendUint64(nil, n))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	read := func(e *etcdstore.Engine) uint64 {
+		t.Helper()
+		var n uint64
+		err := e.View(t.Context(), func(tx kv.Tx) error {
+			n = binary.BigEndian.Uint64(tx.Bucket(bucketName).Get(counter))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	add(e)
+	for range 20 { // the watch catches up, and the cache keeps the counter
+		read(e)
+	}
+	c.Kill(mine)
+	for range 5 {
+		add(other)
+	}
+	resp, err := other.Client().Get(t.Context(), "/", clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Client().Compact(t.Context(), resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(mine)
+	if n := read(e); n != 6 {
+		t.Errorf("after its member came back, a View on the engine read %d, want 6", n)
+	}
+	if n := add(e); n != 7 {
+		t.Errorf("a read-modify-write on the engine wrote %d, want 7", n)
+	}
+	if n := read(other); n != 7 {
+		t.Errorf("the other engine read %d, want 7", n)
 	}
 }
