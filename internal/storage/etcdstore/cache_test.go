@@ -3,7 +3,6 @@ package etcdstore_test
 import (
 	"encoding/binary"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,49 +91,39 @@ func TestCachedGetsKeepUpdatesAndViewsExact(t *testing.T) {
 		return 0
 	}
 	const writers, each = 4, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := range writers {
-		wg.Go(func() {
-			for i := range each {
-				var wrote uint64
-				err := engines[(w+i)%2].Update(t.Context(), func(tx kv.Tx) error {
-					n := read(tx.Bucket(bucketName)) + 1
-					if i%5 == 4 {
-						// The bucket's keys, marker and sequence go, and come back.
-						if err := tx.DeleteBucket(bucketName); err != nil {
-							return err
-						}
-					}
-					b, err := tx.CreateBucketIfNotExists(bucketName)
-					if err != nil {
+	concurrently(t, writers, func(w int) error {
+		for i := range each {
+			var wrote uint64
+			err := engines[(w+i)%2].Update(t.Context(), func(tx kv.Tx) error {
+				n := read(tx.Bucket(bucketName)) + 1
+				if i%5 == 4 {
+					// The bucket's keys, marker and sequence go, and come back.
+					if err := tx.DeleteBucket(bucketName); err != nil {
 						return err
 					}
-					wrote = n
-					return b.Put(counter, binary.BigEndian.AppendUint64(nil, n))
-				})
-				if err != nil {
-					errs <- err
-					return
 				}
-				err = engines[(w+i+1)%2].View(t.Context(), func(tx kv.Tx) error {
-					if n := read(tx.Bucket(bucketName)); n < wrote {
-						return fmt.Errorf("a View after an Update that wrote %d read %d", wrote, n)
-					}
-					return nil
-				})
+				b, err := tx.CreateBucketIfNotExists(bucketName)
 				if err != nil {
-					errs <- err
-					return
+					return err
 				}
+				wrote = n
+				return b.Put(counter, binary.BigEndian.AppendUint64(nil, n))
+			})
+			if err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			err = engines[(w+i+1)%2].View(t.Context(), func(tx kv.Tx) error {
+				if n := read(tx.Bucket(bucketName)); n < wrote {
+					return fmt.Errorf("a View after an Update that wrote %d read %d", wrote, n)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	for _, e := range engines {
 		err := e.View(t.Context(), func(tx kv.Tx) error {
 			if n := read(tx.Bucket(bucketName)); n != writers*each {
