@@ -107,6 +107,26 @@ func TestUpdateWithoutWritesCommitsNothing(t *testing.T) {
 	}
 }
 
+// concurrently runs fn(0) to fn(n-1) at once, and fails the test with
+// their errors once all have returned.
+func concurrently(t *testing.T, n int, fn func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if err := fn(i); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
 // TestConcurrentUpdatesAreSerialisable: read-modify-writes of one counter
 // from many goroutines lose no increment, because conflicting commits are
 // re-run.
@@ -116,32 +136,23 @@ func TestConcurrentUpdatesAreSerialisable(t *testing.T) {
 	const writers, each = 8, 15
 	var runs atomic.Int64
 	key := []byte("counter")
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for range writers {
-		wg.Go(func() {
-			for range each {
-				err := e.Update(t.Context(), func(tx kv.Tx) error {
-					runs.Add(1)
-					b := tx.Bucket(bucketName)
-					var n uint64
-					if v := b.Get(key); v != nil {
-						n = binary.BigEndian.Uint64(v)
-					}
-					return b.Put(key, binary.BigEndian.AppendUint64(nil, n+1))
-				})
-				if err != nil {
-					errs <- err
-					return
+	concurrently(t, writers, func(int) error {
+		for range each {
+			err := e.Update(t.Context(), func(tx kv.Tx) error {
+				runs.Add(1)
+				b := tx.Bucket(bucketName)
+				var n uint64
+				if v := b.Get(key); v != nil {
+					n = binary.BigEndian.Uint64(v)
 				}
+				return b.Put(key, binary.BigEndian.AppendUint64(nil, n+1))
+			})
+			if err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		}
+		return nil
+	})
 	err := e.View(t.Context(), func(tx kv.Tx) error {
 		if n := binary.BigEndian.Uint64(tx.Bucket(bucketName).Get(key)); n != writers*each {
 			return fmt.Errorf("counter = %d, want %d", n, writers*each)

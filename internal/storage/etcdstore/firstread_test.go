@@ -3,6 +3,7 @@ package etcdstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -259,5 +260,52 @@ func TestKnownBucketsCostNoRoundTrip(t *testing.T) {
 	}
 	if seq != 3 {
 		t.Errorf("the last bucket's sequence after three writes is %d, want 3", seq)
+	}
+}
+
+// TestKnownBucketsFitMaxTxnOps: the markers and sequences a first read
+// brings beside its own Gets stay within MaxTxnOps, so that an engine
+// whose cluster allows no more than it (--max-txn-ops as small as the
+// engine's, which the settings allow) still reads once it knows more
+// buckets than that.
+func TestKnownBucketsFitMaxTxnOps(t *testing.T) {
+	const maxOps = 8
+	e, _ := open(t, etcdstore.Config{MaxTxnOps: maxOps}, etcdtest.WithoutFsync(), etcdtest.WithMaxTxnOps(maxOps))
+	names := make([][]byte, 2*maxOps)
+	for i := range names {
+		names[i] = fmt.Appendf(nil, "b%02d", i)
+		err := e.Update(t.Context(), func(tx kv.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(names[i])
+			if err != nil {
+				return err
+			}
+			_, err = b.NextSequence()
+			return err
+		})
+		if err != nil {
+			t.Fatalf("create bucket %d: %v", i, err)
+		}
+	}
+	err := e.Update(t.Context(), func(tx kv.Tx) error {
+		for _, name := range names {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("bucket %q is missing", name)
+			}
+		}
+		kv.Prefetch(tx, kv.Point(names[0], []byte("k")), kv.Point(names[1], []byte("k")))
+		return tx.Bucket(names[0]).Put([]byte("k"), []byte("v"))
+	})
+	if err != nil {
+		t.Fatalf("a write once %d buckets are known: %v", len(names), err)
+	}
+	err = e.View(t.Context(), func(tx kv.Tx) error {
+		kv.Prefetch(tx, kv.Point(names[0], []byte("k")), kv.Point(names[1], []byte("k")))
+		if v := tx.Bucket(names[0]).Get([]byte("k")); string(v) != "v" {
+			return fmt.Errorf("Get(k) = %q, want v", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("a view once %d buckets are known: %v", len(names), err)
 	}
 }

@@ -88,8 +88,8 @@ func TestCursorFloorBoundsReadsBackwards(t *testing.T) {
 			if floor != nil {
 				kv.SetFloor(cur, floor)
 			}
-			k, _ := cur.Seek([]byte("c"))
-			for k, _ = cur.Prev(); k != nil && bytes.HasPrefix(k, []byte("b")); k, _ = cur.Prev() {
+			cur.Seek([]byte("c"))
+			for k, _ := cur.Prev(); k != nil && bytes.HasPrefix(k, []byte("b")); k, _ = cur.Prev() {
 				keys = append(keys, string(k))
 			}
 			return errRollback

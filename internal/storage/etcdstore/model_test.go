@@ -199,9 +199,19 @@ func randRanges(r *rand.Rand) []kv.Range {
 }
 
 // walk starts a cursor somewhere and steps it both ways, comparing every
-// answer with the model.
+// answer with the model. A third of the walks give the cursor a floor
+// (kv.Floorer): a move backwards whose answer in the model lies below it
+// may answer anything below it, and ends the walk, as the layout's walks
+// end there; every other answer is the model's.
 func walk(c kv.Cursor, mb map[string][]byte, r *rand.Rand) error {
 	mc := &modelCursor{keys: slices.Sorted(maps.Keys(mb)), b: mb}
+	var floor []byte
+	if r.IntN(3) == 0 {
+		floor = randKey(r)
+		kv.SetFloor(c, floor)
+	}
+	belowFloor := func(k []byte) bool { return floor != nil && (k == nil || bytes.Compare(k, floor) < 0) }
+	backward := false
 	var k, v, wk, wv []byte
 	var what string
 	switch r.IntN(3) {
@@ -212,7 +222,7 @@ func walk(c kv.Cursor, mb map[string][]byte, r *rand.Rand) error {
 	case 1:
 		k, v = c.Last()
 		wk, wv = mc.at(len(mc.keys) - 1)
-		what = "Last"
+		what, backward = "Last", true
 	default:
 		s := randKey(r)
 		k, v = c.Seek(s)
@@ -223,8 +233,14 @@ func walk(c kv.Cursor, mb map[string][]byte, r *rand.Rand) error {
 	// Long walks in one direction cross page boundaries.
 	forward := r.IntN(2) == 0
 	for step := 0; ; step++ {
+		if backward && belowFloor(wk) {
+			if !belowFloor(k) {
+				return fmt.Errorf("%s (floor %x) = %x=%x, want %x=%x or a key below the floor", what, floor, k, v, wk, wv)
+			}
+			return nil
+		}
 		if !sameValue(k, wk) || !sameValue(v, wv) {
-			return fmt.Errorf("%s = %x=%x, want %x=%x", what, k, v, wk, wv)
+			return fmt.Errorf("%s (floor %x) = %x=%x, want %x=%x", what, floor, k, v, wk, wv)
 		}
 		if k == nil || step == 200 {
 			return nil
@@ -232,6 +248,7 @@ func walk(c kv.Cursor, mb map[string][]byte, r *rand.Rand) error {
 		if r.IntN(10) == 0 {
 			forward = !forward
 		}
+		backward = !forward
 		if forward {
 			k, v = c.Next()
 			wk, wv = mc.step(1)

@@ -230,6 +230,11 @@ func (t *tx) first(gs []get) ([]*pb.RangeResponse, error) {
 	if !t.writable {
 		seqs = nil
 	}
+	// Within MaxTxnOps, which the cluster may allow and no more: a hint
+	// that does not fit is left out, and read when needed.
+	room := max(0, t.e.limits.MaxTxnOps-len(ops))
+	names = names[:min(len(names), room)]
+	seqs = seqs[:min(len(seqs), room-len(names))]
 	for _, name := range names {
 		ops = append(ops, clientv3.OpGet(t.e.prefix+name, guardOpts...))
 	}

@@ -34,9 +34,10 @@ const startTimeout = 30 * time.Second
 type Option func(*options)
 
 type options struct {
-	quota   int64
-	noFsync bool
-	tls     *TLSFiles
+	quota     int64
+	noFsync   bool
+	tls       *TLSFiles
+	maxTxnOps uint
 }
 
 // TLSFiles are the PEM files of a member's client port under TLS.
@@ -57,6 +58,11 @@ func WithQuota(bytes int64) Option { return func(o *options) { o.quota = bytes }
 // WithoutFsync turns fsync off, for tests that never stop a member
 // abruptly and want speed rather than durability.
 func WithoutFsync() Option { return func(o *options) { o.noFsync = true } }
+
+// WithMaxTxnOps sets the members' --max-txn-ops (default: the engine's
+// default), so that a test can run an engine at a small limit against a
+// cluster that refuses any Txn over it.
+func WithMaxTxnOps(n uint) Option { return func(o *options) { o.maxTxnOps = n } }
 
 // Cluster is a running embedded cluster.
 type Cluster struct {
@@ -148,6 +154,9 @@ func Start(t testing.TB, members int, opts ...Option) *Cluster {
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 		cfg.InitialClusterToken = fmt.Sprintf("etcdtest-%p", c)
 		cfg.MaxTxnOps = etcdstore.DefaultMaxTxnOps
+		if o.maxTxnOps != 0 {
+			cfg.MaxTxnOps = o.maxTxnOps
+		}
 		cfg.MaxRequestBytes = etcdstore.DefaultMaxRequestBytes + 64<<10
 		cfg.QuotaBackendBytes = o.quota
 		cfg.UnsafeNoFsync = o.noFsync
