@@ -296,11 +296,6 @@ type Engine struct {
 	// known are the buckets transactions found, whose markers (and
 	// sequences) a transaction's first read brings at once.
 	known knownBuckets
-	// cache answers point Gets across transactions; stopCache ends its
-	// watch, which has ended when cacheDone is closed.
-	cache     pointCache
-	stopCache context.CancelFunc
-	cacheDone chan struct{}
 }
 
 // maxKnownBuckets bounds the names a snapshot's first read asks about
@@ -457,15 +452,7 @@ func NewEngine(client *clientv3.Client, prefix string, limits Limits) (*Engine, 
 	if err := validatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	e := &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + guardKey, cacheDone: make(chan struct{})}
-	// The watch ends with Close, or with the client.
-	ctx, cancel := context.WithCancel(client.Ctx())
-	e.stopCache = cancel
-	go func() {
-		defer close(e.cacheDone)
-		e.cache.watch(ctx, client, prefix)
-	}()
-	return e, nil
+	return &Engine{client: client, prefix: prefix, limits: limits.withDefaults(), guard: prefix + guardKey}, nil
 }
 
 // Client is the engine's etcd client, for what runs beside the stored
@@ -477,8 +464,6 @@ func (e *Engine) Prefix() string { return e.prefix }
 
 // Close ends the engine's watch, and closes the client if Open made it.
 func (e *Engine) Close() error {
-	e.stopCache()
-	<-e.cacheDone
 	if !e.owned {
 		return nil
 	}

@@ -274,8 +274,7 @@ func TestAgainstModel(t *testing.T) {
 // TestTwoEnginesAgainstModel: the random operations of
 // TestAgainstModel, each transaction on one of two engines over the same
 // cluster (two instances): what one commits, the other's next
-// transaction sees, whatever either keeps across transactions (its cache
-// of point Gets, fed by a watch that may lag).
+// transaction sees.
 func TestTwoEnginesAgainstModel(t *testing.T) {
 	e, other := twoEngines(t)
 	playAgainstModel(t, e, other)

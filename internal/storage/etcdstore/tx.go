@@ -684,22 +684,14 @@ func (b *bucket) Get(key []byte) []byte {
 	if v, ok := b.got[string(key)]; ok {
 		return v
 	}
-	full := b.lo + string(key)
-	if b.t.rev != 0 {
-		if v, ok := b.t.e.cache.get(full, b.t.rev); ok {
-			return v
-		}
-	}
-	resp := b.t.read(full)
+	resp := b.t.read(b.lo + string(key))
 	if resp == nil {
 		return nil
 	}
 	var v []byte
-	var modRev int64
 	if len(resp.Kvs) > 0 {
-		v, modRev = present(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
+		v = present(resp.Kvs[0].Value)
 	}
-	b.t.e.cache.put(full, b.t.rev, v, modRev)
 	// The snapshot does not change: a key read again (the layout reads
 	// some, a data key, a case, several times in one write) is answered
 	// from memory, up to maxGot keys a transaction.
