@@ -161,17 +161,27 @@ func unitKey(name string) (units.Key, bool) {
 	return k, err == nil
 }
 
-// Run makes open cases follow the unit reforms (FollowReforms) at start
-// and whenever the date changes, and fires due deadlines until ctx ends:
-// first what fell due while the
-// server was stopped, then each time the next timer comes, looking again at
-// least every poll (a transition may have set a nearer timer, and the clock
-// may be a test's). It also sweeps the idempotency records past their
-// retention, at start and then every idempotency.SweepInterval.
+// Run fires due deadlines until ctx ends: first what fell due while the
+// server was stopped (or no instance led), then each time the next timer
+// comes, looking again at least every poll (a transition may have set a
+// nearer timer, and the clock may be a test's). After its first firing,
+// and whenever the date changes, it makes open cases follow the unit
+// reforms (FollowReforms). It also sweeps the idempotency records past
+// their retention, at start and then every idempotency.SweepInterval.
 func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 	for {
-		// First the reforms, so that what falls due after a reform goes to
-		// the successor.
+		// First what is due: a scheduler that starts (a new leader after a
+		// failover) fires the deadlines due while none ran before anything
+		// else. Firing a timer follows the reform of its own case, so what
+		// falls due in a reformed unit still goes to its successor.
+		if _, err := e.FireDue(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.log.ErrorContext(ctx, "deadline scheduler", "err", err)
+		}
+		// Then the reforms, once a day: the scan of every reformed unit's
+		// queue is a read per unit, which on etcd is a round trip each.
 		if today := vntime.DateOf(e.clock.Now()); today != e.reformDay {
 			if _, err := e.FollowReforms(ctx); err != nil {
 				if ctx.Err() != nil {
@@ -181,12 +191,6 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			} else {
 				e.reformDay = today
 			}
-		}
-		if _, err := e.FireDue(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			e.log.ErrorContext(ctx, "deadline scheduler", "err", err)
 		}
 		if now := e.clock.Now(); e.lastSweep.IsZero() || now.Sub(e.lastSweep) >= idempotency.SweepInterval {
 			if _, err := e.SweepIdempotency(ctx); err != nil && ctx.Err() == nil {
