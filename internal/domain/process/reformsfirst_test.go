@@ -54,7 +54,7 @@ func TestSchedulerFiresBeforeFollowingReforms(t *testing.T) {
 		Channel: 1, ReceiveTime: w.clk.Now(), CallType: model.CallIntervention,
 		Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
 		Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{1},
-		Reporter:  model.Reporter{Anonymous: true},
+		Reporter: model.Reporter{Anonymous: true},
 	}
 	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{Report: r, IncidentCommuneCode: "00004"})
 	if err != nil {
