@@ -564,7 +564,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// Webhooks named in the policy get every notification, in order, from
 	// the cursor stored for each.
 	if len(pol.Webhooks) > 0 {
-		hooks := webhook.New(outbox.New(store), pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
+		// Each webhook is registered before any duty runs: a webhook new
+		// to the store is delivered what comes after its registration,
+		// and the scheduler of a new leader fires at once what fell due
+		// while none led, which the webhook must not miss.
+		box := outbox.New(store)
+		for _, h := range pol.Webhooks {
+			if _, err := box.Start(ctx, h.Name); err != nil {
+				return nil, fmt.Errorf("webhook %s: %w", h.Name, err)
+			}
+		}
+		hooks := webhook.New(box, pol.Webhooks, engine.Hub().Wait, opts.Clock, opts.Logger, nil)
 		if mets != nil {
 			hooks.Failed = mets.WebhookFailed
 		}
