@@ -57,10 +57,9 @@
 // the engine saves them where it safely can: kv.Prefetch fetches many
 // keys and ranges in one read-only Txn at the snapshot, which Gets and
 // cursors then read from as far as it reaches; a transaction reads a key
-// once; and the engine keeps the answers to point Gets across
-// transactions, current through a watch on its prefix, using one at a
-// snapshot only when the watch has applied every change up to it (see
-// pointCache).
+// once; and a cursor told a floor (kv.Floorer) reads backwards down to it
+// only. Nothing is kept across transactions: every transaction reads its
+// own snapshot.
 //
 // # Limits
 //
