@@ -42,13 +42,25 @@ func fileOrEtcd(fs *flag.FlagSet, cfg app.Config) error {
 	if !cfg.IsEtcd() {
 		return nil
 	}
-	named := false
-	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "db" })
-	if named {
+	if len(namedFlags(fs, "db")) > 0 {
 		return fmt.Errorf("--db, --store: %s is a file and %s an etcd store; give one of them (--store bbolt, or an empty %sSTORE, for the file)",
 			cfg.DBPath, cfg.Store, EnvPrefix)
 	}
 	return nil
+}
+
+// namedFlags returns those of names that were given on the command line
+// (not from the environment or a default), in the order of names.
+func namedFlags(fs *flag.FlagSet, names ...string) []string {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var named []string
+	for _, n := range names {
+		if set[n] {
+			named = append(named, n)
+		}
+	}
+	return named
 }
 
 func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -71,6 +71,12 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := fileOrEtcd(fs, cfg); err != nil {
 			return err
 		}
+	} else if named := namedFlags(fs, "db", "store"); len(named) > 0 {
+		// The server backs up its own store; a store named here as well
+		// would be silently ignored, and the operator would believe they
+		// had backed up that one.
+		return fmt.Errorf("--addr, --%s: --addr backs up the store of the server at %s; give --addr, or --%s to back up a store directly, not both",
+			strings.Join(named, ", --"), addr, strings.Join(named, " and --"))
 	}
 	if _, err := os.Lstat(to); err == nil {
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)

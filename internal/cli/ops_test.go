@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -140,6 +141,18 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	}
 	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "bad.db"), "--addr", grpcAddr, "--token", "cc_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != 1 || !strings.Contains(stderr, "Unauthenticated") {
 		t.Errorf("backup with a bad token: exit %d, stderr %q", code, stderr)
+	}
+	// A store named beside --addr would be ignored: the operator would
+	// believe they had backed up that one.
+	for _, named := range [][]string{{"--db", db}, {"--store", "etcd://127.0.0.1:1"}, {"--store", "bbolt"}} {
+		to := filepath.Join(dir, "both.db")
+		args := append([]string{"backup", "--to", to, "--addr", grpcAddr, "--token", admin}, named...)
+		if code, _, stderr := mgRun(t, args...); code != 1 || !strings.Contains(stderr, "--addr, "+named[0]) {
+			t.Errorf("backup %v: exit %d, stderr %q", named, code, stderr)
+		}
+		if _, err := os.Stat(to); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("backup %v left %s: %v", named, to, err)
+		}
 	}
 
 	live, err := os.Stat(db)
