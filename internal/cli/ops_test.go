@@ -132,7 +132,13 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	}
 
 	hot := filepath.Join(dir, "hot.db")
+	// The servers' environment does not count against --addr; only a
+	// store named on the command line does (below).
+	t.Setenv(EnvPrefix+"DB", filepath.Join(dir, "other.db"))
+	t.Setenv(EnvPrefix+"STORE", "bbolt")
 	stdout := mgMustRun(t, "backup", "--to", hot, "--addr", grpcAddr, "--token", admin)
+	t.Setenv(EnvPrefix+"DB", "")
+	t.Setenv(EnvPrefix+"STORE", "")
 	if !strings.Contains(stdout, "Backed up "+grpcAddr) {
 		t.Errorf("backup said %q", stdout)
 	}
