@@ -133,9 +133,19 @@ func TestConsoleSecurityBadInput(t *testing.T) {
 	opCSRF, requestID := op.intakeForm()
 	reports := countReportsOf(t, ts, operatorID)
 
+	// The README: a form "with more than 10,000 fields (400)". One of
+	// exactly 10,000 is read, and refused only further on, for its
+	// stale token; one more field is refused before any handler.
 	many := url.Values{"csrf": {csrf}}
-	for i := range 20000 {
+	for i := range 10000 {
 		many.Add("f"+strconv.Itoa(i), "x")
+	}
+	atLimit := url.Values{"csrf": {"stale"}}
+	for i := range 9999 {
+		atLimit.Add("f"+strconv.Itoa(i), "x")
+	}
+	if r := newBrowser(t, ts).raw(http.MethodPost, "/signin", atLimit); r.StatusCode == http.StatusBadRequest || r.StatusCode >= 500 {
+		t.Errorf("a form of 10,000 fields: %s, want it read (and refused for its token)", r.Status)
 	}
 	huge := url.Values{"csrf": {csrf}, "notes": {strings.Repeat("x", 2<<20)}}
 	for _, c := range []struct {
@@ -190,8 +200,16 @@ func TestConsoleSecurityBadInput(t *testing.T) {
 		if r.StatusCode >= 500 || r.StatusCode < 400 {
 			t.Errorf("%s: %s, want a refusal (4xx)", c.name, r.Status)
 		}
-		if c.name == "body past the limit" && r.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Errorf("%s: %s, want 413", c.name, r.Status)
+		switch c.name {
+		case "body past the limit":
+			if r.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("%s: %s, want 413", c.name, r.Status)
+			}
+		case "children past the form's blocks":
+		default: // not UTF-8, or too many fields: 400, as the README says
+			if r.StatusCode != http.StatusBadRequest {
+				t.Errorf("%s: %s, want 400", c.name, r.Status)
+			}
 		}
 	}
 	if after := etagOf(t, ts, "bd.worker", name); after != before {

@@ -202,6 +202,11 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	if countEvents(survivorEvents, "MERGED", 0) != 1 || countEvents(oldEvents, "MERGED", 0) != 1 {
 		t.Errorf("MERGED lines: survivor %v, absorbed %v", kinds(survivorEvents), kinds(oldEvents))
 	}
+	// The README: the old number's timeline "ends with MERGED", so its
+	// last line says where the case went, after its clocks closed.
+	if n := len(oldEvents); n == 0 || oldEvents[n-1].GetKind() != "MERGED" {
+		t.Errorf("the absorbed case's timeline ends %v, want MERGED last", kinds(oldEvents))
+	}
 	if !slices.ContainsFunc(survivorEvents, func(e *pb.CaseEvent) bool {
 		return e.GetKind() == "POLICE_REFERRAL" && strings.HasPrefix(e.GetDetail(), "["+strings.TrimPrefix(old, "cases/")+"]")
 	}) {

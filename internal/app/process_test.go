@@ -1224,6 +1224,48 @@ func TestProcessWatchEvents(t *testing.T) {
 	}
 }
 
+// The README: "Warnings go to the unit that must meet the deadline (the
+// responsible unit, or the referred police unit for the police clocks)".
+// The police clocks of a referral warn and breach to the police unit,
+// whose liaison watching hears of them.
+func TestProcessPoliceClockWarningsGoToThePoliceUnit(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	const police = "policeUnits/ca-ba-dinh"
+
+	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	pw := watch(t, ts, "police.bd", 0)
+	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
+		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: police, SuspectedOffence: "Điều 146 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	ack := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police)
+	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", police)
+
+	ts.clock.Advance(13 * time.Hour) // past half of both 24-hour clocks
+	pw.waitForN(t, "DEADLINE_WARNING", name, 2)
+	ts.clock.Advance(12 * time.Hour) // past both due times
+	pw.waitForN(t, "DEADLINE_BREACHED", name, 2)
+	warned := map[int32]bool{}
+	for _, n := range pw.snapshot() {
+		if n.GetCase() != name || (n.GetKind() != "DEADLINE_WARNING" && n.GetKind() != "DEADLINE_BREACHED") {
+			continue
+		}
+		if !slices.Equal(n.GetUnits(), []string{police}) {
+			t.Errorf("%s of deadline %d went to %v, want the police unit %s only", n.GetKind(), n.GetDeadlineId(), n.GetUnits(), police)
+		}
+		if n.GetKind() == "DEADLINE_WARNING" {
+			warned[n.GetDeadlineId()] = true
+		}
+	}
+	if !warned[ack.GetId()] || !warned[d13.GetId()] {
+		t.Errorf("warnings of deadlines %v, want POLICE_ACKNOWLEDGE (%d) and D13 (%d)", warned, ack.GetId(), d13.GetId())
+	}
+}
+
 // A retry of a transition with the same request_id answers with the first
 // result (process_service.proto: "the same request_id returns the first
 // result"), even when the case moved on in between, e.g. when the first

@@ -357,3 +357,46 @@ func TestCheckUnits(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEPolicyExample: the policy file the README shows under
+// "Deadlines, escalation and the policy file" is one serve accepts, with
+// its webhook's secret in the environment, and says what the README says
+// of it: its limits are the shipped defaults.
+func TestREADMEPolicyExample(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### Deadlines, escalation and the policy file\n")
+	if !ok {
+		t.Fatal("README.md has no section \"Deadlines, escalation and the policy file\"")
+	}
+	_, rest, ok := strings.Cut(section, "\n```json\n")
+	if !ok {
+		t.Fatal("README.md's policy section shows no ```json block")
+	}
+	example, _, ok := strings.Cut(rest, "\n```\n")
+	if !ok {
+		t.Fatal("README.md's policy example is never closed")
+	}
+	getenv := (&env{vars: map[string]string{"CHILDCASE_WEBHOOK_SO_Y_TE": "a secret of 16+ chars"}}).get
+	p, err := policy.Parse([]byte(example), getenv)
+	if err != nil {
+		t.Fatalf("the README's policy example is refused: %v\n%s", err, example)
+	}
+	reg, err := units.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CheckUnits(reg); err != nil {
+		t.Errorf("the README's policy example names a unit serve refuses: %v", err)
+	}
+	limits := p
+	limits.RemoteCommunes, limits.Webhooks = nil, nil
+	if !same(limits, defaults) {
+		t.Errorf("the README's example limits %+v differ from the shipped default %+v", limits, defaults)
+	}
+	if len(p.RemoteCommunes) != 1 || len(p.Webhooks) != 1 || p.Webhooks[0].Name != "so-y-te" {
+		t.Errorf("the README's example reads as remote communes %v and webhooks %v", p.RemoteCommunes, p.Webhooks)
+	}
+}

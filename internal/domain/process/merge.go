@@ -169,8 +169,10 @@ func (s *stepCtx) absorb(a *stepCtx) error {
 	sc.MergedFrom = append(sc.MergedFrom, ac.Number)
 	survivor, absorbed := access.UnitName(sc.ResponsibleUnit), access.UnitName(ac.ResponsibleUnit)
 	s.event("MERGED", fmt.Sprintf("case %s merged into this case", ac.Number), 0, survivor, absorbed)
-	a.event("MERGED", fmt.Sprintf("merged into case %s, which its number now resolves to", sc.Number), 0)
 	s.takeDeadlines(a, s.takeReferrals(ac))
+	// The absorbed case's timeline, which its old number still shows,
+	// ends with where the case went: after its clocks closed.
+	a.event("MERGED", fmt.Sprintf("merged into case %s, which its number now resolves to", sc.Number), 0)
 	return nil
 }
 
