@@ -29,7 +29,7 @@
 // Each notification is a POST with Content-Type application/json of one
 // JSON object:
 //
-//	{"seq": 42, "time": "2026-03-14T02:26:53Z", "kind": "BREACH",
+//	{"seq": 42, "time": "2026-03-14T02:26:53Z", "kind": "DEADLINE_BREACHED",
 //	 "case": "cases/HN-2026-00001", "units": ["units/..."],
 //	 "deadline_id": 3, "detail": "..."}
 //
