@@ -998,8 +998,9 @@ func TestConfidentialityInterruptedRotationFinishedAndAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	rotations := slices.DeleteFunc(slices.Clone(ev.GetEvents()), func(e *pb.AuditEvent) bool { return e.GetAction() != "keys.rotate" })
-	if len(rotations) != 1 || rotations[0].GetOutcome() != "ok" ||
-		!strings.Contains(rotations[0].GetReason(), old.ID()) || !strings.Contains(rotations[0].GetReason(), next.ID()) {
+	if len(rotations) != 1 || rotations[0].GetOutcome() != "ok" || rotations[0].GetActor() != "users/system" ||
+		!strings.Contains(rotations[0].GetReason(), old.ID()) || !strings.Contains(rotations[0].GetReason(), next.ID()) ||
+		!strings.HasSuffix(rotations[0].GetReason(), "an interrupted rotation, finished at start)") {
 		t.Errorf("keys.rotate events %v, want one from %s to %s", rotations, old.ID(), next.ID())
 	}
 }
