@@ -447,7 +447,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		err = pol.CheckUnits(reg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("config: policy: %w", err)
+		// The policy's errors begin "policy: ", the name of the flag.
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if opts.SchedulerPoll <= 0 {
 		opts.SchedulerPoll = time.Second

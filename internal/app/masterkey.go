@@ -84,7 +84,14 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk
 	switch {
 	case err == nil:
 		log.Warn("finishing a master key rotation that was interrupted", "master_key_id", next.ID())
-		if _, err := mk.finish(ctx, master, next); err != nil {
+		n, err := mk.finish(ctx, master, next)
+		if err != nil {
+			return nil, err
+		}
+		// The interrupted rotation never reached its audit event (written
+		// after the new key is in place): record the key change now.
+		if err := mk.recordRotation(ctx, access.System("finish interrupted key rotation"), master, next, n,
+			" (an interrupted rotation, finished at start)", idempotency.Request{}); err != nil {
 			return nil, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -142,10 +149,16 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	if err != nil {
 		return "", n, err
 	}
-	err = mk.store.Update(ctx, func(tx datastore.Tx) error {
+	return next.ID(), n, mk.recordRotation(ctx, by, old, next, n, "", req)
+}
+
+// recordRotation audits the rotation from old to next by by (its reason
+// ends with note), and remembers its answer for a retry of req.
+func (mk *masterKeys) recordRotation(ctx context.Context, by access.Principal, old, next keys.MasterKey, n int, note string, req idempotency.Request) error {
+	return mk.store.Update(ctx, func(tx datastore.Tx) error {
 		now := mk.clock.Now()
 		e := by.Event(now, "keys.rotate", "masterKey", "", audit.OutcomeOK)
-		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped", old.ID(), next.ID(), n)
+		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped%s", old.ID(), next.ID(), n, note)
 		// Sealed like a disclosure's reason, so that the reasons given
 		// for actions are all read the same way; this one holds no
 		// personal data.
@@ -164,7 +177,6 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 		}
 		return idempotency.Remember(tx, by, "RotateMasterKey", req.ID, req.Fingerprint, "masterKey", result, now)
 	})
-	return next.ID(), n, err
 }
 
 // finish re-wraps every data key from old to next and puts next's file in

@@ -86,6 +86,40 @@ func TestPageTokenIsAuthenticated(t *testing.T) {
 	}
 }
 
+// After a master key rotation, a restarted instance refuses the page
+// tokens issued under the old master as it refuses forged ones (the key
+// that authenticates them is derived from the master), and the listing
+// starts again without a token, as the README's Limits say.
+func TestPageTokenOfTheOldMasterRefusedAfterRotation(t *testing.T) {
+	ts := startServer(t, "")
+	for range 2 {
+		if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("first page: %v, %v", first, err)
+	}
+	if _, err := ts.admin().RotateMasterKey(ts.as(t, "admin"), &pb.RotateMasterKeyRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+	ts = startServer(t, ts.cfg.DBPath)
+	_, err = ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1, PageToken: first.GetNextPageToken()})
+	st := wantCode(t, err, codes.InvalidArgument)
+	if got := badFields(st); len(got) != 1 || got[0] != "page_token" {
+		t.Errorf("an old master's token after the restart: fields %v, want page_token (%v)", got, st.Message())
+	}
+	again, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1})
+	if err != nil || len(again.GetReports()) != 1 || again.GetNextPageToken() == "" {
+		t.Fatalf("listing again without a token: %v, %v", again, err)
+	}
+	if _, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1, PageToken: again.GetNextPageToken()}); err != nil {
+		t.Errorf("a token of the new master: %v", err)
+	}
+}
+
 // A work queue's page token is a cursor, not a position: when a case on
 // an earlier page leaves the list before the next page is read, the next
 // page still starts right after the last case seen. (With an offset, the

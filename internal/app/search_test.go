@@ -174,10 +174,22 @@ func TestSearchCasesRefusesAnEmptyQuery(t *testing.T) {
 	if !slices.Contains(badFields(st), "query") {
 		t.Errorf("bad fields %v, want query", badFields(st))
 	}
+	// A phone without the digits of one is nothing to search by either.
+	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{Phone: "abc 12"})
+	st = wantCode(t, err, codes.InvalidArgument)
+	if !slices.Contains(badFields(st), "query") {
+		t.Errorf("bad fields %v, want query", badFields(st))
+	}
 	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Nhung", CommuneCode: "99999"})
 	st = wantCode(t, err, codes.InvalidArgument)
 	if !slices.Contains(badFields(st), "commune_code") {
 		t.Errorf("bad fields %v, want commune_code", badFields(st))
+	}
+	// The field is named once, as every other error names it.
+	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{BirthDate: "2017-13-01"})
+	st = wantCode(t, err, codes.InvalidArgument)
+	if !slices.Contains(badFields(st), "birth_date") || strings.Contains(st.Message(), "birth_date: birth_date") {
+		t.Errorf("bad fields %v, message %q: want birth_date named once", badFields(st), st.Message())
 	}
 }
 

@@ -87,6 +87,11 @@ func (c Config) etcdConfig() etcdstore.Config {
 // reads the TLS files too, so that a CA, certificate or key that does not
 // load is refused before anything opens, not after a dial timeout.
 func (c Config) validateStore() error {
+	// Refused whatever the store: a negative limit is a mistake even where
+	// it would not apply, as the README's Configuration promises.
+	if c.EtcdMaxTxnOps < 0 || c.EtcdMaxRequestBytes < 0 {
+		return errors.New("config: etcd-max-txn-ops, etcd-max-request-bytes: must not be negative (0 means the default)")
+	}
 	if c.Store == "" || c.Store == StoreBolt {
 		if c.DBPath == "" {
 			return errors.New("config: db: a database path is required")
@@ -95,9 +100,6 @@ func (c Config) validateStore() error {
 	}
 	if !c.IsEtcd() {
 		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]", c.Store, StoreBolt, storeEtcdScheme)
-	}
-	if c.EtcdMaxTxnOps < 0 || c.EtcdMaxRequestBytes < 0 {
-		return errors.New("config: etcd-max-txn-ops, etcd-max-request-bytes: must not be negative (0 means the default)")
 	}
 	if c.MaxDBSize != 0 {
 		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")

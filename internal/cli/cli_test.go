@@ -107,6 +107,15 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	if code := Main(context.Background(), []string{"serve", "--grpc-addr", "nonsense"}, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "grpc-addr") {
 		t.Errorf("bad address: exit %d, stderr %q", code, stderr.String())
 	}
+	// A policy file that does not load is named once, as --policy.
+	stderr.Reset()
+	dir := t.TempDir()
+	args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key"),
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--policy", filepath.Join(dir, "none.json")}
+	if code := Main(context.Background(), args, &stderr, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "config: policy: open ") || strings.Contains(stderr.String(), "policy: policy:") {
+		t.Errorf("missing policy file: exit %d, stderr %q", code, stderr.String())
+	}
 	if code := Main(context.Background(), []string{"frobnicate"}, &stderr, &stderr); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}

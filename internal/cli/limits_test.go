@@ -101,6 +101,11 @@ func TestBadLimitsAreNamed(t *testing.T) {
 		{[]string{"--max-streams-per-user", "-1"}},
 		{[]string{"--max-recv-msg-size", "4GiB"}},
 		{[]string{"--max-concurrent-streams", "-5"}},
+		// On the default bbolt store too: a negative limit is refused
+		// wherever it would apply.
+		{[]string{"--etcd-max-txn-ops", "-1"}},
+		// Not a limit: 0 is no default here but a stop without grace.
+		{[]string{"--shutdown-timeout", "0"}},
 	} {
 		db := filepath.Join(t.TempDir(), "cc.db")
 		args := append([]string{"serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, tt.args...)

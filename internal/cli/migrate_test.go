@@ -299,3 +299,34 @@ func TestFileOrEtcdFromTheEnvironment(t *testing.T) {
 		t.Errorf("check --store bbolt said %q", out)
 	}
 }
+
+// TestEtcdRestoreRefusesAnOlderSchema: a backup of an older schema is not
+// restored onto etcd (an engine is never migrated, and the restore must
+// not change the backup): it is refused naming the schema, the file is
+// left as it was, and the prefix stays empty for a restore of a current
+// backup.
+func TestEtcdRestoreRefusesAnOlderSchema(t *testing.T) {
+	mvClearEnv(t)
+	_, store := mvEtcd(t)
+	dir := t.TempDir()
+	golden, err := os.ReadFile("../storage/boltstore/testdata/schema8.bolt.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "schema8.db")
+	if err := os.WriteFile(old, golden, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mgRun(t, "restore", "--from", old, "--store", store)
+	if code != 1 || !strings.Contains(stdout, "version 8 is older") || !strings.Contains(stderr, "not restored") {
+		t.Errorf("restore of a schema-8 backup onto etcd: exit %d, want 1 naming the older schema\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if after, err := os.ReadFile(old); err != nil || string(after) != string(golden) {
+		t.Errorf("the refused backup changed: %v", err)
+	}
+	current := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "users", "add", "--db", current, "--id", "first.user", "--name", "First", "--role", "AUDITOR", "--unit", "orgs/system")
+	if out := mgMustRun(t, "restore", "--from", current, "--store", store); !strings.Contains(out, "every bucket the same") {
+		t.Errorf("restore of a current backup onto the prefix the refusal left: %s", out)
+	}
+}

@@ -102,3 +102,26 @@ func TestReserveBelowMaxSize(t *testing.T) {
 		}
 	}
 }
+
+// The reserve is at most a quarter of --max-db-size, as the README's
+// Configuration table promises: a larger --db-reserve is cut to it, on
+// the disk too, so that ordinary writes keep three quarters of the cap.
+func TestReserveIsAtMostAQuarterOfMaxSize(t *testing.T) {
+	const maxSize = 2 << 20
+	path := filepath.Join(t.TempDir(), "cc.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true, MaxSize: maxSize, Reserve: 16 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g, err := s.Gauges()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.ReserveBytes != maxSize/4 || g.ReserveHeldBytes != maxSize/4 {
+		t.Errorf("reserve %d, held %d; want a quarter of the cap, %d", g.ReserveBytes, g.ReserveHeldBytes, maxSize/4)
+	}
+	if fi, err := os.Stat(path + ".reserve"); err != nil || fi.Size() != maxSize/4 {
+		t.Errorf("the reserve file: %v, %v; want %d bytes", fi, err, maxSize/4)
+	}
+}

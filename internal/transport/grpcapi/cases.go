@@ -136,7 +136,7 @@ func (s *caseServer) SearchCases(ctx context.Context, req *pb.SearchCasesRequest
 	if d := req.GetBirthDate(); d != "" {
 		date, err := vntime.ParseDate(d)
 		if err != nil {
-			return nil, toStatus(ctx, s.log, model.InvalidField("birth_date", "date.valid", "birth_date: %v", err))
+			return nil, toStatus(ctx, s.log, model.InvalidField("birth_date", "date.valid", "%v", err))
 		}
 		q.BirthDate = date
 	}

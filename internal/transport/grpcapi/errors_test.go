@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"syscall"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -34,6 +35,9 @@ func TestToStatus(t *testing.T) {
 		{"conflict", fmt.Errorf("x: %w", model.ErrConflict), codes.Aborted, ReasonEtagMismatch, false},
 		{"write outcome unknown, logged", fmt.Errorf("etcd commit: %w: %w", model.ErrOutcomeUnknown, model.ErrUnavailable), codes.Unavailable, ReasonOutcomeUnknown, true},
 		{"store unavailable, logged", fmt.Errorf("etcd commit: %w", model.ErrUnavailable), codes.Unavailable, ReasonUnavailable, true},
+		// The README's "What to watch" names this log line for the operator.
+		{"database full, logged", fmt.Errorf("commit: %w", model.ErrFull), codes.ResourceExhausted, ReasonDatabaseFull, true},
+		{"disk full, logged", fmt.Errorf("commit: %w", syscall.ENOSPC), codes.ResourceExhausted, ReasonDatabaseFull, true},
 		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded, ReasonDeadlineExceeded, false},
 		{"cancelled", context.Canceled, codes.Canceled, ReasonRequestCancelled, false},
 		{"unknown is internal and logged", errors.New("disk on fire near " + secret), codes.Internal, ReasonInternal, true},
@@ -63,6 +67,9 @@ func TestToStatus(t *testing.T) {
 			}
 			if logged := logs.Len() > 0; logged != tt.wantLogged {
 				t.Errorf("logged = %v, want %v (%s)", logged, tt.wantLogged, logs.String())
+			}
+			if tt.wantReason == ReasonDatabaseFull && !strings.Contains(logs.String(), `msg="database full: a write was refused"`) {
+				t.Errorf("logged %q, want the line the README tells operators to watch for", logs.String())
 			}
 		})
 	}
