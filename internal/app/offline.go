@@ -52,13 +52,17 @@ func OpenOffline(dbPath string, log *slog.Logger, console io.Writer) (*Offline, 
 // command run on the server's machine.
 func (o *Offline) Principal(command string) access.Principal { return access.System(command) }
 
-// RotateMasterKey rotates the master key of the key file at keyFile.
-func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (string, int, error) {
+// RotateMasterKey rotates the master key of the key file at keyFile. It
+// returns the new master's id, the path of the file that keeps the old
+// one (for restoring older backups) and the data keys re-wrapped.
+func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (id, retired string, n int, err error) {
 	mk, err := openMasterKeys(ctx, keyFile, o.store, o.clock, o.log, func(s string) { fmt.Fprintln(o.console, s) })
 	if err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
-	return mk.RotateMasterKey(ctx, o.Principal("keys rotate"), idempotency.Request{})
+	old := mk.vault.Keyring().Current().ID()
+	id, n, err = mk.RotateMasterKey(ctx, o.Principal("keys rotate"), idempotency.Request{})
+	return id, retiredKeyPath(keyFile, old), n, err
 }
 
 // RebuildStatistics recomputes the statistics counters from the records

@@ -166,28 +166,30 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	var id string
-	var n int
-	var err error
 	if addr != "" {
-		id, n, err = rotateRemote(ctx, addr, token, caFile)
-	} else {
-		id, n, err = rotateOffline(ctx, cfg, stderr)
+		id, n, err := rotateRemote(ctx, addr, token, caFile)
+		if err != nil {
+			return err
+		}
+		// The server's key file is named on its machine, not here.
+		fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The server keeps the old key file beside its key file, as <key file>.retired-<old id>, for older backups.\n", id, n)
+		return nil
 	}
+	id, retired, n, err := rotateOffline(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The old key file is kept as <key file>.retired-<old id> for older backups.\n", id, n)
+	fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The old key file is kept as %s for older backups.\n", id, n, retired)
 	return nil
 }
 
-func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (string, int, error) {
+func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, retired string, n int, err error) {
 	if err := existingDatabase(cfg.DBPath); err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	off, err := app.OpenOffline(cfg.DBPath, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	defer off.Close()
 	return off.RotateMasterKey(ctx, cfg.KeyFile)

@@ -519,6 +519,9 @@ func TestManageKeysRotate(t *testing.T) {
 		t.Errorf("key file holds master %s after rotation; printed %s, old %s", cur.ID(), m[1], old.ID())
 	}
 	retired := keyFile + ".retired-" + old.ID()
+	if !strings.Contains(out, "kept as "+retired+" for older backups") {
+		t.Errorf("keys rotate does not name the retired key file %s: %q", retired, out)
+	}
 	if b, err := os.ReadFile(retired); err != nil || !bytes.Equal(b, oldBytes) {
 		t.Errorf("retired key file %s: err %v, same content as the old key file: %t", retired, err, bytes.Equal(b, oldBytes))
 	}
