@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -279,5 +280,59 @@ func TestWatchOfOneCaseOutOfScopeIsNotFound(t *testing.T) {
 		}) {
 			t.Errorf("no case.watch by %s with outcome %s on %s's trail: %v", want.actor, want.outcome, theirs, ev.GetEvents())
 		}
+	}
+}
+
+// A string that carries a control character (NUL, escape sequences, any
+// C0 or C1 control but tab and line breaks) or a bidirectional override
+// (which makes a name or a number read otherwise than it is stored) is
+// refused naming each such field and the rule, and nothing is written;
+// tabs and line breaks in a narrative are text. The same holds for a REST
+// query parameter.
+func TestControlCharactersAreRefusedNamingTheField(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	count := func() int {
+		resp, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.GetReports())
+	}
+	r := validReport()
+	r.Children[0].FullName = "Nguyễn\x00 Thị Lan"
+	r.Narrative = "Hàng xóm nghe \x1b[2Jtiếng khóc."
+	r.Caregivers[0].FullName = "Nguyễn \u202eVăn Hùng"
+	r.Children[0].Condition = "bầm tím\u0085ở tay"
+	_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	st := wantCode(t, err, codes.InvalidArgument)
+	want := []string{"report.children[0].full_name", "report.children[0].condition", "report.caregivers[0].full_name", "report.narrative"}
+	got := badFields(st)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("fields %v, want %v (%v)", got, want, st.Message())
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetReason() != "string.no_control" {
+					t.Errorf("%s: rule %q, want string.no_control", v.GetField(), v.GetReason())
+				}
+			}
+		}
+	}
+	if n := count(); n != 0 {
+		t.Errorf("a refused report was written: %d reports", n)
+	}
+
+	ok := validReport()
+	ok.Narrative = "Dòng một.\r\nDòng hai,\tcó tab."
+	if _, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: ok}); err != nil {
+		t.Fatalf("a narrative with line breaks and a tab: %v", err)
+	}
+
+	code, body := restRaw(t, ts, "GET", "/v1/cases:search?child_name=Lan%1B%5B2J", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	if code != 400 || !strings.Contains(string(body), `"field":"child_name"`) || !strings.Contains(string(body), "string.no_control") {
+		t.Errorf("a query parameter with an escape sequence: %d %s", code, body)
 	}
 }
