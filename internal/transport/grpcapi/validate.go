@@ -76,7 +76,7 @@ func (v *validator) check(ctx context.Context, msg any) error {
 		return invalidArgument(viols)
 	}
 	// Lists are within their limits now: the walk is bounded.
-	if viols := controlViolations(m.ProtoReflect(), "", nil); len(viols) > 0 {
+	if viols := controlViolations(m.ProtoReflect()); len(viols) > 0 {
 		return invalidArgument(viols)
 	}
 	if err := ctx.Err(); err != nil {
@@ -159,14 +159,34 @@ func (v *validator) checkListLimits(ctx context.Context, m protoreflect.Message,
 	return out
 }
 
-// controlViolations appends to out the strings of m, and of the messages
-// in it, that hold a control character other than tab and line breaks, or
-// a bidirectional embedding, override or isolate. No field of a request
+// controlViolations names the strings of m, and of the messages in it,
+// that hold a control character other than tab and line breaks, or a
+// bidirectional embedding, override or isolate. No field of a request
 // needs one; a NUL or an escape sequence stored in a name reaches every
 // terminal and file that shows it later, and a bidirectional override
-// makes a name or a number read otherwise than it is stored. It names at
-// most maxViolations fields.
-func controlViolations(m protoreflect.Message, path string, out []*errdetails.BadRequest_FieldViolation) []*errdetails.BadRequest_FieldViolation {
+// makes a name or a number read otherwise than it is stored. Like every
+// answer it names at most maxViolations and says how many more there
+// were. Its walk is bounded by the lists' limits, checked before.
+func controlViolations(m protoreflect.Message) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	more := 0
+	eachControlString(m, "", func(field string) {
+		if len(out) == maxViolations {
+			more++
+			return
+		}
+		out = append(out, fieldViolation(field,
+			"must not contain a control character (other than tab and line breaks) or a bidirectional override", "string.no_control"))
+	})
+	if more > 0 {
+		out = append(out, truncatedViolations(more))
+	}
+	return out
+}
+
+// eachControlString calls found with the path of every string of m, and
+// of the messages in it, that holds a character isControl refuses.
+func eachControlString(m protoreflect.Message, path string, found func(field string)) {
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		name := string(fd.Name())
 		if path != "" {
@@ -176,26 +196,24 @@ func controlViolations(m protoreflect.Message, path string, out []*errdetails.Ba
 			switch {
 			case fd.Kind() == protoreflect.StringKind:
 				if strings.ContainsFunc(v.String(), isControl) {
-					out = append(out, fieldViolation(name,
-						"must not contain a control character (other than tab and line breaks) or a bidirectional override", "string.no_control"))
+					found(name)
 				}
 			case fd.Message() != nil:
-				out = controlViolations(v.Message(), name, out)
+				eachControlString(v.Message(), name, found)
 			}
 		}
 		switch {
 		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
 		case fd.IsList():
 			list := val.List()
-			for i := 0; i < list.Len() && len(out) < maxViolations; i++ {
+			for i := range list.Len() {
 				check(indexed(name, i), list.Get(i))
 			}
 		default:
 			check(name, val)
 		}
-		return len(out) < maxViolations
+		return true
 	})
-	return out
 }
 
 // isControl reports whether r is a control character other than tab, line
