@@ -5,13 +5,16 @@ package app_test
 // exist, and the attempt must be on the record of what they named.
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -229,5 +232,107 @@ func TestValidateOnlyChecksTheJoinedCase(t *testing.T) {
 		if a, h := strings.ReplaceAll(absent.Message(), "HN-2026-09999", "{n}"), strings.ReplaceAll(hidden.Message(), strings.TrimPrefix(theirs, "cases/"), "{n}"); a != h || !slices.Equal(badFields(absent), []string{"report.case"}) {
 			t.Errorf("create %v: an absent case answers %q %v, one out of scope %q", create, a, badFields(absent), h)
 		}
+	}
+}
+
+// A watch of one case names that case as a read does: a case out of the
+// caller's scope is "not found" exactly as a number that does not exist,
+// at once rather than as a stream that stays silent, and the attempt is
+// on the audit trail of the case named. A case in scope streams its
+// notifications, and the watch is on its trail too.
+func TestWatchOfOneCaseOutOfScopeIsNotFound(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, testNow.Add(-2*time.Hour), "00070")         // the outbox's first entry: a watch resumes after it
+	theirs := openCase(t, ts, testNow.Add(-time.Hour), "00004") // Ba Đình's
+	watchOne := func(user, caseName string) (*pb.Notification, error) {
+		ctx, cancel := context.WithTimeout(ts.as(t, user), 5*time.Second)
+		defer cancel()
+		stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: caseName})
+		if err != nil {
+			return nil, err
+		}
+		return stream.Recv()
+	}
+	absent := func() *status.Status {
+		_, err := watchOne("hk.worker", "cases/HN-2026-09999")
+		return wantCode(t, err, codes.NotFound)
+	}()
+	_, err := watchOne("hk.worker", theirs)
+	hidden := wantCode(t, err, codes.NotFound)
+	if absent.Message() != hidden.Message() || errorReason(absent) != errorReason(hidden) {
+		t.Errorf("a watch of an out-of-scope case answers %q (%s), of an absent one %q (%s)",
+			hidden.Message(), errorReason(hidden), absent.Message(), errorReason(absent))
+	}
+	n, err := watchOne("bd.worker", theirs)
+	if err != nil || n.GetCase() != theirs {
+		t.Fatalf("the Ba Đình worker's watch of %s: %v, %v", theirs, n, err)
+	}
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: theirs, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ actor, outcome string }{{"users/hk.worker", "not_found"}, {"users/bd.worker", "ok"}} {
+		if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "case.watch" && e.GetActor() == want.actor && e.GetOutcome() == want.outcome && e.GetResource() == theirs
+		}) {
+			t.Errorf("no case.watch by %s with outcome %s on %s's trail: %v", want.actor, want.outcome, theirs, ev.GetEvents())
+		}
+	}
+}
+
+// A string that carries a control character (NUL, escape sequences, any
+// C0 or C1 control but tab and line breaks) or a bidirectional override
+// (which makes a name or a number read otherwise than it is stored) is
+// refused naming each such field and the rule, and nothing is written;
+// tabs and line breaks in a narrative are text. The same holds for a REST
+// query parameter.
+func TestControlCharactersAreRefusedNamingTheField(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	count := func() int {
+		resp, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.GetReports())
+	}
+	r := validReport()
+	r.Children[0].FullName = "Nguyễn\x00 Thị Lan"
+	r.Narrative = "Hàng xóm nghe \x1b[2Jtiếng khóc."
+	r.Caregivers[0].FullName = "Nguyễn \u202eVăn Hùng"
+	r.Children[0].Condition = "bầm tím\u0085ở tay"
+	_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	st := wantCode(t, err, codes.InvalidArgument)
+	want := []string{"report.children[0].full_name", "report.children[0].condition", "report.caregivers[0].full_name", "report.narrative"}
+	got := badFields(st)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("fields %v, want %v (%v)", got, want, st.Message())
+	}
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetReason() != "string.no_control" {
+					t.Errorf("%s: rule %q, want string.no_control", v.GetField(), v.GetReason())
+				}
+			}
+		}
+	}
+	if n := count(); n != 0 {
+		t.Errorf("a refused report was written: %d reports", n)
+	}
+
+	ok := validReport()
+	ok.Narrative = "Dòng một.\r\nDòng hai,\tcó tab."
+	if _, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: ok}); err != nil {
+		t.Fatalf("a narrative with line breaks and a tab: %v", err)
+	}
+
+	code, body := restRaw(t, ts, "GET", "/v1/cases:search?child_name=Lan%1B%5B2J", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	if code != 400 || !strings.Contains(string(body), `"field":"child_name"`) || !strings.Contains(string(body), "string.no_control") {
+		t.Errorf("a query parameter with an escape sequence: %d %s", code, body)
 	}
 }

@@ -2632,7 +2632,9 @@ type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resume after this notification seq; 0 starts with what happens next.
 	AfterSeq uint64 `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
-	// Only this case, "cases/{case_number}".
+	// Only this case, "cases/{case_number}". A case out of the caller's
+	// scope is NOT_FOUND, as one that does not exist; the watch is audited
+	// on the case.
 	Case          string `protobuf:"bytes,2,opt,name=case,proto3" json:"case,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -64,11 +64,19 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 
 // Watch yields the outbox entries after seq after that p may see (the case
 // in p's scope; police only their referrals), waiting for new ones until
-// ctx ends. send returns an error to stop.
+// ctx ends. send returns an error to stop. A watch of one case
+// (caseFilter, "cases/{number}") names that case as a read does: one out
+// of p's scope is ErrNotFound at once, as one that does not exist, and the
+// watch is audited on the case's trail either way.
 func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, send func(model.Notification) error) error {
 	const method = "CaseProcessService/WatchEvents"
 	if !p.May(method) {
 		return model.ErrPermissionDenied
+	}
+	if caseFilter != "" {
+		if err := e.watchedCase(ctx, p, method, caseFilter); err != nil {
+			return err
+		}
 	}
 	if after == 0 {
 		// Without a cursor, start from now: the stream is live updates.
@@ -127,6 +135,37 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		case <-time.After(e.watchPoll):
 		}
 	}
+}
+
+// watchedCase checks that the case a watch names is one p sees, and
+// audits the watch on that case's trail before anything is sent.
+func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) error {
+	number, err := intake.ParseCaseName(name)
+	if err != nil {
+		return model.InvalidField("case", "case.name", "%v", err)
+	}
+	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
+		c, err := tx.CaseByNumber(number)
+		if err != nil {
+			return err
+		}
+		if e.access.View(p, method, c) == access.ViewNone {
+			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
+		}
+		return nil
+	})
+	outcome := audit.OutcomeOK
+	switch {
+	case errors.Is(err, model.ErrNotFound):
+		outcome = audit.OutcomeNotFound
+	case err != nil:
+		return err
+	}
+	res := access.CaseResource(number)
+	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, res, outcome)); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 func mentions(n model.Notification, unit string) bool {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -72,6 +73,10 @@ func (v *validator) check(ctx context.Context, msg any) error {
 		return invalidArgument(viols)
 	}
 	if viols := v.checkListLimits(ctx, m.ProtoReflect(), ""); len(viols) > 0 {
+		return invalidArgument(viols)
+	}
+	// Lists are within their limits now: the walk is bounded.
+	if viols := controlViolations(m.ProtoReflect()); len(viols) > 0 {
 		return invalidArgument(viols)
 	}
 	if err := ctx.Err(); err != nil {
@@ -152,6 +157,77 @@ func (v *validator) checkListLimits(ctx context.Context, m protoreflect.Message,
 		}
 	}
 	return out
+}
+
+// controlViolations names the strings of m, and of the messages in it,
+// that hold a control character other than tab and line breaks, or a
+// bidirectional embedding, override or isolate. No field of a request
+// needs one; a NUL or an escape sequence stored in a name reaches every
+// terminal and file that shows it later, and a bidirectional override
+// makes a name or a number read otherwise than it is stored. Like every
+// answer it names at most maxViolations and says how many more there
+// were. Its walk is bounded by the lists' limits, checked before.
+func controlViolations(m protoreflect.Message) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	more := 0
+	eachControlString(m, "", func(field string) {
+		if len(out) == maxViolations {
+			more++
+			return
+		}
+		out = append(out, fieldViolation(field,
+			"must not contain a control character (other than tab and line breaks) or a bidirectional override", "string.no_control"))
+	})
+	if more > 0 {
+		out = append(out, truncatedViolations(more))
+	}
+	return out
+}
+
+// eachControlString calls found with the path of every string of m, and
+// of the messages in it, that holds a character isControl refuses.
+func eachControlString(m protoreflect.Message, path string, found func(field string)) {
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		name := string(fd.Name())
+		if path != "" {
+			name = path + "." + name
+		}
+		check := func(name string, v protoreflect.Value) {
+			switch {
+			case fd.Kind() == protoreflect.StringKind:
+				if strings.ContainsFunc(v.String(), isControl) {
+					found(name)
+				}
+			case fd.Message() != nil:
+				eachControlString(v.Message(), name, found)
+			}
+		}
+		switch {
+		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
+		case fd.IsList():
+			list := val.List()
+			for i := range list.Len() {
+				check(indexed(name, i), list.Get(i))
+			}
+		default:
+			check(name, val)
+		}
+		return true
+	})
+}
+
+// isControl reports whether r is a control character other than tab, line
+// feed and carriage return (Unicode's Cc, C1 included), or one of the
+// bidirectional embeddings, overrides and isolates (U+202A-U+202E,
+// U+2066-U+2069).
+func isControl(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r':
+		return false
+	case unicode.IsControl(r):
+		return true
+	}
+	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
 }
 
 // limitsOf returns the fields of md that checkListLimits looks at: its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,47 @@ func TestRequestListsHaveLimits(t *testing.T) {
 	}
 	if got := LargestListLimit(); got != 600 {
 		t.Errorf("largest list limit %d, want 600 (police unit covers)", got)
+	}
+}
+
+// Control characters but tab and line breaks, C1 included, and the
+// bidirectional embeddings, overrides and isolates are refused in every
+// string; marks that only set a direction (U+200E, U+200F) and ordinary
+// Vietnamese are text. An answer names at most maxViolations of the
+// strings and says how many more there were.
+func TestValidatorRefusesControlCharacters(t *testing.T) {
+	for r, want := range map[rune]bool{
+		0x00: true, 0x07: true, 0x1b: true, 0x7f: true, 0x85: true, 0x9f: true,
+		0x202a: true, 0x202e: true, 0x2066: true, 0x2069: true,
+		'\t': false, '\n': false, '\r': false, ' ': false, 0xa0: false, 0x200e: false, 0x200f: false,
+		0x2029: false, 0x2065: false, 0x206a: false, 'ễ': false,
+	} {
+		if got := isControl(r); got != want {
+			t.Errorf("isControl(%U) = %v, want %v", r, got, want)
+		}
+	}
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := validCreateReport()
+	req.Report.Narrative = "dòng một\r\ndòng hai\tvà tab"
+	if err := v.check(context.Background(), req); err != nil {
+		t.Fatalf("line breaks and a tab: %v", err)
+	}
+	req.Report.Children = nil
+	for i := range 20 {
+		req.Report.Children = append(req.Report.Children, &pb.Child{
+			FullName: "Lan\x00", Condition: "\u202e" + strconv.Itoa(i), Age: &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 9}})
+	}
+	_, viols := violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != maxViolations+1 {
+		t.Fatalf("%d violations, want %d and one saying how many more: %v", len(viols), maxViolations+1, viols)
+	}
+	if first := viols[0]; first.GetField() != "report.children[0].full_name" || first.GetReason() != "string.no_control" {
+		t.Errorf("first violation %v, want report.children[0].full_name [string.no_control]", first)
+	}
+	if last := viols[maxViolations]; last.GetReason() != "violations.truncated" || !strings.Contains(last.GetDescription(), "and 20 more") {
+		t.Errorf("last violation %v, want one saying 20 more", last)
 	}
 }
