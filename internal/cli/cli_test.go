@@ -122,6 +122,14 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	if _, err := serveConfig([]string{"-h"}, &bytes.Buffer{}); err != flag.ErrHelp {
 		t.Errorf("-h: %v", err)
 	}
+	// The commands with subcommands print their usage for -h, on stdout,
+	// and exit 0, as the others do.
+	for _, args := range [][]string{{"users", "-h"}, {"keys", "--help"}, {"audit", "-h"}, {"stats", "help"}} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(context.Background(), args, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "childcase "+args[0]) || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+		}
+	}
 }
 
 // TestTLSSettingsAreChecked runs serve with incomplete or unreadable TLS

@@ -40,7 +40,20 @@ const manageUsage = `Usage:
 // errAuditBroken makes "audit verify" exit non-zero on a broken chain.
 var errAuditBroken = errors.New("the audit log failed verification")
 
+// helpAsked reports whether args ask a command with subcommands for its
+// usage, which it then prints to stdout, exiting 0 as "childcase -h" does.
+func helpAsked(args []string, usage string, stdout io.Writer) bool {
+	if len(args) == 0 || (args[0] != "-h" && args[0] != "-help" && args[0] != "--help" && args[0] != "help") {
+		return false
+	}
+	fmt.Fprint(stdout, usage)
+	return true
+}
+
 func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if helpAsked(args, manageUsage, stdout) {
+		return flag.ErrHelp
+	}
 	if len(args) < 1 {
 		fmt.Fprint(stderr, manageUsage)
 		return errUsage
@@ -150,6 +163,9 @@ func passwordLinkURL(srv app.Config, secret string) string {
 }
 
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if helpAsked(args, manageUsage, stdout) {
+		return flag.ErrHelp
+	}
 	if len(args) < 1 || args[0] != "rotate" {
 		fmt.Fprint(stderr, manageUsage)
 		return errUsage
@@ -251,6 +267,9 @@ func existingDatabase(db string) error {
 }
 
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if helpAsked(args, manageUsage, stdout) {
+		return flag.ErrHelp
+	}
 	if len(args) < 1 || args[0] != "verify" {
 		fmt.Fprint(stderr, manageUsage)
 		return errUsage

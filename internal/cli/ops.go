@@ -332,8 +332,12 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // statsCmd runs "stats rebuild": the statistics counters recomputed from
 // the records, on a stopped database, when check finds them wrong.
 func statsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const statsUsage = "Usage: childcase stats rebuild [--db FILE]\n"
+	if helpAsked(args, statsUsage, stdout) {
+		return flag.ErrHelp
+	}
 	if len(args) < 1 || args[0] != "rebuild" {
-		fmt.Fprint(stderr, "Usage: childcase stats rebuild [--db FILE]\n")
+		fmt.Fprint(stderr, statsUsage)
 		return errUsage
 	}
 	off, db, err := openOfflineCmd("stats rebuild", "path of the bbolt database file (server stopped)", args[1:], stderr)

@@ -105,8 +105,12 @@ func TestOpsBackupOffline(t *testing.T) {
 	if code, _, stderr := mgRun(t, "backup", "--db", db); code != 2 || !strings.Contains(stderr, "--to") {
 		t.Errorf("backup without --to: exit %d, stderr %q", code, stderr)
 	}
-	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "x.db"), "--db", filepath.Join(dir, "missing.db")); code != 1 {
-		t.Errorf("backup of a missing database: exit %d, stderr %q", code, stderr)
+	missing := filepath.Join(dir, "missing.db")
+	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "x.db"), "--db", missing); code != 1 || strings.Count(stderr, missing) != 1 {
+		t.Errorf("backup of a missing database: exit %d, stderr %q (want the path named once)", code, stderr)
+	}
+	if code, _, stderr := mgRun(t, "check", "--db", missing); code != 1 || strings.Count(stderr, missing) != 1 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("check of a missing database: exit %d, stderr %q (want the path named once)", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
 		t.Errorf("backup created the database it was to copy")

@@ -142,7 +142,7 @@ func openBoltReadOnly(path string, timeout time.Duration, deep bool) (*bolt.DB, 
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err // it names the operation and the path
 	}
 	defer f.Close()
 	fi, err := f.Stat()
