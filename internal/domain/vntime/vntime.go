@@ -47,17 +47,17 @@ func DateOf(t time.Time) Date {
 // It rejects other layouts and dates that do not exist, such as 2025-02-30.
 func ParseDate(s string) (Date, error) {
 	if len(s) != len("2006-01-02") || s[4] != '-' || s[7] != '-' {
-		return Date{}, fmt.Errorf("vntime: invalid date %q: want YYYY-MM-DD", s)
+		return Date{}, fmt.Errorf("invalid date %q: want YYYY-MM-DD", s)
 	}
 	y, ok1 := atoi(s[0:4])
 	m, ok2 := atoi(s[5:7])
 	d, ok3 := atoi(s[8:10])
 	if !ok1 || !ok2 || !ok3 {
-		return Date{}, fmt.Errorf("vntime: invalid date %q: want YYYY-MM-DD", s)
+		return Date{}, fmt.Errorf("invalid date %q: want YYYY-MM-DD", s)
 	}
 	date := Date{y, time.Month(m), d}
 	if err := date.check(); err != nil {
-		return Date{}, fmt.Errorf("vntime: invalid date %q: %w", s, err)
+		return Date{}, fmt.Errorf("invalid date %q: %w", s, err)
 	}
 	return date, nil
 }
