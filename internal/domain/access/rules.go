@@ -265,9 +265,9 @@ type RoleRow struct {
 var roleRows = []RoleRow{
 	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases", false},
 	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false},
-	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
-	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
-	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated or handed to the district", false},
+	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
+	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
+	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district", false},
 	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds", true},
 	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter", false},
 	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content", false},
