@@ -293,6 +293,30 @@ func twoEngines(t *testing.T) (*etcdstore.Engine, *etcdstore.Engine) {
 	return e, other
 }
 
+// readAhead is what a transaction of playAgainstModel gives Speculate:
+// nothing, or its own body and a few others, each checked against the
+// committed state that the transaction's snapshot holds; a difference
+// fails the test.
+func readAhead(t *testing.T, committed sortedMaps, txSeed uint64, ops int, r *rand.Rand) []func(kv.Tx) error {
+	if r.IntN(2) == 0 {
+		return nil
+	}
+	seeds := []uint64{txSeed}
+	for range 1 + r.IntN(3) {
+		seeds = append(seeds, r.Uint64())
+	}
+	fns := make([]func(kv.Tx) error, len(seeds))
+	for i, seed := range seeds {
+		fns[i] = func(tx kv.Tx) error {
+			if err := run(tx, committed.clone(), rand.New(rand.NewPCG(seed, 2)), ops); err != nil {
+				t.Errorf("a body run ahead by Speculate: %v", err)
+			}
+			return nil
+		}
+	}
+	return fns
+}
+
 // playAgainstModel plays random transactions, each on one of engines,
 // and on the model, and checks that every answer is the same.
 func playAgainstModel(t *testing.T, engines ...kv.Engine) {
@@ -314,8 +338,11 @@ func playAgainstModel(t *testing.T, engines ...kv.Engine) {
 			}
 		default:
 			rollback := kind == 9
+			ahead := readAhead(t, committed, txSeed, ops, r)
 			var after sortedMaps
 			err := e.Update(ctx, func(tx kv.Tx) error {
+				// A hint changes no answer, whatever its bodies do.
+				kv.Speculate(tx, ahead...)
 				after = committed.clone()
 				if err := run(tx, after, rand.New(rand.NewPCG(txSeed, 2)), ops); err != nil {
 					return err

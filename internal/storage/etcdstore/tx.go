@@ -57,6 +57,7 @@ var (
 	_ kv.Engine     = (*Engine)(nil)
 	_ kv.Bucket     = (*bucket)(nil)
 	_ kv.Prefetcher = (*tx)(nil)
+	_ kv.Speculator = (*tx)(nil)
 )
 
 // View runs fn over one snapshot of the cluster. Its first read is
@@ -168,6 +169,10 @@ type tx struct {
 	buckets map[string]*bucket
 	// got counts the answers the buckets' got keep.
 	got int
+	// speculative: a throwaway run of Speculate, which is never
+	// committed; its cursors keep the pages they read as windows of
+	// their buckets, for the transaction that gathers them.
+	speculative bool
 }
 
 func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
@@ -455,6 +460,10 @@ type bucket struct {
 	seq     uint64
 	// seqLoaded: seq holds the sequence; seqDirty: it must be written.
 	seqLoaded, seqDirty bool
+	// seqRead: the sequence was read from the snapshot, which held
+	// seqAtSnapshot (seq moves on with the transaction's NextSequence).
+	seqRead       bool
+	seqAtSnapshot uint64
 	// writes are the transaction's puts and deletes, by key.
 	writes *btree.BTreeG[*write]
 	// windows are what Prefetch brought of the snapshot's keys; got are
@@ -756,6 +765,7 @@ func (b *bucket) setSeq(resp *pb.RangeResponse) {
 		b.seq = binary.BigEndian.Uint64(v)
 	}
 	b.seqLoaded = true
+	b.seqRead, b.seqAtSnapshot = true, b.seq
 }
 
 func (b *bucket) NextSequence() (uint64, error) {
@@ -942,6 +952,7 @@ func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	c.w = c.b.newWindow(s, nil, false, resp)
+	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil
 	}
@@ -988,6 +999,7 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	c.w = c.b.newWindow(c.floor, before, true, resp)
+	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil
 	}

@@ -1,0 +1,151 @@
+package etcdstore
+
+import (
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// maxSpeculating bounds the bodies one Speculate runs at once, and so the
+// reads one transaction has in flight: enough for the group commits of a
+// busy instance (64 writers share about five), few enough not to flood
+// the member.
+const maxSpeculating = 16
+
+// Speculate implements kv.Speculator. The bodies of a group commit run one
+// after another in one transaction, and each of their reads not yet in
+// hand is a round trip in turn. Here each fn runs first on a throwaway
+// transaction of its own at this one's snapshot (taken first when this
+// one has not read yet), all at once, at most maxSpeculating at a time;
+// what they read, the same answers at the same revision that this
+// transaction would get, is then kept here as its first reads and
+// Prefetch's are, under its own writes. So the serial run finds its reads
+// in memory, and the group waits for about one body's round trips instead
+// of all of them.
+//
+// A single fn is not run: its reads would be made in turn there as in the
+// transaction, so it would only cost its CPU twice. A fn that panics is
+// ignored with what it read; one that fails keeps what it read, which is
+// the snapshot's all the same. Nothing a throwaway transaction writes is
+// ever sent.
+func (t *tx) Speculate(fns ...func(kv.Tx) error) {
+	if t.err != nil || len(fns) < 2 {
+		return
+	}
+	if t.rev == 0 {
+		if _, err := t.first(nil); err != nil {
+			return // a hint: the transaction's own first read fails as without it
+		}
+	}
+	runs := make([]*tx, len(fns))
+	slots := make(chan struct{}, maxSpeculating)
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		s := t.throwaway()
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if s.speculate(fn) {
+				runs[i] = s
+			}
+		})
+	}
+	// Every run has ended before this transaction reads on: the bodies
+	// then run on it one at a time, as the kv contract has them.
+	wg.Wait()
+	for _, s := range runs {
+		if s != nil {
+			t.gather(s)
+		}
+	}
+}
+
+// throwaway returns a throwaway transaction at t's snapshot, writable
+// (its body writes, into nothing) and knowing what t knows of the
+// snapshot, but none of t's writes.
+func (t *tx) throwaway() *tx {
+	s := &tx{
+		e: t.e, ctx: t.ctx, writable: true, speculative: true,
+		rev: t.rev, guardRev: t.guardRev, serializable: t.serializable,
+		buckets: make(map[string]*bucket, len(t.buckets)), got: t.got,
+	}
+	for name, b := range t.buckets {
+		c := s.newBucket(name)
+		c.atSnapshot, c.exists = b.atSnapshot, b.atSnapshot
+		if b.seqRead {
+			c.seq, c.seqLoaded, c.seqRead, c.seqAtSnapshot = b.seqAtSnapshot, true, true, b.seqAtSnapshot
+		}
+		if !b.cleared {
+			c.windows, c.got = slices.Clip(b.windows), maps.Clone(b.got)
+		}
+		s.buckets[name] = c
+	}
+	return s
+}
+
+// speculate runs fn on the throwaway transaction s and reports whether it
+// returned. A panic stops here: the body's own run in the transaction
+// panics in its turn, where the group commit answers it to its caller.
+func (s *tx) speculate(fn func(kv.Tx) error) (returned bool) {
+	defer func() {
+		if recover() != nil {
+			returned = false
+		}
+	}()
+	_ = fn(s) // its error is the serial run's to find again
+	return true
+}
+
+// keepPage keeps a cursor's page of the snapshot's keys as a window of
+// its bucket when the transaction is a throwaway run of Speculate, for the
+// transaction that gathers it; an ordinary cursor only keeps its last.
+func (b *bucket) keepPage(w *window) {
+	if b.t.speculative {
+		b.windows = append(b.windows, w)
+	}
+}
+
+// gather keeps in t what the throwaway transaction s read of their common
+// snapshot: which buckets exist, their sequences, the answers to Gets and
+// the windows of keys. As with Prefetch, a bucket that has none of the
+// snapshot's keys to give (missing, created or deleted by t) takes no
+// keys, and t's own writes stay in front of whatever it keeps.
+func (t *tx) gather(s *tx) {
+	for name, sb := range s.buckets {
+		b, ok := t.buckets[name]
+		if !ok {
+			b = t.newBucket(name)
+			b.atSnapshot, b.exists = sb.atSnapshot, sb.atSnapshot
+			t.buckets[name] = b
+		}
+		if sb.seqRead && !b.seqLoaded {
+			b.seq, b.seqLoaded, b.seqRead, b.seqAtSnapshot = sb.seqAtSnapshot, true, true, sb.seqAtSnapshot
+		}
+		if !b.atSnapshot || b.cleared {
+			continue
+		}
+		for _, w := range sb.windows {
+			if !slices.ContainsFunc(b.windows, w.sameSpan) {
+				b.windows = append(b.windows, w)
+			}
+		}
+		for key, v := range sb.got {
+			if _, ok := b.got[key]; ok || t.got >= maxGot {
+				continue
+			}
+			if b.got == nil {
+				b.got = map[string][]byte{}
+			}
+			b.got[key] = v
+			t.got++
+		}
+	}
+}
+
+// sameSpan reports whether w and o cover the same keys: at one snapshot,
+// they then hold the same ones, so a transaction needs only one of them.
+func (w *window) sameSpan(o *window) bool {
+	return w == o || string(w.lo) == string(o.lo) && (w.hi == nil) == (o.hi == nil) && string(w.hi) == string(o.hi)
+}
