@@ -85,16 +85,16 @@ func (t *tx) throwaway() *tx {
 	return s
 }
 
-// speculate runs fn on the throwaway transaction s and reports whether it
-// returned. A panic stops here: the body's own run in the transaction
+// speculate runs fn on t, a throwaway transaction, and reports whether
+// it returned. A panic stops here: the body's own run in the transaction
 // panics in its turn, where the group commit answers it to its caller.
-func (s *tx) speculate(fn func(kv.Tx) error) (returned bool) {
+func (t *tx) speculate(fn func(kv.Tx) error) (returned bool) {
 	defer func() {
 		if recover() != nil {
 			returned = false
 		}
 	}()
-	_ = fn(s) // its error is the serial run's to find again
+	_ = fn(t) // its error is the serial run's to find again
 	return true
 }
 
