@@ -25,6 +25,15 @@ const maxSpeculating = 16
 // in memory, and the group waits for about one body's round trips instead
 // of all of them.
 //
+// Run alone, each body takes the next numbers of a sequence from the
+// snapshot's, and reads the keys they name (a new report's, its audit
+// events', a new case's), where run one after another each takes the
+// numbers after those of the bodies before it. So the bodies that took
+// numbers of a sequence that a body before them also took run once more,
+// at once again, each shown that sequence as the bodies before it left
+// it: they then read the keys of the numbers they will take. What they
+// read is still the snapshot's.
+//
 // A single fn is not run: its reads would be made in turn there as in the
 // transaction, so it would only cost its CPU twice. A fn that panics is
 // ignored with what it read; one that fails keeps what it read, which is
@@ -39,11 +48,33 @@ func (t *tx) Speculate(fns ...func(kv.Tx) error) {
 			return // a hint: the transaction's own first read fails as without it
 		}
 	}
+	runs := t.runAhead(fns, nil)
+	if after, again := sequencesBefore(runs); again {
+		t.runAhead(fns, after)
+	}
+}
+
+// runAhead runs fns at once, each on a throwaway transaction, and gathers
+// what they read into t. With after, it runs only the fns it has a map
+// for, each shown the sequences it maps as that many numbers past the
+// snapshot's. It returns the throwaway transaction of each fn that
+// returned.
+func (t *tx) runAhead(fns []func(kv.Tx) error, after []map[string]uint64) []*tx {
 	runs := make([]*tx, len(fns))
 	slots := make(chan struct{}, maxSpeculating)
 	var wg sync.WaitGroup
 	for i, fn := range fns {
 		s := t.throwaway()
+		if after != nil {
+			if after[i] == nil {
+				continue
+			}
+			for name, n := range after[i] {
+				if b := s.buckets[name]; b != nil && b.seqRead {
+					b.seq = b.seqAtSnapshot + n
+				}
+			}
+		}
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
@@ -60,6 +91,35 @@ func (t *tx) Speculate(fns ...func(kv.Tx) error) {
 			t.gather(s)
 		}
 	}
+	return runs
+}
+
+// sequencesBefore returns, for each run that took numbers of a sequence
+// that runs before it took too, how many those took of each such
+// sequence: where the fn's own run in the transaction will find it. It
+// reports whether there is any.
+func sequencesBefore(runs []*tx) (after []map[string]uint64, any bool) {
+	after = make([]map[string]uint64, len(runs))
+	took := map[string]uint64{}
+	for i, s := range runs {
+		if s == nil {
+			continue
+		}
+		for name, b := range s.buckets {
+			if !b.seqRead || b.cleared || !b.seqDirty || b.seq <= b.seqAtSnapshot {
+				continue
+			}
+			if n := took[name]; n > 0 {
+				if after[i] == nil {
+					after[i] = map[string]uint64{}
+				}
+				after[i][name] = n
+				any = true
+			}
+			took[name] += b.seq - b.seqAtSnapshot
+		}
+	}
+	return after, any
 }
 
 // throwaway returns a throwaway transaction at t's snapshot, writable

@@ -148,6 +148,53 @@ func TestSpeculatedReadsYieldToTheGroupsWrites(t *testing.T) {
 	}
 }
 
+// TestSpeculationFollowsTheSequences: bodies that each take the next
+// number of a sequence and read the key it names (a new record's, which
+// must not exist yet) read, when run one after another, the keys of the
+// numbers the bodies before them took, not the one each took alone at the
+// snapshot; Speculate runs them again with those numbers, so that those
+// reads too are in memory.
+func TestSpeculationFollowsTheSequences(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	fill(t, e, 3)
+	const n = 6
+	var taken [n]uint64
+	bodies := make([]func(kv.Tx) error, n)
+	for i := range bodies {
+		bodies[i] = func(tx kv.Tx) error {
+			b := tx.Bucket(bucketName)
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			taken[i] = seq
+			k := fmt.Appendf(nil, "n%08d", seq)
+			if b.Get(k) != nil {
+				return fmt.Errorf("%s exists already", k)
+			}
+			return b.Put(k, []byte("new"))
+		}
+	}
+	errDone := errors.New("done")
+	err := e.Update(t.Context(), func(tx kv.Tx) error {
+		kv.Speculate(tx, bodies...)
+		reads, err := serially(e, tx, bodies)
+		if err != nil {
+			return err
+		}
+		if reads != 0 {
+			t.Errorf("%d bodies that each take a number and read its key made %d read round trips after Speculate, want 0", n, reads)
+		}
+		return errDone
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatal(err)
+	}
+	if want := [n]uint64{1, 2, 3, 4, 5, 6}; taken != want {
+		t.Errorf("the bodies took the numbers %v, want %v", taken, want)
+	}
+}
+
 // TestSpeculativeWritesAreNeverCommitted: what the bodies write while
 // Speculate runs them is thrown away, whether the transaction then fails
 // or commits writes of its own.
