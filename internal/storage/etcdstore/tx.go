@@ -336,7 +336,7 @@ func (t *tx) Prefetch(ranges ...kv.Range) {
 				unseen = append(unseen, t.newBucket(string(r.Bucket)))
 			}
 			b = unseen[i]
-		} else if !b.atSnapshot || b.cleared {
+		} else if !b.atSnapshot || b.cleared || b.holds(r) {
 			continue
 		}
 		want = append(want, pending{b, r})
@@ -391,6 +391,20 @@ func (t *tx) Prefetch(ranges ...kv.Range) {
 			b.windows = append(b.windows, b.newWindow(w.r.From, w.r.To, w.r.Reverse, resps[j]))
 		}
 	}
+}
+
+// holds reports whether the transaction already holds the snapshot's
+// answer to r: a window over all of its keys (one a run ahead by
+// Speculate read, of a range that reached further), or, for a Point, a
+// Get's answer.
+func (b *bucket) holds(r kv.Range) bool {
+	if r.Limit == 1 && r.To != nil && bytes.Equal(r.To, append(slices.Clip(r.From), 0)) {
+		if _, ok := b.got[string(r.From)]; ok {
+			return true
+		}
+	}
+	w := b.windowFrom(r.From)
+	return w != nil && (w.hi == nil || r.To != nil && bytes.Compare(r.To, w.hi) <= 0)
 }
 
 // rangeGet is the Range of the bucket's keys that r asks for.
