@@ -9,9 +9,9 @@ import (
 )
 
 // maxSpeculating bounds the bodies one Speculate runs at once, and so the
-// reads one transaction has in flight: enough for the group commits of a
-// busy instance (64 writers share about five), few enough not to flood
-// the member.
+// reads one transaction has in flight (64 writers at once share one or
+// two transactions): enough that a large group waits for a few bodies'
+// round trips in turn, few enough not to flood the member.
 const maxSpeculating = 16
 
 // Speculate implements kv.Speculator. The bodies of a group commit run one
