@@ -64,11 +64,11 @@ func (t *tx) runAhead(fns []func(kv.Tx) error, after []map[string]uint64) []*tx 
 	slots := make(chan struct{}, maxSpeculating)
 	var wg sync.WaitGroup
 	for i, fn := range fns {
+		if after != nil && after[i] == nil {
+			continue
+		}
 		s := t.throwaway()
 		if after != nil {
-			if after[i] == nil {
-				continue
-			}
 			for name, n := range after[i] {
 				if b := s.buckets[name]; b != nil && b.seqRead {
 					b.seq = b.seqAtSnapshot + n
@@ -139,6 +139,7 @@ func (t *tx) throwaway() *tx {
 		}
 		if !b.cleared {
 			c.windows, c.got = slices.Clip(b.windows), maps.Clone(b.got)
+			c.inherited = len(c.windows)
 		}
 		s.buckets[name] = c
 	}
@@ -186,7 +187,7 @@ func (t *tx) gather(s *tx) {
 		if !b.atSnapshot || b.cleared {
 			continue
 		}
-		for _, w := range sb.windows {
+		for _, w := range sb.windows[sb.inherited:] {
 			if !slices.ContainsFunc(b.windows, w.sameSpan) {
 				b.windows = append(b.windows, w)
 			}

@@ -484,6 +484,9 @@ type bucket struct {
 	// the snapshot's answers to Gets (nil: no such key).
 	windows []*window
 	got     map[string][]byte
+	// inherited counts the windows a throwaway run of Speculate started
+	// with: those of the transaction it was made of, which has them.
+	inherited int
 }
 
 // window is what a transaction knows of the snapshot's keys in [lo, hi)
