@@ -50,8 +50,12 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this binary supp
 // each fn seeing the writes of those that ran before it in the shared
 // transaction. So a write body (the fn given to Update or Batch) may run
 // more than once: when a shared transaction fails, it is rolled back, the
-// fn that failed runs again alone and the others run again together. Every
-// body must therefore be safe to re-run:
+// fn that failed runs again alone and the others run again together. A
+// store whose reads are network round trips (etcd) also runs the bodies
+// of a shared transaction ahead of it, at the same time as each other,
+// each on a transaction of its own whose writes are thrown away, to make
+// their reads at once. Every body must therefore be safe to re-run, and
+// to run beside the others:
 //
 //   - no side effects outside the transaction (no sends, no caches, no
 //     changes to shared state); do them after Update returns nil;

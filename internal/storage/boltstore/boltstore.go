@@ -424,8 +424,9 @@ func (s *Store) writeTx(btx *bolt.Tx) *tx { return &tx{kt: &boltTx{tx: btx, fill
 
 // commitOrdinary commits the bodies of a group in one ordinary write
 // transaction, sharing one layout transaction (and so its statistics
-// cells: see tx.cells).
-func (s *Store) commitOrdinary(fn func(*tx) error) error {
+// cells: see tx.cells). A file reads memory: it has nothing to read ahead
+// of the bodies.
+func (s *Store) commitOrdinary(_ []func(*tx) error, fn func(*tx) error) error {
 	return s.write(false, func(btx *bolt.Tx) error { return commitLayout(s.writeTx(btx), fn) })
 }
 
@@ -532,7 +533,7 @@ func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 }
 
 // commitBatch is commitOrdinary for the writes that may use the reserve.
-func (s *Store) commitBatch(fn func(*tx) error) error {
+func (s *Store) commitBatch(_ []func(*tx) error, fn func(*tx) error) error {
 	return s.write(true, func(btx *bolt.Tx) error { return commitLayout(s.writeTx(btx), fn) })
 }
 
@@ -560,8 +561,12 @@ type groupCall[T any] struct {
 	done chan error
 }
 
-// committer runs one write transaction.
-type committer[T any] func(func(T) error) error
+// committer runs one write transaction, in which run runs bodies, the
+// fns of the calls that share it, one after another. A store over an
+// engine whose reads are round trips runs the bodies ahead, each alone,
+// to make their reads at once (EngineStore.commit); a file's store has no
+// use for them.
+type committer[T any] func(bodies []func(T) error, run func(T) error) error
 
 // do queues fn and returns once the transaction that ran it last has
 // committed, or failed. fn runs on the group's goroutine: a panic in it is
@@ -633,7 +638,11 @@ func commitTogether[T any](commit committer[T], calls []groupCall[T]) {
 	for len(calls) > 0 {
 		var failed []int
 		var failures []error
-		err := commit(func(t T) error {
+		bodies := make([]func(T) error, len(calls))
+		for i, c := range calls {
+			bodies[i] = c.fn
+		}
+		err := commit(bodies, func(t T) error {
 			failed, failures = failed[:0], failures[:0]
 			for i, c := range calls {
 				err := runCall(c.fn, t)
@@ -672,7 +681,7 @@ func commitTogether[T any](commit committer[T], calls []groupCall[T]) {
 				c.done <- failures[k]
 				continue
 			}
-			c.done <- commit(func(t T) error { return runCall(c.fn, t) })
+			c.done <- commit([]func(T) error{c.fn}, func(t T) error { return runCall(c.fn, t) })
 		}
 		calls = append(rest, calls[next:]...)
 	}

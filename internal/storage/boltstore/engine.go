@@ -237,14 +237,16 @@ func (s *EngineStore) Batch(ctx context.Context, fn func(datastore.Tx) error) er
 }
 
 // commit runs one shared write transaction on the engine: the bodies fn
-// runs share one layout transaction (see commitLayout).
-func (s *EngineStore) commit(fn func(*tx) error) error {
+// runs share one layout transaction (see commitLayout), after the engine
+// has run them ahead (readAhead).
+func (s *EngineStore) commit(bodies []func(*tx) error, fn func(*tx) error) error {
 	s.committing.Lock()
 	defer s.committing.Unlock()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(s.ctx, s.commitTimeout)
 	defer cancel()
 	err := s.e.Update(ctx, func(kt kv.Tx) error {
+		readAhead(kt, bodies)
 		return runTx(kt, func(t *tx) error { return commitLayout(t, fn) })
 	})
 	if err == nil {
@@ -254,6 +256,24 @@ func (s *EngineStore) commit(fn func(*tx) error) error {
 		}
 	}
 	return err
+}
+
+// readAhead gives the bodies of a shared transaction to an engine that
+// runs them ahead of their serial run to make their reads at once
+// (kv.Speculator; etcd), each on a layout transaction of its own over
+// the engine's throwaway one: the layout transaction the bodies share
+// keeps the statistics cells they change (tx.cells), which a run that is
+// thrown away must not touch, and runs at the same time must not share.
+// A single body has no other's reads to overlap.
+func readAhead(kt kv.Tx, bodies []func(*tx) error) {
+	if _, ok := kt.(kv.Speculator); !ok || len(bodies) < 2 {
+		return
+	}
+	fns := make([]func(kv.Tx) error, len(bodies))
+	for i, body := range bodies {
+		fns[i] = func(st kv.Tx) error { return runTx(st, body) }
+	}
+	kv.Speculate(kt, fns...)
 }
 
 // runTx runs fn over the layout's transaction on kt and marks it ended

@@ -199,7 +199,7 @@ func TestEngineGroupCommitSplitsTooLarge(t *testing.T) {
 	e := &tooLargeEngine{Engine: openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db")), max: 8}
 	s := openEngineStore(t, e)
 	const n, huge = 32, 5
-	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
+	errs := storagetest.UpdatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
 		if i == huge {
 			for j := range e.max + 1 {
 				if err := tx.CreateUser(groupUser(fmt.Sprintf("huge-%02d", j))); err != nil {

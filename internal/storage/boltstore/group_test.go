@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -17,47 +16,11 @@ import (
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 func groupUser(id string) model.User {
 	return model.User{ID: id, DisplayName: id, Role: model.RoleAuditor, Unit: model.OrgSystem}
-}
-
-// updatesBehindACommit holds a commit open while n goroutines call Update
-// with body, so that they queue for the shared transactions that follow,
-// then lets the commit go and returns each call's error once all are done.
-func updatesBehindACommit(t *testing.T, s datastore.Store, n int, body func(tx datastore.Tx, i int) error) []error {
-	t.Helper()
-	ctx := context.Background()
-	inFirst, release := make(chan struct{}), make(chan struct{})
-	firstDone := make(chan error, 1)
-	go func() {
-		firstDone <- s.Update(ctx, func(datastore.Tx) error {
-			close(inFirst)
-			<-release
-			return nil
-		})
-	}()
-	<-inFirst
-	var started, done sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		started.Add(1)
-		done.Go(func() {
-			started.Done()
-			errs[i] = s.Update(ctx, func(tx datastore.Tx) error { return body(tx, i) })
-		})
-	}
-	started.Wait()
-	for range 1000 {
-		runtime.Gosched() // let the callers reach Update while the first commit is held
-	}
-	close(release)
-	if err := <-firstDone; err != nil {
-		t.Fatalf("the Update holding the commit: %v", err)
-	}
-	done.Wait()
-	return errs
 }
 
 // TestUpdateGroupCommit: Updates that arrive while a commit is under way
@@ -68,7 +31,7 @@ func TestUpdateGroupCommit(t *testing.T) {
 	const n = 32
 	var mu sync.Mutex
 	txOf := make([]int, n) // the transaction each call committed in: its last run
-	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
+	errs := storagetest.UpdatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
 		mu.Lock()
 		txOf[i] = boltstore.TxID(tx)
 		mu.Unlock()
@@ -164,7 +127,7 @@ func TestGroupCommitFailuresCostOnePass(t *testing.T) {
 	bad := func(i int) bool { return i%4 == 1 }
 	var mu sync.Mutex
 	runs := make([]int, n)
-	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
+	errs := storagetest.UpdatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
 		mu.Lock()
 		runs[i]++
 		mu.Unlock()

@@ -18,6 +18,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 // statCells reads every stored cell of a kind.
@@ -272,7 +273,7 @@ func TestStatsCellsSharedByAGroupCommit(t *testing.T) {
 	failed := func(i int) bool { return i%4 == 3 }
 	var mu sync.Mutex
 	txOf := map[int]bool{}
-	errs := updatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
+	errs := storagetest.UpdatesBehindACommit(t, s, n, func(tx datastore.Tx, i int) error {
 		mu.Lock()
 		txOf[boltstore.TxID(tx)] = true
 		mu.Unlock()

@@ -299,6 +299,12 @@ func (t *tx) NextCaseSequence(year int) (uint64, error) {
 }
 
 func (t *tx) CreateCase(c *model.Case) error {
+	// A new case's number is the last of the bucket: on etcd, a range
+	// from it to the bucket's end costs what a Get does, and its answer
+	// (none) also covers the numbers of the cases that share a group
+	// commit after this one, which a run ahead of the group
+	// (kv.Speculate) took at the snapshot's.
+	kv.Prefetch(t.kt, kv.Range{Bucket: bucketCaseNumbers, From: []byte(c.Number), Limit: 1})
 	numbers := t.bucket(bucketCaseNumbers)
 	if numbers.Get([]byte(c.Number)) != nil {
 		return fmt.Errorf("case %s: %w", c.Number, model.ErrAlreadyExists)

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,6 +294,34 @@ func twoEngines(t *testing.T) (*etcdstore.Engine, *etcdstore.Engine) {
 	return e, other
 }
 
+// readAhead is what a transaction of playAgainstModel gives Speculate:
+// nothing, or its own body and a few others, each checked in its first
+// run against the committed state that the transaction's snapshot holds;
+// a difference fails the test. (Speculate may run a body again, showing
+// it sequences past the snapshot's, as the bodies before it took them.)
+func readAhead(t *testing.T, committed sortedMaps, txSeed uint64, ops int, r *rand.Rand) []func(kv.Tx) error {
+	if r.IntN(2) == 0 {
+		return nil
+	}
+	seeds := []uint64{txSeed}
+	for range 1 + r.IntN(3) {
+		seeds = append(seeds, r.Uint64())
+	}
+	fns := make([]func(kv.Tx) error, len(seeds))
+	for i, seed := range seeds {
+		var runs atomic.Int64
+		fns[i] = func(tx kv.Tx) error {
+			first := runs.Add(1) == 1
+			err := run(tx, committed.clone(), rand.New(rand.NewPCG(seed, 2)), ops)
+			if err != nil && first {
+				t.Errorf("a body run ahead by Speculate: %v", err)
+			}
+			return nil
+		}
+	}
+	return fns
+}
+
 // playAgainstModel plays random transactions, each on one of engines,
 // and on the model, and checks that every answer is the same.
 func playAgainstModel(t *testing.T, engines ...kv.Engine) {
@@ -314,8 +343,11 @@ func playAgainstModel(t *testing.T, engines ...kv.Engine) {
 			}
 		default:
 			rollback := kind == 9
+			ahead := readAhead(t, committed, txSeed, ops, r)
 			var after sortedMaps
 			err := e.Update(ctx, func(tx kv.Tx) error {
+				// A hint changes no answer, whatever its bodies do.
+				kv.Speculate(tx, ahead...)
 				after = committed.clone()
 				if err := run(tx, after, rand.New(rand.NewPCG(txSeed, 2)), ops); err != nil {
 					return err

@@ -409,3 +409,40 @@ func TestWritesReadTheirCellsAndEventsAtOnce(t *testing.T) {
 		t.Errorf("a report write took %d round trips, want 3: its first read, the look-up of its id, its 4 statistics cells", got)
 	}
 }
+
+// TestPrefetchSkipsWhatItHolds: a Prefetch of ranges whose answers the
+// transaction already holds (inside a window an earlier range brought,
+// or a key a Get read) makes no round trip; one that reaches past them
+// does.
+func TestPrefetchSkipsWhatItHolds(t *testing.T) {
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	fill(t, e, 20)
+	err := e.View(t.Context(), func(tx kv.Tx) error {
+		b := tx.Bucket(bucketName) // takes the snapshot
+		kv.Prefetch(tx, kv.Range{Bucket: bucketName, From: key(15), Limit: 10})
+		b.Get(key(3))
+		start := e.Stats().Reads
+		kv.Prefetch(tx,
+			kv.Range{Bucket: bucketName, From: key(16), To: key(18)},
+			kv.Range{Bucket: bucketName, From: []byte("k0175"), Limit: 1},
+			kv.Point(bucketName, []byte("k100")),
+			kv.Point(bucketName, key(3)),
+		)
+		if got := e.Stats().Reads - start; got != 0 {
+			t.Errorf("a Prefetch of what the transaction holds took %d round trips, want 0", got)
+		}
+		kv.Prefetch(tx, kv.Range{Bucket: bucketName, From: key(12), To: key(16)})
+		if got := e.Stats().Reads - start; got != 1 {
+			t.Errorf("a Prefetch of a range it does not hold took %d round trips, want 1", got)
+		}
+		expect(t, "Get(k013)", key(13), b.Get(key(13)), 13)
+		expect(t, "Get(k019)", key(19), b.Get(key(19)), 19)
+		if got := e.Stats().Reads - start; got != 1 {
+			t.Errorf("Gets of prefetched keys took %d more round trips, want 0", got-1)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -57,6 +57,7 @@ var (
 	_ kv.Engine     = (*Engine)(nil)
 	_ kv.Bucket     = (*bucket)(nil)
 	_ kv.Prefetcher = (*tx)(nil)
+	_ kv.Speculator = (*tx)(nil)
 )
 
 // View runs fn over one snapshot of the cluster. Its first read is
@@ -168,6 +169,10 @@ type tx struct {
 	buckets map[string]*bucket
 	// got counts the answers the buckets' got keep.
 	got int
+	// speculative: a throwaway run of Speculate, which is never
+	// committed; its cursors keep the pages they read as windows of
+	// their buckets, for the transaction that gathers them.
+	speculative bool
 }
 
 func (e *Engine) newTx(ctx context.Context, writable, serializable bool) *tx {
@@ -331,7 +336,7 @@ func (t *tx) Prefetch(ranges ...kv.Range) {
 				unseen = append(unseen, t.newBucket(string(r.Bucket)))
 			}
 			b = unseen[i]
-		} else if !b.atSnapshot || b.cleared {
+		} else if !b.atSnapshot || b.cleared || b.holds(r) {
 			continue
 		}
 		want = append(want, pending{b, r})
@@ -386,6 +391,20 @@ func (t *tx) Prefetch(ranges ...kv.Range) {
 			b.windows = append(b.windows, b.newWindow(w.r.From, w.r.To, w.r.Reverse, resps[j]))
 		}
 	}
+}
+
+// holds reports whether the transaction already holds the snapshot's
+// answer to r: a window over all of its keys (one a run ahead by
+// Speculate read, of a range that reached further), or, for a Point, a
+// Get's answer.
+func (b *bucket) holds(r kv.Range) bool {
+	if r.Limit == 1 && r.To != nil && bytes.Equal(r.To, append(slices.Clip(r.From), 0)) {
+		if _, ok := b.got[string(r.From)]; ok {
+			return true
+		}
+	}
+	w := b.windowFrom(r.From)
+	return w != nil && (w.hi == nil || r.To != nil && bytes.Compare(r.To, w.hi) <= 0)
 }
 
 // rangeGet is the Range of the bucket's keys that r asks for.
@@ -455,12 +474,19 @@ type bucket struct {
 	seq     uint64
 	// seqLoaded: seq holds the sequence; seqDirty: it must be written.
 	seqLoaded, seqDirty bool
+	// seqRead: the sequence was read from the snapshot, which held
+	// seqAtSnapshot (seq moves on with the transaction's NextSequence).
+	seqRead       bool
+	seqAtSnapshot uint64
 	// writes are the transaction's puts and deletes, by key.
 	writes *btree.BTreeG[*write]
 	// windows are what Prefetch brought of the snapshot's keys; got are
 	// the snapshot's answers to Gets (nil: no such key).
 	windows []*window
 	got     map[string][]byte
+	// inherited counts the windows a throwaway run of Speculate started
+	// with: those of the transaction it was made of, which has them.
+	inherited int
 }
 
 // window is what a transaction knows of the snapshot's keys in [lo, hi)
@@ -756,6 +782,7 @@ func (b *bucket) setSeq(resp *pb.RangeResponse) {
 		b.seq = binary.BigEndian.Uint64(v)
 	}
 	b.seqLoaded = true
+	b.seqRead, b.seqAtSnapshot = true, b.seq
 }
 
 func (b *bucket) NextSequence() (uint64, error) {
@@ -942,6 +969,7 @@ func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	c.w = c.b.newWindow(s, nil, false, resp)
+	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil
 	}
@@ -988,6 +1016,7 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	c.w = c.b.newWindow(c.floor, before, true, resp)
+	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil
 	}

@@ -156,3 +156,33 @@ func SetFloor(c Cursor, floor []byte) {
 		f.SetFloor(floor)
 	}
 }
+
+// Speculator is what a Tx of an engine whose reads are network round
+// trips (etcd) may also be. A group commit runs the bodies of several
+// callers one after another in one transaction, each making its reads in
+// turn, one round trip at a time; Speculate runs fns, those bodies, ahead
+// of that, at once (a bounded number at a time), each on a throwaway
+// transaction of its own at this transaction's snapshot whose writes are
+// discarded and never committed, and keeps in this transaction what they
+// read, so that the bodies run on it afterwards find their reads in
+// memory. It is a hint, as Prefetch is: it returns nothing, what it keeps
+// is the snapshot's answers (the transaction's own writes still come
+// first), a fn that fails or panics there is ignored, and a read it did
+// not make (a body that takes another path after the writes of the
+// bodies before it) is made as it would have been without it. Each fn
+// must therefore be safe to run more than once (as Engine.Update's bodies
+// are) and at the same time as the others, sharing no state with them
+// beyond what it reads through its transaction. An engine that reads
+// memory (bbolt) does not implement it; the stored layout calls it
+// through Speculate, which does nothing on such an engine.
+type Speculator interface {
+	Speculate(fns ...func(Tx) error)
+}
+
+// Speculate passes fns to tx when it is a Speculator, and does nothing
+// otherwise.
+func Speculate(tx Tx, fns ...func(Tx) error) {
+	if s, ok := tx.(Speculator); ok && len(fns) > 0 {
+		s.Speculate(fns...)
+	}
+}

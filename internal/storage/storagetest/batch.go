@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -288,4 +289,42 @@ func testBatchRunsStartFromCommitted(t *testing.T, s datastore.Store, write writ
 	if got := cursor(t, s, "counter"); got != calls {
 		t.Errorf("counter after %d calls = %d, want %d", calls, got, calls)
 	}
+}
+
+// UpdatesBehindACommit holds a commit of s open while n goroutines call
+// Update with body, so that they queue for the shared transactions that
+// follow, then lets the commit go and returns each call's error once all
+// are done. A store's own tests use it to see what a group commit does.
+func UpdatesBehindACommit(t testing.TB, s datastore.Store, n int, body func(tx datastore.Tx, i int) error) []error {
+	t.Helper()
+	ctx := context.Background()
+	inFirst, release := make(chan struct{}), make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.Update(ctx, func(datastore.Tx) error {
+			close(inFirst)
+			<-release
+			return nil
+		})
+	}()
+	<-inFirst
+	var started, done sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		started.Add(1)
+		done.Go(func() {
+			started.Done()
+			errs[i] = s.Update(ctx, func(tx datastore.Tx) error { return body(tx, i) })
+		})
+	}
+	started.Wait()
+	for range 1000 {
+		runtime.Gosched() // let the callers reach Update while the first commit is held
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatalf("the Update holding the commit: %v", err)
+	}
+	done.Wait()
+	return errs
 }
