@@ -2,7 +2,6 @@ package process
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -51,12 +50,8 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 		}
 		return err
 	})
-	outcome := audit.OutcomeOK
-	if errors.Is(err, model.ErrNotFound) {
-		outcome = audit.OutcomeNotFound
-	}
 	res := access.CaseResource(number)
-	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, outcome)); rerr != nil {
+	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, auditlog.Outcome(err))); rerr != nil {
 		return nil, rerr
 	}
 	return events, err
@@ -65,10 +60,26 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 // Watch yields the outbox entries after seq after that p may see (the case
 // in p's scope; police only their referrals), waiting for new ones until
 // ctx ends. send returns an error to stop.
+//
+// A watch reads case names and what happened to them, so it is audited as
+// reads are: its opening ("notifications.watch", on the case it is
+// filtered by), then each notification before it is sent
+// ("notification.read", on its case, so the case's trail shows who was
+// told of it). A notification whose event cannot be recorded is not sent;
+// the watch ends, and a client resumes after the last seq it received.
 func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, send func(model.Notification) error) error {
 	const method = "CaseProcessService/WatchEvents"
 	if !p.May(method) {
 		return model.ErrPermissionDenied
+	}
+	log := auditlog.New(e.store)
+	opened := p.Event(e.clock.Now(), "notifications.watch", "notifications", caseFilter, audit.OutcomeOK)
+	opened.Reason = "from now"
+	if after > 0 {
+		opened.Reason = fmt.Sprintf("after seq %d", after)
+	}
+	if err := log.Record(ctx, opened); err != nil {
+		return err
 	}
 	if after == 0 {
 		// Without a cursor, start from now: the stream is live updates.
@@ -112,6 +123,9 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		if err != nil {
 			return err
 		}
+		if err := log.Record(ctx, notificationEvents(p, e.clock.Now(), batch)...); err != nil {
+			return err
+		}
 		for _, n := range batch {
 			if err := send(n); err != nil {
 				return err
@@ -127,6 +141,16 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		case <-time.After(e.watchPoll):
 		}
 	}
+}
+
+// notificationEvents are the audit events of notifications sent to p:
+// one each, on the notification and its case.
+func notificationEvents(p access.Principal, now time.Time, ns []model.Notification) []audit.Event {
+	events := make([]audit.Event, 0, len(ns))
+	for _, n := range ns {
+		events = append(events, p.Event(now, "notification.read", fmt.Sprintf("notifications/%d", n.Seq), n.Case, audit.OutcomeOK))
+	}
+	return events
 }
 
 func mentions(n model.Notification, unit string) bool {
