@@ -643,8 +643,8 @@ func TestConfidentialityAuditTrail(t *testing.T) {
 	base := confAuditSetup(t)
 
 	tests := []struct {
-		name       string
-		change     func(b *bolt.Bucket) error
+		name   string
+		change func(b *bolt.Bucket) error
 		// 0: events were cut from the end of the log, and the chain
 		// breaks at the verification's own event, the first after the cut.
 		wantBroken uint64
