@@ -72,17 +72,11 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	if !p.May(method) {
 		return model.ErrPermissionDenied
 	}
-	log := auditlog.New(e.store)
-	opened := p.Event(e.clock.Now(), "notifications.watch", "notifications", caseFilter, audit.OutcomeOK)
-	opened.Reason = "from now"
-	if after > 0 {
-		opened.Reason = fmt.Sprintf("after seq %d", after)
-	}
-	if err := log.Record(ctx, opened); err != nil {
-		return err
-	}
+	reason := fmt.Sprintf("after seq %d", after)
 	if after == 0 {
 		// Without a cursor, start from now: the stream is live updates.
+		// Now is when the stream opens, before its audit event is
+		// written, so that nothing done meanwhile is missed.
 		if err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
 			after, err = tx.OutboxHead()
@@ -90,6 +84,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		}); err != nil {
 			return err
 		}
+		reason = fmt.Sprintf("from now (after seq %d)", after)
+	}
+	log := auditlog.New(e.store)
+	opened := p.Event(e.clock.Now(), "notifications.watch", "notifications", caseFilter, audit.OutcomeOK)
+	opened.Reason = reason
+	if err := log.Record(ctx, opened); err != nil {
+		return err
 	}
 	for {
 		wake := e.hub.Wait()
