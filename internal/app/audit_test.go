@@ -167,3 +167,19 @@ func TestAdminReadsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// The console's audit page is the API's list: opening it, filtered by a
+// case, is on the record as the auditor's list of that case's trail.
+func TestConsoleAuditPageIsAudited(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	if resp, page := b.get("/audit?case=" + strings.TrimPrefix(name, "cases/")); resp.StatusCode != 200 {
+		t.Fatalf("the audit page of %s: %s\n%s", name, resp.Status, page)
+	}
+	if events := auditedBy(t, ts, "auditor", "auditor"); !hasEvent(events, "audit.list", "auditEvents", name, "ok") {
+		t.Errorf("the console's audit page of %s is not on the record: %v", name, events)
+	}
+}
