@@ -530,3 +530,20 @@ func put(t *testing.T, b *bolt.Bucket, seq uint64, e audit.Event) {
 		t.Fatal(err)
 	}
 }
+
+// A read's outcome names what its caller was answered: a record out of
+// scope or absent alike, and any other failure as an error, never as ok.
+func TestOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, audit.OutcomeOK},
+		{fmt.Errorf("case HN-2026-00001: %w", model.ErrNotFound), audit.OutcomeNotFound},
+		{errors.New("read the timeline: disk I/O error"), audit.OutcomeError},
+	} {
+		if got := auditlog.Outcome(tt.err); got != tt.want {
+			t.Errorf("Outcome(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
