@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -181,5 +183,49 @@ func TestConsoleAuditPageIsAudited(t *testing.T) {
 	}
 	if events := auditedBy(t, ts, "auditor", "auditor"); !hasEvent(events, "audit.list", "auditEvents", name, "ok") {
 		t.Errorf("the console's audit page of %s is not on the record: %v", name, events)
+	}
+}
+
+// A step the role may not take, posted to the console on a named case, is
+// refused as the API refuses it and on the case's audit trail, as the same
+// call made to the API is (auth.denied): the console refusing it on its own
+// left no trace of the attempt.
+func TestConsoleRefusedStepIsOnTheCaseTrail(t *testing.T) {
+	ts, number := caseConsole(t)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	_, page := b.get("/cases/" + number)
+	resp, body := b.post("/cases/"+number+"/steps/ApprovePlan", url.Values{"csrf": {csrfOf(t, page)}, "etag": {"1"}})
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "Điều 146") {
+		t.Fatalf("a worker posting ApprovePlan: %s, want 403 with no case", resp.Status)
+	}
+	name := "cases/" + number
+	if events := auditedBy(t, ts, "auditor", "bd.worker"); !hasEvent(events, "auth.denied", name, name, "denied") {
+		t.Errorf("the refused ApprovePlan on %s is not on its trail: %v", name, events)
+	}
+}
+
+// The console's other refusals of a role are the API's too: a report
+// saved, or the live stream opened, by a role that may not, is audited as
+// the API call it stands for (auth.denied), as when made to the API.
+func TestConsoleRefusedCallsAreAudited(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "auditor2", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	_, page := b.get("/audit")
+	if resp, _ := b.post("/reports/new", with(callForm(csrfOf(t, page), "r1"), "do", "save")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an auditor saving a report: %s, want 403", resp.Status)
+	}
+	if resp, _ := b.get("/events"); resp.StatusCode != http.StatusForbidden || strings.Contains(resp.Header.Get("Content-Type"), "event-stream") {
+		t.Errorf("an auditor opening the live stream: %s %s, want 403", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	events := auditedBy(t, ts, "auditor2", "auditor")
+	for _, method := range []string{pb.ReportService_CreateReport_FullMethodName, pb.CaseProcessService_WatchEvents_FullMethodName} {
+		if !hasEvent(events, "auth.denied", method, "", "denied") {
+			t.Errorf("the console's refusal of %s is not on the record: %v", method, events)
+		}
 	}
 }
