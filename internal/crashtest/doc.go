@@ -4,11 +4,12 @@
 // binary, starts it as a child process on a fresh database, drives
 // concurrent intake, case transitions and hand-overs from many clients,
 // kills the process with SIGKILL at random moments and restarts it, and
-// after every cycle checks that every acknowledged write is there, that no
-// retried request was applied twice, that every index agrees with the
-// records and the audit chain verifies (boltstore.Check, with the server
-// down), and that the deadlines that fell due while the server was down
-// fire after the restart, exactly once.
+// after every cycle checks that every acknowledged write is there, that the
+// audit log holds the event of every acknowledged report and of every read
+// the workload was answered, that no retried request was applied twice,
+// that every index agrees with the records and the audit chain verifies
+// (boltstore.Check, with the server down), and that the deadlines that
+// fell due while the server was down fire after the restart, exactly once.
 //
 // The package has no code of its own: everything is in its tests. Run it
 // with

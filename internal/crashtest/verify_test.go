@@ -10,6 +10,7 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
@@ -99,6 +100,7 @@ func (h *harness) checkFile(path string) {
 	defer st.Close()
 	ack, doubt, hid := h.led.stepCounts()
 	err = st.View(ctx, func(tx datastore.ReadTx) error {
+		h.checkAudited(tx)
 		for _, e := range h.led.reports {
 			if e.state != acked {
 				continue
@@ -146,6 +148,37 @@ func (h *harness) checkFile(path string) {
 	})
 	if err != nil {
 		h.problem("read the file: %v", err)
+	}
+}
+
+// checkAudited checks that the file's audit log holds the event of every
+// acknowledged report (report.create) and of every acknowledged read of
+// the workload (case.read, by its request id): "nothing lost" covers the
+// audit trail, whose events of reads are committed in a group commit of
+// their own. The caller holds the ledger's lock.
+func (h *harness) checkAudited(tx datastore.ReadTx) {
+	created, read := map[string]bool{}, map[string]string{}
+	for e, err := range tx.AuditEvents(1) {
+		if err != nil {
+			h.problem("read the audit log: %v", err)
+			return
+		}
+		switch {
+		case e.Action == "report.create" && e.Outcome == audit.OutcomeOK:
+			created[e.Resource] = true
+		case e.Action == "case.read" && e.Outcome == audit.OutcomeOK:
+			read[e.RequestID] = e.Resource
+		}
+	}
+	for _, e := range h.led.reports {
+		if e.state == acked && !created[e.name] {
+			h.problem("acknowledged report %s (request_id %s, cycle %d) has no report.create audit event in the file", e.name, e.rid, e.cycle)
+		}
+	}
+	for id, name := range h.led.reads {
+		if got, ok := read[id]; !ok || got != name {
+			h.problem("GetCase %s, answered (request id %s), has no case.read audit event of it in the file (found %q)", name, id, got)
+		}
 	}
 }
 

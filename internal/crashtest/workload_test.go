@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -73,10 +74,14 @@ type ledger struct {
 	caseNames []string          // acknowledged cases, oldest first
 	touched   map[string]bool   // cases written to (or tried) in this cycle
 	pendingBy map[string]string // request_id -> method, for messages
+	// reads are the acknowledged GetCase calls of the workload, by the
+	// request id they were sent with: the file must hold the audit event
+	// of each, since a read is answered only after its event is on disk.
+	reads map[string]string // request id -> case
 }
 
 func newLedger() *ledger {
-	return &ledger{cases: map[string]*caseEntry{}, touched: map[string]bool{}, pendingBy: map[string]string{}}
+	return &ledger{cases: map[string]*caseEntry{}, touched: map[string]bool{}, pendingBy: map[string]string{}, reads: map[string]string{}}
 }
 
 func (l *ledger) beginCycle(n int) {
@@ -288,7 +293,8 @@ func (h *harness) settleReport(e *reportEntry, resp *pb.Report, err error, live 
 func (h *harness) opStep(ctx context.Context, cl *client, rng *rand.Rand, rid string) {
 	name := h.led.pickCase(rng)
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	c, err := cl.cases.GetCase(h.as(cctx, userCity), &pb.GetCaseRequest{Name: name})
+	readID := rid + ".read"
+	c, err := cl.cases.GetCase(metadata.AppendToOutgoingContext(h.as(cctx, userCity), "x-request-id", readID), &pb.GetCaseRequest{Name: name})
 	cancel()
 	if err != nil {
 		if h.classify(err) != classInDoubt {
@@ -298,6 +304,7 @@ func (h *harness) opStep(ctx context.Context, cl *client, rng *rand.Rand, rid st
 	}
 	e := planStep(c, rng, rid)
 	h.led.mu.Lock()
+	h.led.reads[readID] = name
 	e.cycle = h.led.cycle
 	h.led.steps = append(h.led.steps, e)
 	h.led.touched[name] = true

@@ -7,11 +7,16 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vault"
 )
 
@@ -44,14 +49,34 @@ func (l *Log) Record(ctx context.Context, events ...audit.Event) error {
 	return nil
 }
 
+// Outcome is the outcome of a read that ended with err, for its event: a
+// record out of scope is recorded as one that does not exist, as the
+// caller was answered.
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return audit.OutcomeOK
+	case errors.Is(err, model.ErrNotFound):
+		return audit.OutcomeNotFound
+	default:
+		return audit.OutcomeError
+	}
+}
+
 // Query selects the audit events List returns. It is the store's query,
 // named here so that transport need not import the store contract.
 type Query = datastore.AuditQuery
 
 // List returns events matching q, newest first, with their reasons opened
-// when the log has the vault. An opened event no longer matches its hash:
-// it is for reading, Verify checks the stored form.
-func (l *Log) List(ctx context.Context, q Query) (events []audit.Event, next string, err error) {
+// when the log has the vault, for the auditor p at now. An opened event no
+// longer matches its hash: it is for reading, Verify checks the stored
+// form.
+//
+// The listing is itself audited ("audit.list", on the case it was
+// filtered by, its filters in the reason) before the events are returned:
+// the log says who was seen doing what, and who looked is part of that.
+// The page shows the log as it was read; its own event comes after.
+func (l *Log) List(ctx context.Context, p access.Principal, now time.Time, q Query) (events []audit.Event, next string, err error) {
 	err = l.store.View(ctx, func(tx datastore.ReadTx) error {
 		events, next, err = tx.ListAuditEvents(q)
 		if err != nil || l.vault == nil {
@@ -64,7 +89,40 @@ func (l *Log) List(ctx context.Context, q Query) (events []audit.Event, next str
 		}
 		return nil
 	})
+	e := p.Event(now, "audit.list", auditResource, q.Case, Outcome(err))
+	e.Reason = describe(q)
+	if rerr := l.Record(ctx, e); rerr != nil {
+		return nil, "", rerr
+	}
 	return events, next, err
+}
+
+// auditResource names the audit log in its own events.
+const auditResource = "auditEvents"
+
+// describe says what a listing asked for, in the API's names, for its
+// audit event: ids, case names and times, never case content.
+func describe(q Query) string {
+	var parts []string
+	if q.Case != "" {
+		parts = append(parts, "case="+q.Case)
+	}
+	if q.Actor != "" {
+		parts = append(parts, "actor=users/"+q.Actor)
+	}
+	if !q.From.IsZero() {
+		parts = append(parts, "start_time="+q.From.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.To.IsZero() {
+		parts = append(parts, "end_time="+q.To.UTC().Format(time.RFC3339Nano))
+	}
+	if q.After != "" {
+		parts = append(parts, "a later page")
+	}
+	if len(parts) == 0 {
+		return "every event"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Result is the outcome of a verification.
@@ -75,9 +133,29 @@ type Result struct {
 }
 
 // Verify checks the whole chain against the stored head, in one snapshot,
-// and reports the first broken link.
+// and reports the first broken link. It writes nothing: the offline
+// command runs it on the file of a stopped server.
 func (l *Log) Verify(ctx context.Context) (Result, error) {
 	return l.VerifyTail(ctx, math.MaxUint64) // a tail as long as any log
+}
+
+// VerifyFor is Verify for the auditor p at now, through the service: the
+// verification is on the record ("audit.verify") before the chain is
+// read, so the chain it checks ends with its own event. When the event
+// cannot be recorded the verification fails, unless the chain is broken:
+// a log that takes no more events because it was tampered with (an event
+// stored beyond its head) must still be reported, not hidden behind an
+// error.
+func (l *Log) VerifyFor(ctx context.Context, p access.Principal, now time.Time) (Result, error) {
+	recordErr := l.Record(ctx, p.Event(now, "audit.verify", auditResource, "", audit.OutcomeOK))
+	res, err := l.Verify(ctx)
+	switch {
+	case err != nil:
+		return Result{}, err
+	case recordErr != nil && res.Problem == nil:
+		return Result{}, recordErr
+	}
+	return res, nil
 }
 
 // VerifyTail checks the newest n events (all of them when there are no

@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/datastore"
@@ -49,6 +50,24 @@ func newLog(t *testing.T) (*auditlog.Log, *memstore.Store) {
 	s := memstore.New()
 	t.Cleanup(func() { s.Close() })
 	return auditlog.New(s), s
+}
+
+// auditor lists the log in these tests, at auditedAt, an hour after the
+// fixture's events: every list adds its own event, so a test that lists
+// more than once starts from a log of its own.
+var (
+	auditor   = access.Principal{UserID: "aud.it", Role: model.RoleAuditor, Unit: model.OrgSystem, RequestID: "req-audit"}
+	auditedAt = t0.Add(time.Hour)
+)
+
+// logWithFixture is a new log holding the fixture.
+func logWithFixture(t *testing.T) *auditlog.Log {
+	t.Helper()
+	l, _ := newLog(t)
+	if err := l.Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func event(minute int, actor, action, resource, caseName string) audit.Event {
@@ -162,7 +181,7 @@ func TestRecordConcurrently(t *testing.T) {
 	if err != nil || res.Checked != n || res.HeadSeq != n || res.Problem != nil {
 		t.Fatalf("Verify = %+v, %v; want %d checked and no problem", res, err, n)
 	}
-	evs, _, err := l.List(ctx, datastore.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100})
+	evs, _, err := l.List(ctx, auditor, auditedAt, datastore.AuditQuery{Case: "cases/HN-2026-00001", Limit: 100})
 	if err != nil || len(evs) != n {
 		t.Fatalf("List = %d events, %v; want %d", len(evs), err, n)
 	}
@@ -199,10 +218,6 @@ func seqs(evs []audit.Event) string {
 }
 
 func TestList(t *testing.T) {
-	l, _ := newLog(t)
-	if err := l.Record(ctx, fixture...); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
 		q    datastore.AuditQuery
@@ -229,7 +244,7 @@ func TestList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, _, err := l.List(ctx, tt.q)
+			evs, _, err := logWithFixture(t).List(ctx, auditor, auditedAt, tt.q)
 			if err != nil {
 				t.Fatalf("List: %v", err)
 			}
@@ -248,22 +263,18 @@ func TestList(t *testing.T) {
 	}
 
 	t.Run("limit must be positive", func(t *testing.T) {
-		if _, _, err := l.List(ctx, datastore.AuditQuery{}); err == nil {
+		if _, _, err := logWithFixture(t).List(ctx, auditor, auditedAt, datastore.AuditQuery{}); err == nil {
 			t.Error("List with limit 0 succeeded")
 		}
 	})
 	t.Run("bad cursor", func(t *testing.T) {
-		if _, _, err := l.List(ctx, datastore.AuditQuery{After: "zz", Limit: 1}); !errors.Is(err, model.ErrBadCursor) {
+		if _, _, err := logWithFixture(t).List(ctx, auditor, auditedAt, datastore.AuditQuery{After: "zz", Limit: 1}); !errors.Is(err, model.ErrBadCursor) {
 			t.Errorf("List with a bad cursor = %v, want ErrBadCursor", err)
 		}
 	})
 }
 
 func TestListPages(t *testing.T) {
-	l, _ := newLog(t)
-	if err := l.Record(ctx, fixture...); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name  string
 		q     datastore.AuditQuery
@@ -277,10 +288,11 @@ func TestListPages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			l := logWithFixture(t)
 			q := tt.q
 			var got []string
 			for range 10 {
-				evs, next, err := l.List(ctx, q)
+				evs, next, err := l.List(ctx, auditor, auditedAt, q)
 				if err != nil {
 					t.Fatalf("List: %v", err)
 				}
@@ -294,6 +306,38 @@ func TestListPages(t *testing.T) {
 				t.Errorf("pages = %q, want %q", got, tt.pages)
 			}
 		})
+	}
+}
+
+// An auditor's list and verification are audited: the list after it is
+// read, with what it asked for, on the case it named; the verification
+// before the chain is read, so that the chain it checks holds it.
+func TestListAndVerifyAreAudited(t *testing.T) {
+	l := logWithFixture(t)
+	q := datastore.AuditQuery{Case: "cases/HN-2026-00001", Actor: "cw.an", From: t0, To: t0.Add(time.Hour), Limit: 100}
+	evs, _, err := l.List(ctx, auditor, auditedAt, q)
+	if err != nil || seqs(evs) != "1" {
+		t.Fatalf("List = [%s], %v; want the fixture's event 1 only", seqs(evs), err)
+	}
+	res, err := l.VerifyFor(ctx, auditor, auditedAt)
+	if err != nil || res.Problem != nil || res.HeadSeq != uint64(len(fixture))+2 || res.Checked != res.HeadSeq {
+		t.Fatalf("VerifyFor = %+v, %v; want a whole chain of the fixture, the list and the verification", res, err)
+	}
+	got, _, err := logWithFixture(t).List(ctx, auditor, auditedAt, datastore.AuditQuery{Limit: 1})
+	if err != nil || len(got) != 1 || got[0].Action == "audit.list" {
+		t.Fatalf("a new log's first list = %v, %v; want the fixture's newest event, not the list's own", got, err)
+	}
+	all, _, err := l.List(ctx, auditor, auditedAt, datastore.AuditQuery{Actor: auditor.UserID, Limit: 100})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("the auditor's events = %v, %v; want the list and the verification", all, err)
+	}
+	verify, list := all[0], all[1]
+	if verify.Action != "audit.verify" || verify.Resource != "auditEvents" || verify.Case != "" || verify.Outcome != audit.OutcomeOK {
+		t.Errorf("the verification's event = %+v", verify)
+	}
+	if list.Action != "audit.list" || list.Resource != "auditEvents" || list.Case != q.Case || list.RequestID != auditor.RequestID ||
+		list.Reason != "case=cases/HN-2026-00001; actor=users/cw.an; start_time=2026-03-10T02:00:00Z; end_time=2026-03-10T03:00:00Z" {
+		t.Errorf("the list's event = %+v", list)
 	}
 }
 
@@ -387,6 +431,26 @@ func tamperedStore(t *testing.T, tamper func(t *testing.T, b *bolt.Bucket)) *bol
 	return openStore(t, path)
 }
 
+// A verification through the service is recorded first; a log tampered
+// with so that it takes no more events (an event forged beyond its head)
+// is still reported, at the forged event, rather than failing.
+func TestVerifyForReportsALogThatTakesNoEvent(t *testing.T) {
+	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	l := auditlog.New(tamperedStore(t, func(t *testing.T, b *bolt.Bucket) {
+		e := decode(t, b.Get(seqKey(7)))
+		e.Seq, e.PrevHash = 8, e.Hash
+		e.Hash = e.ComputeHash()
+		put(t, b, 8, e)
+	}))
+	res, err := l.VerifyFor(ctx, auditor, auditedAt)
+	if err != nil {
+		t.Fatalf("VerifyFor: %v, want the forged event reported", err)
+	}
+	if res.Problem == nil || res.Problem.Seq != 8 || res.HeadSeq != 7 {
+		t.Errorf("VerifyFor = checked %d head %d problem %v; want head 7 and a problem at seq 8", res.Checked, res.HeadSeq, res.Problem)
+	}
+}
+
 // VerifyTail checks only the newest events (here the last 3 of 7): a
 // broken link among them or at the head is found, one further back is
 // not looked at, and a tail longer than the log checks it all.
@@ -464,5 +528,22 @@ func put(t *testing.T, b *bolt.Bucket, seq uint64, e audit.Event) {
 	}
 	if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), raw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A read's outcome names what its caller was answered: a record out of
+// scope or absent alike, and any other failure as an error, never as ok.
+func TestOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, audit.OutcomeOK},
+		{fmt.Errorf("case HN-2026-00001: %w", model.ErrNotFound), audit.OutcomeNotFound},
+		{errors.New("read the timeline: disk I/O error"), audit.OutcomeError},
+	} {
+		if got := auditlog.Outcome(tt.err); got != tt.want {
+			t.Errorf("Outcome(%v) = %q, want %q", tt.err, got, tt.want)
+		}
 	}
 }

@@ -338,6 +338,22 @@ func (s *Service) GetUser(ctx context.Context, id string) (model.User, error) {
 	return withoutSignIn(u), err
 }
 
+// ReadUser is GetUser for p, an admin through the API: the read is
+// audited ("user.read", on the user, one that does not exist included)
+// before it answers.
+func (s *Service) ReadUser(ctx context.Context, p access.Principal, id string) (model.User, error) {
+	u, err := s.GetUser(ctx, id)
+	if rerr := s.recordReads(ctx, p.Event(s.clock.Now(), "user.read", model.UserName(id), "", auditlog.Outcome(err))); rerr != nil {
+		return model.User{}, rerr
+	}
+	return u, err
+}
+
+// recordReads records the audit events of reads before they are answered.
+func (s *Service) recordReads(ctx context.Context, events ...audit.Event) error {
+	return auditlog.New(s.store).Record(ctx, events...)
+}
+
 // withoutSignIn returns u without their credentials: what the service
 // answers and remembers for a retry. Hashes are kept where they are used.
 func withoutSignIn(u model.User) model.User {
@@ -357,11 +373,40 @@ func (s *Service) ListUsers(ctx context.Context, after string, limit int) (us []
 	return us, next, err
 }
 
+// ListUsersFor is ListUsers for p, an admin through the API: each user of
+// the page is audited ("user.list") before the page is answered, as a
+// list of cases is.
+func (s *Service) ListUsersFor(ctx context.Context, p access.Principal, after string, limit int) ([]model.User, string, error) {
+	us, next, err := s.ListUsers(ctx, after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.clock.Now()
+	events := make([]audit.Event, 0, len(us))
+	for _, u := range us {
+		events = append(events, p.Event(now, "user.list", model.UserName(u.ID), "", audit.OutcomeOK))
+	}
+	if err := s.recordReads(ctx, events...); err != nil {
+		return nil, "", err
+	}
+	return us, next, nil
+}
+
 // ListTokens returns a user's API tokens (without secrets). Console
 // sessions and set-password links are tokens too, but not ones an admin
 // issues or hands to a client: they are left out, and end with sign-out,
-// ResetPassword or DisableUser.
-func (s *Service) ListTokens(ctx context.Context, userID string) (ts []model.Token, err error) {
+// ResetPassword or DisableUser. The read is audited for p ("token.list",
+// on the user's tokens) before it answers.
+func (s *Service) ListTokens(ctx context.Context, p access.Principal, userID string) ([]model.Token, error) {
+	ts, err := s.apiTokens(ctx, userID)
+	if rerr := s.recordReads(ctx, p.Event(s.clock.Now(), "token.list", model.UserName(userID)+"/tokens", "", auditlog.Outcome(err))); rerr != nil {
+		return nil, rerr
+	}
+	return ts, err
+}
+
+// apiTokens returns the API tokens of a user.
+func (s *Service) apiTokens(ctx context.Context, userID string) (ts []model.Token, err error) {
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		if _, err := tx.User(userID); err != nil {
 			return err

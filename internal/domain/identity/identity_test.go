@@ -349,12 +349,12 @@ func TestCreateUserDuplicate(t *testing.T) {
 	if err != nil || u.Role != model.RoleHotlineOperator || u.DisplayName != "User op.lan" {
 		t.Errorf("user after a duplicate create = %+v, %v", u, err)
 	}
-	ts, err := e.svc.ListTokens(ctx, "op.lan")
-	if err != nil || len(ts) != 1 || ts[0].ID != first.Token.ID {
-		t.Errorf("tokens after a duplicate create = %+v, %v; want only the first", ts, err)
-	}
 	if after := len(e.events(t)); after != before {
 		t.Errorf("a duplicate CreateUser appended %d audit events", after-before)
+	}
+	ts, err := e.svc.ListTokens(ctx, e.admin, "op.lan")
+	if err != nil || len(ts) != 1 || ts[0].ID != first.Token.ID {
+		t.Errorf("tokens after a duplicate create = %+v, %v; want only the first", ts, err)
 	}
 }
 
@@ -524,8 +524,9 @@ func TestDisableUser(t *testing.T) {
 	if stored, _ := e.svc.GetUser(ctx, u.ID); !stored.DisableTime.Equal(disabledAt) {
 		t.Errorf("stored user %+v, want disabled at %v", stored, disabledAt)
 	}
+	evs := e.events(t)[before:] // the disable's, before the reads below add theirs
 
-	ts, err := e.svc.ListTokens(ctx, u.ID)
+	ts, err := e.svc.ListTokens(ctx, e.admin, u.ID)
 	if err != nil || len(ts) != 3 {
 		t.Fatalf("ListTokens = %+v, %v", ts, err)
 	}
@@ -547,7 +548,6 @@ func TestDisableUser(t *testing.T) {
 	// One user.disable, one token.revoke per token that was still valid
 	// (the third was revoked before; the unused set-password link was
 	// valid), in token id order.
-	evs := e.events(t)[before:]
 	want := []wantEvent{{"ad.root", "ADMIN", "user.disable", "users/op.lan"}}
 	ids := []string{first.Token.ID, second.Token.ID, linkID(t, e, u.ID)}
 	slices.Sort(ids)
@@ -653,7 +653,7 @@ func TestCreateToken(t *testing.T) {
 			}
 		})
 	}
-	if ts, _ := e.svc.ListTokens(ctx, u.ID); len(ts) != 2 {
+	if ts, _ := e.svc.ListTokens(ctx, e.admin, u.ID); len(ts) != 2 {
 		t.Errorf("%d tokens, want 2", len(ts))
 	}
 }
@@ -720,10 +720,10 @@ func TestRevokeToken(t *testing.T) {
 func TestListTokens(t *testing.T) {
 	e := newEnv(t)
 	e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
-	if _, err := e.svc.ListTokens(ctx, "nobody"); !errors.Is(err, model.ErrNotFound) {
+	if _, err := e.svc.ListTokens(ctx, e.admin, "nobody"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("ListTokens(unknown) = %v, want ErrNotFound", err)
 	}
-	ts, err := e.svc.ListTokens(ctx, "op.lan")
+	ts, err := e.svc.ListTokens(ctx, e.admin, "op.lan")
 	if err != nil || len(ts) != 1 || ts[0].UserID != "op.lan" {
 		t.Errorf("ListTokens = %+v, %v", ts, err)
 	}
@@ -765,7 +765,7 @@ func TestBootstrap(t *testing.T) {
 	if n := len(e.events(t)); n != 2 {
 		t.Errorf("%d audit events after repeated Bootstrap, want 2", n)
 	}
-	if ts, _ := e.svc.ListTokens(ctx, "admin"); len(ts) != 1 {
+	if ts, _ := e.svc.ListTokens(ctx, e.admin, "admin"); len(ts) != 1 {
 		t.Errorf("%d admin tokens after repeated Bootstrap, want 1", len(ts))
 	}
 }
@@ -799,7 +799,7 @@ func TestTokensStoredAsHash(t *testing.T) {
 
 	for _, it := range issued {
 		secret := it.Secret[len("cc_")+16+1:]
-		ts, err := e.svc.ListTokens(ctx, it.Token.UserID)
+		ts, err := e.svc.ListTokens(ctx, e.admin, it.Token.UserID)
 		if err != nil {
 			t.Fatal(err)
 		}

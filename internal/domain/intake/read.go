@@ -9,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -47,14 +48,7 @@ func (s *Service) GetReport(ctx context.Context, p access.Principal, name string
 // recordRead audits a read of one record with the outcome of readErr, and
 // returns an error if the event could not be recorded.
 func (s *Service) recordRead(ctx context.Context, p access.Principal, action, resource, caseName string, readErr error) error {
-	outcome := audit.OutcomeOK
-	switch {
-	case errors.Is(readErr, model.ErrNotFound):
-		outcome = audit.OutcomeNotFound
-	case readErr != nil:
-		outcome = audit.OutcomeError
-	}
-	return s.audit.Record(ctx, p.Event(s.clock.Now(), action, resource, caseName, outcome))
+	return s.audit.Record(ctx, p.Event(s.clock.Now(), action, resource, caseName, auditlog.Outcome(readErr)))
 }
 
 // ReportQuery and CaseQuery select the reports and cases a list returns.

@@ -51,12 +51,8 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 		}
 		return err
 	})
-	outcome := audit.OutcomeOK
-	if errors.Is(err, model.ErrNotFound) {
-		outcome = audit.OutcomeNotFound
-	}
 	res := access.CaseResource(number)
-	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, outcome)); rerr != nil {
+	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, auditlog.Outcome(err))); rerr != nil {
 		return nil, rerr
 	}
 	return events, err
@@ -64,22 +60,35 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 
 // Watch yields the outbox entries after seq after that p may see (the case
 // in p's scope; police only their referrals), waiting for new ones until
-// ctx ends. send returns an error to stop. A watch of one case
-// (caseFilter, "cases/{number}") names that case as a read does: one out
-// of p's scope is ErrNotFound at once, as one that does not exist, and the
-// watch is audited on the case's trail either way.
+// ctx ends. send returns an error to stop.
+//
+// A watch reads case names and what happened to them, so it is audited as
+// reads are: its opening, then each notification before it is sent
+// ("notification.read", on its case, so the case's trail shows who was
+// told of it). A notification whose event cannot be recorded is not sent;
+// the watch ends, and a client resumes after the last seq it received.
+// A watch of one case (caseFilter, "cases/{number}") names that case as a
+// read does: one out of p's scope is ErrNotFound at once, as one that does
+// not exist, and its opening is "case.watch" on the case's trail either
+// way; a watch of p's whole scope opens with "notifications.watch".
 func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, send func(model.Notification) error) error {
 	const method = "CaseProcessService/WatchEvents"
 	if !p.May(method) {
 		return model.ErrPermissionDenied
 	}
+	action, resource, onCase := "notifications.watch", "notifications", ""
 	if caseFilter != "" {
-		if err := e.watchedCase(ctx, p, method, caseFilter); err != nil {
+		res, err := e.watchedCase(ctx, p, method, caseFilter)
+		if err != nil {
 			return err
 		}
+		action, resource, onCase = "case.watch", res, res
 	}
+	reason := fmt.Sprintf("after seq %d", after)
 	if after == 0 {
 		// Without a cursor, start from now: the stream is live updates.
+		// Now is when the stream opens, before its audit event is
+		// written, so that nothing done meanwhile is missed.
 		if err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
 			after, err = tx.OutboxHead()
@@ -87,6 +96,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		}); err != nil {
 			return err
 		}
+		reason = fmt.Sprintf("from now (after seq %d)", after)
+	}
+	log := auditlog.New(e.store)
+	opened := p.Event(e.clock.Now(), action, resource, onCase, audit.OutcomeOK)
+	opened.Reason = reason
+	if err := log.Record(ctx, opened); err != nil {
+		return err
 	}
 	for {
 		wake := e.hub.Wait()
@@ -120,6 +136,9 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		if err != nil {
 			return err
 		}
+		if err := log.Record(ctx, notificationEvents(p, e.clock.Now(), batch)...); err != nil {
+			return err
+		}
 		for _, n := range batch {
 			if err := send(n); err != nil {
 				return err
@@ -138,11 +157,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 }
 
 // watchedCase checks that the case a watch names is one p sees, and
-// audits the watch on that case's trail before anything is sent.
-func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) error {
+// returns its resource name. A case out of p's scope is ErrNotFound, as
+// one that does not exist, and the attempt is audited on its trail before
+// the answer.
+func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) (string, error) {
 	number, err := intake.ParseCaseName(name)
 	if err != nil {
-		return model.InvalidField("case", "case.name", "%v", err)
+		return "", model.InvalidField("case", "case.name", "%v", err)
 	}
 	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
 		c, err := tx.CaseByNumber(number)
@@ -154,18 +175,23 @@ func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, na
 		}
 		return nil
 	})
-	outcome := audit.OutcomeOK
-	switch {
-	case errors.Is(err, model.ErrNotFound):
-		outcome = audit.OutcomeNotFound
-	case err != nil:
-		return err
-	}
 	res := access.CaseResource(number)
-	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, res, outcome)); rerr != nil {
-		return rerr
+	if errors.Is(err, model.ErrNotFound) {
+		if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, res, audit.OutcomeNotFound)); rerr != nil {
+			return "", rerr
+		}
 	}
-	return err
+	return res, err
+}
+
+// notificationEvents are the audit events of notifications sent to p:
+// one each, on the notification and its case.
+func notificationEvents(p access.Principal, now time.Time, ns []model.Notification) []audit.Event {
+	events := make([]audit.Event, 0, len(ns))
+	for _, n := range ns {
+		events = append(events, p.Event(now, "notification.read", fmt.Sprintf("notifications/%d", n.Seq), n.Case, audit.OutcomeOK))
+	}
+	return events
 }
 
 func mentions(n model.Notification, unit string) bool {

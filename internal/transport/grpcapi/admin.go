@@ -65,7 +65,7 @@ func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	u, err := s.identity.GetUser(ctx, id)
+	u, err := s.identity.ReadUser(ctx, principalFrom(ctx), id)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -77,7 +77,7 @@ func (s *adminServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (
 	if err != nil {
 		return nil, err
 	}
-	us, next, err := s.identity.ListUsers(ctx, cursor, pageSize(req.GetPageSize(), 100, 500))
+	us, next, err := s.identity.ListUsersFor(ctx, principalFrom(ctx), cursor, pageSize(req.GetPageSize(), 100, 500))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -129,7 +129,7 @@ func (s *adminServer) ListTokens(ctx context.Context, req *pb.ListTokensRequest)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	ts, err := s.identity.ListTokens(ctx, id)
+	ts, err := s.identity.ListTokens(ctx, principalFrom(ctx), id)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

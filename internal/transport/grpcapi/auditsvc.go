@@ -7,6 +7,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -15,6 +16,7 @@ type auditServer struct {
 	pb.UnimplementedAuditServiceServer
 	pages  *pageTokens
 	log    *auditlog.Log
+	clock  clock.Clock
 	logger *slog.Logger
 }
 
@@ -46,7 +48,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		return nil, err
 	}
 	q.After = cursor
-	events, next, err := s.log.List(ctx, q)
+	events, next, err := s.log.List(ctx, principalFrom(ctx), s.clock.Now(), q)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
@@ -58,7 +60,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 }
 
 func (s *auditServer) VerifyAuditLog(ctx context.Context, _ *pb.VerifyAuditLogRequest) (*pb.VerifyAuditLogResponse, error) {
-	res, err := s.log.Verify(ctx)
+	res, err := s.log.VerifyFor(ctx, principalFrom(ctx), s.clock.Now())
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -39,7 +41,7 @@ func TestRefusalWindows(t *testing.T) {
 		t.Fatalf("%d events for 500 addresses, want %d", res.HeadSeq, MaxRefusalEvents)
 	}
 	g.refusals.Flush(ctx, true) // shutdown
-	events, _, err := log.List(ctx, auditlog.Query{Limit: 1000})
+	events, _, err := log.List(ctx, access.Principal{UserID: "auditor", Role: model.RoleAuditor}, clk.Now(), auditlog.Query{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

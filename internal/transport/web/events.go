@@ -76,12 +76,18 @@ func (c *Console) Close() { c.stopOnce.Do(func() { close(c.stopping) }) }
 // Each event's id is the notification's seq, so a browser that reconnects
 // (Last-Event-ID) misses nothing the API would have sent it.
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
-	if !mayUse(s, watchMethod) {
-		c.forbidden(w, r, s)
-		return
-	}
 	ctx, cancel := context.WithCancel(c.apiContext(r, s))
 	defer cancel()
+	if !mayUse(s, watchMethod) {
+		// The API refuses it: its refusal is audited (auth.denied) as
+		// the same call made to the API is.
+		stream, err := c.api.process.WatchEvents(ctx, &pb.WatchEventsRequest{})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		c.refused(w, r, s, err)
+		return
+	}
 	stream, err := c.api.process.WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: lastEventID(r)})
 	if err != nil {
 		c.apiError(w, r, s, err)

@@ -227,6 +227,17 @@ func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) 
 	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.forbidden")})
 }
 
+// refused answers a call the session's role may not make, which was sent
+// to the API so that the API refuses and audits it: with the API's
+// answer, or as forbidden should the API not have refused it.
+func (c *Console) refused(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	if err != nil {
+		c.apiError(w, r, s, err)
+		return
+	}
+	c.forbidden(w, r, s)
+}
+
 // apiError answers a failed API call as a page: a gone session signs the
 // person out, an out-of-scope record is not found (as the API says), and
 // a refusal is said in the catalog's words (refusal.go), and anything

@@ -1,0 +1,231 @@
+package app_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The tests of this file read the audit log as an auditor would, holding
+// the README's "every access is audited" to the letter.
+
+// auditedBy returns every audit event of the user, newest first, as an
+// auditor lists them (which the list itself is audited for: the auditor's
+// own events are not the user's, unless the user is that auditor).
+func auditedBy(t *testing.T, ts *testServer, auditor, user string) []*pb.AuditEvent {
+	t.Helper()
+	var events []*pb.AuditEvent
+	for token := ""; ; {
+		resp, err := ts.audit().ListAuditEvents(ts.as(t, auditor), &pb.ListAuditEventsRequest{
+			Actor: "users/" + user, PageSize: 1000, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, resp.GetEvents()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			return events
+		}
+	}
+}
+
+// hasEvent reports whether events hold one of action on resource, about
+// the case, with the outcome.
+func hasEvent(events []*pb.AuditEvent, action, resource, caseName, outcome string) bool {
+	return slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+		return e.GetAction() == action && e.GetResource() == resource && e.GetCase() == caseName && e.GetOutcome() == outcome
+	})
+}
+
+// An auditor's reads of the log are reads too: listing it (with what it
+// was filtered by, on the case it was filtered by, so that the case's
+// trail shows who read it) and verifying it are on the record, under the
+// auditor's name, and another auditor sees them.
+func TestAuditorsReadsOfTheLogAreAudited(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "auditor2", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caseName := created.GetCase()
+
+	auditor := ts.as(t, "auditor")
+	from, to := testNow.Add(-24*time.Hour), testNow.Add(time.Hour)
+	if _, err := ts.audit().ListAuditEvents(auditor, &pb.ListAuditEventsRequest{
+		Case: caseName, Actor: "users/" + operatorID, StartTime: timestamppb.New(from), EndTime: timestamppb.New(to)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{}); err != nil {
+		t.Fatal(err)
+	}
+
+	events := auditedBy(t, ts, "auditor2", "auditor")
+	if !hasEvent(events, "audit.list", "auditEvents", caseName, "ok") {
+		t.Errorf("the auditor's list of %s's trail is not on the record: %v", caseName, events)
+	}
+	for _, e := range events {
+		if e.GetAction() == "audit.list" && e.GetCase() == caseName {
+			for _, filter := range []string{caseName, "users/" + operatorID, from.Format(time.RFC3339), to.Format(time.RFC3339)} {
+				if !strings.Contains(e.GetReason(), filter) {
+					t.Errorf("the audit.list event does not say it was filtered by %s: %q", filter, e.GetReason())
+				}
+			}
+		}
+	}
+	if !hasEvent(events, "audit.verify", "auditEvents", "", "ok") {
+		t.Errorf("the auditor's verification is not on the record: %v", events)
+	}
+
+	// The verification is on the record before it answers: the head it
+	// reports is its own event, and the chain with it is whole. A list
+	// shows the log as it was when read; its own event follows.
+	v, err := ts.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.GetIntact() || v.GetCheckedEvents() != v.GetHeadSeq() {
+		t.Errorf("VerifyAuditLog = %v, want an intact chain of every event", v)
+	}
+	last, err := ts.audit().ListAuditEvents(ts.as(t, "auditor2"), &pb.ListAuditEventsRequest{PageSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := last.GetEvents(); len(got) != 1 || got[0].GetSeq() != v.GetHeadSeq() || got[0].GetAction() != "audit.verify" {
+		t.Errorf("the newest event after a verification (head %d): %v, want the verification's own", v.GetHeadSeq(), got)
+	}
+}
+
+// The notifications watch answers case names and what happened to them:
+// opening it is audited, and so is every notification it delivers, on its
+// case, before it is sent.
+func TestWatchIsAudited(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	// A case in another commune gives the outbox its first entry; the
+	// watch resumes after it.
+	openCase(t, ts, testNow.Add(-time.Hour), "00008")
+	w := watch(t, ts, "bd.worker", 1)
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	n := w.waitFor(t, "CASE_FORWARDED", name)
+
+	events := auditedBy(t, ts, "auditor", "bd.worker")
+	if !hasEvent(events, "notifications.watch", "notifications", "", "ok") {
+		t.Errorf("opening the watch is not on the record: %v", events)
+	}
+	if res := fmt.Sprintf("notifications/%d", n.GetSeq()); !hasEvent(events, "notification.read", res, name, "ok") {
+		t.Errorf("the notification %s of %s the watch delivered is not on the record: %v", res, name, events)
+	}
+	for _, e := range events {
+		if e.GetAction() == "notification.read" && e.GetCase() != name {
+			t.Errorf("audited as delivered a notification of a case the worker was not told of: %v", e)
+		}
+	}
+}
+
+// An admin's reads of the staff directory (a user, the list of users, a
+// user's tokens) are audited like any read, on the record they read, a
+// user who does not exist included.
+func TestAdminReadsAreAudited(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	admin := ts.as(t, "admin")
+	if _, err := ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/" + operatorID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/nobody"})
+	wantCode(t, err, codes.NotFound)
+	list, err := ts.admin().ListUsers(admin, &pb.ListUsersRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.admin().ListTokens(admin, &pb.ListTokensRequest{Parent: "users/" + operatorID}); err != nil {
+		t.Fatal(err)
+	}
+
+	events := auditedBy(t, ts, "auditor", "admin")
+	for _, want := range []struct{ action, resource, outcome string }{
+		{"user.read", "users/" + operatorID, "ok"},
+		{"user.read", "users/nobody", "not_found"},
+		{"token.list", "users/" + operatorID + "/tokens", "ok"},
+	} {
+		if !hasEvent(events, want.action, want.resource, "", want.outcome) {
+			t.Errorf("no %s of %s (%s) by the admin: %v", want.action, want.resource, want.outcome, events)
+		}
+	}
+	for _, u := range list.GetUsers() {
+		if !hasEvent(events, "user.list", u.GetName(), "", "ok") {
+			t.Errorf("the admin's list showed %s without an audit event: %v", u.GetName(), events)
+		}
+	}
+}
+
+// The console's audit page is the API's list: opening it, filtered by a
+// case, is on the record as the auditor's list of that case's trail.
+func TestConsoleAuditPageIsAudited(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	if resp, page := b.get("/audit?case=" + strings.TrimPrefix(name, "cases/")); resp.StatusCode != 200 {
+		t.Fatalf("the audit page of %s: %s\n%s", name, resp.Status, page)
+	}
+	if events := auditedBy(t, ts, "auditor", "auditor"); !hasEvent(events, "audit.list", "auditEvents", name, "ok") {
+		t.Errorf("the console's audit page of %s is not on the record: %v", name, events)
+	}
+}
+
+// A step the role may not take, posted to the console on a named case, is
+// refused as the API refuses it and on the case's audit trail, as the same
+// call made to the API is (auth.denied): the console refusing it on its own
+// left no trace of the attempt.
+func TestConsoleRefusedStepIsOnTheCaseTrail(t *testing.T) {
+	ts, number := caseConsole(t)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	_, page := b.get("/cases/" + number)
+	resp, body := b.post("/cases/"+number+"/steps/ApprovePlan", url.Values{"csrf": {csrfOf(t, page)}, "etag": {"1"}})
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "Điều 146") {
+		t.Fatalf("a worker posting ApprovePlan: %s, want 403 with no case", resp.Status)
+	}
+	name := "cases/" + number
+	if events := auditedBy(t, ts, "auditor", "bd.worker"); !hasEvent(events, "auth.denied", name, name, "denied") {
+		t.Errorf("the refused ApprovePlan on %s is not on its trail: %v", name, events)
+	}
+}
+
+// The console's other refusals of a role are the API's too: a report
+// saved, or the live stream opened, by a role that may not, is audited as
+// the API call it stands for (auth.denied), as when made to the API.
+func TestConsoleRefusedCallsAreAudited(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "auditor2", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	_, page := b.get("/audit")
+	if resp, _ := b.post("/reports/new", with(callForm(csrfOf(t, page), "r1"), "do", "save")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an auditor saving a report: %s, want 403", resp.Status)
+	}
+	if resp, _ := b.get("/events"); resp.StatusCode != http.StatusForbidden || strings.Contains(resp.Header.Get("Content-Type"), "event-stream") {
+		t.Errorf("an auditor opening the live stream: %s %s, want 403", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	events := auditedBy(t, ts, "auditor2", "auditor")
+	for _, method := range []string{pb.ReportService_CreateReport_FullMethodName, pb.CaseProcessService_WatchEvents_FullMethodName} {
+		if !hasEvent(events, "auth.denied", method, "", "denied") {
+			t.Errorf("the console's refusal of %s is not on the record: %v", method, events)
+		}
+	}
+}
