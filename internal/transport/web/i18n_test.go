@@ -112,10 +112,9 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 }
 
 // The API's refusal of a control character (string.no_control) reaches a
-// person who pasted text with one (a form feed or a vertical tab from a
-// word processor's page or line break, an invisible direction override):
-// the console says it in the page's language, as it says the other
-// rules of what was typed, not in the API's English.
+// person who pasted text holding one, which they cannot see: the console
+// says it in the page's language, as it says the other rules of what was
+// typed, not in the API's English.
 func TestControlCharacterRuleIsInTheCatalogs(t *testing.T) {
 	cats, err := loadCatalogs(files)
 	if err != nil {
