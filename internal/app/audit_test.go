@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -227,5 +228,40 @@ func TestConsoleRefusedCallsAreAudited(t *testing.T) {
 		if !hasEvent(events, "auth.denied", method, "", "denied") {
 			t.Errorf("the console's refusal of %s is not on the record: %v", method, events)
 		}
+	}
+}
+
+// A call refused for the role is audited before validation, on the record
+// its request names. A name holding a control character or a
+// bidirectional override is no record's (the API refuses such a string,
+// string.no_control): the event stands on the method, as for a name too
+// long to be one, so that no escape sequence or override reaches the log,
+// and the terminals and pages that show it, through a refusal.
+func TestRefusedCallWithAControlCharacterInItsNameIsAuditedOnTheMethod(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	for _, name := range []string{"cases/HN-2026-00001\x1b[2J", "cases/HN-2026-\u202e10000"} {
+		_, err := ts.process().ApprovePlan(ts.as(t, operatorID), &pb.ApprovePlanRequest{Name: name, Etag: "1"})
+		if code := status.Code(err); code != codes.PermissionDenied {
+			t.Fatalf("an operator approving a plan of %q: %v, want PERMISSION_DENIED", name, err)
+		}
+	}
+	var denied int
+	for _, e := range auditedBy(t, ts, "auditor", operatorID) {
+		if e.GetAction() != "auth.denied" {
+			continue
+		}
+		denied++
+		for _, s := range []string{e.GetResource(), e.GetCase(), e.GetReason()} {
+			if strings.ContainsAny(s, "\x1b\u202e") {
+				t.Errorf("a refusal's event holds the name's control character: %q", s)
+			}
+		}
+		if e.GetResource() != pb.CaseProcessService_ApprovePlan_FullMethodName {
+			t.Errorf("a refusal named by no record's name is on %q, want the method", e.GetResource())
+		}
+	}
+	if denied != 2 {
+		t.Errorf("%d refusals audited, want 2", denied)
 	}
 }

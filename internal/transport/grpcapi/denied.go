@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -20,7 +21,10 @@ type CaseResolver interface {
 
 // maxAuditedName bounds the record name a refused call is audited with.
 // The refusal comes before validation, so the name may be anything; a
-// longer one is not a record's name and the method stands in for it.
+// longer one is not a record's name and the method stands in for it, as
+// for one the validator would refuse (not UTF-8, or holding a control
+// character or a bidirectional override, isControl): those would carry
+// an escape sequence or an override into the log and whatever shows it.
 const maxAuditedName = 200
 
 // recordDenied audits a call the caller's role may not make: on the record
@@ -55,7 +59,7 @@ func targetName(req any) string {
 			continue
 		}
 		v := r.Get(fd).String()
-		if v != "" && len(v) <= maxAuditedName && utf8.ValidString(v) {
+		if v != "" && len(v) <= maxAuditedName && utf8.ValidString(v) && !strings.ContainsFunc(v, isControl) {
 			return v
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -105,6 +107,24 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 	for _, k := range want {
 		if _, ok := vi[k]; !ok {
 			t.Errorf("no catalog text for %q", k)
+		}
+	}
+}
+
+// The API's refusal of a control character (string.no_control) reaches a
+// person who pasted text holding one, which they cannot see: the console
+// says it in the page's language, as it says the other rules of what was
+// typed, not in the API's English.
+func TestControlCharacterRuleIsInTheCatalogs(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const english = "must not contain a control character (other than tab and line breaks) or a bidirectional override"
+	v := &errdetails.BadRequest_FieldViolation{Field: "report.narrative", Description: english, Reason: "string.no_control"}
+	for _, lang := range languages {
+		if got := cats.rule(lang, v, "intake.rule."); got == english {
+			t.Errorf("%s: the rule string.no_control is said as the API words it: %q", lang, got)
 		}
 	}
 }
