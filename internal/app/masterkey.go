@@ -84,14 +84,13 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk
 	switch {
 	case err == nil:
 		log.Warn("finishing a master key rotation that was interrupted", "master_key_id", next.ID())
-		n, err := mk.finish(ctx, master, next)
-		if err != nil {
-			return nil, err
-		}
-		// The interrupted rotation never reached its audit event (written
-		// after the new key is in place): record the key change now.
-		if err := mk.recordRotation(ctx, access.System("finish interrupted key rotation"), master, next, n,
-			" (an interrupted rotation, finished at start)", idempotency.Request{}); err != nil {
+		// The interrupted rotation may not have reached its audit event
+		// (written before the new key is put in place): record the key
+		// change again, saying how it ended.
+		if _, err := mk.finish(ctx, master, next, func(n int) error {
+			return mk.recordRotation(ctx, access.System("finish interrupted key rotation"), master, next, n,
+				" (an interrupted rotation, finished at start)", idempotency.Request{})
+		}); err != nil {
 			return nil, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -145,11 +144,13 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	if err := keys.WriteMaster(nextKeyPath(mk.path), next); err != nil {
 		return "", 0, fmt.Errorf("rotate master key: %w", err)
 	}
-	n, err := mk.finish(ctx, old, next)
+	n, err := mk.finish(ctx, old, next, func(n int) error {
+		return mk.recordRotation(ctx, by, old, next, n, "", req)
+	})
 	if err != nil {
 		return "", n, err
 	}
-	return next.ID(), n, mk.recordRotation(ctx, by, old, next, n, "", req)
+	return next.ID(), n, nil
 }
 
 // recordRotation audits the rotation from old to next by by (its reason
@@ -179,9 +180,14 @@ func (mk *masterKeys) recordRotation(ctx context.Context, by access.Principal, o
 	})
 }
 
-// finish re-wraps every data key from old to next and puts next's file in
-// place of the key file, keeping old's as a retired file.
-func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey) (int, error) {
+// finish re-wraps every data key from old to next, audits the rotation
+// with record (given the data keys re-wrapped), and then puts next's file
+// in place of the key file, keeping old's as a retired file. The event
+// comes before the file: a crash between the two leaves the next key file
+// beside the key file, and the next start finishes the rotation and
+// records it again, where the other order could leave a rotation done and
+// never audited.
+func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey, record func(n int) error) (int, error) {
 	mk.retired = append(mk.retired, old)
 	mk.vault.SetKeyring(keys.NewKeyring(next, mk.retired...))
 	n, err := mk.vault.Rotate(ctx, mk.store)
@@ -197,6 +203,9 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey) (int
 			return n, fmt.Errorf("rotate master key: rebuild the search index: %w", err)
 		}
 		mk.log.Info("search index rebuilt under the new master key", "cases", indexed)
+	}
+	if err := record(n); err != nil {
+		return n, err
 	}
 	retired := retiredKeyPath(mk.path, old.ID())
 	if err := os.Link(mk.path, retired); err != nil && !errors.Is(err, fs.ErrExist) {
