@@ -265,3 +265,20 @@ func TestRefusedCallWithAControlCharacterInItsNameIsAuditedOnTheMethod(t *testin
 		t.Errorf("%d refusals audited, want 2", denied)
 	}
 }
+
+// A watch that resumes behind a run of notifications it may not see (a
+// full page of other communes' cases) reads on at once to the ones it
+// may, instead of waiting for the next write or the poll (an hour here).
+func TestWatchReadsPastAPageOfOthersNotifications(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	// More than a page (200) of notifications of another commune's
+	// cases, then one of the worker's; the watch opens after all of them,
+	// so no write wakes it.
+	for range 201 {
+		openCase(t, ts, testNow.Add(-time.Hour), "00008")
+	}
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	w := watch(t, ts, "bd.worker", 1)
+	w.waitFor(t, "CASE_FORWARDED", name)
+}

@@ -107,11 +107,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	for {
 		wake := e.hub.Wait()
 		var batch []model.Notification
+		full := false // a whole page read: there may be more behind it
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
-			ns, err := tx.Notifications(after, 200)
+			ns, err := tx.Notifications(after, watchPage)
 			if err != nil {
 				return err
 			}
+			full = len(ns) == watchPage
 			for _, n := range ns {
 				after = n.Seq
 				if caseFilter != "" && n.Case != caseFilter {
@@ -144,7 +146,12 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 				return err
 			}
 		}
-		if len(batch) > 0 {
+		if len(batch) > 0 || full {
+			// Read on at once: a page of notifications p may not see
+			// must not hold back the ones behind it until the next poll.
+			if err := ctx.Err(); err != nil {
+				return nil
+			}
 			continue
 		}
 		select {
@@ -193,6 +200,9 @@ func notificationEvents(p access.Principal, now time.Time, ns []model.Notificati
 	}
 	return events
 }
+
+// watchPage is how many outbox entries a watch reads at a time.
+const watchPage = 200
 
 func mentions(n model.Notification, unit string) bool {
 	for _, u := range n.Units {
