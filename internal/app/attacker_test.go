@@ -326,7 +326,9 @@ func TestControlCharactersAreRefusedNamingTheField(t *testing.T) {
 	}
 
 	ok := validReport()
-	ok.Narrative = "Dòng một.\r\nDòng hai,\tcó tab."
+	// A soft line break and a page break pasted from a word processor
+	// (vertical tab, form feed) are line breaks too.
+	ok.Narrative = "Dòng một.\r\nDòng hai,\tcó tab.\vDòng ba.\fTrang hai."
 	if _, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: ok}); err != nil {
 		t.Fatalf("a narrative with line breaks and a tab: %v", err)
 	}

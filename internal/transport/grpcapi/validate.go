@@ -216,13 +216,15 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 	})
 }
 
-// isControl reports whether r is a control character other than tab, line
-// feed and carriage return (Unicode's Cc, C1 included), or one of the
+// isControl reports whether r is a control character other than tab and
+// the line breaks text pasted from a word processor carries (line feed,
+// carriage return, and the vertical tab and form feed of a soft line
+// break and a page break) (Unicode's Cc, C1 included), or one of the
 // bidirectional embeddings, overrides and isolates (U+202A-U+202E,
 // U+2066-U+2069).
 func isControl(r rune) bool {
 	switch {
-	case r == '\t' || r == '\n' || r == '\r':
+	case r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f':
 		return false
 	case unicode.IsControl(r):
 		return true

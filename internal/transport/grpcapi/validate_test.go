@@ -191,7 +191,7 @@ func TestValidatorRefusesControlCharacters(t *testing.T) {
 	for r, want := range map[rune]bool{
 		0x00: true, 0x07: true, 0x1b: true, 0x7f: true, 0x85: true, 0x9f: true,
 		0x202a: true, 0x202e: true, 0x2066: true, 0x2069: true,
-		'\t': false, '\n': false, '\r': false, ' ': false, 0xa0: false, 0x200e: false, 0x200f: false,
+		'\t': false, '\n': false, '\r': false, '\v': false, '\f': false, ' ': false, 0xa0: false, 0x200e: false, 0x200f: false,
 		0x2029: false, 0x2065: false, 0x206a: false, 'ễ': false,
 	} {
 		if got := isControl(r); got != want {
