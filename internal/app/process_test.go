@@ -1095,6 +1095,12 @@ func watch(t *testing.T, ts *testServer, user string, after uint64) *watcher {
 		cancel()
 		t.Fatalf("watch as %s: %v", user, err)
 	}
+	// The headers come once the watch is live: a watch from now (after
+	// 0) then misses nothing the test writes next.
+	if _, err := stream.Header(); err != nil {
+		cancel()
+		t.Fatalf("watch as %s: no headers: %v", user, err)
+	}
 	w := &watcher{done: make(chan struct{})}
 	go func() {
 		defer close(w.done)

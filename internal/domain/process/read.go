@@ -71,7 +71,12 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 // read does: one out of p's scope is ErrNotFound at once, as one that does
 // not exist, and its opening is "case.watch" on the case's trail either
 // way; a watch of p's whole scope opens with "notifications.watch".
-func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, send func(model.Notification) error) error {
+//
+// live, when not nil, is called once the watch's starting point is fixed
+// and its opening recorded, before anything is sent: from then on every
+// notification written is sent (when p may see it), so a caller can tell
+// its client that the watch is live.
+func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, live func() error, send func(model.Notification) error) error {
 	const method = "CaseProcessService/WatchEvents"
 	if !p.May(method) {
 		return model.ErrPermissionDenied
@@ -103,6 +108,11 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	opened.Reason = reason
 	if err := log.Record(ctx, opened); err != nil {
 		return err
+	}
+	if live != nil {
+		if err := live(); err != nil {
+			return err
+		}
 	}
 	for {
 		wake := e.hub.Wait()

@@ -212,9 +212,8 @@ func (l *StreamLimiter) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 			ReasonTooManyStreams, map[string]string{"limit": strconv.Itoa(l.perUser)})
 	}
 	defer l.release(user)
-	// Send the headers now: a client that waits for them (stream.Header)
-	// knows its stream was accepted and counts, before any message flows.
-	// Only the request id is set earlier; nothing sets headers later.
-	_ = ss.SendHeader(nil)
+	// The headers are the handler's to send: a watch sends them once it
+	// is live, so that a client waiting for them (stream.Header) knows
+	// its stream was accepted, counts, and misses nothing written next.
 	return next(srv, ss)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -325,7 +326,10 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 		}
 		caseFilter = "cases/" + number
 	}
-	err := s.engine.Watch(ctx, principalFrom(ctx), req.GetAfterSeq(), caseFilter, func(n model.Notification) error {
+	// The response headers go out once the watch is live: a client that
+	// waits for them (stream.Header) misses nothing written after.
+	live := func() error { return stream.SendHeader(metadata.MD{}) }
+	err := s.engine.Watch(ctx, principalFrom(ctx), req.GetAfterSeq(), caseFilter, live, func(n model.Notification) error {
 		return stream.Send(notificationToProto(n))
 	})
 	return toStatus(ctx, s.log, err)
