@@ -84,6 +84,12 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 			return fmt.Errorf("put event %d actor index: %w", e.Seq, err)
 		}
 	}
+	// Written whether or not the index is complete yet (a file whose
+	// build has not run: read-only opens never write), so that the build
+	// only has the events from before it to do.
+	if err := t.keys(bucketAuditByTime).Put(storekey.AuditTimeKey(e.Time, e.Seq), nil); err != nil {
+		return fmt.Errorf("put event %d time index: %w", e.Seq, err)
+	}
 	return nil
 }
 
@@ -119,8 +125,9 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 }
 
 // ListAuditEvents reads the case index when q names a case, else the actor
-// index when it names an actor, else the whole log, and checks every other
-// condition on the decoded event.
+// index when it names an actor, else the index by time when q has a time
+// range (newest time first, then seq) and that index is complete, else
+// the whole log, and checks every other condition on the decoded event.
 func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, error) {
 	var out []audit.Event
 	log := t.bucket(bucketAudit)
@@ -147,6 +154,11 @@ func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, err
 		b, prefix = t.keys(bucketAuditByCase), stringPrefix(q.Case)
 	case q.Actor != "":
 		b, prefix = t.keys(bucketAuditByActor), stringPrefix(q.Actor)
+	case (!q.From.IsZero() || !q.To.IsZero()) && t.bucket(bucketMeta).Get(keyAuditByTime) != nil:
+		next, err := storekey.ScanAuditTime(t.keys(bucketAuditByTime).Cursor(), q, func(k []byte, take bool) error {
+			return load(k[8:], take)
+		})
+		return out, next, err
 	}
 	next, err := scanDesc(b, prefix, seqKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
 		return load(k[len(prefix):], take)

@@ -13,6 +13,8 @@
 //	                      "audit_head" -> seq(8) hash(32) of the last audit event
 //	                      "clear_text_pending" -> empty, while cases migrated
 //	                      from before version 3 may hold clear free text
+//	                      "audit_by_time" -> empty, once every audit event
+//	                      has its entry in the index audit_by_time
 //	reports               uuid(16) -> record
 //	cases                 id(8) -> record
 //	case_numbers          number -> id(8)
@@ -45,6 +47,9 @@
 //	  tokens_by_user        user id, 0x00, token id
 //	  audit_by_case         case resource name, 0x00, seq(8)
 //	  audit_by_actor        actor user id, 0x00, seq(8)
+//	  audit_by_time         time(8) seq(8) (storekey.AuditTimeKey); every
+//	                        event has its entry once meta's audit_by_time
+//	                        is there (see buildAuditTimeIndex)
 //	search_by_case        case id(8) -> record (the case's search entry)
 //	search_tokens         token(8) case id(8) -> empty: the blind index,
 //	                      so the cases of a token are one prefix scan.
@@ -136,6 +141,7 @@ var (
 	bucketAudit             = []byte("audit")
 	bucketAuditByCase       = []byte("audit_by_case")
 	bucketAuditByActor      = []byte("audit_by_actor")
+	bucketAuditByTime       = []byte("audit_by_time")
 	bucketCaseEvents        = []byte("case_events")
 	bucketTimers            = []byte("timers")
 	bucketOutbox            = []byte("outbox")
@@ -159,6 +165,11 @@ var (
 	// every case not in search_pending has its search entry (see
 	// datastore.SearchIndexReader.SearchIndexedUnder).
 	keySearchIndexedUnder = []byte("search_indexed_under")
+	// keyAuditByTime is present once every audit event has its entry in
+	// the index audit_by_time: a file written before the index has none
+	// until a read-write open builds them (buildAuditTimeIndex), and a
+	// time listing walks the log without it.
+	keyAuditByTime = []byte("audit_by_time")
 
 	// allBuckets are the buckets of the current layout; the indexes of
 	// indexTags live in the index bucket.
@@ -352,7 +363,7 @@ func initSchema(tx *bolt.Tx) error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+		return initMeta(boltBucket{tx.Bucket(bucketMeta)})
 	}
 	version, err := schemaVersion(boltBucket{meta})
 	if err != nil {
@@ -366,6 +377,9 @@ func initSchema(tx *bolt.Tx) error {
 		return err
 	}
 	if err := buildDataKeyIndex(tx); err != nil {
+		return err
+	}
+	if err := buildAuditTimeIndex(tx); err != nil {
 		return err
 	}
 	if err := createSearchBuckets(tx); err != nil {
