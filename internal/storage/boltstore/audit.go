@@ -84,13 +84,57 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 			return fmt.Errorf("put event %d actor index: %w", e.Seq, err)
 		}
 	}
-	// Written whether or not the index is complete yet (a file whose
-	// build has not run: read-only opens never write), so that the build
-	// only has the events from before it to do.
+	// Written whether or not the index is complete yet, so that
+	// IndexAuditByTime only has the events from before it to do.
 	if err := t.keys(bucketAuditByTime).Put(storekey.AuditTimeKey(e.Time, e.Seq), nil); err != nil {
 		return fmt.Errorf("put event %d time index: %w", e.Seq, err)
 	}
 	return nil
+}
+
+// IndexAuditByTime walks the log from the key stored in meta (seq 1 at
+// first) and puts the entry of each of up to limit events, which may
+// already be there (an event appended since the index existed): the put
+// is the same. Reaching the log's end in the same transaction as the
+// appends it is serialised with, it records the index complete. An event
+// that does not decode, or sits under a malformed key, gets no entry: the
+// start's verification warns of it and check names it, and it must not
+// stop the index of the others.
+func (t *tx) IndexAuditByTime(limit int) (bool, error) {
+	if limit <= 0 {
+		return false, fmt.Errorf("index audit by time: limit %d: must be positive", limit)
+	}
+	meta := t.bucket(bucketMeta)
+	if meta.Get(keyAuditByTime) != nil {
+		return true, nil
+	}
+	from := u64(1)
+	if raw := meta.Get(keyAuditByTimeFrom); raw != nil {
+		from = raw // the key of the log to go on from
+	}
+	ix := t.keys(bucketAuditByTime)
+	c := t.bucket(bucketAudit).Cursor()
+	k, v := c.Seek(from)
+	for n := 0; k != nil && n < limit; k, v = c.Next() {
+		n++
+		if len(k) != seqKeyLen {
+			continue
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			continue
+		}
+		if err := ix.Put(storekey.AuditTimeKey(e.Time, be.Uint64(k)), nil); err != nil {
+			return false, fmt.Errorf("index audit by time: event %d: %w", be.Uint64(k), err)
+		}
+	}
+	if k != nil {
+		return false, meta.Put(keyAuditByTimeFrom, bytes.Clone(k))
+	}
+	if err := meta.Delete(keyAuditByTimeFrom); err != nil {
+		return false, err
+	}
+	return true, meta.Put(keyAuditByTime, []byte{})
 }
 
 var errTxClosed = errors.New("audit events: the transaction has ended; consume the sequence inside View or Update")

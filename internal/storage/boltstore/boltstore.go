@@ -15,6 +15,8 @@
 //	                      from before version 3 may hold clear free text
 //	                      "audit_by_time" -> empty, once every audit event
 //	                      has its entry in the index audit_by_time
+//	                      "audit_by_time_from" -> the key of the log from
+//	                      which IndexAuditByTime goes on until then
 //	reports               uuid(16) -> record
 //	cases                 id(8) -> record
 //	case_numbers          number -> id(8)
@@ -49,7 +51,7 @@
 //	  audit_by_actor        actor user id, 0x00, seq(8)
 //	  audit_by_time         time(8) seq(8) (storekey.AuditTimeKey); every
 //	                        event has its entry once meta's audit_by_time
-//	                        is there (see buildAuditTimeIndex)
+//	                        is there (see IndexAuditByTime)
 //	search_by_case        case id(8) -> record (the case's search entry)
 //	search_tokens         token(8) case id(8) -> empty: the blind index,
 //	                      so the cases of a token are one prefix scan.
@@ -166,10 +168,13 @@ var (
 	// datastore.SearchIndexReader.SearchIndexedUnder).
 	keySearchIndexedUnder = []byte("search_indexed_under")
 	// keyAuditByTime is present once every audit event has its entry in
-	// the index audit_by_time: a file written before the index has none
-	// until a read-write open builds them (buildAuditTimeIndex), and a
-	// time listing walks the log without it.
-	keyAuditByTime = []byte("audit_by_time")
+	// the index audit_by_time: a store written before the index lacks the
+	// entries of its older events until IndexAuditByTime has given them
+	// theirs, and a time listing walks the log until then.
+	// keyAuditByTimeFrom is the key of the log where IndexAuditByTime
+	// goes on: the events before it have their entries.
+	keyAuditByTime     = []byte("audit_by_time")
+	keyAuditByTimeFrom = []byte("audit_by_time_from")
 
 	// allBuckets are the buckets of the current layout; the indexes of
 	// indexTags live in the index bucket.
@@ -377,9 +382,6 @@ func initSchema(tx *bolt.Tx) error {
 		return err
 	}
 	if err := buildDataKeyIndex(tx); err != nil {
-		return err
-	}
-	if err := buildAuditTimeIndex(tx); err != nil {
 		return err
 	}
 	if err := createSearchBuckets(tx); err != nil {

@@ -625,6 +625,10 @@ func (c *checker) checkLayout() bool {
 			if len(v) != 0 {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
 			}
+		case bytes.Equal(k, keyAuditByTimeFrom):
+			if len(v) == 0 {
+				c.problem(bucketMeta, string(k), "damaged: no key of the log")
+			}
 		case bytes.Equal(k, keySearchIndexedUnder):
 			if len(v) == 0 {
 				c.problem(bucketMeta, string(k), "damaged: no master key id")
@@ -1443,8 +1447,8 @@ func (c *checker) checkAudit() {
 	// chain is whether VerifyHead still takes events: it stops at the
 	// first break, and the events' own checks go on without it.
 	chain, walked := headErr == nil, false
-	// Before the index by time is recorded complete (a file written
-	// before it, not yet opened read-write), events may lack entries.
+	// Before the index by time is recorded complete (a store written
+	// before it, IndexAuditByTime not yet done), events may lack entries.
 	byTime := c.btx.Bucket(bucketMeta).Get(keyAuditByTime) != nil
 	events := func(yield func(audit.Event, error) bool) {
 		walked = true

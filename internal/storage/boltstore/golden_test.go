@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -180,12 +182,68 @@ func withStats(c goldenCounts) goldenCounts {
 }
 
 // withAuditByTime adds the index of the audit log by time, which the
-// first read-write open builds for a file written before it: an entry
-// per event, and meta's record that the index is complete.
+// start's background duty builds for a file written before it
+// (indexAuditByTime): an entry per event, and meta's record that the
+// index is complete.
 func withAuditByTime(c goldenCounts) goldenCounts {
 	c["audit_by_time"] = c["audit"]
 	c["meta"]++
 	return c
+}
+
+// indexAuditByTime does what the start's background duty does for a file
+// written before the audit log's index by time (auditlog.IndexByTime),
+// in batches of a few events, and checks that a listing by time alone
+// answers the same events before (walking the log, by seq) and after
+// (through the index: by time, then seq).
+func indexAuditByTime(t *testing.T, s datastore.Store) {
+	t.Helper()
+	list := func() []audit.Event {
+		var es []audit.Event
+		err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+			var err error
+			es, _, err = tx.ListAuditEvents(datastore.AuditQuery{From: time.Unix(0, 0), Limit: 10000})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("ListAuditEvents by time: %v", err)
+		}
+		return es
+	}
+	before := list()
+	batches := 0
+	for done := false; !done; batches++ {
+		err := s.Update(t.Context(), func(tx datastore.Tx) error {
+			var err error
+			done, err = tx.IndexAuditByTime(7)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("IndexAuditByTime: %v", err)
+		}
+	}
+	if want := (len(before)+6)/7 + 1; batches > want || batches < want-1 {
+		t.Errorf("IndexAuditByTime(7) took %d batches for %d events", batches, len(before))
+	}
+	after := list()
+	byTime := slices.Clone(before)
+	slices.SortStableFunc(byTime, func(a, b audit.Event) int {
+		if c := b.Time.Compare(a.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Seq, a.Seq)
+	})
+	if !slices.Equal(seqsOf(after), seqsOf(byTime)) {
+		t.Errorf("a listing by time after indexing = %v, want by time %v", seqsOf(after), seqsOf(byTime))
+	}
+}
+
+func seqsOf(es []audit.Event) []uint64 {
+	out := make([]uint64, len(es))
+	for i, e := range es {
+		out[i] = e.Seq
+	}
+	return out
 }
 
 // withSearchIndex adds the search index's buckets, which the open adds
@@ -290,6 +348,7 @@ func TestGoldenFilesOpen(t *testing.T) {
 				referred = []string{"HN-2026-00001", "HN-2026-00003"}
 			}
 			readEverything(t, s, v, referred)
+			indexAuditByTime(t, s)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/kv"
@@ -275,41 +274,6 @@ func buildDataKeyIndex(tx *bolt.Tx) error {
 func initMeta(meta kv.Bucket) error {
 	if err := meta.Put(keySchemaVersion, u32(SchemaVersion)); err != nil {
 		return err
-	}
-	return meta.Put(keyAuditByTime, []byte{})
-}
-
-// buildAuditTimeIndex gives every audit event of a file written before
-// the index audit_by_time its entry there, in the transaction that opens
-// the file, and records the index complete. Like buildDataKeyIndex it is
-// not a schema version of its own: it runs whenever the record is
-// missing, and a binary that does not know the index reads and writes
-// the log as before. It walks the whole log once, as a migration does;
-// the entries are put in seq order, which is time order for the events
-// of one instance, so they mostly append. A read-only open does without
-// it: a time listing then walks the log (ListAuditEvents).
-func buildAuditTimeIndex(tx *bolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta.Get(keyAuditByTime) != nil {
-		return nil
-	}
-	ix := tx.Bucket(bucketIndex)
-	if ix == nil {
-		return fmt.Errorf("bucket %s is missing", bucketIndex)
-	}
-	tag, _ := indexTag(bucketAuditByTime)
-	ks := &keyspace{b: boltBucket{ix}, tag: []byte{tag}}
-	err := tx.Bucket(bucketAudit).ForEach(func(k, v []byte) error {
-		e, err := audit.Decode(v)
-		if len(k) != seqKeyLen || err != nil {
-			// A damaged event must not stop the start: the start's
-			// verification warns of it, and check names it.
-			return nil
-		}
-		return ks.Put(storekey.AuditTimeKey(e.Time, be.Uint64(k)), nil)
-	})
-	if err != nil {
-		return fmt.Errorf("build the audit log's index by time: %w", err)
 	}
 	return meta.Put(keyAuditByTime, []byte{})
 }

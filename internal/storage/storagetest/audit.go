@@ -627,6 +627,14 @@ func testAuditListByTime(t *testing.T, s datastore.Store) {
 	for i, m := range minutes {
 		appendAudit(t, s, sampleEvent(i+1, "lan.nguyen", "", at(m)))
 	}
+	// A store created with the index has nothing to give entries to.
+	update(t, s, func(tx datastore.Tx) error {
+		done, err := tx.IndexAuditByTime(1)
+		if err == nil && !done {
+			t.Error("IndexAuditByTime on a store created with the index = not done, want done")
+		}
+		return err
+	})
 	for _, tt := range []struct {
 		q    datastore.AuditQuery
 		want []uint64
