@@ -513,28 +513,35 @@ func testAuditListFilters(t *testing.T, s datastore.Store) {
 	})
 }
 
+// checkAuditPages walks the listing of q a page at a time, at every page
+// size, and checks that the pages together are want (seqs).
+func checkAuditPages(t *testing.T, s datastore.Store, q datastore.AuditQuery, want []uint64) {
+	t.Helper()
+	wantKeys := make([]string, len(want))
+	for i, n := range want {
+		wantKeys[i] = fmt.Sprint(n)
+	}
+	for _, limit := range pageSizes {
+		t.Run(fmt.Sprintf("%s limit %d", auditQueryName(q), limit), func(t *testing.T) {
+			got := walk(t, s, limit, len(wantKeys), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+				q := q
+				q.After, q.Limit = after, limit
+				page, next, err := tx.ListAuditEvents(q)
+				keys := make([]string, len(page))
+				for i, e := range page {
+					keys[i] = fmt.Sprint(e.Seq)
+				}
+				return keys, next, err
+			})
+			checkWalk(t, got, wantKeys)
+		})
+	}
+}
+
 func testAuditListPaging(t *testing.T, s datastore.Store) {
 	auditSet(t, s)
 	for _, tt := range auditQueries {
-		want := make([]string, len(tt.want))
-		for i, n := range tt.want {
-			want[i] = fmt.Sprint(n)
-		}
-		for _, limit := range pageSizes {
-			t.Run(fmt.Sprintf("%s limit %d", auditQueryName(tt.q), limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
-					q := tt.q
-					q.After, q.Limit = after, limit
-					page, next, err := tx.ListAuditEvents(q)
-					keys := make([]string, len(page))
-					for i, e := range page {
-						keys[i] = fmt.Sprint(e.Seq)
-					}
-					return keys, next, err
-				})
-				checkWalk(t, got, want)
-			})
-		}
+		checkAuditPages(t, s, tt.q, tt.want)
 	}
 	// Events appended after a page was read appear on no later page: the
 	// walk goes back in time.
@@ -646,25 +653,7 @@ func testAuditListByTime(t *testing.T, s datastore.Store) {
 		{datastore.AuditQuery{From: at(61)}, []uint64{}},
 		{datastore.AuditQuery{To: at(5)}, []uint64{}},
 	} {
-		want := make([]string, len(tt.want))
-		for i, n := range tt.want {
-			want[i] = fmt.Sprint(n)
-		}
-		for _, limit := range pageSizes {
-			t.Run(fmt.Sprintf("%s limit %d", auditQueryName(tt.q), limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
-					q := tt.q
-					q.After, q.Limit = after, limit
-					page, next, err := tx.ListAuditEvents(q)
-					keys := make([]string, len(page))
-					for i, e := range page {
-						keys[i] = fmt.Sprint(e.Seq)
-					}
-					return keys, next, err
-				})
-				checkWalk(t, got, want)
-			})
-		}
+		checkAuditPages(t, s, tt.q, tt.want)
 	}
 	// A cursor of the whole log's or an actor's listing is not one of the
 	// index by time.
