@@ -104,15 +104,18 @@ func (t *tx) IndexAuditByTime(limit int) (bool, error) {
 	if limit <= 0 {
 		return false, fmt.Errorf("index audit by time: limit %d: must be positive", limit)
 	}
-	meta := t.bucket(bucketMeta)
-	if meta.Get(keyAuditByTime) != nil {
+	if t.auditTimeIndexed() {
 		return true, nil
 	}
+	meta := t.bucket(bucketMeta)
 	from := u64(1)
 	if raw := meta.Get(keyAuditByTimeFrom); raw != nil {
 		from = raw // the key of the log to go on from
 	}
 	ix := t.keys(bucketAuditByTime)
+	if ix == nil {
+		return false, fmt.Errorf("index audit by time: bucket %s is missing", bucketIndex)
+	}
 	c := t.bucket(bucketAudit).Cursor()
 	k, v := c.Seek(from)
 	for n := 0; k != nil && n < limit; k, v = c.Next() {
@@ -134,7 +137,14 @@ func (t *tx) IndexAuditByTime(limit int) (bool, error) {
 	if err := meta.Delete(keyAuditByTimeFrom); err != nil {
 		return false, err
 	}
-	return true, meta.Put(keyAuditByTime, []byte{})
+	return true, ix.Put(auditByTimeComplete, []byte{})
+}
+
+// auditTimeIndexed reports whether every event has its entry in
+// audit_by_time.
+func (t *tx) auditTimeIndexed() bool {
+	ix := t.keys(bucketAuditByTime)
+	return ix != nil && ix.Get(auditByTimeComplete) != nil
 }
 
 var errTxClosed = errors.New("audit events: the transaction has ended; consume the sequence inside View or Update")
@@ -198,7 +208,7 @@ func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, err
 		b, prefix = t.keys(bucketAuditByCase), stringPrefix(q.Case)
 	case q.Actor != "":
 		b, prefix = t.keys(bucketAuditByActor), stringPrefix(q.Actor)
-	case (!q.From.IsZero() || !q.To.IsZero()) && t.bucket(bucketMeta).Get(keyAuditByTime) != nil:
+	case (!q.From.IsZero() || !q.To.IsZero()) && t.auditTimeIndexed():
 		next, err := storekey.ScanAuditTime(t.keys(bucketAuditByTime).Cursor(), q, func(k []byte, take bool) error {
 			return load(k[8:], take)
 		})

@@ -621,7 +621,7 @@ func (c *checker) checkLayout() bool {
 			if len(v) != auditHeadLen {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want %d", len(v), auditHeadLen)
 			}
-		case bytes.Equal(k, keyClearTextPending), bytes.Equal(k, keyAuditByTime):
+		case bytes.Equal(k, keyClearTextPending):
 			if len(v) != 0 {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
 			}
@@ -1449,7 +1449,10 @@ func (c *checker) checkAudit() {
 	chain, walked := headErr == nil, false
 	// Before the index by time is recorded complete (a store written
 	// before it, IndexAuditByTime not yet done), events may lack entries.
-	byTime := c.btx.Bucket(bucketMeta).Get(keyAuditByTime) != nil
+	byTime := c.t.auditTimeIndexed()
+	if byTime {
+		c.countFound(bucketAuditByTime) // the record itself, which indexMatches counts
+	}
 	events := func(yield func(audit.Event, error) bool) {
 		walked = true
 		c.each(bucketAudit, func(k, v []byte) {
@@ -1554,6 +1557,9 @@ func (c *checker) checkAuditTimeIndex() {
 		return
 	}
 	c.each(bucketAuditByTime, func(k, _ []byte) {
+		if len(k) == len(auditByTimeComplete) {
+			return // the record that the index is complete
+		}
 		if len(k) != storekey.AuditTimeKeyLen {
 			c.problem(bucketAuditByTime, readable(k), "malformed key: want time(8), seq(8)")
 			return

@@ -268,14 +268,15 @@ func buildDataKeyIndex(tx *bolt.Tx) error {
 	})
 }
 
-// initMeta writes the meta records of a new, empty store: its schema
+// initStore writes the records of a new, empty store: its schema
 // version, and that its (no) audit events all have their entries in
 // audit_by_time.
-func initMeta(meta kv.Bucket) error {
+func initStore(meta, index kv.Bucket) error {
 	if err := meta.Put(keySchemaVersion, u32(SchemaVersion)); err != nil {
 		return err
 	}
-	return meta.Put(keyAuditByTime, []byte{})
+	tag, _ := indexTag(bucketAuditByTime)
+	return (&keyspace{b: index, tag: []byte{tag}}).Put(auditByTimeComplete, []byte{})
 }
 
 // buildIndex creates the bucket index if it is missing and puts in it the
