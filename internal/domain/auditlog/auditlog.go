@@ -197,8 +197,10 @@ func (l *Log) HeadSeq(ctx context.Context) (uint64, error) {
 
 // indexBatch is how many events IndexByTime gives their entries per
 // transaction: short enough that the appends it is serialised with wait
-// little, long enough that a log of millions takes few commits.
-const indexBatch = 10000
+// little and that a commit of its entries stays well inside what an etcd
+// store takes in one (10,000 operations by default), long enough that a
+// log of millions takes a few thousand commits.
+const indexBatch = 1000
 
 // IndexByTime gives the events a store holds from before its index of the
 // log by time their entries, a batch per transaction, until the index is
