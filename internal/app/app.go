@@ -558,6 +558,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			}
 		}
 	})
+	// The audit events of a store written before the log's index by
+	// time get their entries in the background, so that the start does
+	// not walk the whole log (cold start); a listing by time walks the
+	// log until they have them all.
+	duties = append(duties, func(ctx context.Context) {
+		if err := auditLog.IndexByTime(ctx); err != nil && ctx.Err() == nil {
+			opts.Logger.Error("audit log: indexing the events by time failed; listings by time walk the log", "err", err)
+		}
+	})
 	// The deadline scheduler: catches up on what fell due while stopped
 	// (or while no instance led), then fires each deadline event when it
 	// falls due.

@@ -194,3 +194,33 @@ func (l *Log) HeadSeq(ctx context.Context) (uint64, error) {
 	}
 	return seq, nil
 }
+
+// indexBatch is how many events IndexByTime gives their entries per
+// transaction: short enough that the appends it is serialised with wait
+// little and that a commit of its entries stays well inside what an etcd
+// store takes in one (10,000 operations by default), long enough that a
+// log of millions takes a few thousand commits.
+const indexBatch = 1000
+
+// IndexByTime gives the events a store holds from before its index of the
+// log by time their entries, a batch per transaction, until the index is
+// complete or ctx ends; listings by time walk the log until then.
+func (l *Log) IndexByTime(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var done bool
+		err := l.store.Update(ctx, func(tx datastore.Tx) error {
+			var err error
+			done, err = tx.IndexAuditByTime(indexBatch)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("index the audit log by time: %w", err)
+		}
+		if done {
+			return nil
+		}
+	}
+}

@@ -284,7 +284,11 @@ type AuditReader interface {
 	AuditEvents(from uint64) iter.Seq2[audit.Event, error]
 	// ListAuditEvents returns up to q.Limit events matching every set
 	// field of q, newest first, and a cursor for the next page. With a case
-	// or an actor it reads an index instead of the whole log.
+	// or an actor it reads an index instead of the whole log, newest seq
+	// first. With a time range and neither, it reads the index by time
+	// once that is complete (IndexAuditByTime), newest time first and the
+	// higher seq first within an instant; until then it walks the log,
+	// newest seq first.
 	ListAuditEvents(q AuditQuery) ([]audit.Event, string, error)
 }
 
@@ -294,6 +298,12 @@ type AuditWriter interface {
 	// stored head, inside this transaction), stores them with their index
 	// entries and the new head, and returns them as sealed.
 	AppendAudit(events ...audit.Event) ([]audit.Event, error)
+	// IndexAuditByTime gives up to limit events stored before the index
+	// of the log by time existed their entries in it, from where the last
+	// call stopped (AppendAudit writes the entries of new events), and
+	// records the index complete once every event has its entry. done
+	// reports that it is complete; a store created with the index is.
+	IndexAuditByTime(limit int) (done bool, err error)
 }
 
 // OutboxReader reads the notification outbox and its delivery cursors.

@@ -84,7 +84,67 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 			return fmt.Errorf("put event %d actor index: %w", e.Seq, err)
 		}
 	}
+	// Written whether or not the index is complete yet, so that
+	// IndexAuditByTime only has the events from before it to do.
+	if err := t.keys(bucketAuditByTime).Put(storekey.AuditTimeKey(e.Time, e.Seq), nil); err != nil {
+		return fmt.Errorf("put event %d time index: %w", e.Seq, err)
+	}
 	return nil
+}
+
+// IndexAuditByTime walks the log from the key stored in meta (seq 1 at
+// first) and puts the entry of each of up to limit events, which may
+// already be there (an event appended since the index existed): the put
+// is the same. Reaching the log's end in the same transaction as the
+// appends it is serialised with, it records the index complete. An event
+// that does not decode, or sits under a malformed key, gets no entry: the
+// start's verification warns of it and check names it, and it must not
+// stop the index of the others.
+func (t *tx) IndexAuditByTime(limit int) (bool, error) {
+	if limit <= 0 {
+		return false, fmt.Errorf("index audit by time: limit %d: must be positive", limit)
+	}
+	if t.auditTimeIndexed() {
+		return true, nil
+	}
+	meta := t.bucket(bucketMeta)
+	from := u64(1)
+	if raw := meta.Get(keyAuditByTimeFrom); raw != nil {
+		from = raw // the key of the log to go on from
+	}
+	ix := t.keys(bucketAuditByTime)
+	if ix == nil {
+		return false, fmt.Errorf("index audit by time: bucket %s is missing", bucketIndex)
+	}
+	c := t.bucket(bucketAudit).Cursor()
+	k, v := c.Seek(from)
+	for n := 0; k != nil && n < limit; k, v = c.Next() {
+		n++
+		if len(k) != seqKeyLen {
+			continue
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			continue
+		}
+		if err := ix.Put(storekey.AuditTimeKey(e.Time, be.Uint64(k)), nil); err != nil {
+			return false, fmt.Errorf("index audit by time: event %d: %w", be.Uint64(k), err)
+		}
+	}
+	if k != nil {
+		return false, meta.Put(keyAuditByTimeFrom, bytes.Clone(k))
+	}
+	if err := meta.Delete(keyAuditByTimeFrom); err != nil {
+		return false, err
+	}
+	return true, ix.Put(auditByTimeComplete, []byte{})
+}
+
+// auditTimeIndexed reports whether every event has its entry in
+// audit_by_time.
+func (t *tx) auditTimeIndexed() bool {
+	ix := t.keys(bucketAuditByTime)
+	return ix != nil && ix.Get(auditByTimeComplete) != nil
 }
 
 var errTxClosed = errors.New("audit events: the transaction has ended; consume the sequence inside View or Update")
@@ -119,8 +179,9 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 }
 
 // ListAuditEvents reads the case index when q names a case, else the actor
-// index when it names an actor, else the whole log, and checks every other
-// condition on the decoded event.
+// index when it names an actor, else the index by time when q has a time
+// range (newest time first, then seq) and that index is complete, else
+// the whole log, and checks every other condition on the decoded event.
 func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, error) {
 	var out []audit.Event
 	log := t.bucket(bucketAudit)
@@ -147,6 +208,11 @@ func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, err
 		b, prefix = t.keys(bucketAuditByCase), stringPrefix(q.Case)
 	case q.Actor != "":
 		b, prefix = t.keys(bucketAuditByActor), stringPrefix(q.Actor)
+	case (!q.From.IsZero() || !q.To.IsZero()) && t.auditTimeIndexed():
+		next, err := storekey.ScanAuditTime(t.keys(bucketAuditByTime).Cursor(), q, func(k []byte, take bool) error {
+			return load(k[8:], take)
+		})
+		return out, next, err
 	}
 	next, err := scanDesc(b, prefix, seqKeyLen, q.After, q.Limit, func(k []byte, take bool) error {
 		return load(k[len(prefix):], take)

@@ -20,6 +20,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
@@ -425,4 +426,122 @@ func TestIDsWithNULAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAuditIndexByTimeOfAnOlderLog pins what a store written before the
+// audit log's index by time goes through: the open leaves it as it is
+// (no walk of the log at start), a listing by time walks the log (by seq)
+// until IndexAuditByTime, a batch at a time, has given every event its
+// entry, events appended meanwhile get theirs as they are written, and
+// check finds the store clean at every step; then the listing is by time.
+func TestAuditIndexByTimeOfAnOlderLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	at := func(m int) time.Time { return auditT0.Add(time.Duration(m) * time.Minute) }
+	appendAt := func(s datastore.Store, m int) audit.Event {
+		t.Helper()
+		var sealed []audit.Event
+		err := s.Update(t.Context(), func(tx datastore.Tx) error {
+			var err error
+			sealed, err = tx.AppendAudit(audit.Event{Time: at(m), Actor: "lan.nguyen", Action: "case.list", Resource: "cases", Outcome: audit.OutcomeOK})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sealed[0]
+	}
+	s := open(t, path)
+	var older []audit.Event
+	for _, m := range []int{30, 10, 20, 50, 40} { // seqs 1..5
+		older = append(older, appendAt(s, m))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// As written before the index: no entries, no record of it.
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, e := range older {
+			if err := boltstore.RawKeys(tx, "audit_by_time").Delete(storekey.AuditTimeKey(e.Time, e.Seq)); err != nil {
+				return err
+			}
+		}
+		return boltstore.RawKeys(tx, "audit_by_time").Delete([]byte{}) // the record that it is complete
+	})
+	checkClean := func(when string) {
+		t.Helper()
+		if res := mustCheck(t, path); !res.OK() {
+			t.Errorf("Check %s:\n%s", when, problemList(res))
+		}
+	}
+	checkClean("before the index")
+
+	s = open(t, path)
+	byTime := func() []uint64 {
+		t.Helper()
+		var es []audit.Event
+		err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+			var err error
+			es, _, err = tx.ListAuditEvents(datastore.AuditQuery{From: at(0), Limit: 100})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]uint64, len(es))
+		for i, e := range es {
+			out[i] = e.Seq
+		}
+		return out
+	}
+	index := func() bool {
+		t.Helper()
+		var done bool
+		err := s.Update(t.Context(), func(tx datastore.Tx) error {
+			var err error
+			done, err = tx.IndexAuditByTime(2)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return done
+	}
+	if got, want := byTime(), []uint64{5, 4, 3, 2, 1}; !slices.Equal(got, want) {
+		t.Errorf("listing by time before the index = %v, want the log's walk %v", got, want)
+	}
+	if index() {
+		t.Fatal("IndexAuditByTime(2) of 5 older events is done after the first batch")
+	}
+	appendAt(s, 0) // seq 6, the earliest: written with its entry
+	if index() {
+		t.Fatal("IndexAuditByTime(2) is done after the second batch")
+	}
+	if got, want := byTime(), []uint64{6, 5, 4, 3, 2, 1}; !slices.Equal(got, want) {
+		t.Errorf("listing by time while indexing = %v, want the log's walk %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkClean("while indexing")
+	s = open(t, path)
+	if !index() {
+		t.Fatal("IndexAuditByTime(2) is not done after the third batch (events 5 and 6, the end)")
+	}
+	if !index() {
+		t.Fatal("IndexAuditByTime is not done once complete")
+	}
+	if got, want := byTime(), []uint64{4, 5, 1, 3, 2, 6}; !slices.Equal(got, want) {
+		t.Errorf("listing by time once indexed = %v, want by time %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkClean("once indexed")
+	rawView(t, path, func(tx *bolt.Tx) error {
+		complete := boltstore.RawKeys(tx, "audit_by_time").Get([]byte{})
+		if from := tx.Bucket([]byte("meta")).Get([]byte("audit_by_time_from")); complete == nil || from != nil {
+			t.Errorf("once indexed: the record that the index is complete %q, meta's audit_by_time_from %q; want the record and no position", complete, from)
+		}
+		return nil
+	})
 }

@@ -13,6 +13,9 @@
 //	                      "audit_head" -> seq(8) hash(32) of the last audit event
 //	                      "clear_text_pending" -> empty, while cases migrated
 //	                      from before version 3 may hold clear free text
+//	                      "audit_by_time_from" -> the key of the log from
+//	                      which IndexAuditByTime goes on until the index
+//	                      audit_by_time is complete
 //	reports               uuid(16) -> record
 //	cases                 id(8) -> record
 //	case_numbers          number -> id(8)
@@ -45,6 +48,9 @@
 //	  tokens_by_user        user id, 0x00, token id
 //	  audit_by_case         case resource name, 0x00, seq(8)
 //	  audit_by_actor        actor user id, 0x00, seq(8)
+//	  audit_by_time         time(8) seq(8) (storekey.AuditTimeKey); its
+//	                        empty key, once there, records that every
+//	                        event has its entry (see IndexAuditByTime)
 //	search_by_case        case id(8) -> record (the case's search entry)
 //	search_tokens         token(8) case id(8) -> empty: the blind index,
 //	                      so the cases of a token are one prefix scan.
@@ -136,6 +142,7 @@ var (
 	bucketAudit             = []byte("audit")
 	bucketAuditByCase       = []byte("audit_by_case")
 	bucketAuditByActor      = []byte("audit_by_actor")
+	bucketAuditByTime       = []byte("audit_by_time")
 	bucketCaseEvents        = []byte("case_events")
 	bucketTimers            = []byte("timers")
 	bucketOutbox            = []byte("outbox")
@@ -159,6 +166,18 @@ var (
 	// every case not in search_pending has its search entry (see
 	// datastore.SearchIndexReader.SearchIndexedUnder).
 	keySearchIndexedUnder = []byte("search_indexed_under")
+	// keyAuditByTimeFrom is the key of the log where IndexAuditByTime
+	// goes on: the events before it have their entries.
+	keyAuditByTimeFrom = []byte("audit_by_time_from")
+	// auditByTimeComplete, the empty key of the index audit_by_time
+	// (shorter than every entry, so no entry's, and before them all), is
+	// there once every audit event has its entry: a store written before
+	// the index lacks the entries of its older events until
+	// IndexAuditByTime has given them theirs, and a time listing walks
+	// the log until then. It is not in meta: every commit that appends an
+	// event rewrites meta (audit_head), and the record made that a page
+	// more per commit (TestRequestsCommitFewTimesAndWriteFewPages).
+	auditByTimeComplete = []byte{}
 
 	// allBuckets are the buckets of the current layout; the indexes of
 	// indexTags live in the index bucket.
@@ -352,7 +371,7 @@ func initSchema(tx *bolt.Tx) error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+		return initStore(boltBucket{tx.Bucket(bucketMeta)}, boltBucket{tx.Bucket(bucketIndex)})
 	}
 	version, err := schemaVersion(boltBucket{meta})
 	if err != nil {

@@ -97,8 +97,9 @@ const MaxProblems = 1000
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
 //     cases_by_unit, cases_by_status, case_scope, case_queue, report_scope,
 //     idempotency_by_time, tokens_by_user, data_keys_by_master,
-//     audit_by_case, audit_by_actor), and each entry points at a record
-//     that exists and agrees with it;
+//     audit_by_case, audit_by_actor, and audit_by_time once meta records
+//     it complete), and each entry points at a record that exists and
+//     agrees with it;
 //   - the links between records: a report's case lists it and the case's
 //     reports name it; tokens have users; timeline events have cases; data
 //     sealed under a data key that exists; the case and outbox sequences
@@ -327,6 +328,7 @@ func (c *checker) run() (err error) {
 	auditLog := c.start((*checker).checkAudit,
 		func(a *checker) { a.checkAuditIndex(bucketAuditByCase)() },
 		func(a *checker) { a.checkAuditIndex(bucketAuditByActor)() },
+		(*checker).checkAuditTimeIndex,
 		(*checker).checkAuditChain)
 	caseEvents := c.start((*checker).checkCaseEvents)
 	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
@@ -622,6 +624,10 @@ func (c *checker) checkLayout() bool {
 		case bytes.Equal(k, keyClearTextPending):
 			if len(v) != 0 {
 				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
+			}
+		case bytes.Equal(k, keyAuditByTimeFrom):
+			if len(v) == 0 {
+				c.problem(bucketMeta, string(k), "damaged: no key of the log")
 			}
 		case bytes.Equal(k, keySearchIndexedUnder):
 			if len(v) == 0 {
@@ -1441,6 +1447,12 @@ func (c *checker) checkAudit() {
 	// chain is whether VerifyHead still takes events: it stops at the
 	// first break, and the events' own checks go on without it.
 	chain, walked := headErr == nil, false
+	// Before the index by time is recorded complete (a store written
+	// before it, IndexAuditByTime not yet done), events may lack entries.
+	byTime := c.t.auditTimeIndexed()
+	if byTime {
+		c.countFound(bucketAuditByTime) // the record itself, which indexMatches counts
+	}
 	events := func(yield func(audit.Event, error) bool) {
 		walked = true
 		c.each(bucketAudit, func(k, v []byte) {
@@ -1471,6 +1483,11 @@ func (c *checker) checkAudit() {
 			}
 			if e.Actor != "" && !c.hasEntryInOrder(bucketAuditByActor, c.entryKey(e.Actor, k), seqKeyLen) {
 				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
+			}
+			// Whole keys in seq order, mostly rising: one cursor steps
+			// along the index (hasInOrder).
+			if byTime && !c.hasEntryInOrder(bucketAuditByTime, storekey.AuditTimeKey(e.Time, be.Uint64(k)), storekey.AuditTimeKeyLen) {
+				c.problem(bucketAuditByTime, fmt.Sprintf("time %s, %s", e.Time.Format(time.RFC3339Nano), key()), "missing: event %d has no entry", be.Uint64(k))
 			}
 			if chain {
 				chain = yield(e, nil)
@@ -1527,6 +1544,41 @@ func (c *checker) checkAuditIndex(bucket []byte) func() {
 			}
 		})
 	}
+}
+
+// checkAuditTimeIndex checks audit_by_time: each entry is an event's time
+// and seq, of an event that exists at that time. That every event has its
+// entry is checkAudit's.
+func (c *checker) checkAuditTimeIndex() {
+	if c.t.keys(bucketAuditByTime) == nil {
+		return // a file of a version before 6, with no index bucket
+	}
+	if ok, _ := c.indexMatches(bucketAuditByTime); ok || c.err != nil {
+		return
+	}
+	c.each(bucketAuditByTime, func(k, _ []byte) {
+		if len(k) == len(auditByTimeComplete) {
+			return // the record that the index is complete
+		}
+		if len(k) != storekey.AuditTimeKeyLen {
+			c.problem(bucketAuditByTime, readable(k), "malformed key: want time(8), seq(8)")
+			return
+		}
+		at, sk := time.Unix(0, int64(be.Uint64(k[:8]))).UTC(), k[8:]
+		key := fmt.Sprintf("time %s, %s", at.Format(time.RFC3339Nano), seqString(sk))
+		raw := c.get(bucketAudit, sk)
+		if raw == nil {
+			c.problem(bucketAuditByTime, key, "dangling: event %d does not exist", be.Uint64(sk))
+			return
+		}
+		e, err := audit.Decode(raw)
+		if err != nil {
+			return // reported with the events
+		}
+		if !bytes.Equal(storekey.AuditTimeKey(e.Time, be.Uint64(sk)), k) {
+			c.problem(bucketAuditByTime, key, "event %d has time %s", be.Uint64(sk), e.Time.UTC().Format(time.RFC3339Nano))
+		}
+	})
 }
 
 // checkAuditChain reports what audit.VerifyHead found in checkAudit.

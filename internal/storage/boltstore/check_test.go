@@ -25,6 +25,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // ckFixture names what writeHealthy stored.
@@ -281,6 +282,33 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "audit_by_actor", key: "seq 2", what: "missing",
 		},
 		{
+			name: "audit time index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("audit_by_time", auditTimeKey(tx, 2))(tx)
+			},
+			bucket: "audit_by_time", key: "seq 2", what: "missing",
+		},
+		{
+			name: "stray audit time index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("audit_by_time", storekey.AuditTimeKey(time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), 77), nil)(tx)
+			},
+			bucket: "audit_by_time", key: "time 2026-03-14T00:00:00Z, seq 77", what: "dangling",
+		},
+		{
+			name: "audit time index entry at another time",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := auditTimeKey(tx, 2)
+				if err := del("audit_by_time", k)(tx); err != nil {
+					return err
+				}
+				return put("audit_by_time", storekey.AuditTimeKey(time.Date(2026, 3, 14, 0, 0, 0, 0, time.UTC), 2), nil)(tx)
+			},
+			bucket: "audit_by_time", key: "time 2026-03-14T00:00:00Z, seq 2", what: "has time",
+			// The event's own entry is gone too.
+			alsoAllowOther: true,
+		},
+		{
 			name: "dangling audit case index entry",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				return put("audit_by_case", append([]byte("cases/"+ckCase+"\x00"), u64(77)...), nil)(tx)
@@ -303,6 +331,9 @@ func TestCheckFindsDamage(t *testing.T) {
 					return err
 				}
 				if err := del("audit_by_actor", append([]byte(ckUser+"\x00"), u64(3)...))(tx); err != nil {
+					return err
+				}
+				if err := del("audit_by_time", auditTimeKey(tx, 3))(tx); err != nil {
 					return err
 				}
 				return del("audit", u64(3))(tx)
@@ -581,6 +612,16 @@ func TestCheckFindsDamage(t *testing.T) {
 }
 
 func u32(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+
+// auditTimeKey is the entry of stored event seq in audit_by_time, or
+// nil when the event is missing or damaged (the delete then fails).
+func auditTimeKey(tx *bolt.Tx, seq uint64) []byte {
+	e, err := audit.Decode(tx.Bucket([]byte("audit")).Get(u64(seq)))
+	if err != nil {
+		return nil
+	}
+	return storekey.AuditTimeKey(e.Time, seq)
+}
 
 func timerKey(at time.Time, caseID uint64, deadline uint32) []byte {
 	k := u64(uint64(at.UnixNano()))

@@ -167,7 +167,7 @@ func initEngine(t kv.Tx) error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return t.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+		return initStore(t.Bucket(bucketMeta), t.Bucket(bucketIndex))
 	}
 	if meta.Get(keyMigrating) != nil {
 		return errors.New("a copy into this store (childcase migrate-store) has not finished; run it again on an emptied store")

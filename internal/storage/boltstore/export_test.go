@@ -82,6 +82,9 @@ func IndexKey(name string, k []byte) []byte {
 func SplitIndexes(btx *bolt.Tx) error {
 	ix := btx.Bucket(bucketIndex)
 	for _, it := range indexTags {
+		if bytes.Equal(it.name, bucketAuditByTime) {
+			continue // never a bucket of its own: a file of before version 6 has no such index
+		}
 		b, err := btx.CreateBucket(it.name)
 		if err != nil {
 			return err

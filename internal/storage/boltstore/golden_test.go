@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -63,31 +65,31 @@ var goldenFiles = []struct {
 		// The acknowledgement's idempotency record remembers the whole
 		// case, free text in the clear: the migration to version 3 drops it.
 		before:        demoCounts(39, 14, 1, false),
-		after:         withStats(withSearchIndex(demoCounts(39, 14, 0, true))),
+		after:         withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 0, true)))),
 		sealedAtStart: 2,
 	},
 	{
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
-		after:  withStats(withSearchIndex(demoCounts(38, 13, 1, true))),
+		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(38, 13, 1, true)))),
 	},
 	{
 		// Written with its indexes (schema version 4), records in JSON.
 		name:   "schema4",
 		before: demoCounts(39, 14, 1, true),
-		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
+		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true)))),
 	},
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
 		before: demoCounts(39, 14, 1, true),
-		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
+		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true)))),
 	},
 	{
 		// The indexes in the one bucket index (schema version 6).
 		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
-		after:  withStats(withSearchIndex(demoCounts(39, 14, 1, true))),
+		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true)))),
 	},
 	{
 		// Statistics counters and a full search index of 16-byte tokens
@@ -98,7 +100,7 @@ var goldenFiles = []struct {
 		// its own.
 		name:     "schema7",
 		before:   schema7Counts(4, 142, 11),
-		after:    schema7Counts(0, 0, 11+19),
+		after:    withAuditByTime(schema7Counts(0, 0, 11+19)),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -107,7 +109,7 @@ var goldenFiles = []struct {
 		// cells by day and changes nothing else.
 		name:     "schema8",
 		before:   schema8Counts(11),
-		after:    schema8Counts(11 + 19),
+		after:    withAuditByTime(schema8Counts(11 + 19)),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 }
@@ -179,6 +181,70 @@ func withStats(c goldenCounts) goldenCounts {
 	return c
 }
 
+// withAuditByTime adds the index of the audit log by time, which the
+// start's background duty builds for a file written before it
+// (indexAuditByTime): an entry per event, and its record that it is
+// complete.
+func withAuditByTime(c goldenCounts) goldenCounts {
+	c["audit_by_time"] = c["audit"] + 1
+	return c
+}
+
+// indexAuditByTime does what the start's background duty does for a file
+// written before the audit log's index by time (auditlog.IndexByTime),
+// in batches of a few events, and checks that a listing by time alone
+// answers the same events before (walking the log, by seq) and after
+// (through the index: by time, then seq).
+func indexAuditByTime(t *testing.T, s datastore.Store) {
+	t.Helper()
+	list := func() []audit.Event {
+		var es []audit.Event
+		err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+			var err error
+			es, _, err = tx.ListAuditEvents(datastore.AuditQuery{From: time.Unix(0, 0), Limit: 10000})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("ListAuditEvents by time: %v", err)
+		}
+		return es
+	}
+	before := list()
+	batches := 0
+	for done := false; !done; batches++ {
+		err := s.Update(t.Context(), func(tx datastore.Tx) error {
+			var err error
+			done, err = tx.IndexAuditByTime(7)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("IndexAuditByTime: %v", err)
+		}
+	}
+	if want := (len(before)+6)/7 + 1; batches > want || batches < want-1 {
+		t.Errorf("IndexAuditByTime(7) took %d batches for %d events", batches, len(before))
+	}
+	after := list()
+	byTime := slices.Clone(before)
+	slices.SortStableFunc(byTime, func(a, b audit.Event) int {
+		if c := b.Time.Compare(a.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Seq, a.Seq)
+	})
+	if !slices.Equal(seqsOf(after), seqsOf(byTime)) {
+		t.Errorf("a listing by time after indexing = %v, want by time %v", seqsOf(after), seqsOf(byTime))
+	}
+}
+
+func seqsOf(es []audit.Event) []uint64 {
+	out := make([]uint64, len(es))
+	for i, e := range es {
+		out[i] = e.Seq
+	}
+	return out
+}
+
 // withSearchIndex adds the search index's buckets, which the open adds
 // to a file written before them, empty until the cases are indexed (and
 // search_pending until a write marks a case).
@@ -211,6 +277,7 @@ func copyGolden(t *testing.T, name string) (db, key string) {
 var goldenIndexTags = map[byte]string{
 	1: "reports_by_call_type", 2: "reports_by_taker", 3: "report_scope", 4: "cases_by_unit", 5: "cases_by_status",
 	6: "case_scope", 7: "case_queue", 8: "timers", 9: "tokens_by_user", 10: "audit_by_case", 11: "audit_by_actor",
+	12: "audit_by_time",
 }
 
 func bucketCounts(t *testing.T, path string) goldenCounts {
@@ -280,6 +347,7 @@ func TestGoldenFilesOpen(t *testing.T) {
 				referred = []string{"HN-2026-00001", "HN-2026-00003"}
 			}
 			readEverything(t, s, v, referred)
+			indexAuditByTime(t, s)
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}

@@ -37,6 +37,7 @@ var indexTags = []struct {
 	{bucketTokensByUser, 9},
 	{bucketAuditByCase, 10},
 	{bucketAuditByActor, 11},
+	{bucketAuditByTime, 12}, // never a bucket of its own
 }
 
 // indexTag returns the tag of an index kept in the index bucket.
@@ -183,7 +184,7 @@ func moveIndexes(btx *bolt.Tx) error {
 	ix.FillPercent = 0.9
 	for _, it := range indexTags {
 		old := btx.Bucket(it.name)
-		if old == nil && had {
+		if old == nil && (had || bytes.Equal(it.name, bucketAuditByTime)) {
 			continue
 		}
 		if old == nil {

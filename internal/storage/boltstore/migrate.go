@@ -10,6 +10,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -267,6 +268,17 @@ func buildDataKeyIndex(tx *bolt.Tx) error {
 	})
 }
 
+// initStore writes the records of a new, empty store: its schema
+// version, and that its (no) audit events all have their entries in
+// audit_by_time.
+func initStore(meta, index kv.Bucket) error {
+	if err := meta.Put(keySchemaVersion, u32(SchemaVersion)); err != nil {
+		return err
+	}
+	tag, _ := indexTag(bucketAuditByTime)
+	return (&keyspace{b: index, tag: []byte{tag}}).Put(auditByTimeComplete, []byte{})
+}
+
 // buildIndex creates the bucket index if it is missing and puts in it the
 // entry entryKey gives for every record of the bucket records.
 func buildIndex(tx *bolt.Tx, index, records []byte, entryKey func(k, v []byte) ([]byte, error)) error {
@@ -303,7 +315,9 @@ func bucketVersion(name []byte) uint32 {
 		return 2
 	case bytes.Equal(name, bucketCaseScope), bytes.Equal(name, bucketCaseQueue), bytes.Equal(name, bucketReportScope):
 		return 4
-	case bytes.Equal(name, bucketIndex):
+	case bytes.Equal(name, bucketIndex), bytes.Equal(name, bucketAuditByTime):
+		// audit_by_time came after version 6 and was never a bucket of
+		// its own, only keys of the index bucket.
 		return 6
 	case bytes.Equal(name, bucketStats):
 		return 7

@@ -194,6 +194,7 @@ type auditEntry struct {
 	raw      []byte
 	caseName string
 	actor    string
+	at       time.Time
 }
 
 // fork returns a copy of st whose tables are shared with st until written.

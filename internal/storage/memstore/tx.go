@@ -828,6 +828,10 @@ func (t *tx) AppendAudit(events ...audit.Event) ([]audit.Event, error) {
 	return out, nil
 }
 
+// IndexAuditByTime has nothing to do: a memstore is never older than its
+// index by time, which ListAuditEvents builds from the events' times.
+func (t *tx) IndexAuditByTime(int) (bool, error) { return true, nil }
+
 func (t *tx) putAuditEvent(e audit.Event) error {
 	raw, err := audit.Encode(e)
 	if err != nil {
@@ -836,7 +840,7 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 	if t.st.audit.has(e.Seq) {
 		return fmt.Errorf("event seq %d is already stored: the recorded head is behind the log", e.Seq)
 	}
-	t.st.audit.put(e.Seq, auditEntry{raw: raw, caseName: e.Case, actor: e.Actor})
+	t.st.audit.put(e.Seq, auditEntry{raw: raw, caseName: e.Case, actor: e.Actor, at: e.Time})
 	return nil
 }
 
@@ -865,9 +869,18 @@ func (t *tx) AuditEvents(from uint64) iter.Seq2[audit.Event, error] {
 }
 
 // ListAuditEvents reads what boltstore's index for q would hold (the
-// case's events, else the actor's, else all) and checks every condition on
-// the decoded event.
+// case's events, else the actor's, else, for a time range, the index by
+// time, else all) and checks every condition on the decoded event.
 func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, error) {
+	load := func(id []byte) (audit.Event, error) {
+		seq := binary.BigEndian.Uint64(id)
+		e, err := audit.Decode(t.st.audit.m[seq].raw)
+		if err != nil {
+			return e, fmt.Errorf("audit event at key seq %d: %w", seq, err)
+		}
+		return e, nil
+	}
+	keep := func(e audit.Event) bool { return storekey.AuditMatches(q, e) }
 	var prefix []byte
 	indexed := func(auditEntry) bool { return true }
 	switch {
@@ -877,16 +890,17 @@ func (t *tx) ListAuditEvents(q datastore.AuditQuery) ([]audit.Event, string, err
 	case q.Actor != "":
 		prefix = storekey.StringPrefix(q.Actor)
 		indexed = func(e auditEntry) bool { return e.actor == q.Actor }
+	case !q.From.IsZero() || !q.To.IsZero():
+		index := make([][]byte, 0, len(t.st.audit.m))
+		for seq, e := range t.st.audit.m {
+			index = append(index, storekey.AuditTimeKey(e.at, seq))
+		}
+		var out []audit.Event
+		collect := collector(&out, load, keep)
+		next, err := storekey.ScanAuditTime(newCursor(index, nil), q, func(k []byte, take bool) error {
+			return collect(k[8:], take)
+		})
+		return out, next, err
 	}
-	return pageDesc(t.st.audit.m, prefix, storekey.SeqKeyLen, q.After, q.Limit, indexed,
-		storekey.U64,
-		func(id []byte) (audit.Event, error) {
-			seq := binary.BigEndian.Uint64(id)
-			e, err := audit.Decode(t.st.audit.m[seq].raw)
-			if err != nil {
-				return e, fmt.Errorf("audit event at key seq %d: %w", seq, err)
-			}
-			return e, nil
-		},
-		func(e audit.Event) bool { return storekey.AuditMatches(q, e) })
+	return pageDesc(t.st.audit.m, prefix, storekey.SeqKeyLen, q.After, q.Limit, indexed, storekey.U64, load, keep)
 }

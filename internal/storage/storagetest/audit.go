@@ -25,6 +25,7 @@ var auditTests = []namedTest{
 	{"ListFilters", testAuditListFilters},
 	{"ListPaging", testAuditListPaging},
 	{"ListBadCursor", testAuditListBadCursor},
+	{"ListByTime", testAuditListByTime},
 }
 
 const (
@@ -426,7 +427,8 @@ func auditSet(t *testing.T, s datastore.Store) []audit.Event {
 
 // auditQueries are the filters the list tests run, with the seqs they
 // select newest first where the result is pinned by hand (nil: computed
-// only).
+// only): by seq, except a time range without case or actor, which lists
+// by time, then seq (event 6 comes before 5 in time).
 var auditQueries = []struct {
 	q    datastore.AuditQuery
 	want []uint64
@@ -441,8 +443,8 @@ var auditQueries = []struct {
 	{datastore.AuditQuery{Actor: "nobody"}, []uint64{}},
 	{datastore.AuditQuery{Case: auditCase1, Actor: "lan.nguyen"}, []uint64{10, 8, 1}},
 	{datastore.AuditQuery{Case: auditCase12, Actor: "lan"}, []uint64{3}},
-	{datastore.AuditQuery{From: baseTime.Add(3 * time.Hour), To: baseTime.Add(6 * time.Hour)}, []uint64{7, 6, 5, 4}},
-	{datastore.AuditQuery{From: baseTime.Add(3 * time.Hour)}, []uint64{12, 11, 10, 9, 8, 7, 6, 5, 4}},
+	{datastore.AuditQuery{From: baseTime.Add(3 * time.Hour), To: baseTime.Add(6 * time.Hour)}, []uint64{7, 5, 6, 4}},
+	{datastore.AuditQuery{From: baseTime.Add(3 * time.Hour)}, []uint64{12, 11, 10, 9, 8, 7, 5, 6, 4}},
 	{datastore.AuditQuery{To: baseTime.Add(3 * time.Hour)}, []uint64{3, 2, 1}},
 	{datastore.AuditQuery{From: baseTime.Add(time.Nanosecond), To: baseTime.Add(time.Hour)}, []uint64{}},
 	{datastore.AuditQuery{Case: auditCase1, From: baseTime.Add(time.Hour), To: baseTime.Add(8 * time.Hour)}, []uint64{8, 7, 2}},
@@ -511,28 +513,35 @@ func testAuditListFilters(t *testing.T, s datastore.Store) {
 	})
 }
 
+// checkAuditPages walks the listing of q a page at a time, at every page
+// size, and checks that the pages together are want (seqs).
+func checkAuditPages(t *testing.T, s datastore.Store, q datastore.AuditQuery, want []uint64) {
+	t.Helper()
+	wantKeys := make([]string, len(want))
+	for i, n := range want {
+		wantKeys[i] = fmt.Sprint(n)
+	}
+	for _, limit := range pageSizes {
+		t.Run(fmt.Sprintf("%s limit %d", auditQueryName(q), limit), func(t *testing.T) {
+			got := walk(t, s, limit, len(wantKeys), func(tx datastore.ReadTx, after string) ([]string, string, error) {
+				q := q
+				q.After, q.Limit = after, limit
+				page, next, err := tx.ListAuditEvents(q)
+				keys := make([]string, len(page))
+				for i, e := range page {
+					keys[i] = fmt.Sprint(e.Seq)
+				}
+				return keys, next, err
+			})
+			checkWalk(t, got, wantKeys)
+		})
+	}
+}
+
 func testAuditListPaging(t *testing.T, s datastore.Store) {
 	auditSet(t, s)
 	for _, tt := range auditQueries {
-		want := make([]string, len(tt.want))
-		for i, n := range tt.want {
-			want[i] = fmt.Sprint(n)
-		}
-		for _, limit := range pageSizes {
-			t.Run(fmt.Sprintf("%s limit %d", auditQueryName(tt.q), limit), func(t *testing.T) {
-				got := walk(t, s, limit, len(want), func(tx datastore.ReadTx, after string) ([]string, string, error) {
-					q := tt.q
-					q.After, q.Limit = after, limit
-					page, next, err := tx.ListAuditEvents(q)
-					keys := make([]string, len(page))
-					for i, e := range page {
-						keys[i] = fmt.Sprint(e.Seq)
-					}
-					return keys, next, err
-				})
-				checkWalk(t, got, want)
-			})
-		}
+		checkAuditPages(t, s, tt.q, tt.want)
 	}
 	// Events appended after a page was read appear on no later page: the
 	// walk goes back in time.
@@ -613,4 +622,50 @@ func testAuditListBadCursor(t *testing.T, s datastore.Store) {
 		}
 		return nil
 	})
+}
+
+// testAuditListByTime pins the listing by time alone across pages, on a
+// log whose times are out of seq order (instances sharing a store each
+// stamp their own events) and share instants: newest time first, then the
+// higher seq; From included, To not; a cursor of another listing refused.
+func testAuditListByTime(t *testing.T, s datastore.Store) {
+	at := func(m int) time.Time { return baseTime.Add(time.Duration(m) * time.Minute) }
+	minutes := []int{10, 30, 20, 30, 40, 5, 30, 50, 25, 60} // seqs 1..10
+	for i, m := range minutes {
+		appendAudit(t, s, sampleEvent(i+1, "lan.nguyen", "", at(m)))
+	}
+	// A store created with the index has nothing to give entries to.
+	update(t, s, func(tx datastore.Tx) error {
+		done, err := tx.IndexAuditByTime(1)
+		if err == nil && !done {
+			t.Error("IndexAuditByTime on a store created with the index = not done, want done")
+		}
+		return err
+	})
+	for _, tt := range []struct {
+		q    datastore.AuditQuery
+		want []uint64
+	}{
+		{datastore.AuditQuery{From: at(20), To: at(50)}, []uint64{5, 7, 4, 2, 9, 3}},
+		{datastore.AuditQuery{From: at(30)}, []uint64{10, 8, 5, 7, 4, 2}},
+		{datastore.AuditQuery{To: at(30)}, []uint64{9, 3, 1, 6}},
+		{datastore.AuditQuery{From: at(30), To: at(31)}, []uint64{7, 4, 2}},
+		{datastore.AuditQuery{From: at(61)}, []uint64{}},
+		{datastore.AuditQuery{To: at(5)}, []uint64{}},
+	} {
+		checkAuditPages(t, s, tt.q, tt.want)
+	}
+	// A cursor of the whole log's or an actor's listing is not one of the
+	// index by time.
+	byTime := datastore.AuditQuery{From: at(0)}
+	for _, cur := range []string{auditCursor(t, s, datastore.AuditQuery{}), auditCursor(t, s, datastore.AuditQuery{Actor: "lan.nguyen"})} {
+		q := byTime
+		q.After, q.Limit = cur, 5
+		view(t, s, func(tx datastore.ReadTx) error {
+			if es, next, err := tx.ListAuditEvents(q); !errors.Is(err, model.ErrBadCursor) {
+				t.Errorf("ListAuditEvents(%s, after %q) = %v, %q, %v; want ErrBadCursor", auditQueryName(q), cur, seqs(es), next, err)
+			}
+			return nil
+		})
+	}
 }

@@ -137,7 +137,11 @@ func DueUntil(until time.Time) (uint64, bool) {
 
 // IdempotencyNanos is a CreateTime as Unix nanoseconds held to
 // 1970..2262, so that index keys sort as time.
-func IdempotencyNanos(at time.Time) uint64 {
+func IdempotencyNanos(at time.Time) uint64 { return timeNanos(at) }
+
+// timeNanos is an instant as Unix nanoseconds held to 1970..2262, the
+// instants whose big-endian encoding sorts as time.
+func timeNanos(at time.Time) uint64 {
 	switch {
 	case at.Before(MinTimeKey):
 		return 0
@@ -154,6 +158,80 @@ func IdempotencyTimeKey(at time.Time, key string) []byte {
 	k = be.AppendUint64(k, IdempotencyNanos(at))
 	return append(k, key...)
 }
+
+// AuditTimeKeyLen is the length of an entry of the audit log's index by
+// time: the event's time, then its seq.
+const AuditTimeKeyLen = 8 + SeqKeyLen
+
+// AuditTimeKey is an event's entry in the index of the audit log by time:
+// its time as Unix nanoseconds (held to 1970..2262, see timeNanos), then
+// its seq, so that events of the same instant sort by seq.
+func AuditTimeKey(at time.Time, seq uint64) []byte {
+	k := make([]byte, 0, AuditTimeKeyLen)
+	return be.AppendUint64(be.AppendUint64(k, timeNanos(at)), seq)
+}
+
+// ScanAuditTime pages through an index of the audit log by time (c walks
+// AuditTimeKey entries), newest first and by seq within an instant,
+// between q.From and q.To only: it seeks to q.To and stops at q.From, so
+// a page reads the entries of its page and one more, not the events
+// outside the range (ScanDesc alone would walk them to the end of the
+// index). fn is ScanDesc's, given the entry's key.
+func ScanAuditTime(c Cursor, q datastore.AuditQuery, fn func(k []byte, take bool) error) (string, error) {
+	b := &timeBounded{c: c}
+	if !q.From.IsZero() {
+		b.lo = AuditTimeKey(q.From, 0)
+		setFloor(c, b.lo)
+	}
+	if !q.To.IsZero() {
+		b.hi = AuditTimeKey(q.To, 0) // every entry of To itself has a seq above 0
+	}
+	return ScanDesc(b, nil, AuditTimeKeyLen, q.After, q.Limit, fn)
+}
+
+// timeBounded is a Cursor over the keys of c in [lo, hi) (nil: no bound)
+// for ScanDesc's walk down: Last starts below hi, and the walk ends below
+// lo. A Seek (to a cursor) is c's own: a cursor of the same range lies
+// inside it, and a forged one only moves where the walk starts.
+type timeBounded struct {
+	c      Cursor
+	lo, hi []byte
+}
+
+func (b *timeBounded) below(k, v []byte) ([]byte, []byte) {
+	if k != nil && b.lo != nil && bytes.Compare(k, b.lo) < 0 {
+		return nil, nil
+	}
+	return k, v
+}
+
+func (b *timeBounded) above(k, v []byte) ([]byte, []byte) {
+	if k != nil && b.hi != nil && bytes.Compare(k, b.hi) >= 0 {
+		return nil, nil
+	}
+	return k, v
+}
+
+func (b *timeBounded) First() ([]byte, []byte) {
+	if b.lo == nil {
+		return b.above(b.c.First())
+	}
+	return b.above(b.c.Seek(b.lo))
+}
+
+func (b *timeBounded) Last() ([]byte, []byte) {
+	if b.hi == nil {
+		return b.below(b.c.Last())
+	}
+	if k, _ := b.c.Seek(b.hi); k == nil {
+		return b.below(b.c.Last())
+	}
+	return b.below(b.c.Prev())
+}
+
+func (b *timeBounded) Seek(seek []byte) ([]byte, []byte) { return b.c.Seek(seek) }
+func (b *timeBounded) Next() ([]byte, []byte)            { return b.above(b.c.Next()) }
+func (b *timeBounded) Prev() ([]byte, []byte)            { return b.below(b.c.Prev()) }
 
 // AuditMatches checks every condition of q on e, the indexed one included,
 // so an index entry that disagrees with its event cannot widen the result.

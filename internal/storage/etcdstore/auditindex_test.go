@@ -1,0 +1,101 @@
+package etcdstore_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+	"github.com/childcase/childcase/internal/storage/kv"
+)
+
+// TestAuditIndexByTimeOfAnOlderStore: a store on etcd written before the
+// audit log's index by time (an etcd store is never migrated) gets its
+// events' entries from auditlog.IndexByTime, the start's background duty,
+// in batches that fit in the commits etcd takes (the engine's default
+// limits, 10,000 operations: the log here is longer than that), and a
+// listing by time alone then reads the index, by time.
+func TestAuditIndexByTimeOfAnOlderStore(t *testing.T) {
+	ctx := t.Context()
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, time.March, 16, 1, 0, 0, 0, time.UTC)
+	const n, per = 10500, 500
+	for i := 0; i < n; i += per {
+		err := s.Update(ctx, func(tx datastore.Tx) error {
+			events := make([]audit.Event, per)
+			for j := range events {
+				// Each event a second before the one it follows: time
+				// order is the reverse of seq order.
+				events[j] = audit.Event{Time: t0.Add(-time.Duration(i+j) * time.Second), Actor: "lan.nguyen",
+					Action: "case.list", Resource: "cases", Outcome: audit.OutcomeOK}
+			}
+			_, err := tx.AppendAudit(events...)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	// As written before the index: no key under its tag (12), the record
+	// that it is complete included.
+	var entries [][]byte
+	err = e.View(ctx, func(tx kv.Tx) error {
+		c := tx.Bucket([]byte("index")).Cursor()
+		for k, _ := c.Seek([]byte{12}); k != nil && k[0] == 12; k, _ = c.Next() {
+			entries = append(entries, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil || len(entries) != n+1 {
+		t.Fatalf("the index by time holds %d keys (%v), want %d", len(entries), err, n+1)
+	}
+	for chunk := range slices.Chunk(entries, 5000) {
+		err := e.Update(ctx, func(tx kv.Tx) error {
+			for _, k := range chunk {
+				if err := tx.Bucket([]byte("index")).Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	firstPage := func() []uint64 {
+		t.Helper()
+		var es []audit.Event
+		err := s.View(ctx, func(tx datastore.ReadTx) error {
+			var err error
+			es, _, err = tx.ListAuditEvents(datastore.AuditQuery{From: t0.Add(-24 * time.Hour), Limit: 3})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []uint64
+		for _, e := range es {
+			seqs = append(seqs, e.Seq)
+		}
+		return seqs
+	}
+	if got, want := firstPage(), []uint64{n, n - 1, n - 2}; !slices.Equal(got, want) {
+		t.Errorf("first page by time before the index = %v, want the log's walk %v", got, want)
+	}
+	if err := auditlog.New(s).IndexByTime(ctx); err != nil {
+		t.Fatalf("IndexByTime: %v", err)
+	}
+	if got, want := firstPage(), []uint64{1, 2, 3}; !slices.Equal(got, want) {
+		t.Errorf("first page by time once indexed = %v, want by time %v", got, want)
+	}
+}
