@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,4 +87,32 @@ func TestWebhookReceivesSignedNotifications(t *testing.T) {
 			t.Errorf("the webhook body holds %q", secretWord)
 		}
 	}
+	mu.Unlock()
+
+	// The delivery is on the case's audit trail, naming the webhook, once
+	// the receiver's answer is recorded with the cursor.
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	var seq struct {
+		Seq uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(first.body, &seq); err != nil {
+		t.Fatal(err)
+	}
+	resource := "notifications/" + strconv.FormatUint(seq.Seq, 10)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		events := auditedBy(t, ts, "auditor", "system")
+		i := slices.IndexFunc(events, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "notification.deliver" && e.GetResource() == resource
+		})
+		if i >= 0 {
+			if e := events[i]; e.GetCase() != created.GetCase() || e.GetReason() != "to webhook so-y-te" || e.GetOutcome() != "ok" {
+				t.Errorf("the delivery's audit event: %v", e)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no notification.deliver of %s by the system on the audit trail: %v", resource, events)
+		}
+	}
+	mu.Lock()
 }

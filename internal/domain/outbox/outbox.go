@@ -8,7 +8,10 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -80,14 +83,25 @@ func (s *Service) Read(ctx context.Context, after uint64, limit int) ([]model.No
 	return batch, nil
 }
 
-// Acknowledge stores seq as the deliverer's cursor: its receiver has
-// every notification up to seq.
-func (s *Service) Acknowledge(ctx context.Context, deliverer string, seq uint64) error {
+// Acknowledge stores n's seq as the deliverer's cursor (its receiver has
+// every notification up to n), and audits the delivery in the same
+// transaction: a notification names a case and what happened to it, and
+// it has left the service for the receiver, so the case's trail shows
+// that it went, and to which webhook ("notification.deliver" by the
+// system, the webhook named in the reason), once for each notification
+// its cursor passes.
+func (s *Service) Acknowledge(ctx context.Context, deliverer string, n model.Notification, at time.Time) error {
+	e := access.System("webhook delivery").Event(at, "notification.deliver", fmt.Sprintf("notifications/%d", n.Seq), n.Case, audit.OutcomeOK)
+	e.Reason = "to webhook " + deliverer
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
-		return tx.PutCursor(CursorName(deliverer), seq)
+		if err := tx.PutCursor(CursorName(deliverer), n.Seq); err != nil {
+			return err
+		}
+		_, err := tx.AppendAudit(e)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("store the cursor of outbox deliverer %q at seq %d: %w", deliverer, seq, err)
+		return fmt.Errorf("store the cursor of outbox deliverer %q at seq %d: %w", deliverer, n.Seq, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/memstore"
@@ -52,7 +53,7 @@ func TestStartAtTheEndThenResume(t *testing.T) {
 	if got, err := ob.Read(ctx, 0, 2); err != nil || len(got) != 2 || got[0].Seq != 1 {
 		t.Fatalf("Read(0, 2) = seqs %v, %v; want [1 2]", seqs(got), err)
 	}
-	if err := ob.Acknowledge(ctx, "ops", 4); err != nil {
+	if err := ob.Acknowledge(ctx, "ops", got[0], time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	// A restart resumes after the last acknowledged seq.
@@ -78,5 +79,47 @@ func TestRegisteredOnAnEmptyOutboxKeepsItsPlace(t *testing.T) {
 	appendN(t, s, 2)
 	if cur, err := ob.Start(ctx, "ops"); err != nil || cur != 0 {
 		t.Fatalf("Start again = %d, %v; want 0 (nothing was acknowledged)", cur, err)
+	}
+}
+
+// A delivery acknowledged is audited with its cursor, in one transaction:
+// the notification left the service, so its case's trail shows to which
+// webhook.
+func TestAcknowledgeAuditsTheDelivery(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	ob := New(s)
+	appendN(t, s, 2)
+	if _, err := ob.Start(ctx, "so-y-te"); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := ob.Read(ctx, 0, 10)
+	if err != nil || len(ns) != 2 {
+		t.Fatalf("Read: %v, %v", seqs(ns), err)
+	}
+	at := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
+	if err := ob.Acknowledge(ctx, "so-y-te", ns[1], at); err != nil {
+		t.Fatal(err)
+	}
+	var events []audit.Event
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			events = append(events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d audit events after one delivery, want 1: %+v", len(events), events)
+	}
+	e := events[0]
+	if e.Action != "notification.deliver" || e.Resource != "notifications/2" || e.Case != ns[1].Case ||
+		e.Reason != "to webhook so-y-te" || e.Outcome != audit.OutcomeOK || !e.Time.Equal(at) {
+		t.Errorf("the delivery's audit event: %+v", e)
 	}
 }

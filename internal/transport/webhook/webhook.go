@@ -236,7 +236,7 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 		if err == nil && status/100 == 2 {
 			// Record the acknowledgement even if ctx ends now: the
 			// receiver has it, and sending it again is only harmless.
-			err = d.outbox.Acknowledge(context.WithoutCancel(ctx), h.Name, n.Seq)
+			err = d.outbox.Acknowledge(context.WithoutCancel(ctx), h.Name, n, d.clk.Now())
 			if err == nil {
 				if attempt > 0 {
 					log.Info("webhook: delivered after retries", "seq", n.Seq, "attempts", attempt+1)
