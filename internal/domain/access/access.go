@@ -9,6 +9,7 @@ package access
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -306,3 +307,7 @@ func CaseResource(number string) string {
 	}
 	return "cases/" + number
 }
+
+// NotificationResource names a notification of the outbox in audit
+// events: a watch that sent it, a webhook that delivered it.
+func NotificationResource(seq uint64) string { return "notifications/" + strconv.FormatUint(seq, 10) }

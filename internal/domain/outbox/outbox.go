@@ -91,7 +91,7 @@ func (s *Service) Read(ctx context.Context, after uint64, limit int) ([]model.No
 // system, the webhook named in the reason), once for each notification
 // its cursor passes.
 func (s *Service) Acknowledge(ctx context.Context, deliverer string, n model.Notification, at time.Time) error {
-	e := access.System("webhook delivery").Event(at, "notification.deliver", fmt.Sprintf("notifications/%d", n.Seq), n.Case, audit.OutcomeOK)
+	e := access.System("webhook delivery").Event(at, "notification.deliver", access.NotificationResource(n.Seq), n.Case, audit.OutcomeOK)
 	e.Reason = "to webhook " + deliverer
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
 		if err := tx.PutCursor(CursorName(deliverer), n.Seq); err != nil {

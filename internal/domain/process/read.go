@@ -206,7 +206,7 @@ func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, na
 func notificationEvents(p access.Principal, now time.Time, ns []model.Notification) []audit.Event {
 	events := make([]audit.Event, 0, len(ns))
 	for _, n := range ns {
-		events = append(events, p.Event(now, "notification.read", fmt.Sprintf("notifications/%d", n.Seq), n.Case, audit.OutcomeOK))
+		events = append(events, p.Event(now, "notification.read", access.NotificationResource(n.Seq), n.Case, audit.OutcomeOK))
 	}
 	return events
 }
