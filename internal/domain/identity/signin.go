@@ -155,6 +155,11 @@ func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 			return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), "no second factor enrolled", in.Client)
 		}
 		if in.TOTPCode == "" {
+			// The password was right, but this is not a sign-in yet: it
+			// is audited as a refusal of its own (the auditor sees who
+			// knew the password, and from where), never counted
+			// against the account.
+			_ = s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), "second factor needed", in.Client)
 			return Session{}, ErrSecondFactorNeeded
 		}
 		var ok bool

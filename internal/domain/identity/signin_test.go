@@ -436,3 +436,33 @@ func TestTOTPQRCodeDrawsTheSameSecret(t *testing.T) {
 		t.Fatalf("TOTPQRCode of a bad secret: %v, want an error naming totp_secret", err)
 	}
 }
+
+// The right password without the code its role needs is audited (as a
+// refused sign-in, in its window's event) so that the auditor sees who
+// knew the password and from where; it is never counted against the
+// account.
+func TestSecondFactorNeededIsAudited(t *testing.T) {
+	e := newSignInEnv(t)
+	key, err := identity.NewTOTPKey("thu.hoang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addPerson(t, "thu.hoang", model.RoleCityOfficer, cityUnit, key.Secret)
+	before := len(e.events(t))
+	if _, err := e.signIn("thu.hoang", goodPassword, ""); !errors.Is(err, identity.ErrSecondFactorNeeded) {
+		t.Fatalf("right password, no code: %v, want ErrSecondFactorNeeded", err)
+	}
+	e.clock.Advance(auditlog.RefusalWindow)
+	_, _ = e.signIn("nobody.here", "wrong password!", "") // ends the window: its events are written
+	var asked bool
+	for _, ev := range e.events(t)[before:] {
+		asked = asked || (ev.Resource == "users/thu.hoang" && ev.Outcome == audit.OutcomeDenied &&
+			strings.HasPrefix(ev.Reason, "refused sign-ins: 1 from ") && strings.Contains(ev.Reason, "second factor needed"))
+	}
+	if !asked {
+		t.Errorf("the right password without its code left no audit event: %+v", e.events(t)[before:])
+	}
+	if u := e.storedUser(t, "thu.hoang"); u.SignIn.Failures != 0 {
+		t.Errorf("the right password without its code counted %d failures, want 0", u.SignIn.Failures)
+	}
+}
