@@ -563,8 +563,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// not walk the whole log (cold start); a listing by time walks the
 	// log until they have them all.
 	duties = append(duties, func(ctx context.Context) {
-		if err := auditLog.IndexByTime(ctx); err != nil && ctx.Err() == nil {
+		n, err := auditLog.IndexByTime(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			opts.Logger.Error("audit log: indexing the events by time failed; listings by time walk the log", "err", err)
+		case err == nil && n > 0:
+			opts.Logger.Info("audit log: the events written before its index by time have their entries", "events", n)
 		}
 	})
 	// The deadline scheduler: catches up on what fell due while stopped

@@ -204,23 +204,27 @@ const indexBatch = 1000
 
 // IndexByTime gives the events a store holds from before its index of the
 // log by time their entries, a batch per transaction, until the index is
-// complete or ctx ends; listings by time walk the log until then.
-func (l *Log) IndexByTime(ctx context.Context) error {
+// complete or ctx ends; listings by time walk the log until then. It
+// returns how many events it walked: none when the index was complete.
+func (l *Log) IndexByTime(ctx context.Context) (int, error) {
+	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return total, err
 		}
+		var n int
 		var done bool
 		err := l.store.Update(ctx, func(tx datastore.Tx) error {
 			var err error
-			done, err = tx.IndexAuditByTime(indexBatch)
+			n, done, err = tx.IndexAuditByTime(indexBatch)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("index the audit log by time: %w", err)
+			return total, fmt.Errorf("index the audit log by time: %w", err)
 		}
+		total += n
 		if done {
-			return nil
+			return total, nil
 		}
 	}
 }

@@ -301,9 +301,10 @@ type AuditWriter interface {
 	// IndexAuditByTime gives up to limit events stored before the index
 	// of the log by time existed their entries in it, from where the last
 	// call stopped (AppendAudit writes the entries of new events), and
-	// records the index complete once every event has its entry. done
-	// reports that it is complete; a store created with the index is.
-	IndexAuditByTime(limit int) (done bool, err error)
+	// records the index complete once every event has its entry. indexed
+	// is how many events it walked; done reports that the index is
+	// complete (a store created with the index is, and walks none).
+	IndexAuditByTime(limit int) (indexed int, done bool, err error)
 }
 
 // OutboxReader reads the notification outbox and its delivery cursors.

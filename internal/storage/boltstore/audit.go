@@ -100,12 +100,12 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 // that does not decode, or sits under a malformed key, gets no entry: the
 // start's verification warns of it and check names it, and it must not
 // stop the index of the others.
-func (t *tx) IndexAuditByTime(limit int) (bool, error) {
+func (t *tx) IndexAuditByTime(limit int) (int, bool, error) {
 	if limit <= 0 {
-		return false, fmt.Errorf("index audit by time: limit %d: must be positive", limit)
+		return 0, false, fmt.Errorf("index audit by time: limit %d: must be positive", limit)
 	}
 	if t.auditTimeIndexed() {
-		return true, nil
+		return 0, true, nil
 	}
 	meta := t.bucket(bucketMeta)
 	from := u64(1)
@@ -114,11 +114,12 @@ func (t *tx) IndexAuditByTime(limit int) (bool, error) {
 	}
 	ix := t.keys(bucketAuditByTime)
 	if ix == nil {
-		return false, fmt.Errorf("index audit by time: bucket %s is missing", bucketIndex)
+		return 0, false, fmt.Errorf("index audit by time: bucket %s is missing", bucketIndex)
 	}
 	c := t.bucket(bucketAudit).Cursor()
 	k, v := c.Seek(from)
-	for n := 0; k != nil && n < limit; k, v = c.Next() {
+	n := 0
+	for ; k != nil && n < limit; k, v = c.Next() {
 		n++
 		if len(k) != seqKeyLen {
 			continue
@@ -128,16 +129,16 @@ func (t *tx) IndexAuditByTime(limit int) (bool, error) {
 			continue
 		}
 		if err := ix.Put(storekey.AuditTimeKey(e.Time, be.Uint64(k)), nil); err != nil {
-			return false, fmt.Errorf("index audit by time: event %d: %w", be.Uint64(k), err)
+			return 0, false, fmt.Errorf("index audit by time: event %d: %w", be.Uint64(k), err)
 		}
 	}
 	if k != nil {
-		return false, meta.Put(keyAuditByTimeFrom, bytes.Clone(k))
+		return n, false, meta.Put(keyAuditByTimeFrom, bytes.Clone(k))
 	}
 	if err := meta.Delete(keyAuditByTimeFrom); err != nil {
-		return false, err
+		return n, false, err
 	}
-	return true, ix.Put(auditByTimeComplete, []byte{})
+	return n, true, ix.Put(auditByTimeComplete, []byte{})
 }
 
 // auditTimeIndexed reports whether every event has its entry in

@@ -498,7 +498,7 @@ func TestAuditIndexByTimeOfAnOlderLog(t *testing.T) {
 		var done bool
 		err := s.Update(t.Context(), func(tx datastore.Tx) error {
 			var err error
-			done, err = tx.IndexAuditByTime(2)
+			_, done, err = tx.IndexAuditByTime(2)
 			return err
 		})
 		if err != nil {

@@ -214,7 +214,7 @@ func indexAuditByTime(t *testing.T, s datastore.Store) {
 	for done := false; !done; batches++ {
 		err := s.Update(t.Context(), func(tx datastore.Tx) error {
 			var err error
-			done, err = tx.IndexAuditByTime(7)
+			_, done, err = tx.IndexAuditByTime(7)
 			return err
 		})
 		if err != nil {

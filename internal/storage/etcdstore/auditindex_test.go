@@ -92,8 +92,11 @@ func TestAuditIndexByTimeOfAnOlderStore(t *testing.T) {
 	if got, want := firstPage(), []uint64{n, n - 1, n - 2}; !slices.Equal(got, want) {
 		t.Errorf("first page by time before the index = %v, want the log's walk %v", got, want)
 	}
-	if err := auditlog.New(s).IndexByTime(ctx); err != nil {
-		t.Fatalf("IndexByTime: %v", err)
+	if walked, err := auditlog.New(s).IndexByTime(ctx); err != nil || walked != n {
+		t.Fatalf("IndexByTime = %d walked, %v; want %d", walked, err, n)
+	}
+	if walked, err := auditlog.New(s).IndexByTime(ctx); err != nil || walked != 0 {
+		t.Fatalf("IndexByTime of a complete index = %d walked, %v; want none", walked, err)
 	}
 	if got, want := firstPage(), []uint64{1, 2, 3}; !slices.Equal(got, want) {
 		t.Errorf("first page by time once indexed = %v, want by time %v", got, want)

@@ -830,7 +830,7 @@ func (t *tx) AppendAudit(events ...audit.Event) ([]audit.Event, error) {
 
 // IndexAuditByTime has nothing to do: a memstore is never older than its
 // index by time, which ListAuditEvents builds from the events' times.
-func (t *tx) IndexAuditByTime(int) (bool, error) { return true, nil }
+func (t *tx) IndexAuditByTime(int) (int, bool, error) { return 0, true, nil }
 
 func (t *tx) putAuditEvent(e audit.Event) error {
 	raw, err := audit.Encode(e)
