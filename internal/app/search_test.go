@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -312,5 +313,58 @@ func TestLinkedReportIsSearchable(t *testing.T) {
 	}
 	if len(resp.GetCandidates()) != 1 || resp.GetCandidates()[0].GetCase().GetName() != first.GetCase() {
 		t.Errorf("after the link, the phone found %v, want %s", resp.GetCandidates(), first.GetCase())
+	}
+}
+
+// A new report's answer lists its top candidates, at most five (issue 12):
+// seven earlier cases name the same child, six of them by the name alone
+// and newer, one, the oldest, by her birth date and her mother's phone
+// too. The report and its validate_only check each list five distinct
+// other cases, best first, the strong one among them and first; a search
+// lists all seven.
+func TestIntakeListsTheTopFiveCandidates(t *testing.T) {
+	ts := startServer(t, "")
+	create := func(r *pb.Report, validateOnly bool) *pb.Report {
+		t.Helper()
+		created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r, ValidateOnly: validateOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created
+	}
+	strong := create(firstCall(), false).GetCase()
+	for i := range 6 {
+		r := firstCall()
+		r.ReceiveTime = timestamppb.New(testNow.Add(time.Duration(i-30) * time.Hour))
+		r.IncidentCommuneCode = "00070"
+		r.Children[0].Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 3}
+		r.Caregivers = []*pb.Caregiver{{FullName: fmt.Sprintf("Phạm Văn Khác %d", i), Relation: "bố", Phone: fmt.Sprintf("0903 000 00%d", i)}}
+		r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+		create(r, false)
+	}
+	all, err := ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Nguyễn Thị Hồng Nhung"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.GetCandidates()) != 7 {
+		t.Fatalf("a search by the name finds %d cases, want the 7", len(all.GetCandidates()))
+	}
+
+	for _, validateOnly := range []bool{true, false} {
+		answer := create(firstCall(), validateOnly)
+		got := answer.GetCandidates()
+		seen := map[string]bool{}
+		for i, c := range got {
+			if seen[c.GetCase()] || c.GetCase() == answer.GetCase() {
+				t.Errorf("validate_only=%v: candidate %s twice, or the report's own case", validateOnly, c.GetCase())
+			}
+			seen[c.GetCase()] = true
+			if i > 0 && c.GetScore() > got[i-1].GetScore() {
+				t.Errorf("validate_only=%v: candidate %d scores %v, more than the one before it (%v)", validateOnly, i, c.GetScore(), got[i-1].GetScore())
+			}
+		}
+		if len(got) != 5 || got[0].GetCase() != strong {
+			t.Errorf("validate_only=%v: candidates %v, want five, %s first", validateOnly, candidateCases(got), strong)
+		}
 	}
 }
