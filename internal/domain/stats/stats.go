@@ -119,7 +119,8 @@ type Counts struct {
 	PoliceOutcomes map[string]int
 	// CrimeClosedWithoutReferral are the closures in the period of cases
 	// of a suspected crime (model.CrimeSuspected) never referred to the
-	// police.
+	// police. A case merged into another is none: it goes on in the
+	// survivor.
 	CrimeClosedWithoutReferral int
 	// Emergencies are the emergency cases opened in the period, and
 	// EmergencyD3 their D3 deadlines by state (MET, MISSED, OPEN,

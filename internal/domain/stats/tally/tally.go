@@ -462,7 +462,11 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 		}
 	})
 	if closed {
-		crimeUnreferred := model.CrimeSuspected(c.SuspectedAbuse) && len(c.PoliceReferrals) == 0
+		// A case merged into another was not closed on its merits: the
+		// child's case goes on in the survivor, which takes its forms of
+		// abuse and may still be referred. Counting it would report a
+		// cover-up that did not happen.
+		crimeUnreferred := model.CrimeSuspected(c.SuspectedAbuse) && len(c.PoliceReferrals) == 0 && c.MergedInto == ""
 		add(c.CloseTime, func(t *Tally) {
 			t.CasesClosed++
 			if crimeUnreferred {
