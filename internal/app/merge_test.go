@@ -303,3 +303,55 @@ func TestMergeRefusesClosedAndTransferringCases(t *testing.T) {
 		t.Error("a refused merge changed the surviving case")
 	}
 }
+
+// A merge is no closure without a police referral: the absorbed case of a
+// suspected crime goes on in the survivor, which may still be referred.
+// The city's counters and a commune's count from the records, and the
+// Action Month report, count no cover-up for it; the survivor's own
+// closure without a referral is then the one counted.
+func TestMergeIsNoCrimeClosedWithoutReferral(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 6, 2, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	absorbed := openCase(t, ts, hn(2026, 6, 2, 8, 0), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	survivor := openCase(t, ts, hn(2026, 6, 2, 8, 30), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	chair := ts.as(t, "bd.chair")
+	if _, err := ts.process().MergeCase(chair, &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: absorbed, AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	stats := pb.NewStatisticsServiceClient(ts.conn)
+	june := &pb.GetStatisticsRequest{StartDate: "2026-06-01", EndDate: "2026-06-30"}
+	unreferred := func(when string, want int32) {
+		t.Helper()
+		for _, user := range []string{"city", "bd.chair"} { // the counters, and the records
+			got, err := stats.GetStatistics(ts.as(t, user), june)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := got.GetGroups()[0].GetCrimeClosedWithoutReferral(); n != want {
+				t.Errorf("%s, as %s: %d suspected crimes closed without a police referral, want %d", when, user, n, want)
+			}
+		}
+		body, err := stats.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 2026})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readXLSX(t, body.GetData())["Số vụ việc có dấu hiệu tội phạm đóng mà không chuyển công an"]; got != fmt.Sprint(want) {
+			t.Errorf("%s: the Action Month report counts %s suspected crimes closed without a referral, want %d", when, got, want)
+		}
+	}
+	unreferred("after the merge", 0)
+
+	// Before any clock warns (21:00, half the first day), so that no
+	// firing changes the case under the closure.
+	ts.clock.Set(hn(2026, 6, 2, 15, 0))
+	if _, err := ts.process().ApproveClosure(chair, &pb.ApproveClosureRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		Reason: "gia đình chuyển đến tỉnh khác", Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY,
+		NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"}); err != nil {
+		t.Fatalf("closure: %v", err)
+	}
+	unreferred("after the survivor's closure", 1)
+	ts.stop()
+	checkFile(t, ts.cfg.DBPath)
+}

@@ -140,10 +140,12 @@ var closedLabels = map[string]func(string) bool{
 	"version":  regexp.MustCompile(`^go[0-9.]+$`).MatchString, // go_info
 }
 
-// TestMetricsScrape runs a realistic workload (reports, a step, a failed
-// sign-in, a deadline left to pass, a webhook that fails) and scrapes the
-// metrics: the numbers show the workload, and no label carries a case
-// number, a user id, a unit or anything else outside a closed set.
+// TestMetricsScrape runs a realistic workload (reports, a step, failed
+// sign-ins until the throttle refuses, a deadline left to warn, breach and
+// escalate, a webhook that fails) and scrapes the metrics: the numbers
+// show the workload, each at least what the test did, and no label
+// carries a case number, a user id, a unit or anything else outside a
+// closed set.
 func TestMetricsScrape(t *testing.T) {
 	start := hn(2026, 3, 16, 9, 0) // a Monday
 	ts := metricsServer(t, start)
@@ -154,11 +156,30 @@ func TestMetricsScrape(t *testing.T) {
 		Name: acked, Etag: etagOf(t, ts, "bd.worker", acked)}); err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}
-	_, err := ts.cases().GetCase(withToken(t.Context(), "cc_0000000000000000_not-a-token-at-all-000000000000000000000"),
-		&pb.GetCaseRequest{Name: left})
-	wantCode(t, err, codes.Unauthenticated)
-	// The unacknowledged case's 24 hours pass.
+	// A client with a bad token: refused ten times, then throttled.
+	bad := withToken(t.Context(), "cc_0000000000000000_not-a-token-at-all-000000000000000000000")
+	for range 10 {
+		_, err := ts.cases().GetCase(bad, &pb.GetCaseRequest{Name: left})
+		wantCode(t, err, codes.Unauthenticated)
+	}
+	_, err := ts.cases().GetCase(bad, &pb.GetCaseRequest{Name: left})
+	wantCode(t, err, codes.ResourceExhausted)
+	// The unacknowledged case's clock warns at half its 24 hours, then
+	// breaches and escalates.
+	ts.clock.Set(start.Add(13 * time.Hour))
+	waitEvents(t, ts, "bd.worker", left, "DEADLINE_WARNING", 0, 1)
 	ts.clock.Set(start.Add(3 * 24 * time.Hour))
+	waitEvents(t, ts, "bd.worker", left, "ESCALATED", 0, 1)
+	// The webhook's receiver refuses every delivery: wait for the first
+	// refusal to be counted.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if v, _ := sample(scrape(t, ts), "childcase_webhook_failures_total", map[string]string{"webhook": "so-y-te"}); v >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no failed webhook delivery counted in 10 s")
+		}
+	}
 
 	families := scrape(t, ts)
 
@@ -169,8 +190,8 @@ func TestMetricsScrape(t *testing.T) {
 	}{
 		{"childcase_open_deadlines", map[string]string{"kind": "ACKNOWLEDGE", "state": "overdue"}, 1},
 		{"childcase_overdue_deadlines", nil, 1},
-		{"childcase_signin_failures_total", nil, 1},
-		{"childcase_signin_throttled_total", nil, 0},
+		{"childcase_signin_failures_total", nil, 10},
+		{"childcase_signin_throttled_total", nil, 1},
 		{"childcase_audit_events_total", nil, 1},
 		{"childcase_db_commits_total", nil, 1},
 		{"childcase_db_fsyncs_total", nil, 0}, // the tests run without fsync
@@ -178,12 +199,13 @@ func TestMetricsScrape(t *testing.T) {
 		{"childcase_db_size_bytes", nil, 1},
 		{"childcase_db_reserve_bytes", nil, 1},
 		{"childcase_db_reserve_free_bytes", nil, 1},
-		{"childcase_outbox_head_seq", nil, 2},
-		{"childcase_outbox_lag", map[string]string{"webhook": "so-y-te"}, 0},
-		{"childcase_webhook_failures_total", map[string]string{"webhook": "so-y-te"}, 0},
-		{"childcase_deadline_warnings_total", nil, 0},
-		{"childcase_deadline_breaches_total", nil, 0},
-		{"childcase_escalations_total", nil, 0},
+		{"childcase_outbox_head_seq", nil, 5}, // two new cases, a warning, a breach, an escalation
+		// The receiver acknowledged nothing: every notification waits.
+		{"childcase_outbox_lag", map[string]string{"webhook": "so-y-te"}, 5},
+		{"childcase_webhook_failures_total", map[string]string{"webhook": "so-y-te"}, 1},
+		{"childcase_deadline_warnings_total", nil, 1},
+		{"childcase_deadline_breaches_total", nil, 1},
+		{"childcase_escalations_total", nil, 1},
 		{"grpc_server_handled_total", map[string]string{"grpc_method": "CreateReport", "grpc_code": "OK"}, 2},
 		{"grpc_server_handled_total", map[string]string{"grpc_method": "GetCase", "grpc_code": "Unauthenticated"}, 1},
 		{"grpc_server_handling_seconds", map[string]string{"grpc_method": "AcknowledgeCase"}, 1},

@@ -91,3 +91,82 @@ func TestStatisticsAPI(t *testing.T) {
 		t.Errorf("%d statistics reads audited for the city, want its 2 answered ones", reads)
 	}
 }
+
+// A commune's delays stay its own when it hands the case over (issue 13:
+// the city acts on delay and incomplete duty, unit by unit). Ba Đình lets
+// an acknowledgement run out (it escalates to the city), acknowledges
+// late and hands the case to Hoàn Kiếm, which accepts; a second transfer
+// of another case Hoàn Kiếm declines. Grouped by unit, the missed
+// acknowledgement and its escalation are Ba Đình's, and so are the two
+// transfers it proposed, one accepted and one declined; Hoàn Kiếm, now
+// responsible for the first case, counts it as opened and its own
+// acceptance deadline met, and neither the delay nor a transfer it never
+// proposed. The city's counters and the chair's count from the records
+// agree, and the file's counters match its records.
+func TestStatisticsKeepADelayWithTheUnitThatHadTheDeadline(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "") // a Monday
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	p := ts.process()
+	handed := openCase(t, ts, hn(2026, 3, 2, 9, 0), "00004")
+	kept := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
+	ts.clock.Set(hn(2026, 3, 4, 9, 0)) // both acknowledgements ran out the day before
+	waitEvents(t, ts, "bd.worker", handed, "ESCALATED", 0, 1)
+	waitEvents(t, ts, "bd.worker", kept, "ESCALATED", 0, 1)
+	ts.clock.Set(hn(2026, 3, 4, 10, 0))
+	for _, c := range []string{handed, kept} {
+		if _, err := p.AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: c, Etag: etagOf(t, ts, "bd.worker", c)}); err != nil {
+			t.Fatalf("acknowledge %s: %v", c, err)
+		}
+		if _, err := p.ProposeTransfer(ts.as(t, "bd.worker"), &pb.ProposeTransferRequest{Name: c, Etag: etagOf(t, ts, "bd.worker", c),
+			ToUnit: pHoanKiem, Reason: "trẻ chuyển đến Hoàn Kiếm"}); err != nil {
+			t.Fatalf("propose %s: %v", c, err)
+		}
+	}
+	ts.clock.Set(hn(2026, 3, 4, 11, 0))
+	if _, err := p.AcceptTransfer(ts.as(t, "hk.worker"), &pb.AcceptTransferRequest{Name: handed, Etag: etagOf(t, ts, "hk.worker", handed)}); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	if _, err := p.DeclineTransfer(ts.as(t, "hk.worker"), &pb.DeclineTransferRequest{Name: kept, Etag: etagOf(t, ts, "hk.worker", kept),
+		Reason: "trẻ vẫn sống ở Ba Đình"}); err != nil {
+		t.Fatalf("decline: %v", err)
+	}
+
+	stats := pb.NewStatisticsServiceClient(ts.conn)
+	for _, user := range []string{"city", "bd.chair"} {
+		got, err := stats.GetStatistics(ts.as(t, user), &pb.GetStatisticsRequest{StartDate: "2026-03-01", EndDate: "2026-03-31", GroupBy: []string{"unit"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byUnit := map[string]*pb.StatisticsGroup{}
+		for _, g := range got.GetGroups() {
+			byUnit[g.GetKey()[0].GetValue()] = g
+		}
+		missed := func(g *pb.StatisticsGroup, kind string) (met, missed int32) {
+			for _, d := range g.GetDeadlines() {
+				if d.GetKind() == kind {
+					return d.GetMet(), d.GetMissed()
+				}
+			}
+			return 0, 0
+		}
+		bd, hk := byUnit["00004@2025-07-01"], byUnit["00070@2025-07-01"]
+		if _, n := missed(bd, "ACKNOWLEDGE"); n != 2 || bd.GetEscalations()["city"] != 2 {
+			t.Errorf("%s: Ba Đình missed %d acknowledgements escalated %d times to the city, want its 2 and 2 (%v)", user, n, bd.GetEscalations()["city"], bd)
+		}
+		if bd.GetTransfersProposed() != 2 || bd.GetTransfersAccepted() != 1 || bd.GetTransfersDeclined() != 1 || bd.GetTransferAcceptedRate() != 0.5 {
+			t.Errorf("%s: Ba Đình's transfers %d proposed, %d accepted, %d declined, rate %v; want 2, 1, 1 and 0.5",
+				user, bd.GetTransfersProposed(), bd.GetTransfersAccepted(), bd.GetTransfersDeclined(), bd.GetTransferAcceptedRate())
+		}
+		_, hkMissed := missed(hk, "ACKNOWLEDGE")
+		accepted, _ := missed(hk, "TRANSFER_ACCEPT")
+		if hk.GetCasesOpened() != 1 || hkMissed != 0 || len(hk.GetEscalations()) != 0 || hk.GetTransfersProposed() != 0 || accepted != 2 {
+			t.Errorf("%s: Hoàn Kiếm counts %d cases, %d missed acknowledgements, escalations %v, %d transfers proposed, %d acceptance deadlines met; want 1, 0, none, 0 and 2",
+				user, hk.GetCasesOpened(), hkMissed, hk.GetEscalations(), hk.GetTransfersProposed(), accepted)
+		}
+	}
+	ts.stop()
+	checkFile(t, ts.cfg.DBPath)
+}

@@ -309,17 +309,17 @@ func TestEtcdRestoreRefusesAnOlderSchema(t *testing.T) {
 	mvClearEnv(t)
 	_, store := mvEtcd(t)
 	dir := t.TempDir()
-	golden, err := os.ReadFile("../storage/boltstore/testdata/schema8.bolt.golden")
+	golden, err := os.ReadFile("../storage/boltstore/testdata/schema9.bolt.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := filepath.Join(dir, "schema8.db")
+	old := filepath.Join(dir, "schema9.db")
 	if err := os.WriteFile(old, golden, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := mgRun(t, "restore", "--from", old, "--store", store)
-	if code != 1 || !strings.Contains(stdout, "version 8 is older") || !strings.Contains(stderr, "not restored") {
-		t.Errorf("restore of a schema-8 backup onto etcd: exit %d, want 1 naming the older schema\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	if code != 1 || !strings.Contains(stdout, "version 9 is older") || !strings.Contains(stderr, "not restored") {
+		t.Errorf("restore of a schema-9 backup onto etcd: exit %d, want 1 naming the older schema\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	if after, err := os.ReadFile(old); err != nil || string(after) != string(golden) {
 		t.Errorf("the refused backup changed: %v", err)

@@ -206,7 +206,8 @@ type GetStatisticsRequest struct {
 	// Only the records of this unit and of the units under it (every version
 	// of them), "units/{code}@{valid_from}"; empty for all the caller sees.
 	// A case counts under its responsible unit, a report under its incident
-	// commune.
+	// commune, a deadline and its escalations under the unit that had to meet
+	// it, a transfer under the unit that proposed it.
 	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Also the communes of before the 2025 reform that went wholly into a
 	// commune counted (a partial link is not followed).

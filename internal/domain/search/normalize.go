@@ -41,9 +41,10 @@ func Fold(s string) string {
 func Syllables(name string) []string { return strings.Fields(Fold(name)) }
 
 // Phone returns a Vietnamese phone number in E.164 ("0912 345 678",
-// "84912345678" and "+84 912 345 678" all give "+84912345678"), or "" when
-// s holds too few digits to be one. Separators and a leading 00 are
-// ignored; a number of another country keeps its own code.
+// "84912345678", "+84 912 345 678" and "+84 (0) 912 345 678" all give
+// "+84912345678"), or "" when s holds too few digits to be one. Separators
+// and a leading 00 are ignored, and so is a trunk 0 after the code 84; a
+// number of another country keeps its own code.
 func Phone(s string) string {
 	var d strings.Builder
 	plus := false
@@ -56,16 +57,23 @@ func Phone(s string) string {
 		}
 	}
 	digits := d.String()
+	international := true
 	switch {
 	case plus:
 	case strings.HasPrefix(digits, "00"):
 		digits = digits[2:]
 	case strings.HasPrefix(digits, "0"):
-		digits = "84" + digits[1:]
+		digits, international = "84"+digits[1:], false
 	case strings.HasPrefix(digits, "84") && len(digits) >= 11:
 	default:
 		// A subscriber number without its trunk prefix: Vietnamese.
-		digits = "84" + digits
+		digits, international = "84"+digits, false
+	}
+	if rest, ok := strings.CutPrefix(digits, "840"); ok && international {
+		// "+84 (0) 912 ...": the trunk 0 written after the country code.
+		// No Vietnamese number starts with 0 after it, so it is only
+		// the habit of writing the number as dialled at home.
+		digits = "84" + rest
 	}
 	if len(digits) < 10 || len(digits) > 15 {
 		return ""

@@ -233,7 +233,7 @@ func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first,
 	t.Rows = append(t.Rows, line("Tổng cộng", "", sum(res.Groups)))
 	// Each column's units add up to its total; a row has no total.
 	t.Relations = ColumnTotals(t.Rows, 2)
-	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra."}
+	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra; thời hạn và báo cáo lên cấp trên theo đơn vị phải thực hiện thời hạn; chuyển giao theo đơn vị đề nghị."}
 	return s.finish(ctx, p, o, PeriodicMethod, t, res.AsOf)
 }
 

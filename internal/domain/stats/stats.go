@@ -22,6 +22,7 @@
 package stats
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -52,7 +53,7 @@ type Dimension string
 // the groups of such a dimension may add up to more than the total.
 const (
 	ByMonth               Dimension = "month"                // "2026-06", Vietnam time, of the event counted
-	ByUnit                Dimension = "unit"                 // the case's responsible unit; a report's incident commune
+	ByUnit                Dimension = "unit"                 // the case's responsible unit; a report's incident commune; a deadline's unit; a transfer's proposer (tally.CaseEvents)
 	ByChannel             Dimension = "channel"              // a case takes its first report's
 	ByCallType            Dimension = "call_type"            // a case takes its first report's
 	ByAbuseForm           Dimension = "abuse_form"           // the suspected forms of abuse
@@ -119,7 +120,8 @@ type Counts struct {
 	PoliceOutcomes map[string]int
 	// CrimeClosedWithoutReferral are the closures in the period of cases
 	// of a suspected crime (model.CrimeSuspected) never referred to the
-	// police.
+	// police. A case merged into another is none: it goes on in the
+	// survivor.
 	CrimeClosedWithoutReferral int
 	// Emergencies are the emergency cases opened in the period, and
 	// EmergencyD3 their D3 deadlines by state (MET, MISSED, OPEN,
@@ -486,14 +488,14 @@ func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggre
 			return err
 		}
 		for _, c := range page {
-			if !inUnit(c.ResponsibleUnit.String()) {
+			if !countsIn(c, inUnit) {
 				continue
 			}
 			f, err := s.caseFacts(tx, c, agg.wants(BySpecialCircumstance), agg.wants(ByChannel) || agg.wants(ByCallType))
 			if err != nil {
 				return err
 			}
-			s.countCase(agg, c, f)
+			s.countCase(agg, c, f, inUnit)
 		}
 		if next == "" {
 			return nil
@@ -525,12 +527,28 @@ func (s *Service) caseFacts(tx datastore.ReadTx, c model.Case, circumstances, fi
 	return f, nil
 }
 
-// countCase adds the events of one case that fall in the period, as the
-// counters count them (tally.CaseEvents).
-func (s *Service) countCase(agg *aggregator, c model.Case, f facts) {
-	tally.CaseEvents(c, func(at time.Time, inc func(*tally.Tally)) {
-		if agg.in(at) {
-			agg.add(monthOf(at), f, func(n *Counts) {
+// countsIn reports whether any event of c may count under a unit inUnit
+// keeps: its responsible unit's, or those of the units that had its
+// deadlines or proposed its transfers (tally.CaseEvents).
+func countsIn(c model.Case, inUnit func(string) bool) bool {
+	found := false
+	tally.CaseEvents(c, func(_ time.Time, unit string, _ func(*tally.Tally)) {
+		found = found || inUnit(cmp.Or(unit, c.ResponsibleUnit.String()))
+	})
+	return found
+}
+
+// countCase adds the events of one case that fall in the period and
+// count under a unit inUnit keeps, as the counters count them
+// (tally.CaseEvents).
+func (s *Service) countCase(agg *aggregator, c model.Case, f facts, inUnit func(string) bool) {
+	tally.CaseEvents(c, func(at time.Time, unit string, inc func(*tally.Tally)) {
+		ef := f
+		if unit != "" {
+			ef.Unit = unit
+		}
+		if agg.in(at) && inUnit(ef.Unit) {
+			agg.add(monthOf(at), ef, func(n *Counts) {
 				var t tally.Tally
 				inc(&t)
 				n.addTally(&t, s.levelOf, agg.now)

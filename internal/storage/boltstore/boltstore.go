@@ -119,7 +119,12 @@ import (
 // would look its 16-byte tokens up in vain.
 // Version 9 adds the counters' cells by day (tally.DayTotal): a release
 // that knows only version 8 would write without keeping those in step.
-const SchemaVersion = 9
+// Version 10 counts a deadline and its escalations under the unit that
+// had to meet it and a transfer under the unit that proposed it, and a
+// merged case as no suspected crime closed without a referral
+// (tally.CaseEvents): the migration recounts the counters, and a release
+// that knows only version 9 would add its differences by the old rules.
+const SchemaVersion = 10
 
 var (
 	bucketMeta              = []byte("meta")

@@ -24,6 +24,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/search"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
@@ -44,8 +45,22 @@ import (
 // search index of its four cases in 16-byte tokens; its demo is larger,
 // and the audit query was the case's events, on ports of its own),
 // schema8 by commit fe875d3 (schema version 8: the search index in 8-byte
-// tokens; the same demo and query as schema7's). Each has its master
-// key file beside it. They are what every later layout must still open: never regenerate
+// tokens; the same demo and query as schema7's), schema9 by commit 0208bd3
+// (schema version 9: counters by day; the counting rules of before
+// version 10). schema9 holds more, what version 10 counts differently: its
+// server ran `serve --demo --policy` with {"acknowledge": {"seconds": 60}}
+// (so that the demo's cases miss their acknowledgements within a minute), on
+// ports of its own; badinh.worker acknowledged HN-2026-00001 at once
+// (golden-ack-1, met); once Hoàn Kiếm's HN-2026-00002 had missed its
+// acknowledgement and escalated to the city, hoankiem.worker acknowledged
+// it (golden-ack-2, missed) and proposed its transfer to Ba Đình
+// (golden-transfer-1), which badinh.worker accepted (golden-accept-1);
+// hotline.operator recorded a call of suspected sexual abuse in Ba Đình
+// (golden-call-1), which opened HN-2026-00005, never referred, and
+// badinh.chair merged it into HN-2026-00001 (golden-merge-1); then the
+// audit query was the events of HN-2026-00001, and a clean stop. Each
+// step was a curl to the REST API with the demo's tokens. Each has its
+// master key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
 
 // goldenCounts are the entries of every bucket of a golden file once this
@@ -59,6 +74,9 @@ var goldenFiles = []struct {
 	// referred are the demo's cases with a police referral, when not
 	// the first and the third (a later demo refers the fourth too).
 	referred []string
+	// cases and reports are how many the file holds, when not the
+	// demo's 4 and 5.
+	cases, reports int
 }{
 	{
 		name: "schema2",
@@ -111,6 +129,18 @@ var goldenFiles = []struct {
 		before:   schema8Counts(11),
 		after:    withAuditByTime(schema8Counts(11 + 19)),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+	{
+		// Counters by the rules of before schema version 10, of a case
+		// handed over after its escalation and of a suspected crime
+		// merged (TestSchema9CountersRecountedAtOpen): the migration to
+		// 10 recounts them, in 40 cells where they were in 38. Written
+		// with the audit log's index by time.
+		name:     "schema9",
+		before:   schema9Counts(38),
+		after:    schema9Counts(40),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+		cases:    5, reports: 6,
 	},
 }
 
@@ -166,6 +196,20 @@ func schema8Counts(stats int) goldenCounts {
 		"idempotency": 1, "idempotency_by_time": 1, "meta": 3, "outbox": 7,
 		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
 		"search_by_case": 4, "search_pending": 0, "search_tokens": 142, "stats": stats, "timers": 9,
+		"tokens": 31, "tokens_by_user": 31, "users": 11,
+	}
+}
+
+// schema9Counts are the entries per bucket of the schema-9 golden file,
+// with cells of statistics counters.
+func schema9Counts(stats int) goldenCounts {
+	return goldenCounts{
+		"audit": 159, "audit_by_actor": 159, "audit_by_case": 78, "audit_by_time": 160,
+		"case_events": 45, "case_numbers": 5, "case_queue": 32, "case_scope": 28, "case_sequences": 1, "cases": 5, "cases_by_status": 5,
+		"cases_by_unit": 5, "cursors": 0, "data_keys": 14, "data_keys_by_master": 14,
+		"idempotency": 6, "idempotency_by_time": 6, "meta": 3, "outbox": 23,
+		"police_units": 2, "report_scope": 41, "reports": 6, "reports_by_call_type": 6, "reports_by_taker": 6,
+		"search_by_case": 5, "search_pending": 0, "search_tokens": 142, "stats": stats, "timers": 6,
 		"tokens": 31, "tokens_by_user": 31, "users": 11,
 	}
 }
@@ -346,8 +390,10 @@ func TestGoldenFilesOpen(t *testing.T) {
 			if referred == nil {
 				referred = []string{"HN-2026-00001", "HN-2026-00003"}
 			}
-			readEverything(t, s, v, referred)
-			indexAuditByTime(t, s)
+			readEverything(t, s, v, referred, cmp.Or(g.cases, 4), cmp.Or(g.reports, 5))
+			if _, indexed := g.before["audit_by_time"]; !indexed {
+				indexAuditByTime(t, s) // a file written with the index needs none
+			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -379,8 +425,8 @@ func mustGenerate(t *testing.T) keys.MasterKey {
 // vault: each case's police referrals carry their free text (the demo
 // names a suspected offence), which storage keeps sealed, never in the
 // clear; each report's private part and reporter open. referred are the
-// cases referred to the police.
-func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []string) {
+// cases referred to the police; cases and reports how many the file holds.
+func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []string, cases, reports int) {
 	t.Helper()
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		cs, next, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
@@ -424,8 +470,8 @@ func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []
 				t.Errorf("OpenReporter(%s): %v", r.ID, err)
 			}
 		}
-		if len(cs) != 4 || len(rs) != 5 {
-			t.Errorf("%d cases and %d reports, want the demo's 4 and 5", len(cs), len(rs))
+		if len(cs) != cases || len(rs) != reports {
+			t.Errorf("%d cases and %d reports, want %d and %d", len(cs), len(rs), cases, reports)
 		}
 		return nil
 	})
@@ -669,4 +715,100 @@ func TestSchema7SearchIndexRebuiltAtStart(t *testing.T) {
 	if res := mustCheck(t, db); !res.OK() {
 		t.Errorf("Check after the rebuild:\n%s", problemList(res))
 	}
+}
+
+// TestSchema9CountersRecountedAtOpen opens the schema-9 golden file,
+// whose counters version 9 kept by its rules: Hoàn Kiếm's case
+// HN-2026-00002, acknowledged late after its escalation and handed over
+// to Ba Đình, counted its missed acknowledgement, escalation and
+// transfer under Ba Đình, and HN-2026-00005, a suspected crime merged
+// into HN-2026-00001, as closed without a police referral. Check, by the
+// rules of version 10, names those cells in the file as written; the
+// open's migration recounts them, so that they count under Hoàn Kiếm and
+// no crime is closed unreferred, Check is clean, and a rebuild of the
+// counters changes nothing.
+func TestSchema9CountersRecountedAtOpen(t *testing.T) {
+	const month = "2026-12" // the golden file was written on 2026-12-05
+	baDinh, hoanKiem := "00004@2025-07-01", "00070@2025-07-01"
+	db, _ := copyGolden(t, "schema9")
+
+	res := mustCheck(t, db)
+	stale := map[string]bool{}
+	for _, p := range res.Problems {
+		switch {
+		case p.Bucket == "stats":
+			for _, u := range []string{baDinh, hoanKiem} {
+				stale[u] = stale[u] || strings.Contains(p.Key, u)
+			}
+		case p.Bucket != "meta" || !strings.Contains(p.What, "version 9 is older"):
+			t.Errorf("Check of the file as written: %s %s: %s; want only the older version and counters", p.Bucket, p.Key, p.What)
+		}
+	}
+	if !stale[baDinh] || !stale[hoanKiem] {
+		t.Errorf("Check of the file as written names counters of Ba Đình %v and of Hoàn Kiếm %v, want both:\n%s",
+			stale[baDinh], stale[hoanKiem], problemList(res))
+	}
+	ro, err := boltstore.OpenReadOnly(db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := statCells(t, ro, tally.Total)
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t, db)
+	after := statCells(t, s, tally.Total)
+	for _, c := range []struct {
+		name       string
+		unit       string
+		count      func(*tally.Tally) int64
+		was, wants int64
+	}{
+		{"acknowledgements missed", hoanKiem, func(t *tally.Tally) int64 { return t.Deadline(model.DeadlineAcknowledge).Missed }, 0, 1},
+		{"escalations", hoanKiem, func(t *tally.Tally) int64 { return sumValues(t.Escalations) }, 0, 1},
+		{"transfers proposed", hoanKiem, func(t *tally.Tally) int64 { return t.TransfersProposed }, 0, 1},
+		{"transfers accepted", hoanKiem, func(t *tally.Tally) int64 { return t.TransfersAccepted }, 0, 1},
+		{"transfers proposed", baDinh, func(t *tally.Tally) int64 { return t.TransfersProposed }, 1, 0},
+		{"suspected crimes closed unreferred", baDinh, func(t *tally.Tally) int64 { return t.CrimeClosedWithoutReferral }, 1, 0},
+	} {
+		k := tally.Key{Kind: tally.Total, Month: month, Unit: c.unit}
+		got, was := tally.Tally{}, tally.Tally{}
+		if n := after[k]; n != nil {
+			got = *n
+		}
+		if n := before[k]; n != nil {
+			was = *n
+		}
+		if c.count(&was) != c.was || c.count(&got) != c.wants {
+			t.Errorf("%s of %s in %s: %d as written, %d after the open; want %d and %d", c.name, c.unit, month, c.count(&was), c.count(&got), c.was, c.wants)
+		}
+	}
+	kinds := []tally.Kind{tally.Total, tally.Full, tally.DayTotal, tally.DayFull}
+	opened := map[tally.Kind]tally.Cells{}
+	for _, kind := range kinds {
+		opened[kind] = statCells(t, s, kind)
+	}
+	if _, err := s.RebuildStats(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range kinds {
+		if rebuilt := statCells(t, s, kind); !maps.EqualFunc(opened[kind], rebuilt, (*tally.Tally).Equal) {
+			t.Errorf("the counters of kind %d after the open differ from a rebuild's:\n got %v\nwant %v", kind, opened[kind], rebuilt)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, db); !res.OK() {
+		t.Errorf("Check after the open:\n%s", problemList(res))
+	}
+}
+
+func sumValues[K comparable](m map[K]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

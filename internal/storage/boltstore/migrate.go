@@ -51,9 +51,12 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 6: %w", err)
 		}
 	}
-	if version < 9 {
-		// Version 7 adds the counters, 9 their cells by day: both build
-		// every cell from the records.
+	if version < 10 {
+		// Version 7 adds the counters, 9 their cells by day, and 10
+		// counts a handed-over case's deadlines, escalations and
+		// transfers under the units that had them and a merged case as
+		// no suspected crime closed unreferred (tally.CaseEvents): each
+		// builds every cell from the records.
 		if err := buildStats(tx); err != nil {
 			return fmt.Errorf("migrate to schema version %d: %w", max(version+1, 7), err)
 		}

@@ -369,8 +369,8 @@ func newAdder(f Facts, count Counter) *adder {
 }
 
 // add counts inc in the cells of each kind of the month, or the day, of
-// at; a zero time is no event.
-func (a *adder) add(at time.Time, inc func(*Tally)) {
+// at, under unit ("" for the record's own); a zero time is no event.
+func (a *adder) add(at time.Time, unit string, inc func(*Tally)) {
 	if at.IsZero() {
 		return
 	}
@@ -379,8 +379,11 @@ func (a *adder) add(at time.Time, inc func(*Tally)) {
 		a.month = a.day[:len("2006-01")] // the same bytes: no allocation
 	}
 	full, dayFull := a.key, a.key
+	if unit != "" {
+		full.Unit, dayFull.Unit = unit, unit
+	}
 	full.Month, dayFull.Kind, dayFull.Month = a.month, DayFull, a.day
-	a.keys = [4]Key{{Kind: Total, Month: a.month, Unit: a.key.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: a.key.Unit}, dayFull}
+	a.keys = [4]Key{{Kind: Total, Month: a.month, Unit: full.Unit}, full, {Kind: DayTotal, Month: a.day, Unit: full.Unit}, dayFull}
 	a.count(a.keys[:], inc)
 }
 
@@ -416,7 +419,7 @@ func (c Cells) AddReport(r model.StoredReport) { CountReport(r, c.Count) }
 func CountReport(r model.StoredReport, count Counter) {
 	f := Facts{Unit: r.IncidentUnit.String(), Channel: ChannelName(r.Channel), CallType: CallTypeName(r.CallType), Abuse: AbuseNames(r.SuspectedAbuse)}
 	f.Sex, f.Age = Children(r.Children)
-	newAdder(f, count).add(r.ReceiveTime, func(t *Tally) { t.Reports++ })
+	newAdder(f, count).add(r.ReceiveTime, "", func(t *Tally) { t.Reports++ })
 }
 
 // CaseFacts are the values of a case for each dimension of a cell; first
@@ -449,21 +452,31 @@ func CountCase(c model.Case, first *model.StoredReport, count Counter) {
 }
 
 // CaseEvents calls add with every event of c that the statistics count,
-// with when it happened (zero for no event) and what it adds: its opening,
-// its closure, its emergency and D3, each deadline met or missed, or open
-// (at its due time), each escalation, transfer, police referral and
-// outcome.
-func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
+// with when it happened (zero for no event), the unit it counts under
+// ("" for the case's responsible unit) and what it adds: its opening, its
+// closure, its emergency and D3, each deadline met or missed, or open (at
+// its due time), each escalation, transfer, police referral and outcome.
+//
+// A deadline, met, missed or open, and its escalations count under the
+// unit that had to meet it (Deadline.Unit, when a unit of the tree), and
+// a transfer, proposed and decided, under the unit that proposed it: a
+// commune's delays and hand-overs stay its own after the case has moved
+// on, and its rate of transfers accepted is of the transfers it proposed.
+func CaseEvents(c model.Case, add func(at time.Time, unit string, inc func(*Tally))) {
 	closed := c.Status == model.StatusClosed
-	add(c.ReceiveTime, func(t *Tally) {
+	add(c.ReceiveTime, "", func(t *Tally) {
 		t.CasesOpened++
 		if !closed {
 			t.CasesStillOpen++
 		}
 	})
 	if closed {
-		crimeUnreferred := model.CrimeSuspected(c.SuspectedAbuse) && len(c.PoliceReferrals) == 0
-		add(c.CloseTime, func(t *Tally) {
+		// A case merged into another was not closed on its merits: the
+		// child's case goes on in the survivor, which takes its forms of
+		// abuse and may still be referred. Counting it would report a
+		// cover-up that did not happen.
+		crimeUnreferred := model.CrimeSuspected(c.SuspectedAbuse) && len(c.PoliceReferrals) == 0 && c.MergedInto == ""
+		add(c.CloseTime, "", func(t *Tally) {
 			t.CasesClosed++
 			if crimeUnreferred {
 				t.CrimeClosedWithoutReferral++
@@ -472,7 +485,7 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 	}
 	if c.Emergency {
 		d3, ok := LastD3(c)
-		add(c.ReceiveTime, func(t *Tally) {
+		add(c.ReceiveTime, "", func(t *Tally) {
 			t.Emergencies++
 			switch {
 			case !ok:
@@ -485,11 +498,12 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 		})
 	}
 	for _, d := range c.Deadlines {
+		unit := unitOf(d.Unit)
 		if d.Open() {
-			add(d.Due, func(t *Tally) { addTo(&t.Deadline(d.Kind).OpenDue, d.Due.UnixNano(), 1) })
+			add(d.Due, unit, func(t *Tally) { addTo(&t.Deadline(d.Kind).OpenDue, d.Due.UnixNano(), 1) })
 		}
 		if d.State == model.DeadlineMet || d.State == model.DeadlineMissed {
-			add(d.DoneTime, func(t *Tally) {
+			add(d.DoneTime, unit, func(t *Tally) {
 				dt := t.Deadline(d.Kind)
 				if d.State == model.DeadlineMet {
 					dt.Met++
@@ -500,14 +514,15 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 			})
 		}
 		for _, e := range d.Escalations {
-			add(e.Time, func(t *Tally) { addTo(&t.Escalations, e.To, 1) })
+			add(e.Time, unit, func(t *Tally) { addTo(&t.Escalations, e.To, 1) })
 		}
 	}
 	for _, tr := range c.Transfers {
-		add(tr.ProposeTime, func(t *Tally) { t.TransfersProposed++ })
+		from := unitOf(tr.From)
+		add(tr.ProposeTime, from, func(t *Tally) { t.TransfersProposed++ })
 		if tr.State != model.TransferProposed {
 			accepted := tr.State == model.TransferAccepted
-			add(tr.DecideTime, func(t *Tally) {
+			add(tr.DecideTime, from, func(t *Tally) {
 				if accepted {
 					t.TransfersAccepted++
 				} else {
@@ -517,11 +532,23 @@ func CaseEvents(c model.Case, add func(at time.Time, inc func(*Tally))) {
 		}
 	}
 	for _, r := range c.PoliceReferrals {
-		add(r.ReferTime, func(t *Tally) { t.PoliceReferrals++ })
+		add(r.ReferTime, "", func(t *Tally) { t.PoliceReferrals++ })
 		if r.Outcome != "" {
-			add(r.OutcomeTime, func(t *Tally) { addTo(&t.PoliceOutcomes, r.Outcome, 1) })
+			add(r.OutcomeTime, "", func(t *Tally) { addTo(&t.PoliceOutcomes, r.Outcome, 1) })
 		}
 	}
+}
+
+// unitOf returns the key of a unit of the tree a resource name names
+// ("units/00004@2025-07-01" gives "00004@2025-07-01"), or "" for any other
+// name (a police unit's, or none): its event then counts under the case's
+// responsible unit.
+func unitOf(name string) string {
+	k, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return ""
+	}
+	return k
 }
 
 // LastD3 returns the last D3 deadline of a case.

@@ -59,7 +59,7 @@ func TestDayAndMonthNames(t *testing.T) {
 			t.Fatalf("dayName(%v) = %q", d, got)
 		}
 		a := newAdder(Facts{}, Cells{}.Count)
-		a.add(d.Start().Add(13*time.Hour), func(*Tally) {})
+		a.add(d.Start().Add(13*time.Hour), "", func(*Tally) {})
 		if a.month != monthName(d) {
 			t.Fatalf("the month of %v = %q, want %q", d, a.month, monthName(d))
 		}
