@@ -48,12 +48,23 @@ func testMaxDBSize(t *testing.T) {
 	if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize {
 		t.Errorf("database file: %v, size %d, cap %d", err, fi.Size(), maxSize)
 	}
+	// A full database starts again with the same cap (after a crash, or an
+	// operator's restart) and answers reads from its reserve: a start
+	// only reads what it finds.
+	ts.stop()
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
 	readsStillWork(t, ts, created)
 	// Read on until the reserve is used up: reads are then refused the way
 	// writes are, and nothing breaks.
 	more := readUntilFull(t, ts, created)
 	t.Logf("the reserve held %d reads, %d after the %d above", readsOfFull+more, more, readsOfFull)
 
+	// Even with its reserve used up, the database starts: reads (once the
+	// pages the last commits freed are taken too) are then refused as
+	// DATABASE_FULL, not the whole service.
+	ts.stop()
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	readUntilFull(t, ts, created)
 	ts.stop()
 	checkFile(t, dbPath)
 
@@ -98,6 +109,9 @@ func testDiskFull(t *testing.T) {
 	}
 
 	created, refused := fillUntilFull(t, ts)
+	// A restart on the full disk: the service starts and answers reads.
+	ts.stop()
+	ts = startServerWith(t, dbPath, func(c *app.Config) { c.DBReserve = 2 << 20 })
 	readsStillWork(t, ts, created)
 	if fi, err := os.Stat(dbPath + ".reserve"); err != nil || fi.Size() == 2<<20 {
 		t.Errorf("the reads did not draw on the reserve file: %v", err)
