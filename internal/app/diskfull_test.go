@@ -1,20 +1,28 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -295,4 +303,96 @@ func writeBallast(path string, n int64) error {
 		n -= k
 	}
 	return errors.Join(f.Sync(), f.Close())
+}
+
+// demoTokenLine is a demo user's line of what serve --demo prints: the
+// user id, then the role, the unit and the token.
+var demoTokenLine = regexp.MustCompile(`(?m)^\s+(\S+)\s+\S+\s+\S+\s+(cc_\S+)$`)
+
+// The console on a full database: people still sign in and read (a
+// sign-in, like a read, writes only its session and its audit event, out
+// of the reserve), sign out, and a wrong password is refused as on a
+// database with room, counted towards the lock-out. Before, a sign-in
+// answered 500, and a wrong password for an existing account 500 where an
+// unknown user id answered 401, which told a guesser which accounts exist.
+func TestConsoleOnAFullDatabase(t *testing.T) {
+	const maxSize, reserve = 8 << 20, 2 << 20
+	var dbPath string
+	d := startDemoConsoleWith(t, func(c *app.Config) { c.MaxDBSize, c.DBReserve, dbPath = maxSize, reserve, c.DBPath })
+	base := strings.TrimSuffix(d.url, "/")
+	var operator string
+	for _, m := range demoTokenLine.FindAllStringSubmatch(d.printed, -1) {
+		if m[1] == "hotline.operator" {
+			operator = m[2]
+		}
+	}
+	if operator == "" {
+		t.Fatalf("no hotline.operator token in what serve --demo printed:\n%s", d.printed)
+	}
+	// Fill the database with reports over REST until a write is refused.
+	body, err := protojson.Marshal(validReport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/reports", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+operator)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests && strings.Contains(string(answer), "DATABASE_FULL") {
+			break
+		}
+		if resp.StatusCode != http.StatusOK || i == 5000 {
+			t.Fatalf("report %d: %s %s", i, resp.Status, answer)
+		}
+	}
+
+	// Read until the reads' audit events have grown the file into the
+	// reserve: from then on no ordinary write fits, however small.
+	for i := 0; ; i++ {
+		if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize-reserve {
+			break
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/reports?page_size=100", nil)
+		req.Header.Set("Authorization", "Bearer "+operator)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || i == 100 {
+			t.Fatalf("list %d of a full database: %s", i, resp.Status)
+		}
+	}
+
+	b := &browser{t: t, base: base, c: newBrowserClient()}
+	resp, page := b.signInForm("badinh.worker", d.password, "")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/queues" {
+		t.Fatalf("sign-in on a full database: %s to %q, want signed in:\n%s", resp.Status, resp.Header.Get("Location"), page)
+	}
+	if resp, page := b.get("/queues"); resp.StatusCode != http.StatusOK || !strings.Contains(page, "HN-") {
+		t.Fatalf("queues on a full database: %s, no case listed:\n%s", resp.Status, page)
+	}
+	_, page = b.get("/queues")
+	if resp, _ := b.post("/signout", url.Values{"csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-out on a full database: %s", resp.Status)
+	}
+
+	// Wrong passwords: refused as an unknown user id is, and counted: the
+	// account locks after MaxSignInFailures of them.
+	other := &browser{t: t, base: base, c: newBrowserClient()}
+	unknown, _ := other.signInForm("no.such.user", "not the password", "")
+	for i := range identity.MaxSignInFailures {
+		resp, _ := other.signInForm("badinh.chair", "not the password", "")
+		if resp.StatusCode != unknown.StatusCode || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d on a full database: %s, an unknown user id: %s; want both 401", i+1, resp.Status, unknown.Status)
+		}
+	}
+	if resp, _ := other.signInForm("badinh.chair", d.password, ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the right password after %d wrong ones on a full database: %s, want refused (locked)", identity.MaxSignInFailures, resp.Status)
+	}
 }
