@@ -395,4 +395,34 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 	if resp, _ := other.signInForm("badinh.chair", d.password, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the right password after %d wrong ones on a full database: %s, want refused (locked)", identity.MaxSignInFailures, resp.Status)
 	}
+
+	// Once the reserve is used up too, reads are refused, and so is a
+	// sign-in, saying why (503, Retry-After); a wrong password still reads
+	// as an unknown user id does.
+	for _, path := range []string{"/v1/reports?page_size=100", "/v1/reports?page_size=1"} {
+		for i := 0; ; i++ {
+			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+			req.Header.Set("Authorization", "Bearer "+operator)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusTooManyRequests {
+				break
+			}
+			if resp.StatusCode != http.StatusOK || i == 100_000 {
+				t.Fatalf("%s, read %d while using up the reserve: %s", path, i, resp.Status)
+			}
+		}
+	}
+	last := &browser{t: t, base: base, c: newBrowserClient()}
+	unknown, _ = last.signInForm("no.such.user", "not the password", "")
+	if resp, _ := last.signInForm("badinh.district", "not the password", ""); resp.StatusCode != unknown.StatusCode {
+		t.Errorf("a wrong password with the reserve used up: %s, an unknown user id: %s", resp.Status, unknown.Status)
+	}
+	resp, page = last.signInForm("badinh.district", d.password, "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Cơ sở dữ liệu đã đầy") {
+		t.Errorf("a sign-in with the reserve used up: %s, Retry-After %q, want 503 saying the database is full:\n%s", resp.Status, resp.Header.Get("Retry-After"), page)
+	}
 }

@@ -242,7 +242,13 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 		}
 		return tx.UpdateUser(u)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, model.ErrFull):
+		// Not even the reserve has room: the failure goes uncounted, but
+		// no sign-in can be recorded either, and the refusal must read as
+		// an unknown user id's does.
+		s.log.WarnContext(ctx, "sign-in: a wrong password was not counted: the database is full", "user", userID, "err", err)
+	case err != nil:
 		return err
 	}
 	return s.refuse(ctx, model.UserName(userID), model.UserName(userID), why, client)
