@@ -1,11 +1,9 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +15,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
@@ -330,24 +327,14 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 		t.Fatalf("no hotline.operator token in what serve --demo printed:\n%s", d.printed)
 	}
 	// Fill the database with reports over REST until a write is refused.
-	body, err := protojson.Marshal(validReport())
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth := map[string]string{"Authorization": "Bearer " + operator}
 	for i := 0; ; i++ {
-		req, _ := http.NewRequest(http.MethodPost, base+"/v1/reports", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+operator)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		answer, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusTooManyRequests && strings.Contains(string(answer), "DATABASE_FULL") {
+		code, answer := restRaw(t, d, http.MethodPost, "/v1/reports", restReport, auth)
+		if code == http.StatusTooManyRequests && strings.Contains(string(answer), "DATABASE_FULL") {
 			break
 		}
-		if resp.StatusCode != http.StatusOK || i == 5000 {
-			t.Fatalf("report %d: %s %s", i, resp.Status, answer)
+		if code != http.StatusOK || i == 5000 {
+			t.Fatalf("report %d: %d %s", i, code, answer)
 		}
 	}
 
@@ -357,15 +344,8 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 		if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize-reserve {
 			break
 		}
-		req, _ := http.NewRequest(http.MethodGet, base+"/v1/reports?page_size=100", nil)
-		req.Header.Set("Authorization", "Bearer "+operator)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || i == 100 {
-			t.Fatalf("list %d of a full database: %s", i, resp.Status)
+		if code, answer := restRaw(t, d, http.MethodGet, "/v1/reports?page_size=100", "", auth); code != http.StatusOK || i == 100 {
+			t.Fatalf("list %d of a full database: %d %s", i, code, answer)
 		}
 	}
 
@@ -401,18 +381,12 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 	// as an unknown user id does.
 	for _, path := range []string{"/v1/reports?page_size=100", "/v1/reports?page_size=1"} {
 		for i := 0; ; i++ {
-			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-			req.Header.Set("Authorization", "Bearer "+operator)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusTooManyRequests {
+			code, answer := restRaw(t, d, http.MethodGet, path, "", auth)
+			if code == http.StatusTooManyRequests {
 				break
 			}
-			if resp.StatusCode != http.StatusOK || i == 100_000 {
-				t.Fatalf("%s, read %d while using up the reserve: %s", path, i, resp.Status)
+			if code != http.StatusOK || i == 100_000 {
+				t.Fatalf("%s, read %d while using up the reserve: %d %s", path, i, code, answer)
 			}
 		}
 	}
