@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -40,6 +41,31 @@ import (
 func TestDatabaseFull(t *testing.T) {
 	t.Run("max-db-size", testMaxDBSize)
 	t.Run("disk full", testDiskFull)
+	t.Run("with a webhook", testFullWithWebhook)
+}
+
+// testFullWithWebhook: a webhook's registration at start only reads once
+// it is registered, so a full database with webhooks in its policy starts
+// again and answers reads.
+func testFullWithWebhook(t *testing.T) {
+	t.Setenv("CHILDCASE_TEST_HOOK_SECRET", "a-webhook-secret-of-some-length")
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer receiver.Close()
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	policyJSON := `{"webhooks": [{"name": "so-y-te", "url": "` + receiver.URL + `", "secret_env": "CHILDCASE_TEST_HOOK_SECRET"}]}`
+	if err := os.WriteFile(policyFile, []byte(policyJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "")
+	cfg.MaxDBSize, cfg.PolicyFile = 8<<20, policyFile
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	created, _ := fillUntilFull(t, ts)
+	ts.stop()
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	if _, err := ts.reports().GetReport(context.Background(), &pb.GetReportRequest{Name: created[0]}); err != nil {
+		t.Errorf("a read after the restart: %v", err)
+	}
+	ts.stop()
 }
 
 func testMaxDBSize(t *testing.T) {
