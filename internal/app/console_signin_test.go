@@ -36,8 +36,18 @@ var (
 
 func startDemoConsole(t *testing.T) *demoConsole {
 	t.Helper()
+	return startDemoConsoleWith(t, nil)
+}
+
+// startDemoConsoleWith is startDemoConsole with configure applied to the
+// configuration first.
+func startDemoConsoleWith(t *testing.T, configure func(*app.Config)) *demoConsole {
+	t.Helper()
 	cfg := testConfig(t, "")
 	cfg.Demo = true
+	if configure != nil {
+		configure(&cfg)
+	}
 	var out bytes.Buffer
 	clk := clock.NewFake(testNow)
 	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: &out, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -15,6 +20,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -35,6 +41,31 @@ import (
 func TestDatabaseFull(t *testing.T) {
 	t.Run("max-db-size", testMaxDBSize)
 	t.Run("disk full", testDiskFull)
+	t.Run("with a webhook", testFullWithWebhook)
+}
+
+// testFullWithWebhook: a webhook's registration at start only reads once
+// it is registered, so a full database with webhooks in its policy starts
+// again and answers reads.
+func testFullWithWebhook(t *testing.T) {
+	t.Setenv("CHILDCASE_TEST_HOOK_SECRET", "a-webhook-secret-of-some-length")
+	receiver := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer receiver.Close()
+	policyFile := filepath.Join(t.TempDir(), "policy.json")
+	policyJSON := `{"webhooks": [{"name": "so-y-te", "url": "` + receiver.URL + `", "secret_env": "CHILDCASE_TEST_HOOK_SECRET"}]}`
+	if err := os.WriteFile(policyFile, []byte(policyJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "")
+	cfg.MaxDBSize, cfg.PolicyFile = 8<<20, policyFile
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	created, _ := fillUntilFull(t, ts)
+	ts.stop()
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	if _, err := ts.reports().GetReport(context.Background(), &pb.GetReportRequest{Name: created[0]}); err != nil {
+		t.Errorf("a read after the restart: %v", err)
+	}
+	ts.stop()
 }
 
 func testMaxDBSize(t *testing.T) {
@@ -48,12 +79,23 @@ func testMaxDBSize(t *testing.T) {
 	if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize {
 		t.Errorf("database file: %v, size %d, cap %d", err, fi.Size(), maxSize)
 	}
+	// A full database starts again with the same cap (after a crash, or an
+	// operator's restart) and answers reads from its reserve: a start
+	// only reads what it finds.
+	ts.stop()
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
 	readsStillWork(t, ts, created)
 	// Read on until the reserve is used up: reads are then refused the way
 	// writes are, and nothing breaks.
 	more := readUntilFull(t, ts, created)
 	t.Logf("the reserve held %d reads, %d after the %d above", readsOfFull+more, more, readsOfFull)
 
+	// Even with its reserve used up, the database starts: reads (once the
+	// pages the last commits freed are taken too) are then refused as
+	// DATABASE_FULL, not the whole service.
+	ts.stop()
+	ts = launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true})
+	readUntilFull(t, ts, created)
 	ts.stop()
 	checkFile(t, dbPath)
 
@@ -98,6 +140,9 @@ func testDiskFull(t *testing.T) {
 	}
 
 	created, refused := fillUntilFull(t, ts)
+	// A restart on the full disk: the service starts and answers reads.
+	ts.stop()
+	ts = startServerWith(t, dbPath, func(c *app.Config) { c.DBReserve = 2 << 20 })
 	readsStillWork(t, ts, created)
 	if fi, err := os.Stat(dbPath + ".reserve"); err != nil || fi.Size() == 2<<20 {
 		t.Errorf("the reads did not draw on the reserve file: %v", err)
@@ -281,4 +326,103 @@ func writeBallast(path string, n int64) error {
 		n -= k
 	}
 	return errors.Join(f.Sync(), f.Close())
+}
+
+// demoTokenLine is a demo user's line of what serve --demo prints: the
+// user id, then the role, the unit and the token.
+var demoTokenLine = regexp.MustCompile(`(?m)^\s+(\S+)\s+\S+\s+\S+\s+(cc_\S+)$`)
+
+// The console on a full database: people still sign in and read (a
+// sign-in, like a read, writes only its session and its audit event, out
+// of the reserve), sign out, and a wrong password is refused as on a
+// database with room, counted towards the lock-out. Before, a sign-in
+// answered 500, and a wrong password for an existing account 500 where an
+// unknown user id answered 401, which told a guesser which accounts exist.
+func TestConsoleOnAFullDatabase(t *testing.T) {
+	const maxSize, reserve = 8 << 20, 2 << 20
+	var dbPath string
+	d := startDemoConsoleWith(t, func(c *app.Config) { c.MaxDBSize, c.DBReserve, dbPath = maxSize, reserve, c.DBPath })
+	base := strings.TrimSuffix(d.url, "/")
+	var operator string
+	for _, m := range demoTokenLine.FindAllStringSubmatch(d.printed, -1) {
+		if m[1] == "hotline.operator" {
+			operator = m[2]
+		}
+	}
+	if operator == "" {
+		t.Fatalf("no hotline.operator token in what serve --demo printed:\n%s", d.printed)
+	}
+	// Fill the database with reports over REST until a write is refused.
+	auth := map[string]string{"Authorization": "Bearer " + operator}
+	for i := 0; ; i++ {
+		code, answer := restRaw(t, d, http.MethodPost, "/v1/reports", restReport, auth)
+		if code == http.StatusTooManyRequests && strings.Contains(string(answer), "DATABASE_FULL") {
+			break
+		}
+		if code != http.StatusOK || i == 5000 {
+			t.Fatalf("report %d: %d %s", i, code, answer)
+		}
+	}
+
+	// Read until the reads' audit events have grown the file into the
+	// reserve: from then on no ordinary write fits, however small.
+	for i := 0; ; i++ {
+		if fi, err := os.Stat(dbPath); err != nil || fi.Size() > maxSize-reserve {
+			break
+		}
+		if code, answer := restRaw(t, d, http.MethodGet, "/v1/reports?page_size=100", "", auth); code != http.StatusOK || i == 100 {
+			t.Fatalf("list %d of a full database: %d %s", i, code, answer)
+		}
+	}
+
+	b := &browser{t: t, base: base, c: newBrowserClient()}
+	resp, page := b.signInForm("badinh.worker", d.password, "")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/queues" {
+		t.Fatalf("sign-in on a full database: %s to %q, want signed in:\n%s", resp.Status, resp.Header.Get("Location"), page)
+	}
+	if resp, page := b.get("/queues"); resp.StatusCode != http.StatusOK || !strings.Contains(page, "HN-") {
+		t.Fatalf("queues on a full database: %s, no case listed:\n%s", resp.Status, page)
+	}
+	_, page = b.get("/queues")
+	if resp, _ := b.post("/signout", url.Values{"csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("sign-out on a full database: %s", resp.Status)
+	}
+
+	// Wrong passwords: refused as an unknown user id is, and counted: the
+	// account locks after MaxSignInFailures of them.
+	other := &browser{t: t, base: base, c: newBrowserClient()}
+	unknown, _ := other.signInForm("no.such.user", "not the password", "")
+	for i := range identity.MaxSignInFailures {
+		resp, _ := other.signInForm("badinh.chair", "not the password", "")
+		if resp.StatusCode != unknown.StatusCode || resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d on a full database: %s, an unknown user id: %s; want both 401", i+1, resp.Status, unknown.Status)
+		}
+	}
+	if resp, _ := other.signInForm("badinh.chair", d.password, ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the right password after %d wrong ones on a full database: %s, want refused (locked)", identity.MaxSignInFailures, resp.Status)
+	}
+
+	// Once the reserve is used up too, reads are refused, and so is a
+	// sign-in, saying why (503, Retry-After); a wrong password still reads
+	// as an unknown user id does.
+	for _, path := range []string{"/v1/reports?page_size=100", "/v1/reports?page_size=1"} {
+		for i := 0; ; i++ {
+			code, answer := restRaw(t, d, http.MethodGet, path, "", auth)
+			if code == http.StatusTooManyRequests {
+				break
+			}
+			if code != http.StatusOK || i == 100_000 {
+				t.Fatalf("%s, read %d while using up the reserve: %d %s", path, i, code, answer)
+			}
+		}
+	}
+	last := &browser{t: t, base: base, c: newBrowserClient()}
+	unknown, _ = last.signInForm("no.such.user", "not the password", "")
+	if resp, _ := last.signInForm("badinh.district", "not the password", ""); resp.StatusCode != unknown.StatusCode {
+		t.Errorf("a wrong password with the reserve used up: %s, an unknown user id: %s", resp.Status, unknown.Status)
+	}
+	resp, page = last.signInForm("badinh.district", d.password, "")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Cơ sở dữ liệu đã đầy") {
+		t.Errorf("a sign-in with the reserve used up: %s, Retry-After %q, want 503 saying the database is full:\n%s", resp.Status, resp.Header.Get("Retry-After"), page)
+	}
 }

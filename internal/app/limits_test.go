@@ -2,6 +2,9 @@ package app_test
 
 import (
 	"context"
+	"encoding/binary"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -266,4 +269,118 @@ func TestLimitStreamsPerUserCountsExports(t *testing.T) {
 	if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "TOO_MANY_STREAMS" {
 		t.Errorf("export over the cap: reason %q, message %q", errorReason(st), st.Message())
 	}
+}
+
+// Keepalive enforcement (--keepalive-min-time, and
+// --keepalive-permit-without-stream): a client that pings while it has no
+// call open, or more often than the minimum, is sent GOAWAY
+// ENHANCE_YOUR_CALM "too_many_pings" and disconnected; with pings permitted
+// at its pace the same client is answered. grpc-go's own client will not
+// ping more often than every 10 s, so the test speaks HTTP/2 frames itself.
+func TestLimitKeepaliveEnforcement(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		ts := startServer(t, "")
+		acks, goAway := pingRepeatedly(t, ts.GRPCAddr(), 6, 0)
+		if goAway == nil || goAway.code != http2EnhanceYourCalm || goAway.debug != "too_many_pings" {
+			t.Fatalf("6 pings without a call: %d answered, GOAWAY %+v; want GOAWAY ENHANCE_YOUR_CALM too_many_pings", acks, goAway)
+		}
+		if acks >= 6 {
+			t.Errorf("%d of 6 pings answered before the GOAWAY", acks)
+		}
+	})
+	t.Run("permitted", func(t *testing.T) {
+		ts := startServerWith(t, "", func(c *app.Config) {
+			c.KeepalivePermitWithoutStream = true
+			c.KeepaliveMinTime = time.Millisecond
+		})
+		// 20 ms apart: well over the minimum of 1 ms.
+		acks, goAway := pingRepeatedly(t, ts.GRPCAddr(), 6, 20*time.Millisecond)
+		if goAway != nil || acks != 6 {
+			t.Errorf("6 permitted pings: %d answered, GOAWAY %+v; want all 6 answered", acks, goAway)
+		}
+	})
+}
+
+const (
+	http2FramePing       = 0x6
+	http2FrameGoAway     = 0x7
+	http2FlagAck         = 0x1
+	http2EnhanceYourCalm = 0xb
+)
+
+type http2GoAway struct {
+	code  uint32
+	debug string
+}
+
+// pingRepeatedly opens an HTTP/2 connection to a gRPC server, opens no
+// call, sends n PING frames gap apart and reads until each is answered or
+// the server sends GOAWAY. It returns how many pings were answered, and
+// the GOAWAY if one came.
+func pingRepeatedly(t *testing.T, addr string, n int, gap time.Duration) (int, *http2GoAway) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	frame := func(typ, flags byte, payload []byte) []byte {
+		h := []byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags, 0, 0, 0, 0}
+		return append(h, payload...)
+	}
+	const settings = 0x4
+	hello := append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), frame(settings, 0, nil)...)
+	if _, err := conn.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	frames := make(chan struct {
+		typ, flags byte
+		payload    []byte
+	}, 64)
+	go func() {
+		defer close(frames)
+		for {
+			var h [9]byte
+			if _, err := io.ReadFull(conn, h[:]); err != nil {
+				return
+			}
+			p := make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))
+			if _, err := io.ReadFull(conn, p); err != nil {
+				return
+			}
+			frames <- struct {
+				typ, flags byte
+				payload    []byte
+			}{h[3], h[4], p}
+		}
+	}()
+	acks := 0
+	for i := range n {
+		if i > 0 {
+			time.Sleep(gap)
+		}
+		data := make([]byte, 8)
+		binary.BigEndian.PutUint64(data, uint64(i+1))
+		if _, err := conn.Write(frame(http2FramePing, 0, data)); err != nil {
+			break // the server closed the connection: its GOAWAY is read below
+		}
+		// Wait for this ping's answer, or the server's GOAWAY.
+		for answered := false; !answered; {
+			f, ok := <-frames
+			if !ok {
+				t.Fatalf("the connection closed after %d answered pings, without GOAWAY", acks)
+			}
+			switch {
+			case f.typ == http2FrameGoAway && len(f.payload) >= 8:
+				return acks, &http2GoAway{code: binary.BigEndian.Uint32(f.payload[4:8]), debug: string(f.payload[8:])}
+			case f.typ == http2FramePing && f.flags&http2FlagAck != 0 && binary.BigEndian.Uint64(f.payload) == uint64(i+1):
+				acks++
+				answered = true
+			}
+		}
+	}
+	return acks, nil
 }

@@ -30,7 +30,7 @@ func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map
 
 // restRaw sends a request with the given headers and returns the status
 // and the raw body.
-func restRaw(t *testing.T, ts *testServer, method, path, body string, headers map[string]string) (int, []byte) {
+func restRaw(t *testing.T, ts interface{ HTTPAddr() string }, method, path, body string, headers map[string]string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, strings.NewReader(body))
 	if err != nil {

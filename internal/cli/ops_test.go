@@ -302,6 +302,8 @@ func TestOpsDamagedFiles(t *testing.T) {
 		{"0 bytes", nil, "empty"},
 		{"1 byte", data[:1], "too short"},
 		{"both meta pages damaged", opsDamageMetas(data, page, func(m []byte) { m[0] ^= 0xff }), "no valid meta page"},
+		// The diagnosis says what is wrong with each meta page.
+		{"both meta checksums wrong", opsBreakMetaChecksums(data, page), "page 0: its checksum does not match; page 1: none valid"},
 		{"bad page size", opsDamageMetas(data, page, func(m []byte) { binary.NativeEndian.PutUint32(m[8:], 3000) }), "page size"},
 		{"root beyond the end", opsDamageMetas(data, page, func(m []byte) { binary.NativeEndian.PutUint64(m[16:], 1<<40) }), "beyond"},
 		{"a page pointer beyond the end", opsDamageBucketRoot(t, data, page), "beyond"},
@@ -353,6 +355,16 @@ func opsDamageMetas(data []byte, page int, edit func(meta []byte)) []byte {
 		h := fnv.New64a()
 		h.Write(m[:opsMetaChecksum])
 		binary.NativeEndian.PutUint64(m[opsMetaChecksum:], h.Sum64())
+	}
+	return out
+}
+
+// opsBreakMetaChecksums returns a copy of data whose two meta pages fail
+// their checksums, their fields intact.
+func opsBreakMetaChecksums(data []byte, page int) []byte {
+	out := bytes.Clone(data)
+	for _, at := range []int{0, page} {
+		out[at+opsMetaStart+opsMetaChecksum] ^= 0xff
 	}
 	return out
 }

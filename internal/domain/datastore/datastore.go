@@ -82,7 +82,8 @@ type Store interface {
 	// Update may not, so that Update fails with model.ErrFull first.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Batch is Update for the small writes that must succeed when ordinary
-	// writes no longer can (audit events of reads, failed sign-ins):
+	// writes no longer can (audit events of reads, failed sign-ins, and a
+	// console session's sign-in and sign-out):
 	// concurrent calls may share one transaction and one fsync, never with
 	// an Update. Batch returns only after the commit is on disk. Batch may
 	// use the room a store keeps back from Update, so that a full database

@@ -555,6 +555,17 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 // database has no user yet; otherwise it returns created = false. The
 // token is printed once at first start.
 func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool, err error) {
+	// Every start but the first only reads: a write transaction, even one
+	// that changes nothing, is refused on a full database, and a full
+	// database must still start and answer reads from its reserve.
+	var users int
+	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+		users, err = tx.CountUsers()
+		return err
+	})
+	if err != nil || users > 0 {
+		return IssuedToken{}, false, err
+	}
 	now := s.clock.Now()
 	tok, err = newToken(BootstrapUserID, now, BootstrapTokenTTL)
 	if err != nil {

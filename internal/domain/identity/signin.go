@@ -172,7 +172,11 @@ func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 		return Session{}, err
 	}
 	var why string // set when the account changed since the checks above
-	err = s.store.Update(ctx, func(tx datastore.Tx) error {
+	// A sign-in writes only its session, the account's sign-in state and
+	// its audit event: small, and what lets a person go on reading. It
+	// uses the room a full database keeps for reads (Batch), as the
+	// reads it leads to do.
+	err = s.store.Batch(ctx, func(tx datastore.Tx) error {
 		why = ""
 		cur, err := tx.User(u.ID)
 		if err != nil {
@@ -223,7 +227,11 @@ func (s *Service) refuse(ctx context.Context, key, resource, why, client string)
 // in a row locks it for LockOutDuration, with an event of its own.
 func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 	now := s.clock.Now()
-	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+	// Counted out of the room a full database keeps for reads (Batch):
+	// a failure that could not be counted would lift the lock-out, and
+	// would answer differently from an unknown user id, which writes
+	// nothing.
+	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
 		u, err := tx.User(userID)
 		if err != nil || now.Before(u.SignIn.LockedUntil) {
 			return err
@@ -239,7 +247,13 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 		}
 		return tx.UpdateUser(u)
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, model.ErrFull):
+		// Not even the reserve has room: the failure goes uncounted, but
+		// no sign-in can be recorded either, and the refusal must read as
+		// an unknown user id's does.
+		s.log.WarnContext(ctx, "sign-in: a wrong password was not counted: the database is full", "user", userID, "err", err)
+	case err != nil:
 		return err
 	}
 	return s.refuse(ctx, model.UserName(userID), model.UserName(userID), why, client)
@@ -250,7 +264,8 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 // that is not a session is model.ErrNotFound.
 func (s *Service) EndSession(ctx context.Context, tokenID string) error {
 	now := s.clock.Now()
-	return s.store.Update(ctx, func(tx datastore.Tx) error {
+	// Like the sign-in, out of the room a full database keeps for reads.
+	return s.store.Batch(ctx, func(tx datastore.Tx) error {
 		t, err := tx.Token(tokenID)
 		if err != nil {
 			return err

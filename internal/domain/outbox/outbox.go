@@ -37,10 +37,27 @@ func registeredName(deliverer string) string { return "webhook/" + deliverer + "
 // seen is registered at the current end of the outbox, so that adding one
 // does not replay history; one seen before resumes from its cursor.
 func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
-	var cur uint64
+	var cur, reg uint64
+	// A registered deliverer (every start but its first) only reads: a
+	// write transaction, even one that changes nothing, is refused on a
+	// full database, which must still start and answer reads.
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		if cur, err = tx.Cursor(CursorName(deliverer)); err != nil {
+			return err
+		}
+		reg, err = tx.Cursor(registeredName(deliverer))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start outbox deliverer %q: %w", deliverer, err)
+	}
+	if reg != 0 {
+		return cur, nil
+	}
 	// The body sets cur afresh and only reads and writes through tx, so it
 	// is safe to re-run (datastore.Store).
-	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		if cur, err = tx.Cursor(CursorName(deliverer)); err != nil {
 			return err

@@ -168,7 +168,7 @@ func chooseMeta(r io.ReaderAt, size int64) (meta, error) {
 			}
 		}
 		if ps == 0 {
-			return meta{}, damaged("the file has no valid meta page: page 0 is %v, and no page 1 was found: it is not a bbolt database, or both its meta pages are damaged", err0)
+			return meta{}, damaged("the file has no valid meta page: page 0: %v; page 1: none valid at any page size from %d to %d bytes. It is not a bbolt database, or both its meta pages are damaged", err0, minPageSize, maxPageSize)
 		}
 	}
 	if ps < minPageSize || ps > maxPageSize || bits.OnesCount32(ps) != 1 {
@@ -182,7 +182,7 @@ func chooseMeta(r io.ReaderAt, size int64) (meta, error) {
 	var m meta
 	switch {
 	case err0 != nil && err1 != nil:
-		return meta{}, damaged("the file has no valid meta page: page 0 is %v; page 1 is %v", err0, err1)
+		return meta{}, damaged("the file has no valid meta page: page 0: %v; page 1: %v", err0, err1)
 	case err1 != nil || (err0 == nil && m0.txid >= m1.txid):
 		m = m0
 	default:

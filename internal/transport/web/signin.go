@@ -81,6 +81,14 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrRefused):
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
+	case errors.Is(err, model.ErrFull):
+		// A full database with its reserve used up cannot record the
+		// session: say so, as the API does (503 here: the person did
+		// nothing wrong, and an operator must free space).
+		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
+		w.Header().Set("Retry-After", "60")
+		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "refusal.DATABASE_FULL"), Data: form})
+		return
 	case err != nil:
 		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
 		c.render(w, r, http.StatusInternalServerError, "error", view{Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
