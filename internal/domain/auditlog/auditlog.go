@@ -207,6 +207,17 @@ const indexBatch = 1000
 // complete or ctx ends; listings by time walk the log until then. It
 // returns how many events it walked: none when the index was complete.
 func (l *Log) IndexByTime(ctx context.Context) (int, error) {
+	// Read first: a write transaction is refused on a full database, even
+	// one that would write nothing, and most starts find the index done.
+	var indexed bool
+	err := l.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		indexed, err = tx.AuditIndexedByTime()
+		return err
+	})
+	if err != nil || indexed {
+		return 0, err
+	}
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {

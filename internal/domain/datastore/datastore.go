@@ -291,6 +291,10 @@ type AuditReader interface {
 	// higher seq first within an instant; until then it walks the log,
 	// newest seq first.
 	ListAuditEvents(q AuditQuery) ([]audit.Event, string, error)
+	// AuditIndexedByTime reports whether the index of the log by time is
+	// complete (IndexAuditByTime), so that a store which needs no entries
+	// is not written to find it out.
+	AuditIndexedByTime() (bool, error)
 }
 
 // AuditWriter appends to the audit chain.

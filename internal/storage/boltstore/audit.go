@@ -141,6 +141,10 @@ func (t *tx) IndexAuditByTime(limit int) (int, bool, error) {
 	return n, true, ix.Put(auditByTimeComplete, []byte{})
 }
 
+// AuditIndexedByTime reports whether every event has its entry in
+// audit_by_time.
+func (t *tx) AuditIndexedByTime() (bool, error) { return t.auditTimeIndexed(), nil }
+
 // auditTimeIndexed reports whether every event has its entry in
 // audit_by_time.
 func (t *tx) auditTimeIndexed() bool {

@@ -832,6 +832,8 @@ func (t *tx) AppendAudit(events ...audit.Event) ([]audit.Event, error) {
 // index by time, which ListAuditEvents builds from the events' times.
 func (t *tx) IndexAuditByTime(int) (int, bool, error) { return 0, true, nil }
 
+func (t *tx) AuditIndexedByTime() (bool, error) { return true, nil }
+
 func (t *tx) putAuditEvent(e audit.Event) error {
 	raw, err := audit.Encode(e)
 	if err != nil {
