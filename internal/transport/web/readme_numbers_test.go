@@ -10,7 +10,7 @@ import (
 )
 
 // TestREADMENumbersOfSignIn: the numbers the issue and the README give for
-// people's sign-in are the numbers the code runs with. The behaviour tests
+// people's sign-in and sessions are the numbers the code runs with. The behaviour tests
 // count in the constants (an idle timeout is tested at IdleTimeout, a
 // lock-out after MaxSignInFailures), so they would go on passing if a
 // constant changed; this test holds each constant to the README's figure,
@@ -38,6 +38,7 @@ func TestREADMENumbersOfSignIn(t *testing.T) {
 		{"MaxSessions", MaxSessions, 10000, "The server holds at most 10,000 sessions"},
 		{"MaxSessions/MaxSessionsPerUser", MaxSessions / MaxSessionsPerUser, 2000, "would take 2,000 accounts signing in"},
 		{"maxSignInsAtOnce", maxSignInsAtOnce, 4, "At most 4 sign-ins are checked at once"},
+		{"maxSavesPerSession", maxSavesPerSession, 20, "the session keeps its last 20"},
 	} {
 		if n.got != n.want {
 			t.Errorf("%s = %v, but the README says %v (%q)", n.name, n.got, n.want, n.sentence)
