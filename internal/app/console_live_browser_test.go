@@ -189,7 +189,10 @@ const qualityCheck = `(() => {
 	const h1s = document.querySelectorAll("h1").length;
 	if (h1s !== 1) faults.push(h1s + " h1 elements");
 	for (const el of document.querySelectorAll("input, select, textarea")) {
-		if (el.type === "hidden") continue;
+		// Hidden fields, and fields a page keeps out of sight and out of the
+		// accessibility tree with the hidden attribute (the username the
+		// password page gives password managers), need no label.
+		if (el.type === "hidden" || el.closest("[hidden]")) continue;
 		// el.labels holds both a label[for] and a label wrapped around it.
 		const labelled = (el.labels && el.labels.length > 0 && el.labels[0].textContent.trim() !== "") ||
 			el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
@@ -298,8 +301,9 @@ const contrastCheck = `(() => {
 })()`
 
 // TestBrowserConsoleAccessibleAndResponsive: every page of the console
-// (sign-in, each queue, the intake form, a case page, the dashboard, the
-// audit log, admin, the not-found page), as a role that may use it, has its
+// (sign-in, setting a first password with the second factor, each queue,
+// the intake form, a case page, the police view, the dashboard, the audit
+// log, admin, the not-found page), as a role that may use it, has its
 // language, one h1, a label for every field and scoped table headers,
 // fits a 1366x768 laptop and a 390x844 phone without sideways scrolling,
 // has text and focus rings of enough contrast (contrastCheck; the queues
@@ -316,9 +320,22 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 	openCaseIn(t, ts, "00004")
 	ts.clock.Advance(12*time.Hour + 30*time.Minute)
 	number := openCaseIn(t, ts, "00004")
+	// A case referred to the ward police, for the police view.
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	referred := openCaseIn(t, ts, "00004")
+	policeCase(t, ts, referred)
 	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
 	ts.addUser(t, "auditor.test", pb.Role_ROLE_AUDITOR, "orgs/system")
 	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	// A city officer's first password, with the second factor's
+	// enrolment (its QR code and secret), as their one-time link shows it.
+	created, err := ts.admin().CreateUser(ts.as(t, "admin.test"), &pb.CreateUserRequest{
+		UserId: "city.new", User: &pb.User{DisplayName: "Nguyễn Văn Mới", Role: pb.Role_ROLE_CITY_OFFICER, Unit: "units/01@2020-01-01"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
 	// A headless tab is never the focused window, and a page that is not
@@ -380,17 +397,19 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 
 	check("signed out", "/signin")
 	check("signed out", "/no-such-page")
+	check("signed out", "/password/"+created.GetPasswordLinkSecret())
 	// Every screen, as a role that may use it: the queues' tabs, the
 	// intake form, a case page with its step forms, the dashboard, the
 	// audit log and admin.
 	screens := map[string][]string{
 		operatorID:     {"/reports/new"},
 		worker:         {"/cases/" + number, "/reports/new"},
+		"police.bd":    {"/cases/" + referred},
 		"city.test":    {"/dashboard", "/dashboard/overdue"},
 		"auditor.test": {"/audit"},
 		"admin.test":   {"/admin", "/admin/users/" + worker, "/admin/police"},
 	}
-	for _, user := range []string{operatorID, worker, "city.test", "auditor.test", "admin.test"} {
+	for _, user := range []string{operatorID, worker, "police.bd", "city.test", "auditor.test", "admin.test"} {
 		browserSignIn(t, ctx, base, user, "pw-"+user)
 		if user == operatorID || user == worker {
 			for _, tab := range []string{"open", "overdue", "accept", "successor", "all"} {
