@@ -39,6 +39,9 @@ func TestREADMENumbersOfSignIn(t *testing.T) {
 		{"MaxSessions/MaxSessionsPerUser", MaxSessions / MaxSessionsPerUser, 2000, "would take 2,000 accounts signing in"},
 		{"maxSignInsAtOnce", maxSignInsAtOnce, 4, "At most 4 sign-ins are checked at once"},
 		{"maxSavesPerSession", maxSavesPerSession, 20, "the session keeps its last 20"},
+		// Under the 60 s a reverse proxy waits by default (nginx's
+		// proxy_read_timeout), as the production section says.
+		{"Heartbeat", Heartbeat, 25 * time.Second, "live queues send a heartbeat every 25 seconds"},
 	} {
 		if n.got != n.want {
 			t.Errorf("%s = %v, but the README says %v (%q)", n.name, n.got, n.want, n.sentence)
