@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -113,38 +114,85 @@ http {
 		_ = cmd.Wait()
 	})
 
-	jar, err := cookiejar.New(nil)
+	base := "http://" + front
+	// A browser of its own for each person, signed in through nginx.
+	signIn := func(user string) *http.Client {
+		t.Helper()
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		var page string
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			resp, err := client.Get(base + "/signin")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				page = string(b)
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+				err = fmt.Errorf("%s", resp.Status)
+			}
+			if time.Now().After(deadline) {
+				output, _ := os.ReadFile(out.Name())
+				errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+				t.Fatalf("the console through nginx: %v\nnginx: %s%s", err, output, errLog)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		resp, body := postForm(t, client, base, "/signin", page, url.Values{"user": {user}, "password": {n.password}, "next": {"/"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s signs in through the README's nginx block: %s to %q, want 303\n%s", user, resp.Status, resp.Header.Get("Location"), body)
+		}
+		return client
+	}
+
+	client := signIn("badinh.worker")
+	resp, err := client.Get(base + "/queues")
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	base := "http://" + front
-	var page string
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		resp, err := client.Get(base + "/signin")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			page = string(b)
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-			err = fmt.Errorf("%s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			output, _ := os.ReadFile(out.Name())
-			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("the console through nginx: %v\nnginx: %s%s", err, output, errLog)
-		}
-		time.Sleep(50 * time.Millisecond)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the queues through nginx after signing in: %s", resp.Status)
 	}
+
+	// An admin's new one-time link names the address people reach the
+	// console at, the proxy's, not the one nginx connects to.
+	admin := signIn("demo.admin")
+	resp, err = admin.Get(base + "/admin/users/badinh.worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, body := postForm(t, admin, base, "/admin/users/badinh.worker/reset-password", string(page), url.Values{"request_id": {"nginx-reset"}})
+	link := resetLink.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || link == nil {
+		t.Fatalf("reset badinh.worker's password through nginx: %s\n%s", resp.Status, body)
+	}
+	if u, err := url.Parse(html.UnescapeString(link[1])); err != nil || u.Host != front || !strings.HasPrefix(u.Path, "/password/pw_") {
+		t.Errorf("the one-time link through nginx is %q, want one on the proxy's address %s", link[1], front)
+	}
+}
+
+// resetLink is the one-time link on the admin's page after a reset.
+var resetLink = regexp.MustCompile(`<input id="link" readonly value="([^"]+)"`)
+
+// postForm posts a form of a console page as a browser that sends Origin
+// but not Sec-Fetch-Site does, with the page's CSRF token, and returns
+// the answer and its body.
+func postForm(t *testing.T, client *http.Client, base, path, page string, form url.Values) (*http.Response, string) {
+	t.Helper()
 	csrf := csrfValue.FindStringSubmatch(page)
 	if csrf == nil {
-		t.Fatalf("the sign-in page through nginx has no CSRF field:\n%s", page)
+		t.Fatalf("the page before %s has no CSRF field:\n%s", path, page)
 	}
-	form := url.Values{"csrf": {csrf[1]}, "user": {"badinh.worker"}, "password": {n.password}, "next": {"/"}}
-	req, err := http.NewRequest(http.MethodPost, base+"/signin", strings.NewReader(form.Encode()))
+	form.Set("csrf", html.UnescapeString(csrf[1]))
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,15 +204,5 @@ http {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/queues" {
-		t.Fatalf("sign-in through the README's nginx block: %s to %q, want 303 to /queues\n%s", resp.Status, resp.Header.Get("Location"), body)
-	}
-	resp, err = client.Get(base + "/queues")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("the queues through nginx after signing in: %s", resp.Status)
-	}
+	return resp, string(body)
 }
