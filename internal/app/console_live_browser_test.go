@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -188,7 +189,10 @@ const qualityCheck = `(() => {
 	const h1s = document.querySelectorAll("h1").length;
 	if (h1s !== 1) faults.push(h1s + " h1 elements");
 	for (const el of document.querySelectorAll("input, select, textarea")) {
-		if (el.type === "hidden") continue;
+		// Hidden fields, and fields a page keeps out of sight and out of the
+		// accessibility tree with the hidden attribute (the username the
+		// password page gives password managers), need no label.
+		if (el.type === "hidden" || el.closest("[hidden]")) continue;
 		// el.labels holds both a label[for] and a label wrapped around it.
 		const labelled = (el.labels && el.labels.length > 0 && el.labels[0].textContent.trim() !== "") ||
 			el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
@@ -205,26 +209,141 @@ const qualityCheck = `(() => {
 	return faults;
 })()`
 
+// contrastCheck is evaluated in each page after qualityCheck: it returns
+// the text and the focus rings a person with low vision could not read
+// (empty when none), by WCAG 2's contrast ratio. Text needs 4.5:1 against
+// what is behind it (3:1 when large: 24px, or 18.67px bold); an input's
+// value and placeholder count as text. A control's focus ring needs 3:1
+// against what surrounds the control, in its outline or in its shadow, so
+// that a keyboard user sees where they are on white and on the dark top
+// bar alike. Text hidden from sight (the skip link until focused, text for
+// screen readers only) is not shown and not checked.
+const contrastCheck = `(() => {
+	const faults = [];
+	const parse = c => {
+		const m = /rgba?\(([^)]*)\)/.exec(c || "");
+		if (!m) return null;
+		const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+		return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+	};
+	const over = (top, under) => [0, 1, 2].map(i => top[i] * top[3] + under[i] * (1 - top[3])).concat([1]);
+	// The colour behind an element: the backgrounds of it and its
+	// ancestors, composited down to the first opaque one (or the white
+	// canvas).
+	const behind = el => {
+		const layers = [];
+		for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
+			const c = parse(getComputedStyle(e).backgroundColor);
+			if (c && c[3] > 0) {
+				layers.push(c);
+				if (c[3] >= 1) break;
+			}
+		}
+		let bg = [255, 255, 255, 1];
+		for (let i = layers.length - 1; i >= 0; i--) bg = over(layers[i], bg);
+		return bg;
+	};
+	const lum = c => {
+		const [r, g, b] = c.slice(0, 3).map(v => {
+			v /= 255;
+			return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+		});
+		return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+	};
+	const ratio = (a, b) => {
+		const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+		return (hi + 0.05) / (lo + 0.05);
+	};
+	const shown = el => {
+		const s = getComputedStyle(el);
+		if (s.display === "none" || s.visibility !== "visible" || s.opacity === "0") return false;
+		const r = el.getBoundingClientRect();
+		return r.width > 1 && r.height > 1 && r.right > 0 && r.bottom > 0;
+	};
+	const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+		(typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\s+/).join(".") : "");
+	const seen = new Set();
+	const fault = f => { if (!seen.has(f)) { seen.add(f); faults.push(f); } };
+	const checkText = (el, what, colour, bg) => {
+		const fg = parse(colour);
+		if (!fg) return;
+		const s = getComputedStyle(el);
+		const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+		const need = size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5;
+		const got = ratio(over(fg, bg), bg);
+		if (got < need) fault("contrast " + got.toFixed(2) + ":1 < " + need + ":1 of " + name(el) + " " + JSON.stringify(what.slice(0, 40)));
+	};
+	for (const el of document.querySelectorAll("body *")) {
+		if (!shown(el)) continue;
+		const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join("").trim();
+		const svg = el instanceof SVGElement;
+		if (own) checkText(el, own, svg ? getComputedStyle(el).fill : getComputedStyle(el).color, behind(el));
+		if (el.matches("input:not([type=hidden]):not([type=checkbox]):not([type=radio]), textarea, select")) {
+			if (el.value) checkText(el, el.value, getComputedStyle(el).color, behind(el));
+			if (el.placeholder && !el.value) checkText(el, el.placeholder, getComputedStyle(el, "::placeholder").color, behind(el));
+		}
+	}
+	const before = document.activeElement;
+	for (const el of document.querySelectorAll("a[href], button, input:not([type=hidden]), select, textarea, summary")) {
+		if (!shown(el) || el.disabled || el.tabIndex < 0) continue; // not reached with Tab
+		el.focus({preventScroll: true});
+		if (document.activeElement !== el) continue;
+		const s = getComputedStyle(el);
+		const around = behind(el.parentElement);
+		const rings = [];
+		if (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2) rings.push(parse(s.outlineColor));
+		for (const c of (s.boxShadow || "").match(/rgba?\([^)]*\)/g) || []) rings.push(parse(c));
+		const best = Math.max(0, ...rings.filter(Boolean).map(c => ratio(over(c, around), around)));
+		if (best < 3) fault("focus ring " + best.toFixed(2) + ":1 < 3:1 of " + name(el) + " " + JSON.stringify((el.textContent || el.name || "").trim().slice(0, 40)));
+	}
+	if (before && before.focus) before.focus({preventScroll: true}); else document.activeElement.blur();
+	return faults;
+})()`
+
 // TestBrowserConsoleAccessibleAndResponsive: every page of the console
-// (sign-in, each queue, the intake form, a case page, the dashboard, the
-// audit log, admin, the not-found page), as a role that may use it, has its
+// (sign-in, setting a first password with the second factor, each queue,
+// the intake form, a case page, the police view, the dashboard, the audit
+// log, admin, the not-found page), as a role that may use it, has its
 // language, one h1, a label for every field and scoped table headers,
 // fits a 1366x768 laptop and a 390x844 phone without sideways scrolling,
-// lets the keyboard reach the sign-out button, and breaks no rule of the
-// Content-Security-Policy.
+// has text and focus rings of enough contrast (contrastCheck; the queues
+// show a countdown of each colour), lets the keyboard reach the sign-out
+// button, and breaks no rule of the Content-Security-Policy.
 func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 	ts, _ := startConsole(t)
 	worker := "bd.worker"
 	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	var number string
-	for range 3 { // rows for the queue tables
-		number = openCaseIn(t, ts, "00004")
-	}
+	// Rows for the queue tables, with a countdown of each colour: red
+	// (overdue), amber (past the first warning) and green.
+	openCaseIn(t, ts, "00004")
+	ts.clock.Advance(13 * time.Hour)
+	openCaseIn(t, ts, "00004")
+	ts.clock.Advance(12*time.Hour + 30*time.Minute)
+	number := openCaseIn(t, ts, "00004")
+	// A case referred to the ward police, for the police view.
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	referred := openCaseIn(t, ts, "00004")
+	policeCase(t, ts, referred)
 	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
 	ts.addUser(t, "auditor.test", pb.Role_ROLE_AUDITOR, "orgs/system")
 	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	// A city officer's first password, with the second factor's
+	// enrolment (its QR code and secret), as their one-time link shows it.
+	created, err := ts.admin().CreateUser(ts.as(t, "admin.test"), &pb.CreateUserRequest{
+		UserId: "city.new", User: &pb.User{DisplayName: "Nguyễn Văn Mới", Role: pb.Role_ROLE_CITY_OFFICER, Unit: "units/01@2020-01-01"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
+	// A headless tab is never the focused window, and a page that is not
+	// focused draws no focus ring (:focus does not match): emulate the
+	// focus a person's window has, so contrastCheck sees the rings.
+	if _, err := chromedp.Call(ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
 
 	// The browser's console, from before the first page: a CSP violation
 	// is reported there (source "security").
@@ -263,6 +382,13 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 			for _, f := range faults {
 				t.Errorf("%s %s on a %s: %s", who, path, size.name, f)
 			}
+			faults, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](contrastCheck))
+			if err != nil {
+				t.Fatalf("%s %s on a %s: %v", who, path, size.name, err)
+			}
+			for _, f := range faults {
+				t.Errorf("%s %s on a %s: %s", who, path, size.name, f)
+			}
 			if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#queue table").length`)); err == nil {
 				tables += n
 			}
@@ -271,17 +397,19 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 
 	check("signed out", "/signin")
 	check("signed out", "/no-such-page")
+	check("signed out", "/password/"+created.GetPasswordLinkSecret())
 	// Every screen, as a role that may use it: the queues' tabs, the
 	// intake form, a case page with its step forms, the dashboard, the
 	// audit log and admin.
 	screens := map[string][]string{
 		operatorID:     {"/reports/new"},
 		worker:         {"/cases/" + number, "/reports/new"},
+		"police.bd":    {"/cases/" + referred},
 		"city.test":    {"/dashboard", "/dashboard/overdue"},
 		"auditor.test": {"/audit"},
 		"admin.test":   {"/admin", "/admin/users/" + worker, "/admin/police"},
 	}
-	for _, user := range []string{operatorID, worker, "city.test", "auditor.test", "admin.test"} {
+	for _, user := range []string{operatorID, worker, "police.bd", "city.test", "auditor.test", "admin.test"} {
 		browserSignIn(t, ctx, base, user, "pw-"+user)
 		if user == operatorID || user == worker {
 			for _, tab := range []string{"open", "overdue", "accept", "successor", "all"} {

@@ -176,7 +176,8 @@ func TestTLSSettingsAreChecked(t *testing.T) {
 	}
 }
 
-// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and for
+// the README's childcase.example.vn, and its key
 // into dir as PEM files.
 func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	t.Helper()
@@ -188,6 +189,7 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "childcase"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"childcase.example.vn"},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

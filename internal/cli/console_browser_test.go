@@ -30,9 +30,9 @@ var (
 )
 
 // startNewcomer runs this test binary as the childcase command (as the
-// README test does) with serve --demo on free ports, and waits for the
-// line that tells where the console is.
-func startNewcomer(t *testing.T) newcomer {
+// README test does) with serve --demo on free ports, and the extra flags
+// given, and waits for the line that tells where the console is.
+func startNewcomer(t *testing.T, extra ...string) newcomer {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -41,6 +41,7 @@ func startNewcomer(t *testing.T) newcomer {
 	dir := t.TempDir()
 	cmd := exec.Command(exe, "serve", "--demo", "--db", filepath.Join(dir, "childcase.db"), "--key-file", filepath.Join(dir, "childcase.key"),
 		"--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Env = append(os.Environ(), readmeMainEnv+"=1")
 	out := &mgBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nginxBlock matches the README's nginx location block, which an operator
+// pastes into the server block that serves childcase.example.vn.
+var nginxBlock = regexp.MustCompile("(?s)```nginx\n(.*?)```")
+
+// csrfValue is the CSRF field of the sign-in form.
+var csrfValue = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// TestProductionNginxProxiesTheConsole runs the README's nginx block as
+// written in front of serve (with TLS, as the README's unit runs it, and
+// --trusted-proxies), and signs in to the console through it as a browser
+// that sends Origin but not Sec-Fetch-Site does (Safari before 16.4,
+// Firefox before 90): the console's cross-origin check compares Origin
+// with the Host the proxy passes on, so the block must pass the client's
+// Host, or every such sign-in is refused 403. The test needs nginx; CI
+// installs it (Debian's nginx-light), so there it must not skip.
+func TestProductionNginxProxiesTheConsole(t *testing.T) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nginx is missing; .ci/run installs it (apt-get install nginx-light)")
+		}
+		t.Skip("nginx is not installed (Debian: apt-get install nginx-light)")
+	}
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := nginxBlock.FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README has no ```nginx block")
+	}
+	location := string(m[1])
+
+	dir := t.TempDir()
+	cert, key := writeSelfSigned(t, dir)
+	n := startNewcomer(t, "--tls-cert", cert, "--tls-key", key, "--trusted-proxies", "127.0.0.1/32")
+	upstream, err := url.Parse(n.url)
+	if err != nil || upstream.Scheme != "https" {
+		t.Fatalf("serve with --tls-cert printed the console at %q (%v), want https", n.url, err)
+	}
+	// The README's block, pointed at this server and this test's
+	// certificate instead of the system's CA bundle.
+	for old, repl := range map[string]string{
+		"proxy_pass https://127.0.0.1:8111;": "proxy_pass https://" + upstream.Host + ";",
+		"/etc/ssl/certs/ca-certificates.crt": cert,
+	} {
+		if !strings.Contains(location, old) {
+			t.Fatalf("the README's nginx block no longer has %q:\n%s", old, location)
+		}
+		location = strings.ReplaceAll(location, old, repl)
+	}
+	front := mgAddr(t)
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // the workers read this test's temporary files
+	}
+	conf := fmt.Sprintf(`%s
+daemon off;
+worker_processes 1;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log;
+events {}
+http {
+	access_log off;
+	client_body_temp_path %[2]s/body;
+	proxy_temp_path %[2]s/proxy;
+	fastcgi_temp_path %[2]s/fastcgi;
+	uwsgi_temp_path %[2]s/uwsgi;
+	scgi_temp_path %[2]s/scgi;
+	server {
+		listen %[3]s;
+		%[4]s
+	}
+}
+`, user, dir, front, location)
+	confFile := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// nginx's output goes to a file, not a pipe: its worker inherits the
+	// file, and a pipe a worker still holds would keep Wait waiting.
+	out, err := os.Create(filepath.Join(dir, "nginx.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(nginx, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", confFile)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// SIGTERM: the master stops its worker, then itself.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+
+	base := "http://" + front
+	// A browser of its own for each person, signed in through nginx.
+	signIn := func(user string) *http.Client {
+		t.Helper()
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		var page string
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			resp, err := client.Get(base + "/signin")
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				page = string(b)
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+				err = fmt.Errorf("%s", resp.Status)
+			}
+			if time.Now().After(deadline) {
+				output, _ := os.ReadFile(out.Name())
+				errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+				t.Fatalf("the console through nginx: %v\nnginx: %s%s", err, output, errLog)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		resp, body := postForm(t, client, base, "/signin", page, url.Values{"user": {user}, "password": {n.password}, "next": {"/"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s signs in through the README's nginx block: %s to %q, want 303\n%s", user, resp.Status, resp.Header.Get("Location"), body)
+		}
+		return client
+	}
+
+	client := signIn("badinh.worker")
+	resp, err := client.Get(base + "/queues")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the queues through nginx after signing in: %s", resp.Status)
+	}
+
+	// An admin's new one-time link names the address people reach the
+	// console at, the proxy's, not the one nginx connects to.
+	admin := signIn("demo.admin")
+	resp, err = admin.Get(base + "/admin/users/badinh.worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, body := postForm(t, admin, base, "/admin/users/badinh.worker/reset-password", string(page), url.Values{"request_id": {"nginx-reset"}})
+	link := resetLink.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || link == nil {
+		t.Fatalf("reset badinh.worker's password through nginx: %s\n%s", resp.Status, body)
+	}
+	if u, err := url.Parse(html.UnescapeString(link[1])); err != nil || u.Host != front || !strings.HasPrefix(u.Path, "/password/pw_") {
+		t.Errorf("the one-time link through nginx is %q, want one on the proxy's address %s", link[1], front)
+	}
+}
+
+// resetLink is the one-time link on the admin's page after a reset.
+var resetLink = regexp.MustCompile(`<input id="link" readonly value="([^"]+)"`)
+
+// postForm posts a form of a console page as a browser that sends Origin
+// but not Sec-Fetch-Site does, with the page's CSRF token, and returns
+// the answer and its body.
+func postForm(t *testing.T, client *http.Client, base, path, page string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	csrf := csrfValue.FindStringSubmatch(page)
+	if csrf == nil {
+		t.Fatalf("the page before %s has no CSRF field:\n%s", path, page)
+	}
+	form.Set("csrf", html.UnescapeString(csrf[1]))
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base) // the page's own origin, as the browser names it
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
