@@ -289,7 +289,7 @@ const (
 // supervisor or a city officer who gives a reason. The disclosure and its
 // reason are audited durably before the identity is returned.
 func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name, reason string) (model.Reporter, error) {
-	if !p.May("ReportService/DiscloseReporter") {
+	if !p.MayKnowReporter() {
 		return model.Reporter{}, model.ErrPermissionDenied
 	}
 	id, err := ParseReportName(name)

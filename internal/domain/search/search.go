@@ -409,6 +409,10 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 	}
 	hidden := false
 	var out []Candidate
+	var probes []probe // the query's, when the reporter must not match
+	if !p.MayKnowReporter() {
+		probes = q.probes(s.units)
+	}
 	fetched := 0 // the cases of hits[:fetched] are prefetched
 	for i, h := range hits {
 		if len(out) == limit || i == maxExamined {
@@ -442,9 +446,61 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 			hidden = true
 			continue // out of scope: as if the case did not exist
 		}
+		if probes != nil {
+			if h, err = s.withoutReporters(tx, c, h, probes); err != nil {
+				return nil, false, err
+			}
+			if h.total < MinScore {
+				hidden = true
+				continue // found only by who reported it
+			}
+		}
 		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 	}
+	if probes != nil {
+		// A case found partly by its reporter now scores less.
+		slices.SortStableFunc(out, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
+	}
 	return out, partial && hidden && len(out) < limit, nil
+}
+
+// withoutReporters returns h, a hit of case c, as it would be had c's
+// reporters not been indexed. The index holds a reporter's phone and name
+// as it holds a caregiver's, so that whoever may know who reported
+// (access.Principal.MayKnowReporter) finds the case again when the same
+// person calls back; for anyone else a phone or a name matches only the
+// caregivers, or a search would confirm a guess at the reporter's
+// identity, which is sealed (Decree 56 Art. 24). It opens c's reports,
+// their reporters sealed, to find which of the query's probes (q.probes)
+// they give.
+func (s *Service) withoutReporters(tx datastore.ReadTx, c model.Case, h hit, probes []probe) (hit, error) {
+	phone, carer := fieldIndex(FieldPhone), fieldIndex(FieldCaregiverName)
+	if !h.matched[phone] && !h.matched[carer] {
+		return h, nil
+	}
+	given := map[feature]bool{}
+	for _, id := range c.ReportIDs {
+		stored, err := tx.Report(id)
+		if err != nil {
+			return hit{}, fmt.Errorf("search: report %s of case %s: %w", id, c.Number, err)
+		}
+		r, err := s.vault.OpenReport(tx, stored) // its reporter withheld
+		if err != nil {
+			return hit{}, err
+		}
+		for _, f := range reportFeatures(s.units, r) {
+			given[f] = true
+		}
+	}
+	h.best[phone], h.matched[phone] = 0, false
+	h.best[carer], h.matched[carer] = 0, false
+	for _, pr := range probes {
+		if (pr.field == FieldPhone || pr.field == FieldCaregiverName) && given[pr.feature] {
+			h.add(pr.field, pr.weight)
+		}
+	}
+	h.sum()
+	return h, nil
 }
 
 // Search returns the candidates of q that p may see, best first, at most
