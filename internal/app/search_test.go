@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -190,6 +191,12 @@ func TestSearchCasesRefusesAnEmptyQuery(t *testing.T) {
 	st = wantCode(t, err, codes.InvalidArgument)
 	if !slices.Contains(badFields(st), "birth_date") || strings.Contains(st.Message(), "birth_date: birth_date") || strings.Contains(st.Message(), "vntime") {
 		t.Errorf("bad fields %v, message %q: want birth_date named once", badFields(st), st.Message())
+	}
+	// ... and not repeated: messages are logged, and a birth date typed
+	// day first is still the child's.
+	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{BirthDate: "2017-19-05"})
+	if st := wantCode(t, err, codes.InvalidArgument); strings.Contains(fmt.Sprint(st.Proto()), "2017-19-05") || !slices.Contains(badFields(st), "birth_date") {
+		t.Errorf("a refused birth date: bad fields %v, %v; want birth_date named, its value not repeated", badFields(st), st.Proto())
 	}
 }
 
