@@ -26,6 +26,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/keys"
 )
 
 // Method is the API method a search is: its row of the access table says
@@ -116,9 +117,25 @@ func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
 		reports = append(reports, r)
 	}
 	return tx.PutSearchEntry(datastore.SearchEntry{
-		CaseID: c.ID, KeyID: master.ID(), Tokens: Tokens(master.IndexKey(), s.units, reports...),
+		CaseID: c.ID, KeyID: EntryKeyID(master), Tokens: Tokens(master.IndexKey(), s.units, reports...),
 	})
 }
+
+// indexFormat is the way this version makes an entry's tokens. It follows
+// the master key's id in every entry (EntryKeyID) and in the record that
+// the index is complete (SetSearchIndexedUnder), so that an entry of
+// another format is stale exactly as one under another master is: at
+// start CatchUp indexes every case again (Rebuild), as after a rotation.
+// Format 2 puts the reporter's names and phones under kinds of their own;
+// before it they shared a caregiver's, and matched anyone's search.
+const indexFormat = "/2"
+
+// EntryKeyID is the KeyID of an index entry made now under master: its
+// id and the index format.
+func EntryKeyID(master keys.MasterKey) string { return master.ID() + indexFormat }
+
+// currentKeyID is the KeyID of the entries made now.
+func (s *Service) currentKeyID() string { return EntryKeyID(s.vault.Keyring().Current()) }
 
 // scoreFields are the query's fields in the one order a score sums them
 // in (float sums are not associative) and a candidate lists them in.
@@ -388,6 +405,7 @@ const maxExamined = 200
 // first, shaped for p; skip leaves out a case (the one a new report just
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
+	q.Reporters = p.MayKnowReporter()
 	// One more than limit: the case skip names may be among the first.
 	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)
 	if err != nil || !again {
@@ -409,10 +427,6 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 	}
 	hidden := false
 	var out []Candidate
-	var probes []probe // the query's, when the reporter must not match
-	if !p.MayKnowReporter() {
-		probes = q.probes(s.units)
-	}
 	fetched := 0 // the cases of hits[:fetched] are prefetched
 	for i, h := range hits {
 		if len(out) == limit || i == maxExamined {
@@ -446,61 +460,9 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 			hidden = true
 			continue // out of scope: as if the case did not exist
 		}
-		if probes != nil {
-			if h, err = s.withoutReporters(tx, c, h, probes); err != nil {
-				return nil, false, err
-			}
-			if h.total < MinScore {
-				hidden = true
-				continue // found only by who reported it
-			}
-		}
 		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 	}
-	if probes != nil {
-		// A case found partly by its reporter now scores less.
-		slices.SortStableFunc(out, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
-	}
 	return out, partial && hidden && len(out) < limit, nil
-}
-
-// withoutReporters returns h, a hit of case c, as it would be had c's
-// reporters not been indexed. The index holds a reporter's phone and name
-// as it holds a caregiver's, so that whoever may know who reported
-// (access.Principal.MayKnowReporter) finds the case again when the same
-// person calls back; for anyone else a phone or a name matches only the
-// caregivers, or a search would confirm a guess at the reporter's
-// identity, which is sealed (Decree 56 Art. 24). It opens c's reports,
-// their reporters sealed, to find which of the query's probes (q.probes)
-// they give.
-func (s *Service) withoutReporters(tx datastore.ReadTx, c model.Case, h hit, probes []probe) (hit, error) {
-	phone, carer := fieldIndex(FieldPhone), fieldIndex(FieldCaregiverName)
-	if !h.matched[phone] && !h.matched[carer] {
-		return h, nil
-	}
-	given := map[feature]bool{}
-	for _, id := range c.ReportIDs {
-		stored, err := tx.Report(id)
-		if err != nil {
-			return hit{}, fmt.Errorf("search: report %s of case %s: %w", id, c.Number, err)
-		}
-		r, err := s.vault.OpenReport(tx, stored) // its reporter withheld
-		if err != nil {
-			return hit{}, err
-		}
-		for _, f := range reportFeatures(s.units, r) {
-			given[f] = true
-		}
-	}
-	h.best[phone], h.matched[phone] = 0, false
-	h.best[carer], h.matched[carer] = 0, false
-	for _, pr := range probes {
-		if (pr.field == FieldPhone || pr.field == FieldCaregiverName) && given[pr.feature] {
-			h.add(pr.field, pr.weight)
-		}
-	}
-	h.sum()
-	return h, nil
 }
 
 // Search returns the candidates of q that p may see, best first, at most
@@ -608,7 +570,7 @@ func (s *Service) Audit(ctx context.Context, p access.Principal, q Query, found 
 const rebuildBatch = 100
 
 // Rebuild indexes every case that has no entry, or one made under another
-// master's index key, in small transactions, and returns how many it
+// master's index key or in another format (EntryKeyID), in small transactions, and returns how many it
 // indexed. It runs after a rotation of the master key (the keyring still
 // holding the old master, so searches find the cases not yet reached
 // under the old key) and at start (for cases stored before the index
@@ -617,7 +579,7 @@ const rebuildBatch = 100
 // under the current master's key, so that the next start skips it
 // (CatchUp).
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
-	current := s.vault.Keyring().Current().ID()
+	current := s.currentKeyID()
 	total, after := 0, ""
 	for {
 		// The cases of a batch that need indexing are found in a read
@@ -680,8 +642,8 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	}
 }
 
-// staleEntry reports whether a case has no index entry, or one under
-// another master's index key than current.
+// staleEntry reports whether a case has no index entry, or one whose
+// KeyID is not current (another master, another format).
 func staleEntry(tx datastore.ReadTx, id uint64, current string) (bool, error) {
 	e, err := tx.SearchEntry(id)
 	if errors.Is(err, model.ErrNotFound) {
