@@ -448,6 +448,14 @@ func TestConfidentialityReporterSealed(t *testing.T) {
 	if st := wantCode(t, err, codes.InvalidArgument); !slices.Contains(badFields(st), "reason") {
 		t.Errorf("blank reason: fields %v, want reason", badFields(st))
 	}
+	// Nor is what cannot be read: invisible characters (zero-width
+	// spaces, joiners, a byte order mark), or no letter or digit at all.
+	for _, reason := range []string{strings.Repeat("\u200b", 12), "x" + strings.Repeat("\u200d\ufeff\u2060", 5), "..........", "- - - - - - - -"} {
+		_, err = ts.reports().DiscloseReporter(ts.as(t, "sup"), &pb.DiscloseReporterRequest{Name: created.GetName(), Reason: reason})
+		if st := wantCode(t, err, codes.InvalidArgument); !slices.Contains(badFields(st), "reason") {
+			t.Errorf("reason %+q: fields %v, want reason", reason, badFields(st))
+		}
+	}
 
 	_, err = ts.reports().DiscloseReporter(ts.as(t, "swc.sup"), &pb.DiscloseReporterRequest{Name: created.GetName(), Reason: confGoodReason})
 	wantCode(t, err, codes.NotFound)

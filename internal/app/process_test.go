@@ -674,6 +674,17 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 	if len(pv.GetPoliceReferrals()) != 1 || len(pv.GetChildren()) == 0 {
 		t.Errorf("police view: referrals %v children %v", pv.GetPoliceReferrals(), pv.GetChildren())
 	}
+	// It gives the responsible officer's contact (issue 3), in a Get and a
+	// list alike, so that the police reach the commune's officer.
+	listed, err := ts.cases().ListCases(police, &pb.ListCasesRequest{})
+	if err != nil || len(listed.GetCases()) != 1 {
+		t.Fatalf("the police list %v, %v; want the referred case", listed.GetCases(), err)
+	}
+	for _, o := range []*pb.Officer{pv.GetResponsibleOfficer(), listed.GetCases()[0].GetResponsibleOfficer()} {
+		if o.GetUser() != "users/bd.worker" || o.GetDisplayName() != "Test bd.worker" || o.GetPhone() == "" {
+			t.Errorf("police view: responsible officer %v, want bd.worker's name and phone", o)
+		}
+	}
 	// The police neither read the timeline nor take the social steps.
 	_, err = ts.process().ListCaseEvents(police, &pb.ListCaseEventsRequest{Parent: name})
 	if err == nil {

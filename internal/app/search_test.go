@@ -192,6 +192,12 @@ func TestSearchCasesRefusesAnEmptyQuery(t *testing.T) {
 	if !slices.Contains(badFields(st), "birth_date") || strings.Contains(st.Message(), "birth_date: birth_date") || strings.Contains(st.Message(), "vntime") {
 		t.Errorf("bad fields %v, message %q: want birth_date named once", badFields(st), st.Message())
 	}
+	// ... and not repeated: messages are logged, and a birth date typed
+	// day first is still the child's.
+	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{BirthDate: "2017-19-05"})
+	if st := wantCode(t, err, codes.InvalidArgument); strings.Contains(fmt.Sprint(st.Proto()), "2017-19-05") || !slices.Contains(badFields(st), "birth_date") {
+		t.Errorf("a refused birth date: bad fields %v, %v; want birth_date named, its value not repeated", badFields(st), st.Proto())
+	}
 }
 
 // The database holds no searchable plain text: neither the names and
@@ -271,7 +277,7 @@ func TestRotationRebuildsTheSearchIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].KeyID != rot.GetMasterKeyId() {
+	if len(entries) != 1 || !strings.HasPrefix(entries[0].KeyID, rot.GetMasterKeyId()+"/") {
 		t.Fatalf("after the rotation the index entries are %+v, want one under %s", entries, rot.GetMasterKeyId())
 	}
 	again := startServer(t, ts.cfg.DBPath)
@@ -426,5 +432,78 @@ func TestSearchFollowsTheCommuneAcrossThe2025Reform(t *testing.T) {
 	}
 	if got := candidateCases(check.GetCandidates()); !slices.Contains(got, second.GetCase()) {
 		t.Errorf("a report of Quán Thánh in 2025 lists %v, want the Ba Đình case %s", got, second.GetCase())
+	}
+}
+
+// The reporter's identity is sealed (issue 3): only a caller who may
+// disclose it (a hotline supervisor, a city officer) may have a guess at
+// it confirmed. The index holds the reporter's name and phone, so that
+// they find the case again when the same person calls back; for anyone
+// else a search or an intake matches the case by its children and
+// caregivers only, so a commune worker who types a neighbour's phone
+// learns nothing of who called. A caregiver's phone and name still find
+// the case for everyone in scope.
+func TestSearchMatchesTheReporterOnlyForWhoMayDisclose(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "sup.111", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111")
+	ts.addUser(t, "worker.badinh", pb.Role_ROLE_COMMUNE_WORKER, "units/00004@2025-07-01")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
+	r := validReport()
+	r.Caregivers = []*pb.Caregiver{{FullName: "Quách Văn Cẩn", Relation: "bố", Phone: "0977 246 813"}}
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+		Consent: true, FullName: "Tạ Thị Báo Tin", Phone: "0966 135 792", RelationToChild: "hàng xóm",
+	}}}
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A caregiver's name alone does not make a candidate: beside the
+	// child's name it is strong support, which matched_fields names.
+	reporterPhone := &pb.SearchCasesRequest{Phone: "+84966135792"}
+	reporterName := &pb.SearchCasesRequest{ChildName: "Nguyen Thi Lan", CaregiverName: "Ta Thi Bao Tin"}
+	carerPhone := &pb.SearchCasesRequest{Phone: "+84977246813"}
+	carerName := &pb.SearchCasesRequest{ChildName: "Nguyen Thi Lan", CaregiverName: "Quach Van Can"}
+	for _, tt := range []struct {
+		user    string
+		query   *pb.SearchCasesRequest
+		field   string
+		matched bool
+	}{
+		{"worker.badinh", reporterPhone, "phone", false},
+		{"worker.badinh", reporterName, "caregiver_name", false},
+		{operatorID, reporterPhone, "phone", false},
+		{operatorID, reporterName, "caregiver_name", false},
+		{"worker.badinh", carerPhone, "phone", true},
+		{"worker.badinh", carerName, "caregiver_name", true},
+		{operatorID, carerPhone, "phone", true},
+		{"sup.111", reporterPhone, "phone", true},
+		{"city", reporterName, "caregiver_name", true},
+	} {
+		resp, err := ts.cases().SearchCases(ts.as(t, tt.user), tt.query)
+		if err != nil {
+			t.Fatalf("%s searches %v: %v", tt.user, tt.query, err)
+		}
+		matched := false
+		for _, c := range resp.GetCandidates() {
+			if c.GetCase().GetName() == created.GetCase() {
+				matched = slices.Contains(c.GetMatchedFields(), tt.field)
+			}
+		}
+		if matched != tt.matched {
+			t.Errorf("%s searches %v: %s matched by %s: %v, want %v (candidates %v)", tt.user, tt.query, created.GetCase(), tt.field, matched, tt.matched, resp.GetCandidates())
+		}
+	}
+	// At intake: the operator's next call from the same person, about
+	// another child, lists no candidate by the reporter's phone.
+	next := validReport()
+	next.Children[0].FullName = "Lò Văn Khác"
+	next.Caregivers = nil
+	next.Reporter = r.Reporter
+	check, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: next, ValidateOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(candidateCases(check.GetCandidates()), created.GetCase()) {
+		t.Errorf("the operator's intake lists %s by the reporter's phone: %v", created.GetCase(), candidateCases(check.GetCandidates()))
 	}
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,7 @@ func TestCreateReportValidation(t *testing.T) {
 		{"child aged 18", func(r *pb.Report) { r.Children[0].Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 18} }, "", "report.children[0].estimated_age_years"},
 		{"malformed birth date", func(r *pb.Report) { r.Children[0].Age = &pb.Child_BirthDate{BirthDate: "28/11/2019"} }, "", "report.children[0].birth_date"},
 		{"impossible birth date", func(r *pb.Report) { r.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2019-02-30"} }, "", "report.children[0].birth_date"},
+		{"birth date day first", func(r *pb.Report) { r.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2019-28-11"} }, "", "report.children[0].birth_date"},
 		{"birth date after the report", func(r *pb.Report) { r.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2026-12-25"} }, "", "report.children[0].birth_date"},
 		{"adult by birth date", func(r *pb.Report) { r.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2001-01-01"} }, "", "report.children[0].birth_date"},
 		{"no sex", func(r *pb.Report) { r.Children[0].Sex = 0 }, "", "report.children[0].sex"},
@@ -77,6 +79,13 @@ func TestCreateReportValidation(t *testing.T) {
 			}
 			if !strings.Contains(st.Message(), tt.wantField) {
 				t.Errorf("message %q does not name %s", st.Message(), tt.wantField)
+			}
+			// Messages are logged: none repeats a child's birth date, even
+			// one refused (a date typed day first is still the child's).
+			for _, c := range r.GetChildren() {
+				if d := c.GetBirthDate(); d != "" && strings.Contains(fmt.Sprint(st.Proto()), d) {
+					t.Errorf("the refusal repeats the birth date %s: %v", d, st.Proto())
+				}
 			}
 		})
 	}

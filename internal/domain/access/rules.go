@@ -322,6 +322,12 @@ func (p Principal) Grant(method string) Grant {
 // May reports whether p's role may call method.
 func (p Principal) May(method string) bool { return p.Grant(method) != Refused }
 
+// MayKnowReporter reports whether p may learn who reported: only the
+// roles that may disclose a reporter's identity (with a reason, audited).
+// Anyone else must not even have a guess confirmed, such as a search that
+// finds a case by the phone of the neighbour who called.
+func (p Principal) MayKnowReporter() bool { return p.May(discloseMethod) }
+
 // View returns how much of c p gets from method: what the table grants p's
 // role, within what p's scope allows (CaseView).
 func (pol *Policy) View(p Principal, method string, c model.Case) CaseView {

@@ -457,8 +457,9 @@ type SearchIndexWriter interface {
 }
 
 // SearchEntry is what the search index holds of a case: its tokens, and
-// the id of the master key whose index key made them, so that a rotation
-// knows which cases it has yet to index again.
+// the id of the master key whose index key made them with the index's
+// format (search.EntryKeyID), so that a rotation, or a new format, knows
+// which cases it has yet to index again.
 type SearchEntry struct {
 	CaseID uint64
 	KeyID  string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -285,11 +286,27 @@ const (
 	maxReasonLen = 500
 )
 
+// readable reports whether a disclosure's reason, normalised, says
+// something: minReasonLen to maxReasonLen characters that can be read
+// (spaces between words count; zero-width and other invisible characters
+// do not), with at least one letter or digit. A reason the auditor cannot
+// read, or a row of dots, is no reason.
+func readable(reason string) bool {
+	n, says := 0, false
+	for _, r := range reason {
+		if unicode.IsGraphic(r) {
+			n++
+		}
+		says = says || unicode.IsLetter(r) || unicode.IsNumber(r)
+	}
+	return says && n >= minReasonLen && utf8.RuneCountInString(reason) <= maxReasonLen
+}
+
 // DiscloseReporter reveals the identity of a report's reporter to a hotline
 // supervisor or a city officer who gives a reason. The disclosure and its
 // reason are audited durably before the identity is returned.
 func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name, reason string) (model.Reporter, error) {
-	if !p.May("ReportService/DiscloseReporter") {
+	if !p.MayKnowReporter() {
 		return model.Reporter{}, model.ErrPermissionDenied
 	}
 	id, err := ParseReportName(name)
@@ -297,8 +314,8 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 		return model.Reporter{}, model.InvalidField("name", "report.name", "%v", err)
 	}
 	reason = NormalizeText(reason)
-	if n := utf8.RuneCountInString(reason); n < minReasonLen || n > maxReasonLen {
-		return model.Reporter{}, model.InvalidField("reason", "disclosure.reason", "a disclosure needs a reason of %d to %d characters", minReasonLen, maxReasonLen)
+	if !readable(reason) {
+		return model.Reporter{}, model.InvalidField("reason", "disclosure.reason", "a disclosure needs a reason of %d to %d characters, with letters or digits", minReasonLen, maxReasonLen)
 	}
 	now := s.clock.Now()
 	var rep model.Reporter

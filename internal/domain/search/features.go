@@ -49,10 +49,17 @@ const (
 	kindBirthDate      = "child.birthdate" // yyyy-mm-dd
 	kindBirthYear      = "child.birthyear" // yyyy, or the years an estimated age allows
 	kindCommune        = "commune"         // a commune, with its 2025 predecessors and successors
-	kindPhone          = "phone"           // E.164, of a caregiver or the reporter
-	kindCaregiver      = "caregiver.name"  // as kindChildName, for caregivers and the reporter
+	kindPhone          = "phone"           // E.164, of a caregiver
+	kindCaregiver      = "caregiver.name"  // as kindChildName, for caregivers
 	kindCaregiverSh    = "caregiver.short"
 	kindCaregiverPt    = "caregiver.part"
+	// The reporter's phone and name, as a caregiver's but under kinds of
+	// their own: only a query that may match the reporter looks them up
+	// (Query.Reporters).
+	kindReporterPhone = "reporter.phone"
+	kindReporter      = "reporter.name"
+	kindReporterSh    = "reporter.short"
+	kindReporterPt    = "reporter.part"
 )
 
 // nameKinds are the kinds a name's features go under.
@@ -61,6 +68,7 @@ type nameKinds struct{ whole, short, part string }
 var (
 	childName     = nameKinds{kindChildName, kindChildShort, kindChildPart}
 	caregiverName = nameKinds{kindCaregiver, kindCaregiverSh, kindCaregiverPt}
+	reporterName  = nameKinds{kindReporter, kindReporterSh, kindReporterPt}
 )
 
 // Field names a query field, as a candidate's matched fields list them.
@@ -185,7 +193,8 @@ func birthYears(birth vntime.Date, estimated *int32, day vntime.Date, spread int
 // their name, birth date and year (or the years an estimated age allows),
 // and their given name within each of their communes (where they live and
 // where it happened); the report's communes; the caregivers' and the
-// reporter's names and phones (the reporter's only when they gave them).
+// reporter's names and phones (the reporter's only when they gave them,
+// under kinds of their own, which only some callers' queries look up).
 func reportFeatures(reg *units.Registry, r model.Report) []feature {
 	day := vntime.DateOf(r.ReceiveTime)
 	var out []feature
@@ -218,9 +227,9 @@ func reportFeatures(reg *units.Registry, r model.Report) []feature {
 		}
 	}
 	if !r.Reporter.Anonymous && !r.Reporter.Withheld {
-		out = append(out, nameFeatures(Syllables(r.Reporter.FullName), caregiverName)...)
+		out = append(out, nameFeatures(Syllables(r.Reporter.FullName), reporterName)...)
 		if p := Phone(r.Reporter.Phone); p != "" {
-			out = append(out, feature{kindPhone, p})
+			out = append(out, feature{kindReporterPhone, p})
 		}
 	}
 	return out
@@ -253,6 +262,12 @@ type Query struct {
 	// day of the search; Search resolves it into Commune.
 	CommuneCode   string
 	CaregiverName string
+	// Reporters says the phone and the caregiver's name may also match a
+	// case's reporters: only for a caller who may know who reported
+	// (access.Principal.MayKnowReporter), since for anyone else a match
+	// would confirm a guess at the reporter's sealed identity. The search
+	// sets it from the caller.
+	Reporters bool `json:"-"`
 }
 
 // Empty reports whether q looks for nothing.
@@ -352,11 +367,19 @@ func (q Query) probes(reg *units.Registry) []probe {
 	for _, y := range years {
 		add(FieldBirthYear, weightBirthYear, feature{kindBirthYear, y})
 	}
-	if p := Phone(q.Phone); p != "" {
-		add(FieldPhone, weightPhone, feature{kindPhone, p})
+	phones, names := []string{kindPhone}, []nameKinds{caregiverName}
+	if q.Reporters {
+		phones, names = append(phones, kindReporterPhone), append(names, reporterName)
 	}
-	for _, f := range nameFeatures(Syllables(q.CaregiverName), caregiverName) {
-		add(FieldCaregiverName, map[string]float64{kindCaregiver: weightCaregiver, kindCaregiverSh: weightCareShort, kindCaregiverPt: weightCarePart}[f.kind], f)
+	if p := Phone(q.Phone); p != "" {
+		for _, kind := range phones {
+			add(FieldPhone, weightPhone, feature{kind, p})
+		}
+	}
+	for _, kinds := range names {
+		for _, f := range nameFeatures(Syllables(q.CaregiverName), kinds) {
+			add(FieldCaregiverName, map[string]float64{kinds.whole: weightCaregiver, kinds.short: weightCareShort, kinds.part: weightCarePart}[f.kind], f)
+		}
 	}
 	return out
 }

@@ -183,7 +183,7 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 		total += len(batch)
 	}
 	under, err := s.indexedUnder(ctx)
-	if err != nil || under == s.vault.Keyring().Current().ID() {
+	if err != nil || under == s.currentKeyID() {
 		return total, err
 	}
 	n, err := s.Rebuild(ctx)

@@ -35,6 +35,13 @@ func storeUnindexedCases(t *testing.T, store datastore.Store, v *vault.Vault, n 
 // from.
 func storeUnindexedCasesFrom(t *testing.T, store datastore.Store, v *vault.Vault, from, n int) {
 	t.Helper()
+	storeUnindexedCasesBy(t, store, v, from, n, model.Reporter{Anonymous: true})
+}
+
+// storeUnindexedCasesBy stores n such cases numbered after the first from,
+// each reported by reporter.
+func storeUnindexedCasesBy(t *testing.T, store datastore.Store, v *vault.Vault, from, n int, reporter model.Reporter) {
+	t.Helper()
 	commune := mustKey("00004@2025-07-01")
 	err := store.Update(context.Background(), func(tx datastore.Tx) error {
 		for i := from; i < from+n; i++ {
@@ -43,7 +50,7 @@ func storeUnindexedCasesFrom(t *testing.T, store datastore.Store, v *vault.Vault
 				ID: fmt.Sprintf("0190c4a2-7d3e-7c4b-8a5e-%012d", i+1), ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
 				IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: number,
 				Children: []model.Child{{FullName: fmt.Sprintf("Nguyễn Thị Số %d", i+1), BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
-				Reporter: model.Reporter{Anonymous: true},
+				Reporter: reporter,
 			}
 			stored, err := v.SealReport(tx, r)
 			if err != nil {
@@ -142,8 +149,8 @@ func TestRebuild(t *testing.T) {
 	err := store.View(ctx, func(tx datastore.ReadTx) error {
 		es, _, err := tx.ListSearchEntries(0, n+1)
 		for _, e := range es {
-			if e.KeyID != next.ID() {
-				t.Errorf("case id %d is indexed under %s, want %s", e.CaseID, e.KeyID, next.ID())
+			if e.KeyID != EntryKeyID(next) {
+				t.Errorf("case id %d is indexed under %s, want %s", e.CaseID, e.KeyID, EntryKeyID(next))
 			}
 		}
 		return err
@@ -182,5 +189,62 @@ func TestRebuildOfACompleteIndexWritesNothing(t *testing.T) {
 	}
 	if store.updates != 0 {
 		t.Errorf("a rebuild with nothing to index asked for %d write transactions, want none", store.updates)
+	}
+}
+
+// An index made before format 2, whose entries held the reporter's phone
+// under a caregiver's kind (so that anyone's search matched it), is made
+// again at start: CatchUp indexes every case anew, after which the phone
+// finds the case only for a query that may match reporters.
+func TestCatchUpRebuildsAnIndexOfAnOlderFormat(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	master := newMaster(t)
+	v := vault.New(keys.NewKeyring(master))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	storeUnindexedCasesBy(t, store, v, 0, 1, model.Reporter{FullName: "Tạ Thị Báo Tin", Phone: "0966 135 792"})
+	const phone = "+84966135792"
+	var id uint64
+	err := store.Update(ctx, func(tx datastore.Tx) error {
+		c, err := tx.CaseByNumber("HN-2026-00001")
+		if err != nil {
+			return err
+		}
+		id = c.ID
+		// The report without its reporter, and the reporter's phone as
+		// the former format kept it.
+		r, err := tx.Report(c.ReportIDs[0])
+		if err != nil {
+			return err
+		}
+		opened, err := v.OpenReport(tx, r)
+		if err != nil {
+			return err
+		}
+		toks := append(Tokens(master.IndexKey(), s.units, opened), token(master.IndexKey(), feature{kindPhone, phone}))
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: id, KeyID: master.ID(), Tokens: toks}); err != nil {
+			return err
+		}
+		return tx.SetSearchIndexedUnder(master.ID())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ranked(t, s, store, Query{Phone: phone}); len(got) != 1 {
+		t.Fatalf("the older entry: the reporter's phone found %v, want the case", got)
+	}
+	if n, err := s.CatchUp(ctx); err != nil || n != 1 {
+		t.Fatalf("CatchUp = %d, %v; want the case indexed again", n, err)
+	}
+	if got := ranked(t, s, store, Query{Phone: phone}); len(got) != 0 {
+		t.Errorf("after CatchUp the reporter's phone found %v for anyone", got)
+	}
+	if got := ranked(t, s, store, Query{Phone: phone, Reporters: true}); len(got) != 1 || got[0] != id {
+		t.Errorf("after CatchUp the reporter's phone found %v for who may match reporters, want case id %d", got, id)
+	}
+	e := viewed(t, store, func(tx datastore.ReadTx) (datastore.SearchEntry, error) { return tx.SearchEntry(id) })
+	under := viewed(t, store, func(tx datastore.ReadTx) (string, error) { return tx.SearchIndexedUnder() })
+	if e.KeyID != EntryKeyID(master) || under != EntryKeyID(master) {
+		t.Errorf("after CatchUp the entry is under %q and the index complete under %q, want %q", e.KeyID, under, EntryKeyID(master))
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
+	"github.com/childcase/childcase/internal/keys"
 )
 
 // Method is the API method a search is: its row of the access table says
@@ -116,9 +117,25 @@ func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
 		reports = append(reports, r)
 	}
 	return tx.PutSearchEntry(datastore.SearchEntry{
-		CaseID: c.ID, KeyID: master.ID(), Tokens: Tokens(master.IndexKey(), s.units, reports...),
+		CaseID: c.ID, KeyID: EntryKeyID(master), Tokens: Tokens(master.IndexKey(), s.units, reports...),
 	})
 }
+
+// indexFormat is the way this version makes an entry's tokens. It follows
+// the master key's id in every entry (EntryKeyID) and in the record that
+// the index is complete (SetSearchIndexedUnder), so that an entry of
+// another format is stale exactly as one under another master is: at
+// start CatchUp indexes every case again (Rebuild), as after a rotation.
+// Format 2 puts the reporter's names and phones under kinds of their own;
+// before it they shared a caregiver's, and matched anyone's search.
+const indexFormat = "/2"
+
+// EntryKeyID is the KeyID of an index entry made now under master: its
+// id and the index format.
+func EntryKeyID(master keys.MasterKey) string { return master.ID() + indexFormat }
+
+// currentKeyID is the KeyID of the entries made now.
+func (s *Service) currentKeyID() string { return EntryKeyID(s.vault.Keyring().Current()) }
 
 // scoreFields are the query's fields in the one order a score sums them
 // in (float sums are not associative) and a candidate lists them in.
@@ -388,6 +405,7 @@ const maxExamined = 200
 // first, shaped for p; skip leaves out a case (the one a new report just
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
+	q.Reporters = p.MayKnowReporter()
 	// One more than limit: the case skip names may be among the first.
 	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)
 	if err != nil || !again {
@@ -552,7 +570,7 @@ func (s *Service) Audit(ctx context.Context, p access.Principal, q Query, found 
 const rebuildBatch = 100
 
 // Rebuild indexes every case that has no entry, or one made under another
-// master's index key, in small transactions, and returns how many it
+// master's index key or in another format (EntryKeyID), in small transactions, and returns how many it
 // indexed. It runs after a rotation of the master key (the keyring still
 // holding the old master, so searches find the cases not yet reached
 // under the old key) and at start (for cases stored before the index
@@ -561,7 +579,7 @@ const rebuildBatch = 100
 // under the current master's key, so that the next start skips it
 // (CatchUp).
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
-	current := s.vault.Keyring().Current().ID()
+	current := s.currentKeyID()
 	total, after := 0, ""
 	for {
 		// The cases of a batch that need indexing are found in a read
@@ -624,8 +642,8 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	}
 }
 
-// staleEntry reports whether a case has no index entry, or one under
-// another master's index key than current.
+// staleEntry reports whether a case has no index entry, or one whose
+// KeyID is not current (another master, another format).
 func staleEntry(tx datastore.ReadTx, id uint64, current string) (bool, error) {
 	e, err := tx.SearchEntry(id)
 	if errors.Is(err, model.ErrNotFound) {

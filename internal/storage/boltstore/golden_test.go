@@ -669,8 +669,8 @@ func TestSchema7SearchIndexRebuiltAtStart(t *testing.T) {
 		t.Fatalf("CatchUp = %d, %v; want the demo's 4 cases indexed", n, err)
 	}
 	err = s.View(ctx, func(tx datastore.ReadTx) error {
-		if under, err := tx.SearchIndexedUnder(); err != nil || under != master.ID() {
-			t.Errorf("SearchIndexedUnder = %q, %v; want %q", under, err, master.ID())
+		if under, err := tx.SearchIndexedUnder(); err != nil || under != search.EntryKeyID(master) {
+			t.Errorf("SearchIndexedUnder = %q, %v; want %q", under, err, search.EntryKeyID(master))
 		}
 		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 10})
 		if err != nil {

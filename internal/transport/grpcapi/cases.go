@@ -15,7 +15,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 type caseServer struct {
@@ -134,9 +133,9 @@ func (s *caseServer) SearchCases(ctx context.Context, req *pb.SearchCasesRequest
 		CommuneCode: req.GetCommuneCode(), CaregiverName: req.GetCaregiverName(),
 	}
 	if d := req.GetBirthDate(); d != "" {
-		date, err := vntime.ParseDate(d)
+		date, err := parseBirthDate("birth_date", d)
 		if err != nil {
-			return nil, toStatus(ctx, s.log, model.InvalidField("birth_date", "date.valid", "%v", err))
+			return nil, toStatus(ctx, s.log, err)
 		}
 		q.BirthDate = date
 	}

@@ -47,9 +47,9 @@ func reportFromProto(p *pb.Report) (model.Report, error) {
 		}
 		switch age := c.GetAge().(type) {
 		case *pb.Child_BirthDate:
-			d, err := vntime.ParseDate(age.BirthDate)
+			d, err := parseBirthDate(indexed("report.children", i)+".birth_date", age.BirthDate)
 			if err != nil {
-				return model.Report{}, model.InvalidField(indexed("report.children", i)+".birth_date", "date.valid", "%v", err)
+				return model.Report{}, err
 			}
 			child.BirthDate = d
 		case *pb.Child_EstimatedAgeYears:
@@ -417,4 +417,16 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// parseBirthDate reads a child's birth date, the request's field. A
+// refusal does not repeat the value, as no message repeats a child's
+// private data: messages are logged, and a date the rules refuse, typed
+// day first (2017-19-05), is still the child's.
+func parseBirthDate(field, s string) (vntime.Date, error) {
+	d, err := vntime.ParseDate(s)
+	if err != nil {
+		return vntime.Date{}, model.InvalidField(field, "date.valid", "not a date of the calendar, YYYY-MM-DD")
+	}
+	return d, nil
 }
