@@ -448,7 +448,9 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 	if c.Emergency {
 		ack = e.policy.AcknowledgeEmergency
 	}
-	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), true)
+	// An emergency's clocks cannot be paused (issue 4): its shorter time
+	// to acknowledge is one of them.
+	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), !c.Emergency)
 	if c.Emergency {
 		s.startEmergencyClock(c.ReceiveTime)
 	}
@@ -492,10 +494,15 @@ func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model
 	s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
 	s.startEmergencyClock(receive)
 	if ack := c.OpenDeadline(model.DeadlineAcknowledge, ""); ack != nil {
+		// The acknowledge clock is now an emergency's, which cannot be
+		// paused: a paused one (its due time not yet known) gives way to
+		// acknowledge_emergency, as does one that ends later.
 		spec, unit := fromPolicy(e.policy.AcknowledgeEmergency), ack.Unit
-		if e.due(now, spec).Before(ack.Due) {
+		if !ack.PausedAt.IsZero() || e.due(now, spec).Before(ack.Due) {
 			s.cancel(model.DeadlineAcknowledge, "", "the case became an emergency: acknowledge_emergency applies")
-			s.startDeadline(model.DeadlineAcknowledge, "", unit, now, spec, true)
+			s.startDeadline(model.DeadlineAcknowledge, "", unit, now, spec, false)
+		} else {
+			ack.Pausable = false
 		}
 	}
 	if err := s.syncTimers(); err != nil {

@@ -200,7 +200,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/PauseDeadline"},
 			{Method: "CaseProcessService/ResumeDeadline"},
 		},
-		Notes: "the unit that must meet it, with a reason; D3 and police clocks cannot be paused (D16 has its own suspension, above). The due time moves by the pause",
+		Notes: "the unit that must meet it, with a reason; an emergency's clocks (D3, and ACKNOWLEDGE of a case that is an emergency before it is acknowledged), D4, the follow-ups of alternative care and the police clocks cannot be paused (`NOT_PAUSABLE`; D16 has its own suspension, above). The due time moves by the pause",
 	},
 	{
 		Step:    "notes",
