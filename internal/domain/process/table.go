@@ -167,7 +167,7 @@ var processTable = []TableRow{
 	{
 		Step:    "merge two cases of one child",
 		Methods: []TableMethod{{Method: "CaseProcessService/MergeCase", Detail: "`absorbed_case`, `absorbed_etag`, `reason`"}},
-		Notes:   "with both cases fully in the caller's scope (the city for cases of two communes). The absorbed case's open clocks move to the case named in the path, each kind keeping the earlier start and its due; its ACKNOWLEDGE is met by the merge if the survivor was acknowledged; its timers go",
+		Notes:   "with both cases fully in the caller's scope (the city for cases of two communes). The absorbed case's open clocks move to the case named in the path, each kind keeping the earlier start and its due (the ACKNOWLEDGE of a survivor that is, or becomes, an emergency keeps the sooner due, at most `acknowledge_emergency` from the merge, and cannot be paused); its ACKNOWLEDGE is met by the merge if the survivor was acknowledged; its timers go",
 	},
 	{
 		Step: "police track",
