@@ -1324,3 +1324,55 @@ func TestProcessWatchEventsWakesAfterCommit(t *testing.T) {
 		w.waitFor(t, "CASE_FORWARDED", name)
 	}
 }
+
+// A police step out of turn is refused, saying what must happen first
+// (issue 4): the ward police of Ba Đình, referred a sexual-abuse case on
+// Sat 28 Nov 2026, cannot record the forwarding to the investigators
+// before they acknowledge the referral, nor the outcome before that
+// forwarding, nor acknowledge twice.
+func TestProcessPoliceStepOutOfTurnSaysWhatComesFirst(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p, police := ts.process(), ts.as(t, "police.bd")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	refused := func(err error, first string) {
+		t.Helper()
+		st := wantCode(t, err, codes.FailedPrecondition)
+		if errorReason(st) != "WRONG_POLICE_STEP" || !strings.HasSuffix(st.Message(), first) {
+			t.Errorf("refusal %q (reason %s), want WRONG_POLICE_STEP ending %q", st.Message(), errorReason(st), first)
+		}
+	}
+	forward := func() error {
+		_, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+			InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội"})
+		return err
+	}
+	outcome := func() error {
+		_, err := p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), Outcome: "PROSECUTED"})
+		return err
+	}
+	acknowledge := func() error {
+		_, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/201"})
+		return err
+	}
+	refused(forward(), "acknowledge it with the police reference number first")
+	refused(outcome(), "acknowledge it with the police reference number, then record its forwarding to the investigators first")
+	if err := acknowledge(); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	refused(acknowledge(), "it was acknowledged already")
+	refused(outcome(), "record its forwarding to the investigators first")
+	if err := forward(); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	if err := outcome(); err != nil {
+		t.Fatalf("outcome: %v", err)
+	}
+	refused(forward(), "its outcome is recorded already")
+}
