@@ -1376,3 +1376,63 @@ func TestProcessPoliceStepOutOfTurnSaysWhatComesFirst(t *testing.T) {
 	}
 	refused(forward(), "its outcome is recorded already")
 }
+
+// A plan change goes back through approval (issue 4, step 5); a change the
+// chair returns leaves the approved plan in force. Phường Ba Đình's plan,
+// approved on Mon 2 Mar 2026, has one service to end on Fri 20 Mar; on
+// Tue 10 Mar the worker proposes to replace it, and on Wed 11 Mar the
+// chair returns the change: the case is back in implementation with the
+// approved service and its clock, which the worker then meets, and no
+// clock asks for the change to be submitted again.
+func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	p := ts.process()
+	worker, chair := ts.as(t, "bd.worker"), ts.as(t, "bd.chair")
+	name := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
+	must := func(c *pb.Case, err error) *pb.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := must(p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}))
+	c = must(p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()}))
+	c = must(p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()}))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "tư vấn tâm lý", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-03", ExpectedEndDate: "2026-03-20"}}}))
+	c = must(p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "30/QĐ-UBND", DecisionDate: "2026-03-02"}))
+	approved := c.GetServices()
+
+	ts.clock.Set(hn(2026, 3, 10, 9, 0))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_PLANNING || c.GetPlanState() != "SUBMITTED" {
+		t.Fatalf("after the change: status %v plan %s", c.GetStatus(), c.GetPlanState())
+	}
+	checkDeadline(t, findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1"), "OPEN", hn(2026, 3, 13, 0, 0))
+
+	ts.clock.Set(hn(2026, 3, 11, 9, 0))
+	c = must(p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: c.GetEtag(), Reason: "chưa cần thay đổi"}))
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_IMPLEMENTATION || c.GetPlanState() != "APPROVED" {
+		t.Errorf("after the change was returned: status %v plan %s, want the approved plan in implementation", c.GetStatus(), c.GetPlanState())
+	}
+	if len(c.GetServices()) != 1 || !proto.Equal(c.GetServices()[0], approved[0]) {
+		t.Errorf("services after the change was returned: %v, want the approved %v", c.GetServices(), approved)
+	}
+	if full := getCase(t, ts, "bd.worker", name).GetServices(); len(full) != 1 || full[0].GetName() != "tư vấn tâm lý" || full[0].GetOwner() != "Trung tâm CTXH" {
+		t.Errorf("the full view's services after the change was returned: %v", full)
+	}
+	if n := countDeadlines(c, "PLAN_RESUBMIT"); n != 0 {
+		t.Errorf("%d PLAN_RESUBMIT deadlines after a returned change, want none", n)
+	}
+	checkDeadline(t, findDeadline(t, c, "D8_SERVICE", "service-1"), "OPEN", hn(2026, 3, 21, 0, 0))
+
+	c = must(p.RecordServiceProgress(worker, &pb.RecordServiceProgressRequest{Name: name, Etag: c.GetEtag(), ServiceId: 1, State: "COMPLETED", Note: "đủ 6 buổi"}))
+	checkDeadline(t, findDeadline(t, c, "D8_SERVICE", "service-1"), "MET", hn(2026, 3, 21, 0, 0))
+	inOrder(t, caseEvents(t, ts, "bd.worker", name), "PLAN_APPROVED", "PLAN_CHANGE_PROPOSED", "PLAN_SUBMITTED", "PLAN_RETURNED", "SERVICE_PROGRESS")
+}

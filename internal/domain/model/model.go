@@ -323,6 +323,17 @@ type Dossier struct {
 	// what their steps recorded stays readable under the number that now
 	// answers for them.
 	Merged []MergedDossier `json:"merged,omitempty"`
+	// PlanInForce keeps the approved plan's services while a change of
+	// it awaits the chair's decision: a change returned leaves them in
+	// force. Nil otherwise.
+	PlanInForce *PlanInForce `json:"plan_in_force,omitempty"`
+}
+
+// PlanInForce is an approved plan's services, what the case shows of them
+// and what its dossier holds, kept aside while a change is decided.
+type PlanInForce struct {
+	Services []PlanService   `json:"services"`
+	Details  []ServiceDetail `json:"details"`
 }
 
 // MergedDossier is the step content of a case merged into another, as it

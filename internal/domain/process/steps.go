@@ -492,12 +492,20 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		s.meet(model.DeadlinePlanDraft, planRef(s.c))
 		s.meet(model.DeadlinePlanResubmit, planRef(s.c))
 		s.c.PlanState = model.PlanSubmitted
+		inForce := s.c.Services
 		s.c.Services = public
 		if !s.c.Emergency {
 			s.startDeadline(model.DeadlinePlanApproval, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, workingDays(planApprovalDays), true)
 		}
 		s.event("PLAN_SUBMITTED", fmt.Sprintf("%d services", len(public)), 0)
-		return s.edit(func(d *model.Dossier) { d.Services = details })
+		return s.edit(func(d *model.Dossier) {
+			if change {
+				// The approved plan stays in force until the chair
+				// approves the change; a returned change restores it.
+				d.PlanInForce = &model.PlanInForce{Services: inForce, Details: d.Services}
+			}
+			d.Services = details
+		})
 	}})
 }
 
@@ -552,6 +560,7 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 		}
 		s.event("PLAN_APPROVED", "", 0)
 		return s.edit(func(d *model.Dossier) {
+			d.PlanInForce = nil // the change replaces it
 			d.PlanApprovals = append(d.PlanApprovals, model.PlanApproval{
 				PlanCycle: s.c.PlanCycle, DecisionNumber: number, DecisionDate: date.String(), By: s.p.UserID, Time: s.now,
 			})
@@ -562,6 +571,9 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 // ReturnPlan: the chair returns the plan with a reason; the worker has the
 // policy's plan_resubmit limit to submit it again. The law's five working
 // days (D6) ran once, from the meeting: a return does not start them anew.
+// A change of an approved plan returned leaves that plan in force: the
+// case goes back to its implementation, with the plan's services as they
+// were, and nothing needs submitting again.
 func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
@@ -572,6 +584,18 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 			return err
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
+		d, err := s.open()
+		if err != nil {
+			return err
+		}
+		if kept := d.PlanInForce; kept != nil {
+			s.c.Status, s.c.PlanState, s.c.Services = model.StatusImplementation, model.PlanApproved, kept.Services
+			s.event("PLAN_RETURNED", "the change was returned; the approved plan stays in force", 0)
+			if err := s.edit(func(d *model.Dossier) { d.Services, d.PlanInForce = kept.Details, nil }); err != nil {
+				return err
+			}
+			return s.note("PLAN_RETURNED", reason)
+		}
 		s.c.PlanState = model.PlanDraft
 		if !s.c.Emergency {
 			s.startDeadline(model.DeadlinePlanResubmit, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, fromPolicy(e.policy.PlanResubmit), true)

@@ -111,7 +111,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReturnPlan"},
 		},
 		Responsible: true,
-		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
+		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6; a returned change leaves the approved plan in force (back to implementation, nothing to resubmit)",
 	},
 	{
 		Step: "5 implementation",
@@ -120,7 +120,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/SubmitPlan", Detail: "a change goes back through approval"},
 		},
 		Responsible: true,
-		Notes:       "(D8 when a service completes)",
+		Notes:       "(D8 when a service completes) While a change awaits the chair, the approved plan's D8 clocks run on and its services take no progress; approval replaces them, a return restores them",
 	},
 	{
 		Step: "6 review, Mẫu 06",
