@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,10 +176,13 @@ func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 // in the future, are refused. The separation started at 15:00 meets D3,
 // but is recorded only the next day at 16:00: both times are kept, and the
 // 25-hour gap (the policy allows 24) is flagged on the record and the
-// timeline.
+// timeline, and notified to the level above (the city) for its
+// accountability.
 func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 9, 2, 6, 30), "")
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	city := watch(t, ts, "city", 0)
 	p := ts.process()
 	chair := ts.as(t, "bd.chair")
 	name := reportEmergency(t, ts, hn(2026, 9, 2, 6, 0), "00004", "", false, true)
@@ -243,6 +247,9 @@ func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 	inOrder(t, events, "DEADLINE_BREACHED", "LATE_RECORDING", "DEADLINE_MET", "SEPARATION_STARTED", "EMERGENCY_MEASURES_RECORDED")
 	if n := countEvents(events, "LATE_RECORDING", 0); n != 1 {
 		t.Errorf("%d LATE_RECORDING events, want 1", n)
+	}
+	if n := city.waitFor(t, "LATE_RECORDING", name); !slices.Equal(n.GetUnits(), []string{pBaDinh, pCity}) {
+		t.Errorf("the late recording's notice went to %v, want the commune and the city", n.GetUnits())
 	}
 }
 

@@ -249,8 +249,9 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 // appliedAt checks when something was applied (emergency measures, a
 // separation): not before the case's information was received, since the
 // 12-hour clock runs from then, and not in the future. A gap to now beyond
-// the policy's late_recording limit is flagged on the timeline for the
-// accountability reports; late says so.
+// the policy's late_recording limit is flagged on the timeline and
+// notified to the unit and the level above, for their accountability;
+// late says so.
 func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied time.Time, late bool, err error) {
 	applied = at.UTC()
 	if applied.Before(s.c.ReceiveTime) {
@@ -262,7 +263,11 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 	}
 	if s.now.After(s.e.due(applied, fromPolicy(s.e.policy.LateRecording))) {
 		late = true
-		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0)
+		// The level above hears of it, as of a closure: it answers for
+		// the unit's records.
+		unit := access.UnitName(s.c.ResponsibleUnit)
+		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0,
+			unit, s.e.nextLevel(s.tx, unit, s.now))
 	}
 	return applied, late, nil
 }
@@ -590,7 +595,7 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 		}
 		if kept := d.PlanInForce; kept != nil {
 			s.c.Status, s.c.PlanState, s.c.Services = model.StatusImplementation, model.PlanApproved, kept.Services
-			s.event("PLAN_RETURNED", "the change was returned; the approved plan stays in force", 0)
+			s.event("PLAN_RETURNED", "", 0) // the status shows the plan in force
 			if err := s.edit(func(d *model.Dossier) { d.Services, d.PlanInForce = kept.Details, nil }); err != nil {
 				return err
 			}
