@@ -1435,4 +1435,25 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 	c = must(p.RecordServiceProgress(worker, &pb.RecordServiceProgressRequest{Name: name, Etag: c.GetEtag(), ServiceId: 1, State: "COMPLETED", Note: "đủ 6 buổi"}))
 	checkDeadline(t, findDeadline(t, c, "D8_SERVICE", "service-1"), "MET", hn(2026, 3, 21, 0, 0))
 	inOrder(t, caseEvents(t, ts, "bd.worker", name), "PLAN_APPROVED", "PLAN_CHANGE_PROPOSED", "PLAN_SUBMITTED", "PLAN_RETURNED", "SERVICE_PROGRESS")
+
+	// On Thu 12 Mar another change is proposed, and the family moves away
+	// before the chair decides: the chair closes the case. Reopened on
+	// Mon 16 Mar, the case's new plan has no plan in force behind it: a
+	// return sends it back to its draft, with PLAN_RESUBMIT.
+	ts.clock.Set(hn(2026, 3, 12, 9, 0))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
+	c = must(p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, Reason: "gia đình chuyển đi"}))
+	ts.clock.Set(hn(2026, 3, 16, 9, 0))
+	c = must(p.ReopenCase(chair, &pb.ReopenCaseRequest{Name: name, Etag: c.GetEtag(), Reason: "gia đình quay lại"}))
+	c = must(p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()}))
+	c = must(p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()}))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "tư vấn gia đình", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-17", ExpectedEndDate: "2026-04-17"}}}))
+	c = must(p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: c.GetEtag(), Reason: "thiếu chi phí"}))
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_PLANNING || c.GetPlanState() != "DRAFT" || countDeadlines(c, "PLAN_RESUBMIT") != 1 {
+		t.Errorf("a returned plan after reopening: status %v plan %s deadlines %v, want a draft with PLAN_RESUBMIT", c.GetStatus(), c.GetPlanState(), c.GetDeadlines())
+	}
 }

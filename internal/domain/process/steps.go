@@ -504,9 +504,12 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		}
 		s.event("PLAN_SUBMITTED", fmt.Sprintf("%d services", len(public)), 0)
 		return s.edit(func(d *model.Dossier) {
+			// The approved plan stays in force until the chair approves
+			// the change; a returned change restores it. A plan that is
+			// no change (a new cycle's) has none to restore, whatever an
+			// earlier change left (the case closed while it waited).
+			d.PlanInForce = nil
 			if change {
-				// The approved plan stays in force until the chair
-				// approves the change; a returned change restores it.
 				d.PlanInForce = &model.PlanInForce{Services: inForce, Details: d.Services}
 			}
 			d.Services = details
