@@ -1398,11 +1398,16 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 		}
 		return c
 	}
-	c := must(p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}))
-	c = must(p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
-		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()}))
-	c = must(p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
-		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()}))
+	// assess records the initial and the specific assessment, the meeting
+	// held now.
+	assess := func(c *pb.Case) *pb.Case {
+		t.Helper()
+		c = must(p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+			HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()}))
+		return must(p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
+			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()}))
+	}
+	c := assess(must(p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})))
 	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
 		Name: "tư vấn tâm lý", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-03", ExpectedEndDate: "2026-03-20"}}}))
 	c = must(p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "30/QĐ-UBND", DecisionDate: "2026-03-02"}))
@@ -1445,11 +1450,7 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
 	c = must(p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, Reason: "gia đình chuyển đi"}))
 	ts.clock.Set(hn(2026, 3, 16, 9, 0))
-	c = must(p.ReopenCase(chair, &pb.ReopenCaseRequest{Name: name, Etag: c.GetEtag(), Reason: "gia đình quay lại"}))
-	c = must(p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
-		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()}))
-	c = must(p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
-		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()}))
+	c = assess(must(p.ReopenCase(chair, &pb.ReopenCaseRequest{Name: name, Etag: c.GetEtag(), Reason: "gia đình quay lại"})))
 	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
 		Name: "tư vấn gia đình", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-17", ExpectedEndDate: "2026-04-17"}}}))
 	c = must(p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: c.GetEtag(), Reason: "thiếu chi phí"}))
