@@ -1458,3 +1458,60 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 		t.Errorf("a returned plan after reopening: status %v plan %s deadlines %v, want a draft with PLAN_RESUBMIT", c.GetStatus(), c.GetPlanState(), c.GetDeadlines())
 	}
 }
+
+// Police referrals escalate within the police chain (issue 4): the ward
+// police of Ba Đình, referred a sexual-abuse case at 10:00 on Sat 28 Nov
+// 2026, neither acknowledge it nor forward the crime report within 24
+// hours; both breaches go up to the city police, not to the commune's
+// chain, and each escalation says how late it was.
+func TestProcessPoliceBreachEscalatesToTheCityPolice(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi") // covers no commune: the top of the police chain
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.city", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ha-noi")
+	const police, cityPolice = "policeUnits/ca-ba-dinh", "policeUnits/ca-ha-noi"
+	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	cw := watch(t, ts, "police.city", 0)
+	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
+		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: police, SuspectedOffence: "Điều 146 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	ack, d13 := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police), findDeadline(t, c, "D13_POLICE_FORWARD", police)
+	checkDeadline(t, d13, "OPEN", hn(2026, 11, 29, 10, 0))
+
+	ts.clock.Set(hn(2026, 11, 29, 10, 30))
+	events := waitEvents(t, ts, "bd.worker", name, "ESCALATED", 0, 2)
+	for _, id := range []int32{ack.GetId(), d13.GetId()} {
+		if n := countEvents(events, "ESCALATED", id); n != 1 {
+			t.Errorf("%d escalations of deadline %d, want 1", n, id)
+		}
+	}
+	c = getCase(t, ts, "bd.worker", name)
+	for _, d := range []*pb.Deadline{findDeadline(t, c, "POLICE_ACKNOWLEDGE", police), findDeadline(t, c, "D13_POLICE_FORWARD", police)} {
+		e := d.GetEscalations()
+		if !d.GetOverdue() || len(e) != 1 || e[0].GetToUnit() != cityPolice || e[0].GetMinutesLate() < 0 || e[0].GetMinutesLate() > 30 {
+			t.Errorf("%s after its due time: overdue %v escalations %v, want one to %s", d.GetKind(), d.GetOverdue(), e, cityPolice)
+		}
+	}
+	if n := cw.waitFor(t, "ESCALATED", name); !slices.Contains(n.GetUnits(), cityPolice) || slices.Contains(n.GetUnits(), pCity) {
+		t.Errorf("the escalation went to %v, want the city police and not the city", n.GetUnits())
+	}
+
+	// The city police see what they were alerted to, in the police view:
+	// the ward police's referral and its two overdue clocks, in their
+	// overdue queue; the ward police's steps stay the ward police's.
+	pv := getCase(t, ts, "police.city", name)
+	if len(pv.GetReports()) != 0 || pv.GetDossier() != nil || len(pv.GetPoliceReferrals()) != 1 || pv.GetPoliceReferrals()[0].GetPoliceUnit() != police {
+		t.Errorf("the city police's view: reports %v dossier %v referrals %v", pv.GetReports(), pv.GetDossier(), pv.GetPoliceReferrals())
+	}
+	if n := len(pv.GetDeadlines()); n != 2 {
+		t.Errorf("the city police's view shows %d deadlines, want the 2 escalated to it: %v", n, pv.GetDeadlines())
+	}
+	if q := queue(t, ts, "police.city", pb.CaseQueue_CASE_QUEUE_OVERDUE); !slices.Equal(q, []string{name}) {
+		t.Errorf("the city police's overdue queue: %v, want [%s]", q, name)
+	}
+	_, err = ts.process().AcknowledgePoliceReferral(ts.as(t, "police.city"), &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: pv.GetEtag(), ReferenceNumber: "CA-HN-1"})
+	wantCode(t, err, codes.NotFound)
+}
