@@ -1230,6 +1230,22 @@ func TestProcessWatchEvents(t *testing.T) {
 	}
 }
 
+// referWatched opens a sexual-abuse case in Phường Ba Đình at testNow,
+// starts a watch as watcher, and has the commune worker bd.worker refer
+// the case to the ward police, policeUnits/ca-ba-dinh. It returns the
+// case's name, the case as the referral answered it, and the watch.
+func referWatched(t *testing.T, ts *testServer, watcher string) (string, *pb.Case, *watcher) {
+	t.Helper()
+	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	w := watch(t, ts, watcher, 0)
+	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
+		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	return name, c, w
+}
+
 // The README: "Warnings go to the unit that must meet the deadline (the
 // responsible unit, or the referred police unit for the police clocks)".
 // The police clocks of a referral warn and breach to the police unit,
@@ -1241,13 +1257,7 @@ func TestProcessPoliceClockWarningsGoToThePoliceUnit(t *testing.T) {
 	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
 	const police = "policeUnits/ca-ba-dinh"
 
-	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
-	pw := watch(t, ts, "police.bd", 0)
-	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
-		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: police, SuspectedOffence: "Điều 146 BLHS"})
-	if err != nil {
-		t.Fatalf("refer: %v", err)
-	}
+	name, c, pw := referWatched(t, ts, "police.bd")
 	ack := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police)
 	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", police)
 
@@ -1471,13 +1481,7 @@ func TestProcessPoliceBreachEscalatesToTheCityPolice(t *testing.T) {
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "police.city", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ha-noi")
 	const police, cityPolice = "policeUnits/ca-ba-dinh", "policeUnits/ca-ha-noi"
-	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
-	cw := watch(t, ts, "police.city", 0)
-	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
-		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: police, SuspectedOffence: "Điều 146 BLHS"})
-	if err != nil {
-		t.Fatalf("refer: %v", err)
-	}
+	name, c, cw := referWatched(t, ts, "police.city")
 	ack, d13 := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police), findDeadline(t, c, "D13_POLICE_FORWARD", police)
 	checkDeadline(t, d13, "OPEN", hn(2026, 11, 29, 10, 0))
 
@@ -1509,9 +1513,11 @@ func TestProcessPoliceBreachEscalatesToTheCityPolice(t *testing.T) {
 	if n := len(pv.GetDeadlines()); n != 2 {
 		t.Errorf("the city police's view shows %d deadlines, want the 2 escalated to it: %v", n, pv.GetDeadlines())
 	}
-	if q := queue(t, ts, "police.city", pb.CaseQueue_CASE_QUEUE_OVERDUE); !slices.Equal(q, []string{name}) {
-		t.Errorf("the city police's overdue queue: %v, want [%s]", q, name)
+	for _, q := range []pb.CaseQueue{pb.CaseQueue_CASE_QUEUE_OVERDUE, pb.CaseQueue_CASE_QUEUE_UNSPECIFIED} {
+		if got := queue(t, ts, "police.city", q); !slices.Equal(got, []string{name}) {
+			t.Errorf("the city police's list %v: %v, want [%s]", q, got, name)
+		}
 	}
-	_, err = ts.process().AcknowledgePoliceReferral(ts.as(t, "police.city"), &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: pv.GetEtag(), ReferenceNumber: "CA-HN-1"})
+	_, err := ts.process().AcknowledgePoliceReferral(ts.as(t, "police.city"), &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: pv.GetEtag(), ReferenceNumber: "CA-HN-1"})
 	wantCode(t, err, codes.NotFound)
 }

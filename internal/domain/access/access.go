@@ -120,7 +120,7 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	case model.RoleCityOfficer:
 		ok = isLevel(pol.units, p.Unit, units.LevelCity)
 	case model.RolePoliceLiaison:
-		if c.ReferredTo(p.Unit) || escalatedTo(c, p.Unit) {
+		if c.ReferredTo(p.Unit) || slices.Contains(c.PoliceAlerted, p.Unit) {
 			return ViewPolice
 		}
 	}
@@ -230,11 +230,6 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	}
 	c.PoliceReferrals = own
 	return c
-}
-
-// escalatedTo reports whether a clock of c was escalated to unit.
-func escalatedTo(c model.Case, unit string) bool {
-	return slices.ContainsFunc(c.Deadlines, func(d model.Deadline) bool { return d.Unit != unit && concerns(d, unit) })
 }
 
 // PoliceReceipt is what a police liaison gets back for a report they

@@ -232,6 +232,11 @@ type Case struct {
 	ResponsibleOfficer string
 	// PoliceReferrals is the police track, oldest first.
 	PoliceReferrals []PoliceReferral
+	// PoliceAlerted are the police units a police clock of the case was
+	// escalated to (the city police): they see the case in the police
+	// view from then on, as a level a social clock escalates to joins
+	// Handlers.
+	PoliceAlerted []string
 	// AwaitingSuccessor says the responsible unit went out of force and
 	// nothing succeeds it wholly (it split, or was a district): the case
 	// waits in the city's queue for a reassignment to a commune.

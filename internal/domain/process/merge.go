@@ -145,6 +145,7 @@ func (s *stepCtx) absorb(a *stepCtx) error {
 		}
 	}
 	sc.IntakeUsers = appendNew(sc.IntakeUsers, ac.IntakeUsers...)
+	sc.PoliceAlerted = appendNew(sc.PoliceAlerted, ac.PoliceAlerted...)
 	sc.IntakeUnits = appendNew(sc.IntakeUnits, ac.IntakeUnits...)
 	sc.Children = append(sc.Children, ac.Children...)
 	for _, f := range ac.SuspectedAbuse {
