@@ -6,6 +6,10 @@ package app_test
 // walked on real dates with the fake clock.
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,10 +176,13 @@ func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 // in the future, are refused. The separation started at 15:00 meets D3,
 // but is recorded only the next day at 16:00: both times are kept, and the
 // 25-hour gap (the policy allows 24) is flagged on the record and the
-// timeline.
+// timeline, and notified to the level above (the city) for its
+// accountability.
 func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 9, 2, 6, 30), "")
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	city := watch(t, ts, "city", 0)
 	p := ts.process()
 	chair := ts.as(t, "bd.chair")
 	name := reportEmergency(t, ts, hn(2026, 9, 2, 6, 0), "00004", "", false, true)
@@ -240,6 +247,9 @@ func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 	inOrder(t, events, "DEADLINE_BREACHED", "LATE_RECORDING", "DEADLINE_MET", "SEPARATION_STARTED", "EMERGENCY_MEASURES_RECORDED")
 	if n := countEvents(events, "LATE_RECORDING", 0); n != 1 {
 		t.Errorf("%d LATE_RECORDING events, want 1", n)
+	}
+	if n := city.waitFor(t, "LATE_RECORDING", name); !slices.Equal(n.GetUnits(), []string{pBaDinh, pCity}) {
+		t.Errorf("the late recording's notice went to %v, want the commune and the city", n.GetUnits())
 	}
 }
 
@@ -492,4 +502,73 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	}
 	// Three months after 10 July, by 24:00 of 10 October.
 	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"), "OPEN", hn(2026, 10, 11, 0, 0))
+}
+
+// Emergency clocks cannot be paused (issue 4), and the 2-hour acknowledge
+// clock of an emergency is one: a report naming the stepfather on the
+// night of National Day (Wed 2 Sep 2026) gives Phường Ba Đình until
+// midnight to acknowledge, and its worker cannot stop that clock over
+// REST, while the 24 hours of an ordinary case can be paused. A joining
+// report that makes a case an emergency gives it an acknowledge clock
+// that cannot be paused either.
+func TestEmergencyAcknowledgeCannotBePaused(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 9, 2, 22, 0), "")
+	worker := ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	pause := func(name string, d *pb.Deadline) (int, map[string]any) {
+		t.Helper()
+		body := fmt.Sprintf(`{"etag": %q, "deadline_id": %d, "reason": "không liên lạc được với gia đình"}`, etagOf(t, ts, "bd.worker", name), d.GetId())
+		code, raw := restRaw(t, ts, "POST", "/v1/"+name+":pauseDeadline", body, map[string]string{
+			"Content-Type": "application/json", "Authorization": "Bearer " + worker})
+		var out map[string]any
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("pause: %d, body not JSON: %s", code, raw)
+		}
+		return code, out
+	}
+	wantNotPausable := func(name string, d *pb.Deadline) {
+		t.Helper()
+		if d.GetPausable() {
+			t.Errorf("%s of emergency case %s shows pausable", d.GetKind(), name)
+		}
+		code, out := pause(name, d)
+		details, _ := out["details"].([]any)
+		reason := ""
+		for _, x := range details {
+			if m, ok := x.(map[string]any); ok && m["reason"] != nil {
+				reason, _ = m["reason"].(string)
+			}
+		}
+		if code != http.StatusBadRequest || reason != "NOT_PAUSABLE" {
+			t.Errorf("pausing %s of emergency case %s: %d %v, want 400 NOT_PAUSABLE", d.GetKind(), name, code, out)
+		}
+		if got := findDeadline(t, getCase(t, ts, "bd.worker", name), d.GetKind(), ""); got.GetPaused() || got.GetState() != "OPEN" {
+			t.Errorf("%s after a refused pause: paused %v state %s", d.GetKind(), got.GetPaused(), got.GetState())
+		}
+	}
+
+	emergency := reportEmergency(t, ts, hn(2026, 9, 2, 21, 40), "00004", "", false, true)
+	ack := findDeadline(t, getCase(t, ts, "bd.worker", emergency), "ACKNOWLEDGE", "")
+	checkDeadline(t, ack, "OPEN", hn(2026, 9, 3, 0, 0))
+	wantNotPausable(emergency, ack)
+
+	ordinary := reportEmergency(t, ts, hn(2026, 9, 2, 21, 45), "00004", "", false, false)
+	ack = findDeadline(t, getCase(t, ts, "bd.worker", ordinary), "ACKNOWLEDGE", "")
+	if !ack.GetPausable() {
+		t.Errorf("the ordinary acknowledge clock is not pausable")
+	}
+	if code, out := pause(ordinary, ack); code != http.StatusOK {
+		t.Fatalf("pausing the ordinary acknowledge clock: %d %v", code, out)
+	}
+
+	// A joining report says the child is in danger: the paused ordinary
+	// clock gives way to the emergency's, which runs and cannot be paused.
+	ts.clock.Set(hn(2026, 9, 2, 23, 0))
+	reportEmergency(t, ts, hn(2026, 9, 2, 22, 50), "00004", ordinary, true, false)
+	c := getCase(t, ts, "bd.worker", ordinary)
+	ack = findDeadline(t, c, "ACKNOWLEDGE", "")
+	checkDeadline(t, ack, "OPEN", hn(2026, 9, 3, 1, 0))
+	if n := countDeadlines(c, "ACKNOWLEDGE"); n != 2 || c.GetDeadlines()[0].GetState() != "CANCELLED" {
+		t.Errorf("acknowledge deadlines after the joining report: %v, want the paused one cancelled and a new one", c.GetDeadlines())
+	}
+	wantNotPausable(ordinary, ack)
 }

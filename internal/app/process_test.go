@@ -1241,6 +1241,22 @@ func TestProcessWatchEvents(t *testing.T) {
 	}
 }
 
+// referWatched opens a sexual-abuse case in Phường Ba Đình at testNow,
+// starts a watch as watcher, and has the commune worker bd.worker refer
+// the case to the ward police, policeUnits/ca-ba-dinh. It returns the
+// case's name, the case as the referral answered it, and the watch.
+func referWatched(t *testing.T, ts *testServer, watcher string) (string, *pb.Case, *watcher) {
+	t.Helper()
+	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	w := watch(t, ts, watcher, 0)
+	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
+		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	return name, c, w
+}
+
 // The README: "Warnings go to the unit that must meet the deadline (the
 // responsible unit, or the referred police unit for the police clocks)".
 // The police clocks of a referral warn and breach to the police unit,
@@ -1252,13 +1268,7 @@ func TestProcessPoliceClockWarningsGoToThePoliceUnit(t *testing.T) {
 	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
 	const police = "policeUnits/ca-ba-dinh"
 
-	name := openCase(t, ts, testNow, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
-	pw := watch(t, ts, "police.bd", 0)
-	c, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
-		Etag: etagOf(t, ts, "bd.worker", name), PoliceUnit: police, SuspectedOffence: "Điều 146 BLHS"})
-	if err != nil {
-		t.Fatalf("refer: %v", err)
-	}
+	name, c, pw := referWatched(t, ts, "police.bd")
 	ack := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police)
 	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", police)
 
@@ -1334,4 +1344,191 @@ func TestProcessWatchEventsWakesAfterCommit(t *testing.T) {
 		name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
 		w.waitFor(t, "CASE_FORWARDED", name)
 	}
+}
+
+// A police step out of turn is refused, saying what must happen first
+// (issue 4): the ward police of Ba Đình, referred a sexual-abuse case on
+// Sat 28 Nov 2026, cannot record the forwarding to the investigators
+// before they acknowledge the referral, nor the outcome before that
+// forwarding, nor acknowledge twice.
+func TestProcessPoliceStepOutOfTurnSaysWhatComesFirst(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p, police := ts.process(), ts.as(t, "police.bd")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	refused := func(err error, first string) {
+		t.Helper()
+		st := wantCode(t, err, codes.FailedPrecondition)
+		if errorReason(st) != "WRONG_POLICE_STEP" || !strings.HasSuffix(st.Message(), first) {
+			t.Errorf("refusal %q (reason %s), want WRONG_POLICE_STEP ending %q", st.Message(), errorReason(st), first)
+		}
+	}
+	forward := func() error {
+		_, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+			InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội"})
+		return err
+	}
+	outcome := func() error {
+		_, err := p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), Outcome: "PROSECUTED"})
+		return err
+	}
+	acknowledge := func() error {
+		_, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/201"})
+		return err
+	}
+	refused(forward(), "acknowledge it with the police reference number first")
+	refused(outcome(), "acknowledge it with the police reference number, then record its forwarding to the investigators first")
+	if err := acknowledge(); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	refused(acknowledge(), "it was acknowledged already")
+	refused(outcome(), "record its forwarding to the investigators first")
+	if err := forward(); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	if err := outcome(); err != nil {
+		t.Fatalf("outcome: %v", err)
+	}
+	refused(forward(), "its outcome is recorded already")
+}
+
+// A plan change goes back through approval (issue 4, step 5); a change the
+// chair returns leaves the approved plan in force. Phường Ba Đình's plan,
+// approved on Mon 2 Mar 2026, has one service to end on Fri 20 Mar; on
+// Tue 10 Mar the worker proposes to replace it, and on Wed 11 Mar the
+// chair returns the change: the case is back in implementation with the
+// approved service and its clock, which the worker then meets, and no
+// clock asks for the change to be submitted again.
+func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	p := ts.process()
+	worker, chair := ts.as(t, "bd.worker"), ts.as(t, "bd.chair")
+	name := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
+	must := func(c *pb.Case, err error) *pb.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// assess records the initial and the specific assessment, the meeting
+	// held now.
+	assess := func(c *pb.Case) *pb.Case {
+		t.Helper()
+		c = must(p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+			HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()}))
+		return must(p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
+			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()}))
+	}
+	c := assess(must(p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "tư vấn tâm lý", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-03", ExpectedEndDate: "2026-03-20"}}}))
+	c = must(p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "30/QĐ-UBND", DecisionDate: "2026-03-02"}))
+	approved := c.GetServices()
+
+	ts.clock.Set(hn(2026, 3, 10, 9, 0))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_PLANNING || c.GetPlanState() != "SUBMITTED" {
+		t.Fatalf("after the change: status %v plan %s", c.GetStatus(), c.GetPlanState())
+	}
+	checkDeadline(t, findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1"), "OPEN", hn(2026, 3, 13, 0, 0))
+
+	ts.clock.Set(hn(2026, 3, 11, 9, 0))
+	c = must(p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: c.GetEtag(), Reason: "chưa cần thay đổi"}))
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_IMPLEMENTATION || c.GetPlanState() != "APPROVED" {
+		t.Errorf("after the change was returned: status %v plan %s, want the approved plan in implementation", c.GetStatus(), c.GetPlanState())
+	}
+	if len(c.GetServices()) != 1 || !proto.Equal(c.GetServices()[0], approved[0]) {
+		t.Errorf("services after the change was returned: %v, want the approved %v", c.GetServices(), approved)
+	}
+	if full := getCase(t, ts, "bd.worker", name).GetServices(); len(full) != 1 || full[0].GetName() != "tư vấn tâm lý" || full[0].GetOwner() != "Trung tâm CTXH" {
+		t.Errorf("the full view's services after the change was returned: %v", full)
+	}
+	if n := countDeadlines(c, "PLAN_RESUBMIT"); n != 0 {
+		t.Errorf("%d PLAN_RESUBMIT deadlines after a returned change, want none", n)
+	}
+	checkDeadline(t, findDeadline(t, c, "D8_SERVICE", "service-1"), "OPEN", hn(2026, 3, 21, 0, 0))
+
+	c = must(p.RecordServiceProgress(worker, &pb.RecordServiceProgressRequest{Name: name, Etag: c.GetEtag(), ServiceId: 1, State: "COMPLETED", Note: "đủ 6 buổi"}))
+	checkDeadline(t, findDeadline(t, c, "D8_SERVICE", "service-1"), "MET", hn(2026, 3, 21, 0, 0))
+	inOrder(t, caseEvents(t, ts, "bd.worker", name), "PLAN_APPROVED", "PLAN_CHANGE_PROPOSED", "PLAN_SUBMITTED", "PLAN_RETURNED", "SERVICE_PROGRESS")
+
+	// On Thu 12 Mar another change is proposed, and the family moves away
+	// before the chair decides: the chair closes the case. Reopened on
+	// Mon 16 Mar, the case's new plan has no plan in force behind it: a
+	// return sends it back to its draft, with PLAN_RESUBMIT.
+	ts.clock.Set(hn(2026, 3, 12, 9, 0))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
+	c = must(p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, Reason: "gia đình chuyển đi"}))
+	ts.clock.Set(hn(2026, 3, 16, 9, 0))
+	c = assess(must(p.ReopenCase(chair, &pb.ReopenCaseRequest{Name: name, Etag: c.GetEtag(), Reason: "gia đình quay lại"})))
+	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
+		Name: "tư vấn gia đình", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-17", ExpectedEndDate: "2026-04-17"}}}))
+	c = must(p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: c.GetEtag(), Reason: "thiếu chi phí"}))
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_PLANNING || c.GetPlanState() != "DRAFT" || countDeadlines(c, "PLAN_RESUBMIT") != 1 {
+		t.Errorf("a returned plan after reopening: status %v plan %s deadlines %v, want a draft with PLAN_RESUBMIT", c.GetStatus(), c.GetPlanState(), c.GetDeadlines())
+	}
+}
+
+// Police referrals escalate within the police chain (issue 4): the ward
+// police of Ba Đình, referred a sexual-abuse case at 10:00 on Sat 28 Nov
+// 2026, neither acknowledge it nor forward the crime report within 24
+// hours; both breaches go up to the city police, not to the commune's
+// chain, and each escalation says how late it was.
+func TestProcessPoliceBreachEscalatesToTheCityPolice(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi") // covers no commune: the top of the police chain
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.city", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ha-noi")
+	const police, cityPolice = "policeUnits/ca-ba-dinh", "policeUnits/ca-ha-noi"
+	name, c, cw := referWatched(t, ts, "police.city")
+	ack, d13 := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police), findDeadline(t, c, "D13_POLICE_FORWARD", police)
+	checkDeadline(t, d13, "OPEN", hn(2026, 11, 29, 10, 0))
+
+	ts.clock.Set(hn(2026, 11, 29, 10, 30))
+	events := waitEvents(t, ts, "bd.worker", name, "ESCALATED", 0, 2)
+	for _, id := range []int32{ack.GetId(), d13.GetId()} {
+		if n := countEvents(events, "ESCALATED", id); n != 1 {
+			t.Errorf("%d escalations of deadline %d, want 1", n, id)
+		}
+	}
+	c = getCase(t, ts, "bd.worker", name)
+	for _, d := range []*pb.Deadline{findDeadline(t, c, "POLICE_ACKNOWLEDGE", police), findDeadline(t, c, "D13_POLICE_FORWARD", police)} {
+		e := d.GetEscalations()
+		if !d.GetOverdue() || len(e) != 1 || e[0].GetToUnit() != cityPolice || e[0].GetMinutesLate() < 0 || e[0].GetMinutesLate() > 30 {
+			t.Errorf("%s after its due time: overdue %v escalations %v, want one to %s", d.GetKind(), d.GetOverdue(), e, cityPolice)
+		}
+	}
+	if n := cw.waitFor(t, "ESCALATED", name); !slices.Contains(n.GetUnits(), cityPolice) || slices.Contains(n.GetUnits(), pCity) {
+		t.Errorf("the escalation went to %v, want the city police and not the city", n.GetUnits())
+	}
+
+	// The city police see what they were alerted to, in the police view:
+	// the ward police's referral and its two overdue clocks, in their
+	// overdue queue; the ward police's steps stay the ward police's.
+	pv := getCase(t, ts, "police.city", name)
+	if len(pv.GetReports()) != 0 || pv.GetDossier() != nil || len(pv.GetPoliceReferrals()) != 1 || pv.GetPoliceReferrals()[0].GetPoliceUnit() != police {
+		t.Errorf("the city police's view: reports %v dossier %v referrals %v", pv.GetReports(), pv.GetDossier(), pv.GetPoliceReferrals())
+	}
+	if n := len(pv.GetDeadlines()); n != 2 {
+		t.Errorf("the city police's view shows %d deadlines, want the 2 escalated to it: %v", n, pv.GetDeadlines())
+	}
+	for _, q := range []pb.CaseQueue{pb.CaseQueue_CASE_QUEUE_OVERDUE, pb.CaseQueue_CASE_QUEUE_UNSPECIFIED} {
+		if got := queue(t, ts, "police.city", q); !slices.Equal(got, []string{name}) {
+			t.Errorf("the city police's list %v: %v, want [%s]", q, got, name)
+		}
+	}
+	_, err := ts.process().AcknowledgePoliceReferral(ts.as(t, "police.city"), &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: pv.GetEtag(), ReferenceNumber: "CA-HN-1"})
+	wantCode(t, err, codes.NotFound)
 }

@@ -101,7 +101,8 @@ func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
 //   - district officers: cases of the communes of their district, and those
 //     escalated or handed to the district;
 //   - city officers: every case;
-//   - police liaisons: the police view of cases referred to their unit;
+//   - police liaisons: the police view of cases referred to their unit,
+//     or whose police clock was escalated to it (the city police);
 //   - auditors and admins: none (they do not read case content).
 func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	var ok bool
@@ -119,7 +120,7 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	case model.RoleCityOfficer:
 		ok = isLevel(pol.units, p.Unit, units.LevelCity)
 	case model.RolePoliceLiaison:
-		if c.ReferredTo(p.Unit) {
+		if c.ReferredTo(p.Unit) || slices.Contains(c.PoliceAlerted, p.Unit) {
 			return ViewPolice
 		}
 	}
@@ -192,7 +193,8 @@ func (pol *Policy) CanSeeReport(p Principal, r model.StoredReport, c *model.Case
 }
 
 // PoliceView returns the police view of c for the police unit: the
-// reports and other units' referrals are removed.
+// reports are removed, and the referrals and clocks of other units but
+// those whose clock was escalated to it.
 func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.ReportIDs = nil
 	c.IntakeUsers = nil
@@ -208,16 +210,21 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.PlanState, c.PlanCycle, c.ClosureProposed = "", 0, false
 	c.EmergencyReason = 0
 	c.AwaitingSuccessor = false
+	// The unit's own clocks and referral, and those of a unit below it
+	// whose clock was escalated to it: the level above sees what it was
+	// alerted to.
 	var deadlines []model.Deadline
+	tracks := map[string]bool{policeUnit: true}
 	for _, d := range c.Deadlines {
-		if d.Unit == policeUnit {
+		if concerns(d, policeUnit) {
 			deadlines = append(deadlines, d)
+			tracks[d.Unit] = true
 		}
 	}
 	c.Deadlines = deadlines
 	var own []model.PoliceReferral
 	for _, r := range c.PoliceReferrals {
-		if r.PoliceUnit == policeUnit {
+		if tracks[r.PoliceUnit] {
 			own = append(own, r)
 		}
 	}

@@ -103,6 +103,9 @@ func ScopeKeys(c model.Case) []string {
 	for _, r := range c.PoliceReferrals {
 		keys = append(keys, scopePolice+r.PoliceUnit)
 	}
+	for _, u := range c.PoliceAlerted {
+		keys = append(keys, scopePolice+u)
+	}
 	slices.Sort(keys)
 	return slices.Compact(keys)
 }

@@ -269,7 +269,7 @@ var roleRows = []RoleRow{
 	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
 	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district", false},
 	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds", true},
-	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter", false},
+	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), or whose police clock was escalated to it (the city police, with that unit's referral and the clocks escalated), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact and their own police track; never reports, narratives or the reporter", false},
 	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content", false},
 	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content", false},
 }

@@ -232,6 +232,11 @@ type Case struct {
 	ResponsibleOfficer string
 	// PoliceReferrals is the police track, oldest first.
 	PoliceReferrals []PoliceReferral
+	// PoliceAlerted are the police units a police clock of the case was
+	// escalated to (the city police): they see the case in the police
+	// view from then on, as a level a social clock escalates to joins
+	// Handlers.
+	PoliceAlerted []string
 	// AwaitingSuccessor says the responsible unit went out of force and
 	// nothing succeeds it wholly (it split, or was a district): the case
 	// waits in the city's queue for a reassignment to a commune.
@@ -323,6 +328,17 @@ type Dossier struct {
 	// what their steps recorded stays readable under the number that now
 	// answers for them.
 	Merged []MergedDossier `json:"merged,omitempty"`
+	// PlanInForce keeps the approved plan's services while a change of
+	// it awaits the chair's decision: a change returned leaves them in
+	// force. Nil otherwise.
+	PlanInForce *PlanInForce `json:"plan_in_force,omitempty"`
+}
+
+// PlanInForce is an approved plan's services, what the case shows of them
+// and what its dossier holds, kept aside while a change is decided.
+type PlanInForce struct {
+	Services []PlanService   `json:"services"`
+	Details  []ServiceDetail `json:"details"`
 }
 
 // MergedDossier is the step content of a case merged into another, as it

@@ -448,7 +448,9 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 	if c.Emergency {
 		ack = e.policy.AcknowledgeEmergency
 	}
-	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), true)
+	// An emergency's clocks cannot be paused (issue 4): its shorter time
+	// to acknowledge is one of them.
+	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), !c.Emergency)
 	if c.Emergency {
 		s.startEmergencyClock(c.ReceiveTime)
 	}
@@ -472,6 +474,26 @@ func (s *stepCtx) startEmergencyClock(receive time.Time) {
 	}
 }
 
+// acknowledgeAsEmergency gives an emergency case (one that has just
+// become it, or has just absorbed another case's clocks by a merge) an
+// emergency's time to acknowledge it, if it awaits acknowledgement: the
+// policy's acknowledge_emergency from now, unless its ordinary time ends
+// first. Either way the clock is then an emergency's, which cannot be
+// paused; a paused one (its due time not yet known) gives way.
+func (s *stepCtx) acknowledgeAsEmergency() {
+	ack := s.c.OpenDeadline(model.DeadlineAcknowledge, "")
+	if ack == nil {
+		return
+	}
+	spec, unit := fromPolicy(s.e.policy.AcknowledgeEmergency), ack.Unit
+	if !ack.PausedAt.IsZero() || s.e.due(s.now, spec).Before(ack.Due) {
+		s.cancel(model.DeadlineAcknowledge, "", "the case is an emergency: acknowledge_emergency applies")
+		s.startDeadline(model.DeadlineAcknowledge, "", unit, s.now, spec, false)
+		return
+	}
+	ack.Pausable = false
+}
+
 // EmergencyReported makes an open case an emergency when a report joining
 // it says the child is in danger (intake.CaseStarter). If no D3 runs and
 // no measures were applied, D3 starts from that report's receive time: it
@@ -491,13 +513,7 @@ func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model
 	c.Emergency, c.EmergencyReason = true, reason
 	s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
 	s.startEmergencyClock(receive)
-	if ack := c.OpenDeadline(model.DeadlineAcknowledge, ""); ack != nil {
-		spec, unit := fromPolicy(e.policy.AcknowledgeEmergency), ack.Unit
-		if e.due(now, spec).Before(ack.Due) {
-			s.cancel(model.DeadlineAcknowledge, "", "the case became an emergency: acknowledge_emergency applies")
-			s.startDeadline(model.DeadlineAcknowledge, "", unit, now, spec, true)
-		}
-	}
+	s.acknowledgeAsEmergency()
 	if err := s.syncTimers(); err != nil {
 		return err
 	}

@@ -103,11 +103,43 @@ func policeReferral(p access.Principal, c *model.Case, state string) (*model.Pol
 			continue
 		}
 		if r.State != state {
-			return nil, model.Precondition("WRONG_POLICE_STEP", "the referral to %s is %s", r.PoliceUnit, strings.ToLower(r.State))
+			return nil, model.Precondition("WRONG_POLICE_STEP", "the referral to %s is %s: %s", r.PoliceUnit, strings.ToLower(r.State), policeFirst(r.State, state))
 		}
 		return r, nil
 	}
 	return nil, fmt.Errorf("referral: %w", model.ErrNotFound)
+}
+
+// policeStage is a state of the police track: the step that takes a
+// referral into it, and how a refusal says that step was taken.
+type policeStage struct{ state, step, done string }
+
+// policeTrack is the police track's states in order.
+var policeTrack = []policeStage{
+	{model.PoliceReferred, "", ""},
+	{model.PoliceAcknowledged, "acknowledge it with the police reference number", "it was acknowledged already"},
+	{model.PoliceForwarded, "record its forwarding to the investigators", "its forwarding to the investigators is recorded already"},
+	{model.PoliceDecided, "record the outcome", "its outcome is recorded already"},
+}
+
+// policeFirst says what must happen first (or what happened already) to a
+// referral in state have, for a step that needs it in want.
+func policeFirst(have, want string) string {
+	at := func(state string) int {
+		return slices.IndexFunc(policeTrack, func(x policeStage) bool { return x.state == state })
+	}
+	h, w := at(have), at(want)
+	switch {
+	case h < 0 || w < 0:
+		return "the step does not apply to it"
+	case h > w:
+		return policeTrack[h].done
+	}
+	var steps []string
+	for _, x := range policeTrack[h+1 : w+1] {
+		steps = append(steps, x.step)
+	}
+	return strings.Join(steps, ", then ") + " first"
 }
 
 // StepsAllowed are the steps (by their names in access's table, the API's

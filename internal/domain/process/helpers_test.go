@@ -353,6 +353,11 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		if !d.Pausable && !d.PausedAt.IsZero() {
 			df("not pausable but paused")
 		}
+		// An emergency's clocks cannot be paused (issue 4): D3, and the
+		// shorter time to acknowledge an emergency.
+		if c.Emergency && d.Open() && d.Pausable && (d.Kind == model.DeadlineEmergencyMeasures || d.Kind == model.DeadlineAcknowledge) {
+			df("an open clock of an emergency case is pausable")
+		}
 		// Breached: the due time passed while open.
 		if d.Open() && d.Breached && now.Before(d.Due) {
 			df("open, overdue (breached), but due only at %s (now %s)", d.Due.In(vntime.Location()), now.In(vntime.Location()))

@@ -145,6 +145,7 @@ func (s *stepCtx) absorb(a *stepCtx) error {
 		}
 	}
 	sc.IntakeUsers = appendNew(sc.IntakeUsers, ac.IntakeUsers...)
+	sc.PoliceAlerted = appendNew(sc.PoliceAlerted, ac.PoliceAlerted...)
 	sc.IntakeUnits = appendNew(sc.IntakeUnits, ac.IntakeUnits...)
 	sc.Children = append(sc.Children, ac.Children...)
 	for _, f := range ac.SuspectedAbuse {
@@ -170,6 +171,12 @@ func (s *stepCtx) absorb(a *stepCtx) error {
 	survivor, absorbed := access.UnitName(sc.ResponsibleUnit), access.UnitName(ac.ResponsibleUnit)
 	s.event("MERGED", fmt.Sprintf("case %s merged into this case", ac.Number), 0, survivor, absorbed)
 	s.takeDeadlines(a, s.takeReferrals(ac))
+	if sc.Emergency {
+		// The clock kept by its start may be an ordinary case's: an
+		// emergency's is acknowledge_emergency, as when a joining report
+		// makes a case one (EmergencyReported), and cannot be paused.
+		s.acknowledgeAsEmergency()
+	}
 	// The absorbed case's timeline, which its old number still shows,
 	// ends with where the case went: after its clocks closed.
 	a.event("MERGED", fmt.Sprintf("merged into case %s, which its number now resolves to", sc.Number), 0)
@@ -279,7 +286,13 @@ func (s *stepCtx) takeDeadlines(a *stepCtx, policeFromAbsorbed map[string]bool) 
 			carried.Unit = survivorUnit
 		}
 		if own := sc.OpenDeadline(d.Kind, d.Ref); own != nil {
-			if !d.Start.Before(own.Start) {
+			first := d.Start.Before(own.Start)
+			if d.Kind == model.DeadlineAcknowledge && sc.Emergency {
+				// An emergency is acknowledged by the sooner of the two
+				// times, not the one that started first.
+				first = d.Due.Before(own.Due)
+			}
+			if !first {
 				a.cancel(d.Kind, d.Ref, fmt.Sprintf("merged into %s, whose deadline started first", sc.Number))
 				continue
 			}

@@ -152,3 +152,81 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 		}
 	}
 }
+
+// A merge that makes the survivor an emergency gives it an emergency's
+// acknowledge clock, as a joining report does: the survivor, an ordinary
+// case received at 09:00 on Mon 2 Mar 2026 and not yet acknowledged, had
+// 24 hours (pausable); the absorbed case says the child is in immediate
+// danger, received at 10:00, so it had until 12:00. Merged at 11:00, the
+// survivor must be acknowledged by the sooner time, 12:00, and that clock
+// cannot be paused (issue 4: emergency clocks cannot be paused). The same
+// holds the other way round: an emergency absorbing an ordinary case
+// received earlier keeps its own, sooner, acknowledgement.
+func TestMergeIntoAnEmergencyShortensTheAcknowledgement(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	hanoi := time.FixedZone("ICT", 7*3600)
+	at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, hanoi) } // Monday
+	age := int32(9)
+	call := func(receive time.Time, danger bool) model.Case {
+		t.Helper()
+		w.clk.Set(receive)
+		out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+			Report: model.Report{
+				Channel: 1, ReceiveTime: receive, CallType: model.CallIntervention, ImmediateDanger: danger,
+				Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
+				Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{1}, Reporter: model.Reporter{Anonymous: true},
+			},
+			IncidentCommuneCode: "00004",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c model.Case
+		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+			c, err = tx.CaseByNumber(out.CaseNumber)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	sc := call(at(9, 0), false)
+	if d := sc.OpenDeadline(model.DeadlineAcknowledge, ""); d == nil || !d.Pausable || sc.Emergency {
+		t.Fatalf("the ordinary case: emergency %v, acknowledgement %+v", sc.Emergency, d)
+	}
+	ac := call(at(10, 0), true)
+
+	w.clk.Set(at(11, 0))
+	merged, err := w.eng.MergeCase(w.ctx, principal("chair.badinh"), process.Request{Case: "cases/" + sc.Number, Etag: sc.Etag()},
+		process.Merge{Absorbed: "cases/" + ac.Number, AbsorbedEtag: ac.Etag(), Reason: "cùng một trẻ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(merged model.Case) {
+		t.Helper()
+		if !merged.Emergency {
+			t.Fatal("the survivor is not an emergency after the merge")
+		}
+		ack := merged.OpenDeadline(model.DeadlineAcknowledge, "")
+		if ack == nil || ack.Pausable || !ack.Due.Equal(at(12, 0)) {
+			t.Errorf("the survivor's acknowledgement: %+v, want due at 12:00 and not pausable", ack)
+		}
+		if d3 := merged.OpenDeadline(model.DeadlineEmergencyMeasures, ""); d3 == nil || !d3.Start.Equal(at(10, 0)) || d3.Pausable {
+			t.Errorf("the survivor's D3: %+v, want the emergency report's, from 10:00", d3)
+		}
+	}
+	check(merged)
+
+	// The emergency survives, absorbing the ordinary case received first.
+	w.clk.Set(at(9, 0))
+	ordinary := call(at(9, 0), false)
+	emergency := call(at(10, 0), true)
+	w.clk.Set(at(11, 0))
+	merged, err = w.eng.MergeCase(w.ctx, principal("chair.badinh"), process.Request{Case: "cases/" + emergency.Number, Etag: emergency.Etag()},
+		process.Merge{Absorbed: "cases/" + ordinary.Number, AbsorbedEtag: ordinary.Etag(), Reason: "cùng một trẻ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(merged)
+}

@@ -137,6 +137,9 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 	if k, ok := unitKey(to); ok && !slices.Contains(s.c.Handlers, k) {
 		s.c.Handlers = append(s.c.Handlers, k)
 	}
+	if strings.HasPrefix(to, "policeUnits/") && !slices.Contains(s.c.PoliceAlerted, to) {
+		s.c.PoliceAlerted = append(s.c.PoliceAlerted, to)
+	}
 	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
 }
 

@@ -249,8 +249,9 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 // appliedAt checks when something was applied (emergency measures, a
 // separation): not before the case's information was received, since the
 // 12-hour clock runs from then, and not in the future. A gap to now beyond
-// the policy's late_recording limit is flagged on the timeline for the
-// accountability reports; late says so.
+// the policy's late_recording limit is flagged on the timeline and
+// notified to the unit and the level above, for their accountability;
+// late says so.
 func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied time.Time, late bool, err error) {
 	applied = at.UTC()
 	if applied.Before(s.c.ReceiveTime) {
@@ -262,7 +263,11 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 	}
 	if s.now.After(s.e.due(applied, fromPolicy(s.e.policy.LateRecording))) {
 		late = true
-		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0)
+		// The level above hears of it, as of a closure: it answers for
+		// the unit's records.
+		unit := access.UnitName(s.c.ResponsibleUnit)
+		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0,
+			unit, s.e.nextLevel(s.tx, unit, s.now))
 	}
 	return applied, late, nil
 }
@@ -492,12 +497,23 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		s.meet(model.DeadlinePlanDraft, planRef(s.c))
 		s.meet(model.DeadlinePlanResubmit, planRef(s.c))
 		s.c.PlanState = model.PlanSubmitted
+		inForce := s.c.Services
 		s.c.Services = public
 		if !s.c.Emergency {
 			s.startDeadline(model.DeadlinePlanApproval, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, workingDays(planApprovalDays), true)
 		}
 		s.event("PLAN_SUBMITTED", fmt.Sprintf("%d services", len(public)), 0)
-		return s.edit(func(d *model.Dossier) { d.Services = details })
+		return s.edit(func(d *model.Dossier) {
+			// The approved plan stays in force until the chair approves
+			// the change; a returned change restores it. A plan that is
+			// no change (a new cycle's) has none to restore, whatever an
+			// earlier change left (the case closed while it waited).
+			d.PlanInForce = nil
+			if change {
+				d.PlanInForce = &model.PlanInForce{Services: inForce, Details: d.Services}
+			}
+			d.Services = details
+		})
 	}})
 }
 
@@ -552,6 +568,7 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 		}
 		s.event("PLAN_APPROVED", "", 0)
 		return s.edit(func(d *model.Dossier) {
+			d.PlanInForce = nil // the change replaces it
 			d.PlanApprovals = append(d.PlanApprovals, model.PlanApproval{
 				PlanCycle: s.c.PlanCycle, DecisionNumber: number, DecisionDate: date.String(), By: s.p.UserID, Time: s.now,
 			})
@@ -562,6 +579,9 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 // ReturnPlan: the chair returns the plan with a reason; the worker has the
 // policy's plan_resubmit limit to submit it again. The law's five working
 // days (D6) ran once, from the meeting: a return does not start them anew.
+// A change of an approved plan returned leaves that plan in force: the
+// case goes back to its implementation, with the plan's services as they
+// were, and nothing needs submitting again.
 func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
@@ -572,6 +592,18 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 			return err
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
+		d, err := s.open()
+		if err != nil {
+			return err
+		}
+		if kept := d.PlanInForce; kept != nil {
+			s.c.Status, s.c.PlanState, s.c.Services = model.StatusImplementation, model.PlanApproved, kept.Services
+			s.event("PLAN_RETURNED", "", 0) // the status shows the plan in force
+			if err := s.edit(func(d *model.Dossier) { d.Services, d.PlanInForce = kept.Details, nil }); err != nil {
+				return err
+			}
+			return s.note("PLAN_RETURNED", reason)
+		}
 		s.c.PlanState = model.PlanDraft
 		if !s.c.Emergency {
 			s.startDeadline(model.DeadlinePlanResubmit, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, fromPolicy(e.policy.PlanResubmit), true)

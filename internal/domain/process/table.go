@@ -58,7 +58,7 @@ var processTable = []TableRow{
 	{
 		Step:    "intake of an emergency: a report with `immediate_danger`, or naming a parent or caregiver as `suspected_abuser` (Arts. 26(3), 31(1))",
 		Methods: []TableMethod{{Method: "ReportService/CreateReport", Show: "`POST /v1/reports`", Detail: "opening or joining a case"}},
-		Notes:   "D3, 12 h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h). A report that makes a joined case an emergency starts D3 from its own receive time if none runs, and gives a case not yet acknowledged a new ACKNOWLEDGE from `acknowledge_emergency`, cancelling the ordinary one, when that ends sooner",
+		Notes:   "D3, 12 h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h). A report that makes a joined case an emergency starts D3 from its own receive time if none runs, and gives a case not yet acknowledged a new ACKNOWLEDGE from `acknowledge_emergency`, cancelling the ordinary one, when that ends sooner or the ordinary one is paused. An emergency's ACKNOWLEDGE, like D3, cannot be paused",
 	},
 	{
 		Step:        "2 initial assessment, Mẫu 02",
@@ -111,7 +111,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReturnPlan"},
 		},
 		Responsible: true,
-		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6",
+		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6; a returned change leaves the approved plan in force (back to implementation, nothing to resubmit)",
 	},
 	{
 		Step: "5 implementation",
@@ -120,7 +120,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/SubmitPlan", Detail: "a change goes back through approval"},
 		},
 		Responsible: true,
-		Notes:       "(D8 when a service completes)",
+		Notes:       "(D8 when a service completes) While a change awaits the chair, the approved plan's D8 clocks run on and its services take no progress; approval replaces them, a return restores them",
 	},
 	{
 		Step: "6 review, Mẫu 06",
@@ -167,7 +167,7 @@ var processTable = []TableRow{
 	{
 		Step:    "merge two cases of one child",
 		Methods: []TableMethod{{Method: "CaseProcessService/MergeCase", Detail: "`absorbed_case`, `absorbed_etag`, `reason`"}},
-		Notes:   "with both cases fully in the caller's scope (the city for cases of two communes). The absorbed case's open clocks move to the case named in the path, each kind keeping the earlier start and its due; its ACKNOWLEDGE is met by the merge if the survivor was acknowledged; its timers go",
+		Notes:   "with both cases fully in the caller's scope (the city for cases of two communes). The absorbed case's open clocks move to the case named in the path, each kind keeping the earlier start and its due (the ACKNOWLEDGE of a survivor that is, or becomes, an emergency keeps the sooner due, at most `acknowledge_emergency` from the merge, and cannot be paused); its ACKNOWLEDGE is met by the merge if the survivor was acknowledged; its timers go",
 	},
 	{
 		Step: "police track",
@@ -200,7 +200,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/PauseDeadline"},
 			{Method: "CaseProcessService/ResumeDeadline"},
 		},
-		Notes: "the unit that must meet it, with a reason; D3 and police clocks cannot be paused (D16 has its own suspension, above). The due time moves by the pause",
+		Notes: "the unit that must meet it, with a reason; an emergency's clocks (D3, and ACKNOWLEDGE of a case that is an emergency before it is acknowledged), D4, the follow-ups of alternative care and the police clocks cannot be paused (`NOT_PAUSABLE`; D16 has its own suspension, above). The due time moves by the pause",
 	},
 	{
 		Step:    "notes",

@@ -97,6 +97,7 @@ var clearStrings = map[string]string{
 	"Case.IntakeUnits[]":                            "unit resource names",
 	"Case.ResponsibleOfficer":                       "a user id",
 	"Case.PoliceReferrals[].PoliceUnit":             "a police unit's resource name",
+	"Case.PoliceAlerted[]":                          "police units' resource names",
 	"Case.PoliceReferrals[].ReferredBy":             "a user id",
 	"Case.PoliceReferrals[].State":                  "a state code",
 	"Case.PoliceReferrals[].Outcome":                "PROSECUTED, NOT_PROSECUTED or SUSPENDED, checked on input",

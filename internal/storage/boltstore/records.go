@@ -229,8 +229,8 @@ func caseToRec(c model.Case) *recordpb.Case {
 		ClosureProposed: c.ClosureProposed, CloseTime: timeToRec(c.CloseTime),
 		Deadlines: mapSlice(c.Deadlines, deadlineToRec), Transfers: mapSlice(c.Transfers, transferToRec),
 		Dossier: sealedToRec(c.Dossier), Texts: sealedToRec(c.Texts),
-		AwaitingSuccessor: c.AwaitingSuccessor,
-		MergedInto:        c.MergedInto, MergedFrom: strs(c.MergedFrom),
+		AwaitingSuccessor: c.AwaitingSuccessor, PoliceAlerted: strs(c.PoliceAlerted),
+		MergedInto: c.MergedInto, MergedFrom: strs(c.MergedFrom),
 	}
 }
 
@@ -251,8 +251,8 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		ClosureProposed: r.GetClosureProposed(), CloseTime: timeFromRec(r.GetCloseTime()),
 		Deadlines: mapSlice(r.GetDeadlines(), deadlineFromRec), Transfers: mapSlice(r.GetTransfers(), transferFromRec),
 		Dossier: sealedFromRec(r.GetDossier()), Texts: sealedFromRec(r.GetTexts()),
-		AwaitingSuccessor: r.GetAwaitingSuccessor(),
-		MergedInto:        r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
+		AwaitingSuccessor: r.GetAwaitingSuccessor(), PoliceAlerted: strs(r.GetPoliceAlerted()),
+		MergedInto: r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
 	}
 }
 

@@ -206,6 +206,7 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		},
 		ClosureProposed:   true,
 		AwaitingSuccessor: true,
+		PoliceAlerted:     []string{"policeUnits/ca-ha-noi"},
 		MergedInto:        "HN-2026-00900",
 		MergedFrom:        []string{"HN-2025-00017", "HN-2026-00003"},
 		CloseTime:         baseTime.Add(200*24*time.Hour + 11),

@@ -1150,8 +1150,10 @@ type Case struct {
 	AwaitingSuccessor    bool                   `protobuf:"varint,33,opt,name=awaiting_successor,json=awaitingSuccessor,proto3" json:"awaiting_successor,omitempty"`
 	SpecialCircumstances []int32                `protobuf:"varint,50,rep,packed,name=special_circumstances,json=specialCircumstances,proto3" json:"special_circumstances,omitempty"`
 	// The case this one was merged into, and those merged into it.
-	MergedInto    string   `protobuf:"bytes,60,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
-	MergedFrom    []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	MergedInto string   `protobuf:"bytes,60,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
+	MergedFrom []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	// The police units a police clock was escalated to (model.Case.PoliceAlerted).
+	PoliceAlerted []string `protobuf:"bytes,70,rep,name=police_alerted,json=policeAlerted,proto3" json:"police_alerted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1434,6 +1436,13 @@ func (x *Case) GetMergedInto() string {
 func (x *Case) GetMergedFrom() []string {
 	if x != nil {
 		return x.MergedFrom
+	}
+	return nil
+}
+
+func (x *Case) GetPoliceAlerted() []string {
+	if x != nil {
+		return x.PoliceAlerted
 	}
 	return nil
 }
@@ -2463,7 +2472,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\xaa\f\n" +
+	" \x01(\tR\vdeclineNote\"\xd1\f\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2509,7 +2518,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vmerged_into\x18< \x01(\tR\n" +
 	"mergedInto\x12\x1f\n" +
 	"\vmerged_from\x18= \x03(\tR\n" +
-	"mergedFrom\"\x94\x01\n" +
+	"mergedFrom\x12%\n" +
+	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\"\x94\x01\n" +
 	"\tCaseEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\x12\x14\n" +
