@@ -3,9 +3,11 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -166,6 +168,79 @@ func TestStatisticsKeepADelayWithTheUnitThatHadTheDeadline(t *testing.T) {
 			t.Errorf("%s: Hoàn Kiếm counts %d cases, %d missed acknowledgements, escalations %v, %d transfers proposed, %d acceptance deadlines met; want 1, 0, none, 0 and 2",
 				user, hk.GetCasesOpened(), hkMissed, hk.GetEscalations(), hk.GetTransfersProposed(), accepted)
 		}
+	}
+	ts.stop()
+	checkFile(t, ts.cfg.DBPath)
+}
+
+// Issue 11: a record made later than the policy's late_recording after
+// what it records was applied is flagged "for the accountability
+// reports". On National Day (Wed 2 Sep 2026) a report names the
+// stepfather; Ba Đình's chair separates the child at 15:00 but records it
+// only the next day at 16:00 (25 hours; the policy allows 24), and
+// records measures applied at 17:00 in time (23 hours). Ba Đình then
+// hands the case to Hoàn Kiếm. The statistics of September count one
+// late recording, Ba Đình's (the unit that recorded it late answers for
+// it, as for a deadline it missed), for the city from its counters and
+// for the chair from the records; the periodic report shows it in Ba
+// Đình's row and the total; and the file's counters match its records.
+func TestStatisticsCountALateRecordingUnderTheUnitThatRecordedIt(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 9, 2, 6, 30), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	p := ts.process()
+	chair := ts.as(t, "bd.chair")
+	name := reportEmergency(t, ts, hn(2026, 9, 2, 6, 0), "00004", "", false, true)
+	ts.clock.Set(hn(2026, 9, 3, 16, 0))
+	if _, err := p.AcknowledgeCase(chair, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name)}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	startTestSeparation(t, ts, "bd.chair", name, hn(2026, 9, 2, 15, 0))
+	if _, err := p.RecordEmergencyMeasures(chair, &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(hn(2026, 9, 2, 17, 0))}); err != nil {
+		t.Fatalf("emergency measures: %v", err)
+	}
+	if _, err := p.ProposeTransfer(chair, &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		ToUnit: pHoanKiem, Reason: "trẻ chuyển đến Hoàn Kiếm"}); err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+	if _, err := p.AcceptTransfer(ts.as(t, "hk.worker"), &pb.AcceptTransferRequest{Name: name, Etag: etagOf(t, ts, "hk.worker", name)}); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+
+	client := pb.NewStatisticsServiceClient(ts.conn)
+	for _, user := range []string{"city", "bd.chair"} {
+		got, err := client.GetStatistics(ts.as(t, user), &pb.GetStatisticsRequest{StartDate: "2026-09-01", EndDate: "2026-09-30", GroupBy: []string{"unit"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := map[string]int32{}
+		for _, g := range got.GetGroups() {
+			if n := g.GetLateRecordings(); n != 0 {
+				late[g.GetKey()[0].GetValue()] = n
+			}
+		}
+		if len(late) != 1 || late["00004@2025-07-01"] != 1 {
+			t.Errorf("%s: late recordings by unit %v, want Ba Đình's one", user, late)
+		}
+	}
+	report, err := client.GetPeriodicReport(ts.as(t, "city"), &pb.GetPeriodicReportRequest{StartDate: "2026-09-01", EndDate: "2026-09-30", Format: "csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := csvRecords(t, report.GetData())
+	col := -1
+	late := map[string]string{}
+	for _, rec := range records {
+		if i := slices.Index(rec, "Ghi nhận muộn"); i >= 0 {
+			col = i
+		} else if col >= 0 && len(rec) > col {
+			late[rec[0]] = rec[col]
+		}
+	}
+	if col < 0 || late["Tổng cộng"] != "1" || late["Phường Ba Đình"] != "1" || late["Phường Hoàn Kiếm"] != "0" {
+		t.Errorf("periodic report: late recordings column %d, by row %v; want 1 for Ba Đình and the total, 0 for Hoàn Kiếm", col, late)
 	}
 	ts.stop()
 	checkFile(t, ts.cfg.DBPath)

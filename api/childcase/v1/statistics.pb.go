@@ -372,10 +372,16 @@ type StatisticsGroup struct {
 	CrimeClosedWithoutReferral int32 `protobuf:"varint,15,opt,name=crime_closed_without_referral,json=crimeClosedWithoutReferral,proto3" json:"crime_closed_without_referral,omitempty"`
 	// Emergency cases opened in the period, and their D3 deadlines by state
 	// (MET, MISSED, OPEN, CANCELLED, OVERDUE for an open one past due).
-	Emergencies   int32            `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
-	EmergencyD3   map[string]int32 `protobuf:"bytes,17,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Emergencies int32            `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
+	EmergencyD3 map[string]int32 `protobuf:"bytes,17,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Records of emergency measures or of a separation made in the period
+	// later than the policy's late_recording after the measures or the
+	// separation were applied (Decree 56 Arts. 26 and 32: flagged for the
+	// accountability reports), counted under the unit that recorded them,
+	// the case's responsible unit at the time.
+	LateRecordings int32 `protobuf:"varint,18,opt,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StatisticsGroup) Reset() {
@@ -525,6 +531,13 @@ func (x *StatisticsGroup) GetEmergencyD3() map[string]int32 {
 		return x.EmergencyD3
 	}
 	return nil
+}
+
+func (x *StatisticsGroup) GetLateRecordings() int32 {
+	if x != nil {
+		return x.LateRecordings
+	}
+	return 0
 }
 
 // The value of one dimension of a group; empty when not known.
@@ -708,7 +721,7 @@ const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\bgroup_by\x18\x05 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\b\"\x04r\x02\x18 R\agroupBy\"\x7f\n" +
 	"\x15GetStatisticsResponse\x12/\n" +
 	"\x05as_of\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x125\n" +
-	"\x06groups\x18\x02 \x03(\v2\x1d.childcase.v1.StatisticsGroupR\x06groups\"\xd7\b\n" +
+	"\x06groups\x18\x02 \x03(\v2\x1d.childcase.v1.StatisticsGroupR\x06groups\"\x80\t\n" +
 	"\x0fStatisticsGroup\x12-\n" +
 	"\x03key\x18\x01 \x03(\v2\x1b.childcase.v1.StatisticsKeyR\x03key\x12\x18\n" +
 	"\areports\x18\x02 \x01(\x05R\areports\x12!\n" +
@@ -727,7 +740,8 @@ const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\x0fpolice_outcomes\x18\x0e \x03(\v21.childcase.v1.StatisticsGroup.PoliceOutcomesEntryR\x0epoliceOutcomes\x12A\n" +
 	"\x1dcrime_closed_without_referral\x18\x0f \x01(\x05R\x1acrimeClosedWithoutReferral\x12 \n" +
 	"\vemergencies\x18\x10 \x01(\x05R\vemergencies\x12Q\n" +
-	"\femergency_d3\x18\x11 \x03(\v2..childcase.v1.StatisticsGroup.EmergencyD3EntryR\vemergencyD3\x1a>\n" +
+	"\femergency_d3\x18\x11 \x03(\v2..childcase.v1.StatisticsGroup.EmergencyD3EntryR\vemergencyD3\x12'\n" +
+	"\x0flate_recordings\x18\x12 \x01(\x05R\x0elateRecordings\x1a>\n" +
 	"\x10EscalationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\x1aA\n" +

@@ -237,6 +237,12 @@ type Case struct {
 	// view from then on, as a level a social clock escalates to joins
 	// Handlers.
 	PoliceAlerted []string
+	// LateRecordings are the records of emergency measures or of a
+	// separation made later than the policy's late_recording after they
+	// were applied (issue 11: flagged for the accountability reports).
+	// They are kept in the clear, apart from the sealed records
+	// themselves, so that the statistics counters can count them.
+	LateRecordings []LateRecording
 	// AwaitingSuccessor says the responsible unit went out of force and
 	// nothing succeeds it wholly (it split, or was a district): the case
 	// waits in the city's queue for a reassignment to a commune.
@@ -371,6 +377,15 @@ type EmergencyMeasures struct {
 	RecordedBy    string    `json:"recorded_by"`
 	RecordTime    time.Time `json:"record_time,omitzero"`
 	LateRecording bool      `json:"late_recording,omitempty"`
+}
+
+// LateRecording is a record of emergency measures or of a separation made
+// late: when it was recorded, and the unit that recorded it (the case's
+// responsible unit then, as a resource name), which answers for the delay
+// in the statistics even after the case moves on.
+type LateRecording struct {
+	RecordTime time.Time
+	Unit       string
 }
 
 // Separation is a temporary separation (Art. 32, Mẫu 07): the chair's

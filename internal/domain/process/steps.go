@@ -266,6 +266,7 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 		// The level above hears of it, as of a closure: it answers for
 		// the unit's records.
 		unit := access.UnitName(s.c.ResponsibleUnit)
+		s.c.LateRecordings = append(s.c.LateRecordings, model.LateRecording{RecordTime: s.now, Unit: unit})
 		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0,
 			unit, s.e.nextLevel(s.tx, unit, s.now))
 	}

@@ -128,6 +128,11 @@ type Counts struct {
 	// CANCELLED), OVERDUE for an open one past due.
 	Emergencies int
 	EmergencyD3 map[string]int
+	// LateRecordings are the records of emergency measures or of a
+	// separation made in the period later than the policy's
+	// late_recording after they were applied, under the unit that
+	// recorded them (tally.CaseEvents).
+	LateRecordings int
 }
 
 // AcceptedRate is the share of the transfers decided in the period that
@@ -393,6 +398,7 @@ func (c *Counts) addTally(t *tally.Tally, levelOf func(string) string, now time.
 	c.TransfersDeclined += int(t.TransfersDeclined)
 	c.PoliceReferrals += int(t.PoliceReferrals)
 	c.Emergencies += int(t.Emergencies)
+	c.LateRecordings += int(t.LateRecordings)
 	for kind, d := range t.Deadlines {
 		overdue := 0
 		for due, n := range d.OpenDue {
@@ -584,7 +590,7 @@ func (c *Counts) zero() bool {
 	return c.Reports == 0 && c.CasesOpened == 0 && c.CasesClosed == 0 && c.CasesStillOpen == 0 &&
 		len(c.Deadlines) == 0 && len(c.Escalations) == 0 && c.TransfersProposed == 0 && c.TransfersAccepted == 0 &&
 		c.TransfersDeclined == 0 && c.PoliceReferrals == 0 && len(c.PoliceOutcomes) == 0 &&
-		c.CrimeClosedWithoutReferral == 0 && c.Emergencies == 0 && len(c.EmergencyD3) == 0
+		c.CrimeClosedWithoutReferral == 0 && c.Emergencies == 0 && len(c.EmergencyD3) == 0 && c.LateRecordings == 0
 }
 
 // deadline returns the counts of a kind, created on first use.

@@ -170,6 +170,14 @@ func escalationFromRec(r *recordpb.Escalation) model.Escalation {
 	return model.Escalation{Time: timeFromRec(r.GetTime()), To: r.GetTo(), MinutesLate: r.GetMinutesLate()}
 }
 
+func lateRecordingToRec(l model.LateRecording) *recordpb.LateRecording {
+	return &recordpb.LateRecording{RecordTime: timeToRec(l.RecordTime), Unit: l.Unit}
+}
+
+func lateRecordingFromRec(r *recordpb.LateRecording) model.LateRecording {
+	return model.LateRecording{RecordTime: timeFromRec(r.GetRecordTime()), Unit: r.GetUnit()}
+}
+
 func deadlineToRec(d model.Deadline) *recordpb.Deadline {
 	return &recordpb.Deadline{
 		Id: int64(d.ID), Kind: string(d.Kind), Ref: d.Ref, Clock: string(d.Clock),
@@ -230,7 +238,8 @@ func caseToRec(c model.Case) *recordpb.Case {
 		Deadlines: mapSlice(c.Deadlines, deadlineToRec), Transfers: mapSlice(c.Transfers, transferToRec),
 		Dossier: sealedToRec(c.Dossier), Texts: sealedToRec(c.Texts),
 		AwaitingSuccessor: c.AwaitingSuccessor, PoliceAlerted: strs(c.PoliceAlerted),
-		MergedInto: c.MergedInto, MergedFrom: strs(c.MergedFrom),
+		LateRecordings: mapSlice(c.LateRecordings, lateRecordingToRec),
+		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom),
 	}
 }
 
@@ -252,7 +261,8 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		Deadlines: mapSlice(r.GetDeadlines(), deadlineFromRec), Transfers: mapSlice(r.GetTransfers(), transferFromRec),
 		Dossier: sealedFromRec(r.GetDossier()), Texts: sealedFromRec(r.GetTexts()),
 		AwaitingSuccessor: r.GetAwaitingSuccessor(), PoliceAlerted: strs(r.GetPoliceAlerted()),
-		MergedInto: r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
+		LateRecordings: mapSlice(r.GetLateRecordings(), lateRecordingFromRec),
+		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
 	}
 }
 

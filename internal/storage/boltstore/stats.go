@@ -103,7 +103,7 @@ func statToRec(t tally.Tally) *recordpb.StatCell {
 		CrimeClosedWithoutReferral: t.CrimeClosedWithoutReferral, TransfersProposed: t.TransfersProposed,
 		TransfersAccepted: t.TransfersAccepted, TransfersDeclined: t.TransfersDeclined, PoliceReferrals: t.PoliceReferrals,
 		Emergencies: t.Emergencies, Escalations: t.Escalations, PoliceOutcomes: t.PoliceOutcomes, EmergencyD3: t.EmergencyD3,
-		EmergencyD3OpenDue: t.D3OpenDue,
+		EmergencyD3OpenDue: t.D3OpenDue, LateRecordings: t.LateRecordings,
 	}
 	for _, kind := range slices.Sorted(maps.Keys(t.Deadlines)) {
 		d := t.Deadlines[kind]
@@ -127,6 +127,7 @@ func statFromRec(r *recordpb.StatCell) tally.Tally {
 		TransfersDeclined: r.GetTransfersDeclined(), PoliceReferrals: r.GetPoliceReferrals(), Emergencies: r.GetEmergencies(),
 		Escalations: nilIfEmpty(r.GetEscalations()), PoliceOutcomes: nilIfEmpty(r.GetPoliceOutcomes()),
 		EmergencyD3: nilIfEmpty(r.GetEmergencyD3()), D3OpenDue: nilIfEmpty(r.GetEmergencyD3OpenDue()),
+		LateRecordings: r.GetLateRecordings(),
 	}
 	for _, rd := range r.GetDeadlines() {
 		d := t.Deadline(model.DeadlineKind(rd.GetKind()))

@@ -75,7 +75,7 @@ func statisticsGroupToProto(dims []stats.Dimension, g stats.Group) *pb.Statistic
 		TransfersDeclined: int32(g.TransfersDeclined), TransferAcceptedRate: g.AcceptedRate(),
 		TransferDeclinedRate: g.DeclinedRate(), PoliceReferrals: int32(g.PoliceReferrals),
 		PoliceOutcomes: int32Map(g.PoliceOutcomes), CrimeClosedWithoutReferral: int32(g.CrimeClosedWithoutReferral),
-		Emergencies: int32(g.Emergencies), EmergencyD3: int32Map(g.EmergencyD3),
+		Emergencies: int32(g.Emergencies), EmergencyD3: int32Map(g.EmergencyD3), LateRecordings: int32(g.LateRecordings),
 	}
 	for i, d := range dims {
 		out.Key = append(out.Key, &pb.StatisticsKey{Dimension: string(d), Value: g.Key[i]})

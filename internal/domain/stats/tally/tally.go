@@ -92,7 +92,10 @@ type Tally struct {
 	Reports, CasesOpened, CasesStillOpen, CasesClosed, CrimeClosedWithoutReferral int64
 	TransfersProposed, TransfersAccepted, TransfersDeclined, PoliceReferrals      int64
 	Emergencies                                                                   int64
-	Deadlines                                                                     map[model.DeadlineKind]*DeadlineTally
+	// LateRecordings are the records of emergency measures or of a
+	// separation made later than the policy allows (model.LateRecording).
+	LateRecordings int64
+	Deadlines      map[model.DeadlineKind]*DeadlineTally
 	// Escalations by the unit escalated to (its resource name): its level
 	// is the registry's, read when asked.
 	Escalations    map[string]int64
@@ -118,6 +121,7 @@ func (t *Tally) Add(o *Tally, sign int64) {
 	t.TransfersDeclined += sign * o.TransfersDeclined
 	t.PoliceReferrals += sign * o.PoliceReferrals
 	t.Emergencies += sign * o.Emergencies
+	t.LateRecordings += sign * o.LateRecordings
 	for kind, od := range o.Deadlines {
 		d := t.Deadline(kind)
 		d.Met += sign * od.Met
@@ -183,7 +187,8 @@ func (t *Tally) Equal(o *Tally) bool {
 	if t.Reports != o.Reports || t.CasesOpened != o.CasesOpened || t.CasesStillOpen != o.CasesStillOpen ||
 		t.CasesClosed != o.CasesClosed || t.CrimeClosedWithoutReferral != o.CrimeClosedWithoutReferral ||
 		t.TransfersProposed != o.TransfersProposed || t.TransfersAccepted != o.TransfersAccepted ||
-		t.TransfersDeclined != o.TransfersDeclined || t.PoliceReferrals != o.PoliceReferrals || t.Emergencies != o.Emergencies {
+		t.TransfersDeclined != o.TransfersDeclined || t.PoliceReferrals != o.PoliceReferrals || t.Emergencies != o.Emergencies ||
+		t.LateRecordings != o.LateRecordings {
 		return false
 	}
 	if !maps.Equal(t.Escalations, o.Escalations) || !maps.Equal(t.PoliceOutcomes, o.PoliceOutcomes) ||
@@ -247,14 +252,17 @@ func (t *Tally) EachCount(fn func(Count)) {
 	for due, n := range t.D3OpenDue {
 		fn(Count{Field: 18, Num: due, N: n})
 	}
+	if t.LateRecordings != 0 {
+		fn(Count{Field: 19, N: t.LateRecordings})
+	}
 }
 
 // String shows the counts, for check's problems.
 func (t *Tally) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "reports %d, opened %d (still open %d), closed %d (crime unreferred %d), transfers %d/%d/%d, referrals %d, emergencies %d",
+	fmt.Fprintf(&b, "reports %d, opened %d (still open %d), closed %d (crime unreferred %d), transfers %d/%d/%d, referrals %d, emergencies %d, late recordings %d",
 		t.Reports, t.CasesOpened, t.CasesStillOpen, t.CasesClosed, t.CrimeClosedWithoutReferral,
-		t.TransfersProposed, t.TransfersAccepted, t.TransfersDeclined, t.PoliceReferrals, t.Emergencies)
+		t.TransfersProposed, t.TransfersAccepted, t.TransfersDeclined, t.PoliceReferrals, t.Emergencies, t.LateRecordings)
 	for _, kind := range slices.Sorted(maps.Keys(t.Deadlines)) {
 		d := t.Deadlines[kind]
 		fmt.Fprintf(&b, ", %s met %d missed %d open %d", kind, d.Met, d.Missed, sumValues(d.OpenDue))
@@ -455,13 +463,16 @@ func CountCase(c model.Case, first *model.StoredReport, count Counter) {
 // with when it happened (zero for no event), the unit it counts under
 // ("" for the case's responsible unit) and what it adds: its opening, its
 // closure, its emergency and D3, each deadline met or missed, or open (at
-// its due time), each escalation, transfer, police referral and outcome.
+// its due time), each escalation, transfer, police referral and outcome,
+// and each late recording.
 //
 // A deadline, met, missed or open, and its escalations count under the
 // unit that had to meet it (Deadline.Unit, when a unit of the tree), and
 // a transfer, proposed and decided, under the unit that proposed it: a
 // commune's delays and hand-overs stay its own after the case has moved
 // on, and its rate of transfers accepted is of the transfers it proposed.
+// A late recording counts, in the month it was recorded, under the unit
+// that recorded it, for the same reason.
 func CaseEvents(c model.Case, add func(at time.Time, unit string, inc func(*Tally))) {
 	closed := c.Status == model.StatusClosed
 	add(c.ReceiveTime, "", func(t *Tally) {
@@ -530,6 +541,9 @@ func CaseEvents(c model.Case, add func(at time.Time, unit string, inc func(*Tall
 				}
 			})
 		}
+	}
+	for _, l := range c.LateRecordings {
+		add(l.RecordTime, unitOf(l.Unit), func(t *Tally) { t.LateRecordings++ })
 	}
 	for _, r := range c.PoliceReferrals {
 		add(r.ReferTime, "", func(t *Tally) { t.PoliceReferrals++ })

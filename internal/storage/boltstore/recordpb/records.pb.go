@@ -1154,8 +1154,11 @@ type Case struct {
 	MergedFrom []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
 	// The police units a police clock was escalated to (model.Case.PoliceAlerted).
 	PoliceAlerted []string `protobuf:"bytes,70,rep,name=police_alerted,json=policeAlerted,proto3" json:"police_alerted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Emergency measures and separations recorded later than the policy's
+	// late_recording after they were applied (model.Case.LateRecordings).
+	LateRecordings []*LateRecording `protobuf:"bytes,71,rep,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1447,6 +1450,68 @@ func (x *Case) GetPoliceAlerted() []string {
 	return nil
 }
 
+func (x *Case) GetLateRecordings() []*LateRecording {
+	if x != nil {
+		return x.LateRecordings
+	}
+	return nil
+}
+
+// LateRecording is a record of emergency measures or a separation made
+// later than the policy allows: when it was recorded, and the unit that
+// recorded it.
+type LateRecording struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RecordTime    int64                  `protobuf:"varint,1,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	Unit          string                 `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LateRecording) Reset() {
+	*x = LateRecording{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LateRecording) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LateRecording) ProtoMessage() {}
+
+func (x *LateRecording) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LateRecording.ProtoReflect.Descriptor instead.
+func (*LateRecording) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LateRecording) GetRecordTime() int64 {
+	if x != nil {
+		return x.RecordTime
+	}
+	return 0
+}
+
+func (x *LateRecording) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
 // CaseEvent is one line of a case's timeline.
 type CaseEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1462,7 +1527,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1539,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1552,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1548,7 +1613,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1625,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1638,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -1639,7 +1704,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1716,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1729,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *IdempotencyRecord) GetKey() string {
@@ -1725,7 +1790,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1737,7 +1802,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1750,7 +1815,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *User) GetId() string {
@@ -1854,7 +1919,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +1931,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +1944,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Token) GetId() string {
@@ -1944,7 +2009,7 @@ type PoliceUnit struct {
 
 func (x *PoliceUnit) Reset() {
 	*x = PoliceUnit{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2021,7 @@ func (x *PoliceUnit) String() string {
 func (*PoliceUnit) ProtoMessage() {}
 
 func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2034,7 @@ func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoliceUnit.ProtoReflect.Descriptor instead.
 func (*PoliceUnit) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PoliceUnit) GetId() string {
@@ -2011,7 +2076,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2088,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2101,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{18}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WrappedKey) GetMasterId() string {
@@ -2066,7 +2131,7 @@ type SearchEntry struct {
 
 func (x *SearchEntry) Reset() {
 	*x = SearchEntry{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2143,7 @@ func (x *SearchEntry) String() string {
 func (*SearchEntry) ProtoMessage() {}
 
 func (x *SearchEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2156,7 @@ func (x *SearchEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchEntry.ProtoReflect.Descriptor instead.
 func (*SearchEntry) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{19}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SearchEntry) GetKeyId() string {
@@ -2136,13 +2201,16 @@ type StatCell struct {
 	// Those whose last D3 deadline is open, by its due time (Unix
 	// nanoseconds).
 	EmergencyD3OpenDue map[int64]int64 `protobuf:"bytes,15,rep,name=emergency_d3_open_due,json=emergencyD3OpenDue,proto3" json:"emergency_d3_open_due,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Emergency measures and separations recorded late, by the month of
+	// their recording.
+	LateRecordings int64 `protobuf:"varint,16,opt,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *StatCell) Reset() {
 	*x = StatCell{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2222,7 @@ func (x *StatCell) String() string {
 func (*StatCell) ProtoMessage() {}
 
 func (x *StatCell) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2235,7 @@ func (x *StatCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatCell.ProtoReflect.Descriptor instead.
 func (*StatCell) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{20}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StatCell) GetReports() int64 {
@@ -2275,6 +2343,13 @@ func (x *StatCell) GetEmergencyD3OpenDue() map[int64]int64 {
 	return nil
 }
 
+func (x *StatCell) GetLateRecordings() int64 {
+	if x != nil {
+		return x.LateRecordings
+	}
+	return 0
+}
+
 // StatDeadline counts the deadlines of one kind done in a cell's month,
 // the missed ones by bucket of their lateness (tally.LateBucket), and
 // those due in it still open by due time (Unix nanoseconds).
@@ -2291,7 +2366,7 @@ type StatDeadline struct {
 
 func (x *StatDeadline) Reset() {
 	*x = StatDeadline{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2378,7 @@ func (x *StatDeadline) String() string {
 func (*StatDeadline) ProtoMessage() {}
 
 func (x *StatDeadline) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2391,7 @@ func (x *StatDeadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatDeadline.ProtoReflect.Descriptor instead.
 func (*StatDeadline) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{21}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatDeadline) GetKind() string {
@@ -2472,7 +2547,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\xd1\f\n" +
+	" \x01(\tR\vdeclineNote\"\x9f\r\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2519,7 +2594,12 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"mergedInto\x12\x1f\n" +
 	"\vmerged_from\x18= \x03(\tR\n" +
 	"mergedFrom\x12%\n" +
-	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\"\x94\x01\n" +
+	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\x12L\n" +
+	"\x0flate_recordings\x18G \x03(\v2#.childcase.storage.v1.LateRecordingR\x0elateRecordings\"D\n" +
+	"\rLateRecording\x12\x1f\n" +
+	"\vrecord_time\x18\x01 \x01(\x03R\n" +
+	"recordTime\x12\x12\n" +
+	"\x04unit\x18\x02 \x01(\tR\x04unit\"\x94\x01\n" +
 	"\tCaseEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04time\x18\x02 \x01(\x03R\x04time\x12\x14\n" +
@@ -2584,7 +2664,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"<\n" +
 	"\vSearchEntry\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
-	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"\xec\b\n" +
+	"\x06tokens\x18\x02 \x03(\fR\x06tokens\"\x95\t\n" +
 	"\bStatCell\x12\x18\n" +
 	"\areports\x18\x01 \x01(\x03R\areports\x12!\n" +
 	"\fcases_opened\x18\x02 \x01(\x03R\vcasesOpened\x12(\n" +
@@ -2601,7 +2681,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vescalations\x18\f \x03(\v2/.childcase.storage.v1.StatCell.EscalationsEntryR\vescalations\x12[\n" +
 	"\x0fpolice_outcomes\x18\r \x03(\v22.childcase.storage.v1.StatCell.PoliceOutcomesEntryR\x0epoliceOutcomes\x12R\n" +
 	"\femergency_d3\x18\x0e \x03(\v2/.childcase.storage.v1.StatCell.EmergencyD3EntryR\vemergencyD3\x12i\n" +
-	"\x15emergency_d3_open_due\x18\x0f \x03(\v26.childcase.storage.v1.StatCell.EmergencyD3OpenDueEntryR\x12emergencyD3OpenDue\x1a>\n" +
+	"\x15emergency_d3_open_due\x18\x0f \x03(\v26.childcase.storage.v1.StatCell.EmergencyD3OpenDueEntryR\x12emergencyD3OpenDue\x12'\n" +
+	"\x0flate_recordings\x18\x10 \x01(\x03R\x0elateRecordings\x1a>\n" +
 	"\x10EscalationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1aA\n" +
@@ -2639,7 +2720,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2653,22 +2734,23 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Deadline)(nil),          // 9: childcase.storage.v1.Deadline
 	(*Transfer)(nil),          // 10: childcase.storage.v1.Transfer
 	(*Case)(nil),              // 11: childcase.storage.v1.Case
-	(*CaseEvent)(nil),         // 12: childcase.storage.v1.CaseEvent
-	(*Notification)(nil),      // 13: childcase.storage.v1.Notification
-	(*IdempotencyRecord)(nil), // 14: childcase.storage.v1.IdempotencyRecord
-	(*User)(nil),              // 15: childcase.storage.v1.User
-	(*Token)(nil),             // 16: childcase.storage.v1.Token
-	(*PoliceUnit)(nil),        // 17: childcase.storage.v1.PoliceUnit
-	(*WrappedKey)(nil),        // 18: childcase.storage.v1.WrappedKey
-	(*SearchEntry)(nil),       // 19: childcase.storage.v1.SearchEntry
-	(*StatCell)(nil),          // 20: childcase.storage.v1.StatCell
-	(*StatDeadline)(nil),      // 21: childcase.storage.v1.StatDeadline
-	nil,                       // 22: childcase.storage.v1.StatCell.EscalationsEntry
-	nil,                       // 23: childcase.storage.v1.StatCell.PoliceOutcomesEntry
-	nil,                       // 24: childcase.storage.v1.StatCell.EmergencyD3Entry
-	nil,                       // 25: childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
-	nil,                       // 26: childcase.storage.v1.StatDeadline.LateEntry
-	nil,                       // 27: childcase.storage.v1.StatDeadline.OpenDueEntry
+	(*LateRecording)(nil),     // 12: childcase.storage.v1.LateRecording
+	(*CaseEvent)(nil),         // 13: childcase.storage.v1.CaseEvent
+	(*Notification)(nil),      // 14: childcase.storage.v1.Notification
+	(*IdempotencyRecord)(nil), // 15: childcase.storage.v1.IdempotencyRecord
+	(*User)(nil),              // 16: childcase.storage.v1.User
+	(*Token)(nil),             // 17: childcase.storage.v1.Token
+	(*PoliceUnit)(nil),        // 18: childcase.storage.v1.PoliceUnit
+	(*WrappedKey)(nil),        // 19: childcase.storage.v1.WrappedKey
+	(*SearchEntry)(nil),       // 20: childcase.storage.v1.SearchEntry
+	(*StatCell)(nil),          // 21: childcase.storage.v1.StatCell
+	(*StatDeadline)(nil),      // 22: childcase.storage.v1.StatDeadline
+	nil,                       // 23: childcase.storage.v1.StatCell.EscalationsEntry
+	nil,                       // 24: childcase.storage.v1.StatCell.PoliceOutcomesEntry
+	nil,                       // 25: childcase.storage.v1.StatCell.EmergencyD3Entry
+	nil,                       // 26: childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	nil,                       // 27: childcase.storage.v1.StatDeadline.LateEntry
+	nil,                       // 28: childcase.storage.v1.StatDeadline.OpenDueEntry
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2688,20 +2770,21 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	10, // 14: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
 	2,  // 15: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
 	2,  // 16: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
-	2,  // 17: childcase.storage.v1.User.totp:type_name -> childcase.storage.v1.Sealed
-	1,  // 18: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
-	21, // 19: childcase.storage.v1.StatCell.deadlines:type_name -> childcase.storage.v1.StatDeadline
-	22, // 20: childcase.storage.v1.StatCell.escalations:type_name -> childcase.storage.v1.StatCell.EscalationsEntry
-	23, // 21: childcase.storage.v1.StatCell.police_outcomes:type_name -> childcase.storage.v1.StatCell.PoliceOutcomesEntry
-	24, // 22: childcase.storage.v1.StatCell.emergency_d3:type_name -> childcase.storage.v1.StatCell.EmergencyD3Entry
-	25, // 23: childcase.storage.v1.StatCell.emergency_d3_open_due:type_name -> childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
-	26, // 24: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
-	27, // 25: childcase.storage.v1.StatDeadline.open_due:type_name -> childcase.storage.v1.StatDeadline.OpenDueEntry
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	12, // 17: childcase.storage.v1.Case.late_recordings:type_name -> childcase.storage.v1.LateRecording
+	2,  // 18: childcase.storage.v1.User.totp:type_name -> childcase.storage.v1.Sealed
+	1,  // 19: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
+	22, // 20: childcase.storage.v1.StatCell.deadlines:type_name -> childcase.storage.v1.StatDeadline
+	23, // 21: childcase.storage.v1.StatCell.escalations:type_name -> childcase.storage.v1.StatCell.EscalationsEntry
+	24, // 22: childcase.storage.v1.StatCell.police_outcomes:type_name -> childcase.storage.v1.StatCell.PoliceOutcomesEntry
+	25, // 23: childcase.storage.v1.StatCell.emergency_d3:type_name -> childcase.storage.v1.StatCell.EmergencyD3Entry
+	26, // 24: childcase.storage.v1.StatCell.emergency_d3_open_due:type_name -> childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	27, // 25: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
+	28, // 26: childcase.storage.v1.StatDeadline.open_due:type_name -> childcase.storage.v1.StatDeadline.OpenDueEntry
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }
@@ -2715,7 +2798,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
