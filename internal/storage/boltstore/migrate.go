@@ -52,6 +52,9 @@ func migrate(tx *bolt.Tx, version uint32) error {
 		}
 	}
 	if version < 10 {
+		if err := alertEscalatedPolice(tx); err != nil {
+			return fmt.Errorf("migrate to schema version 10: %w", err)
+		}
 		// Version 7 adds the counters, 9 their cells by day, and 10
 		// counts a handed-over case's deadlines, escalations and
 		// transfers under the units that had them and a merged case as
@@ -191,6 +194,63 @@ func buildCaseIndexes(btx *bolt.Tx) error {
 			if err := b.Put(k, nil); err != nil {
 				return fmt.Errorf("put %s entry: %w", ix.name, err)
 			}
+		}
+	}
+	return nil
+}
+
+// alertEscalatedPolice (within version 10) sets PoliceAlerted on the cases
+// a police clock escalated to a police unit before the case kept it
+// (5265f1e): those units could not see the case. The deadlines keep every
+// escalation with the unit it went to, as the scheduler wrote it, so the
+// units are read there, in the order they were escalated to; the case's
+// scope and queue entries (and its reports' scope entries) follow, as a
+// write of the case makes them. The revision does not change: this is no
+// step of the case, and its etag stays valid.
+func alertEscalatedPolice(btx *bolt.Tx) error {
+	cases := btx.Bucket(bucketCases)
+	if cases == nil {
+		return fmt.Errorf("bucket %s is missing", bucketCases)
+	}
+	type change struct {
+		key       []byte
+		prev, now model.Case
+	}
+	var changes []change
+	err := cases.ForEach(func(k, v []byte) error {
+		c, err := decodeAs[model.Case](v)
+		if err != nil {
+			return fmt.Errorf("case %s: %w", caseString(k), err)
+		}
+		alerted := slices.Clone(c.PoliceAlerted)
+		for _, d := range c.Deadlines {
+			for _, e := range d.Escalations {
+				if strings.HasPrefix(e.To, "policeUnits/") && !slices.Contains(alerted, e.To) {
+					alerted = append(alerted, e.To)
+				}
+			}
+		}
+		if len(alerted) > len(c.PoliceAlerted) {
+			now := c
+			now.PoliceAlerted = alerted
+			changes = append(changes, change{bytes.Clone(k), c, now})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t := newTx(btx)
+	for _, ch := range changes { // not under the cursor
+		if err := t.putCaseIndexes(&ch.prev, ch.now); err != nil {
+			return fmt.Errorf("case %s: %w", ch.now.Number, err)
+		}
+		raw, err := encode(ch.now)
+		if err != nil {
+			return fmt.Errorf("case %s: %w", ch.now.Number, err)
+		}
+		if err := cases.Put(ch.key, raw); err != nil {
+			return fmt.Errorf("case %s: %w", ch.now.Number, err)
 		}
 	}
 	return nil

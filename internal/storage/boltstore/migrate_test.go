@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,11 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // A file of schema version 1 (no index of idempotency records by time) is
@@ -280,4 +284,137 @@ func TestOpenBuildsMissingDataKeyIndex(t *testing.T) {
 	if res := mustCheck(t, path); !res.OK() {
 		t.Errorf("Check after the open built the index:\n%s", problemList(res))
 	}
+}
+
+// Since 5265f1e (within schema version 10) a case keeps the police units
+// its police clocks escalated to (PoliceAlerted), and its scope and queue
+// indexes follow, so that the city police see it. A case escalated before
+// has neither: here one whose ward police let POLICE_ACKNOWLEDGE run out,
+// escalated to the city police, written as the code before that commit
+// wrote it (PoliceAlerted and the entries it gives taken away, schema
+// version 9); beside it a case whose only escalation went to the city,
+// not to the police. Check finds that file consistent but for its older
+// version. The open's migration to version 10 alerts the city police on
+// the first case only: they list it through the scope index, and Check is
+// clean.
+func TestMigrationTo10AlertsThePoliceAClockEscalatedTo(t *testing.T) {
+	const wardPolice, cityPolice = "policeUnits/ca-ba-dinh", "policeUnits/ca-ha-noi"
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	unit := units.Key{Code: "00004", ValidFrom: vntime.Date{Year: 2025, Month: time.July, Day: 1}}
+	breach := ckT0.Add(25 * time.Hour)
+	police := model.Case{Number: "HN-2026-00001", Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: unit, IncidentUnit: unit,
+		Handlers: []units.Key{unit}, Revision: 3,
+		PoliceReferrals: []model.PoliceReferral{{PoliceUnit: wardPolice, ReferTime: ckT0, State: "ACKNOWLEDGED", AcknowledgeTime: breach}},
+		Deadlines: []model.Deadline{{ID: 1, Kind: model.DeadlinePoliceAcknowledge, Ref: wardPolice, Unit: wardPolice, Start: ckT0,
+			Due: ckT0.Add(24 * time.Hour), State: model.DeadlineMissed, Breached: true, DoneTime: breach, MinutesLate: 60,
+			Escalations: []model.Escalation{{Time: ckT0.Add(24 * time.Hour), To: cityPolice}}}},
+		PoliceAlerted: []string{cityPolice}, // as the scheduler keeps it since 5265f1e
+	}
+	social := model.Case{Number: "HN-2026-00002", Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: unit, IncidentUnit: unit,
+		Handlers: []units.Key{unit}, Revision: 2,
+		Deadlines: []model.Deadline{{ID: 1, Kind: model.DeadlineAcknowledge, Unit: "units/00004@2025-07-01", Start: ckT0,
+			Due: ckT0.Add(24 * time.Hour), State: model.DeadlineMissed, Breached: true, DoneTime: breach, MinutesLate: 60,
+			Escalations: []model.Escalation{{Time: ckT0.Add(24 * time.Hour), To: "units/01@2020-01-01"}}}},
+	}
+	s := open(t, path)
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
+		for _, c := range []*model.Case{&police, &social} {
+			if _, err := tx.NextCaseSequence(2026); err != nil {
+				return err
+			}
+			if err := tx.CreateCase(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What the code before 5265f1e wrote: no PoliceAlerted, and no entry
+	// that gives.
+	rawUpdate(t, path, func(btx *bolt.Tx) error {
+		key := binary.BigEndian.AppendUint64(nil, police.ID)
+		before := police
+		before.PoliceAlerted = nil
+		raw, err := boltstore.EncodeRecord(before)
+		if err != nil {
+			return err
+		}
+		if err := btx.Bucket([]byte("cases")).Put(key, raw); err != nil {
+			return err
+		}
+		for _, ix := range []string{"case_scope", "case_queue"} {
+			now, err := indexKeys(police, ix)
+			if err != nil {
+				return err
+			}
+			old, err := indexKeys(before, ix)
+			if err != nil {
+				return err
+			}
+			for _, k := range now {
+				if !slices.ContainsFunc(old, func(o []byte) bool { return bytes.Equal(o, k) }) {
+					if err := boltstore.RawKeys(btx, ix).Delete(k); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return btx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 9))
+	})
+	for _, p := range mustCheck(t, path).Problems {
+		if p.Bucket != "meta" || !strings.Contains(p.What, "version 9 is older") {
+			t.Errorf("Check of the version 9 file: %s %s: %s; want only its older version", p.Bucket, p.Key, p.What)
+		}
+	}
+
+	s = open(t, path)
+	err = s.View(context.Background(), func(tx datastore.ReadTx) error {
+		for _, want := range []struct {
+			number   string
+			alerted  []string
+			revision uint64
+		}{{police.Number, []string{cityPolice}, police.Revision}, {social.Number, nil, social.Revision}} {
+			c, err := tx.CaseByNumber(want.number)
+			if err != nil {
+				return err
+			}
+			// A migration is no step of the case: its etag stays valid.
+			if !slices.Equal(c.PoliceAlerted, want.alerted) || c.Revision != want.revision {
+				t.Errorf("%s after the migration: alerted %v, revision %d; want %v and %d", c.Number, c.PoliceAlerted, c.Revision, want.alerted, want.revision)
+			}
+		}
+		// The scope key of the city police's liaisons (access.Policy.Scope).
+		listed, _, err := tx.ListCases(datastore.CaseQuery{Scopes: []string{"police:" + cityPolice}, Limit: 10})
+		if err != nil {
+			return err
+		}
+		if len(listed) != 1 || listed[0].Number != police.Number {
+			t.Errorf("the city police list %d cases, want %s only", len(listed), police.Number)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustCheck(t, path); !res.OK() {
+		t.Errorf("Check after the migration: %v", res.Problems)
+	}
+}
+
+// indexKeys are the entries of c in the case index ix, case_scope or
+// case_queue (storekey.CaseIndexKeys).
+func indexKeys(c model.Case, ix string) ([][]byte, error) {
+	scope, queue, err := storekey.CaseIndexKeys(c)
+	if ix == "case_scope" {
+		return scope, err
+	}
+	return queue, err
 }
