@@ -222,7 +222,7 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 		u = cur
 		return err
 	})
-	s.full.Store(errors.Is(err, model.ErrFull))
+	s.noteFull(err)
 	if err != nil {
 		return Session{}, err
 	}
@@ -268,7 +268,7 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 	// lock-out no longer bounds a guesser, and the answer must be the
 	// right password's, which cannot be recorded either
 	// (SignInWithPassword). The refusal is audited all the same.
-	s.full.Store(errors.Is(err, model.ErrFull))
+	s.noteFull(err)
 	if err != nil && !errors.Is(err, model.ErrFull) {
 		return err
 	}
@@ -276,6 +276,18 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 		s.log.WarnContext(ctx, "sign-in: a wrong password was not counted: the database is full", "user", userID, "err", err)
 	}
 	return s.refuse(ctx, model.UserName(userID), model.UserName(userID), why, client)
+}
+
+// noteFull records what a sign-in's write says of the database: full
+// (model.ErrFull), or not any more (it went through). Another error says
+// nothing of it.
+func (s *Service) noteFull(err error) {
+	switch {
+	case err == nil:
+		s.full.Store(false)
+	case errors.Is(err, model.ErrFull):
+		s.full.Store(true)
+	}
 }
 
 // EndSession revokes a console session's token: sign-out, or the
