@@ -411,7 +411,8 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 
 	// Once the reserve is used up too, reads are refused, and so is a
 	// sign-in, saying why (503, Retry-After); a wrong password still reads
-	// as an unknown user id does.
+	// as an unknown user id does. Once the right password was refused so,
+	// an unknown user id reads as it did: refused the same way.
 	for _, path := range []string{"/v1/reports?page_size=100", "/v1/reports?page_size=1"} {
 		for i := 0; ; i++ {
 			code, answer := restRaw(t, d, http.MethodGet, path, "", auth)
@@ -431,5 +432,8 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 	resp, page = last.signInForm("badinh.district", d.password, "")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "Cơ sở dữ liệu đã đầy") {
 		t.Errorf("a sign-in with the reserve used up: %s, Retry-After %q, want 503 saying the database is full:\n%s", resp.Status, resp.Header.Get("Retry-After"), page)
+	}
+	if again, _ := last.signInForm("no.such.user", "not the password", ""); again.StatusCode != resp.StatusCode {
+		t.Errorf("an unknown user id after the right password was refused for a full database: %s, the right password: %s", again.Status, resp.Status)
 	}
 }

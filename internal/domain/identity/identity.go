@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/text/unicode/norm"
@@ -69,16 +70,22 @@ type Service struct {
 	// refusals audits failed console sign-ins per account, at a bounded
 	// cost (RunAudit writes them).
 	refusals *auditlog.Refusals
+	// full is set while the sign-ins' writes fail for a full database
+	// (the reserve used up), and cleared by the next that goes through:
+	// wrong passwords then go uncounted, so every sign-in answers
+	// model.ErrFull, whatever its password (SignInWithPassword).
+	full *atomic.Bool
 }
 
 // New returns the identity service.
 func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, units: reg, clock: clk, log: log,
-		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts")}
+		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts"), full: new(atomic.Bool)}
 }
 
 // WithVault returns the service with v sealing and opening the TOTP
-// secrets of console sign-in. The two share their refusal counts.
+// secrets of console sign-in. The two share their refusal counts, and
+// what they know of a full database.
 func (s *Service) WithVault(v *vault.Vault) *Service {
 	c := *s
 	c.vault = v

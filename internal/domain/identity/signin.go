@@ -113,7 +113,23 @@ func storeLink(tx datastore.Tx, p access.Principal, t model.Token, now time.Time
 // most MaxSignInFailures per LockOutDuration); an unknown user id writes
 // nothing. Failures are audited in windows (auditlog.Refusals), a lock-out
 // and a success each by an event of their own.
+//
+// When not even the reserve takes the count of a wrong password or the
+// session of a right one, the sign-in is model.ErrFull; so is every
+// refusal and every code asked for until such a write goes through
+// again. Wrong passwords then go uncounted, and a guesser, who could try
+// without end, must not tell the right password by its answer.
 func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Session, error) {
+	ses, err := s.signInWithPassword(ctx, in)
+	if s.full.Load() && (errors.Is(err, ErrSignInRefused) || errors.Is(err, ErrSecondFactorNeeded)) {
+		return Session{}, fmt.Errorf("sign-in: %w (%v)", model.ErrFull, err)
+	}
+	return ses, err
+}
+
+// signInWithPassword is SignInWithPassword but for a full database's
+// answers.
+func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Session, error) {
 	now := s.clock.Now()
 	var u model.User
 	var totpSecret string
@@ -206,6 +222,7 @@ func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 		u = cur
 		return err
 	})
+	s.noteFull(err)
 	if err != nil {
 		return Session{}, err
 	}
@@ -247,16 +264,30 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 		}
 		return tx.UpdateUser(u)
 	})
-	switch {
-	case errors.Is(err, model.ErrFull):
-		// Not even the reserve has room: the failure goes uncounted, but
-		// no sign-in can be recorded either, and the refusal must read as
-		// an unknown user id's does.
-		s.log.WarnContext(ctx, "sign-in: a wrong password was not counted: the database is full", "user", userID, "err", err)
-	case err != nil:
+	// Not even the reserve has room: the failure goes uncounted, so the
+	// lock-out no longer bounds a guesser, and the answer must be the
+	// right password's, which cannot be recorded either
+	// (SignInWithPassword). The refusal is audited all the same.
+	s.noteFull(err)
+	if err != nil && !errors.Is(err, model.ErrFull) {
 		return err
 	}
+	if err != nil {
+		s.log.WarnContext(ctx, "sign-in: a wrong password was not counted: the database is full", "user", userID, "err", err)
+	}
 	return s.refuse(ctx, model.UserName(userID), model.UserName(userID), why, client)
+}
+
+// noteFull records what a sign-in's write says of the database: full
+// (model.ErrFull), or not any more (it went through). Another error says
+// nothing of it.
+func (s *Service) noteFull(err error) {
+	switch {
+	case err == nil:
+		s.full.Store(false)
+	case errors.Is(err, model.ErrFull):
+		s.full.Store(true)
+	}
 }
 
 // EndSession revokes a console session's token: sign-out, or the

@@ -1,10 +1,12 @@
 package identity_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 const goodPassword = "Mật khẩu đủ dài 2026"
@@ -24,7 +27,12 @@ const goodPassword = "Mật khẩu đủ dài 2026"
 // newSignInEnv is newEnv with a vault, to seal TOTP secrets.
 func newSignInEnv(t *testing.T) *env {
 	t.Helper()
-	e := newEnv(t)
+	return withVault(t, newEnv(t))
+}
+
+// withVault gives e's service a vault, to seal TOTP secrets.
+func withVault(t *testing.T, e *env) *env {
+	t.Helper()
 	master, err := keys.GenerateMaster()
 	if err != nil {
 		t.Fatal(err)
@@ -464,5 +472,79 @@ func TestSecondFactorNeededIsAudited(t *testing.T) {
 	}
 	if u := e.storedUser(t, "thu.hoang"); u.SignIn.Failures != 0 {
 		t.Errorf("the right password without its code counted %d failures, want 0", u.SignIn.Failures)
+	}
+}
+
+// fullStore is a store whose writes, Batch's too, fail while full is set,
+// as on a database whose reserve is used up.
+type fullStore struct {
+	datastore.Store
+	full atomic.Bool
+}
+
+func (s *fullStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	if s.full.Load() {
+		return fmt.Errorf("test store: %w", model.ErrFull)
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func (s *fullStore) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	if s.full.Load() {
+		return fmt.Errorf("test store: %w", model.ErrFull)
+	}
+	return s.Store.Batch(ctx, fn)
+}
+
+// Once not even the reserve takes a write, a wrong password cannot be
+// counted toward the lock-out, so a guesser may try without end: no
+// answer may then tell the right password from a wrong one. A wrong
+// password answers as the right one does (model.ErrFull: the console's
+// 503), and so do, after it, the right password without its code and an
+// unknown user id; once writes go through again, a wrong password is
+// refused and counted.
+func TestSignInOnAFullDatabaseTellsNoPasswordRight(t *testing.T) {
+	fs := &fullStore{Store: memstore.New()}
+	t.Cleanup(func() { fs.Close() })
+	e := withVault(t, newEnvOn(fs, ""))
+	key, err := identity.NewTOTPKey("thu.hoang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addPerson(t, "thu.hoang", model.RoleCityOfficer, cityUnit, key.Secret)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	fs.full.Store(true)
+
+	_, right := e.signIn("lan.nguyen", goodPassword, "")
+	if !errors.Is(right, model.ErrFull) {
+		t.Fatalf("the right password on a full database: %v, want ErrFull", right)
+	}
+	for i := range identity.MaxSignInFailures + 2 {
+		if _, err := e.signIn("lan.nguyen", "not the password", ""); !errors.Is(err, model.ErrFull) {
+			t.Errorf("wrong password %d on a full database: %v, want ErrFull as for the right one", i+1, err)
+		}
+	}
+	if _, err := e.signIn("thu.hoang", "not the password", ""); !errors.Is(err, model.ErrFull) {
+		t.Errorf("a wrong password of a role with a second factor: %v, want ErrFull", err)
+	}
+	if _, err := e.signIn("thu.hoang", goodPassword, ""); !errors.Is(err, model.ErrFull) {
+		t.Errorf("the right password without its code on a full database: %v, want ErrFull as for a wrong one", err)
+	}
+	if _, err := e.signIn("no.such.user", "not the password", ""); !errors.Is(err, model.ErrFull) {
+		t.Errorf("an unknown user id on a full database: %v, want ErrFull as for a known one", err)
+	}
+
+	fs.full.Store(false)
+	if _, err := e.signIn("lan.nguyen", "not the password", ""); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Errorf("a wrong password once writes go through: %v, want refused", err)
+	}
+	if u := e.storedUser(t, "lan.nguyen"); u.SignIn.Failures != 1 {
+		t.Errorf("failures counted once writes go through: %d, want 1", u.SignIn.Failures)
+	}
+	if _, err := e.signIn("thu.hoang", goodPassword, ""); !errors.Is(err, identity.ErrSecondFactorNeeded) {
+		t.Errorf("the right password without its code once writes go through: %v, want ErrSecondFactorNeeded", err)
+	}
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Errorf("the right password once writes go through: %v", err)
 	}
 }

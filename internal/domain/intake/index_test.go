@@ -272,6 +272,9 @@ func (w *indexWorld) randomCase(rng *rand.Rand, number string) model.Case {
 		}
 		if rng.IntN(3) == 0 {
 			d.Escalations = []model.Escalation{{To: pick(rng, unitsAndPolice)}}
+			if to := d.Escalations[0].To; strings.HasPrefix(to, "policeUnits/") && !slices.Contains(c.PoliceAlerted, to) {
+				c.PoliceAlerted = append(c.PoliceAlerted, to) // as the scheduler's escalation keeps it
+			}
 		}
 		c.Deadlines = append(c.Deadlines, d)
 	}

@@ -48,7 +48,7 @@ func indexCorpus(t *testing.T, corpus []corpusChild) (*Service, datastore.Store,
 				return err
 			}
 			ids[i] = cs.ID
-			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: cs.ID, KeyID: master.ID(), Tokens: Tokens(master.IndexKey(), reg, r)}); err != nil {
+			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: cs.ID, KeyID: EntryKeyID(master), Tokens: Tokens(master.IndexKey(), reg, r)}); err != nil {
 				return err
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -337,6 +338,11 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 			hits[at[id]].addProbe(l.probe)
 		}
 	}
+	if !q.Reporters {
+		if err := withoutOlderEntries(tx, hits); err != nil {
+			return nil, false, err
+		}
+	}
 	out := hits[:0]
 	for _, h := range hits {
 		if h.sum(); h.total >= MinScore {
@@ -350,6 +356,38 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 		return cmp.Compare(b.id, a.id)
 	})
 	return out, partial, nil
+}
+
+// withoutOlderEntries takes from hits what a phone and a caregiver's name
+// matched in an entry of a format before this one (indexFormat), while
+// the index is not recorded complete in this format: the rebuild that
+// makes such entries anew runs in the background while the service
+// answers (CatchUp), and an older entry holds the reporter's name and
+// phone under a caregiver's kinds, so that its match could confirm a
+// guess at who reported. A caregiver's match there waits for the
+// rebuild too; once the index is complete in this format, this reads
+// one key.
+func withoutOlderEntries(tx datastore.ReadTx, hits []hit) error {
+	under, err := tx.SearchIndexedUnder()
+	if err != nil || strings.HasSuffix(under, indexFormat) {
+		return err
+	}
+	phone, caregiver := fieldIndex(FieldPhone), fieldIndex(FieldCaregiverName)
+	for i := range hits {
+		h := &hits[i]
+		if !h.matched[phone] && !h.matched[caregiver] {
+			continue
+		}
+		e, err := tx.SearchEntry(h.id)
+		if err != nil && !errors.Is(err, model.ErrNotFound) {
+			return err
+		}
+		if err != nil || !strings.HasSuffix(e.KeyID, indexFormat) {
+			h.best[phone], h.matched[phone] = 0, false
+			h.best[caregiver], h.matched[caregiver] = 0, false
+		}
+	}
+	return nil
 }
 
 // strength is what a match of p adds to a case's score at most: the

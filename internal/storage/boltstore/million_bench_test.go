@@ -385,7 +385,7 @@ func indexSynthetic(b testing.TB, s *boltstore.Store, gen *synthGen, ids []uint6
 				for i := from; i < to; i++ {
 					tokens := search.Tokens(key, gen.reg, gen.report(i))
 					if part == 0 {
-						err := boltstore.PutSearchEntryAlone(tx, datastore.SearchEntry{CaseID: ids[i], KeyID: master.ID(), Tokens: tokens})
+						err := boltstore.PutSearchEntryAlone(tx, datastore.SearchEntry{CaseID: ids[i], KeyID: search.EntryKeyID(master), Tokens: tokens})
 						if err != nil {
 							return err
 						}
@@ -410,7 +410,7 @@ func indexSynthetic(b testing.TB, s *boltstore.Store, gen *synthGen, ids []uint6
 			}
 		}
 	}
-	err := s.Update(ctx, func(tx datastore.Tx) error { return tx.SetSearchIndexedUnder(master.ID()) })
+	err := s.Update(ctx, func(tx datastore.Tx) error { return tx.SetSearchIndexedUnder(search.EntryKeyID(master)) })
 	if err != nil {
 		b.Fatal(err)
 	}
