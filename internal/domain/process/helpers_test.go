@@ -350,7 +350,8 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		if d.State == model.DeadlineMet && d.DoneTime.After(d.Due) && (d.PausedAt.IsZero() || d.PausedAt.After(d.Due)) {
 			df("met at %s after its due time %s (paused at %v)", d.DoneTime.In(vntime.Location()), d.Due.In(vntime.Location()), d.PausedAt)
 		}
-		if !d.Pausable && !d.PausedAt.IsZero() {
+		// D16 is not paused but suspended, by the police's decision.
+		if !d.Pausable && !d.PausedAt.IsZero() && d.Kind != model.DeadlineProsecutionDecision {
 			df("not pausable but paused")
 		}
 		// An emergency's clocks cannot be paused (issue 4): D3, and the
