@@ -59,6 +59,25 @@ func expectListsAgree(t *testing.T, ts *testServer, user, name string, queue pb.
 	}
 }
 
+// forwardedByPolice has the Ba Đình worker refer a case to the ward police,
+// whose liaison acknowledges it with reference and forwards it to the
+// investigators now, which starts D16.
+func forwardedByPolice(t *testing.T, ts *testServer, name, reference string) {
+	t.Helper()
+	p := ts.process()
+	police := ts.as(t, "police.bd")
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer %s: %v", name, err)
+	}
+	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: reference}); err != nil {
+		t.Fatalf("police acknowledge %s: %v", name, err)
+	}
+	if _, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"}); err != nil {
+		t.Fatalf("forwarding %s: %v", name, err)
+	}
+}
+
 // pausable is true exactly when :pauseDeadline would pause the deadline
 // for the unit that must meet it. A sexual-abuse case in Phường Ba Đình,
 // received Fri 4 Dec 2026, is referred to the ward police, who forward
@@ -71,21 +90,10 @@ func TestDeadlinePausableIsWhatPauseDeadlineAccepts(t *testing.T) {
 	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
-	p := ts.process()
-	police, worker := ts.as(t, "police.bd"), ts.as(t, "bd.worker")
+	p, worker := ts.process(), ts.as(t, "bd.worker")
 
 	name := openCase(t, ts, received, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
-	if _, err := p.ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
-		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
-		t.Fatalf("refer: %v", err)
-	}
-	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/302"}); err != nil {
-		t.Fatalf("police acknowledge: %v", err)
-	}
-	ts.clock.Set(hn(2026, 12, 4, 15, 0))
-	if _, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"}); err != nil {
-		t.Fatalf("forwarding: %v", err)
-	}
+	forwardedByPolice(t, ts, name, "CA-BD-2026/302")
 
 	tried := map[string]bool{}
 	check := func(when string) {
@@ -224,16 +232,7 @@ func TestDeadlineClosedWhilePausedIsNotPaused(t *testing.T) {
 
 	// D16 met while suspended: the police view too.
 	crime := openCase(t, ts, hn(2026, 12, 7, 8, 50), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
-	if _, err := p.ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: crime, Etag: etagOf(t, ts, "bd.worker", crime),
-		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
-		t.Fatalf("refer: %v", err)
-	}
-	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: crime, Etag: etagOf(t, ts, "police.bd", crime), ReferenceNumber: "CA-BD-2026/303"}); err != nil {
-		t.Fatalf("police acknowledge: %v", err)
-	}
-	if _, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: crime, Etag: etagOf(t, ts, "police.bd", crime), InvestigationAgency: "Cơ quan CSĐT"}); err != nil {
-		t.Fatalf("forwarding: %v", err)
-	}
+	forwardedByPolice(t, ts, crime, "CA-BD-2026/303")
 	c, err := p.SuspendPoliceDeadline(police, &pb.SuspendPoliceDeadlineRequest{Name: crime, Etag: etagOf(t, ts, "police.bd", crime),
 		DecisionNumber: "5/QĐ-TĐC", Reason: "chờ kết luận giám định"})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 )
@@ -90,23 +89,8 @@ func TestPausableIsWhatPauseDeadlineDoes(t *testing.T) {
 // days, as change leaves it; closed says the case is closed too.
 func (w *world) caseWithDeadline(t *testing.T, kind model.DeadlineKind, change func(*model.Deadline), closed bool) model.Case {
 	t.Helper()
-	age := int32(9)
-	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-		Report: model.Report{
-			Channel: 1, ReceiveTime: w.clk.Now().Add(-time.Hour), CallType: model.CallIntervention,
-			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-			Narrative: "trẻ bị bỏ đói", SuspectedAbuse: []model.AbuseForm{5}, Reporter: model.Reporter{Anonymous: true},
-		},
-		IncidentCommuneCode: "00004",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c model.Case
-	err = w.store.Update(w.ctx, func(tx datastore.Tx) error {
-		if c, err = tx.CaseByNumber(out.CaseNumber); err != nil {
-			return err
-		}
+	c := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseNeglect)
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
 		d := model.Deadline{
 			ID: 99, Kind: kind, Ref: "test", Clock: model.ClockHours, Length: 72 * time.Hour, Unit: unitBaDinh,
 			Start: w.clk.Now().Add(-24 * time.Hour), Due: w.clk.Now().Add(48 * time.Hour), Pausable: true, State: model.DeadlineOpen,
