@@ -516,8 +516,8 @@ func Pausable(c model.Case, d model.Deadline, now time.Time) bool {
 	return d.Open() && pauseRefusal(d, now) == nil
 }
 
-// ResumeDeadline resumes a paused deadline; its due time moves by the time
-// it was paused.
+// ResumeDeadline resumes a paused deadline; its due time moves on (see
+// resume).
 func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Request, deadlineID int) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "resumeDeadline", apply: func(s *stepCtx) error {
 		d, err := s.myDeadline(deadlineID)
