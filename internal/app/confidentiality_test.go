@@ -1483,7 +1483,14 @@ func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
 		tr := c["Transfers"].([]any)[0].(map[string]any)
 		tr["Reason"], tr["DeclineNote"] = transfer, decline
 		c["PoliceReferrals"].([]any)[0].(map[string]any)["SuspectedOffence"] = offence
-		c["Deadlines"].([]any)[0].(map[string]any)["PauseReason"] = pause
+		// A pause reason is shown while the deadline is paused: the first
+		// open one, paused.
+		for _, d := range c["Deadlines"].([]any) {
+			if d := d.(map[string]any); d["State"] == "OPEN" {
+				d["PauseReason"], d["PausedAt"] = pause, testNow.Format(time.RFC3339Nano)
+				break
+			}
+		}
 		out, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
@@ -1526,8 +1533,8 @@ func TestConfidentialityVersion2FreeTextSealedAtStart(t *testing.T) {
 	if pr := got.GetPoliceReferrals(); len(pr) != 1 || pr[0].GetSuspectedOffence() != offence {
 		t.Errorf("police referrals after the upgrade: %v", pr)
 	}
-	if d := got.GetDeadlines()[0]; d.GetPauseReason() != pause {
-		t.Errorf("deadline %d after the upgrade: pause reason %q", d.GetId(), d.GetPauseReason())
+	if i := slices.IndexFunc(got.GetDeadlines(), (*pb.Deadline).GetPaused); i < 0 || got.GetDeadlines()[i].GetPauseReason() != pause {
+		t.Errorf("deadlines after the upgrade: %v, want one paused with its reason", got.GetDeadlines())
 	}
 	ts.stop()
 	if leaks := confLeaks(confRecords(t, ts.cfg.DBPath), markers); len(leaks) > 0 {

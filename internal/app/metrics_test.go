@@ -21,6 +21,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/transport/metrics"
 )
 
@@ -109,12 +110,7 @@ var numberLabel = regexp.MustCompile(`^(\+Inf|-?[0-9.]+(e[+-]?[0-9]+)?)$`)
 // label must be shown to be bounded before it ships.
 var closedLabels = map[string]func(string) bool{
 	"kind": func(v string) bool {
-		return slices.Contains([]model.DeadlineKind{
-			model.DeadlineAcknowledge, model.DeadlineEmergencyMeasures, model.DeadlineSeparationReview,
-			model.DeadlinePlanDraft, model.DeadlinePlanApproval, model.DeadlineServiceEnd, model.DeadlinePoliceForward,
-			model.DeadlineProsecutionDecision, model.DeadlineTransferAccept, model.DeadlinePoliceAcknowledge,
-			model.DeadlineCareFollowUp, model.DeadlinePlanResubmit,
-		}, model.DeadlineKind(v))
+		return slices.Contains(process.DeadlineKinds(), model.DeadlineKind(v))
 	},
 	"state":   func(v string) bool { return slices.Contains([]string{"running", "paused", "overdue"}, v) },
 	"webhook": func(v string) bool { return v == "so-y-te" }, // the policy's own names

@@ -265,7 +265,7 @@ type Deadline struct {
 	Id int32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// ACKNOWLEDGE, D3_EMERGENCY, D4_SEPARATION, D6_PLAN_DRAFT,
 	// D7_PLAN_APPROVAL, D8_SERVICE, D13_POLICE_FORWARD, D16_PROSECUTION,
-	// TRANSFER_ACCEPT, POLICE_ACKNOWLEDGE or CARE_FOLLOW_UP.
+	// TRANSFER_ACCEPT, POLICE_ACKNOWLEDGE, CARE_FOLLOW_UP or PLAN_RESUBMIT.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// What it is about, for kinds that repeat: "plan-1", "service-2",
 	// "transfer-1", a police unit, "follow-up-1".
@@ -279,15 +279,24 @@ type Deadline struct {
 	// The working-day calendar that computed due_time.
 	CalendarVersion string `protobuf:"bytes,8,opt,name=calendar_version,json=calendarVersion,proto3" json:"calendar_version,omitempty"`
 	// OPEN, MET, MISSED or CANCELLED. An OPEN deadline past due is overdue.
-	State       string                 `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
-	Overdue     bool                   `protobuf:"varint,10,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	Paused      bool                   `protobuf:"varint,11,opt,name=paused,proto3" json:"paused,omitempty"`
+	State   string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
+	Overdue bool   `protobuf:"varint,10,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	// The clock is stopped now: an OPEN deadline paused by :pauseDeadline
+	// (or a D16 suspended by the police's decision). A deadline met, missed
+	// or cancelled while paused is not paused; the case's timeline and notes
+	// keep the pause.
+	Paused bool `protobuf:"varint,11,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Why it is paused, while it is.
 	PauseReason string                 `protobuf:"bytes,12,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
 	DoneTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
 	// For MISSED: how late the step was done.
-	MinutesLate   int64         `protobuf:"varint,14,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
-	Escalations   []*Escalation `protobuf:"bytes,15,rep,name=escalations,proto3" json:"escalations,omitempty"`
-	Pausable      bool          `protobuf:"varint,16,opt,name=pausable,proto3" json:"pausable,omitempty"`
+	MinutesLate int64         `protobuf:"varint,14,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
+	Escalations []*Escalation `protobuf:"bytes,15,rep,name=escalations,proto3" json:"escalations,omitempty"`
+	// Whether :pauseDeadline would pause it now, asked by the unit that must
+	// meet it: the case is open, and the deadline is OPEN, of a kind that may
+	// be paused (not an emergency's clock, D4, a follow-up of alternative
+	// care or a police clock, D16 included), neither paused nor overdue.
+	Pausable      bool `protobuf:"varint,16,opt,name=pausable,proto3" json:"pausable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

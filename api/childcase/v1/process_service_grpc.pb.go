@@ -136,7 +136,11 @@ type CaseProcessServiceClient interface {
 	ResumePoliceDeadline(ctx context.Context, in *ResumePoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(ctx context.Context, in *PauseDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
-	// Resumes a paused deadline; its due time moves by the time it was paused.
+	// Resumes a paused deadline. A working-day deadline is then due after the
+	// working days it had left when paused (those after the day of the pause),
+	// counted from the day after the resumption, so it ends at 24:00 of a
+	// working day; any other deadline's due time moves by the time it was
+	// paused.
 	ResumeDeadline(ctx context.Context, in *ResumeDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// The timeline of a case: every transition, note, handoff, deadline
 	// event and escalation, with actor and time, oldest first (newest first
@@ -605,7 +609,11 @@ type CaseProcessServiceServer interface {
 	ResumePoliceDeadline(context.Context, *ResumePoliceDeadlineRequest) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(context.Context, *PauseDeadlineRequest) (*Case, error)
-	// Resumes a paused deadline; its due time moves by the time it was paused.
+	// Resumes a paused deadline. A working-day deadline is then due after the
+	// working days it had left when paused (those after the day of the pause),
+	// counted from the day after the resumption, so it ends at 24:00 of a
+	// working day; any other deadline's due time moves by the time it was
+	// paused.
 	ResumeDeadline(context.Context, *ResumeDeadlineRequest) (*Case, error)
 	// The timeline of a case: every transition, note, handoff, deadline
 	// event and escalation, with actor and time, oldest first (newest first

@@ -71,3 +71,29 @@ func (c *Calendar) AddWorkingDays(start time.Time, n int) time.Time {
 	}
 	return d.AddDays(1).Start()
 }
+
+// ResumeWorkingDays returns the new deadline of a working-day limit that
+// was due at due, paused at paused and is resumed at resumed. The limit
+// keeps the working days it had left when it was paused, those after the
+// day of the pause up to its last day, and counts them from the day after
+// the resumption, as [Calendar.AddWorkingDays] counts from an event: so it
+// ends again at 24:00 of a working day (Civil Code Arts. 147-148), never
+// on the day off a pause by the wall clock would reach. What was left of
+// the day of the pause counts as used, and what is left of the day of the
+// resumption is given back, so a pause within one day changes nothing.
+// With no day left (paused on its last day) it ends at 24:00 of the day of
+// the resumption, or of the next working day if that is a day off.
+func (c *Calendar) ResumeWorkingDays(due, paused, resumed time.Time) time.Time {
+	last := vntime.DateOf(due)
+	if due.Equal(last.Start()) {
+		last = last.AddDays(-1) // due at 00:00: the limit's last day is the day before
+	}
+	if left := c.WorkingDaysBetween(vntime.DateOf(paused), last); left > 0 {
+		return c.AddWorkingDays(resumed, left)
+	}
+	d := vntime.DateOf(resumed)
+	for !c.IsWorkingDay(d) {
+		d = d.AddDays(1)
+	}
+	return d.AddDays(1).Start()
+}

@@ -231,3 +231,47 @@ func TestAddWorkingDaysProperties(t *testing.T) {
 		}
 	}
 }
+
+// A paused working-day limit, resumed, is due after the working days it
+// had left when paused (those after the day of the pause, to its last
+// day), counted from the day after its resumption: it ends at 24:00 of a
+// working day again, whatever days off the pause spanned, and a pause
+// within one day changes nothing.
+func TestResumeWorkingDays(t *testing.T) {
+	c := load(t)
+	// D6 from a meeting on Thu 12/2/2026: 5 working days across Tết
+	// (16–22/2 off) end with Thu 26/2.
+	d6 := c.AddWorkingDays(hanoi(2026, 2, 12, 10, 0), 5)
+	checkDeadline(t, "D6", d6, hanoi(2026, 2, 27, 0, 0))
+	// D7 from Tue 25/8/2026: Wed 26 and Thu 27/8; then Sat 22/8 was
+	// worked, Mon 31/8 swapped off, 1–2/9 Quốc khánh.
+	d7 := c.AddWorkingDays(hanoi(2026, 8, 25, 10, 0), 2)
+	checkDeadline(t, "D7", d7, hanoi(2026, 8, 28, 0, 0))
+	tests := []struct {
+		name            string
+		due             time.Time
+		paused, resumed time.Time
+		want            time.Time
+	}{
+		// 5 left (13/2, 23–26/2); from Tue 24/2: 24, 25, 26, 27/2, 2/3.
+		{"paused on the meeting's day, resumed after Tết", d6, hanoi(2026, 2, 12, 11, 0), hanoi(2026, 2, 23, 9, 0), hanoi(2026, 3, 3, 0, 0)},
+		// 4 left (23–26/2); Tết gives them all back.
+		{"paused on the last day before Tết, resumed in Tết", d6, hanoi(2026, 2, 13, 15, 0), hanoi(2026, 2, 18, 10, 0), hanoi(2026, 2, 27, 0, 0)},
+		{"paused and resumed the same day", d6, hanoi(2026, 2, 23, 8, 0), hanoi(2026, 2, 23, 17, 0), d6},
+		// None left: the rest of a day is given back, the next working
+		// day's end, not the Sunday the wall clock would give.
+		{"paused on the last day, resumed on a Saturday", d6, hanoi(2026, 2, 26, 10, 0), hanoi(2026, 2, 28, 10, 0), hanoi(2026, 3, 3, 0, 0)},
+		{"paused on the last day, resumed on a working day", d6, hanoi(2026, 2, 26, 10, 0), hanoi(2026, 3, 2, 10, 0), hanoi(2026, 3, 3, 0, 0)},
+		// 1 left (Thu 27/8); resumed Sat 29/8: 31/8, 1/9 and 2/9 are off,
+		// so Thu 3/9 (the wall clock would end it on Sun 30/8 at 14:00).
+		{"resumed before Quốc khánh", d7, hanoi(2026, 8, 26, 20, 0), hanoi(2026, 8, 29, 10, 0), hanoi(2026, 9, 4, 0, 0)},
+		{"resumed on the swapped-off Monday", d7, hanoi(2026, 8, 26, 20, 0), hanoi(2026, 8, 31, 10, 0), hanoi(2026, 9, 4, 0, 0)},
+		// 1 left, resumed on Fri 21/8: the make-up Saturday 22/8 counts.
+		{"a make-up Saturday counts", hanoi(2026, 8, 22, 0, 0), hanoi(2026, 8, 20, 9, 0), hanoi(2026, 8, 21, 9, 0), hanoi(2026, 8, 23, 0, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDeadline(t, "ResumeWorkingDays", c.ResumeWorkingDays(tt.due, tt.paused, tt.resumed), tt.want)
+		})
+	}
+}

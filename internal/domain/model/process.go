@@ -115,17 +115,25 @@ type Deadline struct {
 	Start           time.Time
 	Due             time.Time
 	CalendarVersion string // the working-day calendar that computed Due
-	Pausable        bool
-	PausedAt        time.Time // zero unless paused
-	PauseReason     string
-	Paused          time.Duration // total time spent paused, already added to Due
-	WarnAt          []float64     // fractions of the limit that warn
-	WarningsSent    int           // how many of WarnAt have fired
-	State           DeadlineState
-	Breached        bool      // the due time passed while open
-	DoneTime        time.Time // when met, missed or cancelled
-	MinutesLate     int64     // for MISSED: how late it was done
-	Escalations     []Escalation
+	// Pausable is false for a deadline that :pauseDeadline may not stop
+	// although its kind may be (the ACKNOWLEDGE of an emergency); the
+	// kind's rule is the process's (process.DeadlineKinds).
+	Pausable bool
+	// PausedAt is when the running pause (or D16's suspension) began:
+	// zero unless paused. A deadline closed while paused keeps it, as
+	// history; it is not paused for that (IsPaused).
+	PausedAt    time.Time
+	PauseReason string
+	// Paused is the total time spent paused. Due has moved by it, or for
+	// a working-day clock by the working days the pauses took.
+	Paused       time.Duration
+	WarnAt       []float64 // fractions of the limit that warn
+	WarningsSent int       // how many of WarnAt have fired
+	State        DeadlineState
+	Breached     bool      // the due time passed while open
+	DoneTime     time.Time // when met, missed or cancelled
+	MinutesLate  int64     // for MISSED: how late it was done
+	Escalations  []Escalation
 	// NextFire is when the scheduler's timer for this deadline is set, so
 	// that a change can remove it; zero when none is set.
 	NextFire time.Time
@@ -133,6 +141,11 @@ type Deadline struct {
 
 // Open reports whether the deadline still runs.
 func (d Deadline) Open() bool { return d.State == DeadlineOpen }
+
+// IsPaused reports whether the deadline's clock is stopped now: it is open
+// and paused (or, for D16, suspended). A deadline met, missed or cancelled
+// while paused is no longer paused: nothing is left to resume.
+func (d Deadline) IsPaused() bool { return d.Open() && !d.PausedAt.IsZero() }
 
 // Escalation is one escalation of an overdue deadline to the next level.
 type Escalation struct {

@@ -25,6 +25,50 @@ const (
 	prosecutionDays    = 20 // D16, Criminal Procedure Code (calendar days)
 )
 
+// deadlineKinds is the one table of the kinds of deadline, in the order
+// the domain reference lists them, with whether :pauseDeadline may stop a
+// clock of the kind. The emergency clocks (D3; an emergency's
+// ACKNOWLEDGE, which the deadline itself marks not Pausable), D4 and the
+// follow-ups of alternative care protect a child and cannot wait; the
+// police clocks belong to a police unit, which :pauseDeadline does not
+// serve (D16 is suspended by the police's own decision instead).
+var deadlineKinds = []struct {
+	kind     model.DeadlineKind
+	pausable bool
+}{
+	{model.DeadlineAcknowledge, true},
+	{model.DeadlineEmergencyMeasures, false},
+	{model.DeadlineSeparationReview, false},
+	{model.DeadlinePlanDraft, true},
+	{model.DeadlinePlanApproval, true},
+	{model.DeadlineServiceEnd, true},
+	{model.DeadlinePoliceForward, false},
+	{model.DeadlineProsecutionDecision, false},
+	{model.DeadlineTransferAccept, true},
+	{model.DeadlinePoliceAcknowledge, false},
+	{model.DeadlineCareFollowUp, false},
+	{model.DeadlinePlanResubmit, true},
+}
+
+// DeadlineKinds returns every kind of deadline the process starts.
+func DeadlineKinds() []model.DeadlineKind {
+	out := make([]model.DeadlineKind, len(deadlineKinds))
+	for i, k := range deadlineKinds {
+		out[i] = k.kind
+	}
+	return out
+}
+
+// kindPausable reports whether :pauseDeadline may stop a clock of kind.
+func kindPausable(kind model.DeadlineKind) bool {
+	for _, k := range deadlineKinds {
+		if k.kind == kind {
+			return k.pausable
+		}
+	}
+	return false
+}
+
 // clockSkew is how far in the future a time the caller says something
 // happened may lie: the clocks of the caller and the server differ.
 const clockSkew = 5 * time.Minute
@@ -58,12 +102,13 @@ func (e *Engine) due(start time.Time, spec clockSpec) time.Time {
 }
 
 // startDeadline opens a deadline on the case for unit, from start.
-func (s *stepCtx) startDeadline(kind model.DeadlineKind, ref, unit string, start time.Time, spec clockSpec, pausable bool) *model.Deadline {
-	return s.openDeadline(kind, ref, unit, start, s.e.due(start, spec), spec, pausable)
+func (s *stepCtx) startDeadline(kind model.DeadlineKind, ref, unit string, start time.Time, spec clockSpec) *model.Deadline {
+	return s.openDeadline(kind, ref, unit, start, s.e.due(start, spec), spec)
 }
 
-// openDeadline opens a deadline with a due time computed by the caller.
-func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start, due time.Time, spec clockSpec, pausable bool) *model.Deadline {
+// openDeadline opens a deadline with a due time computed by the caller,
+// pausable as its kind is (deadlineKinds).
+func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start, due time.Time, spec clockSpec) *model.Deadline {
 	c := s.c
 	id := 1
 	for _, d := range c.Deadlines {
@@ -72,7 +117,7 @@ func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start,
 	d := model.Deadline{
 		ID: id, Kind: kind, Ref: ref, Clock: spec.clock, Length: spec.length, Days: spec.days,
 		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.e.calendar.Version(),
-		Pausable: pausable, WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
+		Pausable: kindPausable(kind), WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
 	}
 	c.Deadlines = append(c.Deadlines, d)
 	s.event("DEADLINE_STARTED", fmt.Sprintf("%s due %s", kind, hanoi(d.Due)), id)

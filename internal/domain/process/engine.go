@@ -38,6 +38,7 @@ type Calendar interface {
 	Version() string
 	AddCalendarDays(start time.Time, n int) time.Time
 	AddWorkingDays(start time.Time, n int) time.Time
+	ResumeWorkingDays(due, paused, resumed time.Time) time.Time
 }
 
 // Engine runs transitions and the deadline scheduler.
@@ -450,7 +451,7 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 	}
 	// An emergency's clocks cannot be paused (issue 4): its shorter time
 	// to acknowledge is one of them.
-	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack), !c.Emergency)
+	s.startDeadline(model.DeadlineAcknowledge, "", unit, now, fromPolicy(ack)).Pausable = !c.Emergency
 	if c.Emergency {
 		s.startEmergencyClock(c.ReceiveTime)
 	}
@@ -459,7 +460,7 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 			PoliceUnit: police, ReferTime: c.ReceiveTime, ReferredBy: c.IntakeUsers[0],
 			State: model.PoliceAcknowledged, AcknowledgeTime: c.ReceiveTime,
 		})
-		s.startDeadline(model.DeadlinePoliceForward, police, police, c.ReceiveTime, e.forwardLimit(c), false)
+		s.startDeadline(model.DeadlinePoliceForward, police, police, c.ReceiveTime, e.forwardLimit(c))
 	}
 	for i := range c.Deadlines {
 		c.Deadlines[i].NextFire = e.nextFire(tx, &c.Deadlines[i])
@@ -470,7 +471,7 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 // emergency measures were applied.
 func (s *stepCtx) startEmergencyClock(receive time.Time) {
 	if s.c.OpenDeadline(model.DeadlineEmergencyMeasures, "") == nil && s.c.EmergencyMeasured.IsZero() {
-		s.startDeadline(model.DeadlineEmergencyMeasures, "", access.UnitName(s.c.ResponsibleUnit), receive, hours(emergencyHours), false)
+		s.startDeadline(model.DeadlineEmergencyMeasures, "", access.UnitName(s.c.ResponsibleUnit), receive, hours(emergencyHours))
 	}
 }
 
@@ -488,7 +489,7 @@ func (s *stepCtx) acknowledgeAsEmergency() {
 	spec, unit := fromPolicy(s.e.policy.AcknowledgeEmergency), ack.Unit
 	if !ack.PausedAt.IsZero() || s.e.due(s.now, spec).Before(ack.Due) {
 		s.cancel(model.DeadlineAcknowledge, "", "the case is an emergency: acknowledge_emergency applies")
-		s.startDeadline(model.DeadlineAcknowledge, "", unit, s.now, spec, false)
+		s.startDeadline(model.DeadlineAcknowledge, "", unit, s.now, spec).Pausable = false
 		return
 	}
 	ack.Pausable = false

@@ -66,7 +66,7 @@ func (s *stepCtx) offer(to, reason, kind string) error {
 	s.c.Transfers = append(s.c.Transfers, model.Transfer{
 		ID: id, From: from, To: to, Reason: reason, ProposedBy: s.p.UserID, ProposeTime: s.now, State: model.TransferProposed,
 	})
-	s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(s.e.policy.TransferAccept), true)
+	s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(s.e.policy.TransferAccept))
 	s.event(kind, fmt.Sprintf("from %s to %s", from, to), 0, from, to)
 	return nil
 }
@@ -266,13 +266,13 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 		s.c.PoliceReferrals = append(s.c.PoliceReferrals, model.PoliceReferral{
 			PoliceUnit: policeUnit, SuspectedOffence: offence, ReferTime: s.now, ReferredBy: s.p.UserID, State: model.PoliceReferred,
 		})
-		s.startDeadline(model.DeadlinePoliceAcknowledge, policeUnit, policeUnit, s.now, fromPolicy(e.policy.PoliceAcknowledge), false)
+		s.startDeadline(model.DeadlinePoliceAcknowledge, policeUnit, policeUnit, s.now, fromPolicy(e.policy.PoliceAcknowledge))
 		// D13 runs from when the police received the crime report
 		// (Circular 43/2021 Art. 5: "kể từ khi tiếp nhận"). The referral
 		// reaches the unit's queue the moment it is made; the liaison's
 		// acknowledgement may come later and must not restart the clock,
 		// nor may a receipt time the police record themselves move it.
-		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, e.forwardLimit(s.c), false)
+		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, e.forwardLimit(s.c))
 		s.event("POLICE_REFERRAL", policeUnit, 0, access.UnitName(s.c.ResponsibleUnit), policeUnit)
 		return nil
 	}})
@@ -328,7 +328,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 		s.now = at.UTC()
 		s.meet(model.DeadlinePoliceForward, r.PoliceUnit)
 		s.now = saved
-		s.startDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit, r.PoliceUnit, at, calendarDays(prosecutionDays), true)
+		s.startDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit, r.PoliceUnit, at, calendarDays(prosecutionDays))
 		s.event("POLICE_FORWARDED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
 	}})
@@ -478,15 +478,8 @@ func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Requ
 		if err != nil {
 			return err
 		}
-		if !d.Pausable {
-			return model.Precondition("NOT_PAUSABLE", "%s cannot be paused", d.Kind)
-		}
-		if !d.PausedAt.IsZero() {
-			return model.Precondition("ALREADY_PAUSED", "deadline %d is already paused", d.ID)
-		}
-		if d.Breached || !s.now.Before(d.Due) {
-			// A pause stops a clock that runs; it cannot undo a miss.
-			return model.Precondition("DEADLINE_OVERDUE", "deadline %d is already overdue; it cannot be paused", d.ID)
+		if err := pauseRefusal(*d, s.now); err != nil {
+			return err
 		}
 		d.PausedAt, d.PauseReason = s.now, reason
 		s.event("DEADLINE_PAUSED", string(d.Kind), d.ID)
@@ -494,8 +487,37 @@ func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Requ
 	}})
 }
 
-// ResumeDeadline resumes a paused deadline; its due time moves by the time
-// it was paused.
+// pauseRefusal says why :pauseDeadline refuses to pause the open deadline
+// d at now, whoever asks; nil if it pauses it. Pausable answers by it, so
+// what the API shows and what the step does cannot disagree.
+func pauseRefusal(d model.Deadline, now time.Time) error {
+	if !kindPausable(d.Kind) || !d.Pausable {
+		// A D16 stored before its kind was ruled out says Pausable.
+		return model.Precondition("NOT_PAUSABLE", "%s cannot be paused", d.Kind)
+	}
+	if !d.PausedAt.IsZero() {
+		return model.Precondition("ALREADY_PAUSED", "deadline %d is already paused", d.ID)
+	}
+	if d.Breached || !now.Before(d.Due) {
+		// A pause stops a clock that runs; it cannot undo a miss.
+		return model.Precondition("DEADLINE_OVERDUE", "deadline %d is already overdue; it cannot be paused", d.ID)
+	}
+	return nil
+}
+
+// Pausable reports whether :pauseDeadline would pause deadline d of case c
+// at now for the unit that must meet it (who may call it aside): the case
+// is in the step's gate, and d is open, of a kind that pauses, not paused
+// and not overdue. It is the API's pausable.
+func Pausable(c model.Case, d model.Deadline, now time.Time) bool {
+	if _, err := stepGates["pauseDeadline"].check(access.Principal{}, &c); err != nil {
+		return false
+	}
+	return d.Open() && pauseRefusal(d, now) == nil
+}
+
+// ResumeDeadline resumes a paused deadline; its due time moves on (see
+// resume).
 func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Request, deadlineID int) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "resumeDeadline", apply: func(s *stepCtx) error {
 		d, err := s.myDeadline(deadlineID)
@@ -511,14 +533,31 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 	}})
 }
 
-// resume restarts a paused deadline: its due time, and its start (so the
-// warnings keep their fractions of the limit), move by the pause.
+// resume restarts a paused deadline. A working-day clock keeps the
+// working days it had left when paused, counted from the day after the
+// resumption (Calendar.ResumeWorkingDays): the wall-clock length of the
+// pause would make it end at any hour, on a Sunday or in Tết. Any other
+// clock's due time moves by the pause. The start moves as the due time
+// does, so the warnings keep their fractions of the limit.
 func (s *stepCtx) resume(d *model.Deadline) {
 	paused := s.now.Sub(d.PausedAt)
+	due := d.Due.Add(paused)
+	if d.Clock == model.ClockWorkingDays {
+		// Never sooner than before: a due time an earlier version moved
+		// off the end of a day counts its partial day as a whole one.
+		due = later(s.e.calendar.ResumeWorkingDays(d.Due, d.PausedAt, s.now).UTC(), d.Due)
+	}
 	d.Paused += paused
-	d.Due = d.Due.Add(paused)
-	d.Start = d.Start.Add(paused)
+	d.Start = d.Start.Add(due.Sub(d.Due))
+	d.Due = due
 	d.PausedAt, d.PauseReason = time.Time{}, ""
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // myDeadline returns an open deadline of the caller's unit.

@@ -5,12 +5,14 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -62,6 +64,32 @@ func (w *world) refresh(t fataler) snapshot {
 	}
 	w.last = s
 	return s
+}
+
+// openCaseAt records an intervention report about a child of 9 in Phường
+// Ba Đình, received at receive, and returns the case it opened as stored.
+func (w *world) openCaseAt(t *testing.T, receive time.Time, danger bool, abuse model.AbuseForm) model.Case {
+	t.Helper()
+	age := int32(9)
+	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+		Report: model.Report{
+			Channel: 1, ReceiveTime: receive, CallType: model.CallIntervention, ImmediateDanger: danger,
+			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
+			Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{abuse}, Reporter: model.Reporter{Anonymous: true},
+		},
+		IncidentCommuneCode: "00004",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c model.Case
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		c, err = tx.CaseByNumber(out.CaseNumber)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func (w *world) readCase(t *rapid.T, number string) model.Case {
@@ -350,7 +378,8 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		if d.State == model.DeadlineMet && d.DoneTime.After(d.Due) && (d.PausedAt.IsZero() || d.PausedAt.After(d.Due)) {
 			df("met at %s after its due time %s (paused at %v)", d.DoneTime.In(vntime.Location()), d.Due.In(vntime.Location()), d.PausedAt)
 		}
-		if !d.Pausable && !d.PausedAt.IsZero() {
+		// D16 is not paused but suspended, by the police's decision.
+		if !d.Pausable && !d.PausedAt.IsZero() && d.Kind != model.DeadlineProsecutionDecision {
 			df("not pausable but paused")
 		}
 		// An emergency's clocks cannot be paused (issue 4): D3, and the

@@ -167,29 +167,10 @@ func TestMergeIntoAnEmergencyShortensTheAcknowledgement(t *testing.T) {
 	defer w.close()
 	hanoi := time.FixedZone("ICT", 7*3600)
 	at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, hanoi) } // Monday
-	age := int32(9)
 	call := func(receive time.Time, danger bool) model.Case {
 		t.Helper()
 		w.clk.Set(receive)
-		out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-			Report: model.Report{
-				Channel: 1, ReceiveTime: receive, CallType: model.CallIntervention, ImmediateDanger: danger,
-				Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-				Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{1}, Reporter: model.Reporter{Anonymous: true},
-			},
-			IncidentCommuneCode: "00004",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c model.Case
-		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-			c, err = tx.CaseByNumber(out.CaseNumber)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return w.openCaseAt(t, receive, danger, model.AbuseViolence)
 	}
 	sc := call(at(9, 0), false)
 	if d := sc.OpenDeadline(model.DeadlineAcknowledge, ""); d == nil || !d.Pausable || sc.Emergency {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 )
@@ -21,19 +20,8 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
 	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
-	age := int32(9)
-	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-		Report: model.Report{
-			Channel: 1, ReceiveTime: w.clk.Now().Add(-time.Hour), CallType: model.CallIntervention,
-			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-			Narrative: "trẻ bị xâm hại", SuspectedAbuse: []model.AbuseForm{2}, Reporter: model.Reporter{Anonymous: true},
-		},
-		IncidentCommuneCode: "00004",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := "cases/" + out.CaseNumber
+	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
+	name := "cases/" + number
 	worker := principal("worker.badinh")
 	refer := func(c model.Case, unit string) model.Case {
 		t.Helper()
@@ -58,7 +46,7 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 	}
 	var opened model.Case
 	err = w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-		stored, err := tx.CaseByNumber(out.CaseNumber)
+		stored, err := tx.CaseByNumber(number)
 		if err != nil {
 			return err
 		}

@@ -419,6 +419,9 @@ func (w *world) action(t *rapid.T) {
 	out, err := run()
 	t.Logf("#%d %s on %s by %s etag=%q(rev %d) rid=%q -> err=%v", w.step, desc, number, p.UserID, req.Etag, c.Revision, req.RequestID, err)
 	w.expectGate(t, kind, desc, p, c, err)
+	if kind == "pause" {
+		expectPausable(t, desc, c, w.clk.Now(), err)
+	}
 	if fresh {
 		first, _ := json.Marshal(out)
 		w.history = append(w.history, sentRequest{desc: desc + " on " + number + " by " + p.UserID, ok: err == nil, first: first, call: run})
@@ -483,6 +486,29 @@ func (w *world) expectGate(t *rapid.T, kind, desc string, p access.Principal, c 
 		t.Fatalf("%s by %s on %s (status %d, plan %q) was taken, but StepsAllowed leaves it out", desc, p.UserID, c.Number, c.Status, c.PlanState)
 	case gated && allowed:
 		t.Fatalf("%s by %s on %s (status %d, plan %q) was refused by its gate (%v), but StepsAllowed offers it", desc, p.UserID, c.Number, c.Status, c.PlanState, err)
+	}
+}
+
+// pauseReasons are the refusals of :pauseDeadline that the API's pausable
+// foretells: all but who asks (the role, the unit) and the request (its
+// etag, its deadline id).
+var pauseReasons = []string{"NOT_PAUSABLE", "ALREADY_PAUSED", "DEADLINE_OVERDUE", "DEADLINE_CLOSED", "CASE_CLOSED", "ALREADY_MERGED"}
+
+// expectPausable checks a pause against process.Pausable on the case as
+// it was: it was taken exactly when the deadline showed pausable.
+func expectPausable(t *rapid.T, desc string, c model.Case, now time.Time, err error) {
+	var id int
+	if _, serr := fmt.Sscanf(desc, "pause(deadline %d)", &id); serr != nil {
+		t.Fatalf("pause described as %q", desc)
+	}
+	d := c.Deadline(id)
+	var pre *model.PreconditionError
+	if d == nil || (err != nil && !(errors.As(err, &pre) && slices.Contains(pauseReasons, pre.Reason))) {
+		return
+	}
+	if want := process.Pausable(c, *d, now); want != (err == nil) {
+		t.Fatalf("%s of %s (state %s, paused %v, overdue %v, due %s): pausable %v, but the pause answered %v",
+			desc, d.Kind, d.State, d.IsPaused(), d.Breached, d.Due.In(vntime.Location()), want, err)
 	}
 }
 

@@ -216,7 +216,7 @@ func (s *stepCtx) openCareFollowUp(n int, placed time.Time) {
 	from := vntime.DateOf(placed)
 	end := addMonths(from, careFollowUpMonths(n))
 	days := int(end.Start().Sub(vntime.DateOf(s.now).Start()) / (24 * time.Hour))
-	s.openDeadline(model.DeadlineCareFollowUp, careFollowUpRef(n), access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(1, days)), false)
+	s.openDeadline(model.DeadlineCareFollowUp, careFollowUpRef(n), access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(1, days)))
 }
 
 // addMonths returns the day months after d, or the last day of that month

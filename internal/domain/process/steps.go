@@ -238,7 +238,7 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 			s.emergencyApplied(start)
 		}
 		s.c.SeparationStart, s.c.SeparationEnd = start, time.Time{}
-		s.startDeadline(model.DeadlineSeparationReview, "", access.UnitName(s.c.ResponsibleUnit), start, calendarDays(separationDays), false)
+		s.startDeadline(model.DeadlineSeparationReview, "", access.UnitName(s.c.ResponsibleUnit), start, calendarDays(separationDays))
 		s.event("SEPARATION_STARTED", "started "+hanoi(start), 0)
 		return s.edit(func(d *model.Dossier) {
 			d.Separation = &model.Separation{Place: place, Carer: carer, Ground: ground, DecisionNumber: decision, RecordTime: s.now, LateRecording: late}
@@ -419,7 +419,7 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 // the needs were established, waived in an emergency (Art. 28).
 func (s *stepCtx) startPlanDraft(from time.Time) {
 	if !s.c.Emergency {
-		s.startDeadline(model.DeadlinePlanDraft, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), from, workingDays(planDraftDays), true)
+		s.startDeadline(model.DeadlinePlanDraft, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), from, workingDays(planDraftDays))
 	}
 }
 
@@ -501,7 +501,7 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		inForce := s.c.Services
 		s.c.Services = public
 		if !s.c.Emergency {
-			s.startDeadline(model.DeadlinePlanApproval, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, workingDays(planApprovalDays), true)
+			s.startDeadline(model.DeadlinePlanApproval, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, workingDays(planApprovalDays))
 		}
 		s.event("PLAN_SUBMITTED", fmt.Sprintf("%d services", len(public)), 0)
 		return s.edit(func(d *model.Dossier) {
@@ -565,7 +565,7 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 			end, _ := vntime.ParseDate(sv.ExpectedEndDate)
 			// Expected to end by 24:00 of its expected end date (D8).
 			days := int(end.Start().Sub(vntime.DateOf(s.now).Start()) / (24 * time.Hour))
-			s.openDeadline(model.DeadlineServiceEnd, ref, access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(0, days)), true)
+			s.openDeadline(model.DeadlineServiceEnd, ref, access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(0, days)))
 		}
 		s.event("PLAN_APPROVED", "", 0)
 		return s.edit(func(d *model.Dossier) {
@@ -607,7 +607,7 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 		}
 		s.c.PlanState = model.PlanDraft
 		if !s.c.Emergency {
-			s.startDeadline(model.DeadlinePlanResubmit, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, fromPolicy(e.policy.PlanResubmit), true)
+			s.startDeadline(model.DeadlinePlanResubmit, planRef(s.c), access.UnitName(s.c.ResponsibleUnit), s.now, fromPolicy(e.policy.PlanResubmit))
 		}
 		s.event("PLAN_RETURNED", "", 0)
 		return s.note("PLAN_RETURNED", reason)

@@ -200,7 +200,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/PauseDeadline"},
 			{Method: "CaseProcessService/ResumeDeadline"},
 		},
-		Notes: "the unit that must meet it, with a reason; an emergency's clocks (D3, and ACKNOWLEDGE of a case that is an emergency before it is acknowledged), D4, the follow-ups of alternative care and the police clocks cannot be paused (`NOT_PAUSABLE`; D16 has its own suspension, above). The due time moves by the pause",
+		Notes: "the unit that must meet it, with a reason, while the deadline runs and is not overdue (`DEADLINE_OVERDUE`); an emergency's clocks (D3, and ACKNOWLEDGE of a case that is an emergency before it is acknowledged), D4, the follow-ups of alternative care and the police clocks cannot be paused (`NOT_PAUSABLE`; D16 has its own suspension, above). A deadline's `pausable` says whether `:pauseDeadline` would pause it now (asked by that unit), and `paused` whether its clock is stopped now: one met, missed or cancelled while paused is not paused (the timeline and the case's notes keep the pause). On resumption a working-day deadline is due after the working days it had left when paused (those after the day of the pause), counted from the day after the resumption, so it ends at 24:00 of a working day; any other deadline's due time moves by the pause",
 	},
 	{
 		Step:    "notes",

@@ -9,6 +9,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -23,6 +24,7 @@ type caseServer struct {
 	intake   *intake.Service
 	search   *search.Service
 	identity *identity.Service
+	clock    clock.Clock
 	log      *slog.Logger
 }
 
@@ -88,6 +90,7 @@ func responsibleUnitFilter(name string) (units.Key, error) {
 // caseToProto converts a case, with its responsible officer's contact.
 func (s *caseServer) caseToProto(ctx context.Context, c model.Case) *pb.Case {
 	p := caseToProto(c)
+	p.Deadlines = deadlinesToProto(c, s.clock.Now())
 	if c.ResponsibleOfficer != "" {
 		if u, err := s.identity.GetUser(ctx, c.ResponsibleOfficer); err == nil {
 			p.ResponsibleOfficer = &pb.Officer{User: model.UserName(u.ID), DisplayName: u.DisplayName, Phone: u.Phone}

@@ -9,6 +9,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -192,9 +193,6 @@ func caseToProto(c model.Case) *pb.Case {
 	for _, sv := range c.Services {
 		p.Services = append(p.Services, planServiceToProto(sv))
 	}
-	for _, d := range c.Deadlines {
-		p.Deadlines = append(p.Deadlines, deadlineToProto(d))
-	}
 	for _, t := range c.Transfers {
 		p.Transfers = append(p.Transfers, &pb.Transfer{
 			Id: int32(t.ID), FromUnit: t.From, ToUnit: t.To, Reason: t.Reason, ProposedBy: model.UserName(t.ProposedBy),
@@ -212,12 +210,29 @@ func userNameOrEmpty(id string) string {
 	return model.UserName(id)
 }
 
-func deadlineToProto(d model.Deadline) *pb.Deadline {
+// deadlinesToProto converts the deadlines of c as they stand at now:
+// whether each is paused, and whether :pauseDeadline would pause it now,
+// are the domain's answers (model.Deadline.IsPaused, process.Pausable),
+// not the stored flags: a deadline closed while paused is not paused, and
+// a D16 or an overdue clock is not pausable.
+func deadlinesToProto(c model.Case, now time.Time) []*pb.Deadline {
+	var out []*pb.Deadline
+	for _, d := range c.Deadlines {
+		out = append(out, deadlineToProto(d, process.Pausable(c, d, now)))
+	}
+	return out
+}
+
+func deadlineToProto(d model.Deadline, pausable bool) *pb.Deadline {
 	out := &pb.Deadline{
 		Id: int32(d.ID), Kind: string(d.Kind), Ref: d.Ref, Clock: string(d.Clock), Unit: d.Unit,
 		StartTime: timestamp(d.Start), DueTime: timestamp(d.Due), CalendarVersion: d.CalendarVersion,
-		State: string(d.State), Overdue: d.Open() && d.Breached, Paused: !d.PausedAt.IsZero(),
-		PauseReason: d.PauseReason, DoneTime: timestamp(d.DoneTime), MinutesLate: d.MinutesLate, Pausable: d.Pausable,
+		State: string(d.State), Overdue: d.Open() && d.Breached, Paused: d.IsPaused(),
+		DoneTime: timestamp(d.DoneTime), MinutesLate: d.MinutesLate, Pausable: pausable,
+	}
+	if d.IsPaused() {
+		// The reason of a pause that ended stays in the case's notes.
+		out.PauseReason = d.PauseReason
 	}
 	for _, e := range d.Escalations {
 		out.Escalations = append(out.Escalations, &pb.Escalation{Time: timestamp(e.Time), ToUnit: e.To, MinutesLate: e.MinutesLate})

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -25,6 +26,7 @@ type processServer struct {
 	pages    *pageTokens
 	engine   *process.Engine
 	identity *identity.Service
+	clock    clock.Clock
 	log      *slog.Logger
 }
 
@@ -49,7 +51,7 @@ func (s *processServer) answer(ctx context.Context, c model.Case, err error) (*p
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	cs := caseServer{identity: s.identity, log: s.log}
+	cs := caseServer{identity: s.identity, clock: s.clock, log: s.log}
 	return cs.caseToProto(ctx, c), nil
 }
 

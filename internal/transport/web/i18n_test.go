@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 )
 
 // TestCatalogsHaveTheSameKeys: every text exists in every language.
@@ -74,12 +75,7 @@ func TestTemplatesUseKnownKeys(t *testing.T) {
 	for _, s := range pb.CaseStatus_name {
 		want = append(want, "status."+s)
 	}
-	for _, k := range []model.DeadlineKind{
-		model.DeadlineAcknowledge, model.DeadlineEmergencyMeasures, model.DeadlineSeparationReview,
-		model.DeadlinePlanDraft, model.DeadlinePlanApproval, model.DeadlineServiceEnd, model.DeadlinePoliceForward,
-		model.DeadlineProsecutionDecision, model.DeadlineTransferAccept, model.DeadlinePoliceAcknowledge,
-		model.DeadlineCareFollowUp, model.DeadlinePlanResubmit,
-	} {
+	for _, k := range process.DeadlineKinds() {
 		want = append(want, "deadline."+string(k))
 	}
 	// The intake form's enums, each value but UNSPECIFIED (which the
