@@ -7,6 +7,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -336,5 +338,63 @@ func TestControlCharactersAreRefusedNamingTheField(t *testing.T) {
 	code, body := restRaw(t, ts, "GET", "/v1/cases:search?child_name=Lan%1B%5B2J", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
 	if code != 400 || !strings.Contains(string(body), `"field":"child_name"`) || !strings.Contains(string(body), "string.no_control") {
 		t.Errorf("a query parameter with an escape sequence: %d %s", code, body)
+	}
+}
+
+// A REST path called with a method it does not take (PUT, DELETE,
+// OPTIONS, TRACE, PATCH, or HEAD on a GET route) is the caller's mistake,
+// not the server's: 405 with the Allow header of the methods it does take
+// (RFC 9110 15.5.6), logged as an INFO line. A 501 here put an ERROR line
+// in the journal for every such request, which anyone without a token can
+// send by the thousand, and "What to watch" sends the operator to every
+// ERROR line. The gateway's own ways round a route's method are closed
+// too: a form-encoded POST to a GET route was served as the GET, with the
+// form as its query (and a value that is not UTF-8 there, which the
+// query's check never saw, failed as a 500), and X-HTTP-Method-Override
+// turned such a POST into any method.
+func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
+	ts, lines := launchLogged(t)
+	const form = "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name, method, path, allow string
+		contentType, override     string
+		body                      string
+	}{
+		{name: "PUT", method: "PUT", path: "/v1/cases/HN-2026-00001", allow: "GET"},
+		{name: "DELETE", method: "DELETE", path: "/v1/cases/HN-2026-99999", allow: "GET"},
+		{name: "HEAD", method: "HEAD", path: "/v1/cases", allow: "GET"},
+		{name: "OPTIONS", method: "OPTIONS", path: "/v1/reports", allow: "GET, POST"},
+		{name: "TRACE", method: "TRACE", path: "/v1/auditEvents:verify", allow: "POST"},
+		{name: "PATCH", method: "PATCH", path: "/v1/users/lan.nguyen", allow: "GET"},
+		{name: "form POST to a GET route", method: "POST", path: "/v1/cases:search", allow: "GET",
+			contentType: form, body: "child_name=%ffNguyen"},
+		{name: "method override", method: "POST", path: "/v1/cases", allow: "GET",
+			contentType: form, override: "GET", body: "page_size=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://"+ts.HTTPAddr()+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			if tc.override != "" {
+				req.Header.Set("X-HTTP-Method-Override", tc.override)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tc.allow {
+				t.Errorf("%s %s: %d, Allow %q, %s; want 405, Allow %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), raw, tc.allow)
+			}
+			got := lines.take(t)
+			if len(got) != 1 || got[0]["level"] != "INFO" || got[0]["http.status"] != float64(http.StatusMethodNotAllowed) || got[0]["grpc.code"] != "Unimplemented" {
+				t.Errorf("log lines %v, want one INFO line with http.status 405 and grpc.code Unimplemented", got)
+			}
+		})
 	}
 }

@@ -360,7 +360,29 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
+	if err := keepPrivate(path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return db, nil
+}
+
+// keepPrivate takes group's and others' access away from the database
+// file. What the store keeps in the clear (the audit log's who did what,
+// the cases' units, statuses and dates, the users) is for the service's
+// user alone, as the master key file is: bbolt creates the file 0600, but
+// one put in place by cp or an editor under umask 022 is 0644.
+func keepPrivate(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(path, perm&^0o077); err != nil {
+			return fmt.Errorf("mode %o lets group or others read the database, and it could not be made private (chmod 600 the file): %w", perm, err)
+		}
+	}
+	return nil
 }
 
 // initSchema writes the schema version into a new file, or checks the

@@ -469,3 +469,35 @@ func TestOpenRefusesGarbage(t *testing.T) {
 		})
 	}
 }
+
+// A database file that group or others may read gives away what the
+// store keeps in the clear (the audit log's who-did-what, the cases'
+// units, statuses and dates, the users): bbolt creates the file 0600, but
+// one put in place by cp or an editor under umask 022 is 0644. Opening it
+// for writing makes it the service user's alone again.
+func TestOpenMakesTheDatabaseFilePrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o666} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		s := open(t, path)
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("a database file of mode %o is %o once opened, want 600", mode, got)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -93,7 +93,32 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		opt(&o)
 	}
 	jsonpb := newJSONMarshaler()
+	routes, err := routesOf(openapi.JSON)
+	if err != nil {
+		return nil, err
+	}
 	gw := runtime.NewServeMux(
+		// A route answers the method of its google.api.http rule and no
+		// other: the gateway's POST-to-GET fallback (a form-encoded POST
+		// served as the GET, the form read as its query, past the query's
+		// UTF-8 check) and X-HTTP-Method-Override are ways round that the
+		// README does not offer.
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithRoutingErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+			if httpStatus != http.StatusMethodNotAllowed {
+				runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
+				return
+			}
+			// The gateway's default says 501, a fault of the server, for
+			// what is the caller's mistake: 405, with the methods the
+			// path takes (RFC 9110 15.5.6).
+			w.Header().Set("Allow", allowedMethods(routes, r.URL.EscapedPath()))
+			runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{
+				HTTPStatus: http.StatusMethodNotAllowed,
+				Err:        status.Error(codes.Unimplemented, http.StatusText(http.StatusMethodNotAllowed)),
+			})
+		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),
 		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb.JSONPb}}),
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
@@ -137,10 +162,6 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		}
 	}
 	health := healthpb.NewHealthClient(conn)
-	routes, err := routesOf(openapi.JSON)
-	if err != nil {
-		return nil, err
-	}
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -52,6 +53,10 @@ func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.Respon
 	level := slog.LevelInfo
 	if rec.status >= 500 {
 		level = slog.LevelError
+	}
+	var withStatus *runtime.HTTPStatusError // a 405: its code is in Err
+	if errors.As(err, &withStatus) {
+		err = withStatus.Err
 	}
 	attrs := []any{
 		"request_id", id, "protocol", "http",

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -84,6 +85,19 @@ func notUTF8Params(routes []paramRoute, r *http.Request) []string {
 		bad = append(bad, keys...)
 	}
 	return bad
+}
+
+// allowedMethods lists the methods of the routes that match escapedPath,
+// sorted and comma-separated, for the Allow header of a 405.
+func allowedMethods(routes []paramRoute, escapedPath string) string {
+	var methods []string
+	for _, route := range routes {
+		if route.pattern.MatchString(escapedPath) && !slices.Contains(methods, route.method) {
+			methods = append(methods, route.method)
+		}
+	}
+	slices.Sort(methods)
+	return strings.Join(methods, ", ")
 }
 
 func notUTF8PathParams(routes []paramRoute, method, escapedPath string) []string {
