@@ -450,7 +450,11 @@ func TestConfidentialityReporterSealed(t *testing.T) {
 	}
 	// Nor is what cannot be read: invisible characters (zero-width
 	// spaces, joiners, a byte order mark), or no letter or digit at all.
-	for _, reason := range []string{strings.Repeat("\u200b", 12), "x" + strings.Repeat("\u200d\ufeff\u2060", 5), "..........", "- - - - - - - -"} {
+	// And a reason holds at most 500 characters, invisible ones included
+	// (the API's bound on the field): 495 letters and 10 zero-width spaces
+	// are too many.
+	for _, reason := range []string{strings.Repeat("\u200b", 12), "x" + strings.Repeat("\u200d\ufeff\u2060", 5), "..........", "- - - - - - - -",
+		strings.Repeat("a", 501), strings.Repeat("a", 495) + strings.Repeat("\u200b", 10)} {
 		_, err = ts.reports().DiscloseReporter(ts.as(t, "sup"), &pb.DiscloseReporterRequest{Name: created.GetName(), Reason: reason})
 		if st := wantCode(t, err, codes.InvalidArgument); !slices.Contains(badFields(st), "reason") {
 			t.Errorf("reason %+q: fields %v, want reason", reason, badFields(st))

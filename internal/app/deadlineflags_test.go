@@ -153,6 +153,10 @@ func TestDeadlinePausableIsWhatPauseDeadlineAccepts(t *testing.T) {
 	ts.clock.Set(hn(2026, 12, 5, 10, 30))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", ack.GetId(), 1)
 	check("acknowledgement overdue")
+	// The README names the refusal: a pause cannot undo a miss.
+	_, err := p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		DeadlineId: ack.GetId(), Reason: "không liên lạc được với gia đình"})
+	wantReason(t, err, codes.FailedPrecondition, "DEADLINE_OVERDUE")
 	if _, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}

@@ -566,20 +566,34 @@ func emptyToNil(v reflect.Value) reflect.Value {
 
 // TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
 // JSON), a schema-5 file (each index in a bucket of its own), a
-// schema-6 file (no statistics counters yet) and a schema-7 file (its
-// search index in 16-byte tokens, no counters by day yet) as they were
-// written, without opening them for writing: Check reports only that
-// the file awaits its migration (it decodes records of both encodings and
-// reads the indexes where the file keeps them, so every other check still
-// runs), and a read-only store (an offline backup's) reads its records
-// and writes a backup Check finds the same.
+// schema-6 file (no statistics counters yet), a schema-7 file (its
+// search index in 16-byte tokens, no counters by day yet), a schema-8 and
+// a schema-9 file as they were written, without opening them for
+// writing: Check reports only that the file awaits its migration (it
+// decodes records of both encodings and reads the indexes where the file
+// keeps them, so every other check still runs), but for the schema-9
+// file's counters, which it compares with what the records give by
+// version 10's rules (its demo has a case handed over and a suspected
+// crime merged: TestSchema9CountersRecountedAtOpen); and a read-only
+// store (an offline backup's) reads its records and writes a backup
+// Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
-			if len(res.Problems) != 1 || res.Problems[0].Bucket != "meta" ||
-				!strings.Contains(res.Problems[0].What, fmt.Sprintf("version %d is older", version)) {
+			older, other := 0, 0
+			for _, p := range res.Problems {
+				switch {
+				case p.Bucket == "meta" && strings.Contains(p.What, fmt.Sprintf("version %d is older", version)):
+					older++
+				case p.Bucket == "stats" && version == 9:
+					// Counted by version 9's rules.
+				default:
+					other++
+				}
+			}
+			if older != 1 || other != 0 {
 				t.Errorf("Check of the %s file:\n%s\nwant only the schema version older than this binary's", name, problemList(res))
 			}
 			if res.SchemaVersion != version {
@@ -593,8 +607,12 @@ func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
 			defer s.Close()
 			err = s.View(context.Background(), func(tx datastore.ReadTx) error {
 				cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
-				if err != nil || len(cs) != 4 || cs[0].Number == "" {
-					t.Errorf("ListCases = %+v, %v; want the demo's 4 cases", cs, err)
+				want := 4
+				if version == 9 {
+					want = 5 // its demo merged a fifth case into the first
+				}
+				if err != nil || len(cs) != want || cs[0].Number == "" {
+					t.Errorf("ListCases = %+v, %v; want the demo's %d cases", cs, err, want)
 				}
 				byStatus, _, err := tx.ListCases(datastore.CaseQuery{Limit: 100, Status: cs[0].Status})
 				if err != nil || len(byStatus) == 0 {
