@@ -225,4 +225,3 @@ func TestEveryRPCIsAudited(t *testing.T) {
 		t.Errorf("the log counts %d refused sign-ins, want %d (one per RPC called without a token)", refused, len(methods))
 	}
 }
-
