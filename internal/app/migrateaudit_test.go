@@ -18,6 +18,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 )
 
 // An upgrade rewrites what the database holds (re-encoded records,
@@ -178,5 +179,35 @@ func TestOfflineCommandsAudit(t *testing.T) {
 	}
 	if got, restoredHead := auditActions(t, restored, head); len(got) != 0 || restoredHead != head {
 		t.Errorf("the restored file's log goes on to seq %d with %q, want the backup's, to seq %d", restoredHead, got, head)
+	}
+}
+
+// migrate-store of a file of an older schema migrates it first, audited
+// as migrate-store's, and the chain verifies on etcd and on the file it
+// comes back to.
+func TestMigrateStoreAuditsTheMigration(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	db := filepath.Join(dir, "childcase.db")
+	raw, err := os.ReadFile(filepath.Join("..", "storage", "boltstore", "testdata", "schema9.bolt.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	moveInto(t, db, cluster.Endpoints(), "/from-schema9/", app.MoveOptions{}) // checks the chain on etcd
+	from, to := app.DefaultConfig(), app.DefaultConfig()
+	from.Store, from.EtcdPrefix = etcdStoreOf(cluster.Endpoints()), "/from-schema9/"
+	to.DBPath = filepath.Join(dir, "back.db")
+	res, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{})
+	if err != nil || !res.OK() {
+		t.Fatalf("back from etcd: %v, check %v", err, res.Check.Problems)
+	}
+	for _, file := range []string{db, to.DBPath} {
+		events, _ := auditActions(t, file, 0)
+		if n := len(slices.DeleteFunc(events, func(e string) bool { return e != "database.migrate by system for migrate-store" })); n != 1 {
+			t.Errorf("%s holds %d migrations by migrate-store, want 1", filepath.Base(file), n)
+		}
 	}
 }
