@@ -353,3 +353,40 @@ func TestRetriesAreAuditedAsReads(t *testing.T) {
 		return err
 	})
 }
+
+// A set-password link is a credential: one that does not work (a wrong
+// secret, an unknown or malformed link, one used, replaced or expired) is
+// an authentication failure, counted in the refused sign-ins' events like
+// a wrong password (all links under one key, the link itself nowhere); a
+// live link's page is not.
+func TestDeadPasswordLinksAreRefusedSignIns(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	secret := newUserLink(t, ts, "lan.nguyen")
+	b := newBrowser(t, ts)
+	if r, _ := b.get("/password/" + secret); r.StatusCode != http.StatusOK {
+		t.Fatalf("GET a live link: %s", r.Status)
+	}
+	wrong := secret[:len(secret)-4] + "AAAA"
+	dead := []string{"/password/" + wrong, "/password/pw_0123456789abcdef_" + strings.Repeat("A", 43), "/password/nonsense"}
+	for _, path := range dead {
+		if r, _ := b.get(path); r.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET %s: %s, want 404", path, r.Status)
+		}
+	}
+	// The window of those refusals ends; the next refusal writes its
+	// event before it is counted.
+	ts.clock.Advance(signInWindow + time.Second)
+	b.get(dead[0])
+	_, events, _ := signInAudit(t, ts)
+	if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+		return strings.HasPrefix(e.GetReason(), "refused sign-ins: 3 from password links ")
+	}) {
+		t.Errorf("no event counts the three dead links of the first window: %v", events)
+	}
+	for _, e := range events {
+		if strings.Contains(e.GetReason(), secret[len(secret)-20:]) || strings.Contains(e.GetResource(), secret[len(secret)-20:]) {
+			t.Errorf("an event holds the link's secret: %v", e)
+		}
+	}
+}

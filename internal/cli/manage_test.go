@@ -682,7 +682,7 @@ func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, needsTOTP, err := off.Identity.LinkUser(context.Background(), m[3])
+	u, needsTOTP, err := off.Identity.LinkUser(context.Background(), m[3], "test")
 	off.Close()
 	if err != nil || u.ID != "lan.nguyen" || needsTOTP {
 		t.Errorf("LinkUser of the printed link = %s, %v, %v; want lan.nguyen, false, nil", u.ID, needsTOTP, err)
