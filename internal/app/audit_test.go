@@ -282,3 +282,111 @@ func TestWatchReadsPastAPageOfOthersNotifications(t *testing.T) {
 	w := watch(t, ts, "bd.worker", 1)
 	w.waitFor(t, "CASE_FORWARDED", name)
 }
+
+// A retry (the same request_id) is answered with the first answer: the
+// report or the case as it was, whatever happened since, even to a caller
+// the step took the case away from. That answer shows the record again,
+// so it is a read on the record, like any other: one event each time,
+// naming what was retried.
+func TestRetriesAreAuditedAsReads(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "worker", pb.Role_ROLE_COMMUNE_WORKER, "units/00004@2025-07-01")
+	retried := func(t *testing.T, user, action, resource, caseName string, call func() error) {
+		t.Helper()
+		before := auditedBy(t, ts, "auditor", user)
+		if err := call(); err != nil {
+			t.Fatal(err)
+		}
+		after := auditedBy(t, ts, "auditor", user)
+		count := func(events []*pb.AuditEvent) int {
+			return len(slices.DeleteFunc(slices.Clone(events), func(e *pb.AuditEvent) bool {
+				return e.GetAction() != action || e.GetResource() != resource || e.GetCase() != caseName || e.GetOutcome() != "ok"
+			}))
+		}
+		if count(after) != count(before)+1 {
+			t.Errorf("the retry wrote no %s of %s by %s: %v", action, resource, user, after[:len(after)-len(before)])
+		}
+	}
+
+	create := &pb.CreateReportRequest{Report: validReport(), RequestId: "retry-report-1"}
+	report, err := ts.reports().CreateReport(ts.as(t, operatorID), create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retried(t, operatorID, "report.read", report.GetName(), report.GetCase(), func() error {
+		_, err := ts.reports().CreateReport(ts.as(t, operatorID), create)
+		return err
+	})
+
+	c, err := ts.cases().GetCase(ts.as(t, "worker"), &pb.GetCaseRequest{Name: report.GetCase()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := &pb.AcknowledgeCaseRequest{Name: c.GetName(), Etag: c.GetEtag(), RequestId: "retry-ack-1"}
+	if _, err := ts.process().AcknowledgeCase(ts.as(t, "worker"), ack); err != nil {
+		t.Fatal(err)
+	}
+	retried(t, "worker", "case.read", c.GetName(), c.GetName(), func() error {
+		_, err := ts.process().AcknowledgeCase(ts.as(t, "worker"), ack)
+		return err
+	})
+
+	info := validReport()
+	info.CallType = pb.CallType_CALL_TYPE_INFORMATION
+	loose, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := &pb.LinkReportRequest{Name: loose.GetName(), Case: c.GetName(), RequestId: "retry-link-1"}
+	if _, err := ts.reports().LinkReport(ts.as(t, operatorID), link); err != nil {
+		t.Fatal(err)
+	}
+	retried(t, operatorID, "report.read", loose.GetName(), c.GetName(), func() error {
+		_, err := ts.reports().LinkReport(ts.as(t, operatorID), link)
+		return err
+	})
+	// A link made already, asked again without a request_id, answers the
+	// report as it is: a read too.
+	retried(t, operatorID, "report.read", loose.GetName(), c.GetName(), func() error {
+		_, err := ts.reports().LinkReport(ts.as(t, operatorID), &pb.LinkReportRequest{Name: loose.GetName(), Case: c.GetName()})
+		return err
+	})
+}
+
+// A set-password link is a credential: one that does not work (a wrong
+// secret, an unknown or malformed link, one used, replaced or expired) is
+// an authentication failure, counted in the refused sign-ins' events like
+// a wrong password (all links under one key, the link itself nowhere); a
+// live link's page is not.
+func TestDeadPasswordLinksAreRefusedSignIns(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	secret := newUserLink(t, ts, "lan.nguyen")
+	b := newBrowser(t, ts)
+	if r, _ := b.get("/password/" + secret); r.StatusCode != http.StatusOK {
+		t.Fatalf("GET a live link: %s", r.Status)
+	}
+	wrong := secret[:len(secret)-4] + "AAAA"
+	dead := []string{"/password/" + wrong, "/password/pw_0123456789abcdef_" + strings.Repeat("A", 43), "/password/nonsense"}
+	for _, path := range dead {
+		if r, _ := b.get(path); r.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET %s: %s, want 404", path, r.Status)
+		}
+	}
+	// The window of those refusals ends; the next refusal writes its
+	// event before it is counted.
+	ts.clock.Advance(signInWindow + time.Second)
+	b.get(dead[0])
+	_, events, _ := signInAudit(t, ts)
+	if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+		return strings.HasPrefix(e.GetReason(), "refused sign-ins: 3 from password links ")
+	}) {
+		t.Errorf("no event counts the three dead links of the first window: %v", events)
+	}
+	for _, e := range events {
+		if strings.Contains(e.GetReason(), secret[len(secret)-20:]) || strings.Contains(e.GetResource(), secret[len(secret)-20:]) {
+			t.Errorf("an event holds the link's secret: %v", e)
+		}
+	}
+}

@@ -436,6 +436,24 @@ func childcaseMethods(t *testing.T) []protoreflect.MethodDescriptor {
 	return out
 }
 
+// matrixEntry returns the method's request builder and its row of
+// access's table; it fails the test (and returns false) when either is
+// missing, so that a new RPC cannot go untested.
+func matrixEntry(t *testing.T, method string) (mxCall, access.Rule, bool) {
+	t.Helper()
+	build, ok := matrixCalls[method]
+	if !ok {
+		t.Errorf("%s has no entry in the access matrix", method)
+		return nil, access.Rule{}, false
+	}
+	rule, ok := access.RuleFor(strings.TrimPrefix(method, "/childcase.v1."))
+	if !ok {
+		t.Errorf("%s has no row in access's table", method)
+		return nil, access.Rule{}, false
+	}
+	return build, rule, true
+}
+
 func fullMethod(m protoreflect.MethodDescriptor) string {
 	return "/" + string(m.Parent().FullName()) + "/" + string(m.Name())
 }
@@ -577,14 +595,8 @@ func TestAccessMatrix(t *testing.T) {
 
 	for _, m := range childcaseMethods(t) {
 		method := fullMethod(m)
-		build, ok := matrixCalls[method]
+		build, rule, ok := matrixEntry(t, method)
 		if !ok {
-			t.Errorf("%s has no entry in the access matrix", method)
-			continue
-		}
-		rule, ok := access.RuleFor(strings.TrimPrefix(method, "/childcase.v1."))
-		if !ok {
-			t.Errorf("%s has no row in access's table", method)
 			continue
 		}
 		allowed, public := grpcapi.MethodRoles(method)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 )
@@ -229,7 +230,7 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	if !opts.KeepSchema {
 		// Opening the file migrates it to the current schema; an engine
 		// cannot be migrated.
-		s, err := boltstore.Open(path, boltstore.Options{Timeout: opts.Wait})
+		s, err := boltstore.Open(path, boltstore.Options{Timeout: opts.Wait, Migrated: migrationAudit(clock.System{}, "migrate-store")})
 		if err != nil {
 			return MoveResult{}, inUse(err)
 		}

@@ -30,17 +30,19 @@ type Offline struct {
 	console io.Writer
 }
 
-// OpenOffline opens the database at dbPath for a management command.
-func OpenOffline(dbPath string, log *slog.Logger, console io.Writer) (*Offline, error) {
+// OpenOffline opens the database at dbPath for a management command (its
+// name, "users add", is the actor of the audit event of a migration the
+// opening makes).
+func OpenOffline(dbPath, command string, log *slog.Logger, console io.Writer) (*Offline, error) {
 	reg, err := units.Load()
 	if err != nil {
 		return nil, err
 	}
-	store, err := boltstore.Open(dbPath, boltstore.Options{})
+	clk := clock.System{}
+	store, err := boltstore.Open(dbPath, boltstore.Options{Migrated: migrationAudit(clk, command)})
 	if err != nil {
 		return nil, fmt.Errorf("%w (if a server is running, use its AdminService API instead)", err)
 	}
-	clk := clock.System{}
 	return &Offline{
 		Identity: identity.New(store, reg, clk, log),
 		Audit:    auditlog.New(store),
@@ -78,6 +80,18 @@ func (o *Offline) RebuildStatistics(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// migrationAudit returns the audit event of a migration of the database
+// file, by users/system for what opened it (the start, an offline command,
+// migrate-store), at the clock's time: boltstore appends it in the
+// transaction that migrates (boltstore.Options.Migrated).
+func migrationAudit(clk clock.Clock, openedBy string) func(from, to uint32) audit.Event {
+	return func(from, to uint32) audit.Event {
+		e := access.System(openedBy).Event(clk.Now(), "database.migrate", "database", "", audit.OutcomeOK)
+		e.Reason = fmt.Sprintf("schema version %d to %d", from, to)
+		return e
+	}
 }
 
 // Close closes the database.

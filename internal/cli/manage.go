@@ -100,7 +100,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	off, err := app.OpenOffline(db, "users "+sub, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,8 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(tw, "USER\tROLE\tUNIT\tSTATE\tNAME")
 		after := ""
 		for {
-			us, next, err := off.Identity.ListUsers(ctx, after, 500)
+			// Audited as an admin's list through the API is (user.list).
+			us, next, err := off.Identity.ListUsersFor(ctx, p, after, 500)
 			if err != nil {
 				return err
 			}
@@ -203,7 +204,7 @@ func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, r
 	if err := existingDatabase(cfg.DBPath); err != nil {
 		return "", "", 0, err
 	}
-	off, err := app.OpenOffline(cfg.DBPath, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	off, err := app.OpenOffline(cfg.DBPath, "keys rotate", slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
 		return "", "", 0, err
 	}
@@ -250,7 +251,7 @@ func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app
 	if err := existingDatabase(db); err != nil {
 		return nil, "", err
 	}
-	off, err := app.OpenOffline(db, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	off, err := app.OpenOffline(db, name, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	return off, db, err
 }
 

@@ -678,11 +678,11 @@ func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
 	if m == nil || m[1] != "http" || m[2] != "localhost:8111" {
 		t.Fatalf("users add: want a line http://localhost:8111/password/pw_..., got:\n%s", out)
 	}
-	off, err := app.OpenOffline(db, slog.New(slog.DiscardHandler), io.Discard)
+	off, err := app.OpenOffline(db, "test", slog.New(slog.DiscardHandler), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, needsTOTP, err := off.Identity.LinkUser(context.Background(), m[3])
+	u, needsTOTP, err := off.Identity.LinkUser(context.Background(), m[3], "test")
 	off.Close()
 	if err != nil || u.ID != "lan.nguyen" || needsTOTP {
 		t.Errorf("LinkUser of the printed link = %s, %v, %v; want lan.nguyen, false, nil", u.ID, needsTOTP, err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -63,6 +64,17 @@ func Claim(tx datastore.IdempotencyTx, p access.Principal, method, requestID str
 		return rec.Resource, found, err
 	}
 	return "", false, Remember(tx, p, method, requestID, fingerprint, resource, nil, now)
+}
+
+// Retried is the audit event of a retry's answer: the first answer shows
+// the record again (to a caller who may have lost the case since), so it
+// is a read of it, action ("case.read", "report.read") on resource, like
+// any other read; its reason names the method retried. Nothing changed,
+// so the method's own action is not written again.
+func Retried(p access.Principal, now time.Time, action, resource, caseName, method string) audit.Event {
+	e := p.Event(now, action, resource, caseName, audit.OutcomeOK)
+	e.Reason = "the first answer to a retry of " + method
+	return e
 }
 
 // Replay looks up an earlier request of p with the same request_id: found

@@ -77,6 +77,7 @@ type SetPassword struct {
 	Password   string
 	TOTPSecret string // base32, from NewTOTPKey, when the role needs a second factor
 	TOTPCode   string // a current code of TOTPSecret, proving the app is enrolled
+	Client     string // the client's address, for the audit of a link that does not work
 }
 
 // issuedLink is a link as made: its stored token and what the person gets.
@@ -351,13 +352,19 @@ func linkToken(tx datastore.ReadTx, secret string, now time.Time) (model.Token, 
 }
 
 // LinkUser checks a link without using it: its user, and whether that
-// user must enrol TOTP. A link that is not live is model.ErrNotFound.
-func (s *Service) LinkUser(ctx context.Context, secret string) (u model.User, needsTOTP bool, err error) {
+// user must enrol TOTP. A link that is not live is model.ErrNotFound, and
+// is counted as a refused sign-in from client: a link is a credential, and
+// one that does not work is an authentication failure (all links together
+// under one key, as unknown user ids are, and without the link).
+func (s *Service) LinkUser(ctx context.Context, secret, client string) (u model.User, needsTOTP bool, err error) {
 	now := s.clock.Now()
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		_, u, err = linkToken(tx, secret, now)
 		return err
 	})
+	if errors.Is(err, model.ErrNotFound) {
+		_ = s.refuse(ctx, "password links", "", "password link not live", client)
+	}
 	if err != nil {
 		return model.User{}, false, err
 	}
@@ -369,7 +376,7 @@ func (s *Service) LinkUser(ctx context.Context, secret string) (u model.User, ne
 // is not live is model.ErrNotFound; a password against the policy, a
 // missing or bad TOTP secret or code is invalid, naming the field.
 func (s *Service) SetPasswordWithLink(ctx context.Context, in SetPassword) (model.User, error) {
-	u, needsTOTP, err := s.LinkUser(ctx, in.LinkSecret)
+	u, needsTOTP, err := s.LinkUser(ctx, in.LinkSecret, in.Client)
 	if err != nil {
 		return model.User{}, err
 	}

@@ -145,7 +145,7 @@ func TestPasswordPolicy(t *testing.T) {
 			_, err = e.svc.SetPasswordWithLink(ctx, identity.SetPassword{LinkSecret: link.Secret, Password: tt.password})
 			wantFieldError(t, "SetPasswordWithLink", err, "password", tt.rule)
 			// The refused password did not use the link up.
-			if _, _, err := e.svc.LinkUser(ctx, link.Secret); err != nil {
+			if _, _, err := e.svc.LinkUser(ctx, link.Secret, "test"); err != nil {
 				t.Errorf("after a refused password the link is gone: %v", err)
 			}
 		})
@@ -169,7 +169,7 @@ func TestPasswordLinkSingleUseAndExpiry(t *testing.T) {
 	if _, err := e.svc.Authenticate(ctx, link.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("a link as a bearer token: %v", err)
 	}
-	if u, totp, err := e.svc.LinkUser(ctx, link.Secret); err != nil || u.ID != "lan.nguyen" || totp {
+	if u, totp, err := e.svc.LinkUser(ctx, link.Secret, "test"); err != nil || u.ID != "lan.nguyen" || totp {
 		t.Fatalf("LinkUser = %s %v %v", u.ID, totp, err)
 	}
 	set := identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword}
@@ -195,11 +195,11 @@ func TestPasswordLinkSingleUseAndExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.svc.LinkUser(ctx, old.Secret); !errors.Is(err, model.ErrNotFound) {
+	if _, _, err := e.svc.LinkUser(ctx, old.Secret, "test"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("a link replaced by a reset: %v, want ErrNotFound", err)
 	}
 	e.clock.Advance(identity.PasswordLinkTTL - time.Second)
-	if _, _, err := e.svc.LinkUser(ctx, link.Secret); err != nil {
+	if _, _, err := e.svc.LinkUser(ctx, link.Secret, "test"); err != nil {
 		t.Errorf("a link a second before it expires: %v", err)
 	}
 	e.clock.Advance(time.Second)
@@ -207,7 +207,7 @@ func TestPasswordLinkSingleUseAndExpiry(t *testing.T) {
 		t.Errorf("an expired link: %v, want ErrNotFound", err)
 	}
 	for _, bad := range []string{"", "pw_", link.Secret[:len(link.Secret)-1] + "A", strings.Replace(link.Secret, "pw_", "cc_", 1)} {
-		if _, _, err := e.svc.LinkUser(ctx, bad); !errors.Is(err, model.ErrNotFound) {
+		if _, _, err := e.svc.LinkUser(ctx, bad, "test"); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("LinkUser(%q) = %v, want ErrNotFound", bad, err)
 		}
 	}
@@ -221,7 +221,7 @@ func TestTOTPEnrolmentAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, needs, err := e.svc.LinkUser(ctx, link.Secret); err != nil || !needs {
+	if _, needs, err := e.svc.LinkUser(ctx, link.Secret, "test"); err != nil || !needs {
 		t.Fatalf("LinkUser of a city officer: needs TOTP %v, %v", needs, err)
 	}
 	key, err := identity.NewTOTPKey("thu.hoang")

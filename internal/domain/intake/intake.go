@@ -249,6 +249,10 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			if found, query, err = s.candidates(tx, p, out, stored); err != nil {
 				return err
 			}
+			retried := idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.create")
+			if _, err := tx.AppendAudit(retried); err != nil {
+				return err
+			}
 			return s.auditCandidates(tx, p, query, found)
 		}
 		var events []audit.Event
@@ -528,15 +532,16 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err != nil {
 			return err
 		}
-		if replayed {
-			out, err = s.vault.OpenReport(tx, stored)
-			return err
-		}
-		if stored.CaseNumber != "" {
-			if stored.CaseNumber == caseNumber {
-				out, err = s.vault.OpenReport(tx, stored) // already done: linking is idempotent by nature
+		switch {
+		case replayed || stored.CaseNumber == caseNumber:
+			// A retry, or a link made already (linking is idempotent by
+			// nature): the answer shows the report again.
+			if out, err = s.vault.OpenReport(tx, stored); err != nil {
 				return err
 			}
+			_, err = tx.AppendAudit(idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.link"))
+			return err
+		case stored.CaseNumber != "":
 			return model.Precondition("REPORT_ALREADY_LINKED", "report %s already belongs to case %s", reportID, stored.CaseNumber)
 		}
 		c, err := ResolveCase(tx, caseNumber)

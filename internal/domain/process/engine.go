@@ -195,7 +195,12 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 				return err
 			}
 			opened, err := e.vault.OpenCase(tx, first)
+			if err != nil {
+				return err
+			}
 			out, _ = access.Shape(p, want, opened)
+			res := access.CaseResource(first.Number)
+			_, err = tx.AppendAudit(idempotency.Retried(p, now, "case.read", res, res, method))
 			return err
 		}
 		c, err := e.loadCase(tx, number, !st.exact)

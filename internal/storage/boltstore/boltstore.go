@@ -93,6 +93,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/kv"
@@ -221,6 +222,11 @@ type Options struct {
 	// Committed, when set, is told how long each committed write
 	// transaction took, its fsyncs included (for the metrics).
 	Committed func(time.Duration)
+	// Migrated, when set, makes the audit event of a migration of the
+	// file from schema version from to to: an upgrade rewrites what the
+	// file holds, so it is appended to the chain in the transaction that
+	// migrates, and is on the record exactly when the migration is.
+	Migrated func(from, to uint32) audit.Event
 }
 
 // wrapFull marks the errors that mean "no room to commit" (the file at
@@ -304,7 +310,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	// The schema is written under the full cap: a server must start on a
 	// full database, to answer reads.
-	if err := db.Update(initSchema); err != nil {
+	if err := db.Update(func(btx *bolt.Tx) error { return initSchema(btx, opts.Migrated) }); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
@@ -386,8 +392,9 @@ func keepPrivate(path string) error {
 }
 
 // initSchema writes the schema version into a new file, or checks the
-// version of an existing one before anything else reads it.
-func initSchema(tx *bolt.Tx) error {
+// version of an existing one before anything else reads it, migrating an
+// older one (audited with migrated's event, when set).
+func initSchema(tx *bolt.Tx, migrated func(from, to uint32) audit.Event) error {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
 		if hasAnyBucket(tx) {
@@ -410,6 +417,11 @@ func initSchema(tx *bolt.Tx) error {
 	}
 	if err := migrate(tx, version); err != nil {
 		return err
+	}
+	if version < SchemaVersion && migrated != nil {
+		if _, err := newTx(tx).AppendAudit(migrated(version, SchemaVersion)); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", SchemaVersion, err)
+		}
 	}
 	if err := buildDataKeyIndex(tx); err != nil {
 		return err

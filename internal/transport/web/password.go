@@ -15,7 +15,7 @@ import (
 // `childcase users add`, answered by the API's :resetPassword): the
 // domain's identity service.
 type Passwords interface {
-	LinkUser(ctx context.Context, secret string) (u model.User, needsTOTP bool, err error)
+	LinkUser(ctx context.Context, secret, client string) (u model.User, needsTOTP bool, err error)
 	SetPasswordWithLink(ctx context.Context, in identity.SetPassword) (model.User, error)
 }
 
@@ -40,7 +40,7 @@ func (c *Console) passwordRoutes(mux *http.ServeMux) {
 // link is not found. For a role that needs a second factor it shows a new
 // TOTP secret to enrol, as a QR code and as text.
 func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
-	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), r.PathValue("link"))
+	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), r.PathValue("link"), c.clientIP(r))
 	if err != nil {
 		c.linkError(w, r, err)
 		return
@@ -69,7 +69,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	link := r.PathValue("link")
-	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), link)
+	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), link, c.clientIP(r))
 	if err != nil {
 		c.linkError(w, r, err)
 		return
@@ -87,7 +87,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err = c.cfg.Passwords.SetPasswordWithLink(r.Context(), identity.SetPassword{
-		LinkSecret: link, Password: password, TOTPSecret: form.TOTPSecret, TOTPCode: r.PostFormValue("code"),
+		LinkSecret: link, Password: password, TOTPSecret: form.TOTPSecret, TOTPCode: r.PostFormValue("code"), Client: c.clientIP(r),
 	})
 	var fe *model.FieldError
 	switch {

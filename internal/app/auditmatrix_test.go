@@ -1,0 +1,221 @@
+package app_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// The audit matrix holds the README's "every access is audited" against
+// every RPC of the childcase services, found from the service descriptors
+// as the access matrix finds them: what each writes to the log as its
+// caller when it answers, when the caller's role may not call it, and
+// when the record it names is out of the caller's scope. A new RPC without
+// a row in auditOnSuccess fails the test.
+
+// auditOnSuccess is the audit action an RPC writes, as its caller, when it
+// answers. A step of the case process writes "case."+its step (from
+// access's table) and has no row here. "" says the RPC writes none, and
+// why stands beside it.
+var auditOnSuccess = map[string]string{
+	pb.ReportService_CreateReport_FullMethodName:     "report.create",
+	pb.ReportService_GetReport_FullMethodName:        "report.read",
+	pb.ReportService_ListReports_FullMethodName:      "report.list",
+	pb.ReportService_LinkReport_FullMethodName:       "report.link",
+	pb.ReportService_DiscloseReporter_FullMethodName: "reporter.disclose",
+
+	pb.CaseService_GetCase_FullMethodName:     "case.read",
+	pb.CaseService_ListCases_FullMethodName:   "case.list",
+	pb.CaseService_SearchCases_FullMethodName: "case.search",
+	pb.CaseService_ExportCases_FullMethodName: "cases.export",
+
+	pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
+	pb.CaseProcessService_WatchEvents_FullMethodName:    "notifications.watch",
+
+	pb.StatisticsService_GetStatistics_FullMethodName:        "statistics.read",
+	pb.StatisticsService_GetActionMonthReport_FullMethodName: "statistics.report",
+	pb.StatisticsService_GetPeriodicReport_FullMethodName:    "statistics.report",
+
+	// Units and police units, which every role reads and which name no
+	// child or case, are not audited (README, "Audit").
+	pb.UnitService_ListUnits_FullMethodName:             "",
+	pb.UnitService_GetUnit_FullMethodName:               "",
+	pb.PoliceUnitService_ListPoliceUnits_FullMethodName: "",
+	pb.PoliceUnitService_GetPoliceUnit_FullMethodName:   "",
+
+	pb.AdminService_CreateUser_FullMethodName:       "user.create",
+	pb.AdminService_GetUser_FullMethodName:          "user.read",
+	pb.AdminService_ListUsers_FullMethodName:        "user.list",
+	pb.AdminService_DisableUser_FullMethodName:      "user.disable",
+	pb.AdminService_ResetPassword_FullMethodName:    "user.reset_password",
+	pb.AdminService_CreateToken_FullMethodName:      "token.create",
+	pb.AdminService_ListTokens_FullMethodName:       "token.list",
+	pb.AdminService_RevokeToken_FullMethodName:      "token.revoke",
+	pb.AdminService_CreatePoliceUnit_FullMethodName: "police_unit.create",
+	pb.AdminService_RotateMasterKey_FullMethodName:  "keys.rotate",
+	pb.AdminService_BackupDatabase_FullMethodName:   "database.backup",
+
+	pb.AuditService_ListAuditEvents_FullMethodName: "audit.list",
+	pb.AuditService_VerifyAuditLog_FullMethodName:  "audit.verify",
+}
+
+// auditOutOfScope is the action a scoped RPC writes, as its caller and on
+// the case, when the record it names is out of the caller's scope (steps
+// of the case process: "case."+step). A link of a report to a case out of
+// scope is refused on the case.
+var auditOutOfScope = map[string]string{
+	pb.ReportService_GetReport_FullMethodName:           "report.read",
+	pb.ReportService_LinkReport_FullMethodName:          "case.add_report",
+	pb.ReportService_DiscloseReporter_FullMethodName:    "reporter.disclose",
+	pb.CaseService_GetCase_FullMethodName:               "case.read",
+	pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
+}
+
+// newAuditEvents returns the user's events written after seq, and the
+// highest seq of the user's events.
+func newAuditEvents(t *testing.T, ts *testServer, user string, after uint64) ([]*pb.AuditEvent, uint64) {
+	t.Helper()
+	var out []*pb.AuditEvent
+	head := after
+	for _, e := range auditedBy(t, ts, "auditor", user) {
+		if e.GetSeq() > after {
+			out = append(out, e)
+		}
+		head = max(head, e.GetSeq())
+	}
+	return out, head
+}
+
+func describeEvents(events []*pb.AuditEvent) string {
+	var b strings.Builder
+	for _, e := range events {
+		b.WriteString("\n  " + e.GetAction() + " " + e.GetResource() + " case=" + e.GetCase() + " " + e.GetOutcome())
+	}
+	return b.String()
+}
+
+func TestEveryRPCIsAudited(t *testing.T) {
+	f := setupMatrix(t)
+	heads := map[string]uint64{}
+	since := func(t *testing.T, user string) []*pb.AuditEvent {
+		t.Helper()
+		events, head := newAuditEvents(t, f.ts, user, heads[user])
+		heads[user] = head
+		return events
+	}
+	methods := childcaseMethods(t)
+	for _, m := range methods {
+		method := fullMethod(m)
+		build, rule, ok := matrixEntry(t, method)
+		if !ok {
+			continue
+		}
+		okAction, listed := auditOnSuccess[method]
+		if rule.Step != "" {
+			okAction, listed = "case."+rule.Step, true
+		}
+		if !listed {
+			t.Errorf("%s has no row in auditOnSuccess: what does it audit?", method)
+			continue
+		}
+		outAction := auditOutOfScope[method]
+		if rule.Step != "" {
+			outAction = "case." + rule.Step
+		}
+		t.Run(string(m.Name()), func(t *testing.T) {
+			// Answered, as the first role that may call it, in scope.
+			i := slices.IndexFunc(mxRoles, func(r mxRole) bool { return rule.Grant(model.Role(r.role)) != access.Refused })
+			if i < 0 {
+				t.Fatalf("no role may call %s", method)
+			}
+			r := mxRoles[i]
+			since(t, r.in)
+			_, err := f.invoke(t, m, r.in, build(t, f, r.in, r.target))
+			got := since(t, r.in)
+			switch {
+			case err == nil && okAction == "":
+				if len(got) > 0 {
+					t.Errorf("as %s: wrote%s, want nothing", r.in, describeEvents(got))
+				}
+			case err == nil:
+				if !slices.ContainsFunc(got, func(e *pb.AuditEvent) bool {
+					return e.GetAction() == okAction && e.GetOutcome() == "ok"
+				}) {
+					t.Errorf("as %s: answered, wrote%s, want %s ok", r.in, describeEvents(got), okAction)
+				}
+			case rule.Step != "" && status.Code(err) == codes.FailedPrecondition:
+				// The case's state refused the step: nothing changed,
+				// nothing was shown, nothing is audited.
+				if slices.ContainsFunc(got, func(e *pb.AuditEvent) bool { return e.GetAction() == okAction }) {
+					t.Errorf("as %s: refused (%v) yet wrote%s", r.in, err, describeEvents(got))
+				}
+			default:
+				t.Fatalf("as %s: %v", r.in, err)
+			}
+
+			// Refused for the role: auth.denied by the caller, on the
+			// record the request names (and its case), else the method.
+			if j := slices.IndexFunc(mxRoles, func(r mxRole) bool { return rule.Grant(model.Role(r.role)) == access.Refused }); j >= 0 {
+				r := mxRoles[j]
+				since(t, r.in)
+				req := build(t, f, r.in, r.target)
+				_, err := f.invoke(t, m, r.in, req)
+				if status.Code(err) != codes.PermissionDenied {
+					t.Fatalf("as %s: got %v, want PermissionDenied", r.in, err)
+				}
+				got := since(t, r.in)
+				if !slices.ContainsFunc(got, func(e *pb.AuditEvent) bool {
+					return e.GetAction() == "auth.denied" && e.GetOutcome() == "denied" &&
+						(e.GetResource() == method || strings.HasPrefix(e.GetResource(), "reports/") || strings.HasPrefix(e.GetResource(), "cases/") || strings.HasPrefix(e.GetResource(), "users/"))
+				}) {
+					t.Errorf("refused as %s: wrote%s, want auth.denied", r.in, describeEvents(got))
+				}
+			}
+
+			// Out of scope: as for a record that does not exist, and on
+			// the trail of the case it named.
+			if outAction == "" || r.out == "" {
+				return
+			}
+			outUser := r.out
+			if method == pb.ReportService_LinkReport_FullMethodName && r.outSameOrg {
+				outUser = "operator.swc"
+			}
+			since(t, outUser)
+			_, err = f.invoke(t, m, outUser, build(t, f, outUser, r.target))
+			if c := status.Code(err); c != codes.NotFound && c != codes.InvalidArgument {
+				t.Fatalf("out of scope as %s: got %v, want NotFound", outUser, err)
+			}
+			got = since(t, outUser)
+			if !slices.ContainsFunc(got, func(e *pb.AuditEvent) bool {
+				return e.GetAction() == outAction && e.GetOutcome() == "not_found" && e.GetCase() == f.cases[r.target]
+			}) {
+				t.Errorf("out of scope as %s: wrote%s, want %s not_found on %s", outUser, describeEvents(got), outAction, f.cases[r.target])
+			}
+		})
+	}
+
+	// Unauthenticated: every RPC with a token that is none. Each refusal
+	// is counted in the events of its window ("refused sign-ins: N from
+	// ..."), written when the window ends.
+	f.ts.tokens.put(t, "no.one", "not-a-token")
+	_, _, before := signInAudit(t, f.ts)
+	for _, m := range methods {
+		req := matrixCalls[fullMethod(m)](t, f, "admin", "A")
+		if _, err := f.invoke(t, m, "no.one", req); status.Code(err) != codes.Unauthenticated && status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("%s without a token: got %v, want Unauthenticated", fullMethod(m), err)
+		}
+	}
+	_, _, after := signInAudit(t, f.ts)
+	refused := after - before
+	if refused != len(methods) {
+		t.Errorf("the log counts %d refused sign-ins, want %d (one per RPC called without a token)", refused, len(methods))
+	}
+}
