@@ -288,6 +288,49 @@ func TestClocksClosureGroundsAndNotice(t *testing.T) {
 	}
 }
 
+// D16 is a day count (Civil Code Arts. 147-148, domain reference section
+// 5): forwarded on Sat 12 Dec 2026, its 20th day is Fri 1 Jan 2027, New
+// Year's Day, so the investigators have until the end of the next working
+// day, Mon 4 Jan 2027, and a decision that day is on time. A separation
+// (D4) is a maximum and is not extended over a day off.
+func TestClocksProsecutionEndsOnAWorkingDay(t *testing.T) {
+	referred := hn(2026, 12, 12, 9, 0) // Saturday
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	police, worker := ts.as(t, "police.bd"), ts.as(t, "bd.worker")
+
+	name := openCase(t, ts, referred.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/412"}); err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	ts.clock.Set(hn(2026, 12, 12, 15, 0))
+	pc, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	d16 := findDeadline(t, pc, "D16_PROSECUTION", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d16, "OPEN", hn(2027, 1, 5, 0, 0))
+	if _, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+
+	// Mon 4 Jan 2027, after both warnings, the decision is still on time.
+	ts.clock.Set(hn(2027, 1, 4, 16, 0))
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
+	pc, err = p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), Outcome: "PROSECUTED"})
+	if err != nil {
+		t.Fatalf("police outcome: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "MET", hn(2027, 1, 5, 0, 0))
+}
+
 // D16: the police liaison records a lawful extension or suspension of the
 // 20 days (Criminal Procedure Code Art. 147(3)-(4)) with the decision
 // number and reason. An extension moves the due date, at most to two

@@ -37,6 +37,7 @@ import (
 type Calendar interface {
 	Version() string
 	AddCalendarDays(start time.Time, n int) time.Time
+	AddCalendarDaysToWorkingDay(start time.Time, n int) time.Time
 	AddWorkingDays(start time.Time, n int) time.Time
 	ResumeWorkingDays(due, paused, resumed time.Time) time.Time
 }
