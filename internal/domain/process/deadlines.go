@@ -228,18 +228,10 @@ func (e *Engine) nextLevel(tx datastore.ReadTx, unit string, at time.Time) strin
 	if err != nil {
 		return ""
 	}
-	u, ok := e.units.Get(k)
-	for ok && !u.Parent.IsZero() {
-		parent, found := e.units.Get(u.Parent)
-		if !found {
-			return ""
-		}
-		// A parent no longer in force (a district after 2025-06-30) is
-		// skipped for its own parent.
-		if parent.InForce(day) || parent.Level == units.LevelCity {
-			return access.UnitName(parent.Key)
-		}
-		u = parent
+	// A district no longer in force (after 2025-06-30) is skipped for the
+	// city.
+	if above, ok := e.units.Above(k, day); ok {
+		return access.UnitName(above.Key)
 	}
 	return ""
 }

@@ -573,3 +573,32 @@ func TestSuccessor(t *testing.T) {
 		}
 	}
 }
+
+// Above is the level a unit reports and escalates to on a date: a commune's
+// district while districts exist, the city once they are abolished.
+func TestAbove(t *testing.T) {
+	r := registry(t)
+	tests := []struct {
+		unit, on, want string // want "" for none
+	}{
+		{"00004@2020-01-01", "2024-07-10", "001@2020-01-01"},
+		{"00004@2025-01-01", "2025-06-30", "001@2020-01-01"},
+		{"00004@2025-01-01", "2025-07-10", "01@2020-01-01"},
+		{"00004@2025-07-01", "2026-07-10", "01@2020-01-01"},
+		{"001@2020-01-01", "2024-07-20", "01@2020-01-01"},
+		{"01@2020-01-01", "2026-07-10", ""},
+		{"99999@2020-01-01", "2026-07-10", ""},
+	}
+	for _, tt := range tests {
+		got, ok := r.Above(key(t, tt.unit), date(t, tt.on))
+		if tt.want == "" {
+			if ok {
+				t.Errorf("Above(%s, %s) = %s, want none", tt.unit, tt.on, got.Key)
+			}
+			continue
+		}
+		if !ok || got.Key != key(t, tt.want) {
+			t.Errorf("Above(%s, %s) = %s, %v; want %s", tt.unit, tt.on, got.Key, ok, tt.want)
+		}
+	}
+}
