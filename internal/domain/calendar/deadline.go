@@ -55,8 +55,14 @@ func (c *Calendar) AddCalendarDays(start time.Time, n int) time.Time {
 //
 // AddCalendarDaysToWorkingDay panics if n is less than 1.
 func (c *Calendar) AddCalendarDaysToWorkingDay(start time.Time, n int) time.Time {
-	end := c.AddCalendarDays(start, n)
-	last := vntime.DateOf(end).AddDays(-1)
+	return c.EndOfLastDay(vntime.DateOf(c.AddCalendarDays(start, n)).AddDays(-1))
+}
+
+// EndOfLastDay returns the end of a limit counted in days or months whose
+// last day is last: 24:00 of last, or, if last is a day off, of the next
+// working day (Civil Code Art. 148), returned as 00:00 of the following
+// day in [vntime.Location].
+func (c *Calendar) EndOfLastDay(last vntime.Date) time.Time {
 	for !c.IsWorkingDay(last) {
 		last = last.AddDays(1)
 	}
