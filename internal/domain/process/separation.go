@@ -115,7 +115,7 @@ func (e *Engine) ExtendSeparation(ctx context.Context, p access.Principal, req R
 			return model.InvalidField("days", "separation.extension_days", "extensions of one separation add at most %d days; %d are added already", maxSeparationExtension, d4.Days-separationDays)
 		}
 		d4.Days = separationDays + total
-		d4.Due = s.e.due(d4.Start, separationLimit(d4.Days))
+		d4.Due, d4.CalendarVersion = s.e.due(d4.Start, separationLimit(d4.Days)), s.e.calendar.Version()
 		s.event("SEPARATION_EXTENDED", fmt.Sprintf("by %d days, due %s", days, hanoi(d4.Due)), d4.ID)
 		return s.edit(func(d *model.Dossier) {
 			if d.Separation == nil {
