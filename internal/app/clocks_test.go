@@ -288,14 +288,37 @@ func TestClocksClosureGroundsAndNotice(t *testing.T) {
 	}
 }
 
-// D16: the police liaison records a lawful extension or suspension of the
-// 20 days (Criminal Procedure Code Art. 147(3)-(4)) with the decision
-// number and reason. An extension moves the due date, at most to two
-// months from the start, and a second (the procuracy's) to four; a
-// suspension stops the clock until it is resumed. Each change is on the
-// commune's timeline and, with its decision, in both views of the case.
-func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
-	referred := hn(2026, 12, 4, 10, 0) // Friday
+// D16 is a day count (Civil Code Arts. 147-148, domain reference section
+// 5): forwarded on Sat 12 Dec 2026, its 20th day is Fri 1 Jan 2027, New
+// Year's Day, so the investigators have until the end of the next working
+// day, Mon 4 Jan 2027, and a decision that day is on time. A separation
+// (D4) is a maximum and is not extended over a day off.
+func TestClocksProsecutionEndsOnAWorkingDay(t *testing.T) {
+	ts, name, pc := forwardedCrimeReport(t, hn(2026, 12, 12, 9, 0), hn(2026, 12, 12, 15, 0)) // a Saturday
+	p, police, worker := ts.process(), ts.as(t, "police.bd"), ts.as(t, "bd.worker")
+	d16 := findDeadline(t, pc, "D16_PROSECUTION", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, d16, "OPEN", hn(2027, 1, 5, 0, 0))
+	if _, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+
+	// Mon 4 Jan 2027, after both warnings, the decision is still on time.
+	ts.clock.Set(hn(2027, 1, 4, 16, 0))
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
+	pc, err := p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), Outcome: "PROSECUTED"})
+	if err != nil {
+		t.Fatalf("police outcome: %v", err)
+	}
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "MET", hn(2027, 1, 5, 0, 0))
+}
+
+// forwardedCrimeReport starts the service at referred, opens a case of
+// sexual abuse in Phường Ba Đình an hour before, which its worker
+// (bd.worker) refers to the ward police, whose liaison (police.bd)
+// acknowledges it and, at forwarded, forwards it to the investigators. It
+// returns the server, the case's name and the case as forwarded.
+func forwardedCrimeReport(t *testing.T, referred, forwarded time.Time) (*testServer, string, *pb.Case) {
+	t.Helper()
 	ts := startServerAt(t, referred, "")
 	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
@@ -311,11 +334,23 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
 		t.Fatalf("police acknowledge: %v", err)
 	}
-	ts.clock.Set(hn(2026, 12, 4, 15, 0))
+	ts.clock.Set(forwarded)
 	pc, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"})
 	if err != nil {
 		t.Fatalf("forwarding: %v", err)
 	}
+	return ts, name, pc
+}
+
+// D16: the police liaison records a lawful extension or suspension of the
+// 20 days (Criminal Procedure Code Art. 147(3)-(4)) with the decision
+// number and reason. An extension moves the due date, at most to two
+// months from the start, and a second (the procuracy's) to four; a
+// suspension stops the clock until it is resumed. Each change is on the
+// commune's timeline and, with its decision, in both views of the case.
+func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
+	ts, name, pc := forwardedCrimeReport(t, hn(2026, 12, 4, 10, 0), hn(2026, 12, 4, 15, 0)) // a Friday
+	p, police, worker := ts.process(), ts.as(t, "police.bd"), ts.as(t, "bd.worker")
 	// 20 days from Fri 4 Dec: until 24:00 of Thu 24 Dec.
 	d16 := findDeadline(t, pc, "D16_PROSECUTION", "policeUnits/ca-ba-dinh")
 	checkDeadline(t, d16, "OPEN", hn(2026, 12, 25, 0, 0))
@@ -330,7 +365,7 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 	ts.clock.Set(hn(2026, 12, 21, 9, 0))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "").GetId(), 1)
-	_, err = p.ExtendPoliceDeadline(worker, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+	_, err := p.ExtendPoliceDeadline(worker, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
 		DecisionNumber: "12/QĐ-CSĐT", Reason: "x", UntilDate: "2027-02-04"})
 	wantCode(t, err, codes.PermissionDenied)
 	_, err = extend("2027-02-05")

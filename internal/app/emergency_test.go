@@ -392,10 +392,11 @@ func TestClosureOnAnotherGroundWaitsForTheSeparation(t *testing.T) {
 }
 
 // The court places the child, separated since Mon 30 Mar 2026, in
-// alternative care on Tue 31 Mar. Follow-ups are due 1 month later (by
-// 24:00 of Thu 30 Apr, April having no 31st), 3 months later (Tue 30 Jun),
-// then every 6 months (Thu 31 Dec 2026, ...). The first is on time; the
-// second is late: it breaches, goes up to the city, and is missed.
+// alternative care on Tue 31 Mar. Follow-ups are due 1 month later (30
+// Apr, April having no 31st; a holiday, followed by 1/5 and a weekend, so
+// by 24:00 of Mon 4 May, Civil Code Art. 148), 3 months later (Tue 30
+// Jun), then every 6 months (Thu 31 Dec 2026, ...). The first is on time;
+// the second is late: it breaches, goes up to the city, and is missed.
 func TestAlternativeCareFollowUps(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 3, 30, 9, 0), "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
@@ -433,7 +434,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 		t.Fatalf("court decision: %v", err)
 	}
 	f1 := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-1")
-	checkDeadline(t, f1, "OPEN", hn(2026, 5, 1, 0, 0))
+	checkDeadline(t, f1, "OPEN", hn(2026, 5, 5, 0, 0))
 	if f1.GetClock() != "CALENDAR_DAYS" || f1.GetPausable() || f1.GetUnit() != pBaDinh {
 		t.Errorf("follow-up 1: clock %s pausable %v unit %s", f1.GetClock(), f1.GetPausable(), f1.GetUnit())
 	}
@@ -443,7 +444,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	if c, err = followUp(); err != nil {
 		t.Fatalf("follow-up 1: %v", err)
 	}
-	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-1"), "MET", hn(2026, 5, 1, 0, 0))
+	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-1"), "MET", hn(2026, 5, 5, 0, 0))
 	f2 := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2")
 	checkDeadline(t, f2, "OPEN", hn(2026, 7, 1, 0, 0))
 
@@ -500,8 +501,9 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	if c, err = followUp(); err != nil {
 		t.Fatalf("follow-up 1 of the second placement: %v", err)
 	}
-	// Three months after 10 July, by 24:00 of 10 October.
-	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"), "OPEN", hn(2026, 10, 11, 0, 0))
+	// Three months after 10 July is Sat 10 October: by 24:00 of Mon 12
+	// October.
+	checkDeadline(t, findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"), "OPEN", hn(2026, 10, 13, 0, 0))
 }
 
 // Emergency clocks cannot be paused (issue 4), and the 2-hour acknowledge

@@ -727,8 +727,9 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 	}
 	checkDeadline(t, findDeadline(t, pc, "D13_POLICE_FORWARD", ""), "MET", referTime.Add(24*time.Hour))
 	d16 := findDeadline(t, pc, "D16_PROSECUTION", "policeUnits/ca-ba-dinh")
-	// 20 calendar days from Sun 29 Nov 08:00 (Hanoi): until 24:00 of Sat 19 Dec.
-	checkDeadline(t, d16, "OPEN", hn(2026, 12, 20, 0, 0))
+	// 20 calendar days from Sun 29 Nov 08:00 (Hanoi): the 20th is Sat 19
+	// Dec, a day off, so until 24:00 of Mon 21 Dec (Civil Code Art. 148).
+	checkDeadline(t, d16, "OPEN", hn(2026, 12, 22, 0, 0))
 	if !d16.GetStartTime().AsTime().Equal(fwd) || d16.GetClock() != "CALENDAR_DAYS" {
 		t.Errorf("D16: start %v clock %s", d16.GetStartTime().AsTime(), d16.GetClock())
 	}
@@ -738,7 +739,7 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("police outcome: %v", err)
 	}
-	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "MET", hn(2026, 12, 20, 0, 0))
+	checkDeadline(t, findDeadline(t, pc, "D16_PROSECUTION", ""), "MET", hn(2026, 12, 22, 0, 0))
 	if r := pc.GetPoliceReferrals()[0]; r.GetState() != "DECIDED" || r.GetOutcome() != "PROSECUTED" || r.GetInvestigationAgency() == "" {
 		t.Errorf("referral after the outcome: %v", r)
 	}

@@ -17,7 +17,7 @@ import (
 
 // The Action Month report of 2026 as XLSX opens with excelize: its
 // headings are Vietnamese, its counts are number cells that match the
-// statistics of June, its dates are date cells (results due 15 July).
+// statistics of June, its dates are date cells.
 // A commune's copy leaves the city level: its counts from 1 to 4 are
 // withheld, and so is a further count wherever a withheld one could be
 // worked out by subtraction from a total (secondary suppression), and the
@@ -53,8 +53,8 @@ func TestActionMonthReport(t *testing.T) {
 		t.Errorf("content type %q", body.GetContentType())
 	}
 	rows := readXLSX(t, body.GetData())
-	if rows["Hạn gửi kết quả"] != "15/07/2026" || rows["Từ ngày"] != "01/06/2026" || rows["Đến ngày"] != "30/06/2026" {
-		t.Errorf("dates: due %q, from %q, to %q", rows["Hạn gửi kết quả"], rows["Từ ngày"], rows["Đến ngày"])
+	if rows["Từ ngày"] != "01/06/2026" || rows["Đến ngày"] != "30/06/2026" {
+		t.Errorf("dates: from %q, to %q", rows["Từ ngày"], rows["Đến ngày"])
 	}
 	for label, n := range map[string]int32{
 		"Số tin báo, cuộc gọi tiếp nhận":              want.GetReports(),
@@ -153,6 +153,42 @@ func overdue(g *pb.StatisticsGroup) int32 {
 
 // readXLSX opens a report's XLSX and returns the value of column B (as
 // formatted) for each label of column A, or column C for a numbered
+
+// The Action Month report says when and to whom a unit sends it, as
+// Circular 28/2019 has it (domain reference section 8): a commune before
+// 10 July, to its district while districts exist and to the city from the
+// 2025 reform; a district to the city before 20 July. The city, which
+// receives them, is given no date the text does not give.
+func TestActionMonthReportSentBefore(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "tb.chair", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach)
+	ts.addUser(t, "bd.district", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	client := pb.NewStatisticsServiceClient(ts.conn)
+	for _, tt := range []struct {
+		user   string
+		year   int32
+		before string
+		sentTo string
+	}{
+		{"bd.chair", 2026, "10/07/2026", "cấp thành phố"},
+		{"tb.chair", 2024, "10/07/2024", "cấp huyện"},
+		{"bd.district", 2024, "20/07/2024", "cấp thành phố"},
+		{"city", 2026, "", ""},
+	} {
+		body, err := client.GetActionMonthReport(ts.as(t, tt.user), &pb.GetActionMonthReportRequest{Year: tt.year})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.user, err)
+		}
+		rows := readXLSX(t, body.GetData())
+		if rows["Gửi trước ngày"] != tt.before || rows["Gửi đến"] != tt.sentTo || rows["Hạn gửi kết quả"] != "" {
+			t.Errorf("%s's report of %d: sent to %q before %q (due %q), want to %q before %q",
+				tt.user, tt.year, rows["Gửi đến"], rows["Gửi trước ngày"], rows["Hạn gửi kết quả"], tt.sentTo, tt.before)
+		}
+	}
+}
+
 // indicator row; "suppressed" holds the note on withheld counts.
 func readXLSX(t *testing.T, data []byte) map[string]string {
 	t.Helper()

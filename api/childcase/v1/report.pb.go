@@ -37,6 +37,9 @@ const (
 	Channel_CHANNEL_COMMUNE            Channel = 4
 	Channel_CHANNEL_WALK_IN            Channel = 5
 	Channel_CHANNEL_OTHER              Channel = 6
+	// A labour/social-affairs office (Decree 56 Art. 25(1)): the district's
+	// Phòng LĐTBXH until 2025-06-30, the city's department.
+	Channel_CHANNEL_SOCIAL_AFFAIRS_OFFICE Channel = 7
 )
 
 // Enum value maps for Channel.
@@ -49,15 +52,17 @@ var (
 		4: "CHANNEL_COMMUNE",
 		5: "CHANNEL_WALK_IN",
 		6: "CHANNEL_OTHER",
+		7: "CHANNEL_SOCIAL_AFFAIRS_OFFICE",
 	}
 	Channel_value = map[string]int32{
-		"CHANNEL_UNSPECIFIED":        0,
-		"CHANNEL_HOTLINE_111":        1,
-		"CHANNEL_SOCIAL_WORK_CENTRE": 2,
-		"CHANNEL_POLICE":             3,
-		"CHANNEL_COMMUNE":            4,
-		"CHANNEL_WALK_IN":            5,
-		"CHANNEL_OTHER":              6,
+		"CHANNEL_UNSPECIFIED":           0,
+		"CHANNEL_HOTLINE_111":           1,
+		"CHANNEL_SOCIAL_WORK_CENTRE":    2,
+		"CHANNEL_POLICE":                3,
+		"CHANNEL_COMMUNE":               4,
+		"CHANNEL_WALK_IN":               5,
+		"CHANNEL_OTHER":                 6,
+		"CHANNEL_SOCIAL_AFFAIRS_OFFICE": 7,
 	}
 )
 
@@ -1239,7 +1244,7 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\x05phone\x18\x03 \x01(\tB$\xbaH!r\x1f\x18\x142\x1b^$|^\\+?[0-9][0-9 .-]{2,19}$R\x05phone\x123\n" +
 	"\x11relation_to_child\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x0frelationToChild\x12\"\n" +
 	"\aaddress\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress:\x9f\x01\xbaH\x9b\x01\x1a\x98\x01\n" +
-	"!identified_reporter.name_or_phone\x12Ifull_name or phone: an identified reporter needs a name or a phone number\x1a(this.full_name != '' || this.phone != ''*\xac\x01\n" +
+	"!identified_reporter.name_or_phone\x12Ifull_name or phone: an identified reporter needs a name or a phone number\x1a(this.full_name != '' || this.phone != ''*\xcf\x01\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13CHANNEL_HOTLINE_111\x10\x01\x12\x1e\n" +
@@ -1247,7 +1252,8 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\x0eCHANNEL_POLICE\x10\x03\x12\x13\n" +
 	"\x0fCHANNEL_COMMUNE\x10\x04\x12\x13\n" +
 	"\x0fCHANNEL_WALK_IN\x10\x05\x12\x11\n" +
-	"\rCHANNEL_OTHER\x10\x06*\xe5\x01\n" +
+	"\rCHANNEL_OTHER\x10\x06\x12!\n" +
+	"\x1dCHANNEL_SOCIAL_AFFAIRS_OFFICE\x10\a*\xe5\x01\n" +
 	"\vReportMeans\x12\x1c\n" +
 	"\x18REPORT_MEANS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17REPORT_MEANS_PHONE_CALL\x10\x01\x12\x1a\n" +

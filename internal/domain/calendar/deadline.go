@@ -30,12 +30,12 @@ func (c *Calendar) AddHours(start time.Time, h int) time.Time {
 // Events at 00:05 and at 23:30 of the same day have the same deadline.
 //
 // Civil Code Art. 148 would move a limit that ends on a day off to the
-// end of the next working day. That rule is not applied here, on purpose:
-// the calendar-day limits of this service are maximums that protect a child
-// (a separation lasts at most 15 days, D4; a crime report is decided within
-// 20 days, D16), and extending them over a holiday would prolong the very
-// situation the limit bounds. A deadline from AddCalendarDays may therefore
-// end on a day off.
+// end of the next working day; [Calendar.AddCalendarDaysToWorkingDay] does
+// that. AddCalendarDays does not, for a maximum that protects a child (a
+// separation lasts at most 15 days, D4): extending it over a holiday would
+// prolong the very situation the limit bounds, as a detention's limit is
+// not extended either. A deadline from AddCalendarDays may therefore end on
+// a day off.
 //
 // AddCalendarDays panics if n is less than 1.
 func (c *Calendar) AddCalendarDays(start time.Time, n int) time.Time {
@@ -43,6 +43,30 @@ func (c *Calendar) AddCalendarDays(start time.Time, n int) time.Time {
 		panic(fmt.Sprintf("calendar: AddCalendarDays: limit %d is not positive", n))
 	}
 	return vntime.DateOf(start).AddDays(n + 1).Start()
+}
+
+// AddCalendarDaysToWorkingDay returns the deadline of a limit of n
+// calendar days from the event at start as [Calendar.AddCalendarDays]
+// counts it, but when its last day is a day off the limit ends at 24:00 of
+// the next working day instead (Civil Code Art. 148): the investigators'
+// 20 days to decide on a crime report (D16) whose 20th day is New Year's
+// Day end with the Monday after it. Use it for every calendar-day limit
+// that is not a maximum protecting the child.
+//
+// AddCalendarDaysToWorkingDay panics if n is less than 1.
+func (c *Calendar) AddCalendarDaysToWorkingDay(start time.Time, n int) time.Time {
+	return c.EndOfLastDay(vntime.DateOf(c.AddCalendarDays(start, n)).AddDays(-1))
+}
+
+// EndOfLastDay returns the end of a limit counted in days or months whose
+// last day is last: 24:00 of last, or, if last is a day off, of the next
+// working day (Civil Code Art. 148), returned as 00:00 of the following
+// day in [vntime.Location].
+func (c *Calendar) EndOfLastDay(last vntime.Date) time.Time {
+	for !c.IsWorkingDay(last) {
+		last = last.AddDays(1)
+	}
+	return last.AddDays(1).Start()
 }
 
 // AddWorkingDays returns the deadline of a limit of n working days from the

@@ -139,6 +139,38 @@ func TestAddCalendarDays(t *testing.T) {
 	}
 }
 
+// A day-counted limit other than a maximum that protects the child ends,
+// when its last day is a day off, at the end of the next working day
+// (Civil Code Art. 148; domain reference section 5): D16 and the policy's
+// limits in days.
+func TestAddCalendarDaysToWorkingDay(t *testing.T) {
+	c := load(t)
+	tests := []struct {
+		name  string
+		start time.Time
+		n     int
+		want  time.Time
+	}{
+		{"last day a working day is kept", hanoi(2026, 8, 20, 8, 0), 20, hanoi(2026, 9, 10, 0, 0)},
+		// Day 20 is Sat 19/12/2026: the end of Mon 21/12.
+		{"last day a Saturday", hanoi(2026, 11, 29, 8, 0), 20, hanoi(2026, 12, 22, 0, 0)},
+		// Day 20 is Fri 1/1/2027, New Year: the end of Mon 4/1/2027.
+		{"last day New Year 2027", hanoi(2026, 12, 12, 10, 0), 20, hanoi(2027, 1, 5, 0, 0)},
+		// Day 20 is Sat 6/2/2027, mùng 1 Tết; off until Wed 10/2 (nghỉ bù):
+		// the end of Thu 11/2/2027.
+		{"last day in Tết 2027", hanoi(2027, 1, 17, 9, 0), 20, hanoi(2027, 2, 12, 0, 0)},
+		// Day 1 is Sat 10/1/2026, a make-up working Saturday: kept.
+		{"last day a make-up Saturday", hanoi(2026, 1, 9, 14, 0), 1, hanoi(2026, 1, 11, 0, 0)},
+		// Day 1 is Fri 2/1/2026, a swapped day off, then the weekend.
+		{"last day a swapped day off", hanoi(2026, 1, 1, 9, 0), 1, hanoi(2026, 1, 6, 0, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDeadline(t, "AddCalendarDaysToWorkingDay", c.AddCalendarDaysToWorkingDay(tt.start, tt.n), tt.want)
+		})
+	}
+}
+
 func TestAddHours(t *testing.T) {
 	c := load(t)
 	tests := []struct {

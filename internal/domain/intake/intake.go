@@ -686,7 +686,7 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 	}
 	unit, ok := s.units.InForce(communeCode, day)
 	if !ok {
-		return model.InvalidField("report.incident_commune_code", "unit.in_force", "no unit with code %q was in force on %s", communeCode, day)
+		return model.InvalidField("report.incident_commune_code", "unit.in_force", "no unit with code %q was in force on %s%s", communeCode, day, s.endedUnit(communeCode, day))
 	}
 	if unit.Level != units.LevelCommune {
 		return model.InvalidField("report.incident_commune_code", "unit.commune", "%s is a %s, not a commune", communeCode, unit.Level)
@@ -710,6 +710,29 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 		}
 	}
 	return nil
+}
+
+// endedUnit says, for a message, which unit a code named before it went
+// out of force by day and which communes of the reform took it over (the
+// 2025 mapping, whole or in part), so the operator can name the one in
+// force: the caller names the commune they know. "" when the code named
+// none.
+func (s *Service) endedUnit(code string, day vntime.Date) string {
+	old, ok := s.units.Ended(code, day)
+	if !ok {
+		return ""
+	}
+	msg := fmt.Sprintf(": %s ended on %s", old.FullName(), old.ValidTo)
+	var into []string
+	for _, k := range s.units.Successors(old.Key) {
+		if u, ok := s.units.Get(k); ok {
+			into = append(into, fmt.Sprintf("%s (%s)", access.UnitName(k), u.FullName()))
+		}
+	}
+	if len(into) > 0 {
+		msg += " and went into " + strings.Join(into, ", ")
+	}
+	return msg
 }
 
 // checkResidence checks a child's commune of residence, when given: a

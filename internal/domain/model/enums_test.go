@@ -23,6 +23,7 @@ func TestStoredEnumNumbers(t *testing.T) {
 		{"ChannelCommune", int32(model.ChannelCommune), 4},
 		{"ChannelWalkIn", int32(model.ChannelWalkIn), 5},
 		{"ChannelOther", int32(model.ChannelOther), 6},
+		{"ChannelSocialAffairsOffice", int32(model.ChannelSocialAffairsOffice), 7},
 
 		{"MeansPhoneCall", int32(model.MeansPhoneCall), 1},
 		{"MeansInPerson", int32(model.MeansInPerson), 2},

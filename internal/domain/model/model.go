@@ -28,6 +28,9 @@ const (
 	ChannelCommune          Channel = 4
 	ChannelWalkIn           Channel = 5
 	ChannelOther            Channel = 6
+	// ChannelSocialAffairsOffice is a labour/social-affairs office (Decree
+	// 56 Art. 25(1)): the district's until 2025-06-30, the city's department.
+	ChannelSocialAffairsOffice Channel = 7
 )
 
 // Means is how the information of a report came in (Mẫu 01, "hình thức

@@ -32,7 +32,7 @@ var defaultJSON []byte
 type Limit struct {
 	Seconds     int `json:"seconds,omitempty"` // wall clock; for tests and drills
 	Hours       int `json:"hours,omitempty"`   // wall clock
-	Days        int `json:"days,omitempty"`    // calendar days
+	Days        int `json:"days,omitempty"`    // calendar days; a last day off runs to the next working day (Civil Code Art. 148)
 	WorkingDays int `json:"working_days,omitempty"`
 }
 

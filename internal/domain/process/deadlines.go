@@ -78,6 +78,11 @@ type clockSpec struct {
 	clock  model.ClockKind
 	length time.Duration
 	days   int
+	// maximum marks a calendar-day limit that bounds what is done to the
+	// child (D4): it ends on its last day even when that is a day off,
+	// where every other day count runs on to the end of the next working
+	// day (Civil Code Art. 148).
+	maximum bool
 }
 
 func hours(h int) clockSpec {
@@ -90,11 +95,19 @@ func fromPolicy(l policy.Limit) clockSpec {
 	return clockSpec{clock: c, length: length, days: days}
 }
 
+// separationLimit is D4's limit of n calendar days: a maximum.
+func separationLimit(n int) clockSpec {
+	return clockSpec{clock: model.ClockCalendarDays, days: n, maximum: true}
+}
+
 // due computes the end of a limit that starts at start.
 func (e *Engine) due(start time.Time, spec clockSpec) time.Time {
 	switch spec.clock {
 	case model.ClockCalendarDays:
-		return e.calendar.AddCalendarDays(start, spec.days)
+		if spec.maximum {
+			return e.calendar.AddCalendarDays(start, spec.days)
+		}
+		return e.calendar.AddCalendarDaysToWorkingDay(start, spec.days)
 	case model.ClockWorkingDays:
 		return e.calendar.AddWorkingDays(start, spec.days)
 	}
@@ -215,18 +228,10 @@ func (e *Engine) nextLevel(tx datastore.ReadTx, unit string, at time.Time) strin
 	if err != nil {
 		return ""
 	}
-	u, ok := e.units.Get(k)
-	for ok && !u.Parent.IsZero() {
-		parent, found := e.units.Get(u.Parent)
-		if !found {
-			return ""
-		}
-		// A parent no longer in force (a district after 2025-06-30) is
-		// skipped for its own parent.
-		if parent.InForce(day) || parent.Level == units.LevelCity {
-			return access.UnitName(parent.Key)
-		}
-		u = parent
+	// A district no longer in force (after 2025-06-30) is skipped for the
+	// city.
+	if above, ok := e.units.Above(k, day); ok {
+		return access.UnitName(above.Key)
 	}
 	return ""
 }

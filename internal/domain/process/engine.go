@@ -37,6 +37,8 @@ import (
 type Calendar interface {
 	Version() string
 	AddCalendarDays(start time.Time, n int) time.Time
+	AddCalendarDaysToWorkingDay(start time.Time, n int) time.Time
+	EndOfLastDay(last vntime.Date) time.Time
 	AddWorkingDays(start time.Time, n int) time.Time
 	ResumeWorkingDays(due, paused, resumed time.Time) time.Time
 }

@@ -546,6 +546,9 @@ func (s *stepCtx) resume(d *model.Deadline) {
 		// Never sooner than before: a due time an earlier version moved
 		// off the end of a day counts its partial day as a whole one.
 		due = later(s.e.calendar.ResumeWorkingDays(d.Due, d.PausedAt, s.now).UTC(), d.Due)
+		// The due time now rests on this calendar's days: a breach is
+		// explained by it (domain reference section 5).
+		d.CalendarVersion = s.e.calendar.Version()
 	}
 	d.Paused += paused
 	d.Start = d.Start.Add(due.Sub(d.Due))

@@ -156,7 +156,7 @@ func (w *world) escalationDue(from time.Time) time.Time {
 	clk, length, days := w.pol.EscalationStep.Clock()
 	switch clk {
 	case model.ClockCalendarDays:
-		return w.cal.AddCalendarDays(from, days)
+		return w.cal.AddCalendarDaysToWorkingDay(from, days)
 	case model.ClockWorkingDays:
 		return w.cal.AddWorkingDays(from, days)
 	}

@@ -115,7 +115,7 @@ func (e *Engine) ExtendSeparation(ctx context.Context, p access.Principal, req R
 			return model.InvalidField("days", "separation.extension_days", "extensions of one separation add at most %d days; %d are added already", maxSeparationExtension, d4.Days-separationDays)
 		}
 		d4.Days = separationDays + total
-		d4.Due = s.e.due(d4.Start, calendarDays(d4.Days))
+		d4.Due, d4.CalendarVersion = s.e.due(d4.Start, separationLimit(d4.Days)), s.e.calendar.Version()
 		s.event("SEPARATION_EXTENDED", fmt.Sprintf("by %d days, due %s", days, hanoi(d4.Due)), d4.ID)
 		return s.edit(func(d *model.Dossier) {
 			if d.Separation == nil {
@@ -211,12 +211,14 @@ func careFollowUpRef(n int) string { return fmt.Sprintf("follow-up-%d", n) }
 // openCareFollowUp opens the n-th follow-up of a placement in alternative
 // care made at placed. It is due by 24:00 of the day that corresponds, so
 // many months later, to the placement's day (the month's last day where it
-// has none; Civil Code Art. 147), counted on the calendar.
+// has none; Civil Code Art. 147), counted on the calendar, or of the next
+// working day when that day is a day off (Art. 148): a follow-up is the
+// worker's visit, not a limit on what is done to the child.
 func (s *stepCtx) openCareFollowUp(n int, placed time.Time) {
 	from := vntime.DateOf(placed)
 	end := addMonths(from, careFollowUpMonths(n))
 	days := int(end.Start().Sub(vntime.DateOf(s.now).Start()) / (24 * time.Hour))
-	s.openDeadline(model.DeadlineCareFollowUp, careFollowUpRef(n), access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(1, days)))
+	s.openDeadline(model.DeadlineCareFollowUp, careFollowUpRef(n), access.UnitName(s.c.ResponsibleUnit), s.now, s.e.calendar.EndOfLastDay(end), calendarDays(max(1, days)))
 }
 
 // addMonths returns the day months after d, or the last day of that month

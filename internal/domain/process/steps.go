@@ -238,7 +238,7 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 			s.emergencyApplied(start)
 		}
 		s.c.SeparationStart, s.c.SeparationEnd = start, time.Time{}
-		s.startDeadline(model.DeadlineSeparationReview, "", access.UnitName(s.c.ResponsibleUnit), start, calendarDays(separationDays))
+		s.startDeadline(model.DeadlineSeparationReview, "", access.UnitName(s.c.ResponsibleUnit), start, separationLimit(separationDays))
 		s.event("SEPARATION_STARTED", "started "+hanoi(start), 0)
 		return s.edit(func(d *model.Dossier) {
 			d.Separation = &model.Separation{Place: place, Carer: carer, Ground: ground, DecisionNumber: decision, RecordTime: s.now, LateRecording: late}

@@ -95,7 +95,7 @@ var processTable = []TableRow{
 		Step:        "alternative care (Art. 30)",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordCareFollowUp"}},
 		Responsible: true,
-		Notes:       "CARE_FOLLOW_UP, started by a placement in alternative care (the separation's end or the court's decision): 1 month, 3 months, then every 6 months after the placement, each by 24:00 of that day; each follow-up meets one and opens the next",
+		Notes:       "CARE_FOLLOW_UP, started by a placement in alternative care (the separation's end or the court's decision): 1 month, 3 months, then every 6 months after the placement, each by 24:00 of that day (of the next working day when that day is a day off, Civil Code Art. 148); each follow-up meets one and opens the next",
 	},
 	{
 		Step:        "3 specific assessment and needs, Mẫu 03",
@@ -177,7 +177,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/RecordPoliceForwarding"},
 			{Method: "CaseProcessService/RecordPoliceOutcome"},
 		},
-		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 24 h (48 h in a remote commune) to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 20 days to a decision",
+		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 24 h (48 h in a remote commune) to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 20 calendar days to a decision, from the forwarding (a 20th day that is a day off runs to 24:00 of the next working day, Civil Code Art. 148)",
 	},
 	{
 		Step: "D16 extension or suspension (Criminal Procedure Code Art. 147(3)-(4))",

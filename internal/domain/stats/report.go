@@ -108,9 +108,40 @@ const suppressionNote = "Báo cáo này được gửi ra ngoài cấp thành ph
 	"các số từ 1 đến 4 (dưới 5), và thêm các ô nhỏ nhất cần thiết để không ô nào trong số đó tính ra được bằng phép trừ từ một tổng có trên báo cáo (che bổ sung). " +
 	"Số 0 được ghi, trừ khi được che bổ sung."
 
-// ActionMonthDue is the day the Action Month's results are due (the seed's
-// plan: by 15 July).
-func ActionMonthDue(year int) vntime.Date { return vntime.Date{Year: year, Month: time.July, Day: 15} }
+// actionMonthSending returns the fields that say to whom, and before
+// which day, the unit a report of the Action Month of year is made for (o's
+// unit, else the caller's) sends it (Circular 28/2019): a commune before
+// 10 July to the level above it then (its district until 2025-06-30, the
+// city after the reform), a district before 20 July to the city. The
+// city, which receives them, and an organisation get no such fields: the
+// circular gives them no date.
+func (s *Service) actionMonthSending(p access.Principal, o ReportOptions, year int) []Field {
+	u, ok := s.units.Get(o.Unit)
+	if o.Unit.IsZero() {
+		u, ok = s.unitNamed(p.Unit)
+	}
+	if !ok {
+		return nil
+	}
+	before := vntime.Date{Year: year, Month: time.July}
+	switch u.Level {
+	case units.LevelCommune:
+		before.Day = 10
+	case units.LevelDistrict:
+		before.Day = 20
+	default:
+		return nil
+	}
+	to, ok := s.units.Above(u.Key, before)
+	if !ok {
+		return nil
+	}
+	level := "cấp thành phố"
+	if to.Level == units.LevelDistrict {
+		level = "cấp huyện"
+	}
+	return []Field{{"Gửi đến", Text(level)}, {"Gửi trước ngày", Date(before)}}
+}
 
 // ActionMonthReport is the report of the Action Month for Children (June,
 // Child Law Art. 11) of year: the indicators of its results (domain.md §8:
@@ -145,7 +176,7 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 		Columns: []string{"STT", "Chỉ tiêu", "Số lượng"},
 	}
 	t.Fields = s.fields(p, o, start, start.AddMonths(1).AddDays(-1), total.AsOf)
-	t.Fields = append(t.Fields, Field{"Hạn gửi kết quả", Date(ActionMonthDue(year))})
+	t.Fields = append(t.Fields, s.actionMonthSending(p, o, year)...)
 	c := sum(total.Groups)
 	// row adds an indicator and returns the cell of its count.
 	row := func(label string, n int) CellRef {

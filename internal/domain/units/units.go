@@ -186,6 +186,39 @@ func (r *Registry) InForce(code string, on vntime.Date) (Unit, bool) {
 	return versions[i-1], true
 }
 
+// Ended returns the last version of the unit with the given code that
+// went out of force before the given date, and whether there is one: what
+// a caller still naming an old commune meant.
+func (r *Registry) Ended(code string, before vntime.Date) (Unit, bool) {
+	versions := r.byCode[code]
+	for i := len(versions) - 1; i >= 0; i-- {
+		if u := versions[i]; !u.ValidTo.IsZero() && u.ValidTo.Before(before) {
+			return u, true
+		}
+	}
+	return Unit{}, false
+}
+
+// Above returns the unit above k on a date, the one it reports and
+// escalates to: its parent, or, when the parent is no longer in force (a
+// district after 2025-06-30), the nearest ancestor that is; the city is
+// always there. ok is false at the top, or for a key the registry does
+// not hold.
+func (r *Registry) Above(k Key, on vntime.Date) (Unit, bool) {
+	u, ok := r.units[k]
+	for ok && !u.Parent.IsZero() {
+		parent, found := r.units[u.Parent]
+		if !found {
+			return Unit{}, false
+		}
+		if parent.InForce(on) || parent.Level == LevelCity {
+			return parent, true
+		}
+		u = parent
+	}
+	return Unit{}, false
+}
+
 // List returns the units that match f, sorted by Code then ValidFrom.
 func (r *Registry) List(f Filter) []Unit {
 	var out []Unit

@@ -573,3 +573,59 @@ func TestSuccessor(t *testing.T) {
 		}
 	}
 }
+
+// Above is the level a unit reports and escalates to on a date: a commune's
+// district while districts exist, the city once they are abolished.
+func TestAbove(t *testing.T) {
+	r := registry(t)
+	tests := []struct {
+		unit, on, want string // want "" for none
+	}{
+		{"00004@2020-01-01", "2024-07-10", "001@2020-01-01"},
+		{"00004@2025-01-01", "2025-06-30", "001@2020-01-01"},
+		{"00004@2025-01-01", "2025-07-10", "01@2020-01-01"},
+		{"00004@2025-07-01", "2026-07-10", "01@2020-01-01"},
+		{"001@2020-01-01", "2024-07-20", "01@2020-01-01"},
+		{"01@2020-01-01", "2026-07-10", ""},
+		{"99999@2020-01-01", "2026-07-10", ""},
+	}
+	for _, tt := range tests {
+		got, ok := r.Above(key(t, tt.unit), date(t, tt.on))
+		if tt.want == "" {
+			if ok {
+				t.Errorf("Above(%s, %s) = %s, want none", tt.unit, tt.on, got.Key)
+			}
+			continue
+		}
+		if !ok || got.Key != key(t, tt.want) {
+			t.Errorf("Above(%s, %s) = %s, %v; want %s", tt.unit, tt.on, got.Key, ok, tt.want)
+		}
+	}
+}
+
+// Ended finds what an old code named before a date: the last version that
+// went out of force by then, not one still in force or not yet begun.
+func TestEnded(t *testing.T) {
+	r := registry(t)
+	tests := []struct {
+		code, before, want string // want "" for none
+	}{
+		{"00013", "2026-12-05", "00013@2025-01-01"}, // Quán Thánh, ended 2025-06-30
+		{"00013", "2025-03-01", "00013@2020-01-01"}, // the 2020 version ended 2024-12-31
+		{"00013", "2020-06-01", ""},
+		{"00004", "2026-12-05", "00004@2025-01-01"}, // Trúc Bạch; the code is reused
+		{"99999", "2026-12-05", ""},
+	}
+	for _, tt := range tests {
+		got, ok := r.Ended(tt.code, date(t, tt.before))
+		if tt.want == "" {
+			if ok {
+				t.Errorf("Ended(%s, %s) = %s, want none", tt.code, tt.before, got.Key)
+			}
+			continue
+		}
+		if !ok || got.Key != key(t, tt.want) {
+			t.Errorf("Ended(%s, %s) = %s, %v; want %s", tt.code, tt.before, got.Key, ok, tt.want)
+		}
+	}
+}

@@ -77,6 +77,7 @@ var (
 		{pb.Channel_CHANNEL_COMMUNE, model.ChannelCommune},
 		{pb.Channel_CHANNEL_WALK_IN, model.ChannelWalkIn},
 		{pb.Channel_CHANNEL_OTHER, model.ChannelOther},
+		{pb.Channel_CHANNEL_SOCIAL_AFFAIRS_OFFICE, model.ChannelSocialAffairsOffice},
 	}
 	means = enumMap[pb.ReportMeans, model.Means]{
 		{pb.ReportMeans_REPORT_MEANS_PHONE_CALL, model.MeansPhoneCall},

@@ -84,6 +84,7 @@ func TestEnumMaps(t *testing.T) {
 			{"CHANNEL_COMMUNE", 4, model.ChannelCommune},
 			{"CHANNEL_WALK_IN", 5, model.ChannelWalkIn},
 			{"CHANNEL_OTHER", 6, model.ChannelOther},
+			{"CHANNEL_SOCIAL_AFFAIRS_OFFICE", 7, model.ChannelSocialAffairsOffice},
 		})
 	})
 	run("ReportMeans", func(t *testing.T) {

@@ -124,3 +124,24 @@ func TestControlCharacterRuleIsInTheCatalogs(t *testing.T) {
 		}
 	}
 }
+
+// The console names the commune's roles as the law and its users do
+// (domain reference section 1): the commune's child-protection worker
+// (người làm công tác bảo vệ trẻ em cấp xã), the chairman of the commune
+// people's committee (Chủ tịch UBND cấp xã, of a xã or a phường alike) and
+// the district labour office (Phòng LĐTBXH cấp huyện).
+func TestRoleTermsOfTheLaw(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, want := range map[model.Role]string{
+		model.RoleCommuneWorker:   "Người làm công tác bảo vệ trẻ em cấp xã",
+		model.RoleCommuneChair:    "Chủ tịch UBND cấp xã",
+		model.RoleDistrictOfficer: "Cán bộ Phòng LĐTBXH cấp huyện",
+	} {
+		if got := cats["vi"]["role."+role.String()]; got != want {
+			t.Errorf("role %s reads %q, want %q", role, got, want)
+		}
+	}
+}

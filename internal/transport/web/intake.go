@@ -219,6 +219,8 @@ func defaultChannel(u model.User) (channel, means string) {
 		return pb.Channel_CHANNEL_POLICE.String(), ""
 	case u.Role == model.RoleCommuneWorker || u.Role == model.RoleCommuneChair:
 		return pb.Channel_CHANNEL_COMMUNE.String(), ""
+	case u.Role == model.RoleDistrictOfficer || u.Role == model.RoleCityOfficer:
+		return pb.Channel_CHANNEL_SOCIAL_AFFAIRS_OFFICE.String(), ""
 	}
 	return "", ""
 }

@@ -198,3 +198,14 @@ func TestIntakeSaveNotConfirmedSaysNotSaved(t *testing.T) {
 		}
 	}
 }
+
+// The district's and the city's officers take reports at their
+// labour/social-affairs office (Decree 56 Art. 25(1)): the form starts
+// with that channel.
+func TestDefaultChannelOfAnOffice(t *testing.T) {
+	for _, role := range []model.Role{model.RoleDistrictOfficer, model.RoleCityOfficer} {
+		if got, _ := defaultChannel(model.User{Role: role, Unit: "units/01@2020-01-01"}); got != pb.Channel_CHANNEL_SOCIAL_AFFAIRS_OFFICE.String() {
+			t.Errorf("%s: default channel %q", role, got)
+		}
+	}
+}

@@ -9,7 +9,7 @@ var (
 	channelNames = map[model.Channel]string{
 		model.ChannelHotline111: "HOTLINE_111", model.ChannelSocialWorkCentre: "SOCIAL_WORK_CENTRE",
 		model.ChannelPolice: "POLICE", model.ChannelCommune: "COMMUNE", model.ChannelWalkIn: "WALK_IN",
-		model.ChannelOther: "OTHER",
+		model.ChannelOther: "OTHER", model.ChannelSocialAffairsOffice: "SOCIAL_AFFAIRS_OFFICE",
 	}
 	callTypeNames = map[model.CallType]string{
 		model.CallIntervention: "INTERVENTION", model.CallCounselling: "COUNSELLING",
