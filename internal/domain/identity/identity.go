@@ -265,7 +265,7 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	replayed := false
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
-		if replayed, err = replay(tx, p, "CreateUser", req, &first); err != nil || replayed {
+		if replayed, err = replay(tx, p, "CreateUser", req, &first, now); err != nil || replayed {
 			return err
 		}
 		if police, ok := strings.CutPrefix(u.Unit, "policeUnits/"); ok {
@@ -307,9 +307,11 @@ func withoutHash(t model.Token) model.Token {
 }
 
 // replay looks up an earlier request of p with the same request_id and,
-// when there was one, decodes its answer into first and returns true. A
+// when there was one, decodes its answer into first and returns true. The
+// first answer shows a user or a token again, so it is audited as a read
+// of it at now, as the retries of reports and case steps are. A
 // different request under that id is model.ErrIdempotencyMismatch.
-func replay[T any](tx datastore.IdempotencyReader, p access.Principal, method string, req idempotency.Request, first *T) (bool, error) {
+func replay[T any](tx datastore.Tx, p access.Principal, method string, req idempotency.Request, first *T, now time.Time) (bool, error) {
 	rec, found, err := idempotency.Replay(tx, p, method, req.ID, req.Fingerprint)
 	if err != nil || !found {
 		return false, err
@@ -317,7 +319,25 @@ func replay[T any](tx datastore.IdempotencyReader, p access.Principal, method st
 	if err := json.Unmarshal(rec.Result, first); err != nil {
 		return false, fmt.Errorf("%s: the answer remembered for request_id %q: %w", method, req.ID, err)
 	}
+	if action := retryRead(method); action != "" {
+		if _, err := tx.AppendAudit(idempotency.Retried(p, now, action, rec.Resource, "", method)); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
+}
+
+// retryRead is the action of the read the answer to a retry of method
+// is: a user or a token shown again. A police unit is nobody's data; its
+// reads are not audited, nor is the retry of its creation.
+func retryRead(method string) string {
+	switch method {
+	case "CreateUser", "DisableUser", "ResetPassword":
+		return "user.read"
+	case "CreateToken", "RevokeToken":
+		return "token.list"
+	}
+	return ""
 }
 
 // remember records the answer to p's request, in the transaction of the
@@ -436,7 +456,7 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 	now := s.clock.Now()
 	var u model.User
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
-		if replayed, err := replay(tx, p, "DisableUser", req, &u); err != nil || replayed {
+		if replayed, err := replay(tx, p, "DisableUser", req, &u, now); err != nil || replayed {
 			return err
 		}
 		var err error
@@ -491,7 +511,7 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 	replayed := false
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
-		if replayed, err = replay(tx, p, "CreateToken", req, &first); err != nil || replayed {
+		if replayed, err = replay(tx, p, "CreateToken", req, &first, now); err != nil || replayed {
 			return err
 		}
 		if _, err := activeUser(tx, userID); err != nil {
@@ -533,7 +553,7 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 	now := s.clock.Now()
 	var t model.Token
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
-		if replayed, err := replay(tx, p, "RevokeToken", req, &t); err != nil || replayed {
+		if replayed, err := replay(tx, p, "RevokeToken", req, &t, now); err != nil || replayed {
 			return err
 		}
 		var err error
@@ -620,7 +640,7 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	in := pu
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
 		pu = in // a replay below overwrites pu, and the body may run again (datastore.Store)
-		if replayed, err := replay(tx, p, "CreatePoliceUnit", req, &pu); err != nil || replayed {
+		if replayed, err := replay(tx, p, "CreatePoliceUnit", req, &pu, now); err != nil || replayed {
 			return err
 		}
 		if err := tx.CreatePoliceUnit(pu); err != nil {

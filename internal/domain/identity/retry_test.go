@@ -60,9 +60,7 @@ func TestCreateUserRetry(t *testing.T) {
 	if tok2.Secret != "" || len(tok2.Token.SecretHash) != 0 {
 		t.Errorf("retry repeated the secret or its hash: %q, %x", tok2.Secret, tok2.Token.SecretHash)
 	}
-	if n := len(e.events(t)); n != events {
-		t.Errorf("the retry added %d audit events", n-events)
-	}
+	e.wantRetryRead(t, events, "user.read", "users/op.lan", "CreateUser")
 	if ts, err := e.svc.ListTokens(ctx, e.admin, u.ID); err != nil || len(ts) != 1 {
 		t.Errorf("tokens after the retry: %d, %v; want 1", len(ts), err)
 	}
@@ -129,9 +127,7 @@ func TestCreateTokenRetry(t *testing.T) {
 	if again.Token.ID != first.Token.ID || again.Secret != "" || len(again.Token.SecretHash) != 0 {
 		t.Errorf("retry = %+v, want token %s without secret", again, first.Token.ID)
 	}
-	if n := len(e.events(t)); n != events {
-		t.Errorf("the retry added %d audit events", n-events)
-	}
+	e.wantRetryRead(t, events, "token.list", "users/op.lan/tokens/"+first.Token.ID, "CreateToken")
 	if ts, _ := e.svc.ListTokens(ctx, e.admin, u.ID); len(ts) != 2 {
 		t.Errorf("%d tokens after the retry, want 2", len(ts))
 	}
@@ -141,8 +137,9 @@ func TestCreateTokenRetry(t *testing.T) {
 }
 
 // DisableUser, RevokeToken and CreatePoliceUnit: a retry returns the first
-// answer and records nothing more; another request under the same id is
-// refused.
+// answer and changes nothing more (the user or token it shows again is
+// audited as a read; a police unit is nobody's data); another request
+// under the same id is refused.
 func TestStateChangesRetry(t *testing.T) {
 	e := newEnv(t)
 	lan, _ := e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
@@ -189,9 +186,10 @@ func TestStateChangesRetry(t *testing.T) {
 		t.Errorf("CreatePoliceUnit again without request_id: %v, want ErrAlreadyExists", err)
 	}
 
-	// Only the first of each was audited: disable (user and its token),
-	// revoke, police unit.
-	want := events + 2
+	// Only the first of each was audited as a change: revoke and police
+	// unit after the count began; the retries of the disable and the
+	// revoke as reads of what they showed again.
+	want := events + 2 + 2
 	if n := len(e.events(t)); n != want {
 		t.Errorf("%d audit events after the retries, want %d", n, want)
 	}
@@ -199,3 +197,15 @@ func TestStateChangesRetry(t *testing.T) {
 
 // encodeB64 is how JSON writes bytes.
 func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// wantRetryRead checks that the events after the first before are one
+// read of resource, action, whose reason names the method retried: the
+// first answer to a retry shows the record again.
+func (e *env) wantRetryRead(t *testing.T, before int, action, resource, method string) {
+	t.Helper()
+	got := e.events(t)[before:]
+	if len(got) != 1 || got[0].Action != action || got[0].Resource != resource ||
+		got[0].Actor != e.admin.UserID || got[0].Reason != "the first answer to a retry of "+method {
+		t.Errorf("the retry of %s wrote %+v, want one %s of %s by the admin naming the retry", method, got, action, resource)
+	}
+}

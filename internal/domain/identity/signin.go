@@ -444,7 +444,7 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	replayed := false
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
-		if replayed, err = replay(tx, p, "ResetPassword", req, &first); err != nil || replayed {
+		if replayed, err = replay(tx, p, "ResetPassword", req, &first, now); err != nil || replayed {
 			return err
 		}
 		u, err := activeUser(tx, userID)
