@@ -6,6 +6,7 @@ package etcdtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +139,25 @@ func Start(t testing.TB, members int, opts ...Option) *Cluster {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// A port found free may be taken by another test process before its
+	// member binds it: the cluster then starts again on other ports.
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, members, o)
+		if err == nil {
+			return c
+		}
+		c.stopAll()
+		// embed may not wrap the listener's error: its text is read too.
+		inUse := errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+		if attempt == 5 || !inUse {
+			t.Fatalf("etcdtest: %v", err)
+		}
+	}
+}
+
+// start starts a cluster of members on ports free a moment ago, and
+// returns it with the first error of a member that did not start.
+func start(t testing.TB, members int, o options) (*Cluster, error) {
 	c := &Cluster{t: t}
 	dir := t.TempDir()
 	var initial []string
@@ -183,10 +204,10 @@ func Start(t testing.TB, members int, opts ...Option) *Cluster {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("etcdtest: member %d: %v", i, err)
+			return c, fmt.Errorf("member %d: %w", i, err)
 		}
 	}
-	return c
+	return c, nil
 }
 
 // freeURL is a loopback URL on a port that was free a moment ago.
