@@ -115,9 +115,5 @@ func (c *Calendar) ResumeWorkingDays(due, paused, resumed time.Time) time.Time {
 	if left := c.WorkingDaysBetween(vntime.DateOf(paused), last); left > 0 {
 		return c.AddWorkingDays(resumed, left)
 	}
-	d := vntime.DateOf(resumed)
-	for !c.IsWorkingDay(d) {
-		d = d.AddDays(1)
-	}
-	return d.AddDays(1).Start()
+	return c.EndOfLastDay(vntime.DateOf(resumed))
 }
