@@ -350,7 +350,9 @@ type Options struct {
 	// HTTPWriteTimeout bounds writing an ordinary REST answer (default
 	// DefaultHTTPWriteTimeout); StreamWriteTimeout bounds each write of a
 	// streaming one (default httpapi.DefaultStreamWriteTimeout), which
-	// otherwise runs as long as it makes progress. Tests shorten them.
+	// otherwise runs as long as it makes progress, and as well each
+	// message of a gRPC server stream (grpcapi.Deps.StreamSendTimeout).
+	// Tests shorten them.
 	HTTPWriteTimeout   time.Duration
 	StreamWriteTimeout time.Duration
 	// Leadership says when this instance runs the duties of one instance
@@ -669,6 +671,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		UnaryTimeout:  cfg.RequestTimeout,
 		StreamRecheck: opts.StreamRecheck,
 		Streams:       grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
+		// A gRPC client that stops reading a stream is cut off after the
+		// bound a REST client's is (the gateway's server has none: see
+		// grpcapi.Deps).
+		StreamSendTimeout: opts.StreamWriteTimeout,
 	}
 	if mets != nil {
 		deps.UnaryMetrics, deps.StreamMetrics = mets.UnaryInterceptor(), mets.StreamInterceptor()
@@ -722,6 +728,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// certificate when the public port asks for one.
 	gdeps := deps
 	gdeps.Gateway = true
+	gdeps.StreamSendTimeout = 0 // REST's streaming answers are bound per HTTP write (httpapi)
 	igs, err := grpcapi.NewServer(gdeps, sizes...)
 	if err != nil {
 		return nil, err

@@ -105,19 +105,9 @@ func TestLimitStreamsPerUser(t *testing.T) {
 	// client went away and releases the slot).
 	cancels[0]()
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ctx, cancel := context.WithCancel(ts.as(t, operatorID))
-		stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
-		if err == nil {
-			_, err = stream.Header()
-		}
-		if err == nil && streamStaysOpen(stream) {
-			cancels[0] = cancel
-			break
-		}
-		cancel()
+	for !watchAdmitted(t, ts, operatorID) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no room after closing a stream: %v", err)
+			t.Fatal("no room after closing a stream")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -224,6 +214,24 @@ func streamStaysOpen(stream grpc.ServerStreamingClient[pb.Notification]) bool {
 	case <-time.After(100 * time.Millisecond):
 		return true
 	}
+}
+
+// watchAdmitted opens a WatchEvents stream as user and reports whether
+// the server admitted it (sent its headers and kept it open); an admitted
+// stream stays open until the test ends.
+func watchAdmitted(t *testing.T, ts *testServer, user string) bool {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ts.as(t, user))
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
+	if err == nil {
+		_, err = stream.Header()
+	}
+	if err == nil && streamStaysOpen(stream) {
+		t.Cleanup(cancel)
+		return true
+	}
+	cancel()
+	return false
 }
 
 // watchErr opens a WatchEvents stream as user and returns the error it

@@ -37,6 +37,7 @@ const (
 	ReasonDatabaseFull     = "DATABASE_FULL"
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
+	ReasonStreamStalled    = "STREAM_STALLED"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown

@@ -53,6 +53,13 @@ type Deps struct {
 	// client's, when earlier, still wins); zero: none. Streams are not
 	// bounded by it: they end when the client goes away.
 	UnaryTimeout time.Duration
+	// StreamSendTimeout bounds each message of a server stream: a message
+	// the client's flow control holds back longer ends the stream with
+	// DEADLINE_EXCEEDED (STREAM_STALLED; see sendBound). Zero: no bound,
+	// for the gateway's server, whose REST answers are bound per HTTP
+	// write instead (package httpapi): its only client is the gateway,
+	// which reads on as long as the REST client does.
+	StreamSendTimeout time.Duration
 	// StreamRecheck is how often an open server stream checks that its
 	// caller's token is still valid; zero: DefaultStreamRecheck.
 	StreamRecheck time.Duration
@@ -96,7 +103,9 @@ type Server struct {
 // authentication: the per-user stream cap needs the user, and the unary
 // deadline bounds the handler's work (an expired context during sign-in
 // would read as "authentication is unavailable"); the stream re-check
-// (streamauth.go) needs the caller's token checked first. Requests are
+// (streamauth.go) needs the caller's token checked first, and the bound
+// on a stream's sends (streamsend.go) comes inside the cap, which it
+// frees by ending the stream. Requests are
 // decoded by the screening codec, which cuts lists over their max_items and
 // notes strings that are not UTF-8 for the validator to refuse (see
 // screen.go).
@@ -140,6 +149,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			noteActorStream,
 			d.Streams.stream,
 			reauth.stream,
+			sendBound{d: d.StreamSendTimeout, log: d.Log}.stream,
 			v.stream,
 		),
 	)
