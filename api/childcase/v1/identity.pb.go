@@ -381,10 +381,20 @@ type AuditEvent struct {
 	// "ok", "denied", "not_found" or "error".
 	Outcome string `protobuf:"bytes,11,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// Hex SHA-256 of the previous event and of this one.
-	PrevHash      string `protobuf:"bytes,12,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash          string `protobuf:"bytes,13,opt,name=hash,proto3" json:"hash,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PrevHash string `protobuf:"bytes,12,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
+	Hash     string `protobuf:"bytes,13,opt,name=hash,proto3" json:"hash,omitempty"`
+	// The token the call was made with, "users/{user}/tokens/{token}";
+	// empty for the service's own work (users/system), refused sign-ins, and
+	// events written before tokens were recorded.
+	Token string `protobuf:"bytes,14,opt,name=token,proto3" json:"token,omitempty"`
+	// Who created that token, "users/{user}" ("users/system" for the first
+	// start's, the demo's and the offline commands'), when it is not the
+	// actor: someone else (an admin) was shown its secret, and could have
+	// made the call. Empty for the actor's own token (a console session)
+	// and for a token created before its creator was recorded.
+	TokenCreatedBy string `protobuf:"bytes,15,opt,name=token_created_by,json=tokenCreatedBy,proto3" json:"token_created_by,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AuditEvent) Reset() {
@@ -508,6 +518,20 @@ func (x *AuditEvent) GetHash() string {
 	return ""
 }
 
+func (x *AuditEvent) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTokenCreatedBy() string {
+	if x != nil {
+		return x.TokenCreatedBy
+	}
+	return ""
+}
+
 var File_childcase_v1_identity_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_identity_proto_rawDesc = "" +
@@ -537,7 +561,7 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x02R\vdisplayName\x12!\n" +
 	"\x06covers\x18\x03 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\xd8\x04R\x06covers\x12@\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"createTime\"\xd6\x02\n" +
+	"createTime\"\x96\x03\n" +
 	"\n" +
 	"AuditEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
@@ -554,7 +578,9 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	" \x01(\tR\x06reason\x12\x18\n" +
 	"\aoutcome\x18\v \x01(\tR\aoutcome\x12\x1b\n" +
 	"\tprev_hash\x18\f \x01(\tR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\r \x01(\tR\x04hash*\xf2\x01\n" +
+	"\x04hash\x18\r \x01(\tR\x04hash\x12\x14\n" +
+	"\x05token\x18\x0e \x01(\tR\x05token\x12(\n" +
+	"\x10token_created_by\x18\x0f \x01(\tR\x0etokenCreatedBy*\xf2\x01\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ROLE_HOTLINE_OPERATOR\x10\x01\x12\x1b\n" +

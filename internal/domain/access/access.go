@@ -25,6 +25,11 @@ type Principal struct {
 	Unit   string // the user's unit, a resource name (see model.User)
 	// RequestID joins the audit events of the request to its logs.
 	RequestID string
+	// TokenID is the id of the token the request was made with ("" for
+	// the service's own work), and TokenCreatedBy the user id of who
+	// created that token when it is not UserID ("" otherwise): see
+	// audit.Event.
+	TokenID, TokenCreatedBy string
 }
 
 // System is the principal of work the service does on its own behalf:
@@ -37,15 +42,17 @@ func System(action string) Principal {
 // to caseName ("" when it belongs to no case).
 func (p Principal) Event(now time.Time, action, resource, caseName, outcome string) audit.Event {
 	return audit.Event{
-		Time:      now,
-		Actor:     p.UserID,
-		Role:      p.Role.String(),
-		Unit:      p.Unit,
-		Action:    action,
-		Resource:  resource,
-		Case:      caseName,
-		RequestID: p.RequestID,
-		Outcome:   outcome,
+		Time:           now,
+		Actor:          p.UserID,
+		Role:           p.Role.String(),
+		Unit:           p.Unit,
+		Action:         action,
+		Resource:       resource,
+		Case:           caseName,
+		RequestID:      p.RequestID,
+		Outcome:        outcome,
+		Token:          p.TokenID,
+		TokenCreatedBy: p.TokenCreatedBy,
 	}
 }
 

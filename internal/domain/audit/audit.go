@@ -59,8 +59,14 @@ type Event struct {
 	RequestID string    // joins the event to transport logs
 	Reason    string    // given by the actor for disclosures
 	Outcome   string    // "ok", "denied", "not_found", "error"
-	PrevHash  []byte    // Hash of event Seq-1 (32 zero bytes for Seq 1)
-	Hash      []byte    // SHA-256 over PrevHash and the canonical encoding of every other field
+	// Token is the id of the token the actor called with ("" for the
+	// service's own work and for refused sign-ins), and TokenCreatedBy the
+	// user id of who created it when not the actor ("" otherwise): that
+	// user was shown its secret, and the call may have been theirs.
+	Token          string
+	TokenCreatedBy string
+	PrevHash       []byte // Hash of event Seq-1 (32 zero bytes for Seq 1)
+	Hash           []byte // SHA-256 over PrevHash and the canonical encoding of every other field
 }
 
 // hashTag starts every canonical encoding. It separates audit hashes from
@@ -86,7 +92,15 @@ const hashTag = "childcase.audit.event.v1\x00"
 //  5. the strings Actor, Role, Unit, Action, Resource, Case, RequestID,
 //     Reason, Outcome, in that order, each as its length in bytes as an 8-byte
 //     big-endian unsigned integer followed by its bytes as stored (no
-//     Unicode normalisation, so storage must not normalise either).
+//     Unicode normalisation, so storage must not normalise either);
+//  6. only when Token or TokenCreatedBy is not empty: the strings Token and
+//     TokenCreatedBy, encoded as in 5.
+//
+// Part 6 came after events were first sealed: an event without a token
+// (every event written before tokens were recorded) encodes exactly as
+// before, so its stored hash still verifies. The encoding stays one to
+// one: after Outcome there is either nothing or both token strings, each
+// with its length.
 //
 // Why this form: every variable-length field carries its length and every
 // field has a fixed place, so the encoding can be parsed back into exactly
@@ -117,11 +131,21 @@ func (e Event) ComputeHash() []byte {
 	writeBytes(e.PrevHash)
 	writeUint(e.Seq)
 	writeUint(uint64(e.Time.UnixNano()))
-	for _, f := range e.stringFields() {
+	fields := e.stringFields()
+	for _, f := range fields[:alwaysHashed] {
 		writeString(*f.value)
+	}
+	if e.Token != "" || e.TokenCreatedBy != "" {
+		for _, f := range fields[alwaysHashed:] {
+			writeString(*f.value)
+		}
 	}
 	return h.Sum(nil)
 }
+
+// alwaysHashed is how many of stringFields every event's hash covers; the
+// token fields after them are hashed only when set (see ComputeHash).
+const alwaysHashed = 9
 
 // namedString is one string field of an Event, for code that treats them
 // all alike.
@@ -133,8 +157,8 @@ type namedString struct {
 // stringFields lists the string fields of e in canonical-encoding order.
 // Keeping the order in one place means hashing, sealing and encoding cannot
 // disagree about which fields exist.
-func (e *Event) stringFields() [9]namedString {
-	return [9]namedString{
+func (e *Event) stringFields() [11]namedString {
+	return [11]namedString{
 		{"Actor", &e.Actor},
 		{"Role", &e.Role},
 		{"Unit", &e.Unit},
@@ -144,6 +168,8 @@ func (e *Event) stringFields() [9]namedString {
 		{"RequestID", &e.RequestID},
 		{"Reason", &e.Reason},
 		{"Outcome", &e.Outcome},
+		{"Token", &e.Token},
+		{"TokenCreatedBy", &e.TokenCreatedBy},
 	}
 }
 

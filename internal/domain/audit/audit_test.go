@@ -96,6 +96,8 @@ func TestVerifyTamperedField(t *testing.T) {
 		{"Reason", func(e *audit.Event) { e.Reason = "court order" }},
 		{"Outcome", func(e *audit.Event) { e.Outcome = audit.OutcomeDenied }},
 		{"RequestID", func(e *audit.Event) { e.RequestID = "req-x" }},
+		{"Token added", func(e *audit.Event) { e.Token = "7f3a9c01d2e4b5a6" }},
+		{"TokenCreatedBy added", func(e *audit.Event) { e.TokenCreatedBy = "admin" }},
 		{"Seq", func(e *audit.Event) { e.Seq = 30 }},
 		{"Hash", func(e *audit.Event) { e.Hash = bytes.Repeat([]byte{1}, 32) }},
 	}
@@ -328,6 +330,9 @@ func TestFieldBoundaries(t *testing.T) {
 		{"Resource/RequestID", audit.Event{Resource: "cases/1", RequestID: "2"}, audit.Event{Resource: "cases/", RequestID: "12"}},
 		{"Reason/Outcome", audit.Event{Reason: "x", Outcome: "ok"}, audit.Event{Reason: "xok"}},
 		{"field moved to the next", audit.Event{Actor: "a"}, audit.Event{Role: "a"}},
+		{"Outcome/Token", audit.Event{Outcome: "ok", Token: "7f"}, audit.Event{Outcome: "ok7f"}},
+		{"Token/TokenCreatedBy", audit.Event{Token: "ab", TokenCreatedBy: "c"}, audit.Event{Token: "a", TokenCreatedBy: "bc"}},
+		{"token moved to its creator", audit.Event{Token: "a"}, audit.Event{TokenCreatedBy: "a"}},
 		{"PrevHash one zero byte vs nil", audit.Event{PrevHash: []byte{0}}, audit.Event{PrevHash: nil}},
 		{"PrevHash/Seq", audit.Event{PrevHash: []byte{0, 0, 0, 0, 0, 0, 0, 1}, Seq: 2}, audit.Event{PrevHash: nil, Seq: 1}},
 		{"same wall clock, other zone", audit.Event{Time: time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)},
@@ -352,7 +357,11 @@ func canonical(e audit.Event) []byte {
 	b = append(b, e.PrevHash...)
 	b = binary.BigEndian.AppendUint64(b, e.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
-	for _, s := range []string{e.Actor, e.Role, e.Unit, e.Action, e.Resource, e.Case, e.RequestID, e.Reason, e.Outcome} {
+	strs := []string{e.Actor, e.Role, e.Unit, e.Action, e.Resource, e.Case, e.RequestID, e.Reason, e.Outcome}
+	if e.Token != "" || e.TokenCreatedBy != "" {
+		strs = append(strs, e.Token, e.TokenCreatedBy)
+	}
+	for _, s := range strs {
 		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -384,6 +393,19 @@ func TestComputeHashMatchesDocumentedEncoding(t *testing.T) {
 	const golden = "0769cfe51010106bf0a2a5ec15075e9c5adbea61745e78de1e1cc559482b1e83"
 	if got := hex.EncodeToString(e.ComputeHash()); got != golden {
 		t.Errorf("ComputeHash = %s, want frozen %s", got, golden)
+	}
+	// An event made with a token hashes its token and creator too; one
+	// without (every event written before they were recorded) hashes as
+	// it always did, the frozen value above.
+	withToken := e
+	withToken.Token, withToken.TokenCreatedBy = "7f3a9c01d2e4b5a6", "admin"
+	sum = sha256.Sum256(canonical(withToken))
+	if got := withToken.ComputeHash(); !bytes.Equal(got, sum[:]) {
+		t.Fatalf("ComputeHash with a token = %x, documented encoding gives %x", got, sum)
+	}
+	const goldenWithToken = "7f190cad24d20cca1c7bef2330cc02e340b1e7a3a39ec3a1aa260d068cecff98"
+	if got := hex.EncodeToString(withToken.ComputeHash()); got != goldenWithToken {
+		t.Errorf("ComputeHash with a token = %s, want frozen %s", got, goldenWithToken)
 	}
 	// Hash itself is not hashed, and the zone is not part of the instant.
 	e2 := e
@@ -497,6 +519,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			Outcome:   audit.OutcomeOK,
 		}),
 		c.Next(audit.Event{Time: t0, Action: "auth.fail", Outcome: audit.OutcomeDenied}), // anonymous
+		c.Next(audit.Event{Time: t0, Actor: "u-1", Action: "case.read", Outcome: audit.OutcomeOK,
+			Token: "7f3a9c01d2e4b5a6", TokenCreatedBy: "admin"}),
 	)
 	var decoded []audit.Event
 	for _, e := range events {
@@ -520,8 +544,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		decoded = append(decoded, d)
 	}
 	checked, problem, err := audit.Verify(all(decoded))
-	if checked != 5 || problem != nil || err != nil {
-		t.Fatalf("Verify(decoded) = (%d, %v, %v), want (5, nil, nil)", checked, problem, err)
+	if checked != 6 || problem != nil || err != nil {
+		t.Fatalf("Verify(decoded) = (%d, %v, %v), want (6, nil, nil)", checked, problem, err)
 	}
 }
 
@@ -529,6 +553,7 @@ func sameEvent(a, b audit.Event) bool {
 	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.Actor == b.Actor && a.Role == b.Role &&
 		a.Unit == b.Unit && a.Action == b.Action && a.Resource == b.Resource &&
 		a.Case == b.Case && a.RequestID == b.RequestID && a.Reason == b.Reason && a.Outcome == b.Outcome &&
+		a.Token == b.Token && a.TokenCreatedBy == b.TokenCreatedBy &&
 		bytes.Equal(a.PrevHash, b.PrevHash) && bytes.Equal(a.Hash, b.Hash)
 }
 

@@ -34,8 +34,12 @@ type wireEvent struct {
 	RequestID string    `json:"request_id"`
 	Reason    string    `json:"reason"`
 	Outcome   string    `json:"outcome"`
-	PrevHash  []byte    `json:"prev_hash"`
-	Hash      []byte    `json:"hash"`
+	// Absent from events without a token, as from every event written
+	// before tokens were recorded.
+	Token          string `json:"token,omitempty"`
+	TokenCreatedBy string `json:"token_created_by,omitempty"`
+	PrevHash       []byte `json:"prev_hash"`
+	Hash           []byte `json:"hash"`
 }
 
 // Encode returns the stored form of e: the version byte 0x01 followed by a
@@ -69,6 +73,8 @@ func Encode(e Event) ([]byte, error) {
 		Outcome:   e.Outcome,
 		PrevHash:  e.PrevHash,
 		Hash:      e.Hash,
+
+		Token: e.Token, TokenCreatedBy: e.TokenCreatedBy,
 	}
 	body, err := json.Marshal(w)
 	if err != nil {
@@ -128,5 +134,7 @@ func Decode(b []byte) (Event, error) {
 		Outcome:   w.Outcome,
 		PrevHash:  w.PrevHash,
 		Hash:      w.Hash,
+
+		Token: w.Token, TokenCreatedBy: w.TokenCreatedBy,
 	}, nil
 }

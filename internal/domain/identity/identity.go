@@ -106,18 +106,21 @@ type IssuedToken struct {
 var userIDPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,62}$`)
 var policeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 
-// Authenticate checks a bearer token and returns its user and principal.
-// Every failure wraps ErrUnauthenticated; the wrapped text says why (for
-// the audit log).
-func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, error) {
+// Authenticate checks a bearer token and returns its user and the token
+// (without its hash), which the principal names (TokenPrincipal). Every
+// failure wraps ErrUnauthenticated; the wrapped text says why (for the
+// audit log).
+func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, model.Token, error) {
 	id, secret, ok := parseToken(bearer)
 	if !ok {
-		return model.User{}, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
+		return model.User{}, model.Token{}, fmt.Errorf("%w: malformed token", ErrUnauthenticated)
 	}
 	now := s.clock.Now()
 	var u model.User
+	var t model.Token
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
-		t, err := tx.Token(id)
+		var err error
+		t, err = tx.Token(id)
 		if errors.Is(err, model.ErrNotFound) {
 			// Hash anyway so an unknown id costs what a known one does.
 			_ = subtle.ConstantTimeCompare(hashSecret(secret), make([]byte, sha256.Size))
@@ -147,14 +150,27 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, 
 		return nil
 	})
 	if err != nil {
-		return model.User{}, err
+		return model.User{}, model.Token{}, err
 	}
-	return withoutSignIn(u), nil
+	return withoutSignIn(u), withoutHash(t), nil
 }
 
 // Principal returns the principal of a user acting in a request.
 func Principal(u model.User, requestID string) access.Principal {
 	return access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit, RequestID: requestID}
+}
+
+// TokenPrincipal returns the principal of a user acting in a request with
+// token t: its audit events name the token and, when someone else created
+// it (an admin, the service), who did, since they were shown its secret
+// and could have made the call.
+func TokenPrincipal(u model.User, t model.Token, requestID string) access.Principal {
+	p := Principal(u, requestID)
+	p.TokenID = t.ID
+	if t.CreatedBy != t.UserID {
+		p.TokenCreatedBy = t.CreatedBy
+	}
+	return p
 }
 
 // TokenID returns the public id of a bearer token of the right form,
@@ -190,14 +206,15 @@ func hashSecret(secret string) []byte {
 	return h[:]
 }
 
-// newToken makes an API token for a user: an 8-byte public id and a
-// 256-bit secret.
-func newToken(userID string, now time.Time, ttl time.Duration) (IssuedToken, error) {
-	return newCredential(userID, now, ttl, model.TokenAPI, tokenPrefix)
+// newToken makes an API token for a user, created by the user createdBy:
+// an 8-byte public id and a 256-bit secret.
+func newToken(userID, createdBy string, now time.Time, ttl time.Duration) (IssuedToken, error) {
+	return newCredential(userID, createdBy, now, ttl, model.TokenAPI, tokenPrefix)
 }
 
-// newCredential makes a token of a kind, its secret starting with prefix.
-func newCredential(userID string, now time.Time, ttl time.Duration, kind model.TokenKind, prefix string) (IssuedToken, error) {
+// newCredential makes a token of a kind, its secret starting with prefix,
+// created by the user createdBy (who is shown its secret).
+func newCredential(userID, createdBy string, now time.Time, ttl time.Duration, kind model.TokenKind, prefix string) (IssuedToken, error) {
 	var id [8]byte
 	var secret [32]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -211,7 +228,7 @@ func newCredential(userID string, now time.Time, ttl time.Duration, kind model.T
 	return IssuedToken{
 		Token: model.Token{
 			ID: idHex, UserID: userID, SecretHash: hashSecret(sec),
-			CreateTime: now, ExpireTime: now.Add(ttl), Kind: kind,
+			CreateTime: now, ExpireTime: now.Add(ttl), Kind: kind, CreatedBy: createdBy,
 		},
 		Secret: prefix + idHex + "_" + sec,
 	}, nil
@@ -253,11 +270,11 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	now := s.clock.Now()
 	u.CreateTime, u.DisableTime = now, time.Time{}
 	u.SignIn = model.SignIn{}
-	tok, err := newToken(u.ID, now, ttl)
+	tok, err := newToken(u.ID, p.UserID, now, ttl)
 	if err != nil {
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
-	link, err := newLink(u.ID, now)
+	link, err := newLink(u.ID, p.UserID, now)
 	if err != nil {
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
@@ -503,7 +520,7 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		return IssuedToken{}, err
 	}
 	now := s.clock.Now()
-	tok, err := newToken(userID, now, ttl)
+	tok, err := newToken(userID, p.UserID, now, ttl)
 	if err != nil {
 		return IssuedToken{}, err
 	}
@@ -594,11 +611,11 @@ func (s *Service) Bootstrap(ctx context.Context) (tok IssuedToken, created bool,
 		return IssuedToken{}, false, err
 	}
 	now := s.clock.Now()
-	tok, err = newToken(BootstrapUserID, now, BootstrapTokenTTL)
+	p := access.System("bootstrap")
+	tok, err = newToken(BootstrapUserID, p.UserID, now, BootstrapTokenTTL)
 	if err != nil {
 		return IssuedToken{}, false, err
 	}
-	p := access.System("bootstrap")
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		created = false // the body may run again (datastore.Store): the last run decides
 		n, err := tx.CountUsers()

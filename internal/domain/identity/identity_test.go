@@ -243,7 +243,7 @@ func TestCreateUser(t *testing.T) {
 			if want := "cc_" + tok.Token.ID + "_"; !strings.HasPrefix(tok.Secret, want) || len(tok.Secret) != len(want)+43 {
 				t.Errorf("secret %q does not have the form cc_<id>_<43 chars>", tok.Secret)
 			}
-			got, err := e.svc.Authenticate(ctx, tok.Secret)
+			got, _, err := e.svc.Authenticate(ctx, tok.Secret)
 			if err != nil || !reflect.DeepEqual(got, u) {
 				t.Errorf("Authenticate(first token) = %+v, %v; want %+v", got, err, u)
 			}
@@ -462,7 +462,7 @@ func TestAuthenticate(t *testing.T) {
 			bearer := tt.bearer(t, e, tok)
 			// On failure only the error counts: callers must not use the
 			// user (for a disabled user it is returned filled in).
-			got, err := e.svc.Authenticate(ctx, bearer)
+			got, _, err := e.svc.Authenticate(ctx, bearer)
 			if tt.ok {
 				if err != nil || !reflect.DeepEqual(got, u) {
 					t.Fatalf("Authenticate = %+v, %v; want %+v", got, err, u)
@@ -537,11 +537,11 @@ func TestDisableUser(t *testing.T) {
 		}
 	}
 	for _, s := range []string{first.Secret, second.Secret, third.Secret} {
-		if _, err := e.svc.Authenticate(ctx, s); !errors.Is(err, identity.ErrUnauthenticated) {
+		if _, _, err := e.svc.Authenticate(ctx, s); !errors.Is(err, identity.ErrUnauthenticated) {
 			t.Errorf("Authenticate after DisableUser = %v, want ErrUnauthenticated", err)
 		}
 	}
-	if _, err := e.svc.Authenticate(ctx, bystanderTok.Secret); err != nil {
+	if _, _, err := e.svc.Authenticate(ctx, bystanderTok.Secret); err != nil {
 		t.Errorf("another user's token stopped working: %v", err)
 	}
 
@@ -592,7 +592,7 @@ func TestDisableUserRefusals(t *testing.T) {
 	if u, _ := e.svc.GetUser(ctx, admin.ID); u.Disabled() {
 		t.Error("the admin disabled themselves")
 	}
-	if _, err := e.svc.Authenticate(ctx, tok.Secret); err != nil {
+	if _, _, err := e.svc.Authenticate(ctx, tok.Secret); err != nil {
 		t.Errorf("the admin's token stopped working: %v", err)
 	}
 
@@ -618,7 +618,7 @@ func TestCreateToken(t *testing.T) {
 	if tok.Token.UserID != u.ID || !tok.Token.CreateTime.Equal(now) || !tok.Token.ExpireTime.Equal(now.Add(48*time.Hour)) {
 		t.Errorf("CreateToken = %+v", tok.Token)
 	}
-	if got, err := e.svc.Authenticate(ctx, tok.Secret); err != nil || got.ID != u.ID {
+	if got, _, err := e.svc.Authenticate(ctx, tok.Secret); err != nil || got.ID != u.ID {
 		t.Errorf("Authenticate(new token) = %+v, %v", got, err)
 	}
 	checkEvents(t, e.events(t)[before:], []wantEvent{
@@ -670,7 +670,7 @@ func TestRevokeToken(t *testing.T) {
 		if !errors.Is(err, model.ErrNotFound) {
 			t.Fatalf("RevokeToken(lan, minh's token) = %v, want ErrNotFound", err)
 		}
-		if _, err := e.svc.Authenticate(ctx, minhTok.Secret); err != nil {
+		if _, _, err := e.svc.Authenticate(ctx, minhTok.Secret); err != nil {
 			t.Errorf("minh's token was revoked through lan: %v", err)
 		}
 		if n := len(e.events(t)) - before; n != 0 {
@@ -695,7 +695,7 @@ func TestRevokeToken(t *testing.T) {
 		checkEvents(t, e.events(t)[before:], []wantEvent{
 			{"ad.root", "ADMIN", "token.revoke", "users/op.lan/tokens/" + lanTok.Token.ID},
 		}, "req-admin", now)
-		if _, err := e.svc.Authenticate(ctx, lanTok.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		if _, _, err := e.svc.Authenticate(ctx, lanTok.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 			t.Errorf("Authenticate(revoked) = %v", err)
 		}
 
@@ -738,7 +738,7 @@ func TestBootstrap(t *testing.T) {
 	if tok.Token.UserID != identity.BootstrapUserID || !tok.Token.ExpireTime.Equal(start.Add(identity.BootstrapTokenTTL)) {
 		t.Errorf("bootstrap token = %+v", tok.Token)
 	}
-	u, err := e.svc.Authenticate(ctx, tok.Secret)
+	u, _, err := e.svc.Authenticate(ctx, tok.Secret)
 	if err != nil {
 		t.Fatalf("Authenticate(bootstrap token): %v", err)
 	}
@@ -752,7 +752,7 @@ func TestBootstrap(t *testing.T) {
 
 	// The bootstrap token expires after BootstrapTokenTTL.
 	e.clock.Advance(identity.BootstrapTokenTTL)
-	if _, err := e.svc.Authenticate(ctx, tok.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+	if _, _, err := e.svc.Authenticate(ctx, tok.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("Authenticate(bootstrap token after its ttl) = %v, want ErrUnauthenticated", err)
 	}
 

@@ -65,7 +65,7 @@ func TestCreateUserRetry(t *testing.T) {
 		t.Errorf("tokens after the retry: %d, %v; want 1", len(ts), err)
 	}
 	// The first token still works; the answer remembered holds no secret.
-	if _, err := e.svc.Authenticate(ctx, tok.Secret); err != nil {
+	if _, _, err := e.svc.Authenticate(ctx, tok.Secret); err != nil {
 		t.Errorf("the first token: %v", err)
 	}
 	result := e.idempotencyResult(t, "CreateUser", "add-lan")

@@ -86,9 +86,10 @@ type issuedLink struct {
 	Token model.Token
 }
 
-// newLink makes a set-password link for userID, valid PasswordLinkTTL.
-func newLink(userID string, now time.Time) (issuedLink, error) {
-	t, err := newCredential(userID, now, PasswordLinkTTL, model.TokenPasswordLink, linkPrefix)
+// newLink makes a set-password link for userID, created by the user
+// createdBy, valid PasswordLinkTTL.
+func newLink(userID, createdBy string, now time.Time) (issuedLink, error) {
+	t, err := newCredential(userID, createdBy, now, PasswordLinkTTL, model.TokenPasswordLink, linkPrefix)
 	if err != nil {
 		return issuedLink{}, err
 	}
@@ -184,7 +185,8 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 			return Session{}, s.fail(ctx, u.ID, "wrong or reused TOTP code", in.Client)
 		}
 	}
-	tok, err := newCredential(u.ID, now, SessionTTL, model.TokenSession, tokenPrefix)
+	// The person signing in creates their own session: its calls are theirs.
+	tok, err := newCredential(u.ID, u.ID, now, SessionTTL, model.TokenSession, tokenPrefix)
 	if err != nil {
 		return Session{}, err
 	}
@@ -436,7 +438,7 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, in SetPassword) (mode
 // link's expiry without its secret (which is not kept).
 func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID string, req idempotency.Request) (PasswordLink, error) {
 	now := s.clock.Now()
-	link, err := newLink(userID, now)
+	link, err := newLink(userID, p.UserID, now)
 	if err != nil {
 		return PasswordLink{}, err
 	}

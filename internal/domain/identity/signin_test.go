@@ -166,7 +166,7 @@ func TestPasswordLinkSingleUseAndExpiry(t *testing.T) {
 	if !link.ExpireTime.Equal(start.Add(identity.PasswordLinkTTL)) || !strings.HasPrefix(link.Secret, "pw_") {
 		t.Errorf("link %+v", link)
 	}
-	if _, err := e.svc.Authenticate(ctx, link.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+	if _, _, err := e.svc.Authenticate(ctx, link.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("a link as a bearer token: %v", err)
 	}
 	if u, totp, err := e.svc.LinkUser(ctx, link.Secret, "test"); err != nil || u.ID != "lan.nguyen" || totp {
@@ -346,7 +346,7 @@ func TestSessionSignInAndOut(t *testing.T) {
 	if s.Token.Token.Kind != model.TokenSession || !s.Token.Token.ExpireTime.Equal(start.Add(identity.SessionTTL)) {
 		t.Errorf("session token %+v", s.Token.Token)
 	}
-	if u, err := e.svc.Authenticate(ctx, s.Token.Secret); err != nil || u.ID != "lan.nguyen" {
+	if u, _, err := e.svc.Authenticate(ctx, s.Token.Secret); err != nil || u.ID != "lan.nguyen" {
 		t.Errorf("Authenticate(session) = %s, %v", u.ID, err)
 	}
 	ts, err := e.svc.ListTokens(ctx, e.admin, "lan.nguyen")
@@ -359,7 +359,7 @@ func TestSessionSignInAndOut(t *testing.T) {
 	if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
 		t.Errorf("ending an ended session: %v", err)
 	}
-	if _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+	if _, _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("Authenticate after sign-out: %v", err)
 	}
 	if err := e.svc.EndSession(ctx, ts[0].ID); !errors.Is(err, model.ErrNotFound) {
@@ -379,7 +379,7 @@ func TestSessionSignInAndOut(t *testing.T) {
 	if _, err := e.svc.ResetPassword(ctx, e.admin, "lan.nguyen", noRetry); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+	if _, _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("a session after ResetPassword: %v", err)
 	}
 	if ts, _ := e.svc.ListTokens(ctx, e.admin, "lan.nguyen"); len(ts) != 1 || !ts[0].RevokeTime.IsZero() {
@@ -546,5 +546,39 @@ func TestSignInOnAFullDatabaseTellsNoPasswordRight(t *testing.T) {
 	}
 	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
 		t.Errorf("the right password once writes go through: %v", err)
+	}
+}
+
+// A call's principal names the token it was made with, and who created
+// that token when it was not its user: an admin who created a token for
+// someone was shown its secret. A console session is the user's own.
+func TestTokenPrincipalNamesAnotherCreator(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	s, err := e.signIn("lan.nguyen", goodPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := e.svc.CreateToken(ctx, e.admin, "lan.nguyen", 0, noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, secret, id, createdBy string
+	}{
+		{"a console session", s.Token.Secret, s.Token.Token.ID, ""},
+		{"a token an admin created", issued.Secret, issued.Token.ID, e.admin.UserID},
+	} {
+		u, tok, err := e.svc.Authenticate(ctx, tt.secret)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		p := identity.TokenPrincipal(u, tok, "req-1")
+		if p.UserID != "lan.nguyen" || p.TokenID != tt.id || p.TokenCreatedBy != tt.createdBy {
+			t.Errorf("%s: principal %+v, want token %s created by %q", tt.name, p, tt.id, tt.createdBy)
+		}
+		if ev := p.Event(start, "case.read", "cases/HN-2026-00001", "cases/HN-2026-00001", audit.OutcomeOK); ev.Token != tt.id || ev.TokenCreatedBy != tt.createdBy {
+			t.Errorf("%s: its event names token %q created by %q", tt.name, ev.Token, ev.TokenCreatedBy)
+		}
 	}
 }

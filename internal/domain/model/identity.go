@@ -108,6 +108,11 @@ type Token struct {
 	ExpireTime time.Time
 	RevokeTime time.Time // zero while valid
 	Kind       TokenKind
+	// CreatedBy is the user id of who created the token: an admin,
+	// "system" (the first start, the demo, the offline commands) or the
+	// user themself (a console session); "" for a token created before
+	// this was recorded. Whoever created it was shown its secret.
+	CreatedBy string
 }
 
 // TokenKind tells what a token is for. Only API tokens are listed by

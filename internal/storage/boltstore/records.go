@@ -330,6 +330,7 @@ func tokenToRec(t model.Token) *recordpb.Token {
 	return &recordpb.Token{
 		Id: t.ID, UserId: t.UserID, SecretHash: t.SecretHash, CreateTime: timeToRec(t.CreateTime),
 		ExpireTime: timeToRec(t.ExpireTime), RevokeTime: timeToRec(t.RevokeTime), Kind: int32(t.Kind),
+		CreatedBy: t.CreatedBy,
 	}
 }
 
@@ -337,6 +338,7 @@ func tokenFromRec(r *recordpb.Token) model.Token {
 	return model.Token{
 		ID: r.GetId(), UserID: r.GetUserId(), SecretHash: byteSlice(r.GetSecretHash()), CreateTime: timeFromRec(r.GetCreateTime()),
 		ExpireTime: timeFromRec(r.GetExpireTime()), RevokeTime: timeFromRec(r.GetRevokeTime()), Kind: model.TokenKind(r.GetKind()),
+		CreatedBy: r.GetCreatedBy(),
 	}
 }
 

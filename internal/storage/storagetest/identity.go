@@ -346,6 +346,7 @@ func sampleToken(id, userID string) model.Token {
 		SecretHash: []byte{0x00, 0x9f, 0x86, 0xd0, 0x81, 0x88, 0x4c, 0x7d, 0xff, 0x00},
 		CreateTime: baseTime,
 		ExpireTime: baseTime.Add(90 * 24 * time.Hour),
+		CreatedBy:  "admin", // another user's: kept as it is
 	}
 }
 

@@ -122,9 +122,10 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 		return nil, throttled(max(idWait, addrWait))
 	}
 	var u model.User
+	var t model.Token
 	if why == "" {
 		var err error
-		u, err = a.identity.Authenticate(ctx, token)
+		u, t, err = a.identity.Authenticate(ctx, token)
 		switch {
 		case errors.Is(err, identity.ErrUnauthenticated):
 			why = strings.TrimPrefix(err.Error(), identity.ErrUnauthenticated.Error()+": ")
@@ -144,7 +145,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 		}
 		return nil, unauthenticated()
 	}
-	p := identity.Principal(u, RequestID(ctx))
+	p := identity.TokenPrincipal(u, t, RequestID(ctx))
 	if !slices.Contains(roles, p.Role) {
 		a.recordDenied(ctx, p, method, req)
 		return nil, withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)

@@ -381,12 +381,19 @@ func auditEventToProto(e audit.Event) *pb.AuditEvent {
 	if e.Actor != "" {
 		actor = model.UserName(e.Actor)
 	}
-	return &pb.AuditEvent{
+	pe := &pb.AuditEvent{
 		Seq: e.Seq, Time: timestamp(e.Time), Actor: actor, Role: e.Role, Unit: e.Unit,
 		Action: e.Action, Resource: e.Resource, Case: e.Case, RequestId: e.RequestID,
 		Reason: e.Reason, Outcome: e.Outcome,
 		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
 	}
+	if e.Token != "" {
+		pe.Token = actor + "/tokens/" + e.Token
+	}
+	if e.TokenCreatedBy != "" {
+		pe.TokenCreatedBy = model.UserName(e.TokenCreatedBy)
+	}
+	return pe
 }
 
 func unitToProto(u units.Unit, predecessors []units.Link) *pb.Unit {

@@ -71,7 +71,7 @@ func (r streamReauth) recheck(ctx context.Context, token string, cancel context.
 			return
 		case <-tick.C:
 		}
-		if _, err := r.identity.Authenticate(ctx, token); errors.Is(err, identity.ErrUnauthenticated) {
+		if _, _, err := r.identity.Authenticate(ctx, token); errors.Is(err, identity.ErrUnauthenticated) {
 			cancel(errTokenInvalidated)
 			return
 		}

@@ -1912,7 +1912,11 @@ type Token struct {
 	ExpireTime int64                  `protobuf:"varint,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	RevokeTime int64                  `protobuf:"varint,6,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	// 0 an API token, 1 a console session, 2 a one-time set-password link.
-	Kind          int32 `protobuf:"varint,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	Kind int32 `protobuf:"varint,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The user id of who created it: an admin, "system", or the user
+	// themself (a console session); empty when created before it was
+	// recorded.
+	CreatedBy     string `protobuf:"bytes,8,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1994,6 +1998,13 @@ func (x *Token) GetKind() int32 {
 		return x.Kind
 	}
 	return 0
+}
+
+func (x *Token) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
 }
 
 // PoliceUnit is a police unit and the administrative units it covers.
@@ -2638,7 +2649,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x0etotp_last_step\x18\n" +
 	" \x01(\x03R\ftotpLastStep\x12(\n" +
 	"\x10sign_in_failures\x18\v \x01(\x05R\x0esignInFailures\x12!\n" +
-	"\flocked_until\x18\f \x01(\x03R\vlockedUntil\"\xc8\x01\n" +
+	"\flocked_until\x18\f \x01(\x03R\vlockedUntil\"\xe7\x01\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1f\n" +
@@ -2650,7 +2661,9 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"expireTime\x12\x1f\n" +
 	"\vrevoke_time\x18\x06 \x01(\x03R\n" +
 	"revokeTime\x12\x12\n" +
-	"\x04kind\x18\a \x01(\x05R\x04kind\"\x97\x01\n" +
+	"\x04kind\x18\a \x01(\x05R\x04kind\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\b \x01(\tR\tcreatedBy\"\x97\x01\n" +
 	"\n" +
 	"PoliceUnit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +

@@ -1,0 +1,51 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// A read made with a token an admin created for someone else could have
+// been the admin's (the admin was shown its secret): its audit event names
+// the token and who created it, for the auditor to tell the two apart
+// (a console session, the user's own, names no creator: see
+// identity.TestTokenPrincipalNamesAnotherCreator).
+func TestAuditNamesTheCreatorOfAnotherUsersToken(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	caseName := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	tok, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/bd.worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.cases().GetCase(withToken(context.Background(), tok.GetSecret()), &pb.GetCaseRequest{Name: caseName}); err != nil {
+		t.Fatal(err)
+	}
+
+	var read *pb.AuditEvent
+	for _, e := range auditedBy(t, ts, "auditor", "bd.worker") {
+		if e.GetAction() == "case.read" && e.GetResource() == caseName {
+			read = e
+		}
+	}
+	if read == nil {
+		t.Fatal("no case.read event of bd.worker")
+	}
+	if read.GetToken() != tok.GetName() || read.GetTokenCreatedBy() != "users/admin" {
+		t.Errorf("the read names token %q created by %q, want %q created by users/admin", read.GetToken(), read.GetTokenCreatedBy(), tok.GetName())
+	}
+
+	// The auditor's console shows it on the event's row.
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	resp, page := b.get("/audit?actor=bd.worker")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "bằng mã truy cập do users/admin tạo") {
+		t.Errorf("the console's audit page (%s) does not name the token's creator:\n%s", resp.Status, page)
+	}
+}
