@@ -47,7 +47,8 @@ type InitialAssessment struct {
 
 // RecordInitialAssessment records the initial assessment (step 2). An
 // emergency starts the 12-hour clock for emergency measures from when the
-// information was received, unless it runs from intake already. A case
+// information was received (the reopening, for a reopened case: it is new
+// information), unless it runs from intake already. A case
 // that is an emergency from intake is downgraded only with a recorded
 // reason: its 12-hour clock is then cancelled.
 func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal, req Request, in InitialAssessment) (model.Case, error) {
@@ -81,7 +82,7 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		s.setCircumstances(in.Circumstances)
 		s.c.Status = model.StatusSpecificAssessment
 		if in.Emergency {
-			s.startEmergencyClock(s.c.ReceiveTime)
+			s.startEmergencyClock(s.c.InformationTime())
 		}
 		s.event("INITIAL_ASSESSMENT_RECORDED", fmt.Sprintf("emergency: %v", in.Emergency), 0)
 		if downgraded {
@@ -248,7 +249,9 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 
 // appliedAt checks when something was applied (emergency measures, a
 // separation): not before the case's information was received, since the
-// 12-hour clock runs from then, and not in the future. A gap to now beyond
+// 12-hour clock runs from then (nor, on a reopened case, before the
+// reopening: the case was closed, and the clock of its new cycle runs from
+// the reopening), and not in the future. A gap to now beyond
 // the policy's late_recording limit is flagged on the timeline and
 // notified to the unit and the level above, for their accountability;
 // late says so.
@@ -257,6 +260,10 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 	if applied.Before(s.c.ReceiveTime) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_before_receive",
 			"%s %s lies before case %s was first received (%s)", field, hanoi(applied), s.c.Number, hanoi(s.c.ReceiveTime))
+	}
+	if info := s.c.InformationTime(); applied.Before(info) {
+		return time.Time{}, false, model.InvalidField(field, "time.not_before_reopen",
+			"%s %s lies before case %s was reopened (%s)", field, hanoi(applied), s.c.Number, hanoi(info))
 	}
 	if applied.After(s.now.Add(intake.ClockSkew)) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_future", "%s lies in the future", field)
@@ -274,9 +281,10 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 }
 
 // emergencyApplied meets the 12-hour clock, if it runs, by when emergency
-// measures or a separation were applied, and keeps the first such time.
+// measures or a separation were applied, and keeps the first such time of
+// the case's cycle (one before its last reopening is the cycle before's).
 func (s *stepCtx) emergencyApplied(at time.Time) {
-	if s.c.EmergencyMeasured.IsZero() || at.Before(s.c.EmergencyMeasured) {
+	if s.c.EmergencyMeasured.Before(s.c.InformationTime()) || at.Before(s.c.EmergencyMeasured) {
 		s.c.EmergencyMeasured = at
 	}
 	if d := s.c.OpenDeadline(model.DeadlineEmergencyMeasures, ""); d != nil {
@@ -828,6 +836,9 @@ func (s *stepCtx) requireLowRiskReview() error {
 }
 
 // Reopen reopens a closed case with a reason, at the initial assessment.
+// The reopening is new information, received now: an assessment that
+// finds an emergency starts a new 12-hour clock from it (InformationTime),
+// and the first cycle's clocks stay as they ended.
 func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
@@ -838,6 +849,7 @@ func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, re
 			return err
 		}
 		s.c.Status, s.c.CloseTime = model.StatusInitialAssessment, time.Time{}
+		s.c.Reopened = append(s.c.Reopened, s.now)
 		s.event("REOPENED", "", 0)
 		return s.note("REOPENED", reason)
 	}})

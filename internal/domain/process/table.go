@@ -64,13 +64,13 @@ var processTable = []TableRow{
 		Step:        "2 initial assessment, Mẫu 02",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordInitialAssessment"}},
 		Responsible: true,
-		Notes:       "emergency: D3 as above, if not yet running; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
+		Notes:       "emergency: D3 as above, if not yet running; on a reopened case, a new D3 of 12 h from the reopening (`:reopen` is new information), unless measures were applied since, while the first cycle's D3 stays as it ended (met, missed or cancelled), and so does the emergency case's D3 in the statistics; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
 	},
 	{
 		Step:        "emergency measures",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordEmergencyMeasures"}},
 		Responsible: true,
-		Notes:       "(D3, met if applied within 12 h)",
+		Notes:       "(D3, met if applied within 12 h; after a reopening, applied no earlier than it)",
 	},
 	{
 		Step: "temporary separation, Mẫu 07: place, carer, Art. 32(1) ground, decision number",
