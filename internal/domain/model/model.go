@@ -176,6 +176,19 @@ type Child struct {
 	ResidenceUnit units.Key
 }
 
+// AgeOn returns the child's age in whole years on day: by the date of
+// birth, or by the age estimated on the day the report was received and
+// the years since. known is false when neither was recorded.
+func (c Child) AgeOn(received, day vntime.Date) (years int, known bool) {
+	switch {
+	case !c.BirthDate.IsZero():
+		return c.BirthDate.YearsTo(day), true
+	case c.EstimatedAge != nil:
+		return int(*c.EstimatedAge) + received.YearsTo(day), true
+	}
+	return 0, false
+}
+
 // Caregiver is a parent or caregiver named in a report.
 type Caregiver struct {
 	FullName        string

@@ -759,8 +759,10 @@ type Closure struct {
 // ApproveClosure: the chair closes the case, with the ground and the
 // reason. On the ordinary ground the last review rated every risk LOW and
 // proposed closure (Art. 30(1)(b)); the other lawful grounds (the child
-// moved away, turned 18, died, or the case went to an agency outside the
-// service) close it at any step. A case with a suspected crime needs a
+// moved away, turned 16, died, or the case went to an agency outside the
+// service) close it at any step. TURNED_18 closes no case now: a child is
+// under 16 (Child Law Art. 1), and the police track, whose protection of a
+// victim reaches 18, runs on after a closure. A case with a suspected crime needs a
 // police referral, or a recorded reason why there is none. Every closure
 // is notified to the level above, which is how a crime closed without a
 // referral comes to its attention.
@@ -770,16 +772,25 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		return model.Case{}, err
 	}
 	ground := cmp.Or(in.Ground, model.ClosureRiskLow)
-	if ground < model.ClosureRiskLow || ground > model.ClosureTransferred {
-		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED")
+	if ground < model.ClosureRiskLow || ground > model.ClosureTurned16 {
+		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_16, DECEASED or TRANSFERRED")
+	}
+	if ground == model.ClosureTurned18 {
+		return model.Case{}, model.InvalidField("ground", "closure.ground_retired",
+			"TURNED_18 closes no case now: a child is under 16 (Child Law Art. 1), so close on TURNED_16; a police referral runs on after the closure")
 	}
 	noReferralReason := text(in.NoPoliceReferralReason)
 	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		if ground == model.ClosureRiskLow {
+		switch ground {
+		case model.ClosureRiskLow:
 			if err := s.requireLowRiskReview(); err != nil {
+				return err
+			}
+		case model.ClosureTurned16:
+			if err := s.requireAged16(); err != nil {
 				return err
 			}
 		}
@@ -831,6 +842,38 @@ func (s *stepCtx) requireLowRiskReview() error {
 	}
 	if n := len(d.Reviews); n == 0 || !allLow(d.Reviews[n-1].HarmSeverity, d.Reviews[n-1].AbuserAccess, d.Reviews[n-1].SafetyObstacles) {
 		return model.Precondition("RISK_NOT_LOW", "the last review of case %s does not rate every risk LOW; close it on another lawful ground, or start a new plan cycle", s.c.Number)
+	}
+	return nil
+}
+
+// childAge is the age at which a child is no longer one (Child Law Art. 1).
+const childAge = 16
+
+// requireAged16 refuses a closure on TURNED_16 while a child the case's
+// reports name is under 16 today, by the date of birth or by the age
+// estimated when the report was received. A child of no recorded age does
+// not hold it back: the chair's reason, which every closure needs, says
+// why the case closes.
+func (s *stepCtx) requireAged16() error {
+	today := vntime.DateOf(s.now)
+	for _, id := range s.c.ReportIDs {
+		stored, err := s.tx.Report(id)
+		if err != nil {
+			return fmt.Errorf("report %s of case %s: %w", id, s.c.Number, err)
+		}
+		r, err := s.e.vault.OpenReport(s.tx, stored)
+		if err != nil {
+			return err
+		}
+		for i, ch := range r.Children {
+			// The age and the date of birth are the child's private data
+			// (Decree 56 Art. 33): messages are logged, so they name
+			// neither.
+			if age, known := ch.AgeOn(vntime.DateOf(r.ReceiveTime), today); known && age < childAge {
+				return model.Precondition("CHILD_UNDER_16", "ground: child %d of report %s is under 16 on %s by the age it records; close on TURNED_16 once every child of case %s is 16, or on another lawful ground",
+					i+1, id, today, s.c.Number)
+			}
+		}
 	}
 	return nil
 }
