@@ -437,6 +437,7 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 func TestClocksClosureOnTurned16(t *testing.T) {
 	receive := hn(2026, 3, 2, 9, 0) // Monday
 	ts := startServerAt(t, receive.Add(time.Hour), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	r := validReport()
 	r.Caregivers[0].SuspectedAbuser = false
@@ -447,6 +448,11 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 		t.Fatalf("create report: %v", err)
 	}
 	name, p, chair := created.GetCase(), ts.process(), ts.as(t, "bd.chair")
+	// Acknowledged, the case runs no clock: no timer changes it (and its
+	// etag) while the clock moves on.
+	if _, err := p.AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
 	closure := func(ground pb.ClosureGround) (*pb.Case, error) {
 		return p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
 			Reason: "trẻ đã đủ 16 tuổi", Ground: ground, NoPoliceReferralReason: "không có dấu hiệu tội phạm"})
