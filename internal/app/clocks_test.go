@@ -432,8 +432,7 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 
 // Over the API, TURNED_16 is FAILED_PRECONDITION (CHILD_UNDER_16) while
 // the child is under 16 by the date of birth recorded (10 March 2010) and
-// closes the case from the 16th birthday; TURNED_18 is INVALID_ARGUMENT
-// naming ground, and the timeline names TURNED_16.
+// closes the case from the 16th birthday, and the timeline names TURNED_16.
 func TestClocksClosureOnTurned16(t *testing.T) {
 	receive := hn(2026, 3, 2, 9, 0) // Monday
 	ts := startServerAt(t, receive.Add(time.Hour), "")
@@ -461,9 +460,6 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 	_, err = closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
 	wantReason(t, err, codes.FailedPrecondition, "CHILD_UNDER_16")
 	ts.clock.Set(hn(2026, 3, 10, 8, 0))
-	//lint:ignore SA1019 the retired ground is refused by name
-	_, err = closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_18)
-	wantBadField(t, err, "ground")
 	c, err := closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
 	if err != nil {
 		t.Fatalf("closure on TURNED_16 on the 16th birthday: %v", err)

@@ -141,13 +141,9 @@ const (
 	ClosureGround_CLOSURE_GROUND_RISK_LOW ClosureGround = 1
 	// The child moved away from the commune's care.
 	ClosureGround_CLOSURE_GROUND_MOVED_AWAY ClosureGround = 2
-	// The child turned 18. Kept so that the cases closed on it read as they
-	// were; a closure on it now is refused (INVALID_ARGUMENT on ground, rule
-	// closure.ground_retired): a child is under 16 (Child Law Art. 1), so a
-	// case closes on TURNED_16, and a police referral, whose protection of a
-	// victim reaches 18, runs on after the closure.
-	//
-	// Deprecated: Marked as deprecated in childcase/v1/process.proto.
+	// The child turned 18, the age to which criminal-procedure protections of
+	// a victim reach (domain: a child is under 16, Child Law Art. 1; see
+	// TURNED_16). Not checked against a recorded age: the reason says why.
 	ClosureGround_CLOSURE_GROUND_TURNED_18 ClosureGround = 3
 	// The child died.
 	ClosureGround_CLOSURE_GROUND_DECEASED ClosureGround = 4
@@ -2265,12 +2261,12 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x0fEmergencyReason\x12 \n" +
 	"\x1cEMERGENCY_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dEMERGENCY_REASON_SERIOUS_HARM\x10\x01\x12(\n" +
-	"$EMERGENCY_REASON_CAREGIVER_IS_ABUSER\x10\x02*\xe8\x01\n" +
+	"$EMERGENCY_REASON_CAREGIVER_IS_ABUSER\x10\x02*\xe4\x01\n" +
 	"\rClosureGround\x12\x1e\n" +
 	"\x1aCLOSURE_GROUND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CLOSURE_GROUND_RISK_LOW\x10\x01\x12\x1d\n" +
-	"\x19CLOSURE_GROUND_MOVED_AWAY\x10\x02\x12 \n" +
-	"\x18CLOSURE_GROUND_TURNED_18\x10\x03\x1a\x02\b\x01\x12\x1b\n" +
+	"\x19CLOSURE_GROUND_MOVED_AWAY\x10\x02\x12\x1c\n" +
+	"\x18CLOSURE_GROUND_TURNED_18\x10\x03\x12\x1b\n" +
 	"\x17CLOSURE_GROUND_DECEASED\x10\x04\x12\x1e\n" +
 	"\x1aCLOSURE_GROUND_TRANSFERRED\x10\x05\x12\x1c\n" +
 	"\x18CLOSURE_GROUND_TURNED_16\x10\x06*\xa6\x01\n" +

@@ -38,8 +38,8 @@ type ClosureGround int32
 const (
 	ClosureRiskLow   ClosureGround = 1 // the last review rates every risk LOW (Decree 56 Art. 30(1)(b))
 	ClosureMovedAway ClosureGround = 2
-	// ClosureTurned18 closed cases before TURNED_16 existed; it is kept so
-	// that they read as they were, and closes no case now.
+	// ClosureTurned18: the child turned 18, where criminal-procedure
+	// protections of a victim end; not checked against a recorded age.
 	ClosureTurned18    ClosureGround = 3
 	ClosureDeceased    ClosureGround = 4
 	ClosureTransferred ClosureGround = 5 // to an agency outside the service

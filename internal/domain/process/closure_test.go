@@ -15,7 +15,7 @@ import (
 // child is under 16: Child Law Art. 1): by the date of birth, or by the
 // age estimated when the report was received and the years since. A child
 // whose age no report records does not hold it back (the chair's reason
-// says why). TURNED_18 no longer closes a case: it points to TURNED_16.
+// says why). TURNED_18 stays a ground of its own, not held to an age.
 func TestClosureOnTurned16(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
@@ -91,13 +91,9 @@ func TestClosureOnTurned16(t *testing.T) {
 	got, err = closeOn(c, day(2026, 3, 3), model.ClosureTurned16)
 	closed("no age recorded", got, err)
 
-	// TURNED_18 is refused whatever the age, naming the ground and the rule.
+	// TURNED_18, a lawful ground of its own, is not held to a recorded age
+	// (the reason says why), as before TURNED_16 existed.
 	c = open(model.Child{FullName: "Phạm Thị Dung", BirthDate: birth, Sex: 2})
-	_, err = closeOn(c, day(2028, 7, 1), model.ClosureTurned18)
-	var fe *model.FieldError
-	if !errors.As(err, &fe) || fe.Field != "ground" || fe.Rule != "closure.ground_retired" {
-		t.Fatalf("closure on TURNED_18: %v, want ground refused (closure.ground_retired)", err)
-	}
-	got, err = closeOn(c, day(2028, 7, 1), model.ClosureTurned16)
-	closed("born 2010-06-15, closed on TURNED_16 on 2028-07-01", got, err)
+	got, err = closeOn(c, day(2026, 7, 1), model.ClosureTurned18)
+	closed("born 2010-06-15, closed on TURNED_18", got, err)
 }

@@ -759,11 +759,10 @@ type Closure struct {
 // ApproveClosure: the chair closes the case, with the ground and the
 // reason. On the ordinary ground the last review rated every risk LOW and
 // proposed closure (Art. 30(1)(b)); the other lawful grounds (the child
-// moved away, turned 16, died, or the case went to an agency outside the
-// service) close it at any step. TURNED_18 closes no case now: a child is
-// under 16 (Child Law Art. 1), and the police track, whose protection of a
-// victim reaches 18, runs on after a closure. A case with a suspected crime needs a
-// police referral, or a recorded reason why there is none. Every closure
+// moved away, turned 16 (Child Law Art. 1) or 18 (where criminal-procedure
+// protections of a victim end), died, or the case went to an agency
+// outside the service) close it at any step. A case with a suspected crime
+// needs a police referral, or a recorded reason why there is none. Every closure
 // is notified to the level above, which is how a crime closed without a
 // referral comes to its attention.
 func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Request, in Closure) (model.Case, error) {
@@ -773,11 +772,7 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 	}
 	ground := cmp.Or(in.Ground, model.ClosureRiskLow)
 	if ground < model.ClosureRiskLow || ground > model.ClosureTurned16 {
-		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_16, DECEASED or TRANSFERRED")
-	}
-	if ground == model.ClosureTurned18 {
-		return model.Case{}, model.InvalidField("ground", "closure.ground_retired",
-			"TURNED_18 closes no case now: a child is under 16 (Child Law Art. 1), so close on TURNED_16; a police referral runs on after the closure")
+		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_16, TURNED_18, DECEASED or TRANSFERRED")
 	}
 	noReferralReason := text(in.NoPoliceReferralReason)
 	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {

@@ -164,9 +164,6 @@ var (
 	closureGrounds = enumMap[pb.ClosureGround, model.ClosureGround]{
 		{pb.ClosureGround_CLOSURE_GROUND_RISK_LOW, model.ClosureRiskLow},
 		{pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, model.ClosureMovedAway},
-		// Deprecated in the API, still mapped: the domain refuses it by
-		// name (closure.ground_retired), not as an unknown value.
-		//lint:ignore SA1019 the retired ground must keep its mapping
 		{pb.ClosureGround_CLOSURE_GROUND_TURNED_18, model.ClosureTurned18},
 		{pb.ClosureGround_CLOSURE_GROUND_DECEASED, model.ClosureDeceased},
 		{pb.ClosureGround_CLOSURE_GROUND_TRANSFERRED, model.ClosureTransferred},

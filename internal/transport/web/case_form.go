@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -147,14 +146,13 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 	return out
 }
 
-// enumOptions are an enum's values but the unset one and those the API
-// deprecated (a closure ground kept only to read old cases), labelled
-// from the catalogs ("enum.RISK_LEVEL_LOW").
+// enumOptions are an enum's values but the unset one, labelled from the
+// catalogs ("enum.RISK_LEVEL_LOW").
 func enumOptions(ed protoreflect.EnumDescriptor) []formOption {
 	var out []formOption
 	for i := range ed.Values().Len() {
 		v := ed.Values().Get(i)
-		if opts, _ := v.Options().(*descriptorpb.EnumValueOptions); v.Number() == 0 || opts.GetDeprecated() {
+		if v.Number() == 0 {
 			continue
 		}
 		out = append(out, formOption{Value: string(v.Name()), Key: "enum." + string(v.Name())})

@@ -87,15 +87,3 @@ func TestCaseStepsAreTheAPIs(t *testing.T) {
 		}
 	}
 }
-
-// The closure form offers TURNED_16 and not TURNED_18, which the API
-// deprecated: it only reads the cases closed on it before.
-func TestClosureFormOffersNoRetiredGround(t *testing.T) {
-	offered := map[string]bool{}
-	for _, o := range enumOptions(pb.ClosureGround(0).Descriptor()) {
-		offered[o.Value] = true
-	}
-	if offered["CLOSURE_GROUND_TURNED_18"] || !offered["CLOSURE_GROUND_TURNED_16"] || !offered["CLOSURE_GROUND_RISK_LOW"] {
-		t.Errorf("closure grounds offered: %v, want TURNED_16 and not TURNED_18", offered)
-	}
-}
