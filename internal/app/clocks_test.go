@@ -429,3 +429,51 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 	inOrder(t, caseEvents(t, ts, "bd.worker", name), "POLICE_FORWARDED", "POLICE_DEADLINE_EXTENDED", "POLICE_DEADLINE_SUSPENDED",
 		"POLICE_DEADLINE_RESUMED", "POLICE_DEADLINE_EXTENDED")
 }
+
+// Over the API, TURNED_16 is FAILED_PRECONDITION (CHILD_UNDER_16) while
+// the child is under 16 by the date of birth recorded (10 March 2010) and
+// closes the case from the 16th birthday, and the timeline names TURNED_16.
+func TestClocksClosureOnTurned16(t *testing.T) {
+	receive := hn(2026, 3, 2, 9, 0) // Monday
+	ts := startServerAt(t, receive.Add(time.Hour), "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	r := validReport()
+	r.Caregivers[0].SuspectedAbuser = false
+	r.ReceiveTime = timestamppb.New(receive)
+	r.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2010-03-10"}
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatalf("create report: %v", err)
+	}
+	name, p, chair := created.GetCase(), ts.process(), ts.as(t, "bd.chair")
+	// Acknowledged, the case runs no clock: no timer changes it (and its
+	// etag) while the clock moves on.
+	if _, err := p.AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	closure := func(ground pb.ClosureGround) (*pb.Case, error) {
+		return p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+			Reason: "trẻ đã đủ 16 tuổi", Ground: ground, NoPoliceReferralReason: "không có dấu hiệu tội phạm"})
+	}
+	ts.clock.Set(hn(2026, 3, 9, 23, 59))
+	_, err = closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
+	wantReason(t, err, codes.FailedPrecondition, "CHILD_UNDER_16")
+	ts.clock.Set(hn(2026, 3, 10, 8, 0))
+	c, err := closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
+	if err != nil {
+		t.Fatalf("closure on TURNED_16 on the 16th birthday: %v", err)
+	}
+	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_CLOSED {
+		t.Errorf("status %v, want closed", c.GetStatus())
+	}
+	var details []string
+	for _, e := range caseEvents(t, ts, "bd.chair", name) {
+		if e.GetKind() == "CLOSED" {
+			details = append(details, e.GetDetail())
+		}
+	}
+	if !slices.Equal(details, []string{"ground TURNED_16"}) {
+		t.Errorf("the closure's timeline entries say %q, want one: ground TURNED_16", details)
+	}
+}

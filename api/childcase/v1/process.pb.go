@@ -141,13 +141,21 @@ const (
 	ClosureGround_CLOSURE_GROUND_RISK_LOW ClosureGround = 1
 	// The child moved away from the commune's care.
 	ClosureGround_CLOSURE_GROUND_MOVED_AWAY ClosureGround = 2
-	// The child turned 18.
+	// The child turned 18, the age to which criminal-procedure protections of
+	// a victim reach (domain: a child is under 16, Child Law Art. 1; see
+	// TURNED_16). Not checked against a recorded age: the reason says why.
 	ClosureGround_CLOSURE_GROUND_TURNED_18 ClosureGround = 3
 	// The child died.
 	ClosureGround_CLOSURE_GROUND_DECEASED ClosureGround = 4
 	// The case went to an agency outside this service (another province, a
 	// court, a care institution).
 	ClosureGround_CLOSURE_GROUND_TRANSFERRED ClosureGround = 5
+	// Every child the case's reports name is 16 or older, no longer a child
+	// (Child Law Art. 1): by the date of birth, or by the age estimated when
+	// the report was received and the years since; a child of no recorded
+	// age does not hold it back. Otherwise FAILED_PRECONDITION,
+	// CHILD_UNDER_16.
+	ClosureGround_CLOSURE_GROUND_TURNED_16 ClosureGround = 6
 )
 
 // Enum value maps for ClosureGround.
@@ -159,6 +167,7 @@ var (
 		3: "CLOSURE_GROUND_TURNED_18",
 		4: "CLOSURE_GROUND_DECEASED",
 		5: "CLOSURE_GROUND_TRANSFERRED",
+		6: "CLOSURE_GROUND_TURNED_16",
 	}
 	ClosureGround_value = map[string]int32{
 		"CLOSURE_GROUND_UNSPECIFIED": 0,
@@ -167,6 +176,7 @@ var (
 		"CLOSURE_GROUND_TURNED_18":   3,
 		"CLOSURE_GROUND_DECEASED":    4,
 		"CLOSURE_GROUND_TRANSFERRED": 5,
+		"CLOSURE_GROUND_TURNED_16":   6,
 	}
 )
 
@@ -2251,14 +2261,15 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\x0fEmergencyReason\x12 \n" +
 	"\x1cEMERGENCY_REASON_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dEMERGENCY_REASON_SERIOUS_HARM\x10\x01\x12(\n" +
-	"$EMERGENCY_REASON_CAREGIVER_IS_ABUSER\x10\x02*\xc6\x01\n" +
+	"$EMERGENCY_REASON_CAREGIVER_IS_ABUSER\x10\x02*\xe4\x01\n" +
 	"\rClosureGround\x12\x1e\n" +
 	"\x1aCLOSURE_GROUND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CLOSURE_GROUND_RISK_LOW\x10\x01\x12\x1d\n" +
 	"\x19CLOSURE_GROUND_MOVED_AWAY\x10\x02\x12\x1c\n" +
 	"\x18CLOSURE_GROUND_TURNED_18\x10\x03\x12\x1b\n" +
 	"\x17CLOSURE_GROUND_DECEASED\x10\x04\x12\x1e\n" +
-	"\x1aCLOSURE_GROUND_TRANSFERRED\x10\x05*\xa6\x01\n" +
+	"\x1aCLOSURE_GROUND_TRANSFERRED\x10\x05\x12\x1c\n" +
+	"\x18CLOSURE_GROUND_TURNED_16\x10\x06*\xa6\x01\n" +
 	"\tCaseQueue\x12\x1a\n" +
 	"\x16CASE_QUEUE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CASE_QUEUE_MY_UNIT_OPEN\x10\x01\x12\x16\n" +

@@ -102,7 +102,7 @@ type CaseProcessServiceClient interface {
 	StartReview(ctx context.Context, in *StartReviewRequest, opts ...grpc.CallOption) (*Case, error)
 	// The review (Mẫu 06): a new plan cycle, or a closure proposal for the chair.
 	RecordReview(ctx context.Context, in *RecordReviewRequest, opts ...grpc.CallOption) (*Case, error)
-	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
+	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_16 (every child 16 or older), TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
 	ApproveClosure(ctx context.Context, in *ApproveClosureRequest, opts ...grpc.CallOption) (*Case, error)
 	// The commune chair reopens a closed case with a reason; it goes back to the initial assessment.
 	ReopenCase(ctx context.Context, in *ReopenCaseRequest, opts ...grpc.CallOption) (*Case, error)
@@ -575,7 +575,7 @@ type CaseProcessServiceServer interface {
 	StartReview(context.Context, *StartReviewRequest) (*Case, error)
 	// The review (Mẫu 06): a new plan cycle, or a closure proposal for the chair.
 	RecordReview(context.Context, *RecordReviewRequest) (*Case, error)
-	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
+	// The commune chair closes the case on a lawful ground with the reason: RISK_LOW (the default) on a review that rated every risk LOW and proposed closure, or MOVED_AWAY, TURNED_16 (every child 16 or older), TURNED_18, DECEASED or TRANSFERRED at any step. The level above is notified.
 	ApproveClosure(context.Context, *ApproveClosureRequest) (*Case, error)
 	// The commune chair reopens a closed case with a reason; it goes back to the initial assessment.
 	ReopenCase(context.Context, *ReopenCaseRequest) (*Case, error)

@@ -63,6 +63,7 @@ func TestStoredEnumNumbers(t *testing.T) {
 		{"ClosureTurned18", int32(model.ClosureTurned18), 3},
 		{"ClosureDeceased", int32(model.ClosureDeceased), 4},
 		{"ClosureTransferred", int32(model.ClosureTransferred), 5},
+		{"ClosureTurned16", int32(model.ClosureTurned16), 6},
 
 		{"CircumstanceOrphaned", int32(model.CircumstanceOrphaned), 1},
 		{"CircumstanceAbandoned", int32(model.CircumstanceAbandoned), 2},

@@ -176,6 +176,19 @@ type Child struct {
 	ResidenceUnit units.Key
 }
 
+// AgeOn returns the child's age in whole years on day: by the date of
+// birth, or by the age estimated on the day the report was received and
+// the years since. known is false when neither was recorded.
+func (c Child) AgeOn(received, day vntime.Date) (years int, known bool) {
+	switch {
+	case !c.BirthDate.IsZero():
+		return c.BirthDate.YearsTo(day), true
+	case c.EstimatedAge != nil:
+		return int(*c.EstimatedAge) + received.YearsTo(day), true
+	}
+	return 0, false
+}
+
 // Caregiver is a parent or caregiver named in a report.
 type Caregiver struct {
 	FullName        string
@@ -273,6 +286,10 @@ type Case struct {
 	Deadlines         []Deadline
 	Transfers         []Transfer
 	Dossier           Sealed
+	// Reopened are the times the case was reopened, oldest first. A
+	// reopening is new information: the emergency clock (D3) of the cycle
+	// it starts runs from it (InformationTime).
+	Reopened []time.Time
 
 	// Texts is the free text of the referrals, transfers and paused
 	// deadlines (SuspectedOffence, ReferenceNumber, Investigators,
@@ -280,6 +297,17 @@ type Case struct {
 	// Storage keeps those fields empty and the text here; package vault
 	// moves it between the two (SealCase, OpenCase).
 	Texts Sealed
+}
+
+// InformationTime is when the information the case now acts on was
+// received: its last reopening, else its first receive time. The 12-hour
+// clock of an emergency (D3) runs from it, and what was applied to meet
+// that clock cannot lie before it.
+func (c *Case) InformationTime() time.Time {
+	if n := len(c.Reopened); n > 0 {
+		return c.Reopened[n-1]
+	}
+	return c.ReceiveTime
 }
 
 // Plan states.

@@ -36,11 +36,16 @@ type ClosureGround int32
 
 // Closure grounds, numbered as the API's ClosureGround.
 const (
-	ClosureRiskLow     ClosureGround = 1 // the last review rates every risk LOW (Decree 56 Art. 30(1)(b))
-	ClosureMovedAway   ClosureGround = 2
+	ClosureRiskLow   ClosureGround = 1 // the last review rates every risk LOW (Decree 56 Art. 30(1)(b))
+	ClosureMovedAway ClosureGround = 2
+	// ClosureTurned18: the child turned 18, where criminal-procedure
+	// protections of a victim end; not checked against a recorded age.
 	ClosureTurned18    ClosureGround = 3
 	ClosureDeceased    ClosureGround = 4
 	ClosureTransferred ClosureGround = 5 // to an agency outside the service
+	// ClosureTurned16: every child of the case is 16 or older, no longer a
+	// child (Child Law Art. 1).
+	ClosureTurned16 ClosureGround = 6
 )
 
 // String names the ground as the API does, for the timeline.
@@ -56,6 +61,8 @@ func (g ClosureGround) String() string {
 		return "DECEASED"
 	case ClosureTransferred:
 		return "TRANSFERRED"
+	case ClosureTurned16:
+		return "TURNED_16"
 	}
 	return "UNSPECIFIED"
 }

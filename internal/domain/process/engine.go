@@ -475,9 +475,11 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 }
 
 // startEmergencyClock starts D3 from receive, unless it runs already or
-// emergency measures were applied.
+// emergency measures were applied since the information the case now acts
+// on was received (a reopening starts a new cycle: measures of the cycle
+// before do not meet its emergency).
 func (s *stepCtx) startEmergencyClock(receive time.Time) {
-	if s.c.OpenDeadline(model.DeadlineEmergencyMeasures, "") == nil && s.c.EmergencyMeasured.IsZero() {
+	if s.c.OpenDeadline(model.DeadlineEmergencyMeasures, "") == nil && s.c.EmergencyMeasured.Before(s.c.InformationTime()) {
 		s.startDeadline(model.DeadlineEmergencyMeasures, "", access.UnitName(s.c.ResponsibleUnit), receive, hours(emergencyHours))
 	}
 }

@@ -489,7 +489,10 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		fail("plan of %s submitted without an open D7", cycle)
 	}
 	assessed := c.Status >= model.StatusSpecificAssessment && !closed
-	if assessed && c.Emergency && c.EmergencyMeasured.IsZero() && !has(model.DeadlineEmergencyMeasures, "") {
+	// Measures of the cycle before a reopening do not count for the cycle
+	// after it.
+	measured := !c.EmergencyMeasured.Before(c.InformationTime())
+	if assessed && c.Emergency && !measured && !has(model.DeadlineEmergencyMeasures, "") {
 		fail("emergency without measures and without an open D3")
 	}
 	separated := !c.SeparationStart.IsZero() && c.SeparationEnd.IsZero()
@@ -511,7 +514,7 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 				fail("open D7 %s at status %d plan %s %s", k.ref, c.Status, c.PlanState, cycle)
 			}
 		case model.DeadlineEmergencyMeasures:
-			if !c.Emergency || !c.EmergencyMeasured.IsZero() {
+			if !c.Emergency || measured {
 				fail("open D3, emergency %v, measured %v", c.Emergency, c.EmergencyMeasured)
 			}
 		case model.DeadlineSeparationReview:

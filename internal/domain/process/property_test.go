@@ -277,7 +277,7 @@ func nextSteps(c model.Case) (main, side []string) {
 	if c.Status == model.StatusImplementation {
 		next = append(next, "submitPlan") // a plan change
 	}
-	if c.Emergency && c.EmergencyMeasured.IsZero() {
+	if c.Emergency && c.EmergencyMeasured.Before(c.InformationTime()) {
 		next = append(next, "emergencyMeasures")
 	}
 	if !c.SeparationStart.IsZero() && c.SeparationEnd.IsZero() {

@@ -47,7 +47,8 @@ type InitialAssessment struct {
 
 // RecordInitialAssessment records the initial assessment (step 2). An
 // emergency starts the 12-hour clock for emergency measures from when the
-// information was received, unless it runs from intake already. A case
+// information was received (the reopening, for a reopened case: it is new
+// information), unless it runs from intake already. A case
 // that is an emergency from intake is downgraded only with a recorded
 // reason: its 12-hour clock is then cancelled.
 func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal, req Request, in InitialAssessment) (model.Case, error) {
@@ -81,7 +82,7 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		s.setCircumstances(in.Circumstances)
 		s.c.Status = model.StatusSpecificAssessment
 		if in.Emergency {
-			s.startEmergencyClock(s.c.ReceiveTime)
+			s.startEmergencyClock(s.c.InformationTime())
 		}
 		s.event("INITIAL_ASSESSMENT_RECORDED", fmt.Sprintf("emergency: %v", in.Emergency), 0)
 		if downgraded {
@@ -248,7 +249,9 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 
 // appliedAt checks when something was applied (emergency measures, a
 // separation): not before the case's information was received, since the
-// 12-hour clock runs from then, and not in the future. A gap to now beyond
+// 12-hour clock runs from then (nor, on a reopened case, before the
+// reopening: the case was closed, and the clock of its new cycle runs from
+// the reopening), and not in the future. A gap to now beyond
 // the policy's late_recording limit is flagged on the timeline and
 // notified to the unit and the level above, for their accountability;
 // late says so.
@@ -257,6 +260,10 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 	if applied.Before(s.c.ReceiveTime) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_before_receive",
 			"%s %s lies before case %s was first received (%s)", field, hanoi(applied), s.c.Number, hanoi(s.c.ReceiveTime))
+	}
+	if info := s.c.InformationTime(); applied.Before(info) {
+		return time.Time{}, false, model.InvalidField(field, "time.not_before_reopen",
+			"%s %s lies before case %s was reopened (%s)", field, hanoi(applied), s.c.Number, hanoi(info))
 	}
 	if applied.After(s.now.Add(intake.ClockSkew)) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_future", "%s lies in the future", field)
@@ -274,9 +281,10 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 }
 
 // emergencyApplied meets the 12-hour clock, if it runs, by when emergency
-// measures or a separation were applied, and keeps the first such time.
+// measures or a separation were applied, and keeps the first such time of
+// the case's cycle (one before its last reopening is the cycle before's).
 func (s *stepCtx) emergencyApplied(at time.Time) {
-	if s.c.EmergencyMeasured.IsZero() || at.Before(s.c.EmergencyMeasured) {
+	if s.c.EmergencyMeasured.Before(s.c.InformationTime()) || at.Before(s.c.EmergencyMeasured) {
 		s.c.EmergencyMeasured = at
 	}
 	if d := s.c.OpenDeadline(model.DeadlineEmergencyMeasures, ""); d != nil {
@@ -751,9 +759,10 @@ type Closure struct {
 // ApproveClosure: the chair closes the case, with the ground and the
 // reason. On the ordinary ground the last review rated every risk LOW and
 // proposed closure (Art. 30(1)(b)); the other lawful grounds (the child
-// moved away, turned 18, died, or the case went to an agency outside the
-// service) close it at any step. A case with a suspected crime needs a
-// police referral, or a recorded reason why there is none. Every closure
+// moved away, turned 16 (Child Law Art. 1) or 18 (where criminal-procedure
+// protections of a victim end), died, or the case went to an agency
+// outside the service) close it at any step. A case with a suspected crime
+// needs a police referral, or a recorded reason why there is none. Every closure
 // is notified to the level above, which is how a crime closed without a
 // referral comes to its attention.
 func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Request, in Closure) (model.Case, error) {
@@ -762,16 +771,21 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 		return model.Case{}, err
 	}
 	ground := cmp.Or(in.Ground, model.ClosureRiskLow)
-	if ground < model.ClosureRiskLow || ground > model.ClosureTransferred {
-		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_18, DECEASED or TRANSFERRED")
+	if ground < model.ClosureRiskLow || ground > model.ClosureTurned16 {
+		return model.Case{}, model.InvalidField("ground", "closure.ground", "ground must be RISK_LOW, MOVED_AWAY, TURNED_16, TURNED_18, DECEASED or TRANSFERRED")
 	}
 	noReferralReason := text(in.NoPoliceReferralReason)
 	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
-		if ground == model.ClosureRiskLow {
+		switch ground {
+		case model.ClosureRiskLow:
 			if err := s.requireLowRiskReview(); err != nil {
+				return err
+			}
+		case model.ClosureTurned16:
+			if err := s.requireAged16(); err != nil {
 				return err
 			}
 		}
@@ -827,7 +841,42 @@ func (s *stepCtx) requireLowRiskReview() error {
 	return nil
 }
 
+// childAge is the age at which a child is no longer one (Child Law Art. 1).
+const childAge = 16
+
+// requireAged16 refuses a closure on TURNED_16 while a child the case's
+// reports name is under 16 today, by the date of birth or by the age
+// estimated when the report was received. A child of no recorded age does
+// not hold it back: the chair's reason, which every closure needs, says
+// why the case closes.
+func (s *stepCtx) requireAged16() error {
+	today := vntime.DateOf(s.now)
+	for _, id := range s.c.ReportIDs {
+		stored, err := s.tx.Report(id)
+		if err != nil {
+			return fmt.Errorf("report %s of case %s: %w", id, s.c.Number, err)
+		}
+		r, err := s.e.vault.OpenReport(s.tx, stored)
+		if err != nil {
+			return err
+		}
+		for i, ch := range r.Children {
+			// The age and the date of birth are the child's private data
+			// (Decree 56 Art. 33): messages are logged, so they name
+			// neither.
+			if age, known := ch.AgeOn(vntime.DateOf(r.ReceiveTime), today); known && age < childAge {
+				return model.Precondition("CHILD_UNDER_16", "ground: child %d of report %s is under 16 on %s by the age it records; close on TURNED_16 once every child of case %s is 16, or on another lawful ground",
+					i+1, id, today, s.c.Number)
+			}
+		}
+	}
+	return nil
+}
+
 // Reopen reopens a closed case with a reason, at the initial assessment.
+// The reopening is new information, received now: an assessment that
+// finds an emergency starts a new 12-hour clock from it (InformationTime),
+// and the first cycle's clocks stay as they ended.
 func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
@@ -838,6 +887,7 @@ func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, re
 			return err
 		}
 		s.c.Status, s.c.CloseTime = model.StatusInitialAssessment, time.Time{}
+		s.c.Reopened = append(s.c.Reopened, s.now)
 		s.event("REOPENED", "", 0)
 		return s.note("REOPENED", reason)
 	}})

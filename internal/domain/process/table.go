@@ -64,13 +64,13 @@ var processTable = []TableRow{
 		Step:        "2 initial assessment, Mẫu 02",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordInitialAssessment"}},
 		Responsible: true,
-		Notes:       "emergency: D3 as above, if not yet running; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
+		Notes:       "emergency: D3 as above, if not yet running; on a reopened case, a new D3 of 12 h from the reopening (`:reopen` is new information), unless measures were applied since, while the first cycle's D3 stays as it ended (met, missed or cancelled), and so does the emergency case's D3 in the statistics; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
 	},
 	{
 		Step:        "emergency measures",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordEmergencyMeasures"}},
 		Responsible: true,
-		Notes:       "(D3, met if applied within 12 h)",
+		Notes:       "(D3, met if applied within 12 h; after a reopening, applied no earlier than it)",
 	},
 	{
 		Step: "temporary separation, Mẫu 07: place, carer, Art. 32(1) ground, decision number",
@@ -138,7 +138,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReopenCase"},
 		},
 		Responsible: true,
-		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b); else `NO_CLOSURE_PROPOSAL`); `MOVED_AWAY`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step. Every ground waits while the child is separated (`CHILD_SEPARATED`) or a court petition is pending (`COURT_PETITION_PENDING`) and while a transfer awaits a decision (`TRANSFER_PENDING`), and a suspected crime needs a police referral or a `no_police_referral_reason` (`POLICE_REFERRAL_REQUIRED`). It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01)",
+		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b); else `NO_CLOSURE_PROPOSAL`); `MOVED_AWAY`, `TURNED_16`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step, `TURNED_16` once every child the case's reports name is 16 (Child Law Art. 1) by the date of birth, or by the age estimated when the report was received and the years since (else `CHILD_UNDER_16`; a child of no recorded age does not hold it back, the reason says why); `TURNED_18` (where criminal-procedure protections of a victim end) is not held to a recorded age, the reason says why. Every ground waits while the child is separated (`CHILD_SEPARATED`) or a court petition is pending (`COURT_PETITION_PENDING`) and while a transfer awaits a decision (`TRANSFER_PENDING`), and a suspected crime needs a police referral or a `no_police_referral_reason` (`POLICE_REFERRAL_REQUIRED`). It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01). `:reopen`, with a reason, takes the case back to the initial assessment as new information (D3 above)",
 	},
 	{
 		Step: "hand-over",

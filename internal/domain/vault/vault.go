@@ -144,19 +144,11 @@ func Summaries(r model.Report) []model.ChildSummary {
 		if c.EstimatedAge != nil {
 			s.AgeYears, s.AgeEstimated = *c.EstimatedAge, true
 		} else if !c.BirthDate.IsZero() {
-			s.AgeYears = ageOn(c.BirthDate, day)
+			s.AgeYears = int32(c.BirthDate.YearsTo(day))
 		}
 		out = append(out, s)
 	}
 	return out
-}
-
-func ageOn(birth, day vntime.Date) int32 {
-	age := day.Year - birth.Year
-	if day.Month < birth.Month || (day.Month == birth.Month && day.Day < birth.Day) {
-		age--
-	}
-	return int32(max(age, 0))
 }
 
 // OpenReport returns the report s stores, with the reporter's identity

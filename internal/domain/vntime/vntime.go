@@ -140,6 +140,17 @@ func (d Date) AddDays(n int) Date {
 	return Date{y, m, dd}
 }
 
+// YearsTo returns the whole years from d to later, as an age is counted:
+// a year is complete on the day of the same month and day (for 29
+// February, on 1 March of a common year); 0 when later is before d.
+func (d Date) YearsTo(later Date) int {
+	years := later.Year - d.Year
+	if later.Month < d.Month || (later.Month == d.Month && later.Day < d.Day) {
+		years--
+	}
+	return max(years, 0)
+}
+
 // Weekday returns the day of the week of d.
 func (d Date) Weekday() time.Weekday {
 	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC).Weekday()

@@ -197,6 +197,24 @@ func TestAddMonths(t *testing.T) {
 	}
 }
 
+func TestYearsTo(t *testing.T) {
+	for _, tt := range []struct {
+		from, to string
+		want     int
+	}{
+		{"2010-06-15", "2026-06-14", 15},
+		{"2010-06-15", "2026-06-15", 16},
+		{"2012-02-29", "2028-02-28", 15},
+		{"2012-02-29", "2027-03-01", 15},
+		{"2012-02-29", "2028-03-01", 16},
+		{"2026-03-02", "2025-03-02", 0}, // later before from
+	} {
+		if got := mustParse(t, tt.from).YearsTo(mustParse(t, tt.to)); got != tt.want {
+			t.Errorf("%s.YearsTo(%s) = %d, want %d", tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
 func TestWeekday(t *testing.T) {
 	tests := []struct {
 		d    string

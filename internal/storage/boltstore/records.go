@@ -240,6 +240,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		AwaitingSuccessor: c.AwaitingSuccessor, PoliceAlerted: strs(c.PoliceAlerted),
 		LateRecordings: mapSlice(c.LateRecordings, lateRecordingToRec),
 		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom),
+		Reopened: mapSlice(c.Reopened, timeToRec),
 	}
 }
 
@@ -263,6 +264,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		AwaitingSuccessor: r.GetAwaitingSuccessor(), PoliceAlerted: strs(r.GetPoliceAlerted()),
 		LateRecordings: mapSlice(r.GetLateRecordings(), lateRecordingFromRec),
 		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
+		Reopened: mapSlice(r.GetReopened(), timeFromRec),
 	}
 }
 

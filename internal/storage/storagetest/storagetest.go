@@ -211,6 +211,7 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		MergedInto:        "HN-2026-00900",
 		MergedFrom:        []string{"HN-2025-00017", "HN-2026-00003"},
 		CloseTime:         baseTime.Add(200*24*time.Hour + 11),
+		Reopened:          []time.Time{baseTime.Add(150*24*time.Hour + 13), baseTime.Add(180*24*time.Hour + 17)},
 		Deadlines: []model.Deadline{
 			{
 				ID: 1, Kind: model.DeadlineEmergencyMeasures, Clock: model.ClockHours, Length: 12 * time.Hour,

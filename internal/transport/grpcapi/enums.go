@@ -167,6 +167,7 @@ var (
 		{pb.ClosureGround_CLOSURE_GROUND_TURNED_18, model.ClosureTurned18},
 		{pb.ClosureGround_CLOSURE_GROUND_DECEASED, model.ClosureDeceased},
 		{pb.ClosureGround_CLOSURE_GROUND_TRANSFERRED, model.ClosureTransferred},
+		{pb.ClosureGround_CLOSURE_GROUND_TURNED_16, model.ClosureTurned16},
 	}
 	unitLevels = enumMap[pb.UnitLevel, units.Level]{
 		{pb.UnitLevel_UNIT_LEVEL_CITY, units.LevelCity},

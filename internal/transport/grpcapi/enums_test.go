@@ -199,6 +199,7 @@ func TestEnumMaps(t *testing.T) {
 			{"CLOSURE_GROUND_TURNED_18", 3, model.ClosureTurned18},
 			{"CLOSURE_GROUND_DECEASED", 4, model.ClosureDeceased},
 			{"CLOSURE_GROUND_TRANSFERRED", 5, model.ClosureTransferred},
+			{"CLOSURE_GROUND_TURNED_16", 6, model.ClosureTurned16},
 		})
 	})
 	run("UnitLevel", func(t *testing.T) {

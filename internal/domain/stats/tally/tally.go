@@ -101,8 +101,8 @@ type Tally struct {
 	Escalations    map[string]int64
 	PoliceOutcomes map[string]int64
 	// EmergencyD3 counts the emergency cases opened in the month by the
-	// state of their last D3 deadline when it is done (MET, MISSED,
-	// CANCELLED), NONE without one; D3OpenDue those whose last D3 is open,
+	// state of their D3 deadline (CaseD3) when it is done (MET, MISSED,
+	// CANCELLED), NONE without one; D3OpenDue those whose D3 is open,
 	// by its due time (Unix nanoseconds): OVERDUE before the time of
 	// asking, OPEN after.
 	EmergencyD3 map[string]int64
@@ -495,7 +495,7 @@ func CaseEvents(c model.Case, add func(at time.Time, unit string, inc func(*Tall
 		})
 	}
 	if c.Emergency {
-		d3, ok := LastD3(c)
+		d3, ok := CaseD3(c)
 		add(c.ReceiveTime, "", func(t *Tally) {
 			t.Emergencies++
 			switch {
@@ -565,14 +565,25 @@ func unitOf(name string) string {
 	return k
 }
 
-// LastD3 returns the last D3 deadline of a case.
-func LastD3(c model.Case) (model.Deadline, bool) {
-	var last model.Deadline
-	found := false
+// CaseD3 returns the D3 deadline an emergency case counts by: its last
+// one started before the case was first reopened. A reopening is new
+// information with a D3 of its own (counted with the deadlines, in its
+// month), and leaves the count of the case as it was; a case that had no
+// D3 before a reopening counts by its last.
+func CaseD3(c model.Case) (model.Deadline, bool) {
+	var last, firstCycle model.Deadline
+	found, inFirstCycle := false, false
 	for _, d := range c.Deadlines {
-		if d.Kind == model.DeadlineEmergencyMeasures {
-			last, found = d, true
+		if d.Kind != model.DeadlineEmergencyMeasures {
+			continue
 		}
+		last, found = d, true
+		if len(c.Reopened) == 0 || d.Start.Before(c.Reopened[0]) {
+			firstCycle, inFirstCycle = d, true
+		}
+	}
+	if inFirstCycle {
+		return firstCycle, true
 	}
 	return last, found
 }

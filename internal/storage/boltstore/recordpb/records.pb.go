@@ -1157,8 +1157,10 @@ type Case struct {
 	// Emergency measures and separations recorded later than the policy's
 	// late_recording after they were applied (model.Case.LateRecordings).
 	LateRecordings []*LateRecording `protobuf:"bytes,71,rep,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When the case was reopened, oldest first (model.Case.Reopened).
+	Reopened      []int64 `protobuf:"varint,80,rep,packed,name=reopened,proto3" json:"reopened,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Case) Reset() {
@@ -1453,6 +1455,13 @@ func (x *Case) GetPoliceAlerted() []string {
 func (x *Case) GetLateRecordings() []*LateRecording {
 	if x != nil {
 		return x.LateRecordings
+	}
+	return nil
+}
+
+func (x *Case) GetReopened() []int64 {
+	if x != nil {
+		return x.Reopened
 	}
 	return nil
 }
@@ -2206,10 +2215,10 @@ type StatCell struct {
 	Escalations map[string]int64 `protobuf:"bytes,12,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// By outcome (PROSECUTED, NOT_PROSECUTED, SUSPENDED).
 	PoliceOutcomes map[string]int64 `protobuf:"bytes,13,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// By the state of the last D3 deadline of the emergency cases opened,
-	// when it is done.
+	// By the state of the D3 deadline of the emergency cases opened
+	// (tally.CaseD3), when it is done.
 	EmergencyD3 map[string]int64 `protobuf:"bytes,14,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// Those whose last D3 deadline is open, by its due time (Unix
+	// Those whose D3 deadline is open, by its due time (Unix
 	// nanoseconds).
 	EmergencyD3OpenDue map[int64]int64 `protobuf:"bytes,15,rep,name=emergency_d3_open_due,json=emergencyD3OpenDue,proto3" json:"emergency_d3_open_due,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Emergency measures and separations recorded late, by the month of
@@ -2558,7 +2567,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\x9f\r\n" +
+	" \x01(\tR\vdeclineNote\"\xbb\r\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2606,7 +2615,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vmerged_from\x18= \x03(\tR\n" +
 	"mergedFrom\x12%\n" +
 	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\x12L\n" +
-	"\x0flate_recordings\x18G \x03(\v2#.childcase.storage.v1.LateRecordingR\x0elateRecordings\"D\n" +
+	"\x0flate_recordings\x18G \x03(\v2#.childcase.storage.v1.LateRecordingR\x0elateRecordings\x12\x1a\n" +
+	"\breopened\x18P \x03(\x03R\breopened\"D\n" +
 	"\rLateRecording\x12\x1f\n" +
 	"\vrecord_time\x18\x01 \x01(\x03R\n" +
 	"recordTime\x12\x12\n" +

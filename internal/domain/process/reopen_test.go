@@ -1,0 +1,158 @@
+package process_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/stats/tally"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// reopenedEmergency runs a case through a first emergency cycle (received
+// Mon 2 Mar 2026 09:00 in danger, measures applied at 10:00: its D3 met),
+// closes it on 10 Mar, and reopens it at reopen: new information. It
+// returns the reopened case.
+func (w *world) reopenedEmergency(t *testing.T, reopen time.Time) model.Case {
+	t.Helper()
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, vntime.Location()) }
+	w.clk.Set(at(2, 9))
+	c := w.openCaseAt(t, at(2, 9), true, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	step := func(c model.Case, err error) model.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}))
+	w.clk.Set(at(2, 11))
+	c = step(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 10)}))
+	w.clk.Set(at(10, 9))
+	c = step(w.eng.ApproveClosure(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.Closure{Ground: model.ClosureMovedAway, Reason: "gia đình chuyển vào TP. Hồ Chí Minh"}))
+	w.clk.Set(reopen)
+	return step(w.eng.Reopen(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()}, "hàng xóm báo trẻ lại bị bỏ mặc"))
+}
+
+// d3s returns the case's D3 deadlines, oldest first.
+func d3s(c model.Case) []model.Deadline {
+	var out []model.Deadline
+	for _, d := range c.Deadlines {
+		if d.Kind == model.DeadlineEmergencyMeasures {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// A reopening is new information: the assessment after it that finds an
+// emergency starts a fresh D3 from the reopening, which the scheduler
+// breaches and escalates when no measures follow within 12 hours, across
+// the 30 April holiday (wall clock). The first cycle's D3 stays met, and
+// the statistics' D3 of the emergency case is still the first cycle's.
+func TestReopenedEmergencyGetsAFreshD3(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	reopen := time.Date(2026, 4, 30, 20, 0, 0, 0, vntime.Location()) // Thu, a public holiday
+	c := w.reopenedEmergency(t, reopen)
+	name := "cases/" + c.Number
+	w.clk.Set(reopen.Add(time.Hour))
+	c, err := w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
+		Emergency: true, EmergencyReason: model.EmergencySeriousHarm,
+		HarmSeverity: model.LevelHigh, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := d3s(c)
+	if len(ds) != 2 {
+		t.Fatalf("D3 deadlines after the reopened emergency's assessment: %+v, want the first cycle's and a new one", ds)
+	}
+	first, fresh := ds[0], ds[1]
+	if first.State != model.DeadlineMet {
+		t.Errorf("the first cycle's D3 is %s, want it met as it was", first.State)
+	}
+	if !fresh.Open() || !fresh.Start.Equal(reopen) || !fresh.Due.Equal(reopen.Add(12*time.Hour)) || fresh.Pausable {
+		t.Fatalf("the new D3: %+v, want open, not pausable, from the reopening %s to 12 hours later", fresh, reopen)
+	}
+
+	// 12 hours and a half after the reopening, nothing applied: breached,
+	// escalated from the commune to the city.
+	w.clk.Set(reopen.Add(12*time.Hour + 30*time.Minute))
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	fresh = *c.Deadline(fresh.ID)
+	if !fresh.Breached || len(fresh.Escalations) != 1 || fresh.Escalations[0].To != unitCity {
+		t.Fatalf("the new D3 after its due time: breached %v, escalations %+v, want breached and escalated to %s", fresh.Breached, fresh.Escalations, unitCity)
+	}
+	if got := *c.Deadline(first.ID); got.State != model.DeadlineMet || got.Breached || len(got.Escalations) != 0 {
+		t.Errorf("the first cycle's D3 changed: %+v", got)
+	}
+
+	// Measures applied an hour late: missed by 60 minutes.
+	w.clk.Set(reopen.Add(14 * time.Hour))
+	c, err = w.eng.RecordEmergencyMeasures(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "tách trẻ tạm thời", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(13 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *c.Deadline(fresh.ID); got.State != model.DeadlineMissed || got.MinutesLate != 60 {
+		t.Errorf("the new D3 after late measures: %s, %d minutes late; want missed by 60", got.State, got.MinutesLate)
+	}
+	if d, ok := tally.CaseD3(c); !ok || d.ID != first.ID {
+		t.Errorf("the statistics count the emergency case by D3 %+v, want the first cycle's (%d)", d, first.ID)
+	}
+	w.cases = append(w.cases, c.Number)
+	w.checkInvariants(t, w.refresh(t), false)
+}
+
+// Measures applied within 12 hours of the reopening meet the reopened
+// cycle's D3; measures dated before the reopening belong to no cycle the
+// case is in, and are refused.
+func TestReopenedEmergencyMeasuresMeetTheFreshD3(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	reopen := time.Date(2026, 5, 4, 8, 0, 0, 0, vntime.Location()) // Mon
+	c := w.reopenedEmergency(t, reopen)
+	name := "cases/" + c.Number
+	chair := principal("chair.badinh")
+	w.clk.Set(reopen.Add(2 * time.Hour))
+	c, err := w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
+		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Set(reopen.Add(6 * time.Hour))
+	_, err = w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(-time.Hour)})
+	var fe *model.FieldError
+	if !errors.As(err, &fe) || fe.Field != "applied_time" || fe.Rule != "time.not_before_reopen" {
+		t.Fatalf("measures applied before the reopening: %v, want applied_time refused (time.not_before_reopen)", err)
+	}
+	c, err = w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(5 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := d3s(c)
+	if len(ds) != 2 || ds[0].State != model.DeadlineMet || ds[1].State != model.DeadlineMet || !ds[1].DoneTime.Equal(reopen.Add(5*time.Hour)) {
+		t.Fatalf("D3 deadlines: %+v, want the first cycle's met and the new one met at the measures' time", ds)
+	}
+	if !c.EmergencyMeasured.Equal(reopen.Add(5 * time.Hour)) {
+		t.Errorf("emergency measured %s, want the reopened cycle's measures", c.EmergencyMeasured)
+	}
+	w.cases = append(w.cases, c.Number)
+	w.checkInvariants(t, w.refresh(t), false)
+}
