@@ -240,6 +240,11 @@ type Case struct {
 	// view from then on, as a level a social clock escalates to joins
 	// Handlers.
 	PoliceAlerted []string
+	// PoliceViews are, for each police unit that sees the case, the
+	// revision and time of the last change its police view shows
+	// (access.StampPoliceViews): that view's etag and update time, which
+	// must not move with the commune's work the view hides.
+	PoliceViews []PoliceViewStamp
 	// LateRecordings are the records of emergency measures or of a
 	// separation made later than the policy's late_recording after they
 	// were applied (issue 11: flagged for the accountability reports).
@@ -280,6 +285,14 @@ type Case struct {
 	// Storage keeps those fields empty and the text here; package vault
 	// moves it between the two (SealCase, OpenCase).
 	Texts Sealed
+}
+
+// PoliceViewStamp is when a police unit's view of a case last changed:
+// the case's revision and update time of that change.
+type PoliceViewStamp struct {
+	PoliceUnit string
+	Revision   uint64
+	Time       time.Time
 }
 
 // Plan states.

@@ -178,6 +178,14 @@ func lateRecordingFromRec(r *recordpb.LateRecording) model.LateRecording {
 	return model.LateRecording{RecordTime: timeFromRec(r.GetRecordTime()), Unit: r.GetUnit()}
 }
 
+func policeViewToRec(v model.PoliceViewStamp) *recordpb.PoliceViewStamp {
+	return &recordpb.PoliceViewStamp{PoliceUnit: v.PoliceUnit, Revision: v.Revision, Time: timeToRec(v.Time)}
+}
+
+func policeViewFromRec(r *recordpb.PoliceViewStamp) model.PoliceViewStamp {
+	return model.PoliceViewStamp{PoliceUnit: r.GetPoliceUnit(), Revision: r.GetRevision(), Time: timeFromRec(r.GetTime())}
+}
+
 func deadlineToRec(d model.Deadline) *recordpb.Deadline {
 	return &recordpb.Deadline{
 		Id: int64(d.ID), Kind: string(d.Kind), Ref: d.Ref, Clock: string(d.Clock),
@@ -240,6 +248,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		AwaitingSuccessor: c.AwaitingSuccessor, PoliceAlerted: strs(c.PoliceAlerted),
 		LateRecordings: mapSlice(c.LateRecordings, lateRecordingToRec),
 		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom),
+		PoliceViews: mapSlice(c.PoliceViews, policeViewToRec),
 	}
 }
 
@@ -263,6 +272,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		AwaitingSuccessor: r.GetAwaitingSuccessor(), PoliceAlerted: strs(r.GetPoliceAlerted()),
 		LateRecordings: mapSlice(r.GetLateRecordings(), lateRecordingFromRec),
 		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
+		PoliceViews: mapSlice(r.GetPoliceViews(), policeViewFromRec),
 	}
 }
 
