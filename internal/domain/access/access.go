@@ -246,9 +246,9 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 
 // StampPoliceViews records on c, its free text open, about to be stored
 // with its new revision and update time, when each police unit's view of
-// it last changed: now if the view differs from that of the case as
-// stored, which prev reads (nil for a new case; called only when some
-// police unit sees c), else when it last did before. So a police view's
+// it last changed, and how many times: now, one more, if the view differs
+// from that of the case as stored, which prev reads (nil for a new case;
+// called only when some police unit sees c), else as it was. So a police view's
 // etag and update time move only with what it shows, never with the
 // commune's work it hides, and a police step sent with its view's etag
 // goes through however the social track moved since (process checks the
@@ -271,7 +271,12 @@ func StampPoliceViews(c *model.Case, prev func() (model.Case, error)) error {
 	for _, unit := range units {
 		stamp := model.PoliceViewStamp{PoliceUnit: unit, Revision: c.Revision, Time: c.UpdateTime}
 		if stored != nil {
-			if before := PoliceView(*stored, unit); sameView(before, PoliceView(*c, unit)) {
+			// The view's revision counts the changes it shows, not the
+			// case's: by how much it moves must not tell how much the
+			// commune did in between either.
+			before := PoliceView(*stored, unit)
+			stamp.Revision = before.Revision + 1
+			if sameView(before, PoliceView(*c, unit)) {
 				stamp.Revision, stamp.Time = before.Revision, before.UpdateTime
 			}
 		}

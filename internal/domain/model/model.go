@@ -287,8 +287,8 @@ type Case struct {
 	Texts Sealed
 }
 
-// PoliceViewStamp is when a police unit's view of a case last changed:
-// the case's revision and update time of that change.
+// PoliceViewStamp is the revision of a police unit's view of a case (how
+// many changes that view has shown) and when it last changed.
 type PoliceViewStamp struct {
 	PoliceUnit string
 	Revision   uint64
