@@ -764,6 +764,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	webConsole, err := web.New(web.Config{
 		Conn: conn, Accounts: accounts, Passwords: ids, Clock: opts.Clock, Log: opts.Logger,
 		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings, TrustedProxies: trusted,
+		// A refused session cookie counts as a refused token does.
+		Refusals: signIns,
 	})
 	if err != nil {
 		return nil, err

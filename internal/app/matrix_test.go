@@ -309,22 +309,22 @@ var matrixCalls = map[string]mxCall{
 		return &pb.DeclineTransferRequest{Name: f.cases[target], Etag: f.etag(t, target), Reason: "không thuộc địa bàn"}
 	},
 	pb.CaseProcessService_AcknowledgePoliceReferral_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.AcknowledgePoliceReferralRequest{Name: f.cases[target], Etag: f.etag(t, target), ReferenceNumber: "12/CAP"}
+		return &pb.AcknowledgePoliceReferralRequest{Name: f.cases[target], Etag: f.etagAs(t, user, target), ReferenceNumber: "12/CAP"}
 	},
 	pb.CaseProcessService_RecordPoliceForwarding_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.RecordPoliceForwardingRequest{Name: f.cases[target], Etag: f.etag(t, target), InvestigationAgency: "CQĐT"}
+		return &pb.RecordPoliceForwardingRequest{Name: f.cases[target], Etag: f.etagAs(t, user, target), InvestigationAgency: "CQĐT"}
 	},
 	pb.CaseProcessService_RecordPoliceOutcome_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.RecordPoliceOutcomeRequest{Name: f.cases[target], Etag: f.etag(t, target), Outcome: "PROSECUTED"}
+		return &pb.RecordPoliceOutcomeRequest{Name: f.cases[target], Etag: f.etagAs(t, user, target), Outcome: "PROSECUTED"}
 	},
 	pb.CaseProcessService_ExtendPoliceDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.ExtendPoliceDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "1/QĐ", Reason: "phức tạp", UntilDate: "2027-01-20"}
+		return &pb.ExtendPoliceDeadlineRequest{Name: f.cases[target], Etag: f.etagAs(t, user, target), DecisionNumber: "1/QĐ", Reason: "phức tạp", UntilDate: "2027-01-20"}
 	},
 	pb.CaseProcessService_SuspendPoliceDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.SuspendPoliceDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "2/QĐ", Reason: "chờ giám định"}
+		return &pb.SuspendPoliceDeadlineRequest{Name: f.cases[target], Etag: f.etagAs(t, user, target), DecisionNumber: "2/QĐ", Reason: "chờ giám định"}
 	},
 	pb.CaseProcessService_ResumePoliceDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
-		return &pb.ResumePoliceDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DecisionNumber: "3/QĐ", Reason: "đã có kết luận"}
+		return &pb.ResumePoliceDeadlineRequest{Name: f.cases[target], Etag: f.etagAs(t, user, target), DecisionNumber: "3/QĐ", Reason: "đã có kết luận"}
 	},
 	pb.CaseProcessService_PauseDeadline_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		return &pb.PauseDeadlineRequest{Name: f.cases[target], Etag: f.etag(t, target), DeadlineId: 1, Reason: "không liên lạc được"}
@@ -412,6 +412,25 @@ var scopedMethods = map[string]bool{
 func (f *mxFixture) etag(t *testing.T, target string) string {
 	t.Helper()
 	c, err := f.ts.cases().GetCase(f.ts.as(t, "city"), &pb.GetCaseRequest{Name: f.cases[target]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.GetEtag()
+}
+
+// etagAs is the etag of a target case as user sees it: the police view's
+// for the police liaison in scope (it moves only with what that view
+// shows), else the city's. Anyone else's call of a police step is refused
+// for its role or scope before its etag is looked at, and reads nothing
+// here, so that the audit holds only what the call wrote.
+func (f *mxFixture) etagAs(t *testing.T, user, target string) string {
+	t.Helper()
+	if !slices.ContainsFunc(mxRoles, func(r mxRole) bool {
+		return r.in == user && r.target == target && r.role == pb.Role_ROLE_POLICE_LIAISON
+	}) {
+		return f.etag(t, target)
+	}
+	c, err := f.ts.cases().GetCase(f.ts.as(t, user), &pb.GetCaseRequest{Name: f.cases[target]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -691,6 +691,18 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 		t.Error("the police read the case's timeline")
 	}
 
+	// The commune's note, which the police view hides, moves neither the
+	// view's etag nor its update time (still the referral's, two hours
+	// ago): the acknowledgement below, sent with the etag read before the
+	// note, goes through.
+	if _, err := p.AddCaseNote(worker, &pb.AddCaseNoteRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), Text: "đã gặp gia đình"}); err != nil {
+		t.Fatalf("commune note: %v", err)
+	}
+	if again := getCase(t, ts, "police.bd", name); again.GetEtag() != pv.GetEtag() || !proto.Equal(again.GetUpdateTime(), pv.GetUpdateTime()) {
+		t.Errorf("after the commune's note the police view has etag %s, update time %v; want %s, %v as before",
+			again.GetEtag(), again.GetUpdateTime().AsTime(), pv.GetEtag(), pv.GetUpdateTime().AsTime())
+	}
+
 	// The liaison acknowledges with the police reference number; D13 runs
 	// 24 hours from the referral, when the police received it.
 	pc, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: pv.GetEtag(), ReferenceNumber: "CA-BD-2026/117"})
@@ -708,6 +720,12 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 	}
 	if r := pc.GetPoliceReferrals()[0]; r.GetState() != "ACKNOWLEDGED" || r.GetReferenceNumber() != "CA-BD-2026/117" {
 		t.Errorf("referral after acknowledgement: %v", r)
+	}
+	// The etag read before it is stale now: the acknowledgement changed
+	// the police view.
+	_, err = p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: pv.GetEtag(), InvestigationAgency: "CQĐT Công an TP Hà Nội"})
+	if st := wantCode(t, err, codes.Aborted); errorReason(st) != "ETAG_MISMATCH" {
+		t.Errorf("a police step with the stale etag %s: reason %q, want ETAG_MISMATCH", pv.GetEtag(), errorReason(st))
 	}
 	// The commune may not pause a police clock; the police may not either.
 	_, err = p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d13.GetId(), Reason: "x"})

@@ -8,6 +8,9 @@
 package access
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,7 +239,150 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 		}
 	}
 	c.PoliceReferrals = own
+	// The view's etag and update time are those of its last change
+	// (StampPoliceViews); a case no write has stamped since stamps were
+	// kept shows the case's, as it always did.
+	for _, v := range c.PoliceViews {
+		if v.PoliceUnit == policeUnit {
+			c.Revision, c.UpdateTime = v.Revision, v.Time
+		}
+	}
+	c.PoliceViews = nil
 	return c
+}
+
+// StampPoliceViews records on c, its free text open, about to be stored
+// with its new revision and update time, when each police unit's view of
+// it last changed, and how many times: now, one more, if the view differs
+// from that of the case as stored, which prev reads (nil for a new case;
+// called only when some police unit sees c), else as it was. So a police view's
+// etag and update time move only with what it shows, never with the
+// commune's work it hides, and a police step sent with its view's etag
+// goes through however the social track moved since (process checks the
+// etag of the caller's view). Every write of a case calls it.
+func StampPoliceViews(c *model.Case, prev func() (model.Case, error)) error {
+	units := policeUnits(*c)
+	if len(units) == 0 {
+		c.PoliceViews = nil
+		return nil
+	}
+	var stored *model.Case
+	if prev != nil {
+		p, err := prev()
+		if err != nil {
+			return fmt.Errorf("case %s as stored, for its police views: %w", c.Number, err)
+		}
+		stored = &p
+	}
+	stamps := make([]model.PoliceViewStamp, 0, len(units))
+	for _, unit := range units {
+		stamp := model.PoliceViewStamp{PoliceUnit: unit, Revision: c.Revision, Time: c.UpdateTime}
+		if stored != nil {
+			// The view's revision counts the changes it shows, not the
+			// case's: by how much it moves must not tell how much the
+			// commune did in between either.
+			before := PoliceView(*stored, unit)
+			stamp.Revision = before.Revision + 1
+			if sameView(before, PoliceView(*c, unit)) {
+				stamp.Revision, stamp.Time = before.Revision, before.UpdateTime
+			}
+		}
+		stamps = append(stamps, stamp)
+	}
+	c.PoliceViews = stamps
+	return nil
+}
+
+// policeUnits are the police units that may see c: those it was referred
+// to and those a police clock of it was escalated to.
+func policeUnits(c model.Case) []string {
+	var out []string
+	for _, r := range c.PoliceReferrals {
+		out = append(out, r.PoliceUnit)
+	}
+	out = append(out, c.PoliceAlerted...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// sameView reports whether two police views of a case show the same, their
+// etag and update time aside, and what no view shows (the scheduler's next
+// fire time, sealed text). They are compared as canonical JSON: instants
+// in UTC, and an empty value as good as an absent one, since a case read
+// back from storage may hold either where the one written held the other.
+func sameView(a, b model.Case) bool {
+	ka, errA := canonicalView(a)
+	kb, errB := canonicalView(b)
+	return errA == nil && errB == nil && ka == kb
+}
+
+func canonicalView(c model.Case) (string, error) {
+	c.Revision, c.UpdateTime, c.PoliceViews, c.Texts = 0, time.Time{}, nil, model.Sealed{}
+	c.Deadlines = slices.Clone(c.Deadlines)
+	for i := range c.Deadlines {
+		c.Deadlines[i].NextFire = time.Time{}
+	}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber() // every digit of a 64-bit number counts
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	out, err := json.Marshal(canonical(v))
+	return string(out), err
+}
+
+// canonical drops the empty values of a decoded JSON value and writes
+// every instant in UTC.
+func canonical(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if x = canonical(x); x == nil {
+				delete(v, k)
+			} else {
+				v[k] = x
+			}
+		}
+		if len(v) == 0 {
+			return nil
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = canonical(x)
+		}
+		if len(v) == 0 {
+			return nil
+		}
+		return v
+	case string:
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			if t.IsZero() {
+				return nil
+			}
+			return t.UTC().Format(time.RFC3339Nano)
+		}
+		if v == "" {
+			return nil
+		}
+		return v
+	case bool:
+		if !v {
+			return nil
+		}
+		return v
+	case json.Number:
+		if v == "0" {
+			return nil
+		}
+		return v
+	}
+	return v
 }
 
 // PoliceReceipt is what a police liaison gets back for a report they

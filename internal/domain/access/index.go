@@ -287,9 +287,28 @@ func concerns(d model.Deadline, unit string) bool {
 // and overdue queues, all of them otherwise. It is zero when there is
 // none.
 func NearestDue(c model.Case, unit string, q Queue) time.Time {
+	own := q == QueueMyUnitOpen || q == QueueOverdue
+	return nearestDue(c, func(d model.Deadline) bool { return !own || concerns(d, unit) })
+}
+
+// ViewDue is the earliest due time among the open deadlines of c that p's
+// view of it shows: every one in the full view; in the police view only
+// the unit's own and those escalated to it, as PoliceView keeps them, so
+// that no list by due time tells the police when the commune's clocks
+// fall due. It is zero when there is none. A police unit's cases with
+// such a deadline are all in its open or overdue queue (QueueEntries),
+// due there at this time: its open referral's clocks run until its
+// outcome meets the last of them, and a clock escalated to it is overdue.
+func ViewDue(p Principal, view CaseView, c model.Case) time.Time {
+	return nearestDue(c, func(d model.Deadline) bool { return view != ViewPolice || concerns(d, p.Unit) })
+}
+
+// nearestDue is the earliest due time among c's open deadlines that
+// count, zero when there is none.
+func nearestDue(c model.Case, counts func(model.Deadline) bool) time.Time {
 	var best time.Time
 	for _, d := range c.Deadlines {
-		if !d.Open() || ((q == QueueMyUnitOpen || q == QueueOverdue) && !concerns(d, unit)) {
+		if !d.Open() || !counts(d) {
 			continue
 		}
 		if best.IsZero() || d.Due.Before(best) {

@@ -527,6 +527,10 @@ type CaseQuery struct {
 // order of due time, each case once.
 type QueueQuery struct {
 	Queue access.Queue
+	// Also are more queues of the same keys, their entries merged with
+	// Queue's in one order of due time; a case due at the same time in
+	// several of them comes once.
+	Also []access.Queue
 	// Keys are the entries' keys: the unit's name, or for QueueNone the
 	// principal's scope keys. Empty selects nothing.
 	Keys []string

@@ -271,6 +271,7 @@ func (w *indexWorld) randomCase(rng *rand.Rand, number string) model.Case {
 			d.State = model.DeadlineMet
 		}
 		if rng.IntN(3) == 0 {
+			d.Breached = true // the scheduler escalates only an overdue deadline
 			d.Escalations = []model.Escalation{{To: pick(rng, unitsAndPolice)}}
 			if to := d.Escalations[0].To; strings.HasPrefix(to, "policeUnits/") && !slices.Contains(c.PoliceAlerted, to) {
 				c.PoliceAlerted = append(c.PoliceAlerted, to) // as the scheduler's escalation keeps it
@@ -285,6 +286,15 @@ func (w *indexWorld) randomCase(rng *rand.Rand, number string) model.Case {
 	for range rng.IntN(3) {
 		state := pick(rng, []string{model.PoliceReferred, model.PoliceAcknowledged, model.PoliceDecided})
 		c.PoliceReferrals = append(c.PoliceReferrals, model.PoliceReferral{PoliceUnit: pick(rng, w.police), State: state})
+	}
+	// A police unit's clock runs while its referral awaits an outcome,
+	// which meets the last of them.
+	for i, d := range c.Deadlines {
+		if strings.HasPrefix(d.Unit, "policeUnits/") && d.Open() && !d.Breached && !slices.ContainsFunc(c.PoliceReferrals, func(r model.PoliceReferral) bool {
+			return r.PoliceUnit == d.Unit && r.State != model.PoliceDecided
+		}) {
+			c.Deadlines[i].State = model.DeadlineMet
+		}
 	}
 	return c
 }
@@ -452,9 +462,12 @@ func oldConcerns(d model.Deadline, unit string) bool {
 }
 
 func oldNearestDue(p access.Principal, c model.Case, q QueueQuery) time.Time {
+	// The police view shows only the unit's own clocks and those
+	// escalated to it: its lists count no other.
+	own := (q.Queue != QueueNone && q.Queue != QueueAwaitingMyAccept) || p.Role == model.RolePoliceLiaison
 	var best time.Time
 	for _, d := range c.Deadlines {
-		if !d.Open() || (q.Queue != QueueNone && !oldConcerns(d, p.Unit) && q.Queue != QueueAwaitingMyAccept) {
+		if !d.Open() || (own && !oldConcerns(d, p.Unit)) {
 			continue
 		}
 		if best.IsZero() || d.Due.Before(best) {

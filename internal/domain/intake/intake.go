@@ -412,6 +412,9 @@ func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (mode
 	if s.cases != nil {
 		s.cases.PrepareNewCase(tx, &c, now)
 	}
+	if err := access.StampPoliceViews(&c, nil); err != nil { // the police's own intake
+		return model.Case{}, err
+	}
 	stored, err := s.vault.SealCase(tx, c)
 	if err != nil {
 		return model.Case{}, err
@@ -468,6 +471,16 @@ func (s *Service) addReportToCase(tx datastore.Tx, p access.Principal, c *model.
 	addCircumstances(c, r)
 	c.UpdateTime = now
 	c.Revision++
+	err = access.StampPoliceViews(c, func() (model.Case, error) {
+		stored, err := tx.CaseByNumber(c.Number)
+		if err != nil {
+			return model.Case{}, err
+		}
+		return s.vault.OpenCase(tx, stored)
+	})
+	if err != nil {
+		return err
+	}
 	stored, err := s.vault.SealCase(tx, *c)
 	if err != nil {
 		return err

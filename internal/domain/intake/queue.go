@@ -41,11 +41,13 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 	if !p.May(listCasesMethod) {
 		return nil, "", model.ErrPermissionDenied
 	}
+	view := p.Grant(listCasesMethod).View()
 	sq := datastore.QueueQuery{
 		Queue: q.Queue,
 		Keys:  []string{p.Unit},
 		Match: func(c model.Case) bool {
-			return s.policy.View(p, listCasesMethod, c) != access.ViewNone && inQueue(p, c, q)
+			v := s.policy.View(p, listCasesMethod, c)
+			return v != access.ViewNone && inQueue(p, v, c, q)
 		},
 		After: q.After,
 		Limit: q.Limit,
@@ -53,12 +55,26 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 	if q.Queue == QueueAwaitingSuccessor {
 		sq.Keys = []string{access.SuccessorQueueKey}
 	}
-	if q.Queue == QueueNone {
-		if q.DueBefore.IsZero() {
-			// Only cases with an open deadline are in the index of
-			// QueueNone, so without a bound it would not be every case.
-			return nil, "", model.InvalidField("due_before", "queue.due_before", "a list without a queue needs due_before")
+	if q.Queue == QueueNone && q.DueBefore.IsZero() {
+		// Only cases with an open deadline are in the index of
+		// QueueNone, so without a bound it would not be every case.
+		return nil, "", model.InvalidField("due_before", "queue.due_before", "a list without a queue needs due_before")
+	}
+	switch {
+	case view == access.ViewPolice && (q.Queue == QueueNone || q.Queue == QueueMyUnitOpen || q.Queue == QueueOverdue):
+		// The police view shows only the unit's own clocks and those
+		// escalated to it, and the unit's open and overdue queues hold
+		// every case with one, each due there at the nearest of them
+		// (access.ViewDue): the police list by due time reads those, so
+		// that neither which cases it lists nor their order follows the
+		// commune's clocks (QueueNone's entries are due at the nearest of
+		// all). Entries are due at what DueBefore compares: the list ends
+		// there.
+		if q.Queue == QueueNone {
+			sq.Queue, sq.Also = QueueMyUnitOpen, []Queue{QueueOverdue}
 		}
+		sq.Until = q.DueBefore
+	case q.Queue == QueueNone:
 		keys, all := s.policy.Scope(p)
 		if all {
 			keys = []string{access.ScopeAll}
@@ -70,11 +86,12 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 	return s.listCases(ctx, p, listCasesMethod, "case.list", func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListQueue(sq) })
 }
 
-// inQueue reports whether c is in p's queue and due before q.DueBefore
-// (any open deadline counts for that, not only the unit's).
-func inQueue(p access.Principal, c model.Case, q QueueQuery) bool {
+// inQueue reports whether c, which p sees in view, is in p's queue and due
+// before q.DueBefore: by any open deadline the view shows, not only the
+// unit's (access.ViewDue).
+func inQueue(p access.Principal, view access.CaseView, c model.Case, q QueueQuery) bool {
 	if !q.DueBefore.IsZero() {
-		due := access.NearestDue(c, p.Unit, QueueNone)
+		due := access.ViewDue(p, view, c)
 		if due.IsZero() || !due.Before(q.DueBefore) {
 			return false
 		}

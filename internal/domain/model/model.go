@@ -253,6 +253,11 @@ type Case struct {
 	// view from then on, as a level a social clock escalates to joins
 	// Handlers.
 	PoliceAlerted []string
+	// PoliceViews are, for each police unit that sees the case, the
+	// revision and time of the last change its police view shows
+	// (access.StampPoliceViews): that view's etag and update time, which
+	// must not move with the commune's work the view hides.
+	PoliceViews []PoliceViewStamp
 	// LateRecordings are the records of emergency measures or of a
 	// separation made later than the policy's late_recording after they
 	// were applied (issue 11: flagged for the accountability reports).
@@ -308,6 +313,14 @@ func (c *Case) InformationTime() time.Time {
 		return c.Reopened[n-1]
 	}
 	return c.ReceiveTime
+}
+
+// PoliceViewStamp is the revision of a police unit's view of a case (how
+// many changes that view has shown) and when it last changed.
+type PoliceViewStamp struct {
+	PoliceUnit string
+	Revision   uint64
+	Time       time.Time
 }
 
 // Plan states.

@@ -227,8 +227,10 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			// so Replay already refused it; this cannot be reached.
 			return fmt.Errorf("request_id %q was first used for case %s: %w", req.RequestID, prior.Resource, model.ErrIdempotencyMismatch)
 		}
-		if c.Etag() != req.Etag {
-			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, c.Etag(), req.Etag, model.ErrConflict)
+		// The etag of the case as the caller sees it: the police view's
+		// moves only with what that view shows (access.StampPoliceViews).
+		if seen, _ := access.Shape(p, want, c); seen.Etag() != req.Etag {
+			return fmt.Errorf("case %s has etag %s, the request carries %q: %w", number, seen.Etag(), req.Etag, model.ErrConflict)
 		}
 		// The gate, from the process table, before anything the step
 		// itself checks.
@@ -298,6 +300,10 @@ func (s *stepCtx) commit(action string) (model.Case, error) {
 	}
 	c.UpdateTime = s.now
 	c.Revision++
+	err := access.StampPoliceViews(c, func() (model.Case, error) { return s.e.loadCase(s.tx, c.Number, false) })
+	if err != nil {
+		return model.Case{}, err
+	}
 	stored, err := s.e.vault.SealCase(s.tx, *c)
 	if err != nil {
 		return model.Case{}, err

@@ -1,7 +1,9 @@
 package process_test
 
 import (
+	"errors"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -39,7 +41,9 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 
 	police := principal("police.badinh")
 	w.clk.Set(w.clk.Now().Add(30 * time.Minute))
-	req := process.Request{Case: name, Etag: c.Etag(), RequestID: "ack-1", Fingerprint: []byte("ack CA-123")}
+	// The etag of the case as the police see it: the referral to the city
+	// police is not in their view.
+	req := process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag(), RequestID: "ack-1", Fingerprint: []byte("ack CA-123")}
 	got, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, req, "CA-123")
 	if err != nil {
 		t.Fatal(err)
@@ -69,5 +73,85 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 	}
 	if !reflect.DeepEqual(again, want) {
 		t.Errorf("the retry answered\n%+v\nwant the police view\n%+v", again, want)
+	}
+}
+
+// The police view's etag and update time move only with what that view
+// shows: the commune's notes (its social work, which the view hides) leave
+// them as they were, so that they tell the police nothing of it, and the
+// police's own step with the view's etag goes through even though the
+// commune stepped since. A stale etag of the view is still a conflict, and
+// a change the view shows (the commune acknowledging the case: its
+// status) moves them.
+func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
+	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
+	name := "cases/" + number
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	full, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(p access.Principal) model.Case {
+		t.Helper()
+		c, _, err := w.intake.GetCase(w.ctx, p, name)
+		if err != nil {
+			t.Fatalf("%s reads %s: %v", p.UserID, name, err)
+		}
+		return c
+	}
+	seen := read(police)
+	if seen.Etag() != full.Etag() || !seen.UpdateTime.Equal(full.UpdateTime) {
+		t.Errorf("right after the referral the police view has etag %s, update time %v; want the referral's %s, %v",
+			seen.Etag(), seen.UpdateTime, full.Etag(), full.UpdateTime)
+	}
+
+	// The commune's notes, an hour and two later: hidden from the police.
+	for i := range 2 {
+		w.clk.Set(w.clk.Now().Add(time.Hour))
+		if full, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "ghi chú của xã "+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if full.Etag() == seen.Etag() {
+		t.Fatalf("the commune's full etag %s did not move with its notes", full.Etag())
+	}
+	if now := read(police); now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after the commune's notes the police view has etag %s, update time %v; want %s, %v as before: they reveal work the view hides",
+			now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
+
+	// The police step with the etag of their view.
+	w.clk.Set(w.clk.Now().Add(time.Hour))
+	acked, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "CA-123")
+	if err != nil {
+		t.Fatalf("the police acknowledge with their view's etag %s: %v", seen.Etag(), err)
+	}
+	// The view's etag counts the changes it showed: one more, however many
+	// the commune made in between.
+	if want := strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want || !acked.UpdateTime.Equal(w.clk.Now()) {
+		t.Errorf("after their acknowledgement the police view has etag %s, update time %v; want %s, %v", acked.Etag(), acked.UpdateTime, want, w.clk.Now())
+	}
+	if now := read(police); now.Etag() != acked.Etag() {
+		t.Errorf("the police read etag %s, their step answered %s", now.Etag(), acked.Etag())
+	}
+	// Their etag from before is stale now: their own step changed the view.
+	if _, err := w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "Cơ quan CSĐT", w.clk.Now()); !errors.Is(err, model.ErrConflict) {
+		t.Errorf("a police step with the stale etag %s: %v, want a conflict", seen.Etag(), err)
+	}
+	// So is the commune's full etag from before the police step.
+	if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "ghi chú"); !errors.Is(err, model.ErrConflict) {
+		t.Errorf("a commune step with the stale full etag %s: %v, want a conflict", full.Etag(), err)
+	}
+
+	// The commune acknowledges the case: its status, which the view shows.
+	w.clk.Set(w.clk.Now().Add(time.Hour))
+	if _, err := w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: read(worker).Etag()}); err != nil {
+		t.Fatal(err)
+	}
+	if now := read(police); now.Etag() == acked.Etag() || !now.UpdateTime.Equal(w.clk.Now()) {
+		t.Errorf("after the commune acknowledged the case the police view has etag %s, update time %v; want a new etag and %v", now.Etag(), now.UpdateTime, w.clk.Now())
 	}
 }

@@ -98,6 +98,7 @@ var clearStrings = map[string]string{
 	"Case.ResponsibleOfficer":                       "a user id",
 	"Case.PoliceReferrals[].PoliceUnit":             "a police unit's resource name",
 	"Case.PoliceAlerted[]":                          "police units' resource names",
+	"Case.PoliceViews[].PoliceUnit":                 "police units' resource names",
 	"Case.LateRecordings[].Unit":                    "a unit resource name",
 	"Case.PoliceReferrals[].ReferredBy":             "a user id",
 	"Case.PoliceReferrals[].State":                  "a state code",

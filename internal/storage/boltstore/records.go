@@ -178,6 +178,14 @@ func lateRecordingFromRec(r *recordpb.LateRecording) model.LateRecording {
 	return model.LateRecording{RecordTime: timeFromRec(r.GetRecordTime()), Unit: r.GetUnit()}
 }
 
+func policeViewToRec(v model.PoliceViewStamp) *recordpb.PoliceViewStamp {
+	return &recordpb.PoliceViewStamp{PoliceUnit: v.PoliceUnit, Revision: v.Revision, Time: timeToRec(v.Time)}
+}
+
+func policeViewFromRec(r *recordpb.PoliceViewStamp) model.PoliceViewStamp {
+	return model.PoliceViewStamp{PoliceUnit: r.GetPoliceUnit(), Revision: r.GetRevision(), Time: timeFromRec(r.GetTime())}
+}
+
 func deadlineToRec(d model.Deadline) *recordpb.Deadline {
 	return &recordpb.Deadline{
 		Id: int64(d.ID), Kind: string(d.Kind), Ref: d.Ref, Clock: string(d.Clock),
@@ -241,6 +249,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		LateRecordings: mapSlice(c.LateRecordings, lateRecordingToRec),
 		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom),
 		Reopened: mapSlice(c.Reopened, timeToRec),
+		PoliceViews: mapSlice(c.PoliceViews, policeViewToRec),
 	}
 }
 
@@ -265,6 +274,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		LateRecordings: mapSlice(r.GetLateRecordings(), lateRecordingFromRec),
 		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
 		Reopened: mapSlice(r.GetReopened(), timeFromRec),
+		PoliceViews: mapSlice(r.GetPoliceViews(), policeViewFromRec),
 	}
 }
 

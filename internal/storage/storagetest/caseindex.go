@@ -195,6 +195,21 @@ func testQueueOrder(t *testing.T, s datastore.Store) {
 			t.Errorf("ListQueue(queue %d, keys %q) = %v, want %v", tt.q.Queue, tt.q.Keys, got, tt.want)
 		}
 	}
+	// Also merges more queues of the keys in one order: case 2, overdue
+	// now, is in the open and the overdue queue at the same due time, and
+	// comes once.
+	c := cs[2]
+	c.Revision++
+	c.Deadlines[0].Breached = true
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
+	q := datastore.QueueQuery{Queue: access.QueueOverdue, Also: []access.Queue{access.QueueMyUnitOpen}, Keys: []string{unitAName}, Limit: 100}
+	if got, _ := listQueue(t, s, q); !slices.Equal(got, n(4, 2, 3, 0, 1)) {
+		t.Errorf("ListQueue(overdue, also open, unit A) = %v, want %v", got, n(4, 2, 3, 0, 1))
+	}
+	q.Also = nil
+	if got, _ := listQueue(t, s, q); !slices.Equal(got, n(2)) {
+		t.Errorf("ListQueue(overdue, unit A) = %v, want %v", got, n(2))
+	}
 }
 
 func testQueuePaging(t *testing.T, s datastore.Store) {

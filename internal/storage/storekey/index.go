@@ -118,9 +118,12 @@ func ScopePrefixes(scopes []string) [][]byte {
 // ListQueue serves datastore.ReadTx.ListQueue from the queue index: open
 // returns a new cursor over its keys, load reads a case by id.
 func ListQueue(open func() Cursor, q datastore.QueueQuery, load func(id uint64) (model.Case, error)) ([]model.Case, string, error) {
-	prefixes := make([][]byte, 0, len(q.Keys))
+	queues := append([]access.Queue{q.Queue}, q.Also...)
+	prefixes := make([][]byte, 0, len(q.Keys)*len(queues))
 	for _, k := range q.Keys {
-		prefixes = append(prefixes, CaseQueuePrefix(k, q.Queue))
+		for _, queue := range queues {
+			prefixes = append(prefixes, CaseQueuePrefix(k, queue))
+		}
 	}
 	var until uint64
 	if !q.Until.IsZero() {

@@ -59,3 +59,14 @@ func NewSignInGuard(log *auditlog.Log, clk clock.Clock, logger *slog.Logger) *Si
 // poll, until ctx ends; then it writes what is still counted, so that a
 // shutdown loses nothing.
 func (g *SignInGuard) Run(ctx context.Context, poll time.Duration) { g.refusals.Run(ctx, poll) }
+
+// RefuseSession counts a console request whose session cookie named no
+// live session as a refused sign-in of client: the console's stand-in
+// for a bearer token, audited as a refused token is (anonymous, per
+// address, in the same windows and bound), with why but never the
+// cookie. It does not count toward the throttle: a browser still holding
+// the cookie of a session that ended, or of one from before a restart,
+// is sent to sign in and must not lock its address out of the API.
+func (g *SignInGuard) RefuseSession(ctx context.Context, client, why string) {
+	g.refusals.Add(ctx, client, "console", why, "")
+}

@@ -121,6 +121,9 @@ func (c *Console) signed(h func(http.ResponseWriter, *http.Request, *session)) h
 			if ended != nil {
 				c.endToken(r.Context(), ended)
 			}
+			if s == nil {
+				c.refuseSession(r, ended)
+			}
 		}
 		if s == nil {
 			c.setCookie(w, sessionCookie, "", -1)
@@ -179,12 +182,34 @@ func localPath(p string) string {
 	return p
 }
 
+// refuseSession audits a request whose session cookie names no live
+// session: ended, when its session ended just now (idle, or its token
+// expired), or else one the console does not hold (forged, or from
+// before a restart, or signed out). The cookie is in no event. A request
+// without the cookie is no refusal: the sign-in page is where a person
+// starts.
+func (c *Console) refuseSession(r *http.Request, ended *session) {
+	if c.cfg.Refusals == nil {
+		return
+	}
+	why := "unknown console session"
+	if ended != nil {
+		why = "console session ended (idle or expired)"
+	}
+	c.cfg.Refusals.RefuseSession(r.Context(), c.clientIP(r), why)
+}
+
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
-		if s, _ := c.sessions.get(ck.Value); s != nil {
+		s, ended := c.sessions.get(ck.Value)
+		if s != nil {
 			http.Redirect(w, r, startPage(s.user), http.StatusSeeOther)
 			return
 		}
+		if ended != nil {
+			c.endToken(r.Context(), ended)
+		}
+		c.refuseSession(r, ended)
 	}
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

@@ -102,6 +102,17 @@ type Config struct {
 	// the client, as for the API: the sign-in's lock-out audit and every
 	// API call name that client, not the proxy.
 	TrustedProxies []netip.Prefix
+	// Refusals audits the requests whose session cookie names no live
+	// session; nil: they are only sent to sign in.
+	Refusals SessionRefusals
+}
+
+// SessionRefusals audits a console request refused for its session
+// cookie (forged, from before a restart, or of a session that ended), as
+// the API audits a refused bearer token; the API's sign-in guard, in the
+// wiring. why never holds the cookie.
+type SessionRefusals interface {
+	RefuseSession(ctx context.Context, client, why string)
 }
 
 // Console is the web interface. Create it with New, serve Handler, and run

@@ -1158,7 +1158,10 @@ type Case struct {
 	// late_recording after they were applied (model.Case.LateRecordings).
 	LateRecordings []*LateRecording `protobuf:"bytes,71,rep,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
 	// When the case was reopened, oldest first (model.Case.Reopened).
-	Reopened      []int64 `protobuf:"varint,80,rep,packed,name=reopened,proto3" json:"reopened,omitempty"`
+	Reopened []int64 `protobuf:"varint,80,rep,packed,name=reopened,proto3" json:"reopened,omitempty"`
+	// When each police unit's view of the case last changed
+	// (model.Case.PoliceViews).
+	PoliceViews   []*PoliceViewStamp `protobuf:"bytes,81,rep,name=police_views,json=policeViews,proto3" json:"police_views,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1466,6 +1469,75 @@ func (x *Case) GetReopened() []int64 {
 	return nil
 }
 
+func (x *Case) GetPoliceViews() []*PoliceViewStamp {
+	if x != nil {
+		return x.PoliceViews
+	}
+	return nil
+}
+
+// PoliceViewStamp is the revision and time of the last change a police
+// unit's view of a case shows.
+type PoliceViewStamp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PoliceUnit    string                 `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
+	Revision      uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Time          int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PoliceViewStamp) Reset() {
+	*x = PoliceViewStamp{}
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PoliceViewStamp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PoliceViewStamp) ProtoMessage() {}
+
+func (x *PoliceViewStamp) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PoliceViewStamp.ProtoReflect.Descriptor instead.
+func (*PoliceViewStamp) Descriptor() ([]byte, []int) {
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PoliceViewStamp) GetPoliceUnit() string {
+	if x != nil {
+		return x.PoliceUnit
+	}
+	return ""
+}
+
+func (x *PoliceViewStamp) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *PoliceViewStamp) GetTime() int64 {
+	if x != nil {
+		return x.Time
+	}
+	return 0
+}
+
 // LateRecording is a record of emergency measures or a separation made
 // later than the policy allows: when it was recorded, and the unit that
 // recorded it.
@@ -1479,7 +1551,7 @@ type LateRecording struct {
 
 func (x *LateRecording) Reset() {
 	*x = LateRecording{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1563,7 @@ func (x *LateRecording) String() string {
 func (*LateRecording) ProtoMessage() {}
 
 func (x *LateRecording) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[12]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1576,7 @@ func (x *LateRecording) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LateRecording.ProtoReflect.Descriptor instead.
 func (*LateRecording) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LateRecording) GetRecordTime() int64 {
@@ -1536,7 +1608,7 @@ type CaseEvent struct {
 
 func (x *CaseEvent) Reset() {
 	*x = CaseEvent{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1620,7 @@ func (x *CaseEvent) String() string {
 func (*CaseEvent) ProtoMessage() {}
 
 func (x *CaseEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[13]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1633,7 @@ func (x *CaseEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaseEvent.ProtoReflect.Descriptor instead.
 func (*CaseEvent) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{13}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CaseEvent) GetSeq() uint64 {
@@ -1622,7 +1694,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1706,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[14]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1719,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{14}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Notification) GetSeq() uint64 {
@@ -1713,7 +1785,7 @@ type IdempotencyRecord struct {
 
 func (x *IdempotencyRecord) Reset() {
 	*x = IdempotencyRecord{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1797,7 @@ func (x *IdempotencyRecord) String() string {
 func (*IdempotencyRecord) ProtoMessage() {}
 
 func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[15]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1810,7 @@ func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
 func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{15}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *IdempotencyRecord) GetKey() string {
@@ -1799,7 +1871,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1883,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[16]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1896,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{16}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *User) GetId() string {
@@ -1932,7 +2004,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1944,7 +2016,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[17]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1957,7 +2029,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{17}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Token) GetId() string {
@@ -2029,7 +2101,7 @@ type PoliceUnit struct {
 
 func (x *PoliceUnit) Reset() {
 	*x = PoliceUnit{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2113,7 @@ func (x *PoliceUnit) String() string {
 func (*PoliceUnit) ProtoMessage() {}
 
 func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[18]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2126,7 @@ func (x *PoliceUnit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoliceUnit.ProtoReflect.Descriptor instead.
 func (*PoliceUnit) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{18}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PoliceUnit) GetId() string {
@@ -2096,7 +2168,7 @@ type WrappedKey struct {
 
 func (x *WrappedKey) Reset() {
 	*x = WrappedKey{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2180,7 @@ func (x *WrappedKey) String() string {
 func (*WrappedKey) ProtoMessage() {}
 
 func (x *WrappedKey) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[19]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2193,7 @@ func (x *WrappedKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WrappedKey.ProtoReflect.Descriptor instead.
 func (*WrappedKey) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{19}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *WrappedKey) GetMasterId() string {
@@ -2151,7 +2223,7 @@ type SearchEntry struct {
 
 func (x *SearchEntry) Reset() {
 	*x = SearchEntry{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2235,7 @@ func (x *SearchEntry) String() string {
 func (*SearchEntry) ProtoMessage() {}
 
 func (x *SearchEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[20]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2248,7 @@ func (x *SearchEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchEntry.ProtoReflect.Descriptor instead.
 func (*SearchEntry) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{20}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SearchEntry) GetKeyId() string {
@@ -2230,7 +2302,7 @@ type StatCell struct {
 
 func (x *StatCell) Reset() {
 	*x = StatCell{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2314,7 @@ func (x *StatCell) String() string {
 func (*StatCell) ProtoMessage() {}
 
 func (x *StatCell) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[21]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2327,7 @@ func (x *StatCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatCell.ProtoReflect.Descriptor instead.
 func (*StatCell) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{21}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatCell) GetReports() int64 {
@@ -2386,7 +2458,7 @@ type StatDeadline struct {
 
 func (x *StatDeadline) Reset() {
 	*x = StatDeadline{}
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[22]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2470,7 @@ func (x *StatDeadline) String() string {
 func (*StatDeadline) ProtoMessage() {}
 
 func (x *StatDeadline) ProtoReflect() protoreflect.Message {
-	mi := &file_childcase_storage_v1_records_proto_msgTypes[22]
+	mi := &file_childcase_storage_v1_records_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2483,7 @@ func (x *StatDeadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatDeadline.ProtoReflect.Descriptor instead.
 func (*StatDeadline) Descriptor() ([]byte, []int) {
-	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{22}
+	return file_childcase_storage_v1_records_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StatDeadline) GetKind() string {
@@ -2567,7 +2639,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\xbb\r\n" +
+	" \x01(\tR\vdeclineNote\"\x85\x0e\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2616,7 +2688,13 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"mergedFrom\x12%\n" +
 	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\x12L\n" +
 	"\x0flate_recordings\x18G \x03(\v2#.childcase.storage.v1.LateRecordingR\x0elateRecordings\x12\x1a\n" +
-	"\breopened\x18P \x03(\x03R\breopened\"D\n" +
+	"\breopened\x18P \x03(\x03R\breopened\x12H\n" +
+	"\fpolice_views\x18Q \x03(\v2%.childcase.storage.v1.PoliceViewStampR\vpoliceViews\"b\n" +
+	"\x0fPoliceViewStamp\x12\x1f\n" +
+	"\vpolice_unit\x18\x01 \x01(\tR\n" +
+	"policeUnit\x12\x1a\n" +
+	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x12\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\"D\n" +
 	"\rLateRecording\x12\x1f\n" +
 	"\vrecord_time\x18\x01 \x01(\x03R\n" +
 	"recordTime\x12\x12\n" +
@@ -2743,7 +2821,7 @@ func file_childcase_storage_v1_records_proto_rawDescGZIP() []byte {
 	return file_childcase_storage_v1_records_proto_rawDescData
 }
 
-var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_childcase_storage_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Date)(nil),              // 0: childcase.storage.v1.Date
 	(*UnitKey)(nil),           // 1: childcase.storage.v1.UnitKey
@@ -2757,23 +2835,24 @@ var file_childcase_storage_v1_records_proto_goTypes = []any{
 	(*Deadline)(nil),          // 9: childcase.storage.v1.Deadline
 	(*Transfer)(nil),          // 10: childcase.storage.v1.Transfer
 	(*Case)(nil),              // 11: childcase.storage.v1.Case
-	(*LateRecording)(nil),     // 12: childcase.storage.v1.LateRecording
-	(*CaseEvent)(nil),         // 13: childcase.storage.v1.CaseEvent
-	(*Notification)(nil),      // 14: childcase.storage.v1.Notification
-	(*IdempotencyRecord)(nil), // 15: childcase.storage.v1.IdempotencyRecord
-	(*User)(nil),              // 16: childcase.storage.v1.User
-	(*Token)(nil),             // 17: childcase.storage.v1.Token
-	(*PoliceUnit)(nil),        // 18: childcase.storage.v1.PoliceUnit
-	(*WrappedKey)(nil),        // 19: childcase.storage.v1.WrappedKey
-	(*SearchEntry)(nil),       // 20: childcase.storage.v1.SearchEntry
-	(*StatCell)(nil),          // 21: childcase.storage.v1.StatCell
-	(*StatDeadline)(nil),      // 22: childcase.storage.v1.StatDeadline
-	nil,                       // 23: childcase.storage.v1.StatCell.EscalationsEntry
-	nil,                       // 24: childcase.storage.v1.StatCell.PoliceOutcomesEntry
-	nil,                       // 25: childcase.storage.v1.StatCell.EmergencyD3Entry
-	nil,                       // 26: childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
-	nil,                       // 27: childcase.storage.v1.StatDeadline.LateEntry
-	nil,                       // 28: childcase.storage.v1.StatDeadline.OpenDueEntry
+	(*PoliceViewStamp)(nil),   // 12: childcase.storage.v1.PoliceViewStamp
+	(*LateRecording)(nil),     // 13: childcase.storage.v1.LateRecording
+	(*CaseEvent)(nil),         // 14: childcase.storage.v1.CaseEvent
+	(*Notification)(nil),      // 15: childcase.storage.v1.Notification
+	(*IdempotencyRecord)(nil), // 16: childcase.storage.v1.IdempotencyRecord
+	(*User)(nil),              // 17: childcase.storage.v1.User
+	(*Token)(nil),             // 18: childcase.storage.v1.Token
+	(*PoliceUnit)(nil),        // 19: childcase.storage.v1.PoliceUnit
+	(*WrappedKey)(nil),        // 20: childcase.storage.v1.WrappedKey
+	(*SearchEntry)(nil),       // 21: childcase.storage.v1.SearchEntry
+	(*StatCell)(nil),          // 22: childcase.storage.v1.StatCell
+	(*StatDeadline)(nil),      // 23: childcase.storage.v1.StatDeadline
+	nil,                       // 24: childcase.storage.v1.StatCell.EscalationsEntry
+	nil,                       // 25: childcase.storage.v1.StatCell.PoliceOutcomesEntry
+	nil,                       // 26: childcase.storage.v1.StatCell.EmergencyD3Entry
+	nil,                       // 27: childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	nil,                       // 28: childcase.storage.v1.StatDeadline.LateEntry
+	nil,                       // 29: childcase.storage.v1.StatDeadline.OpenDueEntry
 }
 var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	0,  // 0: childcase.storage.v1.UnitKey.valid_from:type_name -> childcase.storage.v1.Date
@@ -2793,21 +2872,22 @@ var file_childcase_storage_v1_records_proto_depIdxs = []int32{
 	10, // 14: childcase.storage.v1.Case.transfers:type_name -> childcase.storage.v1.Transfer
 	2,  // 15: childcase.storage.v1.Case.dossier:type_name -> childcase.storage.v1.Sealed
 	2,  // 16: childcase.storage.v1.Case.texts:type_name -> childcase.storage.v1.Sealed
-	12, // 17: childcase.storage.v1.Case.late_recordings:type_name -> childcase.storage.v1.LateRecording
-	2,  // 18: childcase.storage.v1.User.totp:type_name -> childcase.storage.v1.Sealed
-	1,  // 19: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
-	22, // 20: childcase.storage.v1.StatCell.deadlines:type_name -> childcase.storage.v1.StatDeadline
-	23, // 21: childcase.storage.v1.StatCell.escalations:type_name -> childcase.storage.v1.StatCell.EscalationsEntry
-	24, // 22: childcase.storage.v1.StatCell.police_outcomes:type_name -> childcase.storage.v1.StatCell.PoliceOutcomesEntry
-	25, // 23: childcase.storage.v1.StatCell.emergency_d3:type_name -> childcase.storage.v1.StatCell.EmergencyD3Entry
-	26, // 24: childcase.storage.v1.StatCell.emergency_d3_open_due:type_name -> childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
-	27, // 25: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
-	28, // 26: childcase.storage.v1.StatDeadline.open_due:type_name -> childcase.storage.v1.StatDeadline.OpenDueEntry
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	13, // 17: childcase.storage.v1.Case.late_recordings:type_name -> childcase.storage.v1.LateRecording
+	12, // 18: childcase.storage.v1.Case.police_views:type_name -> childcase.storage.v1.PoliceViewStamp
+	2,  // 19: childcase.storage.v1.User.totp:type_name -> childcase.storage.v1.Sealed
+	1,  // 20: childcase.storage.v1.PoliceUnit.covers:type_name -> childcase.storage.v1.UnitKey
+	23, // 21: childcase.storage.v1.StatCell.deadlines:type_name -> childcase.storage.v1.StatDeadline
+	24, // 22: childcase.storage.v1.StatCell.escalations:type_name -> childcase.storage.v1.StatCell.EscalationsEntry
+	25, // 23: childcase.storage.v1.StatCell.police_outcomes:type_name -> childcase.storage.v1.StatCell.PoliceOutcomesEntry
+	26, // 24: childcase.storage.v1.StatCell.emergency_d3:type_name -> childcase.storage.v1.StatCell.EmergencyD3Entry
+	27, // 25: childcase.storage.v1.StatCell.emergency_d3_open_due:type_name -> childcase.storage.v1.StatCell.EmergencyD3OpenDueEntry
+	28, // 26: childcase.storage.v1.StatDeadline.late:type_name -> childcase.storage.v1.StatDeadline.LateEntry
+	29, // 27: childcase.storage.v1.StatDeadline.open_due:type_name -> childcase.storage.v1.StatDeadline.OpenDueEntry
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_childcase_storage_v1_records_proto_init() }
@@ -2821,7 +2901,7 @@ func file_childcase_storage_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_storage_v1_records_proto_rawDesc), len(file_childcase_storage_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
