@@ -34,7 +34,7 @@ func opsDatabase(t *testing.T, dir string) string {
 	t.Helper()
 	db := filepath.Join(dir, "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
-		mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
 	}
 	return db
 }
