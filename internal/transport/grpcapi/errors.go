@@ -37,6 +37,7 @@ const (
 	ReasonDatabaseFull     = "DATABASE_FULL"
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
+	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -140,3 +141,17 @@ func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+// BodyTooLarge is the refusal of a REST body over the gateway's limit of
+// limit bytes, which the gateway answers with 413 and this as its body.
+// It is INVALID_ARGUMENT, not RESOURCE_EXHAUSTED: the same body will never
+// pass, however long the client waits. Nothing of the body was decoded,
+// so no call was made.
+func BodyTooLarge(limit int64) error {
+	size := strconv.FormatInt(limit, 10) + " bytes"
+	if limit%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB (%s)", limit>>20, size)
+	}
+	return withInfo(codes.InvalidArgument, "the request body is over the limit of "+size+": nothing was done",
+		ReasonBodyTooLarge, map[string]string{"limit_bytes": strconv.FormatInt(limit, 10)})
+}
