@@ -38,6 +38,7 @@ const (
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
 	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
+	ReasonDatabaseDamaged  = "DATABASE_DAMAGED"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -82,6 +83,15 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.ResourceExhausted,
 			"the database is full: nothing was written; writes are refused until an operator frees space, retry later",
 			ReasonDatabaseFull, nil)
+	case errors.Is(err, model.ErrDamaged):
+		// A page of the file is damaged where this request read it: the
+		// operator must run childcase check and restore a backup. What
+		// bbolt said of the page is the operator's, in the log; the
+		// requests that read elsewhere go on.
+		log.ErrorContext(ctx, "database damaged: a request failed", "err", err)
+		return withInfo(codes.DataLoss,
+			"the database is damaged where this request read it; nothing was written (the server's log names the file and what to do)",
+			ReasonDatabaseDamaged, nil)
 	case errors.Is(err, model.ErrOutcomeUnknown):
 		log.WarnContext(ctx, "store unavailable during a commit", "err", err)
 		return withInfo(codes.Unavailable,
