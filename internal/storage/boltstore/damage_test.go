@@ -14,6 +14,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore/damagetest"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 // TestDamagedPageFailsOnlyItsRequests damages one leaf page of the reports
@@ -89,6 +90,29 @@ func TestDamagedPageFailsOnlyItsRequests(t *testing.T) {
 		}
 		return tx.UpdateReport(r)
 	}))
+	// The writes that share a group commit with one that reaches the page
+	// are committed without it: its failure ends the shared pass, and the
+	// others run again together.
+	queued := make([]model.StoredReport, 8)
+	for i := range queued {
+		queued[i] = newReport()
+	}
+	errs := storagetest.UpdatesBehindACommit(t, s, len(queued), func(tx datastore.Tx, i int) error {
+		if i == 3 {
+			_, err := tx.Report(damagedID)
+			return err
+		}
+		return tx.CreateReport(queued[i])
+	})
+	for i, err := range errs {
+		if i == 3 {
+			wantDamaged("a read of the damaged page in a group commit", err)
+		} else if err != nil {
+			t.Errorf("a write in a group commit with a read of the damaged page: %v", err)
+		} else if err := readReport(queued[i].ID); err != nil {
+			t.Errorf("reading the report of a write in that group back: %v", err)
+		}
+	}
 	fresh := newReport()
 	if err := s.Update(ctx, func(tx datastore.Tx) error { return tx.CreateReport(fresh) }); err != nil {
 		t.Errorf("a new report after the failed write: %v", err)

@@ -55,35 +55,36 @@ func Leaves(t testing.TB, path, bucket string) []Leaf {
 		pos, ksize := ne.Uint32(e[4:]), ne.Uint32(e[8:])
 		return e[pos : pos+ksize]
 	}
-	var bucketRoot uint64
-	rp := page(root)
-	for i := range int(ne.Uint16(rp[10:])) {
-		if e := elem(rp, i); ne.Uint32(e)&flagBucket != 0 && bytes.Equal(key(e), []byte(bucket)) {
-			bucketRoot = ne.Uint64(e[ne.Uint32(e[4:])+ne.Uint32(e[8:]):])
-		}
-	}
-	if bucketRoot == 0 {
-		t.Fatalf("bucket %s of %s is not on pages of its own", bucket, path)
-	}
-	var leaves []Leaf
-	var walk func(id uint64)
-	walk = func(id uint64) {
+	// The leaves of a page tree, branch pages followed down in key order.
+	var walk func(id uint64, leaves []Leaf) []Leaf
+	walk = func(id uint64, leaves []Leaf) []Leaf {
 		p := page(id)
 		count := int(ne.Uint16(p[10:]))
 		if ne.Uint16(p[8:]) == flagBranch {
 			for i := range count {
-				walk(ne.Uint64(elem(p, i)[8:]))
+				leaves = walk(ne.Uint64(elem(p, i)[8:]), leaves)
 			}
-			return
+			return leaves
 		}
 		l := Leaf{ID: id}
 		for i := range count {
 			l.Keys = append(l.Keys, bytes.Clone(key(elem(p, i))))
 		}
-		leaves = append(leaves, l)
+		return append(leaves, l)
 	}
-	walk(bucketRoot)
-	return leaves
+	var bucketRoot uint64
+	for _, l := range walk(root, nil) {
+		p := page(l.ID)
+		for i := range int(ne.Uint16(p[10:])) {
+			if e := elem(p, i); ne.Uint32(e)&flagBucket != 0 && bytes.Equal(key(e), []byte(bucket)) {
+				bucketRoot = ne.Uint64(e[ne.Uint32(e[4:])+ne.Uint32(e[8:]):])
+			}
+		}
+	}
+	if bucketRoot == 0 {
+		t.Fatalf("bucket %s of %s is not on pages of its own", bucket, path)
+	}
+	return walk(bucketRoot, nil)
 }
 
 // Garble overwrites page id of the bbolt file at path with random bytes,
