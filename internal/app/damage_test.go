@@ -101,13 +101,8 @@ func TestDamagedPageWhileServing(t *testing.T) {
 // wantHealthy fails t unless ts answers its health check.
 func wantHealthy(t *testing.T, ts *testServer) {
 	t.Helper()
-	resp, err := http.Get("http://" + ts.HTTPAddr() + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/healthz: %s", resp.Status)
+	if code, body := restRaw(t, ts, "GET", "/healthz", "", nil); code != http.StatusOK {
+		t.Errorf("/healthz: %d %s", code, body)
 	}
 }
 

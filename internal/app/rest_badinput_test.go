@@ -138,21 +138,10 @@ func TestRESTBodyOverLimit(t *testing.T) {
 			// server learns its size only by reading it.
 			body = io.MultiReader(body)
 		}
-		req, err := http.NewRequest("POST", "http://"+ts.HTTPAddr()+"/v1/reports", body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		code, raw := restRawFrom(t, ts, "POST", "/v1/reports", body, map[string]string{
+			"Content-Type":  "application/json",
+			"Authorization": "Bearer " + ts.tokens.get(operatorID),
+		})
 		type detail struct {
 			Reason string `json:"reason"`
 		}
@@ -164,8 +153,8 @@ func TestRESTBodyOverLimit(t *testing.T) {
 		if err := json.Unmarshal(raw, &answer); err != nil {
 			t.Errorf("chunked %v: the answer is not JSON (%v): %.300q", chunked, err, raw)
 		}
-		if resp.StatusCode != http.StatusRequestEntityTooLarge || answer.Code != int(codes.InvalidArgument) || !strings.Contains(answer.Message, "1 MiB") {
-			t.Errorf("chunked %v: %d %s, want 413 with code 3 and a message naming the 1 MiB limit", chunked, resp.StatusCode, raw)
+		if code != http.StatusRequestEntityTooLarge || answer.Code != int(codes.InvalidArgument) || !strings.Contains(answer.Message, "1 MiB") {
+			t.Errorf("chunked %v: %d %s, want 413 with code 3 and a message naming the 1 MiB limit", chunked, code, raw)
 		}
 		if !slices.Contains(answer.Details, detail{Reason: "BODY_TOO_LARGE"}) {
 			t.Errorf("chunked %v: no ErrorInfo reason BODY_TOO_LARGE in %s", chunked, raw)

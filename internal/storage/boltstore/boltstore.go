@@ -664,22 +664,12 @@ func (p *panicked) Error() string { return fmt.Sprintf("panic in a write transac
 // runCall runs one queued fn, turning a panic into a *panicked error, or
 // into a *boltPanic when bbolt raised it (a damaged page, see guardTx).
 func runCall[T any](fn func(T) error, t T) (err error) {
-	returned := false
 	defer func() {
-		if returned {
-			return
-		}
-		if at, ok := boltPanicking(); ok {
-			err = &boltPanic{value: recover(), at: at}
-			return
-		}
 		if v := recover(); v != nil {
 			err = &panicked{value: v}
 		}
 	}()
-	err = fn(t)
-	returned = true
-	return err
+	return guardTx(func() error { return fn(t) })
 }
 
 // halted reports whether a call's failure ends a pass of commitTogether

@@ -71,10 +71,10 @@ func boltPanicking() (at string, ok bool) {
 }
 
 // guardTx runs run, a transaction of the file (bbolt's View or Update with
-// its function), and returns a panic bbolt raised in it as a *boltPanic.
-// Memory faults in the goroutine panic meanwhile instead of ending the
-// process, so that a damaged page read past the end of the map is caught
-// the same way.
+// its function) or a body of a group commit, and returns a panic bbolt
+// raised in it as a *boltPanic; any other panic goes on up. Memory faults
+// in the goroutine panic meanwhile instead of ending the process, so that
+// a damaged page read past the end of the map is caught the same way.
 func guardTx(run func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	returned := false
