@@ -90,7 +90,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		// requests that read elsewhere go on.
 		log.ErrorContext(ctx, "database damaged: a request failed", "err", err)
 		return withInfo(codes.DataLoss,
-			"the database is damaged where this request read it; nothing was written (the server's log names the file and what to do)",
+			"the database is damaged where this request read it, so the request failed; the server's log names the file and what the operator must do",
 			ReasonDatabaseDamaged, nil)
 	case errors.Is(err, model.ErrOutcomeUnknown):
 		log.WarnContext(ctx, "store unavailable during a commit", "err", err)
