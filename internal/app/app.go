@@ -31,6 +31,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/outbox"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
@@ -478,7 +479,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	s.store = opened
 	var store datastore.Store = opened
 	auditLog := auditlog.New(store)
-	verifyAuditTail(ctx, auditLog, opts.Logger)
+	if err := verifyAuditTail(ctx, auditLog, opts.Logger); err != nil {
+		return nil, err
+	}
 
 	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
 	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opts.Clock, opts.Logger, console)
@@ -896,10 +899,14 @@ const auditTailAtStart = 1000
 // verifyAuditTail checks the newest audit events against the stored head
 // and warns the operator when they do not verify. The service still starts:
 // the log is evidence to investigate, and refusing to serve would not
-// repair it.
-func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) {
+// repair it. A file damaged where they lie is another matter: every call
+// appends an audit event there, so the start is refused, naming the file
+// and childcase check.
+func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) error {
 	res, err := l.VerifyTail(ctx, auditTailAtStart)
 	switch {
+	case errors.Is(err, model.ErrDamaged):
+		return fmt.Errorf("start: verifying the newest audit events: %w", err)
 	case err != nil:
 		log.Warn("audit log: cannot verify the newest events at start", "err", err)
 	case res.Problem != nil:
@@ -909,6 +916,7 @@ func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) {
 	default:
 		log.Info("audit log: the newest events verify", "checked", res.Checked, "head_seq", res.HeadSeq)
 	}
+	return nil
 }
 
 // stopGRPC returns the closer of a gRPC server: a graceful stop, cut short

@@ -132,7 +132,7 @@ func TestOneLogLinePerRefusedRESTRequest(t *testing.T) {
 		{"path not UTF-8", "GET", "/v1/cases/%ff", "", 400},
 		{"query not UTF-8", "GET", "/v1/cases?page_token=%ff", "", 400},
 		{"body not JSON", "POST", "/v1/reports", `{"channel":`, 400},
-		{"body too large", "POST", "/v1/reports", `{"narrative": "` + strings.Repeat("x", 2<<20) + `"}`, 400},
+		{"body too large", "POST", "/v1/reports", `{"narrative": "` + strings.Repeat("x", 2<<20) + `"}`, 413},
 		// Refused by the gRPC server, which logs it: still one line.
 		{"not found", "GET", "/v1/cases/HN-2026-99999", "", 404},
 	} {

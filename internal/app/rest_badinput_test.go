@@ -3,10 +3,16 @@ package app_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/childcase/childcase/internal/transport/httpapi"
 )
 
 // Bad input over REST: every request below answers 4xx with a JSON
@@ -114,4 +120,52 @@ func restReportCount(t *testing.T, ts *testServer) int {
 	}
 	reports, _ := list["reports"].([]any)
 	return len(reports)
+}
+
+// A REST body over the gateway's 1 MiB limit answers 413 Content Too
+// Large with the gateway's JSON error (code, a message naming the limit,
+// ErrorInfo reason BODY_TOO_LARGE), whether its length was announced or
+// it came chunked, and writes nothing: the body is a valid report padded
+// with white space, which would be recorded if it were read whole.
+func TestRESTBodyOverLimit(t *testing.T) {
+	ts := startServer(t, "")
+	before := restReportCount(t, ts)
+	padded := restReport + strings.Repeat(" ", httpapi.MaxBodyBytes)
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(padded)
+		if chunked {
+			// No length known: the client sends it chunked, and the
+			// server learns its size only by reading it.
+			body = io.MultiReader(body)
+		}
+		code, raw := restRawFrom(t, ts, "POST", "/v1/reports", body, map[string]string{
+			"Content-Type":  "application/json",
+			"Authorization": "Bearer " + ts.tokens.get(operatorID),
+		})
+		type detail struct {
+			Reason string `json:"reason"`
+		}
+		var answer struct {
+			Code    int      `json:"code"`
+			Message string   `json:"message"`
+			Details []detail `json:"details"`
+		}
+		if err := json.Unmarshal(raw, &answer); err != nil {
+			t.Errorf("chunked %v: the answer is not JSON (%v): %.300q", chunked, err, raw)
+		}
+		if code != http.StatusRequestEntityTooLarge || answer.Code != int(codes.InvalidArgument) || !strings.Contains(answer.Message, "1 MiB") {
+			t.Errorf("chunked %v: %d %s, want 413 with code 3 and a message naming the 1 MiB limit", chunked, code, raw)
+		}
+		if !slices.Contains(answer.Details, detail{Reason: "BODY_TOO_LARGE"}) {
+			t.Errorf("chunked %v: no ErrorInfo reason BODY_TOO_LARGE in %s", chunked, raw)
+		}
+	}
+	if after := restReportCount(t, ts); after != before {
+		t.Errorf("the refused bodies changed the reports from %d to %d", before, after)
+	}
+	// The same report within the limit is recorded: what was refused was
+	// the size alone.
+	if code, body := restCall(t, ts, "POST", "/v1/reports", restReport+strings.Repeat(" ", 1000)); code != http.StatusOK {
+		t.Errorf("the report padded within the limit: %d %v", code, body)
+	}
 }

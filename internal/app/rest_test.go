@@ -32,7 +32,15 @@ func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map
 // and the raw body.
 func restRaw(t *testing.T, ts interface{ HTTPAddr() string }, method, path, body string, headers map[string]string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, strings.NewReader(body))
+	return restRawFrom(t, ts, method, path, strings.NewReader(body), headers)
+}
+
+// restRawFrom is restRaw with the body read from r: a reader whose length
+// the client cannot know beforehand (not a strings.Reader, bytes.Reader or
+// bytes.Buffer) is sent chunked.
+func restRawFrom(t *testing.T, ts interface{ HTTPAddr() string }, method, path string, r io.Reader, headers map[string]string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,7 +143,7 @@ func openStore(ctx context.Context, cfg Config, opts Options, committed func(tim
 		return openEtcdStore(ctx, cfg, opts.Logger, committed)
 	}
 	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve,
-		Committed: committed, Migrated: migrationAudit(opts.Clock, "start")})
+		Committed: committed, Migrated: migrationAudit(opts.Clock, "start"), Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}

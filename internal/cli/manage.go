@@ -29,6 +29,7 @@ import (
 
 const manageUsage = `Usage:
   childcase users add    --db FILE --id ID --name NAME --role ROLE --unit UNIT [--phone P] [--ttl 2160h]
+                         [--create]   (make --db when it does not exist, with this user as its first)
                          [--http-addr HOST:PORT] [--tls-cert FILE]   (for the set-password link it prints)
   childcase users list   --db FILE
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
@@ -66,6 +67,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var u model.User
 	var role string
 	ttl := 90 * 24 * time.Hour
+	create := false
 	srv := app.DefaultConfig() // the server's HTTP address, for the set-password link
 	switch sub {
 	case "add":
@@ -77,6 +79,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the first token")
 		stringFlag(fs, &srv.HTTPAddr, "http-addr", "the server's HTTP address, for the set-password link")
 		stringFlag(fs, &srv.TLSCert, "tls-cert", "the server's certificate file: set when it serves TLS, so the link is https")
+		fs.BoolVar(&create, "create", false, "create --db when it does not exist: a new database whose first user is this one (serve then creates no admin user)")
 	case "revoke":
 		fs.StringVar(&u.ID, "id", "", "user id")
 	case "list":
@@ -95,8 +98,13 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		u.Role = r
 	}
-	if sub != "add" {
+	if !create {
+		// A mistyped --db would otherwise become a new database holding
+		// only this user, which the server on the real file never sees.
 		if err := existingDatabase(db); err != nil {
+			if sub == "add" {
+				return fmt.Errorf("%w; to start a new database run childcase serve (which creates it and its admin user), or add --create to make it with this user as its first", err)
+			}
 			return err
 		}
 	}

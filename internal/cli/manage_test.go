@@ -277,7 +277,7 @@ func TestManageUsers(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "cc.db")
 
-	out := mgMustRun(t, "users", "add", "--db", db, "--id", "lan.nguyen", "--name", "Nguyễn Thị Lan",
+	out := mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "lan.nguyen", "--name", "Nguyễn Thị Lan",
 		"--role", "COMMUNE_WORKER", "--unit", "units/00004@2025-07-01", "--phone", "0241 000 0009")
 	if toks := mgTokenRE.FindAllString(out, -1); len(toks) != 1 {
 		t.Errorf("users add printed %d tokens, want exactly 1:\n%s", len(toks), out)
@@ -355,7 +355,7 @@ func TestManageUserTokenWorksWithServe(t *testing.T) {
 	mgClearEnv(t)
 	dir := t.TempDir()
 	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
-	out := mgMustRun(t, "users", "add", "--db", db, "--id", "root", "--name", "Root", "--role", "ADMIN", "--unit", "orgs/system")
+	out := mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "root", "--name", "Root", "--role", "ADMIN", "--unit", "orgs/system")
 	token := mgTokenRE.FindString(out)
 	if token == "" {
 		t.Fatalf("no token in:\n%s", out)
@@ -562,7 +562,7 @@ func TestManageAuditVerify(t *testing.T) {
 	mgClearEnv(t)
 	db := filepath.Join(t.TempDir(), "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
-		mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
 	}
 	out := mgMustRun(t, "audit", "verify", "--db", db)
 	// Each users add appends user.create, token.create and
@@ -637,12 +637,14 @@ func TestManageRefusesADatabaseInUse(t *testing.T) {
 	s.stop()
 }
 
-// TestManageRefusesAMissingDatabase: the commands that read a database
-// (users list and revoke, keys rotate without --addr, audit verify, stats
-// rebuild) refuse a --db that does not exist, naming it, rather than
-// create an empty database there and report on it: "audit verify" of a
-// mistyped path (or on a machine whose servers run on etcd) said "OK: 0
-// events, chain intact".
+// TestManageRefusesAMissingDatabase: the commands that read or write a
+// database (users add, list and revoke, keys rotate without --addr, audit
+// verify, stats rebuild) refuse a --db that does not exist, naming it,
+// rather than create an empty database there and report on it or write
+// to it: "audit verify" of a mistyped path (or on a machine whose servers
+// run on etcd) said "OK: 0 events, chain intact", and "users add" of a
+// mistyped path made a new database holding only that user, which the
+// server on the real file never saw.
 func TestManageRefusesAMissingDatabase(t *testing.T) {
 	mgClearEnv(t)
 	dir := t.TempDir()
@@ -650,17 +652,28 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 	for _, args := range [][]string{
 		{"audit", "verify", "--db", db},
 		{"stats", "rebuild", "--db", db},
+		{"users", "add", "--db", db, "--id", "hoa.tran", "--name", "Trần Thị Hoa", "--role", "HOTLINE_OPERATOR", "--unit", "orgs/hotline-111"},
 		{"users", "list", "--db", db},
 		{"users", "revoke", "--db", db, "--id", "someone"},
 		{"keys", "rotate", "--db", db, "--key-file", filepath.Join(dir, "none.key")},
 	} {
 		code, stdout, stderr := mgRun(t, args...)
-		if code != 1 || !strings.Contains(stderr, "--db: "+db+" does not exist") || strings.Contains(stdout, "OK") {
+		if code != 1 || !strings.Contains(stderr, "--db: "+db+" does not exist") || strings.Contains(stdout, "OK") || mgTokenRE.MatchString(stdout+stderr) {
 			t.Errorf("%s: exit %d, want 1 naming --db\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+		// users add says how a database is made: by serve (with its first
+		// admin) or by users add --create (with this user as the first).
+		if args[1] == "add" && (!strings.Contains(stderr, "childcase serve") || !strings.Contains(stderr, "--create")) {
+			t.Errorf("users add on a missing --db does not say how to create one (serve, --create):\n%s", stderr)
 		}
 	}
 	if names := opsFiles(t, dir); len(names) != 0 {
 		t.Errorf("the refusals left files: %v", names)
+	}
+	// --create is the one way users add makes a database.
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "hoa.tran", "--name", "Trần Thị Hoa", "--role", "HOTLINE_OPERATOR", "--unit", "orgs/hotline-111")
+	if list := mgMustRun(t, "users", "list", "--db", db); !strings.Contains(list, "hoa.tran") {
+		t.Errorf("users add --create: the new database does not list the user:\n%s", list)
 	}
 }
 
@@ -672,7 +685,7 @@ func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "cc.db")
 	linkRE := regexp.MustCompile(`(?m)^(https?)://([^/\s]+)/password/(pw_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$`)
 
-	out := mgMustRun(t, "users", "add", "--db", db, "--id", "lan.nguyen", "--name", "Nguyễn Thị Lan",
+	out := mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "lan.nguyen", "--name", "Nguyễn Thị Lan",
 		"--role", "COMMUNE_WORKER", "--unit", "units/00004@2025-07-01")
 	m := linkRE.FindStringSubmatch(out)
 	if m == nil || m[1] != "http" || m[2] != "localhost:8111" {

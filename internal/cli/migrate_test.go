@@ -325,7 +325,7 @@ func TestEtcdRestoreRefusesAnOlderSchema(t *testing.T) {
 		t.Errorf("the refused backup changed: %v", err)
 	}
 	current := filepath.Join(dir, "cc.db")
-	mgMustRun(t, "users", "add", "--db", current, "--id", "first.user", "--name", "First", "--role", "AUDITOR", "--unit", "orgs/system")
+	mgMustRun(t, "users", "add", "--create", "--db", current, "--id", "first.user", "--name", "First", "--role", "AUDITOR", "--unit", "orgs/system")
 	if out := mgMustRun(t, "restore", "--from", current, "--store", store); !strings.Contains(out, "every bucket the same") {
 		t.Errorf("restore of a current backup onto the prefix the refusal left: %s", out)
 	}

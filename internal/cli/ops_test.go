@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/boltstore/damagetest"
 )
 
 // The tests in this file drive backup, restore and check through Main,
@@ -34,7 +37,7 @@ func opsDatabase(t *testing.T, dir string) string {
 	t.Helper()
 	db := filepath.Join(dir, "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
-		mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
 	}
 	return db
 }
@@ -417,5 +420,46 @@ func TestCheckPrintsProgress(t *testing.T) {
 	}
 	if want := "check: reading the page structure of " + db + "\n"; !strings.HasPrefix(stderr, want) {
 		t.Errorf("check's stderr = %q, want it to begin with %q", stderr, want)
+	}
+}
+
+// TestServeRefusesADamagedPage: serve on a file whose meta pages are sound
+// but one of whose pages was overwritten (a disk fault), a page the start
+// reads (every start verifies the newest audit events), exits 1 with one
+// line naming the file, that it is damaged and that childcase check says
+// what is damaged, instead of bbolt's panic and a goroutine dump; and
+// check names the page.
+func TestServeRefusesADamagedPage(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	for i := range 10 {
+		id := "user." + strconv.Itoa(i)
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	leaves := damagetest.Leaves(t, db, "audit")
+	damagetest.Garble(t, db, leaves[len(leaves)-1].ID)
+
+	// A start that does not refuse the file serves until this ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := Main(ctx, []string{"serve", "--db", db, "--key-file", filepath.Join(dir, "cc.key"),
+		"--grpc-addr", mgAddr(t), "--http-addr", mgAddr(t)}, &stdout, &stderr)
+	var last []string
+	for line := range strings.Lines(stderr.String()) {
+		if strings.HasPrefix(line, "childcase: ") {
+			last = append(last, line)
+		}
+	}
+	if code != 1 || len(last) != 1 || !strings.Contains(last[0], db+" is damaged") || !strings.Contains(last[0], "childcase check --db "+db) {
+		t.Errorf("serve on a damaged page: exit %d, want 1 with one line naming %s, the damage and childcase check\nstderr:\n%s", code, db, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "goroutine ") {
+		t.Errorf("serve on a damaged page printed a goroutine dump:\n%s", stderr.String())
+	}
+	code, out, _ := mgRun(t, "check", "--db", db)
+	if want := "page " + strconv.FormatUint(leaves[len(leaves)-1].ID, 10); code != 1 || !strings.Contains(out, want) {
+		t.Errorf("check of the damaged file: exit %d, want 1 naming %s:\n%s", code, want, out)
 	}
 }

@@ -35,13 +35,13 @@ func (s *Store) WriteBackup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	err := s.db.View(func(btx *bolt.Tx) error {
+	err := view(s.db, func(btx *bolt.Tx) error {
 		var err error
 		n, err = btx.WriteTo(ctxWriter{ctx: ctx, w: w})
 		return err
 	})
 	if err != nil {
-		return n, fmt.Errorf("backup: %w", err)
+		return n, fmt.Errorf("backup: %w", fileDamaged(s.log, s.path, "the backup's read", err))
 	}
 	return n, nil
 }
@@ -121,11 +121,11 @@ func OpenReadOnly(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := db.View(checkSchemaReadOnly); err != nil {
+	if err := view(db, checkSchemaReadOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, path: path, log: opts.Logger}, nil
 }
 
 // openBoltReadOnly opens an existing file with a shared lock, which a

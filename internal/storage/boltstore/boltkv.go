@@ -106,14 +106,14 @@ func (e *boltEngine) View(ctx context.Context, fn func(kv.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return e.db.View(func(btx *bolt.Tx) error { return fn(&boltTx{tx: btx}) })
+	return view(e.db, func(btx *bolt.Tx) error { return fn(&boltTx{tx: btx}) })
 }
 
 func (e *boltEngine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return wrapFull(e.db.Update(func(btx *bolt.Tx) error { return fn(&boltTx{tx: btx}) }))
+	return wrapFull(update(e.db, func(btx *bolt.Tx) error { return fn(&boltTx{tx: btx}) }))
 }
 
 func (e *boltEngine) Close() error { return e.db.Close() }

@@ -83,6 +83,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -227,6 +228,9 @@ type Options struct {
 	// file holds, so it is appended to the chain in the transaction that
 	// migrates, and is on the record exactly when the migration is.
 	Migrated func(from, to uint32) audit.Event
+	// Logger, when set, is told at ERROR of every transaction that failed
+	// because the file is damaged (see guardTx).
+	Logger *slog.Logger
 }
 
 // wrapFull marks the errors that mean "no room to commit" (the file at
@@ -256,7 +260,9 @@ func hasErrno(err error, errno syscall.Errno) bool {
 
 // Store is a datastore.Store backed by bbolt.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string       // the file, named in the errors of a damaged one
+	log  *slog.Logger // Options.Logger
 	// Two group commits: ordinary writes (Update) and the audit events of
 	// reads (Batch), which may draw on the reserve. Each shares its own
 	// kind of transaction only, so that an ordinary write never commits
@@ -310,8 +316,11 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	// The schema is written under the full cap: a server must start on a
 	// full database, to answer reads.
-	if err := db.Update(func(btx *bolt.Tx) error { return initSchema(btx, opts.Migrated) }); err != nil {
+	if err := update(db, func(btx *bolt.Tx) error { return initSchema(btx, opts.Migrated) }); err != nil {
 		db.Close()
+		if errors.Is(err, model.ErrDamaged) {
+			return nil, fileDamaged(opts.Logger, path, "opening it", err)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
 	size := opts.Reserve
@@ -323,7 +332,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
+	s := &Store{db: db, path: path, log: opts.Logger, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
 		noSync: opts.NoSync, committed: opts.Committed}
 	if opts.MaxSize > 0 && size > 0 {
 		// bbolt refuses a page when the high-water mark plus AllocSize
@@ -462,7 +471,7 @@ func (s *Store) View(ctx context.Context, fn func(datastore.ReadTx) error) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(btx *bolt.Tx) error { return fn(newTx(btx)) })
+	return fileDamaged(s.log, s.path, "a read", view(s.db, func(btx *bolt.Tx) error { return fn(newTx(btx)) }))
 }
 
 // Update implements datastore.Store with a group commit, as Batch, but each
@@ -473,7 +482,7 @@ func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.writes.do(s.commitOrdinary, func(t *tx) error { return fn(t) })
+	return fileDamaged(s.log, s.path, "a write", s.writes.do(s.commitOrdinary, func(t *tx) error { return fn(t) }))
 }
 
 // writeTx is the layout's transaction over a write transaction of the
@@ -530,7 +539,7 @@ func (s *Store) Gauges() (Gauges, error) {
 		g.ReserveBytes, g.ReserveHeldBytes = s.reserve.size, s.reserve.held
 	}
 	s.writeMu.Unlock()
-	err := s.db.View(func(btx *bolt.Tx) error {
+	err := view(s.db, func(btx *bolt.Tx) error {
 		g.SizeBytes = btx.Size()
 		return nil
 	})
@@ -539,7 +548,7 @@ func (s *Store) Gauges() (Gauges, error) {
 
 func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {
 	if s.reserve == nil || s.reserve.size == 0 {
-		return wrapFull(s.db.Update(fn))
+		return wrapFull(update(s.db, fn))
 	}
 	if !useReserve {
 		if err := s.reserve.refill(); err != nil {
@@ -548,7 +557,7 @@ func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {
 		if s.maxSize > 0 {
 			s.db.MaxSize = s.ordinary
 		}
-		err := s.db.Update(func(btx *bolt.Tx) error {
+		err := update(s.db, func(btx *bolt.Tx) error {
 			// Once reads have grown the file into the reserve, the pages
 			// their commits free are the reserve's too: an ordinary write
 			// that fitted in them would leave the reads less room.
@@ -565,7 +574,7 @@ func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {
 		return wrapFull(err)
 	}
 	for {
-		err := s.db.Update(fn)
+		err := update(s.db, fn)
 		// Only a full disk or quota can be helped by what the reserve file
 		// gives back; a commit refused at the cap or for the file's own
 		// size limit fails as it is.
@@ -587,7 +596,7 @@ func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.reads.do(s.commitBatch, func(t *tx) error { return fn(t) })
+	return fileDamaged(s.log, s.path, "a write of an audit event", s.reads.do(s.commitBatch, func(t *tx) error { return fn(t) }))
 }
 
 // commitBatch is commitOrdinary for the writes that may use the reserve.
@@ -652,14 +661,24 @@ type panicked struct{ value any }
 
 func (p *panicked) Error() string { return fmt.Sprintf("panic in a write transaction: %v", p.value) }
 
-// runCall runs one queued fn, turning a panic into a *panicked error.
+// runCall runs one queued fn, turning a panic into a *panicked error, or
+// into a *boltPanic when bbolt raised it (a damaged page, see guardTx).
 func runCall[T any](fn func(T) error, t T) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &panicked{value: v}
 		}
 	}()
-	return fn(t)
+	return guardTx(func() error { return fn(t) })
+}
+
+// halted reports whether a call's failure ends a pass of commitTogether
+// and is its answer without a run alone: a panic may have left its
+// writes half done, and a damaged page would fail it again.
+func halted(err error) bool {
+	var p *panicked
+	var bp *boltPanic
+	return errors.As(err, &p) || errors.As(err, &bp)
 }
 
 // commitLoop commits what is queued, round after round, until the queue is
@@ -708,7 +727,7 @@ func commitTogether[T any](commit committer[T], calls []groupCall[T]) {
 					continue
 				}
 				failed, failures = append(failed, i), append(failures, err)
-				if p := (*panicked)(nil); errors.As(err, &p) {
+				if halted(err) {
 					break
 				}
 			}
@@ -735,7 +754,7 @@ func commitTogether[T any](commit committer[T], calls []groupCall[T]) {
 			rest = append(rest, calls[next:i]...)
 			next = i + 1
 			c := calls[i]
-			if p := (*panicked)(nil); errors.As(failures[k], &p) {
+			if halted(failures[k]) {
 				c.done <- failures[k]
 				continue
 			}

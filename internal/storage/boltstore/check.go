@@ -182,7 +182,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		return CheckResult{}, err
 	}
 	defer db.Close()
-	err = db.View(func(btx *bolt.Tx) error {
+	err = view(db, func(btx *bolt.Tx) error {
 		// A damaged file can send bbolt to an address outside its memory
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))

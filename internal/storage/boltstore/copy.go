@@ -73,7 +73,7 @@ func writeBucket(ctx context.Context, db *bolt.DB, name []byte, src kv.Tx) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := db.Update(func(btx *bolt.Tx) error {
+		err := update(db, func(btx *bolt.Tx) error {
 			b, err := btx.CreateBucketIfNotExists(name)
 			if err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -135,7 +135,7 @@ func CopyIntoEngine(ctx context.Context, srcPath string, dst kv.Engine, limits C
 		return err
 	}
 	defer db.Close()
-	err = db.View(func(btx *bolt.Tx) error {
+	err = view(db, func(btx *bolt.Tx) error {
 		return copyLayout(ctx, &boltTx{tx: btx}, dst, limits, progress)
 	})
 	if err != nil {

@@ -75,7 +75,7 @@ func DigestFile(ctx context.Context, path string) ([]BucketDigest, error) {
 	}
 	defer db.Close()
 	var out []BucketDigest
-	err = db.View(func(btx *bolt.Tx) error {
+	err = view(db, func(btx *bolt.Tx) error {
 		out, err = Digest(ctx, &boltTx{tx: btx})
 		return err
 	})

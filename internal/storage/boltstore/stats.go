@@ -376,13 +376,13 @@ func (s *Store) RebuildStats(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := update(s.db, func(btx *bolt.Tx) error {
 		var err error
 		n, err = fillStats(btx)
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("rebuild statistics: %w", err)
+		return 0, fmt.Errorf("rebuild statistics: %w", fileDamaged(s.log, s.path, "the rebuild of the statistics", err))
 	}
 	return n, nil
 }

@@ -38,6 +38,8 @@ const (
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
 	ReasonStreamStalled    = "STREAM_STALLED"
+	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
+	ReasonDatabaseDamaged  = "DATABASE_DAMAGED"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -82,6 +84,15 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.ResourceExhausted,
 			"the database is full: nothing was written; writes are refused until an operator frees space, retry later",
 			ReasonDatabaseFull, nil)
+	case errors.Is(err, model.ErrDamaged):
+		// A page of the file is damaged where this request read it: the
+		// operator must run childcase check and restore a backup. What
+		// bbolt said of the page is the operator's, in the log; the
+		// requests that read elsewhere go on.
+		log.ErrorContext(ctx, "database damaged: a request failed", "err", err)
+		return withInfo(codes.DataLoss,
+			"the database is damaged where this request read it, so the request failed; the server's log names the file and what the operator must do",
+			ReasonDatabaseDamaged, nil)
 	case errors.Is(err, model.ErrOutcomeUnknown):
 		log.WarnContext(ctx, "store unavailable during a commit", "err", err)
 		return withInfo(codes.Unavailable,
@@ -141,3 +152,17 @@ func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+// BodyTooLarge is the refusal of a REST body over the gateway's limit of
+// limit bytes, which the gateway answers with 413 and this as its body.
+// It is INVALID_ARGUMENT, not RESOURCE_EXHAUSTED: the same body will never
+// pass, however long the client waits. Nothing of the body was decoded,
+// so no call was made.
+func BodyTooLarge(limit int64) error {
+	size := strconv.FormatInt(limit, 10) + " bytes"
+	if limit%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB (%s)", limit>>20, size)
+	}
+	return withInfo(codes.InvalidArgument, "the request body is over the limit of "+size+": nothing was done",
+		ReasonBodyTooLarge, map[string]string{"limit_bytes": strconv.FormatInt(limit, 10)})
+}

@@ -38,6 +38,9 @@ func TestToStatus(t *testing.T) {
 		// The README's "What to watch" names this log line for the operator.
 		{"database full, logged", fmt.Errorf("commit: %w", model.ErrFull), codes.ResourceExhausted, ReasonDatabaseFull, true},
 		{"disk full, logged", fmt.Errorf("commit: %w", syscall.ENOSPC), codes.ResourceExhausted, ReasonDatabaseFull, true},
+		// bbolt's panic text (here standing for what a damaged page holds)
+		// is the operator's, in the log; the client learns only the reason.
+		{"database damaged, logged", fmt.Errorf("the database file x.db is damaged: a read failed (bbolt panicked: %s): %w", secret, model.ErrDamaged), codes.DataLoss, ReasonDatabaseDamaged, true},
 		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded, ReasonDeadlineExceeded, false},
 		{"cancelled", context.Canceled, codes.Canceled, ReasonRequestCancelled, false},
 		{"unknown is internal and logged", errors.New("disk on fire near " + secret), codes.Internal, ReasonInternal, true},

@@ -128,6 +128,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return runtime.DefaultHeaderMatcher(h)
 		}),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+			if bodyOverLimit(r) {
+				// The gateway says 400 with the reader's bare message.
+				err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: grpcapi.BodyTooLarge(MaxBodyBytes)}
+			}
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
@@ -443,11 +447,42 @@ func messageTarget(v any) (proto.Message, bool) {
 	return msg, ok
 }
 
+// limitBody caps a request body at MaxBodyBytes, chunked or not, and
+// keeps the capped body in the request's context, so that the gateway's
+// error handler can tell a body over the limit (413) from one it could not
+// decode (400): the gateway turns every decoding error, the cap's
+// included, into INVALID_ARGUMENT carrying only the error's text.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		body := &cappedBody{ReadCloser: http.MaxBytesReader(w, r.Body, MaxBodyBytes)}
+		r = r.WithContext(context.WithValue(r.Context(), cappedBodyKey{}, body))
+		r.Body = body
 		next.ServeHTTP(w, r)
 	})
+}
+
+type cappedBodyKey struct{}
+
+// cappedBody is a request body under http.MaxBytesReader that notes
+// whether a read went past the cap. The gateway reads it in the handler's
+// goroutine, which also runs the error handler.
+type cappedBody struct {
+	io.ReadCloser
+	over bool
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		b.over = true
+	}
+	return n, err
+}
+
+// bodyOverLimit reports whether r's body was read past MaxBodyBytes.
+func bodyOverLimit(r *http.Request) bool {
+	b, ok := r.Context().Value(cappedBodyKey{}).(*cappedBody)
+	return ok && b.over
 }
 
 func securityHeaders(next http.Handler, hsts bool) http.Handler {

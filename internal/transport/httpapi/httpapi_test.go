@@ -10,8 +10,11 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -89,12 +92,31 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// A body over MaxBodyBytes answers 413 with the gateway's JSON error,
+// announced or chunked (no length: httptest leaves ContentLength -1 for a
+// reader it cannot measure), before any call reaches the server.
 func TestBodyLimit(t *testing.T) {
 	h := newTestHandler(t, WithHSTS())
 	body := `{"narrative": "` + strings.Repeat("a", MaxBodyBytes) + `"}`
-	rec := serve(h, "POST", "/v1/reports", strings.NewReader(body))
-	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "request body too large") {
-		t.Errorf("POST of %d bytes: %d %s", len(body), rec.Code, rec.Body.String())
+	for _, tt := range []struct {
+		name, path string
+		body       io.Reader
+	}{
+		{"announced", "/v1/reports", strings.NewReader(body)},
+		{"chunked", "/v1/reports", io.MultiReader(strings.NewReader(body))},
+		{"another route", "/v1/cases/HN-2026-00001:acknowledge", strings.NewReader(body)},
+	} {
+		rec := serve(h, "POST", tt.path, tt.body)
+		var st spb.Status
+		if err := protojson.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+			t.Errorf("%s: the answer is not a google.rpc.Status (%v): %.300s", tt.name, err, rec.Body.String())
+		}
+		if rec.Code != http.StatusRequestEntityTooLarge || codes.Code(st.GetCode()) != codes.InvalidArgument || !strings.Contains(st.GetMessage(), "1 MiB") {
+			t.Errorf("%s: POST of %d bytes: %d %s, want 413, INVALID_ARGUMENT naming the 1 MiB limit", tt.name, len(body), rec.Code, rec.Body.String())
+		}
+		if len(st.GetDetails()) != 1 || !strings.Contains(rec.Body.String(), `"reason":"BODY_TOO_LARGE"`) {
+			t.Errorf("%s: want one ErrorInfo with reason BODY_TOO_LARGE, got %s", tt.name, rec.Body.String())
+		}
 	}
 }
 
