@@ -248,7 +248,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		AwaitingSuccessor: c.AwaitingSuccessor, PoliceAlerted: strs(c.PoliceAlerted),
 		LateRecordings: mapSlice(c.LateRecordings, lateRecordingToRec),
 		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom),
-		Reopened: mapSlice(c.Reopened, timeToRec),
+		Reopened:    mapSlice(c.Reopened, timeToRec),
 		PoliceViews: mapSlice(c.PoliceViews, policeViewToRec),
 	}
 }
@@ -273,7 +273,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		AwaitingSuccessor: r.GetAwaitingSuccessor(), PoliceAlerted: strs(r.GetPoliceAlerted()),
 		LateRecordings: mapSlice(r.GetLateRecordings(), lateRecordingFromRec),
 		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
-		Reopened: mapSlice(r.GetReopened(), timeFromRec),
+		Reopened:    mapSlice(r.GetReopened(), timeFromRec),
 		PoliceViews: mapSlice(r.GetPoliceViews(), policeViewFromRec),
 	}
 }
