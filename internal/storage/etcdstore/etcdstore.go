@@ -58,8 +58,14 @@
 // keys and ranges in one read-only Txn at the snapshot, which Gets and
 // cursors then read from as far as it reaches; a transaction reads a key
 // once; and a cursor told a floor (kv.Floorer) reads backwards down to it
-// only. Nothing is kept across transactions: every transaction reads its
-// own snapshot.
+// only, one told a ceiling (kv.Ceiler) forwards up to it only. Nothing is
+// kept across transactions: every transaction reads its own snapshot.
+//
+// A read costs the member more than the keys it returns: etcd counts
+// every key of a Range up to its end, past its limit too (and reads all
+// of a descending one before it sorts them), so the bounds a cursor is
+// told keep that to the prefix it walks. Stats counts the keys counted
+// (Scanned) beside the round trips.
 //
 // # Limits
 //
