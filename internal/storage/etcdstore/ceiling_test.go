@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/kv"
 )
@@ -103,5 +107,134 @@ func TestCursorCeilingBoundsReadsForwards(t *testing.T) {
 	if want := append(want, "b010"); !slices.Equal(got.keys, want) || got.last != "b010" || got.seekC != "" {
 		t.Errorf("with the ceiling c and b010, c999 written in the transaction the walk took %q, Last %q, Seek(c) %q; want %q, b010 and none",
 			got.keys, got.last, got.seekC, want)
+	}
+}
+
+// The layout's walks through a prefix of a larger bucket (a search
+// token's postings, a case's events) cost the member that prefix's keys,
+// not every key after them: the 400-case benchmark's searches counted
+// about 10,000 keys of other tokens per seek before the walks told their
+// cursors a ceiling. Searched with and without a Prefetch first, as a
+// search does and as a read it did not name does.
+func TestLayoutWalksCountTheirPrefixOnly(t *testing.T) {
+	e, s := layoutOnEtcd(t)
+	const cases, others, events = 30, 40, 20
+	tok := func(i int) []byte { return fmt.Appendf(nil, "tok%05d", i) }
+	var ids []uint64
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
+		ids = ids[:0]
+		for i := range cases {
+			c := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, Revision: 1,
+				CreateTime: time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)}
+			if err := tx.CreateCase(&c); err != nil {
+				return err
+			}
+			ids = append(ids, c.ID)
+			// Token 0 holds the first 5 cases; the others, after it,
+			// every case.
+			var under [][]byte
+			if i < 5 {
+				under = append(under, tok(0))
+			}
+			for j := 1; j <= others; j++ {
+				under = append(under, tok(j))
+			}
+			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: under}); err != nil {
+				return err
+			}
+			// The first case has 3 events, the others, after it, 20.
+			for range map[bool]int{true: 3, false: events}[i == 0] {
+				if _, err := tx.AppendCaseEvents(c.ID, model.CaseEvent{Kind: "A"}); err != nil {
+					return err
+				}
+			}
+			// Audit events, whose indexes follow the index of users'
+			// tokens in the index bucket.
+			for range events {
+				if _, err := tx.AppendAudit(audit.Event{Time: c.CreateTime, Actor: "u1", Action: "case.get", Resource: "cases/" + c.Number, Outcome: audit.OutcomeOK}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// counted runs read in a transaction of its own, after its first
+	// read, and returns the keys the member counted for it.
+	counted := func(what string, read func(tx datastore.Tx) (any, error), want string) int64 {
+		t.Helper()
+		var scanned int64
+		err := s.Update(t.Context(), func(tx datastore.Tx) error {
+			if _, err := tx.CaseByID(ids[0]); err != nil { // takes the snapshot
+				return err
+			}
+			start := e.Stats().Scanned
+			got, err := read(tx)
+			if err != nil {
+				return err
+			}
+			scanned = e.Stats().Scanned - start
+			if fmt.Sprint(got) != want {
+				t.Errorf("%s = %v, want %s", what, got, want)
+			}
+			return errRollback
+		})
+		if err != errRollback {
+			t.Fatal(err)
+		}
+		return scanned
+	}
+	first5 := fmt.Sprint([]uint64{ids[4], ids[3], ids[2], ids[1], ids[0]})
+	for _, prefetch := range []bool{false, true} {
+		newest := func(tx datastore.Tx) (any, error) {
+			if prefetch {
+				tx.Prefetch(datastore.Prefetch{Tokens: [][]byte{tok(0)}, TokenLimit: 10})
+			}
+			return tx.CasesWithToken(tok(0), 10)
+		}
+		among := func(tx datastore.Tx) (any, error) {
+			if prefetch {
+				tx.Prefetch(datastore.Prefetch{AmongTokens: [][]byte{tok(0)}, AmongCaseIDs: ids})
+			}
+			return tx.CasesWithTokenAmong(tok(0), ids)
+		}
+		// Token 0's 5 postings (read more than once: the seeks of its
+		// first and past its last, its walk back) and the buckets'
+		// markers; the other tokens hold 1,200 after them.
+		if n := counted("CasesWithToken", newest, first5); n > 40 {
+			t.Errorf("prefetch %v: CasesWithToken of a token of 5 cases made the member count %d keys, more than 40", prefetch, n)
+		}
+		if n := counted("CasesWithTokenAmong", among, fmt.Sprint(ids[:5])); n > 40 {
+			t.Errorf("prefetch %v: CasesWithTokenAmong of a token of 5 cases made the member count %d keys, more than 40", prefetch, n)
+		}
+	}
+	// The first case's 3 events; the other cases hold 580 after them.
+	newestEvents := func(tx datastore.Tx) (any, error) {
+		evs, err := tx.CaseEventsNewestFirst(ids[0], 0, 10)
+		return len(evs), err
+	}
+	if n := counted("CaseEventsNewestFirst", newestEvents, "3"); n > 40 {
+		t.Errorf("the newest events of a case of 3 made the member count %d keys, more than 40", n)
+	}
+	// No token of the user; the indexes of the audit events by actor and
+	// by time hold 1,200 entries after the tokens' index.
+	tokens := func(tx datastore.Tx) (any, error) {
+		toks, err := tx.TokensOfUser("u1")
+		return len(toks), err
+	}
+	if n := counted("TokensOfUser", tokens, "0"); n > 40 {
+		t.Errorf("the tokens of a user without any made the member count %d keys, more than 40", n)
+	}
+	appended := func(tx datastore.Tx) (any, error) {
+		evs, err := tx.AppendCaseEvents(ids[0], model.CaseEvent{Kind: "B"})
+		if err != nil || len(evs) != 1 {
+			return evs, err
+		}
+		return evs[0].Seq, nil
+	}
+	if n := counted("AppendCaseEvents", appended, "4"); n > 40 {
+		t.Errorf("appending an event to a case of 3 made the member count %d keys, more than 40", n)
 	}
 }
