@@ -27,23 +27,7 @@ func TestCursorCeilingBoundsReadsForwards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.Update(t.Context(), func(tx kv.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketName)
-		if err != nil {
-			return err
-		}
-		for _, p := range []string{"a", "b", "c"} {
-			for i := range map[string]int{"a": 5, "b": 10, "c": 300}[p] {
-				if err := b.Put(fmt.Appendf(nil, "%s%03d", p, i), []byte("v")); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	putPrefixed(t, e, map[string]int{"a": 5, "b": 10, "c": 300})
 	// walk takes the keys of prefix b from its first, as the layout
 	// does, and the cursor's Last and its Seek of c; with write, the
 	// transaction first writes b010 and c999.
@@ -110,6 +94,43 @@ func TestCursorCeilingBoundsReadsForwards(t *testing.T) {
 	}
 }
 
+// putPrefixed creates bucketName with, for each prefix p of counts,
+// counts[p] keys p000, p001, ... of value v.
+func putPrefixed(t *testing.T, e *etcdstore.Engine, counts map[string]int) {
+	t.Helper()
+	err := e.Update(t.Context(), func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketName)
+		if err != nil {
+			return err
+		}
+		for p, n := range counts {
+			for i := range n {
+				if err := b.Put(fmt.Appendf(nil, "%s%03d", p, i), []byte("v")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// searchToken is the search token tok%05d of i (as long as a token is).
+func searchToken(i int) []byte { return fmt.Appendf(nil, "tok%05d", i) }
+
+// createIndexedCase creates the case numbered HN-2026-(i+1), awaiting
+// acknowledgement, and its search entry under tokens.
+func createIndexedCase(tx datastore.Tx, i int, tokens [][]byte) (model.Case, error) {
+	c := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, Revision: 1,
+		CreateTime: time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)}
+	if err := tx.CreateCase(&c); err != nil {
+		return c, err
+	}
+	return c, tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: tokens})
+}
+
 // The layout's walks through a prefix of a larger bucket (a search
 // token's postings, a case's events) cost the member that prefix's keys,
 // not every key after them: the 400-case benchmark's searches counted
@@ -119,29 +140,24 @@ func TestCursorCeilingBoundsReadsForwards(t *testing.T) {
 func TestLayoutWalksCountTheirPrefixOnly(t *testing.T) {
 	e, s := layoutOnEtcd(t)
 	const cases, others, events = 30, 40, 20
-	tok := func(i int) []byte { return fmt.Appendf(nil, "tok%05d", i) }
 	var ids []uint64
 	err := s.Update(t.Context(), func(tx datastore.Tx) error {
 		ids = ids[:0]
 		for i := range cases {
-			c := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, Revision: 1,
-				CreateTime: time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)}
-			if err := tx.CreateCase(&c); err != nil {
-				return err
-			}
-			ids = append(ids, c.ID)
 			// Token 0 holds the first 5 cases; the others, after it,
 			// every case.
 			var under [][]byte
 			if i < 5 {
-				under = append(under, tok(0))
+				under = append(under, searchToken(0))
 			}
 			for j := 1; j <= others; j++ {
-				under = append(under, tok(j))
+				under = append(under, searchToken(j))
 			}
-			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: under}); err != nil {
+			c, err := createIndexedCase(tx, i, under)
+			if err != nil {
 				return err
 			}
+			ids = append(ids, c.ID)
 			// The first case has 3 events, the others, after it, 20.
 			for range map[bool]int{true: 3, false: events}[i == 0] {
 				if _, err := tx.AppendCaseEvents(c.ID, model.CaseEvent{Kind: "A"}); err != nil {
@@ -190,15 +206,15 @@ func TestLayoutWalksCountTheirPrefixOnly(t *testing.T) {
 	for _, prefetch := range []bool{false, true} {
 		newest := func(tx datastore.Tx) (any, error) {
 			if prefetch {
-				tx.Prefetch(datastore.Prefetch{Tokens: [][]byte{tok(0)}, TokenLimit: 10})
+				tx.Prefetch(datastore.Prefetch{Tokens: [][]byte{searchToken(0)}, TokenLimit: 10})
 			}
-			return tx.CasesWithToken(tok(0), 10)
+			return tx.CasesWithToken(searchToken(0), 10)
 		}
 		among := func(tx datastore.Tx) (any, error) {
 			if prefetch {
-				tx.Prefetch(datastore.Prefetch{AmongTokens: [][]byte{tok(0)}, AmongCaseIDs: ids})
+				tx.Prefetch(datastore.Prefetch{AmongTokens: [][]byte{searchToken(0)}, AmongCaseIDs: ids})
 			}
-			return tx.CasesWithTokenAmong(tok(0), ids)
+			return tx.CasesWithTokenAmong(searchToken(0), ids)
 		}
 		// Token 0's 5 postings (read more than once: the seeks of its
 		// first and past its last, its walk back) and the buckets'
