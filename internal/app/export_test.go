@@ -10,11 +10,14 @@ func (s *Server) WriteStats() boltstore.WriteStats { return s.store.file.WriteSt
 // StoreCounts gives the benchmarks what the server has cost its store so
 // far, by unit, counts a busy machine does not change: on a bbolt file its
 // commits and page writes; on etcd its commit Txns (txns), their
-// operations and bytes, and its read round trips (reads).
+// operations and bytes, its read round trips (reads), the bodies re-run
+// after another writer committed first (conflicts) and the keys the
+// member counted to answer its reads (scanned).
 func (s *Server) StoreCounts() map[string]int64 {
 	if e := s.store.etcd; e != nil {
 		st := e.Stats()
-		return map[string]int64{"txns": st.Commits, "ops": st.Ops, "bytes": st.Bytes, "reads": st.Reads}
+		return map[string]int64{"txns": st.Commits, "ops": st.Ops, "bytes": st.Bytes, "reads": st.Reads,
+			"conflicts": st.Conflicts, "scanned": st.Scanned}
 	}
 	w := s.store.file.WriteStats()
 	return map[string]int64{"commits": w.Commits, "pages": w.Pages}

@@ -107,7 +107,9 @@ func (ks *keyspace) nested(k []byte) bool {
 func (ks *keyspace) Cursor() *keyCursor {
 	c := ks.b.Cursor()
 	if ks.tag != nil {
-		kv.SetFloor(c, ks.tag) // nothing below the keyspace is ever its
+		// Nothing below or above the keyspace is ever its.
+		kv.SetFloor(c, ks.tag)
+		kv.SetCeiling(c, prefixEnd(ks.tag))
 	}
 	return &keyCursor{c: c, tag: ks.tag}
 }
@@ -162,6 +164,11 @@ func (c *keyCursor) Prev() ([]byte, []byte) { return c.strip(c.c.Prev()) }
 // SetFloor implements kv.Floorer over the keyspace's keys.
 func (c *keyCursor) SetFloor(floor []byte) {
 	kv.SetFloor(c.c, append(slices.Clip(c.tag), floor...))
+}
+
+// SetCeiling implements kv.Ceiler over the keyspace's keys.
+func (c *keyCursor) SetCeiling(ceiling []byte) {
+	kv.SetCeiling(c.c, append(slices.Clip(c.tag), ceiling...))
 }
 
 // moveIndexes (version 5 to 6) moves the entries of each index of

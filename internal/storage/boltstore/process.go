@@ -82,6 +82,7 @@ func (t *tx) lastCaseEventSeq(caseID uint64) (uint64, error) {
 	prefix := u64(caseID)
 	c := t.bucket(bucketCaseEvents).Cursor()
 	kv.SetFloor(c, prefix)
+	kv.SetCeiling(c, prefixEnd(prefix))
 	var k []byte
 	if end := prefixEnd(prefix); end == nil {
 		k, _ = c.Last()
@@ -146,6 +147,7 @@ func (t *tx) CaseEventsNewestFirst(caseID, before uint64, limit int) ([]model.Ca
 	var out []model.CaseEvent
 	c := t.bucket(bucketCaseEvents).Cursor()
 	kv.SetFloor(c, prefix)
+	kv.SetCeiling(c, prefixEnd(prefix))
 	// Seek finds the first key at or after before's; the walk starts at
 	// the one below it (the bucket's last when there is none).
 	var k, v []byte

@@ -84,7 +84,10 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 		return nil, nil // a file opened read-only before the index: nothing indexed
 	}
 	c := b.Cursor()
-	kv.SetFloor(c, token) // the walk backwards reads the token's postings only
+	// The walks read the token's postings only: backwards down to its
+	// first, and forwards (the seek past its newest) up to its end.
+	kv.SetFloor(c, token)
+	kv.SetCeiling(c, prefixEnd(token))
 	// The token's oldest posting, where the walk from its newest stops
 	// without stepping past it: on an engine that reads backwards by
 	// sorting (etcd), the key before a token is found by reading every
@@ -127,6 +130,7 @@ func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, erro
 	// reach the next id more cheaply than a seek from the root.
 	var out []uint64
 	c := b.Cursor()
+	kv.SetCeiling(c, prefixEnd(token)) // the seeks past the last id stop at the token's end
 	key := searchPostingKey(token, 0)
 	var k []byte
 	for _, id := range caseIDs {
@@ -171,7 +175,7 @@ func (t *tx) Prefetch(p datastore.Prefetch) {
 			// CasesWithToken's seek of the token's oldest posting, of the
 			// key after its newest, and its walk back from there.
 			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: 1},
-			kv.Range{Bucket: bucketSearchTokens, From: newest, Limit: 1},
+			kv.Range{Bucket: bucketSearchTokens, From: newest, To: prefixEnd(tok), Limit: 1},
 			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: p.TokenLimit, Reverse: true})
 	}
 	for _, tok := range p.AmongTokens {
@@ -182,7 +186,9 @@ func (t *tx) Prefetch(p datastore.Prefetch) {
 		// it up to amongSteps keys: the keys from each id's up to the
 		// next id's, as many as it may step over.
 		for i, id := range p.AmongCaseIDs {
-			r := kv.Range{Bucket: bucketSearchTokens, From: searchPostingKey(tok, id), Limit: amongSteps + 1}
+			// The last id's up to the token's end, where the cursor's
+			// ceiling stops it.
+			r := kv.Range{Bucket: bucketSearchTokens, From: searchPostingKey(tok, id), To: prefixEnd(tok), Limit: amongSteps + 1}
 			if i+1 < len(p.AmongCaseIDs) {
 				r.To = searchPostingKey(tok, p.AmongCaseIDs[i+1])
 			}

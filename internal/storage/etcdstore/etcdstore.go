@@ -58,8 +58,14 @@
 // keys and ranges in one read-only Txn at the snapshot, which Gets and
 // cursors then read from as far as it reaches; a transaction reads a key
 // once; and a cursor told a floor (kv.Floorer) reads backwards down to it
-// only. Nothing is kept across transactions: every transaction reads its
-// own snapshot.
+// only, one told a ceiling (kv.Ceiler) forwards up to it only. Nothing is
+// kept across transactions: every transaction reads its own snapshot.
+//
+// A read costs the member more than the keys it returns: etcd counts
+// every key of a Range up to its end, past its limit too (and reads all
+// of a descending one before it sorts them), so the bounds a cursor is
+// told keep that to the prefix it walks. Stats counts the keys counted
+// (Scanned) beside the round trips.
 //
 // # Limits
 //
@@ -291,7 +297,7 @@ type Engine struct {
 	// owned: Close closes the client (Open made it).
 	owned bool
 	// What the engine sent (Stats).
-	reads, commits, ops, bytes atomic.Int64
+	reads, commits, ops, bytes, conflicts, scanned atomic.Int64
 	// known are the buckets transactions found, whose markers (and
 	// sequences) a transaction's first read brings at once.
 	known knownBuckets
@@ -344,11 +350,21 @@ type Stats struct {
 	// included; Ops and Bytes are their operations and bytes, as counted
 	// against MaxTxnOps and MaxRequestBytes.
 	Commits, Ops, Bytes int64
+	// Conflicts are the bodies run again because another writer
+	// committed after their snapshot (a failed guard compare, or a stale
+	// snapshot of a body that wrote nothing).
+	Conflicts int64
+	// Scanned are the keys the members counted to answer the reads: etcd
+	// counts every key of a Range, past its limit too, so a page read
+	// from a key to its bucket's end costs the member the rest of the
+	// bucket.
+	Scanned int64
 }
 
 // Stats returns the counts since the engine was made.
 func (e *Engine) Stats() Stats {
-	return Stats{Reads: e.reads.Load(), Commits: e.commits.Load(), Ops: e.ops.Load(), Bytes: e.bytes.Load()}
+	return Stats{Reads: e.reads.Load(), Commits: e.commits.Load(), Ops: e.ops.Load(), Bytes: e.bytes.Load(),
+		Conflicts: e.conflicts.Load(), Scanned: e.scanned.Load()}
 }
 
 // Open connects to the cluster of cfg and checks that it answers (a

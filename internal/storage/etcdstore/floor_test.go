@@ -3,7 +3,6 @@ package etcdstore_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -51,23 +50,7 @@ func TestCursorFloorBoundsReadsBackwards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.Update(t.Context(), func(tx kv.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketName)
-		if err != nil {
-			return err
-		}
-		for _, p := range []string{"a", "b", "c"} {
-			for i := range map[string]int{"a": 300, "b": 10, "c": 5}[p] {
-				if err := b.Put(fmt.Appendf(nil, "%s%03d", p, i), []byte("v")); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	putPrefixed(t, e, map[string]int{"a": 300, "b": 10, "c": 5})
 	// walk takes the keys of prefix b from the newest, as the layout
 	// does: from the first key after it, backwards while they have it.
 	walk := func(floor []byte, write bool) ([]string, [][]byte) {

@@ -206,28 +206,23 @@ func TestPrefetchUnderTheTransactionsWrites(t *testing.T) {
 func TestSearchReadsCostRoundTripsNotTokens(t *testing.T) {
 	e, s := layoutOnEtcd(t)
 	const tokens, cases = 12, 30
-	tok := func(i int) []byte { return fmt.Appendf(nil, "tok%05d", i) }
 	var ids []uint64
 	err := s.Update(t.Context(), func(tx datastore.Tx) error {
 		ids = ids[:0]
 		for i := range cases {
-			c := model.Case{Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, Revision: 1,
-				CreateTime: time.Date(2026, time.March, 12, 3, 0, 0, 0, time.UTC)}
-			if err := tx.CreateCase(&c); err != nil {
-				return err
-			}
-			ids = append(ids, c.ID)
 			// Case i is under the tokens j that divide it + 1: token 0
 			// holds every case, token 11 a few.
 			var under [][]byte
 			for j := range tokens {
 				if (i+1)%(j+1) == 0 {
-					under = append(under, tok(j))
+					under = append(under, searchToken(j))
 				}
 			}
-			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: under}); err != nil {
+			c, err := createIndexedCase(tx, i, under)
+			if err != nil {
 				return err
 			}
+			ids = append(ids, c.ID)
 		}
 		return nil
 	})
@@ -236,7 +231,7 @@ func TestSearchReadsCostRoundTripsNotTokens(t *testing.T) {
 	}
 	var toks [][]byte
 	for j := range tokens {
-		toks = append(toks, tok(j))
+		toks = append(toks, searchToken(j))
 	}
 	// search reads what a search does: the 5 newest cases of each token,
 	// then each token among every other case, then every case.

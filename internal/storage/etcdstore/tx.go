@@ -112,6 +112,7 @@ func (e *Engine) Update(ctx context.Context, fn func(kv.Tx) error) error {
 				return err
 			}
 		}
+		e.conflicts.Add(1)
 		if attempt+1 == maxAttempts {
 			return fmt.Errorf("%w (%d attempts)", ErrContended, maxAttempts)
 		}
@@ -212,6 +213,7 @@ func (t *tx) read(key string, opts ...clientv3.OpOption) *pb.RangeResponse {
 		t.fail(err)
 		return nil
 	}
+	t.e.scanned.Add(resp.Count)
 	return (*pb.RangeResponse)(resp)
 }
 
@@ -252,6 +254,7 @@ func (t *tx) first(gs []get) ([]*pb.RangeResponse, error) {
 		return nil, err
 	}
 	t.rev = resp.Header.Revision
+	t.e.scannedBy(resp)
 	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 		t.guardRev = kvs[0].ModRevision
 	}
@@ -297,11 +300,20 @@ func (t *tx) readMany(gs []get) ([]*pb.RangeResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.e.scannedBy(resp)
 	out := make([]*pb.RangeResponse, len(gs))
 	for i := range gs {
 		out[i] = resp.Responses[i].GetResponseRange()
 	}
 	return out, nil
+}
+
+// scannedBy counts the keys the member counted for the Ranges of a
+// read-only Txn (Stats.Scanned).
+func (e *Engine) scannedBy(resp *clientv3.TxnResponse) {
+	for _, r := range resp.Responses {
+		e.scanned.Add(r.GetResponseRange().GetCount())
+	}
 }
 
 // Prefetch reads the ranges in one round trip (more when they hold more
@@ -831,14 +843,31 @@ type cursor struct {
 	// for none: the reads backwards start there, not at the bucket's
 	// first key.
 	floor []byte
+	// ceiling is the key from which the walk needs none (kv.Ceiler),
+	// nil for none: the reads forwards end there, not at the bucket's
+	// end, and the cursor answers nil at or above it.
+	ceiling []byte
 }
 
-var _ kv.Floorer = (*cursor)(nil)
+var (
+	_ kv.Floorer = (*cursor)(nil)
+	_ kv.Ceiler  = (*cursor)(nil)
+)
 
 // SetFloor implements kv.Floorer: etcd answers a descending Range only
 // after reading every key of it, so a read backwards from a key with
 // nothing below to stop it costs the member the whole bucket below.
 func (c *cursor) SetFloor(floor []byte) { c.floor = bytes.Clone(floor) }
+
+// SetCeiling implements kv.Ceiler: etcd counts every key of a Range up to
+// its end, past its limit too, so a page read from a key to the bucket's
+// end costs the member the rest of the bucket.
+func (c *cursor) SetCeiling(ceiling []byte) { c.ceiling = bytes.Clone(ceiling) }
+
+// aboveCeiling reports whether k is at or above the cursor's ceiling.
+func (c *cursor) aboveCeiling(k []byte) bool {
+	return c.ceiling != nil && bytes.Compare(k, c.ceiling) >= 0
+}
 
 func (c *cursor) First() ([]byte, []byte) { return c.forward([]byte{}, true) }
 func (c *cursor) Last() ([]byte, []byte)  { return c.backward(nil) }
@@ -878,7 +907,9 @@ func (c *cursor) forward(from []byte, incl bool) ([]byte, []byte) {
 			if !incl && bytes.Equal(it.key, from) {
 				return true
 			}
-			w = it
+			if !c.aboveCeiling(it.key) {
+				w = it
+			}
 			return false
 		})
 		k, v, skip := c.merge(w, bk, bv, func(wk, bk []byte) bool { return bytes.Compare(wk, bk) <= 0 })
@@ -910,8 +941,12 @@ func (c *cursor) merge(w *write, bk, bv []byte, wFirst func(wk, bk []byte) bool)
 	return bk, bv, false
 }
 
-// backward moves to the last key before before (nil: the last key).
+// backward moves to the last key before before (nil: the last key, below
+// the ceiling).
 func (c *cursor) backward(before []byte) ([]byte, []byte) {
+	if before == nil && c.ceiling != nil {
+		before = c.ceiling
+	}
 	for {
 		if c.b.t.err != nil || !c.b.exists {
 			c.pos = nil
@@ -948,6 +983,9 @@ func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 		return nil, nil
 	}
 	for {
+		if c.aboveCeiling(s) {
+			return nil, nil // nothing the walk needs is above
+		}
 		w := c.w
 		if w == nil || !w.holdsFrom(s) {
 			if w = c.b.windowFrom(s); w == nil {
@@ -963,12 +1001,16 @@ func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 		}
 		s = w.hi // past w, which ends before the bucket does
 	}
-	resp := c.b.t.read(c.b.lo+string(s), clientv3.WithRange(c.b.hi), clientv3.WithLimit(c.nextPage()),
+	end := c.b.hi
+	if c.ceiling != nil {
+		end = c.b.lo + string(c.ceiling)
+	}
+	resp := c.b.t.read(c.b.lo+string(s), clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
 		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if resp == nil {
 		return nil, nil
 	}
-	c.w = c.b.newWindow(s, nil, false, resp)
+	c.w = c.b.newWindow(s, c.ceiling, false, resp)
 	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil

@@ -157,6 +157,29 @@ func SetFloor(c Cursor, floor []byte) {
 	}
 }
 
+// Ceiler is what a Cursor of an engine whose forward reads cost every
+// key after them implements: etcd counts every key of a Range up to its
+// end, past its limit too, so a page read from a Seek to the bucket's end
+// costs the member the rest of the bucket, however few keys the walk then
+// takes. SetCeiling says that the walk needs no key at or above ceiling
+// (the end of the prefix it walks): the cursor then reads up to ceiling
+// only, and answers nil at or above it as past the bucket's last key (a
+// Last lands on the last key below it). Keys below ceiling read as
+// before. The stored layout calls it through SetCeiling, which does
+// nothing on an engine that reads memory.
+type Ceiler interface {
+	SetCeiling(ceiling []byte)
+}
+
+// SetCeiling passes ceiling to c when it is a Ceiler, and does nothing
+// otherwise; a nil ceiling (the end of a prefix of 0xff bytes only) sets
+// none.
+func SetCeiling(c Cursor, ceiling []byte) {
+	if f, ok := c.(Ceiler); ok && ceiling != nil {
+		f.SetCeiling(ceiling)
+	}
+}
+
 // Speculator is what a Tx of an engine whose reads are network round
 // trips (etcd) may also be. A group commit runs the bodies of several
 // callers one after another in one transaction, each making its reads in

@@ -269,6 +269,17 @@ func setFloor(c Cursor, prefix []byte) {
 	}
 }
 
+// setCeiling tells c, when it takes one (kv.Ceiler: an etcd cursor), that
+// its walk needs no key past prefix, so that its reads forwards (the seek
+// of the prefix's end) cost the member the prefix's keys only instead of
+// every key after them.
+func setCeiling(c Cursor, prefix []byte) {
+	end := PrefixEnd(prefix)
+	if f, ok := c.(interface{ SetCeiling([]byte) }); ok && len(prefix) > 0 && end != nil {
+		f.SetCeiling(end)
+	}
+}
+
 // ErrSkip, returned by a ScanDesc callback, leaves the entry out of the
 // page.
 var ErrSkip = errors.New("skip")
@@ -286,6 +297,7 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 		return "", fmt.Errorf("list limit %d: must be positive", limit)
 	}
 	setFloor(c, prefix)
+	setCeiling(c, prefix)
 	var k []byte
 	if cursor != "" {
 		after, err := hex.DecodeString(cursor)
