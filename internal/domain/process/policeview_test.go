@@ -103,9 +103,10 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 		return c
 	}
 	seen := read(police)
-	if seen.Etag() != full.Etag() || !seen.UpdateTime.Equal(full.UpdateTime) {
-		t.Errorf("right after the referral the police view has etag %s, update time %v; want the referral's %s, %v",
-			seen.Etag(), seen.UpdateTime, full.Etag(), full.UpdateTime)
+	// The view's count starts with the referral, the first change it shows.
+	if seen.Etag() != "1" || !seen.UpdateTime.Equal(full.UpdateTime) {
+		t.Errorf("right after the referral the police view has etag %s, update time %v; want 1 and the referral's %v",
+			seen.Etag(), seen.UpdateTime, full.UpdateTime)
 	}
 
 	// The commune's notes, an hour and two later: hidden from the police.
@@ -153,5 +154,47 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	}
 	if now := read(police); now.Etag() == acked.Etag() || !now.UpdateTime.Equal(w.clk.Now()) {
 		t.Errorf("after the commune acknowledged the case the police view has etag %s, update time %v; want a new etag and %v", now.Etag(), now.UpdateTime, w.clk.Now())
+	}
+}
+
+// A police unit's view of a case starts counting when the unit first sees
+// the case: its first etag is the same whether the commune worked on the
+// case before referring it or not, so that it does not tell the police how
+// many changes (notes, assessments, plans) the case had before them. The
+// city police, who see the case only when a police clock is escalated to
+// them, start the same way (StampPoliceViews has one rule for both).
+func TestPoliceViewFirstEtagHidesTheCommunesWorkBefore(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	quiet := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual)
+	busy := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual)
+	for i := range 3 {
+		var err error
+		busy, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + busy.Number, Etag: busy.Etag()}, "ghi chú của xã "+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clk.Set(w.clk.Now().Add(time.Hour))
+	etags := map[string]string{}
+	for _, c := range []model.Case{quiet, busy} {
+		name := "cases/" + c.Number
+		if _, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, policeLocal, "xâm hại tình dục"); err != nil {
+			t.Fatal(err)
+		}
+		seen, _, err := w.intake.GetCase(w.ctx, police, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !seen.UpdateTime.Equal(w.clk.Now()) {
+			t.Errorf("the police view of %s has update time %v, want the referral's %v", c.Number, seen.UpdateTime, w.clk.Now())
+		}
+		etags[c.Number] = seen.Etag()
+	}
+	if etags[quiet.Number] != etags[busy.Number] {
+		t.Errorf("right after their referrals the police see etag %s on the case the commune left alone and %s on the one it wrote 3 notes on: the etag counts work the view hides",
+			etags[quiet.Number], etags[busy.Number])
 	}
 }
