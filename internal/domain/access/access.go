@@ -239,6 +239,15 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 		}
 	}
 	c.PoliceReferrals = own
+	// Which other units a police clock was escalated to is their track:
+	// the unit sees only that it was alerted itself (which is why it may
+	// see the case), or the escalation of another unit's clock would move
+	// its view's etag and update time.
+	if slices.Contains(c.PoliceAlerted, policeUnit) {
+		c.PoliceAlerted = []string{policeUnit}
+	} else {
+		c.PoliceAlerted = nil
+	}
 	// The view's etag and update time are those of its last change
 	// (StampPoliceViews); a case no write has stamped since stamps were
 	// kept shows the case's, as it always did.

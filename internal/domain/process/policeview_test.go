@@ -198,3 +198,71 @@ func TestPoliceViewFirstEtagHidesTheCommunesWorkBefore(t *testing.T) {
 			etags[quiet.Number], etags[busy.Number])
 	}
 }
+
+// Another police unit's track is not in a police unit's view: when that
+// unit's clock is overdue and escalated to the city police (who are then
+// alerted to the case), the local unit's view, which shows none of it,
+// keeps its etag and update time.
+func TestPoliceViewEtagDoesNotMoveWithAnotherUnitsEscalation(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	const policeOther = "policeUnits/ca-tay-ho"
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		return tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-tay-ho", DisplayName: "Công an phường Tây Hồ", CreateTime: w.clk.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
+	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
+	name := "cases/" + number
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	full, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, policeOther, "xâm hại tình dục"); err != nil {
+		t.Fatal(err)
+	}
+	read := func() model.Case {
+		t.Helper()
+		c, _, err := w.intake.GetCase(w.ctx, police, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// The local unit meets its clocks at once; D16 (20 days) runs on.
+	seen, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: read().Etag()}, "CA-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen, err = w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "Cơ quan CSĐT", w.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The other unit does nothing: its clocks run out and escalate.
+	w.clk.Set(w.clk.Now().Add(72 * time.Hour))
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if city, _, err := w.intake.GetCase(w.ctx, principal("police.city"), name); err != nil {
+		t.Fatalf("the city police do not see the case after the escalation the test needs: %v", err)
+	} else if len(city.Deadlines) == 0 {
+		t.Fatalf("the city police see no escalated clock: %+v", city.Deadlines)
+	}
+	now := read()
+	if now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after another unit's clock escalated the local police view has etag %s, update time %v; want %s, %v as before: they reveal a track the view hides",
+			now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
+	if !reflect.DeepEqual(withoutStamp(now), withoutStamp(seen)) {
+		t.Errorf("the local unit's view changed with the other unit's escalation:\n%+v\nwas\n%+v", now, seen)
+	}
+}
+
+// withoutStamp is a police view without its etag and update time.
+func withoutStamp(c model.Case) model.Case {
+	c.Revision, c.UpdateTime = 0, time.Time{}
+	return c
+}
