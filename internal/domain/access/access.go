@@ -220,6 +220,10 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.PlanState, c.PlanCycle, c.ClosureProposed = "", 0, false
 	c.EmergencyReason = 0
 	c.AwaitingSuccessor = false
+	// Its records' bookkeeping too: which were recorded late (a second
+	// record of measures changes no date the view shows) and when it was
+	// reopened (the status shows that it was).
+	c.LateRecordings, c.Reopened = nil, nil
 	// The unit's own clocks and referral, and those of a unit below it
 	// whose clock was escalated to it: the level above sees what it was
 	// alerted to.

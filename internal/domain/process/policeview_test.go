@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // A police liaison who takes a step of the police track gets the police
@@ -265,4 +266,52 @@ func TestPoliceViewEtagDoesNotMoveWithAnotherUnitsEscalation(t *testing.T) {
 func withoutStamp(c model.Case) model.Case {
 	c.Revision, c.UpdateTime = 0, time.Time{}
 	return c
+}
+
+// The commune's records of emergency measures are its own: a second one,
+// recorded late (flagged for the accountability reports, which count the
+// case's late recordings), changes nothing the police view shows (the
+// case's first measures' time stays), so it moves neither the view's
+// etag nor its update time.
+func TestPoliceViewEtagDoesNotMoveWithALateRecording(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, chair, police := principal("worker.badinh"), principal("chair.badinh"), principal("police.badinh")
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, vntime.Location()) }
+	w.clk.Set(at(2, 9)) // Monday
+	c := w.openCaseAt(t, at(2, 9), true, model.AbuseSexual)
+	name := "cases/" + c.Number
+	step := func(c model.Case, err error) model.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}))
+	w.clk.Set(at(2, 11))
+	c = step(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 10)}))
+	c = step(w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, policeLocal, "xâm hại tình dục"))
+	seen, _, err := w.intake.GetCase(w.ctx, police, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Three days later the chair records measures applied on the first
+	// day: late.
+	w.clk.Set(at(5, 9))
+	c = step(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "cử cán bộ theo dõi hằng ngày", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 12)}))
+	if len(c.LateRecordings) == 0 {
+		t.Fatalf("the second record was not late: %+v; the test needs one", c.LateRecordings)
+	}
+	now, _, err := w.intake.GetCase(w.ctx, police, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after the commune's late record the police view has etag %s, update time %v; want %s, %v as before: they reveal work the view hides",
+			now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
 }
