@@ -87,14 +87,9 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
-	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
-	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
-	name := "cases/" + number
 	worker, police := principal("worker.badinh"), principal("police.badinh")
-	full, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
-	if err != nil {
-		t.Fatal(err)
-	}
+	name, full := w.referredCase(t)
+	var err error
 	read := func(p access.Principal) model.Case {
 		t.Helper()
 		c, _, err := w.intake.GetCase(w.ctx, p, name)
@@ -214,14 +209,8 @@ func TestPoliceViewEtagDoesNotMoveWithAnotherUnitsEscalation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
-	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
-	name := "cases/" + number
 	worker, police := principal("worker.badinh"), principal("police.badinh")
-	full, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
-	if err != nil {
-		t.Fatal(err)
-	}
+	name, full := w.referredCase(t)
 	if _, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, policeOther, "xâm hại tình dục"); err != nil {
 		t.Fatal(err)
 	}
@@ -278,20 +267,9 @@ func TestPoliceViewEtagDoesNotMoveWithALateRecording(t *testing.T) {
 	defer w.close()
 	worker, chair, police := principal("worker.badinh"), principal("chair.badinh"), principal("police.badinh")
 	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, vntime.Location()) }
-	w.clk.Set(at(2, 9)) // Monday
-	c := w.openCaseAt(t, at(2, 9), true, model.AbuseSexual)
+	c := w.measuredEmergency(t) // measures applied on Monday 2 March at 10:00, recorded at 11:00
 	name := "cases/" + c.Number
-	step := func(c model.Case, err error) model.Case {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	c = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}))
-	w.clk.Set(at(2, 11))
-	c = step(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
-		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 10)}))
+	step := stepOK(t)
 	c = step(w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, policeLocal, "xâm hại tình dục"))
 	seen, _, err := w.intake.GetCase(w.ctx, police, name)
 	if err != nil {
@@ -314,4 +292,18 @@ func TestPoliceViewEtagDoesNotMoveWithALateRecording(t *testing.T) {
 		t.Errorf("after the commune's late record the police view has etag %s, update time %v; want %s, %v as before: they reveal work the view hides",
 			now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
 	}
+}
+
+// referredCase opens a case on Monday 2 March 2026, 16:00 in Hanoi, a
+// suspected crime, and refers it to the local police at once; it returns
+// the case's name and the case as the referring commune worker got it.
+func (w *world) referredCase(t *testing.T) (string, model.Case) {
+	t.Helper()
+	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	name := "cases/" + w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
+	full, err := w.eng.ReferToPolice(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name, full
 }
