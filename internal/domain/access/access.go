@@ -220,6 +220,10 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	c.PlanState, c.PlanCycle, c.ClosureProposed = "", 0, false
 	c.EmergencyReason = 0
 	c.AwaitingSuccessor = false
+	// Its records' bookkeeping too: which were recorded late (a second
+	// record of measures changes no date the view shows) and when it was
+	// reopened (the status shows that it was).
+	c.LateRecordings, c.Reopened = nil, nil
 	// The unit's own clocks and referral, and those of a unit below it
 	// whose clock was escalated to it: the level above sees what it was
 	// alerted to.
@@ -239,6 +243,15 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 		}
 	}
 	c.PoliceReferrals = own
+	// Which other units a police clock was escalated to is their track:
+	// the unit sees only that it was alerted itself (which is why it may
+	// see the case), or the escalation of another unit's clock would move
+	// its view's etag and update time.
+	if slices.Contains(c.PoliceAlerted, policeUnit) {
+		c.PoliceAlerted = []string{policeUnit}
+	} else {
+		c.PoliceAlerted = nil
+	}
 	// The view's etag and update time are those of its last change
 	// (StampPoliceViews); a case no write has stamped since stamps were
 	// kept shows the case's, as it always did.
@@ -255,7 +268,8 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 // with its new revision and update time, when each police unit's view of
 // it last changed, and how many times: now, one more, if the view differs
 // from that of the case as stored, which prev reads (nil for a new case;
-// called only when some police unit sees c), else as it was. So a police view's
+// called only when some police unit sees c), else as it was; now, 1, for
+// a unit that did not see the case as stored. So a police view's
 // etag and update time move only with what it shows, never with the
 // commune's work it hides, and a police step sent with its view's etag
 // goes through however the social track moved since (process checks the
@@ -267,17 +281,21 @@ func StampPoliceViews(c *model.Case, prev func() (model.Case, error)) error {
 		return nil
 	}
 	var stored *model.Case
+	var saw []string // the police units that saw the case as stored
 	if prev != nil {
 		p, err := prev()
 		if err != nil {
 			return fmt.Errorf("case %s as stored, for its police views: %w", c.Number, err)
 		}
-		stored = &p
+		stored, saw = &p, policeUnits(p)
 	}
 	stamps := make([]model.PoliceViewStamp, 0, len(units))
 	for _, unit := range units {
-		stamp := model.PoliceViewStamp{PoliceUnit: unit, Revision: c.Revision, Time: c.UpdateTime}
-		if stored != nil {
+		// A unit new to the case starts its count now, at 1: the view's
+		// first etag must not tell how many changes the case had before
+		// the police saw it either (the case's revision would).
+		stamp := model.PoliceViewStamp{PoliceUnit: unit, Revision: 1, Time: c.UpdateTime}
+		if slices.Contains(saw, unit) {
 			// The view's revision counts the changes it shows, not the
 			// case's: by how much it moves must not tell how much the
 			// commune did in between either.

@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // A police liaison who takes a step of the police track gets the police
@@ -86,14 +87,9 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
-	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
-	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
-	name := "cases/" + number
 	worker, police := principal("worker.badinh"), principal("police.badinh")
-	full, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
-	if err != nil {
-		t.Fatal(err)
-	}
+	name, full := w.referredCase(t)
+	var err error
 	read := func(p access.Principal) model.Case {
 		t.Helper()
 		c, _, err := w.intake.GetCase(w.ctx, p, name)
@@ -103,9 +99,10 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 		return c
 	}
 	seen := read(police)
-	if seen.Etag() != full.Etag() || !seen.UpdateTime.Equal(full.UpdateTime) {
-		t.Errorf("right after the referral the police view has etag %s, update time %v; want the referral's %s, %v",
-			seen.Etag(), seen.UpdateTime, full.Etag(), full.UpdateTime)
+	// The view's count starts with the referral, the first change it shows.
+	if seen.Etag() != "1" || !seen.UpdateTime.Equal(full.UpdateTime) {
+		t.Errorf("right after the referral the police view has etag %s, update time %v; want 1 and the referral's %v",
+			seen.Etag(), seen.UpdateTime, full.UpdateTime)
 	}
 
 	// The commune's notes, an hour and two later: hidden from the police.
@@ -154,4 +151,159 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	if now := read(police); now.Etag() == acked.Etag() || !now.UpdateTime.Equal(w.clk.Now()) {
 		t.Errorf("after the commune acknowledged the case the police view has etag %s, update time %v; want a new etag and %v", now.Etag(), now.UpdateTime, w.clk.Now())
 	}
+}
+
+// A police unit's view of a case starts counting when the unit first sees
+// the case: its first etag is the same whether the commune worked on the
+// case before referring it or not, so that it does not tell the police how
+// many changes (notes, assessments, plans) the case had before them. The
+// city police, who see the case only when a police clock is escalated to
+// them, start the same way (StampPoliceViews has one rule for both).
+func TestPoliceViewFirstEtagHidesTheCommunesWorkBefore(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)) // Monday 16:00 in Hanoi
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	quiet := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual)
+	busy := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual)
+	for i := range 3 {
+		var err error
+		busy, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + busy.Number, Etag: busy.Etag()}, "ghi chú của xã "+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clk.Set(w.clk.Now().Add(time.Hour))
+	etags := map[string]string{}
+	for _, c := range []model.Case{quiet, busy} {
+		name := "cases/" + c.Number
+		if _, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, policeLocal, "xâm hại tình dục"); err != nil {
+			t.Fatal(err)
+		}
+		seen, _, err := w.intake.GetCase(w.ctx, police, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !seen.UpdateTime.Equal(w.clk.Now()) {
+			t.Errorf("the police view of %s has update time %v, want the referral's %v", c.Number, seen.UpdateTime, w.clk.Now())
+		}
+		etags[c.Number] = seen.Etag()
+	}
+	if etags[quiet.Number] != etags[busy.Number] {
+		t.Errorf("right after their referrals the police see etag %s on the case the commune left alone and %s on the one it wrote 3 notes on: the etag counts work the view hides",
+			etags[quiet.Number], etags[busy.Number])
+	}
+}
+
+// Another police unit's track is not in a police unit's view: when that
+// unit's clock is overdue and escalated to the city police (who are then
+// alerted to the case), the local unit's view, which shows none of it,
+// keeps its etag and update time.
+func TestPoliceViewEtagDoesNotMoveWithAnotherUnitsEscalation(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	const policeOther = "policeUnits/ca-tay-ho"
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		return tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-tay-ho", DisplayName: "Công an phường Tây Hồ", CreateTime: w.clk.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	name, full := w.referredCase(t)
+	if _, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, policeOther, "xâm hại tình dục"); err != nil {
+		t.Fatal(err)
+	}
+	read := func() model.Case {
+		t.Helper()
+		c, _, err := w.intake.GetCase(w.ctx, police, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// The local unit meets its clocks at once; D16 (20 days) runs on.
+	seen, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: read().Etag()}, "CA-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen, err = w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "Cơ quan CSĐT", w.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The other unit does nothing: its clocks run out and escalate.
+	w.clk.Set(w.clk.Now().Add(72 * time.Hour))
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if city, _, err := w.intake.GetCase(w.ctx, principal("police.city"), name); err != nil {
+		t.Fatalf("the city police do not see the case after the escalation the test needs: %v", err)
+	} else if len(city.Deadlines) == 0 {
+		t.Fatalf("the city police see no escalated clock: %+v", city.Deadlines)
+	}
+	now := read()
+	if now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after another unit's clock escalated the local police view has etag %s, update time %v; want %s, %v as before: they reveal a track the view hides",
+			now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
+	if !reflect.DeepEqual(withoutStamp(now), withoutStamp(seen)) {
+		t.Errorf("the local unit's view changed with the other unit's escalation:\n%+v\nwas\n%+v", now, seen)
+	}
+}
+
+// withoutStamp is a police view without its etag and update time.
+func withoutStamp(c model.Case) model.Case {
+	c.Revision, c.UpdateTime = 0, time.Time{}
+	return c
+}
+
+// The commune's records of emergency measures are its own: a second one,
+// recorded late (flagged for the accountability reports, which count the
+// case's late recordings), changes nothing the police view shows (the
+// case's first measures' time stays), so it moves neither the view's
+// etag nor its update time.
+func TestPoliceViewEtagDoesNotMoveWithALateRecording(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, chair, police := principal("worker.badinh"), principal("chair.badinh"), principal("police.badinh")
+	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, vntime.Location()) }
+	c := w.measuredEmergency(t) // measures applied on Monday 2 March at 10:00, recorded at 11:00
+	name := "cases/" + c.Number
+	step := stepOK(t)
+	c = step(w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, policeLocal, "xâm hại tình dục"))
+	seen, _, err := w.intake.GetCase(w.ctx, police, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Three days later the chair records measures applied on the first
+	// day: late.
+	w.clk.Set(at(5, 9))
+	c = step(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "cử cán bộ theo dõi hằng ngày", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 12)}))
+	if len(c.LateRecordings) == 0 {
+		t.Fatalf("the second record was not late: %+v; the test needs one", c.LateRecordings)
+	}
+	now, _, err := w.intake.GetCase(w.ctx, police, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after the commune's late record the police view has etag %s, update time %v; want %s, %v as before: they reveal work the view hides",
+			now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
+}
+
+// referredCase opens a case on Monday 2 March 2026, 16:00 in Hanoi, a
+// suspected crime, and refers it to the local police at once; it returns
+// the case's name and the case as the referring commune worker got it.
+func (w *world) referredCase(t *testing.T) (string, model.Case) {
+	t.Helper()
+	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	name := "cases/" + w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
+	full, err := w.eng.ReferToPolice(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name, full
 }

@@ -11,29 +11,44 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// reopenedEmergency runs a case through a first emergency cycle (received
-// Mon 2 Mar 2026 09:00 in danger, measures applied at 10:00: its D3 met),
-// closes it on 10 Mar, and reopens it at reopen: new information. It
-// returns the reopened case.
-func (w *world) reopenedEmergency(t *testing.T, reopen time.Time) model.Case {
+// measuredEmergency opens a case received Mon 2 Mar 2026 09:00 in danger,
+// acknowledges it and records the measures applied at 10:00 (at 11:00: its
+// D3 met). It returns the case as the chair's record answered it.
+func (w *world) measuredEmergency(t *testing.T) model.Case {
 	t.Helper()
 	worker, chair := principal("worker.badinh"), principal("chair.badinh")
 	at := func(d, h int) time.Time { return time.Date(2026, 3, d, h, 0, 0, 0, vntime.Location()) }
 	w.clk.Set(at(2, 9))
 	c := w.openCaseAt(t, at(2, 9), true, model.AbuseNeglect)
 	name := "cases/" + c.Number
-	step := func(c model.Case, err error) model.Case {
+	c = stepOK(t)(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}))
+	w.clk.Set(at(2, 11))
+	return stepOK(t)(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 10)}))
+}
+
+// stepOK returns a function that takes a step's answer and fails t on its
+// error.
+func stepOK(t *testing.T) func(model.Case, error) model.Case {
+	return func(c model.Case, err error) model.Case {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	c = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}))
-	w.clk.Set(at(2, 11))
-	c = step(w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
-		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: at(2, 10)}))
-	w.clk.Set(at(10, 9))
+}
+
+// reopenedEmergency runs a case through a first emergency cycle
+// (measuredEmergency), closes it on 10 Mar, and reopens it at reopen: new
+// information. It returns the reopened case.
+func (w *world) reopenedEmergency(t *testing.T, reopen time.Time) model.Case {
+	t.Helper()
+	chair := principal("chair.badinh")
+	c := w.measuredEmergency(t)
+	name := "cases/" + c.Number
+	step := stepOK(t)
+	w.clk.Set(time.Date(2026, 3, 10, 9, 0, 0, 0, vntime.Location()))
 	c = step(w.eng.ApproveClosure(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
 		process.Closure{Ground: model.ClosureMovedAway, Reason: "gia đình chuyển vào TP. Hồ Chí Minh"}))
 	w.clk.Set(reopen)

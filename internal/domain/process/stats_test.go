@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -144,11 +145,13 @@ func TestStatisticsOfAYearAgreeWithTheRecords(t *testing.T) {
 			did.referrals++
 			referred = true
 			w.clk.Set(now.Add(4 * time.Hour))
-			c = must(w.eng.AcknowledgePoliceReferral(w.ctx, police, req(c), fmt.Sprintf("CA-%d", i)))
-			c = must(w.eng.RecordPoliceForwarding(w.ctx, police, req(c), "Cơ quan điều tra", now.Add(4*time.Hour)))
+			// The police step with the etag of their view.
+			seen := must(w.eng.AcknowledgePoliceReferral(w.ctx, police, req(access.PoliceView(c, policeLocal)), fmt.Sprintf("CA-%d", i)))
+			seen = must(w.eng.RecordPoliceForwarding(w.ctx, police, req(seen), "Cơ quan điều tra", now.Add(4*time.Hour)))
 			w.clk.Set(now.Add(5 * time.Hour))
-			c = must(w.eng.RecordPoliceOutcome(w.ctx, police, req(c), process.PoliceProsecuted))
+			must(w.eng.RecordPoliceOutcome(w.ctx, police, req(seen), process.PoliceProsecuted))
 			did.prosecuted++
+			c = must(stored(t, w.store, out.CaseNumber))
 		}
 		if i%5 == 1 || i%8 == 4 || (referred && i%3 == 0) {
 			w.clk.Set(now.Add(6 * time.Hour))
