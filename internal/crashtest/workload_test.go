@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -347,7 +348,11 @@ func (h *harness) settleStep(e *stepEntry, resp *pb.Case, err error, live bool) 
 	}
 	switch class {
 	case classOK:
-		etag, perr := strconv.ParseUint(resp.GetEtag(), 10, 64)
+		// A police step answers the police view, whose etag ("p" and a
+		// number) counts the changes that view shows, not the case's
+		// revision: it is compared between retries, never with the case's.
+		view := strings.HasPrefix(resp.GetEtag(), "p")
+		etag, perr := strconv.ParseUint(strings.TrimPrefix(resp.GetEtag(), "p"), 10, 64)
 		if perr != nil {
 			h.problem("%s %s on %s: etag %q is not a number", e.method, e.rid, e.caseName, resp.GetEtag())
 		}
@@ -362,7 +367,7 @@ func (h *harness) settleStep(e *stepEntry, resp *pb.Case, err error, live bool) 
 		}
 		wasInDoubt := e.state == inDoubt && !live
 		e.state, e.etag = acked, etag
-		if ce := h.led.cases[e.caseName]; ce != nil {
+		if ce := h.led.cases[e.caseName]; ce != nil && !view {
 			ce.maxEtag = max(ce.maxEtag, etag)
 		}
 		h.mu.Lock()

@@ -257,7 +257,7 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	// kept shows the case's, as it always did.
 	for _, v := range c.PoliceViews {
 		if v.PoliceUnit == policeUnit {
-			c.Revision, c.UpdateTime = v.Revision, v.Time
+			c.Revision, c.UpdateTime, c.EtagView = v.Revision, v.Time, model.PoliceEtagView
 		}
 	}
 	c.PoliceViews = nil
@@ -335,7 +335,7 @@ func sameView(a, b model.Case) bool {
 }
 
 func canonicalView(c model.Case) (string, error) {
-	c.Revision, c.UpdateTime, c.PoliceViews, c.Texts = 0, time.Time{}, nil, model.Sealed{}
+	c.Revision, c.UpdateTime, c.PoliceViews, c.Texts, c.EtagView = 0, time.Time{}, nil, model.Sealed{}, ""
 	c.Deadlines = slices.Clone(c.Deadlines)
 	for i := range c.Deadlines {
 		c.Deadlines[i].NextFire = time.Time{}

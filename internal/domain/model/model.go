@@ -302,6 +302,11 @@ type Case struct {
 	// Storage keeps those fields empty and the text here; package vault
 	// moves it between the two (SealCase, OpenCase).
 	Texts Sealed
+
+	// EtagView is set on a view of the case whose etag counts the
+	// changes that view shows rather than the case's revision
+	// (PoliceEtagView); it is never stored.
+	EtagView string `json:"-"`
 }
 
 // InformationTime is when the information the case now acts on was
@@ -609,8 +614,14 @@ func (c Case) ReferredTo(policeUnit string) bool {
 	return false
 }
 
-// Etag is the case's entity tag, derived from its revision.
-func (c Case) Etag() string { return strconv.FormatUint(c.Revision, 10) }
+// Etag is the case's entity tag, derived from its revision: a number for
+// the case itself, and "p" and the number of the view's changes for a
+// police unit's view of it (access.PoliceView), so the two can never be
+// taken for each other.
+func (c Case) Etag() string { return c.EtagView + strconv.FormatUint(c.Revision, 10) }
+
+// PoliceEtagView marks the etag of a police unit's view (Case.EtagView).
+const PoliceEtagView = "p"
 
 // StoredReport is a report as storage keeps it: the fields that scoping,
 // indexes and the police view need in the clear, the rest sealed. Private

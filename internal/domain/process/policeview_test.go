@@ -100,8 +100,8 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	}
 	seen := read(police)
 	// The view's count starts with the referral, the first change it shows.
-	if seen.Etag() != "1" || !seen.UpdateTime.Equal(full.UpdateTime) {
-		t.Errorf("right after the referral the police view has etag %s, update time %v; want 1 and the referral's %v",
+	if seen.Etag() != "p1" || !seen.UpdateTime.Equal(full.UpdateTime) {
+		t.Errorf("right after the referral the police view has etag %s, update time %v; want p1 and the referral's %v",
 			seen.Etag(), seen.UpdateTime, full.UpdateTime)
 	}
 
@@ -128,7 +128,7 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	}
 	// The view's etag counts the changes it showed: one more, however many
 	// the commune made in between.
-	if want := strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want || !acked.UpdateTime.Equal(w.clk.Now()) {
+	if want := "p" + strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want || !acked.UpdateTime.Equal(w.clk.Now()) {
 		t.Errorf("after their acknowledgement the police view has etag %s, update time %v; want %s, %v", acked.Etag(), acked.UpdateTime, want, w.clk.Now())
 	}
 	if now := read(police); now.Etag() != acked.Etag() {
@@ -145,11 +145,30 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 
 	// The commune acknowledges the case: its status, which the view shows.
 	w.clk.Set(w.clk.Now().Add(time.Hour))
-	if _, err := w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: read(worker).Etag()}); err != nil {
+	full = read(worker)
+	if full, err = w.eng.Acknowledge(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}); err != nil {
 		t.Fatal(err)
 	}
 	if now := read(police); now.Etag() == acked.Etag() || !now.UpdateTime.Equal(w.clk.Now()) {
 		t.Errorf("after the commune acknowledged the case the police view has etag %s, update time %v; want a new etag and %v", now.Etag(), now.UpdateTime, w.clk.Now())
+	}
+
+	// The case's own etag, as the commune's answers carry it, is taken
+	// from the police too while it is current (a client that chains the
+	// referral's answer into the police step), never once it is stale.
+	stale := read(worker).Etag()
+	if full, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "ghi chú"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: stale}, "Cơ quan CSĐT", w.clk.Now()); !errors.Is(err, model.ErrConflict) {
+		t.Errorf("a police step with the case's stale etag %s: %v, want a conflict", stale, err)
+	}
+	fwd, err := w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: full.Etag()}, "Cơ quan CSĐT", w.clk.Now())
+	if err != nil {
+		t.Fatalf("a police step with the case's current etag %s: %v", full.Etag(), err)
+	}
+	if now := read(police); fwd.Etag() != now.Etag() || fwd.EtagView != model.PoliceEtagView {
+		t.Errorf("the police step answered etag %s, the police read %s: want the view's", fwd.Etag(), now.Etag())
 	}
 }
 
