@@ -31,27 +31,50 @@ var system = access.System("scheduler")
 const firePage = 100
 
 // FireDue handles every timer due now and returns how many it handled.
+//
+// A timer whose case lies on a damaged page of the file (model.ErrDamaged)
+// fails each time it fires, and stays: the pass goes on past it, so that
+// one damaged case does not hold back the deadlines of every case due
+// after it, and reports it at the end. Any other failure ends the pass.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	fired := 0
+	type timerKey struct {
+		at       int64
+		caseID   uint64
+		deadline int
+	}
+	damaged := map[timerKey]bool{}
+	var errs []error
 	for {
 		now := e.clock.Now()
 		var due []model.Timer
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
-			due, err = tx.DueTimers(now, firePage)
+			due, err = tx.DueTimers(now, firePage+len(damaged))
 			return err
 		})
 		if err != nil {
-			return fired, err
+			return fired, errors.Join(append(errs, err)...)
 		}
-		if len(due) == 0 {
-			return fired, nil
-		}
+		tried := 0
 		for _, t := range due {
+			k := timerKey{t.At.UnixNano(), t.CaseID, t.DeadlineID}
+			if damaged[k] {
+				continue
+			}
+			tried++
 			if err := e.fire(ctx, t, now); err != nil {
-				return fired, err
+				if !errors.Is(err, model.ErrDamaged) {
+					return fired, errors.Join(append(errs, err)...)
+				}
+				damaged[k] = true
+				errs = append(errs, fmt.Errorf("deadline %d of case id %d, due to fire %s: %w", t.DeadlineID, t.CaseID, hanoi(t.At), err))
+				continue
 			}
 			fired++
+		}
+		if tried == 0 {
+			return fired, errors.Join(errs...)
 		}
 		e.hub.notify()
 	}
