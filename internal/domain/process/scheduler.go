@@ -166,6 +166,18 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
 }
 
+// wakeAfter is how long Run waits before its next pass: until the next
+// timer falls due, at most poll. After a pass that failed, poll: the timer
+// it failed on is due already and stays (a case on a damaged page fails
+// at every try), so waiting for it would try it again at once, in a loop
+// that holds a core and writes two ERROR lines each time round.
+func wakeAfter(poll time.Duration, now time.Time, next model.Timer, found, failed bool) time.Duration {
+	if !found || failed {
+		return poll
+	}
+	return min(poll, max(0, next.At.Sub(now)))
+}
+
 // SweepIdempotency deletes the idempotency records older than the
 // retention, in small transactions, and returns how many it deleted. Run
 // calls it.
@@ -200,11 +212,12 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 		// failover) fires the deadlines due while none ran before anything
 		// else. Firing a timer follows the reform of its own case, so what
 		// falls due in a reformed unit still goes to its successor.
-		if _, err := e.FireDue(ctx); err != nil {
+		_, fireErr := e.FireDue(ctx)
+		if fireErr != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			e.log.ErrorContext(ctx, "deadline scheduler", "err", err)
+			e.log.ErrorContext(ctx, "deadline scheduler", "err", fireErr)
 		}
 		// Then the reforms, once a day: the scan of every reformed unit's
 		// queue is a read per unit, which on etcd is a round trip each.
@@ -224,7 +237,6 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			}
 			e.lastSweep = now
 		}
-		wait := poll
 		var next model.Timer
 		var found bool
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
@@ -232,10 +244,7 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			next, found, err = tx.NextTimer()
 			return err
 		})
-		if err == nil && found {
-			wait = min(wait, max(0, next.At.Sub(e.clock.Now())))
-		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wakeAfter(poll, e.clock.Now(), next, found && err == nil, fireErr != nil))
 		select {
 		case <-ctx.Done():
 			t.Stop()
