@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 )
@@ -46,32 +45,9 @@ func TestSchedulerFiresPastADamagedCase(t *testing.T) {
 	e := loadEnv(t)
 	w := newWorld(t, e)
 	defer w.close()
-	age := int32(9)
-	open := func() model.Case {
-		t.Helper()
-		out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-			Report: model.Report{
-				Channel: 1, ReceiveTime: w.clk.Now(), CallType: model.CallIntervention,
-				Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-				Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{1}, Reporter: model.Reporter{Anonymous: true},
-			},
-			IncidentCommuneCode: "00004",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var c model.Case
-		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-			c, err = tx.CaseByNumber(out.CaseNumber)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	damaged := open() // its acknowledgement falls due first
+	damaged := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect) // its acknowledgement falls due first
 	w.clk.Advance(time.Hour)
-	sound := open()
+	sound := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
 	w.clk.Advance(48 * time.Hour) // both acknowledgements are overdue
 
 	eng := process.New(process.Deps{Store: damagedCase{w.store, damaged.ID}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
