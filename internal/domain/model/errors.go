@@ -70,8 +70,9 @@ var (
 	ErrOutcomeUnknown = errors.New("the write may or may not have been committed")
 	// ErrDamaged: the stored data could not be read because the database
 	// file is damaged where the request read it (a page overwritten by a
-	// disk or file-system fault). Nothing of the request was written, and
-	// what lies elsewhere in the file is read and written as before; only
+	// disk or file-system fault). Nothing the request wrote itself was
+	// committed (its refusal may still be audited), and what lies
+	// elsewhere in the file is read and written as before; only
 	// an operator can mend it (childcase check names the damage, and a
 	// backup replaces the file).
 	ErrDamaged = errors.New("the database file is damaged")

@@ -62,8 +62,74 @@ func (w *world) refresh(t fataler) snapshot {
 	if err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
+	if errs := policeViewStamps(w.last, s); len(errs) > 0 {
+		t.Fatalf("police views:\n%s", strings.Join(errs, "\n"))
+	}
 	w.last = s
 	return s
+}
+
+// policeViewStamps checks the police views of every case from one snapshot
+// to the next, whatever wrote it in between (steps, timers, a report
+// joining): a police unit's view keeps its etag and update time while
+// what it shows stays the same, and when it shows something new its etag
+// moves by at most one per write of the case, and its update time to that
+// of one of those writes. The police must learn nothing of the commune's
+// work from them, and a police step sent with a stale view's etag must
+// find it changed.
+func policeViewStamps(before, after snapshot) []string {
+	var errs []string
+	for n, a := range after.cases {
+		b, existed := before.cases[n]
+		if !existed || a.Revision == b.Revision {
+			continue
+		}
+		writes := a.Revision - b.Revision
+		for _, u := range policeUnitsOf(a) {
+			av := access.PoliceView(a, u)
+			bv := access.PoliceView(b, u)
+			switch {
+			case !slices.Contains(policeUnitsOf(b), u):
+				// A unit that sees the case from now on: its view starts
+				// counting at 1, at one of the writes (its first etag
+				// tells nothing of the case's revisions before it), and
+				// moves by at most one with each write after that one.
+				if av.Revision < 1 || av.Revision > writes || av.UpdateTime.Before(b.UpdateTime) || av.UpdateTime.After(a.UpdateTime) {
+					errs = append(errs, fmt.Sprintf("%s: %s's new view has revision %d at %v, want 1 to %d (the writes since) after %v", n, u, av.Revision, av.UpdateTime, writes, b.UpdateTime))
+				}
+			case reflect.DeepEqual(shownByView(bv), shownByView(av)):
+				if av.Revision != bv.Revision || !av.UpdateTime.Equal(bv.UpdateTime) {
+					errs = append(errs, fmt.Sprintf("%s: %s's view shows nothing new but moved from revision %d at %v to %d at %v", n, u, bv.Revision, bv.UpdateTime, av.Revision, av.UpdateTime))
+				}
+			default:
+				if av.Revision <= bv.Revision || av.Revision > bv.Revision+writes || av.UpdateTime.Before(b.UpdateTime) || av.UpdateTime.After(a.UpdateTime) {
+					errs = append(errs, fmt.Sprintf("%s: %s's view changed in %d writes but moved from revision %d at %v to %d at %v", n, u, writes, bv.Revision, bv.UpdateTime, av.Revision, av.UpdateTime))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// policeUnitsOf are the police units that see c.
+func policeUnitsOf(c model.Case) []string {
+	units := slices.Clone(c.PoliceAlerted)
+	for _, r := range c.PoliceReferrals {
+		units = append(units, r.PoliceUnit)
+	}
+	slices.Sort(units)
+	return slices.Compact(units)
+}
+
+// shownByView is a police view without its etag and update time and
+// without what no view shows (timer fire times, sealed text).
+func shownByView(c model.Case) model.Case {
+	c.Revision, c.UpdateTime, c.Texts = 0, time.Time{}, model.Sealed{}
+	c.Deadlines = slices.Clone(c.Deadlines)
+	for i := range c.Deadlines {
+		c.Deadlines[i].NextFire = time.Time{}
+	}
+	return c
 }
 
 // openCaseAt records an intervention report about a child of 9 in Phường

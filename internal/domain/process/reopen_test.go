@@ -171,3 +171,33 @@ func TestReopenedEmergencyMeasuresMeetTheFreshD3(t *testing.T) {
 	w.cases = append(w.cases, c.Number)
 	w.checkInvariants(t, w.refresh(t), false)
 }
+
+// A report of danger about the child while its case was closed opens a
+// case of its own, with its D3 from that report; the commune then reopens
+// the old case and merges the new one into it, which brings that D3
+// along, started before the reopening. The statistics still count the old
+// case by the D3 of its first cycle, the one done before it was reopened,
+// not by the one the merge brought.
+func TestMergeIntoAReopenedCaseKeepsItsFirstD3(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	reopen := time.Date(2026, 3, 16, 10, 0, 0, 0, vntime.Location()) // Monday
+	s := w.reopenedEmergency(t, reopen)
+	first := d3s(s)[0]
+	a := w.openCaseAt(t, reopen.Add(-time.Hour), true, model.AbuseNeglect)
+	if ds := d3s(a); len(ds) != 1 || !ds[0].Open() || !ds[0].Start.Before(reopen) {
+		t.Fatalf("the new case's D3: %+v, want one open, started before the reopening", ds)
+	}
+	w.clk.Set(reopen.Add(30 * time.Minute))
+	merged, err := w.eng.MergeCase(w.ctx, principal("chair.badinh"), process.Request{Case: "cases/" + s.Number, Etag: s.Etag()},
+		process.Merge{Absorbed: "cases/" + a.Number, AbsorbedEtag: a.Etag(), Reason: "cùng một trẻ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds := d3s(merged); len(ds) != 2 || !ds[1].Open() {
+		t.Fatalf("the reopened case's D3s after the merge: %+v, want its first cycle's and the open one the merge brought", ds)
+	}
+	if d, ok := tally.CaseD3(merged); !ok || d.ID != first.ID {
+		t.Errorf("the statistics count the reopened emergency case by D3 %+v, want the first cycle's (%d)", d, first.ID)
+	}
+}

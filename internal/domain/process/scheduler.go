@@ -31,27 +31,50 @@ var system = access.System("scheduler")
 const firePage = 100
 
 // FireDue handles every timer due now and returns how many it handled.
+//
+// A timer whose case lies on a damaged page of the file (model.ErrDamaged)
+// fails each time it fires, and stays: the pass goes on past it, so that
+// one damaged case does not hold back the deadlines of every case due
+// after it, and reports it at the end. Any other failure ends the pass.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	fired := 0
+	type timerKey struct {
+		at       int64
+		caseID   uint64
+		deadline int
+	}
+	damaged := map[timerKey]bool{}
+	var errs []error
 	for {
 		now := e.clock.Now()
 		var due []model.Timer
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 			var err error
-			due, err = tx.DueTimers(now, firePage)
+			due, err = tx.DueTimers(now, firePage+len(damaged))
 			return err
 		})
 		if err != nil {
-			return fired, err
+			return fired, errors.Join(append(errs, err)...)
 		}
-		if len(due) == 0 {
-			return fired, nil
-		}
+		tried := 0
 		for _, t := range due {
+			k := timerKey{t.At.UnixNano(), t.CaseID, t.DeadlineID}
+			if damaged[k] {
+				continue
+			}
+			tried++
 			if err := e.fire(ctx, t, now); err != nil {
-				return fired, err
+				if !errors.Is(err, model.ErrDamaged) {
+					return fired, errors.Join(append(errs, err)...)
+				}
+				damaged[k] = true
+				errs = append(errs, fmt.Errorf("deadline %d of case id %d, due to fire %s: %w", t.DeadlineID, t.CaseID, hanoi(t.At), err))
+				continue
 			}
 			fired++
+		}
+		if tried == 0 {
+			return fired, errors.Join(errs...)
 		}
 		e.hub.notify()
 	}
@@ -143,6 +166,18 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
 }
 
+// wakeAfter is how long Run waits before its next pass: until the next
+// timer falls due, at most poll. After a pass that failed, poll: the timer
+// it failed on is due already and stays (a case on a damaged page fails
+// at every try), so waiting for it would try it again at once, in a loop
+// that holds a core and writes two ERROR lines each time round.
+func wakeAfter(poll time.Duration, now time.Time, next model.Timer, found, failed bool) time.Duration {
+	if !found || failed {
+		return poll
+	}
+	return min(poll, max(0, next.At.Sub(now)))
+}
+
 // SweepIdempotency deletes the idempotency records older than the
 // retention, in small transactions, and returns how many it deleted. Run
 // calls it.
@@ -177,11 +212,12 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 		// failover) fires the deadlines due while none ran before anything
 		// else. Firing a timer follows the reform of its own case, so what
 		// falls due in a reformed unit still goes to its successor.
-		if _, err := e.FireDue(ctx); err != nil {
+		_, fireErr := e.FireDue(ctx)
+		if fireErr != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			e.log.ErrorContext(ctx, "deadline scheduler", "err", err)
+			e.log.ErrorContext(ctx, "deadline scheduler", "err", fireErr)
 		}
 		// Then the reforms, once a day: the scan of every reformed unit's
 		// queue is a read per unit, which on etcd is a round trip each.
@@ -201,7 +237,6 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			}
 			e.lastSweep = now
 		}
-		wait := poll
 		var next model.Timer
 		var found bool
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
@@ -209,10 +244,7 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			next, found, err = tx.NextTimer()
 			return err
 		})
-		if err == nil && found {
-			wait = min(wait, max(0, next.At.Sub(e.clock.Now())))
-		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wakeAfter(poll, e.clock.Now(), next, found && err == nil, fireErr != nil))
 		select {
 		case <-ctx.Done():
 			t.Stop()

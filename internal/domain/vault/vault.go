@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -606,7 +607,8 @@ const sealClearBatch = 200
 // a start does not read every case. It finds them with reads only, and
 // clears the mark once none is left; a full database still starts (the
 // mark stays, and a later start looks again). Sealing is a change of the
-// stored case, so its etag changes once.
+// stored case, so its etag changes once, but not the police view's, which
+// shows nothing new.
 func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, error) {
 	var pending bool
 	if err := store.View(ctx, func(tx datastore.ReadTx) error {
@@ -649,7 +651,14 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 				if !clear(c) {
 					continue // sealed since it was found
 				}
+				// Nothing the police see changes: their views keep their
+				// etags and update times. c's free text is in the clear,
+				// as StampPoliceViews takes it.
+				before := c
 				c.Revision++
+				if err := access.StampPoliceViews(&c, func() (model.Case, error) { return before, nil }); err != nil {
+					return err
+				}
 				stored, err := v.SealCase(tx, c)
 				if err != nil {
 					return err

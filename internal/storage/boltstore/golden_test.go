@@ -374,8 +374,14 @@ func TestGoldenFilesOpen(t *testing.T) {
 			if got, want := clearTextPending(t, s), g.name == "schema2"; got != want {
 				t.Errorf("ClearTextPending after the migration = %v, want %v", got, want)
 			}
+			viewsBefore := policeViews(t, s)
 			if n, err := v.SealClearText(ctx, s); err != nil || n != g.sealedAtStart {
 				t.Fatalf("SealClearText = %d, %v; want %d cases sealed", n, err, g.sealedAtStart)
+			}
+			// Sealing changes nothing the police see: their views keep
+			// their etags and update times (access.StampPoliceViews).
+			if got := policeViews(t, s); !maps.Equal(got, viewsBefore) {
+				t.Errorf("the police views after SealClearText:\n got %v\nwant %v as before", got, viewsBefore)
 			}
 			if clearTextPending(t, s) {
 				t.Error("ClearTextPending after SealClearText = true, want false")
@@ -426,6 +432,30 @@ func mustGenerate(t *testing.T) keys.MasterKey {
 // names a suspected offence), which storage keeps sealed, never in the
 // clear; each report's private part and reporter open. referred are the
 // cases referred to the police; cases and reports how many the file holds.
+// policeViews returns the etag and update time of every police view of
+// every case, by case number and police unit.
+func policeViews(t *testing.T, s datastore.Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		cs, next, err := tx.ListCases(datastore.CaseQuery{Limit: 100})
+		if err != nil || next != "" {
+			t.Fatalf("ListCases = %d cases, next %q, %v", len(cs), next, err)
+		}
+		for _, c := range cs {
+			for _, r := range c.PoliceReferrals {
+				v := access.PoliceView(c, r.PoliceUnit)
+				out[c.Number+" "+r.PoliceUnit] = v.Etag() + " " + v.UpdateTime.Format(time.RFC3339Nano)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func readEverything(t *testing.T, s datastore.Store, v *vault.Vault, referred []string, cases, reports int) {
 	t.Helper()
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {

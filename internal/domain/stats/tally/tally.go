@@ -566,10 +566,12 @@ func unitOf(name string) string {
 }
 
 // CaseD3 returns the D3 deadline an emergency case counts by: its last
-// one started before the case was first reopened. A reopening is new
-// information with a D3 of its own (counted with the deadlines, in its
-// month), and leaves the count of the case as it was; a case that had no
-// D3 before a reopening counts by its last.
+// one of the cycle before the case was first reopened, which is the last
+// one done by then (a closure cancels the social clocks still running).
+// A reopening is new information with a D3 of its own (counted with the
+// deadlines, in its month), and leaves the count of the case as it was;
+// so does a D3 that a merge brings after it, however early it started. A
+// case that had no D3 before a reopening counts by its last.
 func CaseD3(c model.Case) (model.Deadline, bool) {
 	var last, firstCycle model.Deadline
 	found, inFirstCycle := false, false
@@ -578,7 +580,7 @@ func CaseD3(c model.Case) (model.Deadline, bool) {
 			continue
 		}
 		last, found = d, true
-		if len(c.Reopened) == 0 || d.Start.Before(c.Reopened[0]) {
+		if len(c.Reopened) == 0 || (!d.Open() && !d.DoneTime.After(c.Reopened[0])) {
 			firstCycle, inFirstCycle = d, true
 		}
 	}
