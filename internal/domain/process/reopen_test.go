@@ -141,6 +141,13 @@ func TestReopenedEmergencyMeasuresMeetTheFreshD3(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Field != "applied_time" || fe.Rule != "time.not_before_reopen" {
 		t.Fatalf("measures applied before the reopening: %v, want applied_time refused (time.not_before_reopen)", err)
 	}
+	// A separation dated before the reopening is refused alike (the
+	// README: naming start_time).
+	_, err = w.eng.StartSeparation(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.Separation{Start: reopen.Add(-time.Hour), Place: "nhà tạm lánh", Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "12/QĐ-UBND"})
+	if !errors.As(err, &fe) || fe.Field != "start_time" || fe.Rule != "time.not_before_reopen" {
+		t.Fatalf("a separation started before the reopening: %v, want start_time refused (time.not_before_reopen)", err)
+	}
 	c, err = w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
 		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(5 * time.Hour)})
 	if err != nil {
