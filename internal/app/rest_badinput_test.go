@@ -164,20 +164,8 @@ func TestRESTBodyOverLimit(t *testing.T) {
 	// What the README shows a client: the status line (Go
 	// names 413 by RFC 7231's words, not RFC 9110's "Content Too Large")
 	// and the JSON error.
-	req, err := http.NewRequest("POST", "http://"+ts.HTTPAddr()+"/v1/reports", strings.NewReader(padded))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, raw := restResponse(t, ts, "POST", "/v1/reports", strings.NewReader(padded),
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
 	const readmeAnswer = `{"code":3,"message":"the request body is over the limit of 1 MiB (1048576 bytes): nothing was done","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"BODY_TOO_LARGE","domain":"childcase","metadata":{"limit_bytes":"1048576"}}]}`
 	// protojson varies its spacing from build to build, so the bytes are
 	// compared without it.

@@ -41,6 +41,14 @@ func restRaw(t *testing.T, ts interface{ HTTPAddr() string }, method, path, body
 // bytes.Buffer) is sent chunked.
 func restRawFrom(t *testing.T, ts interface{ HTTPAddr() string }, method, path string, r io.Reader, headers map[string]string) (int, []byte) {
 	t.Helper()
+	resp, raw := restResponse(t, ts, method, path, r, headers)
+	return resp.StatusCode, raw
+}
+
+// restResponse is restRawFrom with the whole response, for its status
+// line and headers; its body is read and closed.
+func restResponse(t *testing.T, ts interface{ HTTPAddr() string }, method, path string, r io.Reader, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, r)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +65,7 @@ func restRawFrom(t *testing.T, ts interface{ HTTPAddr() string }, method, path s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, raw
+	return resp, raw
 }
 
 const restReport = `{
