@@ -163,3 +163,37 @@ func TestReopenedEmergencyMeasuresMeetTheFreshD3(t *testing.T) {
 	w.cases = append(w.cases, c.Number)
 	w.checkInvariants(t, w.refresh(t), false)
 }
+
+// Measures applied after the reopening and recorded before its assessment
+// already met the new cycle's emergency: the assessment that finds an
+// emergency starts no new D3 ("unless measures were applied since", the
+// README's process table).
+func TestReopenedEmergencyMeasuredBeforeItsAssessment(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	reopen := time.Date(2026, 5, 4, 8, 0, 0, 0, vntime.Location()) // Mon
+	c := w.reopenedEmergency(t, reopen)
+	name := "cases/" + c.Number
+	w.clk.Set(reopen.Add(3 * time.Hour))
+	c, err := w.eng.RecordEmergencyMeasures(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Set(reopen.Add(4 * time.Hour))
+	c, err = w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
+		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds := d3s(c); len(ds) != 1 || ds[0].State != model.DeadlineMet || ds[0].Start.After(reopen) {
+		t.Fatalf("D3 deadlines: %+v, want only the first cycle's, met", ds)
+	}
+	if !c.EmergencyMeasured.Equal(reopen.Add(2 * time.Hour)) {
+		t.Errorf("emergency measured %s, want the measures applied after the reopening", c.EmergencyMeasured)
+	}
+	w.cases = append(w.cases, c.Number)
+	w.checkInvariants(t, w.refresh(t), false)
+}
