@@ -40,6 +40,20 @@ func (w *world) reopenedEmergency(t *testing.T, reopen time.Time) model.Case {
 	return step(w.eng.Reopen(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()}, "hàng xóm báo trẻ lại bị bỏ mặc"))
 }
 
+// assessAsEmergency records the commune worker's initial assessment of c
+// that finds an emergency (the caregiver is the abuser), now.
+func (w *world) assessAsEmergency(t *testing.T, c model.Case) model.Case {
+	t.Helper()
+	c, err := w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: "cases/" + c.Number, Etag: c.Etag()}, process.InitialAssessment{
+		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // d3s returns the case's D3 deadlines, oldest first.
 func d3s(c model.Case) []model.Deadline {
 	var out []model.Deadline
@@ -127,15 +141,9 @@ func TestReopenedEmergencyMeasuresMeetTheFreshD3(t *testing.T) {
 	name := "cases/" + c.Number
 	chair := principal("chair.badinh")
 	w.clk.Set(reopen.Add(2 * time.Hour))
-	c, err := w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
-		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
-		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = w.assessAsEmergency(t, c)
 	w.clk.Set(reopen.Add(6 * time.Hour))
-	_, err = w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+	_, err := w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
 		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(-time.Hour)})
 	var fe *model.FieldError
 	if !errors.As(err, &fe) || fe.Field != "applied_time" || fe.Rule != "time.not_before_reopen" {
@@ -181,13 +189,7 @@ func TestReopenedEmergencyMeasuredBeforeItsAssessment(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.clk.Set(reopen.Add(4 * time.Hour))
-	c, err = w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
-		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
-		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = w.assessAsEmergency(t, c)
 	if ds := d3s(c); len(ds) != 1 || ds[0].State != model.DeadlineMet || ds[0].Start.After(reopen) {
 		t.Fatalf("D3 deadlines: %+v, want only the first cycle's, met", ds)
 	}
