@@ -5,6 +5,7 @@ package app_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -459,6 +460,21 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 	ts.clock.Set(hn(2026, 3, 9, 23, 59))
 	_, err = closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
 	wantReason(t, err, codes.FailedPrecondition, "CHILD_UNDER_16")
+	// Over REST as the README's table writes it, the ground's short name
+	// is refused as an unknown enum value (nothing done); its full name
+	// is the ground, refused here as a child under 16 (400).
+	rest := func(ground string) (int, string) {
+		code, raw := restRaw(t, ts, "POST", "/v1/"+name+":approveClosure",
+			`{"etag":"`+etagOf(t, ts, "bd.chair", name)+`","ground":"`+ground+`","reason":"trẻ đã đủ 16 tuổi","no_police_referral_reason":"không có dấu hiệu tội phạm"}`,
+			map[string]string{"Authorization": "Bearer " + ts.tokens.get("bd.chair")})
+		return code, string(raw)
+	}
+	if code, raw := rest("TURNED_16"); code != http.StatusBadRequest || !strings.Contains(raw, `invalid value for enum field ground: \"TURNED_16\"`) {
+		t.Errorf(`REST closure on "ground":"TURNED_16": %d %s, want 400 naming the enum value`, code, raw)
+	}
+	if code, raw := rest("CLOSURE_GROUND_TURNED_16"); code != http.StatusBadRequest || !strings.Contains(raw, `"reason":"CHILD_UNDER_16"`) {
+		t.Errorf(`REST closure on "ground":"CLOSURE_GROUND_TURNED_16" before the 16th birthday: %d %s, want 400, CHILD_UNDER_16`, code, raw)
+	}
 	ts.clock.Set(hn(2026, 3, 10, 8, 0))
 	c, err := closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
 	if err != nil {

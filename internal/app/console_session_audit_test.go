@@ -13,8 +13,10 @@ import (
 // A console request with a session cookie that names no live session (a
 // forged one, or one whose session ended) is sent to sign in, and audited
 // as the API audits a refused token: counted per client address over a
-// minute, one anonymous auth.fail event that says how many, with neither
-// the cookie's value nor any secret, however many are sent.
+// minute with the API's refusals from that address, one anonymous
+// auth.fail event that says how many and why (of resource console when
+// all were the console's), with neither the cookie's value nor any
+// secret, however many are sent; and not counted by the throttle.
 func TestConsoleRefusedSessionCookiesAreAudited(t *testing.T) {
 	ts, _ := startConsole(t)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
@@ -34,6 +36,12 @@ func TestConsoleRefusedSessionCookiesAreAudited(t *testing.T) {
 			t.Fatalf("GET %s with a forged session cookie: %s to %q, want a redirect to sign in", path, resp.Status, resp.Header.Get("Location"))
 		}
 	}
+	// They do not count toward the sign-in throttle: the API still
+	// answers this address's next bad sign-in 401, not 429. It counts
+	// with them: one event for the address and window.
+	if code, _ := restRaw(t, ts, "GET", "/v1/cases", "", nil); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/cases without a token after %d refused session cookies: %d, want 401 (the cookies are not counted by the throttle)", sent, code)
+	}
 	// A session that ended idle is refused the same way.
 	b = newBrowser(t, ts)
 	b.signIn(operatorID)
@@ -48,17 +56,26 @@ func TestConsoleRefusedSessionCookiesAreAudited(t *testing.T) {
 	}
 
 	_, events, refused := signInAudit(t, ts)
-	if refused != sent+1 {
-		t.Errorf("the audit log accounts for %d refused console sessions, want %d: %v", refused, sent+1, events)
+	if refused != sent+2 {
+		t.Errorf("the audit log accounts for %d refused sign-ins, want %d: %v", refused, sent+2, events)
 	}
-	// One event per address and window: the forged cookies' minute, and
-	// the ended session's half an hour later.
+	// One event per address and window, newest first: the ended session's,
+	// half an hour later, alone of its window, so of resource console; and
+	// the forged cookies' minute, which the API's refusal shares, so of no
+	// one resource.
 	if len(events) != 2 {
-		t.Errorf("%d refused session cookies are %d auth.fail events, want 2: %v", sent+1, len(events), events)
+		t.Fatalf("%d refused session cookies and a refused API call are %d auth.fail events, want 2: %v", sent+2, len(events), events)
+	}
+	for i, want := range []struct{ resource, why string }{
+		{"console", ": console session ended (idle or expired) ×1"},
+		{"", "no authorization ×1; unknown console session ×200"},
+	} {
+		if e := events[i]; e.GetResource() != want.resource || !strings.Contains(e.GetReason(), want.why) {
+			t.Errorf("auth.fail event %d: resource %q, reason %q; want resource %q and a reason with %q", i, e.GetResource(), e.GetReason(), want.resource, want.why)
+		}
 	}
 	for _, e := range events {
-		if e.GetOutcome() != "denied" || e.GetActor() != "" || !strings.Contains(e.GetReason(), "127.0.0.1") ||
-			!strings.Contains(e.GetReason(), "console session") {
+		if e.GetOutcome() != "denied" || e.GetActor() != "" || !strings.Contains(e.GetReason(), "127.0.0.1") {
 			t.Errorf("auth.fail event %v", e)
 		}
 		if s := e.String(); strings.Contains(s, forged) || strings.Contains(s, "cc_") {

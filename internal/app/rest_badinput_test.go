@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -122,8 +123,8 @@ func restReportCount(t *testing.T, ts *testServer) int {
 	return len(reports)
 }
 
-// A REST body over the gateway's 1 MiB limit answers 413 Content Too
-// Large with the gateway's JSON error (code, a message naming the limit,
+// A REST body over the gateway's 1 MiB limit answers 413 (Content Too
+// Large) with the gateway's JSON error (code, a message naming the limit,
 // ErrorInfo reason BODY_TOO_LARGE), whether its length was announced or
 // it came chunked, and writes nothing: the body is a valid report padded
 // with white space, which would be recorded if it were read whole.
@@ -159,6 +160,21 @@ func TestRESTBodyOverLimit(t *testing.T) {
 		if !slices.Contains(answer.Details, detail{Reason: "BODY_TOO_LARGE"}) {
 			t.Errorf("chunked %v: no ErrorInfo reason BODY_TOO_LARGE in %s", chunked, raw)
 		}
+	}
+	// What the README shows a client: the status line (Go
+	// names 413 by RFC 7231's words, not RFC 9110's "Content Too Large")
+	// and the JSON error.
+	resp, raw := restResponse(t, ts, "POST", "/v1/reports", strings.NewReader(padded),
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	const readmeAnswer = `{"code":3,"message":"the request body is over the limit of 1 MiB (1048576 bytes): nothing was done","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"BODY_TOO_LARGE","domain":"childcase","metadata":{"limit_bytes":"1048576"}}]}`
+	// protojson varies its spacing from build to build, so the bytes are
+	// compared without it.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		t.Errorf("the answer is not JSON (%v): %.300q", err, raw)
+	}
+	if resp.Status != "413 Request Entity Too Large" || compact.String() != readmeAnswer {
+		t.Errorf("the README's answer: got %s\n%s\nwant 413 Request Entity Too Large\n%s", resp.Status, raw, readmeAnswer)
 	}
 	if after := restReportCount(t, ts); after != before {
 		t.Errorf("the refused bodies changed the reports from %d to %d", before, after)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/childcase/childcase/api/openapi"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -40,6 +41,14 @@ func restRaw(t *testing.T, ts interface{ HTTPAddr() string }, method, path, body
 // bytes.Buffer) is sent chunked.
 func restRawFrom(t *testing.T, ts interface{ HTTPAddr() string }, method, path string, r io.Reader, headers map[string]string) (int, []byte) {
 	t.Helper()
+	resp, raw := restResponse(t, ts, method, path, r, headers)
+	return resp.StatusCode, raw
+}
+
+// restResponse is restRawFrom with the whole response, for its status
+// line and headers; its body is read and closed.
+func restResponse(t *testing.T, ts interface{ HTTPAddr() string }, method, path string, r io.Reader, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, "http://"+ts.HTTPAddr()+path, r)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +65,7 @@ func restRawFrom(t *testing.T, ts interface{ HTTPAddr() string }, method, path s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, raw
+	return resp, raw
 }
 
 const restReport = `{
@@ -219,4 +228,53 @@ func httpRule(t *testing.T, m protoreflect.MethodDescriptor) (string, string) {
 		pattern := variable.FindStringSubmatch(v)[1]
 		return segment.ReplaceAllString(pattern, "${1}s/{${1}}")
 	})
+}
+
+// The OpenAPI document, which the hotline's client developers read, says
+// what today's additions mean: a body over the limit (413 on every
+// operation), the closure ground TURNED_16 and its refusal, and the token
+// fields of an audit event; and each description is its own (the closure
+// grounds' once began with the deadline's "A clock running on a case").
+func TestOpenAPIDocumentsLimitsGroundsAndTokens(t *testing.T) {
+	type schema struct {
+		Description string `json:"description"`
+		Properties  map[string]struct {
+			Description string `json:"description"`
+		} `json:"properties"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Description string `json:"description"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Definitions map[string]schema `json:"definitions"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tooLarge := doc.Paths["/v1/reports"]["post"].Responses["413"].Description
+	for _, want := range []string{"1 MiB", "BODY_TOO_LARGE", "nothing was done"} {
+		if !strings.Contains(tooLarge, want) {
+			t.Errorf("POST /v1/reports: the 413 response %q does not say %q", tooLarge, want)
+		}
+	}
+	ground := doc.Definitions["ClosureGround"].Description
+	if !strings.HasPrefix(ground, "The lawful ground on which a case closes.") {
+		t.Errorf("ClosureGround's description does not begin with what it is: %q", ground)
+	}
+	for _, want := range []string{"CLOSURE_GROUND_TURNED_16: Every child", "FAILED_PRECONDITION", "CHILD_UNDER_16", "CLOSURE_GROUND_TURNED_18"} {
+		if !strings.Contains(ground, want) {
+			t.Errorf("ClosureGround's description lacks %q: %q", want, ground)
+		}
+	}
+	if d := doc.Definitions["Deadline"].Description; !strings.HasPrefix(d, "A clock running on a case.") {
+		t.Errorf("Deadline's description = %q, want it to begin with what a deadline is", d)
+	}
+	event := doc.Definitions["AuditEvent"].Properties
+	for field, want := range map[string]string{"token": "users/{user}/tokens/{token}", "token_created_by": "users/system"} {
+		if !strings.Contains(event[field].Description, want) {
+			t.Errorf("AuditEvent.%s: description %q does not say %q", field, event[field].Description, want)
+		}
+	}
 }

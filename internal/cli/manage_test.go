@@ -361,9 +361,41 @@ func TestManageUserTokenWorksWithServe(t *testing.T) {
 		t.Fatalf("no token in:\n%s", out)
 	}
 
+	auditorToken := mgTokenRE.FindString(mgMustRun(t, "users", "add", "--db", db, "--id", "aud", "--name", "Aud", "--role", "AUDITOR", "--unit", "orgs/system"))
+
 	s := mgServe(t, db, keyFile)
 	if code, body := s.get("/v1/units?page_size=1", token); code != http.StatusOK {
 		t.Errorf("with the users add token: %d %s", code, body)
+	}
+	// Its calls are audited as made with a token users add created: by
+	// users/system, not the user (the README's token_created_by).
+	var found bool
+	for range 2 { // the second listing holds the first's event
+		code, body := s.get("/v1/auditEvents?page_size=50", auditorToken)
+		if code != http.StatusOK {
+			t.Fatalf("audit events as the auditor users add made: %d %s", code, body)
+		}
+		var page struct {
+			Events []struct {
+				Actor          string `json:"actor"`
+				Token          string `json:"token"`
+				TokenCreatedBy string `json:"token_created_by"`
+			} `json:"events"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			if e.Actor == "users/aud" {
+				found = true
+				if !strings.HasPrefix(e.Token, "users/aud/tokens/") || e.TokenCreatedBy != "users/system" {
+					t.Errorf("an event of the auditor's call names token %q created by %q, want users/aud/tokens/... created by users/system", e.Token, e.TokenCreatedBy)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Error("no audit event of the auditor's first listing")
 	}
 	if code, body := s.get("/v1/units?page_size=1", ""); code != http.StatusUnauthorized {
 		t.Errorf("without a token: %d %s, want 401", code, body)

@@ -425,41 +425,60 @@ func TestCheckPrintsProgress(t *testing.T) {
 
 // TestServeRefusesADamagedPage: serve on a file whose meta pages are sound
 // but one of whose pages was overwritten (a disk fault), a page the start
-// reads (every start verifies the newest audit events), exits 1 with one
-// line naming the file, that it is damaged and that childcase check says
-// what is damaged, instead of bbolt's panic and a goroutine dump; and
-// check names the page.
+// reads, exits 1 with one line naming the file, that it is damaged and
+// that childcase check says what is damaged, instead of bbolt's panic and
+// a goroutine dump; and check names the page. A start reads more than the
+// newest audit events, which it verifies: it looks at the users (is there
+// a first admin to create?), so a damaged page of theirs refuses the start
+// too, not the first request (as the README said).
 func TestServeRefusesADamagedPage(t *testing.T) {
 	opsClearEnv(t)
-	dir := t.TempDir()
-	db := filepath.Join(dir, "cc.db")
-	for i := range 10 {
-		id := "user." + strconv.Itoa(i)
-		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
-	}
-	leaves := damagetest.Leaves(t, db, "audit")
-	damagetest.Garble(t, db, leaves[len(leaves)-1].ID)
+	for _, tt := range []struct {
+		bucket string
+		line   string // what the one line says besides the file and check
+	}{
+		{"audit", "childcase: start: verifying the newest audit events: the database file "},
+		{"users", "childcase: the database file "},
+	} {
+		t.Run(tt.bucket, func(t *testing.T) {
+			dir := t.TempDir()
+			db := filepath.Join(dir, "cc.db")
+			// Enough users that their bucket has pages of its own.
+			for i := range 40 {
+				id := "user." + strconv.Itoa(i)
+				mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+			}
+			leaves := damagetest.Leaves(t, db, tt.bucket)
+			if len(leaves) == 0 {
+				t.Fatalf("bucket %q has no page of its own to damage", tt.bucket)
+			}
+			damaged := leaves[len(leaves)-1].ID
+			damagetest.Garble(t, db, damaged)
 
-	// A start that does not refuse the file serves until this ends.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := Main(ctx, []string{"serve", "--db", db, "--key-file", filepath.Join(dir, "cc.key"),
-		"--grpc-addr", mgAddr(t), "--http-addr", mgAddr(t)}, &stdout, &stderr)
-	var last []string
-	for line := range strings.Lines(stderr.String()) {
-		if strings.HasPrefix(line, "childcase: ") {
-			last = append(last, line)
-		}
-	}
-	if code != 1 || len(last) != 1 || !strings.Contains(last[0], db+" is damaged") || !strings.Contains(last[0], "childcase check --db "+db) {
-		t.Errorf("serve on a damaged page: exit %d, want 1 with one line naming %s, the damage and childcase check\nstderr:\n%s", code, db, stderr.String())
-	}
-	if strings.Contains(stderr.String(), "goroutine ") {
-		t.Errorf("serve on a damaged page printed a goroutine dump:\n%s", stderr.String())
-	}
-	code, out, _ := mgRun(t, "check", "--db", db)
-	if want := "page " + strconv.FormatUint(leaves[len(leaves)-1].ID, 10); code != 1 || !strings.Contains(out, want) {
-		t.Errorf("check of the damaged file: exit %d, want 1 naming %s:\n%s", code, want, out)
+			// A start that does not refuse the file serves until this ends.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := Main(ctx, []string{"serve", "--db", db, "--key-file", filepath.Join(dir, "cc.key"),
+				"--grpc-addr", mgAddr(t), "--http-addr", mgAddr(t)}, &stdout, &stderr)
+			var last []string
+			for line := range strings.Lines(stderr.String()) {
+				if strings.HasPrefix(line, "childcase: ") {
+					last = append(last, line)
+				}
+			}
+			if code != 1 || len(last) != 1 || !strings.HasPrefix(last[0], tt.line+db+" is damaged: a read failed (bbolt panicked in ") ||
+				!strings.HasSuffix(last[0], "; run childcase check --db "+db+" to see what is damaged, and restore a backup\n") {
+				t.Errorf("serve on a damaged page of %q: exit %d, want 1 with one line %q..., naming %s, the damage and childcase check\nstderr:\n%s",
+					tt.bucket, code, tt.line, db, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "goroutine ") {
+				t.Errorf("serve on a damaged page printed a goroutine dump:\n%s", stderr.String())
+			}
+			code, out, _ := mgRun(t, "check", "--db", db)
+			if want := "page " + strconv.FormatUint(damaged, 10) + " (bucket \"" + tt.bucket + "\") says it is page "; code != 1 || !strings.Contains(out, "PROBLEM file: "+want) {
+				t.Errorf("check of the damaged file: exit %d, want 1 naming %s:\n%s", code, want, out)
+			}
+		})
 	}
 }

@@ -129,7 +129,6 @@ func (EmergencyReason) EnumDescriptor() ([]byte, []int) {
 	return file_childcase_v1_process_proto_rawDescGZIP(), []int{1}
 }
 
-// A clock running on a case.
 // The lawful ground on which a case closes.
 type ClosureGround int32
 
@@ -142,8 +141,9 @@ const (
 	// The child moved away from the commune's care.
 	ClosureGround_CLOSURE_GROUND_MOVED_AWAY ClosureGround = 2
 	// The child turned 18, the age to which criminal-procedure protections of
-	// a victim reach (domain: a child is under 16, Child Law Art. 1; see
-	// TURNED_16). Not checked against a recorded age: the reason says why.
+	// a victim reach (the Child Law's child is under 16, Art. 1: see
+	// TURNED_16). Not checked against a recorded age: the closure's reason
+	// says why.
 	ClosureGround_CLOSURE_GROUND_TURNED_18 ClosureGround = 3
 	// The child died.
 	ClosureGround_CLOSURE_GROUND_DECEASED ClosureGround = 4
@@ -153,8 +153,9 @@ const (
 	// Every child the case's reports name is 16 or older, no longer a child
 	// (Child Law Art. 1): by the date of birth, or by the age estimated when
 	// the report was received and the years since; a child of no recorded
-	// age does not hold it back. Otherwise FAILED_PRECONDITION,
-	// CHILD_UNDER_16.
+	// age does not hold it back (the closure's reason says why). Otherwise
+	// the closure is refused: FAILED_PRECONDITION (HTTP 400) with ErrorInfo
+	// reason CHILD_UNDER_16, naming the child under 16.
 	ClosureGround_CLOSURE_GROUND_TURNED_16 ClosureGround = 6
 )
 
@@ -269,6 +270,7 @@ func (CaseQueue) EnumDescriptor() ([]byte, []int) {
 	return file_childcase_v1_process_proto_rawDescGZIP(), []int{3}
 }
 
+// A clock running on a case.
 type Deadline struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1-based within the case.

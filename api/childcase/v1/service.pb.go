@@ -1203,7 +1203,7 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\vExportCases\x12 .childcase.v1.ExportCasesRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xf3\x05\x92A\xb2\x05\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xe1\a\x92A\xa0\a\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
 	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x1f\n" +
@@ -1212,7 +1212,9 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x03403\x12-\n" +
 	"+The caller's role may not call this method.RR\n" +
 	"\x03404\x12K\n" +
-	"INot found, or outside the caller's scope (the two are indistinguishable).RI\n" +
+	"INot found, or outside the caller's scope (the two are indistinguishable).R\xeb\x01\n" +
+	"\x03413\x12\xe3\x01\n" +
+	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.RI\n" +
 	"\x03429\x12B\n" +
 	"@Too many failed authentications from this client; see RetryInfo.Z\xa5\x01\n" +
 	"\xa2\x01\n" +

@@ -55,6 +55,20 @@ func (w *world) reopenedEmergency(t *testing.T, reopen time.Time) model.Case {
 	return step(w.eng.Reopen(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()}, "hàng xóm báo trẻ lại bị bỏ mặc"))
 }
 
+// assessAsEmergency records the commune worker's initial assessment of c
+// that finds an emergency (the caregiver is the abuser), now.
+func (w *world) assessAsEmergency(t *testing.T, c model.Case) model.Case {
+	t.Helper()
+	c, err := w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: "cases/" + c.Number, Etag: c.Etag()}, process.InitialAssessment{
+		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // d3s returns the case's D3 deadlines, oldest first.
 func d3s(c model.Case) []model.Deadline {
 	var out []model.Deadline
@@ -142,19 +156,20 @@ func TestReopenedEmergencyMeasuresMeetTheFreshD3(t *testing.T) {
 	name := "cases/" + c.Number
 	chair := principal("chair.badinh")
 	w.clk.Set(reopen.Add(2 * time.Hour))
-	c, err := w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
-		Emergency: true, EmergencyReason: model.EmergencyCaregiverIsAbuser,
-		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelHigh, SafetyObstacles: model.LevelMedium,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c = w.assessAsEmergency(t, c)
 	w.clk.Set(reopen.Add(6 * time.Hour))
-	_, err = w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+	_, err := w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
 		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(-time.Hour)})
 	var fe *model.FieldError
 	if !errors.As(err, &fe) || fe.Field != "applied_time" || fe.Rule != "time.not_before_reopen" {
 		t.Fatalf("measures applied before the reopening: %v, want applied_time refused (time.not_before_reopen)", err)
+	}
+	// A separation dated before the reopening is refused alike (the
+	// README: naming start_time).
+	_, err = w.eng.StartSeparation(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
+		process.Separation{Start: reopen.Add(-time.Hour), Place: "nhà tạm lánh", Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "12/QĐ-UBND"})
+	if !errors.As(err, &fe) || fe.Field != "start_time" || fe.Rule != "time.not_before_reopen" {
+		t.Fatalf("a separation started before the reopening: %v, want start_time refused (time.not_before_reopen)", err)
 	}
 	c, err = w.eng.RecordEmergencyMeasures(w.ctx, chair, process.Request{Case: name, Etag: c.Etag()},
 		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(5 * time.Hour)})
@@ -200,4 +215,32 @@ func TestMergeIntoAReopenedCaseKeepsItsFirstD3(t *testing.T) {
 	if d, ok := tally.CaseD3(merged); !ok || d.ID != first.ID {
 		t.Errorf("the statistics count the reopened emergency case by D3 %+v, want the first cycle's (%d)", d, first.ID)
 	}
+}
+
+// Measures applied after the reopening and recorded before its assessment
+// already met the new cycle's emergency: the assessment that finds an
+// emergency starts no new D3 ("unless measures were applied since", the
+// README's process table).
+func TestReopenedEmergencyMeasuredBeforeItsAssessment(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	reopen := time.Date(2026, 5, 4, 8, 0, 0, 0, vntime.Location()) // Mon
+	c := w.reopenedEmergency(t, reopen)
+	name := "cases/" + c.Number
+	w.clk.Set(reopen.Add(3 * time.Hour))
+	c, err := w.eng.RecordEmergencyMeasures(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()},
+		process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: reopen.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Set(reopen.Add(4 * time.Hour))
+	c = w.assessAsEmergency(t, c)
+	if ds := d3s(c); len(ds) != 1 || ds[0].State != model.DeadlineMet || ds[0].Start.After(reopen) {
+		t.Fatalf("D3 deadlines: %+v, want only the first cycle's, met", ds)
+	}
+	if !c.EmergencyMeasured.Equal(reopen.Add(2 * time.Hour)) {
+		t.Errorf("emergency measured %s, want the measures applied after the reopening", c.EmergencyMeasured)
+	}
+	w.cases = append(w.cases, c.Number)
+	w.checkInvariants(t, w.refresh(t), false)
 }

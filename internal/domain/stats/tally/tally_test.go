@@ -129,3 +129,50 @@ func TestEachCountCoversTally(t *testing.T) {
 		t.Errorf("a deadline kind that counts nothing: %+v, want one count of zero", got)
 	}
 }
+
+// An emergency case counts by the D3 of its first cycle: a reopening's D3
+// (new information) counts with the deadlines, in its own month, and
+// leaves the emergency case's count as it was; a case whose first cycle
+// had no D3 counts by the reopening's.
+func TestCaseD3OfAReopenedCase(t *testing.T) {
+	at := func(month time.Month, day int) time.Time {
+		return time.Date(2026, month, day, 8, 0, 0, 0, vntime.Location())
+	}
+	first := model.Deadline{ID: 1, Kind: model.DeadlineEmergencyMeasures, Start: at(3, 2), Due: at(3, 2).Add(12 * time.Hour),
+		State: model.DeadlineMet, DoneTime: at(3, 2).Add(time.Hour)}
+	again := model.Deadline{ID: 2, Kind: model.DeadlineEmergencyMeasures, Start: at(5, 4), Due: at(5, 4).Add(12 * time.Hour),
+		State: model.DeadlineMissed, DoneTime: at(5, 4).Add(12 * time.Hour)}
+	for _, tt := range []struct {
+		name      string
+		deadlines []model.Deadline
+		reopened  []time.Time
+		want      string // the emergency case's D3 state
+	}{
+		{"never reopened", []model.Deadline{first}, nil, "MET"},
+		{"reopened, its D3 missed", []model.Deadline{first, again}, []time.Time{at(5, 4)}, "MET"},
+		{"no D3 before the reopening", []model.Deadline{again}, []time.Time{at(5, 4)}, "MISSED"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := model.Case{Number: "HN-2026-00001", ReceiveTime: at(3, 2), Emergency: true, Deadlines: tt.deadlines, Reopened: tt.reopened}
+			if d3, ok := CaseD3(c); !ok || string(d3.State) != tt.want {
+				t.Errorf("CaseD3 = %v %v, want a %s one", d3, ok, tt.want)
+			}
+			byMonth := map[time.Month]*Tally{}
+			CaseEvents(c, func(when time.Time, _ string, inc func(*Tally)) {
+				m := when.In(vntime.Location()).Month()
+				if byMonth[m] == nil {
+					byMonth[m] = &Tally{}
+				}
+				inc(byMonth[m])
+			})
+			if got := byMonth[time.March]; got == nil || got.Emergencies != 1 || got.EmergencyD3[tt.want] != 1 || len(got.EmergencyD3) != 1 {
+				t.Errorf("March: the emergency case counts %+v, want one, by its %s D3", got, tt.want)
+			}
+			if len(tt.deadlines) == 2 {
+				if may := byMonth[time.May]; may == nil || may.Deadline(model.DeadlineEmergencyMeasures).Missed != 1 {
+					t.Errorf("May: the reopening's missed D3 is not counted with the deadlines: %+v", may)
+				}
+			}
+		})
+	}
+}
