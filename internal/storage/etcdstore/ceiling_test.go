@@ -216,9 +216,9 @@ func TestLayoutWalksCountTheirPrefixOnly(t *testing.T) {
 			}
 			return tx.CasesWithTokenAmong(searchToken(0), ids)
 		}
-		// Token 0's 5 postings (read more than once: the seeks of its
-		// first and past its last, its walk back) and the buckets'
-		// markers; the other tokens hold 1,200 after them.
+		// Token 0's 5 postings (the seek past its last, its walk back)
+		// and the buckets' markers; the other tokens hold 1,200 after
+		// them.
 		if n := counted("CasesWithToken", newest, first5); n > 40 {
 			t.Errorf("prefetch %v: CasesWithToken of a token of 5 cases made the member count %d keys, more than 40", prefetch, n)
 		}
