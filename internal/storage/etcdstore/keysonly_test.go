@@ -68,27 +68,14 @@ func TestSearchReadsPostingsKeysOnly(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	const cases = 200
-	var ids []uint64
-	err = s.Update(t.Context(), func(tx datastore.Tx) error {
-		ids = ids[:0]
-		for i := range cases {
-			// Token 1 holds every case, token 0 (before it) and token 2
-			// (after it) the first three.
-			under := [][]byte{searchToken(1)}
-			if i < 3 {
-				under = append(under, searchToken(0), searchToken(2))
-			}
-			c, err := createIndexedCase(tx, i, under)
-			if err != nil {
-				return err
-			}
-			ids = append(ids, c.ID)
+	// Token 1 holds every case, token 0 (before it) and token 2 (after
+	// it) the first three.
+	ids := indexCases(t, s, cases, func(i int) [][]byte {
+		if i < 3 {
+			return [][]byte{searchToken(0), searchToken(1), searchToken(2)}
 		}
-		return nil
+		return [][]byte{searchToken(1)}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	newest := fmt.Sprint([]uint64{ids[cases-1], ids[cases-2], ids[cases-3], ids[cases-4], ids[cases-5]})
 	oldest := fmt.Sprint([]uint64{ids[2], ids[1], ids[0]})
 	among := fmt.Sprint([]uint64{ids[0], ids[2]})
