@@ -85,17 +85,14 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	}
 	c := b.Cursor()
 	// The walks read the token's postings only: backwards down to its
-	// first, and forwards (the seek past its newest) up to its end.
+	// first (the floor stops the walk from its oldest, on an engine that
+	// reads backwards by sorting, etcd, without reading the keys below
+	// it), and forwards (the seek past its newest) up to its end. They
+	// read keys only: a posting's value is empty, and etcd reads each
+	// value from its backend file, all of a token's in a walk backwards.
 	kv.SetFloor(c, token)
 	kv.SetCeiling(c, prefixEnd(token))
-	// The token's oldest posting, where the walk from its newest stops
-	// without stepping past it: on an engine that reads backwards by
-	// sorting (etcd), the key before a token is found by reading every
-	// key below it.
-	oldest, _ := c.Seek(searchPostingKey(token, 0))
-	if oldest == nil || !bytes.HasPrefix(oldest, token) {
-		return nil, nil
-	}
+	kv.SetKeysOnly(c)
 	// From the token's last posting backwards: the newest cases first.
 	var out []uint64
 	k, _ := c.Seek(searchPostingKey(token, math.MaxUint64))
@@ -108,7 +105,7 @@ func (t *tx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 		if len(k) == datastore.SearchTokenSize+8 {
 			out = append(out, be.Uint64(k[datastore.SearchTokenSize:]))
 		}
-		if len(out) == limit || bytes.Equal(k, oldest) {
+		if len(out) == limit {
 			break
 		}
 	}
@@ -131,6 +128,7 @@ func (t *tx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, erro
 	var out []uint64
 	c := b.Cursor()
 	kv.SetCeiling(c, prefixEnd(token)) // the seeks past the last id stop at the token's end
+	kv.SetKeysOnly(c)
 	key := searchPostingKey(token, 0)
 	var k []byte
 	for _, id := range caseIDs {
@@ -172,11 +170,10 @@ func (t *tx) Prefetch(p datastore.Prefetch) {
 		}
 		newest := searchPostingKey(tok, math.MaxUint64)
 		ranges = append(ranges,
-			// CasesWithToken's seek of the token's oldest posting, of the
-			// key after its newest, and its walk back from there.
-			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: 1},
-			kv.Range{Bucket: bucketSearchTokens, From: newest, To: prefixEnd(tok), Limit: 1},
-			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: p.TokenLimit, Reverse: true})
+			// CasesWithToken's seek of the key after the token's newest
+			// posting, and its walk back from there, of keys only.
+			kv.Range{Bucket: bucketSearchTokens, From: newest, To: prefixEnd(tok), Limit: 1, KeysOnly: true},
+			kv.Range{Bucket: bucketSearchTokens, From: tok, To: newest, Limit: p.TokenLimit, Reverse: true, KeysOnly: true})
 	}
 	for _, tok := range p.AmongTokens {
 		if len(tok) != datastore.SearchTokenSize {
@@ -188,7 +185,7 @@ func (t *tx) Prefetch(p datastore.Prefetch) {
 		for i, id := range p.AmongCaseIDs {
 			// The last id's up to the token's end, where the cursor's
 			// ceiling stops it.
-			r := kv.Range{Bucket: bucketSearchTokens, From: searchPostingKey(tok, id), To: prefixEnd(tok), Limit: amongSteps + 1}
+			r := kv.Range{Bucket: bucketSearchTokens, From: searchPostingKey(tok, id), To: prefixEnd(tok), Limit: amongSteps + 1, KeysOnly: true}
 			if i+1 < len(p.AmongCaseIDs) {
 				r.To = searchPostingKey(tok, p.AmongCaseIDs[i+1])
 			}

@@ -131,6 +131,28 @@ func createIndexedCase(tx datastore.Tx, i int, tokens [][]byte) (model.Case, err
 	return c, tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: "m1", Tokens: tokens})
 }
 
+// indexCases creates n cases with createIndexedCase, case i under the
+// tokens under(i) names, and returns their ids.
+func indexCases(t *testing.T, s datastore.Store, n int, under func(i int) [][]byte) []uint64 {
+	t.Helper()
+	var ids []uint64
+	err := s.Update(t.Context(), func(tx datastore.Tx) error {
+		ids = ids[:0]
+		for i := range n {
+			c, err := createIndexedCase(tx, i, under(i))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, c.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
 // The layout's walks through a prefix of a larger bucket (a search
 // token's postings, a case's events) cost the member that prefix's keys,
 // not every key after them: the 400-case benchmark's searches counted
@@ -216,9 +238,9 @@ func TestLayoutWalksCountTheirPrefixOnly(t *testing.T) {
 			}
 			return tx.CasesWithTokenAmong(searchToken(0), ids)
 		}
-		// Token 0's 5 postings (read more than once: the seeks of its
-		// first and past its last, its walk back) and the buckets'
-		// markers; the other tokens hold 1,200 after them.
+		// Token 0's 5 postings (the seek past its last, its walk back)
+		// and the buckets' markers; the other tokens hold 1,200 after
+		// them.
 		if n := counted("CasesWithToken", newest, first5); n > 40 {
 			t.Errorf("prefetch %v: CasesWithToken of a token of 5 cases made the member count %d keys, more than 40", prefetch, n)
 		}

@@ -206,29 +206,17 @@ func TestPrefetchUnderTheTransactionsWrites(t *testing.T) {
 func TestSearchReadsCostRoundTripsNotTokens(t *testing.T) {
 	e, s := layoutOnEtcd(t)
 	const tokens, cases = 12, 30
-	var ids []uint64
-	err := s.Update(t.Context(), func(tx datastore.Tx) error {
-		ids = ids[:0]
-		for i := range cases {
-			// Case i is under the tokens j that divide it + 1: token 0
-			// holds every case, token 11 a few.
-			var under [][]byte
-			for j := range tokens {
-				if (i+1)%(j+1) == 0 {
-					under = append(under, searchToken(j))
-				}
+	// Case i is under the tokens j that divide it + 1: token 0 holds
+	// every case, token 11 a few.
+	ids := indexCases(t, s, cases, func(i int) [][]byte {
+		var under [][]byte
+		for j := range tokens {
+			if (i+1)%(j+1) == 0 {
+				under = append(under, searchToken(j))
 			}
-			c, err := createIndexedCase(tx, i, under)
-			if err != nil {
-				return err
-			}
-			ids = append(ids, c.ID)
 		}
-		return nil
+		return under
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var toks [][]byte
 	for j := range tokens {
 		toks = append(toks, searchToken(j))
@@ -297,7 +285,7 @@ func TestSearchReadsCostRoundTripsNotTokens(t *testing.T) {
 		return fmt.Sprint(out), err
 	}
 	var with, without string
-	err = s.View(t.Context(), func(tx datastore.ReadTx) error {
+	err := s.View(t.Context(), func(tx datastore.ReadTx) error {
 		var err error
 		without, err = search(tx, false)
 		return err

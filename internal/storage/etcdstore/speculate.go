@@ -205,8 +205,10 @@ func (t *tx) gather(s *tx) {
 	}
 }
 
-// sameSpan reports whether w and o cover the same keys: at one snapshot,
-// they then hold the same ones, so a transaction needs only one of them.
+// sameSpan reports whether w and o cover the same keys, both with their
+// values or both without: at one snapshot, they then hold the same ones,
+// so a transaction needs only one of them.
 func (w *window) sameSpan(o *window) bool {
-	return w == o || string(w.lo) == string(o.lo) && (w.hi == nil) == (o.hi == nil) && string(w.hi) == string(o.hi)
+	return w == o || string(w.lo) == string(o.lo) && (w.hi == nil) == (o.hi == nil) && string(w.hi) == string(o.hi) &&
+		w.keysOnly == o.keysOnly
 }

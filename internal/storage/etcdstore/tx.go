@@ -400,7 +400,7 @@ func (t *tx) Prefetch(ranges ...kv.Range) {
 		}
 		b := t.buckets[w.b.name]
 		if b.atSnapshot && !b.cleared {
-			b.windows = append(b.windows, b.newWindow(w.r.From, w.r.To, w.r.Reverse, resps[j]))
+			b.windows = append(b.windows, b.newWindow(w.r.From, w.r.To, w.r.Reverse, w.r.KeysOnly, resps[j]))
 		}
 	}
 }
@@ -415,7 +415,7 @@ func (b *bucket) holds(r kv.Range) bool {
 			return true
 		}
 	}
-	w := b.windowFrom(r.From)
+	w := b.windowFrom(r.From, r.KeysOnly)
 	return w != nil && (w.hi == nil || r.To != nil && bytes.Compare(r.To, w.hi) <= 0)
 }
 
@@ -429,9 +429,13 @@ func (b *bucket) rangeGet(r kv.Range) get {
 	if r.Reverse {
 		order = clientv3.SortDescend
 	}
-	return get{key: b.lo + string(r.From), opts: []clientv3.OpOption{
+	opts := []clientv3.OpOption{
 		clientv3.WithRange(end), clientv3.WithLimit(int64(r.Limit)), clientv3.WithSort(clientv3.SortByKey, order),
-	}}
+	}
+	if r.KeysOnly {
+		opts = append(opts, clientv3.WithKeysOnly())
+	}
+	return get{key: b.lo + string(r.From), opts: opts}
 }
 
 func (t *tx) fail(err error) {
@@ -503,19 +507,22 @@ type bucket struct {
 
 // window is what a transaction knows of the snapshot's keys in [lo, hi)
 // of a bucket: every one of them is in keys (ascending, relative to the
-// bucket), with its value. An empty lo is the bucket's start, a nil hi
-// its end.
+// bucket), with its value, or with an empty one when keysOnly (read for
+// the cursors that read keys only, kv.KeyWalker). An empty lo is the
+// bucket's start, a nil hi its end.
 type window struct {
 	lo, hi     []byte
 	keys, vals [][]byte
+	keysOnly   bool
 }
 
 // newWindow is the window of an answer to a Range of the bucket's keys in
 // [from, to) (a nil to: the bucket's end), ascending or (reverse)
-// descending: with more keys than its limit, the answer covers the range
-// only as far as its last key.
-func (b *bucket) newWindow(from, to []byte, reverse bool, resp *pb.RangeResponse) *window {
-	w := &window{lo: from, hi: to, keys: make([][]byte, 0, len(resp.Kvs)), vals: make([][]byte, 0, len(resp.Kvs))}
+// descending, with their values or (keysOnly) without: with more keys
+// than its limit, the answer covers the range only as far as its last
+// key.
+func (b *bucket) newWindow(from, to []byte, reverse, keysOnly bool, resp *pb.RangeResponse) *window {
+	w := &window{lo: from, hi: to, keys: make([][]byte, 0, len(resp.Kvs)), vals: make([][]byte, 0, len(resp.Kvs)), keysOnly: keysOnly}
 	for _, p := range resp.Kvs {
 		w.keys = append(w.keys, p.Key[len(b.lo):])
 		w.vals = append(w.vals, present(p.Value))
@@ -555,10 +562,10 @@ func (w *window) firstFrom(s []byte) int {
 }
 
 // windowFrom returns a prefetched window that knows the first key at or
-// after s, or nil.
-func (b *bucket) windowFrom(s []byte) *window {
+// after s, or nil; one without values only for a reader of keys only.
+func (b *bucket) windowFrom(s []byte, keysOnly bool) *window {
 	for _, w := range b.windows {
-		if w.holdsFrom(s) {
+		if (keysOnly || !w.keysOnly) && w.holdsFrom(s) {
 			return w
 		}
 	}
@@ -566,10 +573,10 @@ func (b *bucket) windowFrom(s []byte) *window {
 }
 
 // windowBefore returns a prefetched window that knows the last key before
-// before, or nil.
-func (b *bucket) windowBefore(before []byte) *window {
+// before, or nil; one without values only for a reader of keys only.
+func (b *bucket) windowBefore(before []byte, keysOnly bool) *window {
 	for _, w := range b.windows {
-		if w.holdsBefore(before) {
+		if (keysOnly || !w.keysOnly) && w.holdsBefore(before) {
 			return w
 		}
 	}
@@ -713,7 +720,7 @@ func (b *bucket) Get(key []byte) []byte {
 	if b.cleared || len(key) == 0 {
 		return nil
 	}
-	if w := b.windowFrom(key); w != nil {
+	if w := b.windowFrom(key, false); w != nil {
 		if i := w.firstFrom(key); i < len(w.keys) && bytes.Equal(w.keys[i], key) {
 			return w.vals[i]
 		}
@@ -847,11 +854,15 @@ type cursor struct {
 	// nil for none: the reads forwards end there, not at the bucket's
 	// end, and the cursor answers nil at or above it.
 	ceiling []byte
+	// keysOnly: the walk reads keys only (kv.KeyWalker), so its pages
+	// are read without values and it may read windows without them.
+	keysOnly bool
 }
 
 var (
-	_ kv.Floorer = (*cursor)(nil)
-	_ kv.Ceiler  = (*cursor)(nil)
+	_ kv.Floorer   = (*cursor)(nil)
+	_ kv.Ceiler    = (*cursor)(nil)
+	_ kv.KeyWalker = (*cursor)(nil)
 )
 
 // SetFloor implements kv.Floorer: etcd answers a descending Range only
@@ -863,6 +874,25 @@ func (c *cursor) SetFloor(floor []byte) { c.floor = bytes.Clone(floor) }
 // its end, past its limit too, so a page read from a key to the bucket's
 // end costs the member the rest of the bucket.
 func (c *cursor) SetCeiling(ceiling []byte) { c.ceiling = bytes.Clone(ceiling) }
+
+// SetKeysOnly implements kv.KeyWalker: etcd reads the value of every key
+// of a Range from its backend file, and a descending Range reads every
+// key of it before it takes its limit, while keys alone come from its
+// in-memory index (a search's walk back through a token's thousands of
+// postings, whose values are empty).
+func (c *cursor) SetKeysOnly() { c.keysOnly = true }
+
+// readPage is a Range of the bucket's keys from key to end, of the next
+// page's size, in the order given, and without values for a cursor
+// that reads keys only.
+func (c *cursor) readPage(key, end string, order clientv3.SortOrder) *pb.RangeResponse {
+	opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
+		clientv3.WithSort(clientv3.SortByKey, order)}
+	if c.keysOnly {
+		opts = append(opts, clientv3.WithKeysOnly())
+	}
+	return c.b.t.read(key, opts...)
+}
 
 // aboveCeiling reports whether k is at or above the cursor's ceiling.
 func (c *cursor) aboveCeiling(k []byte) bool {
@@ -988,7 +1018,7 @@ func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 		}
 		w := c.w
 		if w == nil || !w.holdsFrom(s) {
-			if w = c.b.windowFrom(s); w == nil {
+			if w = c.b.windowFrom(s, c.keysOnly); w == nil {
 				break
 			}
 		}
@@ -1005,12 +1035,11 @@ func (c *cursor) baseFirst(s []byte) ([]byte, []byte) {
 	if c.ceiling != nil {
 		end = c.b.lo + string(c.ceiling)
 	}
-	resp := c.b.t.read(c.b.lo+string(s), clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	resp := c.readPage(c.b.lo+string(s), end, clientv3.SortAscend)
 	if resp == nil {
 		return nil, nil
 	}
-	c.w = c.b.newWindow(s, c.ceiling, false, resp)
+	c.w = c.b.newWindow(s, c.ceiling, false, c.keysOnly, resp)
 	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil
@@ -1031,7 +1060,7 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 		}
 		w := c.w
 		if w == nil || !w.holdsBefore(before) {
-			if w = c.b.windowBefore(before); w == nil {
+			if w = c.b.windowBefore(before, c.keysOnly); w == nil {
 				break
 			}
 		}
@@ -1052,12 +1081,11 @@ func (c *cursor) baseLast(before []byte) ([]byte, []byte) {
 	if before != nil {
 		end = c.b.lo + string(before)
 	}
-	resp := c.b.t.read(c.b.lo+string(c.floor), clientv3.WithRange(end), clientv3.WithLimit(c.nextPage()),
-		clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
+	resp := c.readPage(c.b.lo+string(c.floor), end, clientv3.SortDescend)
 	if resp == nil {
 		return nil, nil
 	}
-	c.w = c.b.newWindow(c.floor, before, true, resp)
+	c.w = c.b.newWindow(c.floor, before, true, c.keysOnly, resp)
 	c.b.keepPage(c.w)
 	if len(c.w.keys) == 0 {
 		return nil, nil

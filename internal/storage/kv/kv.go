@@ -116,11 +116,16 @@ type Prefetcher interface {
 // Range is a bucket's keys in [From, To) (a nil To: to the bucket's end),
 // at most Limit of them (0: all): the first ones, or the last ones when
 // Reverse is set, which is what a cursor walking backwards from To reads.
+// KeysOnly says that the walks it is fetched for read its keys only (a
+// cursor told so by SetKeysOnly): an engine may then leave the values
+// out, and answer from it those walks only, never a Get or another
+// cursor.
 type Range struct {
 	Bucket   []byte
 	From, To []byte
 	Limit    int
 	Reverse  bool
+	KeysOnly bool
 }
 
 // Point is the Range of one key: a Get of key in bucket.
@@ -177,6 +182,28 @@ type Ceiler interface {
 func SetCeiling(c Cursor, ceiling []byte) {
 	if f, ok := c.(Ceiler); ok && ceiling != nil {
 		f.SetCeiling(ceiling)
+	}
+}
+
+// KeyWalker is what a Cursor of an engine that can read keys without
+// their values implements: etcd reads a key's value from its backend
+// file for every key of a Range it answers with values, and every key of
+// a descending Range, past its limit too, as it reads all of them before
+// it sorts them; keys alone it answers from its in-memory index.
+// SetKeysOnly says that the walk uses the keys it lands on and never
+// their values: the cursor may then answer any value of the snapshot as
+// empty (the transaction's own writes keep theirs), and read what a
+// KeysOnly Range fetched. The stored layout calls it through
+// SetKeysOnly, which does nothing on an engine that reads memory.
+type KeyWalker interface {
+	SetKeysOnly()
+}
+
+// SetKeysOnly tells c that its walk reads keys only when it is a
+// KeyWalker, and does nothing otherwise.
+func SetKeysOnly(c Cursor) {
+	if w, ok := c.(KeyWalker); ok {
+		w.SetKeysOnly()
 	}
 }
 
