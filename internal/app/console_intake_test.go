@@ -303,8 +303,17 @@ func TestBrowserOperatorRecordsACall(t *testing.T) {
 	base := "http://" + ts.HTTPAddr()
 	browserSignIn(t, ctx, base, operatorID, "pw-"+operatorID)
 
-	err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`nav a[href="/reports/new"]`)),
+	// The menu leads to the form. The test goes there by the link's
+	// address, so that it fills the form once the page has loaded: a click
+	// lets the next actions run while the browser may still be swapping
+	// documents, and a node found in one is gone in the next (CI failed
+	// with "Could not find node with given id" under load).
+	link, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`nav a[href="/reports/new"]`), "href"))
+	if err != nil || !link.Exists {
+		t.Fatalf("the menu's link to the intake form: %v", err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+link.Value),
 		chromedp.WaitVisible(chromedp.ID("narrative")),
 		chromedp.SetValue(chromedp.ID("receive_time"), testNow.Add(-time.Hour).In(vntime.Location()).Format("2006-01-02T15:04")),
 		chromedp.SetValue(chromedp.ID("call_type"), "CALL_TYPE_INTERVENTION"),
