@@ -34,6 +34,9 @@ func (f *filler) fill(t *testing.T, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
+			if v.Type().Field(i).Tag.Get("store") == "-" {
+				continue // a field of a view, never stored
+			}
 			if !v.Type().Field(i).IsExported() {
 				t.Fatalf("%s.%s is not exported: the filler cannot set it", v.Type(), v.Type().Field(i).Name)
 			}

@@ -552,8 +552,8 @@ func unsetFields(path string, vals []reflect.Value) []string {
 	var out []string
 	for i := range typ.NumField() {
 		f := typ.Field(i)
-		if !f.IsExported() {
-			continue
+		if !f.IsExported() || f.Tag.Get("store") == "-" {
+			continue // a field of a view, never stored
 		}
 		p := path + "." + f.Name
 		var inner []reflect.Value
