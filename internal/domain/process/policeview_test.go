@@ -326,3 +326,56 @@ func (w *world) referredCase(t *testing.T) (string, model.Case) {
 	}
 	return name, full
 }
+
+// A case of an older database, written before police views kept their own
+// etag, shows the case's etag in the police view. The commune's next
+// write, which the view does not show, stamps the view without changing
+// that etag, not even its form: the police step sent with the number the
+// liaison read goes through, and only a change the view shows gives it the
+// view's form.
+func TestPoliceViewOfAnOlderCaseKeepsItsEtagAcrossHiddenWrites(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	name, _ := w.referredCase(t)
+	number := name[len("cases/"):]
+	// As an older database holds it: written without the views' stamps.
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		c, err := tx.CaseByNumber(number)
+		if err != nil {
+			return err
+		}
+		c.PoliceViews, c.Revision = nil, c.Revision+1
+		return tx.UpdateCase(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(p access.Principal) model.Case {
+		t.Helper()
+		c, _, err := w.intake.GetCase(w.ctx, p, name)
+		if err != nil {
+			t.Fatalf("%s reads %s: %v", p.UserID, name, err)
+		}
+		return c
+	}
+	full, seen := read(worker), read(police)
+	if seen.Etag() != full.Etag() {
+		t.Fatalf("the police view of an unstamped case has etag %s, want the case's %s", seen.Etag(), full.Etag())
+	}
+
+	w.clk.Set(w.clk.Now().Add(time.Hour))
+	if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "ghi chú"); err != nil {
+		t.Fatal(err)
+	}
+	if now := read(police); now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after a note the police view has etag %s at %v, want %s at %v as before", now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
+	acked, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "CA-123")
+	if err != nil {
+		t.Fatalf("the police acknowledge with the etag they read, %s: %v", seen.Etag(), err)
+	}
+	if want := "p" + strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want {
+		t.Errorf("after their acknowledgement the police view has etag %s, want %s", acked.Etag(), want)
+	}
+}
