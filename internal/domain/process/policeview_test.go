@@ -379,3 +379,36 @@ func TestPoliceViewOfAnOlderCaseKeepsItsEtagAcrossHiddenWrites(t *testing.T) {
 		t.Errorf("after their acknowledgement the police view has etag %s, want %s", acked.Etag(), want)
 	}
 }
+
+// The README's known limit: since a police step takes the case's own etag
+// while it is current, a police client can tell the current number from
+// the others by guessing, even with a step the case refuses (it has been
+// acknowledged already): the others are a conflict, the current one is
+// refused for what it asks. So it can learn how many times the case was
+// written, the commune's hidden notes included, though not what they were.
+func TestPoliceStepTellsTheCurrentCaseEtagFromTheOthers(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	name, full := w.referredCase(t)
+	seen := access.PoliceView(full, policeLocal)
+	if _, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "CA-123"); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := w.intake.GetCase(w.ctx, worker, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if c, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, "ghi chú"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := uint64(1); n <= c.Revision+1; n++ {
+		_, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: strconv.FormatUint(n, 10)}, "CA-124")
+		var refused *model.PreconditionError
+		if current := n == c.Revision; current != errors.As(err, &refused) || current == errors.Is(err, model.ErrConflict) {
+			t.Errorf("a second acknowledgement with etag %d (the case's is %d): %v", n, c.Revision, err)
+		}
+	}
+}
