@@ -90,14 +90,7 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	worker, police := principal("worker.badinh"), principal("police.badinh")
 	name, full := w.referredCase(t)
 	var err error
-	read := func(p access.Principal) model.Case {
-		t.Helper()
-		c, _, err := w.intake.GetCase(w.ctx, p, name)
-		if err != nil {
-			t.Fatalf("%s reads %s: %v", p.UserID, name, err)
-		}
-		return c
-	}
+	read := func(p access.Principal) model.Case { t.Helper(); return w.caseAs(t, p, name) }
 	seen := read(police)
 	// The view's count starts with the referral, the first change it shows.
 	if seen.Etag() != "p1" || !seen.UpdateTime.Equal(full.UpdateTime) {
@@ -313,6 +306,16 @@ func TestPoliceViewEtagDoesNotMoveWithALateRecording(t *testing.T) {
 	}
 }
 
+// caseAs is the case name as p reads it.
+func (w *world) caseAs(t *testing.T, p access.Principal, name string) model.Case {
+	t.Helper()
+	c, _, err := w.intake.GetCase(w.ctx, p, name)
+	if err != nil {
+		t.Fatalf("%s reads %s: %v", p.UserID, name, err)
+	}
+	return c
+}
+
 // referredCase opens a case on Monday 2 March 2026, 16:00 in Hanoi, a
 // suspected crime, and refers it to the local police at once; it returns
 // the case's name and the case as the referring commune worker got it.
@@ -351,14 +354,7 @@ func TestPoliceViewOfAnOlderCaseKeepsItsEtagAcrossHiddenWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(p access.Principal) model.Case {
-		t.Helper()
-		c, _, err := w.intake.GetCase(w.ctx, p, name)
-		if err != nil {
-			t.Fatalf("%s reads %s: %v", p.UserID, name, err)
-		}
-		return c
-	}
+	read := func(p access.Principal) model.Case { t.Helper(); return w.caseAs(t, p, name) }
 	full, seen := read(worker), read(police)
 	if seen.Etag() != full.Etag() {
 		t.Fatalf("the police view of an unstamped case has etag %s, want the case's %s", seen.Etag(), full.Etag())
@@ -395,10 +391,8 @@ func TestPoliceStepTellsTheCurrentCaseEtagFromTheOthers(t *testing.T) {
 	if _, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "CA-123"); err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := w.intake.GetCase(w.ctx, worker, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := w.caseAs(t, worker, name)
+	var err error
 	for range 2 {
 		if c, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, "ghi chú"); err != nil {
 			t.Fatal(err)
