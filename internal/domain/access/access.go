@@ -254,10 +254,14 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	}
 	// The view's etag and update time are those of its last change
 	// (StampPoliceViews); a case no write has stamped since stamps were
-	// kept shows the case's, as it always did.
+	// kept shows the case's, as it always did, and a view stamped from
+	// such a case keeps that number as its etag until it next changes.
 	for _, v := range c.PoliceViews {
 		if v.PoliceUnit == policeUnit {
-			c.Revision, c.UpdateTime, c.EtagView = v.Revision, v.Time, model.PoliceEtagView
+			c.Revision, c.UpdateTime = v.Revision, v.Time
+			if !v.CaseEtag {
+				c.EtagView = model.PoliceEtagView
+			}
 		}
 	}
 	c.PoliceViews = nil
@@ -302,7 +306,10 @@ func StampPoliceViews(c *model.Case, prev func() (model.Case, error)) error {
 			before := PoliceView(*stored, unit)
 			stamp.Revision = before.Revision + 1
 			if sameView(before, PoliceView(*c, unit)) {
+				// Its etag too: the case's, on a view not stamped before
+				// (an older database's) or kept since.
 				stamp.Revision, stamp.Time = before.Revision, before.UpdateTime
+				stamp.CaseEtag = before.EtagView == ""
 			}
 		}
 		stamps = append(stamps, stamp)

@@ -327,6 +327,13 @@ type PoliceViewStamp struct {
 	PoliceUnit string
 	Revision   uint64
 	Time       time.Time
+	// CaseEtag is set while the view shows nothing new since the write
+	// that first stamped it, a case of an older database whose police
+	// view showed the case's etag: it keeps that number as its etag, not
+	// the view's form of it ("p" and the number), which would move it
+	// with a write it does not show and refuse the police's step sent
+	// with the etag they read.
+	CaseEtag bool
 }
 
 // Plan states.

@@ -90,14 +90,7 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	worker, police := principal("worker.badinh"), principal("police.badinh")
 	name, full := w.referredCase(t)
 	var err error
-	read := func(p access.Principal) model.Case {
-		t.Helper()
-		c, _, err := w.intake.GetCase(w.ctx, p, name)
-		if err != nil {
-			t.Fatalf("%s reads %s: %v", p.UserID, name, err)
-		}
-		return c
-	}
+	read := func(p access.Principal) model.Case { t.Helper(); return w.caseAs(t, p, name) }
 	seen := read(police)
 	// The view's count starts with the referral, the first change it shows.
 	if seen.Etag() != "p1" || !seen.UpdateTime.Equal(full.UpdateTime) {
@@ -313,6 +306,16 @@ func TestPoliceViewEtagDoesNotMoveWithALateRecording(t *testing.T) {
 	}
 }
 
+// caseAs is the case name as p reads it.
+func (w *world) caseAs(t *testing.T, p access.Principal, name string) model.Case {
+	t.Helper()
+	c, _, err := w.intake.GetCase(w.ctx, p, name)
+	if err != nil {
+		t.Fatalf("%s reads %s: %v", p.UserID, name, err)
+	}
+	return c
+}
+
 // referredCase opens a case on Monday 2 March 2026, 16:00 in Hanoi, a
 // suspected crime, and refers it to the local police at once; it returns
 // the case's name and the case as the referring commune worker got it.
@@ -325,4 +328,81 @@ func (w *world) referredCase(t *testing.T) (string, model.Case) {
 		t.Fatal(err)
 	}
 	return name, full
+}
+
+// A case of an older database, written before police views kept their own
+// etag, shows the case's etag in the police view. The commune's next
+// write, which the view does not show, stamps the view without changing
+// that etag, not even its form: the police step sent with the number the
+// liaison read goes through, and only a change the view shows gives it the
+// view's form.
+func TestPoliceViewOfAnOlderCaseKeepsItsEtagAcrossHiddenWrites(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	name, _ := w.referredCase(t)
+	number := name[len("cases/"):]
+	// As an older database holds it: written without the views' stamps.
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		c, err := tx.CaseByNumber(number)
+		if err != nil {
+			return err
+		}
+		c.PoliceViews, c.Revision = nil, c.Revision+1
+		return tx.UpdateCase(c)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(p access.Principal) model.Case { t.Helper(); return w.caseAs(t, p, name) }
+	full, seen := read(worker), read(police)
+	if seen.Etag() != full.Etag() {
+		t.Fatalf("the police view of an unstamped case has etag %s, want the case's %s", seen.Etag(), full.Etag())
+	}
+
+	w.clk.Set(w.clk.Now().Add(time.Hour))
+	if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "ghi chú"); err != nil {
+		t.Fatal(err)
+	}
+	if now := read(police); now.Etag() != seen.Etag() || !now.UpdateTime.Equal(seen.UpdateTime) {
+		t.Errorf("after a note the police view has etag %s at %v, want %s at %v as before", now.Etag(), now.UpdateTime, seen.Etag(), seen.UpdateTime)
+	}
+	acked, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "CA-123")
+	if err != nil {
+		t.Fatalf("the police acknowledge with the etag they read, %s: %v", seen.Etag(), err)
+	}
+	if want := "p" + strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want {
+		t.Errorf("after their acknowledgement the police view has etag %s, want %s", acked.Etag(), want)
+	}
+}
+
+// The README's known limit: since a police step takes the case's own etag
+// while it is current, a police client can tell the current number from
+// the others by guessing, even with a step the case refuses (it has been
+// acknowledged already): the others are a conflict, the current one is
+// refused for what it asks. So it can learn how many times the case was
+// written, the commune's hidden notes included, though not what they were.
+func TestPoliceStepTellsTheCurrentCaseEtagFromTheOthers(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	name, full := w.referredCase(t)
+	seen := access.PoliceView(full, policeLocal)
+	if _, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: seen.Etag()}, "CA-123"); err != nil {
+		t.Fatal(err)
+	}
+	c := w.caseAs(t, worker, name)
+	var err error
+	for range 2 {
+		if c, err = w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: c.Etag()}, "ghi chú"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := uint64(1); n <= c.Revision+1; n++ {
+		_, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: strconv.FormatUint(n, 10)}, "CA-124")
+		var refused *model.PreconditionError
+		if current := n == c.Revision; current != errors.As(err, &refused) || current == errors.Is(err, model.ErrConflict) {
+			t.Errorf("a second acknowledgement with etag %d (the case's is %d): %v", n, c.Revision, err)
+		}
+	}
 }

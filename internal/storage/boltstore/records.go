@@ -179,11 +179,11 @@ func lateRecordingFromRec(r *recordpb.LateRecording) model.LateRecording {
 }
 
 func policeViewToRec(v model.PoliceViewStamp) *recordpb.PoliceViewStamp {
-	return &recordpb.PoliceViewStamp{PoliceUnit: v.PoliceUnit, Revision: v.Revision, Time: timeToRec(v.Time)}
+	return &recordpb.PoliceViewStamp{PoliceUnit: v.PoliceUnit, Revision: v.Revision, Time: timeToRec(v.Time), CaseEtag: v.CaseEtag}
 }
 
 func policeViewFromRec(r *recordpb.PoliceViewStamp) model.PoliceViewStamp {
-	return model.PoliceViewStamp{PoliceUnit: r.GetPoliceUnit(), Revision: r.GetRevision(), Time: timeFromRec(r.GetTime())}
+	return model.PoliceViewStamp{PoliceUnit: r.GetPoliceUnit(), Revision: r.GetRevision(), Time: timeFromRec(r.GetTime()), CaseEtag: r.GetCaseEtag()}
 }
 
 func deadlineToRec(d model.Deadline) *recordpb.Deadline {

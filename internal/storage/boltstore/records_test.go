@@ -17,6 +17,12 @@ var storedTypes = []any{
 	model.IdempotencyRecord{}, model.User{}, model.Token{}, model.PoliceUnit{}, keys.WrappedKey{},
 }
 
+// neverStored are the fields of stored types that no record holds: a
+// round trip gives them back empty, whatever they held.
+var neverStored = map[string]string{
+	"Case": "EtagView", // a police view's mark, set on the case as shown
+}
+
 // filler sets every field of a value, each to a value of its own, so that
 // a field without a mapping in records.go, or two fields mapped onto one
 // record field, changes the value a round trip gives back.
@@ -85,6 +91,9 @@ func TestRecordRoundTrip(t *testing.T) {
 				out := reflect.New(typ)
 				if err := decode(raw, out.Interface()); err != nil {
 					t.Fatal(err)
+				}
+				if field, ok := neverStored[typ.Name()]; ok {
+					in.Elem().FieldByName(field).SetZero()
 				}
 				if !reflect.DeepEqual(in.Elem().Interface(), out.Elem().Interface()) {
 					t.Errorf("%s:\n got %+v\nwant %+v", name, out.Elem().Interface(), in.Elem().Interface())

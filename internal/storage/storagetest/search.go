@@ -17,6 +17,7 @@ var searchIndexTests = []namedTest{
 	{"UnknownCase", testSearchEntryUnknownCase},
 	{"ListPaging", testSearchEntryPaging},
 	{"RolledBack", testSearchEntryRolledBack},
+	{"ReadsOwnWrites", testSearchReadsOwnWrites},
 	{"AmongMany", testSearchCasesWithTokenAmongMany},
 	{"PendingMarks", testSearchPendingMarks},
 	{"IndexedUnder", testSearchIndexedUnder},
@@ -180,6 +181,55 @@ func testSearchEntryRolledBack(t *testing.T, s datastore.Store) {
 	}
 	if got := casesWithToken(t, s, searchToken(1), 10); len(got) != 0 {
 		t.Fatalf("after a rolled-back entry, cases with its token = %v, want none", got)
+	}
+}
+
+// A transaction's searches see its own entries over what it read of the
+// snapshot, prefetched or not: etcd reads the postings as keys only and
+// within the token's prefix, and must still merge the transaction's writes
+// (a posting added, one removed by a new entry) into both walks.
+func testSearchReadsOwnWrites(t *testing.T, s datastore.Store) {
+	ids := threeCases(t, s)
+	tok1, tok2 := searchToken(1), searchToken(2)
+	putSearchEntries(t, s,
+		datastore.SearchEntry{CaseID: ids[0], KeyID: "m1", Tokens: [][]byte{tok1}},
+		datastore.SearchEntry{CaseID: ids[2], KeyID: "m1", Tokens: [][]byte{tok1}})
+	check := func(tx datastore.ReadTx, when string, newest, among, under2 []uint64) {
+		t.Helper()
+		if got, err := tx.CasesWithToken(tok1, 10); err != nil || !slices.Equal(got, newest) {
+			t.Errorf("%s: CasesWithToken(tok1) = %v, %v; want %v", when, got, err, newest)
+		}
+		if got, err := tx.CasesWithToken(tok1, 1); err != nil || !slices.Equal(got, newest[:1]) {
+			t.Errorf("%s: CasesWithToken(tok1, 1) = %v, %v; want %v", when, got, err, newest[:1])
+		}
+		if got, err := tx.CasesWithTokenAmong(tok1, ids); err != nil || !slices.Equal(got, among) {
+			t.Errorf("%s: CasesWithTokenAmong(tok1, every case) = %v, %v; want %v", when, got, err, among)
+		}
+		if got, err := tx.CasesWithToken(tok2, 10); err != nil || !slices.Equal(got, under2) {
+			t.Errorf("%s: CasesWithToken(tok2) = %v, %v; want %v", when, got, err, under2)
+		}
+	}
+	for _, prefetch := range []bool{true, false} {
+		when := fmt.Sprintf("prefetched %v", prefetch)
+		rollback := errors.New("rolled back")
+		err := s.Update(t.Context(), func(tx datastore.Tx) error {
+			if prefetch {
+				tx.Prefetch(datastore.Prefetch{Tokens: [][]byte{tok1, tok2}, TokenLimit: 10, AmongTokens: [][]byte{tok1}, AmongCaseIDs: ids})
+			}
+			check(tx, when+", before the writes", []uint64{ids[2], ids[0]}, []uint64{ids[0], ids[2]}, nil)
+			// The second case joins tok1, the third leaves it for tok2.
+			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: ids[1], KeyID: "m1", Tokens: [][]byte{tok1}}); err != nil {
+				return err
+			}
+			if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: ids[2], KeyID: "m1", Tokens: [][]byte{tok2}}); err != nil {
+				return err
+			}
+			check(tx, when+", after the writes", []uint64{ids[1], ids[0]}, []uint64{ids[0], ids[1]}, []uint64{ids[2]})
+			return rollback // so that the next round starts from the same entries
+		})
+		if !errors.Is(err, rollback) {
+			t.Fatalf("%s: Update: %v, want the body's error", when, err)
+		}
 	}
 }
 

@@ -207,7 +207,7 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		ClosureProposed:   true,
 		AwaitingSuccessor: true,
 		PoliceAlerted:     []string{"policeUnits/ca-ha-noi"},
-		PoliceViews:       []model.PoliceViewStamp{{PoliceUnit: "policeUnits/ca-ha-noi", Revision: 3, Time: baseTime.Add(27 * time.Hour)}},
+		PoliceViews:       []model.PoliceViewStamp{{PoliceUnit: "policeUnits/ca-ha-noi", Revision: 3, Time: baseTime.Add(27 * time.Hour)}, {PoliceUnit: "policeUnits/ca-phuong-ba-dinh", Revision: 7, Time: baseTime.Add(25 * time.Hour), CaseEtag: true}},
 		LateRecordings:    []model.LateRecording{{RecordTime: baseTime.Add(26 * time.Hour), Unit: "units/00004@2025-07-01"}},
 		MergedInto:        "HN-2026-00900",
 		MergedFrom:        []string{"HN-2025-00017", "HN-2026-00003"},

@@ -1479,10 +1479,13 @@ func (x *Case) GetPoliceViews() []*PoliceViewStamp {
 // PoliceViewStamp is the revision and time of the last change a police
 // unit's view of a case shows.
 type PoliceViewStamp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PoliceUnit    string                 `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
-	Revision      uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
-	Time          int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	PoliceUnit string                 `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
+	Revision   uint64                 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Time       int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	// The view still shows the case's etag as the revision, not its own
+	// form of it (model.PoliceViewStamp.CaseEtag).
+	CaseEtag      bool `protobuf:"varint,4,opt,name=case_etag,json=caseEtag,proto3" json:"case_etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1536,6 +1539,13 @@ func (x *PoliceViewStamp) GetTime() int64 {
 		return x.Time
 	}
 	return 0
+}
+
+func (x *PoliceViewStamp) GetCaseEtag() bool {
+	if x != nil {
+		return x.CaseEtag
+	}
+	return false
 }
 
 // LateRecording is a record of emergency measures or a separation made
@@ -2689,12 +2699,13 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\x12L\n" +
 	"\x0flate_recordings\x18G \x03(\v2#.childcase.storage.v1.LateRecordingR\x0elateRecordings\x12\x1a\n" +
 	"\breopened\x18P \x03(\x03R\breopened\x12H\n" +
-	"\fpolice_views\x18Q \x03(\v2%.childcase.storage.v1.PoliceViewStampR\vpoliceViews\"b\n" +
+	"\fpolice_views\x18Q \x03(\v2%.childcase.storage.v1.PoliceViewStampR\vpoliceViews\"\x7f\n" +
 	"\x0fPoliceViewStamp\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x04R\brevision\x12\x12\n" +
-	"\x04time\x18\x03 \x01(\x03R\x04time\"D\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\x12\x1b\n" +
+	"\tcase_etag\x18\x04 \x01(\bR\bcaseEtag\"D\n" +
 	"\rLateRecording\x12\x1f\n" +
 	"\vrecord_time\x18\x01 \x01(\x03R\n" +
 	"recordTime\x12\x12\n" +
