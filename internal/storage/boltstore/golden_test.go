@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -380,9 +379,7 @@ func TestGoldenFilesOpen(t *testing.T) {
 				t.Fatalf("SealClearText = %d, %v; want %d cases sealed", n, err, g.sealedAtStart)
 			}
 			// Sealing changes nothing the police see: their views keep
-			// their counts and update times (access.StampPoliceViews);
-			// only the etag's form becomes the view's ("3" -> "p3"), as
-			// on any first write since views were stamped.
+			// their etags and update times (access.StampPoliceViews).
 			if got := policeViews(t, s); !maps.Equal(got, viewsBefore) {
 				t.Errorf("the police views after SealClearText:\n got %v\nwant %v as before", got, viewsBefore)
 			}
@@ -448,7 +445,7 @@ func policeViews(t *testing.T, s datastore.Store) map[string]string {
 		for _, c := range cs {
 			for _, r := range c.PoliceReferrals {
 				v := access.PoliceView(c, r.PoliceUnit)
-				out[c.Number+" "+r.PoliceUnit] = strconv.FormatUint(v.Revision, 10) + " " + v.UpdateTime.Format(time.RFC3339Nano)
+				out[c.Number+" "+r.PoliceUnit] = v.Etag() + " " + v.UpdateTime.Format(time.RFC3339Nano)
 			}
 		}
 		return nil

@@ -17,12 +17,6 @@ var storedTypes = []any{
 	model.IdempotencyRecord{}, model.User{}, model.Token{}, model.PoliceUnit{}, keys.WrappedKey{},
 }
 
-// neverStored are the fields of stored types that no record holds: a
-// round trip gives them back empty, whatever they held.
-var neverStored = map[string]string{
-	"Case": "EtagView", // a police view's mark, set on the case as shown
-}
-
 // filler sets every field of a value, each to a value of its own, so that
 // a field without a mapping in records.go, or two fields mapped onto one
 // record field, changes the value a round trip gives back.
@@ -40,9 +34,6 @@ func (f *filler) fill(t *testing.T, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if v.Type().Field(i).Tag.Get("store") == "-" {
-				continue // a field of a view, never stored
-			}
 			if !v.Type().Field(i).IsExported() {
 				t.Fatalf("%s.%s is not exported: the filler cannot set it", v.Type(), v.Type().Field(i).Name)
 			}
@@ -92,8 +83,13 @@ func TestRecordRoundTrip(t *testing.T) {
 				if err := decode(raw, out.Interface()); err != nil {
 					t.Fatal(err)
 				}
-				if field, ok := neverStored[typ.Name()]; ok {
-					in.Elem().FieldByName(field).SetZero()
+				// A field tagged store:"-" (a view's mark, set on a case
+				// as shown) is in no record: it comes back empty,
+				// whatever it held.
+				for i := range typ.NumField() {
+					if typ.Field(i).Tag.Get("store") == "-" {
+						in.Elem().Field(i).SetZero()
+					}
 				}
 				if !reflect.DeepEqual(in.Elem().Interface(), out.Elem().Interface()) {
 					t.Errorf("%s:\n got %+v\nwant %+v", name, out.Elem().Interface(), in.Elem().Interface())
