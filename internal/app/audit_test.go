@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -388,5 +389,53 @@ func TestDeadPasswordLinksAreRefusedSignIns(t *testing.T) {
 		if strings.Contains(e.GetReason(), secret[len(secret)-20:]) || strings.Contains(e.GetResource(), secret[len(secret)-20:]) {
 			t.Errorf("an event holds the link's secret: %v", e)
 		}
+	}
+}
+
+// A step refused on a case the caller sees (a stale etag, the case's
+// state, a field the body checks) read the case: it is on the case's
+// trail with outcome "refused" and the refusal's code, not its message,
+// although the refused step's own transaction wrote nothing.
+func TestRefusedStepsAreOnTheCaseTrail(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	p := ts.process()
+
+	_, err := p.AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: name, Etag: "999"})
+	wantReason(t, err, codes.Aborted, "ETAG_MISMATCH")
+	_, err = p.ApproveClosure(ts.as(t, "bd.chair"), &pb.ApproveClosureRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		Reason: "trẻ đã ổn định", NoPoliceReferralReason: "không có dấu hiệu tội phạm"})
+	wantCode(t, err, codes.FailedPrecondition)
+	closure := status.Convert(err)
+
+	refused := func(user string) []*pb.AuditEvent {
+		var out []*pb.AuditEvent
+		for _, e := range auditedBy(t, ts, "auditor", user) {
+			if e.GetOutcome() == "refused" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	if got := refused("bd.worker"); len(got) != 1 || got[0].GetAction() != "case.acknowledge" ||
+		got[0].GetCase() != name || got[0].GetReason() != "ETAG_MISMATCH" {
+		t.Errorf("the worker's refused acknowledgement: %v, want one case.acknowledge refused on %s, reason ETAG_MISMATCH", describeEvents(got), name)
+	}
+	var reason string
+	for _, d := range closure.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = info.GetReason()
+		}
+	}
+	if got := refused("bd.chair"); len(got) != 1 || got[0].GetAction() != "case.approveClosure" ||
+		got[0].GetCase() != name || reason == "" || got[0].GetReason() != reason {
+		t.Errorf("the chair's refused closure (%s): %v, want one case.approveClosure refused on %s with that reason", reason, describeEvents(got), name)
+	}
+	// Nothing else changed: the case is where it was.
+	if c := getCase(t, ts, "bd.worker", name); c.GetStatus() != pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT {
+		t.Errorf("after the refusals the case is %v", c.GetStatus())
 	}
 }

@@ -40,7 +40,11 @@ const (
 	OutcomeOK       = "ok"
 	OutcomeDenied   = "denied"
 	OutcomeNotFound = "not_found"
-	OutcomeError    = "error"
+	// OutcomeRefused: a step on a record the caller may see, refused for
+	// the request (a stale etag, a field, the record's state); nothing
+	// changed. The event's reason is the refusal's stable code.
+	OutcomeRefused = "refused"
+	OutcomeError   = "error"
 )
 
 // Event is one audited action. Storage must keep every field exactly as

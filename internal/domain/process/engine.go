@@ -178,7 +178,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	}
 	now := e.clock.Now()
 	var out model.Case
+	// seen: the body found the case in the caller's scope, so a refusal
+	// after that is an access to it, audited below.
+	seen := false
 	err = e.store.Update(ctx, func(tx datastore.Tx) error {
+		seen = false
 		// A retry gets the first answer, as it was, even if the case moved
 		// on since or the step took it out of the caller's scope (a unit
 		// that declined a transfer no longer sees the case). Request ids
@@ -221,6 +225,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
+		seen = true
 		if replayed {
 			// The same request_id for this step on another case: a
 			// different request. The fingerprint includes the case name,
@@ -272,11 +277,45 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			return model.Case{}, rerr
 		}
 	}
+	if code, refused := refusalCode(err); refused && seen {
+		// A step refused on a case the caller sees (a stale etag, a
+		// field, the case's state) changed nothing, but it read the case:
+		// it goes on the case's trail in a transaction of its own, as
+		// the body's events were rolled back with it.
+		res := access.CaseResource(number)
+		ev := p.Event(now, "case."+st.name, res, res, audit.OutcomeRefused)
+		ev.Reason = code
+		if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
+			return model.Case{}, rerr
+		}
+	}
 	if err != nil {
 		return model.Case{}, err
 	}
 	e.hub.notify()
 	return out, nil
+}
+
+// refusalCode is the stable code of a step's refusal for its audit event:
+// what the API's ErrorInfo says (the reason, or the field and its rule),
+// never the message, which may name the case's data. Other errors (the
+// store failing, a full disk) are no refusal.
+func refusalCode(err error) (string, bool) {
+	var fe *model.FieldError
+	var pe *model.PreconditionError
+	switch {
+	case err == nil:
+		return "", false
+	case errors.As(err, &pe):
+		return pe.Reason, true
+	case errors.As(err, &fe):
+		return fe.Field + " " + fe.Rule, true
+	case errors.Is(err, model.ErrConflict):
+		return "ETAG_MISMATCH", true
+	case errors.Is(err, model.ErrIdempotencyMismatch):
+		return "REQUEST_ID_REUSED", true
+	}
+	return "", false
 }
 
 // otherCaseNotFound is a case other than the one a request names that a
