@@ -36,6 +36,13 @@ func Precondition(reason, format string, args ...any) error {
 	return &PreconditionError{Reason: reason, Description: fmt.Sprintf(format, args...)}
 }
 
+// The stable reasons of ErrConflict and ErrIdempotencyMismatch, as the
+// API's ErrorInfo and a refused step's audit event give them.
+const (
+	ReasonEtagMismatch    = "ETAG_MISMATCH"
+	ReasonRequestIDReused = "REQUEST_ID_REUSED"
+)
+
 // Errors shared by the domain and storage layers. Storage returns them
 // wrapped; callers test with errors.Is.
 var (

@@ -263,27 +263,26 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		}
 		return idempotency.Remember(tx, p, method, req.RequestID, req.Fingerprint, number, result, now)
 	})
+	// A refused attempt changed nothing, and the body's events were rolled
+	// back with it; it goes on the case's audit trail in a transaction of
+	// its own: out of scope or absent (the two look alike to the caller),
+	// as a refused read does, on the other case a step named when that is
+	// the one not found (a merge's absorbed case); or refused on a case
+	// the caller sees (a stale etag, a field, the case's state), which it
+	// read.
+	outcome, code := "", ""
 	if errors.Is(err, model.ErrNotFound) {
-		// Out of scope or absent (the two look alike to the caller): the
-		// attempt goes on the case's audit trail, as a refused read does:
-		// the trail of the other case a step named, when that is the one
-		// not found (a merge's absorbed case).
 		var other otherCaseNotFound
 		if errors.As(err, &other) {
 			number = other.number
 		}
-		res := access.CaseResource(number)
-		if rerr := auditlog.New(e.store).Record(ctx, p.Event(now, "case."+st.name, res, res, audit.OutcomeNotFound)); rerr != nil {
-			return model.Case{}, rerr
-		}
+		outcome = audit.OutcomeNotFound
+	} else if c, refused := refusalCode(err); refused && seen {
+		outcome, code = audit.OutcomeRefused, c
 	}
-	if code, refused := refusalCode(err); refused && seen {
-		// A step refused on a case the caller sees (a stale etag, a
-		// field, the case's state) changed nothing, but it read the case:
-		// it goes on the case's trail in a transaction of its own, as
-		// the body's events were rolled back with it.
+	if outcome != "" {
 		res := access.CaseResource(number)
-		ev := p.Event(now, "case."+st.name, res, res, audit.OutcomeRefused)
+		ev := p.Event(now, "case."+st.name, res, res, outcome)
 		ev.Reason = code
 		if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
 			return model.Case{}, rerr
@@ -311,9 +310,9 @@ func refusalCode(err error) (string, bool) {
 	case errors.As(err, &fe):
 		return fe.Field + " " + fe.Rule, true
 	case errors.Is(err, model.ErrConflict):
-		return "ETAG_MISMATCH", true
+		return model.ReasonEtagMismatch, true
 	case errors.Is(err, model.ErrIdempotencyMismatch):
-		return "REQUEST_ID_REUSED", true
+		return model.ReasonRequestIDReused, true
 	}
 	return "", false
 }

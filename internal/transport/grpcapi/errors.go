@@ -24,8 +24,8 @@ const (
 	ReasonInvalidField     = "INVALID_FIELD"
 	ReasonNotFound         = "NOT_FOUND"
 	ReasonAlreadyExists    = "ALREADY_EXISTS"
-	ReasonRequestIDReused  = "REQUEST_ID_REUSED"
-	ReasonEtagMismatch     = "ETAG_MISMATCH"
+	ReasonRequestIDReused  = model.ReasonRequestIDReused
+	ReasonEtagMismatch     = model.ReasonEtagMismatch
 	ReasonInternal         = "INTERNAL"
 	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
 	ReasonRequestCancelled = "CANCELLED"
