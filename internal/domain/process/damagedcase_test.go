@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // damagedCase is a store one of whose cases lies on a damaged page of the
@@ -17,24 +21,41 @@ import (
 // once bbolt panics on the page (model.ErrDamaged).
 type damagedCase struct {
 	datastore.Store
-	id uint64
+	id    uint64
+	tries *atomic.Int64 // counts the reads of the damaged case, if not nil
 }
 
 func (s damagedCase) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	return s.Store.Update(ctx, func(tx datastore.Tx) error { return fn(damagedCaseTx{tx, s.id}) })
+	return s.Store.Update(ctx, func(tx datastore.Tx) error { return fn(damagedCaseTx{tx, s}) })
 }
 
 type damagedCaseTx struct {
 	datastore.Tx
-	id uint64
+	s damagedCase
 }
 
 func (t damagedCaseTx) CaseByID(id uint64) (model.Case, error) {
-	if id == t.id {
+	if id == t.s.id {
+		if t.s.tries != nil {
+			t.s.tries.Add(1)
+		}
 		return model.Case{}, fmt.Errorf("case id %d: %w", id, model.ErrDamaged)
 	}
 	return t.Tx.CaseByID(id)
 }
+
+// errorLines counts the ERROR records logged.
+type errorLines struct{ n atomic.Int64 }
+
+func (h *errorLines) Enabled(context.Context, slog.Level) bool { return true }
+func (h *errorLines) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *errorLines) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *errorLines) WithGroup(string) slog.Handler      { return h }
 
 // A case on a damaged page fails its own timers every time they fall due,
 // and only them: the scheduler fires the deadlines of the other cases due
@@ -50,7 +71,7 @@ func TestSchedulerFiresPastADamagedCase(t *testing.T) {
 	sound := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
 	w.clk.Advance(48 * time.Hour) // both acknowledgements are overdue
 
-	eng := process.New(process.Deps{Store: damagedCase{w.store, damaged.ID}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+	eng := process.New(process.Deps{Store: damagedCase{Store: w.store, id: damaged.ID}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
 	n, err := eng.FireDue(w.ctx)
 	if !errors.Is(err, model.ErrDamaged) {
 		t.Errorf("FireDue past a damaged case: %d fired, error %v; want the damage reported", n, err)
@@ -77,5 +98,91 @@ func TestSchedulerFiresPastADamagedCase(t *testing.T) {
 	}
 	if len(timers) == 0 {
 		t.Error("the damaged case's timer is gone: it must fire once the file is mended")
+	}
+}
+
+// The unit reforms move the other cases of a unit gone out of force past a
+// case on a damaged page, and report the damaged one. The first damaged
+// case ended the pass, so every case after it stayed in a unit that is
+// gone, and the scheduler scanned the reformed units' queues again at
+// every pass.
+func TestReformsMovePastADamagedCase(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorldAt(t, e, time.Date(2025, 6, 25, 9, 0, 0, 0, vntime.Location())) // Phường Trúc Bạch is in force until 30 June
+	defer w.close()
+	// One sound case either side of the damaged one, whichever order the
+	// queue reads them in.
+	first := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
+	w.clk.Advance(time.Hour)
+	damaged := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
+	w.clk.Advance(time.Hour)
+	last := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
+	w.clk.Set(time.Date(2025, 7, 2, 9, 0, 0, 0, vntime.Location()))
+
+	eng := process.New(process.Deps{Store: damagedCase{Store: w.store, id: damaged.ID}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+	n, err := eng.FollowReforms(w.ctx)
+	if !errors.Is(err, model.ErrDamaged) || n != 2 {
+		t.Errorf("FollowReforms past a damaged case: %d changed, error %v; want 2 and the damage reported", n, err)
+	}
+	for _, sound := range []model.Case{first, last} {
+		var after model.Case
+		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+			after, err = tx.CaseByID(sound.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if after.ResponsibleUnit == sound.ResponsibleUnit && !after.AwaitingSuccessor {
+			t.Errorf("the sound case %s stayed in %v, a unit gone out of force", sound.Number, after.ResponsibleUnit)
+		}
+	}
+}
+
+// The scheduler tries a case on a damaged page again, and logs it, once an
+// hour, not at every pass: each pass (every poll, and every write's
+// wake-up) tried the case's overdue timer and the unit reforms again and
+// logged two ERROR lines a second for as long as the server ran.
+func TestSchedulerTriesADamagedCaseHourly(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorldAt(t, e, time.Date(2025, 6, 25, 9, 0, 0, 0, vntime.Location()))
+	defer w.close()
+	damaged := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
+	w.clk.Set(time.Date(2025, 7, 2, 9, 0, 0, 0, vntime.Location())) // its acknowledgement is overdue, its unit gone
+
+	var tries atomic.Int64
+	logged := &errorLines{}
+	eng := process.New(process.Deps{Store: damagedCase{Store: w.store, id: damaged.ID, tries: &tries}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: slog.New(logged)})
+	ctx, cancel := context.WithCancel(w.ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := eng.Run(ctx, time.Millisecond); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	waitFor := func(want int64) {
+		t.Helper()
+		for start := time.Now(); tries.Load() < want; time.Sleep(time.Millisecond) {
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("after 30 s the damaged case was read %d times, want %d", tries.Load(), want)
+			}
+		}
+	}
+	// Its timer, then the reforms: one try each.
+	waitFor(2)
+	// A few hundred passes at a 1 ms poll, with the clock still.
+	time.Sleep(300 * time.Millisecond)
+	if n, lines := tries.Load(), logged.n.Load(); n != 2 || lines != 2 {
+		t.Errorf("with the clock still, the damaged case was tried %d times and %d ERROR lines logged; want 2 and 2 (its timer and the reforms, once each)", n, lines)
+	}
+	// An hour later its timer is tried, and logged, again; the reforms wait for the next day.
+	w.clk.Advance(time.Hour)
+	waitFor(3)
+	time.Sleep(100 * time.Millisecond)
+	if n, lines := tries.Load(), logged.n.Load(); n != 3 || lines != 3 {
+		t.Errorf("an hour later the damaged case was tried %d times in all and %d ERROR lines logged; want 3 and 3", n, lines)
 	}
 }

@@ -202,8 +202,13 @@ var start = time.Date(2026, 3, 2, 9, 0, 0, 0, vntime.Location()) // a Monday
 
 // newWorld sets up a world; t is a *rapid.T or a *testing.T.
 func newWorld(t interface{ Fatal(args ...any) }, e env) *world {
+	return newWorldAt(t, e, start)
+}
+
+// newWorldAt is newWorld with its clock at now.
+func newWorldAt(t interface{ Fatal(args ...any) }, e env, now time.Time) *world {
 	store := memstore.New()
-	w := &world{env: e, ctx: context.Background(), store: store, clk: clock.NewFake(start)}
+	w := &world{env: e, ctx: context.Background(), store: store, clk: clock.NewFake(now)}
 	w.eng = process.New(process.Deps{Store: store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
 	w.intake = intake.New(intake.Deps{Store: store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
 	baDinh, _ := units.ParseKey("00004@2025-07-01")

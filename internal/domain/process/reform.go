@@ -32,6 +32,11 @@ const reformPage = 100
 // whose responsible unit is not in force today, and returns how many
 // cases it changed. It reads the open-case queues of the units no longer
 // in force, a few index lookups each, not every case.
+//
+// A case on a damaged page of the file (model.ErrDamaged) cannot move:
+// the pass goes on past it, as FireDue does, so that one damaged case
+// does not keep every other case in a unit that is gone, and reports it
+// at the end. Any other failure ends the pass.
 func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 	today := vntime.DateOf(e.clock.Now())
 	var gone []string
@@ -69,8 +74,13 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	changed := 0
+	var damaged []error
 	for _, id := range ids {
 		done, err := e.followReform(ctx, id)
+		if errors.Is(err, model.ErrDamaged) {
+			damaged = append(damaged, fmt.Errorf("case id %d: %w", id, err))
+			continue
+		}
 		if err != nil {
 			return changed, err
 		}
@@ -82,7 +92,7 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 		e.hub.notify()
 		e.log.InfoContext(ctx, "cases followed the unit reforms", "cases", changed)
 	}
-	return changed, nil
+	return changed, errors.Join(damaged...)
 }
 
 // followReform moves one case, in its own transaction, and reports

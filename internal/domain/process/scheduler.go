@@ -37,13 +37,33 @@ const firePage = 100
 // one damaged case does not hold back the deadlines of every case due
 // after it, and reports it at the end. Any other failure ends the pass.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
+	return e.fireDue(ctx, heldTimers{})
+}
+
+// timerKey names one timer.
+type timerKey struct {
+	at       int64
+	caseID   uint64
+	deadline int
+}
+
+// heldTimers are the damaged timers Run does not try again before the
+// time given: each try fails, and logs, for as long as the file is not
+// mended (see repeatLogEvery).
+type heldTimers map[timerKey]time.Time
+
+// fireDue is FireDue, skipping the timers held until after now and
+// holding each timer that fails on a damaged page for repeatLogEvery.
+func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 	fired := 0
-	type timerKey struct {
-		at       int64
-		caseID   uint64
-		deadline int
-	}
 	damaged := map[timerKey]bool{}
+	for k, until := range held {
+		if e.clock.Now().Before(until) {
+			damaged[k] = true
+		} else {
+			delete(held, k)
+		}
+	}
 	var errs []error
 	for {
 		now := e.clock.Now()
@@ -68,6 +88,7 @@ func (e *Engine) FireDue(ctx context.Context) (int, error) {
 					return fired, errors.Join(append(errs, err)...)
 				}
 				damaged[k] = true
+				held[k] = now.Add(repeatLogEvery)
 				errs = append(errs, fmt.Errorf("deadline %d of case id %d, due to fire %s: %w", t.DeadlineID, t.CaseID, hanoi(t.At), err))
 				continue
 			}
@@ -166,11 +187,37 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
 }
 
+// repeatLogEvery is how often Run logs a failure that persists. A case on
+// a damaged page fails at every pass, each poll and each write's wake-up:
+// a line a second would bury the logs, and the first line already says
+// what is wrong. A new or changed failure is logged at once.
+const repeatLogEvery = time.Hour
+
+// errorLog logs the failures of one of Run's duties.
+type errorLog struct {
+	last   string    // the failure logged last; "" after a pass that went well
+	logged time.Time // when, by the engine's clock
+}
+
+// report logs err (nil: the duty went well) if it is new, differs from
+// the last one, or was last logged repeatLogEvery ago.
+func (l *errorLog) report(ctx context.Context, e *Engine, msg string, err error) {
+	if err == nil {
+		l.last = ""
+		return
+	}
+	now := e.clock.Now()
+	if text := err.Error(); text != l.last || now.Sub(l.logged) >= repeatLogEvery {
+		e.log.ErrorContext(ctx, msg, "err", err)
+		l.last, l.logged = text, now
+	}
+}
+
 // wakeAfter is how long Run waits before its next pass: until the next
-// timer falls due, at most poll. After a pass that failed, poll: the timer
-// it failed on is due already and stays (a case on a damaged page fails
-// at every try), so waiting for it would try it again at once, in a loop
-// that holds a core and writes two ERROR lines each time round.
+// timer falls due, at most poll. After a pass that failed, or while a
+// damaged timer is held, poll: the timer it failed on is due already and
+// stays (a case on a damaged page fails at every try), so waiting for it
+// would look at it again at once, in a loop that holds a core.
 func wakeAfter(poll time.Duration, now time.Time, next model.Timer, found, failed bool) time.Duration {
 	if !found || failed {
 		return poll
@@ -207,34 +254,39 @@ func unitKey(name string) (units.Key, bool) {
 // reforms (FollowReforms). It also sweeps the idempotency records past
 // their retention, at start and then every idempotency.SweepInterval.
 func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
+	var fireLog, reformLog, sweepLog errorLog
+	held := heldTimers{}
 	for {
 		// First what is due: a scheduler that starts (a new leader after a
 		// failover) fires the deadlines due while none ran before anything
 		// else. Firing a timer follows the reform of its own case, so what
 		// falls due in a reformed unit still goes to its successor.
-		_, fireErr := e.FireDue(ctx)
-		if fireErr != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			e.log.ErrorContext(ctx, "deadline scheduler", "err", fireErr)
+		_, fireErr := e.fireDue(ctx, held)
+		if fireErr != nil && ctx.Err() != nil {
+			return nil
 		}
+		fireLog.report(ctx, e, "deadline scheduler", fireErr)
 		// Then the reforms, once a day: the scan of every reformed unit's
 		// queue is a read per unit, which on etcd is a round trip each.
 		if today := vntime.DateOf(e.clock.Now()); today != e.reformDay {
-			if _, err := e.FollowReforms(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				e.log.ErrorContext(ctx, "following the unit reforms", "err", err)
-			} else {
+			_, err := e.FollowReforms(ctx)
+			if err != nil && ctx.Err() != nil {
+				return nil
+			}
+			reformLog.report(ctx, e, "following the unit reforms", err)
+			// A pass that went past damaged cases only is done for the
+			// day: they move once the file is mended and the server
+			// starts again. Any other failure is tried again next pass.
+			if err == nil || errors.Is(err, model.ErrDamaged) {
 				e.reformDay = today
 			}
 		}
 		if now := e.clock.Now(); e.lastSweep.IsZero() || now.Sub(e.lastSweep) >= idempotency.SweepInterval {
-			if _, err := e.SweepIdempotency(ctx); err != nil && ctx.Err() == nil {
-				e.log.ErrorContext(ctx, "idempotency sweep", "err", err)
+			_, err := e.SweepIdempotency(ctx)
+			if err != nil && ctx.Err() != nil {
+				return nil
 			}
+			sweepLog.report(ctx, e, "idempotency sweep", err)
 			e.lastSweep = now
 		}
 		var next model.Timer
@@ -244,7 +296,7 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			next, found, err = tx.NextTimer()
 			return err
 		})
-		t := time.NewTimer(wakeAfter(poll, e.clock.Now(), next, found && err == nil, fireErr != nil))
+		t := time.NewTimer(wakeAfter(poll, e.clock.Now(), next, found && err == nil, fireErr != nil || len(held) > 0))
 		select {
 		case <-ctx.Done():
 			t.Stop()
