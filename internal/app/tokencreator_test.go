@@ -54,3 +54,51 @@ func TestAuditNamesTheCreatorOfAnotherUsersToken(t *testing.T) {
 		t.Errorf("the console's audit page shows the token %s", tok.GetName())
 	}
 }
+
+// A token shows who created it, and so was shown its secret: the answer
+// that creates it and ListTokens name the admin, and users/system for the
+// tokens of the first start and the offline commands. An admin could
+// read the creator only in the audit events of calls made with it.
+func TestTokenNamesItsCreator(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	admin := ts.as(t, "admin")
+	tok, err := ts.admin().CreateToken(admin, &pb.CreateTokenRequest{Parent: "users/bd.worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.GetCreator() != "users/admin" {
+		t.Errorf("CreateToken's answer names the creator %q, want users/admin", tok.GetCreator())
+	}
+	list, err := ts.admin().ListTokens(admin, &pb.ListTokensRequest{Parent: "users/bd.worker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creators := map[string]string{}
+	for _, l := range list.GetTokens() {
+		creators[l.GetName()] = l.GetCreator()
+	}
+	// Both bd.worker's tokens, the one CreateUser answered with and this
+	// one, were created by the admin.
+	if len(creators) != 2 || creators[tok.GetName()] != "users/admin" {
+		t.Errorf("ListTokens of bd.worker: creators %v; want two tokens, both created by users/admin", creators)
+	}
+	for name, c := range creators {
+		if c != "users/admin" {
+			t.Errorf("token %s names the creator %q, want users/admin", name, c)
+		}
+	}
+	// The admin's own token came with the first start.
+	own, err := ts.admin().ListTokens(admin, &pb.ListTokensRequest{Parent: "users/admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.GetTokens()) == 0 {
+		t.Fatal("the admin has no token")
+	}
+	for _, l := range own.GetTokens() {
+		if l.GetCreator() != "users/system" {
+			t.Errorf("the admin's token %s names the creator %q, want users/system (the first start)", l.GetName(), l.GetCreator())
+		}
+	}
+}

@@ -213,10 +213,15 @@ type Token struct {
 	// The bearer token, "cc_...": present only in the response that created
 	// it (not in the answer to a retry with the same request_id: only its
 	// hash is stored). Send it as "Authorization: Bearer <secret>".
-	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	Secret     string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// Who created the token, and so was shown its secret: "users/{user}" of
+	// an admin, "users/system" for the first start, the demo and the
+	// offline commands (childcase users add, token). Empty for a token
+	// created before its creator was recorded.
+	Creator       string `protobuf:"bytes,6,opt,name=creator,proto3" json:"creator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,6 +289,13 @@ func (x *Token) GetRevokeTime() *timestamppb.Timestamp {
 		return x.RevokeTime
 	}
 	return nil
+}
+
+func (x *Token) GetCreator() string {
+	if x != nil {
+		return x.Creator
+	}
+	return ""
 }
 
 // A PoliceUnit is a police unit cases can be referred to: a commune or
@@ -548,7 +560,7 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\x05phone\x18\x05 \x01(\tR\x05phone\x12@\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12B\n" +
-	"\fdisable_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdisableTime\"\x83\x02\n" +
+	"\fdisable_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vdisableTime\"\xa2\x02\n" +
 	"\x05Token\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12\x1b\n" +
 	"\x06secret\x18\x02 \x01(\tB\x03\xe0A\x03R\x06secret\x12@\n" +
@@ -557,7 +569,8 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"expireTime\x12@\n" +
 	"\vrevoke_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"revokeTime\"\xb2\x01\n" +
+	"revokeTime\x12\x1d\n" +
+	"\acreator\x18\x06 \x01(\tB\x03\xe0A\x03R\acreator\"\xb2\x01\n" +
 	"\n" +
 	"PoliceUnit\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +

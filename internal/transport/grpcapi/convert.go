@@ -362,10 +362,14 @@ func userToProto(u model.User) *pb.User {
 // tokenToProto shows a token; secret is "" except in the response that
 // created it.
 func tokenToProto(t model.Token, secret string) *pb.Token {
-	return &pb.Token{
+	out := &pb.Token{
 		Name: model.UserName(t.UserID) + "/tokens/" + t.ID, Secret: secret,
 		CreateTime: timestamp(t.CreateTime), ExpireTime: timestamp(t.ExpireTime), RevokeTime: timestamp(t.RevokeTime),
 	}
+	if t.CreatedBy != "" {
+		out.Creator = model.UserName(t.CreatedBy)
+	}
+	return out
 }
 
 func policeUnitToProto(p model.PoliceUnit) *pb.PoliceUnit {
