@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -152,17 +151,7 @@ func TestSchedulerTriesADamagedCaseHourly(t *testing.T) {
 	var tries atomic.Int64
 	logged := &errorLines{}
 	eng := process.New(process.Deps{Store: damagedCase{Store: w.store, id: damaged.ID, tries: &tries}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: slog.New(logged)})
-	ctx, cancel := context.WithCancel(w.ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := eng.Run(ctx, time.Millisecond); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
+	defer runScheduler(t, w.ctx, eng)()
 	waitFor := func(want int64) {
 		t.Helper()
 		for start := time.Now(); tries.Load() < want; time.Sleep(time.Millisecond) {

@@ -1,10 +1,12 @@
 package process_test
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -656,4 +659,20 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		}
 	}
 	return errs
+}
+
+// runScheduler runs eng's scheduler (Run, polling every millisecond) until
+// the stop it returns is called.
+func runScheduler(t *testing.T, ctx context.Context, eng *process.Engine) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := eng.Run(ctx, time.Millisecond); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }

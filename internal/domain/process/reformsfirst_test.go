@@ -2,7 +2,6 @@ package process_test
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,17 +61,10 @@ func TestSchedulerFiresBeforeFollowingReforms(t *testing.T) {
 	}
 	w.clk.Advance(48 * time.Hour) // the acknowledgement is overdue
 
-	ctx, cancel := context.WithCancel(w.ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := eng.Run(ctx, time.Millisecond); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	stop := runScheduler(t, w.ctx, eng)
 	defer func() {
 		close(held.release)
-		cancel()
-		wg.Wait()
+		stop()
 	}()
 	breached := func() bool {
 		var c model.Case
