@@ -112,8 +112,10 @@ func TestBadLimitsAreNamed(t *testing.T) {
 		var stderr bytes.Buffer
 		code := Main(context.Background(), args, &stderr, &stderr)
 		flagName := strings.TrimPrefix(tt.args[0], "--")
-		if code != 1 || !strings.Contains(stderr.String(), "config: "+flagName) {
-			t.Errorf("%v: exit %d, want 1 naming %s:\n%s", tt.args, code, flagName, stderr.String())
+		// The flag is named alone: "config: NAME: ...", never beside a
+		// flag that is right.
+		if code != 1 || !strings.Contains(stderr.String(), "config: "+flagName+": ") {
+			t.Errorf("%v: exit %d, want 1 naming %s alone:\n%s", tt.args, code, flagName, stderr.String())
 		}
 	}
 }
