@@ -163,6 +163,10 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	setDefault(&c.DBReserve, DefaultDBReserve)
+	// etcdstore takes 0 as these same defaults; set here, they are logged
+	// as what is in effect.
+	setDefault(&c.EtcdMaxTxnOps, DefaultEtcdMaxTxnOps)
+	setDefault(&c.EtcdMaxRequestBytes, DefaultEtcdMaxRequestBytes)
 	return c
 }
 

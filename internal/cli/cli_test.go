@@ -283,6 +283,22 @@ func serveUntilSignal(t *testing.T, sig syscall.Signal) {
 	if logged["db"] != db || logged["http_addr"] != httpAddr || logged["shutdown_timeout"] != "15s" || logged["request_timeout"] != "30s" {
 		t.Errorf("effective configuration logged as %v, want db %s, http_addr %s and the defaults", logged, db, httpAddr)
 	}
+	// Every setting of serve is in it, under its flag's name, so that the
+	// operator reads there which key file and policy the service took.
+	for name := range serveFlagHelp(t) {
+		if _, ok := logged[strings.ReplaceAll(name, "-", "_")]; !ok {
+			t.Errorf("the effective configuration does not name --%s: %v", name, logged)
+		}
+	}
+	// A limit left at 0 is logged as what it is in effect, its default.
+	for key, want := range map[string]float64{
+		"etcd_max_txn_ops": app.DefaultEtcdMaxTxnOps, "etcd_max_request_bytes": app.DefaultEtcdMaxRequestBytes,
+		"max_recv_msg_size": app.DefaultMaxRecvMsgSize, "db_reserve": app.DefaultDBReserve,
+	} {
+		if logged[key] != want {
+			t.Errorf("the effective configuration logs %s as %v, want its default %v", key, logged[key], want)
+		}
+	}
 }
 
 func freeAddr(t *testing.T) string {

@@ -15,34 +15,7 @@ import (
 // serve's flags both ways: every flag of serve has its row, and every row
 // names a flag of serve, with the flag's environment twin and its default.
 func TestREADMEConfigurationTable(t *testing.T) {
-	var help bytes.Buffer
-	if _, err := serveConfig([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("serve -h: %v", err)
-	}
-	// The help names each flag on one line and describes it on the next.
-	type flagHelp struct{ env, def string }
-	flags := map[string]flagHelp{}
-	lines := strings.Split(help.String(), "\n")
-	name := regexp.MustCompile(`^  -([a-z-]+)`)
-	env := regexp.MustCompile(`\(env ([A-Z_]+)\)`)
-	def := regexp.MustCompile(`\(default "?([^")]*)"?\)|\(0: ([^)]*)\)`)
-	for i, line := range lines {
-		m := name.FindStringSubmatch(line)
-		if m == nil || i+1 == len(lines) {
-			continue
-		}
-		var h flagHelp
-		if e := env.FindStringSubmatch(lines[i+1]); e != nil {
-			h.env = e[1]
-		}
-		if d := def.FindStringSubmatch(lines[i+1]); d != nil {
-			h.def = d[1] + d[2]
-		}
-		flags[m[1]] = h
-	}
-	if len(flags) < 20 {
-		t.Fatalf("read only %d flags from serve -h:\n%s", len(flags), help.String())
-	}
+	flags := serveFlagHelp(t)
 
 	md, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -79,6 +52,43 @@ func TestREADMEConfigurationTable(t *testing.T) {
 			t.Errorf("serve has --%s, which README.md's Configuration table lacks", f)
 		}
 	}
+}
+
+// flagHelp is what serve -h says of a flag: its environment twin and its
+// default ("" when it has none).
+type flagHelp struct{ env, def string }
+
+// serveFlagHelp reads serve -h: every flag of serve, by name.
+func serveFlagHelp(t *testing.T) map[string]flagHelp {
+	t.Helper()
+	var help bytes.Buffer
+	if _, err := serveConfig([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve -h: %v", err)
+	}
+	// The help names each flag on one line and describes it on the next.
+	flags := map[string]flagHelp{}
+	lines := strings.Split(help.String(), "\n")
+	name := regexp.MustCompile(`^  -([a-z-]+)`)
+	env := regexp.MustCompile(`\(env ([A-Z_]+)\)`)
+	def := regexp.MustCompile(`\(default "?([^")]*)"?\)|\(0: ([^)]*)\)`)
+	for i, line := range lines {
+		m := name.FindStringSubmatch(line)
+		if m == nil || i+1 == len(lines) {
+			continue
+		}
+		var h flagHelp
+		if e := env.FindStringSubmatch(lines[i+1]); e != nil {
+			h.env = e[1]
+		}
+		if d := def.FindStringSubmatch(lines[i+1]); d != nil {
+			h.def = d[1] + d[2]
+		}
+		flags[m[1]] = h
+	}
+	if len(flags) < 20 {
+		t.Fatalf("read only %d flags from serve -h:\n%s", len(flags), help.String())
+	}
+	return flags
 }
 
 // sameDefault reports whether a default as the README's table writes it
