@@ -54,9 +54,9 @@ func TestREADMEConfigurationTable(t *testing.T) {
 	}
 }
 
-// flagHelp is what serve -h says of a flag: its environment twin and its
-// default ("" when it has none).
-type flagHelp struct{ env, def string }
+// flagHelp is what serve -h says of a flag: its environment twin, its
+// default ("" when it has none) and the name of its value ("" for a bool).
+type flagHelp struct{ env, def, typ string }
 
 // serveFlagHelp reads serve -h: every flag of serve, by name.
 func serveFlagHelp(t *testing.T) map[string]flagHelp {
@@ -68,7 +68,7 @@ func serveFlagHelp(t *testing.T) map[string]flagHelp {
 	// The help names each flag on one line and describes it on the next.
 	flags := map[string]flagHelp{}
 	lines := strings.Split(help.String(), "\n")
-	name := regexp.MustCompile(`^  -([a-z-]+)`)
+	name := regexp.MustCompile(`^  -([a-z-]+)(?: (\S+))?`)
 	env := regexp.MustCompile(`\(env ([A-Z_]+)\)`)
 	def := regexp.MustCompile(`\(default "?([^")]*)"?\)|\(0: ([^)]*)\)`)
 	for i, line := range lines {
@@ -76,7 +76,7 @@ func serveFlagHelp(t *testing.T) map[string]flagHelp {
 		if m == nil || i+1 == len(lines) {
 			continue
 		}
-		var h flagHelp
+		h := flagHelp{typ: m[2]}
 		if e := env.FindStringSubmatch(lines[i+1]); e != nil {
 			h.env = e[1]
 		}
@@ -112,4 +112,63 @@ func sameDefault(readme, help string) bool {
 	}
 	// none, shipped defaults: the flag has no default value.
 	return help == ""
+}
+
+// TestREADMEEveryFlagHasAnEnvironmentTwin holds Configuration's first
+// promise for every flag of serve, not only those the other tests name:
+// its environment twin sets what the flag sets, and the flag given on the
+// command line wins over it.
+func TestREADMEEveryFlagHasAnEnvironmentTwin(t *testing.T) {
+	flags := serveFlagHelp(t)
+	for _, h := range flags {
+		t.Setenv(h.env, "")
+	}
+	// Two values of each kind, both unlike the defaults; a bool has one.
+	values := func(typ string) (string, string) {
+		switch typ {
+		case "":
+			return "true", "false"
+		case "duration":
+			return "7s", "9s"
+		case "int":
+			return "7", "9"
+		case "size":
+			return "7KiB", "9KiB"
+		default:
+			return "/x/7", "/x/9"
+		}
+	}
+	def, err := serveConfig(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range flags {
+		t.Run(name, func(t *testing.T) {
+			envValue, flagValue := values(h.typ)
+			byFlag, err := serveConfig([]string{"--" + name + "=" + envValue}, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(h.env, envValue)
+			byEnv, err := serveConfig(nil, &bytes.Buffer{})
+			if err != nil {
+				t.Fatalf("%s=%s: %v", h.env, envValue, err)
+			}
+			if byEnv == def || byEnv != byFlag {
+				t.Errorf("%s=%s sets %+v, want what --%s=%s sets, %+v", h.env, envValue, byEnv, name, envValue, byFlag)
+			}
+			want, err := serveConfig([]string{"--" + name + "=" + flagValue}, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(h.env, envValue)
+			both, err := serveConfig([]string{"--" + name + "=" + flagValue}, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if both != want || both == byEnv {
+				t.Errorf("--%s=%s with %s=%s gives %+v, want the flag's %+v", name, flagValue, h.env, envValue, both, want)
+			}
+		})
+	}
 }
