@@ -17,19 +17,7 @@ import (
 func TestREADMEConfigurationTable(t *testing.T) {
 	flags := serveFlagHelp(t)
 
-	md, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := string(md)
-	start := strings.Index(section, "\n## Configuration\n")
-	if start < 0 {
-		t.Fatal("README.md has no Configuration section")
-	}
-	section = section[start+1:]
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
-	}
+	section := readmeSection(t, "Configuration")
 	row := regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| `([A-Z_]+)` \\| ([^|]+) \\|")
 	seen := map[string]bool{}
 	for _, m := range row.FindAllStringSubmatch(section, -1) {
@@ -52,6 +40,26 @@ func TestREADMEConfigurationTable(t *testing.T) {
 			t.Errorf("serve has --%s, which README.md's Configuration table lacks", f)
 		}
 	}
+}
+
+// readmeSection is the README's section of that heading ("## " and the
+// title), its subsections included, up to the next section.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	md, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(md)
+	start := strings.Index(section, "\n## "+title+"\n")
+	if start < 0 {
+		t.Fatalf("README.md has no section %q", title)
+	}
+	section = section[start+1:]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	return section
 }
 
 // flagHelp is what serve -h says of a flag: its environment twin, its

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,17 +20,7 @@ import (
 // method it calls exists, and every request body it sends is one that
 // method takes, read as grpcurl reads it (protojson, no unknown field).
 func TestREADMEGrpcurlCalls(t *testing.T) {
-	md, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := string(md)
-	start := strings.Index(section, "\n## Trying it with grpcurl\n")
-	if start < 0 {
-		t.Fatal("README.md has no Trying it with grpcurl section")
-	}
-	section = section[start+1:]
-	section = section[:strings.Index(section[1:], "\n## ")+1]
+	section := readmeSection(t, "Trying it with grpcurl")
 	block := section[strings.Index(section, "```console\n")+len("```console\n"):]
 	block = block[:strings.Index(block, "```")]
 	// One command a line once continued lines are joined; the shell's
