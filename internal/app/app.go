@@ -163,6 +163,10 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	setDefault(&c.DBReserve, DefaultDBReserve)
+	// etcdstore takes 0 as these same defaults; set here, they are logged
+	// as what is in effect.
+	setDefault(&c.EtcdMaxTxnOps, DefaultEtcdMaxTxnOps)
+	setDefault(&c.EtcdMaxRequestBytes, DefaultEtcdMaxRequestBytes)
 	return c
 }
 
@@ -227,25 +231,20 @@ func (c Config) validate() (*tls.Config, error) {
 // validateLimits refuses negative limits and those gRPC cannot take,
 // naming the flag.
 func (c Config) validateLimits() error {
-	for _, l := range []struct {
-		name string
-		v    int64
-	}{
-		{"max-recv-msg-size", int64(c.MaxRecvMsgSize)},
-		{"max-send-msg-size", int64(c.MaxSendMsgSize)},
-		{"max-concurrent-streams", int64(c.MaxConcurrentStreams)},
-		{"max-streams-per-user", int64(c.MaxStreamsPerUser)},
-		{"request-timeout", int64(c.RequestTimeout)},
-		{"keepalive-min-time", int64(c.KeepaliveMinTime)},
-		{"keepalive-max-connection-idle", int64(c.KeepaliveMaxConnectionIdle)},
-		{"keepalive-time", int64(c.KeepaliveTime)},
-		{"keepalive-timeout", int64(c.KeepaliveTimeout)},
-		{"max-db-size", c.MaxDBSize},
-		{"db-reserve", c.DBReserve},
-	} {
-		if l.v < 0 {
-			return fmt.Errorf("config: %s: must not be negative (0 means the default)", l.name)
-		}
+	if err := refuseNegative(
+		namedLimit{"max-recv-msg-size", int64(c.MaxRecvMsgSize)},
+		namedLimit{"max-send-msg-size", int64(c.MaxSendMsgSize)},
+		namedLimit{"max-concurrent-streams", int64(c.MaxConcurrentStreams)},
+		namedLimit{"max-streams-per-user", int64(c.MaxStreamsPerUser)},
+		namedLimit{"request-timeout", int64(c.RequestTimeout)},
+		namedLimit{"keepalive-min-time", int64(c.KeepaliveMinTime)},
+		namedLimit{"keepalive-max-connection-idle", int64(c.KeepaliveMaxConnectionIdle)},
+		namedLimit{"keepalive-time", int64(c.KeepaliveTime)},
+		namedLimit{"keepalive-timeout", int64(c.KeepaliveTimeout)},
+		namedLimit{"max-db-size", c.MaxDBSize},
+		namedLimit{"db-reserve", c.DBReserve},
+	); err != nil {
+		return err
 	}
 	for _, l := range []struct {
 		name string
@@ -257,6 +256,23 @@ func (c Config) validateLimits() error {
 	} {
 		if int64(l.v) > math.MaxInt32 {
 			return fmt.Errorf("config: %s: %d is more than gRPC allows (%d)", l.name, l.v, math.MaxInt32)
+		}
+	}
+	return nil
+}
+
+// namedLimit is a limit's value under the name of its flag.
+type namedLimit struct {
+	name string
+	v    int64
+}
+
+// refuseNegative names the first negative limit, and only that one: an
+// operator told of a flag that is right would look there for a mistake.
+func refuseNegative(limits ...namedLimit) error {
+	for _, l := range limits {
+		if l.v < 0 {
+			return fmt.Errorf("config: %s: must not be negative (0 means the default)", l.name)
 		}
 	}
 	return nil

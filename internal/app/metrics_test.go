@@ -215,6 +215,13 @@ func TestMetricsScrape(t *testing.T) {
 		t.Errorf("an ACKNOWLEDGE deadline still counts as running three days on: %v", v)
 	}
 
+	// Every metric the README's "What to watch" table names is served.
+	for _, name := range readmeMetrics(t) {
+		if _, ok := families[name]; !ok {
+			t.Errorf("README.md's What to watch names %s, which the scrape does not have", name)
+		}
+	}
+
 	// Every label value from a closed set; nothing that names a case, a
 	// person or a unit.
 	leaks := regexp.MustCompile(`HN-\d{4}-\d+|cases/|units/|orgs/|users/|policeUnits/|operator|bd\.worker|admin|Nguyễn|Trần`)
@@ -306,4 +313,34 @@ func TestGrafanaDashboardQueriesExist(t *testing.T) {
 	if queried < 10 {
 		t.Errorf("the dashboard queries %d metrics; the test found too few to be reading it right", queried)
 	}
+}
+
+// readmeMetrics reads the metric names of the README's "What to watch"
+// table: each name in backquotes in its first column, without its labels.
+func readmeMetrics(t *testing.T) []string {
+	t.Helper()
+	md, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(md)
+	start := strings.Index(section, "\n### What to watch\n")
+	if start < 0 {
+		t.Fatal("README.md has no What to watch section")
+	}
+	section = section[start:]
+	table := section[strings.Index(section, "\n| metric | what |"):]
+	table = table[:strings.Index(table, "\n\n")]
+	name := regexp.MustCompile("`([a-z_]+)(?:\\{[a-z_,]*\\})?`")
+	var names []string
+	for _, row := range strings.Split(table, "\n")[3:] {
+		first := strings.SplitN(row, "|", 3)[1]
+		for _, m := range name.FindAllStringSubmatch(first, -1) {
+			names = append(names, m[1])
+		}
+	}
+	if len(names) < 15 {
+		t.Fatalf("read only %d metrics from README.md's What to watch: %v", len(names), names)
+	}
+	return names
 }

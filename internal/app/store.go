@@ -89,8 +89,11 @@ func (c Config) etcdConfig() etcdstore.Config {
 func (c Config) validateStore() error {
 	// Refused whatever the store: a negative limit is a mistake even where
 	// it would not apply, as the README's Configuration promises.
-	if c.EtcdMaxTxnOps < 0 || c.EtcdMaxRequestBytes < 0 {
-		return errors.New("config: etcd-max-txn-ops, etcd-max-request-bytes: must not be negative (0 means the default)")
+	if err := refuseNegative(
+		namedLimit{"etcd-max-txn-ops", int64(c.EtcdMaxTxnOps)},
+		namedLimit{"etcd-max-request-bytes", c.EtcdMaxRequestBytes},
+	); err != nil {
+		return err
 	}
 	if c.Store == "" || c.Store == StoreBolt {
 		if c.DBPath == "" {

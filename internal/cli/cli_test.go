@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -216,9 +217,16 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 }
 
 // TestServeStopsOnSIGTERM runs serve in this process, sends the process a
-// real SIGTERM once the service answers, and checks that serve returns 0 and
-// released the database.
+// real SIGTERM (and, as the README's Configuration promises the same of it,
+// SIGINT) once the service answers, and checks that serve logged its
+// effective configuration at start, returns 0 and released the database.
 func TestServeStopsOnSIGTERM(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) { serveUntilSignal(t, sig) })
+	}
+}
+
+func serveUntilSignal(t *testing.T, sig syscall.Signal) {
 	db := filepath.Join(t.TempDir(), "cc.db")
 	httpAddr := freeAddr(t)
 	for _, name := range []string{"CHILDCASE_SHUTDOWN_TIMEOUT", "CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA"} {
@@ -243,7 +251,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(syscall.Getpid(), sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -252,7 +260,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 			t.Fatalf("exit %d\n%s", code, stderr.String())
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
+		t.Fatalf("serve did not stop on %v", sig)
 	}
 	// The database was closed: another process-level open gets the lock at once.
 	s, err := boltstore.Open(db, boltstore.Options{Timeout: 100 * time.Millisecond})
@@ -262,6 +270,34 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	s.Close()
 	if !strings.Contains(stderr.String(), "childcase stopped") {
 		t.Errorf("no shutdown log line in:\n%s", stderr.String())
+	}
+	// The effective configuration, as the flags and their defaults made it.
+	var logged map[string]any
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"msg":"effective configuration"`) {
+			if err := json.Unmarshal([]byte(line), &logged); err != nil {
+				t.Fatalf("effective configuration line %q: %v", line, err)
+			}
+		}
+	}
+	if logged["db"] != db || logged["http_addr"] != httpAddr || logged["shutdown_timeout"] != "15s" || logged["request_timeout"] != "30s" {
+		t.Errorf("effective configuration logged as %v, want db %s, http_addr %s and the defaults", logged, db, httpAddr)
+	}
+	// Every setting of serve is in it, under its flag's name, so that the
+	// operator reads there which key file and policy the service took.
+	for name := range serveFlagHelp(t) {
+		if _, ok := logged[strings.ReplaceAll(name, "-", "_")]; !ok {
+			t.Errorf("the effective configuration does not name --%s: %v", name, logged)
+		}
+	}
+	// A limit left at 0 is logged as what it is in effect, its default.
+	for key, want := range map[string]float64{
+		"etcd_max_txn_ops": app.DefaultEtcdMaxTxnOps, "etcd_max_request_bytes": app.DefaultEtcdMaxRequestBytes,
+		"max_recv_msg_size": app.DefaultMaxRecvMsgSize, "db_reserve": app.DefaultDBReserve,
+	} {
+		if logged[key] != want {
+			t.Errorf("the effective configuration logs %s as %v, want its default %v", key, logged[key], want)
+		}
 	}
 }
 

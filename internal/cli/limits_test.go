@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,8 +114,49 @@ func TestBadLimitsAreNamed(t *testing.T) {
 		var stderr bytes.Buffer
 		code := Main(context.Background(), args, &stderr, &stderr)
 		flagName := strings.TrimPrefix(tt.args[0], "--")
-		if code != 1 || !strings.Contains(stderr.String(), "config: "+flagName) {
-			t.Errorf("%v: exit %d, want 1 naming %s:\n%s", tt.args, code, flagName, stderr.String())
+		// The flag is named alone: "config: NAME: ...", never beside a
+		// flag that is right.
+		if code != 1 || !strings.Contains(stderr.String(), "config: "+flagName+": ") {
+			t.Errorf("%v: exit %d, want 1 naming %s alone:\n%s", tt.args, code, flagName, stderr.String())
 		}
+	}
+}
+
+// Every limit, the flags whose help says what 0 stands for, refuses a
+// negative value at start, whatever the store: named alone, before the
+// database is opened.
+func TestEveryLimitRefusesANegative(t *testing.T) {
+	limits := 0
+	for name, h := range serveFlagHelp(t) {
+		if h.def == "" || (h.typ != "int" && h.typ != "duration" && h.typ != "size") || name == "shutdown-timeout" {
+			continue
+		}
+		if h.typ == "int" || h.typ == "duration" {
+			limits++
+		}
+		t.Setenv(h.env, "")
+		negative := "-1"
+		if h.typ == "duration" {
+			negative = "-1s"
+		}
+		db := filepath.Join(t.TempDir(), "cc.db")
+		var stderr bytes.Buffer
+		code := Main(context.Background(), []string{"serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+			"--" + name, negative}, &stderr, &stderr)
+		// A size is no size when negative: refused as it is read (exit 2,
+		// the usage); the others once read (exit 1).
+		named := "config: " + name + ": "
+		if h.typ == "size" {
+			named = "for flag -" + name + ": "
+		}
+		if code == 0 || !strings.Contains(stderr.String(), named) || strings.Count(stderr.String(), "config: ") > 1 {
+			t.Errorf("--%s %s: exit %d, want a refusal naming it alone:\n%s", name, negative, code, stderr.String())
+		}
+		if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("--%s %s: the database was opened (%v)", name, negative, err)
+		}
+	}
+	if limits < 8 {
+		t.Fatalf("found only %d int and duration limits in serve -h", limits)
 	}
 }

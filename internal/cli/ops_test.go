@@ -149,6 +149,13 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	if !strings.Contains(stdout, "Backed up "+grpcAddr) {
 		t.Errorf("backup said %q", stdout)
 	}
+	// The README's Operations: the file is written with mode 0600, the
+	// hot backup's as the offline one's.
+	if st, err := os.Stat(hot); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o600 {
+		t.Errorf("the hot backup has mode %v, want 0600", st.Mode().Perm())
+	}
 	if stdout := mgMustRun(t, "check", "--db", hot); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "1 users") {
 		t.Errorf("check of the hot backup: %q", stdout)
 	}

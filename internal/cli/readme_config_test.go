@@ -15,48 +15,9 @@ import (
 // serve's flags both ways: every flag of serve has its row, and every row
 // names a flag of serve, with the flag's environment twin and its default.
 func TestREADMEConfigurationTable(t *testing.T) {
-	var help bytes.Buffer
-	if _, err := serveConfig([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("serve -h: %v", err)
-	}
-	// The help names each flag on one line and describes it on the next.
-	type flagHelp struct{ env, def string }
-	flags := map[string]flagHelp{}
-	lines := strings.Split(help.String(), "\n")
-	name := regexp.MustCompile(`^  -([a-z-]+)`)
-	env := regexp.MustCompile(`\(env ([A-Z_]+)\)`)
-	def := regexp.MustCompile(`\(default "?([^")]*)"?\)|\(0: ([^)]*)\)`)
-	for i, line := range lines {
-		m := name.FindStringSubmatch(line)
-		if m == nil || i+1 == len(lines) {
-			continue
-		}
-		var h flagHelp
-		if e := env.FindStringSubmatch(lines[i+1]); e != nil {
-			h.env = e[1]
-		}
-		if d := def.FindStringSubmatch(lines[i+1]); d != nil {
-			h.def = d[1] + d[2]
-		}
-		flags[m[1]] = h
-	}
-	if len(flags) < 20 {
-		t.Fatalf("read only %d flags from serve -h:\n%s", len(flags), help.String())
-	}
+	flags := serveFlagHelp(t)
 
-	md, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	section := string(md)
-	start := strings.Index(section, "\n## Configuration\n")
-	if start < 0 {
-		t.Fatal("README.md has no Configuration section")
-	}
-	section = section[start+1:]
-	if end := strings.Index(section, "\n## "); end >= 0 {
-		section = section[:end]
-	}
+	section := readmeSection(t, "Configuration")
 	row := regexp.MustCompile("(?m)^\\| `--([a-z-]+)` \\| `([A-Z_]+)` \\| ([^|]+) \\|")
 	seen := map[string]bool{}
 	for _, m := range row.FindAllStringSubmatch(section, -1) {
@@ -81,6 +42,63 @@ func TestREADMEConfigurationTable(t *testing.T) {
 	}
 }
 
+// readmeSection is the README's section of that heading ("## " and the
+// title), its subsections included, up to the next section.
+func readmeSection(t *testing.T, title string) string {
+	t.Helper()
+	md, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(md)
+	start := strings.Index(section, "\n## "+title+"\n")
+	if start < 0 {
+		t.Fatalf("README.md has no section %q", title)
+	}
+	section = section[start+1:]
+	if end := strings.Index(section, "\n## "); end >= 0 {
+		section = section[:end]
+	}
+	return section
+}
+
+// flagHelp is what serve -h says of a flag: its environment twin, its
+// default ("" when it has none) and the name of its value ("" for a bool).
+type flagHelp struct{ env, def, typ string }
+
+// serveFlagHelp reads serve -h: every flag of serve, by name.
+func serveFlagHelp(t *testing.T) map[string]flagHelp {
+	t.Helper()
+	var help bytes.Buffer
+	if _, err := serveConfig([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("serve -h: %v", err)
+	}
+	// The help names each flag on one line and describes it on the next.
+	flags := map[string]flagHelp{}
+	lines := strings.Split(help.String(), "\n")
+	name := regexp.MustCompile(`^  -([a-z-]+)(?: (\S+))?`)
+	env := regexp.MustCompile(`\(env ([A-Z_]+)\)`)
+	def := regexp.MustCompile(`\(default "?([^")]*)"?\)|\(0: ([^)]*)\)`)
+	for i, line := range lines {
+		m := name.FindStringSubmatch(line)
+		if m == nil || i+1 == len(lines) {
+			continue
+		}
+		h := flagHelp{typ: m[2]}
+		if e := env.FindStringSubmatch(lines[i+1]); e != nil {
+			h.env = e[1]
+		}
+		if d := def.FindStringSubmatch(lines[i+1]); d != nil {
+			h.def = d[1] + d[2]
+		}
+		flags[m[1]] = h
+	}
+	if len(flags) < 20 {
+		t.Fatalf("read only %d flags from serve -h:\n%s", len(flags), help.String())
+	}
+	return flags
+}
+
 // sameDefault reports whether a default as the README's table writes it
 // (`15m`, none, `0` (no cap)) is the one serve -h shows (15m0s, "", no cap).
 func sameDefault(readme, help string) bool {
@@ -102,4 +120,63 @@ func sameDefault(readme, help string) bool {
 	}
 	// none, shipped defaults: the flag has no default value.
 	return help == ""
+}
+
+// TestREADMEEveryFlagHasAnEnvironmentTwin holds Configuration's first
+// promise for every flag of serve, not only those the other tests name:
+// its environment twin sets what the flag sets, and the flag given on the
+// command line wins over it.
+func TestREADMEEveryFlagHasAnEnvironmentTwin(t *testing.T) {
+	flags := serveFlagHelp(t)
+	for _, h := range flags {
+		t.Setenv(h.env, "")
+	}
+	// Two values of each kind, both unlike the defaults; a bool has one.
+	values := func(typ string) (string, string) {
+		switch typ {
+		case "":
+			return "true", "false"
+		case "duration":
+			return "7s", "9s"
+		case "int":
+			return "7", "9"
+		case "size":
+			return "7KiB", "9KiB"
+		default:
+			return "/x/7", "/x/9"
+		}
+	}
+	def, err := serveConfig(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range flags {
+		t.Run(name, func(t *testing.T) {
+			envValue, flagValue := values(h.typ)
+			byFlag, err := serveConfig([]string{"--" + name + "=" + envValue}, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(h.env, envValue)
+			byEnv, err := serveConfig(nil, &bytes.Buffer{})
+			if err != nil {
+				t.Fatalf("%s=%s: %v", h.env, envValue, err)
+			}
+			if byEnv == def || byEnv != byFlag {
+				t.Errorf("%s=%s sets %+v, want what --%s=%s sets, %+v", h.env, envValue, byEnv, name, envValue, byFlag)
+			}
+			want, err := serveConfig([]string{"--" + name + "=" + flagValue}, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv(h.env, envValue)
+			both, err := serveConfig([]string{"--" + name + "=" + flagValue}, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if both != want || both == byEnv {
+				t.Errorf("--%s=%s with %s=%s gives %+v, want the flag's %+v", name, flagValue, h.env, envValue, both, want)
+			}
+		})
+	}
 }
