@@ -163,6 +163,11 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	setDefault(&c.DBReserve, DefaultDBReserve)
+	if _, etcd := c.etcdEndpoints(); c.MaxDBSize > 0 && !etcd {
+		// A file keeps at most a quarter of its cap back (boltstore's
+		// Options.Reserve); set here, the log says what is in effect.
+		c.DBReserve = min(c.DBReserve, c.MaxDBSize/4)
+	}
 	// etcdstore takes 0 as these same defaults; set here, they are logged
 	// as what is in effect.
 	setDefault(&c.EtcdMaxTxnOps, DefaultEtcdMaxTxnOps)

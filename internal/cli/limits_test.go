@@ -160,3 +160,19 @@ func TestEveryLimitRefusesANegative(t *testing.T) {
 		t.Fatalf("found only %d int and duration limits in serve -h", limits)
 	}
 }
+
+// The reserve is at most a quarter of --max-db-size, as the help and the
+// README say; the effective configuration (and so the start's log line)
+// says what is in effect, not the size asked for.
+func TestDBReserveIsAtMostAQuarterOfTheCap(t *testing.T) {
+	for _, tt := range []struct{ maxSize, reserve, want int64 }{
+		{4 << 20, 2 << 20, 1 << 20},
+		{4 << 20, 0, 1 << 20}, // the 16 MiB default, cut
+		{1 << 30, 2 << 20, 2 << 20},
+		{0, 64 << 20, 64 << 20}, // no cap: as asked
+	} {
+		if got := (app.Config{MaxDBSize: tt.maxSize, DBReserve: tt.reserve}).WithDefaults().DBReserve; got != tt.want {
+			t.Errorf("--max-db-size %d --db-reserve %d: the reserve in effect is %d, want %d", tt.maxSize, tt.reserve, got, tt.want)
+		}
+	}
+}
