@@ -398,3 +398,38 @@ func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
 		})
 	}
 }
+
+// A case merged into another still answers to its old number, with the
+// survivor: a read, or a step refused on a case the caller sees, through
+// that number is an access to the survivor and is on the survivor's audit
+// trail, as a step that goes through is; an auditor asking who touched
+// the child's case must not have to know every number it had.
+func TestOldNumberAccessIsOnTheSurvivorsTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {
+		t.Fatalf("the old number %s answers %s, want the survivor %s", old, got.GetName(), survivor)
+	}
+	_, err := ts.process().AddCaseNote(ts.as(t, "bd.worker"), &pb.AddCaseNoteRequest{Name: old, Etag: "999", Text: "ghi chú"})
+	wantCode(t, err, codes.Aborted)
+
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: survivor, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ action, outcome string }{{"case.read", "ok"}, {"case.addNote", "refused"}} {
+		if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+			return e.GetAction() == want.action && e.GetActor() == "users/bd.worker" && e.GetOutcome() == want.outcome && e.GetResource() == survivor
+		}) {
+			t.Errorf("no %s (%s) by the Ba Đình worker through %s on %s's trail", want.action, want.outcome, old, survivor)
+		}
+	}
+}
