@@ -433,3 +433,41 @@ func TestOldNumberAccessIsOnTheSurvivorsTrail(t *testing.T) {
 		}
 	}
 }
+
+// The last day a date can name, 9999-12-31, ends a period as any other
+// day does: the city's counters, keyed by four-digit years, were read up
+// to "10000-01", which sorts before every month they hold, so a period
+// through that day counted nothing, in the statistics and in the report
+// filed from them alike, while the day before counted everything.
+func TestStatisticsThroughTheLastDayADateCanName(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	openCase(t, ts, testNow.Add(-time.Hour), "00070")
+	stats := pb.NewStatisticsServiceClient(ts.conn)
+	reports := func(start, end string) int32 {
+		resp, err := stats.GetStatistics(ts.as(t, "city"), &pb.GetStatisticsRequest{StartDate: start, EndDate: end})
+		if err != nil {
+			t.Fatalf("%s to %s: %v", start, end, err)
+		}
+		var n int32
+		for _, g := range resp.GetGroups() {
+			n += g.GetReports()
+		}
+		return n
+	}
+	for _, start := range []string{"2026-01-01", "9999-12-01"} {
+		want := reports(start, "9999-12-30")
+		if got := reports(start, "9999-12-31"); got != want {
+			t.Errorf("reports from %s through 9999-12-31: %d, through 9999-12-30: %d", start, got, want)
+		}
+	}
+	if n := reports("2026-01-01", "9999-12-31"); n != 2 {
+		t.Errorf("reports from 2026 through 9999-12-31: %d, want the 2 received", n)
+	}
+	code, body := restRaw(t, ts, "GET", "/v1/statistics:periodicReport?start_date=2026-01-01&end_date=9999-12-31&format=csv", "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
+	if code != 200 || !strings.Contains(string(body), "Tổng cộng,,2,2,") {
+		t.Errorf("the periodic report through 9999-12-31: %d %s, want a total of 2 reports and 2 cases", code, body)
+	}
+}
