@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -469,5 +470,23 @@ func TestStatisticsThroughTheLastDayADateCanName(t *testing.T) {
 		map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
 	if code != 200 || !strings.Contains(string(body), "Tổng cộng,,2,2,") {
 		t.Errorf("the periodic report through 9999-12-31: %d %s, want a total of 2 reports and 2 cases", code, body)
+	}
+}
+
+// due_before at the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) lists the cases due before it, which are none;
+// the domain took that instant, Go's zero time, for no bound at all, and
+// answered the whole queue, or, without a queue, that due_before was
+// missing.
+func TestDueBeforeTheFirstInstantListsNothing(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	first := timestamppb.New(time.Time{})
+	for _, queue := range []pb.CaseQueue{pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN, pb.CaseQueue_CASE_QUEUE_UNSPECIFIED} {
+		resp, err := ts.cases().ListCases(ts.as(t, "bd.worker"), &pb.ListCasesRequest{Queue: queue, DueBefore: first})
+		if err != nil || len(resp.GetCases()) != 0 {
+			t.Errorf("%v due before %v: %v, %v; want no case", queue, first.AsTime(), resp.GetCases(), err)
+		}
 	}
 }
