@@ -473,20 +473,26 @@ func TestStatisticsThroughTheLastDayADateCanName(t *testing.T) {
 	}
 }
 
-// due_before at the first instant a timestamp can name
-// (0001-01-01T00:00:00Z) lists the cases due before it, which are none;
-// the domain took that instant, Go's zero time, for no bound at all, and
-// answered the whole queue, or, without a queue, that due_before was
-// missing.
-func TestDueBeforeTheFirstInstantListsNothing(t *testing.T) {
+// A time bound at the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) bounds a list as any other: due_before lists the
+// cases due before it, and an audit list's end_time the events before
+// it, which are none. The queries took that instant, Go's zero time, for
+// no bound at all, and answered the whole queue or log, or, for a list
+// without a queue, that due_before was missing.
+func TestTheFirstInstantBoundsAListAsAnyOther(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	openCase(t, ts, testNow.Add(-time.Hour), "00004")
 	first := timestamppb.New(time.Time{})
 	for _, queue := range []pb.CaseQueue{pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN, pb.CaseQueue_CASE_QUEUE_UNSPECIFIED} {
 		resp, err := ts.cases().ListCases(ts.as(t, "bd.worker"), &pb.ListCasesRequest{Queue: queue, DueBefore: first})
 		if err != nil || len(resp.GetCases()) != 0 {
-			t.Errorf("%v due before %v: %v, %v; want no case", queue, first.AsTime(), resp.GetCases(), err)
+			t.Errorf("%v due before %v: %d cases, %v; want none", queue, first.AsTime(), len(resp.GetCases()), err)
 		}
+	}
+	resp, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{EndTime: first, PageSize: 1000})
+	if err != nil || len(resp.GetEvents()) != 0 {
+		t.Errorf("audit events before %v: %d, %v; want none", first.AsTime(), len(resp.GetEvents()), err)
 	}
 }

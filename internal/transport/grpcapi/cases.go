@@ -6,7 +6,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"log/slog"
 	"strconv"
-	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
@@ -109,13 +108,7 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	}
 	q := intake.QueueQuery{Queue: caseQueues.toModel(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
 	if t := req.GetDueBefore(); t != nil {
-		q.DueBefore = t.AsTime()
-		if q.DueBefore.IsZero() {
-			// The first instant a timestamp names is Go's zero time,
-			// which the query reads as no bound: a nanosecond later
-			// bounds the list alike, nothing being due before either.
-			q.DueBefore = q.DueBefore.Add(time.Nanosecond)
-		}
+		q.DueBefore = timeBound(t)
 	}
 	filters := []string{p.UserID, "queue", strconv.Itoa(int(q.Queue)), q.DueBefore.String()}
 	cursor, err := s.pages.decode(req.GetPageToken(), filters...)

@@ -14,6 +14,18 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
+// timeBound reads a timestamp that bounds a list (due_before, an audit
+// list's start_time and end_time). The first instant a timestamp names,
+// 0001-01-01T00:00:00Z, is Go's zero time, which the queries read as no
+// bound at all: a nanosecond later bounds them alike, nothing being dated
+// at that instant.
+func timeBound(t *timestamppb.Timestamp) time.Time {
+	if at := t.AsTime(); !at.IsZero() {
+		return at
+	}
+	return time.Time{}.Add(time.Nanosecond)
+}
+
 // reportFromProto converts a validated request report. The protovalidate
 // rules have checked shapes and limits; dates that the schema can only match
 // as patterns are parsed here.
