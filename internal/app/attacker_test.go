@@ -496,3 +496,29 @@ func TestTheFirstInstantBoundsAListAsAnyOther(t *testing.T) {
 		t.Errorf("audit events before %v: %d, %v; want none", first.AsTime(), len(resp.GetEvents()), err)
 	}
 }
+
+// A police forwarding dated at the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) is refused naming forward_time, as any time
+// before the acknowledgement is: that instant, Go's zero time, was taken
+// for a forward_time left out and recorded as now.
+func TestPoliceForwardingAtTheFirstInstantIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	police := ts.as(t, "police.bd")
+	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	_, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		InvestigationAgency: "Cơ quan CSĐT", ForwardTime: timestamppb.New(time.Time{})})
+	if st := wantCode(t, err, codes.InvalidArgument); !slices.Equal(badFields(st), []string{"forward_time"}) {
+		t.Errorf("fields %v, want forward_time (%s)", badFields(st), st.Message())
+	}
+}

@@ -14,12 +14,13 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// timeBound reads a timestamp that bounds a list (due_before, an audit
-// list's start_time and end_time). The first instant a timestamp names,
-// 0001-01-01T00:00:00Z, is Go's zero time, which the queries read as no
-// bound at all: a nanosecond later bounds them alike, nothing being dated
-// at that instant.
-func timeBound(t *timestamppb.Timestamp) time.Time {
+// givenTime reads a timestamp a request gave where the domain takes the
+// zero time for one left out (a list's due_before, an audit list's
+// start_time and end_time, a police forwarding's forward_time). The first
+// instant a timestamp names, 0001-01-01T00:00:00Z, is Go's zero time: a
+// nanosecond later is checked and bounds alike, nothing being dated at
+// that instant, where the zero time meant no bound, or now.
+func givenTime(t *timestamppb.Timestamp) time.Time {
 	if at := t.AsTime(); !at.IsZero() {
 		return at
 	}

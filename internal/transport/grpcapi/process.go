@@ -242,7 +242,7 @@ func (s *processServer) AcknowledgePoliceReferral(ctx context.Context, req *pb.A
 func (s *processServer) RecordPoliceForwarding(ctx context.Context, req *pb.RecordPoliceForwardingRequest) (*pb.Case, error) {
 	var at time.Time // zero: now
 	if req.GetForwardTime() != nil {
-		at = req.GetForwardTime().AsTime()
+		at = givenTime(req.GetForwardTime())
 	}
 	c, err := s.engine.RecordPoliceForwarding(ctx, principalFrom(ctx), request(req), req.GetInvestigationAgency(), at)
 	return s.answer(ctx, c, err)
