@@ -522,3 +522,27 @@ func TestPoliceForwardingAtTheFirstInstantIsRefused(t *testing.T) {
 		t.Errorf("fields %v, want forward_time (%s)", badFields(st), st.Message())
 	}
 }
+
+// A step's time given as the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) is refused for lying before the case was
+// received, as any such time is, not as a time left out ("required").
+func TestStepTimeAtTheFirstInstantIsBeforeTheCase(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	name := reportEmergency(t, ts, testNow.Add(-time.Hour), "00004", "", true, false)
+	_, err := ts.process().RecordEmergencyMeasures(ts.as(t, "bd.chair"), &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(time.Time{})})
+	st := wantCode(t, err, codes.InvalidArgument)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() != "applied_time" || v.GetReason() == "required" {
+					t.Errorf("%s [%s]: %s; want applied_time by a rule of its time, not as left out", v.GetField(), v.GetReason(), v.GetDescription())
+				}
+			}
+		}
+	}
+	if f := badFields(st); len(f) != 1 {
+		t.Errorf("fields %v, want applied_time (%s)", f, st.Message())
+	}
+}

@@ -16,10 +16,11 @@ import (
 
 // givenTime reads a timestamp a request gave where the domain takes the
 // zero time for one left out (a list's due_before, an audit list's
-// start_time and end_time, a police forwarding's forward_time). The first
-// instant a timestamp names, 0001-01-01T00:00:00Z, is Go's zero time: a
-// nanosecond later is checked and bounds alike, nothing being dated at
-// that instant, where the zero time meant no bound, or now.
+// start_time and end_time, a police forwarding's forward_time, a step's
+// applied_time, start_time or meeting_time). The first instant a
+// timestamp names, 0001-01-01T00:00:00Z, is Go's zero time: a nanosecond
+// later is checked and bounds alike, nothing being dated at that instant,
+// where the zero time meant no bound, now, or a time left out.
 func givenTime(t *timestamppb.Timestamp) time.Time {
 	if at := t.AsTime(); !at.IsZero() {
 		return at
