@@ -17,6 +17,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -545,4 +546,17 @@ func TestStepTimeAtTheFirstInstantIsBeforeTheCase(t *testing.T) {
 	if f := badFields(st); len(f) != 1 {
 		t.Errorf("fields %v, want applied_time (%s)", f, st.Message())
 	}
+}
+
+// A token asked to live 0s is refused naming the field, as one asked to
+// live a second is: a zero given was taken for a ttl left out, and the
+// token lived the default 90 days.
+func TestTokenOfZeroLifetimeIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	_, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/bd.worker", Ttl: durationpb.New(0)})
+	wantField(t, err, "ttl")
+	_, err = ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{UserId: "bd.worker2", TokenTtl: durationpb.New(0),
+		User: &pb.User{DisplayName: "Nguyễn Văn Hai", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh}})
+	wantField(t, err, "token_ttl")
 }

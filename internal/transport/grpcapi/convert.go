@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -26,6 +27,19 @@ func givenTime(t *timestamppb.Timestamp) time.Time {
 		return at
 	}
 	return time.Time{}.Add(time.Nanosecond)
+}
+
+// givenTTL reads a token's lifetime: left out, 0, which the domain reads
+// as the default; given as 0s, a lifetime shorter than any allowed, so
+// that it is refused as such rather than taken for one left out.
+func givenTTL(d *durationpb.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	if ttl := d.AsDuration(); ttl != 0 {
+		return ttl
+	}
+	return -time.Nanosecond
 }
 
 // reportFromProto converts a validated request report. The protovalidate
