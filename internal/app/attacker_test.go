@@ -17,6 +17,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -397,4 +399,164 @@ func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A case merged into another still answers to its old number, with the
+// survivor: a read, or a step refused on a case the caller sees, through
+// that number is an access to the survivor and is on the survivor's audit
+// trail, as a step that goes through is; an auditor asking who touched
+// the child's case must not have to know every number it had.
+func TestOldNumberAccessIsOnTheSurvivorsTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {
+		t.Fatalf("the old number %s answers %s, want the survivor %s", old, got.GetName(), survivor)
+	}
+	_, err := ts.process().AddCaseNote(ts.as(t, "bd.worker"), &pb.AddCaseNoteRequest{Name: old, Etag: "999", Text: "ghi chú"})
+	wantCode(t, err, codes.Aborted)
+
+	ev, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Case: survivor, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ action, outcome string }{{"case.read", "ok"}, {"case.addNote", "refused"}} {
+		if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
+			return e.GetAction() == want.action && e.GetActor() == "users/bd.worker" && e.GetOutcome() == want.outcome && e.GetResource() == survivor
+		}) {
+			t.Errorf("no %s (%s) by the Ba Đình worker through %s on %s's trail", want.action, want.outcome, old, survivor)
+		}
+	}
+}
+
+// The last day a date can name, 9999-12-31, ends a period as any other
+// day does: the city's counters, keyed by four-digit years, were read up
+// to "10000-01", which sorts before every month they hold, so a period
+// through that day counted nothing, in the statistics and in the report
+// filed from them alike, while the day before counted everything.
+func TestStatisticsThroughTheLastDayADateCanName(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	openCase(t, ts, testNow.Add(-time.Hour), "00070")
+	stats := pb.NewStatisticsServiceClient(ts.conn)
+	reports := func(start, end string) int32 {
+		resp, err := stats.GetStatistics(ts.as(t, "city"), &pb.GetStatisticsRequest{StartDate: start, EndDate: end})
+		if err != nil {
+			t.Fatalf("%s to %s: %v", start, end, err)
+		}
+		var n int32
+		for _, g := range resp.GetGroups() {
+			n += g.GetReports()
+		}
+		return n
+	}
+	for _, start := range []string{"2026-01-01", "9999-12-01"} {
+		want := reports(start, "9999-12-30")
+		if got := reports(start, "9999-12-31"); got != want {
+			t.Errorf("reports from %s through 9999-12-31: %d, through 9999-12-30: %d", start, got, want)
+		}
+	}
+	if n := reports("2026-01-01", "9999-12-31"); n != 2 {
+		t.Errorf("reports from 2026 through 9999-12-31: %d, want the 2 received", n)
+	}
+	code, body := restRaw(t, ts, "GET", "/v1/statistics:periodicReport?start_date=2026-01-01&end_date=9999-12-31&format=csv", "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
+	if code != 200 || !strings.Contains(string(body), "Tổng cộng,,2,2,") {
+		t.Errorf("the periodic report through 9999-12-31: %d %s, want a total of 2 reports and 2 cases", code, body)
+	}
+}
+
+// A time bound at the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) bounds a list as any other: due_before lists the
+// cases due before it, and an audit list's end_time the events before
+// it, which are none. The queries took that instant, Go's zero time, for
+// no bound at all, and answered the whole queue or log, or, for a list
+// without a queue, that due_before was missing.
+func TestTheFirstInstantBoundsAListAsAnyOther(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	first := timestamppb.New(time.Time{})
+	for _, queue := range []pb.CaseQueue{pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN, pb.CaseQueue_CASE_QUEUE_UNSPECIFIED} {
+		resp, err := ts.cases().ListCases(ts.as(t, "bd.worker"), &pb.ListCasesRequest{Queue: queue, DueBefore: first})
+		if err != nil || len(resp.GetCases()) != 0 {
+			t.Errorf("%v due before %v: %d cases, %v; want none", queue, first.AsTime(), len(resp.GetCases()), err)
+		}
+	}
+	resp, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{EndTime: first, PageSize: 1000})
+	if err != nil || len(resp.GetEvents()) != 0 {
+		t.Errorf("audit events before %v: %d, %v; want none", first.AsTime(), len(resp.GetEvents()), err)
+	}
+}
+
+// A police forwarding dated at the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) is refused naming forward_time, as any time
+// before the acknowledgement is: that instant, Go's zero time, was taken
+// for a forward_time left out and recorded as now.
+func TestPoliceForwardingAtTheFirstInstantIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	p := ts.process()
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	police := ts.as(t, "police.bd")
+	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
+		t.Fatalf("police acknowledge: %v", err)
+	}
+	_, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		InvestigationAgency: "Cơ quan CSĐT", ForwardTime: timestamppb.New(time.Time{})})
+	if st := wantCode(t, err, codes.InvalidArgument); !slices.Equal(badFields(st), []string{"forward_time"}) {
+		t.Errorf("fields %v, want forward_time (%s)", badFields(st), st.Message())
+	}
+}
+
+// A step's time given as the first instant a timestamp can name
+// (0001-01-01T00:00:00Z) is refused for lying before the case was
+// received, as any such time is, not as a time left out ("required").
+func TestStepTimeAtTheFirstInstantIsBeforeTheCase(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	name := reportEmergency(t, ts, testNow.Add(-time.Hour), "00004", "", true, false)
+	_, err := ts.process().RecordEmergencyMeasures(ts.as(t, "bd.chair"), &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(time.Time{})})
+	st := wantCode(t, err, codes.InvalidArgument)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() != "applied_time" || v.GetReason() == "required" {
+					t.Errorf("%s [%s]: %s; want applied_time by a rule of its time, not as left out", v.GetField(), v.GetReason(), v.GetDescription())
+				}
+			}
+		}
+	}
+	if f := badFields(st); len(f) != 1 {
+		t.Errorf("fields %v, want applied_time (%s)", f, st.Message())
+	}
+}
+
+// A token asked to live 0s is refused naming the field, as one asked to
+// live a second is: a zero given was taken for a ttl left out, and the
+// token lived the default 90 days.
+func TestTokenOfZeroLifetimeIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	_, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/bd.worker", Ttl: durationpb.New(0)})
+	wantField(t, err, "ttl")
+	_, err = ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{UserId: "bd.worker2", TokenTtl: durationpb.New(0),
+		User: &pb.User{DisplayName: "Nguyễn Văn Hai", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh}})
+	wantField(t, err, "token_ttl")
 }

@@ -137,7 +137,13 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 		dossier = &d
 		return err
 	})
+	// The read is of the case the number led to: a merged case's old
+	// number reads the survivor, whose trail must show it, as it shows a
+	// step taken through that number. A refusal names the number asked.
 	caseRes := access.CaseResource(number)
+	if err == nil {
+		caseRes = access.CaseResource(c.Number)
+	}
 	if err := s.recordRead(ctx, p, "case.read", caseRes, caseRes, err); err != nil {
 		return model.Case{}, nil, err
 	}

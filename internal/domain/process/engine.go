@@ -179,10 +179,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	now := e.clock.Now()
 	var out model.Case
 	// seen: the body found the case in the caller's scope, so a refusal
-	// after that is an access to it, audited below.
-	seen := false
+	// after that is an access to it, audited below on that case (the
+	// survivor, when the number named was merged into it).
+	seen, seenNumber := false, ""
 	err = e.store.Update(ctx, func(tx datastore.Tx) error {
-		seen = false
+		seen, seenNumber = false, ""
 		// A retry gets the first answer, as it was, even if the case moved
 		// on since or the step took it out of the caller's scope (a unit
 		// that declined a transfer no longer sees the case). Request ids
@@ -225,7 +226,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		seen = true
+		seen, seenNumber = true, c.Number
 		if replayed {
 			// The same request_id for this step on another case: a
 			// different request. The fingerprint includes the case name,
@@ -278,7 +279,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		}
 		outcome = audit.OutcomeNotFound
 	} else if c, refused := refusalCode(err); refused && seen {
-		outcome, code = audit.OutcomeRefused, c
+		outcome, code, number = audit.OutcomeRefused, c, seenNumber
 	}
 	if outcome != "" {
 		res := access.CaseResource(number)

@@ -305,6 +305,10 @@ func (s *Service) unitFilter(q Query) func(string) bool {
 	return func(k string) bool { return names[k] }
 }
 
+// maxCellYear is the last year a cell's key can name: its period is
+// named with a four-digit year ("2026-06"), and keys are read in order.
+const maxCellYear = 9999
+
 // cellRange is a range of the counters' cells: those of a kind whose
 // period (a month, or a day) is in [from, to).
 type cellRange struct {
@@ -332,6 +336,12 @@ func cellRanges(q Query) ([]cellRange, bool) {
 	}
 	first, end := vntime.DateOf(q.From), vntime.DateOf(q.To)
 	if !first.Start().Equal(q.From) || !end.Start().Equal(q.To) {
+		return nil, false
+	}
+	if end.Year > maxCellYear {
+		// A period through 9999-12-31 ends on 10000-01-01, whose name
+		// sorts before every cell's: no range of keys can stop there,
+		// and the records count it instead.
 		return nil, false
 	}
 	// [months, endMonths) are the whole months of the period, if any.

@@ -52,7 +52,7 @@ func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest)
 	user, tok, link, err := s.identity.CreateUser(ctx, principalFrom(ctx), model.User{
 		ID: req.GetUserId(), DisplayName: u.GetDisplayName(), Role: roles.toModel(u.GetRole()),
 		Unit: u.GetUnit(), Phone: u.GetPhone(),
-	}, req.GetTokenTtl().AsDuration(), retryOf(req))
+	}, givenTTL(req.GetTokenTtl()), retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
@@ -117,7 +117,7 @@ func (s *adminServer) CreateToken(ctx context.Context, req *pb.CreateTokenReques
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	tok, err := s.identity.CreateToken(ctx, principalFrom(ctx), id, req.GetTtl().AsDuration(), retryOf(req))
+	tok, err := s.identity.CreateToken(ctx, principalFrom(ctx), id, givenTTL(req.GetTtl()), retryOf(req))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

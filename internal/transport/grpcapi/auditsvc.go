@@ -37,10 +37,10 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		q.Actor = id
 	}
 	if t := req.GetStartTime(); t != nil {
-		q.From = t.AsTime()
+		q.From = givenTime(t)
 	}
 	if t := req.GetEndTime(); t != nil {
-		q.To = t.AsTime()
+		q.To = givenTime(t)
 	}
 	filters := []string{q.Case, q.Actor, q.From.String(), q.To.String()}
 	cursor, err := s.pages.decode(req.GetPageToken(), filters...)

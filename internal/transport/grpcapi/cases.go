@@ -108,7 +108,7 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	}
 	q := intake.QueueQuery{Queue: caseQueues.toModel(req.GetQueue()), Limit: pageSize(req.GetPageSize(), 50, 500)}
 	if t := req.GetDueBefore(); t != nil {
-		q.DueBefore = t.AsTime()
+		q.DueBefore = givenTime(t)
 	}
 	filters := []string{p.UserID, "queue", strconv.Itoa(int(q.Queue)), q.DueBefore.String()}
 	cursor, err := s.pages.decode(req.GetPageToken(), filters...)

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -13,6 +14,33 @@ import (
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
+
+// givenTime reads a timestamp a request gave where the domain takes the
+// zero time for one left out (a list's due_before, an audit list's
+// start_time and end_time, a police forwarding's forward_time, a step's
+// applied_time, start_time or meeting_time). The first instant a
+// timestamp names, 0001-01-01T00:00:00Z, is Go's zero time: a nanosecond
+// later is checked and bounds alike, nothing being dated at that instant,
+// where the zero time meant no bound, now, or a time left out.
+func givenTime(t *timestamppb.Timestamp) time.Time {
+	if at := t.AsTime(); !at.IsZero() {
+		return at
+	}
+	return time.Time{}.Add(time.Nanosecond)
+}
+
+// givenTTL reads a token's lifetime: left out, 0, which the domain reads
+// as the default; given as 0s, a lifetime shorter than any allowed, so
+// that it is refused as such rather than taken for one left out.
+func givenTTL(d *durationpb.Duration) time.Duration {
+	if d == nil {
+		return 0
+	}
+	if ttl := d.AsDuration(); ttl != 0 {
+		return ttl
+	}
+	return -time.Nanosecond
+}
 
 // reportFromProto converts a validated request report. The protovalidate
 // rules have checked shapes and limits; dates that the schema can only match

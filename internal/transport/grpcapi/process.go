@@ -82,14 +82,14 @@ func circumstanceSet(set *pb.SpecialCircumstanceSet) []model.SpecialCircumstance
 
 func (s *processServer) RecordEmergencyMeasures(ctx context.Context, req *pb.RecordEmergencyMeasuresRequest) (*pb.Case, error) {
 	c, err := s.engine.RecordEmergencyMeasures(ctx, principalFrom(ctx), request(req), process.EmergencyMeasures{
-		Measures: req.GetMeasures(), AppliedBy: req.GetAppliedBy(), AppliedTime: req.GetAppliedTime().AsTime(),
+		Measures: req.GetMeasures(), AppliedBy: req.GetAppliedBy(), AppliedTime: givenTime(req.GetAppliedTime()),
 	})
 	return s.answer(ctx, c, err)
 }
 
 func (s *processServer) StartSeparation(ctx context.Context, req *pb.StartSeparationRequest) (*pb.Case, error) {
 	c, err := s.engine.StartSeparation(ctx, principalFrom(ctx), request(req), process.Separation{
-		Start: req.GetStartTime().AsTime(), Place: req.GetPlace(), Carer: req.GetCarer(), Ground: req.GetGround(), DecisionNumber: req.GetDecisionNumber(),
+		Start: givenTime(req.GetStartTime()), Place: req.GetPlace(), Carer: req.GetCarer(), Ground: req.GetGround(), DecisionNumber: req.GetDecisionNumber(),
 	})
 	return s.answer(ctx, c, err)
 }
@@ -122,7 +122,7 @@ func (s *processServer) RecordCareFollowUp(ctx context.Context, req *pb.RecordCa
 func (s *processServer) RecordSpecificAssessment(ctx context.Context, req *pb.RecordSpecificAssessmentRequest) (*pb.Case, error) {
 	in := process.SpecificAssessment{
 		Needs: req.GetNeeds(), ChildViews: req.GetChildViews(), ParentViews: req.GetParentViews(),
-		MeetingRecord: req.GetMeetingRecord(), MeetingTime: req.GetMeetingTime().AsTime(),
+		MeetingRecord: req.GetMeetingRecord(), MeetingTime: givenTime(req.GetMeetingTime()),
 		MeetingChair:  attendeeFromProto(req.GetMeetingChair()),
 		Circumstances: circumstanceSet(req.GetSpecialCircumstances()),
 	}
@@ -242,7 +242,7 @@ func (s *processServer) AcknowledgePoliceReferral(ctx context.Context, req *pb.A
 func (s *processServer) RecordPoliceForwarding(ctx context.Context, req *pb.RecordPoliceForwardingRequest) (*pb.Case, error) {
 	var at time.Time // zero: now
 	if req.GetForwardTime() != nil {
-		at = req.GetForwardTime().AsTime()
+		at = givenTime(req.GetForwardTime())
 	}
 	c, err := s.engine.RecordPoliceForwarding(ctx, principalFrom(ctx), request(req), req.GetInvestigationAgency(), at)
 	return s.answer(ctx, c, err)
