@@ -181,8 +181,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	// seen: the body found the case in the caller's scope, so a refusal
 	// after that is an access to it, audited below.
 	seen := false
+	// onCase: the case the number stands for today (a merge's survivor),
+	// whose trail a refusal goes on.
+	onCase := number
 	err = e.store.Update(ctx, func(tx datastore.Tx) error {
-		seen = false
+		seen, onCase = false, number
 		// A retry gets the first answer, as it was, even if the case moved
 		// on since or the step took it out of the caller's scope (a unit
 		// that declined a transfer no longer sees the case). Request ids
@@ -213,6 +216,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		onCase = c.Number
 		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
 		for _, d := range c.Deadlines {
 			s.oldFires[d.ID] = d.NextFire
@@ -274,15 +278,14 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	if errors.Is(err, model.ErrNotFound) {
 		var other otherCaseNotFound
 		if errors.As(err, &other) {
-			number = other.number
+			number, onCase = other.number, other.number
 		}
 		outcome = audit.OutcomeNotFound
 	} else if c, refused := refusalCode(err); refused && seen {
 		outcome, code = audit.OutcomeRefused, c
 	}
 	if outcome != "" {
-		res := access.CaseResource(number)
-		ev := p.Event(now, "case."+st.name, res, res, outcome)
+		ev := p.Event(now, "case."+st.name, access.CaseResource(number), access.CaseResource(onCase), outcome)
 		ev.Reason = code
 		if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
 			return model.Case{}, rerr

@@ -1,0 +1,72 @@
+package app_test
+
+import (
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The tests of this file read a case's trail (GET /v1/auditEvents?case=)
+// as an outside auditor does: who was shown the case, and who tried.
+
+// caseTrail returns every audit event on the case, newest first, as the
+// auditor lists them.
+func caseTrail(t *testing.T, ts *testServer, auditor, caseName string) []*pb.AuditEvent {
+	t.Helper()
+	var events []*pb.AuditEvent
+	for token := ""; ; {
+		resp, err := ts.audit().ListAuditEvents(ts.as(t, auditor), &pb.ListAuditEventsRequest{
+			Case: caseName, PageSize: 1000, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, resp.GetEvents()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			return events
+		}
+	}
+}
+
+// An absorbed case's number still opens the child's case, which is the
+// survivor: what a caller is shown through the old number, or what a step
+// refused there read, is the survivor, and its trail must say so, or
+// `?case=` on the survivor misses who was shown it.
+func TestReadsThroughAnAbsorbedNumberAreOnTheSurvivorsTrail(t *testing.T) {
+	first := hn(2026, 3, 2, 9, 0) // Monday
+	ts := startServerAt(t, first, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old := openCase(t, ts, first, "00004")
+	ts.clock.Set(hn(2026, 3, 2, 11, 0))
+	survivor := openCase(t, ts, hn(2026, 3, 2, 11, 0), "00004")
+	ts.clock.Set(hn(2026, 3, 2, 12, 0))
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{
+		Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old),
+		Reason: "cùng một trẻ: cùng tên, ngày sinh và người chăm sóc"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+
+	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {
+		t.Fatalf("GetCase %s answers %s, want %s", old, got.GetName(), survivor)
+	}
+	_, err := ts.process().AddCaseNote(ts.as(t, "bd.worker"), &pb.AddCaseNoteRequest{Name: old, Etag: "999", Text: "gọi lại cho mẹ"})
+	wantCode(t, err, codes.Aborted)
+	// A step the role may not take, named by the old number.
+	_, err = ts.process().ApprovePlan(ts.as(t, "bd.worker"), &pb.ApprovePlanRequest{Name: old, Etag: "1"})
+	wantCode(t, err, codes.PermissionDenied)
+
+	trail := caseTrail(t, ts, "auditor", survivor)
+	for _, want := range []struct{ action, outcome string }{
+		{"case.read", "ok"},
+		{"case.addNote", "refused"},
+		{"auth.denied", "denied"},
+	} {
+		if !hasEvent(trail, want.action, old, survivor, want.outcome) {
+			t.Errorf("%s's trail lacks %s %s through %s by bd.worker:%s", survivor, want.action, want.outcome, old, describeEvents(trail))
+		}
+	}
+}
