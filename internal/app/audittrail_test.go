@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -38,6 +39,7 @@ func TestReadsThroughAnAbsorbedNumberAreOnTheSurvivorsTrail(t *testing.T) {
 	ts := startServerAt(t, first, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	old := openCase(t, ts, first, "00004")
 	ts.clock.Set(hn(2026, 3, 2, 11, 0))
@@ -59,14 +61,29 @@ func TestReadsThroughAnAbsorbedNumberAreOnTheSurvivorsTrail(t *testing.T) {
 	_, err = ts.process().ApprovePlan(ts.as(t, "bd.worker"), &pb.ApprovePlanRequest{Name: old, Etag: "1"})
 	wantCode(t, err, codes.PermissionDenied)
 
+	// A report joined to the old number by someone who does not see the
+	// child's case: refused as an absent case is (a reference that does
+	// not exist), and the attempt is on its trail.
+	info := validReport()
+	info.CallType = pb.CallType_CALL_TYPE_INFORMATION
+	info.IncidentCommuneCode = "00070"
+	info.ReceiveTime = timestamppb.New(hn(2026, 3, 2, 11, 30))
+	loose, err := ts.reports().CreateReport(ts.as(t, "hk.worker"), &pb.CreateReportRequest{Report: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.reports().LinkReport(ts.as(t, "hk.worker"), &pb.LinkReportRequest{Name: loose.GetName(), Case: old})
+	wantCode(t, err, codes.InvalidArgument)
+
 	trail := caseTrail(t, ts, "auditor", survivor)
 	for _, want := range []struct{ action, outcome string }{
 		{"case.read", "ok"},
 		{"case.addNote", "refused"},
 		{"auth.denied", "denied"},
+		{"case.add_report", "not_found"},
 	} {
 		if !hasEvent(trail, want.action, old, survivor, want.outcome) {
-			t.Errorf("%s's trail lacks %s %s through %s by bd.worker:%s", survivor, want.action, want.outcome, old, describeEvents(trail))
+			t.Errorf("%s's trail lacks %s %s through %s:%s", survivor, want.action, want.outcome, old, describeEvents(trail))
 		}
 	}
 }
