@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -84,6 +87,43 @@ func TestReadsThroughAnAbsorbedNumberAreOnTheSurvivorsTrail(t *testing.T) {
 	} {
 		if !hasEvent(trail, want.action, old, survivor, want.outcome) {
 			t.Errorf("%s's trail lacks %s %s through %s:%s", survivor, want.action, want.outcome, old, describeEvents(trail))
+		}
+	}
+}
+
+// A call the role may not make is on the trail of the case it names
+// (README, "Who sees what"), whether the case is the call's name or its
+// case, as a watch of one case or a list of a case's audit events name
+// it, and whether the call is unary or a stream: the attempt to follow a
+// case, or to read who touched it, is worth as much to the auditor as an
+// attempt to read it.
+func TestRefusedCallsNamingACaseInTheirCaseFieldAreOnItsTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+
+	_, err := ts.audit().ListAuditEvents(ts.as(t, "bd.worker"), &pb.ListAuditEventsRequest{Case: name})
+	wantCode(t, err, codes.PermissionDenied)
+	w, err := ts.process().WatchEvents(ts.as(t, "admin"), &pb.WatchEventsRequest{Case: name})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	wantCode(t, err, codes.PermissionDenied)
+	// The same over REST, as the auditor itself, who may not watch.
+	code, body := restRaw(t, ts, "GET", "/v1/notifications:watch?case="+name, "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("auditor")})
+	if code != http.StatusForbidden {
+		t.Errorf("the auditor's watch of %s over REST: %d %s, want 403", name, code, body)
+	}
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, who := range []string{"bd.worker", "admin", "auditor"} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetActor() == "users/"+who && e.GetAction() == "auth.denied" && e.GetResource() == name &&
+				e.GetCase() == name && e.GetOutcome() == "denied"
+		}) {
+			t.Errorf("%s's trail lacks the refused call of %s:%s", name, who, describeEvents(trail))
 		}
 	}
 }
