@@ -33,11 +33,15 @@ func caseTrail(t *testing.T, ts *testServer, auditor, caseName string) []*pb.Aud
 	}
 }
 
-// An absorbed case's number still opens the child's case, which is the
-// survivor: what a caller is shown through the old number, or what a step
-// refused there read, is the survivor, and its trail must say so, or
-// `?case=` on the survivor misses who was shown it.
-func TestReadsThroughAnAbsorbedNumberAreOnTheSurvivorsTrail(t *testing.T) {
+// Two cases of one child merged are one case to the auditor too. Each
+// merge event names the other case: the auditor reads no case, and could
+// not otherwise follow the child from one trail to the other. And an
+// absorbed case's number still opens the child's case, which is the
+// survivor: what a caller is shown through the old number, or what a
+// step, a call or a joining report refused there touched, is the
+// survivor, and its trail must say so, or `?case=` on the survivor misses
+// who was shown it.
+func TestMergedCasesOnTheAuditTrail(t *testing.T) {
 	first := hn(2026, 3, 2, 9, 0) // Monday
 	ts := startServerAt(t, first, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
@@ -53,6 +57,19 @@ func TestReadsThroughAnAbsorbedNumberAreOnTheSurvivorsTrail(t *testing.T) {
 		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old),
 		Reason: "cùng một trẻ: cùng tên, ngày sinh và người chăm sóc"}); err != nil {
 		t.Fatalf("merge: %v", err)
+	}
+
+	// The auditor, who reads no case, learns from the two trails which
+	// cases became one: each merge event names the other case.
+	for _, c := range []struct{ name, reason string }{
+		{survivor, "absorbed " + old},
+		{old, "merged into " + survivor},
+	} {
+		if trail := caseTrail(t, ts, "auditor", c.name); !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "case.merge" && e.GetResource() == c.name && e.GetReason() == c.reason
+		}) {
+			t.Errorf("%s's trail has no case.merge saying %q:%s", c.name, c.reason, describeEvents(trail))
+		}
 	}
 
 	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {

@@ -143,6 +143,10 @@ type stepCtx struct {
 	events        []model.CaseEvent
 	notes         []model.Notification
 	audits        []audit.Event
+	// auditReason is the reason of the step's own audit event: codes and
+	// case names only, never what a user wrote (a merge names the other
+	// case, which the auditor, who reads no case, could not learn).
+	auditReason string
 	// referral is the caller's police unit's referral, for a police step
 	// (its gate found it in the state the step needs).
 	referral *model.PoliceReferral
@@ -367,7 +371,9 @@ func (s *stepCtx) commit(action string) (model.Case, error) {
 		}
 	}
 	res := access.CaseResource(c.Number)
-	audits := append([]audit.Event{s.p.Event(s.now, action, res, res, audit.OutcomeOK)}, s.audits...)
+	own := s.p.Event(s.now, action, res, res, audit.OutcomeOK)
+	own.Reason = s.auditReason
+	audits := append([]audit.Event{own}, s.audits...)
 	if _, err := s.tx.AppendAudit(audits...); err != nil {
 		return model.Case{}, err
 	}
