@@ -19,18 +19,7 @@ import (
 // auditor lists them.
 func caseTrail(t *testing.T, ts *testServer, auditor, caseName string) []*pb.AuditEvent {
 	t.Helper()
-	var events []*pb.AuditEvent
-	for token := ""; ; {
-		resp, err := ts.audit().ListAuditEvents(ts.as(t, auditor), &pb.ListAuditEventsRequest{
-			Case: caseName, PageSize: 1000, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, resp.GetEvents()...)
-		if token = resp.GetNextPageToken(); token == "" {
-			return events
-		}
-	}
+	return allAuditEvents(t, ts, auditor, &pb.ListAuditEventsRequest{Case: caseName})
 }
 
 // Two cases of one child merged are one case to the auditor too. Each
