@@ -133,3 +133,42 @@ func TestRefusedCallsNamingACaseInTheirCaseFieldAreOnItsTrail(t *testing.T) {
 		}
 	}
 }
+
+// A step that lets someone else into a case (a hand-over offered to a
+// unit, a referral to a police unit, an officer named) says who in its
+// audit event: the auditor, who reads no case, must be able to tell from
+// the trail why that unit, police unit or officer touches the case next.
+func TestStepsThatLetSomeoneInNameThemOnTheTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	p := ts.process()
+	if _, err := p.AssignCase(ts.as(t, "bd.chair"), &pb.AssignCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Officer: "users/bd.worker"}); err != nil {
+		t.Fatalf("assign: %v", err)
+	}
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 140"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	if _, err := p.ProposeTransfer(ts.as(t, "bd.worker"), &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		ToUnit: pHoanKiem, Reason: "gia đình chuyển đến phường Hoàn Kiếm"}); err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, want := range []struct{ action, reason string }{
+		{"case.assign", "to users/bd.worker"},
+		{"case.referToPolice", "to policeUnits/ca-ba-dinh"},
+		{"case.proposeTransfer", "to " + pHoanKiem},
+	} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == want.action && e.GetOutcome() == "ok" && e.GetReason() == want.reason
+		}) {
+			t.Errorf("%s's trail has no %s saying %q:%s", name, want.action, want.reason, describeEvents(trail))
+		}
+	}
+}

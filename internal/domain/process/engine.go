@@ -143,9 +143,10 @@ type stepCtx struct {
 	events        []model.CaseEvent
 	notes         []model.Notification
 	audits        []audit.Event
-	// auditReason is the reason of the step's own audit event: codes and
-	// case names only, never what a user wrote (a merge names the other
-	// case, which the auditor, who reads no case, could not learn).
+	// auditReason is the reason of the step's own audit event: names of
+	// cases, units and users only, never what a user wrote. It says what
+	// the auditor, who reads no case, could not learn otherwise: the
+	// other case of a merge, whom a step lets into the case (letIn).
 	auditReason string
 	// referral is the caller's police unit's referral, for a police step
 	// (its gate found it in the state the step needs).
