@@ -429,9 +429,9 @@ func TestOldNumberAccessIsOnTheSurvivorsTrail(t *testing.T) {
 	}
 	for _, want := range []struct{ action, outcome string }{{"case.read", "ok"}, {"case.addNote", "refused"}} {
 		if !slices.ContainsFunc(ev.GetEvents(), func(e *pb.AuditEvent) bool {
-			return e.GetAction() == want.action && e.GetActor() == "users/bd.worker" && e.GetOutcome() == want.outcome && e.GetResource() == survivor
+			return e.GetAction() == want.action && e.GetActor() == "users/bd.worker" && e.GetOutcome() == want.outcome && e.GetCase() == survivor && e.GetResource() == old
 		}) {
-			t.Errorf("no %s (%s) by the Ba Đình worker through %s on %s's trail", want.action, want.outcome, old, survivor)
+			t.Errorf("no %s (%s) by the Ba Đình worker through %s (its resource) on %s's trail", want.action, want.outcome, old, survivor)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -25,10 +26,18 @@ import (
 // own events are not the user's, unless the user is that auditor).
 func auditedBy(t *testing.T, ts *testServer, auditor, user string) []*pb.AuditEvent {
 	t.Helper()
+	return allAuditEvents(t, ts, auditor, &pb.ListAuditEventsRequest{Actor: "users/" + user})
+}
+
+// allAuditEvents returns every event the filters of req select, newest
+// first, page by page as the auditor lists them.
+func allAuditEvents(t *testing.T, ts *testServer, auditor string, req *pb.ListAuditEventsRequest) []*pb.AuditEvent {
+	t.Helper()
 	var events []*pb.AuditEvent
 	for token := ""; ; {
-		resp, err := ts.audit().ListAuditEvents(ts.as(t, auditor), &pb.ListAuditEventsRequest{
-			Actor: "users/" + user, PageSize: 1000, PageToken: token})
+		page := proto.CloneOf(req)
+		page.PageSize, page.PageToken = 1000, token
+		resp, err := ts.audit().ListAuditEvents(ts.as(t, auditor), page)
 		if err != nil {
 			t.Fatal(err)
 		}

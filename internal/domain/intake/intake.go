@@ -145,7 +145,7 @@ func (s *Service) ValidateReport(ctx context.Context, p access.Principal, in Cre
 		if caseNumber != "" {
 			c, err := s.joinableCase(tx, p, caseNumber)
 			if err != nil {
-				refused = s.refusedCase(p, now, err, caseNumber)
+				refused = s.refusedCase(p, now, err, caseNumber, c)
 				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
 			}
 			r.CaseNumber = c.Number
@@ -261,7 +261,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		case caseNumber != "":
 			c, err := s.joinableCase(tx, p, caseNumber)
 			if err != nil {
-				refused = s.refusedCase(p, now, err, caseNumber)
+				refused = s.refusedCase(p, now, err, caseNumber, c)
 				return model.MissingReference(err, "report.case", "case %s does not exist", caseNumber)
 			}
 			r.CaseNumber = c.Number
@@ -557,12 +557,9 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		case stored.CaseNumber != "":
 			return model.Precondition("REPORT_ALREADY_LINKED", "report %s already belongs to case %s", reportID, stored.CaseNumber)
 		}
-		c, err := ResolveCase(tx, caseNumber)
-		if err == nil && !s.mayJoin(p, c) {
-			err = model.ErrNotFound
-		}
+		c, err := s.joinableCase(tx, p, caseNumber)
 		if err != nil {
-			refused = s.refusedCase(p, now, err, caseNumber)
+			refused = s.refusedCase(p, now, err, caseNumber, c)
 			return model.MissingReference(err, "case", "case %s does not exist", caseNumber)
 		}
 		if in.Etag != "" && in.Etag != c.Etag() {
@@ -649,13 +646,18 @@ func (s *Service) mayJoin(p access.Principal, c model.Case) bool {
 
 // refusedCase returns the audit event of a report refused a case that is
 // out of p's scope or absent (lookupErr wraps ErrNotFound), so that the
-// case's trail shows the attempt; none for other errors.
-func (s *Service) refusedCase(p access.Principal, now time.Time, lookupErr error, caseNumber string) []audit.Event {
+// case's trail shows the attempt; none for other errors. The event names
+// the case number called, on the trail of the case it resolved to
+// (joinableCase), a merge's survivor, when there is one.
+func (s *Service) refusedCase(p access.Principal, now time.Time, lookupErr error, caseNumber string, resolved model.Case) []audit.Event {
 	if !errors.Is(lookupErr, model.ErrNotFound) {
 		return nil
 	}
-	res := access.CaseResource(caseNumber)
-	return []audit.Event{p.Event(now, "case.add_report", res, res, audit.OutcomeNotFound)}
+	onCase := caseNumber
+	if resolved.Number != "" {
+		onCase = resolved.Number
+	}
+	return []audit.Event{p.Event(now, "case.add_report", access.CaseResource(caseNumber), access.CaseResource(onCase), audit.OutcomeNotFound)}
 }
 
 // visibleReport loads a report p may see, or ErrNotFound.

@@ -127,9 +127,18 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 	}
 	var c model.Case
 	var dossier *model.Dossier
+	// The read is on the trail of the case the number stands for today
+	// (ResolveCase): an absorbed case's number shows the survivor, so
+	// the survivor's trail must name whoever was shown it, or tried.
+	onCase := access.CaseResource(number)
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+		resolved, err := ResolveCase(tx, number)
+		if err != nil {
+			return err
+		}
+		onCase = access.CaseResource(resolved.Number)
 		var view access.CaseView
-		c, view, err = s.visibleCase(tx, p, method, number)
+		c, view, err = s.shape(tx, p, method, resolved)
 		if err != nil || view != access.ViewFull {
 			return err
 		}
@@ -137,27 +146,10 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 		dossier = &d
 		return err
 	})
-	// The read is of the case the number led to: a merged case's old
-	// number reads the survivor, whose trail must show it, as it shows a
-	// step taken through that number. A refusal names the number asked.
-	caseRes := access.CaseResource(number)
-	if err == nil {
-		caseRes = access.CaseResource(c.Number)
-	}
-	if err := s.recordRead(ctx, p, "case.read", caseRes, caseRes, err); err != nil {
+	if err := s.recordRead(ctx, p, "case.read", access.CaseResource(number), onCase, err); err != nil {
 		return model.Case{}, nil, err
 	}
 	return c, dossier, err
-}
-
-// visibleCase loads the case a number resolves to (ResolveCase) as p gets
-// it from method, with the view it is in, or ErrNotFound.
-func (s *Service) visibleCase(tx datastore.ReadTx, p access.Principal, method, number string) (model.Case, access.CaseView, error) {
-	c, err := ResolveCase(tx, number)
-	if err != nil {
-		return model.Case{}, access.ViewNone, err
-	}
-	return s.shape(tx, p, method, c)
 }
 
 // shape returns c as p gets it from method (access.Policy.View), its free
@@ -367,9 +359,11 @@ func (s *Service) DiscloseReporter(ctx context.Context, p access.Principal, name
 
 // CaseOf names the case ("cases/{number}") of the record a call named
 // ("cases/{number}...", "reports/{id}..."), or "" when it names no case or
-// a report that belongs to none or does not exist. It looks past every
-// caller's scope: it serves the audit trail of calls refused on a record,
-// which only auditors read.
+// a report that belongs to none or does not exist. A case number stands
+// for the case it resolves to (ResolveCase), as a read of it does; one
+// that does not exist for itself. It looks past every caller's scope: it
+// serves the audit trail of calls refused on a record, which only
+// auditors read.
 func (s *Service) CaseOf(ctx context.Context, resource string) (string, error) {
 	kind, rest, _ := strings.Cut(resource, "/")
 	id, _, _ := strings.Cut(rest, "/")
@@ -379,7 +373,17 @@ func (s *Service) CaseOf(ctx context.Context, resource string) (string, error) {
 		if err != nil {
 			return "", nil
 		}
-		return access.CaseResource(number), nil
+		err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+			c, err := ResolveCase(tx, number)
+			if err == nil {
+				number = c.Number
+			}
+			return err
+		})
+		if errors.Is(err, model.ErrNotFound) {
+			err = nil
+		}
+		return access.CaseResource(number), err
 	case "reports":
 		if _, err := ParseReportName("reports/" + id); err != nil {
 			return "", nil

@@ -143,6 +143,11 @@ type stepCtx struct {
 	events        []model.CaseEvent
 	notes         []model.Notification
 	audits        []audit.Event
+	// auditReason is the reason of the step's own audit event: names of
+	// cases, units and users only, never what a user wrote. It says what
+	// the auditor, who reads no case, could not learn otherwise: the
+	// other case of a merge, whom a step lets into the case (letIn).
+	auditReason string
 	// referral is the caller's police unit's referral, for a police step
 	// (its gate found it in the state the step needs).
 	referral *model.PoliceReferral
@@ -179,11 +184,13 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	now := e.clock.Now()
 	var out model.Case
 	// seen: the body found the case in the caller's scope, so a refusal
-	// after that is an access to it, audited below on that case (the
-	// survivor, when the number named was merged into it).
-	seen, seenNumber := false, ""
+	// after that is an access to it, audited below.
+	seen := false
+	// onCase: the case the number stands for today (a merge's survivor),
+	// whose trail a refusal goes on.
+	onCase := number
 	err = e.store.Update(ctx, func(tx datastore.Tx) error {
-		seen, seenNumber = false, ""
+		seen, onCase = false, number
 		// A retry gets the first answer, as it was, even if the case moved
 		// on since or the step took it out of the caller's scope (a unit
 		// that declined a transfer no longer sees the case). Request ids
@@ -214,6 +221,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		onCase = c.Number
 		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
 		for _, d := range c.Deadlines {
 			s.oldFires[d.ID] = d.NextFire
@@ -226,7 +234,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if e.access.CaseView(p, c) != want {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		seen, seenNumber = true, c.Number
+		seen = true
 		if replayed {
 			// The same request_id for this step on another case: a
 			// different request. The fingerprint includes the case name,
@@ -275,15 +283,14 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	if errors.Is(err, model.ErrNotFound) {
 		var other otherCaseNotFound
 		if errors.As(err, &other) {
-			number = other.number
+			number, onCase = other.number, other.number
 		}
 		outcome = audit.OutcomeNotFound
 	} else if c, refused := refusalCode(err); refused && seen {
-		outcome, code, number = audit.OutcomeRefused, c, seenNumber
+		outcome, code = audit.OutcomeRefused, c
 	}
 	if outcome != "" {
-		res := access.CaseResource(number)
-		ev := p.Event(now, "case."+st.name, res, res, outcome)
+		ev := p.Event(now, "case."+st.name, access.CaseResource(number), access.CaseResource(onCase), outcome)
 		ev.Reason = code
 		if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
 			return model.Case{}, rerr
@@ -365,7 +372,9 @@ func (s *stepCtx) commit(action string) (model.Case, error) {
 		}
 	}
 	res := access.CaseResource(c.Number)
-	audits := append([]audit.Event{s.p.Event(s.now, action, res, res, audit.OutcomeOK)}, s.audits...)
+	own := s.p.Event(s.now, action, res, res, audit.OutcomeOK)
+	own.Reason = s.auditReason
+	audits := append([]audit.Event{own}, s.audits...)
 	if _, err := s.tx.AppendAudit(audits...); err != nil {
 		return model.Case{}, err
 	}

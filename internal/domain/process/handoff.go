@@ -68,6 +68,7 @@ func (s *stepCtx) offer(to, reason, kind string) error {
 	})
 	s.startDeadline(model.DeadlineTransferAccept, transferRef(id), to, s.now, fromPolicy(s.e.policy.TransferAccept))
 	s.event(kind, fmt.Sprintf("from %s to %s", from, to), 0, from, to)
+	s.letIn(to)
 	return nil
 }
 
@@ -156,6 +157,7 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		}
 		s.c.ResponsibleOfficer = u.ID
 		s.event("OFFICER_ASSIGNED", officer, 0, unit)
+		s.letIn(officer)
 		return nil
 	}})
 }
@@ -177,6 +179,12 @@ func (e *Engine) checkTransferLevel(from units.Key, to units.Unit) error {
 }
 
 func transferRef(id int) string { return fmt.Sprintf("transfer-%d", id) }
+
+// letIn names, in the step's audit event, whom the step lets into the
+// case (a unit offered it, a police unit referred it, an officer named):
+// the auditor, who reads no case, learns from the trail why they touch
+// it next. Names of units, police units and users only.
+func (s *stepCtx) letIn(who string) { s.auditReason = "to " + who }
 
 // AcceptTransfer: the receiving unit accepts and becomes responsible.
 func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
@@ -274,6 +282,7 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 		// nor may a receipt time the police record themselves move it.
 		s.startDeadline(model.DeadlinePoliceForward, policeUnit, policeUnit, s.now, e.forwardLimit(s.c))
 		s.event("POLICE_REFERRAL", policeUnit, 0, access.UnitName(s.c.ResponsibleUnit), policeUnit)
+		s.letIn(policeUnit)
 		return nil
 	}})
 }

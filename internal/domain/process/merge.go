@@ -109,6 +109,10 @@ func (e *Engine) MergeCase(ctx context.Context, p access.Principal, req Request,
 				return err
 			}
 		}
+		// Each case's merge event names the other, so that the auditor
+		// can follow the child's case from either trail to the other.
+		s.auditReason = "absorbed " + access.CaseResource(a.Number)
+		as.auditReason = "merged into " + access.CaseResource(s.c.Number)
 		_, err = as.commit("case.merge")
 		return err
 	}})

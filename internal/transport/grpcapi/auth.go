@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -83,8 +85,9 @@ const (
 )
 
 // authenticate returns ctx with the caller's principal, or the status to
-// refuse the call with. req is the request of a unary call (nil for a
-// stream): a refused call names the record it targeted in the audit.
+// refuse the call with. request returns the call's request, and is called
+// only when the caller's role may not make the call: the refusal names the
+// record it targeted in the audit.
 //
 // The throttle counts failures per client address and per token id
 // presented. A token id that keeps failing is refused, valid secret or
@@ -93,7 +96,7 @@ const (
 // right form is still checked, so that one bad client does not lock out
 // everyone behind the same address (a NAT, a reverse proxy); if it fails
 // too, the answer is the throttle's.
-func (a *authenticator) authenticate(ctx context.Context, method string, req any) (context.Context, error) {
+func (a *authenticator) authenticate(ctx context.Context, method string, request func() any) (context.Context, error) {
 	if publicMethods[method] {
 		return ctx, nil
 	}
@@ -147,7 +150,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, req any
 	}
 	p := identity.TokenPrincipal(u, t, RequestID(ctx))
 	if !slices.Contains(roles, p.Role) {
-		a.recordDenied(ctx, p, method, req)
+		a.recordDenied(ctx, p, method, request())
 		return nil, withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	}
 	return context.WithValue(ctx, principalKey{}, p), nil
@@ -187,7 +190,7 @@ func throttled(wait time.Duration) error {
 }
 
 func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
-	ctx, err := a.authenticate(ctx, info.FullMethod, req)
+	ctx, err := a.authenticate(ctx, info.FullMethod, func() any { return req })
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +198,45 @@ func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServ
 }
 
 func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-	ctx, err := a.authenticate(ss.Context(), info.FullMethod, nil)
+	request := func() any { return nil }
+	if !info.IsClientStream {
+		request = func() any { return serverStreamRequest(ss, info.FullMethod) }
+	}
+	ctx, err := a.authenticate(ss.Context(), info.FullMethod, request)
 	if err != nil {
 		return err
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
+}
+
+// serverStreamRequest reads the one request of a server stream (a watch
+// of a case), which its handler would have read first, so that a call
+// refused for the role is audited on the record it names, as a unary
+// call is; nil when it cannot be read. The call is refused either way,
+// and its handler never runs.
+func serverStreamRequest(ss grpc.ServerStream, method string) any {
+	service, name, _ := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return nil
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil
+	}
+	md := sd.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return nil
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.Input().FullName())
+	if err != nil {
+		return nil
+	}
+	req := mt.New().Interface()
+	if err := ss.RecvMsg(req); err != nil {
+		return nil
+	}
+	return req
 }
 
 // failureLimiter is a token bucket of failed authentications per key (a

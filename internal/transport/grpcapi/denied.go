@@ -29,8 +29,8 @@ const maxAuditedName = 200
 
 // recordDenied audits a call the caller's role may not make: on the record
 // the request names, with its case, so that the case's audit trail shows
-// the attempt; on the method when the request names none (or is a
-// stream's, not read yet).
+// the attempt; on the method when the request names none (or could not be
+// read).
 func (a *authenticator) recordDenied(ctx context.Context, p access.Principal, method string, req any) {
 	e := p.Event(a.clock.Now(), "auth.denied", method, "", audit.OutcomeDenied)
 	if name := targetName(req); name != "" {
@@ -46,14 +46,16 @@ func (a *authenticator) recordDenied(ctx context.Context, p access.Principal, me
 }
 
 // targetName returns the record a request names in its "name" field, or
-// else its "parent" field; "" when it names none that could be a record's.
+// else its "parent" field, or else its "case" field (a watch of one case,
+// a list of a case's audit events); "" when it names none that could be a
+// record's.
 func targetName(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok || m == nil {
 		return ""
 	}
 	r := m.ProtoReflect()
-	for _, field := range []protoreflect.Name{"name", "parent"} {
+	for _, field := range []protoreflect.Name{"name", "parent", "case"} {
 		fd := r.Descriptor().Fields().ByName(field)
 		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated {
 			continue

@@ -1,0 +1,174 @@
+package app_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// The tests of this file read a case's trail (GET /v1/auditEvents?case=)
+// as an outside auditor does: who was shown the case, and who tried.
+
+// caseTrail returns every audit event on the case, newest first, as the
+// auditor lists them.
+func caseTrail(t *testing.T, ts *testServer, auditor, caseName string) []*pb.AuditEvent {
+	t.Helper()
+	return allAuditEvents(t, ts, auditor, &pb.ListAuditEventsRequest{Case: caseName})
+}
+
+// Two cases of one child merged are one case to the auditor too. Each
+// merge event names the other case: the auditor reads no case, and could
+// not otherwise follow the child from one trail to the other. And an
+// absorbed case's number still opens the child's case, which is the
+// survivor: what a caller is shown through the old number, or what a
+// step, a call or a joining report refused there touched, is the
+// survivor, and its trail must say so, or `?case=` on the survivor misses
+// who was shown it.
+func TestMergedCasesOnTheAuditTrail(t *testing.T) {
+	first := hn(2026, 3, 2, 9, 0) // Monday
+	ts := startServerAt(t, first, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old := openCase(t, ts, first, "00004")
+	ts.clock.Set(hn(2026, 3, 2, 11, 0))
+	survivor := openCase(t, ts, hn(2026, 3, 2, 11, 0), "00004")
+	ts.clock.Set(hn(2026, 3, 2, 12, 0))
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{
+		Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old),
+		Reason: "cùng một trẻ: cùng tên, ngày sinh và người chăm sóc"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+
+	// The auditor, who reads no case, learns from the two trails which
+	// cases became one: each merge event names the other case.
+	for _, c := range []struct{ name, reason string }{
+		{survivor, "absorbed " + old},
+		{old, "merged into " + survivor},
+	} {
+		if trail := caseTrail(t, ts, "auditor", c.name); !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "case.merge" && e.GetResource() == c.name && e.GetReason() == c.reason
+		}) {
+			t.Errorf("%s's trail has no case.merge saying %q:%s", c.name, c.reason, describeEvents(trail))
+		}
+	}
+
+	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {
+		t.Fatalf("GetCase %s answers %s, want %s", old, got.GetName(), survivor)
+	}
+	_, err := ts.process().AddCaseNote(ts.as(t, "bd.worker"), &pb.AddCaseNoteRequest{Name: old, Etag: "999", Text: "gọi lại cho mẹ"})
+	wantCode(t, err, codes.Aborted)
+	// A step the role may not take, named by the old number.
+	_, err = ts.process().ApprovePlan(ts.as(t, "bd.worker"), &pb.ApprovePlanRequest{Name: old, Etag: "1"})
+	wantCode(t, err, codes.PermissionDenied)
+
+	// A report joined to the old number by someone who does not see the
+	// child's case: refused as an absent case is (a reference that does
+	// not exist), and the attempt is on its trail.
+	info := validReport()
+	info.CallType = pb.CallType_CALL_TYPE_INFORMATION
+	info.IncidentCommuneCode = "00070"
+	info.ReceiveTime = timestamppb.New(hn(2026, 3, 2, 11, 30))
+	loose, err := ts.reports().CreateReport(ts.as(t, "hk.worker"), &pb.CreateReportRequest{Report: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ts.reports().LinkReport(ts.as(t, "hk.worker"), &pb.LinkReportRequest{Name: loose.GetName(), Case: old})
+	wantCode(t, err, codes.InvalidArgument)
+
+	trail := caseTrail(t, ts, "auditor", survivor)
+	for _, want := range []struct{ action, outcome string }{
+		{"case.read", "ok"},
+		{"case.addNote", "refused"},
+		{"auth.denied", "denied"},
+		{"case.add_report", "not_found"},
+	} {
+		if !hasEvent(trail, want.action, old, survivor, want.outcome) {
+			t.Errorf("%s's trail lacks %s %s through %s:%s", survivor, want.action, want.outcome, old, describeEvents(trail))
+		}
+	}
+}
+
+// A call the role may not make is on the trail of the case it names
+// (README, "Who sees what"), whether the case is the call's name or its
+// case, as a watch of one case or a list of a case's audit events name
+// it, and whether the call is unary or a stream: the attempt to follow a
+// case, or to read who touched it, is worth as much to the auditor as an
+// attempt to read it.
+func TestRefusedCallsNamingACaseInTheirCaseFieldAreOnItsTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+
+	_, err := ts.audit().ListAuditEvents(ts.as(t, "bd.worker"), &pb.ListAuditEventsRequest{Case: name})
+	wantCode(t, err, codes.PermissionDenied)
+	w, err := ts.process().WatchEvents(ts.as(t, "admin"), &pb.WatchEventsRequest{Case: name})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	wantCode(t, err, codes.PermissionDenied)
+	// The same over REST, as the auditor itself, who may not watch.
+	code, body := restRaw(t, ts, "GET", "/v1/notifications:watch?case="+name, "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("auditor")})
+	if code != http.StatusForbidden {
+		t.Errorf("the auditor's watch of %s over REST: %d %s, want 403", name, code, body)
+	}
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, who := range []string{"bd.worker", "admin", "auditor"} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetActor() == "users/"+who && e.GetAction() == "auth.denied" && e.GetResource() == name &&
+				e.GetCase() == name && e.GetOutcome() == "denied"
+		}) {
+			t.Errorf("%s's trail lacks the refused call of %s:%s", name, who, describeEvents(trail))
+		}
+	}
+}
+
+// A step that lets someone else into a case (a hand-over offered to a
+// unit, a referral to a police unit, an officer named) says who in its
+// audit event: the auditor, who reads no case, must be able to tell from
+// the trail why that unit, police unit or officer touches the case next.
+func TestStepsThatLetSomeoneInNameThemOnTheTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	p := ts.process()
+	if _, err := p.AssignCase(ts.as(t, "bd.chair"), &pb.AssignCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Officer: "users/bd.worker"}); err != nil {
+		t.Fatalf("assign: %v", err)
+	}
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 140"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	if _, err := p.ProposeTransfer(ts.as(t, "bd.worker"), &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		ToUnit: pHoanKiem, Reason: "gia đình chuyển đến phường Hoàn Kiếm"}); err != nil {
+		t.Fatalf("propose: %v", err)
+	}
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, want := range []struct{ action, reason string }{
+		{"case.assign", "to users/bd.worker"},
+		{"case.referToPolice", "to policeUnits/ca-ba-dinh"},
+		{"case.proposeTransfer", "to " + pHoanKiem},
+	} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == want.action && e.GetOutcome() == "ok" && e.GetReason() == want.reason
+		}) {
+			t.Errorf("%s's trail has no %s saying %q:%s", name, want.action, want.reason, describeEvents(trail))
+		}
+	}
+}
