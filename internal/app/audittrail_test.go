@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -171,4 +173,23 @@ func TestStepsThatLetSomeoneInNameThemOnTheTrail(t *testing.T) {
 			t.Errorf("%s's trail has no %s saying %q:%s", name, want.action, want.reason, describeEvents(trail))
 		}
 	}
+}
+
+// A server stream refused for the caller's role is read for its request,
+// to audit the refusal on the case it names; a client that opens the
+// stream and never sends the request is refused all the same, after a
+// short wait, and the refusal is audited on the method. The read waited
+// for as long as the client kept the stream open, holding the server's
+// goroutine and the stream for a call it had already refused.
+func TestRefusedStreamWithoutItsRequestIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ctx, cancel := context.WithTimeout(ts.as(t, "admin"), 30*time.Second)
+	defer cancel()
+	s, err := ts.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, "/childcase.v1.CaseProcessService/WatchEvents")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No SendMsg, no CloseSend: the request never comes.
+	err = s.RecvMsg(&pb.Notification{})
+	wantCode(t, err, codes.PermissionDenied)
 }

@@ -232,12 +232,34 @@ func serverStreamRequest(ss grpc.ServerStream, method string) any {
 	if err != nil {
 		return nil
 	}
-	req := mt.New().Interface()
-	if err := ss.RecvMsg(req); err != nil {
+	// A client sends a server stream's request with the call; one that
+	// does not is not waited for long, so a refused stream never holds
+	// the server for longer than requestWait. RecvMsg returns when the
+	// refusal ends the stream.
+	got := make(chan any, 1)
+	go func() {
+		req := mt.New().Interface()
+		if err := ss.RecvMsg(req); err != nil {
+			got <- nil
+			return
+		}
+		got <- req
+	}()
+	t := time.NewTimer(requestWait)
+	defer t.Stop()
+	select {
+	case req := <-got:
+		return req
+	case <-t.C:
+		return nil
+	case <-ss.Context().Done():
 		return nil
 	}
-	return req
 }
+
+// requestWait bounds how long a server stream refused for the caller's
+// role waits for its request, to name the record it targets.
+const requestWait = 5 * time.Second
 
 // failureLimiter is a token bucket of failed authentications per key (a
 // client address, or a token id): each failure takes a token, tokens come
