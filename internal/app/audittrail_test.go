@@ -193,3 +193,36 @@ func TestRefusedStreamWithoutItsRequestIsRefused(t *testing.T) {
 	err = s.RecvMsg(&pb.Notification{})
 	wantCode(t, err, codes.PermissionDenied)
 }
+
+// A watch of a merged case's old number watches the case that survived
+// it, as a read of the number shows it, and is on the survivor's trail:
+// it watched the absorbed case, closed at the merge, so the worker who
+// followed the number read out over the phone was told of nothing.
+func TestWatchOfAnOldNumberFollowsTheSurvivor(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // the outbox's first entry
+	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 10*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := stream.Recv()
+	if err != nil || n.GetCase() != survivor {
+		t.Fatalf("a watch of the old number %s after seq 1: %v, %v; want the survivor %s's notifications", old, n, err, survivor)
+	}
+	trail := caseTrail(t, ts, "auditor", survivor)
+	if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+		return e.GetAction() == "case.watch" && e.GetActor() == "users/bd.worker" && e.GetResource() == old && e.GetCase() == survivor
+	}) {
+		t.Errorf("the watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
+	}
+}

@@ -83,11 +83,12 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	}
 	action, resource, onCase := "notifications.watch", "notifications", ""
 	if caseFilter != "" {
-		res, err := e.watchedCase(ctx, p, method, caseFilter)
+		res, survivor, err := e.watchedCase(ctx, p, method, caseFilter)
 		if err != nil {
 			return err
 		}
-		action, resource, onCase = "case.watch", res, res
+		action, resource, onCase = "case.watch", res, survivor
+		caseFilter = survivor
 	}
 	reason := fmt.Sprintf("after seq %d", after)
 	if after == 0 {
@@ -174,31 +175,35 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 }
 
 // watchedCase checks that the case a watch names is one p sees, and
-// returns its resource name. A case out of p's scope is ErrNotFound, as
-// one that does not exist, and the attempt is audited on its trail before
-// the answer.
-func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) (string, error) {
+// returns its resource name and that of the case it stands for today:
+// a merged case's old number watches the case that survived it, as a
+// read of that number shows it. A case out of p's scope is ErrNotFound,
+// as one that does not exist, and the attempt is audited on its trail
+// before the answer.
+func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) (res, survivor string, err error) {
 	number, err := intake.ParseCaseName(name)
 	if err != nil {
-		return "", model.InvalidField("case", "case.name", "%v", err)
+		return "", "", model.InvalidField("case", "case.name", "%v", err)
 	}
+	res = access.CaseResource(number)
+	survivor = res
 	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
-		c, err := tx.CaseByNumber(number)
+		c, err := intake.ResolveCase(tx, number)
 		if err != nil {
 			return err
 		}
 		if e.access.View(p, method, c) == access.ViewNone {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
+		survivor = access.CaseResource(c.Number)
 		return nil
 	})
-	res := access.CaseResource(number)
 	if errors.Is(err, model.ErrNotFound) {
 		if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, res, audit.OutcomeNotFound)); rerr != nil {
-			return "", rerr
+			return "", "", rerr
 		}
 	}
-	return res, err
+	return res, survivor, err
 }
 
 // notificationEvents are the audit events of notifications sent to p:
