@@ -36,7 +36,7 @@ type indexQueue struct {
 	mu      sync.Mutex
 	running bool
 	waiting []indexWaiter
-	writers int // writes begun (BeginWrite) and not ended
+	writers int           // writes begun (BeginWrite) and not ended
 	wake    chan struct{} // one token: the queue has something
 }
 
