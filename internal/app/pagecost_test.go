@@ -22,8 +22,8 @@ import (
 // bbolt copies every page it changes to a new page id, so a page of the
 // file's tree after a request whose id (or content) the tree did not have
 // before was written by that request's commits; what one commit wrote
-// and the next rewrote counts once here, and the meta and free list
-// pages are counted by the store (pages/op) only.
+// and the next rewrote counts once here (the free list among them), and
+// the meta page is counted by the store (pages/op) only.
 //
 //	CHILDCASE_PAGES_DB=/path/n10000-seed1/childcase.db GOTOOLCHAIN=go1.27.3 \
 //	  go test -count=1 -run '^TestPageCostByBucket$' -v ./internal/app/
@@ -182,6 +182,11 @@ func walkBoltPages(t testing.TB, path string) map[uint64]boltPage {
 		pages[id] = boltPage{sum: maphash.Bytes(pageSeed, p), label: label}
 	}
 	walk(le.Uint64(meta[16:]), "")
+	// The free list is rewritten whole by every commit: one page write
+	// for the store's count however long its run of pages is.
+	free := read(le.Uint64(meta[32:]))
+	pages[le.Uint64(meta[32:])] = boltPage{sum: maphash.Bytes(pageSeed, free),
+		label: fmt.Sprintf("(free list, %d pages long)", len(free)/int(pageSize))}
 	return pages
 }
 
