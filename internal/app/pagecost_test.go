@@ -40,15 +40,7 @@ func TestPageCostByBucket(t *testing.T) {
 	ts := scaleServer(t, cfg, m)
 	ctx := ts.as(t, "operator")
 	worker := ts.as(t, "busy.worker")
-	req := scaleReport(m)
-	create := func() string {
-		t.Helper()
-		r, err := ts.reports().CreateReport(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.GetCase()
-	}
+	create := creator(t, ts, ctx, scaleReport(m))
 	// The start's own work (deadlines due since the load, the search
 	// index's catch-up) is done by the time the first requests answer.
 	for range 3 {

@@ -37,15 +37,7 @@ func TestRequestsCommitFewTimesAndWriteFewPages(t *testing.T) {
 	// validReport is not an emergency: an emergency's clocks would fire
 	// during the measurement, and the scheduler's breaches and escalations
 	// share the measured requests' commits and would count as their pages.
-	req := &pb.CreateReportRequest{Report: validReport()}
-	create := func() string {
-		t.Helper()
-		r, err := ts.reports().CreateReport(ctx, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.GetCase()
-	}
+	create := creator(t, ts, ctx, &pb.CreateReportRequest{Report: validReport()})
 	var name string
 	for range 150 {
 		name = create()
@@ -75,5 +67,18 @@ func TestRequestsCommitFewTimesAndWriteFewPages(t *testing.T) {
 		if pages := float64(after.Pages-before.Pages) / n; pages > tt.mostPages {
 			t.Errorf("a %s wrote %.1f pages, want at most %.1f", tt.what, pages, tt.mostPages)
 		}
+	}
+}
+
+// creator returns a function that makes req's report and returns its
+// case's name.
+func creator(t *testing.T, ts *testServer, ctx context.Context, req *pb.CreateReportRequest) func() string {
+	return func() string {
+		t.Helper()
+		r, err := ts.reports().CreateReport(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetCase()
 	}
 }
