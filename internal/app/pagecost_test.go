@@ -14,11 +14,11 @@ import (
 	"github.com/childcase/childcase/internal/app"
 )
 
-// TestPageCostByBucket is a measurement, not a check: on a copy of a
-// loaded database (CHILDCASE_PAGES_DB names its file, as `childcase load`
-// or BenchmarkScale left it; skipped without), it makes lone requests
-// one at a time and logs which buckets, and which indexes and counter
-// kinds inside them, the pages each request's commits wrote belong to.
+// TestPageCostByBucket is a measurement first: on a copy of a loaded
+// database (CHILDCASE_PAGES_DB names its file, as `childcase load` or
+// BenchmarkScale left it; skipped without), it makes lone requests one at
+// a time and logs which buckets, and which indexes and counter kinds
+// inside them, the pages each request's commits wrote belong to.
 // bbolt copies every page it changes to a new page id, so a page of the
 // file's tree after a request whose id (or content) the tree did not have
 // before was written by that request's commits; what one commit wrote
@@ -67,6 +67,15 @@ func TestPageCostByBucket(t *testing.T) {
 			fmt.Fprintf(&b, "\n  %-40s %4d", label, written[label])
 		}
 		t.Log(b.String())
+		// Every page new in the tree was written by the store, which also
+		// counts each commit's meta page: a walk that found more misread
+		// the file. Each of these requests, alone, is one commit.
+		if written := after.Pages - stats.Pages; int64(total) >= written || total == 0 {
+			t.Errorf("%s: %d pages of the tree new, want from 1 to fewer than the %d the store wrote", what, total, written)
+		}
+		if commits := after.Commits - stats.Commits; commits != 1 {
+			t.Errorf("%s made %d commits, want 1", what, commits)
+		}
 	}
 	for i := range 3 {
 		var name string
