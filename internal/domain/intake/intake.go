@@ -229,6 +229,8 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	var query search.Query
 	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
 	var toIndex uint64        // the case whose index entry follows the commit
+	entry := s.beginEntryWrite()
+	defer entry.End()
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
@@ -286,14 +288,14 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		if err := tx.CreateReport(stored); err != nil {
 			return err
 		}
-		if indexed != nil && s.search != nil {
-			// Only a mark here: the entry's tokens spread over the whole
-			// index, and are written after the commit in a batch shared
-			// with the other writes of the moment (search.Service.Indexed).
-			if err := s.search.MarkPending(tx, indexed.ID); err != nil {
+		if indexed != nil {
+			// The entry's tokens spread over the whole index: unless this
+			// write is alone, only a mark here, and the entry is written
+			// after the commit in a batch shared with the other writes of
+			// the moment (search.Service.Indexed).
+			if toIndex, err = entry.follow(tx, indexed.ID); err != nil {
 				return err
 			}
-			toIndex = indexed.ID
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
@@ -326,6 +328,40 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		return access.PoliceReceipt(out), nil, nil
 	}
 	return out, found, nil
+}
+
+// entryWrite is a write of a case's search entry (search.EntryWrite),
+// or nothing without a search service.
+type entryWrite struct{ w *search.EntryWrite }
+
+// beginEntryWrite begins a write that changes a case's search entry,
+// before its transaction; its End follows the answer.
+func (s *Service) beginEntryWrite() entryWrite {
+	if s.search == nil {
+		return entryWrite{}
+	}
+	return entryWrite{w: s.search.BeginWrite()}
+}
+
+// follow makes the case's entry follow the write in tx, and returns the
+// case id to wait for after the commit (awaitIndex), or 0 when the entry
+// is written in tx or there is no index.
+func (e entryWrite) follow(tx datastore.Tx, caseID uint64) (uint64, error) {
+	if e.w == nil {
+		return 0, nil
+	}
+	pending, err := e.w.Follow(tx, caseID)
+	if err != nil || !pending {
+		return 0, err
+	}
+	return caseID, nil
+}
+
+// End ends the write.
+func (e entryWrite) End() {
+	if e.w != nil {
+		e.w.End()
+	}
 }
 
 // awaitIndex waits for the index entry of a case a committed write
@@ -532,6 +568,8 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	var out model.Report
 	var refused []audit.Event // of a record out of scope or absent, audited once the write is undone
 	var toIndex uint64        // the case whose index entry follows the commit
+	entry := s.beginEntryWrite()
+	defer entry.End()
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		refused, toIndex = nil, 0 // the body may run again (datastore.Store): only the last run's refusal counts
 		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
@@ -579,11 +617,8 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err := tx.UpdateReport(stored); err != nil {
 			return err
 		}
-		if s.search != nil {
-			if err := s.search.MarkPending(tx, c.ID); err != nil {
-				return err
-			}
-			toIndex = c.ID
+		if toIndex, err = entry.follow(tx, c.ID); err != nil {
+			return err
 		}
 		caseRes := access.CaseResource(c.Number)
 		if _, err := tx.AppendAudit(

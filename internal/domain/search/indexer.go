@@ -23,6 +23,12 @@ import (
 // answers: a search after an acknowledged write finds what it wrote (the
 // candidates of the next report about the same child among them), with
 // no second, in-memory index for searches to consult.
+//
+// A write that is alone, with no other write of an entry under way and
+// none waiting for the indexer (BeginWrite), has no batch to share: it
+// writes its case's entry in its own transaction instead, one commit
+// where the mark and the entry took two (each syncing the file twice and
+// writing its meta page, free list and the pages above its leaves).
 
 // indexQueue is what waits for the indexer: the cases of each waiting
 // caller, and whether an indexer runs to take them.
@@ -30,6 +36,7 @@ type indexQueue struct {
 	mu      sync.Mutex
 	running bool
 	waiting []indexWaiter
+	writers int           // writes begun (BeginWrite) and not ended
 	wake    chan struct{} // one token: the queue has something
 }
 
@@ -46,6 +53,54 @@ func newIndexQueue() *indexQueue { return &indexQueue{wake: make(chan struct{}, 
 // entry clears it.
 func (s *Service) MarkPending(tx datastore.Tx, caseID uint64) error {
 	return tx.MarkSearchPending(caseID)
+}
+
+// EntryWrite is a write that changes the search entry of a case (a
+// report stored with its case, or linked to one), from before its
+// transaction until its caller answers (End).
+type EntryWrite struct {
+	s     *Service
+	alone bool
+}
+
+// BeginWrite begins a write that changes a case's entry: the write is
+// alone when no other such write is under way and no caller waits for
+// the indexer, and then writes the entry itself (Follow). It is decided
+// once, before the transaction, so a body that runs again does the same;
+// a write that turns out to share its commit with others is still
+// correct either way, as its entry is written or marked in its own
+// transaction. Every BeginWrite needs its End.
+func (s *Service) BeginWrite() *EntryWrite {
+	q := s.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := &EntryWrite{s: s, alone: q.writers == 0 && len(q.waiting) == 0}
+	q.writers++
+	return w
+}
+
+// End ends the write begun by BeginWrite.
+func (w *EntryWrite) End() {
+	q := w.s.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.writers--
+}
+
+// Follow makes the entry of the case follow the write, in its
+// transaction: a write alone writes it there (IndexCase, from the case
+// and its reports as tx has them, so after the write's own records);
+// any other marks the case (MarkPending), and its caller waits with
+// Indexed after the commit. It reports whether the entry is pending.
+func (w *EntryWrite) Follow(tx datastore.Tx, caseID uint64) (pending bool, err error) {
+	if !w.alone {
+		return true, w.s.MarkPending(tx, caseID)
+	}
+	c, err := tx.CaseByID(caseID)
+	if err != nil {
+		return false, fmt.Errorf("index case id %d: %w", caseID, err)
+	}
+	return false, w.s.IndexCase(tx, c)
 }
 
 // Indexed returns once the entries of the cases, marked by a write that

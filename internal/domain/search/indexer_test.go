@@ -292,3 +292,54 @@ func TestCatchUpIndexesTheMarksAsTheyStoodAtStart(t *testing.T) {
 		t.Fatalf("CatchUp = %d, %v; want the %d cases marked at its start", got, err, rebuildBatch+1)
 	}
 }
+
+// A write alone writes its case's entry in its own transaction, with no
+// mark and nothing to wait for; a write begun while another is under way
+// marks its case for the indexer's shared commit, as every write did.
+func TestALoneWriteWritesItsEntryItself(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	storeUnindexedCases(t, store, v, 3)
+	ids := caseIDs(t, store)
+
+	follow := func(w *EntryWrite, id uint64) bool {
+		t.Helper()
+		var pending bool
+		err := store.Update(ctx, func(tx datastore.Tx) error {
+			var err error
+			pending, err = w.Follow(tx, id)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pending
+	}
+	first, second := s.BeginWrite(), s.BeginWrite()
+	if follow(first, ids[0]) {
+		t.Error("the first write, alone when it began, left its case pending")
+	}
+	if !follow(second, ids[1]) {
+		t.Error("a write begun beside another wrote its entry itself, want it marked for the indexer")
+	}
+	first.End()
+	second.End()
+	if !hasEntry(t, store, ids[0]) || hasEntry(t, store, ids[1]) {
+		t.Errorf("entries: case id %d %v, case id %d %v; want the first only", ids[0], hasEntry(t, store, ids[0]), ids[1], hasEntry(t, store, ids[1]))
+	}
+	if got := pendingCases(t, store); !slices.Equal(got, ids[1:2]) {
+		t.Errorf("marked cases %v, want %v", got, ids[1:2])
+	}
+
+	// Both ended: the next write is alone again.
+	third := s.BeginWrite()
+	defer third.End()
+	if follow(third, ids[2]) || !hasEntry(t, store, ids[2]) {
+		t.Error("a write begun after the others ended did not write its entry itself")
+	}
+	if got := ranked(t, s, store, Query{ChildName: "Nguyen Thi So 1"}); len(got) != 1 || got[0] != ids[0] {
+		t.Errorf("the search found %v, want case id %d", got, ids[0])
+	}
+}

@@ -147,3 +147,11 @@ func Buckets() []string {
 func CheckInChunks(ctx context.Context, path string, n int) (CheckResult, error) {
 	return CheckWith(ctx, path, CheckOptions{chunks: n})
 }
+
+// BucketRoot returns the page id of a bucket's root (0 for an inline
+// bucket): bbolt copies every page a commit changes to a new id, up to
+// the root, so a root that keeps its id had no page of its bucket
+// written.
+func BucketRoot(t datastore.ReadTx, bucket string) uint64 {
+	return uint64(boltOf(t).Bucket([]byte(bucket)).Root())
+}

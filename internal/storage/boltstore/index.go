@@ -9,6 +9,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -31,10 +32,10 @@ func (t *tx) putCaseIndexes(prev *model.Case, c model.Case) error {
 			oldScope, oldQueue = nil, nil
 		}
 	}
-	if err := syncEntries(t.keys(bucketCaseScope), oldScope, scope); err != nil {
+	if err := t.syncEntries(t.keys(bucketCaseScope), oldScope, scope); err != nil {
 		return fmt.Errorf("%s: %w", bucketCaseScope, err)
 	}
-	if err := syncEntries(t.keys(bucketCaseQueue), oldQueue, queue); err != nil {
+	if err := t.syncEntries(t.keys(bucketCaseQueue), oldQueue, queue); err != nil {
 		return fmt.Errorf("%s: %w", bucketCaseQueue, err)
 	}
 	// A new case's reports are stored after it (and skipped), unless a
@@ -116,7 +117,7 @@ func (t *tx) putReportIndex(rk []byte, prev *model.StoredReport, r model.StoredR
 			old = nil // entries it could not have had are not there
 		}
 	}
-	return syncEntries(t.keys(bucketReportScope), old, keys)
+	return t.syncEntries(t.keys(bucketReportScope), old, keys)
 }
 
 // moveReportEntries follows a change of a case's scope keys in the
@@ -146,7 +147,7 @@ func (t *tx) moveReportEntries(prev, c model.Case) error {
 		for _, k := range after {
 			keys = append(keys, storekey.ReportScopeKey(k, rk))
 		}
-		if err := syncEntries(b, old, keys); err != nil {
+		if err := t.syncEntries(b, old, keys); err != nil {
 			return err
 		}
 	}
@@ -156,12 +157,13 @@ func (t *tx) moveReportEntries(prev, c model.Case) error {
 // entrySetter is where index entries go: a keyspace of the index bucket,
 // or a bucket of its own (the search index).
 type entrySetter interface {
+	Get(k []byte) []byte
 	Put(k, v []byte) error
 	Delete(k []byte) error
 }
 
 // syncEntries deletes the keys of old that are not in keys, and puts keys.
-func syncEntries(b entrySetter, old, keys [][]byte) error {
+func (t *tx) syncEntries(b entrySetter, old, keys [][]byte) error {
 	for _, k := range old {
 		if !slices.ContainsFunc(keys, func(n []byte) bool { return bytes.Equal(n, k) }) {
 			if err := b.Delete(k); err != nil {
@@ -170,9 +172,27 @@ func syncEntries(b entrySetter, old, keys [][]byte) error {
 		}
 	}
 	for _, k := range keys {
-		if err := b.Put(k, nil); err != nil {
+		if err := t.putEntry(b, k); err != nil {
 			return fmt.Errorf("put index entry: %w", err)
 		}
 	}
 	return nil
+}
+
+// putEntry puts an index entry (a key to empty) that may be stored
+// already: a write puts every entry of its record, so that an update
+// cannot leave one out. bbolt copies the leaf of every key put, the same
+// value or not, and the branch pages above it, at the commit: a process
+// step that leaves a case's scope as it was rewrote a dozen pages of
+// entries it did not change (TestUnchangedEntriesWriteNoPage). Where a
+// read costs nothing (a bbolt file's, from its map), an entry stored
+// already is left alone; an engine whose reads are round trips
+// (kv.Prefetcher: etcd) gets the put, as before, which costs it less than
+// a read. An entry put earlier in the same transaction reads as missing
+// (bbolt keeps the nil value put), and is put again: the same entry.
+func (t *tx) putEntry(b entrySetter, k []byte) error {
+	if _, remote := t.kt.(kv.Prefetcher); !remote && b.Get(k) != nil {
+		return nil
+	}
+	return b.Put(k, nil)
 }

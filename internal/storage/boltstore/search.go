@@ -265,7 +265,7 @@ func (t *tx) PutSearchEntry(e datastore.SearchEntry) error {
 	for _, tok := range e.Tokens {
 		newKeys = append(newKeys, searchPostingKey(tok, e.CaseID))
 	}
-	if err := syncEntries(tokens, oldKeys, newKeys); err != nil {
+	if err := t.syncEntries(tokens, oldKeys, newKeys); err != nil {
 		return fmt.Errorf("%s: %w", bucketSearchTokens, err)
 	}
 	raw, err := encode(e)

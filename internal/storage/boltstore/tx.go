@@ -217,13 +217,13 @@ func (t *tx) putReport(key []byte, r model.StoredReport) error {
 	if err := t.bucket(bucketReports).Put(key, raw); err != nil {
 		return fmt.Errorf("put report: %w", err)
 	}
-	if err := t.keys(bucketReportsByCallType).Put(callTypeIndexKey(r.CallType, key), nil); err != nil {
+	if err := t.putEntry(t.keys(bucketReportsByCallType), callTypeIndexKey(r.CallType, key)); err != nil {
 		return fmt.Errorf("put report call type index: %w", err)
 	}
 	if r.TakenBy == "" {
 		return nil // nothing to find it by
 	}
-	if err := t.keys(bucketReportsByTaker).Put(append(stringPrefix(r.TakenBy), key...), nil); err != nil {
+	if err := t.putEntry(t.keys(bucketReportsByTaker), append(stringPrefix(r.TakenBy), key...)); err != nil {
 		return fmt.Errorf("put report taker index: %w", err)
 	}
 	return nil
@@ -366,10 +366,10 @@ func (t *tx) putCase(key []byte, c model.Case) error {
 	if err := t.bucket(bucketCases).Put(key, raw); err != nil {
 		return fmt.Errorf("put case: %w", err)
 	}
-	if err := t.keys(bucketCasesByUnit).Put(append(unitPrefix(c.ResponsibleUnit), key...), nil); err != nil {
+	if err := t.putEntry(t.keys(bucketCasesByUnit), append(unitPrefix(c.ResponsibleUnit), key...)); err != nil {
 		return err
 	}
-	return t.keys(bucketCasesByStatus).Put(append(u32(uint32(c.Status)), key...), nil)
+	return t.putEntry(t.keys(bucketCasesByStatus), append(u32(uint32(c.Status)), key...))
 }
 
 func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
