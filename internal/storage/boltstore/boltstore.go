@@ -443,7 +443,7 @@ func initSchema(tx *bolt.Tx, migrated func(from, to uint32) audit.Event) error {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}
-	return nil
+	return mergeBucketsRoot(tx)
 }
 
 func hasAnyBucket(tx *bolt.Tx) bool {
