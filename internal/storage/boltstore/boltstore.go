@@ -323,6 +323,12 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
+	// In a transaction of its own, after the schema's: what is at stake
+	// is two pages of each later commit, so a file that cannot take the
+	// merge now (a full disk) still starts.
+	if err := update(db, mergeBucketsRoot); err != nil && opts.Logger != nil {
+		opts.Logger.Warn("the root of the buckets was not merged: each commit writes up to two pages more", "db", path, "err", err)
+	}
 	size := opts.Reserve
 	if opts.MaxSize > 0 {
 		size = min(size, opts.MaxSize/4)
@@ -443,7 +449,7 @@ func initSchema(tx *bolt.Tx, migrated func(from, to uint32) audit.Event) error {
 			return fmt.Errorf("bucket %s is missing", name)
 		}
 	}
-	return mergeBucketsRoot(tx)
+	return nil
 }
 
 func hasAnyBucket(tx *bolt.Tx) bool {
