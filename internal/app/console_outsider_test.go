@@ -1,0 +1,37 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestConsoleDashboardLongPeriodIsBoundedWork: a supervisor may ask the
+// dashboard for any dates, 0001-01-01 to 9999-12-31 too; the chart of
+// cases opened per month then has a bar for each month a case can have
+// been opened in (from January 2020, the earliest a report may be dated,
+// to this month), not one for each of the 120,000 months named, which
+// made one GET a page of 39 MB and seconds of the server's work.
+func TestConsoleDashboardLongPeriodIsBoundedWork(t *testing.T) {
+	ts, _, _, _ := dashScenario(t) // the clock in November 2026
+	chair := newBrowser(t, ts)
+	chair.signIn("bd.chair")
+	resp, page := chair.get("/dashboard?period=custom&from=0001-01-01&to=9999-12-31")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("dashboard of every date: %s", resp.Status)
+	}
+	const months = 6*12 + 11 // 2020-01 to 2026-11
+	if n := strings.Count(page, `class="bar bar-opened"`); n != months {
+		t.Errorf("%d bars of cases opened (a page of %d bytes), want %d: 2020-01 to 2026-11", n, len(page), months)
+	}
+	if !strings.Contains(page, "<title>11/2026, Hồ sơ mở: 2</title>") || !strings.Contains(page, "<title>01/2020, Hồ sơ mở: 0</title>") {
+		t.Error("the chart does not run from 01/2020 to 11/2026 with Ba Đình's two cases in November")
+	}
+	if got := headlineOf(page)["opened"]; got != 2 {
+		t.Errorf("headline: %d cases opened, want Ba Đình's 2", got)
+	}
+	// A period wholly after this month can hold no case opened.
+	if _, page := chair.get("/dashboard?period=custom&from=2030-01-01&to=2030-12-31"); strings.Contains(page, `class="bar bar-opened"`) {
+		t.Error("a period in the future has bars of cases opened")
+	}
+}
