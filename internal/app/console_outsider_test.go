@@ -35,3 +35,29 @@ func TestConsoleDashboardLongPeriodIsBoundedWork(t *testing.T) {
 		t.Error("a period in the future has bars of cases opened")
 	}
 }
+
+// TestConsoleRequestIDOfAnyBytesIsNoError: the console passes a
+// request's X-Request-Id on to the API, as the REST gateway does; one
+// that gRPC metadata cannot carry (a letter outside ASCII, a tab) made
+// every console page an internal error (500, logged as an error), where
+// the API answers the same header as it answers any malformed id: with
+// an id of its own.
+func TestConsoleRequestIDOfAnyBytesIsNoError(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+	for _, id := range []string{"café", "a\tb", strings.Repeat("x", 300), "ok-id.1"} {
+		req, err := http.NewRequest(http.MethodGet, b.base+"/queues", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Request-Id", id)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := readBody(t, resp); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /queues with X-Request-Id %q: %s, want the page\n%.300s", id, resp.Status, page)
+		}
+	}
+}
