@@ -471,7 +471,7 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 	hidden := false
 	var out []Candidate
 	var shown []hit // out's hits, in out's order
-	fetched := 0 // the cases of hits[:fetched] are prefetched
+	fetched := 0    // the cases of hits[:fetched] are prefetched
 	for i, h := range hits {
 		if len(out) == limit || i == maxExamined {
 			break
