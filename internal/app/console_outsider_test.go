@@ -2,8 +2,12 @@ package app_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
 // TestConsoleDashboardLongPeriodIsBoundedWork: a supervisor may ask the
@@ -59,5 +63,40 @@ func TestConsoleRequestIDOfAnyBytesIsNoError(t *testing.T) {
 		if page := readBody(t, resp); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET /queues with X-Request-Id %q: %s, want the page\n%.300s", id, resp.Status, page)
 		}
+	}
+}
+
+// TestConsolePasswordLinkEndsAsTheREADMESays: a link made by
+// :resetPassword replaces the one before it, which stops working at once,
+// opened or posted; a link works until 72 hours after it was made, not a
+// second longer.
+func TestConsolePasswordLinkEndsAsTheREADMESays(t *testing.T) {
+	ts := startServer(t, "")
+	first := newUserLink(t, ts, "lan.nguyen")
+	other := newUserLink(t, ts, "hoa.tran")
+	reset, err := ts.admin().ResetPassword(ts.as(t, "admin"), &pb.ResetPasswordRequest{Name: "users/lan.nguyen"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := reset.GetPasswordLinkSecret()
+	b := newBrowser(t, ts)
+	_, page := b.get("/password/" + second)
+	set := url.Values{"csrf": {csrfOf(t, page)}, "password": {"một mật khẩu dài"}, "confirm": {"một mật khẩu dài"}}
+	if r, _ := b.get("/password/" + first); r.StatusCode != http.StatusNotFound {
+		t.Errorf("the replaced link opened: %s, want 404", r.Status)
+	}
+	if r, _ := b.post("/password/"+first, set); r.StatusCode != http.StatusNotFound {
+		t.Errorf("the replaced link posted: %s, want 404", r.Status)
+	}
+	ts.clock.Set(testNow.Add(72*time.Hour - time.Second))
+	if r, _ := newBrowser(t, ts).get("/password/" + other); r.StatusCode != http.StatusOK {
+		t.Errorf("a link a second before its 72 hours: %s, want the form", r.Status)
+	}
+	ts.clock.Set(testNow.Add(72*time.Hour + time.Second))
+	if r, _ := b.post("/password/"+second, set); r.StatusCode != http.StatusNotFound {
+		t.Errorf("the link 72 hours and a second after it was made: %s, want 404", r.Status)
+	}
+	if r, _ := b.signInForm("lan.nguyen", "một mật khẩu dài", ""); r.StatusCode == http.StatusSeeOther {
+		t.Error("an expired link set the password")
 	}
 }
