@@ -33,9 +33,10 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// The earliest date the unit reference data covers; reports before it cannot
-// be placed in a commune.
-var earliestReportDate = vntime.Date{Year: 2020, Month: time.January, Day: 1}
+// EarliestReportDate is the earliest date the unit reference data covers;
+// reports before it cannot be placed in a commune, so no case counts as
+// opened before it.
+var EarliestReportDate = vntime.Date{Year: 2020, Month: time.January, Day: 1}
 
 // ClockSkew is how far in the future a client's time (a receive time, when
 // a measure was applied) may lie, to allow for clients whose clocks run a
@@ -731,8 +732,8 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 		return model.InvalidField("report.receive_time", "time.not_future", "receive_time %s lies in the future", r.ReceiveTime.Format(time.RFC3339))
 	}
 	day := vntime.DateOf(r.ReceiveTime)
-	if day.Before(earliestReportDate) {
-		return model.InvalidField("report.receive_time", "time.covered", "receive_time must be on or after %s (Vietnam time)", earliestReportDate)
+	if day.Before(EarliestReportDate) {
+		return model.InvalidField("report.receive_time", "time.covered", "receive_time must be on or after %s (Vietnam time)", EarliestReportDate)
 	}
 	unit, ok := s.units.InForce(communeCode, day)
 	if !ok {

@@ -94,7 +94,7 @@ func measure(t *testing.T, s *Service, store datastore.Store, corpus []corpusChi
 	found, shown := 0, 0
 	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
 		for i, c := range corpus {
-			hits, _, err := s.rank(tx, v.query(c), firstPostings, 5)
+			hits, _, _, err := s.rank(tx, v.query(c), firstPostings, 5)
 			if err != nil {
 				return err
 			}

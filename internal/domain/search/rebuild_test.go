@@ -81,7 +81,7 @@ func ranked(t *testing.T, s *Service, store datastore.Store, q Query) []uint64 {
 func rankedThrough(t *testing.T, s *Service, store datastore.Store, q Query, through func(datastore.ReadTx) datastore.ReadTx) []uint64 {
 	t.Helper()
 	return viewed(t, store, func(tx datastore.ReadTx) ([]uint64, error) {
-		hits, _, err := s.rank(through(tx), q, firstPostings, IntakeCandidates+1)
+		hits, _, _, err := s.rank(through(tx), q, firstPostings, IntakeCandidates+1)
 		var ids []uint64
 		for _, h := range hits {
 			ids = append(ids, h.id)

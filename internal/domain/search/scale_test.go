@@ -102,3 +102,42 @@ func TestSearchReadsFurtherForANarrowScope(t *testing.T) {
 		t.Fatalf("the worker's search found %d candidates (%+v), want only their commune's case %d", len(got), got, ids[0])
 	}
 }
+
+// A candidate's score and matched fields are its own case's: they do not
+// tell the caller how many cases out of their scope share a token. A
+// commune worker's child (their oldest case, found by name and phone)
+// has 19 newer namesakes in the commune; a namesake of another commune,
+// newer still, pushed the worker's child out of the whole name's newest
+// firstPostings, and the child then scored by the phone alone (5, not
+// 11): a worker who made those 19 cases could watch the score to learn
+// that a child of that name had a case opened elsewhere since.
+func TestACandidatesScoreDoesNotTellOfCasesOutOfScope(t *testing.T) {
+	const mine, theirs = "00004@2025-07-01", "00070@2025-07-01"
+	corpus := []corpusChild{{Name: "Nguyễn Thị Lan", BirthDate: "2017-05-01", Commune: mine, Caregiver: "Nguyễn Văn Hùng", Phone: "0912000000"}}
+	for i := range firstPostings - 1 {
+		corpus = append(corpus, corpusChild{Name: "Nguyễn Thị Lan", BirthDate: "2016-01-01", Commune: mine, Caregiver: "Trần Văn Bình", Phone: fmt.Sprintf("09%08d", 1000000+i)})
+	}
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey(mine))}
+	q := Query{ChildName: "Nguyễn Thị Lan", Phone: "0912000000"}
+	childOf := func(corpus []corpusChild) Candidate {
+		t.Helper()
+		s, store, ids := indexCorpus(t, corpus)
+		got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) { return s.candidates(tx, worker, q, MaxCandidates, "") })
+		for _, c := range got {
+			if c.Case.ID == ids[0] {
+				return c
+			}
+		}
+		t.Fatalf("the worker's child is not among %d candidates", len(got))
+		return Candidate{}
+	}
+	alone := childOf(corpus)
+	if alone.Score != 11 {
+		t.Fatalf("the worker's child scores %v %v, want 11: the whole name and the phone", alone.Score, alone.Matched)
+	}
+	elsewhere := childOf(append(corpus, corpusChild{Name: "Nguyễn Thị Lan", BirthDate: "2018-03-03", Commune: theirs, Caregiver: "Lê Văn Tâm", Phone: "0987654321"}))
+	if elsewhere.Score != alone.Score || !slices.Equal(elsewhere.Matched, alone.Matched) {
+		t.Errorf("with a namesake of another commune the worker's child scores %v %v, without it %v %v: the score tells of a case out of scope",
+			elsewhere.Score, elsewhere.Matched, alone.Score, alone.Matched)
+	}
+}

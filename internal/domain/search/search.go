@@ -201,14 +201,22 @@ func (h *hit) fields() []Field {
 	return out
 }
 
+// lookup is a probe's token under one master's index key.
+type lookup struct {
+	probe
+	token []byte
+}
+
 // rank returns the cases q matches with at least MinScore, best first
 // (newest first among equals), looking each token up under the index key
 // of every master in the keyring: during a rotation a case is indexed
 // under the old key until Rebuild reaches it, and is found all the same.
 // It reads at most limit cases of each token, the newest, and skips a
 // token that cannot bring a case into the first k (skippable); it
-// reports whether it read less than every match (partial).
-func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, partial bool, _ error) {
+// reports whether it read less than every match (partial), and the
+// tokens read only in part (cut), which an older case found by another
+// token did not count (ownScores counts them for the cases shown).
+func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut []lookup, partial bool, _ error) {
 	// The hits in one slice, found by id through at: a search's cost is
 	// its postings, so it allocates per search rather than per case.
 	hits := make([]hit, 0, 4*limit)
@@ -233,10 +241,6 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 	// The strongest first (a name with the birth date, a whole name, a
 	// phone), so that the weaker ones may be skipped.
 	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(strength(b), strength(a)) })
-	type lookup struct {
-		probe
-		token []byte
-	}
 	var among []lookup // looked up among the cases found
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
@@ -278,11 +282,12 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 			}
 			ids, err := tx.CasesWithToken(tok, limit)
 			if err != nil {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			read[p.feature] = true
 			if len(ids) == limit {
 				partial = true
+				cut = append(cut, lookup{p, tok})
 			} else {
 				complete[p.feature] = true
 			}
@@ -332,7 +337,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 		}
 		ids, err := tx.CasesWithTokenAmong(l.token, liftable)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 		for _, id := range ids {
 			hits[at[id]].addProbe(l.probe)
@@ -340,7 +345,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 	}
 	if !q.Reporters {
 		if err := withoutOlderEntries(tx, hits); err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 	}
 	out := hits[:0]
@@ -355,7 +360,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, par
 		}
 		return cmp.Compare(b.id, a.id)
 	})
-	return out, partial, nil
+	return out, cut, partial, nil
 }
 
 // withoutOlderEntries takes from hits what a phone and a caregiver's name
@@ -459,13 +464,14 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, l
 // gave fewer than limit, a case of the ranking was out of the caller's
 // scope, and the ranking read less than every match.
 func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string, postings, k int) (_ []Candidate, again bool, _ error) {
-	hits, partial, err := s.rank(tx, q, postings, k)
+	hits, cut, partial, err := s.rank(tx, q, postings, k)
 	if err != nil {
 		return nil, false, err
 	}
 	hidden := false
 	var out []Candidate
-	fetched := 0 // the cases of hits[:fetched] are prefetched
+	var shown []hit // out's hits, in out's order
+	fetched := 0    // the cases of hits[:fetched] are prefetched
 	for i, h := range hits {
 		if len(out) == limit || i == maxExamined {
 			break
@@ -499,8 +505,72 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 			continue // out of scope: as if the case did not exist
 		}
 		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
+		shown = append(shown, h)
 	}
-	return out, partial && hidden && len(out) < limit, nil
+	if partial && hidden && len(out) < limit {
+		return out, true, nil // read again: the scores of that reading count
+	}
+	if err := ownScores(tx, q, cut, out, shown); err != nil {
+		return nil, false, err
+	}
+	return out, false, nil
+}
+
+// ownScores gives each candidate shown the score and matched fields of its
+// own case, whatever other cases share its tokens: a token of more cases
+// than a search reads (its newest) did not count for an older case found
+// by another token, and how many newer cases pushed it out, out of the
+// caller's scope too, would otherwise show in its score. The tokens read
+// in part (cut) are looked up among the cases shown, one key each, and out
+// is ranked again by the scores made whole (newest first among equals).
+func ownScores(tx datastore.ReadTx, q Query, cut []lookup, out []Candidate, shown []hit) error {
+	if len(cut) == 0 || len(shown) == 0 {
+		return nil
+	}
+	at := make(map[uint64]int, len(shown))
+	ids := make([]uint64, len(shown))
+	for i, h := range shown {
+		at[h.id], ids[i] = i, h.id
+	}
+	slices.Sort(ids)
+	toks := make([][]byte, len(cut))
+	for i, l := range cut {
+		toks[i] = l.token
+	}
+	tx.Prefetch(datastore.Prefetch{AmongTokens: toks, AmongCaseIDs: ids})
+	for _, l := range cut {
+		found, err := tx.CasesWithTokenAmong(l.token, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range found {
+			shown[at[id]].addProbe(l.probe)
+		}
+	}
+	if !q.Reporters {
+		if err := withoutOlderEntries(tx, shown); err != nil {
+			return err
+		}
+	}
+	order := make([]int, len(shown))
+	for i := range shown {
+		shown[i].sum()
+		out[i].Score, out[i].Matched = shown[i].total, shown[i].fields()
+		order[i] = i
+	}
+	// By the hits' ids: a case in the candidate view may carry none.
+	slices.SortFunc(order, func(a, b int) int {
+		if c := cmp.Compare(shown[b].total, shown[a].total); c != 0 {
+			return c
+		}
+		return cmp.Compare(shown[b].id, shown[a].id)
+	})
+	ranked := make([]Candidate, len(out))
+	for i, j := range order {
+		ranked[i] = out[j]
+	}
+	copy(out, ranked)
+	return nil
 }
 
 // Search returns the candidates of q that p may see, best first, at most

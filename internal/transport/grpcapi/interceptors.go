@@ -33,10 +33,15 @@ func RequestID(ctx context.Context) string {
 
 var wellFormedRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// WellFormedRequestID reports whether a caller's request id is taken as
+// it is: up to 64 letters, digits, dots, dashes and underscores, which
+// gRPC metadata and a log line carry unchanged.
+func WellFormedRequestID(id string) bool { return wellFormedRequestID.MatchString(id) }
+
 // NewRequestID returns the id a request is logged under: the caller's
 // own, given, when it is well formed, or a new random one.
 func NewRequestID(given string) string {
-	if wellFormedRequestID.MatchString(given) {
+	if WellFormedRequestID(given) {
 		return given
 	}
 	var b [12]byte

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -91,7 +92,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 		var byMonth, byUnit *pb.GetStatisticsResponse
 		if byMonth, err = ask("month"); err == nil {
 			if byUnit, err = ask("unit"); err == nil {
-				page.fill(total, byMonth, byUnit, func(k string) string { return c.catalogs.text(language(r), k) })
+				page.fill(total, byMonth, byUnit, now, func(k string) string { return c.catalogs.text(language(r), k) })
 			}
 		}
 	}
@@ -110,7 +111,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 // fill makes the page of the API's three answers for the same period: the
 // totals, the months and the units. text names a catalog key in the
 // page's language, for the charts' titles.
-func (p *dashboardPage) fill(total, byMonth, byUnit *pb.GetStatisticsResponse, text func(string) string) {
+func (p *dashboardPage) fill(total, byMonth, byUnit *pb.GetStatisticsResponse, now time.Time, text func(string) string) {
 	p.AsOf = total.GetAsOf().AsTime()
 	p.Total = &pb.StatisticsGroup{}
 	if g := total.GetGroups(); len(g) > 0 {
@@ -125,7 +126,8 @@ func (p *dashboardPage) fill(total, byMonth, byUnit *pb.GetStatisticsResponse, t
 	var bars []bar
 	if from, err := vntime.ParseDate(p.Period.From); err == nil {
 		to, _ := vntime.ParseDate(p.Period.To)
-		for m := (vntime.Date{Year: from.Year, Month: from.Month, Day: 1}); !m.After(to); m = m.AddMonths(1) {
+		first, last := openedMonths(from, to, now, opened)
+		for m := first; !m.After(last); m = m.AddMonths(1) {
 			key := fmt.Sprintf("%04d-%02d", m.Year, m.Month)
 			bars = append(bars, bar{Label: fmt.Sprintf("%02d/%04d", m.Month, m.Year), Values: []int32{opened[key]}})
 		}
@@ -151,6 +153,37 @@ func (p *dashboardPage) fill(total, byMonth, byUnit *pb.GetStatisticsResponse, t
 		}
 		p.Units = append(p.Units, row)
 	}
+}
+
+// openedMonths are the first days of the first and the last month the
+// chart of cases opened shows for the period from to to: its months in
+// which a case can have been opened, from the month of the earliest date
+// a report may have (intake.EarliestReportDate) to the month a report
+// received now may name (its clock a little fast), and any month the API
+// counted a case in. Any dates may be asked for, 0001-01-01 to 9999-12-31
+// too: a bar for each month they name would be 120,000 bars, a page of
+// tens of megabytes from one request. first is after last when the period
+// holds no such month.
+func openedMonths(from, to vntime.Date, now time.Time, opened map[string]int32) (first, last vntime.Date) {
+	month := func(d vntime.Date) vntime.Date { return vntime.Date{Year: d.Year, Month: d.Month, Day: 1} }
+	first, last = month(intake.EarliestReportDate), month(vntime.DateOf(now.Add(intake.ClockSkew)))
+	for key, n := range opened {
+		if d, err := vntime.ParseDate(key + "-01"); err == nil && n > 0 {
+			if d.Before(first) {
+				first = d
+			}
+			if d.After(last) {
+				last = d
+			}
+		}
+	}
+	if f := month(from); f.After(first) {
+		first = f
+	}
+	if t := month(to); t.Before(last) {
+		last = t
+	}
+	return first, last
 }
 
 // nameUnits gives the rows their units' names, as the API has them; a

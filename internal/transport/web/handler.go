@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/transport/clientaddr"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // ContentSecurityPolicy lets pages load scripts, styles and images from
@@ -146,8 +147,11 @@ func (c *Console) signed(h func(http.ResponseWriter, *http.Request, *session)) h
 // session's token, and the client's address for the audit.
 func (c *Console) apiContext(r *http.Request, s *session) context.Context {
 	md := metadata.Pairs("authorization", "Bearer "+s.bearer, "x-forwarded-for", c.clientIP(r))
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		md.Set("x-request-id", id)
+	// Only an id the API would take: gRPC metadata cannot carry every
+	// byte a header may hold (a call with one fails), and the API makes
+	// an id of its own for any other.
+	if id := r.Header.Get(grpcapi.RequestIDHeader); grpcapi.WellFormedRequestID(id) {
+		md.Set(grpcapi.RequestIDHeader, id)
 	}
 	return metadata.NewOutgoingContext(r.Context(), md)
 }
