@@ -226,3 +226,60 @@ func TestWatchOfAnOldNumberFollowsTheSurvivor(t *testing.T) {
 		t.Errorf("the watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
 	}
 }
+
+// A watch of an old number resumed from a cursor taken before the merge
+// is told what happened to that number before it: the case's own
+// notifications, then the survivor's. It read only the survivor's, so a
+// client that resumed after a reconnection, as Watch says it may, lost
+// what was done to the case it was following.
+func TestWatchOfAnOldNumberKeepsItsOwnNotifications(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	survivor := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // the outbox's first entry
+	old := openCase(t, ts, testNow.Add(-time.Hour), "00004")        // its second
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 10*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := stream.Recv(); err != nil || n.GetCase() != old || n.GetSeq() != 2 {
+		t.Fatalf("a watch of the old number %s after seq 1: %v, %v; want its own notification of seq 2 first", old, n, err)
+	}
+	if n, err := stream.Recv(); err != nil || n.GetCase() != survivor {
+		t.Fatalf("the watch of %s after its own notification: %v, %v; want the survivor %s's merge", old, n, err, survivor)
+	}
+}
+
+// A watch through an old number by someone who does not see the child's
+// case is refused as an absent case is, and the attempt is on the trail
+// of the case the number stands for, as a refused read or step through it
+// is: it was on the absorbed case's trail, where an auditor asking who
+// tried to follow the survivor did not look.
+func TestRefusedWatchOfAnOldNumberIsOnTheSurvivorsTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ts.as(t, "hk.worker"), 10*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{Case: old})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	wantCode(t, err, codes.NotFound)
+	if trail := caseTrail(t, ts, "auditor", survivor); !hasEvent(trail, "case.watch", old, survivor, "not_found") {
+		t.Errorf("the refused watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
+	}
+}
