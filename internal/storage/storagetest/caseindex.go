@@ -239,6 +239,13 @@ func testQueuePaging(t *testing.T, s datastore.Store) {
 	if got, next := listQueue(t, s, q); !slices.Equal(got, []string{cs[5].Number, cs[4].Number, cs[2].Number}) || next != "" {
 		t.Errorf("ListQueue(until +2h, limit 3) = %v, %q; want [%s %s %s], \"\"", got, next, cs[5].Number, cs[4].Number, cs[2].Number)
 	}
+	// An Until before 1970, where no key's time can lie (a due_before of
+	// 0001-01-01T00:00:00Z reaches it), ends the list before every case:
+	// it was read as no bound, and the list walked the whole queue.
+	q.Until, q.Limit = time.Time{}.Add(time.Nanosecond), 100
+	if got, next := listQueue(t, s, q); len(got) != 0 || next != "" {
+		t.Errorf("ListQueue(until 0001-01-01) = %v, %q; want none", got, next)
+	}
 }
 
 func testQueueFollowsUpdates(t *testing.T, s datastore.Store) {

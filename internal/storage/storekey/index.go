@@ -125,13 +125,12 @@ func ListQueue(open func() Cursor, q datastore.QueueQuery, load func(id uint64) 
 			prefixes = append(prefixes, CaseQueuePrefix(k, queue))
 		}
 	}
-	var until uint64
-	if !q.Until.IsZero() {
-		until = dueNanos(q.Until)
-	}
+	// An Until before 1970 is held to 0 (timeNanos), which every entry is
+	// at or after: the list ends at once, as it must, not without a bound.
+	bounded, until := !q.Until.IsZero(), dueNanos(q.Until)
 	var out []model.Case
 	next, err := ScanMerged(open, prefixes, QueueSuffixLen, false, q.After, q.Limit, func(s []byte, take bool) error {
-		if until != 0 && be.Uint64(s[:8]) >= until {
+		if bounded && be.Uint64(s[:8]) >= until {
 			return ErrEndScan
 		}
 		c, err := load(^be.Uint64(s[8:]))
