@@ -160,6 +160,8 @@ func queuedCases(t *testing.T, s datastore.Store) []model.Case {
 	return createCases(t, s, cs...)
 }
 
+// listQueue lists q's page, and checks that QueueCaseIDs answers the same
+// cases and cursor for it (Match aside, which it does not take).
 func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]string, string) {
 	t.Helper()
 	var got []model.Case
@@ -169,6 +171,22 @@ func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]strin
 		got, next, err = tx.ListQueue(q)
 		return err
 	})
+	if q.Match == nil {
+		var ids []uint64
+		var idsNext string
+		view(t, s, func(tx datastore.ReadTx) error {
+			var err error
+			ids, idsNext, err = tx.QueueCaseIDs(q)
+			return err
+		})
+		var want []uint64
+		for _, c := range got {
+			want = append(want, c.ID)
+		}
+		if !slices.Equal(ids, want) || idsNext != next {
+			t.Errorf("QueueCaseIDs(queue %d, keys %q, after %q) = %v, %q; want %v, %q as ListQueue", q.Queue, q.Keys, q.After, ids, idsNext, want, next)
+		}
+	}
 	return caseNumbers(got), next
 }
 
