@@ -409,14 +409,8 @@ func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
 func TestOldNumberAccessIsOnTheSurvivorsTrail(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
-	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
-	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge: %v", err)
-	}
+	old, survivor := mergedCases(t, ts)
 	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {
 		t.Fatalf("the old number %s answers %s, want the survivor %s", old, got.GetName(), survivor)
 	}

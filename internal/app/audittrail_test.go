@@ -24,6 +24,21 @@ func caseTrail(t *testing.T, ts *testServer, auditor, caseName string) []*pb.Aud
 	return allAuditEvents(t, ts, auditor, &pb.ListAuditEventsRequest{Case: caseName})
 }
 
+// mergedCases opens two cases in Phường Ba Đình, the survivor first (the
+// outbox's first entry), then the one merged into it (its second), and
+// merges them as bd.chair, whom it adds.
+func mergedCases(t *testing.T, ts *testServer) (old, survivor string) {
+	t.Helper()
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	survivor = openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	old = openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge %s into %s: %v", old, survivor, err)
+	}
+	return old, survivor
+}
+
 // Two cases of one child merged are one case to the auditor too. Each
 // merge event names the other case: the auditor reads no case, and could
 // not otherwise follow the child from one trail to the other. And an
@@ -198,50 +213,15 @@ func TestRefusedStreamWithoutItsRequestIsRefused(t *testing.T) {
 // it, as a read of the number shows it, and is on the survivor's trail:
 // it watched the absorbed case, closed at the merge, so the worker who
 // followed the number read out over the phone was told of nothing.
+// Resumed from a cursor taken before the merge, as Watch says a client
+// may after a reconnection, it sends what happened to the number itself
+// until then, then the survivor's: it sent the survivor's only, and what
+// was done to the case the client followed was lost.
 func TestWatchOfAnOldNumberFollowsTheSurvivor(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
-	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // the outbox's first entry
-	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 10*time.Second)
-	defer cancel()
-	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := stream.Recv()
-	if err != nil || n.GetCase() != survivor {
-		t.Fatalf("a watch of the old number %s after seq 1: %v, %v; want the survivor %s's notifications", old, n, err, survivor)
-	}
-	trail := caseTrail(t, ts, "auditor", survivor)
-	if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
-		return e.GetAction() == "case.watch" && e.GetActor() == "users/bd.worker" && e.GetResource() == old && e.GetCase() == survivor
-	}) {
-		t.Errorf("the watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
-	}
-}
-
-// A watch of an old number resumed from a cursor taken before the merge
-// is told what happened to that number before it: the case's own
-// notifications, then the survivor's. It read only the survivor's, so a
-// client that resumed after a reconnection, as Watch says it may, lost
-// what was done to the case it was following.
-func TestWatchOfAnOldNumberKeepsItsOwnNotifications(t *testing.T) {
-	ts := startServerAt(t, testNow, "")
-	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
-	survivor := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // the outbox's first entry
-	old := openCase(t, ts, testNow.Add(-time.Hour), "00004")        // its second
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge: %v", err)
-	}
+	old, survivor := mergedCases(t, ts)
 	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 10*time.Second)
 	defer cancel()
 	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
@@ -252,7 +232,13 @@ func TestWatchOfAnOldNumberKeepsItsOwnNotifications(t *testing.T) {
 		t.Fatalf("a watch of the old number %s after seq 1: %v, %v; want its own notification of seq 2 first", old, n, err)
 	}
 	if n, err := stream.Recv(); err != nil || n.GetCase() != survivor {
-		t.Fatalf("the watch of %s after its own notification: %v, %v; want the survivor %s's merge", old, n, err, survivor)
+		t.Fatalf("the watch of %s after its own notification: %v, %v; want the survivor %s's notifications", old, n, err, survivor)
+	}
+	trail := caseTrail(t, ts, "auditor", survivor)
+	if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+		return e.GetAction() == "case.watch" && e.GetActor() == "users/bd.worker" && e.GetResource() == old && e.GetCase() == survivor
+	}) {
+		t.Errorf("the watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
 	}
 }
 
@@ -263,15 +249,9 @@ func TestWatchOfAnOldNumberKeepsItsOwnNotifications(t *testing.T) {
 // tried to follow the survivor did not look.
 func TestRefusedWatchOfAnOldNumberIsOnTheSurvivorsTrail(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
-	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
-	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
-	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge: %v", err)
-	}
+	old, survivor := mergedCases(t, ts)
 	ctx, cancel := context.WithTimeout(ts.as(t, "hk.worker"), 10*time.Second)
 	defer cancel()
 	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{Case: old})
