@@ -32,11 +32,17 @@ func mergedCases(t *testing.T, ts *testServer) (old, survivor string) {
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	survivor = openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
 	old = openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge %s into %s: %v", old, survivor, err)
-	}
+	mergeAsChair(t, ts, survivor, old)
 	return old, survivor
+}
+
+// mergeAsChair merges absorbed into survivor as bd.chair.
+func mergeAsChair(t *testing.T, ts *testServer, survivor, absorbed string) {
+	t.Helper()
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: absorbed, AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge %s into %s: %v", absorbed, survivor, err)
+	}
 }
 
 // Two cases of one child merged are one case to the auditor too. Each
@@ -239,6 +245,36 @@ func TestWatchOfAnOldNumberFollowsTheSurvivor(t *testing.T) {
 		return e.GetAction() == "case.watch" && e.GetActor() == "users/bd.worker" && e.GetResource() == old && e.GetCase() == survivor
 	}) {
 		t.Errorf("the watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
+	}
+}
+
+// A number merged twice (A into B, then B into C) watches C, and from a
+// cursor before the merges, what happened to A and to B until each was
+// merged: the chain is followed as a read of A follows it.
+func TestWatchOfANumberMergedTwiceFollowsTheChain(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	c := openCase(t, ts, testNow.Add(-3*time.Hour), "00004") // seq 1
+	b := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // seq 2
+	a := openCase(t, ts, testNow.Add(-time.Hour), "00004")   // seq 3
+	mergeAsChair(t, ts, b, a)                                // seq 4, on b
+	mergeAsChair(t, ts, c, b)                                // seq 5, on c
+	ctx, cancel := context.WithTimeout(ts.as(t, "bd.chair"), 10*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 4 {
+		n, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("the watch of %s after %v: %v", a, got, err)
+		}
+		got = append(got, n.GetCase())
+	}
+	if want := []string{b, a, b, c}; !slices.Equal(got, want) {
+		t.Errorf("a watch of %s after seq 1 sent the notifications of %v, want %v", a, got, want)
 	}
 }
 
