@@ -409,14 +409,8 @@ func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
 func TestOldNumberAccessIsOnTheSurvivorsTrail(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
-	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
-	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge: %v", err)
-	}
+	old, survivor := mergedCases(t, ts)
 	if got := getCase(t, ts, "bd.worker", old); got.GetName() != survivor {
 		t.Fatalf("the old number %s answers %s, want the survivor %s", old, got.GetName(), survivor)
 	}
@@ -531,21 +525,47 @@ func TestStepTimeAtTheFirstInstantIsBeforeTheCase(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	name := reportEmergency(t, ts, testNow.Add(-time.Hour), "00004", "", true, false)
-	_, err := ts.process().RecordEmergencyMeasures(ts.as(t, "bd.chair"), &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
-		Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(time.Time{})})
-	st := wantCode(t, err, codes.InvalidArgument)
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				if v.GetField() != "applied_time" || v.GetReason() == "required" {
-					t.Errorf("%s [%s]: %s; want applied_time by a rule of its time, not as left out", v.GetField(), v.GetReason(), v.GetDescription())
+	byItsRule := func(err error, field string) {
+		t.Helper()
+		st := wantCode(t, err, codes.InvalidArgument)
+		for _, d := range st.Details() {
+			if br, ok := d.(*errdetails.BadRequest); ok {
+				for _, v := range br.GetFieldViolations() {
+					if v.GetField() != field || v.GetReason() == "required" {
+						t.Errorf("%s [%s]: %s; want %s by a rule of its time, not as left out", v.GetField(), v.GetReason(), v.GetDescription(), field)
+					}
 				}
 			}
 		}
+		if f := badFields(st); len(f) != 1 {
+			t.Errorf("fields %v, want %s (%s)", f, field, st.Message())
+		}
 	}
-	if f := badFields(st); len(f) != 1 {
-		t.Errorf("fields %v, want applied_time (%s)", f, st.Message())
+	first := timestamppb.New(time.Time{})
+	_, err := ts.process().RecordEmergencyMeasures(ts.as(t, "bd.chair"), &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: first})
+	byItsRule(err, "applied_time")
+	_, err = ts.process().StartSeparation(ts.as(t, "bd.chair"), &pb.StartSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		StartTime: first, Place: "Làng trẻ em SOS Hà Nội", Carer: "mẹ SOS Nguyễn Thị Hoa",
+		Ground: "cha dượng là người xâm hại trẻ (Điều 32(1))", DecisionNumber: "30/QĐ-UBND"})
+	byItsRule(err, "start_time")
+
+	// The meeting of a specific assessment, on a case acknowledged and
+	// assessed.
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	p, worker := ts.process(), ts.as(t, "bd.worker")
+	assessed := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: assessed, Etag: etagOf(t, ts, "bd.worker", assessed)})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
 	}
+	if c, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: assessed, Etag: c.GetEtag(),
+		HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low(), SafetyObstacles: low()}); err != nil {
+		t.Fatalf("initial assessment: %v", err)
+	}
+	_, err = p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: assessed, Etag: c.GetEtag(),
+		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: first, MeetingChair: chairAttendee()})
+	byItsRule(err, "meeting_time")
 }
 
 // A token asked to live 0s is refused naming the field, as one asked to

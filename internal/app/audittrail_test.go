@@ -24,6 +24,27 @@ func caseTrail(t *testing.T, ts *testServer, auditor, caseName string) []*pb.Aud
 	return allAuditEvents(t, ts, auditor, &pb.ListAuditEventsRequest{Case: caseName})
 }
 
+// mergedCases opens two cases in Phường Ba Đình, the survivor first (the
+// outbox's first entry), then the one merged into it (its second), and
+// merges them as bd.chair, whom it adds.
+func mergedCases(t *testing.T, ts *testServer) (old, survivor string) {
+	t.Helper()
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	survivor = openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	old = openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	mergeAsChair(t, ts, survivor, old)
+	return old, survivor
+}
+
+// mergeAsChair merges absorbed into survivor as bd.chair.
+func mergeAsChair(t *testing.T, ts *testServer, survivor, absorbed string) {
+	t.Helper()
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: absorbed, AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge %s into %s: %v", absorbed, survivor, err)
+	}
+}
+
 // Two cases of one child merged are one case to the auditor too. Each
 // merge event names the other case: the auditor reads no case, and could
 // not otherwise follow the child from one trail to the other. And an
@@ -198,31 +219,83 @@ func TestRefusedStreamWithoutItsRequestIsRefused(t *testing.T) {
 // it, as a read of the number shows it, and is on the survivor's trail:
 // it watched the absorbed case, closed at the merge, so the worker who
 // followed the number read out over the phone was told of nothing.
+// Resumed from a cursor taken before the merge, as Watch says a client
+// may after a reconnection, it sends what happened to the number itself
+// until then, then the survivor's: it sent the survivor's only, and what
+// was done to the case the client followed was lost.
 func TestWatchOfAnOldNumberFollowsTheSurvivor(t *testing.T) {
 	ts := startServerAt(t, testNow, "")
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
-	old := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // the outbox's first entry
-	survivor := openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
-		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
-		t.Fatalf("merge: %v", err)
-	}
+	old, survivor := mergedCases(t, ts)
 	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 10*time.Second)
 	defer cancel()
 	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := stream.Recv()
-	if err != nil || n.GetCase() != survivor {
-		t.Fatalf("a watch of the old number %s after seq 1: %v, %v; want the survivor %s's notifications", old, n, err, survivor)
+	if n, err := stream.Recv(); err != nil || n.GetCase() != old || n.GetSeq() != 2 {
+		t.Fatalf("a watch of the old number %s after seq 1: %v, %v; want its own notification of seq 2 first", old, n, err)
+	}
+	if n, err := stream.Recv(); err != nil || n.GetCase() != survivor {
+		t.Fatalf("the watch of %s after its own notification: %v, %v; want the survivor %s's notifications", old, n, err, survivor)
 	}
 	trail := caseTrail(t, ts, "auditor", survivor)
 	if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
 		return e.GetAction() == "case.watch" && e.GetActor() == "users/bd.worker" && e.GetResource() == old && e.GetCase() == survivor
 	}) {
 		t.Errorf("the watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
+	}
+}
+
+// A number merged twice (A into B, then B into C) watches C, and from a
+// cursor before the merges, what happened to A and to B until each was
+// merged: the chain is followed as a read of A follows it.
+func TestWatchOfANumberMergedTwiceFollowsTheChain(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	c := openCase(t, ts, testNow.Add(-3*time.Hour), "00004") // seq 1
+	b := openCase(t, ts, testNow.Add(-2*time.Hour), "00004") // seq 2
+	a := openCase(t, ts, testNow.Add(-time.Hour), "00004")   // seq 3
+	mergeAsChair(t, ts, b, a)                                // seq 4, on b
+	mergeAsChair(t, ts, c, b)                                // seq 5, on c
+	ctx, cancel := context.WithTimeout(ts.as(t, "bd.chair"), 10*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 4 {
+		n, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("the watch of %s after %v: %v", a, got, err)
+		}
+		got = append(got, n.GetCase())
+	}
+	if want := []string{b, a, b, c}; !slices.Equal(got, want) {
+		t.Errorf("a watch of %s after seq 1 sent the notifications of %v, want %v", a, got, want)
+	}
+}
+
+// A watch through an old number by someone who does not see the child's
+// case is refused as an absent case is, and the attempt is on the trail
+// of the case the number stands for, as a refused read or step through it
+// is: it was on the absorbed case's trail, where an auditor asking who
+// tried to follow the survivor did not look.
+func TestRefusedWatchOfAnOldNumberIsOnTheSurvivorsTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	old, survivor := mergedCases(t, ts)
+	ctx, cancel := context.WithTimeout(ts.as(t, "hk.worker"), 10*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{Case: old})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	wantCode(t, err, codes.NotFound)
+	if trail := caseTrail(t, ts, "auditor", survivor); !hasEvent(trail, "case.watch", old, survivor, "not_found") {
+		t.Errorf("the refused watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
 	}
 }

@@ -182,6 +182,10 @@ type CaseReader interface {
 	// next page, as ListReports. It reads the queue index, so that a page
 	// costs about q.Limit cases however many the store holds.
 	ListQueue(q QueueQuery) ([]model.Case, string, error)
+	// QueueCaseIDs is ListQueue without q.Match, answering the ids of the
+	// cases from the queue index alone: it reads no case, so that a case
+	// on a damaged page of the file does not stop the list of the others.
+	QueueCaseIDs(q QueueQuery) ([]uint64, string, error)
 	// CaseEvents returns up to limit timeline events of a case with a seq
 	// greater than after, oldest first.
 	CaseEvents(caseID uint64, after uint64, limit int) ([]model.CaseEvent, error)

@@ -179,14 +179,28 @@ const maxMergeHops = 64
 // The number index maps each number to its own record, which keeps its
 // pointer; the walk is by number, through that index.
 func ResolveCase(tx datastore.CaseReader, number string) (model.Case, error) {
+	c, _, err := MergePath(tx, number)
+	return c, err
+}
+
+// MergePath is ResolveCase, with the numbers the walk passed: number
+// first, each case it was merged into after it, the one it resolves to
+// last. What happened to each of them before its merge happened to the
+// child's case that number follows (a watch of it).
+func MergePath(tx datastore.CaseReader, number string) (model.Case, []string, error) {
+	path := []string{number}
 	c, err := tx.CaseByNumber(number)
 	for hops := 0; err == nil && c.MergedInto != ""; hops++ {
 		if hops == maxMergeHops {
-			return model.Case{}, fmt.Errorf("case %s: more than %d merges to follow", number, maxMergeHops)
+			return model.Case{}, nil, fmt.Errorf("case %s: more than %d merges to follow", number, maxMergeHops)
 		}
+		path = append(path, c.MergedInto)
 		c, err = tx.CaseByNumber(c.MergedInto)
 	}
-	return c, err
+	if err != nil {
+		return model.Case{}, nil, err
+	}
+	return c, path, nil
 }
 
 // ListCases lists the cases p may see, newest first. Unless p sees every

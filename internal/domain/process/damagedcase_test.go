@@ -16,16 +16,41 @@ import (
 )
 
 // damagedCase is a store one of whose cases lies on a damaged page of the
-// file: every write transaction that reads it fails, as boltstore's do
-// once bbolt panics on the page (model.ErrDamaged).
+// file: every transaction that reads it fails, as boltstore's do once
+// bbolt panics on the page (model.ErrDamaged), a write that reads it by
+// id and a read that lists it from the queue index alike.
 type damagedCase struct {
 	datastore.Store
 	id    uint64
-	tries *atomic.Int64 // counts the reads of the damaged case, if not nil
+	tries *atomic.Int64 // counts the writes' reads of the damaged case, if not nil
 }
 
 func (s damagedCase) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 	return s.Store.Update(ctx, func(tx datastore.Tx) error { return fn(damagedCaseTx{tx, s}) })
+}
+
+func (s damagedCase) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx datastore.ReadTx) error { return fn(damagedReadTx{tx, s.id}) })
+}
+
+type damagedReadTx struct {
+	datastore.ReadTx
+	id uint64
+}
+
+// ListQueue fails when the list reads the damaged case, as a list of
+// boltstore's does: it reads each case its index names.
+func (t damagedReadTx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
+	match, read := q.Match, false
+	q.Match = func(c model.Case) bool {
+		read = read || c.ID == t.id
+		return match == nil || match(c)
+	}
+	out, next, err := t.ReadTx.ListQueue(q)
+	if read {
+		return nil, "", fmt.Errorf("case id %d: %w", t.id, model.ErrDamaged)
+	}
+	return out, next, err
 }
 
 type damagedCaseTx struct {

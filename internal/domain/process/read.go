@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -82,13 +83,16 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		return model.ErrPermissionDenied
 	}
 	action, resource, onCase := "notifications.watch", "notifications", ""
+	// watched: the cases whose notifications a watch of one case sends;
+	// nil for p's whole scope.
+	var watched []string
 	if caseFilter != "" {
-		res, survivor, err := e.watchedCase(ctx, p, method, caseFilter)
+		res, path, err := e.watchedCase(ctx, p, method, caseFilter)
 		if err != nil {
 			return err
 		}
-		action, resource, onCase = "case.watch", res, survivor
-		caseFilter = survivor
+		action, resource, onCase = "case.watch", res, path[len(path)-1]
+		watched = path
 	}
 	reason := fmt.Sprintf("after seq %d", after)
 	if after == 0 {
@@ -127,7 +131,7 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 			full = len(ns) == watchPage
 			for _, n := range ns {
 				after = n.Seq
-				if caseFilter != "" && n.Case != caseFilter {
+				if watched != nil && !slices.Contains(watched, n.Case) {
 					continue
 				}
 				number, _ := intake.ParseCaseName(n.Case)
@@ -175,35 +179,41 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 }
 
 // watchedCase checks that the case a watch names is one p sees, and
-// returns its resource name and that of the case it stands for today:
-// a merged case's old number watches the case that survived it, as a
-// read of that number shows it. A case out of p's scope is ErrNotFound,
-// as one that does not exist, and the attempt is audited on its trail
-// before the answer.
-func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) (res, survivor string, err error) {
+// returns its resource name and the names of the cases whose
+// notifications the watch sends (intake.MergePath), the case it stands
+// for today last: a merged case's old number watches the case that
+// survived it, as a read of that number shows it, and, from a cursor
+// before the merge, what happened to the number itself until then. A
+// case out of p's scope is ErrNotFound, as one that does not exist, and
+// the attempt is audited on its trail (the survivor's) before the answer.
+func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, name string) (res string, path []string, err error) {
 	number, err := intake.ParseCaseName(name)
 	if err != nil {
-		return "", "", model.InvalidField("case", "case.name", "%v", err)
+		return "", nil, model.InvalidField("case", "case.name", "%v", err)
 	}
 	res = access.CaseResource(number)
-	survivor = res
+	onCase := res
 	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
-		c, err := intake.ResolveCase(tx, number)
+		c, numbers, err := intake.MergePath(tx, number)
 		if err != nil {
 			return err
 		}
+		onCase = access.CaseResource(c.Number)
 		if e.access.View(p, method, c) == access.ViewNone {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		survivor = access.CaseResource(c.Number)
+		path = make([]string, len(numbers))
+		for i, n := range numbers {
+			path[i] = access.CaseResource(n)
+		}
 		return nil
 	})
 	if errors.Is(err, model.ErrNotFound) {
-		if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, res, audit.OutcomeNotFound)); rerr != nil {
-			return "", "", rerr
+		if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, onCase, audit.OutcomeNotFound)); rerr != nil {
+			return "", nil, rerr
 		}
 	}
-	return res, survivor, err
+	return res, path, err
 }
 
 // notificationEvents are the audit events of notifications sent to p:

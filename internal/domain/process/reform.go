@@ -45,24 +45,22 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 			gone = append(gone, access.UnitName(u.Key))
 		}
 	}
-	// One short read finds them; each then moves in its own transaction,
-	// which looks at the case again.
+	// One short read of the index finds them, reading no case, so that a
+	// case on a damaged page does not hide the others; each then moves in
+	// its own transaction, which reads the case (one already waiting for
+	// the city needs nothing).
 	var ids []uint64
 	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		for _, unit := range gone {
 			after := ""
 			for {
-				page, next, err := tx.ListQueue(datastore.QueueQuery{
+				page, next, err := tx.QueueCaseIDs(datastore.QueueQuery{
 					Queue: access.QueueMyUnitOpen, Keys: []string{unit}, After: after, Limit: reformPage,
-					// A case already waiting for the city needs nothing.
-					Match: func(c model.Case) bool { return !c.AwaitingSuccessor },
 				})
 				if err != nil {
 					return err
 				}
-				for _, c := range page {
-					ids = append(ids, c.ID)
-				}
+				ids = append(ids, page...)
 				if after = next; after == "" {
 					break
 				}

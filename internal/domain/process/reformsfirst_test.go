@@ -30,10 +30,10 @@ type queueHeldTx struct {
 	s *queuesHeld
 }
 
-func (t queueHeldTx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
+func (t queueHeldTx) QueueCaseIDs(q datastore.QueueQuery) ([]uint64, string, error) {
 	t.s.reached.Store(true)
 	<-t.s.release
-	return t.ReadTx.ListQueue(q)
+	return t.ReadTx.QueueCaseIDs(q)
 }
 
 // A scheduler that starts (a new leader after a failover) fires what is

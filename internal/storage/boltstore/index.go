@@ -70,6 +70,15 @@ func (t *tx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
 	return storekey.ListQueue(cursorOf(b), q, func(id uint64) (model.Case, error) { return t.caseByKey(u64(id)) })
 }
 
+// QueueCaseIDs reads the queue index ListQueue reads, and no case.
+func (t *tx) QueueCaseIDs(q datastore.QueueQuery) ([]uint64, string, error) {
+	b := t.keys(bucketCaseQueue)
+	if b == nil {
+		return nil, "", errNoIndex
+	}
+	return storekey.QueueCaseIDs(cursorOf(b), q)
+}
+
 // cursorOf opens cursors over b, one for each prefix storekey.ScanMerged
 // walks.
 func cursorOf(b *keyspace) func() storekey.Cursor {

@@ -356,11 +356,22 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 // ListQueue walks boltstore's queue index, built from the entries of
 // every case.
 func (t *tx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
+	return storekey.ListQueue(t.queueIndex(), q, t.CaseByID)
+}
+
+// QueueCaseIDs walks the index ListQueue walks, and reads no case.
+func (t *tx) QueueCaseIDs(q datastore.QueueQuery) ([]uint64, string, error) {
+	return storekey.QueueCaseIDs(t.queueIndex(), q)
+}
+
+// queueIndex opens boltstore's queue index, built from the entries of
+// every case.
+func (t *tx) queueIndex() func() storekey.Cursor {
 	var index [][]byte
 	for _, e := range t.st.cases.m {
 		index = append(index, e.queue...)
 	}
-	return storekey.ListQueue(openSorted(index), q, t.CaseByID)
+	return openSorted(index)
 }
 
 // ---------------------------------------------------------------------------

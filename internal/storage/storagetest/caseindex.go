@@ -160,6 +160,8 @@ func queuedCases(t *testing.T, s datastore.Store) []model.Case {
 	return createCases(t, s, cs...)
 }
 
+// listQueue lists q's page, and checks that QueueCaseIDs answers the same
+// cases and cursor for it (Match aside, which it does not take).
 func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]string, string) {
 	t.Helper()
 	var got []model.Case
@@ -169,6 +171,22 @@ func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]strin
 		got, next, err = tx.ListQueue(q)
 		return err
 	})
+	if q.Match == nil {
+		var ids []uint64
+		var idsNext string
+		view(t, s, func(tx datastore.ReadTx) error {
+			var err error
+			ids, idsNext, err = tx.QueueCaseIDs(q)
+			return err
+		})
+		var want []uint64
+		for _, c := range got {
+			want = append(want, c.ID)
+		}
+		if !slices.Equal(ids, want) || idsNext != next {
+			t.Errorf("QueueCaseIDs(queue %d, keys %q, after %q) = %v, %q; want %v, %q as ListQueue", q.Queue, q.Keys, q.After, ids, idsNext, want, next)
+		}
+	}
 	return caseNumbers(got), next
 }
 
@@ -238,6 +256,13 @@ func testQueuePaging(t *testing.T, s datastore.Store) {
 	q := datastore.QueueQuery{Queue: access.QueueNone, Keys: []string{"handler:" + unitAName}, Until: baseTime.Add(2 * time.Hour), Limit: 3}
 	if got, next := listQueue(t, s, q); !slices.Equal(got, []string{cs[5].Number, cs[4].Number, cs[2].Number}) || next != "" {
 		t.Errorf("ListQueue(until +2h, limit 3) = %v, %q; want [%s %s %s], \"\"", got, next, cs[5].Number, cs[4].Number, cs[2].Number)
+	}
+	// An Until before 1970, where no key's time can lie (a due_before of
+	// 0001-01-01T00:00:00Z reaches it), ends the list before every case:
+	// it was read as no bound, and the list walked the whole queue.
+	q.Until, q.Limit = time.Time{}.Add(time.Nanosecond), 100
+	if got, next := listQueue(t, s, q); len(got) != 0 || next != "" {
+		t.Errorf("ListQueue(until 0001-01-01) = %v, %q; want none", got, next)
 	}
 }
 

@@ -118,23 +118,9 @@ func ScopePrefixes(scopes []string) [][]byte {
 // ListQueue serves datastore.ReadTx.ListQueue from the queue index: open
 // returns a new cursor over its keys, load reads a case by id.
 func ListQueue(open func() Cursor, q datastore.QueueQuery, load func(id uint64) (model.Case, error)) ([]model.Case, string, error) {
-	queues := append([]access.Queue{q.Queue}, q.Also...)
-	prefixes := make([][]byte, 0, len(q.Keys)*len(queues))
-	for _, k := range q.Keys {
-		for _, queue := range queues {
-			prefixes = append(prefixes, CaseQueuePrefix(k, queue))
-		}
-	}
-	var until uint64
-	if !q.Until.IsZero() {
-		until = dueNanos(q.Until)
-	}
 	var out []model.Case
-	next, err := ScanMerged(open, prefixes, QueueSuffixLen, false, q.After, q.Limit, func(s []byte, take bool) error {
-		if until != 0 && be.Uint64(s[:8]) >= until {
-			return ErrEndScan
-		}
-		c, err := load(^be.Uint64(s[8:]))
+	next, err := scanQueue(open, q, func(id uint64, take bool) error {
+		c, err := load(id)
 		if err != nil {
 			return fmt.Errorf("queue index points at a missing case: %w", err)
 		}
@@ -147,6 +133,40 @@ func ListQueue(open func() Cursor, q datastore.QueueQuery, load func(id uint64) 
 		return nil
 	})
 	return out, next, err
+}
+
+// QueueCaseIDs serves datastore.ReadTx.QueueCaseIDs from the queue index
+// alone (open as for ListQueue).
+func QueueCaseIDs(open func() Cursor, q datastore.QueueQuery) ([]uint64, string, error) {
+	var out []uint64
+	next, err := scanQueue(open, q, func(id uint64, take bool) error {
+		if take {
+			out = append(out, id)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// scanQueue walks the queue index entries q selects, in ListQueue's order,
+// calling fn with each entry's case id as ScanMerged calls its fn.
+func scanQueue(open func() Cursor, q datastore.QueueQuery, fn func(id uint64, take bool) error) (string, error) {
+	queues := append([]access.Queue{q.Queue}, q.Also...)
+	prefixes := make([][]byte, 0, len(q.Keys)*len(queues))
+	for _, k := range q.Keys {
+		for _, queue := range queues {
+			prefixes = append(prefixes, CaseQueuePrefix(k, queue))
+		}
+	}
+	// An Until before 1970 is held to 0 (timeNanos), which every entry is
+	// at or after: the list ends at once, as it must, not without a bound.
+	bounded, until := !q.Until.IsZero(), dueNanos(q.Until)
+	return ScanMerged(open, prefixes, QueueSuffixLen, false, q.After, q.Limit, func(s []byte, take bool) error {
+		if bounded && be.Uint64(s[:8]) >= until {
+			return ErrEndScan
+		}
+		return fn(^be.Uint64(s[8:]), take)
+	})
 }
 
 // ErrEndScan, returned by a ScanMerged callback, ends the walk there, as if
