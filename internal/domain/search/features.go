@@ -121,6 +121,19 @@ func nameFeatures(syl []string, k nameKinds) []feature {
 	return out
 }
 
+// queryNameFeatures returns the features a query's name looks up: those
+// of nameFeatures, and for a name of two syllables also that name as the
+// short form (family and given name, either order) of a longer name,
+// since a second caller often knows a child by those two and not the
+// middle names, which nameFeatures gives only a name of three or more.
+func queryNameFeatures(syl []string, k nameKinds) []feature {
+	out := nameFeatures(syl, k)
+	if len(syl) == 2 {
+		out = append(out, feature{k.short, syl[0] + " " + syl[1]}, feature{k.short, syl[1] + " " + syl[0]})
+	}
+	return out
+}
+
 // withDate returns the features of a name with the birth date: each of
 // the name's features (nameFeatures) as dated makes it.
 func withDate(syl []string, birth vntime.Date) []feature {
@@ -328,7 +341,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	syl := Syllables(q.ChildName)
 	nameWeight := map[string]float64{kindChildName: weightName, kindChildShort: weightNameShort, kindChildPart: weightNamePart}
-	for _, f := range nameFeatures(syl, childName) {
+	for _, f := range queryNameFeatures(syl, childName) {
 		add(FieldChildName, nameWeight[f.kind], f)
 		if !q.BirthDate.IsZero() {
 			p := &out[len(out)-1]
@@ -377,7 +390,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 		}
 	}
 	for _, kinds := range names {
-		for _, f := range nameFeatures(Syllables(q.CaregiverName), kinds) {
+		for _, f := range queryNameFeatures(Syllables(q.CaregiverName), kinds) {
 			add(FieldCaregiverName, map[string]float64{kinds.whole: weightCaregiver, kinds.short: weightCareShort, kinds.part: weightCarePart}[f.kind], f)
 		}
 	}

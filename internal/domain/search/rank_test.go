@@ -1,11 +1,15 @@
 package search
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // askingTx records the cases a search looks tie-breakers up for.
@@ -41,5 +45,38 @@ func TestTieBreakersOnlyForCasesTheyCanLift(t *testing.T) {
 	}
 	if asked := slices.Sorted(maps.Keys(asked)); !slices.Equal(asked, ids[:2]) {
 		t.Errorf("tie-breakers looked up for cases %v, want only %v", asked, ids[:2])
+	}
+}
+
+// A caller who knows the child only by family and given name ("Nguyễn
+// Nhung": the middle names are what a second caller most often does not
+// know) meets the name without its middle names, worth 3 as the README's
+// ranking says; with the birth year and the commune that is the 5 a
+// candidate needs. A caregiver named the same way meets theirs (2).
+func TestANameWithoutItsMiddleNamesMeetsTheShortName(t *testing.T) {
+	const commune = "00004@2025-07-01"
+	s, store, ids := indexCorpus(t, []corpusChild{
+		{Name: "Nguyễn Thị Hồng Nhung", BirthDate: "2017-05-01", Commune: commune, Caregiver: "Lê Thị Thu"},
+	})
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey(commune))}
+	for _, tc := range []struct {
+		q     Query
+		score float64
+		want  []Field
+	}{
+		{Query{ChildName: "Nguyễn Thị Hồng Nhung"}, 6, []Field{FieldChildName}},
+		{Query{ChildName: "Nguyễn Nhung", BirthYear: 2017, Commune: mustKey(commune)}, 5, []Field{FieldBirthYear, FieldChildName, FieldCommune}},
+		{Query{ChildName: "Nhung Nguyễn", BirthYear: 2017, Commune: mustKey(commune)}, 5, []Field{FieldBirthYear, FieldChildName, FieldCommune}},
+		{Query{ChildName: "Nguyen Nhung", BirthDate: vntime.Date{Year: 2017, Month: 5, Day: 1}}, 7, []Field{FieldBirthDate, FieldBirthYear, FieldChildName}},
+		{Query{ChildName: "Nguyễn Nhung", CaregiverName: "Lê Thu", BirthYear: 2017}, 6, []Field{FieldBirthYear, FieldCaregiverName, FieldChildName}},
+	} {
+		got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) { return s.candidates(tx, worker, tc.q, MaxCandidates, "") })
+		if len(got) != 1 || got[0].Case.ID != ids[0] || got[0].Score != tc.score || !slices.Equal(got[0].Matched, tc.want) {
+			var found []string
+			for _, c := range got {
+				found = append(found, fmt.Sprintf("case %d score %v %v", c.Case.ID, c.Score, c.Matched))
+			}
+			t.Errorf("%+v found %v, want case %d score %v %v", tc.q, found, ids[0], tc.score, tc.want)
+		}
 	}
 }
