@@ -70,7 +70,9 @@ func TestANameWithoutItsMiddleNamesMeetsTheShortName(t *testing.T) {
 		{Query{ChildName: "Nguyen Nhung", BirthDate: vntime.Date{Year: 2017, Month: 5, Day: 1}}, 7, []Field{FieldBirthDate, FieldBirthYear, FieldChildName}},
 		{Query{ChildName: "Nguyễn Nhung", CaregiverName: "Lê Thu", BirthYear: 2017}, 6, []Field{FieldBirthYear, FieldCaregiverName, FieldChildName}},
 	} {
-		got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) { return s.candidates(tx, worker, tc.q, MaxCandidates, "") })
+		got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+			return s.candidates(tx, worker, tc.q, MaxCandidates, "")
+		})
 		if len(got) != 1 || got[0].Case.ID != ids[0] || got[0].Score != tc.score || !slices.Equal(got[0].Matched, tc.want) {
 			var found []string
 			for _, c := range got {
