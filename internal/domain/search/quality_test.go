@@ -3,6 +3,10 @@ package search
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,16 +122,54 @@ func measure(t *testing.T, s *Service, store datastore.Store, corpus []corpusChi
 }
 
 // TestSearchQuality measures the search on the corpus, variant by
-// variant, and fails below the goals of issue 12. The README quotes the
-// figures it logs (go test -v -run TestSearchQuality).
+// variant, and fails below the goals of issue 12, or when the README's
+// table (one row a variant, in this order) quotes other figures or goals
+// than these (go test -v -run TestSearchQuality logs them).
 func TestSearchQuality(t *testing.T) {
 	corpus := loadCorpus(t)
 	s, store, ids := indexCorpus(t, corpus)
-	for _, v := range variants {
+	rows := readmeQualityRows(t)
+	if len(rows) != len(variants) {
+		t.Errorf("the README's quality table has %d rows, want one for each of the %d variants", len(rows), len(variants))
+	}
+	for i, v := range variants {
 		recall, precision := measure(t, s, store, corpus, ids, v)
 		t.Logf("| %s | %d | %.3f | %.3f |", v.name, len(corpus), recall, precision)
 		if recall < v.goal {
 			t.Errorf("%s: recall@5 = %.3f, want at least %.2f", v.name, recall, v.goal)
 		}
+		if i >= len(rows) {
+			continue
+		}
+		want := []string{strconv.Itoa(len(corpus)), fmt.Sprintf("%.3f (≥ %v)", recall, v.goal), fmt.Sprintf("%.3f", precision)}
+		if got := rows[i][1:]; !slices.Equal(got, want) {
+			t.Errorf("the README's row %q reads %q, the search measures %q", rows[i][0], got, want)
+		}
 	}
+}
+
+// readmeQualityRows returns the cells of the rows of the README's table of
+// the search's quality ("Finding the child").
+func readmeQualityRows(t *testing.T) [][]string {
+	t.Helper()
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "\n| variant | queries | recall@5 (goal) | precision@5 |\n|---|---|---|---|\n")
+	if !ok {
+		t.Fatal("README.md has no table of the search's quality")
+	}
+	var rows [][]string
+	for line := range strings.Lines(table) {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		var cells []string
+		for c := range strings.SplitSeq(strings.Trim(strings.TrimSpace(line), "|"), "|") {
+			cells = append(cells, strings.TrimSpace(c))
+		}
+		rows = append(rows, cells)
+	}
+	return rows
 }
