@@ -306,12 +306,7 @@ func TestALoneWriteWritesItsEntryItself(t *testing.T) {
 
 	follow := func(w *EntryWrite, id uint64) bool {
 		t.Helper()
-		var pending bool
-		err := store.Update(ctx, func(tx datastore.Tx) error {
-			var err error
-			pending, err = w.Follow(tx, id)
-			return err
-		})
+		pending, err := followIn(ctx, store, w, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,12 +355,7 @@ func TestALoneWriteWhoseEntryFailsMarksItsCase(t *testing.T) {
 
 	w := s.BeginWrite()
 	defer w.End()
-	var pending bool
-	err := store.Update(ctx, func(tx datastore.Tx) error {
-		var err error
-		pending, err = w.Follow(tx, id)
-		return err
-	})
+	pending, err := followIn(ctx, store, w, id)
 	if err != nil {
 		t.Fatalf("the write failed with its case's entry: %v", err)
 	}
@@ -378,4 +368,14 @@ func TestALoneWriteWhoseEntryFailsMarksItsCase(t *testing.T) {
 	if err := s.Indexed(ctx, id); err == nil {
 		t.Error("Indexed wrote an entry the service cannot make")
 	}
+}
+
+// followIn makes the entry of a case follow w in a write transaction of
+// its own, as a write's body does (EntryWrite.Follow).
+func followIn(ctx context.Context, store datastore.Store, w *EntryWrite, id uint64) (pending bool, err error) {
+	err = store.Update(ctx, func(tx datastore.Tx) error {
+		pending, err = w.Follow(tx, id)
+		return err
+	})
+	return pending, err
 }
