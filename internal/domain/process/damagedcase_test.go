@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -198,5 +199,59 @@ func TestSchedulerTriesADamagedCaseHourly(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if n, lines := tries.Load(), logged.n.Load(); n != 3 || lines != 3 {
 		t.Errorf("an hour later the damaged case was tried %d times in all and %d ERROR lines logged; want 3 and 3", n, lines)
+	}
+}
+
+// writesCounted counts its write transactions.
+type writesCounted struct {
+	datastore.Store
+	n *atomic.Int64
+}
+
+func (s writesCounted) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	s.n.Add(1)
+	return s.Store.Update(ctx, fn)
+}
+
+// A case already waiting for the city (its commune split in the reform)
+// costs the daily pass of the reforms nothing: it is left out of the list
+// from the index, as the cases of the gone units are read there, and no
+// write transaction is begun for it (each is a commit, two fsyncs on a
+// file, every start and every day, for as long as the city leaves it).
+func TestReformsLeaveACaseAwaitingTheCityAlone(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorldAt(t, e, time.Date(2025, 6, 25, 9, 0, 0, 0, vntime.Location()))
+	defer w.close()
+	age := int32(9)
+	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+		Report: model.Report{
+			Channel: 1, ReceiveTime: w.clk.Now(), CallType: model.CallIntervention,
+			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
+			Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
+		},
+		IncidentCommuneCode: "00016", // Ngọc Hà, split on 1 July 2025
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Set(time.Date(2025, 7, 2, 9, 0, 0, 0, vntime.Location()))
+	var writes atomic.Int64
+	eng := process.New(process.Deps{Store: writesCounted{w.store, &writes}, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+	if n, err := eng.FollowReforms(w.ctx); err != nil || n != 1 {
+		t.Fatalf("the first pass: %d changed, %v; want the case %s to await the city", n, err, out.CaseNumber)
+	}
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		c, err := tx.CaseByNumber(out.CaseNumber)
+		if err == nil && !c.AwaitingSuccessor {
+			t.Fatalf("case %s after the reform: in %v, not awaiting the city", c.Number, c.ResponsibleUnit)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	writes.Store(0)
+	w.clk.Advance(24 * time.Hour)
+	if n, err := eng.FollowReforms(w.ctx); err != nil || n != 0 || writes.Load() != 0 {
+		t.Errorf("the next day's pass: %d changed, %v, %d write transactions; want none", n, err, writes.Load())
 	}
 }

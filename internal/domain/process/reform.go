@@ -47,22 +47,28 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 	}
 	// One short read of the index finds them, reading no case, so that a
 	// case on a damaged page does not hide the others; each then moves in
-	// its own transaction, which reads the case (one already waiting for
-	// the city needs nothing).
+	// its own transaction, which reads the case. A case already waiting
+	// for the city needs nothing, and is left out here, by the city's
+	// queue of them, so that it costs no write transaction.
 	var ids []uint64
 	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		ids = ids[:0]
+		awaiting, err := allQueueCaseIDs(tx, access.QueueAwaitingSuccessor, access.SuccessorQueueKey)
+		if err != nil {
+			return err
+		}
+		waiting := make(map[uint64]bool, len(awaiting))
+		for _, id := range awaiting {
+			waiting[id] = true
+		}
 		for _, unit := range gone {
-			after := ""
-			for {
-				page, next, err := tx.QueueCaseIDs(datastore.QueueQuery{
-					Queue: access.QueueMyUnitOpen, Keys: []string{unit}, After: after, Limit: reformPage,
-				})
-				if err != nil {
-					return err
-				}
-				ids = append(ids, page...)
-				if after = next; after == "" {
-					break
+			inUnit, err := allQueueCaseIDs(tx, access.QueueMyUnitOpen, unit)
+			if err != nil {
+				return err
+			}
+			for _, id := range inUnit {
+				if !waiting[id] {
+					ids = append(ids, id)
 				}
 			}
 		}
@@ -170,4 +176,20 @@ func (e *Engine) cityName() string {
 		return access.UnitName(u.Key)
 	}
 	return ""
+}
+
+// allQueueCaseIDs returns the ids of every case in a queue of the unit
+// (or queue key) named key, from the queue index alone, a page at a time.
+func allQueueCaseIDs(tx datastore.ReadTx, queue access.Queue, key string) ([]uint64, error) {
+	var ids []uint64
+	for after := ""; ; {
+		page, next, err := tx.QueueCaseIDs(datastore.QueueQuery{Queue: queue, Keys: []string{key}, After: after, Limit: reformPage})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, page...)
+		if after = next; after == "" {
+			return ids, nil
+		}
+	}
 }

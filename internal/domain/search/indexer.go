@@ -92,15 +92,26 @@ func (w *EntryWrite) End() {
 // and its reports as tx has them, so after the write's own records);
 // any other marks the case (MarkPending), and its caller waits with
 // Indexed after the commit. It reports whether the entry is pending.
+//
+// An entry that cannot be made (a report of the case that cannot be
+// read or opened) does not fail the write: a report taken on the hotline
+// is stored whatever becomes of its case's entry, as it is beside
+// another write. The case is marked instead, and the wait after the
+// commit tries again (and logs its failure); the next start writes it
+// (CatchUp).
 func (w *EntryWrite) Follow(tx datastore.Tx, caseID uint64) (pending bool, err error) {
 	if !w.alone {
 		return true, w.s.MarkPending(tx, caseID)
 	}
 	c, err := tx.CaseByID(caseID)
-	if err != nil {
-		return false, fmt.Errorf("index case id %d: %w", caseID, err)
+	var e datastore.SearchEntry
+	if err == nil {
+		e, err = w.s.entryOf(tx, c)
 	}
-	return false, w.s.IndexCase(tx, c)
+	if err != nil {
+		return true, w.s.MarkPending(tx, caseID)
+	}
+	return false, tx.PutSearchEntry(e)
 }
 
 // Indexed returns once the entries of the cases, marked by a write that

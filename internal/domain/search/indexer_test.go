@@ -306,12 +306,7 @@ func TestALoneWriteWritesItsEntryItself(t *testing.T) {
 
 	follow := func(w *EntryWrite, id uint64) bool {
 		t.Helper()
-		var pending bool
-		err := store.Update(ctx, func(tx datastore.Tx) error {
-			var err error
-			pending, err = w.Follow(tx, id)
-			return err
-		})
+		pending, err := followIn(ctx, store, w, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,4 +337,45 @@ func TestALoneWriteWritesItsEntryItself(t *testing.T) {
 	if got := ranked(t, s, store, Query{ChildName: "Nguyen Thi So 1"}); len(got) != 1 || got[0] != ids[0] {
 		t.Errorf("the search found %v, want case id %d", got, ids[0])
 	}
+}
+
+// A write alone whose case's entry cannot be made (a report of the case
+// that cannot be opened: here its data key is wrapped under a master the
+// service does not hold) still commits: the entry's failure is not the
+// write's, as it is not for a write beside another, or for every write
+// before a lone one wrote its entry. The case is marked instead, so the
+// caller's wait after the commit tries again (Indexed) and the next start
+// writes it (CatchUp).
+func TestALoneWriteWhoseEntryFailsMarksItsCase(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	storeUnindexedCases(t, store, vault.New(keys.NewKeyring(newMaster(t))), 1)
+	id := caseIDs(t, store)[0]
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: vault.New(keys.NewKeyring(newMaster(t)))})
+
+	w := s.BeginWrite()
+	defer w.End()
+	pending, err := followIn(ctx, store, w, id)
+	if err != nil {
+		t.Fatalf("the write failed with its case's entry: %v", err)
+	}
+	if !pending || hasEntry(t, store, id) {
+		t.Errorf("Follow = pending %v, entry %v; want the case pending, with no entry", pending, hasEntry(t, store, id))
+	}
+	if got := pendingCases(t, store); !slices.Equal(got, []uint64{id}) {
+		t.Errorf("marked cases %v, want %v", got, []uint64{id})
+	}
+	if err := s.Indexed(ctx, id); err == nil {
+		t.Error("Indexed wrote an entry the service cannot make")
+	}
+}
+
+// followIn makes the entry of a case follow w in a write transaction of
+// its own, as a write's body does (EntryWrite.Follow).
+func followIn(ctx context.Context, store datastore.Store, w *EntryWrite, id uint64) (pending bool, err error) {
+	err = store.Update(ctx, func(tx datastore.Tx) error {
+		pending, err = w.Follow(tx, id)
+		return err
+	})
+	return pending, err
 }

@@ -99,27 +99,37 @@ type Candidate struct {
 // tokens change with the case, in the same commit. It clears the case's
 // pending mark (MarkPending).
 func (s *Service) IndexCase(tx datastore.Tx, c model.Case) error {
+	e, err := s.entryOf(tx, c)
+	if err != nil {
+		return err
+	}
+	return tx.PutSearchEntry(e)
+}
+
+// entryOf makes c's index entry from all its reports, as tx has them,
+// writing nothing.
+func (s *Service) entryOf(tx datastore.ReadTx, c model.Case) (datastore.SearchEntry, error) {
 	master := s.vault.Keyring().Current()
 	var reports []model.Report
 	for _, id := range c.ReportIDs {
 		stored, err := tx.Report(id)
 		if err != nil {
-			return fmt.Errorf("index case %s: %w", c.Number, err)
+			return datastore.SearchEntry{}, fmt.Errorf("index case %s: %w", c.Number, err)
 		}
 		r, err := s.vault.OpenReport(tx, stored)
 		if err != nil {
-			return fmt.Errorf("index case %s: %w", c.Number, err)
+			return datastore.SearchEntry{}, fmt.Errorf("index case %s: %w", c.Number, err)
 		}
 		// The reporter's phone finds the case again when the same person
 		// calls back; it is opened here only to be MAC'd, never shown.
 		if r.Reporter, err = s.vault.OpenReporter(tx, stored); err != nil {
-			return fmt.Errorf("index case %s: %w", c.Number, err)
+			return datastore.SearchEntry{}, fmt.Errorf("index case %s: %w", c.Number, err)
 		}
 		reports = append(reports, r)
 	}
-	return tx.PutSearchEntry(datastore.SearchEntry{
+	return datastore.SearchEntry{
 		CaseID: c.ID, KeyID: EntryKeyID(master), Tokens: Tokens(master.IndexKey(), s.units, reports...),
-	})
+	}, nil
 }
 
 // indexFormat is the way this version makes an entry's tokens. It follows
