@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/browsertest"
 )
 
 // The case page in a real browser: one scenario per role of the case's
@@ -23,13 +24,16 @@ func sendStep(t *testing.T, ctx context.Context, step string, fill ...chromedp.A
 		chromedp.WaitVisible(chromedp.CSS("#" + id + " button[type=submit]")),
 	}
 	steps = append(steps, fill...)
-	steps = append(steps,
-		// The last step's message goes, so that the next one seen is this step's.
-		chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".flash").forEach(function (e) { e.remove(); })`),
-		chromedp.Click(chromedp.CSS("#"+id+" button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
-	)
+	// The last step's message goes, so that the next one seen is this step's.
+	steps = append(steps, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".flash").forEach(function (e) { e.remove(); })`))
 	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("fill %s: %v", step, err)
+	}
+	// The page that answers has loaded before anything on it is read or
+	// filled: a wait for its message alone could hold nodes of a document
+	// the browser then replaced ("No node with given id found").
+	browsertest.ClickAndWait(t, ctx, "#"+id+" button[type=submit]")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(".flash"))); err != nil {
 		t.Fatalf("send %s: %v", step, err)
 	}
 }
