@@ -580,3 +580,25 @@ func TestTokenOfZeroLifetimeIsRefused(t *testing.T) {
 		User: &pb.User{DisplayName: "Nguyễn Văn Hai", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh}})
 	wantField(t, err, "token_ttl")
 }
+
+// The city police is the police unit that covers no unit (the API's
+// PoliceUnit.covers: "empty for the city police"), the top of the police
+// chain that an overdue referral escalates to, and which then sees the
+// case. A second unit registered without covers made that top ambiguous:
+// the city police's own overdue clocks escalated to it, so a ward police
+// registered carelessly came to see cases of every commune. It is refused,
+// naming the field, and nothing of it is stored.
+func TestOnlyOneCityPolice(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	ts.addPoliceUnit(t, "ca-ha-noi")
+	_, err := ts.admin().CreatePoliceUnit(admin, &pb.CreatePoliceUnitRequest{
+		PoliceUnitId: "ca-phuong-x", PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an phường X"},
+	})
+	wantField(t, err, "police_unit.covers")
+	if _, err := pb.NewPoliceUnitServiceClient(ts.conn).GetPoliceUnit(admin, &pb.GetPoliceUnitRequest{Name: "policeUnits/ca-phuong-x"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetPoliceUnit of the refused unit = %v, want NotFound", err)
+	}
+	// A unit that names what it covers is still welcome.
+	ts.addPoliceUnit(t, "ca-phuong-x", pBaDinh)
+}

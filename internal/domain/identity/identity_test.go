@@ -885,6 +885,7 @@ func TestPoliceUnits(t *testing.T) {
 		{"blank name", model.PoliceUnit{ID: "ca-x", DisplayName: "  "}, "police_unit.display_name", nil},
 		{"unit that does not exist", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{commune, {Code: "99999", ValidFrom: mustDate("2020-01-01")}}}, "police_unit.covers[1]", nil},
 		{"duplicate id", model.PoliceUnit{ID: policeID, DisplayName: "Again"}, "", model.ErrAlreadyExists},
+		{"a second city police", model.PoliceUnit{ID: "ca-x", DisplayName: "X"}, "police_unit.covers", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
