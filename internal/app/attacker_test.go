@@ -602,3 +602,28 @@ func TestOnlyOneCityPolice(t *testing.T) {
 	// A unit that names what it covers is still welcome.
 	ts.addPoliceUnit(t, "ca-phuong-x", pBaDinh)
 }
+
+// "system" is the service's own name on the record: the actor of its
+// audit events (users/system: the first start's token, the webhook's
+// deliveries, the offline commands, token_created_by of the tokens they
+// issue) and of the automatic lines of a case's timeline (actor
+// "system", not a users/ name). A user of that id acted under it: an
+// admin named system issued tokens an auditor would take for the first
+// start's, and a worker named system wrote timeline lines no one could
+// tell from the scheduler's. It is refused as a user id, naming the
+// field, through the API as through "users add" (the same rule).
+func TestSystemIsNoUserID(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	for _, tt := range []struct {
+		role pb.Role
+		unit string
+	}{{pb.Role_ROLE_ADMIN, "orgs/system"}, {pb.Role_ROLE_COMMUNE_WORKER, pBaDinh}} {
+		_, err := ts.admin().CreateUser(admin, &pb.CreateUserRequest{UserId: "system",
+			User: &pb.User{DisplayName: "Hệ thống", Role: tt.role, Unit: tt.unit}})
+		wantField(t, err, "user_id")
+	}
+	if _, err := ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/system"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetUser(users/system) = %v, want NotFound: the refused user was stored", err)
+	}
+}

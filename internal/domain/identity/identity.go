@@ -254,6 +254,11 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	if !userIDPattern.MatchString(u.ID) {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id", "a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter")
 	}
+	if u.ID == access.SystemUserID {
+		// The audit log and the case timelines name the service's own
+		// work so: a user of that id would act under the service's name.
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id_reserved", "%q is the service's own name in the audit log and the case timelines; choose another user id", u.ID)
+	}
 	if u.DisplayName == "" {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.display_name", "required", "display_name is required")
 	}
