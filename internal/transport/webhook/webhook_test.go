@@ -610,8 +610,9 @@ func TestUntrustedCertificateIsRefused(t *testing.T) {
 }
 
 // A hostile receiver that answers 200 with a body that never ends does
-// not hold the sender: it reads a little of the body, and the next
-// notification goes out within the request's timeout.
+// not hold the sender: it reads a little of the body and lets it go, and
+// the next notification goes out without waiting for the request's
+// timeout.
 func TestEndlessAnswerDoesNotHoldTheSender(t *testing.T) {
 	s := openStore(t)
 	h := newHub()
