@@ -580,3 +580,50 @@ func TestTokenOfZeroLifetimeIsRefused(t *testing.T) {
 		User: &pb.User{DisplayName: "Nguyễn Văn Hai", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh}})
 	wantField(t, err, "token_ttl")
 }
+
+// The city police is the police unit that covers no unit (the API's
+// PoliceUnit.covers: "empty for the city police"), the top of the police
+// chain that an overdue referral escalates to, and which then sees the
+// case. A second unit registered without covers made that top ambiguous:
+// the city police's own overdue clocks escalated to it, so a ward police
+// registered carelessly came to see cases of every commune. It is refused,
+// naming the field, and nothing of it is stored.
+func TestOnlyOneCityPolice(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	ts.addPoliceUnit(t, "ca-ha-noi")
+	_, err := ts.admin().CreatePoliceUnit(admin, &pb.CreatePoliceUnitRequest{
+		PoliceUnitId: "ca-phuong-x", PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an phường X"},
+	})
+	wantField(t, err, "police_unit.covers")
+	if _, err := pb.NewPoliceUnitServiceClient(ts.conn).GetPoliceUnit(admin, &pb.GetPoliceUnitRequest{Name: "policeUnits/ca-phuong-x"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetPoliceUnit of the refused unit = %v, want NotFound", err)
+	}
+	// A unit that names what it covers is still welcome.
+	ts.addPoliceUnit(t, "ca-phuong-x", pBaDinh)
+}
+
+// "system" is the service's own name on the record: the actor of its
+// audit events (users/system: the first start's token, the webhook's
+// deliveries, the offline commands, token_created_by of the tokens they
+// issue) and of the automatic lines of a case's timeline (actor
+// "system", not a users/ name). A user of that id acted under it: an
+// admin named system issued tokens an auditor would take for the first
+// start's, and a worker named system wrote timeline lines no one could
+// tell from the scheduler's. It is refused as a user id, naming the
+// field, through the API as through "users add" (the same rule).
+func TestSystemIsNoUserID(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	for _, tt := range []struct {
+		role pb.Role
+		unit string
+	}{{pb.Role_ROLE_ADMIN, "orgs/system"}, {pb.Role_ROLE_COMMUNE_WORKER, pBaDinh}} {
+		_, err := ts.admin().CreateUser(admin, &pb.CreateUserRequest{UserId: "system",
+			User: &pb.User{DisplayName: "Hệ thống", Role: tt.role, Unit: tt.unit}})
+		wantField(t, err, "user_id")
+	}
+	if _, err := ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/system"}); status.Code(err) != codes.NotFound {
+		t.Errorf("GetUser(users/system) = %v, want NotFound: the refused user was stored", err)
+	}
+}

@@ -1,13 +1,16 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,4 +266,53 @@ func TestBackupOverREST(t *testing.T) {
 	}
 	_, err = backupOverGRPC(ts.as(t, operatorID), ts)
 	wantCode(t, err, codes.PermissionDenied)
+}
+
+// A backup is the whole database in an admin's hands, and of no use
+// without the master key file, which is not in it: neither the key (as
+// bytes or as the key file's text), nor a token's or a set-password
+// link's secret (only their hashes are stored), nor a child's name in the
+// clear.
+func TestBackupHoldsNoKeyNorSecret(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	r.Children[0].FullName = "Nguyễn Văn Bí Mật"
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{UserId: "lan.nguyen",
+		User: &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, err := backupOverGRPC(ts.as(t, "admin"), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, err := os.ReadFile(ts.cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(keyFile)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("key file of %d lines; the test reads the v1 format", len(lines))
+	}
+	key, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(key) != 32 {
+		t.Fatalf("key file's key %q: %v", lines[2], err)
+	}
+	_, tokenSecret, _ := strings.Cut(strings.TrimPrefix(created.GetToken().GetSecret(), "cc_"), "_")
+	_, linkSecret, _ := strings.Cut(strings.TrimPrefix(created.GetPasswordLinkSecret(), "pw_"), "_")
+	for what, secret := range map[string][]byte{
+		"the master key": key, "the key file's key line": []byte(lines[2]),
+		"a token's secret": []byte(tokenSecret), "a set-password link's secret": []byte(linkSecret),
+		"a child's name": []byte("Bí Mật"),
+	} {
+		if len(secret) < 8 {
+			t.Fatalf("%s is %q: the test needs it whole", what, secret)
+		}
+		if bytes.Contains(backup, secret) {
+			t.Errorf("the backup holds %s", what)
+		}
+	}
 }

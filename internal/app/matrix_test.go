@@ -212,7 +212,7 @@ var matrixCalls = map[string]mxCall{
 	},
 	pb.CaseProcessService_ReferCaseToPolice_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {
 		id := fmt.Sprintf("ca-matrix-%d", f.next())
-		f.ts.addPoliceUnit(t, id)
+		f.ts.addPoliceUnit(t, id, "units/00004@2025-07-01") // covers a commune: there is one city police
 		return &pb.ReferCaseToPoliceRequest{Name: f.cases[target], PoliceUnit: "policeUnits/" + id, SuspectedOffence: "x", Etag: f.etag(t, target)}
 	},
 	pb.CaseProcessService_AcknowledgeCase_FullMethodName: func(t *testing.T, f *mxFixture, user, target string) proto.Message {

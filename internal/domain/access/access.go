@@ -35,10 +35,15 @@ type Principal struct {
 	TokenID, TokenCreatedBy string
 }
 
+// SystemUserID is the service's own name on the record: the actor of the
+// work it does on its own behalf. No user may take it (identity refuses
+// it as a user id), or their acts would pass for the service's.
+const SystemUserID = "system"
+
 // System is the principal of work the service does on its own behalf:
 // bootstrap, demo seeding, key rotation.
 func System(action string) Principal {
-	return Principal{UserID: "system", Role: model.RoleAdmin, Unit: model.OrgSystem, RequestID: action}
+	return Principal{UserID: SystemUserID, Role: model.RoleAdmin, Unit: model.OrgSystem, RequestID: action}
 }
 
 // Event returns an audit event of p doing action on resource, which belongs

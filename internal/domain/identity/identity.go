@@ -254,6 +254,11 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	if !userIDPattern.MatchString(u.ID) {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id", "a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter")
 	}
+	if u.ID == access.SystemUserID {
+		// The audit log and the case timelines name the service's own
+		// work so: a user of that id would act under the service's name.
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id_reserved", "%q is the service's own name in the audit log and the case timelines; choose another user id", u.ID)
+	}
 	if u.DisplayName == "" {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.display_name", "required", "display_name is required")
 	}
@@ -663,12 +668,39 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		if err := tx.CreatePoliceUnit(pu); err != nil {
 			return err
 		}
+		if len(pu.Covers) == 0 {
+			if err := checkNoOtherCityPolice(tx, pu.ID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.AppendAudit(p.Event(now, "police_unit.create", model.PoliceUnitName(pu.ID), "", audit.OutcomeOK)); err != nil {
 			return err
 		}
 		return remember(tx, p, "CreatePoliceUnit", req, model.PoliceUnitName(pu.ID), pu, now)
 	})
 	return pu, err
+}
+
+// checkNoOtherCityPolice refuses a second city police, id being the one
+// just created (in the transaction, which the refusal rolls back, so that
+// a duplicate id is still model.ErrAlreadyExists). A police unit that
+// covers no unit is the city police, the one top of the police chain that
+// every overdue referral escalates to and that then sees the case: a
+// second one would make that top ambiguous (the city police's own overdue
+// clocks would escalate to it), and a ward police registered without its
+// communes would come to see the cases of the whole city.
+func checkNoOtherCityPolice(tx datastore.ReadTx, id string) error {
+	ps, err := tx.ListPoliceUnits()
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if len(p.Covers) == 0 && p.ID != id {
+			return model.InvalidField("police_unit.covers", "police_unit.city_police_unique",
+				"the city police (the police unit that covers no unit) is %s already: name the units this police unit covers", model.PoliceUnitName(p.ID))
+		}
+	}
+	return nil
 }
 
 // ListPoliceUnits lists police units by id.

@@ -282,6 +282,7 @@ func TestCreateUserInvalid(t *testing.T) {
 		{"id with a slash", with(func(u *model.User) { u.ID = "lan/x" }), 0, "user_id", "user.id"},
 		{"id with a NUL", with(func(u *model.User) { u.ID = "lan\x00x" }), 0, "user_id", "user.id"},
 		{"id with a newline", with(func(u *model.User) { u.ID = "lan\n" }), 0, "user_id", "user.id"},
+		{"the service's own name", with(func(u *model.User) { u.ID = "system" }), 0, "user_id", "user.id_reserved"},
 		{"id with a non-ASCII letter", with(func(u *model.User) { u.ID = "lân" }), 0, "user_id", "user.id"},
 		{"missing display name", with(func(u *model.User) { u.DisplayName = "" }), 0, "user.display_name", "required"},
 		{"blank display name", with(func(u *model.User) { u.DisplayName = " \t\n " }), 0, "user.display_name", "required"},
@@ -885,6 +886,7 @@ func TestPoliceUnits(t *testing.T) {
 		{"blank name", model.PoliceUnit{ID: "ca-x", DisplayName: "  "}, "police_unit.display_name", nil},
 		{"unit that does not exist", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{commune, {Code: "99999", ValidFrom: mustDate("2020-01-01")}}}, "police_unit.covers[1]", nil},
 		{"duplicate id", model.PoliceUnit{ID: policeID, DisplayName: "Again"}, "", model.ErrAlreadyExists},
+		{"a second city police", model.PoliceUnit{ID: "ca-x", DisplayName: "X"}, "police_unit.covers", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -238,18 +238,28 @@ func (e *Engine) nextLevel(tx datastore.ReadTx, unit string, at time.Time) strin
 
 // cityPolice is the police unit at the top of the police chain: the one
 // that covers all of Hanoi (no Covers). "" when from is that unit or none
-// is registered.
+// is registered. A database written before a second unit without covers
+// was refused may hold more than one: from any of them nothing is above
+// (they would otherwise escalate to one another, and each would come to
+// see the others' cases), and the others escalate to the first by id.
 func cityPolice(tx datastore.IdentityReader, from string) string {
 	ps, err := tx.ListPoliceUnits()
 	if err != nil {
 		return ""
 	}
+	top := ""
 	for _, p := range ps {
-		if len(p.Covers) == 0 && model.PoliceUnitName(p.ID) != from {
-			return model.PoliceUnitName(p.ID)
+		if len(p.Covers) > 0 {
+			continue
+		}
+		if model.PoliceUnitName(p.ID) == from {
+			return ""
+		}
+		if top == "" {
+			top = model.PoliceUnitName(p.ID)
 		}
 	}
-	return ""
+	return top
 }
 
 // hanoi shows an instant as the users read it: Vietnam time.

@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -215,8 +216,9 @@ func TestPoliceViewEtagDoesNotMoveWithAnotherUnitsEscalation(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
 	const policeOther = "policeUnits/ca-tay-ho"
+	tayHo, _ := units.ParseKey("00103@2025-07-01")
 	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
-		return tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-tay-ho", DisplayName: "Công an phường Tây Hồ", CreateTime: w.clk.Now()})
+		return tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-tay-ho", DisplayName: "Công an phường Tây Hồ", Covers: []units.Key{tayHo}, CreateTime: w.clk.Now()})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -404,5 +406,40 @@ func TestPoliceStepTellsTheCurrentCaseEtagFromTheOthers(t *testing.T) {
 		if current := n == c.Revision; current != errors.As(err, &refused) || current == errors.Is(err, model.ErrConflict) {
 			t.Errorf("a second acknowledgement with etag %d (the case's is %d): %v", n, c.Revision, err)
 		}
+	}
+}
+
+// The city police is the top of the police chain: its own overdue clocks
+// escalate no further. A database written before a second police unit
+// without covers was refused may hold one (here Tây Hồ's, registered
+// without its commune); the city police's breach used to escalate to it,
+// and its liaison came to see a case of another commune.
+func TestCityPoliceEscalatesToNoOtherUnitWithoutCovers(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		return tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-tay-ho", DisplayName: "Công an phường Tây Hồ", CreateTime: w.clk.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tayHo := access.Principal{UserID: "police.tayho", Role: model.RolePoliceLiaison, Unit: "policeUnits/ca-tay-ho"}
+	name, full := w.referredCase(t)
+	if _, err := w.eng.ReferToPolice(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: full.Etag()}, policeCity, "xâm hại tình dục"); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody acts: every police clock runs out, and each breach escalates
+	// (and, unanswered, escalates again).
+	for range 5 {
+		w.clk.Set(w.clk.Now().Add(72 * time.Hour))
+		if _, err := w.eng.FireDue(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, _, err := w.intake.GetCase(w.ctx, principal("police.city"), name); err != nil || len(c.Deadlines) == 0 {
+		t.Fatalf("the city police's view = %+v, %v: the test needs their overdue clocks", c.Deadlines, err)
+	}
+	if c, _, err := w.intake.GetCase(w.ctx, tayHo, name); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("Tây Hồ's police, to whom the case was never referred, read it: %+v, %v", c, err)
 	}
 }

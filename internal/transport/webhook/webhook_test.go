@@ -571,3 +571,76 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The sender checks the receiver's certificate as any HTTPS client does
+// (the service passes no client of its own): a receiver whose certificate
+// no trusted authority signed, such as someone in the middle, never sees
+// a notification, and the notification stays unacknowledged.
+func TestUntrustedCertificateIsRefused(t *testing.T) {
+	s := openStore(t)
+	h := newHub()
+	var mu sync.Mutex
+	served := 0
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		served++
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	d := newTestDeliverer(s, []policy.Webhook{hook("a", srv.URL)}, h, nil)
+	failures := make(chan struct{}, 100)
+	d.Failed = func(string) {
+		select {
+		case failures <- struct{}{}:
+		default:
+		}
+	}
+	start(t, d)
+	waitFor(t, "registration", func() bool { return cursor(t, s, "webhook/a/registered") == 1 })
+	appendN(t, s, h, 1)
+	waitFor(t, "three failed attempts", func() bool { return len(failures) >= 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if served != 0 {
+		t.Errorf("the receiver with an untrusted certificate was sent %d requests", served)
+	}
+	if c := cursor(t, s, "webhook/a"); c != 0 {
+		t.Errorf("cursor = %d, want 0", c)
+	}
+}
+
+// A hostile receiver that answers 200 with a body that never ends does
+// not hold the sender: it reads a little of the body and lets it go, and
+// the next notification goes out without waiting for the request's
+// timeout.
+func TestEndlessAnswerDoesNotHoldTheSender(t *testing.T) {
+	s := openStore(t)
+	h := newHub()
+	var mu sync.Mutex
+	var seqs []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		seqs = append(seqs, req.Header.Get(HeaderDelivery))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("x"), 32<<10)
+		for req.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	d := newTestDeliverer(s, []policy.Webhook{hook("a", srv.URL)}, h, nil)
+	d.Timeout = time.Minute // longer than waitFor: the body must be let go, not timed out
+	start(t, d)
+	waitFor(t, "registration", func() bool { return cursor(t, s, "webhook/a/registered") == 1 })
+	appendN(t, s, h, 2)
+	waitFor(t, "both acknowledged", func() bool { return cursor(t, s, "webhook/a") == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seqs, []string{"1", "2"}) {
+		t.Errorf("deliveries %v, want [1 2]", seqs)
+	}
+}
