@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -259,8 +260,8 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 		// work so: a user of that id would act under the service's name.
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id_reserved", "%q is the service's own name in the audit log and the case timelines; choose another user id", u.ID)
 	}
-	if u.DisplayName == "" {
-		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.display_name", "required", "display_name is required")
+	if !namesSomething(u.DisplayName) {
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.display_name", "required", "display_name is required, with a letter or digit")
 	}
 	if _, ok := model.ParseRole(u.Role.String()); !ok {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.role", "user.role", "role is required")
@@ -649,8 +650,8 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	if !policeIDPattern.MatchString(pu.ID) {
 		return model.PoliceUnit{}, model.InvalidField("police_unit_id", "police_unit.id", "a police unit id is 2-63 characters of a-z, 0-9 and '-', starting with a letter")
 	}
-	if pu.DisplayName == "" {
-		return model.PoliceUnit{}, model.InvalidField("police_unit.display_name", "required", "display_name is required")
+	if !namesSomething(pu.DisplayName) {
+		return model.PoliceUnit{}, model.InvalidField("police_unit.display_name", "required", "display_name is required, with a letter or digit")
 	}
 	for i, k := range pu.Covers {
 		if _, ok := s.units.Get(k); !ok {
@@ -735,4 +736,12 @@ func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.
 		p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK),
 	)
 	return err
+}
+
+// namesSomething reports whether a display name has a letter or digit: a
+// name of invisible or format characters alone (U+200B, U+2060) shows as
+// nothing in the console's lists and the audit page, where it must tell
+// one user or police unit from another.
+func namesSomething(name string) bool {
+	return strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) >= 0
 }
