@@ -323,12 +323,8 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}
-	// In a transaction of its own, after the schema's: what is at stake
-	// is two pages of each later commit, so a file that cannot take the
-	// merge now (a full disk) still starts.
-	if err := update(db, mergeBucketsRoot); err != nil && opts.Logger != nil {
-		opts.Logger.Warn("the root of the buckets was not merged: each commit writes up to two pages more", "db", path, "err", err)
-	}
+	// After the schema's transaction, in transactions of its own.
+	mergeRoot(db, opts.Logger, path)
 	size := opts.Reserve
 	if opts.MaxSize > 0 {
 		size = min(size, opts.MaxSize/4)
