@@ -159,7 +159,10 @@ func renderXLSX(t stats.Table) ([]byte, error) {
 			}
 			return f.SetCellStyle(Sheet, cell, cell, dateStyle)
 		}
-		return f.SetCellStr(Sheet, cell, c.Text)
+		// A string cell is never a formula in Excel, but the text may be
+		// copied or saved as CSV from there: neutralised, as the case
+		// exports' XLSX are.
+		return f.SetCellStr(Sheet, cell, SafeText(c.Text))
 	}
 	if err := set(1, 1, stats.Text(t.Title)); err != nil {
 		return nil, err

@@ -11,8 +11,9 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-// A text a spreadsheet would run as a formula is neutralised in the CSV;
-// in the XLSX every text is a string cell, never a formula, and a date a
+// A text a spreadsheet would run as a formula is neutralised in the CSV
+// and in the XLSX (where every text is also a string cell, never a
+// formula, as the README promises of the reports' files), and a date is a
 // date-formatted number.
 func TestRenderNeutralisesFormulas(t *testing.T) {
 	table := stats.Table{
@@ -41,6 +42,11 @@ func TestRenderNeutralisesFormulas(t *testing.T) {
 	defer f.Close()
 	if formula, _ := f.GetCellFormula(Sheet, "A1"); formula != "" {
 		t.Errorf("the title is the formula %q", formula)
+	}
+	for cell, want := range map[string]string{"A1": "'=HYPERLINK(\"http://x\")", "A6": "'+1", "A7": "'@x"} {
+		if v, _ := f.GetCellValue(Sheet, cell); v != want {
+			t.Errorf("the XLSX cell %s reads %q, want %q", cell, v, want)
+		}
 	}
 	if v, _ := f.GetCellValue(Sheet, "B3"); v != "15/07/2026" {
 		t.Errorf("the date cell reads %q", v)
