@@ -121,8 +121,9 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	if got := getCase(t, ts, "city", old); got.GetName() != survivor || got.GetEtag() != merged.GetEtag() {
 		t.Errorf("GetCase %s answers %s (etag %s), want %s (etag %s)", old, got.GetName(), got.GetEtag(), survivor, merged.GetEtag())
 	}
-	if got := getCase(t, ts, "police.bd", old); got.GetName() != survivor {
-		t.Errorf("the police's GetCase %s answers %s, want %s", old, got.GetName(), survivor)
+	if got := getCase(t, ts, "police.bd", old); got.GetName() != survivor || !slices.Equal(got.GetMergedFrom(), []string{old}) {
+		t.Errorf("the police's GetCase %s answers %s merged from %v, want %s merged from %s (the README's police view names the numbers merged into it)",
+			old, got.GetName(), got.GetMergedFrom(), survivor, old)
 	}
 	if m := getCase(t, ts, "city", survivor).GetDossier().GetMerged(); len(m) != 1 || m[0].GetCase() != old ||
 		!slices.ContainsFunc(m[0].GetDossier().GetNotes(), func(n *pb.CaseNote) bool { return n.GetText() == oldNote }) {
