@@ -38,6 +38,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
@@ -163,10 +164,10 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	setDefault(&c.DBReserve, DefaultDBReserve)
-	if _, etcd := c.etcdEndpoints(); c.MaxDBSize > 0 && !etcd {
-		// A file keeps at most a quarter of its cap back (boltstore's
-		// Options.Reserve); set here, the log says what is in effect.
-		c.DBReserve = min(c.DBReserve, c.MaxDBSize/4)
+	if _, etcd := c.etcdEndpoints(); !etcd {
+		// Set here as the file will keep it, so that the log says what
+		// is in effect.
+		c.DBReserve = boltstore.ReserveFor(c.DBReserve, c.MaxDBSize)
 	}
 	// etcdstore takes 0 as these same defaults; set here, they are logged
 	// as what is in effect.

@@ -306,6 +306,16 @@ func (s *Store) WriteStats() WriteStats {
 
 var _ datastore.Store = (*Store)(nil)
 
+// ReserveFor is the reserve a file keeps with Options.Reserve and
+// Options.MaxSize: at most a quarter of the cap, when there is one, so
+// that ordinary writes keep most of the file.
+func ReserveFor(reserve, maxSize int64) int64 {
+	if maxSize > 0 {
+		return min(reserve, maxSize/4)
+	}
+	return reserve
+}
+
 // Open opens or creates the database at path. A new file gets the current
 // schema version; an existing file must have a version this code knows,
 // and meta pages that agree with its size (see inspectFile).
@@ -325,10 +335,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	// After the schema's transaction, in transactions of its own.
 	mergeRoot(db, opts.Logger, path)
-	size := opts.Reserve
-	if opts.MaxSize > 0 {
-		size = min(size, opts.MaxSize/4)
-	}
+	size := ReserveFor(opts.Reserve, opts.MaxSize)
 	res, err := openReserve(path, size)
 	if err != nil {
 		db.Close()
