@@ -36,6 +36,14 @@ func mergedCases(t *testing.T, ts *testServer) (old, survivor string) {
 	return old, survivor
 }
 
+// watchAs opens a watch as user, which ends with the test or after 10 s.
+func watchAs(t *testing.T, ts *testServer, user string, req *pb.WatchEventsRequest) (pb.CaseProcessService_WatchEventsClient, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ts.as(t, user), 10*time.Second)
+	t.Cleanup(cancel)
+	return ts.process().WatchEvents(ctx, req)
+}
+
 // mergeAsChair merges absorbed into survivor as bd.chair.
 func mergeAsChair(t *testing.T, ts *testServer, survivor, absorbed string) {
 	t.Helper()
@@ -228,9 +236,7 @@ func TestWatchOfAnOldNumberFollowsTheSurvivor(t *testing.T) {
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	old, survivor := mergedCases(t, ts)
-	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 10*time.Second)
-	defer cancel()
-	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
+	stream, err := watchAs(t, ts, "bd.worker", &pb.WatchEventsRequest{AfterSeq: 1, Case: old})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,9 +294,7 @@ func TestRefusedWatchOfAnOldNumberIsOnTheSurvivorsTrail(t *testing.T) {
 	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	old, survivor := mergedCases(t, ts)
-	ctx, cancel := context.WithTimeout(ts.as(t, "hk.worker"), 10*time.Second)
-	defer cancel()
-	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{Case: old})
+	stream, err := watchAs(t, ts, "hk.worker", &pb.WatchEventsRequest{Case: old})
 	if err == nil {
 		_, err = stream.Recv()
 	}
