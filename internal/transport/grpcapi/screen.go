@@ -317,6 +317,22 @@ func NotUTF8(fields ...string) error {
 	return invalidArgument(violations)
 }
 
+// QueryNotTaken is INVALID_ARGUMENT naming REST query parameters sent to
+// a method that takes its whole request in the JSON body: the gateway
+// would ignore them, and a request_id or etag ignored is a retry that acts
+// twice or a stale write that goes through.
+func QueryNotTaken(params ...string) error {
+	violations := make([]*errdetails.BadRequest_FieldViolation, 0, min(len(params), maxViolations+1))
+	for i, p := range params {
+		if i == maxViolations {
+			violations = append(violations, truncatedViolations(len(params)-i))
+			break
+		}
+		violations = append(violations, fieldViolation(p, "is a query parameter, but this method takes its request, this field included, in the JSON body", "query.unexpected"))
+	}
+	return invalidArgument(violations)
+}
+
 // BadQueryParameter is INVALID_ARGUMENT naming a REST query parameter that
 // the gateway could not read into its field (a number out of range, an
 // enum value that does not exist, a repeated singular field): the gateway

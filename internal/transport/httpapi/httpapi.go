@@ -171,6 +171,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return
 		}
+		if ignored := queryOfBodyOnly(routes, r); len(ignored) > 0 {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotTaken(ignored...))
+			return
+		}
 		gw.ServeHTTP(w, r)
 	})
 

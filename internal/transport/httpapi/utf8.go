@@ -24,12 +24,24 @@ type paramRoute struct {
 	method  string
 	pattern *regexp.Regexp // the escaped path; one group per parameter
 	params  []string       // path parameter names, in group order
+	// bodyOnly: a POST whose body is the whole request (google.api.http
+	// body "*"), so that the document lists no query parameter for it.
+	bodyOnly bool
 }
+
+// openAPIParameter is what routesOf reads of a parameter of an operation.
+type openAPIParameter struct {
+	In string `json:"in"` // "path", "query" or "body"
+}
+
+func (p openAPIParameter) inQuery() bool { return p.In == "query" }
 
 // routesOf reads the routes of an OpenAPI v2 document.
 func routesOf(doc []byte) ([]paramRoute, error) {
 	var d struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Paths map[string]map[string]struct {
+			Parameters []openAPIParameter `json:"parameters"`
+		} `json:"paths"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("httpapi: read the OpenAPI document: %w", err)
@@ -55,8 +67,10 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 		if err != nil {
 			return nil, fmt.Errorf("httpapi: route %s: %w", template, err)
 		}
-		for method := range methods {
-			routes = append(routes, paramRoute{method: strings.ToUpper(method), pattern: re, params: params})
+		for method, op := range methods {
+			route := paramRoute{method: strings.ToUpper(method), pattern: re, params: params}
+			route.bodyOnly = route.method == http.MethodPost && !slices.ContainsFunc(op.Parameters, openAPIParameter.inQuery)
+			routes = append(routes, route)
 		}
 	}
 	return routes, nil
@@ -98,6 +112,34 @@ func allowedMethods(routes []paramRoute, escapedPath string) string {
 	}
 	slices.Sort(methods)
 	return strings.Join(methods, ", ")
+}
+
+// queryOfBodyOnly returns the query parameters of r, sorted, when r is a
+// POST to a route whose body is the whole request. The gateway reads no
+// query for such a route and would drop them without a word: a request_id
+// or etag sent there, as CreateReport takes its request_id, would be lost,
+// and a retry would act twice.
+func queryOfBodyOnly(routes []paramRoute, r *http.Request) []string {
+	if r.Method != http.MethodPost || r.URL.RawQuery == "" {
+		return nil
+	}
+	path := r.URL.EscapedPath()
+	for _, route := range routes {
+		if route.method != http.MethodPost || !route.pattern.MatchString(path) {
+			continue
+		}
+		if !route.bodyOnly {
+			return nil
+		}
+		query, _ := url.ParseQuery(r.URL.RawQuery) // bad escapes are the gateway's to refuse
+		keys := make([]string, 0, len(query))
+		for k := range query {
+			keys = append(keys, strings.ToValidUTF8(k, "\uFFFD"))
+		}
+		sort.Strings(keys)
+		return keys
+	}
+	return nil
 }
 
 func notUTF8PathParams(routes []paramRoute, method, escapedPath string) []string {
