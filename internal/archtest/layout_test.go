@@ -1,9 +1,7 @@
 package archtest
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -33,13 +31,7 @@ func TestLayoutNamesEveryPackage(t *testing.T) {
 		}
 	}
 
-	cmd := exec.Command(goTool(), "list", module+"cmd/...", module+"internal/...")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
-	}
+	out := goList(t, module+"cmd/...", module+"internal/...")
 	var packages []string
 	for line := range strings.Lines(string(out)) {
 		packages = append(packages, strings.TrimPrefix(strings.TrimSpace(line), module))

@@ -57,14 +57,7 @@ func TestFirstStartMakesTheFilesTheREADMENames(t *testing.T) {
 		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
 	}
 
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var made []string
-	for _, e := range entries {
-		made = append(made, e.Name())
-	}
+	made := opsFiles(t, dir)
 	for _, want := range []string{"childcase.db", "childcase.key"} {
 		if !slices.Contains(made, want) {
 			t.Errorf("a first start made %v, without %s", made, want)
