@@ -171,8 +171,8 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return
 		}
-		if ignored := queryOfBodyOnly(routes, r); len(ignored) > 0 {
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotTaken(ignored...))
+		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(read, unread...))
 			return
 		}
 		gw.ServeHTTP(w, r)

@@ -24,17 +24,14 @@ type paramRoute struct {
 	method  string
 	pattern *regexp.Regexp // the escaped path; one group per parameter
 	params  []string       // path parameter names, in group order
-	// bodyOnly: a POST whose body is the whole request (google.api.http
-	// body "*"), so that the document lists no query parameter for it.
-	bodyOnly bool
+	query   []string       // the query parameters the document lists, by name
 }
 
 // openAPIParameter is what routesOf reads of a parameter of an operation.
 type openAPIParameter struct {
-	In string `json:"in"` // "path", "query" or "body"
+	Name string `json:"name"`
+	In   string `json:"in"` // "path", "query" or "body"
 }
-
-func (p openAPIParameter) inQuery() bool { return p.In == "query" }
 
 // routesOf reads the routes of an OpenAPI v2 document.
 func routesOf(doc []byte) ([]paramRoute, error) {
@@ -69,7 +66,11 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 		}
 		for method, op := range methods {
 			route := paramRoute{method: strings.ToUpper(method), pattern: re, params: params}
-			route.bodyOnly = route.method == http.MethodPost && !slices.ContainsFunc(op.Parameters, openAPIParameter.inQuery)
+			for _, p := range op.Parameters {
+				if p.In == "query" {
+					route.query = append(route.query, p.Name)
+				}
+			}
 			routes = append(routes, route)
 		}
 	}
@@ -114,32 +115,44 @@ func allowedMethods(routes []paramRoute, escapedPath string) string {
 	return strings.Join(methods, ", ")
 }
 
-// queryOfBodyOnly returns the query parameters of r, sorted, when r is a
-// POST to a route whose body is the whole request. The gateway reads no
-// query for such a route and would drop them without a word: a request_id
-// or etag sent there, as CreateReport takes its request_id, would be lost,
-// and a retry would act twice.
-func queryOfBodyOnly(routes []paramRoute, r *http.Request) []string {
+// unreadQuery returns the query parameters of a POST r that its route does
+// not read, sorted, and those it reads. The gateway drops such a parameter
+// without a word: a request_id sent where the method does not read it
+// (in the query of a method whose body is the whole request, or misspelt)
+// would be lost, and a retry would act twice. A parameter is read by its
+// name in the document or by its JSON name, as the gateway reads it.
+func unreadQuery(routes []paramRoute, r *http.Request) (unread, read []string) {
 	if r.Method != http.MethodPost || r.URL.RawQuery == "" {
-		return nil
+		return nil, nil
 	}
 	path := r.URL.EscapedPath()
-	for _, route := range routes {
-		if route.method != http.MethodPost || !route.pattern.MatchString(path) {
-			continue
-		}
-		if !route.bodyOnly {
-			return nil
-		}
-		query, _ := url.ParseQuery(r.URL.RawQuery) // bad escapes are the gateway's to refuse
-		keys := make([]string, 0, len(query))
-		for k := range query {
-			keys = append(keys, strings.ToValidUTF8(k, "\uFFFD"))
-		}
-		sort.Strings(keys)
-		return keys
+	i := slices.IndexFunc(routes, func(route paramRoute) bool {
+		return route.method == http.MethodPost && route.pattern.MatchString(path)
+	})
+	if i < 0 {
+		return nil, nil // no route: the gateway's 404 or 405
 	}
-	return nil
+	read = routes[i].query
+	query, _ := url.ParseQuery(r.URL.RawQuery) // bad escapes are the gateway's to refuse
+	for k := range query {
+		if !slices.ContainsFunc(read, func(name string) bool { return k == name || k == jsonName(name) }) {
+			unread = append(unread, strings.ToValidUTF8(k, "\uFFFD"))
+		}
+	}
+	sort.Strings(unread)
+	return unread, read
+}
+
+// jsonName is the JSON name of a field named in snake case (request_id:
+// requestId), which the gateway takes in a query as well.
+func jsonName(name string) string {
+	parts := strings.Split(name, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }
 
 func notUTF8PathParams(routes []paramRoute, method, escapedPath string) []string {
