@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -85,6 +87,12 @@ func TestRESTBadInput(t *testing.T) {
 		{"bad report name", "GET", "/v1/reports/not-a-uuid", ""},
 		{"bad case name", "GET", "/v1/cases/HN-2026-" + strings.Repeat("9", 300), ""},
 		{"link with malformed JSON", "POST", "/v1/reports/01a222d5-bea0-7bea-bf64-debef56d112a:link", `{"case":`},
+	}
+	// The README's Reliability table gives the size of this table.
+	if readme, err := os.ReadFile("../../README.md"); err != nil {
+		t.Fatal(err)
+	} else if says := fmt.Sprintf("%d-case REST table (`TestRESTBadInput`)", len(tests)); !strings.Contains(string(readme), says) {
+		t.Errorf("the README's Reliability table does not say %q", says)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

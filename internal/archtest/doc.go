@@ -1,7 +1,8 @@
 // Package archtest checks the layering of childcase from its import graph:
 // transport -> domain -> storage, with only internal/app (the wiring)
 // naming the concrete store. The rules are in its test, which reads the
-// graph with go list; the package has no code of its own. It must not
+// graph with go list, beside one that holds the README's Layout to the
+// packages go list finds; the package has no code of its own. It must not
 // import the packages it checks, so that a broken layer cannot hide
 // behind a build failure here.
 package archtest

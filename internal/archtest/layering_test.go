@@ -110,6 +110,19 @@ func goTool() string {
 	return "go"
 }
 
+// goList runs go list with args and returns its output.
+func goList(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(goTool(), append([]string{"list"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
+	}
+	return out
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -118,13 +131,7 @@ func fileExists(p string) bool {
 // TestLayering reads the import graph of every package of the module, as
 // built for this platform, and fails on every import the rules forbid.
 func TestLayering(t *testing.T) {
-	cmd := exec.Command(goTool(), "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"...")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, stderr.Bytes())
-	}
+	out := goList(t, "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"...")
 	var graph [][]string
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(out))

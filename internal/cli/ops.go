@@ -88,6 +88,11 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%s exists: another backup to %s is running, or one was cut short (then remove it)", tmp, to)
 		}
+		dir := filepath.Dir(to)
+		if _, statErr := os.Stat(dir); errors.Is(err, os.ErrNotExist) && errors.Is(statErr, os.ErrNotExist) {
+			// Named as the operator gave it, not as the temporary file.
+			return fmt.Errorf("--to: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+		}
 		return err
 	}
 	kept := false

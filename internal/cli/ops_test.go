@@ -121,6 +121,17 @@ func TestOpsBackupOffline(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x.db.tmp")); err == nil {
 		t.Errorf("a failed backup left its temporary file")
 	}
+	// A folder that does not exist is named as --to's, with what to do,
+	// rather than as a failed open of a temporary file the operator never
+	// named; and it is not made, so a mistyped path stays a mistake.
+	nowhere := filepath.Join(dir, "nightly")
+	code, _, stderr = mgRun(t, "backup", "--to", filepath.Join(nowhere, "cc.db"), "--db", db)
+	if code != 1 || !strings.Contains(stderr, "--to: the folder "+nowhere+" does not exist") || strings.Contains(stderr, ".tmp") {
+		t.Errorf("backup into a folder that does not exist: exit %d, stderr %q; want 1 naming --to and the folder", code, stderr)
+	}
+	if _, err := os.Stat(nowhere); err == nil {
+		t.Errorf("backup made the folder %s", nowhere)
+	}
 }
 
 // TestOpsHotBackupAndRestore backs up a running server through its API,

@@ -588,6 +588,14 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "index", what: "missing",
 		},
 	}
+	// The README's Reliability table gives the number of ways.
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if says := fmt.Sprintf("damages a store %d ways (`TestCheckFindsDamage`)", len(cases)); !strings.Contains(string(readme), says) {
+		t.Errorf("the README's Reliability table does not say %q", says)
+	}
 	for _, d := range cases {
 		t.Run(d.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "cc.db")

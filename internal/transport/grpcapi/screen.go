@@ -317,6 +317,27 @@ func NotUTF8(fields ...string) error {
 	return invalidArgument(violations)
 }
 
+// QueryNotRead is INVALID_ARGUMENT naming REST query parameters that the
+// method does not read (read are those it does; none when it takes its
+// whole request in the JSON body): the gateway would drop them, and a
+// request_id or etag dropped is a retry that acts twice or a stale write
+// that goes through.
+func QueryNotRead(read []string, params ...string) error {
+	description := "is a query parameter, but this method takes its request, this field included, in the JSON body"
+	if len(read) > 0 {
+		description = "is no query parameter of this method, which reads " + strings.Join(read, ", ") + " in the query and the rest in the JSON body"
+	}
+	violations := make([]*errdetails.BadRequest_FieldViolation, 0, min(len(params), maxViolations+1))
+	for i, p := range params {
+		if i == maxViolations {
+			violations = append(violations, truncatedViolations(len(params)-i))
+			break
+		}
+		violations = append(violations, fieldViolation(p, description, "query.unexpected"))
+	}
+	return invalidArgument(violations)
+}
+
 // BadQueryParameter is INVALID_ARGUMENT naming a REST query parameter that
 // the gateway could not read into its field (a number out of range, an
 // enum value that does not exist, a repeated singular field): the gateway

@@ -24,12 +24,21 @@ type paramRoute struct {
 	method  string
 	pattern *regexp.Regexp // the escaped path; one group per parameter
 	params  []string       // path parameter names, in group order
+	query   []string       // the query parameters the document lists, by name
+}
+
+// openAPIParameter is what routesOf reads of a parameter of an operation.
+type openAPIParameter struct {
+	Name string `json:"name"`
+	In   string `json:"in"` // "path", "query" or "body"
 }
 
 // routesOf reads the routes of an OpenAPI v2 document.
 func routesOf(doc []byte) ([]paramRoute, error) {
 	var d struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Paths map[string]map[string]struct {
+			Parameters []openAPIParameter `json:"parameters"`
+		} `json:"paths"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("httpapi: read the OpenAPI document: %w", err)
@@ -55,8 +64,14 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 		if err != nil {
 			return nil, fmt.Errorf("httpapi: route %s: %w", template, err)
 		}
-		for method := range methods {
-			routes = append(routes, paramRoute{method: strings.ToUpper(method), pattern: re, params: params})
+		for method, op := range methods {
+			route := paramRoute{method: strings.ToUpper(method), pattern: re, params: params}
+			for _, p := range op.Parameters {
+				if p.In == "query" {
+					route.query = append(route.query, p.Name)
+				}
+			}
+			routes = append(routes, route)
 		}
 	}
 	return routes, nil
@@ -98,6 +113,46 @@ func allowedMethods(routes []paramRoute, escapedPath string) string {
 	}
 	slices.Sort(methods)
 	return strings.Join(methods, ", ")
+}
+
+// unreadQuery returns the query parameters of a POST r that its route does
+// not read, sorted, and those it reads. The gateway drops such a parameter
+// without a word: a request_id sent where the method does not read it
+// (in the query of a method whose body is the whole request, or misspelt)
+// would be lost, and a retry would act twice. A parameter is read by its
+// name in the document or by its JSON name, as the gateway reads it.
+func unreadQuery(routes []paramRoute, r *http.Request) (unread, read []string) {
+	if r.Method != http.MethodPost || r.URL.RawQuery == "" {
+		return nil, nil
+	}
+	path := r.URL.EscapedPath()
+	i := slices.IndexFunc(routes, func(route paramRoute) bool {
+		return route.method == http.MethodPost && route.pattern.MatchString(path)
+	})
+	if i < 0 {
+		return nil, nil // no route: the gateway's 404 or 405
+	}
+	read = routes[i].query
+	query, _ := url.ParseQuery(r.URL.RawQuery) // bad escapes are the gateway's to refuse
+	for k := range query {
+		if !slices.ContainsFunc(read, func(name string) bool { return k == name || k == jsonName(name) }) {
+			unread = append(unread, strings.ToValidUTF8(k, "\uFFFD"))
+		}
+	}
+	sort.Strings(unread)
+	return unread, read
+}
+
+// jsonName is the JSON name of a field named in snake case (request_id:
+// requestId), which the gateway takes in a query as well.
+func jsonName(name string) string {
+	parts := strings.Split(name, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
 }
 
 func notUTF8PathParams(routes []paramRoute, method, escapedPath string) []string {

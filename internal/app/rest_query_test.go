@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// A POST whose body is the whole request (every :verb method, and
+// CreateToken) reads no query parameter: the gateway would drop one
+// without a word, so a request_id or etag put there, as CreateReport
+// takes its request_id, would be lost and a retry would act twice. Such a
+// parameter is refused, 400 naming it, and nothing is done; so is one a
+// POST does not read, misspelt.
+func TestRESTQueryThatAPOSTDoesNotReadIsRefused(t *testing.T) {
+	ts := startServer(t, "")
+	admin := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("admin")}
+	tokens := func() int {
+		t.Helper()
+		resp, err := ts.admin().ListTokens(ts.as(t, "admin"), &pb.ListTokensRequest{Parent: "users/" + operatorID})
+		if err != nil {
+			t.Fatalf("ListTokens: %v", err)
+		}
+		return len(resp.GetTokens())
+	}
+	before := tokens()
+	for range 2 { // a client's retry
+		code, raw := restRaw(t, ts, "POST", "/v1/users/"+operatorID+"/tokens?request_id=token-1", `{}`, admin)
+		named := namesUnreadQuery(t, raw, "request_id")
+		if code != http.StatusBadRequest || !named {
+			t.Errorf("POST with ?request_id= on a body-only route: %d %s; want 400 naming request_id, rule query.unexpected", code, raw)
+		}
+	}
+	if after := tokens(); after != before {
+		t.Errorf("the refused requests made %d tokens", after-before)
+	}
+	// In the body, as the OpenAPI document has it, the same request_id
+	// makes one token however often it is sent.
+	for range 2 {
+		if code, raw := restRaw(t, ts, "POST", "/v1/users/"+operatorID+"/tokens", `{"request_id": "token-1"}`, admin); code != http.StatusOK {
+			t.Fatalf("POST with request_id in the body: %d %s", code, raw)
+		}
+	}
+	if after := tokens(); after != before+1 {
+		t.Errorf("two sends of one request_id in the body made %d tokens, want 1", after-before)
+	}
+	// A route whose body is a field of the request reads the others in
+	// the query, as the OpenAPI document lists them or by their JSON names
+	// (as the gateway reads them); one it does not read, misspelt, is
+	// refused the same way and nothing is recorded.
+	operator := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get(operatorID)}
+	for _, query := range []string{"request_id=call-1&validate_only=true", "requestId=call-2&validateOnly=true"} {
+		if code, raw := restRaw(t, ts, "POST", "/v1/reports?"+query, restReport, operator); code != http.StatusOK {
+			t.Errorf("CreateReport with ?%s: %d %s", query, code, raw)
+		}
+	}
+	reports := restReportCount(t, ts)
+	code, raw := restRaw(t, ts, "POST", "/v1/reports?requestid=call-3", restReport, operator)
+	if code != http.StatusBadRequest || !namesUnreadQuery(t, raw, "requestid") {
+		t.Errorf("CreateReport with ?requestid= (misspelt): %d %s; want 400 naming requestid, rule query.unexpected", code, raw)
+	}
+	if after := restReportCount(t, ts); after != reports {
+		t.Errorf("the refused report was recorded (%d reports, then %d)", reports, after)
+	}
+}
+
+// namesUnreadQuery reports whether a REST answer refuses the query
+// parameter param as one the method does not read.
+func namesUnreadQuery(t *testing.T, raw []byte, param string) bool {
+	t.Helper()
+	var answer struct {
+		Details []struct {
+			Violations []struct {
+				Field, Reason string
+			} `json:"field_violations"`
+		} `json:"details"`
+	}
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		t.Fatalf("answer not JSON: %s", raw)
+	}
+	for _, d := range answer.Details {
+		for _, v := range d.Violations {
+			if v.Field == param && v.Reason == "query.unexpected" {
+				return true
+			}
+		}
+	}
+	return false
+}
