@@ -67,8 +67,8 @@ func (s *reportServer) GetReport(ctx context.Context, req *pb.GetReportRequest) 
 
 func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsRequest) (*pb.ListReportsResponse, error) {
 	p := principalFrom(ctx)
-	filters := []string{p.UserID, strconv.Itoa(int(req.GetCallType()))}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	filters := []string{strconv.Itoa(int(req.GetCallType()))}
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListReportsResponse{NextPageToken: s.pages.encode(next, filters...)}
+	resp := &pb.ListReportsResponse{NextPageToken: s.pages.encode(ctx, next, filters...)}
 	for _, r := range reports {
 		resp.Reports = append(resp.Reports, reportToProto(r))
 	}
