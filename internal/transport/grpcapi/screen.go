@@ -325,3 +325,15 @@ func NotUTF8(fields ...string) error {
 func BadQueryParameter(field, description string) error {
 	return invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(field, description, "query.parse")})
 }
+
+// QueryParameterInBody is INVALID_ARGUMENT naming REST query parameters
+// that are fields of a method whose JSON body is the whole request: the
+// gateway reads none of them from the query and would drop them without a
+// word, and a request_id dropped so lets a retry apply twice.
+func QueryParameterInBody(fields ...string) error {
+	violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(fields))
+	for _, f := range fields {
+		violations = append(violations, fieldViolation(f, "this method takes its fields in the JSON body, not in the query, where it would be ignored", "query.in_body"))
+	}
+	return invalidArgument(violations)
+}

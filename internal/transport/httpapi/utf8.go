@@ -24,12 +24,30 @@ type paramRoute struct {
 	method  string
 	pattern *regexp.Regexp // the escaped path; one group per parameter
 	params  []string       // path parameter names, in group order
+	// bodyOnly holds the fields of a route whose JSON body is the whole
+	// request (google.api.http body "*"): it takes no query parameter,
+	// and the gateway drops one that names a field without a word.
+	bodyOnly map[string]bool
+}
+
+// openAPIOperation is what routesOf reads of an operation.
+type openAPIOperation struct {
+	Parameters []struct {
+		Name   string `json:"name"`
+		In     string `json:"in"`
+		Schema struct {
+			Ref string `json:"$ref"`
+		} `json:"schema"`
+	} `json:"parameters"`
 }
 
 // routesOf reads the routes of an OpenAPI v2 document.
 func routesOf(doc []byte) ([]paramRoute, error) {
 	var d struct {
-		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Paths       map[string]map[string]openAPIOperation `json:"paths"`
+		Definitions map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"definitions"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		return nil, fmt.Errorf("httpapi: read the OpenAPI document: %w", err)
@@ -55,8 +73,26 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 		if err != nil {
 			return nil, fmt.Errorf("httpapi: route %s: %w", template, err)
 		}
-		for method := range methods {
-			routes = append(routes, paramRoute{method: strings.ToUpper(method), pattern: re, params: params})
+		for method, op := range methods {
+			route := paramRoute{method: strings.ToUpper(method), pattern: re, params: params}
+			body, query := "", false
+			for _, p := range op.Parameters {
+				switch p.In {
+				case "body":
+					body = strings.TrimPrefix(p.Schema.Ref, "#/definitions/")
+				case "query":
+					query = true
+				}
+			}
+			if body != "" && !query {
+				route.bodyOnly = map[string]bool{}
+				for field := range d.Definitions[body].Properties {
+					// The gateway reads a query parameter by either name.
+					route.bodyOnly[field] = true
+					route.bodyOnly[lowerCamel(field)] = true
+				}
+			}
+			routes = append(routes, route)
 		}
 	}
 	return routes, nil
@@ -120,4 +156,37 @@ func notUTF8PathParams(routes []paramRoute, method, escapedPath string) []string
 		}
 	}
 	return []string{"path"}
+}
+
+// lowerCamel is the JSON name of a proto field name (request_id:
+// requestId).
+func lowerCamel(field string) string {
+	parts := strings.Split(field, "_")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// queryFieldsOfBody returns, sorted, the query parameters of r that name
+// fields of a route whose body is the whole request.
+func queryFieldsOfBody(routes []paramRoute, r *http.Request) []string {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	var bad []string
+	for _, route := range routes {
+		if route.bodyOnly == nil || route.method != r.Method || !route.pattern.MatchString(r.URL.EscapedPath()) {
+			continue
+		}
+		for k := range r.URL.Query() {
+			if route.bodyOnly[k] && !slices.Contains(bad, k) {
+				bad = append(bad, k)
+			}
+		}
+	}
+	sort.Strings(bad)
+	return bad
 }
