@@ -41,9 +41,7 @@ type transitionRequest interface {
 // request builds the engine's request; the fingerprint is the request
 // without its request_id.
 func request(req transitionRequest) process.Request {
-	withoutID := proto.Clone(req)
-	withoutID.ProtoReflect().Clear(withoutID.ProtoReflect().Descriptor().Fields().ByName("request_id"))
-	return process.Request{Case: req.GetName(), Etag: req.GetEtag(), RequestID: req.GetRequestId(), Fingerprint: fingerprint(withoutID)}
+	return process.Request{Case: req.GetName(), Etag: req.GetEtag(), RequestID: req.GetRequestId(), Fingerprint: fingerprintWithoutID(req)}
 }
 
 // answer converts the engine's result.
