@@ -236,3 +236,24 @@ func TestPageTokenIsBoundToTheCaller(t *testing.T) {
 		}
 	}
 }
+
+// A case's events are one list however its name is typed (the README
+// lets a number be typed in lower case, with spaces, without "cases/"):
+// a page token made with one typing goes on with another, as the filters
+// of the other lists are compared as names, not as typed.
+func TestCaseEventsTokenTakesTheNameTypedOtherwise(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow, "00004")
+	bd := ts.as(t, "bd.worker")
+	first, err := ts.process().ListCaseEvents(bd, &pb.ListCaseEventsRequest{Parent: name, PageSize: 1})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("first page: %v, %v", first, err)
+	}
+	for _, typed := range []string{strings.ToLower(name), " " + strings.TrimPrefix(name, "cases/") + " "} {
+		next, err := ts.process().ListCaseEvents(bd, &pb.ListCaseEventsRequest{Parent: typed, PageSize: 1, PageToken: first.GetNextPageToken()})
+		if err != nil || len(next.GetEvents()) != 1 || next.GetEvents()[0].GetSeq() != first.GetEvents()[0].GetSeq()+1 {
+			t.Errorf("the second page naming %q: %v, %v; want the event after seq %d", typed, next.GetEvents(), err, first.GetEvents()[0].GetSeq())
+		}
+	}
+}

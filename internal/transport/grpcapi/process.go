@@ -285,7 +285,13 @@ func (s *processServer) ResumeDeadline(ctx context.Context, req *pb.ResumeDeadli
 func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEventsRequest) (*pb.ListCaseEventsResponse, error) {
 	p := principalFrom(ctx)
 	page := process.EventsPage{NewestFirst: req.GetOrderBy() == "seq desc"}
-	filters := []string{req.GetParent()}
+	// The list is the case's, however its name is typed: a token made
+	// with one typing goes on with another.
+	parent := req.GetParent()
+	if number, err := intake.ParseCaseName(parent); err == nil {
+		parent = caseName(number)
+	}
+	filters := []string{parent}
 	if page.NewestFirst {
 		// A page token made for one order is refused for the other.
 		filters = append(filters, "seq desc")
