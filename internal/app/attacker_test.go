@@ -134,6 +134,35 @@ func restViolations(t *testing.T, body []byte) (code int, named []string) {
 	return answer.Code, named
 }
 
+// A resource name's parts are path segments of their own, so a slash
+// escaped inside one (%2F: a client that escaped "cases/HN-2026-00001"
+// whole, or ..%2F) is no name of anything: it answers 400 naming the path
+// parameter and the rule, not the gateway's bare "Not Found" that names
+// nothing and reads as "no such case". A path the gateway routes once the
+// slash is read as one is served as before.
+func TestRESTEscapedSlashInANameNamesTheParameter(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow, "00004")
+	headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("bd.worker")}
+	for _, tc := range []struct{ method, path, field string }{
+		{"GET", "/v1/cases/cases%2F" + strings.TrimPrefix(name, "cases/"), "case"},
+		{"GET", "/v1/cases/..%2Fx", "case"},
+		{"GET", "/v1/" + name + "%2F..", "case"},
+		{"GET", "/v1/cases/reports%2F01a222d5-bea0-7bea-bf64-debef56d112a", "case"},
+		{"POST", "/v1/cases/cases%2f" + strings.TrimPrefix(name, "cases/") + ":addNote", "case"},
+		{"GET", "/v1/units/00004%2F2025-07-01", "unit"},
+	} {
+		code, body := restRaw(t, ts, tc.method, tc.path, `{"etag": "1", "text": "x"}`, headers)
+		if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) || !strings.Contains(string(body), "path.segment") {
+			t.Errorf("%s %s: %d %s, want 400 INVALID_ARGUMENT naming %s and the rule path.segment", tc.method, tc.path, code, body, tc.field)
+		}
+	}
+	if code, body := restRaw(t, ts, "GET", "/v1/"+name+"%2Fevents", "", headers); code != http.StatusOK {
+		t.Errorf("the events with the slash escaped: %d %s, want them as before", code, body)
+	}
+}
+
 // A method whose REST body is the whole request (every case step, the
 // admin's verbs) reads none of its fields from the query: the gateway
 // dropped a request_id given there without a word, so a client that put

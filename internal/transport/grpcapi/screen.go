@@ -331,9 +331,23 @@ func BadQueryParameter(field, description string) error {
 // gateway reads none of them from the query and would drop them without a
 // word, and a request_id dropped so lets a retry apply twice.
 func QueryParameterInBody(fields ...string) error {
+	return restParameters("query.in_body", "this method takes its fields in the JSON body, not in the query, where it would be ignored", fields)
+}
+
+// EscapedSlashInPath is INVALID_ARGUMENT naming REST path parameters that
+// hold an escaped slash (%2F): a resource name's parts are path segments
+// of their own, so such a value names nothing, and the gateway would
+// answer a bare "Not Found" that names no parameter.
+func EscapedSlashInPath(fields ...string) error {
+	return restParameters("path.segment", "holds an escaped slash (%2F): send each part of a resource name as a path segment of its own, e.g. /v1/cases/HN-2026-00123", fields)
+}
+
+// restParameters is INVALID_ARGUMENT naming REST parameters refused for
+// one rule.
+func restParameters(rule, description string, fields []string) error {
 	violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(fields))
 	for _, f := range fields {
-		violations = append(violations, fieldViolation(f, "this method takes its fields in the JSON body, not in the query, where it would be ignored", "query.in_body"))
+		violations = append(violations, fieldViolation(f, description, rule))
 	}
 	return invalidArgument(violations)
 }
