@@ -103,28 +103,100 @@ func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
 		{"/v1/cases?page_size=lots", "page_size"},
 	} {
 		code, body := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
-		var answer struct {
-			Code    int `json:"code"`
-			Details []struct {
-				FieldViolations []struct {
-					Field, Reason string
-				} `json:"field_violations"`
-			} `json:"details"`
-		}
-		if err := json.Unmarshal(body, &answer); err != nil {
-			t.Fatalf("%s: %d %s: %v", tc.path, code, body, err)
-		}
-		var named []string
-		for _, d := range answer.Details {
-			for _, v := range d.FieldViolations {
-				if v.Reason != "" {
-					named = append(named, v.Field)
-				}
-			}
-		}
-		if code != 400 || answer.Code != 3 || !slices.Equal(named, []string{tc.field}) {
+		if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) {
 			t.Errorf("%s: %d %s, want 400 INVALID_ARGUMENT naming %s and a rule", tc.path, code, body, tc.field)
 		}
+	}
+}
+
+// restViolations reads a REST error answer: its gRPC code and the fields
+// its violations name with a rule.
+func restViolations(t *testing.T, body []byte) (code int, named []string) {
+	t.Helper()
+	var answer struct {
+		Code    int `json:"code"`
+		Details []struct {
+			FieldViolations []struct {
+				Field, Reason string
+			} `json:"field_violations"`
+		} `json:"details"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	for _, d := range answer.Details {
+		for _, v := range d.FieldViolations {
+			if v.Reason != "" {
+				named = append(named, v.Field)
+			}
+		}
+	}
+	return answer.Code, named
+}
+
+// A resource name's parts are path segments of their own, so a slash
+// escaped inside one (%2F: a client that escaped "cases/HN-2026-00001"
+// whole, or ..%2F) is no name of anything: it answers 400 naming the path
+// parameter and the rule, not the gateway's bare "Not Found" that names
+// nothing and reads as "no such case". A path the gateway routes once the
+// slash is read as one is served as before.
+func TestRESTEscapedSlashInANameNamesTheParameter(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow, "00004")
+	headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("bd.worker")}
+	for _, tc := range []struct{ method, path, field string }{
+		{"GET", "/v1/cases/cases%2F" + strings.TrimPrefix(name, "cases/"), "case"},
+		{"GET", "/v1/cases/..%2Fx", "case"},
+		{"GET", "/v1/" + name + "%2F..", "case"},
+		{"GET", "/v1/cases/reports%2F01a222d5-bea0-7bea-bf64-debef56d112a", "case"},
+		{"POST", "/v1/cases/cases%2f" + strings.TrimPrefix(name, "cases/") + ":addNote", "case"},
+		{"GET", "/v1/units/00004%2F2025-07-01", "unit"},
+	} {
+		code, body := restRaw(t, ts, tc.method, tc.path, `{"etag": "1", "text": "x"}`, headers)
+		if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) || !strings.Contains(string(body), "path.segment") {
+			t.Errorf("%s %s: %d %s, want 400 INVALID_ARGUMENT naming %s and the rule path.segment", tc.method, tc.path, code, body, tc.field)
+		}
+	}
+	if code, body := restRaw(t, ts, "GET", "/v1/"+name+"%2Fevents", "", headers); code != http.StatusOK {
+		t.Errorf("the events with the slash escaped: %d %s, want them as before", code, body)
+	}
+}
+
+// A method whose REST body is the whole request (every case step, the
+// admin's verbs) reads none of its fields from the query: the gateway
+// dropped a request_id given there without a word, so a client that put
+// it in the query, as CreateReport takes it, had a "retry-safe" request
+// applied twice, and an etag there was reported missing. Such a field in
+// the query is refused naming it and the rule (query.unexpected, as any
+// query parameter a POST does not read), and nothing is written.
+func TestRESTBodyFieldInTheQueryIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow, "00004")
+	etag := etagOf(t, ts, "bd.worker", name)
+	headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("bd.worker")}
+	for _, tc := range []struct{ query, body, field string }{
+		{"?request_id=note-1", `{"etag": "` + etag + `", "text": "gọi lại cho mẹ"}`, "request_id"},
+		{"?requestId=note-1", `{"etag": "` + etag + `", "text": "gọi lại cho mẹ"}`, "requestId"},
+		{"?etag=" + etag, `{"text": "gọi lại cho mẹ"}`, "etag"},
+	} {
+		for range 2 { // the retry
+			code, body := restRaw(t, ts, "POST", "/v1/"+name+":addNote"+tc.query, tc.body, headers)
+			if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) || !strings.Contains(string(body), "query.unexpected") {
+				t.Errorf("addNote%s: %d %s, want 400 INVALID_ARGUMENT naming %s and the rule query.unexpected", tc.query, code, body, tc.field)
+			}
+		}
+	}
+	if got := etagOf(t, ts, "bd.worker", name); got != etag {
+		t.Errorf("the refused notes changed the case: etag %s, was %s", got, etag)
+	}
+	code, body := restRaw(t, ts, "POST", "/v1/users/bd.worker:disable?request_id=off-1", `{}`, map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("admin")})
+	if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{"request_id"}) {
+		t.Errorf("disable?request_id: %d %s, want 400 INVALID_ARGUMENT naming request_id and a rule", code, body)
+	}
+	if _, err := ts.cases().GetCase(ts.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name}); err != nil {
+		t.Errorf("the refused disable disabled the worker: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ package app_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -330,5 +331,68 @@ func TestEveryChangeTakesARequestID(t *testing.T) {
 	t.Logf("%d state-changing methods take a request_id", checked)
 	if checked < 30 {
 		t.Errorf("only %d state-changing methods found; the registry walk is broken", checked)
+	}
+}
+
+// A case name is the same name however it is typed (the README lets a
+// number be typed in lower case, with spaces, without "cases/"), so a
+// retry that types it otherwise is the same request: it gets the first
+// answer and changes nothing more, on a case step, a link and a report
+// joining a case. (The fingerprint was taken of the name as typed, and
+// such a retry was refused as a reused request_id.)
+func TestRetryTypingTheCaseNameOtherwiseIsTheSameRequest(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow, "00004")
+	number := strings.TrimPrefix(name, "cases/")
+	typings := []string{strings.ToLower(name), " " + strings.ToLower(number) + " ", number}
+
+	bd := ts.as(t, "bd.worker")
+	note := &pb.AddCaseNoteRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "note-1", Text: "gọi lại cho mẹ"}
+	first, err := ts.process().AddCaseNote(bd, note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typed := range typings {
+		retry := proto.Clone(note).(*pb.AddCaseNoteRequest)
+		retry.Name = typed
+		again, err := ts.process().AddCaseNote(bd, retry)
+		if err != nil || again.GetEtag() != first.GetEtag() {
+			t.Errorf("the note's retry naming %q: etag %q, %v; want the first answer (etag %q)", typed, again.GetEtag(), err, first.GetEtag())
+		}
+	}
+
+	op := ts.as(t, operatorID)
+	r := validReport()
+	r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	counselling, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := &pb.LinkReportRequest{Name: counselling.GetName(), Case: name, RequestId: "link-1"}
+	if _, err := ts.reports().LinkReport(op, link); err != nil {
+		t.Fatal(err)
+	}
+	joining := validReport()
+	joining.Case = name
+	create := &pb.CreateReportRequest{Report: joining, RequestId: "call-1"}
+	created, err := ts.reports().CreateReport(op, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typed := range typings {
+		retry := proto.Clone(link).(*pb.LinkReportRequest)
+		retry.Case = typed
+		if _, err := ts.reports().LinkReport(op, retry); err != nil {
+			t.Errorf("the link's retry naming %q: %v; want the first answer", typed, err)
+		}
+		again := proto.Clone(create).(*pb.CreateReportRequest)
+		again.Report.Case = typed
+		if got, err := ts.reports().CreateReport(op, again); err != nil || got.GetName() != created.GetName() {
+			t.Errorf("the report's retry naming %q: %q, %v; want the first answer %q", typed, got.GetName(), err, created.GetName())
+		}
+	}
+	if got := len(getCase(t, ts, operatorID, name).GetReports()); got != 3 {
+		t.Errorf("the case has %d reports, want 3: the one that opened it, the link and the call", got)
 	}
 }

@@ -157,3 +157,103 @@ func TestQueuePageTokenIsACursor(t *testing.T) {
 		t.Errorf("second page = %v, want [%s]: the case after the last one seen", got, names[1])
 	}
 }
+
+// A page token is bound to the caller who was given it, on every paged
+// list, not only to the list's filters: replayed by another user (of
+// another unit, or of the same role and scope) it is refused with
+// INVALID_ARGUMENT naming page_token, as a forged one is, and never
+// continues a list of that user's. The users' and the audit events'
+// tokens were bound to their filters alone, so one admin's or auditor's
+// cursor went on for another.
+func TestPageTokenIsBoundToTheCaller(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.worker2", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	ts.addUser(t, "operator2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "admin2", pb.Role_ROLE_ADMIN, "orgs/system")
+	ts.addUser(t, "auditor1", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "auditor2", pb.Role_ROLE_AUDITOR, "orgs/system")
+	var bd string
+	for range 2 {
+		bd = openCase(t, ts, testNow, "00004")
+		openCase(t, ts, testNow, "00070")
+	}
+	ctx := func(user string) context.Context { return ts.as(t, user) }
+	lists := []struct {
+		name      string
+		owner     string
+		others    []string
+		firstPage func(user, token string) (string, error)
+	}{
+		{"reports", operatorID, []string{"operator2"}, func(user, token string) (string, error) {
+			r, err := ts.reports().ListReports(ctx(user), &pb.ListReportsRequest{PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+		{"cases", "bd.worker", []string{"hk.worker", "bd.worker2"}, func(user, token string) (string, error) {
+			r, err := ts.cases().ListCases(ctx(user), &pb.ListCasesRequest{PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+		{"a work queue", "bd.worker", []string{"hk.worker", "bd.worker2"}, func(user, token string) (string, error) {
+			r, err := ts.cases().ListCases(ctx(user), &pb.ListCasesRequest{Queue: pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN, PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+		{"a case's events", "bd.worker", []string{"bd.worker2"}, func(user, token string) (string, error) {
+			r, err := ts.process().ListCaseEvents(ctx(user), &pb.ListCaseEventsRequest{Parent: bd, PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+		{"users", "admin", []string{"admin2"}, func(user, token string) (string, error) {
+			r, err := ts.admin().ListUsers(ctx(user), &pb.ListUsersRequest{PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+		{"audit events", "auditor1", []string{"auditor2"}, func(user, token string) (string, error) {
+			r, err := ts.audit().ListAuditEvents(ctx(user), &pb.ListAuditEventsRequest{PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+		{"units", "bd.worker", []string{"hk.worker"}, func(user, token string) (string, error) {
+			r, err := ts.units().ListUnits(ctx(user), &pb.ListUnitsRequest{PageSize: 1, PageToken: token})
+			return r.GetNextPageToken(), err
+		}},
+	}
+	for _, list := range lists {
+		token, err := list.firstPage(list.owner, "")
+		if err != nil || token == "" {
+			t.Fatalf("%s: the first page of %s: token %q, %v", list.name, list.owner, token, err)
+		}
+		if _, err := list.firstPage(list.owner, token); err != nil {
+			t.Errorf("%s: %s's own token: %v", list.name, list.owner, err)
+		}
+		for _, other := range list.others {
+			_, err := list.firstPage(other, token)
+			if err == nil {
+				t.Errorf("%s: %s's page token accepted from %s", list.name, list.owner, other)
+				continue
+			}
+			st := wantCode(t, err, codes.InvalidArgument)
+			if got := badFields(st); len(got) != 1 || got[0] != "page_token" {
+				t.Errorf("%s: %s's token from %s: fields %v, want page_token (%v)", list.name, list.owner, other, got, st.Message())
+			}
+		}
+	}
+}
+
+// A case's events are one list however its name is typed (the README
+// lets a number be typed in lower case, with spaces, without "cases/"):
+// a page token made with one typing goes on with another, as the filters
+// of the other lists are compared as names, not as typed.
+func TestCaseEventsTokenTakesTheNameTypedOtherwise(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow, "00004")
+	bd := ts.as(t, "bd.worker")
+	first, err := ts.process().ListCaseEvents(bd, &pb.ListCaseEventsRequest{Parent: name, PageSize: 1})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("first page: %v, %v", first, err)
+	}
+	for _, typed := range []string{strings.ToLower(name), " " + strings.TrimPrefix(name, "cases/") + " "} {
+		next, err := ts.process().ListCaseEvents(bd, &pb.ListCaseEventsRequest{Parent: typed, PageSize: 1, PageToken: first.GetNextPageToken()})
+		if err != nil || len(next.GetEvents()) != 1 || next.GetEvents()[0].GetSeq() != first.GetEvents()[0].GetSeq()+1 {
+			t.Errorf("the second page naming %q: %v, %v; want the event after seq %d", typed, next.GetEvents(), err, first.GetEvents()[0].GetSeq())
+		}
+	}
+}

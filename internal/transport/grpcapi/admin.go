@@ -73,7 +73,7 @@ func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.
 }
 
 func (s *adminServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (*pb.ListUsersResponse, error) {
-	cursor, err := s.pages.decode(req.GetPageToken(), "users")
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), "users")
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (s *adminServer) ListUsers(ctx context.Context, req *pb.ListUsersRequest) (
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListUsersResponse{NextPageToken: s.pages.encode(next, "users")}
+	resp := &pb.ListUsersResponse{NextPageToken: s.pages.encode(ctx, next, "users")}
 	for _, u := range us {
 		resp.Users = append(resp.Users, userToProto(u))
 	}

@@ -43,7 +43,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		q.To = givenTime(t)
 	}
 	filters := []string{q.Case, q.Actor, q.From.String(), q.To.String()}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &pb.ListAuditEventsResponse{NextPageToken: s.pages.encode(next, filters...)}
+	resp := &pb.ListAuditEventsResponse{NextPageToken: s.pages.encode(ctx, next, filters...)}
 	for _, e := range events {
 		resp.Events = append(resp.Events, auditEventToProto(e))
 	}

@@ -53,8 +53,8 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	if req.GetQueue() != pb.CaseQueue_CASE_QUEUE_UNSPECIFIED || req.GetDueBefore() != nil {
 		return s.listQueue(ctx, req)
 	}
-	filters := []string{p.UserID, unit.String(), strconv.Itoa(int(req.GetStatus()))}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	filters := []string{unit.String(), strconv.Itoa(int(req.GetStatus()))}
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *caseServer) ListCases(ctx context.Context, req *pb.ListCasesRequest) (*
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListCasesResponse{NextPageToken: s.pages.encode(next, filters...)}
+	resp := &pb.ListCasesResponse{NextPageToken: s.pages.encode(ctx, next, filters...)}
 	for _, c := range cases {
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
 	}
@@ -110,8 +110,8 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	if t := req.GetDueBefore(); t != nil {
 		q.DueBefore = givenTime(t)
 	}
-	filters := []string{p.UserID, "queue", strconv.Itoa(int(q.Queue)), q.DueBefore.String()}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	filters := []string{"queue", strconv.Itoa(int(q.Queue)), q.DueBefore.String()}
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s *caseServer) listQueue(ctx context.Context, req *pb.ListCasesRequest) (*
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListCasesResponse{NextPageToken: s.pages.encode(next, filters...)}
+	resp := &pb.ListCasesResponse{NextPageToken: s.pages.encode(ctx, next, filters...)}
 	for _, c := range cases {
 		resp.Cases = append(resp.Cases, s.caseToProto(ctx, c))
 	}

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
@@ -63,9 +62,7 @@ func (f *fakeStream) SendHeader(metadata.MD) error { f.headers++; return nil }
 
 func TestStreamLimiter(t *testing.T) {
 	l := NewStreamLimiter(2)
-	ctxOf := func(user string) context.Context {
-		return context.WithValue(context.Background(), principalKey{}, access.Principal{UserID: user})
-	}
+	ctxOf := asCaller
 	release := make(chan struct{})
 	started := make(chan struct{})
 	hold := func(srv any, ss grpc.ServerStream) error { started <- struct{}{}; <-release; return nil }

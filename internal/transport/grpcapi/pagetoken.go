@@ -1,6 +1,7 @@
 package grpcapi
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,14 +12,15 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 )
 
-// Page tokens bind a storage cursor to the filters of the query that made
-// it, so a token cannot be replayed against another query (AIP-158), and
-// carry a MAC, so a client cannot make up a cursor: a token is opaque to
-// clients and only the server can issue one. A token is
-// base64url("v2." + filter hash + "." + cursor + "." + MAC), the MAC being
-// HMAC-SHA-256, cut to 128 bits, of everything before it under the
-// server's page token key. The filter hash is not secret; it only tells a
-// token of other filters apart from a forged one in the error.
+// Page tokens bind a storage cursor to the caller and the filters of the
+// query that made it, so a token cannot be replayed against another query
+// (AIP-158) or by another user, and carry a MAC, so a client cannot make
+// up a cursor: a token is opaque to clients and only the server can issue
+// one. A token is base64url("v2." + filter hash + "." + cursor + "." +
+// MAC), the MAC being HMAC-SHA-256, cut to 128 bits, of everything before
+// it under the server's page token key. The filter hash is not secret; it
+// only tells a token of another caller or other filters apart from a
+// forged one in the error.
 
 // PageTokenKeySize is the size of the page token key, in bytes.
 const PageTokenKeySize = 32
@@ -58,8 +60,14 @@ func newPageTokens(key []byte) (*pageTokens, error) {
 	return &pageTokens{key: key}, nil
 }
 
-func filterHash(filters ...string) string {
-	h := sha256.Sum256([]byte(strings.Join(filters, "\x00")))
+// filterHash hashes the caller's user id and the filters of a query. The
+// caller is bound here, for every list, rather than by each list among its
+// filters: a list that left it out let one admin's or auditor's cursor go
+// on for another. (The user id comes first, where the lists that named it
+// had it, so their tokens stay good across the change.)
+func filterHash(ctx context.Context, filters ...string) string {
+	bound := append([]string{principalFrom(ctx).UserID}, filters...)
+	h := sha256.Sum256([]byte(strings.Join(bound, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(h[:9])
 }
 
@@ -69,18 +77,19 @@ func (p *pageTokens) mac(signed string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:macSize])
 }
 
-func (p *pageTokens) encode(cursor string, filters ...string) string {
+func (p *pageTokens) encode(ctx context.Context, cursor string, filters ...string) string {
 	if cursor == "" {
 		return ""
 	}
-	signed := pageTokenVersion + "." + filterHash(filters...) + "." + cursor
+	signed := pageTokenVersion + "." + filterHash(ctx, filters...) + "." + cursor
 	return base64.RawURLEncoding.EncodeToString([]byte(signed + "." + p.mac(signed)))
 }
 
 // decode returns the cursor in token, or an INVALID_ARGUMENT error when
-// the token is forged, damaged, from another query or issued under another
-// key (another master key, or a server's own random one).
-func (p *pageTokens) decode(token string, filters ...string) (string, error) {
+// the token is forged, damaged, from another query or another caller, or
+// issued under another key (another master key, or a server's own random
+// one).
+func (p *pageTokens) decode(ctx context.Context, token string, filters ...string) (string, error) {
 	if token == "" {
 		return "", nil
 	}
@@ -102,9 +111,9 @@ func (p *pageTokens) decode(token string, filters ...string) (string, error) {
 	if !ok1 || !ok2 || version != pageTokenVersion || cursor == "" {
 		return "", badPageToken()
 	}
-	if hash != filterHash(filters...) {
+	if hash != filterHash(ctx, filters...) {
 		return "", invalidArgument([]*errdetails.BadRequest_FieldViolation{{
-			Field: "page_token", Description: "page_token belongs to a query with other filters; send the same filters or start again without a token", Reason: "page_token.same_query",
+			Field: "page_token", Description: "page_token belongs to another caller or a query with other filters; send the same filters or start again without a token", Reason: "page_token.same_query",
 		}})
 	}
 	return cursor, nil

@@ -41,9 +41,7 @@ type transitionRequest interface {
 // request builds the engine's request; the fingerprint is the request
 // without its request_id.
 func request(req transitionRequest) process.Request {
-	withoutID := proto.Clone(req)
-	withoutID.ProtoReflect().Clear(withoutID.ProtoReflect().Descriptor().Fields().ByName("request_id"))
-	return process.Request{Case: req.GetName(), Etag: req.GetEtag(), RequestID: req.GetRequestId(), Fingerprint: fingerprint(withoutID)}
+	return process.Request{Case: req.GetName(), Etag: req.GetEtag(), RequestID: req.GetRequestId(), Fingerprint: fingerprintWithoutID(req)}
 }
 
 // answer converts the engine's result.
@@ -287,12 +285,18 @@ func (s *processServer) ResumeDeadline(ctx context.Context, req *pb.ResumeDeadli
 func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEventsRequest) (*pb.ListCaseEventsResponse, error) {
 	p := principalFrom(ctx)
 	page := process.EventsPage{NewestFirst: req.GetOrderBy() == "seq desc"}
-	filters := []string{p.UserID, req.GetParent()}
+	// The list is the case's, however its name is typed: a token made
+	// with one typing goes on with another.
+	parent := req.GetParent()
+	if number, err := intake.ParseCaseName(parent); err == nil {
+		parent = caseName(number)
+	}
+	filters := []string{parent}
 	if page.NewestFirst {
 		// A page token made for one order is refused for the other.
 		filters = append(filters, "seq desc")
 	}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +314,7 @@ func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEven
 	resp := &pb.ListCaseEventsResponse{}
 	if len(events) > limit {
 		events = events[:limit]
-		resp.NextPageToken = s.pages.encode(strconv.FormatUint(events[limit-1].Seq, 10), filters...)
+		resp.NextPageToken = s.pages.encode(ctx, strconv.FormatUint(events[limit-1].Seq, 10), filters...)
 	}
 	for _, e := range events {
 		resp.Events = append(resp.Events, caseEventToProto(e))

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/intake"
@@ -30,7 +31,7 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 		IncidentCommuneCode: req.GetReport().GetIncidentCommuneCode(),
 		CaseName:            req.GetReport().GetCase(),
 		RequestID:           req.GetRequestId(),
-		Fingerprint:         fingerprint(&pb.CreateReportRequest{Report: req.GetReport()}),
+		Fingerprint:         fingerprintWithoutID(&pb.CreateReportRequest{Report: req.GetReport()}),
 	}
 	if req.GetValidateOnly() {
 		found, err := s.intake.ValidateReport(ctx, principalFrom(ctx), in)
@@ -67,8 +68,8 @@ func (s *reportServer) GetReport(ctx context.Context, req *pb.GetReportRequest) 
 
 func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsRequest) (*pb.ListReportsResponse, error) {
 	p := principalFrom(ctx)
-	filters := []string{p.UserID, strconv.Itoa(int(req.GetCallType()))}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	filters := []string{strconv.Itoa(int(req.GetCallType()))}
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (s *reportServer) ListReports(ctx context.Context, req *pb.ListReportsReque
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListReportsResponse{NextPageToken: s.pages.encode(next, filters...)}
+	resp := &pb.ListReportsResponse{NextPageToken: s.pages.encode(ctx, next, filters...)}
 	for _, r := range reports {
 		resp.Reports = append(resp.Reports, reportToProto(r))
 	}
@@ -112,7 +113,34 @@ func fingerprintWithoutID(req proto.Message) []byte {
 	withoutID := proto.Clone(req)
 	m := withoutID.ProtoReflect()
 	m.Clear(m.Descriptor().Fields().ByName("request_id"))
+	canonicalCaseNames(m)
 	return fingerprint(withoutID)
+}
+
+// caseNameFields are the fields of a request that name a case when they
+// hold a case name: a step's or a merge's case, a link's, the case a
+// report joins (in the request's report).
+var caseNameFields = []protoreflect.Name{"name", "absorbed_case", "case"}
+
+// canonicalCaseNames puts the case names of a request (and of its report)
+// in their one form before it is fingerprinted: a number may be typed in
+// lower case, with spaces or without "cases/" (intake.ParseCaseName), and
+// a retry that types it otherwise names the same case, so it is the same
+// request. A name that is no case name is left as it is.
+func canonicalCaseNames(m protoreflect.Message) {
+	fields := m.Descriptor().Fields()
+	for _, name := range caseNameFields {
+		fd := fields.ByName(name)
+		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.IsList() {
+			continue
+		}
+		if number, err := intake.ParseCaseName(m.Get(fd).String()); err == nil {
+			m.Set(fd, protoreflect.ValueOfString(caseName(number)))
+		}
+	}
+	if fd := fields.ByName("report"); fd != nil && fd.Message() != nil && !fd.IsList() && m.Has(fd) {
+		canonicalCaseNames(m.Mutable(fd).Message())
+	}
 }
 
 // fingerprint hashes the request without its request_id (withoutID is the

@@ -346,3 +346,21 @@ func QueryNotRead(read []string, params ...string) error {
 func BadQueryParameter(field, description string) error {
 	return invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(field, description, "query.parse")})
 }
+
+// EscapedSlashInPath is INVALID_ARGUMENT naming REST path parameters that
+// hold an escaped slash (%2F): a resource name's parts are path segments
+// of their own, so such a value names nothing, and the gateway would
+// answer a bare "Not Found" that names no parameter.
+func EscapedSlashInPath(fields ...string) error {
+	return restParameters("path.segment", "holds an escaped slash (%2F): send each part of a resource name as a path segment of its own, e.g. /v1/cases/HN-2026-00123", fields)
+}
+
+// restParameters is INVALID_ARGUMENT naming REST parameters refused for
+// one rule.
+func restParameters(rule, description string, fields []string) error {
+	violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(fields))
+	for _, f := range fields {
+		violations = append(violations, fieldViolation(f, description, rule))
+	}
+	return invalidArgument(violations)
+}

@@ -53,7 +53,7 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 		f.AsOf = d
 	}
 	filters := []string{f.Parent.String(), strconv.Itoa(int(f.Level)), req.GetAsOfDate()}
-	cursor, err := s.pages.decode(req.GetPageToken(), filters...)
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 		resp.Units = append(resp.Units, unitToProto(u, s.units.Predecessors(u.Key)))
 	}
 	if end < len(all) {
-		resp.NextPageToken = s.pages.encode(strconv.Itoa(end), filters...)
+		resp.NextPageToken = s.pages.encode(ctx, strconv.Itoa(end), filters...)
 	}
 	return resp, nil
 }

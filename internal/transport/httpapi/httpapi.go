@@ -171,6 +171,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return
 		}
+		if bad := escapedSlashParams(routes, r); len(bad) > 0 {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.EscapedSlashInPath(bad...))
+			return
+		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(read, unread...))
 			return

@@ -102,6 +102,39 @@ func notUTF8Params(routes []paramRoute, r *http.Request) []string {
 	return bad
 }
 
+// escapedSlashParams returns the path parameters of r, by their name in
+// the route its escaped path matches, that hold an escaped slash (%2F),
+// when r's path routes nowhere with the slash read as one (the gateway
+// reads it so, and answers such a path a bare "Not Found"). A path the
+// gateway routes with the slash read is left to it.
+func escapedSlashParams(routes []paramRoute, r *http.Request) []string {
+	escaped := r.URL.EscapedPath()
+	if !strings.Contains(strings.ToUpper(escaped), "%2F") {
+		return nil
+	}
+	for _, route := range routes {
+		if route.method == r.Method && route.pattern.MatchString(r.URL.Path) {
+			return nil
+		}
+	}
+	for _, route := range routes {
+		if route.method != r.Method {
+			continue
+		}
+		values := route.pattern.FindStringSubmatch(escaped)
+		var bad []string
+		for i := 1; i < len(values); i++ {
+			if strings.Contains(strings.ToUpper(values[i]), "%2F") {
+				bad = append(bad, route.params[i-1])
+			}
+		}
+		if len(bad) > 0 {
+			return bad
+		}
+	}
+	return nil
+}
+
 // allowedMethods lists the methods of the routes that match escapedPath,
 // sorted and comma-separated, for the Allow header of a 405.
 func allowedMethods(routes []paramRoute, escapedPath string) string {
