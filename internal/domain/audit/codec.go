@@ -79,7 +79,7 @@ const caseIsResource = 0x01
 // valid UTF-8.
 func Encode(e Event) ([]byte, error) {
 	if err := e.encodable(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("audit: encode event %d: %w", e.Seq, err)
 	}
 	return e.appendV2(make([]byte, 0, e.sizeV2())), nil
 }
@@ -88,11 +88,11 @@ func Encode(e Event) ([]byte, error) {
 func (e Event) encodable() error {
 	for _, f := range e.stringFields() {
 		if !utf8.ValidString(*f.value) {
-			return fmt.Errorf("audit: encode event %d: %s is not valid UTF-8", e.Seq, f.name)
+			return fmt.Errorf("%s is not valid UTF-8", f.name)
 		}
 	}
 	if y := e.Time.UTC().Year(); y < 0 || y > 9999 {
-		return fmt.Errorf("audit: encode event %d: time %v is outside the years 0 to 9999", e.Seq, e.Time)
+		return fmt.Errorf("time %v is outside the years 0 to 9999", e.Time)
 	}
 	return nil
 }
