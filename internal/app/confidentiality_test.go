@@ -39,6 +39,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -665,16 +666,18 @@ func TestConfidentialityAuditTrail(t *testing.T) {
 		wantWhy    string
 	}{
 		{"edit one byte of event 3", func(b *bolt.Bucket) error {
-			raw := bytes.Clone(b.Get(confSeqKey(3)))
-			i := bytes.Index(raw, []byte(`"action":"`))
-			if raw == nil || i < 0 {
-				return errors.New("event 3 has no action")
+			e, err := audit.Decode(b.Get(confSeqKey(3)))
+			if err != nil || e.Action == "" {
+				return fmt.Errorf("event 3 has no action: %v", err)
 			}
-			i += len(`"action":"`)
-			if raw[i] == 'x' {
-				raw[i] = 'y'
+			if e.Action[0] == 'x' {
+				e.Action = "y" + e.Action[1:]
 			} else {
-				raw[i] = 'x'
+				e.Action = "x" + e.Action[1:]
+			}
+			raw, err := audit.Encode(e)
+			if err != nil {
+				return err
 			}
 			return b.Put(confSeqKey(3), raw)
 		}, 3, 2, "hash does not match"},

@@ -18,6 +18,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 )
 
@@ -212,9 +213,15 @@ func TestStartVerifiesAuditTail(t *testing.T) {
 			return errors.New("no audit event")
 		}
 		head = binary.BigEndian.Uint64(k)
-		raw := bytes.Clone(v)
-		i := bytes.Index(raw, []byte(`"action":"`)) + len(`"action":"`)
-		raw[i] ^= 1
+		e, err := audit.Decode(v)
+		if err != nil || e.Action == "" {
+			return errors.Join(errors.New("the newest audit event has no action"), err)
+		}
+		e.Action = string(e.Action[0]^1) + e.Action[1:]
+		raw, err := audit.Encode(e)
+		if err != nil {
+			return err
+		}
 		return b.Put(k, raw)
 	})
 	w := warnings()

@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/boltstore/damagetest"
 )
@@ -249,7 +250,15 @@ func opsTamperAudit(t *testing.T, path string) {
 	err = bdb.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("audit"))
 		key := binary.BigEndian.AppendUint64(nil, 2)
-		edited := bytes.Replace(b.Get(key), []byte(`"outcome":"ok"`), []byte(`"outcome":"no"`), 1)
+		e, err := audit.Decode(b.Get(key))
+		if err != nil {
+			return err
+		}
+		e.Outcome = "no"
+		edited, err := audit.Encode(e)
+		if err != nil {
+			return err
+		}
 		return b.Put(key, edited)
 	})
 	if cerr := bdb.Close(); err == nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"strings"
@@ -521,6 +522,11 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		c.Next(audit.Event{Time: t0, Action: "auth.fail", Outcome: audit.OutcomeDenied}), // anonymous
 		c.Next(audit.Event{Time: t0, Actor: "u-1", Action: "case.read", Outcome: audit.OutcomeOK,
 			Token: "7f3a9c01d2e4b5a6", TokenCreatedBy: "admin"}),
+		// Case is Resource, stored once.
+		c.Next(audit.Event{Time: t0, Actor: "u-1", Action: "case.read", Resource: "cases/HN-2026-00001",
+			Case: "cases/HN-2026-00001", Outcome: audit.OutcomeOK}),
+		// Before 1970, as a time can be.
+		c.Next(audit.Event{Time: time.Date(1969, 12, 31, 23, 59, 59, 5, time.UTC), Action: "x", Case: "cases/HN-2026-00002"}),
 	)
 	var decoded []audit.Event
 	for _, e := range events {
@@ -528,8 +534,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b[0] != 0x01 {
-			t.Fatalf("version byte = %#x, want 0x01", b[0])
+		if b[0] != 0x02 {
+			t.Fatalf("version byte = %#x, want 0x02", b[0])
 		}
 		d, err := audit.Decode(b)
 		if err != nil {
@@ -544,8 +550,44 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		decoded = append(decoded, d)
 	}
 	checked, problem, err := audit.Verify(all(decoded))
-	if checked != 6 || problem != nil || err != nil {
-		t.Fatalf("Verify(decoded) = (%d, %v, %v), want (6, nil, nil)", checked, problem, err)
+	if checked != 8 || problem != nil || err != nil {
+		t.Fatalf("Verify(decoded) = (%d, %v, %v), want (8, nil, nil)", checked, problem, err)
+	}
+}
+
+// storedV1 is an event as releases before schema version 11 stored it
+// (encodingV1, JSON): a read of a loaded database's case, with a token.
+const storedV1 = "\x01" + `{"seq":120001,"time":"2024-04-23T10:27:05.222422536Z","actor":"worker.10324.20200101",` +
+	`"role":"COMMUNE_WORKER","unit":"units/10324@2020-01-01","action":"case.read","resource":"cases/HN-2024-00734",` +
+	`"case":"cases/HN-2024-00734","request_id":"f620854b79c47396616bcf62","reason":"","outcome":"ok",` +
+	`"token":"df8a00a5da7e6a68","token_created_by":"loader.admin",` +
+	`"prev_hash":"vQMze7gQ19s8/F63ifOP3/USUWosnyAt55IRgZ2hWAg=","hash":"lBxyBM4AiOv+G7sRoliNzYIyy8Bcpw6xxWYuo/lAv2E="}`
+
+// TestEncodeHalvesTheStoredEvent: the audit log was the largest part of a
+// loaded database (about 30 events a case, 443 bytes each in JSON), so an
+// event is stored in a binary form of less than half the bytes; events
+// stored before in JSON still decode to what was hashed.
+func TestEncodeHalvesTheStoredEvent(t *testing.T) {
+	e, err := audit.Decode([]byte(storedV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(e.ComputeHash(), e.Hash) {
+		t.Fatalf("the JSON event decodes to %+v, which is not what was hashed", e)
+	}
+	b, err := audit.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > len(storedV1)/2 {
+		t.Errorf("Encode stores the event in %d bytes, want at most half its %d of JSON", len(b), len(storedV1))
+	}
+	d, err := audit.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameEvent(e, d) {
+		t.Errorf("round trip changed the event:\n got %+v\nwant %+v", d, e)
 	}
 }
 
@@ -587,14 +629,23 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"empty", nil, false},
 		{"version 0", append([]byte{0x00}, good[1:]...), true},
-		{"version 2", append([]byte{0x02}, good[1:]...), true},
-		{"JSON without version byte", good[1:], true},
-		{"not JSON", []byte("\x01not json"), false},
+		{"version 3", append([]byte{0x03}, good[1:]...), true},
+		{"JSON without version byte", []byte(storedV1[1:]), true},
+		{"JSON as version 2", append([]byte{0x02}, storedV1[1:]...), false},
+		{"version 1 not JSON", []byte("\x01not json"), false},
+		{"version 1 binary", append([]byte{0x01}, good[1:]...), false},
 		{"JSON null", []byte("\x01null"), false},
 		{"JSON array", []byte("\x01[]"), false},
 		{"unknown field", []byte(`` + "\x01" + `{"seq":1,"extra":"x"}`), false},
-		{"trailing data", append(slices.Clone(good), []byte(`{"seq":2}`)...), false},
+		{"JSON trailing data", append([]byte(storedV1), []byte(`{"seq":2}`)...), false},
+		{"JSON truncated", []byte(storedV1[:len(storedV1)-5]), false},
+		{"trailing data", append(slices.Clone(good), 0), false},
 		{"truncated", good[:len(good)-5], false},
+		{"version byte only", []byte{0x02}, false},
+		{"seq in a longer varint", slices.Concat([]byte{0x02, 0x81, 0x00}, good[2:]), false},
+		{"unknown flag", flagged(good, 0x02), false},
+		{"Case written when it is Resource", caseWrittenTwice(t), false},
+		{"invalid UTF-8", invalidActor(t, good), false},
 		{"bad base64 hash", []byte("\x01" + `{"hash":"!!!"}`), false},
 	}
 	for _, tt := range tests {
@@ -613,6 +664,49 @@ func TestDecodeRejects(t *testing.T) {
 	if _, err := audit.Decode(good); err != nil {
 		t.Fatalf("Decode(good) = %v", err)
 	}
+}
+
+// flagged returns a copy of good, a stored event of seq 1 whose Case is
+// not its Resource, with its flags byte set to flags.
+func flagged(good []byte, flags byte) []byte {
+	out := slices.Clone(good)
+	// version, seq 1, seconds (5 bytes from 2026), nanoseconds (5 bytes).
+	i := 1 + 1
+	_, n := binary.Varint(out[i:])
+	i += n
+	_, n = binary.Uvarint(out[i:])
+	i += n
+	if out[i] != 0 {
+		panic(fmt.Sprintf("flags byte at %d is %#x", i, out[i]))
+	}
+	out[i] = flags
+	return out
+}
+
+// caseWrittenTwice is the stored event of a case's own read with its Case
+// written beside its Resource and no flag: not the form Encode writes.
+func caseWrittenTwice(t *testing.T) []byte {
+	t.Helper()
+	e := sealed(t, 1)[0]
+	e.Case = "cases/HN-2026-00009"
+	b, err := audit.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same length: the Case written is Resource's.
+	return bytes.Replace(b, []byte("cases/HN-2026-00009"), []byte(e.Resource), 1)
+}
+
+// invalidActor is good with the first byte of its Actor made invalid UTF-8.
+func invalidActor(t *testing.T, good []byte) []byte {
+	t.Helper()
+	i := bytes.Index(good, []byte("u-a"))
+	if i < 0 {
+		t.Fatal("no actor in the stored event")
+	}
+	out := slices.Clone(good)
+	out[i] = 0xff
+	return out
 }
 
 // Decode must not check hashes: tampered but well-formed events go to

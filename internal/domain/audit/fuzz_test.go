@@ -24,6 +24,7 @@ func FuzzAuditDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(anonymous)
+	f.Add([]byte(storedV1)) // as releases before schema version 11 stored events
 	for _, s := range []string{
 		"", "\x01", "\x02{}", "\x01null", "\x01[]", "\x01{}",
 		"\x01{\"seq\":1,\"extra\":\"x\"}",

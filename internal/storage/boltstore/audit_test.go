@@ -103,14 +103,14 @@ func TestAuditTamperingIsReported(t *testing.T) {
 		wantHeadSeq uint64 // problem of VerifyHead with the stored head
 	}{
 		{
-			name: "one byte of an event's JSON changed",
+			name: "one byte of an event changed",
 			tamper: func(t *testing.T, b *bolt.Bucket) {
 				v := bytes.Clone(b.Get(seqKey(3)))
-				i := bytes.Index(v, []byte(`"actor":"user-3"`))
+				i := bytes.Index(v, []byte("user-3"))
 				if i < 0 {
-					t.Fatalf("event 3 does not hold its actor as expected: %s", v)
+					t.Fatalf("event 3 does not hold its actor as expected: %q", v)
 				}
-				v[i+len(`"actor":"user-`)] = '9'
+				v[i+len("user-")] = '9'
 				if err := b.Put(seqKey(3), v); err != nil {
 					t.Fatal(err)
 				}

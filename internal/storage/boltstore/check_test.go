@@ -319,7 +319,7 @@ func TestCheckFindsDamage(t *testing.T) {
 			name: "audit event tampered with",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				b := tx.Bucket([]byte("audit"))
-				v := bytes.Replace(b.Get(u64(2)), []byte(`"case.create"`), []byte(`"case.crea7e"`), 1)
+				v := bytes.Replace(b.Get(u64(2)), []byte("case.create"), []byte("case.crea7e"), 1)
 				return b.Put(u64(2), v)
 			},
 			bucket: "audit", key: "seq 2", what: "hash chain is broken",

@@ -47,7 +47,8 @@ import (
 // schema8 by commit fe875d3 (schema version 8: the search index in 8-byte
 // tokens; the same demo and query as schema7's), schema9 by commit 0208bd3
 // (schema version 9: counters by day; the counting rules of before
-// version 10). schema9 holds more, what version 10 counts differently: its
+// version 10), schema10 by commit 6e46a28 (schema version 10, the last to
+// store audit events in JSON). schema9 holds more, what version 10 counts differently: its
 // server ran `serve --demo --policy` with {"acknowledge": {"seconds": 60}}
 // (so that the demo's cases miss their acknowledgements within a minute), on
 // ports of its own; badinh.worker acknowledged HN-2026-00001 at once
@@ -58,7 +59,9 @@ import (
 // hotline.operator recorded a call of suspected sexual abuse in Ba Đình
 // (golden-call-1), which opened HN-2026-00005, never referred, and
 // badinh.chair merged it into HN-2026-00001 (golden-merge-1); then the
-// audit query was the events of HN-2026-00001, and a clean stop. Each
+// audit query was the events of HN-2026-00001, and a clean stop. schema10
+// holds the demo of its commit, the acknowledgement (golden-ack-1) and the
+// audit query of the events of HN-2026-00001, on ports of its own. Each
 // step was a curl to the REST API with the demo's tokens. Each has its
 // master key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
@@ -142,6 +145,15 @@ var goldenFiles = []struct {
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 		cases:    5, reports: 6,
 	},
+	{
+		// Audit events in JSON (encodingV1), as every release before
+		// schema version 11 wrote them; the migration rewrites nothing,
+		// and the events written after it are binary.
+		name:     "schema10",
+		before:   schema10Counts(),
+		after:    schema10Counts(),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
 }
 
 // demoCounts are the entries per bucket of a golden file: what the demo,
@@ -210,6 +222,19 @@ func schema9Counts(stats int) goldenCounts {
 		"idempotency": 6, "idempotency_by_time": 6, "meta": 3, "outbox": 23,
 		"police_units": 2, "report_scope": 41, "reports": 6, "reports_by_call_type": 6, "reports_by_taker": 6,
 		"search_by_case": 5, "search_pending": 0, "search_tokens": 142, "stats": stats, "timers": 6,
+		"tokens": 31, "tokens_by_user": 31, "users": 11,
+	}
+}
+
+// schema10Counts are the entries per bucket of the schema-10 golden file.
+func schema10Counts() goldenCounts {
+	return goldenCounts{
+		"audit": 102, "audit_by_actor": 102, "audit_by_case": 22, "audit_by_time": 103,
+		"case_events": 20, "case_numbers": 4, "case_queue": 31, "case_scope": 20, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
+		"cases_by_unit": 4, "cursors": 0, "data_keys": 12, "data_keys_by_master": 12,
+		"idempotency": 1, "idempotency_by_time": 1, "meta": 3, "outbox": 7,
+		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
+		"search_by_case": 4, "search_pending": 0, "search_tokens": 142, "stats": 32, "timers": 9,
 		"tokens": 31, "tokens_by_user": 31, "users": 11,
 	}
 }
@@ -608,7 +633,7 @@ func emptyToNil(v reflect.Value) reflect.Value {
 // store (an offline backup's) reads its records and writes a backup
 // Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9"} {
+	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
@@ -859,4 +884,37 @@ func sumValues[K comparable](m map[K]int64) int64 {
 		n += v
 	}
 	return n
+}
+
+// TestSchema10EventsKeepTheirJSON opens the schema-10 golden file, whose
+// audit events are JSON (encodingV1): the migration to version 11
+// rewrites none of them, the events appended after it are binary
+// (encodingV2), and the chain verifies across the two.
+func TestSchema10EventsKeepTheirJSON(t *testing.T) {
+	db, _ := copyGolden(t, "schema10")
+	s := open(t, db)
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
+		_, err := tx.AppendAudit(audit.Event{Time: time.Date(2026, 12, 5, 18, 0, 0, 0, time.UTC), Actor: "badinh.worker",
+			Action: "case.read", Resource: "cases/HN-2026-00001", Case: "cases/HN-2026-00001", Outcome: audit.OutcomeOK})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	forms := map[byte]int{}
+	rawView(t, db, func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("audit")).ForEach(func(k, v []byte) error {
+			forms[v[0]]++
+			return nil
+		})
+	})
+	if want := map[byte]int{0x01: 102, 0x02: 1}; !maps.Equal(forms, want) {
+		t.Errorf("audit events by their first byte = %v, want the file's 102 in JSON (0x01) and the new one binary (0x02): %v", forms, want)
+	}
+	if res := mustCheck(t, db); !res.OK() {
+		t.Errorf("Check after an event appended to the JSON ones:\n%s", problemList(res))
+	}
 }

@@ -69,6 +69,8 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 8: %w", err)
 		}
 	}
+	// Version 11 (audit events in binary) rewrites nothing: the events
+	// stored before it keep their JSON, which audit.Decode reads.
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
 
