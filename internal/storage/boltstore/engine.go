@@ -158,7 +158,8 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	return s, nil
 }
 
-// initEngine is initSchema for an engine, which is never migrated.
+// initEngine is initSchema for an engine, which is never migrated record
+// by record: a store of a version before lastRewritingVersion is refused.
 func initEngine(t kv.Tx) error {
 	meta := t.Bucket(bucketMeta)
 	if meta == nil {
@@ -179,6 +180,12 @@ func initEngine(t kv.Tx) error {
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: the store has schema version %d, this binary knows up to %d; run a newer childcase",
 			datastore.ErrSchemaTooNew, version, SchemaVersion)
+	}
+	if version >= lastRewritingVersion && version < SchemaVersion {
+		// The migrations after lastRewritingVersion rewrite no record
+		// (see migrate), so an engine's store, which is never migrated
+		// record by record, takes them by its version alone.
+		return meta.Put(keySchemaVersion, u32(SchemaVersion))
 	}
 	if version < SchemaVersion {
 		return fmt.Errorf("the store has schema version %d, this binary needs %d and cannot migrate it in place; "+

@@ -1,6 +1,7 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -100,7 +101,7 @@ func TestOpenEngineSchema(t *testing.T) {
 		want      string
 		wantErr   error
 	}{
-		{"older", "schema_version", version(boltstore.SchemaVersion - 1), "migrate it on a bbolt file first", nil},
+		{"older", "schema_version", version(9), "migrate it on a bbolt file first", nil},
 		{"newer", "schema_version", version(boltstore.SchemaVersion + 1), "run a newer childcase", datastore.ErrSchemaTooNew},
 		{"damaged", "schema_version", []byte{1}, "schema version record is damaged", nil},
 		{"migrating", "migrating", []byte{}, "childcase migrate-store", nil},
@@ -119,6 +120,33 @@ func TestOpenEngineSchema(t *testing.T) {
 				t.Errorf("OpenEngine = %v, want it to wrap %v", err, tc.wantErr)
 			}
 		})
+	}
+	// A store of schema version 10 needs no record rewritten (version 11
+	// writes new audit events in binary and reads the JSON ones): the
+	// engine's store opens, and says so in its version.
+	e = openBoltEngine(t, path)
+	putMeta(t, e, "schema_version", version(10))
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = boltstore.OpenEngine(ctx, openBoltEngine(t, path), boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatalf("OpenEngine on a store of schema version 10: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e = openBoltEngine(t, path)
+	var got []byte
+	err = e.View(ctx, func(tx kv.Tx) error {
+		got = bytes.Clone(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
+		return nil
+	})
+	if err != nil || !bytes.Equal(got, version(boltstore.SchemaVersion)) {
+		t.Errorf("schema version after opening a version-10 store: %x (%v), want %x", got, err, version(boltstore.SchemaVersion))
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
 	}
 	// Refused, the store is as it was.
 	s = openEngineStore(t, openBoltEngine(t, path))

@@ -74,6 +74,13 @@ func migrate(tx *bolt.Tx, version uint32) error {
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
 
+// lastRewritingVersion is the last schema version whose migration rewrites
+// records. The versions after it change only how new records are written,
+// so a store of it or later is brought up to date by its version number
+// alone: an etcd store (initEngine) too, which is never migrated record by
+// record. A migration that rewrites records moves it.
+const lastRewritingVersion = 10
+
 // recordBuckets are the buckets whose values are records (encode), and the
 // type each holds.
 var recordBuckets = []struct {
