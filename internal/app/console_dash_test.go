@@ -477,6 +477,11 @@ func TestConsoleAdminUsersAndTokens(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "user_id") || !strings.Contains(page, `value="Trần Văn B"`) {
 		t.Errorf("a bad user id: %s, want 400 naming user_id with the form kept", resp.Status)
 	}
+	// A name typed that names no one is told so, not that it is missing.
+	bad = url.Values{"csrf": {csrfOf(t, page)}, "user_id": {"tran.b"}, "display_name": {"-- ."}, "role": {"AUDITOR"}, "unit": {"orgs/system"}}
+	if resp, page = b.post("/admin/users", bad); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "Tên cần có ít nhất một chữ cái hoặc chữ số.") {
+		t.Errorf("a display name of punctuation: %s, want 400 saying a name needs a letter or digit\n%.2000s", resp.Status, page)
+	}
 
 	// Disabling asks first.
 	resp, page = b.get("/admin/users/lan.nguyen/disable")

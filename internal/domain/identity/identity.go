@@ -260,8 +260,8 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 		// work so: a user of that id would act under the service's name.
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user_id", "user.id_reserved", "%q is the service's own name in the audit log and the case timelines; choose another user id", u.ID)
 	}
-	if !namesSomething(u.DisplayName) {
-		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.display_name", "required", "display_name is required, with a letter or digit")
+	if err := checkDisplayName("user.display_name", u.DisplayName); err != nil {
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	if _, ok := model.ParseRole(u.Role.String()); !ok {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.role", "user.role", "role is required")
@@ -650,8 +650,8 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	if !policeIDPattern.MatchString(pu.ID) {
 		return model.PoliceUnit{}, model.InvalidField("police_unit_id", "police_unit.id", "a police unit id is 2-63 characters of a-z, 0-9 and '-', starting with a letter")
 	}
-	if !namesSomething(pu.DisplayName) {
-		return model.PoliceUnit{}, model.InvalidField("police_unit.display_name", "required", "display_name is required, with a letter or digit")
+	if err := checkDisplayName("police_unit.display_name", pu.DisplayName); err != nil {
+		return model.PoliceUnit{}, err
 	}
 	for i, k := range pu.Covers {
 		if _, ok := s.units.Get(k); !ok {
@@ -738,10 +738,19 @@ func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.
 	return err
 }
 
-// namesSomething reports whether a display name has a letter or digit: a
-// name of invisible or format characters alone (U+200B, U+2060) shows as
-// nothing in the console's lists and the audit page, where it must tell
-// one user or police unit from another.
-func namesSomething(name string) bool {
-	return strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) >= 0
+// checkDisplayName refuses a display name (the field named field, trimmed)
+// that is empty, or that has no letter or digit: a name of invisible or
+// format characters alone (U+200B, U+2060), or of punctuation, shows as
+// nothing, or as nobody, in the console's lists and the audit page, where
+// it must tell one user or police unit from another. The second is a rule
+// of its own: "required" would tell the person who typed "--" that the
+// field is empty.
+func checkDisplayName(field, name string) error {
+	if name == "" {
+		return model.InvalidField(field, "required", "display_name is required")
+	}
+	if strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) < 0 {
+		return model.InvalidField(field, "display_name.letter_or_digit", "display_name needs a letter or digit")
+	}
+	return nil
 }

@@ -286,8 +286,10 @@ func TestCreateUserInvalid(t *testing.T) {
 		{"id with a non-ASCII letter", with(func(u *model.User) { u.ID = "lân" }), 0, "user_id", "user.id"},
 		{"missing display name", with(func(u *model.User) { u.DisplayName = "" }), 0, "user.display_name", "required"},
 		{"blank display name", with(func(u *model.User) { u.DisplayName = " \t\n " }), 0, "user.display_name", "required"},
-		{"invisible display name", with(func(u *model.User) { u.DisplayName = "\u200b\u2060" }), 0, "user.display_name", "required"},
-		{"display name of punctuation", with(func(u *model.User) { u.DisplayName = "-- ." }), 0, "user.display_name", "required"},
+		// Given, but naming no one: the rule is not "required", which
+		// would tell the person who typed it that the field is empty.
+		{"invisible display name", with(func(u *model.User) { u.DisplayName = "\u200b\u2060" }), 0, "user.display_name", "display_name.letter_or_digit"},
+		{"display name of punctuation", with(func(u *model.User) { u.DisplayName = "-- ." }), 0, "user.display_name", "display_name.letter_or_digit"},
 		{"no role", with(func(u *model.User) { u.Role = 0 }), 0, "user.role", "user.role"},
 		{"unknown role", with(func(u *model.User) { u.Role = 42 }), 0, "user.role", "user.role"},
 		{"operator in a commune", with(func(u *model.User) { u.Unit = communeUnit }), 0, "user.unit", "user.unit_for_role"},

@@ -615,22 +615,22 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 	units := []string{unit}
 	var events []model.CaseEvent
 	if police, ok := policeIntake(c); ok {
-		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "POLICE_RECEIVED",
+		events = append(events, model.CaseEvent{Time: now, Actor: access.SystemUserID, Kind: "POLICE_RECEIVED",
 			Detail: fmt.Sprintf("received directly by %s at %s", police, hanoi(c.ReceiveTime))})
 		units = append(units, police)
 	}
 	if c.ResponsibleUnit != c.IncidentUnit {
-		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "UNIT_SUCCEEDED",
+		events = append(events, model.CaseEvent{Time: now, Actor: access.SystemUserID, Kind: "UNIT_SUCCEEDED",
 			Detail: fmt.Sprintf("%s is no longer in force; %s succeeds it", access.UnitName(c.IncidentUnit), unit)})
 	}
-	events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "FORWARDED", Detail: "forwarded to " + unit})
+	events = append(events, model.CaseEvent{Time: now, Actor: access.SystemUserID, Kind: "FORWARDED", Detail: "forwarded to " + unit})
 	if c.AwaitingSuccessor {
-		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "SUCCESSOR_NEEDED",
+		events = append(events, model.CaseEvent{Time: now, Actor: access.SystemUserID, Kind: "SUCCESSOR_NEEDED",
 			Detail: fmt.Sprintf("%s is no longer in force and no one unit succeeds it: the city reassigns the case", unit)})
 		units = append(units, e.cityName())
 	}
 	for _, d := range c.Deadlines {
-		events = append(events, model.CaseEvent{Time: now, Actor: "system", Kind: "DEADLINE_STARTED",
+		events = append(events, model.CaseEvent{Time: now, Actor: access.SystemUserID, Kind: "DEADLINE_STARTED",
 			Detail: fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), DeadlineID: d.ID})
 	}
 	if _, err := tx.AppendCaseEvents(c.ID, events...); err != nil {

@@ -309,6 +309,21 @@ func (s *Service) unitFilter(q Query) func(string) bool {
 // named with a four-digit year ("2026-06"), and keys are read in order.
 const maxCellYear = 9999
 
+// afterEveryCell sorts after the period of every cell, a month's
+// ("9999-12") or a day's ("9999-12-31"): the end of a range of cells
+// past maxCellYear.
+const afterEveryCell = "9999-99"
+
+// cellEnd is name, the name of the month or day d that ends a range of
+// cells; past maxCellYear, a name after every cell's. A period through
+// 9999-12-31 ends on 10000-01-01, whose name sorts before every cell's.
+func cellEnd(d vntime.Date, name string) string {
+	if d.Year > maxCellYear {
+		return afterEveryCell
+	}
+	return name
+}
+
 // cellRange is a range of the counters' cells: those of a kind whose
 // period (a month, or a day) is in [from, to).
 type cellRange struct {
@@ -338,12 +353,6 @@ func cellRanges(q Query) ([]cellRange, bool) {
 	if !first.Start().Equal(q.From) || !end.Start().Equal(q.To) {
 		return nil, false
 	}
-	if end.Year > maxCellYear {
-		// A period through 9999-12-31 ends on 10000-01-01, whose name
-		// sorts before every cell's: no range of keys can stop there,
-		// and the records count it instead.
-		return nil, false
-	}
 	// [months, endMonths) are the whole months of the period, if any.
 	months, endMonths := vntime.Date{Year: first.Year, Month: first.Month, Day: 1}, vntime.Date{Year: end.Year, Month: end.Month, Day: 1}
 	if months != first {
@@ -352,12 +361,12 @@ func cellRanges(q Query) ([]cellRange, bool) {
 	var out []cellRange
 	days := func(from, to vntime.Date) {
 		if from.Before(to) {
-			out = append(out, cellRange{daily, from.String(), to.String()})
+			out = append(out, cellRange{daily, from.String(), cellEnd(to, to.String())})
 		}
 	}
 	if months.Before(endMonths) {
 		days(first, months)
-		out = append(out, cellRange{monthly, tally.Month(months.Start()), tally.Month(endMonths.Start())})
+		out = append(out, cellRange{monthly, tally.Month(months.Start()), cellEnd(endMonths, tally.Month(endMonths.Start()))})
 		days(endMonths, end)
 	} else {
 		days(first, end)

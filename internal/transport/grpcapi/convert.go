@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
@@ -370,7 +371,7 @@ func mergeDetails(services []*pb.PlanService, d model.Dossier) {
 
 func caseEventToProto(e model.CaseEvent) *pb.CaseEvent {
 	actor := e.Actor
-	if actor != "system" && actor != "" {
+	if actor != access.SystemUserID && actor != "" {
 		actor = model.UserName(actor)
 	}
 	return &pb.CaseEvent{Seq: e.Seq, Time: timestamp(e.Time), Actor: actor, Kind: e.Kind, Detail: e.Detail, DeadlineId: int32(e.DeadlineID)}

@@ -121,11 +121,17 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),
 		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb.JSONPb}}),
+		// The request id alone, of the caller's headers, goes on as
+		// metadata (api passes on only one the API takes): the gRPC server
+		// reads no other (the gateway adds authorization and
+		// x-forwarded-for itself), and the gateway writes an ERROR line
+		// of its own, outside the service's log, for each header value
+		// gRPC metadata cannot carry.
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
-			if strings.EqualFold(h, "X-Request-Id") {
-				return "x-request-id", true
+			if strings.EqualFold(h, grpcapi.RequestIDHeader) {
+				return grpcapi.RequestIDHeader, true
 			}
-			return runtime.DefaultHeaderMatcher(h)
+			return "", false
 		}),
 		runtime.WithErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 			if bodyOverLimit(r) {
@@ -178,6 +184,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(read, unread...))
 			return
+		}
+		if id := r.Header.Get(grpcapi.RequestIDHeader); id != "" && !grpcapi.WellFormedRequestID(id) {
+			// The API would make an id of its own for it anyway, as the
+			// console leaves it out (grpcapi.WellFormedRequestID).
+			r = r.Clone(r.Context())
+			r.Header.Del(grpcapi.RequestIDHeader)
 		}
 		gw.ServeHTTP(w, r)
 	})
