@@ -669,7 +669,7 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		if err := tx.CreatePoliceUnit(pu); err != nil {
 			return err
 		}
-		if len(pu.Covers) == 0 {
+		if pu.IsCityPolice() {
 			if err := checkNoOtherCityPolice(tx, pu.ID); err != nil {
 				return err
 			}
@@ -696,7 +696,7 @@ func checkNoOtherCityPolice(tx datastore.ReadTx, id string) error {
 		return err
 	}
 	for _, p := range ps {
-		if len(p.Covers) == 0 && p.ID != id {
+		if p.IsCityPolice() && p.ID != id {
 			return model.InvalidField("police_unit.covers", "police_unit.city_police_unique",
 				"the city police (the police unit that covers no unit) is %s already: name the units this police unit covers", model.PoliceUnitName(p.ID))
 		}

@@ -142,6 +142,11 @@ type PoliceUnit struct {
 	CreateTime time.Time
 }
 
+// IsCityPolice reports whether p is the city police: the one police unit
+// that covers no unit, at the top of the police chain (every overdue
+// referral escalates to it, and it sees the cases of the whole city).
+func (p PoliceUnit) IsCityPolice() bool { return len(p.Covers) == 0 }
+
 // PoliceUnitName returns the resource name of a police unit.
 func PoliceUnitName(id string) string { return "policeUnits/" + id }
 

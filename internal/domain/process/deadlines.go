@@ -249,7 +249,7 @@ func cityPolice(tx datastore.IdentityReader, from string) string {
 	}
 	top := ""
 	for _, p := range ps {
-		if len(p.Covers) > 0 {
+		if !p.IsCityPolice() {
 			continue
 		}
 		if model.PoliceUnitName(p.ID) == from {
