@@ -100,19 +100,15 @@ func Decode(b []byte) (Event, error) {
 	if b[0] != encodingV1 {
 		return Event{}, fmt.Errorf("%w: 0x%02x", ErrUnknownVersion, b[0])
 	}
-	dec := json.NewDecoder(bytes.NewReader(b[1:]))
-	dec.DisallowUnknownFields()
-	// A pointer so that a stored JSON null is rejected rather than read as
-	// an empty event.
-	var w *wireEvent
-	if err := dec.Decode(&w); err != nil {
-		return Event{}, fmt.Errorf("audit: decode event: %w", err)
-	}
-	if w == nil {
-		return Event{}, errors.New("audit: decode event: not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Event{}, errors.New("audit: decode event: trailing data after JSON object")
+	// What Encode wrote is read without reflection; anything else takes
+	// encoding/json's path (decodeCanonical).
+	var w wireEvent
+	if !decodeCanonical(b[1:], &w) {
+		slow, err := decodeJSON(b[1:])
+		if err != nil {
+			return Event{}, err
+		}
+		w = *slow
 	}
 	// Encode writes times in UTC, years 0 to 9999. A time with an offset
 	// can be in range as written and out of it in UTC; Encode could not
@@ -137,4 +133,24 @@ func Decode(b []byte) (Event, error) {
 
 		Token: w.Token, TokenCreatedBy: w.TokenCreatedBy,
 	}, nil
+}
+
+// decodeJSON reads any JSON object encoding/json takes for a wireEvent,
+// strictly: no unknown fields, no null, nothing after the object.
+func decodeJSON(body []byte) (*wireEvent, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	// A pointer so that a stored JSON null is rejected rather than read as
+	// an empty event.
+	var w *wireEvent
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("audit: decode event: %w", err)
+	}
+	if w == nil {
+		return nil, errors.New("audit: decode event: not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("audit: decode event: trailing data after JSON object")
+	}
+	return w, nil
 }
