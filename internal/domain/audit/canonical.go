@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/base64"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -18,52 +19,72 @@ import (
 // reads to the same event (FuzzDecodeCanonical), and what it refuses,
 // encoding/json judges as before.
 func decodeCanonical(body []byte, w *wireEvent) bool {
-	// One string holds every field's text: one allocation, not eleven.
-	r := canonicalReader{b: body, s: string(body)}
+	r := canonicalReader{b: body}
 	if !r.lit(`{"seq":`) || !r.uint(&w.Seq) ||
-		!r.lit(`,"time":`) || !r.time(&w.Time) ||
-		!r.lit(`,"actor":`) || !r.str(&w.Actor) ||
-		!r.lit(`,"role":`) || !r.str(&w.Role) ||
-		!r.lit(`,"unit":`) || !r.str(&w.Unit) ||
-		!r.lit(`,"action":`) || !r.str(&w.Action) ||
-		!r.lit(`,"resource":`) || !r.str(&w.Resource) {
+		!r.lit(`,"time":`) || !r.str(textTime) ||
+		!r.lit(`,"actor":`) || !r.str(textActor) ||
+		!r.lit(`,"role":`) || !r.str(textRole) ||
+		!r.lit(`,"unit":`) || !r.str(textUnit) ||
+		!r.lit(`,"action":`) || !r.str(textAction) ||
+		!r.lit(`,"resource":`) || !r.str(textResource) {
 		return false
 	}
-	if r.lit(`,"case":`) && !r.str(&w.Case) { // omitempty
+	if r.lit(`,"case":`) && !r.str(textCase) { // omitempty
 		return false
 	}
-	if !r.lit(`,"request_id":`) || !r.str(&w.RequestID) ||
-		!r.lit(`,"reason":`) || !r.str(&w.Reason) ||
-		!r.lit(`,"outcome":`) || !r.str(&w.Outcome) {
+	if !r.lit(`,"request_id":`) || !r.str(textRequestID) ||
+		!r.lit(`,"reason":`) || !r.str(textReason) ||
+		!r.lit(`,"outcome":`) || !r.str(textOutcome) {
 		return false
 	}
-	if r.lit(`,"token":`) && !r.str(&w.Token) { // omitempty
+	if r.lit(`,"token":`) && !r.str(textToken) { // omitempty
 		return false
 	}
-	if r.lit(`,"token_created_by":`) && !r.str(&w.TokenCreatedBy) { // omitempty
+	if r.lit(`,"token_created_by":`) && !r.str(textTokenCreatedBy) { // omitempty
 		return false
 	}
 	// Both hashes in one array: one allocation, not two.
 	hashes := make([]byte, 0, 2*HashSize)
 	if !r.lit(`,"prev_hash":`) || !r.bytes(&hashes, &w.PrevHash) ||
 		!r.lit(`,"hash":`) || !r.bytes(&hashes, &w.Hash) ||
-		!r.lit(`}`) {
+		!r.lit(`}`) || r.at != len(r.b) {
 		return false
 	}
-	return r.at == len(r.b)
+	t := r.strings()
+	w.Actor, w.Role, w.Unit, w.Action, w.Resource = t[textActor], t[textRole], t[textUnit], t[textAction], t[textResource]
+	w.Case, w.RequestID, w.Reason, w.Outcome = t[textCase], t[textRequestID], t[textReason], t[textOutcome]
+	w.Token, w.TokenCreatedBy = t[textToken], t[textTokenCreatedBy]
+	return parseCanonicalTime(t[textTime], &w.Time)
 }
 
-// canonicalReader walks decodeCanonical's input: b, and s, the same bytes
-// as a string, from at.
+// The strings of an event, as decodeCanonical's reader numbers them.
+const (
+	textTime = iota
+	textActor
+	textRole
+	textUnit
+	textAction
+	textResource
+	textCase
+	textRequestID
+	textReason
+	textOutcome
+	textToken
+	textTokenCreatedBy
+	numTexts
+)
+
+// canonicalReader walks decodeCanonical's input b from at, noting where
+// the text of each string is (texts: from, to; both 0 for an omitted one).
 type canonicalReader struct {
-	b  []byte
-	s  string
-	at int
+	b     []byte
+	at    int
+	texts [numTexts][2]int
 }
 
 // lit takes lit if the input goes on with it.
 func (r *canonicalReader) lit(lit string) bool {
-	if len(r.s)-r.at < len(lit) || r.s[r.at:r.at+len(lit)] != lit {
+	if len(r.b)-r.at < len(lit) || string(r.b[r.at:r.at+len(lit)]) != lit {
 		return false
 	}
 	r.at += len(lit)
@@ -111,28 +132,49 @@ func (r *canonicalReader) raw() (from, to int, ok bool) {
 	return 0, 0, false
 }
 
-func (r *canonicalReader) str(v *string) bool {
+// str takes a string, the text number i (strings).
+func (r *canonicalReader) str(i int) bool {
 	from, to, ok := r.raw()
 	if ok {
-		*v = r.s[from:to]
+		r.texts[i] = [2]int{from, to}
 	}
 	return ok
 }
 
-// time takes a time as time.Time's MarshalJSON writes one in UTC: the
-// text must be exactly what formatting the time read gives back, so
-// encoding/json's stricter parser reads the same instant.
-func (r *canonicalReader) time(v *time.Time) bool {
-	from, to, ok := r.raw()
-	if !ok || to == from || r.b[to-1] != 'Z' {
+// strings returns the texts str took, made from one string that holds
+// them alone: one allocation an event, not eleven, and not the whole
+// input, whose keys and hashes are half of it.
+func (r *canonicalReader) strings() (texts [numTexts]string) {
+	size := 0
+	for _, t := range r.texts {
+		size += t[1] - t[0]
+	}
+	var all strings.Builder
+	all.Grow(size)
+	for _, t := range r.texts {
+		all.Write(r.b[t[0]:t[1]])
+	}
+	s, start := all.String(), 0
+	for i, t := range r.texts {
+		end := start + t[1] - t[0]
+		texts[i], start = s[start:end], end
+	}
+	return texts
+}
+
+// parseCanonicalTime reads a time as time.Time's MarshalJSON writes one
+// in UTC: the text must be exactly what formatting the time read gives
+// back, so encoding/json's stricter parser reads the same instant.
+func parseCanonicalTime(text string, v *time.Time) bool {
+	if !strings.HasSuffix(text, "Z") {
 		return false
 	}
-	t, err := time.Parse(time.RFC3339Nano, r.s[from:to])
+	t, err := time.Parse(time.RFC3339Nano, text)
 	if err != nil {
 		return false
 	}
 	var buf [len(time.RFC3339Nano)]byte
-	if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != r.s[from:to] {
+	if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != text {
 		return false
 	}
 	*v = t
