@@ -325,6 +325,26 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "audit", key: "seq 2", what: "hash chain is broken",
 		},
 		{
+			// Not in the form Encode writes (a space), so read by
+			// encoding/json rather than audit's own reader: found alike.
+			name: "audit event tampered with and written out of Encode's form",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("audit"))
+				v := bytes.Replace(b.Get(u64(2)), []byte(`"case.create"`), []byte(`"case.crea7e"`), 1)
+				return b.Put(u64(2), bytes.Replace(v, []byte(`{"seq"`), []byte(`{ "seq"`), 1))
+			},
+			bucket: "audit", key: "seq 2", what: "hash chain is broken",
+		},
+		{
+			name: "audit event cut short",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("audit"))
+				v := b.Get(u64(2))
+				return b.Put(u64(2), bytes.Clone(v[:len(v)-1]))
+			},
+			bucket: "audit", key: "seq 2", what: "does not decode", alsoAllowOther: true,
+		},
+		{
 			name: "audit log truncated",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				if err := del("audit_by_case", append([]byte("cases/"+ckCase+"\x00"), u64(3)...))(tx); err != nil {
