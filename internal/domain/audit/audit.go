@@ -114,37 +114,27 @@ const hashTag = "childcase.audit.event.v1\x00"
 // dropped or duplicated without changing the length. Equal hashes then mean
 // equal events, up to a SHA-256 collision.
 func (e Event) ComputeHash() []byte {
-	h := sha256.New()
-	// hash.Hash.Write never returns an error, so the writes below are not
-	// checked.
-	var buf [8]byte
-	writeUint := func(v uint64) {
-		binary.BigEndian.PutUint64(buf[:], v)
-		h.Write(buf[:])
-	}
-	writeBytes := func(b []byte) {
-		writeUint(uint64(len(b)))
-		h.Write(b)
-	}
-	writeString := func(s string) {
-		writeUint(uint64(len(s)))
-		h.Write([]byte(s))
-	}
-
-	h.Write([]byte(hashTag))
-	writeBytes(e.PrevHash)
-	writeUint(e.Seq)
-	writeUint(uint64(e.Time.UnixNano()))
+	// The encoding is built in one buffer and hashed at once: writing each
+	// field to a hash.Hash copied every string to the heap, and a check
+	// hashes every event of the log. 512 bytes hold a usual event without
+	// growing the buffer.
+	enc := make([]byte, 0, 512)
+	enc = append(enc, hashTag...)
+	enc = binary.BigEndian.AppendUint64(enc, uint64(len(e.PrevHash)))
+	enc = append(enc, e.PrevHash...)
+	enc = binary.BigEndian.AppendUint64(enc, e.Seq)
+	enc = binary.BigEndian.AppendUint64(enc, uint64(e.Time.UnixNano()))
 	fields := e.stringFields()
-	for _, f := range fields[:alwaysHashed] {
-		writeString(*f.value)
-	}
+	hashed := fields[:alwaysHashed]
 	if e.Token != "" || e.TokenCreatedBy != "" {
-		for _, f := range fields[alwaysHashed:] {
-			writeString(*f.value)
-		}
+		hashed = fields[:]
 	}
-	return h.Sum(nil)
+	for _, f := range hashed {
+		enc = binary.BigEndian.AppendUint64(enc, uint64(len(*f.value)))
+		enc = append(enc, *f.value...)
+	}
+	sum := sha256.Sum256(enc)
+	return sum[:]
 }
 
 // alwaysHashed is how many of stringFields every event's hash covers; the

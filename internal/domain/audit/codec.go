@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -85,7 +86,7 @@ func Encode(e Event) ([]byte, error) {
 }
 
 // encodable reports why e cannot be stored, or nil.
-func (e Event) encodable() error {
+func (e *Event) encodable() error {
 	for _, f := range e.stringFields() {
 		if !utf8.ValidString(*f.value) {
 			return fmt.Errorf("%s is not valid UTF-8", f.name)
@@ -153,19 +154,15 @@ func Decode(b []byte) (Event, error) {
 	default:
 		return Event{}, fmt.Errorf("%w: 0x%02x", ErrUnknownVersion, b[0])
 	}
-	dec := json.NewDecoder(bytes.NewReader(b[1:]))
-	dec.DisallowUnknownFields()
-	// A pointer so that a stored JSON null is rejected rather than read as
-	// an empty event.
-	var w *wireEvent
-	if err := dec.Decode(&w); err != nil {
-		return Event{}, fmt.Errorf("audit: decode event: %w", err)
-	}
-	if w == nil {
-		return Event{}, errors.New("audit: decode event: not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Event{}, errors.New("audit: decode event: trailing data after JSON object")
+	// What Encode wrote is read without reflection; anything else takes
+	// encoding/json's path (decodeCanonical).
+	var w wireEvent
+	if !decodeCanonical(b[1:], &w) {
+		slow, err := decodeJSON(b[1:])
+		if err != nil {
+			return Event{}, err
+		}
+		w = *slow
 	}
 	// Encode writes times in UTC, years 0 to 9999. A time with an offset
 	// can be in range as written and out of it in UTC; Encode could not
@@ -235,35 +232,82 @@ func decodeV2(b []byte) (Event, error) {
 	}
 	flags := in[0]
 	in = in[1:]
-	for _, f := range e.stringFields() {
+	// The texts are read into one string, and both hashes into one
+	// array: `childcase check` decodes every event of the log, and an
+	// allocation per field was most of that.
+	fields := e.stringFields()
+	var texts [len(fields)][]byte
+	total := 0
+	for i, f := range fields {
 		if f.value == &e.Case && flags&caseIsResource != 0 {
-			e.Case = e.Resource
 			continue
 		}
 		v, ok := field()
 		if !ok {
 			return fail(f.name + " is cut short")
 		}
-		*f.value = string(v)
-	}
-	for _, h := range []*[]byte{&e.PrevHash, &e.Hash} {
-		v, ok := field()
-		if !ok {
-			return fail("a hash is cut short")
+		if !utf8.Valid(v) {
+			return fail(f.name + " is not valid UTF-8")
 		}
-		*h = bytes.Clone(v)
+		texts[i] = v
+		total += len(v)
+	}
+	prev, okPrev := field()
+	hash, okHash := field()
+	if !okPrev || !okHash {
+		return fail("a hash is cut short")
 	}
 	if len(in) != 0 {
 		return fail("trailing data after the event")
 	}
-	// One form per event: what Encode would not write back byte for byte
-	// (invalid UTF-8, a time out of range, a longer varint, Case written
-	// when it is Resource) was not written by Encode.
-	if err := e.encodable(); err != nil {
-		return fail(err.Error())
+	var all strings.Builder
+	all.Grow(total)
+	for _, v := range texts {
+		all.Write(v)
 	}
-	if !bytes.Equal(e.appendV2(nil), b) {
+	text, at := all.String(), 0
+	for i, f := range fields {
+		*f.value = text[at : at+len(texts[i])]
+		at += len(texts[i])
+	}
+	if flags&caseIsResource != 0 {
+		e.Case = e.Resource
+	}
+	hashes := make([]byte, 0, len(prev)+len(hash))
+	hashes = append(hashes, prev...)
+	e.PrevHash = hashes[:len(prev):len(prev)]
+	e.Hash = append(hashes, hash...)[len(prev):]
+	// One form per event: what Encode would not write back byte for byte
+	// (invalid UTF-8, above; a time out of range, a longer varint, Case
+	// written when it is Resource) was not written by Encode. (The checks
+	// of encodable, made here without its pointers to e, which would put
+	// e on the heap.)
+	if y := e.Time.Year(); y < 0 || y > 9999 {
+		return fail("time is outside the years 0 to 9999")
+	}
+	var again [512]byte // most events fit: no allocation to compare
+	if !bytes.Equal(e.appendV2(again[:0]), b) {
 		return fail("not in the form Encode writes")
 	}
 	return e, nil
+}
+
+// decodeJSON reads any JSON object encoding/json takes for a wireEvent,
+// strictly: no unknown fields, no null, nothing after the object.
+func decodeJSON(body []byte) (*wireEvent, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	// A pointer so that a stored JSON null is rejected rather than read as
+	// an empty event.
+	var w *wireEvent
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("audit: decode event: %w", err)
+	}
+	if w == nil {
+		return nil, errors.New("audit: decode event: not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("audit: decode event: trailing data after JSON object")
+	}
+	return w, nil
 }

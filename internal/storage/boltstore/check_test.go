@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -323,6 +324,39 @@ func TestCheckFindsDamage(t *testing.T) {
 				return b.Put(u64(2), v)
 			},
 			bucket: "audit", key: "seq 2", what: "hash chain is broken",
+		},
+		{
+			// In JSON, as releases before schema version 11 stored
+			// events, and not in the form they wrote (a space), so read
+			// by encoding/json rather than audit's own reader: found
+			// alike.
+			name: "audit event tampered with and written out of Encode's form",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("audit"))
+				e, err := audit.Decode(b.Get(u64(2)))
+				if err != nil {
+					return err
+				}
+				body, err := json.Marshal(map[string]any{
+					"seq": e.Seq, "time": e.Time.UTC(), "actor": e.Actor, "role": e.Role, "unit": e.Unit,
+					"action": e.Action + "!", "resource": e.Resource, "case": e.Case, "request_id": e.RequestID,
+					"reason": e.Reason, "outcome": e.Outcome, "prev_hash": e.PrevHash, "hash": e.Hash,
+				})
+				if err != nil {
+					return err
+				}
+				return b.Put(u64(2), append([]byte("\x01 "), body...))
+			},
+			bucket: "audit", key: "seq 2", what: "hash chain is broken",
+		},
+		{
+			name: "audit event cut short",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("audit"))
+				v := b.Get(u64(2))
+				return b.Put(u64(2), bytes.Clone(v[:len(v)-1]))
+			},
+			bucket: "audit", key: "seq 2", what: "does not decode", alsoAllowOther: true,
 		},
 		{
 			name: "audit log truncated",
