@@ -64,6 +64,12 @@ type spaceGauge struct {
 	mu      sync.Mutex
 	checked time.Time
 	probing bool
+	// near: the last probe found the store within two reserves of its
+	// limit, where writes made during a probe's 250 ms of trust could
+	// take the whole reserve (and the engine would then refuse the reads'
+	// audit events too): each write there starts a new probe as soon as
+	// the last has answered, still without waiting for it.
+	near    bool
 	refusal error // non-nil while ordinary writes are refused
 }
 
@@ -76,7 +82,7 @@ func (g *spaceGauge) ordinaryWrite() error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.probing && time.Since(g.checked) >= spaceRecheck {
+	if !g.probing && (g.near || time.Since(g.checked) >= spaceRecheck) {
 		g.probing = true
 		go g.probe()
 	}
@@ -97,7 +103,9 @@ func (g *spaceGauge) probe() {
 		return
 	}
 	g.refusal = nil
-	if keep := min(g.reserve, limit/4); size+keep >= limit {
+	keep := min(g.reserve, limit/4)
+	g.near = size+2*keep >= limit
+	if size+keep >= limit {
 		g.refusal = fmt.Errorf("%w: the store holds %d of its %d bytes, and %d are kept for the audit events of reads",
 			model.ErrFull, size, limit, keep)
 	}
