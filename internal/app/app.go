@@ -506,7 +506,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 
 	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
-	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opts.Clock, opts.Logger, console)
+	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opened.shared(), opts.Clock, opts.Logger, console)
 	if err != nil {
 		return nil, err
 	}
@@ -525,7 +525,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		WatchPoll: opts.WatchPoll, Search: finder,
 	})
 	mk.search = finder
-	mk.shared = opened.shared()
 	// The indexer writes the index entries of the cases that writes
 	// marked, a batch at a time. Its stop is unwound after the servers',
 	// whose calls wait for it; what queued by then it writes before it

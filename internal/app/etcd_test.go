@@ -18,6 +18,7 @@ import (
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
@@ -277,4 +278,39 @@ func TestConsoleSessionsStayOnTheirInstance(t *testing.T) {
 	if resp, _ := onA.get("/queues"); resp.StatusCode == http.StatusOK {
 		t.Fatalf("the session on instance a went on after a password reset through instance b")
 	}
+}
+
+// TestInstancesOnAStoreShareOneMasterKey: an instance started on a shared
+// store with another key file than the first one's (one it creates, as
+// when the file was not copied to its machine, or another existing one) is
+// refused at start, even while no report has been written yet; otherwise
+// each instance would seal data under its own master, and neither could
+// open what the other wrote.
+func TestInstancesOnAStoreShareOneMasterKey(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), dir, clk) // a new store: nothing sealed yet
+
+	other := filepath.Join(t.TempDir(), "other.key")
+	master, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteMaster(other, master); err != nil {
+		t.Fatal(err)
+	}
+	for _, keyFile := range []string{filepath.Join(t.TempDir(), "new.key"), other} {
+		cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+		cfg.Store, cfg.KeyFile = etcdStoreOf(cluster.Endpoints()), keyFile
+		srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			_ = srv.Stop()
+			t.Fatalf("an instance with the key file %s started beside one with %s", keyFile, a.cfg.KeyFile)
+		}
+		if !strings.Contains(err.Error(), "key file") {
+			t.Errorf("start with the key file %s: %v, want an error about the key file", keyFile, err)
+		}
+	}
+	openCase(t, a, testNow.Add(-time.Hour), "00004")
 }

@@ -55,8 +55,11 @@ func retiredKeyPath(path, id string) string { return path + ".retired-" + id }
 // openMasterKeys loads the master key (creating the key file when the
 // database holds no encrypted data yet), finishes a rotation left half
 // done, and proves the key opens the stored data: a wrong key file fails
-// here, at start, not as garbage later.
-func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
+// here, at start, not as garbage later. On a store shared with other
+// instances (shared), the first to start puts a data key under its master
+// (vault.Claim), so that an instance with another key file fails here too
+// while nothing is sealed yet.
+func openMasterKeys(ctx context.Context, path string, store datastore.Store, shared bool, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
 	hasData, err := vault.HasData(ctx, store)
 	if err != nil {
 		return nil, err
@@ -79,7 +82,7 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk
 			log.Info("master key file created", "path", path, "master_key_id", master.ID())
 		}
 	}
-	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log}
+	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log, shared: shared}
 	next, err := keys.LoadMaster(nextKeyPath(path))
 	switch {
 	case err == nil:
@@ -95,6 +98,11 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
+	}
+	if shared {
+		if err := mk.vault.Claim(ctx, store); err != nil {
+			return nil, fmt.Errorf("claim the store for the master key %s: %w", master.ID(), err)
+		}
 	}
 	if err := mk.vault.Check(ctx, store); err != nil {
 		return nil, err
