@@ -493,11 +493,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		mets = metrics.New()
 		commitTimes = mets.Committed
 	}
-	opened, err := openStore(ctx, cfg, opts, commitTimes)
+	opened, err := openStore(ctx, cfg, opts, pol.Fingerprint(), commitTimes)
 	if err != nil {
 		return nil, err
 	}
 	s.push(func(context.Context) error { return opened.Close() })
+	if opened.contenders != nil {
+		if err := samePolicy(ctx, opened.contenders, pol.Fingerprint()); err != nil {
+			return nil, err
+		}
+	}
 	s.store = opened
 	var store datastore.Store = opened
 	auditLog := auditlog.New(store)

@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -313,4 +315,46 @@ func TestInstancesOnAStoreShareOneMasterKey(t *testing.T) {
 		}
 	}
 	openCase(t, a, testNow.Add(-time.Hour), "00004")
+}
+
+// TestInstancesOnAStoreShareOnePolicy: the deadlines of a step are those
+// of the policy of the instance that takes it, and the leader's policy
+// runs the escalations and names the webhooks; so an instance whose
+// policy differs from that of an instance running on the store is refused
+// at start, naming the flag, rather than give a case other deadlines by
+// the instance a load balancer picked. One with the same policy starts.
+func TestInstancesOnAStoreShareOnePolicy(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	// The instance takes part in the election once it has started: wait
+	// for its key.
+	client := cluster.Client(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := client.Get(context.Background(), etcdstore.DefaultPrefix+"\x00election/", clientv3.WithPrefix())
+		if err == nil && len(resp.Kvs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance a did not take part in the election within 10 s: %v", err)
+		}
+	}
+
+	shorter := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(shorter, []byte(`{"acknowledge": {"hours": 2}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	cfg.Store, cfg.PolicyFile = etcdStoreOf(cluster.Endpoints()), shorter
+	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		_ = srv.Stop()
+		t.Fatal("an instance with another policy started beside one with the shipped policy")
+	}
+	if !strings.HasPrefix(err.Error(), "config: policy:") {
+		t.Errorf("start with another policy: %v, want an error naming the policy", err)
+	}
+	b := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	openCase(t, b, testNow.Add(-time.Hour), "00004")
 }
