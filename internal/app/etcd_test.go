@@ -358,3 +358,48 @@ func TestInstancesOnAStoreShareOnePolicy(t *testing.T) {
 	b := startOnEtcd(t, cluster.Endpoints(), dir, clk)
 	openCase(t, b, testNow.Add(-time.Hour), "00004")
 }
+
+// TestInterruptedRotationNotFinishedOnASharedStore: a rotation's next key
+// file beside the key file (a rotation on a file cut short, before the
+// file was moved onto etcd) is not finished by an instance of a shared
+// store at start, which would re-wrap the data keys under a key only its
+// machine has: the start is refused, naming the file, and the instance
+// already running goes on opening the cases.
+func TestInterruptedRotationNotFinishedOnASharedStore(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
+
+	// b's machine: a copy of the key file, and a next key beside it.
+	keyFile := filepath.Join(t.TempDir(), "childcase.key")
+	raw, err := os.ReadFile(a.cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteMaster(keyFile+".next", next); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	cfg.Store, cfg.KeyFile = etcdStoreOf(cluster.Endpoints()), keyFile
+	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		_ = srv.Stop()
+		t.Error("an instance of a shared store started with a rotation's next key file beside its key file")
+	} else if !strings.Contains(err.Error(), keyFile+".next") {
+		t.Errorf("start with a next key file: %v, want an error naming it", err)
+	}
+	r, err := a.reports().GetReport(a.as(t, operatorID), &pb.GetReportRequest{Name: getCase(t, a, "bd.worker", name).GetReports()[0]})
+	if err != nil || len(r.GetChildren()) == 0 || r.GetChildren()[0].GetFullName() == "" {
+		t.Fatalf("instance a opening its case's report after b's start: %v, %v", r.GetChildren(), err)
+	}
+}

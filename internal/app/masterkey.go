@@ -85,6 +85,13 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log, shared: shared}
 	next, err := keys.LoadMaster(nextKeyPath(path))
 	switch {
+	case err == nil && shared:
+		// Finishing it would re-wrap the data keys under a key only this
+		// machine has, and every other instance would fail to open them
+		// (as RotateMasterKey refuses to on a shared store).
+		return nil, fmt.Errorf("key file: %s is the next key of an interrupted master key rotation, "+
+			"which is not finished on a store shared by several instances: finish it on the file before moving it onto etcd "+
+			"(start a server on the file once), or remove %s if this store was never under it", nextKeyPath(path), nextKeyPath(path))
 	case err == nil:
 		log.Warn("finishing a master key rotation that was interrupted", "master_key_id", next.ID())
 		// The interrupted rotation may not have reached its audit event
