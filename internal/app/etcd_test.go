@@ -20,6 +20,7 @@ import (
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
@@ -279,6 +280,22 @@ func TestConsoleSessionsStayOnTheirInstance(t *testing.T) {
 	}
 	if resp, _ := onA.get("/queues"); resp.StatusCode == http.StatusOK {
 		t.Fatalf("the session on instance a went on after a password reset through instance b")
+	}
+
+	// A lock-out is a record of the store: wrong passwords count on
+	// whichever instance takes them, and the account is locked on both.
+	guesser := newBrowserClient()
+	for i := range identity.MaxSignInFailures {
+		on := &browser{t: t, base: "http://" + []*app.Server{a, b}[i%2].HTTPAddr(), c: guesser}
+		if resp, _ := on.signInForm("hoankiem.worker", "not-"+password[1], ""); resp.StatusCode == http.StatusSeeOther {
+			t.Fatalf("a wrong password signed hoankiem.worker in")
+		}
+	}
+	for _, srv := range []*app.Server{a, b} {
+		on := &browser{t: t, base: "http://" + srv.HTTPAddr(), c: newBrowserClient()}
+		if resp, _ := on.signInForm("hoankiem.worker", password[1], ""); resp.StatusCode == http.StatusSeeOther {
+			t.Errorf("hoankiem.worker signed in on %s after %d wrong passwords taken by both instances", srv.HTTPAddr(), identity.MaxSignInFailures)
+		}
 	}
 }
 
