@@ -106,7 +106,9 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	if shared {
+	// Only a store that held no data key at the start of this function is
+	// claimed: every later start only reads, as a full store needs.
+	if shared && !hasData {
 		if err := mk.vault.Claim(ctx, store); err != nil {
 			return nil, fmt.Errorf("claim the store for the master key %s: %w", master.ID(), err)
 		}
