@@ -47,6 +47,22 @@ func startOnEtcdWith(t *testing.T, endpoints []string, dir string, clk *clock.Fa
 	return launch(t, cfg, app.Options{Clock: clk, SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour})
 }
 
+// startOnEtcdRefused starts an instance as startOnEtcdWith does, and
+// returns why its start was refused; the test fails if it starts (what
+// says which instance).
+func startOnEtcdRefused(t *testing.T, endpoints []string, dir string, clk *clock.Fake, what string, configure func(*app.Config)) error {
+	t.Helper()
+	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	cfg.Store = etcdStoreOf(endpoints)
+	configure(&cfg)
+	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		_ = srv.Stop()
+		t.Fatalf("%s started", what)
+	}
+	return err
+}
+
 // etcdStoreOf is the --store of the etcd members at endpoints.
 func etcdStoreOf(endpoints []string) string {
 	var hosts []string
@@ -320,13 +336,8 @@ func TestInstancesOnAStoreShareOneMasterKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, keyFile := range []string{filepath.Join(t.TempDir(), "new.key"), other} {
-		cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
-		cfg.Store, cfg.KeyFile = etcdStoreOf(cluster.Endpoints()), keyFile
-		srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		if err == nil {
-			_ = srv.Stop()
-			t.Fatalf("an instance with the key file %s started beside one with %s", keyFile, a.cfg.KeyFile)
-		}
+		err := startOnEtcdRefused(t, cluster.Endpoints(), dir, clk, "an instance with the key file "+keyFile+" beside one with "+a.cfg.KeyFile,
+			func(c *app.Config) { c.KeyFile = keyFile })
 		if !strings.Contains(err.Error(), "key file") {
 			t.Errorf("start with the key file %s: %v, want an error about the key file", keyFile, err)
 		}
@@ -362,13 +373,8 @@ func TestInstancesOnAStoreShareOnePolicy(t *testing.T) {
 	if err := os.WriteFile(shorter, []byte(`{"acknowledge": {"hours": 2}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
-	cfg.Store, cfg.PolicyFile = etcdStoreOf(cluster.Endpoints()), shorter
-	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil {
-		_ = srv.Stop()
-		t.Fatal("an instance with another policy started beside one with the shipped policy")
-	}
+	err := startOnEtcdRefused(t, cluster.Endpoints(), dir, clk, "an instance with another policy beside one with the shipped policy",
+		func(c *app.Config) { c.PolicyFile = shorter })
 	if !strings.HasPrefix(err.Error(), "config: policy:") {
 		t.Errorf("start with another policy: %v, want an error naming the policy", err)
 	}
@@ -406,13 +412,9 @@ func TestInterruptedRotationNotFinishedOnASharedStore(t *testing.T) {
 	if err := keys.WriteMaster(keyFile+".next", next); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
-	cfg.Store, cfg.KeyFile = etcdStoreOf(cluster.Endpoints()), keyFile
-	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err == nil {
-		_ = srv.Stop()
-		t.Error("an instance of a shared store started with a rotation's next key file beside its key file")
-	} else if !strings.Contains(err.Error(), keyFile+".next") {
+	err = startOnEtcdRefused(t, cluster.Endpoints(), dir, clk, "an instance with a rotation's next key file beside its key file",
+		func(c *app.Config) { c.KeyFile = keyFile })
+	if !strings.Contains(err.Error(), keyFile+".next") {
 		t.Errorf("start with a next key file: %v, want an error naming it", err)
 	}
 	r, err := a.reports().GetReport(a.as(t, operatorID), &pb.GetReportRequest{Name: getCase(t, a, "bd.worker", name).GetReports()[0]})
