@@ -493,11 +493,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		mets = metrics.New()
 		commitTimes = mets.Committed
 	}
-	opened, err := openStore(ctx, cfg, opts, commitTimes)
+	opened, err := openStore(ctx, cfg, opts, pol.Fingerprint(), commitTimes)
 	if err != nil {
 		return nil, err
 	}
 	s.push(func(context.Context) error { return opened.Close() })
+	if opened.contenders != nil {
+		if err := samePolicy(ctx, opened.contenders, pol.Fingerprint()); err != nil {
+			return nil, err
+		}
+	}
 	s.store = opened
 	var store datastore.Store = opened
 	auditLog := auditlog.New(store)
@@ -506,7 +511,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 
 	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
-	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opts.Clock, opts.Logger, console)
+	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opened.shared(), opts.Clock, opts.Logger, console)
 	if err != nil {
 		return nil, err
 	}
@@ -525,7 +530,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		WatchPoll: opts.WatchPoll, Search: finder,
 	})
 	mk.search = finder
-	mk.shared = opened.shared()
 	// The indexer writes the index entries of the cases that writes
 	// marked, a batch at a time. Its stop is unwound after the servers',
 	// whose calls wait for it; what queued by then it writes before it

@@ -6,18 +6,22 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
@@ -41,6 +45,22 @@ func startOnEtcdWith(t *testing.T, endpoints []string, dir string, clk *clock.Fa
 		configure(&cfg)
 	}
 	return launch(t, cfg, app.Options{Clock: clk, SchedulerPoll: 5 * time.Millisecond, WatchPoll: time.Hour})
+}
+
+// startOnEtcdRefused starts an instance as startOnEtcdWith does, and
+// returns why its start was refused; the test fails if it starts (what
+// says which instance).
+func startOnEtcdRefused(t *testing.T, endpoints []string, dir string, clk *clock.Fake, what string, configure func(*app.Config)) error {
+	t.Helper()
+	cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+	cfg.Store = etcdStoreOf(endpoints)
+	configure(&cfg)
+	srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		_ = srv.Stop()
+		t.Fatalf("%s started", what)
+	}
+	return err
 }
 
 // etcdStoreOf is the --store of the etcd members at endpoints.
@@ -276,5 +296,129 @@ func TestConsoleSessionsStayOnTheirInstance(t *testing.T) {
 	}
 	if resp, _ := onA.get("/queues"); resp.StatusCode == http.StatusOK {
 		t.Fatalf("the session on instance a went on after a password reset through instance b")
+	}
+
+	// A lock-out is a record of the store: wrong passwords count on
+	// whichever instance takes them, and the account is locked on both.
+	guesser := newBrowserClient()
+	for i := range identity.MaxSignInFailures {
+		on := &browser{t: t, base: "http://" + []*app.Server{a, b}[i%2].HTTPAddr(), c: guesser}
+		if resp, _ := on.signInForm("hoankiem.worker", "not-"+password[1], ""); resp.StatusCode == http.StatusSeeOther {
+			t.Fatalf("a wrong password signed hoankiem.worker in")
+		}
+	}
+	for _, srv := range []*app.Server{a, b} {
+		on := &browser{t: t, base: "http://" + srv.HTTPAddr(), c: newBrowserClient()}
+		if resp, _ := on.signInForm("hoankiem.worker", password[1], ""); resp.StatusCode == http.StatusSeeOther {
+			t.Errorf("hoankiem.worker signed in on %s after %d wrong passwords taken by both instances", srv.HTTPAddr(), identity.MaxSignInFailures)
+		}
+	}
+}
+
+// TestInstancesOnAStoreShareOneMasterKey: an instance started on a shared
+// store with another key file than the first one's (one it creates, as
+// when the file was not copied to its machine, or another existing one) is
+// refused at start, even while no report has been written yet; otherwise
+// each instance would seal data under its own master, and neither could
+// open what the other wrote.
+func TestInstancesOnAStoreShareOneMasterKey(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), dir, clk) // a new store: nothing sealed yet
+
+	other := filepath.Join(t.TempDir(), "other.key")
+	master, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteMaster(other, master); err != nil {
+		t.Fatal(err)
+	}
+	for _, keyFile := range []string{filepath.Join(t.TempDir(), "new.key"), other} {
+		err := startOnEtcdRefused(t, cluster.Endpoints(), dir, clk, "an instance with the key file "+keyFile+" beside one with "+a.cfg.KeyFile,
+			func(c *app.Config) { c.KeyFile = keyFile })
+		if !strings.Contains(err.Error(), "key file") {
+			t.Errorf("start with the key file %s: %v, want an error about the key file", keyFile, err)
+		}
+	}
+	openCase(t, a, testNow.Add(-time.Hour), "00004")
+}
+
+// TestInstancesOnAStoreShareOnePolicy: the deadlines of a step are those
+// of the policy of the instance that takes it, and the leader's policy
+// runs the escalations and names the webhooks; so an instance whose
+// policy differs from that of an instance running on the store is refused
+// at start, naming the flag, rather than give a case other deadlines by
+// the instance a load balancer picked. One with the same policy starts.
+func TestInstancesOnAStoreShareOnePolicy(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	// The instance takes part in the election once it has started: wait
+	// for its key.
+	client := cluster.Client(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, err := client.Get(context.Background(), etcdstore.DefaultPrefix+"\x00election/", clientv3.WithPrefix())
+		if err == nil && len(resp.Kvs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance a did not take part in the election within 10 s: %v", err)
+		}
+	}
+
+	shorter := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(shorter, []byte(`{"acknowledge": {"hours": 2}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := startOnEtcdRefused(t, cluster.Endpoints(), dir, clk, "an instance with another policy beside one with the shipped policy",
+		func(c *app.Config) { c.PolicyFile = shorter })
+	if !strings.HasPrefix(err.Error(), "config: policy:") {
+		t.Errorf("start with another policy: %v, want an error naming the policy", err)
+	}
+	b := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	openCase(t, b, testNow.Add(-time.Hour), "00004")
+}
+
+// TestInterruptedRotationNotFinishedOnASharedStore: a rotation's next key
+// file beside the key file (a rotation on a file cut short, before the
+// file was moved onto etcd) is not finished by an instance of a shared
+// store at start, which would re-wrap the data keys under a key only its
+// machine has: the start is refused, naming the file, and the instance
+// already running goes on opening the cases.
+func TestInterruptedRotationNotFinishedOnASharedStore(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
+
+	// b's machine: a copy of the key file, and a next key beside it.
+	keyFile := filepath.Join(t.TempDir(), "childcase.key")
+	raw, err := os.ReadFile(a.cfg.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	next, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteMaster(keyFile+".next", next); err != nil {
+		t.Fatal(err)
+	}
+	err = startOnEtcdRefused(t, cluster.Endpoints(), dir, clk, "an instance with a rotation's next key file beside its key file",
+		func(c *app.Config) { c.KeyFile = keyFile })
+	if !strings.Contains(err.Error(), keyFile+".next") {
+		t.Errorf("start with a next key file: %v, want an error naming it", err)
+	}
+	r, err := a.reports().GetReport(a.as(t, operatorID), &pb.GetReportRequest{Name: getCase(t, a, "bd.worker", name).GetReports()[0]})
+	if err != nil || len(r.GetChildren()) == 0 || r.GetChildren()[0].GetFullName() == "" {
+		t.Fatalf("instance a opening its case's report after b's start: %v, %v", r.GetChildren(), err)
 	}
 }

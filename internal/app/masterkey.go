@@ -55,8 +55,11 @@ func retiredKeyPath(path, id string) string { return path + ".retired-" + id }
 // openMasterKeys loads the master key (creating the key file when the
 // database holds no encrypted data yet), finishes a rotation left half
 // done, and proves the key opens the stored data: a wrong key file fails
-// here, at start, not as garbage later.
-func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
+// here, at start, not as garbage later. On a store shared with other
+// instances (shared), the first to start puts a data key under its master
+// (vault.Claim), so that an instance with another key file fails here too
+// while nothing is sealed yet.
+func openMasterKeys(ctx context.Context, path string, store datastore.Store, shared bool, clk clock.Clock, log *slog.Logger, console func(string)) (*masterKeys, error) {
 	hasData, err := vault.HasData(ctx, store)
 	if err != nil {
 		return nil, err
@@ -79,9 +82,16 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk
 			log.Info("master key file created", "path", path, "master_key_id", master.ID())
 		}
 	}
-	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log}
+	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log, shared: shared}
 	next, err := keys.LoadMaster(nextKeyPath(path))
 	switch {
+	case err == nil && shared:
+		// Finishing it would re-wrap the data keys under a key only this
+		// machine has, and every other instance would fail to open them
+		// (as RotateMasterKey refuses to on a shared store).
+		return nil, fmt.Errorf("key file: %s is the next key of an interrupted master key rotation, "+
+			"which is not finished on a store shared by several instances: finish it on the file before moving it onto etcd "+
+			"(start a server on the file once), or remove %s if this store was never under it", nextKeyPath(path), nextKeyPath(path))
 	case err == nil:
 		log.Warn("finishing a master key rotation that was interrupted", "master_key_id", next.ID())
 		// The interrupted rotation may not have reached its audit event
@@ -95,6 +105,13 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, clk
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, err
+	}
+	// Only a store that held no data key at the start of this function is
+	// claimed: every later start only reads, as a full store needs.
+	if shared && !hasData {
+		if err := mk.vault.Claim(ctx, store); err != nil {
+			return nil, fmt.Errorf("claim the store for the master key %s: %w", master.ID(), err)
+		}
 	}
 	if err := mk.vault.Check(ctx, store); err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ func TestRotationAuditedBeforeItsKeyFileIsInPlace(t *testing.T) {
 	store := memstore.New()
 	t.Cleanup(func() { store.Close() })
 	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
-	mk, err := openMasterKeys(ctx, path, store, clk, slog.New(slog.DiscardHandler), func(string) {})
+	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func (o *Offline) Principal(command string) access.Principal { return access.Sys
 // returns the new master's id, the path of the file that keeps the old
 // one (for restoring older backups) and the data keys re-wrapped.
 func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (id, retired string, n int, err error) {
-	mk, err := openMasterKeys(ctx, keyFile, o.store, o.clock, o.log, func(s string) { fmt.Fprintln(o.console, s) })
+	mk, err := openMasterKeys(ctx, keyFile, o.store, false, o.clock, o.log, func(s string) { fmt.Fprintln(o.console, s) })
 	if err != nil {
 		return "", "", 0, err
 	}

@@ -45,6 +45,9 @@ type serverStore struct {
 	// watchOutbox, when set, calls notify whenever any instance appends
 	// notifications, until ctx ends.
 	watchOutbox func(ctx context.Context, notify func())
+	// contenders, on a shared store, returns the ids (instanceID) of the
+	// instances taking part in its election.
+	contenders func(ctx context.Context) ([]string, error)
 	// file is the bbolt store, nil on etcd; etcd is the etcd engine, nil
 	// on a file (the benchmarks' write counts).
 	file *boltstore.Store
@@ -140,10 +143,12 @@ func (c Config) etcdSettingError(err error) error {
 	return fmt.Errorf("config: store: %w", err)
 }
 
-// openStore opens the store the configuration names.
-func openStore(ctx context.Context, cfg Config, opts Options, committed func(time.Duration)) (*serverStore, error) {
+// openStore opens the store the configuration names. policy is the
+// fingerprint of the instance's policy, part of its id in the election of
+// a shared store.
+func openStore(ctx context.Context, cfg Config, opts Options, policy string, committed func(time.Duration)) (*serverStore, error) {
 	if _, ok := cfg.etcdEndpoints(); ok {
-		return openEtcdStore(ctx, cfg, opts.Logger, committed)
+		return openEtcdStore(ctx, cfg, opts.Logger, policy, committed)
 	}
 	store, err := boltstore.Open(cfg.DBPath, boltstore.Options{NoSync: opts.NoSync, MaxSize: cfg.MaxDBSize, Reserve: cfg.DBReserve,
 		Committed: committed, Migrated: migrationAudit(opts.Clock, "start"), Logger: opts.Logger})
@@ -162,7 +167,7 @@ func openStore(ctx context.Context, cfg Config, opts Options, committed func(tim
 
 // openEtcdStore opens the stored layout on an etcd cluster, with the
 // election and the outbox watch of the instances that share it.
-func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed func(time.Duration)) (*serverStore, error) {
+func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, policy string, committed func(time.Duration)) (*serverStore, error) {
 	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -185,20 +190,51 @@ func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, committed 
 			return metrics.StoreGauges{Commits: store.Commits()}, nil
 		},
 		leadership: etcdLeadership{lead: func(ctx context.Context, run func(context.Context)) error {
-			return etcdstore.Lead(ctx, client, prefix, instanceID(cfg), 0, log, run)
+			return etcdstore.Lead(ctx, client, prefix, instanceID(cfg, policy), 0, log, run)
 		}},
 		watchOutbox: func(ctx context.Context, notify func()) {
 			etcdstore.WatchOutbox(ctx, client, prefix, notify, log)
+		},
+		contenders: func(ctx context.Context) ([]string, error) {
+			return etcdstore.Contenders(ctx, client, prefix)
 		},
 	}, nil
 }
 
 // instanceID names this instance in the election: its host, its gRPC
 // address and its process, so that an operator (or the failover test) can
-// tell which instance leads.
-func instanceID(cfg Config) string {
+// tell which instance leads, and the fingerprint of its policy, which the
+// instances started after it compare with theirs (samePolicy).
+func instanceID(cfg Config, policy string) string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s %s pid %d", host, cfg.GRPCAddr, os.Getpid())
+	return fmt.Sprintf("%s %s pid %d%s%s", host, cfg.GRPCAddr, os.Getpid(), policyMark, policy)
+}
+
+// policyMark ends an instance's id before its policy's fingerprint.
+const policyMark = " policy "
+
+// samePolicy refuses to start an instance whose policy differs from that
+// of an instance running on the same store (one of contenders). A step's
+// deadlines come from the policy of the instance that takes it, and the
+// escalations, warnings and webhooks from the leader's: with two policies
+// a case's deadlines would depend on the instance a load balancer picked.
+// An id without a fingerprint (an older version's) is passed over.
+func samePolicy(ctx context.Context, contenders func(context.Context) ([]string, error), policy string) error {
+	ids, err := contenders(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		at := strings.LastIndex(id, policyMark)
+		if at < 0 {
+			continue
+		}
+		if theirs := id[at+len(policyMark):]; theirs != policy {
+			return fmt.Errorf("config: policy: the instance %q runs on this store with another policy (fingerprint %s, this one's %s): "+
+				"every instance of a store needs the same policy; to change it, stop them all and start them with the new one", id[:at], theirs, policy)
+		}
+	}
+	return nil
 }
 
 // etcdLeadership is the election on etcd (etcdstore.Lead).

@@ -35,7 +35,7 @@ const (
 	etcdMembers = 3
 	// The election's key prefix under the store's default prefix: the
 	// value of its first key (by creation) is the leader's id, "host
-	// grpc-addr pid N" (etcdstore.Lead, app's instanceID).
+	// grpc-addr pid N policy FINGERPRINT" (etcdstore.Lead, app's instanceID).
 	electionPrefix = "/childcase/\x00election/"
 	// A leader killed without resigning keeps its lease this long at most
 	// (etcdstore.DefaultSessionTTL, rounded by etcd), and the next one

@@ -11,7 +11,9 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -106,6 +108,18 @@ type Policy struct {
 	// a bare code would make a commune remote that nobody named.
 	RemoteCommunes []string  `json:"remote_communes"`
 	Webhooks       []Webhook `json:"webhooks"`
+}
+
+// Fingerprint identifies the policy in effect: the file's settings over
+// the shipped defaults, webhooks by name, address and the variable of
+// their secret (not the secret). Instances that share a store compare it
+// at start, so that a case's deadlines do not depend on which instance
+// took a step.
+func (p Policy) Fingerprint() string {
+	// A policy is read from JSON and holds nothing JSON cannot encode.
+	b, _ := json.Marshal(p)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // Default returns the shipped policy.

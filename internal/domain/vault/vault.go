@@ -305,6 +305,29 @@ func (v *Vault) Check(ctx context.Context, store datastore.Store) error {
 	})
 }
 
+// claimKeyID names the data key Claim puts under the master of the first
+// instance of a shared store; it seals nothing.
+const claimKeyID = "vault/master"
+
+// Claim puts a data key under the keyring's current master into a store
+// that holds none yet, in one transaction that writes nothing when it
+// holds one. On a store shared by several instances, each with its own
+// key file, the first to start then owns the store even before anything
+// is sealed, and Check refuses every other master at its start: without
+// it, two instances started on a new store with different key files (or
+// one missing, and so created) would each seal under their own, and
+// neither could open what the other wrote.
+func (v *Vault) Claim(ctx context.Context, store datastore.Store) error {
+	return store.Update(ctx, func(tx datastore.Tx) error {
+		ks, _, err := tx.ListDataKeys("", 1)
+		if err != nil || len(ks) > 0 {
+			return err
+		}
+		_, err = v.newDataKey(tx, claimKeyID)
+		return err
+	})
+}
+
 // HasData reports whether the database holds any data key, i.e. encrypted
 // data a lost key file would make unreadable.
 func HasData(ctx context.Context, store datastore.Store) (bool, error) {

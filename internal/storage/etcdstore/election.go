@@ -68,6 +68,23 @@ func Lead(ctx context.Context, client *clientv3.Client, prefix, id string, ttl t
 	return nil
 }
 
+// Contenders returns the ids of the instances taking part in the election
+// of prefix (Lead), the leader's first, then the others in the order they
+// joined. An instance killed without resigning stays among them until its
+// lease expires (DefaultSessionTTL).
+func Contenders(ctx context.Context, client *clientv3.Client, prefix string) ([]string, error) {
+	resp, err := client.Get(ctx, prefix+electionKey+"/", clientv3.WithPrefix(),
+		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	if err != nil {
+		return nil, fmt.Errorf("leader election: read the contenders: %w", err)
+	}
+	ids := make([]string, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		ids = append(ids, string(kv.Value))
+	}
+	return ids, nil
+}
+
 // leadOnce opens a session, campaigns, and, once elected, runs run until
 // the leadership is lost or ctx ends; then resigns and closes the session.
 // won says whether it was elected.
