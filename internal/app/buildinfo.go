@@ -57,6 +57,20 @@ func (b BuildInfo) revision() string {
 	return b.Revision
 }
 
+func (b BuildInfo) module() string {
+	if b.Module == "" {
+		return "unknown"
+	}
+	return b.Module
+}
+
+func (b BuildInfo) revisionTime() string {
+	if !b.VCS || b.RevisionTime == "" {
+		return "unknown"
+	}
+	return b.RevisionTime
+}
+
 func (b BuildInfo) modified() string {
 	if !b.VCS {
 		return "unknown"
@@ -68,10 +82,7 @@ func (b BuildInfo) modified() string {
 // "key: value" line for each of the rest.
 func (b BuildInfo) String() string {
 	var s strings.Builder
-	module, revision := b.Module, b.revision()
-	if module == "" {
-		module = "unknown"
-	}
+	module, revision := b.module(), b.revision()
 	if !b.VCS {
 		revision += " (built without VCS information)"
 	}
@@ -83,7 +94,9 @@ func (b BuildInfo) String() string {
 	return s.String()
 }
 
-// logAttrs are the start-up log's attributes of the build.
+// logAttrs are the start-up log's attributes of the build: the fields
+// childcase version prints, so that a journal names the build as fully.
 func (b BuildInfo) logAttrs() []any {
-	return []any{"version", b.Version, "revision", b.revision(), "modified", b.modified(), "go", b.GoVersion}
+	return []any{"version", b.Version, "module", b.module(), "revision", b.revision(), "revision_time", b.revisionTime(),
+		"modified", b.modified(), "go", b.GoVersion}
 }

@@ -107,12 +107,19 @@ func TestStartLogsBuild(t *testing.T) {
 	if err := json.Unmarshal([]byte(first), &line); err != nil {
 		t.Fatalf("first log line %q: %v", first, err)
 	}
-	revision, modified := "unknown", "unknown" // go test stamps no VCS information
+	revision, revisionTime, modified := "unknown", "unknown", "unknown" // go test stamps no VCS information
 	if want.VCS {
-		revision, modified = want.Revision, fmt.Sprint(want.Modified)
+		revision, revisionTime, modified = want.Revision, want.RevisionTime, fmt.Sprint(want.Modified)
 	}
+	module := want.Module
+	if module == "" {
+		module = "unknown"
+	}
+	// The README: "The service logs the same fields at every start" as
+	// childcase version prints.
 	for key, v := range map[string]any{
-		"msg": "childcase build", "version": want.Version, "revision": revision, "modified": modified, "go": want.GoVersion,
+		"msg": "childcase build", "version": want.Version, "module": module, "revision": revision,
+		"revision_time": revisionTime, "modified": modified, "go": want.GoVersion,
 	} {
 		if line[key] != v {
 			t.Errorf("first log line %s = %v, want %v (line %s)", key, line[key], v, first)

@@ -133,7 +133,6 @@ var closedLabels = map[string]func(string) bool{
 	"cause":    func(v string) bool { return v == "encoding" || v == "gathering" }, // promhttp's own errors
 	"le":       numberLabel.MatchString,
 	"quantile": numberLabel.MatchString,
-	"version":  regexp.MustCompile(`^go[0-9.]+$`).MatchString, // go_info
 }
 
 // TestMetricsScrape runs a realistic workload (reports, a step, failed

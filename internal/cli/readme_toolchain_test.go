@@ -95,3 +95,50 @@ func TestCIScriptsSetTheToolchain(t *testing.T) {
 		t.Fatal("no script under .ci runs go; the pattern is broken")
 	}
 }
+
+// inlineCode is a code span of the README's text, which may wrap a line.
+var inlineCode = regexp.MustCompile("`([^`]+)`")
+
+// TestREADMEInlineGoCommandsCarryTheToolchain: a whole go command quoted
+// in the README's text, one that names a package of the project (./...),
+// is copied as readily as a code block's, so it carries GOTOOLCHAIN too
+// (issue 16: "every command in the README"). A verb or flag named in
+// passing (`go test -c`, `go vet`) is no command to copy.
+func TestREADMEInlineGoCommandsCarryTheToolchain(t *testing.T) {
+	md, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The text outside code blocks, blank lines where the blocks were, so
+	// that line numbers stay the file's.
+	lines := strings.Split(string(md), "\n")
+	inBlock := false
+	for i, l := range lines {
+		fence := strings.HasPrefix(strings.TrimSpace(l), "```")
+		if inBlock || fence {
+			lines[i] = ""
+		}
+		if fence {
+			inBlock = !inBlock
+		}
+	}
+	text := strings.Join(lines, "\n")
+	found := 0
+	for _, m := range inlineCode.FindAllStringSubmatchIndex(text, -1) {
+		span := shellCommands(text[m[2]:m[3]])
+		for _, c := range goCommand.FindAllStringSubmatchIndex(span, -1) {
+			if !strings.Contains(span[c[1]:], " ./") {
+				continue
+			}
+			found++
+			if !strings.Contains(" "+span[c[2]:c[3]], " "+projectToolchain+" ") {
+				t.Errorf("README.md:%d: `%s` runs go without %s", 1+strings.Count(text[:m[0]], "\n"), span, projectToolchain)
+			}
+		}
+	}
+	// Key rotation and the audit check are quoted this way: finding none
+	// means the pattern no longer sees them.
+	if found < 2 {
+		t.Fatalf("found %d go commands in the README's text; the pattern is broken", found)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	_ "embed" // the dashboard
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc"
 
 	"github.com/childcase/childcase/internal/domain/model"
@@ -147,9 +149,22 @@ func (m *Metrics) Read(ctx context.Context, src Sources) error {
 	return m.reg.Register(c)
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format, without
+// go_info: the metrics are served without a token, and the Go version
+// would tell whoever reaches them which of the standard library's known
+// vulnerabilities to try (issue 15: anonymous callers never see the
+// build). The operator reads it from childcase version and the start-up
+// log.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(withoutBuild{m.reg}, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// withoutBuild gathers every metric but go_info.
+type withoutBuild struct{ prometheus.Gatherer }
+
+func (g withoutBuild) Gather() ([]*dto.MetricFamily, error) {
+	families, err := g.Gatherer.Gather()
+	return slices.DeleteFunc(families, func(f *dto.MetricFamily) bool { return f.GetName() == "go_info" }), err
 }
 
 // UnaryInterceptor and StreamInterceptor count and time the gRPC calls:
