@@ -5,6 +5,7 @@ package app_test
 // exist, and the attempt must be on the record of what they named.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -697,5 +698,53 @@ func TestSystemIsNoUserID(t *testing.T) {
 	}
 	if _, err := ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/system"}); status.Code(err) != codes.NotFound {
 		t.Errorf("GetUser(users/system) = %v, want NotFound: the refused user was stored", err)
+	}
+}
+
+// The texts of a user and of a police unit have length bounds as a
+// report's have (issue 2: sane length limits on text fields): a display
+// name, phone, unit or covered unit too long is 400 naming the field and
+// the rule, nothing is created, and the answer to a value of 300 KB stays
+// small (issue 9: the error message is capped) and names its field.
+func TestRESTLongTextsOfUsersAndPoliceUnitsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := map[string]string{"Authorization": "Bearer " + ts.tokens.get("admin")}
+	long := func(n int) string { return strings.Repeat("a", n) }
+	body := func(v map[string]any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	user := func(name, unit, phone string) string {
+		return body(map[string]any{"display_name": name, "role": "ROLE_COMMUNE_WORKER", "unit": unit, "phone": phone})
+	}
+	for _, tc := range []struct {
+		name, path, body, field, created string
+	}{
+		{"display name", "/v1/users?user_id=long.name", user(long(201), pBaDinh, ""), "user.display_name", "/v1/users/long.name"},
+		{"phone", "/v1/users?user_id=long.phone", user("Lan", pBaDinh, long(41)), "user.phone", "/v1/users/long.phone"},
+		{"unit of 300 KB", "/v1/users?user_id=long.unit", user("Lan", long(300_000), ""), "user.unit", "/v1/users/long.unit"},
+		{"police unit display name", "/v1/policeUnits?police_unit_id=ca-long-name",
+			body(map[string]any{"display_name": long(201), "covers": []string{pBaDinh}}), "police_unit.display_name", "/v1/policeUnits/ca-long-name"},
+		{"covered unit of 300 KB", "/v1/policeUnits?police_unit_id=ca-long-covers",
+			body(map[string]any{"display_name": "CA X", "covers": []string{long(300_000)}}), "police_unit.covers[0]", "/v1/policeUnits/ca-long-covers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, answer := restRaw(t, ts, "POST", tc.path, tc.body, admin)
+			if grpcCode, named := restViolations(t, answer); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) {
+				t.Fatalf("%d %.300s, want 400 INVALID_ARGUMENT naming %s alone", code, answer, tc.field)
+			}
+			if !bytes.Contains(answer, []byte(tc.field+": ")) || !bytes.Contains(answer, []byte("[string.max_len]")) {
+				t.Errorf("the message does not name %s and string.max_len: %.300s", tc.field, answer)
+			}
+			if len(answer) > 8<<10 {
+				t.Errorf("an answer of %d bytes to a bad value, want at most 8 KiB", len(answer))
+			}
+			if code, answer := restRaw(t, ts, "GET", tc.created, "", admin); code != 404 {
+				t.Errorf("GET %s after the refusal: %d %.200s, want 404", tc.created, code, answer)
+			}
+		})
 	}
 }

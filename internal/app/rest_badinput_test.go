@@ -193,3 +193,52 @@ func TestRESTBodyOverLimit(t *testing.T) {
 		t.Errorf("the report padded within the limit: %d %v", code, body)
 	}
 }
+
+// A REST body that cannot be read into the request (an enum name that
+// does not exist, a number out of range, an unknown field, broken JSON)
+// is INVALID_ARGUMENT naming the field and the rule, as a bad query
+// parameter is (TestRESTQueryParameterNamesFieldAndRule) and as issue 2
+// asks of every violation, not a bare message that a program cannot
+// read: the field as the schema names it when the decoder names one,
+// else the body.
+func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
+	ts := startServer(t, "")
+	before := restReportCount(t, ts)
+	// The report with one more field, or with a field's value replaced.
+	withField := func(field, value string) string {
+		return strings.Replace(restReport, "{", "{"+`"`+field+`": `+value+", ", 1)
+	}
+	withValue := func(old, value string) string { return strings.Replace(restReport, old, value, 1) }
+	for _, tc := range []struct{ name, body, field string }{
+		{"enum name that does not exist", withValue(`"CALL_TYPE_INTERVENTION"`, `"CALL_TYPE_INTERVENTION_NEEDED"`), "call_type"},
+		{"number out of range", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 1e400`), "estimated_age_years"},
+		{"bool that is a number", withField("immediate_danger", "5"), "immediate_danger"},
+		{"unknown field", withField("nope", "1"), "nope"},
+		{"not JSON", `{"channel": `, "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, raw := restRaw(t, ts, "POST", "/v1/reports", tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+			var answer struct {
+				Code    int `json:"code"`
+				Details []struct {
+					FieldViolations []struct{ Field, Reason string } `json:"field_violations"`
+				} `json:"details"`
+			}
+			if err := json.Unmarshal(raw, &answer); err != nil {
+				t.Fatalf("%d %s: %v", code, raw, err)
+			}
+			var got []string
+			for _, d := range answer.Details {
+				for _, v := range d.FieldViolations {
+					got = append(got, v.Field+" ["+v.Reason+"]")
+				}
+			}
+			if want := []string{tc.field + " [body.parse]"}; code != http.StatusBadRequest || answer.Code != int(codes.InvalidArgument) || !slices.Equal(got, want) {
+				t.Errorf("%d %s: violations %v, want 400 INVALID_ARGUMENT naming %v", code, raw, got, want)
+			}
+		})
+	}
+	if after := restReportCount(t, ts); after != before {
+		t.Errorf("%d reports after the refusals, want %d", after, before)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -262,6 +263,9 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	}
 	if err := checkDisplayName("user.display_name", u.DisplayName); err != nil {
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
+	}
+	if utf8.RuneCountInString(u.Phone) > maxPhoneLen {
+		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.phone", "string.max_len", "a work phone is at most %d characters", maxPhoneLen)
 	}
 	if _, ok := model.ParseRole(u.Role.String()); !ok {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.role", "user.role", "role is required")
@@ -738,16 +742,27 @@ func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.
 	return err
 }
 
+// The bounds of a user's or police unit's display name and a user's work
+// phone, as the API's schema has them (identity.proto), held here too for
+// the paths that do not pass the schema (`users add`).
+const (
+	maxDisplayNameLen = 200
+	maxPhoneLen       = 40
+)
+
 // checkDisplayName refuses a display name (the field named field, trimmed)
-// that is empty, or that has no letter or digit: a name of invisible or
+// that is empty or too long, or that has no letter or digit: a name of invisible or
 // format characters alone (U+200B, U+2060), or of punctuation, shows as
 // nothing, or as nobody, in the console's lists and the audit page, where
-// it must tell one user or police unit from another. The second is a rule
+// it must tell one user or police unit from another. The last is a rule
 // of its own: "required" would tell the person who typed "--" that the
 // field is empty.
 func checkDisplayName(field, name string) error {
 	if name == "" {
 		return model.InvalidField(field, "required", "display_name is required")
+	}
+	if utf8.RuneCountInString(name) > maxDisplayNameLen {
+		return model.InvalidField(field, "string.max_len", "display_name is at most %d characters", maxDisplayNameLen)
 	}
 	if strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) < 0 {
 		return model.InvalidField(field, "display_name.letter_or_digit", "display_name needs a letter or digit")

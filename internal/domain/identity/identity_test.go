@@ -290,6 +290,10 @@ func TestCreateUserInvalid(t *testing.T) {
 		// would tell the person who typed it that the field is empty.
 		{"invisible display name", with(func(u *model.User) { u.DisplayName = "\u200b\u2060" }), 0, "user.display_name", "display_name.letter_or_digit"},
 		{"display name of punctuation", with(func(u *model.User) { u.DisplayName = "-- ." }), 0, "user.display_name", "display_name.letter_or_digit"},
+		// The API's schema bounds these too; `users add` reaches the
+		// domain without it.
+		{"display name over 200 characters", with(func(u *model.User) { u.DisplayName = strings.Repeat("ễ", 201) }), 0, "user.display_name", "string.max_len"},
+		{"phone over 40 characters", with(func(u *model.User) { u.Phone = strings.Repeat("0", 41) }), 0, "user.phone", "string.max_len"},
 		{"no role", with(func(u *model.User) { u.Role = 0 }), 0, "user.role", "user.role"},
 		{"unknown role", with(func(u *model.User) { u.Role = 42 }), 0, "user.role", "user.role"},
 		{"operator in a commune", with(func(u *model.User) { u.Unit = communeUnit }), 0, "user.unit", "user.unit_for_role"},

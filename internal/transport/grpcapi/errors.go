@@ -56,9 +56,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	var pre *model.PreconditionError
 	switch {
 	case errors.As(err, &field):
-		return invalidArgument([]*errdetails.BadRequest_FieldViolation{{
-			Field: field.Field, Description: field.Description, Reason: field.Rule,
-		}})
+		// A description may quote the value refused, of any length: cut
+		// to its bound, it fits the message, which then names the field.
+		return invalidArgument([]*errdetails.BadRequest_FieldViolation{
+			fieldViolation(field.Field, field.Description, field.Rule),
+		})
 	case errors.As(err, &pre):
 		return withInfo(codes.FailedPrecondition, pre.Description, pre.Reason, nil)
 	case errors.Is(err, model.ErrBadCursor):

@@ -85,3 +85,35 @@ func TestToStatus(t *testing.T) {
 		t.Errorf("status rewritten: %v", got)
 	}
 }
+
+// A field error of the domain that quotes a long value (a unit name of
+// 300 KB that fits no role) still answers with a message that names the
+// field and the rule, and with a bounded description: the answer to bad
+// input must not grow with it (issue 9, point 3), nor leave out which
+// field was wrong (issue 2).
+func TestToStatusFieldErrorQuotingALongValue(t *testing.T) {
+	long := strings.Repeat("a", 300_000)
+	err := toStatus(context.Background(), slog.New(slog.DiscardHandler),
+		model.InvalidField("user.unit", "user.unit_for_role", "a COMMUNE_WORKER belongs to a commune, not %q", long))
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("code = %v, want InvalidArgument", st.Code())
+	}
+	if !strings.Contains(st.Message(), "user.unit: ") || !strings.Contains(st.Message(), "[user.unit_for_role]") {
+		t.Errorf("message %.200q does not name the field and the rule", st.Message())
+	}
+	if len(st.Message()) > maxViolationMessage+100 {
+		t.Errorf("message of %d bytes, want at most about %d", len(st.Message()), maxViolationMessage)
+	}
+	for _, d := range st.Details() {
+		br, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		for _, v := range br.GetFieldViolations() {
+			if len(v.GetDescription()) > maxDescriptionBytes {
+				t.Errorf("violation %s: description of %d bytes, want at most %d", v.GetField(), len(v.GetDescription()), maxDescriptionBytes)
+			}
+		}
+	}
+}

@@ -347,6 +347,15 @@ func BadQueryParameter(field, description string) error {
 	return invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(field, description, "query.parse")})
 }
 
+// BadBody is INVALID_ARGUMENT naming the field of a REST body that could
+// not be read into the request (an enum name that does not exist, a
+// number out of range, an unknown field), or "body" when the body is no
+// JSON value of it: the gateway says so in a bare message, and a client
+// must get the field and the rule as for every other bad input.
+func BadBody(field, description string) error {
+	return invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(field, description, "body.parse")})
+}
+
 // EscapedSlashInPath is INVALID_ARGUMENT naming REST path parameters that
 // hold an escaped slash (%2F): a resource name's parts are path segments
 // of their own, so such a value names nothing, and the gateway would

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -180,6 +182,53 @@ func TestRequestListsHaveLimits(t *testing.T) {
 	if got := LargestListLimit(); got != 600 {
 		t.Errorf("largest list limit %d, want 600 (police unit covers)", got)
 	}
+}
+
+// Every string a request can carry has a length bound in the schema
+// (max_len, max_bytes, a fixed set, or an anchored pattern of bounded
+// repeats), so that no text field takes more than a sane amount however
+// large the message: issue 2's "text fields have sane length limits",
+// held mechanically as the list limits are above. Output-only fields are
+// not read from a request.
+func TestRequestStringsHaveLimits(t *testing.T) {
+	n := 0
+	eachRequestField(func(path string, fd protoreflect.FieldDescriptor) {
+		if fd.Kind() != protoreflect.StringKind || outputOnly(fd) {
+			return
+		}
+		n++
+		rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+		s := rules.GetString()
+		if fd.IsList() {
+			s = rules.GetRepeated().GetItems().GetString()
+		}
+		if s.GetMaxLen() == 0 && s.GetMaxBytes() == 0 && !s.HasLen() && len(s.GetIn()) == 0 && !boundedPattern(s.GetPattern()) {
+			t.Errorf("%s: a string without a length bound (max_len, max_bytes, len, in or an anchored bounded pattern)", path)
+		}
+	})
+	if n < 100 {
+		t.Fatalf("found only %d request strings", n)
+	}
+}
+
+// outputOnly reports whether the schema marks fd OUTPUT_ONLY.
+func outputOnly(fd protoreflect.FieldDescriptor) bool {
+	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY)
+}
+
+// boundedPattern reports whether every alternative of pattern is anchored
+// at both ends and repeats nothing without bound.
+func boundedPattern(pattern string) bool {
+	if pattern == "" || strings.ContainsAny(pattern, "*+") || strings.Contains(pattern, ",}") {
+		return false
+	}
+	for alt := range strings.SplitSeq(pattern, "|") {
+		if !strings.HasPrefix(alt, "^") || !strings.HasSuffix(alt, "$") {
+			return false
+		}
+	}
+	return true
 }
 
 // Control characters but tab and line breaks, C1 included, and the

@@ -142,7 +142,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
 			write := func(w http.ResponseWriter) {
-				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(queryParameterNamed(err)))
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(bodyFieldNamed(queryParameterNamed(err))))
 			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
@@ -305,6 +305,56 @@ func queryParameterNamed(err error) error {
 	return grpcapi.BadQueryParameter(m[1], strings.TrimPrefix(st.Message(), m[0]))
 }
 
+// bodyRefusalPrefix begins the decoder's refusal of a REST body, which
+// the gateway passes on as a bare INVALID_ARGUMENT message.
+const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
+
+// protojson names a field whose value it cannot read by its JSON name
+// (callType), and one it does not know, or finds twice, as the body
+// wrote it.
+var (
+	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
+	bodyFieldRefusal = regexp.MustCompile(`(?:unknown|duplicate) field "([A-Za-z0-9_]+)"`)
+)
+
+// bodyFieldNamed returns the decoder's refusal of a REST body as
+// INVALID_ARGUMENT naming the field, as the schema names it, and the rule
+// (grpcapi.BadBody); "body" when the refusal names no field (broken
+// JSON). Any other error is returned as it is.
+func bodyFieldNamed(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
+		return err
+	}
+	description, ok := strings.CutPrefix(st.Message(), bodyRefusalPrefix)
+	if !ok {
+		return err
+	}
+	field := "body"
+	if m := bodyValueRefusal.FindStringSubmatch(description); m != nil {
+		field = protoName(m[1])
+	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
+		field = m[1]
+	}
+	// The decoder may quote the body's bytes, which need not be UTF-8; a
+	// detail that is not cannot be marshalled.
+	return grpcapi.BadBody(field, strings.ToValidUTF8(description, "\uFFFD"))
+}
+
+// protoName is the schema's name of a field from its JSON name: protoc
+// makes callType of call_type.
+func protoName(jsonName string) string {
+	var b strings.Builder
+	for _, r := range jsonName {
+		if 'A' <= r && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // validUTF8 returns err with its message made valid UTF-8: an error can
 // quote the bytes of a bad request (a decoder's message does), and a
 // status whose message is not UTF-8 cannot be marshalled, which the
@@ -442,7 +492,7 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 			return fmt.Errorf("httpapi: cannot decode a request body into %T", v)
 		}
 		if err := m.UnmarshalOptions.Unmarshal(cutLongArrays(raw, int(m.keepItems)), msg); err != nil {
-			return fmt.Errorf("the body is not a valid JSON value of the request: %w", err)
+			return fmt.Errorf("%s%w", bodyRefusalPrefix, err)
 		}
 		return nil
 	})
