@@ -36,6 +36,19 @@ func startOnEtcd(t *testing.T, endpoints []string, dir string, clk *clock.Fake) 
 	return startOnEtcdWith(t, endpoints, dir, clk, nil)
 }
 
+// etcdWithWorker starts one embedded etcd member (no fsync), a first
+// instance on it (its files in dir) and the Ba Đình commune worker
+// bd.worker: the start of the tests of instances sharing a store.
+func etcdWithWorker(t *testing.T) (cluster *etcdtest.Cluster, dir string, clk *clock.Fake, a *testServer) {
+	t.Helper()
+	cluster = etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir = t.TempDir()
+	clk = clock.NewFake(testNow)
+	a = startOnEtcd(t, cluster.Endpoints(), dir, clk)
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	return cluster, dir, clk, a
+}
+
 // startOnEtcdWith is startOnEtcd with a change to the configuration.
 func startOnEtcdWith(t *testing.T, endpoints []string, dir string, clk *clock.Fake, configure func(*app.Config)) *testServer {
 	t.Helper()
@@ -78,11 +91,7 @@ func etcdStoreOf(endpoints []string) string {
 // by the other's notification (through the outbox watch: WatchPoll is an
 // hour). No bbolt file is made.
 func TestTwoInstancesShareAnEtcdStore(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	dir := t.TempDir()
-	clk := clock.NewFake(testNow)
-	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
-	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	cluster, dir, clk, a := etcdWithWorker(t)
 	b := startOnEtcd(t, cluster.Endpoints(), dir, clk) // reads a's token book
 
 	first := openCase(t, a, testNow.Add(-time.Hour), "00004")
@@ -155,11 +164,7 @@ func TestStoreConfigValidation(t *testing.T) {
 // only that machine has, and the other instances could no longer open a
 // case; it is refused, and both instances go on reading.
 func TestRotationRefusedOnASharedStore(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	dir := t.TempDir()
-	clk := clock.NewFake(testNow)
-	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
-	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	cluster, dir, clk, a := etcdWithWorker(t)
 	b := startOnEtcd(t, cluster.Endpoints(), dir, clk)
 	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
 	_, err := a.admin().RotateMasterKey(a.as(t, "admin"), &pb.RotateMasterKeyRequest{})
@@ -389,11 +394,7 @@ func TestInstancesOnAStoreShareOnePolicy(t *testing.T) {
 // machine has: the start is refused, naming the file, and the instance
 // already running goes on opening the cases.
 func TestInterruptedRotationNotFinishedOnASharedStore(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	dir := t.TempDir()
-	clk := clock.NewFake(testNow)
-	a := startOnEtcd(t, cluster.Endpoints(), dir, clk)
-	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	cluster, dir, clk, a := etcdWithWorker(t)
 	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
 
 	// b's machine: a copy of the key file, and a next key beside it.

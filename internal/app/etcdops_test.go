@@ -63,11 +63,7 @@ func TestServerOnMigratedEtcdCopy(t *testing.T) {
 // server started on it serves the case, whether it is restored as a file
 // or onto an empty etcd prefix.
 func TestEtcdBackupRestoresOnBothBackends(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	dir := t.TempDir()
-	clk := clock.NewFake(testNow)
-	onEtcd := startOnEtcd(t, cluster.Endpoints(), dir, clk)
-	onEtcd.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	cluster, dir, clk, onEtcd := etcdWithWorker(t)
 	name := openCase(t, onEtcd, testNow.Add(-time.Hour), "00004")
 	data, err := backupOverGRPC(onEtcd.as(t, "admin"), onEtcd)
 	if err != nil {
