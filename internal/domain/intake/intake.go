@@ -9,6 +9,7 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -177,7 +178,9 @@ func (s *Service) ValidateReport(ctx context.Context, p access.Principal, in Cre
 // other than its own the report may be about, best first (at most
 // search.IntakeCandidates), as p may see them: the operator joins the
 // existing case instead of working a duplicate. The search is audited
-// with the create. A replayed create finds them again.
+// with the create. A retried create answers the first answer's report and
+// candidates as they were (firstReportAnswer), the candidates' search
+// audited again, since the retry shows them again.
 func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, []search.Candidate, error) {
 	if !p.May("ReportService/CreateReport") {
 		return model.Report{}, nil, model.ErrPermissionDenied
@@ -237,22 +240,22 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		// the request as it came, and only the last run's refusal counts.
 		r := r
 		refused, found, query, toIndex = nil, nil, search.Query{}, 0
-		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
+		prior, replayed, err := idempotency.Replay(tx, p, "CreateReport", in.RequestID, in.Fingerprint)
 		if err != nil {
 			return err
 		}
 		if replayed {
-			stored, err := tx.Report(prior)
+			out, found, query, err = s.replayCreate(tx, p, prior)
 			if err != nil {
 				return err
 			}
-			if out, err = s.vault.OpenReport(tx, stored); err != nil {
+			// The retry shows the report again: a read of it, on the trail
+			// of the case it belongs to now (the survivor of a merge).
+			current, err := tx.Report(prior.Resource)
+			if err != nil {
 				return err
 			}
-			if found, query, err = s.candidates(tx, p, out, stored); err != nil {
-				return err
-			}
-			retried := idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.create")
+			retried := idempotency.Retried(p, now, "report.read", access.ReportResource(current.ID), access.CaseResource(current.CaseNumber), "report.create")
 			if _, err := tx.AppendAudit(retried); err != nil {
 				return err
 			}
@@ -300,6 +303,9 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
+		if err := rememberCreate(tx, p, in, stored, found, now); err != nil {
+			return err
+		}
 		if _, err := tx.AppendAudit(events...); err != nil {
 			return err
 		}
@@ -329,6 +335,90 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		return access.PoliceReceipt(out), nil, nil
 	}
 	return out, found, nil
+}
+
+// firstReportAnswer is what a CreateReport with a request_id remembers
+// for its retries: the report as it was stored (its private part and
+// reporter still sealed) and its candidates by case number, so that a
+// retry gets the first answer back as it was, whatever was written since
+// (another call about the child, a merge of its case), as a retried step
+// does.
+type firstReportAnswer struct {
+	Report     model.StoredReport
+	Candidates []firstCandidate `json:",omitempty"`
+}
+
+type firstCandidate struct {
+	Case    string
+	Score   float64
+	Matched []search.Field
+}
+
+// rememberCreate records, in the create's transaction, the first answer
+// to a CreateReport that carried a request_id.
+func rememberCreate(tx datastore.Tx, p access.Principal, in CreateReportInput, stored model.StoredReport, found []search.Candidate, now time.Time) error {
+	if in.RequestID == "" {
+		return nil
+	}
+	first := firstReportAnswer{Report: stored}
+	for _, c := range found {
+		first.Candidates = append(first.Candidates, firstCandidate{Case: c.Case.Number, Score: c.Score, Matched: c.Matched})
+	}
+	result, err := json.Marshal(first)
+	if err != nil {
+		return fmt.Errorf("remember report %s: %w", stored.ID, err)
+	}
+	return idempotency.Remember(tx, p, "CreateReport", in.RequestID, in.Fingerprint, stored.ID, result, now)
+}
+
+// rememberLink records, in the link's transaction, the first answer to a
+// LinkReport that carried a request_id: the report as stored once linked.
+func rememberLink(tx datastore.Tx, p access.Principal, in LinkReportInput, stored model.StoredReport, now time.Time) error {
+	if in.RequestID == "" {
+		return nil
+	}
+	result, err := json.Marshal(stored)
+	if err != nil {
+		return fmt.Errorf("remember the link of report %s: %w", stored.ID, err)
+	}
+	return idempotency.Remember(tx, p, "LinkReport", in.RequestID, in.Fingerprint, stored.ID, result, now)
+}
+
+// replayCreate is the answer to a retried CreateReport: the first answer,
+// and the query its candidates answer (for the audit of the search the
+// retry shows again). A record written before first answers were kept
+// has none: the report is shown as it is now, with the candidates found
+// now.
+func (s *Service) replayCreate(tx datastore.ReadTx, p access.Principal, prior model.IdempotencyRecord) (model.Report, []search.Candidate, search.Query, error) {
+	if len(prior.Result) == 0 {
+		stored, err := tx.Report(prior.Resource)
+		if err != nil {
+			return model.Report{}, nil, search.Query{}, err
+		}
+		out, err := s.vault.OpenReport(tx, stored)
+		if err != nil {
+			return model.Report{}, nil, search.Query{}, err
+		}
+		found, query, err := s.candidates(tx, p, out, stored)
+		return out, found, query, err
+	}
+	var first firstReportAnswer
+	if err := json.Unmarshal(prior.Result, &first); err != nil {
+		return model.Report{}, nil, search.Query{}, fmt.Errorf("first answer to report %s: %w", prior.Resource, err)
+	}
+	out, err := s.vault.OpenReport(tx, first.Report)
+	if err != nil {
+		return model.Report{}, nil, search.Query{}, err
+	}
+	var found []search.Candidate
+	for _, c := range first.Candidates {
+		found = append(found, search.Candidate{Case: model.Case{Number: c.Case}, Score: c.Score, Matched: c.Matched})
+	}
+	if len(found) == 0 {
+		return out, nil, search.Query{}, nil
+	}
+	r, err := s.withReporter(tx, out, first.Report)
+	return out, found, search.QueryOfReport(r), err
 }
 
 // entryWrite is a write of a case's search entry (search.EntryWrite),
@@ -407,15 +497,25 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, r model.Re
 	if s.search == nil || !p.May(search.Method) {
 		return nil, search.Query{}, nil
 	}
-	if r.Reporter.Withheld {
-		rep, err := s.vault.OpenReporter(tx, stored)
-		if err != nil {
-			return nil, search.Query{}, err
-		}
-		r.Reporter = rep
+	r, err := s.withReporter(tx, r, stored)
+	if err != nil {
+		return nil, search.Query{}, err
 	}
 	found, err := s.search.CandidatesOf(tx, p, r)
 	return found, search.QueryOfReport(r), err
+}
+
+// withReporter returns r with its reporter opened from stored, when r
+// withholds it: what a search for the report's candidates matches.
+func (s *Service) withReporter(tx datastore.ReadTx, r model.Report, stored model.StoredReport) (model.Report, error) {
+	if r.Reporter.Withheld {
+		rep, err := s.vault.OpenReporter(tx, stored)
+		if err != nil {
+			return model.Report{}, err
+		}
+		r.Reporter = rep
+	}
+	return r, nil
 }
 
 // openCase opens a new case for a report, numbered in the year it is opened
@@ -573,7 +673,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	defer entry.End()
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		refused, toIndex = nil, 0 // the body may run again (datastore.Store): only the last run's refusal counts
-		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
+		prior, replayed, err := idempotency.Replay(tx, p, "LinkReport", in.RequestID, in.Fingerprint)
 		if err != nil {
 			return err
 		}
@@ -586,10 +686,23 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		switch {
 		case replayed || stored.CaseNumber == caseNumber:
-			// A retry, or a link made already (linking is idempotent by
-			// nature): the answer shows the report again.
-			if out, err = s.vault.OpenReport(tx, stored); err != nil {
+			// A retry gets the first answer as it was (the case linked
+			// to, even if merged since); a link made already (linking is
+			// idempotent by nature), or a retry remembered before first
+			// answers were kept, shows the report as it is.
+			answer := stored
+			if replayed && len(prior.Result) > 0 {
+				if err := json.Unmarshal(prior.Result, &answer); err != nil {
+					return fmt.Errorf("first answer to the link of report %s: %w", reportID, err)
+				}
+			}
+			if out, err = s.vault.OpenReport(tx, answer); err != nil {
 				return err
+			}
+			if !replayed {
+				if err := rememberLink(tx, p, in, stored, now); err != nil {
+					return err
+				}
 			}
 			_, err = tx.AppendAudit(idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.link"))
 			return err
@@ -616,6 +729,9 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			return err
 		}
 		if err := tx.UpdateReport(stored); err != nil {
+			return err
+		}
+		if err := rememberLink(tx, p, in, stored, now); err != nil {
 			return err
 		}
 		if toIndex, err = entry.follow(tx, c.ID); err != nil {
