@@ -435,6 +435,42 @@ func TestSearchFollowsTheCommuneAcrossThe2025Reform(t *testing.T) {
 	}
 }
 
+// A caller who still names a commune of before the 2025 reform searches
+// under it (issue 12: the commune "including the predecessor and
+// successor units of the 2025 reforms"): Quán Thánh (00013), which went
+// wholly into Phường Ba Đình, finds a case recorded under Ba Đình today,
+// the name one syllable off, which only the commune lifts to a candidate;
+// Hàng Mã (00043), which went into Hoàn Kiếm, does not. A code that never
+// named a commune is still refused naming commune_code.
+func TestSearchTakesACommuneOfBeforeTheReform(t *testing.T) {
+	ts := startServer(t, "")
+	r := firstCall()
+	r.Children[0].FullName = "Trần Thị Thu Hà"
+	r.Children[0].Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 9}
+	r.Caregivers = nil
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+	created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typo := &pb.SearchCasesRequest{ChildName: "Tran Thi Thu Haa", CommuneCode: "00013"}
+	resp, err := ts.cases().SearchCases(context.Background(), typo)
+	if err != nil {
+		t.Fatalf("under Quán Thánh: %v", err)
+	}
+	if len(resp.GetCandidates()) != 1 || resp.GetCandidates()[0].GetCase().GetName() != created.GetCase() ||
+		!slices.Contains(resp.GetCandidates()[0].GetMatchedFields(), "commune") {
+		t.Errorf("under Quán Thánh, the name one syllable off finds %v, want %s matched on its commune", resp.GetCandidates(), created.GetCase())
+	}
+	typo.CommuneCode = "00043"
+	if resp, err := ts.cases().SearchCases(context.Background(), typo); err != nil || len(resp.GetCandidates()) != 0 {
+		t.Errorf("under Hàng Mã, the name one syllable off finds %v (%v), want nothing", resp.GetCandidates(), err)
+	}
+	typo.CommuneCode = "99999"
+	_, err = ts.cases().SearchCases(context.Background(), typo)
+	wantField(t, err, "commune_code")
+}
+
 // The reporter's identity is sealed (issue 3): only a caller who may
 // disclose it (a hotline supervisor, a city officer) may have a guess at
 // it confirmed. The index holds the reporter's name and phone, so that
