@@ -245,17 +245,16 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			return err
 		}
 		if replayed {
-			out, found, query, err = s.replayCreate(tx, p, prior)
+			stored, err := tx.Report(prior.Resource)
 			if err != nil {
+				return err
+			}
+			if out, found, query, err = s.replayCreate(tx, p, prior, stored); err != nil {
 				return err
 			}
 			// The retry shows the report again: a read of it, on the trail
 			// of the case it belongs to now (the survivor of a merge).
-			current, err := tx.Report(prior.Resource)
-			if err != nil {
-				return err
-			}
-			retried := idempotency.Retried(p, now, "report.read", access.ReportResource(current.ID), access.CaseResource(current.CaseNumber), "report.create")
+			retried := idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.create")
 			if _, err := tx.AppendAudit(retried); err != nil {
 				return err
 			}
@@ -303,7 +302,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
-		if err := rememberCreate(tx, p, in, stored, found, now); err != nil {
+		if err := rememberFirstAnswer(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, r.CaseNumber, found, now); err != nil {
 			return err
 		}
 		if _, err := tx.AppendAudit(events...); err != nil {
@@ -337,14 +336,18 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	return out, found, nil
 }
 
-// firstReportAnswer is what a CreateReport with a request_id remembers
-// for its retries: the report as it was stored (its private part and
-// reporter still sealed) and its candidates by case number, so that a
-// retry gets the first answer back as it was, whatever was written since
-// (another call about the child, a merge of its case), as a retried step
-// does.
+// firstReportAnswer is what a CreateReport or a LinkReport with a
+// request_id remembers for its retries beside the report: what of its
+// answer a later write can change, the case the report belonged to (a
+// link or a merge moves it) and the candidates by case number (another
+// call about the child makes more), so that a retry gets the first answer
+// back as it was, as a retried step does. The report's own content never
+// changes once written (a move re-seals it under another key), so the
+// report itself is read again rather than kept twice. The candidates'
+// numbers are on their cases' audit trails in the clear already (each
+// shown case's case.search event beside the report.create).
 type firstReportAnswer struct {
-	Report     model.StoredReport
+	Case       string           `json:",omitempty"`
 	Candidates []firstCandidate `json:",omitempty"`
 }
 
@@ -354,62 +357,44 @@ type firstCandidate struct {
 	Matched []search.Field
 }
 
-// rememberCreate records, in the create's transaction, the first answer
-// to a CreateReport that carried a request_id.
-func rememberCreate(tx datastore.Tx, p access.Principal, in CreateReportInput, stored model.StoredReport, found []search.Candidate, now time.Time) error {
-	if in.RequestID == "" {
+// rememberFirstAnswer records, in the write's transaction, the first
+// answer to a request of method (CreateReport, LinkReport) that carried a
+// request_id and answered report reportID in case caseNumber with the
+// candidates found.
+func rememberFirstAnswer(tx datastore.Tx, p access.Principal, method, requestID string, fingerprint []byte, reportID, caseNumber string, found []search.Candidate, now time.Time) error {
+	if requestID == "" {
 		return nil
 	}
-	first := firstReportAnswer{Report: stored}
+	first := firstReportAnswer{Case: caseNumber}
 	for _, c := range found {
 		first.Candidates = append(first.Candidates, firstCandidate{Case: c.Case.Number, Score: c.Score, Matched: c.Matched})
 	}
 	result, err := json.Marshal(first)
 	if err != nil {
-		return fmt.Errorf("remember report %s: %w", stored.ID, err)
+		return fmt.Errorf("remember the answer of report %s: %w", reportID, err)
 	}
-	return idempotency.Remember(tx, p, "CreateReport", in.RequestID, in.Fingerprint, stored.ID, result, now)
+	return idempotency.Remember(tx, p, method, requestID, fingerprint, reportID, result, now)
 }
 
-// rememberLink records, in the link's transaction, the first answer to a
-// LinkReport that carried a request_id: the report as stored once linked.
-func rememberLink(tx datastore.Tx, p access.Principal, in LinkReportInput, stored model.StoredReport, now time.Time) error {
-	if in.RequestID == "" {
-		return nil
-	}
-	result, err := json.Marshal(stored)
+// replayCreate is the answer to a retried CreateReport of the report
+// stored: the first answer, and the query its candidates answer (for the
+// audit of the search the retry shows again). A record written before
+// first answers were kept has none: the report is shown as it is now,
+// with the candidates found now.
+func (s *Service) replayCreate(tx datastore.ReadTx, p access.Principal, prior model.IdempotencyRecord, stored model.StoredReport) (model.Report, []search.Candidate, search.Query, error) {
+	out, err := s.vault.OpenReport(tx, stored)
 	if err != nil {
-		return fmt.Errorf("remember the link of report %s: %w", stored.ID, err)
+		return model.Report{}, nil, search.Query{}, err
 	}
-	return idempotency.Remember(tx, p, "LinkReport", in.RequestID, in.Fingerprint, stored.ID, result, now)
-}
-
-// replayCreate is the answer to a retried CreateReport: the first answer,
-// and the query its candidates answer (for the audit of the search the
-// retry shows again). A record written before first answers were kept
-// has none: the report is shown as it is now, with the candidates found
-// now.
-func (s *Service) replayCreate(tx datastore.ReadTx, p access.Principal, prior model.IdempotencyRecord) (model.Report, []search.Candidate, search.Query, error) {
 	if len(prior.Result) == 0 {
-		stored, err := tx.Report(prior.Resource)
-		if err != nil {
-			return model.Report{}, nil, search.Query{}, err
-		}
-		out, err := s.vault.OpenReport(tx, stored)
-		if err != nil {
-			return model.Report{}, nil, search.Query{}, err
-		}
 		found, query, err := s.candidates(tx, p, out, stored)
 		return out, found, query, err
 	}
 	var first firstReportAnswer
 	if err := json.Unmarshal(prior.Result, &first); err != nil {
-		return model.Report{}, nil, search.Query{}, fmt.Errorf("first answer to report %s: %w", prior.Resource, err)
+		return model.Report{}, nil, search.Query{}, fmt.Errorf("first answer to report %s: %w", stored.ID, err)
 	}
-	out, err := s.vault.OpenReport(tx, first.Report)
-	if err != nil {
-		return model.Report{}, nil, search.Query{}, err
-	}
+	out.CaseNumber = first.Case
 	var found []search.Candidate
 	for _, c := range first.Candidates {
 		found = append(found, search.Candidate{Case: model.Case{Number: c.Case}, Score: c.Score, Matched: c.Matched})
@@ -417,7 +402,7 @@ func (s *Service) replayCreate(tx datastore.ReadTx, p access.Principal, prior mo
 	if len(found) == 0 {
 		return out, nil, search.Query{}, nil
 	}
-	r, err := s.withReporter(tx, out, first.Report)
+	r, err := s.withReporter(tx, out, stored)
 	return out, found, search.QueryOfReport(r), err
 }
 
@@ -690,17 +675,18 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			// to, even if merged since); a link made already (linking is
 			// idempotent by nature), or a retry remembered before first
 			// answers were kept, shows the report as it is.
-			answer := stored
-			if replayed && len(prior.Result) > 0 {
-				if err := json.Unmarshal(prior.Result, &answer); err != nil {
-					return fmt.Errorf("first answer to the link of report %s: %w", reportID, err)
-				}
-			}
-			if out, err = s.vault.OpenReport(tx, answer); err != nil {
+			if out, err = s.vault.OpenReport(tx, stored); err != nil {
 				return err
 			}
+			if replayed && len(prior.Result) > 0 {
+				var first firstReportAnswer
+				if err := json.Unmarshal(prior.Result, &first); err != nil {
+					return fmt.Errorf("first answer to the link of report %s: %w", reportID, err)
+				}
+				out.CaseNumber = first.Case
+			}
 			if !replayed {
-				if err := rememberLink(tx, p, in, stored, now); err != nil {
+				if err := rememberFirstAnswer(tx, p, "LinkReport", in.RequestID, in.Fingerprint, stored.ID, stored.CaseNumber, nil, now); err != nil {
 					return err
 				}
 			}
@@ -731,7 +717,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err := tx.UpdateReport(stored); err != nil {
 			return err
 		}
-		if err := rememberLink(tx, p, in, stored, now); err != nil {
+		if err := rememberFirstAnswer(tx, p, "LinkReport", in.RequestID, in.Fingerprint, stored.ID, stored.CaseNumber, nil, now); err != nil {
 			return err
 		}
 		if toIndex, err = entry.follow(tx, c.ID); err != nil {
