@@ -5,6 +5,7 @@ package app_test
 // expire only after their retention.
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -395,4 +396,59 @@ func TestRetryTypingTheCaseNameOtherwiseIsTheSameRequest(t *testing.T) {
 	if got := len(getCase(t, ts, operatorID, name).GetReports()); got != 3 {
 		t.Errorf("the case has %d reports, want 3: the one that opened it, the link and the call", got)
 	}
+}
+
+// A retried CreateReport gets the first answer as it was (issue 5: "a
+// retry with the same id returns the first result"; the README: "even if
+// the resource changed since"), as a retried step does: not the
+// candidates a search finds now that a second call about the child opened
+// another case, nor the case the report's case was merged into since. A
+// link's retry likewise answers the case it linked to.
+func TestReportRetriesReturnTheFirstAnswer(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	op := context.Background() // the operator's
+	create := &pb.CreateReportRequest{Report: firstCall(), RequestId: "first-call"}
+	first, err := ts.reports().CreateReport(op, create)
+	if err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	info := validReport()
+	info.CallType = pb.CallType_CALL_TYPE_INFORMATION
+	loose, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := &pb.LinkReportRequest{Name: loose.GetName(), Case: first.GetCase(), RequestId: "link-loose"}
+	linked, err := ts.reports().LinkReport(op, link)
+	if err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	second, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: secondCall()})
+	if err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+	if !slices.Contains(candidateCases(second.GetCandidates()), first.GetCase()) {
+		t.Fatalf("the second call's candidates %v lack the first case %s", candidateCases(second.GetCandidates()), first.GetCase())
+	}
+	retry := func(when string) {
+		t.Helper()
+		if again, err := ts.reports().CreateReport(op, create); err != nil || !proto.Equal(again, first) {
+			t.Errorf("the report's retry %s: %v (case %s, candidates %v); want the first answer (case %s, candidates %v)",
+				when, err, again.GetCase(), candidateCases(again.GetCandidates()), first.GetCase(), candidateCases(first.GetCandidates()))
+		}
+		if again, err := ts.reports().LinkReport(op, link); err != nil || !proto.Equal(again, linked) {
+			t.Errorf("the link's retry %s: %v (case %s); want the first answer (case %s)", when, err, again.GetCase(), linked.GetCase())
+		}
+	}
+	retry("after a second call about the child")
+
+	city := ts.as(t, "city")
+	if _, err := ts.process().MergeCase(city, &pb.MergeCaseRequest{
+		Name: second.GetCase(), Etag: etagOf(t, ts, "city", second.GetCase()),
+		AbsorbedCase: first.GetCase(), AbsorbedEtag: etagOf(t, ts, "city", first.GetCase()), Reason: "cùng một trẻ",
+	}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	retry("after its case was merged into the second")
 }

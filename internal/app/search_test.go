@@ -45,6 +45,18 @@ func secondCall() *pb.Report {
 	return r
 }
 
+// anonymousCallAbout is the first call's report about another child, of
+// an estimated age, with no caregiver and an anonymous reporter: only
+// the child's name, age and commune to search by.
+func anonymousCallAbout(name string, age int32) *pb.Report {
+	r := firstCall()
+	r.Children[0].FullName = name
+	r.Children[0].Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: age}
+	r.Caregivers = nil
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+	return r
+}
+
 func candidateCases(cs []*pb.ReportCandidate) []string {
 	var out []string
 	for _, c := range cs {
@@ -396,42 +408,59 @@ func TestSearchFollowsTheCommuneAcrossThe2025Reform(t *testing.T) {
 	if got := getCase(t, ts, operatorID, first.GetCase()).GetIncidentUnit(); got != "units/00013@2025-01-01" {
 		t.Fatalf("the 2025 case is recorded under %s, want Quán Thánh (units/00013@2025-01-01)", got)
 	}
-	typo := &pb.SearchCasesRequest{ChildName: "Nguyen Thi Hong Nhunh", CommuneCode: "00004"}
-	resp, err := ts.cases().SearchCases(context.Background(), typo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(resp.GetCandidates()) != 1 || resp.GetCandidates()[0].GetCase().GetName() != first.GetCase() ||
-		!slices.Contains(resp.GetCandidates()[0].GetMatchedFields(), "commune") {
-		t.Errorf("under Ba Đình, the name one syllable off finds %v, want %s matched on its commune", resp.GetCandidates(), first.GetCase())
-	}
-	typo.CommuneCode = "00070"
-	if resp, err := ts.cases().SearchCases(context.Background(), typo); err != nil || len(resp.GetCandidates()) != 0 {
-		t.Errorf("under Hoàn Kiếm, the name one syllable off finds %v (%v), want nothing", resp.GetCandidates(), err)
-	}
+	wantFoundUnder(t, ts, "Nguyen Thi Hong Nhunh", "00004", first.GetCase()) // Ba Đình
+	wantFoundUnder(t, ts, "Nguyen Thi Hong Nhunh", "00070", "")              // Hoàn Kiếm
 
-	recent := firstCall()
-	recent.Children[0].FullName = "Trần Thị Thu Hà"
-	recent.Children[0].Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 9}
-	recent.Caregivers = nil
-	recent.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
-	second, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: recent})
+	second, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: anonymousCallAbout("Trần Thị Thu Hà", 9)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	late := firstCall()
+	late := anonymousCallAbout("Tran Thi Thu Haa", 3) // no birth year in common
 	late.ReceiveTime = timestamppb.New(time.Date(2025, 4, 2, 9, 0, 0, 0, hanoi))
 	late.IncidentCommuneCode = "00013"
-	late.Children[0].FullName = "Tran Thi Thu Haa"
-	late.Children[0].Age = &pb.Child_EstimatedAgeYears{EstimatedAgeYears: 3} // no birth year in common
-	late.Caregivers = nil
-	late.Reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
 	check, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: late, ValidateOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := candidateCases(check.GetCandidates()); !slices.Contains(got, second.GetCase()) {
 		t.Errorf("a report of Quán Thánh in 2025 lists %v, want the Ba Đình case %s", got, second.GetCase())
+	}
+}
+
+// A caller who still names a commune of before the 2025 reform searches
+// under it (issue 12: the commune "including the predecessor and
+// successor units of the 2025 reforms"): Quán Thánh (00013), which went
+// wholly into Phường Ba Đình, finds a case recorded under Ba Đình today,
+// the name one syllable off, which only the commune lifts to a candidate;
+// Hàng Mã (00043), which went into Hoàn Kiếm, does not. A code that never
+// named a commune is still refused naming commune_code.
+func TestSearchTakesACommuneOfBeforeTheReform(t *testing.T) {
+	ts := startServer(t, "")
+	created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: anonymousCallAbout("Trần Thị Thu Hà", 9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFoundUnder(t, ts, "Tran Thi Thu Haa", "00013", created.GetCase()) // Quán Thánh
+	wantFoundUnder(t, ts, "Tran Thi Thu Haa", "00043", "")                // Hàng Mã
+	_, err = ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Tran Thi Thu Haa", CommuneCode: "99999"})
+	wantField(t, err, "commune_code")
+}
+
+// wantFoundUnder searches for the name one syllable off under the commune
+// code: only the commune lifts a case to a candidate, so the search finds
+// the case want alone, matched on its commune, or nothing when want is "".
+func wantFoundUnder(t *testing.T, ts *testServer, name, commune, want string) {
+	t.Helper()
+	resp, err := ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: name, CommuneCode: commune})
+	if err != nil {
+		t.Fatalf("under %s: %v", commune, err)
+	}
+	got := resp.GetCandidates()
+	switch {
+	case want == "" && len(got) != 0:
+		t.Errorf("under %s, %q finds %v, want nothing", commune, name, got)
+	case want != "" && (len(got) != 1 || got[0].GetCase().GetName() != want || !slices.Contains(got[0].GetMatchedFields(), "commune")):
+		t.Errorf("under %s, %q finds %v, want %s matched on its commune", commune, name, got, want)
 	}
 }
 

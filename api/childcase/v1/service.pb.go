@@ -528,8 +528,9 @@ type SearchCasesRequest struct {
 	// A phone of the child's caregivers or of the person who called, in any
 	// usual format ("0912 345 678", "+84912345678").
 	Phone string `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
-	// The GSO code of the commune, as in force today; its predecessors and
-	// successors of the 2025 reform are searched too.
+	// The GSO code of the commune: one in force today, or one a commune had
+	// before (its last version); its predecessors and successors of the 2025
+	// reform are searched too.
 	CommuneCode string `protobuf:"bytes,5,opt,name=commune_code,json=communeCode,proto3" json:"commune_code,omitempty"`
 	// A caregiver's full name.
 	CaregiverName string `protobuf:"bytes,6,opt,name=caregiver_name,json=caregiverName,proto3" json:"caregiver_name,omitempty"`

@@ -52,20 +52,6 @@ func Key(p access.Principal, method, requestID string) string {
 	return p.UserID + ":" + method + ":" + requestID
 }
 
-// Claim makes a request with a request_id idempotent, in the transaction
-// of the change. If an earlier request of p used the id, it returns the id
-// of the resource that request produced and replayed=true (or
-// ErrIdempotencyMismatch if the request differs); otherwise it records, in
-// the caller's transaction, that this request produces resource. Without a
-// request_id it does nothing.
-func Claim(tx datastore.IdempotencyTx, p access.Principal, method, requestID string, fingerprint []byte, resource string, now time.Time) (prior string, replayed bool, err error) {
-	rec, found, err := Replay(tx, p, method, requestID, fingerprint)
-	if err != nil || found {
-		return rec.Resource, found, err
-	}
-	return "", false, Remember(tx, p, method, requestID, fingerprint, resource, nil, now)
-}
-
 // Retried is the audit event of a retry's answer: the first answer shows
 // the record again (to a caller who may have lost the case since), so it
 // is a read of it, action ("case.read", "report.read") on resource, like

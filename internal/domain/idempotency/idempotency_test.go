@@ -128,17 +128,21 @@ func TestSweepInBatches(t *testing.T) {
 	}
 }
 
-// Claim remembers the first request, replays it, and refuses the same id
-// with another request; ids are per user and per method.
-func TestClaim(t *testing.T) {
+// Replay finds the request Remember recorded, and refuses the same id
+// with another request; ids are per user and per method. claim is how the
+// callers use the two: a replay, else the change and its record.
+func TestReplayAndRemember(t *testing.T) {
 	s := newStore(t)
 	claim := func(p access.Principal, method, id, fp, resource string) (string, bool, error) {
 		var prior string
 		var replayed bool
 		err := s.Update(context.Background(), func(tx datastore.Tx) error {
-			var err error
-			prior, replayed, err = idempotency.Claim(tx, p, method, id, []byte(fp), resource, now)
-			return err
+			rec, found, err := idempotency.Replay(tx, p, method, id, []byte(fp))
+			if err != nil || found {
+				prior, replayed = rec.Resource, found
+				return err
+			}
+			return idempotency.Remember(tx, p, method, id, []byte(fp), resource, nil, now)
 		})
 		return prior, replayed, err
 	}

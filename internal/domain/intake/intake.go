@@ -9,6 +9,7 @@ package intake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -177,7 +178,9 @@ func (s *Service) ValidateReport(ctx context.Context, p access.Principal, in Cre
 // other than its own the report may be about, best first (at most
 // search.IntakeCandidates), as p may see them: the operator joins the
 // existing case instead of working a duplicate. The search is audited
-// with the create. A replayed create finds them again.
+// with the create. A retried create answers the first answer's report and
+// candidates as they were (firstReportAnswer), the candidates' search
+// audited again, since the retry shows them again.
 func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Principal, in CreateReportInput) (model.Report, []search.Candidate, error) {
 	if !p.May("ReportService/CreateReport") {
 		return model.Report{}, nil, model.ErrPermissionDenied
@@ -237,21 +240,20 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		// the request as it came, and only the last run's refusal counts.
 		r := r
 		refused, found, query, toIndex = nil, nil, search.Query{}, 0
-		prior, replayed, err := idempotency.Claim(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, now)
+		prior, replayed, err := idempotency.Replay(tx, p, "CreateReport", in.RequestID, in.Fingerprint)
 		if err != nil {
 			return err
 		}
 		if replayed {
-			stored, err := tx.Report(prior)
+			stored, err := tx.Report(prior.Resource)
 			if err != nil {
 				return err
 			}
-			if out, err = s.vault.OpenReport(tx, stored); err != nil {
+			if out, found, query, err = s.replayCreate(tx, p, prior, stored); err != nil {
 				return err
 			}
-			if found, query, err = s.candidates(tx, p, out, stored); err != nil {
-				return err
-			}
+			// The retry shows the report again: a read of it, on the trail
+			// of the case it belongs to now (the survivor of a merge).
 			retried := idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.create")
 			if _, err := tx.AppendAudit(retried); err != nil {
 				return err
@@ -300,6 +302,9 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
+		if err := rememberFirstAnswer(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, r.CaseNumber, found, now); err != nil {
+			return err
+		}
 		if _, err := tx.AppendAudit(events...); err != nil {
 			return err
 		}
@@ -329,6 +334,76 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		return access.PoliceReceipt(out), nil, nil
 	}
 	return out, found, nil
+}
+
+// firstReportAnswer is what a CreateReport or a LinkReport with a
+// request_id remembers for its retries beside the report: what of its
+// answer a later write can change, the case the report belonged to (a
+// link or a merge moves it) and the candidates by case number (another
+// call about the child makes more), so that a retry gets the first answer
+// back as it was, as a retried step does. The report's own content never
+// changes once written (a move re-seals it under another key), so the
+// report itself is read again rather than kept twice. The candidates'
+// numbers are on their cases' audit trails in the clear already (each
+// shown case's case.search event beside the report.create).
+type firstReportAnswer struct {
+	Case       string           `json:",omitempty"`
+	Candidates []firstCandidate `json:",omitempty"`
+}
+
+type firstCandidate struct {
+	Case    string
+	Score   float64
+	Matched []search.Field
+}
+
+// rememberFirstAnswer records, in the write's transaction, the first
+// answer to a request of method (CreateReport, LinkReport) that carried a
+// request_id and answered report reportID in case caseNumber with the
+// candidates found.
+func rememberFirstAnswer(tx datastore.Tx, p access.Principal, method, requestID string, fingerprint []byte, reportID, caseNumber string, found []search.Candidate, now time.Time) error {
+	if requestID == "" {
+		return nil
+	}
+	first := firstReportAnswer{Case: caseNumber}
+	for _, c := range found {
+		first.Candidates = append(first.Candidates, firstCandidate{Case: c.Case.Number, Score: c.Score, Matched: c.Matched})
+	}
+	result, err := json.Marshal(first)
+	if err != nil {
+		return fmt.Errorf("remember the answer of report %s: %w", reportID, err)
+	}
+	return idempotency.Remember(tx, p, method, requestID, fingerprint, reportID, result, now)
+}
+
+// replayCreate is the answer to a retried CreateReport of the report
+// stored: the first answer, and the query its candidates answer (for the
+// audit of the search the retry shows again). A record written before
+// first answers were kept has none: the report is shown as it is now,
+// with the candidates found now.
+func (s *Service) replayCreate(tx datastore.ReadTx, p access.Principal, prior model.IdempotencyRecord, stored model.StoredReport) (model.Report, []search.Candidate, search.Query, error) {
+	out, err := s.vault.OpenReport(tx, stored)
+	if err != nil {
+		return model.Report{}, nil, search.Query{}, err
+	}
+	if len(prior.Result) == 0 {
+		found, query, err := s.candidates(tx, p, out, stored)
+		return out, found, query, err
+	}
+	var first firstReportAnswer
+	if err := json.Unmarshal(prior.Result, &first); err != nil {
+		return model.Report{}, nil, search.Query{}, fmt.Errorf("first answer to report %s: %w", stored.ID, err)
+	}
+	out.CaseNumber = first.Case
+	var found []search.Candidate
+	for _, c := range first.Candidates {
+		found = append(found, search.Candidate{Case: model.Case{Number: c.Case}, Score: c.Score, Matched: c.Matched})
+	}
+	if len(found) == 0 {
+		return out, nil, search.Query{}, nil
+	}
+	r, err := s.withReporter(tx, out, stored)
+	return out, found, search.QueryOfReport(r), err
 }
 
 // entryWrite is a write of a case's search entry (search.EntryWrite),
@@ -407,15 +482,25 @@ func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, r model.Re
 	if s.search == nil || !p.May(search.Method) {
 		return nil, search.Query{}, nil
 	}
-	if r.Reporter.Withheld {
-		rep, err := s.vault.OpenReporter(tx, stored)
-		if err != nil {
-			return nil, search.Query{}, err
-		}
-		r.Reporter = rep
+	r, err := s.withReporter(tx, r, stored)
+	if err != nil {
+		return nil, search.Query{}, err
 	}
 	found, err := s.search.CandidatesOf(tx, p, r)
 	return found, search.QueryOfReport(r), err
+}
+
+// withReporter returns r with its reporter opened from stored, when r
+// withholds it: what a search for the report's candidates matches.
+func (s *Service) withReporter(tx datastore.ReadTx, r model.Report, stored model.StoredReport) (model.Report, error) {
+	if r.Reporter.Withheld {
+		rep, err := s.vault.OpenReporter(tx, stored)
+		if err != nil {
+			return model.Report{}, err
+		}
+		r.Reporter = rep
+	}
+	return r, nil
 }
 
 // openCase opens a new case for a report, numbered in the year it is opened
@@ -573,7 +658,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	defer entry.End()
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		refused, toIndex = nil, 0 // the body may run again (datastore.Store): only the last run's refusal counts
-		_, replayed, err := idempotency.Claim(tx, p, "LinkReport", in.RequestID, in.Fingerprint, reportID, now)
+		prior, replayed, err := idempotency.Replay(tx, p, "LinkReport", in.RequestID, in.Fingerprint)
 		if err != nil {
 			return err
 		}
@@ -586,10 +671,24 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		switch {
 		case replayed || stored.CaseNumber == caseNumber:
-			// A retry, or a link made already (linking is idempotent by
-			// nature): the answer shows the report again.
+			// A retry gets the first answer as it was (the case linked
+			// to, even if merged since); a link made already (linking is
+			// idempotent by nature), or a retry remembered before first
+			// answers were kept, shows the report as it is.
 			if out, err = s.vault.OpenReport(tx, stored); err != nil {
 				return err
+			}
+			if replayed && len(prior.Result) > 0 {
+				var first firstReportAnswer
+				if err := json.Unmarshal(prior.Result, &first); err != nil {
+					return fmt.Errorf("first answer to the link of report %s: %w", reportID, err)
+				}
+				out.CaseNumber = first.Case
+			}
+			if !replayed {
+				if err := rememberFirstAnswer(tx, p, "LinkReport", in.RequestID, in.Fingerprint, stored.ID, stored.CaseNumber, nil, now); err != nil {
+					return err
+				}
 			}
 			_, err = tx.AppendAudit(idempotency.Retried(p, now, "report.read", access.ReportResource(stored.ID), access.CaseResource(stored.CaseNumber), "report.link"))
 			return err
@@ -616,6 +715,9 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			return err
 		}
 		if err := tx.UpdateReport(stored); err != nil {
+			return err
+		}
+		if err := rememberFirstAnswer(tx, p, "LinkReport", in.RequestID, in.Fingerprint, stored.ID, stored.CaseNumber, nil, now); err != nil {
 			return err
 		}
 		if toIndex, err = entry.follow(tx, c.ID); err != nil {

@@ -598,9 +598,17 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 		limit = MaxCandidates
 	}
 	if q.CommuneCode != "" {
-		u, ok := s.units.InForce(q.CommuneCode, vntime.DateOf(s.clock.Now()))
+		// A caller may still name a commune of before the 2025 reform
+		// (people go on using the old names): its last version, whose
+		// successors the query's commune brings in, as a case's
+		// predecessors are in its entry.
+		today := vntime.DateOf(s.clock.Now())
+		u, ok := s.units.InForce(q.CommuneCode, today)
+		if !ok {
+			u, ok = s.units.Ended(q.CommuneCode, today)
+		}
 		if !ok || u.Level != units.LevelCommune {
-			return nil, model.InvalidField("commune_code", "unit.commune", "no commune with code %q is in force today", q.CommuneCode)
+			return nil, model.InvalidField("commune_code", "unit.commune", "no commune ever had the code %q", q.CommuneCode)
 		}
 		q.Commune, q.CommuneCode = u.Key, ""
 	}
