@@ -578,9 +578,15 @@ type PoliceReferral struct {
 	ReferenceNumber  string // the police's own number
 	AcknowledgeTime  time.Time
 	ForwardTime      time.Time // forwarded to the investigation agency
-	Investigators    string    // which investigation agency
-	Outcome          string    // PROSECUTED, NOT_PROSECUTED, SUSPENDED
-	OutcomeTime      time.Time
+	// ForwardRecordTime is when the forwarding was recorded, apart from
+	// ForwardTime, which the liaison may give; ForwardLateRecording flags
+	// a gap beyond the policy's late_recording limit, as for emergency
+	// measures (also in Case.LateRecordings).
+	ForwardRecordTime    time.Time
+	ForwardLateRecording bool
+	Investigators        string // which investigation agency
+	Outcome              string // PROSECUTED, NOT_PROSECUTED, SUSPENDED
+	OutcomeTime          time.Time
 	// Decisions extended, suspended or resumed D16, oldest first.
 	Decisions []PoliceDecision
 }
