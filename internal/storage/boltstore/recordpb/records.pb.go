@@ -1172,8 +1172,9 @@ type Case struct {
 	MergedFrom []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
 	// The police units a police clock was escalated to (model.Case.PoliceAlerted).
 	PoliceAlerted []string `protobuf:"bytes,70,rep,name=police_alerted,json=policeAlerted,proto3" json:"police_alerted,omitempty"`
-	// Emergency measures and separations recorded later than the policy's
-	// late_recording after they were applied (model.Case.LateRecordings).
+	// Emergency measures, separations and police forwardings recorded later
+	// than the policy's late_recording after the time they give
+	// (model.Case.LateRecordings).
 	LateRecordings []*LateRecording `protobuf:"bytes,71,rep,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
 	// When the case was reopened, oldest first (model.Case.Reopened).
 	Reopened []int64 `protobuf:"varint,80,rep,packed,name=reopened,proto3" json:"reopened,omitempty"`
@@ -1566,9 +1567,9 @@ func (x *PoliceViewStamp) GetCaseEtag() bool {
 	return false
 }
 
-// LateRecording is a record of emergency measures or a separation made
-// later than the policy allows: when it was recorded, and the unit that
-// recorded it.
+// LateRecording is a record of emergency measures, a separation or a
+// police forwarding made later than the policy allows: when it was
+// recorded, and the unit that recorded it.
 type LateRecording struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RecordTime    int64                  `protobuf:"varint,1,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
