@@ -15,41 +15,29 @@ import (
 // The police may date their forwarding to the investigators (forward_time),
 // as the chair dates emergency measures; a record made later than the
 // policy's late_recording (24 h) after that time is flagged the same way.
-// Referred Tue 17 Nov 2026 09:00, acknowledged 10:00, D13 breached on Wed
-// 18 Nov 09:00 and escalated to the city police; the forwarding recorded
-// at 15:00 that day but dated 11:00 the day before meets D13 by its date,
-// yet the breach and the escalation stay on the deadline and the
-// timeline, the record keeps when it was made, and the late record is
-// flagged and counted.
+// Referred Mon 2 Mar 2026 16:00 (referredCase), acknowledged 17:00, D13
+// breached on Tue 3 Mar 16:00 and escalated to the city police; the
+// forwarding recorded at 22:00 that day, 30 hours after the referral, but
+// dated 18:00 the day before, meets D13 by its date, yet the breach and
+// the escalation stay on the deadline and the timeline, the record keeps
+// when it was made, and the late record is flagged and counted.
 func TestPoliceForwardingRecordedLateIsFlagged(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
 	hanoi := vntime.Location()
-	w.clk.Set(time.Date(2026, 11, 17, 9, 0, 0, 0, hanoi))
-	number := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
-	name := "cases/" + number
+	name, c := w.referredCase(t)
 	worker, police := principal("worker.badinh"), principal("police.badinh")
-	c, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.clk.Set(time.Date(2026, 11, 17, 10, 0, 0, 0, hanoi))
+	w.clk.Set(time.Date(2026, 3, 2, 17, 0, 0, 0, hanoi))
 	if _, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag()}, "CA-BD-1"); err != nil {
 		t.Fatal(err)
 	}
-	w.clk.Set(time.Date(2026, 11, 18, 10, 0, 0, 0, hanoi))
-	for {
-		n, err := w.eng.FireDue(w.ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == 0 {
-			break
-		}
+	w.clk.Set(time.Date(2026, 3, 3, 17, 0, 0, 0, hanoi))
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
 	}
 
-	recorded := time.Date(2026, 11, 18, 15, 0, 0, 0, hanoi) // 30 hours after the referral
-	forwarded := time.Date(2026, 11, 17, 11, 0, 0, 0, hanoi)
+	recorded := time.Date(2026, 3, 3, 22, 0, 0, 0, hanoi) // 30 hours after the referral
+	forwarded := time.Date(2026, 3, 2, 18, 0, 0, 0, hanoi)
 	w.clk.Set(recorded)
 	got, err := w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: w.caseAs(t, police, name).Etag()}, "Cơ quan CSĐT", forwarded)
 	if err != nil {
