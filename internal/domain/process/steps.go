@@ -275,7 +275,8 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 // meets or misses its clock, so a record made long after it may be a
 // backdated one that turned a missed deadline into a met one. The record
 // goes into the case's LateRecordings, counted in the statistics under
-// unit, and on the timeline, notified to unit and to those who answer for
+// unit (a police unit's under the case's responsible unit, as its clocks
+// are), and on the timeline, notified to unit and to those who answer for
 // its records (the level above). It reports whether it flagged the record.
 func (s *stepCtx) flagLate(unit, what string, at time.Time, above ...string) bool {
 	if !s.now.After(s.e.due(at, fromPolicy(s.e.policy.LateRecording))) {
