@@ -180,6 +180,10 @@ func TestClocksPoliceForwardFromReceipt(t *testing.T) {
 	if d := findDeadline(t, pc, "D13_POLICE_FORWARD", ""); d.GetState() != "MISSED" || d.GetMinutesLate() != 17*60 {
 		t.Errorf("D13 forwarded Mon 09:00: state %s, %d minutes late, want MISSED 1020", d.GetState(), d.GetMinutesLate())
 	}
+	// Recorded as it happened: the record keeps its time and is not late.
+	if r := pc.GetPoliceReferrals()[0]; !r.GetForwardRecordTime().AsTime().Equal(ts.clock.Now()) || !r.GetForwardTime().AsTime().Equal(ts.clock.Now()) || r.GetForwardLateRecording() {
+		t.Errorf("forwarding recorded as it happened: %v", r)
+	}
 
 	// The same code after the reform is Ba Đình, which the policy did not
 	// name: 24 hours.
@@ -491,5 +495,90 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 	}
 	if !slices.Equal(details, []string{"ground TURNED_16"}) {
 		t.Errorf("the closure's timeline entries say %q, want one: ground TURNED_16", details)
+	}
+}
+
+// The police date their forwarding to the investigators, and the record
+// keeps when it was made: one made later than the policy's late_recording
+// (24 h) after its forward_time is flagged as late emergency measures are.
+// Referred Tue 17 Nov 2026 09:00, acknowledged at 10:00; D13 breaches on
+// Wed 18 Nov 09:00 and goes up to the city police; at 15:00 that day, 30
+// hours after the referral, the liaison records the forwarding dated 11:00
+// the day before. D13 is met by that date, but its breach and escalation
+// stay on the deadline and the timeline, the police track shows when the
+// forwarding was recorded and that it was late, and the statistics count
+// the late record.
+func TestClocksPoliceForwardingRecordedLate(t *testing.T) {
+	referred := hn(2026, 11, 17, 9, 0)
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi") // the city police, above the ward's
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	const police, cityPolice = "policeUnits/ca-ba-dinh", "policeUnits/ca-ha-noi"
+	p := ts.process()
+	liaison := ts.as(t, "police.bd")
+	name := openCase(t, ts, referred.Add(-30*time.Minute), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	c, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: police, SuspectedOffence: "Điều 146 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", police)
+	ts.clock.Set(hn(2026, 11, 17, 10, 0))
+	if _, err := p.AcknowledgePoliceReferral(liaison, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	ts.clock.Set(hn(2026, 11, 18, 10, 0))
+	waitEvents(t, ts, "bd.worker", name, "ESCALATED", d13.GetId(), 1)
+
+	recorded, forwarded := hn(2026, 11, 18, 15, 0), hn(2026, 11, 17, 11, 0)
+	ts.clock.Set(recorded)
+	pw := watch(t, ts, "police.bd", 0)
+	pc, err := p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội", ForwardTime: timestamppb.New(forwarded)})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	// The liaison's answer and the commune's full view show the same
+	// track and the same D13.
+	for who, c := range map[string]*pb.Case{"police.bd": pc, "bd.worker": getCase(t, ts, "bd.worker", name)} {
+		var r *pb.PoliceReferral
+		for _, x := range c.GetPoliceReferrals() {
+			if x.GetPoliceUnit() == police {
+				r = x
+			}
+		}
+		if r == nil || !r.GetForwardTime().AsTime().Equal(forwarded) || !r.GetForwardRecordTime().AsTime().Equal(recorded) || !r.GetForwardLateRecording() {
+			t.Errorf("%s sees the referral %v, want forwarded %v, recorded %v, flagged late", who, r, forwarded, recorded)
+		}
+		d := findDeadline(t, c, "D13_POLICE_FORWARD", police)
+		e := d.GetEscalations()
+		if d.GetState() != "MET" || !d.GetDoneTime().AsTime().Equal(forwarded) || !d.GetBreached() || len(e) != 1 || e[0].GetToUnit() != cityPolice {
+			t.Errorf("%s sees D13 %s done %v breached %v escalations %v; want MET by %v, breached, escalated to %s",
+				who, d.GetState(), d.GetDoneTime().AsTime().In(hanoi), d.GetBreached(), e, forwarded, cityPolice)
+		}
+	}
+	events := caseEvents(t, ts, "bd.worker", name)
+	var mine []*pb.CaseEvent
+	for _, e := range events {
+		if e.GetDeadlineId() == d13.GetId() || e.GetKind() == "LATE_RECORDING" {
+			mine = append(mine, e)
+		}
+	}
+	inOrder(t, mine, "DEADLINE_BREACHED", "ESCALATED", "LATE_RECORDING", "DEADLINE_MET")
+	if n := countEvents(events, "LATE_RECORDING", 0); n != 1 {
+		t.Errorf("%d LATE_RECORDING events, want 1", n)
+	}
+	if n := pw.waitFor(t, "LATE_RECORDING", name); !slices.Contains(n.GetUnits(), police) || !slices.Contains(n.GetUnits(), cityPolice) || !slices.Contains(n.GetUnits(), pBaDinh) {
+		t.Errorf("the late record's notice went to %v, want the police unit, the city police and the commune", n.GetUnits())
+	}
+	got, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(ts.as(t, "city"), &pb.GetStatisticsRequest{StartDate: "2026-11-01", EndDate: "2026-11-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.GetGroups(); len(g) != 1 || g[0].GetLateRecordings() != 1 {
+		t.Errorf("November's statistics: %v, want one late recording", g)
 	}
 }

@@ -253,7 +253,7 @@ func TestStatisticsCountALateRecordingUnderTheUnitThatRecordedIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, ok := readCSV(t, month.GetData())["Số lần ghi nhận biện pháp khẩn cấp, tách trẻ muộn"]; n != "1" {
+	if n, ok := readCSV(t, month.GetData())["Số lần ghi nhận muộn: biện pháp khẩn cấp, tách trẻ, chuyển tin báo tội phạm"]; n != "1" {
 		t.Errorf("Action Month report: late recordings %q (row present: %v), want 1", n, ok)
 	}
 	ts.stop()

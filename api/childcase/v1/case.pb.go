@@ -573,9 +573,15 @@ type PoliceReferral struct {
 	OutcomeTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
 	// The decisions that extended, suspended or resumed the 20 days to a
 	// prosecution decision (D16), oldest first.
-	Decisions     []*PoliceDeadlineDecision `protobuf:"bytes,12,rep,name=decisions,proto3" json:"decisions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Decisions []*PoliceDeadlineDecision `protobuf:"bytes,12,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	// When the forwarding was recorded, apart from forward_time, the time
+	// the liaison gave for it; D13 is met or missed by forward_time.
+	ForwardRecordTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=forward_record_time,json=forwardRecordTime,proto3" json:"forward_record_time,omitempty"`
+	// The forwarding was recorded later than the policy's late_recording
+	// after its forward_time (flagged as late emergency measures are).
+	ForwardLateRecording bool `protobuf:"varint,14,opt,name=forward_late_recording,json=forwardLateRecording,proto3" json:"forward_late_recording,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *PoliceReferral) Reset() {
@@ -690,6 +696,20 @@ func (x *PoliceReferral) GetDecisions() []*PoliceDeadlineDecision {
 		return x.Decisions
 	}
 	return nil
+}
+
+func (x *PoliceReferral) GetForwardRecordTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ForwardRecordTime
+	}
+	return nil
+}
+
+func (x *PoliceReferral) GetForwardLateRecording() bool {
+	if x != nil {
+		return x.ForwardLateRecording
+	}
+	return false
 }
 
 // A decision under Criminal Procedure Code Art. 147(3)-(4) that moved or
@@ -837,7 +857,7 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\aOfficer\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
-	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xd1\x04\n" +
+	"\x05phone\x18\x03 \x01(\tR\x05phone\"\xd3\x05\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -854,7 +874,9 @@ const file_childcase_v1_case_proto_rawDesc = "" +
 	"\aoutcome\x18\n" +
 	" \x01(\tR\aoutcome\x12=\n" +
 	"\foutcome_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\voutcomeTime\x12B\n" +
-	"\tdecisions\x18\f \x03(\v2$.childcase.v1.PoliceDeadlineDecisionR\tdecisions\"\xea\x01\n" +
+	"\tdecisions\x18\f \x03(\v2$.childcase.v1.PoliceDeadlineDecisionR\tdecisions\x12J\n" +
+	"\x13forward_record_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x11forwardRecordTime\x124\n" +
+	"\x16forward_late_recording\x18\x0e \x01(\bR\x14forwardLateRecording\"\xea\x01\n" +
 	"\x16PoliceDeadlineDecision\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12'\n" +
 	"\x0fdecision_number\x18\x02 \x01(\tR\x0edecisionNumber\x12\x16\n" +
@@ -932,12 +954,13 @@ var file_childcase_v1_case_proto_depIdxs = []int32{
 	6,  // 21: childcase.v1.PoliceReferral.forward_time:type_name -> google.protobuf.Timestamp
 	6,  // 22: childcase.v1.PoliceReferral.outcome_time:type_name -> google.protobuf.Timestamp
 	5,  // 23: childcase.v1.PoliceReferral.decisions:type_name -> childcase.v1.PoliceDeadlineDecision
-	6,  // 24: childcase.v1.PoliceDeadlineDecision.record_time:type_name -> google.protobuf.Timestamp
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	6,  // 24: childcase.v1.PoliceReferral.forward_record_time:type_name -> google.protobuf.Timestamp
+	6,  // 25: childcase.v1.PoliceDeadlineDecision.record_time:type_name -> google.protobuf.Timestamp
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_case_proto_init() }

@@ -308,7 +308,12 @@ type Deadline struct {
 	// meet it: the case is open, and the deadline is OPEN, of a kind that may
 	// be paused (not an emergency's clock, D4, a follow-up of alternative
 	// care or a police clock, D16 included), neither paused nor overdue.
-	Pausable      bool `protobuf:"varint,16,opt,name=pausable,proto3" json:"pausable,omitempty"`
+	Pausable bool `protobuf:"varint,16,opt,name=pausable,proto3" json:"pausable,omitempty"`
+	// The due time passed while it was OPEN. Kept once the deadline is met,
+	// missed or cancelled, with its escalations: a step dated before the
+	// due time but recorded after it (flagged as a late recording) meets it
+	// without rewriting what happened meanwhile.
+	Breached      bool `protobuf:"varint,17,opt,name=breached,proto3" json:"breached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,6 +456,13 @@ func (x *Deadline) GetEscalations() []*Escalation {
 func (x *Deadline) GetPausable() bool {
 	if x != nil {
 		return x.Pausable
+	}
+	return false
+}
+
+func (x *Deadline) GetBreached() bool {
+	if x != nil {
+		return x.Breached
 	}
 	return false
 }
@@ -2083,7 +2095,7 @@ var File_childcase_v1_process_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_proto_rawDesc = "" +
 	"\n" +
-	"\x1achildcase/v1/process.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x04\n" +
+	"\x1achildcase/v1/process.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x04\n" +
 	"\bDeadline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
@@ -2102,7 +2114,8 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\tdone_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bdoneTime\x12!\n" +
 	"\fminutes_late\x18\x0e \x01(\x03R\vminutesLate\x12:\n" +
 	"\vescalations\x18\x0f \x03(\v2\x18.childcase.v1.EscalationR\vescalations\x12\x1a\n" +
-	"\bpausable\x18\x10 \x01(\bR\bpausable\"x\n" +
+	"\bpausable\x18\x10 \x01(\bR\bpausable\x12\x1a\n" +
+	"\bbreached\x18\x11 \x01(\bR\bbreached\"x\n" +
 	"\n" +
 	"Escalation\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +

@@ -2121,7 +2121,9 @@ type RecordPoliceForwardingRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId           string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	InvestigationAgency string `protobuf:"bytes,4,opt,name=investigation_agency,json=investigationAgency,proto3" json:"investigation_agency,omitempty"`
-	// When it was forwarded; now when unset.
+	// When it was forwarded; now when unset. Not before the acknowledgement
+	// nor in the future; a time more than the policy's late_recording ago
+	// flags the record (PoliceReferral.forward_late_recording).
 	ForwardTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=forward_time,json=forwardTime,proto3" json:"forward_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -124,7 +124,7 @@ type CaseProcessServiceClient interface {
 	ReferCaseToPolice(ctx context.Context, in *ReferCaseToPoliceRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
 	AcknowledgePoliceReferral(ctx context.Context, in *AcknowledgePoliceReferralRequest, opts ...grpc.CallOption) (*Case, error)
-	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide.
+	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide. D13 is met or missed by forward_time; when it was recorded is kept beside it, and a record made later than the policy's late_recording after forward_time is flagged as late emergency measures are.
 	RecordPoliceForwarding(ctx context.Context, in *RecordPoliceForwardingRequest, opts ...grpc.CallOption) (*Case, error)
 	// The police liaison records the investigators' decision.
 	RecordPoliceOutcome(ctx context.Context, in *RecordPoliceOutcomeRequest, opts ...grpc.CallOption) (*Case, error)
@@ -597,7 +597,7 @@ type CaseProcessServiceServer interface {
 	ReferCaseToPolice(context.Context, *ReferCaseToPoliceRequest) (*Case, error)
 	// The police liaison acknowledges the referral to their unit; D13 already runs from the referral.
 	AcknowledgePoliceReferral(context.Context, *AcknowledgePoliceReferralRequest) (*Case, error)
-	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide.
+	// The police liaison records that the crime report went to the investigation agency, which has 20 days to decide. D13 is met or missed by forward_time; when it was recorded is kept beside it, and a record made later than the policy's late_recording after forward_time is flagged as late emergency measures are.
 	RecordPoliceForwarding(context.Context, *RecordPoliceForwardingRequest) (*Case, error)
 	// The police liaison records the investigators' decision.
 	RecordPoliceOutcome(context.Context, *RecordPoliceOutcomeRequest) (*Case, error)

@@ -374,11 +374,13 @@ type StatisticsGroup struct {
 	// (MET, MISSED, OPEN, CANCELLED, OVERDUE for an open one past due).
 	Emergencies int32            `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
 	EmergencyD3 map[string]int32 `protobuf:"bytes,17,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// Records of emergency measures or of a separation made in the period
-	// later than the policy's late_recording after the measures or the
-	// separation were applied (Decree 56 Arts. 26 and 32: flagged for the
-	// accountability reports), counted under the unit that recorded them,
-	// the case's responsible unit at the time.
+	// Records of emergency measures, of a separation or of a police
+	// forwarding to the investigators made in the period later than the
+	// policy's late_recording after the time they give (Decree 56 Arts. 26
+	// and 32, Circular 43/2021 Art. 5: flagged for the accountability
+	// reports), counted under the unit that recorded them, the case's
+	// responsible unit at the time; a police unit's under the case's
+	// responsible unit, as the police clocks.
 	LateRecordings int32 `protobuf:"varint,18,opt,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache

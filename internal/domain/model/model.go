@@ -258,9 +258,10 @@ type Case struct {
 	// (access.StampPoliceViews): that view's etag and update time, which
 	// must not move with the commune's work the view hides.
 	PoliceViews []PoliceViewStamp
-	// LateRecordings are the records of emergency measures or of a
-	// separation made later than the policy's late_recording after they
-	// were applied (issue 11: flagged for the accountability reports).
+	// LateRecordings are the records of emergency measures, of a
+	// separation or of a police forwarding made later than the policy's
+	// late_recording after the time they give (issue 11: flagged for the
+	// accountability reports).
 	// They are kept in the clear, apart from the sealed records
 	// themselves, so that the statistics counters can count them.
 	LateRecordings []LateRecording
@@ -436,10 +437,11 @@ type EmergencyMeasures struct {
 	LateRecording bool      `json:"late_recording,omitempty"`
 }
 
-// LateRecording is a record of emergency measures or of a separation made
-// late: when it was recorded, and the unit that recorded it (the case's
-// responsible unit then, as a resource name), which answers for the delay
-// in the statistics even after the case moves on.
+// LateRecording is a record of emergency measures, of a separation or of
+// a police forwarding made late: when it was recorded, and the unit that
+// recorded it (the case's responsible unit then, or the police unit, as a
+// resource name), which answers for the delay in the statistics even after
+// the case moves on.
 type LateRecording struct {
 	RecordTime time.Time
 	Unit       string
@@ -578,9 +580,15 @@ type PoliceReferral struct {
 	ReferenceNumber  string // the police's own number
 	AcknowledgeTime  time.Time
 	ForwardTime      time.Time // forwarded to the investigation agency
-	Investigators    string    // which investigation agency
-	Outcome          string    // PROSECUTED, NOT_PROSECUTED, SUSPENDED
-	OutcomeTime      time.Time
+	// ForwardRecordTime is when the forwarding was recorded, apart from
+	// ForwardTime, which the liaison may give; ForwardLateRecording flags
+	// a gap beyond the policy's late_recording limit, as for emergency
+	// measures (also in Case.LateRecordings).
+	ForwardRecordTime    time.Time
+	ForwardLateRecording bool
+	Investigators        string // which investigation agency
+	Outcome              string // PROSECUTED, NOT_PROSECUTED, SUSPENDED
+	OutcomeTime          time.Time
 	// Decisions extended, suspended or resumed D16, oldest first.
 	Decisions []PoliceDecision
 }

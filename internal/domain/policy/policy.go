@@ -90,8 +90,9 @@ type Policy struct {
 	// clock for emergency measures already runs.
 	AcknowledgeEmergency Limit `json:"acknowledge_emergency"`
 	// LateRecording is the gap between applying an emergency measure or a
-	// separation and recording it beyond which the record is flagged for
-	// the accountability reports.
+	// separation, or forwarding a crime report to the investigators, and
+	// recording it beyond which the record is flagged for the
+	// accountability reports.
 	LateRecording     Limit `json:"late_recording"`
 	TransferAccept    Limit `json:"transfer_accept"`
 	PoliceAcknowledge Limit `json:"police_acknowledge"`

@@ -315,7 +315,11 @@ func (e *Engine) forwardLimit(c *model.Case) clockSpec {
 }
 
 // RecordPoliceForwarding: the crime report went to the investigation
-// agency, which has 20 days to decide.
+// agency, which has 20 days to decide. D13 is met or missed by when it
+// went (at, now if zero); when it was recorded is kept beside it, and a
+// record made later than the policy's late_recording after it is flagged
+// as late emergency measures are, for the police unit: the liaison sets
+// the time that meets its own unit's clock.
 func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal, req Request, investigators string, at time.Time) (model.Case, error) {
 	investigators, err := required("investigation_agency", investigators, 300)
 	if err != nil {
@@ -333,6 +337,11 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 			return model.InvalidField("forward_time", "time.after_acknowledgement", "forward_time lies before the police acknowledged the referral (%s)", hanoi(r.AcknowledgeTime))
 		}
 		r.State, r.ForwardTime, r.Investigators = model.PoliceForwarded, at.UTC(), investigators
+		// The city police answer for the unit's records, as the level
+		// above a commune does; the commune's case waits on the track.
+		r.ForwardRecordTime = s.now
+		r.ForwardLateRecording = s.flagLate(r.PoliceUnit, "forwarded to the investigators", r.ForwardTime,
+			s.e.nextLevel(s.tx, r.PoliceUnit, s.now), access.UnitName(s.c.ResponsibleUnit))
 		saved := s.now
 		s.now = at.UTC()
 		s.meet(model.DeadlinePoliceForward, r.PoliceUnit)

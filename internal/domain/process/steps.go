@@ -251,10 +251,8 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 // separation): not before the case's information was received, since the
 // 12-hour clock runs from then (nor, on a reopened case, before the
 // reopening: the case was closed, and the clock of its new cycle runs from
-// the reopening), and not in the future. A gap to now beyond
-// the policy's late_recording limit is flagged on the timeline and
-// notified to the unit and the level above, for their accountability;
-// late says so.
+// the reopening), and not in the future. A late record is flagged
+// (flagLate) for the responsible unit; late says so.
 func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied time.Time, late bool, err error) {
 	applied = at.UTC()
 	if applied.Before(s.c.ReceiveTime) {
@@ -268,16 +266,26 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 	if applied.After(s.now.Add(intake.ClockSkew)) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_future", "%s lies in the future", field)
 	}
-	if s.now.After(s.e.due(applied, fromPolicy(s.e.policy.LateRecording))) {
-		late = true
-		// The level above hears of it, as of a closure: it answers for
-		// the unit's records.
-		unit := access.UnitName(s.c.ResponsibleUnit)
-		s.c.LateRecordings = append(s.c.LateRecordings, model.LateRecording{RecordTime: s.now, Unit: unit})
-		s.event("LATE_RECORDING", fmt.Sprintf("%s applied %s, recorded %d minutes later", what, hanoi(applied), int64(s.now.Sub(applied)/time.Minute)), 0,
-			unit, s.e.nextLevel(s.tx, unit, s.now))
+	unit := access.UnitName(s.c.ResponsibleUnit)
+	return applied, s.flagLate(unit, what+" applied", applied, s.e.nextLevel(s.tx, unit, s.now)), nil
+}
+
+// flagLate flags a record made now of what happened at, by unit, when the
+// gap is beyond the policy's late_recording limit: a time given for a step
+// meets or misses its clock, so a record made long after it may be a
+// backdated one that turned a missed deadline into a met one. The record
+// goes into the case's LateRecordings, counted in the statistics under
+// unit (a police unit's under the case's responsible unit, as its clocks
+// are), and on the timeline, notified to unit and to those who answer for
+// its records (the level above). It reports whether it flagged the record.
+func (s *stepCtx) flagLate(unit, what string, at time.Time, above ...string) bool {
+	if !s.now.After(s.e.due(at, fromPolicy(s.e.policy.LateRecording))) {
+		return false
 	}
-	return applied, late, nil
+	s.c.LateRecordings = append(s.c.LateRecordings, model.LateRecording{RecordTime: s.now, Unit: unit})
+	s.event("LATE_RECORDING", fmt.Sprintf("%s %s, recorded %d minutes later", what, hanoi(at), int64(s.now.Sub(at)/time.Minute)), 0,
+		append([]string{unit}, above...)...)
+	return true
 }
 
 // emergencyApplied meets the 12-hour clock, if it runs, by when emergency

@@ -177,7 +177,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/RecordPoliceForwarding"},
 			{Method: "CaseProcessService/RecordPoliceOutcome"},
 		},
-		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 24 h (48 h in a remote commune) to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 20 calendar days to a decision, from the forwarding (a 20th day that is a day off runs to 24:00 of the next working day, Civil Code Art. 148)",
+		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 24 h (48 h in a remote commune) to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 20 calendar days to a decision, from the forwarding (a 20th day that is a day off runs to 24:00 of the next working day, Civil Code Art. 148). `:recordPoliceForwarding` takes `forward_time` (now if left out; not before the acknowledgement, nor in the future) and meets or misses D13 by it; `forward_record_time` keeps when it was recorded, and a record made later than the policy's `late_recording` after `forward_time` is flagged as late emergency measures are (`forward_late_recording`, and a `LATE_RECORDING` event notified to the police unit, the city police above it and the commune). A D13 that breached before such a record meets it keeps its breach (`breached`) and escalations",
 	},
 	{
 		Step: "D16 extension or suspension (Criminal Procedure Code Art. 147(3)-(4))",

@@ -195,9 +195,11 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 		row("Vụ việc khẩn cấp: biện pháp khẩn cấp trong 12 giờ (D3) đúng hạn", c.EmergencyD3[string(model.DeadlineMet)]),
 		row("Vụ việc khẩn cấp: D3 trễ hoặc quá hạn", c.EmergencyD3[string(model.DeadlineMissed)]+c.EmergencyD3["OVERDUE"]),
 	}
-	// A measure or separation recorded late may hide a missed D3: the
-	// plan asks the city to act on delay and cover-up.
-	row("Số lần ghi nhận biện pháp khẩn cấp, tách trẻ muộn", c.LateRecordings)
+	// A measure, separation or police forwarding recorded late may hide
+	// a missed D3 or D13: the plan asks the city to act on delay and
+	// cover-up. One rule flags them all, so they are one row, named so
+	// that nobody takes it for the commune's records alone.
+	row("Số lần ghi nhận muộn: biện pháp khẩn cấp, tách trẻ, chuyển tin báo tội phạm", c.LateRecordings)
 	row("Số thời hạn hoàn thành đúng hạn", deadlines.Met)
 	row("Số thời hạn hoàn thành trễ hạn", deadlines.Missed)
 	row("Số thời hạn đang quá hạn", deadlines.OverdueNow)

@@ -128,10 +128,11 @@ type Counts struct {
 	// CANCELLED), OVERDUE for an open one past due.
 	Emergencies int
 	EmergencyD3 map[string]int
-	// LateRecordings are the records of emergency measures or of a
-	// separation made in the period later than the policy's
-	// late_recording after they were applied, under the unit that
-	// recorded them (tally.CaseEvents).
+	// LateRecordings are the records of emergency measures, of a
+	// separation or of a police forwarding made in the period later than
+	// the policy's late_recording after the time they give, under the
+	// unit that recorded them, a police unit's under the case's
+	// responsible unit (tally.CaseEvents).
 	LateRecordings int
 }
 

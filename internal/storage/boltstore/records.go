@@ -140,6 +140,7 @@ func referralToRec(p model.PoliceReferral) *recordpb.PoliceReferral {
 		PoliceUnit: p.PoliceUnit, SuspectedOffence: p.SuspectedOffence, ReferTime: timeToRec(p.ReferTime),
 		ReferredBy: p.ReferredBy, State: p.State, ReferenceNumber: p.ReferenceNumber,
 		AcknowledgeTime: timeToRec(p.AcknowledgeTime), ForwardTime: timeToRec(p.ForwardTime),
+		ForwardRecordTime: timeToRec(p.ForwardRecordTime), ForwardLateRecording: p.ForwardLateRecording,
 		Investigators: p.Investigators, Outcome: p.Outcome, OutcomeTime: timeToRec(p.OutcomeTime),
 		Decisions: mapSlice(p.Decisions, func(d model.PoliceDecision) *recordpb.PoliceDecision {
 			return &recordpb.PoliceDecision{Kind: d.Kind, DecisionNumber: d.Number, Reason: d.Reason, UntilDate: d.UntilDate,
@@ -153,6 +154,7 @@ func referralFromRec(r *recordpb.PoliceReferral) model.PoliceReferral {
 		PoliceUnit: r.GetPoliceUnit(), SuspectedOffence: r.GetSuspectedOffence(), ReferTime: timeFromRec(r.GetReferTime()),
 		ReferredBy: r.GetReferredBy(), State: r.GetState(), ReferenceNumber: r.GetReferenceNumber(),
 		AcknowledgeTime: timeFromRec(r.GetAcknowledgeTime()), ForwardTime: timeFromRec(r.GetForwardTime()),
+		ForwardRecordTime: timeFromRec(r.GetForwardRecordTime()), ForwardLateRecording: r.GetForwardLateRecording(),
 		Investigators: r.GetInvestigators(), Outcome: r.GetOutcome(), OutcomeTime: timeFromRec(r.GetOutcomeTime()),
 		Decisions: mapSlice(r.GetDecisions(), func(d *recordpb.PoliceDecision) model.PoliceDecision {
 			return model.PoliceDecision{Kind: d.GetKind(), Number: d.GetDecisionNumber(), Reason: d.GetReason(), UntilDate: d.GetUntilDate(),

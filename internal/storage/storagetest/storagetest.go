@@ -182,8 +182,9 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 			{
 				PoliceUnit: model.PoliceUnitName("ca-phuong-ba-dinh"), SuspectedOffence: "Điều 140", ReferTime: baseTime.Add(time.Hour), ReferredBy: "hoa.le",
 				State: model.PoliceDecided, ReferenceNumber: "CA-BD/2026/117", AcknowledgeTime: baseTime.Add(90 * time.Minute),
-				ForwardTime: baseTime.Add(20 * time.Hour), Investigators: "CQĐT Công an quận Ba Đình",
-				Outcome: "PROSECUTED", OutcomeTime: baseTime.Add(19 * 24 * time.Hour),
+				ForwardTime: baseTime.Add(20 * time.Hour), ForwardRecordTime: baseTime.Add(45*time.Hour + 3), ForwardLateRecording: true,
+				Investigators: "CQĐT Công an quận Ba Đình",
+				Outcome:       "PROSECUTED", OutcomeTime: baseTime.Add(19 * 24 * time.Hour),
 				Decisions: []model.PoliceDecision{
 					{Kind: model.PoliceSuspension, Number: "3/QĐ-TĐC", Reason: "chờ giám định", Time: baseTime.Add(3 * 24 * time.Hour), RecordedBy: "ca.lien"},
 					{Kind: model.PoliceExtension, Number: "12/QĐ-CSĐT", Reason: "xác minh nhiều nơi", UntilDate: "2026-03-01", Time: baseTime.Add(5*24*time.Hour + 7), RecordedBy: "ca.lien"},

@@ -202,6 +202,7 @@ func caseToProto(c model.Case) *pb.Case {
 			ReferTime: timestamp(r.ReferTime), ReferredBy: model.UserName(r.ReferredBy),
 			State: r.State, ReferenceNumber: r.ReferenceNumber, AcknowledgeTime: timestamp(r.AcknowledgeTime),
 			ForwardTime: timestamp(r.ForwardTime), InvestigationAgency: r.Investigators,
+			ForwardRecordTime: timestamp(r.ForwardRecordTime), ForwardLateRecording: r.ForwardLateRecording,
 			Outcome: r.Outcome, OutcomeTime: timestamp(r.OutcomeTime),
 		})
 		last := p.PoliceReferrals[len(p.PoliceReferrals)-1]
@@ -257,7 +258,7 @@ func deadlineToProto(d model.Deadline, pausable bool) *pb.Deadline {
 		Id: int32(d.ID), Kind: string(d.Kind), Ref: d.Ref, Clock: string(d.Clock), Unit: d.Unit,
 		StartTime: timestamp(d.Start), DueTime: timestamp(d.Due), CalendarVersion: d.CalendarVersion,
 		State: string(d.State), Overdue: d.Open() && d.Breached, Paused: d.IsPaused(),
-		DoneTime: timestamp(d.DoneTime), MinutesLate: d.MinutesLate, Pausable: pausable,
+		DoneTime: timestamp(d.DoneTime), MinutesLate: d.MinutesLate, Pausable: pausable, Breached: d.Breached,
 	}
 	if d.IsPaused() {
 		// The reason of a pause that ended stays in the case's notes.

@@ -92,8 +92,9 @@ type Tally struct {
 	Reports, CasesOpened, CasesStillOpen, CasesClosed, CrimeClosedWithoutReferral int64
 	TransfersProposed, TransfersAccepted, TransfersDeclined, PoliceReferrals      int64
 	Emergencies                                                                   int64
-	// LateRecordings are the records of emergency measures or of a
-	// separation made later than the policy allows (model.LateRecording).
+	// LateRecordings are the records of emergency measures, of a
+	// separation or of a police forwarding made later than the policy
+	// allows (model.LateRecording).
 	LateRecordings int64
 	Deadlines      map[model.DeadlineKind]*DeadlineTally
 	// Escalations by the unit escalated to (its resource name): its level
@@ -472,7 +473,8 @@ func CountCase(c model.Case, first *model.StoredReport, count Counter) {
 // commune's delays and hand-overs stay its own after the case has moved
 // on, and its rate of transfers accepted is of the transfers it proposed.
 // A late recording counts, in the month it was recorded, under the unit
-// that recorded it, for the same reason.
+// that recorded it, for the same reason (a police unit's, as its clocks,
+// under the case's responsible unit).
 func CaseEvents(c model.Case, add func(at time.Time, unit string, inc func(*Tally))) {
 	closed := c.Status == model.StatusClosed
 	add(c.ReceiveTime, "", func(t *Tally) {

@@ -440,8 +440,12 @@ type PoliceReferral struct {
 	Outcome          string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	OutcomeTime      int64                  `protobuf:"varint,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
 	Decisions        []*PoliceDecision      `protobuf:"bytes,12,rep,name=decisions,proto3" json:"decisions,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// When the forwarding was recorded, and whether that was later than
+	// the policy's late_recording after forward_time.
+	ForwardRecordTime    int64 `protobuf:"varint,13,opt,name=forward_record_time,json=forwardRecordTime,proto3" json:"forward_record_time,omitempty"`
+	ForwardLateRecording bool  `protobuf:"varint,14,opt,name=forward_late_recording,json=forwardLateRecording,proto3" json:"forward_late_recording,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *PoliceReferral) Reset() {
@@ -556,6 +560,20 @@ func (x *PoliceReferral) GetDecisions() []*PoliceDecision {
 		return x.Decisions
 	}
 	return nil
+}
+
+func (x *PoliceReferral) GetForwardRecordTime() int64 {
+	if x != nil {
+		return x.ForwardRecordTime
+	}
+	return 0
+}
+
+func (x *PoliceReferral) GetForwardLateRecording() bool {
+	if x != nil {
+		return x.ForwardLateRecording
+	}
+	return false
 }
 
 // PoliceDecision is an extension, suspension or resumption of D16. Its
@@ -1154,8 +1172,9 @@ type Case struct {
 	MergedFrom []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
 	// The police units a police clock was escalated to (model.Case.PoliceAlerted).
 	PoliceAlerted []string `protobuf:"bytes,70,rep,name=police_alerted,json=policeAlerted,proto3" json:"police_alerted,omitempty"`
-	// Emergency measures and separations recorded later than the policy's
-	// late_recording after they were applied (model.Case.LateRecordings).
+	// Emergency measures, separations and police forwardings recorded later
+	// than the policy's late_recording after the time they give
+	// (model.Case.LateRecordings).
 	LateRecordings []*LateRecording `protobuf:"bytes,71,rep,name=late_recordings,json=lateRecordings,proto3" json:"late_recordings,omitempty"`
 	// When the case was reopened, oldest first (model.Case.Reopened).
 	Reopened []int64 `protobuf:"varint,80,rep,packed,name=reopened,proto3" json:"reopened,omitempty"`
@@ -1548,9 +1567,9 @@ func (x *PoliceViewStamp) GetCaseEtag() bool {
 	return false
 }
 
-// LateRecording is a record of emergency measures or a separation made
-// later than the policy allows: when it was recorded, and the unit that
-// recorded it.
+// LateRecording is a record of emergency measures, a separation or a
+// police forwarding made later than the policy allows: when it was
+// recorded, and the unit that recorded it.
 type LateRecording struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RecordTime    int64                  `protobuf:"varint,1,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
@@ -2571,7 +2590,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"taker_unit\x18\r \x01(\tR\ttakerUnit\x126\n" +
 	"\aprivate\x18\x0e \x01(\v2\x1c.childcase.storage.v1.SealedR\aprivate\x128\n" +
 	"\breporter\x18\x0f \x01(\v2\x1c.childcase.storage.v1.SealedR\breporter\x12\x14\n" +
-	"\x05means\x18\x1e \x01(\x05R\x05means\"\xd4\x03\n" +
+	"\x05means\x18\x1e \x01(\x05R\x05means\"\xba\x04\n" +
 	"\x0ePoliceReferral\x12\x1f\n" +
 	"\vpolice_unit\x18\x01 \x01(\tR\n" +
 	"policeUnit\x12+\n" +
@@ -2588,7 +2607,9 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\aoutcome\x18\n" +
 	" \x01(\tR\aoutcome\x12!\n" +
 	"\foutcome_time\x18\v \x01(\x03R\voutcomeTime\x12B\n" +
-	"\tdecisions\x18\f \x03(\v2$.childcase.storage.v1.PoliceDecisionR\tdecisions\"\xc6\x01\n" +
+	"\tdecisions\x18\f \x03(\v2$.childcase.storage.v1.PoliceDecisionR\tdecisions\x12.\n" +
+	"\x13forward_record_time\x18\r \x01(\x03R\x11forwardRecordTime\x124\n" +
+	"\x16forward_late_recording\x18\x0e \x01(\bR\x14forwardLateRecording\"\xc6\x01\n" +
 	"\x0ePoliceDecision\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12'\n" +
 	"\x0fdecision_number\x18\x02 \x01(\tR\x0edecisionNumber\x12\x16\n" +
