@@ -2,10 +2,7 @@ package archtest
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"io/fs"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,57 +21,39 @@ var roleWordings = map[string]string{
 // anywhere else (a handler, a domain service, the console) is a second
 // place deciding it, which the table's readers never see.
 func TestRolesAreDecidedInAccess(t *testing.T) {
-	root := "../.."
-	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	pkgs, fset := goPackages(t)
+	for dir, files := range pkgs {
+		if dir == "internal/domain/access" || dir == "internal/domain/model" {
+			continue
 		}
-		rel, _ := filepath.Rel(root, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == "internal/domain/access" || rel == "internal/domain/model" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
-			return nil
-		}
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			if _, allowed := roleWordings[rel+":"+fn.Name.Name]; allowed {
-				continue
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				var operands []ast.Expr
-				switch n := n.(type) {
-				case *ast.BinaryExpr:
-					if n.Op == token.EQL || n.Op == token.NEQ {
-						operands = []ast.Expr{n.X, n.Y}
-					}
-				case *ast.CaseClause:
-					operands = n.List
+		for _, f := range files {
+			for _, decl := range f.file.Decls {
+				fn, ok := decl.(*ast.FuncDecl)
+				if !ok || fn.Body == nil {
+					continue
 				}
-				for _, e := range operands {
-					if role := roleConstant(e); role != "" {
-						t.Errorf("%s: %s compares a role with %s: decide it in internal/domain/access", fset.Position(e.Pos()), fn.Name.Name, role)
-					}
+				if _, allowed := roleWordings[f.rel+":"+fn.Name.Name]; allowed {
+					continue
 				}
-				return true
-			})
+				ast.Inspect(fn.Body, func(n ast.Node) bool {
+					var operands []ast.Expr
+					switch n := n.(type) {
+					case *ast.BinaryExpr:
+						if n.Op == token.EQL || n.Op == token.NEQ {
+							operands = []ast.Expr{n.X, n.Y}
+						}
+					case *ast.CaseClause:
+						operands = n.List
+					}
+					for _, e := range operands {
+						if role := roleConstant(e); role != "" {
+							t.Errorf("%s: %s compares a role with %s: decide it in internal/domain/access", fset.Position(e.Pos()), fn.Name.Name, role)
+						}
+					}
+					return true
+				})
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
