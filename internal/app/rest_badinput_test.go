@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
 )
 
@@ -109,6 +110,9 @@ func TestRESTBadInput(t *testing.T) {
 			}
 			if code < 400 || code >= 500 {
 				t.Errorf("%d %.300s, want 4xx", code, raw)
+			}
+			if reason, domain := restErrorInfo(t, raw); reason == "" || domain != grpcapi.ErrorDomain {
+				t.Errorf("no ErrorInfo with a reason and domain %q: %.300s", grpcapi.ErrorDomain, raw)
 			}
 		})
 	}

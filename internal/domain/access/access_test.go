@@ -637,3 +637,26 @@ func TestPoliceViewOfACaseNotYetStamped(t *testing.T) {
 		t.Errorf("after a write the view shows: etag %s at %s, want p10 at %s", v.Etag(), v.UpdateTime, shown.UpdateTime)
 	}
 }
+
+// OnlyOwnReports follows ReportScope: true exactly where the scope is the
+// principal's own reports alone, so a list may read them by who took them.
+func TestOnlyOwnReports(t *testing.T) {
+	pol := access.New(registry(t))
+	for _, tt := range []struct {
+		p    access.Principal
+		want bool
+	}{
+		{operatorLan, true},
+		{supervisor111, false},
+		{worker1, false},
+		{officerD1, false},
+		{officerCity, false},
+		{principal("co.x", model.RoleCityOfficer, district1Name), true}, // a city officer not at the city level
+		{principal("pl.x", model.RolePoliceLiaison, "policeUnits/pa01"), false},
+	} {
+		keys, all := pol.ReportScope(tt.p)
+		if got := pol.OnlyOwnReports(tt.p); got != tt.want {
+			t.Errorf("%s (%v): OnlyOwnReports = %v, want %v (ReportScope %v %v)", tt.p.UserID, tt.p.Role, got, tt.want, keys, all)
+		}
+	}
+}

@@ -75,6 +75,14 @@ func (pol *Policy) ReportScope(p Principal) (keys []string, all bool) {
 	return nil, false
 }
 
+// OnlyOwnReports reports whether p sees only the reports p recorded
+// (ReportScope holds p's own key alone): a list of them reads the index
+// of the reports by who recorded them, a few among many.
+func (pol *Policy) OnlyOwnReports(p Principal) bool {
+	keys, all := pol.ReportScope(p)
+	return !all && len(keys) == 1 && keys[0] == scopeTaker+p.UserID
+}
+
 // ScopeAll is the queue key of every case: QueueNone's entries for the
 // principals who see every case (Scope's all).
 const ScopeAll = "all"

@@ -326,7 +326,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	if s.cases != nil && out.CaseNumber != "" {
 		s.cases.Notify()
 	}
-	s.awaitIndex(ctx, toIndex)
+	s.awaitIndex(ctx, toIndex, out.CaseNumber)
 	s.log.InfoContext(ctx, "report created", "report", out.ID, "case", out.CaseNumber, "call_type", int(out.CallType), "by", p.UserID, "candidates", len(found))
 	if p.Grant("ReportService/CreateReport") == access.Police {
 		// The police view of a report is a receipt: they recorded it, but
@@ -443,8 +443,10 @@ func (e entryWrite) End() {
 // awaitIndex waits for the index entry of a case a committed write
 // marked (0: none), so that a search after the answer finds the case. A
 // failure is logged, not returned: the write stands, and its case stays
-// marked until the next start indexes it (search.Service.CatchUp).
-func (s *Service) awaitIndex(ctx context.Context, caseID uint64) {
+// marked until the next start indexes it (search.Service.CatchUp). The
+// log names the case by its number, which an operator can look up; its
+// internal key is storage's.
+func (s *Service) awaitIndex(ctx context.Context, caseID uint64, caseNumber string) {
 	if caseID == 0 || s.search == nil {
 		return
 	}
@@ -453,9 +455,9 @@ func (s *Service) awaitIndex(ctx context.Context, caseID uint64) {
 	case err == nil:
 	case ctx.Err() != nil:
 		// The caller is gone; the indexer still writes the entry.
-		s.log.WarnContext(ctx, "search index: the call ended before its case's entry was written; the indexer still writes it", "case_id", caseID, "err", err)
+		s.log.WarnContext(ctx, "search index: the call ended before its case's entry was written; the indexer still writes it", "case", caseNumber, "err", err)
 	default:
-		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written; the next start writes it", "case_id", caseID, "err", err)
+		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written; the next start writes it", "case", caseNumber, "err", err)
 	}
 }
 
@@ -742,7 +744,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		return model.Report{}, err
 	}
-	s.awaitIndex(ctx, toIndex)
+	s.awaitIndex(ctx, toIndex, out.CaseNumber)
 	return out, nil
 }
 

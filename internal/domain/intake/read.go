@@ -62,15 +62,15 @@ type (
 	CaseQuery   = datastore.CaseQuery
 )
 
-// ListReports lists the reports p may see, newest first. A hotline
-// operator's list reads only their own reports, through an index; anyone
-// else's but the city's reads the reports of their scope keys
+// ListReports lists the reports p may see, newest first. A list of only
+// one's own reports (a hotline operator's) reads them through an index;
+// anyone else's but the city's reads the reports of their scope keys
 // (access.ReportScope), through another.
 func (s *Service) ListReports(ctx context.Context, p access.Principal, q ReportQuery) (reports []model.Report, next string, err error) {
 	if !p.May("ReportService/ListReports") {
 		return nil, "", model.ErrPermissionDenied
 	}
-	if p.Role == model.RoleHotlineOperator {
+	if s.policy.OnlyOwnReports(p) {
 		q.TakenBy = p.UserID
 	} else if keys, all := s.policy.ReportScope(p); !all {
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no reports

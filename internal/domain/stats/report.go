@@ -96,8 +96,9 @@ func (s *Service) leavesCity(p access.Principal, o ReportOptions) bool {
 			return true
 		}
 	}
-	u, ok := s.unitNamed(p.Unit)
-	return !(p.Role == model.RoleCityOfficer && ok && u.Level == units.LevelCity)
+	// The city's officers are those who see every report of the city.
+	_, all := s.policy.ReportScope(p)
+	return !all
 }
 
 // SmallCount is the least count shown when a report leaves the city level.

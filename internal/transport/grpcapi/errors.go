@@ -40,6 +40,8 @@ const (
 	ReasonStreamStalled    = "STREAM_STALLED"
 	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
 	ReasonDatabaseDamaged  = "DATABASE_DAMAGED"
+	ReasonUnimplemented    = "UNIMPLEMENTED"
+	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -167,4 +169,22 @@ func BodyTooLarge(limit int64) error {
 	}
 	return withInfo(codes.InvalidArgument, "the request body is over the limit of "+size+": nothing was done",
 		ReasonBodyTooLarge, map[string]string{"limit_bytes": strconv.FormatInt(limit, 10)})
+}
+
+// NoSuchMethod is the refusal of a call to a method this server does not
+// have, with an ErrorInfo like every other error, so that a client
+// switches on one thing.
+func NoSuchMethod() error {
+	return withInfo(codes.Unimplemented, "no such method", ReasonUnimplemented, nil)
+}
+
+// NoSuchRoute is the REST refusal of a path that no route takes.
+func NoSuchRoute() error {
+	return withInfo(codes.NotFound, "not found", ReasonNotFound, nil)
+}
+
+// MethodNotAllowed is the REST refusal of an HTTP method that a route
+// does not take (the gateway answers it 405, with Allow).
+func MethodNotAllowed() error {
+	return withInfo(codes.Unimplemented, "method not allowed: the Allow header names the methods this path takes", ReasonMethodNotAllowed, nil)
 }

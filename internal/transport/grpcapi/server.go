@@ -130,6 +130,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		gateway: d.Gateway, trusted: d.TrustedProxies}
 	opts = append(opts,
 		grpc.ForceServerCodecV2(newScreeningCodec()),
+		// grpc-go's own answer to an unknown method has no ErrorInfo.
+		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return NoSuchMethod() }),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,

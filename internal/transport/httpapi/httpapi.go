@@ -106,7 +106,14 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		runtime.WithDisablePathLengthFallback(),
 		runtime.WithDisableHTTPMethodOverride(),
 		runtime.WithRoutingErrorHandler(func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-			if httpStatus != http.StatusMethodNotAllowed {
+			// The gateway's own answers carry no ErrorInfo, which every
+			// error of this service does.
+			switch httpStatus {
+			case http.StatusNotFound:
+				runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: grpcapi.NoSuchRoute()})
+				return
+			case http.StatusMethodNotAllowed:
+			default:
 				runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 				return
 			}
@@ -116,7 +123,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			w.Header().Set("Allow", allowedMethods(routes, r.URL.EscapedPath()))
 			runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{
 				HTTPStatus: http.StatusMethodNotAllowed,
-				Err:        status.Error(codes.Unimplemented, http.StatusText(http.StatusMethodNotAllowed)),
+				Err:        grpcapi.MethodNotAllowed(),
 			})
 		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),

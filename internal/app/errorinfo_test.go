@@ -1,0 +1,84 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/childcase/childcase/internal/transport/grpcapi"
+)
+
+// restErrorInfo returns the reason and domain of the ErrorInfo in a REST
+// error answer ("" when it has none).
+func restErrorInfo(t *testing.T, raw []byte) (reason, domain string) {
+	t.Helper()
+	var answer struct {
+		Details []struct {
+			Type   string `json:"@type"`
+			Reason string `json:"reason"`
+			Domain string `json:"domain"`
+		} `json:"details"`
+	}
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		t.Fatalf("answer is not JSON (%v): %.300q", err, raw)
+	}
+	for _, d := range answer.Details {
+		if d.Type == "type.googleapis.com/google.rpc.ErrorInfo" {
+			return d.Reason, d.Domain
+		}
+	}
+	return "", ""
+}
+
+// Every error, REST and gRPC alike, carries an ErrorInfo with a reason a
+// client can switch on and the service's domain: the routing refusals
+// the gateway makes before any call, and a method the server does not
+// have, as much as the refusals of the methods themselves.
+func TestEveryErrorCarriesErrorInfo(t *testing.T) {
+	ts := startServer(t, "")
+	operator := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	rest := []struct {
+		name, method, path string
+		headers            map[string]string
+		wantStatus         int
+		wantReason         string
+	}{
+		{"no such path", "GET", "/v1/nothing-here", operator, http.StatusNotFound, grpcapi.ReasonNotFound},
+		{"no such path under a collection", "GET", "/v1/reports/a/b/c", operator, http.StatusNotFound, grpcapi.ReasonNotFound},
+		{"method the path does not take", "DELETE", "/v1/reports", operator, http.StatusMethodNotAllowed, grpcapi.ReasonMethodNotAllowed},
+		{"no token", "GET", "/v1/reports", nil, http.StatusUnauthorized, grpcapi.ReasonUnauthenticated},
+		{"no such case", "GET", "/v1/cases/HN-2026-99999", operator, http.StatusNotFound, grpcapi.ReasonNotFound},
+	}
+	for _, tt := range rest {
+		t.Run("REST "+tt.name, func(t *testing.T) {
+			code, raw := restRaw(t, ts, tt.method, tt.path, "", tt.headers)
+			if code != tt.wantStatus {
+				t.Errorf("%s %s: %d %.300s, want %d", tt.method, tt.path, code, raw, tt.wantStatus)
+			}
+			reason, domain := restErrorInfo(t, raw)
+			if reason != tt.wantReason || domain != grpcapi.ErrorDomain {
+				t.Errorf("%s %s: ErrorInfo reason %q domain %q, want %q %q: %.300s", tt.method, tt.path, reason, domain, tt.wantReason, grpcapi.ErrorDomain, raw)
+			}
+		})
+	}
+
+	grpcCalls := []struct {
+		name, method string
+		wantReason   string
+	}{
+		{"no such method", "/childcase.v1.CaseService/Nothing", grpcapi.ReasonUnimplemented},
+		{"no such service", "/childcase.v1.NoService/Nothing", grpcapi.ReasonUnimplemented},
+	}
+	for _, tt := range grpcCalls {
+		t.Run("gRPC "+tt.name, func(t *testing.T) {
+			err := ts.conn.Invoke(ts.as(t, operatorID), tt.method, &emptypb.Empty{}, &emptypb.Empty{})
+			st := status.Convert(err)
+			if info, _ := errorInfo(st); info.GetReason() != tt.wantReason || info.GetDomain() != grpcapi.ErrorDomain {
+				t.Errorf("%s: %v: ErrorInfo %v, want reason %q domain %q", tt.method, err, info, tt.wantReason, grpcapi.ErrorDomain)
+			}
+		})
+	}
+}
