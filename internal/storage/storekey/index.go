@@ -179,7 +179,8 @@ var ErrEndScan = errors.New("end of scan")
 // once however many prefixes hold it. It is ScanDesc over several
 // prefixes: fn is called as there, and the cursor is the hex of the last
 // suffix taken, valid for any set of prefixes. A page costs the entries it
-// returns plus one cursor seek per prefix.
+// returns, those it leaves out (at most MaxSkipped), and one cursor seek
+// per prefix.
 func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool, cursor string, limit int, fn func(suffix []byte, take bool) error) (string, error) {
 	if limit <= 0 {
 		return "", fmt.Errorf("list limit %d: must be positive", limit)
@@ -230,7 +231,7 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 		}
 		settle(h, k)
 	}
-	accepted := 0
+	accepted, skipped := 0, 0
 	var last []byte
 	for {
 		var best []byte
@@ -254,6 +255,9 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 		}
 		switch err := fn(suffix, accepted < limit); {
 		case errors.Is(err, ErrSkip):
+			if skipped++; skipped == MaxSkipped {
+				return hex.EncodeToString(suffix), nil
+			}
 			continue
 		case errors.Is(err, ErrEndScan):
 			return "", nil

@@ -284,6 +284,14 @@ func setCeiling(c Cursor, prefix []byte) {
 // page.
 var ErrSkip = errors.New("skip")
 
+// MaxSkipped is how many entries a page may leave out (ErrSkip) before it
+// ends where it is, short or even empty, with a cursor to go on from
+// there: a list filtered within its index (a commune's cases of a rare
+// status, a queue with due_before) then still reads at most a page and
+// this many entries a request, not its whole scope. AIP-158 lets a page
+// hold fewer than page_size; only an empty next_page_token ends a list.
+const MaxSkipped = 1000
+
 // ScanDesc walks the keys that start with prefix from the newest (the
 // largest key) down, starting after the cursor, and calls fn with each
 // until limit entries were accepted, then once more with take=false to
@@ -316,7 +324,7 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 	} else {
 		k, _ = c.Prev()
 	}
-	accepted := 0
+	accepted, skipped := 0, 0
 	var last []byte
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		if len(k) != len(prefix)+idLen {
@@ -324,13 +332,17 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 		}
 		switch err := fn(k, accepted < limit); {
 		case errors.Is(err, ErrSkip):
+			if skipped++; skipped == MaxSkipped {
+				return hex.EncodeToString(k), nil
+			}
 			continue
 		case err != nil:
 			return "", err
 		}
 		if accepted == limit {
-			// One more entry matches, so there is a next page: a cursor
-			// never leads to an empty page.
+			// One more entry matches, so there is a next page: such a
+			// cursor never leads to an empty page (one left at
+			// MaxSkipped may).
 			return hex.EncodeToString(last), nil
 		}
 		accepted++

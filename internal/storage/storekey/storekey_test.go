@@ -74,3 +74,69 @@ func TestScanAuditTimeReadsItsPage(t *testing.T) {
 		t.Errorf("a page of %d read up to %d entries of %d: the walk is not bounded by the range", q.Limit, maxReads, n)
 	}
 }
+
+// TestFilteredPagesAreBounded pins that a page whose filter leaves out
+// many entries (a commune's cases of a rare status) ends after MaxSkipped
+// of them with a cursor to go on, short or empty, rather than reading the
+// whole scope; and that its pages together are the whole filtered list,
+// for ScanDesc and for ScanMerged alike.
+func TestFilteredPagesAreBounded(t *testing.T) {
+	const n = 3*MaxSkipped + 7
+	prefix := []byte("scope\x00")
+	var keys [][]byte
+	for i := range n {
+		keys = append(keys, append(bytes.Clone(prefix), U64(uint64(i))...))
+	}
+	// Every 700th entry matches: a page of 5 would read all of them.
+	match := func(suffix []byte) bool { return be.Uint64(suffix)%700 == 0 }
+	var want []uint64
+	for i := n - 1; i >= 0; i-- {
+		if i%700 == 0 {
+			want = append(want, uint64(i))
+		}
+	}
+	scans := map[string]func(c *countingCursor, after string, fn func(suffix []byte, take bool) error) (string, error){
+		"ScanDesc": func(c *countingCursor, after string, fn func([]byte, bool) error) (string, error) {
+			return ScanDesc(c, prefix, 8, after, 5, func(k []byte, take bool) error { return fn(k[len(prefix):], take) })
+		},
+		"ScanMerged": func(c *countingCursor, after string, fn func([]byte, bool) error) (string, error) {
+			return ScanMerged(func() Cursor { return c }, [][]byte{prefix}, 8, true, after, 5, fn)
+		},
+	}
+	for name, scan := range scans {
+		t.Run(name, func(t *testing.T) {
+			var got []uint64
+			after, pages, maxReads := "", 0, 0
+			for {
+				c := &countingCursor{keys: keys}
+				next, err := scan(c, after, func(suffix []byte, take bool) error {
+					if !match(suffix) {
+						return ErrSkip
+					}
+					if take {
+						got = append(got, be.Uint64(suffix))
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages++
+				maxReads = max(maxReads, c.reads)
+				if next == "" {
+					break
+				}
+				if pages > n {
+					t.Fatal("the pages do not end")
+				}
+				after = next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("the pages together = %v, want %v", got, want)
+			}
+			if maxReads > MaxSkipped+5+3 {
+				t.Errorf("a page of 5 read up to %d entries: a filtered page must stop after %d left out", maxReads, MaxSkipped)
+			}
+		})
+	}
+}
