@@ -257,3 +257,44 @@ func TestCaseEventsTokenTakesTheNameTypedOtherwise(t *testing.T) {
 		}
 	}
 }
+
+// The units' page token is a cursor too (issue 10: "the page token is a
+// cursor, never an offset"): the cursor a client can read in it (it is
+// signed, not sealed) is the last unit of the page, and the next page
+// starts right after that unit. It was the offset of the next page.
+func TestUnitsPageTokenIsACursor(t *testing.T) {
+	ts := startServer(t, "")
+	ctx := context.Background()
+	whole, err := ts.units().ListUnits(ctx, &pb.ListUnitsRequest{PageSize: 6})
+	if err != nil || len(whole.GetUnits()) != 6 {
+		t.Fatalf("ListUnits of 6 = %v, %v", whole.GetUnits(), err)
+	}
+	first, err := ts.units().ListUnits(ctx, &pb.ListUnitsRequest{PageSize: 3})
+	if err != nil || len(first.GetUnits()) != 3 {
+		t.Fatalf("ListUnits of 3 = %v, %v", first.GetUnits(), err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(first.GetNextPageToken())
+	if err != nil {
+		t.Fatalf("the page token %q is not base64url: %v", first.GetNextPageToken(), err)
+	}
+	// version.filters.cursor.mac
+	signed := string(raw[:strings.LastIndexByte(string(raw), '.')])
+	parts := strings.SplitN(signed, ".", 3)
+	if last := strings.TrimPrefix(first.GetUnits()[2].GetName(), "units/"); len(parts) != 3 || parts[2] != last {
+		t.Errorf("the cursor in the page token is %q, want the page's last unit %s", parts[len(parts)-1], last)
+	}
+	second, err := ts.units().ListUnits(ctx, &pb.ListUnitsRequest{PageSize: 3, PageToken: first.GetNextPageToken()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for _, u := range append(first.GetUnits(), second.GetUnits()...) {
+		got = append(got, u.GetName())
+	}
+	for _, u := range whole.GetUnits() {
+		want = append(want, u.GetName())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("two pages of 3 = %v, want the page of 6 %v", got, want)
+	}
+}

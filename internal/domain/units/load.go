@@ -348,12 +348,7 @@ func (b *builder) registry() *Registry {
 	for _, u := range b.units {
 		r.all = append(r.all, u)
 	}
-	slices.SortFunc(r.all, func(a, b Unit) int {
-		if c := strings.Compare(a.Code, b.Code); c != 0 {
-			return c
-		}
-		return a.ValidFrom.Compare(b.ValidFrom)
-	})
+	slices.SortFunc(r.all, func(a, b Unit) int { return a.Key.Compare(b.Key) })
 	// Appending in sorted order leaves each code's versions sorted too.
 	for _, u := range r.all {
 		r.byCode[u.Code] = append(r.byCode[u.Code], u)

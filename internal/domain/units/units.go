@@ -13,6 +13,7 @@
 package units
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -61,6 +62,12 @@ func (k Key) IsZero() bool { return k == Key{} }
 // "00004@2025-07-01". [ParseKey] is its inverse.
 func (k Key) String() string {
 	return k.Code + "@" + k.ValidFrom.String()
+}
+
+// Compare orders keys by code, then by first day in force: the order of
+// [Registry.List].
+func (k Key) Compare(o Key) int {
+	return cmp.Or(strings.Compare(k.Code, o.Code), k.ValidFrom.Compare(o.ValidFrom))
 }
 
 // ParseKey parses a key in the form written by [Key.String]:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,24 +58,29 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	// The reference list is small and in memory; the cursor is an offset.
-	offset := 0
+	// The cursor is the key of the page's last unit, never a position
+	// (issue 10), as on every other list: the list is in key order, and
+	// the next page starts after that key.
+	all := s.units.List(f)
+	start := 0
 	if cursor != "" {
-		if offset, err = strconv.Atoi(cursor); err != nil || offset < 0 {
+		after, err := units.ParseKey(cursor)
+		if err != nil {
 			return nil, badPageToken()
 		}
+		i, found := slices.BinarySearchFunc(all, after, func(u units.Unit, k units.Key) int { return u.Key.Compare(k) })
+		start = i
+		if found {
+			start++
+		}
 	}
-	all := s.units.List(f)
-	if offset > len(all) {
-		return nil, badPageToken()
-	}
-	end := min(offset+pageSize(req.GetPageSize(), 200, 1000), len(all))
+	end := min(start+pageSize(req.GetPageSize(), 200, 1000), len(all))
 	resp := &pb.ListUnitsResponse{}
-	for _, u := range all[offset:end] {
+	for _, u := range all[start:end] {
 		resp.Units = append(resp.Units, unitToProto(u, s.units.Predecessors(u.Key)))
 	}
 	if end < len(all) {
-		resp.NextPageToken = s.pages.encode(ctx, strconv.Itoa(end), filters...)
+		resp.NextPageToken = s.pages.encode(ctx, all[end-1].Key.String(), filters...)
 	}
 	return resp, nil
 }
