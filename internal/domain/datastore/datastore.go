@@ -140,9 +140,11 @@ type ReportReader interface {
 	// Report returns the report with that id, or model.ErrNotFound.
 	Report(id string) (model.StoredReport, error)
 	// ListReports returns up to q.Limit reports, newest first, and a cursor
-	// for the next page ("" when there is none; a cursor never leads to an
-	// empty page). A cursor it did not issue for the same filters gives
-	// model.ErrBadCursor.
+	// for the next page ("" when there is none). A page ends short, even
+	// empty, with a cursor after it has passed over storekey.MaxSkipped
+	// reports the filters (CallType) leave out, never for those out of the
+	// caller's scope (Scopes, Match). A cursor it did not issue for the
+	// same filters gives model.ErrBadCursor.
 	ListReports(q ReportQuery) ([]model.StoredReport, string, error)
 }
 

@@ -254,6 +254,8 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 			}
 		}
 		switch err := fn(suffix, accepted < limit); {
+		case errors.Is(err, ErrOutOfScope):
+			continue
 		case errors.Is(err, ErrSkip):
 			if skipped++; skipped == MaxSkipped {
 				return hex.EncodeToString(suffix), nil
