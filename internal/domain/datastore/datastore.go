@@ -543,9 +543,14 @@ type QueueQuery struct {
 	// Until, if set, ends the list before the first case due at or after
 	// it.
 	Until time.Time
-	// Match, if set, keeps only the cases for which it returns true; the
-	// others are skipped as if absent.
+	// Match, if set, keeps only the cases for which it returns true (the
+	// caller's scope); the others are skipped as if absent.
 	Match func(model.Case) bool
-	After string // cursor from a previous page
-	Limit int    // must be positive
+	// Filter, if set, keeps only the cases for which it returns true (the
+	// request's filters, as due_before): a page ends short, with a cursor,
+	// after it has passed over storekey.MaxSkipped cases Filter leaves
+	// out, never for those Match refuses.
+	Filter func(model.Case) bool
+	After  string // cursor from a previous page
+	Limit  int    // must be positive
 }
