@@ -140,9 +140,11 @@ type ReportReader interface {
 	// Report returns the report with that id, or model.ErrNotFound.
 	Report(id string) (model.StoredReport, error)
 	// ListReports returns up to q.Limit reports, newest first, and a cursor
-	// for the next page ("" when there is none; a cursor never leads to an
-	// empty page). A cursor it did not issue for the same filters gives
-	// model.ErrBadCursor.
+	// for the next page ("" when there is none). A page ends short, even
+	// empty, with a cursor after it has passed over storekey.MaxSkipped
+	// reports the filters (CallType) leave out, never for those out of the
+	// caller's scope (Scopes, Match). A cursor it did not issue for the
+	// same filters gives model.ErrBadCursor.
 	ListReports(q ReportQuery) ([]model.StoredReport, string, error)
 }
 
@@ -541,9 +543,14 @@ type QueueQuery struct {
 	// Until, if set, ends the list before the first case due at or after
 	// it.
 	Until time.Time
-	// Match, if set, keeps only the cases for which it returns true; the
-	// others are skipped as if absent.
+	// Match, if set, keeps only the cases for which it returns true (the
+	// caller's scope); the others are skipped as if absent.
 	Match func(model.Case) bool
-	After string // cursor from a previous page
-	Limit int    // must be positive
+	// Filter, if set, keeps only the cases for which it returns true (the
+	// request's filters, as due_before): a page ends short, with a cursor,
+	// after it has passed over storekey.MaxSkipped cases Filter leaves
+	// out, never for those Match refuses.
+	Filter func(model.Case) bool
+	After  string // cursor from a previous page
+	Limit  int    // must be positive
 }

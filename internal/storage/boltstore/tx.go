@@ -239,7 +239,10 @@ func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string,
 		if err != nil {
 			return fmt.Errorf("index points at a missing report: %w", err)
 		}
-		if (q.CallType != 0 && r.CallType != q.CallType) || (q.Match != nil && !q.Match(r)) {
+		if q.Match != nil && !q.Match(r) {
+			return storekey.ErrOutOfScope
+		}
+		if q.CallType != 0 && r.CallType != q.CallType {
 			return errSkip
 		}
 		if take {
@@ -380,7 +383,10 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
 		// With both filters the unit index is read and status checked here.
-		if (q.Status != 0 && c.Status != q.Status) || (q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
+		if (q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
+			return storekey.ErrOutOfScope
+		}
+		if q.Status != 0 && c.Status != q.Status {
 			return errSkip
 		}
 		if take {

@@ -149,9 +149,15 @@ func (t *tx) reportIndexKeys(key []byte, r model.StoredReport) ([][]byte, error)
 // reports, else those of the scope keys, else those of the call type,
 // else all) and checks the other conditions on each record.
 func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string, error) {
-	keep := func(r model.StoredReport) bool {
-		return (q.CallType == 0 || r.CallType == q.CallType) && (q.Match == nil || q.Match(r))
+	// A report Match refuses is passed over as absent, as boltstore does.
+	load := func(key []byte) (model.StoredReport, error) {
+		r, err := t.reportByKey(key)
+		if err == nil && q.Match != nil && !q.Match(r) {
+			return r, storekey.ErrOutOfScope
+		}
+		return r, err
 	}
+	keep := func(r model.StoredReport) bool { return q.CallType == 0 || r.CallType == q.CallType }
 	if q.TakenBy == "" && q.Scopes != nil {
 		var index [][]byte
 		for key := range t.st.reports.m {
@@ -165,7 +171,7 @@ func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string,
 			}
 			index = append(index, ks...)
 		}
-		return pageMerged(index, q.Scopes, storekey.ReportKeyLen, q.After, q.Limit, t.reportByKey, keep)
+		return pageMerged(index, q.Scopes, storekey.ReportKeyLen, q.After, q.Limit, load, keep)
 	}
 	var prefix []byte
 	indexed := func(reportEntry) bool { return true }
@@ -179,7 +185,7 @@ func (t *tx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string,
 	}
 	return pageDesc(t.st.reports.m, prefix, storekey.ReportKeyLen, q.After, q.Limit, indexed,
 		func(key string) []byte { return []byte(key) },
-		t.reportByKey, keep)
+		load, keep)
 }
 
 // pageDesc pages, newest first, through an index built from the entries
@@ -327,12 +333,16 @@ func (t *tx) putCase(id uint64, c model.Case) error {
 // cases, else those of the scope keys, else those of the status, else
 // all) and checks the other conditions on each record.
 func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
-	load := func(id []byte) (model.Case, error) { return t.CaseByID(binary.BigEndian.Uint64(id)) }
-	keep := func(c model.Case) bool {
-		return (q.Status == 0 || c.Status == q.Status) &&
-			(q.Scopes == nil || storekey.InScope(c, q.Scopes)) &&
-			(q.Match == nil || q.Match(c))
+	// A case out of q.Scopes or Match is passed over as absent, as
+	// boltstore does.
+	load := func(id []byte) (model.Case, error) {
+		c, err := t.CaseByID(binary.BigEndian.Uint64(id))
+		if err == nil && ((q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c))) {
+			return c, storekey.ErrOutOfScope
+		}
+		return c, err
 	}
+	keep := func(c model.Case) bool { return q.Status == 0 || c.Status == q.Status }
 	if q.ResponsibleUnit.IsZero() && q.Scopes != nil {
 		var index [][]byte
 		for _, e := range t.st.cases.m {

@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // The scope and queue lists: ListCases with Scopes and ListQueue read the
@@ -26,6 +27,7 @@ var caseIndexTests = []namedTest{
 	{"QueuePagingAndUntil", testQueuePaging},
 	{"QueueFollowsUpdates", testQueueFollowsUpdates},
 	{"QueueBadCursor", testQueueBadCursor},
+	{"QueueMatchNeverEndsAPage", testQueueMatchNeverEndsAPage},
 	{"ReportScopes", testReportScopes},
 	{"IndexKeysWithNULRefused", testIndexKeysWithNUL},
 }
@@ -161,7 +163,7 @@ func queuedCases(t *testing.T, s datastore.Store) []model.Case {
 }
 
 // listQueue lists q's page, and checks that QueueCaseIDs answers the same
-// cases and cursor for it (Match aside, which it does not take).
+// cases and cursor for it (Match and Filter aside, which it does not take).
 func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]string, string) {
 	t.Helper()
 	var got []model.Case
@@ -171,7 +173,7 @@ func listQueue(t *testing.T, s datastore.Store, q datastore.QueueQuery) ([]strin
 		got, next, err = tx.ListQueue(q)
 		return err
 	})
-	if q.Match == nil {
+	if q.Match == nil && q.Filter == nil {
 		var ids []uint64
 		var idsNext string
 		view(t, s, func(tx datastore.ReadTx) error {
@@ -421,5 +423,63 @@ func testIndexKeysWithNUL(t *testing.T, s datastore.Store) {
 	}
 	if _, err := getReport(t, s, r.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("the refused report: Report error = %v, want ErrNotFound", err)
+	}
+}
+
+// testQueueMatchNeverEndsAPage pins for a queue what
+// OutOfScopeNeverEndsAPage does for ListCases: the cases Match (the
+// caller's scope) refuses are passed over as absent and never end a page
+// with a cursor, while those Filter leaves out do, after
+// storekey.MaxSkipped of them.
+func testQueueMatchNeverEndsAPage(t *testing.T, s datastore.Store) {
+	n := storekey.MaxSkipped + 5
+	var mine model.Case
+	for from := 0; from < n; from += 100 {
+		update(t, s, func(tx datastore.Tx) error {
+			for i := from; i < min(from+100, n); i++ {
+				c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, statusInProgress)
+				c.Handlers = []units.Key{unitA}
+				c.Deadlines = []model.Deadline{{ID: 1, Unit: unitAName, State: model.DeadlineOpen, Due: baseTime.Add(time.Duration(n-i) * time.Minute)}}
+				if err := tx.CreateCase(&c); err != nil {
+					return err
+				}
+				if i == 0 {
+					mine = c // due last
+				}
+			}
+			return nil
+		})
+	}
+	only := func(c model.Case) bool { return c.Number == mine.Number }
+	for _, q := range []datastore.QueueQuery{
+		{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Match: only},
+		{Queue: access.QueueNone, Keys: []string{"handler:" + unitAName}, Until: baseTime.Add(24 * time.Hour), Match: only},
+	} {
+		q.Limit = 10
+		got, next := listQueue(t, s, q)
+		if want := []string{mine.Number}; !slices.Equal(got, want) || next != "" {
+			t.Errorf("ListQueue(queue %d, keys %q, Match) = %v, %q; want %v, \"\": the %d cases Match refuses must not end the page", q.Queue, q.Keys, got, next, want, n-1)
+		}
+		// The same cases left out by Filter end the page, with a cursor
+		// that goes on to the one it keeps.
+		q.Match, q.Filter = nil, only
+		var all []string
+		for pages := 0; ; pages++ {
+			if pages > 3 {
+				t.Fatalf("ListQueue(queue %d, Filter): still paging after %d pages", q.Queue, pages)
+			}
+			got, next := listQueue(t, s, q)
+			if pages == 0 && next == "" {
+				t.Errorf("ListQueue(queue %d, Filter) read past %d cases it left out without ending the page", q.Queue, n-1)
+			}
+			all = append(all, got...)
+			if next == "" {
+				break
+			}
+			q.After = next
+		}
+		if want := []string{mine.Number}; !slices.Equal(all, want) {
+			t.Errorf("ListQueue(queue %d, Filter) pages together = %v, want %v", q.Queue, all, want)
+		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // pageSizes are the limits every paging test walks with.
@@ -22,6 +24,7 @@ var listReportTests = []namedTest{
 	{"TakenBy", testListReportsTakenBy},
 	{"TakenByPaging", testListReportsTakenByPaging},
 	{"Match", testListReportsMatch},
+	{"MatchNeverEndsAPage", testListReportsMatchNeverEndsAPage},
 }
 
 var listCaseTests = []namedTest{
@@ -33,6 +36,7 @@ var listCaseTests = []namedTest{
 	{"BadCursor", testListCasesBadCursor},
 	{"Match", testListCasesMatch},
 	{"MatchSkipsMany", testListCasesMatchSkipsMany},
+	{"OutOfScopeNeverEndsAPage", testListCasesOutOfScopeNeverEndsAPage},
 }
 
 // reportSet stores 10 reports with mixed call types and takers, oldest
@@ -743,4 +747,95 @@ func testListCasesMatchSkipsMany(t *testing.T, s datastore.Store) {
 		}
 		return nil
 	})
+}
+
+// testListCasesOutOfScopeNeverEndsAPage pins that the cases of a unit a
+// caller names that lie outside the caller's scope keys are passed over as
+// if they did not exist, however many: they never end a page short with a
+// cursor (1000), which would tell the caller that the unit
+// holds that many cases out of its scope and, in the cursor a page token
+// carries, the id of one of them.
+func testListCasesOutOfScopeNeverEndsAPage(t *testing.T, s datastore.Store) {
+	// The oldest case of unit B was handled by unit A (in scope); every
+	// later one is out of unit A's scope.
+	n := storekey.MaxSkipped + 5
+	var mine model.Case
+	for from := 0; from < n; from += 100 {
+		update(t, s, func(tx datastore.Tx) error {
+			for i := from; i < min(from+100, n); i++ {
+				c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitB, model.StatusAwaitingAcknowledgement)
+				c.Handlers = []units.Key{unitB}
+				if i == 0 {
+					c.Handlers = []units.Key{unitA, unitB}
+				}
+				if err := tx.CreateCase(&c); err != nil {
+					return err
+				}
+				if i == 0 {
+					mine = c
+				}
+			}
+			return nil
+		})
+	}
+	scopes := []string{"handler:" + access.UnitName(unitA)}
+	// Match is the caller's scope too: the cases it refuses are as absent.
+	match := func(c model.Case) bool { return c.Number == mine.Number }
+	for _, q := range []datastore.CaseQuery{
+		{ResponsibleUnit: unitB, Scopes: scopes},
+		{ResponsibleUnit: unitB, Status: model.StatusAwaitingAcknowledgement, Scopes: scopes},
+		{Match: match},
+		{ResponsibleUnit: unitB, Match: match},
+		{Status: model.StatusAwaitingAcknowledgement, Match: match},
+		{Scopes: []string{"handler:" + access.UnitName(unitB)}, Match: match},
+	} {
+		q.Limit = 10
+		view(t, s, func(tx datastore.ReadTx) error {
+			got, next, err := tx.ListCases(q)
+			if err != nil {
+				return err
+			}
+			if want := []string{mine.Number}; !slices.Equal(caseNumbers(got), want) || next != "" {
+				t.Errorf("ListCases(unit %s, status %d, scopes %q, match %t) = %v, %q; want %v, \"\": the %d cases out of scope must not end the page",
+					unitName(q.ResponsibleUnit), q.Status, q.Scopes, q.Match != nil, caseNumbers(got), next, want, n-1)
+			}
+			return nil
+		})
+	}
+}
+
+// testListReportsMatchNeverEndsAPage pins for reports what
+// testListCasesOutOfScopeNeverEndsAPage does for cases: the reports Match
+// (the caller's scope) refuses never end a page with a cursor.
+func testListReportsMatchNeverEndsAPage(t *testing.T, s datastore.Store) {
+	ids := newIDs(t, storekey.MaxSkipped+5)
+	for from := 0; from < len(ids); from += 100 {
+		var rs []model.StoredReport
+		for _, id := range ids[from:min(from+100, len(ids))] {
+			r := minimalReport(id, model.CallIntervention)
+			r.TakenBy = "lan.nguyen"
+			rs = append(rs, r)
+		}
+		createReports(t, s, rs...)
+	}
+	match := func(r model.StoredReport) bool { return r.ID == ids[0] }
+	for _, q := range []datastore.ReportQuery{
+		{Match: match},
+		{CallType: model.CallIntervention, Match: match},
+		{TakenBy: "lan.nguyen", Match: match},
+		{Scopes: []string{"taker:lan.nguyen"}, Match: match},
+	} {
+		q.Limit = 10
+		view(t, s, func(tx datastore.ReadTx) error {
+			got, next, err := tx.ListReports(q)
+			if err != nil {
+				return err
+			}
+			if want := ids[:1]; !slices.Equal(reportIDs(got), want) || next != "" {
+				t.Errorf("ListReports(call type %d, taken by %q, scopes %q) = %v, %q; want %v, \"\": the %d reports Match refuses must not end the page",
+					q.CallType, q.TakenBy, q.Scopes, reportIDs(got), next, want, len(ids)-1)
+			}
+			return nil
+		})
+	}
 }

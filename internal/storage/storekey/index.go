@@ -125,6 +125,9 @@ func ListQueue(open func() Cursor, q datastore.QueueQuery, load func(id uint64) 
 			return fmt.Errorf("queue index points at a missing case: %w", err)
 		}
 		if q.Match != nil && !q.Match(c) {
+			return ErrOutOfScope
+		}
+		if q.Filter != nil && !q.Filter(c) {
 			return ErrSkip
 		}
 		if take {
@@ -254,6 +257,8 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 			}
 		}
 		switch err := fn(suffix, accepted < limit); {
+		case errors.Is(err, ErrOutOfScope):
+			continue
 		case errors.Is(err, ErrSkip):
 			if skipped++; skipped == MaxSkipped {
 				return hex.EncodeToString(suffix), nil

@@ -292,6 +292,13 @@ var ErrSkip = errors.New("skip")
 // hold fewer than page_size; only an empty next_page_token ends a list.
 const MaxSkipped = 1000
 
+// ErrOutOfScope, returned by a ScanDesc or ScanMerged callback, leaves out
+// an entry outside the caller's scope keys (a case of a unit the caller
+// named but does not see) as if it were not there: unlike ErrSkip it does
+// not count toward MaxSkipped, since a page ended short by such entries
+// would tell the caller that they exist, and its cursor the id of one.
+var ErrOutOfScope = errors.New("out of scope")
+
 // ScanDesc walks the keys that start with prefix from the newest (the
 // largest key) down, starting after the cursor, and calls fn with each
 // until limit entries were accepted, then once more with take=false to
@@ -331,6 +338,8 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 			continue
 		}
 		switch err := fn(k, accepted < limit); {
+		case errors.Is(err, ErrOutOfScope):
+			continue
 		case errors.Is(err, ErrSkip):
 			if skipped++; skipped == MaxSkipped {
 				return hex.EncodeToString(k), nil
