@@ -517,9 +517,11 @@ type CaseQuery struct {
 	ResponsibleUnit units.Key        // zero for any
 	Status          model.CaseStatus // 0 for any
 	// Scopes, if not nil, keeps only the cases that carry at least one of
-	// these scope keys (access.ScopeKeys); empty keeps none. Without a
-	// unit, the list reads them through the scope index. A cursor is the
-	// last case's id, so it stays valid whether or not Scopes is set.
+	// these scope keys (access.ScopeKeys); empty keeps none. The list then
+	// reads them through the scope index, a unit named or not, so that a
+	// page never reads the cases of a unit out of the caller's scope. A
+	// cursor is the last case's id, so it stays valid whether or not
+	// Scopes is set.
 	Scopes []string
 	// Match, if set, keeps only the cases for which it returns true (the
 	// caller's scope); the others are skipped as if absent.

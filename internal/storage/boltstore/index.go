@@ -51,7 +51,7 @@ func (t *tx) putCaseIndexes(prev *model.Case, c model.Case) error {
 // read-only has not been migrated to.
 var errNoIndex = errors.New("the database predates the case indexes (schema version 4): open it read-write once to migrate it")
 
-// listCasesInScope serves ListCases without a unit but with scope keys:
+// listCasesInScope serves ListCases with scope keys, a unit named or not:
 // the merge of those keys' entries, newest first.
 func (t *tx) listCasesInScope(q datastore.CaseQuery, take func(id []byte, take bool) error) (string, error) {
 	b := t.keys(bucketCaseScope)

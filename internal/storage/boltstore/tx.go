@@ -382,11 +382,12 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		if err != nil {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
-		// With both filters the unit index is read and status checked here.
 		if (q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
 			return storekey.ErrOutOfScope
 		}
-		if q.Status != 0 && c.Status != q.Status {
+		// The filters an index read does not hold are checked here: they
+		// count toward storekey.MaxSkipped, which bounds a page.
+		if (!q.ResponsibleUnit.IsZero() && c.ResponsibleUnit != q.ResponsibleUnit) || (q.Status != 0 && c.Status != q.Status) {
 			return errSkip
 		}
 		if take {
@@ -394,7 +395,12 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		}
 		return nil
 	}
-	if q.ResponsibleUnit.IsZero() && q.Scopes != nil {
+	// A caller with scope keys reads their entries, the unit named or not:
+	// the unit's own index would have a page pass over every case of that
+	// unit outside the caller's scope, uncounted (they never end a page:
+	// storekey.ErrOutOfScope), so a commune worker naming a busy commune
+	// not theirs would read all of its cases at each request.
+	if q.Scopes != nil {
 		next, err := t.listCasesInScope(q, load)
 		return out, next, err
 	}

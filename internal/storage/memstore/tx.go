@@ -342,8 +342,12 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		}
 		return c, err
 	}
-	keep := func(c model.Case) bool { return q.Status == 0 || c.Status == q.Status }
-	if q.ResponsibleUnit.IsZero() && q.Scopes != nil {
+	keep := func(c model.Case) bool {
+		return (q.ResponsibleUnit.IsZero() || c.ResponsibleUnit == q.ResponsibleUnit) && (q.Status == 0 || c.Status == q.Status)
+	}
+	// A caller with scope keys reads their entries, the unit named or not,
+	// as boltstore does.
+	if q.Scopes != nil {
 		var index [][]byte
 		for _, e := range t.st.cases.m {
 			index = append(index, e.scope...)

@@ -215,9 +215,12 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 	for _, p := range prefixes {
 		h := &head{c: open(), prefix: p}
 		heads = append(heads, h)
-		if desc {
-			setFloor(h.c, p)
-		}
+		// Each head walks its prefix only: an etcd cursor told so reads
+		// (and has the member count) that prefix's keys, not every key of
+		// the index beyond it, as its seek of the prefix's end (desc) or
+		// start (asc) would.
+		setFloor(h.c, p)
+		setCeiling(h.c, p)
 		var k []byte
 		switch {
 		case desc && after != nil:
