@@ -275,6 +275,10 @@ type checker struct {
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
 	statBuf        []byte        // statHash's, reused
+	// scopeIndexes is whether the file has the scope and queue indexes
+	// (schema version 4): a file of version 2 or 3 not yet migrated (a
+	// backup) has its records checked without them.
+	scopeIndexes bool
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -315,6 +319,7 @@ func (c *checker) run() (err error) {
 	}
 	c.caseSeqs = map[uint16]uint64{}
 	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
+	c.scopeIndexes = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
 	c.found = map[string]*int{}
@@ -353,12 +358,26 @@ func (c *checker) run() (err error) {
 	// The scope and queue indexes hold several entries a record; counting
 	// them needs nothing the records' passes find until the counts are
 	// compared (checkScopeIndex).
-	caseScope := c.start(countScopeIndex(bucketCaseScope))
-	caseQueue := c.start(countScopeIndex(bucketCaseQueue))
-	reportScope := c.start(countScopeIndex(bucketReportScope))
+	scopeParts := map[string]*checkPart{}
+	if c.scopeIndexes {
+		for _, b := range [][]byte{bucketCaseScope, bucketCaseQueue, bucketReportScope} {
+			scopeParts[string(b)] = c.start(countScopeIndex(b))
+		}
+	}
+	checkScope := func(bucket []byte) func() {
+		return func() {
+			if g := scopeParts[string(bucket)]; g != nil {
+				c.join(g)
+				c.checkScopeIndex(bucket)()
+			}
+		}
+	}
 	// The stored statistics counters, hashed for checkStats.
 	storedStats := c.start((*checker).hashStoredStats)
-	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, caseScope, caseQueue, reportScope, storedStats)
+	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, storedStats)
+	for _, g := range scopeParts {
+		parts = append(parts, g)
+	}
 	defer func() {
 		for _, g := range parts {
 			g.wait()
@@ -367,9 +386,7 @@ func (c *checker) run() (err error) {
 	for _, step := range []func(){
 		func() { c.join(reports...) }, c.checkCallTypeIndex, c.checkTakerIndex,
 		func() { c.join(cases...) }, c.checkCaseIDs, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
-		func() { c.join(caseScope) }, c.checkScopeIndex(bucketCaseScope),
-		func() { c.join(caseQueue) }, c.checkScopeIndex(bucketCaseQueue),
-		func() { c.join(reportScope) }, c.checkScopeIndex(bucketReportScope),
+		checkScope(bucketCaseScope), checkScope(bucketCaseQueue), checkScope(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
 		func() { c.join(searchIndex) }, func() { c.join(storedStats) }, c.checkStats,
@@ -445,7 +462,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
 		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
-		linkSeed: c.linkSeed, dailyStats: c.dailyStats,
+		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
 	}
 	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
@@ -569,15 +586,19 @@ func (r *CheckResult) addCounts(s CheckSummary) {
 // checkLayout checks the schema version and the set of buckets, and
 // reports whether every bucket of the layout is there.
 func (c *checker) checkLayout() bool {
-	// A file of version 4 or 5 not yet migrated (a backup) is checked in
-	// its own layout, with each index in a bucket of its own (tx.keys);
-	// older ones lack the scope indexes, and are reported as before. One
-	// of version 6 has no statistics counters yet (checkStats skips them).
+	// A file of version 2 to 5 not yet migrated (a backup) is checked in
+	// its own layout, with each index in a bucket of its own (tx.keys),
+	// and before version 4 without the scope and queue indexes
+	// (scopeIndexes); an older one lacks the index of idempotency records
+	// by time, and is reported as before. One of version 6 has no
+	// statistics counters yet (checkStats skips them).
 	layout := allBuckets
 	meta := c.btx.Bucket(bucketMeta)
 	if meta != nil {
 		if raw := meta.Get(keySchemaVersion); len(raw) == 4 {
 			switch v := be.Uint32(raw); {
+			case v >= bucketVersion(bucketIdempotencyByTime) && v < bucketVersion(bucketCaseScope):
+				layout = layoutBuckets(v)
 			case v < bucketVersion(bucketIndex):
 				layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
 			case v < bucketVersion(bucketStats):
@@ -952,7 +973,9 @@ func (c *checker) checkReports(r keyRange) {
 				c.reportLinkN++
 			}
 		}
-		c.checkReportEntries(k, r)
+		if c.scopeIndexes {
+			c.checkReportEntries(k, r)
+		}
 		tally.CountReport(r, c.countStat)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
@@ -1072,7 +1095,9 @@ func (c *checker) checkCases(r keyRange) {
 		if !c.hasEntryInOrder(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
-		c.checkCaseEntries(cs)
+		if c.scopeIndexes {
+			c.checkCaseEntries(cs)
+		}
 		tally.CountCase(cs, c.firstReport(cs), c.countStat)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)

@@ -619,7 +619,8 @@ func emptyToNil(v reflect.Value) reflect.Value {
 	return out
 }
 
-// TestCheckAndBackupReadOlderSchemas checks a schema-4 file (records in
+// TestCheckAndBackupReadOlderSchemas checks a schema-2 and a schema-3 file
+// (no scope and queue indexes yet), a schema-4 file (records in
 // JSON), a schema-5 file (each index in a bucket of its own), a
 // schema-6 file (no statistics counters yet), a schema-7 file (its
 // search index in 16-byte tokens, no counters by day yet), a schema-8 and
@@ -629,11 +630,13 @@ func emptyToNil(v reflect.Value) reflect.Value {
 // keeps them, so every other check still runs), but for the schema-9
 // file's counters, which it compares with what the records give by
 // version 10's rules (its demo has a case handed over and a suspected
-// crime merged: TestSchema9CountersRecountedAtOpen); and a read-only
+// crime merged: TestSchema9CountersRecountedAtOpen), and it counts the
+// records it read (it once answered 0 of everything for a schema-2 file,
+// whose scope indexes it took for missing); and a read-only
 // store (an offline backup's) reads its records and writes a backup
 // Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10"} {
+	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
@@ -653,6 +656,15 @@ func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
 			}
 			if res.SchemaVersion != version {
 				t.Errorf("schema version = %d, want %d", res.SchemaVersion, version)
+			}
+			// Its records are read, not taken for none.
+			wantCases, wantReports := 4, 5
+			if version == 9 {
+				wantCases, wantReports = 5, 6 // its demo merged a fifth case into the first
+			}
+			if res.Cases != wantCases || res.Reports != wantReports || res.AuditEvents == 0 || res.Users == 0 {
+				t.Errorf("Check counted %d cases, %d reports, %d audit events and %d users; want %d, %d and some of each",
+					res.Cases, res.Reports, res.AuditEvents, res.Users, wantCases, wantReports)
 			}
 
 			s, err := boltstore.OpenReadOnly(db, boltstore.Options{})

@@ -642,6 +642,14 @@ func testAuditListByTime(t *testing.T, s datastore.Store) {
 		}
 		return err
 	})
+	// And says so without a write: a start reads it to skip the duty.
+	view(t, s, func(tx datastore.ReadTx) error {
+		indexed, err := tx.AuditIndexedByTime()
+		if err == nil && !indexed {
+			t.Error("AuditIndexedByTime on a store created with the index = false, want true")
+		}
+		return err
+	})
 	for _, tt := range []struct {
 		q    datastore.AuditQuery
 		want []uint64

@@ -82,6 +82,29 @@ var caseTests = []namedTest{
 	{"UpdateRevision", testCaseUpdateRevision},
 	{"UpdateUnknown", testCaseUpdateUnknown},
 	{"UpdateMovesIndexes", testCaseUpdateMovesIndexes},
+	{"NewStoreHoldsNoClearText", testCaseNewStoreHoldsNoClearText},
+}
+
+// testCaseNewStoreHoldsNoClearText pins ClearTextPending on a store created
+// by this version: no case of it ever held free text in the clear, so a
+// start has none to look for, before and after ClearTextSealed.
+func testCaseNewStoreHoldsNoClearText(t *testing.T, s datastore.Store) {
+	createCases(t, s, sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement))
+	pending := func() bool {
+		t.Helper()
+		p, err := readOne(t, s, func(tx datastore.ReadTx) (bool, error) { return tx.ClearTextPending() })
+		if err != nil {
+			t.Fatalf("ClearTextPending: %v", err)
+		}
+		return p
+	}
+	if pending() {
+		t.Error("ClearTextPending on a new store = true, want false")
+	}
+	update(t, s, func(tx datastore.Tx) error { return tx.ClearTextSealed() })
+	if pending() {
+		t.Error("ClearTextPending after ClearTextSealed = true, want false")
+	}
 }
 
 func testCaseCreateAssignsIDs(t *testing.T, s datastore.Store) {

@@ -51,6 +51,7 @@ func RunAll(t *testing.T, newStore func(t *testing.T) datastore.Store) {
 		{"Cursors", cursorTests},
 		{"ProcessTransactions", processTxTests},
 		{"SearchIndex", searchIndexTests},
+		{"Stats", statsTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
