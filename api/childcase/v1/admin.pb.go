@@ -565,7 +565,11 @@ func (x *CreateTokenRequest) GetRequestId() string {
 type ListTokensRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
-	Parent        string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	// At most this many tokens (default 100, at most 500).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,9 +611,26 @@ func (x *ListTokensRequest) GetParent() string {
 	return ""
 }
 
+func (x *ListTokensRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTokensRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListTokensResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tokens        []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Tokens []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// Empty on the last page. A page may hold fewer than page_size tokens,
+	// even none, with a token to go on.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -649,6 +670,13 @@ func (x *ListTokensResponse) GetTokens() []*Token {
 		return x.Tokens
 	}
 	return nil
+}
+
+func (x *ListTokensResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type RevokeTokenRequest struct {
@@ -909,7 +937,11 @@ func (*BackupDatabaseRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListPoliceUnitsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many police units (default 100, at most 500).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -944,9 +976,25 @@ func (*ListPoliceUnitsRequest) Descriptor() ([]byte, []int) {
 	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
+func (x *ListPoliceUnitsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPoliceUnitsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListPoliceUnitsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PoliceUnits   []*PoliceUnit          `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PoliceUnits []*PoliceUnit          `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -986,6 +1034,13 @@ func (x *ListPoliceUnitsResponse) GetPoliceUnits() []*PoliceUnit {
 		return x.PoliceUnits
 	}
 	return nil
+}
+
+func (x *ListPoliceUnitsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type GetPoliceUnitRequest struct {
@@ -1334,11 +1389,16 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"9\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\x8b\x01\n" +
 	"\x11ListTokensRequest\x12$\n" +
-	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\"A\n" +
+	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"i\n" +
 	"\x12ListTokensResponse\x12+\n" +
-	"\x06tokens\x18\x01 \x03(\v2\x13.childcase.v1.TokenR\x06tokens\"\x80\x01\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x13.childcase.v1.TokenR\x06tokens\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x80\x01\n" +
 	"\x12RevokeTokenRequest\x12!\n" +
 	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12G\n" +
 	"\n" +
@@ -1355,10 +1415,15 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x17RotateMasterKeyResponse\x12\"\n" +
 	"\rmaster_key_id\x18\x01 \x01(\tR\vmasterKeyId\x12%\n" +
 	"\x0erewrapped_keys\x18\x02 \x01(\x03R\rrewrappedKeys\"\x17\n" +
-	"\x15BackupDatabaseRequest\"\x18\n" +
-	"\x16ListPoliceUnitsRequest\"V\n" +
+	"\x15BackupDatabaseRequest\"j\n" +
+	"\x16ListPoliceUnitsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"~\n" +
 	"\x17ListPoliceUnitsResponse\x12;\n" +
-	"\fpolice_units\x18\x01 \x03(\v2\x18.childcase.v1.PoliceUnitR\vpoliceUnits\"8\n" +
+	"\fpolice_units\x18\x01 \x03(\v2\x18.childcase.v1.PoliceUnitR\vpoliceUnits\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"8\n" +
 	"\x14GetPoliceUnitRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\x98\x02\n" +
 	"\x16ListAuditEventsRequest\x12'\n" +

@@ -256,10 +256,21 @@ type IdentityReader interface {
 	Token(id string) (model.Token, error)
 	// TokensOfUser returns the user's tokens in order of id.
 	TokensOfUser(userID string) ([]model.Token, error)
+	// TokensOfUserPage returns up to limit of the user's tokens that keep
+	// accepts (nil keeps all), in order of id after the cursor, and a
+	// cursor for the next page ("" when there is none). A page ends short,
+	// even empty, with a cursor after it has passed over
+	// storekey.MaxSkipped tokens keep refuses (a user's console sessions
+	// among their API tokens). A cursor of another shape gives
+	// model.ErrBadCursor.
+	TokensOfUserPage(userID, after string, limit int, keep func(model.Token) bool) ([]model.Token, string, error)
 	// PoliceUnit returns the police unit with that id, or model.ErrNotFound.
 	PoliceUnit(id string) (model.PoliceUnit, error)
 	// ListPoliceUnits returns every police unit in order of id.
 	ListPoliceUnits() ([]model.PoliceUnit, error)
+	// ListPoliceUnitsPage returns up to limit police units in order of id,
+	// after the cursor, and a cursor for the next page as ListUsers.
+	ListPoliceUnitsPage(after string, limit int) ([]model.PoliceUnit, string, error)
 }
 
 // IdentityWriter writes users, tokens and police units.

@@ -446,34 +446,32 @@ func (s *Service) ListUsersFor(ctx context.Context, p access.Principal, after st
 	return us, next, nil
 }
 
-// ListTokens returns a user's API tokens (without secrets). Console
-// sessions and set-password links are tokens too, but not ones an admin
-// issues or hands to a client: they are left out, and end with sign-out,
-// ResetPassword or DisableUser. The read is audited for p ("token.list",
-// on the user's tokens) before it answers.
-func (s *Service) ListTokens(ctx context.Context, p access.Principal, userID string) ([]model.Token, error) {
-	ts, err := s.apiTokens(ctx, userID)
-	if rerr := s.recordReads(ctx, p.Event(s.clock.Now(), "token.list", model.UserName(userID)+"/tokens", "", auditlog.Outcome(err))); rerr != nil {
-		return nil, rerr
-	}
-	return ts, err
-}
-
-// apiTokens returns the API tokens of a user.
-func (s *Service) apiTokens(ctx context.Context, userID string) (ts []model.Token, err error) {
-	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
+// ListTokens returns a page of a user's API tokens (without secrets), up
+// to limit in order of id after the cursor, and the cursor of the next
+// page. Console sessions and set-password links are tokens too, but not
+// ones an admin issues or hands to a client: they are left out, and end
+// with sign-out, ResetPassword or DisableUser; a page ends short after
+// passing over storekey.MaxSkipped of them, with a cursor, so that a user
+// of many sign-ins costs a page, not their history. The read is audited
+// for p ("token.list", on the user's tokens) before it answers.
+func (s *Service) ListTokens(ctx context.Context, p access.Principal, userID, after string, limit int) ([]model.Token, string, error) {
+	var ts []model.Token
+	var next string
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		if _, err := tx.User(userID); err != nil {
 			return err
 		}
-		all, err := tx.TokensOfUser(userID)
-		for _, t := range all {
-			if t.Kind == model.TokenAPI {
-				ts = append(ts, t)
-			}
-		}
+		var err error
+		ts, next, err = tx.TokensOfUserPage(userID, after, limit, func(t model.Token) bool { return t.Kind == model.TokenAPI })
 		return err
 	})
-	return ts, err
+	if rerr := s.recordReads(ctx, p.Event(s.clock.Now(), "token.list", model.UserName(userID)+"/tokens", "", auditlog.Outcome(err))); rerr != nil {
+		return nil, "", rerr
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return ts, next, nil
 }
 
 // DisableUser disables a user and revokes all their tokens, at once: a
@@ -708,13 +706,14 @@ func checkNoOtherCityPolice(tx datastore.ReadTx, id string) error {
 	return nil
 }
 
-// ListPoliceUnits lists police units by id.
-func (s *Service) ListPoliceUnits(ctx context.Context) (ps []model.PoliceUnit, err error) {
+// ListPoliceUnits lists up to limit police units in order of id, after
+// the cursor, and the cursor of the next page.
+func (s *Service) ListPoliceUnits(ctx context.Context, after string, limit int) (ps []model.PoliceUnit, next string, err error) {
 	err = s.store.View(ctx, func(tx datastore.ReadTx) error {
-		ps, err = tx.ListPoliceUnits()
+		ps, next, err = tx.ListPoliceUnitsPage(after, limit)
 		return err
 	})
-	return ps, err
+	return ps, next, err
 }
 
 // GetPoliceUnit returns a police unit.

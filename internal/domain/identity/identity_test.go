@@ -361,7 +361,7 @@ func TestCreateUserDuplicate(t *testing.T) {
 	if after := len(e.events(t)); after != before {
 		t.Errorf("a duplicate CreateUser appended %d audit events", after-before)
 	}
-	ts, err := e.svc.ListTokens(ctx, e.admin, "op.lan")
+	ts, _, err := e.svc.ListTokens(ctx, e.admin, "op.lan", "", 100)
 	if err != nil || len(ts) != 1 || ts[0].ID != first.Token.ID {
 		t.Errorf("tokens after a duplicate create = %+v, %v; want only the first", ts, err)
 	}
@@ -535,7 +535,7 @@ func TestDisableUser(t *testing.T) {
 	}
 	evs := e.events(t)[before:] // the disable's, before the reads below add theirs
 
-	ts, err := e.svc.ListTokens(ctx, e.admin, u.ID)
+	ts, _, err := e.svc.ListTokens(ctx, e.admin, u.ID, "", 100)
 	if err != nil || len(ts) != 3 {
 		t.Fatalf("ListTokens = %+v, %v", ts, err)
 	}
@@ -662,7 +662,7 @@ func TestCreateToken(t *testing.T) {
 			}
 		})
 	}
-	if ts, _ := e.svc.ListTokens(ctx, e.admin, u.ID); len(ts) != 2 {
+	if ts, _, _ := e.svc.ListTokens(ctx, e.admin, u.ID, "", 100); len(ts) != 2 {
 		t.Errorf("%d tokens, want 2", len(ts))
 	}
 }
@@ -729,10 +729,10 @@ func TestRevokeToken(t *testing.T) {
 func TestListTokens(t *testing.T) {
 	e := newEnv(t)
 	e.createUser(t, "op.lan", model.RoleHotlineOperator, model.OrgHotline111)
-	if _, err := e.svc.ListTokens(ctx, e.admin, "nobody"); !errors.Is(err, model.ErrNotFound) {
+	if _, _, err := e.svc.ListTokens(ctx, e.admin, "nobody", "", 100); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("ListTokens(unknown) = %v, want ErrNotFound", err)
 	}
-	ts, err := e.svc.ListTokens(ctx, e.admin, "op.lan")
+	ts, _, err := e.svc.ListTokens(ctx, e.admin, "op.lan", "", 100)
 	if err != nil || len(ts) != 1 || ts[0].UserID != "op.lan" {
 		t.Errorf("ListTokens = %+v, %v", ts, err)
 	}
@@ -774,7 +774,7 @@ func TestBootstrap(t *testing.T) {
 	if n := len(e.events(t)); n != 2 {
 		t.Errorf("%d audit events after repeated Bootstrap, want 2", n)
 	}
-	if ts, _ := e.svc.ListTokens(ctx, e.admin, "admin"); len(ts) != 1 {
+	if ts, _, _ := e.svc.ListTokens(ctx, e.admin, "admin", "", 100); len(ts) != 1 {
 		t.Errorf("%d admin tokens after repeated Bootstrap, want 1", len(ts))
 	}
 }
@@ -808,7 +808,7 @@ func TestTokensStoredAsHash(t *testing.T) {
 
 	for _, it := range issued {
 		secret := it.Secret[len("cc_")+16+1:]
-		ts, err := e.svc.ListTokens(ctx, e.admin, it.Token.UserID)
+		ts, _, err := e.svc.ListTokens(ctx, e.admin, it.Token.UserID, "", 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -875,7 +875,7 @@ func TestPoliceUnits(t *testing.T) {
 	if err != nil || len(city.Covers) != 0 {
 		t.Fatalf("CreatePoliceUnit(city police) = %+v, %v", city, err)
 	}
-	list, err := e.svc.ListPoliceUnits(ctx)
+	list, _, err := e.svc.ListPoliceUnits(ctx, "", 100)
 	if err != nil || len(list) != 2 || list[0].ID != "ca-ha-noi" || list[1].ID != policeID {
 		t.Errorf("ListPoliceUnits = %+v, %v", list, err)
 	}

@@ -61,7 +61,7 @@ func TestCreateUserRetry(t *testing.T) {
 		t.Errorf("retry repeated the secret or its hash: %q, %x", tok2.Secret, tok2.Token.SecretHash)
 	}
 	e.wantRetryRead(t, events, "user.read", "users/op.lan", "CreateUser")
-	if ts, err := e.svc.ListTokens(ctx, e.admin, u.ID); err != nil || len(ts) != 1 {
+	if ts, _, err := e.svc.ListTokens(ctx, e.admin, u.ID, "", 100); err != nil || len(ts) != 1 {
 		t.Errorf("tokens after the retry: %d, %v; want 1", len(ts), err)
 	}
 	// The first token still works; the answer remembered holds no secret.
@@ -128,7 +128,7 @@ func TestCreateTokenRetry(t *testing.T) {
 		t.Errorf("retry = %+v, want token %s without secret", again, first.Token.ID)
 	}
 	e.wantRetryRead(t, events, "token.list", "users/op.lan/tokens/"+first.Token.ID, "CreateToken")
-	if ts, _ := e.svc.ListTokens(ctx, e.admin, u.ID); len(ts) != 2 {
+	if ts, _, _ := e.svc.ListTokens(ctx, e.admin, u.ID, "", 100); len(ts) != 2 {
 		t.Errorf("%d tokens after the retry, want 2", len(ts))
 	}
 	if _, err := e.svc.CreateToken(ctx, e.admin, u.ID, 2*time.Hour, retry("tok-1", "fp-2h")); !errors.Is(err, model.ErrIdempotencyMismatch) {

@@ -349,7 +349,7 @@ func TestSessionSignInAndOut(t *testing.T) {
 	if u, _, err := e.svc.Authenticate(ctx, s.Token.Secret); err != nil || u.ID != "lan.nguyen" {
 		t.Errorf("Authenticate(session) = %s, %v", u.ID, err)
 	}
-	ts, err := e.svc.ListTokens(ctx, e.admin, "lan.nguyen")
+	ts, _, err := e.svc.ListTokens(ctx, e.admin, "lan.nguyen", "", 100)
 	if err != nil || len(ts) != 1 || ts[0].Kind != model.TokenAPI {
 		t.Errorf("ListTokens = %+v, %v; want the API token only", ts, err)
 	}
@@ -382,7 +382,7 @@ func TestSessionSignInAndOut(t *testing.T) {
 	if _, _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("a session after ResetPassword: %v", err)
 	}
-	if ts, _ := e.svc.ListTokens(ctx, e.admin, "lan.nguyen"); len(ts) != 1 || !ts[0].RevokeTime.IsZero() {
+	if ts, _, _ := e.svc.ListTokens(ctx, e.admin, "lan.nguyen", "", 100); len(ts) != 1 || !ts[0].RevokeTime.IsZero() {
 		t.Errorf("ResetPassword touched the API token: %+v", ts)
 	}
 }

@@ -156,6 +156,27 @@ func (t *tx) TokensOfUser(userID string) ([]model.Token, error) {
 	return out, nil
 }
 
+func (t *tx) TokensOfUserPage(userID, after string, limit int, keep func(model.Token) bool) ([]model.Token, string, error) {
+	var out []model.Token
+	next, err := storekey.ScanPrefixAsc(t.keys(bucketTokensByUser).Cursor(), stringPrefix(userID), after, limit, func(id []byte, take bool) error {
+		tok, err := t.Token(string(id))
+		if err != nil {
+			return fmt.Errorf("tokens of user %q: index points at a missing token: %w", userID, err)
+		}
+		if tok.UserID != userID {
+			return fmt.Errorf("tokens of user %q: index lists token %q of user %q", userID, tok.ID, tok.UserID)
+		}
+		if keep != nil && !keep(tok) {
+			return errSkip
+		}
+		if take {
+			out = append(out, tok)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
 func (t *tx) PoliceUnit(id string) (model.PoliceUnit, error) {
 	return getAs[model.PoliceUnit](t, bucketPoliceUnits, "police unit", id)
 }
@@ -178,6 +199,19 @@ func (t *tx) ListPoliceUnits() ([]model.PoliceUnit, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+func (t *tx) ListPoliceUnitsPage(after string, limit int) ([]model.PoliceUnit, string, error) {
+	var out []model.PoliceUnit
+	next, err := scanAsc(t.bucket(bucketPoliceUnits), after, limit, func(k, v []byte) error {
+		var p model.PoliceUnit
+		if err := decode(v, &p); err != nil {
+			return fmt.Errorf("police unit %q: %w", k, err)
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, next, err
 }
 
 func (t *tx) DataKey(id string) (keys.WrappedKey, error) {

@@ -577,6 +577,33 @@ func (t *tx) TokensOfUser(userID string) ([]model.Token, error) {
 	return out, nil
 }
 
+// TokensOfUserPage pages through boltstore's index of the user's tokens,
+// built from the tokens.
+func (t *tx) TokensOfUserPage(userID, after string, limit int, keep func(model.Token) bool) ([]model.Token, string, error) {
+	prefix := storekey.StringPrefix(userID)
+	var index [][]byte
+	for id, e := range t.st.tokens.m {
+		if e.userID == userID {
+			index = append(index, append(bytes.Clone(prefix), id...))
+		}
+	}
+	var out []model.Token
+	next, err := storekey.ScanPrefixAsc(newCursor(index, nil), prefix, after, limit, func(id []byte, take bool) error {
+		tok, err := t.Token(string(id))
+		if err != nil {
+			return fmt.Errorf("tokens of user %q: %w", userID, err)
+		}
+		if keep != nil && !keep(tok) {
+			return storekey.ErrSkip
+		}
+		if take {
+			out = append(out, tok)
+		}
+		return nil
+	})
+	return out, next, err
+}
+
 func (t *tx) PoliceUnit(id string) (model.PoliceUnit, error) {
 	return getRecord[model.PoliceUnit](&t.st.policeUnits, "police unit", id)
 }
@@ -598,6 +625,19 @@ func (t *tx) ListPoliceUnits() ([]model.PoliceUnit, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+func (t *tx) ListPoliceUnitsPage(after string, limit int) ([]model.PoliceUnit, string, error) {
+	var out []model.PoliceUnit
+	next, err := scanAscTable(&t.st.policeUnits, after, limit, func(k, v []byte) error {
+		p, err := decodeAs[model.PoliceUnit](v)
+		if err != nil {
+			return fmt.Errorf("police unit %q: %w", k, err)
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, next, err
 }
 
 func (t *tx) DataKey(id string) (keys.WrappedKey, error) {

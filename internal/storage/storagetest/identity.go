@@ -13,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 var userTests = []namedTest{
@@ -35,6 +36,8 @@ var tokenTests = []namedTest{
 	{"UpdateMissing", testTokenUpdateMissing},
 	{"UserCannotChange", testTokenUserCannotChange},
 	{"TokensOfUser", testTokensOfUser},
+	{"TokensOfUserPage", testTokensOfUserPage},
+	{"TokensOfUserPageSkipsBounded", testTokensOfUserPageSkipsBounded},
 }
 
 var policeUnitTests = []namedTest{
@@ -42,6 +45,7 @@ var policeUnitTests = []namedTest{
 	{"DuplicateID", testPoliceUnitDuplicateID},
 	{"NotFound", testPoliceUnitNotFound},
 	{"List", testPoliceUnitList},
+	{"ListPage", testPoliceUnitListPage},
 }
 
 // ---------------------------------------------------------------------------
@@ -587,6 +591,133 @@ func testTokensOfUser(t *testing.T, s datastore.Store) {
 	})
 }
 
+// tokenPages walks TokensOfUserPage from the start with a page size and
+// a filter, and returns the ids of each page.
+func tokenPages(t *testing.T, s datastore.Store, userID string, limit int, keep func(model.Token) bool) [][]string {
+	t.Helper()
+	var pages [][]string
+	after := ""
+	for range 10_000 {
+		var page []string
+		var next string
+		view(t, s, func(tx datastore.ReadTx) error {
+			ts, n, err := tx.TokensOfUserPage(userID, after, limit, keep)
+			for _, tok := range ts {
+				page = append(page, tok.ID)
+			}
+			next = n
+			return err
+		})
+		pages = append(pages, page)
+		if next == "" {
+			return pages
+		}
+		after = next
+	}
+	t.Fatalf("TokensOfUserPage(%q) did not end", userID)
+	return nil
+}
+
+func testTokensOfUserPage(t *testing.T, s datastore.Store) {
+	createUsers(t, s, sampleUser("lan"), sampleUser("lan.nguyen"), sampleUser("idle"))
+	var all []model.Token
+	for _, id := range []string{"c3", "a1", "b2", "d4", "e5"} {
+		tok := sampleToken(id, "lan.nguyen")
+		if id == "b2" || id == "d4" {
+			tok.Kind = model.TokenSession
+		}
+		all = append(all, tok)
+	}
+	createTokens(t, s, all...)
+	createTokens(t, s, sampleToken("a0", "lan"), sampleToken("z9", "lan"))
+	api := func(tok model.Token) bool { return tok.Kind == model.TokenAPI }
+	for _, tt := range []struct {
+		user  string
+		limit int
+		keep  func(model.Token) bool
+		want  string
+	}{
+		{"lan.nguyen", 2, nil, "[[a1 b2] [c3 d4] [e5]]"},
+		{"lan.nguyen", 5, nil, "[[a1 b2 c3 d4 e5]]"},
+		{"lan.nguyen", 10, nil, "[[a1 b2 c3 d4 e5]]"},
+		{"lan.nguyen", 1, api, "[[a1] [c3] [e5]]"},
+		{"lan.nguyen", 2, api, "[[a1 c3] [e5]]"},
+		{"lan", 1, nil, "[[a0] [z9]]"}, // not lan.nguyen's, whose ids sort between
+		{"idle", 3, nil, "[[]]"},
+		{"ghost", 3, nil, "[[]]"},
+	} {
+		if got := fmt.Sprint(tokenPages(t, s, tt.user, tt.limit, tt.keep)); got != tt.want {
+			t.Errorf("TokensOfUserPage(%q, limit %d, api only %t) pages = %s, want %s", tt.user, tt.limit, tt.keep != nil, got, tt.want)
+		}
+	}
+	// Listed tokens are whole.
+	view(t, s, func(tx datastore.ReadTx) error {
+		ts, _, err := tx.TokensOfUserPage("lan.nguyen", "", 1, nil)
+		if err != nil || len(ts) != 1 {
+			return fmt.Errorf("TokensOfUserPage(lan.nguyen, 1) = %v, %v", ts, err)
+		}
+		if d := sameToken(ts[0], all[1]); d != "" {
+			t.Errorf("listed token differs: %s", d)
+		}
+		for _, cur := range []string{"zz", "not a cursor"} {
+			_, _, err := tx.TokensOfUserPage("lan.nguyen", cur, 1, nil)
+			wantErr(t, fmt.Sprintf("TokensOfUserPage(cursor %q)", cur), err, model.ErrBadCursor)
+		}
+		return nil
+	})
+}
+
+// testTokensOfUserPageSkipsBounded: a user of many console sessions and
+// few API tokens costs a page of the API tokens and at most
+// storekey.MaxSkipped sessions, each page ending short with a cursor,
+// and the pages together hold every API token once.
+func testTokensOfUserPageSkipsBounded(t *testing.T, s datastore.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"))
+	n := 2*storekey.MaxSkipped + 10
+	var want []string
+	for from := 0; from < n; from += 200 {
+		var batch []model.Token
+		for i := from; i < min(from+200, n); i++ {
+			tok := sampleToken(fmt.Sprintf("t%05d", i), "lan.nguyen")
+			tok.Kind = model.TokenSession
+			if i%700 == 0 {
+				tok.Kind = model.TokenAPI
+				want = append(want, tok.ID)
+			}
+			batch = append(batch, tok)
+		}
+		createTokens(t, s, batch...)
+	}
+	var seen int
+	keep := func(tok model.Token) bool { seen++; return tok.Kind == model.TokenAPI }
+	var got []string
+	after, pages, maxSeen := "", 0, 0
+	for {
+		seen = 0
+		var next string
+		view(t, s, func(tx datastore.ReadTx) error {
+			ts, n, err := tx.TokensOfUserPage("lan.nguyen", after, 5, keep)
+			for _, tok := range ts {
+				got = append(got, tok.ID)
+			}
+			next = n
+			return err
+		})
+		pages++
+		maxSeen = max(maxSeen, seen)
+		if next == "" || pages > n {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the pages together = %v, want %v", got, want)
+	}
+	if maxSeen > storekey.MaxSkipped+5+1 {
+		t.Errorf("a page of 5 read %d tokens: it must stop after %d left out", maxSeen, storekey.MaxSkipped)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Police units
 
@@ -711,6 +842,47 @@ func testPoliceUnitList(t *testing.T, s datastore.Store) {
 		if !slices.Equal(got, want) {
 			t.Errorf("ListPoliceUnits = %v, want in order of id %v", got, want)
 		}
+		return nil
+	})
+}
+
+func testPoliceUnitListPage(t *testing.T, s datastore.Store) {
+	ids := []string{"ca-tay-ho", "ca-ha-noi", "ca-phuong-ba-dinh", "ca-ba-dinh", "ca-phuong-ba-dinh-2"}
+	for i, id := range ids {
+		createPoliceUnits(t, s, samplePoliceUnit(id, units.Key{Code: fmt.Sprintf("%05d", i), ValidFrom: unitA.ValidFrom}))
+	}
+	for limit, want := range map[int]string{
+		1: "[[ca-ba-dinh] [ca-ha-noi] [ca-phuong-ba-dinh] [ca-phuong-ba-dinh-2] [ca-tay-ho]]",
+		2: "[[ca-ba-dinh ca-ha-noi] [ca-phuong-ba-dinh ca-phuong-ba-dinh-2] [ca-tay-ho]]",
+		5: "[[ca-ba-dinh ca-ha-noi ca-phuong-ba-dinh ca-phuong-ba-dinh-2 ca-tay-ho]]",
+		9: "[[ca-ba-dinh ca-ha-noi ca-phuong-ba-dinh ca-phuong-ba-dinh-2 ca-tay-ho]]",
+	} {
+		var pages [][]string
+		after := ""
+		for len(pages) <= len(ids) {
+			var page []string
+			var next string
+			view(t, s, func(tx datastore.ReadTx) error {
+				ps, n, err := tx.ListPoliceUnitsPage(after, limit)
+				for _, p := range ps {
+					page = append(page, p.ID)
+				}
+				next = n
+				return err
+			})
+			pages = append(pages, page)
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		if got := fmt.Sprint(pages); got != want {
+			t.Errorf("ListPoliceUnitsPage(limit %d) pages = %s, want %s", limit, got, want)
+		}
+	}
+	view(t, s, func(tx datastore.ReadTx) error {
+		_, _, err := tx.ListPoliceUnitsPage("zz", 2)
+		wantErr(t, "ListPoliceUnitsPage(cursor zz)", err, model.ErrBadCursor)
 		return nil
 	})
 }

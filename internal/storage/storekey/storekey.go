@@ -360,6 +360,56 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 	return "", nil
 }
 
+// ScanPrefixAsc walks the keys that start with prefix upwards, whatever
+// the length of what follows the prefix (a user's tokens by id), starting
+// after the cursor, and calls fn with each key's suffix as ScanDesc calls
+// its fn: until limit entries were accepted, then once more with
+// take=false. The cursor is the hex of a suffix: the last one taken, or,
+// when the page ends after MaxSkipped entries fn left out (ErrSkip), the
+// last one passed over. It returns "" when the walk reached the end.
+func ScanPrefixAsc(c Cursor, prefix []byte, cursor string, limit int, fn func(suffix []byte, take bool) error) (string, error) {
+	if limit <= 0 {
+		return "", fmt.Errorf("list limit %d: must be positive", limit)
+	}
+	setFloor(c, prefix)
+	setCeiling(c, prefix)
+	var k []byte
+	if cursor == "" {
+		k, _ = c.Seek(prefix)
+	} else {
+		after, err := hex.DecodeString(cursor)
+		if err != nil || len(after) == 0 {
+			return "", model.ErrBadCursor
+		}
+		from := append(bytes.Clone(prefix), after...)
+		if k, _ = c.Seek(from); bytes.Equal(k, from) {
+			k, _ = c.Next()
+		}
+	}
+	accepted, skipped := 0, 0
+	var last []byte
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		suffix := k[len(prefix):]
+		switch err := fn(suffix, accepted < limit); {
+		case errors.Is(err, ErrOutOfScope):
+			continue
+		case errors.Is(err, ErrSkip):
+			if skipped++; skipped == MaxSkipped {
+				return hex.EncodeToString(suffix), nil
+			}
+			continue
+		case err != nil:
+			return "", err
+		}
+		if accepted == limit {
+			return hex.EncodeToString(last), nil // one more entry: a next page
+		}
+		accepted++
+		last = append(last[:0], suffix...)
+	}
+	return "", nil
+}
+
 // PrefixEnd returns the smallest key greater than every key with prefix p.
 // Prefixes here never consist only of 0xff bytes.
 func PrefixEnd(p []byte) []byte {

@@ -129,11 +129,15 @@ func (s *adminServer) ListTokens(ctx context.Context, req *pb.ListTokensRequest)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	ts, err := s.identity.ListTokens(ctx, principalFrom(ctx), id)
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), "tokens", id)
+	if err != nil {
+		return nil, err
+	}
+	ts, next, err := s.identity.ListTokens(ctx, principalFrom(ctx), id, cursor, pageSize(req.GetPageSize(), 100, 500))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListTokensResponse{}
+	resp := &pb.ListTokensResponse{NextPageToken: s.pages.encode(ctx, next, "tokens", id)}
 	for _, t := range ts {
 		resp.Tokens = append(resp.Tokens, tokenToProto(t, ""))
 	}
@@ -239,15 +243,20 @@ func (s *adminServer) sendBackup(ctx context.Context, stream grpc.ServerStreamin
 type policeUnitServer struct {
 	pb.UnimplementedPoliceUnitServiceServer
 	identity *identity.Service
+	pages    *pageTokens
 	log      *slog.Logger
 }
 
-func (s *policeUnitServer) ListPoliceUnits(ctx context.Context, _ *pb.ListPoliceUnitsRequest) (*pb.ListPoliceUnitsResponse, error) {
-	ps, err := s.identity.ListPoliceUnits(ctx)
+func (s *policeUnitServer) ListPoliceUnits(ctx context.Context, req *pb.ListPoliceUnitsRequest) (*pb.ListPoliceUnitsResponse, error) {
+	cursor, err := s.pages.decode(ctx, req.GetPageToken(), "policeUnits")
+	if err != nil {
+		return nil, err
+	}
+	ps, next, err := s.identity.ListPoliceUnits(ctx, cursor, pageSize(req.GetPageSize(), 100, 500))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.ListPoliceUnitsResponse{}
+	resp := &pb.ListPoliceUnitsResponse{NextPageToken: s.pages.encode(ctx, next, "policeUnits")}
 	for _, p := range ps {
 		resp.PoliceUnits = append(resp.PoliceUnits, policeUnitToProto(p))
 	}

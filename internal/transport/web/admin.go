@@ -127,11 +127,17 @@ func (c *Console) unitChoices(r *http.Request, s *session) (unitChoices, error) 
 			break
 		}
 	}
-	pol, err := c.api.police.ListPoliceUnits(ctx, &pb.ListPoliceUnitsRequest{})
-	if err != nil {
-		return out, err
+	preq := &pb.ListPoliceUnitsRequest{PageSize: 500}
+	for {
+		resp, err := c.api.police.ListPoliceUnits(ctx, preq)
+		if err != nil {
+			return out, err
+		}
+		out.Police = append(out.Police, resp.GetPoliceUnits()...)
+		if preq.PageToken = resp.GetNextPageToken(); preq.PageToken == "" {
+			break
+		}
 	}
-	out.Police = pol.GetPoliceUnits()
 	return out, nil
 }
 
@@ -198,14 +204,20 @@ func (c *Console) adminUser(w http.ResponseWriter, r *http.Request, s *session) 
 		c.apiError(w, r, s, err)
 		return
 	}
-	toks, err := c.api.admin.ListTokens(ctx, &pb.ListTokensRequest{Parent: name})
-	if err != nil {
-		c.apiError(w, r, s, err)
-		return
-	}
 	page := userPage{userRow: newUserRow(u), RequestID: requestID(), CanReset: mayResetPasswords(s)}
-	for _, t := range toks.GetTokens() {
-		page.Tokens = append(page.Tokens, tokenRow{ID: t.GetName()[strings.LastIndex(t.GetName(), "/")+1:], Token: t})
+	treq := &pb.ListTokensRequest{Parent: name, PageSize: 500}
+	for {
+		toks, err := c.api.admin.ListTokens(ctx, treq)
+		if err != nil {
+			c.apiError(w, r, s, err)
+			return
+		}
+		for _, t := range toks.GetTokens() {
+			page.Tokens = append(page.Tokens, tokenRow{ID: t.GetName()[strings.LastIndex(t.GetName(), "/")+1:], Token: t})
+		}
+		if treq.PageToken = toks.GetNextPageToken(); treq.PageToken == "" {
+			break
+		}
 	}
 	c.render(w, r, http.StatusOK, "adminuser", view{User: &s.user, CSRF: s.csrf, Title: "admin.user.title", Data: page})
 }
