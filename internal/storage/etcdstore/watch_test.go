@@ -2,11 +2,15 @@ package etcdstore_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
 )
 
 // A put under the outbox bucket's prefix wakes the watchers of every
@@ -71,5 +75,85 @@ func drain(ch chan struct{}) {
 		default:
 			return
 		}
+	}
+}
+
+// A watch that loses its member, whose missed revisions are compacted
+// away while it is gone, goes on notifying once the member is back: a
+// notify for the appends made meanwhile (the streams re-read from their
+// cursors), then quiet until the next append wakes it. The watcher's
+// client knows only the member that is stopped; the writes and the
+// compaction go through the other two. (The restarted member may replay
+// the appends to the watch before it applies the compaction, so this does
+// not always take the watch's compaction branch.)
+func TestWatchOutboxOutlivesItsMemberAndACompaction(t *testing.T) {
+	c := etcdtest.Start(t, 3, etcdtest.WithoutFsync())
+	watcher, writer := c.MemberClient(t, 2), c.Client(t)
+	const prefix = "/childcase/"
+	outboxKey := func(i int) string { return fmt.Sprintf("%soutbox/%08d", prefix, i) }
+	notified := make(chan struct{}, 1000)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		etcdstore.WatchOutbox(ctx, watcher, prefix, func() { notified <- struct{}{} }, slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+	// wake puts under the outbox until a notify comes, within limit.
+	n := 0
+	wake := func(limit time.Duration) bool {
+		t.Helper()
+		for end := time.Now().Add(limit); time.Now().Before(end); {
+			n++
+			if _, err := writer.Put(ctx, outboxKey(n), "n"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-notified:
+				return true
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		return false
+	}
+	if !wake(10 * time.Second) {
+		t.Fatal("the watch never notified")
+	}
+	time.Sleep(300 * time.Millisecond)
+	drain(notified)
+
+	c.Stop(2)
+	var last int64
+	for range 20 {
+		n++
+		resp, err := writer.Put(ctx, outboxKey(n), "n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = resp.Header.Revision
+	}
+	if _, err := writer.Compact(ctx, last, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	c.Restart(2)
+
+	// Back on its member, the watch notifies; then it is quiet until a
+	// put wakes it: a watch failing again and again (asking for a
+	// compacted revision) would notify after each failure, with pauses
+	// doubling from 100 ms.
+	select {
+	case <-notified:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no notify after the member came back: the appends made while it was away woke nothing")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	drain(notified)
+	select {
+	case <-notified:
+		t.Fatal("the watch notified with nothing appended: it is failing over and over, not watching")
+	case <-time.After(3 * time.Second):
+	}
+	if !wake(5 * time.Second) {
+		t.Fatal("after the compaction, puts under the outbox no longer notify")
 	}
 }
