@@ -271,6 +271,7 @@ type checker struct {
 	storedStatSum  uint64
 	storedStatsOdd bool
 	dailyStats     bool          // whether the file has counters by day (schema version 9)
+	scopeIndexes   bool          // whether the file has the scope and queue indexes (schema version 4)
 	countStat      tally.Counter // c.countStatEvent, made once
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
@@ -315,6 +316,7 @@ func (c *checker) run() (err error) {
 	}
 	c.caseSeqs = map[uint16]uint64{}
 	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
+	c.scopeIndexes = c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
 	c.found = map[string]*int{}
@@ -445,7 +447,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
 		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
-		linkSeed: c.linkSeed, dailyStats: c.dailyStats,
+		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
 	}
 	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
@@ -569,17 +571,21 @@ func (r *CheckResult) addCounts(s CheckSummary) {
 // checkLayout checks the schema version and the set of buckets, and
 // reports whether every bucket of the layout is there.
 func (c *checker) checkLayout() bool {
-	// A file of version 4 or 5 not yet migrated (a backup) is checked in
+	// A file of version 2 to 5 not yet migrated (a backup) is checked in
 	// its own layout, with each index in a bucket of its own (tx.keys);
-	// older ones lack the scope indexes, and are reported as before. One
-	// of version 6 has no statistics counters yet (checkStats skips them).
+	// one of before version 4 has no scope and queue indexes yet
+	// (scopeIndexes), and a file of version 2 is issue 10's "both
+	// versions" that check must understand. One of version 6 has no
+	// statistics counters yet (checkStats skips them).
 	layout := allBuckets
 	meta := c.btx.Bucket(bucketMeta)
 	if meta != nil {
 		if raw := meta.Get(keySchemaVersion); len(raw) == 4 {
 			switch v := be.Uint32(raw); {
 			case v < bucketVersion(bucketIndex):
-				layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+				// Version 1 lacks the index of idempotency records,
+				// which its check needs; it is reported missing.
+				layout = layoutBuckets(max(v, bucketVersion(bucketIdempotencyByTime)))
 			case v < bucketVersion(bucketStats):
 				layout = layoutBuckets(bucketVersion(bucketStats) - 1)
 			}
@@ -1707,6 +1713,9 @@ func readable(k []byte) string {
 // checkCaseEntries checks that the case's scope and queue entries are
 // there, and counts them.
 func (c *checker) checkCaseEntries(cs model.Case) {
+	if !c.scopeIndexes {
+		return // a file of before schema version 4, with no such index
+	}
 	scope, queue, err := storekey.CaseIndexKeys(cs)
 	if err != nil {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
@@ -1798,6 +1807,9 @@ func (c *checker) reportCase(r model.StoredReport) (*model.Case, bool) {
 // checkReportEntries checks that the report's scope entries are there,
 // and counts them.
 func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
+	if !c.scopeIndexes {
+		return // a file of before schema version 4, with no such index
+	}
 	rc, ok := c.reportCase(r)
 	if !ok {
 		return // its case does not decode: reported with the cases
@@ -1834,6 +1846,9 @@ func (c *checker) findEntries(bucket []byte, keys [][]byte, suffix int, of strin
 // runs only then).
 func (c *checker) checkScopeIndex(bucket []byte) func() {
 	return func() {
+		if !c.scopeIndexes {
+			return // a file of before schema version 4, with no such index
+		}
 		if n := c.scopeKeys[string(bucket)]; (n >= 0 && n == c.caseEntries[string(bucket)]) || c.err != nil {
 			return
 		}
@@ -1861,6 +1876,9 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 // a check at a million cases, and is done only when the counts differ.
 func countScopeIndex(bucket []byte) func(*checker) {
 	return func(c *checker) {
+		if !c.scopeIndexes {
+			return // a file of before schema version 4, with no such index
+		}
 		b := c.t.keys(bucket)
 		cur := b.Cursor()
 		n := 0
