@@ -17,6 +17,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
@@ -484,5 +485,24 @@ func TestAuditChainIsOneAcrossInstances(t *testing.T) {
 		}) {
 			t.Errorf("no report.create event of %s in the shared log", name)
 		}
+	}
+}
+
+// TestEtcdCommitTooLargeIsRefused: a write whose commit is over the
+// store's limits (here --etcd-max-request-bytes at 8 KiB, which a report
+// outgrows) answers RESOURCE_EXHAUSTED, reason COMMIT_TOO_LARGE, and keeps
+// nothing, as the README's etcd section says; it answered INTERNAL.
+func TestEtcdCommitTooLargeIsRefused(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clock.NewFake(testNow), func(c *app.Config) { c.EtcdMaxRequestBytes = 8 << 10 })
+	ctx := a.as(t, operatorID)
+	_, err := a.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()})
+	st, _ := status.FromError(err)
+	if info, _ := errorInfo(st); st.Code() != codes.ResourceExhausted || info.GetReason() != "COMMIT_TOO_LARGE" {
+		t.Fatalf("CreateReport over the commit limit: %v (reason %q), want RESOURCE_EXHAUSTED, reason COMMIT_TOO_LARGE", err, info.GetReason())
+	}
+	list, err := a.reports().ListReports(ctx, &pb.ListReportsRequest{})
+	if err != nil || len(list.GetReports()) != 0 {
+		t.Errorf("ListReports after the refusal = %v, %v; want no report", list.GetReports(), err)
 	}
 }
