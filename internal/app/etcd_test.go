@@ -9,12 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
@@ -421,5 +424,85 @@ func TestInterruptedRotationNotFinishedOnASharedStore(t *testing.T) {
 	r, err := a.reports().GetReport(a.as(t, operatorID), &pb.GetReportRequest{Name: getCase(t, a, "bd.worker", name).GetReports()[0]})
 	if err != nil || len(r.GetChildren()) == 0 || r.GetChildren()[0].GetFullName() == "" {
 		t.Fatalf("instance a opening its case's report after b's start: %v, %v", r.GetChildren(), err)
+	}
+}
+
+// TestAuditChainIsOneAcrossInstances holds issue 17's "the audit chain
+// stays a single verifiable sequence across instances": two instances on
+// one etcd store take reports at the same time, and the log they share
+// holds every report's event in one chain, each seq once with no gap,
+// which VerifyAuditLog on either instance finds intact.
+func TestAuditChainIsOneAcrossInstances(t *testing.T) {
+	cluster, dir, clk, a := etcdWithWorker(t)
+	a.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := startOnEtcd(t, cluster.Endpoints(), dir, clk) // reads a's token book
+
+	const reports = 12
+	created := make(chan string, reports)
+	errs := make(chan error, reports)
+	var wg sync.WaitGroup
+	for i := range reports {
+		ts := []*testServer{a, b}[i%2]
+		ctx := ts.as(t, operatorID)
+		wg.Go(func() {
+			resp, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()})
+			if err != nil {
+				errs <- err
+				return
+			}
+			created <- resp.GetName()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	close(created)
+	for err := range errs {
+		t.Fatalf("CreateReport: %v", err)
+	}
+
+	for name, ts := range map[string]*testServer{"a": a, "b": b} {
+		v, err := ts.audit().VerifyAuditLog(ts.as(t, "auditor"), &pb.VerifyAuditLogRequest{})
+		if err != nil || !v.GetIntact() || v.GetCheckedEvents() != v.GetHeadSeq() {
+			t.Errorf("VerifyAuditLog on instance %s = %v, %v; want an intact chain of every event", name, v, err)
+		}
+	}
+	events := allAuditEvents(t, a, "auditor", &pb.ListAuditEventsRequest{})
+	seen := map[uint64]bool{}
+	for _, e := range events {
+		if seen[e.GetSeq()] {
+			t.Errorf("seq %d twice in the log", e.GetSeq())
+		}
+		seen[e.GetSeq()] = true
+	}
+	for seq := uint64(1); seq <= uint64(len(events)); seq++ {
+		if !seen[seq] {
+			t.Errorf("seq %d missing from the log of %d events", seq, len(events))
+		}
+	}
+	for name := range created {
+		if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "report.create" && e.GetResource() == name
+		}) {
+			t.Errorf("no report.create event of %s in the shared log", name)
+		}
+	}
+}
+
+// TestEtcdCommitTooLargeIsRefused: a write whose commit is over the
+// store's limits (here --etcd-max-request-bytes at 8 KiB, which a report
+// outgrows) answers RESOURCE_EXHAUSTED, reason COMMIT_TOO_LARGE, and keeps
+// nothing, as the README's etcd section says; it answered INTERNAL.
+func TestEtcdCommitTooLargeIsRefused(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clock.NewFake(testNow), func(c *app.Config) { c.EtcdMaxRequestBytes = 8 << 10 })
+	ctx := a.as(t, operatorID)
+	_, err := a.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()})
+	st, _ := status.FromError(err)
+	if info, _ := errorInfo(st); st.Code() != codes.ResourceExhausted || info.GetReason() != "COMMIT_TOO_LARGE" {
+		t.Fatalf("CreateReport over the commit limit: %v (reason %q), want RESOURCE_EXHAUSTED, reason COMMIT_TOO_LARGE", err, info.GetReason())
+	}
+	list, err := a.reports().ListReports(ctx, &pb.ListReportsRequest{})
+	if err != nil || len(list.GetReports()) != 0 {
+		t.Errorf("ListReports after the refusal = %v, %v; want no report", list.GetReports(), err)
 	}
 }

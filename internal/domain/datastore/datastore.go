@@ -10,13 +10,14 @@
 // package outside internal/domain, internal/storage and the wiring in
 // internal/app may import it (internal/archtest checks this).
 //
-// Transaction bodies: View and Update run fn exactly once per call; Batch
-// may run it more than once (a store that shares one transaction among
-// callers re-runs the others when one fails, and memstore always runs it
-// twice). Each run starts from the committed state and sees nothing of an
-// earlier run. So a Batch body must do nothing but read and write through
-// its transaction, and must compute what it writes afresh each run; only
-// the result of the run that committed is returned.
+// Transaction bodies: View runs fn once per call; Update and Batch may run
+// it more than once (a store that shares one transaction among callers
+// re-runs the others when one fails, etcd runs a body again when another
+// writer committed first, and memstore always runs it twice). Each run
+// starts from the committed state and sees nothing of an earlier run. So
+// a write body must do nothing but read and write through its
+// transaction, and must compute what it writes afresh each run; only the
+// result of the run that committed is returned (see Store).
 //
 // Errors: methods return model.ErrNotFound, model.ErrAlreadyExists,
 // model.ErrConflict or model.ErrBadCursor (wrapped) as documented on each

@@ -66,6 +66,12 @@ var (
 	// and writes work again once there is room. It lives here rather than
 	// with the store so that transport can map it without naming storage.
 	ErrFull = errors.New("the database is full")
+	// ErrTooLarge: one write holds more than the store commits at once
+	// (etcd's request and transaction-op limits, --etcd-max-request-bytes
+	// and --etcd-max-txn-ops). Nothing of it is kept; the same write is
+	// refused until an operator raises the limits. It lives here for the
+	// reason ErrFull does.
+	ErrTooLarge = errors.New("the write is larger than the store commits at once")
 	// ErrUnavailable: the store could not be reached for a moment (a
 	// replicated store electing a new leader, a member lost). A read may
 	// simply be retried; a write may or may not have been committed, so it

@@ -23,11 +23,18 @@ import (
 type damagedCase struct {
 	datastore.Store
 	id    uint64
-	tries *atomic.Int64 // counts the writes' reads of the damaged case, if not nil
+	tries *atomic.Int64 // counts the writes that read the damaged case, if not nil
 }
 
+// Update counts a write that read the damaged case once, however many
+// times the store ran its body (memstore runs it twice).
 func (s damagedCase) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	return s.Store.Update(ctx, func(tx datastore.Tx) error { return fn(damagedCaseTx{tx, s}) })
+	var read atomic.Bool
+	err := s.Store.Update(ctx, func(tx datastore.Tx) error { return fn(damagedCaseTx{tx, s, &read}) })
+	if read.Load() && s.tries != nil {
+		s.tries.Add(1)
+	}
+	return err
 }
 
 func (s damagedCase) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
@@ -56,14 +63,13 @@ func (t damagedReadTx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, 
 
 type damagedCaseTx struct {
 	datastore.Tx
-	s damagedCase
+	s    damagedCase
+	read *atomic.Bool // whether the write read the damaged case
 }
 
 func (t damagedCaseTx) CaseByID(id uint64) (model.Case, error) {
 	if id == t.s.id {
-		if t.s.tries != nil {
-			t.s.tries.Add(1)
-		}
+		t.read.Store(true)
 		return model.Case{}, fmt.Errorf("case id %d: %w", id, model.ErrDamaged)
 	}
 	return t.Tx.CaseByID(id)

@@ -89,8 +89,11 @@ func TestPausableIsWhatPauseDeadlineDoes(t *testing.T) {
 // days, as change leaves it; closed says the case is closed too.
 func (w *world) caseWithDeadline(t *testing.T, kind model.DeadlineKind, change func(*model.Deadline), closed bool) model.Case {
 	t.Helper()
-	c := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseNeglect)
+	opened := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseNeglect)
+	var c model.Case
 	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		c = opened // a store may run the body again: each run starts afresh
+		c.Deadlines = slices.Clone(opened.Deadlines)
 		d := model.Deadline{
 			ID: 99, Kind: kind, Ref: "test", Clock: model.ClockHours, Length: 72 * time.Hour, Unit: unitBaDinh,
 			Start: w.clk.Now().Add(-24 * time.Hour), Due: w.clk.Now().Add(48 * time.Hour), Pausable: true, State: model.DeadlineOpen,

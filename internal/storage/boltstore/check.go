@@ -271,14 +271,11 @@ type checker struct {
 	storedStatSum  uint64
 	storedStatsOdd bool
 	dailyStats     bool          // whether the file has counters by day (schema version 9)
+	scopeIndexes   bool          // whether the file has the scope and queue indexes (schema version 4)
 	countStat      tally.Counter // c.countStatEvent, made once
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
 	statBuf        []byte        // statHash's, reused
-	// scopeIndexes is whether the file has the scope and queue indexes
-	// (schema version 4): a file of version 2 or 3 not yet migrated (a
-	// backup) has its records checked without them.
-	scopeIndexes bool
 }
 
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
@@ -358,26 +355,12 @@ func (c *checker) run() (err error) {
 	// The scope and queue indexes hold several entries a record; counting
 	// them needs nothing the records' passes find until the counts are
 	// compared (checkScopeIndex).
-	scopeParts := map[string]*checkPart{}
-	if c.scopeIndexes {
-		for _, b := range [][]byte{bucketCaseScope, bucketCaseQueue, bucketReportScope} {
-			scopeParts[string(b)] = c.start(countScopeIndex(b))
-		}
-	}
-	checkScope := func(bucket []byte) func() {
-		return func() {
-			if g := scopeParts[string(bucket)]; g != nil {
-				c.join(g)
-				c.checkScopeIndex(bucket)()
-			}
-		}
-	}
+	caseScope := c.start(countScopeIndex(bucketCaseScope))
+	caseQueue := c.start(countScopeIndex(bucketCaseQueue))
+	reportScope := c.start(countScopeIndex(bucketReportScope))
 	// The stored statistics counters, hashed for checkStats.
 	storedStats := c.start((*checker).hashStoredStats)
-	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, storedStats)
-	for _, g := range scopeParts {
-		parts = append(parts, g)
-	}
+	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, caseScope, caseQueue, reportScope, storedStats)
 	defer func() {
 		for _, g := range parts {
 			g.wait()
@@ -386,7 +369,9 @@ func (c *checker) run() (err error) {
 	for _, step := range []func(){
 		func() { c.join(reports...) }, c.checkCallTypeIndex, c.checkTakerIndex,
 		func() { c.join(cases...) }, c.checkCaseIDs, c.checkReportCaseLinks, c.checkCaseNumbers, c.checkUnitIndex, c.checkStatusIndex, c.checkCaseSequences,
-		checkScope(bucketCaseScope), checkScope(bucketCaseQueue), checkScope(bucketReportScope),
+		func() { c.join(caseScope) }, c.checkScopeIndex(bucketCaseScope),
+		func() { c.join(caseQueue) }, c.checkScopeIndex(bucketCaseQueue),
+		func() { c.join(reportScope) }, c.checkScopeIndex(bucketReportScope),
 		func() { c.join(idempotency) }, func() { c.join(identity) }, func() { c.join(auditLog) },
 		func() { c.join(caseEvents) }, c.checkTimers, func() { c.join(outbox) },
 		func() { c.join(searchIndex) }, func() { c.join(storedStats) }, c.checkStats,
@@ -587,20 +572,20 @@ func (r *CheckResult) addCounts(s CheckSummary) {
 // reports whether every bucket of the layout is there.
 func (c *checker) checkLayout() bool {
 	// A file of version 2 to 5 not yet migrated (a backup) is checked in
-	// its own layout, with each index in a bucket of its own (tx.keys),
-	// and before version 4 without the scope and queue indexes
-	// (scopeIndexes); an older one lacks the index of idempotency records
-	// by time, and is reported as before. One of version 6 has no
+	// its own layout, with each index in a bucket of its own (tx.keys);
+	// one of before version 4 has no scope and queue indexes yet
+	// (scopeIndexes), and a file of version 2 is issue 10's "both
+	// versions" that check must understand. One of version 6 has no
 	// statistics counters yet (checkStats skips them).
 	layout := allBuckets
 	meta := c.btx.Bucket(bucketMeta)
 	if meta != nil {
 		if raw := meta.Get(keySchemaVersion); len(raw) == 4 {
 			switch v := be.Uint32(raw); {
-			case v >= bucketVersion(bucketIdempotencyByTime) && v < bucketVersion(bucketCaseScope):
-				layout = layoutBuckets(v)
 			case v < bucketVersion(bucketIndex):
-				layout = layoutBuckets(bucketVersion(bucketIndex) - 1)
+				// Version 1 lacks the index of idempotency records,
+				// which its check needs; it is reported missing.
+				layout = layoutBuckets(max(v, bucketVersion(bucketIdempotencyByTime)))
 			case v < bucketVersion(bucketStats):
 				layout = layoutBuckets(bucketVersion(bucketStats) - 1)
 			}
@@ -973,9 +958,7 @@ func (c *checker) checkReports(r keyRange) {
 				c.reportLinkN++
 			}
 		}
-		if c.scopeIndexes {
-			c.checkReportEntries(k, r)
-		}
+		c.checkReportEntries(k, r)
 		tally.CountReport(r, c.countStat)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
@@ -1095,9 +1078,7 @@ func (c *checker) checkCases(r keyRange) {
 		if !c.hasEntryInOrder(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
 			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 		}
-		if c.scopeIndexes {
-			c.checkCaseEntries(cs)
-		}
+		c.checkCaseEntries(cs)
 		tally.CountCase(cs, c.firstReport(cs), c.countStat)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
@@ -1732,6 +1713,9 @@ func readable(k []byte) string {
 // checkCaseEntries checks that the case's scope and queue entries are
 // there, and counts them.
 func (c *checker) checkCaseEntries(cs model.Case) {
+	if !c.scopeIndexes {
+		return // a file of before schema version 4, with no such index
+	}
 	scope, queue, err := storekey.CaseIndexKeys(cs)
 	if err != nil {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
@@ -1823,6 +1807,9 @@ func (c *checker) reportCase(r model.StoredReport) (*model.Case, bool) {
 // checkReportEntries checks that the report's scope entries are there,
 // and counts them.
 func (c *checker) checkReportEntries(rk []byte, r model.StoredReport) {
+	if !c.scopeIndexes {
+		return // a file of before schema version 4, with no such index
+	}
 	rc, ok := c.reportCase(r)
 	if !ok {
 		return // its case does not decode: reported with the cases
@@ -1859,6 +1846,9 @@ func (c *checker) findEntries(bucket []byte, keys [][]byte, suffix int, of strin
 // runs only then).
 func (c *checker) checkScopeIndex(bucket []byte) func() {
 	return func() {
+		if !c.scopeIndexes {
+			return // a file of before schema version 4, with no such index
+		}
 		if n := c.scopeKeys[string(bucket)]; (n >= 0 && n == c.caseEntries[string(bucket)]) || c.err != nil {
 			return
 		}
@@ -1886,6 +1876,9 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 // a check at a million cases, and is done only when the counts differ.
 func countScopeIndex(bucket []byte) func(*checker) {
 	return func(c *checker) {
+		if !c.scopeIndexes {
+			return // a file of before schema version 4, with no such index
+		}
 		b := c.t.keys(bucket)
 		cur := b.Cursor()
 		n := 0

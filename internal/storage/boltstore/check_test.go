@@ -606,6 +606,63 @@ func TestCheckFindsDamage(t *testing.T) {
 			},
 			bucket: "case_queue", key: "units/00004@2025-07-01", what: "malformed",
 		},
+		// Each index the other way from its cases above (issue 10:
+		// "check verifies every index both ways").
+		{
+			name: "dangling call type index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("reports_by_call_type", append(u32(1), ghost[:]...), nil)(tx)
+			},
+			bucket: "reports_by_call_type", key: ghost.String(), what: "dangling",
+		},
+		{
+			name:   "dangling case number entry",
+			change: func(f ckFixture, tx *bolt.Tx) error { return put("case_numbers", []byte("HN-2026-00099"), u64(99))(tx) },
+			bucket: "case_numbers", key: "HN-2026-00099", what: "dangling",
+		},
+		{
+			name: "dangling case unit index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("cases_by_unit", append([]byte("00004@2025-07-01\x00"), u64(99)...), nil)(tx)
+			},
+			bucket: "cases_by_unit", key: "id 99", what: "dangling",
+		},
+		{
+			name: "status index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("cases_by_status", append(u32(uint32(model.StatusAwaitingAcknowledgement)), u64(f.caseID)...))(tx)
+			},
+			bucket: "cases_by_status", key: "status 1, case id", what: "missing: case " + ckCase,
+		},
+		{
+			name: "dangling token index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("tokens_by_user", []byte(ckUser+"\x00ghost-token"), nil)(tx)
+			},
+			bucket: "tokens_by_user", key: `token "ghost-token"`, what: "dangling",
+		},
+		{
+			name: "dangling audit actor index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("audit_by_actor", append([]byte(ckUser+"\x00"), u64(77)...), nil)(tx)
+			},
+			bucket: "audit_by_actor", key: "seq 77", what: "dangling",
+		},
+		{
+			name: "audit case index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("audit_by_case", append([]byte("cases/"+ckCase+"\x00"), u64(2)...))(tx)
+			},
+			bucket: "audit_by_case", key: "seq 2", what: "missing",
+		},
+		{
+			name: "dangling case queue entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("units/00004@2025-07-01\x00\x01"), u64(uint64(ckT0.UnixNano()))...)
+				return put("case_queue", append(k, u64(^uint64(99))...), nil)(tx)
+			},
+			bucket: "case_queue", key: "case id 99", what: "dangling",
+		},
 		{
 			name:   "newer schema version",
 			change: func(f ckFixture, tx *bolt.Tx) error { return put("meta", []byte("schema_version"), u32(99))(tx) },
@@ -627,7 +684,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if says := fmt.Sprintf("damages a store %d ways (`TestCheckFindsDamage`)", len(cases)); !strings.Contains(string(readme), says) {
+	if says := fmt.Sprintf("damages a store %d ways, each index both ways (`TestCheckFindsDamage`)", len(cases)); !strings.Contains(string(readme), says) {
 		t.Errorf("the README's Reliability table does not say %q", says)
 	}
 	for _, d := range cases {

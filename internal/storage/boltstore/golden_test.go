@@ -592,6 +592,63 @@ func TestMigrationKeepsEveryRecord(t *testing.T) {
 	}
 }
 
+// TestMigrationIsOneTransaction holds issue 10's "migrate at open, one
+// transaction": a schema-2 file whose last police unit no longer decodes
+// fails its migration in the re-encoding of records (version 5), after
+// the clear text was marked (3), the scope indexes built (4) and every
+// report and case re-encoded; Open refuses it, naming the record, and
+// the file is byte for byte as it was, at schema version 2, so that a
+// start after the record is mended migrates it whole.
+func TestMigrationIsOneTransaction(t *testing.T) {
+	db, _ := copyGolden(t, "schema2")
+	var damaged []byte
+	rawUpdate(t, db, func(tx *bolt.Tx) error {
+		damaged, _ = tx.Bucket([]byte("police_units")).Cursor().Last()
+		damaged = bytes.Clone(damaged)
+		return tx.Bucket([]byte("police_units")).Put(damaged, []byte("{not json"))
+	})
+	before := rawDump(t, db)
+	s, err := boltstore.Open(db, boltstore.Options{NoSync: true})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open migrated a file with a police unit that does not decode")
+	}
+	if want := fmt.Sprintf("police_units %x", damaged); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "schema version 5") {
+		t.Errorf("Open: %v; want the migration to version 5 naming %s", err, want)
+	}
+	after := rawDump(t, db)
+	for name, entries := range before {
+		if !slices.Equal(after[name], entries) {
+			t.Errorf("bucket %s after the failed migration: %d entries (first %.80q), want %d as before (first %.80q)",
+				name, len(after[name]), after[name], len(entries), entries)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("bucket %s was created by the failed migration", name)
+		}
+	}
+}
+
+// rawDump reads every bucket of a closed database file: its sequence,
+// then its keys and values in order (a nested bucket by its name).
+func rawDump(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	rawView(t, path, func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			entries := []string{fmt.Sprintf("sequence %d", b.Sequence())}
+			err := b.ForEach(func(k, v []byte) error {
+				entries = append(entries, fmt.Sprintf("%x=%x", k, v))
+				return nil
+			})
+			out[string(name)] = entries
+			return err
+		})
+	})
+	return out
+}
+
 // emptyToNil returns a copy of v with every empty slice made nil: JSON
 // gave back [] as an empty slice, a stored message gives nil, and the
 // domain reads both alike.
@@ -619,9 +676,10 @@ func emptyToNil(v reflect.Value) reflect.Value {
 	return out
 }
 
-// TestCheckAndBackupReadOlderSchemas checks a schema-2 and a schema-3 file
-// (no scope and queue indexes yet), a schema-4 file (records in
-// JSON), a schema-5 file (each index in a bucket of its own), a
+// TestCheckAndBackupReadOlderSchemas checks a schema-2 file (issue 10's
+// "check and backup must understand both versions": free text in the
+// clear, no scope or queue indexes), a schema-3 file (sealed, still no
+// such indexes), a schema-4 file (records in JSON), a schema-5 file (each index in a bucket of its own), a
 // schema-6 file (no statistics counters yet), a schema-7 file (its
 // search index in 16-byte tokens, no counters by day yet), a schema-8 and
 // a schema-9 file as they were written, without opening them for

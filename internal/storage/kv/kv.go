@@ -19,7 +19,9 @@ package kv
 
 import (
 	"context"
-	"errors"
+	"fmt"
+
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // Engine runs transactions.
@@ -43,8 +45,9 @@ type Engine interface {
 // ErrTooLarge is what Engine.Update wraps when one transaction holds more
 // operations or bytes than the engine commits at once (etcd's
 // --max-txn-ops and --max-request-bytes). A group commit that meets it
-// splits the group and tries again; a single body that meets it fails.
-var ErrTooLarge = errors.New("transaction too large for the storage engine")
+// splits the group and tries again; a single body that meets it fails,
+// and its error, model.ErrTooLarge, tells transport what to answer.
+var ErrTooLarge = fmt.Errorf("transaction too large for the storage engine: %w", model.ErrTooLarge)
 
 // Tx is one transaction.
 type Tx interface {

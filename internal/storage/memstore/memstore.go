@@ -82,15 +82,13 @@ func (s *Store) View(ctx context.Context, fn func(datastore.ReadTx) error) error
 	return fn(t)
 }
 
-// Update implements datastore.Store: fn runs once, and its writes are kept
-// only if it returns nil.
+// Update implements datastore.Store. It runs fn twice, as Batch does: the
+// contract lets a store run an Update body more than once too (boltstore
+// and etcdstore group-commit Updates, and etcd runs a body again when
+// another writer committed first), so the tests that use this store show
+// whether an Update body is safe to re-run.
 func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	return s.write(fn)
+	return s.rehearseAndWrite(ctx, fn)
 }
 
 // Batch implements datastore.Store. It runs fn twice: first in a
@@ -100,6 +98,12 @@ func (s *Store) Update(ctx context.Context, fn func(datastore.Tx) error) error {
 // show whether a Batch body is safe to re-run rather than leave it to a
 // rare failure in production.
 func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.rehearseAndWrite(ctx, fn)
+}
+
+// rehearseAndWrite runs fn in a transaction that is thrown away, then in
+// one that commits if fn returns nil.
+func (s *Store) rehearseAndWrite(ctx context.Context, fn func(datastore.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -300,9 +300,10 @@ func UpdatesBehindACommit(t testing.TB, s datastore.Store, n int, body func(tx d
 	ctx := context.Background()
 	inFirst, release := make(chan struct{}), make(chan struct{})
 	firstDone := make(chan error, 1)
+	var inFirstOnce sync.Once
 	go func() {
 		firstDone <- s.Update(ctx, func(datastore.Tx) error {
-			close(inFirst)
+			inFirstOnce.Do(func() { close(inFirst) }) // a store may run the body again
 			<-release
 			return nil
 		})

@@ -114,16 +114,19 @@ func testCaseCreateAssignsIDs(t *testing.T, s datastore.Store) {
 		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
 		sampleCase("HN-2026-00002", unitB, model.StatusAwaitingAcknowledgement),
 	)...)
+	var shared []model.Case
 	update(t, s, func(tx datastore.Tx) error {
+		shared = shared[:0] // a store may run the body again
 		for _, n := range []string{"HN-2026-00003", "HN-2026-00004", "HN-2026-00005"} {
 			c := sampleCase(n, unitA, model.StatusClosed)
 			if err := tx.CreateCase(&c); err != nil {
 				return err
 			}
-			cs = append(cs, c)
+			shared = append(shared, c)
 		}
 		return nil
 	})
+	cs = append(cs, shared...)
 	seen := map[uint64]string{}
 	for _, c := range cs {
 		if c.ID == 0 {
@@ -380,7 +383,9 @@ func testCaseUpdateMovesIndexes(t *testing.T, s datastore.Store) {
 	})
 
 	// Two changes in one transaction, ending back in unit A.
+	before := c
 	update(t, s, func(tx datastore.Tx) error {
+		c = before // a store may run the body again
 		c.Revision++
 		c.ResponsibleUnit = unitC
 		if err := tx.UpdateCase(c); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,12 +338,13 @@ func testViewSeesOnlyCommitted(t *testing.T, s datastore.Store) {
 	written := make(chan struct{})
 	release := make(chan struct{})
 	updated := make(chan error, 1)
+	var writtenOnce sync.Once
 	go func() {
 		updated <- s.Update(context.Background(), func(tx datastore.Tx) error {
 			if err := tx.CreateReport(r); err != nil {
 				return err
 			}
-			close(written)
+			writtenOnce.Do(func() { close(written) }) // a store may run the body again
 			<-release
 			return nil
 		})

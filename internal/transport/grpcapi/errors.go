@@ -35,6 +35,7 @@ const (
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonWrongMasterKey   = "WRONG_MASTER_KEY"
 	ReasonDatabaseFull     = "DATABASE_FULL"
+	ReasonCommitTooLarge   = "COMMIT_TOO_LARGE"
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
 	ReasonStreamStalled    = "STREAM_STALLED"
@@ -88,6 +89,14 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.ResourceExhausted,
 			"the database is full: nothing was written; writes are refused until an operator frees space, retry later",
 			ReasonDatabaseFull, nil)
+	case errors.Is(err, model.ErrTooLarge):
+		// A commit over the store's limits (etcd's): the operator must
+		// raise them; the client can only send less. The log names the
+		// limit the write met.
+		log.ErrorContext(ctx, "write too large for the store: refused", "err", err)
+		return withInfo(codes.ResourceExhausted,
+			"the write is larger than the database commits at once: nothing was written; an operator must raise the store's commit limits",
+			ReasonCommitTooLarge, nil)
 	case errors.Is(err, model.ErrDamaged):
 		// A page of the file is damaged where this request read it: the
 		// operator must run childcase check and restore a backup. What

@@ -38,6 +38,7 @@ func TestToStatus(t *testing.T) {
 		// The README's "What to watch" names this log line for the operator.
 		{"database full, logged", fmt.Errorf("commit: %w", model.ErrFull), codes.ResourceExhausted, ReasonDatabaseFull, true},
 		{"disk full, logged", fmt.Errorf("commit: %w", syscall.ENOSPC), codes.ResourceExhausted, ReasonDatabaseFull, true},
+		{"commit too large, logged", fmt.Errorf("etcd commit of about 9000 bytes, over the engine's MaxRequestBytes 8192: %w", model.ErrTooLarge), codes.ResourceExhausted, ReasonCommitTooLarge, true},
 		// bbolt's panic text (here standing for what a damaged page holds)
 		// is the operator's, in the log; the client learns only the reason.
 		{"database damaged, logged", fmt.Errorf("the database file x.db is damaged: a read failed (bbolt panicked: %s): %w", secret, model.ErrDamaged), codes.DataLoss, ReasonDatabaseDamaged, true},
