@@ -2,10 +2,13 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -137,4 +140,42 @@ func describeAuditQuery(q *pb.ListAuditEventsRequest) string {
 		s += fmt.Sprintf("end=%s;", q.GetEndTime().AsTime().Format(time.TimeOnly))
 	}
 	return s
+}
+
+// TestAuditListRefusesATimeRangeThatEndsBeforeItStarts: an auditor who
+// types the range backwards must not read "no events" as an answer about
+// the log. The API refuses a range whose end_time is not after its
+// start_time, naming end_time and the rule (as the statistics refuse a
+// period that ends before it starts, period.order), and so does the
+// console's audit page for days typed backwards.
+func TestAuditListRefusesATimeRangeThatEndsBeforeItStarts(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	for _, q := range []*pb.ListAuditEventsRequest{
+		{StartTime: timestamppb.New(testNow.Add(time.Hour)), EndTime: timestamppb.New(testNow.Add(-time.Hour))},
+		{StartTime: timestamppb.New(testNow), EndTime: timestamppb.New(testNow)},
+		{Case: "cases/HN-2026-00001", StartTime: timestamppb.New(testNow.Add(time.Minute)), EndTime: timestamppb.New(testNow)},
+	} {
+		_, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), q)
+		st := wantCode(t, err, codes.InvalidArgument)
+		if fields := badFields(st); !slices.Equal(fields, []string{"end_time"}) || !strings.Contains(st.Message(), "[period.order]") {
+			t.Errorf("%v: %q naming %v, want end_time and its rule period.order", q, st.Message(), fields)
+		}
+	}
+	// Within a range that has room, the same events as ever.
+	if resp, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{
+		StartTime: timestamppb.New(testNow), EndTime: timestamppb.New(testNow.Add(time.Nanosecond)),
+	}); err != nil || len(resp.GetEvents()) == 0 {
+		t.Errorf("a range of one instant: %v, %v", resp, err)
+	}
+
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	if resp, page := b.get("/audit?from=2026-11-29&to=2026-11-27"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "Thời điểm kết thúc phải sau thời điểm bắt đầu") || len(seqsOf(page)) != 0 {
+		t.Errorf("the audit page of days typed backwards: %s, alert %v, %d events shown", resp.Status, strings.Contains(page, `role="alert"`), len(seqsOf(page)))
+	}
+	if resp, page := b.get("/audit?from=2026-11-28&to=2026-11-28"); resp.StatusCode != http.StatusOK || len(seqsOf(page)) == 0 {
+		t.Errorf("the audit page of one day: %s, %d events", resp.Status, len(seqsOf(page)))
+	}
 }
