@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -302,4 +304,45 @@ func TestRefusedWatchOfAnOldNumberIsOnTheSurvivorsTrail(t *testing.T) {
 	if trail := caseTrail(t, ts, "auditor", survivor); !hasEvent(trail, "case.watch", old, survivor, "not_found") {
 		t.Errorf("the refused watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
 	}
+}
+
+// An escalation lets the level escalated to into the case (README, "Who
+// sees what": the district's cases "escalated ... to the district", the
+// city police's clocks "escalated to it"), and the auditor, who reads no
+// case, learns it only from the trail: the service's event of the breach
+// (deadline.fire, by users/system) names whom it let in, as a step that
+// lets someone in does.
+func TestEscalationsNameWhomTheyLetInOnTheTrail(t *testing.T) {
+	referred := hn(2026, 11, 17, 9, 0)
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi") // the city police, above the ward's
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, referred.Add(-30*time.Minute), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	// Nobody acts: the commune's acknowledgement and the police's
+	// forwarding both break, and escalate.
+	ts.clock.Set(referred.Add(4 * 24 * time.Hour))
+	waitEvents(t, ts, "bd.worker", name, "ESCALATED", 0, 2)
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, to := range []string{"to " + pCity, "to policeUnits/ca-ha-noi"} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "deadline.fire" && e.GetActor() == "users/system" && e.GetOutcome() == "ok" && e.GetReason() == to
+		}) {
+			t.Errorf("%s's trail has no deadline.fire saying %q:%s", name, to, describeEventsWithReasons(trail))
+		}
+	}
+}
+
+func describeEventsWithReasons(events []*pb.AuditEvent) string {
+	var b strings.Builder
+	for _, e := range events {
+		b.WriteString("\n  " + e.GetActor() + " " + e.GetAction() + " " + e.GetResource() + " " + e.GetOutcome() + " " + strconv.Quote(e.GetReason()))
+	}
+	return b.String()
 }
