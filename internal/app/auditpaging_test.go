@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/clock"
 )
 
 // TestAuditListsPageByCaseActorAndTime holds the README's listing of the
@@ -46,8 +47,7 @@ func TestAuditListsPageByCaseActorAndTime(t *testing.T) {
 	// The auditor's own listings come later, after every range below.
 	ts.clock.Set(start.Add(time.Hour))
 
-	whole := allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{})
-	for _, q := range []*pb.ListAuditEventsRequest{
+	checkAuditPaging(t, ts, []*pb.ListAuditEventsRequest{
 		{Case: a},
 		{Actor: "users/city"},
 		{StartTime: timestamppb.New(at[2])},
@@ -56,7 +56,16 @@ func TestAuditListsPageByCaseActorAndTime(t *testing.T) {
 		{Case: a, Actor: "users/bd.worker"},
 		{Case: b, StartTime: timestamppb.New(at[3])},
 		{Actor: "users/city", StartTime: timestamppb.New(at[1]), EndTime: timestamppb.New(at[3])},
-	} {
+	})
+}
+
+// checkAuditPaging lists, as "auditor", the events of each query two at a
+// time and compares them with the whole log filtered by the query, in the
+// README's order. Events of "auditor" (the listings) are left out.
+func checkAuditPaging(t *testing.T, ts *testServer, queries []*pb.ListAuditEventsRequest) {
+	t.Helper()
+	whole := allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{})
+	for _, q := range queries {
 		t.Run(describeAuditQuery(q), func(t *testing.T) {
 			var want []*pb.AuditEvent
 			for _, e := range whole {
@@ -178,4 +187,52 @@ func TestAuditListRefusesATimeRangeThatEndsBeforeItStarts(t *testing.T) {
 	if resp, page := b.get("/audit?from=2026-11-28&to=2026-11-28"); resp.StatusCode != http.StatusOK || len(seqsOf(page)) == 0 {
 		t.Errorf("the audit page of one day: %s, %d events", resp.Status, len(seqsOf(page)))
 	}
+}
+
+// TestAuditListsPageOnEtcdWhereTimesDoNotRiseWithSeq: on etcd the
+// instances sharing a store each stamp their own events, so times need
+// not rise with seq; the listing by time is still newest time first, the
+// higher seq first within an instant, page after page, and by case or
+// actor newest seq first. Two instances whose clocks run apart (one
+// forward, one back) read the same cases in turn.
+func TestAuditListsPageOnEtcdWhereTimesDoNotRiseWithSeq(t *testing.T) {
+	cluster, dir, clk, a := etcdWithWorker(t)
+	a.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	a.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	start := clk.Now()
+	x := openCase(t, a, start.Add(-time.Hour), "00004")
+	y := openCase(t, a, start.Add(-time.Hour), "00070")
+	other := clock.NewFake(start)
+	b := startOnEtcdWith(t, cluster.Endpoints(), dir, other, nil)
+
+	var at []time.Time
+	for i := range 6 {
+		clk.Set(start.Add(time.Duration(i+1) * time.Minute))   // a: forward
+		other.Set(start.Add(time.Duration(6-i) * time.Minute)) // b: back
+		at = append(at, clk.Now())
+		getCase(t, a, "bd.worker", x)
+		getCase(t, b, "city", x)
+		getCase(t, a, "city", y)
+		getCase(t, b, "bd.worker", x)
+	}
+	clk.Set(start.Add(time.Hour))
+	other.Set(start.Add(time.Hour))
+	falls := false // a later seq at an earlier time: what this test is about
+	whole := allAuditEvents(t, a, "auditor", &pb.ListAuditEventsRequest{})
+	for i := 1; i < len(whole); i++ { // newest seq first
+		falls = falls || whole[i-1].GetTime().AsTime().Before(whole[i].GetTime().AsTime())
+	}
+	if !falls {
+		t.Fatal("every event's time rises with its seq: the instances' clocks did not run apart")
+	}
+
+	checkAuditPaging(t, a, []*pb.ListAuditEventsRequest{
+		{Case: x},
+		{Actor: "users/city"},
+		{StartTime: timestamppb.New(at[2])},
+		{EndTime: timestamppb.New(at[3])},
+		{StartTime: timestamppb.New(at[1]), EndTime: timestamppb.New(at[4])},
+		{Case: x, Actor: "users/bd.worker"},
+		{Actor: "users/bd.worker", StartTime: timestamppb.New(at[1]), EndTime: timestamppb.New(at[4])},
+	})
 }
