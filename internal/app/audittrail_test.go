@@ -4,11 +4,14 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -301,5 +304,127 @@ func TestRefusedWatchOfAnOldNumberIsOnTheSurvivorsTrail(t *testing.T) {
 	wantCode(t, err, codes.NotFound)
 	if trail := caseTrail(t, ts, "auditor", survivor); !hasEvent(trail, "case.watch", old, survivor, "not_found") {
 		t.Errorf("the refused watch through %s is not on %s's trail:%s", old, survivor, describeEvents(trail))
+	}
+}
+
+// An escalation lets the level escalated to into the case (README, "Who
+// sees what": the district's cases "escalated ... to the district", the
+// city police's clocks "escalated to it"), and the auditor, who reads no
+// case, learns it only from the trail: the service's event of the breach
+// (deadline.fire, by users/system) names whom it let in, as a step that
+// lets someone in does.
+func TestEscalationsNameWhomTheyLetInOnTheTrail(t *testing.T) {
+	referred := hn(2026, 11, 17, 9, 0)
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi") // the city police, above the ward's
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, referred.Add(-30*time.Minute), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	// Nobody acts: the commune's acknowledgement and the police's
+	// forwarding both break, and escalate.
+	ts.clock.Set(referred.Add(4 * 24 * time.Hour))
+	waitEvents(t, ts, "bd.worker", name, "ESCALATED", 0, 2)
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, to := range []string{"to " + pCity, "to policeUnits/ca-ha-noi"} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "deadline.fire" && e.GetActor() == "users/system" && e.GetOutcome() == "ok" && e.GetReason() == to
+		}) {
+			t.Errorf("%s's trail has no deadline.fire saying %q:%s", name, to, describeEventsWithReasons(trail))
+		}
+	}
+}
+
+func describeEventsWithReasons(events []*pb.AuditEvent) string {
+	var b strings.Builder
+	for _, e := range events {
+		b.WriteString("\n  " + e.GetActor() + " " + e.GetAction() + " " + e.GetResource() + " " + e.GetOutcome() + " " + strconv.Quote(e.GetReason()))
+	}
+	return b.String()
+}
+
+// The police forwarding keeps when it was recorded beside the time it
+// gives (a liaison may backdate forward_time); the trail says when the
+// record was made and by whom, whatever time it gives: the event of the
+// forwarding is at the record time, by the liaison. A forwarding refused
+// for its time (in the future) is on the trail as refused, naming the
+// field and its rule; one by another police unit's liaison as not_found.
+func TestPoliceForwardingIsOnTheTrailAtItsRecordTime(t *testing.T) {
+	referred := hn(2026, 11, 17, 9, 0)
+	ts := startServerAt(t, referred, "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-hoan-kiem", pHoanKiem)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	ts.addUser(t, "police.hk", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-hoan-kiem")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	p := ts.process()
+	name := openCase(t, ts, referred.Add(-30*time.Minute), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	liaison := ts.as(t, "police.bd")
+	ts.clock.Set(hn(2026, 11, 17, 10, 0))
+	if _, err := p.AcknowledgePoliceReferral(liaison, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	recorded, forwarded := hn(2026, 11, 18, 15, 0), hn(2026, 11, 17, 11, 0)
+	ts.clock.Set(recorded)
+	// The commune's acknowledgement and the police's forwarding are both
+	// overdue by then.
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", 0, 2)
+	_, err := p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		InvestigationAgency: "Cơ quan CSĐT", ForwardTime: timestamppb.New(recorded.Add(time.Hour))})
+	if st := wantCode(t, err, codes.InvalidArgument); !slices.Equal(badFields(st), []string{"forward_time"}) {
+		t.Fatalf("a forwarding in the future: fields %v (%s), want forward_time", badFields(st), st.Message())
+	}
+	if _, err := p.RecordPoliceForwarding(ts.as(t, "police.hk"), &pb.RecordPoliceForwardingRequest{Name: name, Etag: "1",
+		InvestigationAgency: "Cơ quan CSĐT"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("another unit's liaison: %v, want NotFound", err)
+	}
+	// The scheduler may be firing the breaches of the day meanwhile: a
+	// stale etag is read again.
+	var c *pb.Case
+	for range 50 {
+		c, err = p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+			InvestigationAgency: "Cơ quan CSĐT", ForwardTime: timestamppb.New(forwarded)})
+		if status.Code(err) != codes.Aborted {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	if r := c.GetPoliceReferrals()[0]; !r.GetForwardRecordTime().AsTime().Equal(recorded) || !r.GetForwardTime().AsTime().Equal(forwarded) {
+		t.Fatalf("the referral says forwarded %v, recorded %v", r.GetForwardTime().AsTime(), r.GetForwardRecordTime().AsTime())
+	}
+
+	var ok, refused, notFound int
+	for _, e := range caseTrail(t, ts, "auditor", name) {
+		if e.GetAction() != "case.recordPoliceForwarding" {
+			continue
+		}
+		switch {
+		case e.GetOutcome() == "ok" && e.GetActor() == "users/police.bd" && e.GetTime().AsTime().Equal(recorded) && e.GetUnit() == "policeUnits/ca-ba-dinh":
+			ok++
+		case e.GetOutcome() == "refused" && e.GetActor() == "users/police.bd" && strings.HasPrefix(e.GetReason(), "forward_time "):
+			refused++
+		case e.GetOutcome() == "not_found" && e.GetActor() == "users/police.hk":
+			notFound++
+		case e.GetOutcome() == "refused" && e.GetReason() == "ETAG_MISMATCH":
+			// A retry after the scheduler wrote the case.
+		default:
+			t.Errorf("unexpected forwarding event: %v", e)
+		}
+	}
+	if ok != 1 || refused != 1 || notFound != 1 {
+		t.Errorf("the trail has %d forwardings at the record time, %d refused naming forward_time, %d not found; want one each", ok, refused, notFound)
 	}
 }

@@ -536,3 +536,47 @@ func TestSearchMatchesTheReporterOnlyForWhoMayDisclose(t *testing.T) {
 		t.Errorf("the operator's intake lists %s by the reporter's phone: %v", created.GetCase(), candidateCases(check.GetCandidates()))
 	}
 }
+
+// The cases a report's answer offers as candidates are shown to the
+// operator: each is on its own case's trail (case.search by that operator,
+// naming no query), for the validate_only check, for the create, and again
+// for a retry of the create, which shows them again (README, "Audit":
+// "so that ?case= shows who was shown the case").
+func TestIntakeCandidatesAreOnTheirCasesTrails(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "operator.two", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	first, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	shown := func() int {
+		n := 0
+		for _, e := range allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Case: first.GetCase(), Actor: "users/operator.two"}) {
+			if e.GetAction() == "case.search" && e.GetResource() == first.GetCase() && e.GetOutcome() == "ok" {
+				if e.GetReason() != "" {
+					t.Errorf("a candidate's event names the query: %v", e)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	op := ts.as(t, "operator.two")
+	for i, req := range []*pb.CreateReportRequest{
+		{Report: secondCall(), ValidateOnly: true},
+		{Report: secondCall(), RequestId: "second-call"},
+		{Report: secondCall(), RequestId: "second-call"}, // a retry: the first answer again
+	} {
+		resp, err := ts.reports().CreateReport(op, req)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if got := candidateCases(resp.GetCandidates()); !slices.Equal(got, []string{first.GetCase()}) {
+			t.Fatalf("call %d: candidates %v, want %s", i, got, first.GetCase())
+		}
+		if n := shown(); n != i+1 {
+			t.Errorf("after call %d (validate_only %v, request id %q), %s's trail shows it to operator.two %d times, want %d", i, req.GetValidateOnly(), req.GetRequestId(), first.GetCase(), n, i+1)
+		}
+	}
+}

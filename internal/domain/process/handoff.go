@@ -181,10 +181,16 @@ func (e *Engine) checkTransferLevel(from units.Key, to units.Unit) error {
 func transferRef(id int) string { return fmt.Sprintf("transfer-%d", id) }
 
 // letIn names, in the step's audit event, whom the step lets into the
-// case (a unit offered it, a police unit referred it, an officer named):
-// the auditor, who reads no case, learns from the trail why they touch
-// it next. Names of units, police units and users only.
-func (s *stepCtx) letIn(who string) { s.auditReason = "to " + who }
+// case (a unit offered it, a police unit referred it, an officer named,
+// a level a breach escalated to): the auditor, who reads no case, learns
+// from the trail why they touch it next. Names of units, police units and
+// users only; a write that lets in more than one names each.
+func (s *stepCtx) letIn(who string) {
+	if s.auditReason != "" {
+		s.auditReason += "; "
+	}
+	s.auditReason += "to " + who
+}
 
 // AcceptTransfer: the receiving unit accepts and becomes responsible.
 func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Request) (model.Case, error) {

@@ -185,6 +185,7 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 		s.c.PoliceAlerted = append(s.c.PoliceAlerted, to)
 	}
 	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
+	s.letIn(to)
 }
 
 // repeatLogEvery is how often Run logs a failure that persists. A case on

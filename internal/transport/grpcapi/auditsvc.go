@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/auditlog"
@@ -41,6 +42,12 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 	}
 	if t := req.GetEndTime(); t != nil {
 		q.To = givenTime(t)
+	}
+	// A range typed backwards holds no event: answering an empty page
+	// would tell the auditor nothing happened.
+	if !q.From.IsZero() && !q.To.IsZero() && !q.To.After(q.From) {
+		return nil, toStatus(ctx, s.logger, model.InvalidField("end_time", "period.order",
+			"end_time %s is not after start_time %s", q.To.UTC().Format(time.RFC3339Nano), q.From.UTC().Format(time.RFC3339Nano)))
 	}
 	filters := []string{q.Case, q.Actor, q.From.String(), q.To.String()}
 	cursor, err := s.pages.decode(ctx, req.GetPageToken(), filters...)

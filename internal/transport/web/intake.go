@@ -198,7 +198,11 @@ func (c *Console) intakeRoutes(mux *http.ServeMux) {
 // intakeNew shows a blank form with a new request id, received now.
 func (c *Console) intakeNew(w http.ResponseWriter, r *http.Request, s *session) {
 	if !mayUse(s, "ReportService/CreateReport") {
-		c.forbidden(w, r, s)
+		// The API refuses it: its refusal is audited (auth.denied), as
+		// every other screen's refusal for the role is. An empty check
+		// (validate_only) stores nothing even were it not refused.
+		_, err := c.api.reports.CreateReport(c.apiContext(r, s), &pb.CreateReportRequest{ValidateOnly: true})
+		c.refused(w, r, s, err)
 		return
 	}
 	f := &intakeForm{RequestID: uuid.NewString(), Values: map[string]string{}, Errors: map[string]string{}, Children: 1, Caregivers: 1}

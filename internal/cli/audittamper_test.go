@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestOfflineVerifyAndCheckFindDeletedReorderedAndCutEvents: the README
+// says "audit verify" (server stopped) and "check" report the first broken
+// link, "events cut from the end included", and that the chain makes
+// deletions and reordering evident. TestManageAuditVerify and
+// TestOpsCheckTamperedCopy edit an event; this deletes one, swaps two and
+// cuts the tail, and wants both commands to exit 1 naming the seq where
+// the chain breaks.
+func TestOfflineVerifyAndCheckFindDeletedReorderedAndCutEvents(t *testing.T) {
+	mgClearEnv(t)
+	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	for _, tc := range []struct {
+		name   string
+		change func(b *bolt.Bucket) error
+		seq    string // where verify says the chain breaks
+		why    string
+	}{
+		{"delete event 3", func(b *bolt.Bucket) error { return b.Delete(key(3)) },
+			"4", "sequence gap: expected 3, found 4"},
+		{"swap events 3 and 4", func(b *bolt.Bucket) error {
+			e3, e4 := bytes.Clone(b.Get(key(3))), bytes.Clone(b.Get(key(4)))
+			return errors.Join(b.Put(key(3), e4), b.Put(key(4), e3))
+		}, "4", "sequence gap: expected 3, found 4"},
+		{"cut the last event", func(b *bolt.Bucket) error { return b.Delete(key(6)) },
+			"6", "log ends at seq 5, but the recorded head is seq 6"},
+		{"cut the last two events", func(b *bolt.Bucket) error { return errors.Join(b.Delete(key(6)), b.Delete(key(5))) },
+			"5", "log ends at seq 4, but the recorded head is seq 6"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "cc.db")
+			// Each users add writes three events: six in all.
+			for _, id := range []string{"first.user", "second.user"} {
+				mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+			}
+			if out := mgMustRun(t, "audit", "verify", "--db", db); !strings.HasPrefix(out, "OK") || !strings.Contains(out, "6 events") {
+				t.Fatalf("audit verify before tampering: %q", out)
+			}
+			bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = bdb.Update(func(tx *bolt.Tx) error { return tc.change(tx.Bucket([]byte("audit"))) })
+			if cerr := bdb.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			code, stdout, stderr := mgRun(t, "audit", "verify", "--db", db)
+			if code != 1 || !strings.Contains(stdout, "BROKEN at seq "+tc.seq+": "+tc.why) {
+				t.Errorf("audit verify: exit %d, stdout %q, stderr %q; want 1 and BROKEN at seq %s: %s", code, stdout, stderr, tc.seq, tc.why)
+			}
+			code, stdout, stderr = mgRun(t, "check", "--db", db)
+			if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq "+tc.seq+": the hash chain is broken: "+tc.why) || !strings.Contains(stdout, "BROKEN") {
+				t.Errorf("check: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and PROBLEM audit seq %s: the hash chain is broken: %s", code, stdout, stderr, tc.seq, tc.why)
+			}
+		})
+	}
+}
