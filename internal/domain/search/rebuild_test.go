@@ -254,3 +254,60 @@ func TestCatchUpRebuildsAnIndexOfAnOlderFormat(t *testing.T) {
 		t.Errorf("after CatchUp the entry is under %q and the index complete under %q, want %q", e.KeyID, under, EntryKeyID(master))
 	}
 }
+
+// limitedStore refuses, as etcd refuses a commit over its operations, an
+// Update whose body wrote more than limit search entries.
+type limitedStore struct {
+	datastore.Store
+	limit   int
+	refused int
+}
+
+type entryCountingTx struct {
+	datastore.Tx
+	entries int
+}
+
+func (c *entryCountingTx) PutSearchEntry(e datastore.SearchEntry) error {
+	c.entries++
+	return c.Tx.PutSearchEntry(e)
+}
+
+func (s *limitedStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx datastore.Tx) error {
+		c := &entryCountingTx{Tx: tx}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if c.entries > s.limit {
+			s.refused++
+			return fmt.Errorf("a commit of %d entries: %w", c.entries, model.ErrTooLarge)
+		}
+		return nil
+	})
+}
+
+// A rebuild whose batch is too large for the store to commit at once
+// (etcd's operations a commit: each entry is some 40 postings, and under
+// a new master the old ones are deleted too) splits it until it fits,
+// rather than failing at every start and every rotation.
+func TestRebuildSplitsABatchTooLargeToCommit(t *testing.T) {
+	ctx := context.Background()
+	store := &limitedStore{Store: memstore.New(), limit: 7}
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	const n = rebuildBatch + 3
+	storeUnindexedCases(t, store, v, n)
+	if got, err := s.Rebuild(ctx); err != nil || got != n {
+		t.Fatalf("Rebuild = %d, %v; want %d cases indexed", got, err, n)
+	}
+	if store.refused == 0 {
+		t.Fatal("no commit was refused: the test's limit does not bite")
+	}
+	if got := ranked(t, s, store, Query{ChildName: fmt.Sprintf("Nguyen Thi So %d", n)}); len(got) != 1 {
+		t.Errorf("after the rebuild the search found %v, want the last case", got)
+	}
+	if got, err := s.Rebuild(ctx); err != nil || got != 0 {
+		t.Errorf("Rebuild again = %d, %v; want none left", got, err)
+	}
+}

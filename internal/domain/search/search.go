@@ -732,40 +732,65 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if len(todo) > 0 {
-			n := 0
-			err := s.store.Update(ctx, func(tx datastore.Tx) error {
-				n = 0 // the body may run again
-				for _, id := range todo {
-					// Looked at again: a write since the read may have
-					// indexed it.
-					if stale, err := staleEntry(tx, id, current); err != nil || !stale {
-						if err != nil {
-							return err
-						}
-						continue
-					}
-					c, err := tx.CaseByID(id)
-					if err != nil {
-						return err
-					}
-					if err := s.IndexCase(tx, c); err != nil {
-						return err
-					}
-					n++
-				}
-				return nil
-			})
-			if err != nil {
-				return total, err
-			}
-			total += n
+		n, err := s.indexStale(ctx, todo, current)
+		total += n
+		if err != nil {
+			return total, err
 		}
 		if next == "" {
 			return total, s.recordIndexedUnder(ctx, current)
 		}
 		after = next
 	}
+}
+
+// indexStale indexes the cases of ids whose entry is still stale, in one
+// transaction, and returns how many it indexed. A transaction too large
+// for the store (etcd's operations a commit: a case's entry is some 40
+// postings, each put and, under a new master, the old one deleted) is
+// split in halves, so that cases with many postings, or a store started
+// with lower limits, slow a rebuild down instead of stopping it for good;
+// a lone case too large fails.
+func (s *Service) indexStale(ctx context.Context, ids []uint64, current string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n := 0
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		n = 0 // the body may run again
+		for _, id := range ids {
+			// Looked at again: a write since the read may have indexed
+			// it.
+			if stale, err := staleEntry(tx, id, current); err != nil || !stale {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			c, err := tx.CaseByID(id)
+			if err != nil {
+				return err
+			}
+			if err := s.IndexCase(tx, c); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if errors.Is(err, model.ErrTooLarge) && len(ids) > 1 {
+		half := len(ids) / 2
+		first, err := s.indexStale(ctx, ids[:half], current)
+		if err != nil {
+			return first, err
+		}
+		second, err := s.indexStale(ctx, ids[half:], current)
+		return first + second, err
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // staleEntry reports whether a case has no index entry, or one whose
