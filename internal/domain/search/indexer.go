@@ -2,11 +2,13 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // The index entries of the cases a write changes are written after its
@@ -197,7 +199,9 @@ func (s *Service) serveBatch(ctx context.Context, batch []indexWaiter) {
 }
 
 // indexCases writes the entries of the cases, as stored now, in one
-// transaction (which clears their marks).
+// transaction (which clears their marks); one too large for the store to
+// commit at once (model.ErrTooLarge: etcd's operations a commit) is split
+// in halves, as Rebuild's batches are.
 func (s *Service) indexCases(ctx context.Context, ids []uint64) error {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
@@ -212,6 +216,12 @@ func (s *Service) indexCases(ctx context.Context, ids []uint64) error {
 		}
 		return nil
 	})
+	if errors.Is(err, model.ErrTooLarge) && len(ids) > 1 {
+		if err := s.indexCases(ctx, ids[:len(ids)/2]); err != nil {
+			return err
+		}
+		return s.indexCases(ctx, ids[len(ids)/2:])
+	}
 	if err != nil {
 		return fmt.Errorf("search index: %w", err)
 	}

@@ -310,4 +310,18 @@ func TestRebuildSplitsABatchTooLargeToCommit(t *testing.T) {
 	if got, err := s.Rebuild(ctx); err != nil || got != 0 {
 		t.Errorf("Rebuild again = %d, %v; want none left", got, err)
 	}
+
+	// The marks a crash left, caught up at start in batches as large.
+	ids := caseIDs(t, store)
+	mark(t, s, store, ids...)
+	store.refused = 0
+	if got, err := s.CatchUp(ctx); err != nil || got != n {
+		t.Fatalf("CatchUp of %d marked cases = %d, %v", n, got, err)
+	}
+	if store.refused == 0 {
+		t.Error("no commit of the catch-up was refused: the test's limit does not bite")
+	}
+	if left := pendingCases(t, store); len(left) != 0 {
+		t.Errorf("cases still marked after the catch-up: %v", left)
+	}
 }
