@@ -201,12 +201,12 @@ var dashRoutes = []consoleRoute{
 	{"POST", "/admin/police", "AdminService/CreatePoliceUnit"},
 }
 
-// TestConsoleDashAccessMatrix: for every route of the dashboard, the audit
-// log and admin, each role the roles table refuses its API method gets no
-// content (403 or 404) and no link to it; an out-of-scope or absent record
-// is not found.
-func TestConsoleDashAccessMatrix(t *testing.T) {
-	ts := startConsoleAt(t, testNow)
+// addUserOfEachRole adds a user of every role the demo users do not
+// cover, in Phường Ba Đình, its district, the city or the ward police
+// "ca-ba-dinh" (added here), and returns each role's user id (the
+// operator's and the admin's among them).
+func addUserOfEachRole(t *testing.T, ts *testServer) map[model.Role]string {
+	t.Helper()
 	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
 	users := map[model.Role]string{model.RoleHotlineOperator: operatorID, model.RoleAdmin: "admin"}
 	for role, unit := range map[model.Role]string{
@@ -218,6 +218,16 @@ func TestConsoleDashAccessMatrix(t *testing.T) {
 		ts.addUser(t, id, pb.Role(role), unit)
 		users[role] = id
 	}
+	return users
+}
+
+// TestConsoleDashAccessMatrix: for every route of the dashboard, the audit
+// log and admin, each role the roles table refuses its API method gets no
+// content (403 or 404) and no link to it; an out-of-scope or absent record
+// is not found.
+func TestConsoleDashAccessMatrix(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	users := addUserOfEachRole(t, ts)
 	nav := map[string]string{"/dashboard": "StatisticsService/GetStatistics", "/audit": "AuditService/ListAuditEvents", "/admin": "AdminService/ListUsers"}
 	for _, role := range model.Roles {
 		b := newBrowser(t, ts)

@@ -2,11 +2,9 @@ package app_test
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
-	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -20,17 +18,7 @@ import (
 // the API does.
 func TestConsoleScreensRefusedForTheRoleAreAudited(t *testing.T) {
 	ts := startConsoleAt(t, testNow)
-	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
-	users := map[model.Role]string{model.RoleHotlineOperator: operatorID, model.RoleAdmin: "admin"}
-	for role, unit := range map[model.Role]string{
-		model.RoleHotlineSupervisor: "orgs/hotline-111", model.RoleCommuneWorker: pBaDinh, model.RoleCommuneChair: pBaDinh,
-		model.RoleDistrictOfficer: pDistrictBD, model.RoleCityOfficer: pCity, model.RolePoliceLiaison: "policeUnits/ca-ba-dinh",
-		model.RoleAuditor: "orgs/system",
-	} {
-		id := strings.ToLower(strings.ReplaceAll(role.String(), "_", "-"))
-		ts.addUser(t, id, pb.Role(role), unit)
-		users[role] = id
-	}
+	users := addUserOfEachRole(t, ts)
 	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
 
 	// The README's screens table (rendered from the console's rows).
