@@ -189,6 +189,29 @@ func TestAuditListRefusesATimeRangeThatEndsBeforeItStarts(t *testing.T) {
 	}
 }
 
+// An actor filter that no user id can be (user ids are lower case, as
+// CreateUser requires) is refused, naming actor and the rule user.id,
+// rather than answered with no events, which an auditor could take for a
+// user who did nothing; the service's own actor, users/system, is listed.
+func TestAuditListRefusesAnActorNoUserCanBe(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	for _, actor := range []string{"users/" + strings.ToUpper(operatorID), "users/Admin", "users/9lives", "users/a"} {
+		_, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: actor})
+		st := wantCode(t, err, codes.InvalidArgument)
+		if fields := badFields(st); !slices.Equal(fields, []string{"actor"}) || !strings.Contains(st.Message(), "[user.id]") {
+			t.Errorf("actor %s: %q naming %v, want actor and its rule user.id", actor, st.Message(), fields)
+		}
+	}
+	for _, actor := range []string{"users/" + operatorID, "users/system"} {
+		resp, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: actor})
+		if err != nil || len(resp.GetEvents()) == 0 {
+			t.Errorf("actor %s: %d events, %v; want its events", actor, len(resp.GetEvents()), err)
+		}
+	}
+}
+
 // TestAuditListsPageOnEtcdWhereTimesDoNotRiseWithSeq: on etcd the
 // instances sharing a store each stamp their own events, so times need
 // not rise with seq; the listing by time is still newest time first, the

@@ -9,6 +9,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -34,6 +35,12 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		id, err := parseUserName(a, "actor")
 		if err != nil {
 			return nil, toStatus(ctx, s.logger, err)
+		}
+		// users/OPERATOR would list nothing, which an auditor could take
+		// for a user who did nothing: no user id is upper case.
+		if !identity.ValidUserID(id) {
+			return nil, toStatus(ctx, s.logger, model.InvalidField("actor", "user.id",
+				"%q names no user: a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter", a))
 		}
 		q.Actor = id
 	}
