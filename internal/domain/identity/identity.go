@@ -111,6 +111,7 @@ var userIDPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,62}$`)
 // (CreateUser refuses any other): a filter naming another can match no
 // one.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
+
 var policeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 
 // Authenticate checks a bearer token and returns its user and the token
