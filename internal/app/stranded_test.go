@@ -6,6 +6,7 @@ package app_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +154,7 @@ func TestStrandedAcrossThe2025Reform(t *testing.T) {
 	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2501)
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	p := ts.process()
 	tb := ts.as(t, "tb.worker")
 
@@ -186,6 +188,13 @@ func TestStrandedAcrossThe2025Reform(t *testing.T) {
 	// 1 July: Trúc Bạch is gone; Ba Đình (00004@2025-07-01) succeeds it.
 	ts.clock.Set(hn(2025, 7, 1, 0, 5))
 	waitEvents(t, ts, "city", name, "UNIT_SUCCEEDED", 0, 1)
+	// The service's event of the move names whom it lets in, for the
+	// auditor, who reads no case.
+	if trail := caseTrail(t, ts, "auditor", name); !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+		return e.GetActor() == "users/system" && strings.Contains(e.GetReason(), "to "+pBaDinh)
+	}) {
+		t.Errorf("%s's trail has no event of the service saying %q:%s", name, "to "+pBaDinh, describeEventsWithReasons(trail))
+	}
 	c = getCase(t, ts, "bd.worker", name)
 	if c.GetResponsibleUnit() != pBaDinh || c.GetIncidentUnit() != pTrucBach2501 {
 		t.Errorf("after the reform: responsible %s incident %s, want %s and %s", c.GetResponsibleUnit(), c.GetIncidentUnit(), pBaDinh, pTrucBach2501)

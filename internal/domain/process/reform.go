@@ -167,6 +167,12 @@ func (s *stepCtx) followReform() bool {
 		t.From = to
 	}
 	s.event("UNIT_SUCCEEDED", fmt.Sprintf("%s is no longer in force; %s succeeds it and is now responsible", from, to), 0, from, to)
+	// The successor now sees the case: the service's own event says so,
+	// for the auditor, who reads no case (a step the move rides on is
+	// someone else's act, whose event does not name it).
+	if caller.UserID == system.UserID {
+		s.letIn(to)
+	}
 	return true
 }
 
