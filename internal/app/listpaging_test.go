@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -97,5 +98,37 @@ func TestTokensAndPoliceUnitsArePaged(t *testing.T) {
 	resp.Tokens, resp.NextPageToken = nil, ""
 	if code != http.StatusOK || json.Unmarshal(raw, &resp) != nil || len(resp.Tokens) != 1 || resp.NextPageToken != "" {
 		t.Errorf("GET tokens, the second page: %d %s; want 1 token and no next_page_token", code, raw)
+	}
+}
+
+// A page that ends on a police unit of the longest id the service takes
+// (63 characters) gives a next_page_token that the next request takes:
+// the token grows with the id (its cursor is the id's hex), and a token
+// over page_token's limit could not be sent back, so the list could not
+// go on past that unit.
+func TestPoliceUnitPagesGoOnAfterTheLongestID(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	long := "ca-" + strings.Repeat("x", 60) // 63 characters, policeIDPattern's most
+	ts.addPoliceUnit(t, "ca-ha-noi")
+	ts.addPoliceUnit(t, long, pBaDinh)
+	ts.addPoliceUnit(t, "cz-phuong-ba-dinh", pBaDinh)
+	police := pb.NewPoliceUnitServiceClient(ts.conn)
+	var units []string
+	req := &pb.ListPoliceUnitsRequest{PageSize: 1}
+	for pages := 0; pages < 5; pages++ {
+		page, err := police.ListPoliceUnits(admin, req)
+		if err != nil {
+			t.Fatalf("ListPoliceUnits after %v (page_token of %d characters): %v", units, len(req.PageToken), err)
+		}
+		for _, p := range page.GetPoliceUnits() {
+			units = append(units, p.GetName())
+		}
+		if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+	}
+	if want := []string{"policeUnits/ca-ha-noi", "policeUnits/" + long, "policeUnits/cz-phuong-ba-dinh"}; !slices.Equal(units, want) {
+		t.Errorf("ListPoliceUnits in pages of 1 = %v, want %v", units, want)
 	}
 }
