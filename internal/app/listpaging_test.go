@@ -132,3 +132,29 @@ func TestPoliceUnitPagesGoOnAfterTheLongestID(t *testing.T) {
 		t.Errorf("ListPoliceUnits in pages of 1 = %v, want %v", units, want)
 	}
 }
+
+// The same for users: a page that ends on a user id of 63 characters
+// (the most CreateUser takes) gives a page token the next request takes.
+func TestUserPagesGoOnAfterTheLongestID(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	long := "a" + strings.Repeat("x", 62)
+	ts.addUser(t, long, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	var users []string
+	req := &pb.ListUsersRequest{PageSize: 1}
+	for pages := 0; pages < 100; pages++ {
+		page, err := ts.admin().ListUsers(admin, req)
+		if err != nil {
+			t.Fatalf("ListUsers after %v (page_token of %d characters): %v", users, len(req.PageToken), err)
+		}
+		for _, u := range page.GetUsers() {
+			users = append(users, u.GetName())
+		}
+		if req.PageToken = page.GetNextPageToken(); req.PageToken == "" {
+			break
+		}
+	}
+	if !slices.Contains(users, "users/"+long) || !slices.IsSorted(users) || users[len(users)-1] == "users/"+long {
+		t.Errorf("ListUsers in pages of 1 = %v, want every user in order, %s not the last", users, long)
+	}
+}
