@@ -118,6 +118,12 @@ func ScopeKeys(c model.Case) []string {
 	return slices.Compact(keys)
 }
 
+// HandlerScopeKey is the scope key of a unit's handling: every case the
+// unit is responsible for carries it (the responsible unit is always
+// among the handlers), so a principal whose scope holds it sees all of
+// them by key.
+func HandlerScopeKey(u units.Key) string { return scopeHandler + UnitName(u) }
+
 // Scope returns the scope keys of the cases p may see: every case CaseView
 // shows p carries at least one of them. all is true when p may see every
 // case (the city), and then keys is nil; no keys and not all means p sees

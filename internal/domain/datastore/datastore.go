@@ -530,8 +530,9 @@ type CaseQuery struct {
 	Status          model.CaseStatus // 0 for any
 	// Scopes, if not nil, keeps only the cases that carry at least one of
 	// these scope keys (access.ScopeKeys); empty keeps none. The list then
-	// reads them through the scope index, a unit named or not, so that a
-	// page never reads the cases of a unit out of the caller's scope. A
+	// reads them through the scope index, so that a page never reads the
+	// cases of a unit out of the caller's scope, unless the unit named is
+	// wholly in it (storekey.UnitInScopes: its own index then). A
 	// cursor is the last case's id, so it stays valid whether or not
 	// Scopes is set.
 	Scopes []string

@@ -395,12 +395,14 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		}
 		return nil
 	}
-	// A caller with scope keys reads their entries, the unit named or not:
-	// the unit's own index would have a page pass over every case of that
-	// unit outside the caller's scope, uncounted (they never end a page:
-	// storekey.ErrOutOfScope), so a commune worker naming a busy commune
-	// not theirs would read all of its cases at each request.
-	if q.Scopes != nil {
+	// A caller with scope keys reads their entries, unless the unit they
+	// name is wholly theirs: the unit's own index would have a page pass
+	// over every case of that unit outside the caller's scope, uncounted
+	// (they never end a page: storekey.ErrOutOfScope), so a commune worker
+	// naming a busy commune not theirs would read all of its cases at
+	// each request; a district officer naming one of their communes reads
+	// that commune's cases alone.
+	if q.Scopes != nil && !storekey.UnitInScopes(q.ResponsibleUnit, q.Scopes) {
 		next, err := t.listCasesInScope(q, load)
 		return out, next, err
 	}

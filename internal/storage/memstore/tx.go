@@ -345,9 +345,9 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	keep := func(c model.Case) bool {
 		return (q.ResponsibleUnit.IsZero() || c.ResponsibleUnit == q.ResponsibleUnit) && (q.Status == 0 || c.Status == q.Status)
 	}
-	// A caller with scope keys reads their entries, the unit named or not,
-	// as boltstore does.
-	if q.Scopes != nil {
+	// A caller with scope keys reads their entries unless the unit they
+	// name is wholly theirs, as boltstore does.
+	if q.Scopes != nil && !storekey.UnitInScopes(q.ResponsibleUnit, q.Scopes) {
 		var index [][]byte
 		for _, e := range t.st.cases.m {
 			index = append(index, e.scope...)

@@ -37,6 +37,7 @@ var listCaseTests = []namedTest{
 	{"Match", testListCasesMatch},
 	{"MatchSkipsMany", testListCasesMatchSkipsMany},
 	{"OutOfScopeNeverEndsAPage", testListCasesOutOfScopeNeverEndsAPage},
+	{"UnitWhollyInScope", testListCasesUnitWhollyInScope},
 }
 
 // reportSet stores 10 reports with mixed call types and takers, oldest
@@ -838,4 +839,43 @@ func testListReportsMatchNeverEndsAPage(t *testing.T, s datastore.Store) {
 			return nil
 		})
 	}
+}
+
+// testListCasesUnitWhollyInScope: a caller whose scope holds a unit's
+// handler key (a district officer and one of their communes) and names
+// that unit reads the unit's own index: a page of its cases, not a walk
+// of the caller's whole scope that passes over storekey.MaxSkipped cases
+// of the other units and ends short.
+func testListCasesUnitWhollyInScope(t *testing.T, s datastore.Store) {
+	var want []string
+	for i := range 3 { // unitA's, the oldest
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, model.StatusAwaitingAcknowledgement)
+		c.Handlers = []units.Key{unitA}
+		createCases(t, s, c)
+		want = append([]string{c.Number}, want...)
+	}
+	n := storekey.MaxSkipped + 5
+	for from := 0; from < n; from += 100 {
+		update(t, s, func(tx datastore.Tx) error {
+			for i := from; i < min(from+100, n); i++ {
+				c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+10), unitB, model.StatusAwaitingAcknowledgement)
+				c.Handlers = []units.Key{unitB}
+				if err := tx.CreateCase(&c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	scopes := []string{access.HandlerScopeKey(unitA), access.HandlerScopeKey(unitB)}
+	view(t, s, func(tx datastore.ReadTx) error {
+		got, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unitA, Scopes: scopes, Limit: 5})
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(caseNumbers(got), want) || next != "" {
+			t.Errorf("ListCases(unit A, scopes of A and B) = %v, %q; want %v on one page", caseNumbers(got), next, want)
+		}
+		return nil
+	})
 }

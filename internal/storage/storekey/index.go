@@ -13,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/keys"
 )
 
@@ -85,6 +86,13 @@ func InScope(c model.Case, scopes []string) bool {
 		}
 	}
 	return false
+}
+
+// UnitInScopes reports whether every case of unit (none when it is zero)
+// carries one of the scope keys, so that a list of the unit's cases by
+// its own index passes over none out of those scopes.
+func UnitInScopes(unit units.Key, scopes []string) bool {
+	return !unit.IsZero() && slices.Contains(scopes, access.HandlerScopeKey(unit))
 }
 
 // ReportScopeKey is a report's entry (rk is its key) under a scope key.
