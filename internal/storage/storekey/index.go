@@ -245,8 +245,7 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 		}
 		settle(h, k)
 	}
-	accepted, skipped := 0, 0
-	var last []byte
+	pg := page{limit: limit}
 	for {
 		var best []byte
 		for _, h := range heads {
@@ -267,24 +266,13 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 				settle(h, step(h.c, desc))
 			}
 		}
-		switch err := fn(suffix, accepted < limit); {
-		case errors.Is(err, ErrOutOfScope):
-			continue
-		case errors.Is(err, ErrSkip):
-			if skipped++; skipped == MaxSkipped {
-				return hex.EncodeToString(suffix), nil
-			}
-			continue
-		case errors.Is(err, ErrEndScan):
+		err := fn(suffix, pg.more())
+		if errors.Is(err, ErrEndScan) {
 			return "", nil
-		case err != nil:
-			return "", err
 		}
-		if accepted == limit {
-			return hex.EncodeToString(last), nil
+		if end, next, err := pg.judge(err, suffix); end {
+			return next, err
 		}
-		accepted++
-		last = suffix
 	}
 }
 

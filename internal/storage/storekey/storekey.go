@@ -331,33 +331,52 @@ func ScanDesc(c Cursor, prefix []byte, idLen int, cursor string, limit int, fn f
 	} else {
 		k, _ = c.Prev()
 	}
-	accepted, skipped := 0, 0
-	var last []byte
+	pg := page{limit: limit}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		if len(k) != len(prefix)+idLen {
 			continue
 		}
-		switch err := fn(k, accepted < limit); {
-		case errors.Is(err, ErrOutOfScope):
-			continue
-		case errors.Is(err, ErrSkip):
-			if skipped++; skipped == MaxSkipped {
-				return hex.EncodeToString(k), nil
-			}
-			continue
-		case err != nil:
-			return "", err
+		if end, next, err := pg.judge(fn(k, pg.more()), k); end {
+			return next, err
 		}
-		if accepted == limit {
-			// One more entry matches, so there is a next page: such a
-			// cursor never leads to an empty page (one left at
-			// MaxSkipped may).
-			return hex.EncodeToString(last), nil
-		}
-		accepted++
-		last = append(last[:0], k...)
 	}
 	return "", nil
+}
+
+// page counts a scan's entries as its fn answers for them: those taken,
+// up to the limit, and those the filters left out, up to MaxSkipped.
+type page struct {
+	limit, accepted, skipped int
+	last                     []byte // the key (or suffix) last taken
+}
+
+// more reports whether fn may still take the entry it is given.
+func (p *page) more() bool { return p.accepted < p.limit }
+
+// judge reads fn's answer err for the entry at k, and reports whether the
+// page ends there, and with what cursor and error: at one more entry fn
+// accepts after limit were taken (a next page exists: such a cursor never
+// leads to an empty page), after MaxSkipped entries fn left out (ErrSkip;
+// the page may be short, even empty), or at fn's error. An entry out of
+// scope (ErrOutOfScope) is passed over uncounted.
+func (p *page) judge(err error, k []byte) (end bool, cursor string, _ error) {
+	switch {
+	case errors.Is(err, ErrOutOfScope):
+		return false, "", nil
+	case errors.Is(err, ErrSkip):
+		if p.skipped++; p.skipped == MaxSkipped {
+			return true, hex.EncodeToString(k), nil
+		}
+		return false, "", nil
+	case err != nil:
+		return true, "", err
+	}
+	if p.accepted == p.limit {
+		return true, hex.EncodeToString(p.last), nil
+	}
+	p.accepted++
+	p.last = append(p.last[:0], k...)
+	return false, "", nil
 }
 
 // ScanPrefixAsc walks the keys that start with prefix upwards, whatever
@@ -386,26 +405,12 @@ func ScanPrefixAsc(c Cursor, prefix []byte, cursor string, limit int, fn func(su
 			k, _ = c.Next()
 		}
 	}
-	accepted, skipped := 0, 0
-	var last []byte
+	pg := page{limit: limit}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		suffix := k[len(prefix):]
-		switch err := fn(suffix, accepted < limit); {
-		case errors.Is(err, ErrOutOfScope):
-			continue
-		case errors.Is(err, ErrSkip):
-			if skipped++; skipped == MaxSkipped {
-				return hex.EncodeToString(suffix), nil
-			}
-			continue
-		case err != nil:
-			return "", err
+		if end, next, err := pg.judge(fn(suffix, pg.more()), suffix); end {
+			return next, err
 		}
-		if accepted == limit {
-			return hex.EncodeToString(last), nil // one more entry: a next page
-		}
-		accepted++
-		last = append(last[:0], suffix...)
 	}
 	return "", nil
 }
