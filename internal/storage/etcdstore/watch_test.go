@@ -20,14 +20,8 @@ func TestWatchOutboxNotifiesOnOutboxPuts(t *testing.T) {
 	endpoint := startEtcd(t)
 	watcher, writer := newClient(t, endpoint), newClient(t, endpoint)
 	const prefix = "/childcase/"
-	notified := make(chan struct{}, 100)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		etcdstore.WatchOutbox(ctx, watcher, prefix, func() { notified <- struct{}{} }, slog.New(slog.DiscardHandler))
-	}()
-	defer func() { cancel(); <-done }()
+	ctx := t.Context()
+	notified := watchOutbox(t, watcher, prefix)
 
 	// The watch starts from "now": put under the outbox until a notify
 	// shows it is established (the test's timeout bounds the loop).
@@ -68,6 +62,21 @@ func TestWatchOutboxNotifiesOnOutboxPuts(t *testing.T) {
 	<-notified // bounded by the test's timeout
 }
 
+// watchOutbox runs WatchOutbox on client until the test ends, and
+// returns the channel its notifies arrive on.
+func watchOutbox(t *testing.T, client *clientv3.Client, prefix string) chan struct{} {
+	t.Helper()
+	notified := make(chan struct{}, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		etcdstore.WatchOutbox(ctx, client, prefix, func() { notified <- struct{}{} }, slog.New(slog.DiscardHandler))
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return notified
+}
+
 func drain(ch chan struct{}) {
 	for {
 		select {
@@ -93,14 +102,8 @@ func TestWatchOutboxOutlivesItsMemberAndACompaction(t *testing.T) {
 	watcher, writer := c.MemberClient(t, 2), c.Client(t)
 	const prefix = "/childcase/"
 	outboxKey := func(i int) string { return fmt.Sprintf("%soutbox/%08d", prefix, i) }
-	notified := make(chan struct{}, 1000)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		etcdstore.WatchOutbox(ctx, watcher, prefix, func() { notified <- struct{}{} }, slog.New(slog.DiscardHandler))
-	}()
-	defer func() { cancel(); <-done }()
+	ctx := t.Context()
+	notified := watchOutbox(t, watcher, prefix)
 	// wake puts under the outbox until a notify comes, within limit.
 	n := 0
 	wake := func(limit time.Duration) bool {
