@@ -595,17 +595,28 @@ func testTokensOfUser(t *testing.T, s datastore.Store) {
 // a filter, and returns the ids of each page.
 func tokenPages(t *testing.T, s datastore.Store, userID string, limit int, keep func(model.Token) bool) [][]string {
 	t.Helper()
+	return idPages(t, s, func(tx datastore.ReadTx, after string) ([]string, string, error) {
+		ts, next, err := tx.TokensOfUserPage(userID, after, limit, keep)
+		var ids []string
+		for _, tok := range ts {
+			ids = append(ids, tok.ID)
+		}
+		return ids, next, err
+	})
+}
+
+// idPages follows a list's cursors from the start, each page read in a
+// view of its own, and returns the ids of each page.
+func idPages(t *testing.T, s datastore.Store, list func(tx datastore.ReadTx, after string) ([]string, string, error)) [][]string {
+	t.Helper()
 	var pages [][]string
 	after := ""
 	for range 10_000 {
 		var page []string
 		var next string
 		view(t, s, func(tx datastore.ReadTx) error {
-			ts, n, err := tx.TokensOfUserPage(userID, after, limit, keep)
-			for _, tok := range ts {
-				page = append(page, tok.ID)
-			}
-			next = n
+			var err error
+			page, next, err = list(tx, after)
 			return err
 		})
 		pages = append(pages, page)
@@ -614,7 +625,7 @@ func tokenPages(t *testing.T, s datastore.Store, userID string, limit int, keep 
 		}
 		after = next
 	}
-	t.Fatalf("TokensOfUserPage(%q) did not end", userID)
+	t.Fatal("the pages did not end")
 	return nil
 }
 
@@ -857,25 +868,14 @@ func testPoliceUnitListPage(t *testing.T, s datastore.Store) {
 		5: "[[ca-ba-dinh ca-ha-noi ca-phuong-ba-dinh ca-phuong-ba-dinh-2 ca-tay-ho]]",
 		9: "[[ca-ba-dinh ca-ha-noi ca-phuong-ba-dinh ca-phuong-ba-dinh-2 ca-tay-ho]]",
 	} {
-		var pages [][]string
-		after := ""
-		for len(pages) <= len(ids) {
-			var page []string
-			var next string
-			view(t, s, func(tx datastore.ReadTx) error {
-				ps, n, err := tx.ListPoliceUnitsPage(after, limit)
-				for _, p := range ps {
-					page = append(page, p.ID)
-				}
-				next = n
-				return err
-			})
-			pages = append(pages, page)
-			if next == "" {
-				break
+		pages := idPages(t, s, func(tx datastore.ReadTx, after string) ([]string, string, error) {
+			ps, next, err := tx.ListPoliceUnitsPage(after, limit)
+			var ids []string
+			for _, p := range ps {
+				ids = append(ids, p.ID)
 			}
-			after = next
-		}
+			return ids, next, err
+		})
 		if got := fmt.Sprint(pages); got != want {
 			t.Errorf("ListPoliceUnitsPage(limit %d) pages = %s, want %s", limit, got, want)
 		}
