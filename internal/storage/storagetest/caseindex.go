@@ -433,23 +433,12 @@ func testIndexKeysWithNUL(t *testing.T, s datastore.Store) {
 // storekey.MaxSkipped of them.
 func testQueueMatchNeverEndsAPage(t *testing.T, s datastore.Store) {
 	n := storekey.MaxSkipped + 5
-	var mine model.Case
-	for from := 0; from < n; from += 100 {
-		update(t, s, func(tx datastore.Tx) error {
-			for i := from; i < min(from+100, n); i++ {
-				c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, statusInProgress)
-				c.Handlers = []units.Key{unitA}
-				c.Deadlines = []model.Deadline{{ID: 1, Unit: unitAName, State: model.DeadlineOpen, Due: baseTime.Add(time.Duration(n-i) * time.Minute)}}
-				if err := tx.CreateCase(&c); err != nil {
-					return err
-				}
-				if i == 0 {
-					mine = c // due last
-				}
-			}
-			return nil
-		})
-	}
+	mine := createManyCases(t, s, n, func(i int) model.Case { // the first due last
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitA, statusInProgress)
+		c.Handlers = []units.Key{unitA}
+		c.Deadlines = []model.Deadline{{ID: 1, Unit: unitAName, State: model.DeadlineOpen, Due: baseTime.Add(time.Duration(n-i) * time.Minute)}}
+		return c
+	})
 	only := func(c model.Case) bool { return c.Number == mine.Number }
 	for _, q := range []datastore.QueueQuery{
 		{Queue: access.QueueMyUnitOpen, Keys: []string{unitAName}, Match: only},

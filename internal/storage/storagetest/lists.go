@@ -760,25 +760,14 @@ func testListCasesOutOfScopeNeverEndsAPage(t *testing.T, s datastore.Store) {
 	// The oldest case of unit B was handled by unit A (in scope); every
 	// later one is out of unit A's scope.
 	n := storekey.MaxSkipped + 5
-	var mine model.Case
-	for from := 0; from < n; from += 100 {
-		update(t, s, func(tx datastore.Tx) error {
-			for i := from; i < min(from+100, n); i++ {
-				c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitB, model.StatusAwaitingAcknowledgement)
-				c.Handlers = []units.Key{unitB}
-				if i == 0 {
-					c.Handlers = []units.Key{unitA, unitB}
-				}
-				if err := tx.CreateCase(&c); err != nil {
-					return err
-				}
-				if i == 0 {
-					mine = c
-				}
-			}
-			return nil
-		})
-	}
+	mine := createManyCases(t, s, n, func(i int) model.Case {
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitB, model.StatusAwaitingAcknowledgement)
+		c.Handlers = []units.Key{unitB}
+		if i == 0 {
+			c.Handlers = []units.Key{unitA, unitB}
+		}
+		return c
+	})
 	scopes := []string{"handler:" + access.UnitName(unitA)}
 	// Match is the caller's scope too: the cases it refuses are as absent.
 	match := func(c model.Case) bool { return c.Number == mine.Number }
@@ -854,19 +843,11 @@ func testListCasesUnitWhollyInScope(t *testing.T, s datastore.Store) {
 		createCases(t, s, c)
 		want = append([]string{c.Number}, want...)
 	}
-	n := storekey.MaxSkipped + 5
-	for from := 0; from < n; from += 100 {
-		update(t, s, func(tx datastore.Tx) error {
-			for i := from; i < min(from+100, n); i++ {
-				c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+10), unitB, model.StatusAwaitingAcknowledgement)
-				c.Handlers = []units.Key{unitB}
-				if err := tx.CreateCase(&c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
+	createManyCases(t, s, storekey.MaxSkipped+5, func(i int) model.Case {
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+10), unitB, model.StatusAwaitingAcknowledgement)
+		c.Handlers = []units.Key{unitB}
+		return c
+	})
 	scopes := []string{access.HandlerScopeKey(unitA), access.HandlerScopeKey(unitB)}
 	view(t, s, func(tx datastore.ReadTx) error {
 		got, next, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: unitA, Scopes: scopes, Limit: 5})

@@ -310,6 +310,28 @@ func createCases(t *testing.T, s datastore.Store, cs ...model.Case) []model.Case
 	return out
 }
 
+// createManyCases stores n cases, made by mk(i) for i from 0, a hundred a
+// transaction, and returns the first as stored (with its id).
+func createManyCases(t *testing.T, s datastore.Store, n int, mk func(i int) model.Case) model.Case {
+	t.Helper()
+	var first model.Case
+	for from := 0; from < n; from += 100 {
+		update(t, s, func(tx datastore.Tx) error {
+			for i := from; i < min(from+100, n); i++ {
+				c := mk(i)
+				if err := tx.CreateCase(&c); err != nil {
+					return fmt.Errorf("CreateCase(%s): %w", c.Number, err)
+				}
+				if i == 0 {
+					first = c
+				}
+			}
+			return nil
+		})
+	}
+	return first
+}
+
 // readOne runs read in a read transaction and returns its result and error.
 func readOne[T any](t *testing.T, s datastore.Store, read func(datastore.ReadTx) (T, error)) (T, error) {
 	t.Helper()
