@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"net/http"
 	"strconv"
@@ -329,6 +331,39 @@ func wantNoSubtraction(t *testing.T, what string, rows map[string]string) {
 		}
 		if withheld == 1 {
 			t.Errorf("%s: one withheld count among %v, the total less the others gives it: %v", what, members, rows)
+		}
+	}
+}
+
+// The printable report over REST is styled: its answer's
+// Content-Security-Policy lets in its one inline style element by that
+// element's hash (as a browser computes it, over the element's text), and
+// nothing else; the API's own policy (default-src 'none') would print it
+// unstyled. The other formats keep the API's policy.
+func TestPrintableReportIsStyledUnderItsPolicy(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
+	token := ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	auth := map[string]string{"Authorization": "Bearer " + token}
+	const path = "/v1/statistics:periodicReport?start_date=2026-06-01&end_date=2026-06-30&format="
+
+	resp, page := restResponse(t, ts, "GET", path+"html", nil, auth)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTML: %d %s", resp.StatusCode, page)
+	}
+	_, rest, ok := bytes.Cut(page, []byte("<style>"))
+	style, _, closed := bytes.Cut(rest, []byte("</style>"))
+	if !ok || !closed || bytes.Count(page, []byte("<style")) != 1 || bytes.Contains(page, []byte(" style=")) {
+		t.Fatalf("the page has not exactly one style element and no style attribute:\n%s", page)
+	}
+	sum := sha256.Sum256(style)
+	want := "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; frame-ancestors 'none'"
+	if got := resp.Header.Get("Content-Security-Policy"); got != want {
+		t.Errorf("Content-Security-Policy = %q, want %q", got, want)
+	}
+	for _, f := range []string{"csv", "xlsx"} {
+		resp, body := restResponse(t, ts, "GET", path+f, nil, auth)
+		if got := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != http.StatusOK || got != "default-src 'none'; frame-ancestors 'none'" {
+			t.Errorf("%s: %d, Content-Security-Policy = %q (%.200s)", f, resp.StatusCode, got, body)
 		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
+	"github.com/childcase/childcase/internal/transport/reportfile"
 )
 
 // MaxBodyBytes bounds a request body; the largest valid report is far below.
@@ -209,7 +210,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	// bytes, with their content type, through the same gateway and
 	// interceptors as every other call.
 	for _, route := range reportRoutes {
-		mux.Handle(route, timed(limitBody(rawAnswer(api))))
+		mux.Handle(route, timed(limitBody(rawAnswer(printablePolicy(api)))))
 	}
 	mux.Handle(exportRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -449,6 +450,42 @@ type rawStream struct{ *runtime.HTTPBodyMarshaler }
 
 // Delimiter implements runtime.Delimited: nothing between chunks.
 func (rawStream) Delimiter() []byte { return nil }
+
+// printablePolicy gives an answer that is the printable report
+// (reportfile.HTML) that page's own Content-Security-Policy, which lets
+// in its inline style, in place of the API's, which lets in nothing.
+func printablePolicy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&policyWriter{ResponseWriter: w}, r)
+	})
+}
+
+// policyWriter sets the printable page's policy as its header is sent,
+// when the gateway has set the answer's content type.
+type policyWriter struct {
+	http.ResponseWriter
+	sent bool
+}
+
+func (w *policyWriter) WriteHeader(code int) {
+	if !w.sent {
+		w.sent = true
+		if w.Header().Get("Content-Type") == reportfile.HTML.ContentType() {
+			w.Header().Set("Content-Security-Policy", reportfile.HTMLPolicy())
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *policyWriter) Write(p []byte) (int, error) {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap keeps the writer's other interfaces (http.ResponseController).
+func (w *policyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rawAnswer makes the gateway answer with rawStream, which it picks by
 // the Accept header, whatever Accept the client sent.

@@ -7,6 +7,8 @@ package reportfile
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
 	"fmt"
 	"html/template"
@@ -227,17 +229,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <head>
 <meta charset="utf-8">
 <title>{{.Title}}</title>
-<style>
-body { font-family: "Times New Roman", serif; margin: 2cm; color: #000; }
-h1 { font-size: 16pt; text-align: center; }
-table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #000; padding: 3px 6px; font-size: 11pt; }
-td.n { text-align: right; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
-dt { font-weight: bold; }
-p.note { font-size: 10pt; font-style: italic; }
-@media print { body { margin: 1cm; } }
-</style>
+<style>{{.Style}}</style>
 </head>
 <body>
 <h1>{{.Title}}</h1>
@@ -252,9 +244,36 @@ p.note { font-size: 10pt; font-style: italic; }
 </html>
 `))
 
+// pageStyle is the page's one style element, inline so the page stands
+// alone; HTMLPolicy lets it in by its hash.
+const pageStyle = `
+body { font-family: "Times New Roman", serif; margin: 2cm; color: #000; }
+h1 { font-size: 16pt; text-align: center; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #000; padding: 3px 6px; font-size: 11pt; }
+td.n { text-align: right; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
+dt { font-weight: bold; }
+p.note { font-size: 10pt; font-style: italic; }
+@media print { body { margin: 1cm; } }
+`
+
+// HTMLPolicy is the Content-Security-Policy of the printable page: its
+// own style element, by the SHA-256 of its text as a browser computes it,
+// and nothing else (no script, no request). A policy that names no style
+// would print the page unstyled.
+func HTMLPolicy() string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; frame-ancestors 'none'"
+}
+
 func renderHTML(t stats.Table) ([]byte, error) {
 	var b bytes.Buffer
-	if err := page.Execute(&b, t); err != nil {
+	data := struct {
+		stats.Table
+		Style template.CSS
+	}{t, template.CSS(pageStyle)}
+	if err := page.Execute(&b, data); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
