@@ -218,17 +218,19 @@ func (l *Log) IndexByTime(ctx context.Context) (int, error) {
 	if err != nil || indexed {
 		return 0, err
 	}
-	total := 0
+	total, limit := 0, indexBatch
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
 		var n int
 		var done bool
-		err := l.store.Update(ctx, func(tx datastore.Tx) error {
-			var err error
-			n, done, err = tx.IndexAuditByTime(indexBatch)
-			return err
+		limit, err = datastore.FitBatch(limit, func(limit int) error {
+			return l.store.Update(ctx, func(tx datastore.Tx) error {
+				var err error
+				n, done, err = tx.IndexAuditByTime(limit)
+				return err
+			})
 		})
 		if err != nil {
 			return total, fmt.Errorf("index the audit log by time: %w", err)

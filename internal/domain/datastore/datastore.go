@@ -6,7 +6,8 @@
 // internal/storage/storagetest pins the contract both keep. It is made of
 // small role interfaces, one reader and one writer per aggregate, composed
 // into ReadTx and Tx, so that a domain service can ask for no more than it
-// uses. It is an interface only: it must not hold process logic, and no
+// uses. It is interfaces, and one helper for the batches of long jobs
+// (FitBatch): it must not hold process logic, and no
 // package outside internal/domain, internal/storage and the wiring in
 // internal/app may import it (internal/archtest checks this).
 //

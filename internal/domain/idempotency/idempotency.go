@@ -105,23 +105,27 @@ func EffectiveRetention(configured time.Duration) time.Duration {
 
 // Sweep deletes the records created more than retention (see
 // EffectiveRetention) before now, oldest first, in transactions of a few
-// hundred records each, and returns how many it deleted. Writers wait at
+// hundred records each (fewer where the store commits less at once:
+// datastore.FitBatch), and returns how many it deleted. Writers wait at
 // most for one small transaction.
 func Sweep(ctx context.Context, store datastore.Store, now time.Time, retention time.Duration) (int, error) {
 	before := now.Add(-EffectiveRetention(retention))
-	total := 0
+	total, limit := 0, sweepBatch
 	for {
 		var n int
-		err := store.Update(ctx, func(tx datastore.Tx) error {
-			var err error
-			n, err = tx.DeleteIdempotencyBefore(before, sweepBatch)
-			return err
+		var err error
+		limit, err = datastore.FitBatch(limit, func(limit int) error {
+			return store.Update(ctx, func(tx datastore.Tx) error {
+				var err error
+				n, err = tx.DeleteIdempotencyBefore(before, limit)
+				return err
+			})
 		})
 		if err != nil {
 			return total, fmt.Errorf("sweep idempotency records: %w", err)
 		}
 		total += n
-		if n < sweepBatch {
+		if n < limit {
 			return total, nil
 		}
 	}

@@ -167,3 +167,59 @@ func TestReplayAndRemember(t *testing.T) {
 		t.Errorf("no request id: replayed %v, %v", replayed, err)
 	}
 }
+
+// smallCommits refuses, as an etcd cluster with a small --max-txn-ops
+// does (model.ErrTooLarge), a write that deletes more than limit
+// idempotency records at once.
+type smallCommits struct {
+	datastore.Store
+	limit, refused int
+}
+
+type deleteCountingTx struct {
+	datastore.Tx
+	deleted int
+}
+
+func (c *deleteCountingTx) DeleteIdempotencyBefore(before time.Time, limit int) (int, error) {
+	n, err := c.Tx.DeleteIdempotencyBefore(before, limit)
+	c.deleted += n
+	return n, err
+}
+
+func (s *smallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx datastore.Tx) error {
+		c := &deleteCountingTx{Tx: tx}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if c.deleted > s.limit {
+			s.refused++
+			return fmt.Errorf("a commit deleting %d records: %w", c.deleted, model.ErrTooLarge)
+		}
+		return nil
+	})
+}
+
+// A store that commits fewer deletions at once than a sweep's batch (an
+// etcd cluster started with a small --max-txn-ops) still gets every
+// expired record swept, in smaller transactions, rather than a sweep that
+// fails every hour for ever.
+func TestSweepFitsAStoreOfSmallCommits(t *testing.T) {
+	s := &smallCommits{Store: newStore(t), limit: 50}
+	const old = 300
+	for i := range old {
+		remember(t, s, fmt.Sprintf("old-%03d", i), now.Add(-40*24*time.Hour+time.Duration(i)*time.Second))
+	}
+	remember(t, s, "young", now.Add(-time.Hour))
+	n, err := idempotency.Sweep(context.Background(), s, now, 0)
+	if err != nil || n != old {
+		t.Fatalf("Sweep = %d, %v; want %d", n, err, old)
+	}
+	if s.refused == 0 {
+		t.Fatal("no commit was refused: the test's limit does not bite")
+	}
+	if remembered(t, s, "old-000") || remembered(t, s, "old-299") || !remembered(t, s, "young") {
+		t.Error("the sweep left an expired record or took a young one")
+	}
+}

@@ -352,8 +352,8 @@ const rotateBatch = 200
 func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) {
 	ring := v.Keyring()
 	current := ring.Current()
-	return InBatches(ctx, store, func(tx datastore.Tx, after string) (string, int, error) {
-		ks, next, err := tx.ListDataKeys(after, rotateBatch)
+	return InBatches(ctx, store, rotateBatch, func(tx datastore.Tx, after string, limit int) (string, int, error) {
+		ks, next, err := tx.ListDataKeys(after, limit)
 		if err != nil {
 			return "", 0, err
 		}
@@ -380,20 +380,23 @@ func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) 
 }
 
 // InBatches runs step in one transaction after another, each given the
-// cursor the one before returned, until a step returns no cursor; it adds
-// up the counts of the committed steps. A long job (a rotation, sealing
-// the text of an older database, rebuilding the search index) so never
-// holds the write lock for long, and running it again after an
-// interruption finishes it.
-func InBatches(ctx context.Context, store datastore.Store, step func(tx datastore.Tx, after string) (next string, n int, err error)) (int, error) {
+// cursor the one before returned and how many items it may take (limit,
+// or fewer where the store commits less at once: datastore.FitBatch),
+// until a step returns no cursor; it adds up the counts of the committed
+// steps. A long job (a rotation) so never holds the write lock for long,
+// and running it again after an interruption finishes it.
+func InBatches(ctx context.Context, store datastore.Store, limit int, step func(tx datastore.Tx, after string, limit int) (next string, n int, err error)) (int, error) {
 	total, after := 0, ""
 	for {
 		var next string
 		var n int
-		err := store.Update(ctx, func(tx datastore.Tx) error {
-			var err error
-			next, n, err = step(tx, after)
-			return err
+		var err error
+		limit, err = datastore.FitBatch(limit, func(limit int) error {
+			return store.Update(ctx, func(tx datastore.Tx) error {
+				var err error
+				next, n, err = step(tx, after, limit)
+				return err
+			})
 		})
 		if err != nil {
 			return total, err
@@ -661,42 +664,47 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 		}
 		after = next
 	}
-	sealed := 0
-	for batch := range slices.Chunk(todo, sealClearBatch) {
+	sealed, limit := 0, sealClearBatch
+	for len(todo) > 0 {
 		n := 0
-		err := store.Update(ctx, func(tx datastore.Tx) error {
-			n = 0
-			for _, number := range batch {
-				c, err := tx.CaseByNumber(number)
-				if err != nil {
-					return err
+		var err error
+		limit, err = datastore.FitBatch(limit, func(limit int) error {
+			batch := todo[:min(limit, len(todo))]
+			return store.Update(ctx, func(tx datastore.Tx) error {
+				n = 0
+				for _, number := range batch {
+					c, err := tx.CaseByNumber(number)
+					if err != nil {
+						return err
+					}
+					if !clear(c) {
+						continue // sealed since it was found
+					}
+					// Nothing the police see changes: their views keep their
+					// etags and update times. c's free text is in the clear,
+					// as StampPoliceViews takes it.
+					before := c
+					c.Revision++
+					if err := access.StampPoliceViews(&c, func() (model.Case, error) { return before, nil }); err != nil {
+						return err
+					}
+					stored, err := v.SealCase(tx, c)
+					if err != nil {
+						return err
+					}
+					if err := tx.UpdateCase(stored); err != nil {
+						return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
+					}
+					n++
 				}
-				if !clear(c) {
-					continue // sealed since it was found
-				}
-				// Nothing the police see changes: their views keep their
-				// etags and update times. c's free text is in the clear,
-				// as StampPoliceViews takes it.
-				before := c
-				c.Revision++
-				if err := access.StampPoliceViews(&c, func() (model.Case, error) { return before, nil }); err != nil {
-					return err
-				}
-				stored, err := v.SealCase(tx, c)
-				if err != nil {
-					return err
-				}
-				if err := tx.UpdateCase(stored); err != nil {
-					return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
-				}
-				n++
-			}
-			return nil
+				return nil
+			})
 		})
 		if err != nil {
 			return sealed, err
 		}
 		sealed += n
+		todo = todo[min(limit, len(todo)):]
 	}
 	err := store.Update(ctx, func(tx datastore.Tx) error { return tx.ClearTextSealed() })
 	if errors.Is(err, model.ErrFull) {

@@ -1134,3 +1134,67 @@ func TestSealQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// smallCommits refuses, as an etcd cluster with a small --max-txn-ops
+// does (model.ErrTooLarge), a write that puts more than limit data keys
+// or cases at once.
+type smallCommits struct {
+	datastore.Store
+	limit, refused int
+}
+
+type putCountingTx struct {
+	datastore.Tx
+	puts int
+}
+
+func (c *putCountingTx) PutDataKey(id string, w keys.WrappedKey) error {
+	c.puts++
+	return c.Tx.PutDataKey(id, w)
+}
+
+func (c *putCountingTx) UpdateCase(st model.Case) error {
+	c.puts++
+	return c.Tx.UpdateCase(st)
+}
+
+func (s *smallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx datastore.Tx) error {
+		c := &putCountingTx{Tx: tx}
+		if err := fn(c); err != nil {
+			return err
+		}
+		if c.puts > s.limit {
+			s.refused++
+			return fmt.Errorf("a commit of %d puts: %w", c.puts, model.ErrTooLarge)
+		}
+		return nil
+	})
+}
+
+// A rotation on a store that commits fewer keys at once than a rotation's
+// batch (an etcd cluster started with a small --max-txn-ops) re-wraps
+// every key, in smaller transactions, rather than failing at each try.
+func TestRotateFitsAStoreOfSmallCommits(t *testing.T) {
+	mem := newStore(t)
+	old, next := master(t), master(t)
+	v := vault.New(keys.NewKeyring(old))
+	for i := range 150 {
+		seal(t, mem, v, sampleReport(fmt.Sprintf("HN-2026-%05d", i+1)))
+	}
+	total := len(dataKeys(t, mem))
+	s := &smallCommits{Store: mem, limit: 40}
+	v.SetKeyring(keys.NewKeyring(next, old))
+	n, err := v.Rotate(ctx, s)
+	if err != nil || n != total {
+		t.Fatalf("Rotate = %d, %v; want %d keys re-wrapped", n, err, total)
+	}
+	if s.refused == 0 {
+		t.Fatal("no commit was refused: the test's limit does not bite")
+	}
+	for _, k := range dataKeys(t, mem) {
+		if k.Wrapped.MasterID != next.ID() {
+			t.Errorf("data key %s still under %s", k.ID, k.Wrapped.MasterID)
+		}
+	}
+}
