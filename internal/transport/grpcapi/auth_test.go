@@ -1,10 +1,16 @@
 package grpcapi
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/clock"
@@ -40,5 +46,41 @@ func TestEveryRegisteredMethodHasARule(t *testing.T) {
 		if !registered[apiPackage+r.Method] {
 			t.Errorf("access's table has a row for %s, which the server does not register", r.Method)
 		}
+	}
+}
+
+// The validator compiles the rules of every request the server takes
+// before it serves (requestDescriptors): a validator that may compile
+// nothing later (WithDisableLazy) validates a request of each registered
+// method, which it would refuse as having no rules compiled for it.
+func TestEveryRegisteredRequestIsCompiledAtStart(t *testing.T) {
+	s, err := NewServer(Deps{Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := protovalidate.New(protovalidate.WithDisableLazy(), protovalidate.WithMessageDescriptors(requestDescriptors()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for service, info := range s.GetServiceInfo() {
+		if !strings.HasPrefix("/"+service+"/", apiPackage) {
+			continue
+		}
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range info.Methods {
+			in := d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(m.Name)).Input()
+			err := v.Validate(dynamicpb.NewMessage(in))
+			if _, invalid := errors.AsType[*protovalidate.ValidationError](err); err != nil && !invalid {
+				t.Errorf("%s/%s: %v", service, m.Name, err)
+			}
+			n++
+		}
+	}
+	if n < 40 {
+		t.Fatalf("only %d methods checked", n)
 	}
 }
