@@ -287,6 +287,10 @@ type IdentityWriter interface {
 	// UpdateToken replaces a stored token; model.ErrNotFound if there is
 	// none. The user cannot change.
 	UpdateToken(t model.Token) error
+	// DeleteToken removes a token (a console session or set-password link
+	// long ended: identity prunes them); model.ErrNotFound if there is
+	// none. It is gone from Token and the user's tokens alike.
+	DeleteToken(id string) error
 	// CreatePoliceUnit stores a new police unit; model.ErrAlreadyExists if
 	// the id is taken.
 	CreatePoliceUnit(p model.PoliceUnit) error

@@ -219,6 +219,9 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
 		}
+		if err := pruneEndedCredentials(tx, cur.ID, now); err != nil {
+			return err
+		}
 		e := Principal(cur, "").Event(now, "auth.sign_in", tokenName(tok.Token), "", audit.OutcomeOK)
 		e.Reason = "console sign-in from " + in.Client
 		_, err = tx.AppendAudit(e)
@@ -233,6 +236,46 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 		return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), why, in.Client)
 	}
 	return Session{User: withoutSignIn(u), Token: tok}, nil
+}
+
+// A console session or set-password link that ended (expired, signed
+// out, used or revoked) more than endedCredentialGrace ago is deleted at
+// its user's next sign-in, at most prunedPerSignIn of them, so that a
+// sign-in stays a small write. Nothing can use it any more, and the
+// console no longer holds it (its sessions end with their tokens); its
+// creation, use and end stay on the audit trail. Every sign-in left one
+// for ever before, which each revocation of all of a user's tokens then
+// read. API tokens stay: an admin lists them, revoked or not.
+const (
+	endedCredentialGrace = 24 * time.Hour
+	prunedPerSignIn      = 50
+)
+
+// pruneEndedCredentials deletes userID's ended sessions and links, as
+// above.
+func pruneEndedCredentials(tx datastore.Tx, userID string, now time.Time) error {
+	ts, err := tx.TokensOfUser(userID)
+	if err != nil {
+		return err
+	}
+	pruned := 0
+	for _, t := range ts {
+		if t.Kind == model.TokenAPI || pruned == prunedPerSignIn {
+			continue
+		}
+		end := t.ExpireTime
+		if !t.RevokeTime.IsZero() && t.RevokeTime.Before(end) {
+			end = t.RevokeTime
+		}
+		if now.Sub(end) < endedCredentialGrace {
+			continue
+		}
+		if err := tx.DeleteToken(t.ID); err != nil {
+			return fmt.Errorf("prune ended credential %s: %w", t.ID, err)
+		}
+		pruned++
+	}
+	return nil
 }
 
 // refuse counts a refused sign-in of key (an account, or all unknown ids

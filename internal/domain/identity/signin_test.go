@@ -582,3 +582,93 @@ func TestTokenPrincipalNamesAnotherCreator(t *testing.T) {
 		}
 	}
 }
+
+// storedTokens returns the ids of every token stored for userID, of
+// every kind.
+func (e *env) storedTokens(t *testing.T, userID string) []string {
+	t.Helper()
+	var ids []string
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		ts, err := tx.TokensOfUser(userID)
+		for _, tok := range ts {
+			ids = append(ids, tok.ID)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// A sign-in deletes its user's console sessions and set-password links
+// that ended (signed out, expired, used) more than a day before, at most
+// 50 at a time; sessions still live on another device, and API tokens,
+// stay. Every sign-in left a session stored for ever before.
+func TestSignInPrunesEndedSessionsAndLinks(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "") // an API token, and a link used now
+	apiTokens, _, err := e.svc.ListTokens(ctx, e.admin, "lan.nguyen", "", 100)
+	if err != nil || len(apiTokens) != 1 {
+		t.Fatalf("ListTokens = %v, %v", apiTokens, err)
+	}
+	api := apiTokens[0].ID
+	signIn := func() identity.Session {
+		t.Helper()
+		s, err := e.signIn("lan.nguyen", goodPassword, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	signedOut := signIn()
+	if err := e.svc.EndSession(ctx, signedOut.Token.Token.ID); err != nil {
+		t.Fatal(err)
+	}
+	expiring := signIn() // ends in identity.SessionTTL
+	if n := len(e.storedTokens(t, "lan.nguyen")); n != 4 {
+		t.Fatalf("%d tokens stored, want the API token, the used link and two sessions", n)
+	}
+
+	e.clock.Advance(30 * time.Hour) // the link and the signed-out session ended 30 h ago; the other 18 h ago
+	live := signIn()
+	want := []string{api, expiring.Token.Token.ID, live.Token.Token.ID}
+	slices.Sort(want)
+	if got := e.storedTokens(t, "lan.nguyen"); !slices.Equal(got, want) {
+		t.Errorf("tokens after a sign-in 30 h on = %v, want %v (API, the session ended 18 h ago, the new one)", got, want)
+	}
+	if _, _, err := e.svc.Authenticate(ctx, signedOut.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
+		t.Errorf("Authenticate with a deleted session = %v, want ErrUnauthenticated", err)
+	}
+
+	e.clock.Advance(7 * time.Hour) // the expired session ended 25 h ago; live ends in 5 h
+	latest := signIn()
+	want = []string{api, live.Token.Token.ID, latest.Token.Token.ID}
+	slices.Sort(want)
+	if got := e.storedTokens(t, "lan.nguyen"); !slices.Equal(got, want) {
+		t.Errorf("tokens after a sign-in 37 h on = %v, want %v", got, want)
+	}
+	if u, _, err := e.svc.Authenticate(ctx, live.Token.Secret); err != nil || u.ID != "lan.nguyen" {
+		t.Errorf("a session still live on another device after the prune: %s, %v", u.ID, err)
+	}
+
+	// Sixty signed-out sessions take two sign-ins to go: a sign-in stays
+	// a small write.
+	for range 60 {
+		if err := e.svc.EndSession(ctx, signIn().Token.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(48 * time.Hour) // 62 ended sessions, the API token
+	first := signIn()
+	if n := len(e.storedTokens(t, "lan.nguyen")); n != 64-50 {
+		t.Errorf("%d tokens after one sign-in, want %d: 50 of the 62 ended sessions pruned", n, 64-50)
+	}
+	last := signIn()
+	want = []string{api, first.Token.Token.ID, last.Token.Token.ID}
+	slices.Sort(want)
+	if got := e.storedTokens(t, "lan.nguyen"); !slices.Equal(got, want) {
+		t.Errorf("tokens after the next sign-in = %v, want %v", got, want)
+	}
+}

@@ -137,6 +137,21 @@ func (t *tx) UpdateToken(tok model.Token) error {
 	return t.writeRecord(bucketTokens, "token", tok.ID, tok)
 }
 
+// DeleteToken removes the token and its entry in its user's index.
+func (t *tx) DeleteToken(id string) error {
+	tok, err := getAs[model.Token](t, bucketTokens, "delete token", id)
+	if err != nil {
+		return err
+	}
+	if err := t.bucket(bucketTokens).Delete([]byte(id)); err != nil {
+		return fmt.Errorf("delete token %q: %w", id, err)
+	}
+	if err := t.keys(bucketTokensByUser).Delete(tokenIndexKey(tok.UserID, id)); err != nil {
+		return fmt.Errorf("delete token %q user index: %w", id, err)
+	}
+	return nil
+}
+
 func tokenIndexKey(userID, tokenID string) []byte { return storekey.TokenIndexKey(userID, tokenID) }
 
 func (t *tx) TokensOfUser(userID string) ([]model.Token, error) {

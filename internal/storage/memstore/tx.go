@@ -549,6 +549,14 @@ func (t *tx) UpdateToken(tok model.Token) error {
 	return t.putToken(tok)
 }
 
+func (t *tx) DeleteToken(id string) error {
+	if !t.st.tokens.has(id) {
+		return fmt.Errorf("delete token %q: %w", id, model.ErrNotFound)
+	}
+	t.st.tokens.del(id)
+	return nil
+}
+
 func (t *tx) putToken(tok model.Token) error {
 	raw, err := encode(tok)
 	if err != nil {

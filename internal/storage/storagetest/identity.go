@@ -34,6 +34,7 @@ var tokenTests = []namedTest{
 	{"NotFound", testTokenNotFound},
 	{"Update", testTokenUpdate},
 	{"UpdateMissing", testTokenUpdateMissing},
+	{"Delete", testTokenDelete},
 	{"UserCannotChange", testTokenUserCannotChange},
 	{"TokensOfUser", testTokensOfUser},
 	{"TokensOfUserPage", testTokensOfUserPage},
@@ -523,6 +524,46 @@ func testTokenUpdateMissing(t *testing.T, s datastore.Store) {
 	wantErr(t, "Token after a refused UpdateToken", err, model.ErrNotFound)
 	if got := tokensOfUser(t, s, "lan.nguyen"); len(got) != 0 {
 		t.Errorf("TokensOfUser after a refused UpdateToken = %v, want none", got)
+	}
+}
+
+// A deleted token is gone from Token, TokensOfUser and TokensOfUserPage
+// alike, its user's other tokens and other users' stay; a missing one is
+// model.ErrNotFound and changes nothing; the id may be used again.
+func testTokenDelete(t *testing.T, s datastore.Store) {
+	createUsers(t, s, sampleUser("lan.nguyen"), sampleUser("minh.tran"))
+	createTokens(t, s, sampleToken("tok1", "lan.nguyen"), sampleToken("tok2", "lan.nguyen"), sampleToken("tok3", "minh.tran"))
+	update(t, s, func(tx datastore.Tx) error {
+		if err := tx.DeleteToken("tok1"); err != nil {
+			return err
+		}
+		_, err := tx.Token("tok1")
+		wantErr(t, "Token in the deleting transaction", err, model.ErrNotFound)
+		return nil
+	})
+	_, err := getToken(t, s, "tok1")
+	wantErr(t, "Token after DeleteToken", err, model.ErrNotFound)
+	if got := tokensOfUser(t, s, "lan.nguyen"); !slices.Equal(got, []string{"tok2"}) {
+		t.Errorf("TokensOfUser(lan.nguyen) after DeleteToken(tok1) = %v, want [tok2]", got)
+	}
+	if got := tokenPages(t, s, "lan.nguyen", 1, nil); !slices.EqualFunc(got, [][]string{{"tok2"}}, slices.Equal) {
+		t.Errorf("TokensOfUserPage(lan.nguyen) after DeleteToken(tok1) = %v, want [[tok2]]", got)
+	}
+	if got := tokensOfUser(t, s, "minh.tran"); !slices.Equal(got, []string{"tok3"}) {
+		t.Errorf("TokensOfUser(minh.tran) = %v, want [tok3]", got)
+	}
+	for _, id := range []string{"tok1", "ghost", ""} {
+		update(t, s, func(tx datastore.Tx) error {
+			wantErr(t, fmt.Sprintf("DeleteToken(%q) of no token", id), tx.DeleteToken(id), model.ErrNotFound)
+			return nil
+		})
+	}
+	if d := sameToken(mustToken(t, s, "tok2"), sampleToken("tok2", "lan.nguyen")); d != "" {
+		t.Errorf("a refused DeleteToken changed another token: %s", d)
+	}
+	createTokens(t, s, sampleToken("tok1", "minh.tran"))
+	if got := tokensOfUser(t, s, "minh.tran"); !slices.Equal(got, []string{"tok1", "tok3"}) {
+		t.Errorf("TokensOfUser(minh.tran) after the id was used again = %v, want [tok1 tok3]", got)
 	}
 }
 
