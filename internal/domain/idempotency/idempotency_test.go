@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/memstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 var now = time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
@@ -168,37 +169,17 @@ func TestReplayAndRemember(t *testing.T) {
 	}
 }
 
-// smallCommits refuses, as an etcd cluster with a small --max-txn-ops
-// does (model.ErrTooLarge), a write that deletes more than limit
-// idempotency records at once.
-type smallCommits struct {
-	datastore.Store
-	limit, refused int
-}
-
+// deleteCountingTx counts the idempotency records a body deletes
+// (storagetest.SmallCommits).
 type deleteCountingTx struct {
 	datastore.Tx
-	deleted int
+	deleted *int
 }
 
-func (c *deleteCountingTx) DeleteIdempotencyBefore(before time.Time, limit int) (int, error) {
+func (c deleteCountingTx) DeleteIdempotencyBefore(before time.Time, limit int) (int, error) {
 	n, err := c.Tx.DeleteIdempotencyBefore(before, limit)
-	c.deleted += n
+	*c.deleted += n
 	return n, err
-}
-
-func (s *smallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	return s.Store.Update(ctx, func(tx datastore.Tx) error {
-		c := &deleteCountingTx{Tx: tx}
-		if err := fn(c); err != nil {
-			return err
-		}
-		if c.deleted > s.limit {
-			s.refused++
-			return fmt.Errorf("a commit deleting %d records: %w", c.deleted, model.ErrTooLarge)
-		}
-		return nil
-	})
 }
 
 // A store that commits fewer deletions at once than a sweep's batch (an
@@ -206,7 +187,9 @@ func (s *smallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) 
 // expired record swept, in smaller transactions, rather than a sweep that
 // fails every hour for ever.
 func TestSweepFitsAStoreOfSmallCommits(t *testing.T) {
-	s := &smallCommits{Store: newStore(t), limit: 50}
+	s := &storagetest.SmallCommits{Store: newStore(t), Limit: 50, Count: func(tx datastore.Tx, n *int) datastore.Tx {
+		return deleteCountingTx{Tx: tx, deleted: n}
+	}}
 	const old = 300
 	for i := range old {
 		remember(t, s, fmt.Sprintf("old-%03d", i), now.Add(-40*24*time.Hour+time.Duration(i)*time.Second))
@@ -216,7 +199,7 @@ func TestSweepFitsAStoreOfSmallCommits(t *testing.T) {
 	if err != nil || n != old {
 		t.Fatalf("Sweep = %d, %v; want %d", n, err, old)
 	}
-	if s.refused == 0 {
+	if s.Refused == 0 {
 		t.Fatal("no commit was refused: the test's limit does not bite")
 	}
 	if remembered(t, s, "old-000") || remembered(t, s, "old-299") || !remembered(t, s, "young") {

@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/memstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 func newMaster(t *testing.T) keys.MasterKey {
@@ -255,36 +256,24 @@ func TestCatchUpRebuildsAnIndexOfAnOlderFormat(t *testing.T) {
 	}
 }
 
-// limitedStore refuses, as etcd refuses a commit over its operations, an
-// Update whose body wrote more than limit search entries.
-type limitedStore struct {
-	datastore.Store
-	limit   int
-	refused int
-}
-
+// entryCountingTx counts the search entries a body writes
+// (storagetest.SmallCommits).
 type entryCountingTx struct {
 	datastore.Tx
-	entries int
+	entries *int
 }
 
-func (c *entryCountingTx) PutSearchEntry(e datastore.SearchEntry) error {
-	c.entries++
+func (c entryCountingTx) PutSearchEntry(e datastore.SearchEntry) error {
+	*c.entries++
 	return c.Tx.PutSearchEntry(e)
 }
 
-func (s *limitedStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	return s.Store.Update(ctx, func(tx datastore.Tx) error {
-		c := &entryCountingTx{Tx: tx}
-		if err := fn(c); err != nil {
-			return err
-		}
-		if c.entries > s.limit {
-			s.refused++
-			return fmt.Errorf("a commit of %d entries: %w", c.entries, model.ErrTooLarge)
-		}
-		return nil
-	})
+// limitedStore refuses, as etcd refuses a commit over its operations, an
+// Update whose body wrote more than limit search entries.
+func limitedStore(s datastore.Store, limit int) *storagetest.SmallCommits {
+	return &storagetest.SmallCommits{Store: s, Limit: limit, Count: func(tx datastore.Tx, n *int) datastore.Tx {
+		return entryCountingTx{Tx: tx, entries: n}
+	}}
 }
 
 // A rebuild whose batch is too large for the store to commit at once
@@ -293,7 +282,7 @@ func (s *limitedStore) Update(ctx context.Context, fn func(datastore.Tx) error) 
 // rather than failing at every start and every rotation.
 func TestRebuildSplitsABatchTooLargeToCommit(t *testing.T) {
 	ctx := context.Background()
-	store := &limitedStore{Store: memstore.New(), limit: 7}
+	store := limitedStore(memstore.New(), 7)
 	v := vault.New(keys.NewKeyring(newMaster(t)))
 	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
 	const n = rebuildBatch + 3
@@ -301,7 +290,7 @@ func TestRebuildSplitsABatchTooLargeToCommit(t *testing.T) {
 	if got, err := s.Rebuild(ctx); err != nil || got != n {
 		t.Fatalf("Rebuild = %d, %v; want %d cases indexed", got, err, n)
 	}
-	if store.refused == 0 {
+	if store.Refused == 0 {
 		t.Fatal("no commit was refused: the test's limit does not bite")
 	}
 	if got := ranked(t, s, store, Query{ChildName: fmt.Sprintf("Nguyen Thi So %d", n)}); len(got) != 1 {
@@ -314,11 +303,11 @@ func TestRebuildSplitsABatchTooLargeToCommit(t *testing.T) {
 	// The marks a crash left, caught up at start in batches as large.
 	ids := caseIDs(t, store)
 	mark(t, s, store, ids...)
-	store.refused = 0
+	store.Refused = 0
 	if got, err := s.CatchUp(ctx); err != nil || got != n {
 		t.Fatalf("CatchUp of %d marked cases = %d, %v", n, got, err)
 	}
-	if store.refused == 0 {
+	if store.Refused == 0 {
 		t.Error("no commit of the catch-up was refused: the test's limit does not bite")
 	}
 	if left := pendingCases(t, store); len(left) != 0 {

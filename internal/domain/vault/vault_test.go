@@ -27,6 +27,7 @@ import (
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/memstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 var ctx = context.Background()
@@ -1135,41 +1136,21 @@ func TestSealQuery(t *testing.T) {
 	}
 }
 
-// smallCommits refuses, as an etcd cluster with a small --max-txn-ops
-// does (model.ErrTooLarge), a write that puts more than limit data keys
-// or cases at once.
-type smallCommits struct {
-	datastore.Store
-	limit, refused int
-}
-
+// putCountingTx counts the data keys and cases a body puts
+// (storagetest.SmallCommits).
 type putCountingTx struct {
 	datastore.Tx
-	puts int
+	puts *int
 }
 
-func (c *putCountingTx) PutDataKey(id string, w keys.WrappedKey) error {
-	c.puts++
+func (c putCountingTx) PutDataKey(id string, w keys.WrappedKey) error {
+	*c.puts++
 	return c.Tx.PutDataKey(id, w)
 }
 
-func (c *putCountingTx) UpdateCase(st model.Case) error {
-	c.puts++
+func (c putCountingTx) UpdateCase(st model.Case) error {
+	*c.puts++
 	return c.Tx.UpdateCase(st)
-}
-
-func (s *smallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	return s.Store.Update(ctx, func(tx datastore.Tx) error {
-		c := &putCountingTx{Tx: tx}
-		if err := fn(c); err != nil {
-			return err
-		}
-		if c.puts > s.limit {
-			s.refused++
-			return fmt.Errorf("a commit of %d puts: %w", c.puts, model.ErrTooLarge)
-		}
-		return nil
-	})
 }
 
 // A rotation on a store that commits fewer keys at once than a rotation's
@@ -1183,13 +1164,15 @@ func TestRotateFitsAStoreOfSmallCommits(t *testing.T) {
 		seal(t, mem, v, sampleReport(fmt.Sprintf("HN-2026-%05d", i+1)))
 	}
 	total := len(dataKeys(t, mem))
-	s := &smallCommits{Store: mem, limit: 40}
+	s := &storagetest.SmallCommits{Store: mem, Limit: 40, Count: func(tx datastore.Tx, n *int) datastore.Tx {
+		return putCountingTx{Tx: tx, puts: n}
+	}}
 	v.SetKeyring(keys.NewKeyring(next, old))
 	n, err := v.Rotate(ctx, s)
 	if err != nil || n != total {
 		t.Fatalf("Rotate = %d, %v; want %d keys re-wrapped", n, err, total)
 	}
-	if s.refused == 0 {
+	if s.Refused == 0 {
 		t.Fatal("no commit was refused: the test's limit does not bite")
 	}
 	for _, k := range dataKeys(t, mem) {

@@ -1,0 +1,38 @@
+package storagetest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// SmallCommits is a store that refuses, as an etcd cluster started with
+// a small --max-txn-ops or --max-request-bytes does (model.ErrTooLarge),
+// an Update whose body did more than Limit of the operations Count counts:
+// for the tests of the long jobs that must split their batches to fit.
+type SmallCommits struct {
+	datastore.Store
+	Limit int
+	// Count returns the transaction a body runs on, which adds each
+	// operation it counts to *n.
+	Count func(tx datastore.Tx, n *int) datastore.Tx
+	// Refused is how many Updates were refused.
+	Refused int
+}
+
+// Update implements datastore.Store.
+func (s *SmallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx datastore.Tx) error {
+		n := 0
+		if err := fn(s.Count(tx, &n)); err != nil {
+			return err
+		}
+		if n > s.Limit {
+			s.Refused++
+			return fmt.Errorf("a commit of %d counted operations, over %d: %w", n, s.Limit, model.ErrTooLarge)
+		}
+		return nil
+	})
+}
