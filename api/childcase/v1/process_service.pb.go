@@ -1024,7 +1024,8 @@ type SubmitPlanRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string              `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The services of the plan (Mẫu 04), at least one.
 	Services      []*PlanServiceInput `protobuf:"bytes,4,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2421,8 +2422,10 @@ type PlanServiceInput struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Who provides it.
 	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	// "YYYY-MM-DD".
-	StartDate       string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// When it starts, "YYYY-MM-DD".
+	StartDate string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// When it is expected to end, "YYYY-MM-DD": not before start_date, not
+	// before today.
 	ExpectedEndDate string `protobuf:"bytes,4,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
 	CostEstimateVnd int64  `protobuf:"varint,5,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
 	// The commune's own person in charge of the service (Mẫu 04), who
@@ -3278,14 +3281,13 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\rmeeting_chair\x18\t \x01(\v2\x1d.childcase.v1.MeetingAttendeeB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fmeetingChair\x12Z\n" +
 	"\x14meeting_participants\x18\n" +
 	" \x03(\v2\x1d.childcase.v1.MeetingAttendeeB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x13meetingParticipants\x12Y\n" +
-	"\x15special_circumstances\x18\v \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"\xe8\x01\n" +
+	"\x15special_circumstances\x18\v \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"\xeb\x01\n" +
 	"\x11SubmitPlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12F\n" +
-	"\bservices\x18\x04 \x03(\v2\x1e.childcase.v1.PlanServiceInputB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x102R\bservices\"\xa5\x02\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12I\n" +
+	"\bservices\x18\x04 \x03(\v2\x1e.childcase.v1.PlanServiceInputB\r\xe0A\x02\xbaH\a\x92\x01\x04\b\x01\x102R\bservices\"\xa5\x02\n" +
 	"\x12ApprovePlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -3405,13 +3407,13 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12(\n" +
 	"\vdeadline_id\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
-	"deadlineId\"\xde\x02\n" +
+	"deadlineId\"\xe4\x02\n" +
 	"\x10PlanServiceInput\x12!\n" +
 	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x04name\x12#\n" +
-	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12B\n" +
+	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12E\n" +
 	"\n" +
-	"start_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12O\n" +
-	"\x11expected_end_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
+	"start_date\x18\x03 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12R\n" +
+	"\x11expected_end_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
 	"\x11cost_estimate_vnd\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fcostEstimateVnd\x128\n" +
 	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\xc2\x01\n" +
 	"\x15ListCaseEventsRequest\x12$\n" +
