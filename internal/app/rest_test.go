@@ -6,13 +6,18 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/childcase/childcase/api/openapi"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/childcase/childcase/api/openapi"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // restCall sends a JSON request as the operator and decodes the JSON answer.
@@ -276,5 +281,59 @@ func TestOpenAPIDocumentsLimitsGroundsAndTokens(t *testing.T) {
 		if !strings.Contains(event[field].Description, want) {
 			t.Errorf("AuditEvent.%s: description %q does not say %q", field, event[field].Description, want)
 		}
+	}
+}
+
+// Every status the REST gateway answers for an error the service gives
+// is a response of every operation in the OpenAPI document, whose
+// description names the ErrorInfo reasons behind it: a client generated
+// from the document must not meet a 400 (a field's rule, a step the
+// case's state does not allow), a 409 (a stale etag, a reused
+// request_id), a 405 or a 503 that it does not list, nor take every 429
+// for too many failed sign-ins when the database may be full. The
+// statuses come from the gateway's own mapping of the gRPC codes.
+func TestOpenAPIDocumentsEveryErrorStatus(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Description string `json:"description"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		code    codes.Code
+		reasons []string
+	}{
+		{codes.InvalidArgument, []string{grpcapi.ReasonInvalidField, "BadRequest"}},
+		{codes.FailedPrecondition, []string{"FAILED_PRECONDITION"}},
+		{codes.Unauthenticated, []string{grpcapi.ReasonUnauthenticated}},
+		{codes.PermissionDenied, []string{grpcapi.ReasonPermissionDenied}},
+		{codes.NotFound, []string{grpcapi.ReasonNotFound, "outside the caller's scope"}},
+		{codes.AlreadyExists, []string{grpcapi.ReasonRequestIDReused, grpcapi.ReasonAlreadyExists}},
+		{codes.Aborted, []string{grpcapi.ReasonEtagMismatch}},
+		{codes.ResourceExhausted, []string{grpcapi.ReasonThrottled, grpcapi.ReasonDatabaseFull, grpcapi.ReasonCommitTooLarge, grpcapi.ReasonTooManyStreams}},
+		{codes.Unavailable, []string{grpcapi.ReasonUnavailable, grpcapi.ReasonOutcomeUnknown, "request_id"}},
+	} {
+		status := strconv.Itoa(runtime.HTTPStatusFromCode(tt.code))
+		for path, ops := range doc.Paths {
+			for method, op := range ops {
+				d, ok := op.Responses[status]
+				if !ok {
+					t.Errorf("%s %s: no %s response (%s)", method, path, status, tt.code)
+					continue
+				}
+				for _, want := range tt.reasons {
+					if !strings.Contains(d.Description, want) {
+						t.Errorf("%s %s: the %s response does not name %s: %q", method, path, status, want, d.Description)
+					}
+				}
+			}
+		}
+	}
+	if d := doc.Paths["/v1/reports"]["post"].Responses["405"].Description; !strings.Contains(d, grpcapi.ReasonMethodNotAllowed) || !strings.Contains(d, "Allow") {
+		t.Errorf("POST /v1/reports: the 405 response %q does not name METHOD_NOT_ALLOWED and the Allow header", d)
 	}
 }
