@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
@@ -80,5 +82,49 @@ func TestEveryErrorCarriesErrorInfo(t *testing.T) {
 				t.Errorf("%s: %v: ErrorInfo %v, want reason %q domain %q", tt.method, err, info, tt.wantReason, grpcapi.ErrorDomain)
 			}
 		})
+	}
+}
+
+// An INVALID_ARGUMENT's ErrorInfo names, in its metadata, the field and
+// the rule of its first violation (the BadRequest detail lists them all),
+// so that a client switching on the ErrorInfo alone, as it does for every
+// other error, learns which field to fix: a body's rule, a query's parse
+// and the REST refusal of an unread query parameter alike.
+func TestInvalidArgumentErrorInfoNamesTheField(t *testing.T) {
+	ts := startServer(t, "")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	worker := map[string]string{"Authorization": "Bearer " + ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh), "Content-Type": "application/json"}
+	for _, tt := range []struct {
+		method, path, body string
+		field, rule        string
+	}{
+		{"POST", "/v1/" + name + ":acknowledge", `{}`, "etag", "string.min_len"},
+		{"GET", "/v1/reports?page_size=-1", "", "page_size", "int32.gte"},
+		{"GET", "/v1/reports?page_size=lots", "", "page_size", "query.parse"},
+		{"POST", "/v1/" + name + ":acknowledge?request_id=x", `{"etag": "1"}`, "request_id", "query.unexpected"},
+	} {
+		code, raw := restRaw(t, ts, tt.method, tt.path, tt.body, worker)
+		var answer struct {
+			Details []struct {
+				Type     string            `json:"@type"`
+				Reason   string            `json:"reason"`
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(raw, &answer); err != nil || code != http.StatusBadRequest {
+			t.Fatalf("%s %s: %d %.300s (%v), want 400", tt.method, tt.path, code, raw, err)
+		}
+		var found bool
+		for _, d := range answer.Details {
+			if d.Type == "type.googleapis.com/google.rpc.ErrorInfo" {
+				found = true
+				if d.Reason != grpcapi.ReasonInvalidField || d.Metadata["field"] != tt.field || d.Metadata["rule"] != tt.rule {
+					t.Errorf("%s %s: ErrorInfo %s %v, want %s with field %q and rule %q", tt.method, tt.path, d.Reason, d.Metadata, grpcapi.ReasonInvalidField, tt.field, tt.rule)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s %s: no ErrorInfo: %.300s", tt.method, tt.path, raw)
+		}
 	}
 }

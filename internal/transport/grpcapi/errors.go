@@ -135,8 +135,11 @@ func withInfo(code codes.Code, msg, reason string, metadata map[string]string) e
 }
 
 // invalidArgument returns INVALID_ARGUMENT naming each field and rule in the
-// message (for people and curl) and in BadRequest details (for programs).
-// The message stops at maxViolationMessage bytes; the details hold them all.
+// message (for people and curl) and in BadRequest details (for programs),
+// and the first violation's field and rule in the ErrorInfo's metadata
+// (field, rule), for a client that reads only the ErrorInfo, as it does of
+// every other error. The message stops at maxViolationMessage bytes; the
+// details hold them all.
 func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	var msg strings.Builder
 	msg.WriteString("invalid request:")
@@ -156,12 +159,25 @@ func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	}
 	st := status.New(codes.InvalidArgument, msg.String())
 	if d, err := st.WithDetails(
-		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain},
+		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain, Metadata: violationMetadata(violations)},
 		&errdetails.BadRequest{FieldViolations: violations},
 	); err == nil {
 		st = d
 	}
 	return st.Err()
+}
+
+// violationMetadata is the ErrorInfo metadata of an INVALID_ARGUMENT: the
+// field and rule of its first violation (nil when there is none).
+func violationMetadata(violations []*errdetails.BadRequest_FieldViolation) map[string]string {
+	if len(violations) == 0 {
+		return nil
+	}
+	md := map[string]string{"field": violations[0].GetField()}
+	if rule := violations[0].GetReason(); rule != "" {
+		md["rule"] = rule
+	}
+	return md
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
