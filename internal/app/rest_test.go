@@ -337,3 +337,78 @@ func TestOpenAPIDocumentsEveryErrorStatus(t *testing.T) {
 		t.Errorf("POST /v1/reports: the 405 response %q does not name METHOD_NOT_ALLOWED and the Allow header", d)
 	}
 }
+
+// The OpenAPI document describes what a client sends: every operation,
+// every query parameter and every field of a request body, down through
+// the messages it holds (a path parameter the generator names from the
+// path, {case}, carries no description of its own; the operation's says
+// what it is). A field a client must fill in without a word on what it
+// means, as the reason of a step or a child's sex was, is guessed.
+func TestOpenAPIDescribesEveryRequestField(t *testing.T) {
+	type property struct {
+		Description string         `json:"description"`
+		Title       string         `json:"title"`
+		Ref         string         `json:"$ref"`
+		Items       map[string]any `json:"items"`
+		ReadOnly    bool           `json:"readOnly"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Summary     string `json:"summary"`
+			Description string `json:"description"`
+			Parameters  []struct {
+				Name        string `json:"name"`
+				In          string `json:"in"`
+				Description string `json:"description"`
+				Schema      struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Definitions map[string]struct {
+			Properties map[string]property `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(ref, at string)
+	walk = func(ref, at string) {
+		name := strings.TrimPrefix(ref, "#/definitions/")
+		if name == "" || seen[name] {
+			return
+		}
+		seen[name] = true
+		for field, p := range doc.Definitions[name].Properties {
+			if p.ReadOnly {
+				continue
+			}
+			if p.Description == "" && p.Title == "" {
+				t.Errorf("%s: field %s.%s has no description", at, name, field)
+			}
+			walk(p.Ref, at)
+			if r, ok := p.Items["$ref"].(string); ok {
+				walk(r, at)
+			}
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			at := strings.ToUpper(method) + " " + path
+			if op.Summary == "" && op.Description == "" {
+				t.Errorf("%s: the operation has no description", at)
+			}
+			for _, p := range op.Parameters {
+				switch p.In {
+				case "query":
+					if p.Description == "" {
+						t.Errorf("%s: query parameter %s has no description", at, p.Name)
+					}
+				case "body":
+					walk(p.Schema.Ref, at)
+				}
+			}
+		}
+	}
+}

@@ -907,12 +907,15 @@ func (*Child_EstimatedAgeYears) isChild_Age() {}
 
 // A parent or caregiver named in a report.
 type Caregiver struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	FullName string                 `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full name, if known.
+	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	// Relation to the child, e.g. "mẹ", "bố dượng".
 	Relation string `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
-	Phone    string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
-	Address  string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// A phone number, in any usual format ("0912 345 678", "+84912345678").
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// Where they live.
+	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
 	// Whether this person is suspected of the abuse. A suspected parent or
 	// caregiver makes the report's case an emergency from intake (Decree 56
 	// Arts. 26(3), 31(1)), whether the report opens the case or joins it: the
@@ -1099,9 +1102,11 @@ func (*Reporter_Withheld) isReporter_Identity() {}
 type IdentifiedReporter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Must be true: the identity is recorded only with the reporter's consent.
-	Consent  bool   `protobuf:"varint,1,opt,name=consent,proto3" json:"consent,omitempty"`
+	Consent bool `protobuf:"varint,1,opt,name=consent,proto3" json:"consent,omitempty"`
+	// Full name.
 	FullName string `protobuf:"bytes,2,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
-	Phone    string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// A phone number to call back, in any usual format.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Relation to the child, e.g. "hàng xóm", "giáo viên".
 	RelationToChild string `protobuf:"bytes,4,opt,name=relation_to_child,json=relationToChild,proto3" json:"relation_to_child,omitempty"`
 	// Where the reporter can be reached.

@@ -864,7 +864,8 @@ type ListUnitsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many units (default 200 when 0, at most 1000: a larger
 	// page_size is taken as 1000; a negative one is INVALID_ARGUMENT).
-	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only the children of this unit, "units/{code}@{valid_from}".
 	Parent string `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
