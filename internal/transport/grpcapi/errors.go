@@ -167,6 +167,38 @@ func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	return st.Err()
 }
 
+// RenameFields returns err, an INVALID_ARGUMENT naming fields in its
+// BadRequest, with each field that rename gives another name under that
+// name, in the details, the message and the ErrorInfo alike; any other
+// error, or one naming no field rename knows, is returned as it is. The
+// REST gateway names so the fields a path sets as the OpenAPI document
+// names its parameters ({case} for a case's name).
+func RenameFields(err error, rename func(field string) (string, bool)) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return err
+	}
+	for _, d := range st.Details() {
+		bad, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		renamed := false
+		violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(bad.GetFieldViolations()))
+		for _, v := range bad.GetFieldViolations() {
+			if name, ok := rename(v.GetField()); ok {
+				v = &errdetails.BadRequest_FieldViolation{Field: name, Description: v.GetDescription(), Reason: v.GetReason()}
+				renamed = true
+			}
+			violations = append(violations, v)
+		}
+		if renamed {
+			return invalidArgument(violations)
+		}
+	}
+	return err
+}
+
 // violationMetadata is the ErrorInfo metadata of an INVALID_ARGUMENT: the
 // field and rule of its first violation (nil when there is none).
 func violationMetadata(violations []*errdetails.BadRequest_FieldViolation) map[string]string {
