@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -126,5 +128,38 @@ func TestInvalidArgumentErrorInfoNamesTheField(t *testing.T) {
 		if !found {
 			t.Errorf("%s %s: no ErrorInfo: %.300s", tt.method, tt.path, raw)
 		}
+	}
+}
+
+// A field the schema marks OUTPUT_ONLY is the server's: sent in a
+// request, it is ignored (AIP-203), never taken for the client's word,
+// and the answer gives the server's value; only a reporter sent as
+// withheld is refused, since it would leave the report without one.
+func TestOutputOnlyFieldsSentAreIgnored(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	past := timestamppb.New(testNow.Add(-24 * 365 * time.Hour))
+	r.Name, r.IncidentUnit, r.CreateTime = "reports/01a222d5-bea0-7bea-bf64-debef56d112a", "units/00070@2025-07-01", past
+	r.Candidates = []*pb.ReportCandidate{{Case: "cases/HN-2026-00042", Score: 99}}
+	got, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetName() == r.Name || got.GetIncidentUnit() != pBaDinh || got.GetCreateTime().AsTime().Equal(past.AsTime()) || len(got.GetCandidates()) != 0 {
+		t.Errorf("CreateReport took output-only fields from the request: name %s, incident_unit %s, create_time %v, candidates %v",
+			got.GetName(), got.GetIncidentUnit(), got.GetCreateTime().AsTime(), got.GetCandidates())
+	}
+	user, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{UserId: "bd.worker", User: &pb.User{
+		Name: "users/someone.else", DisplayName: "Test", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh,
+		CreateTime: past, DisableTime: past,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := user.GetUser(); u.GetName() != "users/bd.worker" || u.GetDisableTime() != nil || u.GetCreateTime().AsTime().Equal(past.AsTime()) {
+		t.Errorf("CreateUser took output-only fields from the request: %v", u)
+	}
+	if _, err := ts.cases().ListCases(withToken(context.Background(), user.GetToken().GetSecret()), &pb.ListCasesRequest{}); err != nil {
+		t.Errorf("a user created with disable_time set cannot call: %v", err)
 	}
 }
