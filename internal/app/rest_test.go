@@ -412,3 +412,37 @@ func TestOpenAPIDescribesEveryRequestField(t *testing.T) {
 		}
 	}
 }
+
+// Every list's next_page_token says, in the OpenAPI document, what
+// AIP-158 has a client rely on: only an empty one ends the list, and a
+// page may hold fewer than page_size, even none, with a token to go on.
+// Four lists said nothing of it, and a client stopping at a short page
+// would miss the rest.
+func TestOpenAPISaysHowEveryListEnds(t *testing.T) {
+	var doc struct {
+		Definitions map[string]struct {
+			Properties map[string]struct {
+				Description string `json:"description"`
+			} `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	for name, def := range doc.Definitions {
+		next, ok := def.Properties["next_page_token"]
+		if !ok {
+			continue
+		}
+		lists++
+		for _, want := range []string{"Empty on the last page", "fewer than page_size"} {
+			if !strings.Contains(next.Description, want) {
+				t.Errorf("%s.next_page_token: %q does not say %q", name, next.Description, want)
+			}
+		}
+	}
+	if lists < 8 {
+		t.Errorf("found %d list responses; the API has at least 8", lists)
+	}
+}

@@ -279,9 +279,11 @@ func (x *ListUsersRequest) GetPageToken() string {
 }
 
 type ListUsersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Users []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -631,8 +633,8 @@ func (x *ListTokensRequest) GetPageToken() string {
 type ListTokensResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Tokens []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
-	// Empty on the last page. A page may hold fewer than page_size tokens,
-	// even none, with a token to go on.
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -997,7 +999,8 @@ func (x *ListPoliceUnitsRequest) GetPageToken() string {
 type ListPoliceUnitsResponse struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	PoliceUnits []*PoliceUnit          `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
-	// Empty on the last page.
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1185,9 +1188,11 @@ func (x *ListAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
 }
 
 type ListAuditEventsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
