@@ -164,6 +164,47 @@ func TestRESTEscapedSlashInANameNamesTheParameter(t *testing.T) {
 	}
 }
 
+// A resource name in a REST path that breaks its rule (a case number too
+// short, a report id that is no UUID) is refused naming the path
+// parameter as the OpenAPI document names it ({case}, {report}), as an
+// escaped slash or a value that is not UTF-8 in it is, and as the
+// ErrorInfo's metadata says: the gRPC request's field (name, parent) is
+// no parameter of the REST operation, and a client mapping the
+// violation to what it sent found nothing.
+func TestRESTMalformedNameNamesThePathParameter(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("bd.worker")}
+	for _, tc := range []struct{ method, path, body, field, rule string }{
+		{"GET", "/v1/cases/HN-2026-1", "", "case", "case.name"},
+		{"GET", "/v1/cases/HN-2026-1/events", "", "case", "case.name"},
+		{"POST", "/v1/cases/HN-2026-1:addNote", `{"etag": "1", "text": "x"}`, "case", "case.name"},
+		{"GET", "/v1/reports/not-a-uuid", "", "report", "report.name"},
+		{"POST", "/v1/reports/not-a-uuid:link", `{"case": "cases/HN-2026-00001"}`, "report", "report.name"},
+	} {
+		code, body := restRaw(t, ts, tc.method, tc.path, tc.body, headers)
+		grpcCode, named := restViolations(t, body)
+		var answer struct {
+			Message string `json:"message"`
+			Details []struct {
+				Type     string            `json:"@type"`
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(body, &answer)
+		var info map[string]string
+		for _, d := range answer.Details {
+			if d.Type == "type.googleapis.com/google.rpc.ErrorInfo" {
+				info = d.Metadata
+			}
+		}
+		if code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) || info["field"] != tc.field || info["rule"] != tc.rule ||
+			!strings.HasPrefix(answer.Message, "invalid request: "+tc.field+": ") {
+			t.Errorf("%s %s: %d %s, want 400 INVALID_ARGUMENT naming %s (message, BadRequest, ErrorInfo) and the rule %s", tc.method, tc.path, code, body, tc.field, tc.rule)
+		}
+	}
+}
+
 // A method whose REST body is the whole request (every case step, the
 // admin's verbs) reads none of its fields from the query: the gateway
 // dropped a request_id given there without a word, so a client that put

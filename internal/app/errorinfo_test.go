@@ -1,13 +1,17 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
@@ -80,5 +84,82 @@ func TestEveryErrorCarriesErrorInfo(t *testing.T) {
 				t.Errorf("%s: %v: ErrorInfo %v, want reason %q domain %q", tt.method, err, info, tt.wantReason, grpcapi.ErrorDomain)
 			}
 		})
+	}
+}
+
+// An INVALID_ARGUMENT's ErrorInfo names, in its metadata, the field and
+// the rule of its first violation (the BadRequest detail lists them all),
+// so that a client switching on the ErrorInfo alone, as it does for every
+// other error, learns which field to fix: a body's rule, a query's parse
+// and the REST refusal of an unread query parameter alike.
+func TestInvalidArgumentErrorInfoNamesTheField(t *testing.T) {
+	ts := startServer(t, "")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	worker := map[string]string{"Authorization": "Bearer " + ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh), "Content-Type": "application/json"}
+	for _, tt := range []struct {
+		method, path, body string
+		field, rule        string
+	}{
+		{"POST", "/v1/" + name + ":acknowledge", `{}`, "etag", "string.min_len"},
+		{"GET", "/v1/reports?page_size=-1", "", "page_size", "int32.gte"},
+		{"GET", "/v1/reports?page_size=lots", "", "page_size", "query.parse"},
+		{"POST", "/v1/" + name + ":acknowledge?request_id=x", `{"etag": "1"}`, "request_id", "query.unexpected"},
+	} {
+		code, raw := restRaw(t, ts, tt.method, tt.path, tt.body, worker)
+		var answer struct {
+			Details []struct {
+				Type     string            `json:"@type"`
+				Reason   string            `json:"reason"`
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(raw, &answer); err != nil || code != http.StatusBadRequest {
+			t.Fatalf("%s %s: %d %.300s (%v), want 400", tt.method, tt.path, code, raw, err)
+		}
+		var found bool
+		for _, d := range answer.Details {
+			if d.Type == "type.googleapis.com/google.rpc.ErrorInfo" {
+				found = true
+				if d.Reason != grpcapi.ReasonInvalidField || d.Metadata["field"] != tt.field || d.Metadata["rule"] != tt.rule {
+					t.Errorf("%s %s: ErrorInfo %s %v, want %s with field %q and rule %q", tt.method, tt.path, d.Reason, d.Metadata, grpcapi.ReasonInvalidField, tt.field, tt.rule)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s %s: no ErrorInfo: %.300s", tt.method, tt.path, raw)
+		}
+	}
+}
+
+// A field the schema marks OUTPUT_ONLY is the server's: sent in a
+// request, it is ignored (AIP-203), never taken for the client's word,
+// and the answer gives the server's value; only a reporter sent as
+// withheld is refused, since it would leave the report without one.
+func TestOutputOnlyFieldsSentAreIgnored(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	past := timestamppb.New(testNow.Add(-24 * 365 * time.Hour))
+	r.Name, r.IncidentUnit, r.CreateTime = "reports/01a222d5-bea0-7bea-bf64-debef56d112a", "units/00070@2025-07-01", past
+	r.Candidates = []*pb.ReportCandidate{{Case: "cases/HN-2026-00042", Score: 99}}
+	got, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetName() == r.Name || got.GetIncidentUnit() != pBaDinh || got.GetCreateTime().AsTime().Equal(past.AsTime()) || len(got.GetCandidates()) != 0 {
+		t.Errorf("CreateReport took output-only fields from the request: name %s, incident_unit %s, create_time %v, candidates %v",
+			got.GetName(), got.GetIncidentUnit(), got.GetCreateTime().AsTime(), got.GetCandidates())
+	}
+	user, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{UserId: "bd.worker", User: &pb.User{
+		Name: "users/someone.else", DisplayName: "Test", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh,
+		CreateTime: past, DisableTime: past,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := user.GetUser(); u.GetName() != "users/bd.worker" || u.GetDisableTime() != nil || u.GetCreateTime().AsTime().Equal(past.AsTime()) {
+		t.Errorf("CreateUser took output-only fields from the request: %v", u)
+	}
+	if _, err := ts.cases().ListCases(withToken(context.Background(), user.GetToken().GetSecret()), &pb.ListCasesRequest{}); err != nil {
+		t.Errorf("a user created with disable_time set cannot call: %v", err)
 	}
 }

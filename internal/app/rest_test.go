@@ -6,13 +6,18 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/childcase/childcase/api/openapi"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/childcase/childcase/api/openapi"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // restCall sends a JSON request as the operator and decodes the JSON answer.
@@ -276,5 +281,168 @@ func TestOpenAPIDocumentsLimitsGroundsAndTokens(t *testing.T) {
 		if !strings.Contains(event[field].Description, want) {
 			t.Errorf("AuditEvent.%s: description %q does not say %q", field, event[field].Description, want)
 		}
+	}
+}
+
+// Every status the REST gateway answers for an error the service gives
+// is a response of every operation in the OpenAPI document, whose
+// description names the ErrorInfo reasons behind it: a client generated
+// from the document must not meet a 400 (a field's rule, a step the
+// case's state does not allow), a 409 (a stale etag, a reused
+// request_id), a 405 or a 503 that it does not list, nor take every 429
+// for too many failed sign-ins when the database may be full. The
+// statuses come from the gateway's own mapping of the gRPC codes.
+func TestOpenAPIDocumentsEveryErrorStatus(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]struct {
+				Description string `json:"description"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		code    codes.Code
+		reasons []string
+	}{
+		{codes.InvalidArgument, []string{grpcapi.ReasonInvalidField, "BadRequest"}},
+		{codes.FailedPrecondition, []string{"FAILED_PRECONDITION"}},
+		{codes.Unauthenticated, []string{grpcapi.ReasonUnauthenticated}},
+		{codes.PermissionDenied, []string{grpcapi.ReasonPermissionDenied}},
+		{codes.NotFound, []string{grpcapi.ReasonNotFound, "outside the caller's scope"}},
+		{codes.AlreadyExists, []string{grpcapi.ReasonRequestIDReused, grpcapi.ReasonAlreadyExists}},
+		{codes.Aborted, []string{grpcapi.ReasonEtagMismatch}},
+		{codes.ResourceExhausted, []string{grpcapi.ReasonThrottled, grpcapi.ReasonDatabaseFull, grpcapi.ReasonCommitTooLarge, grpcapi.ReasonTooManyStreams}},
+		{codes.Unavailable, []string{grpcapi.ReasonUnavailable, grpcapi.ReasonOutcomeUnknown, "request_id"}},
+	} {
+		status := strconv.Itoa(runtime.HTTPStatusFromCode(tt.code))
+		for path, ops := range doc.Paths {
+			for method, op := range ops {
+				d, ok := op.Responses[status]
+				if !ok {
+					t.Errorf("%s %s: no %s response (%s)", method, path, status, tt.code)
+					continue
+				}
+				for _, want := range tt.reasons {
+					if !strings.Contains(d.Description, want) {
+						t.Errorf("%s %s: the %s response does not name %s: %q", method, path, status, want, d.Description)
+					}
+				}
+			}
+		}
+	}
+	if d := doc.Paths["/v1/reports"]["post"].Responses["405"].Description; !strings.Contains(d, grpcapi.ReasonMethodNotAllowed) || !strings.Contains(d, "Allow") {
+		t.Errorf("POST /v1/reports: the 405 response %q does not name METHOD_NOT_ALLOWED and the Allow header", d)
+	}
+}
+
+// The OpenAPI document describes what a client sends: every operation,
+// every query parameter and every field of a request body, down through
+// the messages it holds (a path parameter the generator names from the
+// path, {case}, carries no description of its own; the operation's says
+// what it is). A field a client must fill in without a word on what it
+// means, as the reason of a step or a child's sex was, is guessed.
+func TestOpenAPIDescribesEveryRequestField(t *testing.T) {
+	type property struct {
+		Description string         `json:"description"`
+		Title       string         `json:"title"`
+		Ref         string         `json:"$ref"`
+		Items       map[string]any `json:"items"`
+		ReadOnly    bool           `json:"readOnly"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Summary     string `json:"summary"`
+			Description string `json:"description"`
+			Parameters  []struct {
+				Name        string `json:"name"`
+				In          string `json:"in"`
+				Description string `json:"description"`
+				Schema      struct {
+					Ref string `json:"$ref"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+		Definitions map[string]struct {
+			Properties map[string]property `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var walk func(ref, at string)
+	walk = func(ref, at string) {
+		name := strings.TrimPrefix(ref, "#/definitions/")
+		if name == "" || seen[name] {
+			return
+		}
+		seen[name] = true
+		for field, p := range doc.Definitions[name].Properties {
+			if p.ReadOnly {
+				continue
+			}
+			if p.Description == "" && p.Title == "" {
+				t.Errorf("%s: field %s.%s has no description", at, name, field)
+			}
+			walk(p.Ref, at)
+			if r, ok := p.Items["$ref"].(string); ok {
+				walk(r, at)
+			}
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			at := strings.ToUpper(method) + " " + path
+			if op.Summary == "" && op.Description == "" {
+				t.Errorf("%s: the operation has no description", at)
+			}
+			for _, p := range op.Parameters {
+				switch p.In {
+				case "query":
+					if p.Description == "" {
+						t.Errorf("%s: query parameter %s has no description", at, p.Name)
+					}
+				case "body":
+					walk(p.Schema.Ref, at)
+				}
+			}
+		}
+	}
+}
+
+// Every list's next_page_token says, in the OpenAPI document, what
+// AIP-158 has a client rely on: only an empty one ends the list, and a
+// page may hold fewer than page_size, even none, with a token to go on.
+// Four lists said nothing of it, and a client stopping at a short page
+// would miss the rest.
+func TestOpenAPISaysHowEveryListEnds(t *testing.T) {
+	var doc struct {
+		Definitions map[string]struct {
+			Properties map[string]struct {
+				Description string `json:"description"`
+			} `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	for name, def := range doc.Definitions {
+		next, ok := def.Properties["next_page_token"]
+		if !ok {
+			continue
+		}
+		lists++
+		for _, want := range []string{"Empty on the last page", "fewer than page_size"} {
+			if !strings.Contains(next.Description, want) {
+				t.Errorf("%s.next_page_token: %q does not say %q", name, next.Description, want)
+			}
+		}
+	}
+	if lists < 8 {
+		t.Errorf("found %d list responses; the API has at least 8", lists)
 	}
 }

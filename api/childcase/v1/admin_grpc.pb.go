@@ -47,6 +47,7 @@ type AdminServiceClient interface {
 	// token's secret excepted, which is never stored), and the same one with
 	// a different request is ALREADY_EXISTS (REQUEST_ID_REUSED).
 	CreateUser(ctx context.Context, in *CreateUserRequest, opts ...grpc.CallOption) (*CreateUserResponse, error)
+	// Returns one user.
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*User, error)
 	// Lists users by id.
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
@@ -217,6 +218,7 @@ type AdminServiceServer interface {
 	// token's secret excepted, which is never stored), and the same one with
 	// a different request is ALREADY_EXISTS (REQUEST_ID_REUSED).
 	CreateUser(context.Context, *CreateUserRequest) (*CreateUserResponse, error)
+	// Returns one user.
 	GetUser(context.Context, *GetUserRequest) (*User, error)
 	// Lists users by id.
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
@@ -569,7 +571,9 @@ const (
 // PoliceUnitService lists the police units cases can be referred to. Every
 // signed-in user may read it.
 type PoliceUnitServiceClient interface {
+	// Lists the police units, by id.
 	ListPoliceUnits(ctx context.Context, in *ListPoliceUnitsRequest, opts ...grpc.CallOption) (*ListPoliceUnitsResponse, error)
+	// Returns one police unit.
 	GetPoliceUnit(ctx context.Context, in *GetPoliceUnitRequest, opts ...grpc.CallOption) (*PoliceUnit, error)
 }
 
@@ -608,7 +612,9 @@ func (c *policeUnitServiceClient) GetPoliceUnit(ctx context.Context, in *GetPoli
 // PoliceUnitService lists the police units cases can be referred to. Every
 // signed-in user may read it.
 type PoliceUnitServiceServer interface {
+	// Lists the police units, by id.
 	ListPoliceUnits(context.Context, *ListPoliceUnitsRequest) (*ListPoliceUnitsResponse, error)
+	// Returns one police unit.
 	GetPoliceUnit(context.Context, *GetPoliceUnitRequest) (*PoliceUnit, error)
 	mustEmbedUnimplementedPoliceUnitServiceServer()
 }

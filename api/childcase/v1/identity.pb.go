@@ -108,9 +108,11 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 type User struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, "users/{user}".
-	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The name shown for the user, e.g. "Nguyễn Thị Lan".
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	Role        Role   `protobuf:"varint,3,opt,name=role,proto3,enum=childcase.v1.Role" json:"role,omitempty"`
+	// What the user may do; their unit must fit it (see unit).
+	Role Role `protobuf:"varint,3,opt,name=role,proto3,enum=childcase.v1.Role" json:"role,omitempty"`
 	// The user's unit: "units/{code}@{valid_from}" for commune, district and
 	// city staff; "policeUnits/{id}" for police liaisons;
 	// "orgs/hotline-111" or "orgs/social-work-centre" for hotline staff;
@@ -303,7 +305,8 @@ func (x *Token) GetCreator() string {
 type PoliceUnit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resource name, "policeUnits/{police_unit}".
-	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The name shown for it, e.g. "Công an phường Ba Đình".
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The administrative units it serves, "units/{code}@{valid_from}"; empty
 	// for the city police. Hanoi never had more than 600 communes at once.

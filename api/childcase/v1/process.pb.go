@@ -1673,8 +1673,9 @@ func (x *SpecificAssessment) GetMeetingParticipants() []*MeetingAttendee {
 // A person at the specific-assessment meeting. Names are the family's and
 // the professionals' private information: sealed with the dossier.
 type MeetingAttendee struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	FullName string                 `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Their full name.
+	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	// Their position or relation to the child, e.g. "Chủ tịch UBND phường",
 	// "mẹ của trẻ", "giáo viên chủ nhiệm".
 	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`

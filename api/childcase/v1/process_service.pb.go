@@ -95,13 +95,19 @@ type RecordInitialAssessmentRequest struct {
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Emergency bool   `protobuf:"varint,4,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	// Whether the case is an emergency (Decree 56 Art. 26(3)); when it is,
+	// emergency_reason says why.
+	Emergency bool `protobuf:"varint,4,opt,name=emergency,proto3" json:"emergency,omitempty"`
 	// Required when emergency is true.
 	EmergencyReason EmergencyReason `protobuf:"varint,5,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
-	HarmSeverity    RiskLevel       `protobuf:"varint,6,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
-	AbuserAccess    RiskLevel       `protobuf:"varint,7,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
-	SafetyObstacles RiskLevel       `protobuf:"varint,8,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
-	Notes           string          `protobuf:"bytes,9,opt,name=notes,proto3" json:"notes,omitempty"`
+	// How severe the harm to the child is (Mẫu 02).
+	HarmSeverity RiskLevel `protobuf:"varint,6,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
+	// How far the suspected abuser can still reach the child (Mẫu 02).
+	AbuserAccess RiskLevel `protobuf:"varint,7,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
+	// How much stands in the way of keeping the child safe (Mẫu 02).
+	SafetyObstacles RiskLevel `protobuf:"varint,8,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
+	// The assessment in the worker's words.
+	Notes string `protobuf:"bytes,9,opt,name=notes,proto3" json:"notes,omitempty"`
 	// Why a case that is an emergency from its reports (a child in immediate
 	// danger, or a parent or caregiver suspected) is not one: required when
 	// emergency is false on such a case, and only then.
@@ -225,8 +231,9 @@ func (x *RecordInitialAssessmentRequest) GetSpecialCircumstances() *SpecialCircu
 // a message of its own so that "no change" (unset) differs from "none of
 // the groups" (set, empty).
 type SpecialCircumstanceSet struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Groups        []SpecialCircumstance  `protobuf:"varint,1,rep,packed,name=groups,proto3,enum=childcase.v1.SpecialCircumstance" json:"groups,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The groups, each at most once; empty for none.
+	Groups        []SpecialCircumstance `protobuf:"varint,1,rep,packed,name=groups,proto3,enum=childcase.v1.SpecialCircumstance" json:"groups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -477,7 +484,8 @@ type EndSeparationRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// RETURNED_HOME or ALTERNATIVE_CARE.
-	Outcome       string `protobuf:"bytes,4,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Outcome string `protobuf:"bytes,4,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// How the separation ended.
 	Notes         string `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -557,7 +565,8 @@ type ExtendSeparationRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// How many days the separation is extended by, 1 to 15 (15 in all).
-	Days   int32  `protobuf:"varint,4,opt,name=days,proto3" json:"days,omitempty"`
+	Days int32 `protobuf:"varint,4,opt,name=days,proto3" json:"days,omitempty"`
+	// Why the separation must go on.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The number of the chair's decision.
 	DecisionNumber string `protobuf:"bytes,6,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
@@ -646,7 +655,8 @@ type PetitionCourtRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The court petitioned.
-	Court         string `protobuf:"bytes,4,opt,name=court,proto3" json:"court,omitempty"`
+	Court string `protobuf:"bytes,4,opt,name=court,proto3" json:"court,omitempty"`
+	// Notes on the petition.
 	Notes         string `protobuf:"bytes,5,opt,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -888,7 +898,8 @@ type RecordSpecificAssessmentRequest struct {
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Needs     string `protobuf:"bytes,4,opt,name=needs,proto3" json:"needs,omitempty"`
+	// The child's needs the meeting established (Mẫu 03).
+	Needs string `protobuf:"bytes,4,opt,name=needs,proto3" json:"needs,omitempty"`
 	// The child's own views.
 	ChildViews string `protobuf:"bytes,5,opt,name=child_views,json=childViews,proto3" json:"child_views,omitempty"`
 	// The parents' views, unless they are the abusers.
@@ -1024,7 +1035,8 @@ type SubmitPlanRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string              `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The services of the plan (Mẫu 04), at least one.
 	Services      []*PlanServiceInput `protobuf:"bytes,4,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1178,7 +1190,8 @@ type ReturnPlanRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the plan goes back to be redrafted.
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1250,9 +1263,11 @@ type RecordServiceProgressRequest struct {
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	ServiceId int32  `protobuf:"varint,4,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
+	// The service of the plan: the id of one of Case.services.
+	ServiceId int32 `protobuf:"varint,4,opt,name=service_id,json=serviceId,proto3" json:"service_id,omitempty"`
 	// IN_PROGRESS, COMPLETED or CANCELLED.
-	State         string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	// What was done.
 	Note          string `protobuf:"bytes,6,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1400,11 +1415,16 @@ type RecordReviewRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId       string    `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	HarmSeverity    RiskLevel `protobuf:"varint,4,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
-	AbuserAccess    RiskLevel `protobuf:"varint,5,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The risks as the review finds them, as in the initial assessment; a case
+	// closes on RISK_LOW only when all three are LOW.
+	HarmSeverity RiskLevel `protobuf:"varint,4,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
+	// How far the suspected abuser can still reach the child.
+	AbuserAccess RiskLevel `protobuf:"varint,5,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
+	// How much stands in the way of keeping the child safe.
 	SafetyObstacles RiskLevel `protobuf:"varint,6,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
-	Notes           string    `protobuf:"bytes,7,opt,name=notes,proto3" json:"notes,omitempty"`
+	// The review in the worker's words (Mẫu 06).
+	Notes string `protobuf:"bytes,7,opt,name=notes,proto3" json:"notes,omitempty"`
 	// NEW_PLAN_CYCLE or PROPOSE_CLOSURE.
 	Outcome string `protobuf:"bytes,8,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// Mẫu 06 part (b): the child's ability to protect themselves now.
@@ -1523,7 +1543,8 @@ type ApproveClosureRequest struct {
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Reason    string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why the case closes.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Required when the case concerns sexual abuse, sexual exploitation, pornographic use, trafficking or violence with injury and was never referred to the police.
 	NoPoliceReferralReason string `protobuf:"bytes,5,opt,name=no_police_referral_reason,json=noPoliceReferralReason,proto3" json:"no_police_referral_reason,omitempty"`
 	// The lawful ground; unspecified is RISK_LOW, which needs a review that rated every risk LOW and proposed closure. The other grounds close the case at any step, with the reason.
@@ -1611,7 +1632,8 @@ type ReopenCaseRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the closed case is opened again.
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1682,7 +1704,8 @@ type AddCaseNoteRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The text of the note.
 	Text          string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1755,7 +1778,8 @@ type ProposeTransferRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The receiving unit, "units/{code}@{valid_from}".
-	ToUnit        string `protobuf:"bytes,4,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	ToUnit string `protobuf:"bytes,4,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	// Why the case should move to to_unit.
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1896,7 +1920,8 @@ type DeclineTransferRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Why the receiving unit declines the case.
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1969,7 +1994,8 @@ type ReferCaseToPoliceRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// "policeUnits/{police_unit}".
-	PoliceUnit       string `protobuf:"bytes,4,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
+	PoliceUnit string `protobuf:"bytes,4,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
+	// The offence suspected, e.g. "hành hạ trẻ em".
 	SuspectedOffence string `protobuf:"bytes,5,opt,name=suspected_offence,json=suspectedOffence,proto3" json:"suspected_offence,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -2119,7 +2145,8 @@ type RecordPoliceForwardingRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId           string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The investigation agency the crime report went to.
 	InvestigationAgency string `protobuf:"bytes,4,opt,name=investigation_agency,json=investigationAgency,proto3" json:"investigation_agency,omitempty"`
 	// When it was forwarded; now when unset. Not before the acknowledgement
 	// nor in the future; a time more than the policy's late_recording ago
@@ -2273,8 +2300,10 @@ type PauseDeadlineRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	DeadlineId    int32  `protobuf:"varint,4,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The deadline to pause: the id of one of Case.deadlines.
+	DeadlineId int32 `protobuf:"varint,4,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	// Why it is paused, e.g. the child cannot be reached.
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2352,8 +2381,9 @@ type ResumeDeadlineRequest struct {
 	// The case's current etag.
 	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	DeadlineId    int32  `protobuf:"varint,4,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The paused deadline to resume: the id of one of Case.deadlines.
+	DeadlineId    int32 `protobuf:"varint,4,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2418,13 +2448,17 @@ func (x *ResumeDeadlineRequest) GetDeadlineId() int32 {
 
 type PlanServiceInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The service, e.g. "tư vấn tâm lý".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Who provides it.
 	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	// "YYYY-MM-DD".
-	StartDate       string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// When it starts, "YYYY-MM-DD".
+	StartDate string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// When it is expected to end, "YYYY-MM-DD": not before start_date, not
+	// before today.
 	ExpectedEndDate string `protobuf:"bytes,4,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
-	CostEstimateVnd int64  `protobuf:"varint,5,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
+	// Its estimated cost, in Vietnamese đồng.
+	CostEstimateVnd int64 `protobuf:"varint,5,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
 	// The commune's own person in charge of the service (Mẫu 04), who
 	// follows it up with the provider named in owner; often the worker.
 	CommuneAssignee string `protobuf:"bytes,6,opt,name=commune_assignee,json=communeAssignee,proto3" json:"commune_assignee,omitempty"`
@@ -2508,8 +2542,10 @@ type ListCaseEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// At most this many events (default 100, at most 1000).
-	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// At most this many events (default 100 when 0, at most 1000: a larger
+	// page_size is taken as 1000; a negative one is INVALID_ARGUMENT).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// The order of the events (AIP-132): "seq" (or empty), oldest first, or
 	// "seq desc", newest first, so that the latest events of a long
@@ -2579,9 +2615,11 @@ func (x *ListCaseEventsRequest) GetOrderBy() string {
 }
 
 type ListCaseEventsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*CaseEvent           `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*CaseEvent           `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2948,7 +2986,8 @@ type ReassignCaseRequest struct {
 	// Makes a retry harmless: the same request_id returns the first result.
 	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The commune that is to take the case, "units/{code}@{valid_from}", in force today.
-	ToUnit        string `protobuf:"bytes,4,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	ToUnit string `protobuf:"bytes,4,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	// Why the case moves to to_unit.
 	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3278,14 +3317,13 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\rmeeting_chair\x18\t \x01(\v2\x1d.childcase.v1.MeetingAttendeeB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fmeetingChair\x12Z\n" +
 	"\x14meeting_participants\x18\n" +
 	" \x03(\v2\x1d.childcase.v1.MeetingAttendeeB\b\xbaH\x05\x92\x01\x02\x10\x1eR\x13meetingParticipants\x12Y\n" +
-	"\x15special_circumstances\x18\v \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"\xe8\x01\n" +
+	"\x15special_circumstances\x18\v \x01(\v2$.childcase.v1.SpecialCircumstanceSetR\x14specialCircumstances\"\xeb\x01\n" +
 	"\x11SubmitPlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12F\n" +
-	"\bservices\x18\x04 \x03(\v2\x1e.childcase.v1.PlanServiceInputB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x102R\bservices\"\xa5\x02\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12I\n" +
+	"\bservices\x18\x04 \x03(\v2\x1e.childcase.v1.PlanServiceInputB\r\xe0A\x02\xbaH\a\x92\x01\x04\b\x01\x102R\bservices\"\xa5\x02\n" +
 	"\x12ApprovePlanRequest\x12 \n" +
 	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12 \n" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
@@ -3405,19 +3443,18 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12(\n" +
 	"\vdeadline_id\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
-	"deadlineId\"\xde\x02\n" +
+	"deadlineId\"\xe4\x02\n" +
 	"\x10PlanServiceInput\x12!\n" +
 	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x04name\x12#\n" +
-	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12B\n" +
+	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12E\n" +
 	"\n" +
-	"start_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12O\n" +
-	"\x11expected_end_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
+	"start_date\x18\x03 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12R\n" +
+	"\x11expected_end_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
 	"\x11cost_estimate_vnd\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fcostEstimateVnd\x128\n" +
-	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\xc2\x01\n" +
+	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\xbf\x01\n" +
 	"\x15ListCaseEventsRequest\x12$\n" +
-	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06parent\x12'\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06parent\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x121\n" +
 	"\border_by\x18\x04 \x01(\tB\x16\xbaH\x13r\x11R\x00R\x03seqR\bseq descR\aorderBy\"q\n" +

@@ -772,7 +772,8 @@ type Child struct {
 	//	*Child_BirthDate
 	//	*Child_EstimatedAgeYears
 	Age isChild_Age `protobuf_oneof:"age"`
-	Sex Sex         `protobuf:"varint,4,opt,name=sex,proto3,enum=childcase.v1.Sex" json:"sex,omitempty"`
+	// The child's sex: SEX_UNKNOWN when the reporter does not know it.
+	Sex Sex `protobuf:"varint,4,opt,name=sex,proto3,enum=childcase.v1.Sex" json:"sex,omitempty"`
 	// Where the child is now.
 	Location string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
 	// The child's condition as described.
@@ -906,12 +907,15 @@ func (*Child_EstimatedAgeYears) isChild_Age() {}
 
 // A parent or caregiver named in a report.
 type Caregiver struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	FullName string                 `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Full name, if known.
+	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	// Relation to the child, e.g. "mẹ", "bố dượng".
 	Relation string `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
-	Phone    string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
-	Address  string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// A phone number, in any usual format ("0912 345 678", "+84912345678").
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// Where they live.
+	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
 	// Whether this person is suspected of the abuse. A suspected parent or
 	// caregiver makes the report's case an emergency from intake (Decree 56
 	// Arts. 26(3), 31(1)), whether the report opens the case or joins it: the
@@ -1098,9 +1102,11 @@ func (*Reporter_Withheld) isReporter_Identity() {}
 type IdentifiedReporter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Must be true: the identity is recorded only with the reporter's consent.
-	Consent  bool   `protobuf:"varint,1,opt,name=consent,proto3" json:"consent,omitempty"`
+	Consent bool `protobuf:"varint,1,opt,name=consent,proto3" json:"consent,omitempty"`
+	// Full name.
 	FullName string `protobuf:"bytes,2,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
-	Phone    string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
+	// A phone number to call back, in any usual format.
+	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Relation to the child, e.g. "hàng xóm", "giáo viên".
 	RelationToChild string `protobuf:"bytes,4,opt,name=relation_to_child,json=relationToChild,proto3" json:"relation_to_child,omitempty"`
 	// Where the reporter can be reached.
@@ -1212,13 +1218,13 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\x0fReportCandidate\x12\x1b\n" +
 	"\x04case\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x125\n" +
-	"\x0ematched_fields\x18\x03 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x06\"\x04r\x02\x18\x14R\rmatchedFields\"\x9e\x03\n" +
+	"\x0ematched_fields\x18\x03 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x06\"\x04r\x02\x18\x14R\rmatchedFields\"\xa1\x03\n" +
 	"\x05Child\x12%\n" +
 	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12D\n" +
 	"\n" +
 	"birth_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$H\x00R\tbirthDate\x12;\n" +
-	"\x13estimated_age_years\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x11(\x00H\x00R\x11estimatedAgeYears\x120\n" +
-	"\x03sex\x18\x04 \x01(\x0e2\x11.childcase.v1.SexB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x03sex\x12$\n" +
+	"\x13estimated_age_years\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x11(\x00H\x00R\x11estimatedAgeYears\x123\n" +
+	"\x03sex\x18\x04 \x01(\x0e2\x11.childcase.v1.SexB\x0e\xe0A\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x03sex\x12$\n" +
 	"\blocation\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\blocation\x12&\n" +
 	"\tcondition\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\tcondition\x12-\n" +
 	"\rexpected_harm\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\fexpectedHarm\x12.\n" +

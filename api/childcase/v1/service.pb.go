@@ -189,7 +189,8 @@ func (x *GetReportRequest) GetName() string {
 
 type ListReportsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many reports (default 50, at most 500).
+	// At most this many reports (default 50 when 0, at most 500: a larger
+	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -253,7 +254,8 @@ func (x *ListReportsRequest) GetCallType() CallType {
 type ListReportsResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Reports []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
-	// Empty on the last page.
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -428,7 +430,8 @@ func (x *GetCaseRequest) GetName() string {
 
 type ListCasesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many cases (default 50, at most 500).
+	// At most this many cases (default 50 when 0, at most 500: a larger
+	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -534,7 +537,8 @@ type SearchCasesRequest struct {
 	CommuneCode string `protobuf:"bytes,5,opt,name=commune_code,json=communeCode,proto3" json:"commune_code,omitempty"`
 	// A caregiver's full name.
 	CaregiverName string `protobuf:"bytes,6,opt,name=caregiver_name,json=caregiverName,proto3" json:"caregiver_name,omitempty"`
-	// At most this many candidates (default and at most 20).
+	// At most this many candidates (default and at most 20: a larger
+	// page_size is taken as 20; a negative one is INVALID_ARGUMENT).
 	PageSize      int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -807,7 +811,8 @@ func (x *ExportCasesRequest) GetStatus() CaseStatus {
 type ListCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
-	// Empty on the last page.
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -859,8 +864,10 @@ func (x *ListCasesResponse) GetNextPageToken() string {
 
 type ListUnitsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many units (default 200, at most 1000).
-	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// At most this many units (default 200 when 0, at most 1000: a larger
+	// page_size is taken as 1000; a negative one is INVALID_ARGUMENT).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only the children of this unit, "units/{code}@{valid_from}".
 	Parent string `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
@@ -938,9 +945,11 @@ func (x *ListUnitsRequest) GetAsOfDate() string {
 }
 
 type ListUnitsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Units         []*Unit                `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Units []*Unit                `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size items, even none, with a token to go on.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1108,10 +1117,9 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12#\n" +
 	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"4\n" +
 	"\x10GetReportRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\xa5\x01\n" +
-	"\x12ListReportsRequest\x12'\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\xa2\x01\n" +
+	"\x12ListReportsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12=\n" +
 	"\tcall_type\x18\x03 \x01(\x0e2\x16.childcase.v1.CallTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcallType\"m\n" +
@@ -1125,17 +1133,16 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"2\n" +
 	"\x0eGetCaseRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xc8\x02\n" +
-	"\x10ListCasesRequest\x12'\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xc5\x02\n" +
+	"\x10ListCasesRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x122\n" +
 	"\x10responsible_unit\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fresponsibleUnit\x12:\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x127\n" +
 	"\x05queue\x18\x05 \x01(\x0e2\x17.childcase.v1.CaseQueueB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05queue\x129\n" +
 	"\n" +
-	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd4\x02\n" +
+	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd1\x02\n" +
 	"\x12SearchCasesRequest\x12'\n" +
 	"\n" +
 	"child_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tchildName\x12E\n" +
@@ -1147,9 +1154,8 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x05phone\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18(R\x05phone\x12*\n" +
 	"\fcommune_code\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
 	"R\vcommuneCode\x12/\n" +
-	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12'\n" +
-	"\tpage_size\x18\a \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"R\n" +
+	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12$\n" +
+	"\tpage_size\x18\a \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\"R\n" +
 	"\x13SearchCasesResponse\x12;\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2\x1b.childcase.v1.CaseCandidateR\n" +
@@ -1165,10 +1171,9 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x06status\x18\x03 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"e\n" +
 	"\x11ListCasesResponse\x12(\n" +
 	"\x05cases\x18\x01 \x03(\v2\x12.childcase.v1.CaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x02\n" +
-	"\x10ListUnitsRequest\x12'\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x02\n" +
+	"\x10ListUnitsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\x1f\n" +
 	"\x06parent\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06parent\x127\n" +
@@ -1204,20 +1209,28 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\vExportCases\x12 .childcase.v1.ExportCasesRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xe1\a\x92A\xa0\a\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xd7\x13\x92A\x96\x13\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
-	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x1f\n" +
-	"\x03401\x12\x18\n" +
-	"\x16No valid bearer token.R4\n" +
-	"\x03403\x12-\n" +
-	"+The caller's role may not call this method.RR\n" +
-	"\x03404\x12K\n" +
-	"INot found, or outside the caller's scope (the two are indistinguishable).R\xeb\x01\n" +
+	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x8e\x03\n" +
+	"\x03400\x12\x86\x03\n" +
+	"\x83\x03INVALID_ARGUMENT: the request breaks a rule of the schema or of the service (ErrorInfo reason INVALID_FIELD, and a google.rpc.BadRequest naming each field and rule), or a query parameter a POST does not read (rule query.unexpected); or FAILED_PRECONDITION: the resource's state does not allow the step (ErrorInfo reason saying what must happen first, e.g. CASE_CLOSED). Nothing was done.RS\n" +
+	"\x03401\x12L\n" +
+	"JUNAUTHENTICATED: no valid bearer token (ErrorInfo reason UNAUTHENTICATED).Rl\n" +
+	"\x03403\x12e\n" +
+	"cPERMISSION_DENIED: the caller's role may not call this method (ErrorInfo reason PERMISSION_DENIED).R\x98\x01\n" +
+	"\x03404\x12\x90\x01\n" +
+	"\x8d\x01NOT_FOUND: not found, or outside the caller's scope (the two are indistinguishable), or no route takes the path (ErrorInfo reason NOT_FOUND).R\x98\x01\n" +
+	"\x03405\x12\x90\x01\n" +
+	"\x8d\x01The path does not take this HTTP method: the Allow header names those it takes (code 12, UNIMPLEMENTED; ErrorInfo reason METHOD_NOT_ALLOWED).R\x96\x02\n" +
+	"\x03409\x12\x8e\x02\n" +
+	"\x8b\x02ABORTED: the resource changed since it was read (ErrorInfo reason ETAG_MISMATCH): read it again and decide anew; or ALREADY_EXISTS: the request_id was used for a different request (REQUEST_ID_REUSED), or the resource exists already (ALREADY_EXISTS). Nothing was done.R\xeb\x01\n" +
 	"\x03413\x12\xe3\x01\n" +
-	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.RI\n" +
-	"\x03429\x12B\n" +
-	"@Too many failed authentications from this client; see RetryInfo.Z\xa5\x01\n" +
+	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.R\xe5\x02\n" +
+	"\x03429\x12\xdd\x02\n" +
+	"\xda\x02RESOURCE_EXHAUSTED: too many failed authentications from this client (ErrorInfo reason TOO_MANY_FAILED_AUTHENTICATIONS; see RetryInfo); the user holds as many streams as they may (TOO_MANY_STREAMS, metadata limit); or the database is full (DATABASE_FULL) or the write is larger than it commits at once (COMMIT_TOO_LARGE), and nothing was written.R\xde\x01\n" +
+	"\x03503\x12\xd6\x01\n" +
+	"\xd3\x01UNAVAILABLE: the database is unavailable for a moment (ErrorInfo reason UNAVAILABLE), or did not answer a write that may or may not have been made (OUTCOME_UNKNOWN): retry, a write only with the same request_id.Z\xa5\x01\n" +
 	"\xa2\x01\n" +
 	"\x06bearer\x12\x97\x01\b\x02\x12\x81\x01A bearer token: \"Bearer cc_...\". Admins create users and tokens (AdminService); a new database prints the first admin token once.\x1a\rAuthorization \x02b\f\n" +
 	"\n" +

@@ -31,8 +31,10 @@ type GetActionMonthReportRequest struct {
 	Year int32 `protobuf:"varint,1,opt,name=year,proto3" json:"year,omitempty"`
 	// Only the records of this unit and of the units under it, as in
 	// GetStatisticsRequest; empty for all the caller sees.
-	Unit          string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
-	IncludeMapped bool   `protobuf:"varint,3,opt,name=include_mapped,json=includeMapped,proto3" json:"include_mapped,omitempty"`
+	Unit string `protobuf:"bytes,2,opt,name=unit,proto3" json:"unit,omitempty"`
+	// As in GetStatisticsRequest: also the communes of before the 2025 reform
+	// that went wholly into a commune counted.
+	IncludeMapped bool `protobuf:"varint,3,opt,name=include_mapped,json=includeMapped,proto3" json:"include_mapped,omitempty"`
 	// The report is to be sent outside the city's child-protection service:
 	// small counts are withheld even for the city.
 	External bool `protobuf:"varint,4,opt,name=external,proto3" json:"external,omitempty"`
@@ -111,11 +113,14 @@ type GetPeriodicReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The first and the last day of the period, "YYYY-MM-DD", both included.
 	StartDate string `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	EndDate   string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// The last day of the period, included, "YYYY-MM-DD".
+	EndDate string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// Only the records of this unit and of the units under it, as in
 	// GetStatisticsRequest; empty for all the caller sees.
-	Unit          string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
-	IncludeMapped bool   `protobuf:"varint,4,opt,name=include_mapped,json=includeMapped,proto3" json:"include_mapped,omitempty"`
+	Unit string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	// As in GetStatisticsRequest: also the communes of before the 2025 reform
+	// that went wholly into a commune counted.
+	IncludeMapped bool `protobuf:"varint,4,opt,name=include_mapped,json=includeMapped,proto3" json:"include_mapped,omitempty"`
 	// The report is to be sent outside the city's child-protection service:
 	// small counts are withheld even for the city.
 	External bool `protobuf:"varint,5,opt,name=external,proto3" json:"external,omitempty"`

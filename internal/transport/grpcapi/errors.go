@@ -135,8 +135,11 @@ func withInfo(code codes.Code, msg, reason string, metadata map[string]string) e
 }
 
 // invalidArgument returns INVALID_ARGUMENT naming each field and rule in the
-// message (for people and curl) and in BadRequest details (for programs).
-// The message stops at maxViolationMessage bytes; the details hold them all.
+// message (for people and curl) and in BadRequest details (for programs),
+// and the first violation's field and rule in the ErrorInfo's metadata
+// (field, rule), for a client that reads only the ErrorInfo, as it does of
+// every other error. The message stops at maxViolationMessage bytes; the
+// details hold them all.
 func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	var msg strings.Builder
 	msg.WriteString("invalid request:")
@@ -156,12 +159,57 @@ func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	}
 	st := status.New(codes.InvalidArgument, msg.String())
 	if d, err := st.WithDetails(
-		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain},
+		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain, Metadata: violationMetadata(violations)},
 		&errdetails.BadRequest{FieldViolations: violations},
 	); err == nil {
 		st = d
 	}
 	return st.Err()
+}
+
+// RenameFields returns err, an INVALID_ARGUMENT naming fields in its
+// BadRequest, with each field that rename gives another name under that
+// name, in the details, the message and the ErrorInfo alike; any other
+// error, or one naming no field rename knows, is returned as it is. The
+// REST gateway names so the fields a path sets as the OpenAPI document
+// names its parameters ({case} for a case's name).
+func RenameFields(err error, rename func(field string) (string, bool)) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return err
+	}
+	for _, d := range st.Details() {
+		bad, ok := d.(*errdetails.BadRequest)
+		if !ok {
+			continue
+		}
+		renamed := false
+		violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(bad.GetFieldViolations()))
+		for _, v := range bad.GetFieldViolations() {
+			if name, ok := rename(v.GetField()); ok {
+				v = &errdetails.BadRequest_FieldViolation{Field: name, Description: v.GetDescription(), Reason: v.GetReason()}
+				renamed = true
+			}
+			violations = append(violations, v)
+		}
+		if renamed {
+			return invalidArgument(violations)
+		}
+	}
+	return err
+}
+
+// violationMetadata is the ErrorInfo metadata of an INVALID_ARGUMENT: the
+// field and rule of its first violation (nil when there is none).
+func violationMetadata(violations []*errdetails.BadRequest_FieldViolation) map[string]string {
+	if len(violations) == 0 {
+		return nil
+	}
+	md := map[string]string{"field": violations[0].GetField()}
+	if rule := violations[0].GetReason(); rule != "" {
+		md["rule"] = rule
+	}
+	return md
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }

@@ -150,7 +150,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
 			write := func(w http.ResponseWriter) {
-				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(bodyFieldNamed(queryParameterNamed(err))))
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(queryParameterNamed(err)))))
 			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
@@ -311,6 +311,41 @@ func queryParameterNamed(err error) error {
 		return err
 	}
 	return grpcapi.BadQueryParameter(m[1], strings.TrimPrefix(st.Message(), m[0]))
+}
+
+// pathVariable matches a variable of a route's path pattern and what it
+// matches: "{name=cases/*}".
+var pathVariable = regexp.MustCompile(`\{([a-z_]+)=([^}]+)\}`)
+
+// pathParameterNamed returns a refusal that names a field the route's
+// path sets (name, parent) naming the path parameter instead, as the
+// OpenAPI document does: the generator calls the parameter after the
+// collection before the pattern's last "*" ("cases/*" is {case},
+// "users/*/tokens/*" {token}), and so does a refusal of a path value that
+// is not UTF-8 or holds an escaped slash. Any other error is returned as
+// it is.
+func pathParameterNamed(ctx context.Context, err error) error {
+	pattern, ok := runtime.HTTPPathPattern(ctx)
+	if !ok {
+		return err
+	}
+	params := map[string]string{}
+	for _, m := range pathVariable.FindAllStringSubmatch(pattern, -1) {
+		segments := strings.Split(m[2], "/")
+		for i := len(segments) - 1; i > 0; i-- {
+			if segments[i] == "*" {
+				params[m[1]] = strings.TrimSuffix(segments[i-1], "s")
+				break
+			}
+		}
+	}
+	if len(params) == 0 {
+		return err
+	}
+	return grpcapi.RenameFields(err, func(field string) (string, bool) {
+		name, ok := params[field]
+		return name, ok
+	})
 }
 
 // bodyRefusalPrefix begins the decoder's refusal of a REST body, which
