@@ -101,7 +101,8 @@ func TestInvalidArgumentErrorInfoNamesTheField(t *testing.T) {
 		field, rule        string
 	}{
 		{"POST", "/v1/" + name + ":acknowledge", `{}`, "etag", "string.min_len"},
-		{"GET", "/v1/reports?page_size=-1", "", "page_size", "int32.gte"},
+		{"GET", "/v1/reports?page_size=-1", "", "page_size", "int32.gte_lte"},
+		{"GET", "/v1/reports?page_size=100000", "", "page_size", "int32.gte_lte"},
 		{"GET", "/v1/reports?page_size=lots", "", "page_size", "query.parse"},
 		{"POST", "/v1/" + name + ":acknowledge?request_id=x", `{"etag": "1"}`, "request_id", "query.unexpected"},
 	} {

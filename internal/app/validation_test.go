@@ -119,6 +119,10 @@ func TestOtherRequestValidation(t *testing.T) {
 			_, err := ts.cases().GetCase(ctx, &pb.GetCaseRequest{Name: "cases/42"})
 			return err
 		}, "name"},
+		{"huge page size", func() error {
+			_, err := ts.cases().ListCases(ctx, &pb.ListCasesRequest{PageSize: 100000})
+			return err
+		}, "page_size"},
 		{"negative page size", func() error {
 			_, err := ts.reports().ListReports(ctx, &pb.ListReportsRequest{PageSize: -1})
 			return err

@@ -225,8 +225,8 @@ func (x *GetUserRequest) GetName() string {
 
 type ListUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many users (default 100 when 0, at most 500: a larger
-	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
+	// At most this many users (default 100 when 0, at most 500; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -570,8 +570,8 @@ type ListTokensRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// At most this many tokens (default 100 when 0, at most 500: a larger
-	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
+	// At most this many tokens (default 100 when 0, at most 500; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -943,8 +943,8 @@ func (*BackupDatabaseRequest) Descriptor() ([]byte, []int) {
 
 type ListPoliceUnitsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many police units (default 100 when 0, at most 500: a larger
-	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
+	// At most this many police units (default 100 when 0, at most 500; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1097,8 +1097,8 @@ func (x *GetPoliceUnitRequest) GetName() string {
 
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many events (default 100 when 0, at most 1000: a larger
-	// page_size is taken as 1000; a negative one is INVALID_ARGUMENT).
+	// At most this many events (default 100 when 0, at most 1000; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1376,9 +1376,10 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x14password_link_secret\x18\x03 \x01(\tR\x12passwordLinkSecret\x12U\n" +
 	"\x19password_link_expire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x16passwordLinkExpireTime\"2\n" +
 	"\x0eGetUserRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"a\n" +
-	"\x10ListUsersRequest\x12$\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"d\n" +
+	"\x10ListUsersRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"e\n" +
 	"\x11ListUsersResponse\x12(\n" +
@@ -1399,10 +1400,11 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12+\n" +
 	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12G\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\x88\x01\n" +
+	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\"\x8b\x01\n" +
 	"\x11ListTokensRequest\x12$\n" +
-	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"i\n" +
 	"\x12ListTokensResponse\x12+\n" +
@@ -1424,18 +1426,20 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x17RotateMasterKeyResponse\x12\"\n" +
 	"\rmaster_key_id\x18\x01 \x01(\tR\vmasterKeyId\x12%\n" +
 	"\x0erewrapped_keys\x18\x02 \x01(\x03R\rrewrappedKeys\"\x17\n" +
-	"\x15BackupDatabaseRequest\"g\n" +
-	"\x16ListPoliceUnitsRequest\x12$\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x15BackupDatabaseRequest\"j\n" +
+	"\x16ListPoliceUnitsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"~\n" +
 	"\x17ListPoliceUnitsResponse\x12;\n" +
 	"\fpolice_units\x18\x01 \x03(\v2\x18.childcase.v1.PoliceUnitR\vpoliceUnits\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"8\n" +
 	"\x14GetPoliceUnitRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\x95\x02\n" +
-	"\x16ListAuditEventsRequest\x12$\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\x98\x02\n" +
+	"\x16ListAuditEventsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\x1b\n" +
 	"\x04case\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04case\x12\x1d\n" +

@@ -2542,8 +2542,8 @@ type ListCaseEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}".
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// At most this many events (default 100 when 0, at most 1000: a larger
-	// page_size is taken as 1000; a negative one is INVALID_ARGUMENT).
+	// At most this many events (default 100 when 0, at most 1000; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -3451,10 +3451,11 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"start_date\x18\x03 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12R\n" +
 	"\x11expected_end_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
 	"\x11cost_estimate_vnd\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fcostEstimateVnd\x128\n" +
-	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\xbf\x01\n" +
+	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\xc2\x01\n" +
 	"\x15ListCaseEventsRequest\x12$\n" +
-	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06parent\x12$\n" +
-	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x06parent\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06parent\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x121\n" +
 	"\border_by\x18\x04 \x01(\tB\x16\xbaH\x13r\x11R\x00R\x03seqR\bseq descR\aorderBy\"q\n" +

@@ -189,8 +189,8 @@ func (x *GetReportRequest) GetName() string {
 
 type ListReportsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many reports (default 50 when 0, at most 500: a larger
-	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
+	// At most this many reports (default 50 when 0, at most 500; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -430,8 +430,8 @@ func (x *GetCaseRequest) GetName() string {
 
 type ListCasesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many cases (default 50 when 0, at most 500: a larger
-	// page_size is taken as 500; a negative one is INVALID_ARGUMENT).
+	// At most this many cases (default 50 when 0, at most 500; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -537,8 +537,7 @@ type SearchCasesRequest struct {
 	CommuneCode string `protobuf:"bytes,5,opt,name=commune_code,json=communeCode,proto3" json:"commune_code,omitempty"`
 	// A caregiver's full name.
 	CaregiverName string `protobuf:"bytes,6,opt,name=caregiver_name,json=caregiverName,proto3" json:"caregiver_name,omitempty"`
-	// At most this many candidates (default and at most 20: a larger
-	// page_size is taken as 20; a negative one is INVALID_ARGUMENT).
+	// At most this many candidates (default and at most 20).
 	PageSize      int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -864,8 +863,8 @@ func (x *ListCasesResponse) GetNextPageToken() string {
 
 type ListUnitsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many units (default 200 when 0, at most 1000: a larger
-	// page_size is taken as 1000; a negative one is INVALID_ARGUMENT).
+	// At most this many units (default 200 when 0, at most 1000; a larger
+	// or a negative page_size is INVALID_ARGUMENT, naming page_size).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
@@ -1117,9 +1116,10 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"request_id\x18\x02 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12#\n" +
 	"\rvalidate_only\x18\x03 \x01(\bR\fvalidateOnly\"4\n" +
 	"\x10GetReportRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\xa2\x01\n" +
-	"\x12ListReportsRequest\x12$\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x04name\"\xa5\x01\n" +
+	"\x12ListReportsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12=\n" +
 	"\tcall_type\x18\x03 \x01(\x0e2\x16.childcase.v1.CallTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\bcallType\"m\n" +
@@ -1133,16 +1133,17 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12\x1b\n" +
 	"\x04etag\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"2\n" +
 	"\x0eGetCaseRequest\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xc5\x02\n" +
-	"\x10ListCasesRequest\x12$\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\"\xc8\x02\n" +
+	"\x10ListCasesRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x122\n" +
 	"\x10responsible_unit\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x0fresponsibleUnit\x12:\n" +
 	"\x06status\x18\x04 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x127\n" +
 	"\x05queue\x18\x05 \x01(\x0e2\x17.childcase.v1.CaseQueueB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05queue\x129\n" +
 	"\n" +
-	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd1\x02\n" +
+	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd4\x02\n" +
 	"\x12SearchCasesRequest\x12'\n" +
 	"\n" +
 	"child_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tchildName\x12E\n" +
@@ -1154,8 +1155,9 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x05phone\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18(R\x05phone\x12*\n" +
 	"\fcommune_code\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
 	"R\vcommuneCode\x12/\n" +
-	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12$\n" +
-	"\tpage_size\x18\a \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\"R\n" +
+	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12'\n" +
+	"\tpage_size\x18\a \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"R\n" +
 	"\x13SearchCasesResponse\x12;\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2\x1b.childcase.v1.CaseCandidateR\n" +
@@ -1171,9 +1173,10 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x06status\x18\x03 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\"e\n" +
 	"\x11ListCasesResponse\x12(\n" +
 	"\x05cases\x18\x01 \x03(\v2\x12.childcase.v1.CaseR\x05cases\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x02\n" +
-	"\x10ListUnitsRequest\x12$\n" +
-	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x02\n" +
+	"\x10ListUnitsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\x1f\n" +
 	"\x06parent\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06parent\x127\n" +
