@@ -8,9 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // The README is a walk-through a newcomer types in order. TestREADME runs
@@ -172,9 +176,14 @@ func TestREADME(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
-	// Hanoi's local time, as the README's readers have: a receive time
-	// taken from date without -u would be seven hours off.
-	cmd.Env = append(os.Environ(), "TZ=Asia/Ho_Chi_Minh")
+	// A reader's clock is not always Hanoi's: the shell runs 24 hours
+	// behind Vietnam (UTC-17), so a day or year taken from date without
+	// TZ=Asia/Ho_Chi_Minh is Vietnam's yesterday (the statistics' periods
+	// are Vietnam's days, and today's cases would be left out, as they
+	// were for a reader on a UTC machine after 17:00), and a receive time
+	// taken from date without -u is 17 hours stale (its D3 is past due,
+	// checked below).
+	cmd.Env = append(os.Environ(), "TZ=<-17>17")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's sh blocks failed (%v); the last block started is the last '==> README.md:N' line:\n%s\nserver:\n%s",
@@ -226,6 +235,17 @@ func TestREADME(t *testing.T) {
 			t.Errorf("README.md shows %s, which its walk-through does not answer:\n%s", shown, got)
 		}
 	}
+	// The statistics of this year count the walk-through's own cases,
+	// opened today in Vietnam (HN-2026-00005 to 00007, in Phường Ba Đình),
+	// in the row of Vietnam's month; 00005 was acknowledged.
+	month := time.Now().In(vntime.Location()).Format("2006-01")
+	row := regexp.MustCompile(`\{"key":\["` + month + `","00004@2025-07-01"\],"reports":([0-9]+),"cases_opened":([0-9]+),"deadlines":\[\{"kind":"ACKNOWLEDGE","met":1,`).FindStringSubmatch(got)
+	if row == nil {
+		t.Errorf("the statistics show no row of %s for Phường Ba Đình with its ACKNOWLEDGE met, as the README shows:\n%s", month, got)
+	} else if opened, _ := strconv.Atoi(row[2]); opened < 3 {
+		t.Errorf("the statistics of %s count %s cases opened in Phường Ba Đình, want the walk-through's 3 at least (a period that ends on another day than Vietnam's today?):\n%s", month, row[2], got)
+	}
+
 	// The emergency assessment's 12-hour clock (D3) runs from the report's
 	// receive time: the walk-through must receive the report now, or the
 	// deadline is missed the moment it starts.
