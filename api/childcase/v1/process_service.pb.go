@@ -2421,7 +2421,9 @@ type PlanServiceInput struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Who provides it.
 	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	// "YYYY-MM-DD".
+	// "YYYY-MM-DD": when the service starts and is expected to end (not
+	// before its start). Both are required: the plan's D8 clock runs to the
+	// expected end.
 	StartDate       string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	ExpectedEndDate string `protobuf:"bytes,4,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
 	CostEstimateVnd int64  `protobuf:"varint,5,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
@@ -3405,13 +3407,13 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12(\n" +
 	"\vdeadline_id\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
-	"deadlineId\"\xde\x02\n" +
+	"deadlineId\"\xe4\x02\n" +
 	"\x10PlanServiceInput\x12!\n" +
 	"\x04name\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xf4\x03R\x04name\x12#\n" +
-	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12B\n" +
+	"\x05owner\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05owner\x12E\n" +
 	"\n" +
-	"start_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12O\n" +
-	"\x11expected_end_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
+	"start_date\x18\x03 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12R\n" +
+	"\x11expected_end_date\x18\x04 \x01(\tB&\xe0A\x02\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fexpectedEndDate\x123\n" +
 	"\x11cost_estimate_vnd\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0fcostEstimateVnd\x128\n" +
 	"\x10commune_assignee\x18\x06 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x0fcommuneAssignee\"\xc2\x01\n" +
 	"\x15ListCaseEventsRequest\x12$\n" +
