@@ -7,24 +7,47 @@ import (
 	"testing"
 )
 
-// TestGitIgnoresWhatTheREADMECreates: "The two commands" and the
-// walk-through run in the checkout, and leave there the database, its
-// reserve, the master key (and, after a rotation, the retired one beside
-// it) and the demo tokens. Each holds data or a secret: git must not offer
-// any of them to a "git add .".
-func TestGitIgnoresWhatTheREADMECreates(t *testing.T) {
+// gitIgnored reports whether the repository's .gitignore ignores a file
+// (or, with isDir, a folder) of the checkout's root by that name. It
+// reads the patterns the file uses: globs, a leading / anchoring at the
+// root (the root is all it is asked about) and a trailing / for folders.
+func gitIgnored(t *testing.T, name string, isDir bool) bool {
+	t.Helper()
 	content, err := os.ReadFile("../../.gitignore")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var patterns []string
+	ignored := false
 	for _, line := range strings.Split(string(content), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			patterns = append(patterns, line)
+		p := strings.TrimSpace(line)
+		if p == "" || strings.HasPrefix(p, "#") {
+			continue
+		}
+		negate := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(strings.TrimPrefix(p, "!"), "/")
+		dirOnly := strings.HasSuffix(p, "/")
+		p = strings.TrimSuffix(p, "/")
+		if strings.Contains(p, "/") || (dirOnly && !isDir) {
+			continue // a path below the root, or a folder's pattern
+		}
+		ok, err := filepath.Match(p, name)
+		if err != nil {
+			t.Fatalf(".gitignore: %q: %v", line, err)
+		}
+		if ok {
+			ignored = !negate
 		}
 	}
-	// The files of the checkout's root, as serve, serve --demo-tokens and
-	// keys rotate name them.
+	return ignored
+}
+
+// TestGitIgnoresWhatTheREADMECreates: "The two commands" run serve in the
+// checkout, and leave there the database, its reserve, the master key
+// (and, after a rotation, the retired one beside it) and the demo tokens.
+// Each holds data or a secret: git must not offer any of them to a
+// "git add .", nor count them as changes that make a build "+dirty".
+// (TestREADME checks the same of every file its walk-through leaves.)
+func TestGitIgnoresWhatTheREADMECreates(t *testing.T) {
 	for _, name := range []string{
 		"childcase.db",
 		"childcase.db.reserve",
@@ -32,19 +55,13 @@ func TestGitIgnoresWhatTheREADMECreates(t *testing.T) {
 		"childcase.key.retired-0123456789abcdef",
 		"demo-tokens.env",
 	} {
-		ignored := false
-		for _, p := range patterns {
-			// A pattern without a slash but at its start matches the
-			// name at any depth, one with a leading slash at the root
-			// only: both match a file of the root.
-			if ok, err := filepath.Match(strings.TrimPrefix(p, "/"), name); err != nil {
-				t.Fatalf(".gitignore: %q: %v", p, err)
-			} else if ok {
-				ignored = true
-			}
-		}
-		if !ignored {
+		if !gitIgnored(t, name, false) {
 			t.Errorf(".gitignore does not ignore %s, which the README's commands leave in the checkout", name)
+		}
+	}
+	for _, name := range []string{"README.md", "go.mod", "LICENSE"} {
+		if gitIgnored(t, name, false) {
+			t.Errorf(".gitignore ignores %s", name)
 		}
 	}
 }

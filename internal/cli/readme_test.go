@@ -191,6 +191,20 @@ func TestREADME(t *testing.T) {
 	}
 	t.Logf("ran %d sh blocks of README.md", ran)
 
+	// The reader types the walk-through in the checkout, where the demo
+	// wrote its tokens: every file it leaves there is ignored by git, so
+	// that none is committed by a "git add ." and none makes the build
+	// of "Build and install" report modified: true and +dirty.
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if !gitIgnored(t, e.Name(), e.IsDir()) {
+			t.Errorf("the walk-through leaves %s in the checkout, which .gitignore does not ignore", e.Name())
+		}
+	}
+
 	// The failing commands above fail the test; these check that the
 	// walk-through shows what the README says it shows.
 	got := string(out)
