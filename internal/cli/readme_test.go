@@ -45,7 +45,24 @@ func TestMain(m *testing.M) {
 	if os.Getenv(readmeMainEnv) == "1" {
 		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// The tests run in this package's folder, where a serve or a command
+	// left at its defaults writes childcase.db and childcase.key: a test
+	// gives its own paths under t.TempDir, and leaves no database or
+	// master key in the source tree (TestServeStopsOnSIGTERM left a key).
+	defaults := []string{"childcase.db", "childcase.db.reserve", "childcase.key"}
+	before := map[string]bool{}
+	for _, name := range defaults {
+		_, err := os.Stat(name)
+		before[name] = err == nil
+	}
+	code := m.Run()
+	for _, name := range defaults {
+		if _, err := os.Stat(name); err == nil && !before[name] {
+			fmt.Fprintf(os.Stderr, "FAIL: a test of internal/cli left %s in the source tree: give it a path under t.TempDir\n", name)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // readmeBlock is one fenced code block of the README.
