@@ -29,6 +29,10 @@ func TestReportNamingAnOldCommune(t *testing.T) {
 		{"00013", []string{"Phường Quán Thánh ended on 2025-06-30 and went into units/00004@2025-07-01 (Phường Ba Đình)"}},
 		// Ngọc Hà was split between Ba Đình and Ngọc Hà.
 		{"00016", []string{"Ngọc Hà", "units/00004@2025-07-01 (Phường Ba Đình)", "Phường Ngọc Hà"}},
+		// Nguyễn Trung Trực ended with the 2025-01-01 rearrangement, which
+		// the reference data do not map to its successors: the message
+		// says so rather than ending on the date, as if none took it over.
+		{"00010", []string{"Phường Nguyễn Trung Trực ended on 2024-12-31", "the reference data do not say which communes took it over"}},
 	} {
 		r := validReport()
 		r.ReceiveTime = timestamppb.New(now.Add(-time.Hour))

@@ -227,7 +227,8 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 }
 
 func serveUntilSignal(t *testing.T, sig syscall.Signal) {
-	db := filepath.Join(t.TempDir(), "cc.db")
+	dir := t.TempDir()
+	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
 	httpAddr := freeAddr(t)
 	for _, name := range []string{"CHILDCASE_SHUTDOWN_TIMEOUT", "CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA"} {
 		t.Setenv(name, "")
@@ -235,7 +236,7 @@ func serveUntilSignal(t *testing.T, sig syscall.Signal) {
 	var stderr bytes.Buffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Main(context.Background(), []string{"serve", "--db", db, "--grpc-addr", freeAddr(t), "--http-addr", httpAddr}, &stderr, &stderr)
+		exit <- Main(context.Background(), []string{"serve", "--db", db, "--key-file", keyFile, "--grpc-addr", freeAddr(t), "--http-addr", httpAddr}, &stderr, &stderr)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -8,9 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // The README is a walk-through a newcomer types in order. TestREADME runs
@@ -41,7 +45,24 @@ func TestMain(m *testing.M) {
 	if os.Getenv(readmeMainEnv) == "1" {
 		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// The tests run in this package's folder, where a serve or a command
+	// left at its defaults writes childcase.db and childcase.key: a test
+	// gives its own paths under t.TempDir, and leaves no database or
+	// master key in the source tree (TestServeStopsOnSIGTERM left a key).
+	defaults := []string{"childcase.db", "childcase.db.reserve", "childcase.key"}
+	before := map[string]bool{}
+	for _, name := range defaults {
+		_, err := os.Stat(name)
+		before[name] = err == nil
+	}
+	code := m.Run()
+	for _, name := range defaults {
+		if _, err := os.Stat(name); err == nil && !before[name] {
+			fmt.Fprintf(os.Stderr, "FAIL: a test of internal/cli left %s in the source tree: give it a path under t.TempDir\n", name)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // readmeBlock is one fenced code block of the README.
@@ -172,15 +193,34 @@ func TestREADME(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
-	// Hanoi's local time, as the README's readers have: a receive time
-	// taken from date without -u would be seven hours off.
-	cmd.Env = append(os.Environ(), "TZ=Asia/Ho_Chi_Minh")
+	// A reader's clock is not always Hanoi's: the shell runs 24 hours
+	// behind Vietnam (UTC-17), so a day or year taken from date without
+	// TZ=Asia/Ho_Chi_Minh is Vietnam's yesterday (the statistics' periods
+	// are Vietnam's days, and today's cases would be left out, as they
+	// were for a reader on a UTC machine after 17:00), and a receive time
+	// taken from date without -u is 17 hours stale (its D3 is past due,
+	// checked below).
+	cmd.Env = append(os.Environ(), "TZ=<-17>17")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the README's sh blocks failed (%v); the last block started is the last '==> README.md:N' line:\n%s\nserver:\n%s",
 			err, out, s.console())
 	}
 	t.Logf("ran %d sh blocks of README.md", ran)
+
+	// The reader types the walk-through in the checkout, where the demo
+	// wrote its tokens: every file it leaves there is ignored by git, so
+	// that none is committed by a "git add ." and none makes the build
+	// of "Build and install" report modified: true and +dirty.
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if !gitIgnored(t, e.Name(), e.IsDir()) {
+			t.Errorf("the walk-through leaves %s in the checkout, which .gitignore does not ignore", e.Name())
+		}
+	}
 
 	// The failing commands above fail the test; these check that the
 	// walk-through shows what the README says it shows.
@@ -226,6 +266,17 @@ func TestREADME(t *testing.T) {
 			t.Errorf("README.md shows %s, which its walk-through does not answer:\n%s", shown, got)
 		}
 	}
+	// The statistics of this year count the walk-through's own cases,
+	// opened today in Vietnam (HN-2026-00005 to 00007, in Phường Ba Đình),
+	// in the row of Vietnam's month; 00005 was acknowledged.
+	month := time.Now().In(vntime.Location()).Format("2006-01")
+	row := regexp.MustCompile(`\{"key":\["` + month + `","00004@2025-07-01"\],"reports":([0-9]+),"cases_opened":([0-9]+),"deadlines":\[\{"kind":"ACKNOWLEDGE","met":1,`).FindStringSubmatch(got)
+	if row == nil {
+		t.Errorf("the statistics show no row of %s for Phường Ba Đình with its ACKNOWLEDGE met, as the README shows:\n%s", month, got)
+	} else if opened, _ := strconv.Atoi(row[2]); opened < 3 {
+		t.Errorf("the statistics of %s count %s cases opened in Phường Ba Đình, want the walk-through's 3 at least (a period that ends on another day than Vietnam's today?):\n%s", month, row[2], got)
+	}
+
 	// The emergency assessment's 12-hour clock (D3) runs from the report's
 	// receive time: the walk-through must receive the report now, or the
 	// deadline is missed the moment it starts.

@@ -434,7 +434,11 @@ func PoliceReceipt(r model.Report) model.Report {
 // names the request field for the error.
 func CheckUserUnit(reg *units.Registry, role model.Role, unit, field string) error {
 	bad := func(want string) error {
-		return model.InvalidField(field, "user.unit_for_role", "a %s belongs to %s, not %q", role, want, unit)
+		article := "a"
+		if name := role.String(); name != "" && strings.ContainsRune("AEIOU", rune(name[0])) {
+			article = "an" // an ADMIN, an AUDITOR
+		}
+		return model.InvalidField(field, "user.unit_for_role", "%s %s belongs to %s, not %q", article, role, want, unit)
 	}
 	switch role {
 	case model.RoleHotlineOperator, model.RoleHotlineSupervisor:

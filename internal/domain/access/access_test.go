@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -504,6 +505,21 @@ func TestCheckUserUnit(t *testing.T) {
 					t.Errorf("CheckUserUnit(%s, %q): field %q rule %q, want user.unit and user.unit_for_role", tt.role, c.unit, fe.Field, fe.Rule)
 				}
 			})
+		}
+	}
+
+	// The description is read by people: "an ADMIN", "an AUDITOR", not
+	// "a ADMIN".
+	for role, want := range map[model.Role]string{
+		model.RoleAdmin:           "an ADMIN belongs to ",
+		model.RoleAuditor:         "an AUDITOR belongs to ",
+		model.RoleCommuneWorker:   "a COMMUNE_WORKER belongs to ",
+		model.RolePoliceLiaison:   "a POLICE_LIAISON belongs to ",
+		model.RoleHotlineOperator: "a HOTLINE_OPERATOR belongs to ",
+	} {
+		var fe *model.FieldError
+		if err := access.CheckUserUnit(reg, role, "units/99999@2020-01-01", "user.unit"); !errors.As(err, &fe) || !strings.HasPrefix(fe.Description, want) {
+			t.Errorf("CheckUserUnit(%s) = %v, want a description starting %q", role, err, want)
 		}
 	}
 

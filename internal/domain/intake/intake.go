@@ -869,9 +869,10 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 
 // endedUnit says, for a message, which unit a code named before it went
 // out of force by day and which communes of the reform took it over (the
-// 2025 mapping, whole or in part), so the operator can name the one in
-// force: the caller names the commune they know. "" when the code named
-// none.
+// 2025-07 mapping, whole or in part; for a commune of before 2025-01,
+// which no data map, that they do not say), so the operator can name the
+// one in force: the caller names the commune they know. "" when the code
+// named none.
 func (s *Service) endedUnit(code string, day vntime.Date) string {
 	old, ok := s.units.Ended(code, day)
 	if !ok {
@@ -886,6 +887,10 @@ func (s *Service) endedUnit(code string, day vntime.Date) string {
 	}
 	if len(into) > 0 {
 		msg += " and went into " + strings.Join(into, ", ")
+	} else {
+		// The data map the communes of 2025-01 to those of 2025-07 only:
+		// say so, rather than end on the date as if none took it over.
+		msg += "; the reference data do not say which communes took it over: name the commune in force where it happened"
 	}
 	return msg
 }

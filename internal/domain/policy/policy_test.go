@@ -399,4 +399,17 @@ func TestREADMEPolicyExample(t *testing.T) {
 	if len(p.RemoteCommunes) != 1 || len(p.Webhooks) != 1 || p.Webhooks[0].Name != "so-y-te" {
 		t.Errorf("the README's example reads as remote communes %v and webhooks %v", p.RemoteCommunes, p.Webhooks)
 	}
+	// Without its secret in the environment, or with one too short, the
+	// example is refused with the error the README quotes, so a reader
+	// who copies the file knows what to set.
+	for _, secret := range []string{"", "fifteen chars!!"} {
+		_, err := policy.Parse([]byte(example), (&env{vars: map[string]string{"CHILDCASE_WEBHOOK_SO_Y_TE": secret}}).get)
+		if err == nil {
+			t.Errorf("the README's policy example with a secret of %d characters is accepted", len(secret))
+			continue
+		}
+		if quoted := strings.Join(strings.Fields(err.Error()), " "); !strings.Contains(strings.Join(strings.Fields(section), " "), "`"+quoted+"`") {
+			t.Errorf("the README's policy section does not quote the refusal of its example without a secret: `%s`", quoted)
+		}
+	}
 }

@@ -211,40 +211,6 @@ func TestRequestStringsHaveLimits(t *testing.T) {
 	}
 }
 
-// A field the rules refuse to leave empty (required, a minimum length or
-// count, an enum that may not be UNSPECIFIED, a pattern that no empty
-// string matches) is REQUIRED in the schema, so that the OpenAPI document
-// lists it among its schema's required fields: a REST client reading the
-// document must not learn of it only from the 400. (A member of a oneof
-// is required only with the oneof, which its own comment says.) Child.sex,
-// SubmitPlanRequest.services and a planned service's dates were refused
-// when missing but not marked.
-func TestFieldsTheRulesRequireAreMarkedRequired(t *testing.T) {
-	n := 0
-	eachRequestField(func(path string, fd protoreflect.FieldDescriptor) {
-		if fd.ContainingOneof() != nil || outputOnly(fd) {
-			return
-		}
-		rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
-		s := rules.GetString()
-		pattern := s.GetPattern()
-		refusesEmpty := rules.GetRequired() || s.GetMinLen() > 0 || s.GetMinBytes() > 0 ||
-			slices.Contains(rules.GetEnum().GetNotIn(), 0) || rules.GetRepeated().GetMinItems() > 0 ||
-			(pattern != "" && !strings.HasPrefix(pattern, "^$|"))
-		if !refusesEmpty {
-			return
-		}
-		n++
-		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
-		if !slices.Contains(behaviors, annotations.FieldBehavior_REQUIRED) {
-			t.Errorf("%s: the rules refuse it empty, but the schema does not mark it REQUIRED", path)
-		}
-	})
-	if n < 50 {
-		t.Fatalf("found only %d fields the rules require", n)
-	}
-}
-
 // outputOnly reports whether the schema marks fd OUTPUT_ONLY.
 func outputOnly(fd protoreflect.FieldDescriptor) bool {
 	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
