@@ -582,3 +582,38 @@ func TestClocksPoliceForwardingRecordedLate(t *testing.T) {
 		t.Errorf("November's statistics: %v, want one late recording", g)
 	}
 }
+
+// A meeting_time in the second the case was acknowledged is not "before"
+// the acknowledgement, whatever fraction of that second the service
+// recorded: the refusal shows the acknowledgement to the second, and a
+// worker who types that time back in must not be refused again. A second
+// earlier is before it.
+func TestMeetingInTheSecondOfTheAcknowledgement(t *testing.T) {
+	received := hn(2025, 4, 17, 9, 0)
+	ts := startServerAt(t, received, "")
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	p := ts.process()
+	worker := ts.as(t, "tb.worker")
+	name := openCase(t, ts, received, "00004")
+	acknowledged := hn(2025, 4, 17, 10, 0)
+	ts.clock.Set(acknowledged.Add(700 * time.Millisecond))
+	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name)})
+	if err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	c, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
+		HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low(), SafetyObstacles: low()})
+	if err != nil {
+		t.Fatalf("initial assessment: %v", err)
+	}
+	ts.clock.Set(hn(2025, 4, 17, 11, 0))
+	specific := func(meeting time.Time) (*pb.Case, error) {
+		return p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
+			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(meeting), MeetingChair: chairAttendee()})
+	}
+	_, err = specific(acknowledged.Add(-time.Second))
+	wantField(t, err, "meeting_time")
+	if _, err := specific(acknowledged); err != nil {
+		t.Fatalf("a meeting in the second of the acknowledgement: %v", err)
+	}
+}

@@ -264,3 +264,9 @@ func cityPolice(tx datastore.IdentityReader, from string) string {
 
 // hanoi shows an instant as the users read it: Vietnam time.
 func hanoi(t time.Time) string { return t.In(vntime.Location()).Format(time.RFC3339) }
+
+// beforeSecondOf reports whether t lies before the second ref falls in.
+// A refusal shows ref to the second (hanoi), and a client that sends back
+// the time it was shown, or types a time to the second, must not be told
+// its time lies before the one it sent.
+func beforeSecondOf(t, ref time.Time) bool { return t.Before(ref.Truncate(time.Second)) }
