@@ -663,6 +663,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			return fmt.Errorf("leadership: the background duties did not stop in time: %w", ctx.Err())
 		}
 	})
+	if opened.contenders != nil && opts.Leadership == nil {
+		if err := joinedWithSamePolicy(ctx, opened.contenders, opened.instanceID, pol.Fingerprint(), 20*time.Millisecond, 5*time.Second); err != nil {
+			return nil, err
+		}
+	}
 
 	// Page tokens are authenticated under a key derived from the master
 	// key as it is at start: every instance with the same key file, and

@@ -390,6 +390,55 @@ func TestInstancesOnAStoreShareOnePolicy(t *testing.T) {
 	openCase(t, b, testNow.Add(-time.Hour), "00004")
 }
 
+// Two instances with different policies started at the same moment, each
+// looking at the running instances before either has joined the
+// election: the one that joined later gives way, naming the policy, and
+// the other runs. Before, both could start.
+func TestInstancesStartedTogetherShareOnePolicy(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	startOnEtcd(t, cluster.Endpoints(), dir, clk).stop() // the store's layout and master key
+	shorter := filepath.Join(t.TempDir(), "policy.json")
+	if err := os.WriteFile(shorter, []byte(`{"acknowledge": {"hours": 2}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		var wg sync.WaitGroup
+		servers := make([]*app.Server, 2)
+		errs := make([]error, 2)
+		for i, policyFile := range []string{"", shorter} {
+			cfg := testConfig(t, filepath.Join(dir, "childcase.db"))
+			cfg.Store = etcdStoreOf(cluster.Endpoints())
+			cfg.PolicyFile = policyFile
+			wg.Go(func() {
+				servers[i], errs[i] = app.Start(context.Background(), cfg, app.Options{Clock: clk, Console: io.Discard, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			})
+		}
+		wg.Wait()
+		started := 0
+		for i := range servers {
+			if errs[i] == nil {
+				started++
+				continue
+			}
+			if !strings.HasPrefix(errs[i].Error(), "config: policy:") {
+				t.Errorf("round %d: instance %d refused for another reason: %v", round, i, errs[i])
+			}
+		}
+		if started != 1 {
+			t.Errorf("round %d: %d instances started (errors %v), want exactly one", round, started, errs)
+		}
+		for _, srv := range servers {
+			if srv != nil {
+				if err := srv.Stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
 // TestInterruptedRotationNotFinishedOnASharedStore: a rotation's next key
 // file beside the key file (a rotation on a file cut short, before the
 // file was moved onto etcd) is not finished by an instance of a shared

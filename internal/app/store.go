@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,8 @@ type serverStore struct {
 	// contenders, on a shared store, returns the ids (instanceID) of the
 	// instances taking part in its election.
 	contenders func(ctx context.Context) ([]string, error)
+	// instanceID is this instance's id in that election.
+	instanceID string
 	// file is the bbolt store, nil on etcd; etcd is the etcd engine, nil
 	// on a file (the benchmarks' write counts).
 	file *boltstore.Store
@@ -181,6 +184,7 @@ func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, policy str
 		return nil, err
 	}
 	client, prefix := e.Client(), e.Prefix()
+	id := instanceID(cfg, policy)
 	return &serverStore{
 		Store: store, backup: store, etcd: e,
 		// Only the commits are childcase's to count: the cluster's size
@@ -190,8 +194,9 @@ func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, policy str
 			return metrics.StoreGauges{Commits: store.Commits()}, nil
 		},
 		leadership: etcdLeadership{lead: func(ctx context.Context, run func(context.Context)) error {
-			return etcdstore.Lead(ctx, client, prefix, instanceID(cfg, policy), 0, log, run)
+			return etcdstore.Lead(ctx, client, prefix, id, 0, log, run)
 		}},
+		instanceID: id,
 		watchOutbox: func(ctx context.Context, notify func()) {
 			etcdstore.WatchOutbox(ctx, client, prefix, notify, log)
 		},
@@ -224,6 +229,11 @@ func samePolicy(ctx context.Context, contenders func(context.Context) ([]string,
 	if err != nil {
 		return err
 	}
+	return policyOf(ids, policy)
+}
+
+// policyOf is samePolicy over the ids of the instances running.
+func policyOf(ids []string, policy string) error {
 	for _, id := range ids {
 		at := strings.LastIndex(id, policyMark)
 		if at < 0 {
@@ -235,6 +245,37 @@ func samePolicy(ctx context.Context, contenders func(context.Context) ([]string,
 		}
 	}
 	return nil
+}
+
+// joinedWithSamePolicy is samePolicy once this instance (id) has joined
+// the election, against the instances that joined before it: two
+// instances started at the same moment with different policies each pass
+// samePolicy before either has joined, and then the later of the two
+// gives way, the earlier one keeps running. It polls the contenders every
+// poll until id is among them, and gives up after wait (the election's
+// own errors are logged where it runs), leaving samePolicy's answer.
+func joinedWithSamePolicy(ctx context.Context, contenders func(context.Context) ([]string, error), id, policy string, poll, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		ids, err := contenders(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if mine := slices.Index(ids, id); mine >= 0 {
+			return policyOf(ids[:mine], policy)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // etcdLeadership is the election on etcd (etcdstore.Lead).
