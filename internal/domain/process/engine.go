@@ -487,10 +487,15 @@ func required(field, value string, max int) (string, error) {
 	if v == "" {
 		return "", model.InvalidField(field, "required", "%s is required", field)
 	}
-	if strings.IndexFunc(v, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) < 0 {
+	if !says(v) {
 		return "", model.InvalidField(field, "text.letter_or_digit", "%s needs a letter or digit: it says nothing", field)
 	}
 	return optional(field, value, max)
+}
+
+// says reports whether a text has a letter or a digit.
+func says(v string) bool {
+	return strings.IndexFunc(v, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) >= 0
 }
 
 // optional checks the length of a free-text field that may be empty.
