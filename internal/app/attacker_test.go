@@ -789,3 +789,48 @@ func TestRESTLongTextsOfUsersAndPoliceUnitsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A free text a step requires (a note, the reason a legal clock is
+// paused, a transfer proposed) must say something: one of nothing but
+// invisible characters (a zero-width space, a word joiner) is refused
+// naming the field, as an empty one is, and as a disclosure's reason or a
+// display name of no letter or digit is, rather than recorded as the
+// reason nobody can read. Nothing is written.
+func TestInvisibleTextIsNoRequiredText(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	worker := ts.as(t, "bd.worker")
+	etag := etagOf(t, ts, "bd.worker", name)
+	deadline := getCase(t, ts, "bd.worker", name).GetDeadlines()[0].GetId()
+	const invisible = "\u200b\u2060\u200b"
+	for _, tc := range []struct {
+		field string
+		call  func() error
+	}{
+		{"text", func() error {
+			_, err := ts.process().AddCaseNote(worker, &pb.AddCaseNoteRequest{Name: name, Etag: etag, Text: invisible})
+			return err
+		}},
+		{"reason", func() error {
+			_, err := ts.process().PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etag, DeadlineId: deadline, Reason: invisible})
+			return err
+		}},
+		{"reason", func() error {
+			_, err := ts.process().ProposeTransfer(worker, &pb.ProposeTransferRequest{Name: name, Etag: etag, ToUnit: pHoanKiem, Reason: " " + invisible + " "})
+			return err
+		}},
+	} {
+		st := wantCode(t, tc.call(), codes.InvalidArgument)
+		if fields := badFields(st); !slices.Equal(fields, []string{tc.field}) {
+			t.Errorf("fields %v, want %s (%s)", fields, tc.field, st.Message())
+		}
+	}
+	if got := etagOf(t, ts, "bd.worker", name); got != etag {
+		t.Errorf("the refused steps wrote the case: etag %s, then %s", etag, got)
+	}
+	// A word of any script is something said.
+	if _, err := ts.process().AddCaseNote(worker, &pb.AddCaseNoteRequest{Name: name, Etag: etag, Text: "\u200bĐã gọi"}); err != nil {
+		t.Errorf("a note with a word: %v", err)
+	}
+}

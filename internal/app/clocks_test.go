@@ -224,7 +224,7 @@ func TestClocksClosureGroundsAndNotice(t *testing.T) {
 	ts.addUser(t, "district.bd", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	p := ts.process()
-	district, city := watch(t, ts, "district.bd", 1), watch(t, ts, "city", 1)
+	district, city := watch(t, ts, "district.bd", 0), watch(t, ts, "city", 0)
 
 	// Trúc Bạch, June 2025: sexual exploitation, never referred. The family
 	// moves away before any plan: the chair closes on that ground.

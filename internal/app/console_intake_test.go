@@ -295,6 +295,45 @@ func TestConsoleIntakeAccess(t *testing.T) {
 	}
 }
 
+// A commune worker may record a call about a child of another commune
+// (someone walks into their office): the API saves it, answers the case
+// it opened there, and shows the worker their report, but not that case,
+// which is the other commune's. The confirmation and the report's page
+// say so, with the case number to read aloud, rather than answer "not
+// found" to the person who just saved it, who would take the call for
+// lost and record it again.
+func TestConsoleIntakeOfAnotherCommuneIsConfirmed(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "worker.hk", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	b := newBrowser(t, ts)
+	b.signIn("worker.hk")
+	csrf, id := b.intakeForm()
+	resp, _ := b.post("/reports/new", with(callForm(csrf, id), "channel", "CHANNEL_COMMUNE", "do", "save"))
+	saved := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || saved == "" {
+		t.Fatalf("save: %s to %q", resp.Status, saved)
+	}
+	reports, err := ts.reports().ListReports(ts.as(t, "worker.hk"), &pb.ListReportsRequest{})
+	if err != nil || len(reports.GetReports()) != 1 || reports.GetReports()[0].GetCase() == "" {
+		t.Fatalf("ListReports of the worker = %v, %v; want the one report, with its case", reports.GetReports(), err)
+	}
+	report := reports.GetReports()[0]
+	caseNumber := strings.TrimPrefix(report.GetCase(), "cases/")
+	for _, path := range []string{saved, "/" + report.GetName()} {
+		resp, page := b.get(path)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="case-number">`+caseNumber+`<`) {
+			t.Errorf("GET %s: %s, want 200 with case number %s\n%s", path, resp.Status, caseNumber, page)
+		}
+		// Nothing of the case the worker may not see, nor a link to it.
+		if strings.Contains(page, `href="/cases/`+caseNumber+`"`) {
+			t.Errorf("GET %s links the case %s, which the worker may not open", path, caseNumber)
+		}
+	}
+	if n := countReportsOf(t, ts, "worker.hk"); n != 1 {
+		t.Errorf("%d reports of the worker, want 1", n)
+	}
+}
+
 // TestBrowserOperatorRecordsACall: the operator records a call in a real
 // browser, checks it, saves it and reads the case number to the caller.
 func TestBrowserOperatorRecordsACall(t *testing.T) {

@@ -147,6 +147,10 @@ func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 		EmergencyDowngradeReason: "không còn nguy hiểm"}
 	_, err = p.RecordInitialAssessment(worker, upheld)
 	wantBadField(t, err, "emergency_downgrade_reason")
+	// A reason of invisible characters alone is no reason recorded.
+	assess.EmergencyDowngradeReason = "\u200b\u2060"
+	_, err = p.RecordInitialAssessment(worker, assess)
+	wantBadField(t, err, "emergency_downgrade_reason")
 
 	assess.EmergencyDowngradeReason = "trẻ đã ở nhà bà ngoại, người bị nghi đã rời địa phương"
 	c, err = p.RecordInitialAssessment(worker, assess)

@@ -1365,6 +1365,31 @@ func TestProcessWatchEventsWakesAfterCommit(t *testing.T) {
 	}
 }
 
+// A watch resumed after a seq the service never sent (one past the last
+// notification: a cursor kept across a restore from an older backup, or
+// from another deployment) is refused naming after_seq. Taken as it
+// was, the watch waited for that seq and sent nothing, not even what
+// happened next, since the outbox numbers its notifications from its own
+// last one.
+func TestProcessWatchEventsPastTheLastNotificationIsRefused(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	ctx, cancel := context.WithTimeout(ts.as(t, "bd.worker"), 5*time.Second)
+	defer cancel()
+	stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: 1000})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	st := wantCode(t, err, codes.InvalidArgument)
+	if fields := badFields(st); !slices.Equal(fields, []string{"after_seq"}) {
+		t.Errorf("fields %v, want after_seq (%s)", fields, st.Message())
+	}
+	// Resumed after one it sent, it sends what happens next.
+	w := watch(t, ts, "bd.worker", 1)
+	w.waitFor(t, "CASE_FORWARDED", openCase(t, ts, testNow.Add(-time.Hour), "00004"))
+}
+
 // A police step out of turn is refused, saying what must happen first
 // (issue 4): the ward police of Ba Đình, referred a sexual-abuse case on
 // Sat 28 Nov 2026, cannot record the forwarding to the investigators

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -88,4 +89,43 @@ func namesUnreadQuery(t *testing.T, raw []byte, param string) bool {
 		}
 	}
 	return false
+}
+
+// A GET reads only the query parameters the OpenAPI document lists for it
+// (by their names or their JSON names): the gateway would drop any other
+// without a word, and the answer would be that of a query without it. A
+// misspelt filter (?case_name= for ?case=, ?statuss=) then answers the
+// whole scope as if it were the filtered one: the auditor takes every
+// event for a case's trail, an export holds every case of the scope. Such
+// a parameter is refused, 400 naming it, rule query.unexpected, and
+// nothing is read.
+func TestRESTQueryThatAGETDoesNotReadIsRefused(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	caseName := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	auditor := map[string]string{"Authorization": "Bearer " + ts.tokens.get("auditor")}
+	operator := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)}
+	for _, tc := range []struct {
+		path, param string
+		headers     map[string]string
+	}{
+		{"/v1/auditEvents?case_name=" + caseName, "case_name", auditor},
+		{"/v1/auditEvents?user=users/" + operatorID + "&page_size=5", "user", auditor},
+		{"/v1/cases?statuss=CASE_STATUS_CLOSED", "statuss", operator},
+		{"/v1/" + caseName + "?etag=1", "etag", operator},
+	} {
+		code, raw := restRaw(t, ts, "GET", tc.path, "", tc.headers)
+		if code != http.StatusBadRequest || !namesUnreadQuery(t, raw, tc.param) {
+			t.Errorf("GET %s: %d %s; want 400 naming %s, rule query.unexpected", tc.path, code, raw, tc.param)
+		}
+	}
+	// What the document lists is read, by its name or its JSON name.
+	for _, path := range []string{"/v1/auditEvents?case=" + caseName + "&page_size=5", "/v1/auditEvents?pageSize=5"} {
+		if code, raw := restRaw(t, ts, "GET", path, "", auditor); code != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, code, raw)
+		}
+	}
+	if code, raw := restRaw(t, ts, "GET", "/v1/cases?status=CASE_STATUS_CLOSED&pageSize=5", "", operator); code != http.StatusOK {
+		t.Errorf("GET /v1/cases with its own parameters: %d %s", code, raw)
+	}
 }

@@ -106,6 +106,7 @@ func TestCreateReportValidation(t *testing.T) {
 func TestOtherRequestValidation(t *testing.T) {
 	ctx := context.Background()
 	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
 	tests := []struct {
 		name      string
 		call      func() error
@@ -133,6 +134,21 @@ func TestOtherRequestValidation(t *testing.T) {
 		}, "page_token"},
 		{"bad unit filter", func() error {
 			_, err := ts.cases().ListCases(ctx, &pb.ListCasesRequest{ResponsibleUnit: "00004"})
+			return err
+		}, "responsible_unit"},
+		// A unit no list can hold (a typo of its code or date) names the
+		// field, as statistics' unit does, rather than an empty list the
+		// caller would take for a commune without cases.
+		{"unit filter that names no unit", func() error {
+			_, err := ts.cases().ListCases(ctx, &pb.ListCasesRequest{ResponsibleUnit: "units/99999@2025-07-01"})
+			return err
+		}, "responsible_unit"},
+		{"export of a unit that names no unit", func() error {
+			ctx := ts.as(t, "city")
+			stream, err := ts.cases().ExportCases(ctx, &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_CSV, ResponsibleUnit: "units/00004@2099-01-01"})
+			if err == nil {
+				_, err = stream.Recv()
+			}
 			return err
 		}, "responsible_unit"},
 		{"undefined status", func() error {

@@ -554,11 +554,11 @@ var File_childcase_v1_identity_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"\x1bchildcase/v1/identity.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x02\n" +
+	"\x1bchildcase/v1/identity.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x02\n" +
 	"\x04User\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12.\n" +
-	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x12+\n" +
-	"\x04role\x18\x03 \x01(\x0e2\x12.childcase.v1.RoleB\x03\xe0A\x02R\x04role\x12\x1e\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xc8\x01R\vdisplayName\x123\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x12.childcase.v1.RoleB\v\xe0A\x02\xbaH\x05\x82\x01\x02\x10\x01R\x04role\x12\x1e\n" +
 	"\x04unit\x18\x04 \x01(\tB\n" +
 	"\xe0A\x02\xbaH\x04r\x02\x18dR\x04unit\x12\x1d\n" +
 	"\x05phone\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18(R\x05phone\x12@\n" +

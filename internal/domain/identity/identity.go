@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -664,6 +665,9 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	for i, k := range pu.Covers {
 		if _, ok := s.units.Get(k); !ok {
 			return model.PoliceUnit{}, model.InvalidField(fmt.Sprintf("police_unit.covers[%d]", i), "reference.exists", "unit %s does not exist", k)
+		}
+		if slices.Contains(pu.Covers[:i], k) {
+			return model.PoliceUnit{}, model.InvalidField(fmt.Sprintf("police_unit.covers[%d]", i), "repeated.unique", "unit %s is covered twice", k)
 		}
 	}
 	now := s.clock.Now()

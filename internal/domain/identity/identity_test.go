@@ -894,6 +894,9 @@ func TestPoliceUnits(t *testing.T) {
 		{"blank name", model.PoliceUnit{ID: "ca-x", DisplayName: "  "}, "police_unit.display_name", nil},
 		{"invisible name", model.PoliceUnit{ID: "ca-x", DisplayName: "\u200b"}, "police_unit.display_name", nil},
 		{"unit that does not exist", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{commune, {Code: "99999", ValidFrom: mustDate("2020-01-01")}}}, "police_unit.covers[1]", nil},
+		// A unit covered twice is a mistake, as a form of abuse or a
+		// grouping named twice is, not a police unit to store.
+		{"unit covered twice", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{commune, district, commune}}, "police_unit.covers[2]", nil},
 		{"duplicate id", model.PoliceUnit{ID: policeID, DisplayName: "Again"}, "", model.ErrAlreadyExists},
 		{"a second city police", model.PoliceUnit{ID: "ca-x", DisplayName: "X"}, "police_unit.covers", nil},
 	}

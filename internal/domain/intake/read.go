@@ -206,7 +206,24 @@ func MergePath(tx datastore.CaseReader, number string) (model.Case, []string, er
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
 func (s *Service) ListCases(ctx context.Context, p access.Principal, q CaseQuery) ([]model.Case, string, error) {
+	if err := s.checkUnitFilter(q); err != nil {
+		return nil, "", err
+	}
 	return s.listCasesAs(ctx, p, listCasesMethod, "case.list", q)
+}
+
+// checkUnitFilter refuses a responsible_unit that names no unit (a typo of
+// its code or date), as statistics refuse such a unit: the list would be
+// empty, and taken for a commune without cases. Units are public, so this
+// tells nothing of any case.
+func (s *Service) checkUnitFilter(q CaseQuery) error {
+	if q.ResponsibleUnit.IsZero() {
+		return nil
+	}
+	if _, ok := s.units.Get(q.ResponsibleUnit); !ok {
+		return model.InvalidField("responsible_unit", "unit.exists", "no unit %s", q.ResponsibleUnit)
+	}
+	return nil
 }
 
 // listCasesAs is ListCases for method, whose row in the roles table says
@@ -241,6 +258,9 @@ const ExportPage = 500
 func (s *Service) ExportCases(ctx context.Context, p access.Principal, q CaseQuery, emit func([]model.Case) error) error {
 	if !p.May(exportCasesMethod) {
 		return model.ErrPermissionDenied
+	}
+	if err := s.checkUnitFilter(q); err != nil {
+		return err
 	}
 	// The export itself is on the record before its first row, even when
 	// it finds no case; each case follows with its page.

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -477,12 +478,24 @@ func StatusName(st model.CaseStatus) string {
 // text normalises free text as intake does.
 func text(s string) string { return intake.NormalizeText(s) }
 
-// required checks that a free-text field says something.
+// required checks that a free-text field says something: a letter or a
+// digit, not only invisible characters (a zero-width space passes for a
+// reason nobody can read), as a disclosure's reason and a display name
+// must.
 func required(field, value string, max int) (string, error) {
-	if text(value) == "" {
+	v := text(value)
+	if v == "" {
 		return "", model.InvalidField(field, "required", "%s is required", field)
 	}
+	if !says(v) {
+		return "", model.InvalidField(field, "text.letter_or_digit", "%s needs a letter or digit: it says nothing", field)
+	}
 	return optional(field, value, max)
+}
+
+// says reports whether a text has a letter or a digit.
+func says(v string) bool {
+	return strings.IndexFunc(v, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) >= 0
 }
 
 // optional checks the length of a free-text field that may be empty.

@@ -95,18 +95,27 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		watched = path
 	}
 	reason := fmt.Sprintf("after seq %d", after)
-	if after == 0 {
-		// Without a cursor, start from now: the stream is live updates.
-		// Now is when the stream opens, before its audit event is
-		// written, so that nothing done meanwhile is missed.
-		if err := e.store.View(ctx, func(tx datastore.ReadTx) error {
-			var err error
-			after, err = tx.OutboxHead()
-			return err
-		}); err != nil {
-			return err
-		}
+	// Without a cursor, start from now: the stream is live updates.
+	// Now is when the stream opens, before its audit event is written,
+	// so that nothing done meanwhile is missed. A cursor past the last
+	// notification is none this service sent (one kept across a restore
+	// from an older backup): the watch would wait for it, and send
+	// nothing of what happens next, numbered from the last one.
+	var head uint64
+	if err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		head, err = tx.OutboxHead()
+		return err
+	}); err != nil {
+		return err
+	}
+	switch {
+	case after == 0:
+		after = head
 		reason = fmt.Sprintf("from now (after seq %d)", after)
+	case after > head:
+		return model.InvalidField("after_seq", "after_seq.sent",
+			"after_seq %d is past the last notification, %d: resume after a seq this service sent, or leave after_seq out to start from now", after, head)
 	}
 	log := auditlog.New(e.store)
 	opened := p.Event(e.clock.Now(), action, resource, onCase, audit.OutcomeOK)

@@ -77,6 +77,8 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		case !downgraded && downgrade != "":
 			return model.InvalidField("emergency_downgrade_reason", "emergency.downgrade_reason",
 				"only an assessment that downgrades an emergency from the reports has emergency_downgrade_reason")
+		case downgraded && !says(downgrade):
+			return model.InvalidField("emergency_downgrade_reason", "text.letter_or_digit", "emergency_downgrade_reason needs a letter or digit: it says nothing")
 		}
 		s.c.Emergency, s.c.EmergencyReason = in.Emergency, in.EmergencyReason
 		s.setCircumstances(in.Circumstances)

@@ -319,13 +319,22 @@ func NotUTF8(fields ...string) error {
 
 // QueryNotRead is INVALID_ARGUMENT naming REST query parameters that the
 // method does not read (read are those it does; none when it takes its
-// whole request in the JSON body): the gateway would drop them, and a
-// request_id or etag dropped is a retry that acts twice or a stale write
-// that goes through.
-func QueryNotRead(read []string, params ...string) error {
-	description := "is a query parameter, but this method takes its request, this field included, in the JSON body"
-	if len(read) > 0 {
+// whole request in the JSON body, or in its path); body tells a method
+// with a JSON body (a POST) from one without (a GET): the gateway would
+// drop them, and a request_id or etag dropped is a retry that acts twice
+// or a stale write that goes through, a filter dropped a list that is not
+// the one asked for.
+func QueryNotRead(body bool, read []string, params ...string) error {
+	var description string
+	switch {
+	case body && len(read) == 0:
+		description = "is a query parameter, but this method takes its request, this field included, in the JSON body"
+	case body:
 		description = "is no query parameter of this method, which reads " + strings.Join(read, ", ") + " in the query and the rest in the JSON body"
+	case len(read) == 0:
+		description = "is no query parameter of this method, which takes none"
+	default:
+		description = "is no query parameter of this method, which reads " + strings.Join(read, ", ")
 	}
 	violations := make([]*errdetails.BadRequest_FieldViolation, 0, min(len(params), maxViolations+1))
 	for i, p := range params {

@@ -211,6 +211,33 @@ func TestRequestStringsHaveLimits(t *testing.T) {
 	}
 }
 
+// Every enum a request can carry admits only its defined values
+// (defined_only): the API's enums map to the domain's by name, a value
+// without a twin to UNSPECIFIED (enumMap), so an undefined number would
+// otherwise reach the domain as a value left out, and be refused as
+// missing ("role is required" for a role of 99) or taken as "any" (a
+// filter). Output-only fields are not read from a request.
+func TestRequestEnumsAreDefinedOnly(t *testing.T) {
+	n := 0
+	eachRequestField(func(path string, fd protoreflect.FieldDescriptor) {
+		if fd.Kind() != protoreflect.EnumKind || outputOnly(fd) {
+			return
+		}
+		n++
+		rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+		e := rules.GetEnum()
+		if fd.IsList() {
+			e = rules.GetRepeated().GetItems().GetEnum()
+		}
+		if !e.GetDefinedOnly() && len(e.GetIn()) == 0 {
+			t.Errorf("%s: an enum that admits undefined values (no defined_only or in)", path)
+		}
+	})
+	if n < 20 {
+		t.Fatalf("found only %d request enums", n)
+	}
+}
+
 // outputOnly reports whether the schema marks fd OUTPUT_ONLY.
 func outputOnly(fd protoreflect.FieldDescriptor) bool {
 	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)

@@ -190,7 +190,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return
 		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(read, unread...))
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, unread...))
 			return
 		}
 		if id := r.Header.Get(grpcapi.RequestIDHeader); id != "" && !grpcapi.WellFormedRequestID(id) {

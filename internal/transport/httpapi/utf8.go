@@ -148,19 +148,21 @@ func allowedMethods(routes []paramRoute, escapedPath string) string {
 	return strings.Join(methods, ", ")
 }
 
-// unreadQuery returns the query parameters of a POST r that its route does
-// not read, sorted, and those it reads. The gateway drops such a parameter
-// without a word: a request_id sent where the method does not read it
-// (in the query of a method whose body is the whole request, or misspelt)
-// would be lost, and a retry would act twice. A parameter is read by its
-// name in the document or by its JSON name, as the gateway reads it.
+// unreadQuery returns the query parameters of r that its route does not
+// read, sorted, and those it reads. The gateway drops such a parameter
+// without a word: a request_id sent where a POST does not read it (in the
+// query of a method whose body is the whole request, or misspelt) would
+// be lost, and a retry would act twice; a GET's filter misspelt would
+// answer the unfiltered list as if it were the filtered one (every audit
+// event for a case's trail). A parameter is read by its name in the
+// document or by its JSON name, as the gateway reads it.
 func unreadQuery(routes []paramRoute, r *http.Request) (unread, read []string) {
-	if r.Method != http.MethodPost || r.URL.RawQuery == "" {
+	if r.URL.RawQuery == "" {
 		return nil, nil
 	}
 	path := r.URL.EscapedPath()
 	i := slices.IndexFunc(routes, func(route paramRoute) bool {
-		return route.method == http.MethodPost && route.pattern.MatchString(path)
+		return route.method == r.Method && route.pattern.MatchString(path)
 	})
 	if i < 0 {
 		return nil, nil // no route: the gateway's 404 or 405

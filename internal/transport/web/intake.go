@@ -689,8 +689,12 @@ type savedPage struct {
 	Saved      bool   // this session's save: say "Đã lưu"
 	ReportID   string // "" for a police receipt
 	Report     *pb.Report
-	Case       *pb.Case // nil: the report opened no case
+	Case       *pb.Case // nil: the report opened no case, or one the person may not see
 	CaseNumber string
+	// Elsewhere: the report's case is out of the person's scope (a
+	// commune worker's report about another commune's child): its number
+	// is the person's to read aloud, the case the other unit's.
+	Elsewhere  bool
 	Commune    string
 	First      *pb.Deadline // the case's first open deadline
 	Candidates []string     // case numbers the API answered this session's save with
@@ -740,14 +744,20 @@ func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, 
 	page.CaseNumber = number
 	if number != "" {
 		cs, err := c.api.cases.GetCase(c.apiContext(r, s), &pb.GetCaseRequest{Name: "cases/" + number})
-		if err != nil {
+		switch {
+		case status.Code(err) == codes.NotFound && page.Report != nil:
+			// The person's own report, whose case the API answered it
+			// with, in another unit's scope: the number, not the case.
+			page.Elsewhere = true
+		case err != nil:
 			c.apiError(w, r, s, err)
 			return
-		}
-		page.Case, page.First = cs, nearestOpen(cs.GetDeadlines())
-		page.Commune = strings.TrimPrefix(cs.GetResponsibleUnit(), "units/")
-		if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: cs.GetResponsibleUnit()}); err == nil {
-			page.Commune = u.GetFullName()
+		default:
+			page.Case, page.First = cs, nearestOpen(cs.GetDeadlines())
+			page.Commune = strings.TrimPrefix(cs.GetResponsibleUnit(), "units/")
+			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: cs.GetResponsibleUnit()}); err == nil {
+				page.Commune = u.GetFullName()
+			}
 		}
 	}
 	title := "intake.report.title"
