@@ -25,8 +25,8 @@ func bodyFieldAt(body []byte, refusal string) string {
 	line, _ := strconv.Atoi(m[1])
 	column, _ := strconv.Atoi(m[2])
 	target, ok := byteOffset(body, line, column)
-	if !ok {
-		return ""
+	if !ok || tokenStart(body, target) >= len(body) {
+		return "" // a body cut short is broken JSON, not a field's value
 	}
 	// The open objects and arrays down to the place; an object's key is
 	// the field whose value is being read when wantKey is false.
