@@ -218,6 +218,13 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		{"number out of range", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 1e400`), "estimated_age_years"},
 		{"bool that is a number", withField("immediate_danger", "5"), "immediate_danger"},
 		{"unknown field", withField("nope", "1"), "nope"},
+		// protojson names no field when a value is of the wrong JSON
+		// kind for a message, a list or a timestamp: the field is the
+		// one whose value starts where the decoder stopped.
+		{"timestamp that is no time", withValue(`"2026-11-28T02:00:00Z"`, `"yesterday"`), "receive_time"},
+		{"list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `"bỏ đói"`), "children"},
+		{"message that is a number", withValue(`{"anonymous": true}`, `5`), "reporter"},
+		{"item of a list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `[{"estimated_age_years": 7}, "bỏ đói"]`), "children"},
 		{"not JSON", `{"channel": `, "body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -358,6 +358,10 @@ const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
 var (
 	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
 	bodyFieldRefusal = regexp.MustCompile(`(?:unknown|duplicate) field "([A-Za-z0-9_]+)"`)
+	// A refusal that names no field gets the one whose value holds the
+	// place it names (bodyFieldAt), before protojson's own words (which
+	// it spaces with a no-break space as often as with a space).
+	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_]+): (proto:.*)$`)
 )
 
 // bodyFieldNamed returns the decoder's refusal of a REST body as
@@ -378,6 +382,8 @@ func bodyFieldNamed(err error) error {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
 		field = m[1]
+	} else if m := bodyPlaceRefusal.FindStringSubmatch(description); m != nil {
+		field, description = protoName(m[1]), m[2]
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
@@ -570,7 +576,13 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		if !ok {
 			return fmt.Errorf("httpapi: cannot decode a request body into %T", v)
 		}
-		if err := m.UnmarshalOptions.Unmarshal(cutLongArrays(raw, int(m.keepItems)), msg); err != nil {
+		body := cutLongArrays(raw, int(m.keepItems))
+		if err := m.UnmarshalOptions.Unmarshal(body, msg); err != nil {
+			if !bodyValueRefusal.MatchString(err.Error()) && !bodyFieldRefusal.MatchString(err.Error()) {
+				if field := bodyFieldAt(body, err.Error()); field != "" {
+					return fmt.Errorf("%s%s: %w", bodyRefusalPrefix, field, err)
+				}
+			}
 			return fmt.Errorf("%s%w", bodyRefusalPrefix, err)
 		}
 		return nil

@@ -150,3 +150,22 @@ func TestStreamingRoutesAreTheStreamingMethods(t *testing.T) {
 		t.Errorf("the server-streaming methods' routes are %q; the streaming routes are %q", got, want)
 	}
 }
+
+// bodyFieldAt names the field whose value holds the place a protojson
+// refusal names, counting the column in runes as protojson does, and
+// nothing when the body is no JSON up to that place or no place is named.
+func TestBodyFieldAt(t *testing.T) {
+	for _, tc := range []struct{ body, refusal, want string }{
+		{`{"receive_time": "yesterday"}`, `proto: (line 1:18): invalid google.protobuf.Timestamp value "yesterday"`, "receive_time"},
+		{"{\n  \"narrative\": \"đói\",\n  \"children\": \"x\"\n}", `proto: syntax error (line 3:15): unexpected token "x"`, "children"},
+		{`{"narrative": "đói", "reporter": {"identified": 5}}`, `proto: syntax error (line 1:49): unexpected token 5`, "identified"},
+		{`{"children": [{"estimated_age_years": 7}, "x"]}`, `proto: syntax error (line 1:43): unexpected token "x"`, "children"},
+		{`{"channel": `, `proto: syntax error (line 1:13): unexpected token`, ""},
+		{`{"channel": "x"}`, `proto: unexpected EOF`, ""},
+		{`{"channel": "x"}`, `proto: (line 9:1): beyond the body`, ""},
+	} {
+		if got := bodyFieldAt([]byte(tc.body), tc.refusal); got != tc.want {
+			t.Errorf("bodyFieldAt(%s, %q) = %q, want %q", tc.body, tc.refusal, got, tc.want)
+		}
+	}
+}
