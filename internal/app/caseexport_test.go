@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -151,5 +152,50 @@ func TestExportCases(t *testing.T) {
 	}
 	if count["case.export "+other] != 0 {
 		t.Errorf("the other commune's case is audited as exported")
+	}
+}
+
+// TestFileDownloadErrorsAnswerLikeEveryOtherCall: a refused export (issue
+// 13) or backup answers over REST with the same error body as any other
+// call, the google.rpc.Status at the top ({"code": ..., "details": [...]})
+// with its ErrorInfo reason, and a 401 carries the Bearer challenge. The
+// gateway's stream error chunk ({"error": {...}}) is for the watch's NDJSON
+// stream, not for a file that never started.
+func TestFileDownloadErrorsAnswerLikeEveryOtherCall(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	for _, tc := range []struct {
+		user, path string
+		status     int
+		code       int
+		reason     string
+	}{
+		{"", "/v1/cases:export?format=EXPORT_FORMAT_CSV", 401, 16, "UNAUTHENTICATED"},
+		{"bd.worker", "/v1/cases:export?format=EXPORT_FORMAT_CSV", 403, 7, "PERMISSION_DENIED"},
+		{"bd.chair", "/v1/cases:export?format=EXPORT_FORMAT_CSV&responsible_unit=bogus", 400, 3, "INVALID_FIELD"},
+		{"", "/v1/database:backup", 401, 16, "UNAUTHENTICATED"},
+		{"bd.chair", "/v1/database:backup", 403, 7, "PERMISSION_DENIED"},
+	} {
+		headers := map[string]string{}
+		if tc.user != "" {
+			headers["Authorization"] = "Bearer " + ts.tokens.get(tc.user)
+		}
+		resp, body := restResponse(t, ts, "GET", tc.path, nil, headers)
+		var answer struct {
+			Code    int `json:"code"`
+			Details []struct {
+				Reason string `json:"reason"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			t.Fatalf("%s as %q: %v\n%s", tc.path, tc.user, err, body)
+		}
+		if resp.StatusCode != tc.status || answer.Code != tc.code || len(answer.Details) == 0 || answer.Details[0].Reason != tc.reason {
+			t.Errorf("%s as %q: %d %s, want %d with code %d and reason %s at the top", tc.path, tc.user, resp.StatusCode, body, tc.status, tc.code, tc.reason)
+		}
+		if tc.status == 401 && resp.Header.Get("WWW-Authenticate") != `Bearer realm="childcase"` {
+			t.Errorf("%s without a token: WWW-Authenticate = %q, want the Bearer challenge", tc.path, resp.Header.Get("WWW-Authenticate"))
+		}
 	}
 }

@@ -492,6 +492,18 @@ type rawStream struct{ *runtime.HTTPBodyMarshaler }
 // Delimiter implements runtime.Delimited: nothing between chunks.
 func (rawStream) Delimiter() []byte { return nil }
 
+// Marshal implements runtime.Marshaler. The gateway wraps a stream's error
+// in a chunk of its own, {"error": status}, a shape made for a stream of
+// {"result": ...} lines like the watch's. A file answers none of those, so
+// its error is the google.rpc.Status at the top, as every other call
+// answers one (a refused export or backup reads like a refused GetCase).
+func (m rawStream) Marshal(v any) ([]byte, error) {
+	if chunk, ok := v.(map[string]proto.Message); ok && len(chunk) == 1 && chunk["error"] != nil {
+		return m.HTTPBodyMarshaler.Marshal(chunk["error"])
+	}
+	return m.HTTPBodyMarshaler.Marshal(v)
+}
+
 // printablePolicy gives an answer that is the printable report
 // (reportfile.HTML) that page's own Content-Security-Policy, which lets
 // in its inline style, in place of the API's, which lets in nothing.
@@ -530,10 +542,12 @@ func (w *policyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rawAnswer makes the gateway answer with rawStream, which it picks by
 // the Accept header, whatever Accept the client sent.
+// A refusal of a streamed file is written by the gateway itself, past the
+// error handler: bearerChallenge gives its 401 the challenge too.
 func rawAnswer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Accept", rawStreamAccept)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(bearerChallenge{w}, r)
 	})
 }
 
@@ -671,3 +685,7 @@ func (b bearerChallenge) WriteHeader(code int) {
 	}
 	b.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection's writer (to
+// flush a streamed file).
+func (b bearerChallenge) Unwrap() http.ResponseWriter { return b.ResponseWriter }
