@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -160,7 +161,8 @@ func overdue(g *pb.StatisticsGroup) int32 {
 // Circular 28/2019 has it (domain reference section 8): a commune before
 // 10 July, to its district while districts exist and to the city from the
 // 2025 reform; a district to the city before 20 July. The city, which
-// receives them, is given no date the text does not give.
+// receives them, is given no such date. Every report, the city's too,
+// gives the day the city's plan asks the results by: 15 July (issue 13).
 func TestActionMonthReportSentBefore(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
@@ -184,9 +186,10 @@ func TestActionMonthReportSentBefore(t *testing.T) {
 			t.Fatalf("%s: %v", tt.user, err)
 		}
 		rows := readXLSX(t, body.GetData())
-		if rows["Gửi trước ngày"] != tt.before || rows["Gửi đến"] != tt.sentTo || rows["Hạn gửi kết quả"] != "" {
-			t.Errorf("%s's report of %d: sent to %q before %q (due %q), want to %q before %q",
-				tt.user, tt.year, rows["Gửi đến"], rows["Gửi trước ngày"], rows["Hạn gửi kết quả"], tt.sentTo, tt.before)
+		due := fmt.Sprintf("15/07/%d", tt.year)
+		if rows["Gửi trước ngày"] != tt.before || rows["Gửi đến"] != tt.sentTo || rows["Hạn gửi kết quả"] != due {
+			t.Errorf("%s's report of %d: sent to %q before %q (results due %q), want to %q before %q (results due %s)",
+				tt.user, tt.year, rows["Gửi đến"], rows["Gửi trước ngày"], rows["Hạn gửi kết quả"], tt.sentTo, tt.before, due)
 		}
 	}
 }

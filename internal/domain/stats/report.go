@@ -144,6 +144,14 @@ func (s *Service) actionMonthSending(p access.Principal, o ReportOptions, year i
 	return []Field{{"Gửi đến", Text(level)}, {"Gửi trước ngày", Date(before)}}
 }
 
+// ActionMonthResultsDue is the day the city's plan for the Action Month of
+// year asks every unit's results by (15 July, as issue 13 has it from the
+// seed plan); a unit's report also says to whom and before which day
+// Circular 28/2019 has it sent (actionMonthSending).
+func ActionMonthResultsDue(year int) vntime.Date {
+	return vntime.Date{Year: year, Month: time.July, Day: 15}
+}
+
 // ActionMonthReport is the report of the Action Month for Children (June,
 // Child Law Art. 11) of year: the indicators of its results (domain.md §8:
 // counts by type, channel, timeliness and outcome) for the records p sees
@@ -178,6 +186,7 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	}
 	t.Fields = s.fields(p, o, start, start.AddMonths(1).AddDays(-1), total.AsOf)
 	t.Fields = append(t.Fields, s.actionMonthSending(p, o, year)...)
+	t.Fields = append(t.Fields, Field{"Hạn gửi kết quả", Date(ActionMonthResultsDue(year))})
 	c := sum(total.Groups)
 	// row adds an indicator and returns the cell of its count.
 	row := func(label string, n int) CellRef {
@@ -226,7 +235,8 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 		}
 	}
 	t.Relations = []Relation{emergencies, transfers, forms, channels}
-	t.Notes = []string{"Một vụ việc có nhiều hình thức xâm hại được tính ở mỗi hình thức."}
+	t.Notes = []string{"Một vụ việc có nhiều hình thức xâm hại được tính ở mỗi hình thức.",
+		"Hạn gửi kết quả theo Kế hoạch Tháng hành động vì trẻ em của Thành phố; gửi đến và gửi trước ngày theo Thông tư 28/2019/TT-BLĐTBXH."}
 	return s.finish(ctx, p, o, ActionMonthMethod, t, total.AsOf)
 }
 
