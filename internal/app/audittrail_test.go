@@ -428,3 +428,35 @@ func TestPoliceForwardingIsOnTheTrailAtItsRecordTime(t *testing.T) {
 		t.Errorf("the trail has %d forwardings at the record time, %d refused naming forward_time, %d not found; want one each", ok, refused, notFound)
 	}
 }
+
+// A link refused because the report is out of the caller's scope is an
+// attempt on that report, and so on its case's trail ("Refused calls are
+// audited on the record they named, with its case"), as a read of the
+// report is: an auditor asking who tried to take a child's report must
+// find the attempt under the child's case, not only under the case the
+// caller wanted it in.
+func TestRefusedLinkOfAnotherCasesReportIsOnThatCasesTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	theirs := openCase(t, ts, testNow.Add(-2*time.Hour), "00070") // Hoàn Kiếm: not bd.worker's
+	ours := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	c, err := ts.cases().GetCase(ts.as(t, operatorID), &pb.GetCaseRequest{Name: theirs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.GetReports()) == 0 {
+		t.Fatalf("%s has no report", theirs)
+	}
+	report := c.GetReports()[0]
+
+	_, err = ts.reports().LinkReport(ts.as(t, "bd.worker"), &pb.LinkReportRequest{Name: report, Case: ours})
+	wantCode(t, err, codes.NotFound)
+
+	if trail := caseTrail(t, ts, "auditor", theirs); !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+		return e.GetActor() == "users/bd.worker" && e.GetAction() == "report.link" && e.GetResource() == report &&
+			e.GetCase() == theirs && e.GetOutcome() == "not_found"
+	}) {
+		t.Errorf("%s's trail lacks bd.worker's refused link of its report %s:%s", theirs, report, describeEvents(trail))
+	}
+}

@@ -666,7 +666,14 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		}
 		stored, err := s.visibleReport(tx, p, reportID)
 		if errors.Is(err, model.ErrNotFound) {
-			refused = []audit.Event{p.Event(now, "report.link", access.ReportResource(reportID), access.CaseResource(caseNumber), audit.OutcomeNotFound)}
+			// On the report's own case when it has one, as a read of the
+			// report is: the attempt was on that case's report, and
+			// ?case= of that case must show it; else on the case named.
+			on := caseNumber
+			if stored.CaseNumber != "" {
+				on = stored.CaseNumber
+			}
+			refused = []audit.Event{p.Event(now, "report.link", access.ReportResource(reportID), access.CaseResource(on), audit.OutcomeNotFound)}
 		}
 		if err != nil {
 			return err
