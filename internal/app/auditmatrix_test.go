@@ -4,9 +4,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
@@ -219,5 +223,208 @@ func TestEveryRPCIsAudited(t *testing.T) {
 	refused := after - before
 	if refused != len(methods) {
 		t.Errorf("the log counts %d refused sign-ins, want %d (one per RPC called without a token)", refused, len(methods))
+	}
+}
+
+// TestEveryRPCEventIsExactAndFound holds each call of the audit matrix to
+// the README's event, not just to an event of its action: every event a
+// call writes names its caller (actor, role, unit, the token called with)
+// and shares the call's request id; a call refused for the role writes
+// exactly one auth.denied, on the record in its name, else its parent,
+// else its case, with that record's case; a call out of scope exactly one
+// not_found event of its action on the record it named and that record's
+// case; a call on one record in scope exactly one event of its action on
+// it. And the auditor finds each event listing by the case, by the actor
+// and by a time range of one instant, a few events a page, following the
+// page tokens.
+func TestEveryRPCEventIsExactAndFound(t *testing.T) {
+	f := setupMatrix(t)
+	units := map[string]string{}
+	users, err := f.ts.admin().ListUsers(f.ts.as(t, "admin"), &pb.ListUsersRequest{PageSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users.GetUsers() {
+		units[u.GetName()] = u.GetUnit()
+	}
+	heads := map[string]uint64{}
+	for _, r := range mxRoles {
+		for _, u := range []string{r.in, r.out} {
+			if u != "" {
+				_, heads[u] = newAuditEvents(t, f.ts, u, 0)
+			}
+		}
+	}
+	// singleRecord: the record a call in scope reads or changes, and its
+	// one event's action (steps: "case."+step).
+	singleRecord := map[string]string{
+		pb.ReportService_GetReport_FullMethodName:           "report.read",
+		pb.ReportService_DiscloseReporter_FullMethodName:    "reporter.disclose",
+		pb.CaseService_GetCase_FullMethodName:               "case.read",
+		pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
+	}
+	// call makes one call as user after building its request, and returns
+	// the events it wrote as user, each checked to name its caller.
+	call := func(t *testing.T, m protoreflect.MethodDescriptor, build mxCall, role pb.Role, user, target string) (proto.Message, []*pb.AuditEvent, error) {
+		t.Helper()
+		req := build(t, f, user, target)
+		_, heads[user] = newAuditEvents(t, f.ts, user, heads[user])
+		// The call at an instant of its own: the auditor's listings
+		// below come after it.
+		f.ts.clock.Advance(time.Millisecond)
+		_, err := f.invoke(t, m, user, req)
+		f.ts.clock.Advance(time.Millisecond)
+		var got []*pb.AuditEvent
+		got, heads[user] = newAuditEvents(t, f.ts, user, heads[user])
+		tok := f.ts.tokens.get(user)
+		for _, e := range got {
+			if e.GetAction() == "audit.list" && user == "auditor" {
+				continue // the test's own listing of the auditor's events
+			}
+			if e.GetRole() != strings.TrimPrefix(role.String(), "ROLE_") || e.GetUnit() != units["users/"+user] ||
+				len(tok) < 19 || e.GetToken() != "users/"+user+"/tokens/"+tok[3:19] || e.GetRequestId() == "" ||
+				e.GetRequestId() != got[0].GetRequestId() {
+				t.Errorf("as %s: event %v does not name its caller (role %s, unit %s) and its call", user, e, role, units["users/"+user])
+			}
+			findAuditEvent(t, f.ts, e)
+		}
+		got = slices.DeleteFunc(got, func(e *pb.AuditEvent) bool { return e.GetAction() == "audit.list" && user == "auditor" })
+		return req, got, err
+	}
+	// caseOf is the case of a fixture record, "" for any other.
+	caseOf := func(resource string) string {
+		for k, c := range f.cases {
+			if resource == c || resource == f.reports[k] {
+				return c
+			}
+		}
+		return ""
+	}
+	exactlyOne := func(t *testing.T, as string, got []*pb.AuditEvent, action, resource, caseName, outcome string) {
+		t.Helper()
+		if len(got) != 1 || got[0].GetAction() != action || got[0].GetResource() != resource || got[0].GetCase() != caseName || got[0].GetOutcome() != outcome {
+			t.Errorf("%s: wrote%s\nwant exactly %s %s case=%s %s", as, describeEvents(got), action, resource, caseName, outcome)
+		}
+	}
+
+	for _, m := range childcaseMethods(t) {
+		method := fullMethod(m)
+		build, rule, ok := matrixEntry(t, method)
+		if !ok {
+			continue
+		}
+		t.Run(string(m.Name()), func(t *testing.T) {
+			i := slices.IndexFunc(mxRoles, func(r mxRole) bool { return rule.Grant(model.Role(r.role)) != access.Refused })
+			r := mxRoles[i]
+			req, got, err := call(t, m, build, r.role, r.in, r.target)
+			action, one := singleRecord[method]
+			if rule.Step != "" {
+				action, one = "case."+rule.Step, true
+			}
+			if one {
+				resource := f.cases[r.target]
+				switch method {
+				case pb.ReportService_GetReport_FullMethodName:
+					resource = f.reports[r.target]
+				case pb.ReportService_DiscloseReporter_FullMethodName:
+					resource = f.reports[r.target] + "/reporter"
+				}
+				outcome := "ok"
+				if status.Code(err) == codes.FailedPrecondition && rule.Step != "" {
+					outcome = "refused"
+				} else if err != nil {
+					t.Fatalf("as %s: %v", r.in, err)
+				}
+				exactlyOne(t, "in scope as "+r.in, got, action, resource, f.cases[r.target], outcome)
+			}
+
+			if j := slices.IndexFunc(mxRoles, func(r mxRole) bool { return rule.Grant(model.Role(r.role)) == access.Refused }); j >= 0 {
+				r := mxRoles[j]
+				req, got, err := call(t, m, build, r.role, r.in, r.target)
+				if status.Code(err) != codes.PermissionDenied {
+					t.Fatalf("as %s: got %v, want PermissionDenied", r.in, err)
+				}
+				resource := method
+				for _, field := range []protoreflect.Name{"name", "parent", "case"} {
+					fd := req.ProtoReflect().Descriptor().Fields().ByName(field)
+					if fd != nil && fd.Kind() == protoreflect.StringKind && req.ProtoReflect().Get(fd).String() != "" {
+						resource = req.ProtoReflect().Get(fd).String()
+						break
+					}
+				}
+				exactlyOne(t, "refused as "+r.in, got, "auth.denied", resource, caseOf(resource), "denied")
+			}
+			_ = req
+
+			out := auditOutOfScope[method]
+			if rule.Step != "" {
+				out = "case." + rule.Step
+			}
+			if out == "" || r.out == "" {
+				return
+			}
+			outUser := r.out
+			if method == pb.ReportService_LinkReport_FullMethodName && r.outSameOrg {
+				outUser = "operator.swc"
+			}
+			outRole := r.role
+			if k := slices.IndexFunc(mxRoles, func(x mxRole) bool { return x.in == outUser || x.out == outUser }); k >= 0 {
+				outRole = mxRoles[k].role
+			}
+			_, got, err = call(t, m, build, outRole, outUser, r.target)
+			if c := status.Code(err); c != codes.NotFound && c != codes.InvalidArgument {
+				t.Fatalf("out of scope as %s: got %v, want NotFound", outUser, err)
+			}
+			resource := f.cases[r.target]
+			switch method {
+			case pb.ReportService_GetReport_FullMethodName:
+				resource = f.reports[r.target]
+			case pb.ReportService_DiscloseReporter_FullMethodName:
+				resource = f.reports[r.target] + "/reporter"
+			}
+			exactlyOne(t, "out of scope as "+outUser, got, out, resource, f.cases[r.target], "not_found")
+		})
+	}
+}
+
+// findAuditEvent lists the log as the auditor, three events a page and
+// following the page tokens, by the event's actor, by its case and by the
+// one instant it was written at, and fails unless each listing shows it
+// as it is.
+func findAuditEvent(t *testing.T, ts *testServer, want *pb.AuditEvent) {
+	t.Helper()
+	at := want.GetTime()
+	queries := []*pb.ListAuditEventsRequest{
+		{Actor: want.GetActor()},
+		{StartTime: at, EndTime: timestamppb.New(at.AsTime().Add(time.Nanosecond))},
+	}
+	if want.GetCase() != "" {
+		queries = append(queries, &pb.ListAuditEventsRequest{Case: want.GetCase()})
+	}
+	for _, q := range queries {
+		found := false
+		token := ""
+		for pages := 0; !found && pages < 400; pages++ {
+			page := proto.CloneOf(q)
+			page.PageSize, page.PageToken = 3, token
+			resp, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range resp.GetEvents() {
+				if e.GetSeq() == want.GetSeq() {
+					found = true
+					if !proto.Equal(e, want) {
+						t.Errorf("%s shows event %d as %v, want %v", describeAuditQuery(q), want.GetSeq(), e, want)
+					}
+				}
+			}
+			if token = resp.GetNextPageToken(); token == "" {
+				break
+			}
+		}
+		if !found {
+			t.Errorf("%s does not show event %d (%s %s)", describeAuditQuery(q), want.GetSeq(), want.GetAction(), want.GetResource())
+		}
 	}
 }
