@@ -206,6 +206,15 @@ func TestBackupWhileWriting(t *testing.T) {
 			t.Errorf("the server on the restored backup does not serve %s", name)
 		}
 	}
+	// The restored log goes on from the backup's head: the events of the
+	// reads above extend a chain that verifies from the first event.
+	v, err := again.audit().VerifyAuditLog(again.as(t, "auditor"), &pb.VerifyAuditLogRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.GetIntact() || v.GetCheckedEvents() != v.GetHeadSeq() || v.GetHeadSeq() <= uint64(res.AuditEvents) {
+		t.Errorf("the restored log after the reads: %v, want intact past the backup's %d events", v, res.AuditEvents)
+	}
 }
 
 // TestBackupOverREST downloads a backup with GET /v1/database:backup: the
