@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,37 @@ func TestEtcdQuotaIsDatabaseFull(t *testing.T) {
 	_, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport(), RequestId: "after-the-reads"})
 	if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "DATABASE_FULL" {
 		t.Errorf("a write after the reads: reason %q, message %q", errorReason(st), st.Message())
+	}
+}
+
+// TestSmallestEtcdMaxTxnOps: at the least --etcd-max-txn-ops a store on
+// etcd accepts, migrate-store copies a database and a server creates a new
+// store; one less, with which a server could create no store (it failed at
+// its first commit, naming the engine's MaxTxnOps), is refused before
+// anything opens, naming the flag.
+func TestSmallestEtcdMaxTxnOps(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	dir := t.TempDir()
+	clk := clock.NewFake(testNow)
+	startWithClock(t, testConfig(t, filepath.Join(dir, "childcase.db")), clk).stop()
+	least := app.MinEtcdMaxTxnOps()
+	if least != 24 {
+		t.Errorf("the least --etcd-max-txn-ops is %d; the README's etcd section says 24", least)
+	}
+
+	from, to := app.DefaultConfig(), app.DefaultConfig()
+	from.DBPath = filepath.Join(dir, "childcase.db")
+	to.Store, to.EtcdPrefix, to.EtcdMaxTxnOps = etcdStoreOf(cluster.Endpoints()), "/moved/", least
+	if res, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{}); err != nil || !res.OK() {
+		t.Fatalf("migrate-store at --etcd-max-txn-ops %d: %v (check %v)", least, err, res.Check.Problems)
+	}
+	startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clk, func(c *app.Config) {
+		c.EtcdPrefix, c.EtcdMaxTxnOps = "/new/", least
+	})
+
+	to.EtcdPrefix, to.EtcdMaxTxnOps = "/fewer/", least-1
+	_, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{})
+	if want := fmt.Sprintf("config: etcd-max-txn-ops: %d is below the %d operations", least-1, least); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("migrate-store at --etcd-max-txn-ops %d = %v, want %q", least-1, err, want)
 	}
 }

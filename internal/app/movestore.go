@@ -71,7 +71,11 @@ func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (
 	}
 	defer e.Close()
 	res, _, err := checkEngineCopy(ctx, e, progress)
-	return res, err
+	if err != nil {
+		// Named with its prefix: a wrong --etcd-prefix finds no database.
+		return res, fmt.Errorf("%s: %w", cfg.StoreName(), err)
+	}
+	return res, nil
 }
 
 // checkEngineCopy checks a bbolt file of one revision of e and returns
@@ -108,7 +112,7 @@ func BackupStore(ctx context.Context, cfg Config, wait time.Duration, w io.Write
 	defer e.Close()
 	snap, _, err := boltstore.SnapshotEngine(ctx, e)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", cfg.StoreName(), err)
 	}
 	defer snap.Close()
 	_, err = io.Copy(w, snap)

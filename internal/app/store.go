@@ -33,6 +33,11 @@ const (
 	DefaultEtcdMaxRequestBytes = etcdstore.DefaultMaxRequestBytes
 )
 
+// MinEtcdMaxTxnOps is the least --etcd-max-txn-ops a store on etcd can
+// work with: the commit that creates a new store's buckets holds that
+// many operations.
+func MinEtcdMaxTxnOps() int { return boltstore.MinEngineTxnOps() }
+
 // serverStore is what a server needs of its store: the datastore, a
 // consistent backup (a bbolt file of one transaction), the gauges of the
 // metrics, and on a shared store the election of the instance that runs
@@ -112,6 +117,13 @@ func (c Config) validateStore() error {
 	}
 	if c.MaxDBSize != 0 {
 		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")
+	}
+	// Under what the layout's first commit needs, a server could create
+	// no store (it failed at that commit, naming the engine's MaxTxnOps,
+	// and migrate-store too, a little lower): refused here, naming the flag.
+	if n, least := c.EtcdMaxTxnOps, MinEtcdMaxTxnOps(); n != 0 && n < least {
+		return fmt.Errorf("config: etcd-max-txn-ops: %d is below the %d operations of the commit that creates the store's buckets (0 means the default, %d)",
+			n, least, DefaultEtcdMaxTxnOps)
 	}
 	if err := c.etcdConfig().Validate(); err != nil {
 		return c.etcdSettingError(err)

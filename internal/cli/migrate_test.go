@@ -221,6 +221,18 @@ func TestEtcdBackupCheckRestore(t *testing.T) {
 	onFile := filepath.Join(dir, "restored.db")
 	mgMustRun(t, "restore", "--from", backup, "--db", onFile)
 	mvSameBuckets(t, db, onFile)
+
+	// A prefix that holds no deployment (a typo of --etcd-prefix) is
+	// named in the refusal, so that the operator sees which one was read.
+	for _, args := range [][]string{
+		{"check", "--store", store, "--etcd-prefix", "/typo/"},
+		{"backup", "--to", filepath.Join(dir, "typo.db"), "--store", store, "--etcd-prefix", "/typo/"},
+	} {
+		code, _, stderr := mgRun(t, args...)
+		if code != 1 || !strings.Contains(stderr, store+" (prefix /typo/): ") || !strings.Contains(stderr, "holds no childcase database") {
+			t.Errorf("%s of an empty prefix: exit %d, stderr %q, want the store and its prefix named", args[0], code, stderr)
+		}
+	}
 }
 
 // TestMigrateStoreOfABrokenDatabase: a file whose audit chain is broken is

@@ -166,6 +166,13 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	return s, nil
 }
 
+// MinEngineTxnOps is the fewest operations an engine must let one commit
+// hold for the layout to live on it: a new store's first commit
+// (initEngine) writes the marker of every bucket at once, beside the meta
+// keys of initStore and the engine's own commit guard (CopyIntoEngine's
+// first and last commits, one fewer). Under it no store can be created.
+func MinEngineTxnOps() int { return len(allBuckets) + 3 }
+
 // initEngine is initSchema for an engine, which is never migrated record
 // by record: a store of a version before lastRewritingVersion is refused.
 func initEngine(t kv.Tx) error {

@@ -407,6 +407,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	guard, err := client.Get(check, e.guard, clientv3.WithCountOnly())
 	if err != nil {
 		_ = client.Close()
+		if ctx.Err() == nil {
+			if problem := tlsProblem(cfg.Endpoints, tc, cfg); problem != nil {
+				return nil, problem
+			}
+		}
 		return nil, fmt.Errorf("etcd %v does not answer: %w", cfg.Endpoints, err)
 	}
 	if err := refuseNested(check, client, e.prefix, guard.Count > 0); err != nil {

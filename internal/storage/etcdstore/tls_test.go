@@ -8,10 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func TestTLSWithClientCertificates(t *testing.T) {
 	ca, caKey, caFile := newCA(t, dir, "ca")
 	server := issue(t, dir, "member", ca, caKey, x509.ExtKeyUsageServerAuth)
 	client := issue(t, dir, "childcase", ca, caKey, x509.ExtKeyUsageClientAuth)
-	_, _, otherCA := newCA(t, dir, "other-ca")
+	otherCACert, otherCAKey, otherCA := newCA(t, dir, "other-ca")
 	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync(), etcdtest.WithClientTLS(etcdtest.TLSFiles{
 		CertFile: server[0], KeyFile: server[1], ClientCAFile: caFile}))
 
@@ -51,13 +53,35 @@ func TestTLSWithClientCertificates(t *testing.T) {
 		t.Fatalf("a write over TLS: %v", err)
 	}
 
-	for name, cfg := range map[string]etcdstore.Config{
-		"no client certificate": {Endpoints: cluster.Endpoints(), CAFile: caFile, DialTimeout: time.Second},
-		"another CA trusted":    {Endpoints: cluster.Endpoints(), CAFile: otherCA, CertFile: client[0], KeyFile: client[1], DialTimeout: time.Second},
+	// Each refusal names the setting to change, rather than only that
+	// the cluster did not answer within the dial timeout.
+	plain := make([]string, len(cluster.Endpoints()))
+	for i, ep := range cluster.Endpoints() {
+		plain[i] = "http://" + strings.TrimPrefix(ep, "https://")
+	}
+	stranger := issue(t, dir, "stranger", otherCACert, otherCAKey, x509.ExtKeyUsageClientAuth)
+	for name, tt := range map[string]struct {
+		cfg             etcdstore.Config
+		field, inReason string
+	}{
+		"no client certificate": {etcdstore.Config{Endpoints: cluster.Endpoints(), CAFile: caFile, DialTimeout: time.Second},
+			"CertFile, KeyFile", "asks for a client certificate"},
+		"a client certificate of another CA": {etcdstore.Config{Endpoints: cluster.Endpoints(), CAFile: caFile, CertFile: stranger[0], KeyFile: stranger[1], DialTimeout: time.Second},
+			"CertFile, KeyFile", "refused the client certificate " + stranger[0]},
+		"another CA trusted": {etcdstore.Config{Endpoints: cluster.Endpoints(), CAFile: otherCA, CertFile: client[0], KeyFile: client[1], DialTimeout: time.Second},
+			"CAFile", "does not verify against " + otherCA},
+		"no TLS": {etcdstore.Config{Endpoints: plain, DialTimeout: time.Second},
+			"CAFile", "serves TLS on its client port"},
 	} {
-		if e, err := etcdstore.Open(ctx, cfg); err == nil {
+		e, err := etcdstore.Open(ctx, tt.cfg)
+		if err == nil {
 			e.Close()
 			t.Errorf("%s: Open succeeded", name)
+			continue
+		}
+		var ce *etcdstore.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(ce.Rule, tt.inReason) {
+			t.Errorf("%s: Open = %v, want a ConfigError of %s saying %q", name, err, tt.field, tt.inReason)
 		}
 	}
 }

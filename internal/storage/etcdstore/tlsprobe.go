@@ -1,0 +1,97 @@
+package etcdstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// probeTimeout bounds each step (connect, handshake, the wait for a
+// refusal) of tlsProblem's look at one endpoint.
+const probeTimeout = time.Second
+
+// tlsProblem says why a cluster that did not answer Open's check refused
+// it, when the reason is the connection's TLS: the client library then
+// waits its whole dial timeout and tells only "context deadline
+// exceeded", for a member that wants a client certificate and got none
+// (or one its --trusted-ca-file did not sign), a member whose certificate
+// the CA file does not verify, or TLS on one side only. It tries one TLS
+// handshake with each endpoint in turn and returns a *ConfigError naming
+// the setting to change for the first refusal it recognises, or nil (an
+// endpoint that does not accept the connection, or accepts the handshake,
+// is no TLS problem).
+func tlsProblem(endpoints []string, tc *tls.Config, cfg Config) error {
+	for _, ep := range endpoints {
+		hostPort := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/")
+		if err := probeTLS(hostPort, tc, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeTLS is tlsProblem for one member at hostPort.
+func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return nil
+	}
+	conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
+	if err != nil {
+		return nil
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * probeTimeout))
+	if tc == nil {
+		// Plain connections: does the member speak TLS instead?
+		if tls.Client(conn, &tls.Config{InsecureSkipVerify: true}).Handshake() == nil { //nolint:gosec // only asks whether it speaks TLS
+			return &ConfigError{"CAFile", fmt.Sprintf("etcd member %s serves TLS on its client port: give the CA file "+
+				"that signed its certificate (and a client certificate, if it asks for one)", hostPort)}
+		}
+		return nil
+	}
+	c := tc.Clone()
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	tconn := tls.Client(conn, c)
+	err = tconn.Handshake()
+	if err == nil {
+		// Under TLS 1.3 a member refuses the client certificate after the
+		// handshake, with an alert that the first read brings.
+		_, err = tconn.Read(make([]byte, 1))
+	}
+	var verify *tls.CertificateVerificationError
+	var header tls.RecordHeaderError
+	var op *net.OpError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &verify):
+		return &ConfigError{"CAFile", fmt.Sprintf("the certificate of etcd member %s does not verify against %s: %v",
+			hostPort, orSystemRoots(cfg.CAFile), verify.Err)}
+	case errors.As(err, &header):
+		return &ConfigError{"CAFile", fmt.Sprintf("etcd member %s does not serve TLS on its client port: "+
+			"leave out the CA file and client certificate, or serve TLS there", hostPort)}
+	case errors.As(err, &op) && op.Op == "remote error":
+		if cfg.CertFile == "" {
+			return &ConfigError{"CertFile, KeyFile", fmt.Sprintf("etcd member %s refused the connection (%v): "+
+				"it asks for a client certificate signed by its --trusted-ca-file", hostPort, op.Err)}
+		}
+		return &ConfigError{"CertFile, KeyFile", fmt.Sprintf("etcd member %s refused the client certificate %s (%v): "+
+			"it takes one signed by its --trusted-ca-file", hostPort, cfg.CertFile, op.Err)}
+	}
+	return nil
+}
+
+// orSystemRoots names the CA file, or the system's roots when none is
+// given.
+func orSystemRoots(caFile string) string {
+	if caFile == "" {
+		return "the system's CA certificates"
+	}
+	return caFile
+}
