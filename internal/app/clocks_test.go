@@ -36,27 +36,14 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	p := ts.process()
 	worker, chair := ts.as(t, "tb.worker"), ts.as(t, "tb.chair")
 
-	name := openCase(t, ts, received, "00004")
-	ts.clock.Set(hn(2025, 4, 17, 10, 0))
-	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name)})
-	if err != nil {
-		t.Fatalf("acknowledge: %v", err)
-	}
-	c, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: c.GetEtag(),
-		HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low(), SafetyObstacles: low()})
-	if err != nil {
-		t.Fatalf("initial assessment: %v", err)
-	}
+	name, c := assessedInTrucBach(t, ts, received, hn(2025, 4, 17, 10, 0))
 
 	// The meeting was on Mon 21 April; the worker types it in on Fri 25.
 	ts.clock.Set(hn(2025, 4, 25, 14, 0))
-	specific := func(meeting time.Time) (*pb.Case, error) {
-		return p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
-			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(meeting), MeetingChair: chairAttendee()})
-	}
+	specific := func(meeting time.Time) (*pb.Case, error) { return specificAssessment(p, worker, name, c.GetEtag(), meeting) }
 	// A meeting in the future, or before the case was acknowledged, is
 	// refused naming the field, and changes nothing.
-	_, err = specific(hn(2025, 4, 26, 9, 0))
+	_, err := specific(hn(2025, 4, 26, 9, 0))
 	wantField(t, err, "meeting_time")
 	_, err = specific(hn(2025, 4, 17, 9, 30))
 	wantField(t, err, "meeting_time")
@@ -583,20 +570,14 @@ func TestClocksPoliceForwardingRecordedLate(t *testing.T) {
 	}
 }
 
-// A meeting_time in the second the case was acknowledged is not "before"
-// the acknowledgement, whatever fraction of that second the service
-// recorded: the refusal shows the acknowledgement to the second, and a
-// worker who types that time back in must not be refused again. A second
-// earlier is before it.
-func TestMeetingInTheSecondOfTheAcknowledgement(t *testing.T) {
-	received := hn(2025, 4, 17, 9, 0)
-	ts := startServerAt(t, received, "")
-	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
-	p := ts.process()
-	worker := ts.as(t, "tb.worker")
+// assessedInTrucBach opens a case in Trúc Bạch received at received, and
+// has tb.worker acknowledge it at acknowledged and record its initial
+// assessment: a case ready for its specific assessment.
+func assessedInTrucBach(t *testing.T, ts *testServer, received, acknowledged time.Time) (string, *pb.Case) {
+	t.Helper()
+	p, worker := ts.process(), ts.as(t, "tb.worker")
 	name := openCase(t, ts, received, "00004")
-	acknowledged := hn(2025, 4, 17, 10, 0)
-	ts.clock.Set(acknowledged.Add(700 * time.Millisecond))
+	ts.clock.Set(acknowledged)
 	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name)})
 	if err != nil {
 		t.Fatalf("acknowledge: %v", err)
@@ -606,14 +587,32 @@ func TestMeetingInTheSecondOfTheAcknowledgement(t *testing.T) {
 	if err != nil {
 		t.Fatalf("initial assessment: %v", err)
 	}
+	return name, c
+}
+
+// specificAssessment records the specific assessment of the meeting at
+// meeting.
+func specificAssessment(p pb.CaseProcessServiceClient, worker context.Context, name, etag string, meeting time.Time) (*pb.Case, error) {
+	return p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: etag,
+		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(meeting), MeetingChair: chairAttendee()})
+}
+
+// A meeting_time in the second the case was acknowledged is not "before"
+// the acknowledgement, whatever fraction of that second the service
+// recorded: the refusal shows the acknowledgement to the second, and a
+// worker who types that time back in must not be refused again. A second
+// earlier is before it.
+func TestMeetingInTheSecondOfTheAcknowledgement(t *testing.T) {
+	received := hn(2025, 4, 17, 9, 0)
+	ts := startServerAt(t, received, "")
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	p, worker := ts.process(), ts.as(t, "tb.worker")
+	acknowledged := hn(2025, 4, 17, 10, 0)
+	name, c := assessedInTrucBach(t, ts, received, acknowledged.Add(700*time.Millisecond))
 	ts.clock.Set(hn(2025, 4, 17, 11, 0))
-	specific := func(meeting time.Time) (*pb.Case, error) {
-		return p.RecordSpecificAssessment(worker, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
-			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(meeting), MeetingChair: chairAttendee()})
-	}
-	_, err = specific(acknowledged.Add(-time.Second))
+	_, err := specificAssessment(p, worker, name, c.GetEtag(), acknowledged.Add(-time.Second))
 	wantField(t, err, "meeting_time")
-	if _, err := specific(acknowledged); err != nil {
+	if _, err := specificAssessment(p, worker, name, c.GetEtag(), acknowledged); err != nil {
 		t.Fatalf("a meeting in the second of the acknowledgement: %v", err)
 	}
 }

@@ -235,29 +235,57 @@ func httpRule(t *testing.T, m protoreflect.MethodDescriptor) (string, string) {
 	})
 }
 
+// openAPIDoc is what the tests read of the OpenAPI document: its
+// operations and their parameters and responses, and its schemas.
+type openAPIDoc struct {
+	Paths map[string]map[string]struct {
+		OperationID string `json:"operationId"`
+		Summary     string `json:"summary"`
+		Description string `json:"description"`
+		Parameters  []struct {
+			Name        string `json:"name"`
+			In          string `json:"in"`
+			Description string `json:"description"`
+			Schema      struct {
+				Ref string `json:"$ref"`
+			} `json:"schema"`
+		} `json:"parameters"`
+		Responses map[string]struct {
+			Description string `json:"description"`
+		} `json:"responses"`
+	} `json:"paths"`
+	Definitions map[string]struct {
+		Description string                     `json:"description"`
+		Properties  map[string]openAPIProperty `json:"properties"`
+	} `json:"definitions"`
+}
+
+// openAPIProperty is a schema's property.
+type openAPIProperty struct {
+	Description string         `json:"description"`
+	Title       string         `json:"title"`
+	Ref         string         `json:"$ref"`
+	Items       map[string]any `json:"items"`
+	ReadOnly    bool           `json:"readOnly"`
+}
+
+// readOpenAPI reads the OpenAPI document the server serves.
+func readOpenAPI(t *testing.T) openAPIDoc {
+	t.Helper()
+	var doc openAPIDoc
+	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
 // The OpenAPI document, which the hotline's client developers read, says
 // what today's additions mean: a body over the limit (413 on every
 // operation), the closure ground TURNED_16 and its refusal, and the token
 // fields of an audit event; and each description is its own (the closure
 // grounds' once began with the deadline's "A clock running on a case").
 func TestOpenAPIDocumentsLimitsGroundsAndTokens(t *testing.T) {
-	type schema struct {
-		Description string `json:"description"`
-		Properties  map[string]struct {
-			Description string `json:"description"`
-		} `json:"properties"`
-	}
-	var doc struct {
-		Paths map[string]map[string]struct {
-			Responses map[string]struct {
-				Description string `json:"description"`
-			} `json:"responses"`
-		} `json:"paths"`
-		Definitions map[string]schema `json:"definitions"`
-	}
-	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readOpenAPI(t)
 	tooLarge := doc.Paths["/v1/reports"]["post"].Responses["413"].Description
 	for _, want := range []string{"1 MiB", "BODY_TOO_LARGE", "nothing was done"} {
 		if !strings.Contains(tooLarge, want) {
@@ -293,16 +321,7 @@ func TestOpenAPIDocumentsLimitsGroundsAndTokens(t *testing.T) {
 // for too many failed sign-ins when the database may be full. The
 // statuses come from the gateway's own mapping of the gRPC codes.
 func TestOpenAPIDocumentsEveryErrorStatus(t *testing.T) {
-	var doc struct {
-		Paths map[string]map[string]struct {
-			Responses map[string]struct {
-				Description string `json:"description"`
-			} `json:"responses"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readOpenAPI(t)
 	for _, tt := range []struct {
 		code    codes.Code
 		reasons []string
@@ -345,33 +364,7 @@ func TestOpenAPIDocumentsEveryErrorStatus(t *testing.T) {
 // what it is). A field a client must fill in without a word on what it
 // means, as the reason of a step or a child's sex was, is guessed.
 func TestOpenAPIDescribesEveryRequestField(t *testing.T) {
-	type property struct {
-		Description string         `json:"description"`
-		Title       string         `json:"title"`
-		Ref         string         `json:"$ref"`
-		Items       map[string]any `json:"items"`
-		ReadOnly    bool           `json:"readOnly"`
-	}
-	var doc struct {
-		Paths map[string]map[string]struct {
-			Summary     string `json:"summary"`
-			Description string `json:"description"`
-			Parameters  []struct {
-				Name        string `json:"name"`
-				In          string `json:"in"`
-				Description string `json:"description"`
-				Schema      struct {
-					Ref string `json:"$ref"`
-				} `json:"schema"`
-			} `json:"parameters"`
-		} `json:"paths"`
-		Definitions map[string]struct {
-			Properties map[string]property `json:"properties"`
-		} `json:"definitions"`
-	}
-	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readOpenAPI(t)
 	seen := map[string]bool{}
 	var walk func(ref, at string)
 	walk = func(ref, at string) {
@@ -419,16 +412,7 @@ func TestOpenAPIDescribesEveryRequestField(t *testing.T) {
 // Four lists said nothing of it, and a client stopping at a short page
 // would miss the rest.
 func TestOpenAPISaysHowEveryListEnds(t *testing.T) {
-	var doc struct {
-		Definitions map[string]struct {
-			Properties map[string]struct {
-				Description string `json:"description"`
-			} `json:"properties"`
-		} `json:"definitions"`
-	}
-	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readOpenAPI(t)
 	lists := 0
 	for name, def := range doc.Definitions {
 		next, ok := def.Properties["next_page_token"]

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/childcase/childcase/api/openapi"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
@@ -26,18 +25,7 @@ func TestRESTParametersNotUTF8(t *testing.T) {
 		users[model.Role(r.role)] = r.in // numbered alike
 	}
 
-	var doc struct {
-		Paths map[string]map[string]struct {
-			OperationID string `json:"operationId"`
-			Parameters  []struct {
-				Name string `json:"name"`
-				In   string `json:"in"`
-			} `json:"parameters"`
-		} `json:"paths"`
-	}
-	if err := json.Unmarshal(openapi.JSON, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readOpenAPI(t)
 	templates := make([]string, 0, len(doc.Paths))
 	for p := range doc.Paths {
 		templates = append(templates, p)
