@@ -849,6 +849,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	s.push(func(context.Context) error {
 		gs.Health.Shutdown()
 		igs.Health.Shutdown()
+		// Watches never finish by themselves: they end now, naming where
+		// to resume, rather than hold the stop until its timeout.
+		gs.EndWatches()
+		igs.EndWatches()
 		return nil
 	})
 

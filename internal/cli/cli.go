@@ -189,7 +189,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), envValueError(f, v, err))
 			}
 		}
 	})
@@ -207,6 +207,29 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// envValueError says what is wrong with an environment twin's value. The
+// flag package reports a bool, an int or a duration it cannot read only as
+// "parse error"; on the command line it quotes the value beside that, and
+// an operator reading the environment's refusal needs as much: the value
+// and what the variable takes.
+func envValueError(f *flag.Flag, v string, err error) error {
+	want := ""
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case bool:
+			want = "true or false"
+		case int:
+			want = "a whole number"
+		case time.Duration:
+			want = "a duration such as 30s, 15m or 2h"
+		}
+	}
+	if want == "" {
+		return err // a size, a string: its own message names the value
+	}
+	return fmt.Errorf("%q is not %s (%w)", v, want, err)
 }
 
 func envName(flagName string) string {

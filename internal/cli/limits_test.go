@@ -176,3 +176,26 @@ func TestDBReserveIsAtMostAQuarterOfTheCap(t *testing.T) {
 		}
 	}
 }
+
+// An environment twin that cannot be read is refused naming the variable,
+// the value and what it takes, as the command line's refusal quotes the
+// value: the flag package alone says only "parse error".
+func TestEnvironmentValueRefusalSaysWhatItTakes(t *testing.T) {
+	for _, tt := range []struct{ env, value, want string }{
+		{"CHILDCASE_DEMO", "maybe", `CHILDCASE_DEMO: "maybe" is not true or false`},
+		{"CHILDCASE_KEEPALIVE_PERMIT_WITHOUT_STREAM", "yes", `"yes" is not true or false`},
+		{"CHILDCASE_MAX_CONCURRENT_STREAMS", "many", `CHILDCASE_MAX_CONCURRENT_STREAMS: "many" is not a whole number`},
+		{"CHILDCASE_ETCD_MAX_TXN_OPS", "1e4", `"1e4" is not a whole number`},
+		{"CHILDCASE_SHUTDOWN_TIMEOUT", "15", `CHILDCASE_SHUTDOWN_TIMEOUT: "15" is not a duration such as 30s`},
+		{"CHILDCASE_REQUEST_TIMEOUT", "soon", `"soon" is not a duration`},
+		{"CHILDCASE_MAX_DB_SIZE", "-1", `CHILDCASE_MAX_DB_SIZE: "-1" is not a size`},
+	} {
+		t.Run(tt.env, func(t *testing.T) {
+			t.Setenv(tt.env, tt.value)
+			_, err := serveConfig(nil, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s=%s: %v, want an error containing %q", tt.env, tt.value, err, tt.want)
+			}
+		})
+	}
+}

@@ -12,9 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -34,7 +31,7 @@ const manageUsage = `Usage:
   childcase users list   --db FILE
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
   childcase keys rotate  --db FILE --key-file FILE          (server stopped)
-  childcase keys rotate  --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE]   (running server)
+  childcase keys rotate  --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE] [--client-cert FILE --client-key FILE]   (running server)
   childcase audit verify --db FILE
 `
 
@@ -182,17 +179,18 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := app.DefaultConfig()
-	var addr, token, caFile string
+	var addr, token string
+	var rt remoteTLS
 	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (server stopped)")
 	stringFlag(fs, &cfg.KeyFile, "key-file", "path of the master key file (server stopped)")
 	stringFlag(fs, &addr, "addr", "gRPC address of a running server: rotate there, without stopping it")
 	stringFlag(fs, &token, "token", "an admin's bearer token, with --addr")
-	stringFlag(fs, &caFile, "ca-cert", "PEM CA of the server's certificate, with --addr when it serves TLS")
+	remoteTLSFlags(fs, &rt)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if addr != "" {
-		id, n, err := rotateRemote(ctx, addr, token, caFile)
+		id, n, err := rotateRemote(ctx, addr, token, rt)
 		if err != nil {
 			return err
 		}
@@ -222,18 +220,11 @@ func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, r
 
 // rotateRemote asks a running server to rotate its master key, so reads
 // never stop.
-func rotateRemote(ctx context.Context, addr, token, caFile string) (string, int, error) {
+func rotateRemote(ctx context.Context, addr, token string, rt remoteTLS) (string, int, error) {
 	if token == "" {
 		return "", 0, errors.New("--token: an admin token is required with --addr")
 	}
-	creds := insecure.NewCredentials()
-	if caFile != "" {
-		var err error
-		if creds, err = credentials.NewClientTLSFromFile(caFile, ""); err != nil {
-			return "", 0, fmt.Errorf("--ca-cert: %w", err)
-		}
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	conn, err := rt.dial(addr)
 	if err != nil {
 		return "", 0, err
 	}
@@ -241,7 +232,7 @@ func rotateRemote(ctx context.Context, addr, token, caFile string) (string, int,
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 	resp, err := pb.NewAdminServiceClient(conn).RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{})
 	if err != nil {
-		return "", 0, fmt.Errorf("rotate on %s: %w", addr, err)
+		return "", 0, fmt.Errorf("rotate on %s: %w", addr, rt.explain(err))
 	}
 	return resp.GetMasterKeyId(), int(resp.GetRewrappedKeys()), nil
 }

@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -26,7 +23,7 @@ import (
 // a server holds.
 
 const opsUsage = `Usage:
-  childcase backup  --to FILE --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE]   (running server)
+  childcase backup  --to FILE --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE] [--client-cert FILE --client-key FILE]   (running server)
   childcase backup  --to FILE --db FILE                                               (server stopped)
   childcase backup  --to FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]         (one revision, servers may run)
   childcase restore --from FILE --db FILE [--force]                                   (server stopped)
@@ -50,13 +47,14 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := app.DefaultConfig()
-	var to, addr, token, caFile string
+	var to, addr, token string
+	var rt remoteTLS
 	fs.StringVar(&to, "to", "", "the backup file to write; it must not exist")
 	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file, when no server runs on it")
 	offlineStoreFlags(fs, &cfg, "an etcd store to back up (one revision; servers may run on it)")
 	stringFlag(fs, &addr, "addr", "gRPC address of a running server: back up through it, while it serves")
 	stringFlag(fs, &token, "token", "an admin's bearer token, with --addr")
-	stringFlag(fs, &caFile, "ca-cert", "PEM CA of the server's certificate, with --addr when it serves TLS")
+	remoteTLSFlags(fs, &rt)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -105,7 +103,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var source string
 	if addr != "" {
 		source = addr
-		err = backupRemote(ctx, addr, token, caFile, f)
+		err = backupRemote(ctx, addr, token, rt, f)
 	} else {
 		source = cfg.StoreName()
 		err = backupOffline(ctx, cfg, f)
@@ -155,15 +153,8 @@ func backupOffline(ctx context.Context, cfg app.Config, w io.Writer) error {
 }
 
 // backupRemote streams a hot backup from a running server's AdminService.
-func backupRemote(ctx context.Context, addr, token, caFile string, w io.Writer) error {
-	creds := insecure.NewCredentials()
-	if caFile != "" {
-		var err error
-		if creds, err = credentials.NewClientTLSFromFile(caFile, ""); err != nil {
-			return fmt.Errorf("--ca-cert: %w", err)
-		}
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+func backupRemote(ctx context.Context, addr, token string, rt remoteTLS, w io.Writer) error {
+	conn, err := rt.dial(addr)
 	if err != nil {
 		return err
 	}
@@ -172,7 +163,7 @@ func backupRemote(ctx context.Context, addr, token, caFile string, w io.Writer) 
 	defer cancel()
 	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
 	if err != nil {
-		return fmt.Errorf("backup from %s: %w", addr, err)
+		return fmt.Errorf("backup from %s: %w", addr, rt.explain(err))
 	}
 	for {
 		chunk, err := stream.Recv()
@@ -180,7 +171,7 @@ func backupRemote(ctx context.Context, addr, token, caFile string, w io.Writer) 
 			return nil // the server sent the whole file
 		}
 		if err != nil {
-			return fmt.Errorf("backup from %s: %w", addr, err)
+			return fmt.Errorf("backup from %s: %w", addr, rt.explain(err))
 		}
 		if _, err := w.Write(chunk.GetData()); err != nil {
 			return err

@@ -27,7 +27,7 @@ import (
 func opsClearEnv(t *testing.T) {
 	t.Helper()
 	mgClearEnv(t)
-	for _, name := range []string{"ADDR", "TOKEN", "CA_CERT"} {
+	for _, name := range []string{"ADDR", "TOKEN", "CA_CERT", "CLIENT_CERT", "CLIENT_KEY"} {
 		t.Setenv(EnvPrefix+name, "")
 	}
 }

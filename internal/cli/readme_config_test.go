@@ -180,3 +180,40 @@ func TestREADMEEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 		})
 	}
 }
+
+// TestREADMEEtcdLimitRanges holds the ranges the Configuration table gives
+// the etcd store's limits, "(at least 2)" operations and commits "(4 KiB to
+// 1 GiB)": with an etcd store, serve takes the bounds and refuses a value
+// past them naming the flag.
+func TestREADMEEtcdLimitRanges(t *testing.T) {
+	section := readmeSection(t, "Configuration")
+	for _, rule := range []string{"most operations in one commit (at least 2)", "the largest commit (4 KiB to 1 GiB)"} {
+		if !strings.Contains(section, rule) {
+			t.Errorf("README.md's Configuration no longer says %q", rule)
+		}
+	}
+	for _, tt := range []struct {
+		flag, value string
+		ok          bool
+	}{
+		{"etcd-max-txn-ops", "2", true},
+		{"etcd-max-txn-ops", "1", false},
+		{"etcd-max-request-bytes", "4KiB", true},
+		{"etcd-max-request-bytes", "4095", false},
+		{"etcd-max-request-bytes", "1GiB", true},
+		{"etcd-max-request-bytes", "1073741825", false},
+	} {
+		t.Setenv(envName(tt.flag), "")
+		cfg, err := serveConfig([]string{"--store", "etcd://127.0.0.1:2379", "--" + tt.flag, tt.value}, &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		if tt.ok && err != nil {
+			t.Errorf("--%s %s: %v, want it taken", tt.flag, tt.value, err)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "config: "+tt.flag+": ")) {
+			t.Errorf("--%s %s: %v, want a refusal naming --%s", tt.flag, tt.value, err, tt.flag)
+		}
+	}
+}

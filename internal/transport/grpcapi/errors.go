@@ -39,6 +39,7 @@ const (
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
 	ReasonStreamStalled    = "STREAM_STALLED"
+	ReasonShuttingDown     = "SHUTTING_DOWN"
 	ReasonBodyTooLarge     = "BODY_TOO_LARGE"
 	ReasonDatabaseDamaged  = "DATABASE_DAMAGED"
 	ReasonUnimplemented    = "UNIMPLEMENTED"

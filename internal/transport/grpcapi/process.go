@@ -4,9 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -28,6 +30,8 @@ type processServer struct {
 	identity *identity.Service
 	clock    clock.Clock
 	log      *slog.Logger
+	// stopping ends the open watches at shutdown.
+	stopping *shutdownSignal
 }
 
 // transitionRequest is what every transition request has.
@@ -335,8 +339,60 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 	// The response headers go out once the watch is live: a client that
 	// waits for them (stream.Header) misses nothing written after.
 	live := func() error { return stream.SendHeader(metadata.MD{}) }
-	err := s.engine.Watch(ctx, principalFrom(ctx), req.GetAfterSeq(), caseFilter, live, func(n model.Notification) error {
-		return stream.Send(notificationToProto(n))
+	// The watch ends when its client goes or the server stops.
+	watchCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stopping.raised():
+			cancel()
+		case <-watchCtx.Done():
+		}
+	}()
+	last := req.GetAfterSeq()
+	err := s.engine.Watch(watchCtx, principalFrom(ctx), req.GetAfterSeq(), caseFilter, live, func(n model.Notification) error {
+		if err := stream.Send(notificationToProto(n)); err != nil {
+			return err
+		}
+		last = n.Seq
+		return nil
 	})
+	if ctx.Err() == nil && watchCtx.Err() != nil && s.stopping.isRaised() {
+		return shuttingDown(last)
+	}
 	return toStatus(ctx, s.log, err)
+}
+
+// shuttingDown is how a watch ends when the server stops: UNAVAILABLE, so
+// that clients retry, with the after_seq that resumes it where it ended
+// (none when it sent nothing and started without one: it resumes from
+// now).
+func shuttingDown(last uint64) error {
+	if last == 0 {
+		return withInfo(codes.Unavailable, "the server is shutting down: watch again, here once it is back or on another instance",
+			ReasonShuttingDown, nil)
+	}
+	after := strconv.FormatUint(last, 10)
+	return withInfo(codes.Unavailable, "the server is shutting down: watch again with after_seq="+after+", here once it is back or on another instance",
+		ReasonShuttingDown, map[string]string{"after_seq": after})
+}
+
+// shutdownSignal is raised once, when the server stops.
+type shutdownSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newShutdownSignal() *shutdownSignal { return &shutdownSignal{ch: make(chan struct{})} }
+
+func (s *shutdownSignal) raise()                  { s.once.Do(func() { close(s.ch) }) }
+func (s *shutdownSignal) raised() <-chan struct{} { return s.ch }
+
+func (s *shutdownSignal) isRaised() bool {
+	select {
+	case <-s.ch:
+		return true
+	default:
+		return false
+	}
 }

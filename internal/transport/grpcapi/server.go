@@ -93,7 +93,15 @@ type Deps struct {
 type Server struct {
 	*grpc.Server
 	Health *health.Server
+	// watches ends the open watches at shutdown (EndWatches).
+	watches *shutdownSignal
 }
+
+// EndWatches ends every WatchEvents stream open on this server, and every
+// one opened after, with UNAVAILABLE (SHUTTING_DOWN) naming the after_seq
+// to resume with. A watch never finishes by itself: a graceful stop
+// would otherwise wait for it until the shutdown timeout runs out.
+func (s *Server) EndWatches() { s.watches.raise() }
 
 // NewServer builds the gRPC server: interceptors (recovery first, then request
 // id, logging, authentication and method rules, the limits, validation; the
@@ -156,10 +164,11 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		),
 	)
 	s := grpc.NewServer(opts...)
+	watches := newShutdownSignal()
 	pb.RegisterReportServiceServer(s, &reportServer{pages: pages, intake: d.Intake, log: d.Log})
 	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, search: d.Search, identity: d.Identity, clock: d.Clock, log: d.Log})
 	pb.RegisterUnitServiceServer(s, &unitServer{pages: pages, units: d.Units, clock: d.Clock, log: d.Log})
-	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, clock: d.Clock, log: d.Log})
+	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, clock: d.Clock, log: d.Log, stopping: watches})
 	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, pages: pages, log: d.Log})
 	pb.RegisterStatisticsServiceServer(s, &statisticsServer{stats: d.Statistics, log: d.Log})
@@ -171,7 +180,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	reflection.Register(s)
-	return &Server{Server: s, Health: hs}, nil
+	return &Server{Server: s, Health: hs, watches: watches}, nil
 }
 
 // orNoUnary and orNoStream stand in for an interceptor not configured.

@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// A watch never finishes by itself, so the README's "in-flight calls
+// finish (--shutdown-timeout, 15s)" of a SIGTERM (systemctl restart after a
+// certificate renewal) must not wait for one: stopping ends every open
+// watch at once, over REST and gRPC, with UNAVAILABLE (SHUTTING_DOWN) and
+// the after_seq to resume with, and the stop returns without an error well
+// before its timeout. Before, the stop sat out the whole timeout and ended
+// in "context deadline exceeded" (the process exited 1).
+func TestStopEndsOpenWatches(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.ShutdownTimeout = 10 * time.Second
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
+	ts.addUser(t, "bd.watcher", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	token := ts.tokens.get("bd.watcher")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp := restStream(t, ctx, http.DefaultClient, ts, "/v1/notifications:watch?after_seq=1", token)
+	lines := bufio.NewScanner(resp.Body)
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"result"`) {
+		t.Fatalf("first notification over REST: %q %v", lines.Text(), lines.Err())
+	}
+	conn := dialGRPC(t, ts.GRPCAddr(), insecure.NewCredentials())
+	watch, err := pb.NewCaseProcessServiceClient(conn).WatchEvents(withToken(ctx, token), &pb.WatchEventsRequest{AfterSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := watch.Recv()
+	if err != nil {
+		t.Fatalf("first notification over gRPC: %v", err)
+	}
+	ts.conn.Close()
+	ts.conn = nil
+	start := time.Now()
+	if err := ts.Stop(); err != nil {
+		t.Errorf("stop with watches open: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stop with watches open took %v, want the watches ended at once, not the %v of the timeout", took, cfg.ShutdownTimeout)
+	}
+
+	var rest string
+	for lines.Scan() {
+		rest += lines.Text() + "\n"
+	}
+	if !strings.Contains(rest, "SHUTTING_DOWN") || !strings.Contains(rest, "after_seq") {
+		t.Errorf("the REST watch ended with %q, want UNAVAILABLE (SHUTTING_DOWN) naming after_seq", rest)
+	}
+	last := first.GetSeq()
+	for {
+		n, err := watch.Recv()
+		if err == nil {
+			last = n.GetSeq()
+			continue
+		}
+		st := status.Convert(err)
+		var info *errdetails.ErrorInfo
+		for _, d := range st.Details() {
+			if i, ok := d.(*errdetails.ErrorInfo); ok {
+				info = i
+			}
+		}
+		if st.Code() != codes.Unavailable || info.GetReason() != "SHUTTING_DOWN" || info.GetMetadata()["after_seq"] != strconv.FormatUint(last, 10) {
+			t.Errorf("the gRPC watch ended with %v (%v), want UNAVAILABLE, SHUTTING_DOWN and after_seq %d, the last seq it sent", err, info, last)
+		}
+		return
+	}
+}

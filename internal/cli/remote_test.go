@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRemoteCommandsPresentAClientCertificate holds the README's "TLS and
+// a reverse proxy": a server started with --client-ca for the police
+// systems asks every caller for a certificate, and the nightly backup and
+// keys rotate, which call it with --addr, must still work there: they
+// present one with --client-cert and --client-key (or their environment
+// twins, as the backup unit's backup.env sets them). Without one the
+// command says what to give, not only that the connection broke.
+func TestRemoteCommandsPresentAClientCertificate(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	pki := writeTestPKI(t, dir)
+	grpcAddr := mgAddr(t)
+	tokens := filepath.Join(dir, "demo-tokens.env")
+	stopServe := startServeProcess(t, dir, "--demo", "--demo-tokens", tokens, "--grpc-addr", grpcAddr,
+		"--tls-cert", pki.serverCert, "--tls-key", pki.serverKey, "--client-ca", pki.ca)
+	defer stopServe()
+	b, err := os.ReadFile(tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^DEMO_ADMIN='([^']+)'`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no DEMO_ADMIN in %s:\n%s", tokens, b)
+	}
+	admin := string(m[1])
+
+	without := filepath.Join(dir, "without.db")
+	code, _, stderr := mgRun(t, "backup", "--to", without, "--addr", grpcAddr, "--token", admin, "--ca-cert", pki.ca)
+	if code != 1 || !strings.Contains(stderr, "--client-cert and --client-key") {
+		t.Errorf("backup without a client certificate: exit %d, want 1 and a message naming --client-cert and --client-key:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(without); err == nil {
+		t.Errorf("a refused backup left %s", without)
+	}
+	if code, _, stderr := mgRun(t, "backup", "--to", without, "--addr", grpcAddr, "--token", admin, "--ca-cert", pki.ca, "--client-cert", pki.clientCert); code != 1 || !strings.Contains(stderr, "--client-cert, --client-key") {
+		t.Errorf("backup with --client-cert alone: exit %d, want 1 naming both flags:\n%s", code, stderr)
+	}
+
+	// The backup unit's way: every setting from the environment.
+	t.Setenv("CHILDCASE_ADDR", grpcAddr)
+	t.Setenv("CHILDCASE_TOKEN", admin)
+	t.Setenv("CHILDCASE_CA_CERT", pki.ca)
+	t.Setenv("CHILDCASE_CLIENT_CERT", pki.clientCert)
+	t.Setenv("CHILDCASE_CLIENT_KEY", pki.clientKey)
+	with := filepath.Join(dir, "with.db")
+	if out := mgMustRun(t, "backup", "--to", with); !strings.Contains(out, "Backed up "+grpcAddr) {
+		t.Errorf("backup with a client certificate said %q", out)
+	}
+	if out := mgMustRun(t, "keys", "rotate", "--addr", grpcAddr, "--token", admin, "--ca-cert", pki.ca,
+		"--client-cert", pki.clientCert, "--client-key", pki.clientKey); !strings.Contains(out, "Rotated to master key") {
+		t.Errorf("keys rotate with a client certificate said %q", out)
+	}
+	t.Setenv("CHILDCASE_CLIENT_CERT", "")
+	t.Setenv("CHILDCASE_CLIENT_KEY", "")
+	if code, _, stderr := mgRun(t, "keys", "rotate", "--addr", grpcAddr, "--token", admin, "--ca-cert", pki.ca); code != 1 || !strings.Contains(stderr, "--client-cert and --client-key") {
+		t.Errorf("keys rotate without a client certificate: exit %d, want 1 and a message naming --client-cert and --client-key:\n%s", code, stderr)
+	}
+}
+
+// testPKI is a CA, a server certificate for 127.0.0.1 and a client
+// certificate, both signed by the CA, as PEM files.
+type testPKI struct {
+	ca, serverCert, serverKey, clientCert, clientKey string
+}
+
+func writeTestPKI(t *testing.T, dir string) testPKI {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	writeKey := func(name string, k *ecdsa.PrivateKey) string {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return write(name, "PRIVATE KEY", der)
+	}
+	caKey := newKey()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(serial int64, usage x509.ExtKeyUsage, k *ecdsa.PrivateKey) []byte {
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf"},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+			NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	serverKey, clientKey := newKey(), newKey()
+	return testPKI{
+		ca:         write("ca.pem", "CERTIFICATE", caDER),
+		serverCert: write("server.pem", "CERTIFICATE", leaf(2, x509.ExtKeyUsageServerAuth, serverKey)),
+		serverKey:  writeKey("server-key.pem", serverKey),
+		clientCert: write("client.pem", "CERTIFICATE", leaf(3, x509.ExtKeyUsageClientAuth, clientKey)),
+		clientKey:  writeKey("client-key.pem", clientKey),
+	}
+}
+
+// startServeProcess runs this test binary as "childcase serve" with a
+// database and key file in dir and the flags given, and waits until it
+// says it is serving; the function returned stops it.
+func startServeProcess(t *testing.T, dir string, flags ...string) (stop func()) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--db", filepath.Join(dir, "childcase.db"), "--key-file", filepath.Join(dir, "childcase.key"),
+		"--http-addr", "127.0.0.1:0"}, flags...)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), readmeMainEnv+"=1")
+	out := &mgBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), `"msg":"childcase serving"`); {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("serve did not start in 30 s:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return stop
+}
