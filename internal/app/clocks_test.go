@@ -40,7 +40,9 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 
 	// The meeting was on Mon 21 April; the worker types it in on Fri 25.
 	ts.clock.Set(hn(2025, 4, 25, 14, 0))
-	specific := func(meeting time.Time) (*pb.Case, error) { return specificAssessment(p, worker, name, c.GetEtag(), meeting) }
+	specific := func(meeting time.Time) (*pb.Case, error) {
+		return specificAssessment(p, worker, name, c.GetEtag(), meeting)
+	}
 	// A meeting in the future, or before the case was acknowledged, is
 	// refused naming the field, and changes nothing.
 	_, err := specific(hn(2025, 4, 26, 9, 0))

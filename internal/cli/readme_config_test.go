@@ -182,12 +182,12 @@ func TestREADMEEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 }
 
 // TestREADMEEtcdLimitRanges holds the ranges the Configuration table gives
-// the etcd store's limits, "(at least 2)" operations and commits "(4 KiB to
-// 1 GiB)": with an etcd store, serve takes the bounds and refuses a value
-// past them naming the flag.
+// the etcd store's limits, "(at least 24)" operations (a new store's first
+// commit) and commits "(4 KiB to 1 GiB)": with an etcd store, serve takes
+// the bounds and refuses a value past them naming the flag.
 func TestREADMEEtcdLimitRanges(t *testing.T) {
 	section := readmeSection(t, "Configuration")
-	for _, rule := range []string{"most operations in one commit (at least 2)", "the largest commit (4 KiB to 1 GiB)"} {
+	for _, rule := range []string{"most operations in one commit (at least 24, a new store's first commit)", "the largest commit (4 KiB to 1 GiB)"} {
 		if !strings.Contains(section, rule) {
 			t.Errorf("README.md's Configuration no longer says %q", rule)
 		}
@@ -196,8 +196,8 @@ func TestREADMEEtcdLimitRanges(t *testing.T) {
 		flag, value string
 		ok          bool
 	}{
-		{"etcd-max-txn-ops", "2", true},
-		{"etcd-max-txn-ops", "1", false},
+		{"etcd-max-txn-ops", "24", true},
+		{"etcd-max-txn-ops", "23", false},
 		{"etcd-max-request-bytes", "4KiB", true},
 		{"etcd-max-request-bytes", "4095", false},
 		{"etcd-max-request-bytes", "1GiB", true},
