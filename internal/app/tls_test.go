@@ -3,20 +3,13 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,6 +28,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/testpki"
 	"github.com/childcase/childcase/internal/transport/httpapi"
 )
 
@@ -49,115 +43,15 @@ type testPKI struct {
 	client, strangerClient tls.Certificate
 }
 
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newTestCA(t *testing.T, name string) testCA {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCA{cert: cert, key: key}
-}
-
-// issue signs a leaf certificate for tmpl's names and usage.
-func (ca testCA) issue(t *testing.T, tmpl *x509.Certificate) (der []byte, key *ecdsa.PrivateKey) {
-	t.Helper()
-	key = newKey(t)
-	tmpl.SerialNumber = serial(t)
-	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(24 * time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der, key
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func serial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) string {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func writeKey(t *testing.T, path string, key *ecdsa.PrivateKey) string {
-	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writePEM(t, path, "PRIVATE KEY", der)
-}
-
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	ca := newTestCA(t, "childcase test CA")
-	p := &testPKI{roots: x509.NewCertPool()}
-	p.roots.AddCert(ca.cert)
-	p.caFile = writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.cert.Raw)
-
-	der, key := ca.issue(t, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "childcase"},
-		DNSNames:    []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
-	p.serverCert = writePEM(t, filepath.Join(dir, "server.pem"), "CERTIFICATE", der)
-	p.serverKey = writeKey(t, filepath.Join(dir, "server-key.pem"), key)
-
-	der, key = ca.issue(t, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "police-system"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	p.clientKey = writeKey(t, filepath.Join(dir, "client-key.pem"), key)
-	p.client = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-
-	stranger := newTestCA(t, "some other CA")
-	der, key = stranger.issue(t, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "stranger"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	p.strangerClient = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	return p
+	ca := testpki.NewCA(t, dir, "ca")
+	server := ca.Issue(t, dir, "server", x509.ExtKeyUsageServerAuth)
+	client := ca.Issue(t, dir, "client", x509.ExtKeyUsageClientAuth)
+	stranger := testpki.NewCA(t, dir, "other-ca").Issue(t, dir, "stranger", x509.ExtKeyUsageClientAuth)
+	return &testPKI{caFile: ca.File, serverCert: server.CertFile, serverKey: server.KeyFile, clientKey: client.KeyFile,
+		roots: ca.Pool(), client: client.TLS, strangerClient: stranger.TLS}
 }
 
 // startConfigured starts the real service on cfg and stops it at the end of
