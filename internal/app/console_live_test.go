@@ -35,9 +35,19 @@ type sseEvent struct{ Type, Data string }
 // the answer is one. The stream ends after streamEndWait at the latest.
 func (b *browser) openEvents() *eventStream {
 	b.t.Helper()
+	return b.openEventsAfter("")
+}
+
+// openEventsAfter is openEvents of a browser that reconnects, sending the
+// id of the last event it received (Last-Event-ID), when not "".
+func (b *browser) openEventsAfter(lastEventID string) *eventStream {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamEndWait)
 	b.t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/events", nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatalf("GET /events: %v", err)
@@ -320,4 +330,19 @@ func TestConsoleEventsRefusedEndsForGood(t *testing.T) {
 	if !ok || ev != (sseEvent{Type: "end", Data: "refused"}) {
 		t.Fatalf("a second stream over the limit said %+v (open %v), want the end event", ev, ok)
 	}
+}
+
+// A browser that reconnects with the id of an event the service never
+// sent (a page left open across a restore from an older backup, whose
+// outbox ends before it) gets the live stream from now, as the API
+// advises a client whose after_seq it refuses: not a 400 page, on which
+// the browser's EventSource gives up for good and the queues stop
+// refreshing without a word.
+func TestConsoleEventsFromAnIDNeverSentStartFromNow(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	bd := newBrowser(t, ts)
+	bd.signIn("bd.worker")
+	events := bd.openEventsAfter("999999")
+	events.waitForCase(openCaseIn(t, ts, "00004"))
 }

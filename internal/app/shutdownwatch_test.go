@@ -88,3 +88,67 @@ func TestStopEndsOpenWatches(t *testing.T) {
 		return
 	}
 }
+
+// A watch opened without after_seq starts after the last notification
+// then written. Ended by a stop before it sent anything, it still names
+// that seq to resume with: without it the client starts again "from now"
+// once the server is back (or on another instance), and misses what the
+// calls still in flight at the stop, or the other instances meanwhile,
+// wrote after its watch began.
+func TestStopEndsAWatchFromNowNamingWhereItBegan(t *testing.T) {
+	cfg := testConfig(t, "")
+	cfg.ShutdownTimeout = 10 * time.Second
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
+	ts.addUser(t, "bd.watcher", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	token := ts.tokens.get("bd.watcher")
+	conn := dialGRPC(t, ts.GRPCAddr(), insecure.NewCredentials())
+	client := pb.NewCaseProcessServiceClient(conn)
+
+	// The last seq written so far, as the watcher sees it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	seen, err := client.WatchEvents(withToken(ctx, token), &pb.WatchEventsRequest{AfterSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head uint64
+	for {
+		n, err := seen.Recv()
+		if err != nil {
+			break
+		}
+		head = n.GetSeq()
+	}
+	if head == 0 {
+		t.Fatal("the watcher saw no notification of the case opened")
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	watch, err := client.WatchEvents(withToken(ctx, token), &pb.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := watch.Header(); err != nil { // live: its starting point fixed
+		t.Fatal(err)
+	}
+	ts.conn.Close()
+	ts.conn = nil
+	if err := ts.Stop(); err != nil {
+		t.Errorf("stop with a watch open: %v", err)
+	}
+	_, err = watch.Recv()
+	st := status.Convert(err)
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	got, _ := strconv.ParseUint(info.GetMetadata()["after_seq"], 10, 64)
+	if st.Code() != codes.Unavailable || info.GetReason() != "SHUTTING_DOWN" || got < head {
+		t.Errorf("the watch from now ended with %v (%v), want UNAVAILABLE, SHUTTING_DOWN and after_seq %d or later, where it began", err, info, head)
+	}
+}

@@ -74,10 +74,12 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 // way; a watch of p's whole scope opens with "notifications.watch".
 //
 // live, when not nil, is called once the watch's starting point is fixed
-// and its opening recorded, before anything is sent: from then on every
-// notification written is sent (when p may see it), so a caller can tell
-// its client that the watch is live.
-func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, live func() error, send func(model.Notification) error) error {
+// and its opening recorded, before anything is sent, with that point (the
+// seq it sends the notifications after, the head of the outbox for a
+// watch from now): from then on every notification written is sent (when
+// p may see it), so a caller can tell its client that the watch is live,
+// and where to resume it when it ends before sending anything.
+func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, caseFilter string, live func(from uint64) error, send func(model.Notification) error) error {
 	const method = "CaseProcessService/WatchEvents"
 	if !p.May(method) {
 		return model.ErrPermissionDenied
@@ -124,7 +126,7 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		return err
 	}
 	if live != nil {
-		if err := live(); err != nil {
+		if err := live(after); err != nil {
 			return err
 		}
 	}

@@ -336,9 +336,15 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 		}
 		caseFilter = "cases/" + number
 	}
+	// last is the seq to resume after: the last one sent, or where the
+	// watch began (a watch from now begins at the outbox's head).
+	last := req.GetAfterSeq()
 	// The response headers go out once the watch is live: a client that
 	// waits for them (stream.Header) misses nothing written after.
-	live := func() error { return stream.SendHeader(metadata.MD{}) }
+	live := func(from uint64) error {
+		last = from
+		return stream.SendHeader(metadata.MD{})
+	}
 	// The watch ends when its client goes or the server stops.
 	watchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -349,7 +355,6 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 		case <-watchCtx.Done():
 		}
 	}()
-	last := req.GetAfterSeq()
 	err := s.engine.Watch(watchCtx, principalFrom(ctx), req.GetAfterSeq(), caseFilter, live, func(n model.Notification) error {
 		if err := stream.Send(notificationToProto(n)); err != nil {
 			return err
@@ -365,8 +370,8 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 
 // shuttingDown is how a watch ends when the server stops: UNAVAILABLE, so
 // that clients retry, with the after_seq that resumes it where it ended
-// (none when it sent nothing and started without one: it resumes from
-// now).
+// (none when it ended before it began, or began on an empty outbox: it
+// resumes from now).
 func shuttingDown(last uint64) error {
 	if last == 0 {
 		return withInfo(codes.Unavailable, "the server is shutting down: watch again, here once it is back or on another instance",

@@ -88,7 +88,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		c.refused(w, r, s, err)
 		return
 	}
-	stream, err := c.api.process.WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: lastEventID(r)})
+	after := lastEventID(r)
+	stream, err := c.api.process.WatchEvents(ctx, &pb.WatchEventsRequest{AfterSeq: after})
 	if err != nil {
 		c.apiError(w, r, s, err)
 		return
@@ -104,8 +105,17 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	got := make(chan *pb.Notification)
 	failed := make(chan error, 1)
 	go func() {
-		for {
+		for first := true; ; first = false {
 			n, err := stream.Recv()
+			if first && after != 0 && status.Code(err) == codes.InvalidArgument {
+				// A Last-Event-ID the service never sent (after_seq.sent:
+				// a page left open across a restore from an older
+				// backup): from now, as the API advises, rather than an
+				// end that stops the page's live refresh for good.
+				if stream, err = c.api.process.WatchEvents(ctx, &pb.WatchEventsRequest{}); err == nil {
+					continue
+				}
+			}
 			if err != nil {
 				failed <- err
 				return
