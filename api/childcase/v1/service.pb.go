@@ -1212,12 +1212,12 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\vExportCases\x12 .childcase.v1.ExportCasesRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xd7\x13\x92A\x96\x13\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xdb\x13\x92A\x9a\x13\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
-	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x8e\x03\n" +
-	"\x03400\x12\x86\x03\n" +
-	"\x83\x03INVALID_ARGUMENT: the request breaks a rule of the schema or of the service (ErrorInfo reason INVALID_FIELD, and a google.rpc.BadRequest naming each field and rule), or a query parameter a POST does not read (rule query.unexpected); or FAILED_PRECONDITION: the resource's state does not allow the step (ErrorInfo reason saying what must happen first, e.g. CASE_CLOSED). Nothing was done.RS\n" +
+	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x92\x03\n" +
+	"\x03400\x12\x8a\x03\n" +
+	"\x87\x03INVALID_ARGUMENT: the request breaks a rule of the schema or of the service (ErrorInfo reason INVALID_FIELD, and a google.rpc.BadRequest naming each field and rule), or a query parameter the method does not read (rule query.unexpected); or FAILED_PRECONDITION: the resource's state does not allow the step (ErrorInfo reason saying what must happen first, e.g. CASE_CLOSED). Nothing was done.RS\n" +
 	"\x03401\x12L\n" +
 	"JUNAUTHENTICATED: no valid bearer token (ErrorInfo reason UNAUTHENTICATED).Rl\n" +
 	"\x03403\x12e\n" +
