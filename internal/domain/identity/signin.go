@@ -195,38 +195,44 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 	// its audit event: small, and what lets a person go on reading. It
 	// uses the room a full database keeps for reads (Batch), as the
 	// reads it leads to do.
-	err = s.store.Batch(ctx, func(tx datastore.Tx) error {
-		why = ""
-		cur, err := tx.User(u.ID)
-		if err != nil {
+	// Pruning the user's ended credentials rides on the sign-in's commit;
+	// a store that commits less at once (datastore.FitBatch) gets fewer
+	// of them pruned, never a refused sign-in.
+	var signedIn model.User
+	_, err = datastore.FitBatch(prunedPerSignIn, func(prune int) error {
+		return s.store.Batch(ctx, func(tx datastore.Tx) error {
+			why = ""
+			cur, err := tx.User(u.ID)
+			if err != nil {
+				return err
+			}
+			// The password was checked outside the transaction (argon2 is
+			// slow): refuse if it changed, the user was disabled or locked,
+			// or the code was used meanwhile.
+			switch {
+			case cur.SignIn.PasswordHash != u.SignIn.PasswordHash || cur.Disabled() || now.Before(cur.SignIn.LockedUntil):
+				why = "account changed during sign-in"
+				return nil
+			case step != u.SignIn.TOTPLastStep && step <= cur.SignIn.TOTPLastStep:
+				why = "reused TOTP code"
+				return nil
+			}
+			cur.SignIn.Failures, cur.SignIn.LockedUntil, cur.SignIn.TOTPLastStep = 0, time.Time{}, step
+			if err := tx.UpdateUser(cur); err != nil {
+				return err
+			}
+			if err := tx.CreateToken(tok.Token); err != nil {
+				return err
+			}
+			if err := pruneEndedCredentials(tx, cur.ID, now, prune); err != nil {
+				return err
+			}
+			e := Principal(cur, "").Event(now, "auth.sign_in", tokenName(tok.Token), "", audit.OutcomeOK)
+			e.Reason = "console sign-in from " + in.Client
+			_, err = tx.AppendAudit(e)
+			signedIn = cur
 			return err
-		}
-		// The password was checked outside the transaction (argon2 is
-		// slow): refuse if it changed, the user was disabled or locked,
-		// or the code was used meanwhile.
-		switch {
-		case cur.SignIn.PasswordHash != u.SignIn.PasswordHash || cur.Disabled() || now.Before(cur.SignIn.LockedUntil):
-			why = "account changed during sign-in"
-			return nil
-		case step != u.SignIn.TOTPLastStep && step <= cur.SignIn.TOTPLastStep:
-			why = "reused TOTP code"
-			return nil
-		}
-		cur.SignIn.Failures, cur.SignIn.LockedUntil, cur.SignIn.TOTPLastStep = 0, time.Time{}, step
-		if err := tx.UpdateUser(cur); err != nil {
-			return err
-		}
-		if err := tx.CreateToken(tok.Token); err != nil {
-			return err
-		}
-		if err := pruneEndedCredentials(tx, cur.ID, now); err != nil {
-			return err
-		}
-		e := Principal(cur, "").Event(now, "auth.sign_in", tokenName(tok.Token), "", audit.OutcomeOK)
-		e.Reason = "console sign-in from " + in.Client
-		_, err = tx.AppendAudit(e)
-		u = cur
-		return err
+		})
 	})
 	s.noteFull(err)
 	if err != nil {
@@ -235,7 +241,7 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 	if why != "" {
 		return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), why, in.Client)
 	}
-	return Session{User: withoutSignIn(u), Token: tok}, nil
+	return Session{User: withoutSignIn(signedIn), Token: tok}, nil
 }
 
 // A console session or set-password link that ended (expired, signed
@@ -251,16 +257,16 @@ const (
 	prunedPerSignIn      = 50
 )
 
-// pruneEndedCredentials deletes userID's ended sessions and links, as
-// above.
-func pruneEndedCredentials(tx datastore.Tx, userID string, now time.Time) error {
+// pruneEndedCredentials deletes up to limit of userID's ended sessions and
+// links, as above.
+func pruneEndedCredentials(tx datastore.Tx, userID string, now time.Time, limit int) error {
 	ts, err := tx.TokensOfUser(userID)
 	if err != nil {
 		return err
 	}
 	pruned := 0
 	for _, t := range ts {
-		if t.Kind == model.TokenAPI || pruned == prunedPerSignIn {
+		if t.Kind == model.TokenAPI || pruned == limit {
 			continue
 		}
 		end := t.ExpireTime

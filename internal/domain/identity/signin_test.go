@@ -20,6 +20,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/memstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 const goodPassword = "Mật khẩu đủ dài 2026"
@@ -670,5 +671,50 @@ func TestSignInPrunesEndedSessionsAndLinks(t *testing.T) {
 	slices.Sort(want)
 	if got := e.storedTokens(t, "lan.nguyen"); !slices.Equal(got, want) {
 		t.Errorf("tokens after the next sign-in = %v, want %v", got, want)
+	}
+}
+
+// deleteCountingTx counts the tokens a body deletes
+// (storagetest.SmallCommits).
+type deleteCountingTx struct {
+	datastore.Tx
+	deleted *int
+}
+
+func (c deleteCountingTx) DeleteToken(id string) error {
+	*c.deleted++
+	return c.Tx.DeleteToken(id)
+}
+
+// On a store that commits less at once than a sign-in's pruning would
+// delete (an etcd cluster with a small --max-txn-ops), the sign-in still
+// goes through, pruning fewer; it was refused at every try.
+func TestSignInPrunesWhatTheStoreCommits(t *testing.T) {
+	mem := memstore.New()
+	t.Cleanup(func() { mem.Close() })
+	store := &storagetest.SmallCommits{Store: mem, Limit: 3, Count: func(tx datastore.Tx, n *int) datastore.Tx {
+		return deleteCountingTx{Tx: tx, deleted: n}
+	}}
+	e := withVault(t, newEnvOn(store, ""))
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	for range 10 {
+		s, err := e.signIn("lan.nguyen", goodPassword, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(e.storedTokens(t, "lan.nguyen")) // the API token, the used link, 10 sessions
+	e.clock.Advance(48 * time.Hour)
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Fatalf("a sign-in with 11 ended credentials on a store of small commits: %v", err)
+	}
+	if store.Refused == 0 {
+		t.Fatal("no commit was refused: the test's limit does not bite")
+	}
+	if got := len(e.storedTokens(t, "lan.nguyen")); got != before+1-3 {
+		t.Errorf("%d tokens after the sign-in, want %d: 3 pruned, 1 new", got, before+1-3)
 	}
 }

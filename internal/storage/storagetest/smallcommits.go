@@ -10,7 +10,7 @@ import (
 
 // SmallCommits is a store that refuses, as an etcd cluster started with
 // a small --max-txn-ops or --max-request-bytes does (model.ErrTooLarge),
-// an Update whose body did more than Limit of the operations Count counts:
+// an Update or Batch whose body did more than Limit of the operations Count counts:
 // for the tests of the long jobs that must split their batches to fit.
 type SmallCommits struct {
 	datastore.Store
@@ -24,7 +24,18 @@ type SmallCommits struct {
 
 // Update implements datastore.Store.
 func (s *SmallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	return s.Store.Update(ctx, func(tx datastore.Tx) error {
+	return s.Store.Update(ctx, s.counted(fn))
+}
+
+// Batch implements datastore.Store.
+func (s *SmallCommits) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.Store.Batch(ctx, s.counted(fn))
+}
+
+// counted is fn over a transaction that counts, refused when it counted
+// more than Limit.
+func (s *SmallCommits) counted(fn func(datastore.Tx) error) func(datastore.Tx) error {
+	return func(tx datastore.Tx) error {
 		n := 0
 		if err := fn(s.Count(tx, &n)); err != nil {
 			return err
@@ -34,5 +45,5 @@ func (s *SmallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) 
 			return fmt.Errorf("a commit of %d counted operations, over %d: %w", n, s.Limit, model.ErrTooLarge)
 		}
 		return nil
-	})
+	}
 }
