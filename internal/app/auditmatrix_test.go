@@ -322,13 +322,7 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 				action, one = "case."+rule.Step, true
 			}
 			if one {
-				resource := f.cases[r.target]
-				switch method {
-				case pb.ReportService_GetReport_FullMethodName:
-					resource = f.reports[r.target]
-				case pb.ReportService_DiscloseReporter_FullMethodName:
-					resource = f.reports[r.target] + "/reporter"
-				}
+				resource := recordOf(method, f.cases[r.target], f.reports[r.target])
 				outcome := "ok"
 				if status.Code(err) == codes.FailedPrecondition && rule.Step != "" {
 					outcome = "refused"
@@ -375,16 +369,22 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 			if c := status.Code(err); c != codes.NotFound && c != codes.InvalidArgument {
 				t.Fatalf("out of scope as %s: got %v, want NotFound", outUser, err)
 			}
-			resource := f.cases[r.target]
-			switch method {
-			case pb.ReportService_GetReport_FullMethodName:
-				resource = f.reports[r.target]
-			case pb.ReportService_DiscloseReporter_FullMethodName:
-				resource = f.reports[r.target] + "/reporter"
-			}
+			resource := recordOf(method, f.cases[r.target], f.reports[r.target])
 			exactlyOne(t, "out of scope as "+outUser, got, out, resource, f.cases[r.target], "not_found")
 		})
 	}
+}
+
+// recordOf is the record a call of method on a target names, whose case
+// is caseName and report report: the report for its reads, the case else.
+func recordOf(method, caseName, report string) string {
+	switch method {
+	case pb.ReportService_GetReport_FullMethodName:
+		return report
+	case pb.ReportService_DiscloseReporter_FullMethodName:
+		return report + "/reporter"
+	}
+	return caseName
 }
 
 // findAuditEvent lists the log as the auditor, three events a page and
