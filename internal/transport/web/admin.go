@@ -30,6 +30,15 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/police", c.signed(c.adminPolice))
 	mux.HandleFunc("POST /admin/police", c.signed(c.adminCreatePolice))
 	mux.HandleFunc("POST /admin/users/{user}/reset-password", c.signed(c.adminResetPassword))
+	// A form's answer (a new user's or token's secret, a reset link, a
+	// refusal) is shown at the path the form posts to; the language switch
+	// (or a reload) from there goes back to the page of the form, not to
+	// "not found". The secret itself is never shown again.
+	toUser := seeOther(func(r *http.Request) string { return "/admin/users/" + url.PathEscape(r.PathValue("user")) })
+	mux.HandleFunc("GET /admin/users", c.signed(seeOther(func(*http.Request) string { return "/admin" })))
+	mux.HandleFunc("GET /admin/users/{user}/tokens", c.signed(toUser))
+	mux.HandleFunc("GET /admin/users/{user}/tokens/{token}/revoke", c.signed(toUser))
+	mux.HandleFunc("GET /admin/users/{user}/reset-password", c.signed(toUser))
 }
 
 const adminPageSize = 50
