@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -163,6 +164,17 @@ func TestBrowserConsolePromisesOnEveryPage(t *testing.T) {
 		browsertest.ClickAndWait(t, ctx, button)
 		checkHere(who, what)
 		switchBoth(who, what, back)
+	}
+
+	// The check can fail: a page made to break each promise.
+	bad := `<html lang="vi"><body><form method="post" action="/x"><input name="a"></form>` +
+		`<script src="https://cdn.example.invalid/x.js"></script>` +
+		`<time datetime="2026-01-01T00:00:00Z">01/01/2026 00:00</time><p>case.status</p></body></html>`
+	if err := chromedp.Do(ctx, chromedp.Navigate("data:text/html,"+url.PathEscape(bad))); err != nil {
+		t.Fatal(err)
+	}
+	if faults, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](promisesCheck)); err != nil || len(faults) < 4 {
+		t.Fatalf("promisesCheck finds %q (%v) in a page that breaks four promises", faults, err)
 	}
 
 	page("signed out", "/signin")
