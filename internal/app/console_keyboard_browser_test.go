@@ -172,7 +172,6 @@ func TestBrowserFormsByKeyboardWithErrorsOnTheirFields(t *testing.T) {
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#errors li a").length`)); err != nil || n < len(invalid) {
 		t.Errorf("the error summary links %d errors (%v), want one to each of %v", n, err, invalid)
 	}
-	t.Logf("the empty intake's errors: %s", text(t, ctx, "#errors"))
 	keyboardReachesEveryControl(t, ctx, operatorID, "the intake with errors")
 
 	// The chair: a plan approved without its decision.
