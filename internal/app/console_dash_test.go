@@ -15,6 +15,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/browsertest"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -534,10 +535,8 @@ func TestBrowserSupervisorDashboard(t *testing.T) {
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
 	browserSignIn(t, ctx, base, "city", "pw-city")
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`header nav a[href="/dashboard"]`)),
-		chromedp.WaitVisible(chromedp.CSS("svg.bars")),
-	); err != nil {
+	browsertest.ClickAndWait(t, ctx, `header nav a[href="/dashboard"]`)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("svg.bars"))); err != nil {
 		t.Fatalf("open the dashboard: %v", err)
 	}
 	if h1 := text(t, ctx, "h1"); h1 != "Bảng theo dõi của giám sát" {
@@ -559,10 +558,8 @@ func TestBrowserSupervisorDashboard(t *testing.T) {
 		t.Errorf("the table by unit: %q, want both communes", units)
 	}
 	saveScreenshot(t, ctx, "dashboard")
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`a[href="/dashboard/overdue"]`)),
-		chromedp.WaitVisible(chromedp.ID("overdue")),
-	); err != nil {
+	browsertest.ClickAndWait(t, ctx, `a[href="/dashboard/overdue"]`)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("overdue"))); err != nil {
 		t.Fatalf("open the overdue list: %v", err)
 	}
 	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#overdue tbody tr").length`)); err != nil || rows != 2 {
@@ -579,19 +576,20 @@ func TestBrowserAuditorVerifies(t *testing.T) {
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
 	browserSignIn(t, ctx, base, "auditor", "pw-auditor")
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`header nav a[href="/audit"]`)),
-		chromedp.WaitVisible(chromedp.ID("events")),
-	); err != nil {
+	// The audit log is the auditor's start page, so the link reloads the
+	// page the browser is on: a wait for #events alone could find it on
+	// the page being left, and the click on #verify below then hit a node
+	// of a document the browser replaced ("Could not find node with given
+	// id"). Each click that leaves the page waits for the next one.
+	browsertest.ClickAndWait(t, ctx, `header nav a[href="/audit"]`)
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("events"))); err != nil {
 		t.Fatalf("open the audit log: %v", err)
 	}
 	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#events tbody tr").length`)); err != nil || rows == 0 {
 		t.Fatalf("the audit log lists %d events (%v)", rows, err)
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.ID("verify")),
-		chromedp.WaitVisible(chromedp.ID("verify-result")),
-	); err != nil {
+	browsertest.ClickAndWait(t, ctx, "#verify")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("verify-result"))); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	if got := text(t, ctx, "#verify-result"); !strings.HasPrefix(got, "Nhật ký nguyên vẹn") {

@@ -30,6 +30,15 @@ func (c *Console) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/police", c.signed(c.adminPolice))
 	mux.HandleFunc("POST /admin/police", c.signed(c.adminCreatePolice))
 	mux.HandleFunc("POST /admin/users/{user}/reset-password", c.signed(c.adminResetPassword))
+	// A form's answer (a new user's or token's secret, a reset link, a
+	// refusal) is shown at the path the form posts to; the language switch
+	// (or a reload) from there goes back to the page of the form, not to
+	// "not found". The secret itself is never shown again.
+	toUser := seeOther(func(r *http.Request) string { return "/admin/users/" + url.PathEscape(r.PathValue("user")) })
+	mux.HandleFunc("GET /admin/users", c.signed(seeOther(func(*http.Request) string { return "/admin" })))
+	mux.HandleFunc("GET /admin/users/{user}/tokens", c.signed(toUser))
+	mux.HandleFunc("GET /admin/users/{user}/tokens/{token}/revoke", c.signed(toUser))
+	mux.HandleFunc("GET /admin/users/{user}/reset-password", c.signed(toUser))
 }
 
 const adminPageSize = 50
@@ -162,6 +171,10 @@ func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, err
 type secretPage struct {
 	UserID string
 	Token  *pb.Token
+	// PasswordLink is a new user's set-password link (the whole URL),
+	// which CreateUser answers once: a person signs in with a password,
+	// not a token. Empty for a token of an existing user.
+	PasswordLink *resetLinkPage
 }
 
 func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request, s *session) {
@@ -178,8 +191,10 @@ func (c *Console) adminCreateUser(w http.ResponseWriter, r *http.Request, s *ses
 	if c.failed(w, r, s, err, func(msg string) { c.showUsers(w, r, s, http.StatusBadRequest, form, msg) }) {
 		return
 	}
+	link := &resetLinkPage{UserID: form.UserID, Link: c.passwordLink(r, resp.GetPasswordLinkSecret()),
+		ExpireTime: resp.GetPasswordLinkExpireTime().AsTime()}
 	c.render(w, r, http.StatusOK, "secret", view{User: &s.user, CSRF: s.csrf, Title: "admin.user.created",
-		Data: secretPage{UserID: form.UserID, Token: resp.GetToken()}})
+		Data: secretPage{UserID: form.UserID, Token: resp.GetToken(), PasswordLink: link}})
 }
 
 // userPage is the data of a user's page: the user and their tokens.
@@ -327,6 +342,20 @@ type resetLinkPage struct {
 	ExpireTime time.Time
 }
 
+// passwordLink is the whole URL of a set-password link's secret, on the
+// address the admin reached the console at ("" for no secret: the answer
+// to a retry).
+func (c *Console) passwordLink(r *http.Request, secret string) string {
+	if secret == "" {
+		return ""
+	}
+	scheme := "http"
+	if c.cfg.SecureCookies || r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/password/" + url.PathEscape(secret)
+}
+
 // adminResetPassword clears a user's password and second factor through
 // the API and shows the new one-time link to pass on to them.
 func (c *Console) adminResetPassword(w http.ResponseWriter, r *http.Request, s *session) {
@@ -336,13 +365,6 @@ func (c *Console) adminResetPassword(w http.ResponseWriter, r *http.Request, s *
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := resetLinkPage{UserID: id, ExpireTime: resp.GetPasswordLinkExpireTime().AsTime()}
-	if sec := resp.GetPasswordLinkSecret(); sec != "" {
-		scheme := "http"
-		if c.cfg.SecureCookies || r.TLS != nil {
-			scheme = "https"
-		}
-		page.Link = scheme + "://" + r.Host + "/password/" + url.PathEscape(sec)
-	}
+	page := resetLinkPage{UserID: id, Link: c.passwordLink(r, resp.GetPasswordLinkSecret()), ExpireTime: resp.GetPasswordLinkExpireTime().AsTime()}
 	c.render(w, r, http.StatusOK, "resetlink", view{User: &s.user, CSRF: s.csrf, Title: "admin.password.reset.done", Data: page})
 }

@@ -16,6 +16,9 @@ import (
 func (c *Console) auditRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /audit", c.signed(c.auditLog))
 	mux.HandleFunc("POST /audit/verify", c.signed(c.verifyAudit))
+	// A verification is answered at its own path; the language switch (or
+	// a reload) from there goes back to the log.
+	mux.HandleFunc("GET /audit/verify", c.signed(seeOther(func(*http.Request) string { return "/audit" })))
 }
 
 const auditPageSize = 100

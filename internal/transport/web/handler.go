@@ -218,6 +218,14 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
+// seeOther answers a GET of a path that only a form posts to (where the
+// form's answer was shown) by sending the person to the page it belongs to.
+func seeOther(to func(*http.Request) string) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, _ *session) {
+		http.Redirect(w, r, to(r), http.StatusSeeOther)
+	}
+}
+
 func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	lang := r.PathValue("lang")
 	if lang == "vi" || lang == "en" {

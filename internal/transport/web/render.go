@@ -41,10 +41,14 @@ func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
 // signed-in user (nil on the sign-in pages), the CSRF token for its forms,
 // and the page's own data.
 type view struct {
-	Lang  string
-	User  *model.User
-	CSRF  string
-	Path  string // the page's path, for the language switch to come back to
+	Lang string
+	User *model.User
+	CSRF string
+	Path string // the page's path, for the navigation to mark
+	// Back is the page's path and query, for the language switch to come
+	// back to the same page: the same queue tab, period, filter or page
+	// of a list.
+	Back  string
 	Title string // a catalog key
 	Flash string // a catalog key of a message to show once, or ""
 	Error string // an error to show, already in the language
@@ -107,7 +111,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	v.Lang, v.cats, v.Path = language(r), c.catalogs, r.URL.Path
+	v.Lang, v.cats, v.Path, v.Back = language(r), c.catalogs, r.URL.Path, r.URL.RequestURI()
 	if v.User != nil {
 		v.Nav = navFor(*v.User)
 	}
