@@ -6,6 +6,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/browsertest"
 )
 
@@ -16,6 +17,23 @@ var (
 	browserSignIn  = browsertest.SignIn
 	text           = browsertest.Text
 )
+
+// addTheOtherRoles adds, beside a console's commune worker, a user of
+// each role with pages of its own: the Ba Đình ward police's liaison
+// (police.bd) with a case referred to it, whose number it returns for the
+// police view, a city officer (city.test), an auditor (auditor.test) and
+// an admin (admin.test).
+func addTheOtherRoles(t *testing.T, ts *testServer) string {
+	t.Helper()
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	referred := openCaseIn(t, ts, "00004")
+	policeCase(t, ts, referred)
+	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
+	ts.addUser(t, "auditor.test", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	return referred
+}
 
 // TestBrowserConsoleSignInAndLanguage: in a real browser, the console
 // opens in Vietnamese, signs a person in, shows their queue with live

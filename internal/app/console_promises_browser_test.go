@@ -2,10 +2,7 @@ package app_test
 
 import (
 	"net/url"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -79,13 +76,7 @@ func TestBrowserConsolePromisesOnEveryPage(t *testing.T) {
 	worker := "bd.worker"
 	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	number := openCaseIn(t, ts, "00004")
-	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
-	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
-	referred := openCaseIn(t, ts, "00004")
-	policeCase(t, ts, referred)
-	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
-	ts.addUser(t, "auditor.test", pb.Role_ROLE_AUDITOR, "orgs/system")
-	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	referred := addTheOtherRoles(t, ts)
 
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
@@ -94,18 +85,7 @@ func TestBrowserConsolePromisesOnEveryPage(t *testing.T) {
 	if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var messages []chromedp.ConsoleMessage
-	go func() {
-		for m, err := range chromedp.Console(ctx) {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			messages = append(messages, m)
-			mu.Unlock()
-		}
-	}()
+	console := browsertest.WatchConsole(ctx)
 
 	where := func() string {
 		loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + location.search`))
@@ -211,29 +191,5 @@ func TestBrowserConsolePromisesOnEveryPage(t *testing.T) {
 	}
 	answer("admin.test", "a reset link", `main form[action$="/reset-password"] button[type=submit]`, "/admin/users/"+worker)
 
-	// A canary, as in TestBrowserConsoleAccessibleAndResponsive: its
-	// report shows the watch can fail, and that the pages' reports are in.
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
-		const s = document.createElement("script"); s.textContent = "window.canary = 1"; document.body.append(s); return true })()`)); err != nil {
-		t.Fatal(err)
-	}
-	isCSP := func(m chromedp.ConsoleMessage) bool {
-		return m.Source == "security" || strings.Contains(m.Text, "Content Security Policy")
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		mu.Lock()
-		got := append([]chromedp.ConsoleMessage(nil), messages...)
-		mu.Unlock()
-		if n := len(got); n > 0 && isCSP(got[n-1]) {
-			for _, m := range got[:n-1] {
-				if isCSP(m) || m.IsException() {
-					t.Errorf("a page wrote to the browser's console: %s", m)
-				}
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the canary's inline script was not reported; messages: %v", got)
-		}
-	}
+	console.WantQuiet(t, ctx)
 }

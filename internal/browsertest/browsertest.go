@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,6 +166,63 @@ func ClickAndWait(t *testing.T, ctx context.Context, css string) {
 		case <-ctx.Done():
 			t.Fatalf("the page did not change after clicking %s: %v", css, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Console is what the pages of a tab write to the browser's console,
+// collected from when WatchConsole was called: a page's breach of the
+// Content-Security-Policy is reported there (source "security"), as is a
+// script's uncaught exception.
+type Console struct {
+	mu       sync.Mutex
+	messages []chromedp.ConsoleMessage
+}
+
+// WatchConsole starts collecting the tab's console messages; call it
+// before the first page.
+func WatchConsole(ctx context.Context) *Console {
+	c := &Console{}
+	go func() {
+		for m, err := range chromedp.Console(ctx) {
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.messages = append(c.messages, m)
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+// WantQuiet fails the test for every CSP report or exception the pages
+// wrote so far. It first adds a canary to the page, an inline script the
+// policy refuses: its report shows the check can fail, and, as messages
+// come in order, that every report of the pages before it has come in.
+func (c *Console) WantQuiet(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const s = document.createElement("script"); s.textContent = "window.canary = 1"; document.body.append(s); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	isCSP := func(m chromedp.ConsoleMessage) bool {
+		return m.Source == "security" || strings.Contains(m.Text, "Content Security Policy")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c.mu.Lock()
+		got := append([]chromedp.ConsoleMessage(nil), c.messages...)
+		c.mu.Unlock()
+		if n := len(got); n > 0 && isCSP(got[n-1]) {
+			for _, m := range got[:n-1] {
+				if isCSP(m) || m.IsException() {
+					t.Errorf("a page wrote to the browser's console: %s", m)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the canary's inline script was not reported as a CSP violation; messages: %v", got)
 		}
 	}
 }
