@@ -19,6 +19,19 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 )
 
+// watchedServer starts a server that stops within 10 s, with two cases of
+// Ba Đình and the token of its worker bd.watcher.
+func watchedServer(t *testing.T) (*testServer, string) {
+	t.Helper()
+	cfg := testConfig(t, "")
+	cfg.ShutdownTimeout = 10 * time.Second
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
+	ts.addUser(t, "bd.watcher", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	return ts, ts.tokens.get("bd.watcher")
+}
+
 // A watch never finishes by itself, so the README's "in-flight calls
 // finish (--shutdown-timeout, 15s)" of a SIGTERM (systemctl restart after a
 // certificate renewal) must not wait for one: stopping ends every open
@@ -27,13 +40,7 @@ import (
 // before its timeout. Before, the stop sat out the whole timeout and ended
 // in "context deadline exceeded" (the process exited 1).
 func TestStopEndsOpenWatches(t *testing.T) {
-	cfg := testConfig(t, "")
-	cfg.ShutdownTimeout = 10 * time.Second
-	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
-	ts.addUser(t, "bd.watcher", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	token := ts.tokens.get("bd.watcher")
+	ts, token := watchedServer(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -58,7 +65,7 @@ func TestStopEndsOpenWatches(t *testing.T) {
 		t.Errorf("stop with watches open: %v", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("stop with watches open took %v, want the watches ended at once, not the %v of the timeout", took, cfg.ShutdownTimeout)
+		t.Errorf("stop with watches open took %v, want the watches ended at once, not the %v of the timeout", took, ts.cfg.ShutdownTimeout)
 	}
 
 	var rest string
@@ -96,13 +103,7 @@ func TestStopEndsOpenWatches(t *testing.T) {
 // calls still in flight at the stop, or the other instances meanwhile,
 // wrote after its watch began.
 func TestStopEndsAWatchFromNowNamingWhereItBegan(t *testing.T) {
-	cfg := testConfig(t, "")
-	cfg.ShutdownTimeout = 10 * time.Second
-	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow)})
-	ts.addUser(t, "bd.watcher", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
-	openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	openCase(t, ts, testNow.Add(-time.Hour), "00004")
-	token := ts.tokens.get("bd.watcher")
+	ts, token := watchedServer(t)
 	conn := dialGRPC(t, ts.GRPCAddr(), insecure.NewCredentials())
 	client := pb.NewCaseProcessServiceClient(conn)
 
