@@ -176,6 +176,9 @@ func TestFileDownloadErrorsAnswerLikeEveryOtherCall(t *testing.T) {
 		{"bd.chair", "/v1/cases:export?format=EXPORT_FORMAT_CSV&responsible_unit=bogus", 400, 3, "INVALID_FIELD"},
 		{"", "/v1/database:backup", 401, 16, "UNAUTHENTICATED"},
 		{"bd.chair", "/v1/database:backup", 403, 7, "PERMISSION_DENIED"},
+		// The watch, refused before its first line, answers so too.
+		{"", "/v1/notifications:watch", 401, 16, "UNAUTHENTICATED"},
+		{"bd.worker", "/v1/notifications:watch?after_seq=999", 400, 3, "INVALID_FIELD"},
 	} {
 		headers := map[string]string{}
 		if tc.user != "" {

@@ -8,6 +8,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -204,7 +205,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", timed(limitBody(api)))
-	mux.Handle(watchRoute, timed(streaming(o.streamTimeout, limitBody(api))))
+	mux.Handle(watchRoute, timed(streaming(o.streamTimeout, limitBody(refusedBeforeStream(api)))))
 	mux.Handle(backupRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
 	// The statistical reports are files too (google.api.HttpBody): their
 	// bytes, with their content type, through the same gateway and
@@ -539,6 +540,52 @@ func (w *policyWriter) Write(p []byte) (int, error) {
 
 // Unwrap keeps the writer's other interfaces (http.ResponseController).
 func (w *policyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refusedBeforeStream makes a watch refused before its first line (no
+// token, a bad after_seq) answer as every other call does: the gateway
+// writes a stream's error itself, past the error handler, as a chunk
+// {"error": status} made for the stream's {"result": ...} lines. Before a
+// line was sent there is no stream to fit, so the status stands at the top
+// and a 401 carries the Bearer challenge; an error once lines were sent
+// stays a chunk of the stream.
+func refusedBeforeStream(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&refusalWriter{ResponseWriter: bearerChallenge{w}}, r)
+	})
+}
+
+// refusalWriter is refusedBeforeStream's writer: it unwraps the error chunk
+// of an answer whose status is an error.
+type refusalWriter struct {
+	http.ResponseWriter
+	sent, refused bool
+}
+
+func (w *refusalWriter) WriteHeader(code int) {
+	if !w.sent {
+		w.sent, w.refused = true, code >= http.StatusBadRequest
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *refusalWriter) Write(p []byte) (int, error) {
+	if !w.sent {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.refused {
+		var chunk map[string]json.RawMessage
+		if json.Unmarshal(p, &chunk) == nil && len(chunk) == 1 && chunk["error"] != nil {
+			if _, err := w.ResponseWriter.Write(chunk["error"]); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap keeps the writer's other interfaces (http.ResponseController).
+func (w *refusalWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rawAnswer makes the gateway answer with rawStream, which it picks by
 // the Accept header, whatever Accept the client sent.
