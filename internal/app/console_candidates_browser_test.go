@@ -8,7 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/childcase/childcase/internal/browsertest"
-	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // TestBrowserOperatorSeesDuplicateCandidates: a second call about a child
@@ -24,15 +23,7 @@ func TestBrowserOperatorSeesDuplicateCandidates(t *testing.T) {
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/reports/new"),
 		chromedp.WaitVisible(chromedp.ID("narrative")),
-		chromedp.SetValue(chromedp.ID("receive_time"), ts.clock.Now().Add(-time.Minute).In(vntime.Location()).Format("2006-01-02T15:04")),
-		chromedp.SetValue(chromedp.ID("call_type"), "CALL_TYPE_INTERVENTION"),
-		chromedp.SendKeys(chromedp.ID("incident_commune_code"), "00004"),
-		chromedp.Click(chromedp.CSS(`input[name="reporter.kind"][value="anonymous"]`)),
-		chromedp.SendKeys(chromedp.ID("children-0-full_name"), "Nguyễn Thị Lan"),
-		chromedp.SendKeys(chromedp.ID("children-0-age"), "9"),
-		chromedp.SetValue(chromedp.ID("children-0-sex"), "SEX_FEMALE"),
-		chromedp.Click(chromedp.CSS(`input[name="suspected_abuse"][value="ABUSE_FORM_VIOLENCE"]`)),
-		chromedp.SendKeys(chromedp.ID("narrative"), "Cô giáo thấy bé Lan có vết bầm ở tay."),
+		fillIntake(ts.clock.Now().Add(-time.Minute), "Nguyễn Thị Lan", "Cô giáo thấy bé Lan có vết bầm ở tay."),
 	)
 	if err != nil {
 		t.Fatalf("fill the form: %v", err)
