@@ -12,6 +12,7 @@ import (
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
+	"golang.org/x/text/unicode/norm"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -99,6 +100,7 @@ func (v *validator) check(ctx context.Context, msg any) error {
 	if viols := controlViolations(m.ProtoReflect()); len(viols) > 0 {
 		return invalidArgument(viols)
 	}
+	composeStrings(m.ProtoReflect())
 	if err := ctx.Err(); err != nil {
 		return toStatus(ctx, v.log, err)
 	}
@@ -231,6 +233,41 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 			}
 		default:
 			check(name, val)
+		}
+		return true
+	})
+}
+
+// composeStrings puts every string of m, and of the messages in it, in
+// Unicode NFC, the form the service stores text in, before the schema's
+// rules count it: a keyboard that sends Vietnamese decomposed (NFD, "ệ"
+// in three code points) would otherwise meet a name's 200-character limit
+// at some 70 characters, and a text that composition lengthens (U+0958
+// composes to two code points, some to three) would pass its limit and be
+// stored beyond it. The handler is given the composed text, so a retry
+// typed in the other form is the same request. Its walk is bounded by the
+// lists' limits, checked before.
+func composeStrings(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		switch {
+		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
+		case fd.IsList():
+			list := val.List()
+			for i := range list.Len() {
+				if fd.Kind() == protoreflect.StringKind {
+					if s := list.Get(i).String(); !norm.NFC.IsNormalString(s) {
+						list.Set(i, protoreflect.ValueOfString(norm.NFC.String(s)))
+					}
+				} else if fd.Message() != nil {
+					composeStrings(list.Get(i).Message())
+				}
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			if s := val.String(); !norm.NFC.IsNormalString(s) {
+				m.Set(fd, protoreflect.ValueOfString(norm.NFC.String(s)))
+			}
+		case fd.Message() != nil:
+			composeStrings(val.Message())
 		}
 		return true
 	})

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"golang.org/x/text/unicode/norm"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -297,5 +299,34 @@ func TestValidatorRefusesControlCharacters(t *testing.T) {
 	}
 	if last := viols[maxViolations]; last.GetReason() != "violations.truncated" || !strings.Contains(last.GetDescription(), "and 20 more") {
 		t.Errorf("last violation %v, want one saying 20 more", last)
+	}
+}
+
+// A text's limits are those of the text as it is stored, composed (NFC):
+// a name typed on a keyboard that sends Vietnamese decomposed (NFD, three
+// code points for "ệ") is held to its 200 characters, not to 200 code
+// points; and a text that composition makes longer (U+0958 composes to
+// two code points) is refused at its limit rather than stored at twice
+// it. The handler is given the composed text.
+func TestValidatorCountsTheComposedText(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	composed := strings.Repeat("ệ", 200)
+	req := validCreateReport()
+	req.Report.Children[0].FullName = norm.NFD.String(composed)
+	if err := v.check(context.Background(), req); err != nil {
+		t.Fatalf("a name of 200 characters, sent decomposed: %v", err)
+	}
+	if got := req.Report.Children[0].GetFullName(); got != composed {
+		t.Errorf("the handler is given the name as %d code points, want it composed (200)", utf8.RuneCountInString(got))
+	}
+
+	req = validCreateReport()
+	req.Report.Children[0].FullName = strings.Repeat("\u0958", 200)
+	_, viols := violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != 1 || viols[0].GetField() != "report.children[0].full_name" || viols[0].GetReason() != "string.max_len" {
+		t.Errorf("a name of 400 code points once composed: %v, want report.children[0].full_name [string.max_len]", viols)
 	}
 }
