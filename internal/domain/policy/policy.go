@@ -15,6 +15,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -158,6 +159,11 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 		var raw map[string]json.RawMessage
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return Policy{}, fmt.Errorf("policy: not a JSON object: %w", err)
+		}
+		if raw == nil {
+			// null decodes without error into nothing: a file that says
+			// nothing of the policy is a mistake, not the defaults.
+			return Policy{}, errors.New("policy: not a JSON object: null")
 		}
 		for name := range raw {
 			switch {

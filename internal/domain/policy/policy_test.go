@@ -223,6 +223,7 @@ func TestParseErrors(t *testing.T) {
 		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
 		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
 		{"empty file", ``, []string{"not a JSON object"}},
+		{"null", ` null `, []string{"not a JSON object"}},
 		{"wrong type", `{"acknowledge": {"hours": "24"}}`, []string{"hours"}},
 		{"hook name upper case", hookWith(`"name": "Ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name", `"Ops"`}},
 		{"hook name empty", hookWith(`"url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
