@@ -17,7 +17,9 @@ import (
 // (00004@2025-07-01) succeeds Trúc Bạch: the second escalation goes to
 // the city, once, and nothing goes further.
 func TestEscalationAcrossThe2025Reform(t *testing.T) {
-	at := func(m time.Month, d, h, min int) time.Time { return time.Date(2025, m, d, h, min, 0, 0, vntime.Location()) }
+	at := func(m time.Month, d, h, min int) time.Time {
+		return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
+	}
 	w := newWorldAt(t, loadEnv(t), at(6, 26, 9, 0))
 	defer w.close()
 	c := w.openCaseAt(t, at(6, 26, 9, 0), false, model.AbuseNeglect)
