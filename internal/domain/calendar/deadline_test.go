@@ -307,3 +307,37 @@ func TestResumeWorkingDays(t *testing.T) {
 		})
 	}
 }
+
+// Tết 2027 (provisional): Thu 4 - Mon 8 Feb are the five days, mùng 1 and
+// mùng 2 fall on Sat 6 and Sun 7, so Tue 9 and Wed 10 are compensatory
+// days off (Labour Code 2019 Art. 111(3)); Thu 11 Feb is the first
+// working day.
+func TestWorkingDaysAcrossTet2027(t *testing.T) {
+	c := load(t)
+	for d := 4; d <= 10; d++ {
+		if day := (vntime.Date{Year: 2027, Month: time.February, Day: d}); c.IsWorkingDay(day) {
+			t.Errorf("%s is a working day, want Tết or its compensatory day off", day)
+		}
+	}
+	tests := []struct {
+		name  string
+		start time.Time
+		n     int
+		want  time.Time
+	}{
+		{"D6 from the eve of Tết", hanoi(2027, 2, 3, 10, 0), 5, hanoi(2027, 2, 18, 0, 0)},
+		{"received at 23:59 on the eve of Tết", hanoi(2027, 2, 3, 23, 59), 1, hanoi(2027, 2, 12, 0, 0)},
+		{"received at 00:00 of the first day of Tết", hanoi(2027, 2, 4, 0, 0), 1, hanoi(2027, 2, 12, 0, 0)},
+		{"received on a compensatory day off", hanoi(2027, 2, 10, 23, 59), 2, hanoi(2027, 2, 13, 0, 0)},
+		{"D7 submitted the Friday before Tết's week", hanoi(2027, 1, 29, 16, 0), 2, hanoi(2027, 2, 3, 0, 0)},
+		{"D7 submitted on the last working day before Tết", hanoi(2027, 2, 3, 16, 0), 2, hanoi(2027, 2, 13, 0, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDeadline(t, "AddWorkingDays", c.AddWorkingDays(tt.start, tt.n), tt.want)
+		})
+	}
+	// D6 paused on the eve of Tết with four working days left, resumed on
+	// the first working day after it.
+	checkDeadline(t, "ResumeWorkingDays", c.ResumeWorkingDays(hanoi(2027, 2, 17, 0, 0), hanoi(2027, 2, 3, 15, 0), hanoi(2027, 2, 11, 9, 0)), hanoi(2027, 2, 18, 0, 0))
+}

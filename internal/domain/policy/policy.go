@@ -15,6 +15,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -139,6 +140,10 @@ func Load(path string) (Policy, error) {
 	return Parse(data, os.Getenv)
 }
 
+// emergencyHours is D3, the law's 12 hours for an emergency's measures,
+// which bounds acknowledge_emergency.
+const emergencyHours = 12
+
 var (
 	communeCode = regexp.MustCompile(`^[0-9]{5}$`)
 	hookName    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
@@ -158,6 +163,11 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 		var raw map[string]json.RawMessage
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return Policy{}, fmt.Errorf("policy: not a JSON object: %w", err)
+		}
+		if raw == nil {
+			// null decodes without error into nothing: a file that says
+			// nothing of the policy is a mistake, not the defaults.
+			return Policy{}, errors.New("policy: not a JSON object: null")
 		}
 		for name := range raw {
 			switch {
@@ -204,6 +214,13 @@ func (p *Policy) check(getenv func(string) string) error {
 		if err := l.limit.check(l.name); err != nil {
 			return fmt.Errorf("policy: %w", err)
 		}
+	}
+	// An emergency's measures are due 12 hours after the information came
+	// in (D3, Decree 56 Art. 26(3)): a commune given longer than that to
+	// acknowledge the case could take it up after the child's time ran
+	// out. Days and working days are longer by nature.
+	if _, length, _ := p.AcknowledgeEmergency.Clock(); length == 0 || length > emergencyHours*time.Hour {
+		return fmt.Errorf("policy: acknowledge_emergency: an emergency's measures are due %d hours after the report was received (D3); give at most %d hours, in seconds or hours", emergencyHours, emergencyHours)
 	}
 	for i, w := range p.Warnings {
 		if w <= 0 || w >= 1 {

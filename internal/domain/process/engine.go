@@ -583,18 +583,25 @@ func (s *stepCtx) acknowledgeAsEmergency() {
 // acknowledge it from now, as if it had opened as one (PrepareNewCase),
 // unless its ordinary time ends first. A case already an emergency keeps
 // its clocks. c is the case as stored; the caller stores it.
+//
+// A case already an emergency keeps its clocks, but for a report received
+// before its running D3 started: the danger was known from then, so D3
+// counts from that receive time (see emergencyKnownEarlier).
 func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model.Case, reason model.EmergencyReason, receive, now time.Time) error {
-	if c.Emergency {
-		return nil
-	}
 	s := &stepCtx{e: e, tx: tx, p: p, now: now, c: c, oldFires: map[int]time.Time{}}
 	for _, d := range c.Deadlines {
 		s.oldFires[d.ID] = d.NextFire
 	}
-	c.Emergency, c.EmergencyReason = true, reason
-	s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
-	s.startEmergencyClock(receive)
-	s.acknowledgeAsEmergency()
+	if c.Emergency {
+		if !s.emergencyKnownEarlier(receive) {
+			return nil
+		}
+	} else {
+		c.Emergency, c.EmergencyReason = true, reason
+		s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
+		s.startEmergencyClock(receive)
+		s.acknowledgeAsEmergency()
+	}
 	if err := s.syncTimers(); err != nil {
 		return err
 	}
@@ -603,6 +610,26 @@ func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model
 	}
 	_, err := tx.AppendNotifications(s.notes...)
 	return err
+}
+
+// emergencyKnownEarlier moves the running D3 to count from receive, the
+// receive time of a joining report that says the child is in danger, when
+// that lies before D3's start: the 12 hours run from when the information
+// came in (Decree 56 Art. 26(3)), as a merge keeps the earlier start of
+// two D3s, and a report recorded late must not give the commune more
+// time. Not before the last reopening, whose cycle D3 belongs to. It
+// reports whether it moved D3.
+func (s *stepCtx) emergencyKnownEarlier(receive time.Time) bool {
+	d := s.c.OpenDeadline(model.DeadlineEmergencyMeasures, "")
+	if n := len(s.c.Reopened); n > 0 && receive.Before(s.c.Reopened[n-1]) {
+		receive = s.c.Reopened[n-1]
+	}
+	if d == nil || !receive.Before(d.Start) {
+		return false
+	}
+	d.Start, d.Due = receive.UTC(), s.e.due(receive, hours(emergencyHours)).UTC()
+	s.event("DEADLINE_MOVED", fmt.Sprintf("%s now counts from %s, when a joining report was received, due %s", d.Kind, hanoi(d.Start), hanoi(d.Due)), d.ID)
+	return true
 }
 
 // policeIntake returns the police unit whose liaison recorded the report

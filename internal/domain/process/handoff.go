@@ -220,22 +220,46 @@ func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Req
 }
 
 // DeclineTransfer: the receiving unit declines with a reason; the sender
-// stays responsible.
+// stays responsible. A transfer the receiving unit left unanswered past
+// its TRANSFER_ACCEPT may also be declined, on its behalf, by a level that
+// breach escalated to: a pending transfer blocks the case's closure and
+// any other hand-over, and only the receiving unit could end it, so a
+// commune that never answered would hold the case where nobody can act.
 func (e *Engine) DeclineTransfer(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "declineTransfer", apply: func(s *stepCtx) error {
-		t, err := s.pendingTransferToMe()
-		if err != nil {
+		t := s.c.PendingTransfer()
+		if t == nil || (!s.actorIn(t.To) && !s.escalatedTo(model.DeadlineTransferAccept, transferRef(t.ID))) {
+			_, err := s.pendingTransferToMe()
 			return err
 		}
 		t.State, t.DecidedBy, t.DecideTime, t.DeclineNote = model.TransferDeclined, s.p.UserID, s.now, reason
 		s.meet(model.DeadlineTransferAccept, transferRef(t.ID))
-		s.event("TRANSFER_DECLINED", fmt.Sprintf("%s declined", t.To), 0, t.From, t.To)
+		detail := fmt.Sprintf("%s declined", t.To)
+		if !s.actorIn(t.To) {
+			detail = fmt.Sprintf("%s declined for %s, which left it unanswered", s.p.Unit, t.To)
+		}
+		s.event("TRANSFER_DECLINED", detail, 0, t.From, t.To)
 		return nil
 	}})
+}
+
+// escalatedTo reports whether the open deadline of kind and ref is
+// overdue and was escalated to a unit the caller acts for.
+func (s *stepCtx) escalatedTo(kind model.DeadlineKind, ref string) bool {
+	d := s.c.OpenDeadline(kind, ref)
+	if d == nil || !d.Breached {
+		return false
+	}
+	for _, esc := range d.Escalations {
+		if s.actorIn(esc.To) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *stepCtx) pendingTransferToMe() (*model.Transfer, error) {
@@ -244,7 +268,7 @@ func (s *stepCtx) pendingTransferToMe() (*model.Transfer, error) {
 		return nil, model.Precondition("NO_PENDING_TRANSFER", "case %s has no transfer awaiting a decision", s.c.Number)
 	}
 	if !s.actorIn(t.To) {
-		return nil, model.Precondition("NOT_RECEIVING_UNIT", "only the receiving unit (%s) decides on the transfer", t.To)
+		return nil, model.Precondition("NOT_RECEIVING_UNIT", "only the receiving unit (%s) decides on the transfer (or, once its acceptance is overdue, a level it escalated to may decline it)", t.To)
 	}
 	return t, nil
 }

@@ -330,9 +330,17 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 			fail("awaiting acknowledgement: emergency %v, a D3 deadline %v", c.Emergency, d3)
 		}
 	case model.StatusInitialAssessment, model.StatusSpecificAssessment:
-		// "" the first time, APPROVED after a reopening.
-		if (c.PlanState != "" && c.PlanState != model.PlanApproved) || (c.PlanState == "") != (c.PlanCycle == 0) {
+		// "" the first time; after a reopening, the plan as the case
+		// closed with it: APPROVED after a review, anything on another
+		// ground (moved away, ...), which closes at any step.
+		if (c.PlanState != "" && c.PlanState != model.PlanApproved && len(c.Reopened) == 0) || (c.PlanState == "") != (c.PlanCycle == 0) {
 			fail("status %d with plan %q cycle %d", c.Status, c.PlanState, c.PlanCycle)
+		}
+	case model.StatusClosed:
+		// APPROVED after a review that proposed closure; on another
+		// lawful ground the plan as it stood.
+		if (c.PlanState == "") != (c.PlanCycle == 0) {
+			fail("closed with plan %q cycle %d", c.PlanState, c.PlanCycle)
 		}
 	case model.StatusPlanning:
 		if (c.PlanState != model.PlanDraft && c.PlanState != model.PlanSubmitted) || c.PlanCycle < 1 {

@@ -244,7 +244,7 @@ const maxSteps = 80
 var transitions = []string{
 	"acknowledge", "initialAssessment", "emergencyMeasures", "startSeparation", "endSeparation",
 	"specificAssessment", "submitPlan", "approvePlan", "returnPlan", "serviceProgress",
-	"startReview", "review", "approveClosure", "reopen", "addNote",
+	"startReview", "review", "approveClosure", "closeOnGround", "reopen", "addNote",
 	"proposeTransfer", "acceptTransfer", "declineTransfer", "referToPolice",
 	"policeAcknowledge", "policeForward", "policeOutcome", "policeDecision", "pause", "resume",
 }
@@ -296,6 +296,9 @@ func nextSteps(c model.Case) (main, side []string) {
 	}
 	if c.PendingTransfer() == nil && c.Status != model.StatusClosed {
 		next = append(next, "proposeTransfer")
+	}
+	if c.Status != model.StatusClosed {
+		next = append(next, "closeOnGround")
 	}
 	for _, d := range c.Deadlines {
 		if d.Open() && d.PausedAt.IsZero() && d.Pausable {
@@ -480,7 +483,7 @@ var stepOf = map[string]string{
 	"specificAssessment": "recordSpecificAssessment", "serviceProgress": "recordServiceProgress",
 	"review": "recordReview", "policeAcknowledge": "acknowledgePoliceReferral",
 	"policeForward": "recordPoliceForwarding", "policeOutcome": "recordPoliceOutcome",
-	"pause": "pauseDeadline", "resume": "resumeDeadline",
+	"pause": "pauseDeadline", "resume": "resumeDeadline", "closeOnGround": "approveClosure",
 	"policeDecision(extend": "extendPoliceDeadline", "policeDecision(suspend": "suspendPoliceDeadline",
 	"policeDecision(resume": "resumePoliceDeadline",
 }
@@ -672,6 +675,14 @@ func (w *world) transition(t *rapid.T, kind string, c model.Case) (string, acces
 		}
 		return fmt.Sprintf("%s(no_referral_reason=%v)", kind, noRef != ""), p, func(r process.Request) (model.Case, error) {
 			return e.ApproveClosure(ctx, p, r, process.Closure{Reason: "trẻ an toàn", NoPoliceReferralReason: noRef})
+		}
+	case "closeOnGround":
+		// A lawful ground other than low risk (Art. 30(1)(b)) closes the
+		// case at whatever step it stands.
+		p := chair()
+		ground := rapid.SampledFrom([]model.ClosureGround{model.ClosureMovedAway, model.ClosureTurned18, model.ClosureDeceased, model.ClosureTransferred}).Draw(t, "ground")
+		return fmt.Sprintf("%s(%d)", kind, ground), p, func(r process.Request) (model.Case, error) {
+			return e.ApproveClosure(ctx, p, r, process.Closure{Ground: ground, Reason: "gia đình chuyển đi", NoPoliceReferralReason: "không có dấu hiệu tội phạm"})
 		}
 	case "reopen":
 		p := chair()

@@ -887,16 +887,25 @@ func (s *stepCtx) requireAged16() error {
 // The reopening is new information, received now: an assessment that
 // finds an emergency starts a new 12-hour clock from it (InformationTime),
 // and the first cycle's clocks stay as they ended.
+//
+// A case closed before a reform abolished its unit reopens with that
+// unit's successor, as an open case would have moved (followReform): the
+// successor reopens it, not the unit that is gone. Where the unit split,
+// the city reopens it, and it waits in the city's queue of cases needing
+// a successor, to be reassigned.
 func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 2000)
 	if err != nil {
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "reopen", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		s.c.Status, s.c.CloseTime = model.StatusInitialAssessment, time.Time{}
+		s.followReform()
+		if !s.c.AwaitingSuccessor || !s.actorIn(e.cityName()) {
+			if err := s.requireResponsible(); err != nil {
+				return err
+			}
+		}
 		s.c.Reopened = append(s.c.Reopened, s.now)
 		s.event("REOPENED", "", 0)
 		return s.note("REOPENED", reason)

@@ -58,29 +58,29 @@ var processTable = []TableRow{
 	{
 		Step:    "intake of an emergency: a report with `immediate_danger`, or naming a parent or caregiver as `suspected_abuser` (Arts. 26(3), 31(1))",
 		Methods: []TableMethod{{Method: "ReportService/CreateReport", Show: "`POST /v1/reports`", Detail: "opening or joining a case"}},
-		Notes:   "D3, 12 h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h). A report that makes a joined case an emergency starts D3 from its own receive time if none runs, and gives a case not yet acknowledged a new ACKNOWLEDGE from `acknowledge_emergency`, cancelling the ordinary one, when that ends sooner or the ordinary one is paused. An emergency's ACKNOWLEDGE, like D3, cannot be paused",
+		Notes:   fmt.Sprintf("D3, %d h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h).", emergencyHours) + " A report that makes a joined case an emergency starts D3 from its own receive time if none runs (one received before a running D3 started moves that D3 to count from it: `DEADLINE_MOVED`), and gives a case not yet acknowledged a new ACKNOWLEDGE from `acknowledge_emergency`, cancelling the ordinary one, when that ends sooner or the ordinary one is paused. An emergency's ACKNOWLEDGE, like D3, cannot be paused",
 	},
 	{
 		Step:        "2 initial assessment, Mẫu 02",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordInitialAssessment"}},
 		Responsible: true,
-		Notes:       "emergency: D3 as above, if not yet running; on a reopened case, a new D3 of 12 h from the reopening (`:reopen` is new information), unless measures were applied since, while the first cycle's D3 stays as it ended (met, missed or cancelled), and so does the emergency case's D3 in the statistics; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
+		Notes:       fmt.Sprintf("emergency: D3 as above, if not yet running; on a reopened case, a new D3 of %d h from the reopening", emergencyHours) + " (`:reopen` is new information), unless measures were applied since, while the first cycle's D3 stays as it ended (met, missed or cancelled), and so does the emergency case's D3 in the statistics; downgrading an emergency from intake needs `emergency_downgrade_reason` (a case note), and cancels D3",
 	},
 	{
 		Step:        "emergency measures",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordEmergencyMeasures"}},
 		Responsible: true,
-		Notes:       "(D3, met if applied within 12 h; after a reopening, applied no earlier than it)",
+		Notes:       fmt.Sprintf("(D3, met if applied within %d h; after a reopening, applied no earlier than it)", emergencyHours),
 	},
 	{
 		Step: "temporary separation, Mẫu 07: place, carer, Art. 32(1) ground, decision number",
 		Methods: []TableMethod{
 			{Method: "CaseProcessService/StartSeparation"},
-			{Method: "CaseProcessService/ExtendSeparation", Detail: "days, reason, decision number; 15 more days at most"},
+			{Method: "CaseProcessService/ExtendSeparation", Detail: fmt.Sprintf("days, reason, decision number; %d more days at most", maxSeparationExtension)},
 			{Method: "CaseProcessService/EndSeparation", Detail: "`RETURNED_HOME` or `ALTERNATIVE_CARE`"},
 		},
 		Responsible: true,
-		Notes:       "(D3, met like measures: Art. 32(2)) D4, 15 calendar days, re-assessment by day 15; an extension moves it",
+		Notes:       fmt.Sprintf("(D3, met like measures: Art. 32(2)) D4, %d calendar days, re-assessment by day %d; an extension moves it", separationDays, separationDays),
 	},
 	{
 		Step: "court petition (Circular 14/2020 Art. 14(3)(b))",
@@ -101,7 +101,7 @@ var processTable = []TableRow{
 		Step:        "3 specific assessment and needs, Mẫu 03",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordSpecificAssessment"}},
 		Responsible: true,
-		Notes:       "D6, plan drafted in 5 working days from the meeting's `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement; an emergency case has no D6 (Art. 28)",
+		Notes:       fmt.Sprintf("D6, plan drafted in %d working days from the meeting", planDraftDays) + "'s `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement; an emergency case has no D6 (Art. 28)",
 	},
 	{
 		Step: "4 plan, Mẫu 04/05",
@@ -111,7 +111,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReturnPlan"},
 		},
 		Responsible: true,
-		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in 2 working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6; a returned change leaves the approved plan in force (back to implementation, nothing to resubmit)",
+		Notes:       "the worker submits, the chair approves or returns. (D6 or PLAN_RESUBMIT) D7, approved in " + fmt.Sprint(planApprovalDays) + " working days (neither D6 nor D7 in an emergency); then D8 per service. A returned plan gets PLAN_RESUBMIT (policy), not a fresh D6; a returned change leaves the approved plan in force (back to implementation, nothing to resubmit)",
 	},
 	{
 		Step: "5 implementation",
@@ -138,7 +138,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/ReopenCase"},
 		},
 		Responsible: true,
-		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b); else `NO_CLOSURE_PROPOSAL`); `MOVED_AWAY`, `TURNED_16`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step, `TURNED_16` once every child the case's reports name is 16 (Child Law Art. 1) by the date of birth, or by the age estimated when the report was received and the years since (else `CHILD_UNDER_16`; a child of no recorded age does not hold it back, the reason says why); `TURNED_18` (where criminal-procedure protections of a victim end) is not held to a recorded age, the reason says why. Every ground waits while the child is separated (`CHILD_SEPARATED`) or a court petition is pending (`COURT_PETITION_PENDING`) and while a transfer awaits a decision (`TRANSFER_PENDING`), and a suspected crime needs a police referral or a `no_police_referral_reason` (`POLICE_REFERRAL_REQUIRED`). It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01). `:reopen`, with a reason, takes the case back to the initial assessment as new information (D3 above)",
+		Notes:       "closure takes the `ground` and the reason: `RISK_LOW` (the default) needs the last review to rate every risk LOW and propose closure (Art. 30(1)(b); else `NO_CLOSURE_PROPOSAL`); `MOVED_AWAY`, `TURNED_16`, `TURNED_18`, `DECEASED`, `TRANSFERRED` close at any step, `TURNED_16` once every child the case's reports name is 16 (Child Law Art. 1) by the date of birth, or by the age estimated when the report was received and the years since (else `CHILD_UNDER_16`; a child of no recorded age does not hold it back, the reason says why); `TURNED_18` (where criminal-procedure protections of a victim end) is not held to a recorded age, the reason says why. Every ground waits while the child is separated (`CHILD_SEPARATED`) or a court petition is pending (`COURT_PETITION_PENDING`) and while a transfer awaits a decision (`TRANSFER_PENDING`), and a suspected crime needs a police referral or a `no_police_referral_reason` (`POLICE_REFERRAL_REQUIRED`). It cancels the open social clocks; a `CLOSED` notification goes to the level above (district until 2025-06-30, city from 2025-07-01). `:reopen`, with a reason, takes the case back to the initial assessment as new information (D3 above); a case closed before a reform abolished its unit reopens with the successor, whose chair reopens it, or, where the unit split, by the city, which then reassigns it",
 	},
 	{
 		Step: "hand-over",
@@ -147,7 +147,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/AcceptTransfer"},
 			{Method: "CaseProcessService/DeclineTransfer"},
 		},
-		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. TRANSFER_ACCEPT (policy)",
+		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. TRANSFER_ACCEPT (policy); once it is overdue, a level it escalated to may `:declineTransfer` on the receiving unit's behalf, so that a transfer nobody answers does not hold the case (closure and any other hand-over wait while one is pending)",
 	},
 	{
 		Step: "reassignment",
@@ -177,7 +177,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/RecordPoliceForwarding"},
 			{Method: "CaseProcessService/RecordPoliceOutcome"},
 		},
-		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 24 h (48 h in a remote commune) to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 20 calendar days to a decision, from the forwarding (a 20th day that is a day off runs to 24:00 of the next working day, Civil Code Art. 148). `:recordPoliceForwarding` takes `forward_time` (now if left out; not before the acknowledgement, nor in the future) and meets or misses D13 by it; `forward_record_time` keeps when it was recorded, and a record made later than the policy's `late_recording` after `forward_time` is flagged as late emergency measures are (`forward_late_recording`, and a `LATE_RECORDING` event notified to the police unit, the city police above it and the commune). A D13 that breached before such a record meets it keeps its breach (`breached`) and escalations",
+		Notes: "the liaison of the referred police unit records. POLICE_ACKNOWLEDGE (policy); D13 " + fmt.Sprintf("%d h (%d h in a remote commune)", policeForwardHours, remoteForwardHours) + " to the investigators, from the referral, when the police received it (Circular 43/2021 Art. 5), not from their acknowledgement; D16 " + fmt.Sprintf("%d calendar days to a decision, from the forwarding (a %dth day", prosecutionDays, prosecutionDays) + " that is a day off runs to 24:00 of the next working day, Civil Code Art. 148). `:recordPoliceForwarding` takes `forward_time` (now if left out; not before the acknowledgement, nor in the future) and meets or misses D13 by it; `forward_record_time` keeps when it was recorded, and a record made later than the policy's `late_recording` after `forward_time` is flagged as late emergency measures are (`forward_late_recording`, and a `LATE_RECORDING` event notified to the police unit, the city police above it and the commune). A D13 that breached before such a record meets it keeps its breach (`breached`) and escalations",
 	},
 	{
 		Step: "D16 extension or suspension (Criminal Procedure Code Art. 147(3)-(4))",
@@ -186,7 +186,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/SuspendPoliceDeadline"},
 			{Method: "CaseProcessService/ResumePoliceDeadline"},
 		},
-		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: the first extension reaches at most 2 months from the start, the second (the procuracy's) 4, no third (`EXTENSIONS_EXHAUSTED`); a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
+		Notes: "each with `decision_number` and `reason`, by the liaison of the referred unit, while D16 runs and is not overdue. D16 ends at 24:00 of `until_date`: " + fmt.Sprintf("the first extension reaches at most %d months from the start, the second (the procuracy's) %d, no third", prosecutionExtensionMonths[0], prosecutionExtensionMonths[1]) + " (`EXTENSIONS_EXHAUSTED`); a suspension stops D16 and resuming moves its due time (and start) by the pause. Each decision is on the commune's timeline (`POLICE_DEADLINE_EXTENDED`, `_SUSPENDED`, `_RESUMED`, notified to the commune) and in the referral's `decisions`, in the full and the police view",
 	},
 	{
 		Step:    "police intake (Art. 25(1))",

@@ -23,7 +23,7 @@ import (
 // with (for an escalation, the unit it went to).
 var deadlineDetails = []string{
 	"DEADLINE_STARTED", "DEADLINE_WARNING", "DEADLINE_BREACHED", "ESCALATED", "DEADLINE_MET", "DEADLINE_MISSED",
-	"DEADLINE_CANCELLED", "DEADLINE_MERGED", "DEADLINE_PAUSED", "DEADLINE_RESUMED", "SEPARATION_EXTENDED",
+	"DEADLINE_CANCELLED", "DEADLINE_MERGED", "DEADLINE_MOVED", "DEADLINE_PAUSED", "DEADLINE_RESUMED", "SEPARATION_EXTENDED",
 	"POLICE_DEADLINE_EXTENDED", "POLICE_DEADLINE_SUSPENDED", "POLICE_DEADLINE_RESUMED",
 }
 
@@ -58,6 +58,7 @@ var detailForms = compileForms([]detailForm{
 	{kind: "TRANSFER_PROPOSED", format: "from %s to %s", key: "event.detail.TRANSFER_PROPOSED", args: []detailArg{argUnit, argUnit}},
 	{kind: "REASSIGNMENT_PROPOSED", format: "from %s to %s", key: "event.detail.REASSIGNMENT_PROPOSED", args: []detailArg{argUnit, argUnit}},
 	{kind: "TRANSFER_ACCEPTED", format: "%s is now responsible", key: "event.detail.TRANSFER_ACCEPTED", args: []detailArg{argUnit}},
+	{kind: "TRANSFER_DECLINED", format: "%s declined for %s, which left it unanswered", key: "event.detail.TRANSFER_DECLINED_FOR", args: []detailArg{argUnit, argUnit}},
 	{kind: "TRANSFER_DECLINED", format: "%s declined", key: "event.detail.TRANSFER_DECLINED", args: []detailArg{argUnit}},
 	{kind: "POLICE_REFERRAL", format: "%s", key: "event.detail.POLICE_REFERRAL", args: []detailArg{argUnit}},
 	{kind: "POLICE_ACKNOWLEDGED", format: "%s", key: "event.detail.POLICE_ACKNOWLEDGED", args: []detailArg{argUnit}},

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
 // domainSources are the domain's Go sources (tests left out), read as
@@ -112,6 +114,26 @@ func TestPreconditionReasonsHaveCatalogTexts(t *testing.T) {
 	for _, m := range reasons {
 		if _, ok := cats["vi"]["refusal."+m[1]]; !ok {
 			t.Errorf("no catalog text for %q", "refusal."+m[1])
+		}
+	}
+}
+
+// A transfer declined by the level it escalated to, for the receiving
+// unit that left it unanswered, says both units, not the domain's English.
+func TestTransferDeclinedForAnotherUnitIsSaid(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{catalogs: cats}
+	names := map[string]string{"units/01@2020-01-01": "Thành phố Hà Nội", "units/00091@2025-07-01": "Phường Hoàn Kiếm"}
+	for _, tt := range []struct{ detail, want string }{
+		{"units/01@2020-01-01 declined for units/00091@2025-07-01, which left it unanswered", "Thành phố Hà Nội đã từ chối thay Phường Hoàn Kiếm, đơn vị không trả lời trong hạn"},
+		{"units/00091@2025-07-01 declined", "Phường Hoàn Kiếm đã từ chối"},
+	} {
+		e := &pb.CaseEvent{Kind: "TRANSFER_DECLINED", Detail: tt.detail}
+		if got := c.eventDetail("vi", e, nil, func(n string) string { return names[n] }); got != tt.want {
+			t.Errorf("detail %q says %q, want %q", tt.detail, got, tt.want)
 		}
 	}
 }

@@ -1,0 +1,88 @@
+package process_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/vntime"
+)
+
+// closedBeforeTheReform opens a case in commune code on Fri 20 June 2025
+// (a commune of the 2025-01-01 set), closes it that day as its chair, and
+// sets the clock to Mon 2 March 2026, after the districts and that set
+// of communes ended.
+func (w *world) closedBeforeTheReform(t *testing.T, code string) model.Case {
+	t.Helper()
+	received := time.Date(2025, 6, 20, 9, 0, 0, 0, vntime.Location())
+	age := int32(9)
+	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+		Report: model.Report{
+			Channel: 1, ReceiveTime: received, CallType: model.CallIntervention,
+			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
+			Narrative: "trẻ bị bỏ mặc", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
+		},
+		IncidentCommuneCode: code,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c model.Case
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		c, err = tx.CaseByNumber(out.CaseNumber)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	chair := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/" + code + "@2025-01-01"}
+	c = stepOK(t)(w.eng.ApproveClosure(w.ctx, chair, process.Request{Case: "cases/" + c.Number, Etag: c.Etag()},
+		process.Closure{Ground: model.ClosureMovedAway, Reason: "gia đình chuyển đi"}))
+	w.clk.Set(start)
+	return c
+}
+
+// A case closed in Phường Trúc Bạch before the 2025 reform, reopened in
+// 2026 on new information, reopens with Phường Ba Đình, which succeeds
+// Trúc Bạch one to one: Ba Đình's chair reopens it and its worker takes
+// the next step. Before, only the responsible unit, Trúc Bạch, could
+// reopen it, and Trúc Bạch no longer exists.
+func TestReopenAfterTheReformGoesToTheSuccessor(t *testing.T) {
+	w := newWorldAt(t, loadEnv(t), time.Date(2025, 6, 20, 9, 0, 0, 0, vntime.Location()))
+	defer w.close()
+	c := w.closedBeforeTheReform(t, "00004")
+	name := "cases/" + c.Number
+	old := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/00004@2025-01-01"}
+	_, err := w.eng.Reopen(w.ctx, old, process.Request{Case: name, Etag: c.Etag()}, "tin mới")
+	wantPrecondition(t, err, "NOT_RESPONSIBLE_UNIT")
+
+	c = stepOK(t)(w.eng.Reopen(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()}, "hàng xóm báo trẻ lại bị bỏ mặc"))
+	if got := "units/" + c.ResponsibleUnit.String(); got != unitBaDinh || c.Status != model.StatusInitialAssessment || c.AwaitingSuccessor {
+		t.Fatalf("reopened: responsible %s, status %v, awaiting a successor %v; want %s, initial assessment, no", got, c.Status, c.AwaitingSuccessor, unitBaDinh)
+	}
+	stepOK(t)(w.eng.RecordInitialAssessment(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: c.Etag()}, process.InitialAssessment{
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelLow, SafetyObstacles: model.LevelLow,
+	}))
+}
+
+// A case closed in Phường Ngọc Hà (00016 of the 2025-01-01 set), which
+// split in the reform, has no one successor: the city reopens it, and it
+// waits for the city to reassign it. A commune cannot reopen it.
+func TestReopenAfterTheReformOfASplitCommune(t *testing.T) {
+	w := newWorldAt(t, loadEnv(t), time.Date(2025, 6, 20, 9, 0, 0, 0, vntime.Location()))
+	defer w.close()
+	c := w.closedBeforeTheReform(t, "00016")
+	name := "cases/" + c.Number
+	_, err := w.eng.Reopen(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()}, "tin mới")
+	if err == nil {
+		t.Fatal("Ba Đình's chair reopened a split commune's case")
+	}
+	c = stepOK(t)(w.eng.Reopen(w.ctx, principal("city"), process.Request{Case: name, Etag: c.Etag()}, "tin mới về trẻ"))
+	if c.Status != model.StatusInitialAssessment || !c.AwaitingSuccessor {
+		t.Fatalf("reopened by the city: status %v, awaiting a successor %v; want initial assessment, awaiting", c.Status, c.AwaitingSuccessor)
+	}
+	stepOK(t)(w.eng.ReassignCase(w.ctx, principal("city"), process.Request{Case: name, Etag: c.Etag()}, unitBaDinh, "trẻ sống ở phần thuộc Ba Đình"))
+}
