@@ -32,6 +32,10 @@ const (
 // follow-ups of alternative care protect a child and cannot wait; the
 // police clocks belong to a police unit, which :pauseDeadline does not
 // serve (D16 is suspended by the police's own decision instead).
+// TRANSFER_ACCEPT asks only a yes or a no of the receiving unit, and a
+// pending transfer blocks the case's closure and every other hand-over:
+// paused, it would never be overdue, so the level above could never
+// decline it for a unit that does not answer (DeclineTransfer).
 var deadlineKinds = []struct {
 	kind     model.DeadlineKind
 	pausable bool
@@ -44,7 +48,7 @@ var deadlineKinds = []struct {
 	{model.DeadlineServiceEnd, true},
 	{model.DeadlinePoliceForward, false},
 	{model.DeadlineProsecutionDecision, false},
-	{model.DeadlineTransferAccept, true},
+	{model.DeadlineTransferAccept, false},
 	{model.DeadlinePoliceAcknowledge, false},
 	{model.DeadlineCareFollowUp, false},
 	{model.DeadlinePlanResubmit, true},

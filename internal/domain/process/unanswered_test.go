@@ -75,3 +75,25 @@ func wantPrecondition(t *testing.T, err error, reason string) {
 		t.Fatalf("error %v, want the precondition %s", err, reason)
 	}
 }
+
+// The receiving unit cannot hold a transfer by pausing its
+// TRANSFER_ACCEPT: a paused clock is never overdue, so the level above
+// could never decline the transfer for it, and the case could neither
+// close nor go elsewhere. It answers yes or no instead.
+func TestTransferAcceptCannotBePaused(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, other := principal("worker.badinh"), principal("chair.other")
+	step := stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
+	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+	c = step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
+	ta := openDeadline(t, c, model.DeadlineTransferAccept)
+	if ta.Pausable {
+		t.Errorf("TRANSFER_ACCEPT says pausable")
+	}
+	_, err := w.eng.PauseDeadline(w.ctx, other, req(), ta.ID, "chờ họp ủy ban phường tuần sau")
+	wantPrecondition(t, err, "NOT_PAUSABLE")
+}
