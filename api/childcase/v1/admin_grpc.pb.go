@@ -76,7 +76,8 @@ type AdminServiceClient interface {
 	// is the raw file: GET /v1/database:backup. The server copies the file
 	// beside the database before it sends it, which needs as much free space
 	// there as the database takes: without it the call is RESOURCE_EXHAUSTED
-	// with reason NO_ROOM_FOR_BACKUP, nothing is sent, and writes go on.
+	// with reason NO_ROOM_FOR_BACKUP and nothing is sent; writes are refused
+	// only when the database itself has no room.
 	BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
@@ -250,7 +251,8 @@ type AdminServiceServer interface {
 	// is the raw file: GET /v1/database:backup. The server copies the file
 	// beside the database before it sends it, which needs as much free space
 	// there as the database takes: without it the call is RESOURCE_EXHAUSTED
-	// with reason NO_ROOM_FOR_BACKUP, nothing is sent, and writes go on.
+	// with reason NO_ROOM_FOR_BACKUP and nothing is sent; writes are refused
+	// only when the database itself has no room.
 	BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }
