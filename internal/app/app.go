@@ -359,9 +359,10 @@ type Options struct {
 	// SchedulerPoll is how often the deadline scheduler looks at the clock
 	// at least (default one second); tests with a fake clock shorten it.
 	SchedulerPoll time.Duration
-	// SearchCatchUpEvery is how often the leader of a shared store indexes
-	// the cases other instances left marked between a write and its index
-	// entry; zero means every 30 s.
+	// SearchCatchUpEvery is how often the leader indexes the cases left
+	// marked between a write and its index entry (by another instance of
+	// a shared store, or by a disk that filled in between); zero means
+	// every 30 s.
 	SearchCatchUpEvery time.Duration
 	// WatchPoll bounds how long a WatchEvents stream waits without a
 	// wake-up (default one second); tests lengthen it to prove wake-ups.
@@ -422,8 +423,8 @@ func (s *Server) MetricsAddr() string {
 // TLS reports whether gRPC and HTTP are served over TLS.
 func (s *Server) TLS() bool { return s.tls }
 
-// searchCatchUpEvery is how often the leader of a shared store indexes the
-// cases other instances left marked between a write and its index entry.
+// searchCatchUpEvery is how often the leader indexes the cases left marked
+// between a write and its index entry.
 const searchCatchUpEvery = 30 * time.Second
 
 // gatewayBufSize is the buffer of the in-memory link between the REST
@@ -559,21 +560,36 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// indexed under a master key an interrupted rotation left behind, are
 	// indexed in the background, a batch at a time, while the service
 	// answers.
-	catchUp := func(ctx context.Context) {
-		if n, err := finder.CatchUp(ctx); err != nil && ctx.Err() == nil {
+	catchUp := func(ctx context.Context, run func(context.Context) (int, error)) bool {
+		n, err := run(ctx)
+		if err != nil && ctx.Err() == nil {
 			opts.Logger.Error("search index: indexing the cases not yet indexed failed", "err", err)
 		} else if n > 0 {
 			opts.Logger.Info("search index: indexed the cases not yet indexed", "cases", n)
 		}
+		return err == nil
 	}
 	duties = append(duties, func(ctx context.Context) {
-		catchUp(ctx)
-		if !opened.shared() {
-			return // alone on its store, an instance leaves marks only by crashing: the next start's catch-up takes them
+		caughtUp := catchUp(ctx, finder.CatchUp)
+		// The leader takes marked cases up as it goes: on a shared store
+		// another instance may be killed between a write and its index
+		// entry; and on any store an entry written after its case's
+		// commit fails when the disk filled in between, as the catch-up
+		// at a start on a full disk does. Once space is freed writes go
+		// on without a restart, and so must the search. A round with
+		// nothing marked reads a key or two.
+		//
+		// Alone on its store, this instance runs every master key
+		// rotation itself, which indexes every case: once a catch-up has
+		// gone through, only the marks are left for the rounds, which
+		// then never rebuild beside a rotation.
+		round := func(ctx context.Context) {
+			if caughtUp && !opened.shared() {
+				catchUp(ctx, finder.IndexMarked)
+				return
+			}
+			caughtUp = catchUp(ctx, finder.CatchUp)
 		}
-		// On a shared store another instance may be killed between a
-		// write and its index entry, or fail to write it, while this one
-		// leads on: the leader takes such cases up as it goes.
 		every := opts.SearchCatchUpEvery
 		if every <= 0 {
 			every = searchCatchUpEvery
@@ -585,7 +601,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				catchUp(ctx)
+				round(ctx)
 			}
 		}
 	})

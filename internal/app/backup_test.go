@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -324,4 +326,71 @@ func TestBackupHoldsNoKeyNorSecret(t *testing.T) {
 			t.Errorf("the backup holds %s", what)
 		}
 	}
+}
+
+// TestBackupWithoutRoomForItsCopy: the server copies the database beside
+// it before it streams the copy, and that needs as much free space there
+// as the database takes. Without it the backup fails, and must say why: a
+// backup on a disk with room for writes but not for a second copy of the
+// database answered "the database is full: ... writes are refused", reason
+// DATABASE_FULL, and logged "database full: a write was refused", while
+// writes went on. An operator (or the nightly backup job) was sent after
+// the wrong problem.
+func TestBackupWithoutRoomForItsCopy(t *testing.T) {
+	dir, err := mountSmallDisk(t, 8<<20)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root and must test the full disk: %v", err)
+		}
+		t.Skipf("mounting a tmpfs is not permitted: %v", err)
+	}
+	ctx := context.Background()
+	dbPath := filepath.Join(dir, "childcase.db")
+	ts := startServerWith(t, dbPath, func(c *app.Config) { c.DBReserve = 1 << 20 })
+	defer ts.stop()
+	for i := 0; allocated(t, dbPath) < 3<<19; i++ {
+		if i == 5000 {
+			t.Fatalf("%d reports and the database holds only %d bytes", i, allocated(t, dbPath))
+		}
+		if _, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()}); err != nil {
+			t.Fatalf("report %d: %v", i, err)
+		}
+	}
+	// Room for writes, not for a copy of the database.
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeBallast(filepath.Join(dir, "ballast"), int64(fs.Bavail)*int64(fs.Bsize)-512<<10); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = backupOverGRPC(ts.as(t, "admin"), ts)
+	st := wantCode(t, err, codes.ResourceExhausted)
+	if errorReason(st) != "NO_ROOM_FOR_BACKUP" || strings.Contains(st.Message(), "database is full") || !strings.Contains(st.Message(), "free space") {
+		t.Errorf("a backup without room for its copy: reason %q, message %q; want NO_ROOM_FOR_BACKUP, saying what room it needs and not that the database is full", errorReason(st), st.Message())
+	}
+	// As the answer says, writes go on.
+	if _, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Errorf("a write after the refused backup: %v", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "snapshot") {
+			t.Errorf("the refused backup left %s beside the database", e.Name())
+		}
+	}
+}
+
+// allocated is how many bytes of the disk the file at path takes.
+func allocated(t *testing.T, path string) int64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Blocks * 512
 }

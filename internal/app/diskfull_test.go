@@ -15,12 +15,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -435,5 +437,102 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 	}
 	if again, _ := last.signInForm("no.such.user", "not the password", ""); again.StatusCode != resp.StatusCode {
 		t.Errorf("an unknown user id after the right password was refused for a full database: %s, the right password: %s", again.Status, resp.Status)
+	}
+}
+
+// TestSearchIndexCatchesUpOnceSpaceIsFreed: a case whose search entry
+// could not be written after its commit (the disk filled in between, as
+// an operator saw under load on a 20 MiB tmpfs, or a crash) is left
+// marked, and the catch-up that writes such entries is refused while the
+// disk is full. Once space is freed the same running server must index
+// it: writes resume without a restart, and so must the search that finds
+// the case again when the same child is reported. Before, an instance
+// alone on its file caught up only at start, so the case stayed out of
+// every search (and out of the candidates of a second call about the
+// child) until the next restart.
+func TestSearchIndexCatchesUpOnceSpaceIsFreed(t *testing.T) {
+	dir, err := mountSmallDisk(t, 8<<20)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root and must test the full disk: %v", err)
+		}
+		t.Skipf("mounting a tmpfs is not permitted: %v", err)
+	}
+	ctx := context.Background()
+	dbPath := filepath.Join(dir, "childcase.db")
+	cfg := testConfig(t, dbPath)
+	cfg.DBReserve = 2 << 20
+	opts := app.Options{Clock: clock.NewFake(testNow), NoSync: true, SearchCatchUpEvery: 50 * time.Millisecond}
+	ts := launch(t, cfg, opts)
+	created, err := ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+
+	// What such a write leaves: the case marked, its entry empty.
+	s, err := boltstore.Open(dbPath, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx datastore.Tx) error {
+		c, err := tx.CaseByNumber(strings.TrimPrefix(created.GetCase(), "cases/"))
+		if err != nil {
+			return err
+		}
+		entry, err := tx.SearchEntry(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: entry.KeyID}); err != nil {
+			return err
+		}
+		return tx.MarkSearchPending(c.ID)
+	})
+	if err := errors.Join(err, s.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The disk full, and the reserve file drawn on by reads before the
+	// restart: ordinary writes, the catch-up's among them, are refused
+	// until the reserve is whole again.
+	if err := os.Truncate(dbPath+".reserve", 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	ballast := filepath.Join(dir, "ballast")
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeBallast(ballast, int64(fs.Bavail)*int64(fs.Bsize)); err != nil {
+		t.Fatal(err)
+	}
+	ts = launch(t, cfg, opts)
+	defer ts.stop()
+	search := func() int {
+		resp, err := ts.cases().SearchCases(ctx, &pb.SearchCasesRequest{ChildName: "Nguyen Thi Hong Nhung", Phone: "0987111222"})
+		if err != nil {
+			t.Fatalf("SearchCases: %v", err)
+		}
+		return len(resp.GetCandidates())
+	}
+	time.Sleep(200 * time.Millisecond) // a few catch-up rounds, all refused
+	if n := search(); n != 0 {
+		t.Fatalf("%d candidates on the full disk: the catch-up was not refused, so this test shows nothing", n)
+	}
+	_, err = ts.reports().CreateReport(ctx, &pb.CreateReportRequest{Report: validReport()})
+	if st := wantCode(t, err, codes.ResourceExhausted); errorReason(st) != "DATABASE_FULL" {
+		t.Fatalf("a write on the full disk: reason %q, message %q", errorReason(st), st.Message())
+	}
+
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for search() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("space was freed 10 s ago, and the case left marked is still out of the search index of the running server")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -73,7 +73,11 @@ type AdminServiceClient interface {
 	// acknowledged before the call is in it. The data stays sealed as on
 	// disk; the master key file is not part of it. The backup is audited
 	// ("database.backup") before the first byte is sent. Over REST the body
-	// is the raw file: GET /v1/database:backup.
+	// is the raw file: GET /v1/database:backup. The server copies the file
+	// beside the database before it sends it, which needs as much free space
+	// there as the database takes: without it the call is RESOURCE_EXHAUSTED
+	// with reason NO_ROOM_FOR_BACKUP and nothing is sent; writes are refused
+	// only when the database itself has no room.
 	BackupDatabase(ctx context.Context, in *BackupDatabaseRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[httpbody.HttpBody], error)
 }
 
@@ -244,7 +248,11 @@ type AdminServiceServer interface {
 	// acknowledged before the call is in it. The data stays sealed as on
 	// disk; the master key file is not part of it. The backup is audited
 	// ("database.backup") before the first byte is sent. Over REST the body
-	// is the raw file: GET /v1/database:backup.
+	// is the raw file: GET /v1/database:backup. The server copies the file
+	// beside the database before it sends it, which needs as much free space
+	// there as the database takes: without it the call is RESOURCE_EXHAUSTED
+	// with reason NO_ROOM_FOR_BACKUP and nothing is sent; writes are refused
+	// only when the database itself has no room.
 	BackupDatabase(*BackupDatabaseRequest, grpc.ServerStreamingServer[httpbody.HttpBody]) error
 	mustEmbedUnimplementedAdminServiceServer()
 }

@@ -443,7 +443,8 @@ func (e entryWrite) End() {
 // awaitIndex waits for the index entry of a case a committed write
 // marked (0: none), so that a search after the answer finds the case. A
 // failure is logged, not returned: the write stands, and its case stays
-// marked until the next start indexes it (search.Service.CatchUp). The
+// marked until the leader's next catch-up indexes it
+// (search.Service.CatchUp, at start and every 30 s after). The
 // log names the case by its number, which an operator can look up; its
 // internal key is storage's.
 func (s *Service) awaitIndex(ctx context.Context, caseID uint64, caseNumber string) {
@@ -457,7 +458,7 @@ func (s *Service) awaitIndex(ctx context.Context, caseID uint64, caseNumber stri
 		// The caller is gone; the indexer still writes the entry.
 		s.log.WarnContext(ctx, "search index: the call ended before its case's entry was written; the indexer still writes it", "case", caseNumber, "err", err)
 	default:
-		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written; the next start writes it", "case", caseNumber, "err", err)
+		s.log.ErrorContext(ctx, "search index: the entry of a written case is not written; the next catch-up writes it", "case", caseNumber, "err", err)
 	}
 }
 

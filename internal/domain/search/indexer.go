@@ -18,8 +18,9 @@ import (
 // shares one commit, and the leaves its cases' tokens have in common,
 // where each write paid them alone inside its own transaction.
 // The write marks its case (MarkPending) in its own transaction, so a
-// crash before the entry is written loses nothing: CatchUp indexes the
-// marked cases at the next start.
+// crash, or a full disk, before the entry is written loses nothing:
+// CatchUp indexes the marked cases at the next start, and internal/app
+// runs it again every 30 s while it leads.
 //
 // The caller of a write waits for its case's batch (Indexed) before it
 // answers: a search after an acknowledged write finds what it wrote (the
@@ -99,7 +100,7 @@ func (w *EntryWrite) End() {
 // read or opened) does not fail the write: a report taken on the hotline
 // is stored whatever becomes of its case's entry, as it is beside
 // another write. The case is marked instead, and the wait after the
-// commit tries again (and logs its failure); the next start writes it
+// commit tries again (and logs its failure); the next catch-up writes it
 // (CatchUp).
 func (w *EntryWrite) Follow(tx datastore.Tx, caseID uint64) (pending bool, err error) {
 	if !w.alone {
@@ -237,6 +238,24 @@ func (s *Service) indexCases(ctx context.Context, ids []uint64) error {
 // read once, as they stand when it starts: those that writes add while it
 // runs are the indexer's, and a busy service does not keep it going.
 func (s *Service) CatchUp(ctx context.Context) (int, error) {
+	total, err := s.IndexMarked(ctx)
+	if err != nil {
+		return total, err
+	}
+	under, err := s.indexedUnder(ctx)
+	if err != nil || under == s.currentKeyID() {
+		return total, err
+	}
+	n, err := s.Rebuild(ctx)
+	return total + n, err
+}
+
+// IndexMarked indexes the cases marked (MarkPending) and not indexed
+// since, and returns how many: CatchUp's first part, which a service
+// alone on its store repeats while it runs, since a full disk can fail
+// the entry of a case after its commit. With nothing marked it reads one
+// key.
+func (s *Service) IndexMarked(ctx context.Context) (int, error) {
 	var marked []uint64
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		marked = marked[:0]
@@ -258,12 +277,7 @@ func (s *Service) CatchUp(ctx context.Context) (int, error) {
 		}
 		total += len(batch)
 	}
-	under, err := s.indexedUnder(ctx)
-	if err != nil || under == s.currentKeyID() {
-		return total, err
-	}
-	n, err := s.Rebuild(ctx)
-	return total + n, err
+	return total, nil
 }
 
 // indexedUnder returns the master under whose index key the index is

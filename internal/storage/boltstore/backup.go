@@ -140,6 +140,11 @@ func openBoltReadOnly(path string, timeout time.Duration, deep bool) (*bolt.DB, 
 	if timeout == 0 {
 		timeout = time.Second
 	}
+	// Looked at before it is opened: opening a named pipe for reading
+	// waits for a writer, and the command would hang without a word.
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("open %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // it names the operation and the path

@@ -182,6 +182,11 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		return CheckResult{}, err
 	}
 	defer db.Close()
+	if what, err := metaPagesOf(path); err != nil {
+		return CheckResult{}, fmt.Errorf("check %s: %w", path, err)
+	} else if what != "" {
+		res.Problems = append(res.Problems, Problem{What: what})
+	}
 	err = view(db, func(btx *bolt.Tx) error {
 		// A damaged file can send bbolt to an address outside its memory
 		// map; that must be a panic run recovers from, not a crash.
@@ -204,6 +209,20 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		return res, fmt.Errorf("check %s: %w", path, err)
 	}
 	return res, nil
+}
+
+// metaPagesOf is metaProblem of the file at path.
+func metaPagesOf(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	return metaProblem(f, fi.Size()), nil
 }
 
 type checker struct {

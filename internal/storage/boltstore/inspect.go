@@ -356,3 +356,24 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 	}
 	return out, nil
 }
+
+// metaProblem says what is wrong when one of the file's two meta pages is
+// damaged and the other valid, or "" when both are valid (both damaged is
+// inspectFile's). bbolt then reads the file as of the valid one and says
+// nothing: when the damaged page recorded the later commit, that commit's
+// writes are not in the file, and the next commit overwrites the page, so
+// only a check made before can tell.
+func metaProblem(r io.ReaderAt, size int64) string {
+	m, err := chooseMeta(r, size)
+	if err != nil {
+		return ""
+	}
+	for page := range int64(2) {
+		if _, err := readMeta(r, page*int64(m.pageSize)); err != nil {
+			return fmt.Sprintf("meta page %d is damaged (%v): bbolt reads the file as of meta page %d, transaction %d, so the writes of a later "+
+				"transaction the damaged page may have recorded are not in it. A commit cut short by a power loss leaves this; any other cause "+
+				"lost that commit: compare with the newest backup", page, err, 1-page, m.txid)
+		}
+	}
+	return ""
+}

@@ -2,9 +2,11 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
+	"syscall"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -221,6 +223,16 @@ func (s *adminServer) BackupDatabase(_ *pb.BackupDatabaseRequest, stream grpc.Se
 
 func (s *adminServer) sendBackup(ctx context.Context, stream grpc.ServerStreamingServer[httpbody.HttpBody]) (int64, error) {
 	snap, size, err := s.backup.Snapshot(ctx)
+	if errors.Is(err, model.ErrFull) || errors.Is(err, syscall.ENOSPC) {
+		// The copy is written before a byte is sent, beside the database
+		// (or, on etcd, in the temporary folder); it is what failed, and
+		// the database's own writes may well go on. Saying "the database
+		// is full" would send the operator after the wrong problem.
+		s.log.ErrorContext(ctx, "database backup: no room for the copy of the database it sends first", "err", err)
+		return 0, withInfo(codes.ResourceExhausted,
+			"no room for the backup: the server copies the database before sending it and needs as much free space beside it as the database takes; nothing was sent; an operator must free space there (writes are refused only when the database itself has no room)",
+			ReasonNoRoomForBackup, nil)
+	}
 	if err != nil {
 		return 0, err
 	}

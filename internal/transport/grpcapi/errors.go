@@ -35,6 +35,7 @@ const (
 	ReasonUnavailable      = "UNAVAILABLE"
 	ReasonWrongMasterKey   = "WRONG_MASTER_KEY"
 	ReasonDatabaseFull     = "DATABASE_FULL"
+	ReasonNoRoomForBackup  = "NO_ROOM_FOR_BACKUP"
 	ReasonCommitTooLarge   = "COMMIT_TOO_LARGE"
 	ReasonOutcomeUnknown   = "OUTCOME_UNKNOWN"
 	ReasonTooManyStreams   = "TOO_MANY_STREAMS"
