@@ -521,8 +521,11 @@ func (c *checker) joinPart(g *checkPart) {
 			case <-g.done:
 				break waiting
 			case <-tick.C:
-				bucket, _ := g.seen.bucket.Load().(string)
-				c.progress.report([]byte(bucket), c.readSoFar(), false)
+				// A part that has not reached its first bucket has
+				// nothing to name: the report waits for the next tick.
+				if bucket, _ := g.seen.bucket.Load().(string); bucket != "" {
+					c.progress.report([]byte(bucket), c.readSoFar(), false)
+				}
 			}
 		}
 	}
