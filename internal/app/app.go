@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -210,6 +211,9 @@ func (c Config) validate() (*tls.Config, error) {
 	if err := c.validateStore(); err != nil {
 		return nil, err
 	}
+	if err := c.validateFolders(); err != nil {
+		return nil, err
+	}
 	addrs := []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}}
 	if c.MetricsAddr != "" {
 		addrs = append(addrs, struct{ name, addr string }{"metrics-addr", c.MetricsAddr})
@@ -232,6 +236,25 @@ func (c Config) validate() (*tls.Config, error) {
 		return nil, fmt.Errorf("config: trusted-proxies: %w", err)
 	}
 	return c.serverTLS()
+}
+
+// validateFolders refuses a database file (on bbolt) or a master key file
+// in a folder that does not exist, naming the flag, before anything is
+// opened: a start would otherwise fail on the open of the file, or of the
+// key file's temporary file, naming neither flag, and after the database
+// had been made. The folder is not made: a mistyped path stays a mistake.
+func (c Config) validateFolders() error {
+	files := []struct{ name, path string }{{"key-file", c.KeyFile}}
+	if !c.IsEtcd() {
+		files = append([]struct{ name, path string }{{"db", c.DBPath}}, files...)
+	}
+	for _, f := range files {
+		dir := filepath.Dir(f.path)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("config: %s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", f.name, dir, dir)
+		}
+	}
+	return nil
 }
 
 // validateLimits refuses negative limits and those gRPC cannot take,

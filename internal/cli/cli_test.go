@@ -120,6 +120,30 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	if code := Main(context.Background(), []string{"frobnicate"}, &stderr, &stderr); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
+	// A subcommand the command does not have is named, by every command
+	// with subcommands, rather than answered with the usage alone.
+	for _, cmd := range []string{"users", "keys", "audit", "stats"} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(context.Background(), []string{cmd, "frob"}, &stdout, &stderr); code != 2 ||
+			!strings.Contains(stderr.String(), "childcase "+cmd+": unknown subcommand \"frob\"") {
+			t.Errorf("%s frob: exit %d, stderr %q; want 2 naming the subcommand", cmd, code, stderr.String())
+		}
+	}
+	// A --db or --key-file in a folder that does not exist is named as
+	// its flag, before anything is opened, and the folder is not made.
+	nowhere := filepath.Join(dir, "nowhere")
+	for _, f := range []struct{ flag, name string }{{"--db", "db"}, {"--key-file", "key-file"}} {
+		stderr.Reset()
+		args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key"),
+			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", f.flag, filepath.Join(nowhere, "x")}
+		if code := Main(context.Background(), args, &stderr, &stderr); code != 1 ||
+			!strings.Contains(stderr.String(), "config: "+f.name+": the folder "+nowhere+" does not exist") {
+			t.Errorf("%s in a folder that does not exist: exit %d, stderr %q", f.flag, code, stderr.String())
+		}
+		if _, err := os.Stat(nowhere); err == nil {
+			t.Errorf("serve made the folder of %s", f.flag)
+		}
+	}
 	if _, err := serveConfig([]string{"-h"}, &bytes.Buffer{}); err != flag.ErrHelp {
 		t.Errorf("-h: %v", err)
 	}
