@@ -481,6 +481,25 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			s.unwind(context.Background())
 		}
 	}()
+	// The addresses are taken before anything is opened: a start that
+	// cannot listen (an address in use, a port that is none) fails naming
+	// the flag, before it makes a new database and prints its first
+	// admin's token, or migrates or joins a store. The servers serve on
+	// them once everything is in place.
+	glis, err := s.listen("grpc-addr", cfg.GRPCAddr)
+	if err != nil {
+		return nil, err
+	}
+	hlis, err := s.listen("http-addr", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	var mlis net.Listener
+	if cfg.MetricsAddr != "" {
+		if mlis, err = s.listen("metrics-addr", cfg.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
 
 	reg, err := units.Load()
 	if err != nil {
@@ -764,10 +783,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	glis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen grpc %s: %w", cfg.GRPCAddr, err)
-	}
 	s.grpcAddr = glis.Addr()
 	go func() {
 		if err := gs.Serve(glis); err != nil {
@@ -835,10 +850,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	hlis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
-	}
 	s.httpAddr = hlis.Addr()
 	if cfg.Demo {
 		console(fmt.Sprintf("Open the console at %s and sign in as a demo user with the password above.", consoleURL(cfg.HTTPAddr, hlis.Addr(), tlsCfg != nil)))
@@ -880,7 +891,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	})
 
 	if mets != nil {
-		if err := s.serveMetrics(ctx, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
+		if err := s.serveMetrics(ctx, mlis, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
 			return nil, err
 		}
 	}
@@ -922,16 +933,12 @@ func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditl
 
 // serveMetrics serves /metrics, and nothing else, on the metrics address:
 // plain HTTP, meant for localhost or a network only Prometheus reaches.
-func (s *Server) serveMetrics(ctx context.Context, m *metrics.Metrics, src metrics.Sources) error {
+func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, m *metrics.Metrics, src metrics.Sources) error {
 	if err := m.Read(ctx, src); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	lis, err := net.Listen("tcp", s.cfg.MetricsAddr)
-	if err != nil {
-		return fmt.Errorf("listen metrics %s: %w", s.cfg.MetricsAddr, err)
-	}
 	s.metricsAddr = lis.Addr()
 	ms := &http.Server{
 		Handler:           mux,
@@ -993,6 +1000,21 @@ func stopGRPC(gs *grpcapi.Server) func(context.Context) error {
 }
 
 func (s *Server) push(f func(context.Context) error) { s.closers = append(s.closers, f) }
+
+// listen takes addr, the value of the flag name, for a server of s; the
+// listener is closed as s unwinds (the server that serves on it closes it
+// first, once it runs).
+func (s *Server) listen(name, addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", name, err)
+	}
+	s.push(func(context.Context) error {
+		_ = lis.Close() // closed already by its server when it ran
+		return nil
+	})
+	return lis, nil
+}
 
 func (s *Server) unwind(ctx context.Context) error {
 	var errs []error

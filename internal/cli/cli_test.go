@@ -335,3 +335,41 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestServeOnAnAddressInUseMakesNothing: a second serve on an address in
+// use (a newcomer's second terminal, a unit restarted while the old
+// process holds the port) fails naming the flag, before anything is
+// opened: on a new database it made the database and printed its first
+// admin's token, "shown only this once", before it failed to listen.
+func TestServeOnAnAddressInUseMakesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, flag := range []string{"grpc-addr", "http-addr", "metrics-addr"} {
+		dir := t.TempDir()
+		addrs := map[string]string{"grpc-addr": "127.0.0.1:0", "http-addr": "127.0.0.1:0", "metrics-addr": "127.0.0.1:0"}
+		addrs[flag] = taken.Addr().String()
+		args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key")}
+		for name, addr := range addrs {
+			args = append(args, "--"+name, addr)
+		}
+		var stdout, stderr bytes.Buffer
+		code := Main(context.Background(), args, &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if code != 1 || !strings.Contains(out, "config: "+flag+": ") || !strings.Contains(out, "address already in use") {
+			t.Errorf("--%s in use: exit %d, want 1 naming %s:\n%s", flag, code, flag, out)
+		}
+		if strings.Contains(out, "New database") || strings.Contains(out, "cc_") {
+			t.Errorf("--%s in use: a token was printed:\n%s", flag, out)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			t.Errorf("--%s in use: the start left %s", flag, e.Name())
+		}
+	}
+}
