@@ -238,15 +238,18 @@ func (c Config) validate() (*tls.Config, error) {
 	return c.serverTLS()
 }
 
-// validateFolders refuses a database file (on bbolt) or a master key file
-// in a folder that does not exist, naming the flag, before anything is
-// opened: a start would otherwise fail on the open of the file, or of the
-// key file's temporary file, naming neither flag, and after the database
-// had been made. The folder is not made: a mistyped path stays a mistake.
+// validateFolders refuses a database file (on bbolt), a master key file or
+// a demo tokens file in a folder that does not exist, naming the flag,
+// before anything is opened: a start would otherwise fail on the open of
+// the file, or of the key file's or tokens file's temporary file, naming
+// no flag, and after the database had been made (and the demo seeded). The folder is not made: a mistyped path stays a mistake.
 func (c Config) validateFolders() error {
 	files := []struct{ name, path string }{{"key-file", c.KeyFile}}
 	if !c.IsEtcd() {
 		files = append([]struct{ name, path string }{{"db", c.DBPath}}, files...)
+	}
+	if c.DemoTokensFile != "" {
+		files = append(files, struct{ name, path string }{"demo-tokens", c.DemoTokensFile})
 	}
 	for _, f := range files {
 		dir := filepath.Dir(f.path)

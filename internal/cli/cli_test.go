@@ -129,13 +129,17 @@ func TestBadSettingsAreNamed(t *testing.T) {
 			t.Errorf("%s frob: exit %d, stderr %q; want 2 naming the subcommand", cmd, code, stderr.String())
 		}
 	}
-	// A --db or --key-file in a folder that does not exist is named as
-	// its flag, before anything is opened, and the folder is not made.
+	// A --db, --key-file or --demo-tokens in a folder that does not exist
+	// is named as its flag, before anything is opened, and the folder is
+	// not made.
 	nowhere := filepath.Join(dir, "nowhere")
-	for _, f := range []struct{ flag, name string }{{"--db", "db"}, {"--key-file", "key-file"}} {
+	for _, f := range []struct{ flag, name string }{{"--db", "db"}, {"--key-file", "key-file"}, {"--demo-tokens", "demo-tokens"}} {
 		stderr.Reset()
 		args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key"),
 			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", f.flag, filepath.Join(nowhere, "x")}
+		if f.name == "demo-tokens" {
+			args = append(args, "--demo")
+		}
 		if code := Main(context.Background(), args, &stderr, &stderr); code != 1 ||
 			!strings.Contains(stderr.String(), "config: "+f.name+": the folder "+nowhere+" does not exist") {
 			t.Errorf("%s in a folder that does not exist: exit %d, stderr %q", f.flag, code, stderr.String())
