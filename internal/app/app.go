@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -210,6 +211,9 @@ func (c Config) validate() (*tls.Config, error) {
 	if err := c.validateStore(); err != nil {
 		return nil, err
 	}
+	if err := c.validateFolders(); err != nil {
+		return nil, err
+	}
 	addrs := []struct{ name, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}}
 	if c.MetricsAddr != "" {
 		addrs = append(addrs, struct{ name, addr string }{"metrics-addr", c.MetricsAddr})
@@ -232,6 +236,28 @@ func (c Config) validate() (*tls.Config, error) {
 		return nil, fmt.Errorf("config: trusted-proxies: %w", err)
 	}
 	return c.serverTLS()
+}
+
+// validateFolders refuses a database file (on bbolt), a master key file or
+// a demo tokens file in a folder that does not exist, naming the flag,
+// before anything is opened: a start would otherwise fail on the open of
+// the file, or of the key file's or tokens file's temporary file, naming
+// no flag, and after the database had been made (and the demo seeded). The folder is not made: a mistyped path stays a mistake.
+func (c Config) validateFolders() error {
+	files := []struct{ name, path string }{{"key-file", c.KeyFile}}
+	if !c.IsEtcd() {
+		files = append([]struct{ name, path string }{{"db", c.DBPath}}, files...)
+	}
+	if c.DemoTokensFile != "" {
+		files = append(files, struct{ name, path string }{"demo-tokens", c.DemoTokensFile})
+	}
+	for _, f := range files {
+		dir := filepath.Dir(f.path)
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("config: %s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", f.name, dir, dir)
+		}
+	}
+	return nil
 }
 
 // validateLimits refuses negative limits and those gRPC cannot take,
@@ -459,6 +485,25 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			s.unwind(context.Background())
 		}
 	}()
+	// The addresses are taken before anything is opened: a start that
+	// cannot listen (an address in use, a port that is none) fails naming
+	// the flag, before it makes a new database and prints its first
+	// admin's token, or migrates or joins a store. The servers serve on
+	// them once everything is in place.
+	glis, err := s.listen("grpc-addr", cfg.GRPCAddr)
+	if err != nil {
+		return nil, err
+	}
+	hlis, err := s.listen("http-addr", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	var mlis net.Listener
+	if cfg.MetricsAddr != "" {
+		if mlis, err = s.listen("metrics-addr", cfg.MetricsAddr); err != nil {
+			return nil, err
+		}
+	}
 
 	reg, err := units.Load()
 	if err != nil {
@@ -757,10 +802,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	glis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen grpc %s: %w", cfg.GRPCAddr, err)
-	}
 	s.grpcAddr = glis.Addr()
 	go func() {
 		if err := gs.Serve(glis); err != nil {
@@ -828,10 +869,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	hlis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
-	}
 	s.httpAddr = hlis.Addr()
 	if cfg.Demo {
 		console(fmt.Sprintf("Open the console at %s and sign in as a demo user with the password above.", consoleURL(cfg.HTTPAddr, hlis.Addr(), tlsCfg != nil)))
@@ -873,7 +910,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	})
 
 	if mets != nil {
-		if err := s.serveMetrics(ctx, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
+		if err := s.serveMetrics(ctx, mlis, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
 			return nil, err
 		}
 	}
@@ -915,16 +952,12 @@ func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditl
 
 // serveMetrics serves /metrics, and nothing else, on the metrics address:
 // plain HTTP, meant for localhost or a network only Prometheus reaches.
-func (s *Server) serveMetrics(ctx context.Context, m *metrics.Metrics, src metrics.Sources) error {
+func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, m *metrics.Metrics, src metrics.Sources) error {
 	if err := m.Read(ctx, src); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	lis, err := net.Listen("tcp", s.cfg.MetricsAddr)
-	if err != nil {
-		return fmt.Errorf("listen metrics %s: %w", s.cfg.MetricsAddr, err)
-	}
 	s.metricsAddr = lis.Addr()
 	ms := &http.Server{
 		Handler:           mux,
@@ -986,6 +1019,21 @@ func stopGRPC(gs *grpcapi.Server) func(context.Context) error {
 }
 
 func (s *Server) push(f func(context.Context) error) { s.closers = append(s.closers, f) }
+
+// listen takes addr, the value of the flag name, for a server of s; the
+// listener is closed as s unwinds (the server that serves on it closes it
+// first, once it runs).
+func (s *Server) listen(name, addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", name, err)
+	}
+	s.push(func(context.Context) error {
+		_ = lis.Close() // closed already by its server when it ran
+		return nil
+	})
+	return lis, nil
+}
 
 func (s *Server) unwind(ctx context.Context) error {
 	var errs []error

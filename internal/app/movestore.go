@@ -228,7 +228,7 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		return MoveResult{}, err
 	}
 	if n > 0 {
-		return MoveResult{}, fmt.Errorf("the target %s is not empty (%d keys): migrate-store fills an empty prefix only; "+
+		return MoveResult{}, fmt.Errorf("the target %s is not empty (%d keys): a copy onto etcd fills an empty prefix only; "+
 			"choose another --etcd-prefix, or remove the keys under it first", to.StoreName(), n)
 	}
 	if !opts.KeepSchema {

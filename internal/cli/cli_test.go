@@ -120,6 +120,34 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	if code := Main(context.Background(), []string{"frobnicate"}, &stderr, &stderr); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
+	// A subcommand the command does not have is named, by every command
+	// with subcommands, rather than answered with the usage alone.
+	for _, cmd := range []string{"users", "keys", "audit", "stats"} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(context.Background(), []string{cmd, "frob"}, &stdout, &stderr); code != 2 ||
+			!strings.Contains(stderr.String(), "childcase "+cmd+": unknown subcommand \"frob\"") {
+			t.Errorf("%s frob: exit %d, stderr %q; want 2 naming the subcommand", cmd, code, stderr.String())
+		}
+	}
+	// A --db, --key-file or --demo-tokens in a folder that does not exist
+	// is named as its flag, before anything is opened, and the folder is
+	// not made.
+	nowhere := filepath.Join(dir, "nowhere")
+	for _, f := range []struct{ flag, name string }{{"--db", "db"}, {"--key-file", "key-file"}, {"--demo-tokens", "demo-tokens"}} {
+		stderr.Reset()
+		args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key"),
+			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", f.flag, filepath.Join(nowhere, "x")}
+		if f.name == "demo-tokens" {
+			args = append(args, "--demo")
+		}
+		if code := Main(context.Background(), args, &stderr, &stderr); code != 1 ||
+			!strings.Contains(stderr.String(), "config: "+f.name+": the folder "+nowhere+" does not exist") {
+			t.Errorf("%s in a folder that does not exist: exit %d, stderr %q", f.flag, code, stderr.String())
+		}
+		if _, err := os.Stat(nowhere); err == nil {
+			t.Errorf("serve made the folder of %s", f.flag)
+		}
+	}
 	if _, err := serveConfig([]string{"-h"}, &bytes.Buffer{}); err != flag.ErrHelp {
 		t.Errorf("-h: %v", err)
 	}
@@ -310,4 +338,42 @@ func freeAddr(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestServeOnAnAddressInUseMakesNothing: a second serve on an address in
+// use (a newcomer's second terminal, a unit restarted while the old
+// process holds the port) fails naming the flag, before anything is
+// opened: on a new database it made the database and printed its first
+// admin's token, "shown only this once", before it failed to listen.
+func TestServeOnAnAddressInUseMakesNothing(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, flag := range []string{"grpc-addr", "http-addr", "metrics-addr"} {
+		dir := t.TempDir()
+		addrs := map[string]string{"grpc-addr": "127.0.0.1:0", "http-addr": "127.0.0.1:0", "metrics-addr": "127.0.0.1:0"}
+		addrs[flag] = taken.Addr().String()
+		args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key")}
+		for name, addr := range addrs {
+			args = append(args, "--"+name, addr)
+		}
+		var stdout, stderr bytes.Buffer
+		code := Main(context.Background(), args, &stdout, &stderr)
+		out := stdout.String() + stderr.String()
+		if code != 1 || !strings.Contains(out, "config: "+flag+": ") || !strings.Contains(out, "address already in use") {
+			t.Errorf("--%s in use: exit %d, want 1 naming %s:\n%s", flag, code, flag, out)
+		}
+		if strings.Contains(out, "New database") || strings.Contains(out, "cc_") {
+			t.Errorf("--%s in use: a token was printed:\n%s", flag, out)
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			t.Errorf("--%s in use: the start left %s", flag, e.Name())
+		}
+	}
 }

@@ -81,7 +81,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&u.ID, "id", "", "user id")
 	case "list":
 	default:
-		fmt.Fprintf(stderr, "childcase users: unknown subcommand %q\n\n%s", sub, manageUsage)
+		unknownSubcommand(stderr, "users", []string{sub}, manageUsage)
 		return errUsage
 	}
 	if err := parse(fs, args); err != nil {
@@ -173,7 +173,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return flag.ErrHelp
 	}
 	if len(args) < 1 || args[0] != "rotate" {
-		fmt.Fprint(stderr, manageUsage)
+		unknownSubcommand(stderr, "keys", args, manageUsage)
 		return errUsage
 	}
 	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
@@ -237,6 +237,15 @@ func rotateRemote(ctx context.Context, addr, token string, rt remoteTLS) (string
 	return resp.GetMasterKeyId(), int(resp.GetRewrappedKeys()), nil
 }
 
+// unknownSubcommand prints the usage of cmd, after naming the subcommand
+// it does not have when one was given (args[0]).
+func unknownSubcommand(stderr io.Writer, cmd string, args []string, usage string) {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "childcase %s: unknown subcommand %q\n\n", cmd, args[0])
+	}
+	fmt.Fprint(stderr, usage)
+}
+
 // openOfflineCmd parses the flags of an offline command that takes only
 // --db, and opens that database for it; it returns its path too.
 func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app.Offline, string, error) {
@@ -271,7 +280,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return flag.ErrHelp
 	}
 	if len(args) < 1 || args[0] != "verify" {
-		fmt.Fprint(stderr, manageUsage)
+		unknownSubcommand(stderr, "audit", args, manageUsage)
 		return errUsage
 	}
 	off, _, err := openOfflineCmd("audit verify", "path of the bbolt database file", args[1:], stderr)

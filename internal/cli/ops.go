@@ -69,6 +69,11 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := fileOrEtcd(fs, cfg); err != nil {
 			return err
 		}
+		if !cfg.IsEtcd() {
+			if err := fileToRead("db", cfg.DBPath); err != nil {
+				return err
+			}
+		}
 	} else if named := namedFlags(fs, "db", "store"); len(named) > 0 {
 		// The server backs up its own store; a store named here as well
 		// would be silently ignored, and the operator would believe they
@@ -142,6 +147,17 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// fileToRead refuses a file a command is to read that does not exist,
+// naming its flag (--db: ... does not exist), as the commands that open a
+// database do (see existingDatabase), rather than with the open or stat
+// that failed, which names no flag.
+func fileToRead(flagName, path string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("--%s: %s does not exist", flagName, path)
+	}
+	return nil
+}
+
 // backupOffline copies a database file no server is running on, or one
 // revision of an etcd store.
 func backupOffline(ctx context.Context, cfg app.Config, w io.Writer) error {
@@ -200,6 +216,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if err := fileOrEtcd(fs, cfg); err != nil {
+		return err
+	}
+	if err := fileToRead("from", from); err != nil {
 		return err
 	}
 	if cfg.IsEtcd() {
@@ -309,6 +328,11 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fileOrEtcd(fs, cfg); err != nil {
 		return err
 	}
+	if !cfg.IsEtcd() {
+		if err := fileToRead("db", cfg.DBPath); err != nil {
+			return err
+		}
+	}
 	res, err := app.CheckStore(ctx, cfg, checkProgress(stderr, cfg.StoreName()))
 	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
@@ -333,7 +357,7 @@ func statsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return flag.ErrHelp
 	}
 	if len(args) < 1 || args[0] != "rebuild" {
-		fmt.Fprint(stderr, statsUsage)
+		unknownSubcommand(stderr, "stats", args, statsUsage)
 		return errUsage
 	}
 	off, db, err := openOfflineCmd("stats rebuild", "path of the bbolt database file (server stopped)", args[1:], stderr)

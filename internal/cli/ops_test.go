@@ -109,12 +109,21 @@ func TestOpsBackupOffline(t *testing.T) {
 	if code, _, stderr := mgRun(t, "backup", "--db", db); code != 2 || !strings.Contains(stderr, "--to") {
 		t.Errorf("backup without --to: exit %d, stderr %q", code, stderr)
 	}
+	// A file to read that does not exist is named as its flag's, as the
+	// commands that open a database name --db (users, audit verify, ...),
+	// not as a failed open or stat that names no flag.
 	missing := filepath.Join(dir, "missing.db")
-	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "x.db"), "--db", missing); code != 1 || strings.Count(stderr, missing) != 1 {
-		t.Errorf("backup of a missing database: exit %d, stderr %q (want the path named once)", code, stderr)
+	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "x.db"), "--db", missing); code != 1 || strings.Count(stderr, missing) != 1 || !strings.Contains(stderr, "--db: "+missing+" does not exist") {
+		t.Errorf("backup of a missing database: exit %d, stderr %q (want 1 naming --db and the path once)", code, stderr)
 	}
-	if code, _, stderr := mgRun(t, "check", "--db", missing); code != 1 || strings.Count(stderr, missing) != 1 || !strings.Contains(stderr, "no such file") {
-		t.Errorf("check of a missing database: exit %d, stderr %q (want the path named once)", code, stderr)
+	if code, _, stderr := mgRun(t, "check", "--db", missing); code != 1 || strings.Count(stderr, missing) != 1 || !strings.Contains(stderr, "--db: "+missing+" does not exist") {
+		t.Errorf("check of a missing database: exit %d, stderr %q (want 1 naming --db and the path once)", code, stderr)
+	}
+	if code, _, stderr := mgRun(t, "restore", "--from", missing, "--db", filepath.Join(dir, "restored.db")); code != 1 || strings.Count(stderr, missing) != 1 || !strings.Contains(stderr, "--from: "+missing+" does not exist") {
+		t.Errorf("restore of a missing backup: exit %d, stderr %q (want 1 naming --from and the path once)", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "restored.db")); err == nil {
+		t.Errorf("restore of a missing backup made its --db")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing.db")); err == nil {
 		t.Errorf("backup created the database it was to copy")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -68,9 +69,19 @@ func (r remoteTLS) dial(addr string) (*grpc.ClientConn, error) {
 // explain adds to a call's error what an operator should try when a server
 // that asks for client certificates hung up on a caller without one (gRPC
 // reports that only as a broken connection).
+//
+// Without any TLS flag the command speaks plain text; a server that serves
+// TLS hangs up before its HTTP/2 preface, which gRPC reports as that
+// preface unread: the operator is told to give --ca-cert.
 func (r remoteTLS) explain(err error) error {
-	if r.on() && r.certFile == "" && status.Code(err) == codes.Unavailable {
+	if status.Code(err) != codes.Unavailable {
+		return err
+	}
+	switch {
+	case r.on() && r.certFile == "":
 		return fmt.Errorf("%w (if the server was started with --client-ca, it asks every caller for a certificate that CA signed: give --client-cert and --client-key)", err)
+	case !r.on() && strings.Contains(status.Convert(err).Message(), "server preface"):
+		return fmt.Errorf("%w (if the server serves TLS (--tls-cert), this command spoke plain text to it: give --ca-cert with the PEM CA of its certificate)", err)
 	}
 	return err
 }

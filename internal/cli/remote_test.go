@@ -52,6 +52,18 @@ func TestRemoteCommandsPresentAClientCertificate(t *testing.T) {
 		t.Errorf("backup with --client-cert alone: exit %d, want 1 naming both flags:\n%s", code, stderr)
 	}
 
+	// Without any TLS flag the command speaks plain text to a server that
+	// serves TLS, which hangs up at once: it says to give --ca-cert, not
+	// only that the server's preface could not be read.
+	for _, args := range [][]string{
+		{"backup", "--to", without, "--addr", grpcAddr, "--token", admin},
+		{"keys", "rotate", "--addr", grpcAddr, "--token", admin},
+	} {
+		if code, _, stderr := mgRun(t, args...); code != 1 || !strings.Contains(stderr, "give --ca-cert") {
+			t.Errorf("%s without --ca-cert against a TLS server: exit %d, want 1 and a message naming --ca-cert:\n%s", args[0], code, stderr)
+		}
+	}
+
 	// The backup unit's way: every setting from the environment.
 	t.Setenv("CHILDCASE_ADDR", grpcAddr)
 	t.Setenv("CHILDCASE_TOKEN", admin)

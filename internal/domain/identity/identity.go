@@ -274,6 +274,9 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	if utf8.RuneCountInString(u.Phone) > maxPhoneLen {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.phone", "string.max_len", "a work phone is at most %d characters", maxPhoneLen)
 	}
+	if strings.ContainsFunc(u.Phone, model.IsRefusedControl) {
+		return model.User{}, IssuedToken{}, PasswordLink{}, noControl("user.phone")
+	}
 	if _, ok := model.ParseRole(u.Role.String()); !ok {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.role", "user.role", "role is required")
 	}
@@ -773,8 +776,19 @@ func checkDisplayName(field, name string) error {
 	if utf8.RuneCountInString(name) > maxDisplayNameLen {
 		return model.InvalidField(field, "string.max_len", "display_name is at most %d characters", maxDisplayNameLen)
 	}
+	if strings.ContainsFunc(name, model.IsRefusedControl) {
+		return noControl(field)
+	}
 	if strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) < 0 {
 		return model.InvalidField(field, "display_name.letter_or_digit", "display_name needs a letter or digit")
 	}
 	return nil
+}
+
+// noControl is the API's refusal of a string holding a control character
+// or a bidirectional override (string.no_control), for the paths that do
+// not pass the API (`users add`): an escape sequence in a name reaches
+// every terminal that lists the users, an override makes it read otherwise.
+func noControl(field string) error {
+	return model.InvalidField(field, "string.no_control", "must not contain a control character (other than tab and line breaks) or a bidirectional override")
 }

@@ -294,6 +294,11 @@ func TestCreateUserInvalid(t *testing.T) {
 		// domain without it.
 		{"display name over 200 characters", with(func(u *model.User) { u.DisplayName = strings.Repeat("ễ", 201) }), 0, "user.display_name", "string.max_len"},
 		{"phone over 40 characters", with(func(u *model.User) { u.Phone = strings.Repeat("0", 41) }), 0, "user.phone", "string.max_len"},
+		// So is a control character: an escape sequence typed into
+		// `users add --name` reached every terminal that lists the users.
+		{"display name with an escape sequence", with(func(u *model.User) { u.DisplayName = "Lan\x1b[31m" }), 0, "user.display_name", "string.no_control"},
+		{"display name with a bidirectional override", with(func(u *model.User) { u.DisplayName = "Lan\u202e" }), 0, "user.display_name", "string.no_control"},
+		{"phone with a NUL", with(func(u *model.User) { u.Phone = "0912\x00345" }), 0, "user.phone", "string.no_control"},
 		{"no role", with(func(u *model.User) { u.Role = 0 }), 0, "user.role", "user.role"},
 		{"unknown role", with(func(u *model.User) { u.Role = 42 }), 0, "user.role", "user.role"},
 		{"operator in a commune", with(func(u *model.User) { u.Unit = communeUnit }), 0, "user.unit", "user.unit_for_role"},

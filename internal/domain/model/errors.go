@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"unicode"
 )
 
 // FieldError says that a request field breaks a rule. The transport maps it
@@ -99,4 +100,21 @@ func MissingReference(err error, field, format string, args ...any) error {
 		return InvalidField(field, "reference.exists", format, args...)
 	}
 	return err
+}
+
+// IsRefusedControl reports whether r is a character no string of a request
+// may hold (rule string.no_control): a control character other than tab
+// and the line breaks of pasted text (line feed, carriage return, vertical
+// tab, form feed), or a bidirectional embedding, override or isolate
+// (U+202A to U+202E, U+2066 to U+2069). The API's validation refuses it in
+// every request; the domain, for the paths that do not pass the API
+// (`users add`).
+func IsRefusedControl(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f':
+		return false
+	case unicode.IsControl(r):
+		return true
+	}
+	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
 }

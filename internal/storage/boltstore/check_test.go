@@ -936,6 +936,30 @@ func TestOpenReadOnlyRefuses(t *testing.T) {
 // naming the truncation, where bbolt alone would map the file and crash
 // with SIGBUS reading the freelist beyond its end. Check's table of
 // truncations and corruptions is in internal/cli (TestOpsDamagedFiles).
+// TestOpenMakesAnEmptyFileANewDatabase holds the README's exception to
+// "the server refuses to start on a file cut short": a file of 0 bytes is
+// what a crash leaves between creating a new database and writing its
+// first pages, so Open makes it a new database rather than refuse it
+// (check and restore, which read a file as a backup, refuse it).
+func TestOpenMakesAnEmptyFileANewDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open of an empty file: %v, want a new database", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatalf("the new database does not open: %v", err)
+	}
+	ro.Close()
+}
+
 func TestOpenRefusesACutFile(t *testing.T) {
 	dir := t.TempDir()
 	healthy := filepath.Join(dir, "cc.db")

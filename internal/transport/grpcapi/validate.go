@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -17,6 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // The bounds of an INVALID_ARGUMENT answer. A request within the size
@@ -279,15 +280,7 @@ func composeStrings(m protoreflect.Message) {
 // break and a page break) (Unicode's Cc, C1 included), or one of the
 // bidirectional embeddings, overrides and isolates (U+202A-U+202E,
 // U+2066-U+2069).
-func isControl(r rune) bool {
-	switch {
-	case r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f':
-		return false
-	case unicode.IsControl(r):
-		return true
-	}
-	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
-}
+func isControl(r rune) bool { return model.IsRefusedControl(r) }
 
 // limitsOf returns the fields of md that checkListLimits looks at: its
 // lists and maps, and its message fields.
