@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -446,5 +447,31 @@ func TestRefusedStepsAreOnTheCaseTrail(t *testing.T) {
 	// Nothing else changed: the case is where it was.
 	if c := getCase(t, ts, "bd.worker", name); c.GetStatus() != pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT {
 		t.Errorf("after the refusals the case is %v", c.GetStatus())
+	}
+}
+
+// The console's audit page shows each event's request id, which the
+// README lists among what an event holds (who, role, unit, action,
+// resource, case, time, request id, reason, outcome): it is what ties the
+// events of one call together (a search and each case it answered) and
+// to the service's log line of that call. The page showed every other of
+// them, and not it.
+func TestConsoleAuditPageShowsTheRequestID(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	ctx := metadata.AppendToOutgoingContext(ts.as(t, "bd.worker"), "x-request-id", "ca-doc-ho-so-42")
+	if _, err := ts.cases().GetCase(ctx, &pb.GetCaseRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	resp, page := b.get("/audit?actor=bd.worker")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the audit page: %s\n%s", resp.Status, page)
+	}
+	if !strings.Contains(page, "<code>case.read</code>") || !strings.Contains(page, "ca-doc-ho-so-42") {
+		t.Errorf("the audit page of bd.worker's read does not show its request id ca-doc-ho-so-42:\n%s", page)
 	}
 }

@@ -259,3 +259,40 @@ func TestAuditListsPageOnEtcdWhereTimesDoNotRiseWithSeq(t *testing.T) {
 		{Actor: "users/bd.worker", StartTime: timestamppb.New(at[1]), EndTime: timestamppb.New(at[4])},
 	})
 }
+
+// TestConsoleAuditPageDoesNotSayNoEventsWhenThereAreSome: a listing
+// filtered within its index (a user's events on some days) passes over at
+// most 1,000 events the filter leaves out per page, so the API may answer
+// a page with no events and a token to go on. The auditor's page must not
+// read "No events" then: the auditor who filters a worker's events of
+// yesterday, after the worker read more than a thousand times today, was
+// told that the worker did nothing yesterday, above a link to a next page
+// that showed yesterday's read.
+func TestConsoleAuditPageDoesNotSayNoEventsWhenThereAreSome(t *testing.T) {
+	yesterday := testNow.Add(-24 * time.Hour)
+	ts := startConsoleAt(t, yesterday)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, ts, yesterday.Add(-time.Hour), "00004")
+	if _, err := ts.cases().GetCase(ts.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	ts.clock.Set(testNow)
+	for i := 0; i < 1100; i++ {
+		if _, err := ts.cases().GetCase(ts.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := yesterday.In(time.FixedZone("ICT", 7*3600)).Format("2006-01-02")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	resp, page := b.get("/audit?actor=bd.worker&from=" + day + "&to=" + day)
+	if resp.StatusCode != 200 {
+		t.Fatalf("the audit page: %s\n%s", resp.Status, page)
+	}
+	rows := strings.Count(page, "<code>case.read</code>")
+	if rows != 1 || strings.Contains(page, "Không có sự kiện nào.") {
+		t.Errorf("the audit page of bd.worker on %s shows %d case.read rows (no-events message shown: %v), want yesterday's one read\n%s",
+			day, rows, strings.Contains(page, "Không có sự kiện nào."), page[max(0, len(page)-1500):])
+	}
+}

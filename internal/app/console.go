@@ -27,8 +27,8 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID, Expires: s.Token.Token.ExpireTime}, nil
 }
 
-func (a consoleAccounts) SignOut(ctx context.Context, tokenID string) error {
-	return a.ids.EndSession(ctx, tokenID)
+func (a consoleAccounts) SignOut(ctx context.Context, tokenID, why string) error {
+	return a.ids.EndSession(ctx, tokenID, why)
 }
 
 // consoleURL is the address people open the console at: the host of

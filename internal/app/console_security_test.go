@@ -410,11 +410,11 @@ func (a *tokenAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acco
 	return acct, nil
 }
 
-func (a *tokenAccounts) SignOut(ctx context.Context, tokenID string) error {
+func (a *tokenAccounts) SignOut(ctx context.Context, tokenID, why string) error {
 	ts := a.server.Load()
 	for user := range ts.tokens.tokens {
 		if _, err := ts.admin().RevokeToken(withToken(ctx, ts.tokens.get("admin")), &pb.RevokeTokenRequest{Name: "users/" + user + "/tokens/" + tokenID}); err == nil {
-			return a.bookAccounts.SignOut(ctx, tokenID)
+			return a.bookAccounts.SignOut(ctx, tokenID, why)
 		}
 	}
 	return errors.New("no such token")

@@ -1,10 +1,15 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/transport/web"
@@ -80,6 +85,73 @@ func TestConsoleRefusedSessionCookiesAreAudited(t *testing.T) {
 		}
 		if s := e.String(); strings.Contains(s, forged) || strings.Contains(s, "cc_") {
 			t.Errorf("auth.fail event holds the cookie or a token: %v", e)
+		}
+	}
+}
+
+// TestConsoleSessionEndsSayHowTheyEnded: a console session ends when its
+// person signs out, but also when nobody used it for IdleTimeout, and
+// when someone else signs in over it in the same browser (the last person
+// at a shared computer did not sign out). Each end is the session
+// owner's auth.sign_out, and each said nothing more: the auditor read
+// that badinh.worker signed out at the moment hoankiem.worker sat down
+// at the computer, or half an hour after the worker left it. The event
+// says why the session ended.
+func TestConsoleSessionEndsSayHowTheyEnded(t *testing.T) {
+	d := startDemoConsole(t)
+	auditor := regexp.MustCompile(`(?m)^\s*auditor\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(d.printed)
+	if auditor == nil {
+		t.Fatalf("no auditor token printed:\n%s", d.printed)
+	}
+	base := strings.TrimSuffix(d.url, "/")
+	signIn := func(b *browser, user string) {
+		t.Helper()
+		if resp, _ := b.signInForm(user, d.password, ""); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %s", user, resp.Status)
+		}
+	}
+	// Signed out by the person.
+	own := &browser{t: t, base: base, c: newBrowserClient()}
+	signIn(own, "badinh.worker")
+	_, page := own.get("/queues")
+	if resp, _ := own.post("/signout", url.Values{"csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %s", resp.Status)
+	}
+	// Ended by another person's sign-in in the same browser.
+	shared := &browser{t: t, base: base, c: newBrowserClient()}
+	signIn(shared, "badinh.worker")
+	signIn(shared, "hoankiem.worker")
+	// Ended by the idle timeout.
+	left := &browser{t: t, base: base, c: newBrowserClient()}
+	signIn(left, "badinh.worker")
+	d.clock.Advance(web.IdleTimeout + time.Minute)
+	if resp, _ := left.get("/queues"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("an idle session's page: %s, want sent to sign in", resp.Status)
+	}
+
+	conn := dialGRPC(t, d.GRPCAddr(), insecure.NewCredentials())
+	resp, err := pb.NewAuditServiceClient(conn).ListAuditEvents(withToken(context.Background(), auditor[1]),
+		&pb.ListAuditEventsRequest{Actor: "users/badinh.worker", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range resp.GetEvents() {
+		if e.GetAction() == "auth.sign_out" {
+			reasons = append([]string{e.GetReason()}, reasons...) // oldest first
+		}
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^signed out$`),
+		regexp.MustCompile(`^ended by a sign-in of users/hoankiem\.worker in the same browser$`),
+		regexp.MustCompile(`^ended after 30m0s without use$`),
+	}
+	if len(reasons) != len(want) {
+		t.Fatalf("badinh.worker's auth.sign_out reasons %q, want %d ends", reasons, len(want))
+	}
+	for i, re := range want {
+		if !re.MatchString(reasons[i]) {
+			t.Errorf("end %d of badinh.worker's sessions says %q, want %v", i+1, reasons[i], re)
 		}
 	}
 }

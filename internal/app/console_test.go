@@ -49,7 +49,7 @@ func (a *bookAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Accou
 	}, nil
 }
 
-func (a *bookAccounts) SignOut(_ context.Context, tokenID string) error {
+func (a *bookAccounts) SignOut(_ context.Context, tokenID, _ string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ended = append(a.ended, tokenID)

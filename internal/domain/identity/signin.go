@@ -343,9 +343,12 @@ func (s *Service) noteFull(err error) {
 }
 
 // EndSession revokes a console session's token: sign-out, or the
-// console's idle timeout. Ending an ended session changes nothing; a token
-// that is not a session is model.ErrNotFound.
-func (s *Service) EndSession(ctx context.Context, tokenID string) error {
+// console's idle timeout, or another sign-in that ended it. why says
+// which, in the auth.sign_out event: the event is the session owner's,
+// and an auditor must not read "signed out" where the person walked away
+// or someone else signed in over the session. Ending an ended session
+// changes nothing; a token that is not a session is model.ErrNotFound.
+func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 	now := s.clock.Now()
 	// Like the sign-in, out of the room a full database keeps for reads.
 	return s.store.Batch(ctx, func(tx datastore.Tx) error {
@@ -367,7 +370,9 @@ func (s *Service) EndSession(ctx context.Context, tokenID string) error {
 		if err := tx.UpdateToken(t); err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(Principal(u, "").Event(now, "auth.sign_out", tokenName(t), "", audit.OutcomeOK))
+		e := Principal(u, "").Event(now, "auth.sign_out", tokenName(t), "", audit.OutcomeOK)
+		e.Reason = why
+		_, err = tx.AppendAudit(e)
 		return err
 	})
 }

@@ -354,23 +354,23 @@ func TestSessionSignInAndOut(t *testing.T) {
 	if err != nil || len(ts) != 1 || ts[0].Kind != model.TokenAPI {
 		t.Errorf("ListTokens = %+v, %v; want the API token only", ts, err)
 	}
-	if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
+	if err := e.svc.EndSession(ctx, s.Token.Token.ID, "signed out"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
+	if err := e.svc.EndSession(ctx, s.Token.Token.ID, "signed out"); err != nil {
 		t.Errorf("ending an ended session: %v", err)
 	}
 	if _, _, err := e.svc.Authenticate(ctx, s.Token.Secret); !errors.Is(err, identity.ErrUnauthenticated) {
 		t.Errorf("Authenticate after sign-out: %v", err)
 	}
-	if err := e.svc.EndSession(ctx, ts[0].ID); !errors.Is(err, model.ErrNotFound) {
+	if err := e.svc.EndSession(ctx, ts[0].ID, "signed out"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("EndSession of an API token: %v, want ErrNotFound", err)
 	}
 	// The admin's list of tokens between them is the admin's event.
 	events := slices.DeleteFunc(e.events(t)[before:], func(ev audit.Event) bool { return ev.Actor == e.admin.UserID })
 	if len(events) != 2 || events[0].Action != "auth.sign_in" || events[1].Action != "auth.sign_out" ||
-		events[0].Actor != "lan.nguyen" || events[1].Actor != "lan.nguyen" {
-		t.Errorf("events %+v, want auth.sign_in and auth.sign_out by lan.nguyen", events)
+		events[0].Actor != "lan.nguyen" || events[1].Actor != "lan.nguyen" || events[1].Reason != "signed out" {
+		t.Errorf("events %+v, want auth.sign_in and auth.sign_out by lan.nguyen, saying why", events)
 	}
 	// A reset ends the sessions.
 	s, err = e.signIn("lan.nguyen", goodPassword, "")
@@ -624,7 +624,7 @@ func TestSignInPrunesEndedSessionsAndLinks(t *testing.T) {
 		return s
 	}
 	signedOut := signIn()
-	if err := e.svc.EndSession(ctx, signedOut.Token.Token.ID); err != nil {
+	if err := e.svc.EndSession(ctx, signedOut.Token.Token.ID, "signed out"); err != nil {
 		t.Fatal(err)
 	}
 	expiring := signIn() // ends in identity.SessionTTL
@@ -657,7 +657,7 @@ func TestSignInPrunesEndedSessionsAndLinks(t *testing.T) {
 	// Sixty signed-out sessions take two sign-ins to go: a sign-in stays
 	// a small write.
 	for range 60 {
-		if err := e.svc.EndSession(ctx, signIn().Token.Token.ID); err != nil {
+		if err := e.svc.EndSession(ctx, signIn().Token.Token.ID, "signed out"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -702,7 +702,7 @@ func TestSignInPrunesWhatTheStoreCommits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.EndSession(ctx, s.Token.Token.ID); err != nil {
+		if err := e.svc.EndSession(ctx, s.Token.Token.ID, "signed out"); err != nil {
 			t.Fatal(err)
 		}
 	}

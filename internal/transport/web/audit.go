@@ -23,6 +23,11 @@ func (c *Console) auditRoutes(mux *http.ServeMux) {
 
 const auditPageSize = 100
 
+// auditReadsPerPage bounds the API's pages one page of the console reads
+// on through while they hold no event (see showAudit): some 10,000 events
+// passed over. A page still empty then says so, and links to the next.
+const auditReadsPerPage = 10
+
 // auditFilter is what the auditor asked for, as typed: the case, the user
 // and the days, Vietnam dates, both included.
 type auditFilter struct {
@@ -87,11 +92,24 @@ func (c *Console) showAudit(w http.ResponseWriter, r *http.Request, s *session, 
 		return
 	}
 	req.PageToken = r.URL.Query().Get("page")
-	resp, err := c.api.audit.ListAuditEvents(c.apiContext(r, s), req)
-	if c.failed(w, r, s, err, func(msg string) {
-		c.render(w, r, http.StatusBadRequest, "audit", view{User: &s.user, CSRF: s.csrf, Title: "audit.title", Error: msg, Data: page})
-	}) {
-		return
+	// A page of the API filtered within its index (a user's events on
+	// some days) may hold none, with a token to go on: it passes over at
+	// most 1,000 events the filter leaves out. Read on, a few pages at
+	// most, so that the page does not say "no events" above events the
+	// next page would show.
+	var resp *pb.ListAuditEventsResponse
+	for reads := 0; ; reads++ {
+		var err error
+		resp, err = c.api.audit.ListAuditEvents(c.apiContext(r, s), req)
+		if c.failed(w, r, s, err, func(msg string) {
+			c.render(w, r, http.StatusBadRequest, "audit", view{User: &s.user, CSRF: s.csrf, Title: "audit.title", Error: msg, Data: page})
+		}) {
+			return
+		}
+		if len(resp.GetEvents()) > 0 || resp.GetNextPageToken() == "" || reads+1 == auditReadsPerPage {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
 	}
 	page.Events = resp.GetEvents()
 	if next := resp.GetNextPageToken(); next != "" {

@@ -174,7 +174,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 			switch status.Code(err) {
 			case codes.Unauthenticated:
 				// The token was revoked or expired: the session is over.
-				c.sessions.remove(s.id)
+				c.sessions.remove(s.id, "its token no longer signs in")
 				end(endSignedOut)
 				return
 			case codes.Canceled, codes.Unavailable:

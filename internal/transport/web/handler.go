@@ -284,7 +284,7 @@ func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, e
 	lang := language(r)
 	switch st.Code() {
 	case codes.Unauthenticated:
-		c.sessions.remove(s.id)
+		c.sessions.remove(s.id, "its token no longer signs in")
 		c.setCookie(w, sessionCookie, "", -1)
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 	case codes.NotFound:

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -33,8 +34,10 @@ type session struct {
 	lastSeen time.Time
 	expires  time.Time // the token's expiry; zero: none
 	// ended is closed when the session ends (sign-out, idle timeout,
-	// eviction), so that its open event stream ends with it.
+	// eviction), so that its open event stream ends with it; why says
+	// which, for the audit event of its end (set before ended closes).
 	ended chan struct{}
+	why   string
 
 	savesMu sync.Mutex
 	saves   []savedAnswer // the last maxSavesPerSession, oldest first
@@ -138,11 +141,10 @@ func (st *sessionStore) add(a Account) (s, evicted *session) {
 	switch {
 	case owned >= st.perUser:
 		evicted = own
+		st.end(evicted, fmt.Sprintf("ended by a newer sign-in of the account, which holds %d sessions at most", st.perUser))
 	case len(st.byID) >= st.max:
 		evicted = oldest
-	}
-	if evicted != nil {
-		st.end(evicted)
+		st.end(evicted, fmt.Sprintf("ended by a sign-in of %s: the console holds %d sessions at most", model.UserName(a.User.ID), st.max))
 	}
 	st.byID[s.id] = s
 	return s, evicted
@@ -166,8 +168,12 @@ func (st *sessionStore) lookup(id string, touch bool) (s, ended *session) {
 	if s == nil {
 		return nil, nil
 	}
-	if now.Sub(s.lastSeen) >= st.idle || !s.expires.IsZero() && !now.Before(s.expires) {
-		st.end(s)
+	switch {
+	case now.Sub(s.lastSeen) >= st.idle:
+		st.end(s, st.idleWhy())
+		return nil, s
+	case !s.expires.IsZero() && !now.Before(s.expires):
+		st.end(s, "ended at its token's expiry")
 		return nil, s
 	}
 	if touch {
@@ -176,20 +182,25 @@ func (st *sessionStore) lookup(id string, touch bool) (s, ended *session) {
 	return s, nil
 }
 
-// end removes a session from the store and closes its ended channel. The
-// caller holds st.mu; a session is ended once, as it leaves the map once.
-func (st *sessionStore) end(s *session) {
+// end removes a session from the store, notes why it ended and closes
+// its ended channel. The caller holds st.mu; a session is ended once, as
+// it leaves the map once.
+func (st *sessionStore) end(s *session, why string) {
 	delete(st.byID, s.id)
+	s.why = why
 	close(s.ended)
 }
 
-// remove ends a session (sign-out) and returns it.
-func (st *sessionStore) remove(id string) *session {
+// idleWhy is why a session nobody used for st.idle ended.
+func (st *sessionStore) idleWhy() string { return fmt.Sprintf("ended after %s without use", st.idle) }
+
+// remove ends a session (a sign-out, or why) and returns it.
+func (st *sessionStore) remove(id, why string) *session {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := st.byID[id]
 	if s != nil {
-		st.end(s)
+		st.end(s, why)
 	}
 	return s
 }
@@ -202,7 +213,7 @@ func (st *sessionStore) expire() []*session {
 	var out []*session
 	for _, s := range st.byID {
 		if now.Sub(s.lastSeen) >= st.idle {
-			st.end(s)
+			st.end(s, st.idleWhy())
 			out = append(out, s)
 		}
 	}

@@ -23,7 +23,7 @@ func TestSessionEndsCloseTheirChannel(t *testing.T) {
 		}
 	}
 	signedOut, _ := st.add(Account{})
-	st.remove(signedOut.id)
+	st.remove(signedOut.id, "signed out")
 	if !closed(signedOut) {
 		t.Error("a signed-out session's channel is open")
 	}

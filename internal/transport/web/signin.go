@@ -98,7 +98,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	// computer did not sign out) ends here: its cookie is about to be
 	// replaced, and nobody could use or end it after.
 	if ck, err := r.Cookie(sessionCookie); err == nil {
-		if old := c.sessions.remove(ck.Value); old != nil {
+		if old := c.sessions.remove(ck.Value, "ended by a sign-in of "+model.UserName(acct.User.ID)+" in the same browser"); old != nil {
 			c.endToken(r.Context(), old)
 		}
 	}
@@ -121,7 +121,7 @@ func nextPage(p string, u model.User) string {
 }
 
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
-	if ended := c.sessions.remove(s.id); ended != nil {
+	if ended := c.sessions.remove(s.id, "signed out"); ended != nil {
 		c.endToken(r.Context(), ended)
 	}
 	c.setCookie(w, sessionCookie, "", -1)

@@ -31,7 +31,7 @@ func (a heldAccounts) SignIn(context.Context, Credentials) (Account, error) {
 	return Account{}, ErrRefused
 }
 
-func (heldAccounts) SignOut(context.Context, string) error { return nil }
+func (heldAccounts) SignOut(context.Context, string, string) error { return nil }
 
 // TestSignInsAtOnceAreBounded: each sign-in costs a password hash of 19
 // MiB; past maxSignInsAtOnce running, a sign-in is answered "busy" at

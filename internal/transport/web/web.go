@@ -80,7 +80,7 @@ type Account struct {
 // an adapter in the wiring.
 type Accounts interface {
 	SignIn(ctx context.Context, c Credentials) (Account, error)
-	SignOut(ctx context.Context, tokenID string) error
+	SignOut(ctx context.Context, tokenID, why string) error
 }
 
 // Config is what the console needs from the wiring.
@@ -197,10 +197,10 @@ func (c *Console) Run(ctx context.Context) {
 	}
 }
 
-// endToken revokes an ended session's token; a failure is logged, and the
-// token still dies at its absolute expiry.
+// endToken revokes an ended session's token, saying why it ended; a
+// failure is logged, and the token still dies at its absolute expiry.
 func (c *Console) endToken(ctx context.Context, s *session) {
-	if err := c.cfg.Accounts.SignOut(ctx, s.tokenID); err != nil {
+	if err := c.cfg.Accounts.SignOut(ctx, s.tokenID, s.why); err != nil {
 		c.cfg.Log.WarnContext(ctx, "console: end session token", "user", s.user.ID, "err", err)
 	}
 }
