@@ -38,7 +38,7 @@ Usage:
   childcase migrate-store --from SRC --to DST   move a database between a bbolt file and etcd, and check the copy
   childcase stats rebuild             recompute the statistics counters from the records (server stopped)
   childcase load --db FILE --cases N  fill a new database with N synthetic cases (benchmarks, stress tests)
-  childcase version                   print the version, VCS revision and Go version of this binary
+  childcase version (or --version)    print the version, VCS revision and Go version of this binary
   childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
 
 Run "childcase serve -h" for the flags of serve, "childcase backup -h" (and
@@ -73,7 +73,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = statsCmd(ctx, args[1:], stdout, stderr)
 	case "load":
 		err = loadCmd(ctx, args[1:], stdout, stderr)
-	case "version":
+	case "version", "--version", "-version":
+		// The flag spellings too: they are what a newcomer types first.
 		err = versionCmd(args[1:], stdout, stderr)
 	case "totp":
 		err = totpCmd(args[1:], stdout, stderr)

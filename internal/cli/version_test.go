@@ -22,6 +22,12 @@ func TestVersionCommand(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), "childcase ") || !strings.Contains(stdout.String(), "\ngo: "+runtime.Version()+"\n") {
 		t.Errorf("version printed %q: want a first line \"childcase VERSION\" and the Go version", stdout.String())
 	}
+	for _, flag := range []string{"--version", "-version"} {
+		var out bytes.Buffer
+		if code := Main(t.Context(), []string{flag}, &out, &stderr); code != 0 || out.String() != stdout.String() {
+			t.Errorf("%s exited %d and printed %q, want what version prints", flag, code, out.String())
+		}
+	}
 	if code := Main(t.Context(), []string{"version", "extra"}, &stdout, &stderr); code != 2 {
 		t.Errorf("version with an argument exited %d, want 2", code)
 	}
