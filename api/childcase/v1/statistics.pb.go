@@ -8,6 +8,7 @@ package childcasev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -696,7 +697,7 @@ var File_childcase_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n" +
+	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb7\x01\n" +
 	"\x1bGetActionMonthReportRequest\x12\x17\n" +
 	"\x04year\x18\x01 \x01(\x05B\x03\xe0A\x02R\x04year\x12\x1b\n" +
 	"\x04unit\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
@@ -768,11 +769,17 @@ const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\voverdue_now\x18\x04 \x01(\x05R\n" +
 	"overdueNow\x12.\n" +
 	"\x13median_minutes_late\x18\x05 \x01(\x03R\x11medianMinutesLate\x12(\n" +
-	"\x10p90_minutes_late\x18\x06 \x01(\x03R\x0ep90MinutesLate2\x83\x03\n" +
+	"\x10p90_minutes_late\x18\x06 \x01(\x03R\x0ep90MinutesLate2\xbe\b\n" +
 	"\x11StatisticsService\x12p\n" +
-	"\rGetStatistics\x12\".childcase.v1.GetStatisticsRequest\x1a#.childcase.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12\x81\x01\n" +
-	"\x14GetActionMonthReport\x12).childcase.v1.GetActionMonthReportRequest\x1a\x14.google.api.HttpBody\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/statistics:actionMonthReport\x12x\n" +
-	"\x11GetPeriodicReport\x12&.childcase.v1.GetPeriodicReportRequest\x1a\x14.google.api.HttpBody\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/statistics:periodicReportB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"\rGetStatistics\x12\".childcase.v1.GetStatisticsRequest\x1a#.childcase.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12\xde\x03\n" +
+	"\x14GetActionMonthReport\x12).childcase.v1.GetActionMonthReportRequest\x1a\x14.google.api.HttpBody\"\x84\x03\x92A\xd8\x02:Aapplication/vnd.openxmlformats-officedocument.spreadsheetml.sheet:\btext/csv:\ttext/html:\x10application/jsonJ\xeb\x01\n" +
+	"\x03200\x12\xe3\x01\n" +
+	"\xcf\x01The report file itself, not JSON: XLSX, CSV (UTF-8 with a byte-order mark) or a printable HTML page, as format asks, with its Content-Type; an error is JSON, a google.rpc.Status, as every other call answers.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\"\x12 /v1/statistics:actionMonthReport\x12\xd5\x03\n" +
+	"\x11GetPeriodicReport\x12&.childcase.v1.GetPeriodicReportRequest\x1a\x14.google.api.HttpBody\"\x81\x03\x92A\xd8\x02:Aapplication/vnd.openxmlformats-officedocument.spreadsheetml.sheet:\btext/csv:\ttext/html:\x10application/jsonJ\xeb\x01\n" +
+	"\x03200\x12\xe3\x01\n" +
+	"\xcf\x01The report file itself, not JSON: XLSX, CSV (UTF-8 with a byte-order mark) or a printable HTML page, as format asks, with its Content-Type; an error is JSON, a google.rpc.Status, as every other call answers.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/statistics:periodicReportB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_statistics_proto_rawDescOnce sync.Once
