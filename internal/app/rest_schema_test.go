@@ -287,6 +287,7 @@ func TestRESTAnswersAreWhatTheOpenAPIDocumentSays(t *testing.T) {
 	}
 	rest(operatorID, "GET", "/v1/"+report["name"].(string), "")
 	rest(operatorID, "GET", "/v1/reports?page_size=1", "")
+	rest("supervisor", "POST", "/v1/reports?validate_only=true", restReport)
 	rest(operatorID, "GET", "/v1/"+caseName, "")
 	rest(operatorID, "GET", "/v1/cases?page_size=1", "")
 	rest("supervisor", "GET", "/v1/cases:search?commune_code=00004&birth_year=2019", "")

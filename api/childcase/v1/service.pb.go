@@ -85,7 +85,10 @@ type CreateReportRequest struct {
 	// with the same id returns the first result.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Check the report and return the cases it may be about (candidates),
-	// storing nothing but the audit of that search.
+	// storing nothing but the audit of that search. The answer has no name,
+	// case or create_time (nothing was stored); its channel, receive_time,
+	// incident_commune_code, call_type and reporter (withheld unless
+	// anonymous) are the report's, as the create would answer them.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
