@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -315,6 +317,16 @@ func TestRESTAnswersAreWhatTheOpenAPIDocumentSays(t *testing.T) {
 	rest("admin", "POST", "/v1/users/"+operatorID+"/tokens", `{"request_id": "schema-token"}`)
 	rest("admin", "GET", "/v1/users/"+operatorID+"/tokens", "")
 	rest("admin", "GET", "/v1/database:backup", "")
+	rest("admin", "POST", "/v1/users?user_id=schema.user&token_ttl=3600s", `{"display_name": "Người thử", "role": "ROLE_COMMUNE_WORKER", "unit": "`+pBaDinh+`"}`)
+	token := rest("admin", "POST", "/v1/users/schema.user/tokens", `{"ttl": "7200s"}`)
+	rest("admin", "POST", "/v1/"+token["name"].(string)+":revoke", `{}`)
+	rest("admin", "POST", "/v1/users/schema.user:resetPassword", `{}`)
+	rest("admin", "POST", "/v1/users/schema.user:disable", `{}`)
+	rest("admin", "POST", "/v1/policeUnits?police_unit_id=ca-hoan-kiem", `{"display_name": "Công an phường Hoàn Kiếm", "covers": ["`+pHoanKiem+`"]}`)
+	counselling := rest(operatorID, "POST", "/v1/reports", strings.Replace(restReport, "CALL_TYPE_INTERVENTION", "CALL_TYPE_COUNSELLING", 1))
+	rest(operatorID, "POST", "/v1/"+counselling["name"].(string)+":link", `{"case": "`+caseName+`"}`)
+	rest("supervisor", "POST", "/v1/"+report["name"].(string)+":discloseReporter", `{"reason": "cần gọi lại người báo tin"}`)
+	watchLine(t, contract, ts, "bd.worker")
 
 	// The errors: each a google.rpc.Status, as the document's responses say.
 	rest("", "GET", "/v1/cases", "")
@@ -326,4 +338,65 @@ func TestRESTAnswersAreWhatTheOpenAPIDocumentSays(t *testing.T) {
 	rest(operatorID, "POST", "/v1/reports", `{"narrative": "`+strings.Repeat("a", 1<<20)+`"}`)
 	rest("city", "GET", "/v1/statistics:actionMonthReport?year=1999", "")
 	rest("bd.worker", "GET", "/v1/cases:export?format=EXPORT_FORMAT_CSV", "")
+}
+
+// watchLine checks the first line of a watch replayed after the first
+// against the document's schema of the stream's lines.
+func watchLine(t *testing.T, contract *apiContract, ts *testServer, user string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const path = "/v1/notifications:watch?after_seq=1" // replayed: what came after the first
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+ts.HTTPAddr()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ts.tokens.get(user))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("watch: %d, no line: %v", resp.StatusCode, err)
+	}
+	contract.answer(t, "GET", path, resp, line)
+}
+
+// Each operation a client generator makes a function of has an
+// operationId of its own and one tag the document describes (the
+// generator's class), so that no two functions take one name and none
+// lands in a class of no description.
+func TestOpenAPIOperationIDsAndTags(t *testing.T) {
+	contract := readContract(t)
+	tags := map[string]bool{}
+	for _, tag := range contract.doc["tags"].([]any) {
+		tag := tag.(map[string]any)
+		if d, _ := tag["description"].(string); d == "" {
+			t.Errorf("tag %v has no description", tag["name"])
+		}
+		tags[tag["name"].(string)] = true
+	}
+	ids := map[string]string{}
+	for path, ops := range contract.paths {
+		for method, op := range ops.(map[string]any) {
+			op := op.(map[string]any)
+			at := strings.ToUpper(method) + " " + path
+			id, _ := op["operationId"].(string)
+			if id == "" {
+				t.Errorf("%s: no operationId", at)
+			} else if other, ok := ids[id]; ok {
+				t.Errorf("%s and %s share the operationId %s", at, other, id)
+			}
+			ids[id] = at
+			opTags, _ := op["tags"].([]any)
+			if len(opTags) != 1 || !tags[opTags[0].(string)] {
+				t.Errorf("%s: tags %v, want one of the document's tags", at, opTags)
+			}
+		}
+	}
+	if len(ids) < 60 {
+		t.Errorf("%d operations; the API has more than 60", len(ids))
+	}
 }
