@@ -172,6 +172,15 @@ func short(v any) string {
 	return string(b)
 }
 
+// documentedHeaders are the headers of an error answer a client acts
+// on, by status: the challenge of a 401, the methods a path takes (405),
+// how long to wait before a retry (429).
+var documentedHeaders = map[int][]string{
+	http.StatusUnauthorized:     {"WWW-Authenticate"},
+	http.StatusMethodNotAllowed: {"Allow"},
+	http.StatusTooManyRequests:  {"Retry-After"},
+}
+
 // answer checks one REST answer against the document: the operation
 // taking the method and path, the status among its responses, and the
 // body against that response's schema (each line of a JSON stream; a
@@ -199,6 +208,20 @@ func (c *apiContract) answer(t *testing.T, method, path string, resp *http.Respo
 	if !ok {
 		t.Errorf("%s: the status is not among the operation's responses", at)
 		r = responses["default"].(map[string]any)
+	}
+	headers, _ := r["headers"].(map[string]any)
+	for name := range headers {
+		if resp.Header.Get(name) == "" {
+			t.Errorf("%s: the response documents the header %s, which the server does not send", at, name)
+		}
+	}
+	// protoc-gen-openapiv2 drops the headers of the document's own
+	// responses (those of every operation), so a header is documented in
+	// the response's description, by name.
+	for _, name := range documentedHeaders[resp.StatusCode] {
+		if _, ok := headers[name]; !ok && !strings.Contains(r["description"].(string), name+" header") {
+			t.Errorf("%s: the server sends %s: %q, which the response does not document", at, name, resp.Header.Get(name))
+		}
 	}
 	schema, _ := r["schema"].(map[string]any)
 	if len(schema) == 0 {
@@ -338,6 +361,16 @@ func TestRESTAnswersAreWhatTheOpenAPIDocumentSays(t *testing.T) {
 	rest(operatorID, "POST", "/v1/reports", `{"narrative": "`+strings.Repeat("a", 1<<20)+`"}`)
 	rest("city", "GET", "/v1/statistics:actionMonthReport?year=1999", "")
 	rest("bd.worker", "GET", "/v1/cases:export?format=EXPORT_FORMAT_CSV", "")
+	// Failed sign-ins, until the client is made to wait (429).
+	ts.tokens.put(t, "nobody", "cc_0000000000000000_"+strings.Repeat("A", 43))
+	for i := 0; ; i++ {
+		if v := rest("nobody", "GET", "/v1/cases", ""); v["code"] == float64(8) {
+			break
+		}
+		if i == 50 {
+			t.Fatal("50 failed authentications, and no 429")
+		}
+	}
 }
 
 // watchLine checks the first line of a watch replayed after the first

@@ -1218,15 +1218,15 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xb4\x15\x92A\xf3\x14\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xda\x16\x92A\x99\x16\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
 	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\xaa\x03\n" +
 	"\x03400\x12\xa2\x03\n" +
 	"\x87\x03INVALID_ARGUMENT: the request breaks a rule of the schema or of the service (ErrorInfo reason INVALID_FIELD, and a google.rpc.BadRequest naming each field and rule), or a query parameter the method does not read (rule query.unexpected); or FAILED_PRECONDITION: the resource's state does not allow the step (ErrorInfo reason saying what must happen first, e.g. CASE_CLOSED). Nothing was done.\x12\x16\n" +
-	"\x14\x1a\x12.google.rpc.StatusRk\n" +
-	"\x03401\x12d\n" +
-	"JUNAUTHENTICATED: no valid bearer token (ErrorInfo reason UNAUTHENTICATED).\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xb5\x01\n" +
+	"\x03401\x12\xad\x01\n" +
+	"\x92\x01UNAUTHENTICATED: no valid bearer token (ErrorInfo reason UNAUTHENTICATED); the WWW-Authenticate header is the challenge, Bearer realm=\"childcase\".\x12\x16\n" +
 	"\x14\x1a\x12.google.rpc.StatusR\x84\x01\n" +
 	"\x03403\x12}\n" +
 	"cPERMISSION_DENIED: the caller's role may not call this method (ErrorInfo reason PERMISSION_DENIED).\x12\x16\n" +
@@ -1242,9 +1242,9 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x14\x1a\x12.google.rpc.StatusR\x83\x02\n" +
 	"\x03413\x12\xfb\x01\n" +
 	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.\x12\x16\n" +
-	"\x14\x1a\x12.google.rpc.StatusR\xfd\x02\n" +
-	"\x03429\x12\xf5\x02\n" +
-	"\xda\x02RESOURCE_EXHAUSTED: too many failed authentications from this client (ErrorInfo reason TOO_MANY_FAILED_AUTHENTICATIONS; see RetryInfo); the user holds as many streams as they may (TOO_MANY_STREAMS, metadata limit); or the database is full (DATABASE_FULL) or the write is larger than it commits at once (COMMIT_TOO_LARGE), and nothing was written.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xd8\x03\n" +
+	"\x03429\x12\xd0\x03\n" +
+	"\xb5\x03RESOURCE_EXHAUSTED: too many failed authentications from this client (ErrorInfo reason TOO_MANY_FAILED_AUTHENTICATIONS; the Retry-After header, which every 429 carries, says in seconds how long to wait, as the RetryInfo does); the user holds as many streams as they may (TOO_MANY_STREAMS, metadata limit); or the database is full (DATABASE_FULL) or the write is larger than it commits at once (COMMIT_TOO_LARGE), and nothing was written.\x12\x16\n" +
 	"\x14\x1a\x12.google.rpc.StatusR\xf6\x01\n" +
 	"\x03503\x12\xee\x01\n" +
 	"\xd3\x01UNAVAILABLE: the database is unavailable for a moment (ErrorInfo reason UNAVAILABLE), or did not answer a write that may or may not have been made (OUTCOME_UNKNOWN): retry, a write only with the same request_id.\x12\x16\n" +
