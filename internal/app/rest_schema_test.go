@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
 )
@@ -431,5 +433,70 @@ func TestOpenAPIOperationIDsAndTags(t *testing.T) {
 	}
 	if len(ids) < 60 {
 		t.Errorf("%d operations; the API has more than 60", len(ids))
+	}
+}
+
+// A google.protobuf.Duration is, in JSON, a number of seconds with an "s"
+// ("7776000s"); the OpenAPI document types it as a bare string, so each
+// one's description must show the form, or a client writes "90d" or
+// "PT2H" (the ISO 8601 form many generators use for a duration) and is
+// refused. Each Duration field of the API is found where the document
+// has it (a body's property, a query parameter) and its description
+// checked.
+func TestOpenAPIDurationsSayTheirForm(t *testing.T) {
+	contract := readContract(t)
+	form := regexp.MustCompile(`"[0-9]+s"`)
+	var walk func(md protoreflect.MessageDescriptor)
+	seen := map[protoreflect.FullName]bool{}
+	durations := 0
+	walk = func(md protoreflect.MessageDescriptor) {
+		if seen[md.FullName()] || md.ParentFile().Package() != "childcase.v1" {
+			return
+		}
+		seen[md.FullName()] = true
+		for i := 0; i < md.Fields().Len(); i++ {
+			f := md.Fields().Get(i)
+			if f.Message() == nil {
+				continue
+			}
+			if f.Message().FullName() != "google.protobuf.Duration" {
+				walk(f.Message())
+				continue
+			}
+			durations++
+			var docs []string
+			for _, def := range []string{string(md.Name()), strings.TrimSuffix(string(md.Name()), "Request") + "Body"} {
+				if d, ok := contract.definitions[def].(map[string]any); ok {
+					if p, ok := d["properties"].(map[string]any)[string(f.Name())].(map[string]any); ok {
+						docs = append(docs, p["description"].(string))
+					}
+				}
+			}
+			for _, ops := range contract.paths {
+				for _, op := range ops.(map[string]any) {
+					params, _ := op.(map[string]any)["parameters"].([]any)
+					for _, p := range params {
+						if p := p.(map[string]any); p["name"] == string(f.Name()) && p["in"] == "query" {
+							docs = append(docs, p["description"].(string))
+						}
+					}
+				}
+			}
+			if len(docs) == 0 {
+				t.Errorf("%s: a Duration the document does not show", f.FullName())
+			}
+			for _, d := range docs {
+				if !form.MatchString(d) {
+					t.Errorf("%s: %q does not show a duration's form (seconds and s, e.g. \"3600s\")", f.FullName(), d)
+				}
+			}
+		}
+	}
+	for _, m := range childcaseMethods(t) {
+		walk(m.Input())
+		walk(m.Output())
+	}
+	if durations < 2 {
+		t.Errorf("found %d Duration fields; the API has 2 at least (token_ttl, ttl)", durations)
 	}
 }
