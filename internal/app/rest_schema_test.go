@@ -500,3 +500,22 @@ func TestOpenAPIDurationsSayTheirForm(t *testing.T) {
 		t.Errorf("found %d Duration fields; the API has 2 at least (token_ttl, ttl)", durations)
 	}
 }
+
+// What the watch streams and a case's timeline lists, which the hotline's
+// and the police system's integrations act on, has each field described
+// in the OpenAPI document: a notification's seq is what a watch resumes
+// after, its kind what happened, its deadline_id which deadline.
+func TestOpenAPIDescribesNotificationsAndEvents(t *testing.T) {
+	doc := readOpenAPI(t)
+	for _, name := range []string{"Notification", "CaseEvent"} {
+		props := doc.Definitions[name].Properties
+		if len(props) == 0 {
+			t.Errorf("no definition %s", name)
+		}
+		for field, p := range props {
+			if p.Description == "" && p.Title == "" {
+				t.Errorf("%s.%s has no description", name, field)
+			}
+		}
+	}
+}

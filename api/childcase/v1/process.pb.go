@@ -1911,15 +1911,21 @@ func (x *CaseNote) GetTime() *timestamppb.Timestamp {
 // One line of a case's timeline.
 type CaseEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Time  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The event's place in the case's timeline, from 1 (order_by seq).
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// When it happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// "users/{user}", or "system" for the deadline scheduler.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// e.g. ACKNOWLEDGED, DEADLINE_WARNING, DEADLINE_BREACHED, ESCALATED,
 	// TRANSFER_PROPOSED, POLICE_REFERRAL, CLOSED.
-	Kind          string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
-	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
-	DeadlineId    int32  `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	// A line saying what happened, e.g. the unit a case went to; nothing
+	// confidential.
+	Detail string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The id of the deadline (Case.deadlines) the event is about; 0 when
+	// none.
+	DeadlineId    int32 `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2000,15 +2006,25 @@ func (x *CaseEvent) GetDeadlineId() int32 {
 // and referrals, as watchers and webhooks receive them.
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Time  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	Kind  string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The notification's place in the outbox, the same for every watcher:
+	// resume a watch after the last one received with after_seq.
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// When it happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// What happened: the kind of the case event it comes from
+	// (CaseEvent.kind), e.g. DEADLINE_WARNING, DEADLINE_BREACHED, ESCALATED,
+	// TRANSFER_PROPOSED, POLICE_REFERRAL; CASE_FORWARDED for a new case
+	// awaiting acknowledgement.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// "cases/{case_number}".
 	Case string `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
 	// The units concerned.
-	Units         []string `protobuf:"bytes,5,rep,name=units,proto3" json:"units,omitempty"`
-	DeadlineId    int32    `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
-	Detail        string   `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
+	Units []string `protobuf:"bytes,5,rep,name=units,proto3" json:"units,omitempty"`
+	// The id of the deadline (Case.deadlines) it is about; 0 when none.
+	DeadlineId int32 `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	// A line saying what happened, e.g. "a new case awaits
+	// acknowledgement"; nothing confidential.
+	Detail        string `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
