@@ -108,7 +108,8 @@ func (x *CreateUserRequest) GetRequestId() string {
 
 type CreateUserResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The user created.
+	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The first token, with its secret; without it (secret empty) in the
 	// answer to a retry with the same request_id.
 	Token *Token `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
@@ -282,7 +283,8 @@ func (x *ListUsersRequest) GetPageToken() string {
 
 type ListUsersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Users []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// The users of this page.
+	Users []*User `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -634,8 +636,9 @@ func (x *ListTokensRequest) GetPageToken() string {
 }
 
 type ListTokensResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Tokens []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's tokens of this page.
+	Tokens []*Token `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1000,8 +1003,9 @@ func (x *ListPoliceUnitsRequest) GetPageToken() string {
 }
 
 type ListPoliceUnitsResponse struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	PoliceUnits []*PoliceUnit          `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The police units of this page.
+	PoliceUnits []*PoliceUnit `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1191,8 +1195,9 @@ func (x *ListAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
 }
 
 type ListAuditEventsResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events of this page.
+	Events []*AuditEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`

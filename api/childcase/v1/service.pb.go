@@ -255,8 +255,9 @@ func (x *ListReportsRequest) GetCallType() CallType {
 }
 
 type ListReportsResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Reports []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reports of this page, newest first.
+	Reports []*Report `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -812,7 +813,8 @@ func (x *ExportCasesRequest) GetStatus() CaseStatus {
 
 type ListCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	// The cases of this page, in the order ListCases describes.
+	Cases []*Case `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -948,7 +950,8 @@ func (x *ListUnitsRequest) GetAsOfDate() string {
 
 type ListUnitsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Units []*Unit                `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
+	// The units of this page.
+	Units []*Unit `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`

@@ -365,20 +365,25 @@ type StatisticsGroup struct {
 	Escalations map[string]int32 `protobuf:"bytes,7,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Transfers proposed in the period, and those decided in it.
 	TransfersProposed int32 `protobuf:"varint,8,opt,name=transfers_proposed,json=transfersProposed,proto3" json:"transfers_proposed,omitempty"`
+	// Transfers accepted in the period.
 	TransfersAccepted int32 `protobuf:"varint,9,opt,name=transfers_accepted,json=transfersAccepted,proto3" json:"transfers_accepted,omitempty"`
+	// Transfers declined in the period.
 	TransfersDeclined int32 `protobuf:"varint,10,opt,name=transfers_declined,json=transfersDeclined,proto3" json:"transfers_declined,omitempty"`
 	// Shares of the decided transfers, 0 when none was decided.
 	TransferAcceptedRate float64 `protobuf:"fixed64,11,opt,name=transfer_accepted_rate,json=transferAcceptedRate,proto3" json:"transfer_accepted_rate,omitempty"`
+	// Share of the decided transfers that were declined.
 	TransferDeclinedRate float64 `protobuf:"fixed64,12,opt,name=transfer_declined_rate,json=transferDeclinedRate,proto3" json:"transfer_declined_rate,omitempty"`
 	// Police referrals made in the period, and outcomes decided in it.
-	PoliceReferrals int32            `protobuf:"varint,13,opt,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
-	PoliceOutcomes  map[string]int32 `protobuf:"bytes,14,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	PoliceReferrals int32 `protobuf:"varint,13,opt,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
+	// Outcomes decided in the period, by outcome (PROSECUTED, NOT_PROSECUTED, SUSPENDED).
+	PoliceOutcomes map[string]int32 `protobuf:"bytes,14,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Closures in the period of suspected-crime cases never referred to the
 	// police.
 	CrimeClosedWithoutReferral int32 `protobuf:"varint,15,opt,name=crime_closed_without_referral,json=crimeClosedWithoutReferral,proto3" json:"crime_closed_without_referral,omitempty"`
 	// Emergency cases opened in the period, and their D3 deadlines by state
 	// (MET, MISSED, OPEN, CANCELLED, OVERDUE for an open one past due).
-	Emergencies int32            `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
+	Emergencies int32 `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
+	// Their D3 deadlines, by state.
 	EmergencyD3 map[string]int32 `protobuf:"bytes,17,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Records of emergency measures, of a separation or of a police
 	// forwarding to the investigators made in the period later than the
@@ -550,9 +555,11 @@ func (x *StatisticsGroup) GetLateRecordings() int32 {
 
 // The value of one dimension of a group; empty when not known.
 type StatisticsKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dimension     string                 `protobuf:"bytes,1,opt,name=dimension,proto3" json:"dimension,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dimension: month, unit, channel, call_type, abuse_form, special_circumstance, sex or age_band.
+	Dimension string `protobuf:"bytes,1,opt,name=dimension,proto3" json:"dimension,omitempty"`
+	// Its value in this group, e.g. "2026-12" for a month.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,7 +614,8 @@ type DeadlineStatistics struct {
 	// The kind, e.g. "ACKNOWLEDGE", "D3_EMERGENCY".
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Done in time, and done late, in the period.
-	Met    int32 `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
+	Met int32 `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
+	// Done late in the period.
 	Missed int32 `protobuf:"varint,3,opt,name=missed,proto3" json:"missed,omitempty"`
 	// Due in the period, still open and past due at the time of asking.
 	OverdueNow int32 `protobuf:"varint,4,opt,name=overdue_now,json=overdueNow,proto3" json:"overdue_now,omitempty"`
@@ -616,9 +624,10 @@ type DeadlineStatistics struct {
 	// hour, then 1/32 of the value (a value from 64 to 127 minutes to 2
 	// minutes, 1,024 to 2,047 to 32 minutes, and so on).
 	MedianMinutesLate int64 `protobuf:"varint,5,opt,name=median_minutes_late,json=medianMinutesLate,proto3" json:"median_minutes_late,omitempty"`
-	P90MinutesLate    int64 `protobuf:"varint,6,opt,name=p90_minutes_late,json=p90MinutesLate,proto3" json:"p90_minutes_late,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The 90th percentile of the same.
+	P90MinutesLate int64 `protobuf:"varint,6,opt,name=p90_minutes_late,json=p90MinutesLate,proto3" json:"p90_minutes_late,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DeadlineStatistics) Reset() {
