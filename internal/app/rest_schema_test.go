@@ -527,3 +527,47 @@ func TestOpenAPIDescribesEveryAnswerField(t *testing.T) {
 		t.Errorf("found %d fields in the document's schemas; it has more than 300", fields)
 	}
 }
+
+// Each path answers only the methods the OpenAPI document lists for it:
+// any other is 405 METHOD_NOT_ALLOWED with an Allow header naming exactly
+// those. A custom verb's path (/v1/cases/{case}:acknowledge, POST) was
+// taken by GET for the resource's own GET, its name "cases/…:acknowledge"
+// (a 400 on the case name), and its 405s offered "GET, POST".
+func TestRESTPathsTakeTheDocumentedMethodsOnly(t *testing.T) {
+	ts := startServer(t, "")
+	contract := readContract(t)
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	headers := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	paths := 0
+	for tmpl, ops := range contract.paths {
+		paths++
+		path := param.ReplaceAllString(tmpl, "x1")
+		var want []string
+		for method := range ops.(map[string]any) {
+			want = append(want, strings.ToUpper(method))
+		}
+		sort.Strings(want)
+		for _, method := range []string{"GET", "POST", "PATCH", "PUT", "DELETE"} {
+			if slices.Contains(want, method) {
+				continue
+			}
+			resp, raw := restResponse(t, ts, method, path, strings.NewReader(`{}`), headers)
+			var body struct {
+				Details []struct {
+					Reason string `json:"reason"`
+				} `json:"details"`
+			}
+			_ = json.Unmarshal(raw, &body)
+			if resp.StatusCode != http.StatusMethodNotAllowed || len(body.Details) == 0 || body.Details[0].Reason != "METHOD_NOT_ALLOWED" {
+				t.Errorf("%s %s: %d %.160s; want 405 METHOD_NOT_ALLOWED", method, path, resp.StatusCode, raw)
+				continue
+			}
+			if allow := resp.Header.Get("Allow"); allow != strings.Join(want, ", ") {
+				t.Errorf("%s %s: Allow %q, want %q as documented", method, path, allow, strings.Join(want, ", "))
+			}
+		}
+	}
+	if paths < 50 {
+		t.Errorf("%d paths in the document; it has more than 50", paths)
+	}
+}
