@@ -250,7 +250,7 @@ func TestREADME(t *testing.T) {
 	for _, shown := range []string{
 		`{"intact":true,"checked_events":"124","head_seq":"124"}`,
 		`"score":12,"matched_fields":["child_name","commune","phone"]`,
-		`{"candidates":[{"case":"cases/HN-2026-00006","score":16,"matched_fields":["birth_year","caregiver_name","child_name","commune","phone"]}]}`,
+		`"reporter":{"anonymous":true},"candidates":[{"case":"cases/HN-2026-00006","score":16,"matched_fields":["birth_year","caregiver_name","child_name","commune","phone"]}]}`,
 		`"kind":"CASE_FORWARDED","case":"cases/HN-2026-00007"`,
 		// check's summary of the hot backup: the walk-through's own counts
 		// (not the file's size in bytes, which follows how the writes

@@ -8,6 +8,7 @@ package childcasev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -31,7 +32,8 @@ type CreateUserRequest struct {
 	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The user's id, which becomes the last part of the name, e.g. "lan.nguyen".
 	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// How long the first token lives (default 90 days, at most 400 days).
+	// How long the first token lives (default 90 days, at most 400 days),
+	// in seconds with an "s": "86400s" is a day, "34560000s" 400 days.
 	TokenTtl *durationpb.Duration `protobuf:"bytes,3,opt,name=token_ttl,json=tokenTtl,proto3" json:"token_ttl,omitempty"`
 	// A client-chosen id that makes a retry harmless (a UUID is a good
 	// choice). A retry with the same request_id returns the first result:
@@ -106,7 +108,8 @@ func (x *CreateUserRequest) GetRequestId() string {
 
 type CreateUserResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The user created.
+	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The first token, with its secret; without it (secret empty) in the
 	// answer to a retry with the same request_id.
 	Token *Token `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
@@ -280,7 +283,8 @@ func (x *ListUsersRequest) GetPageToken() string {
 
 type ListUsersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Users []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// The users of this page.
+	Users []*User `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -502,7 +506,8 @@ type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// How long the token lives (default 90 days, at most 400 days).
+	// How long the token lives (default 90 days, at most 400 days), in
+	// seconds with an "s": "86400s" is a day, "34560000s" 400 days.
 	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result,
 	// the same token, but with an empty secret, because a secret is shown
@@ -631,8 +636,9 @@ func (x *ListTokensRequest) GetPageToken() string {
 }
 
 type ListTokensResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Tokens []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's tokens of this page.
+	Tokens []*Token `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -997,8 +1003,9 @@ func (x *ListPoliceUnitsRequest) GetPageToken() string {
 }
 
 type ListPoliceUnitsResponse struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	PoliceUnits []*PoliceUnit          `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The police units of this page.
+	PoliceUnits []*PoliceUnit `protobuf:"bytes,1,rep,name=police_units,json=policeUnits,proto3" json:"police_units,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1188,8 +1195,9 @@ func (x *ListAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
 }
 
 type ListAuditEventsResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events of this page.
+	Events []*AuditEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1363,7 +1371,7 @@ var File_childcase_v1_admin_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x18childcase/v1/admin.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bchildcase/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x02\n" +
+	"\x18childcase/v1/admin.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bchildcase/v1/identity.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\x84\x02\n" +
 	"\x11CreateUserRequest\x121\n" +
 	"\x04user\x18\x01 \x01(\v2\x12.childcase.v1.UserB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04user\x12;\n" +
 	"\auser_id\x18\x02 \x01(\tB\"\xe0A\x02\xbaH\x1cr\x1a2\x18^[a-z][a-z0-9._-]{1,62}$R\x06userId\x126\n" +
@@ -1457,7 +1465,7 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1d\n" +
 	"\n" +
 	"broken_seq\x18\x04 \x01(\x04R\tbrokenSeq\x12\x18\n" +
-	"\aproblem\x18\x05 \x01(\tR\aproblem2\xe7\t\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem2\xba\v\n" +
 	"\fAdminService\x12h\n" +
 	"\n" +
 	"CreateUser\x12\x1f.childcase.v1.CreateUserRequest\x1a .childcase.v1.CreateUserResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x04user\"\t/v1/users\x12W\n" +
@@ -1470,8 +1478,11 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"ListTokens\x12\x1f.childcase.v1.ListTokensRequest\x1a .childcase.v1.ListTokensResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/{parent=users/*}/tokens\x12s\n" +
 	"\vRevokeToken\x12 .childcase.v1.RevokeTokenRequest\x1a\x13.childcase.v1.Token\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=users/*/tokens/*}:revoke\x12y\n" +
 	"\x10CreatePoliceUnit\x12%.childcase.v1.CreatePoliceUnitRequest\x1a\x18.childcase.v1.PoliceUnit\"$\x82\xd3\xe4\x93\x02\x1e:\vpolice_unit\"\x0f/v1/policeUnits\x12\x7f\n" +
-	"\x0fRotateMasterKey\x12$.childcase.v1.RotateMasterKeyRequest\x1a%.childcase.v1.RotateMasterKeyResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/masterKey:rotate\x12j\n" +
-	"\x0eBackupDatabase\x12#.childcase.v1.BackupDatabaseRequest\x1a\x14.google.api.HttpBody\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/database:backup0\x012\xfd\x01\n" +
+	"\x0fRotateMasterKey\x12$.childcase.v1.RotateMasterKeyRequest\x1a%.childcase.v1.RotateMasterKeyResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/v1/masterKey:rotate\x12\xbc\x02\n" +
+	"\x0eBackupDatabase\x12#.childcase.v1.BackupDatabaseRequest\x1a\x14.google.api.HttpBody\"\xec\x01\x92A\xcd\x01:\x18application/octet-stream:\x10application/jsonJ\x9e\x01\n" +
+	"\x03200\x12\x96\x01\n" +
+	"\x82\x01The database file itself (application/octet-stream), not JSON; an error is JSON, a google.rpc.Status, as every other call answers.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/database:backup0\x012\xfd\x01\n" +
 	"\x11PoliceUnitService\x12w\n" +
 	"\x0fListPoliceUnits\x12$.childcase.v1.ListPoliceUnitsRequest\x1a%.childcase.v1.ListPoliceUnitsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/policeUnits\x12o\n" +
 	"\rGetPoliceUnit\x12\".childcase.v1.GetPoliceUnitRequest\x1a\x18.childcase.v1.PoliceUnit\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/{name=policeUnits/*}2\x87\x02\n" +

@@ -101,8 +101,9 @@ type Case struct {
 	// Resource name, "cases/{case_number}".
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The case number read aloud over the phone, e.g. "HN-2026-00123".
-	CaseNumber string     `protobuf:"bytes,2,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
-	Status     CaseStatus `protobuf:"varint,3,opt,name=status,proto3,enum=childcase.v1.CaseStatus" json:"status,omitempty"`
+	CaseNumber string `protobuf:"bytes,2,opt,name=case_number,json=caseNumber,proto3" json:"case_number,omitempty"`
+	// Where the case stands in the process of Decree 56.
+	Status CaseStatus `protobuf:"varint,3,opt,name=status,proto3,enum=childcase.v1.CaseStatus" json:"status,omitempty"`
 	// The unit responsible for the case, "units/{code}@{valid_from}". At first
 	// the commune where it happened.
 	ResponsibleUnit string `protobuf:"bytes,4,opt,name=responsible_unit,json=responsibleUnit,proto3" json:"responsible_unit,omitempty"`
@@ -114,9 +115,11 @@ type Case struct {
 	// receive_time): the legal clocks run from here.
 	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
 	// Whether any linked report said the child was in immediate danger.
-	ImmediateDanger bool                   `protobuf:"varint,8,opt,name=immediate_danger,json=immediateDanger,proto3" json:"immediate_danger,omitempty"`
-	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	ImmediateDanger bool `protobuf:"varint,8,opt,name=immediate_danger,json=immediateDanger,proto3" json:"immediate_danger,omitempty"`
+	// When the case was opened.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the case last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Changes with every update; send it back on updates to detect conflicts.
 	Etag string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The children of the linked reports: age and sex only.
@@ -132,20 +135,29 @@ type Case struct {
 	// Whether the case is an emergency, and why: from its reports (a child in
 	// immediate danger, a parent or caregiver suspected), as the initial
 	// assessment found or downgraded it with a reason.
-	Emergency       bool            `protobuf:"varint,16,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	Emergency bool `protobuf:"varint,16,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	// Why the case is an emergency; unset when it is not.
 	EmergencyReason EmergencyReason `protobuf:"varint,17,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
 	// When emergency measures, or a temporary separation, were first applied.
 	EmergencyMeasuresTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=emergency_measures_time,json=emergencyMeasuresTime,proto3" json:"emergency_measures_time,omitempty"`
-	SeparationStartTime   *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=separation_start_time,json=separationStartTime,proto3" json:"separation_start_time,omitempty"`
-	SeparationEndTime     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=separation_end_time,json=separationEndTime,proto3" json:"separation_end_time,omitempty"`
+	// When a temporary separation of the child began; unset if none.
+	SeparationStartTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=separation_start_time,json=separationStartTime,proto3" json:"separation_start_time,omitempty"`
+	// When the separation ended; unset while it runs or if none.
+	SeparationEndTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=separation_end_time,json=separationEndTime,proto3" json:"separation_end_time,omitempty"`
 	// DRAFT, SUBMITTED or APPROVED; empty before the specific assessment.
-	PlanState       string                 `protobuf:"bytes,21,opt,name=plan_state,json=planState,proto3" json:"plan_state,omitempty"`
-	PlanCycle       int32                  `protobuf:"varint,22,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
-	Services        []*PlanService         `protobuf:"bytes,23,rep,name=services,proto3" json:"services,omitempty"`
-	ClosureProposed bool                   `protobuf:"varint,24,opt,name=closure_proposed,json=closureProposed,proto3" json:"closure_proposed,omitempty"`
-	CloseTime       *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
+	PlanState string `protobuf:"bytes,21,opt,name=plan_state,json=planState,proto3" json:"plan_state,omitempty"`
+	// The plan's cycle: 1 for the first plan, one more for each new cycle
+	// a review starts; 0 before the first.
+	PlanCycle int32 `protobuf:"varint,22,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
+	// The services of the plan.
+	Services []*PlanService `protobuf:"bytes,23,rep,name=services,proto3" json:"services,omitempty"`
+	// A review proposed closing the case, which awaits the chair's approval.
+	ClosureProposed bool `protobuf:"varint,24,opt,name=closure_proposed,json=closureProposed,proto3" json:"closure_proposed,omitempty"`
+	// When the case was closed; unset while it is open.
+	CloseTime *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=close_time,json=closeTime,proto3" json:"close_time,omitempty"`
 	// The clocks of the case; the police view has only its own unit's.
 	Deadlines []*Deadline `protobuf:"bytes,26,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
+	// Transfers of the case to another unit, proposed and decided, oldest first.
 	Transfers []*Transfer `protobuf:"bytes,27,rep,name=transfers,proto3" json:"transfers,omitempty"`
 	// The content of the steps; only in the full view, and only from GetCase.
 	Dossier *CaseDossier `protobuf:"bytes,28,opt,name=dossier,proto3" json:"dossier,omitempty"`
@@ -432,8 +444,9 @@ type ChildSummary struct {
 	// Age in whole years on the day of the report.
 	AgeYears int32 `protobuf:"varint,1,opt,name=age_years,json=ageYears,proto3" json:"age_years,omitempty"`
 	// Whether the age was estimated rather than computed from a birth date.
-	AgeEstimated  bool `protobuf:"varint,2,opt,name=age_estimated,json=ageEstimated,proto3" json:"age_estimated,omitempty"`
-	Sex           Sex  `protobuf:"varint,3,opt,name=sex,proto3,enum=childcase.v1.Sex" json:"sex,omitempty"`
+	AgeEstimated bool `protobuf:"varint,2,opt,name=age_estimated,json=ageEstimated,proto3" json:"age_estimated,omitempty"`
+	// The child's sex.
+	Sex           Sex `protobuf:"varint,3,opt,name=sex,proto3,enum=childcase.v1.Sex" json:"sex,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -493,8 +506,10 @@ func (x *ChildSummary) GetSex() Sex {
 type Officer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
-	User          string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	DisplayName   string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// The officer's name.
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The officer's work phone.
 	Phone         string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -555,21 +570,26 @@ func (x *Officer) GetPhone() string {
 type PoliceReferral struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "policeUnits/{police_unit}".
-	PoliceUnit       string                 `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
-	SuspectedOffence string                 `protobuf:"bytes,2,opt,name=suspected_offence,json=suspectedOffence,proto3" json:"suspected_offence,omitempty"`
-	ReferTime        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=refer_time,json=referTime,proto3" json:"refer_time,omitempty"`
+	PoliceUnit string `protobuf:"bytes,1,opt,name=police_unit,json=policeUnit,proto3" json:"police_unit,omitempty"`
+	// The offence suspected, as the referral names it.
+	SuspectedOffence string `protobuf:"bytes,2,opt,name=suspected_offence,json=suspectedOffence,proto3" json:"suspected_offence,omitempty"`
+	// When the case was referred.
+	ReferTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=refer_time,json=referTime,proto3" json:"refer_time,omitempty"`
 	// "users/{user}" who referred it.
 	ReferredBy string `protobuf:"bytes,4,opt,name=referred_by,json=referredBy,proto3" json:"referred_by,omitempty"`
 	// REFERRED, ACKNOWLEDGED, FORWARDED or DECIDED.
 	State string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
 	// The police's own reference number.
-	ReferenceNumber string                 `protobuf:"bytes,6,opt,name=reference_number,json=referenceNumber,proto3" json:"reference_number,omitempty"`
+	ReferenceNumber string `protobuf:"bytes,6,opt,name=reference_number,json=referenceNumber,proto3" json:"reference_number,omitempty"`
+	// When the police unit acknowledged the referral.
 	AcknowledgeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=acknowledge_time,json=acknowledgeTime,proto3" json:"acknowledge_time,omitempty"`
 	// When the crime report went to the investigation agency, and which.
-	ForwardTime         *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=forward_time,json=forwardTime,proto3" json:"forward_time,omitempty"`
-	InvestigationAgency string                 `protobuf:"bytes,9,opt,name=investigation_agency,json=investigationAgency,proto3" json:"investigation_agency,omitempty"`
+	ForwardTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=forward_time,json=forwardTime,proto3" json:"forward_time,omitempty"`
+	// The investigation agency the crime report went to.
+	InvestigationAgency string `protobuf:"bytes,9,opt,name=investigation_agency,json=investigationAgency,proto3" json:"investigation_agency,omitempty"`
 	// PROSECUTED, NOT_PROSECUTED or SUSPENDED.
-	Outcome     string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Outcome string `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// When the outcome was recorded.
 	OutcomeTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=outcome_time,json=outcomeTime,proto3" json:"outcome_time,omitempty"`
 	// The decisions that extended, suspended or resumed the 20 days to a
 	// prosecution decision (D16), oldest first.
@@ -720,13 +740,15 @@ type PoliceDeadlineDecision struct {
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// The number of the decision (e.g. "12/QĐ-CSĐT").
 	DecisionNumber string `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
-	Reason         string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Why the decision was made.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// For an extension: the last day of the extended time (YYYY-MM-DD,
 	// Vietnam time); the deadline ends at 24:00 of it.
 	UntilDate string `protobuf:"bytes,4,opt,name=until_date,json=untilDate,proto3" json:"until_date,omitempty"`
 	// When it was recorded, and by whom ("users/{user}").
-	RecordTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
-	RecordedBy    string                 `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// "users/{user}" who recorded it.
+	RecordedBy    string `protobuf:"bytes,6,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

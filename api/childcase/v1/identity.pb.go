@@ -119,7 +119,8 @@ type User struct {
 	// "orgs/system" (or the city) for auditors and admins.
 	Unit string `protobuf:"bytes,4,opt,name=unit,proto3" json:"unit,omitempty"`
 	// Work phone, shown to police as the responsible officer's contact.
-	Phone      string                 `protobuf:"bytes,5,opt,name=phone,proto3" json:"phone,omitempty"`
+	Phone string `protobuf:"bytes,5,opt,name=phone,proto3" json:"phone,omitempty"`
+	// When the user was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Set when the user was disabled; a disabled user's tokens are revoked.
 	DisableTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=disable_time,json=disableTime,proto3" json:"disable_time,omitempty"`
@@ -215,9 +216,12 @@ type Token struct {
 	// The bearer token, "cc_...": present only in the response that created
 	// it (not in the answer to a retry with the same request_id: only its
 	// hash is stored). Send it as "Authorization: Bearer <secret>".
-	Secret     string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it stops working.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// When it was revoked; unset while it is not.
 	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
 	// Who created the token, and so was shown its secret: "users/{user}" of
 	// an admin, "users/system" for the first start, the demo and the
@@ -310,7 +314,8 @@ type PoliceUnit struct {
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The administrative units it serves, "units/{code}@{valid_from}"; empty
 	// for the city police. Hanoi never had more than 600 communes at once.
-	Covers        []string               `protobuf:"bytes,3,rep,name=covers,proto3" json:"covers,omitempty"`
+	Covers []string `protobuf:"bytes,3,rep,name=covers,proto3" json:"covers,omitempty"`
+	// When the police unit was registered.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -378,18 +383,23 @@ func (x *PoliceUnit) GetCreateTime() *timestamppb.Timestamp {
 type AuditEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Position in the chain, from 1.
-	Seq  uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// When it happened.
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// "users/{user}", or empty for a failed authentication.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// The actor's role and unit when acting.
 	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	// The actor's unit when acting.
 	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
 	// e.g. "case.read", "report.create", "reporter.disclose", "auth.fail".
-	Action   string `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	Action string `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	// What was acted on, e.g. "cases/HN-2026-00001", "reports/{report}", "users/{user}".
 	Resource string `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
 	// The case the resource belongs to, "cases/{case_number}", if any.
-	Case      string `protobuf:"bytes,8,opt,name=case,proto3" json:"case,omitempty"`
+	Case string `protobuf:"bytes,8,opt,name=case,proto3" json:"case,omitempty"`
+	// The call's request id, as its answer's X-Request-Id header gave it:
+	// the id the caller sent when well formed, else one of the server's.
 	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The reason given (disclosures), or why authentication failed.
 	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -400,7 +410,8 @@ type AuditEvent struct {
 	Outcome string `protobuf:"bytes,11,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// Hex SHA-256 of the previous event and of this one.
 	PrevHash string `protobuf:"bytes,12,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
-	Hash     string `protobuf:"bytes,13,opt,name=hash,proto3" json:"hash,omitempty"`
+	// Hex SHA-256 of this event, chained to prev_hash.
+	Hash string `protobuf:"bytes,13,opt,name=hash,proto3" json:"hash,omitempty"`
 	// The token the call was made with, "users/{user}/tokens/{token}";
 	// empty for the service's own work (users/system), refused sign-ins, and
 	// events written before tokens were recorded.

@@ -285,24 +285,29 @@ type Deadline struct {
 	// HOURS, CALENDAR_DAYS or WORKING_DAYS.
 	Clock string `protobuf:"bytes,4,opt,name=clock,proto3" json:"clock,omitempty"`
 	// The unit that must meet it.
-	Unit      string                 `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
+	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
+	// When the clock started.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	DueTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
+	// When the step is due.
+	DueTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
 	// The working-day calendar that computed due_time.
 	CalendarVersion string `protobuf:"bytes,8,opt,name=calendar_version,json=calendarVersion,proto3" json:"calendar_version,omitempty"`
 	// OPEN, MET, MISSED or CANCELLED. An OPEN deadline past due is overdue.
-	State   string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
-	Overdue bool   `protobuf:"varint,10,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	State string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`
+	// OPEN and past due_time now.
+	Overdue bool `protobuf:"varint,10,opt,name=overdue,proto3" json:"overdue,omitempty"`
 	// The clock is stopped now: an OPEN deadline paused by :pauseDeadline
 	// (or a D16 suspended by the police's decision). A deadline met, missed
 	// or cancelled while paused is not paused; the case's timeline and notes
 	// keep the pause.
 	Paused bool `protobuf:"varint,11,opt,name=paused,proto3" json:"paused,omitempty"`
 	// Why it is paused, while it is.
-	PauseReason string                 `protobuf:"bytes,12,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
-	DoneTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
+	PauseReason string `protobuf:"bytes,12,opt,name=pause_reason,json=pauseReason,proto3" json:"pause_reason,omitempty"`
+	// When the deadline was met, missed or cancelled.
+	DoneTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=done_time,json=doneTime,proto3" json:"done_time,omitempty"`
 	// For MISSED: how late the step was done.
-	MinutesLate int64         `protobuf:"varint,14,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
+	MinutesLate int64 `protobuf:"varint,14,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
+	// Where it was escalated when breached, oldest first.
 	Escalations []*Escalation `protobuf:"bytes,15,rep,name=escalations,proto3" json:"escalations,omitempty"`
 	// Whether :pauseDeadline would pause it now, asked by the unit that must
 	// meet it: the case is open, and the deadline is OPEN, of a kind that may
@@ -469,10 +474,13 @@ func (x *Deadline) GetBreached() bool {
 
 // An escalation of an overdue deadline to the next level.
 type Escalation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	ToUnit        string                 `protobuf:"bytes,2,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
-	MinutesLate   int64                  `protobuf:"varint,3,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When it was escalated.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// The unit it was escalated to.
+	ToUnit string `protobuf:"bytes,2,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	// How late the deadline was when escalated, in minutes.
+	MinutesLate   int64 `protobuf:"varint,3,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -530,19 +538,27 @@ func (x *Escalation) GetMinutesLate() int64 {
 
 // A proposed hand-over of responsibility.
 type Transfer struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Id       int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	FromUnit string                 `protobuf:"bytes,2,opt,name=from_unit,json=fromUnit,proto3" json:"from_unit,omitempty"`
-	ToUnit   string                 `protobuf:"bytes,3,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
-	Reason   string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-based within the case (ref "transfer-N" of its deadline).
+	Id int32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The unit that proposed handing the case over.
+	FromUnit string `protobuf:"bytes,2,opt,name=from_unit,json=fromUnit,proto3" json:"from_unit,omitempty"`
+	// The unit asked to take the case.
+	ToUnit string `protobuf:"bytes,3,opt,name=to_unit,json=toUnit,proto3" json:"to_unit,omitempty"`
+	// Why the transfer was proposed.
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	// "users/{user}".
-	ProposedBy  string                 `protobuf:"bytes,5,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	ProposedBy string `protobuf:"bytes,5,opt,name=proposed_by,json=proposedBy,proto3" json:"proposed_by,omitempty"`
+	// When it was proposed.
 	ProposeTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=propose_time,json=proposeTime,proto3" json:"propose_time,omitempty"`
 	// PROPOSED, ACCEPTED or DECLINED.
-	State         string                 `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
-	DecidedBy     string                 `protobuf:"bytes,8,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
-	DecideTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
-	DeclineReason string                 `protobuf:"bytes,10,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
+	State string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	// "users/{user}" who accepted or declined it.
+	DecidedBy string `protobuf:"bytes,8,opt,name=decided_by,json=decidedBy,proto3" json:"decided_by,omitempty"`
+	// When it was accepted or declined.
+	DecideTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// Why it was declined.
+	DeclineReason string `protobuf:"bytes,10,opt,name=decline_reason,json=declineReason,proto3" json:"decline_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -650,17 +666,22 @@ func (x *Transfer) GetDeclineReason() string {
 // A service of the plan.
 type PlanService struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1-based within the case (ref "service-N" of its deadline).
+	Id int32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// What the service is and who provides it (confidential; absent in the
 	// police view).
-	Name  string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Who provides the service (confidential; absent in the police view).
 	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	// "YYYY-MM-DD".
-	StartDate       string `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	StartDate string `protobuf:"bytes,4,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// "YYYY-MM-DD".
 	ExpectedEndDate string `protobuf:"bytes,5,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
-	CostEstimateVnd int64  `protobuf:"varint,6,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
+	// The estimated cost, in đồng.
+	CostEstimateVnd int64 `protobuf:"varint,6,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`
 	// PLANNED, IN_PROGRESS, COMPLETED or CANCELLED.
-	State    string   `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	State string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	// The progress notes recorded, oldest first.
 	Progress []string `protobuf:"bytes,8,rep,name=progress,proto3" json:"progress,omitempty"`
 	// The commune's person in charge of the service, apart from its
 	// provider (owner); confidential like the name.
@@ -765,15 +786,22 @@ func (x *PlanService) GetCommuneAssignee() string {
 // The content of the case's steps: confidential, stored encrypted, shown
 // only to those who see the whole case.
 type CaseDossier struct {
-	state              protoimpl.MessageState     `protogen:"open.v1"`
-	InitialAssessment  *InitialAssessment         `protobuf:"bytes,1,opt,name=initial_assessment,json=initialAssessment,proto3" json:"initial_assessment,omitempty"`
-	EmergencyMeasures  []*EmergencyMeasuresRecord `protobuf:"bytes,2,rep,name=emergency_measures,json=emergencyMeasures,proto3" json:"emergency_measures,omitempty"`
-	Separation         *SeparationRecord          `protobuf:"bytes,3,opt,name=separation,proto3" json:"separation,omitempty"`
-	SpecificAssessment *SpecificAssessment        `protobuf:"bytes,4,opt,name=specific_assessment,json=specificAssessment,proto3" json:"specific_assessment,omitempty"`
-	Reviews            []*ReviewRecord            `protobuf:"bytes,5,rep,name=reviews,proto3" json:"reviews,omitempty"`
-	Notes              []*CaseNote                `protobuf:"bytes,6,rep,name=notes,proto3" json:"notes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The initial assessment; unset before it.
+	InitialAssessment *InitialAssessment `protobuf:"bytes,1,opt,name=initial_assessment,json=initialAssessment,proto3" json:"initial_assessment,omitempty"`
+	// Emergency measures recorded, oldest first.
+	EmergencyMeasures []*EmergencyMeasuresRecord `protobuf:"bytes,2,rep,name=emergency_measures,json=emergencyMeasures,proto3" json:"emergency_measures,omitempty"`
+	// The temporary separation; unset if none.
+	Separation *SeparationRecord `protobuf:"bytes,3,opt,name=separation,proto3" json:"separation,omitempty"`
+	// The specific assessment; unset before it.
+	SpecificAssessment *SpecificAssessment `protobuf:"bytes,4,opt,name=specific_assessment,json=specificAssessment,proto3" json:"specific_assessment,omitempty"`
+	// Reviews, oldest first.
+	Reviews []*ReviewRecord `protobuf:"bytes,5,rep,name=reviews,proto3" json:"reviews,omitempty"`
+	// Notes on the case, oldest first.
+	Notes []*CaseNote `protobuf:"bytes,6,rep,name=notes,proto3" json:"notes,omitempty"`
 	// The chair's decisions approving the plans, one per approval.
 	PlanApprovals []*PlanApprovalRecord `protobuf:"bytes,7,rep,name=plan_approvals,json=planApprovals,proto3" json:"plan_approvals,omitempty"`
+	// Follow-ups of alternative care, oldest first.
 	CareFollowUps []*CareFollowUpRecord `protobuf:"bytes,8,rep,name=care_follow_ups,json=careFollowUps,proto3" json:"care_follow_ups,omitempty"`
 	// The content of the cases merged into this one, as it was at the merge:
 	// their numbers now answer this case, so what their steps recorded is
@@ -880,7 +908,8 @@ func (x *CaseDossier) GetMerged() []*MergedCaseDossier {
 type MergedCaseDossier struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "cases/{case_number}" of the absorbed case.
-	Case    string       `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	Case string `protobuf:"bytes,1,opt,name=case,proto3" json:"case,omitempty"`
+	// Its steps' content at the merge.
 	Dossier *CaseDossier `protobuf:"bytes,2,opt,name=dossier,proto3" json:"dossier,omitempty"`
 	// Its plan's services, with their confidential names and owners.
 	Services      []*PlanService `protobuf:"bytes,3,rep,name=services,proto3" json:"services,omitempty"`
@@ -941,13 +970,16 @@ func (x *MergedCaseDossier) GetServices() []*PlanService {
 
 // The chair's decision approving a plan (Mẫu 05).
 type PlanApprovalRecord struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	PlanCycle      int32                  `protobuf:"varint,1,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
-	DecisionNumber string                 `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The plan approved (Case.plan_cycle).
+	PlanCycle int32 `protobuf:"varint,1,opt,name=plan_cycle,json=planCycle,proto3" json:"plan_cycle,omitempty"`
+	// The number of the chair's decision.
+	DecisionNumber string `protobuf:"bytes,2,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
 	// "YYYY-MM-DD".
 	DecisionDate string `protobuf:"bytes,3,opt,name=decision_date,json=decisionDate,proto3" json:"decision_date,omitempty"`
 	// "users/{user}" who recorded it.
-	By            string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	By string `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	// When it was recorded.
 	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1020,17 +1052,25 @@ func (x *PlanApprovalRecord) GetTime() *timestamppb.Timestamp {
 
 // Mẫu 02.
 type InitialAssessment struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	Emergency       bool                   `protobuf:"varint,1,opt,name=emergency,proto3" json:"emergency,omitempty"`
-	EmergencyReason EmergencyReason        `protobuf:"varint,2,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
-	HarmSeverity    RiskLevel              `protobuf:"varint,3,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
-	AbuserAccess    RiskLevel              `protobuf:"varint,4,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
-	SafetyObstacles RiskLevel              `protobuf:"varint,5,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
-	Notes           string                 `protobuf:"bytes,6,opt,name=notes,proto3" json:"notes,omitempty"`
-	By              string                 `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
-	Time            *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the assessment found the case an emergency.
+	Emergency bool `protobuf:"varint,1,opt,name=emergency,proto3" json:"emergency,omitempty"`
+	// Why, when it did.
+	EmergencyReason EmergencyReason `protobuf:"varint,2,opt,name=emergency_reason,json=emergencyReason,proto3,enum=childcase.v1.EmergencyReason" json:"emergency_reason,omitempty"`
+	// How severe the harm is.
+	HarmSeverity RiskLevel `protobuf:"varint,3,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
+	// How far the suspected abuser can reach the child.
+	AbuserAccess RiskLevel `protobuf:"varint,4,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
+	// What stands in the way of the child's safety.
+	SafetyObstacles RiskLevel `protobuf:"varint,5,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
+	// The assessor's notes.
+	Notes string `protobuf:"bytes,6,opt,name=notes,proto3" json:"notes,omitempty"`
+	// "users/{user}" who recorded it.
+	By string `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
+	// When it was recorded.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *InitialAssessment) Reset() {
@@ -1120,13 +1160,17 @@ func (x *InitialAssessment) GetTime() *timestamppb.Timestamp {
 }
 
 type EmergencyMeasuresRecord struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Measures  string                 `protobuf:"bytes,1,opt,name=measures,proto3" json:"measures,omitempty"`
-	AppliedBy string                 `protobuf:"bytes,2,opt,name=applied_by,json=appliedBy,proto3" json:"applied_by,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The measures applied.
+	Measures string `protobuf:"bytes,1,opt,name=measures,proto3" json:"measures,omitempty"`
+	// Who applied them, as recorded.
+	AppliedBy string `protobuf:"bytes,2,opt,name=applied_by,json=appliedBy,proto3" json:"applied_by,omitempty"`
 	// When they were applied; record_time is when they were recorded.
 	AppliedTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=applied_time,json=appliedTime,proto3" json:"applied_time,omitempty"`
-	RecordedBy  string                 `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
-	RecordTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
+	// "users/{user}" who recorded them.
+	RecordedBy string `protobuf:"bytes,4,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
+	// When they were recorded.
+	RecordTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	// Recorded later after applied_time than the policy's late_recording.
 	LateRecording bool `protobuf:"varint,6,opt,name=late_recording,json=lateRecording,proto3" json:"late_recording,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1208,20 +1252,26 @@ func (x *EmergencyMeasuresRecord) GetLateRecording() bool {
 // Mẫu 07. The start is the case's separation_start_time.
 type SeparationRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Place string                 `protobuf:"bytes,1,opt,name=place,proto3" json:"place,omitempty"`
+	// Where the child is cared for.
+	Place string `protobuf:"bytes,1,opt,name=place,proto3" json:"place,omitempty"`
 	// RETURNED_HOME, ALTERNATIVE_CARE or COURT_PETITION.
 	Outcome string `protobuf:"bytes,2,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Notes   string `protobuf:"bytes,3,opt,name=notes,proto3" json:"notes,omitempty"`
-	Carer   string `protobuf:"bytes,4,opt,name=carer,proto3" json:"carer,omitempty"`
+	// Notes on the separation.
+	Notes string `protobuf:"bytes,3,opt,name=notes,proto3" json:"notes,omitempty"`
+	// Who cares for the child.
+	Carer string `protobuf:"bytes,4,opt,name=carer,proto3" json:"carer,omitempty"`
 	// The Art. 32(1) ground the chair's decision cites.
-	Ground         string `protobuf:"bytes,5,opt,name=ground,proto3" json:"ground,omitempty"`
+	Ground string `protobuf:"bytes,5,opt,name=ground,proto3" json:"ground,omitempty"`
+	// The number of the chair's decision.
 	DecisionNumber string `protobuf:"bytes,6,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
 	// When the separation was recorded.
 	RecordTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=record_time,json=recordTime,proto3" json:"record_time,omitempty"`
 	// Recorded later after its start than the policy's late_recording.
-	LateRecording bool                   `protobuf:"varint,8,opt,name=late_recording,json=lateRecording,proto3" json:"late_recording,omitempty"`
-	Extensions    []*SeparationExtension `protobuf:"bytes,9,rep,name=extensions,proto3" json:"extensions,omitempty"`
-	CourtPetition *CourtPetition         `protobuf:"bytes,10,opt,name=court_petition,json=courtPetition,proto3" json:"court_petition,omitempty"`
+	LateRecording bool `protobuf:"varint,8,opt,name=late_recording,json=lateRecording,proto3" json:"late_recording,omitempty"`
+	// Extensions of the separation, oldest first.
+	Extensions []*SeparationExtension `protobuf:"bytes,9,rep,name=extensions,proto3" json:"extensions,omitempty"`
+	// A petition to the court; unset if none.
+	CourtPetition *CourtPetition `protobuf:"bytes,10,opt,name=court_petition,json=courtPetition,proto3" json:"court_petition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1328,14 +1378,19 @@ func (x *SeparationRecord) GetCourtPetition() *CourtPetition {
 
 // An extension of a separation, with the chair's decision and reason.
 type SeparationExtension struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Days           int32                  `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
-	Reason         string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
-	DecisionNumber string                 `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
-	By             string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
-	Time           *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many days it adds.
+	Days int32 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	// Why it was extended.
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The number of the decision.
+	DecisionNumber string `protobuf:"bytes,3,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
+	// "users/{user}" who recorded it.
+	By string `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	// When it was recorded.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SeparationExtension) Reset() {
@@ -1405,11 +1460,15 @@ func (x *SeparationExtension) GetTime() *timestamppb.Timestamp {
 
 // The petition to the court and, once recorded, its decision.
 type CourtPetition struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	Court        string                 `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`
-	Notes        string                 `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The court petitioned.
+	Court string `protobuf:"bytes,1,opt,name=court,proto3" json:"court,omitempty"`
+	// Notes on the petition.
+	Notes string `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	// When the court was petitioned.
 	PetitionTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=petition_time,json=petitionTime,proto3" json:"petition_time,omitempty"`
-	PetitionedBy string                 `protobuf:"bytes,4,opt,name=petitioned_by,json=petitionedBy,proto3" json:"petitioned_by,omitempty"`
+	// "users/{user}" who recorded it.
+	PetitionedBy string `protobuf:"bytes,4,opt,name=petitioned_by,json=petitionedBy,proto3" json:"petitioned_by,omitempty"`
 	// Empty while the court has not decided.
 	DecisionNumber string `protobuf:"bytes,5,opt,name=decision_number,json=decisionNumber,proto3" json:"decision_number,omitempty"`
 	// "YYYY-MM-DD".
@@ -1503,9 +1562,12 @@ func (x *CourtPetition) GetOutcome() string {
 type CareFollowUpRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The CARE_FOLLOW_UP deadline it met, "follow-up-N".
-	Ref           string                 `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
-	Notes         string                 `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
-	By            string                 `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	Ref string `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// What the follow-up found.
+	Notes string `protobuf:"bytes,2,opt,name=notes,proto3" json:"notes,omitempty"`
+	// "users/{user}" who recorded it.
+	By string `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	// When it was recorded.
 	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1571,15 +1633,23 @@ func (x *CareFollowUpRecord) GetTime() *timestamppb.Timestamp {
 
 // Mẫu 03 and the meeting record.
 type SpecificAssessment struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	Needs               string                 `protobuf:"bytes,1,opt,name=needs,proto3" json:"needs,omitempty"`
-	ChildViews          string                 `protobuf:"bytes,2,opt,name=child_views,json=childViews,proto3" json:"child_views,omitempty"`
-	ParentViews         string                 `protobuf:"bytes,3,opt,name=parent_views,json=parentViews,proto3" json:"parent_views,omitempty"`
-	MeetingRecord       string                 `protobuf:"bytes,4,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
-	MeetingTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
-	By                  string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
-	MeetingChair        *MeetingAttendee       `protobuf:"bytes,7,opt,name=meeting_chair,json=meetingChair,proto3" json:"meeting_chair,omitempty"`
-	MeetingParticipants []*MeetingAttendee     `protobuf:"bytes,8,rep,name=meeting_participants,json=meetingParticipants,proto3" json:"meeting_participants,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child's needs found.
+	Needs string `protobuf:"bytes,1,opt,name=needs,proto3" json:"needs,omitempty"`
+	// The child's views.
+	ChildViews string `protobuf:"bytes,2,opt,name=child_views,json=childViews,proto3" json:"child_views,omitempty"`
+	// The parents' views.
+	ParentViews string `protobuf:"bytes,3,opt,name=parent_views,json=parentViews,proto3" json:"parent_views,omitempty"`
+	// The record of the assessment meeting.
+	MeetingRecord string `protobuf:"bytes,4,opt,name=meeting_record,json=meetingRecord,proto3" json:"meeting_record,omitempty"`
+	// When the meeting was held.
+	MeetingTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=meeting_time,json=meetingTime,proto3" json:"meeting_time,omitempty"`
+	// "users/{user}" who recorded it.
+	By string `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	// Who chaired the meeting.
+	MeetingChair *MeetingAttendee `protobuf:"bytes,7,opt,name=meeting_chair,json=meetingChair,proto3" json:"meeting_chair,omitempty"`
+	// Who else took part.
+	MeetingParticipants []*MeetingAttendee `protobuf:"bytes,8,rep,name=meeting_participants,json=meetingParticipants,proto3" json:"meeting_participants,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -1729,20 +1799,27 @@ func (x *MeetingAttendee) GetRole() string {
 
 // Mẫu 06.
 type ReviewRecord struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	HarmSeverity    RiskLevel              `protobuf:"varint,1,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
-	AbuserAccess    RiskLevel              `protobuf:"varint,2,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
-	SafetyObstacles RiskLevel              `protobuf:"varint,3,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
-	Notes           string                 `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How severe the harm is now.
+	HarmSeverity RiskLevel `protobuf:"varint,1,opt,name=harm_severity,json=harmSeverity,proto3,enum=childcase.v1.RiskLevel" json:"harm_severity,omitempty"`
+	// How far the suspected abuser can reach the child now.
+	AbuserAccess RiskLevel `protobuf:"varint,2,opt,name=abuser_access,json=abuserAccess,proto3,enum=childcase.v1.RiskLevel" json:"abuser_access,omitempty"`
+	// What stands in the way of the child's safety now.
+	SafetyObstacles RiskLevel `protobuf:"varint,3,opt,name=safety_obstacles,json=safetyObstacles,proto3,enum=childcase.v1.RiskLevel" json:"safety_obstacles,omitempty"`
+	// The reviewer's notes.
+	Notes string `protobuf:"bytes,4,opt,name=notes,proto3" json:"notes,omitempty"`
 	// NEW_PLAN_CYCLE or PROPOSE_CLOSURE.
-	Outcome string                 `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	By      string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
-	Time    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	Outcome string `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// "users/{user}" who recorded it.
+	By string `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	// When it was recorded.
+	Time *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
 	// Part (b): the child's self-protection and recovery.
 	SelfProtection string `protobuf:"bytes,8,opt,name=self_protection,json=selfProtection,proto3" json:"self_protection,omitempty"`
-	Recovery       string `protobuf:"bytes,9,opt,name=recovery,proto3" json:"recovery,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The child's recovery.
+	Recovery      string `protobuf:"bytes,9,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReviewRecord) Reset() {
@@ -1842,9 +1919,12 @@ type CaseNote struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// NOTE, PLAN_RETURNED, CLOSURE, REOPENED, NO_POLICE_REFERRAL,
 	// DEADLINE_PAUSED.
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
-	Author        string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The note.
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// "users/{user}" who wrote it.
+	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// When it was written.
 	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1911,15 +1991,21 @@ func (x *CaseNote) GetTime() *timestamppb.Timestamp {
 // One line of a case's timeline.
 type CaseEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Time  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The event's place in the case's timeline, from 1 (order_by seq).
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// When it happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// "users/{user}", or "system" for the deadline scheduler.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
 	// e.g. ACKNOWLEDGED, DEADLINE_WARNING, DEADLINE_BREACHED, ESCALATED,
 	// TRANSFER_PROPOSED, POLICE_REFERRAL, CLOSED.
-	Kind          string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
-	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
-	DeadlineId    int32  `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	Kind string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	// A line saying what happened, e.g. the unit a case went to; nothing
+	// confidential.
+	Detail string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	// The id of the deadline (Case.deadlines) the event is about; 0 when
+	// none.
+	DeadlineId    int32 `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2000,15 +2086,25 @@ func (x *CaseEvent) GetDeadlineId() int32 {
 // and referrals, as watchers and webhooks receive them.
 type Notification struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Time  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
-	Kind  string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The notification's place in the outbox, the same for every watcher:
+	// resume a watch after the last one received with after_seq.
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// When it happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// What happened: the kind of the case event it comes from
+	// (CaseEvent.kind), e.g. DEADLINE_WARNING, DEADLINE_BREACHED, ESCALATED,
+	// TRANSFER_PROPOSED, POLICE_REFERRAL; CASE_FORWARDED for a new case
+	// awaiting acknowledgement.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// "cases/{case_number}".
 	Case string `protobuf:"bytes,4,opt,name=case,proto3" json:"case,omitempty"`
 	// The units concerned.
-	Units         []string `protobuf:"bytes,5,rep,name=units,proto3" json:"units,omitempty"`
-	DeadlineId    int32    `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
-	Detail        string   `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
+	Units []string `protobuf:"bytes,5,rep,name=units,proto3" json:"units,omitempty"`
+	// The id of the deadline (Case.deadlines) it is about; 0 when none.
+	DeadlineId int32 `protobuf:"varint,6,opt,name=deadline_id,json=deadlineId,proto3" json:"deadline_id,omitempty"`
+	// A line saying what happened, e.g. "a new case awaits
+	// acknowledgement"; nothing confidential.
+	Detail        string `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -2615,8 +2615,9 @@ func (x *ListCaseEventsRequest) GetOrderBy() string {
 }
 
 type ListCaseEventsResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Events []*CaseEvent           `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case's events of this page, in order_by's order.
+	Events []*CaseEvent `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`

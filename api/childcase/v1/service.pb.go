@@ -85,7 +85,10 @@ type CreateReportRequest struct {
 	// with the same id returns the first result.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Check the report and return the cases it may be about (candidates),
-	// storing nothing but the audit of that search.
+	// storing nothing but the audit of that search. The answer has no name,
+	// case or create_time (nothing was stored); its channel, receive_time,
+	// incident_commune_code, call_type and reporter (withheld unless
+	// anonymous) are the report's, as the create would answer them.
 	ValidateOnly  bool `protobuf:"varint,3,opt,name=validate_only,json=validateOnly,proto3" json:"validate_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -252,8 +255,9 @@ func (x *ListReportsRequest) GetCallType() CallType {
 }
 
 type ListReportsResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Reports []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reports of this page, newest first.
+	Reports []*Report `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -809,7 +813,8 @@ func (x *ExportCasesRequest) GetStatus() CaseStatus {
 
 type ListCasesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Cases []*Case                `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
+	// The cases of this page, in the order ListCases describes.
+	Cases []*Case `protobuf:"bytes,1,rep,name=cases,proto3" json:"cases,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -945,7 +950,8 @@ func (x *ListUnitsRequest) GetAsOfDate() string {
 
 type ListUnitsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Units []*Unit                `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
+	// The units of this page.
+	Units []*Unit `protobuf:"bytes,1,rep,name=units,proto3" json:"units,omitempty"`
 	// Empty on the last page, and only there: a page may hold
 	// fewer than page_size items, even none, with a token to go on.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
@@ -1204,36 +1210,48 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\vListReports\x12 .childcase.v1.ListReportsRequest\x1a!.childcase.v1.ListReportsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/reports\x12i\n" +
 	"\n" +
 	"LinkReport\x12\x1f.childcase.v1.LinkReportRequest\x1a\x14.childcase.v1.Report\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=reports/*}:link\x12\x83\x01\n" +
-	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\x98\x03\n" +
+	"\x10DiscloseReporter\x12%.childcase.v1.DiscloseReporterRequest\x1a\x16.childcase.v1.Reporter\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/v1/{name=reports/*}:discloseReporter2\xae\x05\n" +
 	"\vCaseService\x12W\n" +
 	"\aGetCase\x12\x1c.childcase.v1.GetCaseRequest\x1a\x12.childcase.v1.Case\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=cases/*}\x12_\n" +
 	"\tListCases\x12\x1e.childcase.v1.ListCasesRequest\x1a\x1f.childcase.v1.ListCasesResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/cases\x12l\n" +
-	"\vSearchCases\x12 .childcase.v1.SearchCasesRequest\x1a!.childcase.v1.SearchCasesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:search\x12a\n" +
-	"\vExportCases\x12 .childcase.v1.ExportCasesRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
+	"\vSearchCases\x12 .childcase.v1.SearchCasesRequest\x1a!.childcase.v1.SearchCasesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:search\x12\xf6\x02\n" +
+	"\vExportCases\x12 .childcase.v1.ExportCasesRequest\x1a\x14.google.api.HttpBody\"\xac\x02\x92A\x90\x02:\btext/csv:Aapplication/vnd.openxmlformats-officedocument.spreadsheetml.sheet:\x10application/jsonJ\xae\x01\n" +
+	"\x03200\x12\xa6\x01\n" +
+	"\x92\x01The file itself, not JSON: CSV or XLSX, as format asks, with its Content-Type; an error is JSON, a google.rpc.Status, as every other call answers.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xdb\x13\x92A\x9a\x13\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xda\x16\x92A\x99\x16\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
-	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\x92\x03\n" +
-	"\x03400\x12\x8a\x03\n" +
-	"\x87\x03INVALID_ARGUMENT: the request breaks a rule of the schema or of the service (ErrorInfo reason INVALID_FIELD, and a google.rpc.BadRequest naming each field and rule), or a query parameter the method does not read (rule query.unexpected); or FAILED_PRECONDITION: the resource's state does not allow the step (ErrorInfo reason saying what must happen first, e.g. CASE_CLOSED). Nothing was done.RS\n" +
-	"\x03401\x12L\n" +
-	"JUNAUTHENTICATED: no valid bearer token (ErrorInfo reason UNAUTHENTICATED).Rl\n" +
-	"\x03403\x12e\n" +
-	"cPERMISSION_DENIED: the caller's role may not call this method (ErrorInfo reason PERMISSION_DENIED).R\x98\x01\n" +
-	"\x03404\x12\x90\x01\n" +
-	"\x8d\x01NOT_FOUND: not found, or outside the caller's scope (the two are indistinguishable), or no route takes the path (ErrorInfo reason NOT_FOUND).R\x98\x01\n" +
-	"\x03405\x12\x90\x01\n" +
-	"\x8d\x01The path does not take this HTTP method: the Allow header names those it takes (code 12, UNIMPLEMENTED; ErrorInfo reason METHOD_NOT_ALLOWED).R\x96\x02\n" +
-	"\x03409\x12\x8e\x02\n" +
-	"\x8b\x02ABORTED: the resource changed since it was read (ErrorInfo reason ETAG_MISMATCH): read it again and decide anew; or ALREADY_EXISTS: the request_id was used for a different request (REQUEST_ID_REUSED), or the resource exists already (ALREADY_EXISTS). Nothing was done.R\xeb\x01\n" +
-	"\x03413\x12\xe3\x01\n" +
-	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.R\xe5\x02\n" +
-	"\x03429\x12\xdd\x02\n" +
-	"\xda\x02RESOURCE_EXHAUSTED: too many failed authentications from this client (ErrorInfo reason TOO_MANY_FAILED_AUTHENTICATIONS; see RetryInfo); the user holds as many streams as they may (TOO_MANY_STREAMS, metadata limit); or the database is full (DATABASE_FULL) or the write is larger than it commits at once (COMMIT_TOO_LARGE), and nothing was written.R\xde\x01\n" +
-	"\x03503\x12\xd6\x01\n" +
-	"\xd3\x01UNAVAILABLE: the database is unavailable for a moment (ErrorInfo reason UNAVAILABLE), or did not answer a write that may or may not have been made (OUTCOME_UNKNOWN): retry, a write only with the same request_id.Z\xa5\x01\n" +
+	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\xaa\x03\n" +
+	"\x03400\x12\xa2\x03\n" +
+	"\x87\x03INVALID_ARGUMENT: the request breaks a rule of the schema or of the service (ErrorInfo reason INVALID_FIELD, and a google.rpc.BadRequest naming each field and rule), or a query parameter the method does not read (rule query.unexpected); or FAILED_PRECONDITION: the resource's state does not allow the step (ErrorInfo reason saying what must happen first, e.g. CASE_CLOSED). Nothing was done.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xb5\x01\n" +
+	"\x03401\x12\xad\x01\n" +
+	"\x92\x01UNAUTHENTICATED: no valid bearer token (ErrorInfo reason UNAUTHENTICATED); the WWW-Authenticate header is the challenge, Bearer realm=\"childcase\".\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\x84\x01\n" +
+	"\x03403\x12}\n" +
+	"cPERMISSION_DENIED: the caller's role may not call this method (ErrorInfo reason PERMISSION_DENIED).\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xb0\x01\n" +
+	"\x03404\x12\xa8\x01\n" +
+	"\x8d\x01NOT_FOUND: not found, or outside the caller's scope (the two are indistinguishable), or no route takes the path (ErrorInfo reason NOT_FOUND).\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xb0\x01\n" +
+	"\x03405\x12\xa8\x01\n" +
+	"\x8d\x01The path does not take this HTTP method: the Allow header names those it takes (code 12, UNIMPLEMENTED; ErrorInfo reason METHOD_NOT_ALLOWED).\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xae\x02\n" +
+	"\x03409\x12\xa6\x02\n" +
+	"\x8b\x02ABORTED: the resource changed since it was read (ErrorInfo reason ETAG_MISMATCH): read it again and decide anew; or ALREADY_EXISTS: the request_id was used for a different request (REQUEST_ID_REUSED), or the resource exists already (ALREADY_EXISTS). Nothing was done.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\x83\x02\n" +
+	"\x03413\x12\xfb\x01\n" +
+	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xd8\x03\n" +
+	"\x03429\x12\xd0\x03\n" +
+	"\xb5\x03RESOURCE_EXHAUSTED: too many failed authentications from this client (ErrorInfo reason TOO_MANY_FAILED_AUTHENTICATIONS; the Retry-After header, which every 429 carries, says in seconds how long to wait, as the RetryInfo does); the user holds as many streams as they may (TOO_MANY_STREAMS, metadata limit); or the database is full (DATABASE_FULL) or the write is larger than it commits at once (COMMIT_TOO_LARGE), and nothing was written.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xf6\x01\n" +
+	"\x03503\x12\xee\x01\n" +
+	"\xd3\x01UNAVAILABLE: the database is unavailable for a moment (ErrorInfo reason UNAVAILABLE), or did not answer a write that may or may not have been made (OUTCOME_UNKNOWN): retry, a write only with the same request_id.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusZ\xa5\x01\n" +
 	"\xa2\x01\n" +
 	"\x06bearer\x12\x97\x01\b\x02\x12\x81\x01A bearer token: \"Bearer cc_...\". Admins create users and tokens (AdminService); a new database prints the first admin token once.\x1a\rAuthorization \x02b\f\n" +
 	"\n" +

@@ -8,6 +8,7 @@ package childcasev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -364,20 +365,25 @@ type StatisticsGroup struct {
 	Escalations map[string]int32 `protobuf:"bytes,7,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Transfers proposed in the period, and those decided in it.
 	TransfersProposed int32 `protobuf:"varint,8,opt,name=transfers_proposed,json=transfersProposed,proto3" json:"transfers_proposed,omitempty"`
+	// Transfers accepted in the period.
 	TransfersAccepted int32 `protobuf:"varint,9,opt,name=transfers_accepted,json=transfersAccepted,proto3" json:"transfers_accepted,omitempty"`
+	// Transfers declined in the period.
 	TransfersDeclined int32 `protobuf:"varint,10,opt,name=transfers_declined,json=transfersDeclined,proto3" json:"transfers_declined,omitempty"`
 	// Shares of the decided transfers, 0 when none was decided.
 	TransferAcceptedRate float64 `protobuf:"fixed64,11,opt,name=transfer_accepted_rate,json=transferAcceptedRate,proto3" json:"transfer_accepted_rate,omitempty"`
+	// Share of the decided transfers that were declined.
 	TransferDeclinedRate float64 `protobuf:"fixed64,12,opt,name=transfer_declined_rate,json=transferDeclinedRate,proto3" json:"transfer_declined_rate,omitempty"`
 	// Police referrals made in the period, and outcomes decided in it.
-	PoliceReferrals int32            `protobuf:"varint,13,opt,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
-	PoliceOutcomes  map[string]int32 `protobuf:"bytes,14,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	PoliceReferrals int32 `protobuf:"varint,13,opt,name=police_referrals,json=policeReferrals,proto3" json:"police_referrals,omitempty"`
+	// Outcomes decided in the period, by outcome (PROSECUTED, NOT_PROSECUTED, SUSPENDED).
+	PoliceOutcomes map[string]int32 `protobuf:"bytes,14,rep,name=police_outcomes,json=policeOutcomes,proto3" json:"police_outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Closures in the period of suspected-crime cases never referred to the
 	// police.
 	CrimeClosedWithoutReferral int32 `protobuf:"varint,15,opt,name=crime_closed_without_referral,json=crimeClosedWithoutReferral,proto3" json:"crime_closed_without_referral,omitempty"`
 	// Emergency cases opened in the period, and their D3 deadlines by state
 	// (MET, MISSED, OPEN, CANCELLED, OVERDUE for an open one past due).
-	Emergencies int32            `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
+	Emergencies int32 `protobuf:"varint,16,opt,name=emergencies,proto3" json:"emergencies,omitempty"`
+	// Their D3 deadlines, by state.
 	EmergencyD3 map[string]int32 `protobuf:"bytes,17,rep,name=emergency_d3,json=emergencyD3,proto3" json:"emergency_d3,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Records of emergency measures, of a separation or of a police
 	// forwarding to the investigators made in the period later than the
@@ -549,9 +555,11 @@ func (x *StatisticsGroup) GetLateRecordings() int32 {
 
 // The value of one dimension of a group; empty when not known.
 type StatisticsKey struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Dimension     string                 `protobuf:"bytes,1,opt,name=dimension,proto3" json:"dimension,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dimension: month, unit, channel, call_type, abuse_form, special_circumstance, sex or age_band.
+	Dimension string `protobuf:"bytes,1,opt,name=dimension,proto3" json:"dimension,omitempty"`
+	// Its value in this group, e.g. "2026-12" for a month.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -606,7 +614,8 @@ type DeadlineStatistics struct {
 	// The kind, e.g. "ACKNOWLEDGE", "D3_EMERGENCY".
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Done in time, and done late, in the period.
-	Met    int32 `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
+	Met int32 `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
+	// Done late in the period.
 	Missed int32 `protobuf:"varint,3,opt,name=missed,proto3" json:"missed,omitempty"`
 	// Due in the period, still open and past due at the time of asking.
 	OverdueNow int32 `protobuf:"varint,4,opt,name=overdue_now,json=overdueNow,proto3" json:"overdue_now,omitempty"`
@@ -615,9 +624,10 @@ type DeadlineStatistics struct {
 	// hour, then 1/32 of the value (a value from 64 to 127 minutes to 2
 	// minutes, 1,024 to 2,047 to 32 minutes, and so on).
 	MedianMinutesLate int64 `protobuf:"varint,5,opt,name=median_minutes_late,json=medianMinutesLate,proto3" json:"median_minutes_late,omitempty"`
-	P90MinutesLate    int64 `protobuf:"varint,6,opt,name=p90_minutes_late,json=p90MinutesLate,proto3" json:"p90_minutes_late,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The 90th percentile of the same.
+	P90MinutesLate int64 `protobuf:"varint,6,opt,name=p90_minutes_late,json=p90MinutesLate,proto3" json:"p90_minutes_late,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DeadlineStatistics) Reset() {
@@ -696,7 +706,7 @@ var File_childcase_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n" +
+	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb7\x01\n" +
 	"\x1bGetActionMonthReportRequest\x12\x17\n" +
 	"\x04year\x18\x01 \x01(\x05B\x03\xe0A\x02R\x04year\x12\x1b\n" +
 	"\x04unit\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
@@ -768,11 +778,17 @@ const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\voverdue_now\x18\x04 \x01(\x05R\n" +
 	"overdueNow\x12.\n" +
 	"\x13median_minutes_late\x18\x05 \x01(\x03R\x11medianMinutesLate\x12(\n" +
-	"\x10p90_minutes_late\x18\x06 \x01(\x03R\x0ep90MinutesLate2\x83\x03\n" +
+	"\x10p90_minutes_late\x18\x06 \x01(\x03R\x0ep90MinutesLate2\xbe\b\n" +
 	"\x11StatisticsService\x12p\n" +
-	"\rGetStatistics\x12\".childcase.v1.GetStatisticsRequest\x1a#.childcase.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12\x81\x01\n" +
-	"\x14GetActionMonthReport\x12).childcase.v1.GetActionMonthReportRequest\x1a\x14.google.api.HttpBody\"(\x82\xd3\xe4\x93\x02\"\x12 /v1/statistics:actionMonthReport\x12x\n" +
-	"\x11GetPeriodicReport\x12&.childcase.v1.GetPeriodicReportRequest\x1a\x14.google.api.HttpBody\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/statistics:periodicReportB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"\rGetStatistics\x12\".childcase.v1.GetStatisticsRequest\x1a#.childcase.v1.GetStatisticsResponse\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/statistics\x12\xde\x03\n" +
+	"\x14GetActionMonthReport\x12).childcase.v1.GetActionMonthReportRequest\x1a\x14.google.api.HttpBody\"\x84\x03\x92A\xd8\x02:Aapplication/vnd.openxmlformats-officedocument.spreadsheetml.sheet:\btext/csv:\ttext/html:\x10application/jsonJ\xeb\x01\n" +
+	"\x03200\x12\xe3\x01\n" +
+	"\xcf\x01The report file itself, not JSON: XLSX, CSV (UTF-8 with a byte-order mark) or a printable HTML page, as format asks, with its Content-Type; an error is JSON, a google.rpc.Status, as every other call answers.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\"\x12 /v1/statistics:actionMonthReport\x12\xd5\x03\n" +
+	"\x11GetPeriodicReport\x12&.childcase.v1.GetPeriodicReportRequest\x1a\x14.google.api.HttpBody\"\x81\x03\x92A\xd8\x02:Aapplication/vnd.openxmlformats-officedocument.spreadsheetml.sheet:\btext/csv:\ttext/html:\x10application/jsonJ\xeb\x01\n" +
+	"\x03200\x12\xe3\x01\n" +
+	"\xcf\x01The report file itself, not JSON: XLSX, CSV (UTF-8 with a byte-order mark) or a printable HTML page, as format asks, with its Content-Type; an error is JSON, a google.rpc.Status, as every other call answers.\x12\x0f\n" +
+	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/statistics:periodicReportB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_statistics_proto_rawDescOnce sync.Once

@@ -90,7 +90,8 @@ type Unit struct {
 	// Name with its type, e.g. "Phường Ba Đình".
 	FullName string `protobuf:"bytes,4,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	// One of thanh_pho, quan, huyen, thi_xa, phuong, xa, thi_tran.
-	Type  string    `protobuf:"bytes,5,opt,name=type,proto3" json:"type,omitempty"`
+	Type string `protobuf:"bytes,5,opt,name=type,proto3" json:"type,omitempty"`
+	// City, district or commune.
 	Level UnitLevel `protobuf:"varint,6,opt,name=level,proto3,enum=childcase.v1.UnitLevel" json:"level,omitempty"`
 	// The parent unit's name; empty for the city.
 	Parent string `protobuf:"bytes,7,opt,name=parent,proto3" json:"parent,omitempty"`

@@ -38,7 +38,7 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 		if err != nil {
 			return nil, toStatus(ctx, s.log, err)
 		}
-		return &pb.Report{Candidates: reportCandidates(found)}, nil
+		return checkedReport(req.GetReport(), found), nil
 	}
 	out, found, err := s.intake.CreateReportWithCandidates(ctx, principalFrom(ctx), in)
 	if err != nil {
@@ -47,6 +47,27 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 	resp := reportToProto(out)
 	resp.Candidates = reportCandidates(found)
 	return resp, nil
+}
+
+// checkedReport is the answer of a report checked (validate_only): what
+// the create would answer, less what only storing gives (a name, a case,
+// a create time), as a receipt has it; the reporter withheld unless
+// anonymous, as the create answers. The OpenAPI document, one schema for
+// every Report, marks the fields a report needs as required, and a client
+// generated from it refuses an answer without them.
+func checkedReport(r *pb.Report, found []search.Candidate) *pb.Report {
+	reporter := &pb.Reporter{Identity: &pb.Reporter_Withheld{Withheld: true}}
+	if r.GetReporter().GetAnonymous() {
+		reporter = &pb.Reporter{Identity: &pb.Reporter_Anonymous{Anonymous: true}}
+	}
+	return &pb.Report{
+		Channel:             r.GetChannel(),
+		ReceiveTime:         r.GetReceiveTime(),
+		IncidentCommuneCode: r.GetIncidentCommuneCode(),
+		CallType:            r.GetCallType(),
+		Reporter:            reporter,
+		Candidates:          reportCandidates(found),
+	}
 }
 
 // reportCandidates names the cases a new report may be about.

@@ -190,6 +190,14 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.EscapedSlashInPath(bad...))
 			return
 		}
+		if allow := otherMethodsOnly(routes, r); allow != "" {
+			w.Header().Set("Allow", allow)
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, &runtime.HTTPStatusError{
+				HTTPStatus: http.StatusMethodNotAllowed,
+				Err:        grpcapi.MethodNotAllowed(),
+			})
+			return
+		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, unread...))
 			return

@@ -55,7 +55,9 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 				pattern.WriteString(regexp.QuoteMeta(rest))
 				break
 			}
-			pattern.WriteString(regexp.QuoteMeta(rest[:open]) + "([^/]+)")
+			// No resource id holds a colon, which starts a custom verb:
+			// "/v1/cases/{case}" does not take "/v1/cases/HN-2026-00001:acknowledge".
+			pattern.WriteString(regexp.QuoteMeta(rest[:open]) + "([^/:]+)")
 			params = append(params, rest[open+1:end])
 			rest = rest[end+1:]
 		}
@@ -133,6 +135,23 @@ func escapedSlashParams(routes []paramRoute, r *http.Request) []string {
 		}
 	}
 	return nil
+}
+
+// otherMethodsOnly returns the methods that routes take on r's path
+// (sorted and comma-separated, for the Allow header of a 405) when none
+// takes r's method there, or "" when one does or the path is no route's.
+// The gateway would answer such a request itself, but it reads a path
+// parameter's last segment up to the end of the path, a custom verb
+// included: GET /v1/cases/{case}:acknowledge, a POST's path, would be
+// served as GetCase of "cases/{case}:acknowledge".
+func otherMethodsOnly(routes []paramRoute, r *http.Request) string {
+	path := r.URL.EscapedPath()
+	for _, route := range routes {
+		if route.method == r.Method && route.pattern.MatchString(path) {
+			return ""
+		}
+	}
+	return allowedMethods(routes, path)
 }
 
 // allowedMethods lists the methods of the routes that match escapedPath,
