@@ -326,6 +326,11 @@ func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEven
 	return resp, nil
 }
 
+// WatchLiveHeader is the header metadata a watch sends once it is live:
+// the REST gateway then answers its HTTP headers (a refused watch sends
+// x-request-id in headers of its own, so headers alone do not say it).
+const WatchLiveHeader = "childcase-watch-live"
+
 func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.ServerStreamingServer[pb.Notification]) error {
 	ctx := stream.Context()
 	caseFilter := ""
@@ -343,7 +348,7 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 	// waits for them (stream.Header) misses nothing written after.
 	live := func(from uint64) error {
 		last = from
-		return stream.SendHeader(metadata.MD{})
+		return stream.SendHeader(metadata.Pairs(WatchLiveHeader, "true"))
 	}
 	// The watch ends when its client goes or the server stops.
 	watchCtx, cancel := context.WithCancel(ctx)

@@ -159,6 +159,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			}
 			logRefused(o.logger, write, w, r, err)
 		}),
+		runtime.WithForwardResponseOption(watchHeadersOnceLive(jsonpb)),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
 			if h == "x-request-id" {
 				return "X-Request-Id", true
@@ -548,6 +549,35 @@ func (w *policyWriter) Write(p []byte) (int, error) {
 
 // Unwrap keeps the writer's other interfaces (http.ResponseController).
 func (w *policyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// watchHeadersOnceLive sends a watch's response headers as soon as the
+// watch is live, as the gRPC server does (grpcapi's WatchEvents sends its
+// headers then), not with its first line: the gateway writes them only
+// with a line, and a client that bounds its wait for the headers (Go's
+// ResponseHeaderTimeout, a proxy's) would give up on a quiet queue. The
+// gateway calls a forward-response option with no message as a stream
+// begins; the gRPC server's headers say whether the watch went live
+// (grpcapi.WatchLiveHeader), while a watch refused before (no token, a bad
+// after_seq) is answered with its status (refusedBeforeStream).
+func watchHeadersOnceLive(m runtime.Marshaler) func(context.Context, http.ResponseWriter, proto.Message) error {
+	return func(ctx context.Context, w http.ResponseWriter, msg proto.Message) error {
+		if msg != nil {
+			return nil
+		}
+		if method, _ := runtime.RPCMethod(ctx); method != pb.CaseProcessService_WatchEvents_FullMethodName {
+			return nil
+		}
+		if md, ok := runtime.ServerMetadataFromContext(ctx); !ok || len(md.HeaderMD.Get(grpcapi.WatchLiveHeader)) == 0 {
+			return nil
+		}
+		w.Header().Set("Content-Type", m.ContentType(nil))
+		w.WriteHeader(http.StatusOK)
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return fmt.Errorf("httpapi: send a watch's headers: %w", err)
+		}
+		return nil
+	}
+}
 
 // refusedBeforeStream makes a watch refused before its first line (no
 // token, a bad after_seq) answer as every other call does: the gateway
