@@ -183,6 +183,18 @@ func (s *caseServer) exportCSV(ctx context.Context, p access.Principal, q intake
 	return rows, err
 }
 
+// xlsxRowCell names the first cell of the row of the case after rows
+// others, below the header; a sheet ends at excelize.TotalRows, so a case
+// past it is refused naming the format, not answered as a fault of the
+// server (excelize's own error).
+func xlsxRowCell(rows int) (string, error) {
+	if rows+2 > excelize.TotalRows {
+		return "", model.InvalidField("format", "export.xlsx_rows",
+			"an XLSX sheet holds at most %d cases and this export has more: export EXPORT_FORMAT_CSV, or filter by responsible_unit or status", excelize.TotalRows-1)
+	}
+	return excelize.CoordinatesToCellName(1, rows+2)
+}
+
 func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q intake.CaseQuery, send exportSend) (int, error) {
 	f := excelize.NewFile()
 	defer f.Close()
@@ -213,7 +225,7 @@ func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q intak
 					row[i] = excelize.Cell{StyleID: dateStyle, Value: t}
 				}
 			}
-			cell, err := excelize.CoordinatesToCellName(1, rows+2)
+			cell, err := xlsxRowCell(rows)
 			if err != nil {
 				return err
 			}

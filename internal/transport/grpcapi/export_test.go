@@ -1,10 +1,29 @@
 package grpcapi
 
 import (
+	"errors"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/transport/reportfile"
 )
+
+// An XLSX sheet has excelize.TotalRows rows, the header's among them: the
+// last case fits in its last row, and one more is refused naming the
+// format, the caller's to change, not answered as an internal error.
+func TestXLSXRowsEndWithTheSheet(t *testing.T) {
+	last := excelize.TotalRows - 1 // cases before the last one
+	if cell, err := xlsxRowCell(last - 1); err != nil || cell != "A1048576" {
+		t.Errorf("the last case's row: %q, %v; want A1048576", cell, err)
+	}
+	_, err := xlsxRowCell(last)
+	var fe *model.FieldError
+	if !errors.As(err, &fe) || fe.Field != "format" || fe.Rule != "export.xlsx_rows" {
+		t.Errorf("a case past the sheet: %v, want format refused by export.xlsx_rows", err)
+	}
+}
 
 // TestNeutraliseFormulas: every cell a spreadsheet would take for a
 // formula (or a DDE call) starts with an apostrophe; other cells are kept.
