@@ -1,0 +1,109 @@
+package web
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// A step form is checked by the API, which names each broken field's rule
+// by its id ("string.min_len"). The case page says the rule in the page's
+// language from "rule.ID"; a rule without a text shows in the API's English
+// ("must be at least 1 characters") on a Vietnamese page. Every rule a step
+// request's fields or messages carry has a text in every catalog.
+func TestStepFormRulesAreInTheCatalogs(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string][]string{} // rule id -> where it is
+	seen := map[protoreflect.FullName]bool{}
+	var walk func(md protoreflect.MessageDescriptor)
+	walk = func(md protoreflect.MessageDescriptor) {
+		if seen[md.FullName()] || md.FullName() == "google.protobuf.Timestamp" {
+			return
+		}
+		seen[md.FullName()] = true
+		if mr, ok := proto.GetExtension(md.Options(), validate.E_Message).(*validate.MessageRules); ok {
+			for _, c := range mr.GetCel() {
+				ids[c.GetId()] = append(ids[c.GetId()], string(md.FullName()))
+			}
+		}
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			if fr, ok := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules); ok {
+				for _, id := range fieldRuleIDs(fr) {
+					ids[id] = append(ids[id], string(fd.FullName()))
+				}
+			}
+			if fd.Kind() == protoreflect.MessageKind {
+				walk(fd.Message())
+			}
+		}
+	}
+	for _, m := range caseSteps() {
+		walk(m.Input())
+	}
+	if len(ids) == 0 {
+		t.Fatal("no rule found on the step requests")
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		for _, lang := range languages {
+			if _, ok := cats[lang]["rule."+id]; !ok {
+				t.Errorf("%s has no text for the rule %s (rule.%s), which %s carries", lang, id, id, ids[id][0])
+			}
+		}
+	}
+}
+
+// fieldRuleIDs are the rule ids protovalidate reports for a field's rules:
+// "required", the CEL rules' ids, and "TYPE.RULE" for each standard rule,
+// a numeric range's two bounds making one ("int32.gte_lte").
+func fieldRuleIDs(fr *validate.FieldRules) []string {
+	var out []string
+	if fr.GetRequired() {
+		out = append(out, "required")
+	}
+	for _, c := range fr.GetCel() {
+		out = append(out, c.GetId())
+	}
+	m := fr.ProtoReflect()
+	oneof := m.Descriptor().Oneofs().ByName("type")
+	if oneof == nil {
+		return out
+	}
+	fd := m.WhichOneof(oneof)
+	if fd == nil {
+		return out
+	}
+	kind := string(fd.Name())
+	typed := m.Get(fd).Message()
+	var lower, upper string
+	typed.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch name := string(f.Name()); {
+		case name == "example":
+		case name == "items" && kind == "repeated":
+			out = append(out, fieldRuleIDs(v.Message().Interface().(*validate.FieldRules))...)
+		case name == "gt" || name == "gte":
+			lower = name
+		case name == "lt" || name == "lte":
+			upper = name
+		default:
+			out = append(out, kind+"."+name)
+		}
+		return true
+	})
+	switch {
+	case lower != "" && upper != "":
+		out = append(out, kind+"."+lower+"_"+upper)
+	case lower != "":
+		out = append(out, kind+"."+lower)
+	case upper != "":
+		out = append(out, kind+"."+upper)
+	}
+	return out
+}
