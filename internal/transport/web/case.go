@@ -51,6 +51,7 @@ type casePage struct {
 	SeenSeq   uint64
 	Was       []headerValue // the header as rendered, for a stale edit to compare
 	Forms     []stepForm
+	Choices   fieldChoices // of the step forms' fields that name a part of the case
 }
 
 type deadlineRow struct {
@@ -115,7 +116,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.apiError(w, r, s, err)
 		return
 	}
-	page.Forms = c.stepForms(s, page.Case, "")
+	page.Forms = c.stepForms(s, page, "")
 	v := view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page}
 	if r.URL.Query().Get("done") != "" {
 		v.Flash = "case.saved"
@@ -135,6 +136,8 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 		page.Deadlines = append(page.Deadlines, deadlineRow{D: d, WarnAt: c.warnAt(d)})
 	}
 	lang := language(r)
+	unitName := c.unitNamer(r, s)
+	page.Choices = c.caseChoices(lang, cs, unitName)
 	add := func(key string, lines []showLine) {
 		if len(lines) > 0 {
 			page.Sections = append(page.Sections, caseSection{Key: key, Lines: lines})
@@ -160,7 +163,6 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 			page.SeenSeq = events[0].GetSeq()
 		}
 		page.MoreLog = more && shown == timelineShown
-		unitName := c.unitNamer(r, s)
 		for _, e := range events {
 			what, ok := c.catalogs[lang]["event."+e.GetKind()]
 			if !ok {
@@ -196,6 +198,27 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 	return events, true, nil
 }
 
+// caseChoices are the choices of the step forms' fields that name a part
+// of the case by its id: a deadline (pause, resume) is one of the case's
+// open deadlines, shown as the deadlines table shows it (its kind, unit
+// and due time in Vietnam time, and whether it is paused). Which of them
+// a step applies to is the API's to say.
+func (c *Console) caseChoices(lang string, cs *pb.Case, unitName func(string) string) fieldChoices {
+	var deadlines []formOption
+	for _, d := range cs.GetDeadlines() {
+		if d.GetState() != "OPEN" {
+			continue
+		}
+		label := c.catalogs.text(lang, "deadline."+d.GetKind()) + " · " + unitName(d.GetUnit()) + " · " +
+			c.catalogs.text(lang, "deadline.due") + " " + view{}.Time(d.GetDueTime().AsTime())
+		if d.GetPaused() {
+			label += " (" + c.catalogs.text(lang, "deadline.paused") + ")"
+		}
+		deadlines = append(deadlines, formOption{Value: strconv.Itoa(int(d.GetId())), Label: label})
+	}
+	return fieldChoices{"deadline_id": deadlines}
+}
+
 // headerOf is what a stale edit compares: the case's header as shown.
 func headerOf(cs *pb.Case) []headerValue {
 	var refs []string
@@ -225,7 +248,8 @@ func headerOf(cs *pb.Case) []headerValue {
 // table). A step their role may take but the case's state does not allow
 // has no form. The API still decides when the form is sent, and a finer
 // refusal shows beside the form.
-func (c *Console) stepForms(s *session, cs *pb.Case, posted string) []stepForm {
+func (c *Console) stepForms(s *session, page *casePage, posted string) []stepForm {
+	cs := page.Case
 	var out []stepForm
 	for _, m := range caseSteps() {
 		step := string(m.Name())
@@ -237,7 +261,7 @@ func (c *Console) stepForms(s *session, cs *pb.Case, posted string) []stepForm {
 			continue // the caller adds the posted form with its values
 		}
 		f := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: cs.GetEtag(), RequestID: newRequestID(), Open: true}
-		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil)
+		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil, page.Choices)
 		out = append(out, f)
 	}
 	return out
@@ -339,7 +363,7 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 		c.apiError(w, r, s, err)
 		return
 	}
-	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs)
+	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs, page.Choices)
 	// A field the API names but the form has not (a rule over the whole
 	// request) is said above the form.
 	for k, e := range errs {
@@ -360,7 +384,7 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 			}
 		}
 	}
-	page.Forms = append([]stepForm{form}, c.stepForms(s, page.Case, form.Step)...)
+	page.Forms = append([]stepForm{form}, c.stepForms(s, page, form.Step)...)
 	code := http.StatusBadRequest
 	if form.Stale != nil {
 		code = http.StatusConflict

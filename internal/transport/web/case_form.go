@@ -23,8 +23,10 @@ import (
 // here: strings (a text area past 500 characters), enums as selects with
 // catalog labels, repeated enums as check boxes, bools, numbers,
 // timestamps in Vietnam time, "YYYY-MM-DD" dates, nested messages as
-// fieldsets and repeated messages as a few rows. The form holds no rule:
-// the API validates what is posted and the page shows its answer.
+// fieldsets and repeated messages as a few rows. A field that names a
+// part of the case by its id (a deadline) is a choice among the case's
+// own, by what they are. The form holds no rule: the API validates what
+// is posted and the page shows its answer.
 
 // stepFields are the fields every step request has; the form fills them
 // in itself (the case, the etag it was rendered from, a retry's id).
@@ -79,11 +81,19 @@ type formField struct {
 	Error    string // the API's word on it, or the console's when it cannot be read
 }
 
-type formOption struct{ Value, Key string }
+// formOption is a choice of a select: its value, and the catalog key of
+// its text, or the text itself (Label) for a part of the case.
+type formOption struct{ Value, Key, Label string }
+
+// fieldChoices are the choices of the fields that name a part of the case
+// by its id, by field path: a person knows a deadline by its kind, unit
+// and due time, never by the number the API takes.
+type fieldChoices map[string][]formOption
 
 // buildFields returns the form lines of a request message, with the
-// values typed (vals, nil for a fresh form) and the errors by field path.
-func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string, vals url.Values, errs map[string]string) []formField {
+// values typed (vals, nil for a fresh form), the errors by field path and
+// the choices of the fields that name a part of the case.
+func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string, vals url.Values, errs map[string]string, choices fieldChoices) []formField {
 	var out []formField
 	for i := range md.Fields().Len() {
 		fd := md.Fields().Get(i)
@@ -92,6 +102,11 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 		}
 		name := prefix + string(fd.Name())
 		f := formField{Name: name, ID: formID + "-" + idSafe(name), Key: "field." + string(fd.Name()), Required: required(fd), Error: errs[name]}
+		if opts, ok := choices[name]; ok && !fd.IsList() {
+			f.Kind, f.Options, f.Value = "select", opts, vals.Get(name)
+			out = append(out, f)
+			continue
+		}
 		switch {
 		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == "google.protobuf.Timestamp" && !fd.IsList():
 			f.Kind, f.Value = "datetime", vals.Get(name)
@@ -99,7 +114,7 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 			for row := range repeatedRows {
 				p := name + "[" + strconv.Itoa(row) + "]"
 				out = append(out, formField{Kind: "begin", Key: f.Key, Row: row + 1, Error: errs[p]})
-				out = append(out, buildFields(formID, fd.Message(), p+".", vals, errs)...)
+				out = append(out, buildFields(formID, fd.Message(), p+".", vals, errs, choices)...)
 				out = append(out, formField{Kind: "end"})
 			}
 			continue
@@ -118,7 +133,7 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 				break
 			}
 			out = append(out, formField{Kind: "begin", Key: f.Key, Error: errs[name]})
-			out = append(out, buildFields(formID, sub, name+".", vals, errs)...)
+			out = append(out, buildFields(formID, sub, name+".", vals, errs, choices)...)
 			out = append(out, formField{Kind: "end"})
 			continue
 		case fd.Kind() == protoreflect.EnumKind && fd.IsList():
