@@ -73,3 +73,61 @@ func TestConsoleCaseWorkerPausesAndResumesAClock(t *testing.T) {
 		t.Fatal("the acknowledgement deadline is still paused after the resume form")
 	}
 }
+
+// choicesOf are the options of a step form's select of a field, value to
+// text, or nil when the form has no select for it.
+func choicesOf(form, step, field string) map[string]string {
+	sel := regexp.MustCompile(`(?s)<select id="step-` + step + `-` + field + `" name="` + field + `"[^>]*>(.*?)</select>`).FindStringSubmatch(form)
+	if sel == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, o := range optionOf.FindAllStringSubmatch(sel[1], -1) {
+		if o[1] != "" {
+			out[o[1]] = html.UnescapeString(o[2])
+		}
+	}
+	return out
+}
+
+// A worker refers a case to the police and proposes to hand it to
+// another commune from the case page alone. The API takes the units'
+// resource names ("policeUnits/ca-ba-dinh", "units/00070@2025-07-01"),
+// which the page does not show: the forms offer the police units and
+// the units in force by their names, and send the name of the one
+// chosen.
+func TestConsoleCaseWorkerChoosesThePoliceAndTheUnitByName(t *testing.T) {
+	ts, number := caseConsole(t)
+	name := acknowledged(t, ts, number)
+
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	_, page := b.get("/cases/" + number)
+	form := stepForm(page, number, "ReferCaseToPolice")
+	police := choicesOf(form, "ReferCaseToPolice", "police_unit")
+	if police == nil || police["policeUnits/ca-ba-dinh"] == "" || strings.HasPrefix(police["policeUnits/ca-ba-dinh"], "policeUnits/") {
+		t.Fatalf("the referral form does not offer Ba Đình's police by its name: %v\n%s", police, form)
+	}
+	vals := formValues(t, form)
+	vals.Set("police_unit", "policeUnits/ca-ba-dinh")
+	vals.Set("suspected_offence", "Điều 146 BLHS")
+	if resp, body := b.post("/cases/"+number+"/steps/ReferCaseToPolice", vals); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("refer: %s\n%s", resp.Status, body)
+	}
+	if refs := getCase(t, ts, "bd.worker", name).GetPoliceReferrals(); len(refs) != 1 || refs[0].GetPoliceUnit() != "policeUnits/ca-ba-dinh" {
+		t.Fatalf("referrals after the form: %v", refs)
+	}
+
+	_, page = b.get("/cases/" + number)
+	form = stepForm(page, number, "ProposeTransfer")
+	units := choicesOf(form, "ProposeTransfer", "to_unit")
+	if got := units[pHoanKiem]; !strings.Contains(got, "Hoàn Kiếm") {
+		t.Fatalf("the transfer form does not offer Hoàn Kiếm by its name (%q): %d choices\n%s", got, len(units), form)
+	}
+	vals = formValues(t, form)
+	vals.Set("to_unit", pHoanKiem)
+	vals.Set("reason", "Gia đình đã chuyển đến Hoàn Kiếm")
+	if resp, body := b.post("/cases/"+number+"/steps/ProposeTransfer", vals); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("propose transfer: %s\n%s", resp.Status, body)
+	}
+}

@@ -137,7 +137,9 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 	}
 	lang := language(r)
 	unitName := c.unitNamer(r, s)
-	page.Choices = c.caseChoices(lang, cs, unitName)
+	if page.Choices, err = c.caseChoices(r, s, lang, cs, unitName); err != nil {
+		return nil, err
+	}
 	add := func(key string, lines []showLine) {
 		if len(lines) > 0 {
 			page.Sections = append(page.Sections, caseSection{Key: key, Lines: lines})
@@ -198,12 +200,17 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 	return events, true, nil
 }
 
-// caseChoices are the choices of the step forms' fields that name a part
-// of the case by its id: a deadline (pause, resume) is one of the case's
-// open deadlines, shown as the deadlines table shows it (its kind, unit
-// and due time in Vietnam time, and whether it is paused). Which of them
-// a step applies to is the API's to say.
-func (c *Console) caseChoices(lang string, cs *pb.Case, unitName func(string) string) fieldChoices {
+// caseChoices are the choices of the step forms' fields that name a unit
+// or a part of the case by its name or id, which people do not know:
+//   - a deadline (pause, resume) is one of the case's open deadlines,
+//     shown as the deadlines table shows it (its kind, unit and due time
+//     in Vietnam time, and whether it is paused);
+//   - a unit (a transfer, a reassignment) is one of the units in force
+//     today, and a police unit (a referral) one of the police units, by
+//     their names; they are read only when such a form is shown.
+//
+// Which of them a step applies to is the API's to say.
+func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.Case, unitName func(string) string) (fieldChoices, error) {
 	var deadlines []formOption
 	for _, d := range cs.GetDeadlines() {
 		if d.GetState() != "OPEN" {
@@ -216,7 +223,41 @@ func (c *Console) caseChoices(lang string, cs *pb.Case, unitName func(string) st
 		}
 		deadlines = append(deadlines, formOption{Value: strconv.Itoa(int(d.GetId())), Label: label})
 	}
-	return fieldChoices{"deadline_id": deadlines}
+	out := fieldChoices{"deadline_id": deadlines}
+	shown := func(steps ...string) bool {
+		for _, step := range steps {
+			rule, ok := access.RuleFor("CaseProcessService/" + step)
+			if ok && slices.Contains(cs.GetAllowedSteps(), rule.Step) && mayUse(s, rule.Method) {
+				return true
+			}
+		}
+		return false
+	}
+	if !shown("ProposeTransfer", "ReassignCase", "ReferCaseToPolice") {
+		return out, nil
+	}
+	units, err := c.unitChoices(r, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units.Units {
+		label := u.GetFullName()
+		if label == "" {
+			label = u.GetDisplayName()
+		}
+		if label == "" {
+			label = u.GetName()
+		}
+		out["to_unit"] = append(out["to_unit"], formOption{Value: u.GetName(), Label: label})
+	}
+	for _, p := range units.Police {
+		label := p.GetDisplayName()
+		if label == "" {
+			label = p.GetName()
+		}
+		out["police_unit"] = append(out["police_unit"], formOption{Value: p.GetName(), Label: label})
+	}
+	return out, nil
 }
 
 // headerOf is what a stale edit compares: the case's header as shown.
