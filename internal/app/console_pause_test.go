@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"html"
 	"net/http"
 	"regexp"
@@ -129,5 +130,33 @@ func TestConsoleCaseWorkerChoosesThePoliceAndTheUnitByName(t *testing.T) {
 	vals.Set("reason", "Gia đình đã chuyển đến Hoàn Kiếm")
 	if resp, body := b.post("/cases/"+number+"/steps/ProposeTransfer", vals); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("propose transfer: %s\n%s", resp.Status, body)
+	}
+}
+
+// The case's referrals and transfers name their units as the rest of the
+// page does, by name, not by the API's resource names.
+func TestConsoleCaseSectionsNameTheirUnits(t *testing.T) {
+	ts, number := caseConsole(t)
+	policeCase(t, ts, number)
+	name := "cases/" + number
+	if _, err := ts.process().ProposeTransfer(ts.as(t, "bd.worker"), &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		ToUnit: pHoanKiem, Reason: "Gia đình đã chuyển đến Hoàn Kiếm"}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	_, page := b.get("/cases/" + number)
+	for _, id := range []string{"case.referrals", "case.transfers"} {
+		i := strings.Index(page, `id="`+id+`"`)
+		if i < 0 {
+			t.Fatalf("no section %s on the page", id)
+		}
+		sec := page[i:]
+		sec = sec[:strings.Index(sec, "</section>")]
+		for _, raw := range []string{"policeUnits/", "units/"} {
+			if regexp.MustCompile(`<dd[^>]*>` + raw).MatchString(sec) {
+				t.Errorf("the section %s shows a unit by its resource name (%s...):\n%s", id, raw, sec)
+			}
+		}
 	}
 }

@@ -145,11 +145,11 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 			page.Sections = append(page.Sections, caseSection{Key: key, Lines: lines})
 		}
 	}
-	add("case.referrals", c.showList(lang, cs.ProtoReflect(), "police_referrals"))
-	add("case.transfers", c.showList(lang, cs.ProtoReflect(), "transfers"))
-	add("case.services", c.showList(lang, cs.ProtoReflect(), "services"))
+	add("case.referrals", c.showList(shown{lang, unitName}, cs.ProtoReflect(), "police_referrals"))
+	add("case.transfers", c.showList(shown{lang, unitName}, cs.ProtoReflect(), "transfers"))
+	add("case.services", c.showList(shown{lang, unitName}, cs.ProtoReflect(), "services"))
 	if cs.GetDossier() != nil {
-		add("case.dossier", c.showMessage(lang, cs.GetDossier().ProtoReflect(), 0))
+		add("case.dossier", c.showMessage(shown{lang, unitName}, cs.GetDossier().ProtoReflect(), 0))
 	}
 	if mayUse(s, "CaseProcessService/ListCaseEvents") {
 		shown := timelineShown
@@ -480,20 +480,27 @@ type showLine struct {
 	Value string // "" for a heading
 }
 
+// shown is how a part of the case is shown: in the page's language, with
+// units by their names as the rest of the page names them.
+type shown struct {
+	lang string
+	unit func(name string) string
+}
+
 // showList shows a repeated field of a message, one heading per item.
-func (c *Console) showList(lang string, m protoreflect.Message, field protoreflect.Name) []showLine {
+func (c *Console) showList(sh shown, m protoreflect.Message, field protoreflect.Name) []showLine {
 	fd := m.Descriptor().Fields().ByName(field)
 	list := m.Get(fd).List()
 	var out []showLine
 	for i := range list.Len() {
 		out = append(out, showLine{Depth: 0, Key: "field." + string(field), Value: "#" + strconv.Itoa(i+1)})
-		out = append(out, c.showMessage(lang, list.Get(i).Message(), 1)...)
+		out = append(out, c.showMessage(sh, list.Get(i).Message(), 1)...)
 	}
 	return out
 }
 
 // showMessage shows the fields a message has set, in the page's language.
-func (c *Console) showMessage(lang string, m protoreflect.Message, depth int) []showLine {
+func (c *Console) showMessage(sh shown, m protoreflect.Message, depth int) []showLine {
 	var out []showLine
 	fds := m.Descriptor().Fields()
 	for i := range fds.Len() {
@@ -507,25 +514,26 @@ func (c *Console) showMessage(lang string, m protoreflect.Message, depth int) []
 		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
 			for j := range v.List().Len() {
 				out = append(out, showLine{Depth: depth, Key: key, Value: "#" + strconv.Itoa(j+1)})
-				out = append(out, c.showMessage(lang, v.List().Get(j).Message(), depth+1)...)
+				out = append(out, c.showMessage(sh, v.List().Get(j).Message(), depth+1)...)
 			}
 		case fd.IsList():
 			var parts []string
 			for j := range v.List().Len() {
-				parts = append(parts, c.showScalar(lang, fd, v.List().Get(j)))
+				parts = append(parts, c.showScalar(sh, fd, v.List().Get(j)))
 			}
 			out = append(out, showLine{Depth: depth, Key: key, Value: strings.Join(parts, "; ")})
 		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() != "google.protobuf.Timestamp":
 			out = append(out, showLine{Depth: depth, Key: key})
-			out = append(out, c.showMessage(lang, v.Message(), depth+1)...)
+			out = append(out, c.showMessage(sh, v.Message(), depth+1)...)
 		default:
-			out = append(out, showLine{Depth: depth, Key: key, Value: c.showScalar(lang, fd, v)})
+			out = append(out, showLine{Depth: depth, Key: key, Value: c.showScalar(sh, fd, v)})
 		}
 	}
 	return out
 }
 
-func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+func (c *Console) showScalar(sh shown, fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	lang := sh.lang
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
@@ -543,6 +551,9 @@ func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v pro
 		}
 		return prototext.Format(v.Message().Interface())
 	case protoreflect.StringKind:
+		if unit := v.String(); strings.HasPrefix(unit, "units/") || strings.HasPrefix(unit, "policeUnits/") {
+			return sh.unit(unit)
+		}
 		if codedFields[string(fd.Name())] {
 			if t, ok := c.catalogs[lang]["code."+v.String()]; ok {
 				return t
