@@ -759,6 +759,11 @@ func (c *Console) linkReport(w http.ResponseWriter, r *http.Request, s *session)
 		form.RequestID = newRequestID()
 	}
 	number := strings.TrimPrefix(form.Case, "cases/")
+	if number == "" {
+		form.Error = c.catalogs.text(language(r), "rule.required")
+		c.showReport(w, r, s, savedPage{Link: form}, "reports/"+id)
+		return
+	}
 	_, err := c.api.reports.LinkReport(c.apiContext(r, s), &pb.LinkReportRequest{
 		Name: "reports/" + id, Case: "cases/" + number, RequestId: form.RequestID,
 	})
