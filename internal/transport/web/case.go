@@ -76,9 +76,18 @@ type stepForm struct {
 	Open      bool
 	Error     string     // the API's answer, for the whole form
 	Stale     *staleEdit // set when the case changed under the form
+	Check     *mergeCheck // a merge's absorbed case, shown before the merge
 
 	// ErrorDetail is the API's own words below Error (refusal.go).
 	ErrorDetail string
+}
+
+// mergeCheck is the case a merge would absorb, as the person may see it,
+// shown before the merge: the merge is sent with the etag of the version
+// shown, so that a case changed since is not merged unseen.
+type mergeCheck struct {
+	Name string // "cases/{number}", as checked
+	Case *pb.Case
 }
 
 // staleEdit is what changed since the form was rendered.
@@ -355,6 +364,9 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		c.renderStep(w, r, s, number, m, form, vals, errs)
 		return
 	}
+	if step == "MergeCase" && !c.mergeChecked(w, r, s, number, m, msg, &form, vals) {
+		return
+	}
 	out := new(pb.Case)
 	err = c.cfg.Conn.Invoke(c.apiContext(r, s), method, req, out)
 	if err == nil {
@@ -394,6 +406,43 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	c.renderStep(w, r, s, number, m, form, vals, errs)
 }
 
+// mergeChecked reads the case a merge would absorb, by the number typed,
+// and reports whether the merge may be sent: only once the person has
+// seen that case. The first send shows it in the form (with its etag and
+// name hidden); the next sends the merge with that etag, and a case
+// number changed since is checked anew. A case the person may not see is
+// said as absent, as the API says it.
+func (c *Console) mergeChecked(w http.ResponseWriter, r *http.Request, s *session, number string, m protoreflect.MethodDescriptor, msg protoreflect.Message, form *stepForm, vals url.Values) bool {
+	fields := m.Input().Fields()
+	absorbed := strings.TrimSpace(vals.Get("absorbed_case"))
+	if absorbed == "" {
+		return true // the API says it is required
+	}
+	if !strings.HasPrefix(absorbed, "cases/") {
+		absorbed = "cases/" + absorbed
+	}
+	msg.Set(fields.ByName("absorbed_case"), protoreflect.ValueOfString(absorbed))
+	if etag := vals.Get("absorbed_etag"); etag != "" && vals.Get("absorbed_checked") == absorbed {
+		msg.Set(fields.ByName("absorbed_etag"), protoreflect.ValueOfString(etag))
+		return true
+	}
+	lang := language(r)
+	errs := map[string]string{}
+	cs, err := c.api.cases.GetCase(c.apiContext(r, s), &pb.GetCaseRequest{Name: absorbed})
+	switch {
+	case status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument:
+		form.Error = c.catalogs.text(lang, "form.fix")
+		errs["absorbed_case"] = c.catalogs.text(lang, "link.notfound")
+	case err != nil:
+		c.apiError(w, r, s, err)
+		return false
+	default:
+		form.Check = &mergeCheck{Name: absorbed, Case: cs}
+	}
+	c.renderStep(w, r, s, number, m, *form, vals, errs)
+	return false
+}
+
 // renderStep shows the case page again with the posted form open, what
 // was typed in it, and the API's answer; for a stale edit, what changed
 // since the form was rendered and the case's new etag.
@@ -427,8 +476,11 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 	}
 	page.Forms = append([]stepForm{form}, c.stepForms(s, page, form.Step)...)
 	code := http.StatusBadRequest
-	if form.Stale != nil {
+	switch {
+	case form.Stale != nil:
 		code = http.StatusConflict
+	case form.Check != nil:
+		code = http.StatusOK
 	}
 	c.render(w, r, code, "case", view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page})
 }

@@ -32,6 +32,12 @@ import (
 // in itself (the case, the etag it was rendered from, a retry's id).
 var stepFields = map[protoreflect.Name]bool{"name": true, "etag": true, "request_id": true}
 
+// checkedFields are the fields the console fills from a check of what the
+// person typed beside them: a merge's absorbed case is shown to the
+// person before the merge, and its etag is that of the version shown
+// (mergeCheck).
+var checkedFields = map[protoreflect.Name]bool{"absorbed_etag": true}
+
 // repeatedRows is how many rows a repeated message (a plan's services, a
 // meeting's participants) gets; empty rows are not sent.
 const repeatedRows = 3
@@ -97,7 +103,7 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 	var out []formField
 	for i := range md.Fields().Len() {
 		fd := md.Fields().Get(i)
-		if prefix == "" && stepFields[fd.Name()] {
+		if prefix == "" && (stepFields[fd.Name()] || checkedFields[fd.Name()]) {
 			continue
 		}
 		name := prefix + string(fd.Name())
@@ -215,7 +221,7 @@ func fillRequest(msg protoreflect.Message, prefix string, vals url.Values, errs 
 	md := msg.Descriptor()
 	for i := range md.Fields().Len() {
 		fd := md.Fields().Get(i)
-		if prefix == "" && stepFields[fd.Name()] {
+		if prefix == "" && (stepFields[fd.Name()] || checkedFields[fd.Name()]) {
 			continue
 		}
 		name := prefix + string(fd.Name())
