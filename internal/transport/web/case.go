@@ -458,7 +458,7 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 	// request) is said above the form.
 	for k, e := range errs {
 		if !slices.ContainsFunc(form.Fields, func(f formField) bool { return f.Name == k }) && !strings.Contains(k, "[") {
-			form.Error += " " + k + ": " + e
+			form.Error += " " + c.catalogs.fieldName(lang, k) + ": " + e
 		}
 	}
 	if form.Stale != nil {

@@ -3,7 +3,12 @@ package web
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/protobuf/proto"
@@ -106,4 +111,27 @@ func fieldRuleIDs(fr *validate.FieldRules) []string {
 		out = append(out, kind+"."+upper)
 	}
 	return out
+}
+
+// A refusal of what was typed names the field as the page names it, not
+// by the API's field path ("end_date: ..." on a Vietnamese page).
+func TestRefusalsNameTheFieldInThePagesLanguage(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"end_date", "user_id", "services[0].commune_assignee"} {
+		st, err := status.New(codes.InvalidArgument, "invalid").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: path, Description: "must be at least 1 characters", Reason: "string.min_len"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lang := range languages {
+			said, ok := cats.refused(lang, st.Err())
+			if !ok || strings.Contains(said.Text, path) || strings.Contains(said.Text, "must be") {
+				t.Errorf("%s: a refusal of %s reads %q", lang, path, said.Text)
+			}
+		}
+	}
 }
