@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // optionOf matches an option of a select: its value and its text.
@@ -158,5 +159,39 @@ func TestConsoleCaseSectionsNameTheirUnits(t *testing.T) {
 				t.Errorf("the section %s shows a unit by its resource name (%s...):\n%s", id, raw, sec)
 			}
 		}
+	}
+}
+
+// A worker records a service's progress by choosing the service of the
+// plan, not by the number the API takes; the plan's dates read as dates
+// do on the rest of the page (dd/mm/yyyy).
+func TestConsoleCaseWorkerChoosesTheServiceByName(t *testing.T) {
+	ts, number := caseConsole(t)
+	name, day := toPlanDraft(t, ts, number)
+	submitPlan(t, ts, name, day)
+	if _, err := ts.process().ApprovePlan(ts.as(t, "bd.chair"), &pb.ApprovePlanRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
+		DecisionNumber: "12/QĐ-UBND", DecisionDate: day}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	_, page := b.get("/cases/" + number)
+	form := stepForm(page, number, "RecordServiceProgress")
+	services := choicesOf(form, "RecordServiceProgress", "service_id")
+	if !strings.Contains(services["1"], "tư vấn tâm lý") {
+		t.Fatalf("the progress form does not offer the plan's service by its name: %v\n%s", services, form)
+	}
+	vals := formValues(t, form)
+	vals.Set("service_id", "1")
+	vals.Set("state", "IN_PROGRESS")
+	if resp, body := b.post("/cases/"+number+"/steps/RecordServiceProgress", vals); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("progress: %s\n%s", resp.Status, stepForm(body, number, "RecordServiceProgress"))
+	}
+	_, page = b.get("/cases/" + number)
+	i := strings.Index(page, `id="case.services"`)
+	sec := page[i : i+strings.Index(page[i:], "</section>")]
+	d, _ := time.Parse(time.DateOnly, day)
+	if strings.Contains(sec, ">"+day+"<") || !strings.Contains(sec, ">"+d.Format("02/01/2006")+"<") {
+		t.Errorf("the plan's dates do not read as dd/mm/yyyy (%s):\n%s", d.Format("02/01/2006"), sec)
 	}
 }

@@ -214,6 +214,8 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 //   - a deadline (pause, resume) is one of the case's open deadlines,
 //     shown as the deadlines table shows it (its kind, unit and due time
 //     in Vietnam time, and whether it is paused);
+//   - a service (its progress) is one of the plan's, by its name, owner
+//     and state;
 //   - a unit (a transfer, a reassignment) is one of the units in force
 //     today, and a police unit (a referral) one of the police units, by
 //     their names; they are read only when such a form is shown.
@@ -232,7 +234,15 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 		}
 		deadlines = append(deadlines, formOption{Value: strconv.Itoa(int(d.GetId())), Label: label})
 	}
-	out := fieldChoices{"deadline_id": deadlines}
+	var services []formOption
+	for _, sv := range cs.GetServices() {
+		label := sv.GetName() + " · " + sv.GetOwner()
+		if sv.GetState() != "" {
+			label += " (" + c.codeText(lang, sv.GetState()) + ")"
+		}
+		services = append(services, formOption{Value: strconv.Itoa(int(sv.GetId())), Label: label})
+	}
+	out := fieldChoices{"deadline_id": deadlines, "service_id": services}
 	shown := func(steps ...string) bool {
 		for _, step := range steps {
 			rule, ok := access.RuleFor("CaseProcessService/" + step)
@@ -606,6 +616,9 @@ func (c *Console) showScalar(sh shown, fd protoreflect.FieldDescriptor, v protor
 		if unit := v.String(); strings.HasPrefix(unit, "units/") || strings.HasPrefix(unit, "policeUnits/") {
 			return sh.unit(unit)
 		}
+		if d, err := time.Parse(time.DateOnly, v.String()); err == nil && strings.HasSuffix(string(fd.Name()), "_date") {
+			return d.Format("02/01/2006") // a date of the API's, as the page's times show dates
+		}
 		if codedFields[string(fd.Name())] {
 			if t, ok := c.catalogs[lang]["code."+v.String()]; ok {
 				return t
@@ -613,6 +626,15 @@ func (c *Console) showScalar(sh shown, fd protoreflect.FieldDescriptor, v protor
 		}
 	}
 	return v.String()
+}
+
+// codeText is a code the API documents in the page's language
+// ("code.VALUE"), or the code as the API gives it.
+func (c *Console) codeText(lang, code string) string {
+	if t, ok := c.catalogs[lang]["code."+code]; ok {
+		return t
+	}
+	return code
 }
 
 // codedFields are the string fields of the API's messages whose values are
