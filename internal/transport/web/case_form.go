@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -37,6 +38,18 @@ var stepFields = map[protoreflect.Name]bool{"name": true, "etag": true, "request
 // person before the merge, and its etag is that of the version shown
 // (mergeCheck).
 var checkedFields = map[protoreflect.Name]bool{"absorbed_etag": true}
+
+// stepCodes are the step fields whose values are codes the API documents
+// rather than an enum (the process's own constants): each is a choice
+// among its codes, labelled from the catalogs ("code.VALUE"), as the case
+// page shows them.
+var stepCodes = map[protoreflect.FullName][]string{
+	"childcase.v1.RecordReviewRequest.outcome":        {process.ReviewNewPlanCycle, process.ReviewProposeClosure},
+	"childcase.v1.RecordServiceProgressRequest.state": {process.ServiceInProgress, process.ServiceCompleted, process.ServiceCancelled},
+	"childcase.v1.EndSeparationRequest.outcome":       {process.SeparationReturnedHome, process.SeparationAlternativeCare},
+	"childcase.v1.RecordCourtDecisionRequest.outcome": {process.SeparationReturnedHome, process.SeparationAlternativeCare},
+	"childcase.v1.RecordPoliceOutcomeRequest.outcome": {process.PoliceProsecuted, process.PoliceNotProsecuted, process.PoliceSuspended},
+}
 
 // repeatedRows is how many rows a repeated message (a plan's services, a
 // meeting's participants) gets; empty rows are not sent.
@@ -110,6 +123,14 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 		f := formField{Name: name, ID: formID + "-" + idSafe(name), Key: "field." + string(fd.Name()), Required: required(fd), Error: errs[name]}
 		if opts, ok := choices[name]; ok && !fd.IsList() {
 			f.Kind, f.Options, f.Value = "select", opts, vals.Get(name)
+			out = append(out, f)
+			continue
+		}
+		if codes, ok := stepCodes[fd.FullName()]; ok {
+			f.Kind, f.Value = "select", vals.Get(name)
+			for _, code := range codes {
+				f.Options = append(f.Options, formOption{Value: code, Key: "code." + code})
+			}
 			out = append(out, f)
 			continue
 		}

@@ -135,3 +135,54 @@ func TestRefusalsNameTheFieldInThePagesLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The step fields whose values are codes the API documents (a review's
+// outcome, a service's state, the police's outcome) are choices among
+// those codes, in words, not a text box where the code must be typed as
+// the API spells it.
+func TestStepCodeFieldsAreChoices(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"RecordReview":          {"NEW_PLAN_CYCLE", "PROPOSE_CLOSURE"},
+		"RecordServiceProgress": {"IN_PROGRESS", "COMPLETED", "CANCELLED"},
+		"EndSeparation":         {"RETURNED_HOME", "ALTERNATIVE_CARE"},
+		"RecordCourtDecision":   {"RETURNED_HOME", "ALTERNATIVE_CARE"},
+		"RecordPoliceOutcome":   {"PROSECUTED", "NOT_PROSECUTED", "SUSPENDED"},
+	}
+	field := map[string]string{"RecordServiceProgress": "state"}
+	for step, codes := range want {
+		m, ok := stepMethod(step)
+		if !ok {
+			t.Fatalf("no step %s", step)
+		}
+		name := "outcome"
+		if f, ok := field[step]; ok {
+			name = f
+		}
+		var got *formField
+		for _, f := range buildFields("f", m.Input(), "", nil, nil, nil) {
+			if f.Name == name {
+				got = &f
+			}
+		}
+		if got == nil || got.Kind != "select" {
+			t.Errorf("%s.%s is not a choice: %+v", step, name, got)
+			continue
+		}
+		var values []string
+		for _, o := range got.Options {
+			values = append(values, o.Value)
+			for _, lang := range languages {
+				if _, ok := cats[lang][o.Key]; !ok {
+					t.Errorf("%s: no text for %s.%s's choice %s (%s)", lang, step, name, o.Value, o.Key)
+				}
+			}
+		}
+		if !slices.Equal(values, codes) {
+			t.Errorf("%s.%s offers %v, want %v", step, name, values, codes)
+		}
+	}
+}
