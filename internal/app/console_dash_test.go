@@ -149,8 +149,8 @@ func TestConsoleDashboardMatchesStatistics(t *testing.T) {
 
 	// A wrong custom date is the API's refusal, on the dashboard's form.
 	resp, page = b.get("/dashboard?period=custom&from=2026-02-30&to=2026-11-04")
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `role="alert"`) || !strings.Contains(page, "start_date") {
-		t.Errorf("a wrong date: %s, want 400 naming start_date", resp.Status)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `role="alert"`) || !strings.Contains(page, "Ngày bắt đầu") || strings.Contains(page, "start_date:") {
+		t.Errorf("a wrong date: %s, want 400 naming the start date in words (Ngày bắt đầu), not as start_date", resp.Status)
 	}
 
 	resp, _ = b.get("/dashboard/reports/periodic?period=custom&from=2026-11-01&to=2026-11-04&format=csv")

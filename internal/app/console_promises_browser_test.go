@@ -165,6 +165,17 @@ func TestBrowserConsolePromisesOnEveryPage(t *testing.T) {
 	page(operatorID, "/reports/new")
 	// The intake sent empty: its errors, on their fields.
 	answer(operatorID, "the intake with errors", `.actions button[value="check"]`, "/reports/new")
+	// A counselling call's report, in no case, with the form that attaches
+	// it to one, sent empty.
+	counselling := validReport()
+	counselling.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	call, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: counselling})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := "/" + call.GetName()
+	page(operatorID, report)
+	answer(operatorID, "a link without a case number", `form[action="`+report+`"] button[type=submit]`, report)
 
 	browserSignIn(t, ctx, base, worker, "pw-"+worker)
 	page(worker, "/queues?tab=overdue")

@@ -259,19 +259,23 @@ type RoleRow struct {
 	// EveryCase is set when the role's scope is every case of the city
 	// (Policy.Scope answers all).
 	EveryCase bool
+	// UnitQueues is set when the role's people work their unit's queues:
+	// their unit is responsible for cases, is handed them or is offered
+	// them (WorksUnitQueues).
+	UnitQueues bool
 }
 
 // roleRows has a row for every role, in the order of model.Roles.
 var roleRows = []RoleRow{
-	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases", false},
-	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false},
-	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
-	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false},
-	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district", false},
-	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds", true},
-	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), or whose police clock was escalated to it (the city police, with that unit's referral and the clocks escalated), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact, the numbers of cases merged into it and their own police track; never reports, narratives or the reporter", false},
-	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content", false},
-	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content", false},
+	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases", false, false},
+	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false, true},
+	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false, true},
+	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false, true},
+	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district", false, true},
+	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds", true, true},
+	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), or whose police clock was escalated to it (the city police, with that unit's referral and the clocks escalated), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact, the numbers of cases merged into it and their own police track; never reports, narratives or the reporter", false, true},
+	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content", false, false},
+	{model.RoleAdmin, "admin", "users, tokens, police units, the master key and database backups (with the data sealed), no case content", false, false},
 }
 
 // discloseMethod is the method that discloses a reporter's identity.
@@ -287,6 +291,15 @@ func NeedsSecondFactor(role model.Role) bool {
 	}
 	i := slices.IndexFunc(roleRows, func(r RoleRow) bool { return r.Role == role })
 	return i >= 0 && roleRows[i].EveryCase
+}
+
+// WorksUnitQueues reports whether a role's people work their unit's
+// queues of cases (ListCases' work queues); those of a role that does not
+// (a hotline operator, whose unit is responsible for no case) follow the
+// cases of their scope instead.
+func WorksUnitQueues(role model.Role) bool {
+	i := slices.IndexFunc(roleRows, func(r RoleRow) bool { return r.Role == role })
+	return i >= 0 && roleRows[i].UnitQueues
 }
 
 // Rules returns the table, one row per method.

@@ -187,3 +187,19 @@ func TestNeedsSecondFactorPinned(t *testing.T) {
 		t.Errorf("roles needing a second factor = %v, want %v", got, want)
 	}
 }
+
+func TestWorksUnitQueues(t *testing.T) {
+	for role, want := range map[model.Role]bool{
+		model.RoleHotlineOperator:   false,
+		model.RoleAuditor:           false,
+		model.RoleAdmin:             false,
+		model.RoleHotlineSupervisor: true,
+		model.RoleCommuneWorker:     true,
+		model.RolePoliceLiaison:     true,
+		model.RoleDistrictOfficer:   true,
+	} {
+		if got := access.WorksUnitQueues(role); got != want {
+			t.Errorf("WorksUnitQueues(%s) = %v, want %v", role, got, want)
+		}
+	}
+}

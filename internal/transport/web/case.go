@@ -51,6 +51,7 @@ type casePage struct {
 	SeenSeq   uint64
 	Was       []headerValue // the header as rendered, for a stale edit to compare
 	Forms     []stepForm
+	Choices   fieldChoices // of the step forms' fields that name a part of the case
 }
 
 type deadlineRow struct {
@@ -73,11 +74,20 @@ type stepForm struct {
 	Etag      string
 	RequestID string
 	Open      bool
-	Error     string     // the API's answer, for the whole form
-	Stale     *staleEdit // set when the case changed under the form
+	Error     string      // the API's answer, for the whole form
+	Stale     *staleEdit  // set when the case changed under the form
+	Check     *mergeCheck // a merge's absorbed case, shown before the merge
 
 	// ErrorDetail is the API's own words below Error (refusal.go).
 	ErrorDetail string
+}
+
+// mergeCheck is the case a merge would absorb, as the person may see it,
+// shown before the merge: the merge is sent with the etag of the version
+// shown, so that a case changed since is not merged unseen.
+type mergeCheck struct {
+	Name string // "cases/{number}", as checked
+	Case *pb.Case
 }
 
 // staleEdit is what changed since the form was rendered.
@@ -115,7 +125,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.apiError(w, r, s, err)
 		return
 	}
-	page.Forms = c.stepForms(s, page.Case, "")
+	page.Forms = c.stepForms(s, page, "")
 	v := view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page}
 	if r.URL.Query().Get("done") != "" {
 		v.Flash = "case.saved"
@@ -135,16 +145,20 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 		page.Deadlines = append(page.Deadlines, deadlineRow{D: d, WarnAt: c.warnAt(d)})
 	}
 	lang := language(r)
+	unitName := c.unitNamer(r, s)
+	if page.Choices, err = c.caseChoices(r, s, lang, cs, unitName); err != nil {
+		return nil, err
+	}
 	add := func(key string, lines []showLine) {
 		if len(lines) > 0 {
 			page.Sections = append(page.Sections, caseSection{Key: key, Lines: lines})
 		}
 	}
-	add("case.referrals", c.showList(lang, cs.ProtoReflect(), "police_referrals"))
-	add("case.transfers", c.showList(lang, cs.ProtoReflect(), "transfers"))
-	add("case.services", c.showList(lang, cs.ProtoReflect(), "services"))
+	add("case.referrals", c.showList(shown{lang, unitName}, cs.ProtoReflect(), "police_referrals"))
+	add("case.transfers", c.showList(shown{lang, unitName}, cs.ProtoReflect(), "transfers"))
+	add("case.services", c.showList(shown{lang, unitName}, cs.ProtoReflect(), "services"))
 	if cs.GetDossier() != nil {
-		add("case.dossier", c.showMessage(lang, cs.GetDossier().ProtoReflect(), 0))
+		add("case.dossier", c.showMessage(shown{lang, unitName}, cs.GetDossier().ProtoReflect(), 0))
 	}
 	if mayUse(s, "CaseProcessService/ListCaseEvents") {
 		shown := timelineShown
@@ -160,7 +174,6 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 			page.SeenSeq = events[0].GetSeq()
 		}
 		page.MoreLog = more && shown == timelineShown
-		unitName := c.unitNamer(r, s)
 		for _, e := range events {
 			what, ok := c.catalogs[lang]["event."+e.GetKind()]
 			if !ok {
@@ -196,6 +209,76 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 	return events, true, nil
 }
 
+// caseChoices are the choices of the step forms' fields that name a unit
+// or a part of the case by its name or id, which people do not know:
+//   - a deadline (pause, resume) is one of the case's open deadlines,
+//     shown as the deadlines table shows it (its kind, unit and due time
+//     in Vietnam time, and whether it is paused);
+//   - a service (its progress) is one of the plan's, by its name, owner
+//     and state;
+//   - a unit (a transfer, a reassignment) is one of the units in force
+//     today, and a police unit (a referral) one of the police units, by
+//     their names; they are read only when such a form is shown.
+//
+// Which of them a step applies to is the API's to say.
+func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.Case, unitName func(string) string) (fieldChoices, error) {
+	var deadlines []formOption
+	for _, d := range cs.GetDeadlines() {
+		if d.GetState() != "OPEN" {
+			continue
+		}
+		label := c.catalogs.text(lang, "deadline."+d.GetKind()) + " · " + unitName(d.GetUnit()) + " · " +
+			c.catalogs.text(lang, "deadline.due") + " " + view{}.Time(d.GetDueTime().AsTime())
+		if d.GetPaused() {
+			label += " (" + c.catalogs.text(lang, "deadline.paused") + ")"
+		}
+		deadlines = append(deadlines, formOption{Value: strconv.Itoa(int(d.GetId())), Label: label})
+	}
+	var services []formOption
+	for _, sv := range cs.GetServices() {
+		label := sv.GetName() + " · " + sv.GetOwner()
+		if sv.GetState() != "" {
+			label += " (" + c.codeText(lang, sv.GetState()) + ")"
+		}
+		services = append(services, formOption{Value: strconv.Itoa(int(sv.GetId())), Label: label})
+	}
+	out := fieldChoices{"deadline_id": deadlines, "service_id": services}
+	shown := func(steps ...string) bool {
+		for _, step := range steps {
+			rule, ok := access.RuleFor("CaseProcessService/" + step)
+			if ok && slices.Contains(cs.GetAllowedSteps(), rule.Step) && mayUse(s, rule.Method) {
+				return true
+			}
+		}
+		return false
+	}
+	if !shown("ProposeTransfer", "ReassignCase", "ReferCaseToPolice") {
+		return out, nil
+	}
+	units, err := c.unitChoices(r, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units.Units {
+		label := u.GetFullName()
+		if label == "" {
+			label = u.GetDisplayName()
+		}
+		if label == "" {
+			label = u.GetName()
+		}
+		out["to_unit"] = append(out["to_unit"], formOption{Value: u.GetName(), Label: label})
+	}
+	for _, p := range units.Police {
+		label := p.GetDisplayName()
+		if label == "" {
+			label = p.GetName()
+		}
+		out["police_unit"] = append(out["police_unit"], formOption{Value: p.GetName(), Label: label})
+	}
+	return out, nil
+}
+
 // headerOf is what a stale edit compares: the case's header as shown.
 func headerOf(cs *pb.Case) []headerValue {
 	var refs []string
@@ -225,7 +308,8 @@ func headerOf(cs *pb.Case) []headerValue {
 // table). A step their role may take but the case's state does not allow
 // has no form. The API still decides when the form is sent, and a finer
 // refusal shows beside the form.
-func (c *Console) stepForms(s *session, cs *pb.Case, posted string) []stepForm {
+func (c *Console) stepForms(s *session, page *casePage, posted string) []stepForm {
+	cs := page.Case
 	var out []stepForm
 	for _, m := range caseSteps() {
 		step := string(m.Name())
@@ -237,7 +321,7 @@ func (c *Console) stepForms(s *session, cs *pb.Case, posted string) []stepForm {
 			continue // the caller adds the posted form with its values
 		}
 		f := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: cs.GetEtag(), RequestID: newRequestID(), Open: true}
-		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil)
+		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil, page.Choices)
 		out = append(out, f)
 	}
 	return out
@@ -290,6 +374,9 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		c.renderStep(w, r, s, number, m, form, vals, errs)
 		return
 	}
+	if step == "MergeCase" && !c.mergeChecked(w, r, s, number, m, msg, &form, vals) {
+		return
+	}
 	out := new(pb.Case)
 	err = c.cfg.Conn.Invoke(c.apiContext(r, s), method, req, out)
 	if err == nil {
@@ -329,6 +416,43 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	c.renderStep(w, r, s, number, m, form, vals, errs)
 }
 
+// mergeChecked reads the case a merge would absorb, by the number typed,
+// and reports whether the merge may be sent: only once the person has
+// seen that case. The first send shows it in the form (with its etag and
+// name hidden); the next sends the merge with that etag, and a case
+// number changed since is checked anew. A case the person may not see is
+// said as absent, as the API says it.
+func (c *Console) mergeChecked(w http.ResponseWriter, r *http.Request, s *session, number string, m protoreflect.MethodDescriptor, msg protoreflect.Message, form *stepForm, vals url.Values) bool {
+	fields := m.Input().Fields()
+	absorbed := strings.TrimSpace(vals.Get("absorbed_case"))
+	if absorbed == "" {
+		return true // the API says it is required
+	}
+	if !strings.HasPrefix(absorbed, "cases/") {
+		absorbed = "cases/" + absorbed
+	}
+	msg.Set(fields.ByName("absorbed_case"), protoreflect.ValueOfString(absorbed))
+	if etag := vals.Get("absorbed_etag"); etag != "" && vals.Get("absorbed_checked") == absorbed {
+		msg.Set(fields.ByName("absorbed_etag"), protoreflect.ValueOfString(etag))
+		return true
+	}
+	lang := language(r)
+	errs := map[string]string{}
+	cs, err := c.api.cases.GetCase(c.apiContext(r, s), &pb.GetCaseRequest{Name: absorbed})
+	switch {
+	case status.Code(err) == codes.NotFound || status.Code(err) == codes.InvalidArgument:
+		form.Error = c.catalogs.text(lang, "form.fix")
+		errs["absorbed_case"] = c.catalogs.text(lang, "link.notfound")
+	case err != nil:
+		c.apiError(w, r, s, err)
+		return false
+	default:
+		form.Check = &mergeCheck{Name: absorbed, Case: cs}
+	}
+	c.renderStep(w, r, s, number, m, *form, vals, errs)
+	return false
+}
+
 // renderStep shows the case page again with the posted form open, what
 // was typed in it, and the API's answer; for a stale edit, what changed
 // since the form was rendered and the case's new etag.
@@ -339,12 +463,12 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 		c.apiError(w, r, s, err)
 		return
 	}
-	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs)
+	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs, page.Choices)
 	// A field the API names but the form has not (a rule over the whole
 	// request) is said above the form.
 	for k, e := range errs {
 		if !slices.ContainsFunc(form.Fields, func(f formField) bool { return f.Name == k }) && !strings.Contains(k, "[") {
-			form.Error += " " + k + ": " + e
+			form.Error += " " + c.catalogs.fieldName(lang, k) + ": " + e
 		}
 	}
 	if form.Stale != nil {
@@ -360,10 +484,13 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 			}
 		}
 	}
-	page.Forms = append([]stepForm{form}, c.stepForms(s, page.Case, form.Step)...)
+	page.Forms = append([]stepForm{form}, c.stepForms(s, page, form.Step)...)
 	code := http.StatusBadRequest
-	if form.Stale != nil {
+	switch {
+	case form.Stale != nil:
 		code = http.StatusConflict
+	case form.Check != nil:
+		code = http.StatusOK
 	}
 	c.render(w, r, code, "case", view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page})
 }
@@ -415,20 +542,27 @@ type showLine struct {
 	Value string // "" for a heading
 }
 
+// shown is how a part of the case is shown: in the page's language, with
+// units by their names as the rest of the page names them.
+type shown struct {
+	lang string
+	unit func(name string) string
+}
+
 // showList shows a repeated field of a message, one heading per item.
-func (c *Console) showList(lang string, m protoreflect.Message, field protoreflect.Name) []showLine {
+func (c *Console) showList(sh shown, m protoreflect.Message, field protoreflect.Name) []showLine {
 	fd := m.Descriptor().Fields().ByName(field)
 	list := m.Get(fd).List()
 	var out []showLine
 	for i := range list.Len() {
 		out = append(out, showLine{Depth: 0, Key: "field." + string(field), Value: "#" + strconv.Itoa(i+1)})
-		out = append(out, c.showMessage(lang, list.Get(i).Message(), 1)...)
+		out = append(out, c.showMessage(sh, list.Get(i).Message(), 1)...)
 	}
 	return out
 }
 
 // showMessage shows the fields a message has set, in the page's language.
-func (c *Console) showMessage(lang string, m protoreflect.Message, depth int) []showLine {
+func (c *Console) showMessage(sh shown, m protoreflect.Message, depth int) []showLine {
 	var out []showLine
 	fds := m.Descriptor().Fields()
 	for i := range fds.Len() {
@@ -442,25 +576,26 @@ func (c *Console) showMessage(lang string, m protoreflect.Message, depth int) []
 		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
 			for j := range v.List().Len() {
 				out = append(out, showLine{Depth: depth, Key: key, Value: "#" + strconv.Itoa(j+1)})
-				out = append(out, c.showMessage(lang, v.List().Get(j).Message(), depth+1)...)
+				out = append(out, c.showMessage(sh, v.List().Get(j).Message(), depth+1)...)
 			}
 		case fd.IsList():
 			var parts []string
 			for j := range v.List().Len() {
-				parts = append(parts, c.showScalar(lang, fd, v.List().Get(j)))
+				parts = append(parts, c.showScalar(sh, fd, v.List().Get(j)))
 			}
 			out = append(out, showLine{Depth: depth, Key: key, Value: strings.Join(parts, "; ")})
 		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() != "google.protobuf.Timestamp":
 			out = append(out, showLine{Depth: depth, Key: key})
-			out = append(out, c.showMessage(lang, v.Message(), depth+1)...)
+			out = append(out, c.showMessage(sh, v.Message(), depth+1)...)
 		default:
-			out = append(out, showLine{Depth: depth, Key: key, Value: c.showScalar(lang, fd, v)})
+			out = append(out, showLine{Depth: depth, Key: key, Value: c.showScalar(sh, fd, v)})
 		}
 	}
 	return out
 }
 
-func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+func (c *Console) showScalar(sh shown, fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+	lang := sh.lang
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
 		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
@@ -478,6 +613,12 @@ func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v pro
 		}
 		return prototext.Format(v.Message().Interface())
 	case protoreflect.StringKind:
+		if unit := v.String(); strings.HasPrefix(unit, "units/") || strings.HasPrefix(unit, "policeUnits/") {
+			return sh.unit(unit)
+		}
+		if d, err := time.Parse(time.DateOnly, v.String()); err == nil && strings.HasSuffix(string(fd.Name()), "_date") {
+			return d.Format("02/01/2006") // a date of the API's, as the page's times show dates
+		}
 		if codedFields[string(fd.Name())] {
 			if t, ok := c.catalogs[lang]["code."+v.String()]; ok {
 				return t
@@ -485,6 +626,15 @@ func (c *Console) showScalar(lang string, fd protoreflect.FieldDescriptor, v pro
 		}
 	}
 	return v.String()
+}
+
+// codeText is a code the API documents in the page's language
+// ("code.VALUE"), or the code as the API gives it.
+func (c *Console) codeText(lang, code string) string {
+	if t, ok := c.catalogs[lang]["code."+code]; ok {
+		return t
+	}
+	return code
 }
 
 // codedFields are the string fields of the API's messages whose values are

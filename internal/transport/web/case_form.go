@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -23,12 +24,32 @@ import (
 // here: strings (a text area past 500 characters), enums as selects with
 // catalog labels, repeated enums as check boxes, bools, numbers,
 // timestamps in Vietnam time, "YYYY-MM-DD" dates, nested messages as
-// fieldsets and repeated messages as a few rows. The form holds no rule:
-// the API validates what is posted and the page shows its answer.
+// fieldsets and repeated messages as a few rows. A field that names a
+// part of the case by its id (a deadline) is a choice among the case's
+// own, by what they are. The form holds no rule: the API validates what
+// is posted and the page shows its answer.
 
 // stepFields are the fields every step request has; the form fills them
 // in itself (the case, the etag it was rendered from, a retry's id).
 var stepFields = map[protoreflect.Name]bool{"name": true, "etag": true, "request_id": true}
+
+// checkedFields are the fields the console fills from a check of what the
+// person typed beside them: a merge's absorbed case is shown to the
+// person before the merge, and its etag is that of the version shown
+// (mergeCheck).
+var checkedFields = map[protoreflect.Name]bool{"absorbed_etag": true}
+
+// stepCodes are the step fields whose values are codes the API documents
+// rather than an enum (the process's own constants): each is a choice
+// among its codes, labelled from the catalogs ("code.VALUE"), as the case
+// page shows them.
+var stepCodes = map[protoreflect.FullName][]string{
+	"childcase.v1.RecordReviewRequest.outcome":        {process.ReviewNewPlanCycle, process.ReviewProposeClosure},
+	"childcase.v1.RecordServiceProgressRequest.state": {process.ServiceInProgress, process.ServiceCompleted, process.ServiceCancelled},
+	"childcase.v1.EndSeparationRequest.outcome":       {process.SeparationReturnedHome, process.SeparationAlternativeCare},
+	"childcase.v1.RecordCourtDecisionRequest.outcome": {process.SeparationReturnedHome, process.SeparationAlternativeCare},
+	"childcase.v1.RecordPoliceOutcomeRequest.outcome": {process.PoliceProsecuted, process.PoliceNotProsecuted, process.PoliceSuspended},
+}
 
 // repeatedRows is how many rows a repeated message (a plan's services, a
 // meeting's participants) gets; empty rows are not sent.
@@ -79,19 +100,40 @@ type formField struct {
 	Error    string // the API's word on it, or the console's when it cannot be read
 }
 
-type formOption struct{ Value, Key string }
+// formOption is a choice of a select: its value, and the catalog key of
+// its text, or the text itself (Label) for a part of the case.
+type formOption struct{ Value, Key, Label string }
+
+// fieldChoices are the choices of the fields that name a part of the case
+// by its id, by field path: a person knows a deadline by its kind, unit
+// and due time, never by the number the API takes.
+type fieldChoices map[string][]formOption
 
 // buildFields returns the form lines of a request message, with the
-// values typed (vals, nil for a fresh form) and the errors by field path.
-func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string, vals url.Values, errs map[string]string) []formField {
+// values typed (vals, nil for a fresh form), the errors by field path and
+// the choices of the fields that name a part of the case.
+func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string, vals url.Values, errs map[string]string, choices fieldChoices) []formField {
 	var out []formField
 	for i := range md.Fields().Len() {
 		fd := md.Fields().Get(i)
-		if prefix == "" && stepFields[fd.Name()] {
+		if prefix == "" && (stepFields[fd.Name()] || checkedFields[fd.Name()]) {
 			continue
 		}
 		name := prefix + string(fd.Name())
 		f := formField{Name: name, ID: formID + "-" + idSafe(name), Key: "field." + string(fd.Name()), Required: required(fd), Error: errs[name]}
+		if opts, ok := choices[name]; ok && !fd.IsList() {
+			f.Kind, f.Options, f.Value = "select", opts, vals.Get(name)
+			out = append(out, f)
+			continue
+		}
+		if codes, ok := stepCodes[fd.FullName()]; ok {
+			f.Kind, f.Value = "select", vals.Get(name)
+			for _, code := range codes {
+				f.Options = append(f.Options, formOption{Value: code, Key: "code." + code})
+			}
+			out = append(out, f)
+			continue
+		}
 		switch {
 		case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() == "google.protobuf.Timestamp" && !fd.IsList():
 			f.Kind, f.Value = "datetime", vals.Get(name)
@@ -99,7 +141,7 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 			for row := range repeatedRows {
 				p := name + "[" + strconv.Itoa(row) + "]"
 				out = append(out, formField{Kind: "begin", Key: f.Key, Row: row + 1, Error: errs[p]})
-				out = append(out, buildFields(formID, fd.Message(), p+".", vals, errs)...)
+				out = append(out, buildFields(formID, fd.Message(), p+".", vals, errs, choices)...)
 				out = append(out, formField{Kind: "end"})
 			}
 			continue
@@ -118,7 +160,7 @@ func buildFields(formID string, md protoreflect.MessageDescriptor, prefix string
 				break
 			}
 			out = append(out, formField{Kind: "begin", Key: f.Key, Error: errs[name]})
-			out = append(out, buildFields(formID, sub, name+".", vals, errs)...)
+			out = append(out, buildFields(formID, sub, name+".", vals, errs, choices)...)
 			out = append(out, formField{Kind: "end"})
 			continue
 		case fd.Kind() == protoreflect.EnumKind && fd.IsList():
@@ -200,7 +242,7 @@ func fillRequest(msg protoreflect.Message, prefix string, vals url.Values, errs 
 	md := msg.Descriptor()
 	for i := range md.Fields().Len() {
 		fd := md.Fields().Get(i)
-		if prefix == "" && stepFields[fd.Name()] {
+		if prefix == "" && (stepFields[fd.Name()] || checkedFields[fd.Name()]) {
 			continue
 		}
 		name := prefix + string(fd.Name())

@@ -193,6 +193,9 @@ func (c *Console) intakeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /reports/new", c.signed(c.intakePost))
 	mux.HandleFunc("GET /reports/saved/{id}", c.signed(c.intakeSaved))
 	mux.HandleFunc("GET /reports/{id}", c.signed(c.intakeReport))
+	// The report's page posts to itself to attach the report to a case, so
+	// that a refused link is answered at the page's own path.
+	mux.HandleFunc("POST /reports/{id}", c.signed(c.linkReport))
 }
 
 // intakeNew shows a blank form with a new request id, received now.
@@ -698,6 +701,16 @@ type savedPage struct {
 	Commune    string
 	First      *pb.Deadline // the case's first open deadline
 	Candidates []string     // case numbers the API answered this session's save with
+	// Link is the form that attaches a report in no case to a case, for
+	// those who may (LinkReport); nil when it is not offered.
+	Link *linkForm
+}
+
+// linkForm is the form that attaches a report to a case: the case number
+// typed, the request id that makes a retry harmless, and the API's answer.
+type linkForm struct {
+	Case, RequestID string
+	Error, Detail   string
 }
 
 // intakeSaved is the confirmation of a save this session made: "Đã
@@ -730,6 +743,51 @@ func (c *Console) intakeReport(w http.ResponseWriter, r *http.Request, s *sessio
 	c.showReport(w, r, s, savedPage{}, "reports/"+r.PathValue("id"))
 }
 
+// linkReport attaches a report that is in no case to the case whose
+// number was typed (LinkReport), with the form's request id, so that a
+// second click or a retry links once. A refusal shows the report's page
+// again with the number typed and the API's reason; a case the person
+// may not see is refused as absent, as the API refuses it.
+func (c *Console) linkReport(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil {
+		c.notFoundFor(w, r, s)
+		return
+	}
+	form := &linkForm{Case: strings.TrimSpace(r.PostFormValue("case")), RequestID: r.PostFormValue("request_id")}
+	if !requestIDPattern.MatchString(form.RequestID) {
+		form.RequestID = newRequestID()
+	}
+	number := strings.TrimPrefix(form.Case, "cases/")
+	if number == "" {
+		form.Error = c.catalogs.text(language(r), "rule.required")
+		c.showReport(w, r, s, savedPage{Link: form}, "reports/"+id)
+		return
+	}
+	_, err := c.api.reports.LinkReport(c.apiContext(r, s), &pb.LinkReportRequest{
+		Name: "reports/" + id, Case: "cases/" + number, RequestId: form.RequestID,
+	})
+	if err == nil {
+		http.Redirect(w, r, "/reports/"+url.PathEscape(id)+"?done=link", http.StatusSeeOther)
+		return
+	}
+	lang := language(r)
+	switch status.Code(err) {
+	case codes.NotFound:
+		// The case, or the report: a report the person may not see is
+		// answered as not found when the page reads it again.
+		form.Error = c.catalogs.text(lang, "link.notfound")
+	default:
+		said, ok := c.catalogs.refused(lang, err)
+		if !ok {
+			c.apiError(w, r, s, err)
+			return
+		}
+		form.Error, form.Detail = said.Text, said.Detail
+	}
+	c.showReport(w, r, s, savedPage{Link: form}, "reports/"+id)
+}
+
 func (c *Console) showReport(w http.ResponseWriter, r *http.Request, s *session, page savedPage, name string) {
 	rep, err := c.api.reports.GetReport(c.apiContext(r, s), &pb.GetReportRequest{Name: name})
 	if err != nil {
@@ -737,6 +795,12 @@ func (c *Console) showReport(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	page.ReportID, page.Report = strings.TrimPrefix(rep.GetName(), "reports/"), rep
+	switch {
+	case rep.GetCase() != "" || !mayUse(s, "ReportService/LinkReport"):
+		page.Link = nil
+	case page.Link == nil:
+		page.Link = &linkForm{RequestID: newRequestID()}
+	}
 	c.showSaved(w, r, s, page, strings.TrimPrefix(rep.GetCase(), "cases/"))
 }
 
@@ -764,5 +828,13 @@ func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, 
 	if page.Saved {
 		title = "intake.saved.title"
 	}
-	c.render(w, r, http.StatusOK, "intake_saved", view{User: &s.user, CSRF: s.csrf, Title: title, Data: page})
+	v := view{User: &s.user, CSRF: s.csrf, Title: title, Data: page}
+	code := http.StatusOK
+	switch {
+	case page.Link != nil && page.Link.Error != "":
+		code = http.StatusUnprocessableEntity
+	case r.URL.Query().Get("done") == "link" && page.CaseNumber != "":
+		v.Flash = "link.done"
+	}
+	c.render(w, r, code, "intake_saved", v)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 )
 
 // queueTabs are the lists of the queues page, in the order shown: the
@@ -45,6 +46,11 @@ const queuePageSize = 50
 
 func (c *Console) queues(w http.ResponseWriter, r *http.Request, s *session) {
 	tab := r.URL.Query().Get("tab")
+	if tab == "" && !access.WorksUnitQueues(s.user.Role) {
+		// A hotline operator's unit is responsible for no case: their
+		// list is their scope, the cases of their own reports.
+		tab = "all"
+	}
 	q := queueTabs[0]
 	for _, t := range queueTabs {
 		if t.ID == tab {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -43,7 +44,7 @@ func (cs catalogs) refused(lang string, err error) (refusalText, bool) {
 		for _, d := range st.Details() {
 			if br, ok := d.(*errdetails.BadRequest); ok {
 				for _, v := range br.GetFieldViolations() {
-					lines = append(lines, v.GetField()+": "+cs.rule(lang, v))
+					lines = append(lines, cs.fieldName(lang, v.GetField())+": "+cs.rule(lang, v))
 				}
 			}
 		}
@@ -68,6 +69,32 @@ func (cs catalogs) rule(lang string, v *errdetails.BadRequest_FieldViolation, sc
 		}
 	}
 	return v.GetDescription()
+}
+
+// fieldName names a field of the API's, by its path ("end_date",
+// "services[0].owner"), as the pages name it: the catalog's "field.NAME"
+// of each part that has one, with a repeated item's number ("Dịch vụ 1 ·
+// Tên"); a field whose own name has no text keeps its path.
+func (cs catalogs) fieldName(lang, path string) string {
+	segs := strings.Split(path, ".")
+	var parts []string
+	for i, seg := range segs {
+		name, index, _ := strings.Cut(seg, "[")
+		text, ok := cs[lang]["field."+name]
+		switch {
+		case !ok && i == len(segs)-1:
+			return path
+		case !ok:
+			continue
+		}
+		if index != "" {
+			if n, err := strconv.Atoi(strings.TrimSuffix(index, "]")); err == nil {
+				text += " " + strconv.Itoa(n+1)
+			}
+		}
+		parts = append(parts, text)
+	}
+	return strings.Join(parts, " · ")
 }
 
 // String is the refusal on one line, for the places that have one.

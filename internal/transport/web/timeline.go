@@ -139,8 +139,16 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 		}
 		return v.T(f.key, args...)
 	}
+	if slices.Contains(codeDetails, e.GetKind()) {
+		return c.codeText(lang, e.GetDetail())
+	}
 	return e.GetDetail()
 }
+
+// codeDetails are the event kinds whose detail is an outcome code the API
+// documents (the process's constants, as the step forms offer them),
+// said by its catalog text ("code.VALUE").
+var codeDetails = []string{"REVIEW_RECORDED", "POLICE_OUTCOME", "COURT_DECISION_RECORDED", "SEPARATION_ENDED"}
 
 // detailPart shows one part of a detail.
 func (v view) detailPart(a detailArg, s string) string {

@@ -137,3 +137,27 @@ func TestTransferDeclinedForAnotherUnitIsSaid(t *testing.T) {
 		}
 	}
 }
+
+// A timeline entry whose detail is an outcome code the API documents (a
+// review's, the police's, a court's, a separation's end) says it in the
+// page's language, as the case's sections say the same codes.
+func TestTimelineOutcomeCodesInThePagesLanguage(t *testing.T) {
+	c := testConsole(t)
+	for kind, code := range map[string]string{
+		"REVIEW_RECORDED":         "PROPOSE_CLOSURE",
+		"POLICE_OUTCOME":          "PROSECUTED",
+		"COURT_DECISION_RECORDED": "RETURNED_HOME",
+		"SEPARATION_ENDED":        "ALTERNATIVE_CARE",
+	} {
+		for _, lang := range languages {
+			got := c.eventDetail(lang, &pb.CaseEvent{Kind: kind, Detail: code}, nil, func(s string) string { return s })
+			if want := c.catalogs.text(lang, "code."+code); got != want {
+				t.Errorf("%s: %s %s reads %q, want %q", lang, kind, code, got, want)
+			}
+		}
+	}
+	// A note's words are shown as typed, even one that spells a code.
+	if got := c.eventDetail("vi", &pb.CaseEvent{Kind: "NOTE_ADDED", Detail: "DRAFT"}, nil, func(s string) string { return s }); got != "DRAFT" {
+		t.Errorf("a note reading DRAFT shows as %q", got)
+	}
+}
