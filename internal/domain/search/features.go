@@ -122,14 +122,21 @@ func nameFeatures(syl []string, k nameKinds) []feature {
 }
 
 // queryNameFeatures returns the features a query's name looks up: those
-// of nameFeatures, and for a name of two syllables also that name as the
+// of nameFeatures; for a name of two syllables also that name as the
 // short form (family and given name, either order) of a longer name,
 // since a second caller often knows a child by those two and not the
-// middle names, which nameFeatures gives only a name of three or more.
+// middle names, which nameFeatures gives only a name of three or more;
+// and the name's syllables sorted as a part (all syllables but one) of a
+// name one syllable longer: a caller who leaves out the family name or a
+// middle name ("Thị Hồng Nhung", "Hồng Nhung" for "Nguyễn Hồng Nhung") is
+// one syllable off too.
 func queryNameFeatures(syl []string, k nameKinds) []feature {
 	out := nameFeatures(syl, k)
 	if len(syl) == 2 {
 		out = append(out, feature{k.short, syl[0] + " " + syl[1]}, feature{k.short, syl[1] + " " + syl[0]})
+	}
+	if len(syl) >= 2 {
+		out = append(out, feature{k.part, strings.Join(slices.Sorted(slices.Values(syl)), " ")})
 	}
 	return out
 }
