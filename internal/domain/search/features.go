@@ -192,6 +192,36 @@ func communes(reg *units.Registry, k units.Key) []string {
 	return slices.Compact(out)
 }
 
+// queryCommunes returns the communes a query's commune k looks up: those
+// of communes, each with the versions of the same commune before and
+// after it (units.Registry.Versions): a commune of 2020 that kept its code
+// and name into 2025-01 is the same place, though the data link neither
+// set to the other. So a search under today's Phường Ba Đình finds a case
+// of 2023 recorded under Trúc Bạch, one of its 2025-01 predecessors, and
+// an intake of a report of 2023 (Trúc Bạch of 2020) finds today's case.
+// Only the query widens: the index keeps each case's communes as written,
+// so no entry changes.
+func queryCommunes(reg *units.Registry, k units.Key) []string {
+	if k.IsZero() || reg == nil {
+		return communes(reg, k)
+	}
+	var out []string
+	for _, v := range reg.Versions(k) {
+		for _, c := range communes(reg, v) {
+			kc, err := units.ParseKey(c)
+			if err != nil {
+				out = append(out, c)
+				continue
+			}
+			for _, w := range reg.Versions(kc) {
+				out = append(out, w.String())
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // birthYears returns the birth years a child's age allows on day: the
 // year of the birth date, or for an estimated age the years within spread
 // of the two it allows exactly (day.Year-age-1 and day.Year-age).
@@ -357,7 +387,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	var cms []string
 	if !q.Commune.IsZero() {
-		cms = communes(reg, q.Commune)
+		cms = queryCommunes(reg, q.Commune)
 		for _, c := range cms {
 			add(FieldCommune, weightCommune, feature{kindCommune, c})
 		}
