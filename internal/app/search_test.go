@@ -446,6 +446,41 @@ func TestSearchTakesACommuneOfBeforeTheReform(t *testing.T) {
 	wantField(t, err, "commune_code")
 }
 
+// A commune of 2020 is searched as the commune it still was in 2025-01
+// when it kept its code and name (issue 12: "a commune of 2020 vs 2025"),
+// although the data link the 2020 set to no later one. A case of 2023 in
+// Trúc Bạch (00004@2020-01-01) is found under today's Ba Đình (00004,
+// into which Trúc Bạch of 2025-01 went), and a case of 2023 in Quán Thánh
+// (00013@2020-01-01) under Ba Đình and under Quán Thánh's own code; a
+// case of 2023 in Nguyễn Trung Trực (00010), which ended on 2024-12-31
+// into no commune the data name, is found under its own code only.
+func TestSearchTakesACommuneOf2020(t *testing.T) {
+	ts := startServer(t, "")
+	in2023 := func(name, commune string) string {
+		t.Helper()
+		r := anonymousCallAbout(name, 9)
+		r.ReceiveTime = timestamppb.New(time.Date(2023, 3, 10, 9, 0, 0, 0, hanoi))
+		r.IncidentCommuneCode = commune
+		created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := getCase(t, ts, operatorID, created.GetCase()).GetIncidentUnit(), "units/"+commune+"@2020-01-01"; got != want {
+			t.Fatalf("a case of 2023 recorded under %s, want %s", got, want)
+		}
+		return created.GetCase()
+	}
+	trucBach := in2023("Trần Thị Thu Hà", "00004")
+	quanThanh := in2023("Phạm Thị Thu Hà", "00013")
+	nguyenTrungTruc := in2023("Lê Thị Thu Hà", "00010")
+	wantFoundUnder(t, ts, "Tran Thi Thu Haa", "00004", trucBach)
+	wantFoundUnder(t, ts, "Pham Thi Thu Haa", "00004", quanThanh)
+	wantFoundUnder(t, ts, "Pham Thi Thu Haa", "00013", quanThanh)
+	wantFoundUnder(t, ts, "Le Thi Thu Haa", "00010", nguyenTrungTruc)
+	wantFoundUnder(t, ts, "Le Thi Thu Haa", "00004", "")
+	wantFoundUnder(t, ts, "Tran Thi Thu Haa", "00070", "") // Hoàn Kiếm
+}
+
 // wantFoundUnder searches for the name one syllable off under the commune
 // code: only the commune lifts a case to a candidate, so the search finds
 // the case want alone, matched on its commune, or nothing when want is "".

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"testing"
@@ -258,4 +259,49 @@ func TestStatisticsCountALateRecordingUnderTheUnitThatRecordedIt(t *testing.T) {
 	}
 	ts.stop()
 	checkFile(t, ts.cfg.DBPath)
+}
+
+// A month and a day end at Vietnam's midnight, not UTC's (issue 13: the
+// statistics of a period of Vietnam's days). A report at 23:30 on 31
+// January in Hanoi (16:30 UTC) counts in January and on the 31st; one at
+// 00:30 on 1 February (17:30 UTC on 31 January) counts in February. The
+// city's numbers come from the counters (whole months, and the daily
+// cells of a period's ends), the chair's from the records: both agree.
+func TestStatisticsDaysEndAtHanoiMidnight(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 2, 1, 1, 0), "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	openCase(t, ts, hn(2026, 1, 31, 23, 30), "00004")
+	openCase(t, ts, hn(2026, 2, 1, 0, 30), "00004")
+	stats := pb.NewStatisticsServiceClient(ts.conn)
+	for _, who := range []string{"city", "bd.chair"} {
+		for _, tc := range []struct {
+			start, end string
+			want       map[string]int32 // cases opened (and reports) by month
+		}{
+			{"2026-01-01", "2026-01-31", map[string]int32{"2026-01": 1}},
+			{"2026-01-31", "2026-01-31", map[string]int32{"2026-01": 1}},
+			{"2026-02-01", "2026-02-01", map[string]int32{"2026-02": 1}},
+			{"2026-02-01", "2026-02-28", map[string]int32{"2026-02": 1}},
+			{"2026-01-15", "2026-02-10", map[string]int32{"2026-01": 1, "2026-02": 1}},
+			{"2026-01-01", "2026-01-30", map[string]int32{}},
+		} {
+			got, err := stats.GetStatistics(ts.as(t, who), &pb.GetStatisticsRequest{StartDate: tc.start, EndDate: tc.end, GroupBy: []string{"month"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened, reports := map[string]int32{}, map[string]int32{}
+			for _, g := range got.GetGroups() {
+				if n := g.GetCasesOpened(); n != 0 {
+					opened[g.GetKey()[0].GetValue()] = n
+				}
+				if n := g.GetReports(); n != 0 {
+					reports[g.GetKey()[0].GetValue()] = n
+				}
+			}
+			if !maps.Equal(opened, tc.want) || !maps.Equal(reports, tc.want) {
+				t.Errorf("%s, %s to %s: cases opened %v, reports %v, want %v of each", who, tc.start, tc.end, opened, reports, tc.want)
+			}
+		}
+	}
 }

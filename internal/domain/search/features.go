@@ -122,14 +122,21 @@ func nameFeatures(syl []string, k nameKinds) []feature {
 }
 
 // queryNameFeatures returns the features a query's name looks up: those
-// of nameFeatures, and for a name of two syllables also that name as the
+// of nameFeatures; for a name of two syllables also that name as the
 // short form (family and given name, either order) of a longer name,
 // since a second caller often knows a child by those two and not the
-// middle names, which nameFeatures gives only a name of three or more.
+// middle names, which nameFeatures gives only a name of three or more;
+// and the name's syllables sorted as a part (all syllables but one) of a
+// name one syllable longer: a caller who leaves out the family name or a
+// middle name ("Thị Hồng Nhung", "Hồng Nhung" for "Nguyễn Hồng Nhung") is
+// one syllable off too.
 func queryNameFeatures(syl []string, k nameKinds) []feature {
 	out := nameFeatures(syl, k)
 	if len(syl) == 2 {
 		out = append(out, feature{k.short, syl[0] + " " + syl[1]}, feature{k.short, syl[1] + " " + syl[0]})
+	}
+	if len(syl) >= 2 {
+		out = append(out, feature{k.part, strings.Join(slices.Sorted(slices.Values(syl)), " ")})
 	}
 	return out
 }
@@ -180,6 +187,36 @@ func communes(reg *units.Registry, k units.Key) []string {
 	}
 	for _, s := range reg.Successors(k) {
 		out = append(out, s.String())
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// queryCommunes returns the communes a query's commune k looks up: those
+// of communes, each with the versions of the same commune before and
+// after it (units.Registry.Versions): a commune of 2020 that kept its code
+// and name into 2025-01 is the same place, though the data link neither
+// set to the other. So a search under today's Phường Ba Đình finds a case
+// of 2023 recorded under Trúc Bạch, one of its 2025-01 predecessors, and
+// an intake of a report of 2023 (Trúc Bạch of 2020) finds today's case.
+// Only the query widens: the index keeps each case's communes as written,
+// so no entry changes.
+func queryCommunes(reg *units.Registry, k units.Key) []string {
+	if k.IsZero() || reg == nil {
+		return communes(reg, k)
+	}
+	var out []string
+	for _, v := range reg.Versions(k) {
+		for _, c := range communes(reg, v) {
+			kc, err := units.ParseKey(c)
+			if err != nil {
+				out = append(out, c)
+				continue
+			}
+			for _, w := range reg.Versions(kc) {
+				out = append(out, w.String())
+			}
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -350,7 +387,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	var cms []string
 	if !q.Commune.IsZero() {
-		cms = communes(reg, q.Commune)
+		cms = queryCommunes(reg, q.Commune)
 		for _, c := range cms {
 			add(FieldCommune, weightCommune, feature{kindCommune, c})
 		}

@@ -82,3 +82,45 @@ func TestANameWithoutItsMiddleNamesMeetsTheShortName(t *testing.T) {
 		}
 	}
 }
+
+// A caller who leaves out one syllable of the child's name, the family
+// name ("Thị Hồng Nhung") or a middle name ("Hồng Nhung" for "Trần Hồng
+// Nhung"), is one syllable off: the query's syllables, sorted, are a part
+// of the longer name (4), and with the commune that is the 5 a candidate
+// needs, typed without diacritics too. Without the commune it is not
+// enough, nor is a name two syllables short (the given name in the
+// commune, 2, and the commune, 1).
+func TestANameOneSyllableShortIsOneSyllableOff(t *testing.T) {
+	const commune = "00004@2025-07-01"
+	s, store, ids := indexCorpus(t, []corpusChild{
+		{Name: "Nguyễn Thị Hồng Nhung", BirthDate: "2017-05-01", Commune: commune, Caregiver: "Lê Thị Thu"},
+		{Name: "Trần Hồng Nhung", BirthDate: "2016-02-03", Commune: commune, Caregiver: "Phạm Văn Tâm"},
+	})
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey(commune))}
+	for _, tc := range []struct {
+		q     Query
+		child int // the index of the child the query must find, -1 for none found
+		score float64
+	}{
+		{Query{ChildName: "Thị Hồng Nhung", Commune: mustKey(commune)}, 0, 5},
+		{Query{ChildName: "thi hong nhung", Commune: mustKey(commune)}, 0, 5},
+		{Query{ChildName: "Nguyễn Hồng Nhung", Commune: mustKey(commune)}, 0, 5},
+		{Query{ChildName: "Hồng Nhung", Commune: mustKey(commune)}, 1, 5},
+		{Query{ChildName: "hong nhung", BirthDate: vntime.Date{Year: 2016, Month: 2, Day: 3}}, 1, 8},
+		{Query{ChildName: "Thị Hồng Nhung"}, -1, 0},
+		{Query{ChildName: "Nhung", Commune: mustKey(commune)}, -1, 0},
+	} {
+		got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+			return s.candidates(tx, worker, tc.q, MaxCandidates, "")
+		})
+		var found []string
+		ok := tc.child < 0 && len(got) == 0
+		for _, c := range got {
+			found = append(found, fmt.Sprintf("case %d score %v %v", c.Case.ID, c.Score, c.Matched))
+			ok = ok || (tc.child >= 0 && c.Case.ID == ids[tc.child] && c.Score == tc.score)
+		}
+		if !ok {
+			t.Errorf("%q in %v (born %v) found %v, want child %d (-1: none) scoring %v", tc.q.ChildName, tc.q.Commune, tc.q.BirthDate, found, tc.child, tc.score)
+		}
+	}
+}

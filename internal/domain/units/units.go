@@ -250,6 +250,39 @@ func (r *Registry) Predecessors(k Key) []Link {
 	return slices.Clone(r.preds[k])
 }
 
+// Versions returns the versions of k's unit that one commune ran through
+// without a change of name, k among them, oldest first: each next version
+// of the code began the day after the one before it ended, under the same
+// name and type. The 2025-01-01 data list every commune anew, and 493 of
+// their 526 carry the code and name they had since 2020 (Phường Trúc Bạch,
+// 00004@2020-01-01 and 00004@2025-01-01); the data record no link between
+// the two sets (see Successor), but a commune that kept its code and name
+// is the same place, which the search's commune needs (a case of 2023 in
+// Trúc Bạch is a case of today's Ba Đình). For a key the registry does not
+// hold it returns just k.
+func (r *Registry) Versions(k Key) []Key {
+	versions := r.byCode[k.Code]
+	i := slices.IndexFunc(versions, func(u Unit) bool { return u.Key == k })
+	if i < 0 {
+		return []Key{k}
+	}
+	same := func(a, b Unit) bool { // b follows a
+		return a.Name == b.Name && a.Type == b.Type && !a.ValidTo.IsZero() && a.ValidTo.AddDays(1) == b.ValidFrom
+	}
+	from, to := i, i
+	for from > 0 && same(versions[from-1], versions[from]) {
+		from--
+	}
+	for to+1 < len(versions) && same(versions[to], versions[to+1]) {
+		to++
+	}
+	out := make([]Key, 0, to-from+1)
+	for _, u := range versions[from : to+1] {
+		out = append(out, u.Key)
+	}
+	return out
+}
+
 // Successor returns the commune of the 2025-07-01 set that wholly succeeds
 // old, a commune of the 2025-01-01 set: the one the 2025 mapping sends all
 // of it to, when that is its only link. ok is false when old split or went

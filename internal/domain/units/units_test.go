@@ -629,3 +629,30 @@ func TestEnded(t *testing.T) {
 		}
 	}
 }
+
+// A commune that kept its code and name from the 2020 set into the
+// 2025-01 set is one place through both; a reused code under another
+// name (00004, Trúc Bạch, then Ba Đình) is not, and neither is a commune
+// the 2025-01 set does not carry on (Nguyễn Trung Trực, 00010).
+func TestVersions(t *testing.T) {
+	r := registry(t)
+	for _, tt := range []struct {
+		key  string
+		want []string
+	}{
+		{"00004@2020-01-01", []string{"00004@2020-01-01", "00004@2025-01-01"}},
+		{"00004@2025-01-01", []string{"00004@2020-01-01", "00004@2025-01-01"}},
+		{"00004@2025-07-01", []string{"00004@2025-07-01"}},
+		{"00013@2025-01-01", []string{"00013@2020-01-01", "00013@2025-01-01"}},
+		{"00010@2020-01-01", []string{"00010@2020-01-01"}},
+		{"99999@2025-07-01", []string{"99999@2025-07-01"}},
+	} {
+		var got []string
+		for _, k := range r.Versions(key(t, tt.key)) {
+			got = append(got, k.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Versions(%s) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
