@@ -599,22 +599,23 @@ func specificAssessment(p pb.CaseProcessServiceClient, worker context.Context, n
 		Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp", MeetingTime: timestamppb.New(meeting), MeetingChair: chairAttendee()})
 }
 
-// A meeting_time in the second the case was acknowledged is not "before"
-// the acknowledgement, whatever fraction of that second the service
-// recorded: the refusal shows the acknowledgement to the second, and a
-// worker who types that time back in must not be refused again. A second
-// earlier is before it.
-func TestMeetingInTheSecondOfTheAcknowledgement(t *testing.T) {
+// A meeting_time in the minute the case was acknowledged is not "before"
+// the acknowledgement, whatever second of that minute the service
+// recorded: people give times to the minute (the console's fields take
+// hh:mm), and a worker who acknowledges and records the meeting held then
+// must not be refused, nor one who types back the time a refusal showed.
+// A minute earlier is before it.
+func TestMeetingInTheMinuteOfTheAcknowledgement(t *testing.T) {
 	received := hn(2025, 4, 17, 9, 0)
 	ts := startServerAt(t, received, "")
 	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
 	p, worker := ts.process(), ts.as(t, "tb.worker")
 	acknowledged := hn(2025, 4, 17, 10, 0)
-	name, c := assessedInTrucBach(t, ts, received, acknowledged.Add(700*time.Millisecond))
+	name, c := assessedInTrucBach(t, ts, received, acknowledged.Add(37*time.Second+700*time.Millisecond))
 	ts.clock.Set(hn(2025, 4, 17, 11, 0))
 	_, err := specificAssessment(p, worker, name, c.GetEtag(), acknowledged.Add(-time.Second))
 	wantField(t, err, "meeting_time")
 	if _, err := specificAssessment(p, worker, name, c.GetEtag(), acknowledged); err != nil {
-		t.Fatalf("a meeting in the second of the acknowledgement: %v", err)
+		t.Fatalf("a meeting in the minute of the acknowledgement: %v", err)
 	}
 }

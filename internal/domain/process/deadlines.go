@@ -269,8 +269,11 @@ func cityPolice(tx datastore.IdentityReader, from string) string {
 // hanoi shows an instant as the users read it: Vietnam time.
 func hanoi(t time.Time) string { return t.In(vntime.Location()).Format(time.RFC3339) }
 
-// beforeSecondOf reports whether t lies before the second ref falls in.
-// A refusal shows ref to the second (hanoi), and a client that sends back
-// the time it was shown, or types a time to the second, must not be told
-// its time lies before the one it sent.
-func beforeSecondOf(t, ref time.Time) bool { return t.Before(ref.Truncate(time.Second)) }
+// beforeMinuteOf reports whether t lies before the minute ref falls in.
+// People give times to the minute (the console's fields take hh:mm), and
+// one who acknowledges a case and records the meeting held then, in the
+// same minute, must not be told the meeting lies before the
+// acknowledgement, nor a client that sends back a time it was shown to the
+// second. Taking the whole minute of ref admits a time at most 59 seconds
+// before it, which no deadline counts.
+func beforeMinuteOf(t, ref time.Time) bool { return t.Before(ref.Truncate(time.Minute)) }

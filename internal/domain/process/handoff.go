@@ -363,7 +363,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 		if at.After(s.now.Add(5 * time.Minute)) {
 			return model.InvalidField("forward_time", "time.not_future", "forward_time lies in the future")
 		}
-		if beforeSecondOf(at, r.AcknowledgeTime) {
+		if beforeMinuteOf(at, r.AcknowledgeTime) {
 			return model.InvalidField("forward_time", "time.after_acknowledgement", "forward_time lies before the police acknowledged the referral (%s)", hanoi(r.AcknowledgeTime))
 		}
 		r.State, r.ForwardTime, r.Investigators = model.PoliceForwarded, at.UTC(), investigators

@@ -257,11 +257,11 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 // (flagLate) for the responsible unit; late says so.
 func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied time.Time, late bool, err error) {
 	applied = at.UTC()
-	if beforeSecondOf(applied, s.c.ReceiveTime) {
+	if beforeMinuteOf(applied, s.c.ReceiveTime) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_before_receive",
 			"%s %s lies before case %s was first received (%s)", field, hanoi(applied), s.c.Number, hanoi(s.c.ReceiveTime))
 	}
-	if info := s.c.InformationTime(); beforeSecondOf(applied, info) {
+	if info := s.c.InformationTime(); beforeMinuteOf(applied, info) {
 		return time.Time{}, false, model.InvalidField(field, "time.not_before_reopen",
 			"%s %s lies before case %s was reopened (%s)", field, hanoi(applied), s.c.Number, hanoi(info))
 	}
@@ -415,7 +415,7 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 		if meeting.After(s.now.Add(clockSkew)) {
 			return model.InvalidField("meeting_time", "time.not_future", "meeting_time lies in the future")
 		}
-		if ack := s.acknowledgeTime(); beforeSecondOf(meeting, ack) {
+		if ack := s.acknowledgeTime(); beforeMinuteOf(meeting, ack) {
 			return model.InvalidField("meeting_time", "time.after_acknowledgement", "meeting_time lies before the case was acknowledged (%s)", hanoi(ack))
 		}
 		s.c.Status, s.c.PlanState, s.c.PlanCycle = model.StatusPlanning, model.PlanDraft, max(1, s.c.PlanCycle)
