@@ -572,6 +572,61 @@ func TestClocksPoliceForwardingRecordedLate(t *testing.T) {
 	}
 }
 
+// The README: a late record of the police's forwarding is "notified to
+// the police unit, the city police above it and the commune". With a
+// late_recording of 2 hours the record is late while D13 is still met in
+// time, so no escalation has let the city police in: the notice named it
+// but never reached its watch, and the case it named answered not found.
+// Told of it, the city police now sees the case in the police view, with
+// the referral recorded late and none of the ward police's clocks (none
+// was escalated to it), and lists it.
+func TestClocksLatePoliceForwardingReachesTheCityPolice(t *testing.T) {
+	ts := startServerAt(t, testNow, `{"late_recording": {"hours": 2}}`)
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi") // the city police, above the ward's
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	ts.addUser(t, "police.city", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ha-noi")
+	const police = "policeUnits/ca-ba-dinh"
+	name, _, cw := referWatched(t, ts, "police.city")
+	p, liaison := ts.process(), ts.as(t, "police.bd")
+	ts.clock.Advance(time.Hour)
+	if _, err := p.AcknowledgePoliceReferral(liaison, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/302"}); err != nil {
+		t.Fatalf("acknowledge: %v", err)
+	}
+	forwarded := ts.clock.Now().Add(time.Hour)
+	ts.clock.Advance(8 * time.Hour) // 9 hours after the referral: D13 runs until 24
+	pc, err := p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội", ForwardTime: timestamppb.New(forwarded)})
+	if err != nil {
+		t.Fatalf("forwarding: %v", err)
+	}
+	if r := pc.GetPoliceReferrals()[0]; !r.GetForwardLateRecording() {
+		t.Fatalf("the forwarding recorded 7 hours after it was made is not flagged late: %v", r)
+	}
+	if d := findDeadline(t, pc, "D13_POLICE_FORWARD", police); d.GetState() != "MET" || d.GetBreached() || len(d.GetEscalations()) != 0 {
+		t.Fatalf("D13 %s breached %v escalations %v; want met in time, never escalated", d.GetState(), d.GetBreached(), d.GetEscalations())
+	}
+
+	if n := cw.waitFor(t, "LATE_RECORDING", name); !slices.Contains(n.GetUnits(), "policeUnits/ca-ha-noi") {
+		t.Errorf("the late record's notice went to %v, want the city police among them", n.GetUnits())
+	}
+	cv := getCase(t, ts, "police.city", name)
+	if refs := cv.GetPoliceReferrals(); len(refs) != 1 || refs[0].GetPoliceUnit() != police || !refs[0].GetForwardLateRecording() {
+		t.Errorf("the city police's view shows the referrals %v, want the ward police's, flagged late", refs)
+	}
+	if len(cv.GetDeadlines()) != 0 || len(cv.GetReports()) != 0 || cv.GetDossier() != nil {
+		t.Errorf("the city police's view shows deadlines %v reports %v dossier %v; want none", cv.GetDeadlines(), cv.GetReports(), cv.GetDossier())
+	}
+	if got := queue(t, ts, "police.city", pb.CaseQueue_CASE_QUEUE_UNSPECIFIED); !slices.Equal(got, []string{name}) {
+		t.Errorf("the city police's list: %v, want [%s]", got, name)
+	}
+	// It was told, not handed the ward police's track: their steps stay
+	// theirs.
+	_, err = p.RecordPoliceOutcome(ts.as(t, "police.city"), &pb.RecordPoliceOutcomeRequest{Name: name, Etag: cv.GetEtag(), Outcome: "PROSECUTED"})
+	wantCode(t, err, codes.NotFound)
+}
+
 // assessedInTrucBach opens a case in Trúc Bạch received at received, and
 // has tb.worker acknowledge it at acknowledged and record its initial
 // assessment: a case ready for its specific assessment.

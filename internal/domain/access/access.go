@@ -117,7 +117,8 @@ func New(reg *units.Registry) *Policy { return &Policy{units: reg} }
 //     escalated or handed to the district;
 //   - city officers: every case;
 //   - police liaisons: the police view of cases referred to their unit,
-//     or whose police clock was escalated to it (the city police);
+//     or whose police clock was escalated to it, or a late record of
+//     whose police forwarding it was told of (the city police);
 //   - auditors and admins: none (they do not read case content).
 func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	var ok bool
@@ -241,9 +242,13 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 		}
 	}
 	c.Deadlines = deadlines
+	// The city police (the only unit ever alerted: escalations and late
+	// records go up the police chain to it) also sees each referral whose
+	// forwarding was recorded late, which it was told of (LATE_RECORDING).
+	alerted := slices.Contains(c.PoliceAlerted, policeUnit)
 	var own []model.PoliceReferral
 	for _, r := range c.PoliceReferrals {
-		if tracks[r.PoliceUnit] {
+		if tracks[r.PoliceUnit] || alerted && r.ForwardLateRecording {
 			own = append(own, r)
 		}
 	}
@@ -252,7 +257,7 @@ func PoliceView(c model.Case, policeUnit string) model.Case {
 	// the unit sees only that it was alerted itself (which is why it may
 	// see the case), or the escalation of another unit's clock would move
 	// its view's etag and update time.
-	if slices.Contains(c.PoliceAlerted, policeUnit) {
+	if alerted {
 		c.PoliceAlerted = []string{policeUnit}
 	} else {
 		c.PoliceAlerted = nil

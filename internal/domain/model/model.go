@@ -249,9 +249,9 @@ type Case struct {
 	// PoliceReferrals is the police track, oldest first.
 	PoliceReferrals []PoliceReferral
 	// PoliceAlerted are the police units a police clock of the case was
-	// escalated to (the city police): they see the case in the police
-	// view from then on, as a level a social clock escalates to joins
-	// Handlers.
+	// escalated to, or a late record of a police forwarding was notified
+	// to (the city police): they see the case in the police view from
+	// then on, as a level a social clock escalates to joins Handlers.
 	PoliceAlerted []string
 	// PoliceViews are, for each police unit that sees the case, the
 	// revision and time of the last change its police view shows

@@ -122,13 +122,16 @@ var policeTrack = []policeStage{
 	{model.PoliceDecided, "record the outcome", "its outcome is recorded already"},
 }
 
+// policeStageOf is how far along the police track a referral in state
+// is: its index in policeTrack, -1 for a state not on it.
+func policeStageOf(state string) int {
+	return slices.IndexFunc(policeTrack, func(x policeStage) bool { return x.state == state })
+}
+
 // policeFirst says what must happen first (or what happened already) to a
 // referral in state have, for a step that needs it in want.
 func policeFirst(have, want string) string {
-	at := func(state string) int {
-		return slices.IndexFunc(policeTrack, func(x policeStage) bool { return x.state == state })
-	}
-	h, w := at(have), at(want)
+	h, w := policeStageOf(have), policeStageOf(want)
 	switch {
 	case h < 0 || w < 0:
 		return "the step does not apply to it"

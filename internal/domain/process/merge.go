@@ -32,7 +32,8 @@ const mergeEventsPage = 500
 // deadline of a kind and ref the survivor also runs keeps the earlier
 // legal start and its due; the absorbed case's acknowledgement is met by
 // the merge when the survivor was acknowledged already; a police unit
-// referred on both keeps the earlier referral and that referral's clocks.
+// referred on both keeps the referral further along the police track (of
+// two as far along, the earlier) and that referral's clocks.
 // The absorbed case's clocks close and their timers go, so nothing fires
 // twice. Both cases must be open, unmerged, without a pending transfer,
 // and fully in the caller's scope; each gets a MERGED line on its
@@ -234,20 +235,26 @@ func (s *stepCtx) copyTimeline(ac *model.Case) error {
 
 // takeReferrals carries the absorbed case's police track over: a police
 // unit referred only on the absorbed case brings its referral; one
-// referred on both keeps the earlier referral. It returns the police units
-// whose referral came from the absorbed case.
+// referred on both keeps the referral further along the police track
+// (the one the police worked on: their reference number, forwarding,
+// decisions and outcome must not give way to a referral they never
+// touched), and of two as far along the earlier. It returns the police
+// units whose referral came from the absorbed case.
 func (s *stepCtx) takeReferrals(ac *model.Case) map[string]bool {
 	fromAbsorbed := map[string]bool{}
 	for _, r := range ac.PoliceReferrals {
 		i := slices.IndexFunc(s.c.PoliceReferrals, func(x model.PoliceReferral) bool { return x.PoliceUnit == r.PoliceUnit })
-		switch {
-		case i < 0:
+		if i < 0 {
 			s.c.PoliceReferrals = append(s.c.PoliceReferrals, r)
-		case r.ReferTime.Before(s.c.PoliceReferrals[i].ReferTime):
-			s.c.PoliceReferrals[i] = r
-		default:
+			fromAbsorbed[r.PoliceUnit] = true
 			continue
 		}
+		own := s.c.PoliceReferrals[i]
+		theirs, ours := policeStageOf(r.State), policeStageOf(own.State)
+		if theirs < ours || theirs == ours && !r.ReferTime.Before(own.ReferTime) {
+			continue
+		}
+		s.c.PoliceReferrals[i] = r
 		fromAbsorbed[r.PoliceUnit] = true
 	}
 	return fromAbsorbed
@@ -262,10 +269,10 @@ func (s *stepCtx) takeDeadlines(a *stepCtx, policeFromAbsorbed map[string]bool) 
 	sc, ac := s.c, a.c
 	survivorUnit := access.UnitName(sc.ResponsibleUnit)
 	for unit := range policeFromAbsorbed {
-		// The survivor's later referral gives way, and with it its clocks.
+		// The survivor's referral gives way, and with it its clocks.
 		for i := range sc.Deadlines {
 			if d := &sc.Deadlines[i]; d.Open() && d.Unit == unit {
-				s.cancel(d.Kind, d.Ref, "merged: the earlier referral from case "+ac.Number+" counts")
+				s.cancel(d.Kind, d.Ref, "merged: the referral from case "+ac.Number+" counts")
 			}
 		}
 	}
@@ -277,7 +284,7 @@ func (s *stepCtx) takeDeadlines(a *stepCtx, policeFromAbsorbed map[string]bool) 
 		police := strings.HasPrefix(d.Unit, "policeUnits/")
 		switch {
 		case police && !policeFromAbsorbed[d.Unit]:
-			a.cancel(d.Kind, d.Ref, "merged into "+sc.Number+", whose earlier referral counts")
+			a.cancel(d.Kind, d.Ref, "merged into "+sc.Number+", whose referral counts")
 			continue
 		case d.Kind == model.DeadlineAcknowledge && sc.Status != model.StatusAwaitingAcknowledgement:
 			// The survivor's unit has the child's case in hand: the merge

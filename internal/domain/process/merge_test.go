@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,4 +211,97 @@ func TestMergeIntoAnEmergencyShortensTheAcknowledgement(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(merged)
+}
+
+// A police unit referred on both cases keeps the track it worked on,
+// whichever case holds it: one case was referred first (09:10) and the
+// police never touched that referral, while on the other, referred at
+// 10:10, they acknowledged, forwarded to the investigators and, in the
+// second run, recorded nothing more, so its D16 runs. The merge must not
+// wipe that out for the older, untouched referral (the police view would
+// again ask them to acknowledge, their forwarding and outcome gone from
+// the case, their clocks replaced by the untouched referral's
+// acknowledgement and D13, long overdue).
+func TestMergeKeepsThePoliceTrackFurtherAlong(t *testing.T) {
+	for _, workedOnSurvivor := range []bool{true, false} {
+		t.Run(map[bool]string{true: "worked on the survivor", false: "worked on the absorbed case"}[workedOnSurvivor], func(t *testing.T) {
+			mergePoliceTracks(t, workedOnSurvivor)
+		})
+	}
+}
+
+func mergePoliceTracks(t *testing.T, workedOnSurvivor bool) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	hanoi := time.FixedZone("ICT", 7*3600)
+	at := func(d, h, m int) time.Time { return time.Date(2026, 3, d, h, m, 0, 0, hanoi) }
+	worker, chair, police := principal("worker.badinh"), principal("chair.badinh"), principal("police.badinh")
+	step := func(c model.Case, err error) model.Case {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	refer := func(c model.Case, when time.Time) model.Case {
+		t.Helper()
+		w.clk.Set(when)
+		return step(w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: "cases/" + c.Number, Etag: c.Etag()}, policeLocal, "Điều 146"))
+	}
+	w.clk.Set(at(2, 9, 0))
+	untouched := refer(w.openCaseAt(t, at(2, 9, 0), false, model.AbuseSexual), at(2, 9, 10))
+	w.clk.Set(at(2, 10, 0))
+	worked := refer(w.openCaseAt(t, at(2, 10, 0), false, model.AbuseSexual), at(2, 10, 10))
+	req := func(c model.Case) process.Request {
+		return process.Request{Case: "cases/" + worked.Number, Etag: c.Etag()}
+	}
+	w.clk.Set(at(2, 11, 0))
+	pv := step(w.eng.AcknowledgePoliceReferral(w.ctx, police, req(worked), "CA-BD/7"))
+	w.clk.Set(at(2, 12, 0))
+	pv = step(w.eng.RecordPoliceForwarding(w.ctx, police, req(pv), "CQĐT Công an TP Hà Nội", time.Time{}))
+	wantState, wantOutcome := model.PoliceForwarded, ""
+	if workedOnSurvivor {
+		w.clk.Set(at(5, 9, 0))
+		step(w.eng.RecordPoliceOutcome(w.ctx, police, req(pv), process.PoliceProsecuted))
+		wantState, wantOutcome = model.PoliceDecided, process.PoliceProsecuted
+	}
+
+	var err error
+	if err = w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		if worked, err = tx.CaseByNumber(worked.Number); err != nil {
+			return err
+		}
+		untouched, err = tx.CaseByNumber(untouched.Number)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sc, ac := worked, untouched
+	if !workedOnSurvivor {
+		sc, ac = untouched, worked
+	}
+	w.clk.Set(at(5, 10, 0))
+	merged := step(w.eng.MergeCase(w.ctx, chair, process.Request{Case: "cases/" + sc.Number, Etag: sc.Etag()},
+		process.Merge{Absorbed: "cases/" + ac.Number, AbsorbedEtag: ac.Etag(), Reason: "cùng một trẻ"}))
+
+	if n := len(merged.PoliceReferrals); n != 1 {
+		t.Fatalf("%d referrals after the merge, want one: %+v", n, merged.PoliceReferrals)
+	}
+	if r := merged.PoliceReferrals[0]; r.State != wantState || r.Outcome != wantOutcome || r.ReferenceNumber != "CA-BD/7" || !r.ReferTime.Equal(at(2, 10, 10)) {
+		t.Errorf("the referral after the merge: state %s, outcome %q, reference %q, referred %s; want the one worked on, %s %q under CA-BD/7, referred at 10:10",
+			r.State, r.Outcome, r.ReferenceNumber, r.ReferTime, wantState, wantOutcome)
+	}
+	var open []model.DeadlineKind
+	for _, d := range merged.Deadlines {
+		if d.Open() && d.Unit == policeLocal {
+			open = append(open, d.Kind)
+		}
+	}
+	want := []model.DeadlineKind{model.DeadlineProsecutionDecision}
+	if workedOnSurvivor {
+		want = nil
+	}
+	if !slices.Equal(open, want) {
+		t.Errorf("the police's open clocks after the merge: %v, want %v (those of the referral they worked on)", open, want)
+	}
 }

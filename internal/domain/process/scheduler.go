@@ -181,11 +181,19 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 	if k, ok := unitKey(to); ok && !slices.Contains(s.c.Handlers, k) {
 		s.c.Handlers = append(s.c.Handlers, k)
 	}
+	s.alertPolice(to)
+	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
+	s.letIn(to)
+}
+
+// alertPolice lets the police unit to, when it is one, into the case: the
+// city police, alerted to a unit's overdue clock or late record, sees the
+// case in the police view from then on (access.PoliceView shows it what
+// it was alerted to).
+func (s *stepCtx) alertPolice(to string) {
 	if strings.HasPrefix(to, "policeUnits/") && !slices.Contains(s.c.PoliceAlerted, to) {
 		s.c.PoliceAlerted = append(s.c.PoliceAlerted, to)
 	}
-	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
-	s.letIn(to)
 }
 
 // repeatLogEvery is how often Run logs a failure that persists. A case on

@@ -287,6 +287,15 @@ func (s *stepCtx) flagLate(unit, what string, at time.Time, above ...string) boo
 	s.c.LateRecordings = append(s.c.LateRecordings, model.LateRecording{RecordTime: s.now, Unit: unit})
 	s.event("LATE_RECORDING", fmt.Sprintf("%s %s, recorded %d minutes later", what, hanoi(at), int64(s.now.Sub(at)/time.Minute)), 0,
 		append([]string{unit}, above...)...)
+	// The level above must be able to open what it is told of: a commune's
+	// sees the case already (the district its communes', the city every
+	// one), the city police only once alerted.
+	for _, to := range above {
+		if strings.HasPrefix(to, "policeUnits/") && !slices.Contains(s.c.PoliceAlerted, to) {
+			s.alertPolice(to)
+			s.letIn(to)
+		}
+	}
 	return true
 }
 
