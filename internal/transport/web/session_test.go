@@ -113,3 +113,43 @@ func TestSessionRemembersItsLastSaves(t *testing.T) {
 		t.Error("an empty id recalls a save")
 	}
 }
+
+// Each way a session ends says so in its why, which becomes the reason of
+// the owner's auth.sign_out (README: "its reason saying how it ended").
+// The end at the token's expiry and the two evictions by a newer sign-in
+// are the ones the console test does not reach.
+func TestSessionEndsSayWhy(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC))
+	st := newSessionStore(clk, time.Hour, 3, 2)
+	expiring, _ := st.add(Account{User: model.User{ID: "lan"}, Expires: clk.Now().Add(time.Minute)})
+	clk.Advance(time.Minute)
+	if _, ended := st.get(expiring.id); ended != expiring || ended.why != "ended at its token's expiry" {
+		t.Errorf("a session past its token's expiry: ended %v, why %q", ended, expiring.why)
+	}
+
+	own, _ := st.add(Account{User: model.User{ID: "lan"}})
+	clk.Advance(time.Second)
+	st.add(Account{User: model.User{ID: "lan"}})
+	clk.Advance(time.Second)
+	if _, evicted := st.add(Account{User: model.User{ID: "lan"}}); evicted != own ||
+		evicted.why != "ended by a newer sign-in of the account, which holds 2 sessions at most" {
+		t.Errorf("past the account's limit: evicted %v, why %q", evicted, own.why)
+	}
+
+	oldest := st.byID[func() string {
+		var id string
+		var at time.Time
+		for k, s := range st.byID {
+			if id == "" || s.lastSeen.Before(at) {
+				id, at = k, s.lastSeen
+			}
+		}
+		return id
+	}()]
+	st.add(Account{User: model.User{ID: "mai"}})
+	clk.Advance(time.Second)
+	if _, evicted := st.add(Account{User: model.User{ID: "hoa"}}); evicted != oldest ||
+		evicted.why != "ended by a sign-in of users/hoa: the console holds 3 sessions at most" {
+		t.Errorf("past the console's limit: evicted %v, why %q", evicted, oldest.why)
+	}
+}
