@@ -43,3 +43,18 @@ func TestRESTWatchAnswersHeadersOnceLive(t *testing.T) {
 		t.Fatalf("first line %q (%v), want the notification of %s", lines.Text(), lines.Err(), name)
 	}
 }
+
+// The README's other half: a watch refused before it is live answers its
+// status, as every other call does, and no early 200. A watch of a case
+// out of the caller's scope is such a refusal: 404, its body the
+// google.rpc.Status, not a 200 with an error line.
+func TestRESTWatchOfACaseOutOfScopeAnswersItsStatus(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004") // Ba Đình's
+	code, body := restRaw(t, ts, "GET", "/v1/notifications:watch?case="+name, "",
+		map[string]string{"Authorization": "Bearer " + ts.tokens.get("hk.worker")})
+	if code != http.StatusNotFound || !strings.HasPrefix(strings.TrimSpace(string(body)), `{"code":5`) {
+		t.Errorf("a watch of %s, out of scope: %d %s; want 404 and the status", name, code, body)
+	}
+}
