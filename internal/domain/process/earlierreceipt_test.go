@@ -1,9 +1,11 @@
 package process_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -55,6 +57,22 @@ func TestEmergencyKnownEarlierByAJoiningReport(t *testing.T) {
 	}
 	if n := len(d3s(c)); n != 1 {
 		t.Errorf("%d D3 deadlines, want the one moved", n)
+	}
+	// The unit that must meet D3 is told its time grew shorter.
+	var moved []model.Notification
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		ns, err := tx.Notifications(0, 1000)
+		for _, n := range ns {
+			if n.Kind == "DEADLINE_MOVED" {
+				moved = append(moved, n)
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(moved) != 1 || moved[0].DeadlineID != d3.ID || !slices.Equal(moved[0].Units, []string{got.Unit}) {
+		t.Errorf("DEADLINE_MOVED notifications %+v, want one of D3 to %s", moved, got.Unit)
 	}
 	w.cases = append(w.cases, c.Number)
 	w.checkInvariants(t, w.refresh(t), false)

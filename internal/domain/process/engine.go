@@ -628,7 +628,9 @@ func (s *stepCtx) emergencyKnownEarlier(receive time.Time) bool {
 		return false
 	}
 	d.Start, d.Due = receive.UTC(), s.e.due(receive, hours(emergencyHours)).UTC()
-	s.event("DEADLINE_MOVED", fmt.Sprintf("%s now counts from %s, when a joining report was received, due %s", d.Kind, hanoi(d.Start), hanoi(d.Due)), d.ID)
+	// Notified to the unit that must meet it: its 12 hours just grew
+	// shorter, by as much as the report waited to be recorded.
+	s.event("DEADLINE_MOVED", fmt.Sprintf("%s now counts from %s, when a joining report was received, due %s", d.Kind, hanoi(d.Start), hanoi(d.Due)), d.ID, d.Unit)
 	return true
 }
 
