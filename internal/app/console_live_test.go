@@ -346,3 +346,23 @@ func TestConsoleEventsFromAnIDNeverSentStartFromNow(t *testing.T) {
 	events := bd.openEventsAfter("999999")
 	events.waitForCase(openCaseIn(t, ts, "00004"))
 }
+
+// The page's event stream, reconnecting by itself (EventSource sends no
+// header of the page's own, so it cannot be marked as the live refresh
+// is), does not count as the person's activity either: a queue left open
+// on a shared computer whose stream a flaky network or a proxy cuts
+// every few minutes reconnected and held the session open past the idle
+// timeout.
+func TestConsoleEventsReconnectKeepsTheIdleTimeout(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+	ts.clock.Advance(web.IdleTimeout - time.Minute)
+	events := b.openEvents() // the stream reconnects, with nobody at the computer
+	events.resp.Body.Close()
+	ts.clock.Advance(2 * time.Minute)
+	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("queues %v after the last click, with the event stream reconnected between: %s, want a redirect to sign in",
+			web.IdleTimeout+time.Minute, r.Status)
+	}
+}

@@ -113,7 +113,7 @@ func storeLink(tx datastore.Tx, p access.Principal, t model.Token, now time.Time
 //
 // A failure of a known account counts towards its lock-out (a write, at
 // most MaxSignInFailures per LockOutDuration); an unknown user id writes
-// nothing. Failures are audited in windows (auditlog.Refusals), a lock-out
+// nothing, but costs the same commit (refuseUncounted). Failures are audited in windows (auditlog.Refusals), a lock-out
 // and a success each by an event of their own.
 //
 // When not even the reserve takes the count of a wrong password or the
@@ -147,7 +147,7 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 	})
 	if errors.Is(err, model.ErrNotFound) {
 		verifyPassword(dummyHash, in.Password)
-		return Session{}, s.refuse(ctx, "unknown user ids", "", "unknown user id", in.Client)
+		return Session{}, s.refuseUncounted(ctx, in.UserID, "unknown user ids", "", "unknown user id", in.Client)
 	}
 	if err != nil {
 		return Session{}, err
@@ -159,11 +159,11 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 	passwordOK := verifyPassword(hash, in.Password)
 	switch {
 	case u.Disabled():
-		return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), "user disabled", in.Client)
+		return Session{}, s.refuseUncounted(ctx, u.ID, model.UserName(u.ID), model.UserName(u.ID), "user disabled", in.Client)
 	case u.SignIn.PasswordHash == "":
-		return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), "no password set", in.Client)
+		return Session{}, s.refuseUncounted(ctx, u.ID, model.UserName(u.ID), model.UserName(u.ID), "no password set", in.Client)
 	case now.Before(u.SignIn.LockedUntil):
-		return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), "account locked", in.Client)
+		return Session{}, s.refuseUncounted(ctx, u.ID, model.UserName(u.ID), model.UserName(u.ID), "account locked", in.Client)
 	case !passwordOK:
 		return Session{}, s.fail(ctx, u.ID, "wrong password", in.Client)
 	}
@@ -290,6 +290,23 @@ func pruneEndedCredentials(tx datastore.Tx, userID string, now time.Time, limit 
 func (s *Service) refuse(ctx context.Context, key, resource, why, client string) error {
 	s.refusals.Add(ctx, key, resource, why+" from "+client, "")
 	return fmt.Errorf("%w: %s", ErrSignInRefused, why)
+}
+
+// refuseUncounted refuses a sign-in that counts towards no lock-out (an
+// unknown user id; a disabled, password-less or locked account) at the
+// cost of one that does (fail): a commit of the same kind, which reads the
+// account and writes nothing. A commit waits for its fsync, so a refusal
+// without one answered sooner, by that fsync, than a wrong password of a
+// known account, and its time told a patient guesser which user ids exist
+// and which accounts are locked. The
+// commit's outcome says nothing of the sign-in, nor whether the database
+// is full (it wrote nothing), so it is not noted.
+func (s *Service) refuseUncounted(ctx context.Context, userID, key, resource, why, client string) error {
+	_ = s.store.Batch(ctx, func(tx datastore.Tx) error {
+		_, _ = tx.User(userID)
+		return nil
+	})
+	return s.refuse(ctx, key, resource, why, client)
 }
 
 // fail counts a failure against a known account: the MaxSignInFailures-th

@@ -60,7 +60,7 @@ const (
 )
 
 func (c *Console) eventRoutes(mux *http.ServeMux) {
-	mux.HandleFunc(EventsRoute, c.signed(c.events))
+	mux.HandleFunc(EventsRoute, c.signedPassive(c.events))
 }
 
 // Close ends the open event streams. The server calls it when it begins

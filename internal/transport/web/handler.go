@@ -108,13 +108,28 @@ func consoleHeaders(next http.Handler) http.Handler {
 type sessionKey struct{}
 
 // signed runs h for a signed-in person, and sends anyone else to the
-// sign-in page. For a POST it also checks the form's CSRF token.
+// sign-in page. For a POST it also checks the form's CSRF token. The
+// request marks the session used, unless the page's script made it by
+// itself (liveHeader).
 func (c *Console) signed(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return c.signedAs(false, h)
+}
+
+// signedPassive is signed for a route only a page's script asks for by
+// itself and cannot mark with liveHeader (the event stream, which the
+// browser's EventSource opens and reopens after every cut with no header
+// of ours): it never marks the session used, so a page left open does
+// not hold its session past the idle timeout.
+func (c *Console) signedPassive(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return c.signedAs(true, h)
+}
+
+func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var s *session
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			var ended *session
-			if r.Header.Get(liveHeader) != "" {
+			if passive || r.Header.Get(liveHeader) != "" {
 				s, ended = c.sessions.peek(ck.Value)
 			} else {
 				s, ended = c.sessions.get(ck.Value)

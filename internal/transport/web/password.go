@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"html/template"
@@ -25,6 +27,7 @@ type passwordForm struct {
 	Pre        string // the pre-session CSRF token
 	NeedsTOTP  bool
 	TOTPSecret string       // the secret being enrolled, kept across a wrong code
+	TOTPProof  string       // that this page made TOTPSecret (totpProof)
 	TOTPQR     template.URL // a data: URL of its QR code
 }
 
@@ -47,13 +50,10 @@ func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
 	}
 	form := passwordForm{User: u, Pre: randomToken(), NeedsTOTP: needsTOTP}
 	if needsTOTP {
-		key, err := identity.NewTOTPKey(u.ID)
-		if err != nil {
+		if err := c.newTOTPSecret(&form, r.PathValue("link")); err != nil {
 			c.linkError(w, r, err)
 			return
 		}
-		form.TOTPSecret = key.Secret
-		form.TOTPQR = pngURL(key.QRPNG)
 	}
 	c.setCookie(w, preCookie, form.Pre, 3600)
 	c.render(w, r, http.StatusOK, "password", view{Title: "password.title", Data: form})
@@ -76,7 +76,17 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	form := passwordForm{User: u, Pre: pre, NeedsTOTP: needsTOTP}
 	if needsTOTP {
-		form.TOTPSecret = r.PostFormValue("totp_secret")
+		form.TOTPSecret, form.TOTPProof = r.PostFormValue("totp_secret"), r.PostFormValue("totp_proof")
+		if !hmac.Equal([]byte(form.TOTPProof), []byte(c.totpProof(link, form.TOTPSecret))) {
+			// Not a secret this page made: a new one to enrol, and
+			// nothing set.
+			if err := c.newTOTPSecret(&form, link); err != nil {
+				c.linkError(w, r, err)
+				return
+			}
+			c.render(w, r, http.StatusBadRequest, "password", view{Title: "password.title", Error: c.catalogs.text(lang, "password.rule.totp.secret"), Data: form})
+			return
+		}
 		if key, err := totpQR(u.ID, form.TOTPSecret); err == nil {
 			form.TOTPQR = key
 		}
@@ -114,6 +124,29 @@ func (c *Console) linkError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	c.cfg.Log.ErrorContext(r.Context(), "console: set password", "err", err)
 	c.render(w, r, http.StatusInternalServerError, "error", view{Title: "error.internal.title", Error: c.catalogs.text(lang, "error.internal")})
+}
+
+// newTOTPSecret gives the form a new TOTP secret to enrol through link,
+// with its QR code and its proof.
+func (c *Console) newTOTPSecret(form *passwordForm, link string) error {
+	key, err := identity.NewTOTPKey(form.User.ID)
+	if err != nil {
+		return err
+	}
+	form.TOTPSecret, form.TOTPProof, form.TOTPQR = key.Secret, c.totpProof(link, key.Secret), pngURL(key.QRPNG)
+	return nil
+}
+
+// totpProof is what proves that the set-password page of link made the
+// TOTP secret it posts: the secret rides in the form, and enrolling one
+// the form was posted with would let a person (or whoever posts it) pick
+// a well-known secret, whose codes anybody can compute.
+func (c *Console) totpProof(link, secret string) string {
+	m := hmac.New(sha256.New, c.enrolKey)
+	m.Write([]byte(link))
+	m.Write([]byte{0})
+	m.Write([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // totpQR draws the QR code of a TOTP secret being enrolled again, after a

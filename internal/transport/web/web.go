@@ -16,6 +16,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -125,6 +126,10 @@ type Console struct {
 	static   fs.FS // the files under static/
 	catalogs catalogs
 	signIns  chan struct{} // a slot for each sign-in being checked
+	// enrolKey signs the TOTP secrets the set-password page makes, so
+	// that only such a secret is enrolled (totpProof); random at each
+	// start.
+	enrolKey []byte
 
 	stopping chan struct{} // closed by Close: the event streams end
 	stopOnce sync.Once
@@ -177,7 +182,9 @@ func New(cfg Config) (*Console, error) {
 		catalogs: cats,
 		stopping: make(chan struct{}),
 		signIns:  make(chan struct{}, maxSignInsAtOnce),
+		enrolKey: make([]byte, 32),
 	}
+	_, _ = rand.Read(c.enrolKey) // crypto/rand.Read never fails (Go 1.24+)
 	return c, nil
 }
 

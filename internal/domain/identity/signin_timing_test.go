@@ -1,0 +1,76 @@
+package identity_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/memstore"
+)
+
+// commitCounter is a store that counts the commits (Update and Batch)
+// made through it.
+type commitCounter struct {
+	datastore.Store
+	commits atomic.Int64
+}
+
+func (s *commitCounter) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	s.commits.Add(1)
+	return s.Store.Update(ctx, fn)
+}
+
+func (s *commitCounter) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	s.commits.Add(1)
+	return s.Store.Batch(ctx, fn)
+}
+
+// Every refused sign-in costs the same commits as a wrong password of a
+// known account, which counts the failure: a commit waits for its fsync,
+// so a refusal that made none (an unknown user id, a locked, disabled or
+// password-less account) answered sooner by that fsync, and its time told
+// a patient guesser which user ids exist and which accounts are locked.
+func TestSignInRefusalsCostTheSameCommits(t *testing.T) {
+	s := &commitCounter{Store: memstore.New()}
+	t.Cleanup(func() { s.Close() })
+	e := withVault(t, newEnvOn(s, ""))
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	e.addPerson(t, "locked.one", model.RoleCommuneWorker, communeUnit, "")
+	e.addPerson(t, "gone.one", model.RoleCommuneWorker, communeUnit, "")
+	e.createUser(t, "no.password", model.RoleCommuneWorker, communeUnit)
+	for range identity.MaxSignInFailures {
+		if _, err := e.signIn("locked.one", "wrong password!", ""); !errors.Is(err, identity.ErrSignInRefused) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if _, err := e.svc.DisableUser(ctx, e.admin, "gone.one", noRetry); err != nil {
+		t.Fatalf("DisableUser: %v", err)
+	}
+	commitsOf := func(user, password string) int64 {
+		t.Helper()
+		before := s.commits.Load()
+		if _, err := e.signIn(user, password, ""); !errors.Is(err, identity.ErrSignInRefused) {
+			t.Fatalf("sign-in of %s: %v, want refused", user, err)
+		}
+		return s.commits.Load() - before
+	}
+	want := commitsOf("lan.nguyen", "wrong password!")
+	if want == 0 {
+		t.Fatal("a wrong password made no commit; the test no longer measures what a failure costs")
+	}
+	for _, c := range []struct{ what, user, password string }{
+		{"an unknown user id", "nobody.here", "wrong password!"},
+		{"a locked account, wrong password", "locked.one", "wrong password!"},
+		{"a locked account, right password", "locked.one", goodPassword},
+		{"a disabled account", "gone.one", goodPassword},
+		{"an account with no password yet", "no.password", goodPassword},
+	} {
+		if got := commitsOf(c.user, c.password); got != want {
+			t.Errorf("%s: %d commits, a wrong password of a known account %d", c.what, got, want)
+		}
+	}
+}
