@@ -319,6 +319,37 @@ func mountSmallDisk(t *testing.T, size int64) (string, error) {
 	return dir, nil
 }
 
+// smallDisk is mountSmallDisk for a test that needs the disk: it skips
+// where mounting is not permitted, and fails in CI, which runs as root.
+func smallDisk(t *testing.T, size int64) string {
+	t.Helper()
+	dir, err := mountSmallDisk(t, size)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root and must test the full disk: %v", err)
+		}
+		t.Skipf("mounting a tmpfs is not permitted: %v", err)
+	}
+	return dir
+}
+
+// leaveSearchPending puts the case of number in the state a write cut by
+// a full disk leaves it in: marked for the search index, its entry empty.
+func leaveSearchPending(tx datastore.Tx, number string) error {
+	c, err := tx.CaseByNumber(number)
+	if err != nil {
+		return err
+	}
+	entry, err := tx.SearchEntry(c.ID)
+	if err != nil {
+		return err
+	}
+	if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: entry.KeyID}); err != nil {
+		return err
+	}
+	return tx.MarkSearchPending(c.ID)
+}
+
 // writeBallast writes a file of n bytes (really written, not sparse).
 func writeBallast(path string, n int64) error {
 	f, err := os.Create(path)
@@ -451,13 +482,7 @@ func TestConsoleOnAFullDatabase(t *testing.T) {
 // every search (and out of the candidates of a second call about the
 // child) until the next restart.
 func TestSearchIndexCatchesUpOnceSpaceIsFreed(t *testing.T) {
-	dir, err := mountSmallDisk(t, 8<<20)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI runs as root and must test the full disk: %v", err)
-		}
-		t.Skipf("mounting a tmpfs is not permitted: %v", err)
-	}
+	dir := smallDisk(t, 8<<20)
 	ctx := context.Background()
 	dbPath := filepath.Join(dir, "childcase.db")
 	cfg := testConfig(t, dbPath)
@@ -476,18 +501,7 @@ func TestSearchIndexCatchesUpOnceSpaceIsFreed(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Update(ctx, func(tx datastore.Tx) error {
-		c, err := tx.CaseByNumber(strings.TrimPrefix(created.GetCase(), "cases/"))
-		if err != nil {
-			return err
-		}
-		entry, err := tx.SearchEntry(c.ID)
-		if err != nil {
-			return err
-		}
-		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: entry.KeyID}); err != nil {
-			return err
-		}
-		return tx.MarkSearchPending(c.ID)
+		return leaveSearchPending(tx, strings.TrimPrefix(created.GetCase(), "cases/"))
 	})
 	if err := errors.Join(err, s.Close()); err != nil {
 		t.Fatal(err)

@@ -219,18 +219,7 @@ func TestLeaderIndexesWhatAnotherInstanceLeftMarked(t *testing.T) {
 	}
 	defer store.Close()
 	err = store.Update(context.Background(), func(tx datastore.Tx) error {
-		c, err := tx.CaseByNumber(strings.TrimPrefix(created.GetCase(), "cases/"))
-		if err != nil {
-			return err
-		}
-		entry, err := tx.SearchEntry(c.ID)
-		if err != nil {
-			return err
-		}
-		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: c.ID, KeyID: entry.KeyID}); err != nil {
-			return err
-		}
-		return tx.MarkSearchPending(c.ID)
+		return leaveSearchPending(tx, strings.TrimPrefix(created.GetCase(), "cases/"))
 	})
 	if err != nil {
 		t.Fatal(err)
