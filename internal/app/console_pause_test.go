@@ -14,22 +14,6 @@ import (
 // optionOf matches an option of a select: its value and its text.
 var optionOf = regexp.MustCompile(`<option value="([^"]*)"[^>]*>([^<]*)</option>`)
 
-// deadlineChoices are the options of a step form's deadline select, value
-// to text, or nil when the form asks for the deadline otherwise.
-func deadlineChoices(form, step string) map[string]string {
-	sel := regexp.MustCompile(`(?s)<select id="step-` + step + `-deadline_id" name="deadline_id"[^>]*>(.*?)</select>`).FindStringSubmatch(form)
-	if sel == nil {
-		return nil
-	}
-	out := map[string]string{}
-	for _, o := range optionOf.FindAllStringSubmatch(sel[1], -1) {
-		if o[1] != "" {
-			out[o[1]] = html.UnescapeString(o[2])
-		}
-	}
-	return out
-}
-
 // A worker pauses a case's clock (the child cannot be reached) and
 // resumes it from the case page alone. The API takes the deadline's id,
 // which the page shows nowhere: the form offers the case's open
@@ -44,7 +28,7 @@ func TestConsoleCaseWorkerPausesAndResumesAClock(t *testing.T) {
 	b.signIn("bd.worker")
 	_, page := b.get("/cases/" + number)
 	form := stepForm(page, number, "PauseDeadline")
-	choices := deadlineChoices(form, "PauseDeadline")
+	choices := choicesOf(form, "PauseDeadline", "deadline_id")
 	if choices == nil {
 		t.Fatalf("the pause form asks for the deadline by a number the page does not show:\n%s", form)
 	}
@@ -63,7 +47,7 @@ func TestConsoleCaseWorkerPausesAndResumesAClock(t *testing.T) {
 
 	_, page = b.get("/cases/" + number)
 	form = stepForm(page, number, "ResumeDeadline")
-	if got := deadlineChoices(form, "ResumeDeadline")[id]; !strings.Contains(got, "Tiếp nhận (24 giờ)") {
+	if got := choicesOf(form, "ResumeDeadline", "deadline_id")[id]; !strings.Contains(got, "Tiếp nhận (24 giờ)") {
 		t.Fatalf("the resume form does not offer the paused deadline (id %s): %q", id, got)
 	}
 	vals = formValues(t, form)

@@ -19,13 +19,10 @@ import (
 func TestUnansweredTransferDeclinedByTheLevelAbove(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
-	worker, chair, city := principal("worker.badinh"), principal("chair.badinh"), principal("city")
+	chair, city := principal("chair.badinh"), principal("city")
 	step := stepOK(t)
-	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
-	name := "cases/" + c.Number
-	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
-	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
-	c = step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
+	c := w.transferProposed(t)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
 	ta := openDeadline(t, c, model.DeadlineTransferAccept)
 
 	// Within the receiving unit's time the city cannot decide for it.
@@ -83,17 +80,22 @@ func wantPrecondition(t *testing.T, err error, reason string) {
 func TestTransferAcceptCannotBePaused(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
-	worker, other := principal("worker.badinh"), principal("chair.other")
-	step := stepOK(t)
-	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
-	name := "cases/" + c.Number
-	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
-	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
-	c = step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
+	c := w.transferProposed(t)
 	ta := openDeadline(t, c, model.DeadlineTransferAccept)
 	if ta.Pausable {
 		t.Errorf("TRANSFER_ACCEPT says pausable")
 	}
-	_, err := w.eng.PauseDeadline(w.ctx, other, req(), ta.ID, "chờ họp ủy ban phường tuần sau")
+	_, err := w.eng.PauseDeadline(w.ctx, principal("chair.other"), process.Request{Case: "cases/" + c.Number, Etag: c.Etag()}, ta.ID, "chờ họp ủy ban phường tuần sau")
 	wantPrecondition(t, err, "NOT_PAUSABLE")
+}
+
+// transferProposed opens a case in Ba Đình, whose worker acknowledges it
+// and proposes to hand it to the other commune.
+func (w *world) transferProposed(t *testing.T) model.Case {
+	t.Helper()
+	worker, step := principal("worker.badinh"), stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+	return step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
 }
