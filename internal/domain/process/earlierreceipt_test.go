@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -28,23 +27,7 @@ func TestEmergencyKnownEarlierByAJoiningReport(t *testing.T) {
 
 	join := func(receive time.Time) model.Case {
 		t.Helper()
-		age := int32(9)
-		_, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-			Report: model.Report{
-				Channel: 1, ReceiveTime: receive, CallType: model.CallIntervention, ImmediateDanger: true,
-				Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-				Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
-			},
-			IncidentCommuneCode: "00004", CaseName: "cases/" + c.Number,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := stored(t, w.store, c.Number)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
+		return w.reportIn(t, "00004", receive, true, model.AbuseNeglect, "cases/"+c.Number)
 	}
 	w.clk.Set(at(12))
 	c = join(at(11))

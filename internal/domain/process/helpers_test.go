@@ -139,6 +139,14 @@ func shownByView(c model.Case) model.Case {
 // Ba Đình, received at receive, and returns the case it opened as stored.
 func (w *world) openCaseAt(t *testing.T, receive time.Time, danger bool, abuse model.AbuseForm) model.Case {
 	t.Helper()
+	return w.reportIn(t, "00004", receive, danger, abuse, "")
+}
+
+// reportIn records, as the operator, an intervention report about a child
+// of 9 in the commune of code, received at receive, joining the case
+// named caseName or, with "", opening one; it returns that case as stored.
+func (w *world) reportIn(t *testing.T, code string, receive time.Time, danger bool, abuse model.AbuseForm, caseName string) model.Case {
+	t.Helper()
 	age := int32(9)
 	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
 		Report: model.Report{
@@ -146,7 +154,7 @@ func (w *world) openCaseAt(t *testing.T, receive time.Time, danger bool, abuse m
 			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
 			Narrative: "trẻ bị đánh", SuspectedAbuse: []model.AbuseForm{abuse}, Reporter: model.Reporter{Anonymous: true},
 		},
-		IncidentCommuneCode: "00004",
+		IncidentCommuneCode: code, CaseName: caseName,
 	})
 	if err != nil {
 		t.Fatal(err)

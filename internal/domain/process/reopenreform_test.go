@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/datastore"
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -18,26 +16,7 @@ import (
 // of communes ended.
 func (w *world) closedBeforeTheReform(t *testing.T, code string) model.Case {
 	t.Helper()
-	received := time.Date(2025, 6, 20, 9, 0, 0, 0, vntime.Location())
-	age := int32(9)
-	out, err := w.intake.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
-		Report: model.Report{
-			Channel: 1, ReceiveTime: received, CallType: model.CallIntervention,
-			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
-			Narrative: "trẻ bị bỏ mặc", SuspectedAbuse: []model.AbuseForm{model.AbuseNeglect}, Reporter: model.Reporter{Anonymous: true},
-		},
-		IncidentCommuneCode: code,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c model.Case
-	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-		c, err = tx.CaseByNumber(out.CaseNumber)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	c := w.reportIn(t, code, time.Date(2025, 6, 20, 9, 0, 0, 0, vntime.Location()), false, model.AbuseNeglect, "")
 	chair := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/" + code + "@2025-01-01"}
 	c = stepOK(t)(w.eng.ApproveClosure(w.ctx, chair, process.Request{Case: "cases/" + c.Number, Etag: c.Etag()},
 		process.Closure{Ground: model.ClosureMovedAway, Reason: "gia đình chuyển đi"}))
