@@ -320,7 +320,7 @@ func TestRESTAnswersAreWhatTheOpenAPIDocumentSays(t *testing.T) {
 	rest("supervisor", "GET", "/v1/cases:search?commune_code=00004&birth_year=2019", "")
 	c := rest("bd.worker", "GET", "/v1/"+caseName, "")
 	c = rest("bd.worker", "POST", "/v1/"+caseName+":acknowledge", fmt.Sprintf(`{"etag": %q}`, c["etag"]))
-	c = rest("bd.worker", "POST", "/v1/"+caseName+":referToPolice",
+	rest("bd.worker", "POST", "/v1/"+caseName+":referToPolice",
 		fmt.Sprintf(`{"etag": %q, "police_unit": "policeUnits/ca-ba-dinh", "suspected_offence": "Điều 140 BLHS"}`, c["etag"]))
 	rest("police.bd", "GET", "/v1/"+caseName, "")
 	rest("police.bd", "GET", "/v1/cases", "")
