@@ -10,23 +10,35 @@ import (
 	"testing"
 )
 
-var readmeScreenshot = regexp.MustCompile(`\]\(internal/transport/web/screenshots/([a-z-]+)\.png\)`)
+var (
+	readmeScreenshot = regexp.MustCompile(`\]\(internal/transport/web/screenshots/([a-z-]+)\.png\)`)
+	takenScreenshot  = regexp.MustCompile(`aveScreenshot\(t, ctx, "([a-z0-9-]+)"\)`)
+)
 
 // TestREADMEScreenshots: every screenshot the README shows is a PNG in
 // screenshots/ that a browser test takes (by name, with SaveScreenshot),
-// and no file there is left unshown.
+// every screenshot a browser test takes is shown (the README's command
+// would otherwise write a file it does not show), and no file there is
+// left unshown.
 func TestREADMEScreenshots(t *testing.T) {
 	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var taken strings.Builder
+	takenBy := map[string]string{} // screenshot name -> the test file that takes it
 	err = filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
 			return err
 		}
 		b, err := os.ReadFile(path)
 		taken.Write(b)
+		// browsertest's own test takes one into a temporary directory.
+		if filepath.Base(filepath.Dir(path)) != "browsertest" {
+			for _, m := range takenScreenshot.FindAllSubmatch(b, -1) {
+				takenBy[string(m[1])] = path
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -46,6 +58,11 @@ func TestREADMEScreenshots(t *testing.T) {
 	}
 	if len(shown) == 0 {
 		t.Fatal("README shows no screenshot of the console")
+	}
+	for name, path := range takenBy {
+		if !shown[name] {
+			t.Errorf("%s takes the screenshot %s.png, which the README does not show", path, name)
+		}
 	}
 	files, _ := filepath.Glob("screenshots/*.png")
 	for _, f := range files {
