@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"testing"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -60,5 +61,40 @@ func TestConsoleTOTPEnrolsOnlyTheServersSecret(t *testing.T) {
 	issued.Set("code", code)
 	if r, page := b.post(link, issued); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the page's own secret: %s:\n%s", r.Status, page)
+	}
+}
+
+// The set-password page's secret is signed with a key derived from the
+// master key, not one made at each start: a page shown before a restart
+// (or by another instance with the same key file, behind one address)
+// still enrols its secret.
+func TestConsoleTOTPEnrolAcrossARestart(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "childcase.db")
+	ts := startServer(t, dbPath)
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: "mai.tran", User: &pb.User{DisplayName: "Trần Thị Mai", Role: pb.Role_ROLE_HOTLINE_SUPERVISOR, Unit: "orgs/hotline-111"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "/password/" + resp.GetPasswordLinkSecret()
+	b := newBrowser(t, ts)
+	_, page := b.get(link)
+	issued := formValues(t, page)
+	ts.stop()
+
+	again := startServer(t, dbPath)
+	defer again.stop()
+	b.base = "http://" + again.HTTPAddr()
+	code, err := identity.TOTPCode(issued.Get("totp_secret"), again.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "một mật khẩu dài"
+	issued.Set("password", password)
+	issued.Set("confirm", password)
+	issued.Set("code", code)
+	if r, page := b.post(link, issued); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a page shown before the restart: %s, want its secret enrolled:\n%s", r.Status, page)
 	}
 }

@@ -51,6 +51,9 @@ const (
 	// pageTokenKeyLabel is the message MAC'd by PageTokenKey. Changing it
 	// only makes the page tokens clients hold invalid.
 	pageTokenKeyLabel = "childcase page tokens v1"
+	// enrolKeyLabel is the message MAC'd by EnrolKey. Changing it only
+	// makes the set-password pages open at the time show a new secret.
+	enrolKeyLabel = "childcase console totp enrol v1"
 )
 
 // Reasons LoadMaster refuses a key file; tests tell them apart with errors.Is.
@@ -136,6 +139,13 @@ func (m MasterKey) IndexKey() []byte { return m.derive(indexKeyLabel) }
 // master changes it, which only sends clients holding a token back to
 // their listing's first page. The zero MasterKey returns nil.
 func (m MasterKey) PageTokenKey() []byte { return m.derive(pageTokenKeyLabel) }
+
+// EnrolKey returns HMAC-SHA256(key, "childcase console totp enrol v1"),
+// the key with which the console's set-password page signs the TOTP
+// secret it makes. Derived like PageTokenKey, so that a page made by one
+// instance (or before a restart) is accepted by another. The zero
+// MasterKey returns nil.
+func (m MasterKey) EnrolKey() []byte { return m.derive(enrolKeyLabel) }
 
 // derive returns HMAC-SHA256(key, label): a key for one purpose, named by
 // its label. The master is 32 uniformly random bytes, so HMAC under a

@@ -113,23 +113,31 @@ func TestCheckValue(t *testing.T) {
 }
 
 // Each key derived from a master serves one purpose: the page token key
-// is stable for one master (instances with the same key file agree), and
-// differs from the other derived keys and from another master's.
-func TestPageTokenKey(t *testing.T) {
+// and the console's enrol key are stable for one master (instances with
+// the same key file agree), and differ from the other derived keys and
+// from another master's.
+func TestDerivedKeys(t *testing.T) {
 	a, b := mustMaster(t), mustMaster(t)
-	key := a.PageTokenKey()
-	if len(key) != 32 || !bytes.Equal(key, a.PageTokenKey()) {
-		t.Fatalf("page token key %x: want 32 bytes, the same at every call", key)
+	derived := map[string]func(MasterKey) []byte{
+		"page token key": MasterKey.PageTokenKey, "enrol key": MasterKey.EnrolKey,
+		"index key": MasterKey.IndexKey, "check value": MasterKey.CheckValue,
 	}
-	for name, other := range map[string][]byte{
-		"the index key": a.IndexKey(), "the check value": a.CheckValue(), "another master's page token key": b.PageTokenKey(),
-	} {
-		if bytes.Equal(key, other) {
-			t.Errorf("the page token key equals %s", name)
+	for _, name := range []string{"page token key", "enrol key"} {
+		key := derived[name](a)
+		if len(key) != 32 || !bytes.Equal(key, derived[name](a)) {
+			t.Fatalf("%s %x: want 32 bytes, the same at every call", name, key)
 		}
-	}
-	if k := (MasterKey{}).PageTokenKey(); k != nil {
-		t.Errorf("zero MasterKey page token key = %x, want nil", k)
+		if bytes.Equal(key, derived[name](b)) {
+			t.Errorf("the %s equals another master's", name)
+		}
+		for other, of := range derived {
+			if other != name && bytes.Equal(key, of(a)) {
+				t.Errorf("the %s equals the %s", name, other)
+			}
+		}
+		if k := derived[name](MasterKey{}); k != nil {
+			t.Errorf("zero MasterKey %s = %x, want nil", name, k)
+		}
 	}
 }
 

@@ -103,6 +103,10 @@ type Config struct {
 	// the client, as for the API: the sign-in's lock-out audit and every
 	// API call name that client, not the proxy.
 	TrustedProxies []netip.Prefix
+	// EnrolKey signs the TOTP secrets the set-password page makes
+	// (keys.MasterKey.EnrolKey): every instance with the same key file
+	// accepts a page another made. Without one, a key made at start.
+	EnrolKey []byte
 	// Refusals audits the requests whose session cookie names no live
 	// session; nil: they are only sent to sign in.
 	Refusals SessionRefusals
@@ -127,8 +131,8 @@ type Console struct {
 	catalogs catalogs
 	signIns  chan struct{} // a slot for each sign-in being checked
 	// enrolKey signs the TOTP secrets the set-password page makes, so
-	// that only such a secret is enrolled (totpProof); random at each
-	// start.
+	// that only such a secret is enrolled (totpProof): Config.EnrolKey,
+	// or random at each start without one.
 	enrolKey []byte
 
 	stopping chan struct{} // closed by Close: the event streams end
@@ -182,9 +186,12 @@ func New(cfg Config) (*Console, error) {
 		catalogs: cats,
 		stopping: make(chan struct{}),
 		signIns:  make(chan struct{}, maxSignInsAtOnce),
-		enrolKey: make([]byte, 32),
+		enrolKey: cfg.EnrolKey,
 	}
-	_, _ = rand.Read(c.enrolKey) // crypto/rand.Read never fails (Go 1.24+)
+	if len(c.enrolKey) == 0 {
+		c.enrolKey = make([]byte, 32)
+		_, _ = rand.Read(c.enrolKey) // crypto/rand.Read never fails (Go 1.24+)
+	}
 	return c, nil
 }
 
