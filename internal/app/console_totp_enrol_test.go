@@ -18,13 +18,7 @@ import (
 // then be one anybody can compute.
 func TestConsoleTOTPEnrolsOnlyTheServersSecret(t *testing.T) {
 	ts := startServer(t, "")
-	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
-		UserId: "mai.tran", User: &pb.User{DisplayName: "Trần Thị Mai", Role: pb.Role_ROLE_HOTLINE_SUPERVISOR, Unit: "orgs/hotline-111"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := "/password/" + resp.GetPasswordLinkSecret()
+	link := supervisorPasswordLink(t, ts)
 	b := newBrowser(t, ts)
 	_, page := b.get(link)
 	issued := formValues(t, page)
@@ -71,13 +65,7 @@ func TestConsoleTOTPEnrolsOnlyTheServersSecret(t *testing.T) {
 func TestConsoleTOTPEnrolAcrossARestart(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "childcase.db")
 	ts := startServer(t, dbPath)
-	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
-		UserId: "mai.tran", User: &pb.User{DisplayName: "Trần Thị Mai", Role: pb.Role_ROLE_HOTLINE_SUPERVISOR, Unit: "orgs/hotline-111"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := "/password/" + resp.GetPasswordLinkSecret()
+	link := supervisorPasswordLink(t, ts)
 	b := newBrowser(t, ts)
 	_, page := b.get(link)
 	issued := formValues(t, page)
@@ -97,4 +85,18 @@ func TestConsoleTOTPEnrolAcrossARestart(t *testing.T) {
 	if r, page := b.post(link, issued); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("a page shown before the restart: %s, want its secret enrolled:\n%s", r.Status, page)
 	}
+}
+
+// supervisorPasswordLink creates the hotline supervisor mai.tran, a role
+// that needs a second factor, and returns the path of her set-password
+// link.
+func supervisorPasswordLink(t *testing.T, ts *testServer) string {
+	t.Helper()
+	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
+		UserId: "mai.tran", User: &pb.User{DisplayName: "Trần Thị Mai", Role: pb.Role_ROLE_HOTLINE_SUPERVISOR, Unit: "orgs/hotline-111"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "/password/" + resp.GetPasswordLinkSecret()
 }
