@@ -130,7 +130,8 @@ func (s *Service) Indexed(ctx context.Context, caseIDs ...uint64) error {
 	q.mu.Lock()
 	if !q.running {
 		q.mu.Unlock()
-		return s.indexCases(ctx, caseIDs)
+		_, err := s.indexCases(ctx, caseIDs)
+		return err
 	}
 	w := indexWaiter{caseIDs: caseIDs, done: make(chan error, 1)}
 	q.waiting = append(q.waiting, w)
@@ -187,10 +188,11 @@ func (s *Service) serveBatch(ctx context.Context, batch []indexWaiter) {
 	for _, w := range batch {
 		ids = append(ids, w.caseIDs...)
 	}
-	err := s.indexCases(ctx, ids)
+	_, err := s.indexCases(ctx, ids)
 	if err != nil && len(batch) > 1 {
 		for _, w := range batch {
-			w.done <- s.indexCases(ctx, w.caseIDs)
+			_, err := s.indexCases(ctx, w.caseIDs)
+			w.done <- err
 		}
 		return
 	}
@@ -200,33 +202,87 @@ func (s *Service) serveBatch(ctx context.Context, batch []indexWaiter) {
 }
 
 // indexCases writes the entries of the cases, as stored now, in one
-// transaction (which clears their marks); one too large for the store to
-// commit at once (model.ErrTooLarge: etcd's operations a commit) is split
-// in halves, as Rebuild's batches are.
-func (s *Service) indexCases(ctx context.Context, ids []uint64) error {
+// transaction (which clears their marks), and returns how many it wrote.
+// One too large for the store to commit at once (model.ErrTooLarge:
+// etcd's operations a commit) is split in halves, as Rebuild's batches
+// are. A case whose entry cannot be made is left out and stays marked
+// (skipUnindexable): the others are written.
+func (s *Service) indexCases(ctx context.Context, ids []uint64) (int, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	n, err := skipUnindexable(ids, func(ids []uint64) (int, error) { return s.indexCasesAtOnce(ctx, ids) })
+	if err != nil {
+		return n, fmt.Errorf("search index: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Service) indexCasesAtOnce(ctx context.Context, ids []uint64) (int, error) {
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
 		for _, id := range ids {
-			c, err := tx.CaseByID(id)
-			if err != nil {
-				return fmt.Errorf("index case id %d: %w", id, err)
-			}
-			if err := s.IndexCase(tx, c); err != nil {
+			if err := s.writeEntry(tx, id); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if errors.Is(err, model.ErrTooLarge) && len(ids) > 1 {
-		if err := s.indexCases(ctx, ids[:len(ids)/2]); err != nil {
-			return err
+		first, err := s.indexCasesAtOnce(ctx, ids[:len(ids)/2])
+		if err != nil {
+			return first, err
 		}
-		return s.indexCases(ctx, ids[len(ids)/2:])
+		second, err := s.indexCasesAtOnce(ctx, ids[len(ids)/2:])
+		return first + second, err
 	}
 	if err != nil {
-		return fmt.Errorf("search index: %w", err)
+		return 0, err
 	}
-	return nil
+	return len(ids), nil
+}
+
+// writeEntry writes the entry of the case with the given id in tx. A case
+// whose entry cannot be made (itself, or a report of it, that cannot be
+// read or opened) fails as unindexableError.
+func (s *Service) writeEntry(tx datastore.Tx, id uint64) error {
+	c, err := tx.CaseByID(id)
+	var e datastore.SearchEntry
+	if err == nil {
+		e, err = s.entryOf(tx, c)
+	}
+	if err != nil {
+		return &unindexableError{caseID: id, err: err}
+	}
+	return tx.PutSearchEntry(e)
+}
+
+// unindexableError is a case whose entry cannot be made.
+type unindexableError struct {
+	caseID uint64
+	err    error
+}
+
+func (e *unindexableError) Error() string {
+	return fmt.Sprintf("the entry of case id %d cannot be made: %v", e.caseID, e.err)
+}
+
+func (e *unindexableError) Unwrap() error { return e.err }
+
+// skipUnindexable runs write on ids, and again without each case whose
+// entry it finds cannot be made, until it writes the rest: one damaged
+// case must not keep every case after it out of the index (a catch-up or
+// a rebuild goes on past it). It returns what the last run wrote, and the
+// cases left out and any other failure, joined.
+func skipUnindexable(ids []uint64, write func([]uint64) (int, error)) (int, error) {
+	var failed []error
+	for len(ids) > 0 {
+		n, err := write(ids)
+		var bad *unindexableError
+		if !errors.As(err, &bad) {
+			return n, errors.Join(append(failed, err)...)
+		}
+		failed = append(failed, bad)
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id uint64) bool { return id == bad.caseID })
+	}
+	return 0, errors.Join(failed...)
 }
 
 // CatchUp brings the index up to date at start and returns how many
@@ -271,13 +327,17 @@ func (s *Service) IndexMarked(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("search index: %w", err)
 	}
 	total := 0
+	var failed []error
 	for batch := range slices.Chunk(marked, rebuildBatch) {
-		if err := s.indexCases(ctx, batch); err != nil {
+		n, err := s.indexCases(ctx, batch)
+		total += n
+		var bad *unindexableError
+		if err != nil && !errors.As(err, &bad) {
 			return total, err
 		}
-		total += len(batch)
+		failed = append(failed, err)
 	}
-	return total, nil
+	return total, errors.Join(failed...)
 }
 
 // indexedUnder returns the master under whose index key the index is

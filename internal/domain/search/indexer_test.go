@@ -379,3 +379,58 @@ func followIn(ctx context.Context, store datastore.Store, w *EntryWrite, id uint
 	})
 	return pending, err
 }
+
+// One case whose entry cannot be made (its report sealed under a master
+// the service does not hold, as in a damaged database) does not keep the
+// cases around it out of the index: a catch-up of the marked cases and a
+// rebuild both index every other case, in its batch and the batches
+// after, and fail naming it. It stays marked, and a rebuild does not
+// record the index complete, so the next start tries it again.
+func TestCatchUpGoesOnPastACaseItCannotIndex(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		marked bool // the cases are marked, as by writes; else never indexed
+	}{{"marked", true}, {"rebuild", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := memstore.New()
+			v := vault.New(keys.NewKeyring(newMaster(t)))
+			s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+			if tc.marked {
+				// An index complete before the cases came: the catch-up
+				// reads the marks and nothing else.
+				if err := s.recordIndexedUnder(ctx, s.currentKeyID()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			storeUnindexedCases(t, store, v, 3)
+			bad := storeUnindexedCasesAfter(t, store, vault.New(keys.NewKeyring(newMaster(t))), 3, 1)[0]
+			storeUnindexedCasesFrom(t, store, v, 4, rebuildBatch+2)
+			ids := caseIDs(t, store)
+			if tc.marked {
+				mark(t, s, store, ids...)
+			}
+
+			got, err := s.CatchUp(ctx)
+			if want := len(ids) - 1; got != want {
+				t.Errorf("CatchUp indexed %d cases, want %d (all but the damaged one)", got, want)
+			}
+			var unindexable *unindexableError
+			if !errors.As(err, &unindexable) || unindexable.caseID != bad {
+				t.Errorf("CatchUp = %v; want it to name case id %d, whose entry cannot be made", err, bad)
+			}
+			for _, id := range ids {
+				if got, want := hasEntry(t, store, id), id != bad; got != want {
+					t.Errorf("case id %d has an entry: %v, want %v", id, got, want)
+				}
+			}
+			if tc.marked {
+				if got := pendingCases(t, store); !slices.Equal(got, []uint64{bad}) {
+					t.Errorf("cases still marked %v, want only %d", got, bad)
+				}
+			} else if under, err := s.indexedUnder(ctx); err != nil || under != "" {
+				t.Errorf("index recorded complete under %q (%v) with a case left out", under, err)
+			}
+		})
+	}
+}

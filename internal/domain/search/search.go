@@ -703,10 +703,13 @@ const rebuildBatch = 100
 // existed). Running it again after an interruption finishes the job.
 // Once it has been through every case, it records the index complete
 // under the current master's key, so that the next start skips it
-// (CatchUp).
+// (CatchUp). A case whose entry cannot be made is left out, the others
+// indexed, and the index not recorded complete: the next start tries it
+// again.
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	current := s.currentKeyID()
 	total, after := 0, ""
+	var unindexable []error // the cases whose entry cannot be made, left out
 	for {
 		// The cases of a batch that need indexing are found in a read
 		// transaction: at each start, with every case indexed already,
@@ -734,10 +737,16 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 		}
 		n, err := s.indexStale(ctx, todo, current)
 		total += n
-		if err != nil {
-			return total, err
+		var bad *unindexableError
+		if err != nil && !errors.As(err, &bad) {
+			return total, errors.Join(append(unindexable, err)...)
 		}
+		unindexable = append(unindexable, err)
 		if next == "" {
+			if err := errors.Join(unindexable...); err != nil {
+				// Not complete: the next start tries those cases again.
+				return total, err
+			}
 			return total, s.recordIndexedUnder(ctx, current)
 		}
 		after = next
@@ -752,6 +761,10 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 // with lower limits, slow a rebuild down instead of stopping it for good;
 // a lone case too large fails.
 func (s *Service) indexStale(ctx context.Context, ids []uint64, current string) (int, error) {
+	return skipUnindexable(ids, func(ids []uint64) (int, error) { return s.indexStaleAtOnce(ctx, ids, current) })
+}
+
+func (s *Service) indexStaleAtOnce(ctx context.Context, ids []uint64, current string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
@@ -767,11 +780,7 @@ func (s *Service) indexStale(ctx context.Context, ids []uint64, current string) 
 				}
 				continue
 			}
-			c, err := tx.CaseByID(id)
-			if err != nil {
-				return err
-			}
-			if err := s.IndexCase(tx, c); err != nil {
+			if err := s.writeEntry(tx, id); err != nil {
 				return err
 			}
 			n++
@@ -780,11 +789,11 @@ func (s *Service) indexStale(ctx context.Context, ids []uint64, current string) 
 	})
 	if errors.Is(err, model.ErrTooLarge) && len(ids) > 1 {
 		half := len(ids) / 2
-		first, err := s.indexStale(ctx, ids[:half], current)
+		first, err := s.indexStaleAtOnce(ctx, ids[:half], current)
 		if err != nil {
 			return first, err
 		}
-		second, err := s.indexStale(ctx, ids[half:], current)
+		second, err := s.indexStaleAtOnce(ctx, ids[half:], current)
 		return first + second, err
 	}
 	if err != nil {
