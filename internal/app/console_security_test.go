@@ -541,12 +541,37 @@ func TestConsoleSecurityCookiesUnderTLS(t *testing.T) {
 		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
 			t.Errorf("cookie %s under TLS: Secure=%v HttpOnly=%v SameSite=%v, want all three", ck.Name, ck.Secure, ck.HttpOnly, ck.SameSite)
 		}
-		if ck.Name == "childcase_session" && ck.Value == planted.Value {
+		if ck.Name == "__Host-childcase_session" && ck.Value == planted.Value {
 			t.Error("sign-in kept the session id planted before it")
 		}
+		// A __Host- cookie is the origin's own: the browser refuses one
+		// set with a Domain or another path, or not Secure.
+		if strings.HasPrefix(ck.Name, "__Host-") && (ck.Path != "/" || ck.Domain != "") {
+			t.Errorf("cookie %s: Path=%q Domain=%q, want / and none", ck.Name, ck.Path, ck.Domain)
+		}
 	}
-	if !names["childcase_session"] || !names["childcase_pre"] || !names["childcase_lang"] {
-		t.Errorf("cookies set: %v, want the pre-session, session and language cookies", names)
+	if !names["__Host-childcase_session"] || !names["__Host-childcase_pre"] || !names["childcase_lang"] {
+		t.Errorf("cookies set: %v, want the pre-session and session cookies under the __Host- prefix, and the language cookie", names)
+	}
+	if names["childcase_session"] || names["childcase_pre"] {
+		t.Errorf("cookies set: %v, the session's cookies also without the __Host- prefix", names)
+	}
+	// The session cookie planted by a sibling host or a plain-HTTP page
+	// (it has no prefix) is not the session: the console is signed in
+	// on its own cookie, and a request with only the planted one is sent
+	// to sign in.
+	if resp, _ := b.get("/queues"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /queues signed in: %s", resp.Status)
+	}
+	bare := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("GET", b.base+"/queues", nil)
+	for _, ck := range b.c.Jar.Cookies(base) {
+		if ck.Name == "__Host-childcase_session" {
+			req.AddCookie(&http.Cookie{Name: "childcase_session", Value: ck.Value})
+		}
+	}
+	if resp, err := bare.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("GET /queues with the session id under the unprefixed name: %v, %v; want a redirect to sign in", resp, err)
 	}
 
 	auditor := regexp.MustCompile(`(?m)^\s*auditor\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(out.String())

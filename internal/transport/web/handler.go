@@ -127,7 +127,7 @@ func (c *Console) signedPassive(h func(http.ResponseWriter, *http.Request, *sess
 func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var s *session
-		if ck, err := r.Cookie(sessionCookie); err == nil {
+		if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
 			var ended *session
 			if passive || r.Header.Get(liveHeader) != "" {
 				s, ended = c.sessions.peek(ck.Value)
@@ -219,7 +219,7 @@ func (c *Console) refuseSession(r *http.Request, ended *session) {
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(sessionCookie); err == nil {
+	if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
 		s, ended := c.sessions.get(ck.Value)
 		if s != nil {
 			http.Redirect(w, r, startPage(s.user), http.StatusSeeOther)

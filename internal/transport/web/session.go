@@ -226,9 +226,20 @@ func sameToken(a, b string) bool {
 	return a != "" && b != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
+// cookieName is the name the console's own cookie has on the wire: under
+// TLS with the __Host- prefix, which a browser takes only from this very
+// origin over HTTPS, Secure, on the path / and with no Domain, so that no
+// sibling host or plain-HTTP page can plant or overwrite it.
+func (c *Console) cookieName(name string) string {
+	if c.cfg.SecureCookies {
+		return "__Host-" + name
+	}
+	return name
+}
+
 func (c *Console) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Name: c.cookieName(name), Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode,
 	})
 }

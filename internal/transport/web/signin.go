@@ -97,7 +97,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	// A session the browser still holds (the last person on a shared
 	// computer did not sign out) ends here: its cookie is about to be
 	// replaced, and nobody could use or end it after.
-	if ck, err := r.Cookie(sessionCookie); err == nil {
+	if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
 		if old := c.sessions.remove(ck.Value, "ended by a sign-in of "+model.UserName(acct.User.ID)+" in the same browser"); old != nil {
 			c.endToken(r.Context(), old)
 		}
@@ -132,7 +132,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 // session (sign-in, setting a password) against the pre-session cookie the
 // form's page set, and answers 403 when they differ. It returns the token.
 func (c *Console) preSessionForm(w http.ResponseWriter, r *http.Request) (string, bool) {
-	pre, err := r.Cookie(preCookie)
+	pre, err := r.Cookie(c.cookieName(preCookie))
 	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
 		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "signin.expired")})
 		return "", false
