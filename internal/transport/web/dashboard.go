@@ -244,8 +244,10 @@ func (c *Console) dashboardOverdue(w http.ResponseWriter, r *http.Request, s *se
 	if t, err := time.Parse(time.RFC3339, r.URL.Query().Get("before")); err == nil {
 		before = t
 	}
-	resp, err := c.api.cases.ListCases(c.apiContext(r, s), &pb.ListCasesRequest{
-		DueBefore: timestamppb.New(before), PageSize: queuePageSize, PageToken: r.URL.Query().Get("page"),
+	resp, err := readOn(r.URL.Query().Get("page"), func(token string) (*pb.ListCasesResponse, error) {
+		return c.api.cases.ListCases(c.apiContext(r, s), &pb.ListCasesRequest{
+			DueBefore: timestamppb.New(before), PageSize: queuePageSize, PageToken: token,
+		})
 	})
 	if err != nil {
 		c.apiError(w, r, s, err)
