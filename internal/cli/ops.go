@@ -401,13 +401,24 @@ func printProblems(w io.Writer, res app.CheckResult) {
 func summary(res app.CheckResult) string {
 	s := res.CheckSummary
 	parts := []string{
-		fmt.Sprintf("schema version %d, %d bytes", s.SchemaVersion, s.Bytes),
-		fmt.Sprintf("%d reports, %d cases, %d case events, %d timers, %d notifications", s.Reports, s.Cases, s.CaseEvents, s.Timers, s.Notifications),
-		fmt.Sprintf("%d users, %d tokens, %d police units, %d data keys", s.Users, s.Tokens, s.PoliceUnits, s.DataKeys),
-		fmt.Sprintf("%d audit events (head seq %d)", s.AuditEvents, s.AuditHeadSeq),
+		fmt.Sprintf("schema version %d, %s", s.SchemaVersion, counted(s.Bytes, "byte")),
+		counted(s.Reports, "report") + ", " + counted(s.Cases, "case") + ", " + counted(s.CaseEvents, "case event") + ", " +
+			counted(s.Timers, "timer") + ", " + counted(s.Notifications, "notification"),
+		counted(s.Users, "user") + ", " + counted(s.Tokens, "token") + ", " + counted(s.PoliceUnits, "police unit") + ", " +
+			counted(s.DataKeys, "data key"),
+		fmt.Sprintf("%s (head seq %d)", counted(s.AuditEvents, "audit event"), s.AuditHeadSeq),
 	}
 	if !res.OK() {
-		parts = append(parts, fmt.Sprintf("%d problems", len(res.Problems)+res.Omitted))
+		parts = append(parts, counted(len(res.Problems)+res.Omitted, "problem"))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// counted says n of a thing in English: "1 problem", "0 problems",
+// "2 problems" (every noun counted here takes an s).
+func counted[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

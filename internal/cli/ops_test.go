@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/boltstore/damagetest"
@@ -177,7 +178,7 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	} else if st.Mode().Perm() != 0o600 {
 		t.Errorf("the hot backup has mode %v, want 0600", st.Mode().Perm())
 	}
-	if stdout := mgMustRun(t, "check", "--db", hot); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "1 users") {
+	if stdout := mgMustRun(t, "check", "--db", hot); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "1 user, ") {
 		t.Errorf("check of the hot backup: %q", stdout)
 	}
 	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "bad.db"), "--addr", grpcAddr, "--token", "cc_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != 1 || !strings.Contains(stderr, "Unauthenticated") {
@@ -542,5 +543,24 @@ func TestServeRefusesADamagedPage(t *testing.T) {
 				t.Errorf("check of the damaged file: exit %d, want 1 naming one of the damaged pages %v of bucket %q:\n%s", code, damaged, tt.bucket, out)
 			}
 		})
+	}
+}
+
+// TestCheckSummaryCountsInEnglish: one of anything is said in the
+// singular ("1 problem", not "1 problems"), none and more in the plural.
+func TestCheckSummaryCountsInEnglish(t *testing.T) {
+	one := app.CheckResult{Omitted: 1}
+	one.CheckSummary = boltstore.CheckSummary{SchemaVersion: 11, Bytes: 1, Reports: 1, Cases: 1, CaseEvents: 1, Timers: 1, Notifications: 1,
+		Users: 1, Tokens: 1, PoliceUnits: 1, DataKeys: 1, AuditEvents: 1, AuditHeadSeq: 1}
+	if got, want := summary(one), "schema version 11, 1 byte; 1 report, 1 case, 1 case event, 1 timer, 1 notification; "+
+		"1 user, 1 token, 1 police unit, 1 data key; 1 audit event (head seq 1); 1 problem"; got != want {
+		t.Errorf("summary of one of each:\n got %s\nwant %s", got, want)
+	}
+	two := app.CheckResult{Omitted: 2}
+	two.CheckSummary = boltstore.CheckSummary{SchemaVersion: 11, Bytes: 2, Reports: 2, Cases: 0, CaseEvents: 2, Timers: 2, Notifications: 2,
+		Users: 2, Tokens: 2, PoliceUnits: 2, DataKeys: 2, AuditEvents: 2, AuditHeadSeq: 2}
+	if got, want := summary(two), "schema version 11, 2 bytes; 2 reports, 0 cases, 2 case events, 2 timers, 2 notifications; "+
+		"2 users, 2 tokens, 2 police units, 2 data keys; 2 audit events (head seq 2); 2 problems"; got != want {
+		t.Errorf("summary of two of each:\n got %s\nwant %s", got, want)
 	}
 }
