@@ -122,6 +122,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
 		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "trusted_proxies", cfg.TrustedProxies)
+	if !cfg.IsEtcd() {
+		for _, f := range removeLeftoverRestores(cfg.DBPath) {
+			log.Info("removed a temporary file of a restore that did not finish", "removed", f)
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})

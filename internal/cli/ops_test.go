@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -562,5 +563,89 @@ func TestCheckSummaryCountsInEnglish(t *testing.T) {
 	if got, want := summary(two), "schema version 11, 2 bytes; 2 reports, 0 cases, 2 case events, 2 timers, 2 notifications; "+
 		"2 users, 2 tokens, 2 police units, 2 data keys; 2 audit events (head seq 2); 2 problems"; got != want {
 		t.Errorf("summary of two of each:\n got %s\nwant %s", got, want)
+	}
+}
+
+// stopsAfter is a context that is cancelled once Err has been asked n
+// times: an interrupt that comes in the middle of a copy, at a place a
+// test can name.
+type stopsAfter struct {
+	context.Context
+	n int
+}
+
+func (c *stopsAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestRestoreInterruptedLeavesNoTemporaryFile: a restore stopped in the
+// middle of its copy (Ctrl-C, SIGTERM: restore's context) stops there,
+// removes the temporary file it was writing beside --db and leaves --db
+// as it was.
+func TestRestoreInterruptedLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "backup.db")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("x"), 3*restoreChunk+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "cc.db")
+	err := copyAtomic(&stopsAfter{Context: context.Background(), n: 2}, src, dst)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("an interrupted copy: %v, want context.Canceled", err)
+	}
+	if names := opsFiles(t, dir); !slices.Equal(names, []string{"backup.db"}) {
+		t.Errorf("an interrupted restore left %v, want only the backup", names)
+	}
+}
+
+// TestRestoreRemovesTheLeftoverOfACrash: a restore killed outright (kill
+// -9, a power cut) leaves its temporary file; the next restore onto that
+// --db, and the next serve on it, remove it, and nothing else: not the
+// file of a restore still running (which holds a lock on it), not a file
+// of another name.
+func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
+	dir, db, backup := opsBackedUp(t, "backup.db")
+	crashed := db + ".restore-1234567"
+	notOurs := db + ".restore-notes"
+	for _, f := range []string{crashed, notOurs} {
+		if err := os.WriteFile(f, []byte("half a copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running, err := os.CreateTemp(dir, filepath.Base(db)+".restore-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	if err := lockTemporary(running); err != nil {
+		t.Fatal(err)
+	}
+
+	out := mgMustRun(t, "restore", "--from", backup, "--db", db, "--force")
+	if !strings.Contains(out, "Removed "+crashed+", left by a restore that did not finish") {
+		t.Errorf("restore did not say it removed the leftover:\n%s", out)
+	}
+	want := []string{"backup.db", "cc.db", filepath.Base(notOurs), filepath.Base(running.Name())}
+	slices.Sort(want)
+	if names := opsFiles(t, dir); !slices.Equal(names, want) {
+		t.Errorf("after the restore: %v, want %v", names, want)
+	}
+
+	// serve removes one as well, before it opens the database.
+	if err := os.WriteFile(crashed, []byte("half a copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := mgServe(t, db, filepath.Join(dir, "cc.key"))
+	srv.stop()
+	if !strings.Contains(srv.stderr.String(), `"removed":"`+crashed+`"`) {
+		t.Errorf("serve did not log the leftover it removed:\n%s", srv.stderr)
+	}
+	want = append(want, "cc.key", "cc.db.reserve") // the server's own
+	slices.Sort(want)
+	if names := opsFiles(t, dir); !slices.Equal(names, want) {
+		t.Errorf("after the next start: %v, want %v", names, want)
 	}
 }
