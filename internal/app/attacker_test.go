@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -107,6 +108,48 @@ func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
 		code, body := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
 		if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) {
 			t.Errorf("%s: %d %s, want 400 INVALID_ARGUMENT naming %s and a rule", tc.path, code, body, tc.field)
+		}
+	}
+}
+
+// TestRESTQueryParameterRefusalsInTheProductsWords: a query parameter
+// that cannot be read is described in the product's words, what the field
+// takes, not in Go's ("strconv.ParseInt: parsing \"lots\": invalid
+// syntax", "parsing time ... as \"2006-01-02T15:04:05...\"").
+func TestRESTQueryParameterRefusalsInTheProductsWords(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	goWords := regexp.MustCompile(`strconv|Parse(Int|Uint|Bool|Float)|invalid syntax|value out of range|2006|parsing`)
+	for _, tc := range []struct{ user, path, want string }{
+		{"city", "/v1/cases?page_size=lots", `page_size: "lots" is not a whole number`},
+		{"city", "/v1/cases?page_size=1.5", `page_size: "1.5" is not a whole number`},
+		{"city", "/v1/statistics:actionMonthReport?year=99999999999", `year: "99999999999" is too large or too small a number`},
+		{"city", "/v1/statistics:periodicReport?start_date=2026-01-01&end_date=2026-06-30&external=maybe", `external: "maybe" is not true or false`},
+		{"city", "/v1/cases?due_before=yesterday", `due_before: "yesterday" is not a time such as 2026-11-28T09:00:00+07:00 (RFC 3339)`},
+		{"auditor", "/v1/auditEvents?start_time=2026-13-01T00:00:00Z", `start_time: "2026-13-01T00:00:00Z" is not a time such as 2026-11-28T09:00:00+07:00 (RFC 3339)`},
+	} {
+		code, body := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get(tc.user)})
+		var answer struct {
+			Message string `json:"message"`
+			Details []struct {
+				FieldViolations []struct{ Field, Description string } `json:"field_violations"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil || code != 400 {
+			t.Fatalf("%s: %d %s (%v)", tc.path, code, body, err)
+		}
+		var said []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				said = append(said, v.Field+": "+v.Description)
+			}
+		}
+		if !slices.Equal(said, []string{tc.want}) {
+			t.Errorf("%s: the violations say %q, want %q", tc.path, said, tc.want)
+		}
+		if m := goWords.FindString(answer.Message); m != "" {
+			t.Errorf("%s: the message says %q: %s", tc.path, m, answer.Message)
 		}
 	}
 }

@@ -10,8 +10,8 @@ import (
 )
 
 // TestConsoleScreensRefusedForTheRoleAreAudited: the README's table of the
-// console's screens says whom each is shown to, by the API method it is
-// built on, and "the console's pages are API calls ... audited as those".
+// console's screens says whom each is shown to, by the API method it
+// needs, and "the console's pages are API calls ... audited as those".
 // Opened by a role the table refuses, every screen answers 403 and leaves
 // the API's refusal on the record (auth.denied by that person, on the
 // record the screen names, else on the method), as the same call made to
@@ -29,6 +29,11 @@ func TestConsoleScreensRefusedForTheRoleAreAudited(t *testing.T) {
 		{"/audit", "AuditService/ListAuditEvents", ""},
 		{"/admin", "AdminService/ListUsers", ""},
 		{"/" + name, "CaseService/GetCase", name},
+		// Pages of a screen, gated as their screen: the overdue cases of
+		// the dashboard answer no role the dashboard refuses, though the
+		// list they show is ListCases's.
+		{"/dashboard/overdue", "StatisticsService/GetStatistics", ""},
+		{"/admin/police", "AdminService/CreatePoliceUnit", ""},
 	}
 	for _, role := range model.Roles {
 		user := users[role]

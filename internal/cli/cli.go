@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,6 +122,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
 		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "trusted_proxies", cfg.TrustedProxies)
+	if !cfg.IsEtcd() {
+		for _, f := range removeLeftoverRestores(cfg.DBPath) {
+			log.Info("removed a temporary file of a restore that did not finish", "removed", f)
+		}
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
@@ -197,7 +203,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if envErr != nil {
 		return envErr
 	}
-	if err := fs.Parse(args); err != nil {
+	// The flag package says a number, duration or bool it cannot read
+	// only as "parse error" or "value out of range": say what the flag
+	// takes instead (flagWords).
+	out := fs.Output()
+	fs.SetOutput(flagWords{w: out, fs: fs})
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
@@ -211,26 +224,72 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 // envValueError says what is wrong with an environment twin's value. The
-// flag package reports a bool, an int or a duration it cannot read only as
-// "parse error"; on the command line it quotes the value beside that, and
-// an operator reading the environment's refusal needs as much: the value
-// and what the variable takes.
+// flag package reports a bool, a number or a duration it cannot read only
+// as "parse error" or "value out of range"; an operator reading the
+// environment's refusal needs the value and what the variable takes.
 func envValueError(f *flag.Flag, v string, err error) error {
-	want := ""
-	if g, ok := f.Value.(flag.Getter); ok {
-		switch g.Get().(type) {
-		case bool:
-			want = "true or false"
-		case int:
-			want = "a whole number"
-		case time.Duration:
-			want = "a duration such as 30s, 15m or 2h"
+	if said, ok := takes(f, err); ok {
+		return fmt.Errorf("%q is %s", v, said)
+	}
+	return err // a size, a string: its own message names the value
+}
+
+// takes says, in the product's words, why a value the flag package
+// refused with err does not fit flag f: "not a whole number", "too large
+// or too small a number". ok is false for an error of another kind (a
+// size's own message, which says it already).
+func takes(f *flag.Flag, err error) (said string, ok bool) {
+	g, isGetter := f.Value.(flag.Getter)
+	if !isGetter {
+		return "", false
+	}
+	switch err.Error() {
+	case "value out of range": // the flag package's errRange
+		return "too large or too small a number", true
+	case "parse error": // its errParse
+	default:
+		return "", false
+	}
+	switch g.Get().(type) {
+	case bool:
+		return "not true or false", true
+	case int, int64:
+		return "not a whole number", true
+	case uint, uint64:
+		return "not a whole number of 0 or more", true
+	case float64:
+		return "not a number", true
+	case time.Duration:
+		return "not a duration such as 30s, 15m or 2h", true
+	}
+	return "", false
+}
+
+// flagRefusal is the line the flag package writes when it cannot read a
+// flag's value: the value, the flag, and its words for why.
+var flagRefusal = regexp.MustCompile(`^(invalid (?:boolean )?value "(?:[^"\\]|\\.)*" for (?:flag )?-([A-Za-z0-9_-]+): )(parse error|value out of range)\n$`)
+
+// flagWords is a flag set's output that says the flag package's refusal
+// of a value as takes does ("... for flag -shutdown-timeout: not a
+// duration such as 30s, 15m or 2h"), and passes everything else (the
+// usage) through.
+type flagWords struct {
+	w  io.Writer
+	fs *flag.FlagSet
+}
+
+func (o flagWords) Write(p []byte) (int, error) {
+	if m := flagRefusal.FindSubmatch(p); m != nil {
+		if f := o.fs.Lookup(string(m[2])); f != nil {
+			if said, ok := takes(f, errors.New(string(m[3]))); ok {
+				if _, err := fmt.Fprintf(o.w, "%s%s\n", m[1], said); err != nil {
+					return 0, err
+				}
+				return len(p), nil
+			}
 		}
 	}
-	if want == "" {
-		return err // a size, a string: its own message names the value
-	}
-	return fmt.Errorf("%q is not %s (%w)", v, want, err)
+	return o.w.Write(p)
 }
 
 func envName(flagName string) string {

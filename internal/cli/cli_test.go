@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -376,4 +377,53 @@ func TestServeOnAnAddressInUseMakesNothing(t *testing.T) {
 			t.Errorf("--%s in use: the start left %s", flag, e.Name())
 		}
 	}
+}
+
+// TestFlagValuesRefusedInTheProductsWords: a number, duration or
+// true/false flag, or its environment twin, given something else is
+// refused naming the flag (or variable), the value and what it takes,
+// not in the flag package's or strconv's words ("parse error", "value
+// out of range").
+func TestFlagValuesRefusedInTheProductsWords(t *testing.T) {
+	mgClearEnv(t)
+	goWords := regexp.MustCompile(`parse error|value out of range|strconv|invalid syntax`)
+	db := filepath.Join(t.TempDir(), "none.db")
+	for _, tt := range []struct {
+		env  [2]string
+		args []string
+		want string
+	}{
+		{args: []string{"serve", "--db", db, "--shutdown-timeout", "5"}, want: `invalid value "5" for flag -shutdown-timeout: not a duration such as 30s, 15m or 2h`},
+		{args: []string{"serve", "--db", db, "--max-streams-per-user", "four"}, want: `invalid value "four" for flag -max-streams-per-user: not a whole number`},
+		{args: []string{"serve", "--db", db, "--max-streams-per-user", "99999999999999999999"}, want: `invalid value "99999999999999999999" for flag -max-streams-per-user: too large or too small a number`},
+		{args: []string{"serve", "--db", db, "--keepalive-permit-without-stream=maybe"}, want: `invalid boolean value "maybe" for -keepalive-permit-without-stream: not true or false`},
+		{args: []string{"users", "add", "--db", db, "--ttl", "90d"}, want: `invalid value "90d" for flag -ttl: not a duration such as 30s, 15m or 2h`},
+		{args: []string{"load", "--db", db, "--seed", "-1"}, want: `invalid value "-1" for flag -seed: not a whole number of 0 or more`},
+		{env: [2]string{"SHUTDOWN_TIMEOUT", "5"}, args: []string{"serve", "--db", db}, want: `CHILDCASE_SHUTDOWN_TIMEOUT: "5" is not a duration such as 30s, 15m or 2h`},
+		{env: [2]string{"MAX_STREAMS_PER_USER", "99999999999999999999"}, args: []string{"serve", "--db", db}, want: `CHILDCASE_MAX_STREAMS_PER_USER: "99999999999999999999" is too large or too small a number`},
+		{env: [2]string{"DEMO", "maybe"}, args: []string{"serve", "--db", db}, want: `CHILDCASE_DEMO: "maybe" is not true or false`},
+	} {
+		if tt.env[0] != "" {
+			t.Setenv(EnvPrefix+tt.env[0], tt.env[1])
+		}
+		code, _, stderr := mgRun(t, tt.args...)
+		if tt.env[0] != "" {
+			t.Setenv(EnvPrefix+tt.env[0], "")
+		}
+		if code == 0 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v %v: exit %d, want non-zero saying %q:\n%s", tt.env, tt.args, code, tt.want, firstLines(stderr, 3))
+		}
+		if m := goWords.FindString(stderr); m != "" {
+			t.Errorf("%v %v: says %q:\n%s", tt.env, tt.args, m, firstLines(stderr, 3))
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Error("a refused flag made the database")
+	}
+}
+
+// firstLines is the first n lines of s.
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -115,7 +116,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "add":
 		created, tok, link, err := off.Identity.CreateUser(ctx, p, u, ttl, idempotency.Request{})
 		if err != nil {
-			return err
+			return inFlagWords(err, userAddFlags)
 		}
 		fmt.Fprintf(stdout, "Created %s (%s, %s).\nToken (shown once, expires %s):\n%s\n",
 			model.UserName(created.ID), created.Role, created.Unit, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
@@ -151,6 +152,35 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return tw.Flush()
 	}
 	return nil
+}
+
+// userAddFlags are the flags of "users add" by the field of the domain's
+// (and the API's) errors each fills.
+var userAddFlags = map[string]string{
+	"user_id": "--id", "user.display_name": "--name", "user.role": "--role",
+	"user.unit": "--unit", "user.phone": "--phone", "token_ttl": "--ttl",
+}
+
+// inFlagWords says a refusal of a field the command fills from a flag in
+// the command's words, naming the flag the person typed rather than the
+// API's field: "--name is required" for "user.display_name: display_name
+// is required". Any other error is as it was.
+func inFlagWords(err error, flags map[string]string) error {
+	var fe *model.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	flag, ok := flags[fe.Field]
+	if !ok {
+		return err
+	}
+	// A description that starts with the field's own name ("display_name
+	// is at most 200 characters") says it of the flag instead.
+	leaf := fe.Field[strings.LastIndex(fe.Field, ".")+1:]
+	if rest, ok := strings.CutPrefix(fe.Description, leaf+" "); ok {
+		return fmt.Errorf("%s %s", flag, rest)
+	}
+	return fmt.Errorf("%s: %s", flag, fe.Description)
 }
 
 // passwordLinkURL is where the console serves a set-password link: the

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -254,11 +256,19 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
+	// Ctrl-C or SIGTERM stops the check or the copy where it is, and the
+	// copy's temporary file is removed (copyAtomic): not the process in
+	// the middle of writing it.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	res, err := checkBackup(ctx, from, stdout)
 	if err != nil {
 		return err
 	}
-	if err := copyAtomic(from, db); err != nil {
+	for _, f := range removeLeftoverRestores(db) {
+		fmt.Fprintf(stdout, "Removed %s, left by a restore that did not finish.\n", f)
+	}
+	if err := copyAtomic(ctx, from, db); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
@@ -280,15 +290,26 @@ func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckR
 	return res, nil
 }
 
+// restoreTemp is the name of copyAtomic's temporary files beside dst,
+// "childcase.db.restore-" and os.CreateTemp's random digits.
+func restoreTemp(dst string) string { return filepath.Base(dst) + ".restore-" }
+
+// restoreChunk is how much copyAtomic copies between looks at its context.
+const restoreChunk = 4 << 20
+
 // copyAtomic copies src to dst through a temporary file beside dst: dst
 // is either what it was or the whole copy, on disk, even after a crash.
-func copyAtomic(src, dst string) (err error) {
+// The temporary file is removed when the copy fails or ctx ends it (an
+// interrupt); one left by a process killed outright is removed by the
+// next restore or serve (removeLeftoverRestores). It holds a lock on the
+// file while it writes, so that they leave a copy in progress alone.
+func copyAtomic(ctx context.Context, src, dst string) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(dst), filepath.Base(dst)+".restore-*")
+	out, err := os.CreateTemp(filepath.Dir(dst), restoreTemp(dst)+"*")
 	if err != nil {
 		return err
 	}
@@ -298,11 +319,23 @@ func copyAtomic(src, dst string) (err error) {
 			os.Remove(out.Name())
 		}
 	}()
+	if err := lockTemporary(out); err != nil {
+		return err
+	}
 	if err := out.Chmod(0o600); err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		return err
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := io.CopyN(out, in, restoreChunk)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if err := out.Sync(); err != nil {
 		return err
@@ -314,6 +347,44 @@ func copyAtomic(src, dst string) (err error) {
 		return err
 	}
 	return app.SyncDir(filepath.Dir(dst))
+}
+
+// lockTemporary takes an exclusive lock on a temporary file of copyAtomic
+// for as long as it is open, which removeLeftoverRestores asks for before
+// it removes one: only a file whose process is gone can be locked.
+func lockTemporary(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
+
+// removeLeftoverRestores removes the temporary files beside db that
+// restores killed outright (kill -9, a power cut) left, and returns their
+// paths: those of copyAtomic's name, regular files, that no running
+// restore holds a lock on. A file it cannot remove stays, for the next.
+func removeLeftoverRestores(db string) []string {
+	dir := filepath.Dir(db)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), restoreTemp(db))
+		if !ok || suffix == "" || strings.Trim(suffix, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		// The lock is released when f closes, after the removal, so no
+		// restore can take the name meanwhile (CreateTemp makes a new one).
+		if lockTemporary(f) == nil && os.Remove(path) == nil {
+			removed = append(removed, path)
+		}
+		f.Close()
+	}
+	return removed
 }
 
 func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -401,13 +472,24 @@ func printProblems(w io.Writer, res app.CheckResult) {
 func summary(res app.CheckResult) string {
 	s := res.CheckSummary
 	parts := []string{
-		fmt.Sprintf("schema version %d, %d bytes", s.SchemaVersion, s.Bytes),
-		fmt.Sprintf("%d reports, %d cases, %d case events, %d timers, %d notifications", s.Reports, s.Cases, s.CaseEvents, s.Timers, s.Notifications),
-		fmt.Sprintf("%d users, %d tokens, %d police units, %d data keys", s.Users, s.Tokens, s.PoliceUnits, s.DataKeys),
-		fmt.Sprintf("%d audit events (head seq %d)", s.AuditEvents, s.AuditHeadSeq),
+		fmt.Sprintf("schema version %d, %s", s.SchemaVersion, counted(s.Bytes, "byte")),
+		counted(s.Reports, "report") + ", " + counted(s.Cases, "case") + ", " + counted(s.CaseEvents, "case event") + ", " +
+			counted(s.Timers, "timer") + ", " + counted(s.Notifications, "notification"),
+		counted(s.Users, "user") + ", " + counted(s.Tokens, "token") + ", " + counted(s.PoliceUnits, "police unit") + ", " +
+			counted(s.DataKeys, "data key"),
+		fmt.Sprintf("%s (head seq %d)", counted(s.AuditEvents, "audit event"), s.AuditHeadSeq),
 	}
 	if !res.OK() {
-		parts = append(parts, fmt.Sprintf("%d problems", len(res.Problems)+res.Omitted))
+		parts = append(parts, counted(len(res.Problems)+res.Omitted, "problem"))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// counted says n of a thing in English: "1 problem", "0 problems",
+// "2 problems" (every noun counted here takes an s).
+func counted[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

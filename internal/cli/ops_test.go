@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/boltstore/damagetest"
@@ -177,7 +179,7 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	} else if st.Mode().Perm() != 0o600 {
 		t.Errorf("the hot backup has mode %v, want 0600", st.Mode().Perm())
 	}
-	if stdout := mgMustRun(t, "check", "--db", hot); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "1 users") {
+	if stdout := mgMustRun(t, "check", "--db", hot); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "1 user, ") {
 		t.Errorf("check of the hot backup: %q", stdout)
 	}
 	if code, _, stderr := mgRun(t, "backup", "--to", filepath.Join(dir, "bad.db"), "--addr", grpcAddr, "--token", "cc_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != 1 || !strings.Contains(stderr, "Unauthenticated") {
@@ -542,5 +544,110 @@ func TestServeRefusesADamagedPage(t *testing.T) {
 				t.Errorf("check of the damaged file: exit %d, want 1 naming one of the damaged pages %v of bucket %q:\n%s", code, damaged, tt.bucket, out)
 			}
 		})
+	}
+}
+
+// TestCheckSummaryCountsInEnglish: one of anything is said in the
+// singular ("1 problem", not "1 problems"), none and more in the plural.
+func TestCheckSummaryCountsInEnglish(t *testing.T) {
+	for n, want := range map[int]string{
+		1: "schema version 11, 1 byte; 1 report, 1 case, 1 case event, 1 timer, 1 notification; " +
+			"1 user, 1 token, 1 police unit, 1 data key; 1 audit event (head seq 1); 1 problem",
+		2: "schema version 11, 2 bytes; 2 reports, 2 cases, 2 case events, 2 timers, 2 notifications; " +
+			"2 users, 2 tokens, 2 police units, 2 data keys; 2 audit events (head seq 2); 2 problems",
+	} {
+		res := app.CheckResult{Omitted: n}
+		res.CheckSummary = boltstore.CheckSummary{SchemaVersion: 11, Bytes: int64(n), Reports: n, Cases: n, CaseEvents: n, Timers: n,
+			Notifications: n, Users: n, Tokens: n, PoliceUnits: n, DataKeys: n, AuditEvents: n, AuditHeadSeq: uint64(n)}
+		if got := summary(res); got != want {
+			t.Errorf("summary of %d of each:\n got %s\nwant %s", n, got, want)
+		}
+	}
+	if got := summary(app.CheckResult{}); !strings.Contains(got, "0 reports, 0 cases") {
+		t.Errorf("summary of none: %s, want none in the plural", got)
+	}
+}
+
+// stopsAfter is a context that is cancelled once Err has been asked n
+// times: an interrupt that comes in the middle of a copy, at a place a
+// test can name.
+type stopsAfter struct {
+	context.Context
+	n int
+}
+
+func (c *stopsAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestRestoreInterruptedLeavesNoTemporaryFile: a restore stopped in the
+// middle of its copy (Ctrl-C, SIGTERM: restore's context) stops there,
+// removes the temporary file it was writing beside --db and leaves --db
+// as it was.
+func TestRestoreInterruptedLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "backup.db")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("x"), 3*restoreChunk+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "cc.db")
+	err := copyAtomic(&stopsAfter{Context: context.Background(), n: 2}, src, dst)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("an interrupted copy: %v, want context.Canceled", err)
+	}
+	if names := opsFiles(t, dir); !slices.Equal(names, []string{"backup.db"}) {
+		t.Errorf("an interrupted restore left %v, want only the backup", names)
+	}
+}
+
+// TestRestoreRemovesTheLeftoverOfACrash: a restore killed outright (kill
+// -9, a power cut) leaves its temporary file; the next restore onto that
+// --db, and the next serve on it, remove it, and nothing else: not the
+// file of a restore still running (which holds a lock on it), not a file
+// of another name.
+func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
+	dir, db, backup := opsBackedUp(t, "backup.db")
+	crashed := db + ".restore-1234567"
+	notOurs := db + ".restore-notes"
+	for _, f := range []string{crashed, notOurs} {
+		if err := os.WriteFile(f, []byte("half a copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running, err := os.CreateTemp(dir, filepath.Base(db)+".restore-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	if err := lockTemporary(running); err != nil {
+		t.Fatal(err)
+	}
+
+	out := mgMustRun(t, "restore", "--from", backup, "--db", db, "--force")
+	if !strings.Contains(out, "Removed "+crashed+", left by a restore that did not finish") {
+		t.Errorf("restore did not say it removed the leftover:\n%s", out)
+	}
+	want := []string{"backup.db", "cc.db", filepath.Base(notOurs), filepath.Base(running.Name())}
+	slices.Sort(want)
+	if names := opsFiles(t, dir); !slices.Equal(names, want) {
+		t.Errorf("after the restore: %v, want %v", names, want)
+	}
+
+	// serve removes one as well, before it opens the database.
+	if err := os.WriteFile(crashed, []byte("half a copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := mgServe(t, db, filepath.Join(dir, "cc.key"))
+	srv.stop()
+	if !strings.Contains(srv.stderr.String(), `"removed":"`+crashed+`"`) {
+		t.Errorf("serve did not log the leftover it removed:\n%s", srv.stderr)
+	}
+	want = append(want, "cc.key", "cc.db.reserve") // the server's own
+	slices.Sort(want)
+	if names := opsFiles(t, dir); !slices.Equal(names, want) {
+		t.Errorf("after the next start: %v, want %v", names, want)
 	}
 }

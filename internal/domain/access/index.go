@@ -277,9 +277,40 @@ func InQueue(p Principal, c model.Case, q Queue) bool {
 		t := c.PendingTransfer()
 		return t != nil && t.To == p.Unit
 	case QueueAwaitingSuccessor:
-		return p.Role == model.RoleCityOfficer && c.AwaitingSuccessor && c.Status != model.StatusClosed
+		return p.Role == successorQueueRole && c.AwaitingSuccessor && c.Status != model.StatusClosed
 	}
 	return true
+}
+
+// successorQueueRole holds the city-wide queue of cases awaiting a
+// successor: the city officers, who reassign them.
+const successorQueueRole = model.RoleCityOfficer
+
+// decideTransferMethod decides a transfer offered to the caller's unit.
+const decideTransferMethod = "CaseProcessService/AcceptTransfer"
+
+// HasQueue reports whether a person of role can ever find a case in work
+// queue q of their unit, so that a list that is always empty for them is
+// not offered: a role that works no unit queues (WorksUnitQueues) has
+// none; a unit's open and overdue queues are every other's; transfers
+// are offered only to the units of the roles that decide them (the
+// roles table's row); only city officers hold the queue of cases
+// awaiting a successor (InQueue). QueueNone, a list of the role's scope,
+// is not a unit's queue.
+func HasQueue(role model.Role, q Queue) bool {
+	if !WorksUnitQueues(role) {
+		return false
+	}
+	switch q {
+	case QueueMyUnitOpen, QueueOverdue:
+		return true
+	case QueueAwaitingMyAccept:
+		r, ok := RuleFor(decideTransferMethod)
+		return ok && r.Grant(role) != Refused
+	case QueueAwaitingSuccessor:
+		return role == successorQueueRole
+	}
+	return false
 }
 
 // concerns reports whether a deadline is the unit's: it must meet it, or

@@ -268,7 +268,11 @@ type RoleRow struct {
 // roleRows has a row for every role, in the order of model.Roles.
 var roleRows = []RoleRow{
 	{model.RoleHotlineOperator, "operator", "the reports they took, and the cases those reports opened or joined; a search also shows them the candidate view (number, status, unit, the children's age and sex, the last change) of their organisation's other cases", false, false},
-	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false, true},
+	// A supervisor's unit is their organisation, which no case is the
+	// responsibility of and no clock is met by or escalated to (the cases
+	// the social work centre works for the city are in the city's
+	// queues): they follow the cases of their scope, as operators do.
+	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false, false},
 	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false, true},
 	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false, true},
 	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district", false, true},

@@ -3,6 +3,7 @@ package access_test
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,13 +194,44 @@ func TestWorksUnitQueues(t *testing.T) {
 		model.RoleHotlineOperator:   false,
 		model.RoleAuditor:           false,
 		model.RoleAdmin:             false,
-		model.RoleHotlineSupervisor: true,
+		model.RoleHotlineSupervisor: false,
 		model.RoleCommuneWorker:     true,
 		model.RolePoliceLiaison:     true,
 		model.RoleDistrictOfficer:   true,
 	} {
 		if got := access.WorksUnitQueues(role); got != want {
 			t.Errorf("WorksUnitQueues(%s) = %v, want %v", role, got, want)
+		}
+	}
+}
+
+// TestQueuesARoleCanHave: only city officers hold the queue of cases
+// awaiting a successor (InQueue), only the roles that decide transfers
+// are ever offered one, and a role that works no unit queues has none.
+func TestQueuesARoleCanHave(t *testing.T) {
+	all := []access.Queue{access.QueueMyUnitOpen, access.QueueOverdue, access.QueueAwaitingMyAccept, access.QueueAwaitingSuccessor}
+	for role, want := range map[model.Role][]access.Queue{
+		model.RoleHotlineOperator: nil,
+		model.RoleAuditor:         nil,
+		model.RoleAdmin:           nil,
+		// A supervisor's unit is an organisation (orgs/...), which is never
+		// responsible for a case nor meets or is escalated a clock: the
+		// cases the social work centre works for the city are the city's.
+		model.RoleHotlineSupervisor: nil,
+		model.RolePoliceLiaison:     {access.QueueMyUnitOpen, access.QueueOverdue},
+		model.RoleCommuneWorker:     {access.QueueMyUnitOpen, access.QueueOverdue, access.QueueAwaitingMyAccept},
+		model.RoleCommuneChair:      {access.QueueMyUnitOpen, access.QueueOverdue, access.QueueAwaitingMyAccept},
+		model.RoleDistrictOfficer:   {access.QueueMyUnitOpen, access.QueueOverdue, access.QueueAwaitingMyAccept},
+		model.RoleCityOfficer:       all,
+	} {
+		var got []access.Queue
+		for _, q := range all {
+			if access.HasQueue(role, q) {
+				got = append(got, q)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s can have queues %v, want %v", role, got, want)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -188,11 +189,72 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			}
 		}
 		if err := strictDecode(data, &over); err != nil {
-			return Policy{}, fmt.Errorf("policy: %w", err)
+			return Policy{}, fmt.Errorf("policy: %w", decodeError(err))
 		}
 		p = over
 	}
 	return p, p.check(getenv)
+}
+
+// decodeError says a refusal of the JSON decoder in the policy's words:
+// the field as the file spells it ("warnings[0]", not Go's
+// "Policy.warnings.0") and what it must be, not Go's type.
+func decodeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		for _, part := range strings.Split(field, ".") {
+			if part != "" && strings.Trim(part, "0123456789") == "" {
+				field = strings.Replace(field, "."+part, "["+part+"]", 1)
+			}
+		}
+		if n, ok := strings.CutPrefix(te.Value, "number "); ok && te.Type.Kind() == reflect.Int && !strings.ContainsAny(n, ".eE") {
+			return fmt.Errorf("%s: %s is too large", field, n)
+		}
+		return fmt.Errorf("%s: must be %s, not %s", field, kindWords(te.Type), valueWords(te.Value))
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Errorf("unknown field %s", name)
+	}
+	return err
+}
+
+// kindWords says what a value of the policy's type t is.
+func kindWords(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int:
+		return "a whole number"
+	case reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "text in quotes"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct:
+		if t == reflect.TypeFor[Limit]() {
+			return `an object such as {"hours": 24}`
+		}
+	}
+	return "an object"
+}
+
+// valueWords says what the file gave, from the decoder's name of it
+// ("number 1.5", "string").
+func valueWords(v string) string {
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return n
+	}
+	switch v {
+	case "string":
+		return "text"
+	case "number":
+		return "a number"
+	case "array":
+		return "a list"
+	case "bool":
+		return "a true/false value"
+	}
+	return "an " + v
 }
 
 func strictDecode(data []byte, v any) error {

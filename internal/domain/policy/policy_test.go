@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -414,6 +415,32 @@ func TestREADMEPolicyExample(t *testing.T) {
 		}
 		if quoted := strings.Join(strings.Fields(err.Error()), " "); !strings.Contains(strings.Join(strings.Fields(section), " "), "`"+quoted+"`") {
 			t.Errorf("the README's policy section does not quote the refusal of its example without a secret: `%s`", quoted)
+		}
+	}
+}
+
+// TestParseErrorsInTheProductsWords: a value of the wrong kind is refused
+// naming the field as the file spells it and what it must be, not in the
+// JSON decoder's words ("cannot unmarshal number 1.5 into Go struct field
+// Policy.acknowledge.hours of type int").
+func TestParseErrorsInTheProductsWords(t *testing.T) {
+	goWords := regexp.MustCompile(`Go struct|unmarshal|of type|json:|float64|\bint\b|policy\.Limit`)
+	for _, tt := range []struct{ data, want string }{
+		{`{"acknowledge": {"hours": 1.5}}`, `policy: acknowledge.hours: must be a whole number, not 1.5`},
+		{`{"acknowledge": {"hours": "24"}}`, `policy: acknowledge.hours: must be a whole number, not text`},
+		{`{"acknowledge": {"hours": 99999999999999999999}}`, `policy: acknowledge.hours: 99999999999999999999 is too large`},
+		{`{"acknowledge": "24h"}`, `policy: acknowledge: must be an object such as {"hours": 24}, not text`},
+		{`{"warnings": ["half"]}`, `policy: warnings[0]: must be a number, not text`},
+		{`{"warnings": 0.5}`, `policy: warnings: must be a list, not a number`},
+		{`{"remote_communes": [4]}`, `policy: remote_communes[0]: must be text in quotes, not a number`},
+		{`{"acknowledge": {"duration": "5"}}`, `policy: unknown field "duration"`},
+	} {
+		_, err := policy.Parse([]byte(tt.data), func(string) string { return "" })
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("%s:\n got %v\nwant %s", tt.data, err, tt.want)
+		}
+		if err != nil && goWords.MatchString(err.Error()) {
+			t.Errorf("%s: %v speaks Go", tt.data, err)
 		}
 	}
 }

@@ -320,7 +320,41 @@ func queryParameterNamed(err error) error {
 	if m == nil {
 		return err
 	}
-	return grpcapi.BadQueryParameter(m[1], strings.TrimPrefix(st.Message(), m[0]))
+	return grpcapi.BadQueryParameter(m[1], queryValueWords(strings.TrimPrefix(st.Message(), m[0])))
+}
+
+// goQuoted is a value as Go's errors quote it (%q).
+const goQuoted = `"(?:[^"\\]|\\.)*"`
+
+var (
+	numberRefusal = regexp.MustCompile(`^strconv\.Parse(Int|Uint|Float|Bool): parsing (` + goQuoted + `): (invalid syntax|value out of range)$`)
+	timeRefusal   = regexp.MustCompile(`^parsing time (` + goQuoted + `)`)
+)
+
+// queryValueWords says why the gateway could not read a query value in
+// the product's words, what the field takes ("\"lots\" is not a whole
+// number"), rather than in Go's ("strconv.ParseInt: parsing \"lots\":
+// invalid syntax"). A refusal in other words (an enum's "is not a valid
+// value") is kept.
+func queryValueWords(refusal string) string {
+	if m := numberRefusal.FindStringSubmatch(refusal); m != nil {
+		value, kind := m[2], m[1]
+		switch {
+		case m[3] == "value out of range":
+			return value + " is too large or too small a number"
+		case kind == "Int":
+			return value + " is not a whole number"
+		case kind == "Uint":
+			return value + " is not a whole number of 0 or more"
+		case kind == "Float":
+			return value + " is not a number"
+		}
+		return value + " is not true or false"
+	}
+	if m := timeRefusal.FindStringSubmatch(refusal); m != nil {
+		return m[1] + " is not a time such as 2026-11-28T09:00:00+07:00 (RFC 3339)"
+	}
+	return refusal
 }
 
 // pathVariable matches a variable of a route's path pattern and what it

@@ -296,9 +296,6 @@ type policePage struct {
 	Units []*pb.PoliceUnit
 	Form  policeForm
 	Admin unitChoices
-	// CanCreate: every role may list the police units; only the admin
-	// gets the form to add one.
-	CanCreate bool
 }
 
 func (c *Console) adminPolice(w http.ResponseWriter, r *http.Request, s *session) {
@@ -306,12 +303,22 @@ func (c *Console) adminPolice(w http.ResponseWriter, r *http.Request, s *session
 }
 
 func (c *Console) showPolice(w http.ResponseWriter, r *http.Request, s *session, code int, form policeForm, errText string) {
+	if !mayUse(s, policeUnitsMethod) {
+		// Every role may list the police units through the API, but this
+		// page is admin's, to add one: a role that may not is refused as
+		// on admin's other pages, by the API, which audits the refusal
+		// (auth.denied). An empty request adds nothing even were it not
+		// refused.
+		_, err := c.api.admin.CreatePoliceUnit(c.apiContext(r, s), &pb.CreatePoliceUnitRequest{})
+		c.refused(w, r, s, err)
+		return
+	}
 	units, err := c.unitChoices(r, s)
 	if err != nil {
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := policePage{Units: units.Police, Form: form, Admin: units, CanCreate: mayUse(s, "AdminService/CreatePoliceUnit")}
+	page := policePage{Units: units.Police, Form: form, Admin: units}
 	c.render(w, r, code, "adminpolice", view{User: &s.user, CSRF: s.csrf, Title: "admin.police.title", Error: errText, Data: page})
 }
 

@@ -23,11 +23,6 @@ func (c *Console) auditRoutes(mux *http.ServeMux) {
 
 const auditPageSize = 100
 
-// auditReadsPerPage bounds the API's pages one page of the console reads
-// on through while they hold no event (see showAudit): some 10,000 events
-// passed over. A page still empty then says so, and links to the next.
-const auditReadsPerPage = 10
-
 // auditFilter is what the auditor asked for, as typed: the case, the user
 // and the days, Vietnam dates, both included.
 type auditFilter struct {
@@ -106,7 +101,7 @@ func (c *Console) showAudit(w http.ResponseWriter, r *http.Request, s *session, 
 		}) {
 			return
 		}
-		if len(resp.GetEvents()) > 0 || resp.GetNextPageToken() == "" || reads+1 == auditReadsPerPage {
+		if len(resp.GetEvents()) > 0 || resp.GetNextPageToken() == "" || reads+1 == listReadsPerPage {
 			break
 		}
 		req.PageToken = resp.GetNextPageToken()

@@ -231,13 +231,23 @@ type overduePage struct {
 func (overduePage) Caption() string { return "dash.overdue.title" }
 
 func (c *Console) dashboardOverdue(w http.ResponseWriter, r *http.Request, s *session) {
+	if !mayUse(s, overdueMethod) {
+		// The API would list the cases of the role's scope, but this page
+		// is the dashboard's: a role the dashboard refuses is refused here
+		// too, by the API, which audits the refusal (auth.denied).
+		_, err := c.api.stats.GetStatistics(c.apiContext(r, s), &pb.GetStatisticsRequest{})
+		c.refused(w, r, s, err)
+		return
+	}
 	// The list is of one instant, so that its pages follow each other.
 	before := c.cfg.Clock.Now()
 	if t, err := time.Parse(time.RFC3339, r.URL.Query().Get("before")); err == nil {
 		before = t
 	}
-	resp, err := c.api.cases.ListCases(c.apiContext(r, s), &pb.ListCasesRequest{
-		DueBefore: timestamppb.New(before), PageSize: queuePageSize, PageToken: r.URL.Query().Get("page"),
+	resp, err := readOn(r.URL.Query().Get("page"), func(token string) (*pb.ListCasesResponse, error) {
+		return c.api.cases.ListCases(c.apiContext(r, s), &pb.ListCasesRequest{
+			DueBefore: timestamppb.New(before), PageSize: queuePageSize, PageToken: token,
+		})
 	})
 	if err != nil {
 		c.apiError(w, r, s, err)

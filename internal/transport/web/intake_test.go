@@ -62,10 +62,19 @@ func (anyoneAccounts) SignOut(context.Context, string, string) error { return ni
 // client signed in to it that does not follow redirects.
 func consoleOver(t *testing.T, reports pb.ReportServiceServer) (*http.Client, string) {
 	t.Helper()
+	return consoleWith(t, anyoneAccounts{}, func(srv *grpc.Server) {
+		pb.RegisterReportServiceServer(srv, reports)
+		pb.RegisterUnitServiceServer(srv, oneCommune{})
+	})
+}
+
+// consoleWith is consoleOver over the fakes register puts on the server,
+// signed in by accts.
+func consoleWith(t *testing.T, accts Accounts, register func(*grpc.Server)) (*http.Client, string) {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
-	pb.RegisterReportServiceServer(srv, reports)
-	pb.RegisterUnitServiceServer(srv, oneCommune{})
+	register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient("passthrough:///fake", grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -74,7 +83,7 @@ func consoleOver(t *testing.T, reports pb.ReportServiceServer) (*http.Client, st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	ts, client := serveConsole(t, conn, anyoneAccounts{})
+	ts, client := serveConsole(t, conn, accts)
 	page := fetch(t, client, ts.URL+"/signin", nil)
 	if resp := send(t, client, ts.URL+"/signin", url.Values{"csrf": {formValue(t, page, "csrf")}, "user": {"op"}, "password": {"x"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in: %s", resp.Status)

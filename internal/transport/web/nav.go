@@ -28,10 +28,22 @@ var screens = []screen{
 }
 
 // pages are the screens reached from others rather than from the
-// navigation, gated the same way.
+// navigation, gated the same way. A page that belongs to a screen but
+// shows what the API answers more roles (the overdue cases are a list of
+// cases; every role may list the police units) is gated on its screen's
+// method, or on the method the page is for, so that it is shown to no
+// role its screen refuses.
 var pages = []screen{
 	{Path: "/cases/{number}", Key: "screen.case", Method: "CaseService/GetCase"},
+	{Path: "/dashboard/overdue", Key: "dash.overdue.title", Method: overdueMethod},
+	{Path: "/admin/police", Key: "admin.police.title", Method: policeUnitsMethod},
 }
+
+// The methods the pages above are gated on, which their handlers check.
+const (
+	overdueMethod     = "StatisticsService/GetStatistics"
+	policeUnitsMethod = "AdminService/CreatePoliceUnit"
+)
 
 // ScreenTable renders the README's table of the console's screens and
 // the roles that see each, from the same rows the navigation uses.
@@ -41,7 +53,7 @@ func ScreenTable() (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	b.WriteString("| screen | path | built on | roles |\n|---|---|---|---|\n")
+	b.WriteString("| screen | path | needs | roles |\n|---|---|---|---|\n")
 	for _, sc := range append(slices.Clone(screens), pages...) {
 		var roles []string
 		for _, r := range model.Roles {

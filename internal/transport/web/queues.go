@@ -2,23 +2,42 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
 )
+
+// queueTab is a list of the queues page: a unit's work queue, numbered as
+// the API's CaseQueue, or QueueNone for the whole scope.
+type queueTab struct {
+	ID    string
+	Queue access.Queue
+}
 
 // queueTabs are the lists of the queues page, in the order shown: the
 // API's work queues of the person's unit, and every case of their scope.
-var queueTabs = []struct {
-	ID    string
-	Queue pb.CaseQueue
-}{
-	{"open", pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN},
-	{"overdue", pb.CaseQueue_CASE_QUEUE_OVERDUE},
-	{"accept", pb.CaseQueue_CASE_QUEUE_AWAITING_MY_ACCEPTANCE},
-	{"successor", pb.CaseQueue_CASE_QUEUE_AWAITING_SUCCESSOR},
-	{"all", pb.CaseQueue_CASE_QUEUE_UNSPECIFIED},
+var queueTabs = []queueTab{
+	{"open", access.QueueMyUnitOpen},
+	{"overdue", access.QueueOverdue},
+	{"accept", access.QueueAwaitingMyAccept},
+	{"successor", access.QueueAwaitingSuccessor},
+	{"all", access.QueueNone},
+}
+
+// tabsFor are the ids of the tabs a role is offered: the work queues it
+// can ever have a case in (access.HasQueue), then its whole scope. An
+// operator's only list is the last: the cases of their own reports.
+func tabsFor(role model.Role) []string {
+	var out []string
+	for _, t := range queueTabs {
+		if t.Queue == access.QueueNone || access.HasQueue(role, t.Queue) {
+			out = append(out, t.ID)
+		}
+	}
+	return out
 }
 
 // queuePage is the data of the queues page.
@@ -44,25 +63,26 @@ type queueRow struct {
 
 const queuePageSize = 50
 
+// listReadsPerPage bounds the API's pages one page of the console reads
+// on through while they hold nothing (readOn, and the audit page): some
+// 10,000 entries passed over. A page still empty then says that only part
+// of the list was read, and links to the next.
+const listReadsPerPage = 10
+
 func (c *Console) queues(w http.ResponseWriter, r *http.Request, s *session) {
-	tab := r.URL.Query().Get("tab")
-	if tab == "" && !access.WorksUnitQueues(s.user.Role) {
-		// A hotline operator's unit is responsible for no case: their
-		// list is their scope, the cases of their own reports.
-		tab = "all"
+	tabs := tabsFor(s.user.Role)
+	// A tab the role is not offered (an old link, a typed address) shows
+	// its first, as an unknown tab does.
+	tab := tabs[0]
+	if asked := r.URL.Query().Get("tab"); slices.Contains(tabs, asked) {
+		tab = asked
 	}
-	q := queueTabs[0]
-	for _, t := range queueTabs {
-		if t.ID == tab {
-			q = t
-		}
-	}
-	page := queuePage{Tab: q.ID, Page: r.URL.Query().Get("page"), PageSize: queuePageSize}
-	for _, t := range queueTabs {
-		page.Tabs = append(page.Tabs, t.ID)
-	}
-	resp, err := c.api.cases.ListCases(c.apiContext(r, s), &pb.ListCasesRequest{
-		Queue: q.Queue, PageSize: queuePageSize, PageToken: r.URL.Query().Get("page"),
+	q := queueTabs[slices.IndexFunc(queueTabs, func(t queueTab) bool { return t.ID == tab })]
+	page := queuePage{Tab: q.ID, Tabs: tabs, Page: r.URL.Query().Get("page"), PageSize: queuePageSize}
+	resp, err := readOn(page.Page, func(token string) (*pb.ListCasesResponse, error) {
+		return c.api.cases.ListCases(c.apiContext(r, s), &pb.ListCasesRequest{
+			Queue: pb.CaseQueue(q.Queue), PageSize: queuePageSize, PageToken: token,
+		})
 	})
 	if err != nil {
 		c.apiError(w, r, s, err)
@@ -71,6 +91,22 @@ func (c *Console) queues(w http.ResponseWriter, r *http.Request, s *session) {
 	page.Rows = c.caseRows(resp.GetCases())
 	page.Next = resp.GetNextPageToken()
 	c.render(w, r, http.StatusOK, "queues", view{User: &s.user, CSRF: s.csrf, Title: "queues.title", Data: page})
+}
+
+// readOn reads a page of a list of cases from token, and, while the API
+// answers pages with no case but a token to go on (a list filtered within
+// its index passes over at most 1,000 entries a page), reads on, up to
+// listReadsPerPage pages, so that a page does not say "no cases" above a
+// next page that has some. The answer's token is where the next page
+// goes on from.
+func readOn(token string, list func(token string) (*pb.ListCasesResponse, error)) (*pb.ListCasesResponse, error) {
+	for reads := 1; ; reads++ {
+		resp, err := list(token)
+		if err != nil || len(resp.GetCases()) > 0 || resp.GetNextPageToken() == "" || reads == listReadsPerPage {
+			return resp, err
+		}
+		token = resp.GetNextPageToken()
+	}
 }
 
 // caseRows are the rows of a list of cases, each with its nearest open
