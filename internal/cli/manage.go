@@ -225,14 +225,14 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		// The server's key file is named on its machine, not here.
-		fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The server keeps the old key file beside its key file, as <key file>.retired-<old id>, for older backups.\n", id, n)
+		fmt.Fprintf(stdout, "Rotated to master key %s: %s re-wrapped. The server keeps the old key file beside its key file, as <key file>.retired-<old id>, for older backups.\n", id, counted(n, "data key"))
 		return nil
 	}
 	id, retired, n, err := rotateOffline(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Rotated to master key %s: %d data keys re-wrapped. The old key file is kept as %s for older backups.\n", id, n, retired)
+	fmt.Fprintf(stdout, "Rotated to master key %s: %s re-wrapped. The old key file is kept as %s for older backups.\n", id, counted(n, "data key"), retired)
 	return nil
 }
 
@@ -323,9 +323,9 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if res.Problem != nil {
-		fmt.Fprintf(stdout, "BROKEN at seq %d: %s (%d events verified before it; head seq %d)\n", res.Problem.Seq, res.Problem.Reason, res.Checked, res.HeadSeq)
+		fmt.Fprintf(stdout, "BROKEN at seq %d: %s (%s verified before it; head seq %d)\n", res.Problem.Seq, res.Problem.Reason, counted(res.Checked, "event"), res.HeadSeq)
 		return errAuditBroken
 	}
-	fmt.Fprintf(stdout, "OK: %d events, chain intact up to the recorded head (seq %d)\n", res.Checked, res.HeadSeq)
+	fmt.Fprintf(stdout, "OK: %s, chain intact up to the recorded head (seq %d)\n", counted(res.Checked, "event"), res.HeadSeq)
 	return nil
 }

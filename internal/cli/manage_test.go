@@ -549,7 +549,7 @@ func TestManageKeysRotate(t *testing.T) {
 	}
 
 	out := mgMustRun(t, "keys", "rotate", "--db", db, "--key-file", keyFile)
-	m := regexp.MustCompile(`Rotated to master key (\S+): (\d+) data keys re-wrapped`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`Rotated to master key (\S+): (\d+) data keys? re-wrapped`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("keys rotate output: %q", out)
 	}
@@ -717,6 +717,10 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "hoa.tran", "--name", "Trần Thị Hoa", "--role", "HOTLINE_OPERATOR", "--unit", "orgs/hotline-111")
 	if list := mgMustRun(t, "users", "list", "--db", db); !strings.Contains(list, "hoa.tran") {
 		t.Errorf("users add --create: the new database does not list the user:\n%s", list)
+	}
+	// audit verify counts the events as check does (counted).
+	if out := mgMustRun(t, "audit", "verify", "--db", db); !strings.HasPrefix(out, "OK: 4 events, chain intact") {
+		t.Errorf("audit verify of one event: %s", out)
 	}
 }
 

@@ -487,7 +487,7 @@ func summary(res app.CheckResult) string {
 
 // counted says n of a thing in English: "1 problem", "0 problems",
 // "2 problems" (every noun counted here takes an s).
-func counted[N int | int64](n N, noun string) string {
+func counted[N int | int64 | uint64](n N, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
