@@ -106,6 +106,11 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// A database --create makes for a user it then refuses is taken
+	// away again: a stray empty file would be a new database to the
+	// next serve.
+	_, statErr := os.Stat(db)
+	made := create && errors.Is(statErr, os.ErrNotExist)
 	off, err := app.OpenOffline(db, "users "+sub, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
 		return err
@@ -116,6 +121,9 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "add":
 		created, tok, link, err := off.Identity.CreateUser(ctx, p, u, ttl, idempotency.Request{})
 		if err != nil {
+			if made && off.Close() == nil {
+				_ = os.Remove(db)
+			}
 			return inFlagWords(err, userAddFlags)
 		}
 		fmt.Fprintf(stdout, "Created %s (%s, %s).\nToken (shown once, expires %s):\n%s\n",

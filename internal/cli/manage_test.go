@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -717,6 +718,15 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "hoa.tran", "--name", "Trần Thị Hoa", "--role", "HOTLINE_OPERATOR", "--unit", "orgs/hotline-111")
 	if list := mgMustRun(t, "users", "list", "--db", db); !strings.Contains(list, "hoa.tran") {
 		t.Errorf("users add --create: the new database does not list the user:\n%s", list)
+	}
+	// A user --create refuses leaves no database behind: the next serve
+	// would take a stray empty file for a new database.
+	refused := filepath.Join(dir, "refused.db")
+	if code, _, stderr := mgRun(t, "users", "add", "--create", "--db", refused, "--id", "Not An Id", "--name", "Trần Thị Hoa", "--role", "HOTLINE_OPERATOR", "--unit", "orgs/hotline-111"); code != 1 || !strings.Contains(stderr, "--id") {
+		t.Errorf("users add --create of a bad id: exit %d, %s", code, stderr)
+	}
+	if names := opsFiles(t, dir); !slices.Equal(names, []string{"none.db"}) {
+		t.Errorf("a refused users add --create left %v, want only none.db", names)
 	}
 	// audit verify counts the events as check does (counted).
 	if out := mgMustRun(t, "audit", "verify", "--db", db); !strings.HasPrefix(out, "OK: 4 events, chain intact") {
