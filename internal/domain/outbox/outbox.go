@@ -107,11 +107,13 @@ func (s *Service) Read(ctx context.Context, after uint64, limit int) ([]model.No
 // once that is on disk. A receiver that answers with an error has been
 // sent it all the same, so the event stands for every attempt of this
 // delivery; a delivery begun again after a restart (its cursor was not
-// stored) is recorded again.
+// stored) is recorded again. It is a read's event, written as reads'
+// are (datastore.Store.Batch): a full database still records it, and
+// the delivery goes on as its reads do.
 func (s *Service) Sending(ctx context.Context, deliverer string, n model.Notification, at time.Time) error {
 	e := access.System("webhook delivery").Event(at, "notification.deliver", access.NotificationResource(n.Seq), n.Case, audit.OutcomeOK)
 	e.Reason = "to webhook " + deliverer
-	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
 		_, err := tx.AppendAudit(e)
 		return err
 	})

@@ -713,3 +713,29 @@ func TestDeliveryIsAuditedBeforeItLeaves(t *testing.T) {
 		t.Errorf("%d notification.deliver events once delivered, want 1: %+v", len(got), got)
 	}
 }
+
+// fullStore is a store whose ordinary writes are refused for lack of
+// space, while the small writes of reads' audit events (Batch) still go
+// through the room kept back for them.
+type fullStore struct{ *memstore.Store }
+
+func (fullStore) Update(context.Context, func(datastore.Tx) error) error { return model.ErrFull }
+
+// TestDeliveryGoesOnWhenTheDatabaseIsFull: a delivery's event is a read's
+// (Batch), so a full database, which refuses the cursor, still lets the
+// notification be audited and sent, as it lets reads be answered.
+func TestDeliveryGoesOnWhenTheDatabaseIsFull(t *testing.T) {
+	mem := openStore(t)
+	h := newHub()
+	appendN(t, mem, nil, 1)
+	putCursor(t, mem, "webhook/a", 1)
+	putCursor(t, mem, "webhook/a/registered", 1) // registered before the disk filled
+	appendN(t, mem, nil, 1)
+	r := newReceiver(t, nil)
+	d := newTestDeliverer(fullStore{mem}, []policy.Webhook{hook("a", r.srv.URL)}, h, slog.New(slog.DiscardHandler))
+	start(t, d)
+	waitFor(t, "the notification at the receiver", func() bool { return len(r.seqs("a")) > 0 })
+	if got := deliveryEvents(t, mem); len(got) != 1 || got[0].Resource != "notifications/2" {
+		t.Errorf("the delivery events: %+v; want one, of notifications/2", got)
+	}
+}
