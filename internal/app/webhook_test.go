@@ -89,8 +89,8 @@ func TestWebhookReceivesSignedNotifications(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// The delivery is on the case's audit trail, naming the webhook, once
-	// the receiver's answer is recorded with the cursor.
+	// The delivery is on the case's audit trail, naming the webhook
+	// (written before it was sent: TestDeliveryIsAuditedBeforeItLeaves).
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	var seq struct {
 		Seq uint64 `json:"seq"`

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"strings"
 	"time"
@@ -133,7 +134,8 @@ type Result struct {
 }
 
 // Verify checks the whole chain against the stored head, in one snapshot,
-// and reports the first broken link. It writes nothing: the offline
+// and reports the first broken link, or the first event an index of the
+// listings lacks (indexGaps), whichever comes first in the log. It writes nothing: the offline
 // command runs it on the file of a stopped server.
 func (l *Log) Verify(ctx context.Context) (Result, error) {
 	return l.VerifyTail(ctx, math.MaxUint64) // a tail as long as any log
@@ -173,10 +175,73 @@ func (l *Log) VerifyTail(ctx context.Context, n uint64) (Result, error) {
 		if seq > n {
 			from = seq - n + 1
 		}
-		res.Checked, res.Problem, err = audit.VerifyTail(tx.AuditEvents(from), from, seq, hash)
-		return err
+		gaps := indexGaps{tx: tx}
+		res.Checked, res.Problem, err = audit.VerifyTail(gaps.watch(tx.AuditEvents(from)), from, seq, hash)
+		if err != nil {
+			return err
+		}
+		if err := gaps.check(); err != nil {
+			return err
+		}
+		// The first problem in the log's order: an event hidden from a
+		// listing before a broken link is reported first; at the same
+		// seq, the broken link.
+		if g := gaps.problem; g != nil && (res.Problem == nil || g.Seq < res.Problem.Seq) {
+			res.Checked, res.Problem = g.Seq-from, g
+		}
+		return nil
 	})
 	return res, err
+}
+
+// indexGapBatch is how many events indexGaps looks up at once: on etcd,
+// one round trip for their entries.
+const indexGapBatch = 256
+
+// indexGaps finds, among the events a verification walks, the first one
+// an index of the listings lacks (datastore.AuditIndexGap). The chain
+// cannot show it: the event is whole and linked, but a listing by its
+// case, its actor or its time leaves it out, so an auditor asking who saw
+// a case would not be shown it.
+type indexGaps struct {
+	tx      datastore.ReadTx
+	pending []audit.Event
+	problem *audit.Problem
+	err     error
+}
+
+// watch passes events on, keeping each to be checked, a batch at a time.
+func (g *indexGaps) watch(events iter.Seq2[audit.Event, error]) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		for e, err := range events {
+			if err == nil && g.problem == nil && g.err == nil {
+				g.pending = append(g.pending, e)
+				if len(g.pending) == indexGapBatch {
+					g.err = g.check()
+				}
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// check looks up the entries of the events kept since the last check.
+func (g *indexGaps) check() error {
+	if g.err != nil || g.problem != nil || len(g.pending) == 0 {
+		g.pending = g.pending[:0]
+		return g.err
+	}
+	at, index, err := g.tx.AuditIndexGap(g.pending)
+	if err != nil {
+		return fmt.Errorf("audit log: look up the index entries: %w", err)
+	}
+	if at >= 0 {
+		g.problem = &audit.Problem{Seq: g.pending[at].Seq, Reason: "missing from " + index + ": a listing through it leaves the event out"}
+	}
+	g.pending = g.pending[:0]
+	return nil
 }
 
 // HeadSeq returns the seq of the newest audit event, 0 when the log is

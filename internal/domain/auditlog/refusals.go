@@ -148,10 +148,10 @@ func (l *Refusals) takeEnded(now time.Time, all bool) []audit.Event {
 	}
 	events := make([]audit.Event, 0, len(l.order)+1)
 	for _, c := range l.order {
-		events = append(events, l.clients[c].event(now, c))
+		events = append(events, l.clients[c].event(c))
 	}
 	if l.others.count > 0 {
-		events = append(events, l.others.event(now, l.othersName))
+		events = append(events, l.others.event(l.othersName))
 	}
 	l.start, l.order, l.others = time.Time{}, nil, refusals{}
 	clear(l.clients)
@@ -160,7 +160,10 @@ func (l *Refusals) takeEnded(now time.Time, all bool) []audit.Event {
 
 // event is the audit event of r: anonymous, denied, its count first in
 // the reason ("refused sign-ins: N from ...") so that it can be summed.
-func (r *refusals) event(now time.Time, key string) audit.Event {
+// It is dated at the first refusal, when what it records began, not when
+// the window's end writes it: a listing of the log by time finds it in
+// the minute of the refusals.
+func (r *refusals) event(key string) audit.Event {
 	reasons := make([]string, 0, len(r.reasons)+1)
 	for why, n := range r.reasons {
 		reasons = append(reasons, fmt.Sprintf("%s ×%d", why, n))
@@ -174,7 +177,7 @@ func (r *refusals) event(now time.Time, key string) audit.Event {
 	if len(reason) > maxRefusalReasonLen {
 		reason = strings.ToValidUTF8(reason[:maxRefusalReasonLen], "") + "…"
 	}
-	return audit.Event{Time: now, Action: "auth.fail", Resource: r.resource, RequestID: r.requestID,
+	return audit.Event{Time: r.first, Action: "auth.fail", Resource: r.resource, RequestID: r.requestID,
 		Reason: reason, Outcome: audit.OutcomeDenied}
 }
 

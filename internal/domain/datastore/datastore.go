@@ -318,6 +318,14 @@ type AuditReader interface {
 	// complete (IndexAuditByTime), so that a store which needs no entries
 	// is not written to find it out.
 	AuditIndexedByTime() (bool, error)
+	// AuditIndexGap returns the position in events of the first one that
+	// an index ListAuditEvents reads lacks the entry of (by case for an
+	// event with a case, by actor for one with an actor, by time once that
+	// index is complete), and the index, in words ("the index by case"):
+	// the listing through it would leave the event out. It returns -1
+	// when every event has its entries. A store that lists without
+	// indexes has none to miss.
+	AuditIndexGap(events []audit.Event) (at int, index string, err error)
 }
 
 // AuditWriter appends to the audit chain.

@@ -100,22 +100,35 @@ func (s *Service) Read(ctx context.Context, after uint64, limit int) ([]model.No
 	return batch, nil
 }
 
-// Acknowledge stores n's seq as the deliverer's cursor (its receiver has
-// every notification up to n), and audits the delivery in the same
-// transaction: a notification names a case and what happened to it, and
-// it has left the service for the receiver, so the case's trail shows
-// that it went, and to which webhook ("notification.deliver" by the
-// system, the webhook named in the reason), once for each notification
-// its cursor passes.
-func (s *Service) Acknowledge(ctx context.Context, deliverer string, n model.Notification, at time.Time) error {
+// Sending puts the delivery of n to a deliverer on its case's audit
+// trail ("notification.deliver" by the system, the webhook named in the
+// reason), before n is first sent: a notification names a case and what
+// happened to it, and, as with every read, it leaves the service only
+// once that is on disk. A receiver that answers with an error has been
+// sent it all the same, so the event stands for every attempt of this
+// delivery; a delivery begun again after a restart (its cursor was not
+// stored) is recorded again. It is a read's event, written as reads'
+// are (datastore.Store.Batch): a full database still records it, and
+// the delivery goes on as its reads do.
+func (s *Service) Sending(ctx context.Context, deliverer string, n model.Notification, at time.Time) error {
 	e := access.System("webhook delivery").Event(at, "notification.deliver", access.NotificationResource(n.Seq), n.Case, audit.OutcomeOK)
 	e.Reason = "to webhook " + deliverer
-	err := s.store.Update(ctx, func(tx datastore.Tx) error {
-		if err := tx.PutCursor(CursorName(deliverer), n.Seq); err != nil {
-			return err
-		}
+	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
 		_, err := tx.AppendAudit(e)
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("audit the delivery of notification %d to outbox deliverer %q: %w", n.Seq, deliverer, err)
+	}
+	return nil
+}
+
+// Acknowledge stores n's seq as the deliverer's cursor: its receiver has
+// every notification up to n. The delivery is on the audit trail already
+// (Sending).
+func (s *Service) Acknowledge(ctx context.Context, deliverer string, n model.Notification) error {
+	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		return tx.PutCursor(CursorName(deliverer), n.Seq)
 	})
 	if err != nil {
 		return fmt.Errorf("store the cursor of outbox deliverer %q at seq %d: %w", deliverer, n.Seq, err)

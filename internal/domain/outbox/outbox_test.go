@@ -53,7 +53,7 @@ func TestStartAtTheEndThenResume(t *testing.T) {
 	if got, err := ob.Read(ctx, 0, 2); err != nil || len(got) != 2 || got[0].Seq != 1 {
 		t.Fatalf("Read(0, 2) = seqs %v, %v; want [1 2]", seqs(got), err)
 	}
-	if err := ob.Acknowledge(ctx, "ops", got[0], time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)); err != nil {
+	if err := ob.Acknowledge(ctx, "ops", got[0]); err != nil {
 		t.Fatal(err)
 	}
 	// A restart resumes after the last acknowledged seq.
@@ -82,10 +82,10 @@ func TestRegisteredOnAnEmptyOutboxKeepsItsPlace(t *testing.T) {
 	}
 }
 
-// A delivery acknowledged is audited with its cursor, in one transaction:
-// the notification left the service, so its case's trail shows to which
-// webhook.
-func TestAcknowledgeAuditsTheDelivery(t *testing.T) {
+// A delivery is audited before it is sent: the notification leaves the
+// service, so its case's trail shows to which webhook; its acknowledgement
+// moves the cursor and writes nothing more.
+func TestSendingAuditsTheDelivery(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New()
 	ob := New(s)
@@ -98,7 +98,10 @@ func TestAcknowledgeAuditsTheDelivery(t *testing.T) {
 		t.Fatalf("Read: %v, %v", seqs(ns), err)
 	}
 	at := time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC)
-	if err := ob.Acknowledge(ctx, "so-y-te", ns[1], at); err != nil {
+	if err := ob.Sending(ctx, "so-y-te", ns[1], at); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Acknowledge(ctx, "so-y-te", ns[1]); err != nil {
 		t.Fatal(err)
 	}
 	var events []audit.Event

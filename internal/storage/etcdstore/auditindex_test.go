@@ -102,3 +102,51 @@ func TestAuditIndexByTimeOfAnOlderStore(t *testing.T) {
 		t.Errorf("first page by time once indexed = %v, want by time %v", got, want)
 	}
 }
+
+// TestAuditVerifyFindsAnEventHiddenFromTheListingsOnEtcd is boltstore's
+// TestAuditVerifyFindsAnEventHiddenFromTheListings on etcd, where the
+// verification fetches a batch's index entries in one round trip: an
+// entry deleted from the index by case is named at its event, past the
+// first batch.
+func TestAuditVerifyFindsAnEventHiddenFromTheListingsOnEtcd(t *testing.T) {
+	ctx := t.Context()
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, time.March, 16, 1, 0, 0, 0, time.UTC)
+	err = s.Update(ctx, func(tx datastore.Tx) error {
+		events := make([]audit.Event, 600)
+		for i := range events {
+			events[i] = audit.Event{Time: t0.Add(time.Duration(i) * time.Second), Actor: "lan.nguyen", Action: "case.read",
+				Resource: "cases/HN-2026-00001", Case: "cases/HN-2026-00001", Outcome: audit.OutcomeOK}
+		}
+		events[499].Case, events[499].Resource = "cases/HN-2026-00002", "cases/HN-2026-00002"
+		_, err := tx.AppendAudit(events...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := auditlog.New(s).Verify(ctx); err != nil || res.Problem != nil || res.Checked != 600 {
+		t.Fatalf("before: Verify = %+v, %v; want 600 events and no problem", res, err)
+	}
+	// The entry of event 500 in the index by case (tag 10): its case, a
+	// zero byte and its seq.
+	entry := append([]byte{10}, "cases/HN-2026-00002\x00"...)
+	entry = append(entry, 0, 0, 0, 0, 0, 0, 0x01, 0xf4)
+	err = e.Update(ctx, func(tx kv.Tx) error {
+		if tx.Bucket([]byte("index")).Get(entry) == nil {
+			t.Fatalf("no entry %q to delete", entry)
+		}
+		return tx.Bucket([]byte("index")).Delete(entry)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := auditlog.New(s).Verify(ctx)
+	if err != nil || res.Problem == nil || res.Problem.Seq != 500 || res.Checked != 499 {
+		t.Fatalf("Verify = %+v (problem %v), %v; want the problem at seq 500 after 499 events", res, res.Problem, err)
+	}
+}

@@ -221,12 +221,27 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 }
 
 // deliver sends n until the receiver acknowledges it and the cursor is
-// stored; false when ctx ended first.
+// stored; false when ctx ended first. The delivery is audited before the
+// first attempt (outbox.Sending): nothing is sent until it is.
 func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webhook, n model.Notification) bool {
 	body, err := Encode(n)
 	if err != nil { // cannot happen: every field is a plain value
 		log.Error("webhook: cannot encode a notification", "seq", n.Seq, "err", err)
 		return false
+	}
+	for attempt := 0; ; attempt++ {
+		err := d.outbox.Sending(ctx, h.Name, n, d.clk.Now())
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := d.backoff(attempt)
+		log.Error("webhook: cannot audit the delivery; nothing is sent until it is", "seq", n.Seq, "err", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return false
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		status, err := d.send(ctx, h, n.Seq, body)
@@ -236,7 +251,7 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 		if err == nil && status/100 == 2 {
 			// Record the acknowledgement even if ctx ends now: the
 			// receiver has it, and sending it again is only harmless.
-			err = d.outbox.Acknowledge(context.WithoutCancel(ctx), h.Name, n, d.clk.Now())
+			err = d.outbox.Acknowledge(context.WithoutCancel(ctx), h.Name, n)
 			if err == nil {
 				if attempt > 0 {
 					log.Info("webhook: delivered after retries", "seq", n.Seq, "attempts", attempt+1)

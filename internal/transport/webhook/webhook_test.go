@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -642,5 +643,99 @@ func TestEndlessAnswerDoesNotHoldTheSender(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(seqs, []string{"1", "2"}) {
 		t.Errorf("deliveries %v, want [1 2]", seqs)
+	}
+}
+
+// deliveryEvents returns the notification.deliver events in s's audit log.
+func deliveryEvents(t *testing.T, s datastore.Store) []audit.Event {
+	t.Helper()
+	var out []audit.Event
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			if e.Action == "notification.deliver" {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDeliveryIsAuditedBeforeItLeaves holds a webhook's delivery to the
+// rule of every read: a notification (a case's number and what happened
+// to it) is on the case's audit trail before its body leaves the service,
+// not once the receiver says it has it. A receiver that answers 500 has
+// still been sent the body, and a delivery retried until it succeeds is
+// one event, not one an attempt.
+func TestDeliveryIsAuditedBeforeItLeaves(t *testing.T) {
+	s := openStore(t)
+	h := newHub()
+	appendN(t, s, nil, 1)
+	putCursor(t, s, "webhook/a", 1)
+	var mu sync.Mutex
+	var seenAtArrival [][]audit.Event // the delivery events stored when each request arrived
+	r := newReceiver(t, func(n int, d delivery) int {
+		events := deliveryEvents(t, s)
+		mu.Lock()
+		seenAtArrival = append(seenAtArrival, events)
+		mu.Unlock()
+		if n < 2 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusNoContent
+	})
+	d := newTestDeliverer(s, []policy.Webhook{hook("a", r.srv.URL)}, h, slog.New(slog.DiscardHandler))
+	start(t, d)
+	appendN(t, s, h, 1)
+	waitFor(t, "the cursor at 2", func() bool { return cursor(t, s, "webhook/a") == 2 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seenAtArrival) != 3 {
+		t.Fatalf("%d requests, want 3 (two refused, one taken)", len(seenAtArrival))
+	}
+	for i, events := range seenAtArrival {
+		if len(events) != 1 {
+			t.Errorf("request %d arrived with %d notification.deliver events stored, want 1: %+v", i+1, len(events), events)
+			continue
+		}
+		if e := events[0]; e.Resource != "notifications/2" || e.Case != "cases/HN-2026-00001" || e.Reason != "to webhook a" || e.Actor != "system" {
+			t.Errorf("request %d: the delivery's event %+v", i+1, e)
+		}
+	}
+	if got := deliveryEvents(t, s); len(got) != 1 {
+		t.Errorf("%d notification.deliver events once delivered, want 1: %+v", len(got), got)
+	}
+}
+
+// fullStore is a store whose ordinary writes are refused for lack of
+// space, while the small writes of reads' audit events (Batch) still go
+// through the room kept back for them.
+type fullStore struct{ *memstore.Store }
+
+func (fullStore) Update(context.Context, func(datastore.Tx) error) error { return model.ErrFull }
+
+// TestDeliveryGoesOnWhenTheDatabaseIsFull: a delivery's event is a read's
+// (Batch), so a full database, which refuses the cursor, still lets the
+// notification be audited and sent, as it lets reads be answered.
+func TestDeliveryGoesOnWhenTheDatabaseIsFull(t *testing.T) {
+	mem := openStore(t)
+	h := newHub()
+	appendN(t, mem, nil, 1)
+	putCursor(t, mem, "webhook/a", 1)
+	putCursor(t, mem, "webhook/a/registered", 1) // registered before the disk filled
+	appendN(t, mem, nil, 1)
+	r := newReceiver(t, nil)
+	d := newTestDeliverer(fullStore{mem}, []policy.Webhook{hook("a", r.srv.URL)}, h, slog.New(slog.DiscardHandler))
+	start(t, d)
+	waitFor(t, "the notification at the receiver", func() bool { return len(r.seqs("a")) > 0 })
+	if got := deliveryEvents(t, mem); len(got) != 1 || got[0].Resource != "notifications/2" {
+		t.Errorf("the delivery events: %+v; want one, of notifications/2", got)
 	}
 }
