@@ -838,3 +838,46 @@ func TestInvisibleTextIsNoRequiredText(t *testing.T) {
 		t.Errorf("a note with a word: %v", err)
 	}
 }
+
+// A user id may be 63 characters long, and some cursors hold the id (an
+// operator's reports are read from their own index, an auditor's list of
+// one actor's events from that actor's): every page token the server
+// issues for such a user is one it takes back, whatever the schema's
+// limit on page_token.
+func TestPageTokensOfTheLongestUserIDAreTakenBack(t *testing.T) {
+	ts := startServer(t, "")
+	long := "o" + strings.Repeat("p", 62)
+	ts.addUser(t, long, pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	for range 3 {
+		if _, err := ts.reports().CreateReport(ts.as(t, long), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follow := func(what string, list func(token string) (string, error)) {
+		t.Helper()
+		token, err := list("")
+		for pages := 1; err == nil && token != "" && pages < 3; pages++ {
+			token, err = list(token)
+		}
+		if err != nil {
+			t.Errorf("%s: the next page with the token the server gave: %v", what, err)
+		}
+	}
+	follow("ListReports", func(token string) (string, error) {
+		resp, err := ts.reports().ListReports(ts.as(t, long), &pb.ListReportsRequest{PageSize: 1, PageToken: token})
+		return resp.GetNextPageToken(), err
+	})
+	follow("ListCases", func(token string) (string, error) {
+		resp, err := ts.cases().ListCases(ts.as(t, long), &pb.ListCasesRequest{PageSize: 1, PageToken: token})
+		return resp.GetNextPageToken(), err
+	})
+	follow("ListAuditEvents of the actor", func(token string) (string, error) {
+		resp, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/" + long, PageSize: 1, PageToken: token})
+		return resp.GetNextPageToken(), err
+	})
+	follow("ListUsers", func(token string) (string, error) {
+		resp, err := ts.admin().ListUsers(ts.as(t, "admin"), &pb.ListUsersRequest{PageSize: 1, PageToken: token})
+		return resp.GetNextPageToken(), err
+	})
+}
