@@ -927,7 +927,7 @@ func (e *Engine) AddNote(ctx context.Context, p access.Principal, req Request, n
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "addNote", apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "addNote", bounded: true, apply: func(s *stepCtx) error {
 		s.event("NOTE_ADDED", "", 0)
 		return s.note("NOTE", note)
 	}})

@@ -1,0 +1,127 @@
+package process_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
+)
+
+// A case's free text (its dossier of notes and records, the reasons of its
+// transfers, its police referrals' texts) is stored with the case,
+// written again by every step and answered whole by GetCase, whose answer
+// is at most 16 MiB (--max-send-msg-size). Nothing bounded it: one worker
+// adding the longest notes in a loop made the case unreadable to everyone
+// after about 800 notes, and transfers proposed and declined over and
+// over grew it too. A note or a transfer proposed that would make it
+// larger than process.MaxCaseTextBytes (a quarter of that answer) is
+// refused with CASE_FULL and records nothing. The case is still worked:
+// a transfer pending when it filled is declined with its reason, and
+// steps that add no text go through. The test runs on a small bound, so
+// that it writes a few texts, not the hundreds the default takes.
+func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
+	if process.MaxCaseTextBytes > (16<<20)/4 {
+		t.Errorf("process.MaxCaseTextBytes is %d, more than a quarter of the 16 MiB GetCase can answer", process.MaxCaseTextBytes)
+	}
+	const limit = 200_000
+	const answerSlack = 10_000 // a decline's reason, 6,000 bytes, sealed
+	long := strings.Repeat("ệ", 2000) // a reason of 2,000 characters, 6,000 bytes
+	worker, other := principal("worker.badinh"), principal("worker.other")
+	for _, tc := range []struct {
+		name string
+		// grow takes a step that adds text to the case and returns its
+		// etag after it (the etag it was given when it was refused).
+		grow func(eng *process.Engine, w *world, number, etag string) (string, error)
+		// pending: a transfer awaits its decision while the case fills.
+		pending bool
+	}{
+		{"notes", func(eng *process.Engine, w *world, number, etag string) (string, error) {
+			c, err := eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, long+long+long+long)
+			return cmpOr(c.Etag(), err, etag), err
+		}, true},
+		{"transfers proposed and declined", func(eng *process.Engine, w *world, number, etag string) (string, error) {
+			c, err := eng.ProposeTransfer(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, unitOther, long)
+			if err != nil {
+				return etag, err
+			}
+			c, err = eng.DeclineTransfer(w.ctx, other, process.Request{Case: "cases/" + number, Etag: c.Etag()}, long)
+			if err != nil {
+				t.Fatalf("declining a transfer: %v", err)
+			}
+			return c.Etag(), nil
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := loadEnv(t)
+			w := newWorld(t, e)
+			defer w.close()
+			eng := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log,
+				MaxCaseTextBytes: limit})
+			c := w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+			number, etag := c.Number, c.Etag()
+			req := func() process.Request { return process.Request{Case: "cases/" + number, Etag: etag} }
+			if tc.pending {
+				proposed, err := eng.ProposeTransfer(w.ctx, worker, req(), unitOther, long)
+				if err != nil {
+					t.Fatal(err)
+				}
+				etag = proposed.Etag()
+			}
+			for i := 0; ; i++ {
+				next, err := tc.grow(eng, w, number, etag)
+				var pe *model.PreconditionError
+				if errors.As(err, &pe) && pe.Reason == "CASE_FULL" {
+					break
+				}
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				etag = next
+				// A decline's reason may take the case past the bound, by
+				// that reason: the proposal after it is refused.
+				if size := sealedText(t, w, number); size > limit+answerSlack {
+					t.Fatalf("after %d steps the case holds %d bytes of sealed text, over the bound of %d, and still grows", i+1, size, limit)
+				}
+			}
+			// The refusal wrote nothing (the etag is the same), and the
+			// case goes on.
+			if tc.pending {
+				declined, err := eng.DeclineTransfer(w.ctx, other, req(), long)
+				if err != nil {
+					t.Fatalf("declining the transfer pending when the case filled: %v", err)
+				}
+				etag = declined.Etag()
+			}
+			if _, err := eng.Acknowledge(w.ctx, worker, req()); err != nil {
+				t.Errorf("acknowledging the full case: %v", err)
+			}
+		})
+	}
+}
+
+// cmpOr is the etag a step answered, or, when it was refused, the one it
+// was sent with.
+func cmpOr(answered string, err error, sent string) string {
+	if err != nil {
+		return sent
+	}
+	return answered
+}
+
+// sealedText is the size of a case's sealed free text as stored.
+func sealedText(t *testing.T, w *world, number string) int {
+	t.Helper()
+	var size int
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		c, err := tx.CaseByNumber(number)
+		size = len(c.Dossier.Data) + len(c.Texts.Data)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return size
+}
