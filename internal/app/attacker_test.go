@@ -89,7 +89,8 @@ func TestMergeOutOfScopeAbsorbedIsAudited(t *testing.T) {
 }
 
 // A query parameter the gateway cannot read into its field (a number out
-// of range, an enum value that does not exist, two values for one) is
+// of range, an enum value that does not exist, two values for one, under
+// one name or under its name and its JSON name) is
 // INVALID_ARGUMENT naming the field and the rule, as every other bad
 // input is, on the new GET methods as on the old.
 func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
@@ -103,6 +104,10 @@ func TestRESTQueryParameterNamesFieldAndRule(t *testing.T) {
 		{"/v1/cases:export?format=EXPORT_FORMAT_CSV&status=99", "status"},
 		{"/v1/cases:search?child_name=An&page_size=99999999999", "page_size"},
 		{"/v1/cases?page_size=lots", "page_size"},
+		// One field under its name and its JSON name: two values for one.
+		{"/v1/cases?page_size=1&pageSize=2", "page_size"},
+		{"/v1/cases?responsible_unit=" + pBaDinh + "&responsibleUnit=" + pHoanKiem, "responsible_unit"},
+		{"/v1/statistics?start_date=2026-01-01&startDate=2026-02-01&end_date=2026-06-30", "start_date"},
 	} {
 		code, body := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
 		if grpcCode, named := restViolations(t, body); code != 400 || grpcCode != 3 || !slices.Equal(named, []string{tc.field}) {
