@@ -183,6 +183,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	}
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bad := unreadableQueryParams(r); len(bad) > 0 {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.UnreadableQuery(bad...))
+			return
+		}
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return
