@@ -2,11 +2,13 @@ package process_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 )
@@ -28,7 +30,7 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 		t.Errorf("process.MaxCaseTextBytes is %d, more than a quarter of the 16 MiB GetCase can answer", process.MaxCaseTextBytes)
 	}
 	const limit = 200_000
-	const answerSlack = 10_000 // a decline's reason, 6,000 bytes, sealed
+	const answerSlack = 10_000        // a decline's reason, 6,000 bytes, sealed
 	long := strings.Repeat("ệ", 2000) // a reason of 2,000 characters, 6,000 bytes
 	worker, other := principal("worker.badinh"), principal("worker.other")
 	for _, tc := range []struct {
@@ -124,4 +126,45 @@ func sealedText(t *testing.T, w *world, number string) int {
 		t.Fatal(err)
 	}
 	return size
+}
+
+// A step sent with a request_id is remembered with its answer, for 30 days.
+// The answer never shows the dossier (GetCase reads it), yet the case was
+// remembered with it: every note on a long case kept another copy of all
+// the notes before it, so a case's notes cost their square in the store
+// (170 notes to a full case: some 350 MB of remembered answers). What is
+// remembered for a step does not grow with the dossier, and a retry still
+// gets the first answer.
+func TestARememberedStepDoesNotKeepTheDossier(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorld(t, e)
+	defer w.close()
+	worker := principal("worker.badinh")
+	c := w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+	etag := c.Etag()
+	note := strings.Repeat("ệ", 8000)
+	var last model.Case
+	for i := range 6 {
+		req := process.Request{Case: "cases/" + c.Number, Etag: etag, RequestID: fmt.Sprintf("note-%d", i), Fingerprint: []byte{byte(i)}}
+		var err error
+		if last, err = w.eng.AddNote(w.ctx, worker, req, note); err != nil {
+			t.Fatal(err)
+		}
+		etag = last.Etag()
+	}
+	var rec model.IdempotencyRecord
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		var err error
+		rec, err = tx.Idempotency(idempotency.Key(worker, "case.addNote", "note-5"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Result) > 2*len(note) {
+		t.Errorf("the sixth note's remembered answer is %d bytes: it holds the notes before it", len(rec.Result))
+	}
+	retried, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + c.Number, Etag: "1", RequestID: "note-5", Fingerprint: []byte{5}}, note)
+	if err != nil || retried.Etag() != last.Etag() {
+		t.Errorf("the retry answers etag %s (%v), the first answer %s", retried.Etag(), err, last.Etag())
+	}
 }

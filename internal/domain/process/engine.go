@@ -294,6 +294,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		// A step's answer never shows the dossier (GetCase reads it), so
+		// neither the answer nor what is remembered for a retry carries
+		// it: remembered, each step on a long case kept another copy of
+		// every note before it for the retention.
+		c.Dossier, stored.Dossier = model.Sealed{}, model.Sealed{}
 		out, _ = access.Shape(p, want, c)
 		if req.RequestID == "" {
 			return nil
