@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // A case's free text (its dossier of notes and records, the reasons of its
@@ -19,12 +20,14 @@ import (
 // is at most 16 MiB (--max-send-msg-size). Nothing bounded it: one worker
 // adding the longest notes in a loop made the case unreadable to everyone
 // after about 800 notes, and transfers proposed and declined over and
-// over grew it too. A note or a transfer proposed that would make it
-// larger than process.MaxCaseTextBytes (a quarter of that answer) is
-// refused with CASE_FULL and records nothing. The case is still worked:
-// a transfer pending when it filled is declined with its reason, and
-// steps that add no text go through. The test runs on a small bound, so
-// that it writes a few texts, not the hundreds the default takes.
+// over grew it too, as did progress notes on a service. A note, a
+// transfer proposed or a progress note that would make it larger than
+// process.MaxCaseTextBytes (a quarter of that answer) is refused with
+// CASE_FULL and records nothing. The case is still worked: a transfer
+// pending when it filled is declined with its reason, a service is
+// completed with its last note, and steps that add no text go through.
+// The test runs on a small bound, so that it writes a few texts, not the
+// hundreds the default takes.
 func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 	if process.MaxCaseTextBytes > (16<<20)/4 {
 		t.Errorf("process.MaxCaseTextBytes is %d, more than a quarter of the 16 MiB GetCase can answer", process.MaxCaseTextBytes)
@@ -56,6 +59,10 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			}
 			return c.Etag(), nil
 		}, false},
+		{"service progress", func(eng *process.Engine, w *world, number, etag string) (string, error) {
+			c, err := eng.RecordServiceProgress(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, 1, process.ServiceInProgress, long+long+long+long)
+			return cmpOr(c.Etag(), err, etag), err
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := loadEnv(t)
@@ -66,6 +73,9 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			c := w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
 			number, etag := c.Number, c.Etag()
 			req := func() process.Request { return process.Request{Case: "cases/" + number, Etag: etag} }
+			if tc.name == "service progress" {
+				etag = toApprovedPlan(t, w, number, etag)
+			}
 			if tc.pending {
 				proposed, err := eng.ProposeTransfer(w.ctx, worker, req(), unitOther, long)
 				if err != nil {
@@ -98,11 +108,50 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 				}
 				etag = declined.Etag()
 			}
-			if _, err := eng.Acknowledge(w.ctx, worker, req()); err != nil {
+			if tc.name == "service progress" {
+				// Completing the service, with its last note, answers the
+				// process and goes through.
+				if _, err := eng.RecordServiceProgress(w.ctx, worker, req(), 1, process.ServiceCompleted, long); err != nil {
+					t.Errorf("completing the service of the full case: %v", err)
+				}
+			} else if _, err := eng.Acknowledge(w.ctx, worker, req()); err != nil {
 				t.Errorf("acknowledging the full case: %v", err)
 			}
 		})
 	}
+}
+
+// toApprovedPlan takes the case from intake to an approved plan of one
+// service, and returns its etag.
+func toApprovedPlan(t *testing.T, w *world, number, etag string) string {
+	t.Helper()
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	today := vntime.DateOf(w.clk.Now())
+	steps := []func(process.Request) (model.Case, error){
+		func(r process.Request) (model.Case, error) { return w.eng.Acknowledge(w.ctx, worker, r) },
+		func(r process.Request) (model.Case, error) {
+			return w.eng.RecordInitialAssessment(w.ctx, worker, r, process.InitialAssessment{HarmSeverity: 1, AbuserAccess: 1, SafetyObstacles: 1})
+		},
+		func(r process.Request) (model.Case, error) {
+			return w.eng.RecordSpecificAssessment(w.ctx, worker, r, process.SpecificAssessment{Needs: "an toàn", ChildViews: "muốn ở nhà", MeetingRecord: "họp",
+				MeetingTime: w.clk.Now(), MeetingChair: model.Attendee{FullName: "Chủ tịch UBND"}})
+		},
+		func(r process.Request) (model.Case, error) {
+			return w.eng.SubmitPlan(w.ctx, worker, r, []process.Service{{Name: "tư vấn", Owner: "hội phụ nữ", CommuneAssignee: "cán bộ BVTE",
+				StartDate: today.String(), ExpectedEndDate: today.AddDays(30).String(), CostEstimateVND: 100000}})
+		},
+		func(r process.Request) (model.Case, error) {
+			return w.eng.ApprovePlan(w.ctx, chair, r, process.Approval{DecisionNumber: "1/QĐ-UBND", DecisionDate: today.String()})
+		},
+	}
+	for i, step := range steps {
+		c, err := step(process.Request{Case: "cases/" + number, Etag: etag})
+		if err != nil {
+			t.Fatalf("step %d to an approved plan: %v", i, err)
+		}
+		etag = c.Etag()
+	}
+	return etag
 }
 
 // cmpOr is the etag a step answered, or, when it was refused, the one it
