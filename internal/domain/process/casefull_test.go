@@ -20,8 +20,9 @@ import (
 // is at most 16 MiB (--max-send-msg-size). Nothing bounded it: one worker
 // adding the longest notes in a loop made the case unreadable to everyone
 // after about 800 notes, and transfers proposed and declined over and
-// over grew it too, as did progress notes on a service. A note, a
-// transfer proposed or a progress note that would make it larger than
+// over grew it too, as did progress notes on a service and D16
+// suspended and resumed. A note, a transfer proposed, a progress note or
+// a suspension that would make it larger than
 // process.MaxCaseTextBytes (a quarter of that answer) is refused with
 // CASE_FULL and records nothing. The case is still worked: a transfer
 // pending when it filled is declined with its reason, a service is
@@ -63,6 +64,18 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			c, err := eng.RecordServiceProgress(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, 1, process.ServiceInProgress, long+long+long+long)
 			return cmpOr(c.Etag(), err, etag), err
 		}, false},
+		{"D16 suspended and resumed", func(eng *process.Engine, w *world, number, etag string) (string, error) {
+			police := principal("police.badinh")
+			c, err := eng.SuspendPoliceDeadline(w.ctx, police, process.Request{Case: "cases/" + number, Etag: etag}, process.PoliceDecision{Number: "1/QĐ-CSĐT", Reason: long})
+			if err != nil {
+				return etag, err
+			}
+			c, err = eng.ResumePoliceDeadline(w.ctx, police, process.Request{Case: "cases/" + number, Etag: c.Etag()}, process.PoliceDecision{Number: "2/QĐ-CSĐT", Reason: long})
+			if err != nil {
+				t.Fatalf("resuming D16: %v", err)
+			}
+			return c.Etag(), nil
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := loadEnv(t)
@@ -73,8 +86,11 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			c := w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
 			number, etag := c.Number, c.Etag()
 			req := func() process.Request { return process.Request{Case: "cases/" + number, Etag: etag} }
-			if tc.name == "service progress" {
+			switch tc.name {
+			case "service progress":
 				etag = toApprovedPlan(t, w, number, etag)
+			case "D16 suspended and resumed":
+				etag = toPoliceForwarding(t, w, number, etag)
 			}
 			if tc.pending {
 				proposed, err := eng.ProposeTransfer(w.ctx, worker, req(), unitOther, long)
@@ -108,14 +124,21 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 				}
 				etag = declined.Etag()
 			}
-			if tc.name == "service progress" {
+			switch tc.name {
+			case "service progress":
 				// Completing the service, with its last note, answers the
 				// process and goes through.
 				if _, err := eng.RecordServiceProgress(w.ctx, worker, req(), 1, process.ServiceCompleted, long); err != nil {
 					t.Errorf("completing the service of the full case: %v", err)
 				}
-			} else if _, err := eng.Acknowledge(w.ctx, worker, req()); err != nil {
-				t.Errorf("acknowledging the full case: %v", err)
+			case "D16 suspended and resumed":
+				if _, err := eng.RecordPoliceOutcome(w.ctx, principal("police.badinh"), req(), process.PoliceProsecuted); err != nil {
+					t.Errorf("the police's outcome on the full case: %v", err)
+				}
+			default:
+				if _, err := eng.Acknowledge(w.ctx, worker, req()); err != nil {
+					t.Errorf("acknowledging the full case: %v", err)
+				}
 			}
 		})
 	}
@@ -152,6 +175,25 @@ func toApprovedPlan(t *testing.T, w *world, number, etag string) string {
 		etag = c.Etag()
 	}
 	return etag
+}
+
+// toPoliceForwarding refers the case to the ward police, who acknowledge
+// it and forward it to the investigators, which starts D16; it returns
+// the etag of the police view.
+func toPoliceForwarding(t *testing.T, w *world, number, etag string) string {
+	t.Helper()
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	c, err := w.eng.ReferToPolice(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, policeLocal, "Điều 140")
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	if c, err = w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: "cases/" + number, Etag: c.Etag()}, "12/CA"); err != nil {
+		t.Fatalf("acknowledge the referral: %v", err)
+	}
+	if c, err = w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: "cases/" + number, Etag: c.Etag()}, "Cơ quan CSĐT", w.clk.Now()); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	return c.Etag()
 }
 
 // cmpOr is the etag a step answered, or, when it was refused, the one it
