@@ -3461,7 +3461,7 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x121\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x121\n" +
 	"\border_by\x18\x04 \x01(\tB\x16\xbaH\x13r\x11R\x00R\x03seqR\bseq descR\aorderBy\"q\n" +
 	"\x16ListCaseEventsResponse\x12/\n" +
 	"\x06events\x18\x01 \x03(\v2\x17.childcase.v1.CaseEventR\x06events\x12&\n" +

@@ -66,6 +66,8 @@ type Engine struct {
 	// the unit reforms (FollowReforms); zero before the first pass.
 	reformDay vntime.Date
 	search    Indexer // nil: no search index
+	// maxCaseText bounds a case's sealed free text, in bytes.
+	maxCaseText int
 }
 
 // Deps are what the engine needs.
@@ -87,7 +89,21 @@ type Deps struct {
 	// every service (default idempotency.DefaultRetention, never less than
 	// idempotency.MinRetention). The scheduler sweeps older records.
 	IdempotencyRetention time.Duration
+	// MaxCaseTextBytes bounds a case's sealed free text (default, and at
+	// most, MaxCaseTextBytes).
+	MaxCaseTextBytes int
 }
+
+// MaxCaseTextBytes is the sealed free text past which a case takes no
+// more text that a caller may add at will (step.bounded): its dossier
+// (notes, the records of its steps, the dossiers of the cases merged into
+// it) and the texts of its transfers, police referrals and D16 decisions.
+// They are stored with the case, written again by every step, and
+// answered whole by GetCase (the transfers and referrals by every list),
+// whose answer is at most --max-send-msg-size (16 MiB unless set):
+// without a bound, a worker adding notes in a loop made a case unreadable
+// to everyone. Such a step that would go past it is refused (CASE_FULL).
+const MaxCaseTextBytes = 4 << 20
 
 // Indexer writes a case's entry of the search index from its reports
 // (search.Service).
@@ -97,12 +113,17 @@ type Indexer interface {
 
 // New returns an engine.
 func New(d Deps) *Engine {
-	return &Engine{
+	e := &Engine{
 		store: d.Store, units: d.Units, access: access.New(d.Units), policy: d.Policy,
 		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(), search: d.Search,
 		watchPoll:     cmp.Or(d.WatchPoll, time.Second),
 		idemRetention: idempotency.EffectiveRetention(d.IdempotencyRetention),
+		maxCaseText:   MaxCaseTextBytes,
 	}
+	if d.MaxCaseTextBytes > 0 {
+		e.maxCaseText = min(d.MaxCaseTextBytes, MaxCaseTextBytes)
+	}
+	return e
 }
 
 // Hub returns the notifier watchers wait on.
@@ -128,6 +149,14 @@ type step struct {
 	// other step acts on the case the number resolves to
 	// (intake.ResolveCase).
 	exact bool
+	// bounded: the step adds text a caller may add again and again (a
+	// note, a service's progress note, a transfer proposed, a suspension
+	// of D16), and is refused
+	// once the case's text is full (refuseFull). The steps that answer
+	// one (declining the transfer, resuming D16) and those of the
+	// process, which its course bounds, never are, so a full case is
+	// still worked and closed.
+	bounded bool
 }
 
 // stepCtx is a transition in progress: the case, its dossier (opened when
@@ -153,6 +182,9 @@ type stepCtx struct {
 	// (its gate found it in the state the step needs).
 	referral *model.PoliceReferral
 	oldFires map[int]time.Time
+	// bounded: the step is refused when it would fill the case
+	// (step.bounded).
+	bounded bool
 }
 
 // do runs a transition on a case in one transaction.
@@ -223,7 +255,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			return err
 		}
 		onCase = c.Number
-		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}}
+		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}, bounded: st.bounded}
 		for _, d := range c.Deadlines {
 			s.oldFires[d.ID] = d.NextFire
 		}
@@ -263,6 +295,11 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		// A step's answer never shows the dossier (GetCase reads it), so
+		// neither the answer nor what is remembered for a retry carries
+		// it: remembered, each step on a long case kept another copy of
+		// every note before it for the retention.
+		c.Dossier, stored.Dossier = model.Sealed{}, model.Sealed{}
 		out, _ = access.Shape(p, want, c)
 		if req.RequestID == "" {
 			return nil
@@ -359,6 +396,9 @@ func (s *stepCtx) commit(action string) (model.Case, error) {
 	if err != nil {
 		return model.Case{}, err
 	}
+	if err := s.refuseFull(stored); err != nil {
+		return model.Case{}, err
+	}
 	if err := s.tx.UpdateCase(stored); err != nil {
 		return model.Case{}, err
 	}
@@ -396,6 +436,22 @@ func (e *Engine) loadCase(tx datastore.ReadTx, number string, resolve bool) (mod
 		return model.Case{}, err
 	}
 	return e.vault.OpenCase(tx, c)
+}
+
+// sealedText is how much sealed free text a case as stored carries: its
+// dossier and the texts of its transfers, police referrals and pauses.
+func sealedText(c model.Case) int { return len(c.Dossier.Data) + len(c.Texts.Data) }
+
+// refuseFull refuses a bounded step (step.bounded) that would make the
+// case's sealed text, stored as it is about to be, larger than the
+// engine's bound.
+func (s *stepCtx) refuseFull(stored model.Case) error {
+	n := sealedText(stored)
+	if !s.bounded || n <= s.e.maxCaseText {
+		return nil
+	}
+	return model.Precondition("CASE_FULL",
+		"case %s: this would make its notes, records and texts %d bytes sealed, over the %d a case may hold; nothing was recorded", stored.Number, n, s.e.maxCaseText)
 }
 
 // open returns the case's dossier, opening it on first use.

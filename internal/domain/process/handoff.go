@@ -22,7 +22,7 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "proposeTransfer", apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "proposeTransfer", bounded: true, apply: func(s *stepCtx) error {
 		from := access.UnitName(s.c.ResponsibleUnit)
 		if !s.actorIn(from) {
 			return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may hand the case over", from)
@@ -492,7 +492,7 @@ func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Req
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: name, apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: name, bounded: name == "suspendPoliceDeadline", apply: func(s *stepCtx) error {
 		r := s.referral
 		d := s.c.OpenDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit)
 		if d == nil {

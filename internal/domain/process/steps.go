@@ -660,7 +660,11 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 		return model.Case{}, model.InvalidField("state", "service.state", "state must be IN_PROGRESS, COMPLETED or CANCELLED")
 	}
 	note = text(note)
-	return e.do(ctx, p, req, step{name: "recordServiceProgress", apply: func(s *stepCtx) error {
+	// A progress note may be added again and again, as a note may; the
+	// service's completion or cancellation answers the plan and is never
+	// refused for a full case (step.bounded).
+	bounded := state == ServiceInProgress && note != ""
+	return e.do(ctx, p, req, step{name: "recordServiceProgress", bounded: bounded, apply: func(s *stepCtx) error {
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}
@@ -927,7 +931,7 @@ func (e *Engine) AddNote(ctx context.Context, p access.Principal, req Request, n
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "addNote", apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "addNote", bounded: true, apply: func(s *stepCtx) error {
 		s.event("NOTE_ADDED", "", 0)
 		return s.note("NOTE", note)
 	}})

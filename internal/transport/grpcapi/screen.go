@@ -373,6 +373,12 @@ func EscapedSlashInPath(fields ...string) error {
 	return restParameters("path.segment", "holds an escaped slash (%2F): send each part of a resource name as a path segment of its own, e.g. /v1/cases/HN-2026-00123", fields)
 }
 
+// UnreadableQuery is INVALID_ARGUMENT naming REST query parameters that
+// cannot be read: an escape that is no escape, or a semicolon.
+func UnreadableQuery(fields ...string) error {
+	return restParameters("query.parse", "cannot be read: it holds a % that begins no escape (write % as %25) or a semicolon (separate parameters with &)", fields)
+}
+
 // restParameters is INVALID_ARGUMENT naming REST parameters refused for
 // one rule.
 func restParameters(rule, description string, fields []string) error {

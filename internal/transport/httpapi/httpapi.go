@@ -183,6 +183,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	}
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if bad := unreadableQueryParams(r); len(bad) > 0 {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.UnreadableQuery(bad...))
+			return
+		}
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return
@@ -308,6 +312,11 @@ func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // their message.
 var queryParameterRefusal = regexp.MustCompile(`^(?:parsing field|parsing list|too many values for field) "([a-z0-9_]+)": `)
 
+// queryParameterTwice matches the gateway's refusal of a field given in
+// the query under its name and its JSON name (?page_size=1&pageSize=2),
+// which names the field and says nothing else.
+var queryParameterTwice = regexp.MustCompile(`^duplicate field "([a-z0-9_]+)"$`)
+
 // queryParameterNamed returns a gateway's refusal of a query parameter as
 // INVALID_ARGUMENT naming the field and the rule (grpcapi.BadQueryParameter),
 // any other error as it is.
@@ -315,6 +324,9 @@ func queryParameterNamed(err error) error {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
 		return err
+	}
+	if m := queryParameterTwice.FindStringSubmatch(st.Message()); m != nil {
+		return grpcapi.BadQueryParameter(m[1], "is given twice, under its name and its JSON name: send it once")
 	}
 	m := queryParameterRefusal.FindStringSubmatch(st.Message())
 	if m == nil {

@@ -104,6 +104,29 @@ func notUTF8Params(routes []paramRoute, r *http.Request) []string {
 	return bad
 }
 
+// unreadableQueryParams returns the query parameters of r that cannot be
+// read at all: a key or value with an escape that is no escape (%zz), or
+// a pair holding a semicolon, which Go no longer takes for a separator.
+// Each is named by its key, unescaped when it can be, as typed when not.
+// url.ParseQuery passes over such a pair and the gateway refuses it with
+// a bare message, or, on a route that reads no query, not at all, so a
+// parameter that ought to be refused as unread (a misplaced request_id)
+// was dropped unseen.
+func unreadableQueryParams(r *http.Request) []string {
+	var bad []string
+	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+		key, value, _ := strings.Cut(pair, "=")
+		name, keyErr := url.QueryUnescape(key)
+		if keyErr != nil {
+			name = key
+		}
+		if _, valueErr := url.QueryUnescape(value); keyErr != nil || valueErr != nil || strings.Contains(pair, ";") {
+			bad = append(bad, strings.ToValidUTF8(name, "\uFFFD"))
+		}
+	}
+	return bad
+}
+
 // escapedSlashParams returns the path parameters of r, by their name in
 // the route its escaped path matches, that hold an escaped slash (%2F),
 // when r's path routes nowhere with the slash read as one (the gateway
