@@ -2672,6 +2672,8 @@ func (x *ListCaseEventsResponse) GetNextPageToken() string {
 type WatchEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Resume after this notification seq; 0 starts with what happens next.
+	// A seq more than 10,000 notifications behind the last is refused
+	// (after_seq.replay): older work is in the case lists.
 	AfterSeq uint64 `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
 	// Only this case, "cases/{case_number}". A case out of the caller's
 	// scope is NOT_FOUND, as one that does not exist; the watch is audited

@@ -68,6 +68,8 @@ type Engine struct {
 	search    Indexer // nil: no search index
 	// maxCaseText bounds a case's sealed free text, in bytes.
 	maxCaseText int
+	// watchReplay bounds how many notifications back a watch resumes.
+	watchReplay uint64
 }
 
 // Deps are what the engine needs.
@@ -92,6 +94,9 @@ type Deps struct {
 	// MaxCaseTextBytes bounds a case's sealed free text (default, and at
 	// most, MaxCaseTextBytes).
 	MaxCaseTextBytes int
+	// WatchReplay bounds how many notifications back a watch may resume
+	// (default, and at most, MaxWatchReplay).
+	WatchReplay int
 }
 
 // MaxCaseTextBytes is the sealed free text past which a case takes no
@@ -119,6 +124,10 @@ func New(d Deps) *Engine {
 		watchPoll:     cmp.Or(d.WatchPoll, time.Second),
 		idemRetention: idempotency.EffectiveRetention(d.IdempotencyRetention),
 		maxCaseText:   MaxCaseTextBytes,
+		watchReplay:   MaxWatchReplay,
+	}
+	if d.WatchReplay > 0 {
+		e.watchReplay = uint64(min(d.WatchReplay, MaxWatchReplay))
 	}
 	if d.MaxCaseTextBytes > 0 {
 		e.maxCaseText = min(d.MaxCaseTextBytes, MaxCaseTextBytes)

@@ -118,6 +118,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	case after > head:
 		return model.InvalidField("after_seq", "after_seq.sent",
 			"after_seq %d is past the last notification, %d: resume after a seq this service sent, or leave after_seq out to start from now", after, head)
+	case head-after > e.watchReplay:
+		// A replay reads every notification after the cursor, and the
+		// case of each, to keep those p may see: from the first of
+		// millions it was minutes of the server's work for one call,
+		// which any user could ask for again and again.
+		return model.InvalidField("after_seq", "after_seq.replay",
+			"after_seq %d is %d notifications behind the last, %d: a watch resumes at most %d back (after_seq %d or later); older work is in the case lists and each case's events", after, head-after, head, e.watchReplay, head-e.watchReplay)
 	}
 	log := auditlog.New(e.store)
 	opened := p.Event(e.clock.Now(), action, resource, onCase, audit.OutcomeOK)
@@ -239,6 +246,11 @@ func notificationEvents(p access.Principal, now time.Time, ns []model.Notificati
 
 // watchPage is how many outbox entries a watch reads at a time.
 const watchPage = 200
+
+// MaxWatchReplay is how many notifications back a watch may resume
+// (after_seq): a client resuming after a dropped connection is a few
+// behind, one that slept over a weekend some thousands at most.
+const MaxWatchReplay = 10_000
 
 func mentions(n model.Notification, unit string) bool {
 	for _, u := range n.Units {
