@@ -253,6 +253,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
+	} else if dir := filepath.Dir(db); !isDir(dir) {
+		// Named as the operator gave it, before the backup is read, not as
+		// the temporary file beside it; the folder is not made.
+		return fmt.Errorf("--db: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
 	}
 	res, err := checkBackup(ctx, from, stdout)
 	if err != nil {
@@ -410,4 +414,10 @@ func summary(res app.CheckResult) string {
 		parts = append(parts, fmt.Sprintf("%d problems", len(res.Problems)+res.Omitted))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// isDir reports whether path is a folder that exists.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

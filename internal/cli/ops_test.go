@@ -142,6 +142,14 @@ func TestOpsBackupOffline(t *testing.T) {
 	if _, err := os.Stat(nowhere); err == nil {
 		t.Errorf("backup made the folder %s", nowhere)
 	}
+	// So is restore's --db in such a folder, before the backup is read.
+	code, _, stderr = mgRun(t, "restore", "--from", db, "--db", filepath.Join(nowhere, "cc.db"))
+	if code != 1 || !strings.Contains(stderr, "--db: the folder "+nowhere+" does not exist") || strings.Contains(stderr, ".restore-") {
+		t.Errorf("restore into a folder that does not exist: exit %d, stderr %q; want 1 naming --db and the folder", code, stderr)
+	}
+	if _, err := os.Stat(nowhere); err == nil {
+		t.Errorf("restore made the folder %s", nowhere)
+	}
 }
 
 // TestOpsHotBackupAndRestore backs up a running server through its API,
