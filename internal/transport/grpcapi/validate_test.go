@@ -330,3 +330,29 @@ func TestValidatorCountsTheComposedText(t *testing.T) {
 		t.Errorf("a name of 400 code points once composed: %v, want report.children[0].full_name [string.max_len]", viols)
 	}
 }
+
+// An enum a request must set, left unset (or sent as its UNSPECIFIED
+// value), is described by the values it takes, not in protovalidate's
+// words ("must not be in list [0]"): the caller of GET /v1/cases:export
+// without format, or of an assessment without harm_severity, learns what
+// to send. The rule stays enum.not_in, which clients may switch on.
+func TestUnsetRequiredEnumNamesItsValues(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, viols := violationsOf(t, v.check(context.Background(), &pb.ExportCasesRequest{}))
+	if len(viols) != 1 || viols[0].GetField() != "format" || viols[0].GetReason() != "enum.not_in" ||
+		!strings.Contains(viols[0].GetDescription(), "EXPORT_FORMAT_CSV") || !strings.Contains(viols[0].GetDescription(), "EXPORT_FORMAT_XLSX") ||
+		strings.Contains(viols[0].GetDescription(), "UNSPECIFIED") || strings.Contains(viols[0].GetDescription(), "[0]") {
+		t.Errorf("an export without format: %v, want format [enum.not_in] naming EXPORT_FORMAT_CSV and EXPORT_FORMAT_XLSX", viols)
+	}
+	// An item of a list of enums, sent as UNSPECIFIED.
+	req := validCreateReport()
+	req.Report.SuspectedAbuse = []pb.AbuseForm{pb.AbuseForm_ABUSE_FORM_UNSPECIFIED}
+	_, viols = violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != 1 || viols[0].GetField() != "report.suspected_abuse[0]" || viols[0].GetReason() != "enum.not_in" ||
+		!strings.Contains(viols[0].GetDescription(), "ABUSE_FORM_VIOLENCE") || strings.Contains(viols[0].GetDescription(), "[0]") {
+		t.Errorf("an abuse form UNSPECIFIED: %v, want report.suspected_abuse[0] [enum.not_in] naming the forms", viols)
+	}
+}
