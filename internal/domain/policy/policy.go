@@ -247,8 +247,11 @@ func (p *Policy) check(getenv func(string) string) error {
 	for i := range p.Webhooks {
 		h := &p.Webhooks[i]
 		field := fmt.Sprintf("policy: webhooks[%d]", i)
-		if !hookName.MatchString(h.Name) || names[h.Name] {
-			return fmt.Errorf("%s.name: %q must be unique, lower case letters, digits and '-'", field, h.Name)
+		if !hookName.MatchString(h.Name) {
+			return fmt.Errorf("%s.name: %q is not a webhook name: 1 to 63 lower case letters, digits and '-', starting with a letter", field, h.Name)
+		}
+		if names[h.Name] {
+			return fmt.Errorf("%s.name: %q is named twice: each webhook's name must be unique (its delivery cursor is kept under it)", field, h.Name)
 		}
 		names[h.Name] = true
 		u, err := url.Parse(h.URL)
