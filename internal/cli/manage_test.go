@@ -740,3 +740,37 @@ func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
 		t.Errorf("users add under TLS on :8443: want https://localhost:8443/password/pw_..., got:\n%s", out)
 	}
 }
+
+// A command that opens the database file, run while a server holds it,
+// says what to do instead for that command: the API call that does the
+// same through the server, or, for stats rebuild, which has none, to stop
+// the server. Before, each said "use its AdminService API instead",
+// though an audit is verified through AuditService and statistics are
+// rebuilt through no API at all.
+func TestOfflineCommandsOnAHeldDatabaseSayWhatToDoInstead(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "first.admin", "--name", "First", "--role", "ADMIN", "--unit", "orgs/system")
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"users", "list", "--db", db}, "/v1/users"},
+		{[]string{"users", "revoke", "--db", db, "--id", "first.admin"}, "/v1/users"},
+		{[]string{"users", "add", "--db", db, "--id", "second.admin", "--name", "S", "--role", "ADMIN", "--unit", "orgs/system"}, "/v1/users"},
+		{[]string{"audit", "verify", "--db", db}, "/v1/auditEvents:verify"},
+		{[]string{"keys", "rotate", "--db", db, "--key-file", filepath.Join(dir, "cc.key")}, "keys rotate --addr"},
+		{[]string{"stats", "rebuild", "--db", db}, "stop the server"},
+	} {
+		code, _, stderr := mgRun(t, tt.args...)
+		if code != 1 || !strings.Contains(stderr, "in use by another process") || !strings.Contains(stderr, tt.want) || strings.Contains(stderr, "AdminService API") {
+			t.Errorf("%s on a held database: exit %d, stderr %q; want 1 saying %q", strings.Join(tt.args[:2], " "), code, stderr, tt.want)
+		}
+	}
+}
