@@ -322,6 +322,26 @@ func TestOpsCheckTamperedCopy(t *testing.T) {
 	}
 }
 
+// TestOpsBackupOfADatabaseWithProblems holds the README's "If the
+// database it copied has problems, the backup is kept, the problems are
+// printed and it exits 1": a backup is the evidence of the state the
+// problems are in, so it is not thrown away.
+func TestOpsBackupOfADatabaseWithProblems(t *testing.T) {
+	dir, _, tampered := opsBackedUp(t, "tampered.db")
+	opsTamperAudit(t, tampered)
+	out := filepath.Join(dir, "of-tampered.db")
+	code, stdout, stderr := mgRun(t, "backup", "--to", out, "--db", tampered)
+	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2") {
+		t.Errorf("backup of a database with problems: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and the problem printed", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("the backup of a database with problems was not kept: %v", err)
+	}
+	if _, err := os.Stat(out + ".tmp"); err == nil {
+		t.Errorf("the backup left its temporary file")
+	}
+}
+
 // TestOpsDamagedFiles cuts and corrupts a backup below bbolt: check and
 // restore answer each with a diagnosis and exit 1, never a crash (a cut
 // file used to end in SIGBUS inside bbolt's freelist read), and restore
