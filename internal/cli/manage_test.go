@@ -3,10 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -739,6 +745,38 @@ func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
 	if m := linkRE.FindStringSubmatch(out); m == nil || m[1] != "https" || m[2] != "localhost:8443" {
 		t.Errorf("users add under TLS on :8443: want https://localhost:8443/password/pw_..., got:\n%s", out)
 	}
+
+	// The production unit's server: every interface, under a certificate
+	// for the name its users reach it by. A link to localhost would reach
+	// nobody but the server's own machine, and fail the certificate's
+	// name check even there.
+	t.Setenv(EnvPrefix+"HTTP_ADDR", "0.0.0.0:8111")
+	t.Setenv(EnvPrefix+"TLS_CERT", certFor(t, "*.example.vn", "childcase.example.vn"))
+	out = mgMustRun(t, "users", "add", "--db", db, "--id", "hoa.le", "--name", "Lê Thị Hoa",
+		"--role", "COMMUNE_WORKER", "--unit", "units/00004@2025-07-01")
+	if m := linkRE.FindStringSubmatch(out); m == nil || m[1] != "https" || m[2] != "childcase.example.vn:8111" {
+		t.Errorf("users add on 0.0.0.0:8111 under a certificate for childcase.example.vn: want https://childcase.example.vn:8111/password/pw_..., got:\n%s", out)
+	}
+}
+
+// certFor writes a self-signed certificate for names and returns its file.
+func certFor(t *testing.T, names ...string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fullchain.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // A command that opens the database file, run while a server holds it,
