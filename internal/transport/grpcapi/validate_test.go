@@ -356,3 +356,41 @@ func TestUnsetRequiredEnumNamesItsValues(t *testing.T) {
 		t.Errorf("an abuse form UNSPECIFIED: %v, want report.suspected_abuse[0] [enum.not_in] naming the forms", viols)
 	}
 }
+
+// A request that leaves out several of its REQUIRED fields is told of
+// every one at once, as the README promises ("its google.rpc.BadRequest
+// lists every one"), not of the first that a handler happened to check:
+// a CreateUser with an empty user named its display_name only, and a
+// statistics read without a period its start_date only.
+func TestMissingRequiredFieldsAreNamedTogether(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		req  proto.Message
+		want []string
+	}{
+		{&pb.CreateUserRequest{UserId: "lan.nguyen", User: &pb.User{}}, []string{"user.display_name", "user.role", "user.unit"}},
+		{&pb.CreatePoliceUnitRequest{PoliceUnitId: "ca-x", PoliceUnit: &pb.PoliceUnit{}}, []string{"police_unit.display_name"}},
+		{&pb.GetStatisticsRequest{}, []string{"start_date", "end_date"}},
+		{&pb.GetPeriodicReportRequest{}, []string{"start_date", "end_date"}},
+		{&pb.GetActionMonthReportRequest{}, []string{"year"}},
+	} {
+		err := v.check(context.Background(), tt.req)
+		if err == nil {
+			t.Errorf("%T with its required fields left out passed the validator", tt.req)
+			continue
+		}
+		_, viols := violationsOf(t, err)
+		var got []string
+		for _, viol := range viols {
+			if viol.GetReason() == "required" {
+				got = append(got, viol.GetField())
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%T with its required fields left out: required violations %v, want %v (all: %v)", tt.req, got, tt.want, viols)
+		}
+	}
+}
