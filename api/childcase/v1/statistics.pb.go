@@ -361,7 +361,8 @@ type StatisticsGroup struct {
 	CasesStillOpen int32 `protobuf:"varint,5,opt,name=cases_still_open,json=casesStillOpen,proto3" json:"cases_still_open,omitempty"`
 	// By deadline kind.
 	Deadlines []*DeadlineStatistics `protobuf:"bytes,6,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
-	// Escalations in the period, by the level of the unit escalated to.
+	// Escalations in the period, by the level of the unit escalated to:
+	// "district", "city", or "police" for the city police.
 	Escalations map[string]int32 `protobuf:"bytes,7,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Transfers proposed in the period, and those decided in it.
 	TransfersProposed int32 `protobuf:"varint,8,opt,name=transfers_proposed,json=transfersProposed,proto3" json:"transfers_proposed,omitempty"`
