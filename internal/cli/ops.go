@@ -81,7 +81,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--addr, --%s: --addr backs up the store of the server at %s; give --addr, or --%s to back up a store directly, not both",
 			strings.Join(named, ", --"), addr, strings.Join(named, " and --"))
 	}
-	if _, err := os.Lstat(to); err == nil {
+	if fi, err := os.Lstat(to); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("--to: %s is a folder: give the backup's file name in it (%s)", to, filepath.Join(to, "childcase-YYYY-MM-DD.db"))
+		}
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
 	// FILE.tmp, created only if absent: two backups to one name cannot mix.

@@ -106,6 +106,12 @@ func TestOpsBackupOffline(t *testing.T) {
 	if after, _ := os.ReadFile(out); !bytes.Equal(before, after) {
 		t.Errorf("the existing backup changed")
 	}
+	// A folder for --to (as cp takes one) is named as such: the backup
+	// needs its file's name, and "never replaces a file" would say the
+	// wrong thing.
+	if code, _, stderr := mgRun(t, "backup", "--to", dir, "--db", db); code != 1 || !strings.Contains(stderr, "--to: "+dir+" is a folder") {
+		t.Errorf("backup to a folder: exit %d, stderr %q; want 1 saying --to is a folder", code, stderr)
+	}
 	if code, _, stderr := mgRun(t, "backup", "--db", db); code != 2 || !strings.Contains(stderr, "--to") {
 		t.Errorf("backup without --to: exit %d, stderr %q", code, stderr)
 	}
