@@ -17,8 +17,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -188,12 +190,61 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			}
 		}
 		if err := strictDecode(data, &over); err != nil {
-			return Policy{}, fmt.Errorf("policy: %w", err)
+			return Policy{}, fmt.Errorf("policy: %w", locate(raw, err))
 		}
 		p = over
 	}
 	return p, p.check(getenv)
 }
+
+// locate names where in the file a decoding error lies, as the checks
+// below name their fields: json names a value of the wrong type by its Go
+// field and an unknown key by itself alone ("unknown field \"minutes\"").
+func locate(raw map[string]json.RawMessage, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := "a " + te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.Int:
+			want = "a whole number"
+		case reflect.Float64:
+			want = "a number"
+		case reflect.String:
+			want = "a string"
+		case reflect.Slice:
+			want = "a list"
+		case reflect.Struct:
+			want = "an object"
+		}
+		return fmt.Errorf("%s: %s is not %s", te.Field, te.Value, want)
+	}
+	if !strings.HasPrefix(err.Error(), "json: unknown field ") {
+		return err
+	}
+	names := slices.Sorted(maps.Keys(raw))
+	for _, name := range names {
+		switch {
+		case strings.EqualFold(name, "webhooks"):
+			var hooks []json.RawMessage
+			if json.Unmarshal(raw[name], &hooks) != nil {
+				continue
+			}
+			for i, h := range hooks {
+				if herr := strictDecode(h, &Webhook{}); herr != nil {
+					return fmt.Errorf("webhooks[%d]: %w", i, herr)
+				}
+			}
+		case slices.ContainsFunc(limitNames, func(l string) bool { return strings.EqualFold(name, l) }):
+			if lerr := strictDecode(raw[name], &Limit{}); lerr != nil {
+				return fmt.Errorf("%s: %w", name, lerr)
+			}
+		}
+	}
+	return err
+}
+
+// limitNames are the policy's limits, as the file names them.
+var limitNames = []string{"acknowledge", "acknowledge_emergency", "late_recording", "transfer_accept", "police_acknowledge", "escalation_step", "plan_resubmit"}
 
 func strictDecode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
