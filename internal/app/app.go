@@ -260,6 +260,9 @@ func (c Config) validateFolders() error {
 	return nil
 }
 
+// MinMaxDBSize is the smallest --max-db-size a server starts on.
+const MinMaxDBSize = 1 << 20
+
 // validateLimits refuses negative limits and those gRPC cannot take,
 // naming the flag.
 func (c Config) validateLimits() error {
@@ -277,6 +280,12 @@ func (c Config) validateLimits() error {
 		namedLimit{"db-reserve", c.DBReserve},
 	); err != nil {
 		return err
+	}
+	// Under this a new database cannot even be made (its first commits and
+	// its first admin), and the start would fail on a full database after
+	// making the key file and the database: refused here, naming the flag.
+	if c.MaxDBSize != 0 && c.MaxDBSize < MinMaxDBSize {
+		return fmt.Errorf("config: max-db-size: %d is below %d (1 MiB), the least a database starts and works in (0 means no cap)", c.MaxDBSize, MinMaxDBSize)
 	}
 	for _, l := range []struct {
 		name string

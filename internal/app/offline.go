@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -40,14 +42,32 @@ func OpenOffline(dbPath, command string, log *slog.Logger, console io.Writer) (*
 	}
 	clk := clock.System{}
 	store, err := boltstore.Open(dbPath, boltstore.Options{Migrated: migrationAudit(clk, command)})
+	if errors.Is(err, boltstore.ErrInUse) {
+		return nil, fmt.Errorf("%w: %s", err, insteadOfOffline(command))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w (if a server is running, use its AdminService API instead)", err)
+		return nil, err
 	}
 	return &Offline{
 		Identity: identity.New(store, reg, clk, log),
 		Audit:    auditlog.New(store),
 		store:    store, dbPath: dbPath, clock: clk, log: log, console: console,
 	}, nil
+}
+
+// insteadOfOffline says what to do when the database of a management
+// command is held by a running server: the same through the server's API,
+// or, for what has no API, to stop the server first.
+func insteadOfOffline(command string) string {
+	switch {
+	case strings.HasPrefix(command, "users "):
+		return "a server is running on it; manage users through its API (/v1/users, as an admin)"
+	case command == "audit verify":
+		return "a server is running on it; verify through its API (POST /v1/auditEvents:verify, as an auditor)"
+	case command == "keys rotate":
+		return "a server is running on it; rotate through it (childcase keys rotate --addr HOST:PORT --token ADMIN_TOKEN)"
+	}
+	return "stop the server first (" + command + " works on a file no server runs on)"
 }
 
 // Principal is the actor recorded in the audit log for a management

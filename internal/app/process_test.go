@@ -1580,4 +1580,16 @@ func TestProcessPoliceBreachEscalatesToTheCityPolice(t *testing.T) {
 	}
 	_, err := ts.process().AcknowledgePoliceReferral(ts.as(t, "police.city"), &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: pv.GetEtag(), ReferenceNumber: "CA-HN-1"})
 	wantCode(t, err, codes.NotFound)
+
+	// The statistics count escalations "by the level escalated to": these
+	// two went to the city police, a level of their own, not "other".
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	st, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(ts.as(t, "city"),
+		&pb.GetStatisticsRequest{StartDate: "2026-11-01", EndDate: "2026-11-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if esc := st.GetGroups()[0].GetEscalations(); esc["police"] != 2 || esc["other"] != 0 {
+		t.Errorf("escalations counted %v, want the 2 to the city police under \"police\"", esc)
+	}
 }

@@ -3,6 +3,8 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -151,5 +153,35 @@ func TestStopEndsAWatchFromNowNamingWhereItBegan(t *testing.T) {
 	got, _ := strconv.ParseUint(info.GetMetadata()["after_seq"], 10, 64)
 	if st.Code() != codes.Unavailable || info.GetReason() != "SHUTTING_DOWN" || got < head {
 		t.Errorf("the watch from now ended with %v (%v), want UNAVAILABLE, SHUTTING_DOWN and after_seq %d or later, where it began", err, info, head)
+	}
+}
+
+// A REST watch that is live (its 200 and headers sent) and ends before its
+// first line, here by a stop, ends with its error line and nothing else:
+// the gateway, which did not send those headers, writes the error's status
+// as if no header had gone, and before the fix every such end logged
+// net/http's "superfluous response.WriteHeader call" warning, a WARN in
+// the journal at every restart with a quiet watch open.
+func TestQuietRESTWatchEndsWithoutASecondStatus(t *testing.T) {
+	var logs logLines
+	cfg := testConfig(t, "")
+	cfg.ShutdownTimeout = 10 * time.Second
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ts.addUser(t, "bd.watcher", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp := restStream(t, ctx, http.DefaultClient, ts, "/v1/notifications:watch", ts.tokens.get("bd.watcher"))
+	ts.conn.Close()
+	ts.conn = nil
+	if err := ts.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "SHUTTING_DOWN") {
+		t.Errorf("the quiet watch ended with %q, want its SHUTTING_DOWN line", body)
+	}
+	if strings.Contains(logs.text(), "superfluous") {
+		t.Errorf("the quiet watch's end logged a second status:\n%s", logs.text())
 	}
 }

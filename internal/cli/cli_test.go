@@ -149,6 +149,20 @@ func TestBadSettingsAreNamed(t *testing.T) {
 			t.Errorf("serve made the folder of %s", f.flag)
 		}
 	}
+	// A --max-db-size too small for any database to start in is named
+	// before anything is made: a first start used to create the key file,
+	// the database and its reserve, print "Created a new master key file",
+	// and then fail on a full database, naming no flag.
+	stderr.Reset()
+	small := t.TempDir()
+	args = []string{"serve", "--db", filepath.Join(small, "cc.db"), "--key-file", filepath.Join(small, "cc.key"),
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--max-db-size", "64KiB"}
+	if code := Main(context.Background(), args, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "config: max-db-size: 65536 is below") {
+		t.Errorf("--max-db-size 64KiB: exit %d, stderr %q; want 1 naming max-db-size", code, stderr.String())
+	}
+	if names := opsFiles(t, small); len(names) != 0 {
+		t.Errorf("--max-db-size 64KiB: serve made %v", names)
+	}
 	if _, err := serveConfig([]string{"-h"}, &bytes.Buffer{}); err != flag.ErrHelp {
 		t.Errorf("-h: %v", err)
 	}

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -192,8 +194,9 @@ func inFlagWords(err error, flags map[string]string) error {
 }
 
 // passwordLinkURL is where the console serves a set-password link: the
-// server's HTTP address, localhost when it listens on every interface,
-// https when it serves TLS.
+// server's HTTP address, https when it serves TLS. A server that listens on
+// every interface is reached by the name on its certificate (the first
+// that is not a wildcard), or, without one, as localhost.
 func passwordLinkURL(srv app.Config, secret string) string {
 	scheme := "http"
 	if srv.TLSCert != "" {
@@ -201,9 +204,38 @@ func passwordLinkURL(srv app.Config, secret string) string {
 	}
 	host := srv.HTTPAddr
 	if h, port, err := net.SplitHostPort(host); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
-		host = net.JoinHostPort("localhost", port)
+		host = net.JoinHostPort(certName(srv.TLSCert, "localhost"), port)
 	}
 	return scheme + "://" + host + "/password/" + secret
+}
+
+// certName is the first DNS name, not a wildcard, of the first certificate
+// in the PEM file at path, or otherwise (no file, no such name) fallback:
+// the link is printed all the same, and serve checks the file.
+func certName(path, fallback string) string {
+	if path == "" {
+		return fallback
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fallback
+	}
+	for block, rest := pem.Decode(raw); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return fallback
+		}
+		for _, name := range cert.DNSNames {
+			if !strings.Contains(name, "*") {
+				return name
+			}
+		}
+		return fallback
+	}
+	return fallback
 }
 
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

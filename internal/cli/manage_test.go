@@ -3,10 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -764,5 +770,71 @@ func TestManageUsersAddPrintsPasswordLink(t *testing.T) {
 		"--role", "CITY_OFFICER", "--unit", "units/01@2020-01-01")
 	if m := linkRE.FindStringSubmatch(out); m == nil || m[1] != "https" || m[2] != "localhost:8443" {
 		t.Errorf("users add under TLS on :8443: want https://localhost:8443/password/pw_..., got:\n%s", out)
+	}
+
+	// The production unit's server: every interface, under a certificate
+	// for the name its users reach it by. A link to localhost would reach
+	// nobody but the server's own machine, and fail the certificate's
+	// name check even there.
+	t.Setenv(EnvPrefix+"HTTP_ADDR", "0.0.0.0:8111")
+	t.Setenv(EnvPrefix+"TLS_CERT", certFor(t, "*.example.vn", "childcase.example.vn"))
+	out = mgMustRun(t, "users", "add", "--db", db, "--id", "hoa.le", "--name", "Lê Thị Hoa",
+		"--role", "COMMUNE_WORKER", "--unit", "units/00004@2025-07-01")
+	if m := linkRE.FindStringSubmatch(out); m == nil || m[1] != "https" || m[2] != "childcase.example.vn:8111" {
+		t.Errorf("users add on 0.0.0.0:8111 under a certificate for childcase.example.vn: want https://childcase.example.vn:8111/password/pw_..., got:\n%s", out)
+	}
+}
+
+// certFor writes a self-signed certificate for names and returns its file.
+func certFor(t *testing.T, names ...string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "fullchain.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A command that opens the database file, run while a server holds it,
+// says what to do instead for that command: the API call that does the
+// same through the server, or, for stats rebuild, which has none, to stop
+// the server. Before, each said "use its AdminService API instead",
+// though an audit is verified through AuditService and statistics are
+// rebuilt through no API at all.
+func TestOfflineCommandsOnAHeldDatabaseSayWhatToDoInstead(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "first.admin", "--name", "First", "--role", "ADMIN", "--unit", "orgs/system")
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"users", "list", "--db", db}, "/v1/users"},
+		{[]string{"users", "revoke", "--db", db, "--id", "first.admin"}, "/v1/users"},
+		{[]string{"users", "add", "--db", db, "--id", "second.admin", "--name", "S", "--role", "ADMIN", "--unit", "orgs/system"}, "/v1/users"},
+		{[]string{"audit", "verify", "--db", db}, "/v1/auditEvents:verify"},
+		{[]string{"keys", "rotate", "--db", db, "--key-file", filepath.Join(dir, "cc.key")}, "keys rotate --addr"},
+		{[]string{"stats", "rebuild", "--db", db}, "stop the server"},
+	} {
+		code, _, stderr := mgRun(t, tt.args...)
+		if code != 1 || !strings.Contains(stderr, "in use by another process") || !strings.Contains(stderr, tt.want) || strings.Contains(stderr, "AdminService API") {
+			t.Errorf("%s on a held database: exit %d, stderr %q; want 1 saying %q", strings.Join(tt.args[:2], " "), code, stderr, tt.want)
+		}
 	}
 }

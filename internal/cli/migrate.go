@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/childcase/childcase/internal/app"
@@ -80,6 +81,18 @@ func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		return errUsage
 	}
 	src, dst := storeAt(etcd, from), storeAt(etcd, to)
+	// A file named wrong is refused naming its flag, as restore and
+	// backup refuse theirs, before the other side is opened.
+	if !src.IsEtcd() {
+		if err := fileToRead("from", from); err != nil {
+			return err
+		}
+	}
+	if !dst.IsEtcd() {
+		if dir := filepath.Dir(to); !isDir(dir) {
+			return fmt.Errorf("--to: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+		}
+	}
 	res, err := app.MigrateStore(ctx, src, dst, app.MoveOptions{Progress: copyProgress(stderr)})
 	if err != nil {
 		return err

@@ -83,7 +83,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--addr, --%s: --addr backs up the store of the server at %s; give --addr, or --%s to back up a store directly, not both",
 			strings.Join(named, ", --"), addr, strings.Join(named, " and --"))
 	}
-	if _, err := os.Lstat(to); err == nil {
+	if fi, err := os.Lstat(to); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("--to: %s is a folder: give the backup's file name in it (%s)", to, filepath.Join(to, "childcase-YYYY-MM-DD.db"))
+		}
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
 	// FILE.tmp, created only if absent: two backups to one name cannot mix.
@@ -255,6 +258,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
+	} else if dir := filepath.Dir(db); !isDir(dir) {
+		// Named as the operator gave it, before the backup is read, not as
+		// the temporary file beside it; the folder is not made.
+		return fmt.Errorf("--db: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
 	}
 	// Ctrl-C or SIGTERM stops the check or the copy where it is, and the
 	// copy's temporary file is removed (copyAtomic): not the process in
@@ -492,4 +499,10 @@ func counted[N int | int64 | uint64](n N, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// isDir reports whether path is a folder that exists.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

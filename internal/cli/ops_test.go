@@ -108,6 +108,12 @@ func TestOpsBackupOffline(t *testing.T) {
 	if after, _ := os.ReadFile(out); !bytes.Equal(before, after) {
 		t.Errorf("the existing backup changed")
 	}
+	// A folder for --to (as cp takes one) is named as such: the backup
+	// needs its file's name, and "never replaces a file" would say the
+	// wrong thing.
+	if code, _, stderr := mgRun(t, "backup", "--to", dir, "--db", db); code != 1 || !strings.Contains(stderr, "--to: "+dir+" is a folder") {
+		t.Errorf("backup to a folder: exit %d, stderr %q; want 1 saying --to is a folder", code, stderr)
+	}
 	if code, _, stderr := mgRun(t, "backup", "--db", db); code != 2 || !strings.Contains(stderr, "--to") {
 		t.Errorf("backup without --to: exit %d, stderr %q", code, stderr)
 	}
@@ -143,6 +149,14 @@ func TestOpsBackupOffline(t *testing.T) {
 	}
 	if _, err := os.Stat(nowhere); err == nil {
 		t.Errorf("backup made the folder %s", nowhere)
+	}
+	// So is restore's --db in such a folder, before the backup is read.
+	code, _, stderr = mgRun(t, "restore", "--from", db, "--db", filepath.Join(nowhere, "cc.db"))
+	if code != 1 || !strings.Contains(stderr, "--db: the folder "+nowhere+" does not exist") || strings.Contains(stderr, ".restore-") {
+		t.Errorf("restore into a folder that does not exist: exit %d, stderr %q; want 1 naming --db and the folder", code, stderr)
+	}
+	if _, err := os.Stat(nowhere); err == nil {
+		t.Errorf("restore made the folder %s", nowhere)
 	}
 }
 
@@ -313,6 +327,26 @@ func TestOpsCheckTamperedCopy(t *testing.T) {
 	}
 	if code, _, _ := mgRun(t, "restore", "--from", junk, "--db", target); code != 1 {
 		t.Errorf("restore of junk: exit %d", code)
+	}
+}
+
+// TestOpsBackupOfADatabaseWithProblems holds the README's "If the
+// database it copied has problems, the backup is kept, the problems are
+// printed and it exits 1": a backup is the evidence of the state the
+// problems are in, so it is not thrown away.
+func TestOpsBackupOfADatabaseWithProblems(t *testing.T) {
+	dir, _, tampered := opsBackedUp(t, "tampered.db")
+	opsTamperAudit(t, tampered)
+	out := filepath.Join(dir, "of-tampered.db")
+	code, stdout, stderr := mgRun(t, "backup", "--to", out, "--db", tampered)
+	if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq 2") {
+		t.Errorf("backup of a database with problems: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and the problem printed", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Errorf("the backup of a database with problems was not kept: %v", err)
+	}
+	if _, err := os.Stat(out + ".tmp"); err == nil {
+		t.Errorf("the backup left its temporary file")
 	}
 }
 

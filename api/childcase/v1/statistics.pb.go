@@ -361,7 +361,8 @@ type StatisticsGroup struct {
 	CasesStillOpen int32 `protobuf:"varint,5,opt,name=cases_still_open,json=casesStillOpen,proto3" json:"cases_still_open,omitempty"`
 	// By deadline kind.
 	Deadlines []*DeadlineStatistics `protobuf:"bytes,6,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
-	// Escalations in the period, by the level of the unit escalated to.
+	// Escalations in the period, by the level of the unit escalated to:
+	// "district", "city", or "police" for the city police.
 	Escalations map[string]int32 `protobuf:"bytes,7,rep,name=escalations,proto3" json:"escalations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Transfers proposed in the period, and those decided in it.
 	TransfersProposed int32 `protobuf:"varint,8,opt,name=transfers_proposed,json=transfersProposed,proto3" json:"transfers_proposed,omitempty"`
@@ -706,32 +707,28 @@ var File_childcase_v1_statistics_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_statistics_proto_rawDesc = "" +
 	"\n" +
-	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb7\x01\n" +
-	"\x1bGetActionMonthReportRequest\x12\x17\n" +
-	"\x04year\x18\x01 \x01(\x05B\x03\xe0A\x02R\x04year\x12\x1b\n" +
+	"\x1dchildcase/v1/statistics.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xbd\x01\n" +
+	"\x1bGetActionMonthReportRequest\x12\x1d\n" +
+	"\x04year\x18\x01 \x01(\x05B\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x04year\x12\x1b\n" +
 	"\x04unit\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
 	"\x0einclude_mapped\x18\x03 \x01(\bR\rincludeMapped\x12\x1a\n" +
 	"\bexternal\x18\x04 \x01(\bR\bexternal\x12\x1f\n" +
-	"\x06format\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x06format\"\xed\x01\n" +
-	"\x18GetPeriodicReportRequest\x12)\n" +
+	"\x06format\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x06format\"\xf3\x01\n" +
+	"\x18GetPeriodicReportRequest\x12,\n" +
 	"\n" +
-	"start_date\x18\x01 \x01(\tB\n" +
-	"\xe0A\x02\xbaH\x04r\x02\x18\n" +
-	"R\tstartDate\x12%\n" +
-	"\bend_date\x18\x02 \x01(\tB\n" +
-	"\xe0A\x02\xbaH\x04r\x02\x18\n" +
+	"start_date\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02\x18\n" +
+	"R\tstartDate\x12(\n" +
+	"\bend_date\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02\x18\n" +
 	"R\aendDate\x12\x1b\n" +
 	"\x04unit\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
 	"\x0einclude_mapped\x18\x04 \x01(\bR\rincludeMapped\x12\x1a\n" +
 	"\bexternal\x18\x05 \x01(\bR\bexternal\x12\x1f\n" +
-	"\x06format\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x06format\"\xd7\x01\n" +
-	"\x14GetStatisticsRequest\x12)\n" +
+	"\x06format\x18\x06 \x01(\tB\a\xbaH\x04r\x02\x18\bR\x06format\"\xdd\x01\n" +
+	"\x14GetStatisticsRequest\x12,\n" +
 	"\n" +
-	"start_date\x18\x01 \x01(\tB\n" +
-	"\xe0A\x02\xbaH\x04r\x02\x18\n" +
-	"R\tstartDate\x12%\n" +
-	"\bend_date\x18\x02 \x01(\tB\n" +
-	"\xe0A\x02\xbaH\x04r\x02\x18\n" +
+	"start_date\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02\x18\n" +
+	"R\tstartDate\x12(\n" +
+	"\bend_date\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02\x18\n" +
 	"R\aendDate\x12\x1b\n" +
 	"\x04unit\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04unit\x12%\n" +
 	"\x0einclude_mapped\x18\x04 \x01(\bR\rincludeMapped\x12)\n" +

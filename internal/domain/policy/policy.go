@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"reflect"
@@ -189,7 +190,7 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			}
 		}
 		if err := strictDecode(data, &over); err != nil {
-			return Policy{}, fmt.Errorf("policy: %w", decodeError(err))
+			return Policy{}, fmt.Errorf("policy: %w", locate(raw, err))
 		}
 		p = over
 	}
@@ -217,6 +218,35 @@ func decodeError(err error) error {
 		return fmt.Errorf("unknown field %s", name)
 	}
 	return err
+}
+
+// locate names where in the file a decoding error lies, as the checks
+// below name their fields: json names an unknown key by itself alone
+// ("unknown field \"minutes\""), so the objects that may hold it are
+// decoded again, each alone, to find it.
+func locate(raw map[string]json.RawMessage, err error) error {
+	if !strings.HasPrefix(err.Error(), "json: unknown field ") {
+		return decodeError(err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
+		switch {
+		case strings.EqualFold(name, "webhooks"):
+			var hooks []json.RawMessage
+			if json.Unmarshal(raw[name], &hooks) != nil {
+				continue
+			}
+			for i, h := range hooks {
+				if herr := strictDecode(h, &Webhook{}); herr != nil {
+					return fmt.Errorf("webhooks[%d]: %w", i, decodeError(herr))
+				}
+			}
+		case slices.ContainsFunc(limitNames, func(l string) bool { return strings.EqualFold(name, l) }):
+			if lerr := strictDecode(raw[name], &Limit{}); lerr != nil {
+				return fmt.Errorf("%s: %w", name, decodeError(lerr))
+			}
+		}
+	}
+	return decodeError(err)
 }
 
 // kindWords says what a value of the policy's type t is.
@@ -256,6 +286,9 @@ func valueWords(v string) string {
 	}
 	return "an " + v
 }
+
+// limitNames are the policy's limits, as the file names them.
+var limitNames = []string{"acknowledge", "acknowledge_emergency", "late_recording", "transfer_accept", "police_acknowledge", "escalation_step", "plan_resubmit"}
 
 func strictDecode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -309,8 +342,11 @@ func (p *Policy) check(getenv func(string) string) error {
 	for i := range p.Webhooks {
 		h := &p.Webhooks[i]
 		field := fmt.Sprintf("policy: webhooks[%d]", i)
-		if !hookName.MatchString(h.Name) || names[h.Name] {
-			return fmt.Errorf("%s.name: %q must be unique, lower case letters, digits and '-'", field, h.Name)
+		if !hookName.MatchString(h.Name) {
+			return fmt.Errorf("%s.name: %q is not a webhook name: 1 to 63 lower case letters, digits and '-', starting with a letter", field, h.Name)
+		}
+		if names[h.Name] {
+			return fmt.Errorf("%s.name: %q is named twice: each webhook's name must be unique (its delivery cursor is kept under it)", field, h.Name)
 		}
 		names[h.Name] = true
 		u, err := url.Parse(h.URL)

@@ -219,8 +219,8 @@ func TestParseErrors(t *testing.T) {
 		{"commune without prefix", `{"remote_communes": ["00004@2025-07-01"]}`, []string{"remote_communes[0]"}},
 		{"commune twice", `{"remote_communes": ["units/00004@2025-07-01", "units/00004@2025-07-01"]}`, []string{"remote_communes[1]", "twice"}},
 		{"unknown field", `{"acknowledgement": {"hours": 1}}`, []string{`"acknowledgement"`, "unknown field"}},
-		{"unknown unit", `{"acknowledge": {"minutes": 30}}`, []string{`"minutes"`, "unknown field"}},
-		{"secret in the file", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET", "secret": "0123456789abcdef"`), []string{`"secret"`, "unknown field"}},
+		{"unknown unit", `{"acknowledge": {"minutes": 30}}`, []string{`"minutes"`, "unknown field", "acknowledge:"}},
+		{"secret in the file", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET", "secret": "0123456789abcdef"`), []string{`"secret"`, "unknown field", "webhooks[0]:"}},
 		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
 		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
 		{"empty file", ``, []string{"not a JSON object"}},
@@ -228,12 +228,13 @@ func TestParseErrors(t *testing.T) {
 		{"emergency acknowledge beyond D3", `{"acknowledge_emergency": {"hours": 13}}`, []string{"acknowledge_emergency", "12 hours"}},
 		{"emergency acknowledge in days", `{"acknowledge_emergency": {"days": 1}}`, []string{"acknowledge_emergency", "12 hours"}},
 		{"emergency acknowledge in working days", `{"acknowledge_emergency": {"working_days": 1}}`, []string{"acknowledge_emergency", "12 hours"}},
-		{"wrong type", `{"acknowledge": {"hours": "24"}}`, []string{"hours"}},
-		{"hook name upper case", hookWith(`"name": "Ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name", `"Ops"`}},
+		{"wrong type", `{"acknowledge": {"hours": "24"}}`, []string{"acknowledge.hours:", "a whole number"}},
+		{"a fraction of a day", `{"transfer_accept": {"working_days": 0.5}}`, []string{"transfer_accept.working_days:", "a whole number"}},
+		{"hook name upper case", hookWith(`"name": "Ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name", `"Ops"`, "lower case letters"}},
 		{"hook name empty", hookWith(`"url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
-		{"hook name starts with a digit", hookWith(`"name": "1ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
+		{"hook name starts with a digit", hookWith(`"name": "1ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name", "starting with a letter"}},
 		{"hook name with a slash", hookWith(`"name": "ops/a", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
-		{"hook name too long", hookWith(`"name": "` + "a" + strings.Repeat("b", 63) + `", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name"}},
+		{"hook name too long", hookWith(`"name": "` + "a" + strings.Repeat("b", 63) + `", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].name", "63"}},
 		{"hook name duplicate", `{"webhooks": [
 			{"name": "ops", "url": "https://hooks.example/a", "secret_env": "HOOK_SECRET"},
 			{"name": "ops", "url": "https://hooks.example/b", "secret_env": "HOOK_SECRET"}]}`, []string{"webhooks[1].name", "unique"}},
@@ -433,7 +434,7 @@ func TestParseErrorsInTheProductsWords(t *testing.T) {
 		{`{"warnings": ["half"]}`, `policy: warnings[0]: must be a number, not text`},
 		{`{"warnings": 0.5}`, `policy: warnings: must be a list, not a number`},
 		{`{"remote_communes": [4]}`, `policy: remote_communes[0]: must be text in quotes, not a number`},
-		{`{"acknowledge": {"duration": "5"}}`, `policy: unknown field "duration"`},
+		{`{"acknowledge": {"duration": "5"}}`, `policy: acknowledge: unknown field "duration"`},
 	} {
 		_, err := policy.Parse([]byte(tt.data), func(string) string { return "" })
 		if err == nil || err.Error() != tt.want {

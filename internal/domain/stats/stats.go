@@ -109,7 +109,7 @@ type Counts struct {
 	CasesStillOpen int
 	Deadlines      map[model.DeadlineKind]*DeadlineCounts
 	// Escalations by the level of the unit escalated to ("district",
-	// "city"), in the period.
+	// "city", or "police" for the city police), in the period.
 	Escalations       map[string]int
 	TransfersProposed int
 	TransfersAccepted int // decided in the period
@@ -583,10 +583,15 @@ func (s *Service) countCase(agg *aggregator, c model.Case, f facts, inUnit func(
 	})
 }
 
-// levelOf names the level of the unit an escalation went to.
+// levelOf names the level of the unit an escalation went to: a level of
+// the administrative units, or "police" for the city police, where the
+// police clocks escalate.
 func (s *Service) levelOf(unit string) string {
 	if u, ok := s.unitNamed(unit); ok {
 		return u.Level.String()
+	}
+	if strings.HasPrefix(unit, "policeUnits/") {
+		return "police"
 	}
 	return "other"
 }

@@ -385,7 +385,7 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, NoSync: opts.NoSync, MaxSize: int(opts.MaxSize)})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: the database is in use by another process", path)
+			return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}

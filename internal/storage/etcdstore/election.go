@@ -52,7 +52,7 @@ func Lead(ctx context.Context, client *clientv3.Client, prefix, id string, ttl t
 			break
 		}
 		if err != nil {
-			log.WarnContext(ctx, "leader election: campaigning again", "id", id, "err", err, "retry_in", retry)
+			log.WarnContext(ctx, "leader election: campaigning again", "id", id, "err", err, "retry_in", retry.String())
 		}
 		if won || err == nil {
 			retry = 100 * time.Millisecond

@@ -130,9 +130,59 @@ func (v *validator) check(ctx context.Context, msg any) error {
 		if sub := messageRuleField[viol.Proto.GetRuleId()]; sub != "" {
 			field = strings.TrimPrefix(field+"."+sub, ".")
 		}
-		violations = append(violations, fieldViolation(field, viol.Proto.GetMessage(), viol.Proto.GetRuleId()))
+		description := viol.Proto.GetMessage()
+		if d := unsetEnum(m.ProtoReflect().Descriptor(), viol); d != "" {
+			description = d
+		}
+		violations = append(violations, fieldViolation(field, description, viol.Proto.GetRuleId()))
 	}
 	return invalidArgument(violations)
+}
+
+// unsetEnum describes an enum left at its UNSPECIFIED 0 where the schema
+// refuses it (not_in: [0]) by the values it takes, rather than in
+// protovalidate's words ("must not be in list [0]"), which tell the caller
+// neither that the field is required nor what to send. It is "" for any
+// other violation.
+func unsetEnum(md protoreflect.MessageDescriptor, viol *protovalidate.Violation) string {
+	if viol.Proto.GetRuleId() != "enum.not_in" {
+		return ""
+	}
+	fd := viol.FieldDescriptor
+	if fd == nil { // an item of a list: found by the violation's path
+		for _, el := range viol.Proto.GetField().GetElements() {
+			if md == nil {
+				return ""
+			}
+			fd = md.Fields().ByNumber(protoreflect.FieldNumber(el.GetFieldNumber()))
+			if fd == nil {
+				return ""
+			}
+			md = fd.Message()
+		}
+	}
+	if fd == nil || fd.Enum() == nil || !viol.FieldValue.IsValid() {
+		return ""
+	}
+	if n, ok := viol.FieldValue.Interface().(protoreflect.EnumNumber); !ok || n != 0 {
+		return ""
+	}
+	values := fd.Enum().Values()
+	var names []string
+	size := 0
+	for i := range values.Len() {
+		if values.Get(i).Number() == 0 {
+			continue
+		}
+		name := string(values.Get(i).Name())
+		if size+len(name) > 220 { // the description's bound is 300 bytes
+			return fmt.Sprintf("a value is required: one of %s, or %d more of %s", strings.Join(names, ", "),
+				values.Len()-1-len(names), fd.Enum().FullName())
+		}
+		names = append(names, name)
+		size += len(name) + 2
+	}
+	return "a value is required: one of " + strings.Join(names, ", ")
 }
 
 // checkListLimits holds every list of m, and of the messages in it, to its

@@ -330,3 +330,67 @@ func TestValidatorCountsTheComposedText(t *testing.T) {
 		t.Errorf("a name of 400 code points once composed: %v, want report.children[0].full_name [string.max_len]", viols)
 	}
 }
+
+// An enum a request must set, left unset (or sent as its UNSPECIFIED
+// value), is described by the values it takes, not in protovalidate's
+// words ("must not be in list [0]"): the caller of GET /v1/cases:export
+// without format, or of an assessment without harm_severity, learns what
+// to send. The rule stays enum.not_in, which clients may switch on.
+func TestUnsetRequiredEnumNamesItsValues(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, viols := violationsOf(t, v.check(context.Background(), &pb.ExportCasesRequest{}))
+	if len(viols) != 1 || viols[0].GetField() != "format" || viols[0].GetReason() != "enum.not_in" ||
+		!strings.Contains(viols[0].GetDescription(), "EXPORT_FORMAT_CSV") || !strings.Contains(viols[0].GetDescription(), "EXPORT_FORMAT_XLSX") ||
+		strings.Contains(viols[0].GetDescription(), "UNSPECIFIED") || strings.Contains(viols[0].GetDescription(), "[0]") {
+		t.Errorf("an export without format: %v, want format [enum.not_in] naming EXPORT_FORMAT_CSV and EXPORT_FORMAT_XLSX", viols)
+	}
+	// An item of a list of enums, sent as UNSPECIFIED.
+	req := validCreateReport()
+	req.Report.SuspectedAbuse = []pb.AbuseForm{pb.AbuseForm_ABUSE_FORM_UNSPECIFIED}
+	_, viols = violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != 1 || viols[0].GetField() != "report.suspected_abuse[0]" || viols[0].GetReason() != "enum.not_in" ||
+		!strings.Contains(viols[0].GetDescription(), "ABUSE_FORM_VIOLENCE") || strings.Contains(viols[0].GetDescription(), "[0]") {
+		t.Errorf("an abuse form UNSPECIFIED: %v, want report.suspected_abuse[0] [enum.not_in] naming the forms", viols)
+	}
+}
+
+// A request that leaves out several of its REQUIRED fields is told of
+// every one at once, as the README promises ("its google.rpc.BadRequest
+// lists every one"), not of the first that a handler happened to check:
+// a CreateUser with an empty user named its display_name only, and a
+// statistics read without a period its start_date only.
+func TestMissingRequiredFieldsAreNamedTogether(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		req  proto.Message
+		want []string
+	}{
+		{&pb.CreateUserRequest{UserId: "lan.nguyen", User: &pb.User{}}, []string{"user.display_name", "user.role", "user.unit"}},
+		{&pb.CreatePoliceUnitRequest{PoliceUnitId: "ca-x", PoliceUnit: &pb.PoliceUnit{}}, []string{"police_unit.display_name"}},
+		{&pb.GetStatisticsRequest{}, []string{"start_date", "end_date"}},
+		{&pb.GetPeriodicReportRequest{}, []string{"start_date", "end_date"}},
+		{&pb.GetActionMonthReportRequest{}, []string{"year"}},
+	} {
+		err := v.check(context.Background(), tt.req)
+		if err == nil {
+			t.Errorf("%T with its required fields left out passed the validator", tt.req)
+			continue
+		}
+		_, viols := violationsOf(t, err)
+		var got []string
+		for _, viol := range viols {
+			if viol.GetReason() == "required" {
+				got = append(got, viol.GetField())
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%T with its required fields left out: required violations %v, want %v (all: %v)", tt.req, got, tt.want, viols)
+		}
+	}
+}

@@ -639,16 +639,21 @@ func refusedBeforeStream(next http.Handler) http.Handler {
 }
 
 // refusalWriter is refusedBeforeStream's writer: it unwraps the error chunk
-// of an answer whose status is an error.
+// of an answer whose status is an error, and sends one status only. A
+// watch live before its first line has its 200 sent already
+// (watchHeadersOnceLive); if it then ends in an error (a stop, a revoked
+// token), the gateway, which counts only the lines it wrote, writes the
+// error's status too, which net/http would drop with a warning in the log.
 type refusalWriter struct {
 	http.ResponseWriter
 	sent, refused bool
 }
 
 func (w *refusalWriter) WriteHeader(code int) {
-	if !w.sent {
-		w.sent, w.refused = true, code >= http.StatusBadRequest
+	if w.sent {
+		return
 	}
+	w.sent, w.refused = true, code >= http.StatusBadRequest
 	w.ResponseWriter.WriteHeader(code)
 }
 

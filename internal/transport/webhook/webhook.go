@@ -172,7 +172,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 			return
 		}
 		wait := d.backoff(failures)
-		log.Error("webhook: cannot read the delivery cursor", "err", err, "retry_in", wait)
+		log.Error("webhook: cannot read the delivery cursor", "err", err, "retry_in", wait.String())
 		if !sleep(ctx, wait) {
 			return
 		}
@@ -194,7 +194,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 			}
 			wait := d.backoff(failures)
 			failures++
-			log.Error("webhook: cannot read the outbox", "after_seq", cur, "err", err, "retry_in", wait)
+			log.Error("webhook: cannot read the outbox", "after_seq", cur, "err", err, "retry_in", wait.String())
 			if !sleep(ctx, wait) {
 				return
 			}
@@ -259,14 +259,14 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 				return true
 			}
 			wait := d.backoff(attempt)
-			log.Error("webhook: delivered but cannot store the cursor; will send again", "seq", n.Seq, "status", status, "err", err, "retry_in", wait)
+			log.Error("webhook: delivered but cannot store the cursor; will send again", "seq", n.Seq, "status", status, "err", err, "retry_in", wait.String())
 			if !sleep(ctx, wait) {
 				return false
 			}
 			continue
 		}
 		wait := d.backoff(attempt)
-		args := []any{"seq", n.Seq, "status", status, "attempt", attempt + 1, "retry_in", wait}
+		args := []any{"seq", n.Seq, "status", status, "attempt", attempt + 1, "retry_in", wait.String()}
 		if err != nil {
 			args = append(args, "err", err)
 		}

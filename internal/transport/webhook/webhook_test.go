@@ -341,7 +341,9 @@ func TestRetriesTheSameNotification(t *testing.T) {
 		return http.StatusNoContent
 	})
 	var logs syncBuffer
-	d := newTestDeliverer(s, []policy.Webhook{hook("a", r.srv.URL)}, h, slog.New(slog.NewTextHandler(&logs, nil)))
+	// JSON, as the server logs: a duration there must be text an operator
+	// reads ("1.5s"), not slog's count of nanoseconds.
+	d := newTestDeliverer(s, []policy.Webhook{hook("a", r.srv.URL)}, h, slog.New(slog.NewJSONHandler(&logs, nil)))
 	start(t, d)
 	appendN(t, s, h, 3)
 
@@ -360,7 +362,7 @@ func TestRetriesTheSameNotification(t *testing.T) {
 	}
 
 	out := logs.String()
-	for _, want := range []string{"webhook=a", "seq=2", "status=500", "delivery failed"} {
+	for _, want := range []string{`"webhook":"a"`, `"seq":2`, `"status":500`, "delivery failed", `"retry_in":"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}
