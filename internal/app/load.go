@@ -121,13 +121,13 @@ func ReadLoadManifest(dbPath string) (LoadManifest, error) {
 // this file.
 func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
 	if cfg.Cases < 1 {
-		return LoadManifest{}, errors.New("load: cases: must be at least 1")
+		return LoadManifest{}, errors.New("load: --cases: must be at least 1")
 	}
 	if cfg.DBPath == "" {
-		return LoadManifest{}, errors.New("load: db: a database path is required")
+		return LoadManifest{}, errors.New("load: --db: a database path is required")
 	}
 	if _, err := os.Lstat(cfg.DBPath); err == nil {
-		return LoadManifest{}, fmt.Errorf("load: %s exists: a load makes a new database", cfg.DBPath)
+		return LoadManifest{}, fmt.Errorf("load: --db: %s exists: a load makes a new database; name a path with nothing there", cfg.DBPath)
 	}
 	if cfg.KeyFile == "" {
 		cfg.KeyFile = cfg.DBPath + ".key"

@@ -21,7 +21,7 @@ func TestLoadMakesACheckedDatabase(t *testing.T) {
 	}
 
 	code, stdout, stderr := mgRun(t, "load", "--db", db, "--cases", "30")
-	if code != 1 || !strings.Contains(stderr, "exists") {
+	if code != 1 || !strings.Contains(stderr, "--db: "+db+" exists") {
 		t.Errorf("load over an existing database: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if again := mgMustRun(t, "check", "--db", db); again != check {
