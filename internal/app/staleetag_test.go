@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -74,5 +75,52 @@ func TestEveryStepRefusesAStaleEtag(t *testing.T) {
 	}
 	if steps < 30 {
 		t.Errorf("only %d steps found; the schema walk is broken", steps)
+	}
+}
+
+// A step refused for any reason (the case's state, a rule of the step, a
+// reference that does not resolve) changes nothing either: every step of
+// the schema is sent, with the current etag, by every role that may take
+// it, on the case of its scope, and whenever the answer is an error the
+// case and its timeline are as they were (issue 2: "nothing is written
+// when a request is refused"). Steps that succeed move the case on, so
+// that later steps meet other states.
+func TestEveryRefusedStepChangesNothing(t *testing.T) {
+	f := setupMatrix(t)
+	refused := map[codes.Code]int{}
+	for _, m := range childcaseMethods(t) {
+		if m.Parent().Name() != "CaseProcessService" || m.IsStreamingServer() || fullMethod(m) == pb.CaseProcessService_ListCaseEvents_FullMethodName {
+			continue
+		}
+		build, rule, ok := matrixEntry(t, fullMethod(m))
+		if !ok {
+			continue
+		}
+		for _, r := range mxRoles {
+			if rule.Grant(model.Role(r.role)) == access.Refused {
+				continue
+			}
+			t.Run(string(m.Name())+"/"+r.role.String(), func(t *testing.T) {
+				name := f.cases[r.target]
+				req := build(t, f, r.in, r.target)
+				before := getCase(t, f.ts, "city", name)
+				timeline := caseEvents(t, f.ts, "city", name)
+				_, err := f.invoke(t, m, r.in, req)
+				if err == nil {
+					return
+				}
+				refused[status.Code(err)]++
+				if after := getCase(t, f.ts, "city", name); !proto.Equal(after, before) {
+					t.Errorf("refused (%v), but the case changed: etag %s -> %s", err, before.GetEtag(), after.GetEtag())
+				}
+				if got := caseEvents(t, f.ts, "city", name); len(got) != len(timeline) {
+					t.Errorf("refused (%v), but the timeline changed: %v -> %v", err, kinds(timeline), kinds(got))
+				}
+			})
+		}
+	}
+	t.Logf("refused steps by code: %v", refused)
+	if refused[codes.FailedPrecondition] < 10 {
+		t.Errorf("only %d steps refused for the case's state: the test proves little", refused[codes.FailedPrecondition])
 	}
 }
