@@ -50,21 +50,24 @@ const minSealedCheckLen = 12
 
 // clearRequestFields are the string fields of requests whose values
 // storage may keep in the clear: names of records, codes, ids, dates,
-// staff names and units. The reviewed list of stored fields is in
-// internal/domain/vault (TestEveryStoredStringIsSealedOrReviewed); this
-// one holds the same review at the API's edge.
+// staff names and units. A key is a field's name, for that field in any
+// message, or Message.field where the same name elsewhere is free text
+// (a plan service's name, a caregiver's phone). The reviewed list of
+// stored fields is in internal/domain/vault
+// (TestEveryStoredStringIsSealedOrReviewed); this one holds the same
+// review at the API's edge.
 var clearRequestFields = map[string]string{
-	"name":                  "a resource name",
-	"parent":                "a resource name",
 	"etag":                  "an etag",
 	"absorbed_etag":         "an etag",
 	"request_id":            "the caller's request id, kept with its answer",
 	"page_token":            "a page token",
+	"parent":                "a resource name",
 	"case":                  "a case's resource name",
 	"absorbed_case":         "a case's resource name",
 	"incident_commune_code": "an administrative unit's code",
 	"to_unit":               "a unit's resource name",
 	"unit":                  "a unit's resource name",
+	"responsible_unit":      "a unit's resource name (a filter)",
 	"police_unit":           "a police unit's resource name",
 	"police_unit_id":        "a police unit id chosen by an admin",
 	"covers":                "unit resource names",
@@ -72,15 +75,42 @@ var clearRequestFields = map[string]string{
 	"officer":               "a user id",
 	"responsible_officer":   "a user id",
 	"user":                  "a user id",
-	"responsible_unit":      "a unit's resource name (a filter)",
 	"actor":                 "a user id in an audit query",
-	"display_name":          "a member of staff's or a police unit's name: the staff directory, not case data",
-	"phone":                 "User.phone: a member of staff's work phone",
 	"until_date":            "a date",
 	"start_date":            "a date",
 	"expected_end_date":     "a date",
 	"outcome":               "a code, checked on input",
 	"state":                 "a code, checked on input",
+
+	"User.name":               "a user's resource name",
+	"User.display_name":       "a member of staff's name: the staff directory, not case data",
+	"User.phone":              "a member of staff's work phone",
+	"PoliceUnit.name":         "a police unit's resource name",
+	"PoliceUnit.display_name": "a police unit's name",
+}
+
+// clearJSONField is clearField for a REST body's member, whose message
+// the test does not know: a name kept in the clear in any message is.
+func clearJSONField(field string) bool {
+	for k := range clearRequestFields {
+		if k == field || strings.HasSuffix(k, "."+field) {
+			return true
+		}
+	}
+	return false
+}
+
+// clearField reports whether the field of message msg is on
+// clearRequestFields; a request's own name is the resource it acts on.
+func clearField(msg, field string) bool {
+	if _, ok := clearRequestFields[msg+"."+field]; ok {
+		return true
+	}
+	if field == "name" {
+		return strings.HasSuffix(msg, "Request")
+	}
+	_, ok := clearRequestFields[field]
+	return ok
 }
 
 func (s *sentTexts) record(m proto.Message) {
@@ -124,7 +154,7 @@ func (s *sentTexts) value(fd protoreflect.FieldDescriptor, path string, v protor
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		s.walk(v.Message())
 	case protoreflect.StringKind:
-		if _, clear := clearRequestFields[string(fd.Name())]; clear {
+		if clearField(string(fd.ContainingMessage().Name()), string(fd.Name())) {
 			s.clear = append(s.clear, v.String())
 			return
 		}
@@ -164,7 +194,7 @@ func (s *sentTexts) walkJSON(key string, v any) {
 			s.walkJSON(key, x)
 		}
 	case string:
-		if _, clear := clearRequestFields[snakeCase(key)]; clear {
+		if clearJSONField(snakeCase(key)) {
 			s.clear = append(s.clear, v)
 		} else if len(v) >= minSealedCheckLen {
 			s.fields[v] = "REST JSON " + key
@@ -248,6 +278,18 @@ func TestSentTextsFindsFreeTextInTheClear(t *testing.T) {
 	db = append(db, "…sealed…mẹ cháu gọi lại lúc 9 giờ…"...)
 	if leaks := s.leaks(db); len(leaks) != 1 || !strings.HasPrefix(leaks[0], `AddCaseNoteRequest.text: "mẹ cháu gọi lại lúc 9 giờ"`) {
 		t.Errorf("leaks %q, want the note's text", leaks)
+	}
+
+	// A field's name alone does not make it clear: a plan service's name
+	// and a caregiver's phone are free text, a request's name and a
+	// member of staff's phone are not.
+	named := newSentTexts(t)
+	named.record(&pb.SubmitPlanRequest{Name: "cases/HN-2026-00001", Services: []*pb.PlanServiceInput{{Name: "tư vấn tâm lý cho trẻ"}}})
+	named.record(&pb.CreateReportRequest{Report: &pb.Report{Caregivers: []*pb.Caregiver{{Phone: "0912 000 111 22"}}}})
+	named.record(&pb.CreateUserRequest{User: &pb.User{Phone: "024 3333 4444 5"}})
+	if leaks := named.leaks([]byte("cases/HN-2026-00001 tư vấn tâm lý cho trẻ 0912 000 111 22 024 3333 4444 5")); len(leaks) != 2 ||
+		!strings.HasPrefix(leaks[0], "Caregiver.phone") || !strings.HasPrefix(leaks[1], "PlanServiceInput.name") {
+		t.Errorf("leaks %q, want the caregiver's phone and the plan service's name", leaks)
 	}
 
 	rest := newSentTexts(t)
