@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -35,6 +36,8 @@ type testServer struct {
 	clock  *clock.Fake
 	conn   *grpc.ClientConn // calls carry the operator's token unless the context has one
 	tokens *tokenBook
+	t      testing.TB
+	sent   *sentTexts // what the clients sent, looked for in the file at stop
 }
 
 // The users every test server has, besides the bootstrap admin.
@@ -81,9 +84,13 @@ func launch(t testing.TB, cfg app.Config, opts app.Options) *testServer {
 	if tok := tokenPattern.FindString(console.String()); tok != "" {
 		book.put(t, "admin", tok)
 	}
+	sent := newSentTexts(t)
 	conn, err := grpc.NewClient(srv.GRPCAddr(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			if m, ok := req.(proto.Message); ok {
+				sent.record(m)
+			}
 			return invoker(book.defaultCtx(ctx), method, req, reply, cc, opts...)
 		}),
 		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -93,7 +100,7 @@ func launch(t testing.TB, cfg app.Config, opts app.Options) *testServer {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	ts := &testServer{Server: srv, cfg: cfg, clock: clk, conn: conn, tokens: book}
+	ts := &testServer{Server: srv, cfg: cfg, clock: clk, conn: conn, tokens: book, t: t, sent: sent}
 	t.Cleanup(ts.stop)
 	if book.get(operatorID) == "" {
 		ts.addUser(t, operatorID, pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
@@ -203,6 +210,9 @@ func (ts *testServer) stop() {
 		ts.conn = nil
 		if err := ts.Stop(); err != nil {
 			panic(err)
+		}
+		if ts.sent != nil {
+			ts.sent.checkSealed(ts.t, ts.cfg.DBPath)
 		}
 	}
 }

@@ -114,6 +114,28 @@ func TestRESTBadInput(t *testing.T) {
 			if reason, domain := restErrorInfo(t, raw); reason == "" || domain != grpcapi.ErrorDomain {
 				t.Errorf("no ErrorInfo with a reason and domain %q: %.300s", grpcapi.ErrorDomain, raw)
 			}
+			// A 400 names the field (or "body") and the rule, as every
+			// refusal of bad input does; a 413 names the limit instead.
+			if code == http.StatusBadRequest {
+				var details struct {
+					Details []struct {
+						Violations []struct {
+							Field  string `json:"field"`
+							Reason string `json:"reason"`
+						} `json:"field_violations"`
+					} `json:"details"`
+				}
+				_ = json.Unmarshal(raw, &details)
+				named := false
+				for _, d := range details.Details {
+					for _, v := range d.Violations {
+						named = named || v.Field != "" && v.Reason != "" && strings.Contains(answer.Message, v.Field)
+					}
+				}
+				if !named {
+					t.Errorf("400 without a BadRequest naming a field and its rule in the message: %.300s", raw)
+				}
+			}
 		})
 	}
 	if after := restReportCount(t, ts); after != before {

@@ -38,6 +38,9 @@ func restCall(t *testing.T, ts *testServer, method, path, body string) (int, map
 // and the raw body.
 func restRaw(t *testing.T, ts interface{ HTTPAddr() string }, method, path, body string, headers map[string]string) (int, []byte) {
 	t.Helper()
+	if s, ok := ts.(*testServer); ok {
+		s.sent.recordJSON(body)
+	}
 	return restRawFrom(t, ts, method, path, strings.NewReader(body), headers)
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -21,7 +20,7 @@ type rawCodec struct{}
 
 func (rawCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
 func (rawCodec) Unmarshal(data []byte, v any) error {
-	return encoding.GetCodec("proto").Unmarshal(data, v)
+	return proto.Unmarshal(data, v.(proto.Message))
 }
 func (rawCodec) Name() string { return "proto" }
 
