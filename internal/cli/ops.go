@@ -326,7 +326,7 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 			os.Remove(out.Name())
 		}
 	}()
-	if err := lockTemporary(out); err != nil {
+	if err := lockTemporary(out); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
 	if err := out.Chmod(0o600); err != nil {
@@ -354,13 +354,6 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 		return err
 	}
 	return app.SyncDir(filepath.Dir(dst))
-}
-
-// lockTemporary takes an exclusive lock on a temporary file of copyAtomic
-// for as long as it is open, which removeLeftoverRestores asks for before
-// it removes one: only a file whose process is gone can be locked.
-func lockTemporary(f *os.File) error {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
 
 // removeLeftoverRestores removes the temporary files beside db that
