@@ -99,7 +99,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dir := filepath.Dir(to)
 		if _, statErr := os.Stat(dir); errors.Is(err, os.ErrNotExist) && errors.Is(statErr, os.ErrNotExist) {
 			// Named as the operator gave it, not as the temporary file.
-			return fmt.Errorf("--to: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+			return missingFolder("to", dir)
 		}
 		return err
 	}
@@ -261,7 +261,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if dir := filepath.Dir(db); !isDir(dir) {
 		// Named as the operator gave it, before the backup is read, not as
 		// the temporary file beside it; the folder is not made.
-		return fmt.Errorf("--db: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+		return missingFolder("db", dir)
 	}
 	// Ctrl-C or SIGTERM stops the check or the copy where it is, and the
 	// copy's temporary file is removed (copyAtomic): not the process in
@@ -492,6 +492,13 @@ func counted[N int | int64 | uint64](n N, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// missingFolder refuses a path in folder dir, which does not exist,
+// naming the flag it was given by; the folder is not made, so that a
+// mistyped path stays a mistake.
+func missingFolder(flag, dir string) error {
+	return fmt.Errorf("--%s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", flag, dir, dir)
 }
 
 // isDir reports whether path is a folder that exists.
