@@ -90,7 +90,7 @@ func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if !dst.IsEtcd() {
 		if dir := filepath.Dir(to); !isDir(dir) {
-			return fmt.Errorf("--to: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+			return missingFolder("to", dir)
 		}
 	}
 	res, err := app.MigrateStore(ctx, src, dst, app.MoveOptions{Progress: copyProgress(stderr)})

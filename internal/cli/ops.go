@@ -99,7 +99,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dir := filepath.Dir(to)
 		if _, statErr := os.Stat(dir); errors.Is(err, os.ErrNotExist) && errors.Is(statErr, os.ErrNotExist) {
 			// Named as the operator gave it, not as the temporary file.
-			return fmt.Errorf("--to: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+			return missingFolder("to", dir)
 		}
 		return err
 	}
@@ -261,7 +261,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if dir := filepath.Dir(db); !isDir(dir) {
 		// Named as the operator gave it, before the backup is read, not as
 		// the temporary file beside it; the folder is not made.
-		return fmt.Errorf("--db: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", dir, dir)
+		return missingFolder("db", dir)
 	}
 	// Ctrl-C or SIGTERM stops the check or the copy where it is, and the
 	// copy's temporary file is removed (copyAtomic): not the process in
@@ -326,7 +326,7 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 			os.Remove(out.Name())
 		}
 	}()
-	if err := lockTemporary(out); err != nil {
+	if err := lockTemporary(out); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
 	if err := out.Chmod(0o600); err != nil {
@@ -354,13 +354,6 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 		return err
 	}
 	return app.SyncDir(filepath.Dir(dst))
-}
-
-// lockTemporary takes an exclusive lock on a temporary file of copyAtomic
-// for as long as it is open, which removeLeftoverRestores asks for before
-// it removes one: only a file whose process is gone can be locked.
-func lockTemporary(f *os.File) error {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
 
 // removeLeftoverRestores removes the temporary files beside db that
@@ -499,6 +492,13 @@ func counted[N int | int64 | uint64](n N, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// missingFolder refuses a path in folder dir, which does not exist,
+// naming the flag it was given by; the folder is not made, so that a
+// mistyped path stays a mistake.
+func missingFolder(flag, dir string) error {
+	return fmt.Errorf("--%s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", flag, dir, dir)
 }
 
 // isDir reports whether path is a folder that exists.

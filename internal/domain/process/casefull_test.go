@@ -20,9 +20,9 @@ import (
 // is at most 16 MiB (--max-send-msg-size). Nothing bounded it: one worker
 // adding the longest notes in a loop made the case unreadable to everyone
 // after about 800 notes, and transfers proposed and declined over and
-// over grew it too, as did progress notes on a service and D16
-// suspended and resumed. A note, a transfer proposed, a progress note or
-// a suspension that would make it larger than
+// over grew it too, as did progress notes on a service, a deadline
+// paused and resumed, and D16 suspended and resumed. A note, a transfer proposed, a progress note or
+// a pause or a suspension that would make it larger than
 // process.MaxCaseTextBytes (a quarter of that answer) is refused with
 // CASE_FULL and records nothing. The case is still worked: a transfer
 // pending when it filled is declined with its reason, a service is
@@ -37,6 +37,7 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 	const answerSlack = 10_000        // a decline's reason, 6,000 bytes, sealed
 	long := strings.Repeat("ệ", 2000) // a reason of 2,000 characters, 6,000 bytes
 	worker, other := principal("worker.badinh"), principal("worker.other")
+	var ackID int // the case's acknowledgement, which its commune may pause
 	for _, tc := range []struct {
 		name string
 		// grow takes a step that adds text to the case and returns its
@@ -76,6 +77,19 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			}
 			return c.Etag(), nil
 		}, false},
+		// A pause takes a reason into the dossier, and the commune may
+		// pause and resume its clock again and again, alone.
+		{"deadline paused and resumed", func(eng *process.Engine, w *world, number, etag string) (string, error) {
+			c, err := eng.PauseDeadline(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, ackID, strings.Repeat("ệ", 1000))
+			if err != nil {
+				return etag, err
+			}
+			c, err = eng.ResumeDeadline(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: c.Etag()}, ackID)
+			if err != nil {
+				t.Fatalf("resuming the deadline: %v", err)
+			}
+			return c.Etag(), nil
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := loadEnv(t)
@@ -91,6 +105,12 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 				etag = toApprovedPlan(t, w, number, etag)
 			case "D16 suspended and resumed":
 				etag = toPoliceForwarding(t, w, number, etag)
+			case "deadline paused and resumed":
+				ack := c.OpenDeadline(model.DeadlineAcknowledge, "")
+				if ack == nil {
+					t.Fatal("the case has no open acknowledgement to pause")
+				}
+				ackID = ack.ID
 			}
 			if tc.pending {
 				proposed, err := eng.ProposeTransfer(w.ctx, worker, req(), unitOther, long)

@@ -159,10 +159,10 @@ type step struct {
 	// (intake.ResolveCase).
 	exact bool
 	// bounded: the step adds text a caller may add again and again (a
-	// note, a service's progress note, a transfer proposed, a suspension
-	// of D16), and is refused
+	// note, a service's progress note, a transfer proposed, a deadline
+	// paused, a suspension of D16), and is refused
 	// once the case's text is full (refuseFull). The steps that answer
-	// one (declining the transfer, resuming D16) and those of the
+	// one (declining the transfer, resuming the deadline or D16) and those of the
 	// process, which its course bounds, never are, so a full case is
 	// still worked and closed.
 	bounded bool

@@ -515,13 +515,15 @@ func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Req
 }
 
 // PauseDeadline pauses a deadline with a reason (the child cannot be
-// reached, ...). Emergency clocks cannot be paused.
+// reached, ...). Emergency clocks cannot be paused. The reason goes into
+// the dossier, and a unit may pause and resume again and again: a pause
+// is refused for a full case (step.bounded); resuming never is.
 func (e *Engine) PauseDeadline(ctx context.Context, p access.Principal, req Request, deadlineID int, reason string) (model.Case, error) {
 	reason, err := required("reason", reason, 1000)
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "pauseDeadline", apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "pauseDeadline", bounded: true, apply: func(s *stepCtx) error {
 		d, err := s.myDeadline(deadlineID)
 		if err != nil {
 			return err

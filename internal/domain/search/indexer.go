@@ -293,17 +293,20 @@ func skipUnindexable(ids []uint64, write func([]uint64) (int, error)) (int, erro
 // rotation interrupted). A normal start reads two keys. The marks are
 // read once, as they stand when it starts: those that writes add while it
 // runs are the indexer's, and a busy service does not keep it going.
+// A marked case whose entry cannot be made does not keep the rebuild
+// from the others.
 func (s *Service) CatchUp(ctx context.Context) (int, error) {
-	total, err := s.IndexMarked(ctx)
-	if err != nil {
-		return total, err
+	total, marked := s.IndexMarked(ctx)
+	var bad *unindexableError
+	if marked != nil && !errors.As(marked, &bad) {
+		return total, marked
 	}
 	under, err := s.indexedUnder(ctx)
 	if err != nil || under == s.currentKeyID() {
-		return total, err
+		return total, errors.Join(marked, err)
 	}
 	n, err := s.Rebuild(ctx)
-	return total + n, err
+	return total + n, errors.Join(marked, err)
 }
 
 // IndexMarked indexes the cases marked (MarkPending) and not indexed

@@ -238,7 +238,7 @@ func (d *Deliverer) deliver(ctx context.Context, log *slog.Logger, h policy.Webh
 			return false
 		}
 		wait := d.backoff(attempt)
-		log.Error("webhook: cannot audit the delivery; nothing is sent until it is", "seq", n.Seq, "err", err, "retry_in", wait)
+		log.Error("webhook: cannot audit the delivery; nothing is sent until it is", "seq", n.Seq, "err", err, "retry_in", wait.String())
 		if !sleep(ctx, wait) {
 			return false
 		}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -739,5 +741,48 @@ func TestDeliveryGoesOnWhenTheDatabaseIsFull(t *testing.T) {
 	waitFor(t, "the notification at the receiver", func() bool { return len(r.seqs("a")) > 0 })
 	if got := deliveryEvents(t, mem); len(got) != 1 || got[0].Resource != "notifications/2" {
 		t.Errorf("the delivery events: %+v; want one, of notifications/2", got)
+	}
+}
+
+// unauditedStore refuses the first writes of reads' audit events (Batch),
+// as a store that cannot write at all for a moment does.
+type unauditedStore struct {
+	*memstore.Store
+	mu      sync.Mutex
+	refuses int
+}
+
+func (s *unauditedStore) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	s.mu.Lock()
+	refuse := s.refuses > 0
+	s.refuses--
+	s.mu.Unlock()
+	if refuse {
+		return errors.New("disk I/O error")
+	}
+	return s.Store.Batch(ctx, fn)
+}
+
+// A delivery whose event cannot be written waits, logging when it tries
+// again as every other retry of the deliverer does: a duration an
+// operator reads ("1ms"), not slog's count of nanoseconds.
+func TestUnauditedDeliveryLogsItsRetryAsADuration(t *testing.T) {
+	mem := openStore(t)
+	h := newHub()
+	appendN(t, mem, nil, 1)
+	putCursor(t, mem, "webhook/a", 1)
+	s := &unauditedStore{Store: mem, refuses: 2}
+	r := newReceiver(t, nil)
+	var logs syncBuffer
+	d := newTestDeliverer(s, []policy.Webhook{hook("a", r.srv.URL)}, h, slog.New(slog.NewJSONHandler(&logs, nil)))
+	start(t, d)
+	appendN(t, mem, h, 1)
+	waitFor(t, "the notification at the receiver", func() bool { return len(r.seqs("a")) > 0 })
+	out := logs.String()
+	if !strings.Contains(out, "cannot audit the delivery") {
+		t.Fatalf("log lacks the refused audit:\n%s", out)
+	}
+	if regexp.MustCompile(`"retry_in":[0-9]`).MatchString(out) {
+		t.Errorf("a retry_in logged as nanoseconds:\n%s", out)
 	}
 }
