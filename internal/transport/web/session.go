@@ -21,6 +21,10 @@ const (
 	sessionCookie = "childcase_session"
 	preCookie     = "childcase_pre"
 	langCookie    = "childcase_lang"
+	// passwordSetCookie marks the browser that has just set a password through
+	// its link, for the sign-in page to say so once: a link to
+	// /signin?set=1 alone does not make it say that.
+	passwordSetCookie = "childcase_set"
 )
 
 // session is a signed-in person. Its id (the cookie) and its CSRF token
