@@ -156,9 +156,21 @@ func TestConsoleSetPasswordLink(t *testing.T) {
 	if r, page := b.post(link, short); r.StatusCode != http.StatusBadRequest || !strings.Contains(page, "ít nhất 12 ký tự") {
 		t.Fatalf("a short password: %s, want the rule named:\n%s", r.Status, page)
 	}
+	// A link to the sign-in page cannot make it say that a password was
+	// set: only this browser's own setting of it can.
+	const setSaid = "Đã đặt mật khẩu"
+	if _, page := newBrowser(t, ts).get("/signin?set=1"); strings.Contains(page, setSaid) {
+		t.Errorf("the sign-in page opened by a link says %q", setSaid)
+	}
 	good := url.Values{"csrf": {csrfOf(t, page)}, "password": {"một mật khẩu dài"}, "confirm": {"một mật khẩu dài"}}
 	if r, _ := b.post(link, good); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/signin?set=1" {
 		t.Fatalf("set the password: %s to %q", r.Status, r.Header.Get("Location"))
+	}
+	if _, page := b.get("/signin?set=1"); !strings.Contains(page, setSaid) {
+		t.Errorf("the sign-in page after setting the password does not say %q", setSaid)
+	}
+	if _, page := b.get("/signin?set=1"); strings.Contains(page, setSaid) {
+		t.Errorf("the sign-in page says %q again on a reload", setSaid)
 	}
 	if r, _ := b.get(link); r.StatusCode != http.StatusNotFound {
 		t.Errorf("the used link: %s, want 404", r.Status)

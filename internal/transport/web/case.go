@@ -127,9 +127,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	page.Forms = c.stepForms(s, page, "")
 	v := view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page}
-	if r.URL.Query().Get("done") != "" {
-		v.Flash = "case.saved"
-	}
+	v.Flash = s.doneFlash(r.URL.Query().Get("done"), page.Number, "")
 	c.render(w, r, http.StatusOK, "case", v)
 }
 
@@ -383,7 +381,8 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		if out.GetCaseNumber() != "" {
 			number = out.GetCaseNumber()
 		}
-		http.Redirect(w, r, "/cases/"+url.PathEscape(number)+"?done="+step, http.StatusSeeOther)
+		done := s.remember(savedAnswer{requestID: "step " + number + " " + step + " " + form.RequestID, caseNumber: number, done: step})
+		http.Redirect(w, r, "/cases/"+url.PathEscape(number)+"?done="+done, http.StatusSeeOther)
 		return
 	}
 	st, _ := status.FromError(err)

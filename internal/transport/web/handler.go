@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -53,8 +55,9 @@ func (c *Console) Handler() http.Handler {
 }
 
 // validInput refuses a request whose path, query or form is not UTF-8
-// text, or whose form cannot be read (past the body limit, too many
-// fields), before any handler: the API cannot carry such a string (the
+// text, whose form cannot be read (past the body limit, too many
+// fields), or whose form sends a field twice that the console's forms
+// send once (repeatableFields), before any handler: the API cannot carry such a string (the
 // call would fail as an internal error), and a handler that reads a form
 // value only when it needs it would otherwise go on without it. Forms are
 // URL-encoded; a multipart body is not read at all.
@@ -86,9 +89,52 @@ func (c *Console) validInput(next http.Handler) http.Handler {
 				return
 			}
 		}
+		for k, vs := range r.PostForm {
+			if len(vs) > 1 && !c.repeatable[rowless(k)] {
+				refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.repeated", k))
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// repeatableFields are the fields of the console's forms a browser may
+// send more than once, by their names without row numbers (rowless): the
+// check boxes of a group and a multiple select. Every other field is
+// sent once by the forms, so a form that repeats one was made by hand,
+// and taking one of its values would write what nobody can tell was
+// meant (a note's first text, a step's first etag): it is refused,
+// naming the field.
+func repeatableFields() map[string]bool {
+	out := map[string]bool{"covers": true, "suspected_abuse": true, "special_circumstances": true}
+	var walk func(md protoreflect.MessageDescriptor, prefix string)
+	walk = func(md protoreflect.MessageDescriptor, prefix string) {
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			name := prefix + string(fd.Name())
+			switch {
+			case fd.Kind() == protoreflect.EnumKind && fd.IsList():
+				out[name] = true
+			case fd.Kind() == protoreflect.MessageKind && fd.Message().FullName() != "google.protobuf.Timestamp":
+				if fd.IsList() {
+					name += "[]"
+				}
+				walk(fd.Message(), name+".")
+			}
+		}
+	}
+	for _, m := range caseSteps() {
+		walk(m.Input(), "")
+	}
+	return out
+}
+
+// rowless is a field's name without its row numbers:
+// "services[0].groups" is "services[].groups".
+func rowless(name string) string { return rowNumber.ReplaceAllString(name, "[]") }
+
+var rowNumber = regexp.MustCompile(`\[[0-9]+\]`)
 
 func notUTF8(s string) bool { return !utf8.ValidString(s) }
 

@@ -721,7 +721,7 @@ type linkForm struct {
 // found.
 func (c *Console) intakeSaved(w http.ResponseWriter, r *http.Request, s *session) {
 	saved, ok := s.recall(r.PathValue("id"))
-	if !ok {
+	if !ok || saved.done != "" {
 		c.notFoundFor(w, r, s)
 		return
 	}
@@ -768,7 +768,8 @@ func (c *Console) linkReport(w http.ResponseWriter, r *http.Request, s *session)
 		Name: "reports/" + id, Case: "cases/" + number, RequestId: form.RequestID,
 	})
 	if err == nil {
-		http.Redirect(w, r, "/reports/"+url.PathEscape(id)+"?done=link", http.StatusSeeOther)
+		done := s.remember(savedAnswer{requestID: "link " + form.RequestID, report: "reports/" + id, done: "link"})
+		http.Redirect(w, r, "/reports/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 		return
 	}
 	lang := language(r)
@@ -833,8 +834,8 @@ func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, 
 	switch {
 	case page.Link != nil && page.Link.Error != "":
 		code = http.StatusUnprocessableEntity
-	case r.URL.Query().Get("done") == "link" && page.CaseNumber != "":
-		v.Flash = "link.done"
+	case page.CaseNumber != "":
+		v.Flash = s.doneFlash(r.URL.Query().Get("done"), "", "reports/"+page.ReportID)
 	}
 	c.render(w, r, code, "intake_saved", v)
 }

@@ -113,6 +113,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.setCookie(w, preCookie, "", -1)
+	c.setCookie(w, passwordSetCookie, "1", 300)
 	http.Redirect(w, r, "/signin?set=1", http.StatusSeeOther)
 }
 

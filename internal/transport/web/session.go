@@ -21,6 +21,10 @@ const (
 	sessionCookie = "childcase_session"
 	preCookie     = "childcase_pre"
 	langCookie    = "childcase_lang"
+	// passwordSetCookie marks the browser that has just set a password through
+	// its link, for the sign-in page to say so once: a link to
+	// /signin?set=1 alone does not make it say that.
+	passwordSetCookie = "childcase_set"
 )
 
 // session is a signed-in person. Its id (the cookie) and its CSRF token
@@ -55,6 +59,11 @@ type savedAnswer struct {
 	report     string // "reports/{id}"; "" for a police receipt
 	caseNumber string
 	candidates []string // case numbers
+	// done is the step ("AcknowledgeCase") of a case step this session
+	// took, or "link" for a report it attached to a case: such an answer
+	// is no report's confirmation, and only makes the page it sends the
+	// browser to say "Đã ghi" (saved) or "attached" (doneFlash).
+	done string
 }
 
 // remember keeps a save's answer and returns its id; a retry of a save
@@ -88,6 +97,26 @@ func (s *session) recall(id string) (savedAnswer, bool) {
 		}
 	}
 	return savedAnswer{}, false
+}
+
+// doneFlash is what the page of a case or a report says after this
+// session's step on it or link of it (the catalog key), when done (the
+// page's ?done=) is the id of that save: a link cannot make a page say
+// that something was saved, nor can another session's page.
+func (s *session) doneFlash(done, caseNumber, report string) string {
+	if done == "" {
+		return ""
+	}
+	a, ok := s.recall(done)
+	switch {
+	case !ok:
+		return ""
+	case a.done == "link" && report != "" && a.report == report:
+		return "link.done"
+	case a.done != "" && a.done != "link" && caseNumber != "" && a.caseNumber == caseNumber:
+		return "case.saved"
+	}
+	return ""
 }
 
 // sessionStore holds the sessions in memory: a restart signs everyone

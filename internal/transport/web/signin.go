@@ -32,8 +32,12 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	pre := randomToken()
 	c.setCookie(w, preCookie, pre, 3600)
 	v := view{Title: "signin.title", Data: signInForm{Next: localPath(r.URL.Query().Get("next")), Pre: pre}}
-	if r.URL.Query().Get("set") == "1" {
-		v.Flash = "password.done"
+	// "Your password is set" only in the browser that just set it, once.
+	if _, err := r.Cookie(c.cookieName(passwordSetCookie)); err == nil {
+		c.setCookie(w, passwordSetCookie, "", -1)
+		if r.URL.Query().Get("set") == "1" {
+			v.Flash = "password.done"
+		}
 	}
 	c.render(w, r, http.StatusOK, "signin", v)
 }

@@ -134,6 +134,9 @@ type Console struct {
 	// that only such a secret is enrolled (totpProof): Config.EnrolKey,
 	// or random at each start without one.
 	enrolKey []byte
+	// repeatable are the form fields a browser may send more than once
+	// (repeatableFields); any other sent twice is refused.
+	repeatable map[string]bool
 
 	stopping chan struct{} // closed by Close: the event streams end
 	stopOnce sync.Once
@@ -187,6 +190,8 @@ func New(cfg Config) (*Console, error) {
 		stopping: make(chan struct{}),
 		signIns:  make(chan struct{}, maxSignInsAtOnce),
 		enrolKey: cfg.EnrolKey,
+
+		repeatable: repeatableFields(),
 	}
 	if len(c.enrolKey) == 0 {
 		c.enrolKey = make([]byte, 32)
