@@ -266,6 +266,24 @@ func (e *unindexableError) Error() string {
 
 func (e *unindexableError) Unwrap() error { return e.err }
 
+// unindexableCases returns the ids of the cases err says cannot be
+// indexed (unindexableError, joined as skipUnindexable joins them).
+func unindexableCases(err error) []uint64 {
+	switch e := err.(type) {
+	case *unindexableError:
+		return []uint64{e.caseID}
+	case interface{ Unwrap() []error }:
+		var ids []uint64
+		for _, e := range e.Unwrap() {
+			ids = append(ids, unindexableCases(e)...)
+		}
+		return ids
+	case interface{ Unwrap() error }:
+		return unindexableCases(e.Unwrap())
+	}
+	return nil
+}
+
 // skipUnindexable runs write on ids, and again without each case whose
 // entry it finds cannot be made, until it writes the rest: one damaged
 // case must not keep every case after it out of the index (a catch-up or

@@ -704,8 +704,8 @@ const rebuildBatch = 100
 // Once it has been through every case, it records the index complete
 // under the current master's key, so that the next start skips it
 // (CatchUp). A case whose entry cannot be made is left out, the others
-// indexed, and the index not recorded complete: the next start tries it
-// again.
+// indexed, and marked (MarkPending), so that the catch-up tries it again
+// on its own.
 func (s *Service) Rebuild(ctx context.Context) (int, error) {
 	current := s.currentKeyID()
 	total, after := 0, ""
@@ -743,11 +743,23 @@ func (s *Service) Rebuild(ctx context.Context) (int, error) {
 		}
 		unindexable = append(unindexable, err)
 		if next == "" {
-			if err := errors.Join(unindexable...); err != nil {
-				// Not complete: the next start tries those cases again.
-				return total, err
+			// The cases left out are marked, and the index recorded
+			// complete: the catch-up every 30 s tries those cases alone
+			// (IndexMarked), where a rebuild would walk every case again.
+			failed := errors.Join(unindexable...)
+			if ids := unindexableCases(failed); len(ids) > 0 {
+				if err := s.store.Update(ctx, func(tx datastore.Tx) error {
+					for _, id := range ids {
+						if err := s.MarkPending(tx, id); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					return total, errors.Join(failed, fmt.Errorf("search index: mark the cases left out: %w", err))
+				}
 			}
-			return total, s.recordIndexedUnder(ctx, current)
+			return total, errors.Join(failed, s.recordIndexedUnder(ctx, current))
 		}
 		after = next
 	}
