@@ -811,6 +811,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	if mets != nil {
+		// Before serving: the interceptors read which methods exist.
+		mets.InitializeRPC(gs.Server)
+	}
 	s.grpcAddr = glis.Addr()
 	go func() {
 		if err := gs.Serve(glis); err != nil {
@@ -818,9 +822,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		}
 	}()
 	s.push(stopGRPC(gs))
-	if mets != nil {
-		mets.InitializeRPC(gs.Server)
-	}
 
 	// The gateway's own gRPC server, the same services and interceptors,
 	// reached only over an in-memory listener: REST runs every interceptor
