@@ -275,7 +275,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, f := range removeLeftoverRestores(db) {
 		fmt.Fprintf(stdout, "Removed %s, left by a restore that did not finish.\n", f)
 	}
-	if err := copyAtomic(ctx, from, db); err != nil {
+	uid, gid, err := restoredOwner(db)
+	if err != nil {
+		return err
+	}
+	if err := copyAtomic(ctx, from, db, uid, gid); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
@@ -297,6 +301,29 @@ func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckR
 	return res, nil
 }
 
+// restoredOwner is the owner and group a restored db must have: those of
+// the file it replaces, so that the service's own user (the README's
+// unit runs as childcase) can still open it when root restores; for a
+// new file restored by root, those of its folder (the service's state
+// directory). -1: this process's own, as for any file it makes.
+func restoredOwner(db string) (uid, gid int, err error) {
+	fi, err := os.Stat(db)
+	if errors.Is(err, os.ErrNotExist) {
+		if os.Geteuid() != 0 {
+			return -1, -1, nil
+		}
+		fi, err = os.Stat(filepath.Dir(db))
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, -1, nil
+	}
+	return int(st.Uid), int(st.Gid), nil
+}
+
 // restoreTemp is the name of copyAtomic's temporary files beside dst,
 // "childcase.db.restore-" and os.CreateTemp's random digits.
 func restoreTemp(dst string) string { return filepath.Base(dst) + ".restore-" }
@@ -310,7 +337,7 @@ const restoreChunk = 4 << 20
 // interrupt); one left by a process killed outright is removed by the
 // next restore or serve (removeLeftoverRestores). It holds a lock on the
 // file while it writes, so that they leave a copy in progress alone.
-func copyAtomic(ctx context.Context, src, dst string) (err error) {
+func copyAtomic(ctx context.Context, src, dst string, uid, gid int) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -331,6 +358,9 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 	}
 	if err := out.Chmod(0o600); err != nil {
 		return err
+	}
+	if err := ownAs(out, uid, gid); err != nil {
+		return fmt.Errorf("--db: %s belongs to user %d, group %d, and the restored copy cannot be given to them, so they could not open it: restore as that user or as root: %w", dst, uid, gid, err)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -354,6 +384,18 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 		return err
 	}
 	return app.SyncDir(filepath.Dir(dst))
+}
+
+// ownAs gives f to uid and gid (-1 each: keep its own), unless it has them.
+func ownAs(f *os.File, uid, gid int) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (uid < 0 || int(st.Uid) == uid) && (gid < 0 || int(st.Gid) == gid) {
+		return nil
+	}
+	return f.Chown(uid, gid)
 }
 
 // lockTemporary takes an exclusive lock on a temporary file of copyAtomic
