@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The README's section "Running it in production" holds the systemd units
@@ -81,7 +82,7 @@ func TestProductionUnitSandbox(t *testing.T) {
 	if len(args) < 2 || args[0] != installedBinary || args[1] != "serve" {
 		t.Fatalf("childcase.service: ExecStart %q, want %s serve ...", d["ExecStart"][0], installedBinary)
 	}
-	for _, name := range []string{"DB", "KEY_FILE", "TLS_CERT", "TLS_KEY", "GRPC_ADDR", "HTTP_ADDR"} {
+	for _, name := range []string{"DB", "KEY_FILE", "TLS_CERT", "TLS_KEY", "GRPC_ADDR", "HTTP_ADDR", "SHUTDOWN_TIMEOUT"} {
 		t.Setenv(EnvPrefix+name, "") // only the unit's flags count
 	}
 	cfg, err := serveConfig(args[2:], io.Discard)
@@ -98,6 +99,14 @@ func TestProductionUnitSandbox(t *testing.T) {
 	}
 	if cfg.TLSCert == "" || cfg.TLSKey == "" {
 		t.Errorf("childcase.service serves without TLS: %q", args)
+	}
+	// systemd kills the service when a stop outlasts TimeoutStopSec: it
+	// must leave the in-flight calls their --shutdown-timeout, and the
+	// database its close after them.
+	stopSec, err := time.ParseDuration(strings.Join(d["TimeoutStopSec"], ""))
+	if err != nil || stopSec < cfg.ShutdownTimeout+10*time.Second {
+		t.Errorf("childcase.service: TimeoutStopSec=%v (%v), want at least the %v of --shutdown-timeout and 10 s to close the database",
+			d["TimeoutStopSec"], err, cfg.ShutdownTimeout)
 	}
 }
 
