@@ -105,8 +105,8 @@ func TestProductionUnitSandbox(t *testing.T) {
 	// systemd kills the service when a stop outlasts TimeoutStopSec: it
 	// must leave the in-flight calls their --shutdown-timeout, and the
 	// database its close after them.
-	stopSec, err := time.ParseDuration(strings.Join(d["TimeoutStopSec"], ""))
-	if err != nil || stopSec < cfg.ShutdownTimeout+10*time.Second {
+	stopTimeout, err := time.ParseDuration(strings.Join(d["TimeoutStopSec"], ""))
+	if err != nil || stopTimeout < cfg.ShutdownTimeout+10*time.Second {
 		t.Errorf("childcase.service: TimeoutStopSec=%v (%v), want at least the %v of --shutdown-timeout and 10 s to close the database",
 			d["TimeoutStopSec"], err, cfg.ShutdownTimeout)
 	}
