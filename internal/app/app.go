@@ -811,16 +811,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	if mets != nil {
+		// Before serving: the interceptors read which methods exist.
+		mets.InitializeRPC(gs.Server)
+	}
 	s.grpcAddr = glis.Addr()
 	go func() {
 		if err := gs.Serve(glis); err != nil {
 			s.fail(fmt.Errorf("grpc server: %w", err))
 		}
 	}()
-	s.push(stopGRPC(gs))
-	if mets != nil {
-		mets.InitializeRPC(gs.Server)
-	}
+	// Its graceful stop begins with the HTTP server's shutdown (below),
+	// so that neither port takes new calls while the other's finish; it
+	// is waited for here, after the gateway's.
+	public := newGRPCStop(gs)
+	s.push(public.wait)
 
 	// The gateway's own gRPC server, the same services and interceptors,
 	// reached only over an in-memory listener: REST runs every interceptor
@@ -839,7 +844,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			s.fail(fmt.Errorf("gateway grpc server: %w", err))
 		}
 	}()
-	s.push(stopGRPC(igs))
+	s.push(newGRPCStop(igs).wait)
 
 	conn, err := grpc.NewClient("passthrough:///childcase-gateway",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
@@ -916,6 +921,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		// to resume, rather than hold the stop until its timeout.
 		gs.EndWatches()
 		igs.EndWatches()
+		// The public gRPC port takes no new calls from now, as the HTTP
+		// port, shut down next, takes no new requests.
+		public.begin()
 		return nil
 	})
 
@@ -1013,19 +1021,36 @@ func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) err
 	return nil
 }
 
-// stopGRPC returns the closer of a gRPC server: a graceful stop, cut short
+// grpcStop is the graceful stop of a gRPC server: begun once (it takes no
+// new calls and lets those in flight finish), and waited for, cut short
 // when the shutdown timeout runs out.
-func stopGRPC(gs *grpcapi.Server) func(context.Context) error {
-	return func(ctx context.Context) error {
-		stopped := make(chan struct{})
-		go func() { gs.GracefulStop(); close(stopped) }()
-		select {
-		case <-stopped:
-		case <-ctx.Done():
-			gs.Stop() // in-flight requests had their time
-		}
-		return nil
+type grpcStop struct {
+	gs      *grpcapi.Server
+	once    sync.Once
+	stopped chan struct{}
+}
+
+func newGRPCStop(gs *grpcapi.Server) *grpcStop {
+	return &grpcStop{gs: gs, stopped: make(chan struct{})}
+}
+
+// begin starts the graceful stop, once.
+func (g *grpcStop) begin() {
+	g.once.Do(func() {
+		go func() { g.gs.GracefulStop(); close(g.stopped) }()
+	})
+}
+
+// wait begins the stop if need be and waits for it until ctx ends, then
+// stops the server outright: the calls in flight had their time.
+func (g *grpcStop) wait(ctx context.Context) error {
+	g.begin()
+	select {
+	case <-g.stopped:
+	case <-ctx.Done():
+		g.gs.Stop()
 	}
+	return nil
 }
 
 func (s *Server) push(f func(context.Context) error) { s.closers = append(s.closers, f) }
@@ -1078,8 +1103,9 @@ func (s *Server) Err() error {
 }
 
 // Stop shuts down in reverse order of start: health NOT_SERVING on both gRPC
-// servers, HTTP shutdown, the gateway's connection and in-memory gRPC server,
-// the public gRPC server's graceful stop, then the database, giving in-flight
+// servers and the public gRPC server's graceful stop begun (no new calls),
+// HTTP shutdown, the gateway's connection and in-memory gRPC server, the
+// public gRPC server's calls in flight, then the database, giving in-flight
 // requests up to the configured timeout.
 func (s *Server) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)

@@ -116,9 +116,9 @@ var closedLabels = map[string]func(string) bool{
 	"webhook": func(v string) bool { return v == "so-y-te" }, // the policy's own names
 	"source":  func(v string) bool { return slices.Contains([]string{"deadlines", "outbox", "store", "audit"}, v) },
 	"grpc_service": func(v string) bool {
-		return regexp.MustCompile(`^(childcase\.v1\.[A-Za-z]+Service|grpc\.health\.v1\.Health|grpc\.reflection\.v1(alpha)?\.ServerReflection)$`).MatchString(v)
+		return regexp.MustCompile(`^(childcase\.v1\.[A-Za-z]+Service|grpc\.health\.v1\.Health|grpc\.reflection\.v1(alpha)?\.ServerReflection|unknown)$`).MatchString(v)
 	},
-	"grpc_method": regexp.MustCompile(`^[A-Z][A-Za-z]+$`).MatchString,
+	"grpc_method": regexp.MustCompile(`^([A-Z][A-Za-z]+|unknown)$`).MatchString, // unknown: a method no service has
 	"grpc_type": func(v string) bool {
 		return slices.Contains([]string{"unary", "server_stream", "client_stream", "bidi_stream"}, v)
 	},

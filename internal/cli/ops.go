@@ -275,7 +275,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	for _, f := range removeLeftoverRestores(db) {
 		fmt.Fprintf(stdout, "Removed %s, left by a restore that did not finish.\n", f)
 	}
-	if err := copyAtomic(ctx, from, db); err != nil {
+	uid, gid, err := restoredOwner(db)
+	if err != nil {
+		return err
+	}
+	if err := copyAtomic(ctx, from, db, uid, gid); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
@@ -310,7 +314,7 @@ const restoreChunk = 4 << 20
 // interrupt); one left by a process killed outright is removed by the
 // next restore or serve (removeLeftoverRestores). It holds a lock on the
 // file while it writes, so that they leave a copy in progress alone.
-func copyAtomic(ctx context.Context, src, dst string) (err error) {
+func copyAtomic(ctx context.Context, src, dst string, uid, gid int) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -331,6 +335,9 @@ func copyAtomic(ctx context.Context, src, dst string) (err error) {
 	}
 	if err := out.Chmod(0o600); err != nil {
 		return err
+	}
+	if err := ownAs(out, uid, gid); err != nil {
+		return fmt.Errorf("--db: %s belongs to user %d, group %d, and the restored copy cannot be given to them, so they could not open it: restore as that user or as root: %w", dst, uid, gid, err)
 	}
 	for {
 		if err := ctx.Err(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -628,7 +629,7 @@ func TestRestoreInterruptedLeavesNoTemporaryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(dir, "cc.db")
-	err := copyAtomic(&stopsAfter{Context: context.Background(), n: 2}, src, dst)
+	err := copyAtomic(&stopsAfter{Context: context.Background(), n: 2}, src, dst, -1, -1)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("an interrupted copy: %v, want context.Canceled", err)
 	}
@@ -683,5 +684,49 @@ func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
 	slices.Sort(want)
 	if names := opsFiles(t, dir); !slices.Equal(names, want) {
 		t.Errorf("after the next start: %v, want %v", names, want)
+	}
+}
+
+// TestRestoreKeepsTheOwnerOfTheFileItReplaces: in production the database
+// belongs to the service's own user (the README's unit runs as
+// childcase, in its StateDirectory), and an operator restores a backup as
+// root. A restored file owned by root, mode 0600, is one the service
+// cannot open: it would fail at every restart. The restored file takes
+// the owner and group of the file it replaces, and a new one, restored by
+// root, those of its folder.
+func TestRestoreKeepsTheOwnerOfTheFileItReplaces(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving a file to another user needs root")
+	}
+	const uid, gid = 65534, 65534 // nobody, as the service's user
+	owner := func(path string) (int, int) {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		return int(st.Uid), int(st.Gid)
+	}
+	_, db, backup := opsBackedUp(t, "backup.db")
+	if err := os.Chown(db, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	mgMustRun(t, "restore", "--from", backup, "--db", db, "--force")
+	if u, g := owner(db); u != uid || g != gid {
+		t.Errorf("restored over a file of %d:%d, the file is %d:%d", uid, gid, u, g)
+	}
+
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(state, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	fresh := filepath.Join(state, "cc.db")
+	mgMustRun(t, "restore", "--from", backup, "--db", fresh)
+	if u, g := owner(fresh); u != uid || g != gid {
+		t.Errorf("restored into a folder of %d:%d, the new file is %d:%d", uid, gid, u, g)
 	}
 }

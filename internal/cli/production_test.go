@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The README's section "Running it in production" holds the systemd units
@@ -81,7 +84,7 @@ func TestProductionUnitSandbox(t *testing.T) {
 	if len(args) < 2 || args[0] != installedBinary || args[1] != "serve" {
 		t.Fatalf("childcase.service: ExecStart %q, want %s serve ...", d["ExecStart"][0], installedBinary)
 	}
-	for _, name := range []string{"DB", "KEY_FILE", "TLS_CERT", "TLS_KEY", "GRPC_ADDR", "HTTP_ADDR"} {
+	for _, name := range []string{"DB", "KEY_FILE", "TLS_CERT", "TLS_KEY", "GRPC_ADDR", "HTTP_ADDR", "SHUTDOWN_TIMEOUT"} {
 		t.Setenv(EnvPrefix+name, "") // only the unit's flags count
 	}
 	cfg, err := serveConfig(args[2:], io.Discard)
@@ -98,6 +101,14 @@ func TestProductionUnitSandbox(t *testing.T) {
 	}
 	if cfg.TLSCert == "" || cfg.TLSKey == "" {
 		t.Errorf("childcase.service serves without TLS: %q", args)
+	}
+	// systemd kills the service when a stop outlasts TimeoutStopSec: it
+	// must leave the in-flight calls their --shutdown-timeout, and the
+	// database its close after them.
+	stopTimeout, err := time.ParseDuration(strings.Join(d["TimeoutStopSec"], ""))
+	if err != nil || stopTimeout < cfg.ShutdownTimeout+10*time.Second {
+		t.Errorf("childcase.service: TimeoutStopSec=%v (%v), want at least the %v of --shutdown-timeout and 10 s to close the database",
+			d["TimeoutStopSec"], err, cfg.ShutdownTimeout)
 	}
 }
 
@@ -174,6 +185,62 @@ func TestProductionUnitsVerify(t *testing.T) {
 		out, err := exec.Command(analyze, "security", "--offline=yes", "--threshold=20", p).CombinedOutput()
 		if err != nil {
 			t.Errorf("systemd-analyze security %s: %v; its sandbox got weaker:\n%s", filepath.Base(p), err, out)
+		}
+	}
+}
+
+// TestProductionCommandsParse: every childcase command the production
+// section shows, in its console blocks and in its text (the restore
+// drill, a restore on the server, a key rotation, the version), names a
+// subcommand and flags the binary has. Each runs in an empty folder, with
+// the tokens a placeholder and the server's name a closed port, so that
+// it fails on what it cannot find (exit 1), never on its usage (exit 2).
+func TestProductionCommandsParse(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "\n## Running it in production\n")
+	end := strings.Index(text, "\n## Running on etcd\n")
+	if start < 0 || end < start {
+		t.Fatal("README.md: no section Running it in production before Running on etcd")
+	}
+	section := text[start:end]
+	var commands []string
+	for _, block := range regexp.MustCompile("(?s)```console\n(.*?)```").FindAllStringSubmatch(section, -1) {
+		for _, line := range strings.Split(block[1], "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimPrefix(line, "./"), "childcase "); ok {
+				commands = append(commands, rest)
+			}
+		}
+	}
+	for _, m := range regexp.MustCompile("`childcase ([^`]+)`").FindAllStringSubmatch(section, -1) {
+		commands = append(commands, m[1])
+	}
+	if len(commands) < 6 {
+		t.Fatalf("found %d childcase commands in the production section, want the drill's, the restore's, the rotation's and the version's: %q", len(commands), commands)
+	}
+	opsClearEnv(t)
+	t.Chdir(t.TempDir())
+	placeholders := strings.NewReplacer("childcase.example.vn:9111", "127.0.0.1:1", "$ADMIN", "cc_0000000000000000_placeholder")
+	for _, c := range commands {
+		c, _, _ = strings.Cut(c, "#")
+		args := strings.Fields(placeholders.Replace(c))
+		if args[0] == "serve" {
+			// Not run: it would serve. Its flags are parsed as a start
+			// parses them; the paths need not exist for that.
+			if _, err := serveConfig(args[1:], io.Discard); err != nil && (errors.Is(err, errUsage) || strings.Contains(err.Error(), "flag provided but not defined")) {
+				t.Errorf("childcase %s: %v", c, err)
+			}
+			continue
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		var stderr bytes.Buffer
+		code := Main(ctx, args, io.Discard, &stderr)
+		cancel()
+		if code == 2 || strings.Contains(stderr.String(), "flag provided but not defined") {
+			t.Errorf("childcase %s: exit %d, its usage refused:\n%s", c, code, stderr.String())
 		}
 	}
 }

@@ -70,7 +70,9 @@ import (
 // code has opened it.
 type goldenCounts map[string]int
 
-var goldenFiles = []struct {
+// goldenFileCase is a golden database and what TestGoldenFilesOpen
+// expects of it.
+type goldenFileCase struct {
 	name          string
 	before, after goldenCounts
 	sealedAtStart int // cases whose free text the first start seals
@@ -80,7 +82,9 @@ var goldenFiles = []struct {
 	// cases and reports are how many the file holds, when not the
 	// demo's 4 and 5.
 	cases, reports int
-}{
+}
+
+var goldenFiles = []goldenFileCase{
 	{
 		name: "schema2",
 		// The acknowledgement's idempotency record remembers the whole
@@ -986,5 +990,37 @@ func TestSchema10EventsKeepTheirJSON(t *testing.T) {
 	}
 	if res := mustCheck(t, db); !res.OK() {
 		t.Errorf("Check after an event appended to the JSON ones:\n%s", problemList(res))
+	}
+}
+
+// TestEveryOlderSchemaHasAGoldenFile holds the upgrade path to the schema
+// version: a database written by every earlier version (from 2, the first
+// this code migrates) is a golden file that TestGoldenFilesOpen opens as
+// a start does, and the README's Configuration lists each as read by
+// check and an offline backup. Raising SchemaVersion without committing
+// a golden file of the version before, written by the code before, fails
+// here: the migration from it would otherwise ship untried.
+func TestEveryOlderSchemaHasAGoldenFile(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for v := uint32(2); v < boltstore.SchemaVersion; v++ {
+		name := fmt.Sprintf("schema%d", v)
+		for _, ext := range []string{".bolt.golden", ".masterkey.golden"} {
+			if _, err := os.Stat(filepath.Join("testdata", name+ext)); err != nil {
+				t.Errorf("no golden file of schema version %d: %v", v, err)
+			}
+		}
+		if !slices.ContainsFunc(goldenFiles, func(g goldenFileCase) bool { return g.name == name }) {
+			t.Errorf("TestGoldenFilesOpen does not open %s", name)
+		}
+		listed = append(listed, fmt.Sprint(v))
+	}
+	says := fmt.Sprintf("A schema-%s or %s file not yet started on is still read by",
+		strings.Join(listed[:len(listed)-1], ", "), listed[len(listed)-1])
+	if !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), says) {
+		t.Errorf("the README's Configuration does not say %q", says)
 	}
 }

@@ -95,7 +95,18 @@ type Metrics struct {
 	rpc     *grpcprom.ServerMetrics
 	commits prometheus.Histogram
 	hooks   *prometheus.CounterVec
+	// known are the full names of the methods the services have, set by
+	// InitializeRPC before the server serves: a call of any other method
+	// is counted under unknownMethod.
+	known map[string]bool
 }
+
+// unknownMethod is the one service and method under which calls of a
+// method that does not exist are counted. Anyone who reaches the gRPC
+// port may call one, without a token, and its path is whatever they typed
+// (a case number, a child's name): as a label it would leak it, and each
+// path would be a series of its own, without bound.
+const unknownMethod = "/unknown/unknown"
 
 // New registers the metrics that are observed as things happen (the RPC
 // metrics, commit times, webhook failures); Read adds those read at each
@@ -169,17 +180,40 @@ func (g withoutBuild) Gather() ([]*dto.MetricFamily, error) {
 
 // UnaryInterceptor and StreamInterceptor count and time the gRPC calls:
 // labels are the service, the method, the call type and the status code.
+// A method that does not exist is counted as unknownMethod.
 func (m *Metrics) UnaryInterceptor() grpc.UnaryServerInterceptor {
-	return m.rpc.UnaryServerInterceptor()
+	count := m.rpc.UnaryServerInterceptor()
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !m.known[info.FullMethod] {
+			info = &grpc.UnaryServerInfo{Server: info.Server, FullMethod: unknownMethod}
+		}
+		return count(ctx, req, info, handler)
+	}
 }
 
 // StreamInterceptor: see UnaryInterceptor.
 func (m *Metrics) StreamInterceptor() grpc.StreamServerInterceptor {
-	return m.rpc.StreamServerInterceptor()
+	count := m.rpc.StreamServerInterceptor()
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if !m.known[info.FullMethod] {
+			info = &grpc.StreamServerInfo{FullMethod: unknownMethod, IsClientStream: info.IsClientStream, IsServerStream: info.IsServerStream}
+		}
+		return count(srv, ss, info, handler)
+	}
 }
 
-// InitializeRPC shows every method of s at zero before its first call.
-func (m *Metrics) InitializeRPC(s *grpc.Server) { m.rpc.InitializeMetrics(s) }
+// InitializeRPC shows every method of s at zero before its first call,
+// and makes them the methods counted under their own names. Call it once,
+// before s serves; every server counted must have the same services.
+func (m *Metrics) InitializeRPC(s *grpc.Server) {
+	m.known = map[string]bool{}
+	for service, info := range s.GetServiceInfo() {
+		for _, method := range info.Methods {
+			m.known["/"+service+"/"+method.Name] = true
+		}
+	}
+	m.rpc.InitializeMetrics(s)
+}
 
 // Committed observes one committed write transaction (boltstore's
 // Options.Committed).
