@@ -544,3 +544,53 @@ func TestEtcdCommitTooLargeIsRefused(t *testing.T) {
 		t.Errorf("ListReports after the refusal = %v, %v; want no report", list.GetReports(), err)
 	}
 }
+
+// TestNoMajorityAnswersUnavailable: with two of three members gone, the
+// cluster has no majority. A write and a read do not wait for it: each
+// answers UNAVAILABLE (reason UNAVAILABLE) once etcd's request timeout has
+// passed, and the write, sent again with the same request_id once a member
+// is back, is made. The README's failover section says so; it said that
+// writes wait until a member is back.
+func TestNoMajorityAnswersUnavailable(t *testing.T) {
+	cluster := etcdtest.Start(t, 3, etcdtest.WithoutFsync())
+	clk := clock.NewFake(testNow)
+	a := startOnEtcd(t, cluster.Endpoints(), t.TempDir(), clk)
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
+	leader, err := cluster.WaitLeader(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := []int{leader, (leader + 1) % 3}
+	for _, i := range down {
+		cluster.Kill(i)
+	}
+	req := &pb.CreateReportRequest{Report: validReport(), RequestId: "no-majority"}
+	began := time.Now()
+	_, err = a.reports().CreateReport(a.as(t, operatorID), req)
+	if st := wantCode(t, err, codes.Unavailable); errorReason(st) != "UNAVAILABLE" && errorReason(st) != "OUTCOME_UNKNOWN" {
+		t.Errorf("a write without a majority: reason %q", errorReason(st))
+	}
+	t.Logf("a write without a majority answered after %s", time.Since(began).Round(time.Millisecond))
+	began = time.Now()
+	_, err = a.cases().GetCase(a.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name})
+	if st := wantCode(t, err, codes.Unavailable); errorReason(st) != "UNAVAILABLE" {
+		t.Errorf("a read without a majority: reason %q", errorReason(st))
+	}
+	t.Logf("a read without a majority answered after %s", time.Since(began).Round(time.Millisecond))
+
+	cluster.Restart(down[1])
+	var created *pb.Report
+	for try := 0; ; try++ {
+		if created, err = a.reports().CreateReport(a.as(t, operatorID), req); err == nil || try == 20 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the write again with a member back: %v", err)
+	}
+	if n := countReports(t, a); n != 2 {
+		t.Errorf("%d reports after the write and its retry, want 2 (the case's and this one, %s)", n, created.GetName())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -185,5 +186,43 @@ func TestSmallestEtcdMaxTxnOps(t *testing.T) {
 	_, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{})
 	if want := fmt.Sprintf("config: etcd-max-txn-ops: %d is below the %d operations", least-1, least); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("migrate-store at --etcd-max-txn-ops %d = %v, want %q", least-1, err, want)
+	}
+}
+
+// TestFailedCopyOntoEtcdLeavesThePrefixEmpty: a copy onto etcd that fails
+// part way (here a member that takes fewer operations in one commit than
+// the copy sends: its buckets go in, its first batch of keys is refused)
+// takes back what it wrote, so the prefix is empty again, as the copy
+// found it: the same migrate-store, with limits the cluster takes, then
+// fills it. It left the buckets and the migrating key, so that the second
+// run was refused as a target that is not empty.
+func TestFailedCopyOntoEtcdLeavesThePrefixEmpty(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync(), etcdtest.WithMaxTxnOps(30))
+	dir := t.TempDir()
+	onFile := startWithClock(t, testConfig(t, filepath.Join(dir, "childcase.db")), clock.NewFake(testNow))
+	openCase(t, onFile, testNow.Add(-time.Hour), "00004") // more keys than one commit of the cluster's takes
+	onFile.stop()
+	from, to := app.DefaultConfig(), app.DefaultConfig()
+	from.DBPath = filepath.Join(dir, "childcase.db")
+	to.Store, to.EtcdPrefix = etcdStoreOf(cluster.Endpoints()), "/moved/"
+
+	_, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{})
+	if err == nil {
+		t.Fatal("a copy in commits over the cluster's --max-txn-ops succeeded")
+	}
+	t.Logf("the failed copy: %v", err)
+	if !strings.Contains(err.Error(), "nothing of it is left") {
+		t.Errorf("the failure %q does not say that the prefix was emptied again", err)
+	}
+	keys, err := cluster.Client(t).Get(context.Background(), "/moved/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys.Count != 0 {
+		t.Fatalf("the failed copy left %d keys under its prefix", keys.Count)
+	}
+	to.EtcdMaxTxnOps = 30
+	if res, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{}); err != nil || !res.OK() {
+		t.Fatalf("migrate-store again, within the cluster's limits: %v (check %v)", err, res.Check.Problems)
 	}
 }

@@ -254,6 +254,9 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	limits.MaxKeys = min(limits.MaxKeys, ecfg.MaxTxnOps/2)
 	limits.MaxBytes = min(limits.MaxBytes, ecfg.MaxRequestBytes/2)
 	if err := boltstore.CopyIntoEngine(ctx, path, e, limits, opts.Progress); err != nil {
+		if errors.Is(err, boltstore.ErrCopyUnfinished) {
+			err = takeBackCopy(ctx, e, to, err)
+		}
 		return MoveResult{}, err
 	}
 	source, err := boltstore.DigestFile(ctx, path)
@@ -271,6 +274,27 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		}
 	}
 	return out, nil
+}
+
+// takeBackCopy removes what a copy into the etcd store of to wrote before
+// it failed with err, so that the prefix is empty again, as the copy found
+// it, and the same command can run again. When that fails too, the part
+// copied stays under the meta key migrating, so no server starts on it,
+// and the error says how to empty the prefix.
+func takeBackCopy(ctx context.Context, e *etcdstore.Engine, to Config, err error) error {
+	// Even when ctx ended (an interrupted copy): this is the last chance.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	bucket, key := boltstore.CopyMarker()
+	deleted, derr := e.DeleteAllIfPresent(ctx, bucket, key)
+	switch {
+	case derr == nil && deleted:
+		return fmt.Errorf("%w; nothing of it is left in %s", err, to.StoreName())
+	case derr == nil:
+		derr = errors.New("its meta key migrating is gone, so the copy may have finished")
+	}
+	return fmt.Errorf("%w; what was copied is still in %s and was not removed (%w): empty the prefix "+
+		"(etcdctl del --prefix %s) before running the command again", err, to.StoreName(), derr, e.Prefix())
 }
 
 // etcdToFile is MigrateStore from one revision of an etcd store into a

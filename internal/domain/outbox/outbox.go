@@ -125,9 +125,17 @@ func (s *Service) Sending(ctx context.Context, deliverer string, n model.Notific
 
 // Acknowledge stores n's seq as the deliverer's cursor: its receiver has
 // every notification up to n. The delivery is on the audit trail already
-// (Sending).
+// (Sending). A cursor already past n stays: on a shared store an instance
+// that lost the leadership without knowing yet may acknowledge what the
+// new leader has delivered and acknowledged past, and moving the cursor
+// back would have the next leader send all that again. The body only
+// reads and writes through tx, so it is safe to re-run.
 func (s *Service) Acknowledge(ctx context.Context, deliverer string, n model.Notification) error {
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		cur, err := tx.Cursor(CursorName(deliverer))
+		if err != nil || cur >= n.Seq {
+			return err
+		}
 		return tx.PutCursor(CursorName(deliverer), n.Seq)
 	})
 	if err != nil {

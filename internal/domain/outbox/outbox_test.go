@@ -126,3 +126,30 @@ func TestSendingAuditsTheDelivery(t *testing.T) {
 		t.Errorf("the delivery's audit event: %+v", e)
 	}
 }
+
+// Leadership can overlap for a moment on a shared store: an instance that
+// lost it without knowing may still acknowledge a notification that the
+// new leader delivered and acknowledged past. Its older acknowledgement
+// does not move the cursor back, which would have the next leader deliver
+// again everything in between.
+func TestAcknowledgeNeverMovesTheCursorBack(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	ob := New(s)
+	if _, err := ob.Start(ctx, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 5)
+	got, err := ob.Read(ctx, 0, 5)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("Read = %v, %v", seqs(got), err)
+	}
+	for _, n := range []model.Notification{got[4], got[1]} { // the new leader's, then the old one's
+		if err := ob.Acknowledge(ctx, "ops", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cur, err := ob.Start(ctx, "ops"); err != nil || cur != 5 {
+		t.Fatalf("Start after acknowledging 5, then 2 = %d, %v; want 5", cur, err)
+	}
+}

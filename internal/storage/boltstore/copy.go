@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -144,6 +145,19 @@ func CopyIntoEngine(ctx context.Context, srcPath string, dst kv.Engine, limits C
 	return nil
 }
 
+// ErrCopyUnfinished is wrapped by the errors of CopyIntoEngine that come
+// after it has put the layout's buckets into the engine: the store there
+// then holds part of the copy, under the meta key migrating (CopyMarker),
+// which OpenEngine refuses.
+var ErrCopyUnfinished = errors.New("stopped part way")
+
+// CopyMarker is the bucket and key of the meta key migrating: a store on
+// an engine holds it while a copy into it (CopyIntoEngine) is unfinished,
+// and the copy put it in its first commit, into an empty store.
+func CopyMarker() (bucket, key []byte) {
+	return slices.Clone(bucketMeta), slices.Clone(keyMigrating)
+}
+
 // copyLayout is CopyIntoEngine from src, a read transaction.
 func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, progress func(int)) error {
 	meta := src.Bucket(bucketMeta)
@@ -177,6 +191,15 @@ func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits
 	if err != nil {
 		return err
 	}
+	if err := copyKeys(ctx, src, dst, limits, progress); err != nil {
+		return fmt.Errorf("%w: %w", ErrCopyUnfinished, err)
+	}
+	return nil
+}
+
+// copyKeys is copyLayout once the buckets are in dst: every key, then the
+// sequences, and the meta key migrating removed, in the last commit.
+func copyKeys(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, progress func(int)) error {
 	type put struct{ bucket, k, v []byte }
 	var batch []put
 	size, copied := 0, 0

@@ -504,6 +504,24 @@ func (e *Engine) Keys(ctx context.Context) (int64, error) {
 	return resp.Count, nil
 }
 
+// DeleteAllIfPresent deletes every key under the prefix, in one
+// transaction that commits only while the key key of bucket is there; it
+// reports whether it did. A copy into an empty prefix that failed part
+// way (boltstore.CopyIntoEngine) takes itself back with it, on the mark it
+// put in its first commit (boltstore.CopyMarker), which a deployment in
+// use never holds.
+func (e *Engine) DeleteAllIfPresent(ctx context.Context, bucket, key []byte) (bool, error) {
+	mark := e.prefix + string(bucket) + "/" + string(key)
+	resp, err := e.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(mark), ">", 0)).
+		Then(clientv3.OpDelete(e.prefix, clientv3.WithPrefix())).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("etcd: delete the keys under %q: %w", e.prefix, mapErr(err))
+	}
+	return resp.Succeeded, nil
+}
+
 // defaultQuotaBytes is etcd's --quota-backend-bytes when a member reports
 // none.
 const defaultQuotaBytes = 2 << 30
