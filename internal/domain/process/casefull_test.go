@@ -65,6 +65,10 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			c, err := eng.RecordServiceProgress(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, 1, process.ServiceInProgress, long+long+long+long)
 			return cmpOr(c.Etag(), err, etag), err
 		}, false},
+		{"care follow-ups", func(eng *process.Engine, w *world, number, etag string) (string, error) {
+			c, err := eng.RecordCareFollowUp(w.ctx, worker, process.Request{Case: "cases/" + number, Etag: etag}, long+long+long+long)
+			return cmpOr(c.Etag(), err, etag), err
+		}, false},
 		{"D16 suspended and resumed", func(eng *process.Engine, w *world, number, etag string) (string, error) {
 			police := principal("police.badinh")
 			c, err := eng.SuspendPoliceDeadline(w.ctx, police, process.Request{Case: "cases/" + number, Etag: etag}, process.PoliceDecision{Number: "1/QĐ-CSĐT", Reason: long})
@@ -105,6 +109,8 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 				etag = toApprovedPlan(t, w, number, etag)
 			case "D16 suspended and resumed":
 				etag = toPoliceForwarding(t, w, number, etag)
+			case "care follow-ups":
+				etag = toAlternativeCare(t, w, number, etag)
 			case "deadline paused and resumed":
 				ack := c.OpenDeadline(model.DeadlineAcknowledge, "")
 				if ack == nil {
@@ -162,6 +168,23 @@ func TestACaseStopsGrowingBeforeItCannotBeRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// toAlternativeCare separates the child and ends the separation in
+// alternative care, which opens the first follow-up; it returns the etag.
+func toAlternativeCare(t *testing.T, w *world, number, etag string) string {
+	t.Helper()
+	chair := principal("chair.badinh")
+	at := w.clk.Now().Add(-time.Hour)
+	c, err := w.eng.StartSeparation(w.ctx, chair, process.Request{Case: "cases/" + number, Etag: etag},
+		process.Separation{Start: at, Place: "nhà tạm lánh", Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "12/QĐ-UBND"})
+	if err != nil {
+		t.Fatalf("start the separation: %v", err)
+	}
+	if c, err = w.eng.EndSeparation(w.ctx, chair, process.Request{Case: "cases/" + number, Etag: c.Etag()}, process.SeparationAlternativeCare, ""); err != nil {
+		t.Fatalf("end the separation in alternative care: %v", err)
+	}
+	return c.Etag()
 }
 
 // toApprovedPlan takes the case from intake to an approved plan of one

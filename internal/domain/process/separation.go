@@ -232,13 +232,14 @@ func addMonths(d vntime.Date, months int) vntime.Date {
 
 // RecordCareFollowUp records a follow-up of the child in alternative care:
 // it meets the open follow-up deadline and opens the next, counted from the
-// placement.
+// placement. Nothing stops one being recorded before it is due, so its
+// notes are bounded as a note's are (step.bounded).
 func (e *Engine) RecordCareFollowUp(ctx context.Context, p access.Principal, req Request, notes string) (model.Case, error) {
 	notes, err := required("notes", notes, 8000)
 	if err != nil {
 		return model.Case{}, err
 	}
-	return e.do(ctx, p, req, step{name: "recordCareFollowUp", apply: func(s *stepCtx) error {
+	return e.do(ctx, p, req, step{name: "recordCareFollowUp", bounded: true, apply: func(s *stepCtx) error {
 		if err := s.requireResponsible(); err != nil {
 			return err
 		}

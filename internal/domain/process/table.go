@@ -95,7 +95,7 @@ var processTable = []TableRow{
 		Step:        "alternative care (Art. 30)",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordCareFollowUp"}},
 		Responsible: true,
-		Notes:       "CARE_FOLLOW_UP, started by a placement in alternative care (the separation's end or the court's decision): 1 month, 3 months, then every 6 months after the placement, each by 24:00 of that day (of the next working day when that day is a day off, Civil Code Art. 148); each follow-up meets one and opens the next",
+		Notes:       "CARE_FOLLOW_UP, started by a placement in alternative care (the separation's end or the court's decision): 1 month, 3 months, then every 6 months after the placement, each by 24:00 of that day (of the next working day when that day is a day off, Civil Code Art. 148); each follow-up meets one and opens the next; one may be recorded before it is due, so its notes count toward a full case, which refuses it (`CASE_FULL`)",
 	},
 	{
 		Step:        "3 specific assessment and needs, Mẫu 03",
