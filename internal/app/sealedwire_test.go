@@ -117,6 +117,11 @@ func (s *sentTexts) record(m proto.Message) {
 	if m == nil {
 		return
 	}
+	s.recording(func() { s.walk(m.ProtoReflect()) })
+}
+
+// recording runs walk under the lock, unless recording is off.
+func (s *sentTexts) recording(walk func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.off {
@@ -125,7 +130,7 @@ func (s *sentTexts) record(m proto.Message) {
 	if s.fields == nil {
 		s.fields = map[string]string{}
 	}
-	s.walk(m.ProtoReflect())
+	walk()
 }
 
 func (s *sentTexts) walk(m protoreflect.Message) {
@@ -172,15 +177,7 @@ func (s *sentTexts) recordJSON(body string) {
 	if json.Unmarshal([]byte(body), &v) != nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.off {
-		return
-	}
-	if s.fields == nil {
-		s.fields = map[string]string{}
-	}
-	s.walkJSON("body", v)
+	s.recording(func() { s.walkJSON("body", v) })
 }
 
 func (s *sentTexts) walkJSON(key string, v any) {

@@ -14,9 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
-
-	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // stringPaths calls visit with the path of every string field that md
@@ -77,14 +74,7 @@ func TestGRPCEveryStringNotUTF8(t *testing.T) {
 	checked := 0
 	for _, m := range childcaseMethods(t) {
 		method := fullMethod(m)
-		allowed, public := grpcapi.MethodRoles(method)
-		user := ""
-		for _, r := range mxRoles {
-			if public || slices.Contains(allowed, model.Role(r.role)) {
-				user = r.in
-				break
-			}
-		}
+		user := callerOf(method)
 		if user == "" {
 			t.Errorf("%s: no test user may call it", method)
 			continue
