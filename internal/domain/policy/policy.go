@@ -172,21 +172,10 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			return Policy{}, errors.New("policy: not a JSON object: null")
 		}
 		for name := range raw {
-			switch {
-			case strings.EqualFold(name, "acknowledge"):
-				over.Acknowledge = Limit{}
-			case strings.EqualFold(name, "acknowledge_emergency"):
-				over.AcknowledgeEmergency = Limit{}
-			case strings.EqualFold(name, "late_recording"):
-				over.LateRecording = Limit{}
-			case strings.EqualFold(name, "transfer_accept"):
-				over.TransferAccept = Limit{}
-			case strings.EqualFold(name, "police_acknowledge"):
-				over.PoliceAcknowledge = Limit{}
-			case strings.EqualFold(name, "escalation_step"):
-				over.EscalationStep = Limit{}
-			case strings.EqualFold(name, "plan_resubmit"):
-				over.PlanResubmit = Limit{}
+			for limit, l := range over.limits() {
+				if strings.EqualFold(name, limit) {
+					*l = Limit{}
+				}
 			}
 		}
 		if err := strictDecode(data, &over); err != nil {
@@ -240,7 +229,7 @@ func locate(raw map[string]json.RawMessage, err error) error {
 					return fmt.Errorf("webhooks[%d]: %w", i, decodeError(herr))
 				}
 			}
-		case slices.ContainsFunc(limitNames, func(l string) bool { return strings.EqualFold(name, l) }):
+		case isLimit(name):
 			if lerr := strictDecode(raw[name], &Limit{}); lerr != nil {
 				return fmt.Errorf("%s: %w", name, decodeError(lerr))
 			}
@@ -287,8 +276,29 @@ func valueWords(v string) string {
 	return "an " + v
 }
 
-// limitNames are the policy's limits, as the file names them.
-var limitNames = []string{"acknowledge", "acknowledge_emergency", "late_recording", "transfer_accept", "police_acknowledge", "escalation_step", "plan_resubmit"}
+// isLimit reports whether a key of the file names a limit (the decoder
+// matches keys regardless of case).
+func isLimit(name string) bool {
+	for limit := range (&Policy{}).limits() {
+		if strings.EqualFold(name, limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// limits returns p's limits by the names the file gives them.
+func (p *Policy) limits() map[string]*Limit {
+	return map[string]*Limit{
+		"acknowledge":           &p.Acknowledge,
+		"acknowledge_emergency": &p.AcknowledgeEmergency,
+		"late_recording":        &p.LateRecording,
+		"transfer_accept":       &p.TransferAccept,
+		"police_acknowledge":    &p.PoliceAcknowledge,
+		"escalation_step":       &p.EscalationStep,
+		"plan_resubmit":         &p.PlanResubmit,
+	}
+}
 
 func strictDecode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
