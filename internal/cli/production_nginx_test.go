@@ -175,27 +175,13 @@ http {
 	} else {
 		resp.Body.Close()
 	}
-	// nginx logs a request after answering it.
-	var logged strings.Builder
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		logged.Reset()
-		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-		for _, f := range logs {
-			if filepath.Base(f) != "error.log" {
-				b, _ := os.ReadFile(f)
-				logged.Write(b)
-			}
-		}
-		if strings.Contains(logged.String(), "/v1/cases:search") || time.Now().After(deadline) {
-			break
-		}
-	}
-	if !strings.Contains(logged.String(), "/v1/cases:search") {
-		t.Errorf("nginx logged no search; its access logs:\n%s", logged.String())
+	logged := accessLogs(t, dir, "/v1/cases:search")
+	if !strings.Contains(logged, "/v1/cases:search") {
+		t.Errorf("nginx logged no search; its access logs:\n%s", logged)
 	}
 	for _, secret := range []string{"Searchmarker", phone, "2016-04-05"} {
-		if strings.Contains(logged.String(), secret) {
-			t.Errorf("nginx's access log keeps a search's %q:\n%s", secret, logged.String())
+		if strings.Contains(logged, secret) {
+			t.Errorf("nginx's access log keeps a search's %q:\n%s", secret, logged)
 		}
 	}
 	resp, err := client.Get(base + "/queues")
@@ -221,8 +207,46 @@ http {
 	if resp.StatusCode != http.StatusOK || link == nil {
 		t.Fatalf("reset badinh.worker's password through nginx: %s\n%s", resp.Status, body)
 	}
-	if u, err := url.Parse(html.UnescapeString(link[1])); err != nil || u.Host != front || !strings.HasPrefix(u.Path, "/password/pw_") {
-		t.Errorf("the one-time link through nginx is %q, want one on the proxy's address %s", link[1], front)
+	u, err := url.Parse(html.UnescapeString(link[1]))
+	if err != nil || u.Host != front || !strings.HasPrefix(u.Path, "/password/pw_") {
+		t.Fatalf("the one-time link through nginx is %q, want one on the proxy's address %s", link[1], front)
+	}
+
+	// Its person opens it: the access log shows the page, not the
+	// secret, which would let whoever reads the log set their password
+	// first.
+	if resp, err := http.Get(base + u.Path); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	secret := strings.TrimPrefix(u.Path, "/password/")
+	logged = accessLogs(t, dir, "/password/")
+	if !strings.Contains(logged, "GET /password/") {
+		t.Errorf("nginx logged no opening of the link; its access logs:\n%s", logged)
+	}
+	if strings.Contains(logged, secret) {
+		t.Errorf("nginx's access log keeps a one-time link's secret:\n%s", logged)
+	}
+}
+
+// accessLogs returns nginx's access logs in dir once they hold want (nginx
+// logs a request after answering it), or after 5 seconds.
+func accessLogs(t *testing.T, dir, want string) string {
+	t.Helper()
+	var logged strings.Builder
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		logged.Reset()
+		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		for _, f := range logs {
+			if filepath.Base(f) != "error.log" {
+				b, _ := os.ReadFile(f)
+				logged.Write(b)
+			}
+		}
+		if strings.Contains(logged.String(), want) || time.Now().After(deadline) {
+			return logged.String()
+		}
 	}
 }
 
