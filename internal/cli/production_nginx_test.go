@@ -44,11 +44,19 @@ func TestProductionNginxProxiesTheConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := nginxBlock.FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README has no ```nginx block")
+	// The README's blocks: what goes in nginx's http context (a file in
+	// /etc/nginx/conf.d/), and the location block of the server.
+	var httpConf, location string
+	for _, m := range nginxBlock.FindAllSubmatch(readme, -1) {
+		if strings.Contains(string(m[1]), "location / {") {
+			location = string(m[1])
+		} else {
+			httpConf += string(m[1])
+		}
 	}
-	location := string(m[1])
+	if location == "" {
+		t.Fatal("README has no ```nginx block with the location")
+	}
 
 	dir := t.TempDir()
 	cert, key := writeSelfSigned(t, dir)
@@ -68,6 +76,9 @@ func TestProductionNginxProxiesTheConsole(t *testing.T) {
 		}
 		location = strings.ReplaceAll(location, old, repl)
 	}
+	// Logs go where the README puts them, here under the test's folder.
+	httpConf = strings.ReplaceAll(httpConf, "/var/log/nginx/", dir+"/")
+	location = strings.ReplaceAll(location, "/var/log/nginx/", dir+"/")
 	front := mgAddr(t)
 	user := ""
 	if os.Geteuid() == 0 {
@@ -80,7 +91,9 @@ pid %[2]s/nginx.pid;
 error_log %[2]s/error.log;
 events {}
 http {
-	access_log off;
+	# Debian's nginx.conf logs every request, query string included.
+	access_log %[2]s/access.log;
+	%[5]s
 	client_body_temp_path %[2]s/body;
 	proxy_temp_path %[2]s/proxy;
 	fastcgi_temp_path %[2]s/fastcgi;
@@ -91,7 +104,7 @@ http {
 		%[4]s
 	}
 }
-`, user, dir, front, location)
+`, user, dir, front, location, httpConf)
 	confFile := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -151,6 +164,26 @@ http {
 	}
 
 	client := signIn("badinh.worker")
+
+	// A search carries the child's name, birth date and phone in its
+	// query string (GET /v1/cases:search): the proxy's access log must
+	// not keep them, though it logs the request.
+	const child, phone = "Searchmarker Ngoc", "0987123450"
+	search := base + "/v1/cases:search?" + url.Values{"child_name": {child}, "phone": {phone}, "birth_date": {"2016-04-05"}}.Encode()
+	if resp, err := client.Get(search); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	logged := accessLogs(t, dir, "/v1/cases:search")
+	if !strings.Contains(logged, "/v1/cases:search") {
+		t.Errorf("nginx logged no search; its access logs:\n%s", logged)
+	}
+	for _, secret := range []string{"Searchmarker", phone, "2016-04-05"} {
+		if strings.Contains(logged, secret) {
+			t.Errorf("nginx's access log keeps a search's %q:\n%s", secret, logged)
+		}
+	}
 	resp, err := client.Get(base + "/queues")
 	if err != nil {
 		t.Fatal(err)
@@ -174,8 +207,46 @@ http {
 	if resp.StatusCode != http.StatusOK || link == nil {
 		t.Fatalf("reset badinh.worker's password through nginx: %s\n%s", resp.Status, body)
 	}
-	if u, err := url.Parse(html.UnescapeString(link[1])); err != nil || u.Host != front || !strings.HasPrefix(u.Path, "/password/pw_") {
-		t.Errorf("the one-time link through nginx is %q, want one on the proxy's address %s", link[1], front)
+	u, err := url.Parse(html.UnescapeString(link[1]))
+	if err != nil || u.Host != front || !strings.HasPrefix(u.Path, "/password/pw_") {
+		t.Fatalf("the one-time link through nginx is %q, want one on the proxy's address %s", link[1], front)
+	}
+
+	// Its person opens it: the access log shows the page, not the
+	// secret, which would let whoever reads the log set their password
+	// first.
+	if resp, err := http.Get(base + u.Path); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	secret := strings.TrimPrefix(u.Path, "/password/")
+	logged = accessLogs(t, dir, "/password/")
+	if !strings.Contains(logged, "GET /password/") {
+		t.Errorf("nginx logged no opening of the link; its access logs:\n%s", logged)
+	}
+	if strings.Contains(logged, secret) {
+		t.Errorf("nginx's access log keeps a one-time link's secret:\n%s", logged)
+	}
+}
+
+// accessLogs returns nginx's access logs in dir once they hold want (nginx
+// logs a request after answering it), or after 5 seconds.
+func accessLogs(t *testing.T, dir, want string) string {
+	t.Helper()
+	var logged strings.Builder
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		logged.Reset()
+		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		for _, f := range logs {
+			if filepath.Base(f) != "error.log" {
+				b, _ := os.ReadFile(f)
+				logged.Write(b)
+			}
+		}
+		if strings.Contains(logged.String(), want) || time.Now().After(deadline) {
+			return logged.String()
+		}
 	}
 }
 
