@@ -7,6 +7,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -728,5 +729,77 @@ func TestRestoreKeepsTheOwnerOfTheFileItReplaces(t *testing.T) {
 	mgMustRun(t, "restore", "--from", backup, "--db", fresh)
 	if u, g := owner(fresh); u != uid || g != gid {
 		t.Errorf("restored into a folder of %d:%d, the new file is %d:%d", uid, gid, u, g)
+	}
+}
+
+// TestRestoreByAnotherUserThanRoot: the README's two rules for a restore
+// not run as root, by the binary run as nobody. Over a file of root, who
+// opens a file of any owner, the restored copy stays nobody's and the
+// restore goes through; over a file of a third user, to whom nobody cannot
+// give the copy, the restore is refused naming --db, and the file is left
+// as it was.
+func TestRestoreByAnotherUserThanRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("running the binary as another user needs root")
+	}
+	const nobody, other = 65534, 65533
+	_, db, backup := opsBackedUp(t, "backup.db")
+	// nobody reaches the files: the folders and the binary are open to it.
+	dir := filepath.Dir(db)
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(backup, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "childcase.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	restoreAsNobody := func() (int, string) {
+		t.Helper()
+		cmd := exec.Command(exe, "restore", "--from", backup, "--db", db, "--force")
+		cmd.Env = append(os.Environ(), readmeMainEnv+"=1")
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	owner := func() int {
+		t.Helper()
+		fi, err := os.Stat(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(fi.Sys().(*syscall.Stat_t).Uid)
+	}
+
+	if code, out := restoreAsNobody(); code != 0 || owner() != nobody {
+		t.Errorf("nobody restoring over root's file: exit %d, the file of %d:\n%s", code, owner(), out)
+	}
+
+	if err := os.Chown(db, other, other); err != nil {
+		t.Fatal(err)
+	}
+	code, out := restoreAsNobody()
+	if code != 1 || !strings.Contains(out, "--db: "+db+" belongs to user 65533") {
+		t.Errorf("nobody restoring over a file of user %d: exit %d, want 1 naming --db:\n%s", other, code, out)
+	}
+	if owner() != other {
+		t.Errorf("the refused restore left the file to %d, want %d", owner(), other)
 	}
 }

@@ -284,6 +284,29 @@ func unindexableCases(err error) []uint64 {
 	return nil
 }
 
+// OnlyLeftOut reports whether err, from Rebuild, names only cases whose
+// entry cannot be made: those the rebuild left out and marked, which the
+// catch-up tries again, the rest indexed and the index recorded complete.
+// A caller whose work does not depend on those entries (a key rotation)
+// goes on, logging err.
+func OnlyLeftOut(err error) bool {
+	switch e := err.(type) {
+	case *unindexableError:
+		return true
+	case interface{ Unwrap() []error }:
+		errs := e.Unwrap()
+		for _, e := range errs {
+			if !OnlyLeftOut(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	case interface{ Unwrap() error }:
+		return OnlyLeftOut(e.Unwrap())
+	}
+	return false
+}
+
 // skipUnindexable runs write on ids, and again without each case whose
 // entry it finds cannot be made, until it writes the rest: one damaged
 // case must not keep every case after it out of the index (a catch-up or

@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -450,5 +451,26 @@ func TestCatchUpGoesOnPastACaseItCannotIndex(t *testing.T) {
 				t.Errorf("CatchUp again = %d, %v; want none indexed, naming case id %d", got, err, bad)
 			}
 		})
+	}
+}
+
+// OnlyLeftOut lets a rotation go on past the cases a rebuild left out and
+// marked, and only those: any other failure beside them stops it.
+func TestOnlyLeftOut(t *testing.T) {
+	bad := &unindexableError{caseID: 7, err: model.ErrNotFound}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{bad, true},
+		{errors.Join(errors.Join(bad), errors.Join(&unindexableError{caseID: 9})), true},
+		{fmt.Errorf("search index: %w", bad), true},
+		{errors.Join(bad, errors.New("search index: mark the cases left out: disk full")), false},
+		{errors.New("disk full"), false},
+	} {
+		if got := OnlyLeftOut(tc.err); got != tc.want {
+			t.Errorf("OnlyLeftOut(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

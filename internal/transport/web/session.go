@@ -44,11 +44,12 @@ type session struct {
 	why   string
 
 	savesMu sync.Mutex
-	saves   []savedAnswer // the last maxSavesPerSession, oldest first
+	saves   []savedAnswer // the last maxSavesPerSession of each kind (done or not), oldest first
 }
 
 // maxSavesPerSession bounds the saves a session remembers for their
-// confirmations: an operator reads the newest one to the caller.
+// confirmations: an operator reads the newest one to the caller; and,
+// apart, the case steps and links it remembers for their "saved".
 const maxSavesPerSession = 20
 
 // savedAnswer is what a save of this session was answered: only its
@@ -80,11 +81,25 @@ func (s *session) remember(a savedAnswer) string {
 		}
 	}
 	a.id = randomToken()
-	if len(s.saves) >= maxSavesPerSession {
-		s.saves = slices.Delete(s.saves, 0, len(s.saves)-maxSavesPerSession+1)
+	// Confirmations and the marks of steps and links (done) are bounded
+	// apart: a worker's steps do not push out the confirmation of the
+	// report they filed before.
+	kind := func(o savedAnswer) bool { return (o.done == "") == (a.done == "") }
+	if i := slices.IndexFunc(s.saves, kind); i >= 0 && countFunc(s.saves, kind) >= maxSavesPerSession {
+		s.saves = slices.Delete(s.saves, i, i+1)
 	}
 	s.saves = append(s.saves, a)
 	return a.id
+}
+
+func countFunc[E any](s []E, f func(E) bool) int {
+	n := 0
+	for _, e := range s {
+		if f(e) {
+			n++
+		}
+	}
+	return n
 }
 
 // recall returns the answer of one of this session's saves.

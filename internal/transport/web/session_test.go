@@ -153,3 +153,25 @@ func TestSessionEndsSayWhy(t *testing.T) {
 		t.Errorf("past the console's limit: evicted %v, why %q", evicted, oldest.why)
 	}
 }
+
+// The case steps and links of a session, remembered only so that the
+// page they lead to says "saved", do not push its report confirmations
+// out: a worker who files a report and then takes twenty steps can still
+// open the confirmation to read the case number to the caller.
+func TestSessionStepsKeepItsConfirmations(t *testing.T) {
+	s := &session{}
+	confirmation := s.remember(savedAnswer{requestID: "r0", report: "reports/r0", caseNumber: "HN-2026-00001"})
+	var steps []string
+	for i := range maxSavesPerSession + 5 {
+		steps = append(steps, s.remember(savedAnswer{requestID: "step " + strconv.Itoa(i), caseNumber: "HN-2026-00001", done: "AddCaseNote"}))
+	}
+	if a, ok := s.recall(confirmation); !ok || a.report != "reports/r0" {
+		t.Errorf("the report's confirmation is forgotten after %d case steps", len(steps))
+	}
+	if _, ok := s.recall(steps[0]); ok {
+		t.Errorf("the oldest of %d steps is still remembered", len(steps))
+	}
+	if _, ok := s.recall(steps[len(steps)-1]); !ok {
+		t.Error("the newest step is forgotten")
+	}
+}
