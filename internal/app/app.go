@@ -621,7 +621,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		} else if n > 0 {
 			opts.Logger.Info("search index: indexed the cases not yet indexed", "cases", n)
 		}
-		return err == nil
+		// A case whose entry cannot be made is left out and marked: the
+		// rounds that take the marks try it again, not a whole catch-up.
+		return err == nil || search.OnlyLeftOut(err)
 	}
 	duties = append(duties, func(ctx context.Context) {
 		caughtUp := catchUp(ctx, finder.CatchUp)
