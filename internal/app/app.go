@@ -254,7 +254,7 @@ func (c Config) validateFolders() error {
 	for _, f := range files {
 		dir := filepath.Dir(f.path)
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("config: %s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", f.name, dir, dir)
+			return MissingFolder("config: "+f.name, dir)
 		}
 	}
 	return nil
@@ -1141,4 +1141,11 @@ func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) er
 	fmt.Fprintf(console, "New database: created the admin user %q. Its token is shown only this once (expires %s):\n%s\n",
 		identity.BootstrapUserID, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
 	return nil
+}
+
+// MissingFolder is the refusal of a path, named by what (a setting or a
+// flag), whose folder does not exist: the service makes no folders, so
+// that a mistyped path is not a new, empty place.
+func MissingFolder(what, dir string) error {
+	return fmt.Errorf("%s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", what, dir, dir)
 }

@@ -505,7 +505,7 @@ func counted[N int | int64 | uint64](n N, noun string) string {
 // naming the flag it was given by; the folder is not made, so that a
 // mistyped path stays a mistake.
 func missingFolder(flag, dir string) error {
-	return fmt.Errorf("--%s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", flag, dir, dir)
+	return app.MissingFolder("--"+flag, dir)
 }
 
 // isDir reports whether path is a folder that exists.
