@@ -255,6 +255,16 @@ func TestPausedPastItsDueTimeBreachesOnceAfterResuming(t *testing.T) {
 	if d.Start.Location() != time.UTC || d.Due.Location() != time.UTC {
 		t.Errorf("resumed deadline stored in %s/%s, want UTC", d.Start.Location(), d.Due.Location())
 	}
+	// The clock's start moved with it (Wed 4 at 11:00): its warnings fall
+	// at 23:00 on Wed 4 and 05:00 on Thu 5, each once.
+	for _, at := range []time.Time{hn(2026, 3, 4, 23, 0), hn(2026, 3, 5, 5, 0)} {
+		if n, _ := w.fireAt(t, c.Number, at.Add(-time.Nanosecond)); n != 0 {
+			t.Errorf("%d timers fired before %s", n, at)
+		}
+		if n, _ := w.fireAt(t, c.Number, at); n != 1 {
+			t.Errorf("%d timers fired at %s, want the warning", n, at)
+		}
+	}
 	_, c = w.fireAt(t, c.Number, hn(2026, 3, 5, 11, 0).Add(-time.Nanosecond))
 	if d = c.Deadline(ack.ID); d.Breached {
 		t.Fatal("breached before its moved due time")
