@@ -362,6 +362,30 @@ func TestKillDuringKeyRotation(t *testing.T) {
 		if exists(h.keyFile + ".next") {
 			t.Errorf("after the restart %s.next is still there: the rotation cut short was not finished", h.keyFile)
 		}
+		// The client, whose call the kill cut short, retries it with the
+		// same request_id: the rotation it asked for is done (finished at
+		// start, or never begun and done now), never a second one.
+		before, err := keys.LoadMaster(h.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl = h.dial()
+		resp, err := cl.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: fmt.Sprintf("rotate-%d", i)})
+		cl.close()
+		if err != nil {
+			t.Fatalf("retry of RotateMasterKey after the restart: %v", err)
+		}
+		after, err := keys.LoadMaster(h.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if phase != phaseNone && after.ID() != before.ID() {
+			t.Errorf("killed %s, a retry of the rotation with its request_id rotated again (master %s, then %s): a retried request applied twice",
+				p.name, before.ID(), after.ID())
+		}
+		if after.ID() != resp.GetMasterKeyId() {
+			t.Errorf("the retry answered master %s; the key file holds %s", resp.GetMasterKeyId(), after.ID())
+		}
 	}
 	if phases[phaseRewrap]+phases[phaseRebuild] == 0 {
 		t.Errorf("no kill landed while data keys were re-wrapped or the index rebuilt (%v): the test tested neither", phases)
