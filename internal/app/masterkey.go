@@ -221,16 +221,22 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	if replayed {
 		return first.MasterKeyID, first.Rewrapped, nil
 	}
-	old := mk.vault.Keyring().Current()
-	next, err := keys.GenerateMaster()
+	old, next, resumed, err := mk.resumable()
 	if err != nil {
 		return "", 0, err
+	}
+	if !resumed {
+		if next, err = keys.GenerateMaster(); err != nil {
+			return "", 0, err
+		}
 	}
 	if err := writeNextRequest(mk.path, by, req); err != nil {
 		return "", 0, fmt.Errorf("rotate master key: %w", err)
 	}
-	if err := keys.WriteMaster(nextKeyPath(mk.path), next); err != nil {
-		return "", 0, fmt.Errorf("rotate master key: %w", err)
+	if !resumed {
+		if err := keys.WriteMaster(nextKeyPath(mk.path), next); err != nil {
+			return "", 0, fmt.Errorf("rotate master key: %w", err)
+		}
 	}
 	n, err := mk.finish(ctx, old, next, func(n int) error {
 		return mk.recordRotation(ctx, by, by, old, next, n, "", req)
@@ -239,6 +245,30 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 		return "", n, err
 	}
 	return next.ID(), n, nil
+}
+
+// resumable returns the master a rotation goes from (old) and, when an
+// earlier rotation of this process failed part way (a full disk) and left
+// its next key file, that rotation's next master (resumed): a new call
+// finishes it rather than failing on the file until a restart. The caller
+// holds mk.mu.
+func (mk *masterKeys) resumable() (old, next keys.MasterKey, resumed bool, err error) {
+	current := mk.vault.Keyring().Current()
+	next, err = keys.LoadMaster(nextKeyPath(mk.path))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return current, keys.MasterKey{}, false, nil
+	case err != nil:
+		return keys.MasterKey{}, keys.MasterKey{}, false, fmt.Errorf("rotate master key: %w", err)
+	case next.ID() != current.ID() || len(mk.retired) == 0:
+		return keys.MasterKey{}, keys.MasterKey{}, false, fmt.Errorf("rotate master key: %s holds a key this server is not rotating to; "+
+			"it is not replaced: stop the server, and start it again to finish that rotation", nextKeyPath(mk.path))
+	}
+	// finish put next in the keyring and old last among the retired.
+	old = mk.retired[len(mk.retired)-1]
+	mk.retired = mk.retired[:len(mk.retired)-1]
+	mk.log.Warn("finishing the master key rotation that failed part way", "master_key_id", next.ID())
+	return old, next, true, nil
 }
 
 // recordRotation audits the rotation from old to next by by (its reason

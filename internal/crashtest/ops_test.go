@@ -689,11 +689,27 @@ func TestKillWhileDiskFull(t *testing.T) {
 		h.verifyOpsFull(fmt.Sprintf("restart on the full disk after SIGKILL %d", round), book, true)
 	}
 
-	h.srv.kill()
-	h.srv = nil
+	// A rotation on the full disk fails; once space is freed its retry,
+	// without a restart, rotates (and answers the key then in place).
+	cl := h.dial()
+	admin := h.as(context.Background(), "admin")
+	_, err := cl.admin.RotateMasterKey(admin, &pb.RotateMasterKeyRequest{RequestId: "rotate-full"})
+	t.Logf("RotateMasterKey on the full disk: %v (next key file left: %v)", err, exists(h.keyFile+".next"))
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
+	resp, err := cl.admin.RotateMasterKey(admin, &pb.RotateMasterKeyRequest{RequestId: "rotate-full"})
+	cl.close()
+	if err != nil {
+		t.Errorf("RotateMasterKey retried once space is freed: %v", err)
+	} else if m, err := keys.LoadMaster(h.keyFile); err != nil || m.ID() != resp.GetMasterKeyId() {
+		t.Errorf("RotateMasterKey retried once space is freed answered master %s; the key file holds %v (%v)", resp.GetMasterKeyId(), m.ID(), err)
+	}
+	if exists(h.keyFile + ".next") {
+		t.Errorf("after the rotation %s.next is still there", h.keyFile)
+	}
+	h.srv.kill()
+	h.srv = nil
 	h.verifyOps("restart with space freed", book)
 	if err := h.srv.stop(); err != nil {
 		t.Errorf("graceful stop: %v", err)
