@@ -572,6 +572,7 @@ func TestKillDuringBackup(t *testing.T) {
 	case err == nil:
 		t.Errorf("childcase backup whose server was killed exits 0 and leaves no %s:\n%s", to, out.String())
 	default:
+		t.Logf("childcase backup whose server was killed: %v: %s", err, strings.TrimSpace(out.String()))
 		if exists(to) {
 			t.Errorf("childcase backup failed (%v) but left %s", err, to)
 		}
@@ -695,6 +696,15 @@ func TestKillWhileDiskFull(t *testing.T) {
 	admin := h.as(context.Background(), "admin")
 	_, err := cl.admin.RotateMasterKey(admin, &pb.RotateMasterKeyRequest{RequestId: "rotate-full"})
 	t.Logf("RotateMasterKey on the full disk: %v (next key file left: %v)", err, exists(h.keyFile+".next"))
+	cl.close()
+	// Killed so, it starts again on the full disk and answers reads.
+	h.srv.kill()
+	h.srv = nil
+	h.verifyOpsFull("restart on the full disk after a SIGKILL following a rotation refused there", book, true)
+	cl = h.dial()
+	if _, err := cl.admin.RotateMasterKey(admin, &pb.RotateMasterKeyRequest{RequestId: "rotate-full"}); err == nil {
+		t.Logf("RotateMasterKey on the full disk after the restart went through")
+	}
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
