@@ -50,6 +50,71 @@ type masterKeys struct {
 
 func nextKeyPath(path string) string { return path + ".next" }
 
+// nextRequestPath is the file beside the next key that names the request
+// (its caller's user id, request_id and fingerprint) of the rotation to
+// that key, so that a rotation cut short by a crash and finished at start
+// is remembered for that request: the client's retry then answers the
+// rotation it asked for instead of rotating again.
+func nextRequestPath(path string) string { return path + ".next.request" }
+
+// pendingRequest is the content of the next request file.
+type pendingRequest struct {
+	UserID      string `json:"user_id"`
+	RequestID   string `json:"request_id"`
+	Fingerprint []byte `json:"fingerprint"`
+}
+
+// writeNextRequest writes (or, without a request_id, removes) the next
+// request file, durably, before the next key file is written: a next key
+// file is never beside another rotation's request.
+func writeNextRequest(path string, by access.Principal, req idempotency.Request) error {
+	p := nextRequestPath(path)
+	if req.ID == "" {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	b, err := json.Marshal(pendingRequest{UserID: by.UserID, RequestID: req.ID, Fingerprint: req.Fingerprint})
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// readNextRequest returns the request of the interrupted rotation, and
+// its caller (only the user id, which scopes a request_id); none when the
+// rotation was not asked for with a request_id, or the file cannot be read
+// (the rotation is finished all the same, only not remembered).
+func readNextRequest(path string, log *slog.Logger) (access.Principal, idempotency.Request) {
+	b, err := os.ReadFile(nextRequestPath(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return access.Principal{}, idempotency.Request{}
+	}
+	var r pendingRequest
+	if err == nil {
+		err = json.Unmarshal(b, &r)
+	}
+	if err != nil || r.UserID == "" || r.RequestID == "" {
+		log.Warn("the request of the interrupted master key rotation cannot be read: a retry of it will rotate again",
+			"path", nextRequestPath(path), "err", err)
+		return access.Principal{}, idempotency.Request{}
+	}
+	return access.Principal{UserID: r.UserID}, idempotency.Request{ID: r.RequestID, Fingerprint: r.Fingerprint}
+}
+
 func retiredKeyPath(path, id string) string { return path + ".retired-" + id }
 
 // openMasterKeys loads the master key (creating the key file when the
@@ -97,9 +162,12 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		// The interrupted rotation may not have reached its audit event
 		// (written before the new key is put in place): record the key
 		// change again, saying how it ended.
+		// Remembered for the request that began it, if any: the client
+		// whose call the crash cut short retries it.
+		requester, req := readNextRequest(path, log)
 		if _, err := mk.finish(ctx, master, next, func(n int) error {
-			return mk.recordRotation(ctx, access.System("finish interrupted key rotation"), master, next, n,
-				" (an interrupted rotation, finished at start)", idempotency.Request{})
+			return mk.recordRotation(ctx, access.System("finish interrupted key rotation"), requester, master, next, n,
+				" (an interrupted rotation, finished at start)", req)
 		}); err != nil {
 			return nil, err
 		}
@@ -153,16 +221,25 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	if replayed {
 		return first.MasterKeyID, first.Rewrapped, nil
 	}
-	old := mk.vault.Keyring().Current()
-	next, err := keys.GenerateMaster()
+	old, next, resumed, err := mk.resumable()
 	if err != nil {
 		return "", 0, err
 	}
-	if err := keys.WriteMaster(nextKeyPath(mk.path), next); err != nil {
+	if !resumed {
+		if next, err = keys.GenerateMaster(); err != nil {
+			return "", 0, err
+		}
+	}
+	if err := writeNextRequest(mk.path, by, req); err != nil {
 		return "", 0, fmt.Errorf("rotate master key: %w", err)
 	}
+	if !resumed {
+		if err := keys.WriteMaster(nextKeyPath(mk.path), next); err != nil {
+			return "", 0, fmt.Errorf("rotate master key: %w", err)
+		}
+	}
 	n, err := mk.finish(ctx, old, next, func(n int) error {
-		return mk.recordRotation(ctx, by, old, next, n, "", req)
+		return mk.recordRotation(ctx, by, by, old, next, n, "", req)
 	})
 	if err != nil {
 		return "", n, err
@@ -170,9 +247,34 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	return next.ID(), n, nil
 }
 
+// resumable returns the master a rotation goes from (old) and, when an
+// earlier rotation of this process failed part way (a full disk) and left
+// its next key file, that rotation's next master (resumed): a new call
+// finishes it rather than failing on the file until a restart. The caller
+// holds mk.mu.
+func (mk *masterKeys) resumable() (old, next keys.MasterKey, resumed bool, err error) {
+	current := mk.vault.Keyring().Current()
+	next, err = keys.LoadMaster(nextKeyPath(mk.path))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return current, keys.MasterKey{}, false, nil
+	case err != nil:
+		return keys.MasterKey{}, keys.MasterKey{}, false, fmt.Errorf("rotate master key: %w", err)
+	case next.ID() != current.ID() || len(mk.retired) == 0:
+		return keys.MasterKey{}, keys.MasterKey{}, false, fmt.Errorf("rotate master key: %s holds a key this server is not rotating to; "+
+			"it is not replaced: stop the server, and start it again to finish that rotation", nextKeyPath(mk.path))
+	}
+	// finish put next in the keyring and old last among the retired.
+	old = mk.retired[len(mk.retired)-1]
+	mk.retired = mk.retired[:len(mk.retired)-1]
+	mk.log.Warn("finishing the master key rotation that failed part way", "master_key_id", next.ID())
+	return old, next, true, nil
+}
+
 // recordRotation audits the rotation from old to next by by (its reason
-// ends with note), and remembers its answer for a retry of req.
-func (mk *masterKeys) recordRotation(ctx context.Context, by access.Principal, old, next keys.MasterKey, n int, note string, req idempotency.Request) error {
+// ends with note), and remembers its answer for a retry of requester's
+// req.
+func (mk *masterKeys) recordRotation(ctx context.Context, by, requester access.Principal, old, next keys.MasterKey, n int, note string, req idempotency.Request) error {
 	return mk.store.Update(ctx, func(tx datastore.Tx) error {
 		now := mk.clock.Now()
 		e := by.Event(now, "keys.rotate", "masterKey", "", audit.OutcomeOK)
@@ -193,7 +295,7 @@ func (mk *masterKeys) recordRotation(ctx context.Context, by access.Principal, o
 		if err != nil {
 			return err
 		}
-		return idempotency.Remember(tx, by, "RotateMasterKey", req.ID, req.Fingerprint, "masterKey", result, now)
+		return idempotency.Remember(tx, requester, "RotateMasterKey", req.ID, req.Fingerprint, "masterKey", result, now)
 	})
 }
 
@@ -238,6 +340,10 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey, reco
 	if err := os.Rename(nextKeyPath(mk.path), mk.path); err != nil {
 		return n, fmt.Errorf("rotate master key: %w", err)
 	}
+	// Remembered in the database by now; a file left by a crash here is
+	// overwritten or removed by the next rotation, and read only beside a
+	// next key file.
+	_ = os.Remove(nextRequestPath(mk.path))
 	if d, err := os.Open(filepath.Dir(mk.path)); err == nil {
 		_ = d.Sync()
 		d.Close()
