@@ -27,14 +27,7 @@ import (
 // and never audited, after a crash between the two.
 func TestRotationAuditedBeforeItsKeyFileIsInPlace(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cc.key")
-	store := memstore.New()
-	t.Cleanup(func() { store.Close() })
-	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
-	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _, _, mk := openTestMasterKeys(t)
 	old := mk.vault.Keyring().Current()
 	next, err := keys.GenerateMaster()
 	if err != nil {
@@ -80,14 +73,7 @@ func TestRotationAuditedBeforeItsKeyFileIsInPlace(t *testing.T) {
 // refused until a restart finished it.
 func TestRotationGoesOnPastACaseItCannotIndex(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cc.key")
-	store := memstore.New()
-	t.Cleanup(func() { store.Close() })
-	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
-	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, store, clk, mk := openTestMasterKeys(t)
 	reg, err := units.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -129,4 +115,19 @@ func TestRotationGoesOnPastACaseItCannotIndex(t *testing.T) {
 	if rotations != 1 {
 		t.Errorf("%d keys.rotate events, want 1", rotations)
 	}
+}
+
+// openTestMasterKeys makes a new key file in a test folder and opens it
+// over a memory store, on a fake clock.
+func openTestMasterKeys(t *testing.T) (path string, store *memstore.Store, clk *clock.Fake, mk *masterKeys) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "cc.key")
+	store = memstore.New()
+	t.Cleanup(func() { store.Close() })
+	clk = clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
+	mk, err := openMasterKeys(t.Context(), path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, store, clk, mk
 }
