@@ -305,6 +305,10 @@ func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckR
 // "childcase.db.restore-" and os.CreateTemp's random digits.
 func restoreTemp(dst string) string { return filepath.Base(dst) + ".restore-" }
 
+// leftoverAge is how long a temporary file of copyAtomic stands unwritten
+// before removeLeftoverRestores may take it for a dead restore's.
+const leftoverAge = time.Minute
+
 // restoreChunk is how much copyAtomic copies between looks at its context.
 const restoreChunk = 4 << 20
 
@@ -377,6 +381,12 @@ func removeLeftoverRestores(db string) []string {
 	for _, e := range entries {
 		suffix, ok := strings.CutPrefix(e.Name(), restoreTemp(db))
 		if !ok || suffix == "" || strings.Trim(suffix, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		// A file written in the last minute may be a running restore's
+		// between making it and locking it, or between closing it and
+		// renaming it: only older ones are taken for a dead restore's.
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < leftoverAge {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())

@@ -648,10 +648,20 @@ func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
 	dir, db, backup := opsBackedUp(t, "backup.db")
 	crashed := db + ".restore-1234567"
 	notOurs := db + ".restore-notes"
+	// Files of a crash are older than a minute; one written just now, not
+	// yet locked, is a restore between making its file and locking it.
+	old := time.Now().Add(-2 * leftoverAge)
 	for _, f := range []string{crashed, notOurs} {
 		if err := os.WriteFile(f, []byte("half a copy"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := db + ".restore-7654321"
+	if err := os.WriteFile(fresh, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	running, err := os.CreateTemp(dir, filepath.Base(db)+".restore-*")
 	if err != nil {
@@ -661,12 +671,15 @@ func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
 	if err := lockTemporary(running); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chtimes(running.Name(), old, old); err != nil {
+		t.Fatal(err)
+	}
 
 	out := mgMustRun(t, "restore", "--from", backup, "--db", db, "--force")
 	if !strings.Contains(out, "Removed "+crashed+", left by a restore that did not finish") {
 		t.Errorf("restore did not say it removed the leftover:\n%s", out)
 	}
-	want := []string{"backup.db", "cc.db", filepath.Base(notOurs), filepath.Base(running.Name())}
+	want := []string{"backup.db", "cc.db", filepath.Base(notOurs), filepath.Base(running.Name()), filepath.Base(fresh)}
 	slices.Sort(want)
 	if names := opsFiles(t, dir); !slices.Equal(names, want) {
 		t.Errorf("after the restore: %v, want %v", names, want)
@@ -674,6 +687,9 @@ func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
 
 	// serve removes one as well, before it opens the database.
 	if err := os.WriteFile(crashed, []byte("half a copy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(crashed, old, old); err != nil {
 		t.Fatal(err)
 	}
 	srv := mgServe(t, db, filepath.Join(dir, "cc.key"))
