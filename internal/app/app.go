@@ -1014,7 +1014,7 @@ func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) err
 	case err != nil:
 		log.Warn("audit log: cannot verify the newest events at start", "err", err)
 	case res.Problem != nil:
-		log.Warn("audit log: the newest events do NOT verify against the recorded head; the log may have been tampered with. "+
+		log.Warn("audit log: the newest events do NOT verify (a link of the chain broken, or an event missing from an index the listings read: see problem); the log may have been tampered with. "+
 			"Keep a copy of the database and verify the whole chain (POST /v1/auditEvents:verify, or `childcase audit verify` with the service stopped)",
 			"problem", res.Problem.String(), "broken_seq", res.Problem.Seq, "head_seq", res.HeadSeq, "checked", res.Checked)
 	default:
