@@ -51,7 +51,8 @@ func TestPolicyFileSetsEveryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refer: %v", err)
 	}
-	checkDeadline(t, findDeadline(t, c, "POLICE_ACKNOWLEDGE", "policeUnits/ca-ba-dinh"), "OPEN", hn(2026, 3, 10, 13, 0))
+	policeAck := findDeadline(t, c, "POLICE_ACKNOWLEDGE", "policeUnits/ca-ba-dinh")
+	checkDeadline(t, policeAck, "OPEN", hn(2026, 3, 10, 13, 0))
 
 	c, err = p.ProposeTransfer(worker, &pb.ProposeTransferRequest{Name: ordinary, Etag: etagOf(t, ts, "bd.worker", ordinary),
 		ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"})
@@ -62,6 +63,11 @@ func TestPolicyFileSetsEveryLimit(t *testing.T) {
 
 	// 11:00: the chair records measures applied at 08:45, 2 h 15 min ago.
 	ts.clock.Set(hn(2026, 3, 10, 11, 0))
+	// What fell due on the emergency case by then fires as the clock
+	// moves (its acknowledgement's warnings and breach at 10:00), and must
+	// be out before its etag is read: the last is the police
+	// acknowledgement's first warning, at 11:00.
+	waitEvents(t, ts, "bd.chair", emergency, "DEADLINE_WARNING", policeAck.GetId(), 1)
 	_, err = p.RecordEmergencyMeasures(chair, &pb.RecordEmergencyMeasuresRequest{Name: emergency, Etag: etagOf(t, ts, "bd.chair", emergency),
 		Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(hn(2026, 3, 10, 8, 45))})
 	if err != nil {
