@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -165,10 +166,23 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		// Remembered for the request that began it, if any: the client
 		// whose call the crash cut short retries it.
 		requester, req := readNextRequest(path, log)
-		if _, err := mk.finish(ctx, master, next, func(n int) error {
+		_, err := mk.finish(ctx, master, next, func(n int) error {
 			return mk.recordRotation(ctx, access.System("finish interrupted key rotation"), requester, master, next, n,
 				" (an interrupted rotation, finished at start)", req)
-		}); err != nil {
+		})
+		switch {
+		case isDiskFull(err):
+			// A server that cannot write must still start and answer reads,
+			// as it does on a full disk without a rotation under way. The
+			// keyring holds both masters by now (finish put them there), so
+			// every data key opens however far the re-wrap got; the
+			// rotation is finished by RotateMasterKey (resumable takes it
+			// up, and a retry of its request_id answers it) or by the next
+			// start, once there is room.
+			log.Error("the interrupted master key rotation cannot be finished: the database is full; "+
+				"the server starts under both master keys, and the rotation is finished by a retry of RotateMasterKey or the next start once space is freed",
+				"master_key_id", next.ID(), "err", err)
+		case err != nil:
 			return nil, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -353,4 +367,10 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey, reco
 	// before the last re-wrap committed still holds keys wrapped under it.
 	mk.log.Info("master key rotated", "master_key_id", next.ID(), "rewrapped", n, "retired_key_file", retired)
 	return n, nil
+}
+
+// isDiskFull tells a write refused for want of room (the store's reserve,
+// its maximum size, or the disk itself).
+func isDiskFull(err error) bool {
+	return errors.Is(err, model.ErrFull) || errors.Is(err, syscall.ENOSPC)
 }

@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +132,84 @@ func openTestMasterKeys(t *testing.T) (path string, store *memstore.Store, clk *
 		t.Fatal(err)
 	}
 	return path, store, clk, mk
+}
+
+// fullStore refuses every write as a full database does, while full.
+type fullStore struct {
+	datastore.Store
+	full bool
+}
+
+func (s *fullStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	if s.full {
+		return fmt.Errorf("write: %w", model.ErrFull)
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// A rotation cut short by a crash (its next key file written, its data
+// keys not all re-wrapped) is finished at start; on a full database the
+// start cannot, and must still open the keys, under both masters, so that
+// the server answers reads as it does on a full database without a
+// rotation under way. (It failed to start instead, and every restart
+// failed the same way until space was freed.) The rotation is then
+// finished by a RotateMasterKey once there is room, remembered for that
+// request.
+func TestStartOnAFullDatabaseLeavesTheInterruptedRotation(t *testing.T) {
+	ctx := context.Background()
+	path, store, clk, mk := openTestMasterKeys(t)
+	const sealed = 4 // cases, a data key each
+	if err := store.Update(ctx, func(tx datastore.Tx) error {
+		for i := range sealed {
+			if _, err := mk.vault.SealDossier(tx, fmt.Sprintf("HN-2026-%05d", i+1), model.Dossier{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old := mk.vault.Keyring().Current()
+	next, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteMaster(nextKeyPath(path), next); err != nil {
+		t.Fatal(err)
+	}
+
+	full := &fullStore{Store: store, full: true}
+	var logged strings.Builder
+	mk, err = openMasterKeys(ctx, path, full, false, clk, slog.New(slog.NewTextHandler(&logged, nil)), func(string) {})
+	if err != nil {
+		t.Fatalf("a start on a full database with a rotation under way: %v", err)
+	}
+	if !strings.Contains(logged.String(), "the interrupted master key rotation cannot be finished: the database is full") {
+		t.Errorf("the start did not log that it left the rotation unfinished:\n%s", logged.String())
+	}
+	if got := mk.vault.Keyring().Current().ID(); got != next.ID() {
+		t.Errorf("the keyring's current master is %s, want the next one %s", got, next.ID())
+	}
+	if m, err := keys.LoadMaster(path); err != nil || m.ID() != old.ID() {
+		t.Errorf("the key file holds %v (%v), want the old master %s until the rotation is done", m.ID(), err, old.ID())
+	}
+	req := idempotency.Request{ID: "rotate-after-the-start", Fingerprint: []byte("f")}
+	if _, _, err := mk.RotateMasterKey(ctx, access.Principal{UserID: "admin"}, req); !errors.Is(err, model.ErrFull) {
+		t.Errorf("RotateMasterKey on the full database: %v, want it refused as full", err)
+	}
+
+	full.full = false
+	id, n, err := mk.RotateMasterKey(ctx, access.Principal{UserID: "admin"}, req)
+	if err != nil || id != next.ID() || n != sealed {
+		t.Fatalf("RotateMasterKey once there is room: %s, %d re-wrapped, %v; want the interrupted rotation to %s finished, %d keys re-wrapped", id, n, err, next.ID(), sealed)
+	}
+	if m, err := keys.LoadMaster(path); err != nil || m.ID() != next.ID() {
+		t.Errorf("after the rotation the key file holds %v (%v), want %s", m.ID(), err, next.ID())
+	}
+	if again, _, err := mk.RotateMasterKey(ctx, access.Principal{UserID: "admin"}, req); err != nil || again != next.ID() {
+		t.Errorf("a retry of the same request: %s, %v; want the same rotation answered", again, err)
+	}
+	if err := mk.vault.Check(ctx, store); err != nil {
+		t.Errorf("the data keys after the rotation: %v", err)
+	}
 }

@@ -181,6 +181,16 @@ func (s *adminServer) RotateMasterKey(ctx context.Context, req *pb.RotateMasterK
 		return nil, withInfo(codes.Unimplemented, "key rotation is not configured", ReasonUnavailable, nil)
 	}
 	id, n, err := s.keys.RotateMasterKey(ctx, principalFrom(ctx), retryOf(req))
+	if errors.Is(err, model.ErrFull) || errors.Is(err, syscall.ENOSPC) {
+		// Unlike other writes, a rotation may have gone part way (its
+		// next key file, some data keys re-wrapped) before the room ran
+		// out: "nothing was written" would be wrong. Reads go on under both
+		// keys, and a retry, with the same request_id, finishes it.
+		s.log.ErrorContext(ctx, "master key rotation stopped part way: the database is full", "err", err)
+		return nil, withInfo(codes.ResourceExhausted,
+			"the database is full: the master key rotation stopped part way; the data stays readable under both master keys; once an operator frees space, retry with the same request_id to finish it (a restart finishes it too)",
+			ReasonDatabaseFull, nil)
+	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

@@ -14,6 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
@@ -115,6 +118,37 @@ func TestToStatusFieldErrorQuotingALongValue(t *testing.T) {
 			if len(v.GetDescription()) > maxDescriptionBytes {
 				t.Errorf("violation %s: description of %d bytes, want at most %d", v.GetField(), len(v.GetDescription()), maxDescriptionBytes)
 			}
+		}
+	}
+}
+
+// rotatorStoppedByAFullDisk is a KeyRotator whose rotation ran out of room
+// part way.
+type rotatorStoppedByAFullDisk struct{ err error }
+
+func (r rotatorStoppedByAFullDisk) RotateMasterKey(context.Context, access.Principal, idempotency.Request) (string, int, error) {
+	return "", 3, r.err
+}
+
+// A rotation refused for want of room may have gone part way (its next key
+// file written, some data keys re-wrapped): it answers DATABASE_FULL, and
+// says so and that a retry with the same request_id finishes it, where the
+// answer of other writes says nothing was written.
+func TestRotateMasterKeyOnAFullDiskSaysItStoppedPartWay(t *testing.T) {
+	for _, cause := range []error{model.ErrFull, syscall.ENOSPC} {
+		s := &adminServer{keys: rotatorStoppedByAFullDisk{fmt.Errorf("rotate master key: re-wrap data keys: %w", cause)}, log: slog.New(slog.DiscardHandler)}
+		_, err := s.RotateMasterKey(context.Background(), &pb.RotateMasterKeyRequest{RequestId: "r1"})
+		st := status.Convert(err)
+		var reason string
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok {
+				reason = info.GetReason()
+			}
+		}
+		if st.Code() != codes.ResourceExhausted || reason != ReasonDatabaseFull ||
+			!strings.Contains(st.Message(), "stopped part way") || !strings.Contains(st.Message(), "same request_id") ||
+			strings.Contains(st.Message(), "nothing was written") {
+			t.Errorf("%v: %s %s %q; want RESOURCE_EXHAUSTED, DATABASE_FULL, saying the rotation stopped part way", cause, st.Code(), reason, st.Message())
 		}
 	}
 }
