@@ -57,15 +57,16 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	var field *model.FieldError
 	var pre *model.PreconditionError
-	switch {
-	case errors.As(err, &field):
+	switch fields := fieldErrors(err); {
+	case len(fields) > 0:
 		// A description may quote the value refused, of any length: cut
 		// to its bound, it fits the message, which then names the field.
-		return invalidArgument([]*errdetails.BadRequest_FieldViolation{
-			fieldViolation(field.Field, field.Description, field.Rule),
-		})
+		violations := make([]*errdetails.BadRequest_FieldViolation, 0, len(fields))
+		for _, f := range fields {
+			violations = append(violations, fieldViolation(f.Field, f.Description, f.Rule))
+		}
+		return invalidArgument(violations)
 	case errors.As(err, &pre):
 		return withInfo(codes.FailedPrecondition, pre.Description, pre.Reason, nil)
 	case errors.Is(err, model.ErrBadCursor):
@@ -142,6 +143,24 @@ func withInfo(code codes.Code, msg, reason string, metadata map[string]string) e
 // (field, rule), for a client that reads only the ErrorInfo, as it does of
 // every other error. The message stops at maxViolationMessage bytes; the
 // details hold them all.
+// fieldErrors returns the field errors in err: every one of an
+// errors.Join of checks that each name a field, so that a request is told
+// all its bad fields at once, or the first found down a chain of wraps.
+func fieldErrors(err error) []*model.FieldError {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*model.FieldError
+		for _, e := range joined.Unwrap() {
+			out = append(out, fieldErrors(e)...)
+		}
+		return out
+	}
+	var field *model.FieldError
+	if errors.As(err, &field) {
+		return []*model.FieldError{field}
+	}
+	return nil
+}
+
 func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	var msg strings.Builder
 	msg.WriteString("invalid request:")

@@ -152,3 +152,28 @@ func TestRotateMasterKeyOnAFullDiskSaysItStoppedPartWay(t *testing.T) {
 		}
 	}
 }
+
+// A request with several bad fields is told all of them at once: two
+// malformed dates of a statistics period, and an unknown unit, are three
+// violations (the first alone was named before).
+func TestStatisticsQueryNamesEveryBadField(t *testing.T) {
+	_, err := statisticsQuery(&pb.GetStatisticsRequest{StartDate: "2026-13-01", EndDate: "yesterday", Unit: "units/nowhere"})
+	st := status.Convert(toStatus(context.Background(), slog.New(slog.DiscardHandler), err))
+	var got []string
+	for _, d := range st.Details() {
+		if bad, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range bad.GetFieldViolations() {
+				got = append(got, v.GetField()+" "+v.GetReason())
+			}
+		}
+	}
+	want := []string{"start_date date.valid", "end_date date.valid", "unit unit.name"}
+	if st.Code() != codes.InvalidArgument || strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("%s %q, violations %q; want INVALID_ARGUMENT naming %q", st.Code(), st.Message(), got, want)
+	}
+	for _, f := range []string{"start_date", "end_date", "unit"} {
+		if !strings.Contains(st.Message(), f) {
+			t.Errorf("the message %q does not name %s", st.Message(), f)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -42,24 +43,29 @@ func (s *statisticsServer) GetStatistics(ctx context.Context, req *pb.GetStatist
 // statisticsQuery reads a request: the period's days in Vietnam time, the
 // last one included, the unit and the dimensions.
 func statisticsQuery(req *pb.GetStatisticsRequest) (stats.Query, error) {
+	// Every bad field is named at once.
+	var bad []error
 	start, err := vntime.ParseDate(req.GetStartDate())
 	if err != nil {
-		return stats.Query{}, model.InvalidField("start_date", "date.valid", "%v", err)
+		bad = append(bad, model.InvalidField("start_date", "date.valid", "%v", err))
 	}
 	end, err := vntime.ParseDate(req.GetEndDate())
 	if err != nil {
-		return stats.Query{}, model.InvalidField("end_date", "date.valid", "%v", err)
+		bad = append(bad, model.InvalidField("end_date", "date.valid", "%v", err))
 	}
-	if end.Before(start) {
-		return stats.Query{}, model.InvalidField("end_date", "period.order", "end_date %s is before start_date %s", end, start)
+	if len(bad) == 0 && end.Before(start) {
+		bad = append(bad, model.InvalidField("end_date", "period.order", "end_date %s is before start_date %s", end, start))
 	}
 	q := stats.Query{From: start.Start(), To: end.AddDays(1).Start(), Mapped: req.GetIncludeMapped()}
 	if name := req.GetUnit(); name != "" {
 		k, err := parseUnitName(name)
 		if err != nil {
-			return stats.Query{}, model.InvalidField("unit", "unit.name", "%v", err)
+			bad = append(bad, model.InvalidField("unit", "unit.name", "%v", err))
 		}
 		q.Unit = k
+	}
+	if len(bad) > 0 {
+		return stats.Query{}, errors.Join(bad...)
 	}
 	for _, d := range req.GetGroupBy() {
 		q.GroupBy = append(q.GroupBy, stats.Dimension(d))
