@@ -236,17 +236,21 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 	}
 	withValue := func(old, value string) string { return strings.Replace(restReport, old, value, 1) }
 	for _, tc := range []struct{ name, body, field string }{
-		{"enum name that does not exist", withValue(`"CALL_TYPE_INTERVENTION"`, `"CALL_TYPE_INTERVENTION_NEEDED"`), "call_type"},
-		{"number out of range", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 1e400`), "estimated_age_years"},
-		{"bool that is a number", withField("immediate_danger", "5"), "immediate_danger"},
-		{"unknown field", withField("nope", "1"), "nope"},
-		// protojson names no field when a value is of the wrong JSON
-		// kind for a message, a list or a timestamp: the field is the
-		// one whose value starts where the decoder stopped.
-		{"timestamp that is no time", withValue(`"2026-11-28T02:00:00Z"`, `"yesterday"`), "receive_time"},
-		{"list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `"bỏ đói"`), "children"},
-		{"message that is a number", withValue(`{"anonymous": true}`, `5`), "reporter"},
-		{"item of a list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `[{"estimated_age_years": 7}, "bỏ đói"]`), "children"},
+		{"enum name that does not exist", withValue(`"CALL_TYPE_INTERVENTION"`, `"CALL_TYPE_INTERVENTION_NEEDED"`), "report.call_type"},
+		{"number out of range", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 1e400`), "report.children[0].estimated_age_years"},
+		{"bool that is a number", withField("immediate_danger", "5"), "report.immediate_danger"},
+		{"unknown field", withField("nope", "1"), "report.nope"},
+		{"unknown field of a child", withValue(`"sex": "SEX_MALE"`, `"sex": "SEX_MALE", "shoe_size": 30`), "report.children[0].shoe_size"},
+		// protojson names only the leaf of a value of the wrong type
+		// (full_name of a child, a caregiver or the reporter alike), and
+		// no field when a value is of the wrong JSON kind for a message,
+		// a list or a timestamp: the field is the one whose value starts
+		// where the decoder stopped, by its path in the request.
+		{"string that is a number, deep", withValue(`"condition": "bỏ đói"`, `"condition": 5`), "report.children[0].condition"},
+		{"timestamp that is no time", withValue(`"2026-11-28T02:00:00Z"`, `"yesterday"`), "report.receive_time"},
+		{"list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `"bỏ đói"`), "report.children"},
+		{"message that is a number", withValue(`{"anonymous": true}`, `5`), "report.reporter"},
+		{"item of a list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `[{"estimated_age_years": 7}, "bỏ đói"]`), "report.children[1]"},
 		{"not JSON", `{"channel": `, "body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

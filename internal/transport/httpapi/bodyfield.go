@@ -3,8 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -12,33 +14,43 @@ import (
 // column counted in runes.
 var decoderPosition = regexp.MustCompile(`\(line ([0-9]+):([0-9]+)\)`)
 
-// bodyFieldAt returns the JSON name of the field whose value holds the
-// place a protojson refusal names (a timestamp that is no time, a string
-// where a list or a message belongs, an item of a list of the wrong
-// kind): protojson names the field only for scalars. It returns "" when
-// the refusal names no place or the body is no JSON up to it.
-func bodyFieldAt(body []byte, refusal string) string {
+// bodyPathAt returns the path, as the schema names it, of the place a
+// protojson refusal names: "children[1]" for an item of the wrong kind,
+// "reporter.identified" for a message that is a number,
+// "children[0].estimated_age_years" for a value of the wrong type (a
+// child's age, not the reporter's or a caregiver's, which protojson's
+// leaf name cannot tell apart). When the place is a member's key (an
+// unknown or repeated field), the path is of the object holding it and
+// atKey is set. It returns ok false when the refusal names no place or
+// the body is no JSON up to it.
+func bodyPathAt(body []byte, refusal string) (path string, atKey, ok bool) {
 	m := decoderPosition.FindStringSubmatch(refusal)
 	if m == nil {
-		return ""
+		return "", false, false
 	}
 	line, _ := strconv.Atoi(m[1])
 	column, _ := strconv.Atoi(m[2])
-	target, ok := byteOffset(body, line, column)
-	if !ok || tokenStart(body, target) >= len(body) {
-		return "" // a body cut short is broken JSON, not a field's value
+	target, found := byteOffset(body, line, column)
+	if !found || tokenStart(body, target) >= len(body) {
+		return "", false, false // a body cut short is broken JSON, not a field's value
 	}
-	// The open objects and arrays down to the place; an object's key is
-	// the field whose value is being read when wantKey is false.
+	// The open objects and arrays down to the place: an object's key is
+	// the member whose value is being read when wantKey is false, an
+	// array's index the item's.
 	type frame struct {
 		object  bool
 		wantKey bool
 		key     string
+		index   int
 	}
 	var stack []frame
 	valueDone := func() {
-		if n := len(stack); n > 0 && stack[n-1].object {
-			stack[n-1].wantKey = true
+		if n := len(stack); n > 0 {
+			if stack[n-1].object {
+				stack[n-1].wantKey = true
+			} else {
+				stack[n-1].index++
+			}
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -49,7 +61,7 @@ func bodyFieldAt(body []byte, refusal string) string {
 		}
 		tok, err := dec.Token()
 		if err != nil {
-			return "" // not JSON before the place (or it was the end)
+			return "", false, false // not JSON before the place (or it was the end)
 		}
 		switch tok {
 		case json.Delim('{'):
@@ -72,12 +84,21 @@ func bodyFieldAt(body []byte, refusal string) string {
 		}
 		valueDone()
 	}
-	for i := len(stack) - 1; i >= 0; i-- {
-		if stack[i].object && !stack[i].wantKey {
-			return stack[i].key
+	var b strings.Builder
+	for _, f := range stack {
+		switch {
+		case f.object && f.wantKey:
+			atKey = true
+		case f.object:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(protoName(f.key))
+		default:
+			fmt.Fprintf(&b, "[%d]", f.index)
 		}
 	}
-	return ""
+	return b.String(), atKey, len(stack) > 0
 }
 
 // byteOffset is the offset in body of a line and a column counted in

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -29,6 +30,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
@@ -151,7 +154,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
 			write := func(w http.ResponseWriter) {
-				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(queryParameterNamed(err)))))
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))))
 			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
@@ -417,14 +420,62 @@ var (
 	// A refusal that names no field gets the one whose value holds the
 	// place it names (bodyFieldAt), before protojson's own words (which
 	// it spaces with a no-break space as often as with a space).
-	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_]+): (proto:.*)$`)
+	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_.\[\]]+): (proto:.*)$`)
 )
 
+// bodyFieldPrefix is "report." when the route of the call takes the
+// request's report field as its body ("body": "report"), "" when it takes
+// the whole request ("body": "*"), so that a path in the body is a path in
+// the request.
+func bodyFieldPrefix(ctx context.Context) string {
+	method, ok := runtime.RPCMethod(ctx)
+	if !ok {
+		return ""
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
+	if err != nil {
+		return ""
+	}
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if !ok {
+		return ""
+	}
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if body := rule.GetBody(); body != "" && body != "*" {
+		return body + "."
+	}
+	return ""
+}
+
+// bodyPath is the path in the body of the place a decoder's refusal
+// names (bodyPathAt), with the member a refusal of an unknown or repeated
+// field names; "" when it names none.
+func bodyPath(body []byte, refusal string) string {
+	path, atKey, ok := bodyPathAt(body, refusal)
+	switch {
+	case !ok:
+		return ""
+	case !atKey:
+		return path
+	}
+	m := bodyFieldRefusal.FindStringSubmatch(refusal)
+	if m == nil {
+		return ""
+	}
+	if path == "" {
+		return m[1] // as written: it is no field of the schema
+	}
+	return path + "." + m[1]
+}
+
 // bodyFieldNamed returns the decoder's refusal of a REST body as
-// INVALID_ARGUMENT naming the field, as the schema names it, and the rule
-// (grpcapi.BadBody); "body" when the refusal names no field (broken
-// JSON). Any other error is returned as it is.
-func bodyFieldNamed(err error) error {
+// INVALID_ARGUMENT naming the field by its path in the request, as the
+// schema names it and as the service's own checks do
+// ("report.children[0].estimated_age_years", the route's body being the
+// request's report), and the rule (grpcapi.BadBody); "body" when the
+// refusal names no field (broken JSON). Any other error is returned as it
+// is.
+func bodyFieldNamed(ctx context.Context, err error) error {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
 		return err
@@ -434,12 +485,12 @@ func bodyFieldNamed(err error) error {
 		return err
 	}
 	field := "body"
-	if m := bodyValueRefusal.FindStringSubmatch(description); m != nil {
+	if m := bodyPlaceRefusal.FindStringSubmatch(description); m != nil {
+		field, description = bodyFieldPrefix(ctx)+m[1], m[2]
+	} else if m := bodyValueRefusal.FindStringSubmatch(description); m != nil {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
 		field = m[1]
-	} else if m := bodyPlaceRefusal.FindStringSubmatch(description); m != nil {
-		field, description = protoName(m[1]), m[2]
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
@@ -728,10 +779,8 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		body := cutLongArrays(raw, int(m.keepItems))
 		if err := m.UnmarshalOptions.Unmarshal(body, msg); err != nil {
-			if !bodyValueRefusal.MatchString(err.Error()) && !bodyFieldRefusal.MatchString(err.Error()) {
-				if field := bodyFieldAt(body, err.Error()); field != "" {
-					return fmt.Errorf("%s%s: %w", bodyRefusalPrefix, field, err)
-				}
+			if path := bodyPath(body, err.Error()); path != "" {
+				return fmt.Errorf("%s%s: %w", bodyRefusalPrefix, path, err)
 			}
 			return fmt.Errorf("%s%w", bodyRefusalPrefix, err)
 		}

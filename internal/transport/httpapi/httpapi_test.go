@@ -151,21 +151,26 @@ func TestStreamingRoutesAreTheStreamingMethods(t *testing.T) {
 	}
 }
 
-// bodyFieldAt names the field whose value holds the place a protojson
-// refusal names, counting the column in runes as protojson does, and
-// nothing when the body is no JSON up to that place or no place is named.
-func TestBodyFieldAt(t *testing.T) {
+// bodyPath names the place a protojson refusal names by its path in the
+// body, as the schema names its fields, counting the column in runes as
+// protojson does; the member a refusal of an unknown field names is put
+// under the object holding it; and nothing when the body is no JSON up
+// to that place or no place is named.
+func TestBodyPath(t *testing.T) {
 	for _, tc := range []struct{ body, refusal, want string }{
 		{`{"receive_time": "yesterday"}`, `proto: (line 1:18): invalid google.protobuf.Timestamp value "yesterday"`, "receive_time"},
 		{"{\n  \"narrative\": \"đói\",\n  \"children\": \"x\"\n}", `proto: syntax error (line 3:15): unexpected token "x"`, "children"},
-		{`{"narrative": "đói", "reporter": {"identified": 5}}`, `proto: syntax error (line 1:49): unexpected token 5`, "identified"},
-		{`{"children": [{"estimated_age_years": 7}, "x"]}`, `proto: syntax error (line 1:43): unexpected token "x"`, "children"},
+		{`{"narrative": "đói", "reporter": {"identified": 5}}`, `proto: syntax error (line 1:49): unexpected token 5`, "reporter.identified"},
+		{`{"children": [{"estimated_age_years": 7}, "x"]}`, `proto: syntax error (line 1:43): unexpected token "x"`, "children[1]"},
+		{`{"children": [{}, {"estimatedAgeYears": "seven"}]}`, `proto: (line 1:41): invalid value for int32 field estimatedAgeYears: "seven"`, "children[1].estimated_age_years"},
+		{`{"children": [{"sex": "SEX_MALE", "shoe_size": 30}]}`, `proto: (line 1:35): unknown field "shoe_size"`, "children[0].shoe_size"},
+		{`{"colour": "red"}`, `proto: (line 1:2): unknown field "colour"`, "colour"},
 		{`{"channel": `, `proto: syntax error (line 1:13): unexpected token`, ""},
 		{`{"channel": "x"}`, `proto: unexpected EOF`, ""},
 		{`{"channel": "x"}`, `proto: (line 9:1): beyond the body`, ""},
 	} {
-		if got := bodyFieldAt([]byte(tc.body), tc.refusal); got != tc.want {
-			t.Errorf("bodyFieldAt(%s, %q) = %q, want %q", tc.body, tc.refusal, got, tc.want)
+		if got := bodyPath([]byte(tc.body), tc.refusal); got != tc.want {
+			t.Errorf("bodyPath(%s, %q) = %q, want %q", tc.body, tc.refusal, got, tc.want)
 		}
 	}
 }
