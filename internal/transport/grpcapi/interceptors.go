@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -162,17 +163,70 @@ func unaryDeadline(d time.Duration) grpc.UnaryServerInterceptor {
 // client cannot pin an unbounded number of goroutines and database readers. A stream counts
 // from the moment it is accepted until its handler returns, which happens
 // when it ends or the client goes away.
+//
+// The streams that need no token (the health check's Watch, reflection)
+// have no user: they are counted by client address instead,
+// PublicStreamsPerAddress an address (an IPv6 one by its /64) and
+// PublicStreamsTotal in all. Uncounted, one client with no token held
+// thousands open (17 KB of the server's memory each), as many as it
+// opened connections.
 type StreamLimiter struct {
 	perUser int
 
-	mu   sync.Mutex
-	open map[string]int // user id -> open streams; absent when none
+	mu          sync.Mutex
+	open        map[string]int // user id -> open streams; absent when none
+	public      map[string]int // client address -> open public streams
+	publicTotal int
 }
 
+// The caps on the streams that need no token. A client checking health
+// with Watch holds one per connection; the console and the REST gateway
+// ask with Check, a unary call, which is not capped.
+const (
+	PublicStreamsPerAddress = 8
+	PublicStreamsTotal      = 1024
+)
+
 // NewStreamLimiter returns a limiter allowing perUser open streams per
-// user; perUser <= 0 means no cap.
+// user; perUser <= 0 means no cap. The public streams' caps are fixed.
 func NewStreamLimiter(perUser int) *StreamLimiter {
-	return &StreamLimiter{perUser: perUser, open: map[string]int{}}
+	return &StreamLimiter{perUser: perUser, open: map[string]int{}, public: map[string]int{}}
+}
+
+func (l *StreamLimiter) acquirePublic(addr string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.public[addr] >= PublicStreamsPerAddress || l.publicTotal >= PublicStreamsTotal {
+		return false
+	}
+	l.public[addr]++
+	l.publicTotal++
+	return true
+}
+
+func (l *StreamLimiter) releasePublic(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.publicTotal--
+	if l.public[addr]--; l.public[addr] <= 0 {
+		delete(l.public, addr)
+	}
+}
+
+// publicStreamKey is the client address a public stream counts under:
+// the connection's peer, an IPv6 address by its /64, which one client
+// commonly holds whole.
+func publicStreamKey(ctx context.Context) string {
+	host := peerAddr(ctx)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // Open returns how many streams user holds open now.
@@ -202,13 +256,20 @@ func (l *StreamLimiter) release(user string) {
 
 // stream is the interceptor; it runs after authentication, so the
 // principal is in the context. Public streams (health, reflection) have
-// no user and are not counted.
+// no user and are counted by client address.
 func (l *StreamLimiter) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	if l == nil {
 		return next(srv, ss)
 	}
 	user := principalFrom(ss.Context()).UserID
 	if user == "" {
+		addr := publicStreamKey(ss.Context())
+		if !l.acquirePublic(addr) {
+			return withInfo(codes.ResourceExhausted,
+				fmt.Sprintf("too many open streams without a token: each client address may hold %d at once; close one and retry", PublicStreamsPerAddress),
+				ReasonTooManyStreams, map[string]string{"limit": strconv.Itoa(PublicStreamsPerAddress)})
+		}
+		defer l.releasePublic(addr)
 		return next(srv, ss)
 	}
 	if !l.acquire(user) {

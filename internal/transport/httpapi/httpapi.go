@@ -132,7 +132,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			})
 		}),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, jsonpb),
-		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb.JSONPb}}),
+		// Its decoder is the strict one too: the gateway picks a body's
+		// decoder by the request's Content-Type.
+		runtime.WithMarshalerOption(rawStreamAccept, rawStream{&runtime.HTTPBodyMarshaler{Marshaler: jsonpb}}),
 		// The request id alone, of the caller's headers, goes on as
 		// metadata (api passes on only one the API takes): the gRPC server
 		// reads no other (the gateway adds authorization and
@@ -250,7 +252,41 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return securityHeaders(retryAfter(mux), o.hsts), nil
+	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+}
+
+// innerTypeOff drops an Accept or Content-Type of the client's that names
+// rawStreamAccept, the type by which rawAnswer picks the file answers'
+// marshaler. The gateway picks its marshaler by either header (the
+// Content-Type's when no Accept matches), so a client naming that type
+// made a watch's notifications run together with no newline between
+// them; rawAnswer sets it afterwards on the routes it belongs to.
+func innerTypeOff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if namesInnerType(r.Header.Values("Accept")) || namesInnerType(r.Header.Values("Content-Type")) {
+			r = r.Clone(r.Context())
+			for _, h := range []string{"Accept", "Content-Type"} {
+				if namesInnerType(r.Header.Values(h)) {
+					r.Header.Del(h)
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// namesInnerType says whether a header's values name rawStreamAccept,
+// in any case, with or without parameters.
+func namesInnerType(values []string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			t, _, _ = strings.Cut(t, ";")
+			if strings.EqualFold(strings.TrimSpace(t), rawStreamAccept) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // The routes of the server-streaming methods (their google.api.http
