@@ -46,6 +46,22 @@ func TestPageCostByBucket(t *testing.T) {
 	for range 3 {
 		create()
 	}
+	// The tree as the load left it: the pages of each bucket, and of each
+	// index or counter kind by its leaves' first keys, and how full.
+	{
+		pages, used, size := map[string]int{}, map[string]int{}, map[string]int{}
+		for _, p := range walkBoltPages(t, cfg.DBPath) {
+			pages[p.label]++
+			used[p.label] += p.used
+			size[p.label] += p.size
+		}
+		var b strings.Builder
+		b.WriteString("the tree: pages, bytes allocated, in use:")
+		for _, label := range slices.Sorted(maps.Keys(pages)) {
+			fmt.Fprintf(&b, "\n  %-40s %7d %11d %5.1f%%", label, pages[label], size[label], 100*float64(used[label])/float64(size[label]))
+		}
+		t.Log(b.String())
+	}
 	measure := func(what string, do func()) {
 		t.Helper()
 		before := walkBoltPages(t, cfg.DBPath)
@@ -54,10 +70,41 @@ func TestPageCostByBucket(t *testing.T) {
 		after := ts.WriteStats()
 		written := map[string]int{}
 		total := 0
-		for id, p := range walkBoltPages(t, cfg.DBPath) {
-			if old, ok := before[id]; !ok || old.sum != p.sum {
+		afterPages := walkBoltPages(t, cfg.DBPath)
+		// The records of the leaves a request replaced, against those of
+		// the leaves it wrote: keys new are inserted, keys whose value
+		// changed are put again, and the leaves written that hold them.
+		old, oldLabel := map[uint64]uint64{}, map[uint64]string{}
+		for id, p := range before {
+			if np, ok := afterPages[id]; !ok || np.sum != p.sum {
+				for _, k := range p.keys {
+					old[k.key] = k.value
+					oldLabel[k.key] = k.label
+				}
+			}
+		}
+		inserted, changed, deleted, leavesOf := map[string]int{}, map[string]int{}, map[string]int{}, map[string]map[uint64]bool{}
+		kept := map[uint64]bool{}
+		for id, p := range afterPages {
+			if o, ok := before[id]; !ok || o.sum != p.sum {
 				written[p.label]++
 				total++
+				for _, k := range p.keys {
+					kept[k.key] = true
+					v, had := old[k.key]
+					switch {
+					case !had:
+						inserted[k.label]++
+					case v != k.value:
+						changed[k.label]++
+					default:
+						continue
+					}
+					if leavesOf[k.label] == nil {
+						leavesOf[k.label] = map[uint64]bool{}
+					}
+					leavesOf[k.label][id] = true
+				}
 			}
 		}
 		var b strings.Builder
@@ -65,6 +112,18 @@ func TestPageCostByBucket(t *testing.T) {
 			what, after.Commits-stats.Commits, after.Pages-stats.Pages, total)
 		for _, label := range slices.Sorted(maps.Keys(written)) {
 			fmt.Fprintf(&b, "\n  %-40s %4d", label, written[label])
+		}
+		for k, label := range oldLabel {
+			if !kept[k] {
+				deleted[label]++
+				if leavesOf[label] == nil {
+					leavesOf[label] = map[uint64]bool{}
+				}
+			}
+		}
+		fmt.Fprintf(&b, "\n  records: inserted, put with a new value, deleted; leaves written holding the first two:")
+		for _, label := range slices.Sorted(maps.Keys(leavesOf)) {
+			fmt.Fprintf(&b, "\n  %-40s %4d %4d %4d %4d", label, inserted[label], changed[label], deleted[label], len(leavesOf[label]))
 		}
 		t.Log(b.String())
 		// Every page new in the tree was written by the store, which also
@@ -107,6 +166,16 @@ func TestPageCostByBucket(t *testing.T) {
 type boltPage struct {
 	sum   uint64
 	label string
+	keys  []leafKey // a leaf's records
+	used  int       // bytes in use: the header and the elements
+	size  int       // bytes allocated, its overflow pages included
+}
+
+// leafKey is one record of a leaf: hashes of its bucket and key, and of
+// its value, and what its own key says of its part of the bucket.
+type leafKey struct {
+	key, value uint64
+	label      string
 }
 
 // pageSeed hashes the pages of every walk alike, so that walks compare.
@@ -159,6 +228,7 @@ func walkBoltPages(t testing.TB, path string) map[uint64]boltPage {
 		p := read(id)
 		flags, count := le.Uint16(p[8:]), int(le.Uint16(p[10:]))
 		label := bucket + " (branch)"
+		var keys []leafKey
 		if bucket == "" {
 			label = "(root of the buckets)"
 		}
@@ -173,6 +243,13 @@ func walkBoltPages(t testing.TB, path string) map[uint64]boltPage {
 				if i == 0 && bucket != "" {
 					label = bucket + leafKind(bucket, key)
 				}
+				if bucket != "" {
+					keys = append(keys, leafKey{
+						key:   maphash.Bytes(pageSeed, append([]byte(bucket+"\x00"), key...)),
+						value: maphash.Bytes(pageSeed, e[pos+ks:pos+ks+vs]),
+						label: bucket + leafKind(bucket, key),
+					})
+				}
 				if le.Uint32(e)&0x01 != 0 { // a bucket: root, sequence
 					if root := le.Uint64(e[pos+ks:]); root != 0 && vs >= 16 {
 						walk(root, string(key))
@@ -180,13 +257,22 @@ func walkBoltPages(t testing.TB, path string) map[uint64]boltPage {
 				}
 			}
 		}
-		pages[id] = boltPage{sum: maphash.Bytes(pageSeed, p), label: label}
+		used := 16 + 16*count
+		if flags&0x02 != 0 && count > 0 {
+			// The elements' keys and values follow them to the last one's end.
+			last := p[16+16*(count-1):]
+			used = 16 + 16*(count-1) + int(le.Uint32(last[4:])+le.Uint32(last[8:])+le.Uint32(last[12:]))
+		} else if flags&0x01 != 0 && count > 0 {
+			last := p[16+16*(count-1):]
+			used = 16 + 16*(count-1) + int(le.Uint32(last[0:])+le.Uint32(last[4:]))
+		}
+		pages[id] = boltPage{sum: maphash.Bytes(pageSeed, p), label: label, keys: keys, used: used, size: len(p)}
 	}
 	walk(le.Uint64(meta[16:]), "")
 	// The free list is rewritten whole by every commit: one page write
 	// for the store's count however long its run of pages is.
 	free := read(le.Uint64(meta[32:]))
-	pages[le.Uint64(meta[32:])] = boltPage{sum: maphash.Bytes(pageSeed, free),
+	pages[le.Uint64(meta[32:])] = boltPage{sum: maphash.Bytes(pageSeed, free), size: len(free), used: len(free),
 		label: fmt.Sprintf("(free list, %d pages long)", len(free)/int(pageSize))}
 	return pages
 }
