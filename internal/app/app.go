@@ -611,7 +611,13 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); err != nil {
+		// A demo issues its users new tokens and passwords at every start;
+		// on a full database it cannot, and serves with the last ones.
+		switch err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); {
+		case isDiskFull(err):
+			console("Demo: the database is full, so no new demo tokens or passwords were issued: those of the last start still work.")
+			opts.Logger.ErrorContext(ctx, "demo: no new tokens or passwords issued: the database is full", "err", err)
+		case err != nil:
 			return nil, err
 		}
 	}

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/access"
@@ -329,5 +332,108 @@ func TestStartOnAFullDiskMigratesWholeOrNotAtAll(t *testing.T) {
 				t.Errorf("after the start with room: schema version %d, problems %v", res.SchemaVersion, res.Problems)
 			}
 		})
+	}
+}
+
+// Deadlines that fell due while the server was down are fired by the
+// scheduler as it starts. On a full disk a firing cannot be written: the
+// server starts and answers reads, and the scheduler fires each of them
+// once there is room, once, without a restart.
+func TestStartOnAFullDiskFiresTheDeadlinesDueOnceThereIsRoom(t *testing.T) {
+	dir := smallDisk(t, 8<<20)
+	db := filepath.Join(dir, "childcase.db")
+	cfg := testConfig(t, db)
+	cfg.DBReserve = 2 << 20
+	clk := clock.NewFake(testNow)
+	opts := app.Options{Clock: clk, NoSync: true, SchedulerPoll: 50 * time.Millisecond}
+	ts := launch(t, cfg, opts)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, "units/00004@2025-07-01")
+	name := openCase(t, ts, clk.Now(), "00004")
+	ts.stop()
+
+	// Down for a month: the acknowledgement and every deadline after it
+	// fell due meanwhile.
+	clk.Set(testNow.Add(30 * 24 * time.Hour))
+	drawOnReserve(t, db, cfg.DBReserve)
+	ballast := fillDisk(t, dir)
+	var logs logLines
+	opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	ts = launch(t, cfg, opts)
+	defer ts.stop()
+	getCase(t, ts, "bd.worker", name)
+	time.Sleep(300 * time.Millisecond) // a few passes of the scheduler, all refused
+	if n := countEvents(caseEvents(t, ts, "bd.worker", name), "DEADLINE_BREACHED", 0); n != 0 {
+		t.Fatalf("%d breaches written on the full disk: the firing was not refused, so this test shows nothing", n)
+	}
+	if !strings.Contains(logs.text(), "deadline scheduler") {
+		t.Errorf("the scheduler's refused firings were not logged:\n%s", logs.text())
+	}
+
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	ack := findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "").GetId()
+	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", ack, 1)
+	time.Sleep(300 * time.Millisecond) // more passes: none may fire it again
+	events := caseEvents(t, ts, "bd.worker", name)
+	seen := map[int32]int{}
+	for _, e := range events {
+		if e.GetKind() == "DEADLINE_BREACHED" {
+			seen[e.GetDeadlineId()]++
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("deadline %d breached %d times, want once", id, n)
+		}
+	}
+}
+
+// serve --demo issues new tokens and passwords to its demo users at every
+// start. On a full disk it cannot: the demo starts all the same, says
+// that those of its last start still work, and answers reads with them.
+func TestDemoStartsOnAFullDisk(t *testing.T) {
+	dir := smallDisk(t, 16<<20)
+	db := filepath.Join(dir, "childcase.db")
+	cfg := testConfig(t, db)
+	cfg.DBReserve, cfg.Demo = 2<<20, true
+	start := func() (*app.Server, string, error) {
+		var console strings.Builder
+		srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clock.NewFake(testNow), NoSync: true,
+			Logger: slog.New(slog.DiscardHandler), Console: &console})
+		return srv, console.String(), err
+	}
+	srv, printed, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var operator string
+	for _, m := range demoTokenLine.FindAllStringSubmatch(printed, -1) {
+		if m[1] == "hotline.operator" {
+			operator = m[2]
+		}
+	}
+	if err := srv.Stop(); err != nil || operator == "" {
+		t.Fatalf("the first demo start: %v, no operator token in:\n%s", err, printed)
+	}
+
+	drawOnReserve(t, db, cfg.DBReserve)
+	fillDisk(t, dir)
+	srv, printed, err = start()
+	if err != nil {
+		t.Fatalf("a demo start on a full disk: %v", err)
+	}
+	defer srv.Stop()
+	if !strings.Contains(printed, "the database is full") {
+		t.Errorf("the demo start on a full disk did not say why it issued no new tokens:\n%s", printed)
+	}
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := pb.NewReportServiceClient(conn).ListReports(withToken(context.Background(), operator), &pb.ListReportsRequest{PageSize: 10})
+	if err != nil || len(resp.GetReports()) == 0 {
+		t.Errorf("a read with the last start's token on the full disk: %d reports, %v", len(resp.GetReports()), err)
 	}
 }
