@@ -39,6 +39,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -571,10 +572,19 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	// A database written before case free text was sealed gets it sealed
-	// before anything is served.
-	if n, err := mk.vault.SealClearText(ctx, store); err != nil {
+	// before anything is served. On a full database it cannot be: the
+	// server starts all the same (such a case opens in the clear, as
+	// before the upgrade, and any step on it seals it), and the leader
+	// seals the rest once there is room (sealClearTextLater).
+	sealLater := false
+	switch n, err := mk.vault.SealClearText(ctx, store); {
+	case isDiskFull(err):
+		sealLater = true
+		opts.Logger.ErrorContext(ctx, "the free text older versions stored in the clear cannot be sealed: the database is full; "+
+			"the server starts with it in the clear, and seals it once space is freed", "sealed", n, "err", err)
+	case err != nil:
 		return nil, fmt.Errorf("seal the free text of older cases: %w", err)
-	} else if n > 0 {
+	case n > 0:
 		opts.Logger.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
 	}
 	// The vault seals the TOTP secrets of console sign-in.
@@ -601,13 +611,26 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); err != nil {
+		// A demo issues its users new tokens and passwords at every start;
+		// on a full database it cannot, and serves with the last ones.
+		switch err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); {
+		case isDiskFull(err):
+			console("Demo: the database is full, so no new demo tokens or passwords were issued: those of the last start still work.")
+			opts.Logger.ErrorContext(ctx, "demo: no new tokens or passwords issued: the database is full", "err", err)
+		case err != nil:
 			return nil, err
 		}
 	}
 	// The duties that run on one instance at a time, while it leads (see
 	// Leadership; alone on a bbolt file, always).
 	var duties []func(context.Context)
+	every := opts.SearchCatchUpEvery
+	if every <= 0 {
+		every = searchCatchUpEvery
+	}
+	if sealLater {
+		duties = append(duties, func(ctx context.Context) { sealClearTextLater(ctx, mk.vault, store, every, opts.Logger) })
+	}
 	// The cases a crash left marked between their write and their index
 	// entry, and, unless the index is recorded complete under the current
 	// master's key, the cases stored before the search index existed or
@@ -646,10 +669,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			}
 			caughtUp = catchUp(ctx, finder.CatchUp)
 		}
-		every := opts.SearchCatchUpEvery
-		if every <= 0 {
-			every = searchCatchUpEvery
-		}
 		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
@@ -685,9 +704,18 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		// to the store is delivered what comes after its registration,
 		// and the scheduler of a new leader fires at once what fell due
 		// while none led, which the webhook must not miss.
+		//
+		// On a full database a new webhook cannot be registered: the
+		// server starts all the same, and its deliverer registers it once
+		// there is room, where the outbox ended here (outbox.Start), so
+		// that it misses nothing written after this start.
 		box := outbox.New(store)
 		for _, h := range pol.Webhooks {
-			if _, err := box.Start(ctx, h.Name); err != nil {
+			switch _, err := box.Start(ctx, h.Name); {
+			case isDiskFull(err):
+				opts.Logger.ErrorContext(ctx, "webhook "+h.Name+" cannot be registered yet: the database is full; "+
+					"it is registered once space is freed, and is then delivered every notification written after this start", "webhook", h.Name, "err", err)
+			case err != nil:
 				return nil, fmt.Errorf("webhook %s: %w", h.Name, err)
 			}
 		}
@@ -992,6 +1020,28 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, m *metrics.
 	}()
 	s.push(func(ctx context.Context) error { return ms.Shutdown(ctx) })
 	return nil
+}
+
+// sealClearTextLater seals the free text a start on a full database left
+// in the clear, trying every while until it is done or ctx ends.
+func sealClearTextLater(ctx context.Context, v *vault.Vault, store datastore.Store, every time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := v.SealClearText(ctx, store)
+		switch {
+		case err == nil:
+			log.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
+			return
+		case !isDiskFull(err) && ctx.Err() == nil:
+			log.ErrorContext(ctx, "sealing the free text older versions stored in the clear failed; tried again", "sealed", n, "err", err)
+		}
+	}
 }
 
 // auditTailAtStart is how many of the newest audit events are verified at

@@ -8,6 +8,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -19,10 +20,17 @@ import (
 // Service reads the outbox and stores delivery cursors.
 type Service struct {
 	store datastore.Store
+
+	mu sync.Mutex
+	// from is, for each deliverer whose registration was tried and not
+	// yet done (a full database refuses it), the end of the outbox at
+	// its first try: a later try registers it there, so that it misses
+	// nothing written in between.
+	from map[string]uint64
 }
 
 // New returns a Service over s.
-func New(s datastore.Store) *Service { return &Service{store: s} }
+func New(s datastore.Store) *Service { return &Service{store: s, from: map[string]uint64{}} }
 
 // CursorName is the name under which a deliverer's cursor is stored: the
 // seq of the last notification its receiver acknowledged.
@@ -35,9 +43,12 @@ func registeredName(deliverer string) string { return "webhook/" + deliverer + "
 
 // Start returns the deliverer's cursor. A deliverer the store has never
 // seen is registered at the current end of the outbox, so that adding one
-// does not replay history; one seen before resumes from its cursor.
+// does not replay history; one seen before resumes from its cursor. A
+// registration that fails (on a full database) and is tried again, by
+// this Service, is made at the end of the outbox as it was at the first
+// try.
 func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
-	var cur, reg uint64
+	var cur, reg, head uint64
 	// A registered deliverer (every start but its first) only reads: a
 	// write transaction, even one that changes nothing, is refused on a
 	// full database, which must still start and answer reads.
@@ -46,7 +57,10 @@ func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
 		if cur, err = tx.Cursor(CursorName(deliverer)); err != nil {
 			return err
 		}
-		reg, err = tx.Cursor(registeredName(deliverer))
+		if reg, err = tx.Cursor(registeredName(deliverer)); err != nil || reg != 0 {
+			return err
+		}
+		head, err = tx.OutboxHead()
 		return err
 	})
 	if err != nil {
@@ -55,6 +69,13 @@ func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
 	if reg != 0 {
 		return cur, nil
 	}
+	s.mu.Lock()
+	from, tried := s.from[deliverer]
+	if !tried {
+		from = head
+		s.from[deliverer] = head
+	}
+	s.mu.Unlock()
 	// The body sets cur afresh and only reads and writes through tx, so it
 	// is safe to re-run (datastore.Store).
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
@@ -68,9 +89,7 @@ func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
 		}
 		if reg == 0 {
 			if cur == 0 {
-				if cur, err = tx.OutboxHead(); err != nil {
-					return err
-				}
+				cur = from
 				if err := tx.PutCursor(CursorName(deliverer), cur); err != nil {
 					return err
 				}
@@ -82,6 +101,9 @@ func (s *Service) Start(ctx context.Context, deliverer string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("start outbox deliverer %q: %w", deliverer, err)
 	}
+	s.mu.Lock()
+	delete(s.from, deliverer)
+	s.mu.Unlock()
 	return cur, nil
 }
 

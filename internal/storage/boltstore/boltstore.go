@@ -331,12 +331,28 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	// The schema is written under the full cap: a server must start on a
 	// full database, to answer reads.
-	if err := update(db, func(btx *bolt.Tx) error { return initSchema(btx, opts.Migrated) }); err != nil {
+	var from uint32 // the version of an older file, migrated here
+	if err := update(db, func(btx *bolt.Tx) error {
+		from = 0
+		if meta := btx.Bucket(bucketMeta); meta != nil {
+			if v, err := schemaVersion(boltBucket{meta}); err == nil && v < SchemaVersion {
+				from = v
+			}
+		}
+		return initSchema(btx, opts.Migrated)
+	}); err != nil {
 		db.Close()
 		if errors.Is(err, model.ErrDamaged) {
 			return nil, fileDamaged(opts.Logger, path, "opening it", err)
 		}
-		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
+		err = wrapFull(err)
+		if from != 0 && errors.Is(err, model.ErrFull) {
+			// A migration is one transaction: none of it was written.
+			return nil, fmt.Errorf("open %s: migrating it from schema version %d to %d needs more room than there is, and nothing of it was written "+
+				"(the file is still at version %d): free space on the disk, or raise the maximum size, and open it again: %w",
+				path, from, SchemaVersion, from, err)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// After the schema's transaction, in transactions of its own.
 	mergeRoot(db, opts.Logger, path)

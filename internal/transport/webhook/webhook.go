@@ -172,7 +172,7 @@ func (d *Deliverer) run(ctx context.Context, h policy.Webhook) {
 			return
 		}
 		wait := d.backoff(failures)
-		log.Error("webhook: cannot read the delivery cursor", "err", err, "retry_in", wait.String())
+		log.Error("webhook: cannot read, or register, its delivery cursor", "err", err, "retry_in", wait.String())
 		if !sleep(ctx, wait) {
 			return
 		}
