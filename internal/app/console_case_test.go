@@ -95,7 +95,7 @@ func TestConsoleCasePageShowsDeadlines(t *testing.T) {
 	table := page[strings.Index(page, `id="deadlines"`):]
 	table = table[:strings.Index(table, "</table>")]
 	for _, want := range []string{
-		"Tiếp nhận hồ sơ",  // the kind
+		"Tiếp nhận hồ sơ",     // the kind
 		"Giờ (tính liên tục)", // its clock, in words
 		ack.GetCalendarVersion(),
 		due, // in Vietnam time

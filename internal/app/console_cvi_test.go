@@ -95,7 +95,7 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 		"Từ Ba Đình đến Hoàn Kiếm",      // TRANSFER_PROPOSED
 		"Hoàn Kiếm nay phụ trách hồ sơ", // TRANSFER_ACCEPTED
 		"<td>Công an ca-ba-dinh</td>",   // POLICE_REFERRAL: the police unit by its name, no more
-		"Tiếp nhận hồ sơ, hạn ",      // DEADLINE_STARTED, DEADLINE_MET
+		"Tiếp nhận hồ sơ, hạn ",         // DEADLINE_STARTED, DEADLINE_MET
 	} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)
