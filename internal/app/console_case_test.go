@@ -95,7 +95,7 @@ func TestConsoleCasePageShowsDeadlines(t *testing.T) {
 	table := page[strings.Index(page, `id="deadlines"`):]
 	table = table[:strings.Index(table, "</table>")]
 	for _, want := range []string{
-		"Tiếp nhận (24 giờ)",  // the kind
+		"Tiếp nhận hồ sơ",     // the kind
 		"Giờ (tính liên tục)", // its clock, in words
 		ack.GetCalendarVersion(),
 		due, // in Vietnam time
@@ -113,6 +113,44 @@ func TestConsoleCasePageShowsDeadlines(t *testing.T) {
 	// The worker reads the timeline, newest first.
 	if !strings.Contains(page, `id="timeline"`) {
 		t.Error("the worker's case page has no timeline")
+	}
+}
+
+// TestConsoleAcknowledgeIsNotNamedForTwentyFourHours: the acknowledgement's
+// time is the policy's (acknowledge, or acknowledge_emergency, 2 hours by
+// default, for an emergency), so its name on the console states no hours:
+// the README's walk-through opens an emergency whose acknowledgement is due
+// in 2 hours, which the case page, the queues and the timeline called
+// "Tiếp nhận (24 giờ)".
+func TestConsoleAcknowledgeIsNotNamedForTwentyFourHours(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	r := validReport()
+	r.Caregivers[0].SuspectedAbuser = true // an emergency (Art. 31(1))
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := findDeadline(t, getCase(t, ts, "bd.worker", created.GetCase()), "ACKNOWLEDGE", "")
+	if got := ack.GetDueTime().AsTime().Sub(ack.GetStartTime().AsTime()); got != 2*time.Hour {
+		t.Fatalf("the emergency's ACKNOWLEDGE runs %v, want acknowledge_emergency's 2h", got)
+	}
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	paths := []string{"/cases/" + strings.TrimPrefix(created.GetCase(), "cases/"), "/queues"}
+	for _, lang := range []struct{ wrong, name string }{{"24 giờ", "Tiếp nhận hồ sơ"}, {"24 h", "Acknowledgement"}} {
+		if lang.wrong == "24 h" {
+			b.get("/lang/en?back=/")
+		}
+		for _, path := range paths {
+			_, page := b.get(path)
+			if strings.Contains(page, lang.wrong) {
+				t.Errorf("%s names a deadline of %s, but the case's acknowledgement is due in 2 hours:\n%s", path, lang.wrong, page)
+			}
+			if !strings.Contains(page, lang.name) {
+				t.Errorf("%s does not name the ACKNOWLEDGE deadline %q:\n%s", path, lang.name, page)
+			}
+		}
 	}
 }
 

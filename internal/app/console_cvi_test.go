@@ -95,15 +95,15 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 		"Từ Ba Đình đến Hoàn Kiếm",      // TRANSFER_PROPOSED
 		"Hoàn Kiếm nay phụ trách hồ sơ", // TRANSFER_ACCEPTED
 		"<td>Công an ca-ba-dinh</td>",   // POLICE_REFERRAL: the police unit by its name, no more
-		"Tiếp nhận (24 giờ), hạn ",      // DEADLINE_STARTED, DEADLINE_MET
+		"Tiếp nhận hồ sơ, hạn ",         // DEADLINE_STARTED, DEADLINE_MET
 	} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)
 		}
 	}
 	for _, want := range []string{
-		"Tiếp nhận (24 giờ), hạn " + due + ", đã báo cáo Hà Nội",   // ESCALATED
-		"Tiếp nhận (24 giờ), hạn " + due + ", đơn vị Ba Đình</td>", // DEADLINE_BREACHED, before the escalation
+		"Tiếp nhận hồ sơ, hạn " + due + ", đã báo cáo Hà Nội",   // ESCALATED
+		"Tiếp nhận hồ sơ, hạn " + due + ", đơn vị Ba Đình</td>", // DEADLINE_BREACHED, before the escalation
 	} {
 		if !strings.Contains(lateTl, want) {
 			t.Errorf("the overdue case's timeline lacks %q:\n%s", want, lateTl)
@@ -114,13 +114,13 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 	b.get("/lang/en?back=/")
 	_, page = b.get("/cases/" + number)
 	tl = timelineOf(t, page)
-	for _, want := range []string{"Forwarded to Ba Đình", "Emergency: No", "From Ba Đình to Hoàn Kiếm", "Acknowledge (24 h), due "} {
+	for _, want := range []string{"Forwarded to Ba Đình", "Emergency: No", "From Ba Đình to Hoàn Kiếm", "Acknowledgement, due "} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the English timeline lacks %q:\n%s", want, tl)
 		}
 	}
 	_, latePage = b.get("/" + late)
-	if want := "Acknowledge (24 h), due " + due + ", escalated to Hà Nội"; !strings.Contains(timelineOf(t, latePage), want) {
+	if want := "Acknowledgement, due " + due + ", escalated to Hà Nội"; !strings.Contains(timelineOf(t, latePage), want) {
 		t.Errorf("the English timeline lacks %q", want)
 	}
 }

@@ -125,7 +125,7 @@ func TestConsoleDashboardMatchesStatistics(t *testing.T) {
 	if !strings.Contains(page, "<title>11/2026, Hồ sơ mở: 3</title>") || !strings.Contains(page, "<title>10/2026, Hồ sơ mở: 0</title>") {
 		t.Error("the bars of cases opened have no titles saying their month and count")
 	}
-	if !strings.Contains(page, `class="bar bar-met"><title>Tiếp nhận (24 giờ), Đúng hạn: 1</title>`) {
+	if !strings.Contains(page, `class="bar bar-met"><title>Tiếp nhận hồ sơ, Đúng hạn: 1</title>`) {
 		t.Error("no bar of the acknowledgement done in time")
 	}
 	if n := strings.Count(page, `<table class="list chart-data">`); n != 2 {

@@ -224,7 +224,7 @@ func TestConsoleIntakeRetryMakesOneReport(t *testing.T) {
 	}
 	// The first deadline, in Vietnam time: the commune acknowledges
 	// within 24 hours.
-	if !strings.Contains(page, "Tiếp nhận (24 giờ)") || !strings.Contains(page, "/11/2026") {
+	if !strings.Contains(page, "Tiếp nhận hồ sơ") || !strings.Contains(page, "/11/2026") {
 		t.Error("the confirmation does not show the case's first deadline")
 	}
 }

@@ -32,7 +32,7 @@ func TestConsoleCaseWorkerPausesAndResumesAClock(t *testing.T) {
 	if choices == nil {
 		t.Fatalf("the pause form asks for the deadline by a number the page does not show:\n%s", form)
 	}
-	if got := choices[id]; !strings.Contains(got, "Tiếp nhận (24 giờ)") {
+	if got := choices[id]; !strings.Contains(got, "Tiếp nhận hồ sơ") {
 		t.Fatalf("the pause form's choice for the acknowledgement deadline (id %s) reads %q; choices %v", id, got, choices)
 	}
 	vals := formValues(t, form)
@@ -47,7 +47,7 @@ func TestConsoleCaseWorkerPausesAndResumesAClock(t *testing.T) {
 
 	_, page = b.get("/cases/" + number)
 	form = stepForm(page, number, "ResumeDeadline")
-	if got := choicesOf(form, "ResumeDeadline", "deadline_id")[id]; !strings.Contains(got, "Tiếp nhận (24 giờ)") {
+	if got := choicesOf(form, "ResumeDeadline", "deadline_id")[id]; !strings.Contains(got, "Tiếp nhận hồ sơ") {
 		t.Fatalf("the resume form does not offer the paused deadline (id %s): %q", id, got)
 	}
 	vals = formValues(t, form)

@@ -133,6 +133,8 @@ func (v *validator) check(ctx context.Context, msg any) error {
 		description := viol.Proto.GetMessage()
 		if d := unsetEnum(m.ProtoReflect().Descriptor(), viol); d != "" {
 			description = d
+		} else if d := emptyString(viol); d != "" {
+			description = d
 		}
 		violations = append(violations, fieldViolation(field, description, viol.Proto.GetRuleId()))
 	}
@@ -183,6 +185,24 @@ func unsetEnum(md protoreflect.MessageDescriptor, viol *protovalidate.Violation)
 		size += len(name) + 2
 	}
 	return "a value is required: one of " + strings.Join(names, ", ")
+}
+
+// emptyString describes a string left empty where the schema asks for at
+// least some characters (min_len) as a value that is required, rather than
+// in protovalidate's words ("must be at least 1 characters"), which do not
+// tell the caller that the field was left out; the rule keeps its id. It
+// is "" for any other violation, a string sent too short among them.
+func emptyString(viol *protovalidate.Violation) string {
+	if viol.Proto.GetRuleId() != "string.min_len" || !viol.FieldValue.IsValid() {
+		return ""
+	}
+	if s, ok := viol.FieldValue.Interface().(string); !ok || s != "" {
+		return ""
+	}
+	if n, ok := viol.RuleValue.Interface().(uint64); viol.RuleValue.IsValid() && ok && n > 1 {
+		return fmt.Sprintf("a value is required, of at least %d characters", n)
+	}
+	return "a value is required"
 }
 
 // checkListLimits holds every list of m, and of the messages in it, to its

@@ -394,3 +394,35 @@ func TestMissingRequiredFieldsAreNamedTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyRequiredStringSaysAValueIsRequired: a REQUIRED string left out
+// is refused by its min_len rule, whose id the answer keeps
+// (string.min_len, as the README's example of an etag left out shows),
+// but not in protovalidate's words, "must be at least 1 characters",
+// which is not English and does not tell the caller that the field was
+// left out. A string sent too short keeps protovalidate's description.
+func TestEmptyRequiredStringSaysAValueIsRequired(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, viols := violationsOf(t, v.check(context.Background(), &pb.AcknowledgePoliceReferralRequest{Name: "cases/HN-2026-00001"}))
+	var got []string
+	for _, viol := range viols {
+		got = append(got, viol.GetField()+": "+viol.GetDescription()+" ["+viol.GetReason()+"]")
+	}
+	want := []string{"etag: a value is required [string.min_len]", "reference_number: a value is required [string.min_len]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("a police acknowledgement with its etag and reference number left out: %q, want %q", got, want)
+	}
+	// A longer minimum says it, left out or too short.
+	_, viols = violationsOf(t, v.check(context.Background(), &pb.DiscloseReporterRequest{Name: "reports/01a24a39-4195-78f5-b4b7-07e50c6f77a1"}))
+	if len(viols) != 1 || viols[0].GetField() != "reason" || viols[0].GetReason() != "string.min_len" ||
+		viols[0].GetDescription() != "a value is required, of at least 10 characters" {
+		t.Errorf("a disclosure without its reason: %v, want reason: a value is required, of at least 10 characters [string.min_len]", viols)
+	}
+	_, viols = violationsOf(t, v.check(context.Background(), &pb.DiscloseReporterRequest{Name: "reports/01a24a39-4195-78f5-b4b7-07e50c6f77a1", Reason: "short"}))
+	if len(viols) != 1 || viols[0].GetField() != "reason" || viols[0].GetDescription() != "must be at least 10 characters" {
+		t.Errorf("a disclosure with a short reason: %v, want reason: must be at least 10 characters [string.min_len]", viols)
+	}
+}

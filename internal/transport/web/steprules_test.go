@@ -18,8 +18,9 @@ import (
 // A step form is checked by the API, which names each broken field's rule
 // by its id ("string.min_len"). The case page says the rule in the page's
 // language from "rule.ID"; a rule without a text shows in the API's English
-// ("must be at least 1 characters") on a Vietnamese page. Every rule a step
-// request's fields or messages carry has a text in every catalog.
+// ("a value is required", "must be at least 10 characters") on a
+// Vietnamese page. Every rule a step request's fields or messages carry
+// has a text in every catalog.
 func TestStepFormRulesAreInTheCatalogs(t *testing.T) {
 	cats, err := loadCatalogs(files)
 	if err != nil {
