@@ -200,6 +200,13 @@ func TestActionMonthReportByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range all {
+		// No cell is a formula: a report's figures are the counts.
+		for j := range r {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
+			if formula, err := f.GetCellFormula(reportfile.Sheet, cell); err != nil || formula != "" {
+				t.Errorf("%s holds the formula %q (%v)", cell, formula, err)
+			}
+		}
 		if len(r) == 2 && (r[0] == "Từ ngày" || r[0] == "Hạn gửi kết quả") {
 			raw, err := f.GetCellValue(reportfile.Sheet, "B"+strconv.Itoa(i+1), excelize.Options{RawCellValue: true})
 			if err != nil {
