@@ -460,3 +460,31 @@ func TestRefusedLinkOfAnotherCasesReportIsOnThatCasesTrail(t *testing.T) {
 		t.Errorf("%s's trail lacks bd.worker's refused link of its report %s:%s", theirs, report, describeEvents(trail))
 	}
 }
+
+// A watch of one case opened before that case is merged into another
+// goes on with the survivor, as a watch opened after the merge does: the
+// worker who followed the number is told of the merge (MERGED, on the
+// survivor) and of what happens to the child's case from then on. The
+// watch kept the cases it followed from when it opened, so it went
+// silent at the merge, while the clocks it watched ran on the survivor.
+func TestWatchOpenAtAMergeFollowsTheSurvivor(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	survivor := openCase(t, ts, testNow.Add(-2*time.Hour), "00004")
+	old := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	stream, err := watchAs(t, ts, "bd.worker", &pb.WatchEventsRequest{Case: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server sends the stream's header once the watch is live, from
+	// the notification then newest: the merge comes after it.
+	if _, err := stream.Header(); err != nil {
+		t.Fatal(err)
+	}
+	mergeAsChair(t, ts, survivor, old)
+	n, err := stream.Recv()
+	if err != nil || n.GetCase() != survivor || n.GetKind() != "MERGED" {
+		t.Fatalf("a watch of %s open at its merge into %s got %v, %v; want the survivor's MERGED", old, survivor, n, err)
+	}
+}

@@ -120,6 +120,16 @@ func TestExportCases(t *testing.T) {
 	if len(rows) != 1+len(mine) || rows[0][0] != "case_number" || !slices.Contains([]string{rows[1][0], rows[2][0]}, number(mine[0])) {
 		t.Errorf("XLSX rows: %q", rows)
 	}
+	// No personal data in the workbook either, nor another commune's case.
+	for _, row := range rows {
+		for _, cell := range row {
+			for _, leak := range []string{number(other), "Nguyễn", "Trần", "0912", "Hàng xóm", "bầm tím"} {
+				if strings.Contains(cell, leak) {
+					t.Errorf("the XLSX holds %q in %q", leak, cell)
+				}
+			}
+		}
+	}
 	// receive_time is a date cell, not text.
 	if typ, err := book.GetCellType(book.GetSheetName(0), "F2"); err != nil || typ == excelize.CellTypeSharedString || typ == excelize.CellTypeInlineString {
 		t.Errorf("receive_time cell type %v (%v), want a number (a date)", typ, err)

@@ -615,3 +615,68 @@ func TestIntakeCandidatesAreOnTheirCasesTrails(t *testing.T) {
 		}
 	}
 }
+
+// SearchCases takes any of its fields (issue 12), and a search by one
+// that cannot reach a candidate's 5 alone finds the cases that match all
+// the search gives: the caregiver's name (3), the birth date (3, with its
+// year 4), the commune, or the caregiver's name in the commune. Such a
+// search answered nothing, whatever was stored, and an operator told "no
+// candidates" opened the duplicate the search is there to prevent. A
+// report's candidates at intake, offered unasked, still need 5: a report
+// that gives only the same caregiver's name lists none.
+func TestSearchByOneWeakFieldFindsTheCasesThatMatchIt(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "operator.swc", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre")
+	first, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: firstCall()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := firstCall()
+	other.Children[0].FullName = "Phạm Minh Khôi"
+	other.Children[0].Age = &pb.Child_BirthDate{BirthDate: "2015-02-03"}
+	other.Caregivers = []*pb.Caregiver{{FullName: "Đỗ Văn Tâm", Relation: "bố", Phone: "0903 222 333"}}
+	other.IncidentCommuneCode = "00091"
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: other}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		q       *pb.SearchCasesRequest
+		matched string
+	}{
+		{&pb.SearchCasesRequest{CaregiverName: "le thi thu"}, "caregiver_name"},
+		{&pb.SearchCasesRequest{CaregiverName: "Lê Thị Thu", CommuneCode: "00004"}, "caregiver_name"},
+		{&pb.SearchCasesRequest{BirthDate: "2017-05-19"}, "birth_date"},
+		{&pb.SearchCasesRequest{CommuneCode: "00004"}, "commune"},
+	} {
+		resp, err := ts.cases().SearchCases(context.Background(), tt.q)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.q, err)
+		}
+		got := resp.GetCandidates()
+		if len(got) != 1 || got[0].GetCase().GetName() != first.GetCase() || !slices.Contains(got[0].GetMatchedFields(), tt.matched) {
+			t.Errorf("a search by %v finds %v, want %s by %s alone", tt.q, got, first.GetCase(), tt.matched)
+		}
+		// Scoped like every read: nothing for another organisation.
+		if resp, err := ts.cases().SearchCases(ts.as(t, "operator.swc"), tt.q); err != nil || len(resp.GetCandidates()) != 0 {
+			t.Errorf("an operator of another organisation searching by %v: %v, %v", tt.q, resp.GetCandidates(), err)
+		}
+	}
+	// What matches no case finds none; a caregiver's name one syllable
+	// off, or another day, is not the one asked for.
+	for _, q := range []*pb.SearchCasesRequest{{CaregiverName: "Lê Thị Hoa"}, {BirthDate: "2017-05-20"}, {CaregiverName: "Lê Thu"}} {
+		if resp, err := ts.cases().SearchCases(context.Background(), q); err != nil || len(resp.GetCandidates()) != 0 {
+			t.Errorf("a search by %v: %v, %v; want no candidate", q, resp.GetCandidates(), err)
+		}
+	}
+
+	// At intake, the same caregiver alone makes no candidate.
+	same := anonymousCallAbout("Trần Thị Bích", 4)
+	same.Caregivers = []*pb.Caregiver{{FullName: "Lê Thị Thu", Relation: "mẹ"}}
+	created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: same})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(created.GetCandidates()) != 0 {
+		t.Errorf("a report giving only the same caregiver's name lists candidates %v", candidateCases(created.GetCandidates()))
+	}
+}

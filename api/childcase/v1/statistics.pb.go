@@ -614,7 +614,7 @@ type DeadlineStatistics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The kind, e.g. "ACKNOWLEDGE", "D3_EMERGENCY".
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	// Done in time, and done late, in the period.
+	// Done in time in the period.
 	Met int32 `protobuf:"varint,2,opt,name=met,proto3" json:"met,omitempty"`
 	// Done late in the period.
 	Missed int32 `protobuf:"varint,3,opt,name=missed,proto3" json:"missed,omitempty"`

@@ -149,6 +149,14 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 			full = len(ns) == watchPage
 			for _, n := range ns {
 				after = n.Seq
+				if watched != nil && !slices.Contains(watched, n.Case) && n.Kind == "MERGED" {
+					// The case watched may have just been merged: from
+					// here on the watch follows the survivor, as one
+					// opened now would.
+					if watched, err = followMerges(tx, watched); err != nil {
+						return err
+					}
+				}
 				if watched != nil && !slices.Contains(watched, n.Case) {
 					continue
 				}
@@ -220,10 +228,7 @@ func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, na
 		if e.access.View(p, method, c) == access.ViewNone {
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
-		path = make([]string, len(numbers))
-		for i, n := range numbers {
-			path[i] = access.CaseResource(n)
-		}
+		path = caseResources(numbers)
 		return nil
 	})
 	if errors.Is(err, model.ErrNotFound) {
@@ -232,6 +237,30 @@ func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, na
 		}
 	}
 	return res, path, err
+}
+
+// followMerges returns the cases a watch of watched[0] follows now: its
+// merge path (intake.MergePath), which grows when the case it ends with
+// is merged into another.
+func followMerges(tx datastore.ReadTx, watched []string) ([]string, error) {
+	number, err := intake.ParseCaseName(watched[0])
+	if err != nil {
+		return nil, err
+	}
+	_, numbers, err := intake.MergePath(tx, number)
+	if err != nil {
+		return nil, err
+	}
+	return caseResources(numbers), nil
+}
+
+// caseResources names the cases of numbers as resources ("cases/...").
+func caseResources(numbers []string) []string {
+	names := make([]string, len(numbers))
+	for i, n := range numbers {
+		names[i] = access.CaseResource(n)
+	}
+	return names
 }
 
 // notificationEvents are the audit events of notifications sent to p:

@@ -318,6 +318,38 @@ type Query struct {
 	// would confirm a guess at the reporter's sealed identity. The search
 	// sets it from the caller.
 	Reporters bool `json:"-"`
+	// need is the least score a candidate needs, MinScore when 0: a
+	// search whose fields cannot reach MinScore needs all they can reach
+	// (Search sets it), so that a search by a caregiver's name, a birth
+	// date or a commune alone finds the cases that match it.
+	need float64
+}
+
+// least is the least score a candidate of q needs.
+func (q Query) least() float64 {
+	if q.need > 0 {
+		return q.need
+	}
+	return MinScore
+}
+
+// reach is the most a case can score on the probes of a query: the best
+// weight of each field they look up, summed.
+func reach(probes []probe) float64 {
+	var best [len(scoreFields)]float64
+	for _, p := range probes {
+		i := fieldIndex(p.field)
+		best[i] = max(best[i], p.weight)
+		if p.also != "" {
+			j := fieldIndex(p.also)
+			best[j] = max(best[j], p.alsoWeight)
+		}
+	}
+	var sum float64
+	for _, w := range best {
+		sum += w
+	}
+	return sum
 }
 
 // Empty reports whether q looks for nothing.

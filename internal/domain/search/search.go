@@ -217,7 +217,7 @@ type lookup struct {
 	token []byte
 }
 
-// rank returns the cases q matches with at least MinScore, best first
+// rank returns the cases q matches with at least q.least(), best first
 // (newest first among equals), looking each token up under the index key
 // of every master in the keyring: during a rotation a case is indexed
 // under the old key until Rebuild reaches it, and is found all the same.
@@ -329,7 +329,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	}
 	var liftable []uint64
 	for i := range hits {
-		if hits[i].sum(); hits[i].total+most >= MinScore {
+		if hits[i].sum(); hits[i].total+most >= q.least() {
 			liftable = append(liftable, hits[i].id)
 		}
 	}
@@ -360,7 +360,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	}
 	out := hits[:0]
 	for _, h := range hits {
-		if h.sum(); h.total >= MinScore {
+		if h.sum(); h.total >= q.least() {
 			out = append(out, h)
 		}
 	}
@@ -612,6 +612,11 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 		}
 		q.Commune, q.CommuneCode = u.Key, ""
 	}
+	// A search asked for by a caregiver's name, a birth date, a commune
+	// or a year, which cannot reach MinScore, finds the cases that match
+	// all it gives rather than none. A report's candidates at intake
+	// (CandidatesOf) keep MinScore: they are offered unasked.
+	q.need = min(MinScore, reach(q.probes(s.units)))
 	var out []Candidate
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
