@@ -193,15 +193,25 @@ func NewStreamLimiter(perUser int) *StreamLimiter {
 	return &StreamLimiter{perUser: perUser, open: map[string]int{}, public: map[string]int{}}
 }
 
-func (l *StreamLimiter) acquirePublic(addr string) bool {
+// acquirePublic counts a public stream from addr, or returns the
+// refusal naming the cap it would pass: the address's, or the server's
+// total, which a client holding none of its own may meet.
+func (l *StreamLimiter) acquirePublic(addr string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.public[addr] >= PublicStreamsPerAddress || l.publicTotal >= PublicStreamsTotal {
-		return false
+	switch {
+	case l.public[addr] >= PublicStreamsPerAddress:
+		return withInfo(codes.ResourceExhausted,
+			fmt.Sprintf("too many open streams without a token: each client address may hold %d at once; close one and retry", PublicStreamsPerAddress),
+			ReasonTooManyStreams, map[string]string{"limit": strconv.Itoa(PublicStreamsPerAddress)})
+	case l.publicTotal >= PublicStreamsTotal:
+		return withInfo(codes.ResourceExhausted,
+			fmt.Sprintf("too many open streams without a token: the server holds %d at once from all clients; retry later", PublicStreamsTotal),
+			ReasonTooManyStreams, map[string]string{"limit": strconv.Itoa(PublicStreamsTotal)})
 	}
 	l.public[addr]++
 	l.publicTotal++
-	return true
+	return nil
 }
 
 func (l *StreamLimiter) releasePublic(addr string) {
@@ -264,10 +274,8 @@ func (l *StreamLimiter) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServ
 	user := principalFrom(ss.Context()).UserID
 	if user == "" {
 		addr := publicStreamKey(ss.Context())
-		if !l.acquirePublic(addr) {
-			return withInfo(codes.ResourceExhausted,
-				fmt.Sprintf("too many open streams without a token: each client address may hold %d at once; close one and retry", PublicStreamsPerAddress),
-				ReasonTooManyStreams, map[string]string{"limit": strconv.Itoa(PublicStreamsPerAddress)})
+		if err := l.acquirePublic(addr); err != nil {
+			return err
 		}
 		defer l.releasePublic(addr)
 		return next(srv, ss)

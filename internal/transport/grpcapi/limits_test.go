@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/childcase/childcase/internal/domain/model"
@@ -123,5 +126,45 @@ func TestUnaryDeadline(t *testing.T) {
 	// Zero: none of the server's own.
 	if _, err := unaryDeadline(0)(context.Background(), nil, nil, handler); err == nil {
 		t.Error("a deadline with UnaryTimeout 0")
+	}
+}
+
+// The public streams (no token) are capped per client address, an IPv6
+// one by its /64, and in all. A refusal for the server's total names that
+// cap, not the address's: a client holding none of its own must not be
+// told that its address holds too many.
+func TestPublicStreamLimiter(t *testing.T) {
+	l := NewStreamLimiter(2)
+	from := func(addr string) context.Context {
+		return peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(addr), Port: 40000}})
+	}
+	open := func(addr string) error {
+		return l.stream(nil, &fakeStream{ctx: from(addr)}, nil, func(any, grpc.ServerStream) error { return nil })
+	}
+	// Two addresses of one /64 share its cap; another /64 has its own.
+	for i := range PublicStreamsPerAddress {
+		if err := l.acquirePublic(publicStreamKey(from(fmt.Sprintf("2001:db8:0:1::%x", i+1)))); err != nil {
+			t.Fatalf("public stream %d of the /64: %v", i+1, err)
+		}
+	}
+	err := open("2001:db8:0:1:ffff::1")
+	if st, _ := status.FromError(err); st.Code() != codes.ResourceExhausted || reasonOf(st) != ReasonTooManyStreams ||
+		!strings.Contains(st.Message(), "each client address") {
+		t.Errorf("a stream from the full /64: %v", err)
+	}
+	if err := open("2001:db8:0:2::1"); err != nil {
+		t.Errorf("a stream from another /64: %v", err)
+	}
+	// The server's total, reached from other addresses.
+	for i := PublicStreamsPerAddress; i < PublicStreamsTotal; i++ {
+		if err := l.acquirePublic(fmt.Sprintf("client-%d", i)); err != nil {
+			t.Fatalf("public stream %d of %d: %v", i+1, PublicStreamsTotal, err)
+		}
+	}
+	err = open("198.51.100.7")
+	st, _ := status.FromError(err)
+	if st.Code() != codes.ResourceExhausted || reasonOf(st) != ReasonTooManyStreams ||
+		strings.Contains(st.Message(), "each client address") || !strings.Contains(st.Message(), strconv.Itoa(PublicStreamsTotal)) {
+		t.Errorf("a first stream from a new address over the server's total: %v; want the total of %d named", err, PublicStreamsTotal)
 	}
 }
