@@ -2,11 +2,9 @@ package grpcapi
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"strings"
-	"syscall"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -181,7 +179,7 @@ func (s *adminServer) RotateMasterKey(ctx context.Context, req *pb.RotateMasterK
 		return nil, withInfo(codes.Unimplemented, "key rotation is not configured", ReasonUnavailable, nil)
 	}
 	id, n, err := s.keys.RotateMasterKey(ctx, principalFrom(ctx), retryOf(req))
-	if errors.Is(err, model.ErrFull) || errors.Is(err, syscall.ENOSPC) {
+	if noRoom(err) {
 		// Unlike other writes, a rotation may have gone part way (its
 		// next key file, some data keys re-wrapped) before the room ran
 		// out: "nothing was written" would be wrong. Reads go on under both
@@ -233,7 +231,7 @@ func (s *adminServer) BackupDatabase(_ *pb.BackupDatabaseRequest, stream grpc.Se
 
 func (s *adminServer) sendBackup(ctx context.Context, stream grpc.ServerStreamingServer[httpbody.HttpBody]) (int64, error) {
 	snap, size, err := s.backup.Snapshot(ctx)
-	if errors.Is(err, model.ErrFull) || errors.Is(err, syscall.ENOSPC) {
+	if noRoom(err) {
 		// The copy is written before a byte is sent, beside the database
 		// (or, on etcd, in the temporary folder); it is what failed, and
 		// the database's own writes may well go on. Saying "the database

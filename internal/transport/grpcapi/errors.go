@@ -85,7 +85,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	case errors.Is(err, model.ErrConflict):
 		return withInfo(codes.Aborted, "the resource changed since it was read; read it again and retry with the new etag", ReasonEtagMismatch, nil)
-	case errors.Is(err, model.ErrFull), errors.Is(err, syscall.ENOSPC):
+	case noRoom(err):
 		// The operator must act (free disk space, raise --max-db-size); the
 		// client can only retry later. Reads that need no write go on.
 		log.ErrorContext(ctx, "database full: a write was refused", "err", err)
@@ -137,12 +137,13 @@ func withInfo(code codes.Code, msg, reason string, metadata map[string]string) e
 	return st.Err()
 }
 
-// invalidArgument returns INVALID_ARGUMENT naming each field and rule in the
-// message (for people and curl) and in BadRequest details (for programs),
-// and the first violation's field and rule in the ErrorInfo's metadata
-// (field, rule), for a client that reads only the ErrorInfo, as it does of
-// every other error. The message stops at maxViolationMessage bytes; the
-// details hold them all.
+// noRoom tells a write refused for want of room: the store's (its
+// reserve, its maximum size, the disk under it) or the system's, for a
+// file the server writes beside it (a key file, a backup's copy).
+func noRoom(err error) bool {
+	return errors.Is(err, model.ErrFull) || errors.Is(err, syscall.ENOSPC)
+}
+
 // fieldErrors returns the field errors in err: every one of an
 // errors.Join of checks that each name a field, so that a request is told
 // all its bad fields at once, or the first found down a chain of wraps.
@@ -161,6 +162,12 @@ func fieldErrors(err error) []*model.FieldError {
 	return nil
 }
 
+// invalidArgument returns INVALID_ARGUMENT naming each field and rule in the
+// message (for people and curl) and in BadRequest details (for programs),
+// and the first violation's field and rule in the ErrorInfo's metadata
+// (field, rule), for a client that reads only the ErrorInfo, as it does of
+// every other error. The message stops at maxViolationMessage bytes; the
+// details hold them all.
 func invalidArgument(violations []*errdetails.BadRequest_FieldViolation) error {
 	var msg strings.Builder
 	msg.WriteString("invalid request:")
