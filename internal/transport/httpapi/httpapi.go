@@ -453,9 +453,10 @@ const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
 var (
 	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
 	bodyFieldRefusal = regexp.MustCompile(`(?:unknown|duplicate) field "([A-Za-z0-9_]+)"`)
-	// A refusal that names no field gets the one whose value holds the
-	// place it names (bodyFieldAt), before protojson's own words (which
-	// it spaces with a no-break space as often as with a space).
+	// The decoder puts the path of the place a refusal names (bodyPath)
+	// before protojson's own words (which it spaces with a no-break space
+	// as often as with a space); the two above name a leaf only, for a
+	// refusal that names no place.
 	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_.\[\]]+): (proto:.*)$`)
 )
 
