@@ -164,24 +164,37 @@ func TestRESTQueryParameterRefusalsInTheProductsWords(t *testing.T) {
 func restViolations(t *testing.T, body []byte) (code int, named []string) {
 	t.Helper()
 	var answer struct {
-		Code    int `json:"code"`
-		Details []struct {
-			FieldViolations []struct {
-				Field, Reason string
-			} `json:"field_violations"`
-		} `json:"details"`
+		Code int `json:"code"`
 	}
 	if err := json.Unmarshal(body, &answer); err != nil {
 		t.Fatalf("%s: %v", body, err)
 	}
-	for _, d := range answer.Details {
-		for _, v := range d.FieldViolations {
-			if v.Reason != "" {
-				named = append(named, v.Field)
-			}
+	for _, v := range restFieldViolations(body) {
+		if v.Reason != "" {
+			named = append(named, v.Field)
 		}
 	}
 	return answer.Code, named
+}
+
+// restFieldViolation is a field violation of a REST error answer: the
+// field, and the rule that refused it.
+type restFieldViolation struct{ Field, Reason string }
+
+// restFieldViolations returns the field violations of a REST error
+// answer's BadRequest details; none when the answer is no JSON.
+func restFieldViolations(body []byte) []restFieldViolation {
+	var answer struct {
+		Details []struct {
+			FieldViolations []restFieldViolation `json:"field_violations"`
+		} `json:"details"`
+	}
+	_ = json.Unmarshal(body, &answer)
+	var out []restFieldViolation
+	for _, d := range answer.Details {
+		out = append(out, d.FieldViolations...)
+	}
+	return out
 }
 
 // A resource name's parts are path segments of their own, so a slash

@@ -117,20 +117,9 @@ func TestRESTBadInput(t *testing.T) {
 			// A 400 names the field (or "body") and the rule, as every
 			// refusal of bad input does; a 413 names the limit instead.
 			if code == http.StatusBadRequest {
-				var details struct {
-					Details []struct {
-						Violations []struct {
-							Field  string `json:"field"`
-							Reason string `json:"reason"`
-						} `json:"field_violations"`
-					} `json:"details"`
-				}
-				_ = json.Unmarshal(raw, &details)
 				named := false
-				for _, d := range details.Details {
-					for _, v := range d.Violations {
-						named = named || v.Field != "" && v.Reason != "" && strings.Contains(answer.Message, v.Field)
-					}
+				for _, v := range restFieldViolations(raw) {
+					named = named || v.Field != "" && v.Reason != "" && strings.Contains(answer.Message, v.Field)
 				}
 				if !named {
 					t.Errorf("400 without a BadRequest naming a field and its rule in the message: %.300s", raw)
@@ -255,22 +244,12 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, raw := restRaw(t, ts, "POST", "/v1/reports", tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
-			var answer struct {
-				Code    int `json:"code"`
-				Details []struct {
-					FieldViolations []struct{ Field, Reason string } `json:"field_violations"`
-				} `json:"details"`
-			}
-			if err := json.Unmarshal(raw, &answer); err != nil {
-				t.Fatalf("%d %s: %v", code, raw, err)
-			}
+			grpcCode, _ := restViolations(t, raw)
 			var got []string
-			for _, d := range answer.Details {
-				for _, v := range d.FieldViolations {
-					got = append(got, v.Field+" ["+v.Reason+"]")
-				}
+			for _, v := range restFieldViolations(raw) {
+				got = append(got, v.Field+" ["+v.Reason+"]")
 			}
-			if want := []string{tc.field + " [body.parse]"}; code != http.StatusBadRequest || answer.Code != int(codes.InvalidArgument) || !slices.Equal(got, want) {
+			if want := []string{tc.field + " [body.parse]"}; code != http.StatusBadRequest || grpcCode != int(codes.InvalidArgument) || !slices.Equal(got, want) {
 				t.Errorf("%d %s: violations %v, want 400 INVALID_ARGUMENT naming %v", code, raw, got, want)
 			}
 		})

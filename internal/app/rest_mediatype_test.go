@@ -3,8 +3,8 @@ package app_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,21 +39,7 @@ func TestRESTBodyIsReadStrictlyWhateverItsContentType(t *testing.T) {
 				"Content-Type":  ct,
 				"Authorization": "Bearer " + ts.tokens.get(operatorID),
 			})
-			var answer struct {
-				Details []struct {
-					Violations []struct {
-						Field  string `json:"field"`
-						Reason string `json:"reason"`
-					} `json:"field_violations"`
-				} `json:"details"`
-			}
-			_ = json.Unmarshal(raw, &answer)
-			named := false
-			for _, d := range answer.Details {
-				for _, v := range d.Violations {
-					named = named || v.Field == "body" && v.Reason == "body.parse"
-				}
-			}
+			named := slices.Contains(restFieldViolations(raw), restFieldViolation{Field: "body", Reason: "body.parse"})
 			if code != http.StatusBadRequest || !named {
 				t.Errorf("a report with }} after it, as %s: %d %.300s; want 400 naming body with body.parse", ct, code, raw)
 			}
