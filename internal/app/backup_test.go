@@ -351,13 +351,7 @@ func TestBackupWithoutRoomForItsCopy(t *testing.T) {
 		}
 	}
 	// Room for writes, not for a copy of the database.
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeBallast(filepath.Join(dir, "ballast"), int64(fs.Bavail)*int64(fs.Bsize)-512<<10); err != nil {
-		t.Fatal(err)
-	}
+	fillDiskLeaving(t, dir, 512<<10)
 
 	_, err := backupOverGRPC(ts.as(t, "admin"), ts)
 	st := wantCode(t, err, codes.ResourceExhausted)

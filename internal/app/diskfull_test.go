@@ -138,15 +138,7 @@ func testDiskFull(t *testing.T) {
 	}
 
 	// Fill the disk, leaving a little room for the database to grow into.
-	ballast := filepath.Join(dir, "ballast")
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	free := int64(fs.Bavail) * int64(fs.Bsize)
-	if err := writeBallast(ballast, free-128<<10); err != nil {
-		t.Fatal(err)
-	}
+	ballast := fillDiskLeaving(t, dir, 128<<10)
 
 	created, refused := fillUntilFull(t, ts)
 	// A restart on the full disk: the service starts and answers reads.
@@ -350,6 +342,28 @@ func leaveSearchPending(tx datastore.Tx, number string) error {
 	return tx.MarkSearchPending(c.ID)
 }
 
+// fillDisk takes every free byte of the file system at dir with a ballast
+// file, and returns its path.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	return fillDiskLeaving(t, dir, 0)
+}
+
+// fillDiskLeaving takes the free bytes of the file system at dir, but for
+// room, with a ballast file, and returns its path.
+func fillDiskLeaving(t *testing.T, dir string, room int64) string {
+	t.Helper()
+	ballast := filepath.Join(dir, "ballast")
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeBallast(ballast, int64(fs.Bavail)*int64(fs.Bsize)-room); err != nil {
+		t.Fatal(err)
+	}
+	return ballast
+}
+
 // writeBallast writes a file of n bytes (really written, not sparse).
 func writeBallast(path string, n int64) error {
 	f, err := os.Create(path)
@@ -513,14 +527,7 @@ func TestSearchIndexCatchesUpOnceSpaceIsFreed(t *testing.T) {
 	if err := os.Truncate(dbPath+".reserve", 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	ballast := filepath.Join(dir, "ballast")
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeBallast(ballast, int64(fs.Bavail)*int64(fs.Bsize)); err != nil {
-		t.Fatal(err)
-	}
+	ballast := fillDisk(t, dir)
 	ts = launch(t, cfg, opts)
 	defer ts.stop()
 	search := func() int {

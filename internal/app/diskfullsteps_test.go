@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,14 +46,7 @@ func TestDiskFullRefusesEveryKindOfWrite(t *testing.T) {
 		calls = append(calls, call.GetName())
 	}
 
-	ballast := filepath.Join(dir, "ballast")
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeBallast(ballast, int64(fs.Bavail)*int64(fs.Bsize)-128<<10); err != nil {
-		t.Fatal(err)
-	}
+	ballast := fillDiskLeaving(t, dir, 128<<10)
 	fillUntilFull(t, ts)
 
 	// untilRefused sends try(0), try(1), ... until one is refused, checks

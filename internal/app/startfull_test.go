@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,21 +49,6 @@ func copyGolden(t *testing.T, version int, db string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// fillDisk takes every free byte of the file system at dir with a ballast
-// file, and returns its path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	ballast := filepath.Join(dir, "ballast")
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeBallast(ballast, int64(fs.Bavail)*int64(fs.Bsize)); err != nil {
-		t.Fatal(err)
-	}
-	return ballast
 }
 
 // drawOnReserve leaves the reserve file of the database at db half
