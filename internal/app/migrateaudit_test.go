@@ -30,15 +30,7 @@ func TestMigrationIsAudited(t *testing.T) {
 	for version := 2; version < int(boltstore.SchemaVersion); version++ {
 		t.Run(fmt.Sprintf("schema%d", version), func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "childcase.db")
-			for src, dst := range map[string]string{"bolt": db, "masterkey": db + ".key"} {
-				raw, err := os.ReadFile(filepath.Join("..", "storage", "boltstore", "testdata", fmt.Sprintf("schema%d.%s.golden", version, src)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(dst, raw, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			copyGolden(t, version, db)
 			// The odd schemas are migrated by the start, the even ones by
 			// an offline command; then both open the file once more and
 			// find nothing to migrate.
