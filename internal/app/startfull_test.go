@@ -103,20 +103,25 @@ func TestStartOnAFullDiskLeavesTheSealOfClearTextForLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := identity.New(s, reg, clock.NewFake(testNow), slog.New(slog.DiscardHandler)).
-		CreateToken(ctx, access.System("test"), "hotline.operator", 24*time.Hour, idempotency.Request{})
-	if err != nil {
-		t.Fatal(err)
+	ids := identity.New(s, reg, clock.NewFake(testNow), slog.New(slog.DiscardHandler))
+	tokens := map[string]string{} // by the name the test calls them
+	for as, user := range map[string]string{operatorID: "hotline.operator", "badinh.worker": "badinh.worker"} {
+		tok, err := ids.CreateToken(ctx, access.System("test"), user, 24*time.Hour, idempotency.Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[as] = tok.Secret
 	}
-	book, _ := json.Marshal(map[string]string{operatorID: tok.Secret})
+	book, _ := json.Marshal(tokens)
 	if err := os.WriteFile(db+".tokens.json", book, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if pending, clear := clearText(t, db); !pending || clear == 0 {
-		t.Fatalf("the migrated golden file: clear text pending %v, %d cases in the clear; want some to seal", pending, clear)
+	pending, inClear := clearText(t, db)
+	if !pending || len(inClear) == 0 {
+		t.Fatalf("the migrated golden file: clear text pending %v, cases in the clear %v; want some to seal", pending, inClear)
 	}
 
 	drawOnReserve(t, db, reserve)
@@ -134,21 +139,27 @@ func TestStartOnAFullDiskLeavesTheSealOfClearTextForLater(t *testing.T) {
 	if text := logs.text(); !strings.Contains(text, "the free text older versions stored in the clear cannot be sealed: the database is full") {
 		t.Errorf("the start did not log that it left the clear text unsealed:\n%s", text)
 	}
+	// The cases left in the clear open, as they did before the upgrade.
+	for _, number := range inClear {
+		if _, err := ts.cases().GetCase(ts.as(t, "badinh.worker"), &pb.GetCaseRequest{Name: "cases/" + number}); err != nil {
+			t.Errorf("a read of %s, in the clear, on the full disk: %v", number, err)
+		}
+	}
 
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
 	waitForLog(t, &logs, "sealed the free text older versions stored in the clear")
 	ts.stop()
-	if pending, clear := clearText(t, db); pending || clear != 0 {
-		t.Errorf("after space was freed: clear text pending %v, %d cases still in the clear", pending, clear)
+	if pending, inClear := clearText(t, db); pending || len(inClear) != 0 {
+		t.Errorf("after space was freed: clear text pending %v, cases still in the clear %v", pending, inClear)
 	}
 	checkFile(t, db)
 }
 
 // clearText reports whether the file at db has the seal of clear text
-// pending, and how many of its cases hold free text in the clear.
-func clearText(t *testing.T, db string) (pending bool, clear int) {
+// pending, and the numbers of its cases that hold free text in the clear.
+func clearText(t *testing.T, db string) (pending bool, inClear []string) {
 	t.Helper()
 	s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
 	if err != nil {
@@ -161,13 +172,15 @@ func clearText(t *testing.T, db string) (pending bool, clear int) {
 			return err
 		}
 		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 1000, Match: func(c model.Case) bool { return len(c.Texts.Data) == 0 && vault.HasClearText(c) }})
-		clear = len(cs)
+		for _, c := range cs {
+			inClear = append(inClear, c.Number)
+		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pending, clear
+	return pending, inClear
 }
 
 // A webhook added to the policy registers at start, at the end of the
