@@ -487,4 +487,11 @@ func TestWatchOpenAtAMergeFollowsTheSurvivor(t *testing.T) {
 	if err != nil || n.GetCase() != survivor || n.GetKind() != "MERGED" {
 		t.Fatalf("a watch of %s open at its merge into %s got %v, %v; want the survivor's MERGED", old, survivor, n, err)
 	}
+	// Then what happens to the survivor: its acknowledgement, left alone
+	// for two days, falls due.
+	ts.clock.Set(testNow.Add(48 * time.Hour))
+	n, err = stream.Recv()
+	if err != nil || n.GetCase() != survivor {
+		t.Fatalf("after the merge, a watch of %s got %v, %v; want what happens to the survivor %s", old, n, err, survivor)
+	}
 }
