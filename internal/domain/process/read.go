@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -64,10 +66,12 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 // ctx ends. send returns an error to stop.
 //
 // A watch reads case names and what happened to them, so it is audited as
-// reads are: its opening, then each notification before it is sent
-// ("notification.read", on its case, so the case's trail shows who was
-// told of it). A notification whose event cannot be recorded is not sent;
-// the watch ends, and a client resumes after the last seq it received.
+// reads are: its opening, then, before each batch it read is sent, each
+// case the batch tells of ("notification.read", on its case, so the
+// case's trail shows who was told of it and which notifications; see
+// notificationEvents). A batch whose events cannot be recorded is not
+// sent; the watch ends, and a client resumes after the last seq it
+// received.
 // A watch of one case (caseFilter, "cases/{number}") names that case as a
 // read does: one out of p's scope is ErrNotFound at once, as one that does
 // not exist, and its opening is "case.watch" on the case's trail either
@@ -263,17 +267,45 @@ func caseResources(numbers []string) []string {
 	return names
 }
 
-// notificationEvents are the audit events of notifications sent to p:
-// one each, on the notification and its case.
+// notificationEvents are the audit events of a batch of notifications
+// sent to p: one per case, on its case, so that what a watch writes is
+// bounded by the cases it tells of, not by the notifications (a replay of
+// thousands of one case's was thousands of events, of any user's one
+// call). An event's resource is the first notification of its case in the
+// batch; when it stands for more than one, its reason counts them and
+// lists their seqs ("3 notifications: seq 12, 15, 340"), so the trail
+// still says which ones p was sent. The cases come in the order of their
+// first notification.
 func notificationEvents(p access.Principal, now time.Time, ns []model.Notification) []audit.Event {
-	events := make([]audit.Event, 0, len(ns))
+	var cases []string
+	seqs := map[string][]uint64{}
 	for _, n := range ns {
-		events = append(events, p.Event(now, "notification.read", access.NotificationResource(n.Seq), n.Case, audit.OutcomeOK))
+		if _, ok := seqs[n.Case]; !ok {
+			cases = append(cases, n.Case)
+		}
+		seqs[n.Case] = append(seqs[n.Case], n.Seq)
+	}
+	events := make([]audit.Event, 0, len(cases))
+	for _, c := range cases {
+		e := p.Event(now, "notification.read", access.NotificationResource(seqs[c][0]), c, audit.OutcomeOK)
+		if s := seqs[c]; len(s) > 1 {
+			var b strings.Builder
+			fmt.Fprintf(&b, "%d notifications: seq ", len(s))
+			for i, seq := range s {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(strconv.FormatUint(seq, 10))
+			}
+			e.Reason = b.String()
+		}
+		events = append(events, e)
 	}
 	return events
 }
 
-// watchPage is how many outbox entries a watch reads at a time.
+// watchPage is how many outbox entries a watch reads at a time: a batch,
+// audited as one (one event per case it sends notifications of).
 const watchPage = 200
 
 // MaxWatchReplay is how many notifications back a watch may resume
