@@ -269,8 +269,13 @@ func (e *Engine) replay(ctx context.Context, p access.Principal, method string, 
 			return nil, err
 		}
 	}
-	if err := log.Record(ctx, notificationEvents(p, e.clock.Now(), sent)...); err != nil {
-		return nil, err
+	// As many cases as notifications make as many events: they are
+	// committed a page at a time, as a live watch's are, so that no commit
+	// passes a store's bound on one (etcd's request size).
+	for events := range slices.Chunk(notificationEvents(p, e.clock.Now(), sent), watchPage) {
+		if err := log.Record(ctx, events...); err != nil {
+			return nil, err
+		}
 	}
 	for len(sent) > 0 {
 		var ns []model.Notification

@@ -319,3 +319,47 @@ func TestAReplaysAuditCostOnDisk(t *testing.T) {
 		})
 	}
 }
+
+// A replay of notifications of as many cases writes as many events: they
+// are committed at most 200 at a time, as a live watch's batch, so that a
+// replay of 10,000 notifications of 10,000 cases does not make one commit
+// of megabytes, past etcd's bound on a request.
+func TestAReplayOfManyCasesCommitsItsEventsAPageAtATime(t *testing.T) {
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const cases = 450
+	w := newReplayWorld(t, s, cases, cases, false)
+	before, err := s.Gauges()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]model.Notification, 0, cases)
+	errDone := errors.New("done")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = w.eng.Watch(ctx, principal("worker.badinh"), w.from, "", nil, func(nt model.Notification) error {
+		got = append(got, nt)
+		if len(got) == cases {
+			return errDone
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("the replay ended with %v after %d notifications", err, len(got))
+	}
+	after, err := s.Gauges()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := notificationReads(t, s, auditlog.Query{Actor: "worker.badinh"})
+	if len(events) != cases {
+		t.Errorf("a replay of one notification of each of %d cases wrote %d events, want one each", cases, len(events))
+	}
+	// The opening's commit, then one per 200 events.
+	if commits := after.Commits - before.Commits; commits < 1+(cases+199)/200 {
+		t.Errorf("%d events were written in %d commits, the opening's among them; want at most 200 in each", len(events), commits)
+	}
+}
