@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -64,10 +66,12 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 // ctx ends. send returns an error to stop.
 //
 // A watch reads case names and what happened to them, so it is audited as
-// reads are: its opening, then each notification before it is sent
-// ("notification.read", on its case, so the case's trail shows who was
-// told of it). A notification whose event cannot be recorded is not sent;
-// the watch ends, and a client resumes after the last seq it received.
+// reads are: its opening, then, before each batch it read is sent, each
+// case the batch tells of ("notification.read", on its case, so the
+// case's trail shows who was told of it and which notifications; see
+// notificationEvents). A batch whose events cannot be recorded is not
+// sent; the watch ends, and a client resumes after the last seq it
+// received.
 // A watch of one case (caseFilter, "cases/{number}") names that case as a
 // read does: one out of p's scope is ErrNotFound at once, as one that does
 // not exist, and its opening is "case.watch" on the case's trail either
@@ -137,6 +141,16 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 			return err
 		}
 	}
+	if after < head {
+		var err error
+		if watched, err = e.replay(ctx, p, method, log, after, head, watched, send); err != nil {
+			if ctx.Err() != nil {
+				return nil // ended, as the loop below ends
+			}
+			return err
+		}
+		after = head
+	}
 	for {
 		wake := e.hub.Wait()
 		var batch []model.Notification
@@ -149,30 +163,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 			full = len(ns) == watchPage
 			for _, n := range ns {
 				after = n.Seq
-				if watched != nil && !slices.Contains(watched, n.Case) && n.Kind == "MERGED" {
-					// The case watched may have just been merged: from
-					// here on the watch follows the survivor, as one
-					// opened now would.
-					if watched, err = followMerges(tx, watched); err != nil {
-						return err
-					}
+				var sent bool
+				if sent, watched, err = e.sends(tx, p, method, watched, n); err != nil {
+					return err
 				}
-				if watched != nil && !slices.Contains(watched, n.Case) {
-					continue
+				if sent {
+					batch = append(batch, n)
 				}
-				number, _ := intake.ParseCaseName(n.Case)
-				c, err := tx.CaseByNumber(number)
-				if err != nil {
-					continue
-				}
-				// A notification carries the case's name, kind and detail:
-				// the police view shows only those addressed to the
-				// caller's police unit.
-				view := e.access.View(p, method, c)
-				if view == access.ViewNone || (view == access.ViewPolice && !mentions(n, p.Unit)) {
-					continue
-				}
-				batch = append(batch, n)
 			}
 			return nil
 		})
@@ -202,6 +199,108 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		case <-time.After(e.watchPoll):
 		}
 	}
+}
+
+// sends reports whether a watch sends n, read in tx, to p, and returns
+// the cases a watch of one case follows from then on (watched; nil for
+// p's whole scope).
+func (e *Engine) sends(tx datastore.ReadTx, p access.Principal, method string, watched []string, n model.Notification) (bool, []string, error) {
+	if watched != nil && !slices.Contains(watched, n.Case) && n.Kind == "MERGED" {
+		// The case watched may have just been merged: from here on the
+		// watch follows the survivor, as one opened now would.
+		var err error
+		if watched, err = followMerges(tx, watched); err != nil {
+			return false, nil, err
+		}
+	}
+	if watched != nil && !slices.Contains(watched, n.Case) {
+		return false, watched, nil
+	}
+	number, _ := intake.ParseCaseName(n.Case)
+	c, err := tx.CaseByNumber(number)
+	if err != nil {
+		return false, watched, nil
+	}
+	// A notification carries the case's name, kind and detail: the police
+	// view shows only those addressed to the caller's police unit.
+	view := e.access.View(p, method, c)
+	return view != access.ViewNone && (view != access.ViewPolice || mentions(n, p.Unit)), watched, nil
+}
+
+// replay sends the notifications p may see after seq after up to head,
+// the last when the watch opened: the part of a watch resumed with
+// after_seq, up to MaxWatchReplay back. It is one batch, audited as one,
+// so that its events are bounded by the cases it tells of: a first
+// reading finds the notifications p is sent, an event is recorded for
+// each of their cases (notificationEvents), and a second reading sends
+// them. Audited a page at a time, a replay of 200 cases' notifications in
+// turn was an event per notification still; holding the notifications
+// between the audit and the sending would hold megabytes for each such
+// stream, where their seqs and cases are a few hundred kilobytes at most.
+// It returns the cases a watch of one case follows after the replay.
+func (e *Engine) replay(ctx context.Context, p access.Principal, method string, log *auditlog.Log, after, head uint64, watched []string, send func(model.Notification) error) ([]string, error) {
+	var sent []model.Notification // their seqs and cases only
+	for from := after; from < head; {
+		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+			ns, err := tx.Notifications(from, watchPage)
+			if err != nil {
+				return err
+			}
+			if len(ns) == 0 {
+				from = head
+			}
+			for _, n := range ns {
+				if n.Seq > head {
+					from = head
+					break
+				}
+				from = n.Seq
+				var ok bool
+				if ok, watched, err = e.sends(tx, p, method, watched, n); err != nil {
+					return err
+				}
+				if ok {
+					sent = append(sent, model.Notification{Seq: n.Seq, Case: n.Case})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// As many cases as notifications make as many events: they are
+	// committed a page at a time, as a live watch's are, so that no commit
+	// passes a store's bound on one (etcd's request size).
+	for events := range slices.Chunk(notificationEvents(p, e.clock.Now(), sent), watchPage) {
+		if err := log.Record(ctx, events...); err != nil {
+			return nil, err
+		}
+	}
+	for len(sent) > 0 {
+		var ns []model.Notification
+		if err := e.store.View(ctx, func(tx datastore.ReadTx) (err error) {
+			ns, err = tx.Notifications(sent[0].Seq-1, watchPage)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if len(ns) == 0 || ns[0].Seq != sent[0].Seq {
+			return nil, fmt.Errorf("replay: notification %d is gone from the outbox", sent[0].Seq)
+		}
+		for _, n := range ns {
+			if len(sent) == 0 {
+				break
+			}
+			if n.Seq == sent[0].Seq {
+				if err := send(n); err != nil {
+					return nil, err
+				}
+				sent = sent[1:]
+			}
+		}
+	}
+	return watched, nil
 }
 
 // watchedCase checks that the case a watch names is one p sees, and
@@ -263,17 +362,53 @@ func caseResources(numbers []string) []string {
 	return names
 }
 
-// notificationEvents are the audit events of notifications sent to p:
-// one each, on the notification and its case.
+// notificationEvents are the audit events of a batch of notifications
+// sent to p: one per case, on its case, so that what a watch writes is
+// bounded by the cases it tells of, not by the notifications (a replay of
+// thousands of one case's was thousands of events, of any user's one
+// call). An event's resource is the first notification it stands for;
+// when it stands for more than one, its reason counts them and lists
+// their seqs ("3 notifications: seq 12, 15, 340"), so the trail still
+// says which ones p was sent. An event names at most watchPage of them, so
+// that a case's share of a long replay takes one event per watchPage. The
+// cases come in the order of their first notification.
 func notificationEvents(p access.Principal, now time.Time, ns []model.Notification) []audit.Event {
-	events := make([]audit.Event, 0, len(ns))
+	var cases []string
+	seqs := map[string][]uint64{}
 	for _, n := range ns {
-		events = append(events, p.Event(now, "notification.read", access.NotificationResource(n.Seq), n.Case, audit.OutcomeOK))
+		if _, ok := seqs[n.Case]; !ok {
+			cases = append(cases, n.Case)
+		}
+		seqs[n.Case] = append(seqs[n.Case], n.Seq)
+	}
+	var events []audit.Event
+	for _, c := range cases {
+		for s := range slices.Chunk(seqs[c], watchPage) {
+			events = append(events, notificationEvent(p, now, c, s))
+		}
 	}
 	return events
 }
 
-// watchPage is how many outbox entries a watch reads at a time.
+// notificationEvent is the event of the notifications seqs of case c.
+func notificationEvent(p access.Principal, now time.Time, c string, s []uint64) audit.Event {
+	e := p.Event(now, "notification.read", access.NotificationResource(s[0]), c, audit.OutcomeOK)
+	if len(s) > 1 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%d notifications: seq ", len(s))
+		for i, seq := range s {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.FormatUint(seq, 10))
+		}
+		e.Reason = b.String()
+	}
+	return e
+}
+
+// watchPage is how many outbox entries a watch reads at a time: a batch,
+// audited as one (one event per case it sends notifications of).
 const watchPage = 200
 
 // MaxWatchReplay is how many notifications back a watch may resume
