@@ -6,8 +6,11 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 var (
@@ -174,4 +177,82 @@ func TestStepsAllowedByPrecondition(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The steps the property test does not take (the separation's court,
+// alternative care, a merge), each offered on a real case and taken, and
+// no longer offered once its precondition fails.
+func TestOfferedStepsAreTaken(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	step := stepOK(t)
+	c := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseNeglect)
+	dossier := func(c model.Case) *model.Dossier {
+		var d model.Dossier
+		err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+			var err error
+			d, err = w.vault.OpenDossier(tx, c.Number, c.Dossier)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &d
+	}
+	offered := func(p access.Principal, c model.Case, want bool, steps ...string) {
+		t.Helper()
+		got := w.eng.StepsAllowed(p, c, dossier(c))
+		for _, s := range steps {
+			if slices.Contains(got, s) != want {
+				t.Errorf("case at %s, %s: StepsAllowed = %v, want %s offered %v", process.StatusName(c.Status), p.UserID, got, s, want)
+			}
+		}
+	}
+	req := func(c model.Case) process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	reread := func(c model.Case) model.Case {
+		t.Helper()
+		c, err := stored(t, w.store, c.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	offered(chair, c, false, "endSeparation", "extendSeparation", "petitionCourt", "recordCourtDecision")
+	offered(worker, c, false, "recordCareFollowUp")
+	offered(chair, c, true, "startSeparation")
+	step(w.eng.StartSeparation(w.ctx, chair, req(c), process.Separation{Start: w.clk.Now(), Place: "nhà tạm lánh", Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "12/QĐ-UBND"}))
+	c = reread(c)
+	offered(chair, c, false, "startSeparation", "recordCourtDecision", "approveClosure")
+	offered(chair, c, true, "endSeparation", "extendSeparation", "petitionCourt")
+	step(w.eng.ExtendSeparation(w.ctx, chair, req(c), 15, "trẻ chưa thể về nhà", "13/QĐ-UBND"))
+	c = reread(c)
+	offered(chair, c, false, "extendSeparation") // all 15 days added
+	offered(chair, c, true, "petitionCourt")
+	step(w.eng.PetitionCourt(w.ctx, chair, req(c), "TAND quận Ba Đình", ""))
+	c = reread(c)
+	offered(chair, c, false, "endSeparation", "petitionCourt", "extendSeparation", "startSeparation")
+	offered(chair, c, true, "recordCourtDecision")
+	step(w.eng.RecordCourtDecision(w.ctx, chair, req(c), "5/QĐ-TA", vntime.DateOf(w.clk.Now()).String(), process.SeparationAlternativeCare))
+	c = reread(c)
+	offered(chair, c, false, "recordCourtDecision", "endSeparation")
+	offered(worker, c, true, "recordCareFollowUp")
+	step(w.eng.RecordCareFollowUp(w.ctx, worker, req(c), "trẻ ổn định ở gia đình thay thế"))
+
+	// A merge: offered while no transfer is pending on the case.
+	other := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseNeglect)
+	c = reread(c)
+	offered(chair, c, true, "merge")
+	step(w.eng.ProposeTransfer(w.ctx, worker, req(c), unitOther, "trẻ chuyển nhà"))
+	c = reread(c)
+	offered(chair, c, false, "merge", "approveClosure", "proposeTransfer")
+	offered(worker, c, false, "acceptTransfer", "declineTransfer")
+	offered(principal("worker.other"), c, true, "acceptTransfer", "declineTransfer")
+	step(w.eng.DeclineTransfer(w.ctx, principal("worker.other"), req(c), "không đủ nguồn lực"))
+	c = reread(c)
+	offered(chair, c, true, "merge")
+	step(w.eng.MergeCase(w.ctx, chair, req(c), process.Merge{Absorbed: "cases/" + other.Number, AbsorbedEtag: other.Etag(), Reason: "cùng một trẻ"}))
+	w.cases = append(w.cases, c.Number, other.Number)
+	w.checkInvariants(t, w.refresh(t), false)
 }
