@@ -186,9 +186,9 @@ type world struct {
 	cases   []string // case numbers, in order of creation
 	step    int
 	reqSeq  int
-	history []sentRequest // requests sent with a request_id, for replays
+	history []sentRequest     // requests sent with a request_id, for replays
 	force   *access.Principal // the principal of the next transition, if set
-	last    snapshot      // the store after the last action
+	last    snapshot          // the store after the last action
 }
 
 // sentRequest is a transition sent with a request_id, to send again.
