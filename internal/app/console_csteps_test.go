@@ -3,6 +3,7 @@ package app_test
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +147,59 @@ func TestConsoleStepsPoliceFollowTheirReferral(t *testing.T) {
 	if strings.Contains(page, `id="steps"`) {
 		t.Error("the police page offers steps on a referral already decided")
 	}
+}
+
+// The forms are of the steps that can be taken now, not of every step
+// the case's status allows: no resume without a paused clock, no pause
+// without a clock that pauses (and only such clocks to choose from, not
+// the police's running beside them), no
+// accepting or declining without a transfer pending to the person's
+// commune, and none of the sender's own transfer; GetCase's
+// allowed_steps says the same.
+func TestConsoleStepsOnlyThoseTheCaseLetsBeTaken(t *testing.T) {
+	ts, number := caseConsole(t)
+	name := "cases/" + number
+	// The police's clocks run beside the commune's, which alone pauses.
+	if _, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
+		t.Fatal(err)
+	}
+	never := []string{"AcceptTransfer", "DeclineTransfer", "RecordCareFollowUp", "ResumeDeadline"}
+	_, page := casePageOf(t, ts, "bd.worker", number)
+	expectForms(t, "worker, a new case", page, number, []string{"AcknowledgeCase", "PauseDeadline", "ProposeTransfer"}, never)
+	ack := findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "")
+	id := strconv.Itoa(int(ack.GetId()))
+	if got := choicesOf(stepForm(page, number, "PauseDeadline"), "PauseDeadline", "deadline_id"); len(got) != 1 || got[id] == "" {
+		t.Errorf("the pause form offers %v, want only the acknowledgement's clock (%s)", got, id)
+	}
+	if _, err := ts.process().PauseDeadline(ts.as(t, "bd.worker"), &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		DeadlineId: ack.GetId(), Reason: "Không liên lạc được với gia đình"}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = casePageOf(t, ts, "bd.worker", number)
+	expectForms(t, "worker, its one clock paused", page, number, []string{"ResumeDeadline"}, []string{"PauseDeadline", "AcceptTransfer", "DeclineTransfer"})
+	if got := choicesOf(stepForm(page, number, "ResumeDeadline"), "ResumeDeadline", "deadline_id"); len(got) != 1 || got[id] == "" {
+		t.Errorf("the resume form offers %v, want only the paused clock (%s)", got, id)
+	}
+	if got := getCase(t, ts, "bd.worker", name).GetAllowedSteps(); slices.Contains(got, "pauseDeadline") || !slices.Contains(got, "resumeDeadline") {
+		t.Errorf("GetCase's allowed_steps with the one clock paused: %v", got)
+	}
+
+	if _, err := ts.process().ProposeTransfer(ts.as(t, "bd.worker"), &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		ToUnit: pHoanKiem, Reason: "Gia đình đã chuyển đến Hoàn Kiếm"}); err != nil {
+		t.Fatal(err)
+	}
+	_, page = casePageOf(t, ts, "bd.worker", number)
+	expectForms(t, "the sender, a transfer pending", page, number, nil, []string{"AcceptTransfer", "DeclineTransfer", "ProposeTransfer"})
+	b, page := casePageOf(t, ts, "hk.worker", number)
+	expectForms(t, "the receiver", page, number, []string{"AcceptTransfer", "DeclineTransfer"}, []string{"ProposeTransfer", "AcknowledgeCase", "ResumeDeadline"})
+	if got := getCase(t, ts, "hk.worker", name).GetAllowedSteps(); !slices.Contains(got, "acceptTransfer") || slices.Contains(got, "acknowledge") {
+		t.Errorf("GetCase's allowed_steps for the receiving commune: %v", got)
+	}
+	// Offered, it is taken.
+	if resp, body := b.post("/cases/"+number+"/steps/AcceptTransfer", formValues(t, stepForm(page, number, "AcceptTransfer"))); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("accept from the page: %s\n%s", resp.Status, stepForm(body, number, "AcceptTransfer"))
+	}
+	_, page = casePageOf(t, ts, "hk.worker", number)
+	expectForms(t, "the receiver, now responsible", page, number, []string{"AcknowledgeCase", "ResumeDeadline", "ProposeTransfer"}, []string{"AcceptTransfer", "DeclineTransfer"})
 }

@@ -167,17 +167,20 @@ func TestConsoleRefusalsInThePagesLanguage(t *testing.T) {
 		t.Errorf("harm_severity's rule is not said in Vietnamese beside it:\n%s", f)
 	}
 
-	// FAILED_PRECONDITION TRANSFER_PENDING: a second transfer proposal.
-	if _, err := ts.process().ProposeTransfer(ts.as(t, "bd.worker"), &pb.ProposeTransferRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"}); err != nil {
+	// FAILED_PRECONDITION ALREADY_REFERRED: a second referral to the same
+	// police unit, which only the request names (a case with a transfer
+	// pending has no transfer form to refuse).
+	if _, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146 BLHS"}); err != nil {
 		t.Fatal(err)
 	}
-	form = openStepAs(t, b, number, "ProposeTransfer")
-	form.Set("to_unit", pHoanKiem)
-	form.Set("reason", "lại")
-	_, page = b.post("/cases/"+number+"/steps/ProposeTransfer", form)
-	m = alertOf.FindStringSubmatch(stepForm(page, number, "ProposeTransfer"))
-	if m == nil || !strings.HasPrefix(m[1], "Chưa ghi: Một đề nghị chuyển giao hồ sơ đang chờ quyết định; cần chấp nhận hoặc từ chối trước.<br><small>") {
-		t.Errorf("TRANSFER_PENDING is not said in Vietnamese: %q", m)
+	form = openStepAs(t, b, number, "ReferCaseToPolice")
+	form.Set("police_unit", "policeUnits/ca-ba-dinh")
+	form.Set("suspected_offence", "lại")
+	_, page = b.post("/cases/"+number+"/steps/ReferCaseToPolice", form)
+	m = alertOf.FindStringSubmatch(stepForm(page, number, "ReferCaseToPolice"))
+	if m == nil || !strings.HasPrefix(m[1], "Chưa ghi: Hồ sơ đã được chuyển cơ quan công an này.<br><small>") {
+		t.Errorf("ALREADY_REFERRED is not said in Vietnamese: %q", m)
 	}
 }
 

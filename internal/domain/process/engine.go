@@ -297,6 +297,13 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if s.referral, err = gate.check(p, s.c); err != nil {
 			return err
 		}
+		// The rest of what the step needs of the case and its caller,
+		// which StepsAllowed asks too.
+		if gate.Ready != nil {
+			if err := gate.Ready(s); err != nil {
+				return err
+			}
+		}
 		if err := st.apply(s); err != nil {
 			return err
 		}

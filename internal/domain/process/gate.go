@@ -16,9 +16,13 @@ import (
 // referral in a state. The gates are data, in stepGates beside the
 // process table, and the engine refuses a step by its gate before the
 // step runs, so what StepsAllowed offers and what the engine takes
-// cannot disagree. Finer conditions (the responsible unit, a pending
-// transfer to the caller, a separation, a low-risk review) stay in the
-// steps: the API is the final judge.
+// cannot disagree. A gate's Ready is the rest of what the step needs of
+// the case and the caller, read from the case record alone (the
+// responsible unit, a pending transfer to the caller, a separation, a
+// deadline paused); the engine checks it before the step too, and
+// StepsAllowed offers the step only when it passes. What depends on the
+// request (a ground of closure, the deadline or police unit named, the
+// size of a text) stays in the step: the API is the final judge of it.
 
 // Gate is when a step applies.
 type Gate struct {
@@ -39,6 +43,17 @@ type Gate struct {
 	// Field, if set, names the request's field that named the case in a
 	// refusal (a merge names two cases).
 	Field string
+	// Ready, if set, refuses the step on a case inside its stages that
+	// the step cannot be taken on now by the caller (the caller not of
+	// the responsible unit, no transfer pending to them, the child not
+	// separated, ...), with the refusal the step gives. It reads the case
+	// record, its dossier and the clock, never the request.
+	Ready func(s *stepCtx) error
+	// Some, if set, is for a step on a part of the case the request names
+	// (a deadline): whether some part lets the step through now. Only
+	// StepsAllowed asks it; the step refuses the part named by its own
+	// checks.
+	Some func(s *stepCtx) bool
 }
 
 // Stage is a status, and in PLANNING the plan's state if it matters.
@@ -147,11 +162,22 @@ func policeFirst(have, want string) string {
 
 // StepsAllowed are the steps (by their names in access's table, the API's
 // custom verbs: "acknowledge") p may take on c now: p's role may take the
-// step, on the view it has of c, and c is in the step's gate (for a
-// police step, p's unit's referral is in the gate's state). The engine
-// may still refuse a step for a finer reason; it never takes one this
-// leaves out.
-func StepsAllowed(p access.Principal, c model.Case) []string {
+// step, on the view it has of c; c is in the step's gate (for a police
+// step, p's unit's referral is in the gate's state); and the gate's Ready
+// and Some let it through, for p, on c as it stands now. dossier is c's,
+// opened (nil for a view without one: no step of such a view reads it).
+// The engine may still refuse a step for what the request says (a ground
+// of closure, the deadline it names, a text that would fill the case); it
+// never takes one this leaves out.
+func (e *Engine) StepsAllowed(p access.Principal, c model.Case, dossier *model.Dossier) []string {
+	if dossier == nil {
+		dossier = &model.Dossier{}
+	}
+	// The steps see the case as it follows the reforms (do): work on a
+	// copy, whose moves go nowhere.
+	c.Deadlines, c.Transfers, c.Handlers = slices.Clone(c.Deadlines), slices.Clone(c.Transfers), slices.Clone(c.Handlers)
+	s := &stepCtx{e: e, p: p, now: e.clock.Now(), c: &c, dossier: dossier}
+	s.followReform()
 	var out []string
 	for _, rule := range access.Rules() {
 		if rule.Step == "" || rule.Grant(p.Role).View() == access.ViewNone {
@@ -161,11 +187,25 @@ func StepsAllowed(p access.Principal, c model.Case) []string {
 		if !ok {
 			continue
 		}
-		if _, err := g.check(p, &c); err == nil {
+		if g.allows(s) {
 			out = append(out, rule.Step)
 		}
 	}
 	return out
+}
+
+// allows reports whether the gate lets the step through for s.p on s.c
+// now: its stages, Ready and Some.
+func (g Gate) allows(s *stepCtx) bool {
+	ref, err := g.check(s.p, s.c)
+	if err != nil {
+		return false
+	}
+	s.referral = ref
+	if g.Ready != nil && g.Ready(s) != nil {
+		return false
+	}
+	return g.Some == nil || g.Some(s)
 }
 
 // String says in words when the gate lets a step through, for the

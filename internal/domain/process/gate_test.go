@@ -28,6 +28,8 @@ func TestEveryStepHasAGate(t *testing.T) {
 // and the police only the next step of their own unit's referral.
 // (TestPropertyProcess checks StepsAllowed against the engine.)
 func TestStepsAllowed(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
 	worker, chair, police := principal("worker.badinh"), principal("chair.badinh"), principal("police.badinh")
 	referred := []model.PoliceReferral{{PoliceUnit: policeCity, State: model.PoliceForwarded}, {PoliceUnit: policeLocal, State: model.PoliceReferred}}
 	for _, tc := range []struct {
@@ -57,7 +59,8 @@ func TestStepsAllowed(t *testing.T) {
 		{"police, no referral of theirs", police, model.Case{Status: model.StatusReview, PoliceReferrals: referred[:1]},
 			nil, []string{"acknowledgePoliceReferral", "recordPoliceOutcome"}},
 	} {
-		got := process.StepsAllowed(tc.p, tc.c)
+		tc.c.ResponsibleUnit = baDinh
+		got := w.eng.StepsAllowed(tc.p, tc.c, nil)
 		for _, s := range tc.want {
 			if !slices.Contains(got, s) {
 				t.Errorf("%s: StepsAllowed = %v, want %s in it", tc.name, got, s)

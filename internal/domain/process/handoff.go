@@ -23,10 +23,6 @@ func (e *Engine) ProposeTransfer(ctx context.Context, p access.Principal, req Re
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "proposeTransfer", bounded: true, apply: func(s *stepCtx) error {
-		from := access.UnitName(s.c.ResponsibleUnit)
-		if !s.actorIn(from) {
-			return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may hand the case over", from)
-		}
 		if err := e.checkTransferLevel(s.c.ResponsibleUnit, target); err != nil {
 			return err
 		}
@@ -96,30 +92,40 @@ func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Reque
 		return model.Case{}, notTarget
 	}
 	return e.do(ctx, p, req, step{name: "reassign", apply: func(s *stepCtx) error {
-		if err := e.checkAbove(s.p, s.c.ResponsibleUnit, target, today, notTarget); err != nil {
+		// Its gate's Ready found the caller above the unit holding the
+		// case; the commune it goes to must be below the caller too.
+		if err := e.checkBelow(s.p, target, notTarget); err != nil {
 			return err
 		}
 		return s.offer(to, reason, "REASSIGNMENT_PROPOSED")
 	}})
 }
 
-// checkAbove checks that p's unit, in force today, stands above the unit
-// holding a case and the commune it is reassigned to (else notTarget):
-// the city above every unit, a district above itself and its own
-// communes.
-func (e *Engine) checkAbove(p access.Principal, held units.Key, target units.Unit, today vntime.Date, notTarget error) error {
-	k, ok := unitKey(p.Unit)
-	caller, found := e.units.Get(k)
-	if !ok || !found || !caller.InForce(today) {
-		return model.Precondition("UNIT_NOT_IN_FORCE", "%s is not in force today", p.Unit)
+// requireAbove checks that the caller's unit, in force today, stands
+// above the unit holding the case: the city above every unit, a district
+// above itself and its own communes.
+func (s *stepCtx) requireAbove() error {
+	k, ok := unitKey(s.p.Unit)
+	caller, found := s.e.units.Get(k)
+	if !ok || !found || !caller.InForce(vntime.DateOf(s.now)) {
+		return model.Precondition("UNIT_NOT_IN_FORCE", "%s is not in force today", s.p.Unit)
 	}
 	if caller.Level == units.LevelCity {
 		return nil
 	}
-	if src, _ := e.units.Get(held); held != caller.Key && src.Parent != caller.Key {
-		return model.Precondition("NOT_ABOVE_UNIT", "%s is not a unit of %s", access.UnitName(held), p.Unit)
+	held := s.c.ResponsibleUnit
+	if src, _ := s.e.units.Get(held); held != caller.Key && src.Parent != caller.Key {
+		return model.Precondition("NOT_ABOVE_UNIT", "%s is not a unit of %s", access.UnitName(held), s.p.Unit)
 	}
-	if target.Parent != caller.Key {
+	return nil
+}
+
+// checkBelow checks that the commune a case is reassigned to is below
+// p's unit (else notTarget): any commune for the city, its own for a
+// district (requireAbove found p's unit in force).
+func (e *Engine) checkBelow(p access.Principal, target units.Unit, notTarget error) error {
+	k, _ := unitKey(p.Unit)
+	if caller, _ := e.units.Get(k); caller.Level != units.LevelCity && target.Parent != caller.Key {
 		return notTarget
 	}
 	return nil
@@ -135,9 +141,6 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		return model.Case{}, model.InvalidField("officer", "user.name", "%q is not a user name like users/{user}", officer)
 	}
 	return e.do(ctx, p, req, step{name: "assign", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		unit := access.UnitName(s.c.ResponsibleUnit)
 		// A user who does not exist, is disabled or works elsewhere gets
 		// one answer: a chair must not learn who exists, or was
@@ -195,10 +198,7 @@ func (s *stepCtx) letIn(who string) {
 // AcceptTransfer: the receiving unit accepts and becomes responsible.
 func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "acceptTransfer", apply: func(s *stepCtx) error {
-		t, err := s.pendingTransferToMe()
-		if err != nil {
-			return err
-		}
+		t := s.c.PendingTransfer() // to the caller's unit (its gate's Ready)
 		t.State, t.DecidedBy, t.DecideTime = model.TransferAccepted, s.p.UserID, s.now
 		s.meet(model.DeadlineTransferAccept, transferRef(t.ID))
 		k, _ := unitKey(t.To)
@@ -231,11 +231,7 @@ func (e *Engine) DeclineTransfer(ctx context.Context, p access.Principal, req Re
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "declineTransfer", apply: func(s *stepCtx) error {
-		t := s.c.PendingTransfer()
-		if t == nil || (!s.actorIn(t.To) && !s.escalatedTo(model.DeadlineTransferAccept, transferRef(t.ID))) {
-			_, err := s.pendingTransferToMe()
-			return err
-		}
+		t := s.c.PendingTransfer() // its gate's Ready found the caller may decline it
 		t.State, t.DecidedBy, t.DecideTime, t.DeclineNote = model.TransferDeclined, s.p.UserID, s.now, reason
 		s.meet(model.DeadlineTransferAccept, transferRef(t.ID))
 		detail := fmt.Sprintf("%s declined", t.To)
@@ -426,18 +422,7 @@ func (e *Engine) ExtendPoliceDeadline(ctx context.Context, p access.Principal, r
 		return model.Case{}, model.InvalidField("until_date", "date", "until_date must be a date YYYY-MM-DD")
 	}
 	return e.policeDecision(ctx, p, req, "extendPoliceDeadline", model.PoliceExtension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
-		if !d.PausedAt.IsZero() {
-			return model.Precondition("DEADLINE_SUSPENDED", "D16 of %s is suspended; resume it first", r.PoliceUnit)
-		}
-		n := 0
-		for _, x := range r.Decisions {
-			if x.Kind == model.PoliceExtension {
-				n++
-			}
-		}
-		if n >= len(prosecutionExtensionMonths) {
-			return model.Precondition("EXTENSIONS_EXHAUSTED", "D16 of %s was already extended %d times, which is all Art. 147(3) allows", r.PoliceUnit, n)
-		}
+		n := extensions(r) // fewer than the law allows (its gate's Ready)
 		limit := vntime.DateOf(d.Start).AddMonths(prosecutionExtensionMonths[n])
 		if until.After(limit) {
 			return model.InvalidField("until_date", "police.extension_limit", "extension %d may reach at most %s (%d months from the start)", n+1, limit, prosecutionExtensionMonths[n])
@@ -456,9 +441,6 @@ func (e *Engine) ExtendPoliceDeadline(ctx context.Context, p access.Principal, r
 // clock stops until the matter is resumed.
 func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
 	return e.policeDecision(ctx, p, req, "suspendPoliceDeadline", model.PoliceSuspension, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
-		if !d.PausedAt.IsZero() {
-			return model.Precondition("ALREADY_PAUSED", "D16 of %s is already suspended", r.PoliceUnit)
-		}
 		d.PausedAt = s.now
 		s.event("POLICE_DEADLINE_SUSPENDED", string(d.Kind), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
@@ -469,9 +451,6 @@ func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, 
 // matter; D16's due time moves by the time it was suspended.
 func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
 	return e.policeDecision(ctx, p, req, "resumePoliceDeadline", model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
-		if d.PausedAt.IsZero() {
-			return model.Precondition("NOT_PAUSED", "D16 of %s is not suspended", r.PoliceUnit)
-		}
 		s.resume(d)
 		s.event("POLICE_DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
@@ -493,15 +472,9 @@ func (e *Engine) policeDecision(ctx context.Context, p access.Principal, req Req
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: name, bounded: name == "suspendPoliceDeadline", apply: func(s *stepCtx) error {
-		r := s.referral
-		d := s.c.OpenDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit)
-		if d == nil {
-			return model.Precondition("WRONG_POLICE_STEP", "the referral to %s has no open D16", r.PoliceUnit)
-		}
-		// A decision taken after the time ran out cannot undo the miss.
-		if kind != model.PoliceResumption && d.PausedAt.IsZero() && (d.Breached || !s.now.Before(d.Due)) {
-			return model.Precondition("DEADLINE_OVERDUE", "D16 of %s is already overdue", r.PoliceUnit)
-		}
+		// Its gate's Ready found D16 open, and in a state the decision
+		// applies to.
+		r, d := s.referral, s.d16()
 		if err := change(s, d, r); err != nil {
 			return err
 		}

@@ -54,9 +54,7 @@ func (e *Engine) MergeCase(ctx context.Context, p access.Principal, req Request,
 		return model.Case{}, model.InvalidField("absorbed_case", "case.merge_self", "a case cannot be merged with itself: name another case in absorbed_case")
 	}
 	return e.do(ctx, p, req, step{name: "merge", exact: true, apply: func(s *stepCtx) error {
-		if err := requireMergeable("name", s.c); err != nil {
-			return err
-		}
+		// Its gate's Ready found the case the request names mergeable.
 		a, err := e.loadCase(s.tx, absorbedNumber, false)
 		if errors.Is(err, model.ErrNotFound) {
 			return otherCaseNotFound{absorbedNumber}

@@ -100,16 +100,7 @@ func (e *Engine) ExtendSeparation(ctx context.Context, p access.Principal, req R
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "extendSeparation", apply: func(s *stepCtx) error {
-		if err := s.requireSeparationStep(); err != nil {
-			return err
-		}
-		d4 := s.c.OpenDeadline(model.DeadlineSeparationReview, "")
-		if d4 == nil {
-			return model.Precondition("SEPARATION_REASSESSED", "the separation of case %s was re-assessed already; it awaits the court", s.c.Number)
-		}
-		if d4.Breached {
-			return model.Precondition("SEPARATION_OVERDUE", "the separation of case %s passed its limit on %s: an extension cannot be decided afterwards", s.c.Number, hanoi(d4.Due))
-		}
+		d4 := s.c.OpenDeadline(model.DeadlineSeparationReview, "") // open and not overdue (its gate's Ready)
 		total := d4.Days - separationDays + days
 		if total > maxSeparationExtension {
 			return model.InvalidField("days", "separation.extension_days", "extensions of one separation add at most %d days; %d are added already", maxSeparationExtension, d4.Days-separationDays)
@@ -138,12 +129,6 @@ func (e *Engine) PetitionCourt(ctx context.Context, p access.Principal, req Requ
 	}
 	notes = text(notes)
 	return e.do(ctx, p, req, step{name: "petitionCourt", apply: func(s *stepCtx) error {
-		if err := s.requireSeparationStep(); err != nil {
-			return err
-		}
-		if err := s.requireNoPetition("a petition awaits it already"); err != nil {
-			return err
-		}
 		s.meet(model.DeadlineSeparationReview, "")
 		s.event("COURT_PETITIONED", "the separation stays in force until the court decides", 0)
 		return s.edit(func(d *model.Dossier) {
@@ -172,15 +157,9 @@ func (e *Engine) RecordCourtDecision(ctx context.Context, p access.Principal, re
 		return model.Case{}, model.InvalidField("decision_date", "date", "decision_date must be a date, YYYY-MM-DD")
 	}
 	return e.do(ctx, p, req, step{name: "recordCourtDecision", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
-		d, err := s.open()
+		d, err := s.open() // a petition awaits the court (its gate's Ready)
 		if err != nil {
 			return err
-		}
-		if d.Separation == nil || !d.Separation.Court.Pending() {
-			return model.Precondition("NO_COURT_PETITION", "case %s has no court petition awaiting a decision", s.c.Number)
 		}
 		if date.Before(vntime.DateOf(d.Separation.Court.PetitionTime)) || date.After(vntime.DateOf(s.now)) {
 			return model.InvalidField("decision_date", "court.decision_date", "decision_date must lie between the petition (%s) and today", vntime.DateOf(d.Separation.Court.PetitionTime))
@@ -240,25 +219,12 @@ func (e *Engine) RecordCareFollowUp(ctx context.Context, p access.Principal, req
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "recordCareFollowUp", bounded: true, apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
-		var open *model.Deadline
+		open := s.openCareFollowUpDeadline() // one is due (its gate's Ready)
 		var placed time.Time
-		for i := range s.c.Deadlines {
-			d := &s.c.Deadlines[i]
-			if d.Kind != model.DeadlineCareFollowUp {
-				continue
-			}
-			if d.Ref == careFollowUpRef(1) {
+		for _, d := range s.c.Deadlines {
+			if d.Kind == model.DeadlineCareFollowUp && d.Ref == careFollowUpRef(1) {
 				placed = d.Start // the placement opened the first
 			}
-			if d.Open() {
-				open = d
-			}
-		}
-		if open == nil {
-			return model.Precondition("NOT_IN_ALTERNATIVE_CARE", "case %s has no follow-up of alternative care due", s.c.Number)
 		}
 		ref := open.Ref
 		var n int

@@ -18,9 +18,6 @@ import (
 // (step 1); the acknowledging officer becomes responsible for it.
 func (e *Engine) Acknowledge(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "acknowledge", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		s.c.Status = model.StatusInitialAssessment
 		s.c.ResponsibleOfficer = s.p.UserID
 		s.meet(model.DeadlineAcknowledge, "")
@@ -66,9 +63,6 @@ func (e *Engine) RecordInitialAssessment(ctx context.Context, p access.Principal
 		return model.Case{}, model.InvalidField("emergency_downgrade_reason", "string.max_len", "emergency_downgrade_reason is longer than 2000 characters")
 	}
 	return e.do(ctx, p, req, step{name: "recordInitialAssessment", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		downgraded := s.c.Emergency && !in.Emergency
 		switch {
 		case downgraded && downgrade == "":
@@ -172,12 +166,6 @@ func (e *Engine) RecordEmergencyMeasures(ctx context.Context, p access.Principal
 		return model.Case{}, model.InvalidField("applied_time", "required", "applied_time is required")
 	}
 	return e.do(ctx, p, req, step{name: "recordEmergencyMeasures", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
-		if !s.c.Emergency {
-			return model.Precondition("NOT_AN_EMERGENCY", "case %s is not assessed as an emergency", s.c.Number)
-		}
 		applied, late, err := s.appliedAt("applied_time", in.AppliedTime, "emergency measures")
 		if err != nil {
 			return err
@@ -227,12 +215,6 @@ func (e *Engine) StartSeparation(ctx context.Context, p access.Principal, req Re
 		return model.Case{}, model.InvalidField("start_time", "required", "start_time is required")
 	}
 	return e.do(ctx, p, req, step{name: "startSeparation", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
-		if s.separated() {
-			return model.Precondition("ALREADY_SEPARATED", "the child of case %s is already separated; end that separation first", s.c.Number)
-		}
 		start, late, err := s.appliedAt("start_time", in.Start, "the separation")
 		if err != nil {
 			return err
@@ -334,12 +316,6 @@ func (e *Engine) EndSeparation(ctx context.Context, p access.Principal, req Requ
 	}
 	notes = text(notes)
 	return e.do(ctx, p, req, step{name: "endSeparation", apply: func(s *stepCtx) error {
-		if err := s.requireSeparationStep(); err != nil {
-			return err
-		}
-		if err := s.requireNoPetition("record its decision with :recordCourtDecision"); err != nil {
-			return err
-		}
 		s.endSeparation(outcome)
 		s.event("SEPARATION_ENDED", outcome, 0)
 		return s.edit(func(d *model.Dossier) {
@@ -417,9 +393,6 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "recordSpecificAssessment", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		meeting := in.MeetingTime.UTC()
 		if meeting.After(s.now.Add(clockSkew)) {
 			return model.InvalidField("meeting_time", "time.not_future", "meeting_time lies in the future")
@@ -514,9 +487,6 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		public = append(public, model.PlanService{ID: i + 1, StartDate: start.String(), ExpectedEndDate: end.String(), CostEstimateVND: sv.CostEstimateVND, State: "PLANNED"})
 	}
 	return e.do(ctx, p, req, step{name: "submitPlan", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		change := s.c.Status == model.StatusImplementation
 		if change {
 			s.c.Status = model.StatusPlanning
@@ -564,20 +534,11 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 		return model.Case{}, model.InvalidField("decision_date", "date.valid", "decision_date must be a date YYYY-MM-DD")
 	}
 	return e.do(ctx, p, req, step{name: "approvePlan", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		if date.After(vntime.DateOf(s.now)) {
 			return model.InvalidField("decision_date", "date.not_future", "decision_date %s lies after today", date)
 		}
 		if received := vntime.DateOf(s.c.ReceiveTime); date.Before(received) {
 			return model.InvalidField("decision_date", "decision.after_report", "decision_date %s lies before the case's information was received (%s)", date, received)
-		}
-		today := vntime.DateOf(s.now)
-		for _, sv := range s.c.Services {
-			if end, _ := vntime.ParseDate(sv.ExpectedEndDate); end.Before(today) {
-				return model.Precondition("SERVICE_DATES_PASSED", "service %d was expected to end on %s, before today; return the plan to update it", sv.ID, sv.ExpectedEndDate)
-			}
 		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
 		s.c.PlanState, s.c.Status = model.PlanApproved, model.StatusImplementation
@@ -616,9 +577,6 @@ func (e *Engine) ReturnPlan(ctx context.Context, p access.Principal, req Request
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "returnPlan", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		s.meet(model.DeadlinePlanApproval, planRef(s.c))
 		d, err := s.open()
 		if err != nil {
@@ -665,9 +623,6 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 	// refused for a full case (step.bounded).
 	bounded := state == ServiceInProgress && note != ""
 	return e.do(ctx, p, req, step{name: "recordServiceProgress", bounded: bounded, apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		i := slices.IndexFunc(s.c.Services, func(sv model.PlanService) bool { return sv.ID == serviceID })
 		if i < 0 {
 			return model.InvalidField("service_id", "reference.exists", "the plan has no service %d", serviceID)
@@ -694,9 +649,6 @@ func (e *Engine) RecordServiceProgress(ctx context.Context, p access.Principal, 
 // StartReview moves an implemented plan to review (step 6).
 func (e *Engine) StartReview(ctx context.Context, p access.Principal, req Request) (model.Case, error) {
 	return e.do(ctx, p, req, step{name: "startReview", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		s.c.Status = model.StatusReview
 		s.event("REVIEW_STARTED", "", 0)
 		return nil
@@ -737,12 +689,6 @@ func (e *Engine) RecordReview(ctx context.Context, p access.Principal, req Reque
 	}
 	notes := text(in.Notes)
 	return e.do(ctx, p, req, step{name: "recordReview", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
-		if s.c.ClosureProposed {
-			return model.Precondition("CLOSURE_PROPOSED", "a closure proposal awaits the chair's decision")
-		}
 		if in.Outcome == ReviewProposeClosure && !allLow(in.HarmSeverity, in.AbuserAccess, in.SafetyObstacles) {
 			return model.InvalidField("outcome", "review.closure_needs_low_risk", "a review proposes closure only when it rates every risk LOW (Art. 30(1)(b)); otherwise a new plan cycle starts")
 		}
@@ -799,9 +745,6 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 	}
 	noReferralReason := text(in.NoPoliceReferralReason)
 	return e.do(ctx, p, req, step{name: "approveClosure", apply: func(s *stepCtx) error {
-		if err := s.requireResponsible(); err != nil {
-			return err
-		}
 		switch ground {
 		case model.ClosureRiskLow:
 			if err := s.requireLowRiskReview(); err != nil {
@@ -811,12 +754,6 @@ func (e *Engine) ApproveClosure(ctx context.Context, p access.Principal, req Req
 			if err := s.requireAged16(); err != nil {
 				return err
 			}
-		}
-		if err := s.requireNotSeparated(); err != nil {
-			return err
-		}
-		if s.c.PendingTransfer() != nil {
-			return model.Precondition("TRANSFER_PENDING", "a transfer of case %s awaits a decision; it must be accepted or declined first", s.c.Number)
 		}
 		crime := model.CrimeSuspected(s.c.SuspectedAbuse)
 		unreferred := crime && len(s.c.PoliceReferrals) == 0
@@ -912,6 +849,9 @@ func (e *Engine) Reopen(ctx context.Context, p access.Principal, req Request, re
 		return model.Case{}, err
 	}
 	return e.do(ctx, p, req, step{name: "reopen", apply: func(s *stepCtx) error {
+		// Its gate's Ready refused a caller outside a responsible unit in
+		// force; a case of a unit a reform abolished goes to its successor
+		// first.
 		s.c.Status, s.c.CloseTime = model.StatusInitialAssessment, time.Time{}
 		s.followReform()
 		if !s.c.AwaitingSuccessor || !s.actorIn(e.cityName()) {

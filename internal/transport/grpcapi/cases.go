@@ -22,6 +22,7 @@ type caseServer struct {
 	pb.UnimplementedCaseServiceServer
 	pages    *pageTokens
 	intake   *intake.Service
+	process  *process.Engine
 	search   *search.Service
 	identity *identity.Service
 	clock    clock.Clock
@@ -35,8 +36,9 @@ func (s *caseServer) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.C
 	}
 	out := s.caseToProto(ctx, c)
 	// Per caller, on the view they got: the police view holds only their
-	// own unit's referral, which is all their steps look at.
-	out.AllowedSteps = process.StepsAllowed(principalFrom(ctx), c)
+	// own unit's referral and its clocks, which is all their steps look
+	// at.
+	out.AllowedSteps = s.process.StepsAllowed(principalFrom(ctx), c, dossier)
 	if dossier != nil {
 		out.Dossier = dossierToProto(*dossier)
 		mergeDetails(out.Services, *dossier)

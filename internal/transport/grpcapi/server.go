@@ -166,7 +166,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	s := grpc.NewServer(opts...)
 	watches := newShutdownSignal()
 	pb.RegisterReportServiceServer(s, &reportServer{pages: pages, intake: d.Intake, log: d.Log})
-	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, search: d.Search, identity: d.Identity, clock: d.Clock, log: d.Log})
+	pb.RegisterCaseServiceServer(s, &caseServer{pages: pages, intake: d.Intake, process: d.Process, search: d.Search, identity: d.Identity, clock: d.Clock, log: d.Log})
 	pb.RegisterUnitServiceServer(s, &unitServer{pages: pages, units: d.Units, clock: d.Clock, log: d.Log})
 	pb.RegisterCaseProcessServiceServer(s, &processServer{pages: pages, engine: d.Process, identity: d.Identity, clock: d.Clock, log: d.Log, stopping: watches})
 	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})

@@ -220,17 +220,24 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 //
 // Which of them a step applies to is the API's to say.
 func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.Case, unitName func(string) string) (fieldChoices, error) {
-	var deadlines []formOption
+	// The pause form offers the clocks the API says it would pause now
+	// (pausable), the resume form those paused but the police's D16,
+	// which the police's own decision resumes.
+	var pausable, paused []formOption
 	for _, d := range cs.GetDeadlines() {
 		if d.GetState() != "OPEN" {
 			continue
 		}
 		label := c.catalogs.text(lang, "deadline."+d.GetKind()) + " · " + unitName(d.GetUnit()) + " · " +
 			c.catalogs.text(lang, "deadline.due") + " " + view{}.Time(d.GetDueTime().AsTime())
-		if d.GetPaused() {
-			label += " (" + c.catalogs.text(lang, "deadline.paused") + ")"
+		o := formOption{Value: strconv.Itoa(int(d.GetId())), Label: label}
+		switch {
+		case d.GetPausable():
+			pausable = append(pausable, o)
+		case d.GetPaused() && !strings.HasPrefix(d.GetUnit(), "policeUnits/"):
+			o.Label += " (" + c.catalogs.text(lang, "deadline.paused") + ")"
+			paused = append(paused, o)
 		}
-		deadlines = append(deadlines, formOption{Value: strconv.Itoa(int(d.GetId())), Label: label})
 	}
 	var services []formOption
 	for _, sv := range cs.GetServices() {
@@ -240,7 +247,7 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 		}
 		services = append(services, formOption{Value: strconv.Itoa(int(sv.GetId())), Label: label})
 	}
-	out := fieldChoices{"deadline_id": deadlines, "service_id": services}
+	out := fieldChoices{"service_id": services, stepField("PauseDeadline", "deadline_id"): pausable, stepField("ResumeDeadline", "deadline_id"): paused}
 	shown := func(steps ...string) bool {
 		for _, step := range steps {
 			rule, ok := access.RuleFor("CaseProcessService/" + step)
@@ -319,7 +326,7 @@ func (c *Console) stepForms(s *session, page *casePage, posted string) []stepFor
 			continue // the caller adds the posted form with its values
 		}
 		f := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: cs.GetEtag(), RequestID: newRequestID(), Open: true}
-		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil, page.Choices)
+		f.Fields = buildFields(f.ID, m.Input(), "", nil, nil, page.Choices.of(step))
 		out = append(out, f)
 	}
 	return out
@@ -462,7 +469,7 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 		c.apiError(w, r, s, err)
 		return
 	}
-	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs, page.Choices)
+	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs, page.Choices.of(string(m.Name())))
 	// A field the API names but the form has not (a rule over the whole
 	// request) is said above the form.
 	for k, e := range errs {

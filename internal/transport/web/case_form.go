@@ -109,6 +109,27 @@ type formOption struct{ Value, Key, Label string }
 // and due time, never by the number the API takes.
 type fieldChoices map[string][]formOption
 
+// stepField is the key of a field's choices for one step's form only
+// (stepField("PauseDeadline", "deadline_id")), which the form takes
+// instead of the field's choices for every form.
+func stepField(step, field string) string { return step + ":" + field }
+
+// of returns the choices of step's form: the field's own for that step
+// where it has them.
+func (fc fieldChoices) of(step string) fieldChoices {
+	out := fieldChoices{}
+	for k, v := range fc {
+		if s, field, ok := strings.Cut(k, ":"); !ok {
+			if _, own := out[k]; !own {
+				out[k] = v
+			}
+		} else if s == step {
+			out[field] = v
+		}
+	}
+	return out
+}
+
 // buildFields returns the form lines of a request message, with the
 // values typed (vals, nil for a fresh form), the errors by field path and
 // the choices of the fields that name a part of the case.
