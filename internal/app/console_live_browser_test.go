@@ -379,13 +379,19 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 	check("signed out", "/no-such-page")
 	check("signed out", "/password/"+created.GetPasswordLinkSecret())
 	// Every screen, as a role that may use it: the queues' tabs, the
-	// intake form, a case page with its step forms, the dashboard, the
-	// audit log and admin.
+	// intake form, a report's page (with the reporter's form for the city
+	// officer), a case page with its step forms, the dashboard, the audit
+	// log and admin.
+	cs, err := ts.cases().GetCase(ts.as(t, "city.test"), &pb.GetCaseRequest{Name: "cases/" + number})
+	if err != nil || len(cs.GetReports()) == 0 {
+		t.Fatalf("the case's report: %v", err)
+	}
+	report := "/" + cs.GetReports()[0] // with the form that asks for the reporter
 	screens := map[string][]string{
-		operatorID:     {"/reports/new"},
+		operatorID:     {"/reports/new", report},
 		worker:         {"/cases/" + number, "/reports/new"},
 		"police.bd":    {"/cases/" + referred},
-		"city.test":    {"/dashboard", "/dashboard/overdue"},
+		"city.test":    {"/dashboard", "/dashboard/overdue", report},
 		"auditor.test": {"/audit"},
 		"admin.test":   {"/admin", "/admin/users/" + worker, "/admin/police"},
 	}

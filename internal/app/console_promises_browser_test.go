@@ -187,6 +187,24 @@ func TestBrowserConsolePromisesOnEveryPage(t *testing.T) {
 
 	browserSignIn(t, ctx, base, "city.test", "pw-city.test")
 	page("city.test", "/dashboard/overdue")
+	// A report's page, its reporter asked for without a reason, and with
+	// one: the identity shown on the answer only.
+	cs, err := ts.cases().GetCase(ts.as(t, "city.test"), &pb.GetCaseRequest{Name: "cases/" + number})
+	if err != nil || len(cs.GetReports()) == 0 {
+		t.Fatalf("the case's report: %v", err)
+	}
+	cityReport := "/" + cs.GetReports()[0]
+	page("city.test", cityReport)
+	answer("city.test", "a disclosure without a reason", `#reporter-form button[type=submit]`, cityReport)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+cityReport), chromedp.WaitVisible(chromedp.CSS("h1")),
+		chromedp.SendKeys(chromedp.ID("reporter-reason"), "Cần gọi lại người báo tin để xác minh")); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.ClickAndWait(t, ctx, `#reporter-form button[type=submit]`)
+	checkHere("city.test", "the reporter disclosed")
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#reporter-identity").length`)); err != nil || n != 1 {
+		t.Errorf("city.test: the disclosed identity is not on the page (%d, %v)", n, err)
+	}
 
 	browserSignIn(t, ctx, base, "auditor.test", "pw-auditor.test")
 	page("auditor.test", "/audit?case="+number)

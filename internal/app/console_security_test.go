@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -727,14 +728,16 @@ func TestConsoleSecurityAccessMatrix(t *testing.T) {
 	routes := []struct {
 		method, path, api string
 		nav               string // the navigation's link to it, if any
+		do                string // a form's "do", when not "save"
 	}{
-		{"GET", "/queues?tab=all", "CaseService/ListCases", `href="/queues"`},
-		{"GET", "/reports/new", "ReportService/CreateReport", `href="/reports/new"`},
-		{"POST", "/reports/new", "ReportService/CreateReport", ""},
-		{"GET", "/" + report, "ReportService/GetReport", ""},
-		{"GET", "/reports/receipt?case=" + number, "CaseService/GetCase", ""},
-		{"GET", "/cases/" + number, "CaseService/GetCase", ""},
-		{"POST", "/cases/" + number + "/steps/AcknowledgeCase", "CaseProcessService/AcknowledgeCase", ""},
+		{"GET", "/queues?tab=all", "CaseService/ListCases", `href="/queues"`, ""},
+		{"GET", "/reports/new", "ReportService/CreateReport", `href="/reports/new"`, ""},
+		{"POST", "/reports/new", "ReportService/CreateReport", "", ""},
+		{"GET", "/" + report, "ReportService/GetReport", "", ""},
+		{method: "POST", path: "/" + report, api: "ReportService/DiscloseReporter", do: "disclose"},
+		{"GET", "/reports/receipt?case=" + number, "CaseService/GetCase", "", ""},
+		{"GET", "/cases/" + number, "CaseService/GetCase", "", ""},
+		{"POST", "/cases/" + number + "/steps/AcknowledgeCase", "CaseProcessService/AcknowledgeCase", "", ""},
 	}
 	for user, role := range users {
 		p := access.Principal{UserID: user, Role: role}
@@ -760,7 +763,8 @@ func TestConsoleSecurityAccessMatrix(t *testing.T) {
 			var resp *http.Response
 			var page string
 			if rt.method == "POST" {
-				resp, page = b.post(rt.path, url.Values{"csrf": {csrf}, "etag": {"x"}, "do": {"save"}})
+				do := cmp.Or(rt.do, "save")
+				resp, page = b.post(rt.path, url.Values{"csrf": {csrf}, "etag": {"x"}, "do": {do}})
 			} else {
 				resp, page = b.get(rt.path)
 			}

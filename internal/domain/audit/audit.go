@@ -363,11 +363,19 @@ func verify(events iter.Seq2[Event, error], from uint64, prev []byte) verifyResu
 			r.err = err
 			return r
 		}
+		want := r.lastSeq + 1
 		if !bytes.Equal(e.Hash, e.ComputeHash()) {
+			// An event that does not match its hash cannot be trusted
+			// for its own seq either: an edit of that very field would
+			// otherwise send the auditor to an intact event. The place
+			// is the one the walk reached.
+			if e.Seq != want {
+				r.problem = &Problem{Seq: want, Reason: fmt.Sprintf("%s, and the event in the place of seq %d says it is seq %d", reasonHash, want, e.Seq)}
+				return r
+			}
 			r.problem = &Problem{Seq: e.Seq, Reason: reasonHash}
 			return r
 		}
-		want := r.lastSeq + 1
 		if e.Seq > want {
 			r.problem = &Problem{Seq: e.Seq, Reason: fmt.Sprintf("sequence gap: expected %d, found %d", want, e.Seq)}
 			return r

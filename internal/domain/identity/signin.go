@@ -493,7 +493,13 @@ func (s *Service) SetPasswordWithLink(ctx context.Context, in SetPassword) (mode
 		if err := tx.UpdateToken(t); err != nil {
 			return err
 		}
-		_, err = tx.AppendAudit(Principal(cur, "").Event(now, "user.set_password", model.UserName(cur.ID), "", audit.OutcomeOK))
+		e := Principal(cur, "").Event(now, "user.set_password", model.UserName(cur.ID), "", audit.OutcomeOK)
+		if needsTOTP {
+			// An auditor looking for when an account's second factor
+			// changed finds it here.
+			e.Reason = "second factor enrolled"
+		}
+		_, err = tx.AppendAudit(e)
 		u = cur
 		return err
 	})

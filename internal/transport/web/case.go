@@ -45,6 +45,7 @@ type casePage struct {
 	Number    string
 	Deadlines []deadlineRow
 	Sections  []caseSection // transfers, referrals, services, dossier: those the view has
+	Reports   []string      // the ids of the case's reports, for those who may read them
 	Timeline  []timelineEntry
 	ReadsLog  bool // the person may read the timeline
 	MoreLog   bool // older entries are not shown
@@ -146,6 +147,11 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 	unitName := c.unitNamer(r, s)
 	if page.Choices, err = c.caseChoices(r, s, lang, cs, unitName); err != nil {
 		return nil, err
+	}
+	if mayUse(s, "ReportService/GetReport") {
+		for _, name := range cs.GetReports() {
+			page.Reports = append(page.Reports, strings.TrimPrefix(name, "reports/"))
+		}
 	}
 	add := func(key string, lines []showLine) {
 		if len(lines) > 0 {

@@ -193,9 +193,17 @@ func (c *Console) intakeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /reports/new", c.signed(c.intakePost))
 	mux.HandleFunc("GET /reports/saved/{id}", c.signed(c.intakeSaved))
 	mux.HandleFunc("GET /reports/{id}", c.signed(c.intakeReport))
-	// The report's page posts to itself to attach the report to a case, so
-	// that a refused link is answered at the page's own path.
-	mux.HandleFunc("POST /reports/{id}", c.signed(c.linkReport))
+	// The report's page posts to itself, so that a refusal is answered at
+	// the page's own path: to attach the report to a case, or (do=disclose)
+	// to ask for the reporter's identity with a reason, whose answer is
+	// that page only, never a link or a redirect that would keep it.
+	mux.HandleFunc("POST /reports/{id}", c.signed(func(w http.ResponseWriter, r *http.Request, s *session) {
+		if r.PostFormValue("do") == "disclose" {
+			c.discloseReporter(w, r, s)
+			return
+		}
+		c.linkReport(w, r, s)
+	}))
 }
 
 // intakeNew shows a blank form with a new request id, received now.
@@ -704,6 +712,20 @@ type savedPage struct {
 	// Link is the form that attaches a report in no case to a case, for
 	// those who may (LinkReport); nil when it is not offered.
 	Link *linkForm
+	// Reporter is the report page's part about the reporter; nil on the
+	// confirmation of a save.
+	Reporter *reporterPanel
+}
+
+// reporterPanel says that the reporter's identity is withheld, as the API
+// answers it to everyone, and, to those who may disclose it
+// (DiscloseReporter: hotline supervisors and city officers), offers the
+// form that asks for it with a reason. Disclosed is the API's answer to
+// that form, shown on that answer only.
+type reporterPanel struct {
+	MayDisclose   bool
+	Reason, Error string
+	Disclosed     *pb.Reporter
 }
 
 // linkForm is the form that attaches a report to a case: the case number
@@ -789,6 +811,31 @@ func (c *Console) linkReport(w http.ResponseWriter, r *http.Request, s *session)
 	c.showReport(w, r, s, savedPage{Link: form}, "reports/"+id)
 }
 
+// discloseReporter asks the API for the reporter's identity with the
+// reason typed, and shows it on the report's page. The API audits the
+// disclosure, with its reason, before it answers; a reason it refuses is
+// said on the form, kept as typed.
+func (c *Console) discloseReporter(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	if _, err := uuid.Parse(id); err != nil {
+		c.notFoundFor(w, r, s)
+		return
+	}
+	panel := &reporterPanel{Reason: r.PostFormValue("reason")}
+	rep, err := c.api.reports.DiscloseReporter(c.apiContext(r, s), &pb.DiscloseReporterRequest{Name: "reports/" + id, Reason: panel.Reason})
+	switch {
+	case err == nil:
+		panel.Disclosed = rep
+	case status.Code(err) == codes.InvalidArgument:
+		said, _ := c.catalogs.refused(language(r), err)
+		panel.Error = said.String()
+	default:
+		c.apiError(w, r, s, err)
+		return
+	}
+	c.showReport(w, r, s, savedPage{Reporter: panel}, "reports/"+id)
+}
+
 func (c *Console) showReport(w http.ResponseWriter, r *http.Request, s *session, page savedPage, name string) {
 	rep, err := c.api.reports.GetReport(c.apiContext(r, s), &pb.GetReportRequest{Name: name})
 	if err != nil {
@@ -796,6 +843,10 @@ func (c *Console) showReport(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	page.ReportID, page.Report = strings.TrimPrefix(rep.GetName(), "reports/"), rep
+	if page.Reporter == nil {
+		page.Reporter = &reporterPanel{}
+	}
+	page.Reporter.MayDisclose = mayUse(s, "ReportService/DiscloseReporter")
 	switch {
 	case rep.GetCase() != "" || !mayUse(s, "ReportService/LinkReport"):
 		page.Link = nil
@@ -832,7 +883,7 @@ func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, 
 	v := view{User: &s.user, CSRF: s.csrf, Title: title, Data: page}
 	code := http.StatusOK
 	switch {
-	case page.Link != nil && page.Link.Error != "":
+	case page.Link != nil && page.Link.Error != "", page.Reporter != nil && page.Reporter.Error != "":
 		code = http.StatusUnprocessableEntity
 	case page.CaseNumber != "":
 		v.Flash = s.doneFlash(r.URL.Query().Get("done"), "", "reports/"+page.ReportID)

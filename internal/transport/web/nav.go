@@ -35,6 +35,7 @@ var screens = []screen{
 // role its screen refuses.
 var pages = []screen{
 	{Path: "/cases/{number}", Key: "screen.case", Method: "CaseService/GetCase"},
+	{Path: "/reports/{id}", Key: "intake.report.title", Method: "ReportService/GetReport"},
 	{Path: "/dashboard/overdue", Key: "dash.overdue.title", Method: overdueMethod},
 	{Path: "/admin/police", Key: "admin.police.title", Method: policeUnitsMethod},
 }
