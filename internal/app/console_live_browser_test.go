@@ -124,10 +124,12 @@ func TestBrowserCSRFRefused(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("user")),
 		chromedp.SendKeys(chromedp.ID("user"), operatorID),
 		chromedp.SendKeys(chromedp.ID("password"), "not-the-password"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.CSS(`p.error[role="alert"]`)),
 	); err != nil {
 		t.Fatalf("sign in with a wrong password: %v", err)
+	}
+	browsertest.SubmitAndWait(t, ctx, "#password")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`p.error[role="alert"]`))); err != nil {
+		t.Fatalf("the refusal of a wrong password: %v", err)
 	}
 	if got := text(t, ctx, `p.error[role="alert"]`); !strings.Contains(got, "Đăng nhập không thành công") {
 		t.Errorf("the refusal reads %q", got)

@@ -128,10 +128,12 @@ func SignIn(t *testing.T, ctx context.Context, base, user, password string) {
 		chromedp.WaitVisible(chromedp.ID("user")),
 		chromedp.SendKeys(chromedp.ID("user"), user),
 		chromedp.SendKeys(chromedp.ID("password"), password),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitNotPresent(chromedp.ID("password")),
 	)
 	if err != nil {
+		t.Fatalf("sign in as %s: %v", user, err)
+	}
+	SubmitAndWait(t, ctx, "#password")
+	if err := chromedp.Do(ctx, chromedp.WaitNotPresent(chromedp.ID("password"))); err != nil {
 		t.Fatalf("sign in as %s: %v", user, err)
 	}
 }
@@ -151,11 +153,27 @@ func Text(t *testing.T, ctx context.Context, css string) string {
 // alone could find it still on the page being left.
 func ClickAndWait(t *testing.T, ctx context.Context, css string) {
 	t.Helper()
+	leaveBy(t, ctx, "click "+css, chromedp.Click(chromedp.CSS(css)))
+}
+
+// SubmitAndWait submits the form of an element and waits until the page
+// it answers with has loaded. Waiting for an element of that page instead
+// may look into the page being left as it is replaced, which chromedp
+// reports as "No node with given id found".
+func SubmitAndWait(t *testing.T, ctx context.Context, css string) {
+	t.Helper()
+	leaveBy(t, ctx, "submit "+css, chromedp.Submit(chromedp.CSS(css)))
+}
+
+// leaveBy marks the page, does what leaves it and waits until the next
+// page has loaded.
+func leaveBy(t *testing.T, ctx context.Context, what string, action chromedp.Action[chromedp.Void]) {
+	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.__leaving = true")); err != nil {
-		t.Fatalf("mark the page before clicking %s: %v", css, err)
+		t.Fatalf("mark the page before %s: %v", what, err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(css))); err != nil {
-		t.Fatalf("click %s: %v", css, err)
+	if err := chromedp.Do(ctx, action); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 	for {
 		left, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.__leaving !== true && document.readyState === 'complete'"))
@@ -164,7 +182,7 @@ func ClickAndWait(t *testing.T, ctx context.Context, css string) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the page did not change after clicking %s: %v", css, ctx.Err())
+			t.Fatalf("the page did not change after %s: %v", what, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
