@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -63,20 +62,6 @@ func expectListsAgree(t *testing.T, ts *testServer, user, name string, queue pb.
 // forwardedByPolice has the Ba Đình worker refer a case to the ward police,
 // whose liaison acknowledges it with reference and forwards it to the
 // investigators now, which starts D16.
-// afterTheScheduler makes a step with the case's etag as a client does
-// after moving the clock: the scheduler may still be writing what fell
-// due (warnings, breaches, escalations) to the case, so a step that finds
-// its etag stale reads it again and retries, as ABORTED asks.
-func afterTheScheduler[T any](t *testing.T, ts *testServer, user, name string, step func(etag string) (T, error)) (T, error) {
-	t.Helper()
-	for try := 1; ; try++ {
-		r, err := step(etagOf(t, ts, user, name))
-		if status.Code(err) != codes.Aborted || try == 50 {
-			return r, err
-		}
-	}
-}
-
 func forwardedByPolice(t *testing.T, ts *testServer, name, reference string) {
 	t.Helper()
 	p := ts.process()
@@ -261,9 +246,7 @@ func TestDeadlineClosedWhilePausedIsNotPaused(t *testing.T) {
 		t.Errorf("the suspended D16: paused %v, pausable %v", d.GetPaused(), d.GetPausable())
 	}
 	ts.setClock(t, hn(2026, 12, 9, 9, 0))
-	c, err = afterTheScheduler(t, ts, "police.bd", crime, func(etag string) (*pb.Case, error) {
-		return p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: crime, Etag: etag, Outcome: "PROSECUTED"})
-	})
+	c, err = p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: crime, Etag: etagOf(t, ts, "police.bd", crime), Outcome: "PROSECUTED"})
 	if err != nil {
 		t.Fatalf("outcome: %v", err)
 	}
@@ -294,15 +277,11 @@ func TestDeadlinePausedWorkingDaysResumeOnTheCalendar(t *testing.T) {
 	pauseResume := func(pause, resume time.Time) *pb.Deadline {
 		t.Helper()
 		ts.setClock(t, pause)
-		if _, err := afterTheScheduler(t, ts, "bd.worker", name, func(etag string) (*pb.Case, error) {
-			return p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etag, DeadlineId: d6.GetId(), Reason: "trẻ đi viện"})
-		}); err != nil {
+		if _, err := p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d6.GetId(), Reason: "trẻ đi viện"}); err != nil {
 			t.Fatalf("pause at %s: %v", pause, err)
 		}
 		ts.setClock(t, resume)
-		c, err := afterTheScheduler(t, ts, "bd.worker", name, func(etag string) (*pb.Case, error) {
-			return p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etag, DeadlineId: d6.GetId()})
-		})
+		c, err := p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d6.GetId()})
 		if err != nil {
 			t.Fatalf("resume at %s: %v", resume, err)
 		}
@@ -331,9 +310,7 @@ func TestDeadlinePausedWorkingDaysResumeOnTheCalendar(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.setClock(t, ts.clock.Now().Add(5*time.Hour+30*time.Minute))
-	c, err := afterTheScheduler(t, ts, "bd.worker", other, func(etag string) (*pb.Case, error) {
-		return p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: other, Etag: etag, DeadlineId: ack.GetId()})
-	})
+	c, err := p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: other, Etag: etagOf(t, ts, "bd.worker", other), DeadlineId: ack.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,9 +348,7 @@ func TestDeadlinePausedAcrossQuocKhanh(t *testing.T) {
 	_, err = p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d7.GetId(), Reason: "x"})
 	wantReason(t, err, codes.FailedPrecondition, "ALREADY_PAUSED")
 	ts.setClock(t, hn(2026, 8, 29, 10, 0))
-	c, err := afterTheScheduler(t, ts, "bd.worker", name, func(etag string) (*pb.Case, error) {
-		return p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etag, DeadlineId: d7.GetId()})
-	})
+	c, err := p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d7.GetId()})
 	if err != nil {
 		t.Fatalf("resume: %v", err)
 	}
