@@ -325,9 +325,10 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 // Settle wakes Run and waits until it has finished a whole pass that
 // began after the call: every deadline event due at the clock's time
 // then has fired, and the cases due to follow a reform of the day have
-// followed it. A test that moves a fake clock calls it before it reads
-// what the firings change (a case's etag, its timeline), so that no
-// firing commits in between. It returns ctx's error if no pass ends
+// followed it. Whoever moves a fake clock (the tests, the load tool)
+// calls it before it reads what the firings change (a case's etag, its
+// timeline), so that no firing commits in between; the service itself,
+// on the system clock, never does. It returns ctx's error if no pass ends
 // before ctx does (Run is not running: this instance does not lead).
 func (e *Engine) Settle(ctx context.Context) error {
 	want := e.passes.next()
