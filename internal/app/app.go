@@ -437,6 +437,7 @@ type Server struct {
 
 	closers []func(context.Context) error // unwound in reverse by Stop
 	store   *serverStore                  // for the benchmarks' write counts (export_test.go)
+	engine  *process.Engine               // for the tests' SettleScheduler (export_test.go)
 	done    chan struct{}
 	errOnce sync.Once
 	err     error
@@ -594,6 +595,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
 		WatchPoll: opts.WatchPoll, Search: finder,
 	})
+	s.engine = engine
 	mk.search = finder
 	// The indexer writes the index entries of the cases that writes
 	// marked, a batch at a time. Its stop is unwound after the servers',

@@ -387,7 +387,7 @@ func TestDeadPasswordLinksAreRefusedSignIns(t *testing.T) {
 	}
 	// The window of those refusals ends; the next refusal writes its
 	// event before it is counted.
-	ts.clock.Advance(signInWindow + time.Second)
+	ts.advance(t, signInWindow+time.Second)
 	b.get(dead[0])
 	_, events, _ := signInAudit(t, ts)
 	if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {

@@ -271,9 +271,9 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 		_, heads[user] = newAuditEvents(t, f.ts, user, heads[user])
 		// The call at an instant of its own: the auditor's listings
 		// below come after it.
-		f.ts.clock.Advance(time.Millisecond)
+		f.ts.advance(t, time.Millisecond)
 		_, err := f.invoke(t, m, user, req)
-		f.ts.clock.Advance(time.Millisecond)
+		f.ts.advance(t, time.Millisecond)
 		var got []*pb.AuditEvent
 		got, heads[user] = newAuditEvents(t, f.ts, user, heads[user])
 		tok := f.ts.tokens.get(user)

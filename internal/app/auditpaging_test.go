@@ -35,7 +35,7 @@ func TestAuditListsPageByCaseActorAndTime(t *testing.T) {
 	b := openCase(t, ts, start.Add(-time.Hour), "00070")
 	var at []time.Time // the instants events were written at
 	for i := range 6 {
-		ts.clock.Set(start.Add(time.Duration(i+1) * time.Minute))
+		ts.setClock(t, start.Add(time.Duration(i+1)*time.Minute))
 		at = append(at, ts.clock.Now())
 		getCase(t, ts, "bd.worker", a)
 		getCase(t, ts, "city", a)
@@ -45,7 +45,7 @@ func TestAuditListsPageByCaseActorAndTime(t *testing.T) {
 		}
 	}
 	// The auditor's own listings come later, after every range below.
-	ts.clock.Set(start.Add(time.Hour))
+	ts.setClock(t, start.Add(time.Hour))
 
 	checkAuditPaging(t, ts, []*pb.ListAuditEventsRequest{
 		{Case: a},
@@ -277,7 +277,7 @@ func TestConsoleAuditPageDoesNotSayNoEventsWhenThereAreSome(t *testing.T) {
 	if _, err := ts.cases().GetCase(ts.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name}); err != nil {
 		t.Fatal(err)
 	}
-	ts.clock.Set(testNow)
+	ts.setClock(t, testNow)
 	for i := 0; i < 1100; i++ {
 		if _, err := ts.cases().GetCase(ts.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name}); err != nil {
 			t.Fatal(err)

@@ -72,9 +72,9 @@ func TestMergedCasesOnTheAuditTrail(t *testing.T) {
 	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	old := openCase(t, ts, first, "00004")
-	ts.clock.Set(hn(2026, 3, 2, 11, 0))
+	ts.setClock(t, hn(2026, 3, 2, 11, 0))
 	survivor := openCase(t, ts, hn(2026, 3, 2, 11, 0), "00004")
-	ts.clock.Set(hn(2026, 3, 2, 12, 0))
+	ts.setClock(t, hn(2026, 3, 2, 12, 0))
 	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{
 		Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
 		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old),
@@ -327,7 +327,7 @@ func TestEscalationsNameWhomTheyLetInOnTheTrail(t *testing.T) {
 	}
 	// Nobody acts: the commune's acknowledgement and the police's
 	// forwarding both break, and escalate.
-	ts.clock.Set(referred.Add(4 * 24 * time.Hour))
+	ts.setClock(t, referred.Add(4*24*time.Hour))
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", 0, 2)
 
 	trail := caseTrail(t, ts, "auditor", name)
@@ -370,12 +370,12 @@ func TestPoliceForwardingIsOnTheTrailAtItsRecordTime(t *testing.T) {
 		t.Fatalf("refer: %v", err)
 	}
 	liaison := ts.as(t, "police.bd")
-	ts.clock.Set(hn(2026, 11, 17, 10, 0))
+	ts.setClock(t, hn(2026, 11, 17, 10, 0))
 	if _, err := p.AcknowledgePoliceReferral(liaison, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}
 	recorded, forwarded := hn(2026, 11, 18, 15, 0), hn(2026, 11, 17, 11, 0)
-	ts.clock.Set(recorded)
+	ts.setClock(t, recorded)
 	// The commune's acknowledgement and the police's forwarding are both
 	// overdue by then.
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", 0, 2)
@@ -388,17 +388,10 @@ func TestPoliceForwardingIsOnTheTrailAtItsRecordTime(t *testing.T) {
 		InvestigationAgency: "Cơ quan CSĐT"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("another unit's liaison: %v, want NotFound", err)
 	}
-	// The scheduler may be firing the breaches of the day meanwhile: a
-	// stale etag is read again.
-	var c *pb.Case
-	for range 50 {
-		c, err = p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
-			InvestigationAgency: "Cơ quan CSĐT", ForwardTime: timestamppb.New(forwarded)})
-		if status.Code(err) != codes.Aborted {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The breaches of the day fired when the clock moved (setClock): the
+	// etag read now is the one the step must name.
+	c, err := p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
+		InvestigationAgency: "Cơ quan CSĐT", ForwardTime: timestamppb.New(forwarded)})
 	if err != nil {
 		t.Fatalf("forwarding: %v", err)
 	}

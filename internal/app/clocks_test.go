@@ -39,7 +39,7 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	name, c := assessedInTrucBach(t, ts, received, hn(2025, 4, 17, 10, 0))
 
 	// The meeting was on Mon 21 April; the worker types it in on Fri 25.
-	ts.clock.Set(hn(2025, 4, 25, 14, 0))
+	ts.setClock(t, hn(2025, 4, 25, 14, 0))
 	specific := func(meeting time.Time) (*pb.Case, error) {
 		return specificAssessment(p, worker, name, c.GetEtag(), meeting)
 	}
@@ -72,7 +72,7 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	// Submitted on Fri 25, returned on Mon 28 April: the worker has the
 	// policy's 2 working days: Tue 29, then the 30/4 - 1/5 holidays, the
 	// swapped Fri 2 May and the weekend, then Mon 5 May; by 24:00 of Mon 5.
-	ts.clock.Set(hn(2025, 4, 25, 15, 0))
+	ts.setClock(t, hn(2025, 4, 25, 15, 0))
 	// Three quarters of D6 passed at 14:15: its second warning goes out
 	// as the clock moves, and must be out before the etag is read.
 	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", d6.GetId(), 2)
@@ -82,7 +82,7 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 		t.Fatalf("submit: %v", err)
 	}
 	checkDeadline(t, findDeadline(t, c, "D6_PLAN_DRAFT", "plan-1"), "MET", hn(2025, 4, 27, 0, 0))
-	ts.clock.Set(hn(2025, 4, 28, 9, 0))
+	ts.setClock(t, hn(2025, 4, 28, 9, 0))
 	// The chair's D7 (Sat 26, a make-up day, and Mon 28) has warned twice.
 	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1").GetId(), 2)
 	c, err = p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.chair", name), Reason: "thiếu dịch vụ giáo dục"})
@@ -99,7 +99,7 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	}
 
 	// Submitted again on Tue 29: met, and the chair's D7 runs again.
-	ts.clock.Set(hn(2025, 4, 29, 10, 0))
+	ts.setClock(t, hn(2025, 4, 29, 10, 0))
 	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name), Services: services})
 	if err != nil {
 		t.Fatalf("submit again: %v", err)
@@ -149,7 +149,7 @@ func TestClocksPoliceForwardFromReceipt(t *testing.T) {
 
 	// The liaison acknowledges only on Mon 30 June: that does not restart
 	// the clock, which is already overdue.
-	ts.clock.Set(hn(2025, 6, 30, 9, 0))
+	ts.setClock(t, hn(2025, 6, 30, 9, 0))
 	waitEvents(t, ts, "tb.worker", remote, "DEADLINE_BREACHED", d13.GetId(), 1)
 	pc, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: remote, Etag: etagOf(t, ts, "police.bd", remote), ReferenceNumber: "CA-BD-2025/88"})
 	if err != nil {
@@ -176,7 +176,7 @@ func TestClocksPoliceForwardFromReceipt(t *testing.T) {
 
 	// The same code after the reform is Ba Đình, which the policy did not
 	// name: 24 hours.
-	ts.clock.Set(hn(2025, 7, 2, 10, 0))
+	ts.setClock(t, hn(2025, 7, 2, 10, 0))
 	ordinary := openCase(t, ts, ts.clock.Now().Add(-time.Hour), "00004", sexual)
 	c = refer("bd.worker", ordinary)
 	checkDeadline(t, findDeadline(t, c, "D13_POLICE_FORWARD", "policeUnits/ca-ba-dinh"), "OPEN", hn(2025, 7, 3, 10, 0))
@@ -246,7 +246,7 @@ func TestClocksClosureGroundsAndNotice(t *testing.T) {
 
 	// Ba Đình, July 2025: pornographic use online. A review that rates any
 	// risk above LOW cannot propose closure.
-	ts.clock.Set(hn(2025, 7, 7, 9, 0))
+	ts.setClock(t, hn(2025, 7, 7, 9, 0))
 	online := openCase(t, ts, ts.clock.Now().Add(-time.Hour), "00004",
 		pb.AbuseForm_ABUSE_FORM_PORNOGRAPHIC_USE, pb.AbuseForm_ABUSE_FORM_ONLINE)
 	if got := getCase(t, ts, "bd.worker", online).GetSuspectedAbuse(); !slices.Contains(got, pb.AbuseForm_ABUSE_FORM_ONLINE) {
@@ -297,7 +297,7 @@ func TestClocksProsecutionEndsOnAWorkingDay(t *testing.T) {
 	}
 
 	// Mon 4 Jan 2027, after both warnings, the decision is still on time.
-	ts.clock.Set(hn(2027, 1, 4, 16, 0))
+	ts.setClock(t, hn(2027, 1, 4, 16, 0))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
 	pc, err := p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), Outcome: "PROSECUTED"})
 	if err != nil {
@@ -328,7 +328,7 @@ func forwardedCrimeReport(t *testing.T, referred, forwarded time.Time) (*testSer
 	if _, err := p.AcknowledgePoliceReferral(police, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
 		t.Fatalf("police acknowledge: %v", err)
 	}
-	ts.clock.Set(forwarded)
+	ts.setClock(t, forwarded)
 	pc, err := p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), InvestigationAgency: "Cơ quan CSĐT"})
 	if err != nil {
 		t.Fatalf("forwarding: %v", err)
@@ -356,7 +356,7 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 	// Mon 21 Dec: extended, but not beyond two months (4 Feb 2027). By
 	// then D16 has warned twice, and the commune's missed acknowledgement
 	// went to the city.
-	ts.clock.Set(hn(2026, 12, 21, 9, 0))
+	ts.setClock(t, hn(2026, 12, 21, 9, 0))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d16.GetId(), 2)
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "").GetId(), 1)
 	_, err := p.ExtendPoliceDeadline(worker, &pb.ExtendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
@@ -372,16 +372,16 @@ func TestClocksProsecutionExtensionAndSuspension(t *testing.T) {
 
 	// Mon 4 Jan: suspended (awaiting a forensic examination). Six weeks
 	// later, past the extended due date, nothing has breached.
-	ts.clock.Set(hn(2027, 1, 4, 9, 0))
+	ts.setClock(t, hn(2027, 1, 4, 9, 0))
 	if _, err = p.SuspendPoliceDeadline(police, &pb.SuspendPoliceDeadlineRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
 		DecisionNumber: "3/QĐ-TĐC", Reason: "chờ kết luận giám định"}); err != nil {
 		t.Fatalf("suspension: %v", err)
 	}
 	// A sentinel case's acknowledgement, due an hour before the clock
 	// stops, shows the scheduler has run that far.
-	ts.clock.Set(hn(2027, 2, 14, 8, 0))
+	ts.setClock(t, hn(2027, 2, 14, 8, 0))
 	sentinel := openCase(t, ts, ts.clock.Now(), "00004")
-	ts.clock.Set(hn(2027, 2, 15, 9, 0))
+	ts.setClock(t, hn(2027, 2, 15, 9, 0))
 	waitEvents(t, ts, "bd.worker", sentinel, "DEADLINE_BREACHED", 0, 1)
 	if n := countEvents(caseEvents(t, ts, "bd.worker", name), "DEADLINE_BREACHED", d16.GetId()); n != 0 {
 		t.Errorf("the suspended D16 breached %d times", n)
@@ -450,7 +450,7 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 		return p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
 			Reason: "trẻ đã đủ 16 tuổi", Ground: ground, NoPoliceReferralReason: "không có dấu hiệu tội phạm"})
 	}
-	ts.clock.Set(hn(2026, 3, 9, 23, 59))
+	ts.setClock(t, hn(2026, 3, 9, 23, 59))
 	_, err = closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
 	wantReason(t, err, codes.FailedPrecondition, "CHILD_UNDER_16")
 	// Over REST as the README's table writes it, the ground's short name
@@ -468,7 +468,7 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 	if code, raw := rest("CLOSURE_GROUND_TURNED_16"); code != http.StatusBadRequest || !strings.Contains(raw, `"reason":"CHILD_UNDER_16"`) {
 		t.Errorf(`REST closure on "ground":"CLOSURE_GROUND_TURNED_16" before the 16th birthday: %d %s, want 400, CHILD_UNDER_16`, code, raw)
 	}
-	ts.clock.Set(hn(2026, 3, 10, 8, 0))
+	ts.setClock(t, hn(2026, 3, 10, 8, 0))
 	c, err := closure(pb.ClosureGround_CLOSURE_GROUND_TURNED_16)
 	if err != nil {
 		t.Fatalf("closure on TURNED_16 on the 16th birthday: %v", err)
@@ -515,15 +515,15 @@ func TestClocksPoliceForwardingRecordedLate(t *testing.T) {
 		t.Fatalf("refer: %v", err)
 	}
 	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", police)
-	ts.clock.Set(hn(2026, 11, 17, 10, 0))
+	ts.setClock(t, hn(2026, 11, 17, 10, 0))
 	if _, err := p.AcknowledgePoliceReferral(liaison, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/301"}); err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}
-	ts.clock.Set(hn(2026, 11, 18, 10, 0))
+	ts.setClock(t, hn(2026, 11, 18, 10, 0))
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", d13.GetId(), 1)
 
 	recorded, forwarded := hn(2026, 11, 18, 15, 0), hn(2026, 11, 17, 11, 0)
-	ts.clock.Set(recorded)
+	ts.setClock(t, recorded)
 	pw := watch(t, ts, "police.bd", 0)
 	pc, err := p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
 		InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội", ForwardTime: timestamppb.New(forwarded)})
@@ -590,12 +590,12 @@ func TestClocksLatePoliceForwardingReachesTheCityPolice(t *testing.T) {
 	const police = "policeUnits/ca-ba-dinh"
 	name, _, cw := referWatched(t, ts, "police.city")
 	p, liaison := ts.process(), ts.as(t, "police.bd")
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	if _, err := p.AcknowledgePoliceReferral(liaison, &pb.AcknowledgePoliceReferralRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), ReferenceNumber: "CA-BD-2026/302"}); err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}
 	forwarded := ts.clock.Now().Add(time.Hour)
-	ts.clock.Advance(8 * time.Hour) // 9 hours after the referral: D13 runs until 24
+	ts.advance(t, 8*time.Hour) // 9 hours after the referral: D13 runs until 24
 	pc, err := p.RecordPoliceForwarding(liaison, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
 		InvestigationAgency: "Cơ quan CSĐT Công an TP Hà Nội", ForwardTime: timestamppb.New(forwarded)})
 	if err != nil {
@@ -634,7 +634,7 @@ func assessedInTrucBach(t *testing.T, ts *testServer, received, acknowledged tim
 	t.Helper()
 	p, worker := ts.process(), ts.as(t, "tb.worker")
 	name := openCase(t, ts, received, "00004")
-	ts.clock.Set(acknowledged)
+	ts.setClock(t, acknowledged)
 	c, err := p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name)})
 	if err != nil {
 		t.Fatalf("acknowledge: %v", err)
@@ -667,7 +667,7 @@ func TestMeetingInTheMinuteOfTheAcknowledgement(t *testing.T) {
 	p, worker := ts.process(), ts.as(t, "tb.worker")
 	acknowledged := hn(2025, 4, 17, 10, 0)
 	name, c := assessedInTrucBach(t, ts, received, acknowledged.Add(37*time.Second+700*time.Millisecond))
-	ts.clock.Set(hn(2025, 4, 17, 11, 0))
+	ts.setClock(t, hn(2025, 4, 17, 11, 0))
 	_, err := specificAssessment(p, worker, name, c.GetEtag(), acknowledged.Add(-time.Second))
 	wantField(t, err, "meeting_time")
 	if _, err := specificAssessment(p, worker, name, c.GetEtag(), acknowledged); err != nil {

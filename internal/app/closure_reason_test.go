@@ -33,7 +33,7 @@ func TestClosureAndReopeningKeepTheirReasons(t *testing.T) {
 		t.Fatalf("status after closure: %v", c.GetStatus())
 	}
 
-	ts.clock.Set(hn(2026, 5, 18, 10, 0))
+	ts.setClock(t, hn(2026, 5, 18, 10, 0))
 	reopenReq := &pb.ReopenCaseRequest{Name: name, Etag: c.GetEtag(), Reason: "\t"}
 	_, err = p.ReopenCase(chair, reopenReq)
 	wantField(t, err, "reason")

@@ -549,7 +549,7 @@ func confAuditSetup(t *testing.T) *testServer {
 
 	// Refused sign-ins are counted over a window and written when it
 	// ends.
-	ts.clock.Advance(grpcapi.RefusalWindow)
+	ts.advance(t, grpcapi.RefusalWindow)
 	auditor := ts.as(t, "auditor")
 	ev, err := ts.audit().ListAuditEvents(auditor, &pb.ListAuditEventsRequest{Actor: "users/" + operatorID})
 	if err != nil {
@@ -780,7 +780,7 @@ func TestConfidentialityThrottlesFailedAuthentication(t *testing.T) {
 		t.Fatalf("the operator while the address is throttled: %v, %v", u, err)
 	}
 
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	_, err = units.GetUnit(withToken(ctx, confBadToken), req)
 	wantCode(t, err, codes.Unauthenticated)
 }
@@ -1117,11 +1117,11 @@ func TestConfidentialityTokenLifecycle(t *testing.T) {
 		if want := ts.clock.Now().Add(time.Hour); !tok.GetExpireTime().AsTime().Equal(want) {
 			t.Errorf("expire_time = %v, want %v", tok.GetExpireTime().AsTime(), want)
 		}
-		ts.clock.Advance(59 * time.Minute)
+		ts.advance(t, 59*time.Minute)
 		if err := call(tok.GetSecret()); err != nil {
 			t.Fatalf("before expiry: %v", err)
 		}
-		ts.clock.Advance(61 * time.Minute)
+		ts.advance(t, 61*time.Minute)
 		wantCode(t, call(tok.GetSecret()), codes.Unauthenticated)
 		if err := call(ts.tokens.get(operatorID)); err != nil {
 			t.Errorf("the operator's 90-day token: %v", err)
@@ -1183,7 +1183,7 @@ func TestConfidentialityREST(t *testing.T) {
 	}
 	// Give back the failed-sign-in allowance this check used, so the
 	// throttling count below starts where it expects.
-	ts.clock.Advance(30 * time.Second)
+	ts.advance(t, 30*time.Second)
 	code, body = confREST(t, ts, "GET", casePath, "Basic b3BlcmF0b3I6c2VjcmV0")
 	if code != http.StatusUnauthorized {
 		t.Errorf("with Basic authorization: %d %s", code, body)
@@ -1246,7 +1246,7 @@ func TestConfidentialityREST(t *testing.T) {
 	if code, body := confREST(t, ts, "GET", "/healthz", ""); code != http.StatusOK {
 		t.Errorf("/healthz while throttled: %d %s", code, body)
 	}
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	if code, body := confREST(t, ts, "GET", casePath, "Bearer "+ts.tokens.get(operatorID)); code != http.StatusOK {
 		t.Errorf("a minute later: %d %s", code, body)
 	}

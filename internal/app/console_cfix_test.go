@@ -59,7 +59,7 @@ func TestConsoleNamesTheClientBehindATrustedProxy(t *testing.T) {
 					t.Fatalf("wrong password: %s, want refused", r.Status)
 				}
 			}
-			ts.clock.Advance(identity.LockOutDuration)
+			ts.advance(t, identity.LockOutDuration)
 			if r, _ := b.signInForm("lan.nguyen", password, ""); r.StatusCode != http.StatusSeeOther {
 				t.Fatalf("sign in: %s", r.Status)
 			}

@@ -132,7 +132,7 @@ func TestConsoleAuditLogByCaseAndDates(t *testing.T) {
 	ts := startConsoleAt(t, hanoiLateEvening)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	before := strings.TrimPrefix(openCase(t, ts, ts.clock.Now(), "00004"), "cases/")
-	ts.clock.Advance(time.Hour) // 00:30 on 28 November in Hanoi
+	ts.advance(t, time.Hour) // 00:30 on 28 November in Hanoi
 	after := strings.TrimPrefix(openCase(t, ts, ts.clock.Now(), "00004"), "cases/")
 
 	b := newBrowser(t, ts)

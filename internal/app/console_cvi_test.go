@@ -69,7 +69,7 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 	// overdue and escalates it to the city.
 	late := openCase(t, ts, testNow.Add(-time.Hour), "00004")
 	ack := findDeadline(t, getCase(t, ts, "city", late), "ACKNOWLEDGE", "")
-	ts.clock.Advance(25 * time.Hour)
+	ts.advance(t, 25*time.Hour)
 	waitEvents(t, ts, "city", late, "ESCALATED", ack.GetId(), 1)
 	ack = findDeadline(t, getCase(t, ts, "city", late), "ACKNOWLEDGE", "")
 

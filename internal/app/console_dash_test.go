@@ -60,7 +60,7 @@ func dashScenario(t *testing.T) (ts *testServer, late, lateHK, onTime string) {
 		Name: onTime, Etag: etagOf(t, ts, "bd.worker", onTime)}); err != nil {
 		t.Fatal(err)
 	}
-	ts.clock.Set(hn(2026, 11, 4, 10, 0))
+	ts.setClock(t, hn(2026, 11, 4, 10, 0))
 	waitEvents(t, ts, "city", late, "ESCALATED", 0, 1)
 	waitEvents(t, ts, "city", lateHK, "ESCALATED", 0, 1)
 	return ts, late, lateHK, onTime

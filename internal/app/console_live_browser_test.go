@@ -57,7 +57,7 @@ func TestBrowserCountdownsFollowTheServiceClock(t *testing.T) {
 		{13 * time.Hour, "amber", "giờ"}, // past the first warning, at half the span
 		{12 * time.Hour, "red", "Quá hạn"},
 	} {
-		ts.clock.Advance(step.advance)
+		ts.advance(t, step.advance)
 		// The hours passed end the session (idle): sign in again, which
 		// opens the queue afresh.
 		browserSignIn(t, ctx, base, worker, "pw-"+worker)
@@ -79,9 +79,9 @@ func TestBrowserQueueUpdatesLive(t *testing.T) {
 	ts.addUser(t, worker, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	// Cases whose countdowns are red (overdue) and amber (warned).
 	late := openCaseIn(t, ts, "00004")
-	ts.clock.Advance(13 * time.Hour)
+	ts.advance(t, 13*time.Hour)
 	warned := openCaseIn(t, ts, "00004")
-	ts.clock.Advance(12*time.Hour + 30*time.Minute)
+	ts.advance(t, 12*time.Hour+30*time.Minute)
 
 	ctx := newTab(t)
 	base := "http://" + ts.HTTPAddr()
@@ -319,9 +319,9 @@ func TestBrowserConsoleAccessibleAndResponsive(t *testing.T) {
 	// Rows for the queue tables, with a countdown of each colour: red
 	// (overdue), amber (past the first warning) and green.
 	openCaseIn(t, ts, "00004")
-	ts.clock.Advance(13 * time.Hour)
+	ts.advance(t, 13*time.Hour)
 	openCaseIn(t, ts, "00004")
-	ts.clock.Advance(12*time.Hour + 30*time.Minute)
+	ts.advance(t, 12*time.Hour+30*time.Minute)
 	number := openCaseIn(t, ts, "00004")
 	referred := addTheOtherRoles(t, ts)
 	// A city officer's first password, with the second factor's

@@ -207,7 +207,7 @@ func TestConsoleEventsEndWithTheSession(t *testing.T) {
 	b = newBrowser(t, ts)
 	b.signIn(operatorID)
 	events = b.openEvents()
-	ts.clock.Advance(web.IdleTimeout)
+	ts.advance(t, web.IdleTimeout)
 	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("queues after the idle timeout: %s", r.Status)
 	}
@@ -233,11 +233,11 @@ func TestConsoleLiveRefreshKeepsTheIdleTimeout(t *testing.T) {
 		readBody(t, resp)
 		return resp
 	}
-	ts.clock.Advance(web.IdleTimeout - time.Minute)
+	ts.advance(t, web.IdleTimeout-time.Minute)
 	if r := live(); r.StatusCode != http.StatusOK {
 		t.Fatalf("a live refresh before the idle timeout: %s", r.Status)
 	}
-	ts.clock.Advance(2 * time.Minute)
+	ts.advance(t, 2*time.Minute)
 	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("queues %v after the last click, with live refreshes between: %s, want a redirect to sign in",
 			web.IdleTimeout+time.Minute, r.Status)
@@ -247,7 +247,7 @@ func TestConsoleLiveRefreshKeepsTheIdleTimeout(t *testing.T) {
 // The page carries the service's time, which the countdowns count from.
 func TestConsolePagesCarryTheServiceTime(t *testing.T) {
 	ts, _ := startConsole(t)
-	ts.clock.Advance(37 * time.Hour)
+	ts.advance(t, 37*time.Hour)
 	page := newBrowser(t, ts).signIn(operatorID)
 	want := `data-now="` + ts.clock.Now().UTC().Format(time.RFC3339) + `"`
 	if !strings.Contains(page, want) {
@@ -360,10 +360,10 @@ func TestConsoleEventsReconnectKeepsTheIdleTimeout(t *testing.T) {
 	ts, _ := startConsole(t)
 	b := newBrowser(t, ts)
 	b.signIn(operatorID)
-	ts.clock.Advance(web.IdleTimeout - time.Minute)
+	ts.advance(t, web.IdleTimeout-time.Minute)
 	events := b.openEvents() // the stream reconnects, with nobody at the computer
 	events.resp.Body.Close()
-	ts.clock.Advance(2 * time.Minute)
+	ts.advance(t, 2*time.Minute)
 	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("queues %v after the last click, with the event stream reconnected between: %s, want a redirect to sign in",
 			web.IdleTimeout+time.Minute, r.Status)

@@ -88,11 +88,11 @@ func TestConsolePasswordLinkEndsAsTheREADMESays(t *testing.T) {
 	if r, _ := b.post("/password/"+first, set); r.StatusCode != http.StatusNotFound {
 		t.Errorf("the replaced link posted: %s, want 404", r.Status)
 	}
-	ts.clock.Set(testNow.Add(72*time.Hour - time.Second))
+	ts.setClock(t, testNow.Add(72*time.Hour-time.Second))
 	if r, _ := newBrowser(t, ts).get("/password/" + other); r.StatusCode != http.StatusOK {
 		t.Errorf("a link a second before its 72 hours: %s, want the form", r.Status)
 	}
-	ts.clock.Set(testNow.Add(72*time.Hour + time.Second))
+	ts.setClock(t, testNow.Add(72*time.Hour+time.Second))
 	if r, _ := b.post("/password/"+second, set); r.StatusCode != http.StatusNotFound {
 		t.Errorf("the link 72 hours and a second after it was made: %s, want 404", r.Status)
 	}

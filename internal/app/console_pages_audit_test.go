@@ -27,7 +27,7 @@ func TestConsolePagesAreAuditedAsTheirAPICalls(t *testing.T) {
 	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
 	other := openCase(t, ts, testNow.Add(-time.Hour), "00070")
 	// Three days on, never acknowledged: overdue.
-	ts.clock.Set(testNow.Add(72 * time.Hour))
+	ts.setClock(t, testNow.Add(72*time.Hour))
 	reports, err := ts.reports().ListReports(ts.as(t, "bd.chair"), &pb.ListReportsRequest{})
 	if err != nil || len(reports.GetReports()) != 1 {
 		t.Fatalf("the chair's reports: %v %v", reports, err)

@@ -467,7 +467,7 @@ func TestConsoleSecuritySessionEndsItsToken(t *testing.T) {
 	idle := newBrowser(t, ts)
 	idle.signIn(operatorID)
 	bearer = accts.lastBearer(t)
-	ts.clock.Advance(web.IdleTimeout)
+	ts.advance(t, web.IdleTimeout)
 	if r, _ := idle.get("/queues"); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("queues after %v idle: %s", web.IdleTimeout, r.Status)
 	}

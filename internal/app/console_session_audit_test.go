@@ -50,7 +50,7 @@ func TestConsoleRefusedSessionCookiesAreAudited(t *testing.T) {
 	// A session that ended idle is refused the same way.
 	b = newBrowser(t, ts)
 	b.signIn(operatorID)
-	ts.clock.Advance(web.IdleTimeout)
+	ts.advance(t, web.IdleTimeout)
 	if resp, _ := b.get("/queues"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("queues after the idle timeout: %s, want a redirect to sign in", resp.Status)
 	}

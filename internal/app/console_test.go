@@ -260,11 +260,11 @@ func TestConsoleIdleTimeout(t *testing.T) {
 	ts, accts := startConsole(t)
 	b := newBrowser(t, ts)
 	b.signIn(operatorID)
-	ts.clock.Advance(idle - time.Second)
+	ts.advance(t, idle-time.Second)
 	if r, _ := b.get("/queues"); r.StatusCode != http.StatusOK {
 		t.Fatalf("queues after %v idle: %s, want the page", idle-time.Second, r.Status)
 	}
-	ts.clock.Advance(idle)
+	ts.advance(t, idle)
 	if r, _ := b.get("/queues"); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("queues after %v idle: %s, want a redirect to sign in", idle, r.Status)
 	}
@@ -357,7 +357,7 @@ func TestConsoleCountdownsWithoutScript(t *testing.T) {
 		{20 * time.Hour, "amber", "giờ"},
 		{5 * time.Hour, "red", "Quá hạn"},
 	} {
-		ts.clock.Advance(step.advance)
+		ts.advance(t, step.advance)
 		page := b.signIn(worker)
 		m := countdown.FindStringSubmatch(page)
 		if m == nil || m[1] != step.class || !strings.Contains(m[2], step.has) {

@@ -87,7 +87,7 @@ func TestConsoleCasePageReadsOnlyTheNewestEvents(t *testing.T) {
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
 	addNotes(t, ts, "bd.worker", name, 1000)
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	addNotes(t, ts, "bd.worker", name, 1) // the newest, a minute later: more than a page of 1000 in all
 	number := strings.TrimPrefix(name, "cases/")
 

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -63,20 +62,6 @@ func expectListsAgree(t *testing.T, ts *testServer, user, name string, queue pb.
 // forwardedByPolice has the Ba Đình worker refer a case to the ward police,
 // whose liaison acknowledges it with reference and forwards it to the
 // investigators now, which starts D16.
-// afterTheScheduler makes a step with the case's etag as a client does
-// after moving the clock: the scheduler may still be writing what fell
-// due (warnings, breaches, escalations) to the case, so a step that finds
-// its etag stale reads it again and retries, as ABORTED asks.
-func afterTheScheduler[T any](t *testing.T, ts *testServer, user, name string, step func(etag string) (T, error)) (T, error) {
-	t.Helper()
-	for try := 1; ; try++ {
-		r, err := step(etagOf(t, ts, user, name))
-		if status.Code(err) != codes.Aborted || try == 50 {
-			return r, err
-		}
-	}
-}
-
 func forwardedByPolice(t *testing.T, ts *testServer, name, reference string) {
 	t.Helper()
 	p := ts.process()
@@ -150,7 +135,7 @@ func TestDeadlinePausableIsWhatPauseDeadlineAccepts(t *testing.T) {
 	check("forwarded")
 	// Sat 5 Dec, 10:30: the acknowledgement, due at 10:00, breached.
 	ack := findDeadline(t, c, "ACKNOWLEDGE", "")
-	ts.clock.Set(hn(2026, 12, 5, 10, 30))
+	ts.setClock(t, hn(2026, 12, 5, 10, 30))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", ack.GetId(), 1)
 	check("acknowledgement overdue")
 	// The README names the refusal: a pause cannot undo a miss.
@@ -260,10 +245,8 @@ func TestDeadlineClosedWhilePausedIsNotPaused(t *testing.T) {
 	if d := findDeadline(t, c, "D16_PROSECUTION", ""); !d.GetPaused() || d.GetPausable() {
 		t.Errorf("the suspended D16: paused %v, pausable %v", d.GetPaused(), d.GetPausable())
 	}
-	ts.clock.Set(hn(2026, 12, 9, 9, 0))
-	c, err = afterTheScheduler(t, ts, "police.bd", crime, func(etag string) (*pb.Case, error) {
-		return p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: crime, Etag: etag, Outcome: "PROSECUTED"})
-	})
+	ts.setClock(t, hn(2026, 12, 9, 9, 0))
+	c, err = p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: crime, Etag: etagOf(t, ts, "police.bd", crime), Outcome: "PROSECUTED"})
 	if err != nil {
 		t.Fatalf("outcome: %v", err)
 	}
@@ -293,16 +276,12 @@ func TestDeadlinePausedWorkingDaysResumeOnTheCalendar(t *testing.T) {
 
 	pauseResume := func(pause, resume time.Time) *pb.Deadline {
 		t.Helper()
-		ts.clock.Set(pause)
-		if _, err := afterTheScheduler(t, ts, "bd.worker", name, func(etag string) (*pb.Case, error) {
-			return p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etag, DeadlineId: d6.GetId(), Reason: "trẻ đi viện"})
-		}); err != nil {
+		ts.setClock(t, pause)
+		if _, err := p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d6.GetId(), Reason: "trẻ đi viện"}); err != nil {
 			t.Fatalf("pause at %s: %v", pause, err)
 		}
-		ts.clock.Set(resume)
-		c, err := afterTheScheduler(t, ts, "bd.worker", name, func(etag string) (*pb.Case, error) {
-			return p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etag, DeadlineId: d6.GetId()})
-		})
+		ts.setClock(t, resume)
+		c, err := p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d6.GetId()})
 		if err != nil {
 			t.Fatalf("resume at %s: %v", resume, err)
 		}
@@ -320,7 +299,7 @@ func TestDeadlinePausedWorkingDaysResumeOnTheCalendar(t *testing.T) {
 		t.Errorf("the timeline's DEADLINE_RESUMED events say %q, want %q", resumed, want)
 	}
 	// It breaches at 24:00 of Mon 2 Mar: the scheduler's timer moved too.
-	ts.clock.Set(hn(2026, 3, 3, 0, 1))
+	ts.setClock(t, hn(2026, 3, 3, 0, 1))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", d6.GetId(), 1)
 
 	// The acknowledgement of a second case, 24 hours by the wall clock,
@@ -330,10 +309,8 @@ func TestDeadlinePausedWorkingDaysResumeOnTheCalendar(t *testing.T) {
 	if _, err := p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: other, Etag: etagOf(t, ts, "bd.worker", other), DeadlineId: ack.GetId(), Reason: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	ts.clock.Set(ts.clock.Now().Add(5*time.Hour + 30*time.Minute))
-	c, err := afterTheScheduler(t, ts, "bd.worker", other, func(etag string) (*pb.Case, error) {
-		return p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: other, Etag: etag, DeadlineId: ack.GetId()})
-	})
+	ts.setClock(t, ts.clock.Now().Add(5*time.Hour+30*time.Minute))
+	c, err := p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: other, Etag: etagOf(t, ts, "bd.worker", other), DeadlineId: ack.GetId()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +333,7 @@ func TestDeadlinePausedAcrossQuocKhanh(t *testing.T) {
 	}
 	d7 := findDeadline(t, getCase(t, ts, "bd.worker", name), "D7_PLAN_APPROVAL", "plan-1")
 	checkDeadline(t, d7, "OPEN", hn(2026, 8, 28, 0, 0))
-	ts.clock.Set(hn(2026, 8, 26, 20, 0))
+	ts.setClock(t, hn(2026, 8, 26, 20, 0))
 	// D7's first warning (half its time, Wed 17:00) fell due: the
 	// scheduler writes it to the case, so wait for it before reading the
 	// etag the pause gives.
@@ -370,10 +347,8 @@ func TestDeadlinePausedAcrossQuocKhanh(t *testing.T) {
 	}
 	_, err = p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d7.GetId(), Reason: "x"})
 	wantReason(t, err, codes.FailedPrecondition, "ALREADY_PAUSED")
-	ts.clock.Set(hn(2026, 8, 29, 10, 0))
-	c, err := afterTheScheduler(t, ts, "bd.worker", name, func(etag string) (*pb.Case, error) {
-		return p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etag, DeadlineId: d7.GetId()})
-	})
+	ts.setClock(t, hn(2026, 8, 29, 10, 0))
+	c, err := p.ResumeDeadline(worker, &pb.ResumeDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d7.GetId()})
 	if err != nil {
 		t.Fatalf("resume: %v", err)
 	}

@@ -76,7 +76,7 @@ func TestEmergencyD3RunsFromIntake(t *testing.T) {
 
 	// Nobody acts overnight: D3 breaches at 09:30 and is escalated to the
 	// city (no districts after 2025-07-01).
-	ts.clock.Set(hn(2026, 5, 1, 9, 31))
+	ts.setClock(t, hn(2026, 5, 1, 9, 31))
 	events := waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", d3.GetId(), 1)
 	inOrder(t, events, "FORWARDED", "DEADLINE_STARTED", "DEADLINE_STARTED", "DEADLINE_BREACHED", "ESCALATED")
 	c = getCase(t, ts, "bd.worker", name)
@@ -114,7 +114,7 @@ func TestEmergencyJoinedReportAndDowngrade(t *testing.T) {
 	}
 	checkDeadline(t, findDeadline(t, c, "ACKNOWLEDGE", ""), "OPEN", hn(2026, 2, 17, 20, 30))
 
-	ts.clock.Set(hn(2026, 2, 17, 8, 0)) // Mùng 1 Tết
+	ts.setClock(t, hn(2026, 2, 17, 8, 0)) // Mùng 1 Tết
 	if got := reportEmergency(t, ts, hn(2026, 2, 17, 7, 40), "00004", name, true, false); got != name {
 		t.Fatalf("the joining report went to %s, not %s", got, name)
 	}
@@ -213,7 +213,7 @@ func TestEmergencyMetBySeparationRecordedLate(t *testing.T) {
 
 	// Nobody records anything that day: D3 breaches at 18:00.
 	// Nor is the case acknowledged: both breaches go up to the city.
-	ts.clock.Set(hn(2026, 9, 3, 16, 0))
+	ts.setClock(t, hn(2026, 9, 3, 16, 0))
 	waitEvents(t, ts, "bd.chair", name, "ESCALATED", findDeadline(t, c, "D3_EMERGENCY", "").GetId(), 1)
 	waitEvents(t, ts, "bd.chair", name, "ESCALATED", findDeadline(t, c, "ACKNOWLEDGE", "").GetId(), 1)
 	start := hn(2026, 9, 2, 15, 0)
@@ -283,7 +283,7 @@ func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
 	walkToReview(t, ts, "bd.worker", "bd.chair", name)
 
 	// 15 days from Mon 23 Nov: by 24:00 of Tue 8 Dec.
-	ts.clock.Set(hn(2026, 11, 23, 10, 0))
+	ts.setClock(t, hn(2026, 11, 23, 10, 0))
 	c := startTestSeparation(t, ts, "bd.chair", name, hn(2026, 11, 23, 10, 0))
 	d4 := findDeadline(t, c, "D4_SEPARATION", "")
 	checkDeadline(t, d4, "OPEN", hn(2026, 12, 9, 0, 0))
@@ -296,7 +296,7 @@ func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
 	// On Mon 7 Dec the scheduler has warned twice on D4, and the plan's
 	// service, due on 23 Nov, breached and went up to the city; wait for
 	// that work so that the etag holds still.
-	ts.clock.Set(hn(2026, 12, 7, 9, 0))
+	ts.setClock(t, hn(2026, 12, 7, 9, 0))
 	waitEvents(t, ts, "bd.chair", name, "DEADLINE_WARNING", d4.GetId(), 2)
 	waitEvents(t, ts, "bd.chair", name, "ESCALATED", findDeadline(t, c, "D8_SERVICE", "service-1").GetId(), 1)
 	c, err := extend(5)
@@ -314,7 +314,7 @@ func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
 	// The re-assessment on Sat 12 Dec petitions the court: D4 met; the
 	// child stays separated, and neither the separation's end nor closure
 	// can be recorded until the court decides.
-	ts.clock.Set(hn(2026, 12, 12, 10, 0))
+	ts.setClock(t, hn(2026, 12, 12, 10, 0))
 	_, err = p.EndSeparation(chair, &pb.EndSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Outcome: "COURT_PETITION"})
 	wantBadField(t, err, "outcome")
 	c, err = p.PetitionCourt(chair, &pb.PetitionCourtRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Court: "TAND khu vực 1 - Hà Nội"})
@@ -333,7 +333,7 @@ func TestSeparationCourtPetitionKeepsItInForce(t *testing.T) {
 	wantReason(t, err, codes.FailedPrecondition, "SEPARATION_REASSESSED")
 
 	// The court decides on Mon 21 Dec; the decision is recorded on Tue 22.
-	ts.clock.Set(hn(2026, 12, 22, 9, 0))
+	ts.setClock(t, hn(2026, 12, 22, 9, 0))
 	decide := &pb.RecordCourtDecisionRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "05/2026/QĐ-TA", DecisionDate: "2026-12-23", Outcome: "RETURNED_HOME"}
 	_, err = p.RecordCourtDecision(chair, decide)
 	wantBadField(t, err, "decision_date")
@@ -426,9 +426,9 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	_, err = followUp()
 	wantReason(t, err, codes.FailedPrecondition, "NOT_IN_ALTERNATIVE_CARE")
 
-	ts.clock.Set(hn(2026, 3, 30, 10, 0))
+	ts.setClock(t, hn(2026, 3, 30, 10, 0))
 	startTestSeparation(t, ts, "bd.chair", name, hn(2026, 3, 30, 10, 0))
-	ts.clock.Set(hn(2026, 3, 31, 9, 0))
+	ts.setClock(t, hn(2026, 3, 31, 9, 0))
 	c, err := p.PetitionCourt(chair, &pb.PetitionCourtRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Court: "TAND quận Ba Đình"})
 	if err != nil {
 		t.Fatalf("petition: %v", err)
@@ -443,7 +443,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 		t.Errorf("follow-up 1: clock %s pausable %v unit %s", f1.GetClock(), f1.GetPausable(), f1.GetUnit())
 	}
 
-	ts.clock.Set(hn(2026, 4, 28, 9, 0))
+	ts.setClock(t, hn(2026, 4, 28, 9, 0))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", f1.GetId(), 2)
 	if c, err = followUp(); err != nil {
 		t.Fatalf("follow-up 1: %v", err)
@@ -453,13 +453,13 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	checkDeadline(t, f2, "OPEN", hn(2026, 7, 1, 0, 0))
 
 	// Nobody visits by 24:00 of 30 June: the breach goes up to the city.
-	ts.clock.Set(hn(2026, 7, 1, 0, 1))
+	ts.setClock(t, hn(2026, 7, 1, 0, 1))
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", f2.GetId(), 1)
 	c = getCase(t, ts, "bd.worker", name)
 	if f := findDeadline(t, c, "CARE_FOLLOW_UP", "follow-up-2"); !f.GetOverdue() || f.GetEscalations()[0].GetToUnit() != pCity {
 		t.Errorf("follow-up 2 after its due time: overdue %v escalations %v", f.GetOverdue(), f.GetEscalations())
 	}
-	ts.clock.Set(hn(2026, 7, 3, 10, 0))
+	ts.setClock(t, hn(2026, 7, 3, 10, 0))
 	if c, err = followUp(); err != nil {
 		t.Fatalf("follow-up 2: %v", err)
 	}
@@ -475,9 +475,9 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	// The child is separated again on 10 July and placed again: the
 	// follow-ups count from the new placement, and the earlier placement's
 	// open follow-up no longer applies (one open follow-up, never two).
-	ts.clock.Set(hn(2026, 7, 10, 9, 0))
+	ts.setClock(t, hn(2026, 7, 10, 9, 0))
 	startTestSeparation(t, ts, "bd.chair", name, hn(2026, 7, 10, 9, 0))
-	ts.clock.Set(hn(2026, 7, 10, 11, 0))
+	ts.setClock(t, hn(2026, 7, 10, 11, 0))
 	if c, err = p.EndSeparation(chair, &pb.EndSeparationRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), Outcome: "ALTERNATIVE_CARE"}); err != nil {
 		t.Fatalf("end the second separation: %v", err)
 	}
@@ -498,7 +498,7 @@ func TestAlternativeCareFollowUps(t *testing.T) {
 	if open != 1 {
 		t.Fatalf("%d open follow-ups after the second placement, want 1", open)
 	}
-	ts.clock.Set(hn(2026, 8, 3, 9, 0))
+	ts.setClock(t, hn(2026, 8, 3, 9, 0))
 	// Both warnings of the new follow-up 1 are due by then: let the
 	// scheduler record them before the step reads the etag.
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", second.GetId(), 2)
@@ -568,7 +568,7 @@ func TestEmergencyAcknowledgeCannotBePaused(t *testing.T) {
 
 	// A joining report says the child is in danger: the paused ordinary
 	// clock gives way to the emergency's, which runs and cannot be paused.
-	ts.clock.Set(hn(2026, 9, 2, 23, 0))
+	ts.setClock(t, hn(2026, 9, 2, 23, 0))
 	reportEmergency(t, ts, hn(2026, 9, 2, 22, 50), "00004", ordinary, true, false)
 	c := getCase(t, ts, "bd.worker", ordinary)
 	ack = findDeadline(t, c, "ACKNOWLEDGE", "")

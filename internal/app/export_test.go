@@ -1,6 +1,10 @@
 package app
 
-import "github.com/childcase/childcase/internal/storage/boltstore"
+import (
+	"context"
+
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
 
 // WriteStats gives the benchmarks what the server's writes have cost the
 // disk so far (commits and pages), counts a busy machine does not change.
@@ -22,3 +26,9 @@ func (s *Server) StoreCounts() map[string]int64 {
 	w := s.store.file.WriteStats()
 	return map[string]int64{"commits": w.Commits, "pages": w.Pages}
 }
+
+// SettleScheduler waits until the deadline scheduler has finished a whole
+// pass begun after the call (process.Engine.Settle): a test that moved the
+// fake clock calls it before it reads what the firings due by then change.
+// The server must lead (run the scheduler), or it waits until ctx ends.
+func (s *Server) SettleScheduler(ctx context.Context) error { return s.engine.Settle(ctx) }

@@ -141,7 +141,7 @@ func TestFormsSpecialCircumstancesOnCase(t *testing.T) {
 
 	// The initial assessment corrects them; a later step that sends none
 	// leaves them as they are.
-	ts.clock.Set(hn(2026, 3, 9, 10, 0))
+	ts.setClock(t, hn(2026, 3, 9, 10, 0))
 	c, err = p.AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: c.GetEtag()})
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestFormsStepsRecordTheForms(t *testing.T) {
 
 	// Mẫu 05: the chair's decision, numbered and dated; the date cannot
 	// lie after today or before the report.
-	ts.clock.Set(hn(2026, 3, 10, 9, 0))
+	ts.setClock(t, hn(2026, 3, 10, 9, 0))
 	approve := &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag()}
 	_, err = p.ApprovePlan(chair, approve)
 	wantField(t, err, "decision_number")

@@ -217,6 +217,36 @@ func (ts *testServer) stop() {
 	}
 }
 
+// setClock moves the fake clock to now and settles the scheduler; advance
+// moves it forward by d and settles. Tests move a running server's clock
+// with these, never with ts.clock directly: what falls due at the new time
+// fires in the background, and a test that read a case's etag, timeline
+// or notifications before a firing committed would fail now and then
+// (ABORTED on an etag the firing made stale, a count one short).
+func (ts *testServer) setClock(t testing.TB, now time.Time) {
+	t.Helper()
+	ts.clock.Set(now)
+	ts.settle(t)
+}
+
+func (ts *testServer) advance(t testing.TB, d time.Duration) {
+	t.Helper()
+	ts.clock.Advance(d)
+	ts.settle(t)
+}
+
+// settle waits until the deadline scheduler has finished a whole pass begun
+// after the call: every deadline event due at the clock's time has fired
+// and committed (app's SettleScheduler). The server must lead.
+func (ts *testServer) settle(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a bound for a loaded CI machine
+	defer cancel()
+	if err := ts.SettleScheduler(ctx); err != nil {
+		t.Fatalf("the scheduler finished no pass after the clock moved to %s: %v", ts.clock.Now(), err)
+	}
+}
+
 func (ts *testServer) reports() pb.ReportServiceClient { return pb.NewReportServiceClient(ts.conn) }
 func (ts *testServer) cases() pb.CaseServiceClient     { return pb.NewCaseServiceClient(ts.conn) }
 func (ts *testServer) units() pb.UnitServiceClient     { return pb.NewUnitServiceClient(ts.conn) }

@@ -173,7 +173,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
 	defer conn.Close()
 
 	l := &loader{
-		cfg: cfg, reg: reg, clk: clk, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x6368696c64636173)),
+		cfg: cfg, reg: reg, clk: clk, settle: srv.engine.Settle, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x6368696c64636173)),
 		admin:   pb.NewAdminServiceClient(conn),
 		reports: pb.NewReportServiceClient(conn),
 		cases:   pb.NewCaseServiceClient(conn),
@@ -277,6 +277,7 @@ type loader struct {
 	cfg     LoadConfig
 	reg     *units.Registry
 	clk     *clock.Fake
+	settle  func(context.Context) error // the scheduler's Settle
 	rng     *rand.Rand
 	admin   pb.AdminServiceClient
 	reports pb.ReportServiceClient
@@ -881,7 +882,11 @@ func (l *loader) call(ctx context.Context, kind, actor string, c *loadCase, f fu
 // issues the manifest's users fresh tokens.
 func (l *loader) finish(ctx context.Context) error {
 	l.advance(loadTo)
-	time.Sleep(100 * time.Millisecond)
+	// What fell due by then fires before the manifest is written and the
+	// server stops: a sleep let a loaded machine leave some unfired.
+	if err := l.settle(ctx); err != nil {
+		return err
+	}
 	l.m.EndTime = l.clk.Now().UTC()
 	post := l.eras[len(l.eras)-1].communes
 	busy, quiet := "", ""

@@ -45,16 +45,16 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	city := ts.as(t, "city")
 
 	old := openCase(t, ts, first, "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
-	ts.clock.Set(hn(2026, 3, 2, 10, 0))
+	ts.setClock(t, hn(2026, 3, 2, 10, 0))
 	if _, err := p.ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: old, Etag: etagOf(t, ts, "bd.worker", old),
 		PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146"}); err != nil {
 		t.Fatalf("refer: %v", err)
 	}
 	// No clock warns before 21:00, half of the first day: the merge at
 	// noon meets both cases as the calls left them.
-	ts.clock.Set(hn(2026, 3, 2, 11, 0))
+	ts.setClock(t, hn(2026, 3, 2, 11, 0))
 	survivor := openCase(t, ts, hn(2026, 3, 2, 11, 0), "00070")
-	ts.clock.Set(hn(2026, 3, 2, 12, 0))
+	ts.setClock(t, hn(2026, 3, 2, 12, 0))
 	// What the absorbed case's steps recorded stays readable after the
 	// merge, in the survivor's dossier.
 	const oldNote = "mẹ trẻ gọi lại NOTEMARK-7077"
@@ -243,7 +243,7 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 
 	// Past both dues: each deadline breaches once, on the survivor; the
 	// absorbed case's timers are gone.
-	ts.clock.Set(hn(2026, 3, 3, 12, 0)) // past both: due at 09:00 and 10:00
+	ts.setClock(t, hn(2026, 3, 3, 12, 0)) // past both: due at 09:00 and 10:00
 	waitEvents(t, ts, "city", survivor, "DEADLINE_BREACHED", ack.GetId(), 1)
 	survivorEvents = waitEvents(t, ts, "city", survivor, "DEADLINE_BREACHED", d13.GetId(), 1)
 	if n := countEvents(survivorEvents, "DEADLINE_BREACHED", ack.GetId()); n != 1 {
@@ -346,7 +346,7 @@ func TestMergeIsNoCrimeClosedWithoutReferral(t *testing.T) {
 
 	// Before any clock warns (21:00, half the first day), so that no
 	// firing changes the case under the closure.
-	ts.clock.Set(hn(2026, 6, 2, 15, 0))
+	ts.setClock(t, hn(2026, 6, 2, 15, 0))
 	if _, err := ts.process().ApproveClosure(chair, &pb.ApproveClosureRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
 		Reason: "gia đình chuyển đến tỉnh khác", Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY,
 		NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"}); err != nil {

@@ -161,9 +161,9 @@ func TestMetricsScrape(t *testing.T) {
 	wantCode(t, err, codes.ResourceExhausted)
 	// The unacknowledged case's clock warns at half its 24 hours, then
 	// breaches and escalates.
-	ts.clock.Set(start.Add(13 * time.Hour))
+	ts.setClock(t, start.Add(13*time.Hour))
 	waitEvents(t, ts, "bd.worker", left, "DEADLINE_WARNING", 0, 1)
-	ts.clock.Set(start.Add(3 * 24 * time.Hour))
+	ts.setClock(t, start.Add(3*24*time.Hour))
 	waitEvents(t, ts, "bd.worker", left, "ESCALATED", 0, 1)
 	// The webhook's receiver refuses every delivery: wait for the first
 	// refusal to be counted.

@@ -56,7 +56,7 @@ func TestAdminRetriesReturnTheFirstResult(t *testing.T) {
 	if secret == "" {
 		t.Fatal("the first CreateUser answer has no secret")
 	}
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	retry, err := adm.CreateUser(ctx, createLan)
 	if err != nil {
 		t.Fatalf("retried CreateUser: %v", err)
@@ -108,7 +108,7 @@ func TestAdminRetriesReturnTheFirstResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	if again, err := adm.RevokeToken(ctx, revoke); err != nil || !proto.Equal(again, revoked) {
 		t.Errorf("retried RevokeToken = %v, %v; want %v", again, err, revoked)
 	}
@@ -124,7 +124,7 @@ func TestAdminRetriesReturnTheFirstResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	if again, err := adm.CreatePoliceUnit(ctx, createPU); err != nil || !proto.Equal(again, pu) {
 		t.Errorf("retried CreatePoliceUnit = %v, %v; want %v", again, err, pu)
 	}
@@ -138,7 +138,7 @@ func TestAdminRetriesReturnTheFirstResult(t *testing.T) {
 	if err != nil || disabled.GetDisableTime() == nil {
 		t.Fatalf("DisableUser = %v, %v", disabled, err)
 	}
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	if again, err := adm.DisableUser(ctx, disable); err != nil || !proto.Equal(again, disabled) {
 		t.Errorf("retried DisableUser = %v, %v; want %v", again, err, disabled)
 	}
@@ -272,14 +272,14 @@ func TestIdempotencyRecordsExpireAfterRetention(t *testing.T) {
 	}
 
 	old := create("call-old")
-	ts.clock.Advance(24 * 24 * time.Hour)
+	ts.advance(t, 24*24*time.Hour)
 	young := create("call-young")
 	if !remembered("call-old") {
 		t.Fatal("a 24-day-old request_id was forgotten")
 	}
 	// 30 days and a minute after the first: the scheduler's next sweep
 	// forgets it, and keeps the 6-day-old one.
-	ts.clock.Advance(6*24*time.Hour + time.Minute)
+	ts.advance(t, 6*24*time.Hour+time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
 	for remembered("call-old") {
 		if time.Now().After(deadline) {

@@ -132,7 +132,7 @@ func TestQueuePageTokenIsACursor(t *testing.T) {
 		// Each case's acknowledgement is due a day after it was opened,
 		// an hour after the one before.
 		names = append(names, openCase(t, ts, testNow, "00004"))
-		ts.clock.Advance(time.Hour)
+		ts.advance(t, time.Hour)
 	}
 	bd := ts.as(t, "bd.worker")
 	req := &pb.ListCasesRequest{DueBefore: timestamppb.New(testNow.Add(30 * 24 * time.Hour)), PageSize: 1}

@@ -62,7 +62,7 @@ func TestPolicyFileSetsEveryLimit(t *testing.T) {
 	checkDeadline(t, findDeadline(t, c, "TRANSFER_ACCEPT", "transfer-1"), "OPEN", hn(2026, 3, 10, 12, 0))
 
 	// 11:00: the chair records measures applied at 08:45, 2 h 15 min ago.
-	ts.clock.Set(hn(2026, 3, 10, 11, 0))
+	ts.setClock(t, hn(2026, 3, 10, 11, 0))
 	// What fell due on the emergency case by then fires as the clock
 	// moves (its acknowledgement's warnings and breach at 10:00), and must
 	// be out before its etag is read: the last is the police
@@ -103,9 +103,9 @@ func TestPolicyFileSetsTheEscalationStep(t *testing.T) {
 	ack := findDeadline(t, getCase(t, ts, "tb.worker", name), "ACKNOWLEDGE", "")
 	checkDeadline(t, ack, "OPEN", hn(2024, 6, 4, 15, 0))
 
-	ts.clock.Set(hn(2024, 6, 4, 15, 1))
+	ts.setClock(t, hn(2024, 6, 4, 15, 1))
 	waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 1)
-	ts.clock.Set(hn(2024, 6, 4, 20, 1))
+	ts.setClock(t, hn(2024, 6, 4, 20, 1))
 	waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 2)
 	e := findDeadline(t, getCase(t, ts, "tb.worker", name), "ACKNOWLEDGE", "").GetEscalations()
 	if len(e) != 2 || e[0].GetToUnit() != pDistrictBD || e[1].GetToUnit() != pCity || e[1].GetTime().AsTime().After(hn(2024, 6, 4, 20, 1).Add(time.Second)) {

@@ -358,7 +358,7 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	}
 
 	// Initial assessment, no emergency: no 12-hour clock.
-	ts.clock.Advance(time.Hour) // Thu 12 Feb 10:00
+	ts.advance(t, time.Hour) // Thu 12 Feb 10:00
 	c, err = p.RecordInitialAssessment(worker, &pb.RecordInitialAssessmentRequest{Name: name, Etag: first.GetEtag(),
 		HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low(), SafetyObstacles: low(), Notes: "không khẩn cấp"})
 	if err != nil {
@@ -389,7 +389,7 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	// The worker submits the plan on Thu 26 Feb; the warnings of D6 went
 	// out on the way. The chair has 2 working days: Fri 27 and, after the
 	// weekend, Mon 2 March, so until 24:00 of Mon 2 March.
-	ts.clock.Set(hn(2026, 2, 26, 10, 0))
+	ts.setClock(t, hn(2026, 2, 26, 10, 0))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d6.GetId(), 2)
 	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), Services: []*pb.PlanServiceInput{
 		{Name: "tư vấn tâm lý", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-02", ExpectedEndDate: "2026-03-20", CostEstimateVnd: 2_000_000},
@@ -410,7 +410,7 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 
 	// The chair approves on Fri 27 Feb: D7 met; each service's expected
 	// end is watched until 24:00 of its end date.
-	ts.clock.Set(hn(2026, 2, 27, 9, 0))
+	ts.setClock(t, hn(2026, 2, 27, 9, 0))
 	c, err = p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), RequestId: "approve-1",
 		DecisionNumber: "125/QĐ-UBND", DecisionDate: "2026-02-27"})
 	if err != nil {
@@ -424,7 +424,7 @@ func TestProcessOrdinaryCaseToClosure(t *testing.T) {
 	checkDeadline(t, findDeadline(t, c, "D8_SERVICE", "service-2"), "OPEN", hn(2026, 5, 1, 0, 0))
 
 	// Service 1 is completed in time.
-	ts.clock.Set(hn(2026, 3, 3, 9, 0)) // before the first D8 warning of service 1
+	ts.setClock(t, hn(2026, 3, 3, 9, 0)) // before the first D8 warning of service 1
 	c, err = p.RecordServiceProgress(worker, &pb.RecordServiceProgressRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
 		ServiceId: 1, State: "COMPLETED", Note: "đã hoàn thành 4 buổi"})
 	if err != nil {
@@ -535,7 +535,7 @@ func TestProcessEmergencySeparation(t *testing.T) {
 
 	// The chair's emergency measures, applied 3 hours after the report
 	// came in (2 hours after the assessment): D3 met.
-	ts.clock.Advance(2 * time.Hour)
+	ts.advance(t, 2*time.Hour)
 	applied := ts.clock.Now()
 	c, err = p.RecordEmergencyMeasures(chair, &pb.RecordEmergencyMeasuresRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name),
 		Measures: "đưa trẻ đến nơi an toàn", AppliedBy: "Chủ tịch UBND phường", AppliedTime: timestamppb.New(applied)})
@@ -584,9 +584,9 @@ func TestProcessEmergencySeparation(t *testing.T) {
 	}
 
 	// Past half and three quarters of the 15 days: two warnings on D4.
-	ts.clock.Advance(8 * 24 * time.Hour) // Sun 6 Dec
+	ts.advance(t, 8*24*time.Hour) // Sun 6 Dec
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d4.GetId(), 1)
-	ts.clock.Advance(4 * 24 * time.Hour) // Thu 10 Dec
+	ts.advance(t, 4*24*time.Hour) // Thu 10 Dec
 	events := waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d4.GetId(), 2)
 	if n := countEvents(events, "DEADLINE_WARNING", d4.GetId()); n != 2 {
 		t.Errorf("%d warnings on D4, want 2", n)
@@ -661,7 +661,7 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 
 	// The police view: no reports, no dossier, no services, only the police
 	// unit's own deadlines.
-	ts.clock.Advance(2 * time.Hour)
+	ts.advance(t, 2*time.Hour)
 	pv := getCase(t, ts, "police.bd", name)
 	if len(pv.GetReports()) != 0 || pv.GetDossier() != nil || len(pv.GetServices()) != 0 || len(pv.GetTransfers()) != 0 {
 		t.Errorf("police view shows reports %v dossier %v services %v transfers %v", pv.GetReports(), pv.GetDossier(), pv.GetServices(), pv.GetTransfers())
@@ -735,7 +735,7 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 
 	// Forwarded to the investigators 22 hours after the referral (the
 	// warnings at 12 and 18 hours went out): D13 met, D16 runs 20 days.
-	ts.clock.Advance(20 * time.Hour)
+	ts.advance(t, 20*time.Hour)
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d13.GetId(), 2)
 	fwd := ts.clock.Now()
 	pc, err = p.RecordPoliceForwarding(police, &pb.RecordPoliceForwardingRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name),
@@ -752,7 +752,7 @@ func TestProcessSexualAbusePoliceTrack(t *testing.T) {
 		t.Errorf("D16: start %v clock %s", d16.GetStartTime().AsTime(), d16.GetClock())
 	}
 
-	ts.clock.Advance(5 * 24 * time.Hour)
+	ts.advance(t, 5*24*time.Hour)
 	pc, err = p.RecordPoliceOutcome(police, &pb.RecordPoliceOutcomeRequest{Name: name, Etag: etagOf(t, ts, "police.bd", name), Outcome: "PROSECUTED"})
 	if err != nil {
 		t.Fatalf("police outcome: %v", err)
@@ -847,7 +847,7 @@ func TestProcessTransferDeclinedThenAccepted(t *testing.T) {
 		HarmSeverity: low(), AbuserAccess: low(), SafetyObstacles: low()})
 	wantReason(t, err, codes.FailedPrecondition, "NOT_RESPONSIBLE_UNIT")
 
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	c, err = p.DeclineTransfer(hk, &pb.DeclineTransferRequest{Name: name, Etag: etagOf(t, ts, "hk.worker", name), Reason: "địa chỉ chưa xác minh"})
 	if err != nil {
 		t.Fatalf("decline: %v", err)
@@ -874,7 +874,7 @@ func TestProcessTransferDeclinedThenAccepted(t *testing.T) {
 	if q := queue(t, ts, "hk.worker", pb.CaseQueue_CASE_QUEUE_AWAITING_MY_ACCEPTANCE); !slices.Equal(q, []string{name}) {
 		t.Errorf("Hoàn Kiếm's acceptance queue: %v, want [%s]", q, name)
 	}
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	c, err = p.AcceptTransfer(hk, &pb.AcceptTransferRequest{Name: name, Etag: etagOf(t, ts, "hk.worker", name)})
 	if err != nil {
 		t.Fatalf("accept: %v", err)
@@ -943,7 +943,7 @@ func TestProcessEscalation2024DistrictThenCity(t *testing.T) {
 	}
 
 	// Tue 4 June 10:00: an hour late, escalated to Quận Ba Đình.
-	ts.clock.Advance(25 * time.Hour)
+	ts.advance(t, 25*time.Hour)
 	events := waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 1)
 	c = getCase(t, ts, "tb.worker", name)
 	ack = findDeadline(t, c, "ACKNOWLEDGE", "")
@@ -972,15 +972,15 @@ func TestProcessEscalation2024DistrictThenCity(t *testing.T) {
 	// The district has one working day, Wed 5 June, to get it done: at
 	// 23:59 it is still only the district's. A sentinel case whose
 	// acknowledgement falls due at 23:00 shows the scheduler ran that far.
-	ts.clock.Set(hn(2024, 6, 4, 23, 0))
+	ts.setClock(t, hn(2024, 6, 4, 23, 0))
 	sentinel := openCase(t, ts, ts.clock.Now(), "00004")
-	ts.clock.Set(hn(2024, 6, 5, 23, 59))
+	ts.setClock(t, hn(2024, 6, 5, 23, 59))
 	waitEvents(t, ts, "tb.worker", sentinel, "ESCALATED", 0, 1)
 	if n := countEvents(caseEvents(t, ts, "tb.worker", name), "ESCALATED", ack.GetId()); n != 1 {
 		t.Errorf("%d escalations before the district's working day ended, want 1", n)
 	}
 	// On Thu 6 June it goes to the city.
-	ts.clock.Set(hn(2024, 6, 6, 0, 1))
+	ts.setClock(t, hn(2024, 6, 6, 0, 1))
 	waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 2)
 	c = getCase(t, ts, "tb.worker", name)
 	ack = findDeadline(t, c, "ACKNOWLEDGE", "")
@@ -995,9 +995,9 @@ func TestProcessEscalation2024DistrictThenCity(t *testing.T) {
 	}
 
 	// Much later, another sentinel breach: still two escalations.
-	ts.clock.Set(hn(2024, 6, 20, 9, 0))
+	ts.setClock(t, hn(2024, 6, 20, 9, 0))
 	sentinel2 := openCase(t, ts, ts.clock.Now(), "00004")
-	ts.clock.Set(hn(2024, 6, 28, 9, 0))
+	ts.setClock(t, hn(2024, 6, 28, 9, 0))
 	waitEvents(t, ts, "tb.worker", sentinel2, "ESCALATED", 0, 1)
 	events = caseEvents(t, ts, "tb.worker", name)
 	if n := countEvents(events, "ESCALATED", ack.GetId()); n != 2 {
@@ -1033,7 +1033,7 @@ func TestProcessEscalation2026StraightToCity(t *testing.T) {
 
 	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
 	ack := findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "")
-	ts.clock.Advance(25 * time.Hour)
+	ts.advance(t, 25*time.Hour)
 	waitEvents(t, ts, "bd.worker", name, "ESCALATED", ack.GetId(), 1)
 	c := getCase(t, ts, "bd.worker", name)
 	ack = findDeadline(t, c, "ACKNOWLEDGE", "")
@@ -1049,9 +1049,9 @@ func TestProcessEscalation2026StraightToCity(t *testing.T) {
 
 	// Well past any escalation step, and after a sentinel's breach has
 	// fired: the city is the top, nothing more.
-	ts.clock.Advance(10 * 24 * time.Hour)
+	ts.advance(t, 10*24*time.Hour)
 	sentinel := openCase(t, ts, ts.clock.Now(), "00004")
-	ts.clock.Advance(25 * time.Hour)
+	ts.advance(t, 25*time.Hour)
 	waitEvents(t, ts, "bd.worker", sentinel, "ESCALATED", 0, 1)
 	events := caseEvents(t, ts, "bd.worker", name)
 	if n := countEvents(events, "ESCALATED", 0); n != 1 {
@@ -1206,14 +1206,14 @@ func TestProcessWatchEvents(t *testing.T) {
 	}
 	ack := findDeadline(t, getCase(t, ts, "bd.worker", name), "ACKNOWLEDGE", "")
 
-	ts.clock.Advance(13 * time.Hour) // half of the 24 hours
+	ts.advance(t, 13*time.Hour) // half of the 24 hours
 	n = bdw.waitFor(t, "DEADLINE_WARNING", name)
 	if n.GetDeadlineId() != ack.GetId() {
 		t.Errorf("warning about deadline %d, want %d", n.GetDeadlineId(), ack.GetId())
 	}
-	ts.clock.Advance(6 * time.Hour) // three quarters
+	ts.advance(t, 6*time.Hour) // three quarters
 	bdw.waitForN(t, "DEADLINE_WARNING", name, 2)
-	ts.clock.Advance(6 * time.Hour) // past the due time
+	ts.advance(t, 6*time.Hour) // past the due time
 	n = bdw.waitFor(t, "DEADLINE_BREACHED", name)
 	if !slices.Equal(n.GetUnits(), []string{pBaDinh}) {
 		t.Errorf("DEADLINE_BREACHED units %v", n.GetUnits())
@@ -1291,9 +1291,9 @@ func TestProcessPoliceClockWarningsGoToThePoliceUnit(t *testing.T) {
 	ack := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police)
 	d13 := findDeadline(t, c, "D13_POLICE_FORWARD", police)
 
-	ts.clock.Advance(13 * time.Hour) // past half of both 24-hour clocks
+	ts.advance(t, 13*time.Hour) // past half of both 24-hour clocks
 	pw.waitForN(t, "DEADLINE_WARNING", name, 2)
-	ts.clock.Advance(12 * time.Hour) // past both due times
+	ts.advance(t, 12*time.Hour) // past both due times
 	pw.waitForN(t, "DEADLINE_BREACHED", name, 2)
 	warned := map[int32]bool{}
 	for _, n := range pw.snapshot() {
@@ -1478,7 +1478,7 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 	c = must(p.ApprovePlan(chair, &pb.ApprovePlanRequest{Name: name, Etag: c.GetEtag(), DecisionNumber: "30/QĐ-UBND", DecisionDate: "2026-03-02"}))
 	approved := c.GetServices()
 
-	ts.clock.Set(hn(2026, 3, 10, 9, 0))
+	ts.setClock(t, hn(2026, 3, 10, 9, 0))
 	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
 		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
 	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_PLANNING || c.GetPlanState() != "SUBMITTED" {
@@ -1486,7 +1486,7 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 	}
 	checkDeadline(t, findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1"), "OPEN", hn(2026, 3, 13, 0, 0))
 
-	ts.clock.Set(hn(2026, 3, 11, 9, 0))
+	ts.setClock(t, hn(2026, 3, 11, 9, 0))
 	c = must(p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: c.GetEtag(), Reason: "chưa cần thay đổi"}))
 	if c.GetStatus() != pb.CaseStatus_CASE_STATUS_IMPLEMENTATION || c.GetPlanState() != "APPROVED" {
 		t.Errorf("after the change was returned: status %v plan %s, want the approved plan in implementation", c.GetStatus(), c.GetPlanState())
@@ -1510,11 +1510,11 @@ func TestProcessReturnedPlanChangeKeepsThePlanInForce(t *testing.T) {
 	// before the chair decides: the chair closes the case. Reopened on
 	// Mon 16 Mar, the case's new plan has no plan in force behind it: a
 	// return sends it back to its draft, with PLAN_RESUBMIT.
-	ts.clock.Set(hn(2026, 3, 12, 9, 0))
+	ts.setClock(t, hn(2026, 3, 12, 9, 0))
 	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
 		Name: "hỗ trợ học tập", Owner: "trường tiểu học", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-04-01", ExpectedEndDate: "2026-05-29"}}}))
 	c = must(p.ApproveClosure(chair, &pb.ApproveClosureRequest{Name: name, Etag: c.GetEtag(), Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY, Reason: "gia đình chuyển đi"}))
-	ts.clock.Set(hn(2026, 3, 16, 9, 0))
+	ts.setClock(t, hn(2026, 3, 16, 9, 0))
 	c = assess(must(p.ReopenCase(chair, &pb.ReopenCaseRequest{Name: name, Etag: c.GetEtag(), Reason: "gia đình quay lại"})))
 	c = must(p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: c.GetEtag(), Services: []*pb.PlanServiceInput{{
 		Name: "tư vấn gia đình", Owner: "Trung tâm CTXH", CommuneAssignee: "cán bộ BVTE", StartDate: "2026-03-17", ExpectedEndDate: "2026-04-17"}}}))
@@ -1540,7 +1540,7 @@ func TestProcessPoliceBreachEscalatesToTheCityPolice(t *testing.T) {
 	ack, d13 := findDeadline(t, c, "POLICE_ACKNOWLEDGE", police), findDeadline(t, c, "D13_POLICE_FORWARD", police)
 	checkDeadline(t, d13, "OPEN", hn(2026, 11, 29, 10, 0))
 
-	ts.clock.Set(hn(2026, 11, 29, 10, 30))
+	ts.setClock(t, hn(2026, 11, 29, 10, 30))
 	// Each police clock escalates once (the commune's clocks may escalate
 	// too, in their own time: wait for each of these two by its id).
 	for _, id := range []int32{ack.GetId(), d13.GetId()} {

@@ -43,7 +43,7 @@ var refusedCount = regexp.MustCompile(`^refused sign-ins: ([0-9]+) from `)
 // and the auditor's own call writes what was aggregated.
 func signInAudit(t *testing.T, ts *testServer) (head uint64, events []*pb.AuditEvent, refused int) {
 	t.Helper()
-	ts.clock.Advance(signInWindow + time.Second)
+	ts.advance(t, signInWindow+time.Second)
 	auditor := ts.as(t, "auditor")
 	v, err := ts.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{})
 	if err != nil {
@@ -239,7 +239,7 @@ func TestSignInThrottlesAnAttackedTokenID(t *testing.T) {
 	if _, err := ts.units().GetUnit(withToken(fromElsewhere, ts.tokens.get("other")), req); err != nil {
 		t.Errorf("another token from the same address: %v", err)
 	}
-	ts.clock.Advance(time.Minute)
+	ts.advance(t, time.Minute)
 	if _, err := ts.units().GetUnit(fromElsewhere, req); err != nil {
 		t.Errorf("after a minute: %v", err)
 	}

@@ -115,10 +115,10 @@ func TestStatisticsKeepADelayWithTheUnitThatHadTheDeadline(t *testing.T) {
 	p := ts.process()
 	handed := openCase(t, ts, hn(2026, 3, 2, 9, 0), "00004")
 	kept := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
-	ts.clock.Set(hn(2026, 3, 4, 9, 0)) // both acknowledgements ran out the day before
+	ts.setClock(t, hn(2026, 3, 4, 9, 0)) // both acknowledgements ran out the day before
 	waitEvents(t, ts, "bd.worker", handed, "ESCALATED", 0, 1)
 	waitEvents(t, ts, "bd.worker", kept, "ESCALATED", 0, 1)
-	ts.clock.Set(hn(2026, 3, 4, 10, 0))
+	ts.setClock(t, hn(2026, 3, 4, 10, 0))
 	for _, c := range []string{handed, kept} {
 		if _, err := p.AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: c, Etag: etagOf(t, ts, "bd.worker", c)}); err != nil {
 			t.Fatalf("acknowledge %s: %v", c, err)
@@ -128,7 +128,7 @@ func TestStatisticsKeepADelayWithTheUnitThatHadTheDeadline(t *testing.T) {
 			t.Fatalf("propose %s: %v", c, err)
 		}
 	}
-	ts.clock.Set(hn(2026, 3, 4, 11, 0))
+	ts.setClock(t, hn(2026, 3, 4, 11, 0))
 	if _, err := p.AcceptTransfer(ts.as(t, "hk.worker"), &pb.AcceptTransferRequest{Name: handed, Etag: etagOf(t, ts, "hk.worker", handed)}); err != nil {
 		t.Fatalf("accept: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestStatisticsCountALateRecordingUnderTheUnitThatRecordedIt(t *testing.T) {
 	chair := ts.as(t, "bd.chair")
 	name := reportEmergency(t, ts, hn(2026, 6, 13, 6, 0), "00004", "", false, true)
 	c := getCase(t, ts, "bd.chair", name)
-	ts.clock.Set(hn(2026, 6, 14, 16, 0))
+	ts.setClock(t, hn(2026, 6, 14, 16, 0))
 	// Nobody acted on Saturday: D3 and the acknowledgement breached and
 	// went up to the city. Wait for the scheduler before the steps.
 	for _, kind := range []string{"D3_EMERGENCY", "ACKNOWLEDGE"} {

@@ -47,7 +47,7 @@ func TestStrandedCityRunsStepsAndReassigns(t *testing.T) {
 	// The centre sees nothing of a case the city does not hold.
 	_, err = ts.cases().GetCase(swc, &pb.GetCaseRequest{Name: name})
 	wantCode(t, err, codes.NotFound)
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	if c, err = p.AcceptTransfer(city, &pb.AcceptTransferRequest{Name: name, Etag: c.GetEtag()}); err != nil {
 		t.Fatalf("the city accepts: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestStrandedCityRunsStepsAndReassigns(t *testing.T) {
 	_, err = p.ReassignCase(bd, &pb.ReassignCaseRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "x"})
 	wantCode(t, err, codes.PermissionDenied)
 
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	c, err = p.ReassignCase(city, &pb.ReassignCaseRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "trẻ sống ở Hoàn Kiếm"})
 	if err != nil {
 		t.Fatalf("reassign: %v", err)
@@ -173,7 +173,7 @@ func TestStrandedAcrossThe2025Reform(t *testing.T) {
 	}
 	// Wed 25 June: 5 working days, Thu 26 to Wed 2 July, so the plan is
 	// due at 24:00 on 2 July, and breaches as 3 July begins.
-	ts.clock.Set(hn(2025, 6, 25, 10, 0))
+	ts.setClock(t, hn(2025, 6, 25, 10, 0))
 	c, err = p.RecordSpecificAssessment(tb, &pb.RecordSpecificAssessmentRequest{Name: name, Etag: c.GetEtag(),
 		Needs: "tư vấn", ChildViews: "muốn ở nhà", MeetingRecord: "biên bản", MeetingTime: timestamppb.New(ts.clock.Now()), MeetingChair: chairAttendee()})
 	if err != nil {
@@ -186,7 +186,7 @@ func TestStrandedAcrossThe2025Reform(t *testing.T) {
 	}
 
 	// 1 July: Trúc Bạch is gone; Ba Đình (00004@2025-07-01) succeeds it.
-	ts.clock.Set(hn(2025, 7, 1, 0, 5))
+	ts.setClock(t, hn(2025, 7, 1, 0, 5))
 	waitEvents(t, ts, "city", name, "UNIT_SUCCEEDED", 0, 1)
 	// The service's event of the move names whom it lets in, for the
 	// auditor, who reads no case.
@@ -215,7 +215,7 @@ func TestStrandedAcrossThe2025Reform(t *testing.T) {
 	waitEvents(t, ts, "city", split, "SUCCESSOR_NEEDED", 0, 1)
 
 	// 3 July: the breach is Ba Đình's, and goes up to the city.
-	ts.clock.Set(hn(2025, 7, 3, 0, 1))
+	ts.setClock(t, hn(2025, 7, 3, 0, 1))
 	waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", draft.GetId(), 1)
 	if q := queue(t, ts, "bd.worker", pb.CaseQueue_CASE_QUEUE_OVERDUE); !slices.Equal(q, []string{name}) {
 		t.Errorf("Ba Đình's overdue queue: %v, want [%s]", q, name)
@@ -276,7 +276,7 @@ func TestStrandedAssignOfficer(t *testing.T) {
 	_, err = p.AssignCase(ts.as(t, "bd.worker"), &pb.AssignCaseRequest{Name: name, Etag: c.GetEtag(), Officer: "users/bd.worker2"})
 	wantCode(t, err, codes.PermissionDenied)
 
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	c, err = p.AssignCase(chair, &pb.AssignCaseRequest{Name: name, Etag: c.GetEtag(), Officer: "users/bd.worker2"})
 	if err != nil {
 		t.Fatalf("assign: %v", err)

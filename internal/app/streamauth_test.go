@@ -41,7 +41,7 @@ func TestStreamEndsWhenTokenNoLongerValid(t *testing.T) {
 			}
 		}},
 		{"token expired", func(t *testing.T, ts *testServer, _ string) {
-			ts.clock.Advance(2 * time.Hour) // the token lives one hour
+			ts.advance(t, 2*time.Hour) // the token lives one hour
 		}},
 	}
 	transports := []struct {

@@ -24,7 +24,7 @@ func TestPolicyWarningFractions(t *testing.T) {
 
 	// 18:05: past 50%, 75% and 90% of the time. Only the 90% warning is
 	// the policy's, and it is the only one sent.
-	ts.clock.Set(hn(2026, 3, 9, 18, 5))
+	ts.setClock(t, hn(2026, 3, 9, 18, 5))
 	events := waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", ack.GetId(), 1)
 	var warnings []string
 	for _, e := range events {
@@ -37,7 +37,7 @@ func TestPolicyWarningFractions(t *testing.T) {
 	}
 
 	// Past the due time: the breach, and still the one warning.
-	ts.clock.Advance(time.Hour)
+	ts.advance(t, time.Hour)
 	events = waitEvents(t, ts, "bd.worker", name, "DEADLINE_BREACHED", ack.GetId(), 1)
 	if n := countEvents(events, "DEADLINE_WARNING", ack.GetId()); n != 1 {
 		t.Errorf("%d warnings by the breach, want 1: %v", n, kinds(events))

@@ -70,6 +70,8 @@ type Engine struct {
 	maxCaseText int
 	// watchReplay bounds how many notifications back a watch resumes.
 	watchReplay uint64
+	// passes counts Run's passes, for Settle.
+	passes *passCount
 }
 
 // Deps are what the engine needs.
@@ -125,6 +127,7 @@ func New(d Deps) *Engine {
 		idemRetention: idempotency.EffectiveRetention(d.IdempotencyRetention),
 		maxCaseText:   MaxCaseTextBytes,
 		watchReplay:   MaxWatchReplay,
+		passes:        newPassCount(),
 	}
 	if d.WatchReplay > 0 {
 		e.watchReplay = uint64(min(d.WatchReplay, MaxWatchReplay))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -266,6 +267,7 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 	var fireLog, reformLog, sweepLog errorLog
 	held := heldTimers{}
 	for {
+		pass := e.passes.begin()
 		// First what is due: a scheduler that starts (a new leader after a
 		// failover) fires the deadlines due while none ran before anything
 		// else. Firing a timer follows the reform of its own case, so what
@@ -298,6 +300,7 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			sweepLog.report(ctx, e, "idempotency sweep", err)
 			e.lastSweep = now
 		}
+		e.passes.end(pass)
 		var next model.Timer
 		var found bool
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
@@ -312,7 +315,82 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			return nil
 		case <-e.hub.Wait():
 			t.Stop()
+		case <-e.passes.wake:
+			t.Stop()
 		case <-t.C:
 		}
 	}
+}
+
+// Settle wakes Run and waits until it has finished a whole pass that
+// began after the call: every deadline event due at the clock's time
+// then has fired, and the cases due to follow a reform of the day have
+// followed it. Whoever moves a fake clock (the tests, the load tool)
+// calls it before it reads what the firings change (a case's etag, its
+// timeline), so that no firing commits in between; the service itself,
+// on the system clock, never does. It returns ctx's error if no pass ends
+// before ctx does (Run is not running: this instance does not lead).
+func (e *Engine) Settle(ctx context.Context) error {
+	want := e.passes.next()
+	select {
+	case e.passes.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+	for {
+		done, changed := e.passes.finished()
+		if done >= want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// passCount numbers Run's passes: the pass a Settle waits for, and a way
+// to wake Run for it at once rather than at its next poll.
+type passCount struct {
+	mu      sync.Mutex
+	begun   uint64        // passes begun
+	done    uint64        // the last pass finished
+	changed chan struct{} // closed when done changes
+	wake    chan struct{} // a Settle's wake-up, pending until Run waits
+}
+
+func newPassCount() *passCount {
+	return &passCount{changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+}
+
+// begin numbers a new pass.
+func (p *passCount) begin() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.begun++
+	return p.begun
+}
+
+// end records that pass n finished.
+func (p *passCount) end(n uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = n
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// next is the number of the next pass to begin.
+func (p *passCount) next() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.begun + 1
+}
+
+// finished returns the last pass finished and a channel closed when
+// another one is.
+func (p *passCount) finished() (uint64, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done, p.changed
 }
