@@ -671,16 +671,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 			}
 			caughtUp = catchUp(ctx, finder.CatchUp)
 		}
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				round(ctx)
-			}
-		}
+		ticking(ctx, every, func(ctx context.Context) bool { round(ctx); return false })
 	})
 	// The audit events of a store written before the log's index by
 	// time get their entries in the background, so that the start does
@@ -1027,6 +1018,23 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, m *metrics.
 // sealClearTextLater seals the free text a start on a full database left
 // in the clear, trying every while until it is done or ctx ends.
 func sealClearTextLater(ctx context.Context, v *vault.Vault, store datastore.Store, every time.Duration, log *slog.Logger) {
+	ticking(ctx, every, func(ctx context.Context) bool {
+		n, err := v.SealClearText(ctx, store)
+		switch {
+		case err == nil:
+			log.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
+			return true
+		case !isDiskFull(err) && ctx.Err() == nil:
+			log.ErrorContext(ctx, "sealing the free text older versions stored in the clear failed; tried again", "sealed", n, "err", err)
+		}
+		return false
+	})
+}
+
+// ticking calls round every interval until it says it is done or ctx
+// ends: the rounds of a duty that waits for something (room on the disk,
+// cases to index).
+func ticking(ctx context.Context, every time.Duration, round func(context.Context) (done bool)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -1034,14 +1042,9 @@ func sealClearTextLater(ctx context.Context, v *vault.Vault, store datastore.Sto
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		}
-		n, err := v.SealClearText(ctx, store)
-		switch {
-		case err == nil:
-			log.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
-			return
-		case !isDiskFull(err) && ctx.Err() == nil:
-			log.ErrorContext(ctx, "sealing the free text older versions stored in the clear failed; tried again", "sealed", n, "err", err)
+			if round(ctx) {
+				return
+			}
 		}
 	}
 }

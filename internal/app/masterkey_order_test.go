@@ -31,13 +31,7 @@ func TestRotationAuditedBeforeItsKeyFileIsInPlace(t *testing.T) {
 	ctx := context.Background()
 	path, _, _, mk := openTestMasterKeys(t)
 	old := mk.vault.Keyring().Current()
-	next, err := keys.GenerateMaster()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.WriteMaster(nextKeyPath(path), next); err != nil {
-		t.Fatal(err)
-	}
+	next := writeNextKey(t, path)
 	onDisk := func() string {
 		t.Helper()
 		m, err := keys.LoadMaster(path)
@@ -48,7 +42,7 @@ func TestRotationAuditedBeforeItsKeyFileIsInPlace(t *testing.T) {
 	}
 	errAudit := errors.New("the audit event could not be written")
 	recorded := false
-	_, err = mk.finish(ctx, old, next, func(int) error {
+	_, err := mk.finish(ctx, old, next, func(int) error {
 		recorded = true
 		if got := onDisk(); got != old.ID() {
 			t.Errorf("when the rotation is audited the key file holds %s, want the old master %s", got, old.ID())
@@ -119,6 +113,20 @@ func TestRotationGoesOnPastACaseItCannotIndex(t *testing.T) {
 	}
 }
 
+// writeNextKey writes a new master as the next key file beside path, as a
+// rotation does before it re-wraps anything.
+func writeNextKey(t *testing.T, path string) keys.MasterKey {
+	t.Helper()
+	next, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.WriteMaster(nextKeyPath(path), next); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
 // openTestMasterKeys makes a new key file in a test folder and opens it
 // over a memory store, on a fake clock.
 func openTestMasterKeys(t *testing.T) (path string, store *memstore.Store, clk *clock.Fake, mk *masterKeys) {
@@ -170,17 +178,11 @@ func TestStartOnAFullDatabaseLeavesTheInterruptedRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := mk.vault.Keyring().Current()
-	next, err := keys.GenerateMaster()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.WriteMaster(nextKeyPath(path), next); err != nil {
-		t.Fatal(err)
-	}
+	next := writeNextKey(t, path)
 
 	full := &fullStore{Store: store, full: true}
 	var logged strings.Builder
-	mk, err = openMasterKeys(ctx, path, full, false, clk, slog.New(slog.NewTextHandler(&logged, nil)), func(string) {})
+	mk, err := openMasterKeys(ctx, path, full, false, clk, slog.New(slog.NewTextHandler(&logged, nil)), func(string) {})
 	if err != nil {
 		t.Fatalf("a start on a full database with a rotation under way: %v", err)
 	}
