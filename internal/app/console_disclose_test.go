@@ -81,9 +81,22 @@ func TestConsoleDisclosesTheReporterWithAReason(t *testing.T) {
 		}
 
 		reason := "Cần gọi lại người báo tin để xác minh địa chỉ của trẻ"
+		// Another site's page cannot make the person's browser ask for
+		// the identity, even with the form's token.
+		if resp := b.postCrossSite("/"+report, url.Values{"csrf": {csrf}, "do": {"disclose"}, "reason": {reason}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s, a cross-site post of the disclosure form: %s, want 403", user, resp.Status)
+		}
+		if got, _ := newAuditEvents(t, ts, user, head); hasEvent(got, "reporter.disclose", report+"/reporter", "cases/"+number, "ok") {
+			t.Errorf("%s: a cross-site post disclosed:%s", user, describeEventsWithReasons(got))
+		}
 		resp, page = b.post("/"+report, url.Values{"csrf": {csrf}, "do": {"disclose"}, "reason": {reason}})
 		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="reporter-identity"`) || !strings.Contains(page, name) || !strings.Contains(page, phone) {
 			t.Errorf("%s, with a reason: %s; want the identity on the page:\n%s", user, resp.Status, page)
+		}
+		// The answer that shows the identity stays in no cache (a shared
+		// computer's back button) and sends no referrer from its links.
+		if h := resp.Header; h.Get("Cache-Control") != "no-store" || h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: the identity's answer has Cache-Control %q and Referrer-Policy %q, want no-store and no-referrer", user, h.Get("Cache-Control"), h.Get("Referrer-Policy"))
 		}
 		got, _ := newAuditEvents(t, ts, user, head)
 		disclosed := false

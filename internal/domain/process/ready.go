@@ -157,14 +157,28 @@ func (s *stepCtx) requireReceiver() error {
 }
 
 // requireReopener refuses a reopening by someone outside the unit that
-// reopens the case: its responsible unit, when that unit is still in
-// force (a case of a unit a reform abolished reopens with its successor,
-// or the city: the step works that out).
+// reopens the case. That is its responsible unit when it is still in
+// force; a case of a unit a reform abolished reopens with the unit's one
+// successor, or, where it split, with the city, which then reassigns it
+// (the step moves it first, as followReform does; this is that move's
+// outcome, read without making it).
 func (s *stepCtx) requireReopener() error {
-	if u, ok := s.e.units.Get(s.c.ResponsibleUnit); ok && !u.InForce(vntime.DateOf(s.now)) {
+	unit, awaiting := s.c.ResponsibleUnit, s.c.AwaitingSuccessor
+	if old, ok := s.e.units.Get(unit); ok && !awaiting && !old.InForce(vntime.DateOf(s.now)) {
+		succ, whole := s.e.units.Successor(old.Key)
+		if whole {
+			unit = succ
+		} else {
+			awaiting = true
+		}
+	}
+	if awaiting && s.actorIn(s.e.cityName()) {
 		return nil
 	}
-	return s.requireResponsible()
+	if name := access.UnitName(unit); !s.actorIn(name) {
+		return model.Precondition("NOT_RESPONSIBLE_UNIT", "only the responsible unit (%s) may take this step", name)
+	}
+	return nil
 }
 
 // requireMergeableCase refuses a merge into a case that cannot take one.

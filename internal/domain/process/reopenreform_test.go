@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -35,7 +36,14 @@ func TestReopenAfterTheReformGoesToTheSuccessor(t *testing.T) {
 	c := w.closedBeforeTheReform(t, "00004")
 	name := "cases/" + c.Number
 	old := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/00004@2025-01-01"}
+	// Offered to Ba Đình's chair only: Trúc Bạch's and the city's, who
+	// see the case, are refused it (allowed_steps offers only what the
+	// engine takes).
+	wantOffered(t, w, "reopen", c, map[string]access.Principal{"Ba Đình's chair": principal("chair.badinh")},
+		map[string]access.Principal{"Trúc Bạch's chair": old, "a city officer": principal("city")})
 	_, err := w.eng.Reopen(w.ctx, old, process.Request{Case: name, Etag: c.Etag()}, "tin mới")
+	wantPrecondition(t, err, "NOT_RESPONSIBLE_UNIT")
+	_, err = w.eng.Reopen(w.ctx, principal("city"), process.Request{Case: name, Etag: c.Etag()}, "tin mới")
 	wantPrecondition(t, err, "NOT_RESPONSIBLE_UNIT")
 
 	c = stepOK(t)(w.eng.Reopen(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()}, "hàng xóm báo trẻ lại bị bỏ mặc"))
@@ -55,6 +63,8 @@ func TestReopenAfterTheReformOfASplitCommune(t *testing.T) {
 	defer w.close()
 	c := w.closedBeforeTheReform(t, "00016")
 	name := "cases/" + c.Number
+	wantOffered(t, w, "reopen", c, map[string]access.Principal{"a city officer": principal("city")},
+		map[string]access.Principal{"Ba Đình's chair": principal("chair.badinh")})
 	_, err := w.eng.Reopen(w.ctx, principal("chair.badinh"), process.Request{Case: name, Etag: c.Etag()}, "tin mới")
 	if err == nil {
 		t.Fatal("Ba Đình's chair reopened a split commune's case")
@@ -64,4 +74,20 @@ func TestReopenAfterTheReformOfASplitCommune(t *testing.T) {
 		t.Fatalf("reopened by the city: status %v, awaiting a successor %v; want initial assessment, awaiting", c.Status, c.AwaitingSuccessor)
 	}
 	stepOK(t)(w.eng.ReassignCase(w.ctx, principal("city"), process.Request{Case: name, Etag: c.Etag()}, unitBaDinh, "trẻ sống ở phần thuộc Ba Đình"))
+}
+
+// wantOffered checks that StepsAllowed offers step on c to each of yes
+// and to none of no.
+func wantOffered(t *testing.T, w *world, step string, c model.Case, yes, no map[string]access.Principal) {
+	t.Helper()
+	for who, p := range yes {
+		if got := w.eng.StepsAllowed(p, c, nil); !slices.Contains(got, step) {
+			t.Errorf("%s: StepsAllowed = %v, want %s offered", who, got, step)
+		}
+	}
+	for who, p := range no {
+		if got := w.eng.StepsAllowed(p, c, nil); slices.Contains(got, step) {
+			t.Errorf("%s: StepsAllowed = %v, want no %s", who, got, step)
+		}
+	}
 }
