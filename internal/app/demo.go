@@ -203,11 +203,12 @@ func writeDemoTokens(path string, tokens map[string]string) error {
 	return nil
 }
 
-// writePrivateFile writes data, which holds secrets, to a new file of mode
-// 0600 whatever the umask, under a temporary name beside path, and renames
-// it into place: a reader never sees it half written, and whatever stood
-// at path (a file of an earlier run, whatever its mode, or a symlink
-// planted there) is replaced, never written through.
+// writePrivateFile writes data to a new file of mode 0600 whatever the
+// umask, under a temporary name beside path, fsyncs it and renames it into
+// place: a reader never sees it half written, and whatever stood at path
+// (a file of an earlier run, whatever its mode, or a symlink planted
+// there) is replaced, never written through. The rename is durable once
+// the folder is synced (the caller's, where it must be).
 func writePrivateFile(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -219,6 +220,10 @@ func writePrivateFile(path string, data []byte) error {
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}
