@@ -365,7 +365,7 @@ func databaseKind(flagName, path string) error {
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("--%s: %s is not a regular file (%s), so not a database file", flagName, path, fi.Mode().Type())
 	case fi.Size() == 0:
-		return fmt.Errorf("--%s: %s is empty (0 bytes), not a database: nothing was written to it (a server makes a new database; a backup is put in place with childcase restore)", flagName, path)
+		return fmt.Errorf("--%s: %s is empty (0 bytes): it is not a database, and nothing was written to it (a server makes a new database; a backup is put in place with childcase restore)", flagName, path)
 	}
 	return nil
 }
