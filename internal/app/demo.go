@@ -197,26 +197,40 @@ func writeDemoTokens(path string, tokens map[string]string) error {
 		// interprets inside single quotes.
 		fmt.Fprintf(&b, "%s='%s'\n", demoTokenVar(du.id), tokens[du.id])
 	}
+	if err := writePrivateFile(path, []byte(b.String())); err != nil {
+		return fmt.Errorf("demo tokens %s: %w", path, err)
+	}
+	return nil
+}
+
+// writePrivateFile writes data to a new file of mode 0600 whatever the
+// umask, under a temporary name beside path, fsyncs it and renames it into
+// place: a reader never sees it half written, and whatever stood at path
+// (a file of an earlier run, whatever its mode, or a symlink planted
+// there) is replaced, never written through. The rename is durable once
+// the folder is synced (the caller's, where it must be).
+func writePrivateFile(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("demo tokens %s: %w", path, err)
+		return err
 	}
 	defer os.Remove(tmp.Name()) // after the rename there is nothing left to remove
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
-		return fmt.Errorf("demo tokens %s: %w", path, err)
+		return err
 	}
-	if _, err := tmp.WriteString(b.String()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
-		return fmt.Errorf("demo tokens %s: %w", path, err)
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("demo tokens %s: %w", path, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("demo tokens %s: %w", path, err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 // demoTokenVar is the shell variable of a demo user's token.

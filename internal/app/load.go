@@ -206,7 +206,8 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
 	if err != nil {
 		return LoadManifest{}, err
 	}
-	if err := os.WriteFile(cfg.DBPath+".load.json", append(raw, '\n'), 0o600); err != nil {
+	// It holds the load users' live tokens.
+	if err := writePrivateFile(cfg.DBPath+".load.json", append(raw, '\n')); err != nil {
 		return LoadManifest{}, err
 	}
 	return l.m, nil

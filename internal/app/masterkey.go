@@ -80,19 +80,10 @@ func writeNextRequest(path string, by access.Principal, req idempotency.Request)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	// Replaced, not written through: a symlink planted at the name would
+	// have its target overwritten. The key file written next syncs the
+	// folder, and with it this rename.
+	return writePrivateFile(p, b)
 }
 
 // readNextRequest returns the request of the interrupted rotation, and

@@ -338,9 +338,34 @@ func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app
 // would report on that (audit verify: "chain intact") instead of saying
 // that the path is wrong, or that the servers run on etcd (where these
 // commands do not reach: use the API of an instance).
+//
+// A file that is no database is refused the same way, naming --db: an
+// empty one, which bbolt would make into a new database (the commands
+// then wrote a database into the file they were given and reported on
+// it, and users add printed a live token for it), and a folder or a
+// device, which the open would refuse in words that name no flag.
 func existingDatabase(db string) error {
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("--db: %s does not exist: these commands read an existing bbolt file (servers on etcd are managed through their API)", db)
+	}
+	return databaseKind("db", db)
+}
+
+// databaseKind refuses, naming its flag, a path that exists but cannot be
+// a database a command is to read: anything but a regular file, or an
+// empty one. It does not read the file: what a non-empty file holds is
+// for the open (or check) to say.
+func databaseKind(flagName, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--%s: %w", flagName, err)
+	case fi.IsDir():
+		return fmt.Errorf("--%s: %s is a folder, not a database file", flagName, path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("--%s: %s is not a regular file (%s), so not a database file", flagName, path, fi.Mode().Type())
+	case fi.Size() == 0:
+		return fmt.Errorf("--%s: %s is empty (0 bytes): it is not a database, and nothing was written to it (a server makes a new database; a backup is put in place with childcase restore)", flagName, path)
 	}
 	return nil
 }

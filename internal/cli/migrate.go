@@ -84,7 +84,7 @@ func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	// A file named wrong is refused naming its flag, as restore and
 	// backup refuse theirs, before the other side is opened.
 	if !src.IsEtcd() {
-		if err := fileToRead("from", from); err != nil {
+		if err := databaseToRead("from", from); err != nil {
 			return err
 		}
 	}

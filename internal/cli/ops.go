@@ -72,7 +72,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		if !cfg.IsEtcd() {
-			if err := fileToRead("db", cfg.DBPath); err != nil {
+			if err := databaseToRead("db", cfg.DBPath); err != nil {
 				return err
 			}
 		}
@@ -161,6 +161,18 @@ func fileToRead(flagName, path string) error {
 		return fmt.Errorf("--%s: %s does not exist", flagName, path)
 	}
 	return nil
+}
+
+// databaseToRead is fileToRead for a database a command opens with bbolt
+// (backup --db, migrate-store --from), which would make an empty file a
+// new database: such a file, a folder or a device is refused naming the
+// flag (databaseKind). check and restore --from read the file themselves
+// first and say what is wrong with it.
+func databaseToRead(flagName, path string) error {
+	if err := fileToRead(flagName, path); err != nil {
+		return err
+	}
+	return databaseKind(flagName, path)
 }
 
 // backupOffline copies a database file no server is running on, or one

@@ -226,6 +226,12 @@ func TestProductionCommandsParse(t *testing.T) {
 	placeholders := strings.NewReplacer("childcase.example.vn:9111", "127.0.0.1:1", "$ADMIN", "cc_0000000000000000_placeholder")
 	for _, c := range commands {
 		c, _, _ = strings.Cut(c, "#")
+		// A command line is readable by every user of the machine
+		// (ps, /proc/PID/cmdline) while it runs: on the server a token
+		// goes in CHILDCASE_TOKEN, as the backup unit's does.
+		if strings.Contains(c, "--token") {
+			t.Errorf("childcase %s: a token on the command line of a production command", c)
+		}
 		args := strings.Fields(placeholders.Replace(c))
 		if args[0] == "serve" {
 			// Not run: it would serve. Its flags are parsed as a start

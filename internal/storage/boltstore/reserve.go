@@ -60,7 +60,8 @@ func openReserve(path string, size int64) (*reserve, error) {
 	if size == 0 {
 		return r, nil
 	}
-	f, err := os.OpenFile(path+".reserve", os.O_RDWR|os.O_CREATE, 0o600)
+	name := path + ".reserve"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("reserve: %w", err)
 	}
@@ -68,6 +69,14 @@ func openReserve(path string, size int64) (*reserve, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("reserve: %w", err)
+	}
+	// The file is grown and cut: it must be the name itself, never a
+	// symlink (or anything else) put in its place, whose target would be
+	// cut. The name is looked at after the open, so the file checked is
+	// the file opened.
+	if li, err := os.Lstat(name); err != nil || !li.Mode().IsRegular() || !os.SameFile(li, fi) {
+		f.Close()
+		return nil, fmt.Errorf("reserve: %s is not a regular file of its own (a symlink?): remove it, and the next start makes it again", name)
 	}
 	// The file is only ever grown by allocating and shrunk by truncating,
 	// so what it holds is allocated. A file larger than the reserve

@@ -1,11 +1,13 @@
 package boltstore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -123,5 +125,36 @@ func TestReserveIsAtMostAQuarterOfMaxSize(t *testing.T) {
 	}
 	if fi, err := os.Stat(path + ".reserve"); err != nil || fi.Size() != maxSize/4 {
 		t.Errorf("the reserve file: %v, %v; want %d bytes", fi, err, maxSize/4)
+	}
+}
+
+// TestReserveIsNeverASymlink plants the reserve file's name as a symlink
+// to another file, larger than the reserve. The store grows and cuts its
+// reserve file (a full disk frees it in slices), so following the link
+// would cut that file: the open is refused, naming the reserve file, and
+// the file the link points to is left as it was.
+func TestReserveIsNeverASymlink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cc.db")
+	victim := filepath.Join(dir, "other.db")
+	content := make([]byte, 1<<20)
+	for i := range content {
+		content[i] = byte(i)
+	}
+	if err := os.WriteFile(victim, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, path+".reserve"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := boltstore.Open(path, boltstore.Options{NoSync: true, MaxSize: 2 << 20, Reserve: 256 << 10})
+	if err == nil {
+		s.Close()
+		t.Errorf("the store opened with its reserve file a symlink to %s", victim)
+	} else if want := path + ".reserve"; !strings.Contains(err.Error(), want) {
+		t.Errorf("the refusal does not name %s: %v", want, err)
+	}
+	if b, err := os.ReadFile(victim); err != nil || !bytes.Equal(b, content) {
+		t.Errorf("the file the reserve's name points to was changed: %d bytes, %v", len(b), err)
 	}
 }
