@@ -35,6 +35,27 @@ type replayWorld struct {
 	from  uint64   // the outbox head before the n notifications
 }
 
+// replay watches from the world's first notification as the Ba Đình
+// worker until n notifications have come, and returns them.
+func (w *replayWorld) replay(t *testing.T, n int) []model.Notification {
+	t.Helper()
+	got := make([]model.Notification, 0, n)
+	errDone := errors.New("done")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := w.eng.Watch(ctx, principal("worker.badinh"), w.from, "", nil, func(nt model.Notification) error {
+		got = append(got, nt)
+		if len(got) == n {
+			return errDone
+		}
+		return nil
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("the replay ended with %v after %d notifications", err, len(got))
+	}
+	return got
+}
+
 func newReplayWorld(t *testing.T, store datastore.Store, cases, n int, others bool) *replayWorld {
 	t.Helper()
 	e := loadEnv(t)
@@ -161,20 +182,7 @@ func replayBound(ns []model.Notification) int {
 func TestAReplayAuditsEachCaseOncePerBatch(t *testing.T) {
 	const cases, n = 3, 1000
 	w := newReplayWorld(t, memstore.New(), cases, n, true)
-	got := make([]model.Notification, 0, n)
-	errDone := errors.New("done")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err := w.eng.Watch(ctx, principal("worker.badinh"), w.from, "", nil, func(nt model.Notification) error {
-		got = append(got, nt)
-		if len(got) == n {
-			return errDone
-		}
-		return nil
-	})
-	if !errors.Is(err, errDone) {
-		t.Fatalf("the replay ended with %v after %d notifications", err, len(got))
-	}
+	got := w.replay(t, n)
 	byActor := notificationReads(t, w.store, auditlog.Query{Actor: "worker.badinh"})
 	if bound := replayBound(got); len(byActor) > bound {
 		t.Errorf("a replay of %d notifications of %d cases wrote %d notification.read events, want at most %d (one per case per 200 of its notifications)", n, cases, len(byActor), bound)
@@ -292,20 +300,7 @@ func TestAReplaysAuditCostOnDisk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := make([]model.Notification, 0, n)
-			errDone := errors.New("done")
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			err = w.eng.Watch(ctx, principal("worker.badinh"), w.from, "", nil, func(nt model.Notification) error {
-				got = append(got, nt)
-				if len(got) == n {
-					return errDone
-				}
-				return nil
-			})
-			if !errors.Is(err, errDone) {
-				t.Fatalf("the replay ended with %v after %d notifications", err, len(got))
-			}
+			got := w.replay(t, n)
 			after, err := s.Gauges()
 			if err != nil {
 				t.Fatal(err)
@@ -336,20 +331,7 @@ func TestAReplayOfManyCasesCommitsItsEventsAPageAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make([]model.Notification, 0, cases)
-	errDone := errors.New("done")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	err = w.eng.Watch(ctx, principal("worker.badinh"), w.from, "", nil, func(nt model.Notification) error {
-		got = append(got, nt)
-		if len(got) == cases {
-			return errDone
-		}
-		return nil
-	})
-	if !errors.Is(err, errDone) {
-		t.Fatalf("the replay ended with %v after %d notifications", err, len(got))
-	}
+	w.replay(t, cases)
 	after, err := s.Gauges()
 	if err != nil {
 		t.Fatal(err)
