@@ -48,7 +48,7 @@ func TestAuditVerifyNamesEveryByteFlippedInACopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := bytes.Index(raw, event)
-	if at < 0 || bytes.Index(raw[at+1:], event) >= 0 {
+	if at < 0 || bytes.Contains(raw[at+1:], event) {
 		t.Fatalf("event 2 is not in the file exactly once (at %d)", at)
 	}
 	copyPath := filepath.Join(dir, "copy.db")

@@ -13,10 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
-var (
-	baDinh, _    = units.ParseKey("00004@2025-07-01")
-	otherUnit, _ = units.ParseKey("00091@2025-07-01")
-)
+var baDinh, _ = units.ParseKey("00004@2025-07-01")
 
 // StepsAllowed offers a step only when the case and the caller let it be
 // taken now, not by the case's status alone: for each step with a
