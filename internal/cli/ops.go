@@ -244,7 +244,13 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return restoreOntoEtcd(ctx, from, cfg, stdout)
 	}
+	// A --db that is a symbolic link (the database kept on another disk)
+	// is restored into the file it links to: renaming the copy over the
+	// link would replace the link with a file on the link's disk.
 	db := cfg.DBPath
+	if resolved, err := filepath.EvalSymlinks(db); err == nil {
+		db = resolved
+	}
 	src, err := os.Stat(from)
 	if err != nil {
 		return err
@@ -294,7 +300,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := copyAtomic(ctx, from, db, uid, gid); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
+	if db != cfg.DBPath {
+		fmt.Fprintf(stdout, "Restored %s to %s (the file %s links to): %s\n", from, db, cfg.DBPath, summary(res))
+	} else {
+		fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
+	}
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
 }
@@ -379,11 +389,16 @@ func copyAtomic(ctx context.Context, src, dst string, uid, gid int) (err error) 
 	return app.SyncDir(filepath.Dir(dst))
 }
 
-// removeLeftoverRestores removes the temporary files beside db that
-// restores killed outright (kill -9, a power cut) left, and returns their
-// paths: those of copyAtomic's name, regular files, that no running
-// restore holds a lock on. A file it cannot remove stays, for the next.
+// removeLeftoverRestores removes the temporary files beside db (beside
+// the file it links to, if it is a link) that restores killed outright
+// (kill -9, a power cut) left, and returns their paths: those of
+// copyAtomic's name, regular files, that no running restore holds a lock
+// on. A file it cannot remove stays, for the next.
 func removeLeftoverRestores(db string) []string {
+	// A restore onto a link writes beside the file it links to.
+	if resolved, err := filepath.EvalSymlinks(db); err == nil {
+		db = resolved
+	}
 	dir := filepath.Dir(db)
 	entries, err := os.ReadDir(dir)
 	if err != nil {

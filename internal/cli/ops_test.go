@@ -819,3 +819,45 @@ func TestRestoreByAnotherUserThanRoot(t *testing.T) {
 		t.Errorf("the refused restore left the file to %d, want %d", owner(), other)
 	}
 }
+
+// TestRestoreOntoALinkReplacesTheFileItLinksTo: a --db that is a symbolic
+// link (the database kept on another disk, linked from the service's
+// folder) is restored into the file it links to. Renaming the copy over
+// the link instead replaced the link with a file on the link's disk, and
+// left the linked file, on the disk the operator chose, with the data the
+// restore was meant to replace.
+func TestRestoreOntoALinkReplacesTheFileItLinksTo(t *testing.T) {
+	_, db, backup := opsBackedUp(t, "backup.db")
+	other := t.TempDir() // another disk
+	target := filepath.Join(other, "cc.db")
+	if err := os.Rename(db, target); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, db); err != nil {
+		t.Fatal(err)
+	}
+	// The linked file changes after the backup: the restore must undo it.
+	if err := os.WriteFile(target, []byte("written after the backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := mgMustRun(t, "restore", "--from", backup, "--db", db, "--force")
+	if fi, err := os.Lstat(db); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("after the restore %s is no longer the link (%v, %v)", db, fi.Mode(), err)
+	}
+	if to, err := os.Readlink(db); err != nil || to != target {
+		t.Errorf("the link points to %q (%v), want %s", to, err, target)
+	}
+	want, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the linked file holds %d bytes (%v), want the backup's %d", len(got), err, len(want))
+	}
+	if !strings.Contains(out, target) {
+		t.Errorf("the restore's output does not name the file it replaced, %s:\n%s", target, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "*.restore-*")); len(left) > 0 {
+		t.Errorf("left beside the link: %v", left)
+	}
+}
