@@ -136,6 +136,19 @@ func TestPageCostByBucket(t *testing.T) {
 			t.Errorf("%s made %d commits, want 1", what, commits)
 		}
 	}
+	// The read row of the benchmark: a commune worker opens a case of the
+	// busy commune, which writes its audit event.
+	page, err := ts.cases().ListCases(worker, &pb.ListCasesRequest{PageSize: 3})
+	if err != nil || len(page.GetCases()) == 0 {
+		t.Fatalf("list the busy commune's cases: %v", err)
+	}
+	for i, c := range page.GetCases() {
+		measure(fmt.Sprintf("GetCase %d", i+1), func() {
+			if _, err := ts.cases().GetCase(worker, &pb.GetCaseRequest{Name: c.GetName()}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 	for i := range 3 {
 		var name string
 		measure(fmt.Sprintf("CreateReport %d", i+1), func() { name = create() })
