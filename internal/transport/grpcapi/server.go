@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/auditlog"
@@ -179,7 +178,9 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	for name := range s.GetServiceInfo() {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
-	reflection.Register(s)
+	if err := registerReflection(s); err != nil {
+		return nil, err
+	}
 	return &Server{Server: s, Health: hs, watches: watches}, nil
 }
 

@@ -1,0 +1,61 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+)
+
+// Reflection, which needs no token, describes the API and nothing else:
+// the schema of the stored records (proto/childcase/storage/v1, "no part
+// of the API") and the protos of the libraries linked in (etcd's client,
+// Prometheus) are not shown to whoever asks, while every symbol of the
+// API, and the files it imports, still are, so grpcurl works as before.
+func TestReflectionShowsOnlyTheAPI(t *testing.T) {
+	ts := startServer(t, "")
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(req *reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
+		t.Helper()
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	symbol := func(name string) *reflectionpb.ServerReflectionResponse {
+		return ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: name}})
+	}
+	for _, name := range []string{
+		"childcase.v1.CaseService", "childcase.v1.Case", "childcase.v1.CaseProcessService.MergeCase",
+		"childcase.v1.AdminService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+		"google.rpc.Status", "buf.validate.FieldRules",
+	} {
+		if resp := symbol(name); len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+			t.Errorf("symbol %s of the API: %v, want its file", name, resp.GetErrorResponse())
+		}
+	}
+	for _, name := range []string{
+		"childcase.storage.v1.Case", "childcase.storage.v1.IdempotencyRecord",
+		"etcdserverpb.RangeRequest", "mvccpb.KeyValue", "io.prometheus.client.MetricFamily",
+	} {
+		if resp := symbol(name); resp.GetErrorResponse() == nil {
+			t.Errorf("symbol %s, no part of the API: answered with %d files, want not found", name, len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()))
+		}
+	}
+	for _, path := range []string{"childcase/storage/v1/records.proto", "gogoproto/gogo.proto"} {
+		resp := ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileByFilename{FileByFilename: path}})
+		if resp.GetErrorResponse() == nil {
+			t.Errorf("file %s, no part of the API: answered, want not found", path)
+		}
+	}
+	if resp := ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileByFilename{FileByFilename: "childcase/v1/case.proto"}}); resp.GetErrorResponse() != nil {
+		t.Errorf("file childcase/v1/case.proto: %v, want it", resp.GetErrorResponse())
+	}
+}
