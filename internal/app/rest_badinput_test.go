@@ -240,6 +240,12 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		{"list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `"bỏ đói"`), "report.children"},
 		{"message that is a number", withValue(`{"anonymous": true}`, `5`), "report.reporter"},
 		{"item of a list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `[{"estimated_age_years": 7}, "bỏ đói"]`), "report.children[1]"},
+		// A child's age given twice, as estimated and by birth date: the
+		// decoder refuses the second member of the oneof, which is the
+		// field to fix, written as the schema or as JSON names it.
+		{"second member of a oneof", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 7, "birth_date": "2019-05-01"`), "report.children[0].birth_date"},
+		{"second member of a oneof by its JSON name", withValue(`"estimated_age_years": 7`, `"birthDate": "2019-05-01", "estimatedAgeYears": 7`), "report.children[0].estimated_age_years"},
+		{"second member of the reporter's oneof", withValue(`{"anonymous": true}`, `{"anonymous": true, "identified": {"consent": true}}`), "report.reporter.identified"},
 		{"not JSON", `{"channel": `, "body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -453,6 +453,10 @@ const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
 var (
 	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
 	bodyFieldRefusal = regexp.MustCompile(`(?:unknown|duplicate) field "([A-Za-z0-9_]+)"`)
+	// A member of a oneof after another (a child's birth_date beside its
+	// estimated_age_years) is a field of the schema, named as the body
+	// wrote it, by its JSON name or its own.
+	bodyOneofRefusal = regexp.MustCompile(`error parsing "([A-Za-z0-9_]+)", oneof [A-Za-z0-9_.]+ is already set`)
 	// The decoder puts the path of the place a refusal names (bodyPath)
 	// before protojson's own words (which it spaces with a no-break space
 	// as often as with a space); the two above name a leaf only, for a
@@ -486,7 +490,7 @@ func bodyFieldPrefix(ctx context.Context) string {
 
 // bodyPath is the path in the body of the place a decoder's refusal
 // names (bodyPathAt), with the member a refusal of an unknown or repeated
-// field names; "" when it names none.
+// field, or of a second member of a oneof, names; "" when it names none.
 func bodyPath(body []byte, refusal string) string {
 	path, atKey, ok := bodyPathAt(body, refusal)
 	switch {
@@ -494,6 +498,12 @@ func bodyPath(body []byte, refusal string) string {
 		return ""
 	case !atKey:
 		return path
+	}
+	if m := bodyOneofRefusal.FindStringSubmatch(refusal); m != nil {
+		if path == "" {
+			return protoName(m[1])
+		}
+		return path + "." + protoName(m[1])
 	}
 	m := bodyFieldRefusal.FindStringSubmatch(refusal)
 	if m == nil {
