@@ -89,6 +89,11 @@ func TestGRPCStringsNotUTF8(t *testing.T) {
 		"length past the end": {0x0a, 0x7f, 'c'},
 		"truncated varint":    {0x08, 0xff},
 		"wire type 7":         {0x0f},
+		// Both at once: a name that is not UTF-8, then a field whose
+		// length runs past the end. Noting the bad string left the bad
+		// bytes, which the decoder refused as Internal.
+		"not UTF-8, then length past the end": append(withoutUTF8(t, &pb.GetCaseRequest{Name: "cases/QQ"}, "QQ"), 0x12, 0x7f, 'c'),
+		"not UTF-8, then a reserved wire type": append(withoutUTF8(t, &pb.GetCaseRequest{Name: "cases/QQ"}, "QQ"), 0xff, 0x08),
 	} {
 		t.Run("malformed "+name, func(t *testing.T) {
 			err := ts.conn.Invoke(ctx, pb.CaseService_GetCase_FullMethodName, body, &pb.Case{}, grpc.ForceCodec(rawCodec{}))

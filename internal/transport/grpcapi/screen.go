@@ -66,18 +66,23 @@ func (c *screeningCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	s = screening{codec: c, checkUTF8: true}
 	b, _ = s.message(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), "", 0)
-	if len(s.notUTF8) == 0 {
-		// Not a protobuf encoding of the request at all: gRPC would answer
-		// Internal. The request is refused as a whole instead, by the
-		// validator, after authentication, and no handler sees it.
+	if len(s.notUTF8) > 0 {
+		for _, path := range s.notUTF8 {
+			b = appendNote(b, path)
+		}
 		proto.Reset(m)
-		return proto.Unmarshal(appendNote(nil, malformedNote), m)
+		if proto.Unmarshal(b, m) == nil {
+			return nil
+		}
+		// Strings that are not UTF-8 in bytes that are no protobuf
+		// encoding either (the screen empties the strings, and leaves
+		// the rest as it found it): malformed, below.
 	}
-	for _, path := range s.notUTF8 {
-		b = appendNote(b, path)
-	}
+	// Not a protobuf encoding of the request at all: gRPC would answer
+	// Internal. The request is refused as a whole instead, by the
+	// validator, after authentication, and no handler sees it.
 	proto.Reset(m)
-	return proto.Unmarshal(b, m)
+	return proto.Unmarshal(appendNote(nil, malformedNote), m)
 }
 
 // appendNote appends a note of the codec's (see utf8NoteField) to the
