@@ -1,17 +1,23 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
@@ -162,5 +168,39 @@ func TestOutputOnlyFieldsSentAreIgnored(t *testing.T) {
 	}
 	if _, err := ts.cases().ListCases(withToken(context.Background(), user.GetToken().GetSecret()), &pb.ListCasesRequest{}); err != nil {
 		t.Errorf("a user created with disable_time set cannot call: %v", err)
+	}
+}
+
+// The refusals the transports make before any of the service's code sees
+// the request carry their library's words, not an ErrorInfo, as the README
+// says: a gRPC message over --max-recv-msg-size (RESOURCE_EXHAUSTED) and
+// a REST path Go's HTTP server cannot read (a plain 400). Neither does
+// anything.
+func TestTransportRefusalsBeforeTheService(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	r.Narrative = strings.Repeat("x", app.DefaultMaxRecvMsgSize+1)
+	_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	if st := wantCode(t, err, codes.ResourceExhausted); !strings.Contains(st.Message(), "larger than max") {
+		t.Errorf("an oversized message: %q, want gRPC's own refusal", st.Message())
+	}
+	conn, err := net.Dial("tcp", ts.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /v1/reports%%zz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 2\r\n\r\n{}", ts.tokens.get(operatorID)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a path with a bad %% escape: %d, want 400", resp.StatusCode)
+	}
+	if n := countReports(t, ts); n != 0 {
+		t.Errorf("%d reports after the refusals, want none", n)
 	}
 }
