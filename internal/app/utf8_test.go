@@ -92,7 +92,7 @@ func TestGRPCStringsNotUTF8(t *testing.T) {
 		// Both at once: a name that is not UTF-8, then a field whose
 		// length runs past the end. Noting the bad string left the bad
 		// bytes, which the decoder refused as Internal.
-		"not UTF-8, then length past the end": append(withoutUTF8(t, &pb.GetCaseRequest{Name: "cases/QQ"}, "QQ"), 0x12, 0x7f, 'c'),
+		"not UTF-8, then length past the end":  append(withoutUTF8(t, &pb.GetCaseRequest{Name: "cases/QQ"}, "QQ"), 0x12, 0x7f, 'c'),
 		"not UTF-8, then a reserved wire type": append(withoutUTF8(t, &pb.GetCaseRequest{Name: "cases/QQ"}, "QQ"), 0xff, 0x08),
 	} {
 		t.Run("malformed "+name, func(t *testing.T) {
