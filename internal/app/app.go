@@ -471,6 +471,15 @@ const gatewayBufSize = 1 << 20
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	// One line per request: what is logged while serving a request joins
+	// its line (see grpcapi.NewRequestLineHandler).
+	opts.Logger = slog.New(grpcapi.NewRequestLineHandler(opts.Logger.Handler()))
+	// Before the configuration is checked and anything is opened, so that
+	// a start refused there names its build too.
+	opts.Logger.Info("childcase build", ReadBuildInfo().logAttrs()...)
 	tlsCfg, err := cfg.validate()
 	if err != nil {
 		return nil, err
@@ -479,14 +488,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Clock == nil {
 		opts.Clock = clock.System{}
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	// One line per request: what is logged while serving a request joins
-	// its line (see grpcapi.NewRequestLineHandler).
-	opts.Logger = slog.New(grpcapi.NewRequestLineHandler(opts.Logger.Handler()))
-	// Before anything is opened, so that a start failing there names its build.
-	opts.Logger.Info("childcase build", ReadBuildInfo().logAttrs()...)
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}

@@ -169,3 +169,24 @@ func TestHealthDoesNotExposeBuild(t *testing.T) {
 		t.Errorf("gRPC health exposes %q: %v", f, hc)
 	}
 }
+
+// TestRefusedStartLogsBuild: a start refused for its configuration (here
+// a --max-db-size below the least a database works in) names its build
+// too. The build line came after the configuration's check, so such a
+// start logged the configuration and the refusal but not which binary
+// refused it.
+func TestRefusedStartLogsBuild(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := testConfig(t, "")
+	cfg.MaxDBSize = 512 << 10
+	_, err := app.Start(context.Background(), cfg, app.Options{
+		Clock:  clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	if err == nil || !strings.Contains(err.Error(), "max-db-size") {
+		t.Fatalf("start with --max-db-size 512KiB: %v, want a refusal naming max-db-size", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"childcase build"`) {
+		t.Errorf("the refused start logged no build line:\n%s", logs.String())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the backup timer's zone, Asia/Ho_Chi_Minh, on a machine without tzdata
 )
 
 // The README's section "Running it in production" holds the systemd units
@@ -249,4 +251,92 @@ func TestProductionCommandsParse(t *testing.T) {
 			t.Errorf("childcase %s: exit %d, its usage refused:\n%s", c, code, stderr.String())
 		}
 	}
+}
+
+// TestProductionBackupNamesAreTheUnitsOwn: the backup unit names each
+// file by the time `date` gives its shell, and the timer starts it at
+// night in Hanoi; the names the section shows (the restore drill's, the
+// restore on the server) must be names the unit makes at that time, and
+// a name must say its zone. The README showed childcase-2026-12-01T0230.db,
+// the Hanoi time, for a file the unit names by UTC 19:30 the day before:
+// an operator choosing the last backup before an incident by its name
+// would take one 7 hours later than they believed.
+func TestProductionBackupNamesAreTheUnitsOwn(t *testing.T) {
+	units := readmeUnits(t)
+	execStart := strings.Join(directives(units["childcase-backup.service"])["ExecStart"], " ")
+	m := regexp.MustCompile(`childcase-\$\$\(date (-u )?\+(\S+)\)\.db`).FindStringSubmatch(execStart)
+	if m == nil {
+		t.Fatalf("childcase-backup.service: ExecStart %q names no file childcase-$$(date [-u] +FORMAT).db", execStart)
+	}
+	utc, format := m[1] != "", strings.ReplaceAll(m[2], "%%", "%")
+	if !utc {
+		t.Fatalf("childcase-backup.service: date without -u names the file in the server's own zone, which the name does not say")
+	}
+	layout, err := strftimeLayout(format)
+	if err != nil {
+		t.Fatalf("childcase-backup.service: date +%s: %v", format, err)
+	}
+	if !strings.HasSuffix(layout, "Z") {
+		t.Errorf("childcase-backup.service: date -u +%s names a file by UTC without saying so (end it with Z)", format)
+	}
+
+	// When the timer starts the unit: OnCalendar=*-*-* HH:MM:SS ZONE.
+	cal := strings.Join(directives(units["childcase-backup.timer"])["OnCalendar"], " ")
+	var hh, mm, ss int
+	var zoneName string
+	if _, err := fmt.Sscanf(cal, "*-*-* %d:%d:%d %s", &hh, &mm, &ss, &zoneName); err != nil {
+		t.Fatalf("childcase-backup.timer: OnCalendar=%q, want *-*-* HH:MM:SS ZONE: %v", cal, err)
+	}
+	zone, err := time.LoadLocation(zoneName)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "\n## Running it in production\n")
+	end := strings.Index(text, "\n## Running on etcd\n")
+	shown := regexp.MustCompile(`childcase-(\d{4}-\d{2}-\d{2})T[0-9A-Z]*\.db`).FindAllStringSubmatch(text[start:end], -1)
+	if len(shown) < 2 {
+		t.Fatalf("the production section shows %d backup names, want the drill's and the restore's", len(shown))
+	}
+	for _, s := range shown {
+		day, err := time.ParseInLocation("2006-01-02", s[1], zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The unit runs at HH:MM in the zone, on the day the name says
+		// or, named by UTC, on the next one.
+		var could []string
+		for _, d := range []time.Time{day, day.AddDate(0, 0, 1)} {
+			at := time.Date(d.Year(), d.Month(), d.Day(), hh, mm, ss, 0, zone)
+			could = append(could, "childcase-"+at.UTC().Format(layout)+".db")
+		}
+		if !slices.Contains(could, s[0]) {
+			t.Errorf("the production section shows the backup %s, a name the unit never makes (at %02d:%02d %s it makes %s)",
+				s[0], hh, mm, zoneName, strings.Join(could, " or "))
+		}
+	}
+}
+
+// strftimeLayout turns the date(1) format of the backup unit into a Go
+// time layout; it knows only the conversions such a name needs.
+func strftimeLayout(format string) (string, error) {
+	verbs := map[byte]string{'Y': "2006", 'm': "01", 'd': "02", 'H': "15", 'M': "04", 'S': "05"}
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			b.WriteByte(format[i])
+			continue
+		}
+		if i+1 == len(format) || verbs[format[i+1]] == "" {
+			return "", fmt.Errorf("a conversion this test does not know at %q", format[i:])
+		}
+		b.WriteString(verbs[format[i+1]])
+		i++
+	}
+	return b.String(), nil
 }

@@ -266,7 +266,7 @@ func hasErrno(err error, errno syscall.Errno) bool {
 // Store is a datastore.Store backed by bbolt.
 type Store struct {
 	db   *bolt.DB
-	path string       // the file, named in the errors of a damaged one
+	path string       // the file, named in the errors of a damaged one; its size is the gauge's
 	log  *slog.Logger // Options.Logger
 	// Two group commits: ordinary writes (Update) and the audit events of
 	// reads (Batch), which may draw on the reserve. Each shares its own
@@ -557,8 +557,10 @@ type Gauges struct {
 }
 
 // Gauges returns the store's counts and sizes now. It waits for a write
-// under way (the reserve changes only under writeMu) and reads the file
-// size from a read transaction, so it costs no scan.
+// under way (the reserve changes only under writeMu) and stats the file,
+// so it costs no scan. The size is the file's, not the pages in use
+// (bolt.Tx.Size): bbolt grows the file ahead of them, by steps of up to
+// 16 MiB, and the file is what takes the disk and meets --max-db-size.
 func (s *Store) Gauges() (Gauges, error) {
 	g := Gauges{Commits: s.commits.Load()}
 	if !s.noSync {
@@ -569,11 +571,12 @@ func (s *Store) Gauges() (Gauges, error) {
 		g.ReserveBytes, g.ReserveHeldBytes = s.reserve.size, s.reserve.held
 	}
 	s.writeMu.Unlock()
-	err := view(s.db, func(btx *bolt.Tx) error {
-		g.SizeBytes = btx.Size()
-		return nil
-	})
-	return g, err
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return g, fmt.Errorf("the size of the database file: %w", err)
+	}
+	g.SizeBytes = fi.Size()
+	return g, nil
 }
 
 func (s *Store) writeLocked(useReserve bool, fn func(*bolt.Tx) error) error {

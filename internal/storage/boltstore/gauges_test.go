@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -42,5 +43,17 @@ func TestGaugesAndCommitTimes(t *testing.T) {
 	}
 	if g.SizeBytes <= 0 || g.ReserveBytes != 1<<20 || g.ReserveHeldBytes != 1<<20 {
 		t.Errorf("sizes %+v: want the file's size and a whole reserve of 1 MiB", g)
+	}
+	// The file's size as the disk has it, which bbolt grows ahead of the
+	// pages in use (by whole steps of up to 16 MiB): what an operator
+	// weighs against the disk and --max-db-size. The pages in use are
+	// fewer; reported as the file's size, they made the file look up to
+	// 16 MiB smaller than it was.
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.SizeBytes != fi.Size() {
+		t.Errorf("SizeBytes %d, the file has %d bytes", g.SizeBytes, fi.Size())
 	}
 }
