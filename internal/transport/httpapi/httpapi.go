@@ -349,7 +349,13 @@ func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // queryParameterRefusal matches the gateway's refusals of a query
 // parameter it cannot read into its field, which name the field only in
 // their message.
-var queryParameterRefusal = regexp.MustCompile(`^(?:parsing field|parsing list|too many values for field) "([a-z0-9_]+)": `)
+var queryParameterRefusal = regexp.MustCompile(`^(?:parsing field|parsing list) "([a-z0-9_]+)": `)
+
+// queryParameterRepeated matches the gateway's refusal of a singular
+// field given more than once (?page_size=1&page_size=2), which names the
+// field and then gives only the values ("1, 2"), saying nothing of what
+// is wrong with them.
+var queryParameterRepeated = regexp.MustCompile(`^too many values for field "([a-z0-9_]+)": (.*)$`)
 
 // queryParameterTwice matches the gateway's refusal of a field given in
 // the query under its name and its JSON name (?page_size=1&pageSize=2),
@@ -366,6 +372,10 @@ func queryParameterNamed(err error) error {
 	}
 	if m := queryParameterTwice.FindStringSubmatch(st.Message()); m != nil {
 		return grpcapi.BadQueryParameter(m[1], "is given twice, under its name and its JSON name: send it once")
+	}
+	if m := queryParameterRepeated.FindStringSubmatch(st.Message()); m != nil {
+		// The values come last: a long one is cut, not what it says.
+		return grpcapi.BadQueryParameter(m[1], "is given more than once: send it once; it came as "+m[2])
 	}
 	m := queryParameterRefusal.FindStringSubmatch(st.Message())
 	if m == nil {
