@@ -230,6 +230,10 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		{"bool that is a number", withField("immediate_danger", "5"), "report.immediate_danger"},
 		{"unknown field", withField("nope", "1"), "report.nope"},
 		{"unknown field of a child", withValue(`"sex": "SEX_MALE"`, `"sex": "SEX_MALE", "shoe_size": 30`), "report.children[0].shoe_size"},
+		// A field sent twice, once by its JSON name: it is a field of the
+		// schema, named as the schema names it, not as the body wrote it.
+		{"field sent twice under its two names", withValue(`"receive_time": "2026-11-28T02:00:00Z"`, `"receive_time": "2026-11-28T02:00:00Z", "receiveTime": "2026-11-28T02:00:00Z"`), "report.receive_time"},
+		{"field of a child sent twice under its two names", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 7, "estimatedAgeYears": 7`), "report.children[0].estimated_age_years"},
 		// protojson names only the leaf of a value of the wrong type
 		// (full_name of a child, a caregiver or the reporter alike), and
 		// no field when a value is of the wrong JSON kind for a message,

@@ -462,7 +462,7 @@ const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
 // wrote it.
 var (
 	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
-	bodyFieldRefusal = regexp.MustCompile(`(?:unknown|duplicate) field "([A-Za-z0-9_]+)"`)
+	bodyFieldRefusal = regexp.MustCompile(`(unknown|duplicate) field "([A-Za-z0-9_]+)"`)
 	// The decoder puts the path of the place a refusal names (bodyPath)
 	// before protojson's own words (which it spaces with a no-break space
 	// as often as with a space); the two above name a leaf only, for a
@@ -510,9 +510,20 @@ func bodyPath(body []byte, refusal string) string {
 		return ""
 	}
 	if path == "" {
-		return m[1] // as written: it is no field of the schema
+		return refusedField(m)
 	}
-	return path + "." + m[1]
+	return path + "." + refusedField(m)
+}
+
+// refusedField names the member a bodyFieldRefusal match refuses: an
+// unknown one as the body wrote it, since it is no field of the schema,
+// and one found twice (once as receive_time, once as receiveTime) as the
+// schema names it, as every other refusal of a field of the schema does.
+func refusedField(m []string) string {
+	if m[1] == "duplicate" {
+		return protoName(m[2])
+	}
+	return m[2]
 }
 
 // bodyFieldNamed returns the decoder's refusal of a REST body as
@@ -537,7 +548,7 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 	} else if m := bodyValueRefusal.FindStringSubmatch(description); m != nil {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
-		field = m[1]
+		field = refusedField(m)
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
