@@ -262,3 +262,54 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		t.Errorf("%d reports after the refusals, want %d", after, before)
 	}
 }
+
+// TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput: a call without
+// a bearer token is 401, as the README says, however malformed the rest
+// of it. The gateway's own refusals (a body it cannot decode, a query
+// parameter the method does not read, a value that is not UTF-8, a body
+// over the limit) came before the server's authentication, so a client
+// with no token was told about its body or query instead, 400 or 413.
+func TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput(t *testing.T) {
+	ts := startServer(t, "")
+	before := restReportCount(t, ts)
+	big := `{"narrative": "` + strings.Repeat("a", 2<<20) + `"}`
+	for _, tc := range []struct{ method, path, body, authorization string }{
+		{"POST", "/v1/reports", `{"channel": `, ""},
+		{"POST", "/v1/reports", `{"shoe_size": 1}`, ""},
+		{"POST", "/v1/reports?requestid=call-1", restReport, ""},
+		{"POST", "/v1/reports", big, ""},
+		{"GET", "/v1/cases?statuss=CASE_STATUS_CLOSED", "", ""},
+		{"GET", "/v1/cases?page_size=lots", "", ""},
+		{"GET", "/v1/cases/%ff", "", ""},
+		{"GET", "/v1/cases?x=%zz", "", ""},
+		{"POST", "/v1/cases/HN-2026-00001:addNote", `{"etag": 1}`, ""},
+		// Not a bearer token either.
+		{"POST", "/v1/reports", `{"channel": `, "Basic YWRtaW46YWRtaW4="},
+		{"POST", "/v1/reports", `{"channel": `, "Bearer "},
+	} {
+		headers := map[string]string{}
+		if tc.authorization != "" {
+			headers["Authorization"] = tc.authorization
+		}
+		resp, raw := restResponse(t, ts, tc.method, tc.path, strings.NewReader(tc.body), headers)
+		var answer struct {
+			Code    int `json:"code"`
+			Details []struct {
+				Reason string `json:"reason"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		reason := ""
+		if len(answer.Details) > 0 {
+			reason = answer.Details[0].Reason
+		}
+		if resp.StatusCode != http.StatusUnauthorized || answer.Code != int(codes.Unauthenticated) || reason != "UNAUTHENTICATED" ||
+			resp.Header.Get("WWW-Authenticate") != `Bearer realm="childcase"` {
+			t.Errorf("%s %s (authorization %q): %d %q %.200s; want 401 UNAUTHENTICATED with its Bearer challenge",
+				tc.method, tc.path, tc.authorization, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), raw)
+		}
+	}
+	if after := restReportCount(t, ts); after != before {
+		t.Errorf("%d reports after the refusals, want %d", after, before)
+	}
+}

@@ -152,6 +152,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				// The gateway says 400 with the reader's bare message.
 				err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: grpcapi.BodyTooLarge(MaxBodyBytes)}
 			}
+			if !reachedServer(ctx) && refusedInput(err) && !bearerCredentials(r) {
+				// A call refused here never met the server's
+				// authentication, which comes before every rule: without
+				// a token it is 401, whatever is wrong with its input.
+				err = grpcapi.Unauthenticated()
+			}
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
@@ -253,6 +259,29 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+}
+
+// refusedInput says whether err refuses the request's input (its body,
+// query or path values: INVALID_ARGUMENT, with a 400 or a 413), not its
+// route or method, which no token changes.
+func refusedInput(err error) bool {
+	var se *runtime.HTTPStatusError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return status.Code(err) == codes.InvalidArgument
+}
+
+// bearerCredentials says whether r carries what the server's
+// authentication reads as a bearer token (one Authorization header,
+// "Bearer" and a token), valid or not.
+func bearerCredentials(r *http.Request) bool {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return false
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != ""
 }
 
 // innerTypeOff drops an Accept or Content-Type of the client's that names
