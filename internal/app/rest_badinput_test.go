@@ -313,3 +313,48 @@ func TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput(t *testing.T) {
 		t.Errorf("%d reports after the refusals, want %d", after, before)
 	}
 }
+
+// TestRESTCaseNumberTypedWithSpacesNamesTheCase: the README says a case
+// name may be typed in lower case and with spaces. A number read out over
+// the phone is typed with spaces where the dashes are ("HN 2026 00001"),
+// and was refused (case.name) where only spaces around it passed; it
+// names the case in a path, in a report that joins it, and so in a retry
+// of that report.
+func TestRESTCaseNumberTypedWithSpacesNamesTheCase(t *testing.T) {
+	ts := startServer(t, "")
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)}
+	code, raw := restRaw(t, ts, "POST", "/v1/reports", restReport, auth)
+	var first struct{ Case string }
+	if err := json.Unmarshal(raw, &first); err != nil || code != 200 || first.Case == "" {
+		t.Fatalf("%d %s (%v)", code, raw, err)
+	}
+	number := strings.TrimPrefix(first.Case, "cases/")
+	for i, typed := range []string{
+		strings.ReplaceAll(number, "-", " "),
+		strings.ToLower(strings.ReplaceAll(number, "-", " - ")),
+		" " + strings.Replace(number, "-", "  ", 1) + " ",
+	} {
+		code, raw := restRaw(t, ts, "GET", "/v1/cases/"+url.PathEscape(typed), "", auth)
+		var got struct{ Name string }
+		if err := json.Unmarshal(raw, &got); err != nil || code != 200 || got.Name != first.Case {
+			t.Errorf("GET the case typed %q: %d %.300s, want %s", typed, code, raw, first.Case)
+		}
+		joining := strings.Replace(restReport, "{", `{"case": "`+typed+`", `, 1)
+		path := fmt.Sprintf("/v1/reports?request_id=join-%d", i)
+		code, raw = restRaw(t, ts, "POST", path, joining, auth)
+		var joined struct{ Name, Case string }
+		if err := json.Unmarshal(raw, &joined); err != nil || code != 200 || joined.Case != first.Case {
+			t.Fatalf("a report joining the case typed %q: %d %.300s, want it in %s", typed, code, raw, first.Case)
+		}
+		retry := strings.Replace(restReport, "{", `{"case": "`+first.Case+`", `, 1)
+		code, raw = restRaw(t, ts, "POST", path, retry, auth)
+		var again struct{ Name string }
+		if err := json.Unmarshal(raw, &again); err != nil || code != 200 || again.Name != joined.Name {
+			t.Errorf("its retry naming %s: %d %.300s, want the first answer %s", first.Case, code, raw, joined.Name)
+		}
+	}
+	// Dashes doubled are no typing of a case number.
+	if code, raw := restRaw(t, ts, "GET", "/v1/cases/"+strings.Replace(number, "-", "--", 1), "", auth); code != 400 {
+		t.Errorf("a number with a doubled dash: %d %.300s, want 400 (case.name)", code, raw)
+	}
+}
