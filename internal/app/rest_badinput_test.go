@@ -233,6 +233,9 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		// A field sent twice, once by its JSON name: it is a field of the
 		// schema, named as the schema names it, not as the body wrote it.
 		{"field sent twice under its two names", withValue(`"receive_time": "2026-11-28T02:00:00Z"`, `"receive_time": "2026-11-28T02:00:00Z", "receiveTime": "2026-11-28T02:00:00Z"`), "report.receive_time"},
+		// A second member of a oneof: the reporter is anonymous or
+		// identified, and protojson names no field for it.
+		{"reporter both anonymous and identified", withValue(`{"anonymous": true}`, `{"anonymous": true, "identified": {"consent": true}}`), "report.reporter.identified"},
 		{"field of a child sent twice under its two names", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 7, "estimatedAgeYears": 7`), "report.children[0].estimated_age_years"},
 		// protojson names only the leaf of a value of the wrong type
 		// (full_name of a child, a caregiver or the reporter alike), and

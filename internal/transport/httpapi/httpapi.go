@@ -487,11 +487,12 @@ func pathParameterNamed(ctx context.Context, err error) error {
 const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
 
 // protojson names a field whose value it cannot read by its JSON name
-// (callType), and one it does not know, or finds twice, as the body
-// wrote it.
+// (callType), and one it does not know, or finds twice, or finds beside
+// another member of its oneof (a reporter both anonymous and
+// identified), as the body wrote it.
 var (
 	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
-	bodyFieldRefusal = regexp.MustCompile(`(unknown|duplicate) field "([A-Za-z0-9_]+)"`)
+	bodyFieldRefusal = regexp.MustCompile(`(unknown|duplicate) field "([A-Za-z0-9_]+)"|error parsing "([A-Za-z0-9_]+)", oneof [A-Za-z0-9_.]+ is already set`)
 	// The decoder puts the path of the place a refusal names (bodyPath)
 	// before protojson's own words (which it spaces with a no-break space
 	// as often as with a space); the two above name a leaf only, for a
@@ -546,10 +547,14 @@ func bodyPath(body []byte, refusal string) string {
 
 // refusedField names the member a bodyFieldRefusal match refuses: an
 // unknown one as the body wrote it, since it is no field of the schema,
-// and one found twice (once as receive_time, once as receiveTime) as the
-// schema names it, as every other refusal of a field of the schema does.
+// and one found twice (once as receive_time, once as receiveTime) or a
+// second member of a oneof as the schema names it, as every other
+// refusal of a field of the schema does.
 func refusedField(m []string) string {
-	if m[1] == "duplicate" {
+	switch {
+	case m[3] != "":
+		return protoName(m[3])
+	case m[1] == "duplicate":
 		return protoName(m[2])
 	}
 	return m[2]
