@@ -361,3 +361,38 @@ func TestRESTCaseNumberTypedWithSpacesNamesTheCase(t *testing.T) {
 		t.Errorf("a number with a doubled dash: %d %.300s, want 400 (case.name)", code, raw)
 	}
 }
+
+// TestRESTLoneSurrogateNamesTheField: a client that cuts a text in the
+// middle of an emoji (JavaScript counts UTF-16 units) sends half of a
+// surrogate pair alone, "\ud83d". protojson refused it with a bare
+// "unexpected EOF" when the string ended the body, so the refusal named
+// "body", as for JSON cut short, and elsewhere with an "invalid escape
+// code" that was not in the body. It names the field, and says why.
+func TestRESTLoneSurrogateNamesTheField(t *testing.T) {
+	ts := startServer(t, "")
+	before := restReportCount(t, ts)
+	last := strings.TrimSuffix(strings.TrimSpace(restReport), "}")
+	for _, tc := range []struct{ name, body, field string }{
+		{"high half ending the body", last + `, "narrative": "Bé bị đánh \ud83d"}`, "report.narrative"},
+		{"low half ending the body", last + `, "narrative": "\ude00"}`, "report.narrative"},
+		{"high half within the body", strings.Replace(restReport, `"condition": "bỏ đói"`, `"condition": "bỏ đói \ud83d"`, 1), "report.children[0].condition"},
+		{"two high halves", last + `, "narrative": "\ud83d\ud83d"}`, "report.narrative"},
+	} {
+		code, raw := restRaw(t, ts, "POST", "/v1/reports", tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+		var got []string
+		for _, v := range restFieldViolations(raw) {
+			got = append(got, v.Field+" ["+v.Reason+"]")
+		}
+		if want := []string{tc.field + " [body.parse]"}; code != http.StatusBadRequest || !slices.Equal(got, want) || !bytes.Contains(raw, []byte("surrogate")) {
+			t.Errorf("%s: %d %s: violations %v, want 400 naming %v and saying why", tc.name, code, raw, got, want)
+		}
+	}
+	// A whole pair is an emoji, and passes.
+	whole := last + `, "narrative": "Bé bị đánh \ud83d\ude22"}`
+	if code, raw := restRaw(t, ts, "POST", "/v1/reports", whole, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)}); code != http.StatusOK {
+		t.Errorf("a whole surrogate pair: %d %s, want 200", code, raw)
+	}
+	if after := restReportCount(t, ts); after != before+1 {
+		t.Errorf("%d reports after the refusals and one report, want %d", after, before+1)
+	}
+}

@@ -497,8 +497,13 @@ var (
 	// before protojson's own words (which it spaces with a no-break space
 	// as often as with a space); the two above name a leaf only, for a
 	// refusal that names no place.
-	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_.\[\]]+): (proto:.*)$`)
+	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_.\[\]]+): (proto:.*|` + regexp.QuoteMeta(loneSurrogateWords) + `)$`)
 )
+
+// loneSurrogateWords says why a string holding half a surrogate pair
+// (loneSurrogateAt) cannot be read, in place of protojson's bare
+// "unexpected EOF".
+const loneSurrogateWords = `holds an escaped half of a UTF-16 surrogate pair (\ud800 to \udfff) without its other half, which is no character: was the text cut in the middle of an emoji?`
 
 // bodyFieldPrefix is "report." when the route of the call takes the
 // request's report field as its body ("body": "report"), "" when it takes
@@ -871,7 +876,13 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		body := cutLongArrays(raw, int(m.keepItems))
 		if err := m.UnmarshalOptions.Unmarshal(body, msg); err != nil {
-			if path := bodyPath(body, err.Error()); path != "" {
+			path := bodyPath(body, err.Error())
+			if half := loneSurrogatePath(body); half != "" && (path == "" || path == half) {
+				// protojson's words for it ("unexpected EOF", "invalid
+				// escape code") tell of something else.
+				return fmt.Errorf("%s%s: %s", bodyRefusalPrefix, half, loneSurrogateWords)
+			}
+			if path != "" {
 				return fmt.Errorf("%s%s: %w", bodyRefusalPrefix, path, err)
 			}
 			return fmt.Errorf("%s%w", bodyRefusalPrefix, err)
