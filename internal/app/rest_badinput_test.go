@@ -230,6 +230,13 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		{"bool that is a number", withField("immediate_danger", "5"), "report.immediate_danger"},
 		{"unknown field", withField("nope", "1"), "report.nope"},
 		{"unknown field of a child", withValue(`"sex": "SEX_MALE"`, `"sex": "SEX_MALE", "shoe_size": 30`), "report.children[0].shoe_size"},
+		// A field sent twice, once by its JSON name: it is a field of the
+		// schema, named as the schema names it, not as the body wrote it.
+		{"field sent twice under its two names", withValue(`"receive_time": "2026-11-28T02:00:00Z"`, `"receive_time": "2026-11-28T02:00:00Z", "receiveTime": "2026-11-28T02:00:00Z"`), "report.receive_time"},
+		// A second member of a oneof: the reporter is anonymous or
+		// identified, and protojson names no field for it.
+		{"reporter both anonymous and identified", withValue(`{"anonymous": true}`, `{"anonymous": true, "identified": {"consent": true}}`), "report.reporter.identified"},
+		{"field of a child sent twice under its two names", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 7, "estimatedAgeYears": 7`), "report.children[0].estimated_age_years"},
 		// protojson names only the leaf of a value of the wrong type
 		// (full_name of a child, a caregiver or the reporter alike), and
 		// no field when a value is of the wrong JSON kind for a message,
@@ -245,7 +252,6 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 		// field to fix, written as the schema or as JSON names it.
 		{"second member of a oneof", withValue(`"estimated_age_years": 7`, `"estimated_age_years": 7, "birth_date": "2019-05-01"`), "report.children[0].birth_date"},
 		{"second member of a oneof by its JSON name", withValue(`"estimated_age_years": 7`, `"birthDate": "2019-05-01", "estimatedAgeYears": 7`), "report.children[0].estimated_age_years"},
-		{"second member of the reporter's oneof", withValue(`{"anonymous": true}`, `{"anonymous": true, "identified": {"consent": true}}`), "report.reporter.identified"},
 		{"not JSON", `{"channel": `, "body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,5 +268,136 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 	}
 	if after := restReportCount(t, ts); after != before {
 		t.Errorf("%d reports after the refusals, want %d", after, before)
+	}
+}
+
+// TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput: a call without
+// a bearer token is 401, as the README says, however malformed the rest
+// of it. The gateway's own refusals (a body it cannot decode, a query
+// parameter the method does not read, a value that is not UTF-8, a body
+// over the limit) came before the server's authentication, so a client
+// with no token was told about its body or query instead, 400 or 413.
+func TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput(t *testing.T) {
+	ts := startServer(t, "")
+	before := restReportCount(t, ts)
+	big := `{"narrative": "` + strings.Repeat("a", 2<<20) + `"}`
+	for _, tc := range []struct{ method, path, body, authorization string }{
+		{"POST", "/v1/reports", `{"channel": `, ""},
+		{"POST", "/v1/reports", `{"shoe_size": 1}`, ""},
+		{"POST", "/v1/reports?requestid=call-1", restReport, ""},
+		{"POST", "/v1/reports", big, ""},
+		{"GET", "/v1/cases?statuss=CASE_STATUS_CLOSED", "", ""},
+		{"GET", "/v1/cases?page_size=lots", "", ""},
+		{"GET", "/v1/cases/%ff", "", ""},
+		{"GET", "/v1/cases?x=%zz", "", ""},
+		{"POST", "/v1/cases/HN-2026-00001:addNote", `{"etag": 1}`, ""},
+		// Not a bearer token either.
+		{"POST", "/v1/reports", `{"channel": `, "Basic YWRtaW46YWRtaW4="},
+		{"POST", "/v1/reports", `{"channel": `, "Bearer "},
+	} {
+		headers := map[string]string{}
+		if tc.authorization != "" {
+			headers["Authorization"] = tc.authorization
+		}
+		resp, raw := restResponse(t, ts, tc.method, tc.path, strings.NewReader(tc.body), headers)
+		var answer struct {
+			Code    int `json:"code"`
+			Details []struct {
+				Reason string `json:"reason"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		reason := ""
+		if len(answer.Details) > 0 {
+			reason = answer.Details[0].Reason
+		}
+		if resp.StatusCode != http.StatusUnauthorized || answer.Code != int(codes.Unauthenticated) || reason != "UNAUTHENTICATED" ||
+			resp.Header.Get("WWW-Authenticate") != `Bearer realm="childcase"` {
+			t.Errorf("%s %s (authorization %q): %d %q %.200s; want 401 UNAUTHENTICATED with its Bearer challenge",
+				tc.method, tc.path, tc.authorization, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), raw)
+		}
+	}
+	if after := restReportCount(t, ts); after != before {
+		t.Errorf("%d reports after the refusals, want %d", after, before)
+	}
+}
+
+// TestRESTCaseNumberTypedWithSpacesNamesTheCase: the README says a case
+// name may be typed in lower case and with spaces. A number read out over
+// the phone is typed with spaces where the dashes are ("HN 2026 00001"),
+// and was refused (case.name) where only spaces around it passed; it
+// names the case in a path, in a report that joins it, and so in a retry
+// of that report.
+func TestRESTCaseNumberTypedWithSpacesNamesTheCase(t *testing.T) {
+	ts := startServer(t, "")
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)}
+	code, raw := restRaw(t, ts, "POST", "/v1/reports", restReport, auth)
+	var first struct{ Case string }
+	if err := json.Unmarshal(raw, &first); err != nil || code != 200 || first.Case == "" {
+		t.Fatalf("%d %s (%v)", code, raw, err)
+	}
+	number := strings.TrimPrefix(first.Case, "cases/")
+	for i, typed := range []string{
+		strings.ReplaceAll(number, "-", " "),
+		strings.ToLower(strings.ReplaceAll(number, "-", " - ")),
+		" " + strings.Replace(number, "-", "  ", 1) + " ",
+	} {
+		code, raw := restRaw(t, ts, "GET", "/v1/cases/"+url.PathEscape(typed), "", auth)
+		var got struct{ Name string }
+		if err := json.Unmarshal(raw, &got); err != nil || code != 200 || got.Name != first.Case {
+			t.Errorf("GET the case typed %q: %d %.300s, want %s", typed, code, raw, first.Case)
+		}
+		joining := strings.Replace(restReport, "{", `{"case": "`+typed+`", `, 1)
+		path := fmt.Sprintf("/v1/reports?request_id=join-%d", i)
+		code, raw = restRaw(t, ts, "POST", path, joining, auth)
+		var joined struct{ Name, Case string }
+		if err := json.Unmarshal(raw, &joined); err != nil || code != 200 || joined.Case != first.Case {
+			t.Fatalf("a report joining the case typed %q: %d %.300s, want it in %s", typed, code, raw, first.Case)
+		}
+		retry := strings.Replace(restReport, "{", `{"case": "`+first.Case+`", `, 1)
+		code, raw = restRaw(t, ts, "POST", path, retry, auth)
+		var again struct{ Name string }
+		if err := json.Unmarshal(raw, &again); err != nil || code != 200 || again.Name != joined.Name {
+			t.Errorf("its retry naming %s: %d %.300s, want the first answer %s", first.Case, code, raw, joined.Name)
+		}
+	}
+	// Dashes doubled are no typing of a case number.
+	if code, raw := restRaw(t, ts, "GET", "/v1/cases/"+strings.Replace(number, "-", "--", 1), "", auth); code != 400 {
+		t.Errorf("a number with a doubled dash: %d %.300s, want 400 (case.name)", code, raw)
+	}
+}
+
+// TestRESTLoneSurrogateNamesTheField: a client that cuts a text in the
+// middle of an emoji (JavaScript counts UTF-16 units) sends half of a
+// surrogate pair alone, "\ud83d". protojson refused it with a bare
+// "unexpected EOF" when the string ended the body, so the refusal named
+// "body", as for JSON cut short, and elsewhere with an "invalid escape
+// code" that was not in the body. It names the field, and says why.
+func TestRESTLoneSurrogateNamesTheField(t *testing.T) {
+	ts := startServer(t, "")
+	before := restReportCount(t, ts)
+	last := strings.TrimSuffix(strings.TrimSpace(restReport), "}")
+	for _, tc := range []struct{ name, body, field string }{
+		{"high half ending the body", last + `, "narrative": "Bé bị đánh \ud83d"}`, "report.narrative"},
+		{"low half ending the body", last + `, "narrative": "\ude00"}`, "report.narrative"},
+		{"high half within the body", strings.Replace(restReport, `"condition": "bỏ đói"`, `"condition": "bỏ đói \ud83d"`, 1), "report.children[0].condition"},
+		{"two high halves", last + `, "narrative": "\ud83d\ud83d"}`, "report.narrative"},
+	} {
+		code, raw := restRaw(t, ts, "POST", "/v1/reports", tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+		var got []string
+		for _, v := range restFieldViolations(raw) {
+			got = append(got, v.Field+" ["+v.Reason+"]")
+		}
+		if want := []string{tc.field + " [body.parse]"}; code != http.StatusBadRequest || !slices.Equal(got, want) || !bytes.Contains(raw, []byte("surrogate")) {
+			t.Errorf("%s: %d %s: violations %v, want 400 naming %v and saying why", tc.name, code, raw, got, want)
+		}
+	}
+	// A whole pair is an emoji, and passes.
+	whole := last + `, "narrative": "Bé bị đánh \ud83d\ude22"}`
+	if code, raw := restRaw(t, ts, "POST", "/v1/reports", whole, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)}); code != http.StatusOK {
+		t.Errorf("a whole surrogate pair: %d %s, want 200", code, raw)
+	}
+	if after := restReportCount(t, ts); after != before+1 {
+		t.Errorf("%d reports after the refusals and one report, want %d", after, before+1)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
@@ -431,5 +432,44 @@ func TestOpenAPISaysHowEveryListEnds(t *testing.T) {
 	}
 	if lists < 8 {
 		t.Errorf("found %d list responses; the API has at least 8", lists)
+	}
+}
+
+// TestOpenAPIDocumentsTheTokenLifetimeBounds: a token's lifetime is
+// refused below 1 minute, "0s" too, and the OpenAPI document said only
+// "default 90 days, at most 400 days", so a client written from it sent a
+// lifetime it believed allowed and was refused. Each bound the document
+// gives holds at the server, over REST.
+func TestOpenAPIDocumentsTheTokenLifetimeBounds(t *testing.T) {
+	doc := readOpenAPI(t)
+	descriptions := map[string]string{
+		"ttl": doc.Definitions["CreateTokenBody"].Properties["ttl"].Description,
+	}
+	for _, p := range doc.Paths["/v1/users"]["post"].Parameters {
+		if p.Name == "token_ttl" {
+			descriptions[p.Name] = p.Description
+		}
+	}
+	for _, field := range []string{"ttl", "token_ttl"} {
+		descriptions[field] = strings.Join(strings.Fields(descriptions[field]), " ") // the comment's line breaks
+		for _, want := range []string{"90 days when left out", "at least 1 minute", "at most 400 days", `"0s" is refused`} {
+			if !strings.Contains(descriptions[field], want) {
+				t.Errorf("the document's %s does not say %q: %q", field, want, descriptions[field])
+			}
+		}
+	}
+
+	ts := startServer(t, "")
+	ts.addUser(t, "admin.test", pb.Role_ROLE_ADMIN, "orgs/system")
+	ts.addUser(t, "lan.nguyen", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("admin.test")}
+	for _, tc := range []struct {
+		ttl  string
+		code int
+	}{{`"0s"`, 400}, {`"59s"`, 400}, {`"60s"`, 200}, {`"34560000s"`, 200}, {`"34560001s"`, 400}} {
+		code, raw := restRaw(t, ts, "POST", "/v1/users/lan.nguyen/tokens", `{"ttl": `+tc.ttl+`}`, auth)
+		if code != tc.code {
+			t.Errorf("ttl %s: %d %.300s, want %d as the document says", tc.ttl, code, raw, tc.code)
+		}
 	}
 }

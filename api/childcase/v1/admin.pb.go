@@ -32,8 +32,9 @@ type CreateUserRequest struct {
 	User  *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The user's id, which becomes the last part of the name, e.g. "lan.nguyen".
 	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// How long the first token lives (default 90 days, at most 400 days),
-	// in seconds with an "s": "86400s" is a day, "34560000s" 400 days.
+	// How long the first token lives (90 days when left out; at least 1
+	// minute and at most 400 days, so "0s" is refused, naming token_ttl), in
+	// seconds with an "s": "86400s" is a day, "34560000s" 400 days.
 	TokenTtl *durationpb.Duration `protobuf:"bytes,3,opt,name=token_ttl,json=tokenTtl,proto3" json:"token_ttl,omitempty"`
 	// A client-chosen id that makes a retry harmless (a UUID is a good
 	// choice). A retry with the same request_id returns the first result:
@@ -506,8 +507,9 @@ type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "users/{user}".
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// How long the token lives (default 90 days, at most 400 days), in
-	// seconds with an "s": "86400s" is a day, "34560000s" 400 days.
+	// How long the token lives (90 days when left out; at least 1 minute and
+	// at most 400 days, so "0s" is refused, naming ttl), in seconds with an
+	// "s": "86400s" is a day, "34560000s" 400 days.
 	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
 	// Makes a retry harmless: the same request_id returns the first result,
 	// the same token, but with an empty secret, because a secret is shown

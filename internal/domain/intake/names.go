@@ -10,6 +10,12 @@ import (
 
 var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]{5,})$`)
 
+// typedSeparator is what stands between a case number's parts as people
+// type it: a dash with spaces around it, or spaces alone where the dash
+// is ("HN 2026 00123", as it is read out over the phone); a no-break
+// space, which text pasted from a document carries, is a space.
+var typedSeparator = regexp.MustCompile(`[\s\p{Zs}]*-[\s\p{Zs}]*|[\s\p{Zs}]+`)
+
 // FormatCaseNumber makes the number of the seq-th case of a year, e.g.
 // HN-2026-00123: short to read aloud, digits only after the prefix so it
 // cannot be misheard as letters, and distinct from internal keys.
@@ -18,10 +24,12 @@ func FormatCaseNumber(year int, seq uint64) string {
 }
 
 // ParseCaseName accepts "cases/HN-2026-00123" or a bare case number, in any
-// case and with surrounding spaces (police type them by hand), and returns
-// the canonical case number.
+// case, with surrounding spaces and with spaces for or around its dashes
+// (police and hotline staff type them by hand, as read out), and returns
+// the canonical case number. A doubled dash is no typing of one.
 func ParseCaseName(name string) (string, error) {
 	n := strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), "cases/")))
+	n = typedSeparator.ReplaceAllString(n, "-")
 	if !caseNumberPattern.MatchString(n) {
 		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123", name)
 	}

@@ -149,7 +149,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 		if addrWait > 0 {
 			return nil, throttled(addrWait)
 		}
-		return nil, unauthenticated()
+		return nil, Unauthenticated()
 	}
 	p := identity.TokenPrincipal(u, t, RequestID(ctx))
 	if !slices.Contains(roles, p.Role) {
@@ -177,7 +177,10 @@ func bearerToken(ctx context.Context) (token, why string) {
 	return strings.TrimSpace(token), ""
 }
 
-func unauthenticated() error {
+// Unauthenticated is the refusal of a call without a valid bearer token;
+// the REST gateway answers it too, for a call it refuses before the
+// server would have authenticated it (httpapi's credential-less refusals).
+func Unauthenticated() error {
 	return withInfo(codes.Unauthenticated, "a valid bearer token is required", ReasonUnauthenticated, nil)
 }
 

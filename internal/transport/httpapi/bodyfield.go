@@ -135,3 +135,76 @@ func tokenStart(body []byte, off int) int {
 	}
 	return off
 }
+
+// loneSurrogateAt returns where the first string of body that holds an
+// escaped UTF-16 surrogate without its other half ("\ud83d" alone)
+// begins, as protojson's refusals say a place ("(line 1:14)"); ok false
+// when there is none. protojson refuses such a string, which encodes no
+// character, with a bare "unexpected EOF" that names no place, though
+// the body is whole: a client that cut a text in the middle of an emoji
+// (JavaScript counts UTF-16 units) sends one.
+func loneSurrogateAt(body []byte) (place string, ok bool) {
+	inString, start := false, 0
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case !inString:
+			if c == '"' {
+				inString, start = true, i
+			}
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(body) && body[i+1] == 'u':
+			unit, found := escapedUnit(body, i)
+			if !found {
+				i++
+				continue
+			}
+			switch {
+			case unit >= 0xDC00 && unit <= 0xDFFF:
+				return positionOf(body, start), true // a low half with no high one before it
+			case unit >= 0xD800 && unit <= 0xDBFF:
+				if low, found := escapedUnit(body, i+6); !found || low < 0xDC00 || low > 0xDFFF {
+					return positionOf(body, start), true
+				}
+				i += 6 // the pair's low half
+			}
+			i += 5
+		case c == '\\':
+			i++ // the escaped character
+		}
+	}
+	return "", false
+}
+
+// loneSurrogatePath is the path in the body of the first string value
+// that holds half a surrogate pair alone (loneSurrogateAt); "" when
+// there is none, or it is a member's name.
+func loneSurrogatePath(body []byte) string {
+	place, ok := loneSurrogateAt(body)
+	if !ok {
+		return ""
+	}
+	path, atKey, ok := bodyPathAt(body, place)
+	if !ok || atKey {
+		return ""
+	}
+	return path
+}
+
+// escapedUnit reads the UTF-16 unit of a \uXXXX escape at body[i:].
+func escapedUnit(body []byte, i int) (uint64, bool) {
+	if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+		return 0, false
+	}
+	unit, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+	return unit, err == nil
+}
+
+// positionOf says the place of byte offset off in body as protojson
+// does: "(line L:C)", the column counted in runes, both from 1.
+func positionOf(body []byte, off int) string {
+	line := 1 + bytes.Count(body[:off], []byte("\n"))
+	lineStart := bytes.LastIndexByte(body[:off], '\n') + 1
+	return fmt.Sprintf("(line %d:%d)", line, 1+utf8.RuneCount(body[lineStart:off]))
+}

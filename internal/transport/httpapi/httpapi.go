@@ -152,6 +152,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				// The gateway says 400 with the reader's bare message.
 				err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: grpcapi.BodyTooLarge(MaxBodyBytes)}
 			}
+			if !reachedServer(ctx) && refusedInput(err) && !bearerCredentials(r) {
+				// A call refused here never met the server's
+				// authentication, which comes before every rule: without
+				// a token it is 401, whatever is wrong with its input.
+				err = grpcapi.Unauthenticated()
+			}
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
@@ -255,6 +261,29 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
 }
 
+// refusedInput says whether err refuses the request's input (its body,
+// query or path values: INVALID_ARGUMENT, with a 400 or a 413), not its
+// route or method, which no token changes.
+func refusedInput(err error) bool {
+	var se *runtime.HTTPStatusError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return status.Code(err) == codes.InvalidArgument
+}
+
+// bearerCredentials says whether r carries what the server's
+// authentication reads as a bearer token (one Authorization header,
+// "Bearer" and a token), valid or not.
+func bearerCredentials(r *http.Request) bool {
+	values := r.Header.Values("Authorization")
+	if len(values) != 1 {
+		return false
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != ""
+}
+
 // innerTypeOff drops an Accept or Content-Type of the client's that names
 // rawStreamAccept, the type by which rawAnswer picks the file answers'
 // marshaler. The gateway picks its marshaler by either header (the
@@ -349,7 +378,13 @@ func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // queryParameterRefusal matches the gateway's refusals of a query
 // parameter it cannot read into its field, which name the field only in
 // their message.
-var queryParameterRefusal = regexp.MustCompile(`^(?:parsing field|parsing list|too many values for field) "([a-z0-9_]+)": `)
+var queryParameterRefusal = regexp.MustCompile(`^(?:parsing field|parsing list) "([a-z0-9_]+)": `)
+
+// queryParameterRepeated matches the gateway's refusal of a singular
+// field given more than once (?page_size=1&page_size=2), which names the
+// field and then gives only the values ("1, 2"), saying nothing of what
+// is wrong with them.
+var queryParameterRepeated = regexp.MustCompile(`^too many values for field "([a-z0-9_]+)": (.*)$`)
 
 // queryParameterTwice matches the gateway's refusal of a field given in
 // the query under its name and its JSON name (?page_size=1&pageSize=2),
@@ -366,6 +401,10 @@ func queryParameterNamed(err error) error {
 	}
 	if m := queryParameterTwice.FindStringSubmatch(st.Message()); m != nil {
 		return grpcapi.BadQueryParameter(m[1], "is given twice, under its name and its JSON name: send it once")
+	}
+	if m := queryParameterRepeated.FindStringSubmatch(st.Message()); m != nil {
+		// The values come last: a long one is cut, not what it says.
+		return grpcapi.BadQueryParameter(m[1], "is given more than once: send it once; it came as "+m[2])
 	}
 	m := queryParameterRefusal.FindStringSubmatch(st.Message())
 	if m == nil {
@@ -448,21 +487,23 @@ func pathParameterNamed(ctx context.Context, err error) error {
 const bodyRefusalPrefix = "the body is not a valid JSON value of the request: "
 
 // protojson names a field whose value it cannot read by its JSON name
-// (callType), and one it does not know, or finds twice, as the body
-// wrote it.
+// (callType), and one it does not know, or finds twice, or finds beside
+// another member of its oneof (a reporter both anonymous and
+// identified), as the body wrote it.
 var (
 	bodyValueRefusal = regexp.MustCompile(`invalid value for [A-Za-z0-9_.]+ field ([A-Za-z0-9_]+): `)
-	bodyFieldRefusal = regexp.MustCompile(`(?:unknown|duplicate) field "([A-Za-z0-9_]+)"`)
-	// A member of a oneof after another (a child's birth_date beside its
-	// estimated_age_years) is a field of the schema, named as the body
-	// wrote it, by its JSON name or its own.
-	bodyOneofRefusal = regexp.MustCompile(`error parsing "([A-Za-z0-9_]+)", oneof [A-Za-z0-9_.]+ is already set`)
+	bodyFieldRefusal = regexp.MustCompile(`(unknown|duplicate) field "([A-Za-z0-9_]+)"|error parsing "([A-Za-z0-9_]+)", oneof [A-Za-z0-9_.]+ is already set`)
 	// The decoder puts the path of the place a refusal names (bodyPath)
 	// before protojson's own words (which it spaces with a no-break space
 	// as often as with a space); the two above name a leaf only, for a
 	// refusal that names no place.
-	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_.\[\]]+): (proto:.*)$`)
+	bodyPlaceRefusal = regexp.MustCompile(`^([A-Za-z0-9_.\[\]]+): (proto:.*|` + regexp.QuoteMeta(loneSurrogateWords) + `)$`)
 )
+
+// loneSurrogateWords says why a string holding half a surrogate pair
+// (loneSurrogateAt) cannot be read, in place of protojson's bare
+// "unexpected EOF".
+const loneSurrogateWords = `holds an escaped half of a UTF-16 surrogate pair (\ud800 to \udfff) without its other half, which is no character: was the text cut in the middle of an emoji?`
 
 // bodyFieldPrefix is "report." when the route of the call takes the
 // request's report field as its body ("body": "report"), "" when it takes
@@ -499,20 +540,29 @@ func bodyPath(body []byte, refusal string) string {
 	case !atKey:
 		return path
 	}
-	if m := bodyOneofRefusal.FindStringSubmatch(refusal); m != nil {
-		if path == "" {
-			return protoName(m[1])
-		}
-		return path + "." + protoName(m[1])
-	}
 	m := bodyFieldRefusal.FindStringSubmatch(refusal)
 	if m == nil {
 		return ""
 	}
 	if path == "" {
-		return m[1] // as written: it is no field of the schema
+		return refusedField(m)
 	}
-	return path + "." + m[1]
+	return path + "." + refusedField(m)
+}
+
+// refusedField names the member a bodyFieldRefusal match refuses: an
+// unknown one as the body wrote it, since it is no field of the schema,
+// and one found twice (once as receive_time, once as receiveTime) or a
+// second member of a oneof as the schema names it, as every other
+// refusal of a field of the schema does.
+func refusedField(m []string) string {
+	switch {
+	case m[3] != "":
+		return protoName(m[3])
+	case m[1] == "duplicate":
+		return protoName(m[2])
+	}
+	return m[2]
 }
 
 // bodyFieldNamed returns the decoder's refusal of a REST body as
@@ -537,7 +587,7 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 	} else if m := bodyValueRefusal.FindStringSubmatch(description); m != nil {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
-		field = m[1]
+		field = refusedField(m)
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
@@ -826,7 +876,13 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		}
 		body := cutLongArrays(raw, int(m.keepItems))
 		if err := m.UnmarshalOptions.Unmarshal(body, msg); err != nil {
-			if path := bodyPath(body, err.Error()); path != "" {
+			path := bodyPath(body, err.Error())
+			if half := loneSurrogatePath(body); half != "" && (path == "" || path == half) {
+				// protojson's words for it ("unexpected EOF", "invalid
+				// escape code") tell of something else.
+				return fmt.Errorf("%s%s: %s", bodyRefusalPrefix, half, loneSurrogateWords)
+			}
+			if path != "" {
 				return fmt.Errorf("%s%s: %w", bodyRefusalPrefix, path, err)
 			}
 			return fmt.Errorf("%s%w", bodyRefusalPrefix, err)

@@ -42,6 +42,9 @@ func serve(h http.Handler, method, path string, body io.Reader) *httptest.Respon
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(method, path, body)
 	req.Header.Set("Content-Type", "application/json")
+	// A bearer token, valid or not: without one, a refusal of the input
+	// is 401 (bearerCredentials), and these tests are about the refusals.
+	req.Header.Set("Authorization", "Bearer cc_0123456789abcdef_test")
 	h.ServeHTTP(rec, req)
 	return rec
 }
