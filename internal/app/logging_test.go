@@ -101,6 +101,11 @@ func TestOneLogLinePerRequest(t *testing.T) {
 		if c, _ := line["case"].(string); !strings.HasPrefix(c, "HN-2026-") {
 			t.Errorf("%s: the line lacks the case the report opened: %v", via, line)
 		}
+		// The client, not the gateway's in-process link (peer.address
+		// is "bufconn" for a REST call).
+		if line["client.address"] != "127.0.0.1" {
+			t.Errorf("%s: client.address = %v, want the client's 127.0.0.1 (line %v)", via, line["client.address"], line)
+		}
 	}
 
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "log-grpc-1")
@@ -161,9 +166,9 @@ func TestOneLogLinePerRefusedRESTRequest(t *testing.T) {
 			if len(got) != 1 {
 				t.Fatalf("%d log lines for one request, want 1: %v", len(got), got)
 			}
-			want := map[string]any{"msg": "finished call", "request_id": id, "protocol": "http", "http.status": float64(tc.status)}
+			want := map[string]any{"msg": "finished call", "request_id": id, "protocol": "http", "http.status": float64(tc.status), "client.address": "127.0.0.1"}
 			if tc.status == 404 {
-				want = map[string]any{"msg": "finished call", "request_id": id, "protocol": "grpc", "grpc.code": "NotFound"}
+				want = map[string]any{"msg": "finished call", "request_id": id, "protocol": "grpc", "grpc.code": "NotFound", "client.address": "127.0.0.1"}
 			}
 			for k, v := range want {
 				if got[0][k] != v {

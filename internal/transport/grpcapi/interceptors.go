@@ -99,15 +99,21 @@ func slogLogger(l *slog.Logger) logging.Logger {
 	})
 }
 
-func loggingOptions() []logging.Option {
+// loggingOptions makes each call's one line. Besides the request id it
+// names the client as the sign-in throttle does (clientAddress): a REST
+// call reaches this server through the in-process gateway, whose link the
+// middleware's own peer.address names ("bufconn"), so without it an
+// operator could not tell which client a REST call came from.
+func loggingOptions(clientAddress func(context.Context) string) []logging.Option {
 	return []logging.Option{
 		// Payloads are never logged: they hold children's data.
 		logging.WithLogOnEvents(logging.FinishCall),
 		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			fields := logging.Fields{"client.address", clientAddress(ctx)}
 			if id := RequestID(ctx); id != "" {
-				return logging.Fields{"request_id", id}
+				fields = append(logging.Fields{"request_id", id}, fields...)
 			}
-			return nil
+			return fields
 		}),
 	}
 }

@@ -142,7 +142,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,
-			logging.UnaryServerInterceptor(logger, loggingOptions()...),
+			logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
 			orNoUnary(d.UnaryMetrics),
 			auth.unary,
 			noteActorUnary,
@@ -152,7 +152,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
 			requestIDStream,
-			logging.StreamServerInterceptor(logger, loggingOptions()...),
+			logging.StreamServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
 			orNoStream(d.StreamMetrics),
 			auth.stream,
 			noteActorStream,

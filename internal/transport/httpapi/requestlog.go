@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -61,12 +62,24 @@ func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.Respon
 	attrs := []any{
 		"request_id", id, "protocol", "http",
 		"http.method", r.Method, "http.path", r.URL.EscapedPath(), "http.status", rec.status,
-		"grpc.code", status.Code(err).String(), "peer.address", r.RemoteAddr,
+		"grpc.code", status.Code(err).String(), "peer.address", r.RemoteAddr, "client.address", remoteHost(r),
 	}
 	if start, ok := r.Context().Value(startKey{}).(time.Time); ok {
 		attrs = append(attrs, "time_ms", float64(time.Since(start).Microseconds())/1000)
 	}
 	log.Log(r.Context(), level, "finished call", attrs...)
+}
+
+// remoteHost is the address of the connection a REST request came on,
+// without its port: the client.address of its line, as the gRPC server
+// names the client of a call the gateway forwards (the last hop of
+// X-Forwarded-For, which the gateway appends).
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // statusRecorder notes the status an answer was written with.
