@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/transport/web"
 )
 
@@ -236,5 +238,49 @@ func TestConsoleSessionEndedByAnAdminIsTheOwnersSignOut(t *testing.T) {
 				t.Errorf("%s's session %s ended with auth.sign_out %q, want exactly one saying %q", tc.user, session, ends, tc.why)
 			}
 		})
+	}
+}
+
+// A stop of the service signs everyone out of the console (sessions live
+// in its memory): each session's end is its owner's auth.sign_out, as
+// every other end is, written before the database closes. The owner's
+// trail showed a sign-in and no end, and the session's token stayed
+// unrevoked until its expiry.
+func TestConsoleSessionsEndedByAStopAreTheirOwnersSignOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	d := startDemoConsoleWith(t, func(cfg *app.Config) { cfg.DBPath, cfg.KeyFile = path, path+".key" })
+	b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
+	if resp, _ := b.signInForm("badinh.worker", d.password, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Started again on the file (the demo issues new tokens), the
+	// auditor reads the worker's trail.
+	d = startDemoConsoleWith(t, func(cfg *app.Config) { cfg.DBPath, cfg.KeyFile = path, path+".key" })
+	auditor := regexp.MustCompile(`(?m)^\s*auditor\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(d.printed)
+	if auditor == nil {
+		t.Fatalf("no auditor token printed:\n%s", d.printed)
+	}
+	conn := dialGRPC(t, d.GRPCAddr(), insecure.NewCredentials())
+	resp, err := pb.NewAuditServiceClient(conn).ListAuditEvents(withToken(context.Background(), auditor[1]),
+		&pb.ListAuditEventsRequest{Actor: "users/badinh.worker", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session string
+	var ends []string
+	for _, e := range resp.GetEvents() {
+		switch e.GetAction() {
+		case "auth.sign_in":
+			session = e.GetResource()
+		case "auth.sign_out":
+			ends = append(ends, e.GetResource()+": "+e.GetReason())
+		}
+	}
+	if want := session + ": ended by the service's stop"; session == "" || len(ends) != 1 || ends[0] != want {
+		t.Errorf("badinh.worker's trail: sign-in on %q, ends %q; want exactly %q", session, ends, want)
 	}
 }
