@@ -902,7 +902,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	consoleCtx, stopConsole := context.WithCancel(context.Background())
 	go webConsole.Run(consoleCtx)
-	s.push(func(context.Context) error { stopConsole(); return nil })
+	s.push(func(ctx context.Context) error {
+		stopConsole()
+		// After the HTTP server's shutdown (no more sign-ins), before
+		// the database closes: each session's end is on its owner's
+		// trail. Bounded, so that a store that does not answer (an etcd
+		// cluster out of reach) leaves the rest of the stop its time.
+		ctx, cancel := context.WithTimeout(ctx, consoleSessionsEndTimeout)
+		defer cancel()
+		webConsole.EndSessions(ctx)
+		return nil
+	})
 	hopts = append(hopts, httpapi.WithConsole(webConsole.Handler(), web.StreamRoutes...))
 	handler, err := httpapi.NewHandler(ctx, conn, hopts...)
 	if err != nil {
@@ -1049,6 +1059,10 @@ func ticking(ctx context.Context, every time.Duration, round func(context.Contex
 		}
 	}
 }
+
+// consoleSessionsEndTimeout bounds how long a stop spends ending the
+// console's sessions on the audit trail.
+const consoleSessionsEndTimeout = 5 * time.Second
 
 // auditTailAtStart is how many of the newest audit events are verified at
 // every start: enough to cover the last moments before a stop, bounded so

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"encoding/csv"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -234,7 +236,9 @@ func TestEveryRPCIsAudited(t *testing.T) {
 // else its case, with that record's case; a call out of scope exactly one
 // not_found event of its action on the record it named and that record's
 // case; a call on one record in scope exactly one event of its action on
-// it. And the auditor finds each event listing by the case, by the actor
+// it; a call that answers many records (a list, a search, an export, a
+// watch) or none (a statistic) exactly the events its answer calls for
+// (answerEvents). And the auditor finds each event listing by the case, by the actor
 // and by a time range of one instant, a few events a page, following the
 // page tokens.
 func TestEveryRPCEventIsExactAndFound(t *testing.T) {
@@ -265,14 +269,14 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 	}
 	// call makes one call as user after building its request, and returns
 	// the events it wrote as user, each checked to name its caller.
-	call := func(t *testing.T, m protoreflect.MethodDescriptor, build mxCall, role pb.Role, user, target string) (proto.Message, []*pb.AuditEvent, error) {
+	call := func(t *testing.T, m protoreflect.MethodDescriptor, build mxCall, role pb.Role, user, target string) (proto.Message, string, []*pb.AuditEvent, error) {
 		t.Helper()
 		req := build(t, f, user, target)
 		_, heads[user] = newAuditEvents(t, f.ts, user, heads[user])
 		// The call at an instant of its own: the auditor's listings
 		// below come after it.
 		f.ts.advance(t, time.Millisecond)
-		_, err := f.invoke(t, m, user, req)
+		answer, err := f.invoke(t, m, user, req)
 		f.ts.advance(t, time.Millisecond)
 		var got []*pb.AuditEvent
 		got, heads[user] = newAuditEvents(t, f.ts, user, heads[user])
@@ -289,7 +293,7 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 			findAuditEvent(t, f.ts, e)
 		}
 		got = slices.DeleteFunc(got, func(e *pb.AuditEvent) bool { return e.GetAction() == "audit.list" && user == "auditor" })
-		return req, got, err
+		return req, answer, got, err
 	}
 	// caseOf is the case of a fixture record, "" for any other.
 	caseOf := func(resource string) string {
@@ -316,7 +320,7 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 		t.Run(string(m.Name()), func(t *testing.T) {
 			i := slices.IndexFunc(mxRoles, func(r mxRole) bool { return rule.Grant(model.Role(r.role)) != access.Refused })
 			r := mxRoles[i]
-			req, got, err := call(t, m, build, r.role, r.in, r.target)
+			req, answer, got, err := call(t, m, build, r.role, r.in, r.target)
 			action, one := singleRecord[method]
 			if rule.Step != "" {
 				action, one = "case."+rule.Step, true
@@ -331,10 +335,16 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 				}
 				exactlyOne(t, "in scope as "+r.in, got, action, resource, f.cases[r.target], outcome)
 			}
+			if answered, ok := answerEvents[method]; ok {
+				if err != nil {
+					t.Fatalf("as %s: %v", r.in, err)
+				}
+				exactly(t, "in scope as "+r.in, got, answered(t, answer))
+			}
 
 			if j := slices.IndexFunc(mxRoles, func(r mxRole) bool { return rule.Grant(model.Role(r.role)) == access.Refused }); j >= 0 {
 				r := mxRoles[j]
-				req, got, err := call(t, m, build, r.role, r.in, r.target)
+				req, _, got, err := call(t, m, build, r.role, r.in, r.target)
 				if status.Code(err) != codes.PermissionDenied {
 					t.Fatalf("as %s: got %v, want PermissionDenied", r.in, err)
 				}
@@ -365,7 +375,7 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 			if k := slices.IndexFunc(mxRoles, func(x mxRole) bool { return x.in == outUser || x.out == outUser }); k >= 0 {
 				outRole = mxRoles[k].role
 			}
-			_, got, err = call(t, m, build, outRole, outUser, r.target)
+			_, _, got, err = call(t, m, build, outRole, outUser, r.target)
 			if c := status.Code(err); c != codes.NotFound && c != codes.InvalidArgument {
 				t.Fatalf("out of scope as %s: got %v, want NotFound", outUser, err)
 			}
@@ -426,5 +436,132 @@ func findAuditEvent(t *testing.T, ts *testServer, want *pb.AuditEvent) {
 		if !found {
 			t.Errorf("%s does not show event %d (%s %s)", describeAuditQuery(q), want.GetSeq(), want.GetAction(), want.GetResource())
 		}
+	}
+}
+
+// wantEvent is an event a call must write; an empty resource takes any
+// (the statistics name their unit and period in it).
+type wantEvent struct{ action, resource, caseName, outcome string }
+
+func (w wantEvent) String() string {
+	return w.action + " " + w.resource + " case=" + w.caseName + " " + w.outcome
+}
+
+// answerEvents gives, for the methods that answer many records or no
+// record, the events a call in scope writes, read off its answer (JSON,
+// or an export's CSV): one for each case, report, user or case of the
+// notifications it answers, and the call's own where the README gives it
+// one (a search, an export, a watch, a statistic). Exactly these: a
+// record answered and not on the trail, or on the trail and not
+// answered, fails.
+var answerEvents = map[string]func(t *testing.T, answer string) []wantEvent{
+	pb.CaseService_ListCases_FullMethodName: func(t *testing.T, answer string) []wantEvent {
+		var resp struct{ Cases []struct{ Name string } }
+		unmarshalAnswer(t, answer, &resp)
+		var want []wantEvent
+		for _, c := range resp.Cases {
+			want = append(want, wantEvent{"case.list", c.Name, c.Name, "ok"})
+		}
+		return want
+	},
+	pb.ReportService_ListReports_FullMethodName: func(t *testing.T, answer string) []wantEvent {
+		var resp struct {
+			Reports []struct{ Name, Case string }
+		}
+		unmarshalAnswer(t, answer, &resp)
+		var want []wantEvent
+		for _, r := range resp.Reports {
+			want = append(want, wantEvent{"report.list", r.Name, r.Case, "ok"})
+		}
+		return want
+	},
+	pb.CaseService_SearchCases_FullMethodName: func(t *testing.T, answer string) []wantEvent {
+		var resp struct {
+			Candidates []struct{ Case struct{ Name string } }
+		}
+		unmarshalAnswer(t, answer, &resp)
+		want := []wantEvent{{"case.search", "cases", "", "ok"}}
+		for _, c := range resp.Candidates {
+			want = append(want, wantEvent{"case.search", c.Case.Name, c.Case.Name, "ok"})
+		}
+		return want
+	},
+	pb.CaseService_ExportCases_FullMethodName: func(t *testing.T, answer string) []wantEvent {
+		rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(answer, "\ufeff"))).ReadAll() // after its byte order mark
+		if err != nil || len(rows) == 0 || rows[0][0] != "case_number" {
+			t.Fatalf("the export is no CSV with case_number first (%v):\n%s", err, answer)
+		}
+		want := []wantEvent{{"cases.export", "cases", "", "ok"}}
+		for _, row := range rows[1:] {
+			want = append(want, wantEvent{"case.export", "cases/" + row[0], "cases/" + row[0], "ok"})
+		}
+		return want
+	},
+	pb.CaseProcessService_WatchEvents_FullMethodName: func(t *testing.T, answer string) []wantEvent {
+		want := []wantEvent{{"notifications.watch", "notifications", "", "ok"}}
+		seen := map[string]bool{} // one event per case, on its first notification
+		for d := json.NewDecoder(strings.NewReader(answer)); d.More(); {
+			var n struct{ Seq, Case string }
+			if err := d.Decode(&n); err != nil {
+				t.Fatalf("the notifications sent %q: %v", answer, err)
+			}
+			if !seen[n.Case] {
+				seen[n.Case] = true
+				want = append(want, wantEvent{"notification.read", "notifications/" + n.Seq, n.Case, "ok"})
+			}
+		}
+		if len(want) == 1 {
+			t.Fatalf("the watch sent nothing: nothing to hold its events to")
+		}
+		return want
+	},
+	pb.AdminService_ListUsers_FullMethodName: func(t *testing.T, answer string) []wantEvent {
+		var resp struct{ Users []struct{ Name string } }
+		unmarshalAnswer(t, answer, &resp)
+		var want []wantEvent
+		for _, u := range resp.Users {
+			want = append(want, wantEvent{"user.list", u.Name, "", "ok"})
+		}
+		return want
+	},
+	pb.StatisticsService_GetStatistics_FullMethodName: func(*testing.T, string) []wantEvent {
+		return []wantEvent{{"statistics.read", "", "", "ok"}}
+	},
+	pb.StatisticsService_GetActionMonthReport_FullMethodName: func(*testing.T, string) []wantEvent {
+		return []wantEvent{{"statistics.report", "", "", "ok"}}
+	},
+	pb.StatisticsService_GetPeriodicReport_FullMethodName: func(*testing.T, string) []wantEvent {
+		return []wantEvent{{"statistics.report", "", "", "ok"}}
+	},
+	pb.AuditService_VerifyAuditLog_FullMethodName: func(*testing.T, string) []wantEvent {
+		return []wantEvent{{"audit.verify", "auditEvents", "", "ok"}}
+	},
+}
+
+func unmarshalAnswer(t *testing.T, answer string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(answer), v); err != nil {
+		t.Fatalf("the answer %q: %v", answer, err)
+	}
+}
+
+// exactly fails unless got are the events want, in any order, one each.
+func exactly(t *testing.T, as string, got []*pb.AuditEvent, want []wantEvent) {
+	t.Helper()
+	left := slices.Clone(want)
+	var extra []*pb.AuditEvent
+	for _, e := range got {
+		i := slices.IndexFunc(left, func(w wantEvent) bool {
+			return w.action == e.GetAction() && (w.resource == "" || w.resource == e.GetResource()) &&
+				w.caseName == e.GetCase() && w.outcome == e.GetOutcome()
+		})
+		if i < 0 {
+			extra = append(extra, e)
+			continue
+		}
+		left = slices.Delete(left, i, i+1)
+	}
+	if len(left) > 0 || len(extra) > 0 {
+		t.Errorf("%s: wrote%s\nwant exactly %v: missing %v, not answered%s", as, describeEvents(got), want, left, describeEvents(extra))
 	}
 }

@@ -488,3 +488,55 @@ func TestWatchOpenAtAMergeFollowsTheSurvivor(t *testing.T) {
 		t.Fatalf("after the merge, a watch of %s got %v, %v; want what happens to the survivor %s", old, n, err, survivor)
 	}
 }
+
+// A supervisor who links a report an operator took lets that operator
+// into the case: from then on the operator follows it like the cases of
+// their own reports. The auditor, who reads no case, must learn from the
+// trail why the operator reads it next, as from a step that lets someone
+// in ("to users/{user}"). A link of one's own report lets in no one but
+// the caller, whom the event names already.
+func TestALinkOfAnotherUsersReportNamesItsTakerOnTheTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "op2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "op3", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "sup", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004") // taken by operatorID
+	loose := func(user string) string {
+		t.Helper()
+		r := validReport()
+		r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+		r.ReceiveTime = timestamppb.New(testNow.Add(-time.Minute))
+		created, err := ts.reports().CreateReport(ts.as(t, user), &pb.CreateReportRequest{Report: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return created.GetName()
+	}
+	theirs, own := loose("op2"), loose("op3")
+	_, err := ts.cases().GetCase(ts.as(t, "op2"), &pb.GetCaseRequest{Name: name})
+	wantCode(t, err, codes.NotFound)
+
+	if _, err := ts.reports().LinkReport(ts.as(t, "sup"), &pb.LinkReportRequest{Name: theirs, Case: name}); err != nil {
+		t.Fatalf("the supervisor's link of op2's report: %v", err)
+	}
+	if _, err := ts.cases().GetCase(ts.as(t, "op2"), &pb.GetCaseRequest{Name: name}); err != nil {
+		t.Fatalf("op2 after the link: %v, want the case: the link let them in", err)
+	}
+	if _, err := ts.reports().LinkReport(ts.as(t, "op3"), &pb.LinkReportRequest{Name: own, Case: name}); err != nil {
+		t.Fatalf("op3's link of their own report: %v", err)
+	}
+
+	trail := caseTrail(t, ts, "auditor", name)
+	for _, want := range []struct{ actor, reason string }{
+		{"users/sup", "to users/op2"},
+		{"users/op3", ""},
+	} {
+		if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool {
+			return e.GetActor() == want.actor && e.GetAction() == "case.add_report" && e.GetResource() == name &&
+				e.GetOutcome() == "ok" && e.GetReason() == want.reason
+		}) {
+			t.Errorf("%s's trail has no case.add_report by %s saying %q:%s", name, want.actor, want.reason, describeEvents(trail))
+		}
+	}
+}

@@ -413,6 +413,10 @@ func (a *tokenAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acco
 
 func (a *tokenAccounts) SignOut(ctx context.Context, tokenID, why string) error {
 	ts := a.server.Load()
+	if ts.conn == nil {
+		// The server stops, ending its sessions, and its API with it.
+		return a.bookAccounts.SignOut(ctx, tokenID, why)
+	}
 	for user := range ts.tokens.tokens {
 		if _, err := ts.admin().RevokeToken(withToken(ctx, ts.tokens.get("admin")), &pb.RevokeTokenRequest{Name: "users/" + user + "/tokens/" + tokenID}); err == nil {
 			return a.bookAccounts.SignOut(ctx, tokenID, why)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/transport/web"
 )
 
@@ -153,5 +155,132 @@ func TestConsoleSessionEndsSayHowTheyEnded(t *testing.T) {
 		if !re.MatchString(reasons[i]) {
 			t.Errorf("end %d of badinh.worker's sessions says %q, want %v", i+1, reasons[i], re)
 		}
+	}
+}
+
+// An admin who disables a user, resets their password or revokes the
+// token of their session ends their console sessions. Each end is the
+// owner's auth.sign_out too, as every other end of a session is, saying
+// who ended it and how: the owner's trail showed the sign-in and no end,
+// a session still open for all an auditor reading it could tell, and the
+// admin's token.revoke does not say that the token was a session.
+func TestConsoleSessionEndedByAnAdminIsTheOwnersSignOut(t *testing.T) {
+	d := startDemoConsole(t)
+	tokenOf := func(user string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(user) + `\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(d.printed)
+		if m == nil {
+			t.Fatalf("no %s token printed:\n%s", user, d.printed)
+		}
+		return m[1]
+	}
+	conn := dialGRPC(t, d.GRPCAddr(), insecure.NewCredentials())
+	admin := pb.NewAdminServiceClient(conn)
+	adminCtx := withToken(context.Background(), tokenOf("demo.admin"))
+	trail := func(user string) []*pb.AuditEvent {
+		t.Helper()
+		resp, err := pb.NewAuditServiceClient(conn).ListAuditEvents(withToken(context.Background(), tokenOf("auditor")),
+			&pb.ListAuditEventsRequest{Actor: "users/" + user, PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetEvents()
+	}
+	// signIn signs user in to the console and returns their session's
+	// token, as their auth.sign_in names it.
+	signIn := func(user string) (*browser, string) {
+		t.Helper()
+		b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
+		if resp, _ := b.signInForm(user, d.password, ""); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %s", user, resp.Status)
+		}
+		for _, e := range trail(user) {
+			if e.GetAction() == "auth.sign_in" {
+				return b, e.GetResource()
+			}
+		}
+		t.Fatalf("%s's sign-in is not on the trail", user)
+		return nil, ""
+	}
+
+	for _, tc := range []struct {
+		user, why string
+		end       func(user, session string) error
+	}{
+		{"badinh.worker", "ended by users/demo.admin disabling the account", func(user, _ string) error {
+			_, err := admin.DisableUser(adminCtx, &pb.DisableUserRequest{Name: "users/" + user})
+			return err
+		}},
+		{"hoankiem.worker", "ended by users/demo.admin resetting the password", func(user, _ string) error {
+			_, err := admin.ResetPassword(adminCtx, &pb.ResetPasswordRequest{Name: "users/" + user})
+			return err
+		}},
+		{"badinh.chair", "ended by users/demo.admin revoking its token", func(_, session string) error {
+			_, err := admin.RevokeToken(adminCtx, &pb.RevokeTokenRequest{Name: session})
+			return err
+		}},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			b, session := signIn(tc.user)
+			if err := tc.end(tc.user, session); err != nil {
+				t.Fatal(err)
+			}
+			if resp, _ := b.get("/queues"); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("the ended session's page: %s, want sent to sign in", resp.Status)
+			}
+			var ends []string
+			for _, e := range trail(tc.user) {
+				if e.GetAction() == "auth.sign_out" && e.GetResource() == session {
+					ends = append(ends, e.GetReason())
+				}
+			}
+			if len(ends) != 1 || ends[0] != tc.why {
+				t.Errorf("%s's session %s ended with auth.sign_out %q, want exactly one saying %q", tc.user, session, ends, tc.why)
+			}
+		})
+	}
+}
+
+// A stop of the service signs everyone out of the console (sessions live
+// in its memory): each session's end is its owner's auth.sign_out, as
+// every other end is, written before the database closes. The owner's
+// trail showed a sign-in and no end, and the session's token stayed
+// unrevoked until its expiry.
+func TestConsoleSessionsEndedByAStopAreTheirOwnersSignOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	d := startDemoConsoleWith(t, func(cfg *app.Config) { cfg.DBPath, cfg.KeyFile = path, path+".key" })
+	b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
+	if resp, _ := b.signInForm("badinh.worker", d.password, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Started again on the file (the demo issues new tokens), the
+	// auditor reads the worker's trail.
+	d = startDemoConsoleWith(t, func(cfg *app.Config) { cfg.DBPath, cfg.KeyFile = path, path+".key" })
+	auditor := regexp.MustCompile(`(?m)^\s*auditor\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(d.printed)
+	if auditor == nil {
+		t.Fatalf("no auditor token printed:\n%s", d.printed)
+	}
+	conn := dialGRPC(t, d.GRPCAddr(), insecure.NewCredentials())
+	resp, err := pb.NewAuditServiceClient(conn).ListAuditEvents(withToken(context.Background(), auditor[1]),
+		&pb.ListAuditEventsRequest{Actor: "users/badinh.worker", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session string
+	var ends []string
+	for _, e := range resp.GetEvents() {
+		switch e.GetAction() {
+		case "auth.sign_in":
+			session = e.GetResource()
+		case "auth.sign_out":
+			ends = append(ends, e.GetResource()+": "+e.GetReason())
+		}
+	}
+	if want := session + ": ended by the service's stop"; session == "" || len(ends) != 1 || ends[0] != want {
+		t.Errorf("badinh.worker's trail: sign-in on %q, ends %q; want exactly %q", session, ends, want)
 	}
 }

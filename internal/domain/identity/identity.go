@@ -520,6 +520,9 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 					return err
 				}
 				events = append(events, p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
+				if t.Kind == model.TokenSession {
+					events = append(events, sessionEnd(p, u, t, now, "disabling the account"))
+				}
 			}
 		}
 		if _, err = tx.AppendAudit(events...); err != nil {
@@ -528,6 +531,18 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 		return remember(tx, p, "DisableUser", req, model.UserName(id), withoutSignIn(u), now)
 	})
 	return withoutSignIn(u), err
+}
+
+// sessionEnd is the auth.sign_out of u, the owner of the console session
+// t that p's change ended (how: "disabling the account", ...). Every end
+// of a session is its owner's event, saying how it ended (EndSession
+// writes those the console sees): without it, the owner's trail shows
+// a sign-in and no end, and p's token.revoke does not say that the token
+// was a session. It carries p's request id, the call that ended it.
+func sessionEnd(p access.Principal, u model.User, t model.Token, now time.Time, how string) audit.Event {
+	e := Principal(u, p.RequestID).Event(now, "auth.sign_out", tokenName(t), "", audit.OutcomeOK)
+	e.Reason = "ended by " + model.UserName(p.UserID) + " " + how
+	return e
 }
 
 // CreateToken issues another token for an active user. A retry with the
@@ -603,7 +618,15 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 			if err := tx.UpdateToken(t); err != nil {
 				return err
 			}
-			if _, err = tx.AppendAudit(p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK)); err != nil {
+			events := []audit.Event{p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK)}
+			if t.Kind == model.TokenSession {
+				u, err := tx.User(userID)
+				if err != nil {
+					return err
+				}
+				events = append(events, sessionEnd(p, u, t, now, "revoking its token"))
+			}
+			if _, err = tx.AppendAudit(events...); err != nil {
 				return err
 			}
 		}

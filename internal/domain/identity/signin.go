@@ -546,6 +546,9 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 					return err
 				}
 				events = append(events, p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
+				if t.Kind == model.TokenSession {
+					events = append(events, sessionEnd(p, u, t, now, "resetting the password"))
+				}
 			}
 		}
 		if _, err := tx.AppendAudit(events...); err != nil {

@@ -717,6 +717,7 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err != nil {
 			return err
 		}
+		letIn := linkLetsIn(p, c, r)
 		if err := s.addReportToCase(tx, p, &c, r, now); err != nil {
 			return err
 		}
@@ -734,9 +735,11 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 			return err
 		}
 		caseRes := access.CaseResource(c.Number)
+		added := p.Event(now, "case.add_report", caseRes, caseRes, audit.OutcomeOK)
+		added.Reason = letIn
 		if _, err := tx.AppendAudit(
 			p.Event(now, "report.link", access.ReportResource(r.ID), caseRes, audit.OutcomeOK),
-			p.Event(now, "case.add_report", caseRes, caseRes, audit.OutcomeOK),
+			added,
 		); err != nil {
 			return err
 		}
@@ -754,6 +757,19 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 	}
 	s.awaitIndex(ctx, toIndex, out.CaseNumber)
 	return out, nil
+}
+
+// linkLetsIn is the reason of the audit event of p's link of r to c: whom
+// the link lets into the case besides p. A report's taker follows the
+// cases of their reports (a hotline operator sees nothing else), so a
+// link of someone else's report lets its taker in, and the auditor, who
+// reads no case, learns why they read it next only from the trail, as
+// from a step that lets someone in ("to users/{user}").
+func linkLetsIn(p access.Principal, c model.Case, r model.Report) string {
+	if r.TakenBy == p.UserID || slices.Contains(c.IntakeUsers, r.TakenBy) {
+		return ""
+	}
+	return "to " + model.UserName(r.TakenBy)
 }
 
 // joinedCaseNumber reads the number of the case a report names to join

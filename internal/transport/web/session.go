@@ -264,6 +264,18 @@ func (st *sessionStore) expire() []*session {
 	return out
 }
 
+// endAll ends every session, saying why, and returns them.
+func (st *sessionStore) endAll(why string) []*session {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []*session
+	for _, s := range st.byID {
+		st.end(s, why)
+		out = append(out, s)
+	}
+	return out
+}
+
 // sameToken compares two tokens in constant time; an empty one never
 // matches.
 func sameToken(a, b string) bool {

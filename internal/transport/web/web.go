@@ -216,6 +216,29 @@ func (c *Console) Run(ctx context.Context) {
 	}
 }
 
+// stoppedWhy is why the sessions open when the service stops ended.
+const stoppedWhy = "ended by the service's stop"
+
+// EndSessions ends every open session as the service stops (sessions live
+// in its memory: a stop signs everyone out) and revokes their tokens, so
+// that each end is its owner's auth.sign_out, as every other end is. The
+// server calls it before the database closes. The tokens are revoked a
+// few at once, so that their commits are grouped.
+func (c *Console) EndSessions(ctx context.Context) {
+	ended := c.sessions.endAll(stoppedWhy)
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, s := range ended {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			c.endToken(ctx, s)
+		}()
+	}
+	wg.Wait()
+}
+
 // endToken revokes an ended session's token, saying why it ended; a
 // failure is logged, and the token still dies at its absolute expiry.
 func (c *Console) endToken(ctx context.Context, s *session) {
