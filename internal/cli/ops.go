@@ -110,13 +110,23 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			os.Remove(tmp)
 		}
 	}()
+	// Ctrl-C or SIGTERM (systemd stopping the nightly unit) stops the copy
+	// or its check where it is and FILE.tmp is removed above: killed by
+	// the signal instead, the process left a partial copy of the database
+	// that the nightly retention, which deletes childcase-*.db, never
+	// deletes, and that refused the next backup to the same name.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var source string
 	if addr != "" {
 		source = addr
 		err = backupRemote(ctx, addr, token, rt, f)
 	} else {
 		source = cfg.StoreName()
-		err = backupOffline(ctx, cfg, f)
+		err = backupOffline(ctx, cfg, contextWriter{ctx: ctx, w: f})
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("backup interrupted: %s removed, %s not written", tmp, to)
 	}
 	if err != nil {
 		return err
@@ -130,6 +140,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// The copy must at least open and read as a database before it takes
 	// the name; what it holds is reported below.
 	res, err := app.CheckDatabase(ctx, tmp, nil)
+	if ctx.Err() != nil {
+		return fmt.Errorf("backup interrupted while its copy was checked: %s removed, %s not written", tmp, to)
+	}
 	if err != nil {
 		return fmt.Errorf("the copy of %s cannot be read back: %w", source, err)
 	}
@@ -183,6 +196,21 @@ func backupOffline(ctx context.Context, cfg app.Config, w io.Writer) error {
 		return fmt.Errorf("%w: a server is running on it; back up through it with --addr and --token", err)
 	}
 	return err
+}
+
+// contextWriter stops a copy that writes through it once its context
+// ends: the offline backup's copy runs in the store, which takes no
+// context of its own between its writes.
+type contextWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c contextWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // backupRemote streams a hot backup from a running server's AdminService.
