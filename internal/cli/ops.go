@@ -272,12 +272,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return restoreOntoEtcd(ctx, from, cfg, stdout)
 	}
-	// A --db that is a symbolic link (the database kept on another disk)
-	// is restored into the file it links to: renaming the copy over the
-	// link would replace the link with a file on the link's disk.
-	db := cfg.DBPath
-	if resolved, err := filepath.EvalSymlinks(db); err == nil {
-		db = resolved
+	db, err := restoreTarget(cfg.DBPath)
+	if err != nil {
+		return err
 	}
 	src, err := os.Stat(from)
 	if err != nil {
@@ -287,6 +284,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%s is not a file", from)
 	}
 	if dst, err := os.Stat(db); err == nil {
+		if !dst.Mode().IsRegular() {
+			// The rename below replaces whatever has the name: run as
+			// root onto a mistyped /dev/null, it replaced the device.
+			return fmt.Errorf("--db: %s is not a file (%s): a restore replaces a database file, nothing else", db, fileKind(dst.Mode()))
+		}
 		if os.SameFile(src, dst) {
 			return fmt.Errorf("%s and %s are the same file", from, db)
 		}
@@ -335,6 +337,54 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
+}
+
+// restoreTarget is the path a restore onto db writes: db, or the file a
+// symbolic link at db points to (the database kept on another disk), so
+// that the link stays and the copy lands on the disk the operator chose.
+// Renaming the copy over the link would replace it with a file on the
+// link's own disk. A link to a file not there yet is followed too, if the
+// file's folder exists; if it does not (that disk not mounted), the
+// restore is refused, leaving the link as it is.
+func restoreTarget(db string) (string, error) {
+	fi, err := os.Lstat(db)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return db, nil // not a link: what is there is looked at by the caller
+	}
+	if resolved, err := filepath.EvalSymlinks(db); err == nil {
+		return resolved, nil
+	}
+	target, err := os.Readlink(db)
+	if err != nil {
+		return "", fmt.Errorf("--db: %w", err)
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(db), target)
+	}
+	if dir := filepath.Dir(target); !isDir(dir) {
+		return "", fmt.Errorf("--db: %s is a link to %s, whose folder %s does not exist (a disk not mounted?): nothing was restored, and the link is left as it is", db, target, dir)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		// A link to a link that leads nowhere: which file was meant is
+		// not for a restore to guess.
+		return "", fmt.Errorf("--db: %s links to %s, which leads to no file: nothing was restored", db, target)
+	}
+	return target, nil
+}
+
+// fileKind names what a path that is no regular file is, for a refusal.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
 }
 
 // checkBackup checks the backup a restore would put in place, printing
