@@ -230,6 +230,9 @@ func (c Config) validate() (*tls.Config, error) {
 	if c.DemoTokensFile != "" && !c.Demo {
 		return nil, errors.New("config: demo-tokens: needs --demo (only demo users' tokens are written)")
 	}
+	if err := replaceableFile("config: demo-tokens", c.DemoTokensFile); err != nil {
+		return nil, err
+	}
 	if err := c.validateLimits(); err != nil {
 		return nil, err
 	}
@@ -259,6 +262,39 @@ func (c Config) validateFolders() error {
 		}
 	}
 	return nil
+}
+
+// replaceableFile refuses a path that every start replaces by a rename
+// (the demo tokens) when something other than a file stands there: a
+// device, a pipe, a folder, or a link to one. Run as root, the rename
+// replaced /dev/null itself, a newcomer's way to throw the file away. A
+// link to a file, or to nothing, is replaced, never written through
+// (writePrivateFile). Checked before anything is opened, so that a
+// refused start makes nothing.
+func replaceableFile(name, path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path) // through a link: /dev/stdout leads to a pipe or a terminal
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s: %s is %s, not a file: each start replaces the file there; give a file's name", name, path, FileKind(fi.Mode()))
+}
+
+// FileKind names what a path that is no regular file is, for a refusal.
+func FileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
 }
 
 // MinMaxDBSize is the smallest --max-db-size a server starts on.

@@ -287,7 +287,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if !dst.Mode().IsRegular() {
 			// The rename below replaces whatever has the name: run as
 			// root onto a mistyped /dev/null, it replaced the device.
-			return fmt.Errorf("--db: %s is not a file (%s): a restore replaces a database file, nothing else", db, fileKind(dst.Mode()))
+			return fmt.Errorf("--db: %s is not a file (%s): a restore replaces a database file, nothing else", db, app.FileKind(dst.Mode()))
 		}
 		if os.SameFile(src, dst) {
 			return fmt.Errorf("%s and %s are the same file", from, db)
@@ -370,21 +370,6 @@ func restoreTarget(db string) (string, error) {
 		return "", fmt.Errorf("--db: %s links to %s, which leads to no file: nothing was restored", db, target)
 	}
 	return target, nil
-}
-
-// fileKind names what a path that is no regular file is, for a refusal.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a regular file"
 }
 
 // checkBackup checks the backup a restore would put in place, printing

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDemoTokensThatIsNoFileIsRefused: --demo-tokens names a file, which
+// every start replaces. One that is a device (a newcomer's /dev/null, to
+// throw the file away; /dev/stdout, a link to one, to see it), a pipe or a
+// folder is refused at start naming the flag, before anything is made,
+// and left as it is: run as root, the start renamed its file over
+// /dev/null, and a folder failed the start only after the database had
+// been made and the demo seeded.
+func TestDemoTokensThatIsNoFileIsRefused(t *testing.T) {
+	mgClearEnv(t)
+	targets := map[string]func(string) error{
+		"folder": func(p string) error { return os.Mkdir(p, 0o700) },
+		"pipe":   func(p string) error { return syscall.Mkfifo(p, 0o600) },
+		"link to a pipe": func(p string) error {
+			if err := syscall.Mkfifo(p+".fifo", 0o600); err != nil {
+				return err
+			}
+			return os.Symlink(p+".fifo", p)
+		},
+	}
+	if os.Geteuid() == 0 {
+		// A null device of its own: the test must not touch /dev/null.
+		targets["device"] = func(p string) error { return syscall.Mknod(p, syscall.S_IFCHR|0o666, 1<<8|3) }
+	}
+	for kind, make := range targets {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			tokens := filepath.Join(dir, "tokens")
+			if err := make(tokens); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.Lstat(tokens)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state := t.TempDir()
+			var stderr bytes.Buffer
+			args := []string{"serve", "--demo", "--demo-tokens", tokens, "--db", filepath.Join(state, "cc.db"), "--key-file", filepath.Join(state, "cc.key"),
+				"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+			// Refused, it returns at once; the deadline only ends a start
+			// that was not refused and serves.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			if code := Main(ctx, args, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "config: demo-tokens: "+tokens+" is ") {
+				t.Errorf("--demo-tokens onto a %s: exit %d, stderr %q; want 1 naming demo-tokens", kind, code, stderr.String())
+			}
+			if after, err := os.Lstat(tokens); err != nil || after.Mode() != before.Mode() {
+				t.Errorf("the %s at --demo-tokens is now %v (%v), was %v", kind, after.Mode(), err, before.Mode())
+			}
+			if names := opsFiles(t, state); len(names) != 0 {
+				t.Errorf("a start refused for its --demo-tokens made %v", names)
+			}
+		})
+	}
+}
