@@ -645,10 +645,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}()
 	s.push(func(context.Context) error { stopIndexer(); <-indexerDone; return nil })
 	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine, Search: finder})
-	if err := bootstrap(ctx, ids, opts.Console); err != nil {
+	created, err := bootstrap(ctx, ids, opts.Console)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Demo {
+		if err := demoMayRun(ctx, ids, created, cfg.StoreName()); err != nil {
+			return nil, err
+		}
 		// A demo issues its users new tokens and passwords at every start;
 		// on a full database it cannot, and serves with the last ones.
 		switch err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); {
@@ -1224,14 +1228,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 // bootstrap creates the first admin of a new database and prints their
 // token, once: there is no other way in.
-func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) error {
+// It reports whether it did, that is whether the database is new.
+func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) (bool, error) {
 	tok, created, err := ids.Bootstrap(ctx)
 	if err != nil || !created {
-		return err
+		return false, err
 	}
 	fmt.Fprintf(console, "New database: created the admin user %q. Its token is shown only this once (expires %s):\n%s\n",
 		identity.BootstrapUserID, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
-	return nil
+	return true, nil
 }
 
 // MissingFolder is the refusal of a path, named by what (a setting or a

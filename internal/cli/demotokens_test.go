@@ -65,3 +65,33 @@ func TestDemoTokensThatIsNoFileIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoIsRefusedOnADatabaseItDidNotMake: --demo seeds an admin whose
+// token it prints, users of every role sharing one printed password (a
+// city officer among them, who sees every case of the city) and made-up
+// cases. On a database with data of its own, a production one reached by
+// a stray CHILDCASE_DEMO=true or the README's "add --demo", that opened
+// the real cases to whoever read the journal. It runs only on a database
+// its own start makes, or one an earlier --demo made; any other is
+// refused, naming --demo, and gets no demo user.
+func TestDemoIsRefusedOnADatabaseItDidNotMake(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir) // two users added by an admin: real data
+	keyFile := filepath.Join(dir, "cc.key")
+	var stderr bytes.Buffer
+	args := []string{"serve", "--demo", "--db", db, "--key-file", keyFile, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+	// Refused, it returns at once; the deadline only ends a start that
+	// was not refused and serves.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if code := Main(ctx, args, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "childcase: --demo: ") {
+		t.Errorf("serve --demo on a database with users of its own: exit %d, want 1 naming --demo\n%s", code, stderr.String())
+	}
+	if out := mgMustRun(t, "users", "list", "--db", db); strings.Contains(out, "demo.admin") || strings.Contains(out, "city.officer") {
+		t.Errorf("the refused demo start added its users:\n%s", out)
+	}
+	if strings.Contains(stderr.String(), "cc_") {
+		t.Errorf("the refused demo start printed a token:\n%s", stderr.String())
+	}
+}
