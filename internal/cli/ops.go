@@ -89,6 +89,13 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
+	// Ctrl-C or SIGTERM (systemd stopping the nightly unit) stops the copy
+	// or its check where it is and FILE.tmp is removed: killed by
+	// the signal instead, the process left a partial copy of the database
+	// that the nightly retention, which deletes childcase-*.db, never
+	// deletes, and that refused the next backup to the same name.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// FILE.tmp, created only if absent: two backups to one name cannot mix.
 	tmp := to + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -110,13 +117,6 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			os.Remove(tmp)
 		}
 	}()
-	// Ctrl-C or SIGTERM (systemd stopping the nightly unit) stops the copy
-	// or its check where it is and FILE.tmp is removed above: killed by
-	// the signal instead, the process left a partial copy of the database
-	// that the nightly retention, which deletes childcase-*.db, never
-	// deletes, and that refused the next backup to the same name.
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var source string
 	if addr != "" {
 		source = addr
