@@ -233,6 +233,9 @@ func (c Config) validate() (*tls.Config, error) {
 	if err := replaceableFile("config: demo-tokens", c.DemoTokensFile); err != nil {
 		return nil, err
 	}
+	if err := c.demoTokensOfTheirOwn(); err != nil {
+		return nil, err
+	}
 	if err := c.validateLimits(); err != nil {
 		return nil, err
 	}
@@ -280,6 +283,46 @@ func replaceableFile(name, path string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %s is %s, not a file: each start replaces the file there; give a file's name", name, path, FileKind(fi.Mode()))
+}
+
+// demoTokensOfTheirOwn refuses a --demo-tokens that is another file of
+// the server's, however its path is spelt: each start replaces the
+// tokens file, so one naming the master key file replaced the key with
+// the tokens, and every sealed record could no longer be read; one
+// naming the database replaced it with a text file.
+func (c Config) demoTokensOfTheirOwn() error {
+	if c.DemoTokensFile == "" {
+		return nil
+	}
+	others := []struct{ flag, path string }{
+		{"key-file", c.KeyFile}, {"policy", c.PolicyFile},
+		{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"client-ca", c.ClientCA},
+		{"etcd-ca", c.EtcdCAFile}, {"etcd-cert", c.EtcdCertFile}, {"etcd-key", c.EtcdKeyFile},
+	}
+	if !c.IsEtcd() {
+		others = append(others, struct{ flag, path string }{"db", c.DBPath},
+			struct{ flag, path string }{"db", c.DBPath + ".reserve"})
+	}
+	for _, o := range others {
+		if o.path != "" && samePath(c.DemoTokensFile, o.path) {
+			return fmt.Errorf("config: demo-tokens: %s is a file of --%s too, which each start would replace with the tokens: give the tokens a file of their own", c.DemoTokensFile, o.flag)
+		}
+	}
+	return nil
+}
+
+// samePath reports whether two paths name one file: the same file when
+// both exist (through links, or spelt otherwise), else the same absolute
+// path.
+func samePath(a, b string) bool {
+	if fa, err := os.Stat(a); err == nil {
+		if fb, err := os.Stat(b); err == nil {
+			return os.SameFile(fa, fb)
+		}
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
 }
 
 // FileKind names what a path that is no regular file is, for a refusal.

@@ -95,3 +95,44 @@ func TestDemoIsRefusedOnADatabaseItDidNotMake(t *testing.T) {
 		t.Errorf("the refused demo start printed a token:\n%s", stderr.String())
 	}
 }
+
+// TestDemoTokensIsNoOtherFileOfTheServer: each start replaces the
+// --demo-tokens file, so one that names the master key file (or the
+// database) replaced it with the tokens, and every sealed record with it
+// could no longer be read. Such a start is refused at start naming both
+// flags, the path given however it is spelt, and the file left as it is.
+func TestDemoTokensIsNoOtherFileOfTheServer(t *testing.T) {
+	mgClearEnv(t)
+	for _, other := range []string{"key-file", "db"} {
+		t.Run(other, func(t *testing.T) {
+			dir := t.TempDir()
+			db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
+			target := map[string]string{"key-file": keyFile, "db": db}[other]
+			// A demo database and its key, as a first start makes them.
+			mgServe(t, db, keyFile, "--demo").stop()
+			kept, err := os.ReadFile(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same file under another name: a link beside it.
+			alias := filepath.Join(dir, "tokens.env")
+			if err := os.Symlink(target, alias); err != nil {
+				t.Fatal(err)
+			}
+			for _, tokens := range []string{target, filepath.Join(dir, ".", filepath.Base(target)), alias} {
+				var stderr bytes.Buffer
+				args := []string{"serve", "--demo", "--demo-tokens", tokens, "--db", db, "--key-file", keyFile,
+					"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+				code := Main(ctx, args, &stderr, &stderr)
+				cancel()
+				if code != 1 || !strings.Contains(stderr.String(), "config: demo-tokens: ") || !strings.Contains(stderr.String(), "--"+other) {
+					t.Errorf("--demo-tokens %s, the --%s: exit %d, want 1 naming demo-tokens and %s\n%s", tokens, other, code, other, stderr.String())
+				}
+				if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, kept) {
+					t.Fatalf("the --%s after the start: %.60q (%v), want it as it was", other, got, err)
+				}
+			}
+		})
+	}
+}
