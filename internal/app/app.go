@@ -230,6 +230,12 @@ func (c Config) validate() (*tls.Config, error) {
 	if c.DemoTokensFile != "" && !c.Demo {
 		return nil, errors.New("config: demo-tokens: needs --demo (only demo users' tokens are written)")
 	}
+	if err := replaceableFile("config: demo-tokens", c.DemoTokensFile); err != nil {
+		return nil, err
+	}
+	if err := c.demoTokensOfTheirOwn(); err != nil {
+		return nil, err
+	}
 	if err := c.validateLimits(); err != nil {
 		return nil, err
 	}
@@ -259,6 +265,79 @@ func (c Config) validateFolders() error {
 		}
 	}
 	return nil
+}
+
+// replaceableFile refuses a path that every start replaces by a rename
+// (the demo tokens) when something other than a file stands there: a
+// device, a pipe, a folder, or a link to one. Run as root, the rename
+// replaced /dev/null itself, a newcomer's way to throw the file away. A
+// link to a file, or to nothing, is replaced, never written through
+// (writePrivateFile). Checked before anything is opened, so that a
+// refused start makes nothing.
+func replaceableFile(name, path string) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path) // through a link: /dev/stdout leads to a pipe or a terminal
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s: %s is %s, not a file: each start replaces the file there; give a file's name", name, path, FileKind(fi.Mode()))
+}
+
+// demoTokensOfTheirOwn refuses a --demo-tokens that is another file of
+// the server's, however its path is spelt: each start replaces the
+// tokens file, so one naming the master key file replaced the key with
+// the tokens, and every sealed record could no longer be read; one
+// naming the database replaced it with a text file.
+func (c Config) demoTokensOfTheirOwn() error {
+	if c.DemoTokensFile == "" {
+		return nil
+	}
+	others := []struct{ flag, path string }{
+		{"key-file", c.KeyFile}, {"policy", c.PolicyFile},
+		{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"client-ca", c.ClientCA},
+		{"etcd-ca", c.EtcdCAFile}, {"etcd-cert", c.EtcdCertFile}, {"etcd-key", c.EtcdKeyFile},
+	}
+	if !c.IsEtcd() {
+		others = append(others, struct{ flag, path string }{"db", c.DBPath},
+			struct{ flag, path string }{"db", c.DBPath + ".reserve"})
+	}
+	for _, o := range others {
+		if o.path != "" && samePath(c.DemoTokensFile, o.path) {
+			return fmt.Errorf("config: demo-tokens: %s is a file of --%s too, which each start would replace with the tokens: give the tokens a file of their own", c.DemoTokensFile, o.flag)
+		}
+	}
+	return nil
+}
+
+// samePath reports whether two paths name one file: the same file when
+// both exist (through links, or spelt otherwise), else the same absolute
+// path.
+func samePath(a, b string) bool {
+	if fa, err := os.Stat(a); err == nil {
+		if fb, err := os.Stat(b); err == nil {
+			return os.SameFile(fa, fb)
+		}
+	}
+	absA, errA := filepath.Abs(a)
+	absB, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && absA == absB
+}
+
+// FileKind names what a path that is no regular file is, for a refusal.
+func FileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a regular file"
 }
 
 // MinMaxDBSize is the smallest --max-db-size a server starts on.
@@ -610,10 +689,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}()
 	s.push(func(context.Context) error { stopIndexer(); <-indexerDone; return nil })
 	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine, Search: finder})
-	if err := bootstrap(ctx, ids, opts.Console); err != nil {
+	created, err := bootstrap(ctx, ids, opts.Console)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Demo {
+		if err := demoMayRun(ctx, ids, created, cfg.StoreName()); err != nil {
+			return nil, err
+		}
 		// A demo issues its users new tokens and passwords at every start;
 		// on a full database it cannot, and serves with the last ones.
 		switch err := seedDemo(ctx, ids, svc, engine, opts.Clock, opts.Console, cfg.DemoTokensFile); {
@@ -1203,14 +1286,15 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 
 // bootstrap creates the first admin of a new database and prints their
 // token, once: there is no other way in.
-func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) error {
+// It reports whether it did, that is whether the database is new.
+func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) (bool, error) {
 	tok, created, err := ids.Bootstrap(ctx)
 	if err != nil || !created {
-		return err
+		return false, err
 	}
 	fmt.Fprintf(console, "New database: created the admin user %q. Its token is shown only this once (expires %s):\n%s\n",
 		identity.BootstrapUserID, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
-	return nil
+	return true, nil
 }
 
 // MissingFolder is the refusal of a path, named by what (a setting or a

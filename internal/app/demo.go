@@ -184,6 +184,29 @@ func setDemoPassword(ctx context.Context, id *identity.Service, clk clock.Clock,
 	return err
 }
 
+// demoMayRun refuses --demo on a database that holds data of its own:
+// the demo prints an admin's token and one password for users of every
+// role, a city officer who sees every case of the city among them, and
+// adds made-up cases to the statistics. On a production database (a
+// stray CHILDCASE_DEMO=true) that opened the real cases to whoever reads
+// the journal. It runs on a database this start made (bootstrap created
+// its first admin) or one an earlier --demo made (its admin is there).
+func demoMayRun(ctx context.Context, ids *identity.Service, newDatabase bool, store string) error {
+	if newDatabase {
+		return nil
+	}
+	_, err := ids.GetUser(ctx, demoUsers[0].id)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, model.ErrNotFound):
+		return fmt.Errorf("--demo: %s is not a demo database: it holds data of its own, and the demo would print an admin's token and one password for users of every role; "+
+			"run the demo on a new --db, or start without --demo", store)
+	default:
+		return fmt.Errorf("--demo: %w", err)
+	}
+}
+
 // writeDemoTokens writes one shell assignment per demo user to path, named
 // after the user (badinh.worker: BADINH_WORKER='cc_...'). The file holds
 // live tokens, so it is written with mode 0600 under a temporary name and

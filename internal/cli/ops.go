@@ -89,6 +89,13 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
+	// Ctrl-C or SIGTERM (systemd stopping the nightly unit) stops the copy
+	// or its check where it is and FILE.tmp is removed: killed by
+	// the signal instead, the process left a partial copy of the database
+	// that the nightly retention, which deletes childcase-*.db, never
+	// deletes, and that refused the next backup to the same name.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// FILE.tmp, created only if absent: two backups to one name cannot mix.
 	tmp := to + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -116,7 +123,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		err = backupRemote(ctx, addr, token, rt, f)
 	} else {
 		source = cfg.StoreName()
-		err = backupOffline(ctx, cfg, f)
+		err = backupOffline(ctx, cfg, contextWriter{ctx: ctx, w: f})
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("backup interrupted: %s removed, %s not written", tmp, to)
 	}
 	if err != nil {
 		return err
@@ -130,6 +140,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// The copy must at least open and read as a database before it takes
 	// the name; what it holds is reported below.
 	res, err := app.CheckDatabase(ctx, tmp, nil)
+	if ctx.Err() != nil {
+		return fmt.Errorf("backup interrupted while its copy was checked: %s removed, %s not written", tmp, to)
+	}
 	if err != nil {
 		return fmt.Errorf("the copy of %s cannot be read back: %w", source, err)
 	}
@@ -183,6 +196,21 @@ func backupOffline(ctx context.Context, cfg app.Config, w io.Writer) error {
 		return fmt.Errorf("%w: a server is running on it; back up through it with --addr and --token", err)
 	}
 	return err
+}
+
+// contextWriter stops a copy that writes through it once its context
+// ends: the offline backup's copy runs in the store, which takes no
+// context of its own between its writes.
+type contextWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c contextWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // backupRemote streams a hot backup from a running server's AdminService.
@@ -244,12 +272,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return restoreOntoEtcd(ctx, from, cfg, stdout)
 	}
-	// A --db that is a symbolic link (the database kept on another disk)
-	// is restored into the file it links to: renaming the copy over the
-	// link would replace the link with a file on the link's disk.
-	db := cfg.DBPath
-	if resolved, err := filepath.EvalSymlinks(db); err == nil {
-		db = resolved
+	db, err := restoreTarget(cfg.DBPath)
+	if err != nil {
+		return err
 	}
 	src, err := os.Stat(from)
 	if err != nil {
@@ -259,6 +284,11 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%s is not a file", from)
 	}
 	if dst, err := os.Stat(db); err == nil {
+		if !dst.Mode().IsRegular() {
+			// The rename below replaces whatever has the name: run as
+			// root onto a mistyped /dev/null, it replaced the device.
+			return fmt.Errorf("--db: %s is not a file (%s): a restore replaces a database file, nothing else", db, app.FileKind(dst.Mode()))
+		}
 		if os.SameFile(src, dst) {
 			return fmt.Errorf("%s and %s are the same file", from, db)
 		}
@@ -307,6 +337,39 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
+}
+
+// restoreTarget is the path a restore onto db writes: db, or the file a
+// symbolic link at db points to (the database kept on another disk), so
+// that the link stays and the copy lands on the disk the operator chose.
+// Renaming the copy over the link would replace it with a file on the
+// link's own disk. A link to a file not there yet is followed too, if the
+// file's folder exists; if it does not (that disk not mounted), the
+// restore is refused, leaving the link as it is.
+func restoreTarget(db string) (string, error) {
+	fi, err := os.Lstat(db)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return db, nil // not a link: what is there is looked at by the caller
+	}
+	if resolved, err := filepath.EvalSymlinks(db); err == nil {
+		return resolved, nil
+	}
+	target, err := os.Readlink(db)
+	if err != nil {
+		return "", fmt.Errorf("--db: %w", err)
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(db), target)
+	}
+	if dir := filepath.Dir(target); !isDir(dir) {
+		return "", fmt.Errorf("--db: %s is a link to %s, whose folder %s does not exist (a disk not mounted?): nothing was restored, and the link is left as it is", db, target, dir)
+	}
+	if _, err := os.Lstat(target); err == nil {
+		// A link to a link that leads nowhere: which file was meant is
+		// not for a restore to guess.
+		return "", fmt.Errorf("--db: %s links to %s, which leads to no file: nothing was restored", db, target)
+	}
+	return target, nil
 }
 
 // checkBackup checks the backup a restore would put in place, printing

@@ -861,3 +861,91 @@ func TestRestoreOntoALinkReplacesTheFileItLinksTo(t *testing.T) {
 		t.Errorf("left beside the link: %v", left)
 	}
 }
+
+// TestRestoreRefusesADBThatIsNoFile: restore --force replaces a database
+// file, nothing else. A --db mistyped onto a device (/dev/null), a pipe
+// or a folder is refused naming --db, and left as it was: run as root,
+// the rename replaced /dev/null itself with the restored database.
+func TestRestoreRefusesADBThatIsNoFile(t *testing.T) {
+	dir, _, backup := opsBackedUp(t, "backup.db")
+	targets := map[string]func(string) error{
+		"folder": func(p string) error { return os.Mkdir(p, 0o700) },
+		"pipe":   func(p string) error { return syscall.Mkfifo(p, 0o600) },
+	}
+	if os.Geteuid() == 0 {
+		// A null device of its own: the test must not touch /dev/null.
+		targets["device"] = func(p string) error { return syscall.Mknod(p, syscall.S_IFCHR|0o666, 1<<8|3) }
+	}
+	for kind, make := range targets {
+		t.Run(kind, func(t *testing.T) {
+			db := filepath.Join(dir, kind)
+			if err := make(db); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.Lstat(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := mgRun(t, "restore", "--from", backup, "--db", db, "--force")
+			if code != 1 || !strings.Contains(stderr, "--db: "+db+" is not a file") {
+				t.Errorf("restore onto a %s: exit %d, want 1 naming --db and what it is\nstdout:\n%s\nstderr:\n%s", kind, code, stdout, stderr)
+			}
+			after, err := os.Lstat(db)
+			if err != nil || after.Mode() != before.Mode() {
+				t.Errorf("the %s at --db is now %v (%v), was %v", kind, after.Mode(), err, before.Mode())
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, kind+".restore-*")); len(left) > 0 {
+				t.Errorf("left beside it: %v", left)
+			}
+		})
+	}
+}
+
+// TestRestoreOntoADanglingLinkKeepsTheLink: a --db linked to a file on
+// another disk that is not there (the disk not mounted, the file not yet
+// made) is restored into the linked path when its folder exists, and
+// refused naming --db and the link's target when it does not. Renaming
+// the copy over the link replaced it with a file on the link's own disk,
+// which the service then used once the other disk was back.
+func TestRestoreOntoADanglingLinkKeepsTheLink(t *testing.T) {
+	dir, _, backup := opsBackedUp(t, "backup.db")
+	other := t.TempDir() // another disk, mounted
+	t.Run("folder there", func(t *testing.T) {
+		db := filepath.Join(dir, "linked.db")
+		target := filepath.Join(other, "cc.db")
+		if err := os.Symlink(target, db); err != nil {
+			t.Fatal(err)
+		}
+		out := mgMustRun(t, "restore", "--from", backup, "--db", db)
+		if to, err := os.Readlink(db); err != nil || to != target {
+			t.Errorf("after the restore %s links to %q (%v), want it still the link to %s", db, to, err, target)
+		}
+		want, err := os.ReadFile(backup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("the linked file holds %d bytes (%v), want the backup's %d", len(got), err, len(want))
+		}
+		if !strings.Contains(out, target) {
+			t.Errorf("the restore's output does not name the file it wrote, %s:\n%s", target, out)
+		}
+	})
+	t.Run("folder missing", func(t *testing.T) {
+		db := filepath.Join(dir, "unmounted.db")
+		target := filepath.Join(other, "not-mounted", "cc.db")
+		if err := os.Symlink(target, db); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := mgRun(t, "restore", "--from", backup, "--db", db)
+		if code != 1 || !strings.Contains(stderr, "--db: ") || !strings.Contains(stderr, target) {
+			t.Errorf("restore onto a link into a missing folder: exit %d, want 1 naming --db and %s\nstdout:\n%s\nstderr:\n%s", code, target, stdout, stderr)
+		}
+		if to, err := os.Readlink(db); err != nil || to != target {
+			t.Errorf("after the refused restore %s links to %q (%v), want it left as it was", db, to, err)
+		}
+		if _, err := os.Stat(filepath.Dir(target)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the restore made the link's missing folder (%v)", err)
+		}
+	})
+}

@@ -228,7 +228,8 @@ func endpointRule(ep string) string {
 	if err != nil || host == "" || strings.ContainsAny(hostPort, "/?#@ ") {
 		return fmt.Sprintf("endpoint %q is not a host:port", hostPort)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	// Digits only: Atoi also reads a sign ("+2379"), which no URL takes.
+	if n, err := strconv.Atoi(port); err != nil || strings.Trim(port, "0123456789") != "" || n < 1 || n > 65535 {
 		return fmt.Sprintf("endpoint %q: the port must be a number from 1 to 65535", hostPort)
 	}
 	return ""

@@ -38,6 +38,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"endpoint with a port that is no number", func(c *etcdstore.Config) { c.Endpoints = []string{"http://a:1", "http://h:notaport"} }, "Endpoints[1]"},
 		{"endpoint with port 0", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h:0"} }, "Endpoints[0]"},
 		{"endpoint with a port too large", func(c *etcdstore.Config) { c.Endpoints = []string{"https://h:99999"} }, "Endpoints[0]"},
+		// strconv.Atoi reads a sign: "+1" passed as port 1, and the
+		// client then waited its whole dial timeout on a URL it cannot use.
+		{"endpoint with a signed port", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h:+2379"} }, "Endpoints[0]"},
 		{"endpoint without port", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h"} }, "Endpoints[0]"},
 		{"endpoint with a path", func(c *etcdstore.Config) { c.Endpoints = []string{"http://h:2379/x"} }, "Endpoints[0]"},
 		{"IPv6 endpoint", func(c *etcdstore.Config) { c.Endpoints = []string{"http://[::1]:2379"} }, ""},
