@@ -142,6 +142,53 @@ func TestProductionBackupUnit(t *testing.T) {
 	}
 }
 
+// TestProductionBackupUnitCleansUp runs the clean-up commands of the
+// README's backup unit (its ExecStartPost lines) on a folder of backups:
+// they remove the backups older than 30 days and what a backup killed
+// outright left (FILE.tmp, which a signal's exit removes itself), and
+// keep the recent backups and a FILE.tmp a backup may still be writing.
+func TestProductionBackupUnitCleansUp(t *testing.T) {
+	const folder = "/var/backups/childcase"
+	posts := directives(readmeUnits(t)["childcase-backup.service"])["ExecStartPost"]
+	if len(posts) == 0 {
+		t.Fatal("childcase-backup.service has no ExecStartPost clean-up")
+	}
+	dir := t.TempDir()
+	now := time.Now()
+	files := map[string]struct {
+		age  time.Duration
+		kept bool
+	}{
+		"childcase-2026-10-01T1930Z.db":     {31 * 24 * time.Hour, false},
+		"childcase-2026-11-30T1930Z.db":     {24 * time.Hour, true},
+		"childcase-2026-11-29T1930Z.db.tmp": {2 * 24 * time.Hour, false},
+		"childcase-2026-12-01T1930Z.db.tmp": {time.Minute, true},
+		"notes.txt":                         {40 * 24 * time.Hour, true},
+	}
+	for name, f := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, now.Add(-f.age), now.Add(-f.age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, post := range posts {
+		// systemd passes a word on as it is, with no shell to expand it.
+		args := strings.Fields(strings.ReplaceAll(post, folder, dir))
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("ExecStartPost=%s: %v\n%s", post, err, out)
+		}
+	}
+	for name, f := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if kept := err == nil; kept != f.kept {
+			t.Errorf("%s (%s old): kept %v after the unit's clean-up, want %v", name, f.age, kept, f.kept)
+		}
+	}
+}
+
 // TestProductionUnitsVerify runs systemd-analyze verify on the README's
 // units. It needs no running systemd; CI installs the tool (package
 // systemd), so there it must not skip.
