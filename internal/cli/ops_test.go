@@ -841,22 +841,7 @@ func TestRestoreOntoALinkReplacesTheFileItLinksTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := mgMustRun(t, "restore", "--from", backup, "--db", db, "--force")
-	if fi, err := os.Lstat(db); err != nil || fi.Mode()&os.ModeSymlink == 0 {
-		t.Errorf("after the restore %s is no longer the link (%v, %v)", db, fi.Mode(), err)
-	}
-	if to, err := os.Readlink(db); err != nil || to != target {
-		t.Errorf("the link points to %q (%v), want %s", to, err, target)
-	}
-	want, err := os.ReadFile(backup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, want) {
-		t.Errorf("the linked file holds %d bytes (%v), want the backup's %d", len(got), err, len(want))
-	}
-	if !strings.Contains(out, target) {
-		t.Errorf("the restore's output does not name the file it replaced, %s:\n%s", target, out)
-	}
+	restoredThroughLink(t, db, target, backup, out)
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "*.restore-*")); len(left) > 0 {
 		t.Errorf("left beside the link: %v", left)
 	}
@@ -901,6 +886,29 @@ func TestRestoreRefusesADBThatIsNoFile(t *testing.T) {
 	}
 }
 
+// restoredThroughLink checks a restore of backup onto db, a symbolic link
+// to target, whose output was out: db is still the link to target, and
+// target holds the backup, which the output names.
+func restoredThroughLink(t *testing.T, db, target, backup, out string) {
+	t.Helper()
+	if fi, err := os.Lstat(db); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("after the restore %s is no longer a link (%v)", db, err)
+	}
+	if to, err := os.Readlink(db); err != nil || to != target {
+		t.Errorf("after the restore %s links to %q (%v), want it still the link to %s", db, to, err, target)
+	}
+	want, err := os.ReadFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the linked file holds %d bytes (%v), want the backup's %d", len(got), err, len(want))
+	}
+	if !strings.Contains(out, target) {
+		t.Errorf("the restore's output does not name the file it wrote, %s:\n%s", target, out)
+	}
+}
+
 // TestRestoreOntoADanglingLinkKeepsTheLink: a --db linked to a file on
 // another disk that is not there (the disk not mounted, the file not yet
 // made) is restored into the linked path when its folder exists, and
@@ -917,19 +925,7 @@ func TestRestoreOntoADanglingLinkKeepsTheLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		out := mgMustRun(t, "restore", "--from", backup, "--db", db)
-		if to, err := os.Readlink(db); err != nil || to != target {
-			t.Errorf("after the restore %s links to %q (%v), want it still the link to %s", db, to, err, target)
-		}
-		want, err := os.ReadFile(backup)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("the linked file holds %d bytes (%v), want the backup's %d", len(got), err, len(want))
-		}
-		if !strings.Contains(out, target) {
-			t.Errorf("the restore's output does not name the file it wrote, %s:\n%s", target, out)
-		}
+		restoredThroughLink(t, db, target, backup, out)
 	})
 	t.Run("folder missing", func(t *testing.T) {
 		db := filepath.Join(dir, "unmounted.db")

@@ -48,6 +48,22 @@ func readmeUnits(t *testing.T) map[string]string {
 	return units
 }
 
+// productionSection is the README's section "Running it in production".
+func productionSection(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "\n## Running it in production\n")
+	end := strings.Index(text, "\n## Running on etcd\n")
+	if start < 0 || end < start {
+		t.Fatal("README.md: no section Running it in production before Running on etcd")
+	}
+	return text[start:end]
+}
+
 // directives returns a unit's Key=Value lines (continuations joined),
 // every value of a key in order.
 func directives(unit string) map[string][]string {
@@ -245,17 +261,7 @@ func TestProductionUnitsVerify(t *testing.T) {
 // the tokens a placeholder and the server's name a closed port, so that
 // it fails on what it cannot find (exit 1), never on its usage (exit 2).
 func TestProductionCommandsParse(t *testing.T) {
-	readme, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(readme)
-	start := strings.Index(text, "\n## Running it in production\n")
-	end := strings.Index(text, "\n## Running on etcd\n")
-	if start < 0 || end < start {
-		t.Fatal("README.md: no section Running it in production before Running on etcd")
-	}
-	section := text[start:end]
+	section := productionSection(t)
 	var commands []string
 	for _, block := range regexp.MustCompile("(?s)```console\n(.*?)```").FindAllStringSubmatch(section, -1) {
 		for _, line := range strings.Split(block[1], "\n") {
@@ -339,14 +345,7 @@ func TestProductionBackupNamesAreTheUnitsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	readme, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(readme)
-	start := strings.Index(text, "\n## Running it in production\n")
-	end := strings.Index(text, "\n## Running on etcd\n")
-	shown := regexp.MustCompile(`childcase-(\d{4}-\d{2}-\d{2})T[0-9A-Z]*\.db`).FindAllStringSubmatch(text[start:end], -1)
+	shown := regexp.MustCompile(`childcase-(\d{4}-\d{2}-\d{2})T[0-9A-Z]*\.db`).FindAllStringSubmatch(productionSection(t), -1)
 	if len(shown) < 2 {
 		t.Fatalf("the production section shows %d backup names, want the drill's and the restore's", len(shown))
 	}
