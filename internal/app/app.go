@@ -882,7 +882,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
 	}
 	s.push(func(context.Context) error { return conn.Close() })
-	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger)}
+	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger), httpapi.WithTrustedProxies(trusted)}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -56,6 +57,7 @@ type options struct {
 	hsts           bool
 	streamTimeout  time.Duration
 	logger         *slog.Logger
+	trusted        []netip.Prefix
 }
 
 // DefaultStreamWriteTimeout bounds each write of a streaming answer unless
@@ -169,7 +171,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				write(w) // logged by the gRPC server, once
 				return
 			}
-			logRefused(o.logger, write, w, r, err)
+			logRefused(o.logger, write, w, r, err, o.trusted)
 		}),
 		runtime.WithForwardResponseOption(watchHeadersOnceLive(jsonpb)),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
