@@ -295,6 +295,10 @@ func TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput(t *testing.T) {
 		{"GET", "/v1/cases/%ff", "", ""},
 		{"GET", "/v1/cases?x=%zz", "", ""},
 		{"POST", "/v1/cases/HN-2026-00001:addNote", `{"etag": 1}`, ""},
+		// The streaming routes.
+		{"GET", "/v1/notifications:watch?after_seqq=1", "", ""},
+		{"GET", "/v1/database:backup?x=1", "", ""},
+		{"GET", "/v1/cases:export?format=EXPORT_FORMAT_CSV&statuss=1", "", ""},
 		// Not a bearer token either.
 		{"POST", "/v1/reports", `{"channel": `, "Basic YWRtaW46YWRtaW4="},
 		{"POST", "/v1/reports", `{"channel": `, "Bearer "},
