@@ -283,9 +283,14 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 	if method == "" {
 		return ctx, grpcapi.Unauthenticated() // no route: not reached here (404, 405)
 	}
+	// Without the client's grpc-timeout, which the gateway may have
+	// refused (a value it cannot read): the server refuses a call
+	// without a token at once.
+	r = r.Clone(r.Context())
+	r.Header.Del("Grpc-Timeout")
 	callCtx, err := runtime.AnnotateContext(r.Context(), mux, r, method)
 	if err != nil {
-		return ctx, grpcapi.Unauthenticated()
+		return ctx, grpcapi.Unauthenticated() // not reached: no annotator of the mux's refuses
 	}
 	var md runtime.ServerMetadata
 	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
