@@ -965,7 +965,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
 	}
 	s.push(func(context.Context) error { return conn.Close() })
-	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger)}
+	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger), httpapi.WithTrustedProxies(trusted)}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}
@@ -989,9 +989,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		stopConsole()
 		// After the HTTP server's shutdown (no more sign-ins), before
 		// the database closes: each session's end is on its owner's
-		// trail. Bounded, so that a store that does not answer (an etcd
-		// cluster out of reach) leaves the rest of the stop its time.
-		ctx, cancel := context.WithTimeout(ctx, consoleSessionsEndTimeout)
+		// trail. Not within the stop's time, which requests still in
+		// flight at its end have spent (every write would be refused
+		// for it), but bounded on its own, so that a store that does
+		// not answer (an etcd cluster out of reach) does not hold the
+		// stop.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), consoleSessionsEndTimeout)
 		defer cancel()
 		webConsole.EndSessions(ctx)
 		return nil

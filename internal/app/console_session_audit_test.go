@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -247,19 +250,68 @@ func TestConsoleSessionEndedByAnAdminIsTheOwnersSignOut(t *testing.T) {
 // trail showed a sign-in and no end, and the session's token stayed
 // unrevoked until its expiry.
 func TestConsoleSessionsEndedByAStopAreTheirOwnersSignOut(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	d := startDemoConsoleWith(t, func(cfg *app.Config) { cfg.DBPath, cfg.KeyFile = path, path+".key" })
-	b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
-	if resp, _ := b.signInForm("badinh.worker", d.password, ""); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign in: %s", resp.Status)
+	for _, tc := range []struct {
+		name string
+		// hold, when given, keeps a request in flight through the stop.
+		hold bool
+	}{
+		{"idle", false},
+		// A request still in flight when the shutdown timeout ends (a
+		// body that never comes) used up the stop's time, and the
+		// sessions were ended with it spent: no end was written.
+		{"a request in flight past the shutdown timeout", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "childcase.db")
+			configure := func(cfg *app.Config) {
+				cfg.DBPath, cfg.KeyFile = path, path+".key"
+				cfg.ShutdownTimeout = time.Second
+			}
+			d := startDemoConsoleWith(t, configure)
+			b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
+			if resp, _ := b.signInForm("badinh.worker", d.password, ""); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("sign in: %s", resp.Status)
+			}
+			if tc.hold {
+				holdRequest(t, d.HTTPAddr())
+			}
+			// Held, the stop ends when its time is up.
+			if err := d.Stop(); err != nil && !tc.hold {
+				t.Fatal(err)
+			}
+			checkStoppedSessionEnd(t, configure)
+		})
 	}
-	if err := d.Stop(); err != nil {
+}
+
+// holdRequest sends the head of a request to addr and, once a handler
+// reads its body (the server's 100 Continue says so), a part of it: the
+// request is in flight until the connection closes.
+func holdRequest(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = c.Close() })
+	if _, err := io.WriteString(c, "POST /v1/reports HTTP/1.1\r\nHost: childcase\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 100 ") {
+		t.Fatalf("the request's head: %q %v, want 100 Continue", status, err)
+	}
+	if _, err := io.WriteString(c, "{"); err != nil {
+		t.Fatal(err)
+	}
+}
 
-	// Started again on the file (the demo issues new tokens), the
-	// auditor reads the worker's trail.
-	d = startDemoConsoleWith(t, func(cfg *app.Config) { cfg.DBPath, cfg.KeyFile = path, path+".key" })
+// checkStoppedSessionEnd starts the demo again on the database (it
+// issues new tokens), and checks that badinh.worker's session ended with
+// the service's stop, once.
+func checkStoppedSessionEnd(t *testing.T, configure func(*app.Config)) {
+	t.Helper()
+	d := startDemoConsoleWith(t, configure)
 	auditor := regexp.MustCompile(`(?m)^\s*auditor\s.*(` + tokenPattern.String() + `)`).FindStringSubmatch(d.printed)
 	if auditor == nil {
 		t.Fatalf("no auditor token printed:\n%s", d.printed)

@@ -237,3 +237,42 @@ func TestStartVerifiesAuditTail(t *testing.T) {
 		t.Errorf("warning %v, want the broken link at seq %d", w[0], head)
 	}
 }
+
+// Behind a trusted proxy, client.address is the address the proxy
+// forwards, as the README says and as the sign-in throttle names it, on
+// every request's line: one the gateway refused named the proxy instead.
+// A call without a token that the gateway refused for its input is
+// logged once, by the server that refused its sign-in.
+func TestOneLogLineNamesTheClientBehindATrustedProxy(t *testing.T) {
+	var lines logLines
+	cfg := testConfig(t, "")
+	cfg.TrustedProxies = "127.0.0.1/32"
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&lines, nil))})
+	lines.take(t)
+	const client = "203.0.113.9"
+	for _, tc := range []struct {
+		name, body, authorization string
+		want                      map[string]any
+	}{
+		{"created", restReport, "Bearer " + ts.tokens.get(operatorID), map[string]any{"protocol": "grpc", "grpc.code": "OK"}},
+		{"body not JSON", `{"channel":`, "Bearer " + ts.tokens.get(operatorID), map[string]any{"protocol": "http", "http.status": float64(400)}},
+		{"body not JSON, no token", `{"channel":`, "", map[string]any{"protocol": "grpc", "grpc.code": "Unauthenticated"}},
+	} {
+		headers := map[string]string{"X-Forwarded-For": client}
+		if tc.authorization != "" {
+			headers["Authorization"] = tc.authorization
+		}
+		restRaw(t, ts, "POST", "/v1/reports", tc.body, headers)
+		got := lines.take(t)
+		if len(got) != 1 {
+			t.Errorf("%s: %d log lines for one request, want 1: %v", tc.name, len(got), got)
+			continue
+		}
+		tc.want["msg"], tc.want["client.address"] = "finished call", client
+		for k, v := range tc.want {
+			if got[0][k] != v {
+				t.Errorf("%s: %s = %v, want %v (line %v)", tc.name, k, got[0][k], v, got[0])
+			}
+		}
+	}
+}

@@ -15,6 +15,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 	"github.com/childcase/childcase/internal/transport/httpapi"
 )
@@ -278,10 +280,12 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 // over the limit) came before the server's authentication, so a client
 // with no token was told about its body or query instead, 400 or 413.
 func TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput(t *testing.T) {
-	ts := startServer(t, "")
+	// Each call from a client of its own (behind a trusted proxy): more
+	// than 10 from one would be throttled (429), as any refused sign-ins.
+	ts := startServerWith(t, "", func(c *app.Config) { c.TrustedProxies = "127.0.0.1/32" })
 	before := restReportCount(t, ts)
 	big := `{"narrative": "` + strings.Repeat("a", 2<<20) + `"}`
-	for _, tc := range []struct{ method, path, body, authorization string }{
+	for i, tc := range []struct{ method, path, body, authorization string }{
 		{"POST", "/v1/reports", `{"channel": `, ""},
 		{"POST", "/v1/reports", `{"shoe_size": 1}`, ""},
 		{"POST", "/v1/reports?requestid=call-1", restReport, ""},
@@ -291,11 +295,15 @@ func TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput(t *testing.T) {
 		{"GET", "/v1/cases/%ff", "", ""},
 		{"GET", "/v1/cases?x=%zz", "", ""},
 		{"POST", "/v1/cases/HN-2026-00001:addNote", `{"etag": 1}`, ""},
+		// The streaming routes.
+		{"GET", "/v1/notifications:watch?after_seqq=1", "", ""},
+		{"GET", "/v1/database:backup?x=1", "", ""},
+		{"GET", "/v1/cases:export?format=EXPORT_FORMAT_CSV&statuss=1", "", ""},
 		// Not a bearer token either.
 		{"POST", "/v1/reports", `{"channel": `, "Basic YWRtaW46YWRtaW4="},
 		{"POST", "/v1/reports", `{"channel": `, "Bearer "},
 	} {
-		headers := map[string]string{}
+		headers := map[string]string{"X-Forwarded-For": fmt.Sprintf("203.0.113.%d", i+1)}
 		if tc.authorization != "" {
 			headers["Authorization"] = tc.authorization
 		}
@@ -399,5 +407,47 @@ func TestRESTLoneSurrogateNamesTheField(t *testing.T) {
 	}
 	if after := restReportCount(t, ts); after != before+1 {
 		t.Errorf("%d reports after the refusals and one report, want %d", after, before+1)
+	}
+}
+
+// TestRESTWithoutATokenIsASignInRefusalWhateverTheInput: a REST call
+// without a token that the gateway refuses for its input answers 401, as
+// the README says; that 401 is a refused sign-in like any other. It was
+// made up by the gateway, out of the server's sight: not counted toward
+// the address's throttle, nor audited, nor in
+// childcase_signin_failures_total, so an address could send any number
+// of them unseen, and a throttled address was answered 401, not 429.
+func TestRESTWithoutATokenIsASignInRefusalWhateverTheInput(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	_, _, refusedBefore := signInAudit(t, ts)
+	const malformed = `{"channel": `
+	for i := range 10 {
+		// Half with a body that is no JSON, half with a grpc-timeout the
+		// gateway cannot read (which it refused a second time when it
+		// asked the server, and then answered 401 itself).
+		body, headers := malformed, map[string]string(nil)
+		if i%2 == 1 {
+			body, headers = restReport, map[string]string{"Grpc-Timeout": "soon"}
+		}
+		resp, raw := restResponse(t, ts, "POST", "/v1/reports", strings.NewReader(body), headers)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("call %d without a token (%v): %d %.200s, want 401", i+1, headers, resp.StatusCode, raw)
+		}
+	}
+	// The address has failed 10 times: it is throttled, whatever it sends.
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/reports", malformed},
+		{"GET", "/v1/cases", ""},
+		{"GET", "/v1/cases?statuss=CASE_STATUS_CLOSED", ""},
+	} {
+		resp, raw := restResponse(t, ts, tc.method, tc.path, strings.NewReader(tc.body), nil)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s without a token from a throttled address: %d (Retry-After %q) %.200s, want 429 with Retry-After",
+				tc.method, tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), raw)
+		}
+	}
+	if _, events, refused := signInAudit(t, ts); refused-refusedBefore != 13 {
+		t.Errorf("the audit accounts for %d refused sign-ins, want the 13 calls without a token: %v", refused-refusedBefore, events)
 	}
 }

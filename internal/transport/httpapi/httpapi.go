@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -32,6 +33,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/api/openapi"
@@ -55,6 +57,7 @@ type options struct {
 	hsts           bool
 	streamTimeout  time.Duration
 	logger         *slog.Logger
+	trusted        []netip.Prefix
 }
 
 // DefaultStreamWriteTimeout bounds each write of a streaming answer unless
@@ -156,7 +159,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				// A call refused here never met the server's
 				// authentication, which comes before every rule: without
 				// a token it is 401, whatever is wrong with its input.
-				err = grpcapi.Unauthenticated()
+				ctx, err = authenticationRefusal(ctx, mux, conn, r, routes, err)
 			}
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
@@ -168,7 +171,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				write(w) // logged by the gRPC server, once
 				return
 			}
-			logRefused(o.logger, write, w, r, err)
+			logRefused(o.logger, write, w, r, err, o.trusted)
 		}),
 		runtime.WithForwardResponseOption(watchHeadersOnceLive(jsonpb)),
 		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
@@ -259,6 +262,45 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+}
+
+// authenticationRefusal returns the server's refusal of r, a call without
+// a bearer token that the gateway refused for its input (inputErr), and
+// the context that carries the server's answer (its request id; the
+// server logs the call). The server authenticates the call's method
+// without its input: a refusal made up here would be out of the sight of
+// the sign-in throttle and its audit, so that a client could send any
+// number of calls without a token unseen, and a throttled one would be
+// answered 401, not 429. Without a token no handler runs: the empty
+// request never reaches one.
+func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn, r *http.Request, routes []paramRoute, inputErr error) (context.Context, error) {
+	method, ok := runtime.RPCMethod(ctx)
+	if !ok {
+		// Refused before the gateway routed it (a query that is not
+		// UTF-8, a parameter the method does not read).
+		method = rpcOf(routes, r)
+	}
+	if method == "" {
+		return ctx, grpcapi.Unauthenticated() // no route: not reached here (404, 405)
+	}
+	// Without the client's grpc-timeout, which the gateway may have
+	// refused (a value it cannot read): the server refuses a call
+	// without a token at once.
+	r = r.Clone(r.Context())
+	r.Header.Del("Grpc-Timeout")
+	callCtx, err := runtime.AnnotateContext(r.Context(), mux, r, method)
+	if err != nil {
+		return ctx, grpcapi.Unauthenticated() // not reached: no annotator of the mux's refuses
+	}
+	var md runtime.ServerMetadata
+	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
+	if err == nil {
+		// Authenticated after all: the input's refusal stands. (Not
+		// reached: the server reads the same header bearerCredentials
+		// does.)
+		return ctx, inputErr
+	}
+	return runtime.NewServerMetadataContext(ctx, md), err
 }
 
 // refusedInput says whether err refuses the request's input (its body,

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	_ "github.com/childcase/childcase/api/childcase/v1" // the schema's descriptors
+	"github.com/childcase/childcase/api/openapi"
 )
 
 // newTestHandler builds the handler over a connection to nowhere: the routes
@@ -175,5 +176,25 @@ func TestBodyPath(t *testing.T) {
 		if got := bodyPath([]byte(tc.body), tc.refusal); got != tc.want {
 			t.Errorf("bodyPath(%s, %q) = %q, want %q", tc.body, tc.refusal, got, tc.want)
 		}
+	}
+}
+
+// Every route names the gRPC method it calls (authenticationRefusal asks
+// the server to authenticate a call by it): a method of the schema.
+func TestEveryRouteNamesItsMethod(t *testing.T) {
+	routes, err := routesOf(openapi.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range routes {
+		service, method, _ := strings.Cut(strings.TrimPrefix(route.rpc, "/"), "/")
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if err != nil || !ok || sd.Methods().ByName(protoreflect.Name(method)) == nil {
+			t.Errorf("%s %s calls %q, no method of the schema", route.method, route.pattern, route.rpc)
+		}
+	}
+	if len(routes) < 50 {
+		t.Errorf("%d routes; the API has more", len(routes))
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/status"
 
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
@@ -18,6 +20,14 @@ import (
 // before they reach the gRPC server (see logRefused). Without it they are
 // not logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTrustedProxies names the reverse proxies whose X-Forwarded-For
+// names the client of a request (--trusted-proxies): the client.address
+// of the line of a request refused here, as the server names it for a
+// call it answers.
+func WithTrustedProxies(trusted []netip.Prefix) Option {
+	return func(o *options) { o.trusted = trusted }
+}
 
 type startKey struct{}
 
@@ -46,7 +56,7 @@ func reachedServer(ctx context.Context) bool {
 // the server's logging interceptor would otherwise have written: with a
 // request id (the caller's X-Request-Id when well formed), also sent back,
 // the method and path, the status and the duration; never the body.
-func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.ResponseWriter, r *http.Request, err error) {
+func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.ResponseWriter, r *http.Request, err error, trusted []netip.Prefix) {
 	id := grpcapi.NewRequestID(r.Header.Get(grpcapi.RequestIDHeader))
 	w.Header().Set("X-Request-Id", id)
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
@@ -62,7 +72,7 @@ func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.Respon
 	attrs := []any{
 		"request_id", id, "protocol", "http",
 		"http.method", r.Method, "http.path", r.URL.EscapedPath(), "http.status", rec.status,
-		"grpc.code", status.Code(err).String(), "peer.address", r.RemoteAddr, "client.address", remoteHost(r),
+		"grpc.code", status.Code(err).String(), "peer.address", r.RemoteAddr, "client.address", clientHost(r, trusted),
 	}
 	if start, ok := r.Context().Value(startKey{}).(time.Time); ok {
 		attrs = append(attrs, "time_ms", float64(time.Since(start).Microseconds())/1000)
@@ -70,16 +80,20 @@ func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.Respon
 	log.Log(r.Context(), level, "finished call", attrs...)
 }
 
-// remoteHost is the address of the connection a REST request came on,
-// without its port: the client.address of its line, as the gRPC server
-// names the client of a call the gateway forwards (the last hop of
-// X-Forwarded-For, which the gateway appends).
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientHost names the client of a REST request as the gRPC server names
+// the client of a call the gateway forwards, and the sign-in throttle
+// does (clientaddr): the connection's address, without its port, or,
+// when that is a trusted proxy, the address the proxies saw.
+func clientHost(r *http.Request, trusted []netip.Prefix) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		peer = r.RemoteAddr
 	}
-	return host
+	var hops []string
+	if len(trusted) > 0 {
+		hops = clientaddr.Hops(r.Header.Values("X-Forwarded-For"))
+	}
+	return clientaddr.Resolve(append(hops, peer), trusted)
 }
 
 // statusRecorder notes the status an answer was written with.

@@ -25,6 +25,7 @@ type paramRoute struct {
 	pattern *regexp.Regexp // the escaped path; one group per parameter
 	params  []string       // path parameter names, in group order
 	query   []string       // the query parameters the document lists, by name
+	rpc     string         // the gRPC method it calls: /childcase.v1.CaseService/GetCase
 }
 
 // openAPIParameter is what routesOf reads of a parameter of an operation.
@@ -37,7 +38,8 @@ type openAPIParameter struct {
 func routesOf(doc []byte) ([]paramRoute, error) {
 	var d struct {
 		Paths map[string]map[string]struct {
-			Parameters []openAPIParameter `json:"parameters"`
+			OperationID string             `json:"operationId"`
+			Parameters  []openAPIParameter `json:"parameters"`
 		} `json:"paths"`
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
@@ -67,7 +69,9 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 			return nil, fmt.Errorf("httpapi: route %s: %w", template, err)
 		}
 		for method, op := range methods {
-			route := paramRoute{method: strings.ToUpper(method), pattern: re, params: params}
+			// protoc-gen-openapiv2 names an operation Service_Method.
+			service, rpc, _ := strings.Cut(op.OperationID, "_")
+			route := paramRoute{method: strings.ToUpper(method), pattern: re, params: params, rpc: "/childcase.v1." + service + "/" + rpc}
 			for _, p := range op.Parameters {
 				if p.In == "query" {
 					route.query = append(route.query, p.Name)
@@ -77,6 +81,19 @@ func routesOf(doc []byte) ([]paramRoute, error) {
 		}
 	}
 	return routes, nil
+}
+
+// rpcOf returns the gRPC method of the route r matches, "" when it
+// matches none.
+func rpcOf(routes []paramRoute, r *http.Request) string {
+	path := r.URL.EscapedPath()
+	i := slices.IndexFunc(routes, func(route paramRoute) bool {
+		return route.method == r.Method && route.pattern.MatchString(path)
+	})
+	if i < 0 {
+		return ""
+	}
+	return routes[i].rpc
 }
 
 // notUTF8Params returns the parameters of r whose value is not UTF-8 once
