@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -73,7 +74,7 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 	case errors.As(err, &verify):
 		return &ConfigError{"CAFile", fmt.Sprintf("the certificate of etcd member %s does not verify against %s: %v",
 			hostPort, orSystemRoots(cfg.CAFile), verify.Err)}
-	case errors.As(err, &header):
+	case errors.As(err, &header) || speaksPlainHTTP(hostPort):
 		return &ConfigError{"CAFile", fmt.Sprintf("etcd member %s does not serve TLS on its client port: "+
 			"leave out the CA file and client certificate, or serve TLS there", hostPort)}
 	case errors.As(err, &op) && op.Op == "remote error":
@@ -85,6 +86,28 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 			"it takes one signed by its --trusted-ca-file", hostPort, cfg.CertFile, op.Err)}
 	}
 	return nil
+}
+
+// speaksPlainHTTP reports whether the member at hostPort answers a plain
+// HTTP request. An etcd member without TLS closes a TLS handshake without
+// a TLS record (the client reads only EOF, nothing that names the cause),
+// but answers HTTP/1 on its client port (/version): that answer is what
+// tells a member without TLS from one that failed otherwise.
+func speaksPlainHTTP(hostPort string) bool {
+	conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * probeTimeout))
+	if _, err := io.WriteString(conn, "GET /version HTTP/1.0\r\nHost: "+hostPort+"\r\n\r\n"); err != nil {
+		return false
+	}
+	answer := make([]byte, len("HTTP/"))
+	if _, err := io.ReadFull(conn, answer); err != nil {
+		return false
+	}
+	return string(answer) == "HTTP/"
 }
 
 // orSystemRoots names the CA file, or the system's roots when none is
