@@ -408,6 +408,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		_ = client.Close()
 		if ctx.Err() == nil {
+			if problem := noMemberAccepts(cfg.Endpoints); problem != nil {
+				return nil, problem
+			}
 			if problem := tlsProblem(cfg.Endpoints, tc, cfg); problem != nil {
 				return nil, problem
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -197,5 +198,30 @@ func TestSetSequenceCarriesOver(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenSaysNoMemberAcceptsAConnection: endpoints where nothing listens
+// (a wrong port, or members not running) are refused as a setting of the
+// endpoints, with the reason of each, not only as a cluster that "does
+// not answer: context deadline exceeded".
+func TestOpenSaysNoMemberAcceptsAConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: []string{"http://" + closed}, DialTimeout: 300 * time.Millisecond})
+	if err == nil {
+		_ = e.Close()
+		t.Fatal("Open of an endpoint where nothing listens succeeded")
+	}
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, "no member accepts a connection") ||
+		!strings.Contains(ce.Rule, closed) || !strings.Contains(ce.Rule, "connection refused") {
+		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that no member at %s accepts a connection, and why", err, closed)
 	}
 }

@@ -34,6 +34,31 @@ func tlsProblem(endpoints []string, tc *tls.Config, cfg Config) error {
 	return nil
 }
 
+// noMemberAccepts says why a cluster that did not answer Open's check is
+// out of reach when none of its endpoints accepts a connection at all (a
+// wrong host or port, a name that does not resolve, members not running):
+// the client library says only "context deadline exceeded" for that too.
+// It returns a *ConfigError of the endpoints with each one's reason, or
+// nil when any endpoint accepts a connection.
+func noMemberAccepts(endpoints []string) error {
+	var reasons []string
+	for _, ep := range endpoints {
+		hostPort := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/")
+		conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			err = op.Err
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %v", hostPort, err))
+	}
+	return &ConfigError{"Endpoints", fmt.Sprintf("no member accepts a connection (%s): check the endpoints, and that the members run",
+		strings.Join(reasons, "; "))}
+}
+
 // probeTLS is tlsProblem for one member at hostPort.
 func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 	host, _, err := net.SplitHostPort(hostPort)
