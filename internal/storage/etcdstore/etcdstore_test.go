@@ -225,3 +225,27 @@ func TestOpenSaysNoMemberAcceptsAConnection(t *testing.T) {
 		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that no member at %s accepts a connection, and why", err, closed)
 	}
 }
+
+// TestSpaceIsTheMemberWithTheLeastRoom: etcd raises its NOSPACE alarm,
+// which refuses every write of the cluster, once any member's database
+// reaches that member's own quota. While members run with different
+// quotas (a rolling change of --quota-backend-bytes), Space must answer
+// for the member with the least room left, not for the largest database
+// under another member's quota, or the reserve kept for the audit events
+// of reads would be measured against a quota the cluster does not keep.
+func TestSpaceIsTheMemberWithTheLeastRoom(t *testing.T) {
+	const small, large = 8 << 20, 1 << 30
+	c := etcdtest.Start(t, 2, etcdtest.WithoutFsync(), etcdtest.WithQuotas(large, small))
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: c.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	size, quota, err := e.Space(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quota != small || size <= 0 || size >= small {
+		t.Fatalf("Space = size %d, quota %d; want the quota of the member with the least room, %d", size, quota, small)
+	}
+}
