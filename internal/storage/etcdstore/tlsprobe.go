@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -114,10 +115,12 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 }
 
 // speaksPlainHTTP reports whether the member at hostPort answers a plain
-// HTTP request. An etcd member without TLS closes a TLS handshake without
-// a TLS record (the client reads only EOF, nothing that names the cause),
-// but answers HTTP/1 on its client port (/version): that answer is what
-// tells a member without TLS from one that failed otherwise.
+// HTTP request for its version. An etcd member without TLS closes a TLS
+// handshake without a TLS record (the client reads only EOF, nothing that
+// names the cause), but answers HTTP/1 on its client port (/version, 200):
+// that answer is what tells a member without TLS from one that failed
+// otherwise. A member under TLS closes the plain request unanswered (an
+// HTTPS server of Go's would answer 400, which does not count).
 func speaksPlainHTTP(hostPort string) bool {
 	conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
 	if err != nil {
@@ -128,11 +131,12 @@ func speaksPlainHTTP(hostPort string) bool {
 	if _, err := io.WriteString(conn, "GET /version HTTP/1.0\r\nHost: "+hostPort+"\r\n\r\n"); err != nil {
 		return false
 	}
-	answer := make([]byte, len("HTTP/"))
-	if _, err := io.ReadFull(conn, answer); err != nil {
+	status, err := bufio.NewReader(io.LimitReader(conn, 256)).ReadString('\n')
+	if err != nil {
 		return false
 	}
-	return string(answer) == "HTTP/"
+	proto, code, _ := strings.Cut(status, " ")
+	return strings.HasPrefix(proto, "HTTP/1.") && strings.HasPrefix(code, "200 ")
 }
 
 // orSystemRoots names the CA file, or the system's roots when none is
