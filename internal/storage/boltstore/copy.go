@@ -151,6 +151,17 @@ func CopyIntoEngine(ctx context.Context, srcPath string, dst kv.Engine, limits C
 // which OpenEngine refuses.
 var ErrCopyUnfinished = errors.New("stopped part way")
 
+// ErrCopyStartUnknown is wrapped by the error of CopyIntoEngine's first
+// commit (the layout's buckets and the meta key migrating) when its
+// outcome is not known: the connection lost, or the copy interrupted,
+// while the commit was in flight. The engine may then hold that commit,
+// under the meta key migrating, or nothing.
+var ErrCopyStartUnknown = errors.New("stopped at its first commit")
+
+// errNotEmpty is the first commit's refusal of an engine that holds a
+// store already: nothing was written.
+var errNotEmpty = errors.New("the store is not empty")
+
 // CopyMarker is the bucket and key of the meta key migrating: a store on
 // an engine holds it while a copy into it (CopyIntoEngine) is unfinished,
 // and the copy put it in its first commit, into an empty store.
@@ -179,7 +190,7 @@ func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits
 	}
 	err = dst.Update(ctx, func(t kv.Tx) error {
 		if t.Bucket(bucketMeta) != nil {
-			return errors.New("the store is not empty")
+			return errNotEmpty
 		}
 		for _, name := range allBuckets {
 			if _, err := t.CreateBucketIfNotExists(name); err != nil {
@@ -188,8 +199,13 @@ func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits
 		}
 		return t.Bucket(bucketMeta).Put(keyMigrating, []byte("copying"))
 	})
-	if err != nil {
+	if errors.Is(err, errNotEmpty) {
 		return err
+	}
+	if err != nil {
+		// A commit that failed in flight may have been applied all the
+		// same: the caller removes it if its meta key migrating is there.
+		return fmt.Errorf("%w: %w", ErrCopyStartUnknown, err)
 	}
 	if err := copyKeys(ctx, src, dst, limits, progress); err != nil {
 		return fmt.Errorf("%w: %w", ErrCopyUnfinished, err)
