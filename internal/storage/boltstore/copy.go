@@ -225,7 +225,11 @@ func copyKeys(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, 
 		}
 		err := dst.Update(ctx, func(t kv.Tx) error {
 			for _, p := range batch {
-				if err := t.Bucket(p.bucket).Put(p.k, p.v); err != nil {
+				b, err := copiedBucket(t, p.bucket)
+				if err != nil {
+					return err
+				}
+				if err := b.Put(p.k, p.v); err != nil {
 					return fmt.Errorf("bucket %s: %w", p.bucket, err)
 				}
 			}
@@ -261,12 +265,32 @@ func copyKeys(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, 
 	}
 	return dst.Update(ctx, func(t kv.Tx) error {
 		for _, name := range allBuckets {
-			if err := t.Bucket(name).SetSequence(src.Bucket(name).Sequence()); err != nil {
+			b, err := copiedBucket(t, name)
+			if err != nil {
+				return err
+			}
+			if err := b.SetSequence(src.Bucket(name).Sequence()); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
-		return t.Bucket(bucketMeta).Delete(keyMigrating)
+		meta, err := copiedBucket(t, bucketMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Delete(keyMigrating)
 	})
+}
+
+// copiedBucket is a bucket the copy's first commit created. A snapshot
+// from before that commit (etcd's serializable read, answered by a
+// member that lags) lacks it: the body refuses such a snapshot with an
+// error rather than panic, and the engine runs it again on a current one.
+func copiedBucket(t kv.Tx, name []byte) (kv.Bucket, error) {
+	b := t.Bucket(name)
+	if b == nil {
+		return nil, fmt.Errorf("bucket %s, made by the copy's first commit, is not in the store", name)
+	}
+	return b, nil
 }
 
 // MarkUnfinished puts the meta key migrating back into the store on e, so
