@@ -212,6 +212,9 @@ func (c Config) validate() (*tls.Config, error) {
 	if err := c.validateStore(); err != nil {
 		return nil, err
 	}
+	if err := c.etcdSettingsOnAFile(); err != nil {
+		return nil, err
+	}
 	if err := c.validateFolders(); err != nil {
 		return nil, err
 	}
@@ -243,6 +246,32 @@ func (c Config) validate() (*tls.Config, error) {
 		return nil, fmt.Errorf("config: trusted-proxies: %w", err)
 	}
 	return c.serverTLS()
+}
+
+// etcdSettingsOnAFile refuses a server on a bbolt file given the settings
+// of an etcd deployment: --store etcd://... left out (or CHILDCASE_STORE
+// missing from a unit's environment) would otherwise start it on a new
+// local file, with a new master key and admin, taking reports that no
+// other instance sees. Only serve is refused: the offline commands are
+// told --store bbolt on purpose where the environment holds the servers'
+// etcd settings ("check --db backup.db --store bbolt").
+func (c Config) etcdSettingsOnAFile() error {
+	if c.IsEtcd() {
+		return nil
+	}
+	prefix := c.EtcdPrefix
+	if prefix == DefaultEtcdPrefix {
+		prefix = "" // the default, which every configuration has
+	}
+	for _, s := range []struct{ name, value string }{
+		{"etcd-prefix", prefix}, {"etcd-ca", c.EtcdCAFile}, {"etcd-cert", c.EtcdCertFile}, {"etcd-key", c.EtcdKeyFile},
+	} {
+		if s.value != "" {
+			return fmt.Errorf("config: %s: applies to an etcd store only, and the store is the bbolt file %s: "+
+				"add --store etcd://host:port[,host:port...], or leave out the etcd settings", s.name, c.DBPath)
+		}
+	}
+	return nil
 }
 
 // validateFolders refuses a database file (on bbolt), a master key file or

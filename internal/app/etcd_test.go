@@ -162,6 +162,31 @@ func TestStoreConfigValidation(t *testing.T) {
 	}
 }
 
+// TestEtcdSettingsNeedAnEtcdStore: a server given the etcd settings but
+// not --store etcd://... (left out, or CHILDCASE_STORE missing from the
+// unit's environment) started on a new local file, with a new master key
+// and a new admin, and took reports there that no other instance sees.
+// It is refused naming the setting, as --max-db-size is on etcd.
+func TestEtcdSettingsNeedAnEtcdStore(t *testing.T) {
+	for name, edit := range map[string]func(*app.Config){
+		"etcd-prefix": func(c *app.Config) { c.EtcdPrefix = "/hn/" },
+		"etcd-ca":     func(c *app.Config) { c.EtcdCAFile = "etcd-ca.pem" },
+		"etcd-cert":   func(c *app.Config) { c.EtcdCertFile, c.EtcdKeyFile = "etcd-client.pem", "etcd-client-key.pem" },
+	} {
+		cfg := testConfig(t, "")
+		edit(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "config: "+name+":") || !strings.Contains(err.Error(), "--store etcd://") {
+			t.Errorf("%s on a bbolt store: Validate() = %v, want it refused naming %s and --store", name, err, name)
+		}
+	}
+	cfg := testConfig(t, "")
+	cfg.EtcdPrefix = app.DefaultEtcdPrefix
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("the default etcd prefix on a bbolt store: %v", err)
+	}
+}
+
 // TestRotationRefusedOnASharedStore: rotating the master key through one
 // instance of a shared store would re-wrap the data keys under a key file
 // only that machine has, and the other instances could no longer open a

@@ -254,7 +254,7 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	limits.MaxKeys = min(limits.MaxKeys, ecfg.MaxTxnOps/2)
 	limits.MaxBytes = min(limits.MaxBytes, ecfg.MaxRequestBytes/2)
 	if err := boltstore.CopyIntoEngine(ctx, path, e, limits, opts.Progress); err != nil {
-		if errors.Is(err, boltstore.ErrCopyUnfinished) {
+		if errors.Is(err, boltstore.ErrCopyUnfinished) || errors.Is(err, boltstore.ErrCopyStartUnknown) {
 			err = takeBackCopy(ctx, e, to, err)
 		}
 		return MoveResult{}, err
@@ -265,15 +265,24 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	}
 	res, target, err := checkEngineCopy(ctx, e, nil)
 	if err != nil {
-		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), boltstore.MarkUnfinished(ctx, e))
+		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), markUnfinished(ctx, e))
 	}
 	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
 	if !out.OK() {
-		if err := boltstore.MarkUnfinished(ctx, e); err != nil {
+		if err := markUnfinished(ctx, e); err != nil {
 			return out, fmt.Errorf("the copy in %s failed its check, and could not be marked unfinished: %w", to.StoreName(), err)
 		}
 	}
 	return out, nil
+}
+
+// markUnfinished puts the meta key migrating back into the copy on e, so
+// that no server starts on a copy that was not checked whole, even when
+// ctx ended (a copy interrupted while it was checked).
+func markUnfinished(ctx context.Context, e *etcdstore.Engine) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return boltstore.MarkUnfinished(ctx, e)
 }
 
 // takeBackCopy removes what a copy into the etcd store of to wrote before
@@ -288,7 +297,9 @@ func takeBackCopy(ctx context.Context, e *etcdstore.Engine, to Config, err error
 	bucket, key := boltstore.CopyMarker()
 	deleted, derr := e.DeleteAllIfPresent(ctx, bucket, key)
 	switch {
-	case derr == nil && deleted:
+	case derr == nil && (deleted || errors.Is(err, boltstore.ErrCopyStartUnknown)):
+		// Without the meta key migrating, a first commit that failed was
+		// not applied: nothing was copied.
 		return fmt.Errorf("%w; nothing of it is left in %s", err, to.StoreName())
 	case derr == nil:
 		derr = errors.New("its meta key migrating is gone, so the copy may have finished")

@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/childcase/childcase/internal/app"
 )
@@ -93,6 +96,12 @@ func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Write
 			return missingFolder("to", dir)
 		}
 	}
+	// Ctrl-C or SIGTERM stops the copy where it is, and what it copied
+	// into an etcd prefix is removed (or a file's copy deleted), as after
+	// a copy the cluster refused: killed outright, it would leave the part
+	// copied, and the prefix to empty by hand.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	res, err := app.MigrateStore(ctx, src, dst, app.MoveOptions{Progress: copyProgress(stderr)})
 	if err != nil {
 		return err

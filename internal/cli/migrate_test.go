@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -343,5 +346,59 @@ func TestEtcdRestoreRefusesAnOlderSchema(t *testing.T) {
 	mgMustRun(t, "users", "add", "--create", "--db", current, "--id", "first.user", "--name", "First", "--role", "AUDITOR", "--unit", "orgs/system")
 	if out := mgMustRun(t, "restore", "--from", current, "--store", store); !strings.Contains(out, "every bucket the same") {
 		t.Errorf("restore of a current backup onto the prefix the refusal left: %s", out)
+	}
+}
+
+// TestCopyOntoEtcdInterruptedLeavesThePrefixEmpty: Ctrl-C (or SIGTERM)
+// while migrate-store, or restore onto etcd, copies into a prefix stops
+// the copy and removes what it copied, as a copy the cluster refused is
+// removed, so the same command runs again. Without a handler the
+// signal killed the process in the middle of the copy: the prefix kept
+// the part copied under its meta key migrating, and the next run was
+// refused as a prefix that holds keys.
+func TestCopyOntoEtcdInterruptedLeavesThePrefixEmpty(t *testing.T) {
+	mvClearEnv(t)
+	cluster, store := mvEtcd(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	mgMustRun(t, "load", "--db", db, "--cases", "30", "--seed", "3")
+	// The test keeps the signal from killing it, whatever the command
+	// under test does with it.
+	caught := make(chan os.Signal, 1)
+	signal.Notify(caught, syscall.SIGINT)
+	defer signal.Stop(caught)
+	client := cluster.Client(t)
+	for _, tt := range []struct {
+		prefix string
+		args   []string
+	}{
+		{"/moved/", []string{"migrate-store", "--from", db, "--to", store}},
+		{"/restored/", []string{"restore", "--from", db, "--store", store}},
+	} {
+		// Small commits make the copy long enough to be interrupted: the
+		// signal goes when the first keys are there.
+		args := append(tt.args, "--etcd-prefix", tt.prefix, "--etcd-max-txn-ops", "24")
+		ctx, cancel := context.WithCancel(t.Context())
+		started := client.Watch(ctx, tt.prefix, clientv3.WithPrefix())
+		go func() {
+			if _, ok := <-started; ok {
+				_ = syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+			}
+		}()
+		code, stdout, stderr := mgRun(t, args...)
+		cancel()
+		if code != 1 || !strings.Contains(stderr, "nothing of it is left in "+store+" (prefix "+tt.prefix+")") {
+			t.Errorf("%s interrupted: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 saying nothing of the copy is left", tt.args[0], code, stdout, stderr)
+		}
+		resp, err := client.Get(t.Context(), tt.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Count != 0 {
+			t.Errorf("%s interrupted left %d keys under %s", tt.args[0], resp.Count, tt.prefix)
+		}
+		// And the same command runs again, to the end.
+		if code, stdout, stderr := mgRun(t, args...); code != 0 || !strings.Contains(stdout, "every bucket the same as the source's") {
+			t.Errorf("%s again after the interruption: exit %d\nstdout:\n%s\nstderr:\n%s", tt.args[0], code, stdout, stderr)
+		}
 	}
 }

@@ -270,6 +270,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if force {
 			return errors.New("--force: a restore onto etcd fills an empty prefix only and never replaces one")
 		}
+		// Stopped by a signal, the copy is removed from the prefix, as
+		// migrate-store's is.
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		return restoreOntoEtcd(ctx, from, cfg, stdout)
 	}
 	db, err := restoreTarget(cfg.DBPath)

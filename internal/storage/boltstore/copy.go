@@ -151,6 +151,17 @@ func CopyIntoEngine(ctx context.Context, srcPath string, dst kv.Engine, limits C
 // which OpenEngine refuses.
 var ErrCopyUnfinished = errors.New("stopped part way")
 
+// ErrCopyStartUnknown is wrapped by the error of CopyIntoEngine's first
+// commit (the layout's buckets and the meta key migrating) when its
+// outcome is not known: the connection lost, or the copy interrupted,
+// while the commit was in flight. The engine may then hold that commit,
+// under the meta key migrating, or nothing.
+var ErrCopyStartUnknown = errors.New("stopped at its first commit")
+
+// errNotEmpty is the first commit's refusal of an engine that holds a
+// store already: nothing was written.
+var errNotEmpty = errors.New("the store is not empty")
+
 // CopyMarker is the bucket and key of the meta key migrating: a store on
 // an engine holds it while a copy into it (CopyIntoEngine) is unfinished,
 // and the copy put it in its first commit, into an empty store.
@@ -179,7 +190,7 @@ func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits
 	}
 	err = dst.Update(ctx, func(t kv.Tx) error {
 		if t.Bucket(bucketMeta) != nil {
-			return errors.New("the store is not empty")
+			return errNotEmpty
 		}
 		for _, name := range allBuckets {
 			if _, err := t.CreateBucketIfNotExists(name); err != nil {
@@ -188,8 +199,13 @@ func copyLayout(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits
 		}
 		return t.Bucket(bucketMeta).Put(keyMigrating, []byte("copying"))
 	})
-	if err != nil {
+	if errors.Is(err, errNotEmpty) {
 		return err
+	}
+	if err != nil {
+		// A commit that failed in flight may have been applied all the
+		// same: the caller removes it if its meta key migrating is there.
+		return fmt.Errorf("%w: %w", ErrCopyStartUnknown, err)
 	}
 	if err := copyKeys(ctx, src, dst, limits, progress); err != nil {
 		return fmt.Errorf("%w: %w", ErrCopyUnfinished, err)
@@ -209,7 +225,11 @@ func copyKeys(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, 
 		}
 		err := dst.Update(ctx, func(t kv.Tx) error {
 			for _, p := range batch {
-				if err := t.Bucket(p.bucket).Put(p.k, p.v); err != nil {
+				b, err := copiedBucket(t, p.bucket)
+				if err != nil {
+					return err
+				}
+				if err := b.Put(p.k, p.v); err != nil {
 					return fmt.Errorf("bucket %s: %w", p.bucket, err)
 				}
 			}
@@ -245,12 +265,32 @@ func copyKeys(ctx context.Context, src kv.Tx, dst kv.Engine, limits CopyLimits, 
 	}
 	return dst.Update(ctx, func(t kv.Tx) error {
 		for _, name := range allBuckets {
-			if err := t.Bucket(name).SetSequence(src.Bucket(name).Sequence()); err != nil {
+			b, err := copiedBucket(t, name)
+			if err != nil {
+				return err
+			}
+			if err := b.SetSequence(src.Bucket(name).Sequence()); err != nil {
 				return fmt.Errorf("bucket %s: %w", name, err)
 			}
 		}
-		return t.Bucket(bucketMeta).Delete(keyMigrating)
+		meta, err := copiedBucket(t, bucketMeta)
+		if err != nil {
+			return err
+		}
+		return meta.Delete(keyMigrating)
 	})
+}
+
+// copiedBucket is a bucket the copy's first commit created. A snapshot
+// from before that commit (etcd's serializable read, answered by a
+// member that lags) lacks it: the body refuses such a snapshot with an
+// error rather than panic, and the engine runs it again on a current one.
+func copiedBucket(t kv.Tx, name []byte) (kv.Bucket, error) {
+	b := t.Bucket(name)
+	if b == nil {
+		return nil, fmt.Errorf("bucket %s, made by the copy's first commit, is not in the store", name)
+	}
+	return b, nil
 }
 
 // MarkUnfinished puts the meta key migrating back into the store on e, so

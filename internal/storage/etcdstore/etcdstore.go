@@ -409,6 +409,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		_ = client.Close()
 		if ctx.Err() == nil {
+			if problem := noMemberAccepts(cfg.Endpoints); problem != nil {
+				return nil, problem
+			}
 			if problem := tlsProblem(cfg.Endpoints, tc, cfg); problem != nil {
 				return nil, problem
 			}
@@ -527,10 +530,13 @@ func (e *Engine) DeleteAllIfPresent(ctx context.Context, bucket, key []byte) (bo
 // none.
 const defaultQuotaBytes = 2 << 30
 
-// Space reports the largest database (etcd's backend file, whose size
-// its space quota caps) among the members that answer, and that member's
-// quota. etcd refuses every write once one member's database reaches its
-// quota; a store that must keep writing the audit events of reads stops
+// Space reports, of the members that answer, the one with the least room
+// left under its quota: its database (etcd's backend file, whose size the
+// space quota caps) and its quota. etcd refuses every write once one
+// member's database reaches that member's quota, and members may run with
+// different quotas (while --quota-backend-bytes is changed one member at
+// a time), so the largest database is not always the nearest to its
+// quota. A store that must keep writing the audit events of reads stops
 // its ordinary writes some way before (boltstore.EngineOptions.Space).
 func (e *Engine) Space(ctx context.Context) (size, quota int64, err error) {
 	eps := e.client.Endpoints()
@@ -547,7 +553,11 @@ func (e *Engine) Space(ctx context.Context) (size, quota int64, err error) {
 				answers[i].err = fmt.Errorf("%s: %w", ep, err)
 				return
 			}
-			answers[i] = answer{size: st.DbSize, quota: st.DbSizeQuota}
+			quota := st.DbSizeQuota
+			if quota <= 0 {
+				quota = defaultQuotaBytes
+			}
+			answers[i] = answer{size: st.DbSize, quota: quota}
 		})
 	}
 	wg.Wait()
@@ -558,16 +568,13 @@ func (e *Engine) Space(ctx context.Context) (size, quota int64, err error) {
 			errs = append(errs, a.err)
 			continue
 		}
-		if !answered || a.size > size {
+		if !answered || a.quota-a.size < quota-size {
 			size, quota = a.size, a.quota
 		}
 		answered = true
 	}
 	if !answered {
 		return 0, 0, fmt.Errorf("etcd: the members' database sizes: %w", errors.Join(errs...))
-	}
-	if quota <= 0 {
-		quota = defaultQuotaBytes
 	}
 	return size, quota, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,5 +201,54 @@ func TestSetSequenceCarriesOver(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenSaysNoMemberAcceptsAConnection: endpoints where nothing listens
+// (a wrong port, or members not running) are refused as a setting of the
+// endpoints, with the reason of each, not only as a cluster that "does
+// not answer: context deadline exceeded".
+func TestOpenSaysNoMemberAcceptsAConnection(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: []string{"http://" + closed}, DialTimeout: 300 * time.Millisecond})
+	if err == nil {
+		_ = e.Close()
+		t.Fatal("Open of an endpoint where nothing listens succeeded")
+	}
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, "no member accepts a connection") ||
+		!strings.Contains(ce.Rule, closed) || !strings.Contains(ce.Rule, "connection refused") {
+		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that no member at %s accepts a connection, and why", err, closed)
+	}
+}
+
+// TestSpaceIsTheMemberWithTheLeastRoom: etcd raises its NOSPACE alarm,
+// which refuses every write of the cluster, once any member's database
+// reaches that member's own quota. While members run with different
+// quotas (a rolling change of --quota-backend-bytes), Space must answer
+// for the member with the least room left, not for the largest database
+// under another member's quota, or the reserve kept for the audit events
+// of reads would be measured against a quota the cluster does not keep.
+func TestSpaceIsTheMemberWithTheLeastRoom(t *testing.T) {
+	const small, large = 8 << 20, 1 << 30
+	c := etcdtest.Start(t, 2, etcdtest.WithoutFsync(), etcdtest.WithQuotas(large, small))
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: c.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	size, quota, err := e.Space(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quota != small || size <= 0 || size >= small {
+		t.Fatalf("Space = size %d, quota %d; want the quota of the member with the least room, %d", size, quota, small)
 	}
 }

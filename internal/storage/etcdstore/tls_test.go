@@ -79,3 +79,34 @@ func TestTLSWithClientCertificates(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSToAPlainMemberNamesTheCAFile: the other side of "TLS on one side
+// only". A member without TLS on its client port closes a TLS handshake
+// at once, without a TLS record the client could read; Open was then
+// refused only as a cluster that "does not answer", after the whole dial
+// timeout, where the README promises the flag to change (--etcd-ca).
+func TestTLSToAPlainMemberNamesTheCAFile(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "ca")
+	client := ca.Issue(t, dir, "childcase", x509.ExtKeyUsageClientAuth)
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	tlsEndpoints := make([]string, len(cluster.Endpoints()))
+	for i, ep := range cluster.Endpoints() {
+		tlsEndpoints[i] = "https://" + strings.TrimPrefix(ep, "http://")
+	}
+	for name, cfg := range map[string]etcdstore.Config{
+		"a CA file":            {Endpoints: tlsEndpoints, CAFile: ca.File, DialTimeout: time.Second},
+		"a client certificate": {Endpoints: tlsEndpoints, CAFile: ca.File, CertFile: client.CertFile, KeyFile: client.KeyFile, DialTimeout: time.Second},
+	} {
+		e, err := etcdstore.Open(context.Background(), cfg)
+		if err == nil {
+			e.Close()
+			t.Errorf("%s: Open of a member without TLS succeeded", name)
+			continue
+		}
+		var ce *etcdstore.ConfigError
+		if !errors.As(err, &ce) || ce.Field != "CAFile" || !strings.Contains(ce.Rule, "does not serve TLS on its client port") {
+			t.Errorf("%s: Open = %v, want a ConfigError of CAFile saying the member does not serve TLS", name, err)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package etcdstore
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -31,6 +33,31 @@ func tlsProblem(endpoints []string, tc *tls.Config, cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// noMemberAccepts says why a cluster that did not answer Open's check is
+// out of reach when none of its endpoints accepts a connection at all (a
+// wrong host or port, a name that does not resolve, members not running):
+// the client library says only "context deadline exceeded" for that too.
+// It returns a *ConfigError of the endpoints with each one's reason, or
+// nil when any endpoint accepts a connection.
+func noMemberAccepts(endpoints []string) error {
+	var reasons []string
+	for _, ep := range endpoints {
+		hostPort := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/")
+		conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			err = op.Err
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %v", hostPort, err))
+	}
+	return &ConfigError{"Endpoints", fmt.Sprintf("no member accepts a connection (%s): check the endpoints, and that the members run",
+		strings.Join(reasons, "; "))}
 }
 
 // probeTLS is tlsProblem for one member at hostPort.
@@ -73,7 +100,7 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 	case errors.As(err, &verify):
 		return &ConfigError{"CAFile", fmt.Sprintf("the certificate of etcd member %s does not verify against %s: %v",
 			hostPort, orSystemRoots(cfg.CAFile), verify.Err)}
-	case errors.As(err, &header):
+	case errors.As(err, &header) || speaksPlainHTTP(hostPort):
 		return &ConfigError{"CAFile", fmt.Sprintf("etcd member %s does not serve TLS on its client port: "+
 			"leave out the CA file and client certificate, or serve TLS there", hostPort)}
 	case errors.As(err, &op) && op.Op == "remote error":
@@ -85,6 +112,31 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 			"it takes one signed by its --trusted-ca-file", hostPort, cfg.CertFile, op.Err)}
 	}
 	return nil
+}
+
+// speaksPlainHTTP reports whether the member at hostPort answers a plain
+// HTTP request for its version. An etcd member without TLS closes a TLS
+// handshake without a TLS record (the client reads only EOF, nothing that
+// names the cause), but answers HTTP/1 on its client port (/version, 200):
+// that answer is what tells a member without TLS from one that failed
+// otherwise. A member under TLS closes the plain request unanswered (an
+// HTTPS server of Go's would answer 400, which does not count).
+func speaksPlainHTTP(hostPort string) bool {
+	conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * probeTimeout))
+	if _, err := io.WriteString(conn, "GET /version HTTP/1.0\r\nHost: "+hostPort+"\r\n\r\n"); err != nil {
+		return false
+	}
+	status, err := bufio.NewReader(io.LimitReader(conn, 256)).ReadString('\n')
+	if err != nil {
+		return false
+	}
+	proto, code, _ := strings.Cut(status, " ")
+	return strings.HasPrefix(proto, "HTTP/1.") && strings.HasPrefix(code, "200 ")
 }
 
 // orSystemRoots names the CA file, or the system's roots when none is

@@ -37,6 +37,7 @@ type Option func(*options)
 
 type options struct {
 	quota     int64
+	quotas    []int64
 	noFsync   bool
 	tls       *TLSFiles
 	maxTxnOps uint
@@ -56,6 +57,11 @@ func WithClientTLS(files TLSFiles) Option { return func(o *options) { o.tls = &f
 // WithQuota sets the members' backend quota (--quota-backend-bytes), so
 // that a test can fill the database.
 func WithQuota(bytes int64) Option { return func(o *options) { o.quota = bytes } }
+
+// WithQuotas sets each member's backend quota in turn (member i gets
+// quotas[i]; members past the list, WithQuota's), as during a rolling
+// change of --quota-backend-bytes.
+func WithQuotas(quotas ...int64) Option { return func(o *options) { o.quotas = quotas } }
 
 // WithoutFsync turns fsync off, for tests that never stop a member
 // abruptly and want speed rather than durability.
@@ -180,6 +186,9 @@ func start(t testing.TB, members int, o options) (*Cluster, error) {
 		}
 		cfg.MaxRequestBytes = etcdstore.DefaultMaxRequestBytes + 64<<10
 		cfg.QuotaBackendBytes = o.quota
+		if i < len(o.quotas) {
+			cfg.QuotaBackendBytes = o.quotas[i]
+		}
 		cfg.UnsafeNoFsync = o.noFsync
 		// Short ticks: a killed leader is replaced in well under a second.
 		cfg.TickMs, cfg.ElectionMs = 50, 500
