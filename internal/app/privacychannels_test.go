@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,18 +28,10 @@ import (
 // birth date, bodies that are no report), a search and a disclosure by
 // those details, a note, a transfer's reason and a referral.
 func TestPersonalDataNeverLeavesByLogsWebhooksOrMetrics(t *testing.T) {
-	var mu sync.Mutex
-	var hooks []string
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		hooks = append(hooks, string(body))
-		mu.Unlock()
-	}))
-	defer receiver.Close()
+	receiver := newWebhookReceiver(t)
 	t.Setenv("CHILDCASE_TEST_HOOK_SECRET", "a-webhook-secret-of-some-length")
 	policyFile := filepath.Join(t.TempDir(), "policy.json")
-	policyJSON := `{"webhooks": [{"name": "so-y-te", "url": "` + receiver.URL + `", "secret_env": "CHILDCASE_TEST_HOOK_SECRET"}]}`
+	policyJSON := `{"webhooks": [{"name": "so-y-te", "url": "` + receiver.url + `", "secret_env": "CHILDCASE_TEST_HOOK_SECRET"}]}`
 	if err := os.WriteFile(policyFile, []byte(policyJSON), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -140,10 +133,7 @@ func TestPersonalDataNeverLeavesByLogsWebhooksOrMetrics(t *testing.T) {
 	// The webhook hears of the case and the referral.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		mu.Lock()
-		n := len(hooks)
-		mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
+		if len(receiver.bodies()) >= 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -154,9 +144,7 @@ func TestPersonalDataNeverLeavesByLogsWebhooksOrMetrics(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	mu.Lock()
-	webhookBodies := strings.Join(hooks, "\n")
-	mu.Unlock()
+	webhookBodies := strings.Join(receiver.bodies(), "\n")
 	logText := lines.text()
 
 	// The channels carry what they are for: otherwise finding nothing in
@@ -191,4 +179,33 @@ func lineOf(text, s string) string {
 		}
 	}
 	return ""
+}
+
+// webhookReceiver is an HTTP server that keeps the body of every request
+// a webhook delivers to it.
+type webhookReceiver struct {
+	url  string
+	mu   sync.Mutex
+	kept []string
+}
+
+// newWebhookReceiver starts a receiver, closed when the test ends.
+func newWebhookReceiver(t *testing.T) *webhookReceiver {
+	rec := &webhookReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.kept = append(rec.kept, string(body))
+		rec.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	rec.url = srv.URL
+	return rec
+}
+
+// bodies returns the bodies received so far, in order.
+func (rec *webhookReceiver) bodies() []string {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return slices.Clone(rec.kept)
 }

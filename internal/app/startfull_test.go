@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -205,19 +202,9 @@ func TestStartOnAFullDiskLeavesANewWebhooksRegistrationForLater(t *testing.T) {
 	}
 	ts.stop()
 
-	var mu sync.Mutex
-	var bodies []string
-	receiver := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(b))
-		mu.Unlock()
-	}))
-	defer receiver.Close()
+	receiver := newWebhookReceiver(t)
 	delivered := func(caseName string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, b := range bodies {
+		for _, b := range receiver.bodies() {
 			if strings.Contains(b, strings.TrimPrefix(caseName, "cases/")) {
 				return true
 			}
@@ -226,7 +213,7 @@ func TestStartOnAFullDiskLeavesANewWebhooksRegistrationForLater(t *testing.T) {
 	}
 	t.Setenv("CHILDCASE_TEST_HOOK_SECRET", "a-webhook-secret-of-some-length")
 	cfg.PolicyFile = filepath.Join(t.TempDir(), "policy.json")
-	policyJSON := `{"webhooks": [{"name": "so-y-te", "url": "` + receiver.URL + `", "secret_env": "CHILDCASE_TEST_HOOK_SECRET"}]}`
+	policyJSON := `{"webhooks": [{"name": "so-y-te", "url": "` + receiver.url + `", "secret_env": "CHILDCASE_TEST_HOOK_SECRET"}]}`
 	if err := os.WriteFile(cfg.PolicyFile, []byte(policyJSON), 0o600); err != nil {
 		t.Fatal(err)
 	}
