@@ -900,6 +900,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}()
 	s.push(func(context.Context) error { stopGuard(); <-guardDone; <-signInAuditDone; return nil })
 	trusted, _ := clientaddr.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
+	for _, p := range trusted {
+		if p.Bits() == 0 {
+			// Every address a proxy: the left-most X-Forwarded-For
+			// entry, which the client writes itself, names the client.
+			opts.Logger.Warn("trusted-proxies trusts every address: any client can name its own address in X-Forwarded-For, so the sign-in throttle and the audit of refused sign-ins read whatever it says; list only the reverse proxies",
+				"trusted_proxies", p.String())
+		}
+	}
 
 	deps := grpcapi.Deps{
 		Intake: svc, Search: finder, Process: engine, Identity: ids,

@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +276,37 @@ func TestOneLogLineNamesTheClientBehindATrustedProxy(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %v (line %v)", tc.name, k, got[0][k], v, got[0])
 			}
 		}
+	}
+}
+
+// TestTrustingEveryAddressIsWarnedOf: --trusted-proxies with a range of
+// every address makes every hop a proxy, so the client's own
+// X-Forwarded-For names it for the sign-in throttle; the start warns of
+// it, naming the range, and says nothing of a list of real proxies.
+func TestTrustingEveryAddressIsWarnedOf(t *testing.T) {
+	for _, tc := range []struct {
+		proxies string
+		warned  []string
+	}{
+		{"0.0.0.0/0", []string{"0.0.0.0/0"}},
+		{"10.0.0.5, ::/0", []string{"::/0"}},
+		{"127.0.0.1/32, 10.0.0.0/8", nil},
+	} {
+		t.Run(tc.proxies, func(t *testing.T) {
+			var lines logLines
+			cfg := testConfig(t, "")
+			cfg.TrustedProxies = tc.proxies
+			ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&lines, nil))})
+			ts.stop()
+			var warned []string
+			for _, l := range lines.take(t) {
+				if msg, _ := l["msg"].(string); l["level"] == "WARN" && strings.HasPrefix(msg, "trusted-proxies trusts every address") {
+					warned = append(warned, fmt.Sprint(l["trusted_proxies"]))
+				}
+			}
+			if !slices.Equal(warned, tc.warned) {
+				t.Errorf("--trusted-proxies %q: warned of %q, want %q", tc.proxies, warned, tc.warned)
+			}
+		})
 	}
 }
