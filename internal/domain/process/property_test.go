@@ -526,8 +526,9 @@ func viewOf(p access.Principal, c model.Case) model.Case {
 	return c
 }
 
-// dossierOf opens c's dossier, as GetCase does for the full view.
-func (w *world) dossierOf(t *rapid.T, c model.Case) *model.Dossier {
+// dossierOf opens c's dossier, as GetCase does for the full view; t is a
+// property's *rapid.T or a test's *testing.T.
+func (w *world) dossierOf(t interface{ Fatalf(string, ...any) }, c model.Case) *model.Dossier {
 	var d model.Dossier
 	err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
 		var err error

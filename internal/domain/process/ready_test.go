@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -185,21 +184,9 @@ func TestOfferedStepsAreTaken(t *testing.T) {
 	worker, chair := principal("worker.badinh"), principal("chair.badinh")
 	step := stepOK(t)
 	c := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseNeglect)
-	dossier := func(c model.Case) *model.Dossier {
-		var d model.Dossier
-		err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-			var err error
-			d, err = w.vault.OpenDossier(tx, c.Number, c.Dossier)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &d
-	}
 	offered := func(p access.Principal, c model.Case, want bool, steps ...string) {
 		t.Helper()
-		got := w.eng.StepsAllowed(p, c, dossier(c))
+		got := w.eng.StepsAllowed(p, c, w.dossierOf(t, c))
 		for _, s := range steps {
 			if slices.Contains(got, s) != want {
 				t.Errorf("case at %s, %s: StepsAllowed = %v, want %s offered %v", process.StatusName(c.Status), p.UserID, got, s, want)
