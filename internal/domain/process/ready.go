@@ -193,7 +193,7 @@ func (s *stepCtx) requireD16(resuming bool) error {
 		return model.Precondition("WRONG_POLICE_STEP", "the referral to %s has no open D16", r.PoliceUnit)
 	}
 	// A decision taken after the time ran out cannot undo the miss.
-	if !resuming && d.PausedAt.IsZero() && (d.Breached || !s.now.Before(d.Due)) {
+	if !resuming && d.PausedAt.IsZero() && (d.Breached || overdueAt(d.Due, s.now)) {
 		return model.Precondition("DEADLINE_OVERDUE", "D16 of %s is already overdue", r.PoliceUnit)
 	}
 	return nil
