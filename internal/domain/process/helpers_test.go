@@ -587,6 +587,11 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		fail("child separated without an open D4")
 	}
 	for k, d := range open {
+		// Art. 28 waives the plan's clocks in an emergency, however it
+		// became one.
+		if c.Emergency && (k.kind == model.DeadlinePlanDraft || k.kind == model.DeadlinePlanApproval || k.kind == model.DeadlinePlanResubmit) {
+			fail("emergency with an open %s %s", k.kind, k.ref)
+		}
 		switch k.kind {
 		case model.DeadlinePlanDraft:
 			if !draft || k.ref != cycle {
