@@ -101,7 +101,7 @@ var processTable = []TableRow{
 		Step:        "3 specific assessment and needs, Mẫu 03",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordSpecificAssessment"}},
 		Responsible: true,
-		Notes:       fmt.Sprintf("D6, plan drafted in %d working days from the meeting", planDraftDays) + "'s `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement; an emergency case has no D6 (Art. 28)",
+		Notes:       fmt.Sprintf("D6, plan drafted in %d working days from the meeting", planDraftDays) + "'s `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement (nor, on a reopened case, before the reopening: `time.not_before_reopen`); an emergency case has no D6 (Art. 28)",
 	},
 	{
 		Step: "4 plan, Mẫu 04/05",
