@@ -92,7 +92,8 @@ func TestPolicyFileSetsEveryLimit(t *testing.T) {
 // Issue 4: "an overdue step at the next level" is a policy limit too. In
 // June 2024 (districts still in force) a case of Phường Trúc Bạch nobody
 // acknowledges breaches at 15:00 and goes to Quận Ba Đình; the district
-// does not act within the file's escalation_step of 5 hours, so at 20:00
+// does not act within the file's escalation_step of 5 hours from the
+// escalation at 15:01, so just after 20:01 (the district's last instant)
 // it goes on to the city, the same evening (the shipped default is a
 // working day).
 func TestPolicyFileSetsTheEscalationStep(t *testing.T) {
@@ -105,10 +106,10 @@ func TestPolicyFileSetsTheEscalationStep(t *testing.T) {
 
 	ts.setClock(t, hn(2024, 6, 4, 15, 1))
 	waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 1)
-	ts.setClock(t, hn(2024, 6, 4, 20, 1))
+	ts.setClock(t, hn(2024, 6, 4, 20, 2))
 	waitEvents(t, ts, "tb.worker", name, "ESCALATED", ack.GetId(), 2)
 	e := findDeadline(t, getCase(t, ts, "tb.worker", name), "ACKNOWLEDGE", "").GetEscalations()
-	if len(e) != 2 || e[0].GetToUnit() != pDistrictBD || e[1].GetToUnit() != pCity || e[1].GetTime().AsTime().After(hn(2024, 6, 4, 20, 1).Add(time.Second)) {
-		t.Errorf("escalations %v, want the district at 15:01, then the city by 20:01", e)
+	if len(e) != 2 || e[0].GetToUnit() != pDistrictBD || e[1].GetToUnit() != pCity || e[1].GetTime().AsTime().After(hn(2024, 6, 4, 20, 2).Add(time.Second)) {
+		t.Errorf("escalations %v, want the district at 15:01, then the city by 20:02", e)
 	}
 }

@@ -174,8 +174,9 @@ func TestCatchUpAfterTetFiresOnceLateAndSaysSo(t *testing.T) {
 // within the escalation step (one working day) once more, to the city. A
 // case received at 10:00 on Tue 6 Feb 2024 is not acknowledged by 10:00 on
 // Wed 7 Feb, the last working day before Tết (Thu 8 - Wed 14 Feb off): the
-// district's working day is Thu 15 Feb, so the second escalation fires at
-// 00:00 on Fri 16 Feb, once, to the city, and nothing after it.
+// district's working day is Thu 15 Feb, so the second escalation fires
+// just after 00:00 on Fri 16 Feb (24:00 of Thu 15 is still the district's),
+// once, to the city, and nothing after it.
 func TestSecondEscalationWaitsOutTet2024(t *testing.T) {
 	received := hn(2024, 2, 6, 10, 0)
 	w := newWorldAt(t, loadEnv(t), received)
@@ -194,18 +195,18 @@ func TestSecondEscalationWaitsOutTet2024(t *testing.T) {
 			t.Errorf("%d timers fired at %s, want the warning", n, at)
 		}
 	}
-	_, c = w.fireAt(t, c.Number, hn(2024, 2, 7, 10, 0))
+	_, c = w.fireAt(t, c.Number, hn(2024, 2, 7, 10, 0).Add(time.Nanosecond))
 	d := c.Deadline(ack.ID)
 	if len(d.Escalations) != 1 || d.Escalations[0].To != unitDistrict || d.Escalations[0].MinutesLate != 0 {
-		t.Fatalf("escalations at the due time: %+v, want one to %s, 0 minutes late", d.Escalations, unitDistrict)
+		t.Fatalf("escalations just after the due time: %+v, want one to %s, 0 minutes late", d.Escalations, unitDistrict)
 	}
-	if !d.NextFire.Equal(hn(2024, 2, 16, 0, 0)) {
-		t.Errorf("next fire %s, want the end of the district's working day, 2024-02-16 00:00", d.NextFire.In(vntime.Location()))
+	if !d.NextFire.Equal(hn(2024, 2, 16, 0, 0).Add(time.Nanosecond)) {
+		t.Errorf("next fire %s, want just after the end of the district's working day, 2024-02-16 00:00", d.NextFire.In(vntime.Location()))
 	}
-	if _, c = w.fireAt(t, c.Number, time.Date(2024, 2, 15, 23, 59, 59, 999999999, vntime.Location())); len(c.Deadline(ack.ID).Escalations) != 1 {
+	if _, c = w.fireAt(t, c.Number, hn(2024, 2, 16, 0, 0)); len(c.Deadline(ack.ID).Escalations) != 1 {
 		t.Fatalf("escalated again within the district's working day: %+v", c.Deadline(ack.ID).Escalations)
 	}
-	_, c = w.fireAt(t, c.Number, hn(2024, 2, 16, 0, 0))
+	_, c = w.fireAt(t, c.Number, hn(2024, 2, 16, 0, 0).Add(time.Nanosecond))
 	d = c.Deadline(ack.ID)
 	late := int64(hn(2024, 2, 16, 0, 0).Sub(hn(2024, 2, 7, 10, 0)) / time.Minute)
 	if len(d.Escalations) != 2 || d.Escalations[1].To != unitCity || d.Escalations[1].MinutesLate != late {
@@ -231,8 +232,9 @@ func TestSecondEscalationWaitsOutTet2024(t *testing.T) {
 // A paused clock neither warns nor breaches, however long the pause: the
 // ordinary ACKNOWLEDGE of a case received at 09:00 on Mon 2 Mar 2026
 // (due Tue 3 at 09:00), paused at 10:00 and resumed at 12:00 on Wed 4,
-// moves by the 50 hours of the pause to Thu 5 at 11:00. It breaches then,
-// not a second earlier, once, each warning having fired once.
+// moves by the 50 hours of the pause to Thu 5 at 11:00. It breaches just
+// after then, not at 11:00 itself (a step then meets it), once, each
+// warning having fired once.
 func TestPausedPastItsDueTimeBreachesOnceAfterResuming(t *testing.T) {
 	received := hn(2026, 3, 2, 9, 0)
 	w := newWorldAt(t, loadEnv(t), received)
@@ -265,11 +267,11 @@ func TestPausedPastItsDueTimeBreachesOnceAfterResuming(t *testing.T) {
 			t.Errorf("%d timers fired at %s, want the warning", n, at)
 		}
 	}
-	_, c = w.fireAt(t, c.Number, hn(2026, 3, 5, 11, 0).Add(-time.Nanosecond))
-	if d = c.Deadline(ack.ID); d.Breached {
-		t.Fatal("breached before its moved due time")
-	}
 	_, c = w.fireAt(t, c.Number, hn(2026, 3, 5, 11, 0))
+	if d = c.Deadline(ack.ID); d.Breached {
+		t.Fatal("breached at its moved due time")
+	}
+	_, c = w.fireAt(t, c.Number, hn(2026, 3, 5, 11, 0).Add(time.Nanosecond))
 	_, c = w.fireAt(t, c.Number, hn(2026, 3, 9, 11, 0))
 	ev := w.timeline(t, c, ack.ID)
 	if countKind(ev, "DEADLINE_WARNING") != 2 || countKind(ev, "DEADLINE_BREACHED") != 1 || countKind(ev, "ESCALATED") != 1 {
@@ -282,9 +284,9 @@ func TestPausedPastItsDueTimeBreachesOnceAfterResuming(t *testing.T) {
 
 // D7 for a plan submitted on Wed 4 Mar 2026 ends at 24:00 on Fri 6, which
 // is 00:00 of Saturday: an approval in the last second of Friday is on
-// time; the scheduler breaches the clock at 00:00 and not a nanosecond
-// before, and an approval a minute later is missed by one minute, with
-// its one escalation, to the city, kept.
+// time; the scheduler breaches the clock the instant after 00:00 and not
+// at it, and an approval a minute later is missed by one minute, with its
+// one escalation, to the city, kept.
 func TestDeadlineEndingAtMidnightBeforeASaturday(t *testing.T) {
 	midnight := hn(2026, 3, 7, 0, 0)
 	for _, tt := range []struct {
@@ -318,12 +320,12 @@ func TestDeadlineEndingAtMidnightBeforeASaturday(t *testing.T) {
 			}}))
 			d7 := openDeadline(t, c, model.DeadlinePlanApproval)
 			checkDue(t, d7, midnight)
-			if _, c = w.fireAt(t, c.Number, midnight.Add(-time.Nanosecond)); c.Deadline(d7.ID).Breached {
-				t.Fatal("breached before 24:00 of Friday")
+			if _, c = w.fireAt(t, c.Number, midnight); c.Deadline(d7.ID).Breached {
+				t.Fatal("breached at 24:00 of Friday")
 			}
 			if tt.breached {
-				if _, c = w.fireAt(t, c.Number, midnight); !c.Deadline(d7.ID).Breached {
-					t.Fatal("not breached at 24:00 of Friday")
+				if _, c = w.fireAt(t, c.Number, midnight.Add(time.Nanosecond)); !c.Deadline(d7.ID).Breached {
+					t.Fatal("not breached after 24:00 of Friday")
 				}
 			}
 			w.clk.Set(tt.approved)

@@ -73,7 +73,7 @@ func openState(d model.Deadline, now time.Time) OpenDeadlineState {
 	switch {
 	case !d.PausedAt.IsZero():
 		return OpenDeadlinePaused
-	case d.Breached || !now.Before(d.Due):
+	case d.Breached || overdueAt(d.Due, now):
 		return OpenDeadlineOverdue
 	default:
 		return OpenDeadlineRunning

@@ -9,7 +9,8 @@ import (
 
 // TestOpenState: where an open deadline stands for the metrics. A paused
 // deadline is paused even past its old due time (resuming moves it); one
-// at or past its due time, or marked breached, is overdue.
+// past its due time, or marked breached, is overdue, and one at its due
+// time runs still (a step then meets it).
 func TestOpenState(t *testing.T) {
 	due := time.Date(2026, 3, 17, 9, 0, 0, 0, time.UTC)
 	for _, tt := range []struct {
@@ -19,7 +20,8 @@ func TestOpenState(t *testing.T) {
 		want OpenDeadlineState
 	}{
 		{"before its due time", model.Deadline{Due: due}, due.Add(-time.Minute), OpenDeadlineRunning},
-		{"at its due time", model.Deadline{Due: due}, due, OpenDeadlineOverdue},
+		{"at its due time", model.Deadline{Due: due}, due, OpenDeadlineRunning},
+		{"a nanosecond past it", model.Deadline{Due: due}, due.Add(time.Nanosecond), OpenDeadlineOverdue},
 		{"past it", model.Deadline{Due: due}, due.Add(time.Hour), OpenDeadlineOverdue},
 		{"breached, due moved on by an extension", model.Deadline{Due: due, Breached: true}, due.Add(-time.Hour), OpenDeadlineOverdue},
 		{"paused past its old due time", model.Deadline{Due: due, PausedAt: due.Add(-time.Hour)}, due.Add(time.Hour), OpenDeadlinePaused},

@@ -149,7 +149,7 @@ func (s *stepCtx) meet(kind model.DeadlineKind, ref string) {
 		return
 	}
 	d.DoneTime = s.now
-	if d.PausedAt.IsZero() && s.now.After(d.Due) {
+	if d.PausedAt.IsZero() && overdueAt(d.Due, s.now) {
 		d.State = model.DeadlineMissed
 		d.MinutesLate = int64(s.now.Sub(d.Due) / time.Minute)
 		s.event("DEADLINE_MISSED", fmt.Sprintf("%s done %d minutes late", kind, d.MinutesLate), d.ID)
@@ -176,7 +176,7 @@ func (e *Engine) nextFire(tx datastore.ReadTx, d *model.Deadline) time.Time {
 		return warnTime(d, d.WarningsSent)
 	}
 	if !d.Breached {
-		return d.Due
+		return breachFire(d.Due)
 	}
 	if len(d.Escalations) == 0 {
 		return time.Time{} // breached at the top of the chain: nowhere to go
@@ -187,8 +187,19 @@ func (e *Engine) nextFire(tx datastore.ReadTx, d *model.Deadline) time.Time {
 	if e.nextLevel(tx, last.To, last.Time) == "" {
 		return time.Time{}
 	}
-	return e.due(last.Time, fromPolicy(e.policy.EscalationStep))
+	return breachFire(e.due(last.Time, fromPolicy(e.policy.EscalationStep)))
 }
+
+// overdueAt reports whether a limit due at due is overdue at now. The due
+// time is the last instant that still meets the limit (24:00 of its last
+// day, the 12th hour itself: "within 12 hours"), as meet counts a step
+// taken then, so the limit is overdue only after it: a step taken at its
+// due time must not find it breached and escalated.
+func overdueAt(due, now time.Time) bool { return now.After(due) }
+
+// breachFire is when the scheduler must look at a limit due at due to
+// find it overdue: the first instant after it (overdueAt).
+func breachFire(due time.Time) time.Time { return due.Add(time.Nanosecond) }
 
 // warnTime is when the i-th warning of d falls.
 func warnTime(d *model.Deadline, i int) time.Time {

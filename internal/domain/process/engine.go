@@ -650,6 +650,24 @@ func (s *stepCtx) acknowledgeAsEmergency() {
 	ack.Pausable = false
 }
 
+// waivePlanClocks cancels the plan's clocks of a case that has become an
+// emergency: Art. 28 waives the five working days to draft the plan (D6)
+// and the two to approve it (D7) in an emergency, and with them the time
+// to resubmit a returned plan, as startPlanDraft, SubmitPlan and
+// ReturnPlan never start them for one. Left running, they would breach
+// and escalate a plan the law no longer times, beside the emergency's own
+// clock (D3).
+func (s *stepCtx) waivePlanClocks() {
+	for i := range s.c.Deadlines {
+		switch d := s.c.Deadlines[i]; d.Kind {
+		case model.DeadlinePlanDraft, model.DeadlinePlanApproval, model.DeadlinePlanResubmit:
+			if d.Open() {
+				s.cancel(d.Kind, d.Ref, "the case is an emergency: Art. 28 waives the plan's time limits")
+			}
+		}
+	}
+}
+
 // EmergencyReported makes an open case an emergency when a report joining
 // it says the child is in danger (intake.CaseStarter). If no D3 runs and
 // no measures were applied, D3 starts from that report's receive time: it
@@ -676,6 +694,7 @@ func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model
 		s.event("EMERGENCY_REPORTED", "a joining report makes it an emergency: "+emergencyReasonName(reason), 0, access.UnitName(c.ResponsibleUnit))
 		s.startEmergencyClock(receive)
 		s.acknowledgeAsEmergency()
+		s.waivePlanClocks()
 	}
 	if err := s.syncTimers(); err != nil {
 		return err

@@ -521,7 +521,7 @@ func pauseRefusal(d model.Deadline, now time.Time) error {
 	if !d.PausedAt.IsZero() {
 		return model.Precondition("ALREADY_PAUSED", "deadline %d is already paused", d.ID)
 	}
-	if d.Breached || !now.Before(d.Due) {
+	if d.Breached || overdueAt(d.Due, now) {
 		// A pause stops a clock that runs; it cannot undo a miss.
 		return model.Precondition("DEADLINE_OVERDUE", "deadline %d is already overdue; it cannot be paused", d.ID)
 	}

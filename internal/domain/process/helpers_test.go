@@ -254,7 +254,8 @@ func (w *world) expectedNextFire(d model.Deadline) time.Time {
 		if d.WarningsSent < len(d.WarnAt) {
 			return warnTime(d, d.WarningsSent)
 		}
-		return d.Due
+		// The due time itself still meets the limit: overdue after it.
+		return d.Due.Add(time.Nanosecond)
 	}
 	if len(d.Escalations) == 0 {
 		return time.Time{}
@@ -263,7 +264,7 @@ func (w *world) expectedNextFire(d model.Deadline) time.Time {
 	if w.nextLevel(last.To, last.Time) == "" {
 		return time.Time{}
 	}
-	return w.escalationDue(last.Time)
+	return w.escalationDue(last.Time).Add(time.Nanosecond)
 }
 
 type timerKey struct {
@@ -472,8 +473,9 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		if c.Emergency && d.Open() && d.Pausable && (d.Kind == model.DeadlineEmergencyMeasures || d.Kind == model.DeadlineAcknowledge) {
 			df("an open clock of an emergency case is pausable")
 		}
-		// Breached: the due time passed while open.
-		if d.Open() && d.Breached && now.Before(d.Due) {
+		// Breached: the due time passed while open (a step at the due
+		// time itself still meets it).
+		if d.Open() && d.Breached && !now.After(d.Due) {
 			df("open, overdue (breached), but due only at %s (now %s)", d.Due.In(vntime.Location()), now.In(vntime.Location()))
 		}
 
@@ -509,8 +511,8 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 			df("%d DEADLINE_WARNING events for %d warnings sent (breached %v)", wn, d.WarningsSent, d.Breached)
 		}
 		for _, e := range warnEvents[d.ID] {
-			if !e.Time.Before(d.Due) {
-				df("warning at %s, not before the due time %s", e.Time, d.Due)
+			if e.Time.After(d.Due) {
+				df("warning at %s, after the due time %s", e.Time, d.Due)
 			}
 		}
 
@@ -585,6 +587,11 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		fail("child separated without an open D4")
 	}
 	for k, d := range open {
+		// Art. 28 waives the plan's clocks in an emergency, however it
+		// became one.
+		if c.Emergency && (k.kind == model.DeadlinePlanDraft || k.kind == model.DeadlinePlanApproval || k.kind == model.DeadlinePlanResubmit) {
+			fail("emergency with an open %s %s", k.kind, k.ref)
+		}
 		switch k.kind {
 		case model.DeadlinePlanDraft:
 			if !draft || k.ref != cycle {

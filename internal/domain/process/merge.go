@@ -179,6 +179,7 @@ func (s *stepCtx) absorb(a *stepCtx) error {
 		// emergency's is acknowledge_emergency, as when a joining report
 		// makes a case one (EmergencyReported), and cannot be paused.
 		s.acknowledgeAsEmergency()
+		s.waivePlanClocks()
 	}
 	// The absorbed case's timeline, which its old number still shows,
 	// ends with where the case went: after its clocks closed.

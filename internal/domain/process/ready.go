@@ -56,7 +56,9 @@ func (s *stepCtx) requireExtensible() error {
 	switch {
 	case d4 == nil:
 		return model.Precondition("SEPARATION_REASSESSED", "the separation of case %s was re-assessed already; it awaits the court", s.c.Number)
-	case d4.Breached:
+	case d4.Breached || overdueAt(d4.Due, s.now):
+		// Past the limit whether or not a scheduler pass has marked it
+		// so yet: the limit is the law's.
 		return model.Precondition("SEPARATION_OVERDUE", "the separation of case %s passed its limit on %s: an extension cannot be decided afterwards", s.c.Number, hanoi(d4.Due))
 	case d4.Days-separationDays >= maxSeparationExtension:
 		return model.InvalidField("days", "separation.extension_days", "extensions of one separation add at most %d days; %d are added already", maxSeparationExtension, d4.Days-separationDays)
@@ -193,7 +195,7 @@ func (s *stepCtx) requireD16(resuming bool) error {
 		return model.Precondition("WRONG_POLICE_STEP", "the referral to %s has no open D16", r.PoliceUnit)
 	}
 	// A decision taken after the time ran out cannot undo the miss.
-	if !resuming && d.PausedAt.IsZero() && (d.Breached || !s.now.Before(d.Due)) {
+	if !resuming && d.PausedAt.IsZero() && (d.Breached || overdueAt(d.Due, s.now)) {
 		return model.Precondition("DEADLINE_OVERDUE", "D16 of %s is already overdue", r.PoliceUnit)
 	}
 	return nil

@@ -148,11 +148,13 @@ func (s *stepCtx) tick(d *model.Deadline) {
 	for d.WarningsSent < len(d.WarnAt) && !d.Breached && !s.now.Before(warnTime(d, d.WarningsSent)) {
 		pct := int(d.WarnAt[d.WarningsSent] * 100)
 		d.WarningsSent++
-		if s.now.Before(d.Due) {
+		// A warning found only once the deadline is overdue goes
+		// unsaid: the breach says more.
+		if !overdueAt(d.Due, s.now) {
 			s.event("DEADLINE_WARNING", fmt.Sprintf("%s: %d%% of the time used, due %s", d.Kind, pct, hanoi(d.Due)), d.ID, d.Unit)
 		}
 	}
-	if !d.Breached && !s.now.Before(d.Due) {
+	if !d.Breached && overdueAt(d.Due, s.now) {
 		d.Breached = true
 		s.event("DEADLINE_BREACHED", fmt.Sprintf("%s was due %s", d.Kind, hanoi(d.Due)), d.ID, d.Unit)
 		s.escalate(d, d.Unit)
@@ -160,7 +162,7 @@ func (s *stepCtx) tick(d *model.Deadline) {
 	}
 	if d.Breached && len(d.Escalations) > 0 {
 		last := d.Escalations[len(d.Escalations)-1]
-		if next := s.e.due(last.Time, fromPolicy(s.e.policy.EscalationStep)); !s.now.Before(next) {
+		if next := s.e.due(last.Time, fromPolicy(s.e.policy.EscalationStep)); overdueAt(next, s.now) {
 			// The level escalated to did not get the step done in time: a
 			// breach at that level, escalated once more.
 			s.event("DEADLINE_BREACHED", fmt.Sprintf("%s still overdue at %s", d.Kind, last.To), d.ID, last.To)

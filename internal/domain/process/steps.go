@@ -400,6 +400,13 @@ func (e *Engine) RecordSpecificAssessment(ctx context.Context, p access.Principa
 		if ack := s.acknowledgeTime(); beforeMinuteOf(meeting, ack) {
 			return model.InvalidField("meeting_time", "time.after_acknowledgement", "meeting_time lies before the case was acknowledged (%s)", hanoi(ack))
 		}
+		// A reopened case is new information: its meeting is one of the
+		// new cycle, as its emergency measures are (appliedAt), or D6
+		// would count from a meeting held while the case was closed.
+		if info := s.c.InformationTime(); len(s.c.Reopened) > 0 && beforeMinuteOf(meeting, info) {
+			return model.InvalidField("meeting_time", "time.not_before_reopen",
+				"meeting_time %s lies before case %s was reopened (%s)", hanoi(meeting), s.c.Number, hanoi(info))
+		}
 		s.c.Status, s.c.PlanState, s.c.PlanCycle = model.StatusPlanning, model.PlanDraft, max(1, s.c.PlanCycle)
 		s.setCircumstances(in.Circumstances)
 		// D6 counts from the meeting that established the needs (Art.

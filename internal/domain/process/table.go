@@ -58,7 +58,7 @@ var processTable = []TableRow{
 	{
 		Step:    "intake of an emergency: a report with `immediate_danger`, or naming a parent or caregiver as `suspected_abuser` (Arts. 26(3), 31(1))",
 		Methods: []TableMethod{{Method: "ReportService/CreateReport", Show: "`POST /v1/reports`", Detail: "opening or joining a case"}},
-		Notes:   fmt.Sprintf("D3, %d h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h).", emergencyHours) + " A report that makes a joined case an emergency starts D3 from its own receive time if none runs (one received before a running D3 started moves that D3 to count from it: `DEADLINE_MOVED`, notified to the unit that must meet it), and gives a case not yet acknowledged a new ACKNOWLEDGE from `acknowledge_emergency`, cancelling the ordinary one, when that ends sooner or the ordinary one is paused. An emergency's ACKNOWLEDGE, like D3, cannot be paused",
+		Notes:   fmt.Sprintf("D3, %d h from the first receive time, wall clock; ACKNOWLEDGE from `acknowledge_emergency` (policy, 2 h).", emergencyHours) + " A report that makes a joined case an emergency starts D3 from its own receive time if none runs (one received before a running D3 started moves that D3 to count from it: `DEADLINE_MOVED`, notified to the unit that must meet it), and gives a case not yet acknowledged a new ACKNOWLEDGE from `acknowledge_emergency`, cancelling the ordinary one, when that ends sooner or the ordinary one is paused. An emergency's ACKNOWLEDGE, like D3, cannot be paused. A case that becomes an emergency (by such a report or a merge) while its plan is drafted or awaits the chair has its D6, D7 or PLAN_RESUBMIT cancelled: Art. 28 waives them in an emergency",
 	},
 	{
 		Step:        "2 initial assessment, Mẫu 02",
@@ -101,7 +101,7 @@ var processTable = []TableRow{
 		Step:        "3 specific assessment and needs, Mẫu 03",
 		Methods:     []TableMethod{{Method: "CaseProcessService/RecordSpecificAssessment"}},
 		Responsible: true,
-		Notes:       fmt.Sprintf("D6, plan drafted in %d working days from the meeting", planDraftDays) + "'s `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement; an emergency case has no D6 (Art. 28)",
+		Notes:       fmt.Sprintf("D6, plan drafted in %d working days from the meeting", planDraftDays) + "'s `meeting_time` (Art. 27(2)), which may lie neither in the future nor before the acknowledgement (nor, on a reopened case, before the reopening: `time.not_before_reopen`); an emergency case has no D6 (Art. 28)",
 	},
 	{
 		Step: "4 plan, Mẫu 04/05",
