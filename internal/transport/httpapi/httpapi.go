@@ -197,6 +197,13 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	}
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if coding, ok := encodedBody(r); ok {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, &runtime.HTTPStatusError{
+				HTTPStatus: http.StatusUnsupportedMediaType,
+				Err:        grpcapi.UnsupportedContentEncoding(coding),
+			})
+			return
+		}
 		if bad := unreadableQueryParams(r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.UnreadableQuery(bad...))
 			return
@@ -262,6 +269,23 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+}
+
+// encodedBody returns the request's Content-Encoding when it names a
+// coding other than identity (RFC 9110 8.4): the gateway would read the
+// coded bytes as they are and refuse them as broken JSON. A request is
+// refused for the header whatever its method, with a body or without:
+// the client said its body is coded, and no route decodes one.
+func encodedBody(r *http.Request) (string, bool) {
+	values := r.Header.Values("Content-Encoding")
+	for _, v := range values {
+		for _, coding := range strings.Split(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return strings.ToValidUTF8(strings.Join(values, ", "), "\uFFFD"), true
+			}
+		}
+	}
+	return "", false
 }
 
 // authenticationRefusal returns the server's refusal of r, a call without
