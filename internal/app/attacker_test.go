@@ -24,6 +24,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // A chair naming as officer a worker of another commune, a disabled worker
@@ -581,6 +583,66 @@ func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
 				t.Errorf("log lines %v, want one INFO line with http.status 405 and grpc.code Unimplemented", got)
 			}
 		})
+	}
+}
+
+// The paths beside the API, /healthz and /openapi.json, take GET (and
+// HEAD, which a load balancer's check may send) and nothing else: any
+// other method is 405 with their Allow header and the API's JSON error,
+// logged as the caller's mistake, as on a /v1/ path. They answered the
+// console's HTML 404 page, the console taking every path and method the
+// API's routes do not, which told a client the health check was not
+// there. A path no documented route takes is 404 whatever the method:
+// POST /v1/cases/ (an empty case number) was 405 with an empty Allow.
+// The metrics listener (Go's own mux) says 405 with its Allow too.
+func TestWrongMethodBesideTheAPIIsMethodNotAllowed(t *testing.T) {
+	ts, lines := launchLogged(t)
+	for _, path := range []string{"/healthz", "/openapi.json"} {
+		for _, method := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
+			resp, raw := restResponse(t, ts, method, path, strings.NewReader(`{}`), map[string]string{"Content-Type": "application/json"})
+			var body struct {
+				Code    int `json:"code"`
+				Details []struct {
+					Reason string `json:"reason"`
+				} `json:"details"`
+			}
+			_ = json.Unmarshal(raw, &body)
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
+				body.Code != int(codes.Unimplemented) || len(body.Details) != 1 || body.Details[0].Reason != grpcapi.ReasonMethodNotAllowed {
+				t.Errorf("%s %s: %d, Allow %q, %.200s; want 405, Allow \"GET, HEAD\", METHOD_NOT_ALLOWED", method, path, resp.StatusCode, resp.Header.Get("Allow"), raw)
+			}
+			got := lines.take(t)
+			if len(got) != 1 || got[0]["level"] != "INFO" || got[0]["http.status"] != float64(http.StatusMethodNotAllowed) {
+				t.Errorf("%s %s: log lines %v, want one INFO line with http.status 405", method, path, got)
+			}
+		}
+		for _, method := range []string{"GET", "HEAD"} {
+			if resp, raw := restResponse(t, ts, method, path, nil, nil); resp.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: %d %.200s, want 200", method, path, resp.StatusCode, raw)
+			}
+		}
+		lines.take(t)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	for _, method := range []string{"POST", "PUT", "DELETE"} {
+		resp, raw := restResponse(t, ts, method, "/v1/cases/", strings.NewReader(`{}`), auth)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(raw), `"reason":"NOT_FOUND"`) {
+			t.Errorf("%s /v1/cases/: %d, Allow %q, %.200s; want 404 NOT_FOUND", method, resp.StatusCode, resp.Header.Get("Allow"), raw)
+		}
+	}
+
+	withMetrics := startServerWith(t, "", func(cfg *app.Config) { cfg.MetricsAddr = "127.0.0.1:0" })
+	req, err := http.NewRequest("POST", "http://"+withMetrics.MetricsAddr()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /metrics: %d, Allow %q; want 405, Allow \"GET, HEAD\"", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 }
 

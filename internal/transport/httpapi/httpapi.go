@@ -125,10 +125,18 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 				return
 			}
+			allow := allowedMethods(routes, r.URL.EscapedPath())
+			if allow == "" {
+				// The gateway's pattern takes an empty segment
+				// (/v1/cases/ as a case named "cases/") that no route
+				// of the document does: a 405 would name no method.
+				runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()})
+				return
+			}
 			// The gateway's default says 501, a fault of the server, for
 			// what is the caller's mistake: 405, with the methods the
 			// path takes (RFC 9110 15.5.6).
-			w.Header().Set("Allow", allowedMethods(routes, r.URL.EscapedPath()))
+			w.Header().Set("Allow", allow)
 			runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{
 				HTTPStatus: http.StatusMethodNotAllowed,
 				Err:        grpcapi.MethodNotAllowed(),
@@ -248,6 +256,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		mux.Handle(route, timed(limitBody(rawAnswer(printablePolicy(api)))))
 	}
 	mux.Handle(exportRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
+	// The paths beside the API take GET (and so HEAD) only. Without a
+	// pattern of every method for them, the console's "/" would take
+	// their other methods and answer its HTML 404 page.
+	for _, path := range []string{"/openapi.json", "/healthz"} {
+		mux.Handle(path, getOnly(gw, jsonpb))
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -269,6 +283,20 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+}
+
+// getOnly answers a request to a path that takes GET and HEAD only
+// (/healthz, /openapi.json), made with another method, as a /v1/ route
+// answers one: 405, the Allow header, the JSON error, and a log line
+// through the gateway's error handler.
+func getOnly(gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		runtime.HTTPError(r.Context(), gw, m, w, r, &runtime.HTTPStatusError{
+			HTTPStatus: http.StatusMethodNotAllowed,
+			Err:        grpcapi.MethodNotAllowed(),
+		})
+	})
 }
 
 // encodedBody returns the request's Content-Encoding when it names a
