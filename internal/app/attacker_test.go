@@ -5,10 +5,13 @@ package app_test
 // exist, and the attempt must be on the record of what they named.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -644,6 +647,66 @@ func TestWrongMethodBesideTheAPIIsMethodNotAllowed(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST /metrics: %d, Allow %q; want 405, Allow \"GET, HEAD\"", resp.StatusCode, resp.Header.Get("Allow"))
 	}
+}
+
+// An API path that is not in its clean form (a doubled slash, a "." or
+// ".." segment) is 404 NOT_FOUND like any path no route takes: Go's mux
+// answered it with a 307 to the cleaned path, which a client following
+// redirects took, with its token, to another resource than the one it
+// named (/v1/cases/HN-2026-00001/../HN-2026-00002 is the second case),
+// and which let a console path (/static/../v1/cases) send a browser into
+// the API. /v1 alone was redirected to /v1/. No redirect names the API.
+func TestUncleanAPIPathIsNotFoundNotRedirected(t *testing.T) {
+	ts := startServer(t, "")
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "//v1/cases"},
+		{"GET", "/v1//cases"},
+		{"GET", "/v1/./cases"},
+		{"GET", "/v1/cases/./HN-2026-00001"},
+		{"GET", "/v1/cases/HN-2026-00001/../HN-2026-00002"},
+		{"POST", "/v1/cases/HN-2026-00001/../HN-2026-00002:acknowledge"},
+		{"GET", "/v1/reports/"},
+		{"GET", "/v1"},
+		{"GET", "//healthz"},
+		{"GET", "/./openapi.json"},
+		{"GET", "/static/../v1/cases"},
+		{"GET", "/x/../healthz"},
+	} {
+		resp, raw := requestAsWritten(t, ts.HTTPAddr(), tc.method, tc.path, "Bearer "+ts.tokens.get(operatorID))
+		if tc.path == "/v1/reports/" && resp.StatusCode != http.StatusTemporaryRedirect {
+			// A clean path: not this test's, but never a redirect.
+			if resp.StatusCode/100 == 3 {
+				t.Errorf("%s %s: %d to %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(raw), `"reason":"NOT_FOUND"`) || resp.Header.Get("Location") != "" {
+			t.Errorf("%s %s: %d, Location %q, %.200s; want 404 NOT_FOUND and no redirect", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), raw)
+		}
+	}
+}
+
+// requestAsWritten sends one request with its target exactly as written
+// (Go's client would read "//v1/cases" as a host) and returns the answer.
+func requestAsWritten(t *testing.T, addr, method, target, auth string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const body = `{}`
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		method, target, addr, auth, len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, raw
 }
 
 // A case merged into another still answers to its old number, with the

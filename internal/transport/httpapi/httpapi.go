@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -282,7 +283,53 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+	return securityHeaders(retryAfter(innerTypeOff(cleanAPIPaths(mux, gw, jsonpb))), o.hsts), nil
+}
+
+// cleanAPIPaths answers a request whose path names the API (/v1,
+// /healthz, /openapi.json), or would once cleaned, and is not in its
+// clean form (a doubled slash, a "." or ".." segment; /v1 without its
+// slash) with 404 NOT_FOUND, as any path no route takes. Go's mux
+// redirects such a path to its cleaned form (307): a client following
+// redirects, its token with it, would reach another resource than the
+// one it named (/v1/cases/A/../B is case B), and a console path
+// (/static/../v1/cases) would send a browser into the API. Other paths
+// (the console's) keep the mux's redirect, which stays outside the API.
+func cleanAPIPaths(next http.Handler, gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		escaped := r.URL.EscapedPath()
+		if r.Method != http.MethodConnect && (escaped == "/v1" || cleanPath(escaped) != escaped) &&
+			(apiPath(escaped) || apiPath(cleanPath(escaped))) {
+			runtime.HTTPError(r.Context(), gw, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiPath says whether an escaped path is one of the API's or beside it.
+func apiPath(p string) bool {
+	return p == "/v1" || strings.HasPrefix(p, "/v1/") || p == "/healthz" || p == "/openapi.json"
+}
+
+// cleanPath is the path net/http's ServeMux routes p by (its cleanPath):
+// p without "." and ".." segments and doubled slashes, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		if len(p) == len(np)+1 && strings.HasPrefix(p, np) {
+			return p
+		}
+		np += "/"
+	}
+	return np
 }
 
 // getOnly answers a request to a path that takes GET and HEAD only
