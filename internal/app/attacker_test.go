@@ -5,10 +5,13 @@ package app_test
 // exist, and the attempt must be on the record of what they named.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -24,6 +27,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // A chair naming as officer a worker of another commune, a disabled worker
@@ -582,6 +587,126 @@ func TestRESTWrongMethodIsMethodNotAllowed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The paths beside the API, /healthz and /openapi.json, take GET (and
+// HEAD, which a load balancer's check may send) and nothing else: any
+// other method is 405 with their Allow header and the API's JSON error,
+// logged as the caller's mistake, as on a /v1/ path. They answered the
+// console's HTML 404 page, the console taking every path and method the
+// API's routes do not, which told a client the health check was not
+// there. A path no documented route takes is 404 whatever the method:
+// POST /v1/cases/ (an empty case number) was 405 with an empty Allow.
+// The metrics listener (Go's own mux) says 405 with its Allow too.
+func TestWrongMethodBesideTheAPIIsMethodNotAllowed(t *testing.T) {
+	ts, lines := launchLogged(t)
+	for _, path := range []string{"/healthz", "/openapi.json"} {
+		for _, method := range []string{"POST", "PUT", "DELETE", "PATCH", "OPTIONS"} {
+			resp, raw := restResponse(t, ts, method, path, strings.NewReader(`{}`), map[string]string{"Content-Type": "application/json"})
+			var body struct {
+				Code    int `json:"code"`
+				Details []struct {
+					Reason string `json:"reason"`
+				} `json:"details"`
+			}
+			_ = json.Unmarshal(raw, &body)
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" ||
+				body.Code != int(codes.Unimplemented) || len(body.Details) != 1 || body.Details[0].Reason != grpcapi.ReasonMethodNotAllowed {
+				t.Errorf("%s %s: %d, Allow %q, %.200s; want 405, Allow \"GET, HEAD\", METHOD_NOT_ALLOWED", method, path, resp.StatusCode, resp.Header.Get("Allow"), raw)
+			}
+			got := lines.take(t)
+			if len(got) != 1 || got[0]["level"] != "INFO" || got[0]["http.status"] != float64(http.StatusMethodNotAllowed) {
+				t.Errorf("%s %s: log lines %v, want one INFO line with http.status 405", method, path, got)
+			}
+		}
+		for _, method := range []string{"GET", "HEAD"} {
+			if resp, raw := restResponse(t, ts, method, path, nil, nil); resp.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: %d %.200s, want 200", method, path, resp.StatusCode, raw)
+			}
+		}
+		lines.take(t)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	for _, method := range []string{"POST", "PUT", "DELETE"} {
+		resp, raw := restResponse(t, ts, method, "/v1/cases/", strings.NewReader(`{}`), auth)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(raw), `"reason":"NOT_FOUND"`) {
+			t.Errorf("%s /v1/cases/: %d, Allow %q, %.200s; want 404 NOT_FOUND", method, resp.StatusCode, resp.Header.Get("Allow"), raw)
+		}
+	}
+
+	withMetrics := startServerWith(t, "", func(cfg *app.Config) { cfg.MetricsAddr = "127.0.0.1:0" })
+	req, err := http.NewRequest("POST", "http://"+withMetrics.MetricsAddr()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /metrics: %d, Allow %q; want 405, Allow \"GET, HEAD\"", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// An API path that is not in its clean form (a doubled slash, a "." or
+// ".." segment) is 404 NOT_FOUND like any path no route takes: Go's mux
+// answered it with a 307 to the cleaned path, which a client following
+// redirects took, with its token, to another resource than the one it
+// named (/v1/cases/HN-2026-00001/../HN-2026-00002 is the second case),
+// and which let a console path (/static/../v1/cases) send a browser into
+// the API. /v1 alone was redirected to /v1/. No redirect names the API.
+func TestUncleanAPIPathIsNotFoundNotRedirected(t *testing.T) {
+	ts := startServer(t, "")
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "//v1/cases"},
+		{"GET", "/v1//cases"},
+		{"GET", "/v1/./cases"},
+		{"GET", "/v1/cases/./HN-2026-00001"},
+		{"GET", "/v1/cases/HN-2026-00001/../HN-2026-00002"},
+		{"POST", "/v1/cases/HN-2026-00001/../HN-2026-00002:acknowledge"},
+		{"GET", "/v1/reports/"},
+		{"GET", "/v1"},
+		{"GET", "//healthz"},
+		{"GET", "/./openapi.json"},
+		{"GET", "/static/../v1/cases"},
+		{"GET", "/x/../healthz"},
+	} {
+		resp, raw := requestAsWritten(t, ts.HTTPAddr(), tc.method, tc.path, "Bearer "+ts.tokens.get(operatorID))
+		if tc.path == "/v1/reports/" && resp.StatusCode != http.StatusTemporaryRedirect {
+			// A clean path: not this test's, but never a redirect.
+			if resp.StatusCode/100 == 3 {
+				t.Errorf("%s %s: %d to %q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(raw), `"reason":"NOT_FOUND"`) || resp.Header.Get("Location") != "" {
+			t.Errorf("%s %s: %d, Location %q, %.200s; want 404 NOT_FOUND and no redirect", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Location"), raw)
+		}
+	}
+}
+
+// requestAsWritten sends one request with its target exactly as written
+// (Go's client would read "//v1/cases" as a host) and returns the answer.
+func requestAsWritten(t *testing.T, addr, method, target, auth string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const body = `{}`
+	if _, err := fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		method, target, addr, auth, len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, raw
 }
 
 // A case merged into another still answers to its old number, with the

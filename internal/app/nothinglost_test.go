@@ -6,12 +6,14 @@ package app_test
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	validate "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"golang.org/x/text/unicode/norm"
 	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
@@ -395,6 +397,67 @@ func TestRetryTypingTheCaseNameOtherwiseIsTheSameRequest(t *testing.T) {
 	}
 	if got := len(getCase(t, ts, operatorID, name).GetReports()); got != 3 {
 		t.Errorf("the case has %d reports, want 3: the one that opened it, the link and the call", got)
+	}
+}
+
+// A retry whose free text differs from the first try only as the
+// service stores it alike, in surrounding spaces or in its Unicode form
+// (NFD from another keyboard), is the same request: it answers the first
+// result, over gRPC and REST. The fingerprint was taken before the
+// domain trimmed the text, so a client that re-sent a name with a
+// trailing space was told REQUEST_ID_REUSED for what it had sent. Text
+// that differs in what is stored is still another request.
+func TestRetryDifferingOnlyInStoredFormIsTheSameRequest(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	op := ts.as(t, operatorID)
+
+	create := &pb.CreateReportRequest{Report: validReport(), RequestId: "spaced-call"}
+	first, err := ts.reports().CreateReport(op, create)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaced := proto.Clone(create).(*pb.CreateReportRequest)
+	spaced.Report.Narrative = "  " + spaced.Report.Narrative + "\n"
+	spaced.Report.Children[0].FullName = " " + norm.NFD.String(spaced.Report.Children[0].FullName) + " "
+	spaced.Report.GetReporter().GetIdentified().Phone += " "
+	if got, err := ts.reports().CreateReport(op, spaced); err != nil || got.GetName() != first.GetName() {
+		t.Errorf("gRPC: the report's retry with spaces around its text: %q, %v; want the first answer %q", got.GetName(), err, first.GetName())
+	}
+	other := proto.Clone(create).(*pb.CreateReportRequest)
+	other.Report.Narrative += " Lại nữa."
+	if _, err := ts.reports().CreateReport(op, other); grpcstatus.Code(err) != codes.AlreadyExists {
+		t.Errorf("gRPC: the same id with another narrative: %v; want ALREADY_EXISTS (REQUEST_ID_REUSED)", err)
+	}
+
+	name := first.GetCase()
+	bd := ts.as(t, "bd.worker")
+	note := &pb.AddCaseNoteRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), RequestId: "spaced-note", Text: "gọi lại cho mẹ"}
+	noted, err := ts.process().AddCaseNote(bd, note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := proto.Clone(note).(*pb.AddCaseNoteRequest)
+	retry.Text = "\t" + note.GetText() + "  "
+	if again, err := ts.process().AddCaseNote(bd, retry); err != nil || again.GetEtag() != noted.GetEtag() {
+		t.Errorf("gRPC: the note's retry with spaces: etag %q, %v; want the first answer (etag %q)", again.GetEtag(), err, noted.GetEtag())
+	}
+
+	// Over REST, the same: the body as a client's form would send it. (Its
+	// own receive time: the gRPC report's is kept in the clear, and the
+	// sealed-text check would take the REST body's for the same text.)
+	const path = "/v1/reports?request_id=spaced-rest"
+	report := strings.Replace(restReport, "2026-11-28T02:00:00Z", "2026-11-28T02:10:00Z", 1)
+	code, body := restCall(t, ts, "POST", path, report)
+	if code != http.StatusOK {
+		t.Fatalf("REST: %d %v", code, body)
+	}
+	padded := strings.Replace(report, `"condition": "bỏ đói"`, `"condition": "  bỏ đói "`, 1)
+	if padded == report {
+		t.Fatal("the REST report has no condition to pad")
+	}
+	if code, again := restCall(t, ts, "POST", path, padded); code != http.StatusOK || again["name"] != body["name"] {
+		t.Errorf("REST: the retry with spaces around the child's condition: %d %v; want the first answer %v", code, again, body["name"])
 	}
 }
 

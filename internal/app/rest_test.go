@@ -296,6 +296,12 @@ func TestOpenAPIDocumentsLimitsGroundsAndTokens(t *testing.T) {
 			t.Errorf("POST /v1/reports: the 413 response %q does not say %q", tooLarge, want)
 		}
 	}
+	encoded := doc.Paths["/v1/reports"]["post"].Responses["415"].Description
+	for _, want := range []string{"Content-Encoding", "identity", grpcapi.ReasonUnsupportedContentEncoding, "nothing was done"} {
+		if !strings.Contains(encoded, want) {
+			t.Errorf("POST /v1/reports: the 415 response %q does not say %q", encoded, want)
+		}
+	}
 	ground := doc.Definitions["ClosureGround"].Description
 	if !strings.HasPrefix(ground, "The lawful ground on which a case closes.") {
 		t.Errorf("ClosureGround's description does not begin with what it is: %q", ground)

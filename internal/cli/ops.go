@@ -565,8 +565,8 @@ func checkProgress(w io.Writer, db string) func(app.CheckProgress) {
 			return
 		}
 		rate := float64(p.Records) / max(p.Elapsed.Seconds(), 1e-3)
-		fmt.Fprintf(w, "check: %s, %d records read in %s (%.0f records/s)\n",
-			p.Bucket, p.Records, p.Elapsed.Round(time.Second), rate)
+		fmt.Fprintf(w, "check: %s, %s read in %s (%.0f records/s)\n",
+			p.Bucket, counted(p.Records, "record"), p.Elapsed.Round(time.Second), rate)
 	}
 }
 

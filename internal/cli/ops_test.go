@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -601,6 +602,26 @@ func TestCheckSummaryCountsInEnglish(t *testing.T) {
 	}
 	if got := summary(app.CheckResult{}); !strings.Contains(got, "0 reports, 0 cases") {
 		t.Errorf("summary of none: %s, want none in the plural", got)
+	}
+}
+
+// TestCheckOutputCountsInEnglish: what check prints besides its summary,
+// its problems and its progress, says one of a thing in the singular too:
+// a one-byte file was "too short to be a database: 1 bytes".
+func TestCheckOutputCountsInEnglish(t *testing.T) {
+	onePlural := regexp.MustCompile(`(^|[^0-9.,])1 (bytes|pages|more pages|records|ids|elements)([^/a-z]|$)`)
+	path := filepath.Join(t.TempDir(), "one.db")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mgRun(t, "check", "--db", path)
+	if code != 1 || !strings.Contains(stdout, "too short to be a database: 1 byte,") || onePlural.MatchString(stdout+stderr) {
+		t.Errorf("check of a one-byte file: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and \"1 byte\" in the singular", code, stdout, stderr)
+	}
+	var progress bytes.Buffer
+	checkProgress(&progress, "one.db")(app.CheckProgress{Bucket: "cases", Records: 1, Elapsed: time.Second})
+	if got := progress.String(); !strings.Contains(got, "cases, 1 record read") || onePlural.MatchString(got) {
+		t.Errorf("progress of one record: %q, want \"1 record read\"", got)
 	}
 }
 

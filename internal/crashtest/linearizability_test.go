@@ -49,6 +49,14 @@ type etagOp struct {
 
 // answered is the etag the operation answered: the one read, or a step's
 // new one (0 when it answered none).
+// etagCount is an etag without the tag of its case's number ("3.k7q2m9"
+// is "3", "p2.k7q2m9" "p2"): the count the history compares, a case's
+// etags all carrying the same tag.
+func etagCount(etag string) string {
+	count, _, _ := strings.Cut(etag, ".")
+	return count
+}
+
 func (op *etagOp) answered() uint64 {
 	if op.rid == "" {
 		return op.etag
@@ -85,7 +93,7 @@ func (hs *etagHistory) record(client int, method string, args, reply any, err er
 		if err != nil {
 			return
 		}
-		etag, perr := strconv.ParseUint(c.GetEtag(), 10, 64)
+		etag, perr := strconv.ParseUint(etagCount(c.GetEtag()), 10, 64)
 		hs.mu.Lock()
 		defer hs.mu.Unlock()
 		if perr != nil {
@@ -95,7 +103,7 @@ func (hs *etagHistory) record(client int, method string, args, reply any, err er
 		hs.ops = append(hs.ops, &etagOp{client: client, caseName: req.GetName(), method: "GetCase", etag: etag,
 			call: call, ret: ret, outcome: etagOK})
 	case etagStep:
-		sent, perr := strconv.ParseUint(req.GetEtag(), 10, 64)
+		sent, perr := strconv.ParseUint(etagCount(req.GetEtag()), 10, 64)
 		if perr != nil || req.GetRequestId() == "" {
 			return // not a compare-and-set the workload sends
 		}
@@ -118,7 +126,7 @@ func (hs *etagHistory) record(client int, method string, args, reply any, err er
 			// sent to the next, as every applied step moves it.
 			op.outcome, op.newEtag, op.ret = etagOK, sent+1, ret
 		case err == nil:
-			n, perr := strconv.ParseUint(c.GetEtag(), 10, 64)
+			n, perr := strconv.ParseUint(etagCount(c.GetEtag()), 10, 64)
 			if perr != nil {
 				hs.bad = append(hs.bad, fmt.Sprintf("%s %s answered etag %q", method, op.rid, c.GetEtag()))
 				return

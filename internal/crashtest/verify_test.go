@@ -379,7 +379,7 @@ func (h *harness) checkOnline(cl *client, n int) {
 			h.problem("case %s: %v", name, err)
 			continue
 		}
-		if etag, err := strconv.ParseUint(c.GetEtag(), 10, 64); err != nil || etag < maxEtag[name] {
+		if etag, err := strconv.ParseUint(etagCount(c.GetEtag()), 10, 64); err != nil || etag < maxEtag[name] {
 			h.problem("case %s has etag %q; etag %d was acknowledged", name, c.GetEtag(), maxEtag[name])
 		}
 		count := map[string]int{}

@@ -352,7 +352,7 @@ func (h *harness) settleStep(e *stepEntry, resp *pb.Case, err error, live bool) 
 		// number) counts the changes that view shows, not the case's
 		// revision: it is compared between retries, never with the case's.
 		view := strings.HasPrefix(resp.GetEtag(), "p")
-		etag, perr := strconv.ParseUint(strings.TrimPrefix(resp.GetEtag(), "p"), 10, 64)
+		etag, perr := strconv.ParseUint(strings.TrimPrefix(etagCount(resp.GetEtag()), "p"), 10, 64)
 		if perr != nil {
 			h.problem("%s %s on %s: etag %q is not a number", e.method, e.rid, e.caseName, resp.GetEtag())
 		}

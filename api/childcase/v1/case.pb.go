@@ -120,7 +120,9 @@ type Case struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the case last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// Changes with every update; send it back on updates to detect conflicts.
+	// Changes with every update and names this case (another case's etag is
+	// refused as a stale one); opaque: send it back on updates to detect
+	// conflicts.
 	Etag string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
 	// The children of the linked reports: age and sex only.
 	Children []*ChildSummary `protobuf:"bytes,12,rep,name=children,proto3" json:"children,omitempty"`

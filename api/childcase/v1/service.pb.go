@@ -1221,7 +1221,7 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xda\x16\x92A\x99\x16\x12\xdf\x01\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\x9a\x19\x92A\xd9\x18\x12\xdf\x01\n" +
 	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
 	"\n" +
 	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\xaa\x03\n" +
@@ -1245,6 +1245,9 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x14\x1a\x12.google.rpc.StatusR\x83\x02\n" +
 	"\x03413\x12\xfb\x01\n" +
 	"\xe0\x01The request body is over 1 MiB (1048576 bytes): nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason BODY_TOO_LARGE with metadata limit_bytes; the same body is refused however often it is sent.\x12\x16\n" +
+	"\x14\x1a\x12.google.rpc.StatusR\xbd\x02\n" +
+	"\x03415\x12\xb5\x02\n" +
+	"\x9a\x02The request's Content-Encoding is not identity (a gzip body, ...): bodies are read uncompressed only, so nothing was done. The JSON error has code 3 (INVALID_ARGUMENT) and ErrorInfo reason UNSUPPORTED_CONTENT_ENCODING with metadata header (Content-Encoding) and accepted (identity).\x12\x16\n" +
 	"\x14\x1a\x12.google.rpc.StatusR\xd8\x03\n" +
 	"\x03429\x12\xd0\x03\n" +
 	"\xb5\x03RESOURCE_EXHAUSTED: too many failed authentications from this client (ErrorInfo reason TOO_MANY_FAILED_AUTHENTICATIONS; the Retry-After header, which every 429 carries, says in seconds how long to wait, as the RetryInfo does); the user holds as many streams as they may (TOO_MANY_STREAMS, metadata limit); or the database is full (DATABASE_FULL) or the write is larger than it commits at once (COMMIT_TOO_LARGE), and nothing was written.\x12\x16\n" +

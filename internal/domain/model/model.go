@@ -9,8 +9,11 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/units"
@@ -630,11 +633,27 @@ func (c Case) ReferredTo(policeUnit string) bool {
 	return false
 }
 
-// Etag is the case's entity tag, derived from its revision: a number for
-// the case itself, and "p" and the number of the view's changes for a
-// police unit's view of it (access.PoliceView), so the two can never be
-// taken for each other.
-func (c Case) Etag() string { return c.EtagView + strconv.FormatUint(c.Revision, 10) }
+// Etag is the case's entity tag, derived from its revision and its
+// number: a number for the case itself, and "p" and the number of the
+// view's changes for a police unit's view of it (access.PoliceView), so
+// the two can never be taken for each other; then "." and a tag of the
+// case's number (etagTag), so that one case's etag is never taken for
+// another's at the same revision (a client that mixed up two cases' forms,
+// or a merged case's old number, which answers with the survivor). An
+// etag of the former form, the number alone, matches no case's now, and
+// is refused as a stale one.
+func (c Case) Etag() string {
+	return c.EtagView + strconv.FormatUint(c.Revision, 10) + "." + etagTag(c.Number)
+}
+
+// etagTag is a short tag of a case number for its etags: 6 characters
+// (30 bits) of its SHA-256, lower-case base32. It tells cases apart, so
+// that a mix-up is refused; it keeps no secret (the number is no secret
+// to whoever may send a step on the case), and so needs no key.
+func etagTag(number string) string {
+	sum := sha256.Sum256([]byte("childcase etag\x00" + number))
+	return strings.ToLower(base32.StdEncoding.EncodeToString(sum[:5]))[:6]
+}
 
 // PoliceEtagView marks the etag of a police unit's view (Case.EtagView).
 const PoliceEtagView = "p"

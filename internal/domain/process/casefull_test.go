@@ -297,7 +297,7 @@ func TestARememberedStepDoesNotKeepTheDossier(t *testing.T) {
 	if len(rec.Result) > 2*len(note) {
 		t.Errorf("the sixth note's remembered answer is %d bytes: it holds the notes before it", len(rec.Result))
 	}
-	retried, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + c.Number, Etag: "1", RequestID: "note-5", Fingerprint: []byte{5}}, note)
+	retried, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: "cases/" + c.Number, Etag: model.Case{Number: c.Number, Revision: 1}.Etag(), RequestID: "note-5", Fingerprint: []byte{5}}, note)
 	if err != nil || retried.Etag() != last.Etag() {
 		t.Errorf("the retry answers etag %s (%v), the first answer %s", retried.Etag(), err, last.Etag())
 	}

@@ -58,11 +58,11 @@ func TestMergeKeepsTheEarlierClock(t *testing.T) {
 	}
 
 	s := call(at(9, 0), "")
-	sc := refer(s, "1", policeLocal, at(9, 10))
+	sc := refer(s, model.Case{Number: s, Revision: 1}.Etag(), policeLocal, at(9, 10))
 	w.clk.Set(at(9, 20))
 	sc = step(w.eng.Acknowledge(w.ctx, worker, process.Request{Case: "cases/" + s, Etag: sc.Etag()}))
 	a := call(at(10, 0), "")
-	ac := refer(a, "1", policeLocal, at(10, 10))
+	ac := refer(a, model.Case{Number: a, Revision: 1}.Etag(), policeLocal, at(10, 10))
 	ac = refer(a, ac.Etag(), policeCity, at(10, 20))
 
 	w.clk.Set(at(11, 0))

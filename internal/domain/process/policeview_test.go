@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestPoliceStepAnswersThePoliceView(t *testing.T) {
 		}
 		return c
 	}
-	c := refer(model.Case{Revision: 1}, policeLocal)
+	c := refer(model.Case{Number: number, Revision: 1}, policeLocal)
 	c = refer(c, policeCity)
 	if len(c.ReportIDs) == 0 || len(c.Handlers) == 0 || len(c.PoliceReferrals) != 2 {
 		t.Fatalf("the referring worker got %+v, want the whole case", c)
@@ -94,7 +95,7 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	read := func(p access.Principal) model.Case { t.Helper(); return w.caseAs(t, p, name) }
 	seen := read(police)
 	// The view's count starts with the referral, the first change it shows.
-	if seen.Etag() != "p1" || !seen.UpdateTime.Equal(full.UpdateTime) {
+	if seen.Etag() != (model.Case{Number: full.Number, Revision: 1, EtagView: model.PoliceEtagView}).Etag() || !seen.UpdateTime.Equal(full.UpdateTime) {
 		t.Errorf("right after the referral the police view has etag %s, update time %v; want p1 and the referral's %v",
 			seen.Etag(), seen.UpdateTime, full.UpdateTime)
 	}
@@ -122,7 +123,7 @@ func TestPoliceViewEtagMovesOnlyWithWhatItShows(t *testing.T) {
 	}
 	// The view's etag counts the changes it showed: one more, however many
 	// the commune made in between.
-	if want := "p" + strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want || !acked.UpdateTime.Equal(w.clk.Now()) {
+	if want := (model.Case{Number: full.Number, Revision: seen.Revision + 1, EtagView: model.PoliceEtagView}).Etag(); acked.Etag() != want || !acked.UpdateTime.Equal(w.clk.Now()) {
 		t.Errorf("after their acknowledgement the police view has etag %s, update time %v; want %s, %v", acked.Etag(), acked.UpdateTime, want, w.clk.Now())
 	}
 	if now := read(police); now.Etag() != acked.Etag() {
@@ -200,7 +201,8 @@ func TestPoliceViewFirstEtagHidesTheCommunesWorkBefore(t *testing.T) {
 		if !seen.UpdateTime.Equal(w.clk.Now()) {
 			t.Errorf("the police view of %s has update time %v, want the referral's %v", c.Number, seen.UpdateTime, w.clk.Now())
 		}
-		etags[c.Number] = seen.Etag()
+		// The count, without the tag of the case's number.
+		etags[c.Number], _, _ = strings.Cut(seen.Etag(), ".")
 	}
 	if etags[quiet.Number] != etags[busy.Number] {
 		t.Errorf("right after their referrals the police see etag %s on the case the commune left alone and %s on the one it wrote 3 notes on: the etag counts work the view hides",
@@ -324,8 +326,9 @@ func (w *world) caseAs(t *testing.T, p access.Principal, name string) model.Case
 func (w *world) referredCase(t *testing.T) (string, model.Case) {
 	t.Helper()
 	w.clk.Set(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	name := "cases/" + w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual).Number
-	full, err := w.eng.ReferToPolice(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: "1"}, policeLocal, "xâm hại tình dục")
+	opened := w.openCaseAt(t, w.clk.Now().Add(-time.Hour), false, model.AbuseSexual)
+	name := "cases/" + opened.Number
+	full, err := w.eng.ReferToPolice(w.ctx, principal("worker.badinh"), process.Request{Case: name, Etag: opened.Etag()}, policeLocal, "xâm hại tình dục")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +376,7 @@ func TestPoliceViewOfAnOlderCaseKeepsItsEtagAcrossHiddenWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the police acknowledge with the etag they read, %s: %v", seen.Etag(), err)
 	}
-	if want := "p" + strconv.FormatUint(seen.Revision+1, 10); acked.Etag() != want {
+	if want := (model.Case{Number: number, Revision: seen.Revision + 1, EtagView: model.PoliceEtagView}).Etag(); acked.Etag() != want {
 		t.Errorf("after their acknowledgement the police view has etag %s, want %s", acked.Etag(), want)
 	}
 }
@@ -401,7 +404,7 @@ func TestPoliceStepTellsTheCurrentCaseEtagFromTheOthers(t *testing.T) {
 		}
 	}
 	for n := uint64(1); n <= c.Revision+1; n++ {
-		_, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: strconv.FormatUint(n, 10)}, "CA-124")
+		_, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: (model.Case{Number: c.Number, Revision: n}).Etag()}, "CA-124")
 		var refused *model.PreconditionError
 		if current := n == c.Revision; current != errors.As(err, &refused) || current == errors.Is(err, model.ErrConflict) {
 			t.Errorf("a second acknowledgement with etag %d (the case's is %d): %v", n, c.Revision, err)

@@ -8,7 +8,9 @@ import (
 )
 
 // Fold returns s as the index compares it: Unicode NFC, then lower case
-// without diacritics (đ becomes d, which no decomposition does), with every
+// without diacritics (đ becomes d, which no decomposition does, and so
+// does ð, the Latin eth, whose capital Ð looks the same as Đ and is typed
+// for it on some keyboards; indexFormat 3), with every
 // run of characters that are neither letters nor digits made one space.
 // "Nguyễn  Thị-Hồng" and "nguyen thi hong" fold alike, so a name typed on a
 // keyboard without Vietnamese input still finds the child.
@@ -21,7 +23,7 @@ func Fold(s string) string {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
-		case r == 'đ' || r == 'Đ':
+		case r == 'đ' || r == 'Đ' || r == 'ð' || r == 'Ð':
 			r = 'd'
 		}
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {

@@ -10,6 +10,10 @@ func TestFold(t *testing.T) {
 		{"Nguyễn Thị Hồng Nhung", "nguyen thi hong nhung"},
 		{"NGUYỄN  thị-HỒNG\tnhung ", "nguyen thi hong nhung"},
 		{"Đặng Đình Đức", "dang dinh duc"},
+		// Ð (U+00D0, Latin capital eth), which looks the same as Đ and
+		// some keyboards type for it, and its small ð, fold alike.
+		{"Ðặng Ðình Ðức", "dang dinh duc"},
+		{"ðặng ðình ðức", "dang dinh duc"},
 		// The same name in NFD (as some keyboards send it) folds alike.
 		{"Nguye\u0302\u0303n", "nguyen"},
 		{"Lê Văn Tám (7 tuổi)", "le van tam 7 tuoi"},

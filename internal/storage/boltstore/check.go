@@ -297,6 +297,16 @@ type checker struct {
 	statBuf        []byte        // statHash's, reused
 }
 
+// counted says n of a thing in English, "1 byte", "0 bytes", "2 bytes",
+// as check's problems do (every noun counted there takes an s): a
+// malformed key of one byte was "1 bytes".
+func counted[N ~int | ~int64 | ~uint32 | ~uint64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func (c *checker) problem(bucket []byte, key, format string, args ...any) {
 	if len(c.res.Problems) >= MaxProblems {
 		c.res.Omitted++
@@ -634,7 +644,7 @@ func (c *checker) checkLayout() bool {
 		switch {
 		case bytes.Equal(k, keySchemaVersion):
 			if len(v) != 4 {
-				c.problem(bucketMeta, string(k), "damaged: %d bytes, want 4", len(v))
+				c.problem(bucketMeta, string(k), "damaged: %s, want 4", counted(len(v), "byte"))
 				return
 			}
 			version := be.Uint32(v)
@@ -647,11 +657,11 @@ func (c *checker) checkLayout() bool {
 			}
 		case bytes.Equal(k, keyAuditHead):
 			if len(v) != auditHeadLen {
-				c.problem(bucketMeta, string(k), "damaged: %d bytes, want %d", len(v), auditHeadLen)
+				c.problem(bucketMeta, string(k), "damaged: %s, want %d", counted(len(v), "byte"), auditHeadLen)
 			}
 		case bytes.Equal(k, keyClearTextPending):
 			if len(v) != 0 {
-				c.problem(bucketMeta, string(k), "damaged: %d bytes, want none", len(v))
+				c.problem(bucketMeta, string(k), "damaged: %s, want none", counted(len(v), "byte"))
 			}
 		case bytes.Equal(k, keyAuditByTimeFrom):
 			if len(v) == 0 {
@@ -953,7 +963,7 @@ func (c *checker) checkReports(r keyRange) {
 		c.res.Reports++
 		id := reportString(k)
 		if len(k) != reportKeyLen {
-			c.problem(bucketReports, id, "malformed key: %d bytes, want %d", len(k), reportKeyLen)
+			c.problem(bucketReports, id, "malformed key: %s, want %d", counted(len(k), "byte"), reportKeyLen)
 			return
 		}
 		r, err := decodeAs[model.StoredReport](v)
@@ -993,7 +1003,7 @@ func (c *checker) checkCallTypeIndex() {
 	}
 	c.each(bucketReportsByCallType, func(k, _ []byte) {
 		if len(k) != 4+reportKeyLen {
-			c.problem(bucketReportsByCallType, readable(k), "malformed key: %d bytes, want %d", len(k), 4+reportKeyLen)
+			c.problem(bucketReportsByCallType, readable(k), "malformed key: %s, want %d", counted(len(k), "byte"), 4+reportKeyLen)
 			return
 		}
 		ct, rk := be.Uint32(k[:4]), k[4:]
@@ -1072,7 +1082,7 @@ func (c *checker) checkCases(r keyRange) {
 	c.eachIn(bucketCases, r, func(k, v []byte) {
 		c.res.Cases++
 		if len(k) != caseKeyLen {
-			c.problem(bucketCases, caseString(k), "malformed key: %d bytes, want %d", len(k), caseKeyLen)
+			c.problem(bucketCases, caseString(k), "malformed key: %s, want %d", counted(len(k), "byte"), caseKeyLen)
 			return
 		}
 		id := be.Uint64(k)
@@ -1212,7 +1222,7 @@ func (c *checker) checkCaseNumbers() {
 	c.each(bucketCaseNumbers, func(k, v []byte) {
 		number := readable(k)
 		if len(v) != caseKeyLen {
-			c.problem(bucketCaseNumbers, number, "malformed value: %d bytes, want a case id of %d", len(v), caseKeyLen)
+			c.problem(bucketCaseNumbers, number, "malformed value: %s, want a case id of %d", counted(len(v), "byte"), caseKeyLen)
 			return
 		}
 		if !c.has(bucketCases, v) {
@@ -1252,7 +1262,7 @@ func (c *checker) checkStatusIndex() {
 	}
 	c.each(bucketCasesByStatus, func(k, _ []byte) {
 		if len(k) != 4+caseKeyLen {
-			c.problem(bucketCasesByStatus, readable(k), "malformed key: %d bytes, want %d", len(k), 4+caseKeyLen)
+			c.problem(bucketCasesByStatus, readable(k), "malformed key: %s, want %d", counted(len(k), "byte"), 4+caseKeyLen)
 			return
 		}
 		status, ck := be.Uint32(k[:4]), k[4:]
@@ -1271,7 +1281,7 @@ func (c *checker) checkCaseSequences() {
 	stored := map[uint16]uint64{}
 	c.each(bucketCaseSequences, func(k, v []byte) {
 		if len(k) != 2 || len(v) != 8 {
-			c.problem(bucketCaseSequences, readable(k), "malformed: key of %d bytes (want 2), value of %d (want 8)", len(k), len(v))
+			c.problem(bucketCaseSequences, readable(k), "malformed: key of %s (want 2), value of %s (want 8)", counted(len(k), "byte"), counted(len(v), "byte"))
 			return
 		}
 		stored[be.Uint16(k)] = be.Uint64(v)
@@ -1487,7 +1497,7 @@ func (c *checker) checkAudit() {
 			c.res.AuditEvents++
 			key := func() string { return seqString(k) } // made only for a problem
 			if len(k) != seqKeyLen {
-				c.problem(bucketAudit, key(), "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+				c.problem(bucketAudit, key(), "malformed key: %s, want %d", counted(len(k), "byte"), seqKeyLen)
 				if chain { // what AuditEvents yields
 					yield(audit.Event{}, fmt.Errorf("audit events: malformed key %x after seq 1", k))
 					chain = false
@@ -1637,7 +1647,7 @@ func (c *checker) checkCaseEvents() {
 	c.each(bucketCaseEvents, func(k, v []byte) {
 		c.res.CaseEvents++
 		if len(k) != caseEventKeyLen {
-			c.problem(bucketCaseEvents, readable(k), "malformed key: %d bytes, want %d", len(k), caseEventKeyLen)
+			c.problem(bucketCaseEvents, readable(k), "malformed key: %s, want %d", counted(len(k), "byte"), caseEventKeyLen)
 			return
 		}
 		caseID, seq := be.Uint64(k[:8]), be.Uint64(k[8:])
@@ -1700,7 +1710,7 @@ func (c *checker) checkOutbox() {
 		c.res.Notifications++
 		key := seqString(k)
 		if len(k) != seqKeyLen {
-			c.problem(bucketOutbox, key, "malformed key: %d bytes, want %d", len(k), seqKeyLen)
+			c.problem(bucketOutbox, key, "malformed key: %s, want %d", counted(len(k), "byte"), seqKeyLen)
 			return
 		}
 		last = be.Uint64(k)
@@ -1716,7 +1726,7 @@ func (c *checker) checkOutbox() {
 func (c *checker) checkCursors() {
 	c.each(bucketCursors, func(k, v []byte) {
 		if len(v) != 8 {
-			c.problem(bucketCursors, readable(k), "damaged: %d bytes, want 8", len(v))
+			c.problem(bucketCursors, readable(k), "damaged: %s, want 8", counted(len(v), "byte"))
 		}
 	})
 }
@@ -1975,9 +1985,9 @@ func (c *checker) checkSearchIndex() {
 		c.each(bucketSearchPending, func(k, v []byte) {
 			switch {
 			case len(k) != 8:
-				c.problem(bucketSearchPending, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+				c.problem(bucketSearchPending, readable(k), "malformed key: %s, want a case id of 8", counted(len(k), "byte"))
 			case len(v) != 0:
-				c.problem(bucketSearchPending, caseString(k), "damaged: %d bytes, want none", len(v))
+				c.problem(bucketSearchPending, caseString(k), "damaged: %s, want none", counted(len(v), "byte"))
 			case !c.has(bucketCases, k):
 				c.problem(bucketSearchPending, caseString(k), "a mark of a case that does not exist")
 			}
@@ -2043,7 +2053,7 @@ func (c *checker) searchIndexAgrees(size int) bool {
 func (c *checker) checkSearchEntries(size int) {
 	c.each(bucketSearchByCase, func(k, v []byte) {
 		if len(k) != 8 {
-			c.problem(bucketSearchByCase, readable(k), "malformed key: %d bytes, want a case id of 8", len(k))
+			c.problem(bucketSearchByCase, readable(k), "malformed key: %s, want a case id of 8", counted(len(k), "byte"))
 			return
 		}
 		id := be.Uint64(k)
@@ -2052,7 +2062,7 @@ func (c *checker) checkSearchEntries(size int) {
 		}
 		err := searchEntryTokens(v, func(tok []byte) {
 			if len(tok) != size {
-				c.problem(bucketSearchByCase, caseString(k), "a token of %d bytes, want %d", len(tok), size)
+				c.problem(bucketSearchByCase, caseString(k), "a token of %s, want %d", counted(len(tok), "byte"), size)
 				return
 			}
 			c.keyBuf = be.AppendUint64(append(c.keyBuf[:0], tok...), id)
@@ -2074,7 +2084,7 @@ func (c *checker) checkSearchPostings(size int) {
 	}
 	c.each(bucketSearchTokens, func(k, _ []byte) {
 		if len(k) != size+8 {
-			c.problem(bucketSearchTokens, readable(k), "malformed key: %d bytes, want a token of %d and a case id of 8", len(k), size)
+			c.problem(bucketSearchTokens, readable(k), "malformed key: %s, want a token of %d and a case id of 8", counted(len(k), "byte"), size)
 			return
 		}
 		tok, id := k[:size], k[size:]

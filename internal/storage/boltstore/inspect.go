@@ -121,7 +121,7 @@ func inspectFile(r io.ReaderAt, size int64, deep bool) error {
 	case size == 0:
 		return damaged("the file is empty (0 bytes): it is not a database")
 	case size < pageHeaderSize+metaSize:
-		return damaged("the file is too short to be a database: %d bytes, less than one meta page", size)
+		return damaged("the file is too short to be a database: %s, less than one meta page", counted(size, "byte"))
 	}
 	m, err := chooseMeta(r, size)
 	if err != nil {
@@ -129,8 +129,8 @@ func inspectFile(r io.ReaderAt, size int64, deep bool) error {
 	}
 	ps := int64(m.pageSize)
 	if m.hwm < 3 || m.hwm > uint64(size/ps) {
-		return damaged("the file is truncated: its meta page (transaction %d) counts %d pages of %d bytes, %d bytes, but the file has %d bytes",
-			m.txid, m.hwm, ps, m.hwm*uint64(ps), size)
+		return damaged("the file is truncated: its meta page (transaction %d) counts %s of %d bytes, %s, but the file has %s",
+			m.txid, counted(m.hwm, "page"), ps, counted(m.hwm*uint64(ps), "byte"), counted(size, "byte"))
 	}
 	w := &walker{r: r, pageSize: ps, hwm: m.hwm, seen: make([]bool, m.hwm)}
 	if m.freelist != noFreelist {
@@ -168,14 +168,14 @@ func chooseMeta(r io.ReaderAt, size int64) (meta, error) {
 			}
 		}
 		if ps == 0 {
-			return meta{}, damaged("the file has no valid meta page: page 0: %v; page 1: none valid at any page size from %d to %d bytes. It is not a bbolt database, or both its meta pages are damaged", err0, minPageSize, maxPageSize)
+			return meta{}, damaged("the file has no valid meta page: page 0: %v; page 1: none valid at any page size from %d to %s. It is not a bbolt database, or both its meta pages are damaged", err0, minPageSize, counted(maxPageSize, "byte"))
 		}
 	}
 	if ps < minPageSize || ps > maxPageSize || bits.OnesCount32(ps) != 1 {
-		return meta{}, damaged("the meta page gives a page size of %d bytes, which bbolt never writes (a power of two from %d to %d)", ps, minPageSize, maxPageSize)
+		return meta{}, damaged("the meta page gives a page size of %s, which bbolt never writes (a power of two from %d to %d)", counted(ps, "byte"), minPageSize, maxPageSize)
 	}
 	if size < 2*int64(ps) {
-		return meta{}, damaged("the file is truncated: %d bytes, less than its two meta pages of %d bytes", size, ps)
+		return meta{}, damaged("the file is truncated: %s, less than its two meta pages of %s", counted(size, "byte"), counted(ps, "byte"))
 	}
 	m0, err0 = readMeta(r, 0)
 	m1, err1 := readMeta(r, int64(ps))
@@ -189,7 +189,7 @@ func chooseMeta(r io.ReaderAt, size int64) (meta, error) {
 		m = m1
 	}
 	if m.pageSize != ps {
-		return meta{}, damaged("the meta pages disagree on the page size: %d and %d bytes", ps, m.pageSize)
+		return meta{}, damaged("the meta pages disagree on the page size: %d and %s", ps, counted(m.pageSize, "byte"))
 	}
 	return m, nil
 }
@@ -224,7 +224,7 @@ func (w *walker) readPage(id uint64, what string) ([]byte, error) {
 	}
 	overflow := uint64(ne.Uint32(hdr[12:]))
 	if overflow >= w.hwm-id {
-		return nil, damaged("page %d (%s) runs over %d more pages, beyond the high-water mark %d", id, what, overflow, w.hwm)
+		return nil, damaged("page %d (%s) runs over %s, beyond the high-water mark %d", id, what, counted(overflow, "more page"), w.hwm)
 	}
 	for p := id; p <= id+overflow; p++ {
 		if w.seen[p] {
@@ -257,7 +257,7 @@ func (w *walker) checkFreelist(id uint64) error {
 	}
 	room := uint64(len(p)-pageHeaderSize) / 8
 	if start > room || count > room-start {
-		return damaged("the freelist page %d counts %d ids, more than it holds", id, count)
+		return damaged("the freelist page %d counts %s, more than it holds", id, counted(count, "id"))
 	}
 	for i := start; i < start+count; i++ {
 		if free := ne.Uint64(p[pageHeaderSize+8*i:]); free < 2 || free >= w.hwm {
@@ -312,7 +312,7 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 		return nil, damaged("%s is neither a branch nor a leaf page (flags %#x)", where, flags)
 	}
 	if pageHeaderSize+count*elemSize > len(p) {
-		return nil, damaged("%s counts %d elements, more than it holds", where, count)
+		return nil, damaged("%s counts %s, more than it holds", where, counted(count, "element"))
 	}
 	var out []child
 	for i := range count {
@@ -337,7 +337,7 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 			name := fmt.Sprintf("bucket %q", p[int64(at)+pos:int64(at)+pos+ksize])
 			value := p[int64(at)+pos+ksize : end]
 			if len(value) < 16 {
-				return nil, damaged("%s: the header of %s is %d bytes, want 16", where, name, len(value))
+				return nil, damaged("%s: the header of %s is %s, want 16", where, name, counted(len(value), "byte"))
 			}
 			if root := ne.Uint64(value); root != 0 {
 				out = append(out, child{root, name})
@@ -345,7 +345,7 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 			}
 			inline := value[16:]
 			if len(inline) < pageHeaderSize {
-				return nil, damaged("%s: the inline page of %s is %d bytes", where, name, len(inline))
+				return nil, damaged("%s: the inline page of %s is %s", where, name, counted(len(inline), "byte"))
 			}
 			nested, err := w.elements(inline, 0, name)
 			if err != nil {

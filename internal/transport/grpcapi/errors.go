@@ -45,6 +45,9 @@ const (
 	ReasonDatabaseDamaged  = "DATABASE_DAMAGED"
 	ReasonUnimplemented    = "UNIMPLEMENTED"
 	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	// ReasonUnsupportedContentEncoding refuses a REST request body sent in
+	// a content coding (gzip, br, ...): only identity is read.
+	ReasonUnsupportedContentEncoding = "UNSUPPORTED_CONTENT_ENCODING"
 )
 
 // toStatus is the one place that turns an error into a gRPC status. Unknown
@@ -254,6 +257,18 @@ func BodyTooLarge(limit int64) error {
 	}
 	return withInfo(codes.InvalidArgument, "the request body is over the limit of "+size+": nothing was done",
 		ReasonBodyTooLarge, map[string]string{"limit_bytes": strconv.FormatInt(limit, 10)})
+}
+
+// UnsupportedContentEncoding is the REST refusal of a request whose
+// Content-Encoding is not identity (a gzip body, ...), which the gateway
+// answers 415. The gateway reads a body as it comes: decoding it would
+// let a few kilobytes inflate past MaxBodyBytes's intent, and reading it
+// undecoded refused a valid request as broken JSON. It is
+// INVALID_ARGUMENT like BodyTooLarge: the same request never passes.
+func UnsupportedContentEncoding(got string) error {
+	return withInfo(codes.InvalidArgument,
+		fmt.Sprintf("the request's Content-Encoding %q is not accepted: send the body uncompressed, without the header or with Content-Encoding: identity; nothing was done", got),
+		ReasonUnsupportedContentEncoding, map[string]string{"header": "Content-Encoding", "accepted": "identity"})
 }
 
 // NoSuchMethod is the refusal of a call to a method this server does not

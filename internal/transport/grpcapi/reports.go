@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -135,7 +136,40 @@ func fingerprintWithoutID(req proto.Message) []byte {
 	m := withoutID.ProtoReflect()
 	m.Clear(m.Descriptor().Fields().ByName("request_id"))
 	canonicalCaseNames(m)
+	trimStrings(m)
 	return fingerprint(withoutID)
+}
+
+// trimStrings trims the surrounding white space of every string of m,
+// and of the messages in it, before it is fingerprinted: the service
+// stores free text trimmed (intake.NormalizeText, the identity service's
+// names), as it is composed in NFC before the handler (composeStrings),
+// so a retry whose text differs only in surrounding spaces stores the
+// same thing and is the same request. The fingerprint was taken of the
+// text as sent, and such a retry was REQUEST_ID_REUSED. A string the
+// service does not trim is a name, code or id whose pattern refuses
+// surrounding spaces, or an etag, which a retry sending " 1" for "1"
+// means as the same.
+func trimStrings(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		switch {
+		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
+		case fd.IsList():
+			list := val.List()
+			for i := range list.Len() {
+				if fd.Kind() == protoreflect.StringKind {
+					list.Set(i, protoreflect.ValueOfString(strings.TrimSpace(list.Get(i).String())))
+				} else if fd.Message() != nil {
+					trimStrings(list.Get(i).Message())
+				}
+			}
+		case fd.Kind() == protoreflect.StringKind:
+			m.Set(fd, protoreflect.ValueOfString(strings.TrimSpace(val.String())))
+		case fd.Message() != nil:
+			trimStrings(val.Message())
+		}
+		return true
+	})
 }
 
 // caseNameFields are the fields of a request that name a case when they

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -125,10 +126,18 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
 				return
 			}
+			allow := allowedMethods(routes, r.URL.EscapedPath())
+			if allow == "" {
+				// The gateway's pattern takes an empty segment
+				// (/v1/cases/ as a case named "cases/") that no route
+				// of the document does: a 405 would name no method.
+				runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()})
+				return
+			}
 			// The gateway's default says 501, a fault of the server, for
 			// what is the caller's mistake: 405, with the methods the
 			// path takes (RFC 9110 15.5.6).
-			w.Header().Set("Allow", allowedMethods(routes, r.URL.EscapedPath()))
+			w.Header().Set("Allow", allow)
 			runtime.HTTPError(ctx, mux, m, w, r, &runtime.HTTPStatusError{
 				HTTPStatus: http.StatusMethodNotAllowed,
 				Err:        grpcapi.MethodNotAllowed(),
@@ -197,6 +206,13 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	}
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if coding, ok := encodedBody(r); ok {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, &runtime.HTTPStatusError{
+				HTTPStatus: http.StatusUnsupportedMediaType,
+				Err:        grpcapi.UnsupportedContentEncoding(coding),
+			})
+			return
+		}
 		if bad := unreadableQueryParams(r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.UnreadableQuery(bad...))
 			return
@@ -241,6 +257,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		mux.Handle(route, timed(limitBody(rawAnswer(printablePolicy(api)))))
 	}
 	mux.Handle(exportRoute, timed(streaming(o.streamTimeout, rawAnswer(api))))
+	// The paths beside the API take GET (and so HEAD) only. Without a
+	// pattern of every method for them, the console's "/" would take
+	// their other methods and answer its HTML 404 page.
+	for _, path := range []string{"/openapi.json", "/healthz"} {
+		mux.Handle(path, getOnly(gw, jsonpb))
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.JSON)
@@ -261,7 +283,84 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	return securityHeaders(retryAfter(innerTypeOff(mux)), o.hsts), nil
+	return securityHeaders(retryAfter(innerTypeOff(cleanAPIPaths(mux, gw, jsonpb))), o.hsts), nil
+}
+
+// cleanAPIPaths answers a request whose path names the API (/v1,
+// /healthz, /openapi.json), or would once cleaned, and is not in its
+// clean form (a doubled slash, a "." or ".." segment; /v1 without its
+// slash) with 404 NOT_FOUND, as any path no route takes. Go's mux
+// redirects such a path to its cleaned form (307): a client following
+// redirects, its token with it, would reach another resource than the
+// one it named (/v1/cases/A/../B is case B), and a console path
+// (/static/../v1/cases) would send a browser into the API. Other paths
+// (the console's) keep the mux's redirect, which stays outside the API.
+func cleanAPIPaths(next http.Handler, gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		escaped := r.URL.EscapedPath()
+		if r.Method != http.MethodConnect && (escaped == "/v1" || cleanPath(escaped) != escaped) &&
+			(apiPath(escaped) || apiPath(cleanPath(escaped))) {
+			runtime.HTTPError(r.Context(), gw, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// apiPath says whether an escaped path is one of the API's or beside it.
+func apiPath(p string) bool {
+	return p == "/v1" || strings.HasPrefix(p, "/v1/") || p == "/healthz" || p == "/openapi.json"
+}
+
+// cleanPath is the path net/http's ServeMux routes p by (its cleanPath):
+// p without "." and ".." segments and doubled slashes, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		if len(p) == len(np)+1 && strings.HasPrefix(p, np) {
+			return p
+		}
+		np += "/"
+	}
+	return np
+}
+
+// getOnly answers a request to a path that takes GET and HEAD only
+// (/healthz, /openapi.json), made with another method, as a /v1/ route
+// answers one: 405, the Allow header, the JSON error, and a log line
+// through the gateway's error handler.
+func getOnly(gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		runtime.HTTPError(r.Context(), gw, m, w, r, &runtime.HTTPStatusError{
+			HTTPStatus: http.StatusMethodNotAllowed,
+			Err:        grpcapi.MethodNotAllowed(),
+		})
+	})
+}
+
+// encodedBody returns the request's Content-Encoding when it names a
+// coding other than identity (RFC 9110 8.4): the gateway would read the
+// coded bytes as they are and refuse them as broken JSON. A request is
+// refused for the header whatever its method, with a body or without:
+// the client said its body is coded, and no route decodes one.
+func encodedBody(r *http.Request) (string, bool) {
+	values := r.Header.Values("Content-Encoding")
+	for _, v := range values {
+		for _, coding := range strings.Split(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return strings.ToValidUTF8(strings.Join(values, ", "), "\uFFFD"), true
+			}
+		}
+	}
+	return "", false
 }
 
 // authenticationRefusal returns the server's refusal of r, a call without
