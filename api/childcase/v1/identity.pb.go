@@ -403,10 +403,10 @@ type AuditEvent struct {
 	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The reason given (disclosures), or why authentication failed.
 	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
-	// "ok", "denied", "not_found", "refused" (a case step refused for the
-	// request or the case's state, nothing changed; reason: the refusal's
-	// code, e.g. "ETAG_MISMATCH", "CHILD_UNDER_16" or "ground closure.ground")
-	// or "error".
+	// "ok", "denied", "not_found", "refused" (a case step or an admin's call
+	// refused for the request or the record's state, nothing changed;
+	// reason: the refusal's code, e.g. "ETAG_MISMATCH", "CHILD_UNDER_16",
+	// "ALREADY_EXISTS" or "ground closure.ground") or "error".
 	Outcome string `protobuf:"bytes,11,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// Hex SHA-256 of the previous event and of this one.
 	PrevHash string `protobuf:"bytes,12,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
