@@ -388,7 +388,10 @@ type AuditEvent struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// "users/{user}", or empty for a failed authentication.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The actor's role and unit when acting.
+	// The actor's role when acting, as the Role enum names it without
+	// "ROLE_" (e.g. "COMMUNE_WORKER"); "SYSTEM" for the service's own work
+	// by users/system, a role no user holds ("ADMIN" in events written
+	// before it).
 	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	// The actor's unit when acting.
 	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
