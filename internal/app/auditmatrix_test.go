@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -676,6 +677,30 @@ func TestRefusedAdminCallsAreAudited(t *testing.T) {
 			findAuditEvent(t, ts, got[0])
 		})
 	}
+	// Over REST too, which reaches the same interceptors through the
+	// gateway.
+	t.Run("over REST", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/users/ghost.rest/tokens", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+ts.tokens.get("admin"))
+		req.Header.Set("X-Request-Id", "refused-admin-call-rest")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("POST /v1/users/ghost.rest/tokens: %s, want 404", resp.Status)
+		}
+		var got []*pb.AuditEvent
+		got, head = newAuditEvents(t, ts, "admin", head)
+		if len(got) != 1 || got[0].GetAction() != "token.create" || got[0].GetResource() != "users/ghost.rest" ||
+			got[0].GetOutcome() != "not_found" || got[0].GetRequestId() != "refused-admin-call-rest" {
+			t.Fatalf("wrote%s\nwant exactly token.create users/ghost.rest not_found, request id refused-admin-call-rest", describeEvents(got))
+		}
+	})
 }
 
 func reasonsOf(events []*pb.AuditEvent) []string {
