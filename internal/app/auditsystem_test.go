@@ -1,10 +1,14 @@
 package app_test
 
 import (
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -48,4 +52,39 @@ func TestServiceEventsHaveARoleOfTheirOwn(t *testing.T) {
 	_, err = ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{UserId: "fake.system",
 		User: &pb.User{DisplayName: "Fake system", Role: pb.Role(10), Unit: "orgs/system"}})
 	wantCode(t, err, codes.InvalidArgument)
+}
+
+// A rotation asked for through the API is audited with the request id of
+// the call, as every call's event is: the caller's x-request-id, over gRPC
+// and over REST alike (the one the answer's X-Request-Id gives back).
+func TestKeyRotationIsAuditedWithTheCallsRequestID(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ctx := metadata.AppendToOutgoingContext(ts.as(t, "admin"), "x-request-id", "rotate-over-grpc")
+	if _, err := ts.admin().RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{RequestId: "rotation-1"}); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/masterKey:rotate", strings.NewReader(`{"request_id": "rotation-2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ts.tokens.get("admin"))
+	req.Header.Set("X-Request-Id", "rotate-over-rest")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/masterKey:rotate: %s", resp.Status)
+	}
+	var got []string
+	for _, e := range auditedBy(t, ts, "auditor", "admin") {
+		if e.GetAction() == "keys.rotate" {
+			got = append(got, e.GetRequestId())
+		}
+	}
+	if want := []string{"rotate-over-rest", "rotate-over-grpc"}; !slices.Equal(got, want) {
+		t.Errorf("the keys.rotate events carry request ids %q, want %q (newest first)", got, want)
+	}
 }
