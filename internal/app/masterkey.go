@@ -155,9 +155,9 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		// (written before the new key is put in place): record the key
 		// change again, saying how it ended.
 		// Remembered for the request that began it, if any: the client
-		// whose call the crash cut short retries it.
-		// The service finishes it, under the request id of the call that
-		// began it when known, so that the auditor joins the two.
+		// whose call the crash cut short retries it. The service finishes
+		// it under the request id of that call, when known, so that the
+		// auditor joins the two events of one rotation.
 		requester, req := readNextRequest(path, log)
 		by := access.System("finish interrupted key rotation")
 		if requester.RequestID != "" {

@@ -613,7 +613,7 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\tprev_hash\x18\f \x01(\tR\bprevHash\x12\x12\n" +
 	"\x04hash\x18\r \x01(\tR\x04hash\x12\x14\n" +
 	"\x05token\x18\x0e \x01(\tR\x05token\x12(\n" +
-	"\x10token_created_by\x18\x0f \x01(\tR\x0etokenCreatedBy*\xf2\x01\n" +
+	"\x10token_created_by\x18\x0f \x01(\tR\x0etokenCreatedBy*\x85\x02\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ROLE_HOTLINE_OPERATOR\x10\x01\x12\x1b\n" +
@@ -625,7 +625,9 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\x13ROLE_POLICE_LIAISON\x10\a\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\b\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\tB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"ROLE_ADMIN\x10\t\"\x04\b\n" +
+	"\x10\n" +
+	"*\vROLE_SYSTEMB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_identity_proto_rawDescOnce sync.Once

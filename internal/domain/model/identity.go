@@ -26,8 +26,7 @@ const (
 	// commands), which were written as ADMIN before it: an auditor counting
 	// what admins did must not count the service's work. No user holds it:
 	// it is not in Roles, ParseRole does not take it, and the API's Role
-	// enum has no value for it. Its number follows the API's, as every
-	// role's.
+	// enum reserves its number, so that no role of the API ever takes it.
 	RoleSystem Role = 10
 )
 
