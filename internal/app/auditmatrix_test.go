@@ -1,14 +1,18 @@
 package app_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -564,4 +568,145 @@ func exactly(t *testing.T, as string, got []*pb.AuditEvent, want []wantEvent) {
 	if len(left) > 0 || len(extra) > 0 {
 		t.Errorf("%s: wrote%s\nwant exactly %v: missing %v, not answered%s", as, describeEvents(got), want, left, describeEvents(extra))
 	}
+}
+
+// TestRefusedAdminCallsAreAudited holds the README's "every call refused"
+// to the admin's calls refused after authentication: on a user, token or
+// police unit that does not exist, one that exists already, a state that
+// does not allow the change, or bad input (the schema's and the
+// domain's). Each writes exactly one event, the call's action on the
+// record it named, by the admin with the call's request id: not_found,
+// or refused with the refusal's code as its reason, as a refused case
+// step's event has. Without them an admin could fish for user ids
+// unseen.
+func TestRefusedAdminCallsAreAudited(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addUser(t, "gone", pb.Role_ROLE_AUDITOR, "orgs/system")
+	ts.addPoliceUnit(t, "ca-ba-dinh", "units/00004@2025-07-01")
+	admin := ts.admin()
+	if _, err := admin.DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/auditor", RequestId: "token-once"}); err != nil {
+		t.Fatal(err)
+	}
+	operator := &pb.User{DisplayName: "Another operator", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"}
+	const noToken = "users/operator/tokens/0123456789abcdef"
+	tests := []struct {
+		name                              string
+		call                              func(context.Context) error
+		code                              codes.Code
+		action, resource, outcome, reason string
+	}{
+		{"a token for a user who does not exist", func(ctx context.Context) error {
+			_, err := admin.CreateToken(ctx, &pb.CreateTokenRequest{Parent: "users/ghost"})
+			return err
+		}, codes.NotFound, "token.create", "users/ghost", "not_found", ""},
+		{"a password reset of a user who does not exist", func(ctx context.Context) error {
+			_, err := admin.ResetPassword(ctx, &pb.ResetPasswordRequest{Name: "users/ghost"})
+			return err
+		}, codes.NotFound, "user.reset_password", "users/ghost", "not_found", ""},
+		{"disabling a user who does not exist", func(ctx context.Context) error {
+			_, err := admin.DisableUser(ctx, &pb.DisableUserRequest{Name: "users/ghost"})
+			return err
+		}, codes.NotFound, "user.disable", "users/ghost", "not_found", ""},
+		{"revoking a token of a user who does not exist", func(ctx context.Context) error {
+			_, err := admin.RevokeToken(ctx, &pb.RevokeTokenRequest{Name: "users/ghost/tokens/0123456789abcdef"})
+			return err
+		}, codes.NotFound, "token.revoke", "users/ghost/tokens/0123456789abcdef", "not_found", ""},
+		{"revoking a token that does not exist", func(ctx context.Context) error {
+			_, err := admin.RevokeToken(ctx, &pb.RevokeTokenRequest{Name: noToken})
+			return err
+		}, codes.NotFound, "token.revoke", noToken, "not_found", ""},
+		{"creating a user whose id is taken", func(ctx context.Context) error {
+			_, err := admin.CreateUser(ctx, &pb.CreateUserRequest{UserId: "operator", User: operator})
+			return err
+		}, codes.AlreadyExists, "user.create", "users/operator", "refused", "ALREADY_EXISTS"},
+		{"creating a police unit whose id is taken", func(ctx context.Context) error {
+			_, err := admin.CreatePoliceUnit(ctx, &pb.CreatePoliceUnitRequest{PoliceUnitId: "ca-ba-dinh",
+				PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an phường Ba Đình", Covers: []string{"units/00004@2025-07-01"}}})
+			return err
+		}, codes.AlreadyExists, "police_unit.create", "policeUnits/ca-ba-dinh", "refused", "ALREADY_EXISTS"},
+		{"creating the service's own user id", func(ctx context.Context) error {
+			_, err := admin.CreateUser(ctx, &pb.CreateUserRequest{UserId: "system", User: operator})
+			return err
+		}, codes.InvalidArgument, "user.create", "users/system", "refused", "user_id user.id_reserved"},
+		{"creating a user without a role (the schema's rule)", func(ctx context.Context) error {
+			_, err := admin.CreateUser(ctx, &pb.CreateUserRequest{UserId: "new.one",
+				User: &pb.User{DisplayName: "New one", Unit: "orgs/hotline-111"}})
+			return err
+		}, codes.InvalidArgument, "user.create", "users/new.one", "refused", "user.role required"},
+		{"reading a name that is no user's", func(ctx context.Context) error {
+			_, err := admin.GetUser(ctx, &pb.GetUserRequest{Name: "operators/operator"})
+			return err
+		}, codes.InvalidArgument, "user.read", "operators/operator", "refused", "name user.name"},
+		{"a token for a disabled user", func(ctx context.Context) error {
+			_, err := admin.CreateToken(ctx, &pb.CreateTokenRequest{Parent: "users/gone"})
+			return err
+		}, codes.FailedPrecondition, "token.create", "users/gone", "refused", "USER_DISABLED"},
+		{"disabling oneself", func(ctx context.Context) error {
+			_, err := admin.DisableUser(ctx, &pb.DisableUserRequest{Name: "users/admin"})
+			return err
+		}, codes.FailedPrecondition, "user.disable", "users/admin", "refused", "SELF_DISABLE"},
+		{"a request_id reused for another request", func(ctx context.Context) error {
+			_, err := admin.CreateToken(ctx, &pb.CreateTokenRequest{Parent: "users/operator", RequestId: "token-once"})
+			return err
+		}, codes.AlreadyExists, "token.create", "users/operator", "refused", "REQUEST_ID_REUSED"},
+		// A read that does not find its user is audited by the read
+		// itself, once.
+		{"reading a user who does not exist", func(ctx context.Context) error {
+			_, err := admin.GetUser(ctx, &pb.GetUserRequest{Name: "users/ghost"})
+			return err
+		}, codes.NotFound, "user.read", "users/ghost", "not_found", ""},
+	}
+	_, head := newAuditEvents(t, ts, "admin", 0)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			requestID := fmt.Sprintf("refused-admin-call-%d", i)
+			err := tc.call(metadata.AppendToOutgoingContext(ts.as(t, "admin"), "x-request-id", requestID))
+			wantCode(t, err, tc.code)
+			var got []*pb.AuditEvent
+			got, head = newAuditEvents(t, ts, "admin", head)
+			if len(got) != 1 || got[0].GetAction() != tc.action || got[0].GetResource() != tc.resource ||
+				got[0].GetOutcome() != tc.outcome || got[0].GetReason() != tc.reason || got[0].GetRequestId() != requestID ||
+				got[0].GetRole() != "ADMIN" {
+				t.Fatalf("wrote%s (reason %q)\nwant exactly %s %s %s, reason %q, request id %s",
+					describeEvents(got), reasonsOf(got), tc.action, tc.resource, tc.outcome, tc.reason, requestID)
+			}
+			findAuditEvent(t, ts, got[0])
+		})
+	}
+	// Over REST too, which reaches the same interceptors through the
+	// gateway.
+	t.Run("over REST", func(t *testing.T) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+ts.HTTPAddr()+"/v1/users/ghost.rest/tokens", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+ts.tokens.get("admin"))
+		req.Header.Set("X-Request-Id", "refused-admin-call-rest")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("POST /v1/users/ghost.rest/tokens: %s, want 404", resp.Status)
+		}
+		var got []*pb.AuditEvent
+		got, head = newAuditEvents(t, ts, "admin", head)
+		if len(got) != 1 || got[0].GetAction() != "token.create" || got[0].GetResource() != "users/ghost.rest" ||
+			got[0].GetOutcome() != "not_found" || got[0].GetRequestId() != "refused-admin-call-rest" {
+			t.Fatalf("wrote%s\nwant exactly token.create users/ghost.rest not_found, request id refused-admin-call-rest", describeEvents(got))
+		}
+	})
+}
+
+func reasonsOf(events []*pb.AuditEvent) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.GetReason())
+	}
+	return out
 }

@@ -51,32 +51,30 @@ type masterKeys struct {
 
 func nextKeyPath(path string) string { return path + ".next" }
 
-// nextRequestPath is the file beside the next key that names the request
-// (its caller's user id, request_id and fingerprint) of the rotation to
-// that key, so that a rotation cut short by a crash and finished at start
-// is remembered for that request: the client's retry then answers the
-// rotation it asked for instead of rotating again.
+// nextRequestPath is the file beside the next key that names the call
+// (its caller's user id, the call's request id, and its request_id and
+// fingerprint when it had one) of the rotation to that key, so that a
+// rotation cut short by a crash and finished at start is remembered for
+// that request (the client's retry then answers the rotation it asked
+// for instead of rotating again) and audited with that call's request id.
 func nextRequestPath(path string) string { return path + ".next.request" }
 
 // pendingRequest is the content of the next request file.
 type pendingRequest struct {
-	UserID      string `json:"user_id"`
-	RequestID   string `json:"request_id"`
-	Fingerprint []byte `json:"fingerprint"`
+	UserID string `json:"user_id"`
+	// CallID is the call's request id, the one its audit events carry
+	// (absent from a file written before it was kept).
+	CallID      string `json:"call_request_id,omitempty"`
+	RequestID   string `json:"request_id,omitempty"`
+	Fingerprint []byte `json:"fingerprint,omitempty"`
 }
 
-// writeNextRequest writes (or, without a request_id, removes) the next
-// request file, durably, before the next key file is written: a next key
-// file is never beside another rotation's request.
+// writeNextRequest writes the next request file, durably, before the next
+// key file is written: a next key file is never beside another rotation's
+// request.
 func writeNextRequest(path string, by access.Principal, req idempotency.Request) error {
 	p := nextRequestPath(path)
-	if req.ID == "" {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	b, err := json.Marshal(pendingRequest{UserID: by.UserID, RequestID: req.ID, Fingerprint: req.Fingerprint})
+	b, err := json.Marshal(pendingRequest{UserID: by.UserID, CallID: by.RequestID, RequestID: req.ID, Fingerprint: req.Fingerprint})
 	if err != nil {
 		return err
 	}
@@ -86,10 +84,12 @@ func writeNextRequest(path string, by access.Principal, req idempotency.Request)
 	return writePrivateFile(p, b)
 }
 
-// readNextRequest returns the request of the interrupted rotation, and
-// its caller (only the user id, which scopes a request_id); none when the
-// rotation was not asked for with a request_id, or the file cannot be read
-// (the rotation is finished all the same, only not remembered).
+// readNextRequest returns the call of the interrupted rotation: its
+// caller (the user id, which scopes a request_id, and the call's request
+// id) and its request, whose ID is "" when it had no request_id; none when
+// the file is absent (a rotation of the offline command, or of a release
+// that kept no file without a request_id) or cannot be read (the rotation
+// is finished all the same, only not remembered).
 func readNextRequest(path string, log *slog.Logger) (access.Principal, idempotency.Request) {
 	b, err := os.ReadFile(nextRequestPath(path))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -99,12 +99,12 @@ func readNextRequest(path string, log *slog.Logger) (access.Principal, idempoten
 	if err == nil {
 		err = json.Unmarshal(b, &r)
 	}
-	if err != nil || r.UserID == "" || r.RequestID == "" {
+	if err != nil || r.UserID == "" {
 		log.Warn("the request of the interrupted master key rotation cannot be read: a retry of it will rotate again",
 			"path", nextRequestPath(path), "err", err)
 		return access.Principal{}, idempotency.Request{}
 	}
-	return access.Principal{UserID: r.UserID}, idempotency.Request{ID: r.RequestID, Fingerprint: r.Fingerprint}
+	return access.Principal{UserID: r.UserID, RequestID: r.CallID}, idempotency.Request{ID: r.RequestID, Fingerprint: r.Fingerprint}
 }
 
 func retiredKeyPath(path, id string) string { return path + ".retired-" + id }
@@ -155,10 +155,16 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		// (written before the new key is put in place): record the key
 		// change again, saying how it ended.
 		// Remembered for the request that began it, if any: the client
-		// whose call the crash cut short retries it.
+		// whose call the crash cut short retries it. The service finishes
+		// it under the request id of that call, when known, so that the
+		// auditor joins the two events of one rotation.
 		requester, req := readNextRequest(path, log)
+		by := access.System("finish interrupted key rotation")
+		if requester.RequestID != "" {
+			by.RequestID = requester.RequestID
+		}
 		_, err := mk.finish(ctx, master, next, func(n int) error {
-			return mk.recordRotation(ctx, access.System("finish interrupted key rotation"), requester, master, next, n,
+			return mk.recordRotation(ctx, by, requester, master, next, n,
 				" (an interrupted rotation, finished at start)", req)
 		})
 		switch {

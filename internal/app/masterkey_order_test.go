@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
@@ -213,5 +214,70 @@ func TestStartOnAFullDatabaseLeavesTheInterruptedRotation(t *testing.T) {
 	}
 	if err := mk.vault.Check(ctx, store); err != nil {
 		t.Errorf("the data keys after the rotation: %v", err)
+	}
+}
+
+// The event of a rotation finished at start, by users/system, carries the
+// request id of the call whose rotation it finishes, as every event of a
+// call does: the auditor joins it to that call's first event, if it was
+// written, and to the client's logs. It carried the service's own words
+// instead, and the two events of one rotation shared nothing but their
+// keys.
+func TestRotationFinishedAtStartCarriesTheCallsRequestID(t *testing.T) {
+	ctx := context.Background()
+	path, store, clk, _ := openTestMasterKeys(t)
+	by := access.Principal{UserID: "admin", RequestID: "rotate-call-7"}
+	if err := writeNextRequest(path, by, idempotency.Request{ID: "rotate-7", Fingerprint: []byte("f")}); err != nil {
+		t.Fatal(err)
+	}
+	next := writeNextKey(t, path)
+	if _, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	var rotations []audit.Event
+	if err := store.View(ctx, func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(0) {
+			if err != nil {
+				return err
+			}
+			if e.Action == "keys.rotate" {
+				rotations = append(rotations, e)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rotations) != 1 {
+		t.Fatalf("%d keys.rotate events, want the one of the rotation to %s finished at start", len(rotations), next.ID())
+	}
+	if e := rotations[0]; e.Actor != access.SystemUserID || e.RequestID != by.RequestID {
+		t.Errorf("the rotation finished at start is audited by %q with request id %q; want %q with the call's %q",
+			e.Actor, e.RequestID, access.SystemUserID, by.RequestID)
+	}
+
+	// Without a request_id the call's id is kept all the same.
+	by.RequestID = "rotate-call-8"
+	if err := writeNextRequest(path, by, idempotency.Request{}); err != nil {
+		t.Fatal(err)
+	}
+	writeNextKey(t, path)
+	if _, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	var last audit.Event
+	if err := store.View(ctx, func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(0) {
+			if err != nil {
+				return err
+			}
+			last = e
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last.Action != "keys.rotate" || last.RequestID != by.RequestID {
+		t.Errorf("the last event is %s with request id %q; want keys.rotate with the call's %q", last.Action, last.RequestID, by.RequestID)
 	}
 }

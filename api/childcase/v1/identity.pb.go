@@ -388,7 +388,10 @@ type AuditEvent struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// "users/{user}", or empty for a failed authentication.
 	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
-	// The actor's role and unit when acting.
+	// The actor's role when acting, as the Role enum names it without
+	// "ROLE_" (e.g. "COMMUNE_WORKER"); "SYSTEM" for the service's own work
+	// by users/system, a role no user holds ("ADMIN" in events written
+	// before it).
 	Role string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
 	// The actor's unit when acting.
 	Unit string `protobuf:"bytes,5,opt,name=unit,proto3" json:"unit,omitempty"`
@@ -403,10 +406,10 @@ type AuditEvent struct {
 	RequestId string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The reason given (disclosures), or why authentication failed.
 	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
-	// "ok", "denied", "not_found", "refused" (a case step refused for the
-	// request or the case's state, nothing changed; reason: the refusal's
-	// code, e.g. "ETAG_MISMATCH", "CHILD_UNDER_16" or "ground closure.ground")
-	// or "error".
+	// "ok", "denied", "not_found", "refused" (a case step or an admin's call
+	// refused for the request or the record's state, nothing changed;
+	// reason: the refusal's code, e.g. "ETAG_MISMATCH", "CHILD_UNDER_16",
+	// "ALREADY_EXISTS" or "ground closure.ground") or "error".
 	Outcome string `protobuf:"bytes,11,opt,name=outcome,proto3" json:"outcome,omitempty"`
 	// Hex SHA-256 of the previous event and of this one.
 	PrevHash string `protobuf:"bytes,12,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
@@ -610,7 +613,7 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\tprev_hash\x18\f \x01(\tR\bprevHash\x12\x12\n" +
 	"\x04hash\x18\r \x01(\tR\x04hash\x12\x14\n" +
 	"\x05token\x18\x0e \x01(\tR\x05token\x12(\n" +
-	"\x10token_created_by\x18\x0f \x01(\tR\x0etokenCreatedBy*\xf2\x01\n" +
+	"\x10token_created_by\x18\x0f \x01(\tR\x0etokenCreatedBy*\x85\x02\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ROLE_HOTLINE_OPERATOR\x10\x01\x12\x1b\n" +
@@ -622,7 +625,9 @@ const file_childcase_v1_identity_proto_rawDesc = "" +
 	"\x13ROLE_POLICE_LIAISON\x10\a\x12\x10\n" +
 	"\fROLE_AUDITOR\x10\b\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\tB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
+	"ROLE_ADMIN\x10\t\"\x04\b\n" +
+	"\x10\n" +
+	"*\vROLE_SYSTEMB=Z;github.com/childcase/childcase/api/childcase/v1;childcasev1b\x06proto3"
 
 var (
 	file_childcase_v1_identity_proto_rawDescOnce sync.Once

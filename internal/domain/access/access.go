@@ -41,9 +41,11 @@ type Principal struct {
 const SystemUserID = "system"
 
 // System is the principal of work the service does on its own behalf:
-// bootstrap, demo seeding, key rotation.
+// bootstrap, demo seeding, key rotation, the scheduler. Its role is
+// model.RoleSystem, which no method's rule grants: what it does, it does
+// through the domain, never as a caller of the API.
 func System(action string) Principal {
-	return Principal{UserID: SystemUserID, Role: model.RoleAdmin, Unit: model.OrgSystem, RequestID: action}
+	return Principal{UserID: SystemUserID, Role: model.RoleSystem, Unit: model.OrgSystem, RequestID: action}
 }
 
 // Event returns an audit event of p doing action on resource, which belongs
@@ -192,7 +194,7 @@ func (pol *Policy) inDistrict(district units.Key, c model.Case) bool {
 // auditors and admins read no report.
 func (pol *Policy) CanSeeReport(p Principal, r model.StoredReport, c *model.Case) bool {
 	switch p.Role {
-	case model.RolePoliceLiaison, model.RoleAuditor, model.RoleAdmin:
+	case model.RolePoliceLiaison, model.RoleAuditor, model.RoleAdmin, model.RoleSystem:
 		return false
 	}
 	if r.TakenBy == p.UserID {

@@ -552,8 +552,17 @@ func TestPrincipalEvent(t *testing.T) {
 	}
 
 	sys := access.System("bootstrap")
-	if sys.UserID != "system" || sys.Role != model.RoleAdmin || sys.Unit != model.OrgSystem || sys.RequestID != "bootstrap" {
+	if sys.UserID != "system" || sys.Role != model.RoleSystem || sys.Unit != model.OrgSystem || sys.RequestID != "bootstrap" {
 		t.Errorf("System(bootstrap) = %+v", sys)
+	}
+	if e := sys.Event(now, "user.create", "users/admin", "", "ok"); e.Role != "SYSTEM" {
+		t.Errorf("the service's event has role %q, want SYSTEM", e.Role)
+	}
+	// The service's role is granted no method: it acts through the domain.
+	for _, r := range access.Rules() {
+		if sys.May(r.Method) {
+			t.Errorf("the service's principal may call %s", r.Method)
+		}
 	}
 }
 

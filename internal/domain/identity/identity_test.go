@@ -760,8 +760,8 @@ func TestBootstrap(t *testing.T) {
 		t.Errorf("bootstrap user = %+v", u)
 	}
 	checkEvents(t, e.events(t), []wantEvent{
-		{"system", "ADMIN", "user.create", "users/admin"},
-		{"system", "ADMIN", "token.create", "users/admin/tokens/" + tok.Token.ID},
+		{"system", "SYSTEM", "user.create", "users/admin"},
+		{"system", "SYSTEM", "token.create", "users/admin/tokens/" + tok.Token.ID},
 	}, "bootstrap", start)
 
 	// The bootstrap token expires after BootstrapTokenTTL.

@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/childcase/childcase/internal/domain/model"
@@ -97,6 +98,7 @@ func TestStoredEnumNumbers(t *testing.T) {
 		{"RolePoliceLiaison", int32(model.RolePoliceLiaison), 7},
 		{"RoleAuditor", int32(model.RoleAuditor), 8},
 		{"RoleAdmin", int32(model.RoleAdmin), 9},
+		{"RoleSystem", int32(model.RoleSystem), 10}, // the service's own, no user's
 
 		{"LevelLow", int32(model.LevelLow), 1},
 		{"LevelMedium", int32(model.LevelMedium), 2},
@@ -118,6 +120,17 @@ func TestStoredEnumNumbers(t *testing.T) {
 // TestStoredEnumStrings pins the enumerations stored as strings.
 func TestStoredEnumStrings(t *testing.T) {
 	tests := []struct{ got, want string }{
+		// Every audit event stores its actor's role by name.
+		{model.RoleHotlineOperator.String(), "HOTLINE_OPERATOR"},
+		{model.RoleHotlineSupervisor.String(), "HOTLINE_SUPERVISOR"},
+		{model.RoleCommuneWorker.String(), "COMMUNE_WORKER"},
+		{model.RoleCommuneChair.String(), "COMMUNE_CHAIR"},
+		{model.RoleDistrictOfficer.String(), "DISTRICT_OFFICER"},
+		{model.RoleCityOfficer.String(), "CITY_OFFICER"},
+		{model.RolePoliceLiaison.String(), "POLICE_LIAISON"},
+		{model.RoleAuditor.String(), "AUDITOR"},
+		{model.RoleAdmin.String(), "ADMIN"},
+		{model.RoleSystem.String(), "SYSTEM"},
 		{string(model.DeadlineAcknowledge), "ACKNOWLEDGE"},
 		{string(model.DeadlineEmergencyMeasures), "D3_EMERGENCY"},
 		{string(model.DeadlineSeparationReview), "D4_SEPARATION"},
@@ -149,6 +162,19 @@ func TestStoredEnumStrings(t *testing.T) {
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("a value stored as %q is now %q: a stored value must keep its spelling", tt.want, tt.got)
+		}
+	}
+}
+
+// TestNoUserHoldsTheSystemRole: the service's role names its own work in
+// the audit log; a user given it would act under the service's name.
+func TestNoUserHoldsTheSystemRole(t *testing.T) {
+	if slices.Contains(model.Roles, model.RoleSystem) {
+		t.Error("model.Roles lists RoleSystem: users could be given it")
+	}
+	for _, name := range []string{"SYSTEM", "ROLE_SYSTEM"} {
+		if r, ok := model.ParseRole(name); ok {
+			t.Errorf("ParseRole(%q) = %v: no user may be given the service's role", name, r)
 		}
 	}
 }

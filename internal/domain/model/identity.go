@@ -20,6 +20,14 @@ const (
 	RolePoliceLiaison     Role = 7
 	RoleAuditor           Role = 8
 	RoleAdmin             Role = 9
+	// RoleSystem is the service's own role, in the audit events of the
+	// work it does on its own behalf (users/system: the first start, the
+	// scheduler's firings and escalations, webhook delivery, the offline
+	// commands), which were written as ADMIN before it: an auditor counting
+	// what admins did must not count the service's work. No user holds it:
+	// it is not in Roles, ParseRole does not take it, and the API's Role
+	// enum reserves its number, so that no role of the API ever takes it.
+	RoleSystem Role = 10
 )
 
 // Roles lists every role, in enum order.
@@ -38,6 +46,7 @@ var roleNames = map[Role]string{
 	RolePoliceLiaison:     "POLICE_LIAISON",
 	RoleAuditor:           "AUDITOR",
 	RoleAdmin:             "ADMIN",
+	RoleSystem:            "SYSTEM",
 }
 
 // String returns the role's API name, e.g. "COMMUNE_WORKER".
@@ -48,10 +57,11 @@ func (r Role) String() string {
 	return "ROLE_UNKNOWN"
 }
 
-// ParseRole parses an API role name, with or without the "ROLE_" prefix.
+// ParseRole parses an API role name, with or without the "ROLE_" prefix:
+// a role a user may hold (Roles), never RoleSystem.
 func ParseRole(s string) (Role, bool) {
-	for r, n := range roleNames {
-		if s == n || s == "ROLE_"+n {
+	for _, r := range Roles {
+		if n := roleNames[r]; s == n || s == "ROLE_"+n {
 			return r, true
 		}
 	}

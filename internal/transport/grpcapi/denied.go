@@ -60,10 +60,16 @@ func targetName(req any) string {
 		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated {
 			continue
 		}
-		v := r.Get(fd).String()
-		if v != "" && len(v) <= maxAuditedName && utf8.ValidString(v) && !strings.ContainsFunc(v, isControl) {
+		if v := r.Get(fd).String(); v != "" && screenedName(v) {
 			return v
 		}
 	}
 	return ""
+}
+
+// screenedName reports whether a name taken from a request before it was
+// validated may go into an audit event: at most maxAuditedName bytes of
+// UTF-8 without a character isControl refuses.
+func screenedName(v string) bool {
+	return len(v) <= maxAuditedName && utf8.ValidString(v) && !strings.ContainsFunc(v, isControl)
 }

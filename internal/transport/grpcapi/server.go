@@ -112,7 +112,10 @@ func (s *Server) EndWatches() { s.watches.raise() }
 // would read as "authentication is unavailable"); the stream re-check
 // (streamauth.go) needs the caller's token checked first, and the bound
 // on a stream's sends (streamsend.go) comes inside the cap, which it
-// frees by ending the stream. Requests are
+// frees by ending the stream. The audit of admin calls refused
+// (adminrefusal.go) wraps validation, so that the schema's refusals are on
+// the trail too; it is unary only, as the admin's one stream
+// (BackupDatabase) audits its own end. Requests are
 // decoded by the screening codec, which cuts lists over their max_items and
 // notes strings that are not UTF-8 for the validator to refuse (see
 // screen.go).
@@ -147,6 +150,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			auth.unary,
 			noteActorUnary,
 			unaryDeadline(d.UnaryTimeout),
+			adminRefusals{audit: d.Audit, clock: d.Clock}.unary,
 			v.unary,
 		),
 		grpc.ChainStreamInterceptor(
