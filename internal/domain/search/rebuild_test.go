@@ -256,6 +256,72 @@ func TestCatchUpRebuildsAnIndexOfAnOlderFormat(t *testing.T) {
 	}
 }
 
+// An index of the format before this one (format 2, whose names were
+// folded without Đ's look-alikes) is made again at start, and while it is
+// its entries go on matching as they did: they keep the reporter's
+// phone apart already, so a caregiver's phone finds the case for anyone.
+// A name the former format left unmatched is found once CatchUp is done.
+func TestCatchUpRebuildsAnIndexOfTheFormatBefore(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	master := newMaster(t)
+	v := vault.New(keys.NewKeyring(master))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	const formatBefore = "/2"
+	commune := mustKey("00004@2025-07-01")
+	r := model.Report{
+		ID: "0190c4a2-7d3e-7c4b-8a5e-000000000001", ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
+		IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: "HN-2026-00001",
+		// Ð is U+00D0, as a legacy encoding wrote Đ.
+		Children:   []model.Child{{FullName: "Trần \u00d0ức Minh", BirthDate: vntime.Date{Year: 2015, Month: 2, Day: 3}, Sex: model.SexMale}},
+		Caregivers: []model.Caregiver{{FullName: "Trần Văn Hùng", Phone: "0903 222 333"}},
+		Reporter:   model.Reporter{Anonymous: true},
+	}
+	var id uint64
+	err := store.Update(ctx, func(tx datastore.Tx) error {
+		stored, err := v.SealReport(tx, r)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateReport(stored); err != nil {
+			return err
+		}
+		c := model.Case{Number: r.CaseNumber, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, ReportIDs: []string{r.ID}, Revision: 1}
+		if err := tx.CreateCase(&c); err != nil {
+			return err
+		}
+		id = c.ID
+		// The entry as format 2 made it: the child's name folded to
+		// tokens no query meets (here: none), the caregiver's as now.
+		former := r
+		former.Children = []model.Child{{BirthDate: r.Children[0].BirthDate, Sex: model.SexMale}}
+		toks := Tokens(master.IndexKey(), s.units, former)
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: id, KeyID: master.ID() + formatBefore, Tokens: toks}); err != nil {
+			return err
+		}
+		return tx.SetSearchIndexedUnder(master.ID() + formatBefore)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	phone, name := Query{Phone: "0903222333"}, Query{ChildName: "Trần Đức Minh"}
+	if got := ranked(t, s, store, phone); len(got) != 1 || got[0] != id {
+		t.Errorf("before CatchUp the caregiver's phone found %v in the format-2 entry, want case id %d", got, id)
+	}
+	if n, err := s.CatchUp(ctx); err != nil || n != 1 {
+		t.Fatalf("CatchUp = %d, %v; want the case of the former format indexed again", n, err)
+	}
+	for _, q := range []Query{phone, name, {ChildName: "tran duc minh"}} {
+		if got := ranked(t, s, store, q); len(got) != 1 || got[0] != id {
+			t.Errorf("after CatchUp %+v found %v, want case id %d", q, got, id)
+		}
+	}
+	e := viewed(t, store, func(tx datastore.ReadTx) (datastore.SearchEntry, error) { return tx.SearchEntry(id) })
+	if e.KeyID != EntryKeyID(master) {
+		t.Errorf("after CatchUp the entry is under %q, want %q", e.KeyID, EntryKeyID(master))
+	}
+}
+
 // entryCountingTx counts the search entries a body writes
 // (storagetest.SmallCommits).
 type entryCountingTx struct {
