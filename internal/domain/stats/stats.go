@@ -546,8 +546,8 @@ func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggre
 // only for its channel and call type (firstReport).
 func (s *Service) caseFacts(tx datastore.ReadTx, c model.Case, circumstances, firstReport bool) (facts, error) {
 	var first *model.StoredReport
-	if firstReport && len(c.ReportIDs) > 0 {
-		r, err := tx.Report(c.ReportIDs[0])
+	if id := tally.FirstReportID(c); firstReport && id != "" {
+		r, err := tx.Report(id)
 		if err != nil {
 			return facts{}, fmt.Errorf("statistics of a case: first report: %w", err)
 		}
