@@ -5,6 +5,7 @@ package app_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -353,6 +354,41 @@ func TestMergeIsNoCrimeClosedWithoutReferral(t *testing.T) {
 		t.Fatalf("closure: %v", err)
 	}
 	unreferred("after the survivor's closure", 1)
+	ts.stop()
+	checkFile(t, ts.cfg.DBPath)
+}
+
+// A case merged into another still counts under the channel and call
+// type of the call that opened it, as every case counts under its first
+// report's: the merge moves its reports to the survivor, but the case was
+// opened by that call all the same. Both the city's counters and a
+// commune's count from the records say so, and check finds them equal.
+func TestMergedCaseKeepsItsChannelInTheStatistics(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 6, 2, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	absorbed := openCase(t, ts, hn(2026, 6, 2, 8, 0), "00004")
+	survivor := openCase(t, ts, hn(2026, 6, 2, 8, 30), "00004")
+	chair := ts.as(t, "bd.chair")
+	if _, err := ts.process().MergeCase(chair, &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: absorbed, AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	stats := pb.NewStatisticsServiceClient(ts.conn)
+	for _, user := range []string{"city", "bd.chair"} { // the counters, and the records
+		got, err := stats.GetStatistics(ts.as(t, user), &pb.GetStatisticsRequest{StartDate: "2026-06-01", EndDate: "2026-06-30",
+			GroupBy: []string{"channel", "call_type"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened := map[string]int32{}
+		for _, g := range got.GetGroups() {
+			opened[g.GetKey()[0].GetValue()+" "+g.GetKey()[1].GetValue()] += g.GetCasesOpened()
+		}
+		if want := map[string]int32{"HOTLINE_111 INTERVENTION": 2}; !maps.Equal(opened, want) {
+			t.Errorf("as %s, cases opened by channel and call type: %v, want %v", user, opened, want)
+		}
+	}
 	ts.stop()
 	checkFile(t, ts.cfg.DBPath)
 }

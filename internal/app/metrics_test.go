@@ -214,10 +214,26 @@ func TestMetricsScrape(t *testing.T) {
 		t.Errorf("an ACKNOWLEDGE deadline still counts as running three days on: %v", v)
 	}
 
-	// Every metric the README's "What to watch" table names is served.
-	for _, name := range readmeMetrics(t) {
-		if _, ok := families[name]; !ok {
-			t.Errorf("README.md's What to watch names %s, which the scrape does not have", name)
+	// Every metric the README's "What to watch" table names is served,
+	// with the labels it names: a childcase metric with those and no
+	// other, an RPC metric with those among the provider's own.
+	for _, m := range readmeMetrics(t) {
+		f, ok := families[m.name]
+		if !ok {
+			t.Errorf("README.md's What to watch names %s, which the scrape does not have", m.name)
+			continue
+		}
+		for _, series := range f.GetMetric() {
+			var got []string
+			for _, l := range series.GetLabel() {
+				got = append(got, l.GetName())
+			}
+			slices.Sort(got)
+			missing := slices.DeleteFunc(slices.Clone(m.labels), func(l string) bool { return slices.Contains(got, l) })
+			if len(missing) > 0 || strings.HasPrefix(m.name, "childcase_") && !slices.Equal(got, m.labels) {
+				t.Errorf("%s has the labels %v; README.md's What to watch says %v", m.name, got, m.labels)
+				break
+			}
 		}
 	}
 
@@ -314,9 +330,16 @@ func TestGrafanaDashboardQueriesExist(t *testing.T) {
 	}
 }
 
-// readmeMetrics reads the metric names of the README's "What to watch"
-// table: each name in backquotes in its first column, without its labels.
-func readmeMetrics(t *testing.T) []string {
+// readmeMetric is a metric the README's "What to watch" table names,
+// with the labels it gives it in braces, sorted (none when it gives none).
+type readmeMetric struct {
+	name   string
+	labels []string
+}
+
+// readmeMetrics reads the metrics of the README's "What to watch"
+// table: each name in the first column, with its labels.
+func readmeMetrics(t *testing.T) []readmeMetric {
 	t.Helper()
 	md, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -330,16 +353,21 @@ func readmeMetrics(t *testing.T) []string {
 	section = section[start:]
 	table := section[strings.Index(section, "\n| metric | what |"):]
 	table = table[:strings.Index(table, "\n\n")]
-	name := regexp.MustCompile("`([a-z_]+)(?:\\{[a-z_,]*\\})?`")
-	var names []string
+	name := regexp.MustCompile("`([a-z_]+)(?:\\{([a-z_,]*)\\})?`")
+	var metrics []readmeMetric
 	for _, row := range strings.Split(table, "\n")[3:] {
 		first := strings.SplitN(row, "|", 3)[1]
 		for _, m := range name.FindAllStringSubmatch(first, -1) {
-			names = append(names, m[1])
+			var labels []string
+			if m[2] != "" {
+				labels = strings.Split(m[2], ",")
+				slices.Sort(labels)
+			}
+			metrics = append(metrics, readmeMetric{name: m[1], labels: labels})
 		}
 	}
-	if len(names) < 15 {
-		t.Fatalf("read only %d metrics from README.md's What to watch: %v", len(names), names)
+	if len(metrics) < 15 {
+		t.Fatalf("read only %d metrics from README.md's What to watch: %v", len(metrics), metrics)
 	}
-	return names
+	return metrics
 }

@@ -278,6 +278,12 @@ type Case struct {
 	// into this one, oldest merge first.
 	MergedInto string
 	MergedFrom []string
+	// FirstReportID is the report that opened a case merged into another,
+	// kept when the merge moved its reports (ReportIDs then lists none):
+	// the case still counts in the statistics under that call's channel
+	// and call type, as every case counts under its first report's. ""
+	// for a case that keeps its reports.
+	FirstReportID string
 
 	// The process (Decree 56 Arts. 25-32): what the deadlines and the
 	// state machine need in the clear. The content of each step is sealed

@@ -204,7 +204,11 @@ func (s *stepCtx) takeReports(ac *model.Case) error {
 		}
 		s.c.ReportIDs = append(s.c.ReportIDs, id)
 	}
-	// A case lists only the reports that name it.
+	// A case lists only the reports that name it; it keeps the one that
+	// opened it, whose call it still counts under in the statistics.
+	if ac.FirstReportID == "" && len(ac.ReportIDs) > 0 {
+		ac.FirstReportID = ac.ReportIDs[0]
+	}
 	ac.ReportIDs = nil
 	return nil
 }

@@ -8,10 +8,10 @@ import (
 )
 
 // Fold returns s as the index compares it: Unicode NFC, then lower case
-// without diacritics (đ becomes d, which no decomposition does, and so
-// does ð, the Latin eth, whose capital Ð looks the same as Đ and is typed
-// for it on some keyboards; indexFormat 3), with every
-// run of characters that are neither letters nor digits made one space.
+// without diacritics (đ becomes d, which no decomposition does, and so do
+// its look-alikes ð and ɖ, which legacy Vietnamese encodings and fonts
+// put in its place), with every run of characters that are neither
+// letters nor digits made one space.
 // "Nguyễn  Thị-Hồng" and "nguyen thi hong" fold alike, so a name typed on a
 // keyboard without Vietnamese input still finds the child.
 func Fold(s string) string {
@@ -23,7 +23,7 @@ func Fold(s string) string {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue
-		case r == 'đ' || r == 'Đ' || r == 'ð' || r == 'Ð':
+		case strings.ContainsRune(dLikes, r):
 			r = 'd'
 		}
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
@@ -38,6 +38,11 @@ func Fold(s string) string {
 	}
 	return b.String()
 }
+
+// dLikes are Đ and the letters written for it: the Icelandic eth (Ð,
+// U+00D0, as some converters and fonts give it) and the African D (Ɖ,
+// U+0189), each in both cases. None decomposes to d.
+const dLikes = "đĐðÐɖƉ"
 
 // Syllables returns the folded syllables of a name, in the order written.
 func Syllables(name string) []string { return strings.Fields(Fold(name)) }

@@ -17,6 +17,11 @@ func TestFold(t *testing.T) {
 		// The same name in NFD (as some keyboards send it) folds alike.
 		{"Nguye\u0302\u0303n", "nguyen"},
 		{"Lê Văn Tám (7 tuổi)", "le van tam 7 tuoi"},
+		// Đ's look-alikes, which legacy Vietnamese encodings and fonts
+		// put in its place: the Icelandic eth and the African D.
+		{"Trần \u00d0ức Minh", "tran duc minh"},
+		{"\u00f0ặng", "dang"},
+		{"\u0189inh \u0256ức", "dinh duc"},
 		{"  ", ""},
 	} {
 		if got := Fold(tt.in); got != tt.want {

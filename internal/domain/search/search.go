@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -139,14 +140,22 @@ func (s *Service) entryOf(tx datastore.ReadTx, c model.Case) (datastore.SearchEn
 // start CatchUp indexes every case again (Rebuild), as after a rotation.
 // Format 2 puts the reporter's names and phones under kinds of their own;
 // before it they shared a caregiver's, and matched anyone's search.
-// Format 3 folds Ð and ð to d (Fold): format 2 folded a name typed with
-// Ð, which looks the same as Đ, to tokens no other typing of it makes.
+// Format 3 folds Đ's look-alikes (ð, ɖ) to d, as Fold does đ.
 const indexFormat = "/3"
 
-// reporterKinds reports whether an entry's KeyID is of a format that
-// puts the reporter under kinds of their own (format 2 and later).
-func reporterKinds(keyID string) bool {
-	return strings.HasSuffix(keyID, "/2") || strings.HasSuffix(keyID, indexFormat)
+// reporterKindsSince is the first format whose entries keep the
+// reporter's names and phones under kinds of their own: an entry of it or
+// a later one (a KeyID with a format suffix) holds no reporter's value
+// under a caregiver's kind.
+const reporterKindsSince = 2
+
+// keepsReporterApart reports whether an entry made under keyID (or an
+// index recorded complete under it) keeps the reporter's values under
+// kinds of their own, being of format reporterKindsSince or later.
+func keepsReporterApart(keyID string) bool {
+	_, format, ok := strings.Cut(keyID, "/")
+	n, err := strconv.Atoi(format)
+	return ok && err == nil && n >= reporterKindsSince
 }
 
 // EntryKeyID is the KeyID of an index entry made now under master: its
@@ -383,17 +392,16 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 
 // withoutOlderEntries takes from hits what a phone and a caregiver's name
 // matched in an entry of a format before the reporter's kinds
-// (reporterKinds), while the index is not recorded complete in such a
-// format: the rebuild that makes such entries anew runs in the background
-// while the service answers (CatchUp), and an older entry holds the
-// reporter's name and phone under a caregiver's kinds, so that its match
-// could confirm a guess at who reported. A caregiver's match there waits
-// for the rebuild too; once the index is complete in such a format, this
-// reads one key. An entry of format 2, which a rebuild to format 3 makes
-// anew only for its folding of Ð, keeps its matches meanwhile.
+// (keepsReporterApart), while the index is not recorded complete in such
+// a format: the rebuild that makes such entries anew runs in the
+// background while the service answers (CatchUp), and an older entry
+// holds the reporter's name and phone under a caregiver's kinds, so that
+// its match could confirm a guess at who reported. A caregiver's match
+// there waits for the rebuild too; once the index is complete in such a
+// format, this reads one key.
 func withoutOlderEntries(tx datastore.ReadTx, hits []hit) error {
 	under, err := tx.SearchIndexedUnder()
-	if err != nil || reporterKinds(under) {
+	if err != nil || keepsReporterApart(under) {
 		return err
 	}
 	phone, caregiver := fieldIndex(FieldPhone), fieldIndex(FieldCaregiverName)
@@ -406,7 +414,7 @@ func withoutOlderEntries(tx datastore.ReadTx, hits []hit) error {
 		if err != nil && !errors.Is(err, model.ErrNotFound) {
 			return err
 		}
-		if err != nil || !reporterKinds(e.KeyID) {
+		if err != nil || !keepsReporterApart(e.KeyID) {
 			h.best[phone], h.matched[phone] = 0, false
 			h.best[caregiver], h.matched[caregiver] = 0, false
 		}

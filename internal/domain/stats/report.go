@@ -160,8 +160,8 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	if !p.May(ActionMonthMethod) {
 		return Table{}, model.ErrPermissionDenied
 	}
-	if year < 2020 || year > 2100 {
-		return Table{}, model.InvalidField("year", "year.range", "year %d is not between 2020 and 2100", year)
+	if err := CheckYear(year); err != nil {
+		return Table{}, err
 	}
 	start := vntime.Date{Year: year, Month: time.June, Day: 1}
 	q := Query{Unit: o.Unit, Mapped: o.Mapped, From: start.Start(), To: start.AddMonths(1).Start()}
@@ -238,6 +238,15 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	t.Notes = []string{"Một vụ việc có nhiều hình thức xâm hại được tính ở mỗi hình thức.",
 		"Hạn gửi kết quả theo Kế hoạch Tháng hành động vì trẻ em của Thành phố; gửi đến và gửi trước ngày theo Thông tư 28/2019/TT-BLĐTBXH."}
 	return s.finish(ctx, p, o, ActionMonthMethod, t, total.AsOf)
+}
+
+// CheckYear refuses a year the Action Month report is not made for:
+// before the service's data (2020) or past 2100.
+func CheckYear(year int) error {
+	if year < 2020 || year > 2100 {
+		return model.InvalidField("year", "year.range", "year %d is not between 2020 and 2100", year)
+	}
+	return nil
 }
 
 // PeriodicReport is the periodic child-protection report (Circular

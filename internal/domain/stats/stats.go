@@ -24,6 +24,7 @@ package stats
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -251,22 +252,32 @@ func (s *Service) check(q *Query) error {
 	if !q.From.Before(q.To) {
 		return model.InvalidField("period", "period.order", "the period must start before it ends")
 	}
-	if !q.Unit.IsZero() {
-		if _, ok := s.units.Get(q.Unit); !ok {
-			return model.InvalidField("unit", "unit.exists", "no unit %s", q.Unit)
+	return s.CheckFields(q.Unit, q.GroupBy)
+}
+
+// CheckFields validates what a query or a report names besides its
+// period: that unit, if any, exists, and that each dimension is known and
+// named once. Every field it refuses is named at once, so that a handler
+// can add them to those it refused itself and the caller mends them all
+// in one go.
+func (s *Service) CheckFields(unit units.Key, groupBy []Dimension) error {
+	var bad []error
+	if !unit.IsZero() {
+		if _, ok := s.units.Get(unit); !ok {
+			bad = append(bad, model.InvalidField("unit", "unit.exists", "no unit %s", unit))
 		}
 	}
 	seen := map[Dimension]bool{}
-	for _, d := range q.GroupBy {
-		if !slices.Contains(Dimensions, d) {
-			return model.InvalidField("group_by", "group_by.known", "%q is not a dimension; one of %v", d, Dimensions)
-		}
-		if seen[d] {
-			return model.InvalidField("group_by", "group_by.unique", "%q is named twice", d)
+	for _, d := range groupBy {
+		switch {
+		case !slices.Contains(Dimensions, d):
+			bad = append(bad, model.InvalidField("group_by", "group_by.known", "%q is not a dimension; one of %v", d, Dimensions))
+		case seen[d]:
+			bad = append(bad, model.InvalidField("group_by", "group_by.unique", "%q is named twice", d))
 		}
 		seen[d] = true
 	}
-	return nil
+	return errors.Join(bad...)
 }
 
 // unitFilter returns whether a unit (units.Key.String()) is counted:
@@ -535,8 +546,8 @@ func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggre
 // only for its channel and call type (firstReport).
 func (s *Service) caseFacts(tx datastore.ReadTx, c model.Case, circumstances, firstReport bool) (facts, error) {
 	var first *model.StoredReport
-	if firstReport && len(c.ReportIDs) > 0 {
-		r, err := tx.Report(c.ReportIDs[0])
+	if id := tally.FirstReportID(c); firstReport && id != "" {
+		r, err := tx.Report(id)
 		if err != nil {
 			return facts{}, fmt.Errorf("statistics of a case: first report: %w", err)
 		}

@@ -92,6 +92,7 @@ var clearStrings = map[string]string{
 	"Case.ResponsibleUnit.Code":                     "an administrative unit's code",
 	"Case.IncidentUnit.Code":                        "an administrative unit's code",
 	"Case.ReportIDs[]":                              "report UUIDs",
+	"Case.FirstReportID":                            "a report UUID",
 	"Case.Handlers[].Code":                          "administrative unit codes",
 	"Case.IntakeUsers[]":                            "user ids",
 	"Case.IntakeUnits[]":                            "unit resource names",

@@ -1163,14 +1163,15 @@ func (c *checker) checkCaseIDs() {
 // decode, or holds another id, counts as none, as it did when the
 // reports' pass kept them by their id.
 func (c *checker) firstReport(cs model.Case) *model.StoredReport {
-	if len(cs.ReportIDs) == 0 {
+	id := tally.FirstReportID(cs)
+	if id == "" {
 		return nil
 	}
-	rk, err := reportKey(cs.ReportIDs[0])
+	rk, err := reportKey(id)
 	if err != nil {
 		return nil
 	}
-	if r, ok := c.report(rk); ok && r.ID == cs.ReportIDs[0] {
+	if r, ok := c.report(rk); ok && r.ID == id {
 		return &r
 	}
 	return nil

@@ -262,7 +262,7 @@ func caseToRec(c model.Case) *recordpb.Case {
 		Dossier: sealedToRec(c.Dossier), Texts: sealedToRec(c.Texts),
 		AwaitingSuccessor: c.AwaitingSuccessor, PoliceAlerted: strs(c.PoliceAlerted),
 		LateRecordings: mapSlice(c.LateRecordings, lateRecordingToRec),
-		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom),
+		MergedInto:     c.MergedInto, MergedFrom: strs(c.MergedFrom), FirstReportId: c.FirstReportID,
 		Reopened:    mapSlice(c.Reopened, timeToRec),
 		PoliceViews: mapSlice(c.PoliceViews, policeViewToRec),
 	}
@@ -287,7 +287,7 @@ func caseFromRec(r *recordpb.Case) model.Case {
 		Dossier: sealedFromRec(r.GetDossier()), Texts: sealedFromRec(r.GetTexts()),
 		AwaitingSuccessor: r.GetAwaitingSuccessor(), PoliceAlerted: strs(r.GetPoliceAlerted()),
 		LateRecordings: mapSlice(r.GetLateRecordings(), lateRecordingFromRec),
-		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()),
+		MergedInto:     r.GetMergedInto(), MergedFrom: strs(r.GetMergedFrom()), FirstReportID: r.GetFirstReportId(),
 		Reopened:    mapSlice(r.GetReopened(), timeFromRec),
 		PoliceViews: mapSlice(r.GetPoliceViews(), policeViewFromRec),
 	}

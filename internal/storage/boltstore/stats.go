@@ -203,7 +203,9 @@ func (t *tx) caseStats(prev *model.Case, c model.Case) error {
 
 // reportStats is what writing r over prev (nil for a new report) changes
 // in the counters: its own contribution, and that of the case whose first
-// report it is, which takes its channel and call type from it.
+// report it is, which takes its channel and call type from it. That may
+// be a case merged into the one r names: it keeps the report that opened
+// it (tally.FirstReportID).
 func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
 	delta := tally.OfReport(r)
 	numbers := []string{r.CaseNumber}
@@ -212,10 +214,14 @@ func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
 		numbers = append(numbers, prev.CaseNumber)
 	}
 	slices.Sort(numbers)
-	for _, n := range slices.Compact(numbers) {
-		if n == "" {
+	seen := map[string]bool{}
+	for len(numbers) > 0 {
+		n := numbers[0]
+		numbers = numbers[1:]
+		if n == "" || seen[n] {
 			continue
 		}
+		seen[n] = true
 		c, err := t.CaseByNumber(n)
 		if errors.Is(err, model.ErrNotFound) {
 			continue
@@ -223,9 +229,10 @@ func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
 		if err != nil {
 			return err
 		}
-		if len(c.ReportIDs) > 0 && c.ReportIDs[0] == r.ID {
+		if tally.FirstReportID(c) == r.ID {
 			delta.Add(tally.Delta(tally.OfCase(c, prev), tally.OfCase(c, &r)), 1)
 		}
+		numbers = append(numbers, c.MergedFrom...)
 	}
 	return t.addStats(delta)
 }

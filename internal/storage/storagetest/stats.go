@@ -21,9 +21,10 @@ var statsTests = []namedTest{
 // every kind a report and a case go through (a case stored before its
 // report, as intake stores them; a report with no case; a step of a case
 // in another month; its closure; a report's channel corrected; a report
-// moved to another case), StatCells answers, for every kind of cell, the
-// cells tally.Recount gives of the stored records, non-zero ones only, in
-// order of key, and only those of the months asked for.
+// moved to another case, as a merge moves them, and then corrected, which
+// changes the merged case it opened), StatCells answers, for every kind
+// of cell, the cells tally.Recount gives of the stored records, non-zero
+// ones only, in order of key, and only those of the months asked for.
 func testStatCellsAreTheRecount(t *testing.T, s datastore.Store) {
 	ids := newIDs(t, 3)
 	first := fullReport(ids[0])
@@ -66,9 +67,10 @@ func testStatCellsAreTheRecount(t *testing.T, s datastore.Store) {
 	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(first) })
 	moved.CaseNumber = c.Number
 	c.Revision++
-	c.ReportIDs = append(c.ReportIDs, moved.ID)
+	c.ReportIDs, c.MergedFrom = append(c.ReportIDs, moved.ID), []string{other.Number}
 	other.Revision++
 	other.ReportIDs, other.Status, other.MergedInto, other.CloseTime = nil, model.StatusClosed, c.Number, baseTime.AddDate(0, 1, 3)
+	other.FirstReportID = moved.ID // the merged case keeps the report that opened it
 	update(t, s, func(tx datastore.Tx) error {
 		if err := tx.UpdateReport(moved); err != nil {
 			return err
@@ -78,6 +80,10 @@ func testStatCellsAreTheRecount(t *testing.T, s datastore.Store) {
 		}
 		return tx.UpdateCase(other)
 	})
+	// That report's channel corrected after the merge: the merged case it
+	// opened counts under the new one.
+	moved.Channel = model.ChannelCommune
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateReport(moved) })
 
 	var want tally.Cells
 	view(t, s, func(tx datastore.ReadTx) error {

@@ -213,6 +213,7 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 		LateRecordings:    []model.LateRecording{{RecordTime: baseTime.Add(26 * time.Hour), Unit: "units/00004@2025-07-01"}},
 		MergedInto:        "HN-2026-00900",
 		MergedFrom:        []string{"HN-2025-00017", "HN-2026-00003"},
+		FirstReportID:     "0190c4a2-7d3e-7c4b-8a5e-0000000000ff",
 		CloseTime:         baseTime.Add(200*24*time.Hour + 11),
 		Reopened:          []time.Time{baseTime.Add(150*24*time.Hour + 13), baseTime.Add(180*24*time.Hour + 17)},
 		Deadlines: []model.Deadline{

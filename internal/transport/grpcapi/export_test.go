@@ -26,7 +26,9 @@ func TestXLSXRowsEndWithTheSheet(t *testing.T) {
 }
 
 // TestNeutraliseFormulas: every cell a spreadsheet would take for a
-// formula (or a DDE call) starts with an apostrophe; other cells are kept.
+// formula (or a DDE call) starts with an apostrophe, also when the sign
+// follows spaces or is a full-width one; other cells, Vietnamese text
+// among them, are kept.
 func TestNeutraliseFormulas(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"},
@@ -35,6 +37,25 @@ func TestNeutraliseFormulas(t *testing.T) {
 		{"@SUM(A1:A2)", "'@SUM(A1:A2)"},
 		{"\t=1+1", "'\t=1+1"},
 		{"\r=1+1", "'\r=1+1"},
+		// Spreadsheets drop leading spaces before they look for a
+		// formula (LibreOffice's "trim spaces", Excel's paste): so must we.
+		{"  =1+1", "'  =1+1"},
+		{" -2+3", "' -2+3"},
+		{"\u00a0@SUM(A1)", "'\u00a0@SUM(A1)"},
+		{"\u3000=1+1", "'\u3000=1+1"},
+		{"\ufeff=1+1", "'\ufeff=1+1"},
+		{"\n+1", "'\n+1"},
+		// Vietnamese text: an opening sign is neutralised, text kept.
+		{"=Nguyễn Thị Lan", "'=Nguyễn Thị Lan"},
+		{"- Trẻ bị đánh", "'- Trẻ bị đánh"},
+		{"Phường Ba Đình", "Phường Ba Đình"},
+		{" Đơn vị", " Đơn vị"},
+		// Full-width signs, which East Asian Excel takes for ASCII ones.
+		{"＝1+1", "'＝1+1"},
+		{"＋1", "'＋1"},
+		{"－1", "'－1"},
+		{"＠SUM(A1)", "'＠SUM(A1)"},
+		{"   ", "   "},
 		{"HN-2026-00001", "HN-2026-00001"},
 		{"units/00004@2025-07-01", "units/00004@2025-07-01"},
 		{"a=b", "a=b"},

@@ -25,8 +25,10 @@ type statisticsServer struct {
 }
 
 func (s *statisticsServer) GetStatistics(ctx context.Context, req *pb.GetStatisticsRequest) (*pb.GetStatisticsResponse, error) {
+	// What the request says wrong and what the domain refuses of the rest
+	// (an absent unit, an unknown dimension) are named together.
 	q, err := statisticsQuery(req)
-	if err != nil {
+	if err = errors.Join(err, s.stats.CheckFields(q.Unit, q.GroupBy)); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.stats.Compute(ctx, principalFrom(ctx), q)
@@ -41,7 +43,9 @@ func (s *statisticsServer) GetStatistics(ctx context.Context, req *pb.GetStatist
 }
 
 // statisticsQuery reads a request: the period's days in Vietnam time, the
-// last one included, the unit and the dimensions.
+// last one included, the unit and the dimensions. With an error it
+// returns what it could read (a unit only when well formed), so that the
+// caller can check the rest too.
 func statisticsQuery(req *pb.GetStatisticsRequest) (stats.Query, error) {
 	// Every bad field is named at once.
 	var bad []error
@@ -61,16 +65,14 @@ func statisticsQuery(req *pb.GetStatisticsRequest) (stats.Query, error) {
 		k, err := parseUnitName(name)
 		if err != nil {
 			bad = append(bad, model.InvalidField("unit", "unit.name", "%v", err))
+		} else {
+			q.Unit = k
 		}
-		q.Unit = k
-	}
-	if len(bad) > 0 {
-		return stats.Query{}, errors.Join(bad...)
 	}
 	for _, d := range req.GetGroupBy() {
 		q.GroupBy = append(q.GroupBy, stats.Dimension(d))
 	}
-	return q, nil
+	return q, errors.Join(bad...)
 }
 
 func statisticsGroupToProto(dims []stats.Dimension, g stats.Group) *pb.StatisticsGroup {
@@ -105,8 +107,9 @@ func int32Map(m map[string]int) map[string]int32 {
 }
 
 func (s *statisticsServer) GetActionMonthReport(ctx context.Context, req *pb.GetActionMonthReportRequest) (*httpbody.HttpBody, error) {
-	o, format, err := reportTarget(req.GetUnit(), req.GetIncludeMapped(), req.GetExternal(), req.GetFormat())
-	if err != nil {
+	yearErr := stats.CheckYear(int(req.GetYear()))
+	o, format, err := s.reportTarget(req.GetUnit(), req.GetIncludeMapped(), req.GetExternal(), req.GetFormat())
+	if err = errors.Join(yearErr, err); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	t, err := s.stats.ActionMonthReport(ctx, principalFrom(ctx), int(req.GetYear()), o)
@@ -117,13 +120,11 @@ func (s *statisticsServer) GetActionMonthReport(ctx context.Context, req *pb.Get
 }
 
 func (s *statisticsServer) GetPeriodicReport(ctx context.Context, req *pb.GetPeriodicReportRequest) (*httpbody.HttpBody, error) {
-	o, format, err := reportTarget(req.GetUnit(), req.GetIncludeMapped(), req.GetExternal(), req.GetFormat())
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	// The period is read as GetStatistics reads it.
-	q, err := statisticsQuery(&pb.GetStatisticsRequest{StartDate: req.GetStartDate(), EndDate: req.GetEndDate()})
-	if err != nil {
+	// The period is read as GetStatistics reads it; its faults and the
+	// target's are named together.
+	q, periodErr := statisticsQuery(&pb.GetStatisticsRequest{StartDate: req.GetStartDate(), EndDate: req.GetEndDate()})
+	o, format, err := s.reportTarget(req.GetUnit(), req.GetIncludeMapped(), req.GetExternal(), req.GetFormat())
+	if err = errors.Join(periodErr, err); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	first, last := vntime.DateOf(q.From), vntime.DateOf(q.To).AddDays(-1)
@@ -134,21 +135,25 @@ func (s *statisticsServer) GetPeriodicReport(ctx context.Context, req *pb.GetPer
 	return s.reportBody(ctx, t, format)
 }
 
-// reportTarget reads for whom a report is made and its format.
-func reportTarget(unit string, mapped, external bool, format string) (stats.ReportOptions, reportfile.Format, error) {
+// reportTarget reads for whom a report is made and its format, naming
+// every field it refuses: a unit malformed or absent, a format unknown.
+func (s *statisticsServer) reportTarget(unit string, mapped, external bool, format string) (stats.ReportOptions, reportfile.Format, error) {
 	o := stats.ReportOptions{Mapped: mapped, External: external}
+	var bad []error
 	if unit != "" {
 		k, err := parseUnitName(unit)
 		if err != nil {
-			return o, "", model.InvalidField("unit", "unit.name", "%v", err)
+			bad = append(bad, model.InvalidField("unit", "unit.name", "%v", err))
+		} else if err := s.stats.CheckFields(k, nil); err != nil {
+			bad = append(bad, err)
 		}
 		o.Unit = k
 	}
 	f, ok := reportfile.ParseFormat(format)
 	if !ok {
-		return o, "", model.InvalidField("format", "report.format", "format %q is not one of xlsx, csv, html", format)
+		bad = append(bad, model.InvalidField("format", "report.format", "format %q is not one of xlsx, csv, html", format))
 	}
-	return o, f, nil
+	return o, f, errors.Join(bad...)
 }
 
 // reportBody renders a report as the file it is answered as.

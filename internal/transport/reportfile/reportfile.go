@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/xuri/excelize/v2"
 
@@ -81,12 +82,35 @@ func text(c stats.Cell) string {
 // SafeText keeps a spreadsheet from taking a text cell for a formula (CSV
 // injection): a text that starts with =, +, -, @, a tab or a carriage
 // return gets a leading apostrophe, which spreadsheets show as text. The
-// reports and the exports of case lists both write their cells through it.
+// sign counts after leading spaces and invisible format characters too
+// (a spreadsheet that trims them on import, or a user who does, finds the
+// formula), and in its full-width form, which Excel takes for the ASCII
+// sign. The reports and the exports of case lists both write their cells
+// through it.
 func SafeText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if startsFormula(s) {
 		return "'" + s
 	}
 	return s
+}
+
+// formulaSigns are the characters a spreadsheet may read a formula (or a
+// DDE call) from when a cell starts with them.
+const formulaSigns = "=+-@\t\r＝＋－＠"
+
+// startsFormula reports whether s, past its leading spaces and format
+// characters, starts with one of formulaSigns.
+func startsFormula(s string) bool {
+	for _, r := range s {
+		switch {
+		case strings.ContainsRune(formulaSigns, r):
+			return true
+		case unicode.IsSpace(r) || unicode.Is(unicode.Cf, r):
+			continue
+		}
+		return false
+	}
+	return false
 }
 
 // renderCSV writes the title, the fields, the table and the notes, with a

@@ -695,12 +695,15 @@ func names[E ~int32](vs []E, table map[E]string) []string {
 }
 
 // FirstReport returns the first report of c through report, nil when it
-// is not stored (yet: intake writes a new case before its report).
+// is not stored (yet: intake writes a new case before its report). A case
+// merged into another keeps the report that opened it (FirstReportID)
+// after the merge moved its reports.
 func FirstReport(c model.Case, report func(id string) (model.StoredReport, error)) (*model.StoredReport, error) {
-	if len(c.ReportIDs) == 0 {
+	id := FirstReportID(c)
+	if id == "" {
 		return nil, nil
 	}
-	r, err := report(c.ReportIDs[0])
+	r, err := report(id)
 	if errors.Is(err, model.ErrNotFound) {
 		return nil, nil
 	}
@@ -708,6 +711,16 @@ func FirstReport(c model.Case, report func(id string) (model.StoredReport, error
 		return nil, err
 	}
 	return &r, nil
+}
+
+// FirstReportID is the id of the report c takes its channel and call
+// type from (FirstReport): its first linked report, else, for a case
+// merged into another, the one that opened it; "" for none.
+func FirstReportID(c model.Case) string {
+	if len(c.ReportIDs) > 0 {
+		return c.ReportIDs[0]
+	}
+	return c.FirstReportID
 }
 
 // Recount sums the contribution of every report and case: what the

@@ -1170,6 +1170,9 @@ type Case struct {
 	// The case this one was merged into, and those merged into it.
 	MergedInto string   `protobuf:"bytes,60,opt,name=merged_into,json=mergedInto,proto3" json:"merged_into,omitempty"`
 	MergedFrom []string `protobuf:"bytes,61,rep,name=merged_from,json=mergedFrom,proto3" json:"merged_from,omitempty"`
+	// The report that opened a case merged into another, whose reports
+	// the merge moved (model.Case.FirstReportID).
+	FirstReportId string `protobuf:"bytes,62,opt,name=first_report_id,json=firstReportId,proto3" json:"first_report_id,omitempty"`
 	// The police units a police clock was escalated to (model.Case.PoliceAlerted).
 	PoliceAlerted []string `protobuf:"bytes,70,rep,name=police_alerted,json=policeAlerted,proto3" json:"police_alerted,omitempty"`
 	// Emergency measures, separations and police forwardings recorded later
@@ -1465,6 +1468,13 @@ func (x *Case) GetMergedFrom() []string {
 		return x.MergedFrom
 	}
 	return nil
+}
+
+func (x *Case) GetFirstReportId() string {
+	if x != nil {
+		return x.FirstReportId
+	}
+	return ""
 }
 
 func (x *Case) GetPoliceAlerted() []string {
@@ -2670,7 +2680,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vdecide_time\x18\t \x01(\x03R\n" +
 	"decideTime\x12!\n" +
 	"\fdecline_note\x18\n" +
-	" \x01(\tR\vdeclineNote\"\x85\x0e\n" +
+	" \x01(\tR\vdeclineNote\"\xad\x0e\n" +
 	"\x04Case\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x16\n" +
@@ -2716,7 +2726,8 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\vmerged_into\x18< \x01(\tR\n" +
 	"mergedInto\x12\x1f\n" +
 	"\vmerged_from\x18= \x03(\tR\n" +
-	"mergedFrom\x12%\n" +
+	"mergedFrom\x12&\n" +
+	"\x0ffirst_report_id\x18> \x01(\tR\rfirstReportId\x12%\n" +
 	"\x0epolice_alerted\x18F \x03(\tR\rpoliceAlerted\x12L\n" +
 	"\x0flate_recordings\x18G \x03(\v2#.childcase.storage.v1.LateRecordingR\x0elateRecordings\x12\x1a\n" +
 	"\breopened\x18P \x03(\x03R\breopened\x12H\n" +
