@@ -1014,8 +1014,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		Conn: conn, Accounts: accounts, Passwords: ids, Clock: opts.Clock, Log: opts.Logger,
 		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings, TrustedProxies: trusted,
 		EnrolKey: mk.vault.Keyring().Current().EnrolKey(),
-		// A refused session cookie counts as a refused token does.
+		// A refused session cookie counts as a refused token does, and a
+		// refused password toward the same throttle per address.
 		Refusals: signIns,
+		Throttle: signIns,
 	})
 	if err != nil {
 		return nil, err
