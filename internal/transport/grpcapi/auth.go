@@ -195,10 +195,48 @@ func throttled(wait time.Duration) error {
 	return st.Err()
 }
 
+// InputRefusedHeader is the metadata the REST gateway sends on the call it
+// makes, with an empty request, for a request whose input it refused
+// itself (a body that is no JSON or too large, a query it cannot read):
+// the server authenticates the caller for the method as for any call,
+// and, instead of calling the method, answers InputRefused, after which
+// the gateway describes the input. So a caller without valid credentials
+// learns nothing of its input and is counted and audited as a refused
+// sign-in, whatever it sent. Only the gateway's server heeds it: the
+// gateway passes on no header of a client's but the request id, and no
+// handler runs on the public server for it either way.
+const InputRefusedHeader = "x-childcase-input-refused"
+
+// InputRefused answers a call marked with InputRefusedHeader whose caller
+// authenticated and may call the method: the gateway's refusal of its
+// input stands.
+func InputRefused() error {
+	return withInfo(codes.InvalidArgument, "input refused by the REST gateway", ReasonInvalidField, nil)
+}
+
+// inputRefused says whether ctx is a call of the gateway for a request
+// whose input it refused. Its caller has passed: the gateway writes the
+// request's log line, with the HTTP status it answers, and this call
+// writes none.
+func (a *authenticator) inputRefused(ctx context.Context) bool {
+	if !a.gateway {
+		return false
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if len(md.Get(InputRefusedHeader)) == 0 {
+		return false
+	}
+	leaveToGateway(ctx)
+	return true
+}
+
 func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	ctx, err := a.authenticate(ctx, info.FullMethod, func() any { return req })
 	if err != nil {
 		return nil, err
+	}
+	if a.inputRefused(ctx) {
+		return nil, InputRefused()
 	}
 	return next(ctx, req)
 }
@@ -211,6 +249,9 @@ func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	ctx, err := a.authenticate(ss.Context(), info.FullMethod, request)
 	if err != nil {
 		return err
+	}
+	if a.inputRefused(ctx) {
+		return InputRefused()
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }
