@@ -23,6 +23,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // publicMethods need no token: probes and tooling.
@@ -113,7 +114,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 	client := a.clientAddr(ctx)
 	token, why := bearerToken(ctx)
 	tokenID, _ := identity.TokenID(token)
-	addrWait := a.guard.clients.wait(client)
+	addrWait := a.guard.clients.wait(clientaddr.ThrottleKey(client))
 	var idWait time.Duration
 	if tokenID != "" {
 		idWait = a.guard.tokens.wait(tokenID)
@@ -141,7 +142,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 	}
 	if why != "" {
 		a.guard.failed.Add(1)
-		a.guard.clients.fail(client)
+		a.guard.clients.fail(clientaddr.ThrottleKey(client))
 		if tokenID != "" {
 			a.guard.tokens.fail(tokenID)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // Refused sign-ins (no token, a bad one, or a throttled client) are
@@ -84,7 +85,7 @@ func (g *SignInGuard) RefuseSession(ctx context.Context, client, why string) {
 // PasswordSignInWait returns how long client must wait before the
 // console checks a password it sends; 0: at once.
 func (g *SignInGuard) PasswordSignInWait(client string) time.Duration {
-	return g.clients.wait(client)
+	return g.clients.wait(clientaddr.ThrottleKey(client))
 }
 
 // FailPasswordSignIn counts a refused console password sign-in from
@@ -92,7 +93,7 @@ func (g *SignInGuard) PasswordSignInWait(client string) time.Duration {
 // by the identity service, per account, not here.
 func (g *SignInGuard) FailPasswordSignIn(client string) {
 	g.failed.Add(1)
-	g.clients.fail(client)
+	g.clients.fail(clientaddr.ThrottleKey(client))
 }
 
 // ThrottlePasswordSignIn audits a console sign-in from client that the

@@ -1,6 +1,10 @@
 package web
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/childcase/childcase/internal/transport/clientaddr"
+)
 
 // maxFamiliarSignIns bounds the (address, account) pairs remembered: as
 // many as the sessions the console holds at once.
@@ -26,6 +30,9 @@ type familiarSignIns struct {
 	seen map[familiarPair]uint64 // the sequence of the latest sign-in
 }
 
+// familiarPair is an account and the key its address is throttled
+// under (clientaddr.ThrottleKey): an IPv6 client's /64, in which its
+// address changes.
 type familiarPair struct{ client, userID string }
 
 func newFamiliarSignIns(maxPairs int) *familiarSignIns {
@@ -37,7 +44,7 @@ func newFamiliarSignIns(maxPairs int) *familiarSignIns {
 func (f *familiarSignIns) add(client, userID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := familiarPair{client, userID}
+	k := familiarPair{clientaddr.ThrottleKey(client), userID}
 	if _, ok := f.seen[k]; !ok && len(f.seen) >= f.max {
 		var oldest familiarPair
 		first := true
@@ -56,6 +63,6 @@ func (f *familiarSignIns) add(client, userID string) {
 func (f *familiarSignIns) has(client, userID string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.seen[familiarPair{client, userID}]
+	_, ok := f.seen[familiarPair{clientaddr.ThrottleKey(client), userID}]
 	return ok
 }
