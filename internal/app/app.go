@@ -1022,6 +1022,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	// An admin's change that ends sessions ends them in the console at
+	// once, not at their next API call.
+	ids.OnSessionsEnded(webConsole.SessionsEnded)
 	consoleCtx, stopConsole := context.WithCancel(context.Background())
 	go webConsole.Run(consoleCtx)
 	s.push(func(ctx context.Context) error {

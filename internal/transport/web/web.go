@@ -260,6 +260,15 @@ func (c *Console) EndSessions(ctx context.Context) {
 	wg.Wait()
 }
 
+// SessionsEnded ends at once the sessions whose tokens an admin's change
+// revoked (disabling the account, resetting its password, revoking the
+// token; identity's OnSessionsEnded): their next page, whether it calls
+// the API or not, sends the person to sign in, and an open event stream
+// ends. The change wrote each one's end on the audit trail already.
+func (c *Console) SessionsEnded(tokenIDs []string) {
+	c.sessions.removeTokens(tokenIDs, "ended by an admin's change")
+}
+
 // endToken revokes an ended session's token, saying why it ended; a
 // failure is logged, and the token still dies at its absolute expiry.
 func (c *Console) endToken(ctx context.Context, s *session) {
