@@ -212,7 +212,16 @@ const InputRefusedHeader = "x-childcase-input-refused"
 // authenticated and may call the method: the gateway's refusal of its
 // input stands.
 func InputRefused() error {
-	return withInfo(codes.InvalidArgument, "input refused by the REST gateway", ReasonInvalidField, nil)
+	return withInfo(codes.InvalidArgument, inputRefusedMessage, ReasonInvalidField, nil)
+}
+
+const inputRefusedMessage = "input refused by the REST gateway"
+
+// IsInputRefused says whether err is InputRefused: the server
+// authenticated the caller, and refused nothing else.
+func IsInputRefused(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.InvalidArgument && st.Message() == inputRefusedMessage
 }
 
 // inputRefused says whether ctx is a call of the gateway for a request
