@@ -8,6 +8,8 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
 )
 
 // consoleThrottleBurst and consoleThrottleRefill are the README's
@@ -27,7 +29,11 @@ const (
 // signs in with the right password; and the throttled sign-ins are
 // audited within the bound of the refused sign-ins.
 func TestConsolePasswordGuessesAreThrottledPerAddress(t *testing.T) {
-	ts, _ := startConsole(t)
+	accts := &bookAccounts{}
+	cfg := testConfig(t, "")
+	cfg.MetricsAddr = "127.0.0.1:0"
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), ConsoleAccounts: accts})
+	accts.server.Store(ts)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	ts.addUser(t, "newcomer", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
 	_, _, refusedBefore := signInAudit(t, ts)
@@ -92,5 +98,14 @@ func TestConsolePasswordGuessesAreThrottledPerAddress(t *testing.T) {
 	}
 	if throttled != 1 {
 		t.Errorf("%d auth.fail events of throttled console sign-ins, want 1: %v", throttled, events)
+	}
+	// The metrics count them as the README's table says: the 11 refused
+	// passwords, and the 2 console sign-ins and the API call the throttle
+	// refused.
+	families := scrape(t, ts)
+	for name, want := range map[string]float64{"childcase_signin_failures_total": 11, "childcase_signin_throttled_total": 3} {
+		if got, _ := sample(families, name, nil); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 }
