@@ -1014,12 +1014,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		Conn: conn, Accounts: accounts, Passwords: ids, Clock: opts.Clock, Log: opts.Logger,
 		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings, TrustedProxies: trusted,
 		EnrolKey: mk.vault.Keyring().Current().EnrolKey(),
-		// A refused session cookie counts as a refused token does.
+		// A refused session cookie counts as a refused token does, and a
+		// refused password toward the same throttle per address.
 		Refusals: signIns,
+		Throttle: signIns,
 	})
 	if err != nil {
 		return nil, err
 	}
+	// An admin's change that ends sessions ends them in the console at
+	// once, not at their next API call.
+	ids.OnSessionsEnded(webConsole.SessionsEnded)
 	consoleCtx, stopConsole := context.WithCancel(context.Background())
 	go webConsole.Run(consoleCtx)
 	s.push(func(ctx context.Context) error {

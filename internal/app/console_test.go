@@ -77,6 +77,9 @@ type browser struct {
 	t    testing.TB
 	base string
 	c    *http.Client
+	// forwardedFor, when set, is the X-Forwarded-For of every request:
+	// a client behind a proxy the server trusts.
+	forwardedFor string
 }
 
 func newBrowser(t testing.TB, ts *testServer) *browser {
@@ -105,6 +108,9 @@ func (b *browser) post(path string, form url.Values) (*http.Response, string) {
 	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", b.base)
+	if b.forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", b.forwardedFor)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatalf("POST %s: %v", path, err)

@@ -78,12 +78,33 @@ type Service struct {
 	// wrong passwords then go uncounted, so every sign-in answers
 	// model.ErrFull, whatever its password (SignInWithPassword).
 	full *atomic.Bool
+	// sessionsEnded is told the console sessions an admin's change ended
+	// (OnSessionsEnded); shared by the copies WithVault makes.
+	sessionsEnded *atomic.Pointer[func(tokenIDs []string)]
 }
 
 // New returns the identity service.
 func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, units: reg, clock: clk, log: log,
-		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts"), full: new(atomic.Bool)}
+		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts"), full: new(atomic.Bool),
+		sessionsEnded: new(atomic.Pointer[func([]string)])}
+}
+
+// OnSessionsEnded has f told the token ids of the console sessions that an
+// admin's change ended (disabling the account, resetting its password,
+// revoking the token), once the change is committed. The console keeps
+// its sessions in memory: without being told, it would end one only when
+// an API call of it failed, and a page that makes none would still show
+// the person signed in. f must not block; each instance's console is told
+// of the changes made through it, and another instance's sessions end at
+// their next API call, which their revoked token fails.
+func (s *Service) OnSessionsEnded(f func(tokenIDs []string)) { s.sessionsEnded.Store(&f) }
+
+// tellSessionsEnded tells OnSessionsEnded's f of ended sessions, if any.
+func (s *Service) tellSessionsEnded(tokenIDs []string) {
+	if f := s.sessionsEnded.Load(); f != nil && len(tokenIDs) > 0 {
+		(*f)(tokenIDs)
+	}
 }
 
 // WithVault returns the service with v sealing and opening the TOTP
@@ -490,7 +511,9 @@ func (s *Service) ListTokens(ctx context.Context, p access.Principal, userID, af
 func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string, req idempotency.Request) (model.User, error) {
 	now := s.clock.Now()
 	var u model.User
+	var ended []string // the console sessions it ends
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		ended = nil
 		if replayed, err := replay(tx, p, "DisableUser", req, &u, now); err != nil || replayed {
 			return err
 		}
@@ -522,6 +545,7 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 				events = append(events, p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
 				if t.Kind == model.TokenSession {
 					events = append(events, sessionEnd(p, u, t, now, "disabling the account"))
+					ended = append(ended, t.ID)
 				}
 			}
 		}
@@ -530,6 +554,9 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 		}
 		return remember(tx, p, "DisableUser", req, model.UserName(id), withoutSignIn(u), now)
 	})
+	if err == nil {
+		s.tellSessionsEnded(ended)
+	}
 	return withoutSignIn(u), err
 }
 
@@ -602,7 +629,9 @@ func activeUser(tx datastore.ReadTx, userID string) (model.User, error) {
 func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, tokenID string, req idempotency.Request) (model.Token, error) {
 	now := s.clock.Now()
 	var t model.Token
+	var ended []string // the console session it ends
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
+		ended = nil
 		if replayed, err := replay(tx, p, "RevokeToken", req, &t, now); err != nil || replayed {
 			return err
 		}
@@ -625,6 +654,7 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 					return err
 				}
 				events = append(events, sessionEnd(p, u, t, now, "revoking its token"))
+				ended = append(ended, t.ID)
 			}
 			if _, err = tx.AppendAudit(events...); err != nil {
 				return err
@@ -632,6 +662,9 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 		}
 		return remember(tx, p, "RevokeToken", req, tokenName(t), withoutHash(t), now)
 	})
+	if err == nil {
+		s.tellSessionsEnded(ended)
+	}
 	t.SecretHash = nil
 	return t, err
 }

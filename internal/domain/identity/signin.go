@@ -521,7 +521,9 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	}
 	var first PasswordLink
 	replayed := false
+	var ended []string // the console sessions it ends
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
+		ended = nil
 		var err error
 		if replayed, err = replay(tx, p, "ResetPassword", req, &first, now); err != nil || replayed {
 			return err
@@ -548,6 +550,7 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 				events = append(events, p.Event(now, "token.revoke", tokenName(t), "", audit.OutcomeOK))
 				if t.Kind == model.TokenSession {
 					events = append(events, sessionEnd(p, u, t, now, "resetting the password"))
+					ended = append(ended, t.ID)
 				}
 			}
 		}
@@ -562,6 +565,7 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	if err != nil {
 		return PasswordLink{}, err
 	}
+	s.tellSessionsEnded(ended)
 	if replayed {
 		return first, nil
 	}

@@ -93,3 +93,29 @@ func parseHop(h string) (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// ThrottleKey is what the sign-in throttle counts a client's failures
+// under: its address, or, for an IPv6 address, its /64. One IPv6
+// connection holds a /64 (a home, an office, a server gets one; privacy
+// addresses change within it every day), so a client could take a fresh
+// address, and a fresh allowance, at will; 2^64 allowances are none. The
+// audit still names the whole address. An IPv4 address mapped into IPv6
+// (::ffff:203.0.113.7, as a dual-stack proxy may write it) is the IPv4
+// address it maps, the same client either way. A client that is no
+// address (a garbled hop of a trusted proxy) is its own key.
+func ThrottleKey(client string) string {
+	addr, err := netip.ParseAddr(client)
+	switch {
+	case err != nil:
+		return client
+	case addr.Is4In6():
+		return addr.Unmap().String()
+	case !addr.Is6():
+		return client
+	}
+	p, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return client // not reached: every IPv6 address has a /64
+	}
+	return p.String()
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // publicMethods need no token: probes and tooling.
@@ -113,7 +114,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 	client := a.clientAddr(ctx)
 	token, why := bearerToken(ctx)
 	tokenID, _ := identity.TokenID(token)
-	addrWait := a.guard.clients.wait(client)
+	addrWait := a.guard.clients.wait(clientaddr.ThrottleKey(client))
 	var idWait time.Duration
 	if tokenID != "" {
 		idWait = a.guard.tokens.wait(tokenID)
@@ -141,7 +142,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 	}
 	if why != "" {
 		a.guard.failed.Add(1)
-		a.guard.clients.fail(client)
+		a.guard.clients.fail(clientaddr.ThrottleKey(client))
 		if tokenID != "" {
 			a.guard.tokens.fail(tokenID)
 		}
@@ -195,10 +196,57 @@ func throttled(wait time.Duration) error {
 	return st.Err()
 }
 
+// InputRefusedHeader is the metadata the REST gateway sends on the call it
+// makes, with an empty request, for a request whose input it refused
+// itself (a body that is no JSON or too large, a query it cannot read):
+// the server authenticates the caller for the method as for any call,
+// and, instead of calling the method, answers InputRefused, after which
+// the gateway describes the input. So a caller without valid credentials
+// learns nothing of its input and is counted and audited as a refused
+// sign-in, whatever it sent. Only the gateway's server heeds it: the
+// gateway passes on no header of a client's but the request id, and no
+// handler runs on the public server for it either way.
+const InputRefusedHeader = "x-childcase-input-refused"
+
+// InputRefused answers a call marked with InputRefusedHeader whose caller
+// authenticated and may call the method: the gateway's refusal of its
+// input stands.
+func InputRefused() error {
+	return withInfo(codes.InvalidArgument, inputRefusedMessage, ReasonInvalidField, nil)
+}
+
+const inputRefusedMessage = "input refused by the REST gateway"
+
+// IsInputRefused says whether err is InputRefused: the server
+// authenticated the caller, and refused nothing else.
+func IsInputRefused(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.InvalidArgument && st.Message() == inputRefusedMessage
+}
+
+// inputRefused says whether ctx is a call of the gateway for a request
+// whose input it refused. Its caller has passed: the gateway writes the
+// request's log line, with the HTTP status it answers, and this call
+// writes none.
+func (a *authenticator) inputRefused(ctx context.Context) bool {
+	if !a.gateway {
+		return false
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	if len(md.Get(InputRefusedHeader)) == 0 {
+		return false
+	}
+	leaveToGateway(ctx)
+	return true
+}
+
 func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	ctx, err := a.authenticate(ctx, info.FullMethod, func() any { return req })
 	if err != nil {
 		return nil, err
+	}
+	if a.inputRefused(ctx) {
+		return nil, InputRefused()
 	}
 	return next(ctx, req)
 }
@@ -211,6 +259,9 @@ func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	ctx, err := a.authenticate(ss.Context(), info.FullMethod, request)
 	if err != nil {
 		return err
+	}
+	if a.inputRefused(ctx) {
+		return InputRefused()
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }

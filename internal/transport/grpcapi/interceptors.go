@@ -88,6 +88,9 @@ func (w *wrappedStream) Context() context.Context { return w.ctx }
 func slogLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		level := slog.Level(lvl)
+		if line := requestLineFrom(ctx); line != nil && line.leftToGateway() {
+			return
+		}
 		if line := requestLineFrom(ctx); line != nil {
 			folded, foldedLevel, ok := line.close()
 			fields = append(fields, folded...)

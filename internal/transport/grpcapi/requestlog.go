@@ -26,10 +26,15 @@ const maxFoldedRecords = 16
 type requestLine struct {
 	mu     sync.Mutex
 	closed bool // the finished-call line is written; later records stand alone
-	n      int
-	level  slog.Level
-	events []string
-	attrs  []any // key, value, ...
+	// gateways is set on the call the REST gateway makes to have its
+	// caller authenticated for a request whose input it refused, once
+	// the caller passed: the gateway logs that request's one line, with
+	// its HTTP status (httpapi's logRefused), and the call has none.
+	gateways bool
+	n        int
+	level    slog.Level
+	events   []string
+	attrs    []any // key, value, ...
 }
 
 func withRequestLine(ctx context.Context) context.Context {
@@ -72,6 +77,23 @@ func (l *requestLine) fold(r slog.Record, prefix string, handlerAttrs []slog.Att
 		return true
 	})
 	return true
+}
+
+// leaveToGateway marks the request's line as the REST gateway's to write
+// (requestLine.gateways); outside a request it does nothing.
+func leaveToGateway(ctx context.Context) {
+	if l := requestLineFrom(ctx); l != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.gateways = true
+	}
+}
+
+// leftToGateway says whether the gateway writes the request's line.
+func (l *requestLine) leftToGateway() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gateways
 }
 
 // close ends the collection and returns the fields to add to the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // Refused sign-ins (no token, a bad one, or a throttled client) are
@@ -69,4 +70,37 @@ func (g *SignInGuard) Run(ctx context.Context, poll time.Duration) { g.refusals.
 // is sent to sign in and must not lock its address out of the API.
 func (g *SignInGuard) RefuseSession(ctx context.Context, client, why string) {
 	g.refusals.Add(ctx, client, "console", why, "")
+}
+
+// The console's password sign-ins count toward the same allowance per
+// client address as the API's token sign-ins, in the same failureLimiter:
+// one guesser is one allowance, whichever door it knocks on. Two
+// allowances would give an address twice the guesses (10 at the API,
+// then 10 at the console, and one per refill period at each), and a
+// guesser turned away by the API would find the console open. Sharing
+// costs an office little: the API lets a valid token through a throttled
+// address, and the console lets through the people who have signed in
+// from it before (web's familiar sign-ins).
+
+// PasswordSignInWait returns how long client must wait before the
+// console checks a password it sends; 0: at once.
+func (g *SignInGuard) PasswordSignInWait(client string) time.Duration {
+	return g.clients.wait(clientaddr.ThrottleKey(client))
+}
+
+// FailPasswordSignIn counts a refused console password sign-in from
+// client toward the address's throttle and in the metrics. It is audited
+// by the identity service, per account, not here.
+func (g *SignInGuard) FailPasswordSignIn(client string) {
+	g.failed.Add(1)
+	g.clients.fail(clientaddr.ThrottleKey(client))
+}
+
+// ThrottlePasswordSignIn audits a console sign-in from client that the
+// throttle refused without checking its password: as a throttled token
+// sign-in is, per address and within the same bound, of the resource
+// "console".
+func (g *SignInGuard) ThrottlePasswordSignIn(ctx context.Context, client string) {
+	g.throttled.Add(1)
+	g.refusals.Add(ctx, client, "console", "throttled: too many failed sign-ins from this address", "")
 }

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -164,10 +165,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				// The gateway says 400 with the reader's bare message.
 				err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: grpcapi.BodyTooLarge(MaxBodyBytes)}
 			}
-			if !reachedServer(ctx) && refusedInput(err) && !bearerCredentials(r) {
+			if !reachedServer(ctx) && refusedInput(err) {
 				// A call refused here never met the server's
 				// authentication, which comes before every rule: without
-				// a token it is 401, whatever is wrong with its input.
+				// valid credentials it is 401 (or 429), whatever is wrong
+				// with its input, and only a caller who may make the call
+				// is told what is wrong with it.
 				ctx, err = authenticationRefusal(ctx, mux, conn, r, routes, err)
 			}
 			if wait, ok := retryDelay(err); ok {
@@ -363,15 +366,16 @@ func encodedBody(r *http.Request) (string, bool) {
 	return "", false
 }
 
-// authenticationRefusal returns the server's refusal of r, a call without
-// a bearer token that the gateway refused for its input (inputErr), and
-// the context that carries the server's answer (its request id; the
-// server logs the call). The server authenticates the call's method
-// without its input: a refusal made up here would be out of the sight of
-// the sign-in throttle and its audit, so that a client could send any
-// number of calls without a token unseen, and a throttled one would be
-// answered 401, not 429. Without a token no handler runs: the empty
-// request never reaches one.
+// authenticationRefusal returns the server's verdict on r, a call the
+// gateway refused for its input (inputErr), and the context that carries
+// the server's answer (its request id; the server logs the call, once).
+// The server authenticates the caller for the call's method, with or
+// without a bearer token, as it does every call, but runs no handler
+// (grpcapi.InputRefusedHeader): a refusal made up here would be out of
+// the sight of the sign-in throttle and its audit, so that a client could
+// send any number of calls with no token, or a revoked, expired or
+// guessed one, unseen, told about its input, and a throttled one would
+// not be answered 429. A caller who may make the call gets inputErr.
 func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn, r *http.Request, routes []paramRoute, inputErr error) (context.Context, error) {
 	method, ok := runtime.RPCMethod(ctx)
 	if !ok {
@@ -380,23 +384,26 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 		method = rpcOf(routes, r)
 	}
 	if method == "" {
-		return ctx, grpcapi.Unauthenticated() // no route: not reached here (404, 405)
+		return ctx, inputErr // no route: not reached here (404, 405)
 	}
 	// Without the client's grpc-timeout, which the gateway may have
-	// refused (a value it cannot read): the server refuses a call
-	// without a token at once.
+	// refused (a value it cannot read): the server answers this call at
+	// once.
 	r = r.Clone(r.Context())
 	r.Header.Del("Grpc-Timeout")
 	callCtx, err := runtime.AnnotateContext(r.Context(), mux, r, method)
 	if err != nil {
 		return ctx, grpcapi.Unauthenticated() // not reached: no annotator of the mux's refuses
 	}
+	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, "1")
 	var md runtime.ServerMetadata
 	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
-	if err == nil {
-		// Authenticated after all: the input's refusal stands. (Not
-		// reached: the server reads the same header bearerCredentials
-		// does.)
+	if err == nil || grpcapi.IsInputRefused(err) {
+		// Authenticated, and the role may call the method: the server's
+		// grpcapi.InputRefused (nil is not reached: the server runs no
+		// handler). The input's refusal stands, and is logged here, with
+		// its HTTP status: the server left the request's line to the
+		// gateway.
 		return ctx, inputErr
 	}
 	return runtime.NewServerMetadataContext(ctx, md), err
@@ -411,18 +418,6 @@ func refusedInput(err error) bool {
 		err = se.Err
 	}
 	return status.Code(err) == codes.InvalidArgument
-}
-
-// bearerCredentials says whether r carries what the server's
-// authentication reads as a bearer token (one Authorization header,
-// "Bearer" and a token), valid or not.
-func bearerCredentials(r *http.Request) bool {
-	values := r.Header.Values("Authorization")
-	if len(values) != 1 {
-		return false
-	}
-	scheme, token, ok := strings.Cut(values[0], " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(token) != ""
 }
 
 // innerTypeOff drops an Accept or Content-Type of the client's that names

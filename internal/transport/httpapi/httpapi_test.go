@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -21,13 +24,23 @@ import (
 
 	_ "github.com/childcase/childcase/api/childcase/v1" // the schema's descriptors
 	"github.com/childcase/childcase/api/openapi"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
-// newTestHandler builds the handler over a connection to nowhere: the routes
-// tested here answer without a gRPC server, or fail as if it were down.
+// newTestHandler builds the handler over a connection to a stand-in of
+// the gRPC server that authenticates every caller (authenticatesAll): the
+// routes tested here answer without the service, or fail as if it were
+// down.
 func newTestHandler(t *testing.T, opts ...Option) http.Handler {
 	t.Helper()
-	conn, err := grpc.NewClient("passthrough:///nowhere.invalid", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnknownServiceHandler(authenticatesAll))
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,12 +52,25 @@ func newTestHandler(t *testing.T, opts ...Option) http.Handler {
 	return h
 }
 
+// authenticatesAll answers every call as the server would a caller who
+// may make it: the gateway's refusal of its input stands
+// (grpcapi.InputRefused) when the gateway asks, and any other call finds
+// the service down.
+func authenticatesAll(_ any, ss grpc.ServerStream) error {
+	md, _ := metadata.FromIncomingContext(ss.Context())
+	if len(md.Get(grpcapi.InputRefusedHeader)) > 0 {
+		return grpcapi.InputRefused()
+	}
+	return status.Error(codes.Unavailable, "the service is down")
+}
+
 func serve(h http.Handler, method, path string, body io.Reader) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(method, path, body)
 	req.Header.Set("Content-Type", "application/json")
-	// A bearer token, valid or not: without one, a refusal of the input
-	// is 401 (bearerCredentials), and these tests are about the refusals.
+	// A bearer token, which the stand-in server takes (authenticatesAll):
+	// without a valid one, a refusal of the input is 401, and these tests
+	// are about the refusals.
 	req.Header.Set("Authorization", "Bearer cc_0123456789abcdef_test")
 	h.ServeHTTP(rec, req)
 	return rec

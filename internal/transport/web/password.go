@@ -96,9 +96,23 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusBadRequest, "password", view{Title: "password.title", Error: c.catalogs.text(lang, "password.mismatch"), Data: form})
 		return
 	}
-	_, err = c.cfg.Passwords.SetPasswordWithLink(r.Context(), identity.SetPassword{
-		LinkSecret: link, Password: password, TOTPSecret: form.TOTPSecret, TOTPCode: r.PostFormValue("code"), Client: c.clientIP(r),
-	})
+	// Setting a password hashes it with argon2id in 19 MiB, as a sign-in
+	// does, so it takes a slot of the same bound (maxSignInsAtOnce):
+	// otherwise the holder of a live link could post its form as often
+	// as they liked at once, each post a hash, until the memory ran out.
+	select {
+	case c.signIns <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		c.render(w, r, http.StatusServiceUnavailable, "password", view{Title: "password.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		return
+	}
+	_, err = func() (model.User, error) {
+		defer func() { <-c.signIns }()
+		return c.cfg.Passwords.SetPasswordWithLink(r.Context(), identity.SetPassword{
+			LinkSecret: link, Password: password, TOTPSecret: form.TOTPSecret, TOTPCode: r.PostFormValue("code"), Client: c.clientIP(r),
+		})
+	}()
 	var fe *model.FieldError
 	switch {
 	case errors.As(err, &fe):

@@ -249,6 +249,18 @@ func (st *sessionStore) remove(id, why string) *session {
 	return s
 }
 
+// removeTokens ends the sessions whose tokens are among tokenIDs, saying
+// why.
+func (st *sessionStore) removeTokens(tokenIDs []string, why string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, s := range st.byID {
+		if slices.Contains(tokenIDs, s.tokenID) {
+			st.end(s, why)
+		}
+	}
+}
+
 // expire ends every idle session and returns them.
 func (st *sessionStore) expire() []*session {
 	now := st.clock.Now()

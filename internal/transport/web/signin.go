@@ -3,6 +3,8 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/childcase/childcase/internal/domain/identity"
@@ -56,8 +58,18 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	form := signInForm{UserID: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next")), Pre: pre}
 	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: c.clientIP(r)}
+	// An address that failed too often waits before its passwords are
+	// checked again, unless the account has signed in from it before
+	// (familiarSignIns): refused here, unchecked, nothing is learnt.
+	wait := c.throttleWait(cred.Client)
+	if wait > 0 && !c.familiar.has(cred.Client, cred.UserID) {
+		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		c.throttled(w, r, form, wait)
+		return
+	}
 	if len(cred.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
 		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
+		c.failedFrom(cred.Client)
 		form.UserID = ""
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
@@ -83,6 +95,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, "signin", view{Title: "signin.title", Flash: "signin.code.needed", Data: form})
 		return
 	case errors.Is(err, ErrRefused):
+		c.failedFrom(cred.Client)
+		if wait > 0 {
+			// A familiar account's failure at a throttled address is
+			// answered as the others there are, as the API answers a
+			// token that fails at one: the page tells no one which
+			// accounts sign in from here.
+			c.throttled(w, r, form, wait)
+			return
+		}
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
 	case errors.Is(err, model.ErrFull):
@@ -106,6 +127,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			c.endToken(r.Context(), old)
 		}
 	}
+	c.familiar.add(cred.Client, acct.User.ID)
 	s, evicted := c.sessions.add(acct)
 	if evicted != nil {
 		c.endToken(r.Context(), evicted)
@@ -113,6 +135,30 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, preCookie, "", -1)
 	c.setCookie(w, sessionCookie, s.id, 0) // a browser-session cookie; the server ends it when idle
 	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
+}
+
+// throttleWait is how long client must wait before its passwords are
+// checked again; 0 without a throttle.
+func (c *Console) throttleWait(client string) time.Duration {
+	if c.cfg.Throttle == nil {
+		return 0
+	}
+	return c.cfg.Throttle.PasswordSignInWait(client)
+}
+
+// failedFrom counts a refused sign-in toward its address's throttle.
+func (c *Console) failedFrom(client string) {
+	if c.cfg.Throttle != nil {
+		c.cfg.Throttle.FailPasswordSignIn(client)
+	}
+}
+
+// throttled answers a sign-in from an address that failed too often: 429,
+// the form again (the user name kept) saying to wait, and Retry-After in
+// whole seconds, rounded up, as the API's 429 says it.
+func (c *Console) throttled(w http.ResponseWriter, r *http.Request, form signInForm, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10))
+	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(language(r), "signin.throttled"), Data: form})
 }
 
 // nextPage is where a person goes after signing in: back to the page

@@ -110,6 +110,23 @@ type Config struct {
 	// Refusals audits the requests whose session cookie names no live
 	// session; nil: they are only sent to sign in.
 	Refusals SessionRefusals
+	// Throttle slows down an address that keeps failing to sign in;
+	// nil: only the accounts' lock-out and maxSignInsAtOnce apply.
+	Throttle SignInThrottle
+}
+
+// SignInThrottle counts the failed password sign-ins of each client
+// address, and says how long an address that failed too often must wait
+// before its next password is checked: the API's sign-in guard, in the
+// wiring, whose allowance per address the API's token sign-ins share.
+type SignInThrottle interface {
+	// PasswordSignInWait is how long client must wait; 0: not at all.
+	PasswordSignInWait(client string) time.Duration
+	// FailPasswordSignIn counts a refused sign-in of client.
+	FailPasswordSignIn(client string)
+	// ThrottlePasswordSignIn audits a sign-in of client refused by the
+	// throttle, its password unchecked.
+	ThrottlePasswordSignIn(ctx context.Context, client string)
 }
 
 // SessionRefusals audits a console request refused for its session
@@ -130,6 +147,9 @@ type Console struct {
 	static   fs.FS // the files under static/
 	catalogs catalogs
 	signIns  chan struct{} // a slot for each sign-in being checked
+	// familiar are the accounts that signed in from each address: they
+	// still sign in from it while it is throttled (familiarSignIns).
+	familiar *familiarSignIns
 	// enrolKey signs the TOTP secrets the set-password page makes, so
 	// that only such a secret is enrolled (totpProof): Config.EnrolKey,
 	// or random at each start without one.
@@ -189,6 +209,7 @@ func New(cfg Config) (*Console, error) {
 		catalogs: cats,
 		stopping: make(chan struct{}),
 		signIns:  make(chan struct{}, maxSignInsAtOnce),
+		familiar: newFamiliarSignIns(maxFamiliarSignIns),
 		enrolKey: cfg.EnrolKey,
 
 		repeatable: repeatableFields(),
@@ -237,6 +258,15 @@ func (c *Console) EndSessions(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// SessionsEnded ends at once the sessions whose tokens an admin's change
+// revoked (disabling the account, resetting its password, revoking the
+// token; identity's OnSessionsEnded): their next page, whether it calls
+// the API or not, sends the person to sign in, and an open event stream
+// ends. The change wrote each one's end on the audit trail already.
+func (c *Console) SessionsEnded(tokenIDs []string) {
+	c.sessions.removeTokens(tokenIDs, "ended by an admin's change")
 }
 
 // endToken revokes an ended session's token, saying why it ended; a

@@ -1,0 +1,52 @@
+package identity_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/model"
+)
+
+// TestOnSessionsEndedIsToldOfAnAdminsChanges: disabling an account,
+// resetting its password and revoking a session's token each tell the
+// console which of its sessions they ended, once committed; a retry that
+// only replays the first answer ends nothing and tells nothing.
+func TestOnSessionsEndedIsToldOfAnAdminsChanges(t *testing.T) {
+	e := newSignInEnv(t)
+	var told [][]string
+	e.svc.OnSessionsEnded(func(ids []string) { told = append(told, slices.Clone(ids)) })
+	signIn := func(id string) string {
+		t.Helper()
+		s, err := e.svc.SignInWithPassword(ctx, identity.PasswordSignIn{UserID: id, Password: goodPassword, Client: "203.0.113.7"})
+		if err != nil {
+			t.Fatalf("sign in as %s: %v", id, err)
+		}
+		return s.Token.Token.ID
+	}
+	for _, id := range []string{"lan.nguyen", "mai.tran", "hoa.le"} {
+		e.addPerson(t, id, model.RoleHotlineOperator, "orgs/hotline-111", "")
+	}
+	lan, mai, hoa := signIn("lan.nguyen"), signIn("mai.tran"), signIn("hoa.le")
+	disable := retry("disable-mai", "users/mai.tran")
+
+	if _, err := e.svc.ResetPassword(ctx, e.admin, "lan.nguyen", noRetry); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DisableUser(ctx, e.admin, "mai.tran", disable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.DisableUser(ctx, e.admin, "mai.tran", disable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeToken(ctx, e.admin, "hoa.le", hoa, noRetry); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RevokeToken(ctx, e.admin, "hoa.le", hoa, noRetry); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{lan}, {mai}, {hoa}}
+	if !slices.EqualFunc(told, want, slices.Equal) {
+		t.Errorf("told of ended sessions %v, want %v", told, want)
+	}
+}
