@@ -49,9 +49,19 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("/", c.notFound)
 
 	// Cross-origin unsafe requests are refused before any handler, on top
-	// of each form's CSRF token and the SameSite=Strict cookies.
+	// of each form's CSRF token and the SameSite=Strict cookies, with the
+	// console's own page: the standard library's refusal is a line of
+	// English plain text.
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(c.crossOrigin))
 	return consoleHeaders(cop.Handler(c.validInput(mux)))
+}
+
+// crossOrigin answers a form posted from another site: refused, in the
+// page's language, and nothing was done. The session is not looked up:
+// the request is not the person's own.
+func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.crossorigin")})
 }
 
 // validInput refuses a request whose path, query or form is not UTF-8
