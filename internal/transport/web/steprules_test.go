@@ -121,7 +121,7 @@ func TestRefusalsNameTheFieldInThePagesLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"end_date", "user_id", "services[0].commune_assignee"} {
+	for _, path := range []string{"end_date", "user_id", "services[0].commune_assignee", "police_unit_id", "police_unit.covers", "year", "page_token"} {
 		st, err := status.New(codes.InvalidArgument, "invalid").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 			{Field: path, Description: "must be at least 1 characters", Reason: "string.min_len"},
 		}})
