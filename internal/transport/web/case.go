@@ -486,8 +486,9 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 	if form.Stale != nil {
 		form.Etag = page.Case.GetEtag()
 		form.Stale.Changes = changedHeader(vals, page.Was)
+		unitName := c.unitNamer(r, s)
 		for i, ch := range form.Stale.Changes {
-			form.Stale.Changes[i].Was, form.Stale.Changes[i].Now = c.headerText(lang, ch.Key, ch.Was), c.headerText(lang, ch.Key, ch.Now)
+			form.Stale.Changes[i].Was, form.Stale.Changes[i].Now = c.headerText(lang, ch.Key, ch.Was, unitName), c.headerText(lang, ch.Key, ch.Now, unitName)
 		}
 		seen, _ := strconv.ParseUint(vals.Get("seen_seq"), 10, 64)
 		for _, e := range page.Timeline {
@@ -520,8 +521,10 @@ func changedHeader(vals url.Values, now []headerValue) []headerChange {
 	return out
 }
 
-// headerText shows a header value in the page's language.
-func (c *Console) headerText(lang, key, value string) string {
+// headerText shows a header value (as headerOf wrote it) in the page's
+// language, as the rest of the page shows the same values: units by
+// their names, deadlines by theirs, states in words.
+func (c *Console) headerText(lang, key, value string, unitName func(string) string) string {
 	switch key {
 	case "case.status":
 		return c.catalogs.text(lang, "status."+value)
@@ -533,6 +536,27 @@ func (c *Console) headerText(lang, key, value string) string {
 	}
 	if value == "" {
 		return "—"
+	}
+	switch key {
+	case "case.unit":
+		return unitName(value)
+	case "case.plan":
+		return c.codeText(lang, value)
+	case "case.deadlines":
+		kinds := strings.Split(value, ", ")
+		for i, k := range kinds {
+			kinds[i] = c.catalogs.text(lang, "deadline."+k)
+		}
+		return strings.Join(kinds, ", ")
+	case "case.referrals":
+		// "policeUnits/{id} STATE, ...": a police unit id has no space.
+		refs := strings.Split(value, ", ")
+		for i, ref := range refs {
+			if unit, state, ok := strings.Cut(ref, " "); ok {
+				refs[i] = unitName(unit) + " (" + c.codeText(lang, state) + ")"
+			}
+		}
+		return strings.Join(refs, ", ")
 	}
 	return value
 }
