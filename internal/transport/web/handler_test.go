@@ -6,6 +6,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // A form posted from another site is refused with the console's own
@@ -41,6 +47,40 @@ func TestCrossOriginPostIsRefusedInThePagesLanguage(t *testing.T) {
 				if w.Header().Get(hdr) == "" {
 					t.Errorf("%s %s: no %s", lang, path, hdr)
 				}
+			}
+		}
+	}
+}
+
+// The audit page says an event's role and outcome in the page's
+// language, as the rest of the console says roles: not the log's codes
+// ("COMMUNE_WORKER", "denied", "not_found") on a Vietnamese page.
+func TestAuditPageSaysRolesAndOutcomesInThePagesLanguage(t *testing.T) {
+	c := testConsole(t)
+	auditor := &model.User{ID: "auditor", DisplayName: "Auditor", Role: model.RoleAuditor, Unit: "orgs/system"}
+	page := auditPage{Events: []*pb.AuditEvent{
+		{Seq: 2, Time: timestamppb.Now(), Actor: "users/bd.worker", Role: "COMMUNE_WORKER", Unit: "orgs/system", Action: "case.read", Resource: "cases/HN-2026-00001", Outcome: "not_found"},
+		{Seq: 1, Time: timestamppb.Now(), Actor: "users/bd.worker", Role: "COMMUNE_WORKER", Unit: "orgs/system", Action: "auth.denied", Resource: "x", Outcome: "denied"},
+	}}
+	for _, lang := range languages {
+		req := httptest.NewRequest(http.MethodGet, "/audit", nil)
+		req.AddCookie(&http.Cookie{Name: langCookie, Value: lang})
+		w := httptest.NewRecorder()
+		c.render(w, req, http.StatusOK, "audit", view{User: auditor, Title: "audit.title", Data: page})
+		body := w.Body.String()
+		for _, code := range []string{"COMMUNE_WORKER", ">not_found<", ">denied<"} {
+			if strings.Contains(body, code) {
+				t.Errorf("%s: the audit page shows the log's code %q", lang, code)
+			}
+		}
+		for _, o := range []string{audit.OutcomeOK, audit.OutcomeDenied, audit.OutcomeNotFound, audit.OutcomeRefused, audit.OutcomeError} {
+			if _, ok := c.catalogs[lang]["audit.outcome."+o]; !ok {
+				t.Errorf("%s has no text for the audit outcome %q", lang, o)
+			}
+		}
+		for _, key := range []string{"role.COMMUNE_WORKER", "audit.outcome.not_found", "audit.outcome.denied"} {
+			if want := c.catalogs.text(lang, key); !strings.Contains(body, want) {
+				t.Errorf("%s: the audit page does not say %q (%s)", lang, want, key)
 			}
 		}
 	}

@@ -192,6 +192,15 @@ func (v view) Countdown(due, warn time.Time) countdown {
 	return countdown{Text: strings.TrimSpace(b.String() + " " + v.T("countdown.left")), Class: "ok"}
 }
 
+// Named shows a code by its catalog text under prefix ("role.",
+// "audit.outcome."), or as it is when the catalogs have none.
+func (v view) Named(prefix, code string) string {
+	if t, ok := v.cats[v.Lang][prefix+code]; ok {
+		return t
+	}
+	return code
+}
+
 // Code shows a code the API documents (a plan's state, a referral's) by
 // its catalog text, or as it is when the catalogs have none.
 func (v view) Code(code string) string {
