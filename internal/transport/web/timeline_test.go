@@ -204,3 +204,45 @@ func TestTimelineOutcomeCodesInThePagesLanguage(t *testing.T) {
 		t.Errorf("a note reading DRAFT shows as %q", got)
 	}
 }
+
+// The API's own refusals that the console says by their reason (those
+// it answers FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS or
+// RESOURCE_EXHAUSTED with an ErrorInfo reason, in grpcapi) have a text in
+// every catalog too, or a step refused for one (a write too large for an
+// etcd store's commit) is said in the API's English.
+func TestAPIRefusalReasonsHaveCatalogTexts(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := sourcesOf(t, filepath.Join("..", "grpcapi")) + domainSources(t)
+	values := map[string]string{}
+	for _, m := range reasonConst.FindAllStringSubmatch(src, -1) {
+		values[m[1]] = m[2]
+	}
+	found := 0
+	for _, m := range refusalInfo.FindAllStringSubmatch(src, -1) {
+		reason, ok := values[m[1]]
+		if !ok {
+			t.Errorf("no value found for %s", m[1])
+			continue
+		}
+		found++
+		for _, lang := range languages {
+			if _, ok := cats[lang]["refusal."+reason]; !ok {
+				t.Errorf("%s has no text for the API's refusal %s (refusal.%s)", lang, reason, reason)
+			}
+		}
+	}
+	if found < 5 {
+		t.Fatalf("found only %d refusals in grpcapi's sources", found)
+	}
+}
+
+var (
+	// ReasonX = "X_Y"
+	reasonConst = regexp.MustCompile(`(Reason\w+)\s*=\s*"([A-Z_]+)"`)
+	// withInfo(codes.FailedPrecondition, "...", ReasonX, ...), up to the
+	// reason (no other withInfo call between)
+	refusalInfo = regexp.MustCompile(`withInfo\(codes\.(?:FailedPrecondition|Aborted|AlreadyExists|ResourceExhausted),(?:[^w]|w[^i]|wi[^t])*?(Reason\w+)`)
+)
