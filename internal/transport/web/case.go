@@ -78,6 +78,9 @@ type stepForm struct {
 	Error     string      // the API's answer, for the whole form
 	Stale     *staleEdit  // set when the case changed under the form
 	Check     *mergeCheck // a merge's absorbed case, shown before the merge
+	// Unconfirmed: the API did not say whether the step applied; the
+	// form is kept with its request id, to be sent again.
+	Unconfirmed bool
 
 	// ErrorDetail is the API's own words below Error (refusal.go).
 	ErrorDetail string
@@ -421,11 +424,32 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		// another form); the API's reason says why.
 		said := c.catalogs.refusal(lang, st)
 		form.Error, form.ErrorDetail = c.catalogs.text(lang, "case.refused", said.Text), said.Detail
+	case notConfirmed(st.Code()):
+		if r.Context().Err() != nil {
+			return // the browser left; the same form sent again finds the first answer
+		}
+		// The API may or may not have applied the step (the store did
+		// not answer, the call failed on its way): the form is kept as
+		// typed with its request id, so that sending it again is the same
+		// request, which the API applies once.
+		c.cfg.Log.WarnContext(r.Context(), "console: step not confirmed", "user", s.user.ID, "step", step, "err", err)
+		form.Error, form.Unconfirmed = c.catalogs.text(lang, "case.notconfirmed"), true
 	default:
 		c.apiError(w, r, s, err)
 		return
 	}
 	c.renderStep(w, r, s, number, m, form, vals, errs)
+}
+
+// notConfirmed reports whether a step's call failed without the API
+// saying whether it applied: not a refusal, and not the session's or
+// the record's end.
+func notConfirmed(code codes.Code) bool {
+	switch code {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown, codes.DataLoss, codes.Canceled:
+		return true
+	}
+	return false
 }
 
 // mergeChecked reads the case a merge would absorb, by the number typed,
@@ -504,6 +528,8 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 		code = http.StatusConflict
 	case form.Check != nil:
 		code = http.StatusOK
+	case form.Unconfirmed:
+		code = http.StatusServiceUnavailable
 	}
 	c.render(w, r, code, "case", view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page})
 }
