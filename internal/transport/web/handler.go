@@ -78,7 +78,7 @@ func (c *Console) validInput(next http.Handler) http.Handler {
 			c.render(w, r, status, "error", view{Title: "error.request.title", Error: msg})
 		}
 		if !utf8.ValidString(r.URL.Path) {
-			refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8", "path"))
+			refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8.path"))
 			return
 		}
 		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -82,6 +83,23 @@ func TestAuditPageSaysRolesAndOutcomesInThePagesLanguage(t *testing.T) {
 			if want := c.catalogs.text(lang, key); !strings.Contains(body, want) {
 				t.Errorf("%s: the audit page does not say %q (%s)", lang, want, key)
 			}
+		}
+	}
+}
+
+// A path that is not UTF-8 text is refused naming it in the page's
+// language, not by the word "path".
+func TestNonUTF8PathIsNamedInThePagesLanguage(t *testing.T) {
+	c := testConsole(t)
+	h := c.Handler()
+	for _, lang := range languages {
+		req := httptest.NewRequest(http.MethodGet, "/cases/%FF", nil)
+		req.AddCookie(&http.Cookie{Name: langCookie, Value: lang})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		want := html.EscapeString(c.catalogs.text(lang, "error.request.utf8.path"))
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), want) || strings.Contains(w.Body.String(), " path ") {
+			t.Errorf("%s: %d, want 400 saying %q:\n%s", lang, w.Code, want, w.Body)
 		}
 	}
 }
