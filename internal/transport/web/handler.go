@@ -194,7 +194,7 @@ func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Reque
 				c.endToken(r.Context(), ended)
 			}
 			if s == nil {
-				c.refuseSession(r, ended)
+				c.refuseSession(r, ck.Value, ended)
 			}
 		}
 		if s == nil {
@@ -257,18 +257,19 @@ func localPath(p string) string {
 	return p
 }
 
-// refuseSession audits a request whose session cookie names no live
-// session: ended, when its session ended just now (idle, or its token
-// expired), or else one the console does not hold (forged, or from
-// before a restart, or signed out). The cookie is in no event. A request
-// without the cookie is no refusal: the sign-in page is where a person
-// starts.
-func (c *Console) refuseSession(r *http.Request, ended *session) {
+// refuseSession audits a request whose session cookie (id) names no live
+// session: ended, when its session ended idle or at its token's expiry
+// (just now, or before: the minute sweep ends most idle sessions before
+// their browser comes back), or else one the console does not hold
+// (forged, or from before a restart, or signed out). The cookie is in no
+// event. A request without the cookie is no refusal: the sign-in page is
+// where a person starts.
+func (c *Console) refuseSession(r *http.Request, id string, ended *session) {
 	if c.cfg.Refusals == nil {
 		return
 	}
 	why := "unknown console session"
-	if ended != nil {
+	if ended != nil || c.sessions.lapsedSession(id) {
 		why = "console session ended (idle or expired)"
 	}
 	c.cfg.Refusals.RefuseSession(r.Context(), c.clientIP(r), why)
@@ -284,7 +285,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		if ended != nil {
 			c.endToken(r.Context(), ended)
 		}
-		c.refuseSession(r, ended)
+		c.refuseSession(r, ck.Value, ended)
 	}
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
