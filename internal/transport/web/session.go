@@ -222,12 +222,8 @@ func (st *sessionStore) lookup(id string, touch bool) (s, ended *session) {
 	if s == nil {
 		return nil, nil
 	}
-	switch {
-	case now.Sub(s.lastSeen) >= st.idle:
-		st.lapse(s, st.idleWhy(), now)
-		return nil, s
-	case !s.expires.IsZero() && !now.Before(s.expires):
-		st.lapse(s, "ended at its token's expiry", now)
+	if why, over := st.over(s, now); over {
+		st.lapse(s, why, now)
 		return nil, s
 	}
 	if touch {
@@ -299,12 +295,32 @@ func (st *sessionStore) expire() []*session {
 	}
 	var out []*session
 	for _, s := range st.byID {
-		if now.Sub(s.lastSeen) >= st.idle {
-			st.lapse(s, st.idleWhy(), now)
+		if why, over := st.over(s, now); over {
+			st.lapse(s, why, now)
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// expiredWhy is why a session whose token expired ended.
+const expiredWhy = "ended at its token's expiry"
+
+// over reports whether a session is over at now, and why: for what came
+// first, its token's expiry or its idle timeout, so that the audit trail
+// says how it ended, whenever it is found over.
+func (st *sessionStore) over(s *session, now time.Time) (why string, over bool) {
+	idleAt := s.lastSeen.Add(st.idle)
+	expired := !s.expires.IsZero() && !now.Before(s.expires)
+	switch {
+	case expired && s.expires.Before(idleAt):
+		return expiredWhy, true
+	case !now.Before(idleAt):
+		return st.idleWhy(), true
+	case expired:
+		return expiredWhy, true
+	}
+	return "", false
 }
 
 // endAll ends every session, saying why, and returns them.

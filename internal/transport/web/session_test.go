@@ -258,3 +258,43 @@ func TestIdleSessionSweptIsAuditedAsEnded(t *testing.T) {
 		t.Errorf("a forged cookie is audited %q, want %q", got, want)
 	}
 }
+
+// A session is ended for what came first: its token's expiry or its idle
+// timeout, both when a request finds it over and when the minute sweep
+// does. The sweep ended only idle sessions, so a session whose token
+// expired (the 12-hour limit) while its browser was away was put on the
+// audit trail as ended without use half an hour after its last request.
+func TestSessionEndsForWhatCameFirst(t *testing.T) {
+	start := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	const expiryWhy = "ended at its token's expiry"
+	for _, tc := range []struct {
+		name  string
+		sweep bool
+	}{{"request", false}, {"sweep", true}} {
+		clk := clock.NewFake(start)
+		st := newSessionStore(clk, 30*time.Minute, 10, 10)
+		s, _ := st.add(Account{Expires: start.Add(40 * time.Minute)})
+		clk.Advance(20 * time.Minute)
+		st.get(s.id)                  // used at 20m: idle at 50m, the token expires at 40m
+		clk.Advance(45 * time.Minute) // 65m: both are past
+		var ended *session
+		if tc.sweep {
+			if swept := st.expire(); len(swept) == 1 {
+				ended = swept[0]
+			}
+		} else {
+			_, ended = st.get(s.id)
+		}
+		if ended != s || s.why != expiryWhy {
+			t.Errorf("%s: ended %v saying %q, want the session ended %q", tc.name, ended != nil, s.why, expiryWhy)
+		}
+	}
+	// Expired, not idle: the sweep ends it at once.
+	clk := clock.NewFake(start)
+	st := newSessionStore(clk, 30*time.Minute, 10, 10)
+	s, _ := st.add(Account{Expires: start.Add(10 * time.Minute)})
+	clk.Advance(11 * time.Minute)
+	if swept := st.expire(); len(swept) != 1 || s.why != expiryWhy {
+		t.Errorf("a session past its token's expiry, not idle: the sweep ended %d saying %q, want it ended %q", len(swept), s.why, expiryWhy)
+	}
+}
