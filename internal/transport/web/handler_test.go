@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -103,3 +104,30 @@ func TestNonUTF8PathIsNamedInThePagesLanguage(t *testing.T) {
 		}
 	}
 }
+
+// Every reset-password form carries a request id, the users list's as the
+// user page's does: sent twice (a double click, a reload of the answer),
+// the reset is made once, and the link the admin copied from the first
+// answer still works. Without one, the list's second send made a new
+// link, which ended the first.
+func TestUsersListResetCarriesARequestID(t *testing.T) {
+	c := testConsole(t)
+	admin := &model.User{ID: "demo.admin", DisplayName: "Admin", Role: model.RoleAdmin, Unit: "orgs/system"}
+	page := usersPage{CanReset: true, Users: []userRow{
+		newUserRow(&pb.User{Name: "users/lan.nguyen", DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"}),
+		newUserRow(&pb.User{Name: "users/bd.worker", DisplayName: "Lê Thị Hoa", Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: "units/00004@2025-07-01"}),
+	}}
+	w := httptest.NewRecorder()
+	c.render(w, httptest.NewRequest(http.MethodGet, "/admin", nil), http.StatusOK, "admin", view{User: admin, CSRF: "x", Title: "admin.title", Data: page})
+	forms := resetForm.FindAllString(w.Body.String(), -1)
+	if len(forms) != 2 {
+		t.Fatalf("%d reset-password forms on the users list, want 2:\n%s", len(forms), w.Body)
+	}
+	for _, f := range forms {
+		if !regexp.MustCompile(`name="request_id" value="[0-9a-f]{32}"`).MatchString(f) {
+			t.Errorf("a reset-password form without a request id:\n%s", f)
+		}
+	}
+}
+
+var resetForm = regexp.MustCompile(`(?s)<form method="post" action="/admin/users/[^"]+/reset-password".*?</form>`)
