@@ -353,7 +353,7 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	number, step := r.PathValue("number"), r.PathValue("step")
 	m, ok := stepMethod(step)
 	if !ok {
-		c.notFound(w, r)
+		c.notFoundFor(w, r, s)
 		return
 	}
 	req, err := newStepRequest(m)

@@ -46,7 +46,7 @@ func (c *Console) Handler() http.Handler {
 	c.caseRoutes(mux)
 	c.eventRoutes(mux)
 	c.dashRoutes(mux)
-	mux.HandleFunc("/", c.notFound)
+	mux.HandleFunc("/", c.unknownPath)
 
 	// Cross-origin unsafe requests are refused before any handler, on top
 	// of each form's CSRF token and the SameSite=Strict cookies, with the
@@ -324,6 +324,24 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+}
+
+// unknownPath answers a path the console does not have: for a person
+// whose session is live, in their layout, with their navigation and the
+// sign-out button, so that a mistyped address does not look signed out
+// on a shared computer. It is not the person's activity (peek).
+func (c *Console) unknownPath(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
+		s, ended := c.sessions.peek(ck.Value)
+		if ended != nil {
+			c.endToken(r.Context(), ended)
+		}
+		if s != nil {
+			c.notFoundFor(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), s)
+			return
+		}
+	}
+	c.notFound(w, r)
 }
 
 // notFoundFor is the not-found page of a signed-in person, in their

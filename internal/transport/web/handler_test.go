@@ -2,6 +2,7 @@ package web
 
 import (
 	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -131,3 +133,31 @@ func TestUsersListResetCarriesARequestID(t *testing.T) {
 }
 
 var resetForm = regexp.MustCompile(`(?s)<form method="post" action="/admin/users/[^"]+/reset-password".*?</form>`)
+
+// A path the console does not have, asked for by a signed-in person, is
+// "not found" in their layout, with their navigation and the sign-out
+// button, as every other page of theirs: on a shared computer a page
+// that looks signed out invites walking away from a live session. The
+// same path without a session is the signed-out page.
+func TestNotFoundKeepsTheSignedInLayout(t *testing.T) {
+	client, base := consoleWith(t, workerAccounts{}, func(*grpc.Server) {})
+	for _, path := range []string{"/no-such-page", "/cases/HN-2026-00001/no-such-step", "/cases/HN-2026-00001/steps/NoSuchStep"} {
+		var code int
+		var page string
+		if strings.Contains(path, "/steps/") {
+			csrf := formValue(t, fetch(t, client, base+"/no-such-page", nil), "csrf")
+			resp := send(t, client, base+path, url.Values{"csrf": {csrf}})
+			b, _ := io.ReadAll(resp.Body)
+			code, page = resp.StatusCode, string(b)
+		} else {
+			page = fetch(t, client, base+path, &code)
+		}
+		if code != http.StatusNotFound || !strings.Contains(page, `action="/signout"`) {
+			t.Errorf("%s signed in: %d, want 404 with the sign-out button:\n%s", path, code, page)
+		}
+	}
+	var code int
+	if page := fetch(t, http.DefaultClient, base+"/no-such-page", &code); code != http.StatusNotFound || strings.Contains(page, `action="/signout"`) {
+		t.Errorf("an unknown path without a session: %d, want 404 without a sign-out button", code)
+	}
+}
