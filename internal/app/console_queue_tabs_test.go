@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
@@ -58,6 +59,37 @@ func TestConsoleQueuesShowTheRoleItsQueuesOnly(t *testing.T) {
 			_, page := b.get("/queues?tab=" + tab)
 			if _, current := tabsOf(page); current != want[0] {
 				t.Errorf("%s: /queues?tab=%s shows %q, want their first queue %q", role, tab, current, want[0])
+			}
+		}
+	}
+}
+
+var queueLink = regexp.MustCompile(`href="/queues\?tab=([a-z]+)"`)
+
+// TestConsoleDashboardLinksOnlyToTheRolesQueues: the dashboard's link to
+// the overdue cases of the person's unit (and those escalated to it) is
+// there only for the roles that have that queue. A hotline supervisor's
+// unit is an organisation, which has none: the link led to the queues
+// page, which shows such a role its whole scope instead, under a button
+// that said "overdue".
+func TestConsoleDashboardLinksOnlyToTheRolesQueues(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	users := addUserOfEachRole(t, ts)
+	for _, role := range model.Roles {
+		if !(access.Principal{Role: role}).May("StatisticsService/GetStatistics") {
+			continue
+		}
+		b := newBrowser(t, ts)
+		b.signInTo(users[role])
+		_, queues := b.get("/queues")
+		tabs, _ := tabsOf(queues)
+		resp, page := b.get("/dashboard")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: /dashboard: %s", role, resp.Status)
+		}
+		for _, m := range queueLink.FindAllStringSubmatch(page, -1) {
+			if !slices.Contains(tabs, m[1]) {
+				t.Errorf("%s: the dashboard links to the queue %q, which the role does not have (its queues: %v)", role, m[1], tabs)
 			}
 		}
 	}

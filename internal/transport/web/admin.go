@@ -74,10 +74,14 @@ type usersPage struct {
 type userRow struct {
 	ID, Role string // the role's name as the catalogs key it
 	User     *pb.User
+	// RequestID is the request_id of the row's reset-password form, so
+	// that a reset sent twice (a double click, a reload of its answer)
+	// is made once and the link first shown still works.
+	RequestID string
 }
 
 func newUserRow(u *pb.User) userRow {
-	return userRow{ID: strings.TrimPrefix(u.GetName(), "users/"), Role: model.Role(u.GetRole()).String(), User: u}
+	return userRow{ID: strings.TrimPrefix(u.GetName(), "users/"), Role: model.Role(u.GetRole()).String(), User: u, RequestID: requestID()}
 }
 
 // unitChoices are the units a user or a police unit may be given: the

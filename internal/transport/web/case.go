@@ -78,6 +78,9 @@ type stepForm struct {
 	Error     string      // the API's answer, for the whole form
 	Stale     *staleEdit  // set when the case changed under the form
 	Check     *mergeCheck // a merge's absorbed case, shown before the merge
+	// Unconfirmed: the API did not say whether the step applied; the
+	// form is kept with its request id, to be sent again.
+	Unconfirmed bool
 
 	// ErrorDetail is the API's own words below Error (refusal.go).
 	ErrorDetail string
@@ -350,7 +353,7 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	number, step := r.PathValue("number"), r.PathValue("step")
 	m, ok := stepMethod(step)
 	if !ok {
-		c.notFound(w, r)
+		c.notFoundFor(w, r, s)
 		return
 	}
 	req, err := newStepRequest(m)
@@ -421,11 +424,32 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 		// another form); the API's reason says why.
 		said := c.catalogs.refusal(lang, st)
 		form.Error, form.ErrorDetail = c.catalogs.text(lang, "case.refused", said.Text), said.Detail
+	case notConfirmed(st.Code()):
+		if r.Context().Err() != nil {
+			return // the browser left; the same form sent again finds the first answer
+		}
+		// The API may or may not have applied the step (the store did
+		// not answer, the call failed on its way): the form is kept as
+		// typed with its request id, so that sending it again is the same
+		// request, which the API applies once.
+		c.cfg.Log.WarnContext(r.Context(), "console: step not confirmed", "user", s.user.ID, "step", step, "err", err)
+		form.Error, form.Unconfirmed = c.catalogs.text(lang, "case.notconfirmed"), true
 	default:
 		c.apiError(w, r, s, err)
 		return
 	}
 	c.renderStep(w, r, s, number, m, form, vals, errs)
+}
+
+// notConfirmed reports whether a step's call failed without the API
+// saying whether it applied: not a refusal, and not the session's or
+// the record's end.
+func notConfirmed(code codes.Code) bool {
+	switch code {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Internal, codes.Unknown, codes.DataLoss, codes.Canceled:
+		return true
+	}
+	return false
 }
 
 // mergeChecked reads the case a merge would absorb, by the number typed,
@@ -486,8 +510,9 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 	if form.Stale != nil {
 		form.Etag = page.Case.GetEtag()
 		form.Stale.Changes = changedHeader(vals, page.Was)
+		unitName := c.unitNamer(r, s)
 		for i, ch := range form.Stale.Changes {
-			form.Stale.Changes[i].Was, form.Stale.Changes[i].Now = c.headerText(lang, ch.Key, ch.Was), c.headerText(lang, ch.Key, ch.Now)
+			form.Stale.Changes[i].Was, form.Stale.Changes[i].Now = c.headerText(lang, ch.Key, ch.Was, unitName), c.headerText(lang, ch.Key, ch.Now, unitName)
 		}
 		seen, _ := strconv.ParseUint(vals.Get("seen_seq"), 10, 64)
 		for _, e := range page.Timeline {
@@ -503,6 +528,8 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 		code = http.StatusConflict
 	case form.Check != nil:
 		code = http.StatusOK
+	case form.Unconfirmed:
+		code = http.StatusServiceUnavailable
 	}
 	c.render(w, r, code, "case", view{User: &s.user, CSRF: s.csrf, Title: "case.title", Data: page})
 }
@@ -520,8 +547,10 @@ func changedHeader(vals url.Values, now []headerValue) []headerChange {
 	return out
 }
 
-// headerText shows a header value in the page's language.
-func (c *Console) headerText(lang, key, value string) string {
+// headerText shows a header value (as headerOf wrote it) in the page's
+// language, as the rest of the page shows the same values: units by
+// their names, deadlines by theirs, states in words.
+func (c *Console) headerText(lang, key, value string, unitName func(string) string) string {
 	switch key {
 	case "case.status":
 		return c.catalogs.text(lang, "status."+value)
@@ -533,6 +562,27 @@ func (c *Console) headerText(lang, key, value string) string {
 	}
 	if value == "" {
 		return "—"
+	}
+	switch key {
+	case "case.unit":
+		return unitName(value)
+	case "case.plan":
+		return c.codeText(lang, value)
+	case "case.deadlines":
+		kinds := strings.Split(value, ", ")
+		for i, k := range kinds {
+			kinds[i] = c.catalogs.text(lang, "deadline."+k)
+		}
+		return strings.Join(kinds, ", ")
+	case "case.referrals":
+		// "policeUnits/{id} STATE, ...": a police unit id has no space.
+		refs := strings.Split(value, ", ")
+		for i, ref := range refs {
+			if unit, state, ok := strings.Cut(ref, " "); ok {
+				refs[i] = unitName(unit) + " (" + c.codeText(lang, state) + ")"
+			}
+		}
+		return strings.Join(refs, ", ")
 	}
 	return value
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -84,6 +85,45 @@ func TestCaseStepsAreTheAPIs(t *testing.T) {
 	for _, not := range []string{"ListCaseEvents", "WatchEvents"} {
 		if steps[not] {
 			t.Errorf("%s is offered as a step", not)
+		}
+	}
+}
+
+// A stale edit lists what changed in the case's header in the page's
+// language, as the rest of the page shows the same values: its deadlines
+// by their names, its unit and police units by their names, referral and
+// plan states in words; not the API's codes ("Thời hạn: ACKNOWLEDGE,
+// POLICE_ACKNOWLEDGE → POLICE_ACKNOWLEDGE").
+func TestStaleEditChangesInThePagesLanguage(t *testing.T) {
+	c := testConsole(t)
+	names := map[string]string{"units/00004@2025-07-01": "Phường Ba Đình", "policeUnits/ca-phuong-ba-dinh": "Công an phường Ba Đình"}
+	unitName := func(n string) string {
+		if v, ok := names[n]; ok {
+			return v
+		}
+		return n
+	}
+	cs := &pb.Case{
+		ResponsibleUnit: "units/00004@2025-07-01", PlanState: "SUBMITTED",
+		PoliceReferrals: []*pb.PoliceReferral{{PoliceUnit: "policeUnits/ca-phuong-ba-dinh", State: "REFERRED"}},
+		Deadlines:       []*pb.Deadline{{Kind: "ACKNOWLEDGE", State: "OPEN"}, {Kind: "POLICE_ACKNOWLEDGE", State: "OPEN"}},
+	}
+	for _, lang := range languages {
+		for _, h := range headerOf(cs) {
+			got := c.headerText(lang, h.Key, h.Value, unitName)
+			for _, code := range []string{"ACKNOWLEDGE", "REFERRED", "SUBMITTED", "units/", "policeUnits/"} {
+				if strings.Contains(got, code) {
+					t.Errorf("%s: %s %q is shown as %q, with the API's %q", lang, h.Key, h.Value, got, code)
+				}
+			}
+		}
+		want := c.catalogs.text(lang, "deadline.ACKNOWLEDGE") + ", " + c.catalogs.text(lang, "deadline.POLICE_ACKNOWLEDGE")
+		if got := c.headerText(lang, "case.deadlines", "ACKNOWLEDGE, POLICE_ACKNOWLEDGE", unitName); got != want {
+			t.Errorf("%s: deadlines shown as %q, want %q", lang, got, want)
+		}
+		want = "Công an phường Ba Đình (" + c.catalogs.text(lang, "code.REFERRED") + ")"
+		if got := c.headerText(lang, "case.referrals", "policeUnits/ca-phuong-ba-dinh REFERRED", unitName); got != want {
+			t.Errorf("%s: referrals shown as %q, want %q", lang, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -66,6 +67,10 @@ type dashboardPage struct {
 	Deadlines chart               // deadlines met and missed, by kind
 	Units     []unitRow
 	Year      int // the year of the Action Month report offered
+	// OverdueQueue: the person's role has the queue of their unit's
+	// overdue and escalated cases (tabsFor), which the page links to. A
+	// role whose unit is an organisation has none.
+	OverdueQueue bool
 }
 
 // unitRow is a unit's line of "overdue and escalated cases by unit".
@@ -82,7 +87,8 @@ var dashboardPeriods = []string{"month", "year", "custom"}
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) {
 	now := c.cfg.Clock.Now()
-	page := dashboardPage{Period: periodOf(r, vntime.DateOf(now)), Periods: dashboardPeriods, Year: vntime.DateOf(now).Year}
+	page := dashboardPage{Period: periodOf(r, vntime.DateOf(now)), Periods: dashboardPeriods, Year: vntime.DateOf(now).Year,
+		OverdueQueue: slices.Contains(tabsFor(s.user.Role), "overdue")}
 	ctx := c.apiContext(r, s)
 	ask := func(groupBy ...string) (*pb.GetStatisticsResponse, error) {
 		return c.api.stats.GetStatistics(ctx, &pb.GetStatisticsRequest{StartDate: page.Period.From, EndDate: page.Period.To, GroupBy: groupBy})

@@ -46,12 +46,22 @@ func (c *Console) Handler() http.Handler {
 	c.caseRoutes(mux)
 	c.eventRoutes(mux)
 	c.dashRoutes(mux)
-	mux.HandleFunc("/", c.notFound)
+	mux.HandleFunc("/", c.unknownPath)
 
 	// Cross-origin unsafe requests are refused before any handler, on top
-	// of each form's CSRF token and the SameSite=Strict cookies.
+	// of each form's CSRF token and the SameSite=Strict cookies, with the
+	// console's own page: the standard library's refusal is a line of
+	// English plain text.
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(c.crossOrigin))
 	return consoleHeaders(cop.Handler(c.validInput(mux)))
+}
+
+// crossOrigin answers a form posted from another site: refused, in the
+// page's language, and nothing was done. The session is not looked up:
+// the request is not the person's own.
+func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.crossorigin")})
 }
 
 // validInput refuses a request whose path, query or form is not UTF-8
@@ -68,7 +78,7 @@ func (c *Console) validInput(next http.Handler) http.Handler {
 			c.render(w, r, status, "error", view{Title: "error.request.title", Error: msg})
 		}
 		if !utf8.ValidString(r.URL.Path) {
-			refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8", "path"))
+			refuse(http.StatusBadRequest, c.catalogs.text(lang, "error.request.utf8.path"))
 			return
 		}
 		if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
@@ -184,7 +194,7 @@ func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Reque
 				c.endToken(r.Context(), ended)
 			}
 			if s == nil {
-				c.refuseSession(r, ended)
+				c.refuseSession(r, ck.Value, ended)
 			}
 		}
 		if s == nil {
@@ -247,18 +257,19 @@ func localPath(p string) string {
 	return p
 }
 
-// refuseSession audits a request whose session cookie names no live
-// session: ended, when its session ended just now (idle, or its token
-// expired), or else one the console does not hold (forged, or from
-// before a restart, or signed out). The cookie is in no event. A request
-// without the cookie is no refusal: the sign-in page is where a person
-// starts.
-func (c *Console) refuseSession(r *http.Request, ended *session) {
+// refuseSession audits a request whose session cookie (id) names no live
+// session: ended, when its session ended idle or at its token's expiry
+// (just now, or before: the minute sweep ends most idle sessions before
+// their browser comes back), or else one the console does not hold
+// (forged, or from before a restart, or signed out). The cookie is in no
+// event. A request without the cookie is no refusal: the sign-in page is
+// where a person starts.
+func (c *Console) refuseSession(r *http.Request, id string, ended *session) {
 	if c.cfg.Refusals == nil {
 		return
 	}
 	why := "unknown console session"
-	if ended != nil {
+	if ended != nil || c.sessions.lapsedSession(id) {
 		why = "console session ended (idle or expired)"
 	}
 	c.cfg.Refusals.RefuseSession(r.Context(), c.clientIP(r), why)
@@ -274,7 +285,7 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		if ended != nil {
 			c.endToken(r.Context(), ended)
 		}
-		c.refuseSession(r, ended)
+		c.refuseSession(r, ck.Value, ended)
 	}
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
@@ -313,6 +324,24 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+}
+
+// unknownPath answers a path the console does not have: for a person
+// whose session is live, in their layout, with their navigation and the
+// sign-out button, so that a mistyped address does not look signed out
+// on a shared computer. It is not the person's activity (peek).
+func (c *Console) unknownPath(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
+		s, ended := c.sessions.peek(ck.Value)
+		if ended != nil {
+			c.endToken(r.Context(), ended)
+		}
+		if s != nil {
+			c.notFoundFor(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), s)
+			return
+		}
+	}
+	c.notFound(w, r)
 }
 
 // notFoundFor is the not-found page of a signed-in person, in their

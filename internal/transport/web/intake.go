@@ -576,7 +576,7 @@ func (f *intakeForm) apiErrors(err error, cats catalogs, lang string) bool {
 			if name := f.formField(v.GetField()); name != "" {
 				f.addError(name, text)
 			} else {
-				f.extraErrors = append(f.extraErrors, v.GetField()+": "+text)
+				f.extraErrors = append(f.extraErrors, cats.fieldName(lang, v.GetField())+": "+text)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -215,6 +216,28 @@ func TestDefaultChannelOfAnOffice(t *testing.T) {
 	for _, role := range []model.Role{model.RoleDistrictOfficer, model.RoleCityOfficer} {
 		if got, _ := defaultChannel(model.User{Role: role, Unit: "units/01@2020-01-01"}); got != pb.Channel_CHANNEL_SOCIAL_AFFAIRS_OFFICE.String() {
 			t.Errorf("%s: default channel %q", role, got)
+		}
+	}
+}
+
+// A refusal of a field the intake form has no input for is listed above
+// the form naming the field in the page's language, not by the API's
+// path ("request_id: ...").
+func TestIntakeRefusalOfAFieldWithoutAnInputIsNamed(t *testing.T) {
+	cats := testCatalogs(t)
+	st, err := status.New(codes.InvalidArgument, "invalid").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "request_id", Description: "value must be a valid UUID", Reason: "string.pattern"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range languages {
+		f := &intakeForm{Values: map[string]string{}, Errors: map[string]string{}}
+		if !f.apiErrors(st.Err(), cats, lang) || len(f.extraErrors) != 1 {
+			t.Fatalf("%s: the refusal is listed as %v", lang, f.extraErrors)
+		}
+		if got, want := f.extraErrors[0], cats.fieldName(lang, "request_id")+": "; !strings.HasPrefix(got, want) {
+			t.Errorf("%s: the refusal reads %q, want it to start with %q", lang, got, want)
 		}
 	}
 }

@@ -66,9 +66,13 @@ type view struct {
 }
 
 // Unit shows a unit by its name ("Ba Đình", "Công an phường Ba Đình") as
-// the API's UnitService or PoliceUnitService gives it; a name they do
-// not know (an organisation) shows as it is.
+// the API's UnitService or PoliceUnitService gives it, and an
+// organisation ("Tổng đài 111") as the catalogs name it; a name none of
+// them knows shows as it is.
 func (v view) Unit(name string) string {
+	if t, ok := v.cats[v.Lang]["admin.org."+name]; ok && strings.HasPrefix(name, "orgs/") {
+		return t
+	}
 	if v.unitNames == nil || name == "" {
 		return name
 	}
@@ -190,6 +194,15 @@ func (v view) Countdown(due, warn time.Time) countdown {
 		return countdown{Text: strings.TrimSpace(b.String() + " " + v.T("countdown.left")), Class: "amber"}
 	}
 	return countdown{Text: strings.TrimSpace(b.String() + " " + v.T("countdown.left")), Class: "ok"}
+}
+
+// Named shows a code by its catalog text under prefix ("role.",
+// "audit.outcome."), or as it is when the catalogs have none.
+func (v view) Named(prefix, code string) string {
+	if t, ok := v.cats[v.Lang][prefix+code]; ok {
+		return t
+	}
+	return code
 }
 
 // Code shows a code the API documents (a plan's state, a referral's) by

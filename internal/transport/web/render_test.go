@@ -28,3 +28,18 @@ func TestSignInPageRenders(t *testing.T) {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 }
+
+// An organisation (the hotline, the social work centre, the system) is
+// named as the admin's form names it, as units are by their names: the
+// audit page showed "orgs/hotline-111".
+func TestOrganisationsAreNamed(t *testing.T) {
+	c := testConsole(t)
+	for _, lang := range languages {
+		for _, org := range adminOrgs {
+			v := view{Lang: lang, cats: c.catalogs, unitNames: func(n string) string { return n }}
+			if got, want := v.Unit(org), c.catalogs.text(lang, "admin.org."+org); got != want {
+				t.Errorf("%s: %s is shown as %q, want %q", lang, org, got, want)
+			}
+		}
+	}
+}

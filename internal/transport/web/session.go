@@ -144,10 +144,20 @@ type sessionStore struct {
 
 	mu   sync.Mutex
 	byID map[string]*session
+	// lapsed are the ids of the sessions that ended idle or at their
+	// token's expiry, with when, for lapsedFor (at most max of them): a
+	// cookie of one that comes back is refused as an ended session, also
+	// once the minute sweep (expire) has ended it before its browser came
+	// back, not as a cookie the console never issued.
+	lapsed map[string]time.Time
 }
 
+// lapsedFor is how long an idle or expired session's id is known as
+// such: its cookie lives as long as the browser stays open.
+const lapsedFor = 24 * time.Hour
+
 func newSessionStore(clk clock.Clock, idle time.Duration, max, perUser int) *sessionStore {
-	return &sessionStore{clock: clk, idle: idle, max: max, perUser: perUser, byID: map[string]*session{}}
+	return &sessionStore{clock: clk, idle: idle, max: max, perUser: perUser, byID: map[string]*session{}, lapsed: map[string]time.Time{}}
 }
 
 // randomToken returns 256 random bits, URL-safe.
@@ -212,12 +222,8 @@ func (st *sessionStore) lookup(id string, touch bool) (s, ended *session) {
 	if s == nil {
 		return nil, nil
 	}
-	switch {
-	case now.Sub(s.lastSeen) >= st.idle:
-		st.end(s, st.idleWhy())
-		return nil, s
-	case !s.expires.IsZero() && !now.Before(s.expires):
-		st.end(s, "ended at its token's expiry")
+	if why, over := st.over(s, now); over {
+		st.lapse(s, why, now)
 		return nil, s
 	}
 	if touch {
@@ -233,6 +239,33 @@ func (st *sessionStore) end(s *session, why string) {
 	delete(st.byID, s.id)
 	s.why = why
 	close(s.ended)
+}
+
+// lapse ends a session that ended by itself (idle, or at its token's
+// expiry) and remembers its id as such, for lapsedFor. The caller holds
+// st.mu.
+func (st *sessionStore) lapse(s *session, why string, now time.Time) {
+	st.end(s, why)
+	if len(st.lapsed) >= st.max {
+		var oldest string
+		for id, at := range st.lapsed {
+			if oldest == "" || at.Before(st.lapsed[oldest]) {
+				oldest = id
+			}
+		}
+		delete(st.lapsed, oldest)
+	}
+	st.lapsed[s.id] = now
+}
+
+// lapsedSession reports whether id is of a session that ended idle or at
+// its token's expiry (in the last lapsedFor).
+func (st *sessionStore) lapsedSession(id string) bool {
+	now := st.clock.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	at, ok := st.lapsed[id]
+	return ok && now.Sub(at) < lapsedFor
 }
 
 // idleWhy is why a session nobody used for st.idle ended.
@@ -261,19 +294,45 @@ func (st *sessionStore) removeTokens(tokenIDs []string, why string) {
 	}
 }
 
-// expire ends every idle session and returns them.
+// expire ends every idle session and returns them, and forgets the
+// sessions that lapsed over lapsedFor ago.
 func (st *sessionStore) expire() []*session {
 	now := st.clock.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	for id, at := range st.lapsed {
+		if now.Sub(at) >= lapsedFor {
+			delete(st.lapsed, id)
+		}
+	}
 	var out []*session
 	for _, s := range st.byID {
-		if now.Sub(s.lastSeen) >= st.idle {
-			st.end(s, st.idleWhy())
+		if why, over := st.over(s, now); over {
+			st.lapse(s, why, now)
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// expiredWhy is why a session whose token expired ended.
+const expiredWhy = "ended at its token's expiry"
+
+// over reports whether a session is over at now, and why: for what came
+// first, its token's expiry or its idle timeout, so that the audit trail
+// says how it ended, whenever it is found over.
+func (st *sessionStore) over(s *session, now time.Time) (why string, over bool) {
+	idleAt := s.lastSeen.Add(st.idle)
+	expired := !s.expires.IsZero() && !now.Before(s.expires)
+	switch {
+	case expired && s.expires.Before(idleAt):
+		return expiredWhy, true
+	case !now.Before(idleAt):
+		return st.idleWhy(), true
+	case expired:
+		return expiredWhy, true
+	}
+	return "", false
 }
 
 // endAll ends every session, saying why, and returns them.

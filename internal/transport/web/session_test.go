@@ -1,9 +1,20 @@
 package web
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -173,5 +184,117 @@ func TestSessionStepsKeepItsConfirmations(t *testing.T) {
 	}
 	if _, ok := s.recall(steps[len(steps)-1]); !ok {
 		t.Error("the newest step is forgotten")
+	}
+}
+
+// refusalLog keeps why each refused session cookie was refused.
+type refusalLog struct {
+	mu  sync.Mutex
+	why []string
+}
+
+func (l *refusalLog) RefuseSession(_ context.Context, _, why string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.why = append(l.why, why)
+}
+
+func (l *refusalLog) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.why) == 0 {
+		return ""
+	}
+	return l.why[len(l.why)-1]
+}
+
+// A session that ended idle is audited as ended whenever its cookie
+// comes back, also after the console's minute sweep (Run) has ended it:
+// in service the sweep ends nearly every idle session before its browser
+// comes back, and the person back from lunch was audited as a cookie
+// the console never issued ("unknown console session"), as a forged one
+// is.
+func TestIdleSessionSweptIsAuditedAsEnded(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
+	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	refusals := &refusalLog{}
+	c, err := New(Config{Conn: conn, Accounts: anyoneAccounts{}, Clock: clk, Refusals: refusals,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(c.Handler())
+	t.Cleanup(ts.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := fetch(t, client, ts.URL+"/signin", nil)
+	if resp := send(t, client, ts.URL+"/signin", url.Values{"csrf": {formValue(t, page, "csrf")}, "user": {"op"}, "password": {"x"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+
+	clk.Advance(IdleTimeout)
+	if swept := c.sessions.expire(); len(swept) != 1 { // Run's minute tick
+		t.Fatalf("the sweep ended %d sessions, want the idle one", len(swept))
+	}
+	for _, path := range []string{"/queues", "/"} {
+		var code int
+		fetch(t, client, ts.URL+path, &code)
+		if code != http.StatusSeeOther {
+			t.Fatalf("%s with the swept session's cookie: %d, want a redirect to sign in", path, code)
+		}
+		if got, want := refusals.last(), "console session ended (idle or expired)"; got != want {
+			t.Errorf("%s with the swept session's cookie is audited %q, want %q", path, got, want)
+		}
+	}
+
+	u, _ := url.Parse(ts.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: "forged-session-cookie", Path: "/"}})
+	fetch(t, client, ts.URL+"/queues", nil)
+	if got, want := refusals.last(), "unknown console session"; got != want {
+		t.Errorf("a forged cookie is audited %q, want %q", got, want)
+	}
+}
+
+// A session is ended for what came first: its token's expiry or its idle
+// timeout, both when a request finds it over and when the minute sweep
+// does. The sweep ended only idle sessions, so a session whose token
+// expired (the 12-hour limit) while its browser was away was put on the
+// audit trail as ended without use half an hour after its last request.
+func TestSessionEndsForWhatCameFirst(t *testing.T) {
+	start := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	const expiryWhy = "ended at its token's expiry"
+	for _, tc := range []struct {
+		name  string
+		sweep bool
+	}{{"request", false}, {"sweep", true}} {
+		clk := clock.NewFake(start)
+		st := newSessionStore(clk, 30*time.Minute, 10, 10)
+		s, _ := st.add(Account{Expires: start.Add(40 * time.Minute)})
+		clk.Advance(20 * time.Minute)
+		st.get(s.id)                  // used at 20m: idle at 50m, the token expires at 40m
+		clk.Advance(45 * time.Minute) // 65m: both are past
+		var ended *session
+		if tc.sweep {
+			if swept := st.expire(); len(swept) == 1 {
+				ended = swept[0]
+			}
+		} else {
+			_, ended = st.get(s.id)
+		}
+		if ended != s || s.why != expiryWhy {
+			t.Errorf("%s: ended %v saying %q, want the session ended %q", tc.name, ended != nil, s.why, expiryWhy)
+		}
+	}
+	// Expired, not idle: the sweep ends it at once.
+	clk := clock.NewFake(start)
+	st := newSessionStore(clk, 30*time.Minute, 10, 10)
+	s, _ := st.add(Account{Expires: start.Add(10 * time.Minute)})
+	clk.Advance(11 * time.Minute)
+	if swept := st.expire(); len(swept) != 1 || s.why != expiryWhy {
+		t.Errorf("a session past its token's expiry, not idle: the sweep ended %d saying %q, want it ended %q", len(swept), s.why, expiryWhy)
 	}
 }

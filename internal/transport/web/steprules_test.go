@@ -2,6 +2,8 @@ package web
 
 import (
 	"maps"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,9 @@ import (
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
 // A step form is checked by the API, which names each broken field's rule
@@ -121,7 +126,7 @@ func TestRefusalsNameTheFieldInThePagesLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"end_date", "user_id", "services[0].commune_assignee"} {
+	for _, path := range []string{"end_date", "user_id", "services[0].commune_assignee", "police_unit_id", "police_unit.covers", "year", "page_token"} {
 		st, err := status.New(codes.InvalidArgument, "invalid").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 			{Field: path, Description: "must be at least 1 characters", Reason: "string.min_len"},
 		}})
@@ -187,3 +192,52 @@ func TestStepCodeFieldsAreChoices(t *testing.T) {
 		}
 	}
 }
+
+// Every field the service names in a refusal (the domain's and grpcapi's
+// literal field paths, and every field of the requests the console's
+// screens other than the steps send: the audit filter, the dashboard, the
+// admin's forms, a report's link and disclosure, the lists) is named in
+// the page's language: a refusal said "actor: ..." or "end_time: ..." on
+// a Vietnamese audit page.
+func TestRefusedFieldsAreNamedInThePagesLanguage(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := domainSources(t) + sourcesOf(t, filepath.Join("..", "grpcapi"))
+	paths := map[string]bool{}
+	for _, m := range literalField.FindAllStringSubmatch(src, -1) {
+		paths[m[1]] = true
+	}
+	var walk func(md protoreflect.MessageDescriptor, prefix string, depth int)
+	walk = func(md protoreflect.MessageDescriptor, prefix string, depth int) {
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			if fd.Options().(*descriptorpb.FieldOptions).GetDeprecated() {
+				continue
+			}
+			path := prefix + string(fd.Name())
+			paths[path] = true
+			if fd.Kind() == protoreflect.MessageKind && !strings.HasPrefix(string(fd.Message().FullName()), "google.protobuf.") && depth < 2 {
+				walk(fd.Message(), path+".", depth+1)
+			}
+		}
+	}
+	for _, m := range []proto.Message{
+		&pb.ListAuditEventsRequest{}, &pb.GetStatisticsRequest{}, &pb.GetActionMonthReportRequest{}, &pb.GetPeriodicReportRequest{},
+		&pb.CreateUserRequest{}, &pb.CreatePoliceUnitRequest{}, &pb.LinkReportRequest{}, &pb.DiscloseReporterRequest{}, &pb.ListCasesRequest{},
+	} {
+		walk(m.ProtoReflect().Descriptor(), "", 0)
+	}
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
+		for _, lang := range languages {
+			name := cats.fieldName(lang, path)
+			if name == path || strings.Contains(name, "_") {
+				t.Errorf("%s names the field %s %q", lang, path, name)
+			}
+		}
+	}
+}
+
+// model.InvalidField("field.path", ...)
+var literalField = regexp.MustCompile(`InvalidField\(\s*"([a-z_.]+)"`)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,8 +17,14 @@ import (
 // text: the catalog tests below find in them what the console must say.
 func domainSources(t *testing.T) string {
 	t.Helper()
+	return sourcesOf(t, filepath.Join("..", "..", "domain"))
+}
+
+// sourcesOf is the Go source of the files under dir, tests left out.
+func sourcesOf(t *testing.T, dir string) string {
+	t.Helper()
 	var b strings.Builder
-	err := filepath.WalkDir(filepath.Join("..", "..", "domain"), func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return err
 		}
@@ -36,9 +43,15 @@ var (
 	eventCall = regexp.MustCompile(`\.event\("([A-Z_]+)",\s*([^,]+),`)
 	offerCall = regexp.MustCompile(`\.offer\([^)]*"([A-Z_]+)"\)`)
 	// model.CaseEvent{... Kind: "KIND", Detail: ...}
-	eventLiteral   = regexp.MustCompile(`Kind:\s*"([A-Z_]+)",\s*Detail:`)
-	precondition   = regexp.MustCompile(`model\.Precondition\("([A-Z_]+)"`)
-	formatLiterals = regexp.MustCompile(`%[sdv]`)
+	eventLiteral = regexp.MustCompile(`Kind:\s*"([A-Z_]+)",\s*Detail:`)
+	precondition = regexp.MustCompile(`model\.Precondition\("([A-Z_]+)"`)
+	// model.InvalidField(field, "rule", ...), the field perhaps a call
+	invalidField = regexp.MustCompile(`InvalidField\(\s*(?:[^,()]|\([^()]*\))+,\s*"([a-z_.0-9]+)"`)
+	// errdetails.BadRequest_FieldViolation{... Reason: "rule"}, and
+	// fieldViolation(field, description, "rule")
+	violationReason = regexp.MustCompile(`Reason:\s*"([a-z_]+\.[a-z_.0-9]+)"`)
+	violationCall   = regexp.MustCompile(`fieldViolation\([^\n]*,\s*"([a-z_]+\.[a-z_.0-9]+)"\)`)
+	formatLiterals  = regexp.MustCompile(`%[sdv]`)
 )
 
 // TestEventDetailsHaveCatalogTexts: every event kind the domain gives a
@@ -118,6 +131,36 @@ func TestPreconditionReasonsHaveCatalogTexts(t *testing.T) {
 	}
 }
 
+// Every rule id the service names a refused field by, in the domain
+// (model.InvalidField) and in the API's own checks (grpcapi: page tokens,
+// unreadable input), has a text in every catalog: a refusal the catalogs
+// do not name shows in the API's English on a Vietnamese page ("\"system\"
+// is the service's own name ...", "a COMMUNE_WORKER belongs to a
+// commune ..."), as the console's admin, dashboard and step forms showed.
+func TestFieldRulesOfTheServiceHaveCatalogTexts(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := domainSources(t) + sourcesOf(t, filepath.Join("..", "grpcapi"))
+	ids := map[string]bool{}
+	for _, re := range []*regexp.Regexp{invalidField, violationReason, violationCall} {
+		for _, m := range re.FindAllStringSubmatch(src, -1) {
+			ids[m[1]] = true
+		}
+	}
+	if len(ids) < 60 {
+		t.Fatalf("found only %d field rules in the service's sources", len(ids))
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		for _, lang := range languages {
+			if _, ok := cats[lang]["rule."+id]; !ok {
+				t.Errorf("%s has no text for the field rule %q (rule.%s)", lang, id, id)
+			}
+		}
+	}
+}
+
 // A transfer declined by the level it escalated to, for the receiving
 // unit that left it unanswered, says both units, not the domain's English.
 func TestTransferDeclinedForAnotherUnitIsSaid(t *testing.T) {
@@ -161,3 +204,45 @@ func TestTimelineOutcomeCodesInThePagesLanguage(t *testing.T) {
 		t.Errorf("a note reading DRAFT shows as %q", got)
 	}
 }
+
+// The API's own refusals that the console says by their reason (those
+// it answers FAILED_PRECONDITION, ABORTED, ALREADY_EXISTS or
+// RESOURCE_EXHAUSTED with an ErrorInfo reason, in grpcapi) have a text in
+// every catalog too, or a step refused for one (a write too large for an
+// etcd store's commit) is said in the API's English.
+func TestAPIRefusalReasonsHaveCatalogTexts(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := sourcesOf(t, filepath.Join("..", "grpcapi")) + domainSources(t)
+	values := map[string]string{}
+	for _, m := range reasonConst.FindAllStringSubmatch(src, -1) {
+		values[m[1]] = m[2]
+	}
+	found := 0
+	for _, m := range refusalInfo.FindAllStringSubmatch(src, -1) {
+		reason, ok := values[m[1]]
+		if !ok {
+			t.Errorf("no value found for %s", m[1])
+			continue
+		}
+		found++
+		for _, lang := range languages {
+			if _, ok := cats[lang]["refusal."+reason]; !ok {
+				t.Errorf("%s has no text for the API's refusal %s (refusal.%s)", lang, reason, reason)
+			}
+		}
+	}
+	if found < 5 {
+		t.Fatalf("found only %d refusals in grpcapi's sources", found)
+	}
+}
+
+var (
+	// ReasonX = "X_Y"
+	reasonConst = regexp.MustCompile(`(Reason\w+)\s*=\s*"([A-Z_]+)"`)
+	// withInfo(codes.FailedPrecondition, "...", ReasonX, ...), up to the
+	// reason (no other withInfo call between)
+	refusalInfo = regexp.MustCompile(`withInfo\(codes\.(?:FailedPrecondition|Aborted|AlreadyExists|ResourceExhausted),(?:[^w]|w[^i]|wi[^t])*?(Reason\w+)`)
+)
