@@ -61,8 +61,10 @@ func withPassword(t *testing.T, ts *testServer, id, pw string) *browser {
 
 // TestConsoleResetOrDisableEndsSessions: an admin's password reset or
 // disabling of a user ends that user's console sessions, as the README
-// says: their next page sends them to sign in; another user's session
-// goes on.
+// says: their next page of any kind sends them to sign in, a page
+// answered before any API call too (the console holds its sessions in
+// memory, and once ended one only when an API call of it failed);
+// another user's session goes on.
 func TestConsoleResetOrDisableEndsSessions(t *testing.T) {
 	ts := startServer(t, "")
 	const pw = "một mật khẩu dài"
@@ -80,10 +82,16 @@ func TestConsoleResetOrDisableEndsSessions(t *testing.T) {
 	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/mai.tran"}); err != nil {
 		t.Fatal(err)
 	}
-	for id, want := range map[string]int{"lan.nguyen": http.StatusSeeOther, "mai.tran": http.StatusSeeOther, "hoa.le": http.StatusOK} {
-		resp, _ := browsers[id].get("/queues")
-		if resp.StatusCode != want || want == http.StatusSeeOther && !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
-			t.Errorf("%s's queues after the admin's changes: %s to %q, want %d", id, resp.Status, resp.Header.Get("Location"), want)
+	const noAPICall = "/reports/not-a-report" // answered before any API call
+	for _, page := range []struct {
+		path   string
+		stayOn int // hoa.le's answer; the others are sent to sign in
+	}{{noAPICall, http.StatusNotFound}, {"/queues", http.StatusOK}} {
+		for id, want := range map[string]int{"lan.nguyen": http.StatusSeeOther, "mai.tran": http.StatusSeeOther, "hoa.le": page.stayOn} {
+			resp, body := browsers[id].get(page.path)
+			if resp.StatusCode != want || want == http.StatusSeeOther && !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+				t.Errorf("%s's %s after the admin's changes: %s to %q, want %d\n%.300s", id, page.path, resp.Status, resp.Header.Get("Location"), want, body)
+			}
 		}
 	}
 }

@@ -151,25 +151,7 @@ func fingerprintWithoutID(req proto.Message) []byte {
 // surrounding spaces, or an etag, which a retry sending " 1" for "1"
 // means as the same.
 func trimStrings(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		switch {
-		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
-		case fd.IsList():
-			list := val.List()
-			for i := range list.Len() {
-				if fd.Kind() == protoreflect.StringKind {
-					list.Set(i, protoreflect.ValueOfString(strings.TrimSpace(list.Get(i).String())))
-				} else if fd.Message() != nil {
-					trimStrings(list.Get(i).Message())
-				}
-			}
-		case fd.Kind() == protoreflect.StringKind:
-			m.Set(fd, protoreflect.ValueOfString(strings.TrimSpace(val.String())))
-		case fd.Message() != nil:
-			trimStrings(val.Message())
-		}
-		return true
-	})
+	mapStrings(m, strings.TrimSpace)
 }
 
 // caseNameFields are the fields of a request that name a case when they

@@ -319,6 +319,17 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 // typed in the other form is the same request. Its walk is bounded by the
 // lists' limits, checked before.
 func composeStrings(m protoreflect.Message) {
+	mapStrings(m, func(s string) string {
+		if norm.NFC.IsNormalString(s) {
+			return s
+		}
+		return norm.NFC.String(s)
+	})
+}
+
+// mapStrings replaces every string of m, and of the messages and lists in
+// it, by f of it, where f changes it.
+func mapStrings(m protoreflect.Message, f func(string) string) {
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		switch {
 		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
@@ -326,19 +337,19 @@ func composeStrings(m protoreflect.Message) {
 			list := val.List()
 			for i := range list.Len() {
 				if fd.Kind() == protoreflect.StringKind {
-					if s := list.Get(i).String(); !norm.NFC.IsNormalString(s) {
-						list.Set(i, protoreflect.ValueOfString(norm.NFC.String(s)))
+					if s := list.Get(i).String(); f(s) != s {
+						list.Set(i, protoreflect.ValueOfString(f(s)))
 					}
 				} else if fd.Message() != nil {
-					composeStrings(list.Get(i).Message())
+					mapStrings(list.Get(i).Message(), f)
 				}
 			}
 		case fd.Kind() == protoreflect.StringKind:
-			if s := val.String(); !norm.NFC.IsNormalString(s) {
-				m.Set(fd, protoreflect.ValueOfString(norm.NFC.String(s)))
+			if s := val.String(); f(s) != s {
+				m.Set(fd, protoreflect.ValueOfString(f(s)))
 			}
 		case fd.Message() != nil:
-			composeStrings(val.Message())
+			mapStrings(val.Message(), f)
 		}
 		return true
 	})

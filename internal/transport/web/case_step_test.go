@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -27,22 +26,14 @@ func (oneCase) GetCase(context.Context, *pb.GetCaseRequest) (*pb.Case, error) {
 		Status: pb.CaseStatus_CASE_STATUS_INITIAL_ASSESSMENT, ResponsibleUnit: "units/00004@2025-07-01", AllowedSteps: []string{"addNote"}}, nil
 }
 
-// flakyNotes answers AddCaseNote with the errors it is given, one per
-// call, then with the case; it keeps every request.
+// flakyNotes answers AddCaseNote as flaky says, with the case.
 type flakyNotes struct {
 	pb.UnimplementedCaseProcessServiceServer
-	mu       sync.Mutex
-	errs     []error
-	requests []*pb.AddCaseNoteRequest
+	flaky[*pb.AddCaseNoteRequest]
 }
 
 func (f *flakyNotes) AddCaseNote(_ context.Context, req *pb.AddCaseNoteRequest) (*pb.Case, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests = append(f.requests, req)
-	if len(f.errs) > 0 {
-		err := f.errs[0]
-		f.errs = f.errs[1:]
+	if err := f.call(req); err != nil {
 		return nil, err
 	}
 	return &pb.Case{Name: "cases/HN-2026-00001", CaseNumber: "HN-2026-00001", Etag: "4"}, nil
@@ -65,7 +56,7 @@ func TestStepNotConfirmedKeepsTheForm(t *testing.T) {
 		status.Error(codes.Internal, "internal error"),
 		status.Error(codes.DeadlineExceeded, "the request took too long"),
 	}
-	notes := &flakyNotes{errs: failures}
+	notes := &flakyNotes{flaky: flaky[*pb.AddCaseNoteRequest]{errs: failures}}
 	client, base := consoleWith(t, workerAccounts{}, func(srv *grpc.Server) {
 		pb.RegisterCaseServiceServer(srv, oneCase{})
 		pb.RegisterCaseProcessServiceServer(srv, notes)

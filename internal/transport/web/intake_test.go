@@ -23,22 +23,35 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
-// flakyReports answers CreateReport with the errors it is given, one per
-// call, then with a saved report; it keeps every request.
-type flakyReports struct {
-	pb.UnimplementedReportServiceServer
+// flaky answers a method's calls with the errors it is given, one per
+// call, then with success; it keeps every request.
+type flaky[Req any] struct {
 	mu       sync.Mutex
 	errs     []error
-	requests []*pb.CreateReportRequest
+	requests []Req
 }
 
-func (f *flakyReports) CreateReport(_ context.Context, req *pb.CreateReportRequest) (*pb.Report, error) {
+// call records req and returns the next error, or nil once they are spent.
+func (f *flaky[Req]) call(req Req) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, req)
-	if len(f.errs) > 0 {
-		err := f.errs[0]
-		f.errs = f.errs[1:]
+	if len(f.errs) == 0 {
+		return nil
+	}
+	err := f.errs[0]
+	f.errs = f.errs[1:]
+	return err
+}
+
+// flakyReports answers CreateReport as flaky says, with a saved report.
+type flakyReports struct {
+	pb.UnimplementedReportServiceServer
+	flaky[*pb.CreateReportRequest]
+}
+
+func (f *flakyReports) CreateReport(_ context.Context, req *pb.CreateReportRequest) (*pb.Report, error) {
+	if err := f.call(req); err != nil {
 		return nil, err
 	}
 	return &pb.Report{Name: "reports/r1", Case: "cases/HN-2026-00001"}, nil
@@ -155,7 +168,7 @@ func TestIntakeFailuresKeepTheForm(t *testing.T) {
 		{"check", status.Error(codes.Unavailable, "connection closed"), http.StatusServiceUnavailable, "Chưa kiểm tra được phiếu"},
 		{"save", status.Error(codes.AlreadyExists, "request_id was already used"), http.StatusConflict, "CHƯA LƯU THAY ĐỔI"},
 	} {
-		client, base := consoleOver(t, &flakyReports{errs: []error{tc.err}})
+		client, base := consoleOver(t, &flakyReports{flaky: flaky[*pb.CreateReportRequest]{errs: []error{tc.err}}})
 		form := typedCall(t, client, base, tc.button)
 		resp := send(t, client, base+"/reports/new", form)
 		b, _ := io.ReadAll(resp.Body)
@@ -178,7 +191,7 @@ func TestIntakeSaveNotConfirmedSaysNotSaved(t *testing.T) {
 		status.Error(codes.DeadlineExceeded, "the request took too long"),
 		status.Error(codes.ResourceExhausted, "the database is full"),
 	}
-	reports := &flakyReports{errs: failures}
+	reports := &flakyReports{flaky: flaky[*pb.CreateReportRequest]{errs: failures}}
 	client, base := consoleOver(t, reports)
 	form := typedCall(t, client, base, "save")
 	for _, failure := range failures {
