@@ -395,7 +395,7 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 	if err != nil {
 		return ctx, grpcapi.Unauthenticated() // not reached: no annotator of the mux's refuses
 	}
-	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, "1")
+	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, inputRefusal(ctx, inputErr))
 	var md runtime.ServerMetadata
 	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
 	if err == nil || grpcapi.IsInputRefused(err) {
@@ -407,6 +407,21 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 		return ctx, inputErr
 	}
 	return runtime.NewServerMetadataContext(ctx, md), err
+}
+
+// inputRefusal is inputErr as the server's audit of an admin's refused
+// call names it (grpcapi.InputRefusal): by the field and rule the answer
+// will name, or the refusal's code.
+func inputRefusal(ctx context.Context, inputErr error) string {
+	err := inputErr
+	var se *runtime.HTTPStatusError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	if refusal := grpcapi.InputRefusal(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))); refusal != "" {
+		return refusal
+	}
+	return grpcapi.ReasonInvalidField
 }
 
 // refusedInput says whether err refuses the request's input (its body,

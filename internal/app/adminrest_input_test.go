@@ -1,0 +1,51 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// TestRESTAdminCallRefusedForItsInputIsAudited: an admin's REST call
+// whose input the gateway refuses itself (a body that is no JSON, a
+// query parameter the method does not read, a body over 1 MiB) has its
+// token accepted by the server first, so it is an admin's call refused
+// after authentication, which the README puts on the trail as over gRPC:
+// its action, outcome refused, the field and its rule (or the refusal's
+// code) as its reason, with the call's request id. The gateway's
+// authentication call answered before the audit of admin refusals ran,
+// so such a call left no trace.
+func TestRESTAdminCallRefusedForItsInputIsAudited(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		action, reason           string
+	}{
+		{"body no JSON", "POST", "/v1/users/ghost/tokens", `{"ttl": `, http.StatusBadRequest, "token.create", " body.parse"},
+		{"unread query parameter", "POST", "/v1/users?user_id=new.one&bogus=1", `{}`, http.StatusBadRequest, "user.create", "bogus query.unexpected"},
+		{"body over 1 MiB", "POST", "/v1/policeUnits?police_unit_id=ca-x", `{"display_name": "` + strings.Repeat("a", 1<<20) + `"}`, http.StatusRequestEntityTooLarge, "police_unit.create", "BODY_TOO_LARGE"},
+	}
+	_, head := newAuditEvents(t, ts, "admin", 0)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			requestID := "refused-admin-input-" + strings.ReplaceAll(tc.name, " ", "-")
+			resp, raw := restResponse(t, ts, tc.method, tc.path, strings.NewReader(tc.body), map[string]string{
+				"Authorization": "Bearer " + ts.tokens.get("admin"), "X-Request-Id": requestID,
+			})
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s %s: %s %s, want %d", tc.method, tc.path, resp.Status, raw, tc.status)
+			}
+			var got []*pb.AuditEvent
+			got, head = newAuditEvents(t, ts, "admin", head)
+			if len(got) != 1 || got[0].GetAction() != tc.action || got[0].GetOutcome() != "refused" ||
+				!strings.HasSuffix(got[0].GetReason(), tc.reason) || got[0].GetRequestId() != requestID || got[0].GetRole() != "ADMIN" {
+				t.Fatalf("wrote%s (reasons %q)\nwant exactly %s refused, reason ending %q, request id %s",
+					describeEvents(got), reasonsOf(got), tc.action, tc.reason, requestID)
+			}
+		})
+	}
+}
