@@ -48,4 +48,28 @@ func TestRESTAdminCallRefusedForItsInputIsAudited(t *testing.T) {
 			}
 		})
 	}
+	// Without an X-Request-Id of the client's, the event carries the
+	// request id the answer names, as the log line does.
+	t.Run("request id given by the service", func(t *testing.T) {
+		resp, raw := restResponse(t, ts, "POST", "/v1/users?user_id=new.two&bogus=1", strings.NewReader(`{}`), map[string]string{
+			"Authorization": "Bearer " + ts.tokens.get("admin"),
+		})
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s %s, want 400", resp.Status, raw)
+		}
+		var got []*pb.AuditEvent
+		got, head = newAuditEvents(t, ts, "admin", head)
+		answered := resp.Header.Get("X-Request-Id")
+		if len(got) != 1 || answered == "" || got[0].GetRequestId() != answered {
+			t.Fatalf("wrote%s with request id %q; the answer's X-Request-Id is %q", describeEvents(got), requestIDsOf(got), answered)
+		}
+	})
+}
+
+func requestIDsOf(events []*pb.AuditEvent) []string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.GetRequestId())
+	}
+	return out
 }

@@ -170,7 +170,11 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				// authentication, which comes before every rule: without
 				// valid credentials it is 401 (or 429), whatever is wrong
 				// with its input, and only a caller who may make the call
-				// is told what is wrong with it.
+				// is told what is wrong with it. The request's id is
+				// fixed first, so that the server's call (and the audit
+				// of an admin's refused call) and the gateway's answer
+				// and log line (logRefused) name the same one.
+				r.Header.Set(grpcapi.RequestIDHeader, grpcapi.NewRequestID(r.Header.Get(grpcapi.RequestIDHeader)))
 				ctx, err = authenticationRefusal(ctx, mux, conn, r, routes, err)
 			}
 			if wait, ok := retryDelay(err); ok {
