@@ -23,11 +23,12 @@ func TestRESTAdminCallRefusedForItsInputIsAudited(t *testing.T) {
 	tests := []struct {
 		name, method, path, body string
 		status                   int
-		action, reason           string
+		action, resource, reason string
 	}{
-		{"body no JSON", "POST", "/v1/users/ghost/tokens", `{"ttl": `, http.StatusBadRequest, "token.create", " body.parse"},
-		{"unread query parameter", "POST", "/v1/users?user_id=new.one&bogus=1", `{}`, http.StatusBadRequest, "user.create", "bogus query.unexpected"},
-		{"body over 1 MiB", "POST", "/v1/policeUnits?police_unit_id=ca-x", `{"display_name": "` + strings.Repeat("a", 1<<20) + `"}`, http.StatusRequestEntityTooLarge, "police_unit.create", "BODY_TOO_LARGE"},
+		{"body no JSON", "POST", "/v1/users/ghost/tokens", `{"ttl": `, http.StatusBadRequest, "token.create", pb.AdminService_CreateToken_FullMethodName, " body.parse"},
+		{"unread query parameter", "POST", "/v1/users?user_id=new.one&bogus=1", `{}`, http.StatusBadRequest, "user.create", pb.AdminService_CreateUser_FullMethodName, "bogus query.unexpected"},
+		{"body over 1 MiB", "POST", "/v1/policeUnits?police_unit_id=ca-x", `{"display_name": "` + strings.Repeat("a", 1<<20) + `"}`, http.StatusRequestEntityTooLarge, "police_unit.create", pb.AdminService_CreatePoliceUnit_FullMethodName, "BODY_TOO_LARGE"},
+		{"rotation body no JSON", "POST", "/v1/masterKey:rotate", `{`, http.StatusBadRequest, "keys.rotate", "masterKey", " body.parse"},
 	}
 	_, head := newAuditEvents(t, ts, "admin", 0)
 	for _, tc := range tests {
@@ -41,10 +42,10 @@ func TestRESTAdminCallRefusedForItsInputIsAudited(t *testing.T) {
 			}
 			var got []*pb.AuditEvent
 			got, head = newAuditEvents(t, ts, "admin", head)
-			if len(got) != 1 || got[0].GetAction() != tc.action || got[0].GetOutcome() != "refused" ||
+			if len(got) != 1 || got[0].GetAction() != tc.action || got[0].GetResource() != tc.resource || got[0].GetOutcome() != "refused" ||
 				!strings.HasSuffix(got[0].GetReason(), tc.reason) || got[0].GetRequestId() != requestID || got[0].GetRole() != "ADMIN" {
-				t.Fatalf("wrote%s (reasons %q)\nwant exactly %s refused, reason ending %q, request id %s",
-					describeEvents(got), reasonsOf(got), tc.action, tc.reason, requestID)
+				t.Fatalf("wrote%s (reasons %q)\nwant exactly %s %s refused, reason ending %q, request id %s",
+					describeEvents(got), reasonsOf(got), tc.action, tc.resource, tc.reason, requestID)
 			}
 		})
 	}
