@@ -97,6 +97,11 @@ func refusalOf(err error) (outcome, reason string, refused bool) {
 	case codes.NotFound:
 		return audit.OutcomeNotFound, "", true
 	case codes.InvalidArgument:
+		if violation == "" {
+			// A refusal of the whole input, no field's (the REST
+			// gateway's BODY_TOO_LARGE): its code.
+			return audit.OutcomeRefused, info, true
+		}
 		return audit.OutcomeRefused, violation, true
 	case codes.AlreadyExists, codes.FailedPrecondition:
 		return audit.OutcomeRefused, info, true

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -52,6 +53,37 @@ func TestRefusalOf(t *testing.T) {
 		outcome, reason, refused := refusalOf(tt.err)
 		if outcome != tt.outcome || reason != tt.reason || refused != tt.refused {
 			t.Errorf("%s: refusalOf = %q, %q, %t; want %q, %q, %t", tt.name, outcome, reason, refused, tt.outcome, tt.reason, tt.refused)
+		}
+	}
+}
+
+// The gateway's refusal of an admin's input is audited by its code: a
+// field the client named in a form no field has (free text, a value) is
+// left out, and what is no code is not written at all.
+func TestScreenedRefusal(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"user.user_id body.parse", "user.user_id body.parse"},
+		{"report.children[0].age_years body.parse", "report.children[0].age_years body.parse"},
+		{"bogus query.unexpected", "bogus query.unexpected"},
+		{"BODY_TOO_LARGE", "BODY_TOO_LARGE"},
+		{"Nguyễn_Văn_A query.unexpected", "query.unexpected"},
+		{"a\"b query.unexpected", "query.unexpected"},
+		{strings.Repeat("a", 101) + " body.parse", "body.parse"},
+		{"body no such rule!", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := screenedRefusal(tt.in); got != tt.want {
+			t.Errorf("screenedRefusal(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		// The server's answer carries it back as the audit reads it;
+		// none is INVALID_FIELD, the code of every refused field.
+		want := tt.want
+		if want == "" {
+			want = ReasonInvalidField
+		}
+		if got := InputRefusal(InputRefused(tt.in)); got != want {
+			t.Errorf("InputRefusal(InputRefused(%q)) = %q, want %q", tt.in, got, want)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -210,9 +211,29 @@ const InputRefusedHeader = "x-childcase-input-refused"
 
 // InputRefused answers a call marked with InputRefusedHeader whose caller
 // authenticated and may call the method: the gateway's refusal of its
-// input stands.
-func InputRefused() error {
-	return withInfo(codes.InvalidArgument, inputRefusedMessage, ReasonInvalidField, nil)
+// input stands. refusal is the header's value (InputRefusal): the field
+// and rule, or the code, the gateway refused the input with, which the
+// answer carries as any refusal of the server's does (a BadRequest
+// violation, or the ErrorInfo reason), so that an admin's call refused so
+// is audited by its code as over gRPC (adminRefusals).
+func InputRefused(refusal string) error {
+	refusal = screenedRefusal(refusal)
+	field, rule, ok := strings.Cut(refusal, " ")
+	if !ok {
+		reason := refusal
+		if reason == "" {
+			reason = ReasonInvalidField
+		}
+		return withInfo(codes.InvalidArgument, inputRefusedMessage, reason, nil)
+	}
+	st := status.New(codes.InvalidArgument, inputRefusedMessage)
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: ReasonInvalidField, Domain: ErrorDomain, Metadata: map[string]string{"field": field, "rule": rule}},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Reason: rule}}},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 const inputRefusedMessage = "input refused by the REST gateway"
@@ -224,20 +245,60 @@ func IsInputRefused(err error) bool {
 	return ok && st.Code() == codes.InvalidArgument && st.Message() == inputRefusedMessage
 }
 
-// inputRefused says whether ctx is a call of the gateway for a request
-// whose input it refused. Its caller has passed: the gateway writes the
-// request's log line, with the HTTP status it answers, and this call
-// writes none.
-func (a *authenticator) inputRefused(ctx context.Context) bool {
+// InputRefusal is the value of InputRefusedHeader for the gateway's
+// refusal err of a request's input: the field and rule of its first
+// violation ("user_id query.unexpected"), or its ErrorInfo reason
+// (BODY_TOO_LARGE), as refusalOf reads a refusal for the audit.
+func InputRefusal(err error) string {
+	_, reason, _ := refusalOf(err)
+	return screenedRefusal(reason)
+}
+
+var (
+	// refusalField is a field as the service names one: a client's
+	// name of a field no request has (an unknown query parameter, an
+	// unknown field of a body) passes only in this form and length, so
+	// that the audit never quotes free text the client sent.
+	refusalField = regexp.MustCompile(`^[A-Za-z0-9_]+(?:\[[0-9]+\])?(?:\.[A-Za-z0-9_]+(?:\[[0-9]+\])?)*$`)
+	// refusalRule is a rule or an ErrorInfo reason: the service's codes.
+	refusalRule = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+)
+
+// maxRefusalField bounds a field named in an input refusal's audit.
+const maxRefusalField = 100
+
+// screenedRefusal is refusal (a field and rule, or a code) in the form
+// the audit takes: the rule alone when the field is not a field's name,
+// empty when the rule is not a code.
+func screenedRefusal(refusal string) string {
+	field, rule, ok := strings.Cut(refusal, " ")
+	if !ok {
+		field, rule = "", refusal
+	}
+	if len(rule) > maxRefusalField || !refusalRule.MatchString(rule) {
+		return ""
+	}
+	if field == "" || len(field) > maxRefusalField || !refusalField.MatchString(field) {
+		return rule
+	}
+	return field + " " + rule
+}
+
+// inputRefused returns the refusal a call of the gateway carries for a
+// request whose input it refused (InputRefusedHeader), and whether it is
+// one. Its caller has passed: the gateway writes the request's log line,
+// with the HTTP status it answers, and this call writes none.
+func (a *authenticator) inputRefused(ctx context.Context) (string, bool) {
 	if !a.gateway {
-		return false
+		return "", false
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	if len(md.Get(InputRefusedHeader)) == 0 {
-		return false
+	refusal := md.Get(InputRefusedHeader)
+	if len(refusal) == 0 {
+		return "", false
 	}
 	leaveToGateway(ctx)
-	return true
+	return refusal[0], true
 }
 
 func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
@@ -245,8 +306,18 @@ func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServ
 	if err != nil {
 		return nil, err
 	}
-	if a.inputRefused(ctx) {
-		return nil, InputRefused()
+	return next(ctx, req)
+}
+
+// inputRefusedUnary answers a call of the gateway for a request whose
+// input it refused (InputRefusedHeader), once its caller has passed
+// authentication, with InputRefused, and runs no handler. It comes after
+// the audit of an admin's refused calls (adminRefusals), so that an
+// admin's REST call refused for its input is on the trail as the same
+// call refused over gRPC is.
+func (a *authenticator) inputRefusedUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if refusal, ok := a.inputRefused(ctx); ok {
+		return nil, InputRefused(refusal)
 	}
 	return next(ctx, req)
 }
@@ -260,8 +331,8 @@ func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	if err != nil {
 		return err
 	}
-	if a.inputRefused(ctx) {
-		return InputRefused()
+	if refusal, ok := a.inputRefused(ctx); ok {
+		return InputRefused(refusal)
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }

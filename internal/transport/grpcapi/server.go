@@ -114,8 +114,10 @@ func (s *Server) EndWatches() { s.watches.raise() }
 // on a stream's sends (streamsend.go) comes inside the cap, which it
 // frees by ending the stream. The audit of admin calls refused
 // (adminrefusal.go) wraps validation, so that the schema's refusals are on
-// the trail too; it is unary only, as the admin's one stream
-// (BackupDatabase) audits its own end. Requests are
+// the trail too, and the answer to the REST gateway's call for a request
+// whose input it refused (auth.go's inputRefusedUnary), so that those are
+// too; it is unary only, as the admin's one stream (BackupDatabase)
+// audits its own end. Requests are
 // decoded by the screening codec, which cuts lists over their max_items and
 // notes strings that are not UTF-8 for the validator to refuse (see
 // screen.go).
@@ -151,6 +153,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			noteActorUnary,
 			unaryDeadline(d.UnaryTimeout),
 			adminRefusals{audit: d.Audit, clock: d.Clock}.unary,
+			auth.inputRefusedUnary,
 			v.unary,
 		),
 		grpc.ChainStreamInterceptor(

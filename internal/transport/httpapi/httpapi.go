@@ -170,8 +170,17 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				// authentication, which comes before every rule: without
 				// valid credentials it is 401 (or 429), whatever is wrong
 				// with its input, and only a caller who may make the call
-				// is told what is wrong with it.
-				ctx, err = authenticationRefusal(ctx, mux, conn, r, routes, err)
+				// is told what is wrong with it. The request's id is
+				// fixed first, so that the server's call (and the audit
+				// of an admin's refused call) and the gateway's answer
+				// and log line (logRefused) name the same one. A request
+				// no route takes is refused for that, as with clean input.
+				if method := routedMethod(ctx, routes, r); method == "" {
+					err = routeRefusal(w, routes, r)
+				} else {
+					r.Header.Set(grpcapi.RequestIDHeader, grpcapi.NewRequestID(r.Header.Get(grpcapi.RequestIDHeader)))
+					ctx, err = authenticationRefusal(ctx, mux, conn, r, method, err)
+				}
 			}
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
@@ -376,16 +385,7 @@ func encodedBody(r *http.Request) (string, bool) {
 // send any number of calls with no token, or a revoked, expired or
 // guessed one, unseen, told about its input, and a throttled one would
 // not be answered 429. A caller who may make the call gets inputErr.
-func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn, r *http.Request, routes []paramRoute, inputErr error) (context.Context, error) {
-	method, ok := runtime.RPCMethod(ctx)
-	if !ok {
-		// Refused before the gateway routed it (a query that is not
-		// UTF-8, a parameter the method does not read).
-		method = rpcOf(routes, r)
-	}
-	if method == "" {
-		return ctx, inputErr // no route: not reached here (404, 405)
-	}
+func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn, r *http.Request, method string, inputErr error) (context.Context, error) {
 	// Without the client's grpc-timeout, which the gateway may have
 	// refused (a value it cannot read): the server answers this call at
 	// once.
@@ -395,7 +395,7 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 	if err != nil {
 		return ctx, grpcapi.Unauthenticated() // not reached: no annotator of the mux's refuses
 	}
-	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, "1")
+	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, inputRefusal(ctx, inputErr))
 	var md runtime.ServerMetadata
 	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
 	if err == nil || grpcapi.IsInputRefused(err) {
@@ -407,6 +407,45 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 		return ctx, inputErr
 	}
 	return runtime.NewServerMetadataContext(ctx, md), err
+}
+
+// routedMethod is the gRPC method of the route r takes, "" for none.
+func routedMethod(ctx context.Context, routes []paramRoute, r *http.Request) string {
+	if method, ok := runtime.RPCMethod(ctx); ok {
+		return method
+	}
+	// Refused before the gateway routed it (a query that is not UTF-8, a
+	// parameter the method does not read, a Content-Encoding).
+	return rpcOf(routes, r)
+}
+
+// routeRefusal is the answer to a request refused for its input whose
+// path no route takes with its method: what the same request with clean
+// input is answered, 405 with the Allow header when the path takes other
+// methods, else 404, whoever sends it. The route is judged before the
+// input; a made-up refusal of the input would describe it to a caller
+// the server never authenticated, out of sight of the throttle.
+func routeRefusal(w http.ResponseWriter, routes []paramRoute, r *http.Request) error {
+	if allow := allowedMethods(routes, r.URL.EscapedPath()); allow != "" {
+		w.Header().Set("Allow", allow)
+		return &runtime.HTTPStatusError{HTTPStatus: http.StatusMethodNotAllowed, Err: grpcapi.MethodNotAllowed()}
+	}
+	return &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()}
+}
+
+// inputRefusal is inputErr as the server's audit of an admin's refused
+// call names it (grpcapi.InputRefusal): by the field and rule the answer
+// will name, or the refusal's code.
+func inputRefusal(ctx context.Context, inputErr error) string {
+	err := inputErr
+	var se *runtime.HTTPStatusError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	if refusal := grpcapi.InputRefusal(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))); refusal != "" {
+		return refusal
+	}
+	return grpcapi.ReasonInvalidField
 }
 
 // refusedInput says whether err refuses the request's input (its body,

@@ -59,7 +59,7 @@ func newTestHandler(t *testing.T, opts ...Option) http.Handler {
 func authenticatesAll(_ any, ss grpc.ServerStream) error {
 	md, _ := metadata.FromIncomingContext(ss.Context())
 	if len(md.Get(grpcapi.InputRefusedHeader)) > 0 {
-		return grpcapi.InputRefused()
+		return grpcapi.InputRefused("")
 	}
 	return status.Error(codes.Unavailable, "the service is down")
 }
