@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -346,6 +347,48 @@ func TestMergeOfAnOldNumberIsRefusedAsMerged(t *testing.T) {
 		if got := etagOf(t, ts, "bd.chair", c); got != etag {
 			t.Errorf("a refused merge changed case %s: etag %s -> %s", c, etag, got)
 		}
+	}
+}
+
+// A link asked again once the report's case was merged, naming the old
+// number, finds the report in the case that number now names, and
+// answers it as it is, as a link to the survivor's own number does
+// ("a report already in this case is returned as it is, whatever the
+// etag"; the README: a joining report on the old number goes to the
+// survivor). It was refused REPORT_ALREADY_LINKED, as if the report were
+// in another case: a client's retry without a request_id of a link made
+// before the merge failed.
+func TestLinkAgainToAnOldNumberAnswersTheReport(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	survivor := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
+	old := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
+	info := validReport()
+	info.CallType = pb.CallType_CALL_TYPE_INFORMATION
+	info.ReceiveTime = timestamppb.New(hn(2026, 3, 2, 8, 50))
+	loose, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := func(name, etag string) (*pb.Report, error) {
+		return ts.reports().LinkReport(ts.as(t, operatorID), &pb.LinkReportRequest{Name: loose.GetName(), Case: name, Etag: etag})
+	}
+	if _, err := link(old, ""); err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	etag := etagOf(t, ts, "bd.chair", survivor)
+	for _, tt := range []struct{ name, etag string }{{old, ""}, {old, "1.stale"}, {"hn 2026 " + strings.TrimPrefix(old, "cases/HN-2026-"), ""}, {survivor, ""}} {
+		got, err := link(tt.name, tt.etag)
+		if err != nil || got.GetCase() != survivor {
+			t.Errorf("the link asked again naming %q (etag %q): case %q, %v; want the report as it is, in %s", tt.name, tt.etag, got.GetCase(), err, survivor)
+		}
+	}
+	if got := etagOf(t, ts, "bd.chair", survivor); got != etag {
+		t.Errorf("a link asked again changed case %s: etag %s -> %s", survivor, etag, got)
 	}
 }
 
