@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 )
@@ -303,6 +305,90 @@ func TestMergeRefusesClosedAndTransferringCases(t *testing.T) {
 	refused(merge(survivor, pending), "TRANSFER_PENDING", "absorbed_case")
 	if etagOf(t, ts, "bd.chair", survivor) != etag {
 		t.Error("a refused merge changed the surviving case")
+	}
+}
+
+// A merge that names a case merged already, on either side, is refused
+// ALREADY_MERGED naming that side, as the README says, with the etags a
+// client can hold: a read of the old number answers the survivor and its
+// etag, and no read answers the absorbed case's own. Naming the old
+// number in the path was ABORTED (ETAG_MISMATCH) instead, whatever the
+// client read, and read again, for the merge acts on the case a request
+// names exactly: "read it again and retry" led back to the same refusal.
+func TestMergeOfAnOldNumberIsRefusedAsMerged(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	p := ts.process()
+	chair := ts.as(t, "bd.chair")
+	survivor := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
+	old := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
+	third := openCase(t, ts, hn(2026, 3, 2, 8, 45), "00004")
+	merge := func(name, absorbed string) error {
+		_, err := p.MergeCase(chair, &pb.MergeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), AbsorbedCase: absorbed,
+			AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"})
+		return err
+	}
+	if err := merge(survivor, old); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	before := map[string]string{survivor: etagOf(t, ts, "bd.chair", survivor), third: etagOf(t, ts, "bd.chair", third)}
+	for _, tt := range []struct{ name, absorbed, field string }{
+		{old, third, "name"},
+		{third, old, "absorbed_case"},
+		{old, survivor, "name"},
+	} {
+		err := merge(tt.name, tt.absorbed)
+		st, _ := status.FromError(err)
+		if st.Code() != codes.FailedPrecondition || errorReason(st) != "ALREADY_MERGED" || !strings.HasPrefix(st.Message(), tt.field+": ") {
+			t.Errorf("merge %s into %s: %v; want FAILED_PRECONDITION ALREADY_MERGED naming %s", tt.absorbed, tt.name, err, tt.field)
+		}
+	}
+	for c, etag := range before {
+		if got := etagOf(t, ts, "bd.chair", c); got != etag {
+			t.Errorf("a refused merge changed case %s: etag %s -> %s", c, etag, got)
+		}
+	}
+}
+
+// A link asked again once the report's case was merged, naming the old
+// number, finds the report in the case that number now names, and
+// answers it as it is, as a link to the survivor's own number does
+// ("a report already in this case is returned as it is, whatever the
+// etag"; the README: a joining report on the old number goes to the
+// survivor). It was refused REPORT_ALREADY_LINKED, as if the report were
+// in another case: a client's retry without a request_id of a link made
+// before the merge failed.
+func TestLinkAgainToAnOldNumberAnswersTheReport(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	survivor := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
+	old := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
+	info := validReport()
+	info.CallType = pb.CallType_CALL_TYPE_INFORMATION
+	info.ReceiveTime = timestamppb.New(hn(2026, 3, 2, 8, 50))
+	loose, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: info})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := func(name, etag string) (*pb.Report, error) {
+		return ts.reports().LinkReport(ts.as(t, operatorID), &pb.LinkReportRequest{Name: loose.GetName(), Case: name, Etag: etag})
+	}
+	if _, err := link(old, ""); err != nil {
+		t.Fatalf("link: %v", err)
+	}
+	if _, err := ts.process().MergeCase(ts.as(t, "bd.chair"), &pb.MergeCaseRequest{Name: survivor, Etag: etagOf(t, ts, "bd.chair", survivor),
+		AbsorbedCase: old, AbsorbedEtag: etagOf(t, ts, "bd.chair", old), Reason: "cùng một trẻ"}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	etag := etagOf(t, ts, "bd.chair", survivor)
+	for _, tt := range []struct{ name, etag string }{{old, ""}, {old, "1.stale"}, {"hn 2026 " + strings.TrimPrefix(old, "cases/HN-2026-"), ""}, {survivor, ""}} {
+		got, err := link(tt.name, tt.etag)
+		if err != nil || got.GetCase() != survivor {
+			t.Errorf("the link asked again naming %q (etag %q): case %q, %v; want the report as it is, in %s", tt.name, tt.etag, got.GetCase(), err, survivor)
+		}
+	}
+	if got := etagOf(t, ts, "bd.chair", survivor); got != etag {
+		t.Errorf("a link asked again changed case %s: etag %s -> %s", survivor, etag, got)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/keys"
@@ -458,6 +459,66 @@ func TestRetryDifferingOnlyInStoredFormIsTheSameRequest(t *testing.T) {
 	}
 	if code, again := restCall(t, ts, "POST", path, padded); code != http.StatusOK || again["name"] != body["name"] {
 		t.Errorf("REST: the retry with spaces around the child's condition: %d %v; want the first answer %v", code, again, body["name"])
+	}
+}
+
+// A field the schema marks OUTPUT_ONLY is ignored when a request sends
+// it (TestOutputOnlyFieldsSentAreIgnored), so a retry that differs from
+// the first try only there is the same request and answers the first
+// result: a client that sends back a report or user as it read it, or
+// leaves out on the retry what it sent the first time, means the same.
+// The fingerprint was taken with those fields, and such a retry was
+// REQUEST_ID_REUSED, its first answer (the case opened, the token)
+// lost to the client. A retry that differs in what the service reads is
+// still another request.
+func TestRetryDifferingOnlyInOutputOnlyFieldsIsTheSameRequest(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	op := ts.as(t, operatorID)
+	past := timestamppb.New(testNow.Add(-24 * time.Hour))
+
+	sent := validReport()
+	sent.Name, sent.IncidentUnit, sent.CreateTime = "reports/01a222d5-bea0-7bea-bf64-debef56d112a", "units/00070@2025-07-01", past
+	sent.Candidates = []*pb.ReportCandidate{{Case: "cases/HN-2026-00042", Score: 9}}
+	first, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: sent, RequestId: "output-only-call"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherwise := validReport()
+	otherwise.Name, otherwise.IncidentUnit, otherwise.CreateTime = "reports/x", "units/00091@2025-07-01", timestamppb.New(testNow)
+	for _, retry := range []*pb.Report{validReport(), otherwise} {
+		got, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: retry, RequestId: "output-only-call"})
+		if err != nil || got.GetName() != first.GetName() || got.GetCase() != first.GetCase() {
+			t.Errorf("gRPC: the report's retry with other output-only fields: %q in %q, %v; want the first answer %q in %q",
+				got.GetName(), got.GetCase(), err, first.GetName(), first.GetCase())
+		}
+	}
+	other := validReport()
+	other.Narrative += " Lại nữa."
+	_, err = ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: other, RequestId: "output-only-call"})
+	wantReused(t, err)
+
+	admin := ts.as(t, "admin")
+	user := &pb.User{Name: "users/someone.else", DisplayName: "Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111", CreateTime: past}
+	created, err := ts.admin().CreateUser(admin, &pb.CreateUserRequest{UserId: "lan.nguyen", User: user, RequestId: "output-only-user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ts.admin().CreateUser(admin, &pb.CreateUserRequest{UserId: "lan.nguyen", User: created.GetUser(), RequestId: "output-only-user"})
+	if err != nil || again.GetToken().GetName() != created.GetToken().GetName() {
+		t.Errorf("gRPC: CreateUser's retry with the user as answered: token %q, %v; want the first answer's %q",
+			again.GetToken().GetName(), err, created.GetToken().GetName())
+	}
+
+	// Over REST: the first body names the report, the retry does not.
+	const path = "/v1/reports?request_id=output-only-rest"
+	report := strings.Replace(restReport, "2026-11-28T02:00:00Z", "2026-11-28T02:20:00Z", 1)
+	named := strings.Replace(report, "{", `{"name": "reports/01a222d5-bea0-7bea-bf64-debef56d112a", "incident_unit": "units/00070@2025-07-01",`, 1)
+	code, body := restCall(t, ts, "POST", path, named)
+	if code != http.StatusOK {
+		t.Fatalf("REST: %d %v", code, body)
+	}
+	if code, again := restCall(t, ts, "POST", path, report); code != http.StatusOK || again["name"] != body["name"] {
+		t.Errorf("REST: the retry without the output-only fields: %d %v; want the first answer %v", code, again, body["name"])
 	}
 }
 

@@ -679,8 +679,23 @@ func (s *Service) LinkReport(ctx context.Context, p access.Principal, in LinkRep
 		if err != nil {
 			return err
 		}
+		// The case the number names today: a merged case's old number
+		// names its survivor, where a report linked to it before the
+		// merge now is, so a link asked again by that number finds the
+		// report in it (if the caller may join it) rather than in
+		// another case.
+		named := caseNumber
+		if stored.CaseNumber != "" && stored.CaseNumber != caseNumber {
+			c, err := s.joinableCase(tx, p, caseNumber)
+			switch {
+			case err == nil:
+				named = c.Number
+			case !errors.Is(err, model.ErrNotFound):
+				return err
+			}
+		}
 		switch {
-		case replayed || stored.CaseNumber == caseNumber:
+		case replayed || stored.CaseNumber == named:
 			// A retry gets the first answer as it was (the case linked
 			// to, even if merged since); a link made already (linking is
 			// idempotent by nature), or a retry remembered before first

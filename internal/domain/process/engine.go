@@ -286,6 +286,17 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			// so Replay already refused it; this cannot be reached.
 			return fmt.Errorf("request_id %q was first used for case %s: %w", req.RequestID, prior.Resource, model.ErrIdempotencyMismatch)
 		}
+		// Only a step on the case the request names exactly (a merge)
+		// meets a merged case, whose own etag no read answers (its
+		// number answers the survivor): its gate refuses it for the
+		// merge before the etag, which the caller could never have sent
+		// current. ETAG_MISMATCH would send them to read the case again,
+		// and the read back to the same refusal.
+		if c.MergedInto != "" {
+			if _, err := gate.check(p, s.c); err != nil {
+				return err
+			}
+		}
 		// The etag of the case as the caller sees it: the police view's
 		// moves only with what that view shows (access.StampPoliceViews).
 		// The case's own etag, which the commune's answers carry, is

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -135,9 +137,35 @@ func fingerprintWithoutID(req proto.Message) []byte {
 	withoutID := proto.Clone(req)
 	m := withoutID.ProtoReflect()
 	m.Clear(m.Descriptor().Fields().ByName("request_id"))
+	clearOutputOnly(m)
 	canonicalCaseNames(m)
 	trimStrings(m)
 	return fingerprint(withoutID)
+}
+
+// clearOutputOnly clears the fields of m, and of the messages in it, that
+// the schema marks OUTPUT_ONLY, before it is fingerprinted: the service
+// ignores them in a request (AIP-203), so a retry that differs from its
+// first try only there (a client sending back a resource as it read it,
+// or leaving out on the retry what it sent the first time) is the same
+// request. The fingerprint was taken with them, and such a retry was
+// REQUEST_ID_REUSED.
+func clearOutputOnly(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+		switch {
+		case slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY):
+			m.Clear(fd)
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := range v.List().Len() {
+				clearOutputOnly(v.List().Get(i).Message())
+			}
+		default:
+			clearOutputOnly(v.Message())
+		}
+		return true
+	})
 }
 
 // trimStrings trims the surrounding white space of every string of m,
