@@ -238,6 +238,7 @@ func TestRESTContentEncodingIsRefused(t *testing.T) {
 		{"br", "POST", "/v1/reports?request_id=gz-3", "br", gz.Bytes()},
 		{"identity then gzip", "POST", "/v1/reports?request_id=gz-4", "identity, gzip", gz.Bytes()},
 		{"gzip on a GET", "GET", "/v1/reports", "gzip", nil},
+		{"a coding of 10 KB", "POST", "/v1/reports?request_id=gz-7", strings.Repeat("x", 10<<10), gz.Bytes()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, raw := restResponse(t, ts, tc.method, tc.path, bytes.NewReader(tc.body), map[string]string{
@@ -253,6 +254,12 @@ func TestRESTContentEncodingIsRefused(t *testing.T) {
 			}
 			if err := json.Unmarshal(raw, &answer); err != nil {
 				t.Fatalf("the answer is not JSON (%v): %.300q", err, raw)
+			}
+			if got := resp.Header.Get("Accept-Encoding"); got != "identity" {
+				t.Errorf("Accept-Encoding %q on the 415, want identity (RFC 7694)", got)
+			}
+			if len(answer.Message) > 400 {
+				t.Errorf("the message quotes %d bytes of the header: %.200q", len(answer.Message), answer.Message)
 			}
 			if resp.StatusCode != http.StatusUnsupportedMediaType || answer.Code != int(codes.InvalidArgument) ||
 				!strings.Contains(answer.Message, "Content-Encoding") || !strings.Contains(answer.Message, "identity") {

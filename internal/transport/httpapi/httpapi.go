@@ -219,6 +219,9 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if coding, ok := encodedBody(r); ok {
+			// RFC 7694 3: a 415 for a content coding names the codings
+			// the server accepts.
+			w.Header().Set("Accept-Encoding", "identity")
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, &runtime.HTTPStatusError{
 				HTTPStatus: http.StatusUnsupportedMediaType,
 				Err:        grpcapi.UnsupportedContentEncoding(coding),
@@ -368,11 +371,29 @@ func encodedBody(r *http.Request) (string, bool) {
 	for _, v := range values {
 		for _, coding := range strings.Split(v, ",") {
 			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
-				return strings.ToValidUTF8(strings.Join(values, ", "), "\uFFFD"), true
+				return quotable(strings.Join(values, ", ")), true
 			}
 		}
 	}
 	return "", false
+}
+
+// quotableLen bounds what a refusal quotes of a header's value: enough
+// to recognise it, never a header's 1 MiB back in the answer and the log.
+const quotableLen = 64
+
+// quotable returns v as a refusal may quote it: valid UTF-8, and cut to
+// quotableLen bytes, with "…" where it was cut.
+func quotable(v string) string {
+	v = strings.ToValidUTF8(v, "\uFFFD")
+	if len(v) <= quotableLen {
+		return v
+	}
+	cut := quotableLen
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
 }
 
 // authenticationRefusal returns the server's verdict on r, a call the
