@@ -351,6 +351,47 @@ func TestRESTBodyDecodeErrorNamesFieldAndRule(t *testing.T) {
 	}
 }
 
+// TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes: protojson's
+// refusal of a value of the wrong JSON kind says what it found
+// ("unexpected token \"bỏ đói\""), not what the field wants, so a
+// newcomer who sent a string for an object was told of a syntax error.
+// The refusal now begins with what the field takes, in JSON terms: an
+// object and the fields a request may set in it (not the output-only
+// ones), a list, a time, the names of an enum, true or false, a whole
+// number.
+func TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes(t *testing.T) {
+	ts := startServer(t, "")
+	withValue := func(old, value string) string { return strings.Replace(restReport, old, value, 1) }
+	for _, tc := range []struct{ name, body, field, takes string }{
+		{"object that is a number", withValue(`{"anonymous": true}`, `5`), "report.reporter", `takes a JSON object {"anonymous", "identified"}; `},
+		{"list that is a string", withValue(`[{"estimated_age_years": 7, "sex": "SEX_MALE", "condition": "bỏ đói"}]`, `"bỏ đói"`), "report.children", `takes a JSON list, each item a JSON object {"full_name", `},
+		{"time that is no time", withValue(`"2026-11-28T02:00:00Z"`, `"yesterday"`), "report.receive_time", `takes a time such as "2026-11-28T09:00:00+07:00" (RFC 3339); `},
+		{"enum name that does not exist", withValue(`"CALL_TYPE_INTERVENTION"`, `"INTERVENTION"`), "report.call_type", `takes one of the names CALL_TYPE_INTERVENTION, `},
+		{"bool that is a string", withValue(`"CALL_TYPE_INTERVENTION"`, `"CALL_TYPE_INTERVENTION", "immediate_danger": "yes"`), "report.immediate_danger", `takes true or false; `},
+		{"number that is a word", withValue(`"estimated_age_years": 7`, `"estimated_age_years": "seven"`), "report.children[0].estimated_age_years", `takes a whole number; `},
+		{"string that is a number, in a list's item", withValue(`"condition": "bỏ đói"`, `"condition": 5`), "report.children[0].condition", `takes a JSON string; `},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, raw := restRaw(t, ts, "POST", "/v1/reports", tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+			var answer struct {
+				Details []struct {
+					FieldViolations []struct{ Field, Description string } `json:"field_violations"`
+				} `json:"details"`
+			}
+			_ = json.Unmarshal(raw, &answer)
+			var got []string
+			for _, d := range answer.Details {
+				for _, v := range d.FieldViolations {
+					got = append(got, v.Field+": "+v.Description)
+				}
+			}
+			if code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], tc.field+": "+tc.takes) {
+				t.Errorf("%d, violations %q; want 400 with one, %q", code, got, tc.field+": "+tc.takes+"...")
+			}
+		})
+	}
+}
+
 // TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput: a call without
 // a bearer token is 401, as the README says, however malformed the rest
 // of it. The gateway's own refusals (a body it cannot decode, a query

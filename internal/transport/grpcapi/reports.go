@@ -152,9 +152,8 @@ func fingerprintWithoutID(req proto.Message) []byte {
 // REQUEST_ID_REUSED.
 func clearOutputOnly(m protoreflect.Message) {
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
 		switch {
-		case slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY):
+		case OutputOnly(fd):
 			m.Clear(fd)
 		case fd.Message() == nil || fd.IsMap():
 		case fd.IsList():
@@ -166,6 +165,13 @@ func clearOutputOnly(m protoreflect.Message) {
 		}
 		return true
 	})
+}
+
+// OutputOnly says whether the schema marks fd OUTPUT_ONLY: the service
+// sets it in an answer and ignores it in a request (AIP-203).
+func OutputOnly(fd protoreflect.FieldDescriptor) bool {
+	behaviors, _ := proto.GetExtension(fd.Options(), annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY)
 }
 
 // trimStrings trims the surrounding white space of every string of m,

@@ -780,6 +780,9 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 	field := "body"
 	if m := bodyPlaceRefusal.FindStringSubmatch(description); m != nil {
 		field, description = bodyFieldPrefix(ctx)+m[1], m[2]
+		if takes := valueTaken(ctx, field); takes != "" && m[2] != loneSurrogateWords {
+			description = "takes " + takes + "; " + description
+		}
 	} else if m := bodyValueRefusal.FindStringSubmatch(description); m != nil {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
@@ -788,6 +791,99 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
 	return grpcapi.BadBody(field, strings.ToValidUTF8(description, "\uFFFD"))
+}
+
+// listIndex matches the index of a list's item at the end of a path
+// segment: "children[1]".
+var listIndex = regexp.MustCompile(`\[[0-9]+\]$`)
+
+// valueTaken says what JSON value the field at path (as bodyFieldNamed
+// names it: "report.children[1].sex") of the call's request takes, in
+// the client's terms: protojson's refusal of a value of the wrong kind
+// ("unexpected token \"Ông A\"") says what it found, not what the field
+// wants (an object with full_name and role). "" when path names no field
+// of the request.
+func valueTaken(ctx context.Context, path string) string {
+	method, ok := runtime.RPCMethod(ctx)
+	if !ok {
+		return ""
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if err != nil || !ok {
+		return ""
+	}
+	msg := md.Input()
+	segments := strings.Split(path, ".")
+	for i, segment := range segments {
+		name := listIndex.ReplaceAllString(segment, "")
+		fd := msg.Fields().ByName(protoreflect.Name(name))
+		if fd == nil || fd.IsMap() {
+			return ""
+		}
+		item := name != segment
+		if i == len(segments)-1 {
+			if fd.IsList() && !item {
+				return "a JSON list, each item " + valueWords(fd)
+			}
+			return valueWords(fd)
+		}
+		if fd.Message() == nil || fd.IsList() != item {
+			return ""
+		}
+		msg = fd.Message()
+	}
+	return ""
+}
+
+// maxNamesTaken bounds the fields or enum names valueWords lists.
+const maxNamesTaken = 8
+
+// valueWords says what JSON value one value of fd is, as protojson reads it.
+func valueWords(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		switch fd.Message().FullName() {
+		case "google.protobuf.Timestamp":
+			return `a time such as "2026-11-28T09:00:00+07:00" (RFC 3339)`
+		case "google.protobuf.Duration":
+			return `a duration such as "3600s"`
+		case "google.type.Date":
+			return `a JSON object {"year", "month", "day"}`
+		}
+		var names []string // those a request may set
+		fields := fd.Message().Fields()
+		for i := range fields.Len() {
+			if f := fields.Get(i); !grpcapi.OutputOnly(f) {
+				names = append(names, `"`+string(f.Name())+`"`)
+			}
+		}
+		if len(names) > maxNamesTaken {
+			names = append(names[:maxNamesTaken], "...")
+		}
+		return "a JSON object {" + strings.Join(names, ", ") + "}"
+	case protoreflect.StringKind:
+		return "a JSON string"
+	case protoreflect.BoolKind:
+		return "true or false"
+	case protoreflect.EnumKind:
+		values := fd.Enum().Values()
+		var names []string
+		for i := range values.Len() {
+			if v := values.Get(i); v.Number() != 0 {
+				names = append(names, string(v.Name()))
+			}
+		}
+		if len(names) > maxNamesTaken {
+			names = append(names[:maxNamesTaken], "...")
+		}
+		return "one of the names " + strings.Join(names, ", ")
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return "a number"
+	case protoreflect.BytesKind:
+		return "base64 text"
+	}
+	return "a whole number" // the integer kinds
 }
 
 // protoName is the schema's name of a field from its JSON name: protoc
