@@ -701,20 +701,24 @@ var (
 // "unexpected EOF".
 const loneSurrogateWords = `holds an escaped half of a UTF-16 surrogate pair (\ud800 to \udfff) without its other half, which is no character: was the text cut in the middle of an emoji?`
 
+// methodDescriptor is the schema's descriptor of the method the gateway
+// routed the call to; false before routing.
+func methodDescriptor(ctx context.Context) (protoreflect.MethodDescriptor, bool) {
+	method, ok := runtime.RPCMethod(ctx)
+	if !ok {
+		return nil, false
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
+	md, ok := d.(protoreflect.MethodDescriptor)
+	return md, err == nil && ok
+}
+
 // bodyFieldPrefix is "report." when the route of the call takes the
 // request's report field as its body ("body": "report"), "" when it takes
 // the whole request ("body": "*"), so that a path in the body is a path in
 // the request.
 func bodyFieldPrefix(ctx context.Context) string {
-	method, ok := runtime.RPCMethod(ctx)
-	if !ok {
-		return ""
-	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
-	if err != nil {
-		return ""
-	}
-	md, ok := d.(protoreflect.MethodDescriptor)
+	md, ok := methodDescriptor(ctx)
 	if !ok {
 		return ""
 	}
@@ -804,13 +808,8 @@ var listIndex = regexp.MustCompile(`\[[0-9]+\]$`)
 // wants (an object with full_name and role). "" when path names no field
 // of the request.
 func valueTaken(ctx context.Context, path string) string {
-	method, ok := runtime.RPCMethod(ctx)
+	md, ok := methodDescriptor(ctx)
 	if !ok {
-		return ""
-	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(method, "/"), "/", ".")))
-	md, ok := d.(protoreflect.MethodDescriptor)
-	if err != nil || !ok {
 		return ""
 	}
 	msg := md.Input()
