@@ -266,6 +266,15 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	checkFile(t, ts.cfg.DBPath)
 }
 
+// mergeAs merges absorbed into name as user, with the etags user reads of
+// each.
+func mergeAs(t *testing.T, ts *testServer, user, name, absorbed string) error {
+	t.Helper()
+	_, err := ts.process().MergeCase(ts.as(t, user), &pb.MergeCaseRequest{Name: name, Etag: etagOf(t, ts, user, name), AbsorbedCase: absorbed,
+		AbsorbedEtag: etagOf(t, ts, user, absorbed), Reason: "cùng một trẻ"})
+	return err
+}
+
 // A merge refuses a closed case (CASE_CLOSED) and one with a transfer
 // awaiting a decision (TRANSFER_PENDING), naming the side in the message,
 // as the README says; neither case changes.
@@ -281,11 +290,7 @@ func TestMergeRefusesClosedAndTransferringCases(t *testing.T) {
 		NoPoliceReferralReason: "gia đình đã trình báo công an nơi ở mới"}); err != nil {
 		t.Fatalf("closure: %v", err)
 	}
-	merge := func(name, absorbed string) error {
-		_, err := p.MergeCase(chair, &pb.MergeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), AbsorbedCase: absorbed,
-			AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"})
-		return err
-	}
+	merge := func(name, absorbed string) error { return mergeAs(t, ts, "bd.chair", name, absorbed) }
 	refused := func(err error, reason, field string) {
 		t.Helper()
 		st := wantCode(t, err, codes.FailedPrecondition)
@@ -318,16 +323,10 @@ func TestMergeRefusesClosedAndTransferringCases(t *testing.T) {
 func TestMergeOfAnOldNumberIsRefusedAsMerged(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
-	p := ts.process()
-	chair := ts.as(t, "bd.chair")
 	survivor := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004")
 	old := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004")
 	third := openCase(t, ts, hn(2026, 3, 2, 8, 45), "00004")
-	merge := func(name, absorbed string) error {
-		_, err := p.MergeCase(chair, &pb.MergeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.chair", name), AbsorbedCase: absorbed,
-			AbsorbedEtag: etagOf(t, ts, "bd.chair", absorbed), Reason: "cùng một trẻ"})
-		return err
-	}
+	merge := func(name, absorbed string) error { return mergeAs(t, ts, "bd.chair", name, absorbed) }
 	if err := merge(survivor, old); err != nil {
 		t.Fatalf("merge: %v", err)
 	}

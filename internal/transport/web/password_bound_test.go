@@ -2,20 +2,14 @@ package web
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -51,15 +45,7 @@ func TestSetPasswordsAtOnceAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	c, err := New(Config{Conn: conn, Accounts: heldAccounts{}, Passwords: pws, Clock: clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(c.Handler())
-	t.Cleanup(ts.Close)
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	ts, client := serveConsoleWith(t, Config{Conn: conn, Accounts: heldAccounts{}, Passwords: pws})
 	link := ts.URL + "/password/pw_0123456789abcdef_link"
 	const pw = "một mật khẩu dài"
 	form := url.Values{"csrf": {formValue(t, fetch(t, client, link, nil), "csrf")}, "password": {pw}, "confirm": {pw}}

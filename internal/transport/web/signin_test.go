@@ -84,8 +84,16 @@ func TestSignInsAtOnceAreBounded(t *testing.T) {
 // follow redirects.
 func serveConsole(t *testing.T, conn *grpc.ClientConn, accts Accounts) (*httptest.Server, *http.Client) {
 	t.Helper()
-	c, err := New(Config{Conn: conn, Accounts: accts, Clock: clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return serveConsoleWith(t, Config{Conn: conn, Accounts: accts})
+}
+
+// serveConsoleWith is serveConsole of cfg, with a fake clock and a
+// discarded log.
+func serveConsoleWith(t *testing.T, cfg Config) (*httptest.Server, *http.Client) {
+	t.Helper()
+	cfg.Clock = clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC))
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
