@@ -46,7 +46,7 @@ func (c *Console) Handler() http.Handler {
 	c.caseRoutes(mux)
 	c.eventRoutes(mux)
 	c.dashRoutes(mux)
-	mux.HandleFunc("/", c.unknownPath)
+	mux.HandleFunc("/", c.unknownPath(mux))
 
 	// Cross-origin unsafe requests are refused before any handler, on top
 	// of each form's CSRF token and the SameSite=Strict cookies, with the
@@ -326,22 +326,66 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
 }
 
-// unknownPath answers a path the console does not have: for a person
-// whose session is live, in their layout, with their navigation and the
-// sign-out button, so that a mistyped address does not look signed out
-// on a shared computer. It is not the person's activity (peek).
-func (c *Console) unknownPath(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
-		s, ended := c.sessions.peek(ck.Value)
-		if ended != nil {
-			c.endToken(r.Context(), ended)
+// unknownPath answers what no route of mux takes: a path the console has
+// asked for with a method it does not answer is 405, with the methods it
+// does in Allow (the catch-all "/" route would otherwise make it look
+// missing); any other is not found. For a person whose session is live
+// it is in their layout, with their navigation and the sign-out button,
+// so that a mistyped address does not look signed out on a shared
+// computer. It is not the person's activity (peek).
+func (c *Console) unknownPath(mux *http.ServeMux) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var s *session
+		if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
+			var ended *session
+			s, ended = c.sessions.peek(ck.Value)
+			if ended != nil {
+				c.endToken(r.Context(), ended)
+			}
+			if s != nil {
+				r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+			}
 		}
-		if s != nil {
-			c.notFoundFor(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), s)
-			return
+		allow := allowedMethods(mux, r)
+		switch {
+		case len(allow) > 0:
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			c.methodNotAllowed(w, r, s)
+		case s != nil:
+			c.notFoundFor(w, r, s)
+		default:
+			c.notFound(w, r)
 		}
 	}
-	c.notFound(w, r)
+}
+
+// routedMethods are the methods a console route may take: GET (which
+// also answers HEAD) and POST; the others are probed so that a route
+// added with one is not refused as missing.
+var routedMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// allowedMethods are the methods a route of mux other than the catch-all
+// "/" takes on r's path, none when the console does not have the path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range routedMethods {
+		probe := *r
+		probe.Method = m
+		if _, pattern := mux.Handler(&probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// methodNotAllowed is the page of a method the path does not take, in
+// the person's layout when s is their live session.
+func (c *Console) methodNotAllowed(w http.ResponseWriter, r *http.Request, s *session) {
+	v := view{Title: "error.method.title", Error: c.catalogs.text(language(r), "error.method")}
+	if s != nil {
+		v.User, v.CSRF = &s.user, s.csrf
+	}
+	c.render(w, r, http.StatusMethodNotAllowed, "error", v)
 }
 
 // notFoundFor is the not-found page of a signed-in person, in their
