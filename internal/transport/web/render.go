@@ -79,6 +79,14 @@ func (v view) Unit(name string) string {
 	return v.unitNames(name)
 }
 
+// unitRef is a unit as a page names it (view.Unit) and its id.
+type unitRef struct{ Name, ID string }
+
+// UnitRef is a unit's name and id, for a page that shows both (the
+// admin's, where an admin checks which unit a user or a police unit was
+// given; "unitref").
+func (v view) UnitRef(id string) unitRef { return unitRef{Name: v.Unit(id), ID: id} }
+
 // T returns the text of a catalog key in the page's language.
 func (v view) T(key string, args ...any) string { return v.cats.text(v.Lang, key, args...) }
 

@@ -1,0 +1,53 @@
+package app_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// TestConsoleAdminShowsUnitsByName: the admin's pages name each user's
+// unit and each police unit's communes as people know them (the unit's
+// Vietnamese name, an organisation's from the catalogs), with the id small
+// beside it, not by the id alone ("units/00004@2020-01-01" said nothing
+// to an admin checking whom they gave which commune). A unit that is no
+// longer in force keeps its name.
+func TestConsoleAdminShowsUnitsByName(t *testing.T) {
+	ts := startConsoleAt(t, hn(2024, 5, 6, 9, 0)) // before the 2025 reform: Trúc Bạch and the district are in force
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach)
+	ts.addUser(t, "bd.district", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	ts.addUser(t, "op", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addPoliceUnit(t, "ca-truc-bach", pTrucBach)
+	b := newBrowser(t, ts)
+	b.signInTo("admin")
+
+	named := func(name, id string) string { return name + ` <small class="unit-id">` + id + `</small>` }
+	resp, page := b.get("/admin")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/admin: %s", resp.Status)
+	}
+	for _, want := range []string{
+		"<td>" + named("Trúc Bạch", pTrucBach) + "</td>",
+		"<td>" + named("Ba Đình", pDistrictBD) + "</td>",
+		"<td>" + named("Tổng đài 111", "orgs/hotline-111") + "</td>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/admin: no %q in the users list:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "<td>units/") || strings.Contains(page, "<td>orgs/") {
+		t.Errorf("/admin: a unit shown by its id alone:\n%s", page)
+	}
+
+	_, page = b.get("/admin/users/tb.worker")
+	if want := "<dd>" + named("Trúc Bạch", pTrucBach) + "</dd>"; !strings.Contains(page, want) {
+		t.Errorf("/admin/users/tb.worker: no %q:\n%s", want, page)
+	}
+
+	_, page = b.get("/admin/police")
+	if want := "<td>" + named("Trúc Bạch", pTrucBach) + "</td>"; !strings.Contains(page, want) {
+		t.Errorf("/admin/police: the communes covered are not named (%q):\n%s", want, page)
+	}
+}
