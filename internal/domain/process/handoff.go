@@ -153,9 +153,7 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		if err != nil {
 			return err
 		}
-		// The officer must be one who may take the worker's steps (the
-		// assessments stand for them all) for the responsible unit.
-		if as := (access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}); u.Disabled() || !as.May("CaseProcessService/RecordInitialAssessment") || !e.access.ActsFor(as, unit) {
+		if !e.takesCasesOf(u, unit) {
 			return notOfficer
 		}
 		s.c.ResponsibleOfficer = u.ID
@@ -163,6 +161,34 @@ func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Requ
 		s.letIn(officer)
 		return nil
 	}})
+}
+
+// takesCasesOf reports whether u may be named the officer responsible
+// for a case unit holds: an active user who may take the worker's steps
+// (the assessments stand for them all) for that unit.
+func (e *Engine) takesCasesOf(u model.User, unit string) bool {
+	as := access.Principal{UserID: u.ID, Role: u.Role, Unit: u.Unit}
+	return !u.Disabled() && as.May("CaseProcessService/RecordInitialAssessment") && e.access.ActsFor(as, unit)
+}
+
+// AssignableOfficers are those of users whom p could name the officer
+// responsible for a case unit holds, by AssignOfficer's own rule, so that
+// a form offers the people the step would accept rather than ask for a
+// user name. p must be one who may name the officer for that unit (a
+// role that assigns, acting for it); anyone else is refused, so the list
+// tells no one who works where outside their own unit. users come from
+// the identity service.
+func (e *Engine) AssignableOfficers(p access.Principal, unit string, users []model.User) ([]model.User, error) {
+	if !p.May("CaseProcessService/AssignCase") || !e.access.ActsFor(p, unit) {
+		return nil, fmt.Errorf("officers of %s: %w", unit, model.ErrPermissionDenied)
+	}
+	var out []model.User
+	for _, u := range users {
+		if e.takesCasesOf(u, unit) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }
 
 // checkTransferLevel allows commune to commune, commune to its district or

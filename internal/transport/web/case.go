@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // The case page: what GetCase answers the signed-in person (the full view,
@@ -265,6 +267,19 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 			}
 		}
 		return false
+	}
+	// The officer to name is one of those the step would accept, by
+	// name: nobody knows their colleagues' user names. With none, the
+	// choice is empty rather than a box to type one in.
+	if shown("AssignCase") && c.cfg.Officers != nil {
+		officers, err := c.cfg.Officers.AssignableOfficers(r.Context(), s.bearer, cs.GetResponsibleUnit())
+		if err != nil {
+			return nil, fmt.Errorf("officers of %s: %w", cs.GetResponsibleUnit(), err)
+		}
+		out["officer"] = []formOption{}
+		for _, u := range officers {
+			out["officer"] = append(out["officer"], formOption{Value: model.UserName(u.ID), Label: u.DisplayName + " (" + u.ID + ")"})
+		}
 	}
 	if !shown("ProposeTransfer", "ReassignCase", "ReferCaseToPolice") {
 		return out, nil
