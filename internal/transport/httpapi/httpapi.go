@@ -218,6 +218,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	}
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !routed(routes, r) {
+			// The route is judged first, as no token and no input
+			// changes it: 404, or 405 with Allow.
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, routeRefusal(w, routes, r))
+			return
+		}
 		if coding, ok := encodedBody(r); ok {
 			// RFC 7694 3: a 415 for a content coding names the codings
 			// the server accepts.
@@ -238,14 +244,6 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		}
 		if bad := escapedSlashParams(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.EscapedSlashInPath(bad...))
-			return
-		}
-		if allow := otherMethodsOnly(routes, r); allow != "" {
-			w.Header().Set("Allow", allow)
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, &runtime.HTTPStatusError{
-				HTTPStatus: http.StatusMethodNotAllowed,
-				Err:        grpcapi.MethodNotAllowed(),
-			})
 			return
 		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
