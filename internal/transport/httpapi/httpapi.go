@@ -366,8 +366,11 @@ func writeReadiness(w http.ResponseWriter, m runtime.Marshaler, state Readiness)
 func cleanAPIPaths(next http.Handler, gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		escaped := r.URL.EscapedPath()
-		if r.Method != http.MethodConnect && (escaped == "/v1" || cleanPath(escaped) != escaped) &&
-			(apiPath(escaped) || apiPath(cleanPath(escaped))) {
+		unclean := escaped == "/v1" || cleanPath(escaped) != escaped ||
+			// /healthz/ is no console page: the console's HTML 404
+			// would tell a probe with a stray slash nothing it reads.
+			strings.HasSuffix(escaped, "/") && apiPath(strings.TrimSuffix(escaped, "/"))
+		if r.Method != http.MethodConnect && unclean && (apiPath(escaped) || apiPath(cleanPath(escaped)) || apiPath(strings.TrimSuffix(escaped, "/"))) {
 			runtime.HTTPError(r.Context(), gw, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()})
 			return
 		}
