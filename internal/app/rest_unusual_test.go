@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,5 +21,39 @@ func TestPathsBesideTheAPIWithATrailingSlashAreNotFound(t *testing.T) {
 				t.Errorf("%s %s: %s %s %.200s; want 404 NOT_FOUND as JSON", method, path, resp.Status, resp.Header.Get("Content-Type"), raw)
 			}
 		}
+	}
+}
+
+// A query parameter with no name (?=x) is refused naming the query, rule
+// query.parse, after authentication like every refusal of input: it was
+// refused as a parameter the method does not read, named "request", the
+// name of the whole request, which told the client nothing of what to
+// mend. An empty pair (?&&) holds no parameter and is no refusal.
+func TestRESTNamelessQueryParameterIsNamed(t *testing.T) {
+	ts := startServer(t, "")
+	operator := "Bearer " + ts.tokens.get(operatorID)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/v1/cases?=x"},
+		{"GET", "/v1/cases?page_size=1&="},
+		{"POST", "/v1/reports?=call-1"},
+		{"POST", "/v1/reports/01a222d5-bea0-7bea-bf64-debef56d112a:link?=x"},
+	} {
+		resp, raw := restResponse(t, ts, tc.method, tc.path, strings.NewReader(`{}`), map[string]string{"Authorization": operator, "Content-Type": "application/json"})
+		var body struct {
+			Details []struct {
+				Metadata map[string]string `json:"metadata"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &body)
+		if resp.StatusCode != http.StatusBadRequest || len(body.Details) == 0 || body.Details[0].Metadata["field"] != "query" ||
+			body.Details[0].Metadata["rule"] != "query.parse" || !strings.Contains(string(raw), "without a name") {
+			t.Errorf("%s %s: %d %.300s; want 400 naming the field query, rule query.parse", tc.method, tc.path, resp.StatusCode, raw)
+		}
+		if resp, raw := restResponse(t, ts, tc.method, tc.path, strings.NewReader(`{}`), nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token: %d %.200s; want 401", tc.method, tc.path, resp.StatusCode, raw)
+		}
+	}
+	if resp, raw := restResponse(t, ts, "GET", "/v1/cases?&&", nil, map[string]string{"Authorization": operator}); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/cases?&&: %d %.200s; want 200", resp.StatusCode, raw)
 	}
 }

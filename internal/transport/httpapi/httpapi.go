@@ -261,6 +261,14 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.UnreadableQuery(bad...))
 			return
 		}
+		if namelessQueryParam(r) {
+			// Named by the query itself: a parameter of no name named
+			// "request" (the field of a whole request) would say
+			// something else.
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.BadQueryParameter("query",
+				`holds a parameter without a name ("=value"), which no method reads: give every parameter its name`))
+			return
+		}
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return

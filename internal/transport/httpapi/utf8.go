@@ -144,6 +144,19 @@ func unreadableQueryParams(r *http.Request) []string {
 	return bad
 }
 
+// namelessQueryParam says whether r's query holds a parameter with a
+// value and no name (?=x, ?a=1&=2). The gateway drops it unseen, and a
+// refusal of it as a parameter not read would name "" as "request". An
+// empty pair (?&&) holds nothing and is no parameter.
+func namelessQueryParam(r *http.Request) bool {
+	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+		if strings.HasPrefix(pair, "=") {
+			return true
+		}
+	}
+	return false
+}
+
 // escapedSlashParams returns the path parameters of r, by their name in
 // the route its escaped path matches, that hold an escaped slash (%2F),
 // when r's path routes nowhere with the slash read as one (the gateway
