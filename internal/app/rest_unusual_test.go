@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // The paths beside the API with a trailing slash (/healthz/, /readyz/,
@@ -55,5 +57,41 @@ func TestRESTNamelessQueryParameterIsNamed(t *testing.T) {
 	}
 	if resp, raw := restResponse(t, ts, "GET", "/v1/cases?&&", nil, map[string]string{"Authorization": operator}); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /v1/cases?&&: %d %.200s; want 200", resp.StatusCode, raw)
+	}
+}
+
+// The API answers no cross-origin request: a CORS preflight (OPTIONS with
+// Origin and Access-Control-Request-Method) is 405 with Allow like any
+// OPTIONS, and no answer, a preflight's or a GET's with an Origin, carries
+// an Access-Control-Allow-* header, so a page of another origin cannot
+// read the API with the token a user gave it.
+func TestRESTAnswersNoCrossOriginRequest(t *testing.T) {
+	ts := startServer(t, "")
+	preflight := map[string]string{
+		"Origin": "https://evil.example", "Access-Control-Request-Method": "GET",
+		"Access-Control-Request-Headers": "authorization",
+	}
+	for _, path := range []string{"/v1/cases", "/v1/reports", "/v1/cases/HN-2026-00001:acknowledge", "/healthz", "/readyz", "/openapi.json"} {
+		resp, raw := restResponse(t, ts, "OPTIONS", path, nil, preflight)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" ||
+			!strings.Contains(string(raw), `"reason":"`+grpcapi.ReasonMethodNotAllowed+`"`) {
+			t.Errorf("OPTIONS %s (a preflight): %d, Allow %q, %.200s; want 405 with Allow", path, resp.StatusCode, resp.Header.Get("Allow"), raw)
+		}
+		for k := range resp.Header {
+			if strings.HasPrefix(k, "Access-Control-") {
+				t.Errorf("OPTIONS %s (a preflight): %s: %q", path, k, resp.Header.Get(k))
+			}
+		}
+	}
+	resp, raw := restResponse(t, ts, "GET", "/v1/cases", nil, map[string]string{
+		"Origin": "https://evil.example", "Authorization": "Bearer " + ts.tokens.get(operatorID),
+	})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/cases with an Origin: %d %.200s", resp.StatusCode, raw)
+	}
+	for k := range resp.Header {
+		if strings.HasPrefix(k, "Access-Control-") {
+			t.Errorf("GET /v1/cases with an Origin: %s: %q", k, resp.Header.Get(k))
+		}
 	}
 }
