@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -70,12 +71,17 @@ type Config struct {
 	EtcdMaxTxnOps       int
 	EtcdMaxRequestBytes int64
 	GRPCAddr            string // host:port for gRPC
-	HTTPAddr            string // host:port for REST, /openapi.json and /healthz
+	HTTPAddr            string // host:port for REST, /openapi.json, /healthz and /readyz
 	// MetricsAddr is host:port for the Prometheus metrics (/metrics), a
 	// listener of its own so that the public port does not expose them;
 	// empty: no metrics are served.
 	MetricsAddr     string
 	ShutdownTimeout time.Duration // how long in-flight requests get to finish
+	// DrainDelay is how long, once a stop begins, the server goes on
+	// serving with /readyz answering 503, before anything stops: a load
+	// balancer that probes /readyz takes it out of rotation meanwhile,
+	// rather than meeting a closed port. Zero: no delay.
+	DrainDelay time.Duration
 
 	// Transport security. With TLSCert and TLSKey, gRPC and HTTP are served
 	// over TLS (1.2 at least; 1.3 is negotiated whenever the client can).
@@ -229,6 +235,9 @@ func (c Config) validate() (*tls.Config, error) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return nil, errors.New("config: shutdown-timeout: must be positive")
+	}
+	if c.DrainDelay < 0 {
+		return nil, errors.New("config: drain-delay: must be 0 or more")
 	}
 	if c.DemoTokensFile != "" && !c.Demo {
 		return nil, errors.New("config: demo-tokens: needs --demo (only demo users' tokens are written)")
@@ -532,6 +541,10 @@ type Options struct {
 	// identity service's password sign-in. Tests of the console's own
 	// rules give another.
 	ConsoleAccounts web.Accounts
+	// Draining, when set, is called as a stop begins, once /readyz
+	// answers 503 and before the drain delay and anything stops: tests
+	// see what the server answers then.
+	Draining func()
 }
 
 // Server is a running childcase.
@@ -549,6 +562,23 @@ type Server struct {
 	done    chan struct{}
 	errOnce sync.Once
 	err     error
+
+	// started is set once Start has done all it does before serving;
+	// draining once a stop has begun (see Readiness).
+	started, draining atomic.Bool
+	onDrain           func()
+}
+
+// Readiness is what /readyz says of s: Starting until Start has done what
+// must be done before serving, Draining from the moment a stop begins.
+func (s *Server) Readiness() httpapi.Readiness {
+	switch {
+	case s.draining.Load():
+		return httpapi.Draining
+	case !s.started.Load():
+		return httpapi.Starting
+	}
+	return httpapi.Ready
 }
 
 // GRPCAddr is the address gRPC listens on.
@@ -599,7 +629,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, tls: tlsCfg != nil, done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: opts.Logger, tls: tlsCfg != nil, done: make(chan struct{}), onDrain: opts.Draining}
 	defer func() {
 		if err != nil {
 			s.unwind(context.Background())
@@ -1002,7 +1032,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, fmt.Errorf("dial gateway grpc server: %w", err)
 	}
 	s.push(func(context.Context) error { return conn.Close() })
-	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger), httpapi.WithTrustedProxies(trusted)}
+	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger), httpapi.WithTrustedProxies(trusted),
+		httpapi.WithReadiness(s.Readiness)}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}
@@ -1099,11 +1130,15 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	opts.Logger.Info("childcase serving",
 		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), "db", cfg.DBPath, "store", cfg.Store,
 		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
-		"shutdown_timeout", cfg.ShutdownTimeout.String(),
+		"shutdown_timeout", cfg.ShutdownTimeout.String(), "drain_delay", cfg.DrainDelay.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
 		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize, "db_reserve", cfg.DBReserve,
 		"trusted_proxies", cfg.TrustedProxies)
+	// Ready: the store is open and migrated, and what a start does before
+	// serving is done (what runs in the background, as the search index's
+	// catch-up, serves meanwhile).
+	s.started.Store(true)
 	return s, nil
 }
 
@@ -1303,17 +1338,43 @@ func (s *Server) Err() error {
 	}
 }
 
-// Stop shuts down in reverse order of start: health NOT_SERVING on both gRPC
-// servers and the public gRPC server's graceful stop begun (no new calls),
-// HTTP shutdown, the gateway's connection and in-memory gRPC server, the
-// public gRPC server's calls in flight, then the database, giving in-flight
-// requests up to the configured timeout.
+// Stop shuts down in reverse order of start, once drained (see drain):
+// health NOT_SERVING on both gRPC servers and the public gRPC server's
+// graceful stop begun (no new calls), HTTP shutdown, the gateway's
+// connection and in-memory gRPC server, the public gRPC server's calls in
+// flight, then the database, giving in-flight requests up to the
+// configured timeout.
 func (s *Server) Stop() error {
+	s.drain()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err := s.unwind(ctx)
 	s.log.Info("childcase stopped")
 	return err
+}
+
+// drain takes s out of a load balancer's rotation before anything stops:
+// /readyz answers 503 from now, and s goes on serving everything else,
+// /healthz and the gRPC health included, for the drain delay, so that
+// the balancer, probing /readyz, sends no more requests before the ports
+// close. A server that failed on its own does not wait.
+func (s *Server) drain() {
+	if s.draining.Swap(true) {
+		return
+	}
+	s.log.Info("childcase draining: /readyz answers 503", "drain_delay", s.cfg.DrainDelay.String())
+	if s.onDrain != nil {
+		s.onDrain()
+	}
+	if s.cfg.DrainDelay <= 0 {
+		return
+	}
+	t := time.NewTimer(s.cfg.DrainDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
+	}
 }
 
 // Run starts the service and serves until ctx is cancelled (a signal) or a

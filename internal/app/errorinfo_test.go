@@ -173,9 +173,9 @@ func TestOutputOnlyFieldsSentAreIgnored(t *testing.T) {
 
 // The refusals the transports make before any of the service's code sees
 // the request carry their library's words, not an ErrorInfo, as the README
-// says: a gRPC message over --max-recv-msg-size (RESOURCE_EXHAUSTED) and
-// a REST path Go's HTTP server cannot read (a plain 400). Neither does
-// anything.
+// says: a gRPC message over --max-recv-msg-size (RESOURCE_EXHAUSTED), a
+// REST path Go's HTTP server cannot read (a plain 400) and a request line
+// too long for it (a plain 431). None does anything.
 func TestTransportRefusalsBeforeTheService(t *testing.T) {
 	ts := startServer(t, "")
 	r := validReport()
@@ -199,6 +199,13 @@ func TestTransportRefusalsBeforeTheService(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a path with a bad %% escape: %d, want 400", resp.StatusCode)
+	}
+	// A request line and headers over the HTTP server's 64 KiB together (a URL
+	// that long) are Go's too: 431, in plain text.
+	long := "/v1/reports?request_id=" + strings.Repeat("a", 70<<10)
+	resp, raw := requestAsWritten(t, ts.HTTPAddr(), "POST", long, "Bearer "+ts.tokens.get(operatorID))
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("a 70 KiB URL: %s %s %.100s, want Go's plain-text 431", resp.Status, resp.Header.Get("Content-Type"), raw)
 	}
 	if n := countReports(t, ts); n != 0 {
 		t.Errorf("%d reports after the refusals, want none", n)

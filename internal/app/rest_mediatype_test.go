@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -81,6 +82,26 @@ func TestRESTWatchIsNewlineDelimitedWhateverTheClientAccepts(t *testing.T) {
 		}
 		if line := lines.Text(); strings.Count(line, `"result"`) != 1 || !strings.Contains(line, name) {
 			t.Fatalf("line %.400q, want the one notification of %s", line, name)
+		}
+	}
+}
+
+// An answer is JSON whatever the Accept says, as the README promises: no
+// 406, and no other format for a client that asks for one (XML, HTML, a
+// type it refuses with q=0); an error too.
+func TestRESTAnswersJSONWhateverTheAccept(t *testing.T) {
+	ts := startServer(t, "")
+	for _, accept := range []string{"application/xml", "text/html", "application/json;q=0, text/plain", "*/*", "image/*"} {
+		for _, tc := range []struct {
+			path   string
+			status int
+		}{{"/v1/cases", http.StatusOK}, {"/v1/nothing", http.StatusNotFound}} {
+			resp, raw := restResponse(t, ts, "GET", tc.path, nil, map[string]string{
+				"Accept": accept, "Authorization": "Bearer " + ts.tokens.get(operatorID),
+			})
+			if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/json" || !json.Valid(raw) {
+				t.Errorf("GET %s, Accept %q: %s %s %.200s; want %d in JSON", tc.path, accept, resp.Status, resp.Header.Get("Content-Type"), raw, tc.status)
+			}
 		}
 	}
 }

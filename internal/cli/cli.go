@@ -111,7 +111,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"db", cfg.DBPath, "store", cfg.Store, "etcd_prefix", cfg.EtcdPrefix, "etcd_ca", cfg.EtcdCAFile,
 		"etcd_cert", cfg.EtcdCertFile, "etcd_key", cfg.EtcdKeyFile,
 		"etcd_max_txn_ops", eff.EtcdMaxTxnOps, "etcd_max_request_bytes", eff.EtcdMaxRequestBytes, "grpc_addr", cfg.GRPCAddr, "http_addr", cfg.HTTPAddr, "metrics_addr", cfg.MetricsAddr,
-		"shutdown_timeout", cfg.ShutdownTimeout.String(),
+		"shutdown_timeout", cfg.ShutdownTimeout.String(), "drain_delay", cfg.DrainDelay.String(),
 		"tls_cert", cfg.TLSCert, "tls_key", cfg.TLSKey, "client_ca", cfg.ClientCA,
 		"key_file", cfg.KeyFile, "policy", cfg.PolicyFile,
 		"demo", cfg.Demo, "demo_tokens", cfg.DemoTokensFile,
@@ -142,9 +142,10 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	stringFlag(fs, &cfg.Store, "store", "where the data lives, a `store`: bbolt (the file at --db) or etcd://host:port[,host:port...] (an etcd cluster several instances share)")
 	etcdFlags(fs, &cfg)
 	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
-	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the web console (/), the REST gateway (/v1/), /openapi.json and /healthz")
+	stringFlag(fs, &cfg.HTTPAddr, "http-addr", "address for the web console (/), the REST gateway (/v1/), /openapi.json, /healthz and /readyz")
 	stringFlag(fs, &cfg.MetricsAddr, "metrics-addr", "address for the Prometheus metrics (/metrics); none when empty")
 	durationFlag(fs, &cfg.ShutdownTimeout, "shutdown-timeout", "how long in-flight requests may run after SIGINT/SIGTERM")
+	durationFlag(fs, &cfg.DrainDelay, "drain-delay", "after SIGINT/SIGTERM, how long to go on serving with /readyz answering 503 before the shutdown, so that a load balancer stops sending first; none when empty or 0")
 	stringFlag(fs, &cfg.TLSCert, "tls-cert", "PEM certificate chain file: serve gRPC and HTTP over TLS (with --tls-key)")
 	stringFlag(fs, &cfg.TLSKey, "tls-key", "PEM private key file of --tls-cert")
 	stringFlag(fs, &cfg.KeyFile, "key-file", "master key file (created with mode 0600 when missing on a new database)")

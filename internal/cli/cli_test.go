@@ -64,6 +64,10 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 			func() app.Config { c := app.DefaultConfig(); c.MetricsAddr = "127.0.0.1:9112"; return c }()},
 		{"metrics address from the environment", map[string]string{"CHILDCASE_METRICS_ADDR": "localhost:9112"}, nil,
 			func() app.Config { c := app.DefaultConfig(); c.MetricsAddr = "localhost:9112"; return c }()},
+		{"drain delay from the environment", map[string]string{"CHILDCASE_DRAIN_DELAY": "5s"}, nil,
+			func() app.Config { c := app.DefaultConfig(); c.DrainDelay = 5 * time.Second; return c }()},
+		{"drain delay: the flag wins over the environment", map[string]string{"CHILDCASE_DRAIN_DELAY": "5s"}, []string{"--drain-delay", "10s"},
+			func() app.Config { c := app.DefaultConfig(); c.DrainDelay = 10 * time.Second; return c }()},
 		{"etcd store from the environment, TLS files from flags", map[string]string{
 			"CHILDCASE_STORE": "etcd://db1:2379,db2:2379", "CHILDCASE_ETCD_PREFIX": "/hn/", "CHILDCASE_ETCD_MAX_TXN_OPS": "20000",
 		}, []string{"--etcd-ca", "/etc/cc/etcd-ca.pem", "--etcd-cert", "/etc/cc/etcd.pem", "--etcd-key", "/etc/cc/etcd-key.pem",
@@ -78,7 +82,7 @@ func TestFlagsAndEnvironmentTwins(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, name := range []string{"CHILDCASE_DB", "CHILDCASE_GRPC_ADDR", "CHILDCASE_HTTP_ADDR", "CHILDCASE_SHUTDOWN_TIMEOUT",
 				"CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA", "CHILDCASE_KEY_FILE", "CHILDCASE_DEMO", "CHILDCASE_DEMO_TOKENS", "CHILDCASE_METRICS_ADDR",
-				"CHILDCASE_STORE", "CHILDCASE_ETCD_PREFIX", "CHILDCASE_ETCD_MAX_TXN_OPS"} {
+				"CHILDCASE_STORE", "CHILDCASE_ETCD_PREFIX", "CHILDCASE_ETCD_MAX_TXN_OPS", "CHILDCASE_DRAIN_DELAY"} {
 				t.Setenv(name, "")
 			}
 			for k, v := range tt.env {

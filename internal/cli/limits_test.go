@@ -108,6 +108,7 @@ func TestBadLimitsAreNamed(t *testing.T) {
 		{[]string{"--etcd-max-txn-ops", "-1"}},
 		// Not a limit: 0 is no default here but a stop without grace.
 		{[]string{"--shutdown-timeout", "0"}},
+		{[]string{"--drain-delay", "-1s"}},
 	} {
 		db := filepath.Join(t.TempDir(), "cc.db")
 		args := append([]string{"serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, tt.args...)

@@ -283,6 +283,17 @@ func NoSuchRoute() error {
 	return withInfo(codes.NotFound, "not found", ReasonNotFound, nil)
 }
 
+// NotReady is /readyz's answer while the server is not ready to take
+// requests: UNAVAILABLE, with SHUTTING_DOWN once it has begun to stop
+// (draining), UNAVAILABLE otherwise (starting, or its gRPC server not
+// serving). It names no data, only the server's state.
+func NotReady(stopping bool) error {
+	if stopping {
+		return withInfo(codes.Unavailable, "not ready: the server is shutting down; send requests to another instance", ReasonShuttingDown, nil)
+	}
+	return withInfo(codes.Unavailable, "not ready: the server is starting, or its gRPC server is not serving", ReasonUnavailable, nil)
+}
+
 // MethodNotAllowed is the REST refusal of an HTTP method that a route
 // does not take (the gateway answers it 405, with Allow).
 func MethodNotAllowed() error {

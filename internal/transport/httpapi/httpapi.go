@@ -1,5 +1,5 @@
 // Package httpapi is the HTTP transport: the REST gateway (grpc-gateway v2),
-// the OpenAPI document and /healthz. The gateway talks to our own gRPC server
+// the OpenAPI document, /healthz and /readyz. The gateway talks to our own gRPC server
 // over a client connection (in memory, see package app), so every gRPC
 // interceptor (validation, logging, and later authentication and audit) also
 // runs for REST. It must not call the domain directly.
@@ -60,6 +60,28 @@ type options struct {
 	streamTimeout  time.Duration
 	logger         *slog.Logger
 	trusted        []netip.Prefix
+	readiness      func() Readiness
+}
+
+// Readiness is what /readyz says of the server besides its gRPC health.
+type Readiness int
+
+const (
+	// Ready: started, and not stopping.
+	Ready Readiness = iota
+	// Starting: what the server must do before it serves (open the
+	// store, migrate it, ...) is not done.
+	Starting
+	// Draining: the server has begun to stop; it still answers while a
+	// load balancer takes it out of rotation.
+	Draining
+)
+
+// WithReadiness makes /readyz answer by ready as well as by the gRPC
+// server's health: 200 only when ready says Ready and the gRPC server
+// serves. Without it, /readyz follows the gRPC health alone.
+func WithReadiness(ready func() Readiness) Option {
+	return func(o *options) { o.readiness = ready }
 }
 
 // DefaultStreamWriteTimeout bounds each write of a streaming answer unless
@@ -86,7 +108,8 @@ func WithStreamWriteTimeout(d time.Duration) Option {
 func WithHSTS() Option { return func(o *options) { o.hsts = true } }
 
 // WithConsole serves the web console at every path the API does not
-// claim ("/" and below, but not "/v1/", "/openapi.json" or "/healthz").
+// claim ("/" and below, but not "/v1/", "/openapi.json", "/healthz" or
+// "/readyz").
 // The console sets its own Content-Security-Policy over the API's. Its
 // streams (server-sent events) are the routes that answer one: like the
 // API's streaming routes, they get the streaming write bound instead of
@@ -218,6 +241,12 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	}
 	health := healthpb.NewHealthClient(conn)
 	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !routed(routes, r) {
+			// The route is judged first, as no token and no input
+			// changes it: 404, or 405 with Allow.
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, routeRefusal(w, routes, r))
+			return
+		}
 		if coding, ok := encodedBody(r); ok {
 			// RFC 7694 3: a 415 for a content coding names the codings
 			// the server accepts.
@@ -232,20 +261,20 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.UnreadableQuery(bad...))
 			return
 		}
+		if namelessQueryParam(r) {
+			// Named by the query itself: a parameter of no name named
+			// "request" (the field of a whole request) would say
+			// something else.
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.BadQueryParameter("query",
+				`holds a parameter without a name ("=value"), which no method reads: give every parameter its name`))
+			return
+		}
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
 			return
 		}
 		if bad := escapedSlashParams(routes, r); len(bad) > 0 {
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.EscapedSlashInPath(bad...))
-			return
-		}
-		if allow := otherMethodsOnly(routes, r); allow != "" {
-			w.Header().Set("Allow", allow)
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, &runtime.HTTPStatusError{
-				HTTPStatus: http.StatusMethodNotAllowed,
-				Err:        grpcapi.MethodNotAllowed(),
-			})
 			return
 		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
@@ -275,7 +304,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 	// The paths beside the API take GET (and so HEAD) only. Without a
 	// pattern of every method for them, the console's "/" would take
 	// their other methods and answer its HTML 404 page.
-	for _, path := range []string{"/openapi.json", "/healthz"} {
+	for _, path := range []string{"/openapi.json", "/healthz", "/readyz"} {
 		mux.Handle(path, getOnly(gw, jsonpb))
 	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -298,11 +327,43 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		state := Ready
+		if o.readiness != nil {
+			state = o.readiness()
+		}
+		if state == Ready {
+			resp, err := health.Check(r.Context(), &healthpb.HealthCheckRequest{})
+			if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				state = Starting
+			}
+		}
+		writeReadiness(w, jsonpb, state)
+	})
 	return securityHeaders(retryAfter(innerTypeOff(cleanAPIPaths(mux, gw, jsonpb))), o.hsts), nil
 }
 
+// writeReadiness answers /readyz: 200 {"status":"ready"}, or 503 with the
+// API's error (grpcapi.NotReady), JSON either way, and nothing about the
+// data. A load balancer or Kubernetes probes it often: the answer is not
+// logged, as /healthz's is not.
+func writeReadiness(w http.ResponseWriter, m runtime.Marshaler, state Readiness) {
+	w.Header().Set("Content-Type", "application/json")
+	if state == Ready {
+		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+		return
+	}
+	st, _ := status.FromError(grpcapi.NotReady(state == Draining))
+	body, err := m.Marshal(st.Proto())
+	if err != nil {
+		body = []byte(`{"code":14,"message":"not ready"}`) // not reached: a status always marshals
+	}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(append(body, '\n'))
+}
+
 // cleanAPIPaths answers a request whose path names the API (/v1,
-// /healthz, /openapi.json), or would once cleaned, and is not in its
+// /healthz, /readyz, /openapi.json), or would once cleaned, and is not in its
 // clean form (a doubled slash, a "." or ".." segment; /v1 without its
 // slash) with 404 NOT_FOUND, as any path no route takes. Go's mux
 // redirects such a path to its cleaned form (307): a client following
@@ -313,8 +374,11 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 func cleanAPIPaths(next http.Handler, gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		escaped := r.URL.EscapedPath()
-		if r.Method != http.MethodConnect && (escaped == "/v1" || cleanPath(escaped) != escaped) &&
-			(apiPath(escaped) || apiPath(cleanPath(escaped))) {
+		unclean := escaped == "/v1" || cleanPath(escaped) != escaped ||
+			// /healthz/ is no console page: the console's HTML 404
+			// would tell a probe with a stray slash nothing it reads.
+			strings.HasSuffix(escaped, "/") && apiPath(strings.TrimSuffix(escaped, "/"))
+		if r.Method != http.MethodConnect && unclean && (apiPath(escaped) || apiPath(cleanPath(escaped)) || apiPath(strings.TrimSuffix(escaped, "/"))) {
 			runtime.HTTPError(r.Context(), gw, m, w, r, &runtime.HTTPStatusError{HTTPStatus: http.StatusNotFound, Err: grpcapi.NoSuchRoute()})
 			return
 		}
@@ -324,7 +388,7 @@ func cleanAPIPaths(next http.Handler, gw *runtime.ServeMux, m runtime.Marshaler)
 
 // apiPath says whether an escaped path is one of the API's or beside it.
 func apiPath(p string) bool {
-	return p == "/v1" || strings.HasPrefix(p, "/v1/") || p == "/healthz" || p == "/openapi.json"
+	return p == "/v1" || strings.HasPrefix(p, "/v1/") || p == "/healthz" || p == "/readyz" || p == "/openapi.json"
 }
 
 // cleanPath is the path net/http's ServeMux routes p by (its cleanPath):
@@ -348,7 +412,7 @@ func cleanPath(p string) string {
 }
 
 // getOnly answers a request to a path that takes GET and HEAD only
-// (/healthz, /openapi.json), made with another method, as a /v1/ route
+// (/healthz, /readyz, /openapi.json), made with another method, as a /v1/ route
 // answers one: 405, the Allow header, the JSON error, and a log line
 // through the gateway's error handler.
 func getOnly(gw *runtime.ServeMux, m runtime.Marshaler) http.Handler {

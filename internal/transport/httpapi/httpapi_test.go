@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -222,5 +223,41 @@ func TestEveryRouteNamesItsMethod(t *testing.T) {
 	}
 	if len(routes) < 50 {
 		t.Errorf("%d routes; the API has more", len(routes))
+	}
+}
+
+// /readyz is 503 with the API's JSON error whenever the server is not to
+// be sent requests: starting, draining (SHUTTING_DOWN), or ready by its
+// own account while its gRPC server does not serve (the stand-in here
+// has no health service). GET and HEAD alike; no token is needed.
+func TestReadyzIsUnavailableUnlessReadyAndServing(t *testing.T) {
+	for _, tt := range []struct {
+		state  Readiness
+		reason string
+	}{
+		{Starting, grpcapi.ReasonUnavailable},
+		{Draining, grpcapi.ReasonShuttingDown},
+		{Ready, grpcapi.ReasonUnavailable},
+	} {
+		h := newTestHandler(t, WithReadiness(func() Readiness { return tt.state }))
+		for _, method := range []string{"GET", "HEAD"} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(method, "/readyz", nil))
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("%s /readyz in state %d: %d %s, want 503 application/json", method, tt.state, rec.Code, rec.Header().Get("Content-Type"))
+			}
+			if method == "HEAD" {
+				continue
+			}
+			var st spb.Status
+			var info errdetails.ErrorInfo
+			err := protojson.Unmarshal(rec.Body.Bytes(), &st)
+			if err == nil && len(st.GetDetails()) == 1 {
+				err = st.GetDetails()[0].UnmarshalTo(&info)
+			}
+			if err != nil || st.GetCode() != int32(codes.Unavailable) || info.GetReason() != tt.reason {
+				t.Errorf("GET /readyz in state %d: %s (%v), want code 14 with reason %s", tt.state, rec.Body, err, tt.reason)
+			}
+		}
 	}
 }

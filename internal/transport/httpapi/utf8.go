@@ -144,6 +144,19 @@ func unreadableQueryParams(r *http.Request) []string {
 	return bad
 }
 
+// namelessQueryParam says whether r's query holds a parameter with a
+// value and no name (?=x, ?a=1&=2). The gateway drops it unseen, and a
+// refusal of it as a parameter not read would name "" as "request". An
+// empty pair (?&&) holds nothing and is no parameter.
+func namelessQueryParam(r *http.Request) bool {
+	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+		if strings.HasPrefix(pair, "=") {
+			return true
+		}
+	}
+	return false
+}
+
 // escapedSlashParams returns the path parameters of r, by their name in
 // the route its escaped path matches, that hold an escaped slash (%2F),
 // when r's path routes nowhere with the slash read as one (the gateway
@@ -177,21 +190,21 @@ func escapedSlashParams(routes []paramRoute, r *http.Request) []string {
 	return nil
 }
 
-// otherMethodsOnly returns the methods that routes take on r's path
-// (sorted and comma-separated, for the Allow header of a 405) when none
-// takes r's method there, or "" when one does or the path is no route's.
-// The gateway would answer such a request itself, but it reads a path
-// parameter's last segment up to the end of the path, a custom verb
-// included: GET /v1/cases/{case}:acknowledge, a POST's path, would be
-// served as GetCase of "cases/{case}:acknowledge".
-func otherMethodsOnly(routes []paramRoute, r *http.Request) string {
-	path := r.URL.EscapedPath()
-	for _, route := range routes {
-		if route.method == r.Method && route.pattern.MatchString(path) {
-			return ""
-		}
-	}
-	return allowedMethods(routes, path)
+// routed says whether a route of the OpenAPI document takes r's method on
+// r's path, escaped or, as the gateway may read an escaped slash, not.
+// The gateway's own patterns take more than the document's: a path
+// parameter's last segment runs to the end of the path, a custom verb
+// included (GET /v1/cases/{case}:acknowledge, a POST's path, would be
+// served as GetCase of "cases/{case}:acknowledge"), and an empty segment
+// is a name (GET /v1/cases/, a trailing slash on the collection, would be
+// GetCase of "cases/", a 400 "not a case name", or a 401 without a token,
+// where POST /v1/cases/ is a 404). Such a request is no route's: 404, or
+// 405 with Allow (routeRefusal).
+func routed(routes []paramRoute, r *http.Request) bool {
+	escaped := r.URL.EscapedPath()
+	return slices.ContainsFunc(routes, func(route paramRoute) bool {
+		return route.method == r.Method && (route.pattern.MatchString(escaped) || route.pattern.MatchString(r.URL.Path))
+	})
 }
 
 // allowedMethods lists the methods of the routes that match escapedPath,
