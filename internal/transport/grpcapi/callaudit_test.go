@@ -1,30 +1,58 @@
 package grpcapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
-// Every unary method of the AdminService has the action its refusals are
-// audited under: a new method without one would be refused unseen.
-func TestEveryAdminMethodAuditsItsRefusals(t *testing.T) {
-	for _, m := range pb.AdminService_ServiceDesc.Methods {
-		name := "/" + pb.AdminService_ServiceDesc.ServiceName + "/" + m.MethodName
-		if adminActions[name] == "" {
-			t.Errorf("%s has no row in adminActions: its refusals would leave no trace", name)
+// Every method of every childcase service, found from the API's
+// descriptors and from access's table, has the action its calls are
+// audited under, or is on the short list of methods not audited at all:
+// a new method without one would leave the calls its handler does not
+// audit (a refusal of its input) unseen.
+func TestEveryMethodAuditsItsCalls(t *testing.T) {
+	served := map[string]bool{}
+	for _, sd := range []grpc.ServiceDesc{
+		pb.ReportService_ServiceDesc, pb.CaseService_ServiceDesc, pb.CaseProcessService_ServiceDesc,
+		pb.UnitService_ServiceDesc, pb.PoliceUnitService_ServiceDesc, pb.StatisticsService_ServiceDesc,
+		pb.AdminService_ServiceDesc, pb.AuditService_ServiceDesc,
+	} {
+		for _, m := range sd.Methods {
+			served["/"+sd.ServiceName+"/"+m.MethodName] = true
+		}
+		for _, m := range sd.Streams {
+			served["/"+sd.ServiceName+"/"+m.StreamName] = true
 		}
 	}
-	if n := len(pb.AdminService_ServiceDesc.Methods); len(adminActions) != n {
-		t.Errorf("adminActions has %d rows for %d unary methods: a row names no method", len(adminActions), n)
+	for _, r := range access.Rules() {
+		served[apiPackage+r.Method] = true
+	}
+	for name := range served {
+		_, audited := methodActions[name]
+		switch {
+		case audited && unauditedMethods[name]:
+			t.Errorf("%s is both audited and not", name)
+		case !audited && !unauditedMethods[name]:
+			t.Errorf("%s has no row in methodActions: its calls would leave no trace", name)
+		}
+	}
+	for name := range methodActions {
+		if !served[name] {
+			t.Errorf("methodActions names %s, which no service serves", name)
+		}
 	}
 }
 
@@ -84,6 +112,35 @@ func TestScreenedRefusal(t *testing.T) {
 		}
 		if got := InputRefusal(InputRefused(tt.in)); got != want {
 			t.Errorf("InputRefusal(InputRefused(%q)) = %q, want %q", tt.in, got, want)
+		}
+	}
+}
+
+// A call's event says how it ended by a code, never the message: a
+// refusal of the request (refusalOf's, a stale etag, a stream over the
+// cap, the role) as refused, not_found or denied, and what is no
+// refusal (the store, a full disk, a cancelled call) as an error.
+func TestCallOutcome(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name            string
+		err             error
+		outcome, reason string
+	}{
+		{"answered", nil, audit.OutcomeOK, ""},
+		{"a field", toStatus(t.Context(), quiet, model.InvalidField("page_token", "page_token.valid", "no %q", "x")), audit.OutcomeRefused, "page_token page_token.valid"},
+		{"not found", toStatus(t.Context(), quiet, model.ErrNotFound), audit.OutcomeNotFound, ""},
+		{"a stale etag", toStatus(t.Context(), quiet, model.ErrConflict), audit.OutcomeRefused, ReasonEtagMismatch},
+		{"a stream over the cap", withInfo(codes.ResourceExhausted, "too many open streams", ReasonTooManyStreams, nil), audit.OutcomeRefused, ReasonTooManyStreams},
+		{"the role", toStatus(t.Context(), quiet, model.ErrPermissionDenied), audit.OutcomeDenied, ReasonPermissionDenied},
+		{"a full database", toStatus(t.Context(), quiet, model.ErrFull), audit.OutcomeError, ReasonDatabaseFull},
+		{"cancelled", toStatus(t.Context(), quiet, context.Canceled), audit.OutcomeError, ReasonRequestCancelled},
+		{"a bare status", status.Error(codes.Unavailable, "a message naming Nguyễn Văn A"), audit.OutcomeError, "Unavailable"},
+		{"a panic", errPanicked, audit.OutcomeError, ReasonInternal},
+	}
+	for _, tt := range tests {
+		if outcome, reason := callOutcome(tt.err); outcome != tt.outcome || reason != tt.reason {
+			t.Errorf("%s: callOutcome = %q, %q; want %q, %q", tt.name, outcome, reason, tt.outcome, tt.reason)
 		}
 	}
 }
