@@ -96,6 +96,18 @@ func TestEveryCallOfASignedInUserLeavesOneEvent(t *testing.T) {
 		}
 	}
 
+	// A watch over REST with a query parameter it does not read: a
+	// stream refused before its handler ran.
+	code, raw := restRaw(t, ts, "GET", "/v1/notifications:watch?bogus=1", "", map[string]string{
+		"Authorization": "Bearer " + ts.tokens.get(operatorID), "X-Request-Id": "probe-watch",
+	})
+	if code != 400 {
+		t.Fatalf("REST watch with a bogus parameter: %d %s", code, raw)
+	}
+	e, head = oneNewEvent(t, ts, operatorID, head, "REST WatchEvents refused for its input")
+	wantCallEvent(t, "REST WatchEvents refused for its input", e, "notifications.watch", pb.CaseProcessService_WatchEvents_FullMethodName, "",
+		"refused", "bogus query.unexpected", "probe-watch")
+
 	// ListCases with a page token of no listing of this service.
 	_, err = ts.cases().ListCases(withRequestID(ts.as(t, operatorID), "probe-list"), &pb.ListCasesRequest{PageToken: "bm90IGEgdG9rZW4"})
 	wantCode(t, err, codes.InvalidArgument)
