@@ -14,7 +14,8 @@ import (
 )
 
 // A signed-in user's refused calls (for the role, for the input, a
-// record not found, a stream over its cap) are audited at a bounded
+// record not found, a stream over its cap), and those that failed, are
+// audited at a bounded
 // cost, as refused sign-ins are (Refusals), but per user: in a window
 // (RefusalWindow, from the user's first refusal) the first
 // RefusedCallsPerUser get an event each, with the record they named; the

@@ -87,9 +87,9 @@ var unauditedMethods = map[string]bool{
 // for its input before any record was read (the schema's rules, a page
 // token of another listing, the REST gateway's refusal of a body), a
 // stream over the user's cap, a page that answered nothing, an admin's
-// call on a user that exists already. Refusals go through the per-user
-// bound (auditlog.CallRefusals), so that a flood of them adds a bounded
-// number of events. Calls refused before a user is known (no token, a
+// call on a user that exists already. Refusals and failures go through
+// the per-user bound (auditlog.CallRefusals), so that a flood of them
+// adds a bounded number of events. Calls refused before a user is known (no token, a
 // bad one) are the sign-in guard's, per address; those refused for the
 // role, authenticate's.
 type callAudit struct {
@@ -152,11 +152,13 @@ func (a callAudit) record(ctx context.Context, call *auditlog.Call, p access.Pri
 		// Best effort, as for a refusal for the role (recordDenied).
 		e.Case, _ = a.cases.CaseOf(ctx, e.Resource)
 	}
+	// An answer's event is the record of a read; the others go through
+	// the user's bound, failures too: a flood of writes a full database
+	// refuses must not spend the room it keeps back for reads' events.
 	var rerr error
-	switch outcome {
-	case audit.OutcomeOK, audit.OutcomeError:
+	if outcome == audit.OutcomeOK {
 		rerr = a.audit.Record(ctx, e)
-	default:
+	} else {
 		rerr = a.refused.Record(ctx, e)
 	}
 	// The answer stands even if its event cannot be written (a refusal

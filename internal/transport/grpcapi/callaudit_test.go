@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -15,7 +16,10 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 // Every method of every childcase service, found from the API's
@@ -142,5 +146,34 @@ func TestCallOutcome(t *testing.T) {
 		if outcome, reason := callOutcome(tt.err); outcome != tt.outcome || reason != tt.reason {
 			t.Errorf("%s: callOutcome = %q, %q; want %q, %q", tt.name, outcome, reason, tt.outcome, tt.reason)
 		}
+	}
+}
+
+// The events callAudit writes for calls that failed or were refused go
+// through the user's bound; answers do not. A flood of writes that a
+// full database refuses must not spend the room it keeps back for the
+// events of reads.
+func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
+	log := auditlog.New(s)
+	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
+	full := toStatus(t.Context(), slog.New(slog.DiscardHandler), model.ErrFull)
+	for range auditlog.RefusedCallsPerUser + 5 {
+		ctx, call := auditlog.Track(t.Context(), p.UserID)
+		a.record(ctx, call, p, pb.ReportService_CreateReport_FullMethodName, "report.create", &pb.CreateReportRequest{}, full)
+	}
+	for range 5 {
+		ctx, call := auditlog.Track(t.Context(), p.UserID)
+		a.record(ctx, call, p, pb.CaseService_ListCases_FullMethodName, "case.list", &pb.ListCasesRequest{}, nil)
+	}
+	head, err := log.HeadSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(auditlog.RefusedCallsPerUser + 5); head != want {
+		t.Errorf("%d events, want %d: the first %d failures and the 5 answers", head, want, auditlog.RefusedCallsPerUser)
 	}
 }
