@@ -271,9 +271,11 @@ const maxRefusalField = 100
 // the audit takes: the rule alone when the field is not a field's name,
 // empty when the rule is not a code.
 func screenedRefusal(refusal string) string {
-	field, rule, ok := strings.Cut(refusal, " ")
-	if !ok {
-		field, rule = "", refusal
+	// The rule is a code, with no space; a field path the client made
+	// (a map key) may hold some.
+	field, rule := "", refusal
+	if i := strings.LastIndexByte(refusal, ' '); i >= 0 {
+		field, rule = refusal[:i], refusal[i+1:]
 	}
 	if len(rule) > maxRefusalField || !refusalRule.MatchString(rule) {
 		return ""

@@ -144,7 +144,9 @@ func (a callAudit) record(ctx context.Context, call *auditlog.Call, p access.Pri
 	}
 	outcome, reason := callOutcome(err)
 	e := p.Event(a.clock.Now(), action, callTarget(method, req), "", outcome)
-	e.Reason = reason
+	// Screened as the gateway's refusals are: a field path that is not a
+	// field's name (a map key, a name the client made up) is left out.
+	e.Reason = screenedRefusal(reason)
 	// The call's context, which a client that gave up has ended, would
 	// lose the event; and the event is no handler's.
 	ctx = auditlog.Untracked(context.WithoutCancel(ctx))
@@ -194,7 +196,7 @@ func callOutcome(err error) (outcome, reason string) {
 	case st.Code() == codes.Aborted, code == ReasonTooManyStreams:
 		return audit.OutcomeRefused, code
 	}
-	return audit.OutcomeError, screenedRefusal(code)
+	return audit.OutcomeError, code
 }
 
 // requestNotingStream keeps the first request a server stream received,

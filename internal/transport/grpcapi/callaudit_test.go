@@ -18,6 +18,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/memstore"
 )
@@ -175,5 +176,36 @@ func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
 	}
 	if want := uint64(auditlog.RefusedCallsPerUser + 5); head != want {
 		t.Errorf("%d events, want %d: the first %d failures and the 5 answers", head, want, auditlog.RefusedCallsPerUser)
+	}
+}
+
+// A refusal's reason is screened before it is written, as the gateway's
+// are: a field path that quotes what the client sent (a map key, a name
+// of its own) leaves only the rule.
+func TestCallAuditScreensTheReason(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
+	log := auditlog.New(s)
+	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
+	refused := invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(`labels["Nguyễn Văn A"]`, "too long", "string.max_len")})
+	ctx, call := auditlog.Track(t.Context(), p.UserID)
+	a.record(ctx, call, p, pb.ReportService_CreateReport_FullMethodName, "report.create", &pb.CreateReportRequest{}, refused)
+	var got []audit.Event
+	err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Reason != "string.max_len" || got[0].Outcome != audit.OutcomeRefused {
+		t.Errorf("wrote %+v, want one report.create refused, reason string.max_len", got)
 	}
 }
