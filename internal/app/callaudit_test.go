@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -290,4 +291,24 @@ func spoilAString(req proto.Message) (string, bool) {
 	}
 	req.ProtoReflect().Set(named, protoreflect.ValueOfString("a\x01b"))
 	return string(named.Name()), true
+}
+
+// The refused calls still counted when the server stops are written
+// then, not lost with the process.
+func TestRefusedCallsCountedAtShutdownAreWritten(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "childcase.db")
+	ts := startServer(t, db)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	for range auditlog.RefusedCallsPerUser + 3 {
+		_, err := ts.cases().ListCases(ts.as(t, operatorID), &pb.ListCasesRequest{PageToken: "bm90IGEgdG9rZW4"})
+		wantCode(t, err, codes.InvalidArgument)
+	}
+	ts.stop()
+	ts = startServer(t, db)
+	events := auditedBy(t, ts, "auditor", operatorID)
+	if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+		return e.GetAction() == auditlog.RefusedCallsAction && strings.Contains(e.GetReason(), ": 3 between ")
+	}) {
+		t.Errorf("after a restart the operator's events are%s\nwant the count of the 3 refusals beyond the bound", describeEvents(events))
+	}
 }
