@@ -29,6 +29,8 @@ func TestRESTAdminCallRefusedForItsInputIsAudited(t *testing.T) {
 		{"unread query parameter", "POST", "/v1/users?user_id=new.one&bogus=1", `{}`, http.StatusBadRequest, "user.create", pb.AdminService_CreateUser_FullMethodName, "bogus query.unexpected"},
 		{"body over 1 MiB", "POST", "/v1/policeUnits?police_unit_id=ca-x", `{"display_name": "` + strings.Repeat("a", 1<<20) + `"}`, http.StatusRequestEntityTooLarge, "police_unit.create", pb.AdminService_CreatePoliceUnit_FullMethodName, "BODY_TOO_LARGE"},
 		{"rotation body no JSON", "POST", "/v1/masterKey:rotate", `{`, http.StatusBadRequest, "keys.rotate", "masterKey", " body.parse"},
+		// A stream: the backup, its handler never run.
+		{"backup unread query parameter", "GET", "/v1/database:backup?bogus=1", ``, http.StatusBadRequest, "database.backup", pb.AdminService_BackupDatabase_FullMethodName, "bogus query.unexpected"},
 	}
 	_, head := newAuditEvents(t, ts, "admin", 0)
 	for _, tc := range tests {

@@ -700,7 +700,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		}
 	}
 	s.store = opened
-	var store datastore.Store = opened
+	// Tracked: a call whose handler committed no event of its caller is
+	// audited by the transport (grpcapi's callAudit), which learns it
+	// from the store the domain writes through.
+	var store = auditlog.Tracked(opened)
 	auditLog := auditlog.New(store)
 	if err := verifyAuditTail(ctx, auditLog, opts.Logger); err != nil {
 		return nil, err

@@ -143,17 +143,22 @@ func TestExportCases(t *testing.T) {
 		t.Errorf("a missing format: %v, want the field format named", st)
 	}
 
-	// Audited: two exports, each case of each.
+	// Audited: two exports, each case of each, and the export refused
+	// for its missing format, as refused.
 	events, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/bd.chair", PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	count := map[string]int{}
 	for _, e := range events.GetEvents() {
+		if e.GetAction() == "cases.export" && e.GetOutcome() != "ok" {
+			count["refused "+e.GetReason()]++
+			continue
+		}
 		count[e.GetAction()+" "+e.GetCase()]++
 	}
-	if count["cases.export "] != 2 {
-		t.Errorf("audited exports: %d, want 2 (%v)", count["cases.export "], count)
+	if count["cases.export "] != 2 || count["refused format enum.not_in"] != 1 {
+		t.Errorf("audited exports: %d, want 2, and the refused one (%v)", count["cases.export "], count)
 	}
 	for _, name := range mine {
 		if count["case.export "+name] != 2 {

@@ -81,17 +81,28 @@ func TestStatisticsAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := 0
+	reads, refused := 0, 0
 	for _, e := range events.GetEvents() {
-		if e.GetAction() == "statistics.read" {
+		if e.GetAction() != "statistics.read" {
+			continue
+		}
+		if e.GetCase() != "" {
+			t.Errorf("a statistics read audited on case %s", e.GetCase())
+		}
+		switch e.GetOutcome() {
+		case "ok":
 			reads++
-			if e.GetCase() != "" {
-				t.Errorf("a statistics read audited on case %s", e.GetCase())
-			}
+		case "refused":
+			refused++ // its bad input, by the field and rule
+		default:
+			t.Errorf("a statistics read audited as %v", e)
 		}
 	}
 	if reads != 2 {
 		t.Errorf("%d statistics reads audited for the city, want its 2 answered ones", reads)
+	}
+	if refused == 0 {
+		t.Errorf("the city's statistics reads refused for their input are not on the trail")
 	}
 }
 

@@ -15,8 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/idempotency"
@@ -260,12 +258,14 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if addr != "" {
-		id, n, err := rotateRemote(ctx, addr, token, rt)
+		requestID := newRemoteRequestID("keys-rotate")
+		id, n, err := rotateRemote(ctx, addr, token, requestID, rt)
 		if err != nil {
 			return err
 		}
 		// The server's key file is named on its machine, not here.
-		fmt.Fprintf(stdout, "Rotated to master key %s: %s re-wrapped. The server keeps the old key file beside its key file, as <key file>.retired-<old id>, for older backups.\n", id, counted(n, "data key"))
+		fmt.Fprintf(stdout, "Rotated to master key %s: %s re-wrapped. The server keeps the old key file beside its key file, as <key file>.retired-<old id>, for older backups. Request id %s (its keys.rotate event in the audit log).\n",
+			id, counted(n, "data key"), requestID)
 		return nil
 	}
 	id, retired, n, err := rotateOffline(ctx, cfg, stderr)
@@ -289,8 +289,10 @@ func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, r
 }
 
 // rotateRemote asks a running server to rotate its master key, so reads
-// never stop.
-func rotateRemote(ctx context.Context, addr, token string, rt remoteTLS) (string, int, error) {
+// never stop. requestID is sent as the call's request id, which its
+// audit event names, and as its request_id, so that the server answers
+// a retry of the same call with the rotation it made.
+func rotateRemote(ctx context.Context, addr, token, requestID string, rt remoteTLS) (string, int, error) {
 	if token == "" {
 		return "", 0, errors.New("--token: an admin token is required with --addr")
 	}
@@ -299,10 +301,10 @@ func rotateRemote(ctx context.Context, addr, token string, rt remoteTLS) (string
 		return "", 0, err
 	}
 	defer conn.Close()
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
-	resp, err := pb.NewAdminServiceClient(conn).RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{})
+	ctx = remoteCallContext(ctx, token, requestID)
+	resp, err := pb.NewAdminServiceClient(conn).RotateMasterKey(ctx, &pb.RotateMasterKeyRequest{RequestId: requestID})
 	if err != nil {
-		return "", 0, fmt.Errorf("rotate on %s: %w", addr, rt.explain(err))
+		return "", 0, fmt.Errorf("rotate on %s (request id %s): %w", addr, requestID, rt.explain(err))
 	}
 	return resp.GetMasterKeyId(), int(resp.GetRewrappedKeys()), nil
 }

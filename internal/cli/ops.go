@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 )
@@ -220,11 +218,12 @@ func backupRemote(ctx context.Context, addr, token string, rt remoteTLS, w io.Wr
 		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithCancel(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token))
+	requestID := newRemoteRequestID("backup")
+	ctx, cancel := context.WithCancel(remoteCallContext(ctx, token, requestID))
 	defer cancel()
 	stream, err := pb.NewAdminServiceClient(conn).BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
 	if err != nil {
-		return fmt.Errorf("backup from %s: %w", addr, rt.explain(err))
+		return fmt.Errorf("backup from %s (request id %s): %w", addr, requestID, rt.explain(err))
 	}
 	for {
 		chunk, err := stream.Recv()
@@ -232,7 +231,7 @@ func backupRemote(ctx context.Context, addr, token string, rt remoteTLS, w io.Wr
 			return nil // the server sent the whole file
 		}
 		if err != nil {
-			return fmt.Errorf("backup from %s: %w", addr, rt.explain(err))
+			return fmt.Errorf("backup from %s (request id %s): %w", addr, requestID, rt.explain(err))
 		}
 		if _, err := w.Write(chunk.GetData()); err != nil {
 			return err

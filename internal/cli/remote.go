@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,8 +16,29 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
+
+// requestIDHeader is the metadata a call's request id goes in: the
+// server logs and audits the call under it (grpcapi.RequestIDHeader).
+const requestIDHeader = "x-request-id"
+
+// newRemoteRequestID returns a request id for one command's call to a
+// running server: the command's name and a random suffix, in the form
+// the server takes as it is (letters, digits, dashes; under 64), so that
+// the audit event of the call names the command that made it.
+func newRemoteRequestID(command string) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return command + "-" + hex.EncodeToString(b[:])
+}
+
+// remoteCallContext is ctx with the metadata of a command's call: the
+// admin's token and the call's request id.
+func remoteCallContext(ctx context.Context, token, requestID string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token, requestIDHeader, requestID)
+}
 
 // remoteTLS is how a command that calls a running server (backup and keys
 // rotate with --addr) meets its TLS: the CA of the server's certificate,

@@ -44,16 +44,25 @@ func NewRefusals(log *Log, clk clock.Clock, logger *slog.Logger, othersName stri
 // Run writes the refusals of each window soon after it ends, looking every
 // poll, until ctx ends; then it writes what is still counted, so that a
 // shutdown loses nothing.
-func (l *Refusals) Run(ctx context.Context, poll time.Duration) {
+func (l *Refusals) Run(ctx context.Context, poll time.Duration) { RunFlushes(ctx, poll, l.Flush) }
+
+// RunFlushes calls each flush (Refusals.Flush, CallRefusals.Flush) every
+// poll, until ctx ends; then once more with all set, so that a shutdown
+// loses nothing counted.
+func RunFlushes(ctx context.Context, poll time.Duration, flushes ...func(ctx context.Context, all bool)) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			l.Flush(context.WithoutCancel(ctx), true)
+			for _, flush := range flushes {
+				flush(context.WithoutCancel(ctx), true)
+			}
 			return
 		case <-t.C:
-			l.Flush(ctx, false)
+			for _, flush := range flushes {
+				flush(ctx, false)
+			}
 		}
 	}
 }
@@ -188,7 +197,8 @@ func (l *Refusals) write(ctx context.Context, events []audit.Event) {
 	if len(events) == 0 {
 		return
 	}
-	if err := l.audit.Record(context.WithoutCancel(ctx), events...); err != nil {
+	// Not the events of the call that happens to write them (CallRefusals).
+	if err := l.audit.Record(Untracked(context.WithoutCancel(ctx)), events...); err != nil {
 		for _, e := range events {
 			l.logger.ErrorContext(ctx, "refused sign-ins could not be audited", "err", err, "reason", e.Reason)
 		}

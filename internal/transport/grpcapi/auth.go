@@ -215,7 +215,7 @@ const InputRefusedHeader = "x-childcase-input-refused"
 // and rule, or the code, the gateway refused the input with, which the
 // answer carries as any refusal of the server's does (a BadRequest
 // violation, or the ErrorInfo reason), so that an admin's call refused so
-// is audited by its code as over gRPC (adminRefusals).
+// is audited by its code as over gRPC (callAudit).
 func InputRefused(refusal string) error {
 	refusal = screenedRefusal(refusal)
 	field, rule, ok := strings.Cut(refusal, " ")
@@ -271,9 +271,11 @@ const maxRefusalField = 100
 // the audit takes: the rule alone when the field is not a field's name,
 // empty when the rule is not a code.
 func screenedRefusal(refusal string) string {
-	field, rule, ok := strings.Cut(refusal, " ")
-	if !ok {
-		field, rule = "", refusal
+	// The rule is a code, with no space; a field path the client made
+	// (a map key) may hold some.
+	field, rule := "", refusal
+	if i := strings.LastIndexByte(refusal, ' '); i >= 0 {
+		field, rule = refusal[:i], refusal[i+1:]
 	}
 	if len(rule) > maxRefusalField || !refusalRule.MatchString(rule) {
 		return ""
@@ -309,17 +311,24 @@ func (a *authenticator) unary(ctx context.Context, req any, info *grpc.UnaryServ
 	return next(ctx, req)
 }
 
-// inputRefusedUnary answers a call of the gateway for a request whose
-// input it refused (InputRefusedHeader), once its caller has passed
-// authentication, with InputRefused, and runs no handler. It comes after
-// the audit of an admin's refused calls (adminRefusals), so that an
-// admin's REST call refused for its input is on the trail as the same
-// call refused over gRPC is.
+// inputRefusedUnary and inputRefusedStream answer a call of the gateway
+// for a request whose input it refused (InputRefusedHeader), once its
+// caller has passed authentication, with InputRefused, and run no
+// handler. They come after the audit of every call (callAudit), so that
+// a REST call refused for its input is on the trail as the same call
+// refused over gRPC is.
 func (a *authenticator) inputRefusedUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	if refusal, ok := a.inputRefused(ctx); ok {
 		return nil, InputRefused(refusal)
 	}
 	return next(ctx, req)
+}
+
+func (a *authenticator) inputRefusedStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
+	if refusal, ok := a.inputRefused(ss.Context()); ok {
+		return InputRefused(refusal)
+	}
+	return next(srv, ss)
 }
 
 func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
@@ -330,9 +339,6 @@ func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	ctx, err := a.authenticate(ss.Context(), info.FullMethod, request)
 	if err != nil {
 		return err
-	}
-	if refusal, ok := a.inputRefused(ctx); ok {
-		return InputRefused(refusal)
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }

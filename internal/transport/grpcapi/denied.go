@@ -41,8 +41,10 @@ func (a *authenticator) recordDenied(ctx context.Context, p access.Principal, me
 			e.Case, _ = a.cases.CaseOf(ctx, name)
 		}
 	}
-	// The refusal stands even if the event cannot be written.
-	_ = a.audit.Record(ctx, e)
+	// The refusal stands even if the event cannot be written. It counts
+	// toward the user's bound of refused calls (auditlog.CallRefusals),
+	// as their other refusals do.
+	_ = a.guard.calls.Record(ctx, e)
 }
 
 // targetName returns the record a request names in its "name" field, or

@@ -112,12 +112,12 @@ func (s *Server) EndWatches() { s.watches.raise() }
 // would read as "authentication is unavailable"); the stream re-check
 // (streamauth.go) needs the caller's token checked first, and the bound
 // on a stream's sends (streamsend.go) comes inside the cap, which it
-// frees by ending the stream. The audit of admin calls refused
-// (adminrefusal.go) wraps validation, so that the schema's refusals are on
-// the trail too, and the answer to the REST gateway's call for a request
-// whose input it refused (auth.go's inputRefusedUnary), so that those are
-// too; it is unary only, as the admin's one stream (BackupDatabase)
-// audits its own end. Requests are
+// frees by ending the stream. The audit of every call of a signed-in user
+// (callaudit.go) comes right after authentication, so that it wraps
+// everything that may refuse a call after it: the deadline, the stream
+// cap, the answer to the REST gateway's call for a request whose input it
+// refused (auth.go's inputRefusedUnary and inputRefusedStream), the
+// schema's rules and the handler. Requests are
 // decoded by the screening codec, which cuts lists over their max_items and
 // notes strings that are not UTF-8 for the validator to refuse (see
 // screen.go).
@@ -140,6 +140,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	}
 	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
 		gateway: d.Gateway, trusted: d.TrustedProxies}
+	calls := callAudit{audit: d.Audit, refused: d.SignIns.calls, cases: d.Cases, clock: d.Clock, log: d.Log}
 	opts = append(opts,
 		grpc.ForceServerCodecV2(newScreeningCodec()),
 		// grpc-go's own answer to an unknown method has no ErrorInfo.
@@ -151,8 +152,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			orNoUnary(d.UnaryMetrics),
 			auth.unary,
 			noteActorUnary,
+			calls.unary,
 			unaryDeadline(d.UnaryTimeout),
-			adminRefusals{audit: d.Audit, clock: d.Clock}.unary,
 			auth.inputRefusedUnary,
 			v.unary,
 		),
@@ -163,6 +164,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			orNoStream(d.StreamMetrics),
 			auth.stream,
 			noteActorStream,
+			calls.stream,
+			auth.inputRefusedStream,
 			d.Streams.stream,
 			reauth.stream,
 			sendBound{d: d.StreamSendTimeout, log: d.Log}.stream,

@@ -29,6 +29,9 @@ type SignInGuard struct {
 	clients  *failureLimiter // failures per client address
 	tokens   *failureLimiter // failures per presented token id
 	refusals *auditlog.Refusals
+	// calls bounds the events of signed-in users' refused calls, per
+	// user, as refusals bounds those of refused sign-ins per address.
+	calls *auditlog.CallRefusals
 
 	// failed and throttled count the refused sign-ins since start, for
 	// the metrics: a bad or missing token, and a client refused by the
@@ -53,13 +56,17 @@ func NewSignInGuard(log *auditlog.Log, clk clock.Clock, logger *slog.Logger) *Si
 		clients:  newFailureLimiter(clk, failureBurst, failureRefill),
 		tokens:   newFailureLimiter(clk, failureBurst, failureRefill),
 		refusals: auditlog.NewRefusals(log, clk, logger, "other addresses"),
+		calls:    auditlog.NewCallRefusals(log, clk, logger),
 	}
 }
 
 // Run writes the refusals of each window soon after it ends, looking every
 // poll, until ctx ends; then it writes what is still counted, so that a
-// shutdown loses nothing.
-func (g *SignInGuard) Run(ctx context.Context, poll time.Duration) { g.refusals.Run(ctx, poll) }
+// shutdown loses nothing. It writes the counted refused calls of signed-in
+// users (CallRefusals) the same way.
+func (g *SignInGuard) Run(ctx context.Context, poll time.Duration) {
+	auditlog.RunFlushes(ctx, poll, g.refusals.Flush, g.calls.Flush)
+}
 
 // RefuseSession counts a console request whose session cookie named no
 // live session as a refused sign-in of client: the console's stand-in

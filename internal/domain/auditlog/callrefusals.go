@@ -1,0 +1,155 @@
+package auditlog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/clock"
+)
+
+// A signed-in user's refused calls (for the role, for the input, a
+// record not found, a stream over its cap), and those that failed, are
+// audited at a bounded
+// cost, as refused sign-ins are (Refusals), but per user: in a window
+// (RefusalWindow, from the user's first refusal) the first
+// RefusedCallsPerUser get an event each, with the record they named; the
+// others are counted into one event of the user's ("calls.refused"),
+// written when the window ends. So a user who floods the service with
+// refused calls adds at most RefusedCallsPerUser+1 events a minute, and
+// every refusal is still on the trail, in its own event or counted.
+const RefusedCallsPerUser = 60
+
+// RefusedCallsAction is the action of the event that counts a user's
+// refused calls beyond RefusedCallsPerUser in a window.
+const RefusedCallsAction = "calls.refused"
+
+// CallRefusals bounds the events of signed-in users' refused calls. It
+// is safe for concurrent use.
+type CallRefusals struct {
+	audit  *Log
+	clock  clock.Clock
+	logger *slog.Logger
+
+	// writing is held from taking the ended windows until their events
+	// are written, as in Refusals: nothing after a window is written
+	// before its event.
+	writing sync.Mutex
+	mu      sync.Mutex
+	users   map[string]*callWindow // actor -> the window open for them
+}
+
+// callWindow is one user's refused calls in a window.
+type callWindow struct {
+	start   time.Time
+	written int         // refusals given an event of their own
+	over    *refusals   // those beyond RefusedCallsPerUser; nil when none
+	first   audit.Event // the first refusal counted in over: who, and the call that began it
+	caseOf  string      // the case every counted refusal named, "" when they differ
+}
+
+// NewCallRefusals returns the bound of users' refused calls, whose
+// events go to log.
+func NewCallRefusals(log *Log, clk clock.Clock, logger *slog.Logger) *CallRefusals {
+	return &CallRefusals{audit: log, clock: clk, logger: logger, users: map[string]*callWindow{}}
+}
+
+// Record writes e, the event of a refused call by e.Actor, unless the
+// actor has had RefusedCallsPerUser events in the window: it is then
+// counted in the window's event instead. Windows that ended are written
+// first.
+func (l *CallRefusals) Record(ctx context.Context, e audit.Event) error {
+	l.Flush(ctx, false)
+	now := l.clock.Now()
+	l.mu.Lock()
+	w := l.users[e.Actor]
+	if w == nil {
+		w = &callWindow{start: now}
+		l.users[e.Actor] = w
+	}
+	if w.written < RefusedCallsPerUser {
+		w.written++
+		l.mu.Unlock()
+		return l.audit.Record(ctx, e)
+	}
+	defer l.mu.Unlock()
+	w.count(e)
+	return nil
+}
+
+// count adds e to the window's counted refusals. Its reason is its
+// action and outcome, and the event's reason (a code, a field and its
+// rule: never what the client wrote), summed by kind.
+func (w *callWindow) count(e audit.Event) {
+	why := e.Action + " " + e.Outcome
+	if e.Reason != "" {
+		why += " " + e.Reason
+	}
+	if w.over == nil {
+		w.over, w.first, w.caseOf = &refusals{}, e, e.Case
+	} else if w.caseOf != e.Case {
+		w.caseOf = ""
+	}
+	w.over.add(e.Time, e.Resource, why, e.RequestID)
+}
+
+// event is the window's event of its counted refusals, by their user,
+// dated at the first, its count first in the reason so that it can be
+// summed.
+func (w *callWindow) event() audit.Event {
+	e := w.first
+	r := w.over
+	reasons := make([]string, 0, len(r.reasons)+1)
+	for why, n := range r.reasons {
+		reasons = append(reasons, fmt.Sprintf("%s ×%d", why, n))
+	}
+	slices.Sort(reasons)
+	if r.otherReasons > 0 {
+		reasons = append(reasons, fmt.Sprintf("other reasons ×%d", r.otherReasons))
+	}
+	reason := fmt.Sprintf("refused calls beyond %d a window: %d between %s and %s: %s", RefusedCallsPerUser, r.count,
+		r.first.Format(time.RFC3339), r.last.Format(time.RFC3339), strings.Join(reasons, "; "))
+	if len(reason) > maxRefusalReasonLen {
+		reason = strings.ToValidUTF8(reason[:maxRefusalReasonLen], "") + "…"
+	}
+	e.Time, e.Action, e.Resource, e.Case, e.RequestID = r.first, RefusedCallsAction, r.resource, w.caseOf, r.requestID
+	e.Reason, e.Outcome = reason, audit.OutcomeRefused
+	return e
+}
+
+// Flush writes the counted refusals of the windows that have ended, or
+// of all of them when all is set (at shutdown), and forgets those
+// windows.
+func (l *CallRefusals) Flush(ctx context.Context, all bool) {
+	l.writing.Lock()
+	defer l.writing.Unlock()
+	now := l.clock.Now()
+	l.mu.Lock()
+	var events []audit.Event
+	for actor, w := range l.users {
+		if !all && now.Sub(w.start) < RefusalWindow {
+			continue
+		}
+		if w.over != nil {
+			events = append(events, w.event())
+		}
+		delete(l.users, actor)
+	}
+	l.mu.Unlock()
+	if len(events) == 0 {
+		return
+	}
+	slices.SortFunc(events, func(a, b audit.Event) int { return a.Time.Compare(b.Time) })
+	// Not the event of the call that happens to flush them.
+	ctx = Untracked(context.WithoutCancel(ctx))
+	if err := l.audit.Record(ctx, events...); err != nil {
+		for _, e := range events {
+			l.logger.ErrorContext(ctx, "refused calls could not be audited", "err", err, "actor", e.Actor, "reason", e.Reason)
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/memstore"
+)
+
+// Every method of every childcase service, found from the API's
+// descriptors and from access's table, has the action its calls are
+// audited under, or is on the short list of methods not audited at all:
+// a new method without one would leave the calls its handler does not
+// audit (a refusal of its input) unseen.
+func TestEveryMethodAuditsItsCalls(t *testing.T) {
+	served := map[string]bool{}
+	for _, sd := range []grpc.ServiceDesc{
+		pb.ReportService_ServiceDesc, pb.CaseService_ServiceDesc, pb.CaseProcessService_ServiceDesc,
+		pb.UnitService_ServiceDesc, pb.PoliceUnitService_ServiceDesc, pb.StatisticsService_ServiceDesc,
+		pb.AdminService_ServiceDesc, pb.AuditService_ServiceDesc,
+	} {
+		for _, m := range sd.Methods {
+			served["/"+sd.ServiceName+"/"+m.MethodName] = true
+		}
+		for _, m := range sd.Streams {
+			served["/"+sd.ServiceName+"/"+m.StreamName] = true
+		}
+	}
+	for _, r := range access.Rules() {
+		served[apiPackage+r.Method] = true
+	}
+	for name := range served {
+		_, audited := methodActions[name]
+		switch {
+		case audited && unauditedMethods[name]:
+			t.Errorf("%s is both audited and not", name)
+		case !audited && !unauditedMethods[name]:
+			t.Errorf("%s has no row in methodActions: its calls would leave no trace", name)
+		}
+	}
+	for name := range methodActions {
+		if !served[name] {
+			t.Errorf("methodActions names %s, which no service serves", name)
+		}
+	}
+}
+
+// A refusal's event says what the caller was told, by its stable code:
+// the field and its rule, or the ErrorInfo reason; never the message.
+// What is no refusal of the request (the store, a full disk) is not one.
+func TestRefusalOf(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name            string
+		err             error
+		outcome, reason string
+		refused         bool
+	}{
+		{"not found", toStatus(t.Context(), quiet, model.ErrNotFound), audit.OutcomeNotFound, "", true},
+		{"a field", toStatus(t.Context(), quiet, model.InvalidField("user_id", "user.id_reserved", "no %q", "system")), audit.OutcomeRefused, "user_id user.id_reserved", true},
+		{"the schema", invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation("user.role", "value is required", "required")}), audit.OutcomeRefused, "user.role required", true},
+		{"already exists", toStatus(t.Context(), quiet, model.ErrAlreadyExists), audit.OutcomeRefused, ReasonAlreadyExists, true},
+		{"request_id reused", toStatus(t.Context(), quiet, model.ErrIdempotencyMismatch), audit.OutcomeRefused, ReasonRequestIDReused, true},
+		{"a precondition", toStatus(t.Context(), quiet, model.Precondition("USER_DISABLED", "user %s is disabled", "x")), audit.OutcomeRefused, "USER_DISABLED", true},
+		{"a full database", toStatus(t.Context(), quiet, model.ErrFull), "", "", false},
+		{"unavailable", withInfo(codes.Unavailable, "retry", ReasonUnavailable, nil), "", "", false},
+		{"internal", errors.New("boom"), "", "", false},
+	}
+	for _, tt := range tests {
+		outcome, reason, refused := refusalOf(tt.err)
+		if outcome != tt.outcome || reason != tt.reason || refused != tt.refused {
+			t.Errorf("%s: refusalOf = %q, %q, %t; want %q, %q, %t", tt.name, outcome, reason, refused, tt.outcome, tt.reason, tt.refused)
+		}
+	}
+}
+
+// The gateway's refusal of an admin's input is audited by its code: a
+// field the client named in a form no field has (free text, a value) is
+// left out, and what is no code is not written at all.
+func TestScreenedRefusal(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"user.user_id body.parse", "user.user_id body.parse"},
+		{"report.children[0].age_years body.parse", "report.children[0].age_years body.parse"},
+		{"bogus query.unexpected", "bogus query.unexpected"},
+		{"BODY_TOO_LARGE", "BODY_TOO_LARGE"},
+		{"Nguyễn_Văn_A query.unexpected", "query.unexpected"},
+		{"a\"b query.unexpected", "query.unexpected"},
+		{strings.Repeat("a", 101) + " body.parse", "body.parse"},
+		{"body no such rule!", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := screenedRefusal(tt.in); got != tt.want {
+			t.Errorf("screenedRefusal(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		// The server's answer carries it back as the audit reads it;
+		// none is INVALID_FIELD, the code of every refused field.
+		want := tt.want
+		if want == "" {
+			want = ReasonInvalidField
+		}
+		if got := InputRefusal(InputRefused(tt.in)); got != want {
+			t.Errorf("InputRefusal(InputRefused(%q)) = %q, want %q", tt.in, got, want)
+		}
+	}
+}
+
+// A call's event says how it ended by a code, never the message: a
+// refusal of the request (refusalOf's, a stale etag, a stream over the
+// cap, the role) as refused, not_found or denied, and what is no
+// refusal (the store, a full disk, a cancelled call) as an error.
+func TestCallOutcome(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name            string
+		err             error
+		outcome, reason string
+	}{
+		{"answered", nil, audit.OutcomeOK, ""},
+		{"a field", toStatus(t.Context(), quiet, model.InvalidField("page_token", "page_token.valid", "no %q", "x")), audit.OutcomeRefused, "page_token page_token.valid"},
+		{"not found", toStatus(t.Context(), quiet, model.ErrNotFound), audit.OutcomeNotFound, ""},
+		{"a stale etag", toStatus(t.Context(), quiet, model.ErrConflict), audit.OutcomeRefused, ReasonEtagMismatch},
+		{"a stream over the cap", withInfo(codes.ResourceExhausted, "too many open streams", ReasonTooManyStreams, nil), audit.OutcomeRefused, ReasonTooManyStreams},
+		{"the role", toStatus(t.Context(), quiet, model.ErrPermissionDenied), audit.OutcomeDenied, ReasonPermissionDenied},
+		{"a full database", toStatus(t.Context(), quiet, model.ErrFull), audit.OutcomeError, ReasonDatabaseFull},
+		{"cancelled", toStatus(t.Context(), quiet, context.Canceled), audit.OutcomeError, ReasonRequestCancelled},
+		{"a bare status", status.Error(codes.Unavailable, "a message naming Nguyễn Văn A"), audit.OutcomeError, "Unavailable"},
+		{"a panic", errPanicked, audit.OutcomeError, ReasonInternal},
+	}
+	for _, tt := range tests {
+		if outcome, reason := callOutcome(tt.err); outcome != tt.outcome || reason != tt.reason {
+			t.Errorf("%s: callOutcome = %q, %q; want %q, %q", tt.name, outcome, reason, tt.outcome, tt.reason)
+		}
+	}
+}
+
+// The events callAudit writes for calls that failed or were refused go
+// through the user's bound; answers do not. A flood of writes that a
+// full database refuses must not spend the room it keeps back for the
+// events of reads.
+func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
+	log := auditlog.New(s)
+	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
+	full := toStatus(t.Context(), slog.New(slog.DiscardHandler), model.ErrFull)
+	for range auditlog.RefusedCallsPerUser + 5 {
+		ctx, call := auditlog.Track(t.Context(), p.UserID)
+		a.record(ctx, call, p, pb.ReportService_CreateReport_FullMethodName, "report.create", &pb.CreateReportRequest{}, full)
+	}
+	for range 5 {
+		ctx, call := auditlog.Track(t.Context(), p.UserID)
+		a.record(ctx, call, p, pb.CaseService_ListCases_FullMethodName, "case.list", &pb.ListCasesRequest{}, nil)
+	}
+	head, err := log.HeadSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uint64(auditlog.RefusedCallsPerUser + 5); head != want {
+		t.Errorf("%d events, want %d: the first %d failures and the 5 answers", head, want, auditlog.RefusedCallsPerUser)
+	}
+}
+
+// A refusal's reason is screened before it is written, as the gateway's
+// are: a field path that quotes what the client sent (a map key, a name
+// of its own) leaves only the rule.
+func TestCallAuditScreensTheReason(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
+	log := auditlog.New(s)
+	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
+	refused := invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(`labels["Nguyễn Văn A"]`, "too long", "string.max_len")})
+	ctx, call := auditlog.Track(t.Context(), p.UserID)
+	a.record(ctx, call, p, pb.ReportService_CreateReport_FullMethodName, "report.create", &pb.CreateReportRequest{}, refused)
+	var got []audit.Event
+	err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Reason != "string.max_len" || got[0].Outcome != audit.OutcomeRefused {
+		t.Errorf("wrote %+v, want one report.create refused, reason string.max_len", got)
+	}
+}
