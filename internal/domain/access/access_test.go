@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Real units of the 2020 hierarchy of Hanoi.
@@ -682,6 +683,29 @@ func TestOnlyOwnReports(t *testing.T) {
 		keys, all := pol.ReportScope(tt.p)
 		if got := pol.OnlyOwnReports(tt.p); got != tt.want {
 			t.Errorf("%s (%v): OnlyOwnReports = %v, want %v (ReportScope %v %v)", tt.p.UserID, tt.p.Role, got, tt.want, keys, all)
+		}
+	}
+}
+
+// A unit a reform ended is refused for new staff and coverage, naming
+// what took it over; a unit in force, or not an administrative unit,
+// passes.
+func TestCheckUnitInForce(t *testing.T) {
+	reg := registry(t)
+	day := vntime.Date{Year: 2026, Month: time.March, Day: 10}
+	for _, name := range []string{"units/00004@2025-07-01", cityName, model.OrgHotline111, policeA, "units/99999@2020-01-01"} {
+		if err := access.CheckUnitInForce(reg, name, day, "user.unit"); err != nil {
+			t.Errorf("CheckUnitInForce(%s) = %v, want nil", name, err)
+		}
+	}
+	for name, want := range map[string]string{
+		commune1Name:  "Phường Trúc Bạch (00004@2020-01-01) is not in force on 2026-03-10: it ended on 2024-12-31; it went into units/00004@2025-07-01 (Phường Ba Đình)",
+		district1Name: "Quận Ba Đình (001@2020-01-01) is not in force on 2026-03-10: it ended on 2025-06-30; districts were abolished",
+	} {
+		var fe *model.FieldError
+		err := access.CheckUnitInForce(reg, name, day, "police_unit.covers[2]")
+		if !errors.As(err, &fe) || fe.Field != "police_unit.covers[2]" || fe.Rule != "unit.in_force" || !strings.HasPrefix(fe.Description, want) {
+			t.Errorf("CheckUnitInForce(%s) = %v, want police_unit.covers[2] refused, unit.in_force, %q", name, err, want)
 		}
 	}
 }
