@@ -149,6 +149,35 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 	return ViewNone
 }
 
+// UnitInReach reports whether p may name unit k in a question about the
+// records of a unit (the statistics and the reports of a unit): a unit of
+// their scope. The city's officers reach every unit, and so do hotline
+// supervisors, whose organisation's reports lie in any commune; a
+// district's officer the district and its communes; commune staff their
+// commune and those it wholly succeeds in a reform (whose cases it sees).
+// Deny by default: any other role, and any other unit, is out of reach,
+// and callers answer it as a unit that does not exist (NotFound), never
+// with an empty count that would pass for the other unit's.
+func (pol *Policy) UnitInReach(p Principal, k units.Key) bool {
+	switch p.Role {
+	case model.RoleCityOfficer:
+		return isLevel(pol.units, p.Unit, units.LevelCity)
+	case model.RoleHotlineSupervisor:
+		return p.Unit == model.OrgHotline111 || p.Unit == model.OrgSocialWorkCentre
+	case model.RoleCommuneWorker, model.RoleCommuneChair:
+		own, ok := p.adminUnit()
+		return ok && (k == own || pol.succeeds(own, k))
+	case model.RoleDistrictOfficer:
+		own, ok := p.adminUnit()
+		if !ok {
+			return false
+		}
+		u, found := pol.units.Get(k)
+		return k == own || found && u.Parent == own
+	}
+	return false
+}
+
 // succeeds reports whether unit wholly succeeds held, the unit holding a
 // case, in a reform.
 func (pol *Policy) succeeds(unit, held units.Key) bool {

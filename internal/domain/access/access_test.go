@@ -687,6 +687,50 @@ func TestOnlyOwnReports(t *testing.T) {
 	}
 }
 
+// The units a caller may name in the statistics and reports of a unit:
+// deny by default, and a unit of the caller's scope only.
+func TestUnitInReach(t *testing.T) {
+	pol := access.New(registry(t))
+	baDinh, trucBach25 := mustKey("00004@2025-07-01"), mustKey("00004@2025-01-01")
+	hoanKiem := mustKey("00070@2025-07-01")
+	worker := access.Principal{UserID: "w", Role: model.RoleCommuneWorker, Unit: access.UnitName(baDinh)}
+	chair := access.Principal{UserID: "c", Role: model.RoleCommuneChair, Unit: access.UnitName(baDinh)}
+	district := access.Principal{UserID: "d", Role: model.RoleDistrictOfficer, Unit: district1Name}
+	cityOfficer := access.Principal{UserID: "o", Role: model.RoleCityOfficer, Unit: cityName}
+	supervisor := access.Principal{UserID: "s", Role: model.RoleHotlineSupervisor, Unit: model.OrgHotline111}
+	for _, tt := range []struct {
+		name string
+		p    access.Principal
+		unit units.Key
+		want bool
+	}{
+		{"worker, own commune", worker, baDinh, true},
+		{"chair, own commune", chair, baDinh, true},
+		{"worker, a commune it wholly succeeds", worker, trucBach25, true},
+		{"worker, another commune", worker, hoanKiem, false},
+		{"chair, another commune", chair, hoanKiem, false},
+		{"worker, the city", worker, city, false},
+		{"worker, the district of its predecessor", worker, district1, false},
+		{"district, itself", district, district1, true},
+		{"district, its commune", district, commune1, true},
+		{"district, another district's commune", district, commune2, false},
+		{"district, another district", district, district2, false},
+		{"district, the city", district, city, false},
+		{"district, a commune of no district", district, baDinh, false},
+		{"city, any commune", cityOfficer, hoanKiem, true},
+		{"city officer outside the city", access.Principal{Role: model.RoleCityOfficer, Unit: district1Name}, hoanKiem, false},
+		{"hotline supervisor, any commune", supervisor, hoanKiem, true},
+		{"hotline operator", access.Principal{Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, hoanKiem, false},
+		{"police liaison", access.Principal{Role: model.RolePoliceLiaison, Unit: policeA}, commune1, false},
+		{"auditor", access.Principal{Role: model.RoleAuditor, Unit: cityName}, city, false},
+		{"admin", access.Principal{Role: model.RoleAdmin, Unit: model.OrgSystem}, city, false},
+	} {
+		if got := pol.UnitInReach(tt.p, tt.unit); got != tt.want {
+			t.Errorf("%s: UnitInReach(%s) = %v, want %v", tt.name, tt.unit, got, tt.want)
+		}
+	}
+}
+
 // A unit a reform ended is refused for new staff and coverage, naming
 // what took it over; a unit in force, or not an administrative unit,
 // passes.
