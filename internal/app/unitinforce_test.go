@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -90,4 +91,25 @@ func TestAdminRefusesAUnitOutOfForce(t *testing.T) {
 	if _, err := ts.admin().CreateToken(admin, &pb.CreateTokenRequest{Parent: "users/district.bd"}); err != nil {
 		t.Errorf("CreateToken for the officer of an ended district: %v", err)
 	}
+}
+
+// The console's form offers only the units in force, and a unit out of
+// force posted to it anyway is refused saying so, and no user is made.
+func TestConsoleAdminRefusesAUnitOutOfForce(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	b := newBrowser(t, ts)
+	b.signInTo("admin")
+	_, page := b.get("/admin")
+	if !strings.Contains(page, `<option value="`+pBaDinh+`"`) || strings.Contains(page, `<option value="`+pTrucBach+`"`) {
+		t.Errorf("the create form offers %s: %v, or not %s", pTrucBach, strings.Contains(page, pTrucBach), pBaDinh)
+	}
+	resp, page := b.post("/admin/users", url.Values{"csrf": {csrfOf(t, page)}, "user_id": {"old.worker"}, "display_name": {"Nguyễn Văn Cũ"},
+		"role": {"COMMUNE_WORKER"}, "unit": {pTrucBach}})
+	// The console words the API's rule (unit.in_force) in the person's
+	// language: "Đơn vị này không có hiệu lực hôm nay."
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `role="alert"`) || !strings.Contains(page, "không có hiệu lực") {
+		t.Errorf("create in %s through the console: %s, want 400 saying the unit is not in force\n%s", pTrucBach, resp.Status, page)
+	}
+	_, err := ts.admin().GetUser(ts.as(t, "admin"), &pb.GetUserRequest{Name: "users/old.worker"})
+	wantCode(t, err, codes.NotFound)
 }
