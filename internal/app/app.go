@@ -559,6 +559,7 @@ type Server struct {
 	closers []func(context.Context) error // unwound in reverse by Stop
 	store   *serverStore                  // for the benchmarks' write counts (export_test.go)
 	engine  *process.Engine               // for the tests' SettleScheduler (export_test.go)
+	ids     *identity.Service             // for the tests' staff of ended units (export_test.go)
 	done    chan struct{}
 	errOnce sync.Once
 	err     error
@@ -732,6 +733,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	// The vault seals the TOTP secrets of console sign-in.
 	ids := identity.New(store, reg, opts.Clock, opts.Logger).WithVault(mk.vault)
+	s.ids = ids
 	finder := search.New(search.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,

@@ -72,7 +72,9 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	tokens := make(map[string]string, len(demoUsers))
 	users := make(map[string]access.Principal, len(demoUsers))
 	for _, du := range demoUsers {
-		u, tok, _, err := id.CreateUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour, idempotency.Request{})
+		// Seeded, not created as an admin would: the district's officer
+		// stands for the staff a reform left with their old unit.
+		u, tok, _, err := id.SeedUser(ctx, sys, model.User{ID: du.id, DisplayName: du.name, Role: du.role, Unit: du.unit, Phone: du.phone}, 30*24*time.Hour)
 		switch {
 		case errors.Is(err, model.ErrAlreadyExists):
 			seeded = true

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -32,3 +36,19 @@ func (s *Server) StoreCounts() map[string]int64 {
 // fake clock calls it before it reads what the firings due by then change.
 // The server must lead (run the scheduler), or it waits until ctx ends.
 func (s *Server) SettleScheduler(ctx context.Context) error { return s.engine.Settle(ctx) }
+
+// SeedUser creates a user of a unit that a reform may have ended, as the
+// demo seeds its district officer (identity.Service.SeedUser), and returns
+// their first token: the tests' staff of before a reform, who keep working
+// after it, which no admin may create today. role is a role's name
+// (DISTRICT_OFFICER).
+func (s *Server) SeedUser(ctx context.Context, id, role, unit string) (string, error) {
+	r, ok := model.ParseRole(role)
+	if !ok {
+		return "", fmt.Errorf("no role %q", role)
+	}
+	_, tok, _, err := s.ids.SeedUser(ctx, access.System("test"), model.User{
+		ID: id, DisplayName: "Test " + id, Role: r, Unit: unit, Phone: "024 0000 0000",
+	}, 90*24*time.Hour)
+	return tok.Secret, err
+}

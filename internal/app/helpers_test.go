@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,6 +177,18 @@ func (ts *testServer) addUser(t testing.TB, id string, role pb.Role, unit string
 	}
 	ts.tokens.put(t, id, resp.GetToken().GetSecret())
 	return resp.GetToken().GetSecret()
+}
+
+// addFormerUser creates a user of a unit a reform ended, which no admin may
+// create today (user.unit, unit.in_force), as a database that lived
+// through the reform holds them (Server.SeedUser), and keeps their token.
+func (ts *testServer) addFormerUser(t testing.TB, id string, role pb.Role, unit string) {
+	t.Helper()
+	tok, err := ts.SeedUser(context.Background(), id, strings.TrimPrefix(role.String(), "ROLE_"), unit)
+	if err != nil {
+		t.Fatalf("seed user %s: %v", id, err)
+	}
+	ts.tokens.put(t, id, tok)
 }
 
 // addPoliceUnit registers a police unit through the AdminService.

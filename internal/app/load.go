@@ -514,24 +514,37 @@ func (l *loader) unitStaff(ctx context.Context, unit string) (worker, chair stri
 	return worker, chair, nil
 }
 
+// policeUnit makes sure a commune has a ward police unit and returns its
+// name. It is registered when the commune's first case opens, while the
+// commune is in force: a referral comes later, perhaps after a reform
+// ended the commune, and the service registers no police unit covering
+// a commune out of force.
+func (l *loader) policeUnit(ctx context.Context, unit string) (string, error) {
+	if name := l.police[unit]; name != "" {
+		return name, nil
+	}
+	id := "ca-" + strings.NewReplacer("units/", "", "@", "-").Replace(unit)
+	actx, err := l.as(ctx, "admin")
+	if err != nil {
+		return "", err
+	}
+	if _, err := l.admin.CreatePoliceUnit(actx, &pb.CreatePoliceUnitRequest{
+		PoliceUnitId: id, PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an " + unit, Covers: []string{unit}},
+	}); err != nil {
+		return "", fmt.Errorf("load: police unit %s: %w", id, err)
+	}
+	l.police[unit] = "policeUnits/" + id
+	return l.police[unit], nil
+}
+
 // policeFor makes sure a commune has a ward police unit and liaison and
 // returns the unit's name and the liaison's id.
 func (l *loader) policeFor(ctx context.Context, unit string) (string, string, error) {
-	base := strings.NewReplacer("units/", "", "@", "-").Replace(unit)
-	id, liaison := "ca-"+base, "police."+strings.ReplaceAll(base, "-", ".")
-	name := "policeUnits/" + id
-	if l.police[unit] == "" {
-		actx, err := l.as(ctx, "admin")
-		if err != nil {
-			return "", "", err
-		}
-		if _, err := l.admin.CreatePoliceUnit(actx, &pb.CreatePoliceUnitRequest{
-			PoliceUnitId: id, PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an " + unit, Covers: []string{unit}},
-		}); err != nil {
-			return "", "", fmt.Errorf("load: police unit %s: %w", id, err)
-		}
-		l.police[unit] = name
+	name, err := l.policeUnit(ctx, unit)
+	if err != nil {
+		return "", "", err
 	}
+	liaison := "police." + strings.NewReplacer("units/", "", "@", ".", "-", ".").Replace(unit)
 	if err := l.ensureUser(ctx, liaison, pb.Role_ROLE_POLICE_LIAISON, name); err != nil {
 		return "", "", err
 	}
@@ -579,6 +592,9 @@ func (l *loader) report(ctx context.Context, at time.Time, intervention bool) er
 			f == pb.AbuseForm_ABUSE_FORM_VIOLENCE_WITH_INJURY
 	}
 	if _, _, err := l.unitStaff(ctx, unit); err != nil {
+		return err
+	}
+	if _, err := l.policeUnit(ctx, unit); err != nil {
 		return err
 	}
 	if c.depth > 0 {

@@ -167,8 +167,10 @@ func TestActionMonthReportSentBefore(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
-	ts.addUser(t, "tb.chair", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach)
-	ts.addUser(t, "bd.district", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	// Staff of a commune and a district the reforms ended, who keep
+	// working after them.
+	ts.addFormerUser(t, "tb.chair", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach)
+	ts.addFormerUser(t, "bd.district", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
 	client := pb.NewStatisticsServiceClient(ts.conn)
 	for _, tt := range []struct {
 		user   string

@@ -324,6 +324,7 @@ func TestManageUsers(t *testing.T) {
 		{"missing role", []string{"--id", "no.role", "--name", "X", "--unit", "orgs/system"}, regexp.MustCompile(`--role`)},
 		{"unit not a commune", []string{"--id", "bad.unit", "--name", "X", "--role", "COMMUNE_WORKER", "--unit", "units/01@2020-01-01"}, regexp.MustCompile(`--unit: a COMMUNE_WORKER belongs to a commune`)},
 		{"unknown unit", []string{"--id", "bad.unit2", "--name", "X", "--role", "COMMUNE_WORKER", "--unit", "units/99999@2025-07-01"}, regexp.MustCompile(`--unit: `)},
+		{"commune a reform ended", []string{"--id", "old.unit", "--name", "X", "--role", "COMMUNE_WORKER", "--unit", "units/00004@2020-01-01"}, regexp.MustCompile(`--unit: Phường Trúc Bạch \(00004@2020-01-01\) is not in force on .*went into units/00004@2025-07-01`)},
 		{"unknown police unit", []string{"--id", "bad.police", "--name", "X", "--role", "POLICE_LIAISON", "--unit", "policeUnits/ca-nowhere"}, regexp.MustCompile(`--unit: police unit policeUnits/ca-nowhere does not exist`)},
 		{"bad id", []string{"--id", "Bad Id!", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--id: a user id is 2-63 characters`)},
 		{"reserved id", []string{"--id", "system", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--id: "system" is the service's own name`)},

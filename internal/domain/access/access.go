@@ -19,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Principal is the authenticated user a request acts for.
@@ -146,6 +147,35 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 		return ViewFull
 	}
 	return ViewNone
+}
+
+// UnitInReach reports whether p may name unit k in a question about the
+// records of a unit (the statistics and the reports of a unit): a unit of
+// their scope. The city's officers reach every unit, and so do hotline
+// supervisors, whose organisation's reports lie in any commune; a
+// district's officer the district and its communes; commune staff their
+// commune and those it wholly succeeds in a reform (whose cases it sees).
+// Deny by default: any other role, and any other unit, is out of reach,
+// and callers answer it as a unit that does not exist (NotFound), never
+// with an empty count that would pass for the other unit's.
+func (pol *Policy) UnitInReach(p Principal, k units.Key) bool {
+	switch p.Role {
+	case model.RoleCityOfficer:
+		return isLevel(pol.units, p.Unit, units.LevelCity)
+	case model.RoleHotlineSupervisor:
+		return p.Unit == model.OrgHotline111 || p.Unit == model.OrgSocialWorkCentre
+	case model.RoleCommuneWorker, model.RoleCommuneChair:
+		own, ok := p.adminUnit()
+		return ok && (k == own || pol.succeeds(own, k))
+	case model.RoleDistrictOfficer:
+		own, ok := p.adminUnit()
+		if !ok {
+			return false
+		}
+		u, found := pol.units.Get(k)
+		return k == own || found && u.Parent == own
+	}
+	return false
 }
 
 // succeeds reports whether unit wholly succeeds held, the unit holding a
@@ -480,6 +510,61 @@ func CheckUserUnit(reg *units.Registry, role model.Role, unit, field string) err
 		return nil
 	}
 	return model.InvalidField(field, "user.role", "unknown role %d", role)
+}
+
+// CheckUnitInForce refuses a unit that a reform ended before day, named
+// for a new user's unit or a new police unit's coverage: staff bound to it
+// would be given a place that no longer receives a report, a case or a
+// transfer (process hands cases only to units in force), and a mistyped
+// year in the name (units/00004@2020-01-01 for units/00004@2025-07-01)
+// must not pass for the commune in force. The message names the unit, the
+// day it ended and what took it over, so the admin can name the unit in
+// force. Names that are not an administrative unit's (an organisation, a
+// police unit) pass, and so does a unit not yet in force: its staff may be
+// set up before a reform takes effect. Users already bound to an ended
+// unit keep working; only new ones are refused. field names the request
+// field for the error.
+func CheckUnitInForce(reg *units.Registry, name string, day vntime.Date, field string) error {
+	s, ok := strings.CutPrefix(name, "units/")
+	if !ok {
+		return nil
+	}
+	k, err := units.ParseKey(s)
+	if err != nil {
+		return nil
+	}
+	u, ok := reg.Get(k)
+	if !ok || u.ValidTo.IsZero() || !u.ValidTo.Before(day) {
+		return nil
+	}
+	return model.InvalidField(field, "unit.in_force", "%s (%s) is not in force on %s: it ended on %s%s",
+		u.FullName(), k, day, u.ValidTo, tookOver(reg, u, day))
+}
+
+// tookOver says, for a message, which units in force on day took over the
+// ended unit u: the commune it went on as under the same code and name
+// (the 2025-01-01 data list every commune anew), then those the 2025-07
+// mapping sends any of it to. A district, and a commune the data map to
+// nothing, are said so.
+func tookOver(reg *units.Registry, u units.Unit, day vntime.Date) string {
+	versions := reg.Versions(u.Key)
+	last, _ := reg.Get(versions[len(versions)-1])
+	if last.Key != u.Key && last.InForce(day) {
+		return fmt.Sprintf("; it goes on as %s (%s)", UnitName(last.Key), last.FullName())
+	}
+	var into []string
+	for _, k := range reg.Successors(last.Key) {
+		if s, ok := reg.Get(k); ok && s.InForce(day) {
+			into = append(into, fmt.Sprintf("%s (%s)", UnitName(k), s.FullName()))
+		}
+	}
+	switch {
+	case len(into) > 0:
+		return "; it went into " + strings.Join(into, ", ")
+	case u.Level == units.LevelDistrict:
+		return "; districts were abolished from 2025-07-01: name a commune in force or the city"
+	}
+	return "; the reference data do not say which unit took it over: name the unit in force"
 }
 
 func isLevel(reg *units.Registry, name string, level units.Level) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Real units of the 2020 hierarchy of Hanoi.
@@ -682,6 +683,73 @@ func TestOnlyOwnReports(t *testing.T) {
 		keys, all := pol.ReportScope(tt.p)
 		if got := pol.OnlyOwnReports(tt.p); got != tt.want {
 			t.Errorf("%s (%v): OnlyOwnReports = %v, want %v (ReportScope %v %v)", tt.p.UserID, tt.p.Role, got, tt.want, keys, all)
+		}
+	}
+}
+
+// The units a caller may name in the statistics and reports of a unit:
+// deny by default, and a unit of the caller's scope only.
+func TestUnitInReach(t *testing.T) {
+	pol := access.New(registry(t))
+	baDinh, trucBach25 := mustKey("00004@2025-07-01"), mustKey("00004@2025-01-01")
+	hoanKiem := mustKey("00070@2025-07-01")
+	worker := access.Principal{UserID: "w", Role: model.RoleCommuneWorker, Unit: access.UnitName(baDinh)}
+	chair := access.Principal{UserID: "c", Role: model.RoleCommuneChair, Unit: access.UnitName(baDinh)}
+	district := access.Principal{UserID: "d", Role: model.RoleDistrictOfficer, Unit: district1Name}
+	cityOfficer := access.Principal{UserID: "o", Role: model.RoleCityOfficer, Unit: cityName}
+	supervisor := access.Principal{UserID: "s", Role: model.RoleHotlineSupervisor, Unit: model.OrgHotline111}
+	for _, tt := range []struct {
+		name string
+		p    access.Principal
+		unit units.Key
+		want bool
+	}{
+		{"worker, own commune", worker, baDinh, true},
+		{"chair, own commune", chair, baDinh, true},
+		{"worker, a commune it wholly succeeds", worker, trucBach25, true},
+		{"worker, another commune", worker, hoanKiem, false},
+		{"chair, another commune", chair, hoanKiem, false},
+		{"worker, the city", worker, city, false},
+		{"worker, the district of its predecessor", worker, district1, false},
+		{"district, itself", district, district1, true},
+		{"district, its commune", district, commune1, true},
+		{"district, another district's commune", district, commune2, false},
+		{"district, another district", district, district2, false},
+		{"district, the city", district, city, false},
+		{"district, a commune of no district", district, baDinh, false},
+		{"city, any commune", cityOfficer, hoanKiem, true},
+		{"city officer outside the city", access.Principal{Role: model.RoleCityOfficer, Unit: district1Name}, hoanKiem, false},
+		{"hotline supervisor, any commune", supervisor, hoanKiem, true},
+		{"hotline operator", access.Principal{Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, hoanKiem, false},
+		{"police liaison", access.Principal{Role: model.RolePoliceLiaison, Unit: policeA}, commune1, false},
+		{"auditor", access.Principal{Role: model.RoleAuditor, Unit: cityName}, city, false},
+		{"admin", access.Principal{Role: model.RoleAdmin, Unit: model.OrgSystem}, city, false},
+	} {
+		if got := pol.UnitInReach(tt.p, tt.unit); got != tt.want {
+			t.Errorf("%s: UnitInReach(%s) = %v, want %v", tt.name, tt.unit, got, tt.want)
+		}
+	}
+}
+
+// A unit a reform ended is refused for new staff and coverage, naming
+// what took it over; a unit in force, or not an administrative unit,
+// passes.
+func TestCheckUnitInForce(t *testing.T) {
+	reg := registry(t)
+	day := vntime.Date{Year: 2026, Month: time.March, Day: 10}
+	for _, name := range []string{"units/00004@2025-07-01", cityName, model.OrgHotline111, policeA, "units/99999@2020-01-01"} {
+		if err := access.CheckUnitInForce(reg, name, day, "user.unit"); err != nil {
+			t.Errorf("CheckUnitInForce(%s) = %v, want nil", name, err)
+		}
+	}
+	for name, want := range map[string]string{
+		commune1Name:  "Phường Trúc Bạch (00004@2020-01-01) is not in force on 2026-03-10: it ended on 2024-12-31; it went into units/00004@2025-07-01 (Phường Ba Đình)",
+		district1Name: "Quận Ba Đình (001@2020-01-01) is not in force on 2026-03-10: it ended on 2025-06-30; districts were abolished",
+	} {
+		var fe *model.FieldError
+		err := access.CheckUnitInForce(reg, name, day, "police_unit.covers[2]")
+		if !errors.As(err, &fe) || fe.Field != "police_unit.covers[2]" || fe.Rule != "unit.in_force" || !strings.HasPrefix(fe.Description, want) {
+			t.Errorf("CheckUnitInForce(%s) = %v, want police_unit.covers[2] refused, unit.in_force, %q", name, err, want)
 		}
 	}
 }

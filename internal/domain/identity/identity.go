@@ -39,6 +39,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Token lifetimes.
@@ -277,8 +278,21 @@ func checkTTL(ttl time.Duration, field string) (time.Duration, error) {
 // CreateUser creates a user, a first token for them, and a one-time link
 // to set their console password. A retry with the same request_id returns
 // the first user and token, with an empty Secret, and no link (the secret
-// is not kept: ResetPassword makes a new one).
+// is not kept: ResetPassword makes a new one). The user's unit must not
+// have gone out of force by today (access.CheckUnitInForce).
 func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request) (model.User, IssuedToken, PasswordLink, error) {
+	return s.createUser(ctx, p, u, ttl, req, true)
+}
+
+// SeedUser is CreateUser for the demo's seeding, which shows on purpose
+// staff of a unit a reform ended (Quận Ba Đình's officer), as a database
+// that lived through the reform holds them: it takes a unit out of force.
+// No request reaches it.
+func (s *Service) SeedUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration) (model.User, IssuedToken, PasswordLink, error) {
+	return s.createUser(ctx, p, u, ttl, idempotency.Request{}, false)
+}
+
+func (s *Service) createUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request, inForce bool) (model.User, IssuedToken, PasswordLink, error) {
 	u.DisplayName = strings.TrimSpace(norm.NFC.String(u.DisplayName))
 	u.Phone = strings.TrimSpace(u.Phone)
 	if !userIDPattern.MatchString(u.ID) {
@@ -304,11 +318,16 @@ func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.Us
 	if err := access.CheckUserUnit(s.units, u.Role, u.Unit, "user.unit"); err != nil {
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
+	now := s.clock.Now()
+	if inForce {
+		if err := access.CheckUnitInForce(s.units, u.Unit, vntime.DateOf(now), "user.unit"); err != nil {
+			return model.User{}, IssuedToken{}, PasswordLink{}, err
+		}
+	}
 	ttl, err := checkTTL(ttl, "token_ttl")
 	if err != nil {
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
-	now := s.clock.Now()
 	u.CreateTime, u.DisableTime = now, time.Time{}
 	u.SignIn = model.SignIn{}
 	tok, err := newToken(u.ID, p.UserID, now, ttl)
@@ -721,15 +740,21 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	if err := checkDisplayName("police_unit.display_name", pu.DisplayName); err != nil {
 		return model.PoliceUnit{}, err
 	}
+	// A police unit registered today polices the units of today: coverage
+	// of a commune a reform ended would name a place that is no more.
+	now := s.clock.Now()
 	for i, k := range pu.Covers {
+		field := fmt.Sprintf("police_unit.covers[%d]", i)
 		if _, ok := s.units.Get(k); !ok {
-			return model.PoliceUnit{}, model.InvalidField(fmt.Sprintf("police_unit.covers[%d]", i), "reference.exists", "unit %s does not exist", k)
+			return model.PoliceUnit{}, model.InvalidField(field, "reference.exists", "unit %s does not exist", k)
 		}
 		if slices.Contains(pu.Covers[:i], k) {
-			return model.PoliceUnit{}, model.InvalidField(fmt.Sprintf("police_unit.covers[%d]", i), "repeated.unique", "unit %s is covered twice", k)
+			return model.PoliceUnit{}, model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)
+		}
+		if err := access.CheckUnitInForce(s.units, access.UnitName(k), vntime.DateOf(now), field); err != nil {
+			return model.PoliceUnit{}, err
 		}
 	}
-	now := s.clock.Now()
 	pu.CreateTime = now
 	in := pu
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {

@@ -40,7 +40,7 @@ var start = time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
 const (
 	cityUnit     = "units/01@2020-01-01"
 	districtUnit = "units/001@2020-01-01"
-	communeUnit  = "units/00004@2020-01-01"
+	communeUnit  = "units/00004@2025-07-01" // Phường Ba Đình, in force at start
 	policeID     = "ca-phuong-truc-bach"
 	policeUnit   = "policeUnits/" + policeID
 )
@@ -101,7 +101,7 @@ func (e *env) createPoliceUnit(t *testing.T) {
 	t.Helper()
 	_, err := e.svc.CreatePoliceUnit(ctx, e.admin, model.PoliceUnit{
 		ID: policeID, DisplayName: "Công an phường Trúc Bạch",
-		Covers: []units.Key{{Code: "00004", ValidFrom: mustDate("2020-01-01")}},
+		Covers: []units.Key{{Code: "00004", ValidFrom: mustDate("2025-07-01")}},
 	}, noRetry)
 	if err != nil {
 		t.Fatalf("CreatePoliceUnit: %v", err)
@@ -206,7 +206,6 @@ func TestCreateUser(t *testing.T) {
 		{"commune worker, longest ttl", model.User{ID: "cw.an", DisplayName: "An", Role: model.RoleCommuneWorker, Unit: communeUnit},
 			identity.MaxTokenTTL, identity.MaxTokenTTL, "An"},
 		{"commune chair", model.User{ID: "cc.binh", DisplayName: "Bình", Role: model.RoleCommuneChair, Unit: communeUnit}, 0, identity.DefaultTokenTTL, "Bình"},
-		{"district officer", model.User{ID: "do.em", DisplayName: "Em", Role: model.RoleDistrictOfficer, Unit: districtUnit}, 0, identity.DefaultTokenTTL, "Em"},
 		{"city officer", model.User{ID: "co.ha", DisplayName: "Hà", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, identity.DefaultTokenTTL, "Hà"},
 		{"police liaison of an existing unit", model.User{ID: "pl.khanh", DisplayName: "Khánh", Role: model.RolePoliceLiaison, Unit: policeUnit}, 0, identity.DefaultTokenTTL, "Khánh"},
 		{"auditor of the city", model.User{ID: "au.mai", DisplayName: "Mai", Role: model.RoleAuditor, Unit: cityUnit}, 0, identity.DefaultTokenTTL, "Mai"},
@@ -858,8 +857,8 @@ func TestTokensStoredAsHash(t *testing.T) {
 
 func TestPoliceUnits(t *testing.T) {
 	e := newEnv(t)
-	commune := units.Key{Code: "00004", ValidFrom: mustDate("2020-01-01")}
-	district := units.Key{Code: "001", ValidFrom: mustDate("2020-01-01")}
+	commune := units.Key{Code: "00004", ValidFrom: mustDate("2025-07-01")}  // Phường Ba Đình
+	district := units.Key{Code: "00070", ValidFrom: mustDate("2025-07-01")} // Phường Hoàn Kiếm, a neighbour
 
 	pu, err := e.svc.CreatePoliceUnit(ctx, e.admin, model.PoliceUnit{
 		ID: policeID, DisplayName: "  Công an phu\u031bo\u031b\u0300ng Trúc Bạch ", Covers: []units.Key{commune, district},
@@ -902,6 +901,9 @@ func TestPoliceUnits(t *testing.T) {
 		// A unit covered twice is a mistake, as a form of abuse or a
 		// grouping named twice is, not a police unit to store.
 		{"unit covered twice", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{commune, district, commune}}, "police_unit.covers[2]", nil},
+		// Registered today, a police unit covers the units of today.
+		{"commune a reform ended", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{commune, {Code: "00004", ValidFrom: mustDate("2020-01-01")}}}, "police_unit.covers[1]", nil},
+		{"district after the reform", model.PoliceUnit{ID: "ca-x", DisplayName: "X", Covers: []units.Key{{Code: "001", ValidFrom: mustDate("2020-01-01")}}}, "police_unit.covers[0]", nil},
 		{"duplicate id", model.PoliceUnit{ID: policeID, DisplayName: "Again"}, "", model.ErrAlreadyExists},
 		{"a second city police", model.PoliceUnit{ID: "ca-x", DisplayName: "X"}, "police_unit.covers", nil},
 	}
@@ -999,5 +1001,69 @@ func TestBootstrapBodyReruns(t *testing.T) {
 	}
 	if _, err := e.svc.GetUser(ctx, identity.BootstrapUserID); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("GetUser(admin) = %v, want ErrNotFound", err)
+	}
+}
+
+// An admin cannot bind a new user to a unit a reform ended: the refusal
+// names user.unit, unit.in_force, the day, when the unit ended and what
+// took it over, and writes nothing. Staff of such a unit, seeded as the
+// demo seeds them, and users created while their unit was in force, are
+// not refused.
+func TestCreateUserRefusesAUnitOutOfForce(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name string
+		role model.Role
+		unit string
+		want []string // in the message
+	}{
+		{"worker of a commune of 2020", model.RoleCommuneWorker, "units/00004@2020-01-01",
+			[]string{"Phường Trúc Bạch (00004@2020-01-01) is not in force on 2026-03-10", "ended on 2024-12-31", "went into units/00004@2025-07-01 (Phường Ba Đình)"}},
+		{"chair of a commune of 2025-01", model.RoleCommuneChair, "units/00004@2025-01-01",
+			[]string{"ended on 2025-06-30", "went into units/00004@2025-07-01 (Phường Ba Đình)"}},
+		{"worker of a commune that split", model.RoleCommuneWorker, "units/00013@2025-01-01",
+			[]string{"Phường Quán Thánh", "went into units/00004@2025-07-01 (Phường Ba Đình)"}},
+		{"district officer after the reform", model.RoleDistrictOfficer, districtUnit,
+			[]string{"Quận Ba Đình (001@2020-01-01)", "ended on 2025-06-30", "districts were abolished"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.events(t))
+			u := model.User{ID: "new.user", DisplayName: "Mới", Role: tt.role, Unit: tt.unit}
+			_, _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, noRetry)
+			var fe *model.FieldError
+			if !errors.As(err, &fe) || fe.Field != "user.unit" || fe.Rule != "unit.in_force" {
+				t.Fatalf("CreateUser(%s in %s) = %v, want a FieldError on user.unit, rule unit.in_force", tt.role, tt.unit, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(fe.Description, w) {
+					t.Errorf("message %q does not say %q", fe.Description, w)
+				}
+			}
+			if _, err := e.svc.GetUser(ctx, "new.user"); !errors.Is(err, model.ErrNotFound) {
+				t.Errorf("GetUser after the refusal = %v, want not found", err)
+			}
+			if n := len(e.events(t)); n != before {
+				t.Errorf("%d audit events written by the refusal", n-before)
+			}
+		})
+	}
+
+	// The demo's path seeds staff of an ended unit on purpose.
+	if _, tok, _, err := e.svc.SeedUser(ctx, access.System("demo"), model.User{ID: "do.seeded", DisplayName: "Em", Role: model.RoleDistrictOfficer, Unit: districtUnit}, time.Hour); err != nil || tok.Secret == "" {
+		t.Errorf("SeedUser(district officer) = %v", err)
+	}
+
+	// While the district and the 2020 commune were in force they were
+	// open to new staff; before 2025 the commune's name goes on in the
+	// 2025-01 data, which the message names.
+	e.clock.Set(time.Date(2025, 6, 30, 16, 59, 0, 0, time.UTC)) // 23:59 in Hanoi
+	if _, _, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "do.em", DisplayName: "Em", Role: model.RoleDistrictOfficer, Unit: districtUnit}, 0, noRetry); err != nil {
+		t.Errorf("CreateUser(district officer) on the district's last day = %v", err)
+	}
+	e.clock.Set(time.Date(2025, 3, 1, 2, 0, 0, 0, time.UTC))
+	_, _, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "cw.old", DisplayName: "Cũ", Role: model.RoleCommuneWorker, Unit: "units/00004@2020-01-01"}, 0, noRetry)
+	if err == nil || !strings.Contains(err.Error(), "goes on as units/00004@2025-01-01 (Phường Trúc Bạch)") {
+		t.Errorf("CreateUser(worker of 2020) in 2025 = %v, want the commune of 2025-01 named", err)
 	}
 }

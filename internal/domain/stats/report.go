@@ -163,6 +163,9 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	if err := CheckYear(year); err != nil {
 		return Table{}, err
 	}
+	if err := s.inReach(ctx, p, o.Unit, "statistics.report", reportResource(ActionMonthMethod, o.Unit)); err != nil {
+		return Table{}, err
+	}
 	start := vntime.Date{Year: year, Month: time.June, Day: 1}
 	q := Query{Unit: o.Unit, Mapped: o.Mapped, From: start.Start(), To: start.AddMonths(1).Start()}
 	total, err := s.compute(ctx, p, q)
@@ -257,6 +260,9 @@ func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first,
 	if !p.May(PeriodicMethod) {
 		return Table{}, model.ErrPermissionDenied
 	}
+	if err := s.inReach(ctx, p, o.Unit, "statistics.report", reportResource(PeriodicMethod, o.Unit)); err != nil {
+		return Table{}, err
+	}
 	q := Query{Unit: o.Unit, Mapped: o.Mapped, From: first.Start(), To: last.AddDays(1).Start(), GroupBy: []Dimension{ByUnit}}
 	res, err := s.compute(ctx, p, q)
 	if err != nil {
@@ -324,12 +330,17 @@ func (s *Service) finish(ctx context.Context, p access.Principal, o ReportOption
 		t = Withhold(t)
 		t.Notes = append(t.Notes, suppressionNote)
 	}
-	_, name, _ := strings.Cut(method, "/Get")
-	what := "statistics:" + strings.ToLower(name[:1]) + name[1:]
-	if err := s.audit.Record(ctx, p.Event(now, "statistics.report", resource(what, o.Unit), "", audit.OutcomeOK)); err != nil {
+	if err := s.audit.Record(ctx, p.Event(now, "statistics.report", reportResource(method, o.Unit), "", audit.OutcomeOK)); err != nil {
 		return Table{}, err
 	}
 	return t, nil
+}
+
+// reportResource names a report of method for unit in its audit event:
+// statistics:periodicReport/units/{unit}.
+func reportResource(method string, unit units.Key) string {
+	_, name, _ := strings.Cut(method, "/Get")
+	return resource("statistics:"+strings.ToLower(name[:1])+name[1:], unit)
 }
 
 // sum adds up the counts of groups. Only the additive counts are summed:

@@ -202,6 +202,9 @@ func (s *Service) Compute(ctx context.Context, p access.Principal, q Query) (Res
 	if !p.May(Method) {
 		return Result{}, model.ErrPermissionDenied
 	}
+	if err := s.inReach(ctx, p, q.Unit, "statistics.read", resource("statistics", q.Unit)); err != nil {
+		return Result{}, err
+	}
 	res, err := s.compute(ctx, p, q)
 	if err != nil {
 		return Result{}, err
@@ -210,6 +213,21 @@ func (s *Service) Compute(ctx context.Context, p access.Principal, q Query) (Res
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// inReach refuses a unit outside p's scope (access.Policy.UnitInReach) as
+// model.ErrNotFound, as a record outside it is: an empty answer would pass
+// for the other unit's numbers. The refusal is on the trail as other reads
+// out of scope are, action on res with outcome not_found. No unit (the
+// whole of p's scope) is always in reach.
+func (s *Service) inReach(ctx context.Context, p access.Principal, unit units.Key, action, res string) error {
+	if unit.IsZero() || s.policy.UnitInReach(p, unit) {
+		return nil
+	}
+	if err := s.audit.Record(ctx, p.Event(s.clock.Now(), action, res, "", audit.OutcomeNotFound)); err != nil {
+		return err
+	}
+	return fmt.Errorf("statistics of unit %s: %w", unit, model.ErrNotFound)
 }
 
 // resource names what a read of statistics concerned, for its audit event.

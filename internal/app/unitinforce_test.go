@@ -1,0 +1,115 @@
+package app_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+)
+
+// fieldViolation returns the violation a status names on field.
+func fieldViolation(st *status.Status, field string) *errdetails.BadRequest_FieldViolation {
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == field {
+					return v
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// An admin cannot bind a new user, or a new police unit's coverage, to a
+// unit a reform ended before the service's day (2026-11-28 here), over
+// gRPC or REST: the refusal names the field, unit.in_force, the day and
+// the unit that took it over, and nothing is written. A user of such a
+// unit from before the reform keeps working, and gets new tokens.
+func TestAdminRefusesAUnitOutOfForce(t *testing.T) {
+	ts := startServer(t, "")
+	admin := ts.as(t, "admin")
+	for _, tt := range []struct {
+		name string
+		role pb.Role
+		unit string
+		want string
+	}{
+		{"worker of Trúc Bạch of 2020", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach, "went into units/00004@2025-07-01 (Phường Ba Đình)"},
+		{"chair of Trúc Bạch of 2025-01", pb.Role_ROLE_COMMUNE_CHAIR, pTrucBach2025, "went into units/00004@2025-07-01 (Phường Ba Đình)"},
+		{"officer of Quận Ba Đình", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD, "districts were abolished"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ts.admin().CreateUser(admin, &pb.CreateUserRequest{UserId: "new.user",
+				User: &pb.User{DisplayName: "Người mới", Role: tt.role, Unit: tt.unit}})
+			st := wantCode(t, err, codes.InvalidArgument)
+			v := fieldViolation(st, "user.unit")
+			if v == nil || v.GetReason() != "unit.in_force" || !strings.Contains(v.GetDescription(), "is not in force on 2026-11-28") ||
+				!strings.Contains(v.GetDescription(), tt.want) {
+				t.Errorf("CreateUser(%s in %s): %v, want user.unit refused with unit.in_force, the day and %q", tt.role, tt.unit, st.Details(), tt.want)
+			}
+			_, err = ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/new.user"})
+			wantCode(t, err, codes.NotFound)
+
+			code, body := restRaw(t, ts, http.MethodPost, "/v1/users?user_id=new.user",
+				`{"display_name":"Người mới","role":"`+tt.role.String()+`","unit":"`+tt.unit+`"}`,
+				map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("admin")})
+			if code != http.StatusBadRequest || !strings.Contains(string(body), `"user.unit"`) || !strings.Contains(string(body), "unit.in_force") {
+				t.Errorf("POST /v1/users in %s: %d %s, want 400 naming user.unit and unit.in_force", tt.unit, code, body)
+			}
+		})
+	}
+
+	// A police unit registered today covers units of today.
+	_, err := ts.admin().CreatePoliceUnit(admin, &pb.CreatePoliceUnitRequest{PoliceUnitId: "ca-truc-bach",
+		PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an phường Trúc Bạch", Covers: []string{pBaDinh, pTrucBach}}})
+	st := wantCode(t, err, codes.InvalidArgument)
+	if v := fieldViolation(st, "police_unit.covers[1]"); v == nil || v.GetReason() != "unit.in_force" {
+		t.Errorf("CreatePoliceUnit covering %s: %v, want police_unit.covers[1] refused with unit.in_force", pTrucBach, st.Details())
+	}
+	code, body := restRaw(t, ts, http.MethodPost, "/v1/policeUnits?police_unit_id=ca-truc-bach",
+		`{"display_name":"Công an phường Trúc Bạch","covers":["`+pDistrictBD+`"]}`,
+		map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("admin")})
+	if code != http.StatusBadRequest || !strings.Contains(string(body), `"police_unit.covers[0]"`) || !strings.Contains(string(body), "unit.in_force") {
+		t.Errorf("POST /v1/policeUnits covering %s: %d %s, want 400 naming police_unit.covers[0] and unit.in_force", pDistrictBD, code, body)
+	}
+	_, err = pb.NewPoliceUnitServiceClient(ts.conn).GetPoliceUnit(admin, &pb.GetPoliceUnitRequest{Name: "policeUnits/ca-truc-bach"})
+	wantCode(t, err, codes.NotFound)
+
+	// The district's officer from before the reform keeps working: their
+	// calls are answered, and an admin gives them a new token.
+	ts.addFormerUser(t, "district.bd", pb.Role_ROLE_DISTRICT_OFFICER, pDistrictBD)
+	if _, err := ts.cases().ListCases(ts.as(t, "district.bd"), &pb.ListCasesRequest{}); err != nil {
+		t.Errorf("ListCases as the officer of an ended district: %v", err)
+	}
+	if _, err := ts.admin().CreateToken(admin, &pb.CreateTokenRequest{Parent: "users/district.bd"}); err != nil {
+		t.Errorf("CreateToken for the officer of an ended district: %v", err)
+	}
+}
+
+// The console's form offers only the units in force, and a unit out of
+// force posted to it anyway is refused saying so, and no user is made.
+func TestConsoleAdminRefusesAUnitOutOfForce(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	b := newBrowser(t, ts)
+	b.signInTo("admin")
+	_, page := b.get("/admin")
+	if !strings.Contains(page, `<option value="`+pBaDinh+`"`) || strings.Contains(page, `<option value="`+pTrucBach+`"`) {
+		t.Errorf("the create form offers %s: %v, or not %s", pTrucBach, strings.Contains(page, pTrucBach), pBaDinh)
+	}
+	resp, page := b.post("/admin/users", url.Values{"csrf": {csrfOf(t, page)}, "user_id": {"old.worker"}, "display_name": {"Nguyễn Văn Cũ"},
+		"role": {"COMMUNE_WORKER"}, "unit": {pTrucBach}})
+	// The console words the API's rule (unit.in_force) in the person's
+	// language: "Đơn vị này không có hiệu lực hôm nay."
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `role="alert"`) || !strings.Contains(page, "không có hiệu lực") {
+		t.Errorf("create in %s through the console: %s, want 400 saying the unit is not in force\n%s", pTrucBach, resp.Status, page)
+	}
+	_, err := ts.admin().GetUser(ts.as(t, "admin"), &pb.GetUserRequest{Name: "users/old.worker"})
+	wantCode(t, err, codes.NotFound)
+}
