@@ -576,6 +576,13 @@ const searchCatchUpEvery = 30 * time.Second
 // gateway and its gRPC server, in each direction.
 const gatewayBufSize = 1 << 20
 
+// maxHeaderBytes bounds the headers of a request on either port: an HTTP
+// request's, and a gRPC call's metadata on the public gRPC port. A bearer
+// token is under 100 bytes; grpc-go's own bound, 16 MiB a call, let a
+// client with no token hold 16 MiB of the server's memory in each health
+// watch it kept open, 1,024 of them in all.
+const maxHeaderBytes = 64 << 10
+
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
@@ -938,6 +945,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// The public gRPC server: TLS, and client certificates, when configured.
 	gopts := append(sizes[:len(sizes):len(sizes)],
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             cfg.KeepaliveMinTime,
 			PermitWithoutStream: cfg.KeepalivePermitWithoutStream,
@@ -1057,7 +1065,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	hs.RegisterOnShutdown(webConsole.Close) // ends the console's open streams as the HTTP server shuts down
