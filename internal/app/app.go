@@ -153,6 +153,11 @@ const (
 // per write (httpapi.DefaultStreamWriteTimeout).
 const DefaultHTTPWriteTimeout = 60 * time.Second
 
+// DefaultRequestReadTimeout bounds the arrival of a request, from its
+// start until it is read whole: an HTTP request's headers and body, a
+// gRPC call's first message.
+const DefaultRequestReadTimeout = 30 * time.Second
+
 // WithDefaults returns c with every limit left at zero set to its default
 // (MaxDBSize stays zero: no cap).
 func (c Config) WithDefaults() Config {
@@ -523,6 +528,12 @@ type Options struct {
 	// Tests shorten them.
 	HTTPWriteTimeout   time.Duration
 	StreamWriteTimeout time.Duration
+	// RequestReadTimeout bounds the arrival of a request (default
+	// DefaultRequestReadTimeout): an HTTP request's, and a gRPC call's
+	// first message, which grpc-go reads before any interceptor, the
+	// unary deadline's too, runs (grpcapi.Deps.RequestArrival). Tests
+	// shorten it.
+	RequestReadTimeout time.Duration
 	// Leadership says when this instance runs the duties of one instance
 	// at a time (the deadline scheduler, webhook delivery, the search
 	// index's catch-up). Nil: AlwaysLeader, right for a bbolt file, which
@@ -656,6 +667,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	if opts.StreamWriteTimeout <= 0 {
 		opts.StreamWriteTimeout = httpapi.DefaultStreamWriteTimeout
+	}
+	if opts.RequestReadTimeout <= 0 {
+		opts.RequestReadTimeout = DefaultRequestReadTimeout
 	}
 
 	// The commit latency is observed from the first commit; the other
@@ -923,9 +937,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
-		UnaryTimeout:  cfg.RequestTimeout,
-		StreamRecheck: opts.StreamRecheck,
-		Streams:       grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
+		UnaryTimeout:   cfg.RequestTimeout,
+		RequestArrival: opts.RequestReadTimeout,
+		StreamRecheck:  opts.StreamRecheck,
+		Streams:        grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
 		// A gRPC client that stops reading a stream is cut off after the
 		// bound a REST client's is (the gateway's server has none: see
 		// grpcapi.Deps).
@@ -1062,7 +1077,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		Handler:           handler,
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       opts.RequestReadTimeout,
 		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    maxHeaderBytes,

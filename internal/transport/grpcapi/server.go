@@ -52,6 +52,9 @@ type Deps struct {
 	// client's, when earlier, still wins); zero: none. Streams are not
 	// bounded by it: they end when the client goes away.
 	UnaryTimeout time.Duration
+	// RequestArrival bounds the time from a call's start until its
+	// request is in, a stream's too (requestArrival); zero: no bound.
+	RequestArrival time.Duration
 	// StreamSendTimeout bounds each message of a server stream: a message
 	// the client's flow control holds back longer ends the stream with
 	// DEADLINE_EXCEEDED (STREAM_STALLED; see sendBound). Zero: no bound,
@@ -140,11 +143,15 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	}
 	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
 		gateway: d.Gateway, trusted: d.TrustedProxies}
+	if d.RequestArrival > 0 {
+		opts = append(opts, grpc.InTapHandle(requestArrival(d.RequestArrival).tap))
+	}
 	opts = append(opts,
 		grpc.ForceServerCodecV2(newScreeningCodec()),
 		// grpc-go's own answer to an unknown method has no ErrorInfo.
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return NoSuchMethod() }),
 		grpc.ChainUnaryInterceptor(
+			arrivedUnary,
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
@@ -157,6 +164,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			v.unary,
 		),
 		grpc.ChainStreamInterceptor(
+			arrivedStream,
 			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
