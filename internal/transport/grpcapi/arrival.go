@@ -47,15 +47,15 @@ func arrived(ctx context.Context) {
 	}
 }
 
-// arrivedUnary runs first: a unary call's message is in before any
-// interceptor runs.
+// arrivedUnary comes first, after recovery: a unary call's message is in
+// before any interceptor runs.
 func arrivedUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 	arrived(ctx)
 	return next(ctx, req)
 }
 
-// arrivedStream runs first: a stream's request is in once its first
-// RecvMsg returns, whoever reads it (the handler, or the authenticator
+// arrivedStream comes first, after recovery: a stream's request is in once
+// its first RecvMsg returns, whoever reads it (the handler, or the authenticator
 // naming the record of a refused call).
 func arrivedStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, next grpc.StreamHandler) error {
 	return next(srv, &arrivingStream{ServerStream: ss})

@@ -105,8 +105,9 @@ type Server struct {
 // would otherwise wait for it until the shutdown timeout runs out.
 func (s *Server) EndWatches() { s.watches.raise() }
 
-// NewServer builds the gRPC server: interceptors (recovery first, then request
-// id, logging, authentication and method rules, the limits, validation; the
+// NewServer builds the gRPC server: interceptors (recovery first, then the
+// end of the bound on the request's arrival (arrival.go), request id,
+// logging, authentication and method rules, the limits, validation; the
 // unary and stream chains match), the childcase services, health and
 // reflection. Authentication comes before validation so that nobody learns
 // anything about the schema's rules without a token. The limits come after
@@ -151,8 +152,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		// grpc-go's own answer to an unknown method has no ErrorInfo.
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return NoSuchMethod() }),
 		grpc.ChainUnaryInterceptor(
-			arrivedUnary,
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
+			arrivedUnary,
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
 			orNoUnary(d.UnaryMetrics),
@@ -164,8 +165,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			v.unary,
 		),
 		grpc.ChainStreamInterceptor(
-			arrivedStream,
 			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
+			arrivedStream,
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
 			orNoStream(d.StreamMetrics),
