@@ -961,6 +961,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	gopts := append(sizes[:len(sizes):len(sizes)],
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)),
 		grpc.MaxHeaderListSize(maxHeaderBytes),
+		// A connection's TLS handshake and HTTP/2 preface within the
+		// bound of a request's arrival, not grpc-go's two minutes: a
+		// client that opens connections and says nothing holds each
+		// no longer than one on the HTTP port.
+		grpc.ConnectionTimeout(opts.RequestReadTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             cfg.KeepaliveMinTime,
 			PermitWithoutStream: cfg.KeepalivePermitWithoutStream,

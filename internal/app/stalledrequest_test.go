@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/binary"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -70,5 +72,23 @@ func TestRequestReadTimeoutEndsNoStreamWhoseRequestIsIn(t *testing.T) {
 	}
 	if _, err := stream.Recv(); err != nil {
 		t.Fatalf("the watch, its request in, ended: %v", err)
+	}
+}
+
+// A connection to the gRPC port that says nothing (no TLS handshake, no
+// HTTP/2 preface) is closed once the same bound has passed, as the HTTP
+// port closes one that sends no request; grpc-go's own bound was two
+// minutes a connection.
+func TestSilentGRPCConnectionIsClosed(t *testing.T) {
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), RequestReadTimeout: 500 * time.Millisecond})
+	c, err := net.Dial("tcp", ts.GRPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound for a loaded machine, not an assertion
+	_, err = io.Copy(io.Discard, c)                     // the server's SETTINGS, then the end
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("a silent connection was still open after 30 seconds: %v", err)
 	}
 }
