@@ -159,6 +159,11 @@ const (
 // per write (httpapi.DefaultStreamWriteTimeout).
 const DefaultHTTPWriteTimeout = 60 * time.Second
 
+// DefaultRequestReadTimeout bounds the arrival of a request, from its
+// start until it is read whole: an HTTP request's headers and body, a
+// gRPC call's first message.
+const DefaultRequestReadTimeout = 30 * time.Second
+
 // WithDefaults returns c with every limit left at zero set to its default
 // (MaxDBSize stays zero: no cap).
 func (c Config) WithDefaults() Config {
@@ -532,6 +537,12 @@ type Options struct {
 	// Tests shorten them.
 	HTTPWriteTimeout   time.Duration
 	StreamWriteTimeout time.Duration
+	// RequestReadTimeout bounds the arrival of a request (default
+	// DefaultRequestReadTimeout): an HTTP request's, and a gRPC call's
+	// first message, which grpc-go reads before any interceptor, the
+	// unary deadline's too, runs (grpcapi.Deps.RequestArrival). Tests
+	// shorten it.
+	RequestReadTimeout time.Duration
 	// Leadership says when this instance runs the duties of one instance
 	// at a time (the deadline scheduler, webhook delivery, the search
 	// index's catch-up). Nil: AlwaysLeader, right for a bbolt file, which
@@ -607,6 +618,13 @@ const searchCatchUpEvery = 30 * time.Second
 // gateway and its gRPC server, in each direction.
 const gatewayBufSize = 1 << 20
 
+// maxHeaderBytes bounds the headers of a request on either port: an HTTP
+// request's, and a gRPC call's metadata on the public gRPC port. A bearer
+// token is under 100 bytes; grpc-go's own bound, 16 MiB a call, let a
+// client with no token hold 16 MiB of the server's memory in each health
+// watch it kept open, 1,024 of them in all.
+const maxHeaderBytes = 64 << 10
+
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
@@ -680,6 +698,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	if opts.StreamWriteTimeout <= 0 {
 		opts.StreamWriteTimeout = httpapi.DefaultStreamWriteTimeout
+	}
+	if opts.RequestReadTimeout <= 0 {
+		opts.RequestReadTimeout = DefaultRequestReadTimeout
 	}
 
 	// The commit latency is observed from the first commit; the other
@@ -951,9 +972,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count
 		// once, over gRPC or REST.
-		UnaryTimeout:  cfg.RequestTimeout,
-		StreamRecheck: opts.StreamRecheck,
-		Streams:       grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
+		UnaryTimeout:   cfg.RequestTimeout,
+		RequestArrival: opts.RequestReadTimeout,
+		StreamRecheck:  opts.StreamRecheck,
+		Streams:        grpcapi.NewStreamLimiter(cfg.MaxStreamsPerUser),
 		// A gRPC client that stops reading a stream is cut off after the
 		// bound a REST client's is (the gateway's server has none: see
 		// grpcapi.Deps).
@@ -973,6 +995,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// The public gRPC server: TLS, and client certificates, when configured.
 	gopts := append(sizes[:len(sizes):len(sizes)],
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
+		// A connection's TLS handshake and HTTP/2 preface within the
+		// bound of a request's arrival, not grpc-go's two minutes: a
+		// client that opens connections and says nothing holds each
+		// no longer than one on the HTTP port.
+		grpc.ConnectionTimeout(opts.RequestReadTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             cfg.KeepaliveMinTime,
 			PermitWithoutStream: cfg.KeepalivePermitWithoutStream,
@@ -1091,10 +1119,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		Handler:           handler,
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       opts.RequestReadTimeout,
 		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	hs.RegisterOnShutdown(webConsole.Close) // ends the console's open streams as the HTTP server shuts down

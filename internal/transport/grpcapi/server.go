@@ -52,6 +52,9 @@ type Deps struct {
 	// client's, when earlier, still wins); zero: none. Streams are not
 	// bounded by it: they end when the client goes away.
 	UnaryTimeout time.Duration
+	// RequestArrival bounds the time from a call's start until its
+	// request is in, a stream's too (requestArrival); zero: no bound.
+	RequestArrival time.Duration
 	// StreamSendTimeout bounds each message of a server stream: a message
 	// the client's flow control holds back longer ends the stream with
 	// DEADLINE_EXCEEDED (STREAM_STALLED; see sendBound). Zero: no bound,
@@ -102,8 +105,9 @@ type Server struct {
 // would otherwise wait for it until the shutdown timeout runs out.
 func (s *Server) EndWatches() { s.watches.raise() }
 
-// NewServer builds the gRPC server: interceptors (recovery first, then request
-// id, logging, authentication and method rules, the limits, validation; the
+// NewServer builds the gRPC server: interceptors (recovery first, then the
+// end of the bound on the request's arrival (arrival.go), request id,
+// logging, authentication and method rules, the limits, validation; the
 // unary and stream chains match), the childcase services, health and
 // reflection. Authentication comes before validation so that nobody learns
 // anything about the schema's rules without a token. The limits come after
@@ -141,12 +145,16 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
 		gateway: d.Gateway, trusted: d.TrustedProxies}
 	calls := callAudit{audit: d.Audit, refused: d.SignIns.calls, cases: d.Cases, clock: d.Clock, log: d.Log}
+	if d.RequestArrival > 0 {
+		opts = append(opts, grpc.InTapHandle(requestArrival(d.RequestArrival).tap))
+	}
 	opts = append(opts,
 		grpc.ForceServerCodecV2(newScreeningCodec()),
 		// grpc-go's own answer to an unknown method has no ErrorInfo.
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return NoSuchMethod() }),
 		grpc.ChainUnaryInterceptor(
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
+			arrivedUnary,
 			requestIDUnary,
 			logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
 			orNoUnary(d.UnaryMetrics),
@@ -159,6 +167,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		),
 		grpc.ChainStreamInterceptor(
 			recovery.StreamServerInterceptor(recoveryHandler(d.Log)),
+			arrivedStream,
 			requestIDStream,
 			logging.StreamServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
 			orNoStream(d.StreamMetrics),
