@@ -132,3 +132,14 @@ func TestRetryTypingThePhoneOtherwiseIsTheSameRequest(t *testing.T) {
 	wantReused(t, err)
 	_ = codes.OK
 }
+
+// A case number read out and typed with a Vietnamese input method, in
+// full width, names the case, as one typed in ASCII with spaces does.
+func TestCaseNumberTypedInFullWidthNamesTheCase(t *testing.T) {
+	ts := startServer(t, "")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	typed := "cases/ＨＮ－２０２６－" + strings.Map(func(r rune) rune { return r - '0' + '０' }, name[len(name)-5:])
+	if got := getCase(t, ts, operatorID, typed); got.GetName() != name {
+		t.Errorf("GetCase %q answers %q; want %s", typed, got.GetName(), name)
+	}
+}
