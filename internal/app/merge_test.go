@@ -151,24 +151,30 @@ func TestMergeTwoCasesOfOneChild(t *testing.T) {
 	if merged.GetMergedFrom()[0] != old || len(merged.GetMergedFrom()) != 1 {
 		t.Errorf("merged_from %v, want [%s]", merged.GetMergedFrom(), old)
 	}
-	// The absorbed record is closed and points to the survivor.
+	// The list shows the child's case once, the survivor; the export,
+	// a record of every case number, keeps the absorbed one, closed,
+	// pointing to the survivor, with no clock open.
 	list, err := ts.cases().ListCases(city, &pb.ListCasesRequest{PageSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var absorbed *pb.Case
 	for _, c := range list.GetCases() {
 		if c.GetName() == old {
-			absorbed = c
+			t.Errorf("the city's list shows the absorbed case: %v", c)
 		}
 	}
-	if absorbed == nil || absorbed.GetStatus() != pb.CaseStatus_CASE_STATUS_CLOSED || absorbed.GetMergedInto() != survivor {
-		t.Fatalf("the absorbed case as listed: %v", absorbed)
+	file, _, err := exportCases(t, ts, "city", &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_CSV})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, d := range absorbed.GetDeadlines() {
-		if d.GetState() == "OPEN" {
-			t.Errorf("the absorbed case still runs %s", d.GetKind())
+	oldRow := ""
+	for line := range strings.Lines(string(file)) {
+		if strings.HasPrefix(line, strings.TrimPrefix(old, "cases/")+",") {
+			oldRow = strings.TrimSpace(line)
 		}
+	}
+	if f := strings.Split(oldRow, ","); len(f) != 15 || f[1] != "CLOSED" || f[10] != "0" || f[14] != strings.TrimPrefix(survivor, "cases/") {
+		t.Fatalf("the absorbed case as exported: %q; want it CLOSED, no deadline open, merged_into %s", oldRow, survivor)
 	}
 
 	// Reports: both, each naming the survivor.
@@ -476,4 +482,79 @@ func TestMergedCaseKeepsItsChannelInTheStatistics(t *testing.T) {
 	}
 	ts.stop()
 	checkFile(t, ts.cfg.DBPath)
+}
+
+// After a merge the child has one case: every list shows the survivor,
+// which names the old number in merged_from, and no longer the absorbed
+// case as an entry of its own. The police liaison's list, over gRPC and
+// REST, and their open queue showed both numbers (the absorbed record
+// keeps its referral, which the police view of the survivor shows), as
+// did the commune's, the hotline's and the city's lists. The old number
+// still opens the survivor.
+func TestMergedCaseIsListedOnceForEveryRole(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 3, 2, 9, 0), "")
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "sup", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
+	refer := func(name string) {
+		t.Helper()
+		if _, err := ts.process().ReferCaseToPolice(ts.as(t, "bd.worker"), &pb.ReferCaseToPoliceRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name),
+			PoliceUnit: "policeUnits/ca-ba-dinh", SuspectedOffence: "Điều 146"}); err != nil {
+			t.Fatalf("refer %s: %v", name, err)
+		}
+	}
+	survivor := openCase(t, ts, hn(2026, 3, 2, 8, 0), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	old := openCase(t, ts, hn(2026, 3, 2, 8, 30), "00004", pb.AbuseForm_ABUSE_FORM_SEXUAL_ABUSE)
+	refer(old)
+	refer(survivor)
+	if err := mergeAs(t, ts, "bd.chair", survivor, old); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+
+	names := func(cases []*pb.Case) []string {
+		var out []string
+		for _, c := range cases {
+			out = append(out, c.GetName())
+		}
+		return out
+	}
+	for _, user := range []string{operatorID, "sup", "bd.worker", "bd.chair", "city", "police.bd"} {
+		resp, err := ts.cases().ListCases(ts.as(t, user), &pb.ListCasesRequest{})
+		if err != nil {
+			t.Fatalf("ListCases as %s: %v", user, err)
+		}
+		if got := names(resp.GetCases()); !slices.Equal(got, []string{survivor}) {
+			t.Errorf("ListCases as %s: %v; want the survivor %s alone", user, got, survivor)
+		}
+		closed, err := ts.cases().ListCases(ts.as(t, user), &pb.ListCasesRequest{Status: pb.CaseStatus_CASE_STATUS_CLOSED})
+		if err != nil {
+			t.Fatalf("ListCases of closed cases as %s: %v", user, err)
+		}
+		if got := names(closed.GetCases()); len(got) != 0 {
+			t.Errorf("ListCases of closed cases as %s: %v; want none (the absorbed case is the survivor now)", user, got)
+		}
+		if q := queue(t, ts, user, pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN); slices.Contains(q, old) {
+			t.Errorf("the open queue of %s holds the absorbed case: %v", user, q)
+		}
+	}
+	if q := queue(t, ts, "police.bd", pb.CaseQueue_CASE_QUEUE_MY_UNIT_OPEN); !slices.Equal(q, []string{survivor}) {
+		t.Errorf("the police's open queue: %v; want the survivor %s alone", q, survivor)
+	}
+
+	// Over REST, the police's list the same; the old number opens the
+	// survivor, which names it.
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("police.bd")}
+	code, raw := restRaw(t, ts, "GET", "/v1/cases", "", auth)
+	if code != 200 || strings.Contains(string(raw), `"name":"`+old+`"`) {
+		t.Errorf("REST: the police's list: %d %s; want the survivor alone", code, raw)
+	}
+	if !strings.Contains(string(raw), `"name":"`+survivor+`"`) {
+		t.Errorf("REST: the police's list lacks the survivor: %s", raw)
+	}
+	if got := getCase(t, ts, "police.bd", old); got.GetName() != survivor || !slices.Equal(got.GetMergedFrom(), []string{old}) {
+		t.Errorf("the police's GetCase %s answers %s merged from %v; want %s merged from %s", old, got.GetName(), got.GetMergedFrom(), survivor, old)
+	}
 }

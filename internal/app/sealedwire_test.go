@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/search"
 )
 
 // sentTexts remembers the texts the test clients sent, by the field that
@@ -166,6 +167,19 @@ func (s *sentTexts) value(fd protoreflect.FieldDescriptor, path string, v protor
 		if text := v.String(); len(text) >= minSealedCheckLen {
 			s.fields[text] = path
 		}
+		s.recordStoredPhone(string(fd.Name()), v.String(), path)
+	}
+}
+
+// recordStoredPhone records, for a phone sent in free text, the form the
+// service stores it in (E.164, search.Phone), which the file must not
+// hold in the clear either: "0912 345 678" is stored as "+84912345678".
+func (s *sentTexts) recordStoredPhone(field, text, path string) {
+	if field != "phone" {
+		return
+	}
+	if e164 := search.Phone(text); len(e164) >= minSealedCheckLen {
+		s.fields[e164] = path + " (in E.164)"
 	}
 }
 
@@ -287,6 +301,15 @@ func TestSentTextsFindsFreeTextInTheClear(t *testing.T) {
 	if leaks := named.leaks([]byte("cases/HN-2026-00001 tư vấn tâm lý cho trẻ 0912 000 111 22 024 3333 4444 5")); len(leaks) != 2 ||
 		!strings.HasPrefix(leaks[0], "Caregiver.phone") || !strings.HasPrefix(leaks[1], "PlanServiceInput.name") {
 		t.Errorf("leaks %q, want the caregiver's phone and the plan service's name", leaks)
+	}
+
+	// A phone is stored in E.164, not as sent: that form is looked for too.
+	phone := newSentTexts(t)
+	phone.record(&pb.CreateReportRequest{Report: &pb.Report{Caregivers: []*pb.Caregiver{{Phone: "0987 111 222"}}}})
+	phone.record(&pb.CreateReportRequest{Report: &pb.Report{Reporter: &pb.Reporter{Identity: &pb.Reporter_Identified{
+		Identified: &pb.IdentifiedReporter{Consent: true, Phone: "0966.135.792"}}}}})
+	if leaks := phone.leaks([]byte("x+84987111222x+84966135792x")); len(leaks) != 2 {
+		t.Errorf("leaks %q, want the caregiver's and the reporter's phones in E.164", leaks)
 	}
 
 	rest := newSentTexts(t)

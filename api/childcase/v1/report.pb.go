@@ -912,7 +912,11 @@ type Caregiver struct {
 	FullName string `protobuf:"bytes,1,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
 	// Relation to the child, e.g. "mẹ", "bố dượng".
 	Relation string `protobuf:"bytes,2,opt,name=relation,proto3" json:"relation,omitempty"`
-	// A phone number, in any usual format ("0912 345 678", "+84912345678").
+	// A phone number, in any usual format ("0912 345 678", "+84912345678",
+	// "+84 (0) 912 345 678", full-width digits): digits with spaces, dots,
+	// dashes, slashes or parentheses between them and a + before them. It is
+	// stored in E.164 ("+84912345678"); what makes no phone number is
+	// refused (rule phone.number).
 	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Where they live.
 	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
@@ -1105,7 +1109,8 @@ type IdentifiedReporter struct {
 	Consent bool `protobuf:"varint,1,opt,name=consent,proto3" json:"consent,omitempty"`
 	// Full name.
 	FullName string `protobuf:"bytes,2,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
-	// A phone number to call back, in any usual format.
+	// A phone number to call back, in any usual format, stored in E.164 as
+	// a caregiver's is.
 	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Relation to the child, e.g. "hàng xóm", "giáo viên".
 	RelationToChild string `protobuf:"bytes,4,opt,name=relation_to_child,json=relationToChild,proto3" json:"relation_to_child,omitempty"`
@@ -1229,11 +1234,11 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"\tcondition\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\tcondition\x12-\n" +
 	"\rexpected_harm\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\fexpectedHarm\x12.\n" +
 	"\x0eresidence_unit\x18\b \x01(\tB\a\xbaH\x04r\x02\x18@R\rresidenceUnitB\f\n" +
-	"\x03age\x12\x05\xbaH\x02\b\x01\"\xe2\x01\n" +
+	"\x03age\x12\x05\xbaH\x02\b\x01\"\xc5\x01\n" +
 	"\tCaregiver\x12%\n" +
 	"\tfull_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12#\n" +
-	"\brelation\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\brelation\x12:\n" +
-	"\x05phone\x18\x03 \x01(\tB$\xbaH!r\x1f\x18\x142\x1b^$|^\\+?[0-9][0-9 .-]{2,19}$R\x05phone\x12\"\n" +
+	"\brelation\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\brelation\x12\x1d\n" +
+	"\x05phone\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\x05phone\x12\"\n" +
 	"\aaddress\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress\x12)\n" +
 	"\x10suspected_abuser\x18\x05 \x01(\bR\x0fsuspectedAbuser\"\xb4\x01\n" +
 	"\bReporter\x12'\n" +
@@ -1243,11 +1248,11 @@ const file_childcase_v1_report_proto_rawDesc = "" +
 	"identified\x12(\n" +
 	"\bwithheld\x18\x03 \x01(\bB\n" +
 	"\xe0A\x03\xbaH\x04j\x02\b\x00H\x00R\bwithheldB\x11\n" +
-	"\bidentity\x12\x05\xbaH\x02\b\x01\"\x95\x03\n" +
+	"\bidentity\x12\x05\xbaH\x02\b\x01\"\xf8\x02\n" +
 	"\x12IdentifiedReporter\x12!\n" +
 	"\aconsent\x18\x01 \x01(\bB\a\xbaH\x04j\x02\b\x01R\aconsent\x12%\n" +
-	"\tfull_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12:\n" +
-	"\x05phone\x18\x03 \x01(\tB$\xbaH!r\x1f\x18\x142\x1b^$|^\\+?[0-9][0-9 .-]{2,19}$R\x05phone\x123\n" +
+	"\tfull_name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\bfullName\x12\x1d\n" +
+	"\x05phone\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18 R\x05phone\x123\n" +
 	"\x11relation_to_child\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18dR\x0frelationToChild\x12\"\n" +
 	"\aaddress\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress:\x9f\x01\xbaH\x9b\x01\x1a\x98\x01\n" +
 	"!identified_reporter.name_or_phone\x12Ifull_name or phone: an identified reporter needs a name or a phone number\x1a(this.full_name != '' || this.phone != ''*\xcf\x01\n" +

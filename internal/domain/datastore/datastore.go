@@ -552,8 +552,12 @@ type CaseQuery struct {
 	// Match, if set, keeps only the cases for which it returns true (the
 	// caller's scope); the others are skipped as if absent.
 	Match func(model.Case) bool
-	After string // cursor from a previous page
-	Limit int    // must be positive
+	// Filter, if set, keeps only the cases for which it returns true; the
+	// others are left out as the unit and status filters leave theirs
+	// (they count toward storekey.MaxSkipped, which bounds a page).
+	Filter func(model.Case) bool
+	After  string // cursor from a previous page
+	Limit  int    // must be positive
 }
 
 // QueueQuery selects the cases of work queues: the entries

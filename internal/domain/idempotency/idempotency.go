@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -65,8 +66,10 @@ func Retried(p access.Principal, now time.Time, action, resource, caseName, meth
 
 // Replay looks up an earlier request of p with the same request_id: found
 // is true if there was one, and the error is ErrIdempotencyMismatch if it
-// was a different request. Without a request_id it finds nothing.
-func Replay(tx datastore.IdempotencyReader, p access.Principal, method, requestID string, fingerprint []byte) (rec model.IdempotencyRecord, found bool, err error) {
+// was a different request. Without a request_id it finds nothing. earlier
+// are fingerprints an earlier version took of the same request (nil ones
+// are ignored), which a record it wrote holds: they match too.
+func Replay(tx datastore.IdempotencyReader, p access.Principal, method, requestID string, fingerprint []byte, earlier ...[]byte) (rec model.IdempotencyRecord, found bool, err error) {
 	if requestID == "" {
 		return model.IdempotencyRecord{}, false, nil
 	}
@@ -76,7 +79,7 @@ func Replay(tx datastore.IdempotencyReader, p access.Principal, method, requestI
 		return model.IdempotencyRecord{}, false, nil
 	case err != nil:
 		return model.IdempotencyRecord{}, false, err
-	case !bytes.Equal(rec.Fingerprint, fingerprint):
+	case !bytes.Equal(rec.Fingerprint, fingerprint) && !slices.ContainsFunc(earlier, func(f []byte) bool { return f != nil && bytes.Equal(rec.Fingerprint, f) }):
 		return model.IdempotencyRecord{}, false, fmt.Errorf("request_id %q was first used for a different request: %w", requestID, model.ErrIdempotencyMismatch)
 	}
 	return rec, true, nil

@@ -169,6 +169,38 @@ func TestReplayAndRemember(t *testing.T) {
 	}
 }
 
+// A record an earlier version wrote holds the fingerprint it took of the
+// request (of its phones as sent, before they were stored in E.164): a
+// retry sent alike matches it through the earlier fingerprint, and
+// another request matches neither.
+func TestReplayMatchesAnEarlierFingerprint(t *testing.T) {
+	s := newStore(t)
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
+		return idempotency.Remember(tx, lan, "CreateReport", "r1", []byte("as sent"), "report-1", nil, now)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := func(fp []byte, earlier ...[]byte) (string, error) {
+		var prior string
+		err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+			rec, _, err := idempotency.Replay(tx, lan, "CreateReport", "r1", fp, earlier...)
+			prior = rec.Resource
+			return err
+		})
+		return prior, err
+	}
+	if prior, err := replay([]byte("in E.164"), []byte("as sent")); err != nil || prior != "report-1" {
+		t.Errorf("the retry of the request an earlier version remembered: %q, %v; want report-1", prior, err)
+	}
+	if _, err := replay([]byte("in E.164"), nil); !errors.Is(err, model.ErrIdempotencyMismatch) {
+		t.Errorf("no earlier fingerprint: %v; want ErrIdempotencyMismatch", err)
+	}
+	if _, err := replay([]byte("in E.164"), []byte("another")); !errors.Is(err, model.ErrIdempotencyMismatch) {
+		t.Errorf("another request: %v; want ErrIdempotencyMismatch", err)
+	}
+}
+
 // deleteCountingTx counts the idempotency records a body deletes
 // (storagetest.SmallCommits).
 type deleteCountingTx struct {

@@ -110,6 +110,10 @@ type CreateReportInput struct {
 	// request's content so a reused id with another request is refused.
 	RequestID   string
 	Fingerprint []byte
+	// EarlierFingerprint, if set, is the fingerprint an earlier version
+	// took of the same request (of its phones as sent, before they were
+	// stored in E.164): a request it remembered is matched by either.
+	EarlierFingerprint []byte
 }
 
 // CreateReport stores a report taken by p. A report that needs
@@ -240,7 +244,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		// the request as it came, and only the last run's refusal counts.
 		r := r
 		refused, found, query, toIndex = nil, nil, search.Query{}, 0
-		prior, replayed, err := idempotency.Replay(tx, p, "CreateReport", in.RequestID, in.Fingerprint)
+		prior, replayed, err := idempotency.Replay(tx, p, "CreateReport", in.RequestID, in.Fingerprint, in.EarlierFingerprint)
 		if err != nil {
 			return err
 		}
@@ -886,6 +890,9 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 		return model.InvalidField("report.incident_commune_code", "unit.commune", "%s is a %s, not a commune", communeCode, unit.Level)
 	}
 	r.IncidentUnit = unit.Key
+	if err := normalizePhones(r); err != nil {
+		return err
+	}
 	for i, c := range r.Children {
 		if err := s.checkResidence(c.ResidenceUnit, day, "report.children["+strconv.Itoa(i)+"].residence_unit"); err != nil {
 			return err
@@ -971,6 +978,37 @@ func normalizeReport(r *model.Report) {
 			*p = NormalizeText(*p)
 		}
 	}
+}
+
+// normalizePhones puts the report's phones in E.164 (search.PhoneNumber),
+// the one form the service stores and the index and a search read, so a
+// number is recorded once however the operator typed what the caller said
+// ("0912.345.678", "+84 (0) 912 345 678", full-width digits), and refuses
+// a phone that is no phone number, naming its field. Messages are logged:
+// they never repeat the number.
+func normalizePhones(r *model.Report) error {
+	phones := []struct {
+		field string
+		phone *string
+	}{{"report.reporter.identified.phone", &r.Reporter.Phone}}
+	for i := range r.Caregivers {
+		phones = append(phones, struct {
+			field string
+			phone *string
+		}{"report.caregivers[" + strconv.Itoa(i) + "].phone", &r.Caregivers[i].Phone})
+	}
+	for _, p := range phones {
+		if *p.phone == "" {
+			continue
+		}
+		n, ok := search.PhoneNumber(*p.phone)
+		if !ok {
+			return model.InvalidField(p.field, "phone.number", "phone is no phone number: digits (9 or 10 after 0 or +84 for a Vietnamese number), "+
+				"with spaces, dots, dashes, slashes or parentheses between them and a + before them")
+		}
+		*p.phone = n
+	}
+	return nil
 }
 
 // NormalizeText puts free text into NFC and trims surrounding space, so that

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/width"
 )
 
 var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]{5,})$`)
@@ -26,9 +27,12 @@ func FormatCaseNumber(year int, seq uint64) string {
 // ParseCaseName accepts "cases/HN-2026-00123" or a bare case number, in any
 // case, with surrounding spaces and with spaces for or around its dashes
 // (police and hotline staff type them by hand, as read out), and returns
-// the canonical case number. A doubled dash is no typing of one.
+// the canonical case number. A doubled dash is no typing of one. Full-width
+// letters, digits and dashes, which a Vietnamese input method types, are
+// read as their ASCII.
 func ParseCaseName(name string) (string, error) {
-	n := strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), "cases/")))
+	n := width.Narrow.String(name)
+	n = strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(n), "cases/")))
 	n = typedSeparator.ReplaceAllString(n, "-")
 	if !caseNumberPattern.MatchString(n) {
 		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123", name)

@@ -22,6 +22,10 @@ func TestCaseNames(t *testing.T) {
 		{"hn - 2026 - 00123", "HN-2026-00123", true},
 		{"cases/HN  2026-00123 ", "HN-2026-00123", true},
 		{"HN\t2026\u00a000123", "HN-2026-00123", true},
+		// Typed by a Vietnamese input method, in full width.
+		{"ＨＮ－２０２６－００１２３", "HN-2026-00123", true},
+		{"hn ２０２６ ００１２３", "HN-2026-00123", true},
+		{"cases/ＨＮ-2026-００１２３", "HN-2026-00123", true},
 		{"HN--2026-00123", "", false},
 		{"HN 2026 - - 00123", "", false},
 		{"HN2026 00123", "", false},

@@ -49,8 +49,11 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 		// queue and due_before leave out ends a page after
 		// storekey.MaxSkipped of it, with a cursor (Filter).
 		Match: func(c model.Case) bool { return s.policy.View(p, listCasesMethod, c) != access.ViewNone },
+		// A merged case keeps its police referrals (the survivor's
+		// police view shows their track), and with them the police
+		// unit's open queue entry: the survivor is the case in the queue.
 		Filter: func(c model.Case) bool {
-			return inQueue(p, s.policy.View(p, listCasesMethod, c), c, q)
+			return notMerged(c) && inQueue(p, s.policy.View(p, listCasesMethod, c), c, q)
 		},
 		After: q.After,
 		Limit: q.Limit,

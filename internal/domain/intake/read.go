@@ -205,12 +205,21 @@ func MergePath(tx datastore.CaseReader, number string) (model.Case, []string, er
 
 // ListCases lists the cases p may see, newest first. Unless p sees every
 // case, it reads only the cases of p's scope keys, through an index.
+// A case merged into another is left out: the child has one case, the
+// survivor, which names it in MergedFrom and which its number opens
+// (ResolveCase). Listed too, it showed every role the child twice, the
+// police with the referral it kept, as if a second case awaited them.
 func (s *Service) ListCases(ctx context.Context, p access.Principal, q CaseQuery) ([]model.Case, string, error) {
 	if err := s.checkUnitFilter(q); err != nil {
 		return nil, "", err
 	}
+	q.Filter = notMerged
 	return s.listCasesAs(ctx, p, listCasesMethod, "case.list", q)
 }
+
+// notMerged says whether c is a case of its own, not one merged into
+// another: what a list or a queue shows.
+func notMerged(c model.Case) bool { return c.MergedInto == "" }
 
 // checkUnitFilter refuses a responsible_unit that names no unit (a typo of
 // its code or date), as statistics refuse such a unit: the list would be

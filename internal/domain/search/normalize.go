@@ -51,19 +51,63 @@ func Syllables(name string) []string { return strings.Fields(Fold(name)) }
 // "84912345678", "+84 912 345 678" and "+84 (0) 912 345 678" all give
 // "+84912345678"), or "" when s holds too few digits to be one. Separators
 // and a leading 00 are ignored, and so is a trunk 0 after the code 84; a
-// number of another country keeps its own code.
+// number of another country keeps its own code. Full-width digits and
+// signs, which Vietnamese input methods type, count as their ASCII
+// (NFKC): "０９１２３４５６７８" is the same number. It is the one place
+// phone numbers are normalised: the index, a search and intake
+// (PhoneNumber) read a number alike.
 func Phone(s string) string {
+	digits, plus := phoneDigits(s)
+	return e164(digits, plus)
+}
+
+// PhoneNumber is Phone for a number recorded at intake, which must be
+// written as one: digits, with a + before the first if any, and between
+// them only spaces (non-breaking ones too), dots, dashes, slashes and
+// parentheses, in ASCII or full width. A Vietnamese number (+84) needs
+// the 9 digits of a mobile or the 10 of a landline after its code, and
+// another country's 10 to 15 digits in all. ok is false for anything else:
+// a word, a note beside the number, a number short of digits.
+func PhoneNumber(s string) (e164Number string, ok bool) {
+	folded := norm.NFKC.String(s)
+	for _, r := range folded {
+		if !(r >= '0' && r <= '9') && !strings.ContainsRune(phoneSeparators, r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Pd, r) {
+			return "", false
+		}
+	}
+	if i := strings.IndexRune(folded, '+'); i >= 0 && (strings.Count(folded, "+") > 1 || strings.IndexAny(folded, "0123456789") < i) {
+		return "", false // a + after a digit: no number is written so
+	}
+	n := Phone(folded)
+	if national, ok := strings.CutPrefix(n, "+84"); ok && (len(national) < 9 || len(national) > 10) {
+		return "", false
+	}
+	return n, n != ""
+}
+
+// phoneSeparators are the signs written between a number's digits, besides
+// spaces and dashes; + only before them (PhoneNumber).
+const phoneSeparators = "+.()/"
+
+// phoneDigits returns the digits of s, folded to ASCII, and whether a +
+// stood before the first of them.
+func phoneDigits(s string) (string, bool) {
 	var d strings.Builder
 	plus := false
-	for i, r := range strings.TrimSpace(s) {
+	for _, r := range norm.NFKC.String(s) {
 		switch {
 		case r >= '0' && r <= '9':
 			d.WriteRune(r)
-		case r == '+' && i == 0:
+		case r == '+' && d.Len() == 0:
 			plus = true
 		}
 	}
-	digits := d.String()
+	return d.String(), plus
+}
+
+// e164 is the E.164 form of a number's digits, plus saying whether a +
+// stood before them; "" when they are too few or too many to be one.
+func e164(digits string, plus bool) string {
 	international := true
 	switch {
 	case plus:

@@ -89,3 +89,43 @@ func TestTieBreakersCannotQualify(t *testing.T) {
 		}
 	}
 }
+
+// Intake records a phone as an operator types what the caller says, in
+// any unambiguous Vietnamese spelling, and refuses what is no phone
+// number. Full-width digits (a Vietnamese input method's) and
+// non-breaking spaces are the ASCII ones; the index and a search read
+// the number alike (Phone).
+func TestPhoneNumber(t *testing.T) {
+	for _, in := range []string{
+		"0912 345 678", "0912.345.678", "0912-345-678", "+84 912 345 678", "(+84) 912345678",
+		"84912345678", "+84 (0) 912 345 678", "０９１２３４５６７８", "０９１２ ３４５ ６７８",
+		"＋８４ ９１２ ３４５ ６７８", "0912\u00a0345\u00a0678", "0912\u202f345\u202f678", "0912–345–678",
+		"0084 912 345 678", "912 345 678", "+84912345678", "(０９１２) ３４５．６７８",
+	} {
+		if got, ok := PhoneNumber(in); !ok || got != "+84912345678" {
+			t.Errorf("PhoneNumber(%q) = %q, %v; want +84912345678", in, got, ok)
+		}
+		if got := Phone(in); got != "+84912345678" {
+			t.Errorf("Phone(%q) = %q; want +84912345678 (intake and search read it alike)", in, got)
+		}
+	}
+	for in, want := range map[string]string{
+		"024 3825 0000":     "+842438250000", // a Hanoi landline
+		"(024) 3942 1234":   "+842439421234",
+		"+1 415 555 0100":   "+14155550100",
+		"(+1) 415 555 0100": "+14155550100",
+	} {
+		if got, ok := PhoneNumber(in); !ok || got != want {
+			t.Errorf("PhoneNumber(%q) = %q, %v; want %s", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{
+		"", "111", "0912", "call me", "0912 345 678 (mẹ)", "0912abc678", "091 234 56",
+		"0912 345 678 9012", "+84 12", "0912 345+678", "++84 912 345 678", "0912\x00345678",
+		"09 12 34 56 78 90 12 34", "+84 2438 2500 001",
+	} {
+		if got, ok := PhoneNumber(in); ok {
+			t.Errorf("PhoneNumber(%q) = %q, true; want it refused", in, got)
+		}
+	}
+}

@@ -400,7 +400,8 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		}
 		// The filters an index read does not hold are checked here: they
 		// count toward storekey.MaxSkipped, which bounds a page.
-		if (!q.ResponsibleUnit.IsZero() && c.ResponsibleUnit != q.ResponsibleUnit) || (q.Status != 0 && c.Status != q.Status) {
+		if (!q.ResponsibleUnit.IsZero() && c.ResponsibleUnit != q.ResponsibleUnit) || (q.Status != 0 && c.Status != q.Status) ||
+			(q.Filter != nil && !q.Filter(c)) {
 			return errSkip
 		}
 		if take {

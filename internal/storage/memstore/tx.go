@@ -343,7 +343,8 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		return c, err
 	}
 	keep := func(c model.Case) bool {
-		return (q.ResponsibleUnit.IsZero() || c.ResponsibleUnit == q.ResponsibleUnit) && (q.Status == 0 || c.Status == q.Status)
+		return (q.ResponsibleUnit.IsZero() || c.ResponsibleUnit == q.ResponsibleUnit) && (q.Status == 0 || c.Status == q.Status) &&
+			(q.Filter == nil || q.Filter(c))
 	}
 	// A caller with scope keys reads their entries unless the unit they
 	// name is wholly theirs, as boltstore does.

@@ -35,6 +35,7 @@ func (s *reportServer) CreateReport(ctx context.Context, req *pb.CreateReportReq
 		CaseName:            req.GetReport().GetCase(),
 		RequestID:           req.GetRequestId(),
 		Fingerprint:         fingerprintWithoutID(&pb.CreateReportRequest{Report: req.GetReport()}),
+		EarlierFingerprint:  fingerprintBeforeE164(&pb.CreateReportRequest{Report: req.GetReport()}),
 	}
 	if req.GetValidateOnly() {
 		found, err := s.intake.ValidateReport(ctx, principalFrom(ctx), in)
@@ -140,7 +141,58 @@ func fingerprintWithoutID(req proto.Message) []byte {
 	clearOutputOnly(m)
 	canonicalCaseNames(m)
 	trimStrings(m)
+	e164Phones(m)
 	return fingerprint(withoutID)
+}
+
+// fingerprintBeforeE164 is fingerprintWithoutID as versions before phones
+// were stored in E.164 took it, of the phones as sent, or nil when it
+// is the same: a request one of them remembered answers its retry sent
+// alike, the first answer, not REQUEST_ID_REUSED.
+func fingerprintBeforeE164(req proto.Message) []byte {
+	withoutID := proto.Clone(req)
+	m := withoutID.ProtoReflect()
+	m.Clear(m.Descriptor().Fields().ByName("request_id"))
+	clearOutputOnly(m)
+	canonicalCaseNames(m)
+	trimStrings(m)
+	before := fingerprint(withoutID)
+	e164Phones(m)
+	if slices.Equal(before, fingerprint(withoutID)) {
+		return nil
+	}
+	return before
+}
+
+// phoneMessages are the messages whose phone intake stores in E.164
+// (intake.normalizePhones); a user's work phone is stored as typed.
+var phoneMessages = []protoreflect.FullName{
+	(&pb.Caregiver{}).ProtoReflect().Descriptor().FullName(),
+	(&pb.IdentifiedReporter{}).ProtoReflect().Descriptor().FullName(),
+}
+
+// e164Phones puts the phones of a report in m in E.164, as intake stores
+// them, before it is fingerprinted: a retry that types the number
+// otherwise ("0912.345.678" for "0912 345 678", full-width digits) stores
+// the same thing, so it is the same request. A phone that is no number
+// is left as it is (intake refuses it).
+func e164Phones(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Kind() == protoreflect.StringKind && fd.Name() == "phone" && !fd.IsList() && slices.Contains(phoneMessages, m.Descriptor().FullName()):
+			if n, ok := search.PhoneNumber(v.String()); ok {
+				m.Set(fd, protoreflect.ValueOfString(n))
+			}
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := range v.List().Len() {
+				e164Phones(v.List().Get(i).Message())
+			}
+		default:
+			e164Phones(v.Message())
+		}
+		return true
+	})
 }
 
 // clearOutputOnly clears the fields of m, and of the messages in it, that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -102,6 +103,7 @@ func (v *validator) check(ctx context.Context, msg any) error {
 		return invalidArgument(viols)
 	}
 	composeStrings(m.ProtoReflect())
+	narrowNumbers(m.ProtoReflect())
 	if err := ctx.Err(); err != nil {
 		return toStatus(ctx, v.log, err)
 	}
@@ -307,6 +309,50 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 		}
 		return true
 	})
+}
+
+// numberFields are the string fields that hold a number, a code or a
+// date typed in digits, of any request: a commune's code, a birth date,
+// the police's reference number. (A phone is read by intake, which
+// folds its digits as it puts it in E.164: search.PhoneNumber.)
+var numberFields = []protoreflect.Name{"incident_commune_code", "commune_code", "birth_date", "reference_number"}
+
+// narrowNumbers folds the full-width forms (U+FF01 to U+FF5E: digits,
+// signs, Latin letters) in the number fields of m, and of the messages in
+// it, to their ASCII (NFKC), before the schema's patterns read them: a
+// Vietnamese input method types "００００４" for the commune 00004, which
+// was refused as no code, and a reference number typed so was stored
+// unlike the same typed in ASCII. The handler is given the folded text,
+// so a retry typed in the other width is the same request.
+func narrowNumbers(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		switch {
+		case fd.Kind() == protoreflect.StringKind && !fd.IsList() && slices.Contains(numberFields, fd.Name()):
+			if s := val.String(); strings.ContainsFunc(s, isFullWidth) {
+				m.Set(fd, protoreflect.ValueOfString(strings.Map(narrow, s)))
+			}
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := range val.List().Len() {
+				narrowNumbers(val.List().Get(i).Message())
+			}
+		default:
+			narrowNumbers(val.Message())
+		}
+		return true
+	})
+}
+
+// isFullWidth reports whether r is the full-width form of an ASCII
+// character.
+func isFullWidth(r rune) bool { return r >= '\uff01' && r <= '\uff5e' }
+
+// narrow is r's ASCII when r is a full-width form, else r.
+func narrow(r rune) rune {
+	if isFullWidth(r) {
+		return r - '\uff01' + '!'
+	}
+	return r
 }
 
 // composeStrings puts every string of m, and of the messages in it, in

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/width"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -500,7 +501,8 @@ func (f *intakeForm) report(cats catalogs, lang string) *pb.Report {
 		case birth != "":
 			child.Age = &pb.Child_BirthDate{BirthDate: birth}
 		case age != "":
-			years, err := strconv.ParseInt(age, 10, 32)
+			// A Vietnamese input method types full-width digits ("１２").
+			years, err := strconv.ParseInt(width.Narrow.String(age), 10, 32)
 			if err != nil {
 				f.addError(p+"age", cats.text(lang, "intake.err.number"))
 			}

@@ -254,3 +254,14 @@ func TestIntakeRefusalOfAFieldWithoutAnInputIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// An age typed in full-width digits, as a Vietnamese input method types
+// them, is the age: the form refused it as no number.
+func TestIntakeAgeInFullWidthDigits(t *testing.T) {
+	form := url.Values{"children_count": {"1"}, "children[0].age": {"１２"}, "children[0].sex": {"SEX_FEMALE"}}
+	f := readIntakeForm(form)
+	rep := f.report(testCatalogs(t), "vi")
+	if got := rep.GetChildren()[0].GetEstimatedAgeYears(); got != 12 || len(f.Errors) != 0 {
+		t.Errorf("the age typed １２: %d, errors %v; want 12 and none", got, f.Errors)
+	}
+}
