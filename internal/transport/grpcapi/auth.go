@@ -399,8 +399,10 @@ const requestWait = 5 * time.Second
 // client address, or a token id): each failure takes a token, tokens come
 // back one per refill period, and a key with none left is throttled until
 // one comes back (what that means is the authenticator's rule). Memory is
-// bounded: when the table is full, keys whose bucket has refilled are
-// forgotten first.
+// bounded: when the table is full, a new key takes the place of one that
+// has refilled, or else of the least throttled of a sample (evict). A
+// key that is throttled is never forgotten for one that is not, so
+// failing with many other keys does not lift a throttle.
 type failureLimiter struct {
 	clock  clock.Clock
 	burst  float64
@@ -453,21 +455,37 @@ func (l *failureLimiter) fail(client string) {
 	b.tokens = max(0, b.tokens-1)
 	if _, ok := l.clients[client]; !ok {
 		if len(l.clients) >= maxTrackedClients {
-			l.forgetRefilled(now)
+			l.evict(now)
 		}
 		l.clients[client] = b
 	}
 }
 
-// forgetRefilled drops clients whose bucket is full again; callers hold mu.
-func (l *failureLimiter) forgetRefilled(now time.Time) {
+// evictSample is how many keys evict looks at: enough that a throttled key
+// is all but never the best of them while most keys are not throttled,
+// few enough that a flood of new keys costs little each.
+const evictSample = 64
+
+// evict forgets one key to make room: the first of a sample (Go's map
+// order is random) whose bucket has refilled, or else the sample's key
+// with the most tokens, the least throttled. Forgetting a key gives it a
+// full bucket, so it is the one whose forgetting changes least. Callers
+// hold mu.
+func (l *failureLimiter) evict(now time.Time) {
+	var victim string
+	most, seen := -1.0, 0
 	for c, b := range l.clients {
-		if b.tokens+float64(now.Sub(b.at))/float64(l.refill) >= l.burst {
-			delete(l.clients, c)
+		tokens := b.tokens + float64(now.Sub(b.at))/float64(l.refill)
+		if tokens >= l.burst {
+			victim = c
+			break
+		}
+		if tokens > most {
+			victim, most = c, tokens
+		}
+		if seen++; seen == evictSample {
+			break
 		}
 	}
-	if len(l.clients) >= maxTrackedClients {
-		// Everyone is failing: start over rather than grow without bound.
-		clear(l.clients)
-	}
+	delete(l.clients, victim)
 }
