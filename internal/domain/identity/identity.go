@@ -319,11 +319,6 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	now := s.clock.Now()
-	if inForce {
-		if err := access.CheckUnitInForce(s.units, u.Unit, vntime.DateOf(now), "user.unit"); err != nil {
-			return model.User{}, IssuedToken{}, PasswordLink{}, err
-		}
-	}
 	ttl, err := checkTTL(ttl, "token_ttl")
 	if err != nil {
 		return model.User{}, IssuedToken{}, PasswordLink{}, err
@@ -344,6 +339,13 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 		var err error
 		if replayed, err = replay(tx, p, "CreateUser", req, &first, now); err != nil || replayed {
 			return err
+		}
+		// After the replay: the unit may have ended since a first
+		// request that committed, whose retry answers what it did.
+		if inForce {
+			if err := access.CheckUnitInForce(s.units, u.Unit, vntime.DateOf(now), "user.unit"); err != nil {
+				return err
+			}
 		}
 		if police, ok := strings.CutPrefix(u.Unit, "policeUnits/"); ok {
 			if _, err := tx.PoliceUnit(police); err != nil {
@@ -740,8 +742,6 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	if err := checkDisplayName("police_unit.display_name", pu.DisplayName); err != nil {
 		return model.PoliceUnit{}, err
 	}
-	// A police unit registered today polices the units of today: coverage
-	// of a commune a reform ended would name a place that is no more.
 	now := s.clock.Now()
 	for i, k := range pu.Covers {
 		field := fmt.Sprintf("police_unit.covers[%d]", i)
@@ -751,15 +751,17 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		if slices.Contains(pu.Covers[:i], k) {
 			return model.PoliceUnit{}, model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)
 		}
-		if err := access.CheckUnitInForce(s.units, access.UnitName(k), vntime.DateOf(now), field); err != nil {
-			return model.PoliceUnit{}, err
-		}
 	}
 	pu.CreateTime = now
 	in := pu
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
 		pu = in // a replay below overwrites pu, and the body may run again (datastore.Store)
 		if replayed, err := replay(tx, p, "CreatePoliceUnit", req, &pu, now); err != nil || replayed {
+			return err
+		}
+		// After the replay, as CreateUser's: a retry answers what its
+		// first request did, though a unit it covers ended since.
+		if err := checkCoversInForce(s.units, pu.Covers, vntime.DateOf(now)); err != nil {
 			return err
 		}
 		if err := tx.CreatePoliceUnit(pu); err != nil {
@@ -776,6 +778,19 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		return remember(tx, p, "CreatePoliceUnit", req, model.PoliceUnitName(pu.ID), pu, now)
 	})
 	return pu, err
+}
+
+// checkCoversInForce refuses a police unit's coverage of a unit a reform
+// ended by day (access.CheckUnitInForce), naming the coverage's field: a
+// police unit registered today polices the units of today, and coverage
+// of a commune a reform ended would name a place that is no more.
+func checkCoversInForce(reg *units.Registry, covers []units.Key, day vntime.Date) error {
+	for i, k := range covers {
+		if err := access.CheckUnitInForce(reg, access.UnitName(k), day, fmt.Sprintf("police_unit.covers[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkNoOtherCityPolice refuses a second city police, id being the one

@@ -10,6 +10,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 )
 
 func retry(id, fingerprint string) idempotency.Request {
@@ -207,5 +208,46 @@ func (e *env) wantRetryRead(t *testing.T, before int, action, resource, method s
 	if len(got) != 1 || got[0].Action != action || got[0].Resource != resource ||
 		got[0].Actor != e.admin.UserID || got[0].Reason != "the first answer to a retry of "+method {
 		t.Errorf("the retry of %s wrote %+v, want one %s of %s by the admin naming the retry", method, got, action, resource)
+	}
+}
+
+// A retry of a CreateUser or CreatePoliceUnit that committed answers the
+// first answer even when the unit it named has gone out of force since
+// (a reform takes effect at midnight between the two): the request was
+// taken, and refusing its retry with unit.in_force would leave the admin
+// told that the user, or the police unit, they did create was not.
+func TestCreateRetriedAfterTheUnitEndedAnswersTheFirst(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Set(time.Date(2025, 6, 30, 16, 59, 0, 0, time.UTC)) // 23:59 in Hanoi, the district's last day
+	u := model.User{ID: "do.em", DisplayName: "Em", Role: model.RoleDistrictOfficer, Unit: districtUnit}
+	first, _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-em", "fp-em"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu := model.PoliceUnit{ID: "ca-quan-ba-dinh", DisplayName: "Công an quận Ba Đình", Covers: []units.Key{{Code: "001", ValidFrom: mustDate("2020-01-01")}}}
+	if _, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-ca", "fp-ca")); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute) // 2025-07-01 00:01 in Hanoi: the district is no more
+
+	again, _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-em", "fp-em"))
+	if err != nil || again.ID != first.ID {
+		t.Errorf("CreateUser retried after the unit ended = %+v, %v; want the first answer %s", again, err, first.ID)
+	}
+	if got, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-ca", "fp-ca")); err != nil || got.ID != pu.ID {
+		t.Errorf("CreatePoliceUnit retried after the unit ended = %+v, %v; want the first answer", got, err)
+	}
+	// A new request naming the ended unit is still refused.
+	u.ID = "do.new"
+	var fe *model.FieldError
+	if _, _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, retry("add-new", "fp-new")); !errors.As(err, &fe) || fe.Rule != "unit.in_force" {
+		t.Errorf("a new CreateUser in the ended unit = %v, want unit.in_force", err)
+	}
+	pu.ID = "ca-new"
+	if _, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-ca-new", "fp-ca-new")); !errors.As(err, &fe) || fe.Rule != "unit.in_force" {
+		t.Errorf("a new CreatePoliceUnit covering the ended unit = %v, want unit.in_force", err)
+	}
+	if _, err := e.svc.GetUser(ctx, "do.new"); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("GetUser after the refusal = %v, want not found", err)
 	}
 }

@@ -67,7 +67,8 @@ func Phone(s string) string {
 // parentheses, in ASCII or full width. A Vietnamese number (+84) needs
 // the 9 digits of a mobile or the 10 of a landline after its code, and
 // another country's 10 to 15 digits in all. ok is false for anything else:
-// a word, a note beside the number, a number short of digits.
+// a word, a note beside the number, a number short of digits, a + or 00
+// before a 0 (no country code begins with one).
 func PhoneNumber(s string) (e164Number string, ok bool) {
 	folded := norm.NFKC.String(s)
 	for _, r := range folded {
@@ -80,6 +81,12 @@ func PhoneNumber(s string) (e164Number string, ok bool) {
 	}
 	n := Phone(folded)
 	if national, ok := strings.CutPrefix(n, "+84"); ok && (len(national) < 9 || len(national) > 10) {
+		return "", false
+	}
+	if strings.HasPrefix(n, "+0") {
+		// No country code begins with 0: "+0912 345 678" or "+084 ..."
+		// would be stored as no E.164 number, which no search typing the
+		// number as dialled at home (+84912345678) finds.
 		return "", false
 	}
 	return n, n != ""

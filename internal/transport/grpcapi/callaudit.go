@@ -128,6 +128,14 @@ func (a callAudit) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 	}
 	ctx, call := auditlog.Track(ss.Context(), p.UserID)
 	noted := &requestNotingStream{ServerStream: ss, ctx: ctx}
+	defer func() {
+		// As for a unary call: a stream whose handler panicked (a
+		// watch, an export, a backup) failed, and is on the trail so.
+		if r := recover(); r != nil {
+			a.record(ctx, call, p, info.FullMethod, action, noted.request(), errPanicked)
+			panic(r)
+		}
+	}()
 	err := next(srv, noted)
 	a.record(ctx, call, p, info.FullMethod, action, noted.request(), err)
 	return err

@@ -209,3 +209,50 @@ func TestCallAuditScreensTheReason(t *testing.T) {
 		t.Errorf("wrote %+v, want one report.create refused, reason string.max_len", got)
 	}
 }
+
+// A call whose handler panics is answered INTERNAL by the recovery
+// interceptor, and is on the trail as failed, a stream's (a watch, an
+// export, a backup) as a unary call's: one event, outcome error, reason
+// INTERNAL; the panic goes on to the recovery interceptor.
+func TestCallAuditRecordsAPanickedCall(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
+	log := auditlog.New(s)
+	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	ctx := asCaller("op")
+	repanicked := func(call func()) (r any) {
+		defer func() { r = recover() }()
+		call()
+		return nil
+	}
+	if r := repanicked(func() {
+		_, _ = a.unary(ctx, &pb.GetCaseRequest{Name: "cases/HN-2026-00001"}, &grpc.UnaryServerInfo{FullMethod: pb.CaseService_GetCase_FullMethodName},
+			func(context.Context, any) (any, error) { panic("a bug") })
+	}); r == nil {
+		t.Error("a unary call's panic was swallowed")
+	}
+	if r := repanicked(func() {
+		_ = a.stream(nil, &fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: pb.CaseProcessService_WatchEvents_FullMethodName, IsServerStream: true},
+			func(any, grpc.ServerStream) error { panic("a bug") })
+	}); r == nil {
+		t.Error("a stream's panic was swallowed")
+	}
+	var got []string
+	err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e.Action+" "+e.Outcome+" "+e.Reason)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"case.read error " + ReasonInternal, "notifications.watch error " + ReasonInternal}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
