@@ -69,7 +69,7 @@ func TestIntakeTakesEveryUsualSpellingOfAPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{"call me", "0912 345 678 (mẹ)", "111", "0912", "0912abc678", "+84 12", "+0912 345 678"} {
+	for _, bad := range []string{"call me", "0912 345 678 (mẹ)", "111", "0912", "0912abc678", "+84 12", "+0912 345 678", "0912 345 6789"} {
 		r := validReport()
 		r.Caregivers[0].Phone = bad
 		_, err := ts.reports().CreateReport(op, &pb.CreateReportRequest{Report: r})

@@ -65,7 +65,8 @@ func Phone(s string) string {
 // written as one: digits, with a + before the first if any, and between
 // them only spaces (non-breaking ones too), dots, dashes, slashes and
 // parentheses, in ASCII or full width. A Vietnamese number (+84) needs
-// the 9 digits of a mobile or the 10 of a landline after its code, and
+// the 9 digits of a mobile or the 10 of a landline (beginning with 2)
+// after its code, and
 // another country's 10 to 15 digits in all. ok is false for anything else:
 // a word, a note beside the number, a number short of digits, a + or 00
 // before a 0 (no country code begins with one).
@@ -80,7 +81,7 @@ func PhoneNumber(s string) (e164Number string, ok bool) {
 		return "", false // a + after a digit: no number is written so
 	}
 	n := Phone(folded)
-	if national, ok := strings.CutPrefix(n, "+84"); ok && (len(national) < 9 || len(national) > 10) {
+	if national, ok := strings.CutPrefix(n, "+84"); ok && !vietnameseNational(national) {
 		return "", false
 	}
 	if strings.HasPrefix(n, "+0") {
@@ -90,6 +91,22 @@ func PhoneNumber(s string) (e164Number string, ok bool) {
 		return "", false
 	}
 	return n, n != ""
+}
+
+// vietnameseNational reports whether n, the digits after +84, can be a
+// Vietnamese number: a mobile's 9 digits, or a landline's 10, which begin
+// with 2 (the area codes 02x since 2017), as no mobile's do. So a mobile
+// typed with a digit too many ("0912 345 6789") or a landline with one
+// too few ("024 3825 000") is refused at intake rather than stored as a
+// number no search for the right one finds.
+func vietnameseNational(n string) bool {
+	switch len(n) {
+	case 9:
+		return n[0] != '2'
+	case 10:
+		return n[0] == '2'
+	}
+	return false
 }
 
 // phoneSeparators are the signs written between a number's digits, besides

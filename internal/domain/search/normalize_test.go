@@ -123,6 +123,9 @@ func TestPhoneNumber(t *testing.T) {
 		"", "111", "0912", "call me", "0912 345 678 (mẹ)", "0912abc678", "091 234 56",
 		"0912 345 678 9012", "+84 12", "0912 345+678", "++84 912 345 678", "0912\x00345678",
 		"09 12 34 56 78 90 12 34", "+84 2438 2500 001",
+		// A mobile with a digit too many, a landline with one too few:
+		// 10 digits after the trunk 0 are a landline's, which begin with 2.
+		"0912 345 6789", "+84 912 345 6789", "024 3825 000", "+84 24 3825 000",
 		// No country code begins with 0: a + or 00 before a trunk 0 is
 		// no number ("+0912345678" would be stored, no search typing
 		// 0912 345 678 would find it).
