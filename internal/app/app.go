@@ -1155,7 +1155,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	})
 
 	if mets != nil {
-		if err := s.serveMetrics(ctx, mlis, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
+		if err := s.serveMetrics(ctx, mlis, opts.RequestReadTimeout, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
 			return nil, err
 		}
 	}
@@ -1201,17 +1201,24 @@ func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditl
 
 // serveMetrics serves /metrics, and nothing else, on the metrics address:
 // plain HTTP, meant for localhost or a network only Prometheus reaches.
-func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, m *metrics.Metrics, src metrics.Sources) error {
+func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, readTimeout time.Duration, m *metrics.Metrics, src metrics.Sources) error {
 	if err := m.Read(ctx, src); err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	s.metricsAddr = lis.Addr()
+	// The metrics port is usually reached only by a scraper, but it is a
+	// port: it takes the public HTTP server's bounds on a request's
+	// headers, its arrival and an idle connection, so that no client holds
+	// a megabyte of headers or a connection open on it for ever.
 	ms := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       readTimeout,
 		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go func() {

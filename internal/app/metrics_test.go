@@ -371,3 +371,23 @@ func readmeMetrics(t *testing.T) []readmeMetric {
 	}
 	return metrics
 }
+
+// The metrics port takes the public HTTP server's bound on a request's
+// headers (64 KiB), not Go's default megabyte.
+func TestMetricsPortBoundsHeaders(t *testing.T) {
+	ts := metricsServer(t, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	req, err := http.NewRequest("GET", "http://"+ts.MetricsAddr()+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Padding", strings.Repeat("a", 100<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a scrape with 100 KiB of headers: %s, want 431", resp.Status)
+	}
+	scrape(t, ts) // a scrape within the bound is still served
+}
