@@ -177,21 +177,14 @@ var phoneMessages = []protoreflect.FullName{
 // the same thing, so it is the same request. A phone that is no number
 // is left as it is (intake refuses it).
 func e164Phones(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.Kind() == protoreflect.StringKind && fd.Name() == "phone" && !fd.IsList() && slices.Contains(phoneMessages, m.Descriptor().FullName()):
-			if n, ok := search.PhoneNumber(v.String()); ok {
-				m.Set(fd, protoreflect.ValueOfString(n))
-			}
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			for i := range v.List().Len() {
-				e164Phones(v.List().Get(i).Message())
-			}
-		default:
-			e164Phones(v.Message())
+	eachMessage(m, func(m protoreflect.Message) {
+		if !slices.Contains(phoneMessages, m.Descriptor().FullName()) {
+			return
 		}
-		return true
+		fd := m.Descriptor().Fields().ByName("phone")
+		if n, ok := search.PhoneNumber(m.Get(fd).String()); ok {
+			m.Set(fd, protoreflect.ValueOfString(n))
+		}
 	})
 }
 
@@ -203,19 +196,13 @@ func e164Phones(m protoreflect.Message) {
 // request. The fingerprint was taken with them, and such a retry was
 // REQUEST_ID_REUSED.
 func clearOutputOnly(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case OutputOnly(fd):
-			m.Clear(fd)
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			for i := range v.List().Len() {
-				clearOutputOnly(v.List().Get(i).Message())
+	eachMessage(m, func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
+			if OutputOnly(fd) {
+				m.Clear(fd)
 			}
-		default:
-			clearOutputOnly(v.Message())
-		}
-		return true
+			return true
+		})
 	})
 }
 

@@ -325,21 +325,15 @@ var numberFields = []protoreflect.Name{"incident_commune_code", "commune_code", 
 // unlike the same typed in ASCII. The handler is given the folded text,
 // so a retry typed in the other width is the same request.
 func narrowNumbers(m protoreflect.Message) {
-	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		switch {
-		case fd.Kind() == protoreflect.StringKind && !fd.IsList() && slices.Contains(numberFields, fd.Name()):
-			if s := val.String(); strings.ContainsFunc(s, isFullWidth) {
-				m.Set(fd, protoreflect.ValueOfString(strings.Map(narrow, s)))
+	eachMessage(m, func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+			if fd.Kind() == protoreflect.StringKind && !fd.IsList() && slices.Contains(numberFields, fd.Name()) {
+				if s := val.String(); strings.ContainsFunc(s, isFullWidth) {
+					m.Set(fd, protoreflect.ValueOfString(strings.Map(narrow, s)))
+				}
 			}
-		case fd.Message() == nil || fd.IsMap():
-		case fd.IsList():
-			for i := range val.List().Len() {
-				narrowNumbers(val.List().Get(i).Message())
-			}
-		default:
-			narrowNumbers(val.Message())
-		}
-		return true
+			return true
+		})
 	})
 }
 
@@ -376,26 +370,42 @@ func composeStrings(m protoreflect.Message) {
 // mapStrings replaces every string of m, and of the messages and lists in
 // it, by f of it, where f changes it.
 func mapStrings(m protoreflect.Message, f func(string) string) {
-	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		switch {
-		case fd.IsMap(): // no request carries a map (TestRequestListsHaveLimits)
-		case fd.IsList():
-			list := val.List()
-			for i := range list.Len() {
-				if fd.Kind() == protoreflect.StringKind {
+	eachMessage(m, func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+			switch {
+			case fd.Kind() != protoreflect.StringKind || fd.IsMap():
+			case fd.IsList():
+				list := val.List()
+				for i := range list.Len() {
 					if s := list.Get(i).String(); f(s) != s {
 						list.Set(i, protoreflect.ValueOfString(f(s)))
 					}
-				} else if fd.Message() != nil {
-					mapStrings(list.Get(i).Message(), f)
+				}
+			default:
+				if s := val.String(); f(s) != s {
+					m.Set(fd, protoreflect.ValueOfString(f(s)))
 				}
 			}
-		case fd.Kind() == protoreflect.StringKind:
-			if s := val.String(); f(s) != s {
-				m.Set(fd, protoreflect.ValueOfString(f(s)))
+			return true
+		})
+	})
+}
+
+// eachMessage calls visit on m, then on every message in its fields and
+// lists, those of a message after visit has seen it (visit may set or
+// clear the fields of the message it is given). No request carries a map
+// (TestRequestListsHaveLimits), so none is walked.
+func eachMessage(m protoreflect.Message, visit func(protoreflect.Message)) {
+	visit(m)
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		switch {
+		case fd.Message() == nil || fd.IsMap():
+		case fd.IsList():
+			for i := range val.List().Len() {
+				eachMessage(val.List().Get(i).Message(), visit)
 			}
-		case fd.Message() != nil:
-			mapStrings(val.Message(), f)
+		default:
+			eachMessage(val.Message(), visit)
 		}
 		return true
 	})
