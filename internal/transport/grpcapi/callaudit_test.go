@@ -155,11 +155,7 @@ func TestCallOutcome(t *testing.T) {
 // full database refuses must not spend the room it keeps back for the
 // events of reads.
 func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
-	s := memstore.New()
-	defer s.Close()
-	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
-	log := auditlog.New(s)
-	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	_, log, a := newCallAudit(t)
 	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
 	full := toStatus(t.Context(), slog.New(slog.DiscardHandler), model.ErrFull)
 	for range auditlog.RefusedCallsPerUser + 5 {
@@ -183,11 +179,7 @@ func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
 // are: a field path that quotes what the client sent (a map key, a name
 // of its own) leaves only the rule.
 func TestCallAuditScreensTheReason(t *testing.T) {
-	s := memstore.New()
-	defer s.Close()
-	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
-	log := auditlog.New(s)
-	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	s, _, a := newCallAudit(t)
 	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
 	refused := invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation(`labels["Nguyễn Văn A"]`, "too long", "string.max_len")})
 	ctx, call := auditlog.Track(t.Context(), p.UserID)
@@ -215,11 +207,7 @@ func TestCallAuditScreensTheReason(t *testing.T) {
 // export, a backup) as a unary call's: one event, outcome error, reason
 // INTERNAL; the panic goes on to the recovery interceptor.
 func TestCallAuditRecordsAPanickedCall(t *testing.T) {
-	s := memstore.New()
-	defer s.Close()
-	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
-	log := auditlog.New(s)
-	a := callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+	s, _, a := newCallAudit(t)
 	ctx := asCaller("op")
 	repanicked := func(call func()) (r any) {
 		defer func() { r = recover() }()
@@ -255,4 +243,15 @@ func TestCallAuditRecordsAPanickedCall(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events %q, want %q", got, want)
 	}
+}
+
+// newCallAudit is a callAudit on a store of its own, with a fake clock:
+// the store, the log it writes to, and the callAudit.
+func newCallAudit(t *testing.T) (*memstore.Store, *auditlog.Log, callAudit) {
+	t.Helper()
+	s := memstore.New()
+	t.Cleanup(func() { s.Close() })
+	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
+	log := auditlog.New(s)
+	return s, log, callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
 }
