@@ -312,3 +312,33 @@ func TestRefusedCallsCountedAtShutdownAreWritten(t *testing.T) {
 		t.Errorf("after a restart the operator's events are%s\nwant the count of the 3 refusals beyond the bound", describeEvents(events))
 	}
 }
+
+// TestReadsOfCasesNotFoundAreEachAudited: the bound on one user's refused
+// calls covers the calls whose work wrote no event. A read of a case
+// that does not exist writes its own not_found event, as a read of one
+// out of scope does (the two must look alike, to the caller and on the
+// trail), so a flood of made-up numbers is audited call by call, like
+// any read, and never folded into a count: the README said "a record not
+// found" was bounded, which holds only for the calls whose record the
+// handler never read (an admin's token for users/ghost).
+func TestReadsOfCasesNotFoundAreEachAudited(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	_, head := newAuditEvents(t, ts, operatorID, 0)
+	const reads = auditlog.RefusedCallsPerUser + 5
+	for i := range reads {
+		_, err := ts.cases().GetCase(withRequestID(ts.as(t, operatorID), fmt.Sprintf("guess-%d", i)), &pb.GetCaseRequest{Name: "cases/HN-2026-09999"})
+		wantCode(t, err, codes.NotFound)
+	}
+	ts.advance(t, auditlog.RefusalWindow+time.Second)
+	got, _ := newAuditEvents(t, ts, operatorID, head)
+	if len(got) != reads {
+		t.Fatalf("%d reads of a case that does not exist wrote %d events, want one each:%s", reads, len(got), describeEvents(got))
+	}
+	for _, e := range got {
+		if e.GetAction() != "case.read" || e.GetResource() != "cases/HN-2026-09999" || e.GetOutcome() != "not_found" {
+			t.Errorf("a read of a case that does not exist wrote %s %s %s, want case.read cases/HN-2026-09999 not_found",
+				e.GetAction(), e.GetResource(), e.GetOutcome())
+		}
+	}
+}
