@@ -78,6 +78,7 @@ func TestStatisticsOfAUnitOutOfReachIsNotFound(t *testing.T) {
 	for _, tt := range []struct{ user, unit string }{
 		{"bd.worker", pBaDinh},
 		{"bd.worker", pTrucBach2025}, // Trúc Bạch went wholly into Ba Đình
+		{"bd.worker", pTrucBach},     // the same Trúc Bạch, before the data listed it anew
 		{"hk.chair", pHoanKiem},
 		{"district.bd", pDistrictBD},
 		{"district.bd", pTrucBach}, // a commune of the district

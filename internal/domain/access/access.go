@@ -154,7 +154,8 @@ func (pol *Policy) CaseView(p Principal, c model.Case) CaseView {
 // their scope. The city's officers reach every unit, and so do hotline
 // supervisors, whose organisation's reports lie in any commune; a
 // district's officer the district and its communes; commune staff their
-// commune and those it wholly succeeds in a reform (whose cases it sees).
+// commune and those it wholly succeeds in a reform (whose cases it sees),
+// each in every version of it.
 // Deny by default: any other role, and any other unit, is out of reach,
 // and callers answer it as a unit that does not exist (NotFound), never
 // with an empty count that would pass for the other unit's.
@@ -166,7 +167,18 @@ func (pol *Policy) UnitInReach(p Principal, k units.Key) bool {
 		return p.Unit == model.OrgHotline111 || p.Unit == model.OrgSocialWorkCentre
 	case model.RoleCommuneWorker, model.RoleCommuneChair:
 		own, ok := p.adminUnit()
-		return ok && (k == own || pol.succeeds(own, k))
+		if !ok {
+			return false
+		}
+		// An earlier version of a commune the data list anew under the
+		// same code and name (Trúc Bạch of 2020 and of 2025-01) is the
+		// same commune: its past is in reach as its last version's is.
+		for _, v := range pol.units.Versions(k) {
+			if v == own || pol.succeeds(own, v) {
+				return true
+			}
+		}
+		return false
 	case model.RoleDistrictOfficer:
 		own, ok := p.adminUnit()
 		if !ok {

@@ -707,6 +707,8 @@ func TestUnitInReach(t *testing.T) {
 		{"worker, own commune", worker, baDinh, true},
 		{"chair, own commune", chair, baDinh, true},
 		{"worker, a commune it wholly succeeds", worker, trucBach25, true},
+		{"worker, that commune before the data listed it anew", worker, mustKey("00004@2020-01-01"), true},
+		{"worker, its own commune's earlier version in another commune's", access.Principal{UserID: "w", Role: model.RoleCommuneWorker, Unit: access.UnitName(hoanKiem)}, mustKey("00004@2020-01-01"), false},
 		{"worker, another commune", worker, hoanKiem, false},
 		{"chair, another commune", chair, hoanKiem, false},
 		{"worker, the city", worker, city, false},
