@@ -10,8 +10,9 @@ import (
 
 // TestConsoleAdminShowsUnitsByName: the admin's pages name each user's
 // unit and each police unit's communes as people know them (the unit's
-// Vietnamese name, an organisation's from the catalogs), with the id small
-// beside it, not by the id alone ("units/00004@2020-01-01" said nothing
+// Vietnamese full name, its type before its name, since "Ba Đình" alone
+// is the ward's and the old district's; an organisation's from the
+// catalogs), with the id small beside it, not by the id alone ("units/00004@2020-01-01" said nothing
 // to an admin checking whom they gave which commune). A unit that is no
 // longer in force keeps its name.
 func TestConsoleAdminShowsUnitsByName(t *testing.T) {
@@ -29,8 +30,8 @@ func TestConsoleAdminShowsUnitsByName(t *testing.T) {
 		t.Fatalf("/admin: %s", resp.Status)
 	}
 	for _, want := range []string{
-		"<td>" + named("Trúc Bạch", pTrucBach) + "</td>",
-		"<td>" + named("Ba Đình", pDistrictBD) + "</td>",
+		"<td>" + named("Phường Trúc Bạch", pTrucBach) + "</td>",
+		"<td>" + named("Quận Ba Đình", pDistrictBD) + "</td>",
 		"<td>" + named("Tổng đài 111", "orgs/hotline-111") + "</td>",
 	} {
 		if !strings.Contains(page, want) {
@@ -42,12 +43,12 @@ func TestConsoleAdminShowsUnitsByName(t *testing.T) {
 	}
 
 	_, page = b.get("/admin/users/tb.worker")
-	if want := "<dd>" + named("Trúc Bạch", pTrucBach) + "</dd>"; !strings.Contains(page, want) {
+	if want := "<dd>" + named("Phường Trúc Bạch", pTrucBach) + "</dd>"; !strings.Contains(page, want) {
 		t.Errorf("/admin/users/tb.worker: no %q:\n%s", want, page)
 	}
 
 	_, page = b.get("/admin/police")
-	if want := "<td>" + named("Trúc Bạch", pTrucBach) + "</td>"; !strings.Contains(page, want) {
+	if want := "<td>" + named("Phường Trúc Bạch", pTrucBach) + "</td>"; !strings.Contains(page, want) {
 		t.Errorf("/admin/police: the communes covered are not named (%q):\n%s", want, page)
 	}
 }

@@ -63,6 +63,8 @@ type view struct {
 
 	cats      catalogs
 	unitNames func(string) string // names a unit for the signed-in person (set by render)
+	// unitFullNames names it with its type ("Phường Ba Đình"), for UnitRef.
+	unitFullNames func(string) string
 }
 
 // Unit shows a unit by its name ("Ba Đình", "Công an phường Ba Đình") as
@@ -84,8 +86,14 @@ type unitRef struct{ Name, ID string }
 
 // UnitRef is a unit's name and id, for a page that shows both (the
 // admin's, where an admin checks which unit a user or a police unit was
-// given; "unitref").
-func (v view) UnitRef(id string) unitRef { return unitRef{Name: v.Unit(id), ID: id} }
+// given; "unitref"): an administrative unit's full name, as its name
+// alone, "Ba Đình", may be the ward's or the old district's.
+func (v view) UnitRef(id string) unitRef {
+	if strings.HasPrefix(id, "units/") && v.unitFullNames != nil {
+		return unitRef{Name: v.unitFullNames(id), ID: id}
+	}
+	return unitRef{Name: v.Unit(id), ID: id}
+}
 
 // T returns the text of a catalog key in the page's language.
 func (v view) T(key string, args ...any) string { return v.cats.text(v.Lang, key, args...) }
@@ -128,7 +136,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		v.Nav = navFor(*v.User)
 	}
 	if s, ok := r.Context().Value(sessionKey{}).(*session); ok {
-		v.unitNames = c.unitNamer(r, s)
+		v.unitNames, v.unitFullNames = c.unitNamer(r, s), c.unitFullNamer(r, s)
 	}
 	if c.cfg.Clock != nil {
 		v.Now = c.cfg.Clock.Now()
@@ -148,6 +156,19 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 // once for each one the page shows (a page of cases shows few): reference
 // data, read with the person's own token like everything else.
 func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
+	return c.namer(r, s, (*pb.Unit).GetDisplayName)
+}
+
+// unitFullNamer is unitNamer with a unit's full name, its type before its
+// name ("Phường Ba Đình", "Quận Ba Đình"), where the name alone may be two
+// units'.
+func (c *Console) unitFullNamer(r *http.Request, s *session) func(string) string {
+	return c.namer(r, s, (*pb.Unit).GetFullName)
+}
+
+// namer names units (by the part of the unit name takes) and police units
+// for one page, asking the API once for each.
+func (c *Console) namer(r *http.Request, s *session, name func(*pb.Unit) string) func(string) string {
 	names := map[string]string{}
 	return func(unit string) string {
 		if n, ok := names[unit]; ok {
@@ -156,8 +177,8 @@ func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
 		n := unit
 		switch {
 		case strings.HasPrefix(unit, "units/"):
-			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: unit}); err == nil && u.GetDisplayName() != "" {
-				n = u.GetDisplayName()
+			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: unit}); err == nil && name(u) != "" {
+				n = name(u)
 			}
 		case strings.HasPrefix(unit, "policeUnits/"):
 			if u, err := c.api.police.GetPoliceUnit(c.apiContext(r, s), &pb.GetPoliceUnitRequest{Name: unit}); err == nil && u.GetDisplayName() != "" {
