@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -104,19 +103,7 @@ func (w *callWindow) count(e audit.Event) {
 func (w *callWindow) event() audit.Event {
 	e := w.first
 	r := w.over
-	reasons := make([]string, 0, len(r.reasons)+1)
-	for why, n := range r.reasons {
-		reasons = append(reasons, fmt.Sprintf("%s ×%d", why, n))
-	}
-	slices.Sort(reasons)
-	if r.otherReasons > 0 {
-		reasons = append(reasons, fmt.Sprintf("other reasons ×%d", r.otherReasons))
-	}
-	reason := fmt.Sprintf("refused calls beyond %d a window: %d between %s and %s: %s", RefusedCallsPerUser, r.count,
-		r.first.Format(time.RFC3339), r.last.Format(time.RFC3339), strings.Join(reasons, "; "))
-	if len(reason) > maxRefusalReasonLen {
-		reason = strings.ToValidUTF8(reason[:maxRefusalReasonLen], "") + "…"
-	}
+	reason := r.summary(fmt.Sprintf("refused calls beyond %d a window: %d", RefusedCallsPerUser, r.count))
 	e.Time, e.Action, e.Resource, e.Case, e.RequestID = r.first, RefusedCallsAction, r.resource, w.caseOf, r.requestID
 	e.Reason, e.Outcome = reason, audit.OutcomeRefused
 	return e

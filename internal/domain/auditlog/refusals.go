@@ -173,6 +173,15 @@ func (l *Refusals) takeEnded(now time.Time, all bool) []audit.Event {
 // the window's end writes it: a listing of the log by time finds it in
 // the minute of the refusals.
 func (r *refusals) event(key string) audit.Event {
+	reason := r.summary(fmt.Sprintf("refused sign-ins: %d from %s", r.count, key))
+	return audit.Event{Time: r.first, Action: "auth.fail", Resource: r.resource, RequestID: r.requestID,
+		Reason: reason, Outcome: audit.OutcomeDenied}
+}
+
+// summary is the reason of an event that counts r: what, the times of the
+// first and the last, and each reason with its count, sorted, cut at
+// maxRefusalReasonLen.
+func (r *refusals) summary(what string) string {
 	reasons := make([]string, 0, len(r.reasons)+1)
 	for why, n := range r.reasons {
 		reasons = append(reasons, fmt.Sprintf("%s ×%d", why, n))
@@ -181,13 +190,12 @@ func (r *refusals) event(key string) audit.Event {
 	if r.otherReasons > 0 {
 		reasons = append(reasons, fmt.Sprintf("other reasons ×%d", r.otherReasons))
 	}
-	reason := fmt.Sprintf("refused sign-ins: %d from %s between %s and %s: %s", r.count, key,
+	reason := fmt.Sprintf("%s between %s and %s: %s", what,
 		r.first.Format(time.RFC3339), r.last.Format(time.RFC3339), strings.Join(reasons, "; "))
 	if len(reason) > maxRefusalReasonLen {
 		reason = strings.ToValidUTF8(reason[:maxRefusalReasonLen], "") + "…"
 	}
-	return audit.Event{Time: r.first, Action: "auth.fail", Resource: r.resource, RequestID: r.requestID,
-		Reason: reason, Outcome: audit.OutcomeDenied}
+	return reason
 }
 
 // write appends the events. A refusal stands even when its event cannot
