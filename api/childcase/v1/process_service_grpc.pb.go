@@ -124,8 +124,9 @@ type CaseProcessServiceClient interface {
 	// responsible unit (its commune workers; for a case the city holds, the
 	// city officers and the social work centre's supervisors), by name,
 	// display name and unit, in order of name. For the roles that may call
-	// AssignCase, acting for the responsible unit (NOT_RESPONSIBLE_UNIT
-	// otherwise); a case out of scope is NOT_FOUND. Audited on the case
+	// AssignCase, refused as AssignCase would be now (CASE_CLOSED on a
+	// closed case, NOT_RESPONSIBLE_UNIT to a caller outside the responsible
+	// unit); a case out of scope is NOT_FOUND. Audited on the case
 	// (case.officers.list). A page reads at most 1,000 users of the service
 	// (there is no index of users by unit): it may hold fewer than
 	// page_size officers, even none, with a next_page_token.
@@ -618,8 +619,9 @@ type CaseProcessServiceServer interface {
 	// responsible unit (its commune workers; for a case the city holds, the
 	// city officers and the social work centre's supervisors), by name,
 	// display name and unit, in order of name. For the roles that may call
-	// AssignCase, acting for the responsible unit (NOT_RESPONSIBLE_UNIT
-	// otherwise); a case out of scope is NOT_FOUND. Audited on the case
+	// AssignCase, refused as AssignCase would be now (CASE_CLOSED on a
+	// closed case, NOT_RESPONSIBLE_UNIT to a caller outside the responsible
+	// unit); a case out of scope is NOT_FOUND. Audited on the case
 	// (case.officers.list). A page reads at most 1,000 users of the service
 	// (there is no index of users by unit): it may hold fewer than
 	// page_size officers, even none, with a next_page_token.

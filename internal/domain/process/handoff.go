@@ -195,9 +195,11 @@ const maxUsersScanned = 1000
 // next page ("" on the last), so that a chair chooses among the people the
 // step takes rather than type a user name. Only a role that may name the
 // officer asks it, of a case it fully sees (ErrNotFound otherwise, as for
-// any step), acting for the responsible unit (NOT_RESPONSIBLE_UNIT, as
-// AssignOfficer answers): the list tells no one who works where outside
-// their own unit. Every call is audited on the case, as a read of it.
+// any step), which the step's gate and preconditions let through now (a
+// closed case is CASE_CLOSED, a caller outside the responsible unit
+// NOT_RESPONSIBLE_UNIT, as AssignOfficer answers): the list tells no one
+// who works where outside their own unit. Every call is audited on the
+// case, as a read of it.
 func (e *Engine) ListAssignableOfficers(ctx context.Context, p access.Principal, name string, page OfficersPage) ([]model.User, string, error) {
 	const method = "CaseProcessService/ListAssignableOfficers"
 	if !p.May(method) {
@@ -224,13 +226,19 @@ func (e *Engine) ListAssignableOfficers(ctx context.Context, p access.Principal,
 			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
 		}
 		onCase = c.Number
-		// The unit as the step would see it, following a reform (do,
-		// StepsAllowed), on a copy whose moves go nowhere; refused as the
-		// step refuses someone outside it.
+		// The case as the step would see it, following a reform (do,
+		// StepsAllowed), on a copy whose moves go nowhere, and refused as
+		// the step would be now, by its gate (a closed case: CASE_CLOSED)
+		// and its caller's unit (NOT_RESPONSIBLE_UNIT): no one is
+		// accepted then.
 		c.Deadlines, c.Transfers, c.Handlers = slices.Clone(c.Deadlines), slices.Clone(c.Transfers), slices.Clone(c.Handlers)
 		s := &stepCtx{e: e, p: p, now: e.clock.Now(), c: &c}
 		s.followReform()
-		if err := s.requireResponsible(); err != nil {
+		gate := stepGates["assign"]
+		if _, err := gate.check(p, s.c); err != nil {
+			return err
+		}
+		if err := gate.Ready(s); err != nil {
 			return err
 		}
 		out, next, err = e.officersOf(tx, access.UnitName(c.ResponsibleUnit), page)

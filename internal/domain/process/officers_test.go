@@ -153,3 +153,31 @@ func TestListAssignableOfficersReadsABoundedPage(t *testing.T) {
 		t.Errorf("every page: %v in %d pages, want z.worker in 3 (1,000 users a page)", ids, pages)
 	}
 }
+
+// TestListAssignableOfficersOfAClosedCaseIsRefusedAsTheStep: AssignCase
+// accepts no one on a closed case, so the list is refused as the step
+// is (CASE_CLOSED), not answered with people the step would refuse.
+func TestListAssignableOfficersOfAClosedCaseIsRefusedAsTheStep(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	step := stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
+	w.createUsers(t, model.User{ID: "bd.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh})
+	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+	if got, _ := w.allOfficers(t, chair, name, 100); !slices.Equal(got, []string{"bd.worker"}) {
+		t.Fatalf("the open case's officers: %v", got)
+	}
+	c = step(w.eng.ApproveClosure(w.ctx, chair, req(), process.Closure{Ground: model.ClosureMovedAway, Reason: "gia đình chuyển đi"}))
+	_, err := w.eng.AssignOfficer(w.ctx, chair, req(), "users/bd.worker")
+	var stepErr, listErr *model.PreconditionError
+	if !errors.As(err, &stepErr) || stepErr.Reason != "CASE_CLOSED" {
+		t.Fatalf("assign on the closed case: %v, want CASE_CLOSED", err)
+	}
+	got, next, err := w.eng.ListAssignableOfficers(w.ctx, chair, name, process.OfficersPage{Limit: 100})
+	if !errors.As(err, &listErr) || listErr.Reason != stepErr.Reason || got != nil || next != "" {
+		t.Errorf("the closed case's officers: %v, %q, %v; want %s as the step and no one", officerIDs(got), next, err, stepErr.Reason)
+	}
+}
