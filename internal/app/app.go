@@ -1082,7 +1082,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		// refused password toward the same throttle per address.
 		Refusals: signIns,
 		Throttle: signIns,
-		Officers: consoleOfficers{ids: ids, engine: engine},
 	})
 	if err != nil {
 		return nil, err

@@ -46,8 +46,9 @@ var auditOnSuccess = map[string]string{
 	pb.CaseService_SearchCases_FullMethodName: "case.search",
 	pb.CaseService_ExportCases_FullMethodName: "cases.export",
 
-	pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
-	pb.CaseProcessService_WatchEvents_FullMethodName:    "notifications.watch",
+	pb.CaseProcessService_ListCaseEvents_FullMethodName:         "case.events.read",
+	pb.CaseProcessService_ListAssignableOfficers_FullMethodName: "case.officers.list",
+	pb.CaseProcessService_WatchEvents_FullMethodName:            "notifications.watch",
 
 	pb.StatisticsService_GetStatistics_FullMethodName:        "statistics.read",
 	pb.StatisticsService_GetActionMonthReport_FullMethodName: "statistics.report",
@@ -81,11 +82,12 @@ var auditOnSuccess = map[string]string{
 // of the case process: "case."+step). A link of a report to a case out of
 // scope is refused on the case.
 var auditOutOfScope = map[string]string{
-	pb.ReportService_GetReport_FullMethodName:           "report.read",
-	pb.ReportService_LinkReport_FullMethodName:          "case.add_report",
-	pb.ReportService_DiscloseReporter_FullMethodName:    "reporter.disclose",
-	pb.CaseService_GetCase_FullMethodName:               "case.read",
-	pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
+	pb.ReportService_GetReport_FullMethodName:                   "report.read",
+	pb.ReportService_LinkReport_FullMethodName:                  "case.add_report",
+	pb.ReportService_DiscloseReporter_FullMethodName:            "reporter.disclose",
+	pb.CaseService_GetCase_FullMethodName:                       "case.read",
+	pb.CaseProcessService_ListCaseEvents_FullMethodName:         "case.events.read",
+	pb.CaseProcessService_ListAssignableOfficers_FullMethodName: "case.officers.list",
 }
 
 // newAuditEvents returns the user's events written after seq, and the
@@ -266,10 +268,11 @@ func TestEveryRPCEventIsExactAndFound(t *testing.T) {
 	// singleRecord: the record a call in scope reads or changes, and its
 	// one event's action (steps: "case."+step).
 	singleRecord := map[string]string{
-		pb.ReportService_GetReport_FullMethodName:           "report.read",
-		pb.ReportService_DiscloseReporter_FullMethodName:    "reporter.disclose",
-		pb.CaseService_GetCase_FullMethodName:               "case.read",
-		pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
+		pb.ReportService_GetReport_FullMethodName:                   "report.read",
+		pb.ReportService_DiscloseReporter_FullMethodName:            "reporter.disclose",
+		pb.CaseService_GetCase_FullMethodName:                       "case.read",
+		pb.CaseProcessService_ListCaseEvents_FullMethodName:         "case.events.read",
+		pb.CaseProcessService_ListAssignableOfficers_FullMethodName: "case.officers.list",
 	}
 	// call makes one call as user after building its request, and returns
 	// the events it wrote as user, each checked to name its caller.

@@ -3,12 +3,9 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 
 	"github.com/childcase/childcase/internal/domain/identity"
-	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/transport/web"
 )
 
@@ -32,42 +29,6 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 
 func (a consoleAccounts) SignOut(ctx context.Context, tokenID, why string) error {
 	return a.ids.EndSession(ctx, tokenID, why)
-}
-
-// consoleOfficers offers the console's assignment form the people a
-// session's holder may name a case's responsible officer: the identity
-// service's users, kept by the process domain's rule of AssignOfficer,
-// for the person the session's token authenticates.
-type consoleOfficers struct {
-	ids    *identity.Service
-	engine *process.Engine
-}
-
-// officersPage is how many users are read at once.
-const officersPage = 1000
-
-func (o consoleOfficers) AssignableOfficers(ctx context.Context, bearer, unit string) ([]model.User, error) {
-	u, t, err := o.ids.Authenticate(ctx, bearer)
-	if err != nil {
-		return nil, err
-	}
-	p := identity.TokenPrincipal(u, t, "")
-	var out []model.User
-	for after := ""; ; {
-		users, next, err := o.ids.ListUsers(ctx, after, officersPage)
-		if err != nil {
-			return nil, fmt.Errorf("officers of %s: %w", unit, err)
-		}
-		kept, err := o.engine.AssignableOfficers(p, unit, users)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, kept...)
-		if next == "" {
-			return out, nil
-		}
-		after = next
-	}
 }
 
 // consoleURL is the address people open the console at: the host of

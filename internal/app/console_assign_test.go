@@ -60,6 +60,12 @@ func TestConsoleChairAssignsAnOfficerFromAList(t *testing.T) {
 	if !strings.Contains(form, ">Test bd.worker2 (bd.worker2)</option>") {
 		t.Errorf("an officer is not offered by their name:\n%s", form)
 	}
+	// The list is the API's answer to the chair, on the case's trail as
+	// any page's calls are: once for each of the two loads of the page
+	// (openStep's and this one).
+	if got := officersAudited(t, ts, "bd.chair", name); !slices.Equal(got, []string{"ok", "ok"}) {
+		t.Errorf("the case page's officer lists on the trail: %v, want two case.officers.list ok", got)
+	}
 
 	// Choosing one assigns them.
 	vals := formValues(t, form)

@@ -393,12 +393,12 @@ func TestConsoleCaseAccessMatrix(t *testing.T) {
 		allowed := getCase(t, ts, user, "cases/"+number).GetAllowedSteps()
 		for i := range steps.Len() {
 			step := string(steps.Get(i).Name())
-			if step == "ListCaseEvents" || step == "WatchEvents" {
-				continue
-			}
 			method := "CaseProcessService/" + step
-			may := p.May(method)
 			rule, _ := access.RuleFor(method)
+			if rule.Step == "" {
+				continue // a read (the timeline, the officers, the watch): no form
+			}
+			may := p.May(method)
 			has := stepForm(page, number, step) != ""
 			if has && !may {
 				t.Errorf("%s (%s): form %s shown, the roles table refuses it", user, role, step)

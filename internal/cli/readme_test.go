@@ -248,7 +248,8 @@ func TestREADME(t *testing.T) {
 	// command printed it).
 	compact := strings.NewReplacer(", ", ",", "\": ", "\":").Replace(got)
 	for _, shown := range []string{
-		`{"intact":true,"checked_events":"124","head_seq":"124"}`,
+		`{"intact":true,"checked_events":"125","head_seq":"125"}`,
+		`{"officers":[{"name":"users/badinh.worker","display_name":"Lê Thị Hoa (cán bộ BVTE phường Ba Đình)","unit":"units/00004@2025-07-01"}]}`,
 		`"score":12,"matched_fields":["child_name","commune","phone"]`,
 		`"reporter":{"anonymous":true},"candidates":[{"case":"cases/HN-2026-00006","score":16,"matched_fields":["birth_year","caregiver_name","child_name","commune","phone"]}]}`,
 		`"kind":"CASE_FORWARDED","case":"cases/HN-2026-00007"`,
@@ -257,7 +258,7 @@ func TestREADME(t *testing.T) {
 		// of the moment shared their commits).
 		"OK: schema version 11, ",
 		" bytes; 9 reports, 7 cases, 31 case events, 15 timers, 11 notifications; " +
-			"12 users, 34 tokens, 2 police units, 20 data keys; 170 audit events (head seq 170)",
+			"12 users, 34 tokens, 2 police units, 20 data keys; 171 audit events (head seq 171)",
 	} {
 		if !strings.Contains(string(md), shown) {
 			t.Errorf("README.md no longer shows %s: update this test with it", shown)

@@ -3223,6 +3223,190 @@ func (x *AssignCaseRequest) GetOfficer() string {
 	return ""
 }
 
+type ListAssignableOfficersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The case, "cases/{case_number}".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// At most this many officers (default 100 when 0, at most 1000; a
+	// larger or a negative page_size is INVALID_ARGUMENT, naming page_size).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token, for the same case.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssignableOfficersRequest) Reset() {
+	*x = ListAssignableOfficersRequest{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssignableOfficersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssignableOfficersRequest) ProtoMessage() {}
+
+func (x *ListAssignableOfficersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssignableOfficersRequest.ProtoReflect.Descriptor instead.
+func (*ListAssignableOfficersRequest) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListAssignableOfficersRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ListAssignableOfficersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAssignableOfficersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAssignableOfficersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The officers of this page, in order of name.
+	Officers []*AssignableOfficer `protobuf:"bytes,1,rep,name=officers,proto3" json:"officers,omitempty"`
+	// Empty on the last page, and only there: a page may hold
+	// fewer than page_size officers, even none, with a token to go on.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssignableOfficersResponse) Reset() {
+	*x = ListAssignableOfficersResponse{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssignableOfficersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssignableOfficersResponse) ProtoMessage() {}
+
+func (x *ListAssignableOfficersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssignableOfficersResponse.ProtoReflect.Descriptor instead.
+func (*ListAssignableOfficersResponse) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListAssignableOfficersResponse) GetOfficers() []*AssignableOfficer {
+	if x != nil {
+		return x.Officers
+	}
+	return nil
+}
+
+func (x *ListAssignableOfficersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// An AssignableOfficer is a user AssignCase would accept as a case's
+// responsible officer, with no more than a chair needs to choose them.
+type AssignableOfficer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's resource name, "users/{user}": AssignCase's officer.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The name shown for the user, e.g. "Nguyễn Thị Lan".
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// The user's unit, "units/{code}@{valid_from}" or "orgs/social-work-centre".
+	Unit          string `protobuf:"bytes,3,opt,name=unit,proto3" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssignableOfficer) Reset() {
+	*x = AssignableOfficer{}
+	mi := &file_childcase_v1_process_service_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssignableOfficer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssignableOfficer) ProtoMessage() {}
+
+func (x *AssignableOfficer) ProtoReflect() protoreflect.Message {
+	mi := &file_childcase_v1_process_service_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssignableOfficer.ProtoReflect.Descriptor instead.
+func (*AssignableOfficer) Descriptor() ([]byte, []int) {
+	return file_childcase_v1_process_service_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *AssignableOfficer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AssignableOfficer) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *AssignableOfficer) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
 var File_childcase_v1_process_service_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_service_proto_rawDesc = "" +
@@ -3514,7 +3698,20 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x04etag\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04etag\x12G\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB(\xbaH%r#\x18@2\x1f^$|^[A-Za-z0-9][A-Za-z0-9_.-]*$R\trequestId\x12'\n" +
-	"\aofficer\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\aofficer2\xba#\n" +
+	"\aofficer\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xc8\x01R\aofficer\"\x93\x01\n" +
+	"\x1dListAssignableOfficersRequest\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x04name\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x85\x01\n" +
+	"\x1eListAssignableOfficersResponse\x12;\n" +
+	"\bofficers\x18\x01 \x03(\v2\x1f.childcase.v1.AssignableOfficerR\bofficers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"m\n" +
+	"\x11AssignableOfficer\x12\x17\n" +
+	"\x04name\x18\x01 \x01(\tB\x03\xe0A\x03R\x04name\x12&\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x03\xe0A\x03R\vdisplayName\x12\x17\n" +
+	"\x04unit\x18\x03 \x01(\tB\x03\xe0A\x03R\x04unit2\xe3$\n" +
 	"\x12CaseProcessService\x12v\n" +
 	"\x0fAcknowledgeCase\x12$.childcase.v1.AcknowledgeCaseRequest\x1a\x12.childcase.v1.Case\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/{name=cases/*}:acknowledge\x12\x92\x01\n" +
 	"\x17RecordInitialAssessment\x12,.childcase.v1.RecordInitialAssessmentRequest\x1a\x12.childcase.v1.Case\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/{name=cases/*}:recordInitialAssessment\x12\x92\x01\n" +
@@ -3543,7 +3740,8 @@ const file_childcase_v1_process_service_proto_rawDesc = "" +
 	"\x0fDeclineTransfer\x12$.childcase.v1.DeclineTransferRequest\x1a\x12.childcase.v1.Case\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/{name=cases/*}:declineTransfer\x12m\n" +
 	"\fReassignCase\x12!.childcase.v1.ReassignCaseRequest\x1a\x12.childcase.v1.Case\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/{name=cases/*}:reassign\x12g\n" +
 	"\n" +
-	"AssignCase\x12\x1f.childcase.v1.AssignCaseRequest\x1a\x12.childcase.v1.Case\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=cases/*}:assign\x12d\n" +
+	"AssignCase\x12\x1f.childcase.v1.AssignCaseRequest\x1a\x12.childcase.v1.Case\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\"\x19/v1/{name=cases/*}:assign\x12\xa6\x01\n" +
+	"\x16ListAssignableOfficers\x12+.childcase.v1.ListAssignableOfficersRequest\x1a,.childcase.v1.ListAssignableOfficersResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/{name=cases/*}:listAssignableOfficers\x12d\n" +
 	"\tMergeCase\x12\x1e.childcase.v1.MergeCaseRequest\x1a\x12.childcase.v1.Case\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/{name=cases/*}:merge\x12|\n" +
 	"\x11ReferCaseToPolice\x12&.childcase.v1.ReferCaseToPoliceRequest\x1a\x12.childcase.v1.Case\"+\x82\xd3\xe4\x93\x02%:\x01*\" /v1/{name=cases/*}:referToPolice\x12\x98\x01\n" +
 	"\x19AcknowledgePoliceReferral\x12..childcase.v1.AcknowledgePoliceReferralRequest\x1a\x12.childcase.v1.Case\"7\x82\xd3\xe4\x93\x021:\x01*\",/v1/{name=cases/*}:acknowledgePoliceReferral\x12\x8f\x01\n" +
@@ -3569,7 +3767,7 @@ func file_childcase_v1_process_service_proto_rawDescGZIP() []byte {
 	return file_childcase_v1_process_service_proto_rawDescData
 }
 
-var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_childcase_v1_process_service_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*AcknowledgeCaseRequest)(nil),           // 0: childcase.v1.AcknowledgeCaseRequest
 	(*RecordInitialAssessmentRequest)(nil),   // 1: childcase.v1.RecordInitialAssessmentRequest
@@ -3610,113 +3808,119 @@ var file_childcase_v1_process_service_proto_goTypes = []any{
 	(*ReassignCaseRequest)(nil),              // 36: childcase.v1.ReassignCaseRequest
 	(*MergeCaseRequest)(nil),                 // 37: childcase.v1.MergeCaseRequest
 	(*AssignCaseRequest)(nil),                // 38: childcase.v1.AssignCaseRequest
-	(EmergencyReason)(0),                     // 39: childcase.v1.EmergencyReason
-	(RiskLevel)(0),                           // 40: childcase.v1.RiskLevel
-	(SpecialCircumstance)(0),                 // 41: childcase.v1.SpecialCircumstance
-	(*timestamppb.Timestamp)(nil),            // 42: google.protobuf.Timestamp
-	(*MeetingAttendee)(nil),                  // 43: childcase.v1.MeetingAttendee
-	(ClosureGround)(0),                       // 44: childcase.v1.ClosureGround
-	(*CaseEvent)(nil),                        // 45: childcase.v1.CaseEvent
-	(*Case)(nil),                             // 46: childcase.v1.Case
-	(*Notification)(nil),                     // 47: childcase.v1.Notification
+	(*ListAssignableOfficersRequest)(nil),    // 39: childcase.v1.ListAssignableOfficersRequest
+	(*ListAssignableOfficersResponse)(nil),   // 40: childcase.v1.ListAssignableOfficersResponse
+	(*AssignableOfficer)(nil),                // 41: childcase.v1.AssignableOfficer
+	(EmergencyReason)(0),                     // 42: childcase.v1.EmergencyReason
+	(RiskLevel)(0),                           // 43: childcase.v1.RiskLevel
+	(SpecialCircumstance)(0),                 // 44: childcase.v1.SpecialCircumstance
+	(*timestamppb.Timestamp)(nil),            // 45: google.protobuf.Timestamp
+	(*MeetingAttendee)(nil),                  // 46: childcase.v1.MeetingAttendee
+	(ClosureGround)(0),                       // 47: childcase.v1.ClosureGround
+	(*CaseEvent)(nil),                        // 48: childcase.v1.CaseEvent
+	(*Case)(nil),                             // 49: childcase.v1.Case
+	(*Notification)(nil),                     // 50: childcase.v1.Notification
 }
 var file_childcase_v1_process_service_proto_depIdxs = []int32{
-	39, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	40, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	40, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	40, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	42, // 0: childcase.v1.RecordInitialAssessmentRequest.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	43, // 1: childcase.v1.RecordInitialAssessmentRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	43, // 2: childcase.v1.RecordInitialAssessmentRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	43, // 3: childcase.v1.RecordInitialAssessmentRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
 	2,  // 4: childcase.v1.RecordInitialAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
-	41, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
-	42, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
-	42, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
-	42, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
-	43, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	43, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	44, // 5: childcase.v1.SpecialCircumstanceSet.groups:type_name -> childcase.v1.SpecialCircumstance
+	45, // 6: childcase.v1.RecordEmergencyMeasuresRequest.applied_time:type_name -> google.protobuf.Timestamp
+	45, // 7: childcase.v1.StartSeparationRequest.start_time:type_name -> google.protobuf.Timestamp
+	45, // 8: childcase.v1.RecordSpecificAssessmentRequest.meeting_time:type_name -> google.protobuf.Timestamp
+	46, // 9: childcase.v1.RecordSpecificAssessmentRequest.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	46, // 10: childcase.v1.RecordSpecificAssessmentRequest.meeting_participants:type_name -> childcase.v1.MeetingAttendee
 	2,  // 11: childcase.v1.RecordSpecificAssessmentRequest.special_circumstances:type_name -> childcase.v1.SpecialCircumstanceSet
 	29, // 12: childcase.v1.SubmitPlanRequest.services:type_name -> childcase.v1.PlanServiceInput
-	40, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
-	40, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
-	40, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	44, // 16: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
-	42, // 17: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
-	45, // 18: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
-	0,  // 19: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
-	1,  // 20: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
-	3,  // 21: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
-	4,  // 22: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
-	5,  // 23: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
-	6,  // 24: childcase.v1.CaseProcessService.ExtendSeparation:input_type -> childcase.v1.ExtendSeparationRequest
-	7,  // 25: childcase.v1.CaseProcessService.PetitionCourt:input_type -> childcase.v1.PetitionCourtRequest
-	8,  // 26: childcase.v1.CaseProcessService.RecordCourtDecision:input_type -> childcase.v1.RecordCourtDecisionRequest
-	9,  // 27: childcase.v1.CaseProcessService.RecordCareFollowUp:input_type -> childcase.v1.RecordCareFollowUpRequest
-	10, // 28: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
-	11, // 29: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
-	12, // 30: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
-	13, // 31: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
-	14, // 32: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
-	15, // 33: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
-	16, // 34: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
-	17, // 35: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
-	18, // 36: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
-	19, // 37: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
-	20, // 38: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
-	21, // 39: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
-	22, // 40: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
-	36, // 41: childcase.v1.CaseProcessService.ReassignCase:input_type -> childcase.v1.ReassignCaseRequest
-	38, // 42: childcase.v1.CaseProcessService.AssignCase:input_type -> childcase.v1.AssignCaseRequest
-	37, // 43: childcase.v1.CaseProcessService.MergeCase:input_type -> childcase.v1.MergeCaseRequest
-	23, // 44: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
-	24, // 45: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
-	25, // 46: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
-	26, // 47: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
-	33, // 48: childcase.v1.CaseProcessService.ExtendPoliceDeadline:input_type -> childcase.v1.ExtendPoliceDeadlineRequest
-	34, // 49: childcase.v1.CaseProcessService.SuspendPoliceDeadline:input_type -> childcase.v1.SuspendPoliceDeadlineRequest
-	35, // 50: childcase.v1.CaseProcessService.ResumePoliceDeadline:input_type -> childcase.v1.ResumePoliceDeadlineRequest
-	27, // 51: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
-	28, // 52: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
-	30, // 53: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
-	32, // 54: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
-	46, // 55: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
-	46, // 56: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
-	46, // 57: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
-	46, // 58: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
-	46, // 59: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
-	46, // 60: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
-	46, // 61: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
-	46, // 62: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
-	46, // 63: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
-	46, // 64: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
-	46, // 65: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
-	46, // 66: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
-	46, // 67: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
-	46, // 68: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
-	46, // 69: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
-	46, // 70: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
-	46, // 71: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
-	46, // 72: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
-	46, // 73: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
-	46, // 74: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
-	46, // 75: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
-	46, // 76: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
-	46, // 77: childcase.v1.CaseProcessService.ReassignCase:output_type -> childcase.v1.Case
-	46, // 78: childcase.v1.CaseProcessService.AssignCase:output_type -> childcase.v1.Case
-	46, // 79: childcase.v1.CaseProcessService.MergeCase:output_type -> childcase.v1.Case
-	46, // 80: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
-	46, // 81: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
-	46, // 82: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
-	46, // 83: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
-	46, // 84: childcase.v1.CaseProcessService.ExtendPoliceDeadline:output_type -> childcase.v1.Case
-	46, // 85: childcase.v1.CaseProcessService.SuspendPoliceDeadline:output_type -> childcase.v1.Case
-	46, // 86: childcase.v1.CaseProcessService.ResumePoliceDeadline:output_type -> childcase.v1.Case
-	46, // 87: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
-	46, // 88: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
-	31, // 89: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
-	47, // 90: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
-	55, // [55:91] is the sub-list for method output_type
-	19, // [19:55] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	43, // 13: childcase.v1.RecordReviewRequest.harm_severity:type_name -> childcase.v1.RiskLevel
+	43, // 14: childcase.v1.RecordReviewRequest.abuser_access:type_name -> childcase.v1.RiskLevel
+	43, // 15: childcase.v1.RecordReviewRequest.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	47, // 16: childcase.v1.ApproveClosureRequest.ground:type_name -> childcase.v1.ClosureGround
+	45, // 17: childcase.v1.RecordPoliceForwardingRequest.forward_time:type_name -> google.protobuf.Timestamp
+	48, // 18: childcase.v1.ListCaseEventsResponse.events:type_name -> childcase.v1.CaseEvent
+	41, // 19: childcase.v1.ListAssignableOfficersResponse.officers:type_name -> childcase.v1.AssignableOfficer
+	0,  // 20: childcase.v1.CaseProcessService.AcknowledgeCase:input_type -> childcase.v1.AcknowledgeCaseRequest
+	1,  // 21: childcase.v1.CaseProcessService.RecordInitialAssessment:input_type -> childcase.v1.RecordInitialAssessmentRequest
+	3,  // 22: childcase.v1.CaseProcessService.RecordEmergencyMeasures:input_type -> childcase.v1.RecordEmergencyMeasuresRequest
+	4,  // 23: childcase.v1.CaseProcessService.StartSeparation:input_type -> childcase.v1.StartSeparationRequest
+	5,  // 24: childcase.v1.CaseProcessService.EndSeparation:input_type -> childcase.v1.EndSeparationRequest
+	6,  // 25: childcase.v1.CaseProcessService.ExtendSeparation:input_type -> childcase.v1.ExtendSeparationRequest
+	7,  // 26: childcase.v1.CaseProcessService.PetitionCourt:input_type -> childcase.v1.PetitionCourtRequest
+	8,  // 27: childcase.v1.CaseProcessService.RecordCourtDecision:input_type -> childcase.v1.RecordCourtDecisionRequest
+	9,  // 28: childcase.v1.CaseProcessService.RecordCareFollowUp:input_type -> childcase.v1.RecordCareFollowUpRequest
+	10, // 29: childcase.v1.CaseProcessService.RecordSpecificAssessment:input_type -> childcase.v1.RecordSpecificAssessmentRequest
+	11, // 30: childcase.v1.CaseProcessService.SubmitPlan:input_type -> childcase.v1.SubmitPlanRequest
+	12, // 31: childcase.v1.CaseProcessService.ApprovePlan:input_type -> childcase.v1.ApprovePlanRequest
+	13, // 32: childcase.v1.CaseProcessService.ReturnPlan:input_type -> childcase.v1.ReturnPlanRequest
+	14, // 33: childcase.v1.CaseProcessService.RecordServiceProgress:input_type -> childcase.v1.RecordServiceProgressRequest
+	15, // 34: childcase.v1.CaseProcessService.StartReview:input_type -> childcase.v1.StartReviewRequest
+	16, // 35: childcase.v1.CaseProcessService.RecordReview:input_type -> childcase.v1.RecordReviewRequest
+	17, // 36: childcase.v1.CaseProcessService.ApproveClosure:input_type -> childcase.v1.ApproveClosureRequest
+	18, // 37: childcase.v1.CaseProcessService.ReopenCase:input_type -> childcase.v1.ReopenCaseRequest
+	19, // 38: childcase.v1.CaseProcessService.AddCaseNote:input_type -> childcase.v1.AddCaseNoteRequest
+	20, // 39: childcase.v1.CaseProcessService.ProposeTransfer:input_type -> childcase.v1.ProposeTransferRequest
+	21, // 40: childcase.v1.CaseProcessService.AcceptTransfer:input_type -> childcase.v1.AcceptTransferRequest
+	22, // 41: childcase.v1.CaseProcessService.DeclineTransfer:input_type -> childcase.v1.DeclineTransferRequest
+	36, // 42: childcase.v1.CaseProcessService.ReassignCase:input_type -> childcase.v1.ReassignCaseRequest
+	38, // 43: childcase.v1.CaseProcessService.AssignCase:input_type -> childcase.v1.AssignCaseRequest
+	39, // 44: childcase.v1.CaseProcessService.ListAssignableOfficers:input_type -> childcase.v1.ListAssignableOfficersRequest
+	37, // 45: childcase.v1.CaseProcessService.MergeCase:input_type -> childcase.v1.MergeCaseRequest
+	23, // 46: childcase.v1.CaseProcessService.ReferCaseToPolice:input_type -> childcase.v1.ReferCaseToPoliceRequest
+	24, // 47: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:input_type -> childcase.v1.AcknowledgePoliceReferralRequest
+	25, // 48: childcase.v1.CaseProcessService.RecordPoliceForwarding:input_type -> childcase.v1.RecordPoliceForwardingRequest
+	26, // 49: childcase.v1.CaseProcessService.RecordPoliceOutcome:input_type -> childcase.v1.RecordPoliceOutcomeRequest
+	33, // 50: childcase.v1.CaseProcessService.ExtendPoliceDeadline:input_type -> childcase.v1.ExtendPoliceDeadlineRequest
+	34, // 51: childcase.v1.CaseProcessService.SuspendPoliceDeadline:input_type -> childcase.v1.SuspendPoliceDeadlineRequest
+	35, // 52: childcase.v1.CaseProcessService.ResumePoliceDeadline:input_type -> childcase.v1.ResumePoliceDeadlineRequest
+	27, // 53: childcase.v1.CaseProcessService.PauseDeadline:input_type -> childcase.v1.PauseDeadlineRequest
+	28, // 54: childcase.v1.CaseProcessService.ResumeDeadline:input_type -> childcase.v1.ResumeDeadlineRequest
+	30, // 55: childcase.v1.CaseProcessService.ListCaseEvents:input_type -> childcase.v1.ListCaseEventsRequest
+	32, // 56: childcase.v1.CaseProcessService.WatchEvents:input_type -> childcase.v1.WatchEventsRequest
+	49, // 57: childcase.v1.CaseProcessService.AcknowledgeCase:output_type -> childcase.v1.Case
+	49, // 58: childcase.v1.CaseProcessService.RecordInitialAssessment:output_type -> childcase.v1.Case
+	49, // 59: childcase.v1.CaseProcessService.RecordEmergencyMeasures:output_type -> childcase.v1.Case
+	49, // 60: childcase.v1.CaseProcessService.StartSeparation:output_type -> childcase.v1.Case
+	49, // 61: childcase.v1.CaseProcessService.EndSeparation:output_type -> childcase.v1.Case
+	49, // 62: childcase.v1.CaseProcessService.ExtendSeparation:output_type -> childcase.v1.Case
+	49, // 63: childcase.v1.CaseProcessService.PetitionCourt:output_type -> childcase.v1.Case
+	49, // 64: childcase.v1.CaseProcessService.RecordCourtDecision:output_type -> childcase.v1.Case
+	49, // 65: childcase.v1.CaseProcessService.RecordCareFollowUp:output_type -> childcase.v1.Case
+	49, // 66: childcase.v1.CaseProcessService.RecordSpecificAssessment:output_type -> childcase.v1.Case
+	49, // 67: childcase.v1.CaseProcessService.SubmitPlan:output_type -> childcase.v1.Case
+	49, // 68: childcase.v1.CaseProcessService.ApprovePlan:output_type -> childcase.v1.Case
+	49, // 69: childcase.v1.CaseProcessService.ReturnPlan:output_type -> childcase.v1.Case
+	49, // 70: childcase.v1.CaseProcessService.RecordServiceProgress:output_type -> childcase.v1.Case
+	49, // 71: childcase.v1.CaseProcessService.StartReview:output_type -> childcase.v1.Case
+	49, // 72: childcase.v1.CaseProcessService.RecordReview:output_type -> childcase.v1.Case
+	49, // 73: childcase.v1.CaseProcessService.ApproveClosure:output_type -> childcase.v1.Case
+	49, // 74: childcase.v1.CaseProcessService.ReopenCase:output_type -> childcase.v1.Case
+	49, // 75: childcase.v1.CaseProcessService.AddCaseNote:output_type -> childcase.v1.Case
+	49, // 76: childcase.v1.CaseProcessService.ProposeTransfer:output_type -> childcase.v1.Case
+	49, // 77: childcase.v1.CaseProcessService.AcceptTransfer:output_type -> childcase.v1.Case
+	49, // 78: childcase.v1.CaseProcessService.DeclineTransfer:output_type -> childcase.v1.Case
+	49, // 79: childcase.v1.CaseProcessService.ReassignCase:output_type -> childcase.v1.Case
+	49, // 80: childcase.v1.CaseProcessService.AssignCase:output_type -> childcase.v1.Case
+	40, // 81: childcase.v1.CaseProcessService.ListAssignableOfficers:output_type -> childcase.v1.ListAssignableOfficersResponse
+	49, // 82: childcase.v1.CaseProcessService.MergeCase:output_type -> childcase.v1.Case
+	49, // 83: childcase.v1.CaseProcessService.ReferCaseToPolice:output_type -> childcase.v1.Case
+	49, // 84: childcase.v1.CaseProcessService.AcknowledgePoliceReferral:output_type -> childcase.v1.Case
+	49, // 85: childcase.v1.CaseProcessService.RecordPoliceForwarding:output_type -> childcase.v1.Case
+	49, // 86: childcase.v1.CaseProcessService.RecordPoliceOutcome:output_type -> childcase.v1.Case
+	49, // 87: childcase.v1.CaseProcessService.ExtendPoliceDeadline:output_type -> childcase.v1.Case
+	49, // 88: childcase.v1.CaseProcessService.SuspendPoliceDeadline:output_type -> childcase.v1.Case
+	49, // 89: childcase.v1.CaseProcessService.ResumePoliceDeadline:output_type -> childcase.v1.Case
+	49, // 90: childcase.v1.CaseProcessService.PauseDeadline:output_type -> childcase.v1.Case
+	49, // 91: childcase.v1.CaseProcessService.ResumeDeadline:output_type -> childcase.v1.Case
+	31, // 92: childcase.v1.CaseProcessService.ListCaseEvents:output_type -> childcase.v1.ListCaseEventsResponse
+	50, // 93: childcase.v1.CaseProcessService.WatchEvents:output_type -> childcase.v1.Notification
+	57, // [57:94] is the sub-list for method output_type
+	20, // [20:57] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_service_proto_init() }
@@ -3733,7 +3937,7 @@ func file_childcase_v1_process_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_childcase_v1_process_service_proto_rawDesc), len(file_childcase_v1_process_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   39,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

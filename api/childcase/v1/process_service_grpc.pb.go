@@ -43,6 +43,7 @@ const (
 	CaseProcessService_DeclineTransfer_FullMethodName           = "/childcase.v1.CaseProcessService/DeclineTransfer"
 	CaseProcessService_ReassignCase_FullMethodName              = "/childcase.v1.CaseProcessService/ReassignCase"
 	CaseProcessService_AssignCase_FullMethodName                = "/childcase.v1.CaseProcessService/AssignCase"
+	CaseProcessService_ListAssignableOfficers_FullMethodName    = "/childcase.v1.CaseProcessService/ListAssignableOfficers"
 	CaseProcessService_MergeCase_FullMethodName                 = "/childcase.v1.CaseProcessService/MergeCase"
 	CaseProcessService_ReferCaseToPolice_FullMethodName         = "/childcase.v1.CaseProcessService/ReferCaseToPolice"
 	CaseProcessService_AcknowledgePoliceReferral_FullMethodName = "/childcase.v1.CaseProcessService/AcknowledgePoliceReferral"
@@ -118,6 +119,18 @@ type CaseProcessServiceClient interface {
 	ReassignCase(ctx context.Context, in *ReassignCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// The chair of the responsible unit names the officer responsible for the case: an active commune worker of that commune (for a case the city holds, a city officer). Commune chairs and city officers.
 	AssignCase(ctx context.Context, in *AssignCaseRequest, opts ...grpc.CallOption) (*Case, error)
+	// The people AssignCase would accept as the case's responsible officer
+	// now: the active users who may take the workers' steps for the
+	// responsible unit (its commune workers; for a case the city holds, the
+	// city officers and the social work centre's supervisors), by name,
+	// display name and unit, in order of name. For the roles that may call
+	// AssignCase, refused as AssignCase would be now (CASE_CLOSED on a
+	// closed case, NOT_RESPONSIBLE_UNIT to a caller outside the responsible
+	// unit); a case out of scope is NOT_FOUND. Audited on the case
+	// (case.officers.list). A page reads at most 1,000 users of the service
+	// (there is no index of users by unit): it may hold fewer than
+	// page_size officers, even none, with a next_page_token.
+	ListAssignableOfficers(ctx context.Context, in *ListAssignableOfficersRequest, opts ...grpc.CallOption) (*ListAssignableOfficersResponse, error)
 	// Merges two cases of the same child: the case named survives and takes the absorbed case's reports, timeline, police referrals and open deadlines (a deadline both run keeps the earlier legal start and its due); the absorbed case closes with merged_into, and its number resolves to the survivor from then on. Both cases must be open, not merged, in the caller's scope (NotFound otherwise) and sent with their etags. Commune chairs and city officers.
 	MergeCase(ctx context.Context, in *MergeCaseRequest, opts ...grpc.CallOption) (*Case, error)
 	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
@@ -401,6 +414,16 @@ func (c *caseProcessServiceClient) AssignCase(ctx context.Context, in *AssignCas
 	return out, nil
 }
 
+func (c *caseProcessServiceClient) ListAssignableOfficers(ctx context.Context, in *ListAssignableOfficersRequest, opts ...grpc.CallOption) (*ListAssignableOfficersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAssignableOfficersResponse)
+	err := c.cc.Invoke(ctx, CaseProcessService_ListAssignableOfficers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *caseProcessServiceClient) MergeCase(ctx context.Context, in *MergeCaseRequest, opts ...grpc.CallOption) (*Case, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Case)
@@ -591,6 +614,18 @@ type CaseProcessServiceServer interface {
 	ReassignCase(context.Context, *ReassignCaseRequest) (*Case, error)
 	// The chair of the responsible unit names the officer responsible for the case: an active commune worker of that commune (for a case the city holds, a city officer). Commune chairs and city officers.
 	AssignCase(context.Context, *AssignCaseRequest) (*Case, error)
+	// The people AssignCase would accept as the case's responsible officer
+	// now: the active users who may take the workers' steps for the
+	// responsible unit (its commune workers; for a case the city holds, the
+	// city officers and the social work centre's supervisors), by name,
+	// display name and unit, in order of name. For the roles that may call
+	// AssignCase, refused as AssignCase would be now (CASE_CLOSED on a
+	// closed case, NOT_RESPONSIBLE_UNIT to a caller outside the responsible
+	// unit); a case out of scope is NOT_FOUND. Audited on the case
+	// (case.officers.list). A page reads at most 1,000 users of the service
+	// (there is no index of users by unit): it may hold fewer than
+	// page_size officers, even none, with a next_page_token.
+	ListAssignableOfficers(context.Context, *ListAssignableOfficersRequest) (*ListAssignableOfficersResponse, error)
 	// Merges two cases of the same child: the case named survives and takes the absorbed case's reports, timeline, police referrals and open deadlines (a deadline both run keeps the earlier legal start and its due); the absorbed case closes with merged_into, and its number resolves to the survivor from then on. Both cases must be open, not merged, in the caller's scope (NotFound otherwise) and sent with their etags. Commune chairs and city officers.
 	MergeCase(context.Context, *MergeCaseRequest) (*Case, error)
 	// Refers the case to a police unit, which from then on sees the police view of it and must acknowledge the referral; D13 (24 hours, 48 in a remote commune, to the investigators) runs from now, when the police receive it. The social case goes on beside the police track.
@@ -705,6 +740,9 @@ func (UnimplementedCaseProcessServiceServer) ReassignCase(context.Context, *Reas
 }
 func (UnimplementedCaseProcessServiceServer) AssignCase(context.Context, *AssignCaseRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method AssignCase not implemented")
+}
+func (UnimplementedCaseProcessServiceServer) ListAssignableOfficers(context.Context, *ListAssignableOfficersRequest) (*ListAssignableOfficersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAssignableOfficers not implemented")
 }
 func (UnimplementedCaseProcessServiceServer) MergeCase(context.Context, *MergeCaseRequest) (*Case, error) {
 	return nil, status.Error(codes.Unimplemented, "method MergeCase not implemented")
@@ -1195,6 +1233,24 @@ func _CaseProcessService_AssignCase_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CaseProcessService_ListAssignableOfficers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAssignableOfficersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CaseProcessServiceServer).ListAssignableOfficers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CaseProcessService_ListAssignableOfficers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CaseProcessServiceServer).ListAssignableOfficers(ctx, req.(*ListAssignableOfficersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CaseProcessService_MergeCase_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MergeCaseRequest)
 	if err := dec(in); err != nil {
@@ -1506,6 +1562,10 @@ var CaseProcessService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AssignCase",
 			Handler:    _CaseProcessService_AssignCase_Handler,
+		},
+		{
+			MethodName: "ListAssignableOfficers",
+			Handler:    _CaseProcessService_ListAssignableOfficers_Handler,
 		},
 		{
 			MethodName: "MergeCase",

@@ -201,6 +201,8 @@ var rules = []Rule{
 	{Method: "CaseProcessService/DeclineTransfer", Step: "declineTransfer", Full: handlers},
 	{Method: "CaseProcessService/ReassignCase", Step: "reassign", Full: reassigners},
 	{Method: "CaseProcessService/AssignCase", Step: "assign", Full: communeChairs},
+	// Who a case's officer may be is asked by those who name them.
+	{Method: "CaseProcessService/ListAssignableOfficers", Full: communeChairs},
 	// Merging two cases of one child decides which case the child has:
 	// the chair's decision, or the city's for cases of two communes.
 	{Method: "CaseProcessService/MergeCase", Step: "merge", Full: communeChairs},

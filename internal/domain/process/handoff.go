@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -171,24 +176,114 @@ func (e *Engine) takesCasesOf(u model.User, unit string) bool {
 	return !u.Disabled() && as.May("CaseProcessService/RecordInitialAssessment") && e.access.ActsFor(as, unit)
 }
 
-// AssignableOfficers are those of users whom p could name the officer
-// responsible for a case unit holds, by AssignOfficer's own rule, so that
-// a form offers the people the step would accept rather than ask for a
-// user name. p must be one who may name the officer for that unit (a
-// role that assigns, acting for it); anyone else is refused, so the list
-// tells no one who works where outside their own unit. users come from
-// the identity service.
-func (e *Engine) AssignableOfficers(p access.Principal, unit string, users []model.User) ([]model.User, error) {
-	if !p.May("CaseProcessService/AssignCase") || !e.access.ActsFor(p, unit) {
-		return nil, fmt.Errorf("officers of %s: %w", unit, model.ErrPermissionDenied)
+// OfficersPage is a page of ListAssignableOfficers: up to Limit officers
+// after the store's cursor After ("" for the start).
+type OfficersPage struct {
+	After string
+	Limit int
+}
+
+// maxUsersScanned bounds the users one page of ListAssignableOfficers
+// reads: the store keeps no index of users by unit, so the officers of one
+// unit are found among everyone's. A page that reads this many ends,
+// short or empty, with a cursor to go on, so no call costs more than this
+// however many users the service has.
+const maxUsersScanned = 1000
+
+// ListAssignableOfficers returns a page of the users AssignOfficer would
+// accept as the officer responsible for the case now, and a cursor for the
+// next page ("" on the last), so that a chair chooses among the people the
+// step takes rather than type a user name. Only a role that may name the
+// officer asks it, of a case it fully sees (ErrNotFound otherwise, as for
+// any step), which the step's gate and preconditions let through now (a
+// closed case is CASE_CLOSED, a caller outside the responsible unit
+// NOT_RESPONSIBLE_UNIT, as AssignOfficer answers): the list tells no one
+// who works where outside their own unit. Every call is audited on the
+// case, as a read of it.
+func (e *Engine) ListAssignableOfficers(ctx context.Context, p access.Principal, name string, page OfficersPage) ([]model.User, string, error) {
+	const method = "CaseProcessService/ListAssignableOfficers"
+	if !p.May(method) {
+		return nil, "", model.ErrPermissionDenied
+	}
+	number, err := intake.ParseCaseName(name)
+	if err != nil {
+		return nil, "", model.InvalidField("name", "case.name", "%v", err)
+	}
+	if page.Limit <= 0 {
+		return nil, "", fmt.Errorf("officers of case %s: page limit %d must be positive", number, page.Limit)
 	}
 	var out []model.User
-	for _, u := range users {
-		if e.takesCasesOf(u, unit) {
-			out = append(out, u)
+	var next string
+	// onCase: the case the number stands for today (a merge's survivor),
+	// whose trail the read goes on, as a step's does.
+	onCase := number
+	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
+		c, err := e.loadCase(tx, number, true)
+		if err != nil {
+			return err
 		}
+		if e.access.View(p, method, c) != access.ViewFull {
+			return fmt.Errorf("case %s: %w", number, model.ErrNotFound)
+		}
+		onCase = c.Number
+		// The case as the step would see it, following a reform (do,
+		// StepsAllowed), on a copy whose moves go nowhere, and refused as
+		// the step would be now, by its gate (a closed case: CASE_CLOSED)
+		// and its caller's unit (NOT_RESPONSIBLE_UNIT): no one is
+		// accepted then.
+		c.Deadlines, c.Transfers, c.Handlers = slices.Clone(c.Deadlines), slices.Clone(c.Transfers), slices.Clone(c.Handlers)
+		s := &stepCtx{e: e, p: p, now: e.clock.Now(), c: &c}
+		s.followReform()
+		gate := stepGates["assign"]
+		if _, err := gate.check(p, s.c); err != nil {
+			return err
+		}
+		if err := gate.Ready(s); err != nil {
+			return err
+		}
+		out, next, err = e.officersOf(tx, access.UnitName(c.ResponsibleUnit), page)
+		return err
+	})
+	// Read, absent, or refused as the step is refused (the reason, never
+	// the message).
+	res := access.CaseResource(onCase)
+	ev := p.Event(e.clock.Now(), "case.officers.list", res, res, auditlog.Outcome(err))
+	if code, refused := refusalCode(err); refused {
+		ev.Outcome, ev.Reason = audit.OutcomeRefused, code
 	}
-	return out, nil
+	if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
+		return nil, "", rerr
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// officersOf reads the users after page.After until it has kept
+// page.Limit who take the cases of unit, or read maxUsersScanned, or
+// reached the last. Each read asks for no more users than may still be
+// kept, so the store's cursor after it is the page's.
+func (e *Engine) officersOf(tx datastore.ReadTx, unit string, page OfficersPage) ([]model.User, string, error) {
+	var out []model.User
+	after := page.After
+	for scanned := 0; len(out) < page.Limit && scanned < maxUsersScanned; {
+		users, next, err := tx.ListUsers(after, min(page.Limit-len(out), maxUsersScanned-scanned))
+		if err != nil {
+			return nil, "", fmt.Errorf("officers of %s: %w", unit, err)
+		}
+		scanned += len(users)
+		for _, u := range users {
+			if e.takesCasesOf(u, unit) {
+				out = append(out, u)
+			}
+		}
+		if next == "" {
+			return out, "", nil
+		}
+		after = next
+	}
+	return out, after, nil
 }
 
 // checkTransferLevel allows commune to commune, commune to its district or

@@ -2,57 +2,182 @@ package process_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
 )
 
-// TestAssignableOfficersAreThoseTheStepAccepts: the people offered as a
-// case's officer are those AssignOfficer accepts for the unit (its active
-// workers; for the city, its officers and the social work centre's
-// supervisors), and only someone who may name the unit's officer is told
-// who they are.
-func TestAssignableOfficersAreThoseTheStepAccepts(t *testing.T) {
+// officerIDs are the ids of users.
+func officerIDs(us []model.User) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.ID)
+	}
+	return out
+}
+
+// createUsers stores users as the identity service would.
+func (w *world) createUsers(t *testing.T, users ...model.User) {
+	t.Helper()
+	if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		for _, u := range users {
+			u.CreateTime = start
+			if err := tx.CreateUser(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allOfficers reads every page of ListAssignableOfficers, limit at a time.
+func (w *world) allOfficers(t *testing.T, p access.Principal, name string, limit int) (ids []string, pages int) {
+	t.Helper()
+	for after := ""; ; {
+		got, next, err := w.eng.ListAssignableOfficers(w.ctx, p, name, process.OfficersPage{After: after, Limit: limit})
+		if err != nil {
+			t.Fatalf("%s lists the officers of %s: %v", p.UserID, name, err)
+		}
+		if len(got) > limit {
+			t.Fatalf("a page of %d holds %d officers", limit, len(got))
+		}
+		ids, pages = append(ids, officerIDs(got)...), pages+1
+		if next == "" {
+			return ids, pages
+		}
+		after = next
+	}
+}
+
+// TestListAssignableOfficersAreThoseTheStepAccepts: the people offered as a
+// case's officer are those AssignOfficer accepts for its responsible unit
+// (its active workers), page by page; only someone who may name the
+// officer asks (PermissionDenied for anyone else), of a case in their
+// scope (NotFound otherwise) of their own unit; every answer is audited on
+// the case.
+func TestListAssignableOfficersAreThoseTheStepAccepts(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
-	const baDinh, hoanKiem, city = "units/00004@2025-07-01", "units/00070@2025-07-01", "units/01@2020-01-01"
-	users := []model.User{
-		{ID: "bd.worker", Role: model.RoleCommuneWorker, Unit: baDinh},
-		{ID: "bd.gone", Role: model.RoleCommuneWorker, Unit: baDinh, DisableTime: start},
-		{ID: "bd.chair", Role: model.RoleCommuneChair, Unit: baDinh},
-		{ID: "hk.worker", Role: model.RoleCommuneWorker, Unit: hoanKiem},
-		{ID: "police", Role: model.RolePoliceLiaison, Unit: "policeUnits/ca-ba-dinh"},
-		{ID: "city", Role: model.RoleCityOfficer, Unit: city},
-		{ID: "swc", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
-	}
-	ids := func(us []model.User) []string {
-		var out []string
-		for _, u := range us {
-			out = append(out, u.ID)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	w.createUsers(t,
+		model.User{ID: "bd.worker", DisplayName: "Lan", Role: model.RoleCommuneWorker, Unit: unitBaDinh},
+		model.User{ID: "bd.worker2", DisplayName: "Minh", Role: model.RoleCommuneWorker, Unit: unitBaDinh},
+		model.User{ID: "bd.gone", Role: model.RoleCommuneWorker, Unit: unitBaDinh, DisableTime: start},
+		model.User{ID: "bd.chair", Role: model.RoleCommuneChair, Unit: unitBaDinh},
+		model.User{ID: "other.worker", Role: model.RoleCommuneWorker, Unit: unitOther},
+		model.User{ID: "police", Role: model.RolePoliceLiaison, Unit: policeLocal},
+	)
+	want := []string{"bd.worker", "bd.worker2"}
+	for _, limit := range []int{1, 2, 100} {
+		if got, _ := w.allOfficers(t, principal("chair.badinh"), name, limit); !slices.Equal(got, want) {
+			t.Errorf("pages of %d: %v, want %v", limit, got, want)
 		}
-		return out
 	}
+	// The city, which sees the case but does not hold it, is refused as
+	// AssignOfficer refuses it.
+	var pre *model.PreconditionError
+	if _, _, err := w.eng.ListAssignableOfficers(w.ctx, principal("city"), name, process.OfficersPage{Limit: 100}); !errors.As(err, &pre) || pre.Reason != "NOT_RESPONSIBLE_UNIT" {
+		t.Errorf("the city asks: %v, want NOT_RESPONSIBLE_UNIT", err)
+	}
+
 	for _, tc := range []struct {
-		who  access.Principal
-		unit string
-		want []string
+		who  string
+		want error
 	}{
-		{access.Principal{UserID: "bd.chair", Role: model.RoleCommuneChair, Unit: baDinh}, baDinh, []string{"bd.worker"}},
-		{access.Principal{UserID: "city", Role: model.RoleCityOfficer, Unit: city}, city, []string{"city", "swc"}},
+		{"chair.other", model.ErrNotFound},           // another commune's chair: out of scope
+		{"worker.badinh", model.ErrPermissionDenied}, // names no officer
+		{"police.badinh", model.ErrPermissionDenied},
 	} {
-		got, err := w.eng.AssignableOfficers(tc.who, tc.unit, users)
-		if err != nil || !slices.Equal(ids(got), tc.want) {
-			t.Errorf("%s for %s: %v, %v; want %v", tc.who.UserID, tc.unit, ids(got), err, tc.want)
+		got, next, err := w.eng.ListAssignableOfficers(w.ctx, principal(tc.who), name, process.OfficersPage{Limit: 100})
+		if !errors.Is(err, tc.want) || got != nil || next != "" {
+			t.Errorf("%s lists the officers: %v, %q, %v; want %v and no one", tc.who, officerIDs(got), next, err, tc.want)
 		}
 	}
-	for _, who := range []access.Principal{
-		{UserID: "hk.chair", Role: model.RoleCommuneChair, Unit: hoanKiem}, // another unit's chair
-		{UserID: "bd.worker", Role: model.RoleCommuneWorker, Unit: baDinh}, // names no officer
-	} {
-		if got, err := w.eng.AssignableOfficers(who, baDinh, users); !errors.Is(err, model.ErrPermissionDenied) || got != nil {
-			t.Errorf("%s asks who takes Ba Đình's cases: %v, %v; want ErrPermissionDenied and no one", who.UserID, ids(got), err)
+	if _, _, err := w.eng.ListAssignableOfficers(w.ctx, principal("chair.badinh"), "cases/nope", process.OfficersPage{Limit: 100}); !errors.As(err, new(*model.FieldError)) {
+		t.Errorf("a bad case name: %v, want a field error", err)
+	}
+
+	// Audited on the case: the chair's six pages (three, two and one), the city's refusal and
+	// the other commune chair's, as absent.
+	var events []audit.Event
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		var err error
+		events, _, err = tx.ListAuditEvents(datastore.AuditQuery{Case: access.CaseResource(c.Number), Limit: 100})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, e := range events {
+		if e.Action == "case.officers.list" {
+			listed = append(listed, strings.TrimSpace(e.Actor+" "+e.Outcome+" "+e.Reason))
 		}
+	}
+	slices.Sort(listed)
+	if wantEvents := []string{"chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.other not_found", "city refused NOT_RESPONSIBLE_UNIT"}; !slices.Equal(listed, wantEvents) {
+		t.Errorf("the case's trail of officer lists: %v, want %v", listed, wantEvents)
+	}
+}
+
+// TestListAssignableOfficersReadsABoundedPage: no index holds the users of
+// a unit, so a page reads at most 1,000 users; the service's other users
+// end a page short (even empty) with a cursor rather than be read whole,
+// and the next page goes on to the unit's officer behind them.
+func TestListAssignableOfficersReadsABoundedPage(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	var others []model.User
+	for i := range 2500 {
+		others = append(others, model.User{ID: fmt.Sprintf("a.other%04d", i), Role: model.RoleCommuneWorker, Unit: unitOther})
+	}
+	w.createUsers(t, others...)
+	w.createUsers(t, model.User{ID: "z.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh})
+
+	got, next, err := w.eng.ListAssignableOfficers(w.ctx, principal("chair.badinh"), "cases/"+c.Number, process.OfficersPage{Limit: 100})
+	if err != nil || len(got) != 0 || next == "" {
+		t.Fatalf("the first page: %v, %q, %v; want no one and a cursor after the first 1,000 users", officerIDs(got), next, err)
+	}
+	ids, pages := w.allOfficers(t, principal("chair.badinh"), "cases/"+c.Number, 100)
+	if !slices.Equal(ids, []string{"z.worker"}) || pages != 3 {
+		t.Errorf("every page: %v in %d pages, want z.worker in 3 (1,000 users a page)", ids, pages)
+	}
+}
+
+// TestListAssignableOfficersOfAClosedCaseIsRefusedAsTheStep: AssignCase
+// accepts no one on a closed case, so the list is refused as the step
+// is (CASE_CLOSED), not answered with people the step would refuse.
+func TestListAssignableOfficersOfAClosedCaseIsRefusedAsTheStep(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	step := stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
+	w.createUsers(t, model.User{ID: "bd.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh})
+	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+	if got, _ := w.allOfficers(t, chair, name, 100); !slices.Equal(got, []string{"bd.worker"}) {
+		t.Fatalf("the open case's officers: %v", got)
+	}
+	c = step(w.eng.ApproveClosure(w.ctx, chair, req(), process.Closure{Ground: model.ClosureMovedAway, Reason: "gia đình chuyển đi"}))
+	_, err := w.eng.AssignOfficer(w.ctx, chair, req(), "users/bd.worker")
+	var stepErr, listErr *model.PreconditionError
+	if !errors.As(err, &stepErr) || stepErr.Reason != "CASE_CLOSED" {
+		t.Fatalf("assign on the closed case: %v, want CASE_CLOSED", err)
+	}
+	got, next, err := w.eng.ListAssignableOfficers(w.ctx, chair, name, process.OfficersPage{Limit: 100})
+	if !errors.As(err, &listErr) || listErr.Reason != stepErr.Reason || got != nil || next != "" {
+		t.Errorf("the closed case's officers: %v, %q, %v; want %s as the step and no one", officerIDs(got), next, err, stepErr.Reason)
 	}
 }

@@ -162,7 +162,7 @@ var processTable = []TableRow{
 		Step:        "responsible officer",
 		Methods:     []TableMethod{{Method: "CaseProcessService/AssignCase"}},
 		Responsible: true,
-		Notes:       "the chair of the responsible unit names an active worker of that unit (`\"officer\": \"users/...\"`); the case and its queue entries show the officer",
+		Notes:       "the chair of the responsible unit names an active worker of that unit (`\"officer\": \"users/...\"`, one of those `:listAssignableOfficers` answers the chair); the case and its queue entries show the officer",
 	},
 	{
 		Step:    "merge two cases of one child",

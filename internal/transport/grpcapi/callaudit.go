@@ -35,8 +35,9 @@ var methodActions = func() map[string]string {
 		pb.CaseService_SearchCases_FullMethodName: "case.search",
 		pb.CaseService_ExportCases_FullMethodName: "cases.export",
 
-		pb.CaseProcessService_ListCaseEvents_FullMethodName: "case.events.read",
-		pb.CaseProcessService_WatchEvents_FullMethodName:    "notifications.watch",
+		pb.CaseProcessService_ListCaseEvents_FullMethodName:         "case.events.read",
+		pb.CaseProcessService_ListAssignableOfficers_FullMethodName: "case.officers.list",
+		pb.CaseProcessService_WatchEvents_FullMethodName:            "notifications.watch",
 
 		pb.StatisticsService_GetStatistics_FullMethodName:        "statistics.read",
 		pb.StatisticsService_GetActionMonthReport_FullMethodName: "statistics.report",

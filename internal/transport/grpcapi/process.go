@@ -326,6 +326,34 @@ func (s *processServer) ListCaseEvents(ctx context.Context, req *pb.ListCaseEven
 	return resp, nil
 }
 
+func (s *processServer) ListAssignableOfficers(ctx context.Context, req *pb.ListAssignableOfficersRequest) (*pb.ListAssignableOfficersResponse, error) {
+	// The list is the case's, however its name is typed: a token made
+	// with one typing goes on with another, and not for another case.
+	name := req.GetName()
+	if number, err := intake.ParseCaseName(name); err == nil {
+		name = caseName(number)
+	}
+	after, err := s.pages.decode(ctx, req.GetPageToken(), name)
+	if err != nil {
+		return nil, err
+	}
+	page := process.OfficersPage{After: after, Limit: pageSize(req.GetPageSize(), 100, 1000)}
+	users, next, err := s.engine.ListAssignableOfficers(ctx, principalFrom(ctx), req.GetName(), page)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &pb.ListAssignableOfficersResponse{}
+	if next != "" {
+		resp.NextPageToken = s.pages.encode(ctx, next, name)
+	}
+	for _, u := range users {
+		// No more than a chair needs to choose: not the phone, role or
+		// dates an admin's ListUsers shows.
+		resp.Officers = append(resp.Officers, &pb.AssignableOfficer{Name: model.UserName(u.ID), DisplayName: u.DisplayName, Unit: u.Unit})
+	}
+	return resp, nil
+}
+
 // WatchLiveHeader is the header metadata a watch sends once it is live:
 // the REST gateway then answers its HTTP headers (a refused watch sends
 // x-request-id in headers of its own, so headers alone do not say it).

@@ -19,7 +19,6 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // The case page: what GetCase answers the signed-in person (the full view,
@@ -218,6 +217,34 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 	return events, true, nil
 }
 
+// officerPages bounds the API's pages of officers a case page reads;
+// each reads at most 1,000 of the service's users.
+const officerPages = 10
+
+// assignableOfficers are the people the API's ListAssignableOfficers
+// offers as the case's officer, by name, and whether the list is whole
+// (it read on, up to officerPages pages, to the last).
+func (c *Console) assignableOfficers(r *http.Request, s *session, name string) ([]formOption, bool, error) {
+	out := []formOption{}
+	token := ""
+	for range officerPages {
+		resp, err := c.api.process.ListAssignableOfficers(c.apiContext(r, s), &pb.ListAssignableOfficersRequest{
+			Name: name, PageSize: 1000, PageToken: token,
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, o := range resp.GetOfficers() {
+			id := strings.TrimPrefix(o.GetName(), "users/")
+			out = append(out, formOption{Value: o.GetName(), Label: o.GetDisplayName() + " (" + id + ")"})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, true, nil
+		}
+	}
+	return out, false, nil
+}
+
 // caseChoices are the choices of the step forms' fields that name a unit
 // or a part of the case by its name or id, which people do not know:
 //   - a deadline (pause, resume) is one of the case's open deadlines,
@@ -271,14 +298,15 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 	// The officer to name is one of those the step would accept, by
 	// name: nobody knows their colleagues' user names. With none, the
 	// choice is empty rather than a box to type one in.
-	if shown("AssignCase") && c.cfg.Officers != nil {
-		officers, err := c.cfg.Officers.AssignableOfficers(r.Context(), s.bearer, cs.GetResponsibleUnit())
+	if shown("AssignCase") {
+		officers, complete, err := c.assignableOfficers(r, s, cs.GetName())
 		if err != nil {
-			return nil, fmt.Errorf("officers of %s: %w", cs.GetResponsibleUnit(), err)
+			return nil, fmt.Errorf("officers of %s: %w", cs.GetName(), err)
 		}
-		out["officer"] = []formOption{}
-		for _, u := range officers {
-			out["officer"] = append(out["officer"], formOption{Value: model.UserName(u.ID), Label: u.DisplayName + " (" + u.ID + ")"})
+		// A list cut short would hide people the step accepts: the box
+		// to type a user name in stays then.
+		if complete {
+			out["officer"] = officers
 		}
 	}
 	if !shown("ProposeTransfer", "ReassignCase", "ReferCaseToPolice") {

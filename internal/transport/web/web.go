@@ -113,20 +113,6 @@ type Config struct {
 	// Throttle slows down an address that keeps failing to sign in;
 	// nil: only the accounts' lock-out and maxSignInsAtOnce apply.
 	Throttle SignInThrottle
-	// Officers lists the people a case's responsible officer may be
-	// chosen from; nil: the assignment form asks for a user name.
-	Officers Officers
-}
-
-// Officers lists the users the holder of a session's token may name the
-// officer responsible for a case that unit holds ("units/..."): the
-// domain's rule of AssignCase over the identity service's users, behind
-// an adapter in the wiring. The API lists users to admins only, and a
-// chair who must type "users/..." does not know the names; the list
-// holds only the people the step would accept, of a unit the caller acts
-// for, so it tells no one more than the step's refusal would.
-type Officers interface {
-	AssignableOfficers(ctx context.Context, bearer, unit string) ([]model.User, error)
 }
 
 // SignInThrottle counts the failed password sign-ins of each client
