@@ -135,12 +135,7 @@ func (s *reportServer) DiscloseReporter(ctx context.Context, req *pb.DiscloseRep
 // fingerprintWithoutID is the fingerprint of a request that has a
 // request_id field, with that field cleared.
 func fingerprintWithoutID(req proto.Message) []byte {
-	withoutID := proto.Clone(req)
-	m := withoutID.ProtoReflect()
-	m.Clear(m.Descriptor().Fields().ByName("request_id"))
-	clearOutputOnly(m)
-	canonicalCaseNames(m)
-	trimStrings(m)
+	withoutID, m := storedForm(req)
 	e164Phones(m)
 	return fingerprint(withoutID)
 }
@@ -150,18 +145,26 @@ func fingerprintWithoutID(req proto.Message) []byte {
 // is the same: a request one of them remembered answers its retry sent
 // alike, the first answer, not REQUEST_ID_REUSED.
 func fingerprintBeforeE164(req proto.Message) []byte {
-	withoutID := proto.Clone(req)
-	m := withoutID.ProtoReflect()
-	m.Clear(m.Descriptor().Fields().ByName("request_id"))
-	clearOutputOnly(m)
-	canonicalCaseNames(m)
-	trimStrings(m)
+	withoutID, m := storedForm(req)
 	before := fingerprint(withoutID)
 	e164Phones(m)
 	if slices.Equal(before, fingerprint(withoutID)) {
 		return nil
 	}
 	return before
+}
+
+// storedForm is a copy of req as the service stores it, for a fingerprint,
+// but for its phones: without its request_id and output-only fields, its
+// case names canonical, its strings trimmed. m is the copy's reflection.
+func storedForm(req proto.Message) (withoutID proto.Message, m protoreflect.Message) {
+	withoutID = proto.Clone(req)
+	m = withoutID.ProtoReflect()
+	m.Clear(m.Descriptor().Fields().ByName("request_id"))
+	clearOutputOnly(m)
+	canonicalCaseNames(m)
+	trimStrings(m)
+	return withoutID, m
 }
 
 // phoneMessages are the messages whose phone intake stores in E.164
