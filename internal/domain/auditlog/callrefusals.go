@@ -81,6 +81,25 @@ func (l *CallRefusals) Record(ctx context.Context, e audit.Event) error {
 	return nil
 }
 
+// Count counts e, the event of a call by e.Actor, into the window's event
+// without an event of its own, whatever the actor's count: for a write
+// refused because the database is full, whose own event would take the
+// room that the writes still being made (a case's search entry after its
+// report) and the reads' events need. Windows that ended are written
+// first.
+func (l *CallRefusals) Count(ctx context.Context, e audit.Event) {
+	l.Flush(ctx, false)
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.users[e.Actor]
+	if w == nil {
+		w = &callWindow{start: now}
+		l.users[e.Actor] = w
+	}
+	w.count(e)
+}
+
 // count adds e to the window's counted refusals. Its reason is its
 // action and outcome, and the event's reason (a code, a field and its
 // rule: never what the client wrote), summed by kind.

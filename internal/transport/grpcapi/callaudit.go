@@ -166,10 +166,17 @@ func (a callAudit) record(ctx context.Context, call *auditlog.Call, p access.Pri
 	// An answer's event is the record of a read; the others go through
 	// the user's bound, failures too: a flood of writes a full database
 	// refuses must not spend the room it keeps back for reads' events.
+	// A write the full database refused is only counted (one event per
+	// user and minute): an event of its own would take room that the
+	// writes still being made need, a report's search entry after its
+	// commit among them, so that an acknowledged case would go unfound.
 	var rerr error
-	if outcome == audit.OutcomeOK {
+	switch {
+	case outcome == audit.OutcomeOK:
 		rerr = a.audit.Record(ctx, e)
-	} else {
+	case reason == ReasonDatabaseFull:
+		a.refused.Count(ctx, e)
+	default:
 		rerr = a.refused.Record(ctx, e)
 	}
 	// The answer stands even if its event cannot be written (a refusal

@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -153,27 +154,52 @@ func TestCallOutcome(t *testing.T) {
 }
 
 // The events callAudit writes for calls that failed or were refused go
-// through the user's bound; answers do not. A flood of writes that a
-// full database refuses must not spend the room it keeps back for the
-// events of reads.
+// through the user's bound; answers do not. A write the full database
+// refused is only counted, however few: its own event would take the
+// room that the writes still being made (a report's search entry after
+// its commit) and the events of reads need. Other failures (a deadline)
+// get events of their own within the bound.
 func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
-	_, log, a := newCallAudit(t)
+	store, log, a := newCallAudit(t)
 	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
 	full := toStatus(t.Context(), slog.New(slog.DiscardHandler), model.ErrFull)
-	for range auditlog.RefusedCallsPerUser + 5 {
+	late := status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	record := func(method, action string, req any, err error) {
 		ctx, call := auditlog.Track(t.Context(), p.UserID)
-		a.record(ctx, call, p, pb.ReportService_CreateReport_FullMethodName, "report.create", &pb.CreateReportRequest{}, full)
+		a.record(ctx, call, p, method, action, req, err)
+	}
+	for range auditlog.RefusedCallsPerUser + 5 {
+		record(pb.ReportService_CreateReport_FullMethodName, "report.create", &pb.CreateReportRequest{}, full)
 	}
 	for range 5 {
-		ctx, call := auditlog.Track(t.Context(), p.UserID)
-		a.record(ctx, call, p, pb.CaseService_ListCases_FullMethodName, "case.list", &pb.ListCasesRequest{}, nil)
+		record(pb.CaseService_ListCases_FullMethodName, "case.list", &pb.ListCasesRequest{}, nil)
+	}
+	for range auditlog.RefusedCallsPerUser + 5 {
+		record(pb.CaseService_GetCase_FullMethodName, "case.read", &pb.GetCaseRequest{}, late)
 	}
 	head, err := log.HeadSeq(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := uint64(auditlog.RefusedCallsPerUser + 5); head != want {
-		t.Errorf("%d events, want %d: the first %d failures and the 5 answers", head, want, auditlog.RefusedCallsPerUser)
+	if want := uint64(5 + auditlog.RefusedCallsPerUser); head != want {
+		t.Errorf("%d events, want %d: the 5 answers and the first %d deadlines, none of the writes the full database refused", head, want, auditlog.RefusedCallsPerUser)
+	}
+	a.refused.Flush(t.Context(), true)
+	var last audit.Event
+	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			last = e
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("report.create error %s ×%d", ReasonDatabaseFull, auditlog.RefusedCallsPerUser+5); last.Action != auditlog.RefusedCallsAction || !strings.Contains(last.Reason, want) {
+		t.Errorf("the count event: %s %q; want %s counting %q", last.Action, last.Reason, auditlog.RefusedCallsAction, want)
 	}
 }
 
