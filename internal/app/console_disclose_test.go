@@ -32,9 +32,7 @@ func TestConsoleDisclosesTheReporterWithAReason(t *testing.T) {
 	}
 	report := rep.GetReports()[0].GetName()
 	id := strings.TrimPrefix(report, "reports/")
-	// validReport's reporter typed "0912 345 678", stored in E.164 (the
-	// page escapes its +).
-	const name, phone = "Trần Thị Mai", "84912345678"
+	const name, phone = "Trần Thị Mai", "0912 345 678"
 	form := `id="reporter-form"`
 
 	for _, user := range []string{"bd.worker", "bd.chair", operatorID} {

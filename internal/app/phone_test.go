@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
+	"golang.org/x/text/unicode/norm"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -17,8 +19,8 @@ import (
 // them: the way callers say them, on a Vietnamese keyboard.
 
 // Intake accepts every unambiguous spelling of a Vietnamese number, as
-// search already did, and stores it in E.164, the form the index and a
-// search read: "+84 (0) 912 345 678" and full-width digits were refused
+// search already did, and stores it as typed, its full-width forms and
+// non-breaking spaces in ASCII; the index and a search read it in E.164: "+84 (0) 912 345 678" and full-width digits were refused
 // (rule string.pattern), though a search took them. What is no phone
 // number is still refused, naming the field and the rule, and nothing is
 // stored.
@@ -45,15 +47,19 @@ func TestIntakeTakesEveryUsualSpellingOfAPhone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := got.GetCaregivers()[0].GetPhone(); p != "+84912345678" {
-			t.Errorf("the caregiver's phone typed %q is stored as %q; want +84912345678", typed, p)
+		want := strings.TrimSpace(norm.NFKC.String(typed))
+		if p := got.GetCaregivers()[0].GetPhone(); p != want {
+			t.Errorf("the caregiver's phone typed %q is stored as %q; want %q", typed, p, want)
 		}
 		rep, err := ts.reports().DiscloseReporter(ts.as(t, "sup"), &pb.DiscloseReporterRequest{Name: created.GetName(), Reason: confGoodReason})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p := rep.GetIdentified().GetPhone(); p != "+84912345678" {
-			t.Errorf("the reporter's phone typed %q is stored as %q; want +84912345678", typed, p)
+		if p := rep.GetIdentified().GetPhone(); p != want {
+			t.Errorf("the reporter's phone typed %q is stored as %q; want %q", typed, p, want)
+		}
+		if strings.ContainsFunc(want, func(r rune) bool { return r > unicode.MaxASCII }) {
+			t.Errorf("the phone typed %q is stored with characters beyond ASCII: %q", typed, want)
 		}
 	}
 	// Every one of them finds the case by that phone, typed any way.

@@ -171,9 +171,10 @@ func (s *sentTexts) value(fd protoreflect.FieldDescriptor, path string, v protor
 	}
 }
 
-// recordStoredPhone records, for a phone sent in free text, the form the
-// service stores it in (E.164, search.Phone), which the file must not
-// hold in the clear either: "0912 345 678" is stored as "+84912345678".
+// recordStoredPhone records, for a phone sent in free text, its E.164
+// form (search.Phone), the form the index and a search read it in, which
+// the file must not hold in the clear either: a phone typed "0912 345 678"
+// must not lie in it as "+84912345678".
 func (s *sentTexts) recordStoredPhone(field, text, path string) {
 	if field != "phone" {
 		return
@@ -303,7 +304,7 @@ func TestSentTextsFindsFreeTextInTheClear(t *testing.T) {
 		t.Errorf("leaks %q, want the caregiver's phone and the plan service's name", leaks)
 	}
 
-	// A phone is stored in E.164, not as sent: that form is looked for too.
+	// A phone's E.164 form, which the index reads it in, is looked for too.
 	phone := newSentTexts(t)
 	phone.record(&pb.CreateReportRequest{Report: &pb.Report{Caregivers: []*pb.Caregiver{{Phone: "0987 111 222"}}}})
 	phone.record(&pb.CreateReportRequest{Report: &pb.Report{Reporter: &pb.Reporter{Identity: &pb.Reporter_Identified{

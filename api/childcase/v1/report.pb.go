@@ -915,8 +915,9 @@ type Caregiver struct {
 	// A phone number, in any usual format ("0912 345 678", "+84912345678",
 	// "+84 (0) 912 345 678", full-width digits): digits with spaces, dots,
 	// dashes, slashes or parentheses between them and a + before them. It is
-	// stored in E.164 ("+84912345678"); what makes no phone number is
-	// refused (rule phone.number).
+	// stored as typed, full-width digits and non-breaking spaces in ASCII;
+	// a search reads any spelling alike, in E.164 ("+84912345678"). What
+	// makes no phone number is refused (rule phone.number).
 	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Where they live.
 	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
@@ -1109,8 +1110,8 @@ type IdentifiedReporter struct {
 	Consent bool `protobuf:"varint,1,opt,name=consent,proto3" json:"consent,omitempty"`
 	// Full name.
 	FullName string `protobuf:"bytes,2,opt,name=full_name,json=fullName,proto3" json:"full_name,omitempty"`
-	// A phone number to call back, in any usual format, stored in E.164 as
-	// a caregiver's is.
+	// A phone number to call back, in any usual format, stored as a
+	// caregiver's is.
 	Phone string `protobuf:"bytes,3,opt,name=phone,proto3" json:"phone,omitempty"`
 	// Relation to the child, e.g. "hàng xóm", "giáo viên".
 	RelationToChild string `protobuf:"bytes,4,opt,name=relation_to_child,json=relationToChild,proto3" json:"relation_to_child,omitempty"`

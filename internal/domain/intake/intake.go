@@ -111,8 +111,9 @@ type CreateReportInput struct {
 	RequestID   string
 	Fingerprint []byte
 	// EarlierFingerprint, if set, is the fingerprint an earlier version
-	// took of the same request (of its phones as sent, before they were
-	// stored in E.164): a request it remembered is matched by either.
+	// took of the same request (of its phones as sent, before a retry's
+	// phones were read in E.164): a request it remembered is matched by
+	// either.
 	EarlierFingerprint []byte
 }
 
@@ -980,11 +981,14 @@ func normalizeReport(r *model.Report) {
 	}
 }
 
-// normalizePhones puts the report's phones in E.164 (search.PhoneNumber),
-// the one form the service stores and the index and a search read, so a
-// number is recorded once however the operator typed what the caller said
-// ("0912.345.678", "+84 (0) 912 345 678", full-width digits), and refuses
-// a phone that is no phone number, naming its field. Messages are logged:
+// normalizePhones checks the report's phones (search.PhoneNumber: any
+// usual spelling of a number, "0912.345.678", "+84 (0) 912 345 678",
+// full-width digits) and keeps each as the operator typed it, with its
+// full-width forms and non-breaking spaces in ASCII (NFKC): the form a
+// person reads back to call the number, and the form every report before
+// this rule holds, so that a report's phones are never in two forms. The
+// index and a search read any spelling alike, in E.164. A phone that is
+// no phone number is refused, naming its field; messages are logged, so
 // they never repeat the number.
 func normalizePhones(r *model.Report) error {
 	phones := []struct {
@@ -1001,12 +1005,12 @@ func normalizePhones(r *model.Report) error {
 		if *p.phone == "" {
 			continue
 		}
-		n, ok := search.PhoneNumber(*p.phone)
+		_, ok := search.PhoneNumber(*p.phone)
 		if !ok {
 			return model.InvalidField(p.field, "phone.number", "phone is no phone number: digits (9 or 10 after 0 or +84 for a Vietnamese number), "+
 				"with spaces, dots, dashes, slashes or parentheses between them and a + before them")
 		}
-		*p.phone = n
+		*p.phone = strings.TrimSpace(norm.NFKC.String(*p.phone))
 	}
 	return nil
 }

@@ -140,8 +140,8 @@ func fingerprintWithoutID(req proto.Message) []byte {
 	return fingerprint(withoutID)
 }
 
-// fingerprintBeforeE164 is fingerprintWithoutID as versions before phones
-// were stored in E.164 took it, of the phones as sent, or nil when it
+// fingerprintBeforeE164 is fingerprintWithoutID as versions before a
+// retry's phones were read in E.164 took it, of the phones as sent, or nil when it
 // is the same: a request one of them remembered answers its retry sent
 // alike, the first answer, not REQUEST_ID_REUSED.
 func fingerprintBeforeE164(req proto.Message) []byte {
@@ -167,17 +167,17 @@ func storedForm(req proto.Message) (withoutID proto.Message, m protoreflect.Mess
 	return withoutID, m
 }
 
-// phoneMessages are the messages whose phone intake stores in E.164
-// (intake.normalizePhones); a user's work phone is stored as typed.
+// phoneMessages are the messages whose phone intake reads as a number in
+// any spelling (intake.normalizePhones); a user's work phone is not.
 var phoneMessages = []protoreflect.FullName{
 	(&pb.Caregiver{}).ProtoReflect().Descriptor().FullName(),
 	(&pb.IdentifiedReporter{}).ProtoReflect().Descriptor().FullName(),
 }
 
-// e164Phones puts the phones of a report in m in E.164, as intake stores
-// them, before it is fingerprinted: a retry that types the number
-// otherwise ("0912.345.678" for "0912 345 678", full-width digits) stores
-// the same thing, so it is the same request. A phone that is no number
+// e164Phones puts the phones of a report in m in E.164, the form the index
+// reads them in, before it is fingerprinted: a retry that types the number
+// otherwise ("0912.345.678" for "0912 345 678", full-width digits) names
+// the same number, so it is the same request, and gets the first answer. A phone that is no number
 // is left as it is (intake refuses it).
 func e164Phones(m protoreflect.Message) {
 	eachMessage(m, func(m protoreflect.Message) {

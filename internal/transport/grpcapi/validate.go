@@ -314,7 +314,7 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 // numberFields are the string fields that hold a number, a code or a
 // date typed in digits, of any request: a commune's code, a birth date,
 // the police's reference number. (A phone is read by intake, which
-// folds its digits as it puts it in E.164: search.PhoneNumber.)
+// folds its digits as it checks it: search.PhoneNumber.)
 var numberFields = []protoreflect.Name{"incident_commune_code", "commune_code", "birth_date", "reference_number"}
 
 // narrowNumbers folds the full-width forms (U+FF01 to U+FF5E: digits,
