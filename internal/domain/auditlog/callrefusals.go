@@ -63,14 +63,7 @@ func NewCallRefusals(log *Log, clk clock.Clock, logger *slog.Logger) *CallRefusa
 // counted in the window's event instead. Windows that ended are written
 // first.
 func (l *CallRefusals) Record(ctx context.Context, e audit.Event) error {
-	l.Flush(ctx, false)
-	now := l.clock.Now()
-	l.mu.Lock()
-	w := l.users[e.Actor]
-	if w == nil {
-		w = &callWindow{start: now}
-		l.users[e.Actor] = w
-	}
+	w := l.window(ctx, e.Actor)
 	if w.written < RefusedCallsPerUser {
 		w.written++
 		l.mu.Unlock()
@@ -88,16 +81,23 @@ func (l *CallRefusals) Record(ctx context.Context, e audit.Event) error {
 // report) and the reads' events need. Windows that ended are written
 // first.
 func (l *CallRefusals) Count(ctx context.Context, e audit.Event) {
+	w := l.window(ctx, e.Actor)
+	defer l.mu.Unlock()
+	w.count(e)
+}
+
+// window writes the windows that ended, then returns actor's window,
+// opened now if they have none, with mu held: the caller unlocks it.
+func (l *CallRefusals) window(ctx context.Context, actor string) *callWindow {
 	l.Flush(ctx, false)
 	now := l.clock.Now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.users[e.Actor]
+	w := l.users[actor]
 	if w == nil {
 		w = &callWindow{start: now}
-		l.users[e.Actor] = w
+		l.users[actor] = w
 	}
-	w.count(e)
+	return w
 }
 
 // count adds e to the window's counted refusals. Its reason is its
