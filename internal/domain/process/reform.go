@@ -205,9 +205,10 @@ func (s *stepCtx) followResponsible() bool {
 // to decide for the old unit, and its successor's staff could not. Where
 // that successor holds the case already (both communes went into one),
 // the transfer has what it asked for and is accepted. It reports whether
-// it changed the case. A transfer to a unit that split stays as it is:
-// its TRANSFER_ACCEPT breaches and escalates to the city, which may
-// decline it (DeclineTransfer) and reassign the case.
+// it changed the case. A transfer to a unit with no one successor stays
+// as it is: its TRANSFER_ACCEPT breaches and escalates to the level above
+// in force (the city from 2025-07-01), which may decline it
+// (DeclineTransfer), and the case is its sender's to hand on again.
 func (s *stepCtx) followTransfer() bool {
 	c := s.c
 	t := c.PendingTransfer()
