@@ -174,6 +174,13 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 		if err := repeatedKey(data); err != nil {
 			return Policy{}, fmt.Errorf("policy: %w", err)
 		}
+		for _, name := range slices.Sorted(maps.Keys(raw)) {
+			if isList(name) && string(bytes.TrimSpace(raw[name])) == "null" {
+				// null decodes into an empty list, which for warnings is
+				// none at all: say what the file means instead.
+				return Policy{}, fmt.Errorf("policy: %s: null is not a list; give [] for none, or leave %s out for the default", name, name)
+			}
+		}
 		for name := range raw {
 			for limit, l := range over.limits() {
 				if strings.EqualFold(name, limit) {
@@ -350,6 +357,17 @@ func valueWords(v string) string {
 func isLimit(name string) bool {
 	for limit := range (&Policy{}).limits() {
 		if strings.EqualFold(name, limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// isList reports whether a key of the file names one of the policy's
+// lists (the decoder matches keys regardless of case).
+func isList(name string) bool {
+	for _, list := range []string{"warnings", "remote_communes", "webhooks"} {
+		if strings.EqualFold(name, list) {
 			return true
 		}
 	}

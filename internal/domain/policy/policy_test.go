@@ -229,6 +229,12 @@ func TestParseErrors(t *testing.T) {
 		{"unit given twice", `{"transfer_accept": {"working_days": 2, "working_days": 5}}`, []string{"transfer_accept.working_days:", "more than once"}},
 		{"warnings given twice", `{"warnings": [0.5], "warnings": [0.9]}`, []string{"warnings:", "more than once"}},
 		{"hook field given twice", hookWith(`"name": "ops", "url": "https://hooks.example/x", "url": "https://elsewhere.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url:", "more than once"}},
+		// null would silently mean an empty list: no warning at all, the
+		// way a template that lost its value writes it. A list is given,
+		// [] for none, or the key left out for the default.
+		{"warnings null", `{"warnings": null}`, []string{"warnings:", "null", "[]"}},
+		{"remote communes null", `{"remote_communes": null}`, []string{"remote_communes:", "null"}},
+		{"webhooks null", `{"webhooks": null}`, []string{"webhooks:", "null"}},
 		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
 		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
 		{"empty file", ``, []string{"not a JSON object"}},
