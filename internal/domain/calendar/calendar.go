@@ -219,6 +219,10 @@ func (c *Calendar) Covers(d vntime.Date) bool {
 	return d.Year >= c.first && d.Year <= c.last
 }
 
+// Years returns the first and the last year the data cover (see
+// [Calendar.Covers]): 2020 and 2030 for the embedded data.
+func (c *Calendar) Years() (first, last int) { return c.first, c.last }
+
 // IsWorkingDay reports whether state agencies work on d.
 //
 // In the covered years (see [Calendar.Covers]) the working days are Monday

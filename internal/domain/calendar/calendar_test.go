@@ -139,6 +139,9 @@ func TestCovers(t *testing.T) {
 			t.Errorf("Covers(%s) = %v, want %v", tt.d, got, tt.want)
 		}
 	}
+	if first, last := c.Years(); first != 2020 || last != 2030 {
+		t.Errorf("Years() = %d, %d, want 2020, 2030", first, last)
+	}
 }
 
 func TestIsWorkingDay(t *testing.T) {

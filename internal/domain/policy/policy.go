@@ -171,6 +171,16 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			// nothing of the policy is a mistake, not the defaults.
 			return Policy{}, errors.New("policy: not a JSON object: null")
 		}
+		if err := repeatedKey(data); err != nil {
+			return Policy{}, fmt.Errorf("policy: %w", err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(raw)) {
+			if isList(name) && string(bytes.TrimSpace(raw[name])) == "null" {
+				// null decodes into an empty list, which for warnings is
+				// none at all: say what the file means instead.
+				return Policy{}, fmt.Errorf("policy: %s: null is not a list; give [] for none, or leave %s out for the default", name, name)
+			}
+		}
 		for name := range raw {
 			for limit, l := range over.limits() {
 				if strings.EqualFold(name, limit) {
@@ -184,6 +194,72 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 		p = over
 	}
 	return p, p.check(getenv)
+}
+
+// repeatedKey refuses a file that gives a key twice in one object,
+// naming it as the checks name their fields ("acknowledge",
+// "webhooks[0].url"). The decoder would take the last silently, and the
+// JSON map above keeps one of them: a file that says two things of a
+// deadline must not have one of them chosen for it. Keys are compared
+// regardless of case, as the decoder matches them. Malformed JSON is left
+// to the decoder, which says where it is.
+func repeatedKey(data []byte) error {
+	w := keyWalk{dec: json.NewDecoder(bytes.NewReader(data))}
+	w.dec.UseNumber()
+	w.value("")
+	return w.err
+}
+
+// keyWalk reads a JSON value token by token; it stops at the first key
+// given twice (err) or at malformed JSON (broken).
+type keyWalk struct {
+	dec    *json.Decoder
+	err    error
+	broken bool
+}
+
+func (w *keyWalk) stopped() bool { return w.err != nil || w.broken }
+
+// value reads one value, found at path in the file.
+func (w *keyWalk) value(path string) {
+	tok, err := w.dec.Token()
+	if err != nil {
+		w.broken = true
+		return
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for !w.stopped() && w.dec.More() {
+			kt, err := w.dec.Token()
+			key, ok := kt.(string)
+			if err != nil || !ok {
+				w.broken = true
+				return
+			}
+			field := key
+			if path != "" {
+				field = path + "." + key
+			}
+			if seen[strings.ToLower(key)] {
+				w.err = fmt.Errorf("%s: given more than once; give each setting once", field)
+				return
+			}
+			seen[strings.ToLower(key)] = true
+			w.value(field)
+		}
+	case json.Delim('['):
+		for i := 0; !w.stopped() && w.dec.More(); i++ {
+			w.value(fmt.Sprintf("%s[%d]", path, i))
+		}
+	default:
+		return // a scalar
+	}
+	if !w.stopped() {
+		if _, err := w.dec.Token(); err != nil { // the closing delimiter
+			w.broken = true
+		}
+	}
 }
 
 // decodeError says a refusal of the JSON decoder in the policy's words:
@@ -281,6 +357,17 @@ func valueWords(v string) string {
 func isLimit(name string) bool {
 	for limit := range (&Policy{}).limits() {
 		if strings.EqualFold(name, limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// isList reports whether a key of the file names one of the policy's
+// lists (the decoder matches keys regardless of case).
+func isList(name string) bool {
+	for _, list := range []string{"warnings", "remote_communes", "webhooks"} {
+		if strings.EqualFold(name, list) {
 			return true
 		}
 	}

@@ -221,6 +221,20 @@ func TestParseErrors(t *testing.T) {
 		{"unknown field", `{"acknowledgement": {"hours": 1}}`, []string{`"acknowledgement"`, "unknown field"}},
 		{"unknown unit", `{"acknowledge": {"minutes": 30}}`, []string{`"minutes"`, "unknown field", "acknowledge:"}},
 		{"secret in the file", hookWith(`"name": "ops", "url": "https://hooks.example/x", "secret_env": "HOOK_SECRET", "secret": "0123456789abcdef"`), []string{`"secret"`, "unknown field", "webhooks[0]:"}},
+		// A key given twice would leave the deadline to whichever the
+		// decoder read last: the file says two things, and neither is
+		// taken silently (the decoder matches keys regardless of case).
+		{"limit given twice", `{"acknowledge": {"hours": 1}, "acknowledge": {"hours": 50}}`, []string{"acknowledge:", "more than once"}},
+		{"limit given twice in two cases", `{"acknowledge": {"hours": 1}, "Acknowledge": {"hours": 50}}`, []string{"Acknowledge:", "more than once"}},
+		{"unit given twice", `{"transfer_accept": {"working_days": 2, "working_days": 5}}`, []string{"transfer_accept.working_days:", "more than once"}},
+		{"warnings given twice", `{"warnings": [0.5], "warnings": [0.9]}`, []string{"warnings:", "more than once"}},
+		{"hook field given twice", hookWith(`"name": "ops", "url": "https://hooks.example/x", "url": "https://elsewhere.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url:", "more than once"}},
+		// null would silently mean an empty list: no warning at all, the
+		// way a template that lost its value writes it. A list is given,
+		// [] for none, or the key left out for the default.
+		{"warnings null", `{"warnings": null}`, []string{"warnings:", "null", "[]"}},
+		{"remote communes null", `{"remote_communes": null}`, []string{"remote_communes:", "null"}},
+		{"webhooks null", `{"webhooks": null}`, []string{"webhooks:", "null"}},
 		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
 		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
 		{"empty file", ``, []string{"not a JSON object"}},

@@ -83,9 +83,9 @@ type clockSpec struct {
 	length time.Duration
 	days   int
 	// maximum marks a calendar-day limit that bounds what is done to the
-	// child (D4): it ends on its last day even when that is a day off,
-	// where every other day count runs on to the end of the next working
-	// day (Civil Code Art. 148).
+	// child (D4), or that ends on a date the plan set (D8): it ends on its
+	// last day even when that is a day off, where every other day count
+	// runs on to the end of the next working day (Civil Code Art. 148).
 	maximum bool
 }
 
@@ -97,6 +97,12 @@ func workingDays(n int) clockSpec  { return clockSpec{clock: model.ClockWorkingD
 func fromPolicy(l policy.Limit) clockSpec {
 	c, length, days := l.Clock()
 	return clockSpec{clock: c, length: length, days: days}
+}
+
+// serviceEnd is D8's n calendar days to the expected end date the plan
+// set for a service: it ends on that date, day off or not.
+func serviceEnd(n int) clockSpec {
+	return clockSpec{clock: model.ClockCalendarDays, days: n, maximum: true}
 }
 
 // separationLimit is D4's limit of n calendar days: a maximum.
@@ -133,12 +139,77 @@ func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start,
 	}
 	d := model.Deadline{
 		ID: id, Kind: kind, Ref: ref, Clock: spec.clock, Length: spec.length, Days: spec.days,
-		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.e.calendar.Version(),
+		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.e.calendarFor(start, due, spec.countsDaysOff()),
 		Pausable: kindPausable(kind), WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
 	}
 	c.Deadlines = append(c.Deadlines, d)
-	s.event("DEADLINE_STARTED", fmt.Sprintf("%s due %s", kind, hanoi(d.Due)), id)
+	s.event("DEADLINE_STARTED", dueDetail(&d), id)
 	return &c.Deadlines[len(c.Deadlines)-1]
+}
+
+// countsDaysOff reports whether the due time of a limit on spec depends on
+// the days off of the holiday data: a count of working days, or of
+// calendar days whose last day, if a day off, runs on to the next working
+// day. Hours, and a day count that ends on its last day whatever it is
+// (D4, D8), do not.
+func (spec clockSpec) countsDaysOff() bool {
+	switch spec.clock {
+	case model.ClockWorkingDays:
+		return true
+	case model.ClockCalendarDays:
+		return !spec.maximum
+	}
+	return false
+}
+
+// calendarFor returns the calendar version to record on a deadline
+// counted from start to due: the calendar's own, or, when the count
+// reaches a year the holiday data do not cover (and its clock counts days
+// off: daysOff), that version marked pastDataMark and the first such
+// year. Such a count is still made, since no case waits for a calendar,
+// on the weekends and the fixed-date holidays alone
+// (calendar.Calendar.IsWorkingDay), so it may end earlier than the
+// year's notices would make it, never later; the mark says so, so that
+// the deadline does not pass for one the data computed (domain reference
+// section 5: a breach stays explainable), and the timeline says it too
+// (dueDetail).
+func (e *Engine) calendarFor(start, due time.Time, daysOff bool) string {
+	version := e.calendar.Version()
+	if !daysOff {
+		return version
+	}
+	first, last := e.calendar.Years()
+	// The days counted: from the day after the event to the last day,
+	// the one that ends at the due time (24:00, 00:00 of the day after).
+	from, to := vntime.DateOf(start).AddDays(1), vntime.DateOf(due.Add(-time.Nanosecond))
+	past := 0
+	switch {
+	case from.Year < first:
+		past = from.Year
+	case to.Year > last:
+		past = last + 1
+	default:
+		return version
+	}
+	// Whoever runs the server learns that the data need that year's
+	// notices.
+	e.log.Warn("process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
+		"year", past, "start", start.UTC(), "due", due.UTC(), "calendar_version", version)
+	return fmt.Sprintf("%s%s%d", version, pastDataMark, past)
+}
+
+// pastDataMark marks the calendar version of a deadline counted past the
+// holiday data: "vn-holidays@ed650e041f2b+no-data-2031".
+const pastDataMark = "+no-data-"
+
+// dueDetail is what the timeline says of when d is due, and, for one
+// counted past the holiday data, what that means.
+func dueDetail(d *model.Deadline) string {
+	detail := fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due))
+	if _, year, ok := strings.Cut(d.CalendarVersion, pastDataMark); ok {
+		detail += fmt.Sprintf("; counted without holiday data for %s: only weekends and 1/1, 30/4, 1/5 and 2/9 are days off then, so it may end earlier than that year's notices would make it", year)
+	}
+	return detail
 }
 
 // meet closes the open deadline of kind and ref, if any: met if on time,

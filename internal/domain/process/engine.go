@@ -42,6 +42,9 @@ type Calendar interface {
 	EndOfLastDay(last vntime.Date) time.Time
 	AddWorkingDays(start time.Time, n int) time.Time
 	ResumeWorkingDays(due, paused, resumed time.Time) time.Time
+	// Years are the first and last years whose days off the data list;
+	// outside them only weekends and the fixed-date holidays are off.
+	Years() (first, last int)
 }
 
 // Engine runs transitions and the deadline scheduler.
@@ -776,9 +779,10 @@ func (e *Engine) ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) e
 			Detail: fmt.Sprintf("%s is no longer in force and no one unit succeeds it: the city reassigns the case", unit)})
 		units = append(units, e.cityName())
 	}
-	for _, d := range c.Deadlines {
+	for i := range c.Deadlines {
+		d := &c.Deadlines[i]
 		events = append(events, model.CaseEvent{Time: now, Actor: access.SystemUserID, Kind: "DEADLINE_STARTED",
-			Detail: fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), DeadlineID: d.ID})
+			Detail: dueDetail(d), DeadlineID: d.ID})
 	}
 	if _, err := tx.AppendCaseEvents(c.ID, events...); err != nil {
 		return err

@@ -573,7 +573,7 @@ func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, 
 func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
 	return e.policeDecision(ctx, p, req, "resumePoliceDeadline", model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
 		s.resume(d)
-		s.event("POLICE_DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
+		s.event("POLICE_DEADLINE_RESUMED", dueDetail(d), d.ID, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil
 	})
 }
@@ -672,7 +672,7 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 			return model.Precondition("NOT_PAUSED", "deadline %d is not paused", d.ID)
 		}
 		s.resume(d)
-		s.event("DEADLINE_RESUMED", fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)), d.ID)
+		s.event("DEADLINE_RESUMED", dueDetail(d), d.ID)
 		return nil
 	}})
 }
@@ -692,7 +692,7 @@ func (s *stepCtx) resume(d *model.Deadline) {
 		due = later(s.e.calendar.ResumeWorkingDays(d.Due, d.PausedAt, s.now).UTC(), d.Due)
 		// The due time now rests on this calendar's days: a breach is
 		// explained by it (domain reference section 5).
-		d.CalendarVersion = s.e.calendar.Version()
+		d.CalendarVersion = s.e.calendarFor(s.now, due, true)
 	}
 	d.Paused += paused
 	d.Start = d.Start.Add(due.Sub(d.Due))

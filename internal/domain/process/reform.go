@@ -61,13 +61,27 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 		for _, id := range awaiting {
 			waiting[id] = true
 		}
+		seen := map[uint64]bool{}
 		for _, unit := range gone {
 			inUnit, err := allQueueCaseIDs(tx, access.QueueMyUnitOpen, unit)
 			if err != nil {
 				return err
 			}
+			// A case offered to a unit that is gone follows too, whoever
+			// holds it (followTransfer).
+			offered, err := allQueueCaseIDs(tx, access.QueueAwaitingMyAccept, unit)
+			if err != nil {
+				return err
+			}
 			for _, id := range inUnit {
-				if !waiting[id] {
+				if !waiting[id] && !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+			for _, id := range offered {
+				if !seen[id] {
+					seen[id] = true
 					ids = append(ids, id)
 				}
 			}
@@ -132,8 +146,16 @@ func (e *Engine) followReform(ctx context.Context, id uint64) (bool, error) {
 
 // followReform moves the case to the successor of its responsible unit,
 // or marks it as awaiting one, if that unit is not in force on s.now's
-// date; it reports whether it changed the case.
+// date, and then a transfer pending to a unit no longer in force to that
+// unit's successor (followTransfer); it reports whether it changed the
+// case.
 func (s *stepCtx) followReform() bool {
+	moved := s.followResponsible()
+	return s.followTransfer() || moved
+}
+
+// followResponsible is followReform for the responsible unit.
+func (s *stepCtx) followResponsible() bool {
 	c := s.c
 	old, ok := s.e.units.Get(c.ResponsibleUnit)
 	if c.Status == model.StatusClosed || c.AwaitingSuccessor || !ok || old.InForce(vntime.DateOf(s.now)) {
@@ -170,6 +192,54 @@ func (s *stepCtx) followReform() bool {
 	// The successor now sees the case: the service's own event says so,
 	// for the auditor, who reads no case (a step the move rides on is
 	// someone else's act, whose event does not name it).
+	if caller.UserID == system.UserID {
+		s.letIn(to)
+	}
+	return true
+}
+
+// followTransfer follows the reform of the unit a pending transfer is
+// offered to, when it is no longer in force on s.now's date and went
+// whole into one unit: the transfer is then offered to that successor,
+// with its TRANSFER_ACCEPT and the time left on it, since nobody is left
+// to decide for the old unit, and its successor's staff could not. Where
+// that successor holds the case already (both communes went into one),
+// the transfer has what it asked for and is accepted. It reports whether
+// it changed the case. A transfer to a unit with no one successor stays
+// as it is: its TRANSFER_ACCEPT breaches and escalates to the level above
+// in force (the city from 2025-07-01), which may decline it
+// (DeclineTransfer), and the case is its sender's to hand on again.
+func (s *stepCtx) followTransfer() bool {
+	c := s.c
+	t := c.PendingTransfer()
+	if c.Status == model.StatusClosed || t == nil {
+		return false
+	}
+	k, ok := unitKey(t.To)
+	old, found := s.e.units.Get(k)
+	if !ok || !found || old.InForce(vntime.DateOf(s.now)) {
+		return false
+	}
+	succ, whole := s.e.units.Successor(old.Key)
+	if !whole {
+		return false
+	}
+	// The service follows the reform, whoever's request it rides on.
+	caller := s.p
+	s.p = system
+	defer func() { s.p = caller }()
+	from, to := t.To, access.UnitName(succ)
+	s.event("UNIT_SUCCEEDED", fmt.Sprintf("%s is no longer in force; %s succeeds it", from, to), 0, t.From, from, to)
+	if succ == c.ResponsibleUnit {
+		t.State, t.DecidedBy, t.DecideTime = model.TransferAccepted, system.UserID, s.now
+		s.meet(model.DeadlineTransferAccept, transferRef(t.ID))
+		s.event("TRANSFER_ACCEPTED", fmt.Sprintf("%s is now responsible", to), 0, t.From, to)
+		return true
+	}
+	t.To = to
+	if d := c.OpenDeadline(model.DeadlineTransferAccept, transferRef(t.ID)); d != nil {
+		d.Unit = to
+	}
 	if caller.UserID == system.UserID {
 		s.letIn(to)
 	}

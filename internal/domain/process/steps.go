@@ -560,7 +560,7 @@ func (e *Engine) ApprovePlan(ctx context.Context, p access.Principal, req Reques
 			end, _ := vntime.ParseDate(sv.ExpectedEndDate)
 			// Expected to end by 24:00 of its expected end date (D8).
 			days := int(end.Start().Sub(vntime.DateOf(s.now).Start()) / (24 * time.Hour))
-			s.openDeadline(model.DeadlineServiceEnd, ref, access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), calendarDays(max(0, days)))
+			s.openDeadline(model.DeadlineServiceEnd, ref, access.UnitName(s.c.ResponsibleUnit), s.now, end.AddDays(1).Start(), serviceEnd(max(0, days)))
 		}
 		s.event("PLAN_APPROVED", "", 0)
 		return s.edit(func(d *model.Dossier) {

@@ -106,3 +106,50 @@ func TestPlanDraftPausedOverTet2027(t *testing.T) {
 	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), d6.ID))
 	checkDue(t, *c.Deadline(d6.ID), hn27(2, 18, 0, 0))
 }
+
+// The plan's clocks across New Year 2027 (Fri 1 Jan, a holiday; no
+// compensatory day: it falls on a weekday), with the meeting's day read in
+// Hanoi, not in UTC. A meeting at 16:59 UTC on Tue 29 Dec 2026 is at 23:59
+// in Hanoi: D6 counts Wed 30, Thu 31, Mon 4, Tue 5 and Wed 6 Jan and ends
+// with Wed 6. One at 17:01 UTC is already Wed 30 in Hanoi: D6 counts from
+// Thu 31 and ends with Thu 7. A plan submitted at 16:00 on Thu 31 Dec has
+// D7 on Mon 4 and Tue 5.
+func TestPlanClocksAcrossNewYear2027(t *testing.T) {
+	tests := []struct {
+		name    string
+		meeting time.Time
+		d6      time.Time
+	}{
+		{"meeting at 23:59 in Hanoi (16:59 UTC)", time.Date(2026, 12, 29, 16, 59, 0, 0, time.UTC), hn27(1, 7, 0, 0)},
+		{"meeting at 00:01 the next day in Hanoi (17:01 UTC)", time.Date(2026, 12, 29, 17, 1, 0, 0, time.UTC), hn27(1, 8, 0, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			received := time.Date(2026, 12, 29, 16, 0, 0, 0, time.UTC)
+			w := newWorldAt(t, loadEnv(t), received)
+			defer w.close()
+			worker := principal("worker.badinh")
+			step := stepOK(t)
+			c := w.openCaseAt(t, received, false, model.AbuseNeglect)
+			name := "cases/" + c.Number
+			req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
+			c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+			c = step(w.eng.RecordInitialAssessment(w.ctx, worker, req(), process.InitialAssessment{
+				HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelLow, SafetyObstacles: model.LevelLow,
+			}))
+			w.clk.Set(tt.meeting.Add(time.Minute))
+			c = step(w.eng.RecordSpecificAssessment(w.ctx, worker, req(), process.SpecificAssessment{
+				Needs: "hỗ trợ tâm lý", ChildViews: "muốn ở với bà", MeetingRecord: "biên bản họp",
+				MeetingTime: tt.meeting, MeetingChair: model.Attendee{FullName: "Chủ tịch UBND phường"},
+			}))
+			checkDue(t, openDeadline(t, c, model.DeadlinePlanDraft), tt.d6)
+
+			w.clk.Set(time.Date(2026, 12, 31, 16, 0, 0, 0, vntime.Location()))
+			c = step(w.eng.SubmitPlan(w.ctx, worker, req(), []process.Service{{
+				Name: "tư vấn", Owner: "trung tâm công tác xã hội", CommuneAssignee: "cán bộ phường",
+				StartDate: "2027-01-04", ExpectedEndDate: "2027-03-31",
+			}}))
+			checkDue(t, openDeadline(t, c, model.DeadlinePlanApproval), hn27(1, 6, 0, 0))
+		})
+	}
+}
