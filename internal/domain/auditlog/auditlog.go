@@ -211,6 +211,20 @@ func (l *Log) VerifyFor(ctx context.Context, p access.Principal, now time.Time, 
 	return res, nil
 }
 
+// Head reads the stored head of the log, in a snapshot of its own.
+func (l *Log) Head(ctx context.Context) (Head, error) {
+	var h Head
+	err := l.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		h.Seq, h.Hash, err = tx.AuditHead()
+		return err
+	})
+	if err != nil {
+		return Head{}, fmt.Errorf("audit head: %w", err)
+	}
+	return h, nil
+}
+
 // VerifyTail checks the newest n events (all of them when there are no
 // more) against the stored head, in one snapshot: a bounded check for the
 // service's start. Result.Checked counts the events of the tail that held.
