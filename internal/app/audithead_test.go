@@ -2,12 +2,17 @@ package app_test
 
 import (
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 )
 
@@ -64,4 +69,52 @@ func logged(t *testing.T, lines []map[string]any, msg string) map[string]any {
 	}
 	t.Fatalf("no log line %q in %v", msg, lines)
 	return nil
+}
+
+// The hole a noted head closes, end to end: while the service is
+// stopped, its last events are cut from the file and the stored head set
+// back to the last event kept. The restarted service verifies its tail
+// and answers VerifyAuditLog "intact", and the log grows again over the
+// cut; the head the stop logged, given to VerifyAuditLog, finds it.
+func TestVerifyAuditLogFindsACutTailWithTheHeadTheStopLogged(t *testing.T) {
+	var logs logLines
+	opts := app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	ts := launch(t, testConfig(t, ""), opts)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.cases().GetCase(ts.as(t, operatorID), &pb.GetCaseRequest{Name: created.GetCase()}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop()
+	stopped := logged(t, logs.take(t), "audit log: the head at stop")
+	seq, _ := stopped["head_seq"].(float64)
+	hash, _ := stopped["head_hash"].(string)
+	last := uint64(seq)
+
+	// The case.read and the event before it cut; the head set back.
+	confRawUpdate(t, ts.cfg.DBPath, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		kept, err := audit.Decode(b.Get(confSeqKey(last - 2)))
+		if err != nil {
+			return err
+		}
+		return errors.Join(b.Delete(confSeqKey(last)), b.Delete(confSeqKey(last-1)),
+			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(confSeqKey(last-2), kept.Hash...)))
+	})
+
+	again := launch(t, ts.cfg, opts)
+	auditor := again.as(t, "auditor")
+	if v, err := again.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{}); err != nil || !v.GetIntact() {
+		t.Fatalf("VerifyAuditLog without a noted head = %v, %v; the cut this test is about is found otherwise now: revisit it", v, err)
+	}
+	v, err := again.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{NotedHeadSeq: last, NotedHeadHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.GetIntact() || v.GetBrokenSeq() > last || !strings.Contains(v.GetProblem(), "noted") {
+		t.Errorf("VerifyAuditLog against the head the stop logged (seq %d) = %v, want broken at or before it", last, v)
+	}
 }
