@@ -133,3 +133,28 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 		}
 	}
 }
+
+// TestBackupAndCheckPrintTheAuditHead: a backup's and a check's summary
+// name the audit head as verify takes it (--noted-head SEQ:HASH), so that
+// the nightly backup's line in the journal is a head kept out of the
+// database, to give a later verification.
+func TestBackupAndCheckPrintTheAuditHead(t *testing.T) {
+	mgClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	for _, id := range []string{"first.user", "second.user"} {
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	head := regexp.MustCompile(`--noted-head (6:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", db))
+	if head == nil {
+		t.Fatal("audit verify printed no head")
+	}
+	out := filepath.Join(t.TempDir(), "backup.db")
+	for _, args := range [][]string{{"backup", "--to", out, "--db", db}, {"check", "--db", out}} {
+		if stdout := mgMustRun(t, args...); !strings.Contains(stdout, "6 audit events (head seq 6); audit head "+head[1]) {
+			t.Errorf("%s said %q, want the audit head %s", args[0], stdout, head[1])
+		}
+	}
+	if out := mgMustRun(t, "audit", "verify", "--db", out, "--noted-head", head[1]); !strings.HasPrefix(out, "OK") {
+		t.Errorf("the backup against the head noted: %q", out)
+	}
+}
