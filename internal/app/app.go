@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -730,6 +731,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err := verifyAuditTail(ctx, auditLog, opts.Logger); err != nil {
 		return nil, err
 	}
+	// Run last before the database closes, after every event of the run.
+	s.push(func(ctx context.Context) error { logAuditHeadAtStop(ctx, auditLog, opts.Logger); return nil })
 
 	console := func(msg string) { fmt.Fprintln(opts.Console, msg) }
 	mk, err := openMasterKeys(ctx, cfg.KeyFile, store, opened.shared(), opts.Clock, opts.Logger, console)
@@ -1291,9 +1294,23 @@ func verifyAuditTail(ctx context.Context, l *auditlog.Log, log *slog.Logger) err
 			"Keep a copy of the database and verify the whole chain (POST /v1/auditEvents:verify, or `childcase audit verify` with the service stopped)",
 			"problem", res.Problem.String(), "broken_seq", res.Problem.Seq, "head_seq", res.HeadSeq, "checked", res.Checked)
 	default:
-		log.Info("audit log: the newest events verify", "checked", res.Checked, "head_seq", res.HeadSeq)
+		log.Info("audit log: the newest events verify", "checked", res.Checked, "head_seq", res.HeadSeq, "head_hash", hex.EncodeToString(res.HeadHash))
 	}
 	return nil
+}
+
+// logAuditHeadAtStop puts the audit log's head in the service's log, out
+// of the database: events cut from the end while the service is stopped,
+// with the stored head set back, leave a whole chain, and this head,
+// given to a verification as the head noted, finds them. A head that
+// cannot be read is logged as such: the stop goes on.
+func logAuditHeadAtStop(ctx context.Context, l *auditlog.Log, log *slog.Logger) {
+	head, err := l.Head(ctx)
+	if err != nil {
+		log.Warn("audit log: cannot read the head at stop", "err", err)
+		return
+	}
+	log.Info("audit log: the head at stop", "head_seq", head.Seq, "head_hash", hex.EncodeToString(head.Hash))
 }
 
 // grpcStop is the graceful stop of a gRPC server: begun once (it takes no

@@ -372,6 +372,24 @@ func TestConsoleAuditLog(t *testing.T) {
 	if m[1] != m[2] || m[1] == "0" {
 		t.Errorf("verified %s events up to %s, want all of them", m[1], m[2])
 	}
+	// The page shows the head to note (README, "Audit"), and checks the
+	// log against a head noted earlier: this one holds, one with another
+	// hash does not, and half a head is the auditor's mistake, named.
+	head := regexp.MustCompile(`<code id="verify-head">(\d+:[0-9a-f]{64})</code>`).FindStringSubmatch(page)
+	if head == nil || !strings.HasPrefix(head[1], m[2]+":") {
+		t.Fatalf("verify: the page shows no head seq %s and hash to note\n%s", m[2], page)
+	}
+	if resp, page = b.post("/audit/verify", url.Values{"csrf": {csrfOf(t, page)}, "noted": {head[1]}}); resp.StatusCode != http.StatusOK || !strings.Contains(page, "Nhật ký nguyên vẹn") {
+		t.Errorf("verify against the head just shown: %s\n%s", resp.Status, page)
+	}
+	forged := m[2] + ":" + strings.Repeat("0", 64)
+	if resp, page = b.post("/audit/verify", url.Values{"csrf": {csrfOf(t, page)}, "noted": {forged}}); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(page, "Nhật ký bị hỏng tại sự kiện số "+m[2]+":") {
+		t.Errorf("verify against a head the log never had: %s\n%s", resp.Status, page)
+	}
+	if resp, page := b.post("/audit/verify", url.Values{"csrf": {csrfOf(t, page)}, "noted": {m[2]}}); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, `role="alert"`) {
+		t.Errorf("verify against a seq without its hash: %s, want 400 with an alert\n%s", resp.Status, page)
+	}
 
 	// Others do not get the log.
 	city := newBrowser(t, ts)

@@ -82,6 +82,7 @@ var clearRequestFields = map[string]string{
 	"expected_end_date":     "a date",
 	"outcome":               "a code, checked on input",
 	"state":                 "a code, checked on input",
+	"noted_head_hash":       "an audit event's hash, as the listing shows it, in the audit.verify event's reason",
 
 	"User.name":               "a user's resource name",
 	"User.display_name":       "a member of staff's name: the staff directory, not case data",

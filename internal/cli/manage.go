@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -33,7 +35,7 @@ const manageUsage = `Usage:
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
   childcase keys rotate  --db FILE --key-file FILE          (server stopped)
   childcase keys rotate  --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE] [--client-cert FILE --client-key FILE]   (running server)
-  childcase audit verify --db FILE
+  childcase audit verify --db FILE [--noted-head SEQ:HASH]   (a head an earlier verification printed)
 `
 
 // errAuditBroken makes "audit verify" exit non-zero on a broken chain.
@@ -321,12 +323,28 @@ func unknownSubcommand(stderr io.Writer, cmd string, args []string, usage string
 // openOfflineCmd parses the flags of an offline command that takes only
 // --db, and opens that database for it; it returns its path too.
 func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app.Offline, string, error) {
+	return openOfflineCmdWith(name, dbUsage, args, stderr, nil)
+}
+
+// openOfflineCmdWith is openOfflineCmd for a command with flags of its
+// own: more registers them and returns their check, which runs once they
+// are parsed and before the database is opened, so that a bad value is
+// refused (as a usage error, naming its flag) with nothing opened.
+func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, more func(fs *flag.FlagSet) func() error) (*app.Offline, string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := app.DefaultConfig().DBPath
 	stringFlag(fs, &db, "db", dbUsage)
+	check := func() error { return nil }
+	if more != nil {
+		check = more(fs)
+	}
 	if err := parse(fs, args); err != nil {
 		return nil, "", err
+	}
+	if err := check(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, "", errUsage
 	}
 	if err := existingDatabase(db); err != nil {
 		return nil, "", err
@@ -380,19 +398,42 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		unknownSubcommand(stderr, "audit", args, manageUsage)
 		return errUsage
 	}
-	off, _, err := openOfflineCmd("audit verify", "path of the bbolt database file", args[1:], stderr)
+	// --noted-head: the chain and the head stored beside it cannot show
+	// events cut from the end by someone who set that head back too; a
+	// head printed by an earlier verification, kept elsewhere, can.
+	var notedText string
+	var noted auditlog.Head
+	off, _, err := openOfflineCmdWith("audit verify", "path of the bbolt database file", args[1:], stderr, func(fs *flag.FlagSet) func() error {
+		stringFlag(fs, &notedText, "noted-head", "SEQ:HASH, a head printed by an earlier verification: the log must still hold that event with that hash")
+		return func() error {
+			if notedText == "" {
+				return nil
+			}
+			var err error
+			if noted, err = auditlog.ParseHead(notedText); err != nil {
+				return fmt.Errorf("--noted-head: %w", err)
+			}
+			return nil
+		}
+	})
 	if err != nil {
 		return err
 	}
 	defer off.Close()
-	res, err := off.Audit.Verify(ctx)
+	res, err := off.Audit.VerifyNoted(ctx, noted)
 	if err != nil {
 		return err
 	}
+	head := auditlog.Head{Seq: res.HeadSeq, Hash: res.HeadHash}
 	if res.Problem != nil {
 		fmt.Fprintf(stdout, "BROKEN at seq %d: %s (%s verified before it; head seq %d)\n", res.Problem.Seq, res.Problem.Reason, counted(res.Checked, "event"), res.HeadSeq)
 		return errAuditBroken
 	}
-	fmt.Fprintf(stdout, "OK: %s, chain intact up to the recorded head (seq %d)\n", counted(res.Checked, "event"), res.HeadSeq)
+	against := ""
+	if noted.Seq != 0 {
+		against = ", and holds the head noted, seq " + strconv.FormatUint(noted.Seq, 10)
+	}
+	fmt.Fprintf(stdout, "OK: %s, chain intact up to the recorded head (seq %d, hash %x)%s; note it (--noted-head %s) to find events cut from the end later\n",
+		counted(res.Checked, "event"), res.HeadSeq, res.HeadHash, against, head)
 	return nil
 }

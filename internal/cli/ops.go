@@ -589,6 +589,11 @@ func summary(res app.CheckResult) string {
 			counted(s.DataKeys, "data key"),
 		fmt.Sprintf("%s (head seq %d)", counted(s.AuditEvents, "audit event"), s.AuditHeadSeq),
 	}
+	// The head as audit verify --noted-head takes it: a backup's line in
+	// the journal keeps it out of the database (README, "Audit").
+	if len(res.AuditHeadHash) > 0 {
+		parts = append(parts, fmt.Sprintf("audit head %d:%x", s.AuditHeadSeq, res.AuditHeadHash))
+	}
 	if !res.OK() {
 		parts = append(parts, counted(len(res.Problems)+res.Omitted, "problem"))
 	}

@@ -248,7 +248,7 @@ func TestREADME(t *testing.T) {
 	// command printed it).
 	compact := strings.NewReplacer(", ", ",", "\": ", "\":").Replace(got)
 	for _, shown := range []string{
-		`{"intact":true,"checked_events":"125","head_seq":"125"}`,
+		`{"intact":true,"checked_events":"125","head_seq":"125","head_hash":"`,
 		`{"officers":[{"name":"users/badinh.worker","display_name":"Lê Thị Hoa (cán bộ BVTE phường Ba Đình)","unit":"units/00004@2025-07-01"}]}`,
 		`"score":12,"matched_fields":["child_name","commune","phone"]`,
 		`"reporter":{"anonymous":true},"candidates":[{"case":"cases/HN-2026-00006","score":16,"matched_fields":["birth_year","caregiver_name","child_name","commune","phone"]}]}`,

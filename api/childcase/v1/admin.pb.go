@@ -1252,7 +1252,17 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 }
 
 type VerifyAuditLogRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A head of the log an earlier verification answered (its head_seq and
+	// head_hash), noted somewhere the database's writers cannot reach. The
+	// chain and its stored head cannot show events cut from the end by
+	// someone who set that head back too (the log then grows again from
+	// there); this can: the log must still hold event noted_head_seq with
+	// hash noted_head_hash, else the answer is not intact, broken at the
+	// first event cut or at noted_head_seq. Both or neither.
+	NotedHeadSeq uint64 `protobuf:"varint,1,opt,name=noted_head_seq,json=notedHeadSeq,proto3" json:"noted_head_seq,omitempty"`
+	// Hex SHA-256, as head_hash and AuditEvent.hash show it.
+	NotedHeadHash string `protobuf:"bytes,2,opt,name=noted_head_hash,json=notedHeadHash,proto3" json:"noted_head_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1287,6 +1297,20 @@ func (*VerifyAuditLogRequest) Descriptor() ([]byte, []int) {
 	return file_childcase_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
+func (x *VerifyAuditLogRequest) GetNotedHeadSeq() uint64 {
+	if x != nil {
+		return x.NotedHeadSeq
+	}
+	return 0
+}
+
+func (x *VerifyAuditLogRequest) GetNotedHeadHash() string {
+	if x != nil {
+		return x.NotedHeadHash
+	}
+	return ""
+}
+
 type VerifyAuditLogResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Whether every link held and the log ends at the recorded head.
@@ -1296,6 +1320,9 @@ type VerifyAuditLogResponse struct {
 	CheckedEvents uint64 `protobuf:"varint,2,opt,name=checked_events,json=checkedEvents,proto3" json:"checked_events,omitempty"`
 	// The recorded head of the log.
 	HeadSeq uint64 `protobuf:"varint,3,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	// Hex SHA-256 of the event at head_seq: note it with head_seq, and
+	// give both to a later verification (noted_head_seq, noted_head_hash).
+	HeadHash string `protobuf:"bytes,6,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
 	// The seq of the first broken link, when not intact.
 	BrokenSeq uint64 `protobuf:"varint,4,opt,name=broken_seq,json=brokenSeq,proto3" json:"broken_seq,omitempty"`
 	// Why that link is broken.
@@ -1353,6 +1380,13 @@ func (x *VerifyAuditLogResponse) GetHeadSeq() uint64 {
 		return x.HeadSeq
 	}
 	return 0
+}
+
+func (x *VerifyAuditLogResponse) GetHeadHash() string {
+	if x != nil {
+		return x.HeadHash
+	}
+	return ""
 }
 
 func (x *VerifyAuditLogResponse) GetBrokenSeq() uint64 {
@@ -1459,12 +1493,15 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"s\n" +
 	"\x17ListAuditEventsResponse\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.childcase.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n" +
-	"\x15VerifyAuditLogRequest\"\xab\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n" +
+	"\x15VerifyAuditLogRequest\x12$\n" +
+	"\x0enoted_head_seq\x18\x01 \x01(\x04R\fnotedHeadSeq\x12C\n" +
+	"\x0fnoted_head_hash\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^$|^[0-9a-fA-F]{64}$R\rnotedHeadHash\"\xc8\x01\n" +
 	"\x16VerifyAuditLogResponse\x12\x16\n" +
 	"\x06intact\x18\x01 \x01(\bR\x06intact\x12%\n" +
 	"\x0echecked_events\x18\x02 \x01(\x04R\rcheckedEvents\x12\x19\n" +
-	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1d\n" +
+	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1b\n" +
+	"\thead_hash\x18\x06 \x01(\tR\bheadHash\x12\x1d\n" +
 	"\n" +
 	"broken_seq\x18\x04 \x01(\x04R\tbrokenSeq\x12\x18\n" +
 	"\aproblem\x18\x05 \x01(\tR\aproblem2\xba\v\n" +

@@ -15,9 +15,12 @@
 // hashes of every later event, and the stored head, produces a chain that
 // verifies. Removing events from the end (truncation) also leaves a whole
 // chain. Storage therefore keeps the head (last seq and hash) separately and
-// checks it with [VerifyHead]; detecting a full rewrite needs the head to be
-// copied somewhere the attacker cannot reach (for example a periodic export
-// or a printed report), and then compared with [VerifyHead].
+// checks it with [VerifyHead]; but whoever cuts the end also sets that head
+// back. Detecting that, or a full rewrite, needs a head copied somewhere
+// the attacker cannot reach (the service's log at each stop, a backup's
+// summary, an auditor's note of a verification's answer): a later
+// verification given it checks that the log still holds that event with
+// that hash (auditlog.Log.VerifyNoted).
 package audit
 
 import (

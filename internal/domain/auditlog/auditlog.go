@@ -6,11 +6,14 @@
 package auditlog
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,9 +131,44 @@ func describe(q Query) string {
 
 // Result is the outcome of a verification.
 type Result struct {
-	Checked uint64         // events whose links held
-	HeadSeq uint64         // the stored head
-	Problem *audit.Problem // the first broken link, or nil when the chain is whole
+	Checked  uint64         // events whose links held
+	HeadSeq  uint64         // the stored head
+	HeadHash []byte         // the stored head's hash: with HeadSeq, what an auditor notes (see Head)
+	Problem  *audit.Problem // the first broken link, or nil when the chain is whole
+}
+
+// Head is a head of the log as a verification answered it: the seq of its
+// last event and that event's hash. The chain and the head stored beside
+// it cannot show events cut from the end by someone who also set the
+// stored head back (the service then appends on, and the seq grows
+// again); a head the auditor noted earlier, kept out of the database's
+// reach, can: the log must still hold that event, with that hash.
+type Head struct {
+	Seq  uint64
+	Hash []byte
+}
+
+// String is the head as the auditor notes it and ParseHead reads it:
+// "seq:hash", the hash in hex.
+func (h Head) String() string {
+	return fmt.Sprintf("%d:%x", h.Seq, h.Hash)
+}
+
+// ParseHead reads a head noted as Head.String writes it.
+func ParseHead(s string) (Head, error) {
+	seqText, hashText, ok := strings.Cut(s, ":")
+	if !ok {
+		return Head{}, fmt.Errorf("%q is not SEQ:HASH, the head seq and hash a verification printed", s)
+	}
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if err != nil || seq == 0 {
+		return Head{}, fmt.Errorf("%q: the seq %q is not a number from 1 up", s, seqText)
+	}
+	hash, err := hex.DecodeString(hashText)
+	if err != nil || len(hash) != audit.HashSize {
+		return Head{}, fmt.Errorf("%q: the hash %q is not %d hex digits", s, hashText, 2*audit.HashSize)
+	}
+	return Head{Seq: seq, Hash: hash}, nil
 }
 
 // Verify checks the whole chain against the stored head, in one snapshot,
@@ -138,19 +176,32 @@ type Result struct {
 // listings lacks (indexGaps), whichever comes first in the log. It writes nothing: the offline
 // command runs it on the file of a stopped server.
 func (l *Log) Verify(ctx context.Context) (Result, error) {
-	return l.VerifyTail(ctx, math.MaxUint64) // a tail as long as any log
+	return l.VerifyNoted(ctx, Head{})
 }
 
-// VerifyFor is Verify for the auditor p at now, through the service: the
-// verification is on the record ("audit.verify") before the chain is
-// read, so the chain it checks ends with its own event. When the event
-// cannot be recorded the verification fails, unless the chain is broken:
-// a log that takes no more events because it was tampered with (an event
-// stored beyond its head) must still be reported, not hidden behind an
-// error.
-func (l *Log) VerifyFor(ctx context.Context, p access.Principal, now time.Time) (Result, error) {
-	recordErr := l.Record(ctx, p.Event(now, "audit.verify", auditResource, "", audit.OutcomeOK))
-	res, err := l.Verify(ctx)
+// VerifyNoted is Verify that also checks the log against a head noted
+// earlier (none when noted.Seq is 0): a log that ends before noted.Seq
+// lost its newest events, and one whose event noted.Seq has another hash
+// was rewritten there or before. Either is reported as a broken link, at
+// the first event cut or at noted.Seq, unless the chain breaks before it.
+func (l *Log) VerifyNoted(ctx context.Context, noted Head) (Result, error) {
+	return l.verifyTail(ctx, math.MaxUint64, noted) // a tail as long as any log
+}
+
+// VerifyFor is VerifyNoted for the auditor p at now, through the service:
+// the verification is on the record ("audit.verify", naming the noted
+// head when there is one) before the chain is read, so the chain it
+// checks ends with its own event. When the event cannot be recorded the
+// verification fails, unless the chain is broken: a log that takes no
+// more events because it was tampered with (an event stored beyond its
+// head) must still be reported, not hidden behind an error.
+func (l *Log) VerifyFor(ctx context.Context, p access.Principal, now time.Time, noted Head) (Result, error) {
+	e := p.Event(now, "audit.verify", auditResource, "", audit.OutcomeOK)
+	if noted.Seq != 0 {
+		e.Reason = fmt.Sprintf("against the head noted at seq %d, hash %x", noted.Seq, noted.Hash)
+	}
+	recordErr := l.Record(ctx, e)
+	res, err := l.VerifyNoted(ctx, noted)
 	switch {
 	case err != nil:
 		return Result{}, err
@@ -160,23 +211,42 @@ func (l *Log) VerifyFor(ctx context.Context, p access.Principal, now time.Time) 
 	return res, nil
 }
 
+// Head reads the stored head of the log, in a snapshot of its own.
+func (l *Log) Head(ctx context.Context) (Head, error) {
+	var h Head
+	err := l.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		h.Seq, h.Hash, err = tx.AuditHead()
+		return err
+	})
+	if err != nil {
+		return Head{}, fmt.Errorf("audit head: %w", err)
+	}
+	return h, nil
+}
+
 // VerifyTail checks the newest n events (all of them when there are no
 // more) against the stored head, in one snapshot: a bounded check for the
 // service's start. Result.Checked counts the events of the tail that held.
 func (l *Log) VerifyTail(ctx context.Context, n uint64) (Result, error) {
+	return l.verifyTail(ctx, n, Head{})
+}
+
+func (l *Log) verifyTail(ctx context.Context, n uint64, noted Head) (Result, error) {
 	var res Result
 	err := l.store.View(ctx, func(tx datastore.ReadTx) error {
 		seq, hash, err := tx.AuditHead()
 		if err != nil {
 			return err
 		}
-		res.HeadSeq = seq
+		res.HeadSeq, res.HeadHash = seq, hash
 		from := uint64(1)
 		if seq > n {
 			from = seq - n + 1
 		}
 		gaps := indexGaps{tx: tx}
-		res.Checked, res.Problem, err = audit.VerifyTail(gaps.watch(tx.AuditEvents(from)), from, seq, hash)
+		anchor := notedCheck{noted: noted}
+		res.Checked, res.Problem, err = audit.VerifyTail(anchor.watch(gaps.watch(tx.AuditEvents(from))), from, seq, hash)
 		if err != nil {
 			return err
 		}
@@ -184,14 +254,54 @@ func (l *Log) VerifyTail(ctx context.Context, n uint64) (Result, error) {
 			return err
 		}
 		// The first problem in the log's order: an event hidden from a
-		// listing before a broken link is reported first; at the same
-		// seq, the broken link.
-		if g := gaps.problem; g != nil && (res.Problem == nil || g.Seq < res.Problem.Seq) {
-			res.Checked, res.Problem = g.Seq-from, g
+		// listing, or a noted head the log no longer holds, before a
+		// broken link is reported first; at the same seq, the broken
+		// link.
+		for _, p := range []*audit.Problem{gaps.problem, anchor.problem(seq)} {
+			if p != nil && (res.Problem == nil || p.Seq < res.Problem.Seq) {
+				res.Checked, res.Problem = p.Seq-from, p
+			}
 		}
 		return nil
 	})
 	return res, err
+}
+
+// notedCheck keeps, among the events a verification walks, the hash of
+// the one at the noted head's seq, to compare with the noted hash.
+type notedCheck struct {
+	noted Head
+	found []byte // the hash of event noted.Seq, once walked
+}
+
+// watch passes events on, keeping the noted event's hash.
+func (c *notedCheck) watch(events iter.Seq2[audit.Event, error]) iter.Seq2[audit.Event, error] {
+	return func(yield func(audit.Event, error) bool) {
+		for e, err := range events {
+			if err == nil && c.noted.Seq != 0 && e.Seq == c.noted.Seq && c.found == nil {
+				c.found = bytes.Clone(e.Hash)
+			}
+			if !yield(e, err) {
+				return
+			}
+		}
+	}
+}
+
+// problem says how the log, whose stored head is headSeq, differs from
+// the noted head, or nil when it holds it (or none was noted).
+func (c *notedCheck) problem(headSeq uint64) *audit.Problem {
+	switch {
+	case c.noted.Seq == 0:
+		return nil
+	case headSeq < c.noted.Seq:
+		return &audit.Problem{Seq: headSeq + 1, Reason: fmt.Sprintf(
+			"the log ends at seq %d, before the head noted at seq %d: events were cut from its end", headSeq, c.noted.Seq)}
+	case !bytes.Equal(c.found, c.noted.Hash):
+		return &audit.Problem{Seq: c.noted.Seq, Reason: fmt.Sprintf(
+			"event seq %d does not have the hash noted for it (%x): the log was rewritten there or before", c.noted.Seq, c.noted.Hash)}
+	}
+	return nil
 }
 
 // indexGapBatch is how many events indexGaps looks up at once: on etcd,

@@ -319,7 +319,7 @@ func TestListAndVerifyAreAudited(t *testing.T) {
 	if err != nil || seqs(evs) != "1" {
 		t.Fatalf("List = [%s], %v; want the fixture's event 1 only", seqs(evs), err)
 	}
-	res, err := l.VerifyFor(ctx, auditor, auditedAt)
+	res, err := l.VerifyFor(ctx, auditor, auditedAt, auditlog.Head{})
 	if err != nil || res.Problem != nil || res.HeadSeq != uint64(len(fixture))+2 || res.Checked != res.HeadSeq {
 		t.Fatalf("VerifyFor = %+v, %v; want a whole chain of the fixture, the list and the verification", res, err)
 	}
@@ -442,7 +442,7 @@ func TestVerifyForReportsALogThatTakesNoEvent(t *testing.T) {
 		e.Hash = e.ComputeHash()
 		put(t, b, 8, e)
 	}))
-	res, err := l.VerifyFor(ctx, auditor, auditedAt)
+	res, err := l.VerifyFor(ctx, auditor, auditedAt, auditlog.Head{})
 	if err != nil {
 		t.Fatalf("VerifyFor: %v, want the forged event reported", err)
 	}
@@ -545,5 +545,78 @@ func TestOutcome(t *testing.T) {
 		if got := auditlog.Outcome(tt.err); got != tt.want {
 			t.Errorf("Outcome(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// The classic hole of a hash chain: whoever cuts events from the end and
+// sets the stored head back to the last event kept leaves a whole chain,
+// and the service then appends on from there, so even the head's seq
+// grows again. Verify cannot see it; a head the auditor noted earlier
+// (the seq and hash a verification answered) can: the log must still
+// hold that event with that hash.
+func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
+	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := openStore(t, path)
+	l := auditlog.New(s)
+	if err := l.Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Verify(ctx)
+	if err != nil || res.Problem != nil || res.HeadSeq != 7 || len(res.HeadHash) != audit.HashSize {
+		t.Fatalf("Verify before the cut = %+v, %v; want head 7 with its hash", res, err)
+	}
+	noted := auditlog.Head{Seq: res.HeadSeq, Hash: res.HeadHash}
+	if res, err := l.VerifyNoted(ctx, noted); err != nil || res.Problem != nil {
+		t.Fatalf("VerifyNoted(the head just noted) = %+v, %v; want intact", res, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Events 6 and 7 cut, and the head set back to event 5, consistently.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		five := decode(t, b.Get(seqKey(5)))
+		return errors.Join(b.Delete(seqKey(6)), b.Delete(seqKey(7)),
+			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(seqKey(5), five.Hash...)))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = auditlog.New(openStore(t, path))
+	if res, err := l.Verify(ctx); err != nil || res.Problem != nil || res.HeadSeq != 5 {
+		t.Fatalf("Verify after a consistent cut = %+v, %v; the hole this test is about is closed elsewhere: revisit it", res, err)
+	}
+	res, err = l.VerifyNoted(ctx, noted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Problem == nil || res.Problem.Seq != 6 || !strings.Contains(res.Problem.Reason, "noted") {
+		t.Errorf("VerifyNoted(seq 7) after the cut = %+v; want a problem at seq 6, the first event cut, naming the noted head", res)
+	}
+
+	// The service appends on: the log reaches seq 7 again, with another
+	// event there.
+	if err := l.Record(ctx, fixture[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	res, err = l.VerifyNoted(ctx, noted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Problem == nil || res.Problem.Seq != 7 || res.HeadSeq != 7 || !strings.Contains(res.Problem.Reason, "noted") {
+		t.Errorf("VerifyNoted(seq 7) once the log grew back = %+v; want a problem at seq 7, whose hash is not the one noted", res)
+	}
+	// A head noted that the log never had is refused the same way.
+	if res, _ := l.VerifyNoted(ctx, auditlog.Head{Seq: 3, Hash: make([]byte, audit.HashSize)}); res.Problem == nil || res.Problem.Seq != 3 {
+		t.Errorf("VerifyNoted(seq 3, a zero hash) = %+v; want a problem at seq 3", res)
 	}
 }

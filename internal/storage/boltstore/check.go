@@ -75,6 +75,10 @@ type CheckResult struct {
 	Problems []Problem
 	// Omitted counts the problems found beyond MaxProblems.
 	Omitted int
+	// AuditHeadHash is the stored head's hash (with AuditHeadSeq), printed
+	// for an auditor to note; nil when the log is empty or its head
+	// unreadable.
+	AuditHeadHash []byte
 }
 
 // OK reports whether the check found nothing wrong.
@@ -548,6 +552,9 @@ func (c *checker) joinPart(g *checkPart) {
 		c.progress.report([]byte(bucket), c.readSoFar(), false)
 	}
 	c.res.addCounts(sub.res.CheckSummary)
+	if sub.res.AuditHeadHash != nil { // the part that read the log
+		c.res.AuditHeadHash = sub.res.AuditHeadHash
+	}
 	for _, p := range sub.res.Problems {
 		if len(c.res.Problems) >= MaxProblems {
 			c.res.Omitted++
@@ -1482,7 +1489,7 @@ func seqString(k []byte) string {
 // is decoded once; checkAuditChain reports what the chain came to.
 func (c *checker) checkAudit() {
 	headSeq, headHash, headErr := c.t.AuditHead()
-	c.res.AuditHeadSeq = headSeq
+	c.res.AuditHeadSeq, c.res.AuditHeadHash = headSeq, headHash
 	// chain is whether VerifyHead still takes events: it stops at the
 	// first break, and the events' own checks go on without it.
 	chain, walked := headErr == nil, false

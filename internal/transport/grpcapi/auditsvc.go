@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"strings"
 	"time"
@@ -73,15 +74,40 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 	return resp, nil
 }
 
-func (s *auditServer) VerifyAuditLog(ctx context.Context, _ *pb.VerifyAuditLogRequest) (*pb.VerifyAuditLogResponse, error) {
-	res, err := s.log.VerifyFor(ctx, principalFrom(ctx), s.clock.Now())
+func (s *auditServer) VerifyAuditLog(ctx context.Context, req *pb.VerifyAuditLogRequest) (*pb.VerifyAuditLogResponse, error) {
+	noted, err := notedHead(req)
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &pb.VerifyAuditLogResponse{Intact: res.Problem == nil, CheckedEvents: res.Checked, HeadSeq: res.HeadSeq}
+	res, err := s.log.VerifyFor(ctx, principalFrom(ctx), s.clock.Now(), noted)
+	if err != nil {
+		return nil, toStatus(ctx, s.logger, err)
+	}
+	resp := &pb.VerifyAuditLogResponse{Intact: res.Problem == nil, CheckedEvents: res.Checked, HeadSeq: res.HeadSeq,
+		HeadHash: hex.EncodeToString(res.HeadHash)}
 	if res.Problem != nil {
 		resp.BrokenSeq = res.Problem.Seq
 		resp.Problem = strings.TrimSpace(res.Problem.Reason)
 	}
 	return resp, nil
+}
+
+// notedHead reads the head the auditor noted, both fields or neither: a
+// seq alone could not tell a log rewritten from there, a hash alone names
+// no event.
+func notedHead(req *pb.VerifyAuditLogRequest) (auditlog.Head, error) {
+	seq, hashText := req.GetNotedHeadSeq(), req.GetNotedHeadHash()
+	switch {
+	case seq == 0 && hashText == "":
+		return auditlog.Head{}, nil
+	case seq == 0:
+		return auditlog.Head{}, model.InvalidField("noted_head_seq", "noted_head.both", "noted_head_hash is given without the seq of its event")
+	case hashText == "":
+		return auditlog.Head{}, model.InvalidField("noted_head_hash", "noted_head.both", "noted_head_seq %d is given without the hash noted with it", seq)
+	}
+	hash, err := hex.DecodeString(hashText)
+	if err != nil { // the schema's pattern lets only 64 hex digits through
+		return auditlog.Head{}, model.InvalidField("noted_head_hash", "string.pattern", "%v", err)
+	}
+	return auditlog.Head{Seq: seq, Hash: hash}, nil
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -117,8 +118,20 @@ func (c *Console) showAudit(w http.ResponseWriter, r *http.Request, s *session, 
 
 // verifyAudit checks the whole chain and shows its answer above the
 // first page of the log.
+//
+// The page shows the head to note, and takes one noted earlier ("noted",
+// SEQ:HASH as it was shown), since only a head kept out of the
+// database's reach finds events cut from the log's end. The API checks
+// it: a seq that is no number is sent as none, and is refused there,
+// naming the field, as half a head is.
 func (c *Console) verifyAudit(w http.ResponseWriter, r *http.Request, s *session) {
-	resp, err := c.api.audit.VerifyAuditLog(c.apiContext(r, s), &pb.VerifyAuditLogRequest{})
+	req := &pb.VerifyAuditLogRequest{}
+	if noted := strings.TrimSpace(r.PostFormValue("noted")); noted != "" {
+		seqText, hash, _ := strings.Cut(noted, ":")
+		req.NotedHeadSeq, _ = strconv.ParseUint(seqText, 10, 64)
+		req.NotedHeadHash = hash
+	}
+	resp, err := c.api.audit.VerifyAuditLog(c.apiContext(r, s), req)
 	if err != nil {
 		c.apiError(w, r, s, err)
 		return
