@@ -276,14 +276,14 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 func serveUntilSignal(t *testing.T, sig syscall.Signal) {
 	dir := t.TempDir()
 	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
-	httpAddr := freeAddr(t)
+	httpAddr := mgAddr(t)
 	for _, name := range []string{"CHILDCASE_SHUTDOWN_TIMEOUT", "CHILDCASE_TLS_CERT", "CHILDCASE_TLS_KEY", "CHILDCASE_CLIENT_CA"} {
 		t.Setenv(name, "")
 	}
 	var stderr bytes.Buffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Main(context.Background(), []string{"serve", "--db", db, "--key-file", keyFile, "--grpc-addr", freeAddr(t), "--http-addr", httpAddr}, &stderr, &stderr)
+		exit <- Main(context.Background(), []string{"serve", "--db", db, "--key-file", keyFile, "--grpc-addr", mgAddr(t), "--http-addr", httpAddr}, &stderr, &stderr)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -347,16 +347,6 @@ func serveUntilSignal(t *testing.T, sig syscall.Signal) {
 			t.Errorf("the effective configuration logs %s as %v, want its default %v", key, logged[key], want)
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // TestServeOnAnAddressInUseMakesNothing: a second serve on an address in

@@ -27,13 +27,13 @@ func TestFirstStartMakesTheFilesTheREADMENames(t *testing.T) {
 
 	dir := t.TempDir()
 	t.Chdir(dir)
-	httpAddr := freeAddr(t)
+	httpAddr := mgAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr bytes.Buffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Main(ctx, []string{"serve", "--grpc-addr", freeAddr(t), "--http-addr", httpAddr}, &stderr, &stderr)
+		exit <- Main(ctx, []string{"serve", "--grpc-addr", mgAddr(t), "--http-addr", httpAddr}, &stderr, &stderr)
 	}()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get("http://" + httpAddr + "/healthz")

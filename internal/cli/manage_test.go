@@ -68,15 +68,28 @@ func mgMustRun(t *testing.T, args ...string) string {
 }
 
 // mgAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+// mgAddr is a free loopback address for a server the test starts. The
+// port is found by listening and closing, so the kernel may hand the same
+// one out again at once: two calls for one server's gRPC and HTTP
+// addresses then named one port, and the server failed "address already
+// in use". mgPortsGiven keeps every port this test binary handed out, so
+// none is given twice.
 func mgAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, given := mgPortsGiven.LoadOrStore(addr, true); !given {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
+
+var mgPortsGiven sync.Map
 
 // mgBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
 type mgBuffer struct {
