@@ -41,7 +41,10 @@ const (
 // key, and takes backups of the database. Only admins may call it; admins
 // do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceClient interface {
-	// Creates a user and a first token, whose secret is returned this once.
+	// Creates a user and a first token, whose secret is returned this once;
+	// no token for a user whose role needs a second factor (a hotline
+	// supervisor, a city officer, an admin), who signs in to the console
+	// with the password link and the second factor.
 	// Every creating or state-changing method of this service takes a
 	// request_id: a retry with the same one returns the first result (a
 	// token's secret excepted, which is never stored), and the same one with
@@ -58,6 +61,11 @@ type AdminServiceClient interface {
 	// to set a password (its secret is returned this once).
 	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
+	// A user whose role needs a second factor (a hotline supervisor, a city
+	// officer, another admin) gets none: FAILED_PRECONDITION
+	// (SECOND_FACTOR_ROLE), since its holder would act as them without the
+	// factor; their tokens are made on the server's host (childcase users
+	// token). An admin may make their own.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*Token, error)
 	// Lists a user's tokens, without secrets.
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
@@ -216,7 +224,10 @@ type AdminService_BackupDatabaseClient = grpc.ServerStreamingClient[httpbody.Htt
 // key, and takes backups of the database. Only admins may call it; admins
 // do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceServer interface {
-	// Creates a user and a first token, whose secret is returned this once.
+	// Creates a user and a first token, whose secret is returned this once;
+	// no token for a user whose role needs a second factor (a hotline
+	// supervisor, a city officer, an admin), who signs in to the console
+	// with the password link and the second factor.
 	// Every creating or state-changing method of this service takes a
 	// request_id: a retry with the same one returns the first result (a
 	// token's secret excepted, which is never stored), and the same one with
@@ -233,6 +244,11 @@ type AdminServiceServer interface {
 	// to set a password (its secret is returned this once).
 	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
+	// A user whose role needs a second factor (a hotline supervisor, a city
+	// officer, another admin) gets none: FAILED_PRECONDITION
+	// (SECOND_FACTOR_ROLE), since its holder would act as them without the
+	// factor; their tokens are made on the server's host (childcase users
+	// token). An admin may make their own.
 	CreateToken(context.Context, *CreateTokenRequest) (*Token, error)
 	// Lists a user's tokens, without secrets.
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)

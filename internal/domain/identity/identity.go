@@ -276,10 +276,13 @@ func checkTTL(ttl time.Duration, field string) (time.Duration, error) {
 }
 
 // CreateUser creates a user, a first token for them, and a one-time link
-// to set their console password. A retry with the same request_id returns
-// the first user and token, with an empty Secret, and no link (the secret
-// is not kept: ResetPassword makes a new one). The user's unit must not
-// have gone out of force by today (access.CheckUnitInForce).
+// to set their console password. A user whose role needs a second factor
+// gets no token from an admin (tokenRefusal): the IssuedToken is zero,
+// and the person signs in to the console with the link. A retry with the
+// same request_id returns the first user and token, with an empty Secret,
+// and no link (the secret is not kept: ResetPassword makes a new one). The
+// user's unit must not have gone out of force by today
+// (access.CheckUnitInForce).
 func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request) (model.User, IssuedToken, PasswordLink, error) {
 	return s.createUser(ctx, p, u, ttl, req, true)
 }
@@ -325,9 +328,11 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 	}
 	u.CreateTime, u.DisableTime = now, time.Time{}
 	u.SignIn = model.SignIn{}
-	tok, err := newToken(u.ID, p.UserID, now, ttl)
-	if err != nil {
-		return model.User{}, IssuedToken{}, PasswordLink{}, err
+	var tok IssuedToken
+	if tokenRefusal(p, u) == nil {
+		if tok, err = newToken(u.ID, p.UserID, now, ttl); err != nil {
+			return model.User{}, IssuedToken{}, PasswordLink{}, err
+		}
 	}
 	link, err := newLink(u.ID, p.UserID, now)
 	if err != nil {
@@ -612,7 +617,11 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		if replayed, err = replay(tx, p, "CreateToken", req, &first, now); err != nil || replayed {
 			return err
 		}
-		if _, err := activeUser(tx, userID); err != nil {
+		u, err := activeUser(tx, userID)
+		if err != nil {
+			return err
+		}
+		if err := tokenRefusal(p, u); err != nil {
 			return err
 		}
 		if err := tx.CreateToken(tok.Token); err != nil {
@@ -630,6 +639,28 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		return IssuedToken{Token: first}, nil
 	}
 	return tok, nil
+}
+
+// ReasonSecondFactorRole refuses an admin an API token of a user whose
+// role needs a second factor (tokenRefusal).
+const ReasonSecondFactorRole = "SECOND_FACTOR_ROLE"
+
+// tokenRefusal refuses p a new API token of u when u's role needs a
+// second factor (a hotline supervisor, a city officer, another admin)
+// and p is someone else than u, and not the service's own command on the
+// server's host (users add, users token, the demo, the first start). A
+// token is a bearer credential: whoever is shown its secret acts as its
+// user without the second factor the person signs in with, so an admin's
+// token for a city officer was every case without one. Their tokens are
+// made on the server's host, which holds the database and its key, and
+// an admin makes their own (signed in with their second factor). Nil
+// when the token may be made.
+func tokenRefusal(p access.Principal, u model.User) error {
+	if p.Role == model.RoleSystem || p.UserID == u.ID || !NeedsSecondFactor(u.Role) {
+		return nil
+	}
+	return model.Precondition(ReasonSecondFactorRole,
+		"user %s is a %s, whose role needs a second factor: an admin makes no API token for them, which would act as them without it; make it on the server's host with \"childcase users token\"", u.ID, u.Role)
 }
 
 // activeUser returns a user who is not disabled: credentials are issued
@@ -835,18 +866,20 @@ func (s *Service) GetPoliceUnit(ctx context.Context, id string) (pu model.Police
 }
 
 // createWithToken stores a new user and their first token, with the audit
-// events of both, in the caller's transaction.
+// events of both, in the caller's transaction; a token without an id (one
+// tokenRefusal refused) is not made.
 func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.Token, now time.Time) error {
 	if err := tx.CreateUser(u); err != nil {
 		return fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	if err := tx.CreateToken(t); err != nil {
-		return err
+	events := []audit.Event{p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK)}
+	if t.ID != "" {
+		if err := tx.CreateToken(t); err != nil {
+			return err
+		}
+		events = append(events, p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK))
 	}
-	_, err := tx.AppendAudit(
-		p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
-		p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK),
-	)
+	_, err := tx.AppendAudit(events...)
 	return err
 }
 

@@ -201,7 +201,9 @@ func TestCreateUser(t *testing.T) {
 	}{
 		{"hotline operator, default ttl", model.User{ID: "op.lan", DisplayName: "Nguyễn Thị Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111, Phone: " 0241234567 "},
 			0, identity.DefaultTokenTTL, "Nguyễn Thị Lan"},
-		{"supervisor of the centre, shortest ttl", model.User{ID: "sup.hoa", DisplayName: "Hoa", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
+		{"operator of the centre, shortest ttl", model.User{ID: "op.hoa", DisplayName: "Hoa", Role: model.RoleHotlineOperator, Unit: model.OrgSocialWorkCentre},
+			time.Minute, time.Minute, "Hoa"},
+		{"supervisor of the centre", model.User{ID: "sup.hoa", DisplayName: "Hoa", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
 			time.Minute, time.Minute, "Hoa"},
 		{"commune worker, longest ttl", model.User{ID: "cw.an", DisplayName: "An", Role: model.RoleCommuneWorker, Unit: communeUnit},
 			identity.MaxTokenTTL, identity.MaxTokenTTL, "An"},
@@ -235,6 +237,16 @@ func TestCreateUser(t *testing.T) {
 			if !reflect.DeepEqual(stored, u) {
 				t.Errorf("stored user = %+v, returned %+v", stored, u)
 			}
+			linkEvent := wantEvent{"ad.root", "ADMIN", "password_link.create", "users/" + u.ID + "/tokens/" + link.Secret[len("pw_"):len("pw_")+16]}
+			if identity.NeedsSecondFactor(u.Role) {
+				// An admin makes no token of this role: the person signs
+				// in with the link and their second factor.
+				if tok.Token.ID != "" || tok.Secret != "" {
+					t.Errorf("token = %+v, want none for a %s", tok, u.Role)
+				}
+				checkEvents(t, e.events(t)[before:], []wantEvent{{"ad.root", "ADMIN", "user.create", "users/" + u.ID}, linkEvent}, "req-admin", start)
+				return
+			}
 			if tok.Token.UserID != u.ID || !tok.Token.CreateTime.Equal(start) || !tok.Token.ExpireTime.Equal(start.Add(tt.wantTTL)) ||
 				!tok.Token.RevokeTime.IsZero() || len(tok.Token.ID) != 16 {
 				t.Errorf("token = %+v, want one of %s expiring %v", tok.Token, u.ID, start.Add(tt.wantTTL))
@@ -249,7 +261,7 @@ func TestCreateUser(t *testing.T) {
 			checkEvents(t, e.events(t)[before:], []wantEvent{
 				{"ad.root", "ADMIN", "user.create", "users/" + u.ID},
 				{"ad.root", "ADMIN", "token.create", "users/" + u.ID + "/tokens/" + tok.Token.ID},
-				{"ad.root", "ADMIN", "password_link.create", "users/" + u.ID + "/tokens/" + link.Secret[len("pw_"):len("pw_")+16]},
+				linkEvent,
 			}, "req-admin", start)
 		})
 	}

@@ -56,8 +56,12 @@ func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	return &pb.CreateUserResponse{User: userToProto(user), Token: tokenToProto(tok.Token, tok.Secret),
-		PasswordLinkSecret: link.Secret, PasswordLinkExpireTime: timestamp(link.ExpireTime)}, nil
+	resp := &pb.CreateUserResponse{User: userToProto(user),
+		PasswordLinkSecret: link.Secret, PasswordLinkExpireTime: timestamp(link.ExpireTime)}
+	if tok.Token.ID != "" { // none for a role that needs a second factor
+		resp.Token = tokenToProto(tok.Token, tok.Secret)
+	}
+	return resp, nil
 }
 
 func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.User, error) {
