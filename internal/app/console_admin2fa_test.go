@@ -2,12 +2,10 @@ package app_test
 
 import (
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
-	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/identity"
 )
 
@@ -41,36 +39,5 @@ func TestConsoleAdminNeedsASecondFactor(t *testing.T) {
 	}
 	if resp, page := b.get("/admin"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the admin page with the code: %s\n%.300s", resp.Status, page)
-	}
-}
-
-// TestConsoleAdminOffersNoTokenOfASecondFactorRole: the admin screen
-// follows the API (TestAdminMakesNoTokenForASecondFactorRole): a user of
-// a role that needs a second factor gets no "create a token" button but
-// a line saying where their tokens are made, a new one is shown their
-// password link and no token, and a form posted all the same is refused
-// in the page's language; the admin's own page still offers a token.
-func TestConsoleAdminOffersNoTokenOfASecondFactorRole(t *testing.T) {
-	ts := startConsoleAt(t, testNow)
-	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
-	b := newBrowser(t, ts)
-	b.signInTo("admin")
-
-	_, page := b.get("/admin")
-	resp, page := b.post("/admin/users", url.Values{"csrf": {csrfOf(t, page)}, "request_id": {"new-supervisor"}, "user_id": {"sup.moi"},
-		"display_name": {"Trần Văn Minh"}, "role": {"HOTLINE_SUPERVISOR"}, "unit": {"orgs/hotline-111"}})
-	if resp.StatusCode != http.StatusOK || tokenPattern.MatchString(page) || !strings.Contains(page, `id="no-token"`) || !strings.Contains(page, `id="link-box"`) {
-		t.Errorf("a new supervisor: %s, a token shown %v; want their password link and the line on tokens\n%s", resp.Status, tokenPattern.MatchString(page), page)
-	}
-	for user, offered := range map[string]bool{"city.test": false, "sup.moi": false, "admin": true, operatorID: true} {
-		_, page := b.get("/admin/users/" + user)
-		if strings.Contains(page, `id="new-token"`) != offered || strings.Contains(page, `id="no-tokens"`) == offered {
-			t.Errorf("%s's page offers a token: %v, want %v", user, strings.Contains(page, `id="new-token"`), offered)
-		}
-	}
-	_, page = b.get("/admin/users/city.test")
-	resp, page = b.post("/admin/users/city.test/tokens", url.Values{"csrf": {csrfOf(t, page)}, "request_id": {"forced"}})
-	if resp.StatusCode != http.StatusBadRequest || tokenPattern.MatchString(page) || !strings.Contains(page, "quản trị viên không tạo mã truy cập") {
-		t.Errorf("a token of the city officer posted all the same: %s, a token shown %v; want 400 saying why\n%s", resp.Status, tokenPattern.MatchString(page), page)
 	}
 }

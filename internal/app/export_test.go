@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -51,13 +50,5 @@ func (s *Server) SeedUser(ctx context.Context, id, role, unit string) (string, e
 	_, tok, _, err := s.ids.SeedUser(ctx, access.System("test"), model.User{
 		ID: id, DisplayName: "Test " + id, Role: r, Unit: unit, Phone: "024 0000 0000",
 	}, 90*24*time.Hour)
-	return tok.Secret, err
-}
-
-// HostToken makes a token of a user as a command on the server's host
-// does (childcase users token): the tests' tokens of the roles that need
-// a second factor, for which an admin's CreateUser answers none.
-func (s *Server) HostToken(ctx context.Context, id string) (string, error) {
-	tok, err := s.ids.CreateToken(ctx, access.System("test"), id, 90*24*time.Hour, idempotency.Request{})
 	return tok.Secret, err
 }

@@ -175,16 +175,8 @@ func (ts *testServer) addUser(t testing.TB, id string, role pb.Role, unit string
 	if err != nil {
 		t.Fatalf("create user %s: %v", id, err)
 	}
-	tok := resp.GetToken().GetSecret()
-	if resp.GetToken() == nil {
-		// A role that needs a second factor gets its tokens on the
-		// server's host, not from an admin.
-		if tok, err = ts.HostToken(context.Background(), id); err != nil {
-			t.Fatalf("a token of %s: %v", id, err)
-		}
-	}
-	ts.tokens.put(t, id, tok)
-	return tok
+	ts.tokens.put(t, id, resp.GetToken().GetSecret())
+	return resp.GetToken().GetSecret()
 }
 
 // addFormerUser creates a user of a unit a reform ended, which no admin may

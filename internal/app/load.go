@@ -179,10 +179,9 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
 		cases:   pb.NewCaseServiceClient(conn),
 		steps:   pb.NewCaseProcessServiceClient(conn),
 		users: map[string]*loadUser{"admin": {
-			// The bootstrap admin's token lives a week; it only makes the
-			// admin's own longer one before the clock moves (setupStaff).
-			id: "admin", role: pb.Role_ROLE_ADMIN.String(), unit: "orgs/system",
-			token: string(bootstrapToken), expires: clk.Now().Add(loadTokenTTL),
+			// The bootstrap admin's token lives a week; it only creates the
+			// loader's admin before the clock moves.
+			id: "admin", token: string(bootstrapToken), expires: clk.Now().Add(loadTokenTTL),
 		}},
 		police:  map[string]string{},
 		perUnit: map[string]int{},
@@ -427,15 +426,13 @@ func (l *loader) between(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(l.rng.Int64N(int64(hi-lo)))
 }
 
-// setupStaff gives the admin a token of the load's lifetime (the bootstrap
-// token lives only a week), made by the admin themself: an admin makes no
-// token of another admin (identity.ReasonSecondFactorRole). Then it
-// creates the hotline operators.
+// setupStaff creates the loader's admin (the bootstrap token lives only a
+// week) and the hotline operators.
 func (l *loader) setupStaff(ctx context.Context) error {
-	l.users["admin"].expires = time.Time{}
-	if err := l.renew(ctx, "admin"); err != nil {
+	if err := l.ensureUser(ctx, "loader.admin", pb.Role_ROLE_ADMIN, "orgs/system"); err != nil {
 		return err
 	}
+	l.users["admin"] = l.users["loader.admin"]
 	for i := 1; i <= 12; i++ {
 		if err := l.ensureUser(ctx, fmt.Sprintf("op.%02d", i), pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111"); err != nil {
 			return err
@@ -925,7 +922,7 @@ func (l *loader) finish(ctx context.Context) error {
 	}
 	l.m.BusyUnit, l.m.QuietUnit = busy, quiet
 	l.m.Users = map[string]LoadUser{}
-	named := map[string]string{"admin": "admin", "operator": "op.01"}
+	named := map[string]string{"admin": "loader.admin", "operator": "op.01"}
 	for label, unit := range map[string]string{"busy": busy, "quiet": quiet} {
 		w, ch, err := l.unitStaff(ctx, unit)
 		if err != nil {

@@ -30,7 +30,6 @@ const manageUsage = `Usage:
                          [--create]   (make --db when it does not exist, with this user as its first)
                          [--http-addr HOST:PORT] [--tls-cert FILE]   (for the set-password link it prints)
   childcase users list   --db FILE
-  childcase users token  --db FILE --id ID [--ttl 2160h]   another API token of the user (any role)
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
   childcase keys rotate  --db FILE --key-file FILE          (server stopped)
   childcase keys rotate  --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE] [--client-cert FILE --client-key FILE]   (running server)
@@ -81,9 +80,6 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.BoolVar(&create, "create", false, "create --db when it does not exist: a new database whose first user is this one (serve then creates no admin user)")
 	case "revoke":
 		fs.StringVar(&u.ID, "id", "", "user id")
-	case "token":
-		fs.StringVar(&u.ID, "id", "", "user id")
-		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the token")
 	case "list":
 	default:
 		unknownSubcommand(stderr, "users", []string{sub}, manageUsage)
@@ -134,16 +130,6 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			model.UserName(created.ID), created.Role, created.Unit, tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
 		fmt.Fprintf(stdout, "Link to set the console password (once, expires %s):\n%s\n",
 			link.ExpireTime.Format(time.RFC3339), passwordLinkURL(srv, link.Secret))
-	case "token":
-		// On the server's host, with its database: the one place a
-		// token of a user whose role needs a second factor is made (an
-		// admin's API call is refused it, identity.ReasonSecondFactorRole).
-		tok, err := off.Identity.CreateToken(ctx, p, u.ID, ttl, idempotency.Request{})
-		if err != nil {
-			return inFlagWords(err, map[string]string{"ttl": "--ttl"})
-		}
-		fmt.Fprintf(stdout, "Token of %s (shown once, expires %s):\n%s\n",
-			model.UserName(u.ID), tok.Token.ExpireTime.Format(time.RFC3339), tok.Secret)
 	case "revoke":
 		if _, err := off.Identity.DisableUser(ctx, p, u.ID, idempotency.Request{}); err != nil {
 			return err

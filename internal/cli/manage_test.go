@@ -839,33 +839,3 @@ func TestOfflineCommandsOnAHeldDatabaseSayWhatToDoInstead(t *testing.T) {
 		}
 	}
 }
-
-// TestManageUsersTokenOfASecondFactorRole: an admin makes no API token of
-// a user whose role needs a second factor (identity's SECOND_FACTOR_ROLE),
-// so "users token" on the server's host, with the database and its key,
-// is where a city officer's further tokens are made: printed once, it
-// signs in as them, for the --ttl asked. A user who does not exist gets
-// none, and the command fails.
-func TestManageUsersTokenOfASecondFactorRole(t *testing.T) {
-	mgClearEnv(t)
-	db := filepath.Join(t.TempDir(), "cc.db")
-	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "minh.tran", "--name", "Trần Văn Minh",
-		"--role", "CITY_OFFICER", "--unit", "units/01@2020-01-01")
-	out := mgMustRun(t, "users", "token", "--db", db, "--id", "minh.tran", "--ttl", "48h")
-	secret := regexp.MustCompile(`(?m)^cc_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$`).FindString(out)
-	if secret == "" || !strings.Contains(out, "users/minh.tran") {
-		t.Fatalf("users token printed no token of users/minh.tran:\n%s", out)
-	}
-	off, err := app.OpenOffline(db, "test", slog.New(slog.DiscardHandler), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, tok, err := off.Identity.Authenticate(context.Background(), secret)
-	off.Close()
-	if err != nil || u.ID != "minh.tran" || tok.ExpireTime.Sub(tok.CreateTime) != 48*time.Hour {
-		t.Errorf("the printed token signs in as %q for %v (%v); want minh.tran for 48h", u.ID, tok.ExpireTime.Sub(tok.CreateTime), err)
-	}
-	if code, stdout, _ := mgRun(t, "users", "token", "--db", db, "--id", "ghost"); code == 0 || strings.Contains(stdout, "cc_") {
-		t.Errorf("users token of a user who does not exist: exit %d, printed\n%s", code, stdout)
-	}
-}

@@ -112,8 +112,7 @@ type CreateUserResponse struct {
 	// The user created.
 	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// The first token, with its secret; without it (secret empty) in the
-	// answer to a retry with the same request_id. None for a user whose
-	// role needs a second factor.
+	// answer to a retry with the same request_id.
 	Token *Token `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// The secret of a one-time link to set the user's console password:
 	// the console serves it at /password/{secret}. Empty in the answer to

@@ -41,10 +41,7 @@ const (
 // key, and takes backups of the database. Only admins may call it; admins
 // do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceClient interface {
-	// Creates a user and a first token, whose secret is returned this once;
-	// no token for a user whose role needs a second factor (a hotline
-	// supervisor, a city officer, an admin), who signs in to the console
-	// with the password link and the second factor.
+	// Creates a user and a first token, whose secret is returned this once.
 	// Every creating or state-changing method of this service takes a
 	// request_id: a retry with the same one returns the first result (a
 	// token's secret excepted, which is never stored), and the same one with
@@ -61,11 +58,9 @@ type AdminServiceClient interface {
 	// to set a password (its secret is returned this once).
 	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
-	// A user whose role needs a second factor (a hotline supervisor, a city
-	// officer, another admin) gets none: FAILED_PRECONDITION
-	// (SECOND_FACTOR_ROLE), since its holder would act as them without the
-	// factor; their tokens are made on the server's host (childcase users
-	// token). An admin may make their own.
+	// A token asks for no second factor: one of a user whose role needs it
+	// (a hotline supervisor, a city officer, another admin) is audited
+	// (token.create) with a reason saying so, and logged as a warning.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*Token, error)
 	// Lists a user's tokens, without secrets.
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
@@ -224,10 +219,7 @@ type AdminService_BackupDatabaseClient = grpc.ServerStreamingClient[httpbody.Htt
 // key, and takes backups of the database. Only admins may call it; admins
 // do not read case content (a backup holds it sealed, as on disk).
 type AdminServiceServer interface {
-	// Creates a user and a first token, whose secret is returned this once;
-	// no token for a user whose role needs a second factor (a hotline
-	// supervisor, a city officer, an admin), who signs in to the console
-	// with the password link and the second factor.
+	// Creates a user and a first token, whose secret is returned this once.
 	// Every creating or state-changing method of this service takes a
 	// request_id: a retry with the same one returns the first result (a
 	// token's secret excepted, which is never stored), and the same one with
@@ -244,11 +236,9 @@ type AdminServiceServer interface {
 	// to set a password (its secret is returned this once).
 	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
-	// A user whose role needs a second factor (a hotline supervisor, a city
-	// officer, another admin) gets none: FAILED_PRECONDITION
-	// (SECOND_FACTOR_ROLE), since its holder would act as them without the
-	// factor; their tokens are made on the server's host (childcase users
-	// token). An admin may make their own.
+	// A token asks for no second factor: one of a user whose role needs it
+	// (a hotline supervisor, a city officer, another admin) is audited
+	// (token.create) with a reason saying so, and logged as a warning.
 	CreateToken(context.Context, *CreateTokenRequest) (*Token, error)
 	// Lists a user's tokens, without secrets.
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)

@@ -276,13 +276,10 @@ func checkTTL(ttl time.Duration, field string) (time.Duration, error) {
 }
 
 // CreateUser creates a user, a first token for them, and a one-time link
-// to set their console password. A user whose role needs a second factor
-// gets no token from an admin (tokenRefusal): the IssuedToken is zero,
-// and the person signs in to the console with the link. A retry with the
-// same request_id returns the first user and token, with an empty Secret,
-// and no link (the secret is not kept: ResetPassword makes a new one). The
-// user's unit must not have gone out of force by today
-// (access.CheckUnitInForce).
+// to set their console password. A retry with the same request_id returns
+// the first user and token, with an empty Secret, and no link (the secret
+// is not kept: ResetPassword makes a new one). The user's unit must not
+// have gone out of force by today (access.CheckUnitInForce).
 func (s *Service) CreateUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request) (model.User, IssuedToken, PasswordLink, error) {
 	return s.createUser(ctx, p, u, ttl, req, true)
 }
@@ -328,11 +325,9 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 	}
 	u.CreateTime, u.DisableTime = now, time.Time{}
 	u.SignIn = model.SignIn{}
-	var tok IssuedToken
-	if tokenRefusal(p, u) == nil {
-		if tok, err = newToken(u.ID, p.UserID, now, ttl); err != nil {
-			return model.User{}, IssuedToken{}, PasswordLink{}, err
-		}
+	tok, err := newToken(u.ID, p.UserID, now, ttl)
+	if err != nil {
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	link, err := newLink(u.ID, p.UserID, now)
 	if err != nil {
@@ -372,6 +367,7 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 		return first.User, IssuedToken{Token: first.Token}, PasswordLink{}, nil
 	}
 	s.log.InfoContext(ctx, "user created", "user", u.ID, "role", u.Role.String(), "unit", u.Unit, "by", p.UserID)
+	s.warnSecondFactorToken(ctx, p, u.Role, tok.Token)
 	return u, tok, link.PasswordLink, nil
 }
 
@@ -611,6 +607,7 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		return IssuedToken{}, err
 	}
 	var first model.Token
+	var role model.Role // the user's, read in the transaction
 	replayed := false
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
@@ -621,13 +618,11 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		if err != nil {
 			return err
 		}
-		if err := tokenRefusal(p, u); err != nil {
-			return err
-		}
+		role = u.Role
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
 		}
-		if _, err = tx.AppendAudit(p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK)); err != nil {
+		if _, err = tx.AppendAudit(tokenCreated(p, u, tok.Token, now)); err != nil {
 			return err
 		}
 		return remember(tx, p, "CreateToken", req, tokenName(tok.Token), withoutHash(tok.Token), now)
@@ -638,29 +633,40 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 	if replayed {
 		return IssuedToken{Token: first}, nil
 	}
+	s.warnSecondFactorToken(ctx, p, role, tok.Token)
 	return tok, nil
 }
 
-// ReasonSecondFactorRole refuses an admin an API token of a user whose
-// role needs a second factor (tokenRefusal).
-const ReasonSecondFactorRole = "SECOND_FACTOR_ROLE"
-
-// tokenRefusal refuses p a new API token of u when u's role needs a
-// second factor (a hotline supervisor, a city officer, another admin)
-// and p is someone else than u, and not the service's own command on the
-// server's host (users add, users token, the demo, the first start). A
-// token is a bearer credential: whoever is shown its secret acts as its
-// user without the second factor the person signs in with, so an admin's
-// token for a city officer was every case without one. Their tokens are
-// made on the server's host, which holds the database and its key, and
-// an admin makes their own (signed in with their second factor). Nil
-// when the token may be made.
-func tokenRefusal(p access.Principal, u model.User) error {
-	if p.Role == model.RoleSystem || p.UserID == u.ID || !NeedsSecondFactor(u.Role) {
-		return nil
+// tokenCreated is the token.create event of t, a token of u that p made.
+// A token asks for no second factor: one of a user whose role needs it (a
+// hotline supervisor, a city officer, an admin), made by someone else,
+// acts as them without it, so the event says so in its reason, where an
+// auditor finds it (and every call made with the token names its creator,
+// TokenPrincipal).
+func tokenCreated(p access.Principal, u model.User, t model.Token, now time.Time) audit.Event {
+	e := p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK)
+	if p.UserID != u.ID && NeedsSecondFactor(u.Role) {
+		e.Reason = SecondFactorTokenReason(u.Role)
 	}
-	return model.Precondition(ReasonSecondFactorRole,
-		"user %s is a %s, whose role needs a second factor: an admin makes no API token for them, which would act as them without it; make it on the server's host with \"childcase users token\"", u.ID, u.Role)
+	return e
+}
+
+// SecondFactorTokenReason is the reason of the token.create of a token
+// made by someone else of a user of role, which needs a second factor.
+func SecondFactorTokenReason(role model.Role) string {
+	return "a token of a " + role.String() + " made by another: it acts as them without the second factor their role signs in with"
+}
+
+// warnSecondFactorToken logs, at warning level, a token p made of a user
+// of role, which needs a second factor, but their own (and the service's
+// own commands', on the server's host): beside the audit event, the
+// operators' log watch sees it as it happens.
+func (s *Service) warnSecondFactorToken(ctx context.Context, p access.Principal, role model.Role, t model.Token) {
+	if p.UserID == t.UserID || p.UserID == access.SystemUserID || !NeedsSecondFactor(role) {
+		return
+	}
+	s.log.WarnContext(ctx, "token of a role that needs a second factor made by another user", "user", t.UserID, "role", role.String(),
+		"token", tokenName(t), "by", p.UserID)
 }
 
 // activeUser returns a user who is not disabled: credentials are issued
@@ -866,20 +872,18 @@ func (s *Service) GetPoliceUnit(ctx context.Context, id string) (pu model.Police
 }
 
 // createWithToken stores a new user and their first token, with the audit
-// events of both, in the caller's transaction; a token without an id (one
-// tokenRefusal refused) is not made.
+// events of both, in the caller's transaction.
 func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.Token, now time.Time) error {
 	if err := tx.CreateUser(u); err != nil {
 		return fmt.Errorf("user %s: %w", u.ID, err)
 	}
-	events := []audit.Event{p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK)}
-	if t.ID != "" {
-		if err := tx.CreateToken(t); err != nil {
-			return err
-		}
-		events = append(events, p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK))
+	if err := tx.CreateToken(t); err != nil {
+		return err
 	}
-	_, err := tx.AppendAudit(events...)
+	_, err := tx.AppendAudit(
+		p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
+		tokenCreated(p, u, t, now),
+	)
 	return err
 }
 

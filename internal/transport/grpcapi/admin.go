@@ -56,12 +56,8 @@ func (s *adminServer) CreateUser(ctx context.Context, req *pb.CreateUserRequest)
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &pb.CreateUserResponse{User: userToProto(user),
-		PasswordLinkSecret: link.Secret, PasswordLinkExpireTime: timestamp(link.ExpireTime)}
-	if tok.Token.ID != "" { // none for a role that needs a second factor
-		resp.Token = tokenToProto(tok.Token, tok.Secret)
-	}
-	return resp, nil
+	return &pb.CreateUserResponse{User: userToProto(user), Token: tokenToProto(tok.Token, tok.Secret),
+		PasswordLinkSecret: link.Secret, PasswordLinkExpireTime: timestamp(link.ExpireTime)}, nil
 }
 
 func (s *adminServer) GetUser(ctx context.Context, req *pb.GetUserRequest) (*pb.User, error) {

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
-	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -208,11 +207,6 @@ type userPage struct {
 	Tokens    []tokenRow
 	RequestID string
 	CanReset  bool
-	// NoTokens is set for a user of a role that needs a second factor,
-	// other than the admin signed in: the API makes them no token
-	// (SECOND_FACTOR_ROLE), so the page offers none and says where
-	// one is made.
-	NoTokens bool
 }
 
 // tokenRow is a token with its id, for the revoke button.
@@ -229,9 +223,7 @@ func (c *Console) adminUser(w http.ResponseWriter, r *http.Request, s *session) 
 		c.apiError(w, r, s, err)
 		return
 	}
-	row := newUserRow(u)
-	page := userPage{userRow: row, RequestID: requestID(), CanReset: mayResetPasswords(s),
-		NoTokens: access.NeedsSecondFactor(model.Role(u.GetRole())) && row.ID != s.user.ID}
+	page := userPage{userRow: newUserRow(u), RequestID: requestID(), CanReset: mayResetPasswords(s)}
 	treq := &pb.ListTokensRequest{Parent: name, PageSize: 500}
 	for {
 		toks, err := c.api.admin.ListTokens(ctx, treq)
