@@ -116,7 +116,7 @@ func seedDemo(ctx context.Context, id *identity.Service, in *intake.Service, eng
 	}
 	fmt.Fprintf(out, "Console sign-in: every demo user above has the password %s (new at each start).\n", password)
 	fmt.Fprintf(out, "%s also need a TOTP code: add the secret %s to an authenticator app, or run \"childcase totp %s\" for the current code.\n",
-		strings.Join(needTOTP, " and "), totpSecret, totpSecret)
+		access.JoinAnd(needTOTP), totpSecret, totpSecret)
 	if tokensFile == "" {
 		return nil
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/childcase/childcase/internal/domain/identity"
 )
 
 // nginxBlock matches the README's nginx location block, which an operator
@@ -129,7 +131,8 @@ http {
 
 	base := "http://" + front
 	// A browser of its own for each person, signed in through nginx.
-	signIn := func(user string) *http.Client {
+	// code is the second factor's, for a role that needs one.
+	signIn := func(user, code string) *http.Client {
 		t.Helper()
 		jar, err := cookiejar.New(nil)
 		if err != nil {
@@ -156,14 +159,14 @@ http {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		resp, body := postForm(t, client, base, "/signin", page, url.Values{"user": {user}, "password": {n.password}, "next": {"/"}})
+		resp, body := postForm(t, client, base, "/signin", page, url.Values{"user": {user}, "password": {n.password}, "code": {code}, "next": {"/"}})
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("%s signs in through the README's nginx block: %s to %q, want 303\n%s", user, resp.Status, resp.Header.Get("Location"), body)
 		}
 		return client
 	}
 
-	client := signIn("badinh.worker")
+	client := signIn("badinh.worker", "")
 
 	// A search carries the child's name, birth date and phone in its
 	// query string (GET /v1/cases:search): the proxy's access log must
@@ -195,7 +198,11 @@ http {
 
 	// An admin's new one-time link names the address people reach the
 	// console at, the proxy's, not the one nginx connects to.
-	admin := signIn("demo.admin")
+	code, err := identity.TOTPCode(n.secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := signIn("demo.admin", code)
 	resp, err = admin.Get(base + "/admin/users/badinh.worker")
 	if err != nil {
 		t.Fatal(err)

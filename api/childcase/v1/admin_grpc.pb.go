@@ -58,6 +58,9 @@ type AdminServiceClient interface {
 	// to set a password (its secret is returned this once).
 	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
+	// A token asks for no second factor: one of a user whose role needs it
+	// (a hotline supervisor, a city officer, another admin) is audited
+	// (token.create) with a reason saying so, and logged as a warning.
 	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*Token, error)
 	// Lists a user's tokens, without secrets.
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
@@ -233,6 +236,9 @@ type AdminServiceServer interface {
 	// to set a password (its secret is returned this once).
 	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	// Issues another token for a user; the secret is returned this once.
+	// A token asks for no second factor: one of a user whose role needs it
+	// (a hotline supervisor, a city officer, another admin) is audited
+	// (token.create) with a reason saying so, and logged as a warning.
 	CreateToken(context.Context, *CreateTokenRequest) (*Token, error)
 	// Lists a user's tokens, without secrets.
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)

@@ -287,16 +287,57 @@ var roleRows = []RoleRow{
 // discloseMethod is the method that discloses a reporter's identity.
 const discloseMethod = "ReportService/DiscloseReporter"
 
+// secondFactorMethods are the methods besides disclosure whose callers
+// need a second factor: those that hand the caller another person's
+// credentials (a new user's first token, a token, a set-password link,
+// which also sets the second factor) and so let them act as anyone, a
+// city officer included, and the backup, which takes every record away.
+// Without the factor, the weakest credential (an admin's password) would
+// guard the strongest power.
+var secondFactorMethods = []string{
+	discloseMethod,
+	"AdminService/CreateUser",
+	"AdminService/ResetPassword",
+	"AdminService/CreateToken",
+	"AdminService/BackupDatabase",
+}
+
 // NeedsSecondFactor reports whether a person of role must sign in to the
 // console with a second factor: the roles that may disclose a reporter,
-// and those whose scope is every case. Both come from the table, so a
-// role given either power needs the factor with no second list to edit.
+// make another person's credentials or take a backup
+// (secondFactorMethods), and those whose scope is every case. All come
+// from the table, so a role given any of these powers needs the factor
+// with no second list of roles to edit.
 func NeedsSecondFactor(role model.Role) bool {
-	if r, ok := RuleFor(discloseMethod); ok && r.Grant(role) != Refused {
-		return true
+	for _, m := range secondFactorMethods {
+		if r, ok := RuleFor(m); ok && r.Grant(role) != Refused {
+			return true
+		}
 	}
 	i := slices.IndexFunc(roleRows, func(r RoleRow) bool { return r.Role == role })
 	return i >= 0 && roleRows[i].EveryCase
+}
+
+// SecondFactorRoles returns the roles that need a second factor, in the
+// order of model.Roles, as the README names them ("`HOTLINE_SUPERVISOR`,
+// `CITY_OFFICER` and `ADMIN`").
+func SecondFactorRoles() string {
+	var names []string
+	for _, r := range model.Roles {
+		if NeedsSecondFactor(r) {
+			names = append(names, "`"+r.String()+"`")
+		}
+	}
+	return JoinAnd(names)
+}
+
+// JoinAnd joins words as a sentence lists them: "a", "a and b",
+// "a, b and c".
+func JoinAnd(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // WorksUnitQueues reports whether a role's people work their unit's

@@ -367,6 +367,7 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 		return first.User, IssuedToken{Token: first.Token}, PasswordLink{}, nil
 	}
 	s.log.InfoContext(ctx, "user created", "user", u.ID, "role", u.Role.String(), "unit", u.Unit, "by", p.UserID)
+	s.warnSecondFactorToken(ctx, p, u.Role, tok.Token)
 	return u, tok, link.PasswordLink, nil
 }
 
@@ -606,19 +607,22 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 		return IssuedToken{}, err
 	}
 	var first model.Token
+	var role model.Role // the user's, read in the transaction
 	replayed := false
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		var err error
 		if replayed, err = replay(tx, p, "CreateToken", req, &first, now); err != nil || replayed {
 			return err
 		}
-		if _, err := activeUser(tx, userID); err != nil {
+		u, err := activeUser(tx, userID)
+		if err != nil {
 			return err
 		}
+		role = u.Role
 		if err := tx.CreateToken(tok.Token); err != nil {
 			return err
 		}
-		if _, err = tx.AppendAudit(p.Event(now, "token.create", tokenName(tok.Token), "", audit.OutcomeOK)); err != nil {
+		if _, err = tx.AppendAudit(tokenCreated(p, u, tok.Token, now)); err != nil {
 			return err
 		}
 		return remember(tx, p, "CreateToken", req, tokenName(tok.Token), withoutHash(tok.Token), now)
@@ -629,7 +633,40 @@ func (s *Service) CreateToken(ctx context.Context, p access.Principal, userID st
 	if replayed {
 		return IssuedToken{Token: first}, nil
 	}
+	s.warnSecondFactorToken(ctx, p, role, tok.Token)
 	return tok, nil
+}
+
+// tokenCreated is the token.create event of t, a token of u that p made.
+// A token asks for no second factor: one of a user whose role needs it (a
+// hotline supervisor, a city officer, an admin), made by someone else,
+// acts as them without it, so the event says so in its reason, where an
+// auditor finds it (and every call made with the token names its creator,
+// TokenPrincipal).
+func tokenCreated(p access.Principal, u model.User, t model.Token, now time.Time) audit.Event {
+	e := p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK)
+	if p.UserID != u.ID && NeedsSecondFactor(u.Role) {
+		e.Reason = SecondFactorTokenReason(u.Role)
+	}
+	return e
+}
+
+// SecondFactorTokenReason is the reason of the token.create of a token
+// made by someone else of a user of role, which needs a second factor.
+func SecondFactorTokenReason(role model.Role) string {
+	return "a token of a " + role.String() + " made by another: it acts as them without the second factor their role signs in with"
+}
+
+// warnSecondFactorToken logs, at warning level, a token p made of a user
+// of role, which needs a second factor, but their own (and the service's
+// own commands', on the server's host): beside the audit event, the
+// operators' log watch sees it as it happens.
+func (s *Service) warnSecondFactorToken(ctx context.Context, p access.Principal, role model.Role, t model.Token) {
+	if p.UserID == t.UserID || p.UserID == access.SystemUserID || !NeedsSecondFactor(role) {
+		return
+	}
+	s.log.WarnContext(ctx, "token of a role that needs a second factor made by another user", "user", t.UserID, "role", role.String(),
+		"token", tokenName(t), "by", p.UserID)
 }
 
 // activeUser returns a user who is not disabled: credentials are issued
@@ -845,7 +882,7 @@ func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.
 	}
 	_, err := tx.AppendAudit(
 		p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
-		p.Event(now, "token.create", tokenName(t), "", audit.OutcomeOK),
+		tokenCreated(p, u, t, now),
 	)
 	return err
 }

@@ -1067,3 +1067,43 @@ func TestCreateUserRefusesAUnitOutOfForce(t *testing.T) {
 		t.Errorf("CreateUser(worker of 2020) in 2025 = %v, want the commune of 2025-01 named", err)
 	}
 }
+
+// TestTokenOfASecondFactorRoleByAnotherIsWarned: a token an admin makes of
+// a user whose role needs a second factor (here a city officer, at
+// creation and later) acts as them without it; beside its audit reason,
+// the service logs it at warning level, naming the user, the token and
+// the admin, for the operators' log watch. A commune worker's token, and
+// the service's own (users add, the demo), are not warned of.
+func TestTokenOfASecondFactorRoleByAnotherIsWarned(t *testing.T) {
+	e := newEnv(t)
+	var logged bytes.Buffer
+	e.svc = identity.New(e.store, reg, e.clock, slog.New(slog.NewTextHandler(&logged, nil)))
+	_, first, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "co.ha", DisplayName: "Hà", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.svc.CreateToken(ctx, e.admin, "co.ha", 0, noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "cw.an", DisplayName: "An", Role: model.RoleCommuneWorker, Unit: communeUnit}, 0, noRetry); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateToken(ctx, access.System("users add"), "co.ha", 0, noRetry); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	for line := range strings.Lines(logged.String()) {
+		if strings.Contains(line, "level=WARN") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 2 {
+		t.Fatalf("warned %d times, want twice (the city officer's two tokens the admin made):\n%s", len(warned), logged.String())
+	}
+	for i, tok := range []identity.IssuedToken{first, second} {
+		if want := "token=users/co.ha/tokens/" + tok.Token.ID; !strings.Contains(warned[i], want) || !strings.Contains(warned[i], "by=ad.root") {
+			t.Errorf("warning %d: %s, want it to name %s and by=ad.root", i, warned[i], want)
+		}
+	}
+}

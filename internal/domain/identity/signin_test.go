@@ -718,3 +718,47 @@ func TestSignInPrunesWhatTheStoreCommits(t *testing.T) {
 		t.Errorf("%d tokens after the sign-in, want %d: 3 pruned, 1 new", got, before+1-3)
 	}
 }
+
+// TestAnAdminsPasswordWithoutASecondFactorNoLongerSignsIn: an admin who
+// set a console password before admins needed a second factor has none
+// enrolled. The password alone is refused as a wrong one is (no session,
+// nothing said of the account); a new link enrols the factor with the
+// password, and then the password and a code sign in.
+func TestAnAdminsPasswordWithoutASecondFactorNoLongerSignsIn(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "ad.cu", model.RoleCommuneWorker, communeUnit, "")
+	// As the database holds them after the upgrade: an admin with a
+	// password and no second factor (no role can be changed through
+	// the API, so the store is written).
+	err := e.store.Update(ctx, func(tx datastore.Tx) error {
+		u, err := tx.User("ad.cu")
+		if err != nil {
+			return err
+		}
+		u.Role, u.Unit = model.RoleAdmin, model.OrgSystem
+		return tx.UpdateUser(u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.signIn("ad.cu", goodPassword, ""); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Fatalf("an admin's password without a second factor enrolled: %v, want ErrSignInRefused", err)
+	}
+	link, err := e.svc.ResetPassword(ctx, e.admin, "ad.cu", noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.SetPasswordWithLink(ctx, identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword})
+	wantFieldError(t, "a new link's password without the second factor", err, "totp_secret", "required")
+	key, err := identity.NewTOTPKey("ad.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetPasswordWithLink(ctx, identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword,
+		TOTPSecret: key.Secret, TOTPCode: totpCode(t, key.Secret, e.clock.Now().Add(-30*time.Second))}); err != nil {
+		t.Fatalf("the new link with the second factor: %v", err)
+	}
+	if _, err := e.signIn("ad.cu", goodPassword, totpCode(t, key.Secret, e.clock.Now())); err != nil {
+		t.Errorf("the admin with the password and a code: %v, want signed in", err)
+	}
+}
