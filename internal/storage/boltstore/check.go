@@ -268,6 +268,9 @@ type checker struct {
 	// count is raised without making a string of the index's name, which
 	// an assignment to a map would allocate for every entry.
 	found map[string]*int
+	// expected sums, per index, the entries the records' passes expect
+	// there (expectEntry), for indexSumMatches.
+	expected map[string]*indexSum
 	// reportLinks and caseLinks sum a hash of every (report, case) pair
 	// as the reports name them and as the cases list them (see
 	// linkHash); reportLinkN and caseLinkN count the pairs.
@@ -348,7 +351,7 @@ func (c *checker) run() (err error) {
 	c.scopeIndexes = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
-	c.found = map[string]*int{}
+	c.found, c.expected = map[string]*int{}, map[string]*indexSum{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
 	// their own (start), each joined where it stands in this order, so
@@ -474,7 +477,7 @@ type checkPart struct {
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
-		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
+		found: map[string]*int{}, expected: map[string]*indexSum{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
 	}
@@ -911,6 +914,60 @@ func (c *checker) indexMatches(name []byte) (bool, int) {
 		found = *p
 	}
 	return c.err == nil && !nested && n == found, n
+}
+
+// indexSum is the count of an index's keys and the sum of a keyed hash
+// of each (see expectEntry).
+type indexSum struct {
+	n   int
+	sum uint64
+}
+
+// expectEntry adds key, an entry a record must have in index, to the sum
+// of the entries expected there (expected), instead of looking it up:
+// indexSumMatches then walks the index in key order, which its count
+// needed anyway, and compares the sums. A seek or a cursor's steps per
+// entry were a third of the time of the audit log's part of a check,
+// which is the longest of the parts that run side by side.
+func (c *checker) expectEntry(index, key []byte) {
+	s := c.expected[string(index)]
+	if s == nil {
+		s = &indexSum{}
+		c.expected[string(index)] = s
+	}
+	s.n++
+	s.sum += maphash.Bytes(c.linkSeed, key)
+}
+
+// indexSumMatches walks the keys of an index, without reading its
+// records, and reports whether they are exactly the entries the records
+// expected (expectEntry): as many, with the same sum of their hashes. Two
+// sets that differ have the same count and sum by chance once in 2^64,
+// as linkHash's. When it reports false, the index's check looks each
+// expected entry up, to name those missing, and reads every entry.
+func (c *checker) indexSumMatches(name []byte) bool {
+	b := c.t.keys(name)
+	if b == nil {
+		return false
+	}
+	var got indexSum
+	cur := b.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(name)
+		if v == nil && b.nested(k) {
+			return false // for the index's own check to report
+		}
+		got.n++
+		got.sum += maphash.Bytes(c.linkSeed, k)
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+	want := indexSum{}
+	if s := c.expected[string(name)]; s != nil {
+		want = *s
+	}
+	return c.err == nil && got == want
 }
 
 // linkHash hashes a (report, case number) pair. The sums over the pairs
@@ -1490,7 +1547,7 @@ func (c *checker) checkAudit() {
 	// before it, IndexAuditByTime not yet done), events may lack entries.
 	byTime := c.t.auditTimeIndexed()
 	if byTime {
-		c.countFound(bucketAuditByTime) // the record itself, which indexMatches counts
+		c.expectEntry(bucketAuditByTime, auditByTimeComplete) // the record itself, which the index's sum counts
 	}
 	events := func(yield func(audit.Event, error) bool) {
 		walked = true
@@ -1517,16 +1574,17 @@ func (c *checker) checkAudit() {
 			if e.Seq != be.Uint64(k) {
 				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
-			if e.Case != "" && !c.hasEntryInOrder(bucketAuditByCase, c.entryKey(e.Case, k), seqKeyLen) {
-				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key()), "missing: event %d has no entry", be.Uint64(k))
+			// The entries the event must have are summed, not looked up
+			// (expectEntry): checkAuditIndex and checkAuditTimeIndex
+			// compare the sums with the indexes' own.
+			if e.Case != "" {
+				c.expectEntry(bucketAuditByCase, c.entryKey(e.Case, k))
 			}
-			if e.Actor != "" && !c.hasEntryInOrder(bucketAuditByActor, c.entryKey(e.Actor, k), seqKeyLen) {
-				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
+			if e.Actor != "" {
+				c.expectEntry(bucketAuditByActor, c.entryKey(e.Actor, k))
 			}
-			// Whole keys in seq order, mostly rising: one cursor steps
-			// along the index (hasInOrder).
-			if byTime && !c.hasEntryInOrder(bucketAuditByTime, storekey.AuditTimeKey(e.Time, be.Uint64(k)), storekey.AuditTimeKeyLen) {
-				c.problem(bucketAuditByTime, fmt.Sprintf("time %s, %s", e.Time.Format(time.RFC3339Nano), key()), "missing: event %d has no entry", be.Uint64(k))
+			if byTime {
+				c.expectEntry(bucketAuditByTime, storekey.AuditTimeKey(e.Time, be.Uint64(k)))
 			}
 			if chain {
 				chain = yield(e, nil)
@@ -1555,6 +1613,10 @@ func (c *checker) checkAuditIndex(bucket []byte) func() {
 		what = "actor"
 	}
 	return func() {
+		if c.indexSumMatches(bucket) || c.err != nil {
+			return
+		}
+		c.findAuditEntries(bucket)
 		if ok, _ := c.indexMatches(bucket); ok || c.err != nil {
 			return
 		}
@@ -1592,6 +1654,10 @@ func (c *checker) checkAuditTimeIndex() {
 	if c.t.keys(bucketAuditByTime) == nil {
 		return // a file of a version before 6, with no index bucket
 	}
+	if c.indexSumMatches(bucketAuditByTime) || c.err != nil {
+		return
+	}
+	c.findAuditEntries(bucketAuditByTime)
 	if ok, _ := c.indexMatches(bucketAuditByTime); ok || c.err != nil {
 		return
 	}
@@ -1616,6 +1682,47 @@ func (c *checker) checkAuditTimeIndex() {
 		}
 		if !bytes.Equal(storekey.AuditTimeKey(e.Time, be.Uint64(sk)), k) {
 			c.problem(bucketAuditByTime, key, "event %d has time %s", be.Uint64(sk), e.Time.UTC().Format(time.RFC3339Nano))
+		}
+	})
+}
+
+// findAuditEntries looks up the entry in bucket (audit_by_case,
+// audit_by_actor or audit_by_time) of every event, reports those missing
+// and counts the others (countFound), for indexMatches: the walk of
+// checkAudit only summed them, and the sums said the index holds other
+// entries than the events need. It decodes the events again, which only
+// a damaged file pays for; the events' own problems were reported then.
+func (c *checker) findAuditEntries(bucket []byte) {
+	if bytes.Equal(bucket, bucketAuditByTime) {
+		if !c.t.auditTimeIndexed() {
+			return // before it is complete, events may lack entries
+		}
+		c.countFound(bucketAuditByTime) // the record itself, which indexMatches counts
+	}
+	c.eachRecord(bucketAudit, func(k, v []byte) {
+		if len(k) != seqKeyLen {
+			return // reported with the events
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			return // reported with the events
+		}
+		seq := be.Uint64(k)
+		switch {
+		case bytes.Equal(bucket, bucketAuditByCase):
+			if e.Case != "" && !c.hasEntryInOrder(bucket, c.entryKey(e.Case, k), seqKeyLen) {
+				c.problem(bucket, fmt.Sprintf("case %q, %s", e.Case, seqString(k)), "missing: event %d has no entry", seq)
+			}
+		case bytes.Equal(bucket, bucketAuditByActor):
+			if e.Actor != "" && !c.hasEntryInOrder(bucket, c.entryKey(e.Actor, k), seqKeyLen) {
+				c.problem(bucket, fmt.Sprintf("actor %q, %s", e.Actor, seqString(k)), "missing: event %d has no entry", seq)
+			}
+		default:
+			// Whole keys in seq order, mostly rising: one cursor steps
+			// along the index (hasInOrder).
+			if !c.hasEntryInOrder(bucket, storekey.AuditTimeKey(e.Time, seq), storekey.AuditTimeKeyLen) {
+				c.problem(bucket, fmt.Sprintf("time %s, %s", e.Time.Format(time.RFC3339Nano), seqString(k)), "missing: event %d has no entry", seq)
+			}
 		}
 	})
 }

@@ -1191,3 +1191,45 @@ func TestCheckFindsADamagedMetaPage(t *testing.T) {
 		})
 	}
 }
+
+// The entries an audit event must have are summed, not looked up, and
+// compared with the sums of the indexes: an entry swapped for another, so
+// that the index holds as many entries as the events need, is found both
+// ways, the event's entry missing and the other dangling.
+func TestCheckFindsAnAuditEntrySwapped(t *testing.T) {
+	for _, d := range []struct {
+		bucket  string
+		entry   func(tx *bolt.Tx, seq uint64) []byte
+		missing string
+	}{
+		{"audit_by_case", func(_ *bolt.Tx, seq uint64) []byte { return append([]byte("cases/"+ckCase+"\x00"), u64(seq)...) }, "seq 2"},
+		{"audit_by_actor", func(_ *bolt.Tx, seq uint64) []byte { return append([]byte(ckUser+"\x00"), u64(seq)...) }, "seq 2"},
+		{"audit_by_time", func(tx *bolt.Tx, seq uint64) []byte {
+			if seq == 2 {
+				return auditTimeKey(tx, 2)
+			}
+			return append(bytes.Clone(auditTimeKey(tx, 2)[:8]), u64(seq)...)
+		}, "seq 2"},
+	} {
+		t.Run(d.bucket, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			writeHealthy(t, path)
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				b := boltstore.RawKeys(tx, d.bucket)
+				if err := b.Delete(d.entry(tx, 2)); err != nil {
+					return err
+				}
+				return b.Put(d.entry(tx, 77), nil)
+			})
+			res := mustCheck(t, path)
+			var missing, dangling bool
+			for _, p := range res.Problems {
+				missing = missing || (p.Bucket == d.bucket && strings.Contains(p.Key, d.missing) && strings.Contains(p.What, "missing"))
+				dangling = dangling || (p.Bucket == d.bucket && strings.Contains(p.Key, "seq 77") && strings.Contains(p.What, "dangling"))
+			}
+			if !missing || !dangling || len(res.Problems) != 2 {
+				t.Errorf("want the entry of seq 2 missing and that of seq 77 dangling, no more; found:\n%s", problemList(res))
+			}
+		})
+	}
+}
