@@ -269,8 +269,19 @@ type checker struct {
 	// an assignment to a map would allocate for every entry.
 	found map[string]*int
 	// expected sums, per index, the entries the records' passes expect
-	// there (expectEntry), for indexSumMatches.
+	// there (expectEntry), for indexSumMatches and checkScopeIndex.
 	expected map[string]*indexSum
+	// scopeSums sums, per scope or queue index bucket, its keys as
+	// indexSumMatches does (countScopeIndex).
+	scopeSums map[string]uint64
+	// recordsOdd says that the reports' or the cases' passes found
+	// something wrong with their records: the entries of report_scope
+	// that a report owes to its case, which the cases' pass sums (see
+	// checkCases), are then looked up as each report names its case.
+	recordsOdd bool
+	// caseNumbersMatch is what checkCaseNumbers found: that case_numbers
+	// holds exactly the cases' numbers.
+	caseNumbersMatch bool
 	// reportLinks and caseLinks sum a hash of every (report, case) pair
 	// as the reports name them and as the cases list them (see
 	// linkHash); reportLinkN and caseLinkN count the pairs.
@@ -351,7 +362,7 @@ func (c *checker) run() (err error) {
 	c.scopeIndexes = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
-	c.found, c.expected = map[string]*int{}, map[string]*indexSum{}
+	c.found, c.expected, c.scopeSums = map[string]*int{}, map[string]*indexSum{}, map[string]uint64{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
 	// their own (start), each joined where it stands in this order, so
@@ -477,7 +488,7 @@ type checkPart struct {
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
-		found: map[string]*int{}, expected: map[string]*indexSum{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
+		found: map[string]*int{}, expected: map[string]*indexSum{}, scopeSums: map[string]uint64{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
 	}
@@ -583,6 +594,16 @@ func (c *checker) joinPart(g *checkPart) {
 	}
 	maps.Copy(c.scopeEntries, sub.scopeEntries)
 	maps.Copy(c.scopeKeys, sub.scopeKeys)
+	maps.Copy(c.scopeSums, sub.scopeSums)
+	for index, s := range sub.expected {
+		if p := c.expected[index]; p != nil {
+			p.n += s.n
+			p.sum += s.sum
+		} else {
+			c.expected[index] = s
+		}
+	}
+	c.recordsOdd = c.recordsOdd || sub.recordsOdd
 	c.err = cmp.Or(c.err, sub.err)
 }
 
@@ -1031,11 +1052,11 @@ func (c *checker) checkReports(r keyRange) {
 		if r.ID != id {
 			c.problem(bucketReports, id, "the record holds report id %q", r.ID)
 		}
-		if !c.hasEntryInOrder(bucketReportsByCallType, callTypeIndexKey(r.CallType, k), reportKeyLen) {
-			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
-		}
-		if r.TakenBy != "" && !c.hasEntryInOrder(bucketReportsByTaker, c.entryKey(r.TakenBy, k), reportKeyLen) {
-			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
+		// The entries are summed, not looked up (expectEntry): the
+		// indexes' checks compare the sums (checkCallTypeIndex, ...).
+		c.expectEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k))
+		if r.TakenBy != "" {
+			c.expectEntry(bucketReportsByTaker, c.entryKey(r.TakenBy, k))
 		}
 		if r.CaseNumber != "" {
 			if c.get(bucketCaseNumbers, []byte(r.CaseNumber)) == nil {
@@ -1047,14 +1068,49 @@ func (c *checker) checkReports(r keyRange) {
 				c.reportLinkN++
 			}
 		}
-		c.checkReportEntries(k, r)
+		c.expectReportEntries(k, r)
 		tally.CountReport(r, c.countStat)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
+	c.recordsOdd = c.recordsOdd || len(c.res.Problems) > 0 || c.res.Omitted > 0
+}
+
+// findReportEntries looks up the entry in index (reports_by_call_type,
+// reports_by_taker or report_scope) of every report, reports those
+// missing and counts the others, for the index's check to compare with
+// its keys: the reports' pass only summed them, and the sums differed.
+// It decodes the reports again, which only a damaged file pays for.
+func (c *checker) findReportEntries(index []byte) {
+	c.eachRecord(bucketReports, func(k, v []byte) {
+		if len(k) != reportKeyLen {
+			return // reported with the reports
+		}
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil {
+			return // reported with the reports
+		}
+		id := reportString(k)
+		switch {
+		case bytes.Equal(index, bucketReportsByCallType):
+			if !c.hasEntryInOrder(index, callTypeIndexKey(r.CallType, k), reportKeyLen) {
+				c.problem(index, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
+			}
+		case bytes.Equal(index, bucketReportsByTaker):
+			if r.TakenBy != "" && !c.hasEntryInOrder(index, c.entryKey(r.TakenBy, k), reportKeyLen) {
+				c.problem(index, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
+			}
+		default:
+			c.checkReportEntries(k, r)
+		}
+	})
 }
 
 func (c *checker) checkCallTypeIndex() {
+	if c.indexSumMatches(bucketReportsByCallType) || c.err != nil {
+		return
+	}
+	c.findReportEntries(bucketReportsByCallType)
 	if ok, _ := c.indexMatches(bucketReportsByCallType); ok || c.err != nil {
 		return
 	}
@@ -1089,6 +1145,10 @@ func splitIndexKey(k []byte, idLen int) (id string, rest []byte, ok bool) {
 }
 
 func (c *checker) checkTakerIndex() {
+	if c.indexSumMatches(bucketReportsByTaker) || c.err != nil {
+		return
+	}
+	c.findReportEntries(bucketReportsByTaker)
 	if ok, _ := c.indexMatches(bucketReportsByTaker); ok || c.err != nil {
 		return
 	}
@@ -1161,13 +1221,10 @@ func (c *checker) checkCases(r keyRange) {
 		default:
 			c.countFound(bucketCaseNumbers)
 		}
-		if !c.hasEntryInOrder(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...), caseKeyLen) {
-			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
-		}
-		if !c.hasEntryInOrder(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
-			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
-		}
-		c.checkCaseEntries(cs)
+		// Summed, not looked up (expectEntry), as the reports' entries.
+		c.expectEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...))
+		c.expectEntry(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...))
+		scope := c.expectCaseEntries(cs)
 		tally.CountCase(cs, c.firstReport(cs), c.countStat)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
@@ -1180,6 +1237,7 @@ func (c *checker) checkCases(r keyRange) {
 				// the reports' side (checkReportCaseLinks).
 				c.caseLinks += c.linkHash(rk, cs.Number)
 				c.caseLinkN++
+				c.expectCaseReportEntries(scope, rk)
 			}
 		}
 		c.checkSealed(bucketCases, key, "its dossier", cs.Dossier)
@@ -1201,6 +1259,46 @@ func (c *checker) checkCases(r keyRange) {
 			year, _ := strconv.ParseUint(m[1], 10, 16)
 			if seq, err := strconv.ParseUint(m[2], 10, 64); err == nil {
 				c.caseSeqs[uint16(year)] = max(c.caseSeqs[uint16(year)], seq)
+			}
+		}
+	})
+	c.recordsOdd = c.recordsOdd || len(c.res.Problems) > 0 || c.res.Omitted > 0
+}
+
+// findCaseEntries looks up the entry or entries in index (cases_by_unit,
+// cases_by_status, case_scope or case_queue) of every case, reports
+// those missing and counts the others, for the index's check to compare
+// with its keys: the cases' pass only summed them, and the sums differed.
+// It decodes the cases again, which only a damaged file pays for.
+func (c *checker) findCaseEntries(index []byte) {
+	c.eachRecord(bucketCases, func(k, v []byte) {
+		if len(k) != caseKeyLen {
+			return // reported with the cases
+		}
+		cs, err := decodeAs[model.Case](v)
+		if err != nil {
+			return // reported with the cases
+		}
+		id := be.Uint64(k)
+		switch {
+		case bytes.Equal(index, bucketCasesByUnit):
+			if !c.hasEntryInOrder(index, append(unitPrefix(cs.ResponsibleUnit), k...), caseKeyLen) {
+				c.problem(index, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
+			}
+		case bytes.Equal(index, bucketCasesByStatus):
+			if !c.hasEntryInOrder(index, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
+				c.problem(index, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
+			}
+		default:
+			scope, queue, err := storekey.CaseIndexKeys(cs)
+			switch {
+			case err != nil:
+				return // reported with the cases
+			case bytes.Equal(index, bucketCaseQueue):
+				// A queue's entries are in order of due time, not of case.
+				c.findEntries(index, queue, 0, "case "+cs.Number)
+			default:
+				c.findEntries(index, scope, storekey.ScopeSuffixLen, "case "+cs.Number)
 			}
 		}
 	})
@@ -1274,7 +1372,9 @@ func (c *checker) checkReportCaseLinks() {
 }
 
 func (c *checker) checkCaseNumbers() {
-	if ok, _ := c.indexMatches(bucketCaseNumbers); ok || c.err != nil {
+	ok, _ := c.indexMatches(bucketCaseNumbers)
+	c.caseNumbersMatch = ok
+	if ok || c.err != nil {
 		return
 	}
 	c.each(bucketCaseNumbers, func(k, v []byte) {
@@ -1294,6 +1394,10 @@ func (c *checker) checkCaseNumbers() {
 }
 
 func (c *checker) checkUnitIndex() {
+	if c.indexSumMatches(bucketCasesByUnit) || c.err != nil {
+		return
+	}
+	c.findCaseEntries(bucketCasesByUnit)
 	if ok, _ := c.indexMatches(bucketCasesByUnit); ok || c.err != nil {
 		return
 	}
@@ -1315,6 +1419,10 @@ func (c *checker) checkUnitIndex() {
 }
 
 func (c *checker) checkStatusIndex() {
+	if c.indexSumMatches(bucketCasesByStatus) || c.err != nil {
+		return
+	}
+	c.findCaseEntries(bucketCasesByStatus)
 	if ok, _ := c.indexMatches(bucketCasesByStatus); ok || c.err != nil {
 		return
 	}
@@ -1850,20 +1958,58 @@ func readable(k []byte) string {
 // ---------------------------------------------------------------------------
 // Case scope and queue indexes
 
-// checkCaseEntries checks that the case's scope and queue entries are
-// there, and counts them.
-func (c *checker) checkCaseEntries(cs model.Case) {
+// expectCaseEntries sums the case's scope and queue entries
+// (expectEntry), and returns its scope entries.
+func (c *checker) expectCaseEntries(cs model.Case) [][]byte {
 	if !c.scopeIndexes {
-		return // a file of before schema version 4, with no such index
+		return nil // a file of before schema version 4, with no such index
 	}
 	scope, queue, err := storekey.CaseIndexKeys(cs)
 	if err != nil {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
+		return nil
+	}
+	for _, k := range scope {
+		c.expectEntry(bucketCaseScope, k)
+	}
+	for _, k := range queue {
+		c.expectEntry(bucketCaseQueue, k)
+	}
+	return scope
+}
+
+// expectCaseReportEntries sums the entries in report_scope that the
+// report at rk, listed by a case whose scope entries are scope, owes to
+// the case: its entry under each of the case's scope keys (the others,
+// under its taker, the reports' pass sums). Each is the case's scope
+// entry with the report's key in place of the case's id. Reading the
+// report's case from the reports' pass decoded a case per report, three
+// quarters of that pass; the cases' pass has it at hand.
+func (c *checker) expectCaseReportEntries(scope [][]byte, rk []byte) {
+	for _, e := range scope {
+		c.keyBuf = append(append(c.keyBuf[:0], e[:len(e)-storekey.ScopeSuffixLen]...), rk...)
+		c.expectEntry(bucketReportScope, c.keyBuf)
+	}
+}
+
+// expectReportEntries sums the report's scope entries that are its own,
+// under its taker and the taker's unit (storekey.ReportIndexKeys without
+// a case); those it owes to its case the cases' pass sums
+// (expectCaseReportEntries). A report whose entries cannot be written
+// makes the index's check look every report's entries up
+// (checkReportEntries), which says so.
+func (c *checker) expectReportEntries(rk []byte, r model.StoredReport) {
+	if !c.scopeIndexes {
+		return // a file of before schema version 4, with no such index
+	}
+	keys, err := storekey.ReportIndexKeys(rk, r, nil)
+	if err != nil {
+		c.recordsOdd = true
 		return
 	}
-	c.findEntries(bucketCaseScope, scope, storekey.ScopeSuffixLen, "case "+cs.Number)
-	// A queue's entries are in order of due time, not of case.
-	c.findEntries(bucketCaseQueue, queue, 0, "case "+cs.Number)
+	for _, k := range keys {
+		c.expectEntry(bucketReportScope, k)
+	}
 }
 
 // indexEntry splits an entry of case_scope, case_queue or report_scope
@@ -1989,6 +2135,14 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 		if !c.scopeIndexes {
 			return // a file of before schema version 4, with no such index
 		}
+		if c.scopeSumMatches(bucket) || c.err != nil {
+			return
+		}
+		if bytes.Equal(bucket, bucketReportScope) {
+			c.findReportEntries(bucket)
+		} else {
+			c.findCaseEntries(bucket)
+		}
 		if n := c.scopeKeys[string(bucket)]; (n >= 0 && n == c.caseEntries[string(bucket)]) || c.err != nil {
 			return
 		}
@@ -2009,6 +2163,29 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 	}
 }
 
+// scopeSumMatches reports whether a scope or queue index holds exactly
+// the entries the records' passes summed (expectEntry), as many with the
+// same sum of their hashes (countScopeIndex summed its keys). For
+// report_scope, the sum of the entries a report owes to its case was
+// taken from the cases' side (expectCaseReportEntries): it is the
+// reports' own only when each report names the case that lists it, and
+// case_numbers finds it, with no record found wrong on either side.
+func (c *checker) scopeSumMatches(bucket []byte) bool {
+	n := c.scopeKeys[string(bucket)]
+	if n < 0 {
+		return false // a nested bucket, for walkScopeIndex to report
+	}
+	if bytes.Equal(bucket, bucketReportScope) &&
+		(c.recordsOdd || !c.caseNumbersMatch || c.reportLinks != c.caseLinks || c.reportLinkN != c.caseLinkN) {
+		return false
+	}
+	want := indexSum{}
+	if s := c.expected[string(bucket)]; s != nil {
+		want = *s
+	}
+	return indexSum{n: n, sum: c.scopeSums[string(bucket)]} == want
+}
+
 // countScopeIndex counts the keys of a scope or queue index (scopeKeys)
 // for checkScopeIndex to compare with the entries the records expect and
 // found. It needs nothing the records' passes find, so it runs beside
@@ -2021,7 +2198,7 @@ func countScopeIndex(bucket []byte) func(*checker) {
 		}
 		b := c.t.keys(bucket)
 		cur := b.Cursor()
-		n := 0
+		n, sum := 0, uint64(0)
 		for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 			c.tick(bucket)
 			if v == nil && b.nested(k) {
@@ -2029,8 +2206,9 @@ func countScopeIndex(bucket []byte) func(*checker) {
 				break
 			}
 			n++
+			sum += maphash.Bytes(c.linkSeed, k) // as indexSumMatches
 		}
-		c.scopeKeys[string(bucket)] = n
+		c.scopeKeys[string(bucket)], c.scopeSums[string(bucket)] = n, sum
 	}
 }
 

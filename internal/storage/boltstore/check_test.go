@@ -1233,3 +1233,62 @@ func TestCheckFindsAnAuditEntrySwapped(t *testing.T) {
 		})
 	}
 }
+
+// The entries the reports and cases must have are summed too, and those a
+// report owes to its case are summed from the case's side: an entry
+// swapped for a stale one of the same record, so that the index holds as
+// many entries as the records need, is found both ways.
+func TestCheckFindsARecordEntrySwapped(t *testing.T) {
+	for _, d := range []struct {
+		bucket           string
+		gone, stale      func(f ckFixture) []byte
+		missing, unknown string // what the two problems' keys contain
+		what             string // and what the second says
+	}{
+		{
+			bucket:  "report_scope",
+			gone:    func(f ckFixture) []byte { return append([]byte("incident:units/00004@2025-07-01\x00"), f.report[:]...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("taker:minh.tran\x00"), f.report[:]...) },
+			missing: `"incident:units/00004@2025-07-01", report`, unknown: `"taker:minh.tran", report`, what: "stale",
+		},
+		{
+			bucket:  "case_scope",
+			gone:    func(f ckFixture) []byte { return append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("handler:units/00070@2025-07-01\x00"), u64(f.caseID)...) },
+			missing: `"incident:units/00004@2025-07-01", case id`, unknown: `"handler:units/00070@2025-07-01"`, what: "stale",
+		},
+		{
+			bucket:  "cases_by_unit",
+			gone:    func(f ckFixture) []byte { return append([]byte("00004@2025-07-01\x00"), u64(f.caseID)...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("00070@2025-07-01\x00"), u64(f.caseID)...) },
+			missing: "unit 00004@2025-07-01", unknown: "unit 00070@2025-07-01", what: "is the responsibility of",
+		},
+		{
+			bucket:  "reports_by_taker",
+			gone:    func(f ckFixture) []byte { return append([]byte(ckUser+"\x00"), f.report[:]...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("minh.tran\x00"), f.report[:]...) },
+			missing: `taker "lan.nguyen"`, unknown: `taker "minh.tran"`, what: "was taken by",
+		},
+	} {
+		t.Run(d.bucket, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			f := writeHealthy(t, path)
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				b := boltstore.RawKeys(tx, d.bucket)
+				if err := b.Delete(d.gone(f)); err != nil {
+					return err
+				}
+				return b.Put(d.stale(f), nil)
+			})
+			res := mustCheck(t, path)
+			var missing, unknown bool
+			for _, p := range res.Problems {
+				missing = missing || (p.Bucket == d.bucket && strings.Contains(p.Key, d.missing) && strings.Contains(p.What, "missing"))
+				unknown = unknown || (p.Bucket == d.bucket && strings.Contains(p.Key, d.unknown) && strings.Contains(p.What, d.what))
+			}
+			if !missing || !unknown || len(res.Problems) != 2 {
+				t.Errorf("want the record's entry missing and the other %q, no more; found:\n%s", d.what, problemList(res))
+			}
+		})
+	}
+}
