@@ -1252,9 +1252,13 @@ func TestCheckFindsARecordEntrySwapped(t *testing.T) {
 			missing: `"incident:units/00004@2025-07-01", report`, unknown: `"taker:minh.tran", report`, what: "stale",
 		},
 		{
-			bucket:  "case_scope",
-			gone:    func(f ckFixture) []byte { return append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...) },
-			stale:   func(f ckFixture) []byte { return append([]byte("handler:units/00070@2025-07-01\x00"), u64(f.caseID)...) },
+			bucket: "case_scope",
+			gone: func(f ckFixture) []byte {
+				return append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...)
+			},
+			stale: func(f ckFixture) []byte {
+				return append([]byte("handler:units/00070@2025-07-01\x00"), u64(f.caseID)...)
+			},
 			missing: `"incident:units/00004@2025-07-01", case id`, unknown: `"handler:units/00070@2025-07-01"`, what: "stale",
 		},
 		{
