@@ -308,6 +308,7 @@ type checker struct {
 	countStat      tally.Counter // c.countStatEvent, made once
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
+	statKeys       []uint64      // countStatEvent's hashes of its cells' keys, reused
 	statBuf        []byte        // statHash's, reused
 }
 
@@ -2392,16 +2393,29 @@ func (c *checker) checkSearchPostings(size int) {
 // countStatEvent is the checker's tally.Counter: it adds the hash of each
 // count an event adds to each of its cells to statSum (statHash), leaving
 // out the cells by day of a file that has none yet.
+//
+// Each cell's key is hashed once per event, and each count once, not
+// each key with each count: an event counts several things in several
+// cells (by month and by day, with and without dimensions), and a key
+// built and hashed for every one of them was a tenth of a check.
 func (c *checker) countStatEvent(keys []tally.Key, inc func(*tally.Tally)) {
 	resetTally(&c.statTally)
 	inc(&c.statTally)
+	c.statKeys = c.statKeys[:0]
+	for _, k := range keys {
+		if k.Kind.Daily() && !c.dailyStats {
+			continue
+		}
+		c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
+		c.statKeys = append(c.statKeys, maphash.Bytes(c.linkSeed, c.statKeyBuf))
+	}
 	c.statTally.EachCount(func(n tally.Count) {
-		for _, k := range keys {
-			if k.Kind.Daily() && !c.dailyStats {
-				continue
-			}
-			c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
-			c.statSum += c.statHash(c.statKeyBuf, n)
+		if n.N == 0 {
+			return
+		}
+		count := c.countHash(n)
+		for _, cell := range c.statKeys {
+			c.statSum += c.statHash(cell, count, n.N)
 		}
 	})
 }
@@ -2422,24 +2436,28 @@ func resetTally(t *tally.Tally) {
 	*t = tally.Tally{Deadlines: deadlines, Escalations: esc, PoliceOutcomes: outcomes, EmergencyD3: d3, D3OpenDue: d3Due}
 }
 
-// statHash is a keyed hash of the count n of the cell whose stored key is
-// key, times its number: summed over every count of every cell, the stored
-// counters and the recount give the same sum when they agree, and differ
-// but once in 2^64 when they do not (as linkHash's sums).
-func (c *checker) statHash(key []byte, n tally.Count) uint64 {
-	if n.N == 0 {
-		return 0
-	}
-	b := be.AppendUint32(c.statBuf[:0], uint32(len(key)))
-	b = append(b, key...)
-	b = append(b, n.Field)
+// statHash is a keyed hash of a count of a cell, from the keyed hash of
+// the cell's stored key (cell) and that of what it counts (count,
+// countHash), times its number n: summed over every count of every cell,
+// the stored counters and the recount give the same sum when they agree,
+// and differ but once in 2^64 when they do not (as linkHash's sums).
+func (c *checker) statHash(cell, count uint64, n int64) uint64 {
+	var b [16]byte
+	be.PutUint64(b[:8], cell)
+	be.PutUint64(b[8:], count)
+	return maphash.Bytes(c.linkSeed, b[:]) * uint64(n)
+}
+
+// countHash is a keyed hash of what a count counts, its number aside.
+func (c *checker) countHash(n tally.Count) uint64 {
+	b := append(c.statBuf[:0], n.Field)
 	b = be.AppendUint32(b, uint32(len(n.Kind)))
 	b = append(b, n.Kind...)
 	b = be.AppendUint32(b, uint32(len(n.Name)))
 	b = append(b, n.Name...)
 	b = be.AppendUint64(b, uint64(n.Num))
 	c.statBuf = b
-	return maphash.Bytes(c.linkSeed, b) * uint64(n.N)
+	return maphash.Bytes(c.linkSeed, b)
 }
 
 // hashStoredStats sums the hash of every stored count (statHash) into
@@ -2463,11 +2481,13 @@ func (c *checker) hashStoredStats() {
 			c.storedStatsOdd = true
 			continue
 		}
+		cell := maphash.Bytes(c.linkSeed, k)
 		got.EachCount(func(n tally.Count) {
 			if n.N == 0 {
 				c.storedStatsOdd = true // a cell of no count is stale
+				return
 			}
-			c.storedStatSum += c.statHash(k, n)
+			c.storedStatSum += c.statHash(cell, c.countHash(n), n.N)
 		})
 		if got.IsZero() {
 			c.storedStatsOdd = true
