@@ -309,6 +309,7 @@ type checker struct {
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
 	statKeys       []uint64      // countStatEvent's hashes of its cells' keys, reused
+	cellCounts     []tally.Count // hashStoredCell's, reused
 	statBuf        []byte        // statHash's, reused
 }
 
@@ -2476,22 +2477,9 @@ func (c *checker) hashStoredStats() {
 			c.storedStatsOdd = true
 			continue
 		}
-		got, err := decodeAs[tally.Tally](v)
-		if err != nil {
-			c.storedStatsOdd = true
-			continue
-		}
-		cell := maphash.Bytes(c.linkSeed, k)
-		got.EachCount(func(n tally.Count) {
-			if n.N == 0 {
-				c.storedStatsOdd = true // a cell of no count is stale
-				return
-			}
-			c.storedStatSum += c.statHash(cell, c.countHash(n), n.N)
-		})
-		if got.IsZero() {
-			c.storedStatsOdd = true
-		}
+		sum, odd := c.hashStoredCell(k, v)
+		c.storedStatSum += sum
+		c.storedStatsOdd = c.storedStatsOdd || odd
 	}
 	if c.err == nil {
 		c.err = c.ctx.Err()
