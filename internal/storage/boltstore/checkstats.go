@@ -6,9 +6,11 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/stats/tally"
+	"github.com/childcase/childcase/internal/storage/boltstore/recordpb"
 )
 
 // hashStoredCell returns the sum of statHash over the counts of the stored
@@ -242,4 +244,54 @@ func mapEntry(b []byte, named bool) (tally.Count, bool) {
 	}
 	cnt.N = int64(x)
 	return cnt, true
+}
+
+// The messages of the records that a check only decodes to know that
+// they do (readsInPlace).
+var (
+	caseEventMessage    = (&recordpb.CaseEvent{}).ProtoReflect().Descriptor()
+	notificationMessage = (&recordpb.Notification{}).ProtoReflect().Descriptor()
+)
+
+// readsInPlace reports whether raw, a stored record of the flat message
+// md, certainly decodes, reading it in place: every field one of md's,
+// an integer as a varint or a text as valid UTF-8. A check decodes every
+// timeline event and outbox entry only to know that it does, and decoding
+// them, with the strings it copies, was a tenth of a check of loaded
+// cases. It is stricter than the decoder (a field it does not know, or of
+// another wire type, the decoder keeps aside): a record it does not
+// accept is decoded, which says whether, and what, is wrong with it.
+func readsInPlace(raw []byte, md protoreflect.MessageDescriptor) bool {
+	if len(raw) == 0 || raw[0] != protoRecord {
+		return false
+	}
+	fields := md.Fields()
+	for b := raw[1:]; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		fd := fields.ByNumber(num)
+		if fd == nil {
+			return false
+		}
+		switch kind := fd.Kind(); {
+		case kind == protoreflect.StringKind && typ == protowire.BytesType:
+			s, m := protowire.ConsumeBytes(b)
+			if m < 0 || !utf8.Valid(s) {
+				return false
+			}
+			b = b[m:]
+		case (kind == protoreflect.Int64Kind || kind == protoreflect.Uint64Kind) && typ == protowire.VarintType:
+			_, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return false
+			}
+			b = b[m:]
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -6,9 +6,11 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/stats/tally"
@@ -112,3 +114,63 @@ func mapWith[K comparable](m map[K]int64, k K, n int64) map[K]int64 {
 }
 
 func join(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// TestRecordsReadInPlace: timeline events and outbox entries as the store
+// writes them read in place (readsInPlace), and no record read so fails
+// to decode, however it is damaged (bytes changed, cut short, added).
+func TestRecordsReadInPlace(t *testing.T) {
+	at := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	records := []struct {
+		raw     func() ([]byte, error)
+		message protoreflect.MessageDescriptor
+		decodes func([]byte) error
+	}{
+		{
+			func() ([]byte, error) {
+				return encode(model.CaseEvent{Seq: 3, Time: at, Actor: "lan.nguyen", Kind: "ACKNOWLEDGED", Detail: "Đã tiếp nhận", DeadlineID: 2})
+			},
+			caseEventMessage,
+			func(b []byte) error { _, err := decodeAs[model.CaseEvent](b); return err },
+		},
+		{
+			func() ([]byte, error) {
+				return encode(model.Notification{Seq: 9, Time: at, Kind: "CASE_FORWARDED", Case: "cases/HN-2026-00001",
+					Units: []string{"units/00004@2025-07-01", "units/00070@2025-07-01"}, DeadlineID: 1, Detail: "một ca mới"})
+			},
+			notificationMessage,
+			func(b []byte) error { _, err := decodeAs[model.Notification](b); return err },
+		},
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, r := range records {
+		raw, err := r.raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !readsInPlace(raw, r.message) {
+			t.Fatalf("%s %x as the store writes it does not read in place", r.message.Name(), raw)
+		}
+		read := 0
+		for range 20000 {
+			b := bytes.Clone(raw)
+			switch rng.IntN(3) {
+			case 0:
+				b[rng.IntN(len(b))] = byte(rng.IntN(256))
+			case 1:
+				b = b[:rng.IntN(len(b))]
+			default:
+				b = append(b, byte(rng.IntN(256)), byte(rng.IntN(256)))
+			}
+			if !readsInPlace(b, r.message) {
+				continue
+			}
+			read++
+			if err := r.decodes(b); err != nil {
+				t.Errorf("%s %x reads in place but does not decode: %v", r.message.Name(), b, err)
+			}
+		}
+		if read == 0 {
+			t.Errorf("no damaged %s read in place: the test tried nothing", r.message.Name())
+		}
+	}
+}
