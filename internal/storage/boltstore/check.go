@@ -272,6 +272,20 @@ type checker struct {
 	// count is raised without making a string of the index's name, which
 	// an assignment to a map would allocate for every entry.
 	found map[string]*int
+	// expected sums, per index, the entries the records' passes expect
+	// there (expectEntry), for indexSumMatches and checkScopeIndex.
+	expected map[string]*indexSum
+	// scopeSums sums, per scope or queue index bucket, its keys as
+	// indexSumMatches does (countScopeIndex).
+	scopeSums map[string]uint64
+	// recordsOdd says that the reports' or the cases' passes found
+	// something wrong with their records: the entries of report_scope
+	// that a report owes to its case, which the cases' pass sums (see
+	// checkCases), are then looked up as each report names its case.
+	recordsOdd bool
+	// caseNumbersMatch is what checkCaseNumbers found: that case_numbers
+	// holds exactly the cases' numbers.
+	caseNumbersMatch bool
 	// reportLinks and caseLinks sum a hash of every (report, case) pair
 	// as the reports name them and as the cases list them (see
 	// linkHash); reportLinkN and caseLinkN count the pairs.
@@ -298,6 +312,8 @@ type checker struct {
 	countStat      tally.Counter // c.countStatEvent, made once
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
+	statKeys       []uint64      // countStatEvent's hashes of its cells' keys, reused
+	cellCounts     []tally.Count // hashStoredCell's, reused
 	statBuf        []byte        // statHash's, reused
 }
 
@@ -352,7 +368,7 @@ func (c *checker) run() (err error) {
 	c.scopeIndexes = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
-	c.found = map[string]*int{}
+	c.found, c.expected, c.scopeSums = map[string]*int{}, map[string]*indexSum{}, map[string]uint64{}
 	c.linkSeed = maphash.MakeSeed()
 	// The steps that share no state with the others run on goroutines of
 	// their own (start), each joined where it stands in this order, so
@@ -478,7 +494,7 @@ type checkPart struct {
 func (c *checker) start(steps ...func(*checker)) *checkPart {
 	sub := &checker{
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
-		found: map[string]*int{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
+		found: map[string]*int{}, expected: map[string]*indexSum{}, scopeSums: map[string]uint64{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
 	}
@@ -587,6 +603,16 @@ func (c *checker) joinPart(g *checkPart) {
 	}
 	maps.Copy(c.scopeEntries, sub.scopeEntries)
 	maps.Copy(c.scopeKeys, sub.scopeKeys)
+	maps.Copy(c.scopeSums, sub.scopeSums)
+	for index, s := range sub.expected {
+		if p := c.expected[index]; p != nil {
+			p.n += s.n
+			p.sum += s.sum
+		} else {
+			c.expected[index] = s
+		}
+	}
+	c.recordsOdd = c.recordsOdd || sub.recordsOdd
 	c.err = cmp.Or(c.err, sub.err)
 }
 
@@ -920,6 +946,60 @@ func (c *checker) indexMatches(name []byte) (bool, int) {
 	return c.err == nil && !nested && n == found, n
 }
 
+// indexSum is the count of an index's keys and the sum of a keyed hash
+// of each (see expectEntry).
+type indexSum struct {
+	n   int
+	sum uint64
+}
+
+// expectEntry adds key, an entry a record must have in index, to the sum
+// of the entries expected there (expected), instead of looking it up:
+// indexSumMatches then walks the index in key order, which its count
+// needed anyway, and compares the sums. A seek or a cursor's steps per
+// entry were a third of the time of the audit log's part of a check,
+// which is the longest of the parts that run side by side.
+func (c *checker) expectEntry(index, key []byte) {
+	s := c.expected[string(index)]
+	if s == nil {
+		s = &indexSum{}
+		c.expected[string(index)] = s
+	}
+	s.n++
+	s.sum += maphash.Bytes(c.linkSeed, key)
+}
+
+// indexSumMatches walks the keys of an index, without reading its
+// records, and reports whether they are exactly the entries the records
+// expected (expectEntry): as many, with the same sum of their hashes. Two
+// sets that differ have the same count and sum by chance once in 2^64,
+// as linkHash's. When it reports false, the index's check looks each
+// expected entry up, to name those missing, and reads every entry.
+func (c *checker) indexSumMatches(name []byte) bool {
+	b := c.t.keys(name)
+	if b == nil {
+		return false
+	}
+	var got indexSum
+	cur := b.Cursor()
+	for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
+		c.tick(name)
+		if v == nil && b.nested(k) {
+			return false // for the index's own check to report
+		}
+		got.n++
+		got.sum += maphash.Bytes(c.linkSeed, k)
+	}
+	if c.err == nil {
+		c.err = c.ctx.Err()
+	}
+	want := indexSum{}
+	if s := c.expected[string(name)]; s != nil {
+		want = *s
+	}
+	return c.err == nil && got == want
+}
+
 // linkHash hashes a (report, case number) pair. The sums over the pairs
 // the reports name and the cases list are equal, with as many pairs, when
 // the two sides agree; only when they differ are the records read again
@@ -981,11 +1061,11 @@ func (c *checker) checkReports(r keyRange) {
 		if r.ID != id {
 			c.problem(bucketReports, id, "the record holds report id %q", r.ID)
 		}
-		if !c.hasEntryInOrder(bucketReportsByCallType, callTypeIndexKey(r.CallType, k), reportKeyLen) {
-			c.problem(bucketReportsByCallType, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
-		}
-		if r.TakenBy != "" && !c.hasEntryInOrder(bucketReportsByTaker, c.entryKey(r.TakenBy, k), reportKeyLen) {
-			c.problem(bucketReportsByTaker, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
+		// The entries are summed, not looked up (expectEntry): the
+		// indexes' checks compare the sums (checkCallTypeIndex, ...).
+		c.expectEntry(bucketReportsByCallType, callTypeIndexKey(r.CallType, k))
+		if r.TakenBy != "" {
+			c.expectEntry(bucketReportsByTaker, c.entryKey(r.TakenBy, k))
 		}
 		if r.CaseNumber != "" {
 			if c.get(bucketCaseNumbers, []byte(r.CaseNumber)) == nil {
@@ -997,14 +1077,49 @@ func (c *checker) checkReports(r keyRange) {
 				c.reportLinkN++
 			}
 		}
-		c.checkReportEntries(k, r)
+		c.expectReportEntries(k, r)
 		tally.CountReport(r, c.countStat)
 		c.checkSealed(bucketReports, id, "its private part", r.Private)
 		c.checkSealed(bucketReports, id, "its reporter", r.Reporter)
 	})
+	c.recordsOdd = c.recordsOdd || len(c.res.Problems) > 0 || c.res.Omitted > 0
+}
+
+// findReportEntries looks up the entry in index (reports_by_call_type,
+// reports_by_taker or report_scope) of every report, reports those
+// missing and counts the others, for the index's check to compare with
+// its keys: the reports' pass only summed them, and the sums differed.
+// It decodes the reports again, which only a damaged file pays for.
+func (c *checker) findReportEntries(index []byte) {
+	c.eachRecord(bucketReports, func(k, v []byte) {
+		if len(k) != reportKeyLen {
+			return // reported with the reports
+		}
+		r, err := decodeAs[model.StoredReport](v)
+		if err != nil {
+			return // reported with the reports
+		}
+		id := reportString(k)
+		switch {
+		case bytes.Equal(index, bucketReportsByCallType):
+			if !c.hasEntryInOrder(index, callTypeIndexKey(r.CallType, k), reportKeyLen) {
+				c.problem(index, fmt.Sprintf("call type %d, report %s", r.CallType, id), "missing: report %s has no entry", id)
+			}
+		case bytes.Equal(index, bucketReportsByTaker):
+			if r.TakenBy != "" && !c.hasEntryInOrder(index, c.entryKey(r.TakenBy, k), reportKeyLen) {
+				c.problem(index, fmt.Sprintf("taker %q, report %s", r.TakenBy, id), "missing: report %s has no entry", id)
+			}
+		default:
+			c.checkReportEntries(k, r)
+		}
+	})
 }
 
 func (c *checker) checkCallTypeIndex() {
+	if c.indexSumMatches(bucketReportsByCallType) || c.err != nil {
+		return
+	}
+	c.findReportEntries(bucketReportsByCallType)
 	if ok, _ := c.indexMatches(bucketReportsByCallType); ok || c.err != nil {
 		return
 	}
@@ -1039,6 +1154,10 @@ func splitIndexKey(k []byte, idLen int) (id string, rest []byte, ok bool) {
 }
 
 func (c *checker) checkTakerIndex() {
+	if c.indexSumMatches(bucketReportsByTaker) || c.err != nil {
+		return
+	}
+	c.findReportEntries(bucketReportsByTaker)
 	if ok, _ := c.indexMatches(bucketReportsByTaker); ok || c.err != nil {
 		return
 	}
@@ -1111,13 +1230,10 @@ func (c *checker) checkCases(r keyRange) {
 		default:
 			c.countFound(bucketCaseNumbers)
 		}
-		if !c.hasEntryInOrder(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...), caseKeyLen) {
-			c.problem(bucketCasesByUnit, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
-		}
-		if !c.hasEntryInOrder(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
-			c.problem(bucketCasesByStatus, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
-		}
-		c.checkCaseEntries(cs)
+		// Summed, not looked up (expectEntry), as the reports' entries.
+		c.expectEntry(bucketCasesByUnit, append(unitPrefix(cs.ResponsibleUnit), k...))
+		c.expectEntry(bucketCasesByStatus, append(u32(uint32(cs.Status)), k...))
+		scope := c.expectCaseEntries(cs)
 		tally.CountCase(cs, c.firstReport(cs), c.countStat)
 		for i, rid := range cs.ReportIDs {
 			rk, err := reportKey(rid)
@@ -1130,6 +1246,7 @@ func (c *checker) checkCases(r keyRange) {
 				// the reports' side (checkReportCaseLinks).
 				c.caseLinks += c.linkHash(rk, cs.Number)
 				c.caseLinkN++
+				c.expectCaseReportEntries(scope, rk)
 			}
 		}
 		c.checkSealed(bucketCases, key, "its dossier", cs.Dossier)
@@ -1151,6 +1268,46 @@ func (c *checker) checkCases(r keyRange) {
 			year, _ := strconv.ParseUint(m[1], 10, 16)
 			if seq, err := strconv.ParseUint(m[2], 10, 64); err == nil {
 				c.caseSeqs[uint16(year)] = max(c.caseSeqs[uint16(year)], seq)
+			}
+		}
+	})
+	c.recordsOdd = c.recordsOdd || len(c.res.Problems) > 0 || c.res.Omitted > 0
+}
+
+// findCaseEntries looks up the entry or entries in index (cases_by_unit,
+// cases_by_status, case_scope or case_queue) of every case, reports
+// those missing and counts the others, for the index's check to compare
+// with its keys: the cases' pass only summed them, and the sums differed.
+// It decodes the cases again, which only a damaged file pays for.
+func (c *checker) findCaseEntries(index []byte) {
+	c.eachRecord(bucketCases, func(k, v []byte) {
+		if len(k) != caseKeyLen {
+			return // reported with the cases
+		}
+		cs, err := decodeAs[model.Case](v)
+		if err != nil {
+			return // reported with the cases
+		}
+		id := be.Uint64(k)
+		switch {
+		case bytes.Equal(index, bucketCasesByUnit):
+			if !c.hasEntryInOrder(index, append(unitPrefix(cs.ResponsibleUnit), k...), caseKeyLen) {
+				c.problem(index, fmt.Sprintf("unit %s, case id %d", cs.ResponsibleUnit, id), "missing: case %s has no entry", cs.Number)
+			}
+		case bytes.Equal(index, bucketCasesByStatus):
+			if !c.hasEntryInOrder(index, append(u32(uint32(cs.Status)), k...), caseKeyLen) {
+				c.problem(index, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
+			}
+		default:
+			scope, queue, err := storekey.CaseIndexKeys(cs)
+			switch {
+			case err != nil:
+				return // reported with the cases
+			case bytes.Equal(index, bucketCaseQueue):
+				// A queue's entries are in order of due time, not of case.
+				c.findEntries(index, queue, 0, "case "+cs.Number)
+			default:
+				c.findEntries(index, scope, storekey.ScopeSuffixLen, "case "+cs.Number)
 			}
 		}
 	})
@@ -1224,7 +1381,9 @@ func (c *checker) checkReportCaseLinks() {
 }
 
 func (c *checker) checkCaseNumbers() {
-	if ok, _ := c.indexMatches(bucketCaseNumbers); ok || c.err != nil {
+	ok, _ := c.indexMatches(bucketCaseNumbers)
+	c.caseNumbersMatch = ok
+	if ok || c.err != nil {
 		return
 	}
 	c.each(bucketCaseNumbers, func(k, v []byte) {
@@ -1244,6 +1403,10 @@ func (c *checker) checkCaseNumbers() {
 }
 
 func (c *checker) checkUnitIndex() {
+	if c.indexSumMatches(bucketCasesByUnit) || c.err != nil {
+		return
+	}
+	c.findCaseEntries(bucketCasesByUnit)
 	if ok, _ := c.indexMatches(bucketCasesByUnit); ok || c.err != nil {
 		return
 	}
@@ -1265,6 +1428,10 @@ func (c *checker) checkUnitIndex() {
 }
 
 func (c *checker) checkStatusIndex() {
+	if c.indexSumMatches(bucketCasesByStatus) || c.err != nil {
+		return
+	}
+	c.findCaseEntries(bucketCasesByStatus)
 	if ok, _ := c.indexMatches(bucketCasesByStatus); ok || c.err != nil {
 		return
 	}
@@ -1497,7 +1664,7 @@ func (c *checker) checkAudit() {
 	// before it, IndexAuditByTime not yet done), events may lack entries.
 	byTime := c.t.auditTimeIndexed()
 	if byTime {
-		c.countFound(bucketAuditByTime) // the record itself, which indexMatches counts
+		c.expectEntry(bucketAuditByTime, auditByTimeComplete) // the record itself, which the index's sum counts
 	}
 	events := func(yield func(audit.Event, error) bool) {
 		walked = true
@@ -1524,16 +1691,17 @@ func (c *checker) checkAudit() {
 			if e.Seq != be.Uint64(k) {
 				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
-			if e.Case != "" && !c.hasEntryInOrder(bucketAuditByCase, c.entryKey(e.Case, k), seqKeyLen) {
-				c.problem(bucketAuditByCase, fmt.Sprintf("case %q, %s", e.Case, key()), "missing: event %d has no entry", be.Uint64(k))
+			// The entries the event must have are summed, not looked up
+			// (expectEntry): checkAuditIndex and checkAuditTimeIndex
+			// compare the sums with the indexes' own.
+			if e.Case != "" {
+				c.expectEntry(bucketAuditByCase, c.entryKey(e.Case, k))
 			}
-			if e.Actor != "" && !c.hasEntryInOrder(bucketAuditByActor, c.entryKey(e.Actor, k), seqKeyLen) {
-				c.problem(bucketAuditByActor, fmt.Sprintf("actor %q, %s", e.Actor, key()), "missing: event %d has no entry", be.Uint64(k))
+			if e.Actor != "" {
+				c.expectEntry(bucketAuditByActor, c.entryKey(e.Actor, k))
 			}
-			// Whole keys in seq order, mostly rising: one cursor steps
-			// along the index (hasInOrder).
-			if byTime && !c.hasEntryInOrder(bucketAuditByTime, storekey.AuditTimeKey(e.Time, be.Uint64(k)), storekey.AuditTimeKeyLen) {
-				c.problem(bucketAuditByTime, fmt.Sprintf("time %s, %s", e.Time.Format(time.RFC3339Nano), key()), "missing: event %d has no entry", be.Uint64(k))
+			if byTime {
+				c.expectEntry(bucketAuditByTime, storekey.AuditTimeKey(e.Time, be.Uint64(k)))
 			}
 			if chain {
 				chain = yield(e, nil)
@@ -1562,6 +1730,10 @@ func (c *checker) checkAuditIndex(bucket []byte) func() {
 		what = "actor"
 	}
 	return func() {
+		if c.indexSumMatches(bucket) || c.err != nil {
+			return
+		}
+		c.findAuditEntries(bucket)
 		if ok, _ := c.indexMatches(bucket); ok || c.err != nil {
 			return
 		}
@@ -1599,6 +1771,10 @@ func (c *checker) checkAuditTimeIndex() {
 	if c.t.keys(bucketAuditByTime) == nil {
 		return // a file of a version before 6, with no index bucket
 	}
+	if c.indexSumMatches(bucketAuditByTime) || c.err != nil {
+		return
+	}
+	c.findAuditEntries(bucketAuditByTime)
 	if ok, _ := c.indexMatches(bucketAuditByTime); ok || c.err != nil {
 		return
 	}
@@ -1623,6 +1799,47 @@ func (c *checker) checkAuditTimeIndex() {
 		}
 		if !bytes.Equal(storekey.AuditTimeKey(e.Time, be.Uint64(sk)), k) {
 			c.problem(bucketAuditByTime, key, "event %d has time %s", be.Uint64(sk), e.Time.UTC().Format(time.RFC3339Nano))
+		}
+	})
+}
+
+// findAuditEntries looks up the entry in bucket (audit_by_case,
+// audit_by_actor or audit_by_time) of every event, reports those missing
+// and counts the others (countFound), for indexMatches: the walk of
+// checkAudit only summed them, and the sums said the index holds other
+// entries than the events need. It decodes the events again, which only
+// a damaged file pays for; the events' own problems were reported then.
+func (c *checker) findAuditEntries(bucket []byte) {
+	if bytes.Equal(bucket, bucketAuditByTime) {
+		if !c.t.auditTimeIndexed() {
+			return // before it is complete, events may lack entries
+		}
+		c.countFound(bucketAuditByTime) // the record itself, which indexMatches counts
+	}
+	c.eachRecord(bucketAudit, func(k, v []byte) {
+		if len(k) != seqKeyLen {
+			return // reported with the events
+		}
+		e, err := audit.Decode(v)
+		if err != nil {
+			return // reported with the events
+		}
+		seq := be.Uint64(k)
+		switch {
+		case bytes.Equal(bucket, bucketAuditByCase):
+			if e.Case != "" && !c.hasEntryInOrder(bucket, c.entryKey(e.Case, k), seqKeyLen) {
+				c.problem(bucket, fmt.Sprintf("case %q, %s", e.Case, seqString(k)), "missing: event %d has no entry", seq)
+			}
+		case bytes.Equal(bucket, bucketAuditByActor):
+			if e.Actor != "" && !c.hasEntryInOrder(bucket, c.entryKey(e.Actor, k), seqKeyLen) {
+				c.problem(bucket, fmt.Sprintf("actor %q, %s", e.Actor, seqString(k)), "missing: event %d has no entry", seq)
+			}
+		default:
+			// Whole keys in seq order, mostly rising: one cursor steps
+			// along the index (hasInOrder).
+			if !c.hasEntryInOrder(bucket, storekey.AuditTimeKey(e.Time, seq), storekey.AuditTimeKeyLen) {
+				c.problem(bucket, fmt.Sprintf("time %s, %s", e.Time.Format(time.RFC3339Nano), seqString(k)), "missing: event %d has no entry", seq)
+			}
 		}
 	})
 }
@@ -1664,8 +1881,11 @@ func (c *checker) checkCaseEvents() {
 		if !c.has(bucketCases, k[:8]) {
 			c.problem(bucketCaseEvents, key(), "belongs to case id %d, which does not exist", caseID)
 		}
-		if _, err := decodeAs[model.CaseEvent](v); err != nil {
-			c.problem(bucketCaseEvents, key(), "the event does not decode: %v", err)
+		// Decoded only when it cannot be read in place, to say why.
+		if !readsInPlace(v, caseEventMessage) {
+			if _, err := decodeAs[model.CaseEvent](v); err != nil {
+				c.problem(bucketCaseEvents, key(), "the event does not decode: %v", err)
+			}
 		}
 		want := uint64(1)
 		if caseID == prevCase && prevSeq > 0 {
@@ -1716,14 +1936,16 @@ func (c *checker) checkOutbox() {
 	var last uint64
 	c.each(bucketOutbox, func(k, v []byte) {
 		c.res.Notifications++
-		key := seqString(k)
 		if len(k) != seqKeyLen {
-			c.problem(bucketOutbox, key, "malformed key: %s, want %d", counted(len(k), "byte"), seqKeyLen)
+			c.problem(bucketOutbox, seqString(k), "malformed key: %s, want %d", counted(len(k), "byte"), seqKeyLen)
 			return
 		}
 		last = be.Uint64(k)
-		if _, err := decodeAs[model.Notification](v); err != nil {
-			c.problem(bucketOutbox, key, "the entry does not decode: %v", err)
+		// Decoded only when it cannot be read in place, to say why.
+		if !readsInPlace(v, notificationMessage) {
+			if _, err := decodeAs[model.Notification](v); err != nil {
+				c.problem(bucketOutbox, seqString(k), "the entry does not decode: %v", err)
+			}
 		}
 	})
 	if seq := c.btx.Bucket(bucketOutbox).Sequence(); seq < last {
@@ -1750,20 +1972,58 @@ func readable(k []byte) string {
 // ---------------------------------------------------------------------------
 // Case scope and queue indexes
 
-// checkCaseEntries checks that the case's scope and queue entries are
-// there, and counts them.
-func (c *checker) checkCaseEntries(cs model.Case) {
+// expectCaseEntries sums the case's scope and queue entries
+// (expectEntry), and returns its scope entries.
+func (c *checker) expectCaseEntries(cs model.Case) [][]byte {
 	if !c.scopeIndexes {
-		return // a file of before schema version 4, with no such index
+		return nil // a file of before schema version 4, with no such index
 	}
 	scope, queue, err := storekey.CaseIndexKeys(cs)
 	if err != nil {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
+		return nil
+	}
+	for _, k := range scope {
+		c.expectEntry(bucketCaseScope, k)
+	}
+	for _, k := range queue {
+		c.expectEntry(bucketCaseQueue, k)
+	}
+	return scope
+}
+
+// expectCaseReportEntries sums the entries in report_scope that the
+// report at rk, listed by a case whose scope entries are scope, owes to
+// the case: its entry under each of the case's scope keys (the others,
+// under its taker, the reports' pass sums). Each is the case's scope
+// entry with the report's key in place of the case's id. Reading the
+// report's case from the reports' pass decoded a case per report, three
+// quarters of that pass; the cases' pass has it at hand.
+func (c *checker) expectCaseReportEntries(scope [][]byte, rk []byte) {
+	for _, e := range scope {
+		c.keyBuf = append(append(c.keyBuf[:0], e[:len(e)-storekey.ScopeSuffixLen]...), rk...)
+		c.expectEntry(bucketReportScope, c.keyBuf)
+	}
+}
+
+// expectReportEntries sums the report's scope entries that are its own,
+// under its taker and the taker's unit (storekey.ReportIndexKeys without
+// a case); those it owes to its case the cases' pass sums
+// (expectCaseReportEntries). A report whose entries cannot be written
+// makes the index's check look every report's entries up
+// (checkReportEntries), which says so.
+func (c *checker) expectReportEntries(rk []byte, r model.StoredReport) {
+	if !c.scopeIndexes {
+		return // a file of before schema version 4, with no such index
+	}
+	keys, err := storekey.ReportIndexKeys(rk, r, nil)
+	if err != nil {
+		c.recordsOdd = true
 		return
 	}
-	c.findEntries(bucketCaseScope, scope, storekey.ScopeSuffixLen, "case "+cs.Number)
-	// A queue's entries are in order of due time, not of case.
-	c.findEntries(bucketCaseQueue, queue, 0, "case "+cs.Number)
+	for _, k := range keys {
+		c.expectEntry(bucketReportScope, k)
+	}
 }
 
 // indexEntry splits an entry of case_scope, case_queue or report_scope
@@ -1889,6 +2149,14 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 		if !c.scopeIndexes {
 			return // a file of before schema version 4, with no such index
 		}
+		if c.scopeSumMatches(bucket) || c.err != nil {
+			return
+		}
+		if bytes.Equal(bucket, bucketReportScope) {
+			c.findReportEntries(bucket)
+		} else {
+			c.findCaseEntries(bucket)
+		}
 		if n := c.scopeKeys[string(bucket)]; (n >= 0 && n == c.caseEntries[string(bucket)]) || c.err != nil {
 			return
 		}
@@ -1909,6 +2177,29 @@ func (c *checker) checkScopeIndex(bucket []byte) func() {
 	}
 }
 
+// scopeSumMatches reports whether a scope or queue index holds exactly
+// the entries the records' passes summed (expectEntry), as many with the
+// same sum of their hashes (countScopeIndex summed its keys). For
+// report_scope, the sum of the entries a report owes to its case was
+// taken from the cases' side (expectCaseReportEntries): it is the
+// reports' own only when each report names the case that lists it, and
+// case_numbers finds it, with no record found wrong on either side.
+func (c *checker) scopeSumMatches(bucket []byte) bool {
+	n := c.scopeKeys[string(bucket)]
+	if n < 0 {
+		return false // a nested bucket, for walkScopeIndex to report
+	}
+	if bytes.Equal(bucket, bucketReportScope) &&
+		(c.recordsOdd || !c.caseNumbersMatch || c.reportLinks != c.caseLinks || c.reportLinkN != c.caseLinkN) {
+		return false
+	}
+	want := indexSum{}
+	if s := c.expected[string(bucket)]; s != nil {
+		want = *s
+	}
+	return indexSum{n: n, sum: c.scopeSums[string(bucket)]} == want
+}
+
 // countScopeIndex counts the keys of a scope or queue index (scopeKeys)
 // for checkScopeIndex to compare with the entries the records expect and
 // found. It needs nothing the records' passes find, so it runs beside
@@ -1921,7 +2212,7 @@ func countScopeIndex(bucket []byte) func(*checker) {
 		}
 		b := c.t.keys(bucket)
 		cur := b.Cursor()
-		n := 0
+		n, sum := 0, uint64(0)
 		for k, v := cur.First(); k != nil && c.err == nil; k, v = cur.Next() {
 			c.tick(bucket)
 			if v == nil && b.nested(k) {
@@ -1929,8 +2220,9 @@ func countScopeIndex(bucket []byte) func(*checker) {
 				break
 			}
 			n++
+			sum += maphash.Bytes(c.linkSeed, k) // as indexSumMatches
 		}
-		c.scopeKeys[string(bucket)] = n
+		c.scopeKeys[string(bucket)], c.scopeSums[string(bucket)] = n, sum
 	}
 }
 
@@ -2114,16 +2406,29 @@ func (c *checker) checkSearchPostings(size int) {
 // countStatEvent is the checker's tally.Counter: it adds the hash of each
 // count an event adds to each of its cells to statSum (statHash), leaving
 // out the cells by day of a file that has none yet.
+//
+// Each cell's key is hashed once per event, and each count once, not
+// each key with each count: an event counts several things in several
+// cells (by month and by day, with and without dimensions), and a key
+// built and hashed for every one of them was a tenth of a check.
 func (c *checker) countStatEvent(keys []tally.Key, inc func(*tally.Tally)) {
 	resetTally(&c.statTally)
 	inc(&c.statTally)
+	c.statKeys = c.statKeys[:0]
+	for _, k := range keys {
+		if k.Kind.Daily() && !c.dailyStats {
+			continue
+		}
+		c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
+		c.statKeys = append(c.statKeys, maphash.Bytes(c.linkSeed, c.statKeyBuf))
+	}
 	c.statTally.EachCount(func(n tally.Count) {
-		for _, k := range keys {
-			if k.Kind.Daily() && !c.dailyStats {
-				continue
-			}
-			c.statKeyBuf = appendStatKey(c.statKeyBuf[:0], k)
-			c.statSum += c.statHash(c.statKeyBuf, n)
+		if n.N == 0 {
+			return
+		}
+		count := c.countHash(n)
+		for _, cell := range c.statKeys {
+			c.statSum += c.statHash(cell, count, n.N)
 		}
 	})
 }
@@ -2144,24 +2449,28 @@ func resetTally(t *tally.Tally) {
 	*t = tally.Tally{Deadlines: deadlines, Escalations: esc, PoliceOutcomes: outcomes, EmergencyD3: d3, D3OpenDue: d3Due}
 }
 
-// statHash is a keyed hash of the count n of the cell whose stored key is
-// key, times its number: summed over every count of every cell, the stored
-// counters and the recount give the same sum when they agree, and differ
-// but once in 2^64 when they do not (as linkHash's sums).
-func (c *checker) statHash(key []byte, n tally.Count) uint64 {
-	if n.N == 0 {
-		return 0
-	}
-	b := be.AppendUint32(c.statBuf[:0], uint32(len(key)))
-	b = append(b, key...)
-	b = append(b, n.Field)
+// statHash is a keyed hash of a count of a cell, from the keyed hash of
+// the cell's stored key (cell) and that of what it counts (count,
+// countHash), times its number n: summed over every count of every cell,
+// the stored counters and the recount give the same sum when they agree,
+// and differ but once in 2^64 when they do not (as linkHash's sums).
+func (c *checker) statHash(cell, count uint64, n int64) uint64 {
+	var b [16]byte
+	be.PutUint64(b[:8], cell)
+	be.PutUint64(b[8:], count)
+	return maphash.Bytes(c.linkSeed, b[:]) * uint64(n)
+}
+
+// countHash is a keyed hash of what a count counts, its number aside.
+func (c *checker) countHash(n tally.Count) uint64 {
+	b := append(c.statBuf[:0], n.Field)
 	b = be.AppendUint32(b, uint32(len(n.Kind)))
 	b = append(b, n.Kind...)
 	b = be.AppendUint32(b, uint32(len(n.Name)))
 	b = append(b, n.Name...)
 	b = be.AppendUint64(b, uint64(n.Num))
 	c.statBuf = b
-	return maphash.Bytes(c.linkSeed, b) * uint64(n.N)
+	return maphash.Bytes(c.linkSeed, b)
 }
 
 // hashStoredStats sums the hash of every stored count (statHash) into
@@ -2180,20 +2489,9 @@ func (c *checker) hashStoredStats() {
 			c.storedStatsOdd = true
 			continue
 		}
-		got, err := decodeAs[tally.Tally](v)
-		if err != nil {
-			c.storedStatsOdd = true
-			continue
-		}
-		got.EachCount(func(n tally.Count) {
-			if n.N == 0 {
-				c.storedStatsOdd = true // a cell of no count is stale
-			}
-			c.storedStatSum += c.statHash(k, n)
-		})
-		if got.IsZero() {
-			c.storedStatsOdd = true
-		}
+		sum, odd := c.hashStoredCell(k, v)
+		c.storedStatSum += sum
+		c.storedStatsOdd = c.storedStatsOdd || odd
 	}
 	if c.err == nil {
 		c.err = c.ctx.Err()

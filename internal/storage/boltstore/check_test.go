@@ -1191,3 +1191,108 @@ func TestCheckFindsADamagedMetaPage(t *testing.T) {
 		})
 	}
 }
+
+// The entries an audit event must have are summed, not looked up, and
+// compared with the sums of the indexes: an entry swapped for another, so
+// that the index holds as many entries as the events need, is found both
+// ways, the event's entry missing and the other dangling.
+func TestCheckFindsAnAuditEntrySwapped(t *testing.T) {
+	for _, d := range []struct {
+		bucket  string
+		entry   func(tx *bolt.Tx, seq uint64) []byte
+		missing string
+	}{
+		{"audit_by_case", func(_ *bolt.Tx, seq uint64) []byte { return append([]byte("cases/"+ckCase+"\x00"), u64(seq)...) }, "seq 2"},
+		{"audit_by_actor", func(_ *bolt.Tx, seq uint64) []byte { return append([]byte(ckUser+"\x00"), u64(seq)...) }, "seq 2"},
+		{"audit_by_time", func(tx *bolt.Tx, seq uint64) []byte {
+			if seq == 2 {
+				return auditTimeKey(tx, 2)
+			}
+			return append(bytes.Clone(auditTimeKey(tx, 2)[:8]), u64(seq)...)
+		}, "seq 2"},
+	} {
+		t.Run(d.bucket, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			writeHealthy(t, path)
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				b := boltstore.RawKeys(tx, d.bucket)
+				if err := b.Delete(d.entry(tx, 2)); err != nil {
+					return err
+				}
+				return b.Put(d.entry(tx, 77), nil)
+			})
+			res := mustCheck(t, path)
+			var missing, dangling bool
+			for _, p := range res.Problems {
+				missing = missing || (p.Bucket == d.bucket && strings.Contains(p.Key, d.missing) && strings.Contains(p.What, "missing"))
+				dangling = dangling || (p.Bucket == d.bucket && strings.Contains(p.Key, "seq 77") && strings.Contains(p.What, "dangling"))
+			}
+			if !missing || !dangling || len(res.Problems) != 2 {
+				t.Errorf("want the entry of seq 2 missing and that of seq 77 dangling, no more; found:\n%s", problemList(res))
+			}
+		})
+	}
+}
+
+// The entries the reports and cases must have are summed too, and those a
+// report owes to its case are summed from the case's side: an entry
+// swapped for a stale one of the same record, so that the index holds as
+// many entries as the records need, is found both ways.
+func TestCheckFindsARecordEntrySwapped(t *testing.T) {
+	for _, d := range []struct {
+		bucket           string
+		gone, stale      func(f ckFixture) []byte
+		missing, unknown string // what the two problems' keys contain
+		what             string // and what the second says
+	}{
+		{
+			bucket:  "report_scope",
+			gone:    func(f ckFixture) []byte { return append([]byte("incident:units/00004@2025-07-01\x00"), f.report[:]...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("taker:minh.tran\x00"), f.report[:]...) },
+			missing: `"incident:units/00004@2025-07-01", report`, unknown: `"taker:minh.tran", report`, what: "stale",
+		},
+		{
+			bucket: "case_scope",
+			gone: func(f ckFixture) []byte {
+				return append([]byte("incident:units/00004@2025-07-01\x00"), u64(f.caseID)...)
+			},
+			stale: func(f ckFixture) []byte {
+				return append([]byte("handler:units/00070@2025-07-01\x00"), u64(f.caseID)...)
+			},
+			missing: `"incident:units/00004@2025-07-01", case id`, unknown: `"handler:units/00070@2025-07-01"`, what: "stale",
+		},
+		{
+			bucket:  "cases_by_unit",
+			gone:    func(f ckFixture) []byte { return append([]byte("00004@2025-07-01\x00"), u64(f.caseID)...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("00070@2025-07-01\x00"), u64(f.caseID)...) },
+			missing: "unit 00004@2025-07-01", unknown: "unit 00070@2025-07-01", what: "is the responsibility of",
+		},
+		{
+			bucket:  "reports_by_taker",
+			gone:    func(f ckFixture) []byte { return append([]byte(ckUser+"\x00"), f.report[:]...) },
+			stale:   func(f ckFixture) []byte { return append([]byte("minh.tran\x00"), f.report[:]...) },
+			missing: `taker "lan.nguyen"`, unknown: `taker "minh.tran"`, what: "was taken by",
+		},
+	} {
+		t.Run(d.bucket, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			f := writeHealthy(t, path)
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				b := boltstore.RawKeys(tx, d.bucket)
+				if err := b.Delete(d.gone(f)); err != nil {
+					return err
+				}
+				return b.Put(d.stale(f), nil)
+			})
+			res := mustCheck(t, path)
+			var missing, unknown bool
+			for _, p := range res.Problems {
+				missing = missing || (p.Bucket == d.bucket && strings.Contains(p.Key, d.missing) && strings.Contains(p.What, "missing"))
+				unknown = unknown || (p.Bucket == d.bucket && strings.Contains(p.Key, d.unknown) && strings.Contains(p.What, d.what))
+			}
+			if !missing || !unknown || len(res.Problems) != 2 {
+				t.Errorf("want the record's entry missing and the other %q, no more; found:\n%s", d.what, problemList(res))
+			}
+		})
+	}
+}
