@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestEveryCommandAnswersHelp: "childcase --help" sends a newcomer to
+// each command's -h, so every command the usage lists answers -h and
+// --help with its usage and exit 0, and reads neither as an argument: totp
+// took -h for a secret to decode (exit 1, "Decoding of secret as base32
+// failed") and version refused it as an argument (exit 2).
+func TestEveryCommandAnswersHelp(t *testing.T) {
+	opsClearEnv(t)
+	commands := [][]string{
+		{"serve"}, {"users"}, {"users", "add"}, {"users", "list"}, {"users", "revoke"},
+		{"keys"}, {"keys", "rotate"}, {"audit"}, {"audit", "verify"},
+		{"backup"}, {"restore"}, {"check"}, {"migrate-store"},
+		{"stats"}, {"stats", "rebuild"}, {"load"}, {"version"}, {"totp"},
+	}
+	// Every command of the usage is among them.
+	for _, line := range strings.Split(usage, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "childcase" || strings.HasPrefix(f[1], "-") {
+			continue
+		}
+		found := false
+		for _, c := range commands {
+			found = found || c[0] == f[1]
+		}
+		if !found {
+			t.Errorf("the usage lists %q, which this test does not ask for help", f[1])
+		}
+	}
+	for _, c := range commands {
+		for _, h := range []string{"-h", "--help"} {
+			args := append(append([]string(nil), c...), h)
+			var stdout, stderr bytes.Buffer
+			code := Main(t.Context(), args, &stdout, &stderr)
+			out := stdout.String() + stderr.String()
+			if code != 0 || !strings.Contains(out, "Usage") || strings.Contains(out, "childcase: ") {
+				t.Errorf("childcase %s: exit %d, want 0 and its usage:\n%s", strings.Join(args, " "), code, out)
+			}
+		}
+	}
+}
