@@ -96,16 +96,37 @@ func (r remoteTLS) dial(addr string) (*grpc.ClientConn, error) {
 //
 // Without any TLS flag the command speaks plain text; a server that serves
 // TLS hangs up before its HTTP/2 preface, which gRPC reports as that
-// preface unread: the operator is told to give --ca-cert.
+// preface unread: the operator is told to give --ca-cert. The other way
+// round, a TLS flag (or CHILDCASE_CA_CERT from a backup.env) against a
+// server in plain text fails at the first record of the handshake: that
+// says nothing of client certificates, and neither does a connection
+// nothing accepted, so neither gets that hint.
 func (r remoteTLS) explain(err error) error {
 	if status.Code(err) != codes.Unavailable {
 		return err
 	}
+	msg := status.Convert(err).Message()
 	switch {
+	case r.on() && strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return fmt.Errorf("%w (the server answers in plain text, not TLS: leave out --ca-cert, --client-cert and --client-key and their CHILDCASE_ environment twins, or start it with --tls-cert and --tls-key)", err)
+	case nothingAnswered(msg):
+		return err
 	case r.on() && r.certFile == "":
 		return fmt.Errorf("%w (if the server was started with --client-ca, it asks every caller for a certificate that CA signed: give --client-cert and --client-key)", err)
-	case !r.on() && strings.Contains(status.Convert(err).Message(), "server preface"):
+	case !r.on() && strings.Contains(msg, "server preface"):
 		return fmt.Errorf("%w (if the server serves TLS (--tls-cert), this command spoke plain text to it: give --ca-cert with the PEM CA of its certificate)", err)
 	}
 	return err
+}
+
+// nothingAnswered reports whether a dial error says that no server took
+// the connection at all (nothing listens there, the name does not
+// resolve, the host does not answer): TLS has nothing to do with it.
+func nothingAnswered(msg string) bool {
+	for _, s := range []string{"connection refused", "no such host", "i/o timeout", "no route to host", "network is unreachable"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
