@@ -257,6 +257,17 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
+	if addr == "" {
+		if err := remoteOnlyFlags(fs, "keys rotate", "re-wraps the file --db under --key-file, with the server stopped"); err != nil {
+			return err
+		}
+	} else if named := namedFlags(fs, "db", "key-file"); len(named) > 0 {
+		// The server rotates its own key file, on its machine; a file
+		// named here as well would be silently ignored, and the operator
+		// would believe they had rotated that one.
+		return fmt.Errorf("--addr, --%s: --addr rotates the master key of the server at %s, in its own key file; give --addr, or --db and --key-file to rotate a stopped server's, not both",
+			strings.Join(named, ", --"), addr)
+	}
 	if addr != "" {
 		requestID := newRemoteRequestID("keys-rotate")
 		id, n, err := rotateRemote(ctx, addr, token, requestID, rt)

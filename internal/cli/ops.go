@@ -66,6 +66,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("--token: an admin token is required with --addr")
 	}
 	if addr == "" {
+		if err := remoteOnlyFlags(fs, "backup", "copies the store of --db or --store"); err != nil {
+			return err
+		}
 		if err := fileOrEtcd(fs, cfg); err != nil {
 			return err
 		}

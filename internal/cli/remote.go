@@ -55,6 +55,20 @@ func remoteTLSFlags(fs *flag.FlagSet, r *remoteTLS) {
 	stringFlag(fs, &r.keyFile, "client-key", "PEM private key file of --client-cert")
 }
 
+// remoteOnlyFlags refuses, without --addr, the flags that only a call to a
+// running server reads (--token and the TLS ones) when they were given on
+// the command line: the command then works on a file instead, and a
+// forgotten --addr would go unnoticed, the flags silently dropped. Their
+// environment twins do not count, as a backup.env may hold them for
+// either way of running.
+func remoteOnlyFlags(fs *flag.FlagSet, command, offline string) error {
+	named := namedFlags(fs, "token", "ca-cert", "client-cert", "client-key")
+	if len(named) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--%s: with --addr only (%s through a running server); without --addr %s %s", strings.Join(named, ", --"), command, command, offline)
+}
+
 // on reports whether the connection uses TLS.
 func (r remoteTLS) on() bool { return r.caFile != "" || r.certFile != "" || r.keyFile != "" }
 
