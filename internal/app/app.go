@@ -306,6 +306,13 @@ func (c Config) validateFolders() error {
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			return MissingFolder("config: "+f.name, dir)
 		}
+		// A device, a pipe or a folder where the file belongs (a mistyped
+		// /dev/null, the database's folder given for the file) failed at
+		// its open, naming neither the flag nor what stood there ("open
+		// /dev/null: invalid argument"). A link to a file is a file.
+		if fi, err := os.Stat(f.path); err == nil && !fi.Mode().IsRegular() && f.name != "demo-tokens" {
+			return fmt.Errorf("config: %s: %s is %s, not a file: give the path of the file (it is made when missing)", f.name, f.path, FileKind(fi.Mode()))
+		}
 	}
 	return nil
 }
