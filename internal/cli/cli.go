@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -52,6 +53,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	// The usage a newcomer asks for with -h goes to stdout, where "serve
+	// -h | grep tls" finds it; a refusal's usage stays on stderr.
+	stderr = commandOutput{Writer: stderr, stdout: stdout}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -208,9 +212,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	// only as "parse error" or "value out of range": say what the flag
 	// takes instead (flagWords).
 	out := fs.Output()
-	fs.SetOutput(flagWords{w: out, fs: fs})
+	var said bytes.Buffer
+	fs.SetOutput(flagWords{w: &said, fs: fs})
 	err := fs.Parse(args)
 	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		out = helpOutput(out)
+	}
+	if _, werr := out.Write(said.Bytes()); werr != nil && err == nil {
+		return werr
+	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -222,6 +233,22 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// commandOutput is the stderr Main gives a command, which also knows the
+// command's stdout, for the usage asked for with -h.
+type commandOutput struct {
+	io.Writer // stderr
+	stdout    io.Writer
+}
+
+// helpOutput is where the usage asked for with -h goes: the command's
+// stdout when w is Main's stderr, else w itself.
+func helpOutput(w io.Writer) io.Writer {
+	if c, ok := w.(commandOutput); ok {
+		return c.stdout
+	}
+	return w
 }
 
 // envValueError says what is wrong with an environment twin's value. The
