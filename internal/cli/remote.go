@@ -112,9 +112,10 @@ func (r remoteTLS) dial(addr string) (*grpc.ClientConn, error) {
 // TLS hangs up before its HTTP/2 preface, which gRPC reports as that
 // preface unread: the operator is told to give --ca-cert. The other way
 // round, a TLS flag (or CHILDCASE_CA_CERT from a backup.env) against a
-// server in plain text fails at the first record of the handshake: that
+// server in plain text fails at the first record of the handshake, and a
+// server certificate another CA signed fails its verification here: that
 // says nothing of client certificates, and neither does a connection
-// nothing accepted, so neither gets that hint.
+// nothing accepted, so none of them gets that hint.
 func (r remoteTLS) explain(err error) error {
 	if status.Code(err) != codes.Unavailable {
 		return err
@@ -123,6 +124,8 @@ func (r remoteTLS) explain(err error) error {
 	switch {
 	case r.on() && strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return fmt.Errorf("%w (the server answers in plain text, not TLS: leave out --ca-cert, --client-cert and --client-key and their CHILDCASE_ environment twins, or start it with --tls-cert and --tls-key)", err)
+	case r.on() && strings.Contains(msg, "failed to verify certificate"):
+		return fmt.Errorf("%w (the server's certificate does not verify against --ca-cert, or without it the system's CAs: give the PEM CA that signed it, and the name on the certificate in --addr)", err)
 	case nothingAnswered(msg):
 		return err
 	case r.on() && r.certFile == "":

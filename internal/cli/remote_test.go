@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/childcase/childcase/internal/testpki"
 )
@@ -137,10 +138,11 @@ func startServeProcess(t *testing.T, dir string, flags ...string) (stop func()) 
 // TestRemoteCommandsSayWhatIsWrongWithTheirTLS: backup and keys rotate
 // with --addr explain a broken connection by its cause. A --ca-cert (or
 // the backup unit's CHILDCASE_CA_CERT) against a server in plain text
-// says that the server speaks no TLS, and a server nothing answers for
-// gets no hint at all: both were told that a server started with
-// --client-ca wants a client certificate, sending the operator after
-// certificates that had nothing to do with it.
+// says that the server speaks no TLS, one against a server whose
+// certificate another CA signed says that it does not verify, and a
+// server nothing answers for gets no hint at all: all three were told
+// that a server started with --client-ca wants a client certificate,
+// sending the operator after certificates that had nothing to do with it.
 func TestRemoteCommandsSayWhatIsWrongWithTheirTLS(t *testing.T) {
 	opsClearEnv(t)
 	dir := t.TempDir()
@@ -152,6 +154,16 @@ func TestRemoteCommandsSayWhatIsWrongWithTheirTLS(t *testing.T) {
 	plain := grpc.NewServer()
 	go func() { _ = plain.Serve(lis) }()
 	defer plain.Stop()
+	// A server whose certificate a CA other than --ca-cert's signed.
+	other := testpki.NewCA(t, dir, "other")
+	cert := other.Issue(t, dir, "otherserver", x509.ExtKeyUsageServerAuth).TLS
+	tlsLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	go func() { _ = foreign.Serve(tlsLis) }()
+	defer foreign.Stop()
 	closed := mgAddr(t)
 	to := filepath.Join(dir, "b.db")
 	for _, c := range []struct {
@@ -159,6 +171,7 @@ func TestRemoteCommandsSayWhatIsWrongWithTheirTLS(t *testing.T) {
 	}{
 		{lis.Addr().String(), "the server answers in plain text, not TLS"},
 		{closed, "connection refused"},
+		{tlsLis.Addr().String(), "does not verify against --ca-cert"},
 	} {
 		for _, args := range [][]string{
 			{"backup", "--to", to, "--addr", c.addr, "--token", "cc_x", "--ca-cert", pki.ca},
