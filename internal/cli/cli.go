@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,8 +44,8 @@ Usage:
   childcase version (or --version)    print the version, VCS revision and Go version of this binary
   childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
 
-Run "childcase serve -h" for the flags of serve, "childcase backup -h" (and
-restore, check, migrate-store) for theirs.
+Run "childcase serve -h" (or "childcase help serve") for the flags of
+serve, "childcase backup -h" (and restore, check, migrate-store) for theirs.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -84,6 +85,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "totp":
 		err = totpCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		// "childcase help serve", as git and go take it: that command's -h.
+		if len(args) > 1 && !slices.Contains([]string{"help", "-h", "--help"}, args[1]) {
+			return Main(ctx, []string{args[1], "-h"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:

@@ -7,8 +7,9 @@ import (
 )
 
 // TestEveryCommandAnswersHelp: "childcase --help" sends a newcomer to
-// each command's -h, so every command the usage lists answers -h and
-// --help with its usage and exit 0, and reads neither as an argument: totp
+// each command's -h, so every command the usage lists answers -h, --help
+// and "childcase help CMD" (which printed the general usage) with its
+// usage and exit 0, and reads neither as an argument: totp
 // took -h for a secret to decode (exit 1, "Decoding of secret as base32
 // failed") and version refused it as an argument (exit 2). The usage
 // asked for goes to stdout, nothing to stderr, so that "childcase serve
@@ -37,6 +38,11 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 		}
 	}
 	for _, c := range commands {
+		// "childcase help CMD" is CMD's -h.
+		var viaHelp, direct bytes.Buffer
+		if code := Main(t.Context(), []string{"help", c[0]}, &viaHelp, &viaHelp); code != 0 || Main(t.Context(), []string{c[0], "-h"}, &direct, &direct) != 0 || viaHelp.String() != direct.String() {
+			t.Errorf("childcase help %s: exit %d and\n%s\nwant what %s -h prints:\n%s", c[0], code, viaHelp.String(), c[0], direct.String())
+		}
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string(nil), c...), h)
 			var stdout, stderr bytes.Buffer
