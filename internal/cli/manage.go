@@ -265,8 +265,9 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// The server rotates its own key file, on its machine; a file
 		// named here as well would be silently ignored, and the operator
 		// would believe they had rotated that one.
-		return fmt.Errorf("--addr, --%s: --addr rotates the master key of the server at %s, in its own key file; give --addr, or --db and --key-file to rotate a stopped server's, not both",
-			strings.Join(named, ", --"), addr)
+		a := addrSource(fs)
+		return fmt.Errorf("%s, --%s: %s rotates the master key of the server at %s, in its own key file; give %s, or --db and --key-file to rotate a stopped server's, not both",
+			a, strings.Join(named, ", --"), a, addr, a)
 	}
 	if addr != "" {
 		requestID := newRemoteRequestID("keys-rotate")

@@ -81,8 +81,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// The server backs up its own store; a store named here as well
 		// would be silently ignored, and the operator would believe they
 		// had backed up that one.
-		return fmt.Errorf("--addr, --%s: --addr backs up the store of the server at %s; give --addr, or --%s to back up a store directly, not both",
-			strings.Join(named, ", --"), addr, strings.Join(named, " and --"))
+		a := addrSource(fs)
+		return fmt.Errorf("%s, --%s: %s backs up the store of the server at %s; give %s, or --%s to back up a store directly, not both",
+			a, strings.Join(named, ", --"), a, addr, a, strings.Join(named, " and --"))
 	}
 	if fi, err := os.Lstat(to); err == nil {
 		if fi.IsDir() {

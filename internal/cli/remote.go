@@ -69,6 +69,16 @@ func remoteOnlyFlags(fs *flag.FlagSet, command, offline string) error {
 	return fmt.Errorf("--%s: with --addr only (%s through a running server); without --addr %s %s", strings.Join(named, ", --"), command, command, offline)
 }
 
+// addrSource names where the server's address came from: --addr, or its
+// environment twin, which an operator who exported it for the backup unit
+// may not think of when a command they meant to run on a file is refused.
+func addrSource(fs *flag.FlagSet) string {
+	if len(namedFlags(fs, "addr")) > 0 {
+		return "--addr"
+	}
+	return envName("addr") + " (--addr)"
+}
+
 // on reports whether the connection uses TLS.
 func (r remoteTLS) on() bool { return r.caFile != "" || r.certFile != "" || r.keyFile != "" }
 

@@ -49,6 +49,19 @@ func TestRemoteAndOfflineFlagsAreNotMixed(t *testing.T) {
 		t.Errorf("a refused keys rotate rotated %s: %v", key, retired)
 	}
 
+	// An address from the environment is named as such: the operator did
+	// not type --addr.
+	t.Setenv(EnvPrefix+"ADDR", unreachable)
+	for _, args := range [][]string{
+		{"keys", "rotate", "--db", db, "--key-file", key},
+		{"backup", "--to", to, "--db", db, "--token", "cc_x"},
+	} {
+		if code, _, stderr := mgRun(t, args...); code != 1 || !strings.Contains(stderr, "CHILDCASE_ADDR (--addr), --") {
+			t.Errorf("%s with CHILDCASE_ADDR set: exit %d, want 1 naming CHILDCASE_ADDR:\n%s", strings.Join(args, " "), code, stderr)
+		}
+	}
+	t.Setenv(EnvPrefix+"ADDR", "")
+
 	// The twins in the environment leave the offline commands alone.
 	t.Setenv(EnvPrefix+"TOKEN", "cc_x")
 	mgMustRun(t, "backup", "--to", to, "--db", db)
