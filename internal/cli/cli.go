@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"regexp"
@@ -131,6 +133,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
 		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "trusted_proxies", cfg.TrustedProxies)
+	if exposed := plainOnANetwork(cfg); len(exposed) > 0 {
+		log.Warn("serving in plain text on a network address: bearer tokens, passwords and children's data cross it in clear; give --tls-cert and --tls-key, or keep the addresses on localhost",
+			"flags", exposed)
+	}
 	if !cfg.IsEtcd() {
 		for _, f := range removeLeftoverRestores(cfg.DBPath) {
 			log.Info("removed a temporary file of a restore that did not finish", "removed", f)
@@ -139,6 +145,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
+}
+
+// plainOnANetwork names the flags of the API's addresses (--grpc-addr,
+// --http-addr) that a server without TLS would listen on beyond the
+// loopback: every interface (":8111", "0.0.0.0:8111"), an address of the
+// machine's or a name other than localhost. The defaults are on
+// localhost, and the README says to give a certificate before exposing
+// the service; a start that exposes it in clear text says so.
+func plainOnANetwork(cfg app.Config) []string {
+	if cfg.TLSCert != "" {
+		return nil
+	}
+	var flags []string
+	for _, a := range []struct{ flag, addr string }{{"grpc-addr", cfg.GRPCAddr}, {"http-addr", cfg.HTTPAddr}} {
+		host, _, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			continue // refused at start, naming the flag
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() || strings.EqualFold(host, "localhost") {
+			continue
+		}
+		flags = append(flags, a.flag)
+	}
+	return flags
 }
 
 // serveConfig builds the configuration of serve from the defaults, the
