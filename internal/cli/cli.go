@@ -264,7 +264,11 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		// "childcase check backup.db" is what a newcomer types first: say
+		// that the file goes with a flag, and that flags after such an
+		// argument were not read either.
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\nchildcase %s takes flags only (a file too, with its flag, such as --db FILE), and reads none after the first argument that is not one; \"childcase %s -h\" lists them\n",
+			strings.Join(fs.Args(), " "), fs.Name(), fs.Name())
 		return errUsage
 	}
 	return nil

@@ -53,3 +53,28 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestAPositionalFileSaysWhichFlagTakesIt: "childcase check backup.db" was
+// refused with "unexpected arguments: backup.db" alone; the refusal says
+// that the file goes with its flag and where the flags are listed, and
+// that flags after the argument were not read.
+func TestAPositionalFileSaysWhichFlagTakesIt(t *testing.T) {
+	opsClearEnv(t)
+	for _, args := range [][]string{
+		{"check", "backup.db"},
+		{"audit", "verify", "childcase.db"},
+		{"serve", "extra", "--grpc-addr", "127.0.0.1:0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Main(t.Context(), args, &stdout, &stderr)
+		name := strings.Join(args[:len(args)-1], " ")
+		if args[0] == "serve" {
+			name = "serve"
+		}
+		for _, want := range []string{"unexpected arguments: ", "with its flag, such as --db FILE", "reads none after the first argument", `"childcase ` + name + ` -h" lists them`} {
+			if code != 2 || !strings.Contains(stderr.String(), want) {
+				t.Errorf("childcase %s: exit %d, want 2 and %q:\n%s", strings.Join(args, " "), code, want, stderr.String())
+			}
+		}
+	}
+}
