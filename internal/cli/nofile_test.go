@@ -41,3 +41,19 @@ func TestServeNamesAFileFlagThatIsNoFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreNamesAFromThatIsNoFile: restore --from the backups' folder
+// (the file's name forgotten) said "backups is not a file", naming no
+// flag; it names --from and what stands there, and restores nothing.
+func TestRestoreNamesAFromThatIsNoFile(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	code, _, stderr := mgRun(t, "restore", "--from", dir, "--db", db)
+	if want := "--from: " + dir + " is a folder, not a backup file"; code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("restore --from a folder: exit %d, want 1 and %q:\n%s", code, want, stderr)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Errorf("a refused restore made %s", db)
+	}
+}

@@ -288,7 +288,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if !src.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a file", from)
+		return fmt.Errorf("--from: %s is %s, not a backup file", from, app.FileKind(src.Mode()))
 	}
 	if dst, err := os.Stat(db); err == nil {
 		if !dst.Mode().IsRegular() {
