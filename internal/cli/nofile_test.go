@@ -57,3 +57,26 @@ func TestRestoreNamesAFromThatIsNoFile(t *testing.T) {
 		t.Errorf("a refused restore made %s", db)
 	}
 }
+
+// TestBackupToStandardOutputIsRefused: "backup --to -" wrote a file named
+// "-" and printed "Backed up ... to -" on stdout, which a pipe took for
+// the backup; it is refused naming --to, as a device at --to is refused
+// saying what it is rather than that a file exists.
+func TestBackupToStandardOutputIsRefused(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	t.Chdir(dir)
+	for _, c := range []struct{ to, want string }{
+		{"-", "--to: - is not a file"},
+		{os.DevNull, "--to: " + os.DevNull + " is a device"},
+	} {
+		code, stdout, stderr := mgRun(t, "backup", "--to", c.to, "--db", db)
+		if code != 1 || !strings.Contains(stderr, c.want) || stdout != "" {
+			t.Errorf("backup --to %s: exit %d, want 1, %q and nothing on stdout:\nstdout:\n%s\nstderr:\n%s", c.to, code, c.want, stdout, stderr)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "-")); err == nil {
+		t.Errorf("backup --to - wrote a file named -")
+	}
+}

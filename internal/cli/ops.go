@@ -85,9 +85,18 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%s, --%s: %s backs up the store of the server at %s; give %s, or --%s to back up a store directly, not both",
 			a, strings.Join(named, ", --"), a, addr, a, strings.Join(named, " and --"))
 	}
+	if to == "-" {
+		// Not the standard output: a backup is checked before it takes
+		// its name, which a pipe cannot be, and "Backed up ..." on stdout
+		// would have gone down the pipe as if it were the backup.
+		return errors.New("--to: - is not a file: a backup is written to a new file and checked before it takes its name; give a file's name, and copy the file on from there")
+	}
 	if fi, err := os.Lstat(to); err == nil {
 		if fi.IsDir() {
 			return fmt.Errorf("--to: %s is a folder: give the backup's file name in it (%s)", to, filepath.Join(to, "childcase-YYYY-MM-DD.db"))
+		}
+		if fi.Mode()&os.ModeSymlink == 0 && !fi.Mode().IsRegular() {
+			return fmt.Errorf("--to: %s is %s: a backup is written to a new file; give a file's name", to, app.FileKind(fi.Mode()))
 		}
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
