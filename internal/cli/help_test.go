@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,5 +77,37 @@ func TestAPositionalFileSaysWhichFlagTakesIt(t *testing.T) {
 				t.Errorf("childcase %s: exit %d, want 2 and %q:\n%s", strings.Join(args, " "), code, want, stderr.String())
 			}
 		}
+	}
+}
+
+// TestLayoutNamesEveryCommand: the README's Layout lists the subcommands
+// internal/cli holds; they are the commands of the usage, no more, no
+// fewer.
+func TestLayoutNamesEveryCommand(t *testing.T) {
+	section := readmeSection(t, "Layout")
+	_, line, ok := strings.Cut(section, "\ninternal/cli ")
+	if !ok {
+		t.Fatal("README.md's Layout has no line for internal/cli")
+	}
+	line, _, _ = strings.Cut(line, "\n")
+	_, list, ok := strings.Cut(line, "subcommands (")
+	list, _, ok2 := strings.Cut(list, ")")
+	if !ok || !ok2 {
+		t.Fatalf("README.md's Layout line of internal/cli lists no subcommands: %q", line)
+	}
+	var listed []string
+	for _, c := range strings.Split(list, ",") {
+		listed = append(listed, strings.TrimSpace(c))
+	}
+	var commands []string
+	for _, l := range strings.Split(usage, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "childcase" && !strings.HasPrefix(f[1], "-") && !slices.Contains(commands, f[1]) {
+			commands = append(commands, f[1])
+		}
+	}
+	slices.Sort(listed)
+	slices.Sort(commands)
+	if !slices.Equal(listed, commands) {
+		t.Errorf("README.md's Layout lists the subcommands %v; the usage has %v", listed, commands)
 	}
 }
