@@ -1167,7 +1167,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 
 	opts.Logger.Info("childcase serving",
-		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), "db", cfg.DBPath, "store", cfg.Store,
+		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), servingStore(cfg),
 		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
 		"shutdown_timeout", cfg.ShutdownTimeout.String(), "drain_delay", cfg.DrainDelay.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
@@ -1179,6 +1179,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// catch-up, serves meanwhile).
 	s.started.Store(true)
 	return s, nil
+}
+
+// servingStore is where the serving line says the data lives: the file
+// on bbolt, the cluster and prefix on etcd, where --db names nothing the
+// server opens (the line said "db":"childcase.db" there, and an operator
+// reading the journal looked for that file).
+func servingStore(cfg Config) slog.Attr {
+	if !cfg.IsEtcd() {
+		return slog.Group("", "db", cfg.DBPath, "store", cfg.Store)
+	}
+	prefix := cfg.EtcdPrefix
+	if prefix == "" {
+		prefix = DefaultEtcdPrefix
+	}
+	return slog.Group("", "store", cfg.Store, "etcd_prefix", prefix)
 }
 
 // metricsSources are where the metrics are read at each scrape: the
