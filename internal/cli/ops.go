@@ -62,9 +62,6 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "backup: --to is required\n\n%s", opsUsage)
 		return errUsage
 	}
-	if addr != "" && token == "" {
-		return errors.New("--token: an admin token is required with --addr")
-	}
 	if addr == "" {
 		if err := remoteOnlyFlags(fs, "backup", "copies the store of --db or --store"); err != nil {
 			return err
@@ -84,6 +81,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		a := addrSource(fs)
 		return fmt.Errorf("%s, --%s: %s backs up the store of the server at %s; give %s, or --%s to back up a store directly, not both",
 			a, strings.Join(named, ", --"), a, addr, a, strings.Join(named, " and --"))
+	}
+	if addr != "" && token == "" {
+		fmt.Fprintf(stderr, "backup: --token is required with --addr (an admin's token; on a server, in CHILDCASE_TOKEN)\n\n%s", opsUsage)
+		return errUsage
 	}
 	if to == "-" {
 		// Not the standard output: a backup is checked before it takes
