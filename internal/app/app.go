@@ -307,6 +307,13 @@ func (c Config) validateFolders() error {
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			return MissingFolder("config: "+f.name, dir)
 		}
+		// A device, a pipe or a folder where the file belongs (a mistyped
+		// /dev/null, the database's folder given for the file) failed at
+		// its open, naming neither the flag nor what stood there ("open
+		// /dev/null: invalid argument"). A link to a file is a file.
+		if fi, err := os.Stat(f.path); err == nil && !fi.Mode().IsRegular() && f.name != "demo-tokens" {
+			return fmt.Errorf("config: %s: %s is %s, not a file: give the path of the file (it is made when missing)", f.name, f.path, FileKind(fi.Mode()))
+		}
 	}
 	return nil
 }
@@ -1163,7 +1170,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 
 	opts.Logger.Info("childcase serving",
-		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), "db", cfg.DBPath, "store", cfg.Store,
+		"grpc", s.GRPCAddr(), "http", s.HTTPAddr(), "metrics", s.MetricsAddr(), servingStore(cfg),
 		"tls", s.tls, "client_certificates", cfg.ClientCA != "",
 		"shutdown_timeout", cfg.ShutdownTimeout.String(), "drain_delay", cfg.DrainDelay.String(),
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
@@ -1175,6 +1182,21 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// catch-up, serves meanwhile).
 	s.started.Store(true)
 	return s, nil
+}
+
+// servingStore is where the serving line says the data lives: the file
+// on bbolt, the cluster and prefix on etcd, where --db names nothing the
+// server opens (the line said "db":"childcase.db" there, and an operator
+// reading the journal looked for that file).
+func servingStore(cfg Config) slog.Attr {
+	if !cfg.IsEtcd() {
+		return slog.Group("", "db", cfg.DBPath, "store", cfg.Store)
+	}
+	prefix := cfg.EtcdPrefix
+	if prefix == "" {
+		prefix = DefaultEtcdPrefix
+	}
+	return slog.Group("", "store", cfg.Store, "etcd_prefix", prefix)
 }
 
 // metricsSources are where the metrics are read at each scrape: the

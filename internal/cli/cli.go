@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -11,9 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,8 +46,8 @@ Usage:
   childcase version (or --version)    print the version, VCS revision and Go version of this binary
   childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
 
-Run "childcase serve -h" for the flags of serve, "childcase backup -h" (and
-restore, check, migrate-store) for theirs.
+Run "childcase serve -h" (or "childcase help serve") for the flags of
+serve, "childcase backup -h" (and restore, check, migrate-store) for theirs.
 `
 
 // Main runs the command line and returns the process exit code.
@@ -52,6 +56,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	// The usage a newcomer asks for with -h goes to stdout, where "serve
+	// -h | grep tls" finds it; a refusal's usage stays on stderr.
+	stderr = commandOutput{Writer: stderr, stdout: stdout}
 	var err error
 	switch args[0] {
 	case "serve":
@@ -80,6 +87,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "totp":
 		err = totpCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		// "childcase help serve", as git and go take it: that command's -h.
+		if len(args) > 1 && !slices.Contains([]string{"help", "-h", "--help"}, args[1]) {
+			return Main(ctx, []string{args[1], "-h"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:
@@ -122,6 +133,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
 		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "trusted_proxies", cfg.TrustedProxies)
+	if exposed := plainOnANetwork(cfg); len(exposed) > 0 {
+		log.Warn("serving in plain text on a network address: bearer tokens, passwords and children's data cross it in clear; give --tls-cert and --tls-key, or keep the addresses on localhost",
+			"flags", exposed)
+	}
 	if !cfg.IsEtcd() {
 		for _, f := range removeLeftoverRestores(cfg.DBPath) {
 			log.Info("removed a temporary file of a restore that did not finish", "removed", f)
@@ -130,6 +145,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return app.Run(ctx, cfg, app.Options{Logger: log, Console: stderr})
+}
+
+// plainOnANetwork names the flags of the API's addresses (--grpc-addr,
+// --http-addr) that a server without TLS would listen on beyond the
+// loopback: every interface (":8111", "0.0.0.0:8111"), an address of the
+// machine's or a name other than localhost. The defaults are on
+// localhost, and the README says to give a certificate before exposing
+// the service; a start that exposes it in clear text says so.
+func plainOnANetwork(cfg app.Config) []string {
+	if cfg.TLSCert != "" {
+		return nil
+	}
+	var flags []string
+	for _, a := range []struct{ flag, addr string }{{"grpc-addr", cfg.GRPCAddr}, {"http-addr", cfg.HTTPAddr}} {
+		host, _, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			continue // refused at start, naming the flag
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() || strings.EqualFold(host, "localhost") {
+			continue
+		}
+		flags = append(flags, a.flag)
+	}
+	return flags
 }
 
 // serveConfig builds the configuration of serve from the defaults, the
@@ -208,9 +247,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	// only as "parse error" or "value out of range": say what the flag
 	// takes instead (flagWords).
 	out := fs.Output()
-	fs.SetOutput(flagWords{w: out, fs: fs})
+	var said bytes.Buffer
+	fs.SetOutput(flagWords{w: &said, fs: fs})
 	err := fs.Parse(args)
 	fs.SetOutput(out)
+	if errors.Is(err, flag.ErrHelp) {
+		out = helpOutput(out)
+	}
+	if _, werr := out.Write(said.Bytes()); werr != nil && err == nil {
+		return werr
+	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -218,10 +264,30 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		// "childcase check backup.db" is what a newcomer types first: say
+		// that the file goes with a flag, and that flags after such an
+		// argument were not read either.
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\nchildcase %s takes flags only (a file too, with its flag, such as --db FILE), and reads none after the first argument that is not one; \"childcase %s -h\" lists them\n",
+			strings.Join(fs.Args(), " "), fs.Name(), fs.Name())
 		return errUsage
 	}
 	return nil
+}
+
+// commandOutput is the stderr Main gives a command, which also knows the
+// command's stdout, for the usage asked for with -h.
+type commandOutput struct {
+	io.Writer // stderr
+	stdout    io.Writer
+}
+
+// helpOutput is where the usage asked for with -h goes: the command's
+// stdout when w is Main's stderr, else w itself.
+func helpOutput(w io.Writer) io.Writer {
+	if c, ok := w.(commandOutput); ok {
+		return c.stdout
+	}
+	return w
 }
 
 // envValueError says what is wrong with an environment twin's value. The

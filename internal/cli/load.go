@@ -26,7 +26,7 @@ tokens). For benchmarks and stress tests only: the data is invented.
 func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, loadUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), loadUsage); fs.PrintDefaults() }
 	var db, keyFile string
 	cases, seed := 0, uint64(1)
 	fs.StringVar(&db, "db", "", "the database `file` to create; it must not exist")

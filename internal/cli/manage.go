@@ -90,6 +90,20 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// A flag the command cannot do without is a usage error, named before
+	// the database is opened: users revoke without --id opened it to
+	// answer `user "": not found`, and users add without its flags said
+	// only that "" is not a role.
+	var required map[string]string
+	switch sub {
+	case "add":
+		required = map[string]string{"id": u.ID, "name": u.DisplayName, "role": role, "unit": u.Unit}
+	case "revoke":
+		required = map[string]string{"id": u.ID}
+	}
+	if err := requireFlags(fs, stderr, manageUsage, required); err != nil {
+		return err
+	}
 	if sub == "add" {
 		// Checked before the database is opened (and perhaps created).
 		r, ok := model.ParseRole(role)
@@ -259,6 +273,22 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
+	if addr == "" {
+		if err := remoteOnlyFlags(fs, "keys rotate", "re-wraps the file --db under --key-file, with the server stopped"); err != nil {
+			return err
+		}
+	} else if named := namedFlags(fs, "db", "key-file"); len(named) > 0 {
+		// The server rotates its own key file, on its machine; a file
+		// named here as well would be silently ignored, and the operator
+		// would believe they had rotated that one.
+		a := addrSource(fs)
+		return fmt.Errorf("%s, --%s: %s rotates the master key of the server at %s, in its own key file; give %s, or --db and --key-file to rotate a stopped server's, not both",
+			a, strings.Join(named, ", --"), a, addr, a)
+	}
+	if addr != "" && token == "" {
+		fmt.Fprintf(stderr, "keys rotate: --token is required with --addr (an admin's token; on a server, in CHILDCASE_TOKEN)\n\n%s", manageUsage)
+		return errUsage
+	}
 	if addr != "" {
 		requestID := newRemoteRequestID("keys-rotate")
 		id, n, err := rotateRemote(ctx, addr, token, requestID, rt)
@@ -295,9 +325,6 @@ func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, r
 // audit event names, and as its request_id, so that the server answers
 // a retry of the same call with the rotation it made.
 func rotateRemote(ctx context.Context, addr, token, requestID string, rt remoteTLS) (string, int, error) {
-	if token == "" {
-		return "", 0, errors.New("--token: an admin token is required with --addr")
-	}
 	conn, err := rt.dial(addr)
 	if err != nil {
 		return "", 0, err
@@ -309,6 +336,27 @@ func rotateRemote(ctx context.Context, addr, token, requestID string, rt remoteT
 		return "", 0, fmt.Errorf("rotate on %s (request id %s): %w", addr, requestID, rt.explain(err))
 	}
 	return resp.GetMasterKeyId(), int(resp.GetRewrappedKeys()), nil
+}
+
+// requireFlags refuses, as a usage error (exit 2), the flags of required
+// (by name, with their values) left empty, naming them in the order the
+// command's -h lists them, with the command's usage.
+func requireFlags(fs *flag.FlagSet, stderr io.Writer, usage string, required map[string]string) error {
+	var empty []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := required[f.Name]; ok && v == "" {
+			empty = append(empty, "--"+f.Name)
+		}
+	})
+	if len(empty) == 0 {
+		return nil
+	}
+	verb := "is"
+	if len(empty) > 1 {
+		verb = "are"
+	}
+	fmt.Fprintf(stderr, "%s: %s %s required\n\n%s", fs.Name(), strings.Join(empty, ", "), verb, usage)
+	return errUsage
 }
 
 // unknownSubcommand prints the usage of cmd, after naming the subcommand

@@ -327,7 +327,8 @@ func TestManageUsers(t *testing.T) {
 	// Invalid input: exit 1, naming the flag, never the API's field it
 	// fills (user_id, user.display_name, token_ttl: the words of the
 	// domain's errors, which a person at the command line did not type).
-	apiField := regexp.MustCompile(`user_id|display_name|user\.|token_ttl|\brole is`)
+	// (The flag itself, "--role is required", is the person's word.)
+	apiField := regexp.MustCompile(`user_id|display_name|user\.|token_ttl|(?:^|[^-])\brole is`)
 	for _, tt := range []struct {
 		name string
 		args []string

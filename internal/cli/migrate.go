@@ -70,7 +70,7 @@ func namedFlags(fs *flag.FlagSet, names ...string) []string {
 func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate-store", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, migrateUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateUsage); fs.PrintDefaults() }
 	etcd := app.DefaultConfig()
 	var from, to string
 	fs.StringVar(&from, "from", "", "the source: a bbolt file, or etcd://host:port[,host:port...]")

@@ -62,10 +62,10 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "backup: --to is required\n\n%s", opsUsage)
 		return errUsage
 	}
-	if addr != "" && token == "" {
-		return errors.New("--token: an admin token is required with --addr")
-	}
 	if addr == "" {
+		if err := remoteOnlyFlags(fs, "backup", "copies the store of --db or --store"); err != nil {
+			return err
+		}
 		if err := fileOrEtcd(fs, cfg); err != nil {
 			return err
 		}
@@ -78,12 +78,26 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// The server backs up its own store; a store named here as well
 		// would be silently ignored, and the operator would believe they
 		// had backed up that one.
-		return fmt.Errorf("--addr, --%s: --addr backs up the store of the server at %s; give --addr, or --%s to back up a store directly, not both",
-			strings.Join(named, ", --"), addr, strings.Join(named, " and --"))
+		a := addrSource(fs)
+		return fmt.Errorf("%s, --%s: %s backs up the store of the server at %s; give %s, or --%s to back up a store directly, not both",
+			a, strings.Join(named, ", --"), a, addr, a, strings.Join(named, " and --"))
+	}
+	if addr != "" && token == "" {
+		fmt.Fprintf(stderr, "backup: --token is required with --addr (an admin's token; on a server, in CHILDCASE_TOKEN)\n\n%s", opsUsage)
+		return errUsage
+	}
+	if to == "-" {
+		// Not the standard output: a backup is checked before it takes
+		// its name, which a pipe cannot be, and "Backed up ..." on stdout
+		// would have gone down the pipe as if it were the backup.
+		return errors.New("--to: - is not a file: a backup is written to a new file and checked before it takes its name; give a file's name, and copy the file on from there")
 	}
 	if fi, err := os.Lstat(to); err == nil {
 		if fi.IsDir() {
 			return fmt.Errorf("--to: %s is a folder: give the backup's file name in it (%s)", to, filepath.Join(to, "childcase-YYYY-MM-DD.db"))
+		}
+		if fi.Mode()&os.ModeSymlink == 0 && !fi.Mode().IsRegular() {
+			return fmt.Errorf("--to: %s is %s: a backup is written to a new file; give a file's name", to, app.FileKind(fi.Mode()))
 		}
 		return fmt.Errorf("%s exists: a backup never replaces a file; choose another name", to)
 	}
@@ -284,7 +298,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if !src.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a file", from)
+		return fmt.Errorf("--from: %s is %s, not a backup file", from, app.FileKind(src.Mode()))
 	}
 	if dst, err := os.Stat(db); err == nil {
 		if !dst.Mode().IsRegular() {

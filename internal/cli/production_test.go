@@ -143,7 +143,7 @@ func TestProductionBackupUnit(t *testing.T) {
 		t.Errorf("childcase-backup.service: ReadWritePaths %v, User %v; want /var/backups/childcase and childcase", d["ReadWritePaths"], d["User"])
 	}
 	var help bytes.Buffer
-	if code := Main(t.Context(), []string{"backup", "-h"}, io.Discard, &help); code != 0 {
+	if code := Main(t.Context(), []string{"backup", "-h"}, &help, io.Discard); code != 0 {
 		t.Fatalf("backup -h exited %d: %s", code, help.String())
 	}
 	names := []string{"CHILDCASE_TOKEN"} // in backup.env

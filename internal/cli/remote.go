@@ -55,6 +55,30 @@ func remoteTLSFlags(fs *flag.FlagSet, r *remoteTLS) {
 	stringFlag(fs, &r.keyFile, "client-key", "PEM private key file of --client-cert")
 }
 
+// remoteOnlyFlags refuses, without --addr, the flags that only a call to a
+// running server reads (--token and the TLS ones) when they were given on
+// the command line: the command then works on a file instead, and a
+// forgotten --addr would go unnoticed, the flags silently dropped. Their
+// environment twins do not count, as a backup.env may hold them for
+// either way of running.
+func remoteOnlyFlags(fs *flag.FlagSet, command, offline string) error {
+	named := namedFlags(fs, "token", "ca-cert", "client-cert", "client-key")
+	if len(named) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--%s: with --addr only (%s through a running server); without --addr %s %s", strings.Join(named, ", --"), command, command, offline)
+}
+
+// addrSource names where the server's address came from: --addr, or its
+// environment twin, which an operator who exported it for the backup unit
+// may not think of when a command they meant to run on a file is refused.
+func addrSource(fs *flag.FlagSet) string {
+	if len(namedFlags(fs, "addr")) > 0 {
+		return "--addr"
+	}
+	return envName("addr") + " (--addr)"
+}
+
 // on reports whether the connection uses TLS.
 func (r remoteTLS) on() bool { return r.caFile != "" || r.certFile != "" || r.keyFile != "" }
 
@@ -96,16 +120,40 @@ func (r remoteTLS) dial(addr string) (*grpc.ClientConn, error) {
 //
 // Without any TLS flag the command speaks plain text; a server that serves
 // TLS hangs up before its HTTP/2 preface, which gRPC reports as that
-// preface unread: the operator is told to give --ca-cert.
+// preface unread: the operator is told to give --ca-cert. The other way
+// round, a TLS flag (or CHILDCASE_CA_CERT from a backup.env) against a
+// server in plain text fails at the first record of the handshake, and a
+// server certificate another CA signed fails its verification here: that
+// says nothing of client certificates, and neither does a connection
+// nothing accepted, so none of them gets that hint.
 func (r remoteTLS) explain(err error) error {
 	if status.Code(err) != codes.Unavailable {
 		return err
 	}
+	msg := status.Convert(err).Message()
 	switch {
+	case r.on() && strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return fmt.Errorf("%w (the server answers in plain text, not TLS: leave out --ca-cert, --client-cert and --client-key and their CHILDCASE_ environment twins, or start it with --tls-cert and --tls-key)", err)
+	case r.on() && strings.Contains(msg, "failed to verify certificate"):
+		return fmt.Errorf("%w (the server's certificate does not verify against --ca-cert, or without it the system's CAs: give the PEM CA that signed it, and the name on the certificate in --addr)", err)
+	case nothingAnswered(msg):
+		return err
 	case r.on() && r.certFile == "":
 		return fmt.Errorf("%w (if the server was started with --client-ca, it asks every caller for a certificate that CA signed: give --client-cert and --client-key)", err)
-	case !r.on() && strings.Contains(status.Convert(err).Message(), "server preface"):
+	case !r.on() && strings.Contains(msg, "server preface"):
 		return fmt.Errorf("%w (if the server serves TLS (--tls-cert), this command spoke plain text to it: give --ca-cert with the PEM CA of its certificate)", err)
 	}
 	return err
+}
+
+// nothingAnswered reports whether a dial error says that no server took
+// the connection at all (nothing listens there, the name does not
+// resolve, the host does not answer): TLS has nothing to do with it.
+func nothingAnswered(msg string) bool {
+	for _, s := range []string{"connection refused", "no such host", "i/o timeout", "no route to host", "network is unreachable"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

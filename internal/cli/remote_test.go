@@ -2,6 +2,7 @@ package cli
 
 import (
 	"crypto/x509"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/childcase/childcase/internal/testpki"
 )
@@ -129,4 +133,57 @@ func startServeProcess(t *testing.T, dir string, flags ...string) (stop func()) 
 		time.Sleep(50 * time.Millisecond)
 	}
 	return stop
+}
+
+// TestRemoteCommandsSayWhatIsWrongWithTheirTLS: backup and keys rotate
+// with --addr explain a broken connection by its cause. A --ca-cert (or
+// the backup unit's CHILDCASE_CA_CERT) against a server in plain text
+// says that the server speaks no TLS, one against a server whose
+// certificate another CA signed says that it does not verify, and a
+// server nothing answers for gets no hint at all: all three were told
+// that a server started with --client-ca wants a client certificate,
+// sending the operator after certificates that had nothing to do with it.
+func TestRemoteCommandsSayWhatIsWrongWithTheirTLS(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	pki := writeTestPKI(t, dir)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := grpc.NewServer()
+	go func() { _ = plain.Serve(lis) }()
+	defer plain.Stop()
+	// A server whose certificate a CA other than --ca-cert's signed.
+	other := testpki.NewCA(t, dir, "other")
+	cert := other.Issue(t, dir, "otherserver", x509.ExtKeyUsageServerAuth).TLS
+	tlsLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	go func() { _ = foreign.Serve(tlsLis) }()
+	defer foreign.Stop()
+	closed := mgAddr(t)
+	to := filepath.Join(dir, "b.db")
+	for _, c := range []struct {
+		addr, want string
+	}{
+		{lis.Addr().String(), "the server answers in plain text, not TLS"},
+		{closed, "connection refused"},
+		{tlsLis.Addr().String(), "does not verify against --ca-cert"},
+	} {
+		for _, args := range [][]string{
+			{"backup", "--to", to, "--addr", c.addr, "--token", "cc_x", "--ca-cert", pki.ca},
+			{"keys", "rotate", "--addr", c.addr, "--token", "cc_x", "--ca-cert", pki.ca},
+		} {
+			code, _, stderr := mgRun(t, args...)
+			if code != 1 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "--client-ca") {
+				t.Errorf("%s: exit %d, want 1 and a message saying %q, not naming --client-ca:\n%s", strings.Join(args, " "), code, c.want, stderr)
+			}
+		}
+	}
+	if _, err := os.Stat(to); err == nil {
+		t.Errorf("a failed backup left %s", to)
+	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -30,5 +31,49 @@ func TestVersionCommand(t *testing.T) {
 	}
 	if code := Main(t.Context(), []string{"version", "extra"}, &stdout, &stderr); code != 2 {
 		t.Errorf("version with an argument exited %d, want 2", code)
+	}
+}
+
+// TestREADMEVersionBlockIsTheFormat holds "Build and install" to the
+// letter: the lines the README shows under ./childcase version are what
+// a build with those VCS settings prints, line for line, and a build
+// without VCS information says what the README says it says.
+func TestREADMEVersionBlockIsTheFormat(t *testing.T) {
+	section := readmeSection(t, "Running it in production")
+	_, block, ok := strings.Cut(section, "./childcase version\n")
+	if !ok {
+		t.Fatal(`README.md's "Running it in production" shows no ./childcase version`)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var shown []string
+	fields := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		line = strings.TrimPrefix(line, "# ")
+		shown = append(shown, line)
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			fields[k] = v
+		}
+	}
+	if len(shown) == 0 || !strings.HasPrefix(shown[0], "childcase ") {
+		t.Fatalf("README.md's version block: %q", shown)
+	}
+	bi := &debug.BuildInfo{
+		GoVersion: fields["go"],
+		Main:      debug.Module{Path: fields["module"], Version: strings.TrimPrefix(shown[0], "childcase ")},
+		Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: fields["revision"]},
+			{Key: "vcs.time", Value: fields["revision time"]}, {Key: "vcs.modified", Value: fields["modified"]},
+		},
+	}
+	if got, want := app.BuildInfoFrom(bi, true).String(), strings.Join(shown, "\n")+"\n"; got != want {
+		t.Errorf("a build of the README's revision prints\n%s\nthe README shows\n%s", got, want)
+	}
+	bi.Settings = nil
+	got := app.BuildInfoFrom(bi, true).String()
+	prose := strings.Join(strings.Fields(section), " ")
+	for _, want := range []string{"\nrevision: unknown (built without VCS information)\n", "\nmodified: unknown\n"} {
+		if !strings.Contains(got, want) || !strings.Contains(prose, "`"+strings.Trim(want, "\n")+"`") {
+			t.Errorf("a build without VCS information prints\n%s\nwant %q, as the README says", got, want)
+		}
 	}
 }
