@@ -58,6 +58,23 @@ func TestRestoreNamesAFromThatIsNoFile(t *testing.T) {
 	}
 }
 
+// TestCheckNamesADBThatIsNoFile: the backups' folder given to check for
+// a backup in it was refused "open backups: not a regular file", naming
+// no flag.
+func TestCheckNamesADBThatIsNoFile(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	for path, want := range map[string]string{
+		dir:        "--db: " + dir + " is a folder, not a database file",
+		os.DevNull: "--db: " + os.DevNull + " is a device, not a database file",
+	} {
+		code, _, stderr := mgRun(t, "check", "--db", path)
+		if code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("check --db %s: exit %d, want 1 and %q:\n%s", path, code, want, stderr)
+		}
+	}
+}
+
 // TestBackupToStandardOutputIsRefused: "backup --to -" wrote a file named
 // "-" and printed "Backed up ... to -" on stdout, which a pipe took for
 // the backup; it is refused naming --to, as a device at --to is refused

@@ -527,6 +527,11 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := fileToRead("db", cfg.DBPath); err != nil {
 			return err
 		}
+		// An empty or damaged file is the check's to report; a folder or
+		// a device is no file to check at all.
+		if fi, err := os.Stat(cfg.DBPath); err == nil && !fi.Mode().IsRegular() {
+			return fmt.Errorf("--db: %s is %s, not a database file", cfg.DBPath, app.FileKind(fi.Mode()))
+		}
 	}
 	res, err := app.CheckStore(ctx, cfg, checkProgress(stderr, cfg.StoreName()))
 	if errors.Is(err, app.ErrDatabaseInUse) {
