@@ -139,6 +139,12 @@ func TestProductionBackupUnit(t *testing.T) {
 	if len(d["ExecStart"]) != 1 || !strings.Contains(d["ExecStart"][0], "exec "+installedBinary+" backup --to /var/backups/childcase/") {
 		t.Errorf("childcase-backup.service: ExecStart %q, want %s backup --to /var/backups/childcase/...", d["ExecStart"], installedBinary)
 	}
+	// The file is named to the second: named to the minute, a run started
+	// by hand in the minute of another (the drill below, after the
+	// timer's) found its file taken and failed the unit.
+	if stamp := regexp.MustCompile(`date -u \+(\S+)\)`).FindStringSubmatch(strings.Join(d["ExecStart"], " ")); stamp == nil || !strings.Contains(strings.ReplaceAll(stamp[1], "%%", "%"), "%S") {
+		t.Errorf("childcase-backup.service: ExecStart %q names its file by a date without seconds (%%S)", d["ExecStart"])
+	}
 	if !slices.Contains(d["ReadWritePaths"], "/var/backups/childcase") || !slices.Contains(d["User"], "childcase") {
 		t.Errorf("childcase-backup.service: ReadWritePaths %v, User %v; want /var/backups/childcase and childcase", d["ReadWritePaths"], d["User"])
 	}
