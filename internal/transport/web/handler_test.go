@@ -132,7 +132,7 @@ func TestUsersListResetCarriesARequestID(t *testing.T) {
 	}
 }
 
-var resetForm = regexp.MustCompile(`(?s)<form method="post" action="/admin/users/[^"]+/reset-password".*?</form>`)
+var resetForm = regexp.MustCompile(`(?s)<form method="post" autocomplete="off" action="/admin/users/[^"]+/reset-password".*?</form>`)
 
 // A path the console does not have, asked for by a signed-in person, is
 // "not found" in their layout, with their navigation and the sign-out
