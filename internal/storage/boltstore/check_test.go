@@ -1296,3 +1296,63 @@ func TestCheckFindsARecordEntrySwapped(t *testing.T) {
 		})
 	}
 }
+
+// Entries swapped between two records, so that an index holds as many
+// entries as its records need, with the same keys' parts, each of them
+// pointing at a record that exists: the sums of the entries differ, and
+// both are named, each missing and the other wrong.
+func TestCheckFindsEntriesSwappedBetweenRecords(t *testing.T) {
+	for _, d := range []struct {
+		bucket string
+		pairs  func(f ckFixture, tx *bolt.Tx) (was, now [2][]byte)
+	}{
+		{"reports_by_call_type", func(f ckFixture, _ *bolt.Tx) (was, now [2][]byte) {
+			r1, r2 := append(u32(uint32(model.CallIntervention)), f.report[:]...), append(u32(2), f.loose[:]...)
+			s1, s2 := append(u32(2), f.report[:]...), append(u32(uint32(model.CallIntervention)), f.loose[:]...)
+			return [2][]byte{r1, r2}, [2][]byte{s1, s2}
+		}},
+		{"audit_by_time", func(_ ckFixture, tx *bolt.Tx) (was, now [2][]byte) {
+			a, b := auditTimeKey(tx, 1), auditTimeKey(tx, 3)
+			return [2][]byte{a, b}, [2][]byte{append(bytes.Clone(b[:8]), u64(1)...), append(bytes.Clone(a[:8]), u64(3)...)}
+		}},
+	} {
+		t.Run(d.bucket, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			f := writeHealthy(t, path)
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				was, now := d.pairs(f, tx)
+				b := boltstore.RawKeys(tx, d.bucket)
+				for i := range was {
+					if b.Get(was[i]) == nil {
+						return fmt.Errorf("no entry %x", was[i])
+					}
+					if err := b.Delete(was[i]); err != nil {
+						return err
+					}
+				}
+				for _, k := range now {
+					if err := b.Put(k, nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			for range 8 {
+				res := mustCheck(t, path)
+				missing, wrong := 0, 0
+				for _, p := range res.Problems {
+					switch {
+					case p.Bucket != d.bucket:
+					case strings.Contains(p.What, "missing"):
+						missing++
+					default:
+						wrong++
+					}
+				}
+				if missing != 2 || wrong != 2 {
+					t.Fatalf("want both records' entries missing and both entries there wrong; found:\n%s", problemList(res))
+				}
+			}
+		})
+	}
+}
