@@ -1356,3 +1356,50 @@ func TestCheckFindsEntriesSwappedBetweenRecords(t *testing.T) {
 		})
 	}
 }
+
+// A report and its case unlinked on both sides (the report names no case,
+// the case lists no report), so that every link agrees: the entries the
+// report held in report_scope under its case's scope keys are no longer
+// owed, and check names them, though the shortcut that takes a report's
+// entries from its case's side is taken when links agree.
+func TestCheckFindsReportScopeEntriesOfACaseUnlinked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		reports, cases := tx.Bucket([]byte("reports")), tx.Bucket([]byte("cases"))
+		var r model.StoredReport
+		if err := boltstore.DecodeRecord(reports.Get(f.report[:]), &r); err != nil {
+			return err
+		}
+		r.CaseNumber = ""
+		var c model.Case
+		if err := boltstore.DecodeRecord(cases.Get(u64(f.caseID)), &c); err != nil {
+			return err
+		}
+		c.ReportIDs = nil
+		for _, put := range []struct {
+			b   *bolt.Bucket
+			k   []byte
+			rec any
+		}{{reports, f.report[:], r}, {cases, u64(f.caseID), c}} {
+			raw, err := boltstore.EncodeRecord(put.rec)
+			if err != nil {
+				return err
+			}
+			if err := put.b.Put(put.k, raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := mustCheck(t, path)
+	stale := 0
+	for _, p := range res.Problems {
+		if p.Bucket == "report_scope" && strings.Contains(p.Key, `"incident:units/00004@2025-07-01", report `+f.report.String()) && strings.Contains(p.What, "stale") {
+			stale++
+		}
+	}
+	if stale == 0 {
+		t.Fatalf("want the report's entries under its former case's scope keys named in report_scope; found:\n%s", problemList(res))
+	}
+}
