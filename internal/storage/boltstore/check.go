@@ -10,6 +10,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math"
+	"math/bits"
 	"os"
 	"regexp"
 	"runtime"
@@ -301,11 +302,11 @@ type checker struct {
 	// (hashStoredStats), and checkStats compares the two. A recount kept
 	// cell by cell held millions of tallies at a million cases, which the
 	// garbage collector scanned over and over for a third of the check.
-	statSum uint64
+	statSum countSum
 	// storedStatSum and storedStatsOdd are what hashStoredStats found:
 	// odd, a cell that the sums cannot show is wrong (one that does not
 	// read, or holds a count of zero).
-	storedStatSum  uint64
+	storedStatSum  countSum
 	storedStatsOdd bool
 	dailyStats     bool          // whether the file has counters by day (schema version 9)
 	scopeIndexes   bool          // whether the file has the scope and queue indexes (schema version 4)
@@ -590,8 +591,8 @@ func (c *checker) joinPart(g *checkPart) {
 	c.reportLinks += sub.reportLinks
 	c.reportLinkN += sub.reportLinkN
 	c.maxCaseID = max(c.maxCaseID, sub.maxCaseID)
-	c.statSum += sub.statSum
-	c.storedStatSum += sub.storedStatSum
+	c.statSum.merge(sub.statSum)
+	c.storedStatSum.merge(sub.storedStatSum)
 	c.storedStatsOdd = c.storedStatsOdd || sub.storedStatsOdd
 	c.caseLinks += sub.caseLinks
 	c.caseLinkN += sub.caseLinkN
@@ -2428,7 +2429,7 @@ func (c *checker) countStatEvent(keys []tally.Key, inc func(*tally.Tally)) {
 		}
 		count := c.countHash(n)
 		for _, cell := range c.statKeys {
-			c.statSum += c.statHash(cell, count, n.N)
+			c.statSum.add(c.statHash(cell, count), n.N)
 		}
 	})
 }
@@ -2451,14 +2452,38 @@ func resetTally(t *tally.Tally) {
 
 // statHash is a keyed hash of a count of a cell, from the keyed hash of
 // the cell's stored key (cell) and that of what it counts (count,
-// countHash), times its number n: summed over every count of every cell,
-// the stored counters and the recount give the same sum when they agree,
-// and differ but once in 2^64 when they do not (as linkHash's sums).
-func (c *checker) statHash(cell, count uint64, n int64) uint64 {
+// countHash). Added to a countSum times its number, over every count of
+// every cell, the stored counters and the recount give the same sum when
+// they agree, and differ but once in 2^64 when they do not (as
+// linkHash's sums).
+func (c *checker) statHash(cell, count uint64) uint64 {
 	var b [16]byte
 	be.PutUint64(b[:8], cell)
 	be.PutUint64(b[8:], count)
-	return maphash.Bytes(c.linkSeed, b[:]) * uint64(n)
+	return maphash.Bytes(c.linkSeed, b[:])
+}
+
+// countSum sums hashes each times a count, modulo 2^128. Modulo 2^64, a
+// count off by 2^63 (its top bit flipped) added 2^63 times the hash, which
+// is 0 for every even hash: half the checks passed such a file, and two
+// counts off so in two cells cancelled as often. A 64-bit hash times a
+// difference of counts below 2^64 is never a multiple of 2^128 but 0.
+type countSum struct{ hi, lo uint64 }
+
+// add adds h times n, n signed.
+func (s *countSum) add(h uint64, n int64) {
+	hi, lo := bits.Mul64(h, uint64(n))
+	if n < 0 {
+		hi -= h // uint64(n) is n + 2^64
+	}
+	s.merge(countSum{hi: hi, lo: lo})
+}
+
+// merge adds o.
+func (s *countSum) merge(o countSum) {
+	var carry uint64
+	s.lo, carry = bits.Add64(s.lo, o.lo, 0)
+	s.hi, _ = bits.Add64(s.hi, o.hi, carry)
 }
 
 // countHash is a keyed hash of what a count counts, its number aside.
@@ -2490,7 +2515,7 @@ func (c *checker) hashStoredStats() {
 			continue
 		}
 		sum, odd := c.hashStoredCell(k, v)
-		c.storedStatSum += sum
+		c.storedStatSum.merge(sum)
 		c.storedStatsOdd = c.storedStatsOdd || odd
 	}
 	if c.err == nil {

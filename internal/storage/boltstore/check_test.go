@@ -1296,3 +1296,110 @@ func TestCheckFindsARecordEntrySwapped(t *testing.T) {
 		})
 	}
 }
+
+// Entries swapped between two records, so that an index holds as many
+// entries as its records need, with the same keys' parts, each of them
+// pointing at a record that exists: the sums of the entries differ, and
+// both are named, each missing and the other wrong.
+func TestCheckFindsEntriesSwappedBetweenRecords(t *testing.T) {
+	for _, d := range []struct {
+		bucket string
+		pairs  func(f ckFixture, tx *bolt.Tx) (was, now [2][]byte)
+	}{
+		{"reports_by_call_type", func(f ckFixture, _ *bolt.Tx) (was, now [2][]byte) {
+			r1, r2 := append(u32(uint32(model.CallIntervention)), f.report[:]...), append(u32(2), f.loose[:]...)
+			s1, s2 := append(u32(2), f.report[:]...), append(u32(uint32(model.CallIntervention)), f.loose[:]...)
+			return [2][]byte{r1, r2}, [2][]byte{s1, s2}
+		}},
+		{"audit_by_time", func(_ ckFixture, tx *bolt.Tx) (was, now [2][]byte) {
+			a, b := auditTimeKey(tx, 1), auditTimeKey(tx, 3)
+			return [2][]byte{a, b}, [2][]byte{append(bytes.Clone(b[:8]), u64(1)...), append(bytes.Clone(a[:8]), u64(3)...)}
+		}},
+	} {
+		t.Run(d.bucket, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cc.db")
+			f := writeHealthy(t, path)
+			rawUpdate(t, path, func(tx *bolt.Tx) error {
+				was, now := d.pairs(f, tx)
+				b := boltstore.RawKeys(tx, d.bucket)
+				for i := range was {
+					if b.Get(was[i]) == nil {
+						return fmt.Errorf("no entry %x", was[i])
+					}
+					if err := b.Delete(was[i]); err != nil {
+						return err
+					}
+				}
+				for _, k := range now {
+					if err := b.Put(k, nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			for range 8 {
+				res := mustCheck(t, path)
+				missing, wrong := 0, 0
+				for _, p := range res.Problems {
+					switch {
+					case p.Bucket != d.bucket:
+					case strings.Contains(p.What, "missing"):
+						missing++
+					default:
+						wrong++
+					}
+				}
+				if missing != 2 || wrong != 2 {
+					t.Fatalf("want both records' entries missing and both entries there wrong; found:\n%s", problemList(res))
+				}
+			}
+		})
+	}
+}
+
+// A report and its case unlinked on both sides (the report names no case,
+// the case lists no report), so that every link agrees: the entries the
+// report held in report_scope under its case's scope keys are no longer
+// owed, and check names them, though the shortcut that takes a report's
+// entries from its case's side is taken when links agree.
+func TestCheckFindsReportScopeEntriesOfACaseUnlinked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	f := writeHealthy(t, path)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		reports, cases := tx.Bucket([]byte("reports")), tx.Bucket([]byte("cases"))
+		var r model.StoredReport
+		if err := boltstore.DecodeRecord(reports.Get(f.report[:]), &r); err != nil {
+			return err
+		}
+		r.CaseNumber = ""
+		var c model.Case
+		if err := boltstore.DecodeRecord(cases.Get(u64(f.caseID)), &c); err != nil {
+			return err
+		}
+		c.ReportIDs = nil
+		for _, put := range []struct {
+			b   *bolt.Bucket
+			k   []byte
+			rec any
+		}{{reports, f.report[:], r}, {cases, u64(f.caseID), c}} {
+			raw, err := boltstore.EncodeRecord(put.rec)
+			if err != nil {
+				return err
+			}
+			if err := put.b.Put(put.k, raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := mustCheck(t, path)
+	stale := 0
+	for _, p := range res.Problems {
+		if p.Bucket == "report_scope" && strings.Contains(p.Key, `"incident:units/00004@2025-07-01", report `+f.report.String()) && strings.Contains(p.What, "stale") {
+			stale++
+		}
+	}
+	if stale == 0 {
+		t.Fatalf("want the report's entries under its former case's scope keys named in report_scope; found:\n%s", problemList(res))
+	}
+}

@@ -21,7 +21,7 @@ import (
 // cell, with its maps, was a tenth of a check of loaded cases. A cell it
 // cannot read so, or written otherwise than the store writes them, is
 // decoded whole.
-func (c *checker) hashStoredCell(k, v []byte) (sum uint64, odd bool) {
+func (c *checker) hashStoredCell(k, v []byte) (sum countSum, odd bool) {
 	cell := maphash.Bytes(c.linkSeed, k)
 	c.cellCounts = c.cellCounts[:0]
 	counts, zero, ok := storedCellCounts(v, c.cellCounts)
@@ -35,24 +35,24 @@ func (c *checker) hashStoredCell(k, v []byte) (sum uint64, odd bool) {
 			odd = true // a cell of no count is stale
 			continue
 		}
-		sum += c.statHash(cell, c.countHash(n), n.N)
+		sum.add(c.statHash(cell, c.countHash(n)), n.N)
 	}
 	return sum, odd
 }
 
 // hashDecodedCell is hashStoredCell by decoding the cell, whose key
 // hashes to cell.
-func (c *checker) hashDecodedCell(cell uint64, v []byte) (sum uint64, odd bool) {
+func (c *checker) hashDecodedCell(cell uint64, v []byte) (sum countSum, odd bool) {
 	got, err := decodeAs[tally.Tally](v)
 	if err != nil {
-		return 0, true
+		return countSum{}, true
 	}
 	got.EachCount(func(n tally.Count) {
 		if n.N == 0 {
 			odd = true // a cell of no count is stale
 			return
 		}
-		sum += c.statHash(cell, c.countHash(n), n.N)
+		sum.add(c.statHash(cell, c.countHash(n)), n.N)
 	})
 	return sum, odd || got.IsZero()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -172,5 +173,29 @@ func TestRecordsReadInPlace(t *testing.T) {
 		if read == 0 {
 			t.Errorf("no damaged %s read in place: the test tried nothing", r.message.Name())
 		}
+	}
+}
+
+// TestCountSum: a count off by a power of two as large as 2^63 changes the
+// sum whatever the hash, even; counts that cancel, negative ones too,
+// leave it as it was, as a recount by events adds and takes away.
+func TestCountSum(t *testing.T) {
+	for _, h := range []uint64{2, 6, 1 << 32, 1 << 63, 0xfffffffffffffffe} {
+		for _, n := range []int64{math.MinInt64, 1 << 62, 1 << 40, -1, 1} {
+			var s countSum
+			if s.add(h, n); s == (countSum{}) {
+				t.Errorf("hash %#x times %d sums to 0", h, n)
+			}
+			if s.add(h, -n); n != math.MinInt64 && s != (countSum{}) {
+				t.Errorf("hash %#x times %d, then %d, sums to %x, want 0", h, n, -n, s)
+			}
+		}
+	}
+	var a, b countSum
+	a.add(7, 5)
+	a.add(7, -2)
+	b.add(7, 3)
+	if a != b {
+		t.Errorf("7×5 - 7×2 = %x, 7×3 = %x", a, b)
 	}
 }

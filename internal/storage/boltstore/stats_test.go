@@ -3,7 +3,9 @@ package boltstore_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -410,5 +412,64 @@ func TestCheckFindsStatsDamageSumsKeep(t *testing.T) {
 			}
 			t.Fatalf("no problem in stats naming %q and saying %q; found:\n%s", key, d.what, problemList(res))
 		})
+	}
+}
+
+// A stored count changed by a large power of two (its top bit flipped,
+// in a damaged or crafted file) is found on every check. The sums
+// weighted each count's hash by its number modulo 2^64, where 2^63 times
+// an even hash is 0: half the checks, each with a key of its own, passed
+// such a file; two counts changed so in two cells cancelled the same way.
+func TestCheckFindsACountOffByAPowerOfTwo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	writeHealthy(t, path)
+	var keys []tally.Key // two cells of the file
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("stats")).ForEach(func(k, _ []byte) error {
+			key, err := boltstore.ParseStatKey(k)
+			if len(keys) < 2 {
+				keys = append(keys, key)
+			}
+			return err
+		})
+	})
+	if len(keys) != 2 {
+		t.Fatalf("%d statistics cells, want 2 at least", len(keys))
+	}
+	// flip flips the top bit of a cell's count of reports: twice undoes it.
+	flip := func(key tally.Key) {
+		rawUpdate(t, path, func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte("stats"))
+			var got tally.Tally
+			if err := boltstore.DecodeRecord(b.Get(boltstore.StatKey(key)), &got); err != nil {
+				return err
+			}
+			got.Reports += math.MinInt64
+			raw, err := boltstore.EncodeRecord(got)
+			if err != nil {
+				return err
+			}
+			return b.Put(boltstore.StatKey(key), raw)
+		})
+	}
+	for _, damaged := range [][]tally.Key{keys[:1], keys[1:], keys} {
+		for _, k := range damaged {
+			flip(k)
+		}
+		for run := range 24 {
+			res := mustCheck(t, path)
+			named := 0
+			for _, p := range res.Problems {
+				if p.Bucket == "stats" && slices.ContainsFunc(damaged, func(k tally.Key) bool { return p.Key == k.String() }) {
+					named++
+				}
+			}
+			if named != len(damaged) || len(res.Problems) != len(damaged) {
+				t.Fatalf("cells %v damaged, check %d found:\n%s", damaged, run+1, problemList(res))
+			}
+		}
+		for _, k := range damaged {
+			flip(k)
+		}
 	}
 }
