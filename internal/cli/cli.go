@@ -240,9 +240,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 			}
 		}
 	})
-	if envErr != nil {
-		return envErr
-	}
+	// A bad environment value is said after the command line is read, so
+	// that -h still prints the usage (the operator asking for it may be
+	// looking for the very flag whose twin is wrong).
 	// The flag package says a number, duration or bool it cannot read
 	// only as "parse error" or "value out of range": say what the flag
 	// takes instead (flagWords).
@@ -262,6 +262,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return errUsage
+	}
+	if envErr != nil {
+		return envErr
 	}
 	if fs.NArg() > 0 {
 		// "childcase check backup.db" is what a newcomer types first: say

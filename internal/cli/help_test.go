@@ -143,3 +143,26 @@ func TestMissingRequiredFlagsAreUsageErrors(t *testing.T) {
 		t.Errorf("the refused commands wrote to the database: audit verify said\n%s\nbefore, and now\n%s", before, after)
 	}
 }
+
+// TestHelpIsPrintedDespiteABadEnvironmentValue: with CHILDCASE_MAX_DB_SIZE
+// mistyped, "childcase serve -h" exited 1 with the environment's error
+// instead of printing the usage the operator asked for, perhaps to find
+// that very flag. The bad value is still refused when the command runs.
+func TestHelpIsPrintedDespiteABadEnvironmentValue(t *testing.T) {
+	opsClearEnv(t)
+	t.Setenv("CHILDCASE_MAX_DB_SIZE", "abc")
+	var stdout, stderr bytes.Buffer
+	if code := Main(t.Context(), []string{"serve", "-h"}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "--max-db-size") {
+		t.Errorf("serve -h with a bad CHILDCASE_MAX_DB_SIZE: exit %d, want 0 and the usage:\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	dir := t.TempDir()
+	args := []string{"serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+	if code := Main(t.Context(), args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "CHILDCASE_MAX_DB_SIZE") {
+		t.Errorf("serve with a bad CHILDCASE_MAX_DB_SIZE: exit %d, want a refusal naming it:\n%s", code, stderr.String())
+	}
+	if made, _ := filepath.Glob(filepath.Join(dir, "*")); len(made) > 0 {
+		t.Errorf("the refused start made %v", made)
+	}
+}
