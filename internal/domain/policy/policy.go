@@ -229,7 +229,7 @@ func (w *keyWalk) value(path string) {
 	}
 	switch tok {
 	case json.Delim('{'):
-		seen := map[string]bool{}
+		var seen []string
 		for !w.stopped() && w.dec.More() {
 			kt, err := w.dec.Token()
 			key, ok := kt.(string)
@@ -241,11 +241,13 @@ func (w *keyWalk) value(path string) {
 			if path != "" {
 				field = path + "." + key
 			}
-			if seen[strings.ToLower(key)] {
+			// EqualFold, not ToLower: the decoder folds as Unicode does,
+			// so a long s is an s and "warningſ" is warnings again.
+			if slices.ContainsFunc(seen, func(k string) bool { return strings.EqualFold(k, key) }) {
 				w.err = fmt.Errorf("%s: given more than once; give each setting once", field)
 				return
 			}
-			seen[strings.ToLower(key)] = true
+			seen = append(seen, key)
 			w.value(field)
 		}
 	case json.Delim('['):
