@@ -239,6 +239,11 @@ func TestParseErrors(t *testing.T) {
 		{"warnings null", `{"warnings": null}`, []string{"warnings:", "null", "[]"}},
 		{"remote communes null", `{"remote_communes": null}`, []string{"remote_communes:", "null"}},
 		{"webhooks null", `{"webhooks": null}`, []string{"webhooks:", "null"}},
+		// null inside a list decodes to nothing over the default's value
+		// at its place: [0.5, null] was the default's [0.5, 0.75].
+		{"warning null", `{"warnings": [0.5, null]}`, []string{"warnings[1]:", "null"}},
+		{"warnings of null", `{"Warnings": [null]}`, []string{"Warnings[0]:", "null"}},
+		{"remote commune null", `{"remote_communes": [null]}`, []string{"remote_communes[0]:", "null"}},
 		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
 		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
 		{"empty file", ``, []string{"not a JSON object"}},
