@@ -71,6 +71,11 @@ func TestOfflineVerifyAndCheckFindDeletedReorderedAndCutEvents(t *testing.T) {
 			if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq "+tc.seq+": the hash chain is broken: "+tc.why) || !strings.Contains(stdout, "BROKEN") {
 				t.Errorf("check: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and PROBLEM audit seq %s: the hash chain is broken: %s", code, stdout, stderr, tc.seq, tc.why)
 			}
+			// A broken log's head is no head to note (audit verify prints
+			// none then either): noted, it would anchor the tampered log.
+			if strings.Contains(stdout, "audit head") {
+				t.Errorf("check of a broken log names an audit head to note:\n%s", stdout)
+			}
 		})
 	}
 }
