@@ -623,3 +623,41 @@ func TestBrowserAuditorVerifies(t *testing.T) {
 	}
 	saveScreenshot(t, ctx, "audit")
 }
+
+// A noted head pasted without its seq (the hash alone, as the listing
+// shows it) or in no SEQ:HASH form at all is the auditor's mistake: the
+// page refuses it, never verifies as though no head were noted, which
+// would answer "intact" without the check the auditor asked for.
+func TestConsoleAuditVerifyRefusesANotedHeadNotSeqHash(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	_, page := b.get("/audit")
+	for _, noted := range []string{strings.Repeat("ab", 32), "not a head", ":", "0:"} {
+		resp, got := b.post("/audit/verify", url.Values{"csrf": {csrfOf(t, page)}, "noted": {noted}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(got, `role="alert"`) || strings.Contains(got, "Nhật ký nguyên vẹn") {
+			t.Errorf("verify against the noted head %q: %s, want 400 with an alert, not intact\n%s", noted, resp.Status, got)
+		}
+	}
+}
+
+// The head to note is shown only with an intact answer, as `audit verify`
+// prints it: under a broken one (here, against a head the log does not
+// hold) it would have the auditor note the log as it is now, and the
+// next verification given it would answer intact over the cut.
+func TestConsoleAuditVerifyShowsNoHeadToNoteWhenBroken(t *testing.T) {
+	ts := startConsoleAt(t, testNow)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	b := newBrowser(t, ts)
+	b.signInTo("auditor")
+	_, page := b.get("/audit")
+	forged := "1:" + strings.Repeat("0", 64)
+	resp, page := b.post("/audit/verify", url.Values{"csrf": {csrfOf(t, page)}, "noted": {forged}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="verify-result"`) || strings.Contains(page, "Nhật ký nguyên vẹn") {
+		t.Fatalf("verify against a head the log never had: %s, want it broken\n%s", resp.Status, page)
+	}
+	if strings.Contains(page, `id="verify-head"`) {
+		t.Errorf("a broken verification shows a head to note:\n%s", page)
+	}
+}

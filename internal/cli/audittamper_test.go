@@ -71,6 +71,11 @@ func TestOfflineVerifyAndCheckFindDeletedReorderedAndCutEvents(t *testing.T) {
 			if code != 1 || !strings.Contains(stdout, "PROBLEM audit seq "+tc.seq+": the hash chain is broken: "+tc.why) || !strings.Contains(stdout, "BROKEN") {
 				t.Errorf("check: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and PROBLEM audit seq %s: the hash chain is broken: %s", code, stdout, stderr, tc.seq, tc.why)
 			}
+			// A broken log's head is no head to note (audit verify prints
+			// none then either): noted, it would anchor the tampered log.
+			if strings.Contains(stdout, "audit head") {
+				t.Errorf("check of a broken log names an audit head to note:\n%s", stdout)
+			}
 		})
 	}
 }
@@ -126,7 +131,10 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 	if want := "BROKEN at seq 5: the log ends at seq 4, before the head noted at seq 6"; code != 1 || !strings.Contains(stdout, want) {
 		t.Errorf("audit verify --noted-head %s: exit %d, stdout %q, stderr %q; want 1 and %q", noted, code, stdout, stderr, want)
 	}
-	for _, bad := range []string{"6", "6:xyz", "0:" + m[2], "x:" + m[2], "6:" + m[2][:62]} {
+	// Given empty (a script's $NOTED that its note file did not fill) is
+	// refused too: the verification would otherwise answer OK without
+	// the check asked for.
+	for _, bad := range []string{"6", "6:xyz", "0:" + m[2], "x:" + m[2], "6:" + m[2][:62], "", " "} {
 		code, stdout, stderr := mgRun(t, "audit", "verify", "--db", db, "--noted-head", bad)
 		if code != 2 || !strings.Contains(stderr, "--noted-head") || stdout != "" {
 			t.Errorf("audit verify --noted-head %q: exit %d, stdout %q, stderr %q; want 2 naming --noted-head", bad, code, stdout, stderr)

@@ -609,8 +609,10 @@ func summary(res app.CheckResult) string {
 		fmt.Sprintf("%s (head seq %d)", counted(s.AuditEvents, "audit event"), s.AuditHeadSeq),
 	}
 	// The head as audit verify --noted-head takes it: a backup's line in
-	// the journal keeps it out of the database (README, "Audit").
-	if len(res.AuditHeadHash) > 0 {
+	// the journal keeps it out of the database (README, "Audit"). Only a
+	// file that checks OK has one to note, as audit verify prints none
+	// for a broken chain: noted, it would anchor the tampered log.
+	if len(res.AuditHeadHash) > 0 && res.OK() {
 		parts = append(parts, fmt.Sprintf("audit head %d:%x", s.AuditHeadSeq, res.AuditHeadHash))
 	}
 	if !res.OK() {

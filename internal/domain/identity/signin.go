@@ -170,7 +170,11 @@ func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 	step := u.SignIn.TOTPLastStep
 	if NeedsSecondFactor(u.Role) {
 		if totpSecret == "" {
-			return Session{}, s.refuse(ctx, model.UserName(u.ID), model.UserName(u.ID), "no second factor enrolled", in.Client)
+			// An account of a role that came to need the factor (an
+			// admin since admins do) is refused as a wrong password is,
+			// counted and at its commit's cost: refused without one, the
+			// right password answered sooner than every wrong one.
+			return Session{}, s.fail(ctx, u.ID, "no second factor enrolled", in.Client)
 		}
 		if in.TOTPCode == "" {
 			// The password was right, but this is not a sign-in yet: it

@@ -74,3 +74,50 @@ func TestSignInRefusalsCostTheSameCommits(t *testing.T) {
 		}
 	}
 }
+
+// An admin whose password was set before admins needed a second factor
+// has none enrolled; their right password is refused "as a wrong one is"
+// (README, "Signing in"): at a wrong one's cost, one commit, and counted
+// toward the lock-out. Refused without a commit, the right password
+// answered sooner than every wrong one, by that commit's fsync, and a
+// guesser told it by the time alone.
+func TestARightPasswordWithoutTheSecondFactorEnrolledCostsAWrongOnesCommit(t *testing.T) {
+	s := &commitCounter{Store: memstore.New()}
+	t.Cleanup(func() { s.Close() })
+	e := withVault(t, newEnvOn(s, ""))
+	e.addPerson(t, "ad.cu", model.RoleCommuneWorker, communeUnit, "")
+	// As the database holds them after the upgrade (no role can be
+	// changed through the API, so the store is written).
+	err := e.store.Update(ctx, func(tx datastore.Tx) error {
+		u, err := tx.User("ad.cu")
+		if err != nil {
+			return err
+		}
+		u.Role, u.Unit = model.RoleAdmin, model.OrgSystem
+		return tx.UpdateUser(u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitsOf := func(password string) int64 {
+		t.Helper()
+		before := s.commits.Load()
+		if _, err := e.signIn("ad.cu", password, ""); !errors.Is(err, identity.ErrSignInRefused) {
+			t.Fatalf("sign-in: %v, want refused", err)
+		}
+		return s.commits.Load() - before
+	}
+	wrong, right := commitsOf("wrong password!"), commitsOf(goodPassword)
+	if wrong == 0 || right != wrong {
+		t.Errorf("the right password without a second factor enrolled: %d commits, a wrong one %d", right, wrong)
+	}
+	var failures int32
+	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
+		u, err := tx.User("ad.cu")
+		failures = u.SignIn.Failures
+		return err
+	})
+	if err != nil || failures != 2 {
+		t.Errorf("failures counted: %d, %v; want 2, the wrong password and the right one alone", failures, err)
+	}
+}

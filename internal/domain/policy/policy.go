@@ -175,10 +175,8 @@ func Parse(data []byte, getenv func(string) string) (Policy, error) {
 			return Policy{}, fmt.Errorf("policy: %w", err)
 		}
 		for _, name := range slices.Sorted(maps.Keys(raw)) {
-			if isList(name) && string(bytes.TrimSpace(raw[name])) == "null" {
-				// null decodes into an empty list, which for warnings is
-				// none at all: say what the file means instead.
-				return Policy{}, fmt.Errorf("policy: %s: null is not a list; give [] for none, or leave %s out for the default", name, name)
+			if err := nullInList(name, raw[name]); err != nil {
+				return Policy{}, fmt.Errorf("policy: %w", err)
 			}
 		}
 		for name := range raw {
@@ -229,7 +227,7 @@ func (w *keyWalk) value(path string) {
 	}
 	switch tok {
 	case json.Delim('{'):
-		seen := map[string]bool{}
+		var seen []string
 		for !w.stopped() && w.dec.More() {
 			kt, err := w.dec.Token()
 			key, ok := kt.(string)
@@ -241,11 +239,13 @@ func (w *keyWalk) value(path string) {
 			if path != "" {
 				field = path + "." + key
 			}
-			if seen[strings.ToLower(key)] {
+			// EqualFold, not ToLower: the decoder folds as Unicode does,
+			// so a long s is an s and "warningſ" is warnings again.
+			if slices.ContainsFunc(seen, func(k string) bool { return strings.EqualFold(k, key) }) {
 				w.err = fmt.Errorf("%s: given more than once; give each setting once", field)
 				return
 			}
-			seen[strings.ToLower(key)] = true
+			seen = append(seen, key)
 			w.value(field)
 		}
 	case json.Delim('['):
@@ -361,6 +361,31 @@ func isLimit(name string) bool {
 		}
 	}
 	return false
+}
+
+// nullInList refuses null given as one of the policy's lists, or as an
+// element of one. null decodes into an empty list, which for warnings is
+// none at all; an element null decodes to nothing, over the default's
+// value at its place in the list ([0.5, null] was the default's [0.5,
+// 0.75]). Neither is what the file says. Lists that are no lists are left
+// to the decoder, which names them.
+func nullInList(name string, value json.RawMessage) error {
+	if !isList(name) {
+		return nil
+	}
+	if string(bytes.TrimSpace(value)) == "null" {
+		return fmt.Errorf("%s: null is not a list; give [] for none, or leave %s out for the default", name, name)
+	}
+	var elems []json.RawMessage
+	if json.Unmarshal(value, &elems) != nil {
+		return nil
+	}
+	for i, e := range elems {
+		if string(bytes.TrimSpace(e)) == "null" {
+			return fmt.Errorf("%s[%d]: null is not a value; leave it out of the list", name, i)
+		}
+	}
+	return nil
 }
 
 // isList reports whether a key of the file names one of the policy's

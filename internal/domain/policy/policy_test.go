@@ -228,6 +228,10 @@ func TestParseErrors(t *testing.T) {
 		{"limit given twice in two cases", `{"acknowledge": {"hours": 1}, "Acknowledge": {"hours": 50}}`, []string{"Acknowledge:", "more than once"}},
 		{"unit given twice", `{"transfer_accept": {"working_days": 2, "working_days": 5}}`, []string{"transfer_accept.working_days:", "more than once"}},
 		{"warnings given twice", `{"warnings": [0.5], "warnings": [0.9]}`, []string{"warnings:", "more than once"}},
+		// The decoder folds case as Unicode does: the Kelvin sign is a k,
+		// a long s an s, so these name the same keys too.
+		{"limit given twice, once with a Kelvin sign", `{"acknowledge": {"hours": 1}, "acKnowledge": {"hours": 50}}`, []string{"more than once"}},
+		{"warnings given twice, once with a long s", `{"warnings": [0.5], "warningſ": [0.9]}`, []string{"more than once"}},
 		{"hook field given twice", hookWith(`"name": "ops", "url": "https://hooks.example/x", "url": "https://elsewhere.example/x", "secret_env": "HOOK_SECRET"`), []string{"webhooks[0].url:", "more than once"}},
 		// null would silently mean an empty list: no warning at all, the
 		// way a template that lost its value writes it. A list is given,
@@ -235,6 +239,11 @@ func TestParseErrors(t *testing.T) {
 		{"warnings null", `{"warnings": null}`, []string{"warnings:", "null", "[]"}},
 		{"remote communes null", `{"remote_communes": null}`, []string{"remote_communes:", "null"}},
 		{"webhooks null", `{"webhooks": null}`, []string{"webhooks:", "null"}},
+		// null inside a list decodes to nothing over the default's value
+		// at its place: [0.5, null] was the default's [0.5, 0.75].
+		{"warning null", `{"warnings": [0.5, null]}`, []string{"warnings[1]:", "null"}},
+		{"warnings of null", `{"Warnings": [null]}`, []string{"Warnings[0]:", "null"}},
+		{"remote commune null", `{"remote_communes": [null]}`, []string{"remote_communes[0]:", "null"}},
 		{"not an object", `[1, 2]`, []string{"not a JSON object"}},
 		{"not JSON", `acknowledge: 24h`, []string{"not a JSON object"}},
 		{"empty file", ``, []string{"not a JSON object"}},

@@ -123,13 +123,21 @@ func (c *Console) showAudit(w http.ResponseWriter, r *http.Request, s *session, 
 // SEQ:HASH as it was shown), since only a head kept out of the
 // database's reach finds events cut from the log's end. The API checks
 // it: a seq that is no number is sent as none, and is refused there,
-// naming the field, as half a head is.
+// naming the field, as half a head is; text that is no head at all is
+// refused too, never taken for none noted.
 func (c *Console) verifyAudit(w http.ResponseWriter, r *http.Request, s *session) {
 	req := &pb.VerifyAuditLogRequest{}
 	if noted := strings.TrimSpace(r.PostFormValue("noted")); noted != "" {
 		seqText, hash, _ := strings.Cut(noted, ":")
 		req.NotedHeadSeq, _ = strconv.ParseUint(seqText, 10, 64)
 		req.NotedHeadHash = hash
+		if req.NotedHeadSeq == 0 && hash == "" {
+			// Text that gives neither (the hash pasted alone, no colon)
+			// would be sent as no head noted, and the page would say
+			// "intact" without the check asked for: it goes whole as
+			// the hash, which the API refuses, naming the field.
+			req.NotedHeadHash = noted
+		}
 	}
 	resp, err := c.api.audit.VerifyAuditLog(c.apiContext(r, s), req)
 	if err != nil {
