@@ -67,7 +67,6 @@ func mgMustRun(t *testing.T, args ...string) string {
 	return stdout
 }
 
-// mgAddr returns a 127.0.0.1 address with a port that was free a moment ago.
 // mgAddr is a free loopback address for a server the test starts. The
 // port is found by listening and closing, so the kernel may hand the same
 // one out again at once: two calls for one server's gRPC and HTTP

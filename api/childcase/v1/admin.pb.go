@@ -1320,8 +1320,10 @@ type VerifyAuditLogResponse struct {
 	CheckedEvents uint64 `protobuf:"varint,2,opt,name=checked_events,json=checkedEvents,proto3" json:"checked_events,omitempty"`
 	// The recorded head of the log.
 	HeadSeq uint64 `protobuf:"varint,3,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
-	// Hex SHA-256 of the event at head_seq: note it with head_seq, and
-	// give both to a later verification (noted_head_seq, noted_head_hash).
+	// Hex SHA-256 of the event at head_seq. When intact, note it with
+	// head_seq and give both to a later verification (noted_head_seq,
+	// noted_head_hash); when not, it names what the file holds now and is
+	// no reference to note (the console and the CLI then show none).
 	HeadHash string `protobuf:"bytes,6,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
 	// The seq of the first broken link, when not intact.
 	BrokenSeq uint64 `protobuf:"varint,4,opt,name=broken_seq,json=brokenSeq,proto3" json:"broken_seq,omitempty"`

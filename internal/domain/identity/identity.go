@@ -654,7 +654,7 @@ func tokenCreated(p access.Principal, u model.User, t model.Token, now time.Time
 // SecondFactorTokenReason is the reason of the token.create of a token
 // made by someone else of a user of role, which needs a second factor.
 func SecondFactorTokenReason(role model.Role) string {
-	return "a token of a " + role.String() + " made by another: it acts as them without the second factor their role signs in with"
+	return "a token of a user of role " + role.String() + " made by another: it acts as them without the second factor their role signs in with"
 }
 
 // warnSecondFactorToken logs, at warning level, a token p made of a user
