@@ -410,11 +410,7 @@ func tamperedStore(t *testing.T, tamper func(t *testing.T, b *bolt.Bucket)) *bol
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	editFile(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("audit"))
 		if b == nil {
 			return errors.New("no audit bucket")
@@ -422,13 +418,24 @@ func tamperedStore(t *testing.T, tamper func(t *testing.T, b *bolt.Bucket)) *bol
 		tamper(t, b)
 		return nil
 	})
+	return openStore(t, path)
+}
+
+// editFile changes the closed database at path behind the store's back,
+// in one bbolt transaction, as someone with the file would.
+func editFile(t *testing.T, path string, edit func(tx *bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(edit)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openStore(t, path)
 }
 
 // A verification through the service is recorded first; a log tampered
@@ -575,22 +582,12 @@ func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
 	}
 
 	// Events 6 and 7 cut, and the head set back to event 5, consistently.
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	editFile(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("audit"))
 		five := decode(t, b.Get(seqKey(5)))
 		return errors.Join(b.Delete(seqKey(6)), b.Delete(seqKey(7)),
 			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(seqKey(5), five.Hash...)))
 	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 	l = auditlog.New(openStore(t, path))
 	if res, err := l.Verify(ctx); err != nil || res.Problem != nil || res.HeadSeq != 5 {
 		t.Fatalf("Verify after a consistent cut = %+v, %v; the hole this test is about is closed elsewhere: revisit it", res, err)

@@ -59,6 +59,26 @@ func (e *env) addPerson(t *testing.T, id string, role model.Role, unit, totpSecr
 	}
 }
 
+// addUpgradedAdmin makes an admin as the database holds them after the
+// upgrade that made admins need a second factor: a password set, and no
+// second factor enrolled. No role can be changed through the API, so the
+// store is written.
+func (e *env) addUpgradedAdmin(t *testing.T, id string) {
+	t.Helper()
+	e.addPerson(t, id, model.RoleCommuneWorker, communeUnit, "")
+	err := e.store.Update(ctx, func(tx datastore.Tx) error {
+		u, err := tx.User(id)
+		if err != nil {
+			return err
+		}
+		u.Role, u.Unit = model.RoleAdmin, model.OrgSystem
+		return tx.UpdateUser(u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func totpCode(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
 	c, err := identity.TOTPCode(secret, at)
@@ -726,21 +746,7 @@ func TestSignInPrunesWhatTheStoreCommits(t *testing.T) {
 // password, and then the password and a code sign in.
 func TestAnAdminsPasswordWithoutASecondFactorNoLongerSignsIn(t *testing.T) {
 	e := newSignInEnv(t)
-	e.addPerson(t, "ad.cu", model.RoleCommuneWorker, communeUnit, "")
-	// As the database holds them after the upgrade: an admin with a
-	// password and no second factor (no role can be changed through
-	// the API, so the store is written).
-	err := e.store.Update(ctx, func(tx datastore.Tx) error {
-		u, err := tx.User("ad.cu")
-		if err != nil {
-			return err
-		}
-		u.Role, u.Unit = model.RoleAdmin, model.OrgSystem
-		return tx.UpdateUser(u)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.addUpgradedAdmin(t, "ad.cu")
 	if _, err := e.signIn("ad.cu", goodPassword, ""); !errors.Is(err, identity.ErrSignInRefused) {
 		t.Fatalf("an admin's password without a second factor enrolled: %v, want ErrSignInRefused", err)
 	}

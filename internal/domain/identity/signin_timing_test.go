@@ -85,20 +85,7 @@ func TestARightPasswordWithoutTheSecondFactorEnrolledCostsAWrongOnesCommit(t *te
 	s := &commitCounter{Store: memstore.New()}
 	t.Cleanup(func() { s.Close() })
 	e := withVault(t, newEnvOn(s, ""))
-	e.addPerson(t, "ad.cu", model.RoleCommuneWorker, communeUnit, "")
-	// As the database holds them after the upgrade (no role can be
-	// changed through the API, so the store is written).
-	err := e.store.Update(ctx, func(tx datastore.Tx) error {
-		u, err := tx.User("ad.cu")
-		if err != nil {
-			return err
-		}
-		u.Role, u.Unit = model.RoleAdmin, model.OrgSystem
-		return tx.UpdateUser(u)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.addUpgradedAdmin(t, "ad.cu")
 	commitsOf := func(password string) int64 {
 		t.Helper()
 		before := s.commits.Load()
@@ -112,7 +99,7 @@ func TestARightPasswordWithoutTheSecondFactorEnrolledCostsAWrongOnesCommit(t *te
 		t.Errorf("the right password without a second factor enrolled: %d commits, a wrong one %d", right, wrong)
 	}
 	var failures int32
-	err = e.store.View(ctx, func(tx datastore.ReadTx) error {
+	err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		u, err := tx.User("ad.cu")
 		failures = u.SignIn.Failures
 		return err
