@@ -248,6 +248,7 @@ type harness struct {
 
 	dir, db, keyFile, policyFile string
 	storeArgs                    []string // serve's flags that name the store
+	env                          []string // added to the server's environment (a webhook's secret)
 	srv                          *child   // the crash test's server
 	starts                       int
 	tokens                       map[string]string // user -> bearer token, kept across restarts

@@ -77,6 +77,7 @@ func (h *harness) startOnce() (*child, error) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, h.env...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", childBin, err)
 	}
