@@ -977,7 +977,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 
 	deps := grpcapi.Deps{
 		Intake: svc, Search: finder, Process: engine, Identity: ids,
-		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: opened.backup,
+		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: mk.backupBetweenRotations(opened.backup),
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -21,6 +23,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // masterKeys owns the key file and its rotation. A rotation writes the new
@@ -36,7 +39,7 @@ type masterKeys struct {
 	clock clock.Clock
 	log   *slog.Logger
 
-	mu sync.Mutex // one rotation at a time
+	mu sync.Mutex // one rotation at a time; a hot backup's snapshot between two (betweenRotations)
 	// retired are the masters rotated away in this process, kept in memory
 	// so that reads whose snapshot predates a rotation still open.
 	retired []keys.MasterKey
@@ -364,6 +367,57 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey, reco
 	// before the last re-wrap committed still holds keys wrapped under it.
 	mk.log.Info("master key rotated", "master_key_id", next.ID(), "rewrapped", n, "retired_key_file", retired)
 	return n, nil
+}
+
+// betweenRotations is a hot backup whose snapshots are never taken while
+// a rotation runs. A rotation re-wraps the data keys in batches and then
+// rebuilds the search index a batch at a time, while writes seal new data
+// under the next master: a snapshot taken meanwhile is under two masters,
+// and neither the key file nor the retired one the operator keeps opens
+// it (the start refuses it, "wrong master key"). Waiting for the rotation
+// (seconds, minutes on a large database) gives a backup under the old
+// master, which the retired key file opens, or under the new one.
+type betweenRotations struct {
+	backup grpcapi.DatabaseBackup
+	mk     *masterKeys
+}
+
+// backupBetweenRotations returns b, its snapshots taken between
+// rotations; nil when the store has no hot backup.
+func (mk *masterKeys) backupBetweenRotations(b grpcapi.DatabaseBackup) grpcapi.DatabaseBackup {
+	if b == nil {
+		return nil
+	}
+	return betweenRotations{backup: b, mk: mk}
+}
+
+// Snapshot waits for a rotation under way to end, then takes the
+// snapshot holding off the next one until its read transaction has begun
+// (the copy it writes). It gives up when ctx ends.
+func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
+	if err := b.mk.lock(ctx); err != nil {
+		return nil, 0, fmt.Errorf("backup: waiting for the master key rotation under way: %w", err)
+	}
+	defer b.mk.mu.Unlock()
+	return b.backup.Snapshot(ctx)
+}
+
+// lockPoll is how often lock looks again at a rotation's lock.
+const lockPoll = 20 * time.Millisecond
+
+// lock takes mk.mu, or gives up when ctx ends: a backup waits out a
+// rotation, but not past its caller.
+func (mk *masterKeys) lock(ctx context.Context) error {
+	for !mk.mu.TryLock() {
+		t := time.NewTimer(lockPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // isDiskFull tells a write refused for want of room (the store's reserve,

@@ -163,6 +163,7 @@ func TestCrash(t *testing.T) {
 			"%d deadlines fell due while down and fired once after the restart, %d problems; "+
 			"database at the last check: %s; wall time %s",
 			done, cycles, s.kills, s.writes(), s.downtimeFired, s.problems, s.final, time.Since(began).Round(time.Second))
+		t.Logf("transitions acknowledged, by method: %s", h.led.ackedByMethod())
 	}()
 	runCycles(&done, cycles, h.setup, h.cycle, h.finish)
 }
@@ -248,6 +249,7 @@ type harness struct {
 
 	dir, db, keyFile, policyFile string
 	storeArgs                    []string // serve's flags that name the store
+	env                          []string // added to the server's environment (a webhook's secret)
 	srv                          *child   // the crash test's server
 	starts                       int
 	tokens                       map[string]string // user -> bearer token, kept across restarts

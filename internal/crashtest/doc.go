@@ -44,12 +44,19 @@
 // CHILDCASE_FAILOVER_SEED repeats the random choices; CHILDCASE_CRASH_KEEP
 // keeps the logs of a passing run too.
 //
-// Three short tests SIGKILL at the moments the random kills of the crash
-// test do not reach (ops_test.go): TestKillDuringKeyRotation (at each
-// phase of RotateMasterKey under load, and of the offline keys rotate),
+// Short tests SIGKILL at the moments the random kills of the crash test
+// do not reach (ops_test.go): TestKillDuringKeyRotation (at each phase of
+// RotateMasterKey under load, and of the offline keys rotate),
 // TestKillDuringBackup (the server during BackupDatabase and childcase
 // backup, and childcase backup itself) and TestKillWhileDiskFull (on a
 // small tmpfs, skipped where mounting is not allowed, except in CI). Each
 // checks `childcase check`, that every acknowledged case opens and is
-// found by a search after the restart, and what is special to it.
+// found by a search after the restart, and what is special to it. Others
+// kill what the crash test's workload does not do:
+// TestKillDuringAdminWrites (users, tokens, revocations, password resets),
+// TestKillDuringWebhookDelivery (after a notification is sent, before it
+// is marked delivered), TestKillDuringRestore (childcase restore itself),
+// TestKillDuringMigration (the first start on each older schema's golden
+// file) and TestBackupDuringKeyRotationIsUnderOneMaster (hot backups taken
+// while the master key rotates, each under one master).
 package crashtest

@@ -51,6 +51,21 @@ func (h *harness) start() *child {
 }
 
 func (h *harness) startOnce() (*child, error) {
+	c, err := h.spawn()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.awaitServing(startTimeout); err != nil {
+		c.kill()
+		return nil, fmt.Errorf("%w; log:\n%s", err, tail(c.logPath, 30))
+	}
+	return c, nil
+}
+
+// spawn execs the binary on the harness's store with fresh ports and
+// returns at once: a test that kills a start part way does not wait for
+// SERVING.
+func (h *harness) spawn() (*child, error) {
 	h.starts++
 	grpcAddr, err := freeAddr()
 	if err != nil {
@@ -77,6 +92,7 @@ func (h *harness) startOnce() (*child, error) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, h.env...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", childBin, err)
 	}
@@ -85,10 +101,6 @@ func (h *harness) startOnce() (*child, error) {
 		c.waitErr = cmd.Wait()
 		close(c.exited)
 	}()
-	if err := c.awaitServing(startTimeout); err != nil {
-		c.kill()
-		return nil, fmt.Errorf("%w; log:\n%s", err, tail(logPath, 30))
-	}
 	return c, nil
 }
 

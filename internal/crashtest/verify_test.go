@@ -21,6 +21,7 @@ import (
 var stepKinds = []string{
 	"ACKNOWLEDGED", "INITIAL_ASSESSMENT_RECORDED", "NOTE_ADDED", "TRANSFER_PROPOSED",
 	"TRANSFER_ACCEPTED", "TRANSFER_DECLINED", "POLICE_REFERRAL", "POLICE_ACKNOWLEDGED",
+	"OFFICER_ASSIGNED", "SPECIFIC_ASSESSMENT_RECORDED", "PLAN_SUBMITTED", "PLAN_APPROVED", "CLOSED", "REOPENED",
 }
 
 // caseKind is a case and a kind of timeline event.
@@ -152,12 +153,13 @@ func (h *harness) checkFile(path string) {
 }
 
 // checkAudited checks that the file's audit log holds the event of every
-// acknowledged report (report.create) and of every acknowledged read of
-// the workload (case.read, by its request id): "nothing lost" covers the
+// acknowledged report (report.create), of every acknowledged step (by the
+// request id its sends carry) and of every acknowledged read of the
+// workload (case.read, by its request id): "nothing lost" covers the
 // audit trail, whose events of reads are committed in a group commit of
 // their own. The caller holds the ledger's lock.
 func (h *harness) checkAudited(tx datastore.ReadTx) {
-	created, read := map[string]bool{}, map[string]string{}
+	created, read, stepped := map[string]bool{}, map[string]string{}, map[string]string{}
 	for e, err := range tx.AuditEvents(1) {
 		if err != nil {
 			h.problem("read the audit log: %v", err)
@@ -168,6 +170,13 @@ func (h *harness) checkAudited(tx datastore.ReadTx) {
 			created[e.Resource] = true
 		case e.Action == "case.read" && e.Outcome == audit.OutcomeOK:
 			read[e.RequestID] = e.Resource
+		case strings.HasSuffix(e.RequestID, stepRequestID("")) && e.Outcome == audit.OutcomeOK:
+			stepped[e.RequestID] = e.Case
+		}
+	}
+	for _, e := range h.led.steps {
+		if got, ok := stepped[stepRequestID(e.rid)]; e.state == acked && (!ok || got != e.caseName) {
+			h.problem("%s request_id %s on %s, acknowledged, has no audit event of it in the file (found one on %q)", e.method, e.rid, e.caseName, got)
 		}
 	}
 	for _, e := range h.led.reports {

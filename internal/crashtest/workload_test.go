@@ -3,6 +3,7 @@ package crashtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // outcome is what is known of a write.
@@ -98,6 +100,24 @@ func (l *ledger) addCase(name string) {
 	}
 	l.cases[name] = &caseEntry{name: name}
 	l.caseNames = append(l.caseNames, name)
+}
+
+// ackedByMethod counts the acknowledged transitions by method, for the
+// summary: which steps the run crashed around.
+func (l *ledger) ackedByMethod() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := map[string]int{}
+	for _, e := range l.steps {
+		if e.state == acked {
+			n[e.method]++
+		}
+	}
+	var out []string
+	for _, m := range slices.Sorted(maps.Keys(n)) {
+		out = append(out, fmt.Sprintf("%s %d", m, n[m]))
+	}
+	return strings.Join(out, ", ")
 }
 
 // pickCase returns an acknowledged case, mostly a recent one.
@@ -405,6 +425,9 @@ func (h *harness) settleStep(e *stepEntry, resp *pb.Case, err error, live bool) 
 	}
 }
 
+// stepRequestID is the x-request-id of the sends of step rid.
+func stepRequestID(rid string) string { return rid + ".step" }
+
 // planStep chooses the next step on c and who takes it.
 func planStep(c *pb.Case, rng *rand.Rand, rid string) *stepEntry {
 	name, etag := c.GetName(), c.GetEtag()
@@ -413,8 +436,10 @@ func planStep(c *pb.Case, rng *rand.Rand, rid string) *stepEntry {
 	e := &stepEntry{rid: rid, caseName: name}
 	set := func(method, kind, actor string, call func(context.Context, pb.CaseProcessServiceClient) (*pb.Case, error)) *stepEntry {
 		e.method, e.kind = method, kind
+		// Every send of the step carries one request id, by which the
+		// checks find its audit event in the file.
 		e.call = func(ctx context.Context, h *harness, p pb.CaseProcessServiceClient) (*pb.Case, error) {
-			return call(h.as(ctx, actor), p)
+			return call(metadata.AppendToOutgoingContext(h.as(ctx, actor), "x-request-id", stepRequestID(rid)), p)
 		}
 		return e
 	}
@@ -473,6 +498,58 @@ func planStep(c *pb.Case, rng *rand.Rand, rid string) *stepEntry {
 		}
 	}
 	x := rng.IntN(100)
+	// The steps further on: the worker's (specific assessment, plan) on
+	// the cases of either commune; the chair's (assign, plan approval,
+	// closure, reopening) on Ba Đình's, whose chair the workload has.
+	// Each by the status the case was read in; one the case no longer
+	// allows is refused, like a stale etag.
+	bd := resp == unitBD
+	status := c.GetStatus()
+	chair := userBDC
+	switch y := rng.IntN(100); {
+	case status == pb.CaseStatus_CASE_STATUS_CLOSED:
+		if y < 60 && bd {
+			req := &pb.ReopenCaseRequest{Name: name, Etag: etag, RequestId: rid, Reason: "hàng xóm báo trẻ lại bị đánh"}
+			return set("ReopenCase", "REOPENED", chair, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
+				return p.ReopenCase(ctx, req)
+			})
+		}
+		return note()
+	case y < 70 && status == pb.CaseStatus_CASE_STATUS_SPECIFIC_ASSESSMENT:
+		req := &pb.RecordSpecificAssessmentRequest{Name: name, Etag: etag, RequestId: rid,
+			Needs: "hỗ trợ tâm lý", ChildViews: "muốn ở với mẹ", MeetingRecord: "họp ngày " + rid,
+			// Now: neither before the acknowledgement (or a reopening)
+			// nor in the future once the server reads it.
+			MeetingTime:  timestamppb.Now(),
+			MeetingChair: &pb.MeetingAttendee{FullName: "Chủ tịch UBND", Role: "chủ trì"}}
+		return set("RecordSpecificAssessment", "SPECIFIC_ASSESSMENT_RECORDED", worker, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
+			return p.RecordSpecificAssessment(ctx, req)
+		})
+	case y < 70 && bd && status == pb.CaseStatus_CASE_STATUS_PLANNING && c.GetPlanState() == "SUBMITTED":
+		req := &pb.ApprovePlanRequest{Name: name, Etag: etag, RequestId: rid, DecisionNumber: "QĐ/" + rid, DecisionDate: vntime.DateOf(time.Now()).String()}
+		return set("ApprovePlan", "PLAN_APPROVED", chair, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
+			return p.ApprovePlan(ctx, req)
+		})
+	case y < 70 && status == pb.CaseStatus_CASE_STATUS_PLANNING && c.GetPlanState() != "SUBMITTED":
+		day := vntime.DateOf(time.Now())
+		req := &pb.SubmitPlanRequest{Name: name, Etag: etag, RequestId: rid, Services: []*pb.PlanServiceInput{{
+			Name: "tư vấn tâm lý", Owner: "trạm y tế phường", CommuneAssignee: "cán bộ BVTE",
+			StartDate: day.AddDays(1).String(), ExpectedEndDate: day.AddDays(30).String()}}}
+		return set("SubmitPlan", "PLAN_SUBMITTED", worker, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
+			return p.SubmitPlan(ctx, req)
+		})
+	case y >= 70 && y < 78 && bd:
+		req := &pb.AssignCaseRequest{Name: name, Etag: etag, RequestId: rid, Officer: "users/" + worker}
+		return set("AssignCase", "OFFICER_ASSIGNED", chair, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
+			return p.AssignCase(ctx, req)
+		})
+	case y >= 78 && y < 84 && bd && status != pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT:
+		req := &pb.ApproveClosureRequest{Name: name, Etag: etag, RequestId: rid, Ground: pb.ClosureGround_CLOSURE_GROUND_MOVED_AWAY,
+			Reason: "gia đình đã chuyển vào TP.HCM", NoPoliceReferralReason: "gia đình đã rời Hà Nội"}
+		return set("ApproveClosure", "CLOSED", chair, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
+			return p.ApproveClosure(ctx, req)
+		})
+	}
 	switch c.GetStatus() {
 	case pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT:
 		switch {

@@ -1,0 +1,168 @@
+package crashtest
+
+// A hot backup taken while RotateMasterKey runs. The README has the
+// operator keep the key file and, after a rotation, the
+// childcase.key.retired-<id> files, and start a restored backup "with the
+// master key file the backup was taken under": each backup must be under
+// one master key, data keys and search index alike, or no key file opens
+// it whole.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// fetchBackup streams a whole BackupDatabase into path.
+func (h *harness) fetchBackup(cl *client, path string) error {
+	stream, err := cl.admin.BackupDatabase(h.as(context.Background(), "admin"), &pb.BackupDatabaseRequest{})
+	if err != nil {
+		return err
+	}
+	var whole []byte
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		whole = append(whole, m.GetData()...)
+	}
+	return os.WriteFile(path, whole, 0o600)
+}
+
+// backupMasters returns the masters of a backup's data keys and the key
+// ids of its search index entries.
+func backupMasters(path string) (masters []string, indexKeys map[string]int, err error) {
+	st, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	indexKeys = map[string]int{}
+	err = st.View(context.Background(), func(tx datastore.ReadTx) error {
+		ks, err := tx.DataKeyPerMaster()
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			masters = append(masters, k.Wrapped.MasterID)
+		}
+		for after := uint64(0); ; {
+			es, next, err := tx.ListSearchEntries(after, 500)
+			if err != nil {
+				return err
+			}
+			for _, e := range es {
+				indexKeys[e.KeyID]++
+			}
+			if next == 0 {
+				return nil
+			}
+			after = next
+		}
+	})
+	return masters, indexKeys, err
+}
+
+// TestBackupDuringKeyRotationIsUnderOneMaster takes hot backups one after
+// another while a RotateMasterKey re-wraps the data keys of a few hundred
+// cases under intake, and the search index is rebuilt; then SIGKILLs the
+// server. Each backup must pass `check` and be under one master, the
+// retired key's or the new key file's, its data keys and its search
+// entries alike: one of the two key files the README says to keep opens
+// it whole.
+func TestBackupDuringKeyRotationIsUnderOneMaster(t *testing.T) {
+	h := newOpsHarness(t)
+	book := &opsBook{}
+	h.seedCases(book, 300)
+	before, err := keys.LoadMaster(h.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := h.load(ctx, book, 2)
+	rotator := h.dial()
+	answered := make(chan error, 1)
+	go func() {
+		_, err := rotator.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: "rotate-during-backups"})
+		answered <- err
+	}()
+	if !awaitFile(h.keyFile+".next", 10*time.Second) {
+		t.Fatalf("no %s.next within 10 s of RotateMasterKey", h.keyFile)
+	}
+	cl := h.dial()
+	var backups []string
+	var rotateErr error
+	for done := false; !done; {
+		path := filepath.Join(h.dir, fmt.Sprintf("during-%02d.db", len(backups)))
+		if err := h.fetchBackup(cl, path); err != nil {
+			t.Fatalf("BackupDatabase during the rotation: %v", err)
+		}
+		backups = append(backups, path)
+		select {
+		case rotateErr = <-answered:
+			done = true
+		default:
+		}
+	}
+	cl.close()
+	rotator.close()
+	h.srv.kill()
+	h.srv = nil
+	cancel()
+	stop()
+	if rotateErr != nil {
+		t.Fatalf("RotateMasterKey: %v", rotateErr)
+	}
+	after, err := keys.LoadMaster(h.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exists(h.keyFile + ".retired-" + before.ID()) {
+		t.Errorf("no %s.retired-%s after the rotation", h.keyFile, before.ID())
+	}
+	kept := map[string]string{before.ID(): "the retired key file", after.ID(): "the key file"}
+	for _, b := range backups {
+		if code, out := runTool(t, "check", "--db", b); code != 0 {
+			t.Errorf("%s: childcase check: exit %d:\n%s", filepath.Base(b), code, out)
+		}
+		masters, index, err := backupMasters(b)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(b), err)
+		}
+		var under []string
+		for id := range index {
+			m, _, _ := strings.Cut(id, "/")
+			if !slices.Contains(under, m) {
+				under = append(under, m)
+			}
+		}
+		for _, m := range under {
+			if !slices.Contains(masters, m) {
+				masters = append(masters, m)
+			}
+		}
+		if len(masters) != 1 || kept[masters[0]] == "" {
+			t.Errorf("%s, taken while the master key rotated from %s to %s: its data keys and search entries are under %v; "+
+				"no one key file the README keeps opens it whole", filepath.Base(b), before.ID(), after.ID(), masters)
+			continue
+		}
+		t.Logf("%s: under %s (%s)", filepath.Base(b), masters[0], kept[masters[0]])
+	}
+	h.verifyOps("restart after the rotation and its backups", book)
+}
