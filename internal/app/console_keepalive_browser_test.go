@@ -80,10 +80,12 @@ func TestBrowserTypingKeepsTheIntakeAlive(t *testing.T) {
 // the session ends (signed out in another tab). Their next typing shows
 // "CHƯA LƯU" at once, saying that the session has ended, with every
 // field as typed and the page where it was; "Lưu" then does not leave the
-// page. Once they sign in again in another tab, "Lưu" saves the form
-// once, with the request id it carried.
+// page. Another person signing in at that browser does not get it saved
+// under their name; once the operator signs in again in another tab,
+// "Lưu" saves the form once, with the request id it carried.
 func TestBrowserEndedSessionKeepsTheTypedForm(t *testing.T) {
 	ts, _ := startConsole(t)
+	ts.addUser(t, "operator2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
 	ctx := newTab(t)
 	log := browsertest.WatchConsole(ctx)
 	base := "http://" + ts.HTTPAddr()
@@ -146,6 +148,26 @@ func TestBrowserEndedSessionKeepsTheTypedForm(t *testing.T) {
 	kept("Lưu pressed with the session ended")
 	if n := reportCount(t, ts); n != before {
 		t.Fatalf("Lưu with the session ended saved %d reports", n-before)
+	}
+
+	// Another person signing in at that computer does not get the form
+	// saved under their name: the page says so and keeps it.
+	browserSignIn(t, other, base, "operator2", "pw-operator2")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.body.removeAttribute("data-session"), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`button[value="save"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-session="other"]`)),
+	); err != nil {
+		t.Fatalf("Lưu with another person signed in: %v", err)
+	}
+	if alert := text(t, ctx, "#keep-alert"); !strings.Contains(alert, "CHƯA LƯU") || !strings.Contains(alert, "tài khoản khác") {
+		t.Errorf("with another person signed in the page says %q, want CHƯA LƯU and that another account signed in", alert)
+	}
+	kept("Lưu pressed with another person signed in")
+	if n := reportCount(t, ts); n != before {
+		t.Fatalf("Lưu with another person signed in saved %d reports", n-before)
 	}
 
 	browserSignIn(t, other, base, operatorID, "pw-"+operatorID)

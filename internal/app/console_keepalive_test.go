@@ -86,10 +86,18 @@ func TestConsoleTypingKeepsTheSessionAlive(t *testing.T) {
 	if resp := b.raw(http.MethodGet, "/session/token", nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the token of an ended session: %s, want 401", resp.Status)
 	}
+	// A page made before a restart holds a cookie the console no longer
+	// knows: ended too.
+	restarted := newBrowser(t, ts)
+	restarted.c.Jar.SetCookies(mustParse(t, b.base+"/"), []*http.Cookie{{Name: "childcase_session", Value: "from-before-a-restart", Path: "/"}})
+	if resp, _ := restarted.post("/session/touch", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a touch with a session cookie from before a restart: %s, want 401", resp.Status)
+	}
 	_, events, refused := signInAudit(t, ts)
-	if refused != 2 || len(events) != 1 || events[0].GetResource() != "console" ||
-		!strings.Contains(events[0].GetReason(), "console session ended (idle or expired) ×2") {
-		t.Errorf("the ended session's touch and token: %d refusals in %v, want one console auth.fail of 2 ended sessions", refused, events)
+	if refused != 3 || len(events) != 1 || events[0].GetResource() != "console" ||
+		!strings.Contains(events[0].GetReason(), "console session ended (idle or expired) ×2") ||
+		!strings.Contains(events[0].GetReason(), "unknown console session ×1") {
+		t.Errorf("the ended session's touch and token, and the unknown session's touch: %d refusals in %v, want one console auth.fail of 2 ended and 1 unknown sessions", refused, events)
 	}
 }
 
@@ -120,4 +128,13 @@ func TestConsoleFormTakesTheTokenOfANewSession(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/reports/saved/") {
 		t.Fatalf("save with the new token: %s to %q\n%s", resp.Status, resp.Header.Get("Location"), page)
 	}
+}
+
+func mustParse(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -51,7 +51,8 @@
     src.onerror = function () { box.setAttribute("data-stream", "closed"); };
     src.addEventListener("end", function (e) {
       src.close();
-      if (e.data === "signed-out") location.assign("/signin");
+      // Not over a form being typed: keep() says the session ended there.
+      if (e.data === "signed-out" && !document.querySelector('form[data-typed="1"]')) location.assign("/signin");
     });
     src.onmessage = function () {
       if (pending) return;
@@ -102,6 +103,10 @@
         document.body.setAttribute("data-touches", String(++touches));
         said(form, state);
       });
+    });
+    // A page the browser shows again from its history checks again.
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("form[data-checked]").forEach(function (f) { f.dataset.checked = ""; });
     });
     document.addEventListener("submit", function (e) {
       var form = e.target;
