@@ -9,6 +9,7 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/transport/web"
 )
 
@@ -137,4 +138,27 @@ func mustParse(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestConsoleTypingDoesNotPassTheTwelveHourEnd: touches keep a session
+// from its idle end, never past its token's expiry, identity.SessionTTL
+// after the sign-in (the real sign-in, whose token has one).
+func TestConsoleTypingDoesNotPassTheTwelveHourEnd(t *testing.T) {
+	d := startDemoConsole(t)
+	b := &browser{t: t, base: strings.TrimSuffix(d.url, "/"), c: newBrowserClient()}
+	if resp, _ := b.signInForm("badinh.worker", d.password, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", resp.Status)
+	}
+	signedIn := d.clock.Now()
+	csrf, _ := b.intakeForm()
+	for d.clock.Now().Add(25 * time.Minute).Before(signedIn.Add(identity.SessionTTL)) {
+		d.clock.Advance(25 * time.Minute)
+		if resp, _ := b.post("/session/touch", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("a touch %v after the sign-in: %s, want 204", d.clock.Now().Sub(signedIn), resp.Status)
+		}
+	}
+	d.clock.Advance(identity.SessionTTL - d.clock.Now().Sub(signedIn))
+	if resp, _ := b.post("/session/touch", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a touch %v after the sign-in: %s, want 401", identity.SessionTTL, resp.Status)
+	}
 }

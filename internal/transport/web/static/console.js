@@ -85,8 +85,9 @@
   // sent to an ended session would be answered with the sign-in page and
   // its text lost. After the person signs in again in another tab, the
   // form takes the new session's token (the old one is bound to the
-  // ended session), but only if it is the same person's. No typed text is
-  // sent or kept anywhere but in the form.
+  // ended session), but only if it is the same person's. A touch carries
+  // the form's token only: what was typed is sent by the form alone, and
+  // kept nowhere but in it.
   var touchEvery = 60000;
 
   function keep() {
