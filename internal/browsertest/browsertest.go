@@ -6,6 +6,7 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -242,5 +243,19 @@ func (c *Console) WantQuiet(t *testing.T, ctx context.Context) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the canary's inline script was not reported as a CSP violation; messages: %v", got)
 		}
+	}
+}
+
+// ShiftClock moves the page's clock (Date.now) forward by d, as a test
+// moves the server's injected clock: what the console's script does at
+// most once a minute then happens without the test waiting a minute. It
+// holds until the tab leaves the page.
+func ShiftClock(t *testing.T, ctx context.Context, d time.Duration) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => {
+		if (!window.__realNow) { window.__realNow = Date.now; window.__shift = 0; Date.now = () => window.__realNow() + window.__shift; }
+		window.__shift += %d; return true })()`, d.Milliseconds())
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+		t.Fatalf("shift the page's clock by %v: %v", d, err)
 	}
 }

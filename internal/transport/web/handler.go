@@ -46,6 +46,7 @@ func (c *Console) Handler() http.Handler {
 	c.caseRoutes(mux)
 	c.eventRoutes(mux)
 	c.dashRoutes(mux)
+	c.keepAliveRoutes(mux)
 	mux.HandleFunc("/", c.unknownPath(mux))
 
 	// Cross-origin unsafe requests are refused before any handler, on top

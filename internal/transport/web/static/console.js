@@ -51,7 +51,8 @@
     src.onerror = function () { box.setAttribute("data-stream", "closed"); };
     src.addEventListener("end", function (e) {
       src.close();
-      if (e.data === "signed-out") location.assign("/signin");
+      // Not over a form being typed: keep() says the session ended there.
+      if (e.data === "signed-out" && !document.querySelector('form[data-typed="1"]')) location.assign("/signin");
     });
     src.onmessage = function () {
       if (pending) return;
@@ -73,7 +74,130 @@
     };
   }
 
+  // Typing is the person's activity, though it sends no request: a
+  // hotline operator may type a report for longer than the session's idle
+  // timeout. While someone types in a form, the page tells the server so
+  // at most once a minute (POST /session/touch with the form's token),
+  // which keeps the session from its idle end; nothing the page does by
+  // itself counts. When the session has ended (idle, signed out in
+  // another tab, a restart of the server), the page says so at once, and
+  // "Lưu" checks the session before the form may leave the page: a form
+  // sent to an ended session would be answered with the sign-in page and
+  // its text lost. After the person signs in again in another tab, the
+  // form takes the new session's token (the old one is bound to the
+  // ended session), but only if it is the same person's. A touch carries
+  // the form's token only: what was typed is sent by the form alone, and
+  // kept nowhere but in it.
+  var touchEvery = 60000;
+
+  function keep() {
+    if (!words.user || !window.fetch) return;
+    var lastTouch = Date.now(); // the page's own request counted
+    var touches = 0;
+    document.addEventListener("input", function (e) {
+      var form = e.target.form;
+      if (!e.isTrusted || !form || !form.elements.csrf) return;
+      form.dataset.typed = "1";
+      if (Date.now() - lastTouch < touchEvery) return;
+      lastTouch = Date.now();
+      check(form).then(function (state) {
+        document.body.setAttribute("data-touches", String(++touches));
+        said(form, state);
+      });
+    });
+    // A page the browser shows again from its history checks again.
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("form[data-checked]").forEach(function (f) { f.dataset.checked = ""; });
+    });
+    document.addEventListener("submit", function (e) {
+      var form = e.target;
+      if (form.dataset.typed !== "1" || form.dataset.checked === "1") return;
+      e.preventDefault();
+      if (form.dataset.checking === "1") return; // a double click
+      form.dataset.checking = "1";
+      var by = e.submitter;
+      check(form).then(function (state) {
+        form.dataset.checking = "";
+        said(form, state);
+        if (state !== "live") return;
+        form.dataset.checked = "1";
+        if (by) form.requestSubmit(by); else form.requestSubmit();
+      });
+    });
+  }
+
+  // check asks whether the form's session is live, marking it used:
+  // "live", "ended", "other" (another person signed in in this browser)
+  // or "unreachable".
+  function check(form) {
+    return touch(form).then(function (status) {
+      if (status !== 403) return status;
+      return renew(form).then(function (state) { return state === "live" ? touch(form) : state; });
+    }).then(function (status) {
+      if (typeof status === "string") return status;
+      return status === 204 ? "live" : status === 401 ? "ended" : "unreachable";
+    }, function () { return "unreachable"; });
+  }
+
+  function touch(form) {
+    return fetch("/session/touch", {
+      method: "POST", credentials: "same-origin", redirect: "error",
+      body: new URLSearchParams({ csrf: form.elements.csrf.value })
+    }).then(function (r) { return r.status; });
+  }
+
+  // renew gives the page's forms the token of the browser's session, when
+  // it is a later session of the same person.
+  function renew(form) {
+    return fetch("/session/token", { credentials: "same-origin", redirect: "error" }).then(function (r) {
+      if (r.status === 401) return "ended";
+      if (!r.ok) return "unreachable";
+      return r.json().then(function (s) {
+        if (s.user !== words.user) return "other";
+        document.querySelectorAll('form input[name="csrf"]').forEach(function (el) { el.value = s.csrf; });
+        return "live";
+      });
+    });
+  }
+
+  // said shows, above the form, that it is not saved and why, or takes
+  // that away once the session is live again. The page stays as it is.
+  function said(form, state) {
+    document.body.setAttribute("data-session", state);
+    var box = document.getElementById("keep-alert");
+    if (state === "live") {
+      if (box) box.remove();
+      return;
+    }
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "keep-alert";
+      box.className = "notsaved";
+      box.setAttribute("role", "alert");
+      form.parentNode.insertBefore(box, form);
+    }
+    var big = document.createElement("p");
+    big.className = "big";
+    big.textContent = words.notsaved;
+    var help = document.createElement("p");
+    help.textContent = state === "other" ? words.keepOther : state === "ended" ? words.keepEnded : words.keepUnreachable;
+    var parts = [big, help];
+    if (state !== "unreachable") {
+      var a = document.createElement("a");
+      a.href = "/signin";
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = words.keepSignin;
+      var p = document.createElement("p");
+      p.append(a);
+      parts.push(p);
+    }
+    box.replaceChildren.apply(box, parts);
+    box.scrollIntoView({ block: "nearest" });
+  }
+
   tick();
   setInterval(tick, 1000);
   live();
+  keep();
 })();
