@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,4 +199,67 @@ func fieldValue(t *testing.T, ctx context.Context, css string) string {
 		t.Fatalf("value of %s: %v", css, err)
 	}
 	return v
+}
+
+// TestBrowserTypingSendsNothingTyped: the README's promise that the
+// script sends none of what was typed and keeps it nowhere but in the
+// form. While the operator types a child's name and a narrative, with
+// touches of the session, every request the page's script makes (fetch,
+// XMLHttpRequest, sendBeacon, recorded in the page) and every address the
+// page loaded holds none of it, and the page's storage is empty.
+func TestBrowserTypingSendsNothingTyped(t *testing.T) {
+	ts, _ := startConsole(t)
+	ctx := newTab(t)
+	base := "http://" + ts.HTTPAddr()
+	browserSignIn(t, ctx, base, operatorID, "pw-"+operatorID)
+	const child, secret = "Phạm Thị Hồng", "Bí mật của bé"
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/reports/new"),
+		chromedp.WaitVisible(chromedp.ID("narrative")),
+	); err != nil {
+		t.Fatalf("open the intake form: %v", err)
+	}
+	record := `(() => {
+		window.__sent = [];
+		const f = window.fetch;
+		window.fetch = function (u, o) { window.__sent.push(String(u) + " " + String((o && o.body) || "")); return f.apply(this, arguments); };
+		const send = XMLHttpRequest.prototype.send;
+		XMLHttpRequest.prototype.send = function (b) { window.__sent.push("xhr " + String(b || "")); return send.apply(this, arguments); };
+		if (navigator.sendBeacon) { const beacon = navigator.sendBeacon.bind(navigator); navigator.sendBeacon = function (u, b) { window.__sent.push(String(u) + " " + String(b || "")); return beacon(u, b); }; }
+		return true })()`
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](record)); err != nil {
+		t.Fatalf("record the page's requests: %v", err)
+	}
+	if err := chromedp.Do(ctx, fillIntake(ts.clock.Now().Add(-time.Minute), child, secret)); err != nil {
+		t.Fatalf("fill the form: %v", err)
+	}
+	for i := 1; i <= 2; i++ {
+		typeMore(t, ts, ctx, 10*time.Minute, fmt.Sprintf(" %s %d.", secret, i), i)
+	}
+	sent, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__sent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`performance.getEntriesByType("resource").map(e => e.name).concat([location.href])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent) < 2 {
+		t.Fatalf("the page's requests while typing: %q, want the two touches", sent)
+	}
+	for _, s := range slices.Concat(sent, loaded) {
+		for _, typed := range []string{child, secret, url.QueryEscape(child), url.QueryEscape(secret), url.PathEscape(secret)} {
+			if strings.Contains(s, typed) {
+				t.Errorf("the page sent or loaded %q, which holds what was typed (%q)", s, typed)
+			}
+		}
+	}
+	for _, s := range sent {
+		if !strings.HasPrefix(s, "/session/touch csrf=") || strings.Contains(s, "&") {
+			t.Errorf("the page's script sent %q while typing, want only touches with the form's token", s)
+		}
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`localStorage.length + sessionStorage.length`)); err != nil || n != 0 {
+		t.Errorf("the page's storage holds %d items (%v), want none", n, err)
+	}
 }

@@ -162,3 +162,50 @@ func TestConsoleTypingDoesNotPassTheTwelveHourEnd(t *testing.T) {
 		t.Fatalf("a touch %v after the sign-in: %s, want 401", identity.SessionTTL, resp.Status)
 	}
 }
+
+// TestConsoleSessionTokenOnlyToItsOwnPage: GET /session/token answers
+// the session's CSRF token only to the console's own script. A request
+// the browser marks as another site's (Sec-Fetch-Site cross-site, or
+// same-site: a page of another host of the same domain, to which the
+// SameSite=Strict cookie is sent) or as not a page's at all (none: typed
+// in the address bar) is refused 403 with no token in it, whatever a
+// browser would let that page read.
+func TestConsoleSessionTokenOnlyToItsOwnPage(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	b.signIn(operatorID)
+	csrf, _ := b.intakeForm()
+	for _, site := range []string{"cross-site", "same-site", "none"} {
+		req, err := http.NewRequest(http.MethodGet, b.base+"/session/token", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusForbidden || strings.Contains(body, csrf) {
+			t.Errorf("the session's token asked with Sec-Fetch-Site %s: %s %q, want 403 without the token", site, resp.Status, body)
+		}
+	}
+	// The console's own script (same-origin), and a browser that sends
+	// no Sec-Fetch-Site, get it.
+	for _, site := range []string{"same-origin", ""} {
+		req, err := http.NewRequest(http.MethodGet, b.base+"/session/token", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body := readBody(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, csrf) {
+			t.Errorf("the session's token asked with Sec-Fetch-Site %q: %s %q, want 200 with the token", site, resp.Status, body)
+		}
+	}
+}

@@ -303,6 +303,21 @@ func (h *harness) settleReport(e *reportEntry, resp *pb.Report, err error, live 
 		h.mu.Unlock()
 	case classInDoubt:
 		// Stays as it was: in doubt, or acknowledged by an earlier answer.
+	case classRefused:
+		// A report that joins a case another client has closed since
+		// (the workload closes cases) is refused: reopen it first. Like
+		// a stale etag, it must then not be there.
+		if e.joins == "" || status.Code(err) != codes.FailedPrecondition {
+			h.problem("CreateReport request_id %s: %v (a valid report must be recorded)", e.rid, err)
+			return
+		}
+		h.led.mu.Lock()
+		defer h.led.mu.Unlock()
+		if e.state == acked {
+			h.problem("CreateReport request_id %s joining %s: acknowledged, then refused when retried: %v", e.rid, e.joins, err)
+			return
+		}
+		e.state = refused
 	default:
 		h.problem("CreateReport request_id %s: %v (a valid report must be recorded)", e.rid, err)
 	}

@@ -49,9 +49,17 @@ func (c *Console) touchSession(w http.ResponseWriter, r *http.Request) {
 // takes the new session's token, and the script sends it only if the
 // session is of the same person. Every page of the session carries the
 // token already; another site can neither send this request with the
-// SameSite=Strict cookie nor read its answer. Asking is not activity
+// SameSite=Strict cookie nor read its answer. A request the browser says
+// is not the console's own (Sec-Fetch-Site other than same-origin) is
+// refused before the session is looked at: another site of the same
+// domain sends the cookie, and the token must not rest on no browser
+// ever letting such a page read the answer. Asking is not activity
 // (peek): the save it comes before is.
 func (c *Console) sessionToken(w http.ResponseWriter, r *http.Request) {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		w.WriteHeader(http.StatusForbidden)
+		return
+	}
 	s := c.scriptSession(w, r)
 	if s == nil {
 		return
