@@ -586,11 +586,15 @@ func planStep(c *pb.Case, rng *rand.Rand, rid string) *stepEntry {
 		case x < 40:
 			low := pb.RiskLevel_RISK_LEVEL_LOW
 			req := &pb.RecordInitialAssessmentRequest{Name: name, Etag: etag, RequestId: rid,
-				HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low, SafetyObstacles: low, Notes: "không khẩn cấp",
-				// Every report names the stepfather as suspected, so each
-				// case opens as an emergency, which this assessment
-				// downgrades with its reason.
-				EmergencyDowngradeReason: "người bị nghi ngờ đã rời khỏi nhà"}
+				HarmSeverity: pb.RiskLevel_RISK_LEVEL_MEDIUM, AbuserAccess: low, SafetyObstacles: low, Notes: "không khẩn cấp"}
+			// Every report names the stepfather as suspected, so each
+			// case opens as an emergency, which this assessment
+			// downgrades with its reason; a case reopened after an
+			// assessment that downgraded it is no emergency, and a
+			// reason then is refused.
+			if c.GetEmergency() {
+				req.EmergencyDowngradeReason = "người bị nghi ngờ đã rời khỏi nhà"
+			}
 			return set("RecordInitialAssessment", "INITIAL_ASSESSMENT_RECORDED", worker, func(ctx context.Context, p pb.CaseProcessServiceClient) (*pb.Case, error) {
 				return p.RecordInitialAssessment(ctx, req)
 			})
