@@ -392,8 +392,9 @@ func (mk *masterKeys) backupBetweenRotations(b grpcapi.DatabaseBackup) grpcapi.D
 }
 
 // Snapshot waits for a rotation under way to end, then takes the
-// snapshot holding off the next one until its read transaction has begun
-// (the copy it writes). It gives up when ctx ends.
+// snapshot holding off the next one until the snapshot's copy is written
+// to its local file (not while it streams to the client, which the
+// caller does after). It gives up when ctx ends.
 func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
 	if err := b.mk.lock(ctx); err != nil {
 		return nil, 0, fmt.Errorf("backup: waiting for the master key rotation under way: %w", err)
