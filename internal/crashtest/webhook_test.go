@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,6 +129,9 @@ func (h *harness) intakeLoad(ctx context.Context, n int) (stop func()) {
 	var wg sync.WaitGroup
 	for w := range n {
 		cl := h.dial()
+		// A source of its own: h.rng is the test goroutine's, and a
+		// *rand.Rand is not safe for concurrent use.
+		rng := rand.New(rand.NewPCG(h.rng.Uint64(), uint64(w)))
 		wg.Go(func() {
 			defer cl.close()
 			for i := 0; ctx.Err() == nil; i++ {
@@ -138,7 +142,7 @@ func (h *harness) intakeLoad(ctx context.Context, n int) (stop func()) {
 				cancel()
 				select {
 				case <-ctx.Done():
-				case <-time.After(time.Duration(50+h.rng.IntN(100)) * time.Millisecond):
+				case <-time.After(time.Duration(50+rng.IntN(100)) * time.Millisecond):
 				}
 			}
 		})
