@@ -501,7 +501,7 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 	}
 	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, inputRefusal(ctx, inputErr))
 	var md runtime.ServerMetadata
-	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
+	err = conn.Invoke(callCtx, method, pathRequest(method, r), &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
 	if err == nil || grpcapi.IsInputRefused(err) {
 		// Authenticated, and the role may call the method: the server's
 		// grpcapi.InputRefused (nil is not reached: the server runs no
