@@ -70,7 +70,7 @@ func (a *RouteAudit) Record(ctx context.Context, r RouteRefusal) {
 			}
 			e := p.Event(a.clock.Now(), NoRouteAction, path, "", outcome)
 			e.Reason = reason
-			_ = a.guard.calls.Record(ctx, e)
+			_ = a.guard.calls.Record(ctx, e, nil)
 			return
 		}
 	}
