@@ -55,6 +55,19 @@ func TestRESTStepWithABodyTheGatewayRefusesNamesItsCase(t *testing.T) {
 			t.Errorf("with %s, a case out of scope is answered\n%s\nand one that does not exist\n%s", body, out, absent)
 		}
 	}
+	// A role that may not take the step is refused for it (403), on the
+	// case too, as over gRPC.
+	_, head := newAuditEvents(t, ts, operatorID, 0)
+	code, raw := restRaw(t, ts, "POST", "/v1/"+caseName+":acknowledge", `{"etag":`, map[string]string{
+		"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get(operatorID),
+	})
+	if code != http.StatusForbidden {
+		t.Fatalf("the operator's step with a broken body: %d %s", code, raw)
+	}
+	e, _ := oneNewEvent(t, ts, operatorID, head, "the operator's step with a broken body")
+	if e.GetAction() != "auth.denied" || e.GetResource() != caseName || e.GetCase() != caseName || e.GetOutcome() != "denied" {
+		t.Errorf("the operator's step with a broken body: wrote %v, want auth.denied on %s", e, caseName)
+	}
 	byCase := allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Case: caseName})
 	if !hasEvent(byCase, "case.acknowledge", caseName, caseName, "refused") {
 		t.Errorf("the case's trail does not show the refused steps:%s", describeEvents(byCase))
