@@ -766,17 +766,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	ids := identity.New(store, reg, opts.Clock, opts.Logger).WithVault(mk.vault)
 	s.ids = ids
 	finder := search.New(search.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
-	// One sign-in guard for both gRPC servers: a client's failures count
-	// once, over gRPC or REST. Its bound of each user's refused calls
-	// takes the domain's answers not_found too (a read of a case out of
-	// scope or that does not exist), so that a user looping on made-up
-	// numbers adds a bounded number of events. Its closer, pushed below,
-	// runs after both servers have stopped, and writes what is still
-	// counted.
-	signIns := grpcapi.NewSignInGuard(auditLog, opts.Clock, opts.Logger)
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
-		WatchPoll: opts.WatchPoll, Search: finder, Refusals: signIns.Calls(),
+		WatchPoll: opts.WatchPoll, Search: finder,
 	})
 	s.engine = engine
 	mk.search = finder
@@ -791,8 +783,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		finder.RunIndexer(indexerCtx)
 	}()
 	s.push(func(context.Context) error { stopIndexer(); <-indexerDone; return nil })
-	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine, Search: finder,
-		Refusals: signIns.Calls()})
+	svc := intake.New(intake.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger, Cases: engine, Search: finder})
 	created, err := bootstrap(ctx, ids, opts.Console)
 	if err != nil {
 		return nil, err
@@ -956,8 +947,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// rotation of the master, instances restarted since refuse the tokens
 	// of those that were not (clients start their listing again).
 	pageKey := mk.vault.Keyring().Current().PageTokenKey()
-	// The sign-in guard's closer runs after both servers have stopped,
-	// and writes the refusals still counted.
+	// One sign-in guard for both gRPC servers: a client's failures count
+	// once, over gRPC or REST. Its closer runs after both servers have
+	// stopped, and writes the refusals still counted.
+	signIns := grpcapi.NewSignInGuard(auditLog, opts.Clock, opts.Logger)
 	guardCtx, stopGuard := context.WithCancel(context.Background())
 	guardDone := make(chan struct{})
 	go func() {
@@ -984,7 +977,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 
 	deps := grpcapi.Deps{
 		Intake: svc, Search: finder, Process: engine, Identity: ids,
-		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Refusals: signIns.Calls()}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: mk.backupBetweenRotations(opened.backup),
+		Statistics: stats.New(stats.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock}), Audit: auditLog.WithVault(mk.vault), Keys: mk, Backup: mk.backupBetweenRotations(opened.backup),
 		Units: reg, Clock: opts.Clock, Log: opts.Logger, PageTokenKey: pageKey,
 		SignIns: signIns, TrustedProxies: trusted, Cases: svc,
 		// One stream limiter for both servers: a user's streams count

@@ -27,8 +27,7 @@ import (
 // Log appends to and reads the audit trail.
 type Log struct {
 	store datastore.Store
-	vault *vault.Vault  // opens the reasons for auditors; nil leaves them sealed
-	bound *CallRefusals // of the answers not_found (Answered); nil writes each
+	vault *vault.Vault // opens the reasons for auditors; nil leaves them sealed
 }
 
 // New returns the log kept in store.
@@ -36,26 +35,7 @@ func New(store datastore.Store) *Log { return &Log{store: store} }
 
 // WithVault returns the log with List opening the sealed reasons of the
 // events it returns. Only auditors list events.
-func (l *Log) WithVault(v *vault.Vault) *Log { return &Log{store: l.store, vault: v, bound: l.bound} }
-
-// WithBound returns the log with Answered taking the events of answers
-// not_found through b, the users' bound of refused calls.
-func (l *Log) WithBound(b *CallRefusals) *Log { return &Log{store: l.store, vault: l.vault, bound: b} }
-
-// Answered records e, the event of a call's answer (a read, a step) that
-// the domain writes itself. One answered not_found (a record out of the
-// caller's scope, or one that does not exist, which look alike) goes
-// through the log's bound when it has one, as the refusals the transport
-// audits do: a user looping on made-up case numbers adds a bounded
-// number of events, each read beyond the bound counted in the user's
-// count (calls.refused), never lost. Other answers are written, as every
-// read is.
-func (l *Log) Answered(ctx context.Context, e audit.Event) error {
-	if l.bound != nil && e.Outcome == audit.OutcomeNotFound {
-		return l.bound.Record(ctx, e, nil)
-	}
-	return l.Record(ctx, e)
-}
+func (l *Log) WithVault(v *vault.Vault) *Log { return &Log{store: l.store, vault: v} }
 
 // Record appends events durably. Concurrent calls share a commit. A caller
 // that fails to record a read must not return the data.

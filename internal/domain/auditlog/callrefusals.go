@@ -98,12 +98,6 @@ func (l *CallRefusals) Count(ctx context.Context, e audit.Event, caseOf CaseLook
 // refused calls past the bound costs no read of the store, whatever
 // records it names.
 func (l *CallRefusals) countOver(ctx context.Context, w *callWindow, e audit.Event, caseOf CaseLookup) {
-	// Counted, the refusal is on the trail: the call that made it (a
-	// read the domain answered not_found, Log.Answered) needs no event
-	// of the transport's, which would count it twice.
-	if call, _ := ctx.Value(callKey{}).(*Call); call != nil && call.actor == e.Actor {
-		call.recorded.Store(true)
-	}
 	if w.over != nil || caseOf == nil {
 		if caseOf != nil {
 			e.Case = ""

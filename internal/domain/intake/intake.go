@@ -64,9 +64,6 @@ type Deps struct {
 	Vault *vault.Vault
 	Clock clock.Clock
 	Log   *slog.Logger
-	// Refusals bounds the events of reads answered not_found, per user
-	// (auditlog.Log.Answered); nil writes each.
-	Refusals *auditlog.CallRefusals
 	// Cases starts the process on a new case (the deadline for the
 	// commune to acknowledge it, and D3 for an emergency) and on a case
 	// that a joining report makes an emergency; nil starts none.
@@ -97,7 +94,7 @@ type CaseStarter interface {
 func New(d Deps) *Service {
 	return &Service{
 		store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault,
-		audit: auditlog.New(d.Store).WithBound(d.Refusals), clock: d.Clock, log: d.Log, cases: d.Cases, search: d.Search,
+		audit: auditlog.New(d.Store), clock: d.Clock, log: d.Log, cases: d.Cases, search: d.Search,
 	}
 }
 

@@ -49,7 +49,7 @@ func (s *Service) GetReport(ctx context.Context, p access.Principal, name string
 // recordRead audits a read of one record with the outcome of readErr, and
 // returns an error if the event could not be recorded.
 func (s *Service) recordRead(ctx context.Context, p access.Principal, action, resource, caseName string, readErr error) error {
-	return s.audit.Answered(ctx, p.Event(s.clock.Now(), action, resource, caseName, auditlog.Outcome(readErr)))
+	return s.audit.Record(ctx, p.Event(s.clock.Now(), action, resource, caseName, auditlog.Outcome(readErr)))
 }
 
 // ReportQuery and CaseQuery select the reports and cases a list returns.

@@ -58,10 +58,6 @@ type Engine struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	hub      *Hub
-	// answers records the events of reads and steps the engine answers
-	// itself (auditlog.Log.Answered): those not_found through the users'
-	// bound.
-	answers *auditlog.Log
 	// watchPoll bounds how long a watcher sleeps without a wake-up, in
 	// case one is missed.
 	watchPoll time.Duration
@@ -96,9 +92,6 @@ type Deps struct {
 	// Search, if set, keeps the blind search index of the cases a step
 	// changes the reports of (a merge) in the step's transaction.
 	Search Indexer
-	// Refusals bounds the events of reads and steps answered not_found,
-	// per user (auditlog.Log.Answered); nil writes each.
-	Refusals *auditlog.CallRefusals
 	// IdempotencyRetention is how long a request_id is remembered, for
 	// every service (default idempotency.DefaultRetention, never less than
 	// idempotency.MinRetention). The scheduler sweeps older records.
@@ -133,7 +126,6 @@ func New(d Deps) *Engine {
 	e := &Engine{
 		store: d.Store, units: d.Units, access: access.New(d.Units), policy: d.Policy,
 		calendar: d.Calendar, vault: d.Vault, clock: d.Clock, log: d.Log, hub: newHub(), search: d.Search,
-		answers:       auditlog.New(d.Store).WithBound(d.Refusals),
 		watchPoll:     cmp.Or(d.WatchPoll, time.Second),
 		idemRetention: idempotency.EffectiveRetention(d.IdempotencyRetention),
 		maxCaseText:   MaxCaseTextBytes,
@@ -371,7 +363,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	if outcome != "" {
 		ev := p.Event(now, "case."+st.name, access.CaseResource(number), access.CaseResource(onCase), outcome)
 		ev.Reason = code
-		if rerr := e.answers.Answered(ctx, ev); rerr != nil {
+		if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
 			return model.Case{}, rerr
 		}
 	}

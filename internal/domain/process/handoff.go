@@ -251,7 +251,7 @@ func (e *Engine) ListAssignableOfficers(ctx context.Context, p access.Principal,
 	if code, refused := refusalCode(err); refused {
 		ev.Outcome, ev.Reason = audit.OutcomeRefused, code
 	}
-	if rerr := e.answers.Answered(ctx, ev); rerr != nil {
+	if rerr := auditlog.New(e.store).Record(ctx, ev); rerr != nil {
 		return nil, "", rerr
 	}
 	if err != nil {

@@ -55,7 +55,7 @@ func (e *Engine) ListCaseEvents(ctx context.Context, p access.Principal, name st
 		return err
 	})
 	res := access.CaseResource(number)
-	if rerr := e.answers.Answered(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, auditlog.Outcome(err))); rerr != nil {
+	if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.events.read", res, res, auditlog.Outcome(err))); rerr != nil {
 		return nil, rerr
 	}
 	return events, err
@@ -331,7 +331,7 @@ func (e *Engine) watchedCase(ctx context.Context, p access.Principal, method, na
 		return nil
 	})
 	if errors.Is(err, model.ErrNotFound) {
-		if rerr := e.answers.Answered(ctx, p.Event(e.clock.Now(), "case.watch", res, onCase, audit.OutcomeNotFound)); rerr != nil {
+		if rerr := auditlog.New(e.store).Record(ctx, p.Event(e.clock.Now(), "case.watch", res, onCase, audit.OutcomeNotFound)); rerr != nil {
 			return "", nil, rerr
 		}
 	}

@@ -185,14 +185,11 @@ type Deps struct {
 	Units *units.Registry
 	Vault *vault.Vault
 	Clock clock.Clock
-	// Refusals bounds the events of reads answered not_found, per user
-	// (auditlog.Log.Answered); nil writes each.
-	Refusals *auditlog.CallRefusals
 }
 
 // New returns the service.
 func New(d Deps) *Service {
-	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, audit: auditlog.New(d.Store).WithBound(d.Refusals), clock: d.Clock}
+	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, audit: auditlog.New(d.Store), clock: d.Clock}
 }
 
 // listPage is how many records one read of the lists returns.
@@ -227,7 +224,7 @@ func (s *Service) inReach(ctx context.Context, p access.Principal, unit units.Ke
 	if unit.IsZero() || s.policy.UnitInReach(p, unit) {
 		return nil
 	}
-	if err := s.audit.Answered(ctx, p.Event(s.clock.Now(), action, res, "", audit.OutcomeNotFound)); err != nil {
+	if err := s.audit.Record(ctx, p.Event(s.clock.Now(), action, res, "", audit.OutcomeNotFound)); err != nil {
 		return err
 	}
 	return fmt.Errorf("statistics of unit %s: %w", unit, model.ErrNotFound)

@@ -60,10 +60,6 @@ func NewSignInGuard(log *auditlog.Log, clk clock.Clock, logger *slog.Logger) *Si
 	}
 }
 
-// Calls returns the bound of signed-in users' refused calls, which the
-// domain's answers not_found go through too (auditlog.Log.Answered).
-func (g *SignInGuard) Calls() *auditlog.CallRefusals { return g.calls }
-
 // Run writes the refusals of each window soon after it ends, looking every
 // poll, until ctx ends; then it writes what is still counted, so that a
 // shutdown loses nothing. It writes the counted refused calls of signed-in
