@@ -25,7 +25,8 @@ func TestRESTAdminCallRefusedForItsInputIsAudited(t *testing.T) {
 		status                   int
 		action, resource, reason string
 	}{
-		{"body no JSON", "POST", "/v1/users/ghost/tokens", `{"ttl": `, http.StatusBadRequest, "token.create", pb.AdminService_CreateToken_FullMethodName, " body.parse"},
+		// On the record the path names, as over gRPC.
+		{"body no JSON", "POST", "/v1/users/ghost/tokens", `{"ttl": `, http.StatusBadRequest, "token.create", "users/ghost", " body.parse"},
 		{"unread query parameter", "POST", "/v1/users?user_id=new.one&bogus=1", `{}`, http.StatusBadRequest, "user.create", pb.AdminService_CreateUser_FullMethodName, "bogus query.unexpected"},
 		{"body over 1 MiB", "POST", "/v1/policeUnits?police_unit_id=ca-x", `{"display_name": "` + strings.Repeat("a", 1<<20) + `"}`, http.StatusRequestEntityTooLarge, "police_unit.create", pb.AdminService_CreatePoliceUnit_FullMethodName, "BODY_TOO_LARGE"},
 		{"rotation body no JSON", "POST", "/v1/masterKey:rotate", `{`, http.StatusBadRequest, "keys.rotate", "masterKey", " body.parse"},

@@ -58,19 +58,25 @@ func NewCallRefusals(log *Log, clk clock.Clock, logger *slog.Logger) *CallRefusa
 	return &CallRefusals{audit: log, clock: clk, logger: logger, users: map[string]*callWindow{}}
 }
 
-// Record writes e, the event of a refused call by e.Actor, unless the
-// actor has had RefusedCallsPerUser events in the window: it is then
-// counted in the window's event instead. Windows that ended are written
-// first.
-func (l *CallRefusals) Record(ctx context.Context, e audit.Event) error {
+// CaseLookup names the case of the record a refused call named
+// ("cases/{number}"), "" for none: a read of the store, which a flood of
+// refused calls would repeat at will. nil: the event names the case it
+// was given.
+type CaseLookup func(ctx context.Context) string
+
+// Record writes e, the event of a refused call by e.Actor, on the case
+// caseOf names, unless the actor has had RefusedCallsPerUser events in
+// the window: it is then counted in the window's event instead (see
+// countOver). Windows that ended are written first.
+func (l *CallRefusals) Record(ctx context.Context, e audit.Event, caseOf CaseLookup) error {
 	w := l.window(ctx, e.Actor)
 	if w.written < RefusedCallsPerUser {
 		w.written++
 		l.mu.Unlock()
+		e.Case = lookUp(ctx, e.Case, caseOf)
 		return l.audit.Record(ctx, e)
 	}
-	defer l.mu.Unlock()
-	w.count(e)
+	l.countOver(ctx, w, e, caseOf)
 	return nil
 }
 
@@ -80,10 +86,44 @@ func (l *CallRefusals) Record(ctx context.Context, e audit.Event) error {
 // room that the writes still being made (a case's search entry after its
 // report) and the reads' events need. Windows that ended are written
 // first.
-func (l *CallRefusals) Count(ctx context.Context, e audit.Event) {
-	w := l.window(ctx, e.Actor)
+func (l *CallRefusals) Count(ctx context.Context, e audit.Event, caseOf CaseLookup) {
+	l.countOver(ctx, l.window(ctx, e.Actor), e, caseOf)
+}
+
+// countOver counts e into w, taken with mu held, which it unlocks. The
+// case of a counted refusal only decides whether the window's event names
+// one, so it is looked up once a window, for the first refusal counted:
+// a later one on the same record has its case, one on another record is
+// taken to name another case (the event then names none). So a flood of
+// refused calls past the bound costs no read of the store, whatever
+// records it names.
+func (l *CallRefusals) countOver(ctx context.Context, w *callWindow, e audit.Event, caseOf CaseLookup) {
+	if w.over != nil || caseOf == nil {
+		if caseOf != nil {
+			e.Case = ""
+			if e.Resource == w.first.Resource {
+				e.Case = w.first.Case
+			}
+		}
+		defer l.mu.Unlock()
+		w.count(e)
+		return
+	}
+	l.mu.Unlock()
+	e.Case = lookUp(ctx, e.Case, caseOf)
+	l.mu.Lock()
 	defer l.mu.Unlock()
-	w.count(e)
+	// The window may have ended and been written meanwhile: the refusal
+	// is then counted in the next one.
+	l.windowOf(e.Actor, l.clock.Now()).count(e)
+}
+
+// lookUp is the case caseOf names, or given when caseOf is nil.
+func lookUp(ctx context.Context, given string, caseOf CaseLookup) string {
+	if caseOf == nil {
+		return given
+	}
+	return caseOf(ctx)
 }
 
 // window writes the windows that ended, then returns actor's window,
@@ -92,6 +132,12 @@ func (l *CallRefusals) window(ctx context.Context, actor string) *callWindow {
 	l.Flush(ctx, false)
 	now := l.clock.Now()
 	l.mu.Lock()
+	return l.windowOf(actor, now)
+}
+
+// windowOf returns actor's window, opened at now if they have none; the
+// caller holds mu.
+func (l *CallRefusals) windowOf(actor string, now time.Time) *callWindow {
 	w := l.users[actor]
 	if w == nil {
 		w = &callWindow{start: now}

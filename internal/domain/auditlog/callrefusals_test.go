@@ -27,7 +27,7 @@ func TestCallRefusalsAreBoundedPerUser(t *testing.T) {
 	refuse := func(actor, resource, caseName string, i int) {
 		e := audit.Event{Time: clk.Now(), Actor: actor, Role: "HOTLINE_OPERATOR", Action: "report.create", Resource: resource,
 			Case: caseName, RequestID: fmt.Sprintf("%s-%d", actor, i), Outcome: audit.OutcomeRefused, Reason: "report.children required"}
-		if err := l.Record(ctx, e); err != nil {
+		if err := l.Record(ctx, e, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -165,7 +165,12 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 // there is none.
 func bearerToken(ctx context.Context) (token, why string) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	return bearerOf(md.Get("authorization"))
+}
+
+// bearerOf returns the token of the authorization values of a call (its
+// metadata, or a REST request's headers), or why there is none.
+func bearerOf(vals []string) (token, why string) {
 	switch {
 	case len(vals) == 0:
 		return "", "no authorization"

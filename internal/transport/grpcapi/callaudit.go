@@ -159,9 +159,11 @@ func (a callAudit) record(ctx context.Context, call *auditlog.Call, p access.Pri
 	// The call's context, which a client that gave up has ended, would
 	// lose the event; and the event is no handler's.
 	ctx = auditlog.Untracked(context.WithoutCancel(ctx))
-	if outcome != audit.OutcomeOK && a.cases != nil && e.Resource != method {
-		// Best effort, as for a refusal for the role (recordDenied).
-		e.Case, _ = a.cases.CaseOf(ctx, e.Resource)
+	var caseOf auditlog.CaseLookup
+	if outcome != audit.OutcomeOK && e.Resource != method {
+		// Looked up by the bound, which does not for every refusal
+		// past it (a cost the caller would control).
+		caseOf = caseLookup(a.cases, e.Resource)
 	}
 	// An answer's event is the record of a read; the others go through
 	// the user's bound, failures too: a flood of writes a full database
@@ -175,9 +177,9 @@ func (a callAudit) record(ctx context.Context, call *auditlog.Call, p access.Pri
 	case outcome == audit.OutcomeOK:
 		rerr = a.audit.Record(ctx, e)
 	case reason == ReasonDatabaseFull:
-		a.refused.Count(ctx, e)
+		a.refused.Count(ctx, e, caseOf)
 	default:
-		rerr = a.refused.Record(ctx, e)
+		rerr = a.refused.Record(ctx, e, caseOf)
 	}
 	// The answer stands even if its event cannot be written (a refusal
 	// for the role's does too); the operator's log says so.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -282,4 +283,83 @@ func newCallAudit(t *testing.T) (*memstore.Store, *auditlog.Log, callAudit) {
 	clk := clock.NewFake(time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC))
 	log := auditlog.New(s)
 	return s, log, callAudit{audit: log, refused: auditlog.NewCallRefusals(log, clk, slog.New(slog.DiscardHandler)), clock: clk}
+}
+
+// countingCases is a CaseResolver that counts its reads of the store.
+type countingCases struct{ reads atomic.Int64 }
+
+func (c *countingCases) CaseOf(_ context.Context, resource string) (string, error) {
+	c.reads.Add(1)
+	if strings.HasPrefix(resource, "cases/") {
+		return resource, nil
+	}
+	return "", nil
+}
+
+// A refused call's case is a read of the store that the caller controls:
+// past the user's bound, where the case only decides whether the
+// window's count names one, it is read once a window, for the first
+// refusal counted, and not for each of a flood. The count still names
+// the case every counted refusal named, and none when they named
+// different records.
+func TestRefusedCallsPastTheBoundReadNoCase(t *testing.T) {
+	s, log, a := newCallAudit(t)
+	cases := &countingCases{}
+	a.cases = cases
+	p := access.Principal{UserID: "users/op", Role: model.RoleHotlineOperator, RequestID: "r"}
+	guard := NewSignInGuard(log, a.clock, slog.New(slog.DiscardHandler))
+	guard.calls = a.refused
+	auth := &authenticator{audit: log, guard: guard, cases: cases, clock: a.clock}
+	refused := invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation("etag", "value is required", "string.min_len")})
+	const over = 50
+	for i := range auditlog.RefusedCallsPerUser + over {
+		req := &pb.AcknowledgeCaseRequest{Name: "cases/HN-2026-00001"}
+		if i%2 == 0 {
+			ctx, call := auditlog.Track(t.Context(), p.UserID)
+			a.record(ctx, call, p, pb.CaseProcessService_AcknowledgeCase_FullMethodName, "case.acknowledge", req, refused)
+		} else {
+			auth.recordDenied(t.Context(), p, pb.CaseProcessService_AcknowledgeCase_FullMethodName, req)
+		}
+	}
+	if got, want := cases.reads.Load(), int64(auditlog.RefusedCallsPerUser+1); got != want {
+		t.Errorf("%d refused calls read the case %d times, want %d: one for each event and one for the window's count",
+			auditlog.RefusedCallsPerUser+over, got, want)
+	}
+	a.refused.Flush(t.Context(), true)
+	last := lastEvent(t, s)
+	if last.Action != auditlog.RefusedCallsAction || last.Case != "cases/HN-2026-00001" || !strings.Contains(last.Reason, fmt.Sprintf(": %d between", over)) {
+		t.Errorf("the window's count: %+v", last)
+	}
+
+	// Refusals on two records: the count names no case.
+	for i := range auditlog.RefusedCallsPerUser + over {
+		ctx, call := auditlog.Track(t.Context(), p.UserID)
+		req := &pb.AcknowledgeCaseRequest{Name: fmt.Sprintf("cases/HN-2026-%05d", 1+i%2)}
+		a.record(ctx, call, p, pb.CaseProcessService_AcknowledgeCase_FullMethodName, "case.acknowledge", req, refused)
+	}
+	if got, want := cases.reads.Load(), int64(2*(auditlog.RefusedCallsPerUser+1)); got != want {
+		t.Errorf("after the second flood the case was read %d times, want %d", got, want)
+	}
+	a.refused.Flush(t.Context(), true)
+	if last := lastEvent(t, s); last.Action != auditlog.RefusedCallsAction || last.Case != "" {
+		t.Errorf("the count of refusals on two cases: %+v, want no case", last)
+	}
+}
+
+func lastEvent(t *testing.T, s *memstore.Store) audit.Event {
+	t.Helper()
+	var last audit.Event
+	err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(1) {
+			if err != nil {
+				return err
+			}
+			last = e
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 )
 
 // CaseResolver names the case ("cases/{number}") of a record a call named,
@@ -33,18 +34,29 @@ const maxAuditedName = 200
 // read).
 func (a *authenticator) recordDenied(ctx context.Context, p access.Principal, method string, req any) {
 	e := p.Event(a.clock.Now(), "auth.denied", method, "", audit.OutcomeDenied)
+	var caseOf auditlog.CaseLookup
 	if name := targetName(req); name != "" {
 		e.Resource, e.Reason = name, "the role may not call "+method
-		if a.cases != nil {
-			// Best effort: the refusal stands, and is audited, without
-			// its case when the case cannot be read.
-			e.Case, _ = a.cases.CaseOf(ctx, name)
-		}
+		caseOf = caseLookup(a.cases, name)
 	}
 	// The refusal stands even if the event cannot be written. It counts
 	// toward the user's bound of refused calls (auditlog.CallRefusals),
-	// as their other refusals do.
-	_ = a.guard.calls.Record(ctx, e)
+	// as their other refusals do, which looks up its case only while it
+	// matters.
+	_ = a.guard.calls.Record(ctx, e, caseOf)
+}
+
+// caseLookup names the case of the record a refused call named, through
+// cases; nil when there is no resolver. Best effort: the refusal stands,
+// and is audited, without its case when the case cannot be read.
+func caseLookup(cases CaseResolver, resource string) auditlog.CaseLookup {
+	if cases == nil {
+		return nil
+	}
+	return func(ctx context.Context) string {
+		c, _ := cases.CaseOf(ctx, resource)
+		return c
+	}
 }
 
 // targetName returns the record a request names in its "name" field, or

@@ -61,6 +61,14 @@ type options struct {
 	logger         *slog.Logger
 	trusted        []netip.Prefix
 	readiness      func() Readiness
+	routeAudit     *grpcapi.RouteAudit
+}
+
+// WithRouteAudit puts the requests that no route takes (404, or 405 for
+// a method their path does not take) on the audit trail through a: no
+// call of the server sees them.
+func WithRouteAudit(a *grpcapi.RouteAudit) Option {
+	return func(o *options) { o.routeAudit = a }
 }
 
 // Readiness is what /readyz says of the server besides its gRPC health.
@@ -204,6 +212,17 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 					r.Header.Set(grpcapi.RequestIDHeader, grpcapi.NewRequestID(r.Header.Get(grpcapi.RequestIDHeader)))
 					ctx, err = authenticationRefusal(ctx, mux, conn, r, method, err)
 				}
+			}
+			if status, refused := routeRefused(err); refused && o.routeAudit != nil && !reachedServer(ctx) {
+				// Before the answer, as a refused call's event is: the
+				// request's id, fixed here, is the event's, the answer's
+				// and its log line's (logRefused).
+				id := grpcapi.NewRequestID(r.Header.Get(grpcapi.RequestIDHeader))
+				r.Header.Set(grpcapi.RequestIDHeader, id)
+				o.routeAudit.Record(ctx, grpcapi.RouteRefusal{
+					Authorization: r.Header.Values("Authorization"), Client: clientHost(r, o.trusted), RequestID: id,
+					Method: r.Method, Path: r.URL.EscapedPath(), Status: status,
+				})
 			}
 			if wait, ok := retryDelay(err); ok {
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
@@ -482,7 +501,7 @@ func authenticationRefusal(ctx context.Context, mux *runtime.ServeMux, conn *grp
 	}
 	callCtx = metadata.AppendToOutgoingContext(callCtx, grpcapi.InputRefusedHeader, inputRefusal(ctx, inputErr))
 	var md runtime.ServerMetadata
-	err = conn.Invoke(callCtx, method, &emptypb.Empty{}, &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
+	err = conn.Invoke(callCtx, method, pathRequest(method, r), &emptypb.Empty{}, grpc.Header(&md.HeaderMD), grpc.Trailer(&md.TrailerMD))
 	if err == nil || grpcapi.IsInputRefused(err) {
 		// Authenticated, and the role may call the method: the server's
 		// grpcapi.InputRefused (nil is not reached: the server runs no
@@ -531,6 +550,16 @@ func inputRefusal(ctx context.Context, inputErr error) string {
 		return refusal
 	}
 	return grpcapi.ReasonInvalidField
+}
+
+// routeRefused returns the status of err when it refuses a request for
+// its path or method (404, 405), which no call of the server saw.
+func routeRefused(err error) (int, bool) {
+	var se *runtime.HTTPStatusError
+	if !errors.As(err, &se) || (se.HTTPStatus != http.StatusNotFound && se.HTTPStatus != http.StatusMethodNotAllowed) {
+		return 0, false
+	}
+	return se.HTTPStatus, true
 }
 
 // refusedInput says whether err refuses the request's input (its body,

@@ -1,0 +1,97 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/identity"
+)
+
+// NoRouteAction is the audit action of a REST request that no route
+// takes (404) or whose path does not take its method (405).
+const NoRouteAction = "http.no_route"
+
+// RouteRefusal is a REST request the gateway answered 404 or 405 for its
+// path and method, before any call of the server: what its event names.
+type RouteRefusal struct {
+	Authorization []string // the request's Authorization headers
+	Client        string   // its client's address, as the throttle names it
+	RequestID     string   // the answer's
+	Method        string   // the HTTP method, as sent
+	Path          string   // the escaped path, without the query
+	Status        int      // http.StatusNotFound or http.StatusMethodNotAllowed
+}
+
+// RouteAudit puts the REST requests no route takes on the trail: no
+// handler, and so no interceptor, sees them, yet a client holding a
+// stolen token could otherwise probe the API's paths unseen. A request
+// with a valid token is an event of its user's (NoRouteAction), on the
+// path, through the user's bound of refused calls
+// (auditlog.CallRefusals); any other is counted as a refused sign-in of
+// its address (auditlog.Refusals), but not toward the throttle: the
+// answer is 404 or 405 whoever sends it, so it tells a guesser nothing
+// of the token. It is safe for concurrent use.
+type RouteAudit struct {
+	identity *identity.Service
+	guard    *SignInGuard
+	clock    clock.Clock
+}
+
+// NewRouteAudit returns the audit of the REST requests no route takes,
+// through the guard the servers share.
+func NewRouteAudit(ids *identity.Service, guard *SignInGuard, clk clock.Clock) *RouteAudit {
+	return &RouteAudit{identity: ids, guard: guard, clock: clk}
+}
+
+// Record audits r. The answer stands whatever happens here: an event
+// that cannot be written is the bound's to report.
+func (a *RouteAudit) Record(ctx context.Context, r RouteRefusal) {
+	// The client may have gone; its request still goes on the trail.
+	ctx = context.WithoutCancel(ctx)
+	path := auditedPath(r.Path)
+	method := auditedMethod(r.Method)
+	token, why := bearerOf(r.Authorization)
+	if why == "" {
+		u, t, err := a.identity.Authenticate(ctx, token)
+		switch {
+		case errors.Is(err, identity.ErrUnauthenticated):
+			why = strings.TrimPrefix(err.Error(), identity.ErrUnauthenticated.Error()+": ")
+		case err != nil:
+			why = "authentication unavailable"
+		default:
+			p := identity.TokenPrincipal(u, t, r.RequestID)
+			outcome, reason := audit.OutcomeNotFound, method
+			if r.Status == http.StatusMethodNotAllowed {
+				outcome, reason = audit.OutcomeRefused, method+" "+ReasonMethodNotAllowed
+			}
+			e := p.Event(a.clock.Now(), NoRouteAction, path, "", outcome)
+			e.Reason = reason
+			_ = a.guard.calls.Record(ctx, e, nil)
+			return
+		}
+	}
+	a.guard.refusals.Add(ctx, r.Client, path, why+" ("+method+" on no route)", r.RequestID)
+}
+
+// auditedMethod is an HTTP method as its event names it: a client may
+// send any token as one, so one that is no word of ours is "other".
+func auditedMethod(m string) string {
+	if len(m) > 16 || !refusalRule.MatchString(m) {
+		return "other"
+	}
+	return m
+}
+
+// auditedPath is an escaped path as its event names it: at most
+// maxAuditedName bytes, cut with "…"; escaped, it holds no control
+// character, no space and nothing that is not ASCII.
+func auditedPath(p string) string {
+	if len(p) <= maxAuditedName {
+		return p
+	}
+	return p[:maxAuditedName] + "…"
+}
