@@ -103,6 +103,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		// A bare errUsage was said where it arose (with the usage); one
+		// with words of its own (a bad environment value) is said here.
+		if err != errUsage {
+			fmt.Fprintf(stderr, "childcase: %v\n", err)
+		}
 		return 2
 	}
 	fmt.Fprintf(stderr, "childcase: %v\n", err)
@@ -110,6 +115,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 var errUsage = errors.New("usage")
+
+// usageError is a refusal of how the command was given, as errUsage is
+// (exit 2), that says what is wrong itself: an environment twin's value
+// is as much the operator's input as the flag's, and a script telling a
+// mistyped setting from a failed run by the code must see the same code
+// for both.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Unwrap() error        { return e.err }
+func (e usageError) Is(target error) bool { return target == errUsage }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := serveConfig(args, stderr)
@@ -236,7 +252,8 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", envName(f.Name), envValueError(f, v, err))
+				envErr = usageError{fmt.Errorf("%s: %w (the environment twin of --%s; %q lists the flags)",
+					envName(f.Name), envValueError(f, v, err), f.Name, "childcase "+fs.Name()+" -h")}
 			}
 		}
 	})
