@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -278,8 +279,17 @@ func (c Config) etcdSettingsOnAFile() error {
 	if prefix == DefaultEtcdPrefix {
 		prefix = "" // the default, which every configuration has
 	}
+	// The limits of a commit too: 0 is their default, anything else was
+	// asked for, and would limit nothing on a file.
+	limit := func(n int64) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.FormatInt(n, 10)
+	}
 	for _, s := range []struct{ name, value string }{
 		{"etcd-prefix", prefix}, {"etcd-ca", c.EtcdCAFile}, {"etcd-cert", c.EtcdCertFile}, {"etcd-key", c.EtcdKeyFile},
+		{"etcd-max-txn-ops", limit(int64(c.EtcdMaxTxnOps))}, {"etcd-max-request-bytes", limit(c.EtcdMaxRequestBytes)},
 	} {
 		if s.value != "" {
 			return fmt.Errorf("config: %s: applies to an etcd store only, and the store is the bbolt file %s: "+
