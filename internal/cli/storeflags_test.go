@@ -49,7 +49,7 @@ func TestAFlagOfTheOtherStoreIsRefused(t *testing.T) {
 				continue
 			}
 			checked[name] = true
-			value := map[string]string{"int": "100", "size": "64MiB", "prefix": "/hn/"}[kind]
+			value := map[string]string{"": "true", "int": "100", "size": "64MiB", "prefix": "/hn/"}[kind] // "": a bool
 			if value == "" {
 				value = filepath.Join(dir, "x") // a file, never read
 			}
