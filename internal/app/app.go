@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -278,8 +279,17 @@ func (c Config) etcdSettingsOnAFile() error {
 	if prefix == DefaultEtcdPrefix {
 		prefix = "" // the default, which every configuration has
 	}
+	// The limits of a commit too: 0 is their default, anything else was
+	// asked for, and would limit nothing on a file.
+	limit := func(n int64) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.FormatInt(n, 10)
+	}
 	for _, s := range []struct{ name, value string }{
 		{"etcd-prefix", prefix}, {"etcd-ca", c.EtcdCAFile}, {"etcd-cert", c.EtcdCertFile}, {"etcd-key", c.EtcdKeyFile},
+		{"etcd-max-txn-ops", limit(int64(c.EtcdMaxTxnOps))}, {"etcd-max-request-bytes", limit(c.EtcdMaxRequestBytes)},
 	} {
 		if s.value != "" {
 			return fmt.Errorf("config: %s: applies to an etcd store only, and the store is the bbolt file %s: "+
@@ -564,6 +574,15 @@ type Options struct {
 	// answers 503 and before the drain delay and anything stops: tests
 	// see what the server answers then.
 	Draining func()
+	// DrainTimer, when set, is the drain's wait: it is asked for the
+	// drain delay and the stop goes on when the channel it returns
+	// delivers (nil: a timer of that delay). Tests hold the drain open
+	// with it, and see what is served meanwhile, without timing it.
+	DrainTimer func(time.Duration) <-chan time.Time
+	// Opening, when set, is called as a start begins to open the store,
+	// with the address HTTP listens on: tests see what the port answers
+	// while a start is slow (a migration, a cluster to join).
+	Opening func(httpAddr string)
 }
 
 // Server is a running childcase.
@@ -587,6 +606,18 @@ type Server struct {
 	// draining once a stop has begun (see Readiness).
 	started, draining atomic.Bool
 	onDrain           func()
+	drainTimer        func(time.Duration) <-chan time.Time
+	notServing        func() // the public gRPC health's NOT_SERVING; nil before it exists
+}
+
+// handlerSwitch serves HTTP through the handler set last: the starting
+// server's 503, then the API's.
+type handlerSwitch struct{ h atomic.Pointer[http.Handler] }
+
+func (s *handlerSwitch) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
 }
 
 // Readiness is what /readyz says of s: Starting until Start has done what
@@ -656,7 +687,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if opts.Console == nil {
 		opts.Console = os.Stderr
 	}
-	s := &Server{cfg: cfg, log: opts.Logger, tls: tlsCfg != nil, done: make(chan struct{}), onDrain: opts.Draining}
+	s := &Server{cfg: cfg, log: opts.Logger, tls: tlsCfg != nil, done: make(chan struct{}), onDrain: opts.Draining, drainTimer: opts.DrainTimer}
 	defer func() {
 		if err != nil {
 			s.unwind(context.Background())
@@ -711,6 +742,44 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		opts.RequestReadTimeout = DefaultRequestReadTimeout
 	}
 
+	// HTTP answers from here on: every request 503, /readyz's "not ready",
+	// until the API's handler takes over below. What comes first may be
+	// long (a migration, a cluster to join, the reform pass), and a probe
+	// on a port that answered nothing timed out rather than read "not
+	// ready"; nothing else is served before the store is open.
+	var routes handlerSwitch
+	routes.set(httpapi.StartingHandler(tlsCfg != nil))
+	hs := &http.Server{
+		Handler:           &routes,
+		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       opts.RequestReadTimeout,
+		WriteTimeout:      opts.HTTPWriteTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	s.httpAddr = hlis.Addr()
+	go func() {
+		var err error
+		if tlsCfg != nil {
+			err = hs.ServeTLS(hlis, "", "") // the certificate is in TLSConfig
+		} else {
+			err = hs.Serve(hlis)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("http server: %w", err))
+		}
+	}()
+	// Shut down once: where a stop unwinds it (below, before the API's
+	// parts close), or here, last, when the start fails before that.
+	var httpDown sync.Once
+	shutdownHTTP := func(ctx context.Context) (err error) {
+		httpDown.Do(func() { err = hs.Shutdown(ctx) })
+		return err
+	}
+	s.push(shutdownHTTP)
+
 	// The commit latency is observed from the first commit; the other
 	// metrics are read from the services at each scrape (see serveMetrics).
 	var mets *metrics.Metrics
@@ -718,6 +787,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if cfg.MetricsAddr != "" {
 		mets = metrics.New()
 		commitTimes = mets.Committed
+	}
+	if opts.Opening != nil {
+		opts.Opening(hlis.Addr().String())
 	}
 	opened, err := openStore(ctx, cfg, opts, pol.Fingerprint(), commitTimes)
 	if err != nil {
@@ -1033,6 +1105,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		mets.InitializeRPC(gs.Server)
 	}
 	s.grpcAddr = glis.Addr()
+	// The public server's health is a gRPC balancer's readiness: it goes
+	// NOT_SERVING as the drain begins, with /readyz (see drain).
+	s.notServing = gs.Health.Shutdown
 	go func() {
 		if err := gs.Serve(glis); err != nil {
 			s.fail(fmt.Errorf("grpc server: %w", err))
@@ -1120,33 +1195,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.httpAddr = hlis.Addr()
 	if cfg.Demo {
 		console(fmt.Sprintf("Open the console at %s and sign in as a demo user with the password above.", consoleURL(cfg.HTTPAddr, hlis.Addr(), tlsCfg != nil)))
 	}
-	hs := &http.Server{
-		Handler:           handler,
-		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       opts.RequestReadTimeout,
-		WriteTimeout:      opts.HTTPWriteTimeout,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
-	}
 	hs.RegisterOnShutdown(webConsole.Close) // ends the console's open streams as the HTTP server shuts down
-	go func() {
-		var err error
-		if tlsCfg != nil {
-			err = hs.ServeTLS(hlis, "", "") // the certificate is in TLSConfig
-		} else {
-			err = hs.Serve(hlis)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.fail(fmt.Errorf("http server: %w", err))
-		}
-	}()
-	s.push(func(ctx context.Context) error { return hs.Shutdown(ctx) })
+	routes.set(handler)
+	s.push(shutdownHTTP)
 	// Health goes NOT_SERVING first on shutdown, on both servers (the
 	// gateway's answers /healthz), so load balancers stop sending before
 	// anything closes.
@@ -1432,13 +1486,18 @@ func (s *Server) Stop() error {
 }
 
 // drain takes s out of a load balancer's rotation before anything stops:
-// /readyz answers 503 from now, and s goes on serving everything else,
-// /healthz and the gRPC health included, for the drain delay, so that
-// the balancer, probing /readyz, sends no more requests before the ports
-// close. A server that failed on its own does not wait.
+// /readyz answers 503 from now and the public gRPC health NOT_SERVING (a
+// gRPC balancer's readiness: it went on sending to a server whose health
+// said SERVING until the port closed), and s goes on serving everything
+// else, /healthz and the API included, for the drain delay, so that the
+// balancer sends no more requests before the ports close. A server that
+// failed on its own does not wait.
 func (s *Server) drain() {
 	if s.draining.Swap(true) {
 		return
+	}
+	if s.notServing != nil {
+		s.notServing()
 	}
 	s.log.Info("childcase draining: /readyz answers 503", "drain_delay", s.cfg.DrainDelay.String())
 	if s.onDrain != nil {
@@ -1447,10 +1506,12 @@ func (s *Server) drain() {
 	if s.cfg.DrainDelay <= 0 {
 		return
 	}
-	t := time.NewTimer(s.cfg.DrainDelay)
-	defer t.Stop()
+	wait := s.drainTimer
+	if wait == nil {
+		wait = time.After // its timer is collected once unreferenced
+	}
 	select {
-	case <-t.C:
+	case <-wait(s.cfg.DrainDelay):
 	case <-s.done:
 	}
 }

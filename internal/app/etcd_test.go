@@ -172,6 +172,9 @@ func TestEtcdSettingsNeedAnEtcdStore(t *testing.T) {
 		"etcd-prefix": func(c *app.Config) { c.EtcdPrefix = "/hn/" },
 		"etcd-ca":     func(c *app.Config) { c.EtcdCAFile = "etcd-ca.pem" },
 		"etcd-cert":   func(c *app.Config) { c.EtcdCertFile, c.EtcdKeyFile = "etcd-client.pem", "etcd-client-key.pem" },
+		// A commit's limits did nothing on a file, and were taken silently.
+		"etcd-max-txn-ops":       func(c *app.Config) { c.EtcdMaxTxnOps = 5000 },
+		"etcd-max-request-bytes": func(c *app.Config) { c.EtcdMaxRequestBytes = 1 << 20 },
 	} {
 		cfg := testConfig(t, "")
 		edit(&cfg)

@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -20,13 +21,16 @@ import (
 
 // Offline is the database opened by a management command (users, keys,
 // audit) while no server runs: bbolt allows one process at a time, so a
-// running server is managed through its AdminService instead.
+// running server is managed through its AdminService instead. The users
+// commands also open an etcd store (OpenOfflineStore), which servers
+// share meanwhile.
 type Offline struct {
 	Identity *identity.Service
 	Audit    *auditlog.Log
 
-	store   *boltstore.Store
-	dbPath  string
+	store   datastore.Store
+	file    *boltstore.Store // nil on etcd: what only a file's commands do (stats rebuild)
+	close   func() error
 	clock   clock.Clock
 	log     *slog.Logger
 	console io.Writer
@@ -51,7 +55,50 @@ func OpenOffline(dbPath, command string, log *slog.Logger, console io.Writer) (*
 	return &Offline{
 		Identity: identity.New(store, reg, clk, log),
 		Audit:    auditlog.New(store),
-		store:    store, dbPath: dbPath, clock: clk, log: log, console: console,
+		store:    store, file: store, close: store.Close, clock: clk, log: log, console: console,
+	}, nil
+}
+
+// OpenOfflineStore is OpenOffline on cfg's store: the bbolt file at
+// DBPath, or an etcd store, which servers may share meanwhile (etcd
+// serialises the command's commits with theirs, and the audit chain goes
+// on through them). It is the way back in for an admin of an etcd store
+// who holds no token: on a file, the same command works with the server
+// stopped. A prefix that holds no store is refused, never made one: a
+// mistyped --etcd-prefix would otherwise become a new, empty deployment.
+func OpenOfflineStore(ctx context.Context, cfg Config, command string, log *slog.Logger, console io.Writer) (*Offline, error) {
+	if err := cfg.validateStore(); err != nil {
+		return nil, err
+	}
+	if !cfg.IsEtcd() {
+		return OpenOffline(cfg.DBPath, command, log, console)
+	}
+	reg, err := units.Load()
+	if err != nil {
+		return nil, err
+	}
+	e, err := openEtcdEngine(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	n, err := e.Keys(ctx)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("%s holds no childcase store: check --store and --etcd-prefix (a store is made by the first server started on it)", cfg.StoreName())
+	}
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{Space: e.Space, Reserve: cfg.WithDefaults().DBReserve})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("%s: %w", cfg.StoreName(), err)
+	}
+	clk := clock.System{}
+	return &Offline{
+		Identity: identity.New(store, reg, clk, log),
+		Audit:    auditlog.New(store),
+		store:    store, close: store.Close, clock: clk, log: log, console: console,
 	}, nil
 }
 
@@ -91,7 +138,10 @@ func (o *Offline) RotateMasterKey(ctx context.Context, keyFile string) (id, reti
 // and replaces the stored ones, and audits it; it returns the number of
 // cells written.
 func (o *Offline) RebuildStatistics(ctx context.Context) (int, error) {
-	n, err := o.store.RebuildStats(ctx)
+	if o.file == nil {
+		return 0, errors.New("stats rebuild works on a bbolt file only")
+	}
+	n, err := o.file.RebuildStats(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -115,4 +165,4 @@ func migrationAudit(clk clock.Clock, openedBy string) func(from, to uint32) audi
 }
 
 // Close closes the database.
-func (o *Offline) Close() error { return o.store.Close() }
+func (o *Offline) Close() error { return o.close() }

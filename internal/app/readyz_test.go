@@ -1,12 +1,17 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -106,5 +111,105 @@ func TestReadyzDrainsBeforeTheListenerCloses(t *testing.T) {
 	}
 	if got := during["GET /v1/cases"]; got.status != http.StatusOK {
 		t.Errorf("GET /v1/cases while draining: %d %.200q, want 200: the server still serves", got.status, got.body)
+	}
+}
+
+// TestDrainHoldsTheStopForItsDelay: --drain-delay holds the stop while a
+// load balancer takes the instance out of rotation, and no test held that
+// wait. The drain's wait is the test's here (Options.DrainTimer): asked
+// for the configured delay, it holds the stop until the test lets it go,
+// and meanwhile the API and /healthz answer, /readyz says 503 and the gRPC
+// health NOT_SERVING, which stayed SERVING through the drain: a gRPC
+// balancer probing it (Envoy, a Kubernetes gRPC probe, a client's own
+// health checking) went on sending until the port closed.
+func TestDrainHoldsTheStopForItsDelay(t *testing.T) {
+	const delay = 5 * time.Second
+	asked := make(chan time.Duration, 1)
+	release := make(chan time.Time)
+	cfg := testConfig(t, "")
+	cfg.DrainDelay = delay
+	ts := launch(t, cfg, app.Options{
+		Clock: clock.NewFake(testNow),
+		DrainTimer: func(d time.Duration) <-chan time.Time {
+			asked <- d
+			return release
+		},
+	})
+	stopped := make(chan error, 1)
+	go func() { stopped <- ts.Stop() }()
+	select {
+	case d := <-asked:
+		if d != delay {
+			t.Errorf("the drain waited %v, want --drain-delay's %v", d, delay)
+		}
+	case err := <-stopped:
+		t.Fatalf("the stop ended (%v) without waiting its drain delay", err)
+	}
+
+	// Held: everything but readiness is served.
+	hc, err := healthpb.NewHealthClient(ts.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("gRPC health while draining: %v, %v; want NOT_SERVING", hc.GetStatus(), err)
+	}
+	if resp, raw := restResponse(t, ts, "GET", "/readyz", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz while draining: %d %s, want 503", resp.StatusCode, raw)
+	}
+	if resp, raw := restResponse(t, ts, "GET", "/healthz", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz while draining: %d %s, want 200: the server still serves", resp.StatusCode, raw)
+	}
+	if _, err := ts.cases().ListCases(context.Background(), &pb.ListCasesRequest{}); err != nil {
+		t.Errorf("ListCases while draining: %v, want it served", err)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("the stop ended (%v) before its drain delay was over", err)
+	default:
+	}
+
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop after the drain: %v", err)
+	}
+	ts.conn.Close()
+	ts.conn = nil // stopped here: the helpers' stop has nothing left to do
+}
+
+// TestReadyzAnswersWhileAStartIsSlow: until the store was open (a
+// migration, a cluster to join, the reform pass) the HTTP port took
+// connections and answered none, so a probe of /readyz timed out rather
+// than reading "not ready". It answers 503 at once, and so does every
+// other path: nothing is served before the store is open.
+func TestReadyzAnswersWhileAStartIsSlow(t *testing.T) {
+	client := &http.Client{Timeout: 30 * time.Second} // not reached when the port answers
+	answered := map[string]int{}
+	var body string
+	launch(t, testConfig(t, ""), app.Options{
+		Clock: clock.NewFake(testNow),
+		Opening: func(httpAddr string) {
+			for _, path := range []string{"/readyz", "/healthz", "/v1/cases", "/openapi.json", "/"} {
+				resp, err := client.Get("http://" + httpAddr + path)
+				if err != nil {
+					t.Errorf("GET %s while the store opens: %v", path, err)
+					continue
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				answered[path] = resp.StatusCode
+				if path == "/readyz" {
+					body = string(raw)
+				}
+			}
+		},
+	})
+	for _, path := range []string{"/readyz", "/healthz", "/v1/cases", "/openapi.json", "/"} {
+		if answered[path] != http.StatusServiceUnavailable {
+			t.Errorf("GET %s while the store opens: %d, want 503", path, answered[path])
+		}
+	}
+	var st struct {
+		Code int `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Code != 14 {
+		t.Errorf("GET /readyz while the store opens: %q, want the API's JSON error, code 14 (UNAVAILABLE)", body)
 	}
 }

@@ -103,6 +103,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		// A bare errUsage was said where it arose (with the usage); one
+		// with words of its own (a bad environment value) is said here.
+		if err != errUsage {
+			fmt.Fprintf(stderr, "childcase: %v\n", err)
+		}
 		return 2
 	}
 	fmt.Fprintf(stderr, "childcase: %v\n", err)
@@ -110,6 +115,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 var errUsage = errors.New("usage")
+
+// usageError is a refusal of how the command was given, as errUsage is
+// (exit 2), that says what is wrong itself: an environment twin's value
+// is as much the operator's input as the flag's, and a script telling a
+// mistyped setting from a failed run by the code must see the same code
+// for both.
+type usageError struct{ err error }
+
+func (e usageError) Error() string        { return e.err.Error() }
+func (e usageError) Unwrap() error        { return e.err }
+func (e usageError) Is(target error) bool { return target == errUsage }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := serveConfig(args, stderr)
@@ -177,7 +193,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	cfg := app.DefaultConfig()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file (created when missing)")
+	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database file (created when missing)")
 	stringFlag(fs, &cfg.Store, "store", "where the data lives, a `store`: bbolt (the file at --db) or etcd://host:port[,host:port...] (an etcd cluster several instances share)")
 	etcdFlags(fs, &cfg)
 	stringFlag(fs, &cfg.GRPCAddr, "grpc-addr", "address for the gRPC server")
@@ -203,24 +219,84 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	durationFlag(fs, &cfg.KeepaliveMaxConnectionIdle, "keepalive-max-connection-idle", "close a gRPC connection idle this long (0: "+app.DefaultKeepaliveMaxConnectionIdle.String()+")")
 	durationFlag(fs, &cfg.KeepaliveTime, "keepalive-time", "ping a client whose connection was quiet this long (0: "+app.DefaultKeepaliveTime.String()+")")
 	durationFlag(fs, &cfg.KeepaliveTimeout, "keepalive-timeout", "close the connection when a ping is not answered within this (0: "+app.DefaultKeepaliveTimeout.String()+")")
-	sizeFlag(fs, &cfg.MaxDBSize, "max-db-size", "cap on the database file, a `size`; writes that would grow it further are refused (0: no cap)")
+	sizeFlag(fs, &cfg.MaxDBSize, "max-db-size", forBbolt+"cap on the database file, a `size`; writes that would grow it further are refused (0: no cap)")
 	stringFlag(fs, &cfg.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client (none: the connection's peer is the client)")
 	sizeFlag(fs, &cfg.DBReserve, "db-reserve", "room kept back from ordinary writes for the audit events of reads, a `size`; at most a quarter of --max-db-size (0: "+formatSize(app.DefaultDBReserve)+")")
 	if err := parse(fs, args); err != nil {
 		return app.Config{}, err
 	}
+	// A server's environment is its configuration as much as its command
+	// line (a unit's Environment=): a twin for the other store counts.
+	if err := storeFlagsFit(fs, cfg, true); err != nil {
+		return app.Config{}, err
+	}
 	return cfg, nil
+}
+
+// The help of a flag that applies to one store only begins with that
+// store's words; storeFlagsFit reads them, so that what the help says and
+// what is refused cannot part.
+const (
+	forEtcd  = "with an etcd store, "
+	forBbolt = "with a bbolt store, "
+)
+
+// storeFlagsFit refuses, as a usage error, a flag given to a command whose
+// store is the other one (an --etcd-max-request-bytes on the bbolt file, a
+// --db on etcd): it would do nothing, and the operator would believe it in
+// force, or that the command worked on the store it names. A flag counts
+// when given on the command line, and with withEnv when its environment
+// twin is set too; a store that is neither is left for the store's own
+// refusal.
+func storeFlagsFit(fs *flag.FlagSet, cfg app.Config, withEnv bool) error {
+	onEtcd := cfg.IsEtcd()
+	if !onEtcd && cfg.Store != "" && cfg.Store != app.StoreBolt {
+		return nil
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	here := "the bbolt file " + cfg.DBPath
+	if onEtcd {
+		here = cfg.Store
+		if !given["store"] {
+			here += " (from " + envName("store") + ")"
+		}
+	}
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		belongs, fix := "", ""
+		switch {
+		case err != nil:
+			return
+		case strings.HasPrefix(f.Usage, forEtcd) && !onEtcd:
+			belongs, fix = "an etcd store", "give --store etcd://host:port[,host:port...] for the etcd store"
+		case strings.HasPrefix(f.Usage, forBbolt) && onEtcd:
+			belongs, fix = "a bbolt store", "give --store bbolt (or an empty "+envName("store")+") for the file"
+		default:
+			return
+		}
+		name := "--" + f.Name
+		switch {
+		case given[f.Name]:
+		case withEnv && hasTwin(f) && os.Getenv(envName(f.Name)) != "":
+			name = envName(f.Name) + " (--" + f.Name + ")"
+		default:
+			return
+		}
+		err = usageError{fmt.Errorf("%s applies to %s only, and the store here is %s: leave it out, or %s", name, belongs, here, fix)}
+	})
+	return err
 }
 
 // etcdFlags declares the settings of an etcd store, shared by serve and
 // the commands that work on a store offline.
 func etcdFlags(fs *flag.FlagSet, cfg *app.Config) {
-	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", "with an etcd store, the key `prefix` of this deployment: /name/ or /name/name/..., names of letters, digits, '.', '_' or '-'")
-	stringFlag(fs, &cfg.EtcdCAFile, "etcd-ca", "with an etcd store, PEM `file` of the CA that signed the members' certificates (TLS)")
-	stringFlag(fs, &cfg.EtcdCertFile, "etcd-cert", "with an etcd store, PEM client certificate `file` (with --etcd-key)")
-	stringFlag(fs, &cfg.EtcdKeyFile, "etcd-key", "with an etcd store, PEM private key `file` of --etcd-cert")
-	intFlag(fs, &cfg.EtcdMaxTxnOps, "etcd-max-txn-ops", fmt.Sprintf("with an etcd store, most operations in one commit; the cluster's --max-txn-ops must allow it (0: %d)", app.DefaultEtcdMaxTxnOps))
-	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", "with an etcd store, largest commit, a `size` from 4KiB to 1GiB; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
+	stringFlag(fs, &cfg.EtcdPrefix, "etcd-prefix", forEtcd+"the key `prefix` of this deployment: /name/ or /name/name/..., names of letters, digits, '.', '_' or '-'")
+	stringFlag(fs, &cfg.EtcdCAFile, "etcd-ca", forEtcd+"PEM `file` of the CA that signed the members' certificates (TLS)")
+	stringFlag(fs, &cfg.EtcdCertFile, "etcd-cert", forEtcd+"PEM client certificate `file` (with --etcd-key)")
+	stringFlag(fs, &cfg.EtcdKeyFile, "etcd-key", forEtcd+"PEM private key `file` of --etcd-cert")
+	intFlag(fs, &cfg.EtcdMaxTxnOps, "etcd-max-txn-ops", fmt.Sprintf(forEtcd+"most operations in one commit; the cluster's --max-txn-ops must allow it (0: %d)", app.DefaultEtcdMaxTxnOps))
+	sizeFlag(fs, &cfg.EtcdMaxRequestBytes, "etcd-max-request-bytes", forEtcd+"largest commit, a `size` from 4KiB to 1GiB; the cluster's --max-request-bytes must allow it (0: "+formatSize(app.DefaultEtcdMaxRequestBytes)+")")
 }
 
 // parse applies environment twins first, so that flags given on the command
@@ -231,12 +307,13 @@ func parse(fs *flag.FlagSet, args []string) error {
 		// Only flags declared with an environment twin (stringFlag and
 		// friends name it in their usage) read the environment: a stray
 		// CHILDCASE_ID must not fill in "users add --id".
-		if !strings.HasSuffix(f.Usage, "(env "+envName(f.Name)+")") {
+		if !hasTwin(f) {
 			return
 		}
 		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", envName(f.Name), envValueError(f, v, err))
+				envErr = usageError{fmt.Errorf("%s: %w (the environment twin of --%s; %q lists the flags)",
+					envName(f.Name), envValueError(f, v, err), f.Name, "childcase "+fs.Name()+" -h")}
 			}
 		}
 	})
@@ -360,6 +437,12 @@ func (o flagWords) Write(p []byte) (int, error) {
 		}
 	}
 	return o.w.Write(p)
+}
+
+// hasTwin says whether f was declared with an environment twin
+// (stringFlag and friends name it at the end of its usage).
+func hasTwin(f *flag.Flag) bool {
+	return strings.HasSuffix(f.Usage, "(env "+envName(f.Name)+")")
 }
 
 func envName(flagName string) string {

@@ -8,6 +8,15 @@ import (
 	"testing"
 )
 
+// everyCommand is every command and subcommand of the usage, as a
+// newcomer types it (TestEveryCommandAnswersHelp holds it to the usage).
+var everyCommand = [][]string{
+	{"serve"}, {"users"}, {"users", "add"}, {"users", "list"}, {"users", "revoke"},
+	{"keys"}, {"keys", "rotate"}, {"audit"}, {"audit", "verify"},
+	{"backup"}, {"restore"}, {"check"}, {"migrate-store"},
+	{"stats"}, {"stats", "rebuild"}, {"load"}, {"version"}, {"totp"},
+}
+
 // TestEveryCommandAnswersHelp: "childcase --help" sends a newcomer to
 // each command's -h, so every command the usage lists answers -h, --help
 // and "childcase help CMD" (which printed the general usage) with its
@@ -19,12 +28,7 @@ import (
 // pipe showed nothing.
 func TestEveryCommandAnswersHelp(t *testing.T) {
 	opsClearEnv(t)
-	commands := [][]string{
-		{"serve"}, {"users"}, {"users", "add"}, {"users", "list"}, {"users", "revoke"},
-		{"keys"}, {"keys", "rotate"}, {"audit"}, {"audit", "verify"},
-		{"backup"}, {"restore"}, {"check"}, {"migrate-store"},
-		{"stats"}, {"stats", "rebuild"}, {"load"}, {"version"}, {"totp"},
-	}
+	commands := everyCommand
 	// Every command of the usage is among them.
 	for _, line := range strings.Split(usage, "\n") {
 		f := strings.Fields(line)

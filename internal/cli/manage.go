@@ -33,6 +33,8 @@ const manageUsage = `Usage:
                          [--http-addr HOST:PORT] [--tls-cert FILE]   (for the set-password link it prints)
   childcase users list   --db FILE
   childcase users revoke --db FILE --id ID     disable the user and revoke all their tokens
+  childcase users add|list|revoke --store etcd://HOST:PORT[,...] [--etcd-* flags] ...
+                         the same on an etcd store, while its servers run (an admin with no token gets one back)
   childcase keys rotate  --db FILE --key-file FILE          (server stopped)
   childcase keys rotate  --addr HOST:PORT --token ADMIN_TOKEN [--ca-cert FILE] [--client-cert FILE --client-key FILE]   (running server)
   childcase audit verify --db FILE [--noted-head SEQ:HASH]   (a head an earlier verification printed)
@@ -62,8 +64,9 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	db := app.DefaultConfig().DBPath
-	stringFlag(fs, &db, "db", "path of the bbolt database file")
+	cfg := app.DefaultConfig()
+	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database file (server stopped)")
+	offlineStoreFlags(fs, &cfg, "an etcd store whose users to manage, with the etcd flags of its servers (which may go on running)")
 	var u model.User
 	var role string
 	ttl := 90 * 24 * time.Hour
@@ -79,7 +82,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the first token")
 		stringFlag(fs, &srv.HTTPAddr, "http-addr", "the server's HTTP address, for the set-password link")
 		stringFlag(fs, &srv.TLSCert, "tls-cert", "the server's certificate file: set when it serves TLS, so the link is https")
-		fs.BoolVar(&create, "create", false, "create --db when it does not exist: a new database whose first user is this one (serve then creates no admin user)")
+		fs.BoolVar(&create, "create", false, forBbolt+"create --db when it does not exist: a new database whose first user is this one (serve then creates no admin user)")
 	case "revoke":
 		fs.StringVar(&u.ID, "id", "", "user id")
 	case "list":
@@ -88,6 +91,9 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := storeFlagsFit(fs, cfg, false); err != nil {
 		return err
 	}
 	// A flag the command cannot do without is a usage error, named before
@@ -112,7 +118,8 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		u.Role = r
 	}
-	if !create {
+	db := cfg.DBPath
+	if !create && !cfg.IsEtcd() {
 		// A mistyped --db would otherwise become a new database holding
 		// only this user, which the server on the real file never sees.
 		if err := existingDatabase(db); err != nil {
@@ -127,7 +134,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// next serve.
 	_, statErr := os.Stat(db)
 	made := create && errors.Is(statErr, os.ErrNotExist)
-	off, err := app.OpenOffline(db, "users "+sub, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	off, err := app.OpenOfflineStore(ctx, cfg, "users "+sub, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	if err != nil {
 		return err
 	}
@@ -414,7 +421,7 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 // device, which the open would refuse in words that name no flag.
 func existingDatabase(db string) error {
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("--db: %s does not exist: these commands read an existing bbolt file (servers on etcd are managed through their API)", db)
+		return fmt.Errorf("--db: %s does not exist: these commands read an existing bbolt file (on etcd, users take --store etcd://... and the servers' etcd flags)", db)
 	}
 	return databaseKind("db", db)
 }

@@ -38,19 +38,17 @@ func offlineStoreFlags(fs *flag.FlagSet, cfg *app.Config, storeHelp string) {
 	etcdFlags(fs, cfg)
 }
 
-// fileOrEtcd refuses a --db given on the command line to a command whose
-// store is etcd, most often from CHILDCASE_STORE, the servers' setting:
-// "check --db backup.db" would otherwise check the cluster and say
-// nothing of the file it was given.
-func fileOrEtcd(fs *flag.FlagSet, cfg app.Config) error {
-	if !cfg.IsEtcd() {
-		return nil
-	}
-	if len(namedFlags(fs, "db")) > 0 {
-		return fmt.Errorf("--db, --store: %s is a file and %s an etcd store; give one of them (--store bbolt, or an empty %sSTORE, for the file)",
-			cfg.DBPath, cfg.Store, EnvPrefix)
-	}
-	return nil
+// storeSettings names the flags of fs that choose or set up a store:
+// --db, --store and the settings of one store only. backup --addr refuses
+// them, as the store backed up is the server's.
+func storeSettings(fs *flag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "store" || strings.HasPrefix(f.Usage, forEtcd) || strings.HasPrefix(f.Usage, forBbolt) {
+			names = append(names, f.Name)
+		}
+	})
+	return names
 }
 
 // namedFlags returns those of names that were given on the command line

@@ -50,7 +50,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var to, addr, token string
 	var rt remoteTLS
 	fs.StringVar(&to, "to", "", "the backup file to write; it must not exist")
-	stringFlag(fs, &cfg.DBPath, "db", "path of the bbolt database file, when no server runs on it")
+	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database file, when no server runs on it")
 	offlineStoreFlags(fs, &cfg, "an etcd store to back up (one revision; servers may run on it)")
 	stringFlag(fs, &addr, "addr", "gRPC address of a running server: back up through it, while it serves")
 	stringFlag(fs, &token, "token", "an admin's bearer token, with --addr")
@@ -66,7 +66,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := remoteOnlyFlags(fs, "backup", "copies the store of --db or --store"); err != nil {
 			return err
 		}
-		if err := fileOrEtcd(fs, cfg); err != nil {
+		if err := storeFlagsFit(fs, cfg, false); err != nil {
 			return err
 		}
 		if !cfg.IsEtcd() {
@@ -74,7 +74,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return err
 			}
 		}
-	} else if named := namedFlags(fs, "db", "store"); len(named) > 0 {
+	} else if named := namedFlags(fs, storeSettings(fs)...); len(named) > 0 {
 		// The server backs up its own store; a store named here as well
 		// would be silently ignored, and the operator would believe they
 		// had backed up that one.
@@ -260,7 +260,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var from string
 	var force bool
 	fs.StringVar(&from, "from", "", "the backup file to restore")
-	stringFlag(fs, &cfg.DBPath, "db", "path of the database file to put it at (no server may run on it)")
+	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database file to put it at (no server may run on it)")
 	offlineStoreFlags(fs, &cfg, "an etcd store to restore onto; its prefix must be empty")
 	fs.BoolVar(&force, "force", false, "replace an existing database file at --db")
 	if err := parse(fs, args); err != nil {
@@ -273,7 +273,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := cfg.ValidateStore(); err != nil {
 		return err
 	}
-	if err := fileOrEtcd(fs, cfg); err != nil {
+	if err := storeFlagsFit(fs, cfg, false); err != nil {
 		return err
 	}
 	if err := fileToRead("from", from); err != nil {
@@ -515,12 +515,15 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := app.DefaultConfig()
-	stringFlag(fs, &cfg.DBPath, "db", "path of the database or backup file to check (no server may run on it)")
+	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database or backup file to check (no server may run on it)")
 	offlineStoreFlags(fs, &cfg, "an etcd store to check (one revision, copied into a temporary bbolt file; servers may run on it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := fileOrEtcd(fs, cfg); err != nil {
+	if err := cfg.ValidateStore(); err != nil {
+		return err
+	}
+	if err := storeFlagsFit(fs, cfg, false); err != nil {
 		return err
 	}
 	if !cfg.IsEtcd() {

@@ -152,6 +152,11 @@ func TestREADMEEveryFlagHasAnEnvironmentTwin(t *testing.T) {
 	}
 	for name, h := range flags {
 		t.Run(name, func(t *testing.T) {
+			if strings.HasPrefix(name, "etcd-") {
+				// A setting of etcd is for an etcd store only
+				// (TestAFlagOfTheOtherStoreIsRefused).
+				t.Setenv(EnvPrefix+"STORE", "etcd://db1:2379")
+			}
 			envValue, flagValue := values(h.typ)
 			byFlag, err := serveConfig([]string{"--" + name + "=" + envValue}, &bytes.Buffer{})
 			if err != nil {

@@ -23,9 +23,9 @@ func TestServingLineNamesTheStoreItServes(t *testing.T) {
 		want  map[string]any
 	}{
 		{[]string{"--store", store, "--etcd-prefix", "/hn/"}, map[string]any{"store": store, "etcd_prefix": "/hn/"}},
-		{nil, map[string]any{"store": "bbolt", "db": filepath.Join(dir, "cc.db")}},
+		{[]string{"--db", filepath.Join(dir, "cc.db")}, map[string]any{"store": "bbolt", "db": filepath.Join(dir, "cc.db")}},
 	} {
-		line := servingLine(t, append([]string{"--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key")}, c.flags...))
+		line := servingLine(t, append([]string{"--key-file", filepath.Join(dir, "cc.key")}, c.flags...))
 		for k, v := range c.want {
 			if line[k] != v {
 				t.Errorf("serve %v: the serving line has %s %v, want %v: %v", c.flags, k, line[k], v, line)
