@@ -184,7 +184,8 @@ func (c *Console) signedPassive(h func(http.ResponseWriter, *http.Request, *sess
 func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var s *session
-		if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
+		ck, err := r.Cookie(c.cookieName(sessionCookie))
+		if err == nil {
 			var ended *session
 			if passive || r.Header.Get(liveHeader) != "" {
 				s, ended = c.sessions.peek(ck.Value)
@@ -199,7 +200,14 @@ func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Reque
 			}
 		}
 		if s == nil {
-			c.setCookie(w, sessionCookie, "", -1)
+			// Only a cookie the browser sent is cleared. A request without
+			// one may be a link of another site, which the SameSite=Strict
+			// cookie does not go with: clearing it then would sign out,
+			// on another site's word, the session the browser's other
+			// tabs still hold.
+			if ck != nil {
+				c.setCookie(w, sessionCookie, "", -1)
+			}
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
@@ -291,6 +299,36 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
+// crossSite tells whether the browser says a request is not the
+// console's own (Sec-Fetch-Site cross-site, or same-site: a sibling host
+// of the domain, which http.CrossOriginProtection refuses too): a link or
+// a page of another site. An address typed or bookmarked says "none",
+// and is the person's own; a request without the header (a browser too
+// old to send it, a script) is taken as the console's own, as
+// CrossOriginProtection takes it.
+func crossSite(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site != "" && site != "same-origin" && site != "none"
+}
+
+// askedAgainFromHere answers a page that a link of another site asked for
+// with the same address asked again from the console itself, and reports
+// whether it did. Such a request carries none of the console's
+// SameSite=Strict cookies, so a page that sets one (the pre-session token
+// of the sign-in and password forms, preToken) would replace the token of
+// a form open in another tab, on another site's word. The browser asks
+// again at once (Refresh), or at a click on the page's link; that
+// request is the console's own, and carries the cookie, which is kept.
+func (c *Console) askedAgainFromHere(w http.ResponseWriter, r *http.Request) bool {
+	if !crossSite(r) {
+		return false
+	}
+	again := localPath(r.URL.RequestURI())
+	w.Header().Set("Refresh", "0; url="+again)
+	c.render(w, r, http.StatusOK, "again", view{Title: "again.title", Data: again})
+	return true
+}
+
 // seeOther answers a GET of a path that only a form posts to (where the
 // form's answer was shown) by sending the person to the page it belongs to.
 func seeOther(to func(*http.Request) string) func(http.ResponseWriter, *http.Request, *session) {
@@ -299,7 +337,14 @@ func seeOther(to func(*http.Request) string) func(http.ResponseWriter, *http.Req
 	}
 }
 
+// switchLanguage keeps the person's choice of language for a year. Only
+// the console's own link makes it: a link of another site (crossSite) is
+// refused, and changes nothing.
 func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.crosslink")})
+		return
+	}
 	lang := r.PathValue("lang")
 	if lang == "vi" || lang == "en" {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,

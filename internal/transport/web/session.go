@@ -161,6 +161,13 @@ func newSessionStore(clk clock.Clock, idle time.Duration, max, perUser int) *ses
 }
 
 // randomToken returns 256 random bits, URL-safe.
+// wellFormedToken tells whether s could be a token randomToken made: a
+// cookie that holds anything else was not ours.
+func wellFormedToken(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
 func randomToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)

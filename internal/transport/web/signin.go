@@ -31,8 +31,10 @@ const maxCredential = 256
 const maxSignInsAtOnce = 4
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	pre := randomToken()
-	c.setCookie(w, preCookie, pre, 3600)
+	if c.askedAgainFromHere(w, r) {
+		return
+	}
+	pre := c.preToken(w, r)
 	v := view{Title: "signin.title", Data: signInForm{Next: localPath(r.URL.Query().Get("next")), Pre: pre}}
 	// "Your password is set" only in the browser that just set it, once.
 	if _, err := r.Cookie(c.cookieName(passwordSetCookie)); err == nil {
@@ -176,6 +178,21 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// preToken is the pre-session CSRF token for the form of a sign-in or
+// set-password page: the browser's own, when it holds one, so that
+// opening another such page (a second tab, a set-password link) does not
+// replace the token of a form already open, which would then be refused;
+// else a new one. The cookie is set again either way, for an hour from
+// this page.
+func (c *Console) preToken(w http.ResponseWriter, r *http.Request) string {
+	pre := randomToken()
+	if ck, err := r.Cookie(c.cookieName(preCookie)); err == nil && wellFormedToken(ck.Value) {
+		pre = ck.Value
+	}
+	c.setCookie(w, preCookie, pre, 3600)
+	return pre
 }
 
 // preSessionForm checks the CSRF token of a form posted before there is a
