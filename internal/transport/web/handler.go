@@ -62,7 +62,7 @@ func (c *Console) Handler() http.Handler {
 // page's language, and nothing was done. The session is not looked up:
 // the request is not the person's own.
 func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.crossorigin")})
+	c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "error.crossorigin")})
 }
 
 // validInput refuses a request whose path, query or form is not UTF-8
@@ -74,7 +74,7 @@ func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
 // URL-encoded; a multipart body is not read at all.
 func (c *Console) validInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang := language(r)
+		lang := c.language(r)
 		refuse := func(status int, msg string) {
 			c.render(w, r, status, "error", view{Title: "error.request.title", Error: msg})
 		}
@@ -342,13 +342,12 @@ func seeOther(to func(*http.Request) string) func(http.ResponseWriter, *http.Req
 // refused, and changes nothing.
 func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	if crossSite(r) {
-		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.crosslink")})
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "error.crosslink")})
 		return
 	}
 	lang := r.PathValue("lang")
 	if lang == "vi" || lang == "en" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+		c.setCookie(w, langCookie, lang, 365*24*3600)
 	}
 	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
 }
@@ -369,7 +368,7 @@ func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(c.language(r), "error.notfound")})
 }
 
 // unknownPath answers what no route of mux takes: a path the console has
@@ -427,7 +426,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 // methodNotAllowed is the page of a method the path does not take, in
 // the person's layout when s is their live session.
 func (c *Console) methodNotAllowed(w http.ResponseWriter, r *http.Request, s *session) {
-	v := view{Title: "error.method.title", Error: c.catalogs.text(language(r), "error.method")}
+	v := view{Title: "error.method.title", Error: c.catalogs.text(c.language(r), "error.method")}
 	if s != nil {
 		v.User, v.CSRF = &s.user, s.csrf
 	}
@@ -437,11 +436,11 @@ func (c *Console) methodNotAllowed(w http.ResponseWriter, r *http.Request, s *se
 // notFoundFor is the not-found page of a signed-in person, in their
 // layout.
 func (c *Console) notFoundFor(w http.ResponseWriter, r *http.Request, s *session) {
-	c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+	c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(c.language(r), "error.notfound")})
 }
 
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
-	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.forbidden")})
+	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "error.forbidden")})
 }
 
 // refused answers a call the session's role may not make, which was sent
@@ -461,7 +460,7 @@ func (c *Console) refused(w http.ResponseWriter, r *http.Request, s *session, er
 // else is an internal error.
 func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	st, _ := status.FromError(err)
-	lang := language(r)
+	lang := c.language(r)
 	switch st.Code() {
 	case codes.Unauthenticated:
 		c.sessions.remove(s.id, "its token no longer signs in")

@@ -66,7 +66,7 @@ func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
 // the person to sign in. A refusal shows the rule that failed, keeping the
 // TOTP secret being enrolled so the authenticator app need not start again.
 func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
-	lang := language(r)
+	lang := c.language(r)
 	pre, ok := c.preSessionForm(w, r)
 	if !ok {
 		return
@@ -135,7 +135,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) linkError(w http.ResponseWriter, r *http.Request, err error) {
-	lang := language(r)
+	lang := c.language(r)
 	if errors.Is(err, model.ErrNotFound) {
 		c.render(w, r, http.StatusNotFound, "error", view{Title: "password.gone.title", Error: c.catalogs.text(lang, "password.gone")})
 		return

@@ -14,9 +14,10 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
-// Cookie names. The session cookie is HttpOnly and SameSite=Strict, and
-// Secure under TLS; the pre-session cookie carries the CSRF token of the
-// sign-in form, before there is a session to hold it.
+// Cookie names. Every cookie of the console is HttpOnly and
+// SameSite=Strict, and under TLS Secure and __Host- prefixed (setCookie);
+// the pre-session cookie carries the CSRF token of the sign-in form,
+// before there is a session to hold it.
 const (
 	sessionCookie = "childcase_session"
 	preCookie     = "childcase_pre"

@@ -53,7 +53,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 // right password without the code a role needs asks for both again (the
 // password is never written back into a page).
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
-	lang := language(r)
+	lang := c.language(r)
 	pre, ok := c.preSessionForm(w, r)
 	if !ok {
 		return
@@ -160,7 +160,7 @@ func (c *Console) failedFrom(client string) {
 // whole seconds, rounded up, as the API's 429 says it.
 func (c *Console) throttled(w http.ResponseWriter, r *http.Request, form signInForm, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10))
-	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(language(r), "signin.throttled"), Data: form})
+	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.throttled"), Data: form})
 }
 
 // nextPage is where a person goes after signing in: back to the page
@@ -201,7 +201,7 @@ func (c *Console) preToken(w http.ResponseWriter, r *http.Request) string {
 func (c *Console) preSessionForm(w http.ResponseWriter, r *http.Request) (string, bool) {
 	pre, err := r.Cookie(c.cookieName(preCookie))
 	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
-		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "signin.expired")})
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "signin.expired")})
 		return "", false
 	}
 	return pre.Value, true
