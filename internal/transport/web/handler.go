@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -352,18 +351,30 @@ func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
 }
 
-// serveStatic answers a file under static/ whole, and anything else (a
+// staticTypes is the content type of each kind of file under static/:
+// the console's own, not the system's MIME tables (mime.TypeByExtension),
+// which differ between machines (one answers application/javascript
+// for .js, a Windows registry text/plain, which a browser told nosniff
+// refuses to run as a script). A file of a kind not listed is not served.
+var staticTypes = map[string]string{
+	".css": "text/css; charset=utf-8",
+	".js":  "text/javascript; charset=utf-8",
+}
+
+// serveStatic answers a file under static/ whole, with its type from
+// staticTypes (and, as every answer, nosniff), and anything else (a
 // directory, a missing file) with the console's not-found page: the file
 // server's own errors (404, 416 for a range past the end) drop the
 // Cache-Control header, and it lists directories.
 func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	typ, known := staticTypes[path.Ext(name)]
 	b, err := fs.ReadFile(c.static, name)
-	if err != nil {
+	if err != nil || !known {
 		c.notFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	w.Header().Set("Content-Type", typ)
 	_, _ = w.Write(b)
 }
 
