@@ -504,7 +504,9 @@ func mustURL(t *testing.T, s string) *url.URL {
 }
 
 // TestConsoleSecurityCookiesUnderTLS: under TLS every cookie of the
-// console is Secure, HttpOnly and SameSite=Strict; the session cookie is
+// console is Secure, HttpOnly and SameSite=Strict, under the __Host-
+// prefix (the language's too, so that no sibling host or plain-HTTP page
+// chooses the language the console speaks); the session cookie is
 // new at sign-in (an id planted before does not survive it), and
 // sign-out with the identity service's own sessions revokes the
 // session's token.
@@ -555,11 +557,18 @@ func TestConsoleSecurityCookiesUnderTLS(t *testing.T) {
 			t.Errorf("cookie %s: Path=%q Domain=%q, want / and none", ck.Name, ck.Path, ck.Domain)
 		}
 	}
-	if !names["__Host-childcase_session"] || !names["__Host-childcase_pre"] || !names["childcase_lang"] {
-		t.Errorf("cookies set: %v, want the pre-session and session cookies under the __Host- prefix, and the language cookie", names)
+	if !names["__Host-childcase_session"] || !names["__Host-childcase_pre"] || !names["__Host-childcase_lang"] {
+		t.Errorf("cookies set: %v, want the pre-session, session and language cookies under the __Host- prefix", names)
 	}
-	if names["childcase_session"] || names["childcase_pre"] {
-		t.Errorf("cookies set: %v, the session's cookies also without the __Host- prefix", names)
+	if names["childcase_session"] || names["childcase_pre"] || names["childcase_lang"] {
+		t.Errorf("cookies set: %v, the console's cookies also without the __Host- prefix", names)
+	}
+	// A language cookie planted without the prefix (by a sibling host or
+	// a plain-HTTP page) is not the person's choice: the console speaks
+	// the language of its own cookie.
+	b.c.Jar.SetCookies(base, []*http.Cookie{{Name: "__Host-childcase_lang", Value: "vi", Path: "/", Secure: true}, {Name: "childcase_lang", Value: "en", Path: "/"}})
+	if _, page := b.get("/queues"); !strings.Contains(page, `<html lang="vi">`) {
+		t.Error("under TLS, a language cookie without the __Host- prefix chose the page's language")
 	}
 	// The session cookie planted by a sibling host or a plain-HTTP page
 	// (it has no prefix) is not the session: the console is signed in

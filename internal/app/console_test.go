@@ -290,6 +290,12 @@ func TestConsoleLanguageSwitch(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/queues" {
 		t.Fatalf("switch to English: %s to %q", r.Status, r.Header.Get("Location"))
 	}
+	// Without TLS the browser would refuse the __Host- prefix (it needs
+	// Secure): the cookie is the session's kind all the same.
+	if cks := r.Cookies(); len(cks) != 1 || cks[0].Name != "childcase_lang" || cks[0].Value != "en" || !cks[0].HttpOnly ||
+		cks[0].SameSite != http.SameSiteStrictMode || cks[0].Secure || cks[0].Path != "/" || cks[0].Domain != "" {
+		t.Errorf("the switch sets %q, want childcase_lang=en, HttpOnly, SameSite=Strict, on / (not Secure without TLS)", r.Header.Values("Set-Cookie"))
+	}
 	if _, page := b.get("/queues"); !strings.Contains(page, "My queues") || !strings.Contains(page, `lang="en"`) {
 		t.Error("the queues page is not in English after the switch")
 	}

@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -157,13 +159,21 @@ func ClickAndWait(t *testing.T, ctx context.Context, css string) {
 	leaveBy(t, ctx, "click "+css, chromedp.Click(chromedp.CSS(css)))
 }
 
-// SubmitAndWait submits the form of an element and waits until the page
-// it answers with has loaded. Waiting for an element of that page instead
-// may look into the page being left as it is replaced, which chromedp
-// reports as "No node with given id found".
+// SubmitAndWait submits the form of an element, as pressing Enter in it
+// does, and waits until the page it answers with has loaded. Waiting for
+// an element of that page instead may look into the page being left as
+// it is replaced, which chromedp reports as "No node with given id
+// found". The form is sent with requestSubmit, not chromedp.Submit's
+// form.submit(): that one skips the submit event a person's send fires,
+// so the page's script would take it for leaving the page with its text
+// unsent.
 func SubmitAndWait(t *testing.T, ctx context.Context, css string) {
 	t.Helper()
-	leaveBy(t, ctx, "submit "+css, chromedp.Submit(chromedp.CSS(css)))
+	js := fmt.Sprintf(`(() => { const el = document.querySelector(%s); (el.form || el).requestSubmit(); return true })()`, strconv.Quote(css))
+	leaveBy(t, ctx, "submit "+css, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](js)(ctx, tab)
+		return err
+	}))
 }
 
 // leaveBy marks the page, does what leaves it and waits until the next
@@ -257,5 +267,75 @@ func ShiftClock(t *testing.T, ctx context.Context, d time.Duration) {
 		window.__shift += %d; return true })()`, d.Milliseconds())
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
 		t.Fatalf("shift the page's clock by %v: %v", d, err)
+	}
+}
+
+// Dialogs are the dialogs the pages of a tab opened (an alert, a confirm,
+// the browser asking before it leaves a page whose script objects:
+// "beforeunload"), collected from when WatchDialogs was called. Each is
+// answered at once: left when Leave was set, dismissed (the person stays
+// on the page) otherwise.
+type Dialogs struct {
+	mu    sync.Mutex
+	types []page.DialogType
+	leave bool
+}
+
+// WatchDialogs starts collecting and answering the tab's dialogs; call it
+// before what would open one. A dialog nobody answers holds the page, and
+// the test with it, until the tab's time runs out.
+func WatchDialogs(t *testing.T, ctx context.Context) *Dialogs {
+	t.Helper()
+	d := &Dialogs{}
+	err := chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*page.EventJavascriptDialogOpening)
+		if !ok {
+			return
+		}
+		d.mu.Lock()
+		d.types = append(d.types, e.Type)
+		accept := d.leave
+		d.mu.Unlock()
+		// Not here: Listen's func must not call the browser.
+		go func() {
+			if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept}); err != nil && ctx.Err() == nil {
+				t.Errorf("answer the %s dialog: %v", e.Type, err)
+			}
+		}()
+	})
+	if err != nil {
+		t.Fatalf("watch the tab's dialogs: %v", err)
+	}
+	return d
+}
+
+// Leave sets how the dialogs that follow are answered: true accepts them
+// (the person leaves the page), false dismisses them.
+func (d *Dialogs) Leave(leave bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.leave = leave
+}
+
+// Seen are the types of the dialogs opened so far, in order.
+func (d *Dialogs) Seen() []page.DialogType {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]page.DialogType(nil), d.types...)
+}
+
+// WaitDialog waits until the tab has opened n dialogs in all, and returns
+// the type of the n-th.
+func (d *Dialogs) WaitDialog(t *testing.T, ctx context.Context, n int) page.DialogType {
+	t.Helper()
+	for {
+		if seen := d.Seen(); len(seen) >= n {
+			return seen[n-1]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no dialog %d opened: %v", n, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

@@ -163,7 +163,7 @@ func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, err
 	}
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.AlreadyExists, codes.FailedPrecondition:
-		said, _ := c.catalogs.refused(language(r), err)
+		said, _ := c.catalogs.refused(c.language(r), err)
 		again(said.String())
 		return true
 	}

@@ -83,7 +83,7 @@ func (c *Console) showAudit(w http.ResponseWriter, r *http.Request, s *session, 
 	page := auditPage{Filter: auditFilterOf(r), Verify: verified}
 	req, bad := page.Filter.request()
 	if bad != "" {
-		msg := c.catalogs.text(language(r), "audit.bad.date", c.catalogs.text(language(r), "audit."+bad))
+		msg := c.catalogs.text(c.language(r), "audit.bad.date", c.catalogs.text(c.language(r), "audit."+bad))
 		c.render(w, r, http.StatusBadRequest, "audit", view{User: &s.user, CSRF: s.csrf, Title: "audit.title", Error: msg, Data: page})
 		return
 	}

@@ -147,7 +147,7 @@ func (c *Console) loadCase(r *http.Request, s *session, number string) (*casePag
 	for _, d := range cs.GetDeadlines() {
 		page.Deadlines = append(page.Deadlines, deadlineRow{D: d, WarnAt: c.warnAt(d)})
 	}
-	lang := language(r)
+	lang := c.language(r)
 	unitName := c.unitNamer(r, s)
 	if page.Choices, err = c.caseChoices(r, s, lang, cs, unitName); err != nil {
 		return nil, err
@@ -418,7 +418,7 @@ func (c *Console) caseStep(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	msg.Set(fd.ByName("etag"), protoreflect.ValueOfString(vals.Get("etag")))
 	msg.Set(fd.ByName("request_id"), protoreflect.ValueOfString(vals.Get("request_id")))
-	lang := language(r)
+	lang := c.language(r)
 	bad := formErrors{}
 	fillRequest(msg, "", vals, bad)
 	form := stepForm{Step: step, Key: "step." + step, ID: "step-" + step, Etag: vals.Get("etag"), RequestID: vals.Get("request_id"), Open: true}
@@ -515,7 +515,7 @@ func (c *Console) mergeChecked(w http.ResponseWriter, r *http.Request, s *sessio
 		msg.Set(fields.ByName("absorbed_etag"), protoreflect.ValueOfString(etag))
 		return true
 	}
-	lang := language(r)
+	lang := c.language(r)
 	errs := map[string]string{}
 	cs, err := c.api.cases.GetCase(c.apiContext(r, s), &pb.GetCaseRequest{Name: absorbed})
 	switch {
@@ -536,7 +536,7 @@ func (c *Console) mergeChecked(w http.ResponseWriter, r *http.Request, s *sessio
 // was typed in it, and the API's answer; for a stale edit, what changed
 // since the form was rendered and the case's new etag.
 func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session, number string, m protoreflect.MethodDescriptor, form stepForm, vals url.Values, errs map[string]string) {
-	lang := language(r)
+	lang := c.language(r)
 	page, err := c.loadCase(r, s, number)
 	if err != nil {
 		c.apiError(w, r, s, err)

@@ -98,7 +98,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) 
 		var byMonth, byUnit *pb.GetStatisticsResponse
 		if byMonth, err = ask("month"); err == nil {
 			if byUnit, err = ask("unit"); err == nil {
-				page.fill(total, byMonth, byUnit, now, func(k string) string { return c.catalogs.text(language(r), k) })
+				page.fill(total, byMonth, byUnit, now, func(k string) string { return c.catalogs.text(c.language(r), k) })
 			}
 		}
 	}

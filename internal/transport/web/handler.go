@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -62,7 +61,7 @@ func (c *Console) Handler() http.Handler {
 // page's language, and nothing was done. The session is not looked up:
 // the request is not the person's own.
 func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.crossorigin")})
+	c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "error.crossorigin")})
 }
 
 // validInput refuses a request whose path, query or form is not UTF-8
@@ -74,7 +73,7 @@ func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
 // URL-encoded; a multipart body is not read at all.
 func (c *Console) validInput(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lang := language(r)
+		lang := c.language(r)
 		refuse := func(status int, msg string) {
 			c.render(w, r, status, "error", view{Title: "error.request.title", Error: msg})
 		}
@@ -184,7 +183,8 @@ func (c *Console) signedPassive(h func(http.ResponseWriter, *http.Request, *sess
 func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var s *session
-		if ck, err := r.Cookie(c.cookieName(sessionCookie)); err == nil {
+		ck, err := r.Cookie(c.cookieName(sessionCookie))
+		if err == nil {
 			var ended *session
 			if passive || r.Header.Get(liveHeader) != "" {
 				s, ended = c.sessions.peek(ck.Value)
@@ -199,7 +199,14 @@ func (c *Console) signedAs(passive bool, h func(http.ResponseWriter, *http.Reque
 			}
 		}
 		if s == nil {
-			c.setCookie(w, sessionCookie, "", -1)
+			// Only a cookie the browser sent is cleared. A request without
+			// one may be a link of another site, which the SameSite=Strict
+			// cookie does not go with: clearing it then would sign out,
+			// on another site's word, the session the browser's other
+			// tabs still hold.
+			if ck != nil {
+				c.setCookie(w, sessionCookie, "", -1)
+			}
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
@@ -291,6 +298,36 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
+// crossSite tells whether the browser says a request is not the
+// console's own (Sec-Fetch-Site cross-site, or same-site: a sibling host
+// of the domain, which http.CrossOriginProtection refuses too): a link or
+// a page of another site. An address typed or bookmarked says "none",
+// and is the person's own; a request without the header (a browser too
+// old to send it, a script) is taken as the console's own, as
+// CrossOriginProtection takes it.
+func crossSite(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	return site != "" && site != "same-origin" && site != "none"
+}
+
+// askedAgainFromHere answers a page that a link of another site asked for
+// with the same address asked again from the console itself, and reports
+// whether it did. Such a request carries none of the console's
+// SameSite=Strict cookies, so a page that sets one (the pre-session token
+// of the sign-in and password forms, preToken) would replace the token of
+// a form open in another tab, on another site's word. The browser asks
+// again at once (Refresh), or at a click on the page's link; that
+// request is the console's own, and carries the cookie, which is kept.
+func (c *Console) askedAgainFromHere(w http.ResponseWriter, r *http.Request) bool {
+	if !crossSite(r) {
+		return false
+	}
+	again := localPath(r.URL.RequestURI())
+	w.Header().Set("Refresh", "0; url="+again)
+	c.render(w, r, http.StatusOK, "again", view{Title: "again.title", Data: again})
+	return true
+}
+
 // seeOther answers a GET of a path that only a form posts to (where the
 // form's answer was shown) by sending the person to the page it belongs to.
 func seeOther(to func(*http.Request) string) func(http.ResponseWriter, *http.Request, *session) {
@@ -299,32 +336,50 @@ func seeOther(to func(*http.Request) string) func(http.ResponseWriter, *http.Req
 	}
 }
 
+// switchLanguage keeps the person's choice of language for a year. Only
+// the console's own link makes it: a link of another site (crossSite) is
+// refused, and changes nothing.
 func (c *Console) switchLanguage(w http.ResponseWriter, r *http.Request) {
+	if crossSite(r) {
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "error.crosslink")})
+		return
+	}
 	lang := r.PathValue("lang")
 	if lang == "vi" || lang == "en" {
-		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, Secure: c.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+		c.setCookie(w, langCookie, lang, 365*24*3600)
 	}
 	http.Redirect(w, r, localPath(r.URL.Query().Get("back")), http.StatusSeeOther)
 }
 
-// serveStatic answers a file under static/ whole, and anything else (a
+// staticTypes is the content type of each kind of file under static/:
+// the console's own, not the system's MIME tables (mime.TypeByExtension),
+// which differ between machines (one answers application/javascript
+// for .js, a Windows registry text/plain, which a browser told nosniff
+// refuses to run as a script). A file of a kind not listed is not served.
+var staticTypes = map[string]string{
+	".css": "text/css; charset=utf-8",
+	".js":  "text/javascript; charset=utf-8",
+}
+
+// serveStatic answers a file under static/ whole, with its type from
+// staticTypes (and, as every answer, nosniff), and anything else (a
 // directory, a missing file) with the console's not-found page: the file
 // server's own errors (404, 416 for a range past the end) drop the
 // Cache-Control header, and it lists directories.
 func (c *Console) serveStatic(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	typ, known := staticTypes[path.Ext(name)]
 	b, err := fs.ReadFile(c.static, name)
-	if err != nil {
+	if err != nil || !known {
 		c.notFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	w.Header().Set("Content-Type", typ)
 	_, _ = w.Write(b)
 }
 
 func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+	c.render(w, r, http.StatusNotFound, "error", view{Title: "error.notfound.title", Error: c.catalogs.text(c.language(r), "error.notfound")})
 }
 
 // unknownPath answers what no route of mux takes: a path the console has
@@ -382,7 +437,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 // methodNotAllowed is the page of a method the path does not take, in
 // the person's layout when s is their live session.
 func (c *Console) methodNotAllowed(w http.ResponseWriter, r *http.Request, s *session) {
-	v := view{Title: "error.method.title", Error: c.catalogs.text(language(r), "error.method")}
+	v := view{Title: "error.method.title", Error: c.catalogs.text(c.language(r), "error.method")}
 	if s != nil {
 		v.User, v.CSRF = &s.user, s.csrf
 	}
@@ -392,11 +447,11 @@ func (c *Console) methodNotAllowed(w http.ResponseWriter, r *http.Request, s *se
 // notFoundFor is the not-found page of a signed-in person, in their
 // layout.
 func (c *Console) notFoundFor(w http.ResponseWriter, r *http.Request, s *session) {
-	c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(language(r), "error.notfound")})
+	c.render(w, r, http.StatusNotFound, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.notfound.title", Error: c.catalogs.text(c.language(r), "error.notfound")})
 }
 
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
-	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "error.forbidden")})
+	c.render(w, r, http.StatusForbidden, "error", view{User: &s.user, CSRF: s.csrf, Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "error.forbidden")})
 }
 
 // refused answers a call the session's role may not make, which was sent
@@ -416,7 +471,7 @@ func (c *Console) refused(w http.ResponseWriter, r *http.Request, s *session, er
 // else is an internal error.
 func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	st, _ := status.FromError(err)
-	lang := language(r)
+	lang := c.language(r)
 	switch st.Code() {
 	case codes.Unauthenticated:
 		c.sessions.remove(s.id, "its token no longer signs in")

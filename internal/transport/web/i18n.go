@@ -45,10 +45,12 @@ func (cs catalogs) text(lang, key string, args ...any) string {
 	return s
 }
 
-// language is the request's language: the cookie's, or Vietnamese.
-func language(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && slices.Contains(languages, c.Value) {
-		return c.Value
+// language is the request's language: the language cookie's, under its
+// name on the wire (cookieName: under TLS only the __Host- one, which no
+// sibling host or plain-HTTP page can plant), or Vietnamese.
+func (c *Console) language(r *http.Request) string {
+	if ck, err := r.Cookie(c.cookieName(langCookie)); err == nil && slices.Contains(languages, ck.Value) {
+		return ck.Value
 	}
 	return languages[0]
 }

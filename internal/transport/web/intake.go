@@ -268,7 +268,7 @@ func (c *Console) intakePost(w http.ResponseWriter, r *http.Request, s *session)
 // intakeCheck runs CreateReport with validate_only: the field errors, or
 // the cases the report may be about.
 func (c *Console) intakeCheck(w http.ResponseWriter, r *http.Request, s *session, f *intakeForm) {
-	report := f.report(c.catalogs, language(r))
+	report := f.report(c.catalogs, c.language(r))
 	if len(f.Errors) > 0 {
 		c.renderIntake(w, r, s, http.StatusUnprocessableEntity, f, intakePage{})
 		return
@@ -277,7 +277,7 @@ func (c *Console) intakeCheck(w http.ResponseWriter, r *http.Request, s *session
 		Report: report, RequestId: f.RequestID, ValidateOnly: true,
 	})
 	if err != nil {
-		if f.apiErrors(err, c.catalogs, language(r)) {
+		if f.apiErrors(err, c.catalogs, c.language(r)) {
 			c.renderIntake(w, r, s, http.StatusUnprocessableEntity, f, intakePage{})
 			return
 		}
@@ -292,7 +292,7 @@ func (c *Console) intakeCheck(w http.ResponseWriter, r *http.Request, s *session
 		// The check failed for a reason of the service's: keep the form
 		// and what was typed, and let the operator try again.
 		c.cfg.Log.WarnContext(r.Context(), "console: intake check", "user", s.user.ID, "err", err)
-		f.extraErrors = append(f.extraErrors, c.catalogs.text(language(r), "intake.checkfailed"))
+		f.extraErrors = append(f.extraErrors, c.catalogs.text(c.language(r), "intake.checkfailed"))
 		c.renderIntake(w, r, s, http.StatusServiceUnavailable, f, intakePage{})
 		return
 	}
@@ -304,7 +304,7 @@ func (c *Console) intakeCheck(w http.ResponseWriter, r *http.Request, s *session
 // answers, sends the browser to the report's confirmation (POST, redirect,
 // GET: a reload shows the confirmation again and saves nothing).
 func (c *Console) intakeSave(w http.ResponseWriter, r *http.Request, s *session, f *intakeForm) {
-	report := f.report(c.catalogs, language(r))
+	report := f.report(c.catalogs, c.language(r))
 	if len(f.Errors) > 0 {
 		c.renderIntake(w, r, s, http.StatusUnprocessableEntity, f, intakePage{NotSaved: true})
 		return
@@ -338,7 +338,7 @@ func (c *Console) intakeSaveFailed(w http.ResponseWriter, r *http.Request, s *se
 		c.renderIntake(w, r, s, http.StatusConflict, f, intakePage{Reused: true})
 		return
 	}
-	if !f.apiErrors(err, c.catalogs, language(r)) {
+	if !f.apiErrors(err, c.catalogs, c.language(r)) {
 		c.cfg.Log.WarnContext(r.Context(), "console: report not saved", "user", s.user.ID, "err", err)
 	}
 	code := http.StatusServiceUnavailable
@@ -367,7 +367,7 @@ func (c *Console) renderIntake(w http.ResponseWriter, r *http.Request, s *sessio
 	page.Now = c.cfg.Clock.Now().In(vntime.Location()).Format(datetimeLocal)
 	page.Channels, page.Means, page.CallTypes, page.Sexes = channelChoices, meansChoices, callTypeChoices, sexChoices
 	page.AbuseForms, page.Circumstances = abuseChoices, circumstanceChoices
-	lang := language(r)
+	lang := c.language(r)
 	for _, name := range f.errorOrder {
 		page.Summary = append(page.Summary, fieldError{ID: fieldID(name), Text: c.catalogs.fieldLabel(lang, name) + ": " + f.Errors[name]})
 	}
@@ -784,7 +784,7 @@ func (c *Console) linkReport(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	number := strings.TrimPrefix(form.Case, "cases/")
 	if number == "" {
-		form.Error = c.catalogs.text(language(r), "rule.required")
+		form.Error = c.catalogs.text(c.language(r), "rule.required")
 		c.showReport(w, r, s, savedPage{Link: form}, "reports/"+id)
 		return
 	}
@@ -796,7 +796,7 @@ func (c *Console) linkReport(w http.ResponseWriter, r *http.Request, s *session)
 		http.Redirect(w, r, "/reports/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
 		return
 	}
-	lang := language(r)
+	lang := c.language(r)
 	switch status.Code(err) {
 	case codes.NotFound:
 		// The case, or the report: a report the person may not see is
@@ -829,7 +829,7 @@ func (c *Console) discloseReporter(w http.ResponseWriter, r *http.Request, s *se
 	case err == nil:
 		panel.Disclosed = rep
 	case status.Code(err) == codes.InvalidArgument:
-		said, _ := c.catalogs.refused(language(r), err)
+		said, _ := c.catalogs.refused(c.language(r), err)
 		panel.Error = said.String()
 	default:
 		c.apiError(w, r, s, err)

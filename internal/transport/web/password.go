@@ -43,19 +43,22 @@ func (c *Console) passwordRoutes(mux *http.ServeMux) {
 // link is not found. For a role that needs a second factor it shows a new
 // TOTP secret to enrol, as a QR code and as text.
 func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
+	if c.askedAgainFromHere(w, r) {
+		return
+	}
 	u, needsTOTP, err := c.cfg.Passwords.LinkUser(r.Context(), r.PathValue("link"), c.clientIP(r))
 	if err != nil {
 		c.linkError(w, r, err)
 		return
 	}
-	form := passwordForm{User: u, Pre: randomToken(), NeedsTOTP: needsTOTP}
+	form := passwordForm{User: u, NeedsTOTP: needsTOTP}
 	if needsTOTP {
 		if err := c.newTOTPSecret(&form, r.PathValue("link")); err != nil {
 			c.linkError(w, r, err)
 			return
 		}
 	}
-	c.setCookie(w, preCookie, form.Pre, 3600)
+	form.Pre = c.preToken(w, r)
 	c.render(w, r, http.StatusOK, "password", view{Title: "password.title", Data: form})
 }
 
@@ -63,7 +66,7 @@ func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {
 // the person to sign in. A refusal shows the rule that failed, keeping the
 // TOTP secret being enrolled so the authenticator app need not start again.
 func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
-	lang := language(r)
+	lang := c.language(r)
 	pre, ok := c.preSessionForm(w, r)
 	if !ok {
 		return
@@ -132,7 +135,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) linkError(w http.ResponseWriter, r *http.Request, err error) {
-	lang := language(r)
+	lang := c.language(r)
 	if errors.Is(err, model.ErrNotFound) {
 		c.render(w, r, http.StatusNotFound, "error", view{Title: "password.gone.title", Error: c.catalogs.text(lang, "password.gone")})
 		return

@@ -131,7 +131,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	v.Lang, v.cats, v.Path, v.Back = language(r), c.catalogs, r.URL.Path, r.URL.RequestURI()
+	v.Lang, v.cats, v.Path, v.Back = c.language(r), c.catalogs, r.URL.Path, r.URL.RequestURI()
 	if v.User != nil {
 		v.Nav = navFor(*v.User)
 	}

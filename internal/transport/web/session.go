@@ -14,9 +14,10 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
-// Cookie names. The session cookie is HttpOnly and SameSite=Strict, and
-// Secure under TLS; the pre-session cookie carries the CSRF token of the
-// sign-in form, before there is a session to hold it.
+// Cookie names. Every cookie of the console is HttpOnly and
+// SameSite=Strict, and under TLS Secure and __Host- prefixed (setCookie);
+// the pre-session cookie carries the CSRF token of the sign-in form,
+// before there is a session to hold it.
 const (
 	sessionCookie = "childcase_session"
 	preCookie     = "childcase_pre"
@@ -161,6 +162,13 @@ func newSessionStore(clk clock.Clock, idle time.Duration, max, perUser int) *ses
 }
 
 // randomToken returns 256 random bits, URL-safe.
+// wellFormedToken tells whether s could be a token randomToken made: a
+// cookie that holds anything else was not ours.
+func wellFormedToken(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
 func randomToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)

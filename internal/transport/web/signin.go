@@ -31,8 +31,10 @@ const maxCredential = 256
 const maxSignInsAtOnce = 4
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	pre := randomToken()
-	c.setCookie(w, preCookie, pre, 3600)
+	if c.askedAgainFromHere(w, r) {
+		return
+	}
+	pre := c.preToken(w, r)
 	v := view{Title: "signin.title", Data: signInForm{Next: localPath(r.URL.Query().Get("next")), Pre: pre}}
 	// "Your password is set" only in the browser that just set it, once.
 	if _, err := r.Cookie(c.cookieName(passwordSetCookie)); err == nil {
@@ -51,7 +53,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 // right password without the code a role needs asks for both again (the
 // password is never written back into a page).
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
-	lang := language(r)
+	lang := c.language(r)
 	pre, ok := c.preSessionForm(w, r)
 	if !ok {
 		return
@@ -158,7 +160,7 @@ func (c *Console) failedFrom(client string) {
 // whole seconds, rounded up, as the API's 429 says it.
 func (c *Console) throttled(w http.ResponseWriter, r *http.Request, form signInForm, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10))
-	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(language(r), "signin.throttled"), Data: form})
+	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.throttled"), Data: form})
 }
 
 // nextPage is where a person goes after signing in: back to the page
@@ -178,13 +180,28 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 
+// preToken is the pre-session CSRF token for the form of a sign-in or
+// set-password page: the browser's own, when it holds one, so that
+// opening another such page (a second tab, a set-password link) does not
+// replace the token of a form already open, which would then be refused;
+// else a new one. The cookie is set again either way, for an hour from
+// this page.
+func (c *Console) preToken(w http.ResponseWriter, r *http.Request) string {
+	pre := randomToken()
+	if ck, err := r.Cookie(c.cookieName(preCookie)); err == nil && wellFormedToken(ck.Value) {
+		pre = ck.Value
+	}
+	c.setCookie(w, preCookie, pre, 3600)
+	return pre
+}
+
 // preSessionForm checks the CSRF token of a form posted before there is a
 // session (sign-in, setting a password) against the pre-session cookie the
 // form's page set, and answers 403 when they differ. It returns the token.
 func (c *Console) preSessionForm(w http.ResponseWriter, r *http.Request) (string, bool) {
 	pre, err := r.Cookie(c.cookieName(preCookie))
 	if err != nil || !sameToken(pre.Value, r.PostFormValue("csrf")) {
-		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(language(r), "signin.expired")})
+		c.render(w, r, http.StatusForbidden, "error", view{Title: "error.forbidden.title", Error: c.catalogs.text(c.language(r), "signin.expired")})
 		return "", false
 	}
 	return pre.Value, true

@@ -1,7 +1,8 @@
-// The console's only script: live countdowns to deadlines, and queues that
-// follow the watch stream. Pages work without it (times are also printed);
-// it is loaded from our origin, and the Content-Security-Policy forbids
-// inline script.
+// The console's only script: live countdowns to deadlines, queues that
+// follow the watch stream, a session kept alive while a form is typed,
+// and a warning before typed text would be left unsent. Pages work
+// without it (times are also printed); it is loaded from our origin, and
+// the Content-Security-Policy forbids inline script.
 "use strict";
 
 (function () {
@@ -196,8 +197,57 @@
     box.scrollIntoView({ block: "nearest" });
   }
 
+  // Leaving a page by any way but a form's own send (a link, the menu,
+  // the language switch, closing the tab) would drop what the person
+  // typed into it without a word: while a form that sends (method post)
+  // holds text typed and not sent, the browser asks before the page
+  // goes. A form's own send takes its text along, so it asks nothing,
+  // and neither does a page nobody typed in, nor a form whose typing
+  // was all taken back. What the browser asks is its own words: no page
+  // may choose them.
+  function guard() {
+    document.addEventListener("input", function (e) {
+      var form = e.target.form;
+      if (e.isTrusted && form && form.method === "post") form.dataset.edited = "1";
+    });
+    // On the window, so after keep(): a send it holds back until the
+    // session is checked is not sent yet, and its form still guards.
+    window.addEventListener("submit", function (e) {
+      if (!e.defaultPrevented) e.target.dataset.edited = "";
+    });
+    window.addEventListener("beforeunload", function (e) {
+      if (!Array.prototype.some.call(document.forms, unsent)) return;
+      e.preventDefault();
+      e.returnValue = ""; // what older browsers look for
+    });
+  }
+
+  // unsent tells whether a form holds something typed in it and not sent:
+  // a field that differs from what the page was served with.
+  function unsent(form) {
+    return form.dataset.edited === "1" && Array.prototype.some.call(form.elements, changed);
+  }
+
+  function changed(el) {
+    switch (el.type) {
+      case "hidden": case "submit": case "button": case "reset":
+        return false; // nothing a person types
+      case "checkbox": case "radio":
+        return el.checked !== el.defaultChecked;
+      case "select-one": case "select-multiple":
+        var served = Array.prototype.some.call(el.options, function (o) { return o.defaultSelected; });
+        return Array.prototype.some.call(el.options, function (o, i) {
+          // A single choice served with none marked shows its first.
+          return o.selected !== (served ? o.defaultSelected : el.type === "select-one" && i === 0);
+        });
+      default:
+        return "defaultValue" in el && el.value !== el.defaultValue;
+    }
+  }
+
   tick();
   setInterval(tick, 1000);
   live();
   keep();
+  guard();
 })();
