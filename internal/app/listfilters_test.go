@@ -279,8 +279,14 @@ func TestEveryListFilterFilters(t *testing.T) {
 					t.Errorf("event %d of %s is by %q", e.GetSeq(), actor, e.GetActor())
 				}
 			}
-			_, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: operatorID})
-			wantBad(t, err, "actor")
+			for _, bad := range []string{operatorID, "users/nobody"} {
+				_, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: bad})
+				wantBad(t, err, "actor")
+			}
+			// The service's own name acts too, though no user holds it.
+			if _, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/system"}); err != nil {
+				t.Errorf("the events of users/system: %v", err)
+			}
 		},
 		"ListAuditEventsRequest.start_time": func(t *testing.T) {
 			start := testNow.Add(-time.Minute)
