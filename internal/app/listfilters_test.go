@@ -58,6 +58,16 @@ func TestEveryListFilterFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	communeStaff := []string{"hk.worker", "hk.chair", "hk.police"}
+	// A case the social work centre took, which the hotline's staff may
+	// not see, not even as a search's candidate.
+	ts.addUser(t, "swc.op", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre")
+	sr := validReport()
+	sr.Channel = pb.Channel_CHANNEL_SOCIAL_WORK_CENTRE
+	sr.Children[0].FullName = "Lê Minh Châu"
+	swc, err := ts.reports().CreateReport(ts.as(t, "swc.op"), &pb.CreateReportRequest{Report: sr})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// cases lists as user, failing on an error.
 	cases := func(t *testing.T, user string, req *pb.ListCasesRequest) []string {
@@ -212,6 +222,10 @@ func TestEveryListFilterFilters(t *testing.T) {
 				wantOnly(t, u+"'s search by another commune's child", search(t, u, &pb.SearchCasesRequest{ChildName: "Nguyễn Thị Lan"}))
 			}
 			wantOnly(t, "search by the commune's child", search(t, "hk.worker", &pb.SearchCasesRequest{ChildName: "Trần Văn An"}), hk.GetCase())
+			for _, u := range []string{"op2", "hk.worker"} {
+				wantOnly(t, u+"'s search by the social work centre's child", search(t, u, &pb.SearchCasesRequest{ChildName: "Lê Minh Châu"}))
+			}
+			wantOnly(t, "the centre's search by its child", search(t, "swc.op", &pb.SearchCasesRequest{ChildName: "Lê Minh Châu"}), swc.GetCase())
 		},
 		"SearchCasesRequest.birth_date": func(t *testing.T) {
 			wantOnly(t, "search by birth date", search(t, "hk.worker", &pb.SearchCasesRequest{ChildName: "Nguyễn Thị Lan", BirthDate: "2017-01-01"}))
