@@ -57,7 +57,8 @@ func TestEveryListFilterFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	communeStaff := []string{"hk.worker", "hk.chair", "hk.police"}
+	ts.addFormerUser(t, "hk.district", pb.Role_ROLE_DISTRICT_OFFICER, "units/002@2020-01-01") // Quận Hoàn Kiếm
+	communeStaff := []string{"hk.worker", "hk.chair", "hk.police", "hk.district"}
 	// A case the social work centre took, which the hotline's staff may
 	// not see, not even as a search's candidate.
 	ts.addUser(t, "swc.op", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/social-work-centre")
@@ -185,7 +186,9 @@ func TestEveryListFilterFilters(t *testing.T) {
 		},
 		"ExportCasesRequest.responsible_unit": func(t *testing.T) {
 			csv := pb.ExportFormat_EXPORT_FORMAT_CSV
-			wantOnly(t, "export of another commune", exported(t, "hk.chair", &pb.ExportCasesRequest{Format: csv, ResponsibleUnit: otherUnit}))
+			for _, u := range []string{"hk.chair", "hk.district"} {
+				wantOnly(t, u+"'s export of another commune", exported(t, u, &pb.ExportCasesRequest{Format: csv, ResponsibleUnit: otherUnit}))
+			}
 			wantOnly(t, "export of the chair's commune", exported(t, "hk.chair", &pb.ExportCasesRequest{Format: csv, ResponsibleUnit: confHoanKiem}), hk.GetCase())
 			for _, bad := range []string{noUnit, "units/00004"} {
 				_, _, err := exportCases(t, ts, "hk.chair", &pb.ExportCasesRequest{Format: csv, ResponsibleUnit: bad})
