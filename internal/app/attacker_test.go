@@ -921,8 +921,8 @@ func TestPoliceUnitCoversNoCity(t *testing.T) {
 			PoliceUnitId: "ca-thanh-pho", PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an thành phố Hà Nội", Covers: covers},
 		})
 		field := fmt.Sprintf("police_unit.covers[%d]", len(covers)-1)
-		if v := fieldViolation(wantCode(t, err, codes.InvalidArgument), field); v == nil || v.GetReason() != "unit.level" {
-			t.Errorf("CreatePoliceUnit covering %v: %v, want %s refused with unit.level", covers, err, field)
+		if v := fieldViolation(wantCode(t, err, codes.InvalidArgument), field); v == nil || v.GetReason() != "police_unit.covers_city" {
+			t.Errorf("CreatePoliceUnit covering %v: %v, want %s refused with police_unit.covers_city", covers, err, field)
 		}
 		if _, err := pb.NewPoliceUnitServiceClient(ts.conn).GetPoliceUnit(admin, &pb.GetPoliceUnitRequest{Name: "policeUnits/ca-thanh-pho"}); status.Code(err) != codes.NotFound {
 			t.Errorf("GetPoliceUnit of the refused unit = %v, want NotFound", err)

@@ -315,7 +315,7 @@ type PoliceUnit struct {
 	// The administrative units it serves, "units/{code}@{valid_from}":
 	// communes (or districts, before 2025-07-01); empty for the city police,
 	// which covers the city so (naming the city is INVALID_ARGUMENT,
-	// unit.level). Hanoi never had more than 600 communes at once.
+	// police_unit.covers_city). Hanoi never had more than 600 communes at once.
 	Covers []string `protobuf:"bytes,3,rep,name=covers,proto3" json:"covers,omitempty"`
 	// When the police unit was registered.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

@@ -791,7 +791,7 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		// itself would be no city police, and the police chain would
 		// have no top, or two units the city's.
 		if u.Level == units.LevelCity {
-			return model.PoliceUnit{}, model.InvalidField(field, "unit.level",
+			return model.PoliceUnit{}, model.InvalidField(field, "police_unit.covers_city",
 				"a police unit covers communes (or districts, before 2025-07-01), not the city %s: the city police is the one that covers no unit", k)
 		}
 		if slices.Contains(pu.Covers[:i], k) {
